@@ -1,0 +1,104 @@
+//! `spikefab simulate`: run the reference engine on a batch.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+use spikefab::sim::io::{self, InputBatch};
+use spikefab::sim::reference::{self, RunOptions};
+
+use super::{Failure, ModelArgs};
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Inputs (.npy): N x input_shape (same input every step) or N x T x input_shape.
+    #[arg(long)]
+    inputs: PathBuf,
+    /// Class labels (.npy, N integers) to report accuracy.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Write the Output node's values per step (.npy, N x T x output_shape).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Output node to report when the model has several.
+    #[arg(long)]
+    output: Option<String>,
+    /// Compute in f64 instead of f32.
+    #[arg(long)]
+    f64: bool,
+    /// Simulate only the first N samples.
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: SimulateArgs) -> Result<(), Failure> {
+    let m = a.model.load()?;
+    let g = &m.graph;
+    let input = reference::the_input(g).map_err(Failure::input)?;
+    let mut batch = InputBatch::load(&a.inputs, &m.info.out_shape[input.index()]).map_err(Failure::input)?;
+    if let Some(n) = a.samples {
+        batch = batch.take(n);
+    }
+    let steps = batch
+        .steps(m.dialect().timesteps)
+        .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", a.inputs.display())))?;
+    let labels = match &a.labels {
+        Some(p) => Some(io::load_labels(p, batch.n).map_err(Failure::input)?),
+        None => None,
+    };
+    let output = reference::select_output(g, a.output.as_deref()).map_err(Failure::input)?;
+    let opts = RunOptions { steps, f64: a.f64, output };
+    let r = reference::run(g, &m.info, m.dialect(), &batch, &opts, None).map_err(Failure::input)?;
+    if let Some(p) = &a.out {
+        r.outputs.write_npy(p).map_err(Failure::input)?;
+    }
+    let rates: Vec<(String, f64)> = m
+        .info
+        .order
+        .iter()
+        .filter(|&&ix| g.g[ix].op.emits_spikes())
+        .map(|&ix| {
+            let k = ix.index();
+            let total = (batch.n * steps * r.activity.numel[k]) as f64;
+            (g.g[ix].name.clone(), r.activity.nonzero[k] as f64 / total)
+        })
+        .collect();
+    let classes = r.outputs.classes();
+    let accuracy = labels.as_ref().map(|l| io::agreement(&classes, l));
+    if a.json {
+        let v = json!({
+            "model": m.path.display().to_string(),
+            "engine": "reference",
+            "precision": if a.f64 { "f64" } else { "f32" },
+            "dialect": m.dialect(),
+            "samples": batch.n,
+            "timesteps": steps,
+            "spike_rates": rates.iter().map(|(n, r)| json!({"node": n, "rate": r})).collect::<Vec<_>>(),
+            "classes": classes,
+            "accuracy": accuracy,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json value"));
+    } else {
+        println!("engine: reference ({})", if a.f64 { "f64" } else { "f32" });
+        println!("dialect: {}", m.dialect().describe());
+        println!("samples: {}", batch.n);
+        println!("timesteps: {steps}");
+        println!("spike rates (spikes per neuron per step):");
+        let w = rates.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (n, r) in &rates {
+            println!("  {n:<w$}  {r:.4}");
+        }
+        if let Some(acc) = accuracy {
+            println!("accuracy: {acc:.4}");
+        }
+        if let Some(p) = &a.out {
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok(())
+}

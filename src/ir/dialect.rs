@@ -1,0 +1,315 @@
+//! The dialect: semantic facts a NIR file does not store (dt, reset, firing rule, timesteps).
+//!
+//! Resolution order, most specific first: explicit options, then the `--from` preset, then
+//! what the model file itself carries (spikefab JSON stores a dialect), then defaults. dt is
+//! never guessed: it is inferred only where the file encodes it unambiguously (every LIF and
+//! CubaLIF (and LI/CubaLI readout) has `r != 1` and one common `dt = tau / r`, which is what
+//! snnTorch's exporter writes); otherwise a model that needs dt is refused.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::{Graph, Op};
+
+/// What happens to the membrane after a spike (SEMANTICS.md section 1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetMode {
+    /// NIR hard reset: `vhat = v_reset` after a spike.
+    #[default]
+    Zero,
+    /// Soft reset before the leak: `vhat = v - v_threshold * s`.
+    Subtract,
+    /// snnTorch's default: the threshold is subtracted after the leak, undecayed:
+    /// `v[t+1] = leak(v[t]) + g I[t+1] - v_threshold * s[t]`.
+    SubtractUndecayed,
+}
+
+impl fmt::Display for ResetMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResetMode::Zero => "zero",
+            ResetMode::Subtract => "subtract",
+            ResetMode::SubtractUndecayed => "subtract-undecayed",
+        })
+    }
+}
+
+/// Source frameworks with a known dialect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// snnTorch `Leaky`: dt 1e-4, reset subtract-undecayed, fires on `>`.
+    Snntorch,
+    /// SpikingJelly `LIFNode` via `export_to_nir(dt=1e-4)`: hard reset, fires on `>=`.
+    Spikingjelly,
+    /// Norse 1.1 `to_nir`: tau written as tau*dt, so dt = 1e-6 (1e-3 squared); hard reset.
+    Norse,
+    /// Sinabs: dt = 1 (tau in steps), reset subtract, fires on `>=`.
+    Sinabs,
+    /// Plain NIR: hard reset, `>`, dt inferred or given.
+    Nir,
+}
+
+impl fmt::Display for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Preset::Snntorch => "snntorch",
+            Preset::Spikingjelly => "spikingjelly",
+            Preset::Norse => "norse",
+            Preset::Sinabs => "sinabs",
+            Preset::Nir => "nir",
+        })
+    }
+}
+
+impl Preset {
+    /// (dt, reset, fire_on_equal) of the preset; dt `None` means "infer or ask".
+    pub fn settings(self) -> (Option<f64>, ResetMode, bool) {
+        match self {
+            Preset::Snntorch => (Some(1e-4), ResetMode::SubtractUndecayed, false),
+            Preset::Spikingjelly => (Some(1e-4), ResetMode::Zero, true),
+            Preset::Norse => (Some(1e-6), ResetMode::Zero, false),
+            Preset::Sinabs => (Some(1.0), ResetMode::Subtract, true),
+            Preset::Nir => (None, ResetMode::Zero, false),
+        }
+    }
+}
+
+/// How dt was decided.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DtSource {
+    /// Not decided yet (or not needed).
+    #[default]
+    Unset,
+    /// Given as an option.
+    Given,
+    /// Set by a `--from` preset.
+    Preset,
+    /// Stored in the model file (spikefab JSON).
+    File,
+    /// Inferred from `r = tau / dt` on every LIF/CubaLIF node.
+    Inferred,
+    /// The graph has no node whose dynamics depend on dt.
+    NotNeeded,
+}
+
+/// The resolved dialect a graph is simulated and compiled with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dialect {
+    /// Time step in seconds.
+    pub dt: Option<f64>,
+    /// Where dt came from.
+    #[serde(default)]
+    pub dt_source: DtSource,
+    /// Reset mode of every spiking neuron.
+    #[serde(default)]
+    pub reset: ResetMode,
+    /// Fire on `v >= threshold` instead of `v > threshold`.
+    #[serde(default)]
+    pub fire_on_equal: bool,
+    /// Number of timesteps per inference, when known.
+    #[serde(default)]
+    pub timesteps: Option<usize>,
+    /// Preset the dialect came from, if any.
+    #[serde(default)]
+    pub preset: Option<Preset>,
+}
+
+/// Dialect options as given by the user; `None` means "not given".
+#[derive(Clone, Debug, Default)]
+pub struct DialectOverrides {
+    /// `--from`.
+    pub from: Option<Preset>,
+    /// `--dt`.
+    pub dt: Option<f64>,
+    /// `--reset`.
+    pub reset: Option<ResetMode>,
+    /// `--fire-on-equal`.
+    pub fire_on_equal: bool,
+    /// `--timesteps`.
+    pub timesteps: Option<usize>,
+}
+
+/// Why a dialect could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum DialectError {
+    /// dt is needed and cannot be inferred.
+    #[error(
+        "dt is not stored in the file and cannot be inferred: {reason}; give --dt SECONDS or \
+         --from snntorch|spikingjelly|norse|sinabs"
+    )]
+    NeedDt {
+        /// Why inference failed.
+        reason: String,
+    },
+    /// dt given but not positive and finite.
+    #[error("--dt must be a positive finite number of seconds, got {0}")]
+    BadDt(f64),
+    /// Zero timesteps.
+    #[error("--timesteps must be at least 1")]
+    ZeroTimesteps,
+}
+
+pub use DialectOverrides as Overrides;
+
+/// Result of dt inference from the parameters.
+#[derive(Debug, PartialEq)]
+pub enum DtInference {
+    /// No node depends on dt.
+    NotNeeded,
+    /// One common dt.
+    Found(f64),
+    /// Not inferable, with the reason.
+    Ambiguous(String),
+}
+
+/// Infers dt from `r = tau / dt` on every LIF and CubaLIF node (snnTorch's export mapping).
+pub fn infer_dt(graph: &Graph) -> DtInference {
+    let mut needs = false;
+    let mut found: Option<(f64, String)> = None;
+    for n in graph.g.node_weights() {
+        needs |= n.op.needs_dt();
+        let (tau, r) = match &n.op {
+            Op::LIF { tau, r, .. } | Op::LI { tau, r, .. } => (tau, r),
+            Op::CubaLIF { tau_mem, r, .. } | Op::CubaLI { tau_mem, r, .. } => (tau_mem, r),
+            Op::IF { .. } | Op::I { .. } | Op::Delay { .. } => {
+                return DtInference::Ambiguous(format!(
+                    "node '{}' ({}) does not encode dt",
+                    n.name,
+                    n.op.type_name()
+                ));
+            }
+            _ => continue,
+        };
+        let len = tau.numel().max(r.numel());
+        for i in 0..len {
+            let (t, rr) = (tau.at(i), r.at(i));
+            if rr == 1.0 {
+                return DtInference::Ambiguous(format!(
+                    "node '{}' has r = 1, which fits any dt",
+                    n.name
+                ));
+            }
+            if !(rr > 0.0 && t > 0.0) {
+                return DtInference::Ambiguous(format!(
+                    "node '{}' has r = {rr}, tau = {t}",
+                    n.name
+                ));
+            }
+            let dt = t / rr;
+            match &found {
+                None => found = Some((dt, n.name.clone())),
+                Some((d0, first)) => {
+                    // The exporter computes r in f32, so allow f32-level disagreement.
+                    if ((dt - d0) / d0).abs() > 1e-5 {
+                        return DtInference::Ambiguous(format!(
+                            "tau / r gives dt = {d0:e} on '{first}' but {dt:e} on '{}'",
+                            n.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    match found {
+        Some((dt, _)) => DtInference::Found(round_sig(dt, 6)),
+        None if needs => DtInference::Ambiguous("no LIF or CubaLIF node encodes dt".into()),
+        None => DtInference::NotNeeded,
+    }
+}
+
+/// Rounds to `sig` significant digits (an exporter's dt is a short decimal like 1e-4).
+fn round_sig(x: f64, sig: i32) -> f64 {
+    let e = x.abs().log10().floor() as i32;
+    let p = 10f64.powi(sig - 1 - e);
+    (x * p).round() / p
+}
+
+impl Dialect {
+    /// Resolves the dialect of `graph` (whose own `dialect` field is the file's) with the
+    /// user's overrides.
+    pub fn resolve(graph: &Graph, o: &DialectOverrides) -> Result<Dialect, DialectError> {
+        let file = &graph.dialect;
+        let mut d = Dialect {
+            dt: None,
+            dt_source: DtSource::Unset,
+            reset: file.reset,
+            fire_on_equal: file.fire_on_equal,
+            timesteps: file.timesteps,
+            preset: file.preset,
+        };
+        if let Some(dt) = file.dt {
+            d.dt = Some(dt);
+            d.dt_source = DtSource::File;
+        }
+        if let Some(p) = o.from {
+            let (dt, reset, foe) = p.settings();
+            d.preset = Some(p);
+            d.reset = reset;
+            d.fire_on_equal = foe;
+            if let Some(dt) = dt {
+                d.dt = Some(dt);
+                d.dt_source = DtSource::Preset;
+            }
+        }
+        if let Some(dt) = o.dt {
+            if !(dt.is_finite() && dt > 0.0) {
+                return Err(DialectError::BadDt(dt));
+            }
+            d.dt = Some(dt);
+            d.dt_source = DtSource::Given;
+        }
+        if let Some(r) = o.reset {
+            d.reset = r;
+        }
+        if o.fire_on_equal {
+            d.fire_on_equal = true;
+        }
+        if let Some(t) = o.timesteps {
+            if t == 0 {
+                return Err(DialectError::ZeroTimesteps);
+            }
+            d.timesteps = Some(t);
+        }
+        if d.dt.is_none() {
+            match infer_dt(graph) {
+                DtInference::NotNeeded => d.dt_source = DtSource::NotNeeded,
+                DtInference::Found(dt) => {
+                    d.dt = Some(dt);
+                    d.dt_source = DtSource::Inferred;
+                }
+                DtInference::Ambiguous(reason) => return Err(DialectError::NeedDt { reason }),
+            }
+        }
+        Ok(d)
+    }
+
+    /// dt, or 1.0 for graphs whose dynamics do not depend on it.
+    pub fn dt_or_one(&self) -> f64 {
+        self.dt.unwrap_or(1.0)
+    }
+
+    /// One-line description, e.g. `dt = 1e-4 s (inferred from r = tau/dt), reset zero, fire v > thr`.
+    pub fn describe(&self) -> String {
+        let dt = match (self.dt, self.dt_source) {
+            (_, DtSource::NotNeeded) => "dt not needed".to_string(),
+            (Some(dt), src) => {
+                let how = match src {
+                    DtSource::Given => "given",
+                    DtSource::Preset => "from preset",
+                    DtSource::File => "from file",
+                    DtSource::Inferred => "inferred from r = tau/dt on every LIF",
+                    _ => "unset",
+                };
+                format!("dt = {dt:e} s ({how})")
+            }
+            (None, _) => "dt unset".to_string(),
+        };
+        let fire = if self.fire_on_equal { "v >= thr" } else { "v > thr" };
+        let preset = self.preset.map(|p| format!("preset {p}, ")).unwrap_or_default();
+        let t = self.timesteps.map(|t| format!(", T = {t}")).unwrap_or_default();
+        format!("{preset}{dt}, reset {}, fire {fire}{t}", self.reset)
+    }
+}

@@ -1,0 +1,309 @@
+//! Shape inference: every node's input and output shape (batch dimension excluded).
+//!
+//! Tensors flow as flat C-order vectors with a logical shape. Where an op needs structure the
+//! element count decides: an Affine/Linear accepts any input with as many elements as its
+//! weight has columns, a neuron with per-neuron parameters any input with as many elements
+//! as the parameter, a convolution a flat input when its `input_shape` says how to read it.
+
+use petgraph::graph::NodeIndex;
+
+use super::{MAX_NUMEL, ValidError};
+use crate::ir::{Graph, Op, Padding, Tensor};
+
+fn numel(s: &[usize]) -> usize {
+    s.iter().product()
+}
+
+/// Output length of one convolution/pooling dimension (PyTorch formula), `None` if empty.
+pub fn conv_out_len(input: usize, pad_total: usize, dilation: usize, kernel: usize, stride: usize) -> Option<usize> {
+    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+    let padded = input.checked_add(pad_total)?;
+    if padded < span || stride == 0 {
+        return None;
+    }
+    Some((padded - span) / stride + 1)
+}
+
+pub(super) fn infer(
+    g: &Graph,
+    order: &[NodeIndex],
+    recurrent: &[bool],
+) -> Result<(Vec<Vec<usize>>, Vec<Vec<usize>>), ValidError> {
+    let n = g.g.node_count();
+    let mut ins: Vec<Option<Vec<usize>>> = vec![None; n];
+    let mut outs: Vec<Option<Vec<usize>>> = vec![None; n];
+    for &ix in order {
+        let node = &g.g[ix];
+        let mut input: Option<Vec<usize>> = None;
+        for (e, src) in g.in_edges(ix) {
+            if recurrent[e.index()] {
+                continue;
+            }
+            let s = outs[src.index()].clone().expect("topological order visits sources first");
+            match &input {
+                None => input = Some(s),
+                Some(prev) if numel(prev) == numel(&s) => {}
+                Some(prev) => {
+                    return Err(ValidError::at(
+                        &node.name,
+                        None,
+                        format!(
+                            "shape mismatch along edge from '{}': it delivers {:?} ({} elements) but other inputs deliver {:?} ({} elements)",
+                            g.g[src].name,
+                            s,
+                            numel(&s),
+                            prev,
+                            numel(prev)
+                        ),
+                    ));
+                }
+            }
+        }
+        let input = match input {
+            Some(s) => s,
+            None => implied_input(g, ix)?,
+        };
+        let (input, out) = output_shape(&node.name, &node.op, &input)?;
+        if numel(&out) > MAX_NUMEL {
+            return Err(ValidError::at(&node.name, None, format!("output shape {out:?} is too large (limit {MAX_NUMEL} elements)")));
+        }
+        ins[ix.index()] = Some(input);
+        outs[ix.index()] = Some(out);
+    }
+    // Recurrent edges must deliver what their target takes.
+    for e in g.g.edge_indices() {
+        if !recurrent[e.index()] {
+            continue;
+        }
+        let (s, t) = g.g.edge_endpoints(e).expect("edge of this graph");
+        let (so, ti) = (outs[s.index()].as_ref().unwrap(), ins[t.index()].as_ref().unwrap());
+        if numel(so) != numel(ti) {
+            return Err(ValidError::at(
+                &g.g[t].name,
+                None,
+                format!(
+                    "shape mismatch along recurrent edge from '{}': it delivers {:?} but the node takes {:?}",
+                    g.g[s].name, so, ti
+                ),
+            ));
+        }
+    }
+    Ok((ins.into_iter().map(Option::unwrap).collect(), outs.into_iter().map(Option::unwrap).collect()))
+}
+
+/// Input shape of a node with no feed-forward input edge (fed only by recurrent edges).
+fn implied_input(g: &Graph, ix: NodeIndex) -> Result<Vec<usize>, ValidError> {
+    let node = &g.g[ix];
+    match &node.op {
+        Op::Input { shape } => Ok(shape.clone()),
+        Op::Affine { weight, .. } | Op::Linear { weight } if weight.shape.len() == 2 => Ok(vec![weight.shape[1]]),
+        op => {
+            if let Some(s) = neuron_shape(op) {
+                if !s.is_empty() {
+                    return Ok(s);
+                }
+            }
+            Err(ValidError::at(&node.name, None, "has no input edge and its input shape cannot be inferred"))
+        }
+    }
+}
+
+/// The common shape of a neuron-like op's non-scalar parameters (empty when all are scalar).
+fn neuron_shape(op: &Op) -> Option<Vec<usize>> {
+    let mut shape: Vec<usize> = vec![];
+    for (_, t) in op.params() {
+        if !t.is_scalar() && numel(&t.shape) > numel(&shape) {
+            shape = t.shape.clone();
+        }
+    }
+    Some(shape)
+}
+
+fn check_broadcast(name: &str, op: &Op, n: usize) -> Result<(), ValidError> {
+    for (field, t) in op.params() {
+        if !t.is_scalar() && t.numel() != n {
+            return Err(ValidError::at(
+                name,
+                Some(field),
+                format!(
+                    "has {} values ({:?}) but the node has {n} neurons; expected one value or one per neuron",
+                    t.numel(),
+                    t.shape
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn matrix(name: &str, w: &Tensor) -> Result<(usize, usize), ValidError> {
+    if w.shape.len() != 2 {
+        return Err(ValidError::at(name, Some("weight"), format!("expected a 2-d (out, in) matrix, found shape {:?}", w.shape)));
+    }
+    Ok((w.shape[0], w.shape[1]))
+}
+
+/// (input shape as the op reads it, output shape).
+fn output_shape(name: &str, op: &Op, input: &[usize]) -> Result<(Vec<usize>, Vec<usize>), ValidError> {
+    let n_in = numel(input);
+    if let Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } = op {
+        return conv_shape(name, weight, bias.as_ref(), stride, padding, dilation, *groups, input_shape.as_deref(), input);
+    }
+    let out = match op {
+        Op::Input { shape } => shape.clone(),
+        Op::Output => input.to_vec(),
+        Op::Affine { weight, bias } => {
+            let (o, i) = matrix(name, weight)?;
+            if bias.numel() != o {
+                return Err(ValidError::at(name, Some("bias"), format!("has {} values but weight has {o} output rows", bias.numel())));
+            }
+            fan_in(name, i, input)?;
+            vec![o]
+        }
+        Op::Linear { weight } => {
+            let (o, i) = matrix(name, weight)?;
+            fan_in(name, i, input)?;
+            vec![o]
+        }
+        Op::Scale { scale } => {
+            if !scale.is_scalar() && scale.numel() != n_in {
+                return Err(ValidError::at(
+                    name,
+                    Some("scale"),
+                    format!("has {} values but the input has {n_in} elements ({input:?})", scale.numel()),
+                ));
+            }
+            input.to_vec()
+        }
+        Op::Conv { .. } => unreachable!("handled above"),
+        Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } => {
+            if input.len() != 3 {
+                return Err(ValidError::at(name, None, format!("pooling expects a (C, H, W) input, found {input:?}")));
+            }
+            if kernel.contains(&0) || stride.contains(&0) {
+                return Err(ValidError::at(name, Some("kernel_size"), "kernel and stride must be positive"));
+            }
+            let mut out = vec![input[0]];
+            for d in 0..2 {
+                let l = conv_out_len(input[d + 1], 2 * padding[d], 1, kernel[d], stride[d]).ok_or_else(|| {
+                    ValidError::at(name, Some("kernel_size"), format!("kernel {kernel:?} does not fit input {input:?} with padding {padding:?}"))
+                })?;
+                out.push(l);
+            }
+            out
+        }
+        Op::Flatten { start_dim, end_dim } => {
+            let r = input.len() as i64;
+            let norm = |d: i64| if d < 0 { d + r } else { d };
+            let (s, e) = (norm(*start_dim), norm(*end_dim));
+            if r == 0 || s < 0 || e >= r || s > e {
+                return Err(ValidError::at(
+                    name,
+                    Some("start_dim"),
+                    format!("dims {start_dim}..={end_dim} are out of range for input {input:?} (batch dimension excluded)"),
+                ));
+            }
+            let (s, e) = (s as usize, e as usize);
+            let mut out = input[..s].to_vec();
+            out.push(numel(&input[s..=e]));
+            out.extend_from_slice(&input[e + 1..]);
+            out
+        }
+        Op::Delay { .. }
+        | Op::Threshold { .. }
+        | Op::I { .. }
+        | Op::IF { .. }
+        | Op::LI { .. }
+        | Op::LIF { .. }
+        | Op::CubaLI { .. }
+        | Op::CubaLIF { .. } => {
+            check_broadcast(name, op, n_in)?;
+            // Per-neuron parameters with the input's element count: keep the input's structure.
+            input.to_vec()
+        }
+    };
+    Ok((input.to_vec(), out))
+}
+
+fn fan_in(name: &str, cols: usize, input: &[usize]) -> Result<(), ValidError> {
+    if numel(input) != cols {
+        return Err(ValidError::at(
+            name,
+            Some("weight"),
+            format!("has {cols} input columns but the node receives {input:?} ({} elements)", numel(input)),
+        ));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv_shape(
+    name: &str,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: &[usize],
+    padding: &Padding,
+    dilation: &[usize],
+    groups: usize,
+    declared: Option<&[usize]>,
+    input: &[usize],
+) -> Result<(Vec<usize>, Vec<usize>), ValidError> {
+    let nd = weight.shape.len() - 2;
+    let (co, ci_g) = (weight.shape[0], weight.shape[1]);
+    if groups == 0 || co % groups != 0 {
+        return Err(ValidError::at(name, Some("groups"), format!("{groups} groups do not divide {co} output channels")));
+    }
+    if let Some(b) = bias {
+        if b.numel() != co {
+            return Err(ValidError::at(name, Some("bias"), format!("has {} values for {co} output channels", b.numel())));
+        }
+    }
+    if stride.contains(&0) || dilation.contains(&0) {
+        return Err(ValidError::at(name, Some("stride"), "stride and dilation must be positive"));
+    }
+    // The logical input: (C, spatial...), taken from the edge or from `input_shape`.
+    let logical: Vec<usize> = if input.len() == nd + 1 {
+        input.to_vec()
+    } else if let Some(d) = declared {
+        let d = if d.len() == nd { [&[ci_g * groups][..], d].concat() } else { d.to_vec() };
+        if d.len() != nd + 1 || numel(&d) != numel(input) {
+            return Err(ValidError::at(name, Some("input_shape"), format!("{d:?} does not match the incoming {input:?}")));
+        }
+        d
+    } else {
+        return Err(ValidError::at(
+            name,
+            None,
+            format!("expects a (C, {}) input, found {input:?} and no 'input_shape' to read it with", if nd == 1 { "L" } else { "H, W" }),
+        ));
+    };
+    if logical[0] != ci_g * groups {
+        return Err(ValidError::at(
+            name,
+            Some("weight"),
+            format!("expects {} input channels ({} per group x {groups} groups) but receives {}", ci_g * groups, ci_g, logical[0]),
+        ));
+    }
+    let mut out = vec![co];
+    for d in 0..nd {
+        let k = weight.shape[2 + d];
+        let l = match padding {
+            Padding::Same => {
+                if stride[d] != 1 {
+                    return Err(ValidError::at(name, Some("padding"), "padding \"same\" requires stride 1"));
+                }
+                Some(logical[1 + d])
+            }
+            Padding::Valid => conv_out_len(logical[1 + d], 0, dilation[d], k, stride[d]),
+            Padding::Explicit(p) => {
+                if p.len() != nd {
+                    return Err(ValidError::at(name, Some("padding"), format!("expected {nd} values, found {}", p.len())));
+                }
+                conv_out_len(logical[1 + d], 2 * p[d], dilation[d], k, stride[d])
+            }
+        }
+        .ok_or_else(|| ValidError::at(name, Some("weight"), format!("kernel does not fit the input {logical:?}")))?;
+        out.push(l);
+    }
+    Ok((logical, out))
+}
