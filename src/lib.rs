@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod back;
 pub mod front;
 pub mod ir;
 pub mod model;

@@ -1,4 +1,4 @@
-//! `spikefab convert`: write the model in spikefab's JSON form.
+//! `spikefab convert`: write the model as spikefab JSON (keeps the dialect) or NIR.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use super::{Failure, ModelArgs};
 pub struct ConvertArgs {
     #[command(flatten)]
     model: ModelArgs,
-    /// Output file (.json).
+    /// Output file: .json (spikefab graph with its dialect) or .nir.
     #[arg(short, long)]
     output: PathBuf,
 }
@@ -19,16 +19,20 @@ pub struct ConvertArgs {
 pub fn run(a: ConvertArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
     let ext = a.output.extension().and_then(|e| e.to_str()).unwrap_or("");
-    let text = match ext {
-        "json" => json::to_string(&m.graph),
+    let bytes = match ext {
+        "json" => json::to_string(&m.graph).into_bytes(),
+        "nir" => {
+            spikefab::back::nir::to_bytes(&m).map_err(|e| Failure::input(anyhow::anyhow!(e)))?
+        }
         other => {
             return Err(Failure::input(anyhow::anyhow!(
-                "cannot write '.{other}': convert writes .json (spikefab's graph form)"
+                "cannot write '.{other}': convert writes .json (spikefab's graph form) or .nir"
             )));
         }
     };
-    std::fs::write(&a.output, text)
-        .map_err(|e| Failure::input(anyhow::anyhow!("{}: cannot write: {e}", a.output.display())))?;
+    std::fs::write(&a.output, bytes).map_err(|e| {
+        Failure::input(anyhow::anyhow!("{}: cannot write: {e}", a.output.display()))
+    })?;
     eprintln!("wrote {} ({})", a.output.display(), m.dialect().describe());
     Ok(())
 }

@@ -78,13 +78,19 @@ pub struct Failure {
 impl Failure {
     /// Bad input or usage: exit 2.
     pub fn input(e: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 2, error: e.into() }
+        Failure {
+            code: 2,
+            error: e.into(),
+        }
     }
 
     /// A check failed: exit 1.
     #[allow(dead_code)]
     pub fn check(msg: impl Into<String>) -> Self {
-        Failure { code: 1, error: anyhow::anyhow!(msg.into()) }
+        Failure {
+            code: 1,
+            error: anyhow::anyhow!(msg.into()),
+        }
     }
 }
 

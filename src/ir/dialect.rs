@@ -307,9 +307,19 @@ impl Dialect {
             }
             (None, _) => "dt unset".to_string(),
         };
-        let fire = if self.fire_on_equal { "v >= thr" } else { "v > thr" };
-        let preset = self.preset.map(|p| format!("preset {p}, ")).unwrap_or_default();
-        let t = self.timesteps.map(|t| format!(", T = {t}")).unwrap_or_default();
+        let fire = if self.fire_on_equal {
+            "v >= thr"
+        } else {
+            "v > thr"
+        };
+        let preset = self
+            .preset
+            .map(|p| format!("preset {p}, "))
+            .unwrap_or_default();
+        let t = self
+            .timesteps
+            .map(|t| format!(", T = {t}"))
+            .unwrap_or_default();
         format!("{preset}{dt}, reset {}, fire {fire}{t}", self.reset)
     }
 }

@@ -61,9 +61,17 @@ pub enum Op {
         input_shape: Option<Vec<usize>>,
     },
     /// 2-d sum pooling with zero padding.
-    SumPool2d { kernel: Vec<usize>, stride: Vec<usize>, padding: Vec<usize> },
+    SumPool2d {
+        kernel: Vec<usize>,
+        stride: Vec<usize>,
+        padding: Vec<usize>,
+    },
     /// 2-d average pooling (window sum / kernel area; padding counted).
-    AvgPool2d { kernel: Vec<usize>, stride: Vec<usize>, padding: Vec<usize> },
+    AvgPool2d {
+        kernel: Vec<usize>,
+        stride: Vec<usize>,
+        padding: Vec<usize>,
+    },
     /// Flatten dims `start_dim..=end_dim` of the shape without batch dimension.
     Flatten { start_dim: i64, end_dim: i64 },
     /// `y[t] = x[t - round(delay/dt)]`.
@@ -73,13 +81,33 @@ pub enum Op {
     /// Integrator `dv/dt = r I`.
     I { r: Tensor },
     /// Integrate-and-fire.
-    IF { r: Tensor, v_threshold: Tensor, v_reset: Tensor },
+    IF {
+        r: Tensor,
+        v_threshold: Tensor,
+        v_reset: Tensor,
+    },
     /// Leaky integrator (readout): `tau dv/dt = (v_leak - v) + r I`.
-    LI { tau: Tensor, r: Tensor, v_leak: Tensor },
+    LI {
+        tau: Tensor,
+        r: Tensor,
+        v_leak: Tensor,
+    },
     /// Leaky integrate-and-fire.
-    LIF { tau: Tensor, r: Tensor, v_leak: Tensor, v_threshold: Tensor, v_reset: Tensor },
+    LIF {
+        tau: Tensor,
+        r: Tensor,
+        v_leak: Tensor,
+        v_threshold: Tensor,
+        v_reset: Tensor,
+    },
     /// Current-based leaky integrator.
-    CubaLI { tau_syn: Tensor, tau_mem: Tensor, r: Tensor, v_leak: Tensor, w_in: Tensor },
+    CubaLI {
+        tau_syn: Tensor,
+        tau_mem: Tensor,
+        r: Tensor,
+        v_leak: Tensor,
+        w_in: Tensor,
+    },
     /// Current-based leaky integrate-and-fire.
     CubaLIF {
         tau_syn: Tensor,
@@ -192,25 +220,49 @@ impl Op {
             Op::Delay { delay } => vec![("delay", delay)],
             Op::Threshold { threshold } => vec![("threshold", threshold)],
             Op::I { r } => vec![("r", r)],
-            Op::IF { r, v_threshold, v_reset } => {
+            Op::IF {
+                r,
+                v_threshold,
+                v_reset,
+            } => {
                 vec![("r", r), ("v_threshold", v_threshold), ("v_reset", v_reset)]
             }
             Op::LI { tau, r, v_leak } => vec![("tau", tau), ("r", r), ("v_leak", v_leak)],
-            Op::LIF { tau, r, v_leak, v_threshold, v_reset } => vec![
+            Op::LIF {
+                tau,
+                r,
+                v_leak,
+                v_threshold,
+                v_reset,
+            } => vec![
                 ("tau", tau),
                 ("r", r),
                 ("v_leak", v_leak),
                 ("v_threshold", v_threshold),
                 ("v_reset", v_reset),
             ],
-            Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in } => vec![
+            Op::CubaLI {
+                tau_syn,
+                tau_mem,
+                r,
+                v_leak,
+                w_in,
+            } => vec![
                 ("tau_syn", tau_syn),
                 ("tau_mem", tau_mem),
                 ("r", r),
                 ("v_leak", v_leak),
                 ("w_in", w_in),
             ],
-            Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset } => vec![
+            Op::CubaLIF {
+                tau_syn,
+                tau_mem,
+                r,
+                v_leak,
+                w_in,
+                v_threshold,
+                v_reset,
+            } => vec![
                 ("tau_syn", tau_syn),
                 ("tau_mem", tau_mem),
                 ("r", r),
@@ -243,25 +295,49 @@ impl Op {
             Op::Delay { delay } => vec![("delay", delay)],
             Op::Threshold { threshold } => vec![("threshold", threshold)],
             Op::I { r } => vec![("r", r)],
-            Op::IF { r, v_threshold, v_reset } => {
+            Op::IF {
+                r,
+                v_threshold,
+                v_reset,
+            } => {
                 vec![("r", r), ("v_threshold", v_threshold), ("v_reset", v_reset)]
             }
             Op::LI { tau, r, v_leak } => vec![("tau", tau), ("r", r), ("v_leak", v_leak)],
-            Op::LIF { tau, r, v_leak, v_threshold, v_reset } => vec![
+            Op::LIF {
+                tau,
+                r,
+                v_leak,
+                v_threshold,
+                v_reset,
+            } => vec![
                 ("tau", tau),
                 ("r", r),
                 ("v_leak", v_leak),
                 ("v_threshold", v_threshold),
                 ("v_reset", v_reset),
             ],
-            Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in } => vec![
+            Op::CubaLI {
+                tau_syn,
+                tau_mem,
+                r,
+                v_leak,
+                w_in,
+            } => vec![
                 ("tau_syn", tau_syn),
                 ("tau_mem", tau_mem),
                 ("r", r),
                 ("v_leak", v_leak),
                 ("w_in", w_in),
             ],
-            Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset } => vec![
+            Op::CubaLIF {
+                tau_syn,
+                tau_mem,
+                r,
+                v_leak,
+                w_in,
+                v_threshold,
+                v_reset,
+            } => vec![
                 ("tau_syn", tau_syn),
                 ("tau_mem", tau_mem),
                 ("r", r),
@@ -313,7 +389,10 @@ pub struct Graph {
 impl Graph {
     /// Adds a node; the caller guarantees the name is unique.
     pub fn add_node(&mut self, name: impl Into<String>, op: Op) -> NodeIndex {
-        self.g.add_node(Node { name: name.into(), op })
+        self.g.add_node(Node {
+            name: name.into(),
+            op,
+        })
     }
 
     /// Adds an edge `from -> to` after every existing edge.
@@ -363,7 +442,11 @@ impl Graph {
     pub fn edges(&self) -> Vec<(NodeIndex, NodeIndex)> {
         self.g
             .edge_indices()
-            .map(|e| self.g.edge_endpoints(e).expect("edge index from this graph"))
+            .map(|e| {
+                self.g
+                    .edge_endpoints(e)
+                    .expect("edge index from this graph")
+            })
             .collect()
     }
 

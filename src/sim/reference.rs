@@ -123,14 +123,24 @@ pub trait StepHook: Sync {
 pub fn select_output(g: &Graph, name: Option<&str>) -> Result<NodeIndex, SimError> {
     let outs = g.outputs();
     match name {
-        Some(n) => outs.iter().copied().find(|&o| g.g[o].name == n).ok_or_else(|| {
-            let names: Vec<_> = outs.iter().map(|&o| g.g[o].name.clone()).collect();
-            SimError::Output(format!("no Output node named '{n}' (outputs: {})", names.join(", ")))
-        }),
+        Some(n) => outs
+            .iter()
+            .copied()
+            .find(|&o| g.g[o].name == n)
+            .ok_or_else(|| {
+                let names: Vec<_> = outs.iter().map(|&o| g.g[o].name.clone()).collect();
+                SimError::Output(format!(
+                    "no Output node named '{n}' (outputs: {})",
+                    names.join(", ")
+                ))
+            }),
         None if outs.len() == 1 => Ok(outs[0]),
         None => {
             let names: Vec<_> = outs.iter().map(|&o| g.g[o].name.clone()).collect();
-            Err(SimError::Output(format!("the model has several Output nodes ({}); choose one with --output", names.join(", "))))
+            Err(SimError::Output(format!(
+                "the model has several Output nodes ({}); choose one with --output",
+                names.join(", ")
+            )))
         }
     }
 }
@@ -153,7 +163,11 @@ pub fn run(
     opts: &RunOptions,
     hook: Option<&dyn StepHook>,
 ) -> Result<RunResult, SimError> {
-    if opts.f64 { run_t::<f64>(g, info, dialect, batch, opts, hook) } else { run_t::<f32>(g, info, dialect, batch, opts, hook) }
+    if opts.f64 {
+        run_t::<f64>(g, info, dialect, batch, opts, hook)
+    } else {
+        run_t::<f32>(g, info, dialect, batch, opts, hook)
+    }
 }
 
 fn run_t<T: Real>(
@@ -167,7 +181,11 @@ fn run_t<T: Real>(
     let input = the_input(g)?;
     let want = info.out_numel(input);
     if batch.numel != want {
-        return Err(SimError::InputSize { node: g.g[input].name.clone(), want, got: batch.numel });
+        return Err(SimError::InputSize {
+            node: g.g[input].name.clone(),
+            want,
+            got: batch.numel,
+        });
     }
     let prog = Program::<T>::build(g, info, dialect)?;
     let out_ix = opts.output;
@@ -177,7 +195,12 @@ fn run_t<T: Real>(
         .map(|i| prog.sample(batch, i, opts.steps, out_ix, hook))
         .collect();
     let n_nodes = g.g.node_count();
-    let mut activity = Activity { nonzero: vec![0; n_nodes], numel: (0..n_nodes).map(|k| info.out_numel(NodeIndex::new(k))).collect() };
+    let mut activity = Activity {
+        nonzero: vec![0; n_nodes],
+        numel: (0..n_nodes)
+            .map(|k| info.out_numel(NodeIndex::new(k)))
+            .collect(),
+    };
     let mut data = Vec::with_capacity(batch.n * opts.steps * out_numel);
     for (o, nz) in per_sample {
         data.extend(o);
@@ -217,12 +240,33 @@ struct NeuronParams<T> {
 enum Kernel<T> {
     Input,
     Pass,
-    Affine { w: Vec<T>, b: Option<Vec<T>>, rows: usize, cols: usize },
-    Scale { s: Vec<T> },
+    Affine {
+        w: Vec<T>,
+        b: Option<Vec<T>>,
+        rows: usize,
+        cols: usize,
+    },
+    Scale {
+        s: Vec<T>,
+    },
     Conv(Box<ConvK<T>>),
-    Pool { avg: Option<T>, c: usize, ih: usize, iw: usize, oh: usize, ow: usize, k: [usize; 2], s: [usize; 2], p: [usize; 2] },
-    Delay { steps: Vec<usize> },
-    Threshold { th: Vec<T> },
+    Pool {
+        avg: Option<T>,
+        c: usize,
+        ih: usize,
+        iw: usize,
+        oh: usize,
+        ow: usize,
+        k: [usize; 2],
+        s: [usize; 2],
+        p: [usize; 2],
+    },
+    Delay {
+        steps: Vec<usize>,
+    },
+    Threshold {
+        th: Vec<T>,
+    },
     Neuron(Box<NeuronParams<T>>),
 }
 
@@ -278,19 +322,48 @@ impl<T: Real> Program<T> {
             let k = match &node.op {
                 Op::Input { .. } => Kernel::Input,
                 Op::Output | Op::Flatten { .. } => Kernel::Pass,
-                Op::Affine { weight, bias } => {
-                    Kernel::Affine { w: conv(weight), b: Some(conv(bias)), rows: weight.shape[0], cols: weight.shape[1] }
-                }
-                Op::Linear { weight } => Kernel::Affine { w: conv(weight), b: None, rows: weight.shape[0], cols: weight.shape[1] },
+                Op::Affine { weight, bias } => Kernel::Affine {
+                    w: conv(weight),
+                    b: Some(conv(bias)),
+                    rows: weight.shape[0],
+                    cols: weight.shape[1],
+                },
+                Op::Linear { weight } => Kernel::Affine {
+                    w: conv(weight),
+                    b: None,
+                    rows: weight.shape[0],
+                    cols: weight.shape[1],
+                },
                 Op::Scale { scale } => Kernel::Scale { s: bcast(scale, n) },
-                Op::Conv { weight, bias, stride, padding, dilation, groups, .. } => {
+                Op::Conv {
+                    weight,
+                    bias,
+                    stride,
+                    padding,
+                    dilation,
+                    groups,
+                    ..
+                } => {
                     let ins = &info.in_shape[ix.index()];
                     let outs = &info.out_shape[ix.index()];
                     let nd = weight.shape.len() - 2;
-                    let two = |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
-                    let (ih, iw) = if nd == 1 { (1, ins[1]) } else { (ins[1], ins[2]) };
-                    let (oh, ow) = if nd == 1 { (1, outs[1]) } else { (outs[1], outs[2]) };
-                    let k = if nd == 1 { [1, weight.shape[2]] } else { [weight.shape[2], weight.shape[3]] };
+                    let two =
+                        |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
+                    let (ih, iw) = if nd == 1 {
+                        (1, ins[1])
+                    } else {
+                        (ins[1], ins[2])
+                    };
+                    let (oh, ow) = if nd == 1 {
+                        (1, outs[1])
+                    } else {
+                        (outs[1], outs[2])
+                    };
+                    let k = if nd == 1 {
+                        [1, weight.shape[2]]
+                    } else {
+                        [weight.shape[2], weight.shape[3]]
+                    };
                     let s = two(stride, 1);
                     let dl = two(dilation, 1);
                     let pb = match padding {
@@ -314,10 +387,20 @@ impl<T: Real> Program<T> {
                         pb,
                     }))
                 }
-                Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } => {
+                Op::SumPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                }
+                | Op::AvgPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } => {
                     let ins = &info.in_shape[ix.index()];
                     let outs = &info.out_shape[ix.index()];
-                    let avg = matches!(node.op, Op::AvgPool2d { .. }).then(|| T::of(1.0 / (kernel[0] * kernel[1]) as f64));
+                    let avg = matches!(node.op, Op::AvgPool2d { .. })
+                        .then(|| T::of(1.0 / (kernel[0] * kernel[1]) as f64));
                     Kernel::Pool {
                         avg,
                         c: ins[0],
@@ -332,25 +415,40 @@ impl<T: Real> Program<T> {
                 }
                 Op::Delay { delay } => {
                     let dt = need_dt()?;
-                    Kernel::Delay { steps: bcast64(delay, n).iter().map(|&v| (v / dt).round() as usize).collect() }
+                    Kernel::Delay {
+                        steps: bcast64(delay, n)
+                            .iter()
+                            .map(|&v| (v / dt).round() as usize)
+                            .collect(),
+                    }
                 }
-                Op::Threshold { threshold } => Kernel::Threshold { th: bcast(threshold, n) },
+                Op::Threshold { threshold } => Kernel::Threshold {
+                    th: bcast(threshold, n),
+                },
                 op => Kernel::Neuron(Box::new(neuron_params(op, n, need_dt()?))),
             };
             kernels.push(k);
         }
-        let inputs = g
-            .g
-            .node_indices()
-            .map(|ix| g.in_edges(ix).into_iter().map(|(e, s)| (s.index(), info.is_recurrent(e))).collect())
-            .collect();
+        let inputs =
+            g.g.node_indices()
+                .map(|ix| {
+                    g.in_edges(ix)
+                        .into_iter()
+                        .map(|(e, s)| (s.index(), info.is_recurrent(e)))
+                        .collect()
+                })
+                .collect();
         let input_node = the_input(g)?.index();
         Ok(Program {
             order: info.order.clone(),
             kernels,
             inputs,
-            in_numel: (0..n_nodes).map(|k| info.in_numel(NodeIndex::new(k))).collect(),
-            out_numel: (0..n_nodes).map(|k| info.out_numel(NodeIndex::new(k))).collect(),
+            in_numel: (0..n_nodes)
+                .map(|k| info.in_numel(NodeIndex::new(k)))
+                .collect(),
+            out_numel: (0..n_nodes)
+                .map(|k| info.out_numel(NodeIndex::new(k)))
+                .collect(),
             input_node,
             reset: d.reset,
             fire_on_equal: d.fire_on_equal,
@@ -358,11 +456,20 @@ impl<T: Real> Program<T> {
     }
 
     /// Runs one sample; returns the selected output per step and non-zero counts per node.
-    fn sample(&self, batch: &InputBatch, i: usize, steps: usize, out: NodeIndex, hook: Option<&dyn StepHook>) -> (Vec<f64>, Vec<u64>) {
+    fn sample(
+        &self,
+        batch: &InputBatch,
+        i: usize,
+        steps: usize,
+        out: NodeIndex,
+        hook: Option<&dyn StepHook>,
+    ) -> (Vec<f64>, Vec<u64>) {
         let n = self.kernels.len();
         let mut cur: Vec<Vec<T>> = self.out_numel.iter().map(|&k| vec![T::ZERO; k]).collect();
         let mut prev = cur.clone();
-        let mut state: Vec<State<T>> = (0..n).map(|k| State::new(&self.kernels[k], self.in_numel[k])).collect();
+        let mut state: Vec<State<T>> = (0..n)
+            .map(|k| State::new(&self.kernels[k], self.in_numel[k]))
+            .collect();
         let mut nz = vec![0u64; n];
         let mut result = Vec::with_capacity(steps * self.out_numel[out.index()]);
         let mut buf: Vec<T> = vec![];
@@ -388,7 +495,11 @@ impl<T: Real> Program<T> {
                 self.step(k, &buf, &mut o, &mut state[k], t);
                 nz[k] += o.iter().filter(|v| v.f64() != 0.0).count() as u64;
                 if let Some(h) = hook {
-                    let inp: Vec<f64> = if k == self.input_node { vec![] } else { buf.iter().map(|v| v.f64()).collect() };
+                    let inp: Vec<f64> = if k == self.input_node {
+                        vec![]
+                    } else {
+                        buf.iter().map(|v| v.f64()).collect()
+                    };
                     let outp: Vec<f64> = o.iter().map(|v| v.f64()).collect();
                     h.on_step(i, t, ix, &inp, &outp);
                 }
@@ -427,7 +538,17 @@ impl<T: Real> Program<T> {
                 }
             }
             Kernel::Conv(c) => conv_step(c, x, y),
-            Kernel::Pool { avg, c, ih, iw, oh, ow, k, s, p } => {
+            Kernel::Pool {
+                avg,
+                c,
+                ih,
+                iw,
+                oh,
+                ow,
+                k,
+                s,
+                p,
+            } => {
                 for ch in 0..*c {
                     for oy in 0..*oh {
                         for ox in 0..*ow {
@@ -454,7 +575,9 @@ impl<T: Real> Program<T> {
                 }
             }
             Kernel::Delay { steps } => {
-                let State::Delay(hist) = st else { unreachable!("state matches kernel") };
+                let State::Delay(hist) = st else {
+                    unreachable!("state matches kernel")
+                };
                 hist.push(x.to_vec());
                 for (j, o) in y.iter_mut().enumerate() {
                     let d = steps[j];
@@ -467,7 +590,9 @@ impl<T: Real> Program<T> {
                 }
             }
             Kernel::Neuron(p) => {
-                let State::Neuron { v, i, s_prev } = st else { unreachable!("state matches kernel") };
+                let State::Neuron { v, i, s_prev } = st else {
+                    unreachable!("state matches kernel")
+                };
                 for j in 0..y.len() {
                     let drive = match &p.syn {
                         Some((alpha, gs)) => {
@@ -568,7 +693,11 @@ fn conv_step<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T]) {
 enum State<T> {
     None,
     Delay(Vec<Vec<T>>),
-    Neuron { v: Vec<T>, i: Vec<T>, s_prev: Vec<bool> },
+    Neuron {
+        v: Vec<T>,
+        i: Vec<T>,
+        s_prev: Vec<bool>,
+    },
 }
 
 impl<T: Real> State<T> {
@@ -577,7 +706,11 @@ impl<T: Real> State<T> {
             Kernel::Delay { .. } => State::Delay(vec![]),
             Kernel::Neuron(p) => State::Neuron {
                 v: vec![T::ZERO; n],
-                i: if p.syn.is_some() { vec![T::ZERO; n] } else { vec![] },
+                i: if p.syn.is_some() {
+                    vec![T::ZERO; n]
+                } else {
+                    vec![]
+                },
                 s_prev: vec![false; n],
             },
             _ => State::None,
@@ -590,8 +723,17 @@ impl<T: Real> State<T> {
 fn neuron_params<T: Real>(op: &Op, n: usize, dt: f64) -> NeuronParams<T> {
     let to = |v: Vec<f64>| v.into_iter().map(T::of).collect::<Vec<T>>();
     let zeros = || vec![0.0; n];
-    let decay = |tau: &Tensor| bcast64(tau, n).iter().map(|&t| 1.0 - dt / t).collect::<Vec<f64>>();
-    let gain_tau = |r: &Tensor, tau: &Tensor| (0..n).map(|j| r.at(j) * dt / tau.at(j)).collect::<Vec<f64>>();
+    let decay = |tau: &Tensor| {
+        bcast64(tau, n)
+            .iter()
+            .map(|&t| 1.0 - dt / t)
+            .collect::<Vec<f64>>()
+    };
+    let gain_tau = |r: &Tensor, tau: &Tensor| {
+        (0..n)
+            .map(|j| r.at(j) * dt / tau.at(j))
+            .collect::<Vec<f64>>()
+    };
     match op {
         Op::I { r } => NeuronParams {
             beta: vec![T::ONE; n],
@@ -601,7 +743,11 @@ fn neuron_params<T: Real>(op: &Op, n: usize, dt: f64) -> NeuronParams<T> {
             v_reset: to(zeros()),
             syn: None,
         },
-        Op::IF { r, v_threshold, v_reset } => NeuronParams {
+        Op::IF {
+            r,
+            v_threshold,
+            v_reset,
+        } => NeuronParams {
             beta: vec![T::ONE; n],
             gain: to(bcast64(r, n).iter().map(|&r| r * dt).collect()),
             v_leak: to(zeros()),
@@ -617,7 +763,13 @@ fn neuron_params<T: Real>(op: &Op, n: usize, dt: f64) -> NeuronParams<T> {
             v_reset: to(zeros()),
             syn: None,
         },
-        Op::LIF { tau, r, v_leak, v_threshold, v_reset } => NeuronParams {
+        Op::LIF {
+            tau,
+            r,
+            v_leak,
+            v_threshold,
+            v_reset,
+        } => NeuronParams {
             beta: to(decay(tau)),
             gain: to(gain_tau(r, tau)),
             v_leak: bcast(v_leak, n),
@@ -625,9 +777,27 @@ fn neuron_params<T: Real>(op: &Op, n: usize, dt: f64) -> NeuronParams<T> {
             v_reset: bcast(v_reset, n),
             syn: None,
         },
-        Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in } | Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, .. } => {
+        Op::CubaLI {
+            tau_syn,
+            tau_mem,
+            r,
+            v_leak,
+            w_in,
+        }
+        | Op::CubaLIF {
+            tau_syn,
+            tau_mem,
+            r,
+            v_leak,
+            w_in,
+            ..
+        } => {
             let (v_th, v_reset) = match op {
-                Op::CubaLIF { v_threshold, v_reset, .. } => (Some(bcast(v_threshold, n)), bcast(v_reset, n)),
+                Op::CubaLIF {
+                    v_threshold,
+                    v_reset,
+                    ..
+                } => (Some(bcast(v_threshold, n)), bcast(v_reset, n)),
                 _ => (None, to(zeros())),
             };
             NeuronParams {
@@ -636,7 +806,10 @@ fn neuron_params<T: Real>(op: &Op, n: usize, dt: f64) -> NeuronParams<T> {
                 v_leak: bcast(v_leak, n),
                 v_th,
                 v_reset,
-                syn: Some((to(decay(tau_syn)), to((0..n).map(|j| dt / tau_syn.at(j) * w_in.at(j)).collect()))),
+                syn: Some((
+                    to(decay(tau_syn)),
+                    to((0..n).map(|j| dt / tau_syn.at(j) * w_in.at(j)).collect()),
+                )),
             }
         }
         _ => unreachable!("neuron_params is called for neuron ops only"),

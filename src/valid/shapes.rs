@@ -15,8 +15,16 @@ fn numel(s: &[usize]) -> usize {
 }
 
 /// Output length of one convolution/pooling dimension (PyTorch formula), `None` if empty.
-pub fn conv_out_len(input: usize, pad_total: usize, dilation: usize, kernel: usize, stride: usize) -> Option<usize> {
-    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+pub fn conv_out_len(
+    input: usize,
+    pad_total: usize,
+    dilation: usize,
+    kernel: usize,
+    stride: usize,
+) -> Option<usize> {
+    let span = dilation
+        .checked_mul(kernel.checked_sub(1)?)?
+        .checked_add(1)?;
     let padded = input.checked_add(pad_total)?;
     if padded < span || stride == 0 {
         return None;
@@ -39,7 +47,9 @@ pub(super) fn infer(
             if recurrent[e.index()] {
                 continue;
             }
-            let s = outs[src.index()].clone().expect("topological order visits sources first");
+            let s = outs[src.index()]
+                .clone()
+                .expect("topological order visits sources first");
             match &input {
                 None => input = Some(s),
                 Some(prev) if numel(prev) == numel(&s) => {}
@@ -65,7 +75,11 @@ pub(super) fn infer(
         };
         let (input, out) = output_shape(&node.name, &node.op, &input)?;
         if numel(&out) > MAX_NUMEL {
-            return Err(ValidError::at(&node.name, None, format!("output shape {out:?} is too large (limit {MAX_NUMEL} elements)")));
+            return Err(ValidError::at(
+                &node.name,
+                None,
+                format!("output shape {out:?} is too large (limit {MAX_NUMEL} elements)"),
+            ));
         }
         ins[ix.index()] = Some(input);
         outs[ix.index()] = Some(out);
@@ -76,7 +90,10 @@ pub(super) fn infer(
             continue;
         }
         let (s, t) = g.g.edge_endpoints(e).expect("edge of this graph");
-        let (so, ti) = (outs[s.index()].as_ref().unwrap(), ins[t.index()].as_ref().unwrap());
+        let (so, ti) = (
+            outs[s.index()].as_ref().unwrap(),
+            ins[t.index()].as_ref().unwrap(),
+        );
         if numel(so) != numel(ti) {
             return Err(ValidError::at(
                 &g.g[t].name,
@@ -88,7 +105,10 @@ pub(super) fn infer(
             ));
         }
     }
-    Ok((ins.into_iter().map(Option::unwrap).collect(), outs.into_iter().map(Option::unwrap).collect()))
+    Ok((
+        ins.into_iter().map(Option::unwrap).collect(),
+        outs.into_iter().map(Option::unwrap).collect(),
+    ))
 }
 
 /// Input shape of a node with no feed-forward input edge (fed only by recurrent edges).
@@ -96,14 +116,20 @@ fn implied_input(g: &Graph, ix: NodeIndex) -> Result<Vec<usize>, ValidError> {
     let node = &g.g[ix];
     match &node.op {
         Op::Input { shape } => Ok(shape.clone()),
-        Op::Affine { weight, .. } | Op::Linear { weight } if weight.shape.len() == 2 => Ok(vec![weight.shape[1]]),
+        Op::Affine { weight, .. } | Op::Linear { weight } if weight.shape.len() == 2 => {
+            Ok(vec![weight.shape[1]])
+        }
         op => {
             if let Some(s) = neuron_shape(op) {
                 if !s.is_empty() {
                     return Ok(s);
                 }
             }
-            Err(ValidError::at(&node.name, None, "has no input edge and its input shape cannot be inferred"))
+            Err(ValidError::at(
+                &node.name,
+                None,
+                "has no input edge and its input shape cannot be inferred",
+            ))
         }
     }
 }
@@ -138,16 +164,43 @@ fn check_broadcast(name: &str, op: &Op, n: usize) -> Result<(), ValidError> {
 
 fn matrix(name: &str, w: &Tensor) -> Result<(usize, usize), ValidError> {
     if w.shape.len() != 2 {
-        return Err(ValidError::at(name, Some("weight"), format!("expected a 2-d (out, in) matrix, found shape {:?}", w.shape)));
+        return Err(ValidError::at(
+            name,
+            Some("weight"),
+            format!("expected a 2-d (out, in) matrix, found shape {:?}", w.shape),
+        ));
     }
     Ok((w.shape[0], w.shape[1]))
 }
 
 /// (input shape as the op reads it, output shape).
-fn output_shape(name: &str, op: &Op, input: &[usize]) -> Result<(Vec<usize>, Vec<usize>), ValidError> {
+fn output_shape(
+    name: &str,
+    op: &Op,
+    input: &[usize],
+) -> Result<(Vec<usize>, Vec<usize>), ValidError> {
     let n_in = numel(input);
-    if let Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } = op {
-        return conv_shape(name, weight, bias.as_ref(), stride, padding, dilation, *groups, input_shape.as_deref(), input);
+    if let Op::Conv {
+        weight,
+        bias,
+        stride,
+        padding,
+        dilation,
+        groups,
+        input_shape,
+    } = op
+    {
+        return conv_shape(
+            name,
+            weight,
+            bias.as_ref(),
+            stride,
+            padding,
+            dilation,
+            *groups,
+            input_shape.as_deref(),
+            input,
+        );
     }
     let out = match op {
         Op::Input { shape } => shape.clone(),
@@ -155,7 +208,11 @@ fn output_shape(name: &str, op: &Op, input: &[usize]) -> Result<(Vec<usize>, Vec
         Op::Affine { weight, bias } => {
             let (o, i) = matrix(name, weight)?;
             if bias.numel() != o {
-                return Err(ValidError::at(name, Some("bias"), format!("has {} values but weight has {o} output rows", bias.numel())));
+                return Err(ValidError::at(
+                    name,
+                    Some("bias"),
+                    format!("has {} values but weight has {o} output rows", bias.numel()),
+                ));
             }
             fan_in(name, i, input)?;
             vec![o]
@@ -170,18 +227,38 @@ fn output_shape(name: &str, op: &Op, input: &[usize]) -> Result<(Vec<usize>, Vec
                 return Err(ValidError::at(
                     name,
                     Some("scale"),
-                    format!("has {} values but the input has {n_in} elements ({input:?})", scale.numel()),
+                    format!(
+                        "has {} values but the input has {n_in} elements ({input:?})",
+                        scale.numel()
+                    ),
                 ));
             }
             input.to_vec()
         }
         Op::Conv { .. } => unreachable!("handled above"),
-        Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } => {
+        Op::SumPool2d {
+            kernel,
+            stride,
+            padding,
+        }
+        | Op::AvgPool2d {
+            kernel,
+            stride,
+            padding,
+        } => {
             if input.len() != 3 {
-                return Err(ValidError::at(name, None, format!("pooling expects a (C, H, W) input, found {input:?}")));
+                return Err(ValidError::at(
+                    name,
+                    None,
+                    format!("pooling expects a (C, H, W) input, found {input:?}"),
+                ));
             }
             if kernel.contains(&0) || stride.contains(&0) {
-                return Err(ValidError::at(name, Some("kernel_size"), "kernel and stride must be positive"));
+                return Err(ValidError::at(
+                    name,
+                    Some("kernel_size"),
+                    "kernel and stride must be positive",
+                ));
             }
             let mut out = vec![input[0]];
             for d in 0..2 {
@@ -200,7 +277,9 @@ fn output_shape(name: &str, op: &Op, input: &[usize]) -> Result<(Vec<usize>, Vec
                 return Err(ValidError::at(
                     name,
                     Some("start_dim"),
-                    format!("dims {start_dim}..={end_dim} are out of range for input {input:?} (batch dimension excluded)"),
+                    format!(
+                        "dims {start_dim}..={end_dim} are out of range for input {input:?} (batch dimension excluded)"
+                    ),
                 ));
             }
             let (s, e) = (s as usize, e as usize);
@@ -230,7 +309,10 @@ fn fan_in(name: &str, cols: usize, input: &[usize]) -> Result<(), ValidError> {
         return Err(ValidError::at(
             name,
             Some("weight"),
-            format!("has {cols} input columns but the node receives {input:?} ({} elements)", numel(input)),
+            format!(
+                "has {cols} input columns but the node receives {input:?} ({} elements)",
+                numel(input)
+            ),
         ));
     }
     Ok(())
@@ -251,37 +333,65 @@ fn conv_shape(
     let nd = weight.shape.len() - 2;
     let (co, ci_g) = (weight.shape[0], weight.shape[1]);
     if groups == 0 || co % groups != 0 {
-        return Err(ValidError::at(name, Some("groups"), format!("{groups} groups do not divide {co} output channels")));
+        return Err(ValidError::at(
+            name,
+            Some("groups"),
+            format!("{groups} groups do not divide {co} output channels"),
+        ));
     }
     if let Some(b) = bias {
         if b.numel() != co {
-            return Err(ValidError::at(name, Some("bias"), format!("has {} values for {co} output channels", b.numel())));
+            return Err(ValidError::at(
+                name,
+                Some("bias"),
+                format!("has {} values for {co} output channels", b.numel()),
+            ));
         }
     }
     if stride.contains(&0) || dilation.contains(&0) {
-        return Err(ValidError::at(name, Some("stride"), "stride and dilation must be positive"));
+        return Err(ValidError::at(
+            name,
+            Some("stride"),
+            "stride and dilation must be positive",
+        ));
     }
     // The logical input: (C, spatial...), taken from the edge or from `input_shape`.
     let logical: Vec<usize> = if input.len() == nd + 1 {
         input.to_vec()
     } else if let Some(d) = declared {
-        let d = if d.len() == nd { [&[ci_g * groups][..], d].concat() } else { d.to_vec() };
+        let d = if d.len() == nd {
+            [&[ci_g * groups][..], d].concat()
+        } else {
+            d.to_vec()
+        };
         if d.len() != nd + 1 || numel(&d) != numel(input) {
-            return Err(ValidError::at(name, Some("input_shape"), format!("{d:?} does not match the incoming {input:?}")));
+            return Err(ValidError::at(
+                name,
+                Some("input_shape"),
+                format!("{d:?} does not match the incoming {input:?}"),
+            ));
         }
         d
     } else {
         return Err(ValidError::at(
             name,
             None,
-            format!("expects a (C, {}) input, found {input:?} and no 'input_shape' to read it with", if nd == 1 { "L" } else { "H, W" }),
+            format!(
+                "expects a (C, {}) input, found {input:?} and no 'input_shape' to read it with",
+                if nd == 1 { "L" } else { "H, W" }
+            ),
         ));
     };
     if logical[0] != ci_g * groups {
         return Err(ValidError::at(
             name,
             Some("weight"),
-            format!("expects {} input channels ({} per group x {groups} groups) but receives {}", ci_g * groups, ci_g, logical[0]),
+            format!(
+                "expects {} input channels ({} per group x {groups} groups) but receives {}",
+                ci_g * groups,
+                ci_g,
+                logical[0]
+            ),
         ));
     }
     let mut out = vec![co];
@@ -290,19 +400,33 @@ fn conv_shape(
         let l = match padding {
             Padding::Same => {
                 if stride[d] != 1 {
-                    return Err(ValidError::at(name, Some("padding"), "padding \"same\" requires stride 1"));
+                    return Err(ValidError::at(
+                        name,
+                        Some("padding"),
+                        "padding \"same\" requires stride 1",
+                    ));
                 }
                 Some(logical[1 + d])
             }
             Padding::Valid => conv_out_len(logical[1 + d], 0, dilation[d], k, stride[d]),
             Padding::Explicit(p) => {
                 if p.len() != nd {
-                    return Err(ValidError::at(name, Some("padding"), format!("expected {nd} values, found {}", p.len())));
+                    return Err(ValidError::at(
+                        name,
+                        Some("padding"),
+                        format!("expected {nd} values, found {}", p.len()),
+                    ));
                 }
                 conv_out_len(logical[1 + d], 2 * p[d], dilation[d], k, stride[d])
             }
         }
-        .ok_or_else(|| ValidError::at(name, Some("weight"), format!("kernel does not fit the input {logical:?}")))?;
+        .ok_or_else(|| {
+            ValidError::at(
+                name,
+                Some("weight"),
+                format!("kernel does not fit the input {logical:?}"),
+            )
+        })?;
         out.push(l);
     }
     Ok((logical, out))

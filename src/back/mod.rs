@@ -1,0 +1,3 @@
+//! Back ends: writers from the IR (or the hardware plan) to files.
+
+pub mod nir;

@@ -1,0 +1,141 @@
+//! Shared test helpers: golden-case manifests (docs/conventions.md) and CLI runs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Deserialize;
+use spikefab::Model;
+use spikefab::ir::dialect::DialectOverrides;
+use spikefab::ir::{Preset, ResetMode};
+use spikefab::sim::io::{InputBatch, read_npy};
+use spikefab::sim::reference::{self, RunOptions};
+
+/// One golden case of a `cases.json` manifest.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Case {
+    pub name: String,
+    pub model: String,
+    pub inputs: String,
+    pub expected: String,
+    pub timesteps: usize,
+    #[serde(default)]
+    pub dt: Option<f64>,
+    #[serde(default)]
+    pub reset: Option<String>,
+    #[serde(default)]
+    pub fire_on_equal: Option<bool>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub output: Option<String>,
+    #[serde(default)]
+    pub exact: bool,
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Cases of a manifest, with paths resolved against the manifest's folder.
+pub fn cases(manifest: &Path) -> Vec<Case> {
+    let text = std::fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+    let mut v: Vec<Case> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+    for c in &mut v {
+        c.dir = manifest.parent().unwrap().to_path_buf();
+    }
+    v
+}
+
+impl Case {
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn overrides(&self) -> DialectOverrides {
+        let reset = self.reset.as_deref().map(|r| match r {
+            "zero" => ResetMode::Zero,
+            "subtract" => ResetMode::Subtract,
+            "subtract-undecayed" => ResetMode::SubtractUndecayed,
+            other => panic!("case {}: unknown reset {other}", self.name),
+        });
+        let from = self.from.as_deref().map(|p| match p {
+            "snntorch" => Preset::Snntorch,
+            "spikingjelly" => Preset::Spikingjelly,
+            "norse" => Preset::Norse,
+            "sinabs" => Preset::Sinabs,
+            "nir" => Preset::Nir,
+            other => panic!("case {}: unknown preset {other}", self.name),
+        });
+        DialectOverrides {
+            from,
+            dt: self.dt,
+            reset,
+            fire_on_equal: self.fire_on_equal.unwrap_or(false),
+            timesteps: Some(self.timesteps),
+        }
+    }
+
+    pub fn load(&self) -> Model {
+        Model::load(&self.path(&self.model), &self.overrides())
+            .unwrap_or_else(|e| panic!("case {}: {e}", self.name))
+    }
+
+    pub fn batch(&self, m: &Model) -> InputBatch {
+        let input = reference::the_input(&m.graph).unwrap();
+        InputBatch::load(&self.path(&self.inputs), &m.info.out_shape[input.index()])
+            .unwrap_or_else(|e| panic!("case {}: {e}", self.name))
+    }
+
+    pub fn expected(&self) -> (Vec<usize>, Vec<f64>) {
+        let a = read_npy(&self.path(&self.expected)).unwrap_or_else(|e| panic!("case {}: {e}", self.name));
+        (a.shape, a.data)
+    }
+}
+
+/// Outcome of comparing the reference engine with a golden file.
+#[derive(Debug)]
+pub struct Comparison {
+    pub elements: usize,
+    pub differing: usize,
+    pub max_abs_diff: f64,
+    pub class_agreement: f64,
+}
+
+pub fn compare_reference(c: &Case, f64: bool) -> Comparison {
+    let m = c.load();
+    let batch = c.batch(&m);
+    let output = reference::select_output(&m.graph, None).unwrap();
+    let steps = batch.steps(Some(c.timesteps)).unwrap();
+    let r = reference::run(&m.graph, &m.info, m.dialect(), &batch, &RunOptions { steps, f64, output }, None)
+        .unwrap_or_else(|e| panic!("case {}: {e}", c.name));
+    let (shape, want) = c.expected();
+    assert_eq!(shape[0], batch.n, "case {}: expected batch size", c.name);
+    assert_eq!(shape[1], steps, "case {}: expected steps", c.name);
+    assert_eq!(want.len(), r.outputs.data.len(), "case {}: expected element count", c.name);
+    let mut differing = 0;
+    let mut max_abs_diff = 0.0f64;
+    for (a, b) in r.outputs.data.iter().zip(&want) {
+        if a != b {
+            differing += 1;
+        }
+        max_abs_diff = max_abs_diff.max((a - b).abs());
+    }
+    let got = r.outputs.classes();
+    let mut exp = r.outputs.clone();
+    exp.data = want;
+    let class_agreement = spikefab::sim::io::agreement(&got, &exp.classes());
+    Comparison { elements: r.outputs.data.len(), differing, max_abs_diff, class_agreement }
+}
+
+/// Runs the spikefab binary; returns (exit code, stdout, stderr).
+pub fn spikefab(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spikefab")).args(args).output().expect("run spikefab");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
