@@ -101,9 +101,16 @@ impl Reader<'_> {
         };
         let mut v = r.map_err(|e| {
             if node.is_empty() {
-                FrontError::file(self.path, format!("cannot list group members: {e}"))
+                FrontError::file(
+                    self.path,
+                    format!("cannot read group members (truncated or corrupt file?): {e}"),
+                )
             } else {
-                self.err(node, None, format!("cannot list group members: {e}"))
+                self.err(
+                    node,
+                    None,
+                    format!("cannot read group members (truncated or corrupt file?): {e}"),
+                )
             }
         })?;
         v.sort();

@@ -220,6 +220,15 @@ pub fn infer_dt(graph: &Graph) -> DtInference {
     }
 }
 
+/// Seconds in the shortest readable form: `1e-4`, `0.5`, `1`.
+pub fn fmt_seconds(x: f64) -> String {
+    if x != 0.0 && (x.abs() < 1e-2 || x.abs() >= 1e4) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Rounds to `sig` significant digits (an exporter's dt is a short decimal like 1e-4).
 fn round_sig(x: f64, sig: i32) -> f64 {
     let e = x.abs().log10().floor() as i32;
@@ -303,7 +312,7 @@ impl Dialect {
                     DtSource::Inferred => "inferred from r = tau/dt on every LIF",
                     _ => "unset",
                 };
-                format!("dt = {dt:e} s ({how})")
+                format!("dt = {} s ({how})", fmt_seconds(dt))
             }
             (None, _) => "dt unset".to_string(),
         };

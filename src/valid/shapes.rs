@@ -152,7 +152,8 @@ fn check_broadcast(name: &str, op: &Op, n: usize) -> Result<(), ValidError> {
                 name,
                 Some(field),
                 format!(
-                    "has {} values ({:?}) but the node has {n} neurons; expected one value or one per neuron",
+                    "has {} values ({:?}) but the node's input delivers {n} elements; expected one value \
+                     or one per input element (shape mismatch along the incoming edge?)",
                     t.numel(),
                     t.shape
                 ),

@@ -41,8 +41,10 @@ pub fn root() -> PathBuf {
 
 /// Cases of a manifest, with paths resolved against the manifest's folder.
 pub fn cases(manifest: &Path) -> Vec<Case> {
-    let text = std::fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
-    let mut v: Vec<Case> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+    let text =
+        std::fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+    let mut v: Vec<Case> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
     for c in &mut v {
         c.dir = manifest.parent().unwrap().to_path_buf();
     }
@@ -90,7 +92,8 @@ impl Case {
     }
 
     pub fn expected(&self) -> (Vec<usize>, Vec<f64>) {
-        let a = read_npy(&self.path(&self.expected)).unwrap_or_else(|e| panic!("case {}: {e}", self.name));
+        let a = read_npy(&self.path(&self.expected))
+            .unwrap_or_else(|e| panic!("case {}: {e}", self.name));
         (a.shape, a.data)
     }
 }
@@ -109,12 +112,24 @@ pub fn compare_reference(c: &Case, f64: bool) -> Comparison {
     let batch = c.batch(&m);
     let output = reference::select_output(&m.graph, None).unwrap();
     let steps = batch.steps(Some(c.timesteps)).unwrap();
-    let r = reference::run(&m.graph, &m.info, m.dialect(), &batch, &RunOptions { steps, f64, output }, None)
-        .unwrap_or_else(|e| panic!("case {}: {e}", c.name));
+    let r = reference::run(
+        &m.graph,
+        &m.info,
+        m.dialect(),
+        &batch,
+        &RunOptions { steps, f64, output },
+        None,
+    )
+    .unwrap_or_else(|e| panic!("case {}: {e}", c.name));
     let (shape, want) = c.expected();
     assert_eq!(shape[0], batch.n, "case {}: expected batch size", c.name);
     assert_eq!(shape[1], steps, "case {}: expected steps", c.name);
-    assert_eq!(want.len(), r.outputs.data.len(), "case {}: expected element count", c.name);
+    assert_eq!(
+        want.len(),
+        r.outputs.data.len(),
+        "case {}: expected element count",
+        c.name
+    );
     let mut differing = 0;
     let mut max_abs_diff = 0.0f64;
     for (a, b) in r.outputs.data.iter().zip(&want) {
@@ -127,12 +142,20 @@ pub fn compare_reference(c: &Case, f64: bool) -> Comparison {
     let mut exp = r.outputs.clone();
     exp.data = want;
     let class_agreement = spikefab::sim::io::agreement(&got, &exp.classes());
-    Comparison { elements: r.outputs.data.len(), differing, max_abs_diff, class_agreement }
+    Comparison {
+        elements: r.outputs.data.len(),
+        differing,
+        max_abs_diff,
+        class_agreement,
+    }
 }
 
 /// Runs the spikefab binary; returns (exit code, stdout, stderr).
 pub fn spikefab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spikefab")).args(args).output().expect("run spikefab");
+    let out = Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(args)
+        .output()
+        .expect("run spikefab");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
