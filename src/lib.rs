@@ -16,9 +16,11 @@
 pub mod analysis;
 pub mod back;
 pub mod front;
+pub mod hw;
 pub mod ir;
 pub mod model;
 pub mod sim;
+pub mod target;
 pub mod valid;
 
 pub use model::{LoadError, Model};

@@ -2,7 +2,9 @@
 
 mod convert;
 mod inspect;
+mod plan;
 mod simulate;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -27,6 +29,10 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Convert a model to spikefab JSON (or NIR).
     Convert(convert::ConvertArgs),
+    /// Lower a model to a hardware plan and print it.
+    Plan(plan::PlanCmdArgs),
+    /// Run the reference and cycle-accurate engines side by side and compare.
+    Verify(verify::VerifyArgs),
 }
 
 /// Model file and the dialect options NIR does not store.
@@ -69,6 +75,75 @@ impl ModelArgs {
     }
 }
 
+/// Hardware plan options shared by plan, verify, simulate --engine cycle, compile, energy.
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    /// Target device or chip (bundled name or path to a .toml).
+    #[arg(long, default_value = "ice40-up5k")]
+    pub target: String,
+    /// Neuron lanes per layer [default: the target's].
+    #[arg(long)]
+    pub lanes: Option<usize>,
+    /// Bits of non-binary weights.
+    #[arg(long, default_value_t = 8)]
+    pub weight_bits: u32,
+    /// Bits of quantised real-valued inputs.
+    #[arg(long, default_value_t = 8)]
+    pub input_bits: u32,
+    /// Fractional bits of membranes below the weight unit.
+    #[arg(long, default_value_t = 6)]
+    pub frac_bits: u32,
+    /// Fractional bits of leak multipliers.
+    #[arg(long, default_value_t = 16)]
+    pub leak_bits: u32,
+    /// Cap membrane width; below the analysed width, arithmetic saturates (counted).
+    #[arg(long)]
+    pub membrane_bits: Option<u32>,
+    /// Real value of one input LSB [default: from the calibration inputs].
+    #[arg(long)]
+    pub input_scale: Option<f64>,
+    /// Stop an inference once the output class can no longer change.
+    #[arg(long)]
+    pub early_exit: bool,
+}
+
+impl PlanArgs {
+    /// Lowers `m` for `steps` timesteps, taking the input range from `calib`.
+    pub fn plan(
+        &self,
+        m: &Model,
+        steps: usize,
+        calib: Option<&spikefab::sim::io::InputBatch>,
+    ) -> Result<spikefab::hw::Plan, Failure> {
+        let target = spikefab::target::Target::load(&self.target).map_err(Failure::input)?;
+        if !(1..=16).contains(&self.weight_bits) || !(1..=16).contains(&self.input_bits) {
+            return Err(Failure::input(anyhow::anyhow!(
+                "--weight-bits and --input-bits must be 1..=16"
+            )));
+        }
+        if self.frac_bits > 16 || !(2..=24).contains(&self.leak_bits) {
+            return Err(Failure::input(anyhow::anyhow!(
+                "--frac-bits must be <= 16 and --leak-bits 2..=24"
+            )));
+        }
+        if self.lanes == Some(0) || self.lanes.is_some_and(|l| l > 64) {
+            return Err(Failure::input(anyhow::anyhow!("--lanes must be 1..=64")));
+        }
+        let mut o = spikefab::hw::PlanOptions::new(target, steps);
+        o.lanes = self.lanes;
+        o.weight_bits = self.weight_bits;
+        o.input_bits = self.input_bits;
+        o.frac_bits = self.frac_bits;
+        o.leak_bits = self.leak_bits;
+        o.membrane_bits = self.membrane_bits;
+        o.input_scale = self.input_scale;
+        o.input_stats = calib.map(spikefab::hw::lower::InputStats::of);
+        o.early_exit = self.early_exit;
+        spikefab::hw::lower(m, &o)
+            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))
+    }
+}
+
 /// A command failure with its exit code.
 pub struct Failure {
     pub code: u8,
@@ -99,5 +174,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Inspect(a) => inspect::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Verify(a) => verify::run(a),
     }
 }

@@ -19,7 +19,7 @@ use crate::ir::{Graph, Op, Padding, Provenance, Tensor};
 
 /// A node as stored, before flattening.
 enum Raw {
-    Leaf(Op),
+    Leaf(Box<Op>),
     Graph {
         nodes: Vec<(String, Raw)>,
         edges: Vec<(String, String)>,
@@ -549,7 +549,7 @@ impl Reader<'_> {
             }
             _ => unreachable!("type list above is exhaustive"),
         };
-        Ok(Raw::Leaf(op))
+        Ok(Raw::Leaf(Box::new(op)))
     }
 
     /// A shape dataset of any rank, as non-negative integers.
@@ -719,8 +719,8 @@ impl Flattener<'_> {
             let q = qualify(prefix, &name);
             match raw {
                 Raw::Leaf(op) => {
-                    let is_in = matches!(op, Op::Input { .. });
-                    let is_out = matches!(op, Op::Output);
+                    let is_in = matches!(*op, Op::Input { .. });
+                    let is_out = matches!(*op, Op::Output);
                     if self.g.find(&q).is_some() {
                         return Err(FrontError::at(
                             self.path,
@@ -729,7 +729,7 @@ impl Flattener<'_> {
                             "duplicate qualified node name after flattening nested graphs",
                         ));
                     }
-                    let ix = self.g.add_node(q, op);
+                    let ix = self.g.add_node(q, *op);
                     if !top && (is_in || is_out) {
                         self.passthrough.insert(ix);
                     }

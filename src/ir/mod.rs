@@ -13,6 +13,7 @@
 //! [`Dialect`].
 
 pub mod dialect;
+pub mod neuron;
 mod tensor;
 
 pub use dialect::{Dialect, Preset, ResetMode};

@@ -167,13 +167,13 @@ impl InputBatch {
         let n = *s
             .first()
             .ok_or_else(|| err(path, "a 0-d array is not a batch"))?;
-        let encoding = if s.len() == 1 + shape.len() && s[1..] == *shape {
+        let direct =
+            (s.len() == 1 + shape.len() && s[1..] == *shape) || (s.len() == 2 && s[1] == numel);
+        let per_step =
+            (s.len() == 2 + shape.len() && s[2..] == *shape) || (s.len() == 3 && s[2] == numel);
+        let encoding = if direct {
             Encoding::Direct
-        } else if s.len() == 2 && s[1] == numel {
-            Encoding::Direct
-        } else if s.len() == 2 + shape.len() && s[2..] == *shape {
-            Encoding::PerStep(s[1])
-        } else if s.len() == 3 && s[2] == numel {
+        } else if per_step {
             Encoding::PerStep(s[1])
         } else {
             return Err(err(

@@ -718,100 +718,17 @@ impl<T: Real> State<T> {
     }
 }
 
-/// Neuron coefficients in f64, then rounded to T once (beta and gains are computed exactly
-/// from the stored parameters, not accumulated).
+/// Neuron coefficients computed in f64 ([`crate::ir::neuron::coeffs`]), rounded to T once.
 fn neuron_params<T: Real>(op: &Op, n: usize, dt: f64) -> NeuronParams<T> {
+    let c =
+        crate::ir::neuron::coeffs(op, n, dt).expect("neuron_params is called for neuron ops only");
     let to = |v: Vec<f64>| v.into_iter().map(T::of).collect::<Vec<T>>();
-    let zeros = || vec![0.0; n];
-    let decay = |tau: &Tensor| {
-        bcast64(tau, n)
-            .iter()
-            .map(|&t| 1.0 - dt / t)
-            .collect::<Vec<f64>>()
-    };
-    let gain_tau = |r: &Tensor, tau: &Tensor| {
-        (0..n)
-            .map(|j| r.at(j) * dt / tau.at(j))
-            .collect::<Vec<f64>>()
-    };
-    match op {
-        Op::I { r } => NeuronParams {
-            beta: vec![T::ONE; n],
-            gain: to(bcast64(r, n).iter().map(|&r| r * dt).collect()),
-            v_leak: to(zeros()),
-            v_th: None,
-            v_reset: to(zeros()),
-            syn: None,
-        },
-        Op::IF {
-            r,
-            v_threshold,
-            v_reset,
-        } => NeuronParams {
-            beta: vec![T::ONE; n],
-            gain: to(bcast64(r, n).iter().map(|&r| r * dt).collect()),
-            v_leak: to(zeros()),
-            v_th: Some(bcast(v_threshold, n)),
-            v_reset: bcast(v_reset, n),
-            syn: None,
-        },
-        Op::LI { tau, r, v_leak } => NeuronParams {
-            beta: to(decay(tau)),
-            gain: to(gain_tau(r, tau)),
-            v_leak: bcast(v_leak, n),
-            v_th: None,
-            v_reset: to(zeros()),
-            syn: None,
-        },
-        Op::LIF {
-            tau,
-            r,
-            v_leak,
-            v_threshold,
-            v_reset,
-        } => NeuronParams {
-            beta: to(decay(tau)),
-            gain: to(gain_tau(r, tau)),
-            v_leak: bcast(v_leak, n),
-            v_th: Some(bcast(v_threshold, n)),
-            v_reset: bcast(v_reset, n),
-            syn: None,
-        },
-        Op::CubaLI {
-            tau_syn,
-            tau_mem,
-            r,
-            v_leak,
-            w_in,
-        }
-        | Op::CubaLIF {
-            tau_syn,
-            tau_mem,
-            r,
-            v_leak,
-            w_in,
-            ..
-        } => {
-            let (v_th, v_reset) = match op {
-                Op::CubaLIF {
-                    v_threshold,
-                    v_reset,
-                    ..
-                } => (Some(bcast(v_threshold, n)), bcast(v_reset, n)),
-                _ => (None, to(zeros())),
-            };
-            NeuronParams {
-                beta: to(decay(tau_mem)),
-                gain: to(gain_tau(r, tau_mem)),
-                v_leak: bcast(v_leak, n),
-                v_th,
-                v_reset,
-                syn: Some((
-                    to(decay(tau_syn)),
-                    to((0..n).map(|j| dt / tau_syn.at(j) * w_in.at(j)).collect()),
-                )),
-            }
-        }
-        _ => unreachable!("neuron_params is called for neuron ops only"),
+    NeuronParams {
+        beta: to(c.beta),
+        gain: to(c.gain),
+        v_leak: to(c.v_leak),
+        v_th: c.v_th.map(to),
+        v_reset: to(c.v_reset),
+        syn: c.syn.map(|(a, g)| (to(a), to(g))),
     }
 }

@@ -159,23 +159,23 @@ fn check_params(g: &Graph, ix: NodeIndex) -> Result<(), ValidError> {
                 format!("contains {bad}; parameters must be finite"),
             ));
         }
-        if matches!(field, "tau" | "tau_syn" | "tau_mem") {
-            if let Some(bad) = t.data.iter().find(|&&v| v <= 0.0) {
-                return Err(ValidError::at(
-                    &n.name,
-                    Some(field),
-                    format!("is {bad}; time constants must be positive"),
-                ));
-            }
+        if matches!(field, "tau" | "tau_syn" | "tau_mem")
+            && let Some(bad) = t.data.iter().find(|&&v| v <= 0.0)
+        {
+            return Err(ValidError::at(
+                &n.name,
+                Some(field),
+                format!("is {bad}; time constants must be positive"),
+            ));
         }
-        if field == "delay" {
-            if let Some(bad) = t.data.iter().find(|&&v| v < 0.0) {
-                return Err(ValidError::at(
-                    &n.name,
-                    Some(field),
-                    format!("is {bad}; delays must be non-negative"),
-                ));
-            }
+        if field == "delay"
+            && let Some(bad) = t.data.iter().find(|&&v| v < 0.0)
+        {
+            return Err(ValidError::at(
+                &n.name,
+                Some(field),
+                format!("is {bad}; delays must be non-negative"),
+            ));
         }
     }
     if let Op::Input { shape } = &n.op {
@@ -208,7 +208,7 @@ fn check_stateless_cycles(g: &Graph) -> Result<(), ValidError> {
     let stateless = |i: NodeIndex| !g.g[i].op.is_stateful();
     let sub = g.g.filter_map(
         |i, n| stateless(i).then_some(n.name.clone()),
-        |_, e| Some(*e),
+        |_, &()| Some(()),
     );
     for scc in petgraph::algo::tarjan_scc(&sub) {
         let cyclic = scc.len() > 1 || scc.iter().any(|&i| sub.contains_edge(i, i));

@@ -32,11 +32,14 @@ pub fn conv_out_len(
     Some((padded - span) / stride + 1)
 }
 
+/// Input and output shape of every node, by node index.
+type Shapes = (Vec<Vec<usize>>, Vec<Vec<usize>>);
+
 pub(super) fn infer(
     g: &Graph,
     order: &[NodeIndex],
     recurrent: &[bool],
-) -> Result<(Vec<Vec<usize>>, Vec<Vec<usize>>), ValidError> {
+) -> Result<Shapes, ValidError> {
     let n = g.g.node_count();
     let mut ins: Vec<Option<Vec<usize>>> = vec![None; n];
     let mut outs: Vec<Option<Vec<usize>>> = vec![None; n];
@@ -120,10 +123,10 @@ fn implied_input(g: &Graph, ix: NodeIndex) -> Result<Vec<usize>, ValidError> {
             Ok(vec![weight.shape[1]])
         }
         op => {
-            if let Some(s) = neuron_shape(op) {
-                if !s.is_empty() {
-                    return Ok(s);
-                }
+            if let Some(s) = neuron_shape(op)
+                && !s.is_empty()
+            {
+                return Ok(s);
             }
             Err(ValidError::at(
                 &node.name,
@@ -340,14 +343,14 @@ fn conv_shape(
             format!("{groups} groups do not divide {co} output channels"),
         ));
     }
-    if let Some(b) = bias {
-        if b.numel() != co {
-            return Err(ValidError::at(
-                name,
-                Some("bias"),
-                format!("has {} values for {co} output channels", b.numel()),
-            ));
-        }
+    if let Some(b) = bias
+        && b.numel() != co
+    {
+        return Err(ValidError::at(
+            name,
+            Some("bias"),
+            format!("has {} values for {co} output channels", b.numel()),
+        ));
     }
     if stride.contains(&0) || dilation.contains(&0) {
         return Err(ValidError::at(

@@ -1,0 +1,203 @@
+//! Logical memories of a plan and their mapping onto the target's memory resources.
+//!
+//! Mapping rule: memories of at most `register_max_bits` become flip-flops; on FPGAs the rest
+//! go to block RAMs in the aspect ratio that needs the fewest blocks; ASIC targets count
+//! SRAM. Large single-port RAMs (iCE40 SPRAM) are not used: the update pipeline reads one row
+//! while writing the previous one, which needs two ports, and SPRAM cannot be initialised.
+
+use super::{Leak, MemMap, Memory, Plan, ProjKind, Source};
+use crate::target::Target;
+
+fn bits_for(n: usize) -> usize {
+    (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1) as usize
+}
+
+/// Width of an event entry: base channel, y, x and the lane mask.
+pub fn event_width(shape: [usize; 3], lanes: usize) -> usize {
+    bits_for(shape[0]) + bits_for(shape[1]) + bits_for(shape[2]) + lanes
+}
+
+/// Width of an input event entry: channel, y, x and the value.
+pub fn input_event_width(plan: &Plan) -> usize {
+    let s = plan.input.shape;
+    bits_for(s[0]) + bits_for(s[1]) + bits_for(s[2]) + plan.input.bits as usize
+}
+
+/// Words of a projection's weight memory (0 when its weights are one constant).
+pub fn weight_depth(plan: &Plan, layer: usize, proj: usize) -> usize {
+    let l = &plan.layers[layer];
+    let p = &l.projections[proj];
+    match &p.kind {
+        ProjKind::Dense { cols } => cols * l.ncg,
+        ProjKind::Conv { ci, kh, kw, .. } => ci * kh * kw * l.ncg,
+        ProjKind::Pool(_) | ProjKind::OneToOne => {
+            if p.weights.values.len() == 1 {
+                0
+            } else {
+                l.rows
+            }
+        }
+    }
+}
+
+/// Bits per lane of the per-neuron parameter ROM (0 when every parameter is uniform).
+pub fn param_lane_bits(plan: &Plan, layer: usize) -> usize {
+    let l = &plan.layers[layer];
+    let pr = &l.params;
+    let w = l.v_bits as usize;
+    let mut bits = 0;
+    for v in [&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset] {
+        if v.len() > 1 {
+            bits += w;
+        }
+    }
+    for v in [&pr.syn_bias, &pr.syn_bias_late] {
+        if v.len() > 1 {
+            bits += l.y_bits as usize;
+        }
+    }
+    for lk in std::iter::once(&l.leak).chain(l.syn_leak.as_ref()) {
+        if let Leak::Mul { b } = lk
+            && b.len() > 1
+        {
+            bits += plan.leak_bits as usize + 1;
+        }
+    }
+    bits
+}
+
+fn place(t: &Target, depth: usize, width: usize) -> MemMap {
+    let bits = (depth * width) as u64;
+    if t.kind != "fpga" {
+        return if bits <= t.mapping.register_max_bits {
+            MemMap::Registers
+        } else {
+            MemMap::Sram
+        };
+    }
+    if bits <= t.mapping.register_max_bits || t.device.block_ram_modes.is_empty() {
+        return MemMap::Registers;
+    }
+    let mut best: Option<(u64, [u64; 2])> = None;
+    for &[d, w] in &t.device.block_ram_modes {
+        let n = (depth as u64).div_ceil(d) * (width as u64).div_ceil(w);
+        if best.is_none_or(|(b, _)| n < b) {
+            best = Some((n, [d, w]));
+        }
+    }
+    let (blocks, mode) = best.expect("modes checked non-empty");
+    MemMap::BlockRam { blocks, mode }
+}
+
+/// Every logical memory of the plan, mapped onto `t`.
+pub fn map(plan: &Plan, t: &Target) -> Vec<Memory> {
+    let mut v = vec![];
+    let mut add =
+        |name: String, layer: Option<usize>, role: &str, depth: usize, width: usize, rom: bool| {
+            if depth > 0 && width > 0 {
+                let map = place(t, depth, width);
+                v.push(Memory {
+                    name,
+                    layer,
+                    role: role.into(),
+                    depth,
+                    width,
+                    rom,
+                    map,
+                });
+            }
+        };
+    let uses_input = plan
+        .layers
+        .iter()
+        .any(|l| l.projections.iter().any(|p| p.source == Source::Input));
+    if uses_input {
+        add(
+            "input.events".into(),
+            None,
+            "input",
+            plan.input.numel(),
+            input_event_width(plan),
+            false,
+        );
+    }
+    for (k, l) in plan.layers.iter().enumerate() {
+        let lanes = l.lanes;
+        add(
+            format!("{}.v", l.name),
+            Some(k),
+            "membrane",
+            l.rows,
+            lanes * l.v_bits as usize,
+            false,
+        );
+        if l.s_bits > 0 {
+            add(
+                format!("{}.s", l.name),
+                Some(k),
+                "static",
+                l.rows,
+                lanes * l.s_bits as usize,
+                false,
+            );
+        }
+        if l.y_bits > 0 {
+            add(
+                format!("{}.y", l.name),
+                Some(k),
+                "synaptic",
+                l.rows,
+                lanes * l.y_bits as usize,
+                false,
+            );
+        }
+        let pb = param_lane_bits(plan, k);
+        if pb > 0 {
+            add(
+                format!("{}.params", l.name),
+                Some(k),
+                "params",
+                l.rows,
+                lanes * pb,
+                true,
+            );
+        }
+        if l.spiking() && l.has_consumers {
+            add(
+                format!("{}.events", l.name),
+                Some(k),
+                "events",
+                l.rows,
+                event_width(l.shape, lanes),
+                false,
+            );
+        }
+        for (j, p) in l.projections.iter().enumerate() {
+            let d = weight_depth(plan, k, j);
+            add(
+                format!("{}.w{j}", l.name),
+                Some(k),
+                "weights",
+                d,
+                lanes * p.weights.bits as usize,
+                true,
+            );
+        }
+        if k == plan.output.layer {
+            let w = if plan.output.spikes {
+                lanes
+            } else {
+                lanes * l.v_bits as usize
+            };
+            add(
+                format!("{}.out", l.name),
+                Some(k),
+                "output",
+                l.rows,
+                w,
+                false,
+            );
+        }
+    }
+    v
+}

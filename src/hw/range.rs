@@ -1,0 +1,166 @@
+//! Range analysis: worst-case magnitudes of every stored quantity over T steps and any input,
+//! hence the widths that can never overflow.
+//!
+//! Per neuron, the most one step can add is `M = sum over projections of sum |w| * xmax * m
+//! << shift` (xmax: largest input code, or 1 for spikes; m: source events a pooled element
+//! can gather). The membrane bound iterates
+//! `B' = leak(max(B, |VR|)) + M + |C| + |CL| + |THR| + 1` for T steps (the |THR| covers both
+//! subtract resets, the 1 the leak rounding), which holds whatever the spikes and resets do.
+//! Widths are the signed widths of these bounds.
+
+use super::{AccTarget, Leak, Plan, ProjKind, Source, at};
+
+fn signed_bits(v: i64) -> u32 {
+    (64 - v.unsigned_abs().leading_zeros()) + 1
+}
+
+/// Upper bound of |leak(x)| for |x| <= b.
+fn leak_bound(l: &Leak, b: i64, p: u32, i: usize) -> i64 {
+    match l {
+        Leak::Zero => 0,
+        Leak::One => b,
+        Leak::Shift { .. } => b.saturating_add(1),
+        Leak::Mul { b: m } => {
+            let q = (b as i128 * at(m, i) as i128 + (1i128 << p) - 1) >> p;
+            (q as i64).saturating_add(1)
+        }
+    }
+}
+
+/// Per-neuron worst-case sums per step of (static, dynamic) projections, in state units.
+fn step_bounds(plan: &Plan, k: usize) -> (Vec<i64>, Vec<i64>) {
+    let l = &plan.layers[k];
+    let n = l.neurons();
+    let pos = l.positions();
+    let mut stat = vec![0i64; n];
+    let mut dynm = vec![0i64; n];
+    for p in &l.projections {
+        let xmax = match p.source {
+            Source::Input => plan.input.max_abs(),
+            Source::Layer(_) => 1,
+        };
+        let mult = p.pre_pool.as_ref().map_or(1, |g| (g.k[0] * g.k[1]) as i64);
+        let unit = xmax.saturating_mul(mult) << p.shift;
+        let dst = if p.target == AccTarget::Static {
+            &mut stat
+        } else {
+            &mut dynm
+        };
+        match &p.kind {
+            ProjKind::Dense { cols } => {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    let s: i64 = p.weights.values[i * cols..(i + 1) * cols]
+                        .iter()
+                        .map(|w| w.abs())
+                        .sum();
+                    *d = d.saturating_add(s.saturating_mul(unit));
+                }
+            }
+            ProjKind::Conv { .. } => {
+                let co = l.shape[0];
+                let per = p.weights.values.len() / co;
+                for c in 0..co {
+                    let s: i64 = p.weights.values[c * per..(c + 1) * per]
+                        .iter()
+                        .map(|w| w.abs())
+                        .sum();
+                    for d in &mut dst[c * pos..(c + 1) * pos] {
+                        *d = d.saturating_add(s.saturating_mul(unit));
+                    }
+                }
+            }
+            ProjKind::Pool(g) => {
+                let per_window = (g.k[0] * g.k[1]) as i64;
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d = d.saturating_add(
+                        p.weights
+                            .at(i)
+                            .abs()
+                            .saturating_mul(per_window)
+                            .saturating_mul(unit),
+                    );
+                }
+            }
+            ProjKind::OneToOne => {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d = d.saturating_add(p.weights.at(i).abs().saturating_mul(unit));
+                }
+            }
+        }
+    }
+    (stat, dynm)
+}
+
+/// Sets the widths of layer `k` (and `saturate` when `cap` is below what the analysis needs).
+pub fn analyse(plan: &mut Plan, k: usize, cap: Option<u32>) {
+    let (stat, dynm) = step_bounds(plan, k);
+    let t_steps = plan.timesteps;
+    let p = plan.leak_bits;
+    let l = &plan.layers[k];
+    let pr = &l.params;
+    let n = l.neurons();
+    let mut vmax = 0i64;
+    let mut smax = 0i64;
+    let mut ymax = 0i64;
+    for i in 0..n {
+        let thr = at(&pr.thr, i).abs();
+        let vr = at(&pr.vreset, i).abs();
+        smax = smax.max(stat[i]);
+        let input = if let Some(sl) = &l.syn_leak {
+            // Current-based: bound the synaptic state first.
+            let m = dynm[i]
+                .saturating_add(stat[i])
+                .saturating_add(at(&pr.syn_bias, i).abs())
+                .saturating_add(at(&pr.syn_bias_late, i).abs());
+            let mut b = 0i64;
+            let mut top = 0i64;
+            for _ in 0..t_steps {
+                b = leak_bound(sl, b, p, i).saturating_add(m).saturating_add(1);
+                top = top.max(b);
+            }
+            ymax = ymax.max(top);
+            top
+        } else {
+            dynm[i].saturating_add(stat[i])
+        };
+        let m = input
+            .saturating_add(at(&pr.bias, i).abs())
+            .saturating_add(at(&pr.bias_late, i).abs());
+        let mut b = 0i64;
+        let mut top = thr.max(vr);
+        for _ in 0..t_steps {
+            b = leak_bound(&l.leak, b.max(vr), p, i)
+                .saturating_add(m)
+                .saturating_add(thr)
+                .saturating_add(1);
+            top = top.max(b);
+        }
+        vmax = vmax.max(top);
+    }
+    let l = &mut plan.layers[k];
+    l.v_bound = vmax;
+    let (mut v, mut s, mut y) = (signed_bits(vmax).max(2), 0, 0);
+    if l.has_static() {
+        s = signed_bits(smax).max(2);
+    }
+    if l.kind.cuba() {
+        y = signed_bits(ymax).max(2);
+    }
+    l.saturate = false;
+    if let Some(c) = cap {
+        let c = c.max(2);
+        if v > c || s > c || y > c {
+            l.saturate = true;
+        }
+        v = v.min(c);
+        if s > 0 {
+            s = s.min(c);
+        }
+        if y > 0 {
+            y = y.min(c);
+        }
+    }
+    l.v_bits = v;
+    l.s_bits = s;
+    l.y_bits = y;
+}

@@ -1,0 +1,96 @@
+//! The schedule and its cycle formula, shared by the cycle engine, the RTL and the docs.
+//!
+//! One inference runs layers in sequence, step by step (no pipelining across layers):
+//!
+//! ```text
+//! start
+//! LOAD                      direct input: once;  per-step input: at the start of every step
+//! for t in 0..T:
+//!   for each layer (plan order):
+//!     for each projection:  ACC  (static projections only at t = 0)
+//!     UPD                   the update pass over every row
+//!   OUT                     the output layer's rows, one word per row
+//!   [early exit check]
+//! done
+//! ```
+//!
+//! Phase durations in cycles (ready/valid partners always ready):
+//!
+//! ```text
+//! LOAD = n_in + LOAD_EXTRA
+//! ACC  = ACC_EMPTY                              when the source has no events
+//!      = ACC_HEAD + events * beats_per_event + ACC_TAIL   otherwise
+//! UPD  = UPD_HEAD + rows + UPD_TAIL
+//! OUT  = OUT_HEAD + rows_out + OUT_TAIL
+//! total = START + sum of phases + DONE
+//! ```
+//!
+//! beats_per_event: Dense `ncg`; Conv `kh*kw*ncg`; Pool `ceil(kh/sh)*ceil(kw/sw)`;
+//! OneToOne 1; a pre-pooling stage multiplies by its candidate windows.
+
+use super::{Layer, Plan, ProjKind, Projection};
+
+/// Cycles from `start` to the first phase.
+pub const START: u64 = 1;
+/// Cycles after the last phase until `done`.
+pub const DONE: u64 = 1;
+/// Extra cycles of a LOAD phase beyond one per input value.
+pub const LOAD_EXTRA: u64 = 1;
+/// An ACC phase whose source has no events.
+pub const ACC_EMPTY: u64 = 1;
+/// ACC pipeline fill (event fetch, expansion).
+pub const ACC_HEAD: u64 = 2;
+/// ACC pipeline drain (weight and membrane read, add, write).
+pub const ACC_TAIL: u64 = 2;
+/// UPD pipeline fill.
+pub const UPD_HEAD: u64 = 1;
+/// UPD pipeline drain.
+pub const UPD_TAIL: u64 = 1;
+/// OUT fill.
+pub const OUT_HEAD: u64 = 1;
+/// OUT drain.
+pub const OUT_TAIL: u64 = 0;
+/// Cycles of the early-exit decision after OUT (when enabled).
+pub const EXIT_CHECK: u64 = 1;
+
+/// Beats an event of `p` costs in layer `l`.
+pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
+    let inner = match &p.kind {
+        ProjKind::Dense { .. } => l.ncg as u64,
+        ProjKind::Conv { kh, kw, .. } => (kh * kw * l.ncg) as u64,
+        ProjKind::Pool(g) => {
+            let c = g.candidates();
+            (c[0] * c[1]) as u64
+        }
+        ProjKind::OneToOne => 1,
+    };
+    let pre = p.pre_pool.as_ref().map_or(1, |g| {
+        let c = g.candidates();
+        (c[0] * c[1]) as u64
+    });
+    inner * pre
+}
+
+/// Duration of an ACC phase with `events` source events.
+pub fn acc_cycles(l: &Layer, p: &Projection, events: u64) -> u64 {
+    if events == 0 {
+        ACC_EMPTY
+    } else {
+        ACC_HEAD + events * beats_per_event(l, p) + ACC_TAIL
+    }
+}
+
+/// Duration of an UPD phase.
+pub fn upd_cycles(l: &Layer) -> u64 {
+    UPD_HEAD + l.rows as u64 + UPD_TAIL
+}
+
+/// Duration of a LOAD phase.
+pub fn load_cycles(plan: &Plan) -> u64 {
+    plan.input.numel() as u64 + LOAD_EXTRA
+}
+
+/// Duration of an OUT phase.
+pub fn out_cycles(plan: &Plan) -> u64 {
+    OUT_HEAD + plan.layers[plan.output.layer].rows as u64 + OUT_TAIL
+}

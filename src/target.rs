@@ -1,0 +1,181 @@
+//! Device and chip descriptions (`targets/*.toml`): resources, default clock, memory mapping
+//! rules, energy constants with their sources, and the toolchain that builds for them.
+//!
+//! The bundled files are compiled into the binary (so a fresh install needs no data files);
+//! a path to another `.toml` file works wherever a target name does.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Bundled targets: (name, TOML text).
+pub const BUNDLED: &[(&str, &str)] = &[
+    ("ice40-up5k", include_str!("../targets/ice40-up5k.toml")),
+    ("ice40-hx8k", include_str!("../targets/ice40-hx8k.toml")),
+    ("xc7a35t", include_str!("../targets/xc7a35t.toml")),
+    ("generic-45nm", include_str!("../targets/generic-45nm.toml")),
+];
+
+/// Device resources.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Device {
+    /// Logic cells (LUT4 on iCE40, LUT6 on 7 Series).
+    pub luts: u64,
+    /// Flip-flops.
+    pub ffs: u64,
+    /// Block RAMs (EBR on iCE40, RAMB36 on 7 Series).
+    pub block_rams: u64,
+    /// Bits per block RAM.
+    pub block_ram_bits: u64,
+    /// Supported (depth, width) aspect ratios of one block RAM.
+    pub block_ram_modes: Vec<[u64; 2]>,
+    /// Large single-port RAMs (iCE40 UltraPlus SPRAM).
+    pub large_rams: u64,
+    /// Bits per large RAM.
+    pub large_ram_bits: u64,
+    /// DSP blocks.
+    pub dsps: u64,
+    /// nextpnr arguments (iCE40).
+    #[serde(default)]
+    pub nextpnr_args: Vec<String>,
+    /// icetime device name (iCE40).
+    #[serde(default)]
+    pub icetime_device: Option<String>,
+}
+
+/// Clocking.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Clock {
+    /// Default clock in MHz.
+    pub default_mhz: f64,
+}
+
+/// How logical memories map onto the device.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Mapping {
+    /// Memories up to this many bits become registers.
+    pub register_max_bits: u64,
+    /// Default neuron lanes per layer.
+    pub default_lanes: usize,
+    /// Memories at least this big use large RAM when the device has it (0: never).
+    pub large_ram_min_bits: u64,
+}
+
+/// Energy constants (joules, watts) with their sources in the TOML comments.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnergyConsts {
+    /// Static power.
+    pub static_w: f64,
+    /// Dynamic energy per active clock cycle of the design.
+    pub energy_per_cycle_j: f64,
+    /// 32-bit integer add.
+    pub int_add_j: f64,
+    /// 8-bit integer add.
+    pub int8_add_j: f64,
+    /// 32-bit integer multiply.
+    pub int_mult_j: f64,
+    /// 8-bit integer multiply.
+    pub int8_mult_j: f64,
+    /// fp32 multiply-accumulate (E_MAC).
+    pub mac_j: f64,
+    /// fp32 accumulate (E_AC).
+    pub ac_j: f64,
+    /// SRAM access base energy (Lemaire model).
+    pub sram_base_j: f64,
+    /// SRAM access energy per bit of memory size (Lemaire model).
+    pub sram_per_bit_j: f64,
+    /// Register-file access.
+    pub register_access_j: f64,
+    /// Neuromorphic chips: energy per synaptic operation.
+    #[serde(default)]
+    pub synop_j: Option<f64>,
+    /// Neuromorphic chips: energy per neuron update.
+    #[serde(default)]
+    pub neuron_update_j: Option<f64>,
+    /// Neuromorphic chips: energy per emitted spike.
+    #[serde(default)]
+    pub spike_out_j: Option<f64>,
+}
+
+/// A target device or chip.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Target {
+    /// Name.
+    pub name: String,
+    /// One-line description.
+    pub description: String,
+    /// `fpga`, `asic` or `neuromorphic`.
+    pub kind: String,
+    /// `ice40`, `xc7`, `asic`, `loihi`...
+    pub family: String,
+    /// `open` (yosys/nextpnr), `vivado`, or `none`.
+    pub toolchain: String,
+    /// Vendor part number (Vivado targets).
+    #[serde(default)]
+    pub part: Option<String>,
+    /// Resources.
+    pub device: Device,
+    /// Clock.
+    pub clock: Clock,
+    /// Memory mapping rules.
+    pub mapping: Mapping,
+    /// Energy constants.
+    pub energy: EnergyConsts,
+}
+
+/// A target that could not be found or parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("target '{name}': {message}")]
+pub struct TargetError {
+    /// Name or path given.
+    pub name: String,
+    /// Problem.
+    pub message: String,
+}
+
+impl Target {
+    /// A bundled target by name, or a `.toml` file by path.
+    pub fn load(name: &str) -> Result<Target, TargetError> {
+        if let Some((_, text)) = BUNDLED.iter().find(|(n, _)| *n == name) {
+            return Self::parse(name, text);
+        }
+        let p = Path::new(name);
+        if p.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(p).map_err(|e| TargetError {
+                name: name.into(),
+                message: format!("cannot read: {e}"),
+            })?;
+            return Self::parse(name, &text);
+        }
+        let names: Vec<_> = BUNDLED.iter().map(|(n, _)| *n).collect();
+        Err(TargetError {
+            name: name.into(),
+            message: format!(
+                "unknown target; bundled targets: {} (or give a path to a .toml file)",
+                names.join(", ")
+            ),
+        })
+    }
+
+    fn parse(name: &str, text: &str) -> Result<Target, TargetError> {
+        toml::from_str(text).map_err(|e| TargetError {
+            name: name.into(),
+            message: format!("invalid target file: {e}"),
+        })
+    }
+
+    /// Names of the bundled targets.
+    pub fn bundled_names() -> Vec<&'static str> {
+        BUNDLED.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// True for devices built with the open iCE40 flow.
+    pub fn is_ice40(&self) -> bool {
+        self.family == "ice40"
+    }
+
+    /// Clock period in seconds at the default clock.
+    pub fn period_s(&self) -> f64 {
+        1e-6 / self.clock.default_mhz
+    }
+}
