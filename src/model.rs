@@ -49,25 +49,12 @@ impl Model {
     }
 
     /// Validates an in-memory graph and resolves its dialect.
-    pub fn from_graph(
-        path: &Path,
-        mut graph: Graph,
-        overrides: &DialectOverrides,
-    ) -> Result<Model, LoadError> {
-        let info = valid::validate(&graph).map_err(|err| LoadError::Valid {
-            path: path.into(),
-            err,
-        })?;
-        let dialect = Dialect::resolve(&graph, overrides).map_err(|err| LoadError::Dialect {
-            path: path.into(),
-            err,
-        })?;
+    pub fn from_graph(path: &Path, mut graph: Graph, overrides: &DialectOverrides) -> Result<Model, LoadError> {
+        let info = valid::validate(&graph).map_err(|err| LoadError::Valid { path: path.into(), err })?;
+        let dialect =
+            Dialect::resolve(&graph, overrides).map_err(|err| LoadError::Dialect { path: path.into(), err })?;
         graph.dialect = dialect;
-        Ok(Model {
-            path: path.into(),
-            graph,
-            info,
-        })
+        Ok(Model { path: path.into(), graph, info })
     }
 
     /// The resolved dialect.

@@ -141,27 +141,20 @@ impl Target {
         }
         let p = Path::new(name);
         if p.extension().is_some_and(|e| e == "toml") {
-            let text = std::fs::read_to_string(p).map_err(|e| TargetError {
-                name: name.into(),
-                message: format!("cannot read: {e}"),
-            })?;
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| TargetError { name: name.into(), message: format!("cannot read: {e}") })?;
             return Self::parse(name, &text);
         }
         let names: Vec<_> = BUNDLED.iter().map(|(n, _)| *n).collect();
         Err(TargetError {
             name: name.into(),
-            message: format!(
-                "unknown target; bundled targets: {} (or give a path to a .toml file)",
-                names.join(", ")
-            ),
+            message: format!("unknown target; bundled targets: {} (or give a path to a .toml file)", names.join(", ")),
         })
     }
 
     fn parse(name: &str, text: &str) -> Result<Target, TargetError> {
-        toml::from_str(text).map_err(|e| TargetError {
-            name: name.into(),
-            message: format!("invalid target file: {e}"),
-        })
+        toml::from_str(text)
+            .map_err(|e| TargetError { name: name.into(), message: format!("invalid target file: {e}") })
     }
 
     /// Names of the bundled targets.

@@ -15,8 +15,7 @@ struct Broken {
 #[test]
 fn broken_nir_files_fail_cleanly_with_exit_2() {
     let dir = root().join("tests/data/nir/broken");
-    let list: Vec<Broken> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let list: Vec<Broken> = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     assert!(list.len() >= 12);
     for b in &list {
         let path = dir.join(&b.model);
@@ -27,27 +26,10 @@ fn broken_nir_files_fail_cleanly_with_exit_2() {
             }
             let (code, _out, err) = spikefab(&args);
             assert_eq!(code, 2, "{} ({cmd}): exit {code}, stderr: {err}", b.name);
-            assert!(
-                err.starts_with("error: "),
-                "{} ({cmd}): stderr: {err}",
-                b.name
-            );
-            assert!(
-                !err.contains("panicked"),
-                "{} ({cmd}) panicked: {err}",
-                b.name
-            );
-            assert!(
-                err.contains(&b.expect),
-                "{} ({cmd}): error should mention '{}': {err}",
-                b.name,
-                b.expect
-            );
-            assert!(
-                err.contains(&b.model),
-                "{} ({cmd}): error should name the file: {err}",
-                b.name
-            );
+            assert!(err.starts_with("error: "), "{} ({cmd}): stderr: {err}", b.name);
+            assert!(!err.contains("panicked"), "{} ({cmd}) panicked: {err}", b.name);
+            assert!(err.contains(&b.expect), "{} ({cmd}): error should mention '{}': {err}", b.name, b.expect);
+            assert!(err.contains(&b.model), "{} ({cmd}): error should name the file: {err}", b.name);
         }
     }
 }

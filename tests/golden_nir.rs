@@ -9,11 +9,7 @@ use common::{cases, compare_reference, root};
 fn every_op_case_matches_exactly_in_f32_and_f64() {
     let manifest = root().join("tests/data/nir/cases.json");
     let all = cases(&manifest);
-    assert!(
-        all.len() >= 25,
-        "expected the full op corpus, found {}",
-        all.len()
-    );
+    assert!(all.len() >= 25, "expected the full op corpus, found {}", all.len());
     let mut failures = vec![];
     for c in &all {
         assert!(c.exact, "case {} is not marked exact", c.name);
@@ -31,9 +27,5 @@ fn every_op_case_matches_exactly_in_f32_and_f64() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "golden mismatches:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
 }

@@ -35,11 +35,8 @@ impl WeightKind {
     pub fn describe(&self) -> String {
         match self {
             WeightKind::Binary { scales } => {
-                let (lo, hi) = scales
-                    .iter()
-                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| {
-                        (l.min(a), h.max(a))
-                    });
+                let (lo, hi) =
+                    scales.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &a| (l.min(a), h.max(a)));
                 if (hi - lo).abs() <= 1e-12 * hi.abs() {
                     format!("binary +-a, a = {lo:.6}")
                 } else {
@@ -84,9 +81,7 @@ pub fn classify_weights(w: &Tensor) -> WeightKind {
         return WeightKind::Binary { scales };
     }
     let distinct: BTreeSet<u64> = w.data.iter().map(|v| v.to_bits()).collect();
-    WeightKind::Levels {
-        distinct: distinct.len(),
-    }
+    WeightKind::Levels { distinct: distinct.len() }
 }
 
 /// The weight tensor of a weighted op, if any.
@@ -125,49 +120,27 @@ pub fn merges(g: &Graph, info: &GraphInfo) -> Vec<Merge> {
     let rank = info.rank();
     let mut out = vec![];
     for &m in &info.order {
-        let ins: Vec<_> = g
-            .in_edges(m)
-            .into_iter()
-            .filter(|(e, _)| !info.is_recurrent(*e))
-            .collect();
+        let ins: Vec<_> = g.in_edges(m).into_iter().filter(|(e, _)| !info.is_recurrent(*e)).collect();
         if ins.len() < 2 {
             continue;
         }
-        let anc: Vec<BTreeSet<NodeIndex>> =
-            ins.iter().map(|&(_, s)| ancestors(g, info, s)).collect();
+        let anc: Vec<BTreeSet<NodeIndex>> = ins.iter().map(|&(_, s)| ancestors(g, info, s)).collect();
         let mut branches = vec![];
         for (k, a) in anc.iter().enumerate() {
-            let mut own: Vec<NodeIndex> = a
-                .iter()
-                .copied()
-                .filter(|n| {
-                    anc.iter()
-                        .enumerate()
-                        .all(|(j, b)| j == k || !b.contains(n))
-                })
-                .collect();
+            let mut own: Vec<NodeIndex> =
+                a.iter().copied().filter(|n| anc.iter().enumerate().all(|(j, b)| j == k || !b.contains(n))).collect();
             own.sort_by_key(|n| rank[n.index()]);
             let src = ins[k].1;
-            let name = own
-                .first()
-                .map(|&n| g.g[n].name.clone())
-                .unwrap_or_else(|| g.g[src].name.clone());
+            let name = own.first().map(|&n| g.g[n].name.clone()).unwrap_or_else(|| g.g[src].name.clone());
             branches.push(Branch {
                 name,
                 nodes: own.iter().map(|&n| g.g[n].name.clone()).collect(),
                 last: g.g[src].name.clone(),
             });
         }
-        let ensemble = branches.iter().all(|b| {
-            b.nodes
-                .iter()
-                .any(|n| g.find(n).map(|i| g.g[i].op.is_neuron()).unwrap_or(false))
-        });
-        out.push(Merge {
-            node: g.g[m].name.clone(),
-            branches,
-            ensemble,
-        });
+        let ensemble =
+            branches.iter().all(|b| b.nodes.iter().any(|n| g.find(n).map(|i| g.g[i].op.is_neuron()).unwrap_or(false)));
+        out.push(Merge { node: g.g[m].name.clone(), branches, ensemble });
     }
     out
 }

@@ -35,18 +35,14 @@ fn int(g: &mut GroupBuilder, name: &str, v: i64) {
 }
 
 fn string(g: &mut GroupBuilder, name: &str, s: &str) {
-    g.create_dataset(name)
-        .with_vlen_strings(&[s])
-        .with_shape(&[]);
+    g.create_dataset(name).with_vlen_strings(&[s]).with_shape(&[]);
 }
 
 /// Serialises the model as NIR bytes.
 pub fn to_bytes(m: &Model) -> Result<Vec<u8>, String> {
     let g = &m.graph;
     let mut fb = FileBuilder::new();
-    fb.create_dataset("version")
-        .with_vlen_strings(&[NIR_VERSION])
-        .with_shape(&[]);
+    fb.create_dataset("version").with_vlen_strings(&[NIR_VERSION]).with_shape(&[]);
     let mut top = fb.create_group("node");
     string(&mut top, "type", "NIRGraph");
     let mut nodes = top.create_group("nodes");
@@ -57,23 +53,11 @@ pub fn to_bytes(m: &Model) -> Result<Vec<u8>, String> {
         match &n.op {
             Op::Input { shape } => ints(&mut ng, "shape", shape),
             Op::Output => ints(&mut ng, "shape", &m.info.out_shape[ix.index()]),
-            Op::Conv {
-                weight,
-                bias,
-                stride,
-                padding,
-                dilation,
-                groups,
-                input_shape,
-            } => {
+            Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } => {
                 tensor(&mut ng, "weight", weight);
                 match bias {
                     Some(b) => tensor(&mut ng, "bias", b),
-                    None => tensor(
-                        &mut ng,
-                        "bias",
-                        &Tensor::full(weight.dtype, vec![weight.shape[0]], 0.0),
-                    ),
+                    None => tensor(&mut ng, "bias", &Tensor::full(weight.dtype, vec![weight.shape[0]], 0.0)),
                 }
                 ints(&mut ng, "stride", stride);
                 match padding {
@@ -87,16 +71,7 @@ pub fn to_bytes(m: &Model) -> Result<Vec<u8>, String> {
                     ints(&mut ng, "input_shape", s);
                 }
             }
-            Op::SumPool2d {
-                kernel,
-                stride,
-                padding,
-            }
-            | Op::AvgPool2d {
-                kernel,
-                stride,
-                padding,
-            } => {
+            Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } => {
                 ints(&mut ng, "kernel_size", kernel);
                 ints(&mut ng, "stride", stride);
                 ints(&mut ng, "padding", padding);
@@ -115,15 +90,8 @@ pub fn to_bytes(m: &Model) -> Result<Vec<u8>, String> {
         nodes.add_group(ng.finish());
     }
     top.add_group(nodes.finish());
-    let edges: Vec<&str> = g
-        .edges()
-        .iter()
-        .flat_map(|&(a, b)| [g.g[a].name.as_str(), g.g[b].name.as_str()])
-        .collect();
-    top.create_dataset("edges")
-        .with_vlen_strings(&edges)
-        .with_shape(&[(edges.len() / 2) as u64, 2]);
+    let edges: Vec<&str> = g.edges().iter().flat_map(|&(a, b)| [g.g[a].name.as_str(), g.g[b].name.as_str()]).collect();
+    top.create_dataset("edges").with_vlen_strings(&edges).with_shape(&[(edges.len() / 2) as u64, 2]);
     fb.add_group(top.finish());
-    fb.finish()
-        .map_err(|e| format!("cannot serialise HDF5: {e}"))
+    fb.finish().map_err(|e| format!("cannot serialise HDF5: {e}"))
 }

@@ -45,8 +45,8 @@ fn neuron_summary(op: &Op) -> String {
 
 pub fn run(a: InspectArgs) -> Result<(), Failure> {
     let graph = front::load(&a.model.model).map_err(Failure::input)?;
-    let info = valid::validate(&graph)
-        .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", a.model.model.display())))?;
+    let info =
+        valid::validate(&graph).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", a.model.model.display())))?;
     let dialect = Dialect::resolve(&graph, &a.model.overrides());
     let merges = analysis::merges(&graph, &info);
     let recurrent: Vec<(String, String)> = graph
@@ -99,10 +99,7 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
         "model: {} ({}{})",
         a.model.model.display(),
         p.format,
-        p.version
-            .as_ref()
-            .map(|v| format!(" {v}"))
-            .unwrap_or_default()
+        p.version.as_ref().map(|v| format!(" {v}")).unwrap_or_default()
     );
     match &dialect {
         Ok(d) => println!("dialect: {}", d.describe()),
@@ -121,9 +118,7 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
                 Some(WeightKind::Binary { .. }) | Some(WeightKind::Levels { .. }) => {
                     weights(&n.op).expect("checked").describe()
                 }
-                None if n.op.is_neuron()
-                    || matches!(n.op, Op::Threshold { .. } | Op::Delay { .. }) =>
-                {
+                None if n.op.is_neuron() || matches!(n.op, Op::Threshold { .. } | Op::Delay { .. }) => {
                     neuron_summary(&n.op)
                 }
                 None => String::new(),
@@ -138,14 +133,7 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
             ]
         })
         .collect();
-    let head = [
-        "node",
-        "op",
-        "input",
-        "output",
-        "params",
-        "weights / parameters",
-    ];
+    let head = ["node", "op", "input", "output", "params", "weights / parameters"];
     let mut w = head.map(str::len);
     for r in &rows {
         for (k, c) in r.iter().enumerate() {
@@ -168,36 +156,18 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
         line(r);
     }
     let total: usize = graph.g.node_weights().map(|n| n.op.param_count()).sum();
-    println!(
-        "\n{} nodes, {} edges, {} parameters",
-        graph.len(),
-        graph.g.edge_count(),
-        total
-    );
+    println!("\n{} nodes, {} edges, {} parameters", graph.len(), graph.g.edge_count(), total);
     for (s, t) in &recurrent {
         println!("recurrent edge: {s} -> {t} (reads the previous step)");
     }
     for m in &merges {
-        let kind = if m.ensemble {
-            "ensemble students"
-        } else {
-            "shortcut merge"
-        };
-        println!(
-            "merge at '{}' ({kind}, {} branches):",
-            m.node,
-            m.branches.len()
-        );
+        let kind = if m.ensemble { "ensemble students" } else { "shortcut merge" };
+        println!("merge at '{}' ({kind}, {} branches):", m.node, m.branches.len());
         for b in &m.branches {
             if b.nodes.is_empty() {
                 println!("  - direct edge from '{}'", b.last);
             } else {
-                println!(
-                    "  - {} ({} nodes: {})",
-                    b.name,
-                    b.nodes.len(),
-                    b.nodes.join(", ")
-                );
+                println!("  - {} ({} nodes: {})", b.name, b.nodes.len(), b.nodes.join(", "));
             }
         }
     }

@@ -55,6 +55,18 @@ pub struct ModelArgs {
     /// Timesteps per inference.
     #[arg(long, short = 'T', value_name = "T")]
     pub timesteps: Option<usize>,
+    /// Discretisation: euler (beta = 1 - dt/tau) or exact (beta = exp(-dt/tau), Sinabs).
+    #[arg(long, value_enum)]
+    pub integration: Option<spikefab::ir::dialect::Integration>,
+    /// Synaptic input of CubaLIF: scaled by dt/tau_syn (NIR) or unit (Norse).
+    #[arg(long, value_enum)]
+    pub cuba_input: Option<spikefab::ir::dialect::CubaInput>,
+    /// Spikes per step: single, or multi (trunc(v/thr), Sinabs' MultiSpike).
+    #[arg(long, value_enum)]
+    pub spikes: Option<spikefab::ir::dialect::SpikeMode>,
+    /// Initial membrane: zero, or v-leak (Norse).
+    #[arg(long, value_enum)]
+    pub initial_v: Option<spikefab::ir::dialect::InitialV>,
 }
 
 impl ModelArgs {
@@ -66,6 +78,10 @@ impl ModelArgs {
             reset: self.reset,
             fire_on_equal: self.fire_on_equal,
             timesteps: self.timesteps,
+            integration: self.integration,
+            cuba_input: self.cuba_input,
+            spikes: self.spikes,
+            initial_v: self.initial_v,
         }
     }
 
@@ -117,14 +133,10 @@ impl PlanArgs {
     ) -> Result<spikefab::hw::Plan, Failure> {
         let target = spikefab::target::Target::load(&self.target).map_err(Failure::input)?;
         if !(1..=16).contains(&self.weight_bits) || !(1..=16).contains(&self.input_bits) {
-            return Err(Failure::input(anyhow::anyhow!(
-                "--weight-bits and --input-bits must be 1..=16"
-            )));
+            return Err(Failure::input(anyhow::anyhow!("--weight-bits and --input-bits must be 1..=16")));
         }
         if self.frac_bits > 16 || !(2..=24).contains(&self.leak_bits) {
-            return Err(Failure::input(anyhow::anyhow!(
-                "--frac-bits must be <= 16 and --leak-bits 2..=24"
-            )));
+            return Err(Failure::input(anyhow::anyhow!("--frac-bits must be <= 16 and --leak-bits 2..=24")));
         }
         if self.lanes == Some(0) || self.lanes.is_some_and(|l| l > 64) {
             return Err(Failure::input(anyhow::anyhow!("--lanes must be 1..=64")));
@@ -139,8 +151,7 @@ impl PlanArgs {
         o.input_scale = self.input_scale;
         o.input_stats = calib.map(spikefab::hw::lower::InputStats::of);
         o.early_exit = self.early_exit;
-        spikefab::hw::lower(m, &o)
-            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))
+        spikefab::hw::lower(m, &o).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))
     }
 }
 
@@ -153,19 +164,13 @@ pub struct Failure {
 impl Failure {
     /// Bad input or usage: exit 2.
     pub fn input(e: impl Into<anyhow::Error>) -> Self {
-        Failure {
-            code: 2,
-            error: e.into(),
-        }
+        Failure { code: 2, error: e.into() }
     }
 
     /// A check failed: exit 1.
     #[allow(dead_code)]
     pub fn check(msg: impl Into<String>) -> Self {
-        Failure {
-            code: 1,
-            error: anyhow::anyhow!(msg.into()),
-        }
+        Failure { code: 1, error: anyhow::anyhow!(msg.into()) }
     }
 }
 

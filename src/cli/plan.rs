@@ -32,22 +32,14 @@ pub fn load_inputs(m: &spikefab::Model, path: &std::path::Path) -> Result<InputB
 /// Steps to run: per-step inputs give their own length, otherwise --timesteps is needed.
 pub fn steps_for(m: &spikefab::Model, batch: Option<&InputBatch>) -> Result<usize, Failure> {
     match batch {
-        Some(b) => b
-            .steps(m.dialect().timesteps)
-            .map_err(|e| Failure::input(anyhow::anyhow!(e))),
-        None => m
-            .dialect()
-            .timesteps
-            .ok_or_else(|| Failure::input(anyhow::anyhow!("give --timesteps T"))),
+        Some(b) => b.steps(m.dialect().timesteps).map_err(|e| Failure::input(anyhow::anyhow!(e))),
+        None => m.dialect().timesteps.ok_or_else(|| Failure::input(anyhow::anyhow!("give --timesteps T"))),
     }
 }
 
 pub fn print_plan(p: &Plan) {
     let s = p.summary();
-    println!(
-        "plan: {} for {} at {} MHz, T = {}",
-        s.model, s.target, s.clock_mhz, s.timesteps
-    );
+    println!("plan: {} for {} at {} MHz, T = {}", s.model, s.target, s.clock_mhz, s.timesteps);
     println!(
         "input '{}': {:?}, {}-bit {}, scale {} per LSB, {}",
         s.input.node,
@@ -55,22 +47,14 @@ pub fn print_plan(p: &Plan) {
         s.input.bits,
         if s.input.signed { "signed" } else { "unsigned" },
         s.input.scale,
-        if s.input.per_step {
-            "one input per step"
-        } else {
-            "same input every step (accumulated once)"
-        }
+        if s.input.per_step { "one input per step" } else { "same input every step (accumulated once)" }
     );
     println!(
         "arithmetic: membranes with {} fractional bits, leak multipliers with {} bits, reset {}, fire {}",
         s.frac_bits,
         s.leak_bits,
         s.reset,
-        if s.fire_on_equal {
-            "v >= THR"
-        } else {
-            "v > THR"
-        }
+        if s.fire_on_equal { "v >= THR" } else { "v > THR" }
     );
     for l in &s.layers {
         println!(
@@ -81,16 +65,8 @@ pub fn print_plan(p: &Plan) {
             l.lanes,
             l.rows,
             l.v_bits,
-            if l.s_bits > 0 {
-                format!(", S {} bits", l.s_bits)
-            } else {
-                String::new()
-            },
-            if l.y_bits > 0 {
-                format!(", Y {} bits", l.y_bits)
-            } else {
-                String::new()
-            },
+            if l.s_bits > 0 { format!(", S {} bits", l.s_bits) } else { String::new() },
+            if l.y_bits > 0 { format!(", Y {} bits", l.y_bits) } else { String::new() },
             if l.saturate { " (saturating)" } else { "" },
             l.leak,
             l.threshold,
@@ -104,11 +80,7 @@ pub fn print_plan(p: &Plan) {
                 pr.weights,
                 pr.shift,
                 pr.beats_per_event,
-                if pr.target == spikefab::hw::AccTarget::Static {
-                    ", static (step 0 only)"
-                } else {
-                    ""
-                },
+                if pr.target == spikefab::hw::AccTarget::Static { ", static (step 0 only)" } else { "" },
                 if pr.delayed { ", previous step" } else { "" }
             );
         }
@@ -139,10 +111,7 @@ pub fn print_plan(p: &Plan) {
             if m.rom { " (ROM)" } else { "" }
         );
     }
-    println!(
-        "block RAMs: {}, register bits: {}",
-        s.block_rams, s.register_bits
-    );
+    println!("block RAMs: {}, register bits: {}", s.block_rams, s.register_bits);
 }
 
 pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
@@ -154,10 +123,7 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
     let steps = steps_for(&m, batch.as_ref())?;
     let plan = a.plan.plan(&m, steps, batch.as_ref())?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&plan.summary()).expect("json")
-        );
+        println!("{}", serde_json::to_string_pretty(&plan.summary()).expect("json"));
         return Ok(());
     }
     print_plan(&plan);

@@ -40,8 +40,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
     let g = &m.graph;
     let input = reference::the_input(g).map_err(Failure::input)?;
-    let mut batch =
-        InputBatch::load(&a.inputs, &m.info.out_shape[input.index()]).map_err(Failure::input)?;
+    let mut batch = InputBatch::load(&a.inputs, &m.info.out_shape[input.index()]).map_err(Failure::input)?;
     if let Some(n) = a.samples {
         batch = batch.take(n);
     }
@@ -53,11 +52,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         None => None,
     };
     let output = reference::select_output(g, a.output.as_deref()).map_err(Failure::input)?;
-    let opts = RunOptions {
-        steps,
-        f64: a.f64,
-        output,
-    };
+    let opts = RunOptions { steps, f64: a.f64, output };
     let r = reference::run(g, &m.info, m.dialect(), &batch, &opts, None).map_err(Failure::input)?;
     if let Some(p) = &a.out {
         r.outputs.write_npy(p).map_err(Failure::input)?;

@@ -53,11 +53,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
         &m.info,
         m.dialect(),
         &batch,
-        &reference::RunOptions {
-            steps,
-            f64: false,
-            output,
-        },
+        &reference::RunOptions { steps, f64: false, output },
         None,
     )
     .map_err(Failure::input)?;
@@ -66,13 +62,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     let cc = c.outputs.classes();
     let class_agreement = io::agreement(&rc, &cc);
     let spikes = r.outputs.spikes;
-    let differing = r
-        .outputs
-        .data
-        .iter()
-        .zip(&c.outputs.data)
-        .filter(|(a, b)| a != b)
-        .count();
+    let differing = r.outputs.data.iter().zip(&c.outputs.data).filter(|(a, b)| a != b).count();
     let spike_agreement = 1.0 - differing as f64 / r.outputs.data.len() as f64;
     let acc = |cls: &[usize]| labels.as_ref().map(|l| io::agreement(cls, l));
     let cycles = c.cycles();

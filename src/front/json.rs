@@ -35,11 +35,7 @@ pub fn to_string(g: &Graph) -> String {
         source: Some(g.provenance.clone()),
         dialect: g.dialect.clone(),
         nodes: g.g.node_weights().cloned().collect(),
-        edges: g
-            .edges()
-            .into_iter()
-            .map(|(a, b)| (g.g[a].name.clone(), g.g[b].name.clone()))
-            .collect(),
+        edges: g.edges().into_iter().map(|(a, b)| (g.g[a].name.clone(), g.g[b].name.clone())).collect(),
     };
     serde_json::to_string_pretty(&f).expect("graph data always serialises") + "\n"
 }
@@ -47,29 +43,13 @@ pub fn to_string(g: &Graph) -> String {
 /// Parses the JSON form.
 pub fn from_str(path: &Path, text: &str) -> Result<Graph, FrontError> {
     let f: File = serde_json::from_str(text).map_err(|e| {
-        FrontError::file(
-            path,
-            format!(
-                "invalid spikefab JSON at line {} column {}: {e}",
-                e.line(),
-                e.column()
-            ),
-        )
+        FrontError::file(path, format!("invalid spikefab JSON at line {} column {}: {e}", e.line(), e.column()))
     })?;
     if f.format != FORMAT {
-        return Err(FrontError::file(
-            path,
-            format!("field 'format' is '{}', expected '{FORMAT}'", f.format),
-        ));
+        return Err(FrontError::file(path, format!("field 'format' is '{}', expected '{FORMAT}'", f.format)));
     }
     if f.version != VERSION {
-        return Err(FrontError::file(
-            path,
-            format!(
-                "field 'version' is {}, this spikefab reads {VERSION}",
-                f.version
-            ),
-        ));
+        return Err(FrontError::file(path, format!("field 'version' is {}, this spikefab reads {VERSION}", f.version)));
     }
     let mut g = Graph::default();
     for n in f.nodes {
@@ -81,12 +61,7 @@ pub fn from_str(path: &Path, text: &str) -> Result<Graph, FrontError> {
     for (i, (a, b)) in f.edges.iter().enumerate() {
         let find = |n: &str| {
             g.find(n).ok_or_else(|| {
-                FrontError::at(
-                    path,
-                    n.to_string(),
-                    Some("edges"),
-                    format!("edge {i} names an unknown node"),
-                )
+                FrontError::at(path, n.to_string(), Some("edges"), format!("edge {i} names an unknown node"))
             })
         };
         let (s, t) = (find(a)?, find(b)?);
@@ -103,7 +78,6 @@ pub fn from_str(path: &Path, text: &str) -> Result<Graph, FrontError> {
 
 /// Loads a `.json` model.
 pub fn load(path: &Path) -> Result<Graph, FrontError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| FrontError::file(path, format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| FrontError::file(path, format!("cannot read: {e}")))?;
     from_str(path, &text)
 }

@@ -33,21 +33,11 @@ pub struct FrontError {
 impl FrontError {
     /// An error about the file as a whole.
     pub fn file(path: &Path, message: impl Into<String>) -> Self {
-        FrontError {
-            path: path.into(),
-            node: None,
-            field: None,
-            message: message.into(),
-        }
+        FrontError { path: path.into(), node: None, field: None, message: message.into() }
     }
 
     /// An error about a node's field.
-    pub fn at(
-        path: &Path,
-        node: impl Into<String>,
-        field: Option<&str>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at(path: &Path, node: impl Into<String>, field: Option<&str>, message: impl Into<String>) -> Self {
         FrontError {
             path: path.into(),
             node: Some(node.into()),
@@ -85,10 +75,7 @@ pub enum Format {
 
 /// Picks the format from the extension, falling back to the file's magic bytes.
 pub fn detect_format(path: &Path) -> Result<Format, FrontError> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     match ext.as_deref() {
         Some("nir") | Some("h5") | Some("hdf5") => return Ok(Format::Nir),
         Some("json") => return Ok(Format::Json),
@@ -101,21 +88,15 @@ pub fn detect_format(path: &Path) -> Result<Format, FrontError> {
     } else if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         Ok(Format::Json)
     } else {
-        Err(FrontError::file(
-            path,
-            "unknown model format: expected a .nir (HDF5), .json (spikefab) or .onnx file",
-        ))
+        Err(FrontError::file(path, "unknown model format: expected a .nir (HDF5), .json (spikefab) or .onnx file"))
     }
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>, FrontError> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| FrontError::file(path, format!("cannot open: {e}")))?;
+    let mut f = std::fs::File::open(path).map_err(|e| FrontError::file(path, format!("cannot open: {e}")))?;
     let mut buf = vec![0u8; 16];
-    let n = f
-        .read(&mut buf)
-        .map_err(|e| FrontError::file(path, format!("cannot read: {e}")))?;
+    let n = f.read(&mut buf).map_err(|e| FrontError::file(path, format!("cannot read: {e}")))?;
     buf.truncate(n);
     Ok(buf)
 }

@@ -20,10 +20,7 @@ use crate::ir::{Graph, Op, Padding, Provenance, Tensor};
 /// A node as stored, before flattening.
 enum Raw {
     Leaf(Box<Op>),
-    Graph {
-        nodes: Vec<(String, Raw)>,
-        edges: Vec<(String, String)>,
-    },
+    Graph { nodes: Vec<(String, Raw)>, edges: Vec<(String, String)> },
 }
 
 struct Reader<'a> {
@@ -33,24 +30,13 @@ struct Reader<'a> {
 
 /// Reads a `.nir` file.
 pub fn load(path: &Path) -> Result<Graph, FrontError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| FrontError::file(path, format!("cannot read: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| FrontError::file(path, format!("cannot read: {e}")))?;
     if !hdf5_pure::is_hdf5_bytes(&bytes) {
-        return Err(FrontError::file(
-            path,
-            "not an HDF5 file (a .nir file is HDF5; the signature is missing)",
-        ));
+        return Err(FrontError::file(path, "not an HDF5 file (a .nir file is HDF5; the signature is missing)"));
     }
-    let file = File::from_bytes(bytes).map_err(|e| {
-        FrontError::file(
-            path,
-            format!("cannot parse the HDF5 structure (truncated or corrupt?): {e}"),
-        )
-    })?;
-    let mut r = Reader {
-        path,
-        warnings: vec![],
-    };
+    let file = File::from_bytes(bytes)
+        .map_err(|e| FrontError::file(path, format!("cannot parse the HDF5 structure (truncated or corrupt?): {e}")))?;
+    let mut r = Reader { path, warnings: vec![] };
     let root = file.root();
     let members = r.list(&root, "", Members::Datasets)?;
     if !members.iter().any(|m| m == "version") {
@@ -62,24 +48,16 @@ pub fn load(path: &Path) -> Result<Graph, FrontError> {
     let version = r.string(&root, "(root)", "version")?;
     let groups = r.list(&root, "", Members::Groups)?;
     if !groups.iter().any(|m| m == "node") {
-        return Err(FrontError::file(
-            path,
-            "not a NIR file: the root has no 'node' group",
-        ));
+        return Err(FrontError::file(path, "not a NIR file: the root has no 'node' group"));
     }
-    let top = root
-        .group("node")
-        .map_err(|e| FrontError::file(path, format!("cannot open group 'node': {e}")))?;
+    let top = root.group("node").map_err(|e| FrontError::file(path, format!("cannot open group 'node': {e}")))?;
     let raw = r.node(&top, "")?;
     let Raw::Graph { nodes, edges } = raw else {
         return Err(FrontError::file(path, "the root node is not a NIRGraph"));
     };
     let mut graph = flatten(path, nodes, edges)?;
-    graph.provenance = Provenance {
-        format: "nir".into(),
-        version: Some(version),
-        warnings: r.warnings,
-    };
+    strip_leading_input_dims(&mut graph, &mut r.warnings);
+    graph.provenance = Provenance { format: "nir".into(), version: Some(version), warnings: r.warnings };
     Ok(graph)
 }
 
@@ -101,55 +79,30 @@ impl Reader<'_> {
         };
         let mut v = r.map_err(|e| {
             if node.is_empty() {
-                FrontError::file(
-                    self.path,
-                    format!("cannot read group members (truncated or corrupt file?): {e}"),
-                )
+                FrontError::file(self.path, format!("cannot read group members (truncated or corrupt file?): {e}"))
             } else {
-                self.err(
-                    node,
-                    None,
-                    format!("cannot read group members (truncated or corrupt file?): {e}"),
-                )
+                self.err(node, None, format!("cannot read group members (truncated or corrupt file?): {e}"))
             }
         })?;
         v.sort();
         Ok(v)
     }
 
-    fn dataset(
-        &self,
-        g: &Group,
-        node: &str,
-        field: &str,
-    ) -> Result<hdf5_pure::Dataset, FrontError> {
-        g.dataset(field)
-            .map_err(|e| self.err(node, Some(field), format!("cannot open dataset: {e}")))
+    fn dataset(&self, g: &Group, node: &str, field: &str) -> Result<hdf5_pure::Dataset, FrontError> {
+        g.dataset(field).map_err(|e| self.err(node, Some(field), format!("cannot open dataset: {e}")))
     }
 
-    fn checked_len(
-        &self,
-        ds: &hdf5_pure::Dataset,
-        node: &str,
-        field: &str,
-    ) -> Result<Vec<usize>, FrontError> {
-        let shape = ds
-            .shape()
-            .map_err(|e| self.err(node, Some(field), format!("unreadable shape: {e}")))?;
+    fn checked_len(&self, ds: &hdf5_pure::Dataset, node: &str, field: &str) -> Result<Vec<usize>, FrontError> {
+        let shape = ds.shape().map_err(|e| self.err(node, Some(field), format!("unreadable shape: {e}")))?;
         let mut n: u64 = 1;
         for &d in &shape {
-            n = n
-                .checked_mul(d)
-                .filter(|&n| n <= MAX_ELEMENTS)
-                .ok_or_else(|| {
-                    self.err(
-                        node,
-                        Some(field),
-                        format!(
-                            "declared shape {shape:?} is too large (limit {MAX_ELEMENTS} elements)"
-                        ),
-                    )
-                })?;
+            n = n.checked_mul(d).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
+                self.err(
+                    node,
+                    Some(field),
+                    format!("declared shape {shape:?} is too large (limit {MAX_ELEMENTS} elements)"),
+                )
+            })?;
         }
         Ok(shape.into_iter().map(|d| d as usize).collect())
     }
@@ -157,15 +110,11 @@ impl Reader<'_> {
     fn string(&self, g: &Group, node: &str, field: &str) -> Result<String, FrontError> {
         let ds = self.dataset(g, node, field)?;
         self.checked_len(&ds, node, field)?;
-        let ty = ds
-            .dtype()
-            .map_err(|e| self.err(node, Some(field), format!("unreadable type: {e}")))?;
+        let ty = ds.dtype().map_err(|e| self.err(node, Some(field), format!("unreadable type: {e}")))?;
         if !matches!(ty, H5Type::String | H5Type::VariableLengthString) {
             return Err(self.err(node, Some(field), format!("expected a string, found {ty}")));
         }
-        let v = ds
-            .read_string()
-            .map_err(|e| self.err(node, Some(field), format!("cannot read string: {e}")))?;
+        let v = ds.read_string().map_err(|e| self.err(node, Some(field), format!("cannot read string: {e}")))?;
         v.into_iter()
             .next()
             .map(|s| s.trim_end_matches('\0').to_string())
@@ -180,11 +129,8 @@ impl Reader<'_> {
     fn tensor(&self, g: &Group, node: &str, field: &str) -> Result<Tensor, FrontError> {
         let ds = self.dataset(g, node, field)?;
         let shape = self.checked_len(&ds, node, field)?;
-        let ty = ds
-            .dtype()
-            .map_err(|e| self.err(node, Some(field), format!("unreadable type: {e}")))?;
-        let rd =
-            |e: hdf5_pure::Error| self.err(node, Some(field), format!("cannot read data: {e}"));
+        let ty = ds.dtype().map_err(|e| self.err(node, Some(field), format!("unreadable type: {e}")))?;
+        let rd = |e: hdf5_pure::Error| self.err(node, Some(field), format!("cannot read data: {e}"));
         let t = match ty {
             H5Type::F32 => Tensor::f32(shape, &ds.read_f32().map_err(rd)?),
             H5Type::F64 => Tensor::f64(shape, ds.read_f64().map_err(rd)?),
@@ -205,11 +151,7 @@ impl Reader<'_> {
             }
         };
         if t.data.len() != t.shape.iter().product::<usize>() {
-            return Err(self.err(
-                node,
-                Some(field),
-                "data length does not match the declared shape",
-            ));
+            return Err(self.err(node, Some(field), "data length does not match the declared shape"));
         }
         Ok(t)
     }
@@ -235,34 +177,21 @@ impl Reader<'_> {
         let v: Vec<usize> = v
             .into_iter()
             .map(|x| {
-                usize::try_from(x).map_err(|_| {
-                    self.err(
-                        node,
-                        Some(field),
-                        format!("expected a non-negative integer, found {x}"),
-                    )
-                })
+                usize::try_from(x)
+                    .map_err(|_| self.err(node, Some(field), format!("expected a non-negative integer, found {x}")))
             })
             .collect::<Result<_, _>>()?;
         match v.len() {
             1 => Ok(vec![v[0]; n]),
             l if l == n => Ok(v),
-            l => Err(self.err(
-                node,
-                Some(field),
-                format!("expected 1 or {n} values, found {l}"),
-            )),
+            l => Err(self.err(node, Some(field), format!("expected 1 or {n} values, found {l}"))),
         }
     }
 
     fn node(&mut self, g: &Group, qname: &str) -> Result<Raw, FrontError> {
         let datasets = self.list(g, qname, Members::Datasets)?;
         if !self.has(&datasets, "type") {
-            return Err(self.err(
-                qname,
-                Some("type"),
-                "missing dataset (every NIR node has a 'type' string)",
-            ));
+            return Err(self.err(qname, Some("type"), "missing dataset (every NIR node has a 'type' string)"));
         }
         let ty = self.string(g, qname, "type")?;
         if ty == "NIRGraph" {
@@ -273,15 +202,7 @@ impl Reader<'_> {
             "Affine" => &["weight", "bias"],
             "Linear" => &["weight"],
             "Scale" => &["scale"],
-            "Conv1d" | "Conv2d" => &[
-                "weight",
-                "bias",
-                "stride",
-                "padding",
-                "dilation",
-                "groups",
-                "input_shape",
-            ],
+            "Conv1d" | "Conv2d" => &["weight", "bias", "stride", "padding", "dilation", "groups", "input_shape"],
             "SumPool2d" | "AvgPool2d" => &["kernel_size", "stride", "padding"],
             "Flatten" => &["start_dim", "end_dim"],
             "Delay" => &["delay"],
@@ -291,15 +212,7 @@ impl Reader<'_> {
             "LI" => &["tau", "r", "v_leak"],
             "LIF" => &["tau", "r", "v_leak", "v_threshold", "v_reset"],
             "CubaLI" => &["tau_syn", "tau_mem", "r", "v_leak", "w_in"],
-            "CubaLIF" => &[
-                "tau_syn",
-                "tau_mem",
-                "r",
-                "v_leak",
-                "w_in",
-                "v_threshold",
-                "v_reset",
-            ],
+            "CubaLIF" => &["tau_syn", "tau_mem", "r", "v_leak", "w_in", "v_threshold", "v_reset"],
             other => {
                 return Err(self.err(
                     qname,
@@ -327,11 +240,7 @@ impl Reader<'_> {
             if r.has(&datasets, f) {
                 r.tensor(g, qname, f)
             } else {
-                Err(r.err(
-                    qname,
-                    Some(f),
-                    format!("missing dataset (required for {ty})"),
-                ))
+                Err(r.err(qname, Some(f), format!("missing dataset (required for {ty})")))
             }
         };
         let op = match ty.as_str() {
@@ -341,26 +250,15 @@ impl Reader<'_> {
                 } else if self.has(&datasets, "input_type") {
                     "input_type"
                 } else {
-                    return Err(self.err(
-                        qname,
-                        Some("shape"),
-                        "missing dataset (required for Input)",
-                    ));
+                    return Err(self.err(qname, Some("shape"), "missing dataset (required for Input)"));
                 };
                 let shape = self.dims_any(g, qname, field)?;
                 Op::Input { shape }
             }
             "Output" => Op::Output,
-            "Affine" => Op::Affine {
-                weight: req(self, "weight")?,
-                bias: req(self, "bias")?,
-            },
-            "Linear" => Op::Linear {
-                weight: req(self, "weight")?,
-            },
-            "Scale" => Op::Scale {
-                scale: req(self, "scale")?,
-            },
+            "Affine" => Op::Affine { weight: req(self, "weight")?, bias: req(self, "bias")? },
+            "Linear" => Op::Linear { weight: req(self, "weight")? },
+            "Scale" => Op::Scale { scale: req(self, "scale")? },
             "Conv1d" | "Conv2d" => {
                 let nd = if ty == "Conv1d" { 1 } else { 2 };
                 let weight = req(self, "weight")?;
@@ -375,21 +273,11 @@ impl Reader<'_> {
                         ),
                     ));
                 }
-                let bias = if self.has(&datasets, "bias") {
-                    Some(self.tensor(g, qname, "bias")?)
-                } else {
-                    None
-                };
-                let stride = if self.has(&datasets, "stride") {
-                    self.dims(g, qname, "stride", nd)?
-                } else {
-                    vec![1; nd]
-                };
-                let dilation = if self.has(&datasets, "dilation") {
-                    self.dims(g, qname, "dilation", nd)?
-                } else {
-                    vec![1; nd]
-                };
+                let bias = if self.has(&datasets, "bias") { Some(self.tensor(g, qname, "bias")?) } else { None };
+                let stride =
+                    if self.has(&datasets, "stride") { self.dims(g, qname, "stride", nd)? } else { vec![1; nd] };
+                let dilation =
+                    if self.has(&datasets, "dilation") { self.dims(g, qname, "dilation", nd)? } else { vec![1; nd] };
                 let groups = if self.has(&datasets, "groups") {
                     let v = self.dims(g, qname, "groups", 1)?;
                     v[0]
@@ -400,9 +288,8 @@ impl Reader<'_> {
                     Padding::Explicit(vec![0; nd])
                 } else {
                     let ds = self.dataset(g, qname, "padding")?;
-                    let t = ds.dtype().map_err(|e| {
-                        self.err(qname, Some("padding"), format!("unreadable type: {e}"))
-                    })?;
+                    let t =
+                        ds.dtype().map_err(|e| self.err(qname, Some("padding"), format!("unreadable type: {e}")))?;
                     if matches!(t, H5Type::String | H5Type::VariableLengthString) {
                         match self.string(g, qname, "padding")?.as_str() {
                             "same" => Padding::Same,
@@ -427,79 +314,40 @@ impl Reader<'_> {
                 } else {
                     None
                 };
-                Op::Conv {
-                    weight,
-                    bias,
-                    stride,
-                    padding,
-                    dilation,
-                    groups,
-                    input_shape,
-                }
+                Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape }
             }
             "SumPool2d" | "AvgPool2d" => {
                 let kernel = self.dims(g, qname, "kernel_size", 2)?;
-                let stride = if self.has(&datasets, "stride") {
-                    self.dims(g, qname, "stride", 2)?
-                } else {
-                    kernel.clone()
-                };
-                let padding = if self.has(&datasets, "padding") {
-                    self.dims(g, qname, "padding", 2)?
-                } else {
-                    vec![0, 0]
-                };
+                let stride =
+                    if self.has(&datasets, "stride") { self.dims(g, qname, "stride", 2)? } else { kernel.clone() };
+                let padding =
+                    if self.has(&datasets, "padding") { self.dims(g, qname, "padding", 2)? } else { vec![0, 0] };
                 if ty == "SumPool2d" {
-                    Op::SumPool2d {
-                        kernel,
-                        stride,
-                        padding,
-                    }
+                    Op::SumPool2d { kernel, stride, padding }
                 } else {
-                    Op::AvgPool2d {
-                        kernel,
-                        stride,
-                        padding,
-                    }
+                    Op::AvgPool2d { kernel, stride, padding }
                 }
             }
             "Flatten" => {
                 let one = |r: &Self, f: &str, def: i64| -> Result<i64, FrontError> {
                     if r.has(&datasets, f) {
                         let v = r.ints(g, qname, f)?;
-                        v.first()
-                            .copied()
-                            .ok_or_else(|| r.err(qname, Some(f), "empty dataset"))
+                        v.first().copied().ok_or_else(|| r.err(qname, Some(f), "empty dataset"))
                     } else {
                         Ok(def)
                     }
                 };
-                Op::Flatten {
-                    start_dim: one(self, "start_dim", 1)?,
-                    end_dim: one(self, "end_dim", -1)?,
-                }
+                Op::Flatten { start_dim: one(self, "start_dim", 1)?, end_dim: one(self, "end_dim", -1)? }
             }
-            "Delay" => Op::Delay {
-                delay: req(self, "delay")?,
-            },
-            "Threshold" => Op::Threshold {
-                threshold: req(self, "threshold")?,
-            },
+            "Delay" => Op::Delay { delay: req(self, "delay")? },
+            "Threshold" => Op::Threshold { threshold: req(self, "threshold")? },
             "I" => Op::I { r: req(self, "r")? },
             "IF" => {
                 let v_threshold = req(self, "v_threshold")?;
                 let v_reset = self.v_reset(g, qname, &datasets, &v_threshold)?;
-                Op::IF {
-                    r: req(self, "r")?,
-                    v_threshold,
-                    v_reset,
-                }
+                Op::IF { r: req(self, "r")?, v_threshold, v_reset }
             }
-            "LI" => Op::LI {
-                tau: req(self, "tau")?,
-                r: req(self, "r")?,
-                v_leak: req(self, "v_leak")?,
-            },
+            "LI" => Op::LI { tau: req(self, "tau")?, r: req(self, "r")?, v_leak: req(self, "v_leak")? },
             "LIF" => {
                 let v_threshold = req(self, "v_threshold")?;
                 let v_reset = self.v_reset(g, qname, &datasets, &v_threshold)?;
@@ -519,32 +367,15 @@ impl Reader<'_> {
                 let w_in = if self.has(&datasets, "w_in") {
                     self.tensor(g, qname, "w_in")?
                 } else {
-                    self.warnings.push(format!(
-                        "node '{}' ({ty}): no 'w_in' dataset, using 1",
-                        display_name(qname)
-                    ));
+                    self.warnings.push(format!("node '{}' ({ty}): no 'w_in' dataset, using 1", display_name(qname)));
                     Tensor::scalar(tau_syn.dtype, 1.0)
                 };
                 if ty == "CubaLI" {
-                    Op::CubaLI {
-                        tau_syn,
-                        tau_mem,
-                        r,
-                        v_leak,
-                        w_in,
-                    }
+                    Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in }
                 } else {
                     let v_threshold = req(self, "v_threshold")?;
                     let v_reset = self.v_reset(g, qname, &datasets, &v_threshold)?;
-                    Op::CubaLIF {
-                        tau_syn,
-                        tau_mem,
-                        r,
-                        v_leak,
-                        w_in,
-                        v_threshold,
-                        v_reset,
-                    }
+                    Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset }
                 }
             }
             _ => unreachable!("type list above is exhaustive"),
@@ -557,24 +388,13 @@ impl Reader<'_> {
         self.ints(g, node, field)?
             .into_iter()
             .map(|x| {
-                usize::try_from(x).map_err(|_| {
-                    self.err(
-                        node,
-                        Some(field),
-                        format!("expected non-negative sizes, found {x}"),
-                    )
-                })
+                usize::try_from(x)
+                    .map_err(|_| self.err(node, Some(field), format!("expected non-negative sizes, found {x}")))
             })
             .collect()
     }
 
-    fn v_reset(
-        &mut self,
-        g: &Group,
-        node: &str,
-        datasets: &[String],
-        thr: &Tensor,
-    ) -> Result<Tensor, FrontError> {
+    fn v_reset(&mut self, g: &Group, node: &str, datasets: &[String], thr: &Tensor) -> Result<Tensor, FrontError> {
         if self.has(datasets, "v_reset") {
             self.tensor(g, node, "v_reset")
         } else {
@@ -589,11 +409,7 @@ impl Reader<'_> {
     fn graph(&mut self, g: &Group, qname: &str, datasets: &[String]) -> Result<Raw, FrontError> {
         let groups = self.list(g, qname, Members::Groups)?;
         if !groups.iter().any(|m| m == "nodes") {
-            return Err(self.err(
-                qname,
-                Some("nodes"),
-                "missing group (a NIRGraph holds its nodes in 'nodes/')",
-            ));
+            return Err(self.err(qname, Some("nodes"), "missing group (a NIRGraph holds its nodes in 'nodes/')"));
         }
         if !self.has(datasets, "edges") {
             return Err(self.err(
@@ -602,59 +418,36 @@ impl Reader<'_> {
                 "missing dataset (a NIRGraph stores its edges as an (E,2) string array)",
             ));
         }
-        let ng = g
-            .group("nodes")
-            .map_err(|e| self.err(qname, Some("nodes"), format!("cannot open: {e}")))?;
+        let ng = g.group("nodes").map_err(|e| self.err(qname, Some("nodes"), format!("cannot open: {e}")))?;
         let mut nodes = vec![];
         for name in self.list(&ng, qname, Members::Groups)? {
             if name.contains('\u{FFFD}') || name.chars().any(|c| c.is_control()) {
                 return Err(self.err(
                     qname,
                     Some("nodes"),
-                    format!(
-                        "node name '{}' is not valid UTF-8 text",
-                        name.escape_debug()
-                    ),
+                    format!("node name '{}' is not valid UTF-8 text", name.escape_debug()),
                 ));
             }
-            let child = ng
-                .group(&name)
-                .map_err(|e| self.err(&qualify(qname, &name), None, format!("cannot open: {e}")))?;
+            let child =
+                ng.group(&name).map_err(|e| self.err(&qualify(qname, &name), None, format!("cannot open: {e}")))?;
             let raw = self.node(&child, &qualify(qname, &name))?;
             nodes.push((name, raw));
         }
         let ds = self.dataset(g, qname, "edges")?;
         let shape = self.checked_len(&ds, qname, "edges")?;
-        let ty = ds
-            .dtype()
-            .map_err(|e| self.err(qname, Some("edges"), format!("unreadable type: {e}")))?;
+        let ty = ds.dtype().map_err(|e| self.err(qname, Some("edges"), format!("unreadable type: {e}")))?;
         let edges = if shape.iter().product::<usize>() == 0 {
             vec![]
         } else {
             if !matches!(ty, H5Type::String | H5Type::VariableLengthString) {
-                return Err(self.err(
-                    qname,
-                    Some("edges"),
-                    format!("expected (E,2) strings, found {ty}"),
-                ));
+                return Err(self.err(qname, Some("edges"), format!("expected (E,2) strings, found {ty}")));
             }
             if shape.len() != 2 || shape[1] != 2 {
-                return Err(self.err(
-                    qname,
-                    Some("edges"),
-                    format!("expected shape (E, 2), found {shape:?}"),
-                ));
+                return Err(self.err(qname, Some("edges"), format!("expected shape (E, 2), found {shape:?}")));
             }
-            let v = ds
-                .read_string()
-                .map_err(|e| self.err(qname, Some("edges"), format!("cannot read: {e}")))?;
+            let v = ds.read_string().map_err(|e| self.err(qname, Some("edges"), format!("cannot read: {e}")))?;
             v.chunks(2)
-                .map(|c| {
-                    (
-                        c[0].trim_end_matches('\0').to_string(),
-                        c[1].trim_end_matches('\0').to_string(),
-                    )
-                })
+                .map(|c| (c[0].trim_end_matches('\0').to_string(), c[1].trim_end_matches('\0').to_string()))
                 .collect()
         };
         Ok(Raw::Graph { nodes, edges })
@@ -662,11 +455,7 @@ impl Reader<'_> {
 }
 
 fn qualify(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
-    }
+    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
 }
 
 fn display_name(q: &str) -> &str {
@@ -692,16 +481,8 @@ struct Flattener<'a> {
     passthrough: HashSet<NodeIndex>,
 }
 
-fn flatten(
-    path: &Path,
-    nodes: Vec<(String, Raw)>,
-    edges: Vec<(String, String)>,
-) -> Result<Graph, FrontError> {
-    let mut f = Flattener {
-        path,
-        g: Graph::default(),
-        passthrough: HashSet::new(),
-    };
+fn flatten(path: &Path, nodes: Vec<(String, Raw)>, edges: Vec<(String, String)>) -> Result<Graph, FrontError> {
+    let mut f = Flattener { path, g: Graph::default(), passthrough: HashSet::new() };
     f.scope("", nodes, edges, true)?;
     f.contract()
 }
@@ -755,23 +536,14 @@ impl Flattener<'_> {
         Ok(s)
     }
 
-    fn resolve(
-        &self,
-        s: &Scope,
-        prefix: &str,
-        name: &str,
-        as_source: bool,
-    ) -> Result<NodeIndex, FrontError> {
+    fn resolve(&self, s: &Scope, prefix: &str, name: &str, as_source: bool) -> Result<NodeIndex, FrontError> {
         let end = if as_source { "source" } else { "target" };
         let unknown = || {
             FrontError::at(
                 self.path,
                 display_name(prefix).to_string(),
                 Some("edges"),
-                format!(
-                    "edge {end} '{}' names no node of this graph",
-                    name.escape_debug()
-                ),
+                format!("edge {end} '{}' names no node of this graph", name.escape_debug()),
             )
         };
         let pick = |sub: &Scope, label: &str| -> Result<NodeIndex, FrontError> {
@@ -805,9 +577,7 @@ impl Flattener<'_> {
         }
         let (head, rest) = name.split_once('.').ok_or_else(unknown)?;
         match s.names.get(head) {
-            Some(Entry::Sub(sub)) => self
-                .resolve(sub, &qualify(prefix, head), rest, as_source)
-                .map_err(|_| unknown()),
+            Some(Entry::Sub(sub)) => self.resolve(sub, &qualify(prefix, head), rest, as_source).map_err(|_| unknown()),
             _ => Err(unknown()),
         }
     }
@@ -836,12 +606,7 @@ impl Flattener<'_> {
         Ok(out)
     }
 
-    fn expand(
-        &self,
-        n: NodeIndex,
-        depth: usize,
-        acc: &mut Vec<NodeIndex>,
-    ) -> Result<(), FrontError> {
+    fn expand(&self, n: NodeIndex, depth: usize, acc: &mut Vec<NodeIndex>) -> Result<(), FrontError> {
         if !self.passthrough.contains(&n) {
             acc.push(n);
             return Ok(());
@@ -858,5 +623,44 @@ impl Flattener<'_> {
             self.expand(t, depth + 1, acc)?;
         }
         Ok(())
+    }
+}
+
+/// Elements one sample takes at a consumer (and the rank it reads), when its parameters say.
+fn consumer_numel(op: &Op) -> Option<(usize, usize)> {
+    match op {
+        Op::Affine { weight, .. } | Op::Linear { weight } if weight.shape.len() == 2 => Some((weight.shape[1], 1)),
+        Op::Conv { weight, groups, .. } => Some((weight.shape[1] * groups, weight.shape.len() - 1)),
+        _ => None,
+    }
+}
+
+/// Some exporters write a time or batch dimension into the Input shape (Sinabs writes
+/// `[T, n]`). When every consumer of an Input shows that a sample is only the trailing
+/// dimensions, the leading ones are dropped, with a warning.
+fn strip_leading_input_dims(g: &mut Graph, warnings: &mut Vec<String>) {
+    for ix in g.inputs() {
+        let Op::Input { shape } = &g.g[ix].op else { continue };
+        let shape = shape.clone();
+        let consumers: Vec<_> = g.out_edges(ix).into_iter().map(|(_, t)| consumer_numel(&g.g[t].op)).collect();
+        if consumers.is_empty() || consumers.iter().any(Option::is_none) {
+            continue;
+        }
+        let total: usize = shape.iter().product();
+        for k in 1..shape.len() {
+            let tail = &shape[k..];
+            let fits = consumers.iter().flatten().all(|&(n, rank)| {
+                if rank == 1 { tail.iter().product::<usize>() == n } else { tail.len() == rank && tail[0] == n }
+            });
+            if fits && tail.iter().product::<usize>() != total {
+                warnings.push(format!(
+                    "Input '{}' declares shape {shape:?} but its consumers take {tail:?} per sample: the leading \
+                     dimension(s) look like the exporter's time or batch axis and are dropped",
+                    g.g[ix].name
+                ));
+                g.g[ix].op = Op::Input { shape: tail.to_vec() };
+                break;
+            }
+        }
     }
 }

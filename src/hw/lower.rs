@@ -13,10 +13,11 @@ use std::fmt;
 use petgraph::graph::NodeIndex;
 
 use super::{
-    AccTarget, InputPlan, Layer, Leak, NeuronKind, NeuronParams, OutputPlan, Plan, PoolGeom,
-    ProjKind, Projection, Source, Weights, memory, range,
+    AccTarget, InputPlan, Layer, Leak, NeuronKind, NeuronParams, OutputPlan, Plan, PoolGeom, ProjKind, Projection,
+    Source, Weights, memory, range,
 };
 use crate::analysis::{WeightKind, classify_weights};
+use crate::ir::dialect::{InitialV, SpikeMode};
 use crate::ir::{Op, Padding, ResetMode, Tensor, neuron};
 use crate::model::Model;
 use crate::target::Target;
@@ -42,10 +43,7 @@ impl fmt::Display for PlanError {
 impl std::error::Error for PlanError {}
 
 fn perr(node: &str, message: impl Into<String>) -> PlanError {
-    PlanError {
-        node: Some(node.to_string()),
-        message: message.into(),
-    }
+    PlanError { node: Some(node.to_string()), message: message.into() }
 }
 
 /// Range of the calibration inputs.
@@ -71,12 +69,7 @@ impl InputStats {
             max = max.max(v);
             integers &= v.fract() == 0.0;
         }
-        InputStats {
-            min,
-            max,
-            integers,
-            per_step: matches!(b.encoding, crate::sim::io::Encoding::PerStep(_)),
-        }
+        InputStats { min, max, integers, per_step: matches!(b.encoding, crate::sim::io::Encoding::PerStep(_)) }
     }
 }
 
@@ -193,10 +186,7 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
     if ins.len() != 1 {
         return Err(PlanError {
             node: None,
-            message: format!(
-                "the model has {} Input nodes; hardware takes one",
-                ins.len()
-            ),
+            message: format!("the model has {} Input nodes; hardware takes one", ins.len()),
         });
     }
     let input_ix = ins[0];
@@ -206,46 +196,35 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
     let input = input_plan(&in_name, in_shape, o)?;
 
     // The output and the layer feeding it.
-    let out_ix =
-        crate::sim::reference::select_output(g, o.output.as_deref()).map_err(|e| PlanError {
-            node: None,
-            message: e.to_string(),
-        })?;
+    let out_ix = crate::sim::reference::select_output(g, o.output.as_deref())
+        .map_err(|e| PlanError { node: None, message: e.to_string() })?;
     let out_name = g.g[out_ix].name.clone();
     let feeders = g.in_edges(out_ix);
     let current_readout = !(feeders.len() == 1 && is_layer(&g.g[feeders[0].1].op));
 
+    if d.switches.spikes == SpikeMode::Multi {
+        return Err(PlanError {
+            node: None,
+            message: "multi-spike neurons (Sinabs MultiSpike) are not supported in hardware; retrain with \
+                      SingleSpike or pass --spikes single if the model used it"
+                .into(),
+        });
+    }
     for &ix in &info.order {
         if let Op::Delay { .. } = g.g[ix].op {
-            return Err(perr(
-                &g.g[ix].name,
-                "Delay nodes are not supported by the hardware plan",
-            ));
+            return Err(perr(&g.g[ix].name, "Delay nodes are not supported by the hardware plan"));
         }
     }
     // Layer nodes in evaluation order; a current readout comes last.
-    let mut layer_nodes: Vec<NodeIndex> = info
-        .order
-        .iter()
-        .copied()
-        .filter(|&ix| is_layer(&g.g[ix].op))
-        .collect();
+    let mut layer_nodes: Vec<NodeIndex> = info.order.iter().copied().filter(|&ix| is_layer(&g.g[ix].op)).collect();
     if current_readout {
         layer_nodes.push(out_ix);
     }
-    let layer_of: HashMap<NodeIndex, usize> = layer_nodes
-        .iter()
-        .enumerate()
-        .map(|(k, &n)| (n, k))
-        .collect();
+    let layer_of: HashMap<NodeIndex, usize> = layer_nodes.iter().enumerate().map(|(k, &n)| (n, k)).collect();
 
     let mut layers = Vec::with_capacity(layer_nodes.len());
     for &lx in &layer_nodes {
-        let name = if lx == out_ix {
-            format!("{out_name}.current")
-        } else {
-            g.g[lx].name.clone()
-        };
+        let name = if lx == out_ix { format!("{out_name}.current") } else { g.g[lx].name.clone() };
         let paths = trace_paths(m, lx)?;
         let mut real = vec![];
         for p in paths {
@@ -254,34 +233,15 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
         if real.is_empty() {
             return Err(perr(&name, "receives no input"));
         }
-        layers.push(quantise_layer(
-            m,
-            o,
-            &name,
-            lx,
-            lx == out_ix,
-            real,
-            &input,
-            d.reset,
-        )?);
+        layers.push(quantise_layer(m, o, &name, lx, lx == out_ix, real, &input, d.reset)?);
     }
     // Consumers.
     for k in 0..layers.len() {
-        let used = layers
-            .iter()
-            .any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
+        let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
         layers[k].has_consumers = used;
     }
-    let out_layer = if current_readout {
-        layers.len() - 1
-    } else {
-        layer_of[&feeders[0].1]
-    };
-    let output = OutputPlan {
-        node: out_name,
-        layer: out_layer,
-        spikes: layers[out_layer].spiking(),
-    };
+    let out_layer = if current_readout { layers.len() - 1 } else { layer_of[&feeders[0].1] };
+    let output = OutputPlan { node: out_name, layer: out_layer, spikes: layers[out_layer].spiking() };
     if o.early_exit && !output.spikes {
         return Err(PlanError {
             node: Some(output.node.clone()),
@@ -289,11 +249,7 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
         });
     }
     let mut plan = Plan {
-        model: m
-            .path
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        model: m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         target: o.target.name.clone(),
         clock_mhz: o.target.clock.default_mhz,
         timesteps: o.timesteps,
@@ -326,26 +282,15 @@ fn input_plan(name: &str, shape: [usize; 3], o: &PlanOptions) -> Result<InputPla
         (None, Some(st)) => {
             let signed = st.min < 0.0;
             let amax = st.min.abs().max(st.max.abs());
-            let fits = if signed {
-                amax < (1u64 << (o.input_bits - 1)) as f64
-            } else {
-                amax < (1u64 << o.input_bits) as f64
-            };
+            let fits =
+                if signed { amax < (1u64 << (o.input_bits - 1)) as f64 } else { amax < (1u64 << o.input_bits) as f64 };
             if st.integers && fits {
                 // Integer data that fits: exact, with just the bits it needs.
                 let b = bits_unsigned(amax) + u32::from(signed);
                 (b.max(1), signed, 1.0)
             } else {
-                let codes = if signed {
-                    (1u64 << (o.input_bits - 1)) - 1
-                } else {
-                    (1u64 << o.input_bits) - 1
-                } as f64;
-                (
-                    o.input_bits,
-                    signed,
-                    if amax > 0.0 { amax / codes } else { 1.0 },
-                )
+                let codes = if signed { (1u64 << (o.input_bits - 1)) - 1 } else { (1u64 << o.input_bits) - 1 } as f64;
+                (o.input_bits, signed, if amax > 0.0 { amax / codes } else { 1.0 })
             }
         }
         (None, None) => {
@@ -387,31 +332,19 @@ fn trace_paths(m: &Model, layer: NodeIndex) -> Result<Vec<Path>, PlanError> {
         if matches!(op, Op::Input { .. }) || (is_layer(op) && n != layer) {
             let mut ops = ops;
             ops.reverse();
-            out.push(Path {
-                source: n,
-                ops,
-                delayed,
-            });
+            out.push(Path { source: n, ops, delayed });
             continue;
         }
         if n == layer || !is_linear(op) {
             return Err(perr(
                 &g.g[n].name,
-                format!(
-                    "{} between layers is not supported by the hardware plan",
-                    op.type_name()
-                ),
+                format!("{} between layers is not supported by the hardware plan", op.type_name()),
             ));
         }
         let mut ops2 = ops.clone();
         ops2.push(n);
         for (e, src) in g.in_edges(n).into_iter().rev() {
-            stack.push((
-                src,
-                ops2.clone(),
-                delayed + usize::from(m.info.is_recurrent(e)),
-                false,
-            ));
+            stack.push((src, ops2.clone(), delayed + usize::from(m.info.is_recurrent(e)), false));
         }
     }
     Ok(out)
@@ -420,11 +353,7 @@ fn trace_paths(m: &Model, layer: NodeIndex) -> Result<Vec<Path>, PlanError> {
 fn describe(m: &Model, p: &Path, layer: &str) -> String {
     let g = &m.graph;
     let mut v = vec![g.g[p.source].name.clone()];
-    v.extend(
-        p.ops
-            .iter()
-            .map(|&n| format!("{} ({})", g.g[n].name, g.g[n].op.type_name())),
-    );
+    v.extend(p.ops.iter().map(|&n| format!("{} ({})", g.g[n].name, g.g[n].op.type_name())));
     v.push(layer.to_string());
     v.join(" -> ")
 }
@@ -437,10 +366,7 @@ fn pool_geom(
     out: &[usize],
 ) -> Result<PoolGeom, PlanError> {
     if !stride.iter().all(|&s| pow2(s)) {
-        return Err(perr(
-            name,
-            format!("pooling stride {stride:?} must be a power of two in hardware"),
-        ));
+        return Err(perr(name, format!("pooling stride {stride:?} must be a power of two in hardware")));
     }
     Ok(PoolGeom {
         k: [kernel[0], kernel[1]],
@@ -462,62 +388,35 @@ fn classify_path(
     let g = &m.graph;
     let info = &m.info;
     let desc = describe(m, &p, lname);
-    let bad = |msg: &str| PlanError {
-        node: Some(lname.to_string()),
-        message: format!("path {desc}: {msg}"),
-    };
+    let bad = |msg: &str| PlanError { node: Some(lname.to_string()), message: format!("path {desc}: {msg}") };
     if p.delayed > 1 {
-        return Err(bad(
-            "more than one recurrent edge on one path (a delay of several steps) is not supported",
-        ));
+        return Err(bad("more than one recurrent edge on one path (a delay of several steps) is not supported"));
     }
     let (source, src_shape) = if p.source == input_ix {
         (Source::Input, in_shape)
     } else {
         let k = layer_of[&p.source];
         if !g.g[p.source].op.emits_spikes() {
-            return Err(bad(
-                "the source layer is not spiking; hardware passes only spikes between layers",
-            ));
+            return Err(bad("the source layer is not spiking; hardware passes only spikes between layers"));
         }
-        let s =
-            chw(&info.out_shape[p.source.index()]).ok_or_else(|| bad("source of rank above 3"))?;
+        let s = chw(&info.out_shape[p.source.index()]).ok_or_else(|| bad("source of rank above 3"))?;
         (Source::Layer(k), s)
     };
-    let ops: Vec<NodeIndex> = p
-        .ops
-        .iter()
-        .copied()
-        .filter(|&n| !matches!(g.g[n].op, Op::Flatten { .. } | Op::Output))
-        .collect();
+    let ops: Vec<NodeIndex> =
+        p.ops.iter().copied().filter(|&n| !matches!(g.g[n].op, Op::Flatten { .. } | Op::Output)).collect();
     let mut k = 0;
     let mut pre_pool = None;
     let mut pool_factor = 1.0;
     let mut cur_shape = src_shape;
     // Leading pooling on the source events.
     if let Some(&n) = ops.first()
-        && let Op::SumPool2d {
-            kernel,
-            stride,
-            padding,
-        }
-        | Op::AvgPool2d {
-            kernel,
-            stride,
-            padding,
-        } = &g.g[n].op
+        && let Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } = &g.g[n].op
     {
         let out = chw(&info.out_shape[n.index()]).ok_or_else(|| bad("pool output rank"))?;
         if info.in_shape[n.index()].len() != 3 {
             return Err(bad("pooling needs a (C, H, W) source"));
         }
-        pre_pool = Some(pool_geom(
-            &g.g[n].name,
-            kernel,
-            stride,
-            padding,
-            &info.out_shape[n.index()],
-        )?);
+        pre_pool = Some(pool_geom(&g.g[n].name, kernel, stride, padding, &info.out_shape[n.index()])?);
         if matches!(g.g[n].op, Op::AvgPool2d { .. }) {
             pool_factor = 1.0 / (kernel[0] * kernel[1]) as f64;
         }
@@ -540,12 +439,7 @@ fn classify_path(
     }
     // The weighted op, if any.
     let mut weighted: Option<NodeIndex> = None;
-    if k < ops.len()
-        && matches!(
-            g.g[ops[k]].op,
-            Op::Affine { .. } | Op::Linear { .. } | Op::Conv { .. }
-        )
-    {
+    if k < ops.len() && matches!(g.g[ops[k]].op, Op::Affine { .. } | Op::Linear { .. } | Op::Conv { .. }) {
         weighted = Some(ops[k]);
         k += 1;
     }
@@ -571,10 +465,8 @@ fn classify_path(
             names.join(", ")
         )));
     }
-    let path_names: Vec<String> = std::iter::once(p.source)
-        .chain(p.ops.iter().copied())
-        .map(|n| g.g[n].name.clone())
-        .collect();
+    let path_names: Vec<String> =
+        std::iter::once(p.source).chain(p.ops.iter().copied()).map(|n| g.g[n].name.clone()).collect();
     let delayed = p.delayed == 1;
     match weighted {
         None => {
@@ -646,37 +538,20 @@ fn classify_path(
                         out_shape: [rows, 1, 1],
                     })
                 }
-                Op::Conv {
-                    weight,
-                    bias,
-                    stride,
-                    padding,
-                    dilation,
-                    groups,
-                    ..
-                } => {
+                Op::Conv { weight, bias, stride, padding, dilation, groups, .. } => {
                     if pre_scale.is_some() {
                         return Err(bad("a Scale before a convolution is not supported"));
                     }
                     let lin = &info.in_shape[wn.index()];
                     let lout = &info.out_shape[wn.index()];
                     let nd = weight.shape.len() - 2;
-                    let (ci, ih, iw) = if nd == 1 {
-                        (lin[0], 1, lin[1])
-                    } else {
-                        (lin[0], lin[1], lin[2])
-                    };
+                    let (ci, ih, iw) = if nd == 1 { (lin[0], 1, lin[1]) } else { (lin[0], lin[1], lin[2]) };
                     if ci * ih * iw != cur_shape.iter().product::<usize>() {
                         return Err(bad("the convolution's input does not match its source"));
                     }
                     let out = chw(lout).ok_or_else(|| bad("conv output rank"))?;
-                    let (kh, kw) = if nd == 1 {
-                        (1, weight.shape[2])
-                    } else {
-                        (weight.shape[2], weight.shape[3])
-                    };
-                    let two =
-                        |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
+                    let (kh, kw) = if nd == 1 { (1, weight.shape[2]) } else { (weight.shape[2], weight.shape[3]) };
+                    let two = |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
                     let st = two(stride, 1);
                     let dl = two(dilation, 1);
                     let pad = match padding {
@@ -693,18 +568,15 @@ fn classify_path(
                     let co = weight.shape[0];
                     let per_ch = out[1] * out[2];
                     let mut w: Vec<f64> = weight.data.iter().map(|v| v * pool_factor).collect();
-                    let mut b: Option<Vec<f64>> = bias
-                        .as_ref()
-                        .map(|b| (0..co * per_ch).map(|i| b.data[i / per_ch]).collect());
+                    let mut b: Option<Vec<f64>> =
+                        bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.data[i / per_ch]).collect());
                     if let Some(ps) = &post_scale {
                         // Per output element; must be uniform per channel to fold into weights.
                         let per = w.len() / co;
                         for c in 0..co {
                             let s0 = ps[c * per_ch];
                             if ps[c * per_ch..(c + 1) * per_ch].iter().any(|&s| s != s0) {
-                                return Err(bad(
-                                    "a Scale after a convolution must be uniform per channel",
-                                ));
+                                return Err(bad("a Scale after a convolution must be uniform per channel"));
                             }
                             for x in &mut w[c * per..(c + 1) * per] {
                                 *x *= s0;
@@ -722,17 +594,7 @@ fn classify_path(
                         src_shape,
                         delayed,
                         pre_pool,
-                        kind: ProjKind::Conv {
-                            ci,
-                            ih,
-                            iw,
-                            kh,
-                            kw,
-                            stride: st,
-                            pad,
-                            dil: dl,
-                            groups: *groups,
-                        },
+                        kind: ProjKind::Conv { ci, ih, iw, kh, kw, stride: st, pad, dil: dl, groups: *groups },
                         w,
                         bias: b,
                         out_shape: out,
@@ -778,17 +640,11 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
                 }
             };
             let per_pos = n / rows;
-            RowScales {
-                scale: (0..n).map(|i| per_row[i / per_pos]).collect(),
-                binary,
-            }
+            RowScales { scale: (0..n).map(|i| per_row[i / per_pos]).collect(), binary }
         }
         ProjKind::Pool(_) | ProjKind::OneToOne => {
             let binary = p.w.iter().all(|&v| v.abs() == p.w[0].abs() && v != 0.0);
-            RowScales {
-                scale: (0..n).map(|i| p.w[i % p.w.len()].abs()).collect(),
-                binary,
-            }
+            RowScales { scale: (0..n).map(|i| p.w[i % p.w.len()].abs()).collect(), binary }
         }
     }
 }
@@ -798,20 +654,14 @@ fn signed_bits(max_abs: i64) -> u32 {
 }
 
 fn uniform<T: PartialEq + Clone>(v: Vec<T>) -> Vec<T> {
-    if v.windows(2).all(|w| w[0] == w[1]) && !v.is_empty() {
-        vec![v[0].clone()]
-    } else {
-        v
-    }
+    if v.windows(2).all(|w| w[0] == w[1]) && !v.is_empty() { vec![v[0].clone()] } else { v }
 }
 
 fn leak_of(name: &str, beta: &[f64], p: u32) -> Result<Leak, PlanError> {
     if let Some(&b) = beta.iter().find(|&&b| !(0.0..=1.0).contains(&b)) {
         return Err(perr(
             name,
-            format!(
-                "decay beta = 1 - dt/tau = {b} is outside [0, 1]: tau is shorter than dt (check --dt / --from)"
-            ),
+            format!("decay beta = 1 - dt/tau = {b} is outside [0, 1]: tau is shorter than dt (check --dt / --from)"),
         ));
     }
     if beta.iter().all(|&b| b == 0.0) {
@@ -829,9 +679,7 @@ fn leak_of(name: &str, beta: &[f64], p: u32) -> Result<Leak, PlanError> {
         }
     }
     let scale = (1u64 << p) as f64;
-    Ok(Leak::Mul {
-        b: uniform(beta.iter().map(|&b| (b * scale).round() as i64).collect()),
-    })
+    Ok(Leak::Mul { b: uniform(beta.iter().map(|&b| (b * scale).round() as i64).collect()) })
 }
 
 #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
@@ -848,24 +696,14 @@ fn quantise_layer(
     let g = &m.graph;
     let op = &g.g[lx].op;
     // Logical shape: the structured output of a Conv/Pool projection, else the node's shape.
-    let node_shape = if is_current {
-        m.info.in_shape[lx.index()].clone()
-    } else {
-        m.info.out_shape[lx.index()].clone()
-    };
+    let node_shape =
+        if is_current { m.info.in_shape[lx.index()].clone() } else { m.info.out_shape[lx.index()].clone() };
     let n: usize = node_shape.iter().product();
-    let mut shape =
-        chw(&node_shape).ok_or_else(|| perr(name, "layers of rank above 3 are not supported"))?;
+    let mut shape = chw(&node_shape).ok_or_else(|| perr(name, "layers of rank above 3 are not supported"))?;
     for p in &real {
         if matches!(p.kind, ProjKind::Conv { .. } | ProjKind::Pool(_)) {
             if p.out_shape.iter().product::<usize>() != n {
-                return Err(perr(
-                    name,
-                    format!(
-                        "projection from {} does not match the layer size",
-                        p.path[0]
-                    ),
-                ));
+                return Err(perr(name, format!("projection from {} does not match the layer size", p.path[0])));
             }
             shape = p.out_shape;
         }
@@ -876,18 +714,12 @@ fn quantise_layer(
             ProjKind::Conv { groups, .. } if *groups > 1 => {
                 let gs = shape[0] / groups;
                 if group_size != shape[0] && group_size != gs {
-                    return Err(perr(
-                        name,
-                        "convolutions with different group counts feed this layer",
-                    ));
+                    return Err(perr(name, "convolutions with different group counts feed this layer"));
                 }
                 group_size = gs;
             }
             ProjKind::Dense { .. } if shape[1] * shape[2] != 1 => {
-                return Err(perr(
-                    name,
-                    "a fully connected projection must feed a flat layer",
-                ));
+                return Err(perr(name, "a fully connected projection must feed a flat layer"));
             }
             ProjKind::OneToOne if p.src_shape != shape && shape[1] * shape[2] != 1 => {
                 return Err(perr(
@@ -912,7 +744,6 @@ fn quantise_layer(
             _ => unreachable!("layers are neuron or Threshold nodes"),
         }
     };
-    let dt = m.dialect().dt_or_one();
     let coeffs = if is_current {
         neuron::Coeffs {
             beta: vec![0.0; n],
@@ -923,13 +754,10 @@ fn quantise_layer(
             syn: None,
         }
     } else {
-        neuron::coeffs(op, n, dt).expect("layer ops have coefficients")
+        neuron::coeffs(op, n, m.dialect()).expect("layer ops have coefficients")
     };
     if let Some(&gn) = coeffs.gain.iter().find(|&&x| !(x > 0.0 && x.is_finite())) {
-        return Err(perr(
-            name,
-            format!("input gain r*dt/tau = {gn} must be positive"),
-        ));
+        return Err(perr(name, format!("input gain r*dt/tau = {gn} must be positive")));
     }
     // Gain from the accumulated input to the state it accumulates into.
     let acc_gain: Vec<f64> = match &coeffs.syn {
@@ -937,35 +765,20 @@ fn quantise_layer(
         None => coeffs.gain.clone(),
     };
     if let Some(&gn) = acc_gain.iter().find(|&&x| !(x > 0.0 && x.is_finite())) {
-        return Err(perr(
-            name,
-            format!("synaptic gain w_in*dt/tau_syn = {gn} must be positive"),
-        ));
+        return Err(perr(name, format!("synaptic gain w_in*dt/tau_syn = {gn} must be positive")));
     }
     let f = o.frac_bits;
     let two_f = (1u64 << f) as f64;
     let src_scale = |p: &RealProj| {
-        if p.source == Source::Input {
-            input.scale
-        } else {
-            1.0
-        }
+        if p.source == Source::Input { input.scale } else { 1.0 }
     };
     // Primary projection: the first with a weight matrix, else the first.
-    let primary = real
-        .iter()
-        .position(|p| matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. }))
-        .unwrap_or(0);
+    let primary =
+        real.iter().position(|p| matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. })).unwrap_or(0);
     let rs = row_scales(&real[primary], n, shape, o.weight_bits);
-    let s0: Vec<f64> = rs
-        .scale
-        .iter()
-        .map(|&s| if s > 0.0 { s } else { 1.0 })
-        .collect();
+    let s0: Vec<f64> = rs.scale.iter().map(|&s| if s > 0.0 { s } else { 1.0 }).collect();
     // Unit of the accumulated state (X, or Y for current-based neurons), per neuron.
-    let acc_unit: Vec<f64> = (0..n)
-        .map(|i| acc_gain[i] * s0[i] * src_scale(&real[primary]) / two_f)
-        .collect();
+    let acc_unit: Vec<f64> = (0..n).map(|i| acc_gain[i] * s0[i] * src_scale(&real[primary]) / two_f).collect();
     // Unit of V: for current-based neurons v += gain * i, and i is in acc units.
     let unit: Vec<f64> = match &coeffs.syn {
         Some(_) => (0..n).map(|i| acc_unit[i] * coeffs.gain[i]).collect(),
@@ -977,28 +790,16 @@ fn quantise_layer(
     for (k, p) in real.iter().enumerate() {
         let (weights, shift) = if k == primary {
             let vals: Vec<i64> = match &p.kind {
-                ProjKind::Dense { cols } => (0..p.w.len())
-                    .map(|e| (p.w[e] / s0[e / cols]).round() as i64)
-                    .collect(),
+                ProjKind::Dense { cols } => (0..p.w.len()).map(|e| (p.w[e] / s0[e / cols]).round() as i64).collect(),
                 ProjKind::Conv { .. } => {
                     let per = p.w.len() / shape[0];
                     let pos = shape[1] * shape[2];
-                    (0..p.w.len())
-                        .map(|e| (p.w[e] / s0[(e / per) * pos]).round() as i64)
-                        .collect()
+                    (0..p.w.len()).map(|e| (p.w[e] / s0[(e / per) * pos]).round() as i64).collect()
                 }
-                _ => (0..n)
-                    .map(|i| (p.w[i % p.w.len()] / s0[i]).round() as i64)
-                    .collect(),
+                _ => (0..n).map(|i| (p.w[i % p.w.len()] / s0[i]).round() as i64).collect(),
             };
             let bits = if rs.binary { 1 } else { o.weight_bits };
-            (
-                Weights {
-                    bits,
-                    values: uniform_if_elementwise(&p.kind, vals),
-                },
-                f,
-            )
+            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals) }, f)
         } else {
             let ss = src_scale(p);
             let vals: Vec<i64> = match &p.kind {
@@ -1015,20 +816,12 @@ fn quantise_layer(
                         })
                         .collect()
                 }
-                _ => (0..n)
-                    .map(|i| (acc_gain[i] * p.w[i % p.w.len()] * ss / acc_unit[i]).round() as i64)
-                    .collect(),
+                _ => (0..n).map(|i| (acc_gain[i] * p.w[i % p.w.len()] * ss / acc_unit[i]).round() as i64).collect(),
             };
             let maxw = vals.iter().map(|v| v.abs()).max().unwrap_or(0);
             let binary = vals.iter().all(|&v| v.abs() == 1);
             let bits = if binary { 1 } else { signed_bits(maxw).max(2) };
-            (
-                Weights {
-                    bits,
-                    values: uniform_if_elementwise(&p.kind, vals),
-                },
-                0,
-            )
+            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals) }, 0)
         };
         if let Some(b) = &p.bias {
             let dst = if p.delayed { &mut bias_late } else { &mut bias };
@@ -1057,32 +850,25 @@ fn quantise_layer(
     }
     let rnd = |x: f64| x.round() as i64;
     let cuba = coeffs.syn.is_some();
+    // Norse starts v at v_leak: step 0 gets beta*v_leak more than the zero-start recurrence.
+    let init: Vec<f64> = if m.dialect().switches.initial_v == InitialV::VLeak {
+        (0..n).map(|i| coeffs.beta[i] * coeffs.v_leak[i]).collect()
+    } else {
+        vec![0.0; n]
+    };
     let (c, cl, cs, csl): (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>) = if cuba {
         (
-            (0..n)
-                .map(|i| rnd((1.0 - coeffs.beta[i]) * coeffs.v_leak[i] / unit[i]))
-                .collect(),
-            vec![0; n],
-            (0..n)
-                .map(|i| rnd(acc_gain[i] * bias[i] / acc_unit[i]))
-                .collect(),
-            (0..n)
-                .map(|i| rnd(acc_gain[i] * bias_late[i] / acc_unit[i]))
-                .collect(),
+            (0..n).map(|i| rnd(((1.0 - coeffs.beta[i]) * coeffs.v_leak[i] + init[i]) / unit[i])).collect(),
+            (0..n).map(|i| rnd(-init[i] / unit[i])).collect(),
+            (0..n).map(|i| rnd(acc_gain[i] * bias[i] / acc_unit[i])).collect(),
+            (0..n).map(|i| rnd(acc_gain[i] * bias_late[i] / acc_unit[i])).collect(),
         )
     } else {
         (
             (0..n)
-                .map(|i| {
-                    rnd(
-                        (acc_gain[i] * bias[i] + (1.0 - coeffs.beta[i]) * coeffs.v_leak[i])
-                            / unit[i],
-                    )
-                })
+                .map(|i| rnd((acc_gain[i] * bias[i] + (1.0 - coeffs.beta[i]) * coeffs.v_leak[i] + init[i]) / unit[i]))
                 .collect(),
-            (0..n)
-                .map(|i| rnd(acc_gain[i] * bias_late[i] / unit[i]))
-                .collect(),
+            (0..n).map(|i| rnd((acc_gain[i] * bias_late[i] - init[i]) / unit[i])).collect(),
             vec![0],
             vec![0],
         )
@@ -1101,11 +887,7 @@ fn quantise_layer(
         Some((alpha, _)) => Some(leak_of(name, alpha, o.leak_bits)?),
         None => None,
     };
-    let lanes = o
-        .lanes
-        .unwrap_or(o.target.mapping.default_lanes)
-        .max(1)
-        .min(group_size);
+    let lanes = o.lanes.unwrap_or(o.target.mapping.default_lanes).max(1).min(group_size);
     let ncg = group_size.div_ceil(lanes);
     let rows = (shape[0] / group_size) * ncg * shape[1] * shape[2];
     Ok(Layer {

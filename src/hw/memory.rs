@@ -69,11 +69,7 @@ pub fn param_lane_bits(plan: &Plan, layer: usize) -> usize {
 fn place(t: &Target, depth: usize, width: usize) -> MemMap {
     let bits = (depth * width) as u64;
     if t.kind != "fpga" {
-        return if bits <= t.mapping.register_max_bits {
-            MemMap::Registers
-        } else {
-            MemMap::Sram
-        };
+        return if bits <= t.mapping.register_max_bits { MemMap::Registers } else { MemMap::Sram };
     }
     if bits <= t.mapping.register_max_bits || t.device.block_ram_modes.is_empty() {
         return MemMap::Registers;
@@ -92,111 +88,39 @@ fn place(t: &Target, depth: usize, width: usize) -> MemMap {
 /// Every logical memory of the plan, mapped onto `t`.
 pub fn map(plan: &Plan, t: &Target) -> Vec<Memory> {
     let mut v = vec![];
-    let mut add =
-        |name: String, layer: Option<usize>, role: &str, depth: usize, width: usize, rom: bool| {
-            if depth > 0 && width > 0 {
-                let map = place(t, depth, width);
-                v.push(Memory {
-                    name,
-                    layer,
-                    role: role.into(),
-                    depth,
-                    width,
-                    rom,
-                    map,
-                });
-            }
-        };
-    let uses_input = plan
-        .layers
-        .iter()
-        .any(|l| l.projections.iter().any(|p| p.source == Source::Input));
+    let mut add = |name: String, layer: Option<usize>, role: &str, depth: usize, width: usize, rom: bool| {
+        if depth > 0 && width > 0 {
+            let map = place(t, depth, width);
+            v.push(Memory { name, layer, role: role.into(), depth, width, rom, map });
+        }
+    };
+    let uses_input = plan.layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Input));
     if uses_input {
-        add(
-            "input.events".into(),
-            None,
-            "input",
-            plan.input.numel(),
-            input_event_width(plan),
-            false,
-        );
+        add("input.events".into(), None, "input", plan.input.numel(), input_event_width(plan), false);
     }
     for (k, l) in plan.layers.iter().enumerate() {
         let lanes = l.lanes;
-        add(
-            format!("{}.v", l.name),
-            Some(k),
-            "membrane",
-            l.rows,
-            lanes * l.v_bits as usize,
-            false,
-        );
+        add(format!("{}.v", l.name), Some(k), "membrane", l.rows, lanes * l.v_bits as usize, false);
         if l.s_bits > 0 {
-            add(
-                format!("{}.s", l.name),
-                Some(k),
-                "static",
-                l.rows,
-                lanes * l.s_bits as usize,
-                false,
-            );
+            add(format!("{}.s", l.name), Some(k), "static", l.rows, lanes * l.s_bits as usize, false);
         }
         if l.y_bits > 0 {
-            add(
-                format!("{}.y", l.name),
-                Some(k),
-                "synaptic",
-                l.rows,
-                lanes * l.y_bits as usize,
-                false,
-            );
+            add(format!("{}.y", l.name), Some(k), "synaptic", l.rows, lanes * l.y_bits as usize, false);
         }
         let pb = param_lane_bits(plan, k);
         if pb > 0 {
-            add(
-                format!("{}.params", l.name),
-                Some(k),
-                "params",
-                l.rows,
-                lanes * pb,
-                true,
-            );
+            add(format!("{}.params", l.name), Some(k), "params", l.rows, lanes * pb, true);
         }
         if l.spiking() && l.has_consumers {
-            add(
-                format!("{}.events", l.name),
-                Some(k),
-                "events",
-                l.rows,
-                event_width(l.shape, lanes),
-                false,
-            );
+            add(format!("{}.events", l.name), Some(k), "events", l.rows, event_width(l.shape, lanes), false);
         }
         for (j, p) in l.projections.iter().enumerate() {
             let d = weight_depth(plan, k, j);
-            add(
-                format!("{}.w{j}", l.name),
-                Some(k),
-                "weights",
-                d,
-                lanes * p.weights.bits as usize,
-                true,
-            );
+            add(format!("{}.w{j}", l.name), Some(k), "weights", d, lanes * p.weights.bits as usize, true);
         }
         if k == plan.output.layer {
-            let w = if plan.output.spikes {
-                lanes
-            } else {
-                lanes * l.v_bits as usize
-            };
-            add(
-                format!("{}.out", l.name),
-                Some(k),
-                "output",
-                l.rows,
-                w,
-                false,
-            );
+            let w = if plan.output.spikes { lanes } else { lanes * l.v_bits as usize };
+            add(format!("{}.out", l.name), Some(k), "output", l.rows, w, false);
         }
     }
     v

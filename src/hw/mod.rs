@@ -178,11 +178,7 @@ impl Weights {
 
     /// Weight `i`, broadcasting a single value.
     pub fn at(&self, i: usize) -> i64 {
-        if self.values.len() == 1 {
-            self.values[0]
-        } else {
-            self.values[i]
-        }
+        if self.values.len() == 1 { self.values[0] } else { self.values[i] }
     }
 }
 
@@ -302,10 +298,7 @@ impl Layer {
         let g = c / self.group_size;
         let local = c % self.group_size;
         let cgi = g * self.ncg + local / self.lanes;
-        (
-            cgi * self.positions() + y * self.shape[2] + x,
-            local % self.lanes,
-        )
+        (cgi * self.positions() + y * self.shape[2] + x, local % self.lanes)
     }
 
     /// Channel of lane `l` in lane group `cgi` (may be >= C or outside the group: padding).
@@ -322,9 +315,7 @@ impl Layer {
 
     /// True when a projection accumulates into S.
     pub fn has_static(&self) -> bool {
-        self.projections
-            .iter()
-            .any(|p| p.target == AccTarget::Static)
+        self.projections.iter().any(|p| p.target == AccTarget::Static)
     }
 }
 
@@ -355,10 +346,7 @@ impl InputPlan {
     pub fn quantise(&self, x: f64) -> i64 {
         let q = (x / self.scale).round() as i64;
         let (lo, hi) = if self.signed {
-            (
-                -(1i64 << (self.bits - 1)) + 1,
-                (1i64 << (self.bits - 1)) - 1,
-            )
+            (-(1i64 << (self.bits - 1)) + 1, (1i64 << (self.bits - 1)) - 1)
         } else {
             (0, (1i64 << self.bits) - 1)
         };
@@ -367,11 +355,7 @@ impl InputPlan {
 
     /// Largest |value|.
     pub fn max_abs(&self) -> i64 {
-        if self.signed {
-            (1i64 << (self.bits - 1)) - 1
-        } else {
-            (1i64 << self.bits) - 1
-        }
+        if self.signed { (1i64 << (self.bits - 1)) - 1 } else { (1i64 << self.bits) - 1 }
     }
 }
 
@@ -562,11 +546,7 @@ fn range_str<T: PartialOrd + Copy + std::fmt::Display>(v: &[T]) -> String {
             hi = x;
         }
     }
-    if v.len() == 1 || lo == hi {
-        format!("{lo}")
-    } else {
-        format!("{lo}..{hi} (per neuron)")
-    }
+    if v.len() == 1 || lo == hi { format!("{lo}") } else { format!("{lo}..{hi} (per neuron)") }
 }
 
 impl Leak {
@@ -602,21 +582,10 @@ impl Plan {
                 y_bits: l.y_bits,
                 saturate: l.saturate,
                 leak: l.leak.describe(self.leak_bits),
-                threshold: if l.spiking() {
-                    range_str(&l.params.thr)
-                } else {
-                    "-".into()
-                },
+                threshold: if l.spiking() { range_str(&l.params.thr) } else { "-".into() },
                 unit: {
-                    let (lo, hi) = l
-                        .unit
-                        .iter()
-                        .fold((f64::INFINITY, 0.0f64), |(a, b), &u| (a.min(u), b.max(u)));
-                    if lo == hi {
-                        format!("{lo:.4e}")
-                    } else {
-                        format!("{lo:.4e}..{hi:.4e}")
-                    }
+                    let (lo, hi) = l.unit.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &u| (a.min(u), b.max(u)));
+                    if lo == hi { format!("{lo:.4e}") } else { format!("{lo:.4e}..{hi:.4e}") }
                 },
                 projections: l
                     .projections
@@ -633,11 +602,7 @@ impl Plan {
                                 ProjKind::OneToOne => "one-to-one",
                             }
                         ),
-                        weights: if p.weights.binary() {
-                            "binary".into()
-                        } else {
-                            format!("{}-bit", p.weights.bits)
-                        },
+                        weights: if p.weights.binary() { "binary".into() } else { format!("{}-bit", p.weights.bits) },
                         shift: p.shift,
                         beats_per_event: schedule::beats_per_event(l, p),
                         target: p.target,
@@ -646,23 +611,9 @@ impl Plan {
                     .collect(),
             })
             .collect();
-        let block_rams = self
-            .memories
-            .iter()
-            .map(|m| {
-                if let MemMap::BlockRam { blocks, .. } = m.map {
-                    blocks
-                } else {
-                    0
-                }
-            })
-            .sum();
-        let register_bits = self
-            .memories
-            .iter()
-            .filter(|m| m.map == MemMap::Registers)
-            .map(|m| m.bits())
-            .sum();
+        let block_rams =
+            self.memories.iter().map(|m| if let MemMap::BlockRam { blocks, .. } = m.map { blocks } else { 0 }).sum();
+        let register_bits = self.memories.iter().filter(|m| m.map == MemMap::Registers).map(|m| m.bits()).sum();
         PlanSummary {
             model: self.model.clone(),
             target: self.target.clone(),

@@ -41,18 +41,11 @@ fn step_bounds(plan: &Plan, k: usize) -> (Vec<i64>, Vec<i64>) {
         };
         let mult = p.pre_pool.as_ref().map_or(1, |g| (g.k[0] * g.k[1]) as i64);
         let unit = xmax.saturating_mul(mult) << p.shift;
-        let dst = if p.target == AccTarget::Static {
-            &mut stat
-        } else {
-            &mut dynm
-        };
+        let dst = if p.target == AccTarget::Static { &mut stat } else { &mut dynm };
         match &p.kind {
             ProjKind::Dense { cols } => {
                 for (i, d) in dst.iter_mut().enumerate() {
-                    let s: i64 = p.weights.values[i * cols..(i + 1) * cols]
-                        .iter()
-                        .map(|w| w.abs())
-                        .sum();
+                    let s: i64 = p.weights.values[i * cols..(i + 1) * cols].iter().map(|w| w.abs()).sum();
                     *d = d.saturating_add(s.saturating_mul(unit));
                 }
             }
@@ -60,10 +53,7 @@ fn step_bounds(plan: &Plan, k: usize) -> (Vec<i64>, Vec<i64>) {
                 let co = l.shape[0];
                 let per = p.weights.values.len() / co;
                 for c in 0..co {
-                    let s: i64 = p.weights.values[c * per..(c + 1) * per]
-                        .iter()
-                        .map(|w| w.abs())
-                        .sum();
+                    let s: i64 = p.weights.values[c * per..(c + 1) * per].iter().map(|w| w.abs()).sum();
                     for d in &mut dst[c * pos..(c + 1) * pos] {
                         *d = d.saturating_add(s.saturating_mul(unit));
                     }
@@ -72,13 +62,7 @@ fn step_bounds(plan: &Plan, k: usize) -> (Vec<i64>, Vec<i64>) {
             ProjKind::Pool(g) => {
                 let per_window = (g.k[0] * g.k[1]) as i64;
                 for (i, d) in dst.iter_mut().enumerate() {
-                    *d = d.saturating_add(
-                        p.weights
-                            .at(i)
-                            .abs()
-                            .saturating_mul(per_window)
-                            .saturating_mul(unit),
-                    );
+                    *d = d.saturating_add(p.weights.at(i).abs().saturating_mul(per_window).saturating_mul(unit));
                 }
             }
             ProjKind::OneToOne => {
@@ -123,16 +107,11 @@ pub fn analyse(plan: &mut Plan, k: usize, cap: Option<u32>) {
         } else {
             dynm[i].saturating_add(stat[i])
         };
-        let m = input
-            .saturating_add(at(&pr.bias, i).abs())
-            .saturating_add(at(&pr.bias_late, i).abs());
+        let m = input.saturating_add(at(&pr.bias, i).abs()).saturating_add(at(&pr.bias_late, i).abs());
         let mut b = 0i64;
         let mut top = thr.max(vr);
         for _ in 0..t_steps {
-            b = leak_bound(&l.leak, b.max(vr), p, i)
-                .saturating_add(m)
-                .saturating_add(thr)
-                .saturating_add(1);
+            b = leak_bound(&l.leak, b.max(vr), p, i).saturating_add(m).saturating_add(thr).saturating_add(1);
             top = top.max(b);
         }
         vmax = vmax.max(top);

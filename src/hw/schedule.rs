@@ -73,11 +73,7 @@ pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
 
 /// Duration of an ACC phase with `events` source events.
 pub fn acc_cycles(l: &Layer, p: &Projection, events: u64) -> u64 {
-    if events == 0 {
-        ACC_EMPTY
-    } else {
-        ACC_HEAD + events * beats_per_event(l, p) + ACC_TAIL
-    }
+    if events == 0 { ACC_EMPTY } else { ACC_HEAD + events * beats_per_event(l, p) + ACC_TAIL }
 }
 
 /// Duration of an UPD phase.

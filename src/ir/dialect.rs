@@ -35,6 +35,51 @@ impl fmt::Display for ResetMode {
     }
 }
 
+/// How the continuous neuron equations are discretised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Integration {
+    /// Forward Euler: `beta = 1 - dt/tau`, gain `r dt / tau` (NIR, snnTorch, SpikingJelly, Norse).
+    #[default]
+    Euler,
+    /// Exact exponential: `beta = exp(-dt/tau)`, gain `r (1 - beta)` (Sinabs).
+    Exact,
+}
+
+/// How input reaches the synaptic current of CubaLI/CubaLIF neurons.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CubaInput {
+    /// NIR: `i += (dt / tau_syn) * w_in * I`.
+    #[default]
+    Scaled,
+    /// Norse: the current jumps by the full input, `i += w_in * I`.
+    Unit,
+}
+
+/// Spikes per step a neuron may emit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpikeMode {
+    /// At most one spike per step.
+    #[default]
+    Single,
+    /// `trunc(v / threshold)` spikes per step, each subtracting a threshold (Sinabs' default
+    /// `MultiSpike`).
+    Multi,
+}
+
+/// Initial membrane potential.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitialV {
+    /// Zero (NIR, snnTorch, SpikingJelly, Sinabs).
+    #[default]
+    Zero,
+    /// `v_leak` (Norse).
+    VLeak,
+}
+
 /// Source frameworks with a known dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -43,9 +88,11 @@ pub enum Preset {
     Snntorch,
     /// SpikingJelly `LIFNode` via `export_to_nir(dt=1e-4)`: hard reset, fires on `>=`.
     Spikingjelly,
-    /// Norse 1.1 `to_nir`: tau written as tau*dt, so dt = 1e-6 (1e-3 squared); hard reset.
+    /// Norse 1.1 `to_nir`: tau written as tau*dt, so dt = 1e-6 (1e-3 squared); hard reset;
+    /// the synaptic current jumps by the full input; v starts at v_leak.
     Norse,
-    /// Sinabs: dt = 1 (tau in steps), reset subtract, fires on `>=`.
+    /// Sinabs: dt = 1 (tau in steps), reset subtract, fires on `>=`, exact exponential decay,
+    /// multi-spike (its default `MultiSpike`).
     Sinabs,
     /// Plain NIR: hard reset, `>`, dt inferred or given.
     Nir,
@@ -95,6 +142,36 @@ pub enum DtSource {
     NotNeeded,
 }
 
+/// Semantic switches beyond dt, reset and firing rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Switches {
+    /// Discretisation.
+    #[serde(default)]
+    pub integration: Integration,
+    /// Synaptic input of current-based neurons.
+    #[serde(default)]
+    pub cuba_input: CubaInput,
+    /// Single or multi-spike neurons.
+    #[serde(default)]
+    pub spikes: SpikeMode,
+    /// Initial membrane.
+    #[serde(default)]
+    pub initial_v: InitialV,
+}
+
+impl Preset {
+    /// The preset's semantic switches.
+    pub fn switches(self) -> Switches {
+        match self {
+            Preset::Norse => Switches { cuba_input: CubaInput::Unit, initial_v: InitialV::VLeak, ..Default::default() },
+            Preset::Sinabs => {
+                Switches { integration: Integration::Exact, spikes: SpikeMode::Multi, ..Default::default() }
+            }
+            _ => Switches::default(),
+        }
+    }
+}
+
 /// The resolved dialect a graph is simulated and compiled with.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dialect {
@@ -115,6 +192,9 @@ pub struct Dialect {
     /// Preset the dialect came from, if any.
     #[serde(default)]
     pub preset: Option<Preset>,
+    /// Further semantic switches.
+    #[serde(default, flatten)]
+    pub switches: Switches,
 }
 
 /// Dialect options as given by the user; `None` means "not given".
@@ -130,6 +210,14 @@ pub struct DialectOverrides {
     pub fire_on_equal: bool,
     /// `--timesteps`.
     pub timesteps: Option<usize>,
+    /// `--integration`.
+    pub integration: Option<Integration>,
+    /// `--cuba-input`.
+    pub cuba_input: Option<CubaInput>,
+    /// `--spikes`.
+    pub spikes: Option<SpikeMode>,
+    /// `--initial-v`.
+    pub initial_v: Option<InitialV>,
 }
 
 /// Why a dialect could not be resolved.
@@ -175,11 +263,7 @@ pub fn infer_dt(graph: &Graph) -> DtInference {
             Op::LIF { tau, r, .. } | Op::LI { tau, r, .. } => (tau, r),
             Op::CubaLIF { tau_mem, r, .. } | Op::CubaLI { tau_mem, r, .. } => (tau_mem, r),
             Op::IF { .. } | Op::I { .. } | Op::Delay { .. } => {
-                return DtInference::Ambiguous(format!(
-                    "node '{}' ({}) does not encode dt",
-                    n.name,
-                    n.op.type_name()
-                ));
+                return DtInference::Ambiguous(format!("node '{}' ({}) does not encode dt", n.name, n.op.type_name()));
             }
             _ => continue,
         };
@@ -187,16 +271,10 @@ pub fn infer_dt(graph: &Graph) -> DtInference {
         for i in 0..len {
             let (t, rr) = (tau.at(i), r.at(i));
             if rr == 1.0 {
-                return DtInference::Ambiguous(format!(
-                    "node '{}' has r = 1, which fits any dt",
-                    n.name
-                ));
+                return DtInference::Ambiguous(format!("node '{}' has r = 1, which fits any dt", n.name));
             }
             if !(rr > 0.0 && t > 0.0) {
-                return DtInference::Ambiguous(format!(
-                    "node '{}' has r = {rr}, tau = {t}",
-                    n.name
-                ));
+                return DtInference::Ambiguous(format!("node '{}' has r = {rr}, tau = {t}", n.name));
             }
             let dt = t / rr;
             match &found {
@@ -222,11 +300,7 @@ pub fn infer_dt(graph: &Graph) -> DtInference {
 
 /// Seconds in the shortest readable form: `1e-4`, `0.5`, `1`.
 pub fn fmt_seconds(x: f64) -> String {
-    if x != 0.0 && (x.abs() < 1e-2 || x.abs() >= 1e4) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
-    }
+    if x != 0.0 && (x.abs() < 1e-2 || x.abs() >= 1e4) { format!("{x:e}") } else { format!("{x}") }
 }
 
 /// Rounds to `sig` significant digits (an exporter's dt is a short decimal like 1e-4).
@@ -248,6 +322,7 @@ impl Dialect {
             fire_on_equal: file.fire_on_equal,
             timesteps: file.timesteps,
             preset: file.preset,
+            switches: file.switches,
         };
         if let Some(dt) = file.dt {
             d.dt = Some(dt);
@@ -258,6 +333,7 @@ impl Dialect {
             d.preset = Some(p);
             d.reset = reset;
             d.fire_on_equal = foe;
+            d.switches = p.switches();
             if let Some(dt) = dt {
                 d.dt = Some(dt);
                 d.dt_source = DtSource::Preset;
@@ -275,6 +351,18 @@ impl Dialect {
         }
         if o.fire_on_equal {
             d.fire_on_equal = true;
+        }
+        if let Some(v) = o.integration {
+            d.switches.integration = v;
+        }
+        if let Some(v) = o.cuba_input {
+            d.switches.cuba_input = v;
+        }
+        if let Some(v) = o.spikes {
+            d.switches.spikes = v;
+        }
+        if let Some(v) = o.initial_v {
+            d.switches.initial_v = v;
         }
         if let Some(t) = o.timesteps {
             if t == 0 {
@@ -316,19 +404,23 @@ impl Dialect {
             }
             (None, _) => "dt unset".to_string(),
         };
-        let fire = if self.fire_on_equal {
-            "v >= thr"
-        } else {
-            "v > thr"
-        };
-        let preset = self
-            .preset
-            .map(|p| format!("preset {p}, "))
-            .unwrap_or_default();
-        let t = self
-            .timesteps
-            .map(|t| format!(", T = {t}"))
-            .unwrap_or_default();
-        format!("{preset}{dt}, reset {}, fire {fire}{t}", self.reset)
+        let fire = if self.fire_on_equal { "v >= thr" } else { "v > thr" };
+        let preset = self.preset.map(|p| format!("preset {p}, ")).unwrap_or_default();
+        let t = self.timesteps.map(|t| format!(", T = {t}")).unwrap_or_default();
+        let s = &self.switches;
+        let mut extra = String::new();
+        if s.integration == Integration::Exact {
+            extra.push_str(", exact exponential decay");
+        }
+        if s.cuba_input == CubaInput::Unit {
+            extra.push_str(", synaptic input unscaled");
+        }
+        if s.spikes == SpikeMode::Multi {
+            extra.push_str(", multi-spike");
+        }
+        if s.initial_v == InitialV::VLeak {
+            extra.push_str(", v starts at v_leak");
+        }
+        format!("{preset}{dt}, reset {}, fire {fire}{extra}{t}", self.reset)
     }
 }

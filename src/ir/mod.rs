@@ -62,17 +62,9 @@ pub enum Op {
         input_shape: Option<Vec<usize>>,
     },
     /// 2-d sum pooling with zero padding.
-    SumPool2d {
-        kernel: Vec<usize>,
-        stride: Vec<usize>,
-        padding: Vec<usize>,
-    },
+    SumPool2d { kernel: Vec<usize>, stride: Vec<usize>, padding: Vec<usize> },
     /// 2-d average pooling (window sum / kernel area; padding counted).
-    AvgPool2d {
-        kernel: Vec<usize>,
-        stride: Vec<usize>,
-        padding: Vec<usize>,
-    },
+    AvgPool2d { kernel: Vec<usize>, stride: Vec<usize>, padding: Vec<usize> },
     /// Flatten dims `start_dim..=end_dim` of the shape without batch dimension.
     Flatten { start_dim: i64, end_dim: i64 },
     /// `y[t] = x[t - round(delay/dt)]`.
@@ -82,33 +74,13 @@ pub enum Op {
     /// Integrator `dv/dt = r I`.
     I { r: Tensor },
     /// Integrate-and-fire.
-    IF {
-        r: Tensor,
-        v_threshold: Tensor,
-        v_reset: Tensor,
-    },
+    IF { r: Tensor, v_threshold: Tensor, v_reset: Tensor },
     /// Leaky integrator (readout): `tau dv/dt = (v_leak - v) + r I`.
-    LI {
-        tau: Tensor,
-        r: Tensor,
-        v_leak: Tensor,
-    },
+    LI { tau: Tensor, r: Tensor, v_leak: Tensor },
     /// Leaky integrate-and-fire.
-    LIF {
-        tau: Tensor,
-        r: Tensor,
-        v_leak: Tensor,
-        v_threshold: Tensor,
-        v_reset: Tensor,
-    },
+    LIF { tau: Tensor, r: Tensor, v_leak: Tensor, v_threshold: Tensor, v_reset: Tensor },
     /// Current-based leaky integrator.
-    CubaLI {
-        tau_syn: Tensor,
-        tau_mem: Tensor,
-        r: Tensor,
-        v_leak: Tensor,
-        w_in: Tensor,
-    },
+    CubaLI { tau_syn: Tensor, tau_mem: Tensor, r: Tensor, v_leak: Tensor, w_in: Tensor },
     /// Current-based leaky integrate-and-fire.
     CubaLIF {
         tau_syn: Tensor,
@@ -167,22 +139,14 @@ impl Op {
 
     /// True for ops whose output is a binary spike train.
     pub fn emits_spikes(&self) -> bool {
-        matches!(
-            self,
-            Op::IF { .. } | Op::LIF { .. } | Op::CubaLIF { .. } | Op::Threshold { .. }
-        )
+        matches!(self, Op::IF { .. } | Op::LIF { .. } | Op::CubaLIF { .. } | Op::Threshold { .. })
     }
 
     /// True for neuron models (ops with a membrane).
     pub fn is_neuron(&self) -> bool {
         matches!(
             self,
-            Op::I { .. }
-                | Op::IF { .. }
-                | Op::LI { .. }
-                | Op::LIF { .. }
-                | Op::CubaLI { .. }
-                | Op::CubaLIF { .. }
+            Op::I { .. } | Op::IF { .. } | Op::LI { .. } | Op::LIF { .. } | Op::CubaLI { .. } | Op::CubaLIF { .. }
         )
     }
 
@@ -203,11 +167,7 @@ impl Op {
     /// The op's parameter tensors with their NIR dataset names.
     pub fn params(&self) -> Vec<(&'static str, &Tensor)> {
         match self {
-            Op::Input { .. }
-            | Op::Output
-            | Op::SumPool2d { .. }
-            | Op::AvgPool2d { .. }
-            | Op::Flatten { .. } => vec![],
+            Op::Input { .. } | Op::Output | Op::SumPool2d { .. } | Op::AvgPool2d { .. } | Op::Flatten { .. } => vec![],
             Op::Affine { weight, bias } => vec![("weight", weight), ("bias", bias)],
             Op::Linear { weight } => vec![("weight", weight)],
             Op::Scale { scale } => vec![("scale", scale)],
@@ -221,49 +181,17 @@ impl Op {
             Op::Delay { delay } => vec![("delay", delay)],
             Op::Threshold { threshold } => vec![("threshold", threshold)],
             Op::I { r } => vec![("r", r)],
-            Op::IF {
-                r,
-                v_threshold,
-                v_reset,
-            } => {
+            Op::IF { r, v_threshold, v_reset } => {
                 vec![("r", r), ("v_threshold", v_threshold), ("v_reset", v_reset)]
             }
             Op::LI { tau, r, v_leak } => vec![("tau", tau), ("r", r), ("v_leak", v_leak)],
-            Op::LIF {
-                tau,
-                r,
-                v_leak,
-                v_threshold,
-                v_reset,
-            } => vec![
-                ("tau", tau),
-                ("r", r),
-                ("v_leak", v_leak),
-                ("v_threshold", v_threshold),
-                ("v_reset", v_reset),
-            ],
-            Op::CubaLI {
-                tau_syn,
-                tau_mem,
-                r,
-                v_leak,
-                w_in,
-            } => vec![
-                ("tau_syn", tau_syn),
-                ("tau_mem", tau_mem),
-                ("r", r),
-                ("v_leak", v_leak),
-                ("w_in", w_in),
-            ],
-            Op::CubaLIF {
-                tau_syn,
-                tau_mem,
-                r,
-                v_leak,
-                w_in,
-                v_threshold,
-                v_reset,
-            } => vec![
+            Op::LIF { tau, r, v_leak, v_threshold, v_reset } => {
+                vec![("tau", tau), ("r", r), ("v_leak", v_leak), ("v_threshold", v_threshold), ("v_reset", v_reset)]
+            }
+            Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in } => {
+                vec![("tau_syn", tau_syn), ("tau_mem", tau_mem), ("r", r), ("v_leak", v_leak), ("w_in", w_in)]
+            }
+            Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset } => vec![
                 ("tau_syn", tau_syn),
                 ("tau_mem", tau_mem),
                 ("r", r),
@@ -278,11 +206,7 @@ impl Op {
     /// Mutable access to the op's parameter tensors (same order as [`Op::params`]).
     pub fn params_mut(&mut self) -> Vec<(&'static str, &mut Tensor)> {
         match self {
-            Op::Input { .. }
-            | Op::Output
-            | Op::SumPool2d { .. }
-            | Op::AvgPool2d { .. }
-            | Op::Flatten { .. } => vec![],
+            Op::Input { .. } | Op::Output | Op::SumPool2d { .. } | Op::AvgPool2d { .. } | Op::Flatten { .. } => vec![],
             Op::Affine { weight, bias } => vec![("weight", weight), ("bias", bias)],
             Op::Linear { weight } => vec![("weight", weight)],
             Op::Scale { scale } => vec![("scale", scale)],
@@ -296,49 +220,17 @@ impl Op {
             Op::Delay { delay } => vec![("delay", delay)],
             Op::Threshold { threshold } => vec![("threshold", threshold)],
             Op::I { r } => vec![("r", r)],
-            Op::IF {
-                r,
-                v_threshold,
-                v_reset,
-            } => {
+            Op::IF { r, v_threshold, v_reset } => {
                 vec![("r", r), ("v_threshold", v_threshold), ("v_reset", v_reset)]
             }
             Op::LI { tau, r, v_leak } => vec![("tau", tau), ("r", r), ("v_leak", v_leak)],
-            Op::LIF {
-                tau,
-                r,
-                v_leak,
-                v_threshold,
-                v_reset,
-            } => vec![
-                ("tau", tau),
-                ("r", r),
-                ("v_leak", v_leak),
-                ("v_threshold", v_threshold),
-                ("v_reset", v_reset),
-            ],
-            Op::CubaLI {
-                tau_syn,
-                tau_mem,
-                r,
-                v_leak,
-                w_in,
-            } => vec![
-                ("tau_syn", tau_syn),
-                ("tau_mem", tau_mem),
-                ("r", r),
-                ("v_leak", v_leak),
-                ("w_in", w_in),
-            ],
-            Op::CubaLIF {
-                tau_syn,
-                tau_mem,
-                r,
-                v_leak,
-                w_in,
-                v_threshold,
-                v_reset,
-            } => vec![
+            Op::LIF { tau, r, v_leak, v_threshold, v_reset } => {
+                vec![("tau", tau), ("r", r), ("v_leak", v_leak), ("v_threshold", v_threshold), ("v_reset", v_reset)]
+            }
+            Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in } => {
+                vec![("tau_syn", tau_syn), ("tau_mem", tau_mem), ("r", r), ("v_leak", v_leak), ("w_in", w_in)]
+            }
+            Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset } => vec![
                 ("tau_syn", tau_syn),
                 ("tau_mem", tau_mem),
                 ("r", r),
@@ -390,10 +282,7 @@ pub struct Graph {
 impl Graph {
     /// Adds a node; the caller guarantees the name is unique.
     pub fn add_node(&mut self, name: impl Into<String>, op: Op) -> NodeIndex {
-        self.g.add_node(Node {
-            name: name.into(),
-            op,
-        })
+        self.g.add_node(Node { name: name.into(), op })
     }
 
     /// Adds an edge `from -> to` after every existing edge.
@@ -441,34 +330,19 @@ impl Graph {
 
     /// All edges in file order as (source, target).
     pub fn edges(&self) -> Vec<(NodeIndex, NodeIndex)> {
-        self.g
-            .edge_indices()
-            .map(|e| {
-                self.g
-                    .edge_endpoints(e)
-                    .expect("edge index from this graph")
-            })
-            .collect()
+        self.g.edge_indices().map(|e| self.g.edge_endpoints(e).expect("edge index from this graph")).collect()
     }
 
     /// Input nodes in name order.
     pub fn inputs(&self) -> Vec<NodeIndex> {
-        let mut v: Vec<_> = self
-            .g
-            .node_indices()
-            .filter(|&i| matches!(self.g[i].op, Op::Input { .. }))
-            .collect();
+        let mut v: Vec<_> = self.g.node_indices().filter(|&i| matches!(self.g[i].op, Op::Input { .. })).collect();
         v.sort_by(|a, b| self.g[*a].name.cmp(&self.g[*b].name));
         v
     }
 
     /// Output nodes in name order.
     pub fn outputs(&self) -> Vec<NodeIndex> {
-        let mut v: Vec<_> = self
-            .g
-            .node_indices()
-            .filter(|&i| matches!(self.g[i].op, Op::Output))
-            .collect();
+        let mut v: Vec<_> = self.g.node_indices().filter(|&i| matches!(self.g[i].op, Op::Output)).collect();
         v.sort_by(|a, b| self.g[*a].name.cmp(&self.g[*b].name));
         v
     }

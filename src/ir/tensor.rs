@@ -30,50 +30,26 @@ impl Tensor {
     /// A tensor from f64 values (dtype F64).
     pub fn f64(shape: Vec<usize>, data: Vec<f64>) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor {
-            dtype: DType::F64,
-            shape,
-            data,
-        }
+        Tensor { dtype: DType::F64, shape, data }
     }
 
     /// A tensor from f32 values (dtype F32).
     pub fn f32(shape: Vec<usize>, data: &[f32]) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor {
-            dtype: DType::F32,
-            shape,
-            data: data.iter().map(|&x| x as f64).collect(),
-        }
+        Tensor { dtype: DType::F32, shape, data: data.iter().map(|&x| x as f64).collect() }
     }
 
     /// A scalar.
     pub fn scalar(dtype: DType, v: f64) -> Self {
-        let v = if dtype == DType::F32 {
-            v as f32 as f64
-        } else {
-            v
-        };
-        Tensor {
-            dtype,
-            shape: vec![],
-            data: vec![v],
-        }
+        let v = if dtype == DType::F32 { v as f32 as f64 } else { v };
+        Tensor { dtype, shape: vec![], data: vec![v] }
     }
 
     /// A tensor filled with one value.
     pub fn full(dtype: DType, shape: Vec<usize>, v: f64) -> Self {
         let n = shape.iter().product();
-        let v = if dtype == DType::F32 {
-            v as f32 as f64
-        } else {
-            v
-        };
-        Tensor {
-            dtype,
-            shape,
-            data: vec![v; n],
-        }
+        let v = if dtype == DType::F32 { v as f32 as f64 } else { v };
+        Tensor { dtype, shape, data: vec![v; n] }
     }
 
     /// Number of elements.
@@ -89,11 +65,7 @@ impl Tensor {
     /// Element `i`, broadcasting a single-element tensor.
     #[inline]
     pub fn at(&self, i: usize) -> f64 {
-        if self.data.len() == 1 {
-            self.data[0]
-        } else {
-            self.data[i]
-        }
+        if self.data.len() == 1 { self.data[0] } else { self.data[i] }
     }
 
     /// Rounds every value to the tensor's dtype (keeps the F32 invariant after arithmetic).
@@ -147,12 +119,7 @@ impl Serialize for Tensor {
             DType::F32 => TensorData::F32(self.data.iter().map(|&v| v as f32).collect()),
             DType::F64 => TensorData::F64(self.data.clone()),
         };
-        TensorOut {
-            dtype: self.dtype,
-            shape: &self.shape,
-            data,
-        }
-        .serialize(s)
+        TensorOut { dtype: self.dtype, shape: &self.shape, data }.serialize(s)
     }
 }
 
@@ -172,10 +139,6 @@ impl<'de> Deserialize<'de> for Tensor {
                 data.len()
             )));
         }
-        Ok(Tensor {
-            dtype: r.dtype,
-            shape: r.shape,
-            data,
-        })
+        Ok(Tensor { dtype: r.dtype, shape: r.shape, data })
     }
 }

@@ -161,10 +161,7 @@ pub trait Tracer {
 /// Runs `steps` steps (at most the plan's T) on every sample.
 pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
     let eng = Engine::new(plan);
-    let samples: Vec<SampleResult> = (0..batch.n)
-        .into_par_iter()
-        .map(|i| eng.sample(batch, i, steps, None))
-        .collect();
+    let samples: Vec<SampleResult> = (0..batch.n).into_par_iter().map(|i| eng.sample(batch, i, steps, None)).collect();
     let mut total = Counters::default();
     for s in &samples {
         total.add(&s.counters);
@@ -177,27 +174,12 @@ pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
         for t in 0..steps {
             for nn in 0..numel {
                 let v = if t < run { s.raw[t * numel + nn] } else { 0 };
-                data.push(if plan.output.spikes {
-                    v as f64
-                } else {
-                    v as f64 * at_f(&out_layer.unit, nn)
-                });
+                data.push(if plan.output.spikes { v as f64 } else { v as f64 * at_f(&out_layer.unit, nn) });
             }
         }
     }
-    let outputs = Outputs {
-        n: batch.n,
-        steps,
-        numel,
-        shape: out_shape(plan),
-        spikes: plan.output.spikes,
-        data,
-    };
-    BatchResult {
-        samples,
-        outputs,
-        total,
-    }
+    let outputs = Outputs { n: batch.n, steps, numel, shape: out_shape(plan), spikes: plan.output.spikes, data };
+    BatchResult { samples, outputs, total }
 }
 
 /// Runs one sample with a tracer attached.
@@ -213,11 +195,7 @@ pub fn run_traced(
 
 fn out_shape(plan: &Plan) -> Vec<usize> {
     let s = plan.layers[plan.output.layer].shape;
-    if s[1] * s[2] == 1 {
-        vec![s[0]]
-    } else {
-        s.to_vec()
-    }
+    if s[1] * s[2] == 1 { vec![s[0]] } else { s.to_vec() }
 }
 
 fn at_f(v: &[f64], i: usize) -> f64 {
@@ -310,9 +288,7 @@ impl<'p> Engine<'p> {
                 l.projections
                     .iter()
                     .map(|p| match (&p.kind, p.source, &p.pre_pool) {
-                        (ProjKind::Dense { cols }, Source::Layer(_), None)
-                            if p.weights.binary() && !l.saturate =>
-                        {
+                        (ProjKind::Dense { cols }, Source::Layer(_), None) if p.weights.binary() && !l.saturate => {
                             let words = cols.div_ceil(64);
                             let pos = (0..l.neurons())
                                 .map(|i| {
@@ -359,45 +335,16 @@ impl<'p> Engine<'p> {
             .collect()
     }
 
-    fn sample(
-        &self,
-        batch: &InputBatch,
-        i: usize,
-        steps: usize,
-        mut tracer: Option<&mut dyn Tracer>,
-    ) -> SampleResult {
+    fn sample(&self, batch: &InputBatch, i: usize, steps: usize, mut tracer: Option<&mut dyn Tracer>) -> SampleResult {
         let plan = self.plan;
         let steps = steps.min(plan.timesteps);
         let nl = plan.layers.len();
         let mut st = SampleState {
             x: plan.layers.iter().map(|l| vec![0; l.neurons()]).collect(),
-            s: plan
-                .layers
-                .iter()
-                .map(|l| {
-                    if l.has_static() {
-                        vec![0; l.neurons()]
-                    } else {
-                        vec![]
-                    }
-                })
-                .collect(),
-            y: plan
-                .layers
-                .iter()
-                .map(|l| {
-                    if l.kind.cuba() {
-                        vec![0; l.neurons()]
-                    } else {
-                        vec![]
-                    }
-                })
-                .collect(),
+            s: plan.layers.iter().map(|l| if l.has_static() { vec![0; l.neurons()] } else { vec![] }).collect(),
+            y: plan.layers.iter().map(|l| if l.kind.cuba() { vec![0; l.neurons()] } else { vec![] }).collect(),
             ev: vec![vec![]; nl],
-            counters: Counters {
-                layers: vec![LayerCounters::default(); nl],
-                ..Default::default()
-            },
+            counters: Counters { layers: vec![LayerCounters::default(); nl], ..Default::default() },
         };
         let out_l = plan.output.layer;
         let out_n = plan.layers[out_l].neurons();
@@ -482,11 +429,7 @@ impl<'p> Engine<'p> {
         cyc += schedule::DONE;
         st.counters.control_cycles += schedule::DONE;
         st.counters.cycles = cyc;
-        SampleResult {
-            raw,
-            counters: st.counters,
-            step_end_cycles: step_end,
-        }
+        SampleResult { raw, counters: st.counters, step_end_cycles: step_end }
     }
 
     /// One ACC phase: adds projection `pi`'s contributions of `events` into layer `k`.
@@ -498,11 +441,7 @@ impl<'p> Engine<'p> {
         let cnt = &mut st.counters.layers[k];
         cnt.events_in += events.len() as u64;
         cnt.beats += bpe * events.len() as u64;
-        cnt.weight_reads += if weight_memory(l, p) {
-            bpe * events.len() as u64
-        } else {
-            0
-        };
+        cnt.weight_reads += if weight_memory(l, p) { bpe * events.len() as u64 } else { 0 };
         let bits = if p.target == AccTarget::Static {
             l.s_bits
         } else if l.kind.cuba() {
@@ -510,9 +449,7 @@ impl<'p> Engine<'p> {
         } else {
             l.v_bits
         };
-        let SampleState {
-            x, s, y, counters, ..
-        } = st;
+        let SampleState { x, s, y, counters, .. } = st;
         let dst: &mut Vec<i64> = match p.target {
             AccTarget::Static => &mut s[k],
             AccTarget::Dynamic if l.kind.cuba() => &mut y[k],
@@ -531,11 +468,7 @@ impl<'p> Engine<'p> {
                 }
                 let total = events.len() as i64;
                 for (i, d) in dst.iter_mut().enumerate() {
-                    let pc: i64 = pos[i]
-                        .iter()
-                        .zip(&src)
-                        .map(|(a, b)| (a & b).count_ones() as i64)
-                        .sum();
+                    let pc: i64 = pos[i].iter().zip(&src).map(|(a, b)| (a & b).count_ones() as i64).sum();
                     *d += (2 * pc - total) << shift;
                 }
                 let _ = cols;
@@ -547,11 +480,7 @@ impl<'p> Engine<'p> {
                 let mut cands = vec![];
                 let sat = l.saturate;
                 let add = |d: &mut i64, v: i64, cnt: &mut LayerCounters| {
-                    *d = if sat {
-                        clamp(*d + v, bits, &mut cnt.saturations)
-                    } else {
-                        *d + v
-                    };
+                    *d = if sat { clamp(*d + v, bits, &mut cnt.saturations) } else { *d + v };
                 };
                 for &(c, yy, xx, val) in events {
                     // Pre-pooling: each candidate window becomes a pooled event.
@@ -564,9 +493,7 @@ impl<'p> Engine<'p> {
                     };
                     for pe in pooled {
                         let inner = beats_per_event(l, p)
-                            / p.pre_pool
-                                .as_ref()
-                                .map_or(1, |g| (g.candidates()[0] * g.candidates()[1]) as u64);
+                            / p.pre_pool.as_ref().map_or(1, |g| (g.candidates()[0] * g.candidates()[1]) as u64);
                         // A candidate outside the pooled map still costs its beats (counted above).
                         let Some((pc, py, px)) = pe else { continue };
                         match (&p.kind, &self.fast[k][pi]) {
@@ -586,20 +513,7 @@ impl<'p> Engine<'p> {
                                 cnt.state_reads += inner;
                                 cnt.state_writes += inner;
                             }
-                            (
-                                ProjKind::Conv {
-                                    ci,
-                                    ih,
-                                    iw,
-                                    kh,
-                                    kw,
-                                    stride,
-                                    pad,
-                                    dil,
-                                    groups,
-                                },
-                                _,
-                            ) => {
+                            (ProjKind::Conv { ci, ih, iw, kh, kw, stride, pad, dil, groups }, _) => {
                                 let co = l.shape[0];
                                 let (oh, ow) = (l.shape[1], l.shape[2]);
                                 let ci_g = ci / groups;
@@ -609,10 +523,8 @@ impl<'p> Engine<'p> {
                                 let _ = (ih, iw);
                                 for ky in 0..*kh {
                                     for kx in 0..*kw {
-                                        let ny =
-                                            py as isize + pad[0] as isize - (ky * dil[0]) as isize;
-                                        let nx =
-                                            px as isize + pad[1] as isize - (kx * dil[1]) as isize;
+                                        let ny = py as isize + pad[0] as isize - (ky * dil[0]) as isize;
+                                        let nx = px as isize + pad[1] as isize - (kx * dil[1]) as isize;
                                         let ok = ny >= 0
                                             && nx >= 0
                                             && (ny as usize).is_multiple_of(stride[0])
@@ -622,17 +534,11 @@ impl<'p> Engine<'p> {
                                         if !ok {
                                             continue;
                                         }
-                                        let (oy, ox) =
-                                            (ny as usize / stride[0], nx as usize / stride[1]);
+                                        let (oy, ox) = (ny as usize / stride[0], nx as usize / stride[1]);
                                         for col in 0..co_g {
                                             let o = grp * co_g + col;
-                                            let w = p.weights.values
-                                                [((o * ci_g + cil) * kh + ky) * kw + kx];
-                                            add(
-                                                &mut dst[(o * oh + oy) * ow + ox],
-                                                (w * val) << shift,
-                                                cnt,
-                                            );
+                                            let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
+                                            add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << shift, cnt);
                                         }
                                         cnt.synaptic_ops += co_g as u64;
                                         cnt.state_reads += l.ncg as u64;
@@ -693,9 +599,7 @@ impl<'p> Engine<'p> {
         let pos = h * w;
         let spiking = l.spiking();
         let sat = l.saturate;
-        let SampleState {
-            x, s, y, counters, ..
-        } = st;
+        let SampleState { x, s, y, counters, .. } = st;
         let cnt = &mut counters.layers[k];
         let late = t > 0;
         for row in 0..l.rows {
@@ -713,35 +617,22 @@ impl<'p> Engine<'p> {
                 let st_val = if l.s_bits > 0 { s[k][i] } else { 0 };
                 let mut v;
                 if l.kind.cuba() {
-                    let mut cur = y[k][i]
-                        + st_val
-                        + at(&pr.syn_bias, i)
-                        + if late { at(&pr.syn_bias_late, i) } else { 0 };
+                    let mut cur =
+                        y[k][i] + st_val + at(&pr.syn_bias, i) + if late { at(&pr.syn_bias_late, i) } else { 0 };
                     if sat {
                         cur = clamp(cur, l.y_bits, &mut sc);
                     }
-                    let sl = l
-                        .syn_leak
-                        .as_ref()
-                        .expect("cuba layers have a synaptic leak");
+                    let sl = l.syn_leak.as_ref().expect("cuba layers have a synaptic leak");
                     y[k][i] = if last { 0 } else { leak(sl, cur, p, i) };
                     v = x[k][i] + cur + at(&pr.bias, i);
                 } else {
-                    v = x[k][i]
-                        + st_val
-                        + at(&pr.bias, i)
-                        + if late { at(&pr.bias_late, i) } else { 0 };
+                    v = x[k][i] + st_val + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
                 }
                 if sat {
                     v = clamp(v, l.v_bits, &mut sc);
                 }
                 let thr = at(&pr.thr, i);
-                let spike = spiking
-                    && if plan.fire_on_equal {
-                        v >= thr
-                    } else {
-                        v > thr
-                    };
+                let spike = spiking && if plan.fire_on_equal { v >= thr } else { v > thr };
                 let vhat = match (spiking, plan.reset) {
                     (true, ResetMode::Zero) if spike => at(&pr.vreset, i),
                     (true, ResetMode::Subtract) if spike => v - thr,
@@ -813,15 +704,8 @@ fn weight_memory(l: &Layer, p: &Projection) -> bool {
 /// Early-exit decision: the leader's count exceeds every other class's count plus the
 /// spikes that class can still emit (one per remaining step).
 pub fn decided(counts: &[i64], remaining: i64) -> bool {
-    let Some((lead, &best)) = counts
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
-    else {
+    let Some((lead, &best)) = counts.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0))) else {
         return true;
     };
-    counts
-        .iter()
-        .enumerate()
-        .all(|(c, &v)| c == lead || best > v + remaining || (best == v + remaining && lead < c))
+    counts.iter().enumerate().all(|(c, &v)| c == lead || best > v + remaining || (best == v + remaining && lead < c))
 }

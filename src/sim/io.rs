@@ -20,10 +20,7 @@ pub struct IoError {
 }
 
 fn err(path: &Path, message: impl Into<String>) -> IoError {
-    IoError {
-        path: path.into(),
-        message: message.into(),
-    }
+    IoError { path: path.into(), message: message.into() }
 }
 
 /// A numeric `.npy` array read as f64.
@@ -40,13 +37,9 @@ const MAX_ARRAY: u64 = 1 << 31;
 /// Reads a numeric `.npy` file (bool, int, uint, float of any width).
 pub fn read_npy(path: &Path) -> Result<Array, IoError> {
     let bytes = std::fs::read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
-    let npy = npyz::NpyFile::new(&bytes[..])
-        .map_err(|e| err(path, format!("not a valid .npy file: {e}")))?;
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| err(path, format!("not a valid .npy file: {e}")))?;
     if npy.order() != npyz::Order::C {
-        return Err(err(
-            path,
-            "Fortran-order arrays are not supported; save with np.ascontiguousarray",
-        ));
+        return Err(err(path, "Fortran-order arrays are not supported; save with np.ascontiguousarray"));
     }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     let total = npy.shape().iter().try_fold(1u64, |a, &b| a.checked_mul(b));
@@ -54,81 +47,25 @@ pub fn read_npy(path: &Path) -> Result<Array, IoError> {
         return Err(err(path, format!("array of shape {shape:?} is too large")));
     }
     let npyz::DType::Plain(ts) = npy.dtype() else {
-        return Err(err(
-            path,
-            "structured arrays are not supported; expected a plain numeric array",
-        ));
+        return Err(err(path, "structured arrays are not supported; expected a plain numeric array"));
     };
     use npyz::TypeChar as C;
     let size = ts.size_field();
     let bad = |e: std::io::Error| err(path, format!("cannot decode data: {e}"));
     let data: Vec<f64> = match (ts.type_char(), size) {
-        (C::Bool, 1) => npy
-            .into_vec::<bool>()
-            .map_err(bad)?
-            .into_iter()
-            .map(|b| b as u8 as f64)
-            .collect(),
-        (C::Float, 4) => npy
-            .into_vec::<f32>()
-            .map_err(bad)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
+        (C::Bool, 1) => npy.into_vec::<bool>().map_err(bad)?.into_iter().map(|b| b as u8 as f64).collect(),
+        (C::Float, 4) => npy.into_vec::<f32>().map_err(bad)?.into_iter().map(f64::from).collect(),
         (C::Float, 8) => npy.into_vec::<f64>().map_err(bad)?,
-        (C::Int, 1) => npy
-            .into_vec::<i8>()
-            .map_err(bad)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (C::Int, 2) => npy
-            .into_vec::<i16>()
-            .map_err(bad)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (C::Int, 4) => npy
-            .into_vec::<i32>()
-            .map_err(bad)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (C::Int, 8) => npy
-            .into_vec::<i64>()
-            .map_err(bad)?
-            .into_iter()
-            .map(|v| v as f64)
-            .collect(),
-        (C::Uint, 1) => npy
-            .into_vec::<u8>()
-            .map_err(bad)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (C::Uint, 2) => npy
-            .into_vec::<u16>()
-            .map_err(bad)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (C::Uint, 4) => npy
-            .into_vec::<u32>()
-            .map_err(bad)?
-            .into_iter()
-            .map(f64::from)
-            .collect(),
-        (C::Uint, 8) => npy
-            .into_vec::<u64>()
-            .map_err(bad)?
-            .into_iter()
-            .map(|v| v as f64)
-            .collect(),
+        (C::Int, 1) => npy.into_vec::<i8>().map_err(bad)?.into_iter().map(f64::from).collect(),
+        (C::Int, 2) => npy.into_vec::<i16>().map_err(bad)?.into_iter().map(f64::from).collect(),
+        (C::Int, 4) => npy.into_vec::<i32>().map_err(bad)?.into_iter().map(f64::from).collect(),
+        (C::Int, 8) => npy.into_vec::<i64>().map_err(bad)?.into_iter().map(|v| v as f64).collect(),
+        (C::Uint, 1) => npy.into_vec::<u8>().map_err(bad)?.into_iter().map(f64::from).collect(),
+        (C::Uint, 2) => npy.into_vec::<u16>().map_err(bad)?.into_iter().map(f64::from).collect(),
+        (C::Uint, 4) => npy.into_vec::<u32>().map_err(bad)?.into_iter().map(f64::from).collect(),
+        (C::Uint, 8) => npy.into_vec::<u64>().map_err(bad)?.into_iter().map(|v| v as f64).collect(),
         _ => {
-            return Err(err(
-                path,
-                format!("unsupported dtype {ts}; expected bool, int, uint or float"),
-            ));
+            return Err(err(path, format!("unsupported dtype {ts}; expected bool, int, uint or float")));
         }
     };
     if data.iter().any(|v| !v.is_finite()) {
@@ -164,13 +101,9 @@ impl InputBatch {
     pub fn from_array(path: &Path, a: Array, shape: &[usize]) -> Result<Self, IoError> {
         let numel: usize = shape.iter().product();
         let s = &a.shape;
-        let n = *s
-            .first()
-            .ok_or_else(|| err(path, "a 0-d array is not a batch"))?;
-        let direct =
-            (s.len() == 1 + shape.len() && s[1..] == *shape) || (s.len() == 2 && s[1] == numel);
-        let per_step =
-            (s.len() == 2 + shape.len() && s[2..] == *shape) || (s.len() == 3 && s[2] == numel);
+        let n = *s.first().ok_or_else(|| err(path, "a 0-d array is not a batch"))?;
+        let direct = (s.len() == 1 + shape.len() && s[1..] == *shape) || (s.len() == 2 && s[1] == numel);
+        let per_step = (s.len() == 2 + shape.len() && s[2..] == *shape) || (s.len() == 3 && s[2] == numel);
         let encoding = if direct {
             Encoding::Direct
         } else if per_step {
@@ -190,12 +123,7 @@ impl InputBatch {
         if matches!(encoding, Encoding::PerStep(0)) {
             return Err(err(path, "the batch has zero timesteps"));
         }
-        Ok(InputBatch {
-            n,
-            numel,
-            encoding,
-            data: a.data,
-        })
+        Ok(InputBatch { n, numel, encoding, data: a.data })
     }
 
     /// Reads and interprets a `.npy` input file.
@@ -218,12 +146,7 @@ impl InputBatch {
     pub fn take(&self, n: usize) -> InputBatch {
         let n = n.min(self.n);
         let per = self.data.len() / self.n;
-        InputBatch {
-            n,
-            numel: self.numel,
-            encoding: self.encoding.clone(),
-            data: self.data[..n * per].to_vec(),
-        }
+        InputBatch { n, numel: self.numel, encoding: self.encoding.clone(), data: self.data[..n * per].to_vec() }
     }
 
     /// Resolves the number of steps to run: per-step batches run their own length unless a
@@ -236,10 +159,10 @@ impl InputBatch {
                 Err(format!("--timesteps {t} exceeds the {s} steps in the per-step inputs"))
             }
             (Encoding::Direct, Some(t)) => Ok(t),
-            (Encoding::Direct, None) => Err(
-                "the inputs are direct-encoded (one value per input, applied every step): give --timesteps T"
-                    .to_string(),
-            ),
+            (Encoding::Direct, None) => {
+                Err("the inputs are direct-encoded (one value per input, applied every step): give --timesteps T"
+                    .to_string())
+            }
         }
     }
 }
@@ -248,13 +171,7 @@ impl InputBatch {
 pub fn load_labels(path: &Path, n: usize) -> Result<Vec<usize>, IoError> {
     let a = read_npy(path)?;
     if a.shape.len() != 1 || a.shape[0] != n {
-        return Err(err(
-            path,
-            format!(
-                "expected {n} labels (shape [{n}]), found shape {:?}",
-                a.shape
-            ),
-        ));
+        return Err(err(path, format!("expected {n} labels (shape [{n}]), found shape {:?}", a.shape)));
     }
     a.data
         .iter()
@@ -262,10 +179,7 @@ pub fn load_labels(path: &Path, n: usize) -> Result<Vec<usize>, IoError> {
             if v >= 0.0 && v.fract() == 0.0 {
                 Ok(v as usize)
             } else {
-                Err(err(
-                    path,
-                    format!("label {v} is not a non-negative integer"),
-                ))
+                Err(err(path, format!("label {v} is not a non-negative integer")))
             }
         })
         .collect()
@@ -316,26 +230,17 @@ impl Outputs {
     pub fn write_npy(&self, path: &Path) -> Result<(), IoError> {
         let mut shape = vec![self.n as u64, self.steps as u64];
         shape.extend(self.shape.iter().map(|&d| d as u64));
-        let f =
-            std::fs::File::create(path).map_err(|e| err(path, format!("cannot create: {e}")))?;
+        let f = std::fs::File::create(path).map_err(|e| err(path, format!("cannot create: {e}")))?;
         let w = BufWriter::new(f);
         let io = |e: std::io::Error| err(path, format!("cannot write: {e}"));
         if self.spikes {
-            let mut wr = npyz::WriteOptions::<u8>::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(w)
-                .begin_nd()
-                .map_err(io)?;
+            let mut wr =
+                npyz::WriteOptions::<u8>::new().default_dtype().shape(&shape).writer(w).begin_nd().map_err(io)?;
             wr.extend(self.data.iter().map(|&v| v as u8)).map_err(io)?;
             wr.finish().map_err(io)?;
         } else {
-            let mut wr = npyz::WriteOptions::<f32>::new()
-                .default_dtype()
-                .shape(&shape)
-                .writer(w)
-                .begin_nd()
-                .map_err(io)?;
+            let mut wr =
+                npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(w).begin_nd().map_err(io)?;
             wr.extend(self.data.iter().map(|&v| v as f32)).map_err(io)?;
             wr.finish().map_err(io)?;
         }

@@ -12,6 +12,7 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
 use super::io::{InputBatch, Outputs};
+use crate::ir::dialect::{InitialV, SpikeMode};
 use crate::ir::{Dialect, Graph, Op, Padding, ResetMode, Tensor};
 use crate::valid::GraphInfo;
 
@@ -36,6 +37,14 @@ pub trait Real:
     fn of(v: f64) -> Self;
     /// Conversion to f64 (exact).
     fn f64(self) -> f64;
+    /// Division.
+    fn div(self, o: Self) -> Self;
+    /// Truncation toward zero.
+    fn trunc(self) -> Self;
+    /// `max(self, 1)`.
+    fn max_one(self) -> Self {
+        if self < Self::ONE { Self::ONE } else { self }
+    }
 }
 
 impl Real for f32 {
@@ -47,6 +56,12 @@ impl Real for f32 {
     fn f64(self) -> f64 {
         self as f64
     }
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+    fn trunc(self) -> Self {
+        f32::trunc(self)
+    }
 }
 
 impl Real for f64 {
@@ -57,6 +72,12 @@ impl Real for f64 {
     }
     fn f64(self) -> f64 {
         self
+    }
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+    fn trunc(self) -> Self {
+        f64::trunc(self)
     }
 }
 
@@ -123,17 +144,10 @@ pub trait StepHook: Sync {
 pub fn select_output(g: &Graph, name: Option<&str>) -> Result<NodeIndex, SimError> {
     let outs = g.outputs();
     match name {
-        Some(n) => outs
-            .iter()
-            .copied()
-            .find(|&o| g.g[o].name == n)
-            .ok_or_else(|| {
-                let names: Vec<_> = outs.iter().map(|&o| g.g[o].name.clone()).collect();
-                SimError::Output(format!(
-                    "no Output node named '{n}' (outputs: {})",
-                    names.join(", ")
-                ))
-            }),
+        Some(n) => outs.iter().copied().find(|&o| g.g[o].name == n).ok_or_else(|| {
+            let names: Vec<_> = outs.iter().map(|&o| g.g[o].name.clone()).collect();
+            SimError::Output(format!("no Output node named '{n}' (outputs: {})", names.join(", ")))
+        }),
         None if outs.len() == 1 => Ok(outs[0]),
         None => {
             let names: Vec<_> = outs.iter().map(|&o| g.g[o].name.clone()).collect();
@@ -181,25 +195,17 @@ fn run_t<T: Real>(
     let input = the_input(g)?;
     let want = info.out_numel(input);
     if batch.numel != want {
-        return Err(SimError::InputSize {
-            node: g.g[input].name.clone(),
-            want,
-            got: batch.numel,
-        });
+        return Err(SimError::InputSize { node: g.g[input].name.clone(), want, got: batch.numel });
     }
     let prog = Program::<T>::build(g, info, dialect)?;
     let out_ix = opts.output;
     let out_numel = info.out_numel(out_ix);
-    let per_sample: Vec<(Vec<f64>, Vec<u64>)> = (0..batch.n)
-        .into_par_iter()
-        .map(|i| prog.sample(batch, i, opts.steps, out_ix, hook))
-        .collect();
+    let per_sample: Vec<(Vec<f64>, Vec<u64>)> =
+        (0..batch.n).into_par_iter().map(|i| prog.sample(batch, i, opts.steps, out_ix, hook)).collect();
     let n_nodes = g.g.node_count();
     let mut activity = Activity {
         nonzero: vec![0; n_nodes],
-        numel: (0..n_nodes)
-            .map(|k| info.out_numel(NodeIndex::new(k)))
-            .collect(),
+        numel: (0..n_nodes).map(|k| info.out_numel(NodeIndex::new(k))).collect(),
     };
     let mut data = Vec::with_capacity(batch.n * opts.steps * out_numel);
     for (o, nz) in per_sample {
@@ -296,6 +302,8 @@ struct Program<T> {
     input_node: usize,
     reset: ResetMode,
     fire_on_equal: bool,
+    multi_spike: bool,
+    v_from_leak: bool,
 }
 
 fn conv<T: Real>(t: &Tensor) -> Vec<T> {
@@ -328,42 +336,18 @@ impl<T: Real> Program<T> {
                     rows: weight.shape[0],
                     cols: weight.shape[1],
                 },
-                Op::Linear { weight } => Kernel::Affine {
-                    w: conv(weight),
-                    b: None,
-                    rows: weight.shape[0],
-                    cols: weight.shape[1],
-                },
+                Op::Linear { weight } => {
+                    Kernel::Affine { w: conv(weight), b: None, rows: weight.shape[0], cols: weight.shape[1] }
+                }
                 Op::Scale { scale } => Kernel::Scale { s: bcast(scale, n) },
-                Op::Conv {
-                    weight,
-                    bias,
-                    stride,
-                    padding,
-                    dilation,
-                    groups,
-                    ..
-                } => {
+                Op::Conv { weight, bias, stride, padding, dilation, groups, .. } => {
                     let ins = &info.in_shape[ix.index()];
                     let outs = &info.out_shape[ix.index()];
                     let nd = weight.shape.len() - 2;
-                    let two =
-                        |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
-                    let (ih, iw) = if nd == 1 {
-                        (1, ins[1])
-                    } else {
-                        (ins[1], ins[2])
-                    };
-                    let (oh, ow) = if nd == 1 {
-                        (1, outs[1])
-                    } else {
-                        (outs[1], outs[2])
-                    };
-                    let k = if nd == 1 {
-                        [1, weight.shape[2]]
-                    } else {
-                        [weight.shape[2], weight.shape[3]]
-                    };
+                    let two = |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
+                    let (ih, iw) = if nd == 1 { (1, ins[1]) } else { (ins[1], ins[2]) };
+                    let (oh, ow) = if nd == 1 { (1, outs[1]) } else { (outs[1], outs[2]) };
+                    let k = if nd == 1 { [1, weight.shape[2]] } else { [weight.shape[2], weight.shape[3]] };
                     let s = two(stride, 1);
                     let dl = two(dilation, 1);
                     let pb = match padding {
@@ -387,20 +371,11 @@ impl<T: Real> Program<T> {
                         pb,
                     }))
                 }
-                Op::SumPool2d {
-                    kernel,
-                    stride,
-                    padding,
-                }
-                | Op::AvgPool2d {
-                    kernel,
-                    stride,
-                    padding,
-                } => {
+                Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } => {
                     let ins = &info.in_shape[ix.index()];
                     let outs = &info.out_shape[ix.index()];
-                    let avg = matches!(node.op, Op::AvgPool2d { .. })
-                        .then(|| T::of(1.0 / (kernel[0] * kernel[1]) as f64));
+                    let avg =
+                        matches!(node.op, Op::AvgPool2d { .. }).then(|| T::of(1.0 / (kernel[0] * kernel[1]) as f64));
                     Kernel::Pool {
                         avg,
                         c: ins[0],
@@ -415,43 +390,32 @@ impl<T: Real> Program<T> {
                 }
                 Op::Delay { delay } => {
                     let dt = need_dt()?;
-                    Kernel::Delay {
-                        steps: bcast64(delay, n)
-                            .iter()
-                            .map(|&v| (v / dt).round() as usize)
-                            .collect(),
-                    }
+                    Kernel::Delay { steps: bcast64(delay, n).iter().map(|&v| (v / dt).round() as usize).collect() }
                 }
-                Op::Threshold { threshold } => Kernel::Threshold {
-                    th: bcast(threshold, n),
-                },
-                op => Kernel::Neuron(Box::new(neuron_params(op, n, need_dt()?))),
+                Op::Threshold { threshold } => Kernel::Threshold { th: bcast(threshold, n) },
+                op => {
+                    need_dt()?;
+                    Kernel::Neuron(Box::new(neuron_params(op, n, d)))
+                }
             };
             kernels.push(k);
         }
         let inputs =
             g.g.node_indices()
-                .map(|ix| {
-                    g.in_edges(ix)
-                        .into_iter()
-                        .map(|(e, s)| (s.index(), info.is_recurrent(e)))
-                        .collect()
-                })
+                .map(|ix| g.in_edges(ix).into_iter().map(|(e, s)| (s.index(), info.is_recurrent(e))).collect())
                 .collect();
         let input_node = the_input(g)?.index();
         Ok(Program {
             order: info.order.clone(),
             kernels,
             inputs,
-            in_numel: (0..n_nodes)
-                .map(|k| info.in_numel(NodeIndex::new(k)))
-                .collect(),
-            out_numel: (0..n_nodes)
-                .map(|k| info.out_numel(NodeIndex::new(k)))
-                .collect(),
+            in_numel: (0..n_nodes).map(|k| info.in_numel(NodeIndex::new(k))).collect(),
+            out_numel: (0..n_nodes).map(|k| info.out_numel(NodeIndex::new(k))).collect(),
             input_node,
             reset: d.reset,
             fire_on_equal: d.fire_on_equal,
+            multi_spike: d.switches.spikes == SpikeMode::Multi,
+            v_from_leak: d.switches.initial_v == InitialV::VLeak,
         })
     }
 
@@ -467,9 +431,8 @@ impl<T: Real> Program<T> {
         let n = self.kernels.len();
         let mut cur: Vec<Vec<T>> = self.out_numel.iter().map(|&k| vec![T::ZERO; k]).collect();
         let mut prev = cur.clone();
-        let mut state: Vec<State<T>> = (0..n)
-            .map(|k| State::new(&self.kernels[k], self.in_numel[k]))
-            .collect();
+        let mut state: Vec<State<T>> =
+            (0..n).map(|k| State::new(&self.kernels[k], self.in_numel[k], self.v_from_leak)).collect();
         let mut nz = vec![0u64; n];
         let mut result = Vec::with_capacity(steps * self.out_numel[out.index()]);
         let mut buf: Vec<T> = vec![];
@@ -495,11 +458,8 @@ impl<T: Real> Program<T> {
                 self.step(k, &buf, &mut o, &mut state[k], t);
                 nz[k] += o.iter().filter(|v| v.f64() != 0.0).count() as u64;
                 if let Some(h) = hook {
-                    let inp: Vec<f64> = if k == self.input_node {
-                        vec![]
-                    } else {
-                        buf.iter().map(|v| v.f64()).collect()
-                    };
+                    let inp: Vec<f64> =
+                        if k == self.input_node { vec![] } else { buf.iter().map(|v| v.f64()).collect() };
                     let outp: Vec<f64> = o.iter().map(|v| v.f64()).collect();
                     h.on_step(i, t, ix, &inp, &outp);
                 }
@@ -538,17 +498,7 @@ impl<T: Real> Program<T> {
                 }
             }
             Kernel::Conv(c) => conv_step(c, x, y),
-            Kernel::Pool {
-                avg,
-                c,
-                ih,
-                iw,
-                oh,
-                ow,
-                k,
-                s,
-                p,
-            } => {
+            Kernel::Pool { avg, c, ih, iw, oh, ow, k, s, p } => {
                 for ch in 0..*c {
                     for oy in 0..*oh {
                         for ox in 0..*ow {
@@ -575,9 +525,7 @@ impl<T: Real> Program<T> {
                 }
             }
             Kernel::Delay { steps } => {
-                let State::Delay(hist) = st else {
-                    unreachable!("state matches kernel")
-                };
+                let State::Delay(hist) = st else { unreachable!("state matches kernel") };
                 hist.push(x.to_vec());
                 for (j, o) in y.iter_mut().enumerate() {
                     let d = steps[j];
@@ -590,9 +538,8 @@ impl<T: Real> Program<T> {
                 }
             }
             Kernel::Neuron(p) => {
-                let State::Neuron { v, i, s_prev } = st else {
-                    unreachable!("state matches kernel")
-                };
+                let State::Neuron { v, i, s_prev } = st else { unreachable!("state matches kernel") };
+                let multi = self.multi_spike;
                 for j in 0..y.len() {
                     let drive = match &p.syn {
                         Some((alpha, gs)) => {
@@ -613,17 +560,23 @@ impl<T: Real> Program<T> {
                             y[j] = vt;
                         }
                         Some(th) => {
-                            if self.reset == ResetMode::SubtractUndecayed && s_prev[j] {
-                                vt = vt - th[j];
+                            if self.reset == ResetMode::SubtractUndecayed && s_prev[j] != T::ZERO {
+                                vt = vt - s_prev[j] * th[j];
                             }
                             let s = self.fires(vt, th[j]);
-                            y[j] = if s { T::ONE } else { T::ZERO };
+                            // Spikes this step: 1, or trunc(v / thr) for multi-spike neurons.
+                            let count = match (s, multi) {
+                                (false, _) => T::ZERO,
+                                (true, false) => T::ONE,
+                                (true, true) => vt.div(th[j]).trunc().max_one(),
+                            };
+                            y[j] = count;
                             v[j] = match self.reset {
                                 ResetMode::Zero if s => p.v_reset[j],
-                                ResetMode::Subtract if s => vt - th[j],
+                                ResetMode::Subtract if s => vt - count * th[j],
                                 _ => vt,
                             };
-                            s_prev[j] = s;
+                            s_prev[j] = count;
                         }
                     }
                 }
@@ -693,25 +646,22 @@ fn conv_step<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T]) {
 enum State<T> {
     None,
     Delay(Vec<Vec<T>>),
+    /// Membrane, synaptic current, spikes of the previous step.
     Neuron {
         v: Vec<T>,
         i: Vec<T>,
-        s_prev: Vec<bool>,
+        s_prev: Vec<T>,
     },
 }
 
 impl<T: Real> State<T> {
-    fn new(k: &Kernel<T>, n: usize) -> Self {
+    fn new(k: &Kernel<T>, n: usize, v_from_leak: bool) -> Self {
         match k {
             Kernel::Delay { .. } => State::Delay(vec![]),
             Kernel::Neuron(p) => State::Neuron {
-                v: vec![T::ZERO; n],
-                i: if p.syn.is_some() {
-                    vec![T::ZERO; n]
-                } else {
-                    vec![]
-                },
-                s_prev: vec![false; n],
+                v: if v_from_leak { p.v_leak.clone() } else { vec![T::ZERO; n] },
+                i: if p.syn.is_some() { vec![T::ZERO; n] } else { vec![] },
+                s_prev: vec![T::ZERO; n],
             },
             _ => State::None,
         }
@@ -719,9 +669,8 @@ impl<T: Real> State<T> {
 }
 
 /// Neuron coefficients computed in f64 ([`crate::ir::neuron::coeffs`]), rounded to T once.
-fn neuron_params<T: Real>(op: &Op, n: usize, dt: f64) -> NeuronParams<T> {
-    let c =
-        crate::ir::neuron::coeffs(op, n, dt).expect("neuron_params is called for neuron ops only");
+fn neuron_params<T: Real>(op: &Op, n: usize, d: &Dialect) -> NeuronParams<T> {
+    let c = crate::ir::neuron::coeffs(op, n, d).expect("neuron_params is called for neuron ops only");
     let to = |v: Vec<f64>| v.into_iter().map(T::of).collect::<Vec<T>>();
     NeuronParams {
         beta: to(c.beta),

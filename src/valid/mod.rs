@@ -36,19 +36,11 @@ pub struct ValidError {
 
 impl ValidError {
     pub(crate) fn at(node: &str, field: Option<&str>, message: impl Into<String>) -> Self {
-        ValidError {
-            node: Some(node.to_string()),
-            field: field.map(str::to_string),
-            message: message.into(),
-        }
+        ValidError { node: Some(node.to_string()), field: field.map(str::to_string), message: message.into() }
     }
 
     pub(crate) fn graph(message: impl Into<String>) -> Self {
-        ValidError {
-            node: None,
-            field: None,
-            message: message.into(),
-        }
+        ValidError { node: None, field: None, message: message.into() }
     }
 }
 
@@ -121,70 +113,41 @@ pub fn validate(g: &Graph) -> Result<GraphInfo, ValidError> {
     }
     for i in g.inputs() {
         if !g.in_edges(i).is_empty() {
-            return Err(ValidError::at(
-                &g.g[i].name,
-                None,
-                "an Input node cannot have incoming edges",
-            ));
+            return Err(ValidError::at(&g.g[i].name, None, "an Input node cannot have incoming edges"));
         }
     }
     for o in g.outputs() {
         if g.in_edges(o).is_empty() {
-            return Err(ValidError::at(
-                &g.g[o].name,
-                None,
-                "Output node has no incoming edge",
-            ));
+            return Err(ValidError::at(&g.g[o].name, None, "Output node has no incoming edge"));
         }
     }
     check_stateless_cycles(g)?;
     let recurrent = back_edges(g);
     let order = topo_order(g, &recurrent);
     let (in_shape, out_shape) = shapes::infer(g, &order, &recurrent)?;
-    Ok(GraphInfo {
-        order,
-        recurrent,
-        in_shape,
-        out_shape,
-    })
+    Ok(GraphInfo { order, recurrent, in_shape, out_shape })
 }
 
 fn check_params(g: &Graph, ix: NodeIndex) -> Result<(), ValidError> {
     let n = &g.g[ix];
     for (field, t) in n.op.params() {
         if let Some(bad) = t.data.iter().find(|v| !v.is_finite()) {
-            return Err(ValidError::at(
-                &n.name,
-                Some(field),
-                format!("contains {bad}; parameters must be finite"),
-            ));
+            return Err(ValidError::at(&n.name, Some(field), format!("contains {bad}; parameters must be finite")));
         }
         if matches!(field, "tau" | "tau_syn" | "tau_mem")
             && let Some(bad) = t.data.iter().find(|&&v| v <= 0.0)
         {
-            return Err(ValidError::at(
-                &n.name,
-                Some(field),
-                format!("is {bad}; time constants must be positive"),
-            ));
+            return Err(ValidError::at(&n.name, Some(field), format!("is {bad}; time constants must be positive")));
         }
         if field == "delay"
             && let Some(bad) = t.data.iter().find(|&&v| v < 0.0)
         {
-            return Err(ValidError::at(
-                &n.name,
-                Some(field),
-                format!("is {bad}; delays must be non-negative"),
-            ));
+            return Err(ValidError::at(&n.name, Some(field), format!("is {bad}; delays must be non-negative")));
         }
     }
     if let Op::Input { shape } = &n.op {
         if shape.is_empty() || shape.contains(&0) {
-            return Err(ValidError::at(
-                &n.name,
-                Some("shape"),
-                format!("input shape {shape:?} has no elements"),
-            ));
+            return Err(ValidError::at(&n.name, Some("shape"), format!("input shape {shape:?} has no elements")));
         }
         let numel = shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
         match numel {
@@ -193,9 +156,7 @@ fn check_params(g: &Graph, ix: NodeIndex) -> Result<(), ValidError> {
                 return Err(ValidError::at(
                     &n.name,
                     Some("shape"),
-                    format!(
-                        "declared shape {shape:?} is too large to allocate (limit {MAX_NUMEL} elements)"
-                    ),
+                    format!("declared shape {shape:?} is too large to allocate (limit {MAX_NUMEL} elements)"),
                 ));
             }
         }
@@ -206,10 +167,7 @@ fn check_params(g: &Graph, ix: NodeIndex) -> Result<(), ValidError> {
 /// Error when stateless nodes form a cycle (no state to break the loop within a step).
 fn check_stateless_cycles(g: &Graph) -> Result<(), ValidError> {
     let stateless = |i: NodeIndex| !g.g[i].op.is_stateful();
-    let sub = g.g.filter_map(
-        |i, n| stateless(i).then_some(n.name.clone()),
-        |_, &()| Some(()),
-    );
+    let sub = g.g.filter_map(|i, n| stateless(i).then_some(n.name.clone()), |_, &()| Some(()));
     for scc in petgraph::algo::tarjan_scc(&sub) {
         let cyclic = scc.len() > 1 || scc.iter().any(|&i| sub.contains_edge(i, i));
         if cyclic {
@@ -278,8 +236,7 @@ fn topo_order(g: &Graph, recurrent: &[bool]) -> Vec<NodeIndex> {
             indeg[t.index()] += 1;
         }
     }
-    let mut heap: BinaryHeap<Reverse<usize>> =
-        (0..n).filter(|&i| indeg[i] == 0).map(Reverse).collect();
+    let mut heap: BinaryHeap<Reverse<usize>> = (0..n).filter(|&i| indeg[i] == 0).map(Reverse).collect();
     let mut order = Vec::with_capacity(n);
     let mut seen = HashSet::new();
     while let Some(Reverse(i)) = heap.pop() {

@@ -15,16 +15,8 @@ fn numel(s: &[usize]) -> usize {
 }
 
 /// Output length of one convolution/pooling dimension (PyTorch formula), `None` if empty.
-pub fn conv_out_len(
-    input: usize,
-    pad_total: usize,
-    dilation: usize,
-    kernel: usize,
-    stride: usize,
-) -> Option<usize> {
-    let span = dilation
-        .checked_mul(kernel.checked_sub(1)?)?
-        .checked_add(1)?;
+pub fn conv_out_len(input: usize, pad_total: usize, dilation: usize, kernel: usize, stride: usize) -> Option<usize> {
+    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
     let padded = input.checked_add(pad_total)?;
     if padded < span || stride == 0 {
         return None;
@@ -35,11 +27,7 @@ pub fn conv_out_len(
 /// Input and output shape of every node, by node index.
 type Shapes = (Vec<Vec<usize>>, Vec<Vec<usize>>);
 
-pub(super) fn infer(
-    g: &Graph,
-    order: &[NodeIndex],
-    recurrent: &[bool],
-) -> Result<Shapes, ValidError> {
+pub(super) fn infer(g: &Graph, order: &[NodeIndex], recurrent: &[bool]) -> Result<Shapes, ValidError> {
     let n = g.g.node_count();
     let mut ins: Vec<Option<Vec<usize>>> = vec![None; n];
     let mut outs: Vec<Option<Vec<usize>>> = vec![None; n];
@@ -50,9 +38,7 @@ pub(super) fn infer(
             if recurrent[e.index()] {
                 continue;
             }
-            let s = outs[src.index()]
-                .clone()
-                .expect("topological order visits sources first");
+            let s = outs[src.index()].clone().expect("topological order visits sources first");
             match &input {
                 None => input = Some(s),
                 Some(prev) if numel(prev) == numel(&s) => {}
@@ -93,10 +79,7 @@ pub(super) fn infer(
             continue;
         }
         let (s, t) = g.g.edge_endpoints(e).expect("edge of this graph");
-        let (so, ti) = (
-            outs[s.index()].as_ref().unwrap(),
-            ins[t.index()].as_ref().unwrap(),
-        );
+        let (so, ti) = (outs[s.index()].as_ref().unwrap(), ins[t.index()].as_ref().unwrap());
         if numel(so) != numel(ti) {
             return Err(ValidError::at(
                 &g.g[t].name,
@@ -108,10 +91,7 @@ pub(super) fn infer(
             ));
         }
     }
-    Ok((
-        ins.into_iter().map(Option::unwrap).collect(),
-        outs.into_iter().map(Option::unwrap).collect(),
-    ))
+    Ok((ins.into_iter().map(Option::unwrap).collect(), outs.into_iter().map(Option::unwrap).collect()))
 }
 
 /// Input shape of a node with no feed-forward input edge (fed only by recurrent edges).
@@ -119,20 +99,14 @@ fn implied_input(g: &Graph, ix: NodeIndex) -> Result<Vec<usize>, ValidError> {
     let node = &g.g[ix];
     match &node.op {
         Op::Input { shape } => Ok(shape.clone()),
-        Op::Affine { weight, .. } | Op::Linear { weight } if weight.shape.len() == 2 => {
-            Ok(vec![weight.shape[1]])
-        }
+        Op::Affine { weight, .. } | Op::Linear { weight } if weight.shape.len() == 2 => Ok(vec![weight.shape[1]]),
         op => {
             if let Some(s) = neuron_shape(op)
                 && !s.is_empty()
             {
                 return Ok(s);
             }
-            Err(ValidError::at(
-                &node.name,
-                None,
-                "has no input edge and its input shape cannot be inferred",
-            ))
+            Err(ValidError::at(&node.name, None, "has no input edge and its input shape cannot be inferred"))
         }
     }
 }
@@ -178,22 +152,9 @@ fn matrix(name: &str, w: &Tensor) -> Result<(usize, usize), ValidError> {
 }
 
 /// (input shape as the op reads it, output shape).
-fn output_shape(
-    name: &str,
-    op: &Op,
-    input: &[usize],
-) -> Result<(Vec<usize>, Vec<usize>), ValidError> {
+fn output_shape(name: &str, op: &Op, input: &[usize]) -> Result<(Vec<usize>, Vec<usize>), ValidError> {
     let n_in = numel(input);
-    if let Op::Conv {
-        weight,
-        bias,
-        stride,
-        padding,
-        dilation,
-        groups,
-        input_shape,
-    } = op
-    {
+    if let Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } = op {
         return conv_shape(
             name,
             weight,
@@ -231,43 +192,27 @@ fn output_shape(
                 return Err(ValidError::at(
                     name,
                     Some("scale"),
-                    format!(
-                        "has {} values but the input has {n_in} elements ({input:?})",
-                        scale.numel()
-                    ),
+                    format!("has {} values but the input has {n_in} elements ({input:?})", scale.numel()),
                 ));
             }
             input.to_vec()
         }
         Op::Conv { .. } => unreachable!("handled above"),
-        Op::SumPool2d {
-            kernel,
-            stride,
-            padding,
-        }
-        | Op::AvgPool2d {
-            kernel,
-            stride,
-            padding,
-        } => {
+        Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } => {
             if input.len() != 3 {
-                return Err(ValidError::at(
-                    name,
-                    None,
-                    format!("pooling expects a (C, H, W) input, found {input:?}"),
-                ));
+                return Err(ValidError::at(name, None, format!("pooling expects a (C, H, W) input, found {input:?}")));
             }
             if kernel.contains(&0) || stride.contains(&0) {
-                return Err(ValidError::at(
-                    name,
-                    Some("kernel_size"),
-                    "kernel and stride must be positive",
-                ));
+                return Err(ValidError::at(name, Some("kernel_size"), "kernel and stride must be positive"));
             }
             let mut out = vec![input[0]];
             for d in 0..2 {
                 let l = conv_out_len(input[d + 1], 2 * padding[d], 1, kernel[d], stride[d]).ok_or_else(|| {
-                    ValidError::at(name, Some("kernel_size"), format!("kernel {kernel:?} does not fit input {input:?} with padding {padding:?}"))
+                    ValidError::at(
+                        name,
+                        Some("kernel_size"),
+                        format!("kernel {kernel:?} does not fit input {input:?} with padding {padding:?}"),
+                    )
                 })?;
                 out.push(l);
             }
@@ -313,10 +258,7 @@ fn fan_in(name: &str, cols: usize, input: &[usize]) -> Result<(), ValidError> {
         return Err(ValidError::at(
             name,
             Some("weight"),
-            format!(
-                "has {cols} input columns but the node receives {input:?} ({} elements)",
-                numel(input)
-            ),
+            format!("has {cols} input columns but the node receives {input:?} ({} elements)", numel(input)),
         ));
     }
     Ok(())
@@ -346,28 +288,16 @@ fn conv_shape(
     if let Some(b) = bias
         && b.numel() != co
     {
-        return Err(ValidError::at(
-            name,
-            Some("bias"),
-            format!("has {} values for {co} output channels", b.numel()),
-        ));
+        return Err(ValidError::at(name, Some("bias"), format!("has {} values for {co} output channels", b.numel())));
     }
     if stride.contains(&0) || dilation.contains(&0) {
-        return Err(ValidError::at(
-            name,
-            Some("stride"),
-            "stride and dilation must be positive",
-        ));
+        return Err(ValidError::at(name, Some("stride"), "stride and dilation must be positive"));
     }
     // The logical input: (C, spatial...), taken from the edge or from `input_shape`.
     let logical: Vec<usize> = if input.len() == nd + 1 {
         input.to_vec()
     } else if let Some(d) = declared {
-        let d = if d.len() == nd {
-            [&[ci_g * groups][..], d].concat()
-        } else {
-            d.to_vec()
-        };
+        let d = if d.len() == nd { [&[ci_g * groups][..], d].concat() } else { d.to_vec() };
         if d.len() != nd + 1 || numel(&d) != numel(input) {
             return Err(ValidError::at(
                 name,
@@ -404,11 +334,7 @@ fn conv_shape(
         let l = match padding {
             Padding::Same => {
                 if stride[d] != 1 {
-                    return Err(ValidError::at(
-                        name,
-                        Some("padding"),
-                        "padding \"same\" requires stride 1",
-                    ));
+                    return Err(ValidError::at(name, Some("padding"), "padding \"same\" requires stride 1"));
                 }
                 Some(logical[1 + d])
             }
@@ -424,13 +350,7 @@ fn conv_shape(
                 conv_out_len(logical[1 + d], 2 * p[d], dilation[d], k, stride[d])
             }
         }
-        .ok_or_else(|| {
-            ValidError::at(
-                name,
-                Some("weight"),
-                format!("kernel does not fit the input {logical:?}"),
-            )
-        })?;
+        .ok_or_else(|| ValidError::at(name, Some("weight"), format!("kernel does not fit the input {logical:?}")))?;
         out.push(l);
     }
     Ok((logical, out))

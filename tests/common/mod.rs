@@ -31,8 +31,17 @@ pub struct Case {
     pub output: Option<String>,
     #[serde(default)]
     pub exact: bool,
+    #[serde(default)]
+    pub integration: Option<String>,
+    #[serde(default)]
+    pub cuba_input: Option<String>,
+    #[serde(default)]
+    pub multi_spike: Option<bool>,
     #[serde(skip)]
     pub dir: PathBuf,
+    /// Load with only the `from` preset (tests that presets alone reproduce a framework).
+    #[serde(skip)]
+    pub preset_only: bool,
 }
 
 pub fn root() -> PathBuf {
@@ -41,10 +50,8 @@ pub fn root() -> PathBuf {
 
 /// Cases of a manifest, with paths resolved against the manifest's folder.
 pub fn cases(manifest: &Path) -> Vec<Case> {
-    let text =
-        std::fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
-    let mut v: Vec<Case> =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+    let text = std::fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
+    let mut v: Vec<Case> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
     for c in &mut v {
         c.dir = manifest.parent().unwrap().to_path_buf();
     }
@@ -54,6 +61,18 @@ pub fn cases(manifest: &Path) -> Vec<Case> {
 impl Case {
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
+    }
+
+    /// The dialect the case states; with `preset_only`, just its `from` preset and T.
+    pub fn overrides_preset_only(&self) -> DialectOverrides {
+        let mut o = self.overrides();
+        o.dt = None;
+        o.reset = None;
+        o.fire_on_equal = false;
+        o.integration = None;
+        o.cuba_input = None;
+        o.spikes = None;
+        o
     }
 
     pub fn overrides(&self) -> DialectOverrides {
@@ -71,18 +90,32 @@ impl Case {
             "nir" => Preset::Nir,
             other => panic!("case {}: unknown preset {other}", self.name),
         });
+        use spikefab::ir::dialect::{CubaInput, Integration, SpikeMode};
         DialectOverrides {
             from,
             dt: self.dt,
             reset,
             fire_on_equal: self.fire_on_equal.unwrap_or(false),
             timesteps: Some(self.timesteps),
+            // A case states every switch its framework used; absent means the NIR default.
+            integration: Some(match self.integration.as_deref().unwrap_or("euler") {
+                "euler" => Integration::Euler,
+                "exact" => Integration::Exact,
+                other => panic!("case {}: unknown integration {other}", self.name),
+            }),
+            cuba_input: Some(match self.cuba_input.as_deref().unwrap_or("scaled") {
+                "scaled" => CubaInput::Scaled,
+                "unit" => CubaInput::Unit,
+                other => panic!("case {}: unknown cuba_input {other}", self.name),
+            }),
+            spikes: Some(if self.multi_spike.unwrap_or(false) { SpikeMode::Multi } else { SpikeMode::Single }),
+            initial_v: None,
         }
     }
 
     pub fn load(&self) -> Model {
-        Model::load(&self.path(&self.model), &self.overrides())
-            .unwrap_or_else(|e| panic!("case {}: {e}", self.name))
+        let o = if self.preset_only { self.overrides_preset_only() } else { self.overrides() };
+        Model::load(&self.path(&self.model), &o).unwrap_or_else(|e| panic!("case {}: {e}", self.name))
     }
 
     pub fn batch(&self, m: &Model) -> InputBatch {
@@ -92,8 +125,7 @@ impl Case {
     }
 
     pub fn expected(&self) -> (Vec<usize>, Vec<f64>) {
-        let a = read_npy(&self.path(&self.expected))
-            .unwrap_or_else(|e| panic!("case {}: {e}", self.name));
+        let a = read_npy(&self.path(&self.expected)).unwrap_or_else(|e| panic!("case {}: {e}", self.name));
         (a.shape, a.data)
     }
 }
@@ -112,24 +144,12 @@ pub fn compare_reference(c: &Case, f64: bool) -> Comparison {
     let batch = c.batch(&m);
     let output = reference::select_output(&m.graph, None).unwrap();
     let steps = batch.steps(Some(c.timesteps)).unwrap();
-    let r = reference::run(
-        &m.graph,
-        &m.info,
-        m.dialect(),
-        &batch,
-        &RunOptions { steps, f64, output },
-        None,
-    )
-    .unwrap_or_else(|e| panic!("case {}: {e}", c.name));
+    let r = reference::run(&m.graph, &m.info, m.dialect(), &batch, &RunOptions { steps, f64, output }, None)
+        .unwrap_or_else(|e| panic!("case {}: {e}", c.name));
     let (shape, want) = c.expected();
     assert_eq!(shape[0], batch.n, "case {}: expected batch size", c.name);
     assert_eq!(shape[1], steps, "case {}: expected steps", c.name);
-    assert_eq!(
-        want.len(),
-        r.outputs.data.len(),
-        "case {}: expected element count",
-        c.name
-    );
+    assert_eq!(want.len(), r.outputs.data.len(), "case {}: expected element count", c.name);
     let mut differing = 0;
     let mut max_abs_diff = 0.0f64;
     for (a, b) in r.outputs.data.iter().zip(&want) {
@@ -142,20 +162,12 @@ pub fn compare_reference(c: &Case, f64: bool) -> Comparison {
     let mut exp = r.outputs.clone();
     exp.data = want;
     let class_agreement = spikefab::sim::io::agreement(&got, &exp.classes());
-    Comparison {
-        elements: r.outputs.data.len(),
-        differing,
-        max_abs_diff,
-        class_agreement,
-    }
+    Comparison { elements: r.outputs.data.len(), differing, max_abs_diff, class_agreement }
 }
 
 /// Runs the spikefab binary; returns (exit code, stdout, stderr).
 pub fn spikefab(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spikefab"))
-        .args(args)
-        .output()
-        .expect("run spikefab");
+    let out = Command::new(env!("CARGO_BIN_EXE_spikefab")).args(args).output().expect("run spikefab");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
