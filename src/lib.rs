@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod back;
+pub mod flow;
 pub mod front;
 pub mod hw;
 pub mod ir;

@@ -1,6 +1,7 @@
 //! Command definitions. Every command that takes a model shares [`ModelArgs`].
 
 mod convert;
+mod cosim;
 mod inspect;
 mod plan;
 mod simulate;
@@ -33,6 +34,8 @@ enum Command {
     Plan(plan::PlanCmdArgs),
     /// Run the reference and cycle-accurate engines side by side and compare.
     Verify(verify::VerifyArgs),
+    /// Simulate the emitted RTL (iverilog or Verilator) against the cycle engine.
+    Cosim(cosim::CosimArgs),
 }
 
 /// Model file and the dialect options NIR does not store.
@@ -138,8 +141,8 @@ impl PlanArgs {
         if self.frac_bits > 16 || !(2..=24).contains(&self.leak_bits) {
             return Err(Failure::input(anyhow::anyhow!("--frac-bits must be <= 16 and --leak-bits 2..=24")));
         }
-        if self.lanes == Some(0) || self.lanes.is_some_and(|l| l > 64) {
-            return Err(Failure::input(anyhow::anyhow!("--lanes must be 1..=64")));
+        if self.lanes.is_some_and(|l| !l.is_power_of_two() || l > 64) {
+            return Err(Failure::input(anyhow::anyhow!("--lanes must be a power of two from 1 to 64")));
         }
         let mut o = spikefab::hw::PlanOptions::new(target, steps);
         o.lanes = self.lanes;
@@ -181,5 +184,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Convert(a) => convert::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Cosim(a) => cosim::run(a),
     }
 }

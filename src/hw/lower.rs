@@ -887,7 +887,8 @@ fn quantise_layer(
         Some((alpha, _)) => Some(leak_of(name, alpha, o.leak_bits)?),
         None => None,
     };
-    let lanes = o.lanes.unwrap_or(o.target.mapping.default_lanes).max(1).min(group_size);
+    // Lanes are a power of two so lane and row of a channel are a shift and a mask.
+    let lanes = o.lanes.unwrap_or(o.target.mapping.default_lanes).max(1).min(group_size.next_power_of_two());
     let ncg = group_size.div_ceil(lanes);
     let rows = (shape[0] / group_size) * ncg * shape[1] * shape[2];
     Ok(Layer {

@@ -30,22 +30,22 @@
 
 use super::{Layer, Plan, ProjKind, Projection};
 
-/// Cycles from `start` to the first phase.
-pub const START: u64 = 1;
-/// Cycles after the last phase until `done`.
+/// Cycles from the cycle after `start` is sampled to the first phase.
+pub const START: u64 = 0;
+/// The `done` cycle after the last phase.
 pub const DONE: u64 = 1;
 /// Extra cycles of a LOAD phase beyond one per input value.
-pub const LOAD_EXTRA: u64 = 1;
+pub const LOAD_EXTRA: u64 = 0;
 /// An ACC phase whose source has no events.
 pub const ACC_EMPTY: u64 = 1;
-/// ACC pipeline fill (event fetch, expansion).
+/// ACC pipeline fill: the first event entry is read, then captured.
 pub const ACC_HEAD: u64 = 2;
-/// ACC pipeline drain (weight and membrane read, add, write).
-pub const ACC_TAIL: u64 = 2;
-/// UPD pipeline fill.
+/// ACC pipeline drain: the last beat's read data arrives and is written back.
+pub const ACC_TAIL: u64 = 1;
+/// UPD pipeline fill: the first row is read.
 pub const UPD_HEAD: u64 = 1;
 /// UPD pipeline drain.
-pub const UPD_TAIL: u64 = 1;
+pub const UPD_TAIL: u64 = 0;
 /// OUT fill.
 pub const OUT_HEAD: u64 = 1;
 /// OUT drain.

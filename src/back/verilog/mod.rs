@@ -1,0 +1,57 @@
+//! Verilog back end: a [`Plan`] to synthesizable Verilog-2005, ROM images and a testbench.
+//!
+//! The hand-written primitives in `hdl/` (memory, accumulator lane, neuron lane, event
+//! reader) are instantiated by glue generated from `templates/verilog/*.v`. This module
+//! computes every constant, ROM image and address expression the templates need, so the
+//! templates only hold structure. Contract: the emitted design is cycle-exact with
+//! [`crate::sim::cycle`] (the schedule in [`crate::hw::schedule`]); output is deterministic.
+
+mod view;
+
+use askama::Template;
+
+pub use view::{Design, EmitError};
+
+use crate::hw::Plan;
+
+/// Hand-written primitives, embedded so a design is self-contained.
+pub const PRIMITIVES: &[(&str, &str)] = &[
+    ("sf_ram.v", include_str!("../../../hdl/sf_ram.v")),
+    ("sf_acc_lane.v", include_str!("../../../hdl/sf_acc_lane.v")),
+    ("sf_neuron.v", include_str!("../../../hdl/sf_neuron.v")),
+    ("sf_events.v", include_str!("../../../hdl/sf_events.v")),
+];
+
+#[derive(Template)]
+#[template(path = "verilog/top.v", escape = "none")]
+struct TopTemplate<'a> {
+    v: &'a view::TopView,
+}
+
+#[derive(Template)]
+#[template(path = "verilog/tb.v", escape = "none")]
+struct TbTemplate<'a> {
+    v: &'a view::TopView,
+    samples: usize,
+    max_cycles: u64,
+}
+
+/// Emits the design (RTL, ROM images) for `plan`. `tb` adds a testbench for `samples`
+/// inputs with a per-sample cycle limit.
+pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> {
+    let v = view::build(plan)?;
+    let mut files = vec![];
+    let top = TopTemplate { v: &v }.render().map_err(|e| EmitError(format!("template: {e}")))?;
+    files.push((format!("{}.v", v.module), top));
+    for (name, text) in PRIMITIVES {
+        files.push((name.to_string(), text.to_string()));
+    }
+    for (name, text) in &v.roms {
+        files.push((name.clone(), text.clone()));
+    }
+    if let Some((samples, max_cycles)) = tb {
+        let t = TbTemplate { v: &v, samples, max_cycles }.render().map_err(|e| EmitError(format!("template: {e}")))?;
+        files.push(("tb.v".to_string(), t));
+    }
+    Ok(Design { module: v.module.clone(), files, out_width: v.out_w, in_width: v.in_w })
+}

@@ -1,0 +1,1005 @@
+//! Everything the Verilog templates print, computed from the plan: widths, constants, ROM
+//! images and the address arithmetic of each projection.
+
+use std::fmt::Write as _;
+
+use crate::back::namer::Namer;
+use crate::hw::memory::{event_width, param_lane_bits};
+use crate::hw::{AccTarget, Layer, Leak, MemMap, Plan, PoolGeom, ProjKind, Projection, Source};
+use crate::ir::ResetMode;
+
+/// A design that cannot be emitted (only for plans outside the RTL's limits).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("Verilog back end: {0}")]
+pub struct EmitError(pub String);
+
+/// Emitted files.
+#[derive(Debug, Clone)]
+pub struct Design {
+    /// Top module name.
+    pub module: String,
+    /// (file name, contents), deterministic order.
+    pub files: Vec<(String, String)>,
+    /// Bits of an output word.
+    pub out_width: usize,
+    /// Bits of an input word.
+    pub in_width: usize,
+}
+
+/// Bits to address `n` words (at least 1).
+pub fn abits(n: usize) -> usize {
+    (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1) as usize
+}
+
+fn log2(n: usize) -> usize {
+    debug_assert!(n.is_power_of_two());
+    n.trailing_zeros() as usize
+}
+
+/// A `w`-bit two's complement literal.
+fn lit(v: i64, w: usize) -> String {
+    let mask = if w >= 64 { u64::MAX } else { (1u64 << w) - 1 };
+    format!("{w}'h{:x}", (v as u64) & mask)
+}
+
+/// Little helper to build wide words bit by bit and print them as hex.
+struct Word(Vec<bool>);
+
+impl Word {
+    fn new(width: usize) -> Self {
+        Word(vec![false; width])
+    }
+    fn put(&mut self, lo: usize, width: usize, v: i64) {
+        for b in 0..width {
+            self.0[lo + b] = (v >> b.min(63)) & 1 == 1;
+        }
+    }
+    fn hex(&self) -> String {
+        let digits = self.0.len().div_ceil(4);
+        let mut s = String::with_capacity(digits);
+        for d in (0..digits).rev() {
+            let mut nib = 0u8;
+            for b in 0..4 {
+                let i = d * 4 + b;
+                if i < self.0.len() && self.0[i] {
+                    nib |= 1 << b;
+                }
+            }
+            s.push(char::from_digit(nib as u32, 16).expect("nibble"));
+        }
+        s
+    }
+}
+
+/// One neuron parameter: a constant or a slice of the parameter ROM word of a lane.
+pub struct ParamView {
+    /// True when read from the ROM.
+    pub rom: bool,
+    /// Bit offset in the lane's slice.
+    pub lo: usize,
+    /// Width.
+    pub width: usize,
+    /// Constant literal (when not in ROM).
+    pub konst: String,
+}
+
+/// A counter of a beat generator.
+pub struct CounterView {
+    /// Signal name.
+    pub name: String,
+    /// Count (wraps at max - 1).
+    pub max: usize,
+    /// Register width.
+    pub w: usize,
+}
+
+/// One projection's accumulate unit.
+pub struct ProjView {
+    /// Signal prefix.
+    pub pre: String,
+    /// Path, for comments.
+    pub comment: String,
+    /// Source prefix (`inp` or `l<k>`).
+    pub src: String,
+    /// Source is the input stream.
+    pub src_input: bool,
+    /// Source lane mask width (0 for input entries).
+    pub src_maskw: usize,
+    /// Source entry width.
+    pub src_ew: usize,
+    /// Source entry address width.
+    pub src_aw: usize,
+    /// Lane index width of the source.
+    pub src_liw: usize,
+    /// Entry field extraction: (hi, lo) of c, y, x.
+    pub c_hi: usize,
+    /// Low bit of c.
+    pub c_lo: usize,
+    /// High bit of y.
+    pub y_hi: usize,
+    /// Low bit of y.
+    pub y_lo: usize,
+    /// High bit of x.
+    pub x_hi: usize,
+    /// Low bit of x.
+    pub x_lo: usize,
+    /// Zero-extension pads to 32 bits for c, y, x.
+    pub c_pad: usize,
+    /// Pad of y.
+    pub y_pad: usize,
+    /// Pad of x.
+    pub x_pad: usize,
+    /// Event value width.
+    pub valw: usize,
+    /// Event value signed.
+    pub val_signed: bool,
+    /// High bit of the value field (input entries).
+    pub val_hi: usize,
+    /// `x`, `s` or `y`.
+    pub target: String,
+    /// Target state width.
+    pub tw: usize,
+    /// Weight bits.
+    pub wb: usize,
+    /// Shift.
+    pub shift: u32,
+    /// Has a weight ROM (else one constant weight).
+    pub has_wrom: bool,
+    /// Weight ROM file.
+    pub wfile: String,
+    /// Weight ROM depth.
+    pub wdepth: usize,
+    /// Weight ROM address width.
+    pub waw: usize,
+    /// Weight ROM in logic.
+    pub wlogic: bool,
+    /// Weight ROM addressed by the target row (per-target weights) instead of by waddr.
+    pub w_by_row: bool,
+    /// Constant weight literal (WB bits) when there is no ROM.
+    pub wconst: String,
+    /// Counters, outermost first.
+    pub counters: Vec<CounterView>,
+    /// Wire declarations computing the beat's targets.
+    pub lines: Vec<String>,
+    /// Row expression (32-bit).
+    pub row: String,
+    /// Weight address expression (32-bit).
+    pub waddr: String,
+    /// Lane mask expression (L bits).
+    pub mask: String,
+}
+
+/// One layer.
+pub struct LayerView {
+    /// Index.
+    pub k: usize,
+    /// Graph name (comment).
+    pub name: String,
+    /// Readable identifier from the namer (comments and ROM file names).
+    pub ident: String,
+    /// Prefix `l<k>`.
+    pub pre: String,
+    /// Lanes.
+    pub lanes: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Row address width.
+    pub raw: usize,
+    /// Widths.
+    pub vw: usize,
+    /// S width (1 when absent).
+    pub sw: usize,
+    /// Y width (1 when absent).
+    pub yw: usize,
+    /// Has S.
+    pub has_s: bool,
+    /// Current-based.
+    pub cuba: bool,
+    /// Spiking.
+    pub spiking: bool,
+    /// Reset code: 0 zero, 1 subtract, 2 subtract-undecayed.
+    pub reset: usize,
+    /// Fire on equal.
+    pub fire_eq: bool,
+    /// Saturating.
+    pub sat: bool,
+    /// Leak mode (0 zero, 1 one, 2 shift, 3 multiply) and shift k.
+    pub leak: usize,
+    /// Leak shift.
+    pub leak_k: u32,
+    /// Synaptic leak mode and k.
+    pub sleak: usize,
+    /// Synaptic leak shift.
+    pub sleak_k: u32,
+    /// Parameters: thr, bias, bias_late, vreset, syn_bias, syn_bias_late, beta_b, syn_b.
+    pub params: Vec<(String, ParamView)>,
+    /// Has a parameter ROM.
+    pub has_prom: bool,
+    /// Parameter ROM file.
+    pub prom_file: String,
+    /// Parameter bits per lane.
+    pub prom_bits: usize,
+    /// Parameter ROM in logic.
+    pub prom_logic: bool,
+    /// Channel group bookkeeping for entries: channels per group, lane groups per group.
+    pub gc: usize,
+    /// Lane groups per channel group.
+    pub ncg: usize,
+    /// Positions H*W.
+    pub pos: usize,
+    /// Height.
+    pub h: usize,
+    /// Width.
+    pub w: usize,
+    /// Lanes valid in the last lane group of a channel group.
+    pub lastmask: String,
+    /// Entry field widths.
+    pub ecw: usize,
+    /// Entry y width.
+    pub eyw: usize,
+    /// Entry x width.
+    pub exw: usize,
+    /// Entry width.
+    pub ew: usize,
+    /// Layer has consumers (keeps an event list).
+    pub has_events: bool,
+    /// Output layer.
+    pub is_out: bool,
+    /// Memory styles (true: logic).
+    pub x_logic: bool,
+    /// S style.
+    pub s_logic: bool,
+    /// Y style.
+    pub y_logic: bool,
+    /// Event list style.
+    pub ev_logic: bool,
+    /// Output buffer style.
+    pub out_logic: bool,
+    /// Projections.
+    pub projs: Vec<ProjView>,
+    /// Projection prefixes targeting x, s, y.
+    pub x_clients: Vec<String>,
+    /// S clients.
+    pub s_clients: Vec<String>,
+    /// Y clients.
+    pub y_clients: Vec<String>,
+}
+
+/// A phase of the sequencer program.
+pub struct PhaseView {
+    /// Index.
+    pub idx: usize,
+    /// `load`, `acc`, `upd`, `out`, `exit`, `clear`.
+    pub kind: String,
+    /// Unit prefix (`l1p0`, `l1`, ...).
+    pub unit: String,
+    /// Next phase index at step 0 and at later steps.
+    pub next_t0: usize,
+    /// Next phase at steps after 0.
+    pub next_late: usize,
+}
+
+/// The whole design.
+pub struct TopView {
+    /// Module name.
+    pub module: String,
+    /// Model and plan description for the header.
+    pub header: Vec<String>,
+    /// Input word width.
+    pub in_w: usize,
+    /// Input elements per step.
+    pub n_in: usize,
+    /// Input height.
+    pub in_hh: usize,
+    /// Input width.
+    pub in_ww: usize,
+    /// Input entry field widths.
+    pub icw: usize,
+    /// Input y width.
+    pub iyw: usize,
+    /// Input x width.
+    pub ixw: usize,
+    /// Input entry width.
+    pub iew: usize,
+    /// Input entry address width.
+    pub iaw: usize,
+    /// Some projection reads input events.
+    pub has_in_events: bool,
+    /// Input events in registers.
+    pub in_logic: bool,
+    /// Input per step.
+    pub per_step: bool,
+    /// Timesteps.
+    pub t_max: usize,
+    /// Step counter width.
+    pub tw: usize,
+    /// Layers.
+    pub layers: Vec<LayerView>,
+    /// Output word width.
+    pub out_w: usize,
+    /// Output rows per step.
+    pub out_rows: usize,
+    /// Early exit.
+    pub early_exit: bool,
+    /// Output neurons.
+    pub n_out: usize,
+    /// Spike counter width.
+    pub cnt_w: usize,
+    /// Sequencer program.
+    pub phases: Vec<PhaseView>,
+    /// Program counter width.
+    pub pc_w: usize,
+    /// First phase at steps after 0.
+    pub start_late: usize,
+    /// OUT, EXIT and CLEAR phase indices.
+    pub out_pc: usize,
+    /// EXIT index.
+    pub exit_pc: usize,
+    /// CLEAR index.
+    pub clear_pc: usize,
+    /// Rows CLEAR walks.
+    pub clear_rows: usize,
+    /// Clear row width.
+    pub clear_w: usize,
+    /// ROM images (file name, hex text).
+    pub roms: Vec<(String, String)>,
+    /// Leak multiplier fraction bits.
+    pub leak_bits: u32,
+    /// Output words are spike masks.
+    pub out_spikes: bool,
+}
+
+fn logic_of(plan: &Plan, name: &str) -> bool {
+    plan.memories.iter().find(|m| m.name == name).is_none_or(|m| m.map == MemMap::Registers)
+}
+
+fn leak_code(l: &Leak) -> (usize, u32) {
+    match l {
+        Leak::Zero => (0, 1),
+        Leak::One => (1, 1),
+        Leak::Shift { k } => (2, *k),
+        Leak::Mul { .. } => (3, 1),
+    }
+}
+
+fn mask_lit(bits: usize, n: usize) -> String {
+    let mut s = String::new();
+    for b in (0..bits).rev() {
+        s.push(if b < n { '1' } else { '0' });
+    }
+    format!("{bits}'b{s}")
+}
+
+const MAX_STATE_BITS: u32 = 56;
+
+/// Builds the view of `plan`.
+pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
+    let mut namer = Namer::new();
+    for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb"] {
+        namer.reserve(r);
+    }
+    let module = format!("sf_{}", namer.name(plan.model.trim_end_matches(".nir").trim_end_matches(".json")));
+    let mut roms = vec![];
+    let inp = &plan.input;
+    let [_, in_hh, in_ww] = inp.shape;
+    let (icw, iyw, ixw) = (abits(inp.shape[0]), abits(in_hh), abits(in_ww));
+    let in_w = inp.bits as usize;
+    let has_in_events = plan.layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Input));
+    let mut layers = vec![];
+    for (k, l) in plan.layers.iter().enumerate() {
+        if l.v_bits > MAX_STATE_BITS || l.s_bits > MAX_STATE_BITS || l.y_bits > MAX_STATE_BITS {
+            return Err(EmitError(format!(
+                "layer '{}' needs {} membrane bits; the RTL supports up to {MAX_STATE_BITS} (cap with --membrane-bits)",
+                l.name, l.v_bits
+            )));
+        }
+        if l.group_size != l.shape[0]
+            && l.projections.iter().any(|p| matches!(p.kind, ProjKind::Pool(_) | ProjKind::OneToOne))
+        {
+            return Err(EmitError(format!(
+                "layer '{}' mixes a grouped convolution with element-wise projections; not supported in RTL",
+                l.name
+            )));
+        }
+        layers.push(layer_view(plan, k, l, &mut namer, &mut roms)?);
+    }
+    // Sequencer program: [LOAD] per layer [ACC..., UPD], OUT, [EXIT, CLEAR].
+    struct Ph {
+        kind: &'static str,
+        unit: String,
+        statik: bool,
+    }
+    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: !inp.per_step }];
+    for (k, l) in plan.layers.iter().enumerate() {
+        for (j, p) in l.projections.iter().enumerate() {
+            prog.push(Ph { kind: "acc", unit: format!("l{k}p{j}"), statik: p.target == AccTarget::Static });
+        }
+        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false });
+    }
+    let out_pc = prog.len();
+    prog.push(Ph { kind: "out", unit: "out".into(), statik: false });
+    let (exit_pc, clear_pc) = if plan.early_exit {
+        prog.push(Ph { kind: "exit", unit: "ex".into(), statik: false });
+        prog.push(Ph { kind: "clear", unit: "clr".into(), statik: false });
+        (out_pc + 1, out_pc + 2)
+    } else {
+        (0, 0)
+    };
+    let next = |i: usize, late: bool| -> usize {
+        let mut j = i + 1;
+        while j < out_pc && late && prog[j].statik {
+            j += 1;
+        }
+        j
+    };
+    let start_late = next(0, true).min(out_pc);
+    let start_late = if inp.per_step { 0 } else { start_late };
+    let phases: Vec<PhaseView> = prog
+        .iter()
+        .enumerate()
+        .map(|(i, p)| PhaseView {
+            idx: i,
+            kind: p.kind.into(),
+            unit: p.unit.clone(),
+            next_t0: if i < out_pc { next(i, false) } else { i },
+            next_late: if i < out_pc { next(i, true) } else { i },
+        })
+        .collect();
+    let out_k = plan.output.layer;
+    let ol = &plan.layers[out_k];
+    let out_w = if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize };
+    let clear_rows = plan.layers.iter().map(|l| l.rows).max().unwrap_or(1);
+    let header = vec![
+        format!("model: {}", plan.model),
+        format!("target: {} at {} MHz; T = {}", plan.target, plan.clock_mhz, plan.timesteps),
+        format!(
+            "input: {:?} x {}-bit {}, {}",
+            inp.shape,
+            inp.bits,
+            if inp.signed { "signed" } else { "unsigned" },
+            if inp.per_step { "one input per step" } else { "once per inference" }
+        ),
+        format!(
+            "output: layer '{}', {} rows of {} bits per step ({})",
+            ol.name,
+            ol.rows,
+            out_w,
+            if plan.output.spikes { "spike masks" } else { "membrane values" }
+        ),
+    ];
+    Ok(TopView {
+        module,
+        header,
+        in_w,
+        n_in: inp.numel(),
+        in_hh,
+        in_ww,
+        icw,
+        iyw,
+        ixw,
+        iew: icw + iyw + ixw + in_w,
+        iaw: abits(inp.numel()),
+        has_in_events,
+        in_logic: logic_of(plan, "input.events"),
+        per_step: inp.per_step,
+        t_max: plan.timesteps,
+        tw: abits(plan.timesteps + 1),
+        layers,
+        out_w,
+        out_rows: ol.rows,
+        early_exit: plan.early_exit,
+        n_out: ol.neurons(),
+        cnt_w: abits(plan.timesteps + 1),
+        pc_w: abits(prog.len()),
+        phases,
+        start_late,
+        out_pc,
+        exit_pc,
+        clear_pc,
+        clear_rows,
+        clear_w: abits(clear_rows + 1),
+        roms,
+        leak_bits: plan.leak_bits,
+        out_spikes: plan.output.spikes,
+    })
+}
+
+fn layer_view(
+    plan: &Plan,
+    k: usize,
+    l: &Layer,
+    namer: &mut Namer,
+    roms: &mut Vec<(String, String)>,
+) -> Result<LayerView, EmitError> {
+    let ident = namer.name(&l.name);
+    let lanes = l.lanes;
+    let vw = l.v_bits as usize;
+    let yw = (l.y_bits as usize).max(1);
+    let sw = (l.s_bits as usize).max(1);
+    let pr = &l.params;
+    let pw = plan.leak_bits as usize + 1;
+    let (leak, leak_k) = leak_code(&l.leak);
+    let (sleak, sleak_k) = l.syn_leak.as_ref().map_or((1, 1), leak_code);
+    // Parameters: ROM slices for per-neuron values, constants otherwise.
+    let beta_vals: Vec<i64> = match &l.leak {
+        Leak::Mul { b } => b.clone(),
+        _ => vec![0],
+    };
+    let syn_vals: Vec<i64> = match &l.syn_leak {
+        Some(Leak::Mul { b }) => b.clone(),
+        _ => vec![0],
+    };
+    let specs: Vec<(&str, &Vec<i64>, usize)> = vec![
+        ("thr", &pr.thr, vw),
+        ("bias", &pr.bias, vw),
+        ("bias_late", &pr.bias_late, vw),
+        ("vreset", &pr.vreset, vw),
+        ("syn_bias", &pr.syn_bias, yw),
+        ("syn_bias_late", &pr.syn_bias_late, yw),
+        ("beta_b", &beta_vals, pw),
+        ("syn_b", &syn_vals, pw),
+    ];
+    let mut params = vec![];
+    let mut lo = 0;
+    for (name, vals, w) in &specs {
+        if vals.len() > 1 {
+            params.push((name.to_string(), ParamView { rom: true, lo, width: *w, konst: String::new() }));
+            lo += w;
+        } else {
+            params.push((name.to_string(), ParamView { rom: false, lo: 0, width: *w, konst: lit(vals[0], *w) }));
+        }
+    }
+    let lane_bits = lo;
+    debug_assert_eq!(lane_bits, param_lane_bits(plan, k), "param ROM layout matches the memory map");
+    let pos = l.positions();
+    let [_, h, w] = l.shape;
+    let prom = if lane_bits > 0 {
+        let file = format!("{ident}_params.hex");
+        let mut text = String::new();
+        for row in 0..l.rows {
+            let mut word = Word::new(lane_bits * lanes);
+            let cgi = row / pos;
+            let pp = row % pos;
+            for lane in 0..lanes {
+                let Some(c) = l.channel_of(cgi, lane) else { continue };
+                let n = c * pos + pp;
+                for (name, vals, wd) in &specs {
+                    if vals.len() > 1 {
+                        let pv = &params.iter().find(|(nm, _)| nm == name).expect("param").1;
+                        word.put(lane * lane_bits + pv.lo, *wd, vals[n]);
+                    }
+                }
+            }
+            let _ = writeln!(text, "{}", word.hex());
+        }
+        roms.push((file.clone(), text));
+        Some((file, lane_bits, logic_of(plan, &format!("{}.params", l.name))))
+    } else {
+        None
+    };
+    let lastmask = mask_lit(lanes, l.group_size - (l.ncg - 1) * lanes);
+    let (ecw, eyw, exw) = (abits(l.shape[0]), abits(h), abits(w));
+    let ew = event_width(l.shape, lanes);
+    debug_assert_eq!(ew, ecw + eyw + exw + lanes);
+    let mut projs = vec![];
+    let (mut xc, mut sc, mut yc) = (vec![], vec![], vec![]);
+    for (j, p) in l.projections.iter().enumerate() {
+        let pv = proj_view(plan, k, j, l, p, &ident, roms)?;
+        match pv.target.as_str() {
+            "s" => sc.push(pv.pre.clone()),
+            "y" => yc.push(pv.pre.clone()),
+            _ => xc.push(pv.pre.clone()),
+        }
+        projs.push(pv);
+    }
+    Ok(LayerView {
+        k,
+        name: l.name.clone(),
+        ident: ident.clone(),
+        pre: format!("l{k}"),
+        lanes,
+        rows: l.rows,
+        raw: abits(l.rows),
+        vw,
+        sw,
+        yw,
+        has_s: l.s_bits > 0,
+        cuba: l.kind.cuba(),
+        spiking: l.spiking(),
+        reset: match plan.reset {
+            ResetMode::Zero => 0,
+            ResetMode::Subtract => 1,
+            ResetMode::SubtractUndecayed => 2,
+        },
+        fire_eq: plan.fire_on_equal,
+        sat: l.saturate,
+        leak,
+        leak_k,
+        sleak,
+        sleak_k,
+        params,
+        has_prom: prom.is_some(),
+        prom_file: prom.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+        prom_bits: prom.as_ref().map_or(0, |p| p.1),
+        prom_logic: prom.as_ref().is_some_and(|p| p.2),
+        gc: l.group_size,
+        ncg: l.ncg,
+        pos,
+        h,
+        w,
+        lastmask,
+        ecw,
+        eyw,
+        exw,
+        ew,
+        has_events: l.spiking() && l.has_consumers,
+        is_out: k == plan.output.layer,
+        x_logic: logic_of(plan, &format!("{}.v", l.name)),
+        s_logic: logic_of(plan, &format!("{}.s", l.name)),
+        y_logic: logic_of(plan, &format!("{}.y", l.name)),
+        ev_logic: logic_of(plan, &format!("{}.events", l.name)),
+        out_logic: logic_of(plan, &format!("{}.out", l.name)),
+        projs,
+        x_clients: xc,
+        s_clients: sc,
+        y_clients: yc,
+    })
+}
+
+/// Constant as a 32-bit literal.
+fn c32(v: usize) -> String {
+    format!("32'd{v}")
+}
+
+/// Pooling window candidate code over source coordinates `sy`, `sx` with candidate counters
+/// `ky`, `kx`; declares `<pre>_<tag>y`, `<pre>_<tag>x` and `<pre>_<tag>ok`.
+fn pool_lines(pre: &str, tag: &str, g: &PoolGeom, src: (&str, &str), cand: (&str, &str), lines: &mut Vec<String>) {
+    for (d, (s, kc)) in [(src.0, cand.0), (src.1, cand.1)].into_iter().enumerate() {
+        let ax = if d == 0 { "y" } else { "x" };
+        let top = format!("{pre}_{tag}t{ax}");
+        lines.push(format!("wire [31:0] {top} = ({s} + {}) >> {};", c32(g.p[d]), log2(g.s[d])));
+        lines.push(format!(
+            "wire {pre}_{tag}ok{ax} = ({kc} <= {top}) && (({top} - {kc}) < {}) && ((({s} + {}) - (({top} - {kc}) << {})) < {});",
+            c32(g.out[d]),
+            c32(g.p[d]),
+            log2(g.s[d]),
+            c32(g.k[d])
+        ));
+        lines.push(format!("wire [31:0] {pre}_{tag}{ax} = {top} - {kc};"));
+    }
+    lines.push(format!("wire {pre}_{tag}ok = {pre}_{tag}oky && {pre}_{tag}okx;"));
+}
+
+fn bits_for_count(max: usize) -> usize {
+    abits(max.max(2))
+}
+
+#[allow(clippy::too_many_lines)]
+fn proj_view(
+    plan: &Plan,
+    k: usize,
+    j: usize,
+    l: &Layer,
+    p: &Projection,
+    ident: &str,
+    roms: &mut Vec<(String, String)>,
+) -> Result<ProjView, EmitError> {
+    let pre = format!("l{k}p{j}");
+    let lanes = l.lanes;
+    let all = format!("{{{lanes}{{1'b1}}}}");
+    let zero = format!("{{{lanes}{{1'b0}}}}");
+    let lastmask = mask_lit(lanes, l.group_size - (l.ncg - 1) * lanes);
+    // Source entry layout, MSB first: c, y, x, then the lane mask or the value.
+    let (src, src_input, src_maskw, s_shape, tailw, val_signed, valw) = match p.source {
+        Source::Input => (
+            "inp".to_string(),
+            true,
+            0,
+            plan.input.shape,
+            plan.input.bits as usize,
+            plan.input.signed,
+            plan.input.bits as usize,
+        ),
+        Source::Layer(s) => {
+            let sl = &plan.layers[s];
+            (format!("l{s}"), false, sl.lanes, sl.shape, sl.lanes, false, 1)
+        }
+    };
+    let (cw, yw, xw) = (abits(s_shape[0]), abits(s_shape[1]), abits(s_shape[2]));
+    // Positions within the entry without its lane mask (sf_events strips the mask).
+    let x_lo = if src_input { tailw } else { 0 };
+    let x_hi = x_lo + xw - 1;
+    let y_lo = x_hi + 1;
+    let y_hi = y_lo + yw - 1;
+    let c_lo = y_hi + 1;
+    let c_hi = c_lo + cw - 1;
+    let src_ew = c_hi + 1 + src_maskw;
+    let src_aw = match p.source {
+        Source::Input => abits(plan.input.numel()),
+        Source::Layer(s) => abits(plan.layers[s].rows),
+    };
+    let src_liw = abits(src_maskw.max(1));
+    let mut counters: Vec<CounterView> = vec![];
+    let mut lines = vec![];
+    let cnt = |name: String, max: usize, v: &mut Vec<CounterView>| -> String {
+        v.push(CounterView { name: name.clone(), max, w: bits_for_count(max) });
+        format!("{name}w")
+    };
+    let (c, y, x) = (format!("{pre}_c"), format!("{pre}_y"), format!("{pre}_x"));
+    // Pre-pooling candidates.
+    let (py, px, pok) = if let Some(g) = &p.pre_pool {
+        let cand = g.candidates();
+        let ky = cnt(format!("{pre}_pa"), cand[0], &mut counters);
+        let kx = cnt(format!("{pre}_pb"), cand[1], &mut counters);
+        pool_lines(&pre, "p", g, (&y, &x), (&ky, &kx), &mut lines);
+        (format!("{pre}_py"), format!("{pre}_px"), format!("{pre}_pok"))
+    } else {
+        (y.clone(), x.clone(), "1'b1".to_string())
+    };
+    let (ph, pw) = match &p.pre_pool {
+        Some(g) => (g.out[0], g.out[1]),
+        None => (s_shape[1], s_shape[2]),
+    };
+    let pos = l.positions();
+    let (row, waddr, mask, w_by_row);
+    match &p.kind {
+        ProjKind::Dense { .. } => {
+            let b = cnt(format!("{pre}_b"), l.ncg, &mut counters);
+            lines.push(format!("wire [31:0] {pre}_j = ({c} * {} + {py}) * {} + {px};", c32(ph), c32(pw)));
+            waddr = format!("{pre}_j * {} + {b}", c32(l.ncg));
+            row = b.clone();
+            mask = format!("{pok} ? (({b} == {}) ? {lastmask} : {all}) : {zero}", c32(l.ncg - 1));
+            w_by_row = false;
+        }
+        ProjKind::Conv { ci, kh, kw, stride, pad, dil, groups, .. } => {
+            let ky = cnt(format!("{pre}_ky"), *kh, &mut counters);
+            let kx = cnt(format!("{pre}_kx"), *kw, &mut counters);
+            let cb = cnt(format!("{pre}_cb"), l.ncg, &mut counters);
+            let (oh, ow) = (l.shape[1], l.shape[2]);
+            for (ax, (s, (kk, (pd, (st, (dl, o)))))) in [
+                ("y", (&py, (&ky, (pad[0], (stride[0], (dil[0], oh)))))),
+                ("x", (&px, (&kx, (pad[1], (stride[1], (dil[1], ow)))))),
+            ] {
+                lines.push(format!("wire [31:0] {pre}_a{ax} = {s} + {};", c32(pd)));
+                lines.push(format!("wire [31:0] {pre}_d{ax} = {kk} * {};", c32(dl)));
+                lines.push(format!("wire [31:0] {pre}_n{ax} = {pre}_a{ax} - {pre}_d{ax};"));
+                lines.push(format!(
+                    "wire {pre}_v{ax} = ({pre}_a{ax} >= {pre}_d{ax}) && (({pre}_n{ax} & {}) == 32'd0) && (({pre}_n{ax} >> {}) < {});",
+                    c32(st - 1),
+                    log2(st),
+                    c32(o)
+                ));
+            }
+            let ci_g = ci / groups;
+            let grp = if *groups > 1 {
+                if !ci_g.is_power_of_two() {
+                    return Err(EmitError(format!(
+                        "layer '{}': grouped convolution with {ci_g} input channels per group; the RTL needs a power of two",
+                        l.name
+                    )));
+                }
+                format!("({c} >> {})", log2(ci_g))
+            } else {
+                "32'd0".to_string()
+            };
+            waddr = format!("(({c} * {} + {ky}) * {} + {kx}) * {} + {cb}", c32(*kh), c32(*kw), c32(l.ncg));
+            row = format!(
+                "({grp} * {} + {cb}) * {} + ({pre}_ny >> {}) * {} + ({pre}_nx >> {})",
+                c32(l.ncg),
+                c32(pos),
+                log2(stride[0]),
+                c32(ow),
+                log2(stride[1])
+            );
+            mask = format!(
+                "({pok} && {pre}_vy && {pre}_vx) ? (({cb} == {}) ? {lastmask} : {all}) : {zero}",
+                c32(l.ncg - 1)
+            );
+            w_by_row = false;
+        }
+        ProjKind::Pool(g) => {
+            let cand = g.candidates();
+            let ky = cnt(format!("{pre}_wa"), cand[0], &mut counters);
+            let kx = cnt(format!("{pre}_wb"), cand[1], &mut counters);
+            pool_lines(&pre, "q", g, (&y, &x), (&ky, &kx), &mut lines);
+            lines.push(format!("wire [31:0] {pre}_lane = {c} & {};", c32(lanes - 1)));
+            row = format!("({c} >> {}) * {} + {pre}_qy * {} + {pre}_qx", log2(lanes), c32(pos), c32(l.shape[2]));
+            waddr = row.clone();
+            mask = format!("{pre}_qok ? {pre}_onehot : {zero}");
+            lines.push(format!(
+                "wire [{}:0] {pre}_onehot = {{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane;",
+                lanes - 1,
+                lanes - 1
+            ));
+            w_by_row = true;
+        }
+        ProjKind::OneToOne => {
+            if p.src_shape == l.shape {
+                lines.push(format!("wire [31:0] {pre}_lane = {c} & {};", c32(lanes - 1)));
+                row = format!("({c} >> {}) * {} + {y} * {} + {x}", log2(lanes), c32(pos), c32(l.shape[2]));
+            } else {
+                lines.push(format!(
+                    "wire [31:0] {pre}_j = ({c} * {} + {y}) * {} + {x};",
+                    c32(s_shape[1]),
+                    c32(s_shape[2])
+                ));
+                lines.push(format!("wire [31:0] {pre}_lane = {pre}_j & {};", c32(lanes - 1)));
+                row = format!("{pre}_j >> {}", log2(lanes));
+            }
+            waddr = row.clone();
+            lines.push(format!(
+                "wire [{}:0] {pre}_onehot = {{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane;",
+                lanes - 1,
+                lanes - 1
+            ));
+            mask = format!("{pre}_onehot");
+            w_by_row = true;
+        }
+    }
+    // Weights: a ROM image, or one constant.
+    let wb = p.weights.bits as usize;
+    let wdepth = crate::hw::memory::weight_depth(plan, k, j);
+    let wrom = if wdepth > 0 {
+        let file = format!("{ident}_w{j}.hex");
+        let mut text = String::new();
+        let put = |word: &mut Word, lane: usize, v: i64| {
+            if wb == 1 {
+                word.put(lane, 1, i64::from(v > 0));
+            } else {
+                word.put(lane * wb, wb, v);
+            }
+        };
+        match &p.kind {
+            ProjKind::Dense { cols } => {
+                for jj in 0..*cols {
+                    for b in 0..l.ncg {
+                        let mut word = Word::new(lanes * wb);
+                        for lane in 0..lanes {
+                            let i = b * lanes + lane;
+                            if i < l.shape[0] {
+                                put(&mut word, lane, p.weights.values[i * cols + jj]);
+                            }
+                        }
+                        let _ = writeln!(text, "{}", word.hex());
+                    }
+                }
+            }
+            ProjKind::Conv { ci, kh, kw, groups, .. } => {
+                let ci_g = ci / groups;
+                let co_g = l.shape[0] / groups;
+                for cc in 0..*ci {
+                    let grp = cc / ci_g;
+                    for ky in 0..*kh {
+                        for kx in 0..*kw {
+                            for cb in 0..l.ncg {
+                                let mut word = Word::new(lanes * wb);
+                                for lane in 0..lanes {
+                                    let local = cb * lanes + lane;
+                                    if local < co_g {
+                                        let co = grp * co_g + local;
+                                        put(
+                                            &mut word,
+                                            lane,
+                                            p.weights.values[((co * ci_g + cc % ci_g) * kh + ky) * kw + kx],
+                                        );
+                                    }
+                                }
+                                let _ = writeln!(text, "{}", word.hex());
+                            }
+                        }
+                    }
+                }
+            }
+            ProjKind::Pool(_) | ProjKind::OneToOne => {
+                for r in 0..l.rows {
+                    let mut word = Word::new(lanes * wb);
+                    for lane in 0..lanes {
+                        if let Some(ch) = l.channel_of(r / pos, lane) {
+                            put(&mut word, lane, p.weights.at(ch * pos + r % pos));
+                        }
+                    }
+                    let _ = writeln!(text, "{}", word.hex());
+                }
+            }
+        }
+        roms.push((file.clone(), text));
+        Some((file, wdepth, abits(wdepth), logic_of(plan, &format!("{}.w{j}", l.name))))
+    } else {
+        None
+    };
+    let wconst = if wb == 1 { format!("1'b{}", u8::from(p.weights.at(0) > 0)) } else { lit(p.weights.at(0), wb) };
+    let (target, tw) = match p.target {
+        AccTarget::Static => ("s", l.s_bits as usize),
+        AccTarget::Dynamic if l.kind.cuba() => ("y", l.y_bits as usize),
+        AccTarget::Dynamic => ("x", l.v_bits as usize),
+    };
+    let src_name = match p.source {
+        Source::Input => plan.input.node.clone(),
+        Source::Layer(s) => plan.layers[s].name.clone(),
+    };
+    Ok(ProjView {
+        pre: pre.clone(),
+        comment: format!("{} -> {} ({})", src_name, l.name, p.path.join(" -> ")),
+        src,
+        src_input,
+        src_maskw,
+        src_ew,
+        src_aw,
+        src_liw,
+        c_hi,
+        c_lo,
+        y_hi,
+        y_lo,
+        x_hi,
+        x_lo,
+        c_pad: 32 - cw,
+        y_pad: 32 - yw,
+        x_pad: 32 - xw,
+        valw,
+        val_signed,
+        val_hi: tailw.saturating_sub(1),
+        target: target.into(),
+        tw,
+        wb,
+        shift: p.shift,
+        has_wrom: wrom.is_some(),
+        wfile: wrom.as_ref().map(|w| w.0.clone()).unwrap_or_default(),
+        wdepth: wrom.as_ref().map_or(0, |w| w.1),
+        waw: wrom.as_ref().map_or(1, |w| w.2),
+        wlogic: wrom.as_ref().is_some_and(|w| w.3),
+        w_by_row,
+        wconst,
+        counters,
+        lines,
+        row,
+        waddr,
+        mask,
+    })
+}
+
+impl LayerView {
+    /// The parameter named `n`.
+    pub fn param(&self, n: &str) -> &ParamView {
+        &self.params.iter().find(|(name, _)| name == n).expect("known parameter").1
+    }
+
+    /// Verilog expression for parameter `n` of the update lane (inside its generate loop).
+    pub fn param_lane(&self, n: &str) -> String {
+        let p = self.param(n);
+        if p.rom {
+            format!("{pre}_prom[{pre}_gi*{} + {} +: {}]", self.prom_bits, p.lo, p.width, pre = self.pre)
+        } else {
+            p.konst.clone()
+        }
+    }
+}
+
+impl ProjView {
+    /// Counter advance as one Verilog statement: the innermost counter counts every beat and
+    /// carries into the next outer one when it wraps.
+    pub fn advance(&self) -> String {
+        let mut acc = String::new();
+        for c in &self.counters {
+            let n = &c.name;
+            acc = format!(
+                "if ({n} == {w}'d{m}) begin {n} <= {w}'d0; {acc} end else {n} <= {n} + {w}'d1;",
+                w = c.w,
+                m = c.max - 1
+            );
+        }
+        acc
+    }
+
+    /// True on the last beat of an event.
+    pub fn lastbeat(&self) -> String {
+        if self.counters.is_empty() {
+            "1'b1".to_string()
+        } else {
+            self.counters
+                .iter()
+                .map(|c| format!("({} == {}'d{})", c.name, c.w, c.max - 1))
+                .collect::<Vec<_>>()
+                .join(" && ")
+        }
+    }
+}

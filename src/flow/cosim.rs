@@ -1,0 +1,218 @@
+//! Co-simulation: the emitted RTL in iverilog or Verilator against the cycle engine, every
+//! output word (spikes or membrane values) and every cycle count compared, no tolerance.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{FlowError, run, write_design};
+use crate::back::verilog::{self, Design};
+use crate::hw::Plan;
+use crate::sim::cycle::{self, SampleResult};
+use crate::sim::io::InputBatch;
+
+/// Which RTL simulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Simulator {
+    /// Icarus Verilog.
+    Iverilog,
+    /// Verilator (`--binary --timing`).
+    Verilator,
+}
+
+/// Outcome of a co-simulation.
+#[derive(Clone, Debug, Serialize)]
+pub struct CosimReport {
+    /// Simulator.
+    pub simulator: Simulator,
+    /// Samples compared.
+    pub samples: usize,
+    /// Output words compared.
+    pub words: usize,
+    /// Words that differ.
+    pub word_mismatches: usize,
+    /// Samples whose cycle count differs.
+    pub cycle_mismatches: usize,
+    /// Cycle counts from the RTL.
+    pub rtl_cycles: Vec<u64>,
+    /// Cycle counts from the engine.
+    pub engine_cycles: Vec<u64>,
+    /// First differences, for the message.
+    pub first_differences: Vec<String>,
+}
+
+impl CosimReport {
+    /// True when every word and every cycle count matched.
+    pub fn exact(&self) -> bool {
+        self.word_mismatches == 0 && self.cycle_mismatches == 0 && self.rtl_cycles.len() == self.samples
+    }
+}
+
+/// The words the RTL streams for one inference, as the engine predicts them (hex, RTL width).
+pub fn expected_words(plan: &Plan, s: &SampleResult) -> Vec<String> {
+    let l = &plan.layers[plan.output.layer];
+    let n = l.neurons();
+    let steps = s.raw.len() / n;
+    let pos = l.positions();
+    let w = if plan.output.spikes { 1 } else { l.v_bits as usize };
+    let width = l.lanes * w;
+    let mut out = vec![];
+    for t in 0..steps {
+        for row in 0..l.rows {
+            let mut bits = vec![false; width];
+            for lane in 0..l.lanes {
+                let Some(c) = l.channel_of(row / pos, lane) else { continue };
+                let v = s.raw[t * n + c * pos + row % pos];
+                for b in 0..w {
+                    bits[lane * w + b] = (v >> b.min(63)) & 1 == 1;
+                }
+            }
+            let digits = width.div_ceil(4);
+            let mut h = String::new();
+            for d in (0..digits).rev() {
+                let mut nib = 0u32;
+                for b in 0..4 {
+                    if d * 4 + b < width && bits[d * 4 + b] {
+                        nib |= 1 << b;
+                    }
+                }
+                h.push(char::from_digit(nib, 16).expect("nibble"));
+            }
+            out.push(h);
+        }
+    }
+    out
+}
+
+/// The quantised input words the testbench streams, one hex value per line.
+pub fn input_hex(plan: &Plan, batch: &InputBatch) -> String {
+    let steps = if plan.input.per_step { plan.timesteps } else { 1 };
+    let bits = plan.input.bits;
+    let mask = (1u64 << bits) - 1;
+    let mut s = String::new();
+    for i in 0..batch.n {
+        for t in 0..steps {
+            for &x in batch.at(i, t) {
+                let q = plan.input.quantise(x);
+                let _ = writeln!(s, "{:x}", (q as u64) & mask);
+            }
+        }
+    }
+    s
+}
+
+/// Builds and runs the testbench in `dir` with `sim`; returns the simulator's output file.
+fn simulate(design: &Design, dir: &Path, sim: Simulator) -> Result<String, FlowError> {
+    let mut srcs: Vec<String> =
+        design.files.iter().filter(|(n, _)| n.ends_with(".v")).map(|(n, _)| n.clone()).collect();
+    srcs.sort();
+    let srcs: Vec<&str> = srcs.iter().map(String::as_str).collect();
+    match sim {
+        Simulator::Iverilog => {
+            let mut args = vec!["-g2005", "-Wall", "-o", "tb.vvp", "-s", "tb"];
+            args.extend(&srcs);
+            run("iverilog", &args, dir)?;
+            run("vvp", &["-n", "tb.vvp"], dir)?;
+        }
+        Simulator::Verilator => {
+            let mut args = vec![
+                "--binary",
+                "--timing",
+                "-O2",
+                "--top-module",
+                "tb",
+                "-Wno-fatal",
+                "--Mdir",
+                "obj_dir",
+                "-o",
+                "tb",
+            ];
+            args.extend(&srcs);
+            run("verilator", &args, dir)?;
+            run("./obj_dir/tb", &[], dir).or_else(|_| {
+                let exe = dir.join("obj_dir/tb");
+                let out = std::process::Command::new(&exe)
+                    .current_dir(dir)
+                    .output()
+                    .map_err(|e| FlowError::Failed { tool: "tb".into(), message: e.to_string() })?;
+                if out.status.success() {
+                    Ok(String::new())
+                } else {
+                    Err(FlowError::Failed {
+                        tool: "verilator tb".into(),
+                        message: String::from_utf8_lossy(&out.stderr).into_owned(),
+                    })
+                }
+            })?;
+        }
+    }
+    std::fs::read_to_string(dir.join("outputs.txt")).map_err(|e| FlowError::Io(format!("outputs.txt: {e}")))
+}
+
+/// Co-simulates the first `samples` inputs in `dir` (created; all files stay inside it).
+pub fn cosim(
+    plan: &Plan,
+    batch: &InputBatch,
+    samples: usize,
+    sim: Simulator,
+    dir: &Path,
+) -> Result<CosimReport, FlowError> {
+    let batch = batch.take(samples);
+    let eng = cycle::run(plan, &batch, plan.timesteps);
+    let max = eng.samples.iter().map(|s| s.counters.cycles).max().unwrap_or(1000);
+    let design = verilog::emit(plan, Some((batch.n, max * 4 + 1000))).map_err(|e| FlowError::Io(e.to_string()))?;
+    write_design(&design, dir)?;
+    std::fs::write(dir.join("inputs.hex"), input_hex(plan, &batch))
+        .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
+    let text = simulate(&design, dir, sim)?;
+    let mut words: Vec<String> = vec![];
+    let mut rtl_cycles = vec![];
+    let mut per_sample: Vec<Vec<String>> = vec![];
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("o ") {
+            words.push(h.trim().to_ascii_lowercase());
+        } else if let Some(c) = line.strip_prefix("c ") {
+            rtl_cycles.push(c.trim().parse::<u64>().unwrap_or(u64::MAX));
+            per_sample.push(std::mem::take(&mut words));
+        } else if line.starts_with("timeout") {
+            return Err(FlowError::Failed { tool: "testbench".into(), message: format!("RTL did not finish: {line}") });
+        }
+    }
+    let mut report = CosimReport {
+        simulator: sim,
+        samples: batch.n,
+        words: 0,
+        word_mismatches: 0,
+        cycle_mismatches: 0,
+        rtl_cycles: rtl_cycles.clone(),
+        engine_cycles: eng.cycles(),
+        first_differences: vec![],
+    };
+    for (i, s) in eng.samples.iter().enumerate() {
+        let want = expected_words(plan, s);
+        let got = per_sample.get(i).cloned().unwrap_or_default();
+        report.words += want.len().max(got.len());
+        for k in 0..want.len().max(got.len()) {
+            let (a, b) = (want.get(k), got.get(k));
+            if a != b {
+                report.word_mismatches += 1;
+                if report.first_differences.len() < 8 {
+                    report.first_differences.push(format!("sample {i} word {k}: engine {a:?}, RTL {b:?}"));
+                }
+            }
+        }
+        if rtl_cycles.get(i) != Some(&s.counters.cycles) {
+            report.cycle_mismatches += 1;
+            if report.first_differences.len() < 8 {
+                report.first_differences.push(format!(
+                    "sample {i}: engine {} cycles, RTL {:?}",
+                    s.counters.cycles,
+                    rtl_cycles.get(i)
+                ));
+            }
+        }
+    }
+    Ok(report)
+}

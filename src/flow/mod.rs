@@ -1,0 +1,84 @@
+//! Drives the external tools: iverilog, Verilator, Yosys, nextpnr-ice40, icepack, icetime.
+//!
+//! Every run happens inside a work folder the caller gives; nothing is written elsewhere.
+//! A missing tool is a [`FlowError::Missing`] naming the Debian package that provides it.
+
+pub mod cosim;
+
+use std::path::Path;
+use std::process::Command;
+
+/// A tool run that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// The tool is not installed.
+    #[error("{tool} is not installed (Debian package: {package})")]
+    Missing {
+        /// Executable.
+        tool: String,
+        /// Package providing it.
+        package: String,
+    },
+    /// The tool ran and failed.
+    #[error("{tool} failed: {message}")]
+    Failed {
+        /// Executable.
+        tool: String,
+        /// Its diagnostics (tail).
+        message: String,
+    },
+    /// File system.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// The Debian package of a tool.
+pub fn package_of(tool: &str) -> &'static str {
+    match tool {
+        "iverilog" | "vvp" => "iverilog",
+        "verilator" => "verilator",
+        "yosys" => "yosys",
+        "nextpnr-ice40" => "nextpnr-ice40",
+        "icepack" | "icetime" => "fpga-icestorm",
+        "g++" => "g++",
+        _ => "?",
+    }
+}
+
+/// True when `tool` is on the PATH.
+pub fn have(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(tool).is_file()))
+}
+
+/// Runs `tool args` in `dir`; returns stdout+stderr, or the error with the output's tail.
+pub fn run(tool: &str, args: &[&str], dir: &Path) -> Result<String, FlowError> {
+    if !have(tool) {
+        return Err(FlowError::Missing { tool: tool.into(), package: package_of(tool).into() });
+    }
+    let out = Command::new(tool)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| FlowError::Failed { tool: tool.into(), message: e.to_string() })?;
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(FlowError::Failed {
+            tool: tool.into(),
+            message: format!("exit {}\n{}", out.status, tail.join("\n")),
+        });
+    }
+    Ok(text)
+}
+
+/// Writes the design's files into `dir`.
+pub fn write_design(d: &crate::back::verilog::Design, dir: &Path) -> Result<(), FlowError> {
+    std::fs::create_dir_all(dir).map_err(|e| FlowError::Io(format!("{}: {e}", dir.display())))?;
+    for (name, text) in &d.files {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|e| FlowError::Io(format!("{}: {e}", p.display())))?;
+    }
+    Ok(())
+}
