@@ -52,44 +52,56 @@ module sf_neuron #(
     function signed [W-1:0] sx_s(input [SW-1:0] a); sx_s = {{(W-SW){a[SW-1]}}, a}; endfunction
     function signed [W-1:0] sx_y(input [YW-1:0] a); sx_y = {{(W-YW){a[YW-1]}}, a}; endfunction
 
-    // Saturate (or truncate) a wide value to `bits`.
-    function signed [W-1:0] fit(input signed [W-1:0] a, input integer bits);
-        reg signed [W-1:0] hi, lo;
-        begin
-            hi = (64'sd1 <<< (bits - 1)) - 1;
-            lo = -(64'sd1 <<< (bits - 1));
-            if (SAT != 0) fit = (a > hi) ? hi : (a < lo) ? lo : a;
-            else fit = a;
-        end
+    // Saturation bounds of the V and Y widths, and the leak rounding constant.
+    localparam [W-1:0]  VHI = {{(W-VW+1){1'b0}}, {(VW-1){1'b1}}};
+    localparam integer  YWS = (YW > 1) ? YW : 2;   // YW is 1 when there is no synaptic state
+    localparam [W-1:0]  YHI = {{(W-YWS+1){1'b0}}, {(YWS-1){1'b1}}};
+    localparam [PW-1:0] RND = {{(PW-P){1'b0}}, 1'b1, {(P-1){1'b0}}};
+
+    function signed [W-1:0] fit_v(input signed [W-1:0] a);
+        if (SAT != 0) fit_v = (a > $signed(VHI)) ? $signed(VHI) : (a < $signed(~VHI)) ? $signed(~VHI) : a;
+        else fit_v = a;
+    endfunction
+    function signed [W-1:0] fit_y(input signed [W-1:0] a);
+        if (SAT != 0) fit_y = (a > $signed(YHI)) ? $signed(YHI) : (a < $signed(~YHI)) ? $signed(~YHI) : a;
+        else fit_y = a;
     endfunction
 
+    // Decay: 0, x, x - (x >>> k), or (x * b + 2^(P-1)) >>> P (computed wide, kept to W bits).
+    /* verilator lint_off UNUSEDSIGNAL */
     function signed [W-1:0] leak(input signed [W-1:0] a, input integer mode, input integer k, input [P:0] b);
         reg signed [PW-1:0] prod;
+        reg signed [PW-1:0] rounded;
         begin
-            prod = $signed({{(PW-W){a[W-1]}}, a}) * $signed({1'b0, b});
+            prod = $signed({{(PW-W){a[W-1]}}, a}) * $signed({{(PW-P-1){1'b0}}, b});
+            rounded = (prod + $signed(RND)) >>> P;
             case (mode)
                 0: leak = {W{1'b0}};
                 1: leak = a;
                 2: leak = a - (a >>> k);
-                default: leak = (prod + (64'sd1 <<< (P - 1))) >>> P;
+                default: leak = rounded[W-1:0];
             endcase
         end
     endfunction
+    /* verilator lint_on UNUSEDSIGNAL */
 
     wire signed [W-1:0] xs  = sx_v(x);
     wire signed [W-1:0] ss  = (HAS_S != 0) ? sx_s(s) : {W{1'b0}};
     wire signed [W-1:0] cur_raw = sx_y(y) + ss + sx_y(syn_bias) + (late ? sx_y(syn_bias_late) : {W{1'b0}});
-    wire signed [W-1:0] cur = fit(cur_raw, YW);
+    wire signed [W-1:0] cur = fit_y(cur_raw);
     wire signed [W-1:0] v_raw = (CUBA != 0)
         ? xs + cur + sx_v(bias) + (late ? sx_v(bias_late) : {W{1'b0}})
         : xs + ss + sx_v(bias) + (late ? sx_v(bias_late) : {W{1'b0}});
-    wire signed [W-1:0] v = fit(v_raw, VW);
+    wire signed [W-1:0] v = fit_v(v_raw);
     wire signed [W-1:0] th = sx_v(thr);
     wire fire = (SPIKING != 0) && ((FIRE_EQ != 0) ? (v >= th) : (v > th));
     wire signed [W-1:0] vhat = (fire && RESET == 0) ? sx_v(vreset) : (fire && RESET == 1) ? v - th : v;
     wire signed [W-1:0] nxt_raw = leak(vhat, LEAK, LEAK_K, beta_b) - ((fire && RESET == 2) ? th : {W{1'b0}});
-    wire signed [W-1:0] nxt = fit(nxt_raw, VW);
+    /* verilator lint_off UNUSEDSIGNAL */
+    // Computed wide; only the low VW (YW) bits are state (range analysis or saturation).
+    wire signed [W-1:0] nxt = fit_v(nxt_raw);
     wire signed [W-1:0] ynx = leak(cur, SLEAK, SLEAK_K, syn_b);
+    /* verilator lint_on UNUSEDSIGNAL */
 
     assign spike  = fire;
     assign v_out  = v[VW-1:0];

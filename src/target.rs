@@ -43,6 +43,15 @@ pub struct Device {
     pub icetime_device: Option<String>,
 }
 
+/// Board pins for the generated pin wrapper.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Board {
+    /// Clock input pin.
+    pub clock_pin: String,
+    /// Pins for every other port bit, in order.
+    pub pins: Vec<String>,
+}
+
 /// Clocking.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Clock {
@@ -115,6 +124,8 @@ pub struct Target {
     pub part: Option<String>,
     /// Resources.
     pub device: Device,
+    /// Board pins.
+    pub board: Board,
     /// Clock.
     pub clock: Clock,
     /// Memory mapping rules.

@@ -1,5 +1,6 @@
 //! Command definitions. Every command that takes a model shares [`ModelArgs`].
 
+mod compile;
 mod convert;
 mod cosim;
 mod inspect;
@@ -36,6 +37,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Simulate the emitted RTL (iverilog or Verilator) against the cycle engine.
     Cosim(cosim::CosimArgs),
+    /// Compile to Verilog, verify, co-simulate and (iCE40) build a bitstream.
+    Compile(compile::CompileArgs),
 }
 
 /// Model file and the dialect options NIR does not store.
@@ -185,5 +188,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(a) => plan::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Cosim(a) => cosim::run(a),
+        Command::Compile(a) => compile::run(a),
     }
 }

@@ -4,6 +4,8 @@
 //! A missing tool is a [`FlowError::Missing`] naming the Debian package that provides it.
 
 pub mod cosim;
+pub mod ice40;
+pub mod vivado;
 
 use std::path::Path;
 use std::process::Command;
@@ -27,6 +29,9 @@ pub enum FlowError {
         /// Its diagnostics (tail).
         message: String,
     },
+    /// The design does not fit the device.
+    #[error("the design does not fit: {0}")]
+    DoesNotFit(String),
     /// File system.
     #[error("{0}")]
     Io(String),

@@ -185,7 +185,10 @@ module {{ v.module }} (
     reg  [{{ l.raw - 1 }}:0] clr_row_{{ l.k }};
     // X (membrane) memory: update pass, accumulate units, clear.
     reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_x_raddr, {{ l.pre }}_x_waddr;
-    reg                  {{ l.pre }}_x_we, {{ l.pre }}_x_accwe;
+    reg                  {{ l.pre }}_x_we;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg                  {{ l.pre }}_x_accwe;  // unused when no projection accumulates into X
+    /* verilator lint_on UNUSEDSIGNAL */
     reg  [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_x_wdata;
     wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_x_rdata;
     sf_ram #(.WIDTH({{ l.lanes * l.vw }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.x_logic %}1{% else %}0{% endif %})) {{ l.pre }}_x (
@@ -220,6 +223,7 @@ module {{ v.module }} (
         end
     end
     // The last accumulate write, forwarded to the next beat (the memory reads first).
+{%- if !l.x_clients.is_empty() %}
     reg                  {{ l.pre }}_x_fw;
     reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_x_fwrow;
     reg  [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_x_fwdata;
@@ -228,10 +232,14 @@ module {{ v.module }} (
         {{ l.pre }}_x_fwrow  <= {{ l.pre }}_x_waddr;
         {{ l.pre }}_x_fwdata <= {{ l.pre }}_x_wdata;
     end
+{%- endif %}
 {%- if l.has_s %}
     // S (static input accumulator) memory: static accumulate units, cleared after the last step.
     reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_s_raddr, {{ l.pre }}_s_waddr;
-    reg                  {{ l.pre }}_s_we, {{ l.pre }}_s_accwe;
+    reg                  {{ l.pre }}_s_we;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg                  {{ l.pre }}_s_accwe;
+    /* verilator lint_on UNUSEDSIGNAL */
     reg  [{{ l.lanes * l.sw - 1 }}:0] {{ l.pre }}_s_wdata;
     wire [{{ l.lanes * l.sw - 1 }}:0] {{ l.pre }}_s_rdata;
     sf_ram #(.WIDTH({{ l.lanes * l.sw }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.s_logic %}1{% else %}0{% endif %})) {{ l.pre }}_s (
@@ -265,6 +273,7 @@ module {{ v.module }} (
             {{ l.pre }}_s_wdata = {{ l.lanes * l.sw }}'d0;
         end
     end
+{%- if !l.s_clients.is_empty() %}
     reg                  {{ l.pre }}_s_fw;
     reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_s_fwrow;
     reg  [{{ l.lanes * l.sw - 1 }}:0] {{ l.pre }}_s_fwdata;
@@ -274,11 +283,15 @@ module {{ v.module }} (
         {{ l.pre }}_s_fwdata <= {{ l.pre }}_s_wdata;
     end
 {%- endif %}
+{%- endif %}
 {%- if l.cuba %}
     // Y (synaptic current) memory.
     wire [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_u_yw;
     reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_y_raddr, {{ l.pre }}_y_waddr;
-    reg                  {{ l.pre }}_y_we, {{ l.pre }}_y_accwe;
+    reg                  {{ l.pre }}_y_we;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg                  {{ l.pre }}_y_accwe;
+    /* verilator lint_on UNUSEDSIGNAL */
     reg  [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_y_wdata;
     wire [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_y_rdata;
     sf_ram #(.WIDTH({{ l.lanes * l.yw }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.y_logic %}1{% else %}0{% endif %})) {{ l.pre }}_y (
@@ -312,6 +325,7 @@ module {{ v.module }} (
             {{ l.pre }}_y_wdata = {{ l.lanes * l.yw }}'d0;
         end
     end
+{%- if !l.y_clients.is_empty() %}
     reg                  {{ l.pre }}_y_fw;
     reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_y_fwrow;
     reg  [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_y_fwdata;
@@ -320,6 +334,7 @@ module {{ v.module }} (
         {{ l.pre }}_y_fwrow  <= {{ l.pre }}_y_waddr;
         {{ l.pre }}_y_fwdata <= {{ l.pre }}_y_wdata;
     end
+{%- endif %}
 {%- endif %}
 {%- if l.has_events %}
     // Event list: one entry {base channel, y, x, lane mask} per row with a spike.
@@ -393,11 +408,15 @@ module {{ v.module }} (
         end
     end
     wire [{{ l.lanes - 1 }}:0] {{ l.pre }}_u_valid = ({{ l.pre }}_ucb == 16'd{{ l.ncg - 1 }}) ? {{ l.lastmask }} : {{ "{" }}{{ l.lanes }}{1'b1}};
+    /* verilator lint_off UNUSEDSIGNAL */
+    // Base channel of the row (32-bit arithmetic; the event entry keeps its low bits).
     wire [31:0] {{ l.pre }}_u_c0 = {16'd0, {{ l.pre }}_ug} * 32'd{{ l.gc }} + {16'd0, {{ l.pre }}_ucb} * 32'd{{ l.lanes }};
-    wire [{{ l.lanes - 1 }}:0] {{ l.pre }}_u_sp;
+    // Membrane values are streamed only by a value-output layer; y_next is zero without synaptic state.
     wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_u_v;
-    wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_u_xn;
     wire [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_u_yn;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [{{ l.lanes - 1 }}:0] {{ l.pre }}_u_sp;
+    wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_u_xn;
     genvar {{ l.pre }}_gi;
     generate
         for ({{ l.pre }}_gi = 0; {{ l.pre }}_gi < {{ l.lanes }}; {{ l.pre }}_gi = {{ l.pre }}_gi + 1) begin : {{ l.pre }}_nrn
@@ -442,7 +461,9 @@ module {{ v.module }} (
     wire [{{ p.src_aw - 1 }}:0] {{ p.pre }}_ev_raddr;
     wire                 {{ p.pre }}_ev_valid, {{ p.pre }}_ev_last, {{ p.pre }}_ev_ready;
     wire [{{ p.src_ew - p.src_maskw - 1 }}:0] {{ p.pre }}_ev_pos;
-    wire [{{ p.src_liw - 1 }}:0] {{ p.pre }}_ev_lane;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [{{ p.src_liw - 1 }}:0] {{ p.pre }}_ev_lane;  // input entries have no lanes
+    /* verilator lint_on UNUSEDSIGNAL */
     sf_events #(.AW({{ p.src_aw }}), .EW({{ p.src_ew }}), .MASKW({{ p.src_maskw }}), .LIW({{ p.src_liw }})) {{ p.pre }}_evr (
         .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .count({{ p.src }}_ev_cnt),
         .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.src }}_ev_rdata),
@@ -455,6 +476,8 @@ module {{ v.module }} (
     wire [31:0] {{ p.pre }}_c = { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ 32 - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
     wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = 1'b1;
 {%- endif %}
+    // Address arithmetic is 32-bit; only the memories' address bits are used.
+    /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] {{ p.pre }}_y = { {{ p.y_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.y_hi }}:{{ p.y_lo }}] };
     wire [31:0] {{ p.pre }}_x = { {{ p.x_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.x_hi }}:{{ p.x_lo }}] };
 {%- for c in p.counters %}
@@ -467,6 +490,7 @@ module {{ v.module }} (
     wire [31:0] {{ p.pre }}_row   = {{ p.row }};
     wire [31:0] {{ p.pre }}_waddr = {{ p.waddr }};
     wire [{{ l.lanes - 1 }}:0] {{ p.pre }}_mask = {{ p.mask }};
+    /* verilator lint_on UNUSEDSIGNAL */
     wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
     wire {{ p.pre }}_lastbeat = {{ p.lastbeat() }};
     assign {{ p.pre }}_ev_ready = {{ p.pre }}_fire && {{ p.pre }}_lastbeat;

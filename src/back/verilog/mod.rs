@@ -29,6 +29,12 @@ struct TopTemplate<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "verilog/board.v", escape = "none")]
+struct BoardTemplate<'a> {
+    v: &'a view::TopView,
+}
+
+#[derive(Template)]
 #[template(path = "verilog/tb.v", escape = "none")]
 struct TbTemplate<'a> {
     v: &'a view::TopView,
@@ -36,13 +42,17 @@ struct TbTemplate<'a> {
     max_cycles: u64,
 }
 
-/// Emits the design (RTL, ROM images) for `plan`. `tb` adds a testbench for `samples`
-/// inputs with a per-sample cycle limit.
+/// Emits the design (core RTL, board pin wrapper, ROM images) for `plan`. `tb` adds a
+/// testbench for `samples` inputs with a per-sample cycle limit.
 pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> {
     let v = view::build(plan)?;
     let mut files = vec![];
-    let top = TopTemplate { v: &v }.render().map_err(|e| EmitError(format!("template: {e}")))?;
+    let mut top = TopTemplate { v: &v }.render().map_err(|e| EmitError(format!("template: {e}")))?;
+    top.push('\n');
     files.push((format!("{}.v", v.module), top));
+    let mut board = BoardTemplate { v: &v }.render().map_err(|e| EmitError(format!("template: {e}")))?;
+    board.push('\n');
+    files.push((format!("{}_board.v", v.module), board));
     for (name, text) in PRIMITIVES {
         files.push((name.to_string(), text.to_string()));
     }
@@ -50,8 +60,24 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
         files.push((name.clone(), text.clone()));
     }
     if let Some((samples, max_cycles)) = tb {
-        let t = TbTemplate { v: &v, samples, max_cycles }.render().map_err(|e| EmitError(format!("template: {e}")))?;
+        let mut t =
+            TbTemplate { v: &v, samples, max_cycles }.render().map_err(|e| EmitError(format!("template: {e}")))?;
+        t.push('\n');
         files.push(("tb.v".to_string(), t));
     }
     Ok(Design { module: v.module.clone(), files, out_width: v.out_w, in_width: v.in_w })
+}
+
+/// Board-level ports of the pin wrapper, in pin-assignment order: (name, width).
+pub fn board_ports(d: &Design) -> Vec<(String, usize)> {
+    let mut v =
+        vec![("clk".to_string(), 1), ("rst".into(), 1), ("start".into(), 1), ("busy".into(), 1), ("done".into(), 1)];
+    v.push(("in_valid".into(), 1));
+    v.push(("in_ready".into(), 1));
+    v.push(("in_data".into(), d.in_width));
+    v.push(("out_valid".into(), 1));
+    v.push(("out_ready".into(), 1));
+    v.push(("out_data".into(), d.out_width));
+    v.push(("out_last".into(), 1));
+    v
 }

@@ -497,7 +497,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         exit_pc,
         clear_pc,
         clear_rows,
-        clear_w: abits(clear_rows + 1),
+        clear_w: abits(clear_rows),
         roms,
         leak_bits: plan.leak_bits,
         out_spikes: plan.output.spikes,

@@ -1,0 +1,274 @@
+//! `spikefab compile`: a student to Verilog (+ testbench, constraints, build script), verified
+//! against the reference and co-simulated against the cycle engine, and for iCE40 targets a
+//! bitstream from the open flow.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde_json::json;
+use spikefab::back::verilog;
+use spikefab::flow::cosim::{self, Simulator};
+use spikefab::flow::{self, FlowError, ice40, vivado};
+use spikefab::sim::{cycle, io, reference};
+use spikefab::target::Target;
+
+use super::plan::{load_inputs, steps_for};
+use super::{Failure, ModelArgs, PlanArgs};
+
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Output folder (everything is written inside it).
+    #[arg(short, long, default_value = "build")]
+    out_dir: PathBuf,
+    /// Calibration and verification inputs (.npy).
+    #[arg(long)]
+    inputs: Option<PathBuf>,
+    /// Labels (.npy) to report accuracy.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Build the bitstream (iCE40 targets: yosys, nextpnr-ice40, icepack, icetime).
+    #[arg(long)]
+    bitstream: bool,
+    /// Samples to co-simulate (0: skip co-simulation).
+    #[arg(long, default_value_t = 16)]
+    cosim_samples: usize,
+    /// RTL simulator for co-simulation.
+    #[arg(long, value_enum, default_value = "iverilog")]
+    simulator: Simulator,
+    /// Exit 1 when reference/cycle class agreement is below this.
+    #[arg(long, default_value_t = 0.99)]
+    min_agreement: f64,
+    /// Print the JSON report instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn step<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let t0 = Instant::now();
+    let r = f();
+    bar.finish_and_clear();
+    eprintln!("{what}: {:.1} s", t0.elapsed().as_secs_f64());
+    r
+}
+
+pub fn run(a: CompileArgs) -> Result<(), Failure> {
+    let m = a.model.load()?;
+    let batch = match &a.inputs {
+        Some(p) => Some(load_inputs(&m, p)?),
+        None => None,
+    };
+    let steps = steps_for(&m, batch.as_ref())?;
+    let plan = a.plan.plan(&m, steps, batch.as_ref())?;
+    let target = Target::load(&a.plan.target).map_err(Failure::input)?;
+    let out = &a.out_dir;
+    let design = verilog::emit(&plan, None).map_err(Failure::input)?;
+    flow::write_design(&design, out).map_err(Failure::input)?;
+    let wr = |name: &str, text: String| -> Result<(), Failure> {
+        std::fs::write(out.join(name), text)
+            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", out.join(name).display())))
+    };
+    if target.is_ice40() {
+        wr(&format!("{}.pcf", design.module), ice40::pcf(&design, &target).map_err(Failure::input)?)?;
+        wr(&format!("{}.ys", design.module), ice40::yosys_script(&design, &target))?;
+        wr("build.sh", ice40::build_script(&design, &target))?;
+    } else if target.toolchain == "vivado" {
+        wr("vivado.tcl", vivado::tcl(&design, &target))?;
+        wr(&format!("{}.xdc", design.module), vivado::xdc(&design, &target))?;
+    }
+    wr("plan.json", serde_json::to_string_pretty(&plan.summary()).expect("json") + "\n")?;
+    let mut report = json!({
+        "model": m.path.display().to_string(),
+        "target": target.name,
+        "clock_mhz": plan.clock_mhz,
+        "timesteps": steps,
+        "top": design.module,
+        "files": design.files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        "plan": plan.summary(),
+    });
+    let mut failed: Option<String> = None;
+    if let Some(b) = &batch {
+        let labels = match &a.labels {
+            Some(p) => Some(io::load_labels(p, b.n).map_err(Failure::input)?),
+            None => None,
+        };
+        let output = reference::select_output(&m.graph, None).map_err(Failure::input)?;
+        let (r, c) = step("verifying against the reference engine", || {
+            let r = reference::run(
+                &m.graph,
+                &m.info,
+                m.dialect(),
+                b,
+                &reference::RunOptions { steps, f64: false, output },
+                None,
+            );
+            (r, cycle::run(&plan, b, steps))
+        });
+        let r = r.map_err(Failure::input)?;
+        let (rc, cc) = (r.outputs.classes(), c.outputs.classes());
+        let agreement = io::agreement(&rc, &cc);
+        let cycles = c.cycles();
+        let mean = cycles.iter().sum::<u64>() as f64 / cycles.len() as f64;
+        report["verify"] = json!({
+            "samples": b.n,
+            "class_agreement": agreement,
+            "reference_accuracy": labels.as_ref().map(|l| io::agreement(&rc, l)),
+            "cycle_accuracy": labels.as_ref().map(|l| io::agreement(&cc, l)),
+            "cycles_mean": mean,
+            "cycles_max": cycles.iter().max(),
+            "latency_us_mean": mean / plan.clock_mhz,
+            "saturations": c.total.saturations(),
+        });
+        if agreement < a.min_agreement {
+            failed = Some(format!("class agreement {agreement:.4} is below --min-agreement {}", a.min_agreement));
+        }
+        if a.cosim_samples > 0 {
+            let tool = match a.simulator {
+                Simulator::Iverilog => "iverilog",
+                Simulator::Verilator => "verilator",
+            };
+            if flow::have(tool) {
+                let dir = out.join("cosim");
+                let rep = step(&format!("co-simulating {} samples with {tool}", a.cosim_samples.min(b.n)), || {
+                    cosim::cosim(&plan, b, a.cosim_samples, a.simulator, &dir)
+                })
+                .map_err(Failure::input)?;
+                if !rep.exact() && failed.is_none() {
+                    failed = Some(format!("co-simulation: {}", rep.first_differences.join("; ")));
+                }
+                report["cosim"] = serde_json::to_value(&rep).expect("json");
+            } else {
+                eprintln!(
+                    "co-simulation skipped: {tool} is not installed (Debian package: {})",
+                    flow::package_of(tool)
+                );
+                report["cosim"] = json!({"skipped": format!("{tool} not installed")});
+            }
+        }
+    }
+    if a.bitstream {
+        if !target.is_ice40() {
+            return Err(Failure::input(anyhow::anyhow!(
+                "--bitstream builds iCE40 targets with the open flow; for {} run vivado.tcl in {} with Vivado",
+                target.name,
+                out.display()
+            )));
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let t0 = Instant::now();
+        let progress = |s: &str| {
+            bar.set_message(s.to_string());
+            eprintln!("[{:>6.1} s] {s}", t0.elapsed().as_secs_f64());
+        };
+        let r = ice40::build(&design, &target, out, &progress);
+        bar.finish_and_clear();
+        match r {
+            Ok(r) => report["fpga"] = serde_json::to_value(&r).expect("json"),
+            Err(FlowError::DoesNotFit(msg)) => {
+                report["fpga"] = json!({"does_not_fit": msg});
+                failed.get_or_insert(format!("the design does not fit: {msg}"));
+            }
+            Err(e) => return Err(Failure::input(e)),
+        }
+    }
+    wr("report.json", serde_json::to_string_pretty(&report).expect("json") + "\n")?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else {
+        print_summary(&report, &design, out);
+    }
+    match failed {
+        Some(msg) => Err(Failure::check(msg)),
+        None => Ok(()),
+    }
+}
+
+fn print_summary(r: &serde_json::Value, d: &verilog::Design, out: &std::path::Path) {
+    println!(
+        "compiled {} for {} at {} MHz, T = {}",
+        r["model"].as_str().unwrap_or(""),
+        r["target"].as_str().unwrap_or(""),
+        r["clock_mhz"],
+        r["timesteps"]
+    );
+    let roms = d.files.iter().filter(|(n, _)| n.ends_with(".hex")).count();
+    println!(
+        "  RTL: {}/{}.v (+ pin wrapper, 4 primitives, {roms} ROM images), plan.json, report.json",
+        out.display(),
+        d.module
+    );
+    if let Some(v) = r.get("verify") {
+        print!(
+            "  verify: {} inputs, class agreement {:.4}",
+            v["samples"],
+            v["class_agreement"].as_f64().unwrap_or(0.0)
+        );
+        if let (Some(ra), Some(ca)) = (v["reference_accuracy"].as_f64(), v["cycle_accuracy"].as_f64()) {
+            print!(", accuracy reference {ra:.4} / hardware {ca:.4}");
+        }
+        println!();
+        println!(
+            "  latency: {:.1} cycles per inference (mean), {:.1} us at {} MHz",
+            v["cycles_mean"].as_f64().unwrap_or(0.0),
+            v["latency_us_mean"].as_f64().unwrap_or(0.0),
+            r["clock_mhz"]
+        );
+    }
+    if let Some(c) = r.get("cosim") {
+        if let Some(s) = c.get("skipped") {
+            println!("  cosim: skipped ({})", s.as_str().unwrap_or(""));
+        } else {
+            let exact = c["word_mismatches"] == 0 && c["cycle_mismatches"] == 0;
+            println!(
+                "  cosim ({}, {} inputs): {}",
+                c["simulator"].as_str().unwrap_or(""),
+                c["samples"],
+                if exact {
+                    "spike- and cycle-exact".to_string()
+                } else {
+                    format!("{} words, {} cycle counts differ", c["word_mismatches"], c["cycle_mismatches"])
+                }
+            );
+        }
+    }
+    if let Some(f) = r.get("fpga") {
+        if let Some(msg) = f.get("does_not_fit") {
+            println!("  fpga: does not fit: {}", msg.as_str().unwrap_or(""));
+        } else {
+            let u = |k: &str| format!("{}/{}", f[k]["used"], f[k]["available"]);
+            println!(
+                "  resources: {} LUT4, {} FF, {} block RAM, {} DSP",
+                u("luts"),
+                u("ffs"),
+                u("block_rams"),
+                u("dsps")
+            );
+            if let Some(lc) = f.get("logic_cells").filter(|v| !v.is_null()) {
+                println!(
+                    "  placed: {}/{} logic cells, {}/{} I/O",
+                    lc["used"], lc["available"], f["ios"]["used"], f["ios"]["available"]
+                );
+            }
+            println!(
+                "  clock: Fmax {} MHz (icetime), {} MHz (nextpnr) vs target {} MHz",
+                f["fmax_icetime_mhz"].as_f64().map_or("?".into(), |x| format!("{x:.2}")),
+                f["fmax_nextpnr_mhz"].as_f64().map_or("?".into(), |x| format!("{x:.2}")),
+                f["target_mhz"]
+            );
+            println!(
+                "  bitstream: {}/{} ({} bytes)",
+                out.display(),
+                f["bitstream"].as_str().unwrap_or(""),
+                f["bitstream_bytes"]
+            );
+        }
+    }
+}
