@@ -64,10 +64,17 @@ pub struct Clock {
 pub struct Mapping {
     /// Memories up to this many bits become registers.
     pub register_max_bits: u64,
+    /// ROMs up to this many bits become LUT logic.
+    #[serde(default = "default_rom_logic")]
+    pub rom_logic_max_bits: u64,
     /// Default neuron lanes per layer.
     pub default_lanes: usize,
     /// Memories at least this big use large RAM when the device has it (0: never).
     pub large_ram_min_bits: u64,
+}
+
+fn default_rom_logic() -> u64 {
+    1024
 }
 
 /// Energy constants (joules, watts) with their sources in the TOML comments.

@@ -329,7 +329,8 @@ fn trace_paths(m: &Model, layer: NodeIndex) -> Result<Vec<Path>, PlanError> {
             return Err(perr(&g.g[layer].name, "too many paths into this layer"));
         }
         let op = &g.g[n].op;
-        if matches!(op, Op::Input { .. }) || (is_layer(op) && n != layer) {
+        // A layer reached through at least one op is a source (itself, for self-recurrence).
+        if matches!(op, Op::Input { .. }) || (is_layer(op) && (n != layer || !ops.is_empty())) {
             let mut ops = ops;
             ops.reverse();
             out.push(Path { source: n, ops, delayed });
@@ -721,11 +722,12 @@ fn quantise_layer(
             ProjKind::Dense { .. } if shape[1] * shape[2] != 1 => {
                 return Err(perr(name, "a fully connected projection must feed a flat layer"));
             }
-            ProjKind::OneToOne if p.src_shape != shape && shape[1] * shape[2] != 1 => {
+            ProjKind::OneToOne if p.src_shape[0] != shape[0] && shape[1] * shape[2] != 1 => {
                 return Err(perr(
                     name,
                     format!(
-                        "element-wise path from '{}' reshapes {:?} to {:?}; only same-shape or flattening paths are supported",
+                        "element-wise path from '{}' reshapes {:?} to {:?}; supported are reshapes that keep the \
+                         channels or flatten everything",
                         p.path[0], p.src_shape, shape
                     ),
                 ));

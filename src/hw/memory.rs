@@ -1,6 +1,7 @@
 //! Logical memories of a plan and their mapping onto the target's memory resources.
 //!
-//! Mapping rule: memories of at most `register_max_bits` become flip-flops; on FPGAs the rest
+//! Mapping rule: memories of at most `register_max_bits` (ROMs: `rom_logic_max_bits`) become
+//! flip-flops or LUTs; on FPGAs the rest
 //! go to block RAMs in the aspect ratio that needs the fewest blocks; ASIC targets count
 //! SRAM. Large single-port RAMs (iCE40 SPRAM) are not used: the update pipeline reads one row
 //! while writing the previous one, which needs two ports, and SPRAM cannot be initialised.
@@ -33,6 +34,8 @@ pub fn weight_depth(plan: &Plan, layer: usize, proj: usize) -> usize {
         ProjKind::Pool(_) | ProjKind::OneToOne => {
             if p.weights.values.len() == 1 {
                 0
+            } else if l.weights_per_channel(p) {
+                l.lane_groups()
             } else {
                 l.rows
             }
@@ -66,12 +69,15 @@ pub fn param_lane_bits(plan: &Plan, layer: usize) -> usize {
     bits
 }
 
-fn place(t: &Target, depth: usize, width: usize) -> MemMap {
+fn place(t: &Target, depth: usize, width: usize, rom: bool) -> MemMap {
     let bits = (depth * width) as u64;
+    // A ROM in logic costs about one LUT per bit of width per 16 words; a small one is cheaper
+    // than a block RAM.
+    let limit = if rom { t.mapping.rom_logic_max_bits } else { t.mapping.register_max_bits };
     if t.kind != "fpga" {
-        return if bits <= t.mapping.register_max_bits { MemMap::Registers } else { MemMap::Sram };
+        return if bits <= limit { MemMap::Registers } else { MemMap::Sram };
     }
-    if bits <= t.mapping.register_max_bits || t.device.block_ram_modes.is_empty() {
+    if bits <= limit || t.device.block_ram_modes.is_empty() {
         return MemMap::Registers;
     }
     let mut best: Option<(u64, [u64; 2])> = None;
@@ -90,7 +96,7 @@ pub fn map(plan: &Plan, t: &Target) -> Vec<Memory> {
     let mut v = vec![];
     let mut add = |name: String, layer: Option<usize>, role: &str, depth: usize, width: usize, rom: bool| {
         if depth > 0 && width > 0 {
-            let map = place(t, depth, width);
+            let map = place(t, depth, width, rom);
             v.push(Memory { name, layer, role: role.into(), depth, width, rom, map });
         }
     };
@@ -109,7 +115,7 @@ pub fn map(plan: &Plan, t: &Target) -> Vec<Memory> {
         }
         let pb = param_lane_bits(plan, k);
         if pb > 0 {
-            add(format!("{}.params", l.name), Some(k), "params", l.rows, lanes * pb, true);
+            add(format!("{}.params", l.name), Some(k), "params", l.param_depth(), lanes * pb, true);
         }
         if l.spiking() && l.has_consumers {
             add(format!("{}.events", l.name), Some(k), "events", l.rows, event_width(l.shape, lanes), false);

@@ -313,6 +313,41 @@ impl Layer {
         self.kind.spiking()
     }
 
+    /// Lane groups: rows per position (`C/Gc * ncg`).
+    pub fn lane_groups(&self) -> usize {
+        self.rows / self.positions()
+    }
+
+    /// True when a per-neuron vector takes one value per channel (the same at every position).
+    pub fn channelwise(&self, v: &[i64]) -> bool {
+        let pos = self.positions();
+        v.len() == 1 || pos == 1 || v.chunks(pos).all(|ch| ch.iter().all(|&x| x == ch[0]))
+    }
+
+    /// True when every per-neuron parameter is per channel: the parameter ROM then holds one
+    /// word per lane group instead of one per row (convolution layers).
+    pub fn params_per_channel(&self) -> bool {
+        let pr = &self.params;
+        let mut vecs: Vec<&Vec<i64>> =
+            vec![&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset, &pr.syn_bias, &pr.syn_bias_late];
+        for lk in std::iter::once(&self.leak).chain(self.syn_leak.as_ref()) {
+            if let Leak::Mul { b } = lk {
+                vecs.push(b);
+            }
+        }
+        self.positions() > 1 && vecs.iter().all(|v| self.channelwise(v))
+    }
+
+    /// True when the per-target weights of projection `p` (pool, one-to-one) are per channel.
+    pub fn weights_per_channel(&self, p: &Projection) -> bool {
+        self.positions() > 1 && self.channelwise(&p.weights.values)
+    }
+
+    /// Words of the parameter ROM.
+    pub fn param_depth(&self) -> usize {
+        if self.params_per_channel() { self.lane_groups() } else { self.rows }
+    }
+
     /// True when a projection accumulates into S.
     pub fn has_static(&self) -> bool {
         self.projections.iter().any(|p| p.target == AccTarget::Static)

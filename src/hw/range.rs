@@ -6,7 +6,8 @@
 //! can gather). The membrane bound iterates
 //! `B' = leak(max(B, |VR|)) + M + |C| + |CL| + |THR| + 1` for T steps (the |THR| covers both
 //! subtract resets, the 1 the leak rounding), which holds whatever the spikes and resets do.
-//! Widths are the signed widths of these bounds.
+//! Widths are the signed widths of these bounds. Under a user cap the layer saturates, and its
+//! parameters (threshold, biases, reset value) saturate to the capped width as well.
 
 use super::{AccTarget, Leak, Plan, ProjKind, Source, at};
 
@@ -142,4 +143,21 @@ pub fn analyse(plan: &mut Plan, k: usize, cap: Option<u32>) {
     l.v_bits = v;
     l.s_bits = s;
     l.y_bits = y;
+    if l.saturate {
+        // Parameters are stored in the state widths too: saturate them the same way.
+        let sat = |vals: &mut Vec<i64>, bits: u32| {
+            let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+            for x in vals.iter_mut() {
+                *x = (*x).clamp(lo, hi);
+            }
+        };
+        let p = &mut l.params;
+        for vals in [&mut p.thr, &mut p.bias, &mut p.bias_late, &mut p.vreset] {
+            sat(vals, v);
+        }
+        if y > 0 {
+            sat(&mut p.syn_bias, y);
+            sat(&mut p.syn_bias_late, y);
+        }
+    }
 }

@@ -43,6 +43,15 @@ pub struct LayerCounters {
     pub event_reads: u64,
     /// Writes that saturated.
     pub saturations: u64,
+    /// Non-saturating writes outside the state's width: range analysis says this never
+    /// happens; a non-zero count is a bug (the RTL would wrap).
+    pub overflows: u64,
+    /// Accumulate phases run (including empty ones).
+    pub acc_phases: u64,
+    /// Accumulate phases whose source had no events.
+    pub empty_acc_phases: u64,
+    /// Update passes run.
+    pub update_passes: u64,
     /// Cycles of this layer's ACC and UPD phases.
     pub cycles: u64,
 }
@@ -61,6 +70,10 @@ impl LayerCounters {
         self.event_writes += o.event_writes;
         self.event_reads += o.event_reads;
         self.saturations += o.saturations;
+        self.overflows += o.overflows;
+        self.acc_phases += o.acc_phases;
+        self.empty_acc_phases += o.empty_acc_phases;
+        self.update_passes += o.update_passes;
         self.cycles += o.cycles;
     }
 }
@@ -115,6 +128,11 @@ impl Counters {
     /// Total saturated writes.
     pub fn saturations(&self) -> u64 {
         self.layers.iter().map(|l| l.saturations).sum()
+    }
+
+    /// Total out-of-width writes (must be 0).
+    pub fn overflows(&self) -> u64 {
+        self.layers.iter().map(|l| l.overflows).sum()
     }
 }
 
@@ -227,6 +245,18 @@ struct SampleState {
     /// Current event list of each layer (its last update), in RTL order.
     ev: Vec<Vec<Event>>,
     counters: Counters,
+}
+
+/// Counts values of `v` outside `bits`-bit two's complement.
+fn out_of_range(v: &[i64], bits: u32) -> u64 {
+    let hi = (1i64 << (bits - 1)) - 1;
+    let lo = -(1i64 << (bits - 1));
+    v.iter().filter(|&&x| x > hi || x < lo).count() as u64
+}
+
+#[inline]
+fn fits(v: i64, bits: u32) -> bool {
+    v >= -(1i64 << (bits - 1)) && v < (1i64 << (bits - 1))
 }
 
 #[inline]
@@ -381,16 +411,22 @@ impl<'p> Engine<'p> {
                     }
                     cyc += c;
                     st.counters.layers[k].cycles += c;
+                    st.counters.layers[k].acc_phases += 1;
+                    if events.is_empty() {
+                        st.counters.layers[k].empty_acc_phases += 1;
+                    }
                     if let Source::Layer(s) = p.source {
                         let entries = entries_of(&plan.layers[s], &events);
                         st.counters.layers[s].event_reads += entries;
                     }
                     self.accumulate(k, pi, &events, &mut st);
+                    self.check_after_acc(k, pi, &mut st);
                 }
                 let c = schedule::upd_cycles(l);
                 let upd_start = cyc;
                 cyc += c;
                 st.counters.layers[k].cycles += c;
+                st.counters.layers[k].update_passes += 1;
                 let spikes_out = self.update(k, t, last, &mut st, upd_start, &mut tracer);
                 if k == out_l {
                     raw.extend_from_slice(&spikes_out);
@@ -576,6 +612,21 @@ impl<'p> Engine<'p> {
         }
     }
 
+    /// Checks the target state of projection `pi` after its phase (non-saturating layers).
+    fn check_after_acc(&self, k: usize, pi: usize, st: &mut SampleState) {
+        let l = &self.plan.layers[k];
+        if l.saturate {
+            return;
+        }
+        let p = &l.projections[pi];
+        let (v, bits) = match p.target {
+            AccTarget::Static => (&st.s[k], l.s_bits),
+            AccTarget::Dynamic if l.kind.cuba() => (&st.y[k], l.y_bits),
+            AccTarget::Dynamic => (&st.x[k], l.v_bits),
+        };
+        st.counters.layers[k].overflows += out_of_range(v, bits);
+    }
+
     /// The update pass of layer `k` at step `t`; returns the layer's per-neuron output when it
     /// is the output layer (spikes or V), else an empty vector.
     fn update(
@@ -624,12 +675,17 @@ impl<'p> Engine<'p> {
                     }
                     let sl = l.syn_leak.as_ref().expect("cuba layers have a synaptic leak");
                     y[k][i] = if last { 0 } else { leak(sl, cur, p, i) };
-                    v = x[k][i] + cur + at(&pr.bias, i);
+                    v = x[k][i] + cur + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
+                    if !sat && !fits(cur, l.y_bits) {
+                        cnt.overflows += 1;
+                    }
                 } else {
                     v = x[k][i] + st_val + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
                 }
                 if sat {
                     v = clamp(v, l.v_bits, &mut sc);
+                } else if !fits(v, l.v_bits) {
+                    cnt.overflows += 1;
                 }
                 let thr = at(&pr.thr, i);
                 let spike = spiking && if plan.fire_on_equal { v >= thr } else { v > thr };
@@ -644,6 +700,8 @@ impl<'p> Engine<'p> {
                 }
                 if sat {
                     next = clamp(next, l.v_bits, &mut sc);
+                } else if !fits(next, l.v_bits) {
+                    cnt.overflows += 1;
                 }
                 x[k][i] = if last { 0 } else { next };
                 if l.s_bits > 0 && last {

@@ -115,6 +115,114 @@ module {{ v.module }} (
         end
     end
 
+    // ------------------------------------------------------------------ shared update pass: control
+    // Layers update one at a time, so one datapath of {{ v.sh.ls }} lanes serves them all; `ul`
+    // selects the layer whose memories connect to it.
+    reg  [{{ v.lw - 1 }}:0] ul;
+    reg  [{{ v.lw - 1 }}:0] u_gol;
+    wire u_go = {% for l in v.layers %}go_{{ l.pre }}{% if !loop.last %} || {% endif %}{% endfor %};
+    always @* begin
+        u_gol = {{ v.lw }}'d0;
+{%- for l in v.layers %}
+        if (go_{{ l.pre }}) u_gol = {{ v.lw }}'d{{ l.k }};
+{%- endfor %}
+    end
+    // Geometry of the layer being updated (the one starting, in its go cycle).
+    wire [{{ v.lw - 1 }}:0] u_sel = u_go ? u_gol : ul;
+    reg  [{{ v.sh.rw }}:0] u_rows;
+    reg  [15:0] u_w1, u_h1, u_ncg1;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg  [31:0] u_gc, u_lanes;
+    reg  [{{ v.sh.ls - 1 }}:0] u_lmask, u_lastmask;
+    always @* begin
+        case (u_sel)
+{%- for l in v.layers %}
+            {{ v.lw }}'d{{ l.k }}: begin
+                u_rows = {{ v.sh.rw + 1 }}'d{{ l.rows }}; u_pos1 = 16'd{{ l.pos - 1 }}; u_w1 = 16'd{{ l.w - 1 }}; u_h1 = 16'd{{ l.h - 1 }};
+                u_ncg1 = 16'd{{ l.ncg - 1 }}; u_gc = 32'd{{ l.gc }}; u_lanes = 32'd{{ l.lanes }};
+                u_lmask = {{ l.u_lanes(v.sh) }}; u_lastmask = {{ l.u_lastmask(v.sh) }};
+            end
+{%- endfor %}
+            default: begin
+                u_rows = {{ v.sh.rw + 1 }}'d1; u_pos1 = 16'd0; u_w1 = 16'd0; u_h1 = 16'd0;
+                u_ncg1 = 16'd0; u_gc = 32'd1; u_lanes = 32'd1;
+                u_lmask = {{ v.sh.ls }}'d0; u_lastmask = {{ v.sh.ls }}'d0;
+            end
+        endcase
+    end
+    reg                  u_act;
+    reg  [{{ v.sh.rw }}:0] u_next;
+    reg                  u_s2;
+    reg  [{{ v.sh.rw - 1 }}:0] u_row;
+    wire                 u_rd    = u_go || (u_act && (u_next != u_rows));
+    wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_go ? {{ v.sh.rw }}'d0 : u_next[{{ v.sh.rw - 1 }}:0];
+    wire                 u_fin   = u_s2 && ({1'b0, u_row} == u_rows - {{ v.sh.rw + 1 }}'d1);
+    // Position of the row at stage 2: channel group g, lane group cb, y, x.
+    reg  [15:0] ug, ucb, uy, ux;
+    always @(posedge clk) begin
+        if (rst) begin
+            u_act <= 1'b0;
+            u_s2  <= 1'b0;
+            ul    <= {{ v.lw }}'d0;
+        end else begin
+            u_s2 <= u_rd;
+            if (u_rd) u_row <= u_raddr;
+            if (u_go) begin
+                ul     <= u_gol;
+                u_act  <= 1'b1;
+                u_next <= {{ v.sh.rw + 1 }}'d1;
+            end else if (u_act) begin
+                if (u_next != u_rows) u_next <= u_next + {{ v.sh.rw + 1 }}'d1;
+                if (u_fin) u_act <= 1'b0;
+            end
+        end
+        if (u_go) begin
+            ug <= 16'd0; ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
+        end else if (u_s2) begin
+            if (ux == u_w1) begin
+                ux <= 16'd0;
+                if (uy == u_h1) begin
+                    uy <= 16'd0;
+                    if (ucb == u_ncg1) begin
+                        ucb <= 16'd0;
+                        ug  <= ug + 16'd1;
+                    end else ucb <= ucb + 16'd1;
+                end else uy <= uy + 16'd1;
+            end else ux <= ux + 16'd1;
+        end
+    end
+{%- if v.any_prom_by_cgi %}
+    // Lane group of the row presented next (address of per-channel parameter ROMs).
+    reg  [{{ v.pa_w - 1 }}:0] u_ng;
+    reg  [15:0] u_np;
+    wire [{{ v.pa_w - 1 }}:0] u_pa = u_go ? {{ v.pa_w }}'d0 : u_ng;
+    always @(posedge clk) begin
+        if (u_go) begin
+            u_np <= (u_pos1 == 16'd0) ? 16'd0 : 16'd1;
+            u_ng <= (u_pos1 == 16'd0) ? {{ v.pa_w }}'d1 : {{ v.pa_w }}'d0;
+        end else if (u_rd) begin
+            if (u_np == u_pos1) begin
+                u_np <= 16'd0;
+                u_ng <= u_ng + {{ v.pa_w }}'d1;
+            end else u_np <= u_np + 16'd1;
+        end
+    end
+{%- endif %}
+    /* verilator lint_off UNUSEDSIGNAL */
+    // Base channel of the stage-2 row (32-bit arithmetic; entries keep their low bits).
+    wire [31:0] u_c0 = {16'd0, ug} * u_gc + {16'd0, ucb} * u_lanes;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_xnm;
+    /* verilator lint_off UNUSEDSIGNAL */
+    // Spikes (spiking layers), membrane values (value-output layers) and synaptic state
+    // (current-based layers) are used only by designs that have such layers.
+    wire [{{ v.sh.ls - 1 }}:0] u_spk;
+    wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_vm;
+    wire [{{ v.sh.ls * v.sh.yw - 1 }}:0] u_ynm;
+    /* verilator lint_on UNUSEDSIGNAL */
+
     // ------------------------------------------------------------------ LOAD: input values
     // One value per cycle; non-zero values become input event entries {c, y, x, value}.
     reg        ld_act;
@@ -176,11 +284,9 @@ module {{ v.module }} (
 {% for l in v.layers %}
     // ================================================================== layer {{ l.k }}: {{ l.name }} ({{ l.ident }})
     // {{ l.lanes }} lanes x {{ l.rows }} rows; V {{ l.vw }} bits{% if l.has_s %}, S {{ l.sw }} bits{% endif %}{% if l.cuba %}, Y {{ l.yw }} bits{% endif %}{% if l.sat %}, saturating{% endif %}
-    // Update pass signals (driven below) and the state memories.
-    wire [{{ l.raw - 1 }}:0] {{ l.pre }}_u_raddr;
-    wire                 {{ l.pre }}_u_s2;
-    wire [{{ l.raw - 1 }}:0] {{ l.pre }}_u_row;
-    wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_u_xw;
+    // The shared update pass writes this layer while `ul` selects it.
+    wire                 {{ l.pre }}_u_on = u_s2 && (ul == {{ v.lw }}'d{{ l.k }});
+    wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_u_xw = {{ l.u_trunc("u_xnm", v.sh.vw, l.vw) }};
     reg                  clr_on_{{ l.k }};
     reg  [{{ l.raw - 1 }}:0] clr_row_{{ l.k }};
     // X (membrane) memory: update pass, accumulate units, clear.
@@ -202,9 +308,9 @@ module {{ v.module }} (
     wire                 {{ c }}_act;
 {%- endfor %}
     always @* begin
-        {{ l.pre }}_x_raddr = {{ l.pre }}_u_raddr;
-        {{ l.pre }}_x_we    = {{ l.pre }}_u_s2;
-        {{ l.pre }}_x_waddr = {{ l.pre }}_u_row;
+        {{ l.pre }}_x_raddr = u_raddr[{{ l.raw - 1 }}:0];
+        {{ l.pre }}_x_we    = {{ l.pre }}_u_on;
+        {{ l.pre }}_x_waddr = u_row[{{ l.raw - 1 }}:0];
         {{ l.pre }}_x_wdata = {{ l.pre }}_u_xw;
         {{ l.pre }}_x_accwe = 1'b0;
 {%- for c in l.x_clients %}
@@ -253,9 +359,9 @@ module {{ v.module }} (
     wire                 {{ c }}_act;
 {%- endfor %}
     always @* begin
-        {{ l.pre }}_s_raddr = {{ l.pre }}_u_raddr;
-        {{ l.pre }}_s_we    = {{ l.pre }}_u_s2 && last;
-        {{ l.pre }}_s_waddr = {{ l.pre }}_u_row;
+        {{ l.pre }}_s_raddr = u_raddr[{{ l.raw - 1 }}:0];
+        {{ l.pre }}_s_we    = {{ l.pre }}_u_on && last;
+        {{ l.pre }}_s_waddr = u_row[{{ l.raw - 1 }}:0];
         {{ l.pre }}_s_wdata = {{ l.lanes * l.sw }}'d0;
         {{ l.pre }}_s_accwe = 1'b0;
 {%- for c in l.s_clients %}
@@ -286,7 +392,7 @@ module {{ v.module }} (
 {%- endif %}
 {%- if l.cuba %}
     // Y (synaptic current) memory.
-    wire [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_u_yw;
+    wire [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_u_yw = {{ l.u_trunc("u_ynm", v.sh.yw, l.yw) }};
     reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_y_raddr, {{ l.pre }}_y_waddr;
     reg                  {{ l.pre }}_y_we;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -305,9 +411,9 @@ module {{ v.module }} (
     wire                 {{ c }}_act;
 {%- endfor %}
     always @* begin
-        {{ l.pre }}_y_raddr = {{ l.pre }}_u_raddr;
-        {{ l.pre }}_y_we    = {{ l.pre }}_u_s2;
-        {{ l.pre }}_y_waddr = {{ l.pre }}_u_row;
+        {{ l.pre }}_y_raddr = u_raddr[{{ l.raw - 1 }}:0];
+        {{ l.pre }}_y_we    = {{ l.pre }}_u_on;
+        {{ l.pre }}_y_waddr = u_row[{{ l.raw - 1 }}:0];
         {{ l.pre }}_y_wdata = {{ l.pre }}_u_yw;
         {{ l.pre }}_y_accwe = 1'b0;
 {%- for c in l.y_clients %}
@@ -341,8 +447,8 @@ module {{ v.module }} (
     reg  [{{ l.raw }}:0] {{ l.pre }}_ev_cnt;
     reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_ev_raddr;
     wire [{{ l.ew - 1 }}:0] {{ l.pre }}_ev_rdata;
-    wire                 {{ l.pre }}_ev_we;
-    wire [{{ l.ew - 1 }}:0] {{ l.pre }}_ev_wdata;
+    wire                 {{ l.pre }}_ev_we    = {{ l.pre }}_u_on && (u_spk[{{ l.lanes - 1 }}:0] != {{ l.lanes }}'d0);
+    wire [{{ l.ew - 1 }}:0] {{ l.pre }}_ev_wdata = { u_c0[{{ l.ecw - 1 }}:0], uy[{{ l.eyw - 1 }}:0], ux[{{ l.exw - 1 }}:0], u_spk[{{ l.lanes - 1 }}:0] };
     sf_ram #(.WIDTH({{ l.ew }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.ev_logic %}1{% else %}0{% endif %})) {{ l.pre }}_ev (
         .clk(clk), .we({{ l.pre }}_ev_we), .waddr({{ l.pre }}_ev_cnt[{{ l.raw - 1 }}:0]), .wdata({{ l.pre }}_ev_wdata),
         .raddr({{ l.pre }}_ev_raddr), .rdata({{ l.pre }}_ev_rdata));
@@ -360,101 +466,16 @@ module {{ v.module }} (
 {%- if l.has_prom %}
     // Per-neuron parameters (read with the row in the update pass).
     wire [{{ l.lanes * l.prom_bits - 1 }}:0] {{ l.pre }}_prom;
-    sf_ram #(.WIDTH({{ l.lanes * l.prom_bits }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .INIT("{{ l.prom_file }}"), .LOGIC({% if l.prom_logic %}1{% else %}0{% endif %})) {{ l.pre }}_params (
-        .clk(clk), .we(1'b0), .waddr({{ l.raw }}'d0), .wdata({{ l.lanes * l.prom_bits }}'d0),
-        .raddr({{ l.pre }}_u_raddr), .rdata({{ l.pre }}_prom));
+    sf_ram #(.WIDTH({{ l.lanes * l.prom_bits }}), .DEPTH({{ l.prom_depth }}), .AW({{ l.prom_aw }}), .INIT("{{ l.prom_file }}"), .LOGIC({% if l.prom_logic %}1{% else %}0{% endif %})) {{ l.pre }}_params (
+        .clk(clk), .we(1'b0), .waddr({{ l.prom_aw }}'d0), .wdata({{ l.lanes * l.prom_bits }}'d0),
+{%- if l.prom_by_cgi %}
+        .raddr(u_pa[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
+{%- else %}
+        .raddr(u_raddr[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
+{%- endif %}
 {%- endif %}
 
-    // ---------------- update pass of layer {{ l.k }}: one row per cycle, written back the next cycle
-    reg                  {{ l.pre }}_u_act;
-    reg  [{{ l.raw }}:0] {{ l.pre }}_u_next;
-    reg                  {{ l.pre }}_u_s2r;
-    reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_u_rowr;
-    wire                 {{ l.pre }}_u_rd = go_{{ l.pre }} || ({{ l.pre }}_u_act && ({{ l.pre }}_u_next != {{ l.raw + 1 }}'d{{ l.rows }}));
-    assign {{ l.pre }}_u_raddr = go_{{ l.pre }} ? {{ l.raw }}'d0 : {{ l.pre }}_u_next[{{ l.raw - 1 }}:0];
-    assign {{ l.pre }}_u_s2  = {{ l.pre }}_u_s2r;
-    assign {{ l.pre }}_u_row = {{ l.pre }}_u_rowr;
-    assign fin_{{ l.pre }}   = {{ l.pre }}_u_s2r && ({{ l.pre }}_u_rowr == {{ l.raw }}'d{{ l.rows - 1 }});
-    // Position of the row at stage 2: channel group g, lane group cb, y, x.
-    reg [15:0] {{ l.pre }}_ug, {{ l.pre }}_ucb, {{ l.pre }}_uy, {{ l.pre }}_ux;
-    always @(posedge clk) begin
-        if (rst) begin
-            {{ l.pre }}_u_act <= 1'b0;
-            {{ l.pre }}_u_s2r <= 1'b0;
-        end else begin
-            {{ l.pre }}_u_s2r <= {{ l.pre }}_u_rd;
-            if ({{ l.pre }}_u_rd) {{ l.pre }}_u_rowr <= {{ l.pre }}_u_raddr;
-            if (go_{{ l.pre }}) begin
-                {{ l.pre }}_u_act  <= 1'b1;
-                {{ l.pre }}_u_next <= {{ l.raw + 1 }}'d1;
-            end else if ({{ l.pre }}_u_act) begin
-                if ({{ l.pre }}_u_next != {{ l.raw + 1 }}'d{{ l.rows }}) {{ l.pre }}_u_next <= {{ l.pre }}_u_next + {{ l.raw + 1 }}'d1;
-                if (fin_{{ l.pre }}) {{ l.pre }}_u_act <= 1'b0;
-            end
-        end
-        if (go_{{ l.pre }}) begin
-            {{ l.pre }}_ug <= 16'd0; {{ l.pre }}_ucb <= 16'd0; {{ l.pre }}_uy <= 16'd0; {{ l.pre }}_ux <= 16'd0;
-        end else if ({{ l.pre }}_u_s2r) begin
-            if ({{ l.pre }}_ux == 16'd{{ l.w - 1 }}) begin
-                {{ l.pre }}_ux <= 16'd0;
-                if ({{ l.pre }}_uy == 16'd{{ l.h - 1 }}) begin
-                    {{ l.pre }}_uy <= 16'd0;
-                    if ({{ l.pre }}_ucb == 16'd{{ l.ncg - 1 }}) begin
-                        {{ l.pre }}_ucb <= 16'd0;
-                        {{ l.pre }}_ug  <= {{ l.pre }}_ug + 16'd1;
-                    end else {{ l.pre }}_ucb <= {{ l.pre }}_ucb + 16'd1;
-                end else {{ l.pre }}_uy <= {{ l.pre }}_uy + 16'd1;
-            end else {{ l.pre }}_ux <= {{ l.pre }}_ux + 16'd1;
-        end
-    end
-    wire [{{ l.lanes - 1 }}:0] {{ l.pre }}_u_valid = ({{ l.pre }}_ucb == 16'd{{ l.ncg - 1 }}) ? {{ l.lastmask }} : {{ "{" }}{{ l.lanes }}{1'b1}};
-    /* verilator lint_off UNUSEDSIGNAL */
-    // Base channel of the row (32-bit arithmetic; the event entry keeps its low bits).
-    wire [31:0] {{ l.pre }}_u_c0 = {16'd0, {{ l.pre }}_ug} * 32'd{{ l.gc }} + {16'd0, {{ l.pre }}_ucb} * 32'd{{ l.lanes }};
-    // Membrane values are streamed only by a value-output layer; y_next is zero without synaptic state.
-    wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_u_v;
-    wire [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_u_yn;
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [{{ l.lanes - 1 }}:0] {{ l.pre }}_u_sp;
-    wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_u_xn;
-    genvar {{ l.pre }}_gi;
-    generate
-        for ({{ l.pre }}_gi = 0; {{ l.pre }}_gi < {{ l.lanes }}; {{ l.pre }}_gi = {{ l.pre }}_gi + 1) begin : {{ l.pre }}_nrn
-            sf_neuron #(
-                .VW({{ l.vw }}), .SW({{ l.sw }}), .YW({{ l.yw }}),
-                .HAS_S({% if l.has_s %}1{% else %}0{% endif %}), .CUBA({% if l.cuba %}1{% else %}0{% endif %}), .SPIKING({% if l.spiking %}1{% else %}0{% endif %}),
-                .RESET({{ l.reset }}), .FIRE_EQ({% if l.fire_eq %}1{% else %}0{% endif %}), .SAT({% if l.sat %}1{% else %}0{% endif %}), .P({{ v.leak_bits }}),
-                .LEAK({{ l.leak }}), .LEAK_K({{ l.leak_k }}), .SLEAK({{ l.sleak }}), .SLEAK_K({{ l.sleak_k }})
-            ) u (
-                .x({{ l.pre }}_x_rdata[{{ l.pre }}_gi*{{ l.vw }} +: {{ l.vw }}]),
-                .s({% if l.has_s %}{{ l.pre }}_s_rdata[{{ l.pre }}_gi*{{ l.sw }} +: {{ l.sw }}]{% else %}1'b0{% endif %}),
-                .y({% if l.cuba %}{{ l.pre }}_y_rdata[{{ l.pre }}_gi*{{ l.yw }} +: {{ l.yw }}]{% else %}1'b0{% endif %}),
-                .thr({{ l.param_lane("thr") }}),
-                .bias({{ l.param_lane("bias") }}),
-                .bias_late({{ l.param_lane("bias_late") }}),
-                .vreset({{ l.param_lane("vreset") }}),
-                .syn_bias({{ l.param_lane("syn_bias") }}),
-                .syn_bias_late({{ l.param_lane("syn_bias_late") }}),
-                .beta_b({{ l.param_lane("beta_b") }}),
-                .syn_b({{ l.param_lane("syn_b") }}),
-                .late(late), .last(last),
-                .spike({{ l.pre }}_u_sp[{{ l.pre }}_gi]),
-                .v_out({{ l.pre }}_u_v[{{ l.pre }}_gi*{{ l.vw }} +: {{ l.vw }}]),
-                .x_next({{ l.pre }}_u_xn[{{ l.pre }}_gi*{{ l.vw }} +: {{ l.vw }}]),
-                .y_next({{ l.pre }}_u_yn[{{ l.pre }}_gi*{{ l.yw }} +: {{ l.yw }}])
-            );
-            // Padding lanes (beyond the layer's channels) stay at zero and never spike.
-            assign {{ l.pre }}_u_xw[{{ l.pre }}_gi*{{ l.vw }} +: {{ l.vw }}] = {{ l.pre }}_u_valid[{{ l.pre }}_gi] ? {{ l.pre }}_u_xn[{{ l.pre }}_gi*{{ l.vw }} +: {{ l.vw }}] : {{ l.vw }}'d0;
-{%- if l.cuba %}
-            assign {{ l.pre }}_u_yw[{{ l.pre }}_gi*{{ l.yw }} +: {{ l.yw }}] = {{ l.pre }}_u_valid[{{ l.pre }}_gi] ? {{ l.pre }}_u_yn[{{ l.pre }}_gi*{{ l.yw }} +: {{ l.yw }}] : {{ l.yw }}'d0;
-{%- endif %}
-        end
-    endgenerate
-    wire [{{ l.lanes - 1 }}:0] {{ l.pre }}_u_spk = {{ l.pre }}_u_sp & {{ l.pre }}_u_valid;
-{%- if l.has_events %}
-    assign {{ l.pre }}_ev_we    = {{ l.pre }}_u_s2r && ({{ l.pre }}_u_spk != {{ l.lanes }}'d0);
-    assign {{ l.pre }}_ev_wdata = { {{ l.pre }}_u_c0[{{ l.ecw - 1 }}:0], {{ l.pre }}_uy[{{ l.eyw - 1 }}:0], {{ l.pre }}_ux[{{ l.exw - 1 }}:0], {{ l.pre }}_u_spk };
-{%- endif %}
+    assign fin_{{ l.pre }} = u_fin;
 {%- for p in l.projs %}
 
     // ---------------- accumulate: {{ p.comment }}
@@ -489,6 +510,7 @@ module {{ v.module }} (
 {%- endfor %}
     wire [31:0] {{ p.pre }}_row   = {{ p.row }};
     wire [31:0] {{ p.pre }}_waddr = {{ p.waddr }};
+    wire [31:0] {{ p.pre }}_wa    = {{ p.wrom_addr }};
     wire [{{ l.lanes - 1 }}:0] {{ p.pre }}_mask = {{ p.mask }};
     /* verilator lint_on UNUSEDSIGNAL */
     wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
@@ -519,7 +541,7 @@ module {{ v.module }} (
 {%- if p.has_wrom %}
     sf_ram #(.WIDTH({{ l.lanes * p.wb }}), .DEPTH({{ p.wdepth }}), .AW({{ p.waw }}), .INIT("{{ p.wfile }}"), .LOGIC({% if p.wlogic %}1{% else %}0{% endif %})) {{ p.pre }}_wrom (
         .clk(clk), .we(1'b0), .waddr({{ p.waw }}'d0), .wdata({{ l.lanes * p.wb }}'d0),
-        .raddr({% if p.w_by_row %}{{ p.pre }}_row[{{ p.waw - 1 }}:0]{% else %}{{ p.pre }}_waddr[{{ p.waw - 1 }}:0]{% endif %}), .rdata({{ p.pre }}_w));
+        .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
 {%- else %}
     assign {{ p.pre }}_w = { {{ l.lanes }}{ {{ p.wconst }} } };
 {%- endif %}
@@ -553,18 +575,12 @@ module {{ v.module }} (
     reg  [{{ l.raw - 1 }}:0] out_raddr;
     wire [{{ v.out_w - 1 }}:0] out_rdata;
 {%- if v.out_spikes %}
-    wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.pre }}_u_spk;
+    wire [{{ v.out_w - 1 }}:0] out_wdata = u_spk[{{ l.lanes - 1 }}:0];
 {%- else %}
-    wire [{{ v.out_w - 1 }}:0] out_wdata;
-    genvar ob_gi;
-    generate
-        for (ob_gi = 0; ob_gi < {{ l.lanes }}; ob_gi = ob_gi + 1) begin : ob_lane
-            assign out_wdata[ob_gi*{{ l.vw }} +: {{ l.vw }}] = {{ l.pre }}_u_valid[ob_gi] ? {{ l.pre }}_u_v[ob_gi*{{ l.vw }} +: {{ l.vw }}] : {{ l.vw }}'d0;
-        end
-    endgenerate
+    wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.u_trunc("u_vm", v.sh.vw, l.vw) }};
 {%- endif %}
     sf_ram #(.WIDTH({{ v.out_w }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.out_logic %}1{% else %}0{% endif %})) out_buf (
-        .clk(clk), .we({{ l.pre }}_u_s2r), .waddr({{ l.pre }}_u_rowr), .wdata(out_wdata),
+        .clk(clk), .we({{ l.pre }}_u_on), .waddr(u_row[{{ l.raw - 1 }}:0]), .wdata(out_wdata),
         .raddr(out_raddr), .rdata(out_rdata));
     reg o_s2;
     reg [{{ l.raw - 1 }}:0] o_row;
@@ -597,16 +613,101 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (rst || first) begin
             for (ex_i = 0; ex_i < {{ v.n_out }}; ex_i = ex_i + 1) ex_cnt[ex_i] <= {{ v.cnt_w }}'d0;
-        end else if ({{ l.pre }}_u_s2r) begin
+        end else if ({{ l.pre }}_u_on) begin
             for (ex_i = 0; ex_i < {{ l.lanes }}; ex_i = ex_i + 1)
-                if ({{ l.pre }}_u_spk[ex_i])
-                    ex_cnt[({{ l.pre }}_u_c0 + ex_i) * {{ l.pos }} + {{ l.pre }}_uy * {{ l.w }} + {{ l.pre }}_ux]
-                        <= ex_cnt[({{ l.pre }}_u_c0 + ex_i) * {{ l.pos }} + {{ l.pre }}_uy * {{ l.w }} + {{ l.pre }}_ux] + {{ v.cnt_w }}'d1;
+                if (u_spk[ex_i])
+                    ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + uy * {{ l.w }} + ux]
+                        <= ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + uy * {{ l.w }} + ux] + {{ v.cnt_w }}'d1;
         end
     end
 {%- endif %}
 {%- endif %}
 {% endfor %}
+    // ------------------------------------------------------------------ shared update pass: datapath
+    reg  [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_x, u_thr, u_bias, u_bl, u_vr;
+    reg  [{{ v.sh.ls * v.sh.sw - 1 }}:0] u_s;
+    reg  [{{ v.sh.ls * v.sh.yw - 1 }}:0] u_y, u_cs, u_csl;
+    reg  [{{ v.sh.ls * v.sh.pb - 1 }}:0] u_bb, u_sb;
+    reg  [1:0] u_lm, u_sm;
+    reg  [4:0] u_lk, u_sk;
+    reg        u_spiking, u_cuba, u_sat;
+    reg  [{{ v.sh.vw - 1 }}:0] u_vhi, u_vlo;
+    reg  [{{ v.sh.yw - 1 }}:0] u_yhi, u_ylo;
+    always @* begin
+        case (ul)
+{%- for l in v.layers %}
+            {{ v.lw }}'d{{ l.k }}: begin  // {{ l.name }}
+                u_x   = {{ l.u_state("x", v.sh) }};
+                u_s   = {{ l.u_state("s", v.sh) }};
+                u_y   = {{ l.u_state("y", v.sh) }};
+                u_thr = {{ l.u_param("thr", v.sh) }};
+                u_bias = {{ l.u_param("bias", v.sh) }};
+                u_bl  = {{ l.u_param("bias_late", v.sh) }};
+                u_vr  = {{ l.u_param("vreset", v.sh) }};
+                u_cs  = {{ l.u_param("syn_bias", v.sh) }};
+                u_csl = {{ l.u_param("syn_bias_late", v.sh) }};
+                u_bb  = {{ l.u_param("beta_b", v.sh) }};
+                u_sb  = {{ l.u_param("syn_b", v.sh) }};
+                u_lm = 2'd{{ l.leak }}; u_lk = 5'd{{ l.leak_k }}; u_sm = 2'd{{ l.sleak }}; u_sk = 5'd{{ l.sleak_k }};
+                u_spiking = 1'b{% if l.spiking %}1{% else %}0{% endif %}; u_cuba = 1'b{% if l.cuba %}1{% else %}0{% endif %}; u_sat = 1'b{% if l.sat %}1{% else %}0{% endif %};
+                u_vhi = {{ l.bound(true, true, v.sh) }}; u_vlo = {{ l.bound(true, false, v.sh) }};
+                u_yhi = {{ l.bound(false, true, v.sh) }}; u_ylo = {{ l.bound(false, false, v.sh) }};
+            end
+{%- endfor %}
+            default: begin
+                u_x = {{ v.sh.ls * v.sh.vw }}'d0; u_s = {{ v.sh.ls * v.sh.sw }}'d0; u_y = {{ v.sh.ls * v.sh.yw }}'d0;
+                u_thr = {{ v.sh.ls * v.sh.vw }}'d0; u_bias = {{ v.sh.ls * v.sh.vw }}'d0; u_bl = {{ v.sh.ls * v.sh.vw }}'d0; u_vr = {{ v.sh.ls * v.sh.vw }}'d0;
+                u_cs = {{ v.sh.ls * v.sh.yw }}'d0; u_csl = {{ v.sh.ls * v.sh.yw }}'d0;
+                u_bb = {{ v.sh.ls * v.sh.pb }}'d0; u_sb = {{ v.sh.ls * v.sh.pb }}'d0;
+                u_lm = 2'd0; u_lk = 5'd0; u_sm = 2'd0; u_sk = 5'd0;
+                u_spiking = 1'b0; u_cuba = 1'b0; u_sat = 1'b0;
+                u_vhi = {{ v.sh.vw }}'d0; u_vlo = {{ v.sh.vw }}'d0; u_yhi = {{ v.sh.yw }}'d0; u_ylo = {{ v.sh.yw }}'d0;
+            end
+        endcase
+    end
+    // Lanes of the stage-2 row that hold neurons of the layer.
+    wire [{{ v.sh.ls - 1 }}:0] u_valid = u_lmask & ((ucb == u_ncg1) ? u_lastmask : {{ "{" }}{{ v.sh.ls }}{1'b1}});
+    wire [{{ v.sh.ls - 1 }}:0] u_sp;
+    /* verilator lint_off UNUSEDSIGNAL */
+    // Membrane values are streamed only by a value-output layer.
+    wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_v;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_xn;
+    wire [{{ v.sh.ls * v.sh.yw - 1 }}:0] u_yn;
+    genvar u_gi;
+    generate
+        for (u_gi = 0; u_gi < {{ v.sh.ls }}; u_gi = u_gi + 1) begin : u_lane
+            sf_neuron #(
+                .VW({{ v.sh.vw }}), .SW({{ v.sh.sw }}), .YW({{ v.sh.yw }}),
+                .RESET({{ v.reset }}), .FIRE_EQ({% if v.fire_eq %}1{% else %}0{% endif %}), .P({{ v.leak_bits }}), .KW(5)
+            ) n (
+                .x(u_x[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
+                .s(u_s[u_gi*{{ v.sh.sw }} +: {{ v.sh.sw }}]),
+                .y(u_y[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]),
+                .thr(u_thr[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
+                .bias(u_bias[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
+                .bias_late(u_bl[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
+                .vreset(u_vr[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
+                .syn_bias(u_cs[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]),
+                .syn_bias_late(u_csl[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]),
+                .beta_b(u_bb[u_gi*{{ v.sh.pb }} +: {{ v.sh.pb }}]),
+                .syn_b(u_sb[u_gi*{{ v.sh.pb }} +: {{ v.sh.pb }}]),
+                .leak_mode(u_lm), .leak_k(u_lk), .syn_mode(u_sm), .syn_k(u_sk),
+                .spiking(u_spiking), .cuba(u_cuba), .sat(u_sat),
+                .v_hi(u_vhi), .v_lo(u_vlo), .y_hi(u_yhi), .y_lo(u_ylo),
+                .late(late), .last(last),
+                .spike(u_sp[u_gi]),
+                .v_out(u_v[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
+                .x_next(u_xn[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
+                .y_next(u_yn[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]));
+            // Padding lanes stay at zero and never spike.
+            assign u_xnm[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}] = u_valid[u_gi] ? u_xn[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}] : {{ v.sh.vw }}'d0;
+            assign u_ynm[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}] = u_valid[u_gi] ? u_yn[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}] : {{ v.sh.yw }}'d0;
+            assign u_vm[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]  = u_valid[u_gi] ? u_v[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}] : {{ v.sh.vw }}'d0;
+        end
+    endgenerate
+    assign u_spk = u_sp & u_valid;
+
     // ------------------------------------------------------------------ clear (early exit)
     reg clr_act;
     reg [{{ v.clear_w - 1 }}:0] clr_row;

@@ -174,3 +174,48 @@ pub fn spikefab(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// True when `tool` is installed. Without it a test may skip locally, with a printed
+/// reason, but never when CI is set.
+pub fn tool_or_skip(tool: &str, test: &str) -> bool {
+    if spikefab::flow::have(tool) {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: {tool} is required in CI (install the Debian package {})", spikefab::flow::package_of(tool));
+    }
+    eprintln!("SKIPPED {test}: {tool} is not installed (Debian package {})", spikefab::flow::package_of(tool));
+    false
+}
+
+/// A fresh scratch folder under target/ for a test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = root().join("target").join("test-scratch").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The example students with the plan options their RTL tests use.
+pub fn students() -> Vec<(Case, Vec<&'static str>)> {
+    let all = cases(&root().join("models/cases.json"));
+    all.into_iter()
+        .map(|c| {
+            // The conv student gets more lanes so its co-simulation stays short.
+            let extra = if c.name == "conv_bw" { vec!["--lanes", "8"] } else { vec![] };
+            (c, extra)
+        })
+        .collect()
+}
+
+/// Lowers a case to a plan with CLI-like options.
+pub fn plan_for(c: &Case, lanes: Option<usize>) -> (spikefab::Model, spikefab::hw::Plan, InputBatch) {
+    let m = c.load();
+    let batch = c.batch(&m);
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let mut o = spikefab::hw::PlanOptions::new(t, c.timesteps);
+    o.lanes = lanes;
+    o.input_stats = Some(spikefab::hw::lower::InputStats::of(&batch));
+    let plan = spikefab::hw::lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+    (m, plan, batch)
+}

@@ -153,8 +153,8 @@ pub struct ProjView {
     pub waw: usize,
     /// Weight ROM in logic.
     pub wlogic: bool,
-    /// Weight ROM addressed by the target row (per-target weights) instead of by waddr.
-    pub w_by_row: bool,
+    /// Weight ROM address expression.
+    pub wrom_addr: String,
     /// Constant weight literal (WB bits) when there is no ROM.
     pub wconst: String,
     /// Counters, outermost first.
@@ -197,10 +197,6 @@ pub struct LayerView {
     pub cuba: bool,
     /// Spiking.
     pub spiking: bool,
-    /// Reset code: 0 zero, 1 subtract, 2 subtract-undecayed.
-    pub reset: usize,
-    /// Fire on equal.
-    pub fire_eq: bool,
     /// Saturating.
     pub sat: bool,
     /// Leak mode (0 zero, 1 one, 2 shift, 3 multiply) and shift k.
@@ -215,6 +211,12 @@ pub struct LayerView {
     pub params: Vec<(String, ParamView)>,
     /// Has a parameter ROM.
     pub has_prom: bool,
+    /// Parameter ROM words (rows, or lane groups when per channel).
+    pub prom_depth: usize,
+    /// Parameter ROM address width.
+    pub prom_aw: usize,
+    /// Parameter ROM indexed by lane group.
+    pub prom_by_cgi: bool,
     /// Parameter ROM file.
     pub prom_file: String,
     /// Parameter bits per lane.
@@ -231,8 +233,6 @@ pub struct LayerView {
     pub h: usize,
     /// Width.
     pub w: usize,
-    /// Lanes valid in the last lane group of a channel group.
-    pub lastmask: String,
     /// Entry field widths.
     pub ecw: usize,
     /// Entry y width.
@@ -345,6 +345,18 @@ pub struct TopView {
     pub roms: Vec<(String, String)>,
     /// Leak multiplier fraction bits.
     pub leak_bits: u32,
+    /// Shared update datapath widths.
+    pub sh: Shared,
+    /// Some layer reads its parameter ROM per lane group.
+    pub any_prom_by_cgi: bool,
+    /// Width of the lane-group address of per-channel parameter ROMs.
+    pub pa_w: usize,
+    /// Reset code: 0 zero, 1 subtract, 2 subtract-undecayed.
+    pub reset: usize,
+    /// Fire on equal.
+    pub fire_eq: bool,
+    /// Layer index width.
+    pub lw: usize,
     /// Output words are spike masks.
     pub out_spikes: bool,
 }
@@ -501,6 +513,28 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         roms,
         leak_bits: plan.leak_bits,
         out_spikes: plan.output.spikes,
+        sh: Shared {
+            ls: plan.layers.iter().map(|l| l.lanes).max().unwrap_or(1),
+            vw: plan.layers.iter().map(|l| l.v_bits as usize).max().unwrap_or(2),
+            sw: plan.layers.iter().map(|l| (l.s_bits as usize).max(1)).max().unwrap_or(1),
+            yw: plan.layers.iter().map(|l| (l.y_bits as usize).max(1)).max().unwrap_or(1),
+            rw: plan.layers.iter().map(|l| abits(l.rows)).max().unwrap_or(1),
+            pb: plan.leak_bits as usize + 1,
+        },
+        lw: abits(plan.layers.len()),
+        any_prom_by_cgi: (0..plan.layers.len())
+            .any(|k| plan.layers[k].params_per_channel() && param_lane_bits(plan, k) > 0),
+        pa_w: (0..plan.layers.len())
+            .filter(|&k| plan.layers[k].params_per_channel() && param_lane_bits(plan, k) > 0)
+            .map(|k| abits(plan.layers[k].param_depth()))
+            .max()
+            .unwrap_or(1),
+        reset: match plan.reset {
+            ResetMode::Zero => 0,
+            ResetMode::Subtract => 1,
+            ResetMode::SubtractUndecayed => 2,
+        },
+        fire_eq: plan.fire_on_equal,
     })
 }
 
@@ -556,10 +590,11 @@ fn layer_view(
     let prom = if lane_bits > 0 {
         let file = format!("{ident}_params.hex");
         let mut text = String::new();
-        for row in 0..l.rows {
+        // One word per lane group when the parameters are per channel, else one per row.
+        let per_ch = l.params_per_channel();
+        for row in 0..l.param_depth() {
             let mut word = Word::new(lane_bits * lanes);
-            let cgi = row / pos;
-            let pp = row % pos;
+            let (cgi, pp) = if per_ch { (row, 0) } else { (row / pos, row % pos) };
             for lane in 0..lanes {
                 let Some(c) = l.channel_of(cgi, lane) else { continue };
                 let n = c * pos + pp;
@@ -577,7 +612,6 @@ fn layer_view(
     } else {
         None
     };
-    let lastmask = mask_lit(lanes, l.group_size - (l.ncg - 1) * lanes);
     let (ecw, eyw, exw) = (abits(l.shape[0]), abits(h), abits(w));
     let ew = event_width(l.shape, lanes);
     debug_assert_eq!(ew, ecw + eyw + exw + lanes);
@@ -606,12 +640,6 @@ fn layer_view(
         has_s: l.s_bits > 0,
         cuba: l.kind.cuba(),
         spiking: l.spiking(),
-        reset: match plan.reset {
-            ResetMode::Zero => 0,
-            ResetMode::Subtract => 1,
-            ResetMode::SubtractUndecayed => 2,
-        },
-        fire_eq: plan.fire_on_equal,
         sat: l.saturate,
         leak,
         leak_k,
@@ -619,6 +647,9 @@ fn layer_view(
         sleak_k,
         params,
         has_prom: prom.is_some(),
+        prom_depth: l.param_depth(),
+        prom_aw: abits(l.param_depth()),
+        prom_by_cgi: l.params_per_channel(),
         prom_file: prom.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
         prom_bits: prom.as_ref().map_or(0, |p| p.1),
         prom_logic: prom.as_ref().is_some_and(|p| p.2),
@@ -627,7 +658,6 @@ fn layer_view(
         pos,
         h,
         w,
-        lastmask,
         ecw,
         eyw,
         exw,
@@ -741,7 +771,7 @@ fn proj_view(
         None => (s_shape[1], s_shape[2]),
     };
     let pos = l.positions();
-    let (row, waddr, mask, w_by_row);
+    let (row, waddr, mask);
     match &p.kind {
         ProjKind::Dense { .. } => {
             let b = cnt(format!("{pre}_b"), l.ncg, &mut counters);
@@ -749,7 +779,6 @@ fn proj_view(
             waddr = format!("{pre}_j * {} + {b}", c32(l.ncg));
             row = b.clone();
             mask = format!("{pok} ? (({b} == {}) ? {lastmask} : {all}) : {zero}", c32(l.ncg - 1));
-            w_by_row = false;
         }
         ProjKind::Conv { ci, kh, kw, stride, pad, dil, groups, .. } => {
             let ky = cnt(format!("{pre}_ky"), *kh, &mut counters);
@@ -795,7 +824,6 @@ fn proj_view(
                 "({pok} && {pre}_vy && {pre}_vx) ? (({cb} == {}) ? {lastmask} : {all}) : {zero}",
                 c32(l.ncg - 1)
             );
-            w_by_row = false;
         }
         ProjKind::Pool(g) => {
             let cand = g.candidates();
@@ -811,12 +839,12 @@ fn proj_view(
                 lanes - 1,
                 lanes - 1
             ));
-            w_by_row = true;
         }
         ProjKind::OneToOne => {
-            if p.src_shape == l.shape {
+            if p.src_shape[0] == l.shape[0] {
+                // Same channels: the position within a channel is the source's (a reshape of H, W keeps it).
                 lines.push(format!("wire [31:0] {pre}_lane = {c} & {};", c32(lanes - 1)));
-                row = format!("({c} >> {}) * {} + {y} * {} + {x}", log2(lanes), c32(pos), c32(l.shape[2]));
+                row = format!("({c} >> {}) * {} + {y} * {} + {x}", log2(lanes), c32(pos), c32(s_shape[2]));
             } else {
                 lines.push(format!(
                     "wire [31:0] {pre}_j = ({c} * {} + {y}) * {} + {x};",
@@ -833,9 +861,16 @@ fn proj_view(
                 lanes - 1
             ));
             mask = format!("{pre}_onehot");
-            w_by_row = true;
         }
     }
+    // Per-target weights are addressed by the target row, or by its lane group when they are
+    // per channel (then the ROM holds one word per lane group).
+    let per_ch = matches!(p.kind, ProjKind::Pool(_) | ProjKind::OneToOne) && l.weights_per_channel(p);
+    let wrom_addr = match p.kind {
+        ProjKind::Dense { .. } | ProjKind::Conv { .. } => waddr.clone(),
+        _ if per_ch => format!("{c} >> {}", log2(lanes)),
+        _ => row.clone(),
+    };
     // Weights: a ROM image, or one constant.
     let wb = p.weights.bits as usize;
     let wdepth = crate::hw::memory::weight_depth(plan, k, j);
@@ -891,11 +926,12 @@ fn proj_view(
                 }
             }
             ProjKind::Pool(_) | ProjKind::OneToOne => {
-                for r in 0..l.rows {
+                for r in 0..wdepth {
+                    let (cgi, pp) = if per_ch { (r, 0) } else { (r / pos, r % pos) };
                     let mut word = Word::new(lanes * wb);
                     for lane in 0..lanes {
-                        if let Some(ch) = l.channel_of(r / pos, lane) {
-                            put(&mut word, lane, p.weights.at(ch * pos + r % pos));
+                        if let Some(ch) = l.channel_of(cgi, lane) {
+                            put(&mut word, lane, p.weights.at(ch * pos + pp));
                         }
                     }
                     let _ = writeln!(text, "{}", word.hex());
@@ -947,7 +983,7 @@ fn proj_view(
         wdepth: wrom.as_ref().map_or(0, |w| w.1),
         waw: wrom.as_ref().map_or(1, |w| w.2),
         wlogic: wrom.as_ref().is_some_and(|w| w.3),
-        w_by_row,
+        wrom_addr,
         wconst,
         counters,
         lines,
@@ -961,16 +997,6 @@ impl LayerView {
     /// The parameter named `n`.
     pub fn param(&self, n: &str) -> &ParamView {
         &self.params.iter().find(|(name, _)| name == n).expect("known parameter").1
-    }
-
-    /// Verilog expression for parameter `n` of the update lane (inside its generate loop).
-    pub fn param_lane(&self, n: &str) -> String {
-        let p = self.param(n);
-        if p.rom {
-            format!("{pre}_prom[{pre}_gi*{} + {} +: {}]", self.prom_bits, p.lo, p.width, pre = self.pre)
-        } else {
-            p.konst.clone()
-        }
     }
 }
 
@@ -1002,4 +1028,111 @@ impl ProjView {
                 .join(" && ")
         }
     }
+}
+
+/// Widths of the shared update datapath (the largest of all layers).
+pub struct Shared {
+    /// Lanes.
+    pub ls: usize,
+    /// Membrane width.
+    pub vw: usize,
+    /// Static accumulator width.
+    pub sw: usize,
+    /// Synaptic state width.
+    pub yw: usize,
+    /// Row address width.
+    pub rw: usize,
+    /// Leak multiplier bits (P + 1).
+    pub pb: usize,
+}
+
+impl LayerView {
+    /// `{lane LS-1, ..., lane 0}` with lane l = `f(l)` for l < lanes and `pad` beyond.
+    fn lanes_concat(&self, ls: usize, pad: &str, f: impl Fn(usize) -> String) -> String {
+        let parts: Vec<String> = (0..ls).rev().map(|l| if l < self.lanes { f(l) } else { pad.to_string() }).collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+
+    /// Sign-extends `w`-bit slice `[lo +: w]` of `sig` to `to` bits.
+    fn sext(sig: &str, lo: usize, w: usize, to: usize) -> String {
+        if to == w {
+            format!("{sig}[{lo} +: {w}]")
+        } else {
+            format!("{{{{{}{{{sig}[{}]}}}}, {sig}[{lo} +: {w}]}}", to - w, lo + w - 1)
+        }
+    }
+
+    /// The layer's X (or S, Y) read data, sign-extended to the shared widths, `ls` lanes.
+    pub fn u_state(&self, which: &str, sh: &Shared) -> String {
+        let (w, to) = match which {
+            "s" => (self.sw, sh.sw),
+            "y" => (self.yw, sh.yw),
+            _ => (self.vw, sh.vw),
+        };
+        let present = match which {
+            "s" => self.has_s,
+            "y" => self.cuba,
+            _ => true,
+        };
+        let zero = format!("{to}'d0");
+        if !present {
+            return format!("{{{}{{{zero}}}}}", sh.ls);
+        }
+        let sig = format!("{}_{which}_rdata", self.pre);
+        self.lanes_concat(sh.ls, &zero, |l| Self::sext(&sig, l * w, w, to))
+    }
+
+    /// Parameter `n` for the shared lanes: a constant or ROM slices, sign-extended (beta_b and
+    /// syn_b are unsigned multipliers and are zero-extended by width equality).
+    pub fn u_param(&self, n: &str, sh: &Shared) -> String {
+        let pbits = sh.pb;
+        let p = self.param(n);
+        let to = match n {
+            "syn_bias" | "syn_bias_late" => sh.yw,
+            "beta_b" | "syn_b" => pbits,
+            _ => sh.vw,
+        };
+        let zero = format!("{to}'d0");
+        if p.rom {
+            let sig = format!("{}_prom", self.pre);
+            let lb = self.prom_bits;
+            self.lanes_concat(sh.ls, &zero, |l| Self::sext(&sig, l * lb + p.lo, p.width, to))
+        } else {
+            // Re-express the layer's constant at the shared width.
+            let konst = sext_literal(&p.konst, p.width, to);
+            format!("{{{}{{{konst}}}}}", sh.ls)
+        }
+    }
+
+    /// The layer's saturation bound (V or Y, high or low) at the shared width.
+    pub fn bound(&self, v: bool, hi: bool, sh: &Shared) -> String {
+        let (w, to) = if v { (self.vw, sh.vw) } else { (self.yw, sh.yw) };
+        let x = if hi { (1i64 << (w - 1)) - 1 } else { -(1i64 << (w - 1)) };
+        lit(x, to)
+    }
+
+    /// The layer's lanes among the shared ones: `lanes` ones in the low bits.
+    pub fn u_lanes(&self, sh: &Shared) -> String {
+        mask_lit(sh.ls, self.lanes)
+    }
+
+    /// The last lane group's valid lanes, widened to the shared lanes.
+    pub fn u_lastmask(&self, sh: &Shared) -> String {
+        mask_lit(sh.ls, self.gc - (self.ncg - 1) * self.lanes)
+    }
+
+    /// Shared result `sig` (`ls` lanes of `from` bits) truncated to this layer's lanes of `w`.
+    pub fn u_trunc(&self, sig: &str, from: &usize, w: &usize) -> String {
+        let parts: Vec<String> = (0..self.lanes).rev().map(|l| format!("{sig}[{} +: {w}]", l * from)).collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+}
+
+/// A `w`-bit hex literal (`w'hNN`) re-expressed as a sign-extended `to`-bit literal.
+fn sext_literal(lit_w: &str, w: usize, to: usize) -> String {
+    let hex = lit_w.split("'h").nth(1).unwrap_or("0");
+    let v = u64::from_str_radix(hex, 16).unwrap_or(0);
+    let neg = w > 0 && w < 64 && (v >> (w - 1)) & 1 == 1;
+    let val = if neg { (v as i64) - (1i64 << w) } else { v as i64 };
+    lit(val, to)
 }

@@ -1,0 +1,139 @@
+//! The cycle-accurate engine: agreement with the reference on every student, the documented
+//! cycle formula, and range analysis under adversarial inputs.
+
+mod common;
+
+use common::{plan_for, root, students};
+use spikefab::hw::{PlanOptions, lower, lower::InputStats, schedule};
+use spikefab::ir::Op;
+use spikefab::sim::io::{Encoding, InputBatch, agreement};
+use spikefab::sim::{cycle, reference};
+
+#[test]
+fn every_student_agrees_with_the_reference_at_default_settings() {
+    let labels_path = root().join("models/digits_test_y.npy");
+    for (c, _) in students() {
+        let (m, plan, batch) = plan_for(&c, None);
+        let labels = spikefab::sim::io::load_labels(&labels_path, batch.n).unwrap();
+        let output = reference::select_output(&m.graph, None).unwrap();
+        let r = reference::run(
+            &m.graph,
+            &m.info,
+            m.dialect(),
+            &batch,
+            &reference::RunOptions { steps: c.timesteps, f64: false, output },
+            None,
+        )
+        .unwrap();
+        let e = cycle::run(&plan, &batch, c.timesteps);
+        let (rc, ec) = (r.outputs.classes(), e.outputs.classes());
+        let agree = agreement(&rc, &ec);
+        let (ra, ea) = (agreement(&rc, &labels), agreement(&ec, &labels));
+        println!("{}: class agreement {agree:.4}, accuracy reference {ra:.4} cycle {ea:.4}", c.name);
+        assert!(agree >= 0.99, "{}: class agreement {agree}", c.name);
+        assert!((ra - ea).abs() <= 0.005, "{}: accuracy {ra} vs {ea}", c.name);
+        assert_eq!(e.total.overflows(), 0, "{}", c.name);
+        assert_eq!(e.total.saturations(), 0, "{}: no cap, no saturation", c.name);
+    }
+}
+
+/// The cycle formula of docs/hardware.md, written out independently of the engine:
+/// total = sum LOAD (n_in) + sum ACC (1 if empty, 2 + beats + 1 otherwise)
+///       + sum UPD (rows + 1) + per step OUT (rows_out + 1) + 1 (done).
+#[test]
+fn cycle_formula_matches_the_engine() {
+    for (c, _) in students() {
+        for lanes in [1, 2, 8] {
+            let (_, plan, batch) = plan_for(&c, Some(lanes));
+            let batch = batch.take(40);
+            let e = cycle::run(&plan, &batch, c.timesteps);
+            for s in &e.samples {
+                let k = &s.counters;
+                let loads = if plan.input.per_step { k.steps_run } else { 1 };
+                let mut total = loads * plan.input.numel() as u64;
+                for (li, l) in plan.layers.iter().enumerate() {
+                    let lc = &k.layers[li];
+                    let nonempty = lc.acc_phases - lc.empty_acc_phases;
+                    total += lc.empty_acc_phases + nonempty * 3 + lc.beats;
+                    total += lc.update_passes * (l.rows as u64 + 1);
+                }
+                total += k.steps_run * (plan.layers[plan.output.layer].rows as u64 + 1);
+                total += 1;
+                assert_eq!(total, k.cycles, "{} lanes {lanes}", c.name);
+                // And the engine's own accounting agrees with the schedule module.
+                assert_eq!(schedule::DONE + schedule::START, 1);
+            }
+        }
+    }
+}
+
+/// Replaces every threshold of a model (to force all-spiking or no-spiking layers).
+fn with_thresholds(m: &spikefab::Model, v: f64) -> spikefab::Model {
+    let mut g = m.graph.clone();
+    for n in g.g.node_weights_mut() {
+        match &mut n.op {
+            Op::LIF { v_threshold, .. } | Op::IF { v_threshold, .. } | Op::CubaLIF { v_threshold, .. } => {
+                for x in &mut v_threshold.data {
+                    *x = v;
+                }
+            }
+            Op::Threshold { threshold } => {
+                for x in &mut threshold.data {
+                    *x = v;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut m2 = m.clone();
+    m2.graph = g;
+    m2
+}
+
+/// All inputs at the largest code, every neuron spiking every step (thresholds far below
+/// reach) or never (thresholds far above, so membranes integrate without reset): no state
+/// ever leaves its analysed width. With widths capped, arithmetic saturates and counts.
+#[test]
+fn range_analysis_holds_under_adversarial_inputs() {
+    let target = spikefab::target::Target::load("ice40-up5k").unwrap();
+    for (c, _) in students() {
+        let m = c.load();
+        let calib = c.batch(&m);
+        let stats = InputStats::of(&calib);
+        let max_in = InputBatch {
+            n: 2,
+            numel: calib.numel,
+            encoding: Encoding::Direct,
+            data: {
+                let mut d = vec![stats.max; calib.numel];
+                d.extend(vec![stats.min; calib.numel]);
+                d
+            },
+        };
+        for thr in [-1.0e3, 1.0e3, 0.0] {
+            let m2 = with_thresholds(&m, thr);
+            let mut o = PlanOptions::new(target.clone(), c.timesteps);
+            o.input_stats = Some(stats);
+            let plan = lower(&m2, &o).unwrap();
+            let e = cycle::run(&plan, &max_in, c.timesteps);
+            assert_eq!(e.total.overflows(), 0, "{} thr {thr}", c.name);
+            assert_eq!(e.total.saturations(), 0, "{} thr {thr}", c.name);
+            let spikes: u64 = e.total.layers.iter().map(|l| l.spikes).sum();
+            if thr < 0.0 {
+                let neurons: u64 = plan.layers.iter().filter(|l| l.spiking()).map(|l| l.neurons() as u64).sum();
+                assert_eq!(spikes, neurons * 2 * c.timesteps as u64, "{}: all spike every step", c.name);
+            }
+            // Capped widths: saturation is counted, never a silent wrap.
+            let mut o = PlanOptions::new(target.clone(), c.timesteps);
+            o.input_stats = Some(stats);
+            o.membrane_bits = Some(10);
+            let plan = lower(&m2, &o).unwrap();
+            assert!(plan.layers.iter().any(|l| l.saturate));
+            let e = cycle::run(&plan, &max_in, c.timesteps);
+            assert_eq!(e.total.overflows(), 0, "{} thr {thr} capped", c.name);
+            if thr > 0.0 {
+                assert!(e.total.saturations() > 0, "{} thr {thr}: capped widths must saturate", c.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+// sf_acc_lane: one accumulator lane. new = old + ((w * val) << SHIFT) when EN, else old.
+// Binary weights (WB = 1) add +val for bit 1 and -val for bit 0: no multiplier. Multi-bit
+// weights are two's complement. With SAT=1 the sum saturates to TW bits; otherwise range
+// analysis guarantees it fits and the sum is truncated.
+`timescale 1ns/1ps
+`default_nettype none
+module sf_acc_lane #(
+    parameter integer TW         = 16,   // state width
+    parameter integer WB         = 1,    // weight bits (1: binary +-1)
+    parameter integer VW         = 1,    // event value width
+    parameter integer VAL_SIGNED = 0,
+    parameter integer SHIFT      = 0,
+    parameter integer SAT        = 0
+) (
+    input  wire          en,
+    input  wire [TW-1:0] old,
+    input  wire [WB-1:0] w,
+    input  wire [VW-1:0] val,
+    output wire [TW-1:0] result
+);
+    localparam integer PW = WB + VW + 1 + SHIFT;           // product width incl. sign
+    localparam integer CW = (PW > TW ? PW : TW) + 2;       // computation width
+    wire signed [CW-1:0] v_ext = (VAL_SIGNED != 0) ? {{(CW-VW){val[VW-1]}}, val} : {{(CW-VW){1'b0}}, val};
+    wire signed [CW-1:0] w_ext = {{(CW-WB){w[WB-1]}}, w};
+    wire signed [CW-1:0] prod  = (WB == 1) ? (w[0] ? v_ext : -v_ext) : (w_ext * v_ext);
+    wire signed [CW-1:0] o_ext = {{(CW-TW){old[TW-1]}}, old};
+    wire signed [CW-1:0] sum   = o_ext + (prod <<< SHIFT);
+    wire signed [CW-1:0] hi    = {{(CW-TW+1){1'b0}}, {(TW-1){1'b1}}};
+    wire signed [CW-1:0] lo    = ~hi;
+    wire [TW-1:0] clamped = (sum > hi) ? hi[TW-1:0] : (sum < lo) ? lo[TW-1:0] : sum[TW-1:0];
+    assign result = !en ? old : (SAT != 0) ? clamped : sum[TW-1:0];
+endmodule
+`default_nettype wire

@@ -1,0 +1,53 @@
+// sf_ram: simple dual-port memory with one synchronous write port and one synchronous,
+// read-first read port (a read of the address being written returns the old word).
+// INIT names a $readmemh file (empty: all zeros). LOGIC=1 asks synthesis for flip-flops
+// or LUTs instead of block RAM (small memories). Infers iCE40 EBR / 7 Series BRAM.
+`timescale 1ns/1ps
+`default_nettype none
+module sf_ram #(
+    parameter integer WIDTH = 8,
+    parameter integer DEPTH = 16,
+    parameter integer AW    = 4,
+    parameter         INIT  = "",
+    parameter integer LOGIC = 0
+) (
+    input  wire             clk,
+    input  wire             we,
+    input  wire [AW-1:0]    waddr,
+    input  wire [WIDTH-1:0] wdata,
+    input  wire [AW-1:0]    raddr,
+    output wire [WIDTH-1:0] rdata
+);
+    generate
+        if (LOGIC != 0) begin : g_logic
+            (* ram_style = "logic" *) reg [WIDTH-1:0] mem [0:DEPTH-1];
+            reg [WIDTH-1:0] q;
+            integer i;
+            initial begin
+                q = {WIDTH{1'b0}};
+                if (INIT != "") $readmemh(INIT, mem);
+                else for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+            end
+            always @(posedge clk) begin
+                if (we) mem[waddr] <= wdata;
+                q <= mem[raddr];
+            end
+            assign rdata = q;
+        end else begin : g_bram
+            reg [WIDTH-1:0] mem [0:DEPTH-1];
+            reg [WIDTH-1:0] q;
+            integer i;
+            initial begin
+                q = {WIDTH{1'b0}};
+                if (INIT != "") $readmemh(INIT, mem);
+                else for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+            end
+            always @(posedge clk) begin
+                if (we) mem[waddr] <= wdata;
+                q <= mem[raddr];
+            end
+            assign rdata = q;
+        end
+    endgenerate
+endmodule
+`default_nettype wire

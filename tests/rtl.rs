@@ -1,0 +1,214 @@
+//! The emitted RTL: co-simulation against the cycle engine (every output word and every
+//! cycle count, both simulators), Verilator lint, a real UP5K bitstream, a golden snapshot
+//! of the Verilog of a tiny model, determinism, and clear compile-time errors.
+
+mod common;
+
+use common::{plan_for, root, scratch, spikefab, students, tool_or_skip};
+use spikefab::flow::cosim::{self, Simulator};
+
+const COSIM_SAMPLES: usize = 12;
+
+fn cosim_all(sim: Simulator, tool: &str, test: &str) {
+    if !tool_or_skip(tool, test) {
+        return;
+    }
+    for (c, _) in students() {
+        let lanes = if c.name == "conv_bw" { Some(8) } else { None };
+        let (_, plan, batch) = plan_for(&c, lanes);
+        let n = if c.name == "conv_bw" { 4 } else { COSIM_SAMPLES };
+        let dir = scratch(&format!("{test}-{}", c.name));
+        let r = cosim::cosim(&plan, &batch, n, sim, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        println!("{} ({tool}): {} words, {} samples, cycles {:?}", c.name, r.words, r.samples, r.rtl_cycles);
+        assert_eq!(r.samples, n);
+        assert!(r.words > 0);
+        assert!(r.exact(), "{}: {:?}", c.name, r.first_differences);
+        assert_eq!(r.rtl_cycles, r.engine_cycles);
+    }
+}
+
+#[test]
+fn cosim_every_student_iverilog() {
+    cosim_all(Simulator::Iverilog, "iverilog", "cosim_every_student_iverilog");
+}
+
+/// Capped widths take the saturating paths of every primitive; they must stay bit-exact.
+#[test]
+fn cosim_saturating_arithmetic_iverilog() {
+    if !tool_or_skip("iverilog", "cosim_saturating_arithmetic_iverilog") {
+        return;
+    }
+    for name in ["mlp_bw", "ensemble_bw"] {
+        let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
+        let m = c.load();
+        let batch = c.batch(&m);
+        let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+        let mut o = spikefab::hw::PlanOptions::new(t, c.timesteps);
+        o.input_stats = Some(spikefab::hw::lower::InputStats::of(&batch));
+        o.membrane_bits = Some(11);
+        let plan = spikefab::hw::lower(&m, &o).unwrap();
+        let e = spikefab::sim::cycle::run(&plan, &batch.take(8), c.timesteps);
+        assert!(e.total.saturations() > 0, "{name}: the cap must bite");
+        let dir = scratch(&format!("cosim-sat-{name}"));
+        let r = cosim::cosim(&plan, &batch, 8, Simulator::Iverilog, &dir).unwrap();
+        assert!(r.exact(), "{name}: {:?}", r.first_differences);
+    }
+}
+
+#[test]
+fn cosim_every_student_verilator() {
+    cosim_all(Simulator::Verilator, "verilator", "cosim_every_student_verilator");
+}
+
+#[test]
+fn verilator_lint_is_clean() {
+    if !tool_or_skip("verilator", "verilator_lint_is_clean") {
+        return;
+    }
+    for (c, _) in students() {
+        let (_, plan, _) = plan_for(&c, None);
+        let d = spikefab::back::verilog::emit(&plan, None).unwrap();
+        let dir = scratch(&format!("lint-{}", c.name));
+        spikefab::flow::write_design(&d, &dir).unwrap();
+        let srcs = spikefab::flow::ice40::sources(&d);
+        for top in [d.module.clone(), format!("{}_board", d.module)] {
+            let mut args = vec!["--lint-only", "-Wall", "--top-module", top.as_str()];
+            args.extend(srcs.iter().map(String::as_str));
+            let out = std::process::Command::new("verilator").args(&args).current_dir(&dir).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && !text.contains("%Warning"), "{} ({top}): {text}", c.name);
+        }
+    }
+}
+
+#[test]
+fn mlp_student_builds_a_real_up5k_bitstream() {
+    let test = "mlp_student_builds_a_real_up5k_bitstream";
+    if !["yosys", "nextpnr-ice40", "icepack", "icetime"].iter().all(|t| tool_or_skip(t, test)) {
+        return;
+    }
+    let out = scratch("bitstream-mlp");
+    let (code, stdout, stderr) = spikefab(&[
+        "compile",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--labels",
+        "models/digits_test_y.npy",
+        "--target",
+        "ice40-up5k",
+        "--bitstream",
+        "--cosim-samples",
+        "4",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let f = &r["fpga"];
+    let used = |k: &str| f[k]["used"].as_u64().unwrap();
+    let avail = |k: &str| f[k]["available"].as_u64().unwrap();
+    // Sanity of the tools' figures: the design uses real logic and memory and fits.
+    assert!(used("luts") > 200 && used("luts") <= avail("luts"), "{f}");
+    assert_eq!(avail("luts"), 5280);
+    assert!(used("block_rams") >= 2 && used("block_rams") <= 30, "{f}");
+    assert!(used("ffs") > 100, "{f}");
+    let fmax = f["fmax_icetime_mhz"].as_f64().expect("icetime Fmax");
+    assert!(fmax > 12.0 && fmax < 300.0, "Fmax {fmax} MHz");
+    let bin = out.join(f["bitstream"].as_str().unwrap());
+    let bytes = std::fs::read(&bin).unwrap();
+    // An iCE40 UP5K bitstream: about 104 kB, starting with the 0x7EAA997E sync word after the comment.
+    assert!(bytes.len() > 50_000, "{} bytes", bytes.len());
+    assert!(bytes.windows(4).any(|w| w == [0x7e, 0xaa, 0x99, 0x7e]), "no iCE40 sync word");
+    assert_eq!(r["verify"]["class_agreement"], 1.0);
+    assert_eq!(r["cosim"]["word_mismatches"], 0);
+    println!("{stdout}");
+}
+
+/// The emitted Verilog of a tiny model, committed in tests/golden/verilog; a change shows as a
+/// diff. Regenerate with SPIKEFAB_BLESS=1.
+#[test]
+fn golden_verilog_snapshot_of_a_tiny_model() {
+    let c = common::cases(&root().join("tests/data/nir/cases.json"))
+        .into_iter()
+        .find(|c| c.name == "affine_lif_perstep")
+        .unwrap();
+    let (_, plan, _) = plan_for(&c, Some(2));
+    let d = spikefab::back::verilog::emit(&plan, None).unwrap();
+    let gold = root().join("tests/golden/verilog");
+    let bless = std::env::var_os("SPIKEFAB_BLESS").is_some();
+    if bless {
+        let _ = std::fs::remove_dir_all(&gold);
+        std::fs::create_dir_all(&gold).unwrap();
+    }
+    let mut names = vec![];
+    for (name, text) in &d.files {
+        names.push(name.clone());
+        let p = gold.join(name);
+        if bless {
+            std::fs::write(&p, text).unwrap();
+        } else {
+            let want = std::fs::read_to_string(&p)
+                .unwrap_or_else(|_| panic!("missing golden {} (SPIKEFAB_BLESS=1)", p.display()));
+            assert_eq!(&want, text, "{name} differs from tests/golden/verilog (SPIKEFAB_BLESS=1 to accept)");
+        }
+    }
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(&gold).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    on_disk.sort();
+    names.sort();
+    assert_eq!(on_disk, names);
+}
+
+#[test]
+fn emission_is_deterministic() {
+    for (c, _) in students() {
+        let (_, p1, _) = plan_for(&c, None);
+        let (_, p2, _) = plan_for(&c, None);
+        let a = spikefab::back::verilog::emit(&p1, Some((3, 1000))).unwrap();
+        let b = spikefab::back::verilog::emit(&p2, Some((3, 1000))).unwrap();
+        assert_eq!(a.files, b.files, "{}", c.name);
+    }
+}
+
+#[test]
+fn unsupported_models_fail_at_compile_time_with_a_clear_error() {
+    let out = scratch("unsupported");
+    // A Delay node has no hardware lowering.
+    let (code, _, err) = spikefab(&[
+        "compile",
+        "tests/data/nir/delay.nir",
+        "--dt",
+        "0.25",
+        "-T",
+        "6",
+        "--input-scale",
+        "0.125",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Delay") && err.contains("delay.nir"), "{err}");
+    assert!(!err.contains("panicked"));
+    // Multi-spike neurons (Sinabs) are refused, not approximated.
+    let (code, _, err) = spikefab(&[
+        "compile",
+        "tests/data/frameworks/sinabs/iaf_multispike/model.nir",
+        "--from",
+        "sinabs",
+        "-T",
+        "10",
+        "--input-scale",
+        "0.01",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("multi-spike"), "{err}");
+    assert!(std::fs::read_dir(&out).unwrap().next().is_none(), "nothing written for a refused model");
+}
