@@ -1,5 +1,6 @@
 //! Command definitions. Every command that takes a model shares [`ModelArgs`].
 
+mod bench;
 mod compile;
 mod convert;
 mod cosim;
@@ -39,6 +40,8 @@ enum Command {
     Cosim(cosim::CosimArgs),
     /// Compile to Verilog, verify, co-simulate and (iCE40) build a bitstream.
     Compile(compile::CompileArgs),
+    /// Time the cycle-accurate and reference engines side by side.
+    Bench(bench::BenchArgs),
 }
 
 /// Model file and the dialect options NIR does not store.
@@ -189,5 +192,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Verify(a) => verify::run(a),
         Command::Cosim(a) => cosim::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }

@@ -179,7 +179,7 @@ pub trait Tracer {
 /// Runs `steps` steps (at most the plan's T) on every sample.
 pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
     let eng = Engine::new(plan);
-    let samples: Vec<SampleResult> = (0..batch.n).into_par_iter().map(|i| eng.sample(batch, i, steps, None)).collect();
+    let samples: Vec<SampleResult> = (0..batch.n).into_par_iter().map(|i| eng.sample_fast(batch, i, steps)).collect();
     let mut total = Counters::default();
     for s in &samples {
         total.add(&s.counters);
@@ -223,19 +223,71 @@ fn at_f(v: &[f64], i: usize) -> f64 {
 /// An event: (channel, y, x, value).
 type Event = (usize, usize, usize, i64);
 
-/// Projection data prepared for fast execution.
+/// Projection data prepared for fast execution. The packed paths compute the same integer
+/// sums as the per-event scatter (the RTL's order); they are used only on non-saturating
+/// layers, where range analysis makes the order irrelevant.
 enum Fast {
-    /// Binary dense from spikes: per output row, bitset of +1 weights over the columns.
-    DenseBinary { pos: Vec<Vec<u64>>, words: usize },
+    /// Binary dense: per output row, the bitset of +1 weights over the columns (`words` u64 per
+    /// row, rows contiguous).
+    DenseBinary { pos: Vec<u64>, words: usize },
+    /// Binary convolution, one group: per (tap, word, output channel), the +1 weights over the
+    /// input channels; and the valid taps of every input position.
+    ConvBinary { pos: Vec<u64>, words: usize, taps_at: Vec<u32> },
     /// Column-major dense weights `w[j * n + i]`.
-    DenseCols(Vec<i64>),
+    DenseCols(Vec<i32>),
     /// Other kinds use the plan's weights directly.
     Scatter,
+}
+
+fn bits_of(n: usize, words: usize, mut plus: impl FnMut(usize, usize) -> bool, rows: usize) -> Vec<u64> {
+    let mut v = vec![0u64; rows * words];
+    for (r, row) in v.chunks_mut(words).enumerate() {
+        for (wi, word) in row.iter_mut().enumerate() {
+            let mut b = 0u64;
+            for bit in 0..64.min(n - wi * 64) {
+                b |= u64::from(plus(r, wi * 64 + bit)) << bit;
+            }
+            *word = b;
+        }
+    }
+    v
+}
+
+/// Kernel taps that land inside the output, for every input position of a convolution
+/// projection (for the counters of the packed path).
+fn valid_tap_table(g: &ConvGeo) -> Vec<u32> {
+    let mut v = vec![0u32; g.ih * g.iw];
+    for y in 0..g.ih {
+        for x in 0..g.iw {
+            v[y * g.iw + x] = g.valid_targets(y, x) as u32;
+        }
+    }
+    v
+}
+
+/// Per-layer tables for the update pass (computed once per plan).
+struct LayerPrep {
+    /// Neuron of each (row, lane), `u32::MAX` for padding lanes.
+    slots: Vec<u32>,
+    /// (channel, y, x) of each neuron.
+    coords: Vec<(u32, u32, u32)>,
+    /// The layer has a per-neuron parameter ROM (counted as reads).
+    param_rom: bool,
+    /// Parameters expanded to one value per neuron (empty when zero everywhere). They fit
+    /// i32: widths are at most 56 bits only in pathological plans, which take the general
+    /// path.
+    thr: Vec<i32>,
+    bias: Vec<i32>,
+    bias_late: Vec<i32>,
+    vreset: Vec<i32>,
+    /// Every parameter fits i32 (else the general update path is used).
+    params_i32: bool,
 }
 
 struct Engine<'p> {
     plan: &'p Plan,
     fast: Vec<Vec<Fast>>,
+    prep: Vec<LayerPrep>,
 }
 
 struct SampleState {
@@ -244,6 +296,8 @@ struct SampleState {
     y: Vec<Vec<i64>>,
     /// Current event list of each layer (its last update), in RTL order.
     ev: Vec<Vec<Event>>,
+    /// Event entries (rows with a spike) of each layer's current list.
+    ev_entries: Vec<u64>,
     counters: Counters,
 }
 
@@ -317,28 +371,38 @@ impl<'p> Engine<'p> {
             .map(|l| {
                 l.projections
                     .iter()
-                    .map(|p| match (&p.kind, p.source, &p.pre_pool) {
-                        (ProjKind::Dense { cols }, Source::Layer(_), None) if p.weights.binary() && !l.saturate => {
+                    .map(|p| match (&p.kind, &p.pre_pool) {
+                        (ProjKind::Dense { cols }, None) if p.weights.binary() && !l.saturate => {
                             let words = cols.div_ceil(64);
-                            let pos = (0..l.neurons())
-                                .map(|i| {
-                                    let mut b = vec![0u64; words];
-                                    for j in 0..*cols {
-                                        if p.weights.values[i * cols + j] > 0 {
-                                            b[j / 64] |= 1 << (j % 64);
-                                        }
-                                    }
-                                    b
-                                })
-                                .collect();
+                            let n = l.neurons();
+                            let pos = bits_of(*cols, words, |i, j| p.weights.values[i * cols + j] > 0, n);
                             Fast::DenseBinary { pos, words }
                         }
-                        (ProjKind::Dense { cols }, _, _) => {
+                        (ProjKind::Conv { ci, kh, kw, groups: 1, .. }, None) if p.weights.binary() && !l.saturate => {
+                            let words = ci.div_ceil(64);
+                            // Layout [tap][word][output channel]: the inner loop runs over output
+                            // channels, which vectorises.
+                            let co = l.shape[0];
+                            let taps = kh * kw;
+                            let mut pos = vec![0u64; taps * words * co];
+                            for o in 0..co {
+                                for c in 0..*ci {
+                                    for tap in 0..taps {
+                                        if p.weights.values[(o * ci + c) * taps + tap] > 0 {
+                                            pos[(tap * words + c / 64) * co + o] |= 1 << (c % 64);
+                                        }
+                                    }
+                                }
+                            }
+                            let g = conv_geo(l, &p.kind).expect("a convolution");
+                            Fast::ConvBinary { pos, words, taps_at: valid_tap_table(&g) }
+                        }
+                        (ProjKind::Dense { cols }, _) => {
                             let n = l.neurons();
-                            let mut w = vec![0i64; n * cols];
+                            let mut w = vec![0i32; n * cols];
                             for i in 0..n {
                                 for j in 0..*cols {
-                                    w[j * n + i] = p.weights.values[i * cols + j];
+                                    w[j * n + i] = p.weights.values[i * cols + j] as i32;
                                 }
                             }
                             Fast::DenseCols(w)
@@ -348,7 +412,47 @@ impl<'p> Engine<'p> {
                     .collect()
             })
             .collect();
-        Engine { plan, fast }
+        let prep = plan
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let pos = l.positions();
+                let w = l.shape[2];
+                let mut slots = vec![u32::MAX; l.rows * l.lanes];
+                for row in 0..l.rows {
+                    for lane in 0..l.lanes {
+                        if let Some(c) = l.channel_of(row / pos, lane) {
+                            slots[row * l.lanes + lane] = (c * pos + row % pos) as u32;
+                        }
+                    }
+                }
+                let coords =
+                    (0..l.neurons()).map(|n| ((n / pos) as u32, ((n % pos) / w) as u32, (n % w) as u32)).collect();
+                let n = l.neurons();
+                let pr = &l.params;
+                let fits32 = |v: &[i64]| v.iter().all(|&x| i32::try_from(x).is_ok());
+                let params_i32 = [&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset].iter().all(|v| fits32(v));
+                let expand = |v: &[i64]| {
+                    if !params_i32 || v.iter().all(|&x| x == 0) {
+                        vec![]
+                    } else {
+                        (0..n).map(|i| at(v, i) as i32).collect::<Vec<i32>>()
+                    }
+                };
+                LayerPrep {
+                    slots,
+                    coords,
+                    param_rom: crate::hw::memory::param_lane_bits(plan, k) > 0,
+                    thr: expand(&pr.thr),
+                    bias: expand(&pr.bias),
+                    bias_late: expand(&pr.bias_late),
+                    vreset: expand(&pr.vreset),
+                    params_i32,
+                }
+            })
+            .collect();
+        Engine { plan, fast, prep }
     }
 
     fn input_events(&self, batch: &InputBatch, i: usize, t: usize) -> Vec<Event> {
@@ -359,12 +463,53 @@ impl<'p> Engine<'p> {
             .iter()
             .enumerate()
             .filter_map(|(j, &x)| {
+                if x == 0.0 {
+                    return None;
+                }
                 let q = inp.quantise(x);
                 (q != 0).then(|| (j / (h * w), (j / w) % h, j % w, q))
             })
             .collect()
     }
 
+    /// One sample without a tracer, compiled for the widest vector extensions the CPU has
+    /// (checked at run time; the results are the same integers on every path).
+    fn sample_fast(&self, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("popcnt")
+            {
+                // SAFETY: every feature the function is compiled for was detected above.
+                return unsafe { self.sample_avx512(batch, i, steps) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("popcnt")
+            {
+                // SAFETY: as above.
+                return unsafe { self.sample_avx2(batch, i, steps) };
+            }
+        }
+        self.sample(batch, i, steps, None)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vpopcntdq,avx2,bmi2,popcnt")]
+    fn sample_avx512(&self, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
+        self.sample(batch, i, steps, None)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi2,popcnt")]
+    fn sample_avx2(&self, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
+        self.sample(batch, i, steps, None)
+    }
+
+    #[inline(always)]
     fn sample(&self, batch: &InputBatch, i: usize, steps: usize, mut tracer: Option<&mut dyn Tracer>) -> SampleResult {
         let plan = self.plan;
         let steps = steps.min(plan.timesteps);
@@ -374,6 +519,7 @@ impl<'p> Engine<'p> {
             s: plan.layers.iter().map(|l| if l.has_static() { vec![0; l.neurons()] } else { vec![] }).collect(),
             y: plan.layers.iter().map(|l| if l.kind.cuba() { vec![0; l.neurons()] } else { vec![] }).collect(),
             ev: vec![vec![]; nl],
+            ev_entries: vec![0; nl],
             counters: Counters { layers: vec![LayerCounters::default(); nl], ..Default::default() },
         };
         let out_l = plan.output.layer;
@@ -400,11 +546,12 @@ impl<'p> Engine<'p> {
                     if p.target == AccTarget::Static && t > 0 {
                         continue;
                     }
-                    let events: &[Event] = match p.source {
-                        Source::Input => &in_ev,
-                        Source::Layer(s) => &st.ev[s],
+                    // Take the source's list out while the phase mutates the state (a layer may
+                    // read its own previous-step events).
+                    let events: Vec<Event> = match p.source {
+                        Source::Input => std::mem::take(&mut in_ev),
+                        Source::Layer(s) => std::mem::take(&mut st.ev[s]),
                     };
-                    let events = events.to_vec();
                     let c = schedule::acc_cycles(l, p, events.len() as u64);
                     if events.is_empty() {
                         st.counters.empty_acc_phases += 1;
@@ -416,11 +563,14 @@ impl<'p> Engine<'p> {
                         st.counters.layers[k].empty_acc_phases += 1;
                     }
                     if let Source::Layer(s) = p.source {
-                        let entries = entries_of(&plan.layers[s], &events);
-                        st.counters.layers[s].event_reads += entries;
+                        st.counters.layers[s].event_reads += st.ev_entries[s];
                     }
                     self.accumulate(k, pi, &events, &mut st);
                     self.check_after_acc(k, pi, &mut st);
+                    match p.source {
+                        Source::Input => in_ev = events,
+                        Source::Layer(s) => st.ev[s] = events,
+                    }
                 }
                 let c = schedule::upd_cycles(l);
                 let upd_start = cyc;
@@ -469,15 +619,19 @@ impl<'p> Engine<'p> {
     }
 
     /// One ACC phase: adds projection `pi`'s contributions of `events` into layer `k`.
+    #[inline(always)]
     fn accumulate(&self, k: usize, pi: usize, events: &[Event], st: &mut SampleState) {
         let plan = self.plan;
         let l = &plan.layers[k];
         let p = &l.projections[pi];
         let bpe = beats_per_event(l, p);
-        let cnt = &mut st.counters.layers[k];
-        cnt.events_in += events.len() as u64;
-        cnt.beats += bpe * events.len() as u64;
-        cnt.weight_reads += if weight_memory(l, p) { bpe * events.len() as u64 } else { 0 };
+        let ne = events.len() as u64;
+        {
+            let cnt = &mut st.counters.layers[k];
+            cnt.events_in += ne;
+            cnt.beats += bpe * ne;
+            cnt.weight_reads += if weight_memory(l, p) { bpe * ne } else { 0 };
+        }
         let bits = if p.target == AccTarget::Static {
             l.s_bits
         } else if l.kind.cuba() {
@@ -495,117 +649,132 @@ impl<'p> Engine<'p> {
         let shift = p.shift;
         let [_, sh, sw] = p.src_shape;
         match (&p.kind, &self.fast[k][pi]) {
-            (ProjKind::Dense { cols }, Fast::DenseBinary { pos, words }) => {
-                // Packed: every lane of every beat of every event, in one popcount per neuron.
-                let mut src = vec![0u64; *words];
-                for &(c, yy, xx, _) in events {
-                    let j = (c * sh + yy) * sw + xx;
-                    src[j / 64] |= 1 << (j % 64);
-                }
-                let total = events.len() as i64;
-                for (i, d) in dst.iter_mut().enumerate() {
-                    let pc: i64 = pos[i].iter().zip(&src).map(|(a, b)| (a & b).count_ones() as i64).sum();
-                    *d += (2 * pc - total) << shift;
-                }
-                let _ = cols;
-                cnt.synaptic_ops += events.len() as u64 * l.neurons() as u64;
-                cnt.state_reads += bpe * events.len() as u64;
-                cnt.state_writes += bpe * events.len() as u64;
+            (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }) => {
+                dense_binary(events, (sh, sw), pos, *words, shift, dst);
+                cnt.synaptic_ops += ne * l.neurons() as u64;
+                cnt.state_reads += bpe * ne;
+                cnt.state_writes += bpe * ne;
             }
-            _ => {
-                let mut cands = vec![];
-                let sat = l.saturate;
-                let add = |d: &mut i64, v: i64, cnt: &mut LayerCounters| {
-                    *d = if sat { clamp(*d + v, bits, &mut cnt.saturations) } else { *d + v };
-                };
-                for &(c, yy, xx, val) in events {
-                    // Pre-pooling: each candidate window becomes a pooled event.
-                    let pooled: Vec<Option<(usize, usize, usize)>> = match &p.pre_pool {
-                        Some(g) => {
-                            pool_candidates(g, yy, xx, &mut cands);
-                            cands.iter().map(|o| o.map(|(a, b)| (c, a, b))).collect()
+            (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at }) if events.iter().all(|e| e.3 == 1) => {
+                let geo = conv_geo(l, &p.kind).expect("a convolution");
+                conv_binary(events, &geo, pos, *words, shift, dst);
+                let valid: u64 = events.iter().map(|&(_, yy, xx, _)| u64::from(taps_at[yy * geo.iw + xx])).sum();
+                cnt.synaptic_ops += valid * geo.co as u64;
+                cnt.state_reads += valid * l.ncg as u64;
+                cnt.state_writes += valid * l.ncg as u64;
+            }
+            _ => self.scatter(k, pi, events, dst, bits, cnt),
+        }
+    }
+
+    /// The per-event path, in the RTL's order (saturating layers, general weights).
+    #[inline(always)]
+    fn scatter(&self, k: usize, pi: usize, events: &[Event], dst: &mut [i64], bits: u32, cnt: &mut LayerCounters) {
+        let l = &self.plan.layers[k];
+        let p = &l.projections[pi];
+        let shift = p.shift;
+        let [_, sh, sw] = p.src_shape;
+        let mut cands = vec![];
+        let sat = l.saturate;
+        let add = |d: &mut i64, v: i64, cnt: &mut LayerCounters| {
+            *d = if sat { clamp(*d + v, bits, &mut cnt.saturations) } else { *d + v };
+        };
+        let cand_n = p.pre_pool.as_ref().map_or(1, |g| (g.candidates()[0] * g.candidates()[1]) as u64);
+        let inner = beats_per_event(l, p) / cand_n;
+        let mut pooled: Vec<Option<(usize, usize, usize)>> = vec![];
+        for &(c, yy, xx, val) in events {
+            // Pre-pooling: each candidate window becomes a pooled event.
+            pooled.clear();
+            match &p.pre_pool {
+                Some(g) => {
+                    pool_candidates(g, yy, xx, &mut cands);
+                    pooled.extend(cands.iter().map(|o| o.map(|(a, b)| (c, a, b))));
+                }
+                None => pooled.push(Some((c, yy, xx))),
+            }
+            // A candidate outside the pooled map still costs its beats (counted in `beats`).
+            for &(pc, py, px) in pooled.iter().flatten() {
+                match (&p.kind, &self.fast[k][pi]) {
+                    (ProjKind::Dense { cols }, Fast::DenseCols(wc)) => {
+                        let (ph, pw) = match &p.pre_pool {
+                            Some(g) => (g.out[0], g.out[1]),
+                            None => (sh, sw),
+                        };
+                        let j = (pc * ph + py) * pw + px;
+                        debug_assert!(j < *cols);
+                        let n = l.neurons();
+                        let col = &wc[j * n..(j + 1) * n];
+                        for (d, &w) in dst.iter_mut().zip(col) {
+                            add(d, (w as i64 * val) << shift, cnt);
                         }
-                        None => vec![Some((c, yy, xx))],
-                    };
-                    for pe in pooled {
-                        let inner = beats_per_event(l, p)
-                            / p.pre_pool.as_ref().map_or(1, |g| (g.candidates()[0] * g.candidates()[1]) as u64);
-                        // A candidate outside the pooled map still costs its beats (counted above).
-                        let Some((pc, py, px)) = pe else { continue };
-                        match (&p.kind, &self.fast[k][pi]) {
-                            (ProjKind::Dense { cols }, Fast::DenseCols(wc)) => {
-                                let (ph, pw) = match &p.pre_pool {
-                                    Some(g) => (g.out[0], g.out[1]),
-                                    None => (sh, sw),
-                                };
-                                let j = (pc * ph + py) * pw + px;
-                                debug_assert!(j < *cols);
-                                let n = l.neurons();
-                                let col = &wc[j * n..(j + 1) * n];
-                                for (d, &w) in dst.iter_mut().zip(col) {
-                                    add(d, (w * val) << shift, cnt);
-                                }
-                                cnt.synaptic_ops += n as u64;
-                                cnt.state_reads += inner;
-                                cnt.state_writes += inner;
-                            }
-                            (ProjKind::Conv { ci, ih, iw, kh, kw, stride, pad, dil, groups }, _) => {
-                                let co = l.shape[0];
-                                let (oh, ow) = (l.shape[1], l.shape[2]);
-                                let ci_g = ci / groups;
-                                let co_g = co / groups;
-                                let grp = pc / ci_g;
-                                let cil = pc % ci_g;
-                                let _ = (ih, iw);
-                                for ky in 0..*kh {
-                                    for kx in 0..*kw {
-                                        let ny = py as isize + pad[0] as isize - (ky * dil[0]) as isize;
-                                        let nx = px as isize + pad[1] as isize - (kx * dil[1]) as isize;
-                                        let ok = ny >= 0
-                                            && nx >= 0
-                                            && (ny as usize).is_multiple_of(stride[0])
-                                            && (nx as usize).is_multiple_of(stride[1])
-                                            && (ny as usize / stride[0]) < oh
-                                            && (nx as usize / stride[1]) < ow;
-                                        if !ok {
-                                            continue;
-                                        }
-                                        let (oy, ox) = (ny as usize / stride[0], nx as usize / stride[1]);
-                                        for col in 0..co_g {
-                                            let o = grp * co_g + col;
-                                            let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
-                                            add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << shift, cnt);
-                                        }
-                                        cnt.synaptic_ops += co_g as u64;
-                                        cnt.state_reads += l.ncg as u64;
-                                        cnt.state_writes += l.ncg as u64;
-                                    }
-                                }
-                            }
-                            (ProjKind::Pool(g), _) => {
-                                pool_candidates(g, py, px, &mut cands);
-                                for cand in cands.iter().copied().flatten() {
-                                    let (oy, ox) = cand;
-                                    let n = (pc * l.shape[1] + oy) * l.shape[2] + ox;
-                                    add(&mut dst[n], (p.weights.at(n) * val) << shift, cnt);
-                                    cnt.synaptic_ops += 1;
-                                    cnt.state_reads += 1;
-                                    cnt.state_writes += 1;
-                                }
-                            }
-                            (ProjKind::OneToOne, _) => {
-                                let n = if p.src_shape == l.shape {
-                                    (pc * l.shape[1] + py) * l.shape[2] + px
-                                } else {
-                                    (pc * sh + py) * sw + px
-                                };
-                                add(&mut dst[n], (p.weights.at(n) * val) << shift, cnt);
-                                cnt.synaptic_ops += 1;
-                                cnt.state_reads += 1;
-                                cnt.state_writes += 1;
-                            }
-                            _ => unreachable!("dense projections always have prepared weights"),
+                        cnt.synaptic_ops += n as u64;
+                        cnt.state_reads += inner;
+                        cnt.state_writes += inner;
+                    }
+                    (ProjKind::Dense { cols }, _) => {
+                        // Binary dense on a saturating layer or with pre-pooling: per weight.
+                        let (ph, pw) = match &p.pre_pool {
+                            Some(g) => (g.out[0], g.out[1]),
+                            None => (sh, sw),
+                        };
+                        let j = (pc * ph + py) * pw + px;
+                        let n = l.neurons();
+                        for (i, d) in dst.iter_mut().enumerate().take(n) {
+                            add(d, (p.weights.values[i * cols + j] * val) << shift, cnt);
                         }
+                        cnt.synaptic_ops += n as u64;
+                        cnt.state_reads += inner;
+                        cnt.state_writes += inner;
+                    }
+                    (ProjKind::Conv { ci, kh, kw, stride, pad, dil, groups, .. }, _) => {
+                        let co = l.shape[0];
+                        let (oh, ow) = (l.shape[1], l.shape[2]);
+                        let ci_g = ci / groups;
+                        let co_g = co / groups;
+                        let grp = pc / ci_g;
+                        let cil = pc % ci_g;
+                        for ky in 0..*kh {
+                            for kx in 0..*kw {
+                                let ny = py as isize + pad[0] as isize - (ky * dil[0]) as isize;
+                                let nx = px as isize + pad[1] as isize - (kx * dil[1]) as isize;
+                                let ok = ny >= 0
+                                    && nx >= 0
+                                    && (ny as usize).is_multiple_of(stride[0])
+                                    && (nx as usize).is_multiple_of(stride[1])
+                                    && (ny as usize / stride[0]) < oh
+                                    && (nx as usize / stride[1]) < ow;
+                                if !ok {
+                                    continue;
+                                }
+                                let (oy, ox) = (ny as usize / stride[0], nx as usize / stride[1]);
+                                for col in 0..co_g {
+                                    let o = grp * co_g + col;
+                                    let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
+                                    add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << shift, cnt);
+                                }
+                                cnt.synaptic_ops += co_g as u64;
+                                cnt.state_reads += l.ncg as u64;
+                                cnt.state_writes += l.ncg as u64;
+                            }
+                        }
+                    }
+                    (ProjKind::Pool(g), _) => {
+                        pool_candidates(g, py, px, &mut cands);
+                        for &(oy, ox) in cands.iter().flatten() {
+                            let n = (pc * l.shape[1] + oy) * l.shape[2] + ox;
+                            add(&mut dst[n], (p.weights.at(n) * val) << shift, cnt);
+                            cnt.synaptic_ops += 1;
+                            cnt.state_reads += 1;
+                            cnt.state_writes += 1;
+                        }
+                    }
+                    (ProjKind::OneToOne, _) => {
+                        // Flat index: reshapes keep the C-order element index.
+                        let n = (pc * sh + py) * sw + px;
+                        add(&mut dst[n], (p.weights.at(n) * val) << shift, cnt);
+                        cnt.synaptic_ops += 1;
+                        cnt.state_reads += 1;
+                        cnt.state_writes += 1;
                     }
                 }
             }
@@ -629,6 +798,7 @@ impl<'p> Engine<'p> {
 
     /// The update pass of layer `k` at step `t`; returns the layer's per-neuron output when it
     /// is the output layer (spikes or V), else an empty vector.
+    #[inline(always)]
     fn update(
         &self,
         k: usize,
@@ -640,45 +810,64 @@ impl<'p> Engine<'p> {
     ) -> Vec<i64> {
         let plan = self.plan;
         let l = &plan.layers[k];
+        if !l.saturate && !l.kind.cuba() && tracer.is_none() && self.prep[k].params_i32 {
+            let p = plan.leak_bits;
+            return match &l.leak {
+                Leak::Zero => self.update_plain(k, t, last, st, |_, _| 0),
+                Leak::One => self.update_plain(k, t, last, st, |x, _| x),
+                Leak::Shift { k: sh } => {
+                    let sh = *sh;
+                    self.update_plain(k, t, last, st, move |x, _| x - (x >> sh))
+                }
+                Leak::Mul { b } if b.len() == 1 => {
+                    let b = b[0] as i128;
+                    self.update_plain(k, t, last, st, move |x, _| ((x as i128 * b + (1i128 << (p - 1))) >> p) as i64)
+                }
+                Leak::Mul { b } => self
+                    .update_plain(k, t, last, st, |x, i| ((x as i128 * b[i] as i128 + (1i128 << (p - 1))) >> p) as i64),
+            };
+        }
+        let prep = &self.prep[k];
         let pr = &l.params;
         let p = plan.leak_bits;
         let is_out = k == plan.output.layer;
         let n = l.neurons();
         let mut out = if is_out { vec![0i64; n] } else { vec![] };
-        let mut events = vec![];
-        let [_, h, w] = l.shape;
-        let pos = h * w;
+        let mut events = std::mem::take(&mut st.ev[k]);
+        events.clear();
         let spiking = l.spiking();
         let sat = l.saturate;
-        let SampleState { x, s, y, counters, .. } = st;
+        let cuba = l.kind.cuba();
+        let has_s = l.s_bits > 0;
+        let undecayed = spiking && plan.reset == ResetMode::SubtractUndecayed;
+        let (fire_eq, reset) = (plan.fire_on_equal, plan.reset);
+        let SampleState { x, s, y, counters, ev_entries, .. } = st;
         let cnt = &mut counters.layers[k];
         let late = t > 0;
+        let mut entries = 0u64;
         for row in 0..l.rows {
-            let cgi = row / pos;
-            let pp = row % pos;
-            let (yy, xx) = (pp / w, pp % w);
             let mut mask = 0u64;
-            let mut row_events = vec![];
+            let first_event = events.len();
             for lane in 0..l.lanes {
-                let Some(c) = l.channel_of(cgi, lane) else {
+                let slot = prep.slots[row * l.lanes + lane];
+                if slot == u32::MAX {
                     continue;
-                };
-                let i = c * pos + pp;
+                }
+                let i = slot as usize;
                 let mut sc = 0u64;
-                let st_val = if l.s_bits > 0 { s[k][i] } else { 0 };
+                let st_val = if has_s { s[k][i] } else { 0 };
                 let mut v;
-                if l.kind.cuba() {
+                if cuba {
                     let mut cur =
                         y[k][i] + st_val + at(&pr.syn_bias, i) + if late { at(&pr.syn_bias_late, i) } else { 0 };
                     if sat {
                         cur = clamp(cur, l.y_bits, &mut sc);
+                    } else if !fits(cur, l.y_bits) {
+                        cnt.overflows += 1;
                     }
                     let sl = l.syn_leak.as_ref().expect("cuba layers have a synaptic leak");
                     y[k][i] = if last { 0 } else { leak(sl, cur, p, i) };
                     v = x[k][i] + cur + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
-                    if !sat && !fits(cur, l.y_bits) {
-                        cnt.overflows += 1;
-                    }
                 } else {
                     v = x[k][i] + st_val + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
                 }
@@ -688,14 +877,14 @@ impl<'p> Engine<'p> {
                     cnt.overflows += 1;
                 }
                 let thr = at(&pr.thr, i);
-                let spike = spiking && if plan.fire_on_equal { v >= thr } else { v > thr };
-                let vhat = match (spiking, plan.reset) {
-                    (true, ResetMode::Zero) if spike => at(&pr.vreset, i),
-                    (true, ResetMode::Subtract) if spike => v - thr,
+                let spike = spiking && if fire_eq { v >= thr } else { v > thr };
+                let vhat = match reset {
+                    ResetMode::Zero if spike => at(&pr.vreset, i),
+                    ResetMode::Subtract if spike => v - thr,
                     _ => v,
                 };
                 let mut next = leak(&l.leak, vhat, p, i);
-                if spiking && plan.reset == ResetMode::SubtractUndecayed && spike {
+                if undecayed && spike {
                     next -= thr;
                 }
                 if sat {
@@ -704,13 +893,14 @@ impl<'p> Engine<'p> {
                     cnt.overflows += 1;
                 }
                 x[k][i] = if last { 0 } else { next };
-                if l.s_bits > 0 && last {
+                if has_s && last {
                     s[k][i] = 0;
                 }
                 cnt.saturations += sc;
                 if spike {
                     mask |= 1 << lane;
-                    row_events.push((c, yy, xx, 1i64));
+                    let (c, yy, xx) = prep.coords[i];
+                    events.push((c as usize, yy as usize, xx as usize, 1i64));
                 }
                 if is_out {
                     out[i] = if spiking { i64::from(spike) } else { v };
@@ -720,15 +910,16 @@ impl<'p> Engine<'p> {
                 }
             }
             if mask != 0 {
-                cnt.event_writes += 1;
-                cnt.spikes += mask.count_ones() as u64;
-                events.extend(row_events);
+                entries += 1;
+                cnt.spikes += (events.len() - first_event) as u64;
             }
         }
+        cnt.event_writes += entries;
+        ev_entries[k] = entries;
         cnt.neuron_updates += n as u64;
         cnt.state_reads += l.rows as u64;
         cnt.state_writes += l.rows as u64;
-        if crate::hw::memory::param_lane_bits(plan, k) > 0 {
+        if prep.param_rom {
             cnt.param_reads += l.rows as u64;
         }
         st.ev[k] = events;
@@ -736,18 +927,94 @@ impl<'p> Engine<'p> {
     }
 }
 
-/// Number of event entries (rows with a spike) that `events` of layer `l` occupy.
-fn entries_of(l: &Layer, events: &[Event]) -> u64 {
-    let mut last = None;
-    let mut n = 0;
-    for &(c, yy, xx, _) in events {
-        let r = l.slot(c, yy, xx).0;
-        if last != Some(r) {
-            n += 1;
-            last = Some(r);
+impl Engine<'_> {
+    /// The update pass of a non-saturating, non-current-based layer without a tracer: the
+    /// same arithmetic as [`Engine::update`], with the decay specialised.
+    #[inline(always)]
+    fn update_plain(
+        &self,
+        k: usize,
+        t: usize,
+        last: bool,
+        st: &mut SampleState,
+        leak: impl Fn(i64, usize) -> i64,
+    ) -> Vec<i64> {
+        let plan = self.plan;
+        let l = &plan.layers[k];
+        let prep = &self.prep[k];
+        let is_out = k == plan.output.layer;
+        let spiking = l.spiking();
+        let (fire_eq, reset) = (plan.fire_on_equal, plan.reset);
+        let undecayed = spiking && reset == ResetMode::SubtractUndecayed;
+        let late = t > 0;
+        let mut out = if is_out { vec![0i64; l.neurons()] } else { vec![] };
+        let mut events = std::mem::take(&mut st.ev[k]);
+        events.clear();
+        let (hi, lo) = ((1i64 << (l.v_bits - 1)) - 1, -(1i64 << (l.v_bits - 1)));
+        let xk = &mut st.x[k];
+        let sk: &mut [i64] = if l.s_bits > 0 { &mut st.s[k] } else { &mut [] };
+        let has_s = !sk.is_empty();
+        let (thr, bias, bias_late, vreset) = (&prep.thr, &prep.bias, &prep.bias_late, &prep.vreset);
+        let (has_thr, has_bias, has_bl, has_vr) =
+            (!thr.is_empty(), !bias.is_empty(), late && !bias_late.is_empty(), !vreset.is_empty());
+        let get = |v: &[i32], on: bool, i: usize| if on { i64::from(v[i]) } else { 0 };
+        let mut overflows = 0u64;
+        let mut entries = 0u64;
+        let mut spikes = 0u64;
+        let lanes = l.lanes;
+        for (row, slots) in prep.slots.chunks(lanes).enumerate() {
+            let before = events.len();
+            let _ = row;
+            for &slot in slots {
+                if slot == u32::MAX {
+                    continue;
+                }
+                let i = slot as usize;
+                let stv = if has_s { sk[i] } else { 0 };
+                let v = xk[i] + stv + get(bias, has_bias, i) + get(bias_late, has_bl, i);
+                let th = get(thr, has_thr, i);
+                let spike = spiking && if fire_eq { v >= th } else { v > th };
+                let vhat = match reset {
+                    ResetMode::Zero if spike => get(vreset, has_vr, i),
+                    ResetMode::Subtract if spike => v - th,
+                    _ => v,
+                };
+                let mut next = leak(vhat, i);
+                if undecayed && spike {
+                    next -= th;
+                }
+                overflows += u64::from(v > hi || v < lo) + u64::from(next > hi || next < lo);
+                xk[i] = if last { 0 } else { next };
+                if has_s && last {
+                    sk[i] = 0;
+                }
+                if spike {
+                    let (c, yy, xx) = prep.coords[i];
+                    events.push((c as usize, yy as usize, xx as usize, 1i64));
+                }
+                if is_out {
+                    out[i] = if spiking { i64::from(spike) } else { v };
+                }
+            }
+            if events.len() > before {
+                entries += 1;
+                spikes += (events.len() - before) as u64;
+            }
         }
+        let cnt = &mut st.counters.layers[k];
+        cnt.overflows += overflows;
+        cnt.spikes += spikes;
+        cnt.event_writes += entries;
+        st.ev_entries[k] = entries;
+        cnt.neuron_updates += l.neurons() as u64;
+        cnt.state_reads += l.rows as u64;
+        cnt.state_writes += l.rows as u64;
+        if prep.param_rom {
+            cnt.param_reads += l.rows as u64;
+        }
+        st.ev[k] = events;
+        out
     }
-    n
 }
 
 /// True when the projection reads a weight memory word per beat.
@@ -766,4 +1033,266 @@ pub fn decided(counts: &[i64], remaining: i64) -> bool {
         return true;
     };
     counts.iter().enumerate().all(|(c, &v)| c == lead || best > v + remaining || (best == v + remaining && lead < c))
+}
+
+/// Packed binary dense accumulation: per output row i, `sum_j sign_ij * x_j`, as bit-plane
+/// popcounts (one plane when every event value is 1; sign-magnitude planes otherwise).
+#[inline(always)]
+fn dense_binary(events: &[Event], shape: (usize, usize), pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+    dense_binary_body(events, shape, pos, words, shift, dst)
+}
+
+#[inline(always)]
+fn dense_binary_body(
+    events: &[Event],
+    (sh, sw): (usize, usize),
+    pos: &[u64],
+    words: usize,
+    shift: u32,
+    dst: &mut [i64],
+) {
+    // Planes: (coefficient, bits, number of set bits).
+    let mut planes: Vec<(i64, Vec<u64>, i64)> = vec![];
+    let plane = |coef: i64, j: usize, planes: &mut Vec<(i64, Vec<u64>, i64)>| {
+        let idx = match planes.iter().position(|p| p.0 == coef) {
+            Some(i) => i,
+            None => {
+                planes.push((coef, vec![0u64; words], 0));
+                planes.len() - 1
+            }
+        };
+        let p = &mut planes[idx];
+        p.1[j / 64] |= 1 << (j % 64);
+        p.2 += 1;
+    };
+    for &(c, yy, xx, v) in events {
+        let j = (c * sh + yy) * sw + xx;
+        let (sign, mut mag) = if v < 0 { (-1i64, v.unsigned_abs()) } else { (1i64, v as u64) };
+        let mut b = 0;
+        while mag != 0 {
+            if mag & 1 == 1 {
+                plane(sign << b, j, &mut planes);
+            }
+            mag >>= 1;
+            b += 1;
+        }
+    }
+    for (i, d) in dst.iter_mut().enumerate() {
+        let row = &pos[i * words..(i + 1) * words];
+        let mut acc = 0i64;
+        for (coef, bits, total) in &planes {
+            let pc: i64 = row.iter().zip(bits).map(|(a, b)| (a & b).count_ones() as i64).sum();
+            acc += coef * (2 * pc - total);
+        }
+        *d += acc << shift;
+    }
+}
+
+/// The geometry of a convolution projection into layer `l`.
+fn conv_geo(l: &Layer, kind: &ProjKind) -> Option<ConvGeo> {
+    match kind {
+        ProjKind::Conv { ih, iw, kh, kw, stride, pad, dil, .. } => Some(ConvGeo {
+            ih: *ih,
+            iw: *iw,
+            kh: *kh,
+            kw: *kw,
+            stride: *stride,
+            pad: *pad,
+            dil: *dil,
+            co: l.shape[0],
+            oh: l.shape[1],
+            ow: l.shape[2],
+        }),
+        _ => None,
+    }
+}
+
+/// Geometry of a convolution projection.
+struct ConvGeo {
+    ih: usize,
+    iw: usize,
+    kh: usize,
+    kw: usize,
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dil: [usize; 2],
+    co: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl ConvGeo {
+    /// Output coordinate along one axis that input `i` reaches through kernel tap `k`.
+    #[inline]
+    fn target(&self, d: usize, i: usize, k: usize) -> Option<usize> {
+        let n = i as isize + self.pad[d] as isize - (k * self.dil[d]) as isize;
+        let out = if d == 0 { self.oh } else { self.ow };
+        (n >= 0 && (n as usize).is_multiple_of(self.stride[d]) && (n as usize / self.stride[d]) < out)
+            .then(|| n as usize / self.stride[d])
+    }
+
+    /// Kernel taps of an input at (y, x) that land inside the output.
+    fn valid_targets(&self, y: usize, x: usize) -> usize {
+        let ny = (0..self.kh).filter(|&k| self.target(0, y, k).is_some()).count();
+        let nx = (0..self.kw).filter(|&k| self.target(1, x, k).is_some()).count();
+        ny * nx
+    }
+}
+
+/// Packed binary convolution from spikes: input spikes packed over channels per position,
+/// weights packed per (tap, output channel); every output gathers `2*popcount(in & w+) - |in|`
+/// over its taps.
+#[inline(always)]
+fn conv_binary(events: &[Event], g: &ConvGeo, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+    conv_binary_body(events, g, pos, words, shift, dst)
+}
+
+#[inline(always)]
+fn conv_binary_body(events: &[Event], g: &ConvGeo, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+    let npos = g.ih * g.iw;
+    let mut inmap = vec![0u64; npos * words];
+    let mut cnt = vec![0i64; npos];
+    for &(c, yy, xx, _) in events {
+        let p = yy * g.iw + xx;
+        inmap[p * words + c / 64] |= 1 << (c % 64);
+        cnt[p] += 1;
+    }
+    let co = g.co;
+    let mut acc = vec![0u64; co];
+    let plane = g.oh * g.ow;
+    // Results position-major first (contiguous writes), added to the channel-major state once.
+    let mut res = vec![0i64; plane * co];
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            acc.iter_mut().for_each(|a| *a = 0);
+            let mut total = 0i64;
+            for ky in 0..g.kh {
+                // Input row reaching (oy, ox) through tap ky: iy = oy*s + ky*d - pad.
+                let iy = (oy * g.stride[0] + ky * g.dil[0]) as isize - g.pad[0] as isize;
+                if iy < 0 || iy as usize >= g.ih {
+                    continue;
+                }
+                for kx in 0..g.kw {
+                    let ix = (ox * g.stride[1] + kx * g.dil[1]) as isize - g.pad[1] as isize;
+                    if ix < 0 || ix as usize >= g.iw {
+                        continue;
+                    }
+                    let p = iy as usize * g.iw + ix as usize;
+                    if cnt[p] == 0 {
+                        continue;
+                    }
+                    total += cnt[p];
+                    let tap = ky * g.kw + kx;
+                    for wd in 0..words {
+                        let m = inmap[p * words + wd];
+                        if m == 0 {
+                            continue;
+                        }
+                        let wrow = &pos[(tap * words + wd) * co..(tap * words + wd + 1) * co];
+                        for (a, w) in acc.iter_mut().zip(wrow) {
+                            *a += u64::from((m & w).count_ones());
+                        }
+                    }
+                }
+            }
+            if total > 0 {
+                let o0 = oy * g.ow + ox;
+                for (r, a) in res[o0 * co..(o0 + 1) * co].iter_mut().zip(&acc) {
+                    *r = (2 * *a as i64 - total) << shift;
+                }
+            }
+        }
+    }
+    // Blocked transpose-add: 16 positions at a time keep both sides in cache.
+    for p0 in (0..plane).step_by(16) {
+        let p1 = (p0 + 16).min(plane);
+        for o in 0..co {
+            let d = &mut dst[o * plane + p0..o * plane + p1];
+            for (k, v) in d.iter_mut().enumerate() {
+                *v += res[(p0 + k) * co + o];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (tests only).
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    #[test]
+    fn packed_dense_equals_per_event_sums() {
+        let mut r = 7u64;
+        for &(cols, n) in &[(70usize, 9usize), (130, 33), (64, 1)] {
+            let w: Vec<i64> = (0..n * cols).map(|_| if lcg(&mut r).is_multiple_of(2) { 1 } else { -1 }).collect();
+            let words = cols.div_ceil(64);
+            let pos = bits_of(cols, words, |i, j| w[i * cols + j] > 0, n);
+            for vals in [vec![1i64], vec![1, 3, 17, 255], vec![-5, 7, -128, 1]] {
+                let mut events: Vec<Event> = vec![];
+                for j in 0..cols {
+                    if lcg(&mut r).is_multiple_of(3) {
+                        events.push((j, 0, 0, vals[lcg(&mut r) as usize % vals.len()]));
+                    }
+                }
+                let mut fast = vec![5i64; n];
+                dense_binary(&events, (1, 1), &pos, words, 3, &mut fast);
+                let mut slow = vec![5i64; n];
+                for &(j, _, _, v) in &events {
+                    for i in 0..n {
+                        slow[i] += (w[i * cols + j] * v) << 3;
+                    }
+                }
+                assert_eq!(fast, slow);
+            }
+        }
+    }
+
+    #[test]
+    fn packed_conv_equals_per_event_sums() {
+        let mut r = 11u64;
+        for &(ci, co, ih, k, s, pad, dil) in
+            &[(3usize, 5usize, 7usize, 3usize, 1usize, 1usize, 1usize), (70, 4, 6, 3, 2, 1, 1), (8, 3, 9, 2, 1, 0, 2)]
+        {
+            let oh = (ih + 2 * pad - dil * (k - 1) - 1) / s + 1;
+            let g =
+                ConvGeo { ih, iw: ih, kh: k, kw: k, stride: [s, s], pad: [pad, pad], dil: [dil, dil], co, oh, ow: oh };
+            let w: Vec<i64> = (0..co * ci * k * k).map(|_| if lcg(&mut r).is_multiple_of(2) { 1 } else { -1 }).collect();
+            let words = ci.div_ceil(64);
+            let taps = k * k;
+            let mut pos = vec![0u64; taps * words * co];
+            for o in 0..co {
+                for c in 0..ci {
+                    for tap in 0..taps {
+                        if w[(o * ci + c) * taps + tap] > 0 {
+                            pos[(tap * words + c / 64) * co + o] |= 1 << (c % 64);
+                        }
+                    }
+                }
+            }
+            let events: Vec<Event> = (0..ci * ih * ih)
+                .filter(|_| lcg(&mut r).is_multiple_of(4))
+                .map(|e| (e / (ih * ih), (e / ih) % ih, e % ih, 1))
+                .collect();
+            let mut fast = vec![0i64; co * oh * oh];
+            conv_binary(&events, &g, &pos, words, 2, &mut fast);
+            let mut slow = vec![0i64; co * oh * oh];
+            for &(c, y, x, _) in &events {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        if let (Some(oy), Some(ox)) = (g.target(0, y, ky), g.target(1, x, kx)) {
+                            for o in 0..co {
+                                slow[(o * oh + oy) * oh + ox] += w[((o * ci + c) * k + ky) * k + kx] << 2;
+                            }
+                        }
+                    }
+                }
+            }
+            assert_eq!(fast, slow, "ci {ci} co {co}");
+        }
+    }
 }

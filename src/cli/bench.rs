@@ -1,0 +1,116 @@
+//! `spikefab bench`: the cycle-accurate engine and the reference engine side by side in one
+//! run, on one thread each, on the same model and inputs: samples per second, synaptic events
+//! per second, and their ratio. (benches/snntorch_bench.py times snnTorch on the same files.)
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use serde_json::json;
+use spikefab::sim::{cycle, reference};
+
+use super::plan::{load_inputs, steps_for};
+use super::{Failure, ModelArgs, PlanArgs};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Inputs (.npy).
+    #[arg(long)]
+    inputs: PathBuf,
+    /// Samples to run (default: all).
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Threads per engine.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Repetitions (the fastest is reported).
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Skip the reference engine.
+    #[arg(long)]
+    no_reference: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn best<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::INFINITY;
+    let mut out = None;
+    for _ in 0..repeat.max(1) {
+        let t0 = Instant::now();
+        let r = f();
+        best = best.min(t0.elapsed().as_secs_f64());
+        out = Some(r);
+    }
+    (best, out.expect("at least one run"))
+}
+
+pub fn run(a: BenchArgs) -> Result<(), Failure> {
+    let m = a.model.load()?;
+    let mut batch = load_inputs(&m, &a.inputs)?;
+    if let Some(n) = a.samples {
+        batch = batch.take(n);
+    }
+    let steps = steps_for(&m, Some(&batch))?;
+    let plan = a.plan.plan(&m, steps, Some(&batch))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads)
+        .build()
+        .map_err(|e| Failure::input(anyhow::anyhow!("thread pool: {e}")))?;
+    let (t_cycle, c) = pool.install(|| best(a.repeat, || cycle::run(&plan, &batch, steps)));
+    let events: u64 = c.total.layers.iter().map(|l| l.synaptic_ops).sum();
+    let n = batch.n as f64;
+    let mut report = json!({
+        "model": m.path.display().to_string(),
+        "samples": batch.n,
+        "timesteps": steps,
+        "threads": a.threads,
+        "cycle_engine": {
+            "seconds": t_cycle,
+            "samples_per_s": n / t_cycle,
+            "synaptic_events_per_sample": events as f64 / n,
+            "synaptic_events_per_s": events as f64 / t_cycle,
+            "cycles_per_inference_mean": c.total.cycles as f64 / n,
+        },
+    });
+    if !a.no_reference {
+        let output = reference::select_output(&m.graph, None).map_err(Failure::input)?;
+        let opts = reference::RunOptions { steps, f64: false, output };
+        let (t_ref, r) =
+            pool.install(|| best(a.repeat, || reference::run(&m.graph, &m.info, m.dialect(), &batch, &opts, None)));
+        r.map_err(Failure::input)?;
+        report["reference_engine"] = json!({"seconds": t_ref, "samples_per_s": n / t_ref});
+        report["cycle_over_reference"] = json!(t_ref / t_cycle);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else {
+        let ce = &report["cycle_engine"];
+        println!(
+            "{}: {} samples, T = {steps}, {} thread(s)",
+            report["model"].as_str().unwrap_or(""),
+            batch.n,
+            a.threads
+        );
+        println!(
+            "  cycle engine:     {:>10.1} samples/s  {:>8.3e} synaptic events/s  ({:.0} events and {:.0} cycles per inference)",
+            ce["samples_per_s"].as_f64().unwrap_or(0.0),
+            ce["synaptic_events_per_s"].as_f64().unwrap_or(0.0),
+            ce["synaptic_events_per_sample"].as_f64().unwrap_or(0.0),
+            ce["cycles_per_inference_mean"].as_f64().unwrap_or(0.0),
+        );
+        if let Some(r) = report.get("reference_engine") {
+            println!(
+                "  reference engine: {:>10.1} samples/s   (cycle engine {:.2}x the reference)",
+                r["samples_per_s"].as_f64().unwrap_or(0.0),
+                report["cycle_over_reference"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    Ok(())
+}
