@@ -137,3 +137,36 @@ fn range_analysis_holds_under_adversarial_inputs() {
         }
     }
 }
+
+/// The VCD of one sample parses back, and the output layer's spike pulses are the engine's
+/// output spikes of that sample (all neurons traced).
+#[test]
+fn vcd_waveform_matches_the_engine() {
+    let (c, _) = students().into_iter().find(|(c, _)| c.name == "mlp_bw").unwrap();
+    let (_, plan, batch) = plan_for(&c, None);
+    let dir = common::scratch("vcd");
+    let path = dir.join("s3.vcd");
+    let r = spikefab::sim::vcd::write(&plan, &batch, 3, c.timesteps, 1000, &path).unwrap();
+    let mut parser = vcd::Parser::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+    let header = parser.parse_header().unwrap();
+    let out = &plan.layers[plan.output.layer];
+    let mut ids = std::collections::HashMap::new();
+    for n in 0..out.neurons() {
+        let var = header.find_var(&["spikefab", "lif2", &format!("n{n}_spike")]).expect("output spike wire");
+        ids.insert(var.code, n);
+    }
+    let mut pulses = vec![0i64; out.neurons()];
+    for cmd in parser {
+        if let vcd::Command::ChangeScalar(id, vcd::Value::V1) = cmd.unwrap()
+            && let Some(&n) = ids.get(&id)
+        {
+            pulses[n] += 1;
+        }
+    }
+    let mut want = vec![0i64; out.neurons()];
+    for (i, &v) in r.raw.iter().enumerate() {
+        want[i % out.neurons()] += v;
+    }
+    assert_eq!(pulses, want);
+    assert!(want.iter().sum::<i64>() > 0);
+}

@@ -7,12 +7,35 @@ use serde_json::json;
 use spikefab::sim::io::{self, InputBatch};
 use spikefab::sim::reference::{self, RunOptions};
 
-use super::{Failure, ModelArgs};
+use super::{Failure, ModelArgs, PlanArgs};
+
+/// Which engine runs the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// Floating point, what the training framework computes.
+    Reference,
+    /// The hardware plan in integers, cycle by cycle (bit-exact with the RTL).
+    Cycle,
+}
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     #[command(flatten)]
     model: ModelArgs,
+    /// Engine.
+    #[arg(long, value_enum, default_value = "reference")]
+    engine: Engine,
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Write a VCD waveform (GTKWave) of one sample on the cycle engine.
+    #[arg(long, value_name = "FILE")]
+    vcd: Option<PathBuf>,
+    /// Sample traced by --vcd.
+    #[arg(long, default_value_t = 0)]
+    vcd_sample: usize,
+    /// Neurons traced per layer by --vcd.
+    #[arg(long, default_value_t = 32)]
+    vcd_neurons: usize,
     /// Inputs (.npy): N x input_shape (same input every step) or N x T x input_shape.
     #[arg(long)]
     inputs: PathBuf,
@@ -52,29 +75,63 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         None => None,
     };
     let output = reference::select_output(g, a.output.as_deref()).map_err(Failure::input)?;
-    let opts = RunOptions { steps, f64: a.f64, output };
-    let r = reference::run(g, &m.info, m.dialect(), &batch, &opts, None).map_err(Failure::input)?;
-    if let Some(p) = &a.out {
-        r.outputs.write_npy(p).map_err(Failure::input)?;
+    if a.vcd.is_some() && a.engine != Engine::Cycle {
+        return Err(Failure::input(anyhow::anyhow!("--vcd needs --engine cycle")));
     }
-    let rates: Vec<(String, f64)> = m
-        .info
-        .order
-        .iter()
-        .filter(|&&ix| g.g[ix].op.emits_spikes())
-        .map(|&ix| {
-            let k = ix.index();
-            let total = (batch.n * steps * r.activity.numel[k]) as f64;
-            (g.g[ix].name.clone(), r.activity.nonzero[k] as f64 / total)
-        })
-        .collect();
-    let classes = r.outputs.classes();
+    let mut cycles_mean = None;
+    let (outputs, rates) = match a.engine {
+        Engine::Reference => {
+            let opts = RunOptions { steps, f64: a.f64, output };
+            let r = reference::run(g, &m.info, m.dialect(), &batch, &opts, None).map_err(Failure::input)?;
+            let rates: Vec<(String, f64)> = m
+                .info
+                .order
+                .iter()
+                .filter(|&&ix| g.g[ix].op.emits_spikes())
+                .map(|&ix| {
+                    let k = ix.index();
+                    let total = (batch.n * steps * r.activity.numel[k]) as f64;
+                    (g.g[ix].name.clone(), r.activity.nonzero[k] as f64 / total)
+                })
+                .collect();
+            (r.outputs, rates)
+        }
+        Engine::Cycle => {
+            let plan = a.plan.plan(&m, steps, Some(&batch))?;
+            let c = spikefab::sim::cycle::run(&plan, &batch, steps);
+            let rates = plan
+                .layers
+                .iter()
+                .zip(&c.total.layers)
+                .filter(|(l, _)| l.spiking())
+                .map(|(l, lc)| (l.name.clone(), lc.spikes as f64 / (batch.n * steps * l.neurons()) as f64))
+                .collect();
+            cycles_mean = Some(c.total.cycles as f64 / batch.n as f64);
+            if let Some(path) = &a.vcd {
+                if a.vcd_sample >= batch.n {
+                    return Err(Failure::input(anyhow::anyhow!(
+                        "--vcd-sample {} but there are {} samples",
+                        a.vcd_sample,
+                        batch.n
+                    )));
+                }
+                spikefab::sim::vcd::write(&plan, &batch, a.vcd_sample, steps, a.vcd_neurons, path)
+                    .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", path.display())))?;
+            }
+            (c.outputs, rates)
+        }
+    };
+    if let Some(p) = &a.out {
+        outputs.write_npy(p).map_err(Failure::input)?;
+    }
+    let classes = outputs.classes();
     let accuracy = labels.as_ref().map(|l| io::agreement(&classes, l));
     if a.json {
         let v = json!({
             "model": m.path.display().to_string(),
-            "engine": "reference",
-            "precision": if a.f64 { "f64" } else { "f32" },
+            "engine": match a.engine { Engine::Reference => "reference", Engine::Cycle => "cycle" },
+            "precision": if a.engine == Engine::Cycle { "plan integers" } else if a.f64 { "f64" } else { "f32" },
+            "cycles_per_inference": cycles_mean,
             "dialect": m.dialect(),
             "samples": batch.n,
             "timesteps": steps,
@@ -84,7 +141,10 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json value"));
     } else {
-        println!("engine: reference ({})", if a.f64 { "f64" } else { "f32" });
+        match a.engine {
+            Engine::Reference => println!("engine: reference ({})", if a.f64 { "f64" } else { "f32" }),
+            Engine::Cycle => println!("engine: cycle-accurate ({} target)", a.plan.target),
+        }
         println!("dialect: {}", m.dialect().describe());
         println!("samples: {}", batch.n);
         println!("timesteps: {steps}");
@@ -95,6 +155,12 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         }
         if let Some(acc) = accuracy {
             println!("accuracy: {acc:.4}");
+        }
+        if let Some(c) = cycles_mean {
+            println!("cycles per inference: {c:.1}");
+        }
+        if let Some(v) = &a.vcd {
+            println!("wrote {} (sample {}, first {} neurons per layer)", v.display(), a.vcd_sample, a.vcd_neurons);
         }
         if let Some(p) = &a.out {
             println!("wrote {}", p.display());

@@ -1261,7 +1261,8 @@ mod tests {
             let oh = (ih + 2 * pad - dil * (k - 1) - 1) / s + 1;
             let g =
                 ConvGeo { ih, iw: ih, kh: k, kw: k, stride: [s, s], pad: [pad, pad], dil: [dil, dil], co, oh, ow: oh };
-            let w: Vec<i64> = (0..co * ci * k * k).map(|_| if lcg(&mut r).is_multiple_of(2) { 1 } else { -1 }).collect();
+            let w: Vec<i64> =
+                (0..co * ci * k * k).map(|_| if lcg(&mut r).is_multiple_of(2) { 1 } else { -1 }).collect();
             let words = ci.div_ceil(64);
             let taps = k * k;
             let mut pos = vec![0u64; taps * words * co];

@@ -4,3 +4,4 @@
 pub mod cycle;
 pub mod io;
 pub mod reference;
+pub mod vcd;
