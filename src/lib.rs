@@ -15,11 +15,13 @@
 
 pub mod analysis;
 pub mod back;
+pub mod energy;
 pub mod flow;
 pub mod front;
 pub mod hw;
 pub mod ir;
 pub mod model;
+pub mod report;
 pub mod sim;
 pub mod target;
 pub mod valid;

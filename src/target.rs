@@ -14,6 +14,8 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("ice40-hx8k", include_str!("../targets/ice40-hx8k.toml")),
     ("xc7a35t", include_str!("../targets/xc7a35t.toml")),
     ("generic-45nm", include_str!("../targets/generic-45nm.toml")),
+    ("loihi", include_str!("../targets/loihi.toml")),
+    ("truenorth", include_str!("../targets/truenorth.toml")),
 ];
 
 /// Device resources.

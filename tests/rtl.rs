@@ -88,6 +88,7 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
         return;
     }
     let out = scratch("bitstream-mlp");
+    let html = out.join("report.html");
     let (code, stdout, stderr) = spikefab(&[
         "compile",
         "models/mlp_bw/mlp_bw.nir",
@@ -106,8 +107,14 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
         "4",
         "-o",
         out.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // compile's summary carries the energy estimate, and the report the resources.
+    assert!(stdout.contains("energy:") && stdout.contains("per inference on ice40-up5k"), "{stdout}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Resources against the device") && page.contains("LUT4"), "report lacks resources");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     let f = &r["fpga"];
@@ -127,6 +134,9 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
     assert!(bytes.windows(4).any(|w| w == [0x7e, 0xaa, 0x99, 0x7e]), "no iCE40 sync word");
     assert_eq!(r["verify"]["class_agreement"], 1.0);
     assert_eq!(r["cosim"]["word_mismatches"], 0);
+    let e = r["energy"]["energy_per_inference_j"].as_f64().unwrap();
+    assert!(e > 0.0 && e.is_finite(), "energy {e}");
+    assert!(r["energy"]["counts"]["effective_acs"].as_f64().unwrap() > 0.0);
     println!("{stdout}");
 }
 

@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 use spikefab::back::verilog;
+use spikefab::energy;
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::flow::{self, FlowError, ice40, vivado};
+use spikefab::report::Resources;
 use spikefab::sim::{cycle, io, reference};
 use spikefab::target::Target;
 
+use super::energy as energy_cli;
 use super::plan::{load_inputs, steps_for};
 use super::{Failure, ModelArgs, PlanArgs};
 
@@ -43,6 +46,13 @@ pub struct CompileArgs {
     /// Exit 1 when reference/cycle class agreement is below this.
     #[arg(long, default_value_t = 0.99)]
     min_agreement: f64,
+    /// Write a self-contained HTML report (energy, counts, spike raster, resources) to this
+    /// file (needs --inputs).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// The sample whose spike raster the report shows.
+    #[arg(long, default_value_t = 0)]
+    raster_sample: usize,
     /// Print the JSON report instead of text.
     #[arg(long)]
     json: bool,
@@ -65,6 +75,9 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         Some(p) => Some(load_inputs(&m, p)?),
         None => None,
     };
+    if a.report.is_some() && batch.is_none() {
+        return Err(Failure::input(anyhow::anyhow!("--report needs --inputs (the report shows measured activity)")));
+    }
     let steps = steps_for(&m, batch.as_ref())?;
     let plan = a.plan.plan(&m, steps, batch.as_ref())?;
     let target = Target::load(&a.plan.target).map_err(Failure::input)?;
@@ -94,6 +107,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         "plan": plan.summary(),
     });
     let mut failed: Option<String> = None;
+    let mut measured = None;
     if let Some(b) = &batch {
         let labels = match &a.labels {
             Some(p) => Some(io::load_labels(p, b.n).map_err(Failure::input)?),
@@ -126,6 +140,13 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
             "latency_us_mean": mean / plan.clock_mhz,
             "saturations": c.total.saturations(),
         });
+        let est = energy::estimate(&plan, &target, &c);
+        let counts = step("counting operations (NeuroBench definitions)", || energy_cli::counts(&m, b, steps))?;
+        report["energy"] = json!({
+            "energy_per_inference_j": est.energy_per_inference_j,
+            "counts": counts,
+            "estimate": est,
+        });
         if agreement < a.min_agreement {
             failed = Some(format!("class agreement {agreement:.4} is below --min-agreement {}", a.min_agreement));
         }
@@ -152,6 +173,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
                 report["cosim"] = json!({"skipped": format!("{tool} not installed")});
             }
         }
+        measured = Some((c, est, counts, labels));
     }
     if a.bitstream {
         if !target.is_ice40() {
@@ -179,6 +201,20 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
             Err(e) => return Err(Failure::input(e)),
         }
     }
+    if let (Some(path), Some((c, est, counts, labels)), Some(b)) = (&a.report, measured, &batch) {
+        let inputs = energy_cli::ReportInputs {
+            model: &m,
+            plan: &plan,
+            batch: b,
+            steps,
+            run: &c,
+            sample: a.raster_sample,
+            labels: labels.as_deref(),
+            resources: report.get("fpga").and_then(resources),
+        };
+        energy_cli::write_report(path, inputs, vec![est], Some(counts))?;
+        report["report"] = json!(path.display().to_string());
+    }
     wr("report.json", serde_json::to_string_pretty(&report).expect("json") + "\n")?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
@@ -189,6 +225,28 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         Some(msg) => Err(Failure::check(msg)),
         None => Ok(()),
     }
+}
+
+/// Resource use of a placed design, from the flow's report.
+fn resources(f: &serde_json::Value) -> Option<Resources> {
+    f.get("luts")?;
+    let row = |label: &str, key: &str| -> Option<(String, u64, u64)> {
+        let v = f.get(key).filter(|v| !v.is_null())?;
+        Some((label.to_string(), v["used"].as_u64()?, v["available"].as_u64()?))
+    };
+    Some(
+        [
+            ("LUT4", "luts"),
+            ("flip-flops", "ffs"),
+            ("block RAM", "block_rams"),
+            ("DSP", "dsps"),
+            ("logic cells", "logic_cells"),
+            ("I/O", "ios"),
+        ]
+        .iter()
+        .filter_map(|(l, k)| row(l, k))
+        .collect(),
+    )
 }
 
 fn print_summary(r: &serde_json::Value, d: &verilog::Design, out: &std::path::Path) {
@@ -220,6 +278,27 @@ fn print_summary(r: &serde_json::Value, d: &verilog::Design, out: &std::path::Pa
             v["cycles_mean"].as_f64().unwrap_or(0.0),
             v["latency_us_mean"].as_f64().unwrap_or(0.0),
             r["clock_mhz"]
+        );
+    }
+    if let Some(e) = r.get("energy") {
+        let est = &e["estimate"];
+        let j = |v: &serde_json::Value| energy_cli::fmt_j(v.as_f64().unwrap_or(0.0));
+        println!(
+            "  energy: {} per inference on {} (estimate; min {}, max {}), ANN fp32 / SNN {:.2}x (operation energy)",
+            j(&e["energy_per_inference_j"]),
+            est["target"].as_str().unwrap_or(""),
+            j(&est["energy_min_j"]),
+            j(&est["energy_max_j"]),
+            est["ann_fp32_over_snn"].as_f64().unwrap_or(0.0)
+        );
+        let c = &e["counts"];
+        println!(
+            "  NeuroBench counts per sample: effective ACs {:.1}, MACs {:.1}, dense {:.0}, membrane updates {:.1}, activation sparsity {:.4}",
+            c["effective_acs"].as_f64().unwrap_or(0.0),
+            c["effective_macs"].as_f64().unwrap_or(0.0),
+            c["dense_ops"].as_f64().unwrap_or(0.0),
+            c["membrane_updates"].as_f64().unwrap_or(0.0),
+            c["activation_sparsity"].as_f64().unwrap_or(0.0)
         );
     }
     if let Some(c) = r.get("cosim") {
@@ -270,5 +349,8 @@ fn print_summary(r: &serde_json::Value, d: &verilog::Design, out: &std::path::Pa
                 f["bitstream_bytes"]
             );
         }
+    }
+    if let Some(p) = r.get("report").and_then(|v| v.as_str()) {
+        println!("  report: {p}");
     }
 }

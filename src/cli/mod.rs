@@ -4,6 +4,7 @@ mod bench;
 mod compile;
 mod convert;
 mod cosim;
+mod energy;
 mod inspect;
 mod plan;
 mod simulate;
@@ -42,6 +43,8 @@ enum Command {
     Compile(compile::CompileArgs),
     /// Time the cycle-accurate and reference engines side by side.
     Bench(bench::BenchArgs),
+    /// Energy per inference on a target, next to the conventional network.
+    Energy(energy::EnergyArgs),
 }
 
 /// Model file and the dialect options NIR does not store.
@@ -193,5 +196,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cosim(a) => cosim::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Energy(a) => energy::run(a),
     }
 }

@@ -46,6 +46,7 @@ pub fn package_of(tool: &str) -> &'static str {
         "nextpnr-ice40" => "nextpnr-ice40",
         "icepack" | "icetime" => "fpga-icestorm",
         "g++" => "g++",
+        "chromium" => "chromium",
         _ => "?",
     }
 }

@@ -52,6 +52,10 @@ pub struct LayerCounters {
     pub empty_acc_phases: u64,
     /// Update passes run.
     pub update_passes: u64,
+    /// Synaptic accumulates per projection.
+    pub proj_synaptic_ops: Vec<u64>,
+    /// Weight memory words read per projection.
+    pub proj_weight_reads: Vec<u64>,
     /// Cycles of this layer's ACC and UPD phases.
     pub cycles: u64,
 }
@@ -74,6 +78,15 @@ impl LayerCounters {
         self.acc_phases += o.acc_phases;
         self.empty_acc_phases += o.empty_acc_phases;
         self.update_passes += o.update_passes;
+        let n = self.proj_synaptic_ops.len().max(o.proj_synaptic_ops.len());
+        self.proj_synaptic_ops.resize(n, 0);
+        self.proj_weight_reads.resize(n, 0);
+        for (a, b) in self.proj_synaptic_ops.iter_mut().zip(&o.proj_synaptic_ops) {
+            *a += b;
+        }
+        for (a, b) in self.proj_weight_reads.iter_mut().zip(&o.proj_weight_reads) {
+            *a += b;
+        }
         self.cycles += o.cycles;
     }
 }
@@ -565,8 +578,16 @@ impl<'p> Engine<'p> {
                     if let Source::Layer(s) = p.source {
                         st.counters.layers[s].event_reads += st.ev_entries[s];
                     }
+                    let (ops0, w0) = (st.counters.layers[k].synaptic_ops, st.counters.layers[k].weight_reads);
                     self.accumulate(k, pi, &events, &mut st);
                     self.check_after_acc(k, pi, &mut st);
+                    let lc = &mut st.counters.layers[k];
+                    if lc.proj_synaptic_ops.len() < l.projections.len() {
+                        lc.proj_synaptic_ops.resize(l.projections.len(), 0);
+                        lc.proj_weight_reads.resize(l.projections.len(), 0);
+                    }
+                    lc.proj_synaptic_ops[pi] += lc.synaptic_ops - ops0;
+                    lc.proj_weight_reads[pi] += lc.weight_reads - w0;
                     match p.source {
                         Source::Input => in_ev = events,
                         Source::Layer(s) => st.ev[s] = events,

@@ -138,6 +138,10 @@ pub struct RunResult {
 pub trait StepHook: Sync {
     /// `input` is the summed input (empty for Input nodes), `output` the node's output.
     fn on_step(&self, sample: usize, t: usize, node: NodeIndex, input: &[f64], output: &[f64]);
+
+    /// Called for neuron nodes after `on_step` with the membrane potential before the reset
+    /// (what snnTorch keeps in `mem` between steps) at the previous step and at this one.
+    fn on_membrane(&self, _sample: usize, _t: usize, _node: NodeIndex, _before: &[f64], _after: &[f64]) {}
 }
 
 /// Picks the Output node: the named one, or the only one.
@@ -455,6 +459,10 @@ impl<T: Real> Program<T> {
                     }
                 }
                 let mut o = std::mem::take(&mut cur[k]);
+                let v_before: Option<Vec<f64>> = match (&state[k], hook) {
+                    (State::Neuron { v_pre, .. }, Some(_)) => Some(v_pre.iter().map(|x| x.f64()).collect()),
+                    _ => None,
+                };
                 self.step(k, &buf, &mut o, &mut state[k], t);
                 nz[k] += o.iter().filter(|v| v.f64() != 0.0).count() as u64;
                 if let Some(h) = hook {
@@ -462,6 +470,10 @@ impl<T: Real> Program<T> {
                         if k == self.input_node { vec![] } else { buf.iter().map(|v| v.f64()).collect() };
                     let outp: Vec<f64> = o.iter().map(|v| v.f64()).collect();
                     h.on_step(i, t, ix, &inp, &outp);
+                    if let (Some(before), State::Neuron { v_pre, .. }) = (&v_before, &state[k]) {
+                        let after: Vec<f64> = v_pre.iter().map(|x| x.f64()).collect();
+                        h.on_membrane(i, t, ix, before, &after);
+                    }
                 }
                 cur[k] = o;
             }
@@ -538,7 +550,7 @@ impl<T: Real> Program<T> {
                 }
             }
             Kernel::Neuron(p) => {
-                let State::Neuron { v, i, s_prev } = st else { unreachable!("state matches kernel") };
+                let State::Neuron { v, i, s_prev, v_pre } = st else { unreachable!("state matches kernel") };
                 let multi = self.multi_spike;
                 for j in 0..y.len() {
                     let drive = match &p.syn {
@@ -556,6 +568,7 @@ impl<T: Real> Program<T> {
                     let mut vt = leaked + p.gain[j] * drive;
                     match &p.v_th {
                         None => {
+                            v_pre[j] = vt;
                             v[j] = vt;
                             y[j] = vt;
                         }
@@ -563,6 +576,7 @@ impl<T: Real> Program<T> {
                             if self.reset == ResetMode::SubtractUndecayed && s_prev[j] != T::ZERO {
                                 vt = vt - s_prev[j] * th[j];
                             }
+                            v_pre[j] = vt;
                             let s = self.fires(vt, th[j]);
                             // Spikes this step: 1, or trunc(v / thr) for multi-spike neurons.
                             let count = match (s, multi) {
@@ -646,11 +660,12 @@ fn conv_step<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T]) {
 enum State<T> {
     None,
     Delay(Vec<Vec<T>>),
-    /// Membrane, synaptic current, spikes of the previous step.
+    /// Membrane, synaptic current, spikes of the previous step, membrane before the reset.
     Neuron {
         v: Vec<T>,
         i: Vec<T>,
         s_prev: Vec<T>,
+        v_pre: Vec<T>,
     },
 }
 
@@ -662,6 +677,7 @@ impl<T: Real> State<T> {
                 v: if v_from_leak { p.v_leak.clone() } else { vec![T::ZERO; n] },
                 i: if p.syn.is_some() { vec![T::ZERO; n] } else { vec![] },
                 s_prev: vec![T::ZERO; n],
+                v_pre: vec![T::ZERO; n],
             },
             _ => State::None,
         }

@@ -1,0 +1,347 @@
+//! The HTML report: one self-contained file (inline SVG charts drawn with `poloto`, inline CSS,
+//! no scripts or external resources) that shows what a student costs and how it behaves:
+//! the spike raster of one sample per layer, spike rates per layer, per-layer operations and
+//! energy, the energy breakdown and target comparison, resource use against the device, and
+//! the accuracy-energy trade-off table when the passes produced one.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::energy::Estimate;
+use crate::energy::neurobench::Counts;
+use crate::hw::Plan;
+use crate::sim::cycle::{BatchResult, Tracer};
+use crate::sim::io::InputBatch;
+
+/// Spikes of one sample: per layer, (step, neuron) pairs.
+#[derive(Default)]
+pub struct Raster {
+    step: usize,
+    /// Per layer.
+    pub spikes: Vec<Vec<(usize, usize)>>,
+}
+
+impl Raster {
+    /// A recorder for a plan with `layers` layers.
+    pub fn new(layers: usize) -> Self {
+        Raster { step: 0, spikes: vec![vec![]; layers] }
+    }
+}
+
+impl Tracer for Raster {
+    fn neuron(&mut self, _cycle: u64, layer: usize, n: usize, _v: i64, spike: bool) {
+        if spike {
+            self.spikes[layer].push((self.step, n));
+        }
+    }
+    fn step(&mut self, _cycle: u64, t: usize) {
+        self.step = t + 1;
+    }
+}
+
+/// Records the spikes of sample `sample` with the cycle engine.
+pub fn raster(plan: &Plan, batch: &InputBatch, sample: usize, steps: usize) -> Raster {
+    let mut r = Raster::new(plan.layers.len());
+    crate::sim::cycle::run_traced(plan, batch, sample, steps, &mut r);
+    r
+}
+
+/// Spikes per neuron per step, per layer, over a whole batch run.
+pub fn rates(plan: &Plan, run: &BatchResult) -> Vec<f64> {
+    let steps = run.total.steps_run.max(1) as f64;
+    plan.layers
+        .iter()
+        .zip(&run.total.layers)
+        .map(|(l, c)| c.spikes as f64 / (l.neurons().max(1) as f64 * steps))
+        .collect()
+}
+
+/// Resource use of a built design: (resource, used, available).
+pub type Resources = Vec<(String, u64, u64)>;
+
+/// One row of an accuracy-energy trade-off table.
+#[derive(Clone, Debug, Serialize)]
+pub struct TradeOff {
+    /// What was cut (e.g. `T = 4, students 0,2`).
+    pub config: String,
+    /// Accuracy or class agreement.
+    pub accuracy: f64,
+    /// Energy per inference (J).
+    pub energy_j: f64,
+    /// Cycles per inference.
+    pub cycles: f64,
+    /// On the Pareto front.
+    pub pareto: bool,
+}
+
+/// Everything the report shows.
+pub struct ReportData<'a> {
+    /// Title (model file).
+    pub title: String,
+    /// The plan.
+    pub plan: &'a Plan,
+    /// Estimates: the main target first, then comparisons.
+    pub estimates: Vec<Estimate>,
+    /// One sample's spikes.
+    pub raster: Raster,
+    /// Which sample the raster shows.
+    pub raster_sample: usize,
+    /// Spike rate per layer (spikes per neuron per step).
+    pub rates: Vec<f64>,
+    /// Accuracy of the hardware plan on the inputs, when labels were given.
+    pub accuracy: Option<f64>,
+    /// Resource use, when the design was built.
+    pub resources: Option<Resources>,
+    /// Trade-off table, when passes produced one.
+    pub tradeoffs: Vec<TradeOff>,
+    /// NeuroBench-compatible counts (reference engine).
+    pub counts: Option<Counts>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn fmt_j(j: f64) -> String {
+    let a = j.abs();
+    if a >= 1e-3 {
+        format!("{:.3} mJ", j * 1e3)
+    } else if a >= 1e-6 {
+        format!("{:.3} uJ", j * 1e6)
+    } else if a >= 1e-9 {
+        format!("{:.3} nJ", j * 1e9)
+    } else {
+        format!("{:.3} pJ", j * 1e12)
+    }
+}
+
+/// An SVG chart, or an explanatory note when it cannot be drawn.
+fn svg<F: FnOnce() -> Result<String, std::fmt::Error>>(f: F) -> String {
+    f().unwrap_or_else(|_| "<p class=\"note\">(chart not drawn)</p>".to_string())
+}
+
+/// A horizontal bar chart with one labelled bar per (label, value).
+fn bars(title: &str, xlabel: &str, items: &[(String, f64)]) -> String {
+    if items.is_empty() {
+        return String::new();
+    }
+    let data: Vec<(f64, String)> = items.iter().map(|(l, v)| (*v, l.clone())).collect();
+    svg(|| {
+        poloto::build::bar::gen_simple("", data, [0.0])
+            .label((title, xlabel, ""))
+            .append_to(poloto::header().light_theme())
+            .render_string()
+    })
+}
+
+/// Renders the report.
+pub fn render(d: &ReportData) -> String {
+    let plan = d.plan;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>spikefab report: {}</title>\n<style>\n\
+         body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}\n\
+         table{{border-collapse:collapse;margin:1em 0}} td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}\n\
+         th{{background:#eef}} td:first-child,th:first-child{{text-align:left}}\n\
+         .chart svg{{max-width:100%;height:auto}} .note{{color:#666}}\n</style></head><body>\n",
+        esc(&d.title)
+    );
+    let _ = writeln!(
+        h,
+        "<h1>spikefab report: {}</h1>\n<p>Target {}, {} MHz; T = {}; {} layers; reset {}, fire {}.</p>",
+        esc(&d.title),
+        esc(&plan.target),
+        plan.clock_mhz,
+        plan.timesteps,
+        plan.layers.len(),
+        plan.reset,
+        if plan.fire_on_equal { "v &gt;= THR" } else { "v &gt; THR" }
+    );
+    if let Some(a) = d.accuracy {
+        let _ = writeln!(h, "<p>Accuracy of the hardware plan on the inputs: <b>{:.2}%</b>.</p>", a * 100.0);
+    }
+    if let Some(e) = d.estimates.first() {
+        let _ = write!(
+            h,
+            "<h2>Energy per inference</h2>\n<p><b>{}</b> on {} (mean over {} inputs; min {}, max {}){}.\n\
+             The same network as a conventional ANN: {} MACs, {} fp32 / {} int8 \
+             (against the SNN's operation energy {}: {:.2}x / {:.2}x).</p>\n",
+            fmt_j(e.energy_per_inference_j),
+            esc(&e.target),
+            e.samples,
+            fmt_j(e.energy_min_j),
+            fmt_j(e.energy_max_j),
+            e.latency_s.map(|l| format!("; latency {:.1} us, {:.0} cycles", l * 1e6, e.cycles)).unwrap_or_default(),
+            e.ann.macs,
+            fmt_j(e.ann.fp32_j),
+            fmt_j(e.ann.int8_j),
+            fmt_j(e.operations_j),
+            e.ann_fp32_over_snn,
+            e.ann_int8_over_snn
+        );
+        h.push_str("<table><tr><th>component</th><th>energy per inference</th><th>share</th></tr>\n");
+        for c in &e.components {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{:.1}%</td></tr>",
+                c.name,
+                fmt_j(c.joules),
+                100.0 * c.joules / e.energy_per_inference_j.max(f64::MIN_POSITIVE)
+            );
+        }
+        h.push_str("</table>\n");
+        let comps: Vec<(String, f64)> = e.components.iter().map(|c| (c.name.clone(), c.joules * 1e9)).collect();
+        let _ = writeln!(h, "<div class=\"chart\">{}</div>", bars("Energy by component", "nJ per inference", &comps));
+        h.push_str("<h2>Per layer</h2>\n<table><tr><th>#</th><th>layer</th><th>neurons</th><th>synaptic ops</th><th>neuron updates</th><th>spikes</th><th>spike rate</th><th>energy</th></tr>\n");
+        for (k, l) in e.layers.iter().enumerate() {
+            let _ = writeln!(
+                h,
+                "<tr><td>{k}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{:.4}</td><td>{}</td></tr>",
+                esc(&l.name),
+                plan.layers[k].neurons(),
+                l.synaptic_ops,
+                l.neuron_updates,
+                l.spikes,
+                d.rates.get(k).copied().unwrap_or(0.0),
+                fmt_j(l.total_j)
+            );
+        }
+        h.push_str("</table>\n");
+        let named = |f: &dyn Fn(usize) -> f64| -> Vec<(String, f64)> {
+            plan.layers.iter().enumerate().map(|(k, l)| (l.name.clone(), f(k))).collect()
+        };
+        let rates = named(&|k| d.rates.get(k).copied().unwrap_or(0.0));
+        let ops = named(&|k| e.layers.get(k).map_or(0.0, |l| l.synaptic_ops));
+        let ej = named(&|k| e.layers.get(k).map_or(0.0, |l| l.total_j * 1e9));
+        let _ = writeln!(
+            h,
+            "<div class=\"chart\">{}</div>\n<div class=\"chart\">{}</div>\n<div class=\"chart\">{}</div>",
+            bars("Spike rate per layer", "spikes per neuron per step", &rates),
+            bars("Synaptic operations per layer", "ops per inference", &ops),
+            bars("Energy per layer", "nJ per inference", &ej)
+        );
+        if d.estimates.len() > 1 {
+            h.push_str("<h2>Across targets</h2>\n<table><tr><th>target</th><th>kind</th><th>energy per inference</th><th>latency</th><th>ANN fp32 / SNN</th></tr>\n");
+            for e in &d.estimates {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}x</td></tr>",
+                    esc(&e.target),
+                    esc(&e.kind),
+                    fmt_j(e.energy_per_inference_j),
+                    e.latency_s.map(|l| format!("{:.1} us", l * 1e6)).unwrap_or_else(|| "-".into()),
+                    e.ann_fp32_over_snn
+                );
+            }
+            h.push_str("</table>\n");
+            let per: Vec<(String, f64)> =
+                d.estimates.iter().map(|e| (e.target.clone(), e.energy_per_inference_j * 1e9)).collect();
+            let _ = writeln!(h, "<div class=\"chart\">{}</div>", bars("Energy per inference by target", "nJ", &per));
+        }
+    }
+    if let Some(c) = &d.counts {
+        let _ = write!(
+            h,
+            "<h2>NeuroBench counts (reference engine, per sample)</h2>\n<p>{} samples, T = {}: effective ACs {:.1}, \
+             effective MACs {:.1}, dense ops {:.0}, membrane updates {:.1}, neuron ops {:.1}, activation sparsity {:.4}, \
+             footprint {} bytes, {} parameters, connection sparsity {:.4}.</p>\n\
+             <table><tr><th>layer</th><th>op</th><th>effective ACs</th><th>effective MACs</th><th>dense ops</th>\
+             <th>membrane updates</th><th>activation sparsity</th></tr>\n",
+            c.samples,
+            c.timesteps,
+            c.effective_acs,
+            c.effective_macs,
+            c.dense_ops,
+            c.membrane_updates,
+            c.neuron_ops,
+            c.activation_sparsity,
+            c.footprint_bytes,
+            c.parameter_count,
+            c.connection_sparsity
+        );
+        let cell = |v: Option<f64>, digits: usize| v.map(|x| format!("{x:.digits$}")).unwrap_or_default();
+        for l in &c.layers {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&l.name),
+                esc(&l.op),
+                cell(l.effective_acs, 1),
+                cell(l.effective_macs, 1),
+                cell(l.dense_ops, 0),
+                cell(l.membrane_updates, 1),
+                cell(l.activation_sparsity, 4)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    let _ = writeln!(h, "<h2>Spike raster (sample {})</h2>", d.raster_sample);
+    for (k, l) in plan.layers.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = d.raster.spikes[k].iter().map(|&(t, n)| (t as f64, n as f64)).collect();
+        if pts.is_empty() {
+            let _ = writeln!(h, "<p class=\"note\">{}: no spikes in this sample.</p>", esc(&l.name));
+            continue;
+        }
+        let title = format!("{} ({} neurons)", l.name, l.neurons());
+        let chart = svg(|| {
+            poloto::frame_build()
+                .data(poloto::plots!(
+                    poloto::build::plot("spike").scatter(pts),
+                    poloto::build::markers([0.0, plan.timesteps as f64 + 1.0], [0.0])
+                ))
+                .build_and_label((title.as_str(), "step", "neuron"))
+                .append_to(poloto::header().light_theme())
+                .render_string()
+        });
+        let _ = writeln!(h, "<div class=\"chart\">{chart}</div>");
+    }
+    if let Some(r) = &d.resources {
+        h.push_str("<h2>Resources against the device</h2>\n<table><tr><th>resource</th><th>used</th><th>available</th><th>use</th></tr>\n");
+        for (name, used, avail) in r {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{used}</td><td>{avail}</td><td>{:.1}%</td></tr>",
+                esc(name),
+                if *avail > 0 { 100.0 * *used as f64 / *avail as f64 } else { 0.0 }
+            );
+        }
+        h.push_str("</table>\n");
+        let pct: Vec<(String, f64)> =
+            r.iter().map(|(n, u, a)| (n.clone(), if *a > 0 { 100.0 * *u as f64 / *a as f64 } else { 0.0 })).collect();
+        let _ = writeln!(h, "<div class=\"chart\">{}</div>", bars("Resource use", "% of the device", &pct));
+    }
+    if !d.tradeoffs.is_empty() {
+        h.push_str("<h2>Accuracy against energy</h2>\n<table><tr><th>configuration</th><th>accuracy</th><th>energy per inference</th><th>cycles</th><th>Pareto</th></tr>\n");
+        for t in &d.tradeoffs {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{:.4}</td><td>{}</td><td>{:.0}</td><td>{}</td></tr>",
+                esc(&t.config),
+                t.accuracy,
+                fmt_j(t.energy_j),
+                t.cycles,
+                if t.pareto { "yes" } else { "" }
+            );
+        }
+        h.push_str("</table>\n");
+        let all: Vec<(f64, f64)> = d.tradeoffs.iter().map(|t| (t.energy_j * 1e9, t.accuracy)).collect();
+        let mut front: Vec<(f64, f64)> =
+            d.tradeoffs.iter().filter(|t| t.pareto).map(|t| (t.energy_j * 1e9, t.accuracy)).collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let chart = svg(|| {
+            poloto::frame_build()
+                .data(poloto::plots!(
+                    poloto::build::plot("configurations").scatter(all),
+                    poloto::build::plot("Pareto front").line(front)
+                ))
+                .build_and_label(("Accuracy against energy", "nJ per inference", "accuracy"))
+                .append_to(poloto::header().light_theme())
+                .render_string()
+        });
+        let _ = writeln!(h, "<div class=\"chart\">{chart}</div>");
+    }
+    h.push_str("<p class=\"note\">Generated by spikefab. Energy is an estimate from counted operations and published constants (docs/energy.md); no open power analysis exists for iCE40.</p>\n</body></html>\n");
+    h
+}
