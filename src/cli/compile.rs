@@ -16,7 +16,9 @@ use spikefab::sim::{cycle, io, reference};
 use spikefab::target::Target;
 
 use super::energy as energy_cli;
+use super::passes::{PassArgs, prepare, print_records};
 use super::plan::{load_inputs, steps_for};
+use super::verify::{EarlyExit, early_exit_check, print_early_exit};
 use super::{Failure, ModelArgs, PlanArgs};
 
 #[derive(Args, Debug)]
@@ -43,9 +45,11 @@ pub struct CompileArgs {
     /// RTL simulator for co-simulation.
     #[arg(long, value_enum, default_value = "iverilog")]
     simulator: Simulator,
-    /// Exit 1 when reference/cycle class agreement is below this.
-    #[arg(long, default_value_t = 0.99)]
-    min_agreement: f64,
+    #[command(flatten)]
+    passes: PassArgs,
+    /// Print what the passes changed.
+    #[arg(short, long)]
+    verbose: bool,
     /// Write a self-contained HTML report (energy, counts, spike raster, resources) to this
     /// file (needs --inputs).
     #[arg(long, value_name = "FILE")]
@@ -78,8 +82,18 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     if a.report.is_some() && batch.is_none() {
         return Err(Failure::input(anyhow::anyhow!("--report needs --inputs (the report shows measured activity)")));
     }
+    let labels = match (&a.labels, &batch) {
+        (Some(p), Some(b)) => Some(io::load_labels(p, b.n).map_err(Failure::input)?),
+        (Some(_), None) => return Err(Failure::input(anyhow::anyhow!("--labels needs --inputs"))),
+        _ => None,
+    };
     let steps = steps_for(&m, batch.as_ref())?;
-    let plan = a.plan.plan(&m, steps, batch.as_ref())?;
+    let prep = prepare(m, steps, &a.passes, &a.plan, batch.as_ref(), labels.as_deref())?;
+    let (steps, m) = (prep.steps, &prep.model);
+    if a.verbose && !a.json {
+        print_records(&prep.records);
+    }
+    let plan = a.plan.plan(m, steps, batch.as_ref())?;
     let target = Target::load(&a.plan.target).map_err(Failure::input)?;
     let out = &a.out_dir;
     let design = verilog::emit(&plan, None).map_err(Failure::input)?;
@@ -105,20 +119,19 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         "top": design.module,
         "files": design.files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
         "plan": plan.summary(),
+        "passes": prep.records,
     });
     let mut failed: Option<String> = None;
     let mut measured = None;
     if let Some(b) = &batch {
-        let labels = match &a.labels {
-            Some(p) => Some(io::load_labels(p, b.n).map_err(Failure::input)?),
-            None => None,
-        };
-        let output = reference::select_output(&m.graph, None).map_err(Failure::input)?;
+        // The reference runs the cut model unsimplified: verification covers the passes.
+        let rm = &prep.cut;
+        let output = reference::select_output(&rm.graph, None).map_err(Failure::input)?;
         let (r, c) = step("verifying against the reference engine", || {
             let r = reference::run(
-                &m.graph,
-                &m.info,
-                m.dialect(),
+                &rm.graph,
+                &rm.info,
+                rm.dialect(),
                 b,
                 &reference::RunOptions { steps, f64: false, output },
                 None,
@@ -141,14 +154,21 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
             "saturations": c.total.saturations(),
         });
         let est = energy::estimate(&plan, &target, &c);
-        let counts = step("counting operations (NeuroBench definitions)", || energy_cli::counts(&m, b, steps))?;
+        let counts = step("counting operations (NeuroBench definitions)", || energy_cli::counts(rm, b, steps))?;
+        if let Some(e) = early_exit_check(&plan, b, steps, &c) {
+            if e.changed > 0 {
+                failed.get_or_insert(format!("early exit changed the class of {} inputs", e.changed));
+            }
+            report["early_exit"] = serde_json::to_value(&e).expect("json");
+        }
         report["energy"] = json!({
             "energy_per_inference_j": est.energy_per_inference_j,
             "counts": counts,
             "estimate": est,
         });
-        if agreement < a.min_agreement {
-            failed = Some(format!("class agreement {agreement:.4} is below --min-agreement {}", a.min_agreement));
+        let min_agreement = a.passes.min_agreement();
+        if agreement < min_agreement {
+            failed = Some(format!("class agreement {agreement:.4} is below --min-agreement {min_agreement}"));
         }
         if a.cosim_samples > 0 {
             let tool = match a.simulator {
@@ -203,7 +223,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     }
     if let (Some(path), Some((c, est, counts, labels)), Some(b)) = (&a.report, measured, &batch) {
         let inputs = energy_cli::ReportInputs {
-            model: &m,
+            model: m,
             plan: &plan,
             batch: b,
             steps,
@@ -211,6 +231,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
             sample: a.raster_sample,
             labels: labels.as_deref(),
             resources: report.get("fpga").and_then(resources),
+            tradeoffs: vec![],
         };
         energy_cli::write_report(path, inputs, vec![est], Some(counts))?;
         report["report"] = json!(path.display().to_string());
@@ -279,6 +300,10 @@ fn print_summary(r: &serde_json::Value, d: &verilog::Design, out: &std::path::Pa
             v["latency_us_mean"].as_f64().unwrap_or(0.0),
             r["clock_mhz"]
         );
+    }
+    if let Some(e) = r.get("early_exit").and_then(|v| serde_json::from_value::<EarlyExit>(v.clone()).ok()) {
+        print!("  ");
+        print_early_exit(&e, r["timesteps"].as_u64().unwrap_or(0) as usize);
     }
     if let Some(e) = r.get("energy") {
         let est = &e["estimate"];

@@ -14,6 +14,7 @@ use spikefab::sim::cycle::{self, BatchResult};
 use spikefab::sim::io::{self, InputBatch};
 use spikefab::target::Target;
 
+use super::passes::{PassArgs, prepare, print_records};
 use super::plan::{load_inputs, steps_for};
 use super::{Failure, ModelArgs, PlanArgs};
 
@@ -23,6 +24,11 @@ pub struct EnergyArgs {
     model: ModelArgs,
     #[command(flatten)]
     plan: PlanArgs,
+    #[command(flatten)]
+    passes: PassArgs,
+    /// Print what the passes changed.
+    #[arg(short, long)]
+    verbose: bool,
     /// Inputs (.npy) the estimate averages over (also the calibration data).
     #[arg(long)]
     inputs: PathBuf,
@@ -129,6 +135,7 @@ pub struct ReportInputs<'a> {
     pub sample: usize,
     pub labels: Option<&'a [usize]>,
     pub resources: Option<Resources>,
+    pub tradeoffs: Vec<spikefab::report::TradeOff>,
 }
 
 /// Writes the HTML report to `path`.
@@ -155,7 +162,7 @@ pub fn write_report(
         rates: report::rates(r.plan, r.run),
         accuracy,
         resources: r.resources,
-        tradeoffs: vec![],
+        tradeoffs: r.tradeoffs,
         counts,
     };
     std::fs::write(path, report::render(&data))
@@ -170,6 +177,8 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
         Some(p) => Some(io::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
+    let prep = prepare(m, steps, &a.passes, &a.plan, Some(&batch), labels.as_deref())?;
+    let (steps, m) = (prep.steps, &prep.model);
     let mut targets = vec![a.plan.target.clone()];
     targets.extend(a.compare.iter().cloned());
     let mut estimates = vec![];
@@ -178,7 +187,7 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
         let t = Target::load(name).map_err(Failure::input)?;
         let mut pa = a.plan.clone();
         pa.target = name.clone();
-        let plan = pa.plan(&m, steps, Some(&batch))?;
+        let plan = pa.plan(m, steps, Some(&batch))?;
         let run = cycle::run(&plan, &batch, steps);
         estimates.push(energy::estimate(&plan, &t, &run));
         if main.is_none() {
@@ -186,10 +195,10 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
         }
     }
     let (plan, run) = main.expect("at least one target");
-    let counts = counts(&m, &batch, steps)?;
+    let counts = counts(&prep.cut, &batch, steps)?;
     if let Some(path) = &a.report {
         let inputs = ReportInputs {
-            model: &m,
+            model: m,
             plan: &plan,
             batch: &batch,
             steps,
@@ -197,6 +206,7 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
             sample: a.raster_sample,
             labels: labels.as_deref(),
             resources: None,
+            tradeoffs: vec![],
         };
         write_report(path, inputs, estimates.clone(), Some(counts.clone()))?;
     }
@@ -208,12 +218,16 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
             "energy_per_inference_j": estimates[0].energy_per_inference_j,
             "accuracy": accuracy,
             "counts": counts,
+            "passes": prep.records,
             "estimate": estimates[0],
             "compare": &estimates[1..],
             "report": a.report.as_ref().map(|p| p.display().to_string()),
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(());
+    }
+    if a.verbose {
+        print_records(&prep.records);
     }
     print_estimate(&estimates[0]);
     print_counts(&counts);

@@ -5,7 +5,9 @@ mod compile;
 mod convert;
 mod cosim;
 mod energy;
+mod explore;
 mod inspect;
+mod passes;
 mod plan;
 mod simulate;
 mod verify;
@@ -45,6 +47,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Energy per inference on a target, next to the conventional network.
     Energy(energy::EnergyArgs),
+    /// Sweep students, timesteps, early exit and lanes: the accuracy-energy trade-off.
+    Explore(explore::ExploreArgs),
 }
 
 /// Model file and the dialect options NIR does not store.
@@ -143,6 +147,17 @@ impl PlanArgs {
         steps: usize,
         calib: Option<&spikefab::sim::io::InputBatch>,
     ) -> Result<spikefab::hw::Plan, Failure> {
+        let o = self.options(m, steps, calib)?;
+        spikefab::hw::lower(m, &o).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))
+    }
+
+    /// The plan options these arguments express.
+    pub fn options(
+        &self,
+        _m: &Model,
+        steps: usize,
+        calib: Option<&spikefab::sim::io::InputBatch>,
+    ) -> Result<spikefab::hw::PlanOptions, Failure> {
         let target = spikefab::target::Target::load(&self.target).map_err(Failure::input)?;
         if !(1..=16).contains(&self.weight_bits) || !(1..=16).contains(&self.input_bits) {
             return Err(Failure::input(anyhow::anyhow!("--weight-bits and --input-bits must be 1..=16")));
@@ -163,7 +178,7 @@ impl PlanArgs {
         o.input_scale = self.input_scale;
         o.input_stats = calib.map(spikefab::hw::lower::InputStats::of);
         o.early_exit = self.early_exit;
-        spikefab::hw::lower(m, &o).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))
+        Ok(o)
     }
 }
 
@@ -197,5 +212,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Compile(a) => compile::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Energy(a) => energy::run(a),
+        Command::Explore(a) => explore::run(a),
     }
 }

@@ -7,6 +7,7 @@ use spikefab::hw::{MemMap, Plan};
 use spikefab::sim::io::InputBatch;
 use spikefab::sim::reference;
 
+use super::passes::{PassArgs, prepare, print_records};
 use super::{Failure, ModelArgs, PlanArgs};
 
 #[derive(Args, Debug)]
@@ -15,6 +16,8 @@ pub struct PlanCmdArgs {
     model: ModelArgs,
     #[command(flatten)]
     plan: PlanArgs,
+    #[command(flatten)]
+    passes: PassArgs,
     /// Calibration inputs (.npy) for the input range; also reports measured cycles.
     #[arg(long)]
     inputs: Option<PathBuf>,
@@ -121,11 +124,16 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
         None => None,
     };
     let steps = steps_for(&m, batch.as_ref())?;
-    let plan = a.plan.plan(&m, steps, batch.as_ref())?;
+    let prep = prepare(m, steps, &a.passes, &a.plan, batch.as_ref(), None)?;
+    let steps = prep.steps;
+    let plan = a.plan.plan(&prep.model, steps, batch.as_ref())?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&plan.summary()).expect("json"));
+        let mut v = serde_json::to_value(plan.summary()).expect("json");
+        v["passes"] = serde_json::to_value(&prep.records).expect("json");
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(());
     }
+    print_records(&prep.records);
     print_plan(&plan);
     if let Some(b) = &batch {
         let r = spikefab::sim::cycle::run(&plan, b, steps);

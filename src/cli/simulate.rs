@@ -7,6 +7,7 @@ use serde_json::json;
 use spikefab::sim::io::{self, InputBatch};
 use spikefab::sim::reference::{self, RunOptions};
 
+use super::passes::{PassArgs, prepare, print_records};
 use super::{Failure, ModelArgs, PlanArgs};
 
 /// Which engine runs the model.
@@ -27,6 +28,11 @@ pub struct SimulateArgs {
     engine: Engine,
     #[command(flatten)]
     plan: PlanArgs,
+    #[command(flatten)]
+    passes: PassArgs,
+    /// Print what the passes changed.
+    #[arg(short, long)]
+    verbose: bool,
     /// Write a VCD waveform (GTKWave) of one sample on the cycle engine.
     #[arg(long, value_name = "FILE")]
     vcd: Option<PathBuf>,
@@ -74,11 +80,18 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         Some(p) => Some(io::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
+    let prep = prepare(m, steps, &a.passes, &a.plan, Some(&batch), labels.as_deref())?;
+    let steps = prep.steps;
+    // The reference engine runs the cut model as the framework would; the cycle engine the
+    // simplified one it is built from.
+    let m = if a.engine == Engine::Reference { prep.cut.clone() } else { prep.model.clone() };
+    let g = &m.graph;
     let output = reference::select_output(g, a.output.as_deref()).map_err(Failure::input)?;
     if a.vcd.is_some() && a.engine != Engine::Cycle {
         return Err(Failure::input(anyhow::anyhow!("--vcd needs --engine cycle")));
     }
     let mut cycles_mean = None;
+    let mut mean_steps = None;
     let (outputs, rates) = match a.engine {
         Engine::Reference => {
             let opts = RunOptions { steps, f64: a.f64, output };
@@ -107,6 +120,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
                 .map(|(l, lc)| (l.name.clone(), lc.spikes as f64 / (batch.n * steps * l.neurons()) as f64))
                 .collect();
             cycles_mean = Some(c.total.cycles as f64 / batch.n as f64);
+            mean_steps = Some(c.total.steps_run as f64 / batch.n as f64);
             if let Some(path) = &a.vcd {
                 if a.vcd_sample >= batch.n {
                     return Err(Failure::input(anyhow::anyhow!(
@@ -132,18 +146,23 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
             "engine": match a.engine { Engine::Reference => "reference", Engine::Cycle => "cycle" },
             "precision": if a.engine == Engine::Cycle { "plan integers" } else if a.f64 { "f64" } else { "f32" },
             "cycles_per_inference": cycles_mean,
+            "mean_steps": mean_steps,
             "dialect": m.dialect(),
             "samples": batch.n,
             "timesteps": steps,
             "spike_rates": rates.iter().map(|(n, r)| json!({"node": n, "rate": r})).collect::<Vec<_>>(),
             "classes": classes,
             "accuracy": accuracy,
+            "passes": prep.records,
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json value"));
     } else {
         match a.engine {
             Engine::Reference => println!("engine: reference ({})", if a.f64 { "f64" } else { "f32" }),
             Engine::Cycle => println!("engine: cycle-accurate ({} target)", a.plan.target),
+        }
+        if a.verbose {
+            print_records(&prep.records);
         }
         println!("dialect: {}", m.dialect().describe());
         println!("samples: {}", batch.n);
@@ -158,6 +177,9 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         }
         if let Some(c) = cycles_mean {
             println!("cycles per inference: {c:.1}");
+        }
+        if let (Some(ms), true) = (mean_steps, a.plan.early_exit) {
+            println!("early exit: {ms:.2} of {steps} steps run on average");
         }
         if let Some(v) = &a.vcd {
             println!("wrote {} (sample {}, first {} neurons per layer)", v.display(), a.vcd_sample, a.vcd_neurons);

@@ -270,7 +270,8 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
     Ok(plan)
 }
 
-fn input_plan(name: &str, shape: [usize; 3], o: &PlanOptions) -> Result<InputPlan, PlanError> {
+/// How the plan quantises the input (bits, sign, scale) under `o`.
+pub fn input_plan(name: &str, shape: [usize; 3], o: &PlanOptions) -> Result<InputPlan, PlanError> {
     let bits_unsigned = |max: f64| (64 - (max as u64).leading_zeros()).max(1);
     let (bits, signed, scale) = match (o.input_scale, o.input_stats) {
         (Some(s), stats) => {

@@ -388,6 +388,12 @@ impl InputPlan {
         q.clamp(lo, hi)
     }
 
+    /// The real values the quantiser can represent; inputs beyond are clamped into it.
+    pub fn range(&self) -> (f64, f64) {
+        let hi = self.max_abs() as f64 * self.scale;
+        (if self.signed { -hi } else { 0.0 }, hi)
+    }
+
     /// Largest |value|.
     pub fn max_abs(&self) -> i64 {
         if self.signed { (1i64 << (self.bits - 1)) - 1 } else { (1i64 << self.bits) - 1 }

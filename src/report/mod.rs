@@ -313,8 +313,15 @@ pub fn render(d: &ReportData) -> String {
         let _ = writeln!(h, "<div class=\"chart\">{}</div>", bars("Resource use", "% of the device", &pct));
     }
     if !d.tradeoffs.is_empty() {
-        h.push_str("<h2>Accuracy against energy</h2>\n<table><tr><th>configuration</th><th>accuracy</th><th>energy per inference</th><th>cycles</th><th>Pareto</th></tr>\n");
-        for t in &d.tradeoffs {
+        let _ = writeln!(
+            h,
+            "<h2>Accuracy against energy</h2>\n<p>{} configurations measured on the calibration inputs (all in the \
+             plot); the {} on the Pareto front are listed.</p>",
+            d.tradeoffs.len(),
+            d.tradeoffs.iter().filter(|t| t.pareto).count()
+        );
+        h.push_str("<table><tr><th>configuration</th><th>accuracy</th><th>energy per inference</th><th>cycles</th><th>Pareto</th></tr>\n");
+        for t in d.tradeoffs.iter().filter(|t| t.pareto) {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{:.4}</td><td>{}</td><td>{:.0}</td><td>{}</td></tr>",

@@ -509,7 +509,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         exit_pc,
         clear_pc,
         clear_rows,
-        clear_w: abits(clear_rows),
+        // Wide enough to hold `rows` itself: the clear compares the row counter against it.
+        clear_w: abits(clear_rows + 1),
         roms,
         leak_bits: plan.leak_bits,
         out_spikes: plan.output.spikes,

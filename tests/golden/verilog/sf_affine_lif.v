@@ -501,10 +501,10 @@ module sf_affine_lif (
 
     // ------------------------------------------------------------------ clear (early exit)
     reg clr_act;
-    reg [1:0] clr_row;
+    reg [2:0] clr_row;
     always @(posedge clk) begin
         clr_act <= 1'b0;
-        clr_row <= 2'd0;
+        clr_row <= 3'd0;
     end
     always @* begin
         clr_on_0  = clr_act;

@@ -1,0 +1,389 @@
+//! Choosing cuts by measuring them: every candidate (students kept, timesteps, early exit,
+//! lanes) is lowered to a hardware plan and run on the calibration inputs by the cycle
+//! engine; its accuracy (with labels) or class agreement with the uncut model at full T,
+//! energy per inference, cycles and memory use are what the choice compares.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::students::{Ensemble, KeepStudents};
+use super::{Context, PassError, Pipeline};
+use crate::energy;
+use crate::hw::{self, PlanOptions};
+use crate::model::Model;
+use crate::sim::cycle;
+use crate::sim::io::{self, InputBatch};
+
+/// One measured configuration.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Score {
+    /// Students kept (all when the model is no ensemble).
+    pub students: Vec<usize>,
+    /// Timesteps.
+    pub timesteps: usize,
+    /// Early exit on.
+    pub early_exit: bool,
+    /// Lanes (None: the target's default).
+    pub lanes: Option<usize>,
+    /// Accuracy on the labels, when given.
+    pub accuracy: Option<f64>,
+    /// Class agreement with the uncut model at full T on the cycle engine.
+    pub agreement: f64,
+    /// Energy per inference (J), mean over the inputs.
+    pub energy_j: f64,
+    /// Cycles per inference, mean.
+    pub cycles: f64,
+    /// Latency at the plan clock (s); `None` on targets without a cycle model.
+    pub latency_s: Option<f64>,
+    /// Steps run per inference, mean (below T with early exit).
+    pub mean_steps: f64,
+    /// Block RAMs of the plan's memory map.
+    pub block_rams: u64,
+    /// Bits kept in registers.
+    pub register_bits: u64,
+}
+
+impl Score {
+    /// Accuracy when labelled, else agreement: the figure choices maximise.
+    pub fn metric(&self) -> f64 {
+        self.accuracy.unwrap_or(self.agreement)
+    }
+}
+
+/// Measures configurations of one model on calibration data.
+pub struct Evaluator<'a> {
+    /// The model before cuts (simplified).
+    pub model: &'a Model,
+    /// Plan options; timesteps, early exit and lanes are set per configuration.
+    pub opts: PlanOptions,
+    /// Calibration inputs.
+    pub batch: &'a InputBatch,
+    /// Labels of the calibration inputs.
+    pub labels: Option<&'a [usize]>,
+    /// Full T.
+    pub steps: usize,
+    /// Classes of the uncut model at full T (cycle engine).
+    pub baseline: Vec<usize>,
+}
+
+impl<'a> Evaluator<'a> {
+    /// An evaluator; runs the uncut model once for the baseline classes.
+    pub fn new(
+        model: &'a Model,
+        opts: PlanOptions,
+        batch: &'a InputBatch,
+        labels: Option<&'a [usize]>,
+        steps: usize,
+    ) -> Result<Self, String> {
+        let mut o = opts.clone();
+        o.timesteps = steps;
+        o.early_exit = false;
+        let plan = hw::lower(model, &o).map_err(|e| e.to_string())?;
+        let baseline = cycle::run(&plan, batch, steps).outputs.classes();
+        Ok(Evaluator { model, opts, batch, labels, steps, baseline })
+    }
+
+    /// The model with only `keep` of `ens`'s students.
+    pub fn pruned(&self, ens: Option<&Ensemble>, keep: &[usize]) -> Result<Model, PassError> {
+        match ens {
+            Some(e) if keep.len() < e.students.len() => {
+                let cx = Context { steps: self.steps, input_range: None };
+                Ok(Pipeline::new().then(KeepStudents { keep: keep.to_vec() }).run(self.model, &cx)?.0)
+            }
+            _ => Ok(self.model.clone()),
+        }
+    }
+
+    /// Scores one configuration of `m` (already pruned to `students`).
+    pub fn score(
+        &self,
+        m: &Model,
+        students: &[usize],
+        steps: usize,
+        early_exit: bool,
+        lanes: Option<usize>,
+    ) -> Result<Score, String> {
+        let mut o = self.opts.clone();
+        o.timesteps = steps;
+        o.early_exit = early_exit;
+        if lanes.is_some() {
+            o.lanes = lanes;
+        }
+        let plan = hw::lower(m, &o).map_err(|e| e.to_string())?;
+        let run = cycle::run(&plan, self.batch, steps);
+        let classes = run.outputs.classes();
+        let est = energy::estimate(&plan, &o.target, &run);
+        let n = run.samples.len().max(1) as f64;
+        let summary = plan.summary();
+        Ok(Score {
+            students: students.to_vec(),
+            timesteps: steps,
+            early_exit,
+            lanes,
+            accuracy: self.labels.map(|l| io::agreement(&classes, l)),
+            agreement: io::agreement(&classes, &self.baseline),
+            energy_j: est.energy_per_inference_j,
+            cycles: est.cycles,
+            latency_s: est.latency_s,
+            mean_steps: run.total.steps_run as f64 / n,
+            block_rams: summary.block_rams,
+            register_bits: summary.register_bits,
+        })
+    }
+}
+
+/// The K-sweep of an ensemble at T steps: for each K the best subset and the mean over
+/// random subsets (SNE's random-K, exact over all subsets when N <= 8).
+#[derive(Clone, Debug, Serialize)]
+pub struct KRow {
+    /// Students kept.
+    pub k: usize,
+    /// The chosen subset's measurement.
+    pub best: Score,
+    /// Mean metric over the subsets of size K a random choice would draw.
+    pub random_mean: f64,
+    /// Worst subset's metric.
+    pub random_min: f64,
+    /// Subsets behind the mean.
+    pub random_subsets: usize,
+    /// Mean energy per inference of those subsets.
+    pub random_energy_j: f64,
+}
+
+/// Subsets of `0..n` of size `k` (lexicographic).
+pub fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
+    fn go(start: usize, n: usize, k: usize, cur: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if cur.len() == k {
+            out.push(cur.clone());
+            return;
+        }
+        for i in start..n {
+            if n - i < k - cur.len() {
+                break;
+            }
+            cur.push(i);
+            go(i + 1, n, k, cur, out);
+            cur.pop();
+        }
+    }
+    let mut out = vec![];
+    go(0, n, k, &mut vec![], &mut out);
+    out
+}
+
+/// Deterministic pseudo-random subsets (splitmix64), for ensembles too big to enumerate.
+fn sample_subsets(n: usize, k: usize, count: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut s = seed;
+    let mut next = move || {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    (0..count)
+        .map(|_| {
+            let mut idx: Vec<usize> = (0..n).collect();
+            for i in 0..k {
+                let j = i + (next() % (n - i) as u64) as usize;
+                idx.swap(i, j);
+            }
+            let mut v = idx[..k].to_vec();
+            v.sort_unstable();
+            v
+        })
+        .collect()
+}
+
+/// Exhaustive enumeration up to this many students; greedy selection beyond.
+pub const EXHAUSTIVE_MAX: usize = 8;
+
+/// Scores a list of subsets at `steps` (in parallel).
+pub fn score_subsets(ev: &Evaluator, e: &Ensemble, sets: &[Vec<usize>], steps: usize) -> Result<Vec<Score>, String> {
+    sets.par_iter()
+        .map(|s| {
+            let m = ev.pruned(Some(e), s).map_err(|err| err.to_string())?;
+            ev.score(&m, s, steps, false, None)
+        })
+        .collect()
+}
+
+fn better(a: &Score, b: &Score) -> bool {
+    // Higher metric, then lower energy, then the lexicographically first subset.
+    a.metric() > b.metric()
+        || (a.metric() == b.metric()
+            && (a.energy_j < b.energy_j || (a.energy_j == b.energy_j && a.students < b.students)))
+}
+
+fn best_of(scores: &[Score]) -> Option<&Score> {
+    scores.iter().fold(None, |acc: Option<&Score>, s| match acc {
+        Some(b) if !better(s, b) => Some(b),
+        _ => Some(s),
+    })
+}
+
+/// The K-sweep: exhaustive for N <= 8 (every subset scored), greedy forward selection beyond
+/// (K+1 = the best K plus the student that helps most), with 32 sampled random subsets.
+pub fn k_sweep(ev: &Evaluator, e: &Ensemble, steps: usize) -> Result<(Vec<KRow>, Vec<Score>), String> {
+    let n = e.students.len();
+    let mut rows = vec![];
+    let mut all = vec![];
+    if n <= EXHAUSTIVE_MAX {
+        for k in 1..=n {
+            let sets = subsets(n, k);
+            let scores = score_subsets(ev, e, &sets, steps)?;
+            let best = best_of(&scores).expect("at least one subset").clone();
+            let m = scores.len() as f64;
+            rows.push(KRow {
+                k,
+                best,
+                random_mean: scores.iter().map(Score::metric).sum::<f64>() / m,
+                random_min: scores.iter().map(Score::metric).fold(f64::INFINITY, f64::min),
+                random_subsets: scores.len(),
+                random_energy_j: scores.iter().map(|s| s.energy_j).sum::<f64>() / m,
+            });
+            all.extend(scores);
+        }
+    } else {
+        let mut chosen: Vec<usize> = vec![];
+        for k in 1..=n {
+            let cands: Vec<Vec<usize>> = (0..n)
+                .filter(|i| !chosen.contains(i))
+                .map(|i| {
+                    let mut s = chosen.clone();
+                    s.push(i);
+                    s.sort_unstable();
+                    s
+                })
+                .collect();
+            let scores = score_subsets(ev, e, &cands, steps)?;
+            let best = best_of(&scores).expect("a candidate").clone();
+            chosen = best.students.clone();
+            let random = score_subsets(ev, e, &sample_subsets(n, k, 32, k as u64), steps)?;
+            let m = random.len() as f64;
+            rows.push(KRow {
+                k,
+                best,
+                random_mean: random.iter().map(Score::metric).sum::<f64>() / m,
+                random_min: random.iter().map(Score::metric).fold(f64::INFINITY, f64::min),
+                random_subsets: random.len(),
+                random_energy_j: random.iter().map(|s| s.energy_j).sum::<f64>() / m,
+            });
+            all.extend(scores);
+            all.extend(random);
+        }
+    }
+    Ok((rows, all))
+}
+
+/// The most accurate measured subset whose energy fits `budget_j`.
+pub fn within_budget(scores: &[Score], budget_j: f64) -> Option<&Score> {
+    let fit: Vec<Score> = scores.iter().filter(|s| s.energy_j <= budget_j).cloned().collect();
+    let best = best_of(&fit)?.clone();
+    scores.iter().find(|s| **s == best)
+}
+
+/// Timestep sweep at full students: T' = 1..=T.
+pub fn t_sweep(ev: &Evaluator, m: &Model, students: &[usize], early_exit: bool) -> Result<Vec<Score>, String> {
+    (1..=ev.steps).into_par_iter().map(|t| ev.score(m, students, t, early_exit, None)).collect()
+}
+
+/// What a timestep choice must meet.
+#[derive(Clone, Copy, Debug)]
+pub enum Bound {
+    /// Class agreement with full T at least this.
+    MinAgreement(f64),
+    /// Accuracy at most this far below full T's (needs labels).
+    MaxAccuracyDrop(f64),
+}
+
+/// The smallest T' of a sweep meeting `bound` (the sweep's last entry is full T).
+pub fn smallest_t(sweep: &[Score], bound: Bound) -> Option<&Score> {
+    let full = sweep.last()?;
+    sweep.iter().find(|s| match bound {
+        Bound::MinAgreement(a) => s.agreement >= a,
+        Bound::MaxAccuracyDrop(d) => match (s.accuracy, full.accuracy) {
+            (Some(x), Some(f)) => x >= f - d - 1e-12,
+            _ => false,
+        },
+    })
+}
+
+/// Marks the configurations no other beats on both metric and energy.
+pub fn pareto(scores: &[Score]) -> Vec<bool> {
+    scores
+        .iter()
+        .map(|s| {
+            !scores.iter().any(|o| {
+                (o.metric() >= s.metric() && o.energy_j < s.energy_j)
+                    || (o.metric() > s.metric() && o.energy_j <= s.energy_j)
+            })
+        })
+        .collect()
+}
+
+/// Everything `spikefab explore` measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Exploration {
+    /// Samples measured.
+    pub samples: usize,
+    /// Full T.
+    pub timesteps: usize,
+    /// `accuracy` (labels given) or `agreement` (with the uncut model at full T).
+    pub metric: String,
+    /// The ensemble, when the model has one.
+    pub ensemble: Option<Ensemble>,
+    /// The K-sweep at full T (ensembles only).
+    pub k_sweep: Vec<KRow>,
+    /// Every configuration measured, cheapest first.
+    pub configurations: Vec<Score>,
+    /// `pareto[i]`: configuration i is on the accuracy-energy front.
+    pub pareto: Vec<bool>,
+}
+
+/// Sweeps students (the best subset of each size), T' = 1..=T, early exit off/on and the
+/// given lane counts (`None`: the target's default).
+pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usize>]) -> Result<Exploration, String> {
+    let (k_rows, subsets): (Vec<KRow>, Vec<Vec<usize>>) = match ensemble {
+        Some(e) => {
+            let (rows, _) = k_sweep(ev, e, ev.steps)?;
+            let sets = rows.iter().map(|r| r.best.students.clone()).collect();
+            (rows, sets)
+        }
+        None => (vec![], vec![vec![]]),
+    };
+    let mut jobs = vec![];
+    for s in &subsets {
+        for t in 1..=ev.steps {
+            for exit in if t > 1 { vec![false, true] } else { vec![false] } {
+                for &l in lanes {
+                    jobs.push((s.clone(), t, exit, l));
+                }
+            }
+        }
+    }
+    let models: Vec<(Vec<usize>, Model)> = subsets
+        .iter()
+        .map(|s| Ok((s.clone(), ev.pruned(ensemble, s).map_err(|e| e.to_string())?)))
+        .collect::<Result<_, String>>()?;
+    let mut configurations: Vec<Score> = jobs
+        .par_iter()
+        .map(|(s, t, exit, l)| {
+            let m = &models.iter().find(|(k, _)| k == s).expect("model of every subset").1;
+            ev.score(m, s, *t, *exit, *l)
+        })
+        .collect::<Result<_, String>>()?;
+    configurations.sort_by(|a, b| {
+        a.energy_j.total_cmp(&b.energy_j).then(b.metric().total_cmp(&a.metric())).then(a.timesteps.cmp(&b.timesteps))
+    });
+    let pareto = pareto(&configurations);
+    Ok(Exploration {
+        samples: ev.batch.n,
+        timesteps: ev.steps,
+        metric: if ev.labels.is_some() { "accuracy".into() } else { "agreement".into() },
+        ensemble: ensemble.cloned(),
+        k_sweep: k_rows,
+        configurations,
+        pareto,
+    })
+}
