@@ -138,6 +138,28 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
     assert!(e > 0.0 && e.is_finite(), "energy {e}");
     assert!(r["energy"]["counts"]["effective_acs"].as_f64().unwrap() > 0.0);
     println!("{stdout}");
+
+    // The same design asked to run far above its Fmax: the build succeeds, the check fails.
+    let fast = scratch("bitstream-mlp-fast");
+    let (code, _, stderr) = spikefab(&[
+        "compile",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--bitstream",
+        "--cosim-samples",
+        "0",
+        "--clock-mhz",
+        "200",
+        "-o",
+        fast.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("timing not met") && stderr.contains("200 MHz"), "{stderr}");
 }
 
 /// The emitted Verilog of a tiny model, committed in tests/golden/verilog; a change shows as a

@@ -13,7 +13,6 @@ use spikefab::flow::cosim::{self, Simulator};
 use spikefab::flow::{self, FlowError, ice40, vivado};
 use spikefab::report::Resources;
 use spikefab::sim::{cycle, io, reference};
-use spikefab::target::Target;
 
 use super::energy as energy_cli;
 use super::passes::{PassArgs, prepare, print_records};
@@ -94,7 +93,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         print_records(&prep.records);
     }
     let plan = a.plan.plan(m, steps, batch.as_ref())?;
-    let target = Target::load(&a.plan.target).map_err(Failure::input)?;
+    let target = a.plan.target()?;
     let out = &a.out_dir;
     let design = verilog::emit(&plan, None).map_err(Failure::input)?;
     flow::write_design(&design, out).map_err(Failure::input)?;
@@ -213,7 +212,16 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         let r = ice40::build(&design, &target, out, &progress);
         bar.finish_and_clear();
         match r {
-            Ok(r) => report["fpga"] = serde_json::to_value(&r).expect("json"),
+            Ok(r) => {
+                if let Some(f) = r.fmax_mhz().filter(|&f| f < r.target_mhz) {
+                    failed.get_or_insert(format!(
+                        "timing not met: Fmax {f:.2} MHz is below the {} MHz clock; give --clock-mhz {} or fewer --lanes",
+                        r.target_mhz,
+                        (f * 10.0).floor() / 10.0
+                    ));
+                }
+                report["fpga"] = serde_json::to_value(&r).expect("json");
+            }
             Err(FlowError::DoesNotFit(msg)) => {
                 report["fpga"] = json!({"does_not_fit": msg});
                 failed.get_or_insert(format!("the design does not fit: {msg}"));

@@ -12,7 +12,6 @@ use spikefab::hw::Plan;
 use spikefab::report::{self, ReportData, Resources};
 use spikefab::sim::cycle::{self, BatchResult};
 use spikefab::sim::io::{self, InputBatch};
-use spikefab::target::Target;
 
 use super::passes::{PassArgs, prepare, print_records};
 use super::plan::{load_inputs, steps_for};
@@ -184,7 +183,7 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
     let mut estimates = vec![];
     let mut main = None;
     for name in &targets {
-        let t = Target::load(name).map_err(Failure::input)?;
+        let t = a.plan.target_named(name)?;
         let mut pa = a.plan.clone();
         pa.target = name.clone();
         let plan = pa.plan(m, steps, Some(&batch))?;

@@ -9,7 +9,6 @@ use spikefab::passes::select::{self, Evaluator, Exploration, Score};
 use spikefab::passes::students;
 use spikefab::report::TradeOff;
 use spikefab::sim::{cycle, io};
-use spikefab::target::Target;
 
 use super::energy::{self as energy_cli, ReportInputs};
 use super::passes::{PassArgs, prepare};
@@ -111,7 +110,7 @@ pub fn run(a: ExploreArgs) -> Result<(), Failure> {
         // The report shows the uncut model and the trade-off of every configuration.
         let plan = a.plan.plan(model, steps, Some(&batch))?;
         let run = cycle::run(&plan, &batch, steps);
-        let t = Target::load(&a.plan.target).map_err(Failure::input)?;
+        let t = a.plan.target()?;
         let est = spikefab::energy::estimate(&plan, &t, &run);
         let counts = energy_cli::counts(&prep.cut, &batch, steps)?;
         let tradeoffs = x

@@ -137,6 +137,9 @@ pub struct PlanArgs {
     /// Stop an inference once the output class can no longer change.
     #[arg(long)]
     pub early_exit: bool,
+    /// Clock the design runs at, MHz [default: the target's].
+    #[arg(long, value_name = "MHZ")]
+    pub clock_mhz: Option<f64>,
 }
 
 impl PlanArgs {
@@ -151,6 +154,23 @@ impl PlanArgs {
         spikefab::hw::lower(m, &o).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))
     }
 
+    /// The target, with --clock-mhz applied.
+    pub fn target(&self) -> Result<spikefab::target::Target, Failure> {
+        self.target_named(&self.target)
+    }
+
+    /// A named target, with --clock-mhz applied.
+    pub fn target_named(&self, name: &str) -> Result<spikefab::target::Target, Failure> {
+        let mut t = spikefab::target::Target::load(name).map_err(Failure::input)?;
+        if let Some(f) = self.clock_mhz {
+            if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
+                return Err(Failure::input(anyhow::anyhow!("--clock-mhz must be in (0, 1000], got {f}")));
+            }
+            t.clock.default_mhz = f;
+        }
+        Ok(t)
+    }
+
     /// The plan options these arguments express.
     pub fn options(
         &self,
@@ -158,7 +178,7 @@ impl PlanArgs {
         steps: usize,
         calib: Option<&spikefab::sim::io::InputBatch>,
     ) -> Result<spikefab::hw::PlanOptions, Failure> {
-        let target = spikefab::target::Target::load(&self.target).map_err(Failure::input)?;
+        let target = self.target()?;
         if !(1..=16).contains(&self.weight_bits) || !(1..=16).contains(&self.input_bits) {
             return Err(Failure::input(anyhow::anyhow!("--weight-bits and --input-bits must be 1..=16")));
         }
