@@ -89,6 +89,7 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
             "nodes": nodes,
             "recurrent_edges": recurrent,
             "merges": merges,
+            "ensembles": spikefab::passes::students::ensembles(&graph, &info),
             "total_params": graph.g.node_weights().map(|n| n.op.param_count()).sum::<usize>(),
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("json value"));
@@ -160,11 +161,16 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
     for (s, t) in &recurrent {
         println!("recurrent edge: {s} -> {t} (reads the previous step)");
     }
+    let ensembles = spikefab::passes::students::ensembles(&graph, &info);
     for m in &merges {
         let kind = if m.ensemble { "ensemble students" } else { "shortcut merge" };
         println!("merge at '{}' ({kind}, {} branches):", m.node, m.branches.len());
-        for b in &m.branches {
-            if b.nodes.is_empty() {
+        let names = ensembles.iter().find(|e| e.merge == m.node);
+        for (k, b) in m.branches.iter().enumerate() {
+            if let Some(e) = names {
+                // The names --students takes.
+                println!("  - student {} ({} nodes: {})", e.students[k].name, b.nodes.len(), b.nodes.join(", "));
+            } else if b.nodes.is_empty() {
                 println!("  - direct edge from '{}'", b.last);
             } else {
                 println!("  - {} ({} nodes: {})", b.name, b.nodes.len(), b.nodes.join(", "));
