@@ -824,7 +824,17 @@ impl Builder<'_, '_> {
         } else if has_reset {
             return Err(unrecognised(self, "the membrane is reset but also read as a value".into()));
         }
-        // Input gain: the common coefficient of the synaptic terms.
+        // Scales of single-use layers (BatchNorm, Mul/Div by constants) go into their weights;
+        // the input gain is the common coefficient of what remains.
+        for (a, c) in &mut syn {
+            if let Atom::Layer(id) = a
+                && self.uses.get(id) == Some(&1)
+                && c.iter().any(|&v| v != 1.0)
+                && self.fold_scale(*id, c)
+            {
+                c.iter_mut().for_each(|v| *v = 1.0);
+            }
+        }
         let first = syn[0].1.clone();
         let gain = if !first.contains(&0.0) && syn.iter().all(|(_, c)| c.iter().zip(&first).all(|(x, y)| close(*x, *y)))
         {
