@@ -204,6 +204,9 @@ def hand_model(path, reset, fire_geq=False, opset=17, external=None, tweak=None)
     if tweak:
         tweak(model)
     if external:
+        data = os.path.join(os.path.dirname(path), external)
+        if os.path.exists(data):
+            os.remove(data)
         onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=external,
                   size_threshold=0)
     else:
@@ -243,6 +246,10 @@ def conv1d_model(path, external):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="spikefab-fixtures")
     model.ir_version = 8
     # Weights go to the data file; the small Reshape target stays inline (runtimes need it there).
+    # onnx appends to an existing data file, so start from none.
+    data = os.path.join(os.path.dirname(path), external)
+    if os.path.exists(data):
+        os.remove(data)
     onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=external,
               size_threshold=64)
     return [(3, 8), (4,)]
