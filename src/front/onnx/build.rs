@@ -447,6 +447,15 @@ impl Builder<'_, '_> {
         let layer = &mut self.im.layers[id];
         let shape = layer.shape.clone();
         let (weight, bias, per) = match &mut layer.kind {
+            LayerKind::Pool { sum, kernel, .. } => {
+                // A window average times the window area is a window sum.
+                let area = kernel.iter().product::<usize>() as f64;
+                if !*sum && c.iter().all(|&v| v == area) {
+                    *sum = true;
+                    return true;
+                }
+                return false;
+            }
             LayerKind::Dense { weight, bias } => (weight, bias, c.to_vec()),
             LayerKind::Conv { weight, bias, .. } => match per_channel(c, &shape) {
                 Some(p) => (weight, bias, p),
@@ -580,7 +589,7 @@ impl Builder<'_, '_> {
                 _ => {}
             }
         }
-        let at = self.im.nodes[*inner.nodes.iter().next_back().unwrap_or(&0)].name.clone();
+        let at = self.im.nodes[self.im.heavs[h].node].name.clone();
         let owners: Vec<usize> = owners.into_iter().collect();
         match owners.as_slice() {
             [] => {

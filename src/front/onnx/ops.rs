@@ -33,6 +33,8 @@ pub(super) struct LeafDef {
 pub(super) struct HeavDef {
     pub inner: Lin,
     pub or_equal: bool,
+    /// The comparison's ONNX node.
+    pub node: usize,
 }
 
 /// What a layer computes.
@@ -346,7 +348,7 @@ fn compare(im: &mut Importer, k: usize) -> Result<Vec<Value>, FrontError> {
     let (ia, ib) = if op.starts_with("Less") { (1, 0) } else { (0, 1) };
     let inner = im.as_lin(k, ia, &a, &shape)?.sub(&im.as_lin(k, ib, &b, &shape)?).map_err(|m| im.lin_err(k, m))?;
     let mut nodes = inner.nodes.clone();
-    im.heavs.push(HeavDef { inner, or_equal });
+    im.heavs.push(HeavDef { inner, or_equal, node: k });
     let mut l = Lin::atom(Atom::Heav(im.heavs.len() - 1), shape);
     l.boolean = true;
     nodes.insert(k);
