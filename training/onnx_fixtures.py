@@ -438,6 +438,13 @@ def broken():
         g.node[[n.name for n in g.node].index("fc2/Gemm")].input[0] = "mem0_next"
     tweaked("membrane_as_input", "the membrane is reset but also read as a value", "a layer reads a membrane instead of spikes",
             state_misuse)
+    def huge_pads(m):
+        bad_conv(m)
+        conv = [n for n in m.graph.node if n.name == "conv"][0]
+        conv.attribute.remove(conv.attribute[0])
+        conv.attribute.append(helper.make_attribute("pads", [2**40, 2**40]))
+    tweaked("huge_pads", "attribute 'pads'': 1099511627776 is negative or too large",
+            "Conv pads of 2^40 (sizes are checked before any arithmetic)", huge_pads)
     with open(os.path.join(BROKEN, "cases.json"), "w") as f:
         json.dump(cases, f, indent=2)
         f.write("\n")

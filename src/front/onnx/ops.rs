@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::proto::{Attr, NodeDef};
-use super::value::{Arr, Atom, Elem, Lin};
+use super::value::{Arr, Atom, Elem, Lin, checked_numel};
 use crate::front::FrontError;
 use crate::ir::Padding;
 use crate::valid::conv_out_len;
@@ -239,7 +239,12 @@ impl Importer<'_> {
             None => Ok(vec![fill; n]),
             Some(v) if v.len() == n => v
                 .iter()
-                .map(|&x| usize::try_from(x).map_err(|_| self.err(k, Some(&field), format!("{x} is negative"))))
+                .map(|&x| {
+                    usize::try_from(x)
+                        .ok()
+                        .filter(|&x| x <= 1 << 24)
+                        .ok_or_else(|| self.err(k, Some(&field), format!("{x} is negative or too large")))
+                })
                 .collect(),
             Some(v) => Err(self.err(k, Some(&field), format!("expected {n} values, found {}", v.len()))),
         }
@@ -583,9 +588,10 @@ fn reshape(im: &mut Importer, k: usize) -> Result<Vec<Value>, FrontError> {
                     t => return Err(im.err(k, Some(&im.in_field(k, 1)), format!("invalid target dimension {t}"))),
                 }
             }
-            let total: usize = full.iter().product();
+            let too_big = || im.err(k, Some(&im.in_field(k, 1)), format!("target {target:?} is too large"));
+            let total = checked_numel(&full).ok_or_else(too_big)?;
             if let Some(i) = infer {
-                let rest: usize = out.iter().product();
+                let rest = checked_numel(&out).ok_or_else(too_big)?;
                 if rest == 0 || !total.is_multiple_of(rest) {
                     return Err(im.err(
                         k,
@@ -595,7 +601,7 @@ fn reshape(im: &mut Importer, k: usize) -> Result<Vec<Value>, FrontError> {
                 }
                 out[i] = total / rest;
             }
-            if out.iter().product::<usize>() != total {
+            if checked_numel(&out) != Some(total) {
                 return Err(im.err(
                     k,
                     Some(&im.in_field(k, 1)),
@@ -723,6 +729,10 @@ fn shape_ops(im: &mut Importer, k: usize) -> Result<Vec<Value>, FrontError> {
                     }
                 })
                 .collect::<Result<_, _>>()?;
+            let shape = [&a.shape[..ax], &idx.shape[..], &a.shape[ax + 1..]].concat();
+            if checked_numel(&shape).is_none() {
+                return Err(im.err(k, Some("input 1"), format!("gathering gives shape {shape:?}, which is too large")));
+            }
             let outer: usize = a.shape[..ax].iter().product();
             let inner: usize = a.shape[ax + 1..].iter().product();
             let mut data = Vec::with_capacity(outer * ids.len() * inner);
@@ -732,10 +742,12 @@ fn shape_ops(im: &mut Importer, k: usize) -> Result<Vec<Value>, FrontError> {
                     data.extend_from_slice(&a.data[base..base + inner]);
                 }
             }
-            let shape = [&a.shape[..ax], &idx.shape[..], &a.shape[ax + 1..]].concat();
             Arr { elem: a.elem, shape, data }
         }
         "Concat" => {
+            if r == 0 {
+                return Err(im.err(k, Some("input 0"), "cannot concatenate scalars"));
+            }
             let parts: Vec<Arr> = cs.into_iter().flatten().collect();
             let ax = axis(im, k, "attribute 'axis'", im.attr_int(k, "axis", 0)?, r.max(1))?;
             let mut shape = a.shape.clone();
@@ -983,16 +995,11 @@ fn conv(im: &mut Importer, k: usize) -> Result<Vec<Value>, FrontError> {
         return Err(im.err(k, Some("attribute 'strides'"), "strides and dilations must be positive"));
     }
     let co = w.shape[0];
-    if x.shape[0] != w.shape[1] * groups || co % groups != 0 {
+    if w.shape[1].checked_mul(groups) != Some(x.shape[0]) || co % groups != 0 {
         return Err(im.err(
             k,
             Some(&im.in_field(k, 1)),
-            format!(
-                "weight {:?} with {groups} group(s) expects {} input channels, the input has {}",
-                w.shape,
-                w.shape[1] * groups,
-                x.shape[0]
-            ),
+            format!("weight {:?} with {groups} group(s) does not fit the input's {} channels", w.shape, x.shape[0]),
         ));
     }
     let pad = padding(im, k, nd, &kernel, &stride, &dilation)?;

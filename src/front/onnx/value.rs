@@ -60,6 +60,14 @@ fn numel(s: &[usize]) -> usize {
     s.iter().product()
 }
 
+/// Element count, `None` past [`crate::front::MAX_ELEMENTS`].
+pub(super) fn checked_numel(s: &[usize]) -> Option<usize> {
+    s.iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+        .filter(|&n| n <= crate::front::MAX_ELEMENTS)
+        .map(|n| n as usize)
+}
+
 /// numpy broadcast of two shapes.
 pub(super) fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let r = a.len().max(b.len());
@@ -111,7 +119,9 @@ impl Arr {
         let shape = broadcast_shapes(&self.shape, &o.shape)
             .ok_or_else(|| format!("shapes {:?} and {:?} do not broadcast", self.shape, o.shape))?;
         let elem = self.elem.join(o.elem);
-        let n = numel(&shape);
+        let n = checked_numel(&shape).ok_or_else(|| {
+            format!("broadcasting {:?} with {:?} gives a tensor that is too large", self.shape, o.shape)
+        })?;
         let data = (0..n)
             .map(|i| {
                 let a = self.data[broadcast_index(&self.shape, &shape, i)];
