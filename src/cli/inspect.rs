@@ -48,6 +48,10 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
     let info =
         valid::validate(&graph).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", a.model.model.display())))?;
     let dialect = Dialect::resolve(&graph, &a.model.overrides());
+    let overridden = match (super::fixed_dialect(&graph), &dialect) {
+        (Some(f), Ok(d)) => spikefab::ir::dialect::overridden(&f, d),
+        _ => vec![],
+    };
     let merges = analysis::merges(&graph, &info);
     let recurrent: Vec<(String, String)> = graph
         .g
@@ -86,6 +90,7 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
             "dialect": d,
             "dialect_error": derr,
             "warnings": graph.provenance.warnings,
+            "overridden": overridden,
             "nodes": nodes,
             "recurrent_edges": recurrent,
             "merges": merges,
@@ -107,6 +112,9 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
         Err(e) => println!("dialect: unresolved: {e}"),
     }
     for w in &p.warnings {
+        println!("warning: {w}");
+    }
+    for w in &overridden {
         println!("warning: {w}");
     }
     println!();

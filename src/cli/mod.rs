@@ -101,10 +101,24 @@ impl ModelArgs {
         }
     }
 
-    /// Loads and validates the model.
+    /// Loads and validates the model; warns on stderr where an option overrides what the
+    /// model's own equations fix (ONNX).
     pub fn load(&self) -> Result<Model, Failure> {
-        Model::load(&self.model, &self.overrides()).map_err(Failure::input)
+        let graph = spikefab::front::load(&self.model).map_err(Failure::input)?;
+        let fixed = fixed_dialect(&graph);
+        let m = Model::from_graph(&self.model, graph, &self.overrides()).map_err(Failure::input)?;
+        if let Some(f) = fixed {
+            for w in spikefab::ir::dialect::overridden(&f, m.dialect()) {
+                eprintln!("warning: {}: {w}", self.model.display());
+            }
+        }
+        Ok(m)
     }
+}
+
+/// The dialect a graph's own equations fix, for formats that store them (ONNX).
+pub fn fixed_dialect(g: &spikefab::ir::Graph) -> Option<spikefab::ir::Dialect> {
+    (g.provenance.format == "onnx").then(|| g.dialect.clone())
 }
 
 /// Hardware plan options shared by plan, verify, simulate --engine cycle, compile, energy.

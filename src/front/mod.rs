@@ -8,6 +8,7 @@
 
 pub mod json;
 pub mod nir;
+pub mod onnx;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -109,6 +110,6 @@ pub fn load(path: &Path) -> Result<Graph, FrontError> {
     match detect_format(path)? {
         Format::Nir => nir::load(path),
         Format::Json => json::load(path),
-        Format::Onnx => Err(FrontError::file(path, "ONNX import is not available yet")),
+        Format::Onnx => onnx::load(path),
     }
 }

@@ -298,6 +298,37 @@ pub fn infer_dt(graph: &Graph) -> DtInference {
     }
 }
 
+/// Facts of a dialect that the model's own equations fix (an ONNX graph computes its reset,
+/// firing rule and decay) and that `resolved` changes, one message each. Options still win,
+/// as for every format; these messages make the override explicit.
+pub fn overridden(fixed: &Dialect, resolved: &Dialect) -> Vec<String> {
+    let mut v = vec![];
+    if let (Some(a), Some(b)) = (fixed.dt, resolved.dt)
+        && a != b
+    {
+        v.push(format!(
+            "dt {} s changes the decay the graph computes: its neurons are written for dt = {} s",
+            fmt_seconds(b),
+            fmt_seconds(a)
+        ));
+    }
+    if fixed.reset != resolved.reset {
+        v.push(format!("reset {} overrides the graph's own reset, {}", resolved.reset, fixed.reset));
+    }
+    if fixed.fire_on_equal != resolved.fire_on_equal {
+        let rule = |e: bool| if e { "v >= thr" } else { "v > thr" };
+        v.push(format!(
+            "firing on {} overrides the graph's own rule, {}",
+            rule(resolved.fire_on_equal),
+            rule(fixed.fire_on_equal)
+        ));
+    }
+    if fixed.switches != resolved.switches {
+        v.push(format!("switches {:?} override the graph's own semantics {:?}", resolved.switches, fixed.switches));
+    }
+    v
+}
+
 /// Seconds in the shortest readable form: `1e-4`, `0.5`, `1`.
 pub fn fmt_seconds(x: f64) -> String {
     if x != 0.0 && (x.abs() < 1e-2 || x.abs() >= 1e4) { format!("{x:e}") } else { format!("{x}") }
