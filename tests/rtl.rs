@@ -65,10 +65,11 @@ fn verilator_lint_is_clean() {
     if !tool_or_skip("verilator", "verilator_lint_is_clean") {
         return;
     }
-    for (c, _) in students() {
-        let (_, plan, _) = plan_for(&c, None);
+    for ((c, _), exit) in students().into_iter().flat_map(|s| [(s.clone(), false), (s, true)]) {
+        let (_, mut plan, _) = plan_for(&c, None);
+        plan.early_exit = exit;
         let d = spikefab::back::verilog::emit(&plan, None).unwrap();
-        let dir = scratch(&format!("lint-{}", c.name));
+        let dir = scratch(&format!("lint-{}{}", c.name, if exit { "-exit" } else { "" }));
         spikefab::flow::write_design(&d, &dir).unwrap();
         let srcs = spikefab::flow::ice40::sources(&d);
         for top in [d.module.clone(), format!("{}_board", d.module)] {

@@ -616,8 +616,8 @@ module {{ v.module }} (
         end else if ({{ l.pre }}_u_on) begin
             for (ex_i = 0; ex_i < {{ l.lanes }}; ex_i = ex_i + 1)
                 if (u_spk[ex_i])
-                    ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + uy * {{ l.w }} + ux]
-                        <= ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + uy * {{ l.w }} + ux] + {{ v.cnt_w }}'d1;
+                    ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + {16'd0, uy} * {{ l.w }} + {16'd0, ux}]
+                        <= ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + {16'd0, uy} * {{ l.w }} + {16'd0, ux}] + {{ v.cnt_w }}'d1;
         end
     end
 {%- endif %}
@@ -710,7 +710,9 @@ module {{ v.module }} (
 
     // ------------------------------------------------------------------ clear (early exit)
     reg clr_act;
-    reg [{{ v.clear_w - 1 }}:0] clr_row;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [{{ v.clear_w - 1 }}:0] clr_row;  // one bit wider than a row address: compared with `rows`
+    /* verilator lint_on UNUSEDSIGNAL */
 {%- if v.early_exit %}
     wire clr_on = go_clr || clr_act;
     wire [{{ v.clear_w - 1 }}:0] clr_cur = go_clr ? {{ v.clear_w }}'d0 : clr_row;

@@ -501,7 +501,9 @@ module sf_affine_lif (
 
     // ------------------------------------------------------------------ clear (early exit)
     reg clr_act;
-    reg [2:0] clr_row;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg [2:0] clr_row;  // one bit wider than a row address: compared with `rows`
+    /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         clr_act <= 1'b0;
         clr_row <= 3'd0;
