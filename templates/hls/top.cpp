@@ -43,7 +43,8 @@ static void load_input(sf::stream<sf::axis<{{ v.in_w }}>>& in) {
 
 // ACC {{ l.k }}.{{ loop.index0 }}: {{ p.comment }}
 // {{ p.kind }}{% if p.pre.is_some() %} after pooling{% endif %}, {% if p.rom.is_some() %}weight table{% else %}one weight{% endif %}, products << {{ p.shift }}{% if p.statik %}; static (step 0 only){% endif %}
-static void {{ p.func }}(const {% if p.src_input %}sf::in_event{% else %}sf::ev_entry{% endif %} ev[{{ p.ev_depth }}], int nev, sf::int_t<{{ p.tw }}> dst[{{ l.rows }}][{{ l.lanes }}]) {
+// The beats of one event of value `val` at source channel pc, position (py, px).
+static void {{ p.func }}_beats(int pc, int py, int px, int64_t val, sf::int_t<{{ p.tw }}> dst[{{ l.rows }}][{{ l.lanes }}]) {
 {%- if let Some(r) = p.rom %}
     {{ r.decl }} = {
 {{ r.init }}
@@ -52,122 +53,115 @@ static void {{ p.func }}(const {% if p.src_input %}sf::in_event{% else %}sf::ev_
     SF_HLS({{ pr }})
 {%- endfor %}
 {%- endif %}
+{%- if p.kind == "dense" %}
+    // Column j of the weight matrix; beat b covers neurons b*L .. b*L+L-1.
+    const int j = (pc * {{ p.ph }} + py) * {{ p.pw }} + px;
+    for (int b = 0; b < {{ p.ncg }}; b++) {
+        SF_HLS(PIPELINE II=1)
+        for (int l = 0; l < {{ p.lanes }}; l++) {
+            SF_HLS(UNROLL)
+{%- if p.limit > 0 %}
+            if (b * {{ p.lanes }} + l >= {{ p.limit }}) {
+                continue;
+            }
+{%- endif %}
+            {{ p.w_line }}
+            sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[b][l], sf::shl(w * val, {{ p.shift }}));
+        }
+    }
+{%- else if p.kind == "conv" %}
+    // Output (oy, ox) receives input (py, px) through tap (ky, kx) when
+    // py + pad - ky*dil = oy*stride; beat cb covers output channels cb*L .. cb*L+L-1 of the group.
+    const int grp = pc / {{ p.cig }};
+    for (int ky = 0; ky < {{ p.kh }}; ky++) {
+        const int ny = py + {{ p.pad[0] }} - ky * {{ p.dil[0] }};
+        if (ny < 0 || ny % {{ p.stride[0] }} != 0 || ny / {{ p.stride[0] }} >= {{ p.oh }}) {
+            continue;
+        }
+        const int oy = ny / {{ p.stride[0] }};
+        for (int kx = 0; kx < {{ p.kw }}; kx++) {
+            const int nx = px + {{ p.pad[1] }} - kx * {{ p.dil[1] }};
+            if (nx < 0 || nx % {{ p.stride[1] }} != 0 || nx / {{ p.stride[1] }} >= {{ p.ow }}) {
+                continue;
+            }
+            const int ox = nx / {{ p.stride[1] }};
+            for (int cb = 0; cb < {{ p.ncg }}; cb++) {
+                SF_HLS(PIPELINE II=1)
+                const int row = (grp * {{ p.ncg }} + cb) * {{ p.pos }} + oy * {{ p.ow }} + ox;
+                const int addr = ((pc * {{ p.kh }} + ky) * {{ p.kw }} + kx) * {{ p.ncg }} + cb;
+                for (int l = 0; l < {{ p.lanes }}; l++) {
+                    SF_HLS(UNROLL)
+{%- if p.limit > 0 %}
+                    if (cb * {{ p.lanes }} + l >= {{ p.limit }}) {
+                        continue;
+                    }
+{%- endif %}
+                    {{ p.w_line }}
+                    sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[row][l], sf::shl(w * val, {{ p.shift }}));
+                }
+            }
+        }
+    }
+{%- else if p.kind == "pool" %}
+{%- if let Some(g) = p.pool %}
+    // Every pooling window containing (py, px) gathers the event.
+    for (int qa = 0; qa < {{ g.ca }}; qa++) {
+        for (int qb = 0; qb < {{ g.cb }}; qb++) {
+            SF_HLS(PIPELINE II=1)
+            int oy = 0;
+            int ox = 0;
+            if (!sf::pool_axis(py, {{ g.p[0] }}, {{ g.s[0] }}, {{ g.k[0] }}, {{ g.out[0] }}, qa, oy) ||
+                !sf::pool_axis(px, {{ g.p[1] }}, {{ g.s[1] }}, {{ g.k[1] }}, {{ g.out[1] }}, qb, ox)) {
+                continue;
+            }
+            const int row = (pc / {{ p.lanes }}) * {{ p.pos }} + oy * {{ p.w }} + ox;
+            const int lane = pc % {{ p.lanes }};
+            {{ p.w_line }}
+            sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[row][lane], sf::shl(w * val, {{ p.shift }}));
+        }
+    }
+{%- endif %}
+{%- else %}
+    // Element to element: the flat index n in the source is neuron n here.
+    const int n = (pc * {{ p.sh }} + py) * {{ p.sw }} + px;
+    const int ch = n / {{ p.pos }};
+    const int row = (ch / {{ p.lanes }}) * {{ p.pos }} + n % {{ p.pos }};
+    const int lane = ch % {{ p.lanes }};
+    {{ p.w_line }}
+    sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[row][lane], sf::shl(w * val, {{ p.shift }}));
+{%- endif %}
+}
+
+// The phase: source events in list order{% if !p.src_input %}, lanes of an entry lowest first{% endif %}{% if p.pre.is_some() %}, pooled windows in candidate order{% endif %}.
+static void {{ p.func }}(const {% if p.src_input %}sf::in_event{% else %}sf::ev_entry{% endif %} ev[{{ p.ev_depth }}], int nev, sf::int_t<{{ p.tw }}> dst[{{ l.rows }}][{{ l.lanes }}]) {
     for (int e = 0; e < nev; e++) {
         SF_HLS(LOOP_TRIPCOUNT min=0 max={{ p.ev_depth }})
 {%- if p.src_input %}
         {
-            const int ec = ev[e].c;
-            const int ey = ev[e].y;
-            const int ex = ev[e].x;
+            const int c = ev[e].c;
             const int64_t val = ev[e].v;
 {%- else %}
         for (int sl = 0; sl < {{ p.src_lanes }}; sl++) {
-            // Lanes of an entry, lowest first: each set lane is one event of value 1.
             if (((ev[e].mask >> sl) & 1u) == 0) {
                 continue;
             }
-            const int ec = ev[e].c + sl;
-            const int ey = ev[e].y;
-            const int ex = ev[e].x;
+            const int c = ev[e].c + sl;
             const int64_t val = 1;
 {%- endif %}
 {%- if let Some(g) = p.pre %}
-            // Pooling before the weights: each candidate window is one pooled event.
             for (int wa = 0; wa < {{ g.ca }}; wa++) {
                 for (int wb = 0; wb < {{ g.cb }}; wb++) {
                     int py = 0;
                     int px = 0;
-                    if (!sf::pool_axis(ey, {{ g.p[0] }}, {{ g.s[0] }}, {{ g.k[0] }}, {{ g.out[0] }}, wa, py) ||
-                        !sf::pool_axis(ex, {{ g.p[1] }}, {{ g.s[1] }}, {{ g.k[1] }}, {{ g.out[1] }}, wb, px)) {
-                        continue;
+                    if (sf::pool_axis(ev[e].y, {{ g.p[0] }}, {{ g.s[0] }}, {{ g.k[0] }}, {{ g.out[0] }}, wa, py) &&
+                        sf::pool_axis(ev[e].x, {{ g.p[1] }}, {{ g.s[1] }}, {{ g.k[1] }}, {{ g.out[1] }}, wb, px)) {
+                        {{ p.func }}_beats(c, py, px, val, dst);
                     }
-                    const int pc = ec;
-{%- else %}
-            {
-                {
-                    const int pc = ec;
-                    const int py = ey;
-                    const int px = ex;
-{%- endif %}
-{%- if p.kind == "dense" %}
-                    // Column j of the weight matrix; beat b covers neurons b*L .. b*L+L-1.
-                    const int j = (pc * {{ p.ph }} + py) * {{ p.pw }} + px;
-                    for (int b = 0; b < {{ p.ncg }}; b++) {
-                        SF_HLS(PIPELINE II=1)
-                        for (int l = 0; l < {{ p.lanes }}; l++) {
-                            SF_HLS(UNROLL)
-{%- if p.limit > 0 %}
-                            if (b * {{ p.lanes }} + l >= {{ p.limit }}) {
-                                continue;
-                            }
-{%- endif %}
-                            {{ p.w_line }}
-                            sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[b][l], sf::shl(w * val, {{ p.shift }}));
-                        }
-                    }
-{%- else if p.kind == "conv" %}
-                    // Output (oy, ox) receives input (py, px) through tap (ky, kx) when
-                    // py + pad - ky*dil = oy*stride.
-                    const int grp = pc / {{ p.cig }};
-                    for (int ky = 0; ky < {{ p.kh }}; ky++) {
-                        const int ny = py + {{ p.pad[0] }} - ky * {{ p.dil[0] }};
-                        if (ny < 0 || ny % {{ p.stride[0] }} != 0 || ny / {{ p.stride[0] }} >= {{ p.oh }}) {
-                            continue;
-                        }
-                        const int oy = ny / {{ p.stride[0] }};
-                        for (int kx = 0; kx < {{ p.kw }}; kx++) {
-                            const int nx = px + {{ p.pad[1] }} - kx * {{ p.dil[1] }};
-                            if (nx < 0 || nx % {{ p.stride[1] }} != 0 || nx / {{ p.stride[1] }} >= {{ p.ow }}) {
-                                continue;
-                            }
-                            const int ox = nx / {{ p.stride[1] }};
-                            for (int cb = 0; cb < {{ p.ncg }}; cb++) {
-                                SF_HLS(PIPELINE II=1)
-                                const int row = (grp * {{ p.ncg }} + cb) * {{ p.pos }} + oy * {{ p.ow }} + ox;
-                                const int addr = ((pc * {{ p.kh }} + ky) * {{ p.kw }} + kx) * {{ p.ncg }} + cb;
-                                for (int l = 0; l < {{ p.lanes }}; l++) {
-                                    SF_HLS(UNROLL)
-{%- if p.limit > 0 %}
-                                    if (cb * {{ p.lanes }} + l >= {{ p.limit }}) {
-                                        continue;
-                                    }
-{%- endif %}
-                                    {{ p.w_line }}
-                                    sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[row][l], sf::shl(w * val, {{ p.shift }}));
-                                }
-                            }
-                        }
-                    }
-{%- else if p.kind == "pool" %}
-{%- if let Some(g) = p.pool %}
-                    // Every pooling window containing (py, px) gathers the event.
-                    for (int qa = 0; qa < {{ g.ca }}; qa++) {
-                        for (int qb = 0; qb < {{ g.cb }}; qb++) {
-                            SF_HLS(PIPELINE II=1)
-                            int oy = 0;
-                            int ox = 0;
-                            if (!sf::pool_axis(py, {{ g.p[0] }}, {{ g.s[0] }}, {{ g.k[0] }}, {{ g.out[0] }}, qa, oy) ||
-                                !sf::pool_axis(px, {{ g.p[1] }}, {{ g.s[1] }}, {{ g.k[1] }}, {{ g.out[1] }}, qb, ox)) {
-                                continue;
-                            }
-                            const int row = (pc / {{ p.lanes }}) * {{ p.pos }} + oy * {{ p.w }} + ox;
-                            const int lane = pc % {{ p.lanes }};
-                            {{ p.w_line }}
-                            sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[row][lane], sf::shl(w * val, {{ p.shift }}));
-                        }
-                    }
-{%- endif %}
-{%- else %}
-                    // Element to element: the flat index n in the source is neuron n here.
-                    const int n = (pc * {{ p.sh }} + py) * {{ p.sw }} + px;
-                    const int ch = n / {{ p.pos }};
-                    const int row = (ch / {{ p.lanes }}) * {{ p.pos }} + n % {{ p.pos }};
-                    const int lane = ch % {{ p.lanes }};
-                    {{ p.w_line }}
-                    sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[row][lane], sf::shl(w * val, {{ p.shift }}));
-{%- endif %}
                 }
             }
+{%- else %}
+            {{ p.func }}_beats(c, ev[e].y, ev[e].x, val, dst);
+{%- endif %}
         }
     }
 }
@@ -188,8 +182,12 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- endif %}
     for (int r = 0; r < {{ l.rows }}; r++) {
         SF_HLS(PIPELINE II=1)
-        [[maybe_unused]] const int cgi = r / {{ l.pos }};
-        [[maybe_unused]] const int p = r % {{ l.pos }};
+{%- if l.need_cgi %}
+        const int cgi = r / {{ l.pos }};  // lane group
+{%- endif %}
+{%- if l.need_p %}
+        const int p = r % {{ l.pos }};  // position y*W + x
+{%- endif %}
 {%- if l.has_events %}
         uint64_t mask = 0;
 {%- endif %}
@@ -198,7 +196,9 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- endif %}
         for (int l = 0; l < {{ l.lanes }}; l++) {
             SF_HLS(UNROLL)
-            [[maybe_unused]] const int local = (cgi % {{ l.ncg }}) * {{ l.lanes }} + l;
+{%- if l.need_local %}
+            const int local = (cgi % {{ l.ncg }}) * {{ l.lanes }} + l;  // channel within the group
+{%- endif %}
 {%- if l.partial %}
             if (local >= {{ l.gc }}) {
                 continue;  // padding lane
@@ -219,8 +219,8 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- if l.sat == "true" %}
             v = sf::clamp<{{ l.vw }}>(v);
 {%- endif %}
-{%- if l.spike_expr != "false" %}
-            [[maybe_unused]] const bool spike = {{ l.spike_expr }};
+{%- if l.spike_used %}
+            const bool spike = {{ l.spike_expr }};
 {%- endif %}
 {%- endif %}
 {%- if let Some(vh) = l.vhat_expr %}
@@ -308,7 +308,9 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 {%- endif %}
     int sf_run = {{ v.t_max }};
     for (int t = 0; t < {{ v.t_max }}; t++) {
-        [[maybe_unused]] const bool late = t > 0;
+{%- if v.any_late %}
+        const bool late = t > 0;
+{%- endif %}
         const bool last = t == {{ v.t_max - 1 }};
 {%- if v.per_step %}
         {%- if v.has_in_events %}

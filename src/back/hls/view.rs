@@ -179,6 +179,14 @@ pub struct LayerView {
     pub use_v: bool,
     /// Spike condition (`false` for non-spiking layers).
     pub spike_expr: String,
+    /// The update reads `spike`.
+    pub spike_used: bool,
+    /// The update reads the row's lane group, position, and each lane's channel in its group.
+    pub need_cgi: bool,
+    /// Position.
+    pub need_p: bool,
+    /// Channel within the group.
+    pub need_local: bool,
     /// `vhat` (membrane after reset), when the decay reads it.
     pub vhat_expr: Option<String>,
     /// Next membrane before the write policy.
@@ -233,6 +241,8 @@ pub struct TopView {
     pub early_exit: bool,
     /// Layers.
     pub layers: Vec<LayerView>,
+    /// Some layer's update reads `late`.
+    pub any_late: bool,
     /// Pragmas of the input event list.
     pub in_pragmas: Vec<String>,
     /// Pragmas of the output buffer.
@@ -353,6 +363,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         out_rows: ol.rows,
         n_out: ol.neurons(),
         early_exit: plan.early_exit,
+        any_late: layers.iter().any(|l| l.uses_late),
         layers,
         in_pragmas: if has_in_events {
             vec![format!("BIND_STORAGE variable=sf_in_ev {}", storage(plan, "input.events", false))]
@@ -518,8 +529,18 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
         let _ = write!(read, "{v_expr} {spike_expr} ");
     }
     let _ = write!(read, "{} {next_expr}", vhat_expr.as_deref().unwrap_or(""));
+    if is_out {
+        let _ = write!(read, " {out_value}");
+    }
     let read: Vec<&str> = read.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
     let uses_late = read.contains(&"late");
+    let has_events = spiking && l.has_consumers;
+    let counts = is_out && plan.early_exit;
+    let spike_used = spiking && (read.contains(&"spike") || has_events || counts);
+    let partial = !l.group_size.is_multiple_of(lanes);
+    let need_local = partial || counts;
+    let need_p = has_events || counts;
+
     let mut roms = vec![];
     let mut params = vec![];
     for (name, line, rom) in defs {
@@ -528,8 +549,7 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
             roms.extend(rom);
         }
     }
-    let has_events = spiking && l.has_consumers;
-    let counts = is_out && plan.early_exit;
+    let need_cgi = need_local || has_events || (per_ch && !roms.is_empty());
     let mut state_p = state_pragmas(plan, &format!("{id}_x"), &format!("{}.v", l.name));
     if has_s {
         state_p.extend(state_pragmas(plan, &format!("{id}_s"), &format!("{}.s", l.name)));
@@ -594,7 +614,11 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
         w: l.shape[2],
         gc: l.group_size,
         ncg: l.ncg,
-        partial: !l.group_size.is_multiple_of(lanes),
+        partial,
+        spike_used,
+        need_cgi,
+        need_p,
+        need_local,
         vw: l.v_bits,
         sw: l.s_bits,
         yw: l.y_bits,
