@@ -397,6 +397,27 @@ fn csim_command_exit_codes() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no_such.npy"), "{err}");
+    // A relative output folder (the testbench runs inside it).
+    let model = root().join("models/mlp_bw/mlp_bw.nir");
+    let inputs = root().join("models/digits_test_x.npy");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(["csim", model.to_str().unwrap(), "--from", "snntorch", "-T", "8", "--samples", "3"])
+        .args(["--inputs", inputs.to_str().unwrap(), "-o", "rel/dir"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(out.join("rel/dir/outputs.txt").is_file());
+    // Without g++: exit 2, naming the Debian package.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(["csim", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8", "--samples", "2"])
+        .args(["--inputs", "models/digits_test_x.npy", "-o", out.join("nogxx").to_str().unwrap()])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("g++ is not installed (Debian package: g++)"), "{err}");
 }
 
 /// `compile --backend both`: Verilog and the HLS project side by side, the C simulation on the
@@ -461,4 +482,33 @@ fn compile_with_the_hls_backend() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(only.join("hls/sf_mlp_bw_t4.cpp").is_file());
     assert!(!only.join("sf_mlp_bw_t4.v").exists());
+}
+
+/// Stricter than the C simulation's flags: pedantic and shadowing warnings as errors, and no
+/// undefined behaviour or memory error at run time (sanitizers abort on the first report).
+#[test]
+fn generated_cpp_is_clean_under_sanitizers() {
+    if !tool_or_skip("g++", "generated_cpp_is_clean_under_sanitizers") {
+        return;
+    }
+    let students: Vec<_> = students().into_iter().map(|(c, _)| c).collect();
+    let corpus = cases(&root().join("tests/data/nir/cases.json"));
+    let picks = [("conv_bw", &students, 8), ("ensemble_bw", &students, 2), ("cuba_lif", &corpus, 4)];
+    for (name, set, lanes) in picks {
+        let c = set.iter().find(|c| c.name == name).unwrap();
+        let (_, plan, batch) = plan_for(c, Some(lanes));
+        let batch = batch.take(40);
+        let eng = cycle::run(&plan, &batch, plan.timesteps);
+        let dir = scratch(&format!("csim-sanitize-{name}"));
+        let d = csim::write_project(&plan, &batch, &eng, PART, &dir).unwrap();
+        let mut args = vec!["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror", "-O1"];
+        args.extend(["-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-o", "tb"]);
+        let srcs = d.sources();
+        args.extend(srcs.iter().map(String::as_str));
+        let out = std::process::Command::new("g++").args(&args).current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let run = std::process::Command::new(dir.join("tb")).current_dir(&dir).output().unwrap();
+        let (o, e) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        assert!(run.status.success() && o.contains("tb: 0 of"), "{name}: {o}\n{e}");
+    }
 }

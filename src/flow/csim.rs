@@ -120,8 +120,10 @@ pub fn build_and_run(design: &HlsDesign, dir: &Path) -> Result<TbRun, FlowError>
             message: format!("the generated C++ does not compile ({}):\n{}", args.join(" "), tail.join("\n")),
         });
     }
+    // An absolute path: a relative one would be resolved against the new working directory.
+    let exe = std::path::absolute(dir.join("tb")).map_err(|e| FlowError::Io(format!("{}: {e}", dir.display())))?;
     let t1 = Instant::now();
-    let run = Command::new(dir.join("tb"))
+    let run = Command::new(exe)
         .current_dir(dir)
         .output()
         .map_err(|e| FlowError::Failed { tool: "tb".into(), message: e.to_string() })?;
