@@ -70,14 +70,22 @@ fn csim_saturating_arithmetic() {
     }
 }
 
-/// Early exit: inferences stop at different steps; the C++ stops at the same ones.
+/// Early exit: inferences stop at different steps; the C++ stops at the same ones (students
+/// with direct input, corpus models with per-step input whose unread steps stay in the stream).
 #[test]
 fn csim_early_exit() {
     if !tool_or_skip("g++", "csim_early_exit") {
         return;
     }
-    for name in ["mlp_bw", "ensemble_bw"] {
-        let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
+    let corpus = cases(&root().join("tests/data/nir/cases.json"));
+    let picks: Vec<_> = students()
+        .into_iter()
+        .map(|(c, _)| c)
+        .filter(|c| c.name == "mlp_bw" || c.name == "ensemble_bw")
+        .chain(corpus.into_iter().filter(|c| c.name == "affine_lif_perstep" || c.name == "conv_sumpool_flatten_affine"))
+        .collect();
+    for c in picks {
+        let name = &c.name;
         let m = c.load();
         let batch = c.batch(&m);
         let t = spikefab::target::Target::load("ice40-up5k").unwrap();
@@ -87,7 +95,10 @@ fn csim_early_exit() {
         let plan = lower(&m, &o).unwrap();
         let dir = scratch(&format!("csim-exit-{name}"));
         let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap();
-        println!("{name} early exit: {} steps over {} samples", r.steps, r.samples);
+        println!(
+            "{name} early exit: {} steps over {} samples (per-step input: {})",
+            r.steps, r.samples, plan.input.per_step
+        );
         assert!(r.steps < batch.n * c.timesteps, "{name}: some inference must stop early");
         assert!(r.exact(), "{name}: {:?}", r.first_differences);
     }
