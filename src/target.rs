@@ -115,6 +115,10 @@ pub struct EnergyConsts {
     pub spike_out_j: Option<f64>,
 }
 
+/// The Vitis HLS part for targets without an AMD/Xilinx part: the Artix-7 XC7A35T of the
+/// bundled `xc7a35t` target (Arty A7-35T), a small, common board.
+pub const DEFAULT_HLS_PART: &str = "xc7a35tcsg324-1";
+
 /// A target device or chip.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Target {
@@ -131,6 +135,9 @@ pub struct Target {
     /// Vendor part number (Vivado targets).
     #[serde(default)]
     pub part: Option<String>,
+    /// AMD/Xilinx part for Vitis HLS (default: `part`, else [`DEFAULT_HLS_PART`]).
+    #[serde(default)]
+    pub hls_part: Option<String>,
     /// Resources.
     pub device: Device,
     /// Board pins.
@@ -185,6 +192,12 @@ impl Target {
     /// True for devices built with the open iCE40 flow.
     pub fn is_ice40(&self) -> bool {
         self.family == "ice40"
+    }
+
+    /// The part `run_hls.tcl` synthesises for: the target's `hls_part`, its Vivado `part`, or
+    /// for devices Vitis HLS cannot target (iCE40, ASIC, neuromorphic) [`DEFAULT_HLS_PART`].
+    pub fn hls_part(&self) -> &str {
+        self.hls_part.as_deref().or(self.part.as_deref()).unwrap_or(DEFAULT_HLS_PART)
     }
 
     /// Clock period in seconds at the default clock.

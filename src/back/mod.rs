@@ -1,5 +1,8 @@
-//! Back ends: writers from the IR (NIR) or from the hardware plan (Verilog, HLS C++).
+//! Back ends: writers from the IR (NIR) or from the hardware plan (Verilog, HLS C++), and the
+//! limits the hardware back ends share.
 
+pub mod hls;
+pub mod limits;
 pub mod namer;
 pub mod nir;
 pub mod verilog;

@@ -1,15 +1,17 @@
-//! `spikefab compile`: a student to Verilog (+ testbench, constraints, build script), verified
-//! against the reference and co-simulated against the cycle engine, and for iCE40 targets a
-//! bitstream from the open flow.
+//! `spikefab compile`: a student to Verilog (+ testbench, constraints, build script) and/or HLS
+//! C++ (+ testbench, Vitis HLS script), verified against the reference, co-simulated (RTL) and
+//! C-simulated (C++) against the cycle engine, and for iCE40 targets a bitstream from the open
+//! flow.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde_json::json;
-use spikefab::back::verilog;
+use spikefab::back::{hls, verilog};
 use spikefab::energy;
 use spikefab::flow::cosim::{self, Simulator};
+use spikefab::flow::csim;
 use spikefab::flow::{self, FlowError, ice40, vivado};
 use spikefab::report::Resources;
 use spikefab::sim::{cycle, io, reference};
@@ -19,6 +21,17 @@ use super::passes::{PassArgs, prepare, print_records};
 use super::plan::{load_inputs, steps_for};
 use super::verify::{EarlyExit, early_exit_check, print_early_exit};
 use super::{Failure, ModelArgs, PlanArgs};
+
+/// Which hardware descriptions to emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Verilog RTL (co-simulated, bitstream for iCE40).
+    Verilog,
+    /// HLS C++ for Vitis HLS in `hls/` (C-simulated with g++).
+    Hls,
+    /// Both.
+    Both,
+}
 
 #[derive(Args, Debug)]
 pub struct CompileArgs {
@@ -38,9 +51,16 @@ pub struct CompileArgs {
     /// Build the bitstream (iCE40 targets: yosys, nextpnr-ice40, icepack, icetime).
     #[arg(long)]
     bitstream: bool,
+    /// Hardware descriptions to emit: Verilog RTL, HLS C++ (into <out>/hls), or both.
+    #[arg(long, value_enum, default_value = "verilog")]
+    backend: Backend,
     /// Samples to co-simulate (0: skip co-simulation).
     #[arg(long, default_value_t = 16)]
     cosim_samples: usize,
+    /// Samples of the verification inputs to C-simulate with the HLS back end [default: all;
+    /// 0: skip].
+    #[arg(long)]
+    csim_samples: Option<usize>,
     /// RTL simulator for co-simulation.
     #[arg(long, value_enum, default_value = "iverilog")]
     simulator: Simulator,
@@ -95,19 +115,32 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     let plan = a.plan.plan(m, steps, batch.as_ref())?;
     let target = a.plan.target()?;
     let out = &a.out_dir;
-    let design = verilog::emit(&plan, None).map_err(Failure::input)?;
-    flow::write_design(&design, out).map_err(Failure::input)?;
+    let rtl = a.backend != Backend::Hls;
+    let with_hls = a.backend != Backend::Verilog;
+    if a.bitstream && !rtl {
+        return Err(Failure::input(anyhow::anyhow!("--bitstream builds the Verilog: use --backend verilog or both")));
+    }
+    // Both back ends refuse before anything is written.
+    let design = if rtl { Some(verilog::emit(&plan, None).map_err(Failure::input)?) } else { None };
+    let hls_design = if with_hls { Some(hls::emit(&plan, target.hls_part()).map_err(Failure::input)?) } else { None };
+    let hls_dir = out.join("hls");
+    if let Some(d) = &hls_design {
+        flow::write_files(&d.files, &hls_dir).map_err(Failure::input)?;
+    }
     let wr = |name: &str, text: String| -> Result<(), Failure> {
         std::fs::write(out.join(name), text)
             .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", out.join(name).display())))
     };
-    if target.is_ice40() {
-        wr(&format!("{}.pcf", design.module), ice40::pcf(&design, &target).map_err(Failure::input)?)?;
-        wr(&format!("{}.ys", design.module), ice40::yosys_script(&design, &target))?;
-        wr("build.sh", ice40::build_script(&design, &target))?;
-    } else if target.toolchain == "vivado" {
-        wr("vivado.tcl", vivado::tcl(&design, &target))?;
-        wr(&format!("{}.xdc", design.module), vivado::xdc(&design, &target))?;
+    if let Some(design) = &design {
+        flow::write_design(design, out).map_err(Failure::input)?;
+        if target.is_ice40() {
+            wr(&format!("{}.pcf", design.module), ice40::pcf(design, &target).map_err(Failure::input)?)?;
+            wr(&format!("{}.ys", design.module), ice40::yosys_script(design, &target))?;
+            wr("build.sh", ice40::build_script(design, &target))?;
+        } else if target.toolchain == "vivado" {
+            wr("vivado.tcl", vivado::tcl(design, &target))?;
+            wr(&format!("{}.xdc", design.module), vivado::xdc(design, &target))?;
+        }
     }
     wr("plan.json", serde_json::to_string_pretty(&plan.summary()).expect("json") + "\n")?;
     let mut report = json!({
@@ -115,11 +148,20 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         "target": target.name,
         "clock_mhz": plan.clock_mhz,
         "timesteps": steps,
-        "top": design.module,
-        "files": design.files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        "top": design.as_ref().map(|d| d.module.clone()),
+        "files": design.as_ref().map(|d| d.files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()),
         "plan": plan.summary(),
         "passes": prep.records,
     });
+    if let Some(d) = &hls_design {
+        report["hls"] = json!({
+            "top": d.top,
+            "dir": hls_dir.display().to_string(),
+            "files": d.files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            "part": target.hls_part(),
+            "vitis": "run_hls.tcl is written for Vitis HLS and not run here",
+        });
+    }
     let mut failed: Option<String> = None;
     let mut measured = None;
     if let Some(b) = &batch {
@@ -169,7 +211,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         if agreement < min_agreement {
             failed = Some(format!("class agreement {agreement:.4} is below --min-agreement {min_agreement}"));
         }
-        if a.cosim_samples > 0 {
+        if rtl && a.cosim_samples > 0 {
             let tool = match a.simulator {
                 Simulator::Iverilog => "iverilog",
                 Simulator::Verilator => "verilator",
@@ -192,6 +234,26 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
                 report["cosim"] = json!({"skipped": format!("{tool} not installed")});
             }
         }
+        if with_hls && a.csim_samples != Some(0) {
+            let n = a.csim_samples.unwrap_or(b.n).min(b.n);
+            if flow::have("g++") {
+                let rep = step(&format!("C-simulating {n} samples (g++)"), || {
+                    csim::csim(&plan, b, Some(n), target.hls_part(), &hls_dir)
+                })
+                .map_err(Failure::input)?;
+                if !rep.exact() && failed.is_none() {
+                    failed = Some(format!("C simulation: {}", rep.first_differences.join("; ")));
+                }
+                report["csim"] = serde_json::to_value(&rep).expect("json");
+            } else {
+                // The project still gets its testbench data.
+                let bn = b.take(n);
+                let eng = cycle::run(&plan, &bn, plan.timesteps);
+                csim::write_project(&plan, &bn, &eng, target.hls_part(), &hls_dir).map_err(Failure::input)?;
+                eprintln!("C simulation skipped: g++ is not installed (Debian package: {})", flow::package_of("g++"));
+                report["csim"] = json!({"skipped": "g++ not installed"});
+            }
+        }
         measured = Some((c, est, counts, labels));
     }
     if a.bitstream {
@@ -209,7 +271,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
             bar.set_message(s.to_string());
             eprintln!("[{:>6.1} s] {s}", t0.elapsed().as_secs_f64());
         };
-        let r = ice40::build(&design, &target, out, &progress);
+        let r = ice40::build(design.as_ref().expect("--bitstream needs the Verilog"), &target, out, &progress);
         bar.finish_and_clear();
         match r {
             Ok(r) => {
@@ -248,7 +310,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
     } else {
-        print_summary(&report, &design, out);
+        print_summary(&report, design.as_ref(), out);
     }
     match failed {
         Some(msg) => Err(Failure::check(msg)),
@@ -278,7 +340,7 @@ fn resources(f: &serde_json::Value) -> Option<Resources> {
     )
 }
 
-fn print_summary(r: &serde_json::Value, d: &verilog::Design, out: &std::path::Path) {
+fn print_summary(r: &serde_json::Value, d: Option<&verilog::Design>, out: &std::path::Path) {
     println!(
         "compiled {} for {} at {} MHz, T = {}",
         r["model"].as_str().unwrap_or(""),
@@ -286,12 +348,22 @@ fn print_summary(r: &serde_json::Value, d: &verilog::Design, out: &std::path::Pa
         r["clock_mhz"],
         r["timesteps"]
     );
-    let roms = d.files.iter().filter(|(n, _)| n.ends_with(".hex")).count();
-    println!(
-        "  RTL: {}/{}.v (+ pin wrapper, 4 primitives, {roms} ROM images), plan.json, report.json",
-        out.display(),
-        d.module
-    );
+    if let Some(d) = d {
+        let roms = d.files.iter().filter(|(n, _)| n.ends_with(".hex")).count();
+        println!(
+            "  RTL: {}/{}.v (+ pin wrapper, 4 primitives, {roms} ROM images), plan.json, report.json",
+            out.display(),
+            d.module
+        );
+    }
+    if let Some(h) = r.get("hls") {
+        println!(
+            "  HLS C++: {}/{}.cpp (+ sf_hls.h, tb.cpp, run_hls.tcl for Vitis HLS on {}; not run here)",
+            h["dir"].as_str().unwrap_or(""),
+            h["top"].as_str().unwrap_or(""),
+            h["part"].as_str().unwrap_or("")
+        );
+    }
     if let Some(v) = r.get("verify") {
         print!(
             "  verify: {} inputs, class agreement {:.4}",
@@ -348,6 +420,26 @@ fn print_summary(r: &serde_json::Value, d: &verilog::Design, out: &std::path::Pa
                 } else {
                     format!("{} words, {} cycle counts differ", c["word_mismatches"], c["cycle_mismatches"])
                 }
+            );
+        }
+    }
+    if let Some(c) = r.get("csim") {
+        if let Some(s) = c.get("skipped") {
+            println!("  csim: skipped ({})", s.as_str().unwrap_or(""));
+        } else {
+            let exact = c["mismatches"] == 0 && c["word_mismatches"] == 0 && c["step_mismatches"] == 0;
+            println!(
+                "  csim ({}, {} inputs): {}, {} outputs ({} spikes) compared; g++ {:.1} s",
+                c["compiler"].as_str().unwrap_or(""),
+                c["samples"],
+                if exact {
+                    "bit-exact".to_string()
+                } else {
+                    format!("{} outputs, {} step counts differ", c["mismatches"], c["step_mismatches"])
+                },
+                c["outputs"],
+                c["spikes"],
+                c["compile_seconds"].as_f64().unwrap_or(0.0)
             );
         }
     }

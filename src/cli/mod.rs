@@ -4,6 +4,7 @@ mod bench;
 mod compile;
 mod convert;
 mod cosim;
+mod csim;
 mod energy;
 mod explore;
 mod inspect;
@@ -41,7 +42,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Simulate the emitted RTL (iverilog or Verilator) against the cycle engine.
     Cosim(cosim::CosimArgs),
-    /// Compile to Verilog, verify, co-simulate and (iCE40) build a bitstream.
+    /// Compile the HLS C++ with g++ and run it against the cycle engine (C simulation).
+    Csim(csim::CsimArgs),
+    /// Compile to Verilog and/or HLS C++, verify, co-simulate and (iCE40) build a bitstream.
     Compile(compile::CompileArgs),
     /// Time the cycle-accurate and reference engines side by side.
     Bench(bench::BenchArgs),
@@ -243,6 +246,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(a) => plan::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Cosim(a) => cosim::run(a),
+        Command::Csim(a) => csim::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Energy(a) => energy::run(a),

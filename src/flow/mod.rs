@@ -1,9 +1,10 @@
-//! Drives the external tools: iverilog, Verilator, Yosys, nextpnr-ice40, icepack, icetime.
+//! Drives the external tools: iverilog, Verilator, Yosys, nextpnr-ice40, icepack, icetime, g++.
 //!
 //! Every run happens inside a work folder the caller gives; nothing is written elsewhere.
 //! A missing tool is a [`FlowError::Missing`] naming the Debian package that provides it.
 
 pub mod cosim;
+pub mod csim;
 pub mod ice40;
 pub mod vivado;
 
@@ -81,8 +82,13 @@ pub fn run(tool: &str, args: &[&str], dir: &Path) -> Result<String, FlowError> {
 
 /// Writes the design's files into `dir`.
 pub fn write_design(d: &crate::back::verilog::Design, dir: &Path) -> Result<(), FlowError> {
+    write_files(&d.files, dir)
+}
+
+/// Writes (name, contents) pairs into `dir`, creating it.
+pub fn write_files(files: &[(String, String)], dir: &Path) -> Result<(), FlowError> {
     std::fs::create_dir_all(dir).map_err(|e| FlowError::Io(format!("{}: {e}", dir.display())))?;
-    for (name, text) in &d.files {
+    for (name, text) in files {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(|e| FlowError::Io(format!("{}: {e}", p.display())))?;
     }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::back::limits;
 use crate::back::namer::Namer;
 use crate::hw::memory::{event_width, param_lane_bits};
 use crate::hw::{AccTarget, Layer, Leak, MemMap, Plan, PoolGeom, ProjKind, Projection, Source};
@@ -382,10 +383,9 @@ fn mask_lit(bits: usize, n: usize) -> String {
     format!("{bits}'b{s}")
 }
 
-const MAX_STATE_BITS: u32 = 56;
-
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
+    limits::check(plan).map_err(EmitError)?;
     let mut namer = Namer::new();
     for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb"] {
         namer.reserve(r);
@@ -399,20 +399,6 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let has_in_events = plan.layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Input));
     let mut layers = vec![];
     for (k, l) in plan.layers.iter().enumerate() {
-        if l.v_bits > MAX_STATE_BITS || l.s_bits > MAX_STATE_BITS || l.y_bits > MAX_STATE_BITS {
-            return Err(EmitError(format!(
-                "layer '{}' needs {} membrane bits; the RTL supports up to {MAX_STATE_BITS} (cap with --membrane-bits)",
-                l.name, l.v_bits
-            )));
-        }
-        if l.group_size != l.shape[0]
-            && l.projections.iter().any(|p| matches!(p.kind, ProjKind::Pool(_) | ProjKind::OneToOne))
-        {
-            return Err(EmitError(format!(
-                "layer '{}' mixes a grouped convolution with element-wise projections; not supported in RTL",
-                l.name
-            )));
-        }
         layers.push(layer_view(plan, k, l, &mut namer, &mut roms)?);
     }
     // Sequencer program: [LOAD] per layer [ACC..., UPD], OUT, [EXIT, CLEAR].
@@ -801,17 +787,8 @@ fn proj_view(
                 ));
             }
             let ci_g = ci / groups;
-            let grp = if *groups > 1 {
-                if !ci_g.is_power_of_two() {
-                    return Err(EmitError(format!(
-                        "layer '{}': grouped convolution with {ci_g} input channels per group; the RTL needs a power of two",
-                        l.name
-                    )));
-                }
-                format!("({c} >> {})", log2(ci_g))
-            } else {
-                "32'd0".to_string()
-            };
+            // limits::check refused groups of a non-power-of-two size.
+            let grp = if *groups > 1 { format!("({c} >> {})", log2(ci_g)) } else { "32'd0".to_string() };
             waddr = format!("(({c} * {} + {ky}) * {} + {kx}) * {} + {cb}", c32(*kh), c32(*kw), c32(l.ncg));
             row = format!(
                 "({grp} * {} + {cb}) * {} + ({pre}_ny >> {}) * {} + ({pre}_nx >> {})",

@@ -1,0 +1,802 @@
+//! Everything the HLS templates print, computed from the plan: types and widths, constants,
+//! ROM initialisers, index arithmetic and the terms of the neuron update.
+
+use std::fmt::Write as _;
+
+use crate::back::limits;
+use crate::back::namer::Namer;
+use crate::hw::memory::weight_depth;
+use crate::hw::{AccTarget, Layer, Leak, MemMap, Plan, PoolGeom, ProjKind, Projection, Source};
+use crate::ir::ResetMode;
+
+/// A plan the HLS back end cannot emit (exactly the plans the Verilog back end refuses).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("HLS back end: {0}")]
+pub struct EmitError(pub String);
+
+/// Names the generated code uses besides the ones derived from the plan; the namer never
+/// hands these out for a model (`sf_` + model name is the top function).
+const FIXED: &[&str] = &["in_ev", "in_n", "obuf", "counts", "load_input", "run", "cfg", "hls"];
+
+/// A pool window geometry as printed.
+pub struct PoolView {
+    /// Candidate windows per axis.
+    pub ca: usize,
+    /// Candidates along x.
+    pub cb: usize,
+    /// Kernel.
+    pub k: [usize; 2],
+    /// Stride.
+    pub s: [usize; 2],
+    /// Padding.
+    pub p: [usize; 2],
+    /// Pooled size.
+    pub out: [usize; 2],
+}
+
+impl PoolView {
+    fn of(g: &PoolGeom) -> Self {
+        let c = g.candidates();
+        PoolView { ca: c[0], cb: c[1], k: g.k, s: g.s, p: g.p, out: g.out }
+    }
+}
+
+/// A constant table (ROM) defined inside the function that reads it.
+pub struct RomView {
+    /// Declaration up to the initialiser, e.g. `static const sf::uint_t<2> rom[128]`.
+    pub decl: String,
+    /// Initialiser lines (without braces).
+    pub init: String,
+    /// Pragma placing the table (`BIND_STORAGE ...`), and a partition pragma when 2-D.
+    pub pragmas: Vec<String>,
+}
+
+/// One projection's accumulate function.
+pub struct ProjView {
+    /// Function name.
+    pub func: String,
+    /// Description for the comment.
+    pub comment: String,
+    /// Source is the input stream.
+    pub src_input: bool,
+    /// Source event list variable (in the top function) and its count.
+    pub src_ev: String,
+    /// Count variable.
+    pub src_n: String,
+    /// Source event array depth.
+    pub ev_depth: usize,
+    /// Lanes of the source layer.
+    pub src_lanes: usize,
+    /// Accumulates into the static memory (only at step 0).
+    pub statik: bool,
+    /// Target state array in the top function.
+    pub dst: String,
+    /// Target width.
+    pub tw: u32,
+    /// `true`/`false`: the target saturates.
+    pub sat: &'static str,
+    /// Left shift of each product.
+    pub shift: u32,
+    /// `dense`, `conv`, `pool` or `one`.
+    pub kind: &'static str,
+    /// Pre-pooling of the source events.
+    pub pre: Option<PoolView>,
+    /// Pooled source height and width seen by a dense projection.
+    pub ph: usize,
+    /// Width.
+    pub pw: usize,
+    /// Lane groups of the target (beats per target position).
+    pub ncg: usize,
+    /// Lanes of the target.
+    pub lanes: usize,
+    /// Lane guard of the last lane group: `b * L + l >= limit` skips (0: all lanes valid).
+    pub limit: usize,
+    /// Convolution geometry.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Stride.
+    pub stride: [usize; 2],
+    /// Padding.
+    pub pad: [usize; 2],
+    /// Dilation.
+    pub dil: [usize; 2],
+    /// Input channels per group.
+    pub cig: usize,
+    /// Output size.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+    /// Target positions H*W.
+    pub pos: usize,
+    /// Target width W (pool).
+    pub w: usize,
+    /// Pool geometry (pool projections).
+    pub pool: Option<PoolView>,
+    /// Source height and width (one-to-one).
+    pub sh: usize,
+    /// Source width.
+    pub sw: usize,
+    /// Weight table.
+    pub rom: Option<RomView>,
+    /// The line defining `w` (int64_t) for the current lane.
+    pub w_line: String,
+}
+
+/// One layer: state memories, update function, projections.
+pub struct LayerView {
+    /// Index.
+    pub k: usize,
+    /// Graph name.
+    pub name: String,
+    /// Identifier from the namer.
+    pub id: String,
+    /// Summary line.
+    pub desc: String,
+    /// Lanes.
+    pub lanes: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Positions H*W.
+    pub pos: usize,
+    /// Width W.
+    pub w: usize,
+    /// Channels per group.
+    pub gc: usize,
+    /// Lane groups per channel group.
+    pub ncg: usize,
+    /// Some lanes of the last lane group are padding.
+    pub partial: bool,
+    /// Membrane width.
+    pub vw: u32,
+    /// Static accumulator width (0: none).
+    pub sw: u32,
+    /// Synaptic state width (0: none).
+    pub yw: u32,
+    /// Saturating writes (`true`/`false`).
+    pub sat: &'static str,
+    /// Current-based.
+    pub cuba: bool,
+    /// Output layer.
+    pub is_out: bool,
+    /// Keeps an event list (spiking, with consumers).
+    pub has_events: bool,
+    /// The update reads `late` (a constant that starts after step 0).
+    pub uses_late: bool,
+    /// Counts output spikes for early exit.
+    pub counts: bool,
+    /// Parameter tables.
+    pub roms: Vec<RomView>,
+    /// Parameter lines (`const int64_t thr = ...;`) for the current lane.
+    pub params: Vec<String>,
+    /// Synaptic current before saturation (cuba).
+    pub cur_expr: String,
+    /// Next synaptic state from `cur` (cuba).
+    pub syn_next: String,
+    /// Membrane sum.
+    pub v_expr: String,
+    /// The membrane value is needed.
+    pub use_v: bool,
+    /// Spike condition (`false` for non-spiking layers).
+    pub spike_expr: String,
+    /// The update reads `spike`.
+    pub spike_used: bool,
+    /// The update reads the row's lane group, position, and each lane's channel in its group.
+    pub need_cgi: bool,
+    /// Position.
+    pub need_p: bool,
+    /// Channel within the group.
+    pub need_local: bool,
+    /// `vhat` (membrane after reset), when the decay reads it.
+    pub vhat_expr: Option<String>,
+    /// Next membrane before the write policy.
+    pub next_expr: String,
+    /// Output word field width per lane and the value written.
+    pub out_w: u32,
+    /// Output value.
+    pub out_value: String,
+    /// Pragmas of the state arrays (emitted in the top function).
+    pub state_pragmas: Vec<String>,
+    /// Pragmas of the event list.
+    pub ev_pragmas: Vec<String>,
+    /// Arguments of the update call (after `late`, `last`).
+    pub upd_args: String,
+    /// Parameters of the update function.
+    pub upd_params: String,
+    /// Projections.
+    pub projs: Vec<ProjView>,
+}
+
+/// The whole design.
+pub struct TopView {
+    /// Top function.
+    pub top: String,
+    /// Header comment lines.
+    pub header: Vec<String>,
+    /// Input bits per value.
+    pub in_bits: u32,
+    /// Input stream word width (bytes).
+    pub in_w: usize,
+    /// Two's complement inputs.
+    pub in_signed: bool,
+    /// Input values per LOAD.
+    pub n_in: usize,
+    /// Input shape (C, H, W).
+    pub in_shape: [usize; 3],
+    /// One input per step.
+    pub per_step: bool,
+    /// Some projection reads input events.
+    pub has_in_events: bool,
+    /// Timesteps.
+    pub t_max: usize,
+    /// Output word width (logical bits).
+    pub out_bits: usize,
+    /// Output stream word width (bytes).
+    pub out_w: usize,
+    /// Output words per step.
+    pub out_rows: usize,
+    /// Output neurons.
+    pub n_out: usize,
+    /// Early exit.
+    pub early_exit: bool,
+    /// Layers.
+    pub layers: Vec<LayerView>,
+    /// Some layer's update reads `late`.
+    pub any_late: bool,
+    /// Pragmas of the input event list.
+    pub in_pragmas: Vec<String>,
+    /// Pragmas of the output buffer.
+    pub out_pragmas: Vec<String>,
+}
+
+/// How a memory of the plan is placed: the HLS storage for its map.
+fn storage(plan: &Plan, name: &str, rom: bool) -> &'static str {
+    let map = plan.memories.iter().find(|m| m.name == name).map(|m| &m.map);
+    match (map, rom) {
+        (Some(MemMap::BlockRam { .. }) | Some(MemMap::Sram), false) => "type=ram_t2p impl=bram",
+        (Some(MemMap::BlockRam { .. }) | Some(MemMap::Sram), true) => "type=rom_1p impl=bram",
+        (Some(MemMap::LargeRam { .. }), false) => "type=ram_t2p impl=uram",
+        (Some(MemMap::LargeRam { .. }), true) => "type=rom_1p impl=bram",
+        (_, false) => "type=ram_t2p impl=lutram",
+        (_, true) => "type=rom_1p impl=lutrom",
+    }
+}
+
+/// Pragmas of an `[rows][lanes]` state array: lanes side by side (one row is one word of the
+/// plan's memory), placed as the plan maps it; registers when the plan does.
+fn state_pragmas(plan: &Plan, var: &str, mem: &str) -> Vec<String> {
+    let registers = plan.memories.iter().find(|m| m.name == mem).is_none_or(|m| m.map == MemMap::Registers);
+    if registers {
+        vec![format!("ARRAY_PARTITION variable={var} type=complete dim=0")]
+    } else {
+        vec![
+            format!("ARRAY_PARTITION variable={var} type=complete dim=2"),
+            format!("BIND_STORAGE variable={var} {}", storage(plan, mem, false)),
+        ]
+    }
+}
+
+/// Bytes-aligned stream width (AXI-Stream TDATA is a whole number of bytes).
+fn bytes_width(bits: usize) -> usize {
+    bits.div_ceil(8).max(1) * 8
+}
+
+/// Rows of a table, `per_line` values a line, each formatted by `f`.
+fn table(n: usize, per_line: usize, mut f: impl FnMut(usize) -> String) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        if i % per_line == 0 {
+            if i > 0 {
+                s.push('\n');
+            }
+            s.push_str("        ");
+        } else {
+            s.push(' ');
+        }
+        s.push_str(&f(i));
+        s.push(',');
+    }
+    s
+}
+
+/// A packed binary word as a C++ literal: bit l is lane l's sign (1: +1, 0: -1).
+fn hex_word(bits: u64) -> String {
+    format!("0x{bits:x}u")
+}
+
+/// Builds the view of `plan`.
+pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
+    limits::check(plan).map_err(EmitError)?;
+    let mut namer = Namer::new();
+    for r in FIXED {
+        namer.reserve(r);
+    }
+    namer.reserve("sf");
+    let top = format!("sf_{}", namer.name(plan.model.trim_end_matches(".nir").trim_end_matches(".json")));
+    let ids: Vec<String> = plan.layers.iter().map(|l| namer.name(&l.name)).collect();
+    let inp = &plan.input;
+    let has_in_events = plan.layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Input));
+    let mut layers = vec![];
+    for (k, l) in plan.layers.iter().enumerate() {
+        layers.push(layer_view(plan, k, l, &ids)?);
+    }
+    let ol = &plan.layers[plan.output.layer];
+    let out_bits = if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize };
+    let header = vec![
+        format!("model: {}", plan.model),
+        format!("target: {} at {} MHz; T = {}", plan.target, plan.clock_mhz, plan.timesteps),
+        format!(
+            "input: {:?} x {}-bit {}, {}",
+            inp.shape,
+            inp.bits,
+            if inp.signed { "signed" } else { "unsigned" },
+            if inp.per_step { "one input per step" } else { "once per inference" }
+        ),
+        format!(
+            "output: layer '{}', {} words of {} bits per step ({})",
+            ol.name,
+            ol.rows,
+            out_bits,
+            if plan.output.spikes { "spike masks" } else { "membrane values" }
+        ),
+        format!(
+            "arithmetic: reset {}, fire on {}, leak multipliers with {} fraction bits{}",
+            plan.reset,
+            if plan.fire_on_equal { "v >= THR" } else { "v > THR" },
+            plan.leak_bits,
+            if plan.early_exit { ", early exit" } else { "" }
+        ),
+    ];
+    Ok(TopView {
+        top,
+        header,
+        in_bits: inp.bits,
+        in_w: bytes_width(inp.bits as usize),
+        in_signed: inp.signed,
+        n_in: inp.numel(),
+        in_shape: inp.shape,
+        per_step: inp.per_step,
+        has_in_events,
+        t_max: plan.timesteps,
+        out_bits,
+        out_w: bytes_width(out_bits),
+        out_rows: ol.rows,
+        n_out: ol.neurons(),
+        early_exit: plan.early_exit,
+        any_late: layers.iter().any(|l| l.uses_late),
+        layers,
+        in_pragmas: if has_in_events {
+            vec![format!("BIND_STORAGE variable=sf_in_ev {}", storage(plan, "input.events", false))]
+        } else {
+            vec![]
+        },
+        out_pragmas: vec![format!(
+            "BIND_STORAGE variable=sf_obuf {}",
+            storage(plan, &format!("{}.out", ol.name), false)
+        )],
+    })
+}
+
+/// A per-neuron parameter: a constant, or a table read at the lane's address.
+struct Param<'a> {
+    name: &'static str,
+    vals: &'a [i64],
+    /// Type of the table entries.
+    ty: String,
+}
+
+fn leak_expr(lk: &Leak, x: &str, p: u32, w: u32, b_name: &str) -> String {
+    match lk {
+        Leak::Zero => "0".into(),
+        Leak::One => x.into(),
+        Leak::Shift { k } => format!("sf::leak_shift({x}, {k})"),
+        Leak::Mul { b } if b.len() == 1 => format!("sf::leak_mul<{p}, {w}>({x}, {})", b[0]),
+        Leak::Mul { .. } => format!("sf::leak_mul<{p}, {w}>({x}, {b_name})"),
+    }
+}
+
+fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerView, EmitError> {
+    let id = ids[k].clone();
+    let lanes = l.lanes;
+    let pos = l.positions();
+    let pr = &l.params;
+    let spiking = l.spiking();
+    let cuba = l.kind.cuba();
+    let is_out = k == plan.output.layer;
+    let p_bits = plan.leak_bits;
+    let beta: Vec<i64> = match &l.leak {
+        Leak::Mul { b } => b.clone(),
+        _ => vec![0],
+    };
+    let syn_b: Vec<i64> = match &l.syn_leak {
+        Some(Leak::Mul { b }) => b.clone(),
+        _ => vec![0],
+    };
+    let vty = format!("sf::int_t<{}>", l.v_bits);
+    let yty = format!("sf::int_t<{}>", l.y_bits.max(1));
+    let bty = format!("sf::int_t<{}>", p_bits + 2);
+    let specs = [
+        Param { name: "thr", vals: &pr.thr, ty: vty.clone() },
+        Param { name: "bias", vals: &pr.bias, ty: vty.clone() },
+        Param { name: "bias_late", vals: &pr.bias_late, ty: vty.clone() },
+        Param { name: "vreset", vals: &pr.vreset, ty: vty.clone() },
+        Param { name: "syn_bias", vals: &pr.syn_bias, ty: yty.clone() },
+        Param { name: "syn_bias_late", vals: &pr.syn_bias_late, ty: yty },
+        Param { name: "beta_b", vals: &beta, ty: bty.clone() },
+        Param { name: "syn_b", vals: &syn_b, ty: bty },
+    ];
+    let per_ch = l.params_per_channel();
+    let depth = l.param_depth();
+    let addr = if per_ch { "cgi" } else { "r" };
+    let zero = |v: &[i64]| v.len() == 1 && v[0] == 0;
+    // Which parameters the update reads.
+    let undecayed = spiking && plan.reset == ResetMode::SubtractUndecayed;
+    let needed = |n: &str| -> bool {
+        match n {
+            "thr" => spiking,
+            "vreset" => spiking && plan.reset == ResetMode::Zero,
+            "syn_bias" | "syn_bias_late" => cuba,
+            "beta_b" => matches!(&l.leak, Leak::Mul { b } if b.len() > 1),
+            "syn_b" => matches!(&l.syn_leak, Some(Leak::Mul { b }) if b.len() > 1),
+            _ => true,
+        }
+    };
+    // (name, line defining it, its table): kept only when an emitted expression reads it.
+    let mut defs: Vec<(String, String, Option<RomView>)> = vec![];
+    // A parameter's name in expressions: a literal when uniform, else the lane's table entry.
+    let mut term = |s: &Param| -> Option<String> {
+        if !needed(s.name) {
+            return None;
+        }
+        if s.vals.len() == 1 {
+            if zero(s.vals) && !matches!(s.name, "thr" | "vreset") {
+                return None;
+            }
+            defs.push((s.name.into(), format!("const int64_t {} = {};", s.name, s.vals[0]), None));
+        } else {
+            let name = format!("{}_rom", s.name);
+            let init = table(depth * lanes, lanes, |i| {
+                let (a, lane) = (i / lanes, i % lanes);
+                let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
+                match l.channel_of(cgi, lane) {
+                    Some(c) => s.vals[c * pos + pp].to_string(),
+                    None => "0".into(),
+                }
+            });
+            let rom = RomView {
+                decl: format!("static const {} {name}[{depth}][{lanes}]", s.ty),
+                init,
+                pragmas: vec![
+                    format!("ARRAY_PARTITION variable={name} type=complete dim=2"),
+                    format!("BIND_STORAGE variable={name} {}", storage(plan, &format!("{}.params", l.name), true)),
+                ],
+            };
+            defs.push((s.name.into(), format!("const int64_t {} = {name}[{addr}][l];", s.name), Some(rom)));
+        }
+        Some(s.name.to_string())
+    };
+    let t: Vec<Option<String>> = specs.iter().map(&mut term).collect();
+    let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, _, _] =
+        <[Option<String>; 8]>::try_from(t).expect("eight parameters");
+    let has_s = l.s_bits > 0;
+    let sum = |base: &str, extra: &[&Option<String>], late: &Option<String>| -> String {
+        let mut e = base.to_string();
+        for x in extra.iter().copied().flatten() {
+            let _ = write!(e, " + {x}");
+        }
+        if let Some(x) = late {
+            let _ = write!(e, " + (late ? {x} : 0)");
+        }
+        e
+    };
+    let s_term = has_s.then(|| "static_cast<int64_t>(s[r][l])".to_string());
+    let cur_expr = sum("static_cast<int64_t>(y[r][l])", &[&s_term, &syn_bias], &syn_bias_late);
+    let v_expr = if cuba {
+        sum("static_cast<int64_t>(x[r][l]) + cur", &[&bias], &bias_late)
+    } else {
+        sum("static_cast<int64_t>(x[r][l])", &[&s_term, &bias], &bias_late)
+    };
+    let thr_s = thr.clone().unwrap_or_else(|| "0".into());
+    let spike_expr = if !spiking {
+        "false".to_string()
+    } else if plan.fire_on_equal {
+        format!("v >= {thr_s}")
+    } else {
+        format!("v > {thr_s}")
+    };
+    let vhat = match plan.reset {
+        _ if !spiking => "v".to_string(),
+        ResetMode::Zero => format!("spike ? {} : v", vreset.clone().unwrap_or_else(|| "0".into())),
+        ResetMode::Subtract => format!("spike ? v - {thr_s} : v"),
+        ResetMode::SubtractUndecayed => "v".to_string(),
+    };
+    let leak = leak_expr(&l.leak, "vhat", p_bits, l.v_bits + 1, "beta_b");
+    let vhat_expr = (l.leak != Leak::Zero).then_some(vhat);
+    let next_expr = if undecayed { format!("{leak} - (spike ? {thr_s} : 0)") } else { leak };
+    let syn_next = match &l.syn_leak {
+        Some(sl) => leak_expr(sl, "cur", p_bits, l.y_bits + 1, "syn_b"),
+        None => "0".into(),
+    };
+    let out_w = if plan.output.spikes { 1 } else { l.v_bits };
+    let out_value = if plan.output.spikes { "spike ? 1 : 0".to_string() } else { "v".to_string() };
+    let use_v = spiking || is_out || vhat_expr.is_some();
+    // Identifiers the emitted update reads.
+    let mut read = String::new();
+    if cuba {
+        let _ = write!(read, "{cur_expr} {syn_next} ");
+    }
+    if use_v {
+        let _ = write!(read, "{v_expr} {spike_expr} ");
+    }
+    let _ = write!(read, "{} {next_expr}", vhat_expr.as_deref().unwrap_or(""));
+    if is_out {
+        let _ = write!(read, " {out_value}");
+    }
+    let read: Vec<&str> = read.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    let uses_late = read.contains(&"late");
+    let has_events = spiking && l.has_consumers;
+    let counts = is_out && plan.early_exit;
+    let spike_used = spiking && (read.contains(&"spike") || has_events || counts);
+    let partial = !l.group_size.is_multiple_of(lanes);
+    let need_local = partial || counts;
+    let need_p = has_events || counts;
+
+    let mut roms = vec![];
+    let mut params = vec![];
+    for (name, line, rom) in defs {
+        if read.contains(&name.as_str()) {
+            params.push(line);
+            roms.extend(rom);
+        }
+    }
+    let need_cgi = need_local || has_events || (per_ch && !roms.is_empty());
+    let mut state_p = state_pragmas(plan, &format!("{id}_x"), &format!("{}.v", l.name));
+    if has_s {
+        state_p.extend(state_pragmas(plan, &format!("{id}_s"), &format!("{}.s", l.name)));
+    }
+    if cuba {
+        state_p.extend(state_pragmas(plan, &format!("{id}_y"), &format!("{}.y", l.name)));
+    }
+    let ev_pragmas = if has_events {
+        vec![format!("BIND_STORAGE variable={id}_ev {}", storage(plan, &format!("{}.events", l.name), false))]
+    } else {
+        vec![]
+    };
+    // Update call: (late,) last, x, [s], [y], [ev, nev], [obuf], [counts].
+    let mut args = vec![format!("{id}_x")];
+    let mut prm = vec![format!("sf::int_t<{}> x[{}][{lanes}]", l.v_bits, l.rows)];
+    if has_s {
+        args.push(format!("{id}_s"));
+        prm.push(format!("sf::int_t<{}> s[{}][{lanes}]", l.s_bits, l.rows));
+    }
+    if cuba {
+        args.push(format!("{id}_y"));
+        prm.push(format!("sf::int_t<{}> y[{}][{lanes}]", l.y_bits, l.rows));
+    }
+    if has_events {
+        args.push(format!("{id}_ev"));
+        args.push(format!("{id}_nev"));
+        prm.push(format!("sf::ev_entry ev[{}]", l.rows));
+        prm.push("int& nev".into());
+    }
+    let out_bits = if plan.output.spikes { lanes } else { lanes * l.v_bits as usize };
+    if is_out {
+        args.push("sf_obuf".into());
+        prm.push(format!("sf::bits<{}> obuf[{}]", bytes_width(out_bits), l.rows));
+    }
+    if counts {
+        args.push("sf_counts".into());
+        prm.push(format!("int64_t counts[{}]", l.neurons()));
+    }
+    let mut projs = vec![];
+    for (j, p) in l.projections.iter().enumerate() {
+        projs.push(proj_view(plan, k, j, l, p, ids));
+    }
+    let desc = format!(
+        "{:?} {:?}, {lanes} lanes x {} rows; V {} bits{}{}{}; leak {}",
+        l.kind,
+        l.shape,
+        l.rows,
+        l.v_bits,
+        if has_s { format!(", S {} bits", l.s_bits) } else { String::new() },
+        if cuba { format!(", Y {} bits", l.y_bits) } else { String::new() },
+        if l.saturate { " (saturating)" } else { "" },
+        l.leak.describe(p_bits)
+    );
+    Ok(LayerView {
+        k,
+        name: l.name.clone(),
+        id,
+        desc,
+        lanes,
+        rows: l.rows,
+        pos,
+        w: l.shape[2],
+        gc: l.group_size,
+        ncg: l.ncg,
+        partial,
+        spike_used,
+        need_cgi,
+        need_p,
+        need_local,
+        vw: l.v_bits,
+        sw: l.s_bits,
+        yw: l.y_bits,
+        sat: if l.saturate { "true" } else { "false" },
+        cuba,
+        is_out,
+        has_events,
+        uses_late,
+        counts,
+        roms,
+        params,
+        cur_expr,
+        syn_next,
+        v_expr,
+        use_v,
+        spike_expr,
+        vhat_expr,
+        next_expr,
+        out_w,
+        out_value,
+        state_pragmas: state_p,
+        ev_pragmas,
+        upd_args: args.join(", "),
+        upd_params: prm.join(", "),
+        projs,
+    })
+}
+
+fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[String]) -> ProjView {
+    let id = &ids[k];
+    let lanes = l.lanes;
+    let pos = l.positions();
+    let (src_input, src_ev, src_n, ev_depth, src_lanes, src_name) = match p.source {
+        Source::Input => {
+            (true, "sf_in_ev".to_string(), "sf_in_n".to_string(), plan.input.numel(), 1, plan.input.node.clone())
+        }
+        Source::Layer(s) => {
+            let sl = &plan.layers[s];
+            (false, format!("{}_ev", ids[s]), format!("{}_nev", ids[s]), sl.rows, sl.lanes, sl.name.clone())
+        }
+    };
+    let (dst, tw) = match p.target {
+        AccTarget::Static => (format!("{id}_s"), l.s_bits),
+        AccTarget::Dynamic if l.kind.cuba() => (format!("{id}_y"), l.y_bits),
+        AccTarget::Dynamic => (format!("{id}_x"), l.v_bits),
+    };
+    let binary = p.weights.binary();
+    let wb = p.weights.bits;
+    let depth = weight_depth(plan, k, j);
+    let per_ch = matches!(p.kind, ProjKind::Pool(_) | ProjKind::OneToOne) && l.weights_per_channel(p);
+    let mem = format!("{}.w{j}", l.name);
+    // The weight table, laid out like the RTL's ROM: one word of `lanes` weights per beat.
+    let rom = (depth > 0).then(|| {
+        let lane_weight = |a: usize, lane: usize| -> Option<i64> {
+            match &p.kind {
+                ProjKind::Dense { cols } => {
+                    let (jj, b) = (a / l.ncg, a % l.ncg);
+                    let i = b * lanes + lane;
+                    (i < l.shape[0]).then(|| p.weights.values[i * cols + jj])
+                }
+                ProjKind::Conv { ci, kh, kw, groups, .. } => {
+                    let ci_g = ci / groups;
+                    let co_g = l.shape[0] / groups;
+                    let cb = a % l.ncg;
+                    let tap = a / l.ncg;
+                    let (cc, ky, kx) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+                    let local = cb * lanes + lane;
+                    (local < co_g).then(|| {
+                        let co = cc / ci_g * co_g + local;
+                        p.weights.values[((co * ci_g + cc % ci_g) * kh + ky) * kw + kx]
+                    })
+                }
+                ProjKind::Pool(_) | ProjKind::OneToOne => {
+                    let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
+                    l.channel_of(cgi, lane).map(|ch| p.weights.at(ch * pos + pp))
+                }
+            }
+        };
+        if binary {
+            let init = table(depth, 8, |a| {
+                let mut word = 0u64;
+                for lane in 0..lanes {
+                    if lane_weight(a, lane).is_some_and(|w| w > 0) {
+                        word |= 1 << lane;
+                    }
+                }
+                hex_word(word)
+            });
+            RomView {
+                decl: format!("static const sf::uint_t<{lanes}> rom[{depth}]"),
+                init,
+                pragmas: vec![format!("BIND_STORAGE variable=rom {}", storage(plan, &mem, true))],
+            }
+        } else {
+            let init =
+                table(depth * lanes, lanes.max(8), |i| lane_weight(i / lanes, i % lanes).unwrap_or(0).to_string());
+            RomView {
+                decl: format!("static const sf::int_t<{wb}> rom[{depth}][{lanes}]"),
+                init,
+                pragmas: vec![
+                    "ARRAY_PARTITION variable=rom type=complete dim=2".into(),
+                    format!("BIND_STORAGE variable=rom {}", storage(plan, &mem, true)),
+                ],
+            }
+        }
+    });
+    // Address of the weight word and the lane variable, per kind.
+    let (kind, waddr, lane_var) = match &p.kind {
+        ProjKind::Dense { .. } => ("dense", format!("j * {} + b", l.ncg), "l"),
+        ProjKind::Conv { .. } => ("conv", "addr".to_string(), "l"),
+        ProjKind::Pool(_) => ("pool", if per_ch { format!("pc / {lanes}") } else { "row".into() }, "lane"),
+        ProjKind::OneToOne => ("one", if per_ch { format!("ch / {lanes}") } else { "row".into() }, "lane"),
+    };
+    let w_line = match (&rom, binary) {
+        (Some(_), true) => format!("const int64_t w = sf::bit<{lanes}>(rom[{waddr}], {lane_var}) ? 1 : -1;"),
+        (Some(_), false) => format!("const int64_t w = rom[{waddr}][{lane_var}];"),
+        (None, _) => format!("const int64_t w = {};", p.weights.at(0)),
+    };
+    let (ph, pw) = match (&p.pre_pool, &p.kind) {
+        (Some(g), _) => (g.out[0], g.out[1]),
+        _ => (p.src_shape[1], p.src_shape[2]),
+    };
+    let mut v = ProjView {
+        func: format!("{id}_acc{j}"),
+        comment: format!("{} -> {} ({})", src_name, l.name, p.path.join(" -> ")),
+        src_input,
+        src_ev,
+        src_n,
+        ev_depth,
+        src_lanes,
+        statik: p.target == AccTarget::Static,
+        dst,
+        tw,
+        sat: if l.saturate { "true" } else { "false" },
+        shift: p.shift,
+        kind,
+        pre: p.pre_pool.as_ref().map(PoolView::of),
+        ph,
+        pw,
+        ncg: l.ncg,
+        lanes,
+        limit: 0,
+        kh: 0,
+        kw: 0,
+        stride: [1, 1],
+        pad: [0, 0],
+        dil: [1, 1],
+        cig: 1,
+        oh: l.shape[1],
+        ow: l.shape[2],
+        pos,
+        w: l.shape[2],
+        pool: None,
+        sh: p.src_shape[1],
+        sw: p.src_shape[2],
+        rom,
+        w_line,
+    };
+    match &p.kind {
+        ProjKind::Dense { .. } => {
+            if !l.shape[0].is_multiple_of(lanes) {
+                v.limit = l.shape[0];
+            }
+        }
+        ProjKind::Conv { ci, kh, kw, stride, pad, dil, groups, .. } => {
+            let co_g = l.shape[0] / groups;
+            if !co_g.is_multiple_of(lanes) {
+                v.limit = co_g;
+            }
+            v.kh = *kh;
+            v.kw = *kw;
+            v.stride = *stride;
+            v.pad = *pad;
+            v.dil = *dil;
+            v.cig = ci / groups;
+        }
+        ProjKind::Pool(g) => v.pool = Some(PoolView::of(g)),
+        ProjKind::OneToOne => {}
+    }
+    v
+}

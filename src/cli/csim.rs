@@ -1,0 +1,64 @@
+//! `spikefab csim`: the emitted HLS C++ compiled with g++ and run against the cycle engine.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use spikefab::flow::csim;
+use spikefab::target::Target;
+
+use super::plan::{load_inputs, steps_for};
+use super::{Failure, ModelArgs, PlanArgs};
+
+#[derive(Args, Debug)]
+pub struct CsimArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// Inputs (.npy); also the calibration data for the input range.
+    #[arg(long)]
+    inputs: PathBuf,
+    /// Simulate the first N samples [default: all].
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Work folder for the C++, testbench, inputs and results (everything is written inside it).
+    #[arg(short, long, default_value = "build/csim")]
+    out_dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: CsimArgs) -> Result<(), Failure> {
+    if a.samples == Some(0) {
+        return Err(Failure::input(anyhow::anyhow!("--samples must be at least 1")));
+    }
+    let m = a.model.load()?;
+    let batch = load_inputs(&m, &a.inputs)?;
+    let steps = steps_for(&m, Some(&batch))?;
+    let plan = a.plan.plan(&m, steps, Some(&batch))?;
+    let target = Target::load(&a.plan.target).map_err(Failure::input)?;
+    let r = csim::csim(&plan, &batch, a.samples, target.hls_part(), &a.out_dir).map_err(Failure::input)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r).expect("json"));
+    } else {
+        println!("C simulation of {} ({}, {}): {} samples", r.top, r.compiler, r.flags.join(" "), r.samples);
+        println!(
+            "compared: {} steps, {} output words, {} neuron outputs ({} spikes)",
+            r.steps, r.words, r.outputs, r.spikes
+        );
+        println!(
+            "differ: {} neuron outputs, {} words, {} step counts",
+            r.mismatches, r.word_mismatches, r.step_mismatches
+        );
+        println!("g++: {:.2} s, run: {:.3} s; files in {}", r.compile_seconds, r.run_seconds, a.out_dir.display());
+        for d in &r.first_differences {
+            println!("  {d}");
+        }
+    }
+    if !r.exact() {
+        return Err(Failure::check("the HLS C++ does not match the cycle engine"));
+    }
+    println!("csim: bit-exact with the cycle engine");
+    Ok(())
+}

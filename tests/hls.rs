@@ -1,0 +1,525 @@
+//! The emitted HLS C++: C simulation (g++, warnings are errors) against the cycle engine on
+//! every student and on the NIR op corpus, every output word and step count compared; a
+//! wrong design is caught and located; a golden snapshot of a tiny model's C++; determinism;
+//! the same refusals as the Verilog back end; the `csim` and `compile --backend` commands.
+
+mod common;
+
+use common::{cases, plan_for, root, scratch, spikefab, students, tool_or_skip};
+use spikefab::back::{hls, verilog};
+use spikefab::flow::csim;
+use spikefab::hw::{PlanOptions, lower, lower::InputStats};
+use spikefab::sim::cycle;
+
+const PART: &str = spikefab::target::DEFAULT_HLS_PART;
+
+/// Every student, every test input: the C++ must reproduce the engine's output words exactly.
+#[test]
+fn csim_every_student() {
+    if !tool_or_skip("g++", "csim_every_student") {
+        return;
+    }
+    for (c, _) in students() {
+        for lanes in [None, Some(8)] {
+            let (_, plan, batch) = plan_for(&c, lanes);
+            let dir = scratch(&format!("csim-{}-{lanes:?}", c.name));
+            let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            println!(
+                "{} (lanes {}): {} samples, {} steps, {} words, {} outputs ({} spikes), {} differ; g++ {:.2} s, run {:.3} s",
+                c.name,
+                plan.layers[0].lanes,
+                r.samples,
+                r.steps,
+                r.words,
+                r.outputs,
+                r.spikes,
+                r.mismatches,
+                r.compile_seconds,
+                r.run_seconds
+            );
+            assert_eq!(r.samples, batch.n);
+            assert_eq!(r.outputs, batch.n * c.timesteps * plan.layers[plan.output.layer].neurons());
+            assert!(r.spikes > 0, "{}: a test without spikes proves little", c.name);
+            assert!(r.exact(), "{}: {:?}", c.name, r.first_differences);
+        }
+    }
+}
+
+/// Capped widths take the saturating paths (accumulate and update); still bit-exact.
+#[test]
+fn csim_saturating_arithmetic() {
+    if !tool_or_skip("g++", "csim_saturating_arithmetic") {
+        return;
+    }
+    for name in ["mlp_bw", "ensemble_bw", "conv_bw"] {
+        let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
+        let m = c.load();
+        let batch = c.batch(&m).take(100);
+        let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+        let mut o = PlanOptions::new(t, c.timesteps);
+        o.input_stats = Some(InputStats::of(&batch));
+        o.membrane_bits = Some(if name == "conv_bw" { 9 } else { 11 });
+        let plan = lower(&m, &o).unwrap();
+        assert!(plan.layers.iter().any(|l| l.saturate));
+        let e = cycle::run(&plan, &batch, c.timesteps);
+        assert!(e.total.saturations() > 0, "{name}: the cap must bite");
+        let dir = scratch(&format!("csim-sat-{name}"));
+        let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap();
+        println!("{name} saturating: {} outputs, {} saturations in the engine", r.outputs, e.total.saturations());
+        assert!(r.exact(), "{name}: {:?}", r.first_differences);
+    }
+}
+
+/// Early exit: inferences stop at different steps; the C++ stops at the same ones (students
+/// with direct input, corpus models with per-step input whose unread steps stay in the stream).
+#[test]
+fn csim_early_exit() {
+    if !tool_or_skip("g++", "csim_early_exit") {
+        return;
+    }
+    let corpus = cases(&root().join("tests/data/nir/cases.json"));
+    let picks: Vec<_> = students()
+        .into_iter()
+        .map(|(c, _)| c)
+        .filter(|c| c.name == "mlp_bw" || c.name == "ensemble_bw")
+        .chain(corpus.into_iter().filter(|c| c.name == "affine_lif_perstep" || c.name == "conv_sumpool_flatten_affine"))
+        .collect();
+    for c in picks {
+        let name = &c.name;
+        let m = c.load();
+        let batch = c.batch(&m);
+        let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+        let mut o = PlanOptions::new(t, c.timesteps);
+        o.input_stats = Some(InputStats::of(&batch));
+        o.early_exit = true;
+        let plan = lower(&m, &o).unwrap();
+        let dir = scratch(&format!("csim-exit-{name}"));
+        let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap();
+        println!(
+            "{name} early exit: {} steps over {} samples (per-step input: {})",
+            r.steps, r.samples, plan.input.per_step
+        );
+        assert!(r.steps < batch.n * c.timesteps, "{name}: some inference must stop early");
+        assert!(r.exact(), "{name}: {:?}", r.first_differences);
+    }
+}
+
+/// Every model of the NIR op corpus that lowers to hardware, at 1 and 4 lanes: CubaLIF, IF, LI,
+/// Threshold and current layers, value outputs, recurrence, shortcuts, pooling, strided,
+/// dilated and grouped convolutions, per-step and direct input, every reset mode.
+#[test]
+fn csim_op_corpus() {
+    if !tool_or_skip("g++", "csim_op_corpus") {
+        return;
+    }
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let mut done = vec![];
+    let mut refused = vec![];
+    let mut kinds = std::collections::BTreeSet::new();
+    for c in cases(&root().join("tests/data/nir/cases.json")) {
+        let m = c.load();
+        let batch = c.batch(&m);
+        for lanes in [1usize, 4] {
+            let mut o = PlanOptions::new(t.clone(), c.timesteps);
+            o.input_stats = Some(InputStats::of(&batch));
+            o.lanes = Some(lanes);
+            let plan = match lower(&m, &o) {
+                Ok(p) => p,
+                Err(e) => {
+                    refused.push(format!("{}: {e}", c.name));
+                    break;
+                }
+            };
+            for l in &plan.layers {
+                kinds.insert(format!("{:?}", l.kind));
+                for p in &l.projections {
+                    let k = format!("{:?}", p.kind);
+                    kinds.insert(k.split([' ', '(', '{']).next().unwrap_or("").to_string());
+                    if p.pre_pool.is_some() {
+                        kinds.insert("pre-pool".into());
+                    }
+                }
+            }
+            let dir = scratch(&format!("csim-corpus-{}-{lanes}", c.name));
+            let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            assert!(r.outputs > 0);
+            assert!(r.exact(), "{} lanes {lanes}: {:?}", c.name, r.first_differences);
+            done.push(format!("{} (L={lanes}, {} outputs)", c.name, r.outputs));
+        }
+    }
+    println!("C-simulated: {}", done.join(", "));
+    println!("refused by the plan: {}", refused.join("\n  "));
+    println!("covered: {kinds:?}");
+    assert!(done.len() >= 30, "most of the corpus lowers to hardware: {done:?}");
+    for k in ["Lif", "Li", "CubaLif", "CubaLi", "Dense", "Conv", "OneToOne", "pre-pool"] {
+        assert!(kinds.contains(k), "the corpus must exercise {k}: {kinds:?}");
+    }
+}
+
+/// Variants of the corpus model conv -> LIF -> SumPool -> Flatten -> Affine -> LIF (spikefab
+/// JSON written here): `pool` ends in an overlapping AvgPool2d straight into LIF neurons with
+/// per-neuron thresholds (a pool projection, several windows per event); `current` ends in the
+/// Affine feeding the Output directly (a current readout with value outputs). The op corpus
+/// has neither.
+fn derived_models(dir: &std::path::Path) -> Vec<(String, std::path::PathBuf)> {
+    use serde_json::{Value, json};
+    let c = cases(&root().join("tests/data/nir/cases.json"))
+        .into_iter()
+        .find(|c| c.name == "conv_sumpool_flatten_affine")
+        .unwrap();
+    let m = c.load();
+    let base: Value = serde_json::from_str(&spikefab::front::json::to_string(&m.graph)).unwrap();
+    let node =
+        |v: &Value, name: &str| v["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap().clone();
+    let mut out = vec![];
+    // pool: ... lif1 -> pool (AvgPool2d 3x3, stride 2, pad 1) -> lifp [2, 4, 4] -> output
+    let mut v = base.clone();
+    let mut lifp = node(&v, "lif1");
+    lifp["name"] = json!("lifp");
+    for key in ["tau", "r", "v_leak", "v_threshold", "v_reset"] {
+        if lifp["op"].get(key).is_none() {
+            continue;
+        }
+        let data: Vec<f64> = (0..32)
+            .map(|i| {
+                let x = lifp["op"][key]["data"][0].as_f64().unwrap();
+                if key == "v_threshold" { x * (0.5 + 0.25 * (i % 3) as f64) } else { x }
+            })
+            .collect();
+        lifp["op"][key]["shape"] = json!([2, 4, 4]);
+        lifp["op"][key]["data"] = json!(data);
+    }
+    let nodes = v["nodes"].as_array_mut().unwrap();
+    nodes.retain(|n| !["flat", "fc", "lif2"].contains(&n["name"].as_str().unwrap()));
+    for n in nodes.iter_mut() {
+        if n["name"] == "pool" {
+            n["op"] = json!({"type": "AvgPool2d", "kernel": [3, 3], "stride": [2, 2], "padding": [1, 1]});
+        }
+    }
+    nodes.push(lifp);
+    v["edges"] = json!([["input", "conv"], ["conv", "lif1"], ["lif1", "pool"], ["pool", "lifp"], ["lifp", "output"]]);
+    out.push(("pool".to_string(), v));
+    // current: ... lif1 -> pool -> flat -> fc -> output
+    let mut v = base.clone();
+    v["nodes"].as_array_mut().unwrap().retain(|n| n["name"] != "lif2");
+    v["edges"] = json!([
+        ["input", "conv"],
+        ["conv", "lif1"],
+        ["lif1", "pool"],
+        ["pool", "flat"],
+        ["flat", "fc"],
+        ["fc", "output"]
+    ]);
+    out.push(("current".to_string(), v));
+    out.into_iter()
+        .map(|(name, v)| {
+            let p = dir.join(format!("{name}.json"));
+            std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+            (name, p)
+        })
+        .collect()
+}
+
+#[test]
+fn csim_pool_projection_and_current_readout() {
+    if !tool_or_skip("g++", "csim_pool_projection_and_current_readout") {
+        return;
+    }
+    let c = cases(&root().join("tests/data/nir/cases.json"))
+        .into_iter()
+        .find(|c| c.name == "conv_sumpool_flatten_affine")
+        .unwrap();
+    let dir = scratch("csim-derived");
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    for (name, path) in derived_models(&dir) {
+        let m = spikefab::Model::load(&path, &c.overrides()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let batch = c.batch(&m);
+        for lanes in [1usize, 2, 4] {
+            let mut o = PlanOptions::new(t.clone(), c.timesteps);
+            o.input_stats = Some(InputStats::of(&batch));
+            o.lanes = Some(lanes);
+            let plan = lower(&m, &o).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let last = &plan.layers[plan.layers.len() - 1];
+            match name.as_str() {
+                "pool" => {
+                    assert!(matches!(last.projections[0].kind, spikefab::hw::ProjKind::Pool(_)));
+                    assert!(last.params.thr.len() > 1, "per-neuron thresholds");
+                }
+                _ => {
+                    assert_eq!(last.kind, spikefab::hw::NeuronKind::Current);
+                    assert!(!plan.output.spikes);
+                }
+            }
+            verilog::emit(&plan, None).expect("the Verilog back end emits it too");
+            let r = csim::csim(&plan, &batch, None, PART, &dir.join(format!("{name}-{lanes}"))).unwrap();
+            println!("{name} (L={lanes}): {} outputs, {} spikes, exact {}", r.outputs, r.spikes, r.exact());
+            assert!(r.exact(), "{name} lanes {lanes}: {:?}", r.first_differences);
+            let want = std::fs::read_to_string(dir.join(format!("{name}-{lanes}/expected.txt"))).unwrap();
+            assert!(
+                want.lines().any(|l| l.starts_with("o ") && l.trim_start_matches("o ").chars().any(|c| c != '0')),
+                "{name}: the outputs must not be all zero"
+            );
+        }
+    }
+}
+
+/// A design that differs from the plan by one threshold LSB is caught, and the report names
+/// sample, step and neuron.
+#[test]
+fn csim_detects_and_locates_a_wrong_design() {
+    if !tool_or_skip("g++", "csim_detects_and_locates_a_wrong_design") {
+        return;
+    }
+    let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == "mlp_bw").unwrap();
+    let (_, plan, batch) = plan_for(&c, None);
+    let batch = batch.take(40);
+    let eng = cycle::run(&plan, &batch, plan.timesteps);
+    let mut wrong = plan.clone();
+    let out = wrong.output.layer;
+    for t in &mut wrong.layers[out].params.thr {
+        *t -= 1 << 10;
+    }
+    let dir = scratch("csim-wrong");
+    let design = csim::write_project(&wrong, &batch, &eng, PART, &dir).unwrap();
+    let tb = csim::build_and_run(&design, &dir).unwrap();
+    assert_eq!(tb.exit, 1, "the testbench's own check sees the difference");
+    let r = csim::compare(&plan, &eng, &tb, &design.top);
+    println!("{:?}", r.first_differences);
+    assert!(!r.exact());
+    assert!(r.mismatches > 0 && r.word_mismatches > 0);
+    assert!(r.tb_agrees);
+    let d = &r.first_differences[0];
+    assert!(d.starts_with("sample ") && d.contains(" step ") && d.contains(" neuron "), "{d}");
+    assert!(d.contains("engine spike 0, C++ 1"), "{d}");
+}
+
+/// The emitted C++ of a tiny model, committed in tests/golden/hls; a change shows as a diff.
+/// Regenerate with SPIKEFAB_BLESS=1.
+#[test]
+fn golden_hls_snapshot_of_a_tiny_model() {
+    let c =
+        cases(&root().join("tests/data/nir/cases.json")).into_iter().find(|c| c.name == "affine_lif_perstep").unwrap();
+    let (_, plan, _) = plan_for(&c, Some(2));
+    let d = hls::emit(&plan, PART).unwrap();
+    let gold = root().join("tests/golden/hls");
+    let bless = std::env::var_os("SPIKEFAB_BLESS").is_some();
+    if bless {
+        let _ = std::fs::remove_dir_all(&gold);
+        std::fs::create_dir_all(&gold).unwrap();
+    }
+    let mut names = vec![];
+    for (name, text) in &d.files {
+        names.push(name.clone());
+        let p = gold.join(name);
+        if bless {
+            std::fs::write(&p, text).unwrap();
+        } else {
+            let want = std::fs::read_to_string(&p)
+                .unwrap_or_else(|_| panic!("missing golden {} (SPIKEFAB_BLESS=1)", p.display()));
+            assert_eq!(&want, text, "{name} differs from tests/golden/hls (SPIKEFAB_BLESS=1 to accept)");
+        }
+    }
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(&gold).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    on_disk.sort();
+    names.sort();
+    assert_eq!(on_disk, names);
+}
+
+#[test]
+fn hls_emission_is_deterministic() {
+    for (c, _) in students() {
+        let (_, p1, _) = plan_for(&c, None);
+        let (_, p2, _) = plan_for(&c, None);
+        let a = hls::emit(&p1, PART).unwrap();
+        let b = hls::emit(&p2, PART).unwrap();
+        assert_eq!(a.files, b.files, "{}", c.name);
+    }
+}
+
+/// Both back ends share their limits: a plan one refuses, the other refuses with the same
+/// reason; a plan one accepts, the other accepts.
+#[test]
+fn hls_refuses_exactly_what_verilog_refuses() {
+    let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == "mlp_bw").unwrap();
+    let (_, plan, _) = plan_for(&c, None);
+    assert!(verilog::emit(&plan, None).is_ok() && hls::emit(&plan, PART).is_ok());
+    let mut wide = plan.clone();
+    wide.layers[0].v_bits = 60;
+    let (v, h) = (verilog::emit(&wide, None).unwrap_err(), hls::emit(&wide, PART).unwrap_err());
+    assert_eq!(v.0, h.0);
+    assert!(h.to_string().starts_with("HLS back end: layer 'lif1' needs 60 membrane bits"), "{h}");
+}
+
+#[test]
+fn csim_command_exit_codes() {
+    if !tool_or_skip("g++", "csim_command_exit_codes") {
+        return;
+    }
+    let out = scratch("csim-cli");
+    let dir = out.join("mlp");
+    let (code, stdout, stderr) = spikefab(&[
+        "csim",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--samples",
+        "20",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("20 samples") && stdout.contains("csim: bit-exact"), "{stdout}");
+    for f in ["sf_hls.h", "sf_mlp_bw.h", "sf_mlp_bw.cpp", "tb.cpp", "run_hls.tcl", "inputs.hex", "outputs.txt"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    // Bad input is exit 2 with a clear message, nothing written.
+    let bad = out.join("bad");
+    let (code, _, err) = spikefab(&[
+        "csim",
+        "tests/data/nir/delay.nir",
+        "--dt",
+        "0.25",
+        "-T",
+        "6",
+        "--inputs",
+        "tests/data/nir/delay.inputs.npy",
+        "-o",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Delay") && !err.contains("panicked"), "{err}");
+    assert!(!bad.exists(), "nothing written for a refused model");
+    let (code, _, err) = spikefab(&[
+        "csim",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        "models/no_such.npy",
+        "-o",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no_such.npy"), "{err}");
+    // A relative output folder (the testbench runs inside it).
+    let model = root().join("models/mlp_bw/mlp_bw.nir");
+    let inputs = root().join("models/digits_test_x.npy");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(["csim", model.to_str().unwrap(), "--from", "snntorch", "-T", "8", "--samples", "3"])
+        .args(["--inputs", inputs.to_str().unwrap(), "-o", "rel/dir"])
+        .current_dir(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(out.join("rel/dir/outputs.txt").is_file());
+    // Without g++: exit 2, naming the Debian package.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(["csim", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8", "--samples", "2"])
+        .args(["--inputs", "models/digits_test_x.npy", "-o", out.join("nogxx").to_str().unwrap()])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("g++ is not installed (Debian package: g++)"), "{err}");
+}
+
+/// `compile --backend both`: Verilog and the HLS project side by side, the C simulation on the
+/// verification inputs in report.json and the summary, and the testbench's own check passes.
+#[test]
+fn compile_with_the_hls_backend() {
+    if !tool_or_skip("g++", "compile_with_the_hls_backend") {
+        return;
+    }
+    let out = scratch("compile-hls");
+    let (code, stdout, stderr) = spikefab(&[
+        "compile",
+        "models/mlp_bw_t4/mlp_bw_t4.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "4",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--target",
+        "xc7a35t",
+        "--backend",
+        "both",
+        "--cosim-samples",
+        "0",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("csim (g++"), "{stdout}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["csim"]["samples"], 450);
+    assert_eq!(r["csim"]["mismatches"], 0);
+    assert!(out.join("sf_mlp_bw_t4.v").is_file(), "Verilog next to the HLS project");
+    let hls = out.join("hls");
+    let tcl = std::fs::read_to_string(hls.join("run_hls.tcl")).unwrap();
+    assert!(tcl.contains("set_part xc7a35tcsg324-1") && tcl.contains("create_clock -period 10.000"), "{tcl}");
+    for f in ["sf_hls.h", "sf_mlp_bw_t4.cpp", "tb.cpp", "inputs.hex", "expected.txt"] {
+        assert!(hls.join(f).is_file(), "{f}");
+    }
+    // The delivered testbench checks itself against expected.txt, as Vitis' csim_design would.
+    let run = std::process::Command::new(hls.join("tb")).current_dir(&hls).output().unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && text.contains("0 of"), "{text}");
+    // HLS only: no Verilog is written.
+    let only = scratch("compile-hls-only");
+    let (code, stdout, stderr) = spikefab(&[
+        "compile",
+        "models/mlp_bw_t4/mlp_bw_t4.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "4",
+        "--input-scale",
+        "1",
+        "--backend",
+        "hls",
+        "-o",
+        only.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(only.join("hls/sf_mlp_bw_t4.cpp").is_file());
+    assert!(!only.join("sf_mlp_bw_t4.v").exists());
+}
+
+/// Stricter than the C simulation's flags: pedantic and shadowing warnings as errors, and no
+/// undefined behaviour or memory error at run time (sanitizers abort on the first report).
+#[test]
+fn generated_cpp_is_clean_under_sanitizers() {
+    if !tool_or_skip("g++", "generated_cpp_is_clean_under_sanitizers") {
+        return;
+    }
+    let students: Vec<_> = students().into_iter().map(|(c, _)| c).collect();
+    let corpus = cases(&root().join("tests/data/nir/cases.json"));
+    let picks = [("conv_bw", &students, 8), ("ensemble_bw", &students, 2), ("cuba_lif", &corpus, 4)];
+    for (name, set, lanes) in picks {
+        let c = set.iter().find(|c| c.name == name).unwrap();
+        let (_, plan, batch) = plan_for(c, Some(lanes));
+        let batch = batch.take(40);
+        let eng = cycle::run(&plan, &batch, plan.timesteps);
+        let dir = scratch(&format!("csim-sanitize-{name}"));
+        let d = csim::write_project(&plan, &batch, &eng, PART, &dir).unwrap();
+        let mut args = vec!["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror", "-O1"];
+        args.extend(["-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-o", "tb"]);
+        let srcs = d.sources();
+        args.extend(srcs.iter().map(String::as_str));
+        let out = std::process::Command::new("g++").args(&args).current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let run = std::process::Command::new(dir.join("tb")).current_dir(&dir).output().unwrap();
+        let (o, e) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        assert!(run.status.success() && o.contains("tb: 0 of"), "{name}: {o}\n{e}");
+    }
+}
