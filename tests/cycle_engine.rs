@@ -170,3 +170,57 @@ fn vcd_waveform_matches_the_engine() {
     assert_eq!(pulses, want);
     assert!(want.iter().sum::<i64>() > 0);
 }
+
+/// Counts the tracer's calls (the traced run takes the general, per-neuron update path).
+struct NoteCalls(u64);
+
+impl cycle::Tracer for NoteCalls {
+    fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {
+        self.0 += 1;
+    }
+    fn step(&mut self, _: u64, _: usize) {}
+}
+
+/// The fast update path (branch-free pass, events read off the fired flags) and the general
+/// per-neuron path give the same outputs, step ends and every counter, on every student and
+/// every corpus model that lowers, at 1, 2 and 4 lanes, with and without early exit.
+#[test]
+fn fast_path_equals_the_general_path() {
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let mut models: Vec<(String, spikefab::Model, InputBatch, usize)> = vec![];
+    for (c, _) in students() {
+        let m = c.load();
+        let b = c.batch(&m).take(24);
+        models.push((c.name.clone(), m, b, c.timesteps));
+    }
+    for c in common::cases(&root().join("tests/data/nir/cases.json")) {
+        let m = c.load();
+        let b = c.batch(&m);
+        models.push((c.name.clone(), m, b, c.timesteps));
+    }
+    let mut checked = 0;
+    for (name, m, batch, steps) in &models {
+        for lanes in [1usize, 2, 4] {
+            for early_exit in [false, true] {
+                let mut o = PlanOptions::new(t.clone(), *steps);
+                o.input_stats = Some(InputStats::of(batch));
+                o.lanes = Some(lanes);
+                o.early_exit = early_exit;
+                let Ok(plan) = lower(m, &o) else { continue };
+                let fast = cycle::run(&plan, batch, *steps);
+                for (i, s) in fast.samples.iter().enumerate() {
+                    let mut calls = NoteCalls(0);
+                    let g = cycle::run_traced(&plan, batch, i, *steps, &mut calls);
+                    let ctx = format!("{name} lanes {lanes} early exit {early_exit} sample {i}");
+                    assert!(calls.0 > 0, "{ctx}: the traced run visits neurons");
+                    assert_eq!(s.raw, g.raw, "{ctx}: outputs");
+                    assert_eq!(s.step_end_cycles, g.step_end_cycles, "{ctx}: step ends");
+                    assert_eq!(s.counters, g.counters, "{ctx}: counters");
+                }
+                checked += 1;
+            }
+        }
+    }
+    println!("fast path = general path on {checked} plans");
+    assert!(checked >= 150, "{checked} plans checked");
+}

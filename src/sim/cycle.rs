@@ -248,6 +248,9 @@ enum Fast {
     ConvBinary { pos: Vec<u64>, words: usize, taps_at: Vec<u32> },
     /// Column-major dense weights `w[j * n + i]`.
     DenseCols(Vec<i32>),
+    /// Convolution weights by input channel, tap, then output channel of the group:
+    /// `w[(c * taps + tap) * co_g + col]`.
+    ConvCols(Vec<i64>),
     /// Other kinds use the plan's weights directly.
     Scatter,
 }
@@ -286,15 +289,22 @@ struct LayerPrep {
     coords: Vec<(u32, u32, u32)>,
     /// The layer has a per-neuron parameter ROM (counted as reads).
     param_rom: bool,
-    /// Parameters expanded to one value per neuron (empty when zero everywhere). They fit
-    /// i32: widths are at most 56 bits only in pathological plans, which take the general
-    /// path.
-    thr: Vec<i32>,
-    bias: Vec<i32>,
-    bias_late: Vec<i32>,
-    vreset: Vec<i32>,
+    /// Parameters expanded to one value per neuron when they fit i32 (wider ones only occur
+    /// in pathological plans, which take the general path).
+    thr_full: Vec<i32>,
+    bias_full: Vec<i32>,
+    bias_late_full: Vec<i32>,
+    vreset_full: Vec<i32>,
+    /// Zeros, one per neuron (absent static state, the first step's late bias).
+    zeros: Vec<i64>,
+    zero32: Vec<i32>,
     /// Every parameter fits i32 (else the general update path is used).
     params_i32: bool,
+    /// The used slots' neurons in (row, lane) order, and where each row starts in it.
+    order: Vec<u32>,
+    row_start: Vec<u32>,
+    /// The event each neuron emits.
+    event_of: Vec<Event>,
 }
 
 struct Engine<'p> {
@@ -311,7 +321,21 @@ struct SampleState {
     ev: Vec<Vec<Event>>,
     /// Event entries (rows with a spike) of each layer's current list.
     ev_entries: Vec<u64>,
+    /// Fired flags of each layer's last update (scratch of the fast update pass).
+    fired: Vec<Vec<u8>>,
+    scratch: Scratch,
     counters: Counters,
+}
+
+/// Buffers the packed kernels reuse across phases (contents are dead between calls).
+#[derive(Default)]
+struct Scratch {
+    idx: Vec<u32>,
+    bits: Vec<u64>,
+    inmap: Vec<u64>,
+    cnt: Vec<i64>,
+    acc: Vec<u64>,
+    res: Vec<i64>,
 }
 
 /// Counts values of `v` outside `bits`-bit two's complement.
@@ -420,6 +444,20 @@ impl<'p> Engine<'p> {
                             }
                             Fast::DenseCols(w)
                         }
+                        (ProjKind::Conv { ci, kh, kw, groups, .. }, _) => {
+                            let (taps, ci_g, co_g) = (kh * kw, ci / groups, l.shape[0] / groups);
+                            let mut w = vec![0i64; ci * taps * co_g];
+                            for c in 0..*ci {
+                                let (grp, cil) = (c / ci_g, c % ci_g);
+                                for tap in 0..taps {
+                                    for col in 0..co_g {
+                                        w[(c * taps + tap) * co_g + col] =
+                                            p.weights.values[((grp * co_g + col) * ci_g + cil) * taps + tap];
+                                    }
+                                }
+                            }
+                            Fast::ConvCols(w)
+                        }
                         _ => Fast::Scatter,
                     })
                     .collect()
@@ -440,28 +478,36 @@ impl<'p> Engine<'p> {
                         }
                     }
                 }
-                let coords =
+                let coords: Vec<(u32, u32, u32)> =
                     (0..l.neurons()).map(|n| ((n / pos) as u32, ((n % pos) / w) as u32, (n % w) as u32)).collect();
                 let n = l.neurons();
                 let pr = &l.params;
                 let fits32 = |v: &[i64]| v.iter().all(|&x| i32::try_from(x).is_ok());
                 let params_i32 = [&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset].iter().all(|v| fits32(v));
                 let expand = |v: &[i64]| {
-                    if !params_i32 || v.iter().all(|&x| x == 0) {
-                        vec![]
-                    } else {
-                        (0..n).map(|i| at(v, i) as i32).collect::<Vec<i32>>()
-                    }
+                    if params_i32 { (0..n).map(|i| at(v, i) as i32).collect::<Vec<i32>>() } else { vec![] }
                 };
+                let order: Vec<u32> = slots.iter().copied().filter(|&s| s != u32::MAX).collect();
+                let mut row_start = vec![0u32];
+                for row in slots.chunks(l.lanes) {
+                    let used = row.iter().filter(|&&s| s != u32::MAX).count() as u32;
+                    row_start.push(row_start.last().copied().unwrap_or(0) + used);
+                }
+                let event_of = coords.iter().map(|&(c, y, x)| (c as usize, y as usize, x as usize, 1i64)).collect();
                 LayerPrep {
                     slots,
                     coords,
                     param_rom: crate::hw::memory::param_lane_bits(plan, k) > 0,
-                    thr: expand(&pr.thr),
-                    bias: expand(&pr.bias),
-                    bias_late: expand(&pr.bias_late),
-                    vreset: expand(&pr.vreset),
+                    thr_full: expand(&pr.thr),
+                    bias_full: expand(&pr.bias),
+                    bias_late_full: expand(&pr.bias_late),
+                    vreset_full: expand(&pr.vreset),
+                    zeros: vec![0; n],
+                    zero32: vec![0; n],
                     params_i32,
+                    order,
+                    row_start,
+                    event_of,
                 }
             })
             .collect();
@@ -533,6 +579,8 @@ impl<'p> Engine<'p> {
             y: plan.layers.iter().map(|l| if l.kind.cuba() { vec![0; l.neurons()] } else { vec![] }).collect(),
             ev: vec![vec![]; nl],
             ev_entries: vec![0; nl],
+            fired: vec![vec![]; nl],
+            scratch: Scratch::default(),
             counters: Counters { layers: vec![LayerCounters::default(); nl], ..Default::default() },
         };
         let out_l = plan.output.layer;
@@ -660,7 +708,7 @@ impl<'p> Engine<'p> {
         } else {
             l.v_bits
         };
-        let SampleState { x, s, y, counters, .. } = st;
+        let SampleState { x, s, y, counters, scratch, .. } = st;
         let dst: &mut Vec<i64> = match p.target {
             AccTarget::Static => &mut s[k],
             AccTarget::Dynamic if l.kind.cuba() => &mut y[k],
@@ -671,14 +719,14 @@ impl<'p> Engine<'p> {
         let [_, sh, sw] = p.src_shape;
         match (&p.kind, &self.fast[k][pi]) {
             (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }) => {
-                dense_binary(events, (sh, sw), pos, *words, shift, dst);
+                dense_binary(events, (sh, sw), pos, *words, shift, dst, scratch);
                 cnt.synaptic_ops += ne * l.neurons() as u64;
                 cnt.state_reads += bpe * ne;
                 cnt.state_writes += bpe * ne;
             }
             (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at }) if events.iter().all(|e| e.3 == 1) => {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
-                conv_binary(events, &geo, pos, *words, shift, dst);
+                conv_binary(events, &geo, pos, *words, shift, dst, scratch);
                 let valid: u64 = events.iter().map(|&(_, yy, xx, _)| u64::from(taps_at[yy * geo.iw + xx])).sum();
                 cnt.synaptic_ops += valid * geo.co as u64;
                 cnt.state_reads += valid * l.ncg as u64;
@@ -768,10 +816,23 @@ impl<'p> Engine<'p> {
                                     continue;
                                 }
                                 let (oy, ox) = (ny as usize / stride[0], nx as usize / stride[1]);
-                                for col in 0..co_g {
-                                    let o = grp * co_g + col;
-                                    let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
-                                    add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << shift, cnt);
+                                let plane = oh * ow;
+                                let base = grp * co_g * plane + oy * ow + ox;
+                                match &self.fast[k][pi] {
+                                    Fast::ConvCols(wc) => {
+                                        let tap = ky * kw + kx;
+                                        let col = &wc[(pc * kh * kw + tap) * co_g..(pc * kh * kw + tap + 1) * co_g];
+                                        for (c, &w) in col.iter().enumerate() {
+                                            add(&mut dst[base + c * plane], (w * val) << shift, cnt);
+                                        }
+                                    }
+                                    _ => {
+                                        for col in 0..co_g {
+                                            let o = grp * co_g + col;
+                                            let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
+                                            add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << shift, cnt);
+                                        }
+                                    }
                                 }
                                 cnt.synaptic_ops += co_g as u64;
                                 cnt.state_reads += l.ncg as u64;
@@ -831,7 +892,12 @@ impl<'p> Engine<'p> {
     ) -> Vec<i64> {
         let plan = self.plan;
         let l = &plan.layers[k];
-        if !l.saturate && !l.kind.cuba() && tracer.is_none() && self.prep[k].params_i32 {
+        if !l.saturate
+            && !l.kind.cuba()
+            && tracer.is_none()
+            && self.prep[k].params_i32
+            && (l.spiking() || k != plan.output.layer)
+        {
             let p = plan.leak_bits;
             return match &l.leak {
                 Leak::Zero => self.update_plain(k, t, last, st, |_, _| 0),
@@ -950,7 +1016,9 @@ impl<'p> Engine<'p> {
 
 impl Engine<'_> {
     /// The update pass of a non-saturating, non-current-based layer without a tracer: the
-    /// same arithmetic as [`Engine::update`], with the decay specialised.
+    /// same arithmetic as [`Engine::update`], in two passes. The first runs over the neurons
+    /// in index order without data-dependent branches (it vectorises) and records which
+    /// fired; the second emits the events in the RTL's (row, lane) order.
     #[inline(always)]
     fn update_plain(
         &self,
@@ -958,84 +1026,133 @@ impl Engine<'_> {
         t: usize,
         last: bool,
         st: &mut SampleState,
-        leak: impl Fn(i64, usize) -> i64,
+        leak: impl Fn(i64, usize) -> i64 + Copy,
     ) -> Vec<i64> {
         let plan = self.plan;
         let l = &plan.layers[k];
         let prep = &self.prep[k];
-        let is_out = k == plan.output.layer;
+        let n = l.neurons();
         let spiking = l.spiking();
-        let (fire_eq, reset) = (plan.fire_on_equal, plan.reset);
-        let undecayed = spiking && reset == ResetMode::SubtractUndecayed;
-        let late = t > 0;
-        let mut out = if is_out { vec![0i64; l.neurons()] } else { vec![] };
+        let mut fired = std::mem::take(&mut st.fired[k]);
+        fired.resize(n, 0);
+        let zeros = &prep.zeros[..n];
+        let xk = &mut st.x[k][..n];
+        let stat: &[i64] = if l.s_bits > 0 { &st.s[k][..n] } else { zeros };
+        let params = UpdParams {
+            thr: &prep.thr_full[..n],
+            bias: &prep.bias_full[..n],
+            bias_late: if t > 0 { &prep.bias_late_full[..n] } else { &prep.zero32[..n] },
+            vreset: &prep.vreset_full[..n],
+            hi: (1i64 << (l.v_bits - 1)) - 1,
+            lo: -(1i64 << (l.v_bits - 1)),
+            spiking,
+        };
+        let fired_s = &mut fired[..n];
+        let overflows = match (plan.reset, plan.fire_on_equal) {
+            (ResetMode::Zero, false) => upd_core::<0, false>(xk, stat, &params, fired_s, leak),
+            (ResetMode::Zero, true) => upd_core::<0, true>(xk, stat, &params, fired_s, leak),
+            (ResetMode::Subtract, false) => upd_core::<1, false>(xk, stat, &params, fired_s, leak),
+            (ResetMode::Subtract, true) => upd_core::<1, true>(xk, stat, &params, fired_s, leak),
+            (ResetMode::SubtractUndecayed, false) => upd_core::<2, false>(xk, stat, &params, fired_s, leak),
+            (ResetMode::SubtractUndecayed, true) => upd_core::<2, true>(xk, stat, &params, fired_s, leak),
+        };
+        if last {
+            xk.fill(0);
+            if l.s_bits > 0 {
+                st.s[k].fill(0);
+            }
+        }
+        // Non-spiking output layers take the general path (they output V, not flags).
+        let out = if k == plan.output.layer { fired.iter().map(|&f| i64::from(f)).collect() } else { vec![] };
         let mut events = std::mem::take(&mut st.ev[k]);
         events.clear();
-        let (hi, lo) = ((1i64 << (l.v_bits - 1)) - 1, -(1i64 << (l.v_bits - 1)));
-        let xk = &mut st.x[k];
-        let sk: &mut [i64] = if l.s_bits > 0 { &mut st.s[k] } else { &mut [] };
-        let has_s = !sk.is_empty();
-        let (thr, bias, bias_late, vreset) = (&prep.thr, &prep.bias, &prep.bias_late, &prep.vreset);
-        let (has_thr, has_bias, has_bl, has_vr) =
-            (!thr.is_empty(), !bias.is_empty(), late && !bias_late.is_empty(), !vreset.is_empty());
-        let get = |v: &[i32], on: bool, i: usize| if on { i64::from(v[i]) } else { 0 };
-        let mut overflows = 0u64;
         let mut entries = 0u64;
-        let mut spikes = 0u64;
-        let lanes = l.lanes;
-        for (row, slots) in prep.slots.chunks(lanes).enumerate() {
-            let before = events.len();
-            let _ = row;
-            for &slot in slots {
-                if slot == u32::MAX {
-                    continue;
+        if spiking {
+            // Branch-free in (row, lane) order: every used slot writes its neuron index and the
+            // length advances only by the fired flag; the events are then read off the indices.
+            let idx = &mut st.scratch.idx;
+            idx.clear();
+            idx.resize(n, 0);
+            let mut len = 0usize;
+            for r in prep.row_start.windows(2) {
+                let mut any = 0u8;
+                for &i in &prep.order[r[0] as usize..r[1] as usize] {
+                    let f = fired[i as usize];
+                    idx[len] = i;
+                    len += usize::from(f);
+                    any |= f;
                 }
-                let i = slot as usize;
-                let stv = if has_s { sk[i] } else { 0 };
-                let v = xk[i] + stv + get(bias, has_bias, i) + get(bias_late, has_bl, i);
-                let th = get(thr, has_thr, i);
-                let spike = spiking && if fire_eq { v >= th } else { v > th };
-                let vhat = match reset {
-                    ResetMode::Zero if spike => get(vreset, has_vr, i),
-                    ResetMode::Subtract if spike => v - th,
-                    _ => v,
-                };
-                let mut next = leak(vhat, i);
-                if undecayed && spike {
-                    next -= th;
-                }
-                overflows += u64::from(v > hi || v < lo) + u64::from(next > hi || next < lo);
-                xk[i] = if last { 0 } else { next };
-                if has_s && last {
-                    sk[i] = 0;
-                }
-                if spike {
-                    let (c, yy, xx) = prep.coords[i];
-                    events.push((c as usize, yy as usize, xx as usize, 1i64));
-                }
-                if is_out {
-                    out[i] = if spiking { i64::from(spike) } else { v };
-                }
+                entries += u64::from(any);
             }
-            if events.len() > before {
-                entries += 1;
-                spikes += (events.len() - before) as u64;
-            }
+            events.extend(idx[..len].iter().map(|&i| prep.event_of[i as usize]));
         }
         let cnt = &mut st.counters.layers[k];
         cnt.overflows += overflows;
-        cnt.spikes += spikes;
+        cnt.spikes += events.len() as u64;
         cnt.event_writes += entries;
         st.ev_entries[k] = entries;
-        cnt.neuron_updates += l.neurons() as u64;
+        cnt.neuron_updates += n as u64;
         cnt.state_reads += l.rows as u64;
         cnt.state_writes += l.rows as u64;
         if prep.param_rom {
             cnt.param_reads += l.rows as u64;
         }
         st.ev[k] = events;
+        st.fired[k] = fired;
         out
     }
+}
+
+/// Per-neuron parameters of one update pass (slices of length n).
+struct UpdParams<'a> {
+    thr: &'a [i32],
+    bias: &'a [i32],
+    bias_late: &'a [i32],
+    vreset: &'a [i32],
+    hi: i64,
+    lo: i64,
+    spiking: bool,
+}
+
+/// The branch-free neuron update: V = x + static + biases, fire, reset (`RESET`: 0 zero,
+/// 1 subtract, 2 subtract-undecayed), decay; writes the next x and the fired flags and
+/// returns the number of values outside the membrane width.
+#[inline(always)]
+fn upd_core<const RESET: u8, const EQ: bool>(
+    x: &mut [i64],
+    stat: &[i64],
+    p: &UpdParams,
+    fired: &mut [u8],
+    leak: impl Fn(i64, usize) -> i64,
+) -> u64 {
+    let n = x.len();
+    let (stat, thr, bias, bl, vr, fired) =
+        (&stat[..n], &p.thr[..n], &p.bias[..n], &p.bias_late[..n], &p.vreset[..n], &mut fired[..n]);
+    let mut overflows = 0u64;
+    for i in 0..n {
+        let v = x[i] + stat[i] + i64::from(bias[i]) + i64::from(bl[i]);
+        let th = i64::from(thr[i]);
+        let spike = p.spiking & if EQ { v >= th } else { v > th };
+        let vhat = match RESET {
+            0 => {
+                if spike {
+                    i64::from(vr[i])
+                } else {
+                    v
+                }
+            }
+            1 => v - if spike { th } else { 0 },
+            _ => v,
+        };
+        let mut next = leak(vhat, i);
+        if RESET == 2 {
+            next -= if spike { th } else { 0 };
+        }
+        overflows += u64::from(v > p.hi || v < p.lo) + u64::from(next > p.hi || next < p.lo);
+        x[i] = next;
+        fired[i] = u8::from(spike);
+    }
+    overflows
 }
 
 /// True when the projection reads a weight memory word per beat.
@@ -1059,7 +1176,32 @@ pub fn decided(counts: &[i64], remaining: i64) -> bool {
 /// Packed binary dense accumulation: per output row i, `sum_j sign_ij * x_j`, as bit-plane
 /// popcounts (one plane when every event value is 1; sign-magnitude planes otherwise).
 #[inline(always)]
-fn dense_binary(events: &[Event], shape: (usize, usize), pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+fn dense_binary(
+    events: &[Event],
+    shape: (usize, usize),
+    pos: &[u64],
+    words: usize,
+    shift: u32,
+    dst: &mut [i64],
+    scratch: &mut Scratch,
+) {
+    if events.iter().all(|e| e.3 == 1) {
+        // Spikes: one plane, `2*popcount(row & in) - |in|` per row.
+        let (sh, sw) = shape;
+        let bits = &mut scratch.bits;
+        bits.clear();
+        bits.resize(words, 0);
+        for &(c, yy, xx, _) in events {
+            let j = (c * sh + yy) * sw + xx;
+            bits[j / 64] |= 1 << (j % 64);
+        }
+        let total = events.len() as i64;
+        for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
+            let pc: i64 = row.iter().zip(bits.iter()).map(|(a, b)| (a & b).count_ones() as i64).sum();
+            *d += (2 * pc - total) << shift;
+        }
+        return;
+    }
     dense_binary_body(events, shape, pos, words, shift, dst)
 }
 
@@ -1164,25 +1306,46 @@ impl ConvGeo {
 /// weights packed per (tap, output channel); every output gathers `2*popcount(in & w+) - |in|`
 /// over its taps.
 #[inline(always)]
-fn conv_binary(events: &[Event], g: &ConvGeo, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
-    conv_binary_body(events, g, pos, words, shift, dst)
+fn conv_binary(
+    events: &[Event],
+    g: &ConvGeo,
+    pos: &[u64],
+    words: usize,
+    shift: u32,
+    dst: &mut [i64],
+    scratch: &mut Scratch,
+) {
+    conv_binary_body(events, g, pos, words, shift, dst, scratch)
 }
 
 #[inline(always)]
-fn conv_binary_body(events: &[Event], g: &ConvGeo, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+fn conv_binary_body(
+    events: &[Event],
+    g: &ConvGeo,
+    pos: &[u64],
+    words: usize,
+    shift: u32,
+    dst: &mut [i64],
+    scratch: &mut Scratch,
+) {
     let npos = g.ih * g.iw;
-    let mut inmap = vec![0u64; npos * words];
-    let mut cnt = vec![0i64; npos];
+    let Scratch { inmap, cnt, acc, res, .. } = scratch;
+    inmap.clear();
+    inmap.resize(npos * words, 0);
+    cnt.clear();
+    cnt.resize(npos, 0);
     for &(c, yy, xx, _) in events {
         let p = yy * g.iw + xx;
         inmap[p * words + c / 64] |= 1 << (c % 64);
         cnt[p] += 1;
     }
     let co = g.co;
-    let mut acc = vec![0u64; co];
+    acc.clear();
+    acc.resize(co, 0);
     let plane = g.oh * g.ow;
     // Results position-major first (contiguous writes), added to the channel-major state once.
-    let mut res = vec![0i64; plane * co];
+    res.clear();
+    res.resize(plane * co, 0);
     for oy in 0..g.oh {
         for ox in 0..g.ow {
             acc.iter_mut().for_each(|a| *a = 0);
@@ -1218,7 +1381,7 @@ fn conv_binary_body(events: &[Event], g: &ConvGeo, pos: &[u64], words: usize, sh
             }
             if total > 0 {
                 let o0 = oy * g.ow + ox;
-                for (r, a) in res[o0 * co..(o0 + 1) * co].iter_mut().zip(&acc) {
+                for (r, a) in res[o0 * co..(o0 + 1) * co].iter_mut().zip(acc.iter()) {
                     *r = (2 * *a as i64 - total) << shift;
                 }
             }
@@ -1261,7 +1424,7 @@ mod tests {
                     }
                 }
                 let mut fast = vec![5i64; n];
-                dense_binary(&events, (1, 1), &pos, words, 3, &mut fast);
+                dense_binary(&events, (1, 1), &pos, words, 3, &mut fast, &mut Scratch::default());
                 let mut slow = vec![5i64; n];
                 for &(j, _, _, v) in &events {
                     for i in 0..n {
@@ -1301,7 +1464,7 @@ mod tests {
                 .map(|e| (e / (ih * ih), (e / ih) % ih, e % ih, 1))
                 .collect();
             let mut fast = vec![0i64; co * oh * oh];
-            conv_binary(&events, &g, &pos, words, 2, &mut fast);
+            conv_binary(&events, &g, &pos, words, 2, &mut fast, &mut Scratch::default());
             let mut slow = vec![0i64; co * oh * oh];
             for &(c, y, x, _) in &events {
                 for ky in 0..k {
