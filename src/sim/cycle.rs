@@ -192,7 +192,11 @@ pub trait Tracer {
 /// Runs `steps` steps (at most the plan's T) on every sample.
 pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
     let eng = Engine::new(plan);
-    let samples: Vec<SampleResult> = (0..batch.n).into_par_iter().map(|i| eng.sample_fast(batch, i, steps)).collect();
+    // Each worker reuses one sample state (its buffers are reset per sample).
+    let samples: Vec<SampleResult> = (0..batch.n)
+        .into_par_iter()
+        .map_init(|| SampleState::new(plan), |st, i| eng.sample_fast(st, batch, i, steps))
+        .collect();
     let mut total = Counters::default();
     for s in &samples {
         total.add(&s.counters);
@@ -221,7 +225,7 @@ pub fn run_traced(
     steps: usize,
     tracer: &mut dyn Tracer,
 ) -> SampleResult {
-    Engine::new(plan).sample(batch, sample, steps, Some(tracer))
+    Engine::new(plan).sample(&mut SampleState::new(plan), batch, sample, steps, Some(tracer))
 }
 
 fn out_shape(plan: &Plan) -> Vec<usize> {
@@ -325,6 +329,32 @@ struct SampleState {
     fired: Vec<Vec<u8>>,
     scratch: Scratch,
     counters: Counters,
+}
+
+impl SampleState {
+    fn new(plan: &Plan) -> Self {
+        let nl = plan.layers.len();
+        SampleState {
+            x: plan.layers.iter().map(|l| vec![0; l.neurons()]).collect(),
+            s: plan.layers.iter().map(|l| if l.has_static() { vec![0; l.neurons()] } else { vec![] }).collect(),
+            y: plan.layers.iter().map(|l| if l.kind.cuba() { vec![0; l.neurons()] } else { vec![] }).collect(),
+            ev: vec![vec![]; nl],
+            ev_entries: vec![0; nl],
+            fired: vec![vec![]; nl],
+            scratch: Scratch::default(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Ready for a new sample: zero state, no events, fresh counters (buffers kept).
+    fn reset(&mut self, plan: &Plan) {
+        for v in self.x.iter_mut().chain(self.s.iter_mut()).chain(self.y.iter_mut()) {
+            v.fill(0);
+        }
+        self.ev.iter_mut().for_each(Vec::clear);
+        self.ev_entries.fill(0);
+        self.counters = Counters { layers: vec![LayerCounters::default(); plan.layers.len()], ..Default::default() };
+    }
 }
 
 /// Buffers the packed kernels reuse across phases (contents are dead between calls).
@@ -533,7 +563,7 @@ impl<'p> Engine<'p> {
 
     /// One sample without a tracer, compiled for the widest vector extensions the CPU has
     /// (checked at run time; the results are the same integers on every path).
-    fn sample_fast(&self, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
+    fn sample_fast(&self, st: &mut SampleState, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512vpopcntdq")
@@ -543,46 +573,44 @@ impl<'p> Engine<'p> {
                 && std::arch::is_x86_feature_detected!("popcnt")
             {
                 // SAFETY: every feature the function is compiled for was detected above.
-                return unsafe { self.sample_avx512(batch, i, steps) };
+                return unsafe { self.sample_avx512(st, batch, i, steps) };
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("bmi2")
                 && std::arch::is_x86_feature_detected!("popcnt")
             {
                 // SAFETY: as above.
-                return unsafe { self.sample_avx2(batch, i, steps) };
+                return unsafe { self.sample_avx2(st, batch, i, steps) };
             }
         }
-        self.sample(batch, i, steps, None)
+        self.sample(st, batch, i, steps, None)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vpopcntdq,avx2,bmi2,popcnt")]
-    fn sample_avx512(&self, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
-        self.sample(batch, i, steps, None)
+    fn sample_avx512(&self, st: &mut SampleState, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
+        self.sample(st, batch, i, steps, None)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi2,popcnt")]
-    fn sample_avx2(&self, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
-        self.sample(batch, i, steps, None)
+    fn sample_avx2(&self, st: &mut SampleState, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
+        self.sample(st, batch, i, steps, None)
     }
 
     #[inline(always)]
-    fn sample(&self, batch: &InputBatch, i: usize, steps: usize, mut tracer: Option<&mut dyn Tracer>) -> SampleResult {
+    fn sample(
+        &self,
+        st: &mut SampleState,
+        batch: &InputBatch,
+        i: usize,
+        steps: usize,
+        mut tracer: Option<&mut dyn Tracer>,
+    ) -> SampleResult {
         let plan = self.plan;
         let steps = steps.min(plan.timesteps);
         let nl = plan.layers.len();
-        let mut st = SampleState {
-            x: plan.layers.iter().map(|l| vec![0; l.neurons()]).collect(),
-            s: plan.layers.iter().map(|l| if l.has_static() { vec![0; l.neurons()] } else { vec![] }).collect(),
-            y: plan.layers.iter().map(|l| if l.kind.cuba() { vec![0; l.neurons()] } else { vec![] }).collect(),
-            ev: vec![vec![]; nl],
-            ev_entries: vec![0; nl],
-            fired: vec![vec![]; nl],
-            scratch: Scratch::default(),
-            counters: Counters { layers: vec![LayerCounters::default(); nl], ..Default::default() },
-        };
+        st.reset(plan);
         let out_l = plan.output.layer;
         let out_n = plan.layers[out_l].neurons();
         let mut raw = Vec::with_capacity(steps * out_n);
@@ -627,8 +655,8 @@ impl<'p> Engine<'p> {
                         st.counters.layers[s].event_reads += st.ev_entries[s];
                     }
                     let (ops0, w0) = (st.counters.layers[k].synaptic_ops, st.counters.layers[k].weight_reads);
-                    self.accumulate(k, pi, &events, &mut st);
-                    self.check_after_acc(k, pi, &mut st);
+                    self.accumulate(k, pi, &events, st);
+                    self.check_after_acc(k, pi, st);
                     let lc = &mut st.counters.layers[k];
                     if lc.proj_synaptic_ops.len() < l.projections.len() {
                         lc.proj_synaptic_ops.resize(l.projections.len(), 0);
@@ -646,7 +674,7 @@ impl<'p> Engine<'p> {
                 cyc += c;
                 st.counters.layers[k].cycles += c;
                 st.counters.layers[k].update_passes += 1;
-                let spikes_out = self.update(k, t, last, &mut st, upd_start, &mut tracer);
+                let spikes_out = self.update(k, t, last, st, upd_start, &mut tracer);
                 if k == out_l {
                     raw.extend_from_slice(&spikes_out);
                 }
@@ -684,7 +712,7 @@ impl<'p> Engine<'p> {
         cyc += schedule::DONE;
         st.counters.control_cycles += schedule::DONE;
         st.counters.cycles = cyc;
-        SampleResult { raw, counters: st.counters, step_end_cycles: step_end }
+        SampleResult { raw, counters: std::mem::take(&mut st.counters), step_end_cycles: step_end }
     }
 
     /// One ACC phase: adds projection `pi`'s contributions of `events` into layer `k`.
