@@ -1266,11 +1266,7 @@ fn bank_addr(base: usize, sig: &str, sw: usize, aw: usize) -> String {
     } else {
         sig.to_string()
     };
-    if base == 0 {
-        s
-    } else {
-        format!("{aw}'d{base} + {s}")
-    }
+    if base == 0 { s } else { format!("{aw}'d{base} + {s}") }
 }
 
 /// `{lane n-1, ..., lane 0}` of a bank word: lane l = `f(l)` below `lanes`, zero above.
@@ -1350,7 +1346,8 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
                         waddr: bank_addr(base, &format!("{c}_wrow"), raw, aw),
                         wdata: bank_word(lanes, lanes_k, lw, |i| LayerView::sext(&format!("{c}_new"), i * w, w, lw)),
                     });
-                    let parts: Vec<String> = (0..lanes_k).rev().map(|i| format!("{pre}_old[{} +: {w}]", i * lw)).collect();
+                    let parts: Vec<String> =
+                        (0..lanes_k).rev().map(|i| format!("{pre}_old[{} +: {w}]", i * lw)).collect();
                     p.old = format!("{{{}}}", parts.join(", "));
                 }
                 base += l.rows;
