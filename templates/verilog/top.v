@@ -281,188 +281,186 @@ module {{ v.module }} (
 {%- endif %}{% endfor %}{% endfor %}
     end
 {%- endif %}
+
+    // ------------------------------------------------------------------ per-layer update signals
+{%- for l in v.layers %}
+    wire                 {{ l.pre }}_u_on = u_s2 && (ul == {{ v.lw }}'d{{ l.k }});  // the update pass writes {{ l.name }}
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg                  clr_on_{{ l.k }};   // unused when only epoch memories hold the layer
+    reg  [{{ l.raw - 1 }}:0] clr_row_{{ l.k }};
+    /* verilator lint_on UNUSEDSIGNAL */
+{%- endfor %}
+{%- if v.any_epoch %}
+    // Epoch of the shared state memories: the early-exit clear flips it, and a row written in
+    // an older epoch reads as zero (every row is written again in the update pass of step 0).
+    reg ep;
+    always @(posedge clk) begin
+        if (rst) ep <= 1'b0;
+        else if (go_clr) ep <= !ep;
+    end
+{%- endif %}
+{%- for b in v.banks %}
+
+    // ------------------------------------------------------------------ {{ b.kind }} memory {{ b.pre }}: {{ b.comment }}
+    // Written by the update pass, the accumulate units{% if b.kind == "s" %} (static input){% endif %} and the clear; {{ b.rows }} rows.
+    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_raddr, {{ b.pre }}_waddr;
+    reg                  {{ b.pre }}_we;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg                  {{ b.pre }}_accwe;  // unused when no accumulate unit writes this memory
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_wdata;
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_rdata;
+{%- if b.epoch %}
+    wire [{{ b.width }}:0] {{ b.pre }}_q;
+    sf_ram #(.WIDTH({{ b.width + 1 }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
+        .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({ep, {{ b.pre }}_wdata}),
+        .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_q));
+    assign {{ b.pre }}_rdata = ({{ b.pre }}_q[{{ b.width }}] == ep) ? {{ b.pre }}_q[{{ b.width - 1 }}:0] : {{ b.width }}'d0;
+{%- else %}
+    sf_ram #(.WIDTH({{ b.width }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
+        .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({{ b.pre }}_wdata),
+        .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_rdata));
+{%- endif %}
+{%- for c in b.clients %}
+    wire [{{ c.raw - 1 }}:0] {{ c.pre }}_rrow;
+    wire                 {{ c.pre }}_we;
+    wire [{{ c.raw - 1 }}:0] {{ c.pre }}_wrow;
+    wire [{{ c.neww - 1 }}:0] {{ c.pre }}_new;
+    wire                 {{ c.pre }}_act;
+{%- endfor %}
+{%- if b.multi %}
+    // Rows of the layer being updated: read base (the one starting, in its go cycle), write base.
+    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_rbase, {{ b.pre }}_wbase;
+    reg                  {{ b.pre }}_uon;
+{%- if b.kind != "s" %}
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_uw;
+{%- endif %}
+    always @* begin
+        {{ b.pre }}_rbase = {{ b.aw }}'d0;
+        {{ b.pre }}_wbase = {{ b.aw }}'d0;
+        {{ b.pre }}_uon   = 1'b0;
+{%- if b.kind != "s" %}
+        {{ b.pre }}_uw    = {{ b.width }}'d0;
+{%- endif %}
+        case (u_sel)
+{%- for m in b.members %}
+            {{ v.lw }}'d{{ m.k }}: {{ b.pre }}_rbase = {{ m.base }};
+{%- endfor %}
+            default: ;
+        endcase
+        case (ul)
+{%- for m in b.members %}
+            {{ v.lw }}'d{{ m.k }}: begin
+                {{ b.pre }}_wbase = {{ m.base }};
+                {{ b.pre }}_uon   = u_s2;
+{%- if b.kind != "s" %}
+                {{ b.pre }}_uw    = {{ m.uw }};
+{%- endif %}
+            end
+{%- endfor %}
+            default: ;
+        endcase
+    end
+{%- endif %}
+    always @* begin
+        {{ b.pre }}_raddr = {{ b.uraddr }};
+        {{ b.pre }}_waddr = {{ b.uwaddr }};
+{%- if b.kind == "s" %}
+{%- if b.epoch %}
+        // Rewritten at every update so that every row carries the current epoch.
+        {{ b.pre }}_we    = {{ b.uon }};
+        {{ b.pre }}_wdata = last ? {{ b.width }}'d0 : {{ b.pre }}_rdata;
+{%- else %}
+        {{ b.pre }}_we    = {{ b.uon }} && last;
+        {{ b.pre }}_wdata = {{ b.width }}'d0;
+{%- endif %}
+{%- else %}
+        {{ b.pre }}_we    = {{ b.uon }};
+{%- if b.multi %}
+        {{ b.pre }}_wdata = {{ b.pre }}_uw;
+{%- else %}
+        {{ b.pre }}_wdata = {{ b.members[0].uw }};
+{%- endif %}
+{%- endif %}
+        {{ b.pre }}_accwe = 1'b0;
+{%- for c in b.clients %}
+        if ({{ c.pre }}_act) {{ b.pre }}_raddr = {{ c.raddr }};
+        if ({{ c.pre }}_we) begin
+            {{ b.pre }}_we    = 1'b1;
+            {{ b.pre }}_accwe = 1'b1;
+            {{ b.pre }}_waddr = {{ c.waddr }};
+            {{ b.pre }}_wdata = {{ c.wdata }};
+        end
+{%- endfor %}
+{%- if !b.epoch %}
+{%- for m in b.members %}
+        if (clr_on_{{ m.k }}) begin
+            {{ b.pre }}_we    = 1'b1;
+            {{ b.pre }}_waddr = {{ m.clr }};
+            {{ b.pre }}_wdata = {{ b.width }}'d0;
+        end
+{%- endfor %}
+{%- endif %}
+    end
+{%- if !b.clients.is_empty() %}
+    // The last accumulate write, forwarded to the next beat (the memory reads first).
+    reg                  {{ b.pre }}_fw;
+    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_fwrow, {{ b.pre }}_rq;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fwdata;
+    always @(posedge clk) begin
+        {{ b.pre }}_fw     <= !rst && {{ b.pre }}_accwe;
+        {{ b.pre }}_fwrow  <= {{ b.pre }}_waddr;
+        {{ b.pre }}_fwdata <= {{ b.pre }}_wdata;
+        {{ b.pre }}_rq     <= {{ b.pre }}_raddr;
+    end
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_old = ({{ b.pre }}_fw && ({{ b.pre }}_fwrow == {{ b.pre }}_rq)) ? {{ b.pre }}_fwdata : {{ b.pre }}_rdata;
+    /* verilator lint_on UNUSEDSIGNAL */
+{%- endif %}
+{%- endfor %}
+{%- for b in v.evbanks %}
+
+    // ------------------------------------------------------------------ event lists {{ b.pre }}: {{ b.comment }}
+    // One entry {base channel, y, x, lane mask} per row with a spike.
+    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_raddr, {{ b.pre }}_waddr;
+    reg                  {{ b.pre }}_we;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_wdata;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_rdata;  // narrower lists use the low bits
+    /* verilator lint_on UNUSEDSIGNAL */
+    sf_ram #(.WIDTH({{ b.width }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
+        .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({{ b.pre }}_wdata),
+        .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_rdata));
+{%- for m in b.members %}
+    reg  [{{ m.raw }}:0] {{ m.pre }}_ev_cnt;
+    wire                 {{ m.pre }}_ev_we    = {{ m.pre }}_u_on && (u_spk[{{ m.lanes - 1 }}:0] != {{ m.lanes }}'d0);
+    wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_wdata = { u_c0[{{ m.ecw - 1 }}:0], uy[{{ m.eyw - 1 }}:0], ux[{{ m.exw - 1 }}:0], u_spk[{{ m.lanes - 1 }}:0] };
+    wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_rdata = {{ b.pre }}_rdata[{{ m.ew - 1 }}:0];
+    always @(posedge clk) begin
+        if (rst || first || go_{{ m.pre }}) {{ m.pre }}_ev_cnt <= {{ m.raw + 1 }}'d0;
+        else if ({{ m.pre }}_ev_we) {{ m.pre }}_ev_cnt <= {{ m.pre }}_ev_cnt + {{ m.raw + 1 }}'d1;
+    end
+{%- endfor %}
+    always @* begin
+        {{ b.pre }}_raddr = {{ b.aw }}'d0;
+{%- for r in b.readers %}
+        if (go_{{ r.0 }} || {{ r.0 }}_act) {{ b.pre }}_raddr = {{ r.1 }};
+{%- endfor %}
+        {{ b.pre }}_we    = 1'b0;
+        {{ b.pre }}_waddr = {{ b.aw }}'d0;
+        {{ b.pre }}_wdata = {{ b.width }}'d0;
+{%- for m in b.members %}
+        if ({{ m.pre }}_ev_we) begin
+            {{ b.pre }}_we    = 1'b1;
+            {{ b.pre }}_waddr = {{ m.waddr }};
+            {{ b.pre }}_wdata = {{ m.wdata }};
+        end
+{%- endfor %}
+    end
+{%- endfor %}
 {% for l in v.layers %}
     // ================================================================== layer {{ l.k }}: {{ l.name }} ({{ l.ident }})
     // {{ l.lanes }} lanes x {{ l.rows }} rows; V {{ l.vw }} bits{% if l.has_s %}, S {{ l.sw }} bits{% endif %}{% if l.cuba %}, Y {{ l.yw }} bits{% endif %}{% if l.sat %}, saturating{% endif %}
-    // The shared update pass writes this layer while `ul` selects it.
-    wire                 {{ l.pre }}_u_on = u_s2 && (ul == {{ v.lw }}'d{{ l.k }});
-    wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_u_xw = {{ l.u_trunc("u_xnm", v.sh.vw, l.vw) }};
-    reg                  clr_on_{{ l.k }};
-    reg  [{{ l.raw - 1 }}:0] clr_row_{{ l.k }};
-    // X (membrane) memory: update pass, accumulate units, clear.
-    reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_x_raddr, {{ l.pre }}_x_waddr;
-    reg                  {{ l.pre }}_x_we;
-    /* verilator lint_off UNUSEDSIGNAL */
-    reg                  {{ l.pre }}_x_accwe;  // unused when no projection accumulates into X
-    /* verilator lint_on UNUSEDSIGNAL */
-    reg  [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_x_wdata;
-    wire [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_x_rdata;
-    sf_ram #(.WIDTH({{ l.lanes * l.vw }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.x_logic %}1{% else %}0{% endif %})) {{ l.pre }}_x (
-        .clk(clk), .we({{ l.pre }}_x_we), .waddr({{ l.pre }}_x_waddr), .wdata({{ l.pre }}_x_wdata),
-        .raddr({{ l.pre }}_x_raddr), .rdata({{ l.pre }}_x_rdata));
-{%- for c in l.x_clients %}
-    wire [{{ l.raw - 1 }}:0] {{ c }}_rrow;
-    wire                 {{ c }}_we;
-    wire [{{ l.raw - 1 }}:0] {{ c }}_wrow;
-    wire [{{ l.lanes * l.vw - 1 }}:0] {{ c }}_new;
-    wire                 {{ c }}_act;
-{%- endfor %}
-    always @* begin
-        {{ l.pre }}_x_raddr = u_raddr[{{ l.raw - 1 }}:0];
-        {{ l.pre }}_x_we    = {{ l.pre }}_u_on;
-        {{ l.pre }}_x_waddr = u_row[{{ l.raw - 1 }}:0];
-        {{ l.pre }}_x_wdata = {{ l.pre }}_u_xw;
-        {{ l.pre }}_x_accwe = 1'b0;
-{%- for c in l.x_clients %}
-        if ({{ c }}_act) {{ l.pre }}_x_raddr = {{ c }}_rrow;
-        if ({{ c }}_we) begin
-            {{ l.pre }}_x_we    = 1'b1;
-            {{ l.pre }}_x_accwe = 1'b1;
-            {{ l.pre }}_x_waddr = {{ c }}_wrow;
-            {{ l.pre }}_x_wdata = {{ c }}_new;
-        end
-{%- endfor %}
-        if (clr_on_{{ l.k }}) begin
-            {{ l.pre }}_x_we    = 1'b1;
-            {{ l.pre }}_x_waddr = clr_row_{{ l.k }};
-            {{ l.pre }}_x_wdata = {{ l.lanes * l.vw }}'d0;
-        end
-    end
-    // The last accumulate write, forwarded to the next beat (the memory reads first).
-{%- if !l.x_clients.is_empty() %}
-    reg                  {{ l.pre }}_x_fw;
-    reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_x_fwrow;
-    reg  [{{ l.lanes * l.vw - 1 }}:0] {{ l.pre }}_x_fwdata;
-    always @(posedge clk) begin
-        {{ l.pre }}_x_fw     <= !rst && {{ l.pre }}_x_accwe;
-        {{ l.pre }}_x_fwrow  <= {{ l.pre }}_x_waddr;
-        {{ l.pre }}_x_fwdata <= {{ l.pre }}_x_wdata;
-    end
-{%- endif %}
-{%- if l.has_s %}
-    // S (static input accumulator) memory: static accumulate units, cleared after the last step.
-    reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_s_raddr, {{ l.pre }}_s_waddr;
-    reg                  {{ l.pre }}_s_we;
-    /* verilator lint_off UNUSEDSIGNAL */
-    reg                  {{ l.pre }}_s_accwe;
-    /* verilator lint_on UNUSEDSIGNAL */
-    reg  [{{ l.lanes * l.sw - 1 }}:0] {{ l.pre }}_s_wdata;
-    wire [{{ l.lanes * l.sw - 1 }}:0] {{ l.pre }}_s_rdata;
-    sf_ram #(.WIDTH({{ l.lanes * l.sw }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.s_logic %}1{% else %}0{% endif %})) {{ l.pre }}_s (
-        .clk(clk), .we({{ l.pre }}_s_we), .waddr({{ l.pre }}_s_waddr), .wdata({{ l.pre }}_s_wdata),
-        .raddr({{ l.pre }}_s_raddr), .rdata({{ l.pre }}_s_rdata));
-{%- for c in l.s_clients %}
-    wire [{{ l.raw - 1 }}:0] {{ c }}_rrow;
-    wire                 {{ c }}_we;
-    wire [{{ l.raw - 1 }}:0] {{ c }}_wrow;
-    wire [{{ l.lanes * l.sw - 1 }}:0] {{ c }}_new;
-    wire                 {{ c }}_act;
-{%- endfor %}
-    always @* begin
-        {{ l.pre }}_s_raddr = u_raddr[{{ l.raw - 1 }}:0];
-        {{ l.pre }}_s_we    = {{ l.pre }}_u_on && last;
-        {{ l.pre }}_s_waddr = u_row[{{ l.raw - 1 }}:0];
-        {{ l.pre }}_s_wdata = {{ l.lanes * l.sw }}'d0;
-        {{ l.pre }}_s_accwe = 1'b0;
-{%- for c in l.s_clients %}
-        if ({{ c }}_act) {{ l.pre }}_s_raddr = {{ c }}_rrow;
-        if ({{ c }}_we) begin
-            {{ l.pre }}_s_we    = 1'b1;
-            {{ l.pre }}_s_accwe = 1'b1;
-            {{ l.pre }}_s_waddr = {{ c }}_wrow;
-            {{ l.pre }}_s_wdata = {{ c }}_new;
-        end
-{%- endfor %}
-        if (clr_on_{{ l.k }}) begin
-            {{ l.pre }}_s_we    = 1'b1;
-            {{ l.pre }}_s_waddr = clr_row_{{ l.k }};
-            {{ l.pre }}_s_wdata = {{ l.lanes * l.sw }}'d0;
-        end
-    end
-{%- if !l.s_clients.is_empty() %}
-    reg                  {{ l.pre }}_s_fw;
-    reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_s_fwrow;
-    reg  [{{ l.lanes * l.sw - 1 }}:0] {{ l.pre }}_s_fwdata;
-    always @(posedge clk) begin
-        {{ l.pre }}_s_fw     <= !rst && {{ l.pre }}_s_accwe;
-        {{ l.pre }}_s_fwrow  <= {{ l.pre }}_s_waddr;
-        {{ l.pre }}_s_fwdata <= {{ l.pre }}_s_wdata;
-    end
-{%- endif %}
-{%- endif %}
-{%- if l.cuba %}
-    // Y (synaptic current) memory.
-    wire [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_u_yw = {{ l.u_trunc("u_ynm", v.sh.yw, l.yw) }};
-    reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_y_raddr, {{ l.pre }}_y_waddr;
-    reg                  {{ l.pre }}_y_we;
-    /* verilator lint_off UNUSEDSIGNAL */
-    reg                  {{ l.pre }}_y_accwe;
-    /* verilator lint_on UNUSEDSIGNAL */
-    reg  [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_y_wdata;
-    wire [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_y_rdata;
-    sf_ram #(.WIDTH({{ l.lanes * l.yw }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.y_logic %}1{% else %}0{% endif %})) {{ l.pre }}_y (
-        .clk(clk), .we({{ l.pre }}_y_we), .waddr({{ l.pre }}_y_waddr), .wdata({{ l.pre }}_y_wdata),
-        .raddr({{ l.pre }}_y_raddr), .rdata({{ l.pre }}_y_rdata));
-{%- for c in l.y_clients %}
-    wire [{{ l.raw - 1 }}:0] {{ c }}_rrow;
-    wire                 {{ c }}_we;
-    wire [{{ l.raw - 1 }}:0] {{ c }}_wrow;
-    wire [{{ l.lanes * l.yw - 1 }}:0] {{ c }}_new;
-    wire                 {{ c }}_act;
-{%- endfor %}
-    always @* begin
-        {{ l.pre }}_y_raddr = u_raddr[{{ l.raw - 1 }}:0];
-        {{ l.pre }}_y_we    = {{ l.pre }}_u_on;
-        {{ l.pre }}_y_waddr = u_row[{{ l.raw - 1 }}:0];
-        {{ l.pre }}_y_wdata = {{ l.pre }}_u_yw;
-        {{ l.pre }}_y_accwe = 1'b0;
-{%- for c in l.y_clients %}
-        if ({{ c }}_act) {{ l.pre }}_y_raddr = {{ c }}_rrow;
-        if ({{ c }}_we) begin
-            {{ l.pre }}_y_we    = 1'b1;
-            {{ l.pre }}_y_accwe = 1'b1;
-            {{ l.pre }}_y_waddr = {{ c }}_wrow;
-            {{ l.pre }}_y_wdata = {{ c }}_new;
-        end
-{%- endfor %}
-        if (clr_on_{{ l.k }}) begin
-            {{ l.pre }}_y_we    = 1'b1;
-            {{ l.pre }}_y_waddr = clr_row_{{ l.k }};
-            {{ l.pre }}_y_wdata = {{ l.lanes * l.yw }}'d0;
-        end
-    end
-{%- if !l.y_clients.is_empty() %}
-    reg                  {{ l.pre }}_y_fw;
-    reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_y_fwrow;
-    reg  [{{ l.lanes * l.yw - 1 }}:0] {{ l.pre }}_y_fwdata;
-    always @(posedge clk) begin
-        {{ l.pre }}_y_fw     <= !rst && {{ l.pre }}_y_accwe;
-        {{ l.pre }}_y_fwrow  <= {{ l.pre }}_y_waddr;
-        {{ l.pre }}_y_fwdata <= {{ l.pre }}_y_wdata;
-    end
-{%- endif %}
-{%- endif %}
-{%- if l.has_events %}
-    // Event list: one entry {base channel, y, x, lane mask} per row with a spike.
-    reg  [{{ l.raw }}:0] {{ l.pre }}_ev_cnt;
-    reg  [{{ l.raw - 1 }}:0] {{ l.pre }}_ev_raddr;
-    wire [{{ l.ew - 1 }}:0] {{ l.pre }}_ev_rdata;
-    wire                 {{ l.pre }}_ev_we    = {{ l.pre }}_u_on && (u_spk[{{ l.lanes - 1 }}:0] != {{ l.lanes }}'d0);
-    wire [{{ l.ew - 1 }}:0] {{ l.pre }}_ev_wdata = { u_c0[{{ l.ecw - 1 }}:0], uy[{{ l.eyw - 1 }}:0], ux[{{ l.exw - 1 }}:0], u_spk[{{ l.lanes - 1 }}:0] };
-    sf_ram #(.WIDTH({{ l.ew }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.ev_logic %}1{% else %}0{% endif %})) {{ l.pre }}_ev (
-        .clk(clk), .we({{ l.pre }}_ev_we), .waddr({{ l.pre }}_ev_cnt[{{ l.raw - 1 }}:0]), .wdata({{ l.pre }}_ev_wdata),
-        .raddr({{ l.pre }}_ev_raddr), .rdata({{ l.pre }}_ev_rdata));
-    always @* begin
-        {{ l.pre }}_ev_raddr = {{ l.raw }}'d0;
-{%- for l2 in v.layers %}{% for p in l2.projs %}{% if p.src == l.pre %}
-        if (go_{{ p.pre }} || {{ p.pre }}_act) {{ l.pre }}_ev_raddr = {{ p.pre }}_ev_raddr;
-{%- endif %}{% endfor %}{% endfor %}
-    end
-    always @(posedge clk) begin
-        if (rst || first || go_{{ l.pre }}) {{ l.pre }}_ev_cnt <= {{ l.raw + 1 }}'d0;
-        else if ({{ l.pre }}_ev_we) {{ l.pre }}_ev_cnt <= {{ l.pre }}_ev_cnt + {{ l.raw + 1 }}'d1;
-    end
-{%- endif %}
 {%- if l.has_prom %}
     // Per-neuron parameters (read with the row in the update pass).
     wire [{{ l.lanes * l.prom_bits - 1 }}:0] {{ l.pre }}_prom;
@@ -545,7 +543,7 @@ module {{ v.module }} (
 {%- else %}
     assign {{ p.pre }}_w = { {{ l.lanes }}{ {{ p.wconst }} } };
 {%- endif %}
-    wire [{{ l.lanes * p.tw - 1 }}:0] {{ p.pre }}_old = ({{ l.pre }}_{{ p.target }}_fw && ({{ l.pre }}_{{ p.target }}_fwrow == {{ p.pre }}_s2_row)) ? {{ l.pre }}_{{ p.target }}_fwdata : {{ l.pre }}_{{ p.target }}_rdata;
+    wire [{{ l.lanes * p.tw - 1 }}:0] {{ p.pre }}_old = {{ p.old }};
     genvar {{ p.pre }}_gi;
     generate
         for ({{ p.pre }}_gi = 0; {{ p.pre }}_gi < {{ l.lanes }}; {{ p.pre }}_gi = {{ p.pre }}_gi + 1) begin : {{ p.pre }}_accl

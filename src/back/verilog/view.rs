@@ -168,6 +168,8 @@ pub struct ProjView {
     pub waddr: String,
     /// Lane mask expression (L bits).
     pub mask: String,
+    /// The target row before this beat (forwarded or read), `lanes * tw` bits.
+    pub old: String,
 }
 
 /// One layer.
@@ -246,24 +248,22 @@ pub struct LayerView {
     pub has_events: bool,
     /// Output layer.
     pub is_out: bool,
-    /// Memory styles (true: logic).
-    pub x_logic: bool,
-    /// S style.
-    pub s_logic: bool,
-    /// Y style.
-    pub y_logic: bool,
-    /// Event list style.
-    pub ev_logic: bool,
     /// Output buffer style.
     pub out_logic: bool,
     /// Projections.
     pub projs: Vec<ProjView>,
-    /// Projection prefixes targeting x, s, y.
-    pub x_clients: Vec<String>,
-    /// S clients.
-    pub s_clients: Vec<String>,
-    /// Y clients.
-    pub y_clients: Vec<String>,
+    /// Read data of the banks holding X, S and Y (`bank_rdata`), and their lane strides.
+    pub x_sig: String,
+    /// S read data.
+    pub s_sig: String,
+    /// Y read data.
+    pub y_sig: String,
+    /// Lane strides of the X, S, Y banks.
+    pub x_lw: usize,
+    /// S lane stride.
+    pub s_lw: usize,
+    /// Y lane stride.
+    pub y_lw: usize,
 }
 
 /// A phase of the sequencer program.
@@ -360,6 +360,12 @@ pub struct TopView {
     pub lw: usize,
     /// Output words are spike masks.
     pub out_spikes: bool,
+    /// State memories (X, S, Y), each shared by one or more layers.
+    pub banks: Vec<BankView>,
+    /// Event list memories, each shared by one or more layers.
+    pub evbanks: Vec<EvBankView>,
+    /// Some bank tells stale rows by an epoch bit instead of being cleared.
+    pub any_epoch: bool,
 }
 
 fn logic_of(plan: &Plan, name: &str) -> bool {
@@ -401,6 +407,16 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     for (k, l) in plan.layers.iter().enumerate() {
         layers.push(layer_view(plan, k, l, &mut namer, &mut roms)?);
     }
+    let sh = Shared {
+        ls: plan.layers.iter().map(|l| l.lanes).max().unwrap_or(1),
+        vw: plan.layers.iter().map(|l| l.v_bits as usize).max().unwrap_or(2),
+        sw: plan.layers.iter().map(|l| (l.s_bits as usize).max(1)).max().unwrap_or(1),
+        yw: plan.layers.iter().map(|l| (l.y_bits as usize).max(1)).max().unwrap_or(1),
+        rw: plan.layers.iter().map(|l| abits(l.rows)).max().unwrap_or(1),
+        pb: plan.leak_bits as usize + 1,
+    };
+    let banks = state_banks(plan, &mut layers, &sh);
+    let evbanks = event_banks(plan, &layers);
     // Sequencer program: [LOAD] per layer [ACC..., UPD], OUT, [EXIT, CLEAR].
     struct Ph {
         kind: &'static str,
@@ -500,14 +516,10 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         roms,
         leak_bits: plan.leak_bits,
         out_spikes: plan.output.spikes,
-        sh: Shared {
-            ls: plan.layers.iter().map(|l| l.lanes).max().unwrap_or(1),
-            vw: plan.layers.iter().map(|l| l.v_bits as usize).max().unwrap_or(2),
-            sw: plan.layers.iter().map(|l| (l.s_bits as usize).max(1)).max().unwrap_or(1),
-            yw: plan.layers.iter().map(|l| (l.y_bits as usize).max(1)).max().unwrap_or(1),
-            rw: plan.layers.iter().map(|l| abits(l.rows)).max().unwrap_or(1),
-            pb: plan.leak_bits as usize + 1,
-        },
+        any_epoch: banks.iter().any(|b| b.epoch),
+        banks,
+        evbanks,
+        sh,
         lw: abits(plan.layers.len()),
         any_prom_by_cgi: (0..plan.layers.len())
             .any(|k| plan.layers[k].params_per_channel() && param_lane_bits(plan, k) > 0),
@@ -603,15 +615,8 @@ fn layer_view(
     let ew = event_width(l.shape, lanes);
     debug_assert_eq!(ew, ecw + eyw + exw + lanes);
     let mut projs = vec![];
-    let (mut xc, mut sc, mut yc) = (vec![], vec![], vec![]);
     for (j, p) in l.projections.iter().enumerate() {
-        let pv = proj_view(plan, k, j, l, p, &ident, roms)?;
-        match pv.target.as_str() {
-            "s" => sc.push(pv.pre.clone()),
-            "y" => yc.push(pv.pre.clone()),
-            _ => xc.push(pv.pre.clone()),
-        }
-        projs.push(pv);
+        projs.push(proj_view(plan, k, j, l, p, &ident, roms)?);
     }
     Ok(LayerView {
         k,
@@ -651,15 +656,14 @@ fn layer_view(
         ew,
         has_events: l.spiking() && l.has_consumers,
         is_out: k == plan.output.layer,
-        x_logic: logic_of(plan, &format!("{}.v", l.name)),
-        s_logic: logic_of(plan, &format!("{}.s", l.name)),
-        y_logic: logic_of(plan, &format!("{}.y", l.name)),
-        ev_logic: logic_of(plan, &format!("{}.events", l.name)),
         out_logic: logic_of(plan, &format!("{}.out", l.name)),
         projs,
-        x_clients: xc,
-        s_clients: sc,
-        y_clients: yc,
+        x_sig: String::new(),
+        s_sig: String::new(),
+        y_sig: String::new(),
+        x_lw: vw,
+        s_lw: sw,
+        y_lw: yw,
     })
 }
 
@@ -968,6 +972,7 @@ fn proj_view(
         row,
         waddr,
         mask,
+        old: String::new(),
     })
 }
 
@@ -1042,10 +1047,10 @@ impl LayerView {
 
     /// The layer's X (or S, Y) read data, sign-extended to the shared widths, `ls` lanes.
     pub fn u_state(&self, which: &str, sh: &Shared) -> String {
-        let (w, to) = match which {
-            "s" => (self.sw, sh.sw),
-            "y" => (self.yw, sh.yw),
-            _ => (self.vw, sh.vw),
+        let (w, to, sig, lw) = match which {
+            "s" => (self.sw, sh.sw, &self.s_sig, self.s_lw),
+            "y" => (self.yw, sh.yw, &self.y_sig, self.y_lw),
+            _ => (self.vw, sh.vw, &self.x_sig, self.x_lw),
         };
         let present = match which {
             "s" => self.has_s,
@@ -1056,8 +1061,7 @@ impl LayerView {
         if !present {
             return format!("{{{}{{{zero}}}}}", sh.ls);
         }
-        let sig = format!("{}_{which}_rdata", self.pre);
-        self.lanes_concat(sh.ls, &zero, |l| Self::sext(&sig, l * w, w, to))
+        self.lanes_concat(sh.ls, &zero, |l| Self::sext(sig, l * lw, w, to))
     }
 
     /// Parameter `n` for the shared lanes: a constant or ROM slices, sign-extended (beta_b and
@@ -1113,4 +1117,325 @@ fn sext_literal(lit_w: &str, w: usize, to: usize) -> String {
     let neg = w > 0 && w < 64 && (v >> (w - 1)) & 1 == 1;
     let val = if neg { (v as i64) - (1i64 << w) } else { v as i64 };
     lit(val, to)
+}
+
+/// Most rows one shared memory gathers: small memories of several layers share one memory
+/// (one block RAM deep in the 256 x 16 mode) instead of each keeping its own.
+const BANK_MAX_ROWS: usize = 256;
+
+/// One layer's place in a shared memory.
+pub struct MemberView {
+    /// Layer index.
+    pub k: usize,
+    /// Layer prefix `l<k>`.
+    pub pre: String,
+    /// First row of the layer in the memory (`aw`-bit literal).
+    pub base: String,
+    /// Update pass write data at the memory's width (X and Y).
+    pub uw: String,
+    /// Clear address.
+    pub clr: String,
+}
+
+/// One accumulate unit writing a shared memory.
+pub struct ClientView {
+    /// Projection prefix.
+    pub pre: String,
+    /// Row address width of the target layer.
+    pub raw: usize,
+    /// Width of the unit's result (target lanes x target width).
+    pub neww: usize,
+    /// Memory read address from `<pre>_rrow`.
+    pub raddr: String,
+    /// Memory write address from `<pre>_wrow`.
+    pub waddr: String,
+    /// Memory write data from `<pre>_new`.
+    pub wdata: String,
+}
+
+/// A state memory (X, S or Y) holding the rows of one or more layers, which never run at the
+/// same time: the layers' rows follow each other; lanes are sign-extended to the widest.
+pub struct BankView {
+    /// Signal prefix.
+    pub pre: String,
+    /// `x`, `s` or `y`.
+    pub kind: String,
+    /// Member names, for the comment.
+    pub comment: String,
+    /// Word width (lanes x lane width).
+    pub width: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Address width.
+    pub aw: usize,
+    /// In logic.
+    pub logic: bool,
+    /// Several layers.
+    pub multi: bool,
+    /// Rows carry an epoch bit: the early-exit clear flips the epoch instead of writing.
+    pub epoch: bool,
+    /// Update pass read and write addresses.
+    pub uraddr: String,
+    /// Update pass write address.
+    pub uwaddr: String,
+    /// Update pass write enable.
+    pub uon: String,
+    /// Layers.
+    pub members: Vec<MemberView>,
+    /// Accumulate units.
+    pub clients: Vec<ClientView>,
+}
+
+/// One layer's event list in a shared event memory.
+pub struct EvMemberView {
+    /// Layer prefix.
+    pub pre: String,
+    /// Row address width.
+    pub raw: usize,
+    /// Entry width.
+    pub ew: usize,
+    /// Lanes and entry field widths (c, y, x).
+    pub lanes: usize,
+    /// Entry c width.
+    pub ecw: usize,
+    /// Entry y width.
+    pub eyw: usize,
+    /// Entry x width.
+    pub exw: usize,
+    /// Write address from the layer's entry count.
+    pub waddr: String,
+    /// Write data at the memory's width.
+    pub wdata: String,
+}
+
+/// An event list memory shared by one or more layers.
+pub struct EvBankView {
+    /// Signal prefix.
+    pub pre: String,
+    /// Member names, for the comment.
+    pub comment: String,
+    /// Word width.
+    pub width: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Address width.
+    pub aw: usize,
+    /// In logic.
+    pub logic: bool,
+    /// Layers.
+    pub members: Vec<EvMemberView>,
+    /// Readers: (projection prefix, read address).
+    pub readers: Vec<(String, String)>,
+}
+
+fn register_max_bits(plan: &Plan) -> u64 {
+    crate::target::Target::load(&plan.target).map_or(256, |t| t.mapping.register_max_bits)
+}
+
+/// Groups memories given as (layer, rows) in layer order: small ones share a group while
+/// their rows fit `BANK_MAX_ROWS`; larger ones stay alone.
+fn bank_groups(items: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = vec![];
+    let mut small: Vec<usize> = vec![];
+    let mut rows = 0;
+    for &(k, r) in items {
+        if r > BANK_MAX_ROWS {
+            groups.push(vec![k]);
+        } else {
+            if rows + r > BANK_MAX_ROWS {
+                groups.push(std::mem::take(&mut small));
+                rows = 0;
+            }
+            small.push(k);
+            rows += r;
+        }
+    }
+    if !small.is_empty() {
+        groups.push(small);
+    }
+    groups.sort_by_key(|g| g[0]);
+    groups
+}
+
+/// `sig` (`sw` bits) plus `base` as an `aw`-bit address.
+fn bank_addr(base: usize, sig: &str, sw: usize, aw: usize) -> String {
+    let s = if sw > aw {
+        format!("{sig}[{}:0]", aw - 1)
+    } else if sw < aw {
+        format!("{{{}'d0, {sig}}}", aw - sw)
+    } else {
+        sig.to_string()
+    };
+    if base == 0 { s } else { format!("{aw}'d{base} + {s}") }
+}
+
+/// `{lane n-1, ..., lane 0}` of a bank word: lane l = `f(l)` below `lanes`, zero above.
+fn bank_word(n: usize, lanes: usize, lw: usize, f: impl Fn(usize) -> String) -> String {
+    let parts: Vec<String> = (0..n).rev().map(|l| if l < lanes { f(l) } else { format!("{lw}'d0") }).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankView> {
+    let rmax = register_max_bits(plan);
+    let mut banks = vec![];
+    for kind in ["x", "s", "y"] {
+        let items: Vec<(usize, usize)> = layers
+            .iter()
+            .filter(|l| match kind {
+                "s" => l.has_s,
+                "y" => l.cuba,
+                _ => true,
+            })
+            .map(|l| (l.k, l.rows))
+            .collect();
+        let mname = match kind {
+            "s" => "s",
+            "y" => "y",
+            _ => "v",
+        };
+        for (gi, g) in bank_groups(&items).into_iter().enumerate() {
+            let pre = format!("{kind}b{gi}");
+            let w_of = |l: &LayerView| match kind {
+                "s" => l.sw,
+                "y" => l.yw,
+                _ => l.vw,
+            };
+            let lanes = g.iter().map(|&k| layers[k].lanes).max().unwrap_or(1);
+            let lw = g.iter().map(|&k| w_of(&layers[k])).max().unwrap_or(1);
+            let rows: usize = g.iter().map(|&k| layers[k].rows).sum();
+            let aw = abits(rows);
+            let multi = g.len() > 1;
+            let logic = if multi {
+                g.iter().all(|&k| logic_of(plan, &format!("{}.{mname}", layers[k].name)))
+                    && (rows * lanes * lw) as u64 <= rmax
+            } else {
+                logic_of(plan, &format!("{}.{mname}", layers[g[0]].name))
+            };
+            let mut members = vec![];
+            let mut clients = vec![];
+            let mut base = 0;
+            for &k in &g {
+                let l = &mut layers[k];
+                let w = w_of(l);
+                let uw = match kind {
+                    "y" => bank_word(lanes, l.lanes, lw, |i| LayerView::sext("u_ynm", i * sh.yw, w, lw)),
+                    "x" => bank_word(lanes, l.lanes, lw, |i| LayerView::sext("u_xnm", i * sh.vw, w, lw)),
+                    _ => String::new(),
+                };
+                members.push(MemberView {
+                    k,
+                    pre: l.pre.clone(),
+                    base: format!("{aw}'d{base}"),
+                    uw,
+                    clr: bank_addr(base, &format!("clr_row_{k}"), l.raw, aw),
+                });
+                let sig = format!("{pre}_rdata");
+                match kind {
+                    "s" => (l.s_sig, l.s_lw) = (sig, lw),
+                    "y" => (l.y_sig, l.y_lw) = (sig, lw),
+                    _ => (l.x_sig, l.x_lw) = (sig, lw),
+                }
+                let (lanes_k, raw) = (l.lanes, l.raw);
+                for p in l.projs.iter_mut().filter(|p| p.target == kind) {
+                    let c = &p.pre;
+                    clients.push(ClientView {
+                        pre: c.clone(),
+                        raw,
+                        neww: lanes_k * w,
+                        raddr: bank_addr(base, &format!("{c}_rrow"), raw, aw),
+                        waddr: bank_addr(base, &format!("{c}_wrow"), raw, aw),
+                        wdata: bank_word(lanes, lanes_k, lw, |i| LayerView::sext(&format!("{c}_new"), i * w, w, lw)),
+                    });
+                    let parts: Vec<String> =
+                        (0..lanes_k).rev().map(|i| format!("{pre}_old[{} +: {w}]", i * lw)).collect();
+                    p.old = format!("{{{}}}", parts.join(", "));
+                }
+                base += l.rows;
+            }
+            let (uraddr, uwaddr, uon) = if multi {
+                (
+                    format!("{pre}_rbase + {}", bank_addr(0, "u_raddr", sh.rw, aw)),
+                    format!("{pre}_wbase + {}", bank_addr(0, "u_row", sh.rw, aw)),
+                    format!("{pre}_uon"),
+                )
+            } else {
+                (
+                    bank_addr(0, "u_raddr", sh.rw, aw),
+                    bank_addr(0, "u_row", sh.rw, aw),
+                    format!("{}_u_on", members[0].pre),
+                )
+            };
+            banks.push(BankView {
+                comment: g.iter().map(|&k| layers[k].name.clone()).collect::<Vec<_>>().join(", "),
+                pre,
+                kind: kind.into(),
+                width: lanes * lw,
+                rows,
+                aw,
+                logic,
+                multi,
+                epoch: multi && plan.early_exit,
+                uraddr,
+                uwaddr,
+                uon,
+                members,
+                clients,
+            });
+        }
+    }
+    banks
+}
+
+fn event_banks(plan: &Plan, layers: &[LayerView]) -> Vec<EvBankView> {
+    let rmax = register_max_bits(plan);
+    let items: Vec<(usize, usize)> = layers.iter().filter(|l| l.has_events).map(|l| (l.k, l.rows)).collect();
+    let mut banks = vec![];
+    for (gi, g) in bank_groups(&items).into_iter().enumerate() {
+        let pre = format!("eb{gi}");
+        let width = g.iter().map(|&k| layers[k].ew).max().unwrap_or(1);
+        let rows: usize = g.iter().map(|&k| layers[k].rows).sum();
+        let aw = abits(rows);
+        let logic = if g.len() > 1 {
+            g.iter().all(|&k| logic_of(plan, &format!("{}.events", layers[k].name))) && (rows * width) as u64 <= rmax
+        } else {
+            logic_of(plan, &format!("{}.events", layers[g[0]].name))
+        };
+        let mut members = vec![];
+        let mut readers = vec![];
+        let mut base = 0;
+        for &k in &g {
+            let l = &layers[k];
+            let wdata = if l.ew == width {
+                format!("{}_ev_wdata", l.pre)
+            } else {
+                format!("{{{}'d0, {}_ev_wdata}}", width - l.ew, l.pre)
+            };
+            members.push(EvMemberView {
+                pre: l.pre.clone(),
+                raw: l.raw,
+                ew: l.ew,
+                lanes: l.lanes,
+                ecw: l.ecw,
+                eyw: l.eyw,
+                exw: l.exw,
+                waddr: bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, l.raw - 1), l.raw, aw),
+                wdata,
+            });
+            for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre) {
+                readers.push((p.pre.clone(), bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw)));
+            }
+            base += l.rows;
+        }
+        banks.push(EvBankView {
+            pre,
+            comment: g.iter().map(|&k| layers[k].name.clone()).collect::<Vec<_>>().join(", "),
+            width,
+            rows,
+            aw,
+            logic,
+            members,
+            readers,
+        });
+    }
+    banks
 }

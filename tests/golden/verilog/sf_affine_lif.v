@@ -250,57 +250,65 @@ module sf_affine_lif (
         if (go_l0p0 || l0p0_act) inp_ev_raddr = l0p0_ev_raddr;
     end
 
-    // ================================================================== layer 0: lif (lif)
-    // 2 lanes x 4 rows; V 20 bits
-    // The shared update pass writes this layer while `ul` selects it.
-    wire                 l0_u_on = u_s2 && (ul == 1'd0);
-    wire [39:0] l0_u_xw = {u_xnm[20 +: 20], u_xnm[0 +: 20]};
-    reg                  clr_on_0;
-    reg  [1:0] clr_row_0;
-    // X (membrane) memory: update pass, accumulate units, clear.
-    reg  [1:0] l0_x_raddr, l0_x_waddr;
-    reg                  l0_x_we;
+    // ------------------------------------------------------------------ per-layer update signals
+    wire                 l0_u_on = u_s2 && (ul == 1'd0);  // the update pass writes lif
     /* verilator lint_off UNUSEDSIGNAL */
-    reg                  l0_x_accwe;  // unused when no projection accumulates into X
+    reg                  clr_on_0;   // unused when only epoch memories hold the layer
+    reg  [1:0] clr_row_0;
     /* verilator lint_on UNUSEDSIGNAL */
-    reg  [39:0] l0_x_wdata;
-    wire [39:0] l0_x_rdata;
-    sf_ram #(.WIDTH(40), .DEPTH(4), .AW(2), .LOGIC(1)) l0_x (
-        .clk(clk), .we(l0_x_we), .waddr(l0_x_waddr), .wdata(l0_x_wdata),
-        .raddr(l0_x_raddr), .rdata(l0_x_rdata));
+
+    // ------------------------------------------------------------------ x memory xb0: lif
+    // Written by the update pass, the accumulate units and the clear; 4 rows.
+    reg  [1:0] xb0_raddr, xb0_waddr;
+    reg                  xb0_we;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg                  xb0_accwe;  // unused when no accumulate unit writes this memory
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg  [39:0] xb0_wdata;
+    wire [39:0] xb0_rdata;
+    sf_ram #(.WIDTH(40), .DEPTH(4), .AW(2), .LOGIC(1)) xb0 (
+        .clk(clk), .we(xb0_we), .waddr(xb0_waddr), .wdata(xb0_wdata),
+        .raddr(xb0_raddr), .rdata(xb0_rdata));
     wire [1:0] l0p0_rrow;
     wire                 l0p0_we;
     wire [1:0] l0p0_wrow;
     wire [39:0] l0p0_new;
     wire                 l0p0_act;
     always @* begin
-        l0_x_raddr = u_raddr[1:0];
-        l0_x_we    = l0_u_on;
-        l0_x_waddr = u_row[1:0];
-        l0_x_wdata = l0_u_xw;
-        l0_x_accwe = 1'b0;
-        if (l0p0_act) l0_x_raddr = l0p0_rrow;
+        xb0_raddr = u_raddr;
+        xb0_waddr = u_row;
+        xb0_we    = l0_u_on;
+        xb0_wdata = {u_xnm[20 +: 20], u_xnm[0 +: 20]};
+        xb0_accwe = 1'b0;
+        if (l0p0_act) xb0_raddr = l0p0_rrow;
         if (l0p0_we) begin
-            l0_x_we    = 1'b1;
-            l0_x_accwe = 1'b1;
-            l0_x_waddr = l0p0_wrow;
-            l0_x_wdata = l0p0_new;
+            xb0_we    = 1'b1;
+            xb0_accwe = 1'b1;
+            xb0_waddr = l0p0_wrow;
+            xb0_wdata = {l0p0_new[20 +: 20], l0p0_new[0 +: 20]};
         end
         if (clr_on_0) begin
-            l0_x_we    = 1'b1;
-            l0_x_waddr = clr_row_0;
-            l0_x_wdata = 40'd0;
+            xb0_we    = 1'b1;
+            xb0_waddr = clr_row_0;
+            xb0_wdata = 40'd0;
         end
     end
     // The last accumulate write, forwarded to the next beat (the memory reads first).
-    reg                  l0_x_fw;
-    reg  [1:0] l0_x_fwrow;
-    reg  [39:0] l0_x_fwdata;
+    reg                  xb0_fw;
+    reg  [1:0] xb0_fwrow, xb0_rq;
+    reg  [39:0] xb0_fwdata;
     always @(posedge clk) begin
-        l0_x_fw     <= !rst && l0_x_accwe;
-        l0_x_fwrow  <= l0_x_waddr;
-        l0_x_fwdata <= l0_x_wdata;
+        xb0_fw     <= !rst && xb0_accwe;
+        xb0_fwrow  <= xb0_waddr;
+        xb0_fwdata <= xb0_wdata;
+        xb0_rq     <= xb0_raddr;
     end
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [39:0] xb0_old = (xb0_fw && (xb0_fwrow == xb0_rq)) ? xb0_fwdata : xb0_rdata;
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    // ================================================================== layer 0: lif (lif)
+    // 2 lanes x 4 rows; V 20 bits
     // Per-neuron parameters (read with the row in the update pass).
     wire [79:0] l0_prom;
     sf_ram #(.WIDTH(80), .DEPTH(4), .AW(2), .INIT("lif_params.hex"), .LOGIC(1)) l0_params (
@@ -361,7 +369,7 @@ module sf_affine_lif (
     sf_ram #(.WIDTH(16), .DEPTH(24), .AW(5), .INIT("lif_w0.hex"), .LOGIC(1)) l0p0_wrom (
         .clk(clk), .we(1'b0), .waddr(5'd0), .wdata(16'd0),
         .raddr(l0p0_wa[4:0]), .rdata(l0p0_w));
-    wire [39:0] l0p0_old = (l0_x_fw && (l0_x_fwrow == l0p0_s2_row)) ? l0_x_fwdata : l0_x_rdata;
+    wire [39:0] l0p0_old = {xb0_old[20 +: 20], xb0_old[0 +: 20]};
     genvar l0p0_gi;
     generate
         for (l0p0_gi = 0; l0p0_gi < 2; l0p0_gi = l0p0_gi + 1) begin : l0p0_accl
@@ -429,7 +437,7 @@ module sf_affine_lif (
     always @* begin
         case (ul)
             1'd0: begin  // lif
-                u_x   = {l0_x_rdata[20 +: 20], l0_x_rdata[0 +: 20]};
+                u_x   = {xb0_rdata[20 +: 20], xb0_rdata[0 +: 20]};
                 u_s   = {2{1'd0}};
                 u_y   = {2{1'd0}};
                 u_thr = {l0_prom[40 +: 20], l0_prom[0 +: 20]};
