@@ -173,29 +173,7 @@ fn golden_verilog_snapshot_of_a_tiny_model() {
         .unwrap();
     let (_, plan, _) = plan_for(&c, Some(2));
     let d = spikefab::back::verilog::emit(&plan, None).unwrap();
-    let gold = root().join("tests/golden/verilog");
-    let bless = std::env::var_os("SPIKEFAB_BLESS").is_some();
-    if bless {
-        let _ = std::fs::remove_dir_all(&gold);
-        std::fs::create_dir_all(&gold).unwrap();
-    }
-    let mut names = vec![];
-    for (name, text) in &d.files {
-        names.push(name.clone());
-        let p = gold.join(name);
-        if bless {
-            std::fs::write(&p, text).unwrap();
-        } else {
-            let want = std::fs::read_to_string(&p)
-                .unwrap_or_else(|_| panic!("missing golden {} (SPIKEFAB_BLESS=1)", p.display()));
-            assert_eq!(&want, text, "{name} differs from tests/golden/verilog (SPIKEFAB_BLESS=1 to accept)");
-        }
-    }
-    let mut on_disk: Vec<String> =
-        std::fs::read_dir(&gold).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    on_disk.sort();
-    names.sort();
-    assert_eq!(on_disk, names);
+    common::check_golden("verilog", &d.files);
 }
 
 #[test]

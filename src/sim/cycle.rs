@@ -252,9 +252,6 @@ enum Fast {
     ConvBinary { pos: Vec<u64>, words: usize, taps_at: Vec<u32> },
     /// Column-major dense weights `w[j * n + i]`.
     DenseCols(Vec<i32>),
-    /// Convolution weights by input channel, tap, then output channel of the group:
-    /// `w[(c * taps + tap) * co_g + col]`.
-    ConvCols(Vec<i64>),
     /// Other kinds use the plan's weights directly.
     Scatter,
 }
@@ -473,20 +470,6 @@ impl<'p> Engine<'p> {
                                 }
                             }
                             Fast::DenseCols(w)
-                        }
-                        (ProjKind::Conv { ci, kh, kw, groups, .. }, _) => {
-                            let (taps, ci_g, co_g) = (kh * kw, ci / groups, l.shape[0] / groups);
-                            let mut w = vec![0i64; ci * taps * co_g];
-                            for c in 0..*ci {
-                                let (grp, cil) = (c / ci_g, c % ci_g);
-                                for tap in 0..taps {
-                                    for col in 0..co_g {
-                                        w[(c * taps + tap) * co_g + col] =
-                                            p.weights.values[((grp * co_g + col) * ci_g + cil) * taps + tap];
-                                    }
-                                }
-                            }
-                            Fast::ConvCols(w)
                         }
                         _ => Fast::Scatter,
                     })
@@ -844,23 +827,10 @@ impl<'p> Engine<'p> {
                                     continue;
                                 }
                                 let (oy, ox) = (ny as usize / stride[0], nx as usize / stride[1]);
-                                let plane = oh * ow;
-                                let base = grp * co_g * plane + oy * ow + ox;
-                                match &self.fast[k][pi] {
-                                    Fast::ConvCols(wc) => {
-                                        let tap = ky * kw + kx;
-                                        let col = &wc[(pc * kh * kw + tap) * co_g..(pc * kh * kw + tap + 1) * co_g];
-                                        for (c, &w) in col.iter().enumerate() {
-                                            add(&mut dst[base + c * plane], (w * val) << shift, cnt);
-                                        }
-                                    }
-                                    _ => {
-                                        for col in 0..co_g {
-                                            let o = grp * co_g + col;
-                                            let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
-                                            add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << shift, cnt);
-                                        }
-                                    }
+                                for col in 0..co_g {
+                                    let o = grp * co_g + col;
+                                    let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
+                                    add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << shift, cnt);
                                 }
                                 cnt.synaptic_ops += co_g as u64;
                                 cnt.state_reads += l.ncg as u64;

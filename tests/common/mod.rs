@@ -219,3 +219,31 @@ pub fn plan_for(c: &Case, lanes: Option<usize>) -> (spikefab::Model, spikefab::h
     let plan = spikefab::hw::lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
     (m, plan, batch)
 }
+
+/// Compares emitted files with the committed snapshot in `tests/golden/<dir>` (every file and
+/// nothing else); `SPIKEFAB_BLESS=1` rewrites the snapshot instead.
+pub fn check_golden(dir: &str, files: &[(String, String)]) {
+    let gold = root().join("tests/golden").join(dir);
+    let bless = std::env::var_os("SPIKEFAB_BLESS").is_some();
+    if bless {
+        let _ = std::fs::remove_dir_all(&gold);
+        std::fs::create_dir_all(&gold).unwrap();
+    }
+    let mut names = vec![];
+    for (name, text) in files {
+        names.push(name.clone());
+        let p = gold.join(name);
+        if bless {
+            std::fs::write(&p, text).unwrap();
+        } else {
+            let want = std::fs::read_to_string(&p)
+                .unwrap_or_else(|_| panic!("missing golden {} (SPIKEFAB_BLESS=1)", p.display()));
+            assert_eq!(&want, text, "{name} differs from tests/golden/{dir} (SPIKEFAB_BLESS=1 to accept)");
+        }
+    }
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(&gold).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    on_disk.sort();
+    names.sort();
+    assert_eq!(on_disk, names);
+}
