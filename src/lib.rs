@@ -21,6 +21,7 @@ pub mod front;
 pub mod hw;
 pub mod ir;
 pub mod model;
+pub mod names;
 pub mod passes;
 pub mod report;
 pub mod sim;

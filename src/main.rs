@@ -20,7 +20,10 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {:#}", e.error);
+            // Messages quote files and tool logs: keep a terminal's control sequences out.
+            let msg = format!("{:#}", e.error);
+            let safe: Vec<String> = msg.lines().map(|l| spikefab::names::text(l, 4000)).collect();
+            eprintln!("error: {}", safe.join("\n"));
             ExitCode::from(e.code)
         }
     }

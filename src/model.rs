@@ -50,6 +50,7 @@ impl Model {
 
     /// Validates an in-memory graph and resolves its dialect.
     pub fn from_graph(path: &Path, mut graph: Graph, overrides: &DialectOverrides) -> Result<Model, LoadError> {
+        graph.make_names_safe();
         let info = valid::validate(&graph).map_err(|err| LoadError::Valid { path: path.into(), err })?;
         let dialect =
             Dialect::resolve(&graph, overrides).map_err(|err| LoadError::Dialect { path: path.into(), err })?;

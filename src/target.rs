@@ -180,8 +180,94 @@ impl Target {
     }
 
     fn parse(name: &str, text: &str) -> Result<Target, TargetError> {
-        toml::from_str(text)
-            .map_err(|e| TargetError { name: name.into(), message: format!("invalid target file: {e}") })
+        let t: Target = toml::from_str(text)
+            .map_err(|e| TargetError { name: name.into(), message: format!("invalid target file: {e}") })?;
+        t.check().map_err(|message| TargetError { name: name.into(), message })?;
+        Ok(t)
+    }
+
+    /// Target files may come from anywhere: every string that reaches a script, constraint
+    /// file or report must be a plain token, and every figure must be usable.
+    fn check(&self) -> Result<(), String> {
+        let token = |field: &str, v: &str, extra: &[u8]| -> Result<(), String> {
+            let ok = !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || extra.contains(&b));
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "field '{field}' is '{}': expected 1 to 64 of [A-Za-z0-9_-{}]",
+                    crate::names::label(v),
+                    String::from_utf8_lossy(extra)
+                ))
+            }
+        };
+        token("name", &self.name, b".")?;
+        token("kind", &self.kind, b"")?;
+        token("family", &self.family, b"")?;
+        token("toolchain", &self.toolchain, b"")?;
+        if self.description.len() > 200 || self.description.bytes().any(|b| !(b' '..=b'~').contains(&b)) {
+            return Err("field 'description': expected at most 200 printable ASCII characters".into());
+        }
+        for (f, v) in
+            [("part", &self.part), ("hls_part", &self.hls_part), ("device.icetime_device", &self.device.icetime_device)]
+        {
+            if let Some(v) = v {
+                token(f, v, b"")?;
+            }
+        }
+        for a in &self.device.nextpnr_args {
+            token("device.nextpnr_args", a, b".=+")?;
+        }
+        if !self.board.clock_pin.is_empty() {
+            token("board.clock_pin", &self.board.clock_pin, b"")?;
+        }
+        for p in &self.board.pins {
+            token("board.pins", p, b"")?;
+        }
+        let mhz = self.clock.default_mhz;
+        if !(mhz.is_finite() && mhz > 0.0 && mhz <= 1000.0) {
+            return Err(format!("field 'clock.default_mhz' is {mhz}: expected a clock in (0, 1000] MHz"));
+        }
+        let m = &self.mapping;
+        if !m.default_lanes.is_power_of_two() || m.default_lanes > 64 {
+            return Err(format!(
+                "field 'mapping.default_lanes' is {}: expected a power of two up to 64",
+                m.default_lanes
+            ));
+        }
+        let d = &self.device;
+        if d.block_ram_bits > 1 << 24 || d.large_ram_bits > 1 << 30 {
+            return Err("fields 'device.block_ram_bits' / 'device.large_ram_bits' are implausibly large".into());
+        }
+        for &[depth, width] in &d.block_ram_modes {
+            if depth == 0 || width == 0 || depth.checked_mul(width).is_none_or(|b| b > d.block_ram_bits.max(1)) {
+                return Err(format!(
+                    "field 'device.block_ram_modes': mode [{depth}, {width}] does not fit a {}-bit block RAM",
+                    d.block_ram_bits
+                ));
+            }
+        }
+        let e = &self.energy;
+        let consts = [
+            e.static_w,
+            e.energy_per_cycle_j,
+            e.int_add_j,
+            e.int8_add_j,
+            e.int_mult_j,
+            e.int8_mult_j,
+            e.mac_j,
+            e.ac_j,
+            e.sram_base_j,
+            e.sram_per_bit_j,
+            e.register_access_j,
+        ];
+        let opt = [e.synop_j, e.neuron_update_j, e.spike_out_j];
+        if consts.iter().chain(opt.iter().flatten()).any(|v| !(v.is_finite() && *v >= 0.0)) {
+            return Err("section 'energy': every constant must be a finite, non-negative number".into());
+        }
+        Ok(())
     }
 
     /// Names of the bundled targets.

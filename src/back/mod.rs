@@ -3,6 +3,5 @@
 
 pub mod hls;
 pub mod limits;
-pub mod namer;
 pub mod nir;
 pub mod verilog;

@@ -155,7 +155,9 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
             if k == 5 {
                 s.push_str(c);
             } else {
-                s.push_str(&format!("{:<width$}  ", c, width = w[k]));
+                // Padded by hand: a format width above u16::MAX panics.
+                s.push_str(c);
+                s.push_str(&" ".repeat(w[k] - c.len() + 2));
             }
         }
         println!("{}", s.trim_end());

@@ -108,11 +108,14 @@ impl ModelArgs {
     /// model's own equations fix (ONNX).
     pub fn load(&self) -> Result<Model, Failure> {
         let graph = spikefab::front::load(&self.model).map_err(Failure::input)?;
+        for w in &graph.provenance.warnings {
+            eprintln!("warning: {}: {w}", spikefab::names::text(&self.model.display().to_string(), 1000));
+        }
         let fixed = fixed_dialect(&graph);
         let m = Model::from_graph(&self.model, graph, &self.overrides()).map_err(Failure::input)?;
         if let Some(f) = fixed {
             for w in spikefab::ir::dialect::overridden(&f, m.dialect()) {
-                eprintln!("warning: {}: {w}", self.model.display());
+                eprintln!("warning: {}: {w}", spikefab::names::text(&self.model.display().to_string(), 1000));
             }
         }
         Ok(m)

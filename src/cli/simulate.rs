@@ -170,7 +170,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         println!("spike rates (spikes per neuron per step):");
         let w = rates.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
         for (n, r) in &rates {
-            println!("  {n:<w$}  {r:.4}");
+            println!("  {n}{}  {r:.4}", " ".repeat(w - n.len()));
         }
         if let Some(acc) = accuracy {
             println!("accuracy: {acc:.4}");

@@ -2,7 +2,8 @@
 //!
 //! Contract: a loader either returns a graph whose node names are unique and whose parameter
 //! tensors hold as many values as their shapes say, or a [`FrontError`] naming the file, the
-//! node and the field at fault. Loaders never panic on malformed files and check declared
+//! node and the field at fault; [`load`] then makes every node name a safe label
+//! ([`Graph::make_names_safe`]). Loaders never panic on malformed files and check declared
 //! sizes before allocating. Semantic checks (shapes along edges, cycles, parameter ranges)
 //! belong to [`crate::valid`].
 
@@ -107,9 +108,11 @@ pub fn load(path: &Path) -> Result<Graph, FrontError> {
     if !path.exists() {
         return Err(FrontError::file(path, "no such file"));
     }
-    match detect_format(path)? {
+    let mut g = match detect_format(path)? {
         Format::Nir => nir::load(path),
         Format::Json => json::load(path),
         Format::Onnx => onnx::load(path),
-    }
+    }?;
+    g.make_names_safe();
+    Ok(g)
 }

@@ -249,7 +249,7 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
         });
     }
     let mut plan = Plan {
-        model: m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        model: crate::names::label(&m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
         target: o.target.name.clone(),
         clock_mhz: o.target.clock.default_mhz,
         timesteps: o.timesteps,

@@ -463,7 +463,7 @@ impl Memory {
 /// The complete hardware plan.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
-    /// Model file name.
+    /// Model file name, as a safe label ([`crate::names::label`]).
     pub model: String,
     /// Target name.
     pub target: String,

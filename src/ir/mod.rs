@@ -290,6 +290,48 @@ impl Graph {
         self.g.add_edge(from, to, ())
     }
 
+    /// Renames every node whose name is not a safe label (see [`crate::names`]) to its label,
+    /// with `~2`, `~3`... appended where that label is taken, and makes the provenance text
+    /// safe to print. Returns the new names. Front ends call this before returning a graph.
+    pub fn make_names_safe(&mut self) -> Vec<String> {
+        use crate::names::{LABEL_MAX, is_label, label, text};
+        let mut used: std::collections::HashSet<String> =
+            self.g.node_weights().filter(|n| is_label(&n.name)).map(|n| n.name.clone()).collect();
+        let mut renamed = vec![];
+        for ix in self.g.node_indices().collect::<Vec<_>>() {
+            if is_label(&self.g[ix].name) {
+                continue;
+            }
+            let base = label(&self.g[ix].name);
+            let mut cand = base.clone();
+            let mut k = 2;
+            while used.contains(&cand) {
+                let suffix = format!("~{k}");
+                let mut b = base.clone();
+                b.truncate(LABEL_MAX - suffix.len());
+                cand = b + &suffix;
+                k += 1;
+            }
+            used.insert(cand.clone());
+            self.g[ix].name = cand.clone();
+            renamed.push(cand);
+        }
+        let p = &mut self.provenance;
+        p.version = p.version.as_deref().map(label);
+        for w in &mut p.warnings {
+            *w = text(w, 1000);
+        }
+        if !renamed.is_empty() {
+            let shown = crate::names::list_label(renamed.iter().map(String::as_str));
+            p.warnings.push(format!(
+                "{} node names held bytes outside [A-Za-z0-9_.,:/+=@~-] or more than {LABEL_MAX} bytes; \
+                 they are used as safe labels: {shown}",
+                renamed.len()
+            ));
+        }
+        renamed
+    }
+
     /// Looks a node up by its (qualified) name.
     pub fn find(&self, name: &str) -> Option<NodeIndex> {
         self.g.node_indices().find(|&i| self.g[i].name == name)

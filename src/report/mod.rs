@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::energy::Estimate;
 use crate::energy::neurobench::Counts;
 use crate::hw::Plan;
+use crate::names::label;
 use crate::sim::cycle::{BatchResult, Tracer};
 use crate::sim::io::InputBatch;
 
@@ -146,13 +147,13 @@ pub fn render(d: &ReportData) -> String {
          table{{border-collapse:collapse;margin:1em 0}} td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}\n\
          th{{background:#eef}} td:first-child,th:first-child{{text-align:left}}\n\
          .chart svg{{max-width:100%;height:auto}} .note{{color:#666}}\n</style></head><body>\n",
-        esc(&d.title)
+        esc(&label(&d.title))
     );
     let _ = writeln!(
         h,
         "<h1>spikefab report: {}</h1>\n<p>Target {}, {} MHz; T = {}; {} layers; reset {}, fire {}.</p>",
-        esc(&d.title),
-        esc(&plan.target),
+        esc(&label(&d.title)),
+        esc(&label(&plan.target)),
         plan.clock_mhz,
         plan.timesteps,
         plan.layers.len(),
@@ -169,7 +170,7 @@ pub fn render(d: &ReportData) -> String {
              The same network as a conventional ANN: {} MACs, {} fp32 / {} int8 \
              (against the SNN's operation energy {}: {:.2}x / {:.2}x).</p>\n",
             fmt_j(e.energy_per_inference_j),
-            esc(&e.target),
+            esc(&label(&e.target)),
             e.samples,
             fmt_j(e.energy_min_j),
             fmt_j(e.energy_max_j),
@@ -186,7 +187,7 @@ pub fn render(d: &ReportData) -> String {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{:.1}%</td></tr>",
-                c.name,
+                esc(&label(&c.name)),
                 fmt_j(c.joules),
                 100.0 * c.joules / e.energy_per_inference_j.max(f64::MIN_POSITIVE)
             );
@@ -199,7 +200,7 @@ pub fn render(d: &ReportData) -> String {
             let _ = writeln!(
                 h,
                 "<tr><td>{k}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.1}</td><td>{:.4}</td><td>{}</td></tr>",
-                esc(&l.name),
+                esc(&label(&l.name)),
                 plan.layers[k].neurons(),
                 l.synaptic_ops,
                 l.neuron_updates,
@@ -210,7 +211,7 @@ pub fn render(d: &ReportData) -> String {
         }
         h.push_str("</table>\n");
         let named = |f: &dyn Fn(usize) -> f64| -> Vec<(String, f64)> {
-            plan.layers.iter().enumerate().map(|(k, l)| (l.name.clone(), f(k))).collect()
+            plan.layers.iter().enumerate().map(|(k, l)| (label(&l.name), f(k))).collect()
         };
         let rates = named(&|k| d.rates.get(k).copied().unwrap_or(0.0));
         let ops = named(&|k| e.layers.get(k).map_or(0.0, |l| l.synaptic_ops));
@@ -228,7 +229,7 @@ pub fn render(d: &ReportData) -> String {
                 let _ = writeln!(
                     h,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2}x</td></tr>",
-                    esc(&e.target),
+                    esc(&label(&e.target)),
                     esc(&e.kind),
                     fmt_j(e.energy_per_inference_j),
                     e.latency_s.map(|l| format!("{:.1} us", l * 1e6)).unwrap_or_else(|| "-".into()),
@@ -237,7 +238,7 @@ pub fn render(d: &ReportData) -> String {
             }
             h.push_str("</table>\n");
             let per: Vec<(String, f64)> =
-                d.estimates.iter().map(|e| (e.target.clone(), e.energy_per_inference_j * 1e9)).collect();
+                d.estimates.iter().map(|e| (label(&e.target), e.energy_per_inference_j * 1e9)).collect();
             let _ = writeln!(h, "<div class=\"chart\">{}</div>", bars("Energy per inference by target", "nJ", &per));
         }
     }
@@ -266,7 +267,7 @@ pub fn render(d: &ReportData) -> String {
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&l.name),
+                esc(&label(&l.name)),
                 esc(&l.op),
                 cell(l.effective_acs, 1),
                 cell(l.effective_macs, 1),
@@ -281,10 +282,10 @@ pub fn render(d: &ReportData) -> String {
     for (k, l) in plan.layers.iter().enumerate() {
         let pts: Vec<(f64, f64)> = d.raster.spikes[k].iter().map(|&(t, n)| (t as f64, n as f64)).collect();
         if pts.is_empty() {
-            let _ = writeln!(h, "<p class=\"note\">{}: no spikes in this sample.</p>", esc(&l.name));
+            let _ = writeln!(h, "<p class=\"note\">{}: no spikes in this sample.</p>", esc(&label(&l.name)));
             continue;
         }
-        let title = format!("{} ({} neurons)", l.name, l.neurons());
+        let title = format!("{} ({} neurons)", label(&l.name), l.neurons());
         let chart = svg(|| {
             poloto::frame_build()
                 .data(poloto::plots!(

@@ -9,8 +9,8 @@ use vcd::{IdCode, TimescaleUnit, Value};
 
 use super::cycle::{self, SampleResult, Tracer};
 use super::io::InputBatch;
-use crate::back::namer::Namer;
 use crate::hw::Plan;
+use crate::names::{Namer, label};
 
 struct VcdTracer<W: Write> {
     w: vcd::Writer<W>,
@@ -91,7 +91,7 @@ pub fn write(
 ) -> std::io::Result<SampleResult> {
     let f = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut w = vcd::Writer::new(f);
-    w.comment(&format!("spikefab cycle engine: {} on {}, sample {sample}", plan.model, plan.target))?;
+    w.comment(&format!("spikefab cycle engine: {} on {}, sample {sample}", label(&plan.model), label(&plan.target)))?;
     let period_ps = (1e6 / plan.clock_mhz).round().max(1.0) as u64;
     w.timescale(1, TimescaleUnit::PS)?;
     w.add_module("spikefab")?;

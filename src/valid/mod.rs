@@ -108,6 +108,19 @@ pub fn validate(g: &Graph) -> Result<GraphInfo, ValidError> {
     if g.outputs().is_empty() {
         return Err(ValidError::graph("the graph has no Output node"));
     }
+    let mut seen = std::collections::HashSet::new();
+    for n in g.g.node_weights() {
+        if !crate::names::is_label(&n.name) {
+            return Err(ValidError::at(
+                &crate::names::label(&n.name),
+                None,
+                "the node name is not a safe label (call Graph::make_names_safe first)",
+            ));
+        }
+        if !seen.insert(n.name.as_str()) {
+            return Err(ValidError::at(&n.name, None, "two nodes have this name"));
+        }
+    }
     for ix in g.g.node_indices() {
         check_params(g, ix)?;
     }

@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use crate::back::limits;
-use crate::back::namer::Namer;
 use crate::hw::memory::weight_depth;
 use crate::hw::{AccTarget, Layer, Leak, MemMap, Plan, PoolGeom, ProjKind, Projection, Source};
 use crate::ir::ResetMode;
+use crate::names::{Namer, label, path_label};
 
 /// A plan the HLS back end cannot emit (exactly the plans the Verilog back end refuses).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -323,8 +323,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let ol = &plan.layers[plan.output.layer];
     let out_bits = if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize };
     let header = vec![
-        format!("model: {}", plan.model),
-        format!("target: {} at {} MHz; T = {}", plan.target, plan.clock_mhz, plan.timesteps),
+        format!("model: {}", label(&plan.model)),
+        format!("target: {} at {} MHz; T = {}", label(&plan.target), plan.clock_mhz, plan.timesteps),
         format!(
             "input: {:?} x {}-bit {}, {}",
             inp.shape,
@@ -334,7 +334,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         ),
         format!(
             "output: layer '{}', {} words of {} bits per step ({})",
-            ol.name,
+            label(&ol.name),
             ol.rows,
             out_bits,
             if plan.output.spikes { "spike masks" } else { "membrane values" }
@@ -605,7 +605,7 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
     );
     Ok(LayerView {
         k,
-        name: l.name.clone(),
+        name: label(&l.name),
         id,
         desc,
         lanes,
@@ -743,7 +743,7 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
     };
     let mut v = ProjView {
         func: format!("{id}_acc{j}"),
-        comment: format!("{} -> {} ({})", src_name, l.name, p.path.join(" -> ")),
+        comment: format!("{} -> {} ({})", label(&src_name), label(&l.name), path_label(&p.path)),
         src_input,
         src_ev,
         src_n,

@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 
 use crate::back::limits;
-use crate::back::namer::Namer;
 use crate::hw::memory::{event_width, param_lane_bits};
 use crate::hw::{AccTarget, Layer, Leak, MemMap, Plan, PoolGeom, ProjKind, Projection, Source};
 use crate::ir::ResetMode;
+use crate::names::{Namer, label, list_label, path_label};
 
 /// A design that cannot be emitted (only for plans outside the RTL's limits).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -464,8 +464,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let out_w = if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize };
     let clear_rows = plan.layers.iter().map(|l| l.rows).max().unwrap_or(1);
     let header = vec![
-        format!("model: {}", plan.model),
-        format!("target: {} at {} MHz; T = {}", plan.target, plan.clock_mhz, plan.timesteps),
+        format!("model: {}", label(&plan.model)),
+        format!("target: {} at {} MHz; T = {}", label(&plan.target), plan.clock_mhz, plan.timesteps),
         format!(
             "input: {:?} x {}-bit {}, {}",
             inp.shape,
@@ -475,7 +475,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         ),
         format!(
             "output: layer '{}', {} rows of {} bits per step ({})",
-            ol.name,
+            label(&ol.name),
             ol.rows,
             out_w,
             if plan.output.spikes { "spike masks" } else { "membrane values" }
@@ -620,7 +620,7 @@ fn layer_view(
     }
     Ok(LayerView {
         k,
-        name: l.name.clone(),
+        name: label(&l.name),
         ident: ident.clone(),
         pre: format!("l{k}"),
         lanes,
@@ -937,7 +937,7 @@ fn proj_view(
     };
     Ok(ProjView {
         pre: pre.clone(),
-        comment: format!("{} -> {} ({})", src_name, l.name, p.path.join(" -> ")),
+        comment: format!("{} -> {} ({})", label(&src_name), label(&l.name), path_label(&p.path)),
         src,
         src_input,
         src_maskw,
@@ -1366,7 +1366,7 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
                 )
             };
             banks.push(BankView {
-                comment: g.iter().map(|&k| layers[k].name.clone()).collect::<Vec<_>>().join(", "),
+                comment: list_label(g.iter().map(|&k| layers[k].name.as_str())),
                 pre,
                 kind: kind.into(),
                 width: lanes * lw,
@@ -1428,7 +1428,7 @@ fn event_banks(plan: &Plan, layers: &[LayerView]) -> Vec<EvBankView> {
         }
         banks.push(EvBankView {
             pre,
-            comment: g.iter().map(|&k| layers[k].name.clone()).collect::<Vec<_>>().join(", "),
+            comment: list_label(g.iter().map(|&k| layers[k].name.as_str())),
             width,
             rows,
             aw,
