@@ -20,6 +20,7 @@ pub mod flow;
 pub mod front;
 pub mod hw;
 pub mod ir;
+pub mod limits;
 pub mod model;
 pub mod names;
 pub mod passes;

@@ -33,3 +33,31 @@ fn broken_nir_files_fail_cleanly_with_exit_2() {
         }
     }
 }
+
+#[derive(Deserialize)]
+struct BrokenRun {
+    name: String,
+    args: Vec<String>,
+    expect: String,
+}
+
+/// tests/data/broken: hostile JSON models, inputs and options (and every crash the fuzzers
+/// found), each run as its `args` say (`{dir}` is this folder, `{root}` the repository).
+#[test]
+fn broken_json_models_inputs_and_options_fail_cleanly_with_exit_2() {
+    let dir = root().join("tests/data/broken");
+    let list: Vec<BrokenRun> = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    assert!(list.len() >= 9);
+    for b in &list {
+        let args: Vec<String> = b
+            .args
+            .iter()
+            .map(|a| a.replace("{dir}", dir.to_str().unwrap()).replace("{root}", root().to_str().unwrap()))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _out, err) = spikefab(&args);
+        assert_eq!(code, 2, "{}: exit {code}, stderr: {err}", b.name);
+        assert!(err.starts_with("error: ") && !err.contains("panicked"), "{}: stderr: {err}", b.name);
+        assert!(err.contains(&b.expect), "{}: error should mention '{}': {err}", b.name, b.expect);
+    }
+}

@@ -445,6 +445,13 @@ def broken():
         conv.attribute.append(helper.make_attribute("pads", [2**40, 2**40]))
     tweaked("huge_pads", "attribute 'pads'': 1099511627776 is negative or too large",
             "Conv pads of 2^40 (sizes are checked before any arithmetic)", huge_pads)
+
+    def empty_concat(m):
+        g = m.graph
+        i = [n.name for n in g.node].index("fc2/Gemm")
+        g.node.insert(i, helper.make_node("Concat", [], ["nothing"], name="concat", axis=0))
+    tweaked("empty_concat", "node 'concat': field 'inputs': Concat needs at least one input",
+            "a Concat with no inputs (once a panic)", empty_concat)
     with open(os.path.join(BROKEN, "cases.json"), "w") as f:
         json.dump(cases, f, indent=2)
         f.write("\n")

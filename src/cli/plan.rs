@@ -33,11 +33,23 @@ pub fn load_inputs(m: &spikefab::Model, path: &std::path::Path) -> Result<InputB
 }
 
 /// Steps to run: per-step inputs give their own length, otherwise --timesteps is needed.
+/// Checks the run against [`spikefab::limits`] before anything is allocated for it.
 pub fn steps_for(m: &spikefab::Model, batch: Option<&InputBatch>) -> Result<usize, Failure> {
-    match batch {
-        Some(b) => b.steps(m.dialect().timesteps).map_err(|e| Failure::input(anyhow::anyhow!(e))),
-        None => m.dialect().timesteps.ok_or_else(|| Failure::input(anyhow::anyhow!("give --timesteps T"))),
+    let steps = match batch {
+        Some(b) => b.steps(m.dialect().timesteps).map_err(|e| Failure::input(anyhow::anyhow!(e)))?,
+        None => m.dialect().timesteps.ok_or_else(|| Failure::input(anyhow::anyhow!("give --timesteps T")))?,
+    };
+    let max = spikefab::limits::MAX_TIMESTEPS;
+    if steps > max {
+        return Err(Failure::input(anyhow::anyhow!("{steps} timesteps is above the limit of {max}")));
     }
+    if let Some(b) = batch {
+        let out = m.graph.outputs().iter().map(|&o| m.info.out_numel(o)).max().unwrap_or(0);
+        let hist = reference::history_numel(&m.graph, &m.info);
+        spikefab::limits::check_run(b.n, steps, out, hist)
+            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))?;
+    }
+    Ok(steps)
 }
 
 pub fn print_plan(p: &Plan) {

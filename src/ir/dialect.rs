@@ -238,6 +238,12 @@ pub enum DialectError {
     /// Zero timesteps.
     #[error("--timesteps must be at least 1")]
     ZeroTimesteps,
+    /// More timesteps than [`crate::limits::MAX_TIMESTEPS`].
+    #[error("{0} timesteps is above the limit of {max}", max = crate::limits::MAX_TIMESTEPS)]
+    TooManyTimesteps(usize),
+    /// The file's dt is not a positive finite number.
+    #[error("field 'dialect.dt' is {0}; dt must be a positive finite number of seconds")]
+    BadFileDt(f64),
 }
 
 pub use DialectOverrides as Overrides;
@@ -356,6 +362,9 @@ impl Dialect {
             switches: file.switches,
         };
         if let Some(dt) = file.dt {
+            if !(dt.is_finite() && dt > 0.0) {
+                return Err(DialectError::BadFileDt(dt));
+            }
             d.dt = Some(dt);
             d.dt_source = DtSource::File;
         }
@@ -396,10 +405,12 @@ impl Dialect {
             d.switches.initial_v = v;
         }
         if let Some(t) = o.timesteps {
-            if t == 0 {
-                return Err(DialectError::ZeroTimesteps);
-            }
             d.timesteps = Some(t);
+        }
+        match d.timesteps {
+            Some(0) => return Err(DialectError::ZeroTimesteps),
+            Some(t) if t > crate::limits::MAX_TIMESTEPS => return Err(DialectError::TooManyTimesteps(t)),
+            _ => {}
         }
         if d.dt.is_none() {
             match infer_dt(graph) {

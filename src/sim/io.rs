@@ -46,6 +46,8 @@ pub fn read_npy(path: &Path) -> Result<Array, IoError> {
     if total.is_none_or(|t| t > MAX_ARRAY) {
         return Err(err(path, format!("array of shape {shape:?} is too large")));
     }
+    crate::limits::check_bytes(|| format!("reading an array of shape {shape:?}"), total.unwrap_or(u64::MAX), 8)
+        .map_err(|e| err(path, e.to_string()))?;
     let npyz::DType::Plain(ts) = npy.dtype() else {
         return Err(err(path, "structured arrays are not supported; expected a plain numeric array"));
     };
@@ -68,8 +70,15 @@ pub fn read_npy(path: &Path) -> Result<Array, IoError> {
             return Err(err(path, format!("unsupported dtype {ts}; expected bool, int, uint or float")));
         }
     };
-    if data.iter().any(|v| !v.is_finite()) {
-        return Err(err(path, "contains NaN or infinity"));
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(err(path, format!("element {i} is {}; inputs must be finite", data[i])));
+    }
+    // The reference engine runs in f32: a value f32 cannot hold would silently become infinite.
+    if let Some(i) = data.iter().position(|v| v.abs() > f64::from(f32::MAX)) {
+        return Err(err(
+            path,
+            format!("element {i} is {:e}, beyond the f32 range (+-{:e}) the engines compute in", data[i], f32::MAX),
+        ));
     }
     Ok(Array { shape, data })
 }

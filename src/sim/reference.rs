@@ -103,6 +103,14 @@ pub enum SimError {
     /// dt needed but unset.
     #[error("dt is required to simulate node '{0}'")]
     NoDt(String),
+    /// The run would need more memory than the limit.
+    #[error("{0}")]
+    Limit(#[from] crate::limits::LimitError),
+}
+
+/// Values per step that a run keeps for the whole inference: the inputs of Delay nodes.
+pub fn history_numel(g: &Graph, info: &GraphInfo) -> usize {
+    g.g.node_indices().filter(|&i| matches!(g.g[i].op, Op::Delay { .. })).map(|i| info.out_numel(i)).sum()
 }
 
 /// What to run.
@@ -201,9 +209,10 @@ fn run_t<T: Real>(
     if batch.numel != want {
         return Err(SimError::InputSize { node: g.g[input].name.clone(), want, got: batch.numel });
     }
-    let prog = Program::<T>::build(g, info, dialect)?;
     let out_ix = opts.output;
     let out_numel = info.out_numel(out_ix);
+    crate::limits::check_run(batch.n, opts.steps, out_numel, history_numel(g, info))?;
+    let prog = Program::<T>::build(g, info, dialect)?;
     let per_sample: Vec<(Vec<f64>, Vec<u64>)> =
         (0..batch.n).into_par_iter().map(|i| prog.sample(batch, i, opts.steps, out_ix, hook)).collect();
     let n_nodes = g.g.node_count();

@@ -10,8 +10,9 @@ use petgraph::graph::NodeIndex;
 use super::{MAX_NUMEL, ValidError};
 use crate::ir::{Graph, Op, Padding, Tensor};
 
+/// Element count, saturating at `usize::MAX` (shapes come from files).
 fn numel(s: &[usize]) -> usize {
-    s.iter().product()
+    s.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).unwrap_or(usize::MAX)
 }
 
 /// Output length of one convolution/pooling dimension (PyTorch formula), `None` if empty.
@@ -69,6 +70,9 @@ pub(super) fn infer(g: &Graph, order: &[NodeIndex], recurrent: &[bool]) -> Resul
                 None,
                 format!("output shape {out:?} is too large (limit {MAX_NUMEL} elements)"),
             ));
+        }
+        if numel(&out) == 0 {
+            return Err(ValidError::at(&node.name, None, format!("output shape {out:?} has no elements")));
         }
         ins[ix.index()] = Some(input);
         outs[ix.index()] = Some(out);
@@ -202,12 +206,19 @@ fn output_shape(name: &str, op: &Op, input: &[usize]) -> Result<(Vec<usize>, Vec
             if input.len() != 3 {
                 return Err(ValidError::at(name, None, format!("pooling expects a (C, H, W) input, found {input:?}")));
             }
+            for (field, v) in [("kernel_size", kernel), ("stride", stride), ("padding", padding)] {
+                if v.len() != 2 {
+                    return Err(ValidError::at(name, Some(field), format!("expected 2 values, found {}", v.len())));
+                }
+            }
             if kernel.contains(&0) || stride.contains(&0) {
                 return Err(ValidError::at(name, Some("kernel_size"), "kernel and stride must be positive"));
             }
             let mut out = vec![input[0]];
             for d in 0..2 {
-                let l = conv_out_len(input[d + 1], 2 * padding[d], 1, kernel[d], stride[d]).ok_or_else(|| {
+                let l =
+                    padding[d].checked_mul(2).and_then(|pt| conv_out_len(input[d + 1], pt, 1, kernel[d], stride[d]));
+                let l = l.ok_or_else(|| {
                     ValidError::at(
                         name,
                         Some("kernel_size"),
@@ -276,8 +287,24 @@ fn conv_shape(
     declared: Option<&[usize]>,
     input: &[usize],
 ) -> Result<(Vec<usize>, Vec<usize>), ValidError> {
+    if !(3..=4).contains(&weight.shape.len()) || weight.shape.contains(&0) {
+        return Err(ValidError::at(
+            name,
+            Some("weight"),
+            format!("expected a (Co, Ci/groups, K) or (Co, Ci/groups, Kh, Kw) kernel, found shape {:?}", weight.shape),
+        ));
+    }
     let nd = weight.shape.len() - 2;
     let (co, ci_g) = (weight.shape[0], weight.shape[1]);
+    for (field, v) in [("stride", stride), ("dilation", dilation)] {
+        if v.len() != nd {
+            return Err(ValidError::at(name, Some(field), format!("expected {nd} values, found {}", v.len())));
+        }
+    }
+    let ci = ci_g
+        .checked_mul(groups)
+        .filter(|&c| c <= MAX_NUMEL)
+        .ok_or_else(|| ValidError::at(name, Some("groups"), format!("{groups} groups is too many")))?;
     if groups == 0 || co % groups != 0 {
         return Err(ValidError::at(
             name,
@@ -297,7 +324,7 @@ fn conv_shape(
     let logical: Vec<usize> = if input.len() == nd + 1 {
         input.to_vec()
     } else if let Some(d) = declared {
-        let d = if d.len() == nd { [&[ci_g * groups][..], d].concat() } else { d.to_vec() };
+        let d = if d.len() == nd { [&[ci][..], d].concat() } else { d.to_vec() };
         if d.len() != nd + 1 || numel(&d) != numel(input) {
             return Err(ValidError::at(
                 name,
@@ -316,16 +343,11 @@ fn conv_shape(
             ),
         ));
     };
-    if logical[0] != ci_g * groups {
+    if logical[0] != ci {
         return Err(ValidError::at(
             name,
             Some("weight"),
-            format!(
-                "expects {} input channels ({} per group x {groups} groups) but receives {}",
-                ci_g * groups,
-                ci_g,
-                logical[0]
-            ),
+            format!("expects {ci} input channels ({ci_g} per group x {groups} groups) but receives {}", logical[0]),
         ));
     }
     let mut out = vec![co];
@@ -347,7 +369,7 @@ fn conv_shape(
                         format!("expected {nd} values, found {}", p.len()),
                     ));
                 }
-                conv_out_len(logical[1 + d], 2 * p[d], dilation[d], k, stride[d])
+                p[d].checked_mul(2).and_then(|pt| conv_out_len(logical[1 + d], pt, dilation[d], k, stride[d]))
             }
         }
         .ok_or_else(|| ValidError::at(name, Some("weight"), format!("kernel does not fit the input {logical:?}")))?;

@@ -684,6 +684,9 @@ fn shape_ops(im: &mut Importer, k: usize) -> Result<Vec<Value>, FrontError> {
         return Ok(vec![Value::Const(Arr { elem: Elem::Int, shape: vec![dims.len()], data: dims })]);
     }
     let n_in = im.node(k).inputs.len();
+    if n_in == 0 {
+        return Err(im.err(k, Some("inputs"), format!("{op} needs at least one input")));
+    }
     let mut cs = Vec::with_capacity(n_in);
     for i in 0..n_in {
         if im.opt(k, i).is_some() || i == 0 {
