@@ -349,7 +349,8 @@ fn early_exit_rtl_matches_the_cycle_engine() {
         let plan = spikefab::hw::lower(&m, &o).unwrap();
         let dir = scratch(&format!("cosim-exit-{name}"));
         let r =
-            spikefab::flow::cosim::cosim(&plan, &batch, n, spikefab::flow::cosim::Simulator::Iverilog, &dir).unwrap();
+            spikefab::flow::cosim::cosim(&plan, &batch, n, spikefab::flow::cosim::Simulator::Iverilog, &dir, &|_| {})
+                .unwrap();
         assert!(r.exact(), "{name}: {:?}", r.first_differences);
         let full: u64 = {
             let mut p = plan.clone();

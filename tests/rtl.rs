@@ -18,7 +18,7 @@ fn cosim_all(sim: Simulator, tool: &str, test: &str) {
         let (_, plan, batch) = plan_for(&c, lanes);
         let n = if c.name == "conv_bw" { 4 } else { COSIM_SAMPLES };
         let dir = scratch(&format!("{test}-{}", c.name));
-        let r = cosim::cosim(&plan, &batch, n, sim, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let r = cosim::cosim(&plan, &batch, n, sim, &dir, &|_| {}).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         println!("{} ({tool}): {} words, {} samples, cycles {:?}", c.name, r.words, r.samples, r.rtl_cycles);
         assert_eq!(r.samples, n);
         assert!(r.words > 0);
@@ -50,7 +50,7 @@ fn cosim_saturating_arithmetic_iverilog() {
         let e = spikefab::sim::cycle::run(&plan, &batch.take(8), c.timesteps);
         assert!(e.total.saturations() > 0, "{name}: the cap must bite");
         let dir = scratch(&format!("cosim-sat-{name}"));
-        let r = cosim::cosim(&plan, &batch, 8, Simulator::Iverilog, &dir).unwrap();
+        let r = cosim::cosim(&plan, &batch, 8, Simulator::Iverilog, &dir, &|_| {}).unwrap();
         assert!(r.exact(), "{name}: {:?}", r.first_differences);
     }
 }

@@ -33,8 +33,8 @@ fn op_corpus_cosim_iverilog() {
                 }
             };
             let dir = scratch(&format!("corpus-{}-{lanes}", c.name));
-            let r =
-                cosim::cosim(&plan, &batch, 4, Simulator::Iverilog, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            let r = cosim::cosim(&plan, &batch, 4, Simulator::Iverilog, &dir, &|_| {})
+                .unwrap_or_else(|e| panic!("{}: {e}", c.name));
             assert!(r.exact(), "{} lanes {lanes}: {:?}", c.name, r.first_differences);
             if spikefab::flow::have("verilator") {
                 let d = spikefab::back::verilog::emit(&plan, None).unwrap();
@@ -80,7 +80,7 @@ fn op_corpus_early_exit_and_saturation_cosim_iverilog() {
             }
             plan.early_exit = true;
             let dir = scratch(&format!("corpus-exit-{}-{lanes}", c.name));
-            let r = cosim::cosim(&plan, &batch, 10, Simulator::Iverilog, &dir)
+            let r = cosim::cosim(&plan, &batch, 10, Simulator::Iverilog, &dir, &|_| {})
                 .unwrap_or_else(|e| panic!("{}: {e}", c.name));
             assert!(r.exact(), "{} lanes {lanes} early exit: {:?}", c.name, r.first_differences);
             assert_eq!(r.rtl_cycles, r.engine_cycles, "{} lanes {lanes}", c.name);

@@ -10,12 +10,12 @@ use clap::Args;
 use serde_json::json;
 use spikefab::back::{hls, verilog};
 use spikefab::energy;
-use spikefab::flow::cosim::{self, Simulator};
 use spikefab::flow::csim;
 use spikefab::flow::{self, FlowError, ice40, vivado};
 use spikefab::report::Resources;
 use spikefab::sim::{cycle, io, reference};
 
+use super::cosim::{CosimOptions, CosimOutcome, cosim_step};
 use super::energy as energy_cli;
 use super::passes::{PassArgs, prepare, print_records};
 use super::plan::{load_inputs, steps_for};
@@ -61,9 +61,8 @@ pub struct CompileArgs {
     /// 0: skip].
     #[arg(long)]
     csim_samples: Option<usize>,
-    /// RTL simulator for co-simulation.
-    #[arg(long, value_enum, default_value = "iverilog")]
-    simulator: Simulator,
+    #[command(flatten)]
+    cosim: CosimOptions,
     #[command(flatten)]
     passes: PassArgs,
     /// Print what the passes changed.
@@ -212,26 +211,17 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
             failed = Some(format!("class agreement {agreement:.4} is below --min-agreement {min_agreement}"));
         }
         if rtl && a.cosim_samples > 0 {
-            let tool = match a.simulator {
-                Simulator::Iverilog => "iverilog",
-                Simulator::Verilator => "verilator",
-            };
-            if flow::have(tool) {
-                let dir = out.join("cosim");
-                let rep = step(&format!("co-simulating {} samples with {tool}", a.cosim_samples.min(b.n)), || {
-                    cosim::cosim(&plan, b, a.cosim_samples, a.simulator, &dir)
-                })
-                .map_err(Failure::input)?;
-                if !rep.exact() && failed.is_none() {
-                    failed = Some(format!("co-simulation: {}", rep.first_differences.join("; ")));
+            match cosim_step(&plan, b, a.cosim_samples, &cycles, &a.cosim, &out.join("cosim"))? {
+                CosimOutcome::Ran(rep) => {
+                    if !rep.exact() && failed.is_none() {
+                        failed = Some(format!("co-simulation: {}", rep.first_differences.join("; ")));
+                    }
+                    report["cosim"] = serde_json::to_value(&rep).expect("json");
                 }
-                report["cosim"] = serde_json::to_value(&rep).expect("json");
-            } else {
-                eprintln!(
-                    "co-simulation skipped: {tool} is not installed (Debian package: {})",
-                    flow::package_of(tool)
-                );
-                report["cosim"] = json!({"skipped": format!("{tool} not installed")});
+                CosimOutcome::Skipped(why) => {
+                    eprintln!("co-simulation skipped: {why}");
+                    report["cosim"] = json!({ "skipped": why });
+                }
             }
         }
         if with_hls && a.csim_samples != Some(0) {
@@ -463,7 +453,10 @@ fn print_summary(r: &serde_json::Value, d: Option<&verilog::Design>, out: &std::
             }
             println!(
                 "  clock: Fmax {} MHz (icetime), {} MHz (nextpnr) vs target {} MHz",
-                f["fmax_icetime_mhz"].as_f64().map_or("?".into(), |x| format!("{x:.2}")),
+                f["fmax_icetime_mhz"].as_f64().map_or_else(
+                    || format!("? ({})", f["icetime_missing"].as_str().unwrap_or("no figure")),
+                    |x| format!("{x:.2}")
+                ),
                 f["fmax_nextpnr_mhz"].as_f64().map_or("?".into(), |x| format!("{x:.2}")),
                 f["target_mhz"]
             );

@@ -239,6 +239,16 @@ impl Failure {
     pub fn check(msg: impl Into<String>) -> Self {
         Failure { code: 1, error: anyhow::anyhow!(msg.into()) }
     }
+
+    /// An external tool failed: exit 1 with the tool's message; a missing tool or bad
+    /// input for it stays exit 2.
+    pub fn tool(e: spikefab::flow::FlowError) -> Self {
+        use spikefab::flow::FlowError;
+        match e {
+            FlowError::Failed { .. } => Failure { code: 1, error: e.into() },
+            _ => Failure::input(e),
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> Result<(), Failure> {

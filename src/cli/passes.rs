@@ -44,6 +44,19 @@ pub struct PassArgs {
     /// Labels (.npy) of --calib [default: --labels when calibrating on --inputs].
     #[arg(long, value_name = "FILE")]
     pub calib_labels: Option<PathBuf>,
+    /// What --keep-students and --energy-budget maximise [default: accuracy when the
+    /// calibration inputs have labels, else agreement with the whole ensemble].
+    #[arg(long, value_enum, value_name = "CRITERION")]
+    pub select_by: Option<Criterion>,
+}
+
+/// What a data-driven choice of students maximises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Criterion {
+    /// Accuracy on the labelled calibration inputs.
+    Accuracy,
+    /// Class agreement with the whole ensemble (no labels needed).
+    Agreement,
 }
 
 /// A model after the passes, with the steps to run.
@@ -115,6 +128,19 @@ pub fn prepare(
     if pa.max_accuracy_drop.is_some() && calib_labels.is_none() {
         return Err(bad("--max-accuracy-drop needs labels of the calibration inputs".into()));
     }
+    let criterion = match (pa.select_by, calib_labels) {
+        (Some(Criterion::Accuracy), None) => {
+            return Err(bad(if pa.calib.is_some() && labels.is_some() {
+                "--select-by accuracy needs labels of --calib: give --calib-labels (--labels belong to --inputs)".into()
+            } else {
+                "--select-by accuracy needs labels of the calibration inputs (--labels, or --calib-labels with --calib)"
+                    .into()
+            }));
+        }
+        (Some(c), _) => c,
+        (None, Some(_)) => Criterion::Accuracy,
+        (None, None) => Criterion::Agreement,
+    };
     let choices = [pa.keep_students.is_some(), !pa.students.is_empty(), pa.energy_budget.is_some()];
     if choices.iter().filter(|&&c| c).count() > 1 {
         return Err(bad("choose students one way: --keep-students, --students or --energy-budget".into()));
@@ -139,9 +165,10 @@ pub fn prepare(
         let e = students::the_ensemble(&model.graph, &model.info).map_err(bad)?;
         let b = calib.expect("checked above");
         let opts = plan.options(&model, steps, Some(b))?;
-        let ev = Evaluator::new(&model, opts, b, calib_labels, steps).map_err(bad)?;
+        let by_accuracy = criterion == Criterion::Accuracy;
+        let ev = Evaluator::new(&model, opts, b, calib_labels.filter(|_| by_accuracy), steps).map_err(bad)?;
         let (rows, all) = select::k_sweep(&ev, &e, steps).map_err(bad)?;
-        let what = if calib_labels.is_some() { "accuracy" } else { "agreement with all students" };
+        let what = if by_accuracy { "accuracy" } else { "agreement with all students" };
         let chosen = if let Some(k) = pa.keep_students {
             if k == 0 || k > e.students.len() {
                 return Err(bad(format!("--keep-students {k}: the ensemble has {} students", e.students.len())));
@@ -162,6 +189,20 @@ pub fn prepare(
         let names: Vec<&str> = chosen.students.iter().map(|&i| e.students[i].name.as_str()).collect();
         let k = chosen.students.len();
         let row = &rows[k - 1];
+        // The criterion is always said, not only with --verbose.
+        eprintln!(
+            "students: kept {} by {what} on {} calibration inputs ({}){}",
+            names.join(", "),
+            b.n,
+            pct(chosen.metric()),
+            if by_accuracy || calib_labels.is_some() {
+                String::new()
+            } else if pa.calib.is_some() && labels.is_some() {
+                "; --labels belong to --inputs: give --calib-labels to choose by accuracy".into()
+            } else {
+                "; give labels to choose by accuracy".into()
+            }
+        );
         let mut notes = vec![format!(
             "chose {} on {} calibration inputs: {what} {} (mean of random {k}-subsets {}), {:.3e} J per inference",
             names.join(", "),

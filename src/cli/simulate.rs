@@ -73,9 +73,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     if let Some(n) = a.samples {
         batch = batch.take(n);
     }
-    let steps = batch
-        .steps(m.dialect().timesteps)
-        .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", a.inputs.display())))?;
+    let steps = super::plan::steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
         Some(p) => Some(io::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{FlowError, run, write_design};
+use super::{FlowError, have, run, run_polled, write_design};
 use crate::back::verilog::{self, Design};
 use crate::hw::Plan;
 use crate::sim::cycle::{self, SampleResult};
@@ -20,6 +20,36 @@ pub enum Simulator {
     Iverilog,
     /// Verilator (`--binary --timing`).
     Verilator,
+}
+
+impl Simulator {
+    /// The executable that must be installed.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Simulator::Iverilog => "iverilog",
+            Simulator::Verilator => "verilator",
+        }
+    }
+
+    /// Predicted wall-clock seconds to co-simulate `cycles` clock cycles in total: start-up
+    /// (Verilator compiles the design to C++) plus cycles at the simulator's rate, measured on
+    /// the bundled students on the 2-core development machine (iverilog about 19,000-25,000
+    /// cycles/s, Verilator about 1,000,000 cycles/s after about 8 s of compiling; README).
+    pub fn predicted_seconds(self, cycles: u64) -> f64 {
+        match self {
+            Simulator::Iverilog => 0.5 + cycles as f64 / 2.0e4,
+            Simulator::Verilator => 8.0 + cycles as f64 / 1.0e6,
+        }
+    }
+
+    /// The installed simulator predicted to finish `cycles` first (Verilator for all but short
+    /// runs), or `None` when neither is installed.
+    pub fn fastest_installed(cycles: u64) -> Option<Simulator> {
+        [Simulator::Verilator, Simulator::Iverilog]
+            .into_iter()
+            .filter(|s| have(s.tool()))
+            .min_by(|a, b| a.predicted_seconds(cycles).total_cmp(&b.predicted_seconds(cycles)))
+    }
 }
 
 /// Outcome of a co-simulation.
@@ -103,8 +133,15 @@ pub fn input_hex(plan: &Plan, batch: &InputBatch) -> String {
     s
 }
 
-/// Builds and runs the testbench in `dir` with `sim`; returns the simulator's output file.
-fn simulate(design: &Design, dir: &Path, sim: Simulator) -> Result<String, FlowError> {
+/// Samples the testbench has finished so far (its `c` lines in outputs.txt).
+fn samples_done(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("outputs.txt")).map_or(0, |t| t.lines().filter(|l| l.starts_with("c ")).count())
+}
+
+/// Builds and runs the testbench in `dir` with `sim`, reporting finished samples to
+/// `progress`; returns the simulator's output file.
+fn simulate(design: &Design, dir: &Path, sim: Simulator, progress: &dyn Fn(usize)) -> Result<String, FlowError> {
+    let mut poll = || progress(samples_done(dir));
     let mut srcs: Vec<String> =
         design.files.iter().filter(|(n, _)| n.ends_with(".v")).map(|(n, _)| n.clone()).collect();
     srcs.sort();
@@ -114,7 +151,10 @@ fn simulate(design: &Design, dir: &Path, sim: Simulator) -> Result<String, FlowE
             let mut args = vec!["-g2005", "-Wall", "-o", "tb.vvp", "-s", "tb"];
             args.extend(&srcs);
             run("iverilog", &args, dir)?;
-            run("vvp", &["-n", "tb.vvp"], dir)?;
+            if !have("vvp") {
+                return Err(FlowError::Missing { tool: "vvp".into(), package: "iverilog".into() });
+            }
+            run_polled(Path::new("vvp"), &["-n", "tb.vvp"], dir, &mut poll)?;
         }
         Simulator::Verilator => {
             let mut args = vec![
@@ -131,33 +171,25 @@ fn simulate(design: &Design, dir: &Path, sim: Simulator) -> Result<String, FlowE
             ];
             args.extend(&srcs);
             run("verilator", &args, dir)?;
-            run("./obj_dir/tb", &[], dir).or_else(|_| {
-                let exe = dir.join("obj_dir/tb");
-                let out = std::process::Command::new(&exe)
-                    .current_dir(dir)
-                    .output()
-                    .map_err(|e| FlowError::Failed { tool: "tb".into(), message: e.to_string() })?;
-                if out.status.success() {
-                    Ok(String::new())
-                } else {
-                    Err(FlowError::Failed {
-                        tool: "verilator tb".into(),
-                        message: String::from_utf8_lossy(&out.stderr).into_owned(),
-                    })
-                }
-            })?;
+            // By absolute path: a relative program path with a working directory is resolved
+            // differently across platforms (a relative -o folder failed here).
+            let exe = dir.join("obj_dir").join("tb");
+            let exe = std::path::absolute(&exe).map_err(|e| FlowError::Io(format!("{}: {e}", exe.display())))?;
+            run_polled(&exe, &[], dir, &mut poll)?;
         }
     }
     std::fs::read_to_string(dir.join("outputs.txt")).map_err(|e| FlowError::Io(format!("outputs.txt: {e}")))
 }
 
-/// Co-simulates the first `samples` inputs in `dir` (created; all files stay inside it).
+/// Co-simulates the first `samples` inputs in `dir` (created; all files stay inside it),
+/// calling `progress` with the number of samples the RTL has finished.
 pub fn cosim(
     plan: &Plan,
     batch: &InputBatch,
     samples: usize,
     sim: Simulator,
     dir: &Path,
+    progress: &dyn Fn(usize),
 ) -> Result<CosimReport, FlowError> {
     let batch = batch.take(samples);
     let eng = cycle::run(plan, &batch, plan.timesteps);
@@ -166,7 +198,7 @@ pub fn cosim(
     write_design(&design, dir)?;
     std::fs::write(dir.join("inputs.hex"), input_hex(plan, &batch))
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
-    let text = simulate(&design, dir, sim)?;
+    let text = simulate(&design, dir, sim, progress)?;
     let mut words: Vec<String> = vec![];
     let mut rtl_cycles = vec![];
     let mut per_sample: Vec<Vec<String>> = vec![];

@@ -43,6 +43,8 @@ pub struct Ice40Report {
     pub fmax_nextpnr_mhz: Option<f64>,
     /// Fmax from icetime, MHz.
     pub fmax_icetime_mhz: Option<f64>,
+    /// Why icetime gave no Fmax, when it gave none.
+    pub icetime_missing: Option<String>,
     /// Clock the design is meant to run at, MHz.
     pub target_mhz: f64,
     /// Bitstream file name (in the build folder).
@@ -107,6 +109,16 @@ pub fn yosys_script(d: &Design, t: &Target) -> String {
         d.module,
         d.module
     )
+}
+
+/// Why icetime's output holds no Fmax.
+fn icetime_missing(text: &str) -> String {
+    if text.contains("chipdb") || text.contains("chip database") {
+        "icetime cannot read its chip database: install the Debian package fpga-icestorm-chipdb".to_string()
+    } else {
+        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output");
+        format!("icetime reported no path delay ({})", crate::names::text(last.trim(), 200))
+    }
 }
 
 /// A shell script that reproduces the flow by hand.
@@ -260,6 +272,7 @@ pub fn build(d: &Design, t: &Target, dir: &Path, progress: &dyn Fn(&str)) -> Res
         let close = l[open..].find("MHz")? + open;
         l[open..close].trim().parse::<f64>().ok()
     });
+    let icetime_missing = fmax_icetime_mhz.is_none().then(|| icetime_missing(&text));
     let bitstream_bytes = std::fs::metadata(dir.join(&bin)).map(|m| m.len()).unwrap_or(0);
     Ok(Ice40Report {
         target: t.name.clone(),
@@ -272,9 +285,20 @@ pub fn build(d: &Design, t: &Target, dir: &Path, progress: &dyn Fn(&str)) -> Res
         ios: util("SB_IO"),
         fmax_nextpnr_mhz,
         fmax_icetime_mhz,
+        icetime_missing,
         target_mhz: t.clock.default_mhz,
         bitstream: bin,
         bitstream_bytes,
         seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_icetime_figure_is_explained() {
+        let t = "icetime: Can't find chipdb file /usr/share/icestorm/chipdb-5k.txt\n";
+        assert!(super::icetime_missing(t).contains("fpga-icestorm-chipdb"));
+        assert!(super::icetime_missing("").contains("no output"));
+    }
 }

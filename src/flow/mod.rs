@@ -80,6 +80,50 @@ pub fn run(tool: &str, args: &[&str], dir: &Path) -> Result<String, FlowError> {
     Ok(text)
 }
 
+/// Runs `program args` in `dir` like [`run`], calling `poll` about four times a second while it
+/// runs (for progress read off the files it writes). `program` may be a path.
+pub fn run_polled(program: &Path, args: &[&str], dir: &Path, poll: &mut dyn FnMut()) -> Result<String, FlowError> {
+    let tool = program.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let failed = |message: String| FlowError::Failed { tool: tool.clone(), message };
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(e.to_string()))?;
+    // Drain both pipes on threads so a chatty tool never blocks on a full pipe.
+    let drain = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out_t = drain(child.stdout.take().map(|r| Box::new(r) as Box<dyn std::io::Read + Send>));
+    let err_t = drain(child.stderr.take().map(|r| Box::new(r) as Box<dyn std::io::Read + Send>));
+    let status = loop {
+        match child.try_wait().map_err(|e| failed(e.to_string()))? {
+            Some(st) => break st,
+            None => {
+                poll();
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+        }
+    };
+    poll();
+    let mut text = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
+    text.push_str(&String::from_utf8_lossy(&err_t.join().unwrap_or_default()));
+    if !status.success() {
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(failed(format!("exit {status}\n{}", tail.join("\n"))));
+    }
+    Ok(text)
+}
+
 /// Writes the design's files into `dir`.
 pub fn write_design(d: &crate::back::verilog::Design, dir: &Path) -> Result<(), FlowError> {
     write_files(&d.files, dir)

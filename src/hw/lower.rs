@@ -55,6 +55,9 @@ pub struct InputStats {
     pub max: f64,
     /// Every value is an integer.
     pub integers: bool,
+    /// The coarsest step g found such that every value is an integer multiple of g (exactly
+    /// for power-of-two steps, to 1e-9 relative otherwise), when the data lies on a grid.
+    pub grid: Option<f64>,
     /// Inputs are per-step (N x T x ...).
     pub per_step: bool,
 }
@@ -69,8 +72,43 @@ impl InputStats {
             max = max.max(v);
             integers &= v.fract() == 0.0;
         }
-        InputStats { min, max, integers, per_step: matches!(b.encoding, crate::sim::io::Encoding::PerStep(_)) }
+        let grid = if integers { Some(1.0) } else { grid_of(&b.data) };
+        InputStats { min, max, integers, grid, per_step: matches!(b.encoding, crate::sim::io::Encoding::PerStep(_)) }
     }
+}
+
+/// The step of the grid `data` lies on (see [`InputStats::grid`]).
+fn grid_of(data: &[f64]) -> Option<f64> {
+    // A power-of-two step: the finest 2^-e any value needs, exact in floating point.
+    let mut e_max = 0;
+    let pow2 = data.iter().all(|&v| {
+        let mut e = 0;
+        while (v * f64::powi(2.0, e)).fract() != 0.0 {
+            e += 1;
+            if e > 24 {
+                return false;
+            }
+        }
+        e_max = e_max.max(e);
+        true
+    });
+    if pow2 {
+        return Some(f64::powi(2.0, -e_max));
+    }
+    // Another step (k/10, k/255...): the smallest gap between distinct values of a sample,
+    // checked against every value.
+    let mut sample: Vec<f64> = data.iter().take(1 << 20).copied().collect();
+    sample.sort_by(f64::total_cmp);
+    sample.dedup();
+    let g = sample.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min);
+    if !(g.is_finite() && g > 0.0) {
+        return None;
+    }
+    let on_grid = |v: f64| {
+        let k = v / g;
+        (k - k.round()).abs() <= 1e-9 * k.abs().max(1.0)
+    };
+    data.iter().all(|&v| on_grid(v)).then_some(g)
 }
 
 /// Plan options (the `plan`/`verify`/`compile` flags).
@@ -285,10 +323,17 @@ pub fn input_plan(name: &str, shape: [usize; 3], o: &PlanOptions) -> Result<Inpu
             let amax = st.min.abs().max(st.max.abs());
             let fits =
                 if signed { amax < (1u64 << (o.input_bits - 1)) as f64 } else { amax < (1u64 << o.input_bits) as f64 };
+            // Data on a grid (integers, k/16 pixels...) whose codes fit: exact, with just the
+            // bits it needs.
+            let on_grid = st.grid.map(|g| (g, (amax / g).round())).filter(|&(_, codes)| {
+                if signed { codes < (1u64 << (o.input_bits - 1)) as f64 } else { codes < (1u64 << o.input_bits) as f64 }
+            });
             if st.integers && fits {
-                // Integer data that fits: exact, with just the bits it needs.
                 let b = bits_unsigned(amax) + u32::from(signed);
                 (b.max(1), signed, 1.0)
+            } else if let Some((g, codes)) = on_grid {
+                let b = bits_unsigned(codes) + u32::from(signed);
+                (b.max(1), signed, g)
             } else {
                 let codes = if signed { (1u64 << (o.input_bits - 1)) - 1 } else { (1u64 << o.input_bits) - 1 } as f64;
                 (o.input_bits, signed, if amax > 0.0 { amax / codes } else { 1.0 })

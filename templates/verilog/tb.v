@@ -61,6 +61,7 @@ module tb;
             end
             @(negedge clk);
             $fwrite(f, "c %0d\n", cycles);
+            $fflush(f);
         end
         $fclose(f);
         $finish;
