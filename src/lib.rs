@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod back;
+pub mod data;
 pub mod energy;
 pub mod flow;
 pub mod front;

@@ -4,9 +4,9 @@
 mod common;
 
 use common::{plan_for, root, students};
+use spikefab::data::{Encoding, InputBatch, agreement};
 use spikefab::hw::{PlanOptions, lower, lower::InputStats, schedule};
 use spikefab::ir::Op;
-use spikefab::sim::io::{Encoding, InputBatch, agreement};
 use spikefab::sim::{cycle, reference};
 
 #[test]
@@ -14,8 +14,8 @@ fn every_student_agrees_with_the_reference_at_default_settings() {
     let labels_path = root().join("models/digits_test_y.npy");
     for (c, _) in students() {
         let (m, plan, batch) = plan_for(&c, None);
-        let labels = spikefab::sim::io::load_labels(&labels_path, batch.n).unwrap();
-        let output = reference::select_output(&m.graph, None).unwrap();
+        let labels = spikefab::data::load_labels(&labels_path, batch.n).unwrap();
+        let output = m.graph.select_output(None).unwrap();
         let r = reference::run(
             &m.graph,
             &m.info,

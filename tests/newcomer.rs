@@ -68,7 +68,7 @@ fn cosim_beyond_its_budget_is_skipped_with_the_prediction() {
 fn inputs_on_a_grid_are_quantised_exactly() {
     let dir = scratch("newcomer-grid");
     // The digits inputs are integers 0..16; as floats k/16 they lie on a 1/16 grid.
-    let a = spikefab::sim::io::read_npy(&root().join("models/digits_test_x.npy")).unwrap();
+    let a = spikefab::data::read_npy(&root().join("models/digits_test_x.npy")).unwrap();
     let x: Vec<f32> = a.data.iter().map(|&v| (v / 16.0) as f32).collect();
     let path = dir.join("x16.npy");
     {

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use common::{cases, root, spikefab};
 use serde::Deserialize;
 use spikefab::Model;
+use spikefab::data::{InputBatch, read_npy};
 use spikefab::ir::dialect::DialectOverrides;
 use spikefab::ir::{Op, ResetMode};
-use spikefab::sim::io::{InputBatch, read_npy};
 use spikefab::sim::{cycle, reference};
 
 /// (student case in models/cases.json, its ONNX export).
@@ -34,9 +34,9 @@ fn load_onnx(path: &Path, t: usize) -> Model {
 
 /// Output values of the reference engine, and whether they are spikes.
 fn run_values(m: &Model, inputs: &Path, steps: usize) -> (Vec<f64>, bool) {
-    let input = reference::the_input(&m.graph).unwrap();
+    let input = m.graph.the_input().unwrap();
     let batch = InputBatch::load(inputs, &m.info.out_shape[input.index()]).unwrap();
-    let output = reference::select_output(&m.graph, None).unwrap();
+    let output = m.graph.select_output(None).unwrap();
     let r = reference::run(
         &m.graph,
         &m.info,
@@ -188,7 +188,7 @@ fn cycle_engine_plan_of_the_onnx_mlp_equals_the_nir_plan() {
         assert_eq!(cycles(&a), cycles(&b), "{rel}: cycle counts");
         let mut golden = a.outputs.clone();
         golden.data = read_npy(&c.path(&c.expected)).unwrap().data;
-        let agree = spikefab::sim::io::agreement(&a.outputs.classes(), &golden.classes());
+        let agree = spikefab::data::agreement(&a.outputs.classes(), &golden.classes());
         assert!(agree >= 0.99, "{rel}: cycle engine class agreement with snnTorch {agree}");
     }
 }

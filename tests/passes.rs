@@ -8,6 +8,7 @@ mod common;
 use common::{Case, plan_for, scratch, spikefab, students, tool_or_skip};
 use petgraph::graph::NodeIndex;
 use spikefab::Model;
+use spikefab::data::{self, InputBatch};
 use spikefab::hw::PlanOptions;
 use spikefab::ir::dialect::DialectOverrides;
 use spikefab::ir::{Graph, Op, Tensor};
@@ -15,7 +16,6 @@ use spikefab::passes::select::{self, Bound, Evaluator};
 use spikefab::passes::students::{self, KeepStudents};
 use spikefab::passes::{Context, PassError, Pipeline};
 use spikefab::sim::cycle;
-use spikefab::sim::io::{self, InputBatch};
 use spikefab::sim::reference::{self, RunOptions};
 use spikefab::target::Target;
 
@@ -24,7 +24,7 @@ fn case(name: &str) -> Case {
 }
 
 fn labels() -> Vec<usize> {
-    io::load_labels(&common::root().join("models/digits_test_y.npy"), 450).unwrap()
+    data::load_labels(&common::root().join("models/digits_test_y.npy"), 450).unwrap()
 }
 
 /// A copy of `g` with its nodes' ops changed by `f` and `extra` inserted on edge `a -> b`.
@@ -52,7 +52,7 @@ fn model_of(m: &Model, g: Graph) -> Model {
 }
 
 fn reference_out(m: &Model, batch: &InputBatch, steps: usize, f64: bool) -> Vec<f64> {
-    let output = reference::select_output(&m.graph, None).unwrap();
+    let output = m.graph.select_output(None).unwrap();
     reference::run(&m.graph, &m.info, m.dialect(), batch, &RunOptions { steps, f64, output }, None)
         .unwrap()
         .outputs
@@ -258,7 +258,7 @@ fn k_sweep_matches_independent_accuracies_and_beats_random_subsets() {
         // Independent: the rebuilt model through the plan and the cycle engine.
         let hand = by_hand(&m, &e, &r.best.students);
         let plan = spikefab::hw::lower(&hand, &opts(&batch, c.timesteps)).unwrap();
-        let acc = io::agreement(&cycle::run(&plan, &batch, c.timesteps).outputs.classes(), &y);
+        let acc = data::agreement(&cycle::run(&plan, &batch, c.timesteps).outputs.classes(), &y);
         assert_eq!(acc, r.best.accuracy.unwrap(), "K = {}: {:?}", r.k, r.best.students);
         // The best subset is the best of all of its size.
         let size_k: Vec<_> = all.iter().filter(|s| s.students.len() == r.k).collect();

@@ -6,8 +6,8 @@
 
 use hdf5_pure::{DatasetBuilder, FileBuilder, GroupBuilder};
 
-use crate::ir::{DType, Op, Padding, Tensor};
-use crate::model::Model;
+use crate::ir::{DType, Graph, Op, Padding, Tensor};
+use crate::valid::GraphInfo;
 
 /// NIR version written.
 pub const NIR_VERSION: &str = "1.0.8";
@@ -38,9 +38,8 @@ fn string(g: &mut GroupBuilder, name: &str, s: &str) {
     g.create_dataset(name).with_vlen_strings(&[s]).with_shape(&[]);
 }
 
-/// Serialises the model as NIR bytes.
-pub fn to_bytes(m: &Model) -> Result<Vec<u8>, String> {
-    let g = &m.graph;
+/// Serialises a validated graph (`info` from [`crate::valid::validate`]) as NIR bytes.
+pub fn to_bytes(g: &Graph, info: &GraphInfo) -> Result<Vec<u8>, String> {
     let mut fb = FileBuilder::new();
     fb.create_dataset("version").with_vlen_strings(&[NIR_VERSION]).with_shape(&[]);
     let mut top = fb.create_group("node");
@@ -52,7 +51,7 @@ pub fn to_bytes(m: &Model) -> Result<Vec<u8>, String> {
         string(&mut ng, "type", n.op.type_name());
         match &n.op {
             Op::Input { shape } => ints(&mut ng, "shape", shape),
-            Op::Output => ints(&mut ng, "shape", &m.info.out_shape[ix.index()]),
+            Op::Output => ints(&mut ng, "shape", &info.out_shape[ix.index()]),
             Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } => {
                 tensor(&mut ng, "weight", weight);
                 match bias {
@@ -79,7 +78,7 @@ pub fn to_bytes(m: &Model) -> Result<Vec<u8>, String> {
             Op::Flatten { start_dim, end_dim } => {
                 int(&mut ng, "start_dim", *start_dim);
                 int(&mut ng, "end_dim", *end_dim);
-                ints(&mut ng, "input_type", &m.info.in_shape[ix.index()]);
+                ints(&mut ng, "input_type", &info.in_shape[ix.index()]);
             }
             op => {
                 for (name, t) in op.params() {

@@ -79,7 +79,7 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
         },
     });
     if !a.no_reference {
-        let output = reference::select_output(&m.graph, None).map_err(Failure::input)?;
+        let output = m.graph.select_output(None).map_err(Failure::input)?;
         let opts = reference::RunOptions { steps, f64: false, output };
         let (t_ref, r) =
             pool.install(|| best(a.repeat, || reference::run(&m.graph, &m.info, m.dialect(), &batch, &opts, None)));

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 use spikefab::back::{hls, verilog};
+use spikefab::data;
 use spikefab::energy;
 use spikefab::flow::csim;
 use spikefab::flow::{self, FlowError, ice40, vivado};
 use spikefab::report::Resources;
-use spikefab::sim::{cycle, io, reference};
+use spikefab::sim::{cycle, reference};
 
 use super::cosim::{CosimOptions, CosimOutcome, cosim_step};
 use super::energy as energy_cli;
@@ -101,7 +102,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         return Err(Failure::input(anyhow::anyhow!("--report needs --inputs (the report shows measured activity)")));
     }
     let labels = match (&a.labels, &batch) {
-        (Some(p), Some(b)) => Some(io::load_labels(p, b.n).map_err(Failure::input)?),
+        (Some(p), Some(b)) => Some(data::load_labels(p, b.n).map_err(Failure::input)?),
         (Some(_), None) => return Err(Failure::input(anyhow::anyhow!("--labels needs --inputs"))),
         _ => None,
     };
@@ -166,7 +167,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     if let Some(b) = &batch {
         // The reference runs the cut model unsimplified: verification covers the passes.
         let rm = &prep.cut;
-        let output = reference::select_output(&rm.graph, None).map_err(Failure::input)?;
+        let output = rm.graph.select_output(None).map_err(Failure::input)?;
         let (r, c) = step("verifying against the reference engine", || {
             let r = reference::run(
                 &rm.graph,
@@ -180,14 +181,14 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         });
         let r = r.map_err(Failure::input)?;
         let (rc, cc) = (r.outputs.classes(), c.outputs.classes());
-        let agreement = io::agreement(&rc, &cc);
+        let agreement = data::agreement(&rc, &cc);
         let cycles = c.cycles();
         let mean = cycles.iter().sum::<u64>() as f64 / cycles.len() as f64;
         report["verify"] = json!({
             "samples": b.n,
             "class_agreement": agreement,
-            "reference_accuracy": labels.as_ref().map(|l| io::agreement(&rc, l)),
-            "cycle_accuracy": labels.as_ref().map(|l| io::agreement(&cc, l)),
+            "reference_accuracy": labels.as_ref().map(|l| data::agreement(&rc, l)),
+            "cycle_accuracy": labels.as_ref().map(|l| data::agreement(&cc, l)),
             "cycles_mean": mean,
             "cycles_max": cycles.iter().max(),
             "latency_us_mean": mean / plan.clock_mhz,

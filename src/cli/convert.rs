@@ -21,7 +21,7 @@ pub fn run(a: ConvertArgs) -> Result<(), Failure> {
     let ext = a.output.extension().and_then(|e| e.to_str()).unwrap_or("");
     let bytes = match ext {
         "json" => json::to_string(&m.graph).into_bytes(),
-        "nir" => spikefab::back::nir::to_bytes(&m).map_err(|e| Failure::input(anyhow::anyhow!(e)))?,
+        "nir" => spikefab::back::nir::to_bytes(&m.graph, &m.info).map_err(|e| Failure::input(anyhow::anyhow!(e)))?,
         other => {
             return Err(Failure::input(anyhow::anyhow!(
                 "cannot write '.{other}': convert writes .json (spikefab's graph form) or .nir"

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use spikefab::data::InputBatch;
 use spikefab::flow::cosim::{self, CosimReport, Simulator};
 use spikefab::hw::Plan;
-use spikefab::sim::io::InputBatch;
 
 use super::plan::{load_inputs, steps_for};
 use super::{Failure, ModelArgs, PlanArgs};

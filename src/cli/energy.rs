@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 use spikefab::Model;
+use spikefab::data::{self, InputBatch};
 use spikefab::energy::neurobench::{self, Counts};
 use spikefab::energy::{self, Estimate};
 use spikefab::hw::Plan;
 use spikefab::report::{self, ReportData, Resources};
 use spikefab::sim::cycle::{self, BatchResult};
-use spikefab::sim::io::{self, InputBatch};
 
 use super::passes::{PassArgs, prepare, print_records};
 use super::plan::{load_inputs, steps_for};
@@ -151,7 +151,7 @@ pub fn write_report(
             r.batch.n
         )));
     }
-    let accuracy = r.labels.map(|l| io::agreement(&r.run.outputs.classes(), l));
+    let accuracy = r.labels.map(|l| data::agreement(&r.run.outputs.classes(), l));
     let data = ReportData {
         title: r.model.path.display().to_string(),
         plan: r.plan,
@@ -173,7 +173,7 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
     let batch = load_inputs(&m, &a.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
-        Some(p) => Some(io::load_labels(p, batch.n).map_err(Failure::input)?),
+        Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
     let prep = prepare(m, steps, &a.passes, &a.plan, Some(&batch), labels.as_deref())?;
@@ -209,7 +209,7 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
         };
         write_report(path, inputs, estimates.clone(), Some(counts.clone()))?;
     }
-    let accuracy = labels.as_ref().map(|l| io::agreement(&run.outputs.classes(), l));
+    let accuracy = labels.as_ref().map(|l| data::agreement(&run.outputs.classes(), l));
     if a.json {
         let v = json!({
             "model": m.path.display().to_string(),

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use spikefab::data;
 use spikefab::passes::select::{self, Evaluator, Exploration, Score};
 use spikefab::passes::students;
 use spikefab::report::TradeOff;
-use spikefab::sim::{cycle, io};
+use spikefab::sim::cycle;
 
 use super::energy::{self as energy_cli, ReportInputs};
 use super::passes::{PassArgs, prepare};
@@ -77,7 +78,7 @@ pub fn run(a: ExploreArgs) -> Result<(), Failure> {
     let batch = load_inputs(&m, &a.calib)?;
     let steps = steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
-        Some(p) => Some(io::load_labels(p, batch.n).map_err(Failure::input)?),
+        Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
     if a.lanes_sweep.iter().any(|l| !l.is_power_of_two() || *l > 64) {

@@ -17,8 +17,93 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use spikefab::Model;
+use spikefab::ir::dialect;
 use spikefab::ir::dialect::DialectOverrides;
-use spikefab::ir::{Preset, ResetMode};
+
+/// A command-line mirror of a library enum: the library stays free of clap, and the two
+/// conversions are exhaustive matches, so a variant added on either side fails to compile.
+macro_rules! cli_enum {
+    ($(#[$m:meta])* $cli:ident => $lib:path { $($(#[$vm:meta])* $v:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+        pub enum $cli { $($(#[$vm])* $v),* }
+        impl From<$cli> for $lib {
+            fn from(c: $cli) -> Self { match c { $($cli::$v => <$lib>::$v),* } }
+        }
+        impl From<$lib> for $cli {
+            fn from(c: $lib) -> Self { match c { $(<$lib>::$v => $cli::$v),* } }
+        }
+    };
+}
+
+cli_enum! {
+    /// Source framework preset.
+    PresetArg => dialect::Preset {
+        /// snnTorch `Leaky`: dt 1e-4, reset subtract-undecayed, fires on `>`.
+        Snntorch,
+        /// SpikingJelly `LIFNode` via `export_to_nir(dt=1e-4)`: hard reset, fires on `>=`.
+        Spikingjelly,
+        /// Norse 1.1 `to_nir`: dt = 1e-6 (its exporter writes tau*dt), hard reset, unit
+        /// synaptic input, v starts at v_leak.
+        Norse,
+        /// Sinabs: dt = 1, reset subtract, fires on `>=`, exact decay, multi-spike.
+        Sinabs,
+        /// Plain NIR: hard reset, `>`, dt inferred or given.
+        Nir,
+    }
+}
+
+cli_enum! {
+    /// Reset after a spike.
+    ResetArg => dialect::ResetMode {
+        /// NIR hard reset to v_reset.
+        Zero,
+        /// Subtract the threshold before the leak (SpikingJelly soft reset).
+        Subtract,
+        /// Subtract the threshold after the leak, undecayed (snnTorch `Leaky` default).
+        SubtractUndecayed,
+    }
+}
+
+cli_enum! {
+    /// Discretisation.
+    IntegrationArg => dialect::Integration {
+        /// beta = 1 - dt/tau.
+        Euler,
+        /// beta = exp(-dt/tau) (Sinabs).
+        Exact,
+    }
+}
+
+cli_enum! {
+    /// Synaptic input of CubaLIF.
+    CubaInputArg => dialect::CubaInput {
+        /// Scaled by dt/tau_syn (NIR).
+        Scaled,
+        /// Unit jumps (Norse).
+        Unit,
+    }
+}
+
+cli_enum! {
+    /// Spikes per step.
+    SpikesArg => dialect::SpikeMode {
+        /// At most one.
+        Single,
+        /// trunc(v/threshold) (Sinabs MultiSpike).
+        Multi,
+    }
+}
+
+cli_enum! {
+    /// Initial membrane.
+    InitialVArg => dialect::InitialV {
+        /// Zero.
+        Zero,
+        /// v_leak (Norse).
+        VLeak,
+    }
+}
 
 /// spikefab: compile trained spiking neural networks to verified hardware.
 #[derive(Parser, Debug)]
@@ -61,13 +146,13 @@ pub struct ModelArgs {
     pub model: PathBuf,
     /// Source framework preset: sets dt, reset and firing rule as that framework computes.
     #[arg(long, value_enum)]
-    pub from: Option<Preset>,
+    pub from: Option<PresetArg>,
     /// Time step in seconds (NIR does not store it).
     #[arg(long, value_name = "SECONDS")]
     pub dt: Option<f64>,
     /// Reset after a spike [default: zero, NIR's hard reset].
     #[arg(long, value_enum)]
-    pub reset: Option<ResetMode>,
+    pub reset: Option<ResetArg>,
     /// Fire when v >= threshold (default: v > threshold).
     #[arg(long)]
     pub fire_on_equal: bool,
@@ -76,31 +161,31 @@ pub struct ModelArgs {
     pub timesteps: Option<usize>,
     /// Discretisation: euler (beta = 1 - dt/tau) or exact (beta = exp(-dt/tau), Sinabs).
     #[arg(long, value_enum)]
-    pub integration: Option<spikefab::ir::dialect::Integration>,
+    pub integration: Option<IntegrationArg>,
     /// Synaptic input of CubaLIF: scaled by dt/tau_syn (NIR) or unit (Norse).
     #[arg(long, value_enum)]
-    pub cuba_input: Option<spikefab::ir::dialect::CubaInput>,
+    pub cuba_input: Option<CubaInputArg>,
     /// Spikes per step: single, or multi (trunc(v/thr), Sinabs' MultiSpike).
     #[arg(long, value_enum)]
-    pub spikes: Option<spikefab::ir::dialect::SpikeMode>,
+    pub spikes: Option<SpikesArg>,
     /// Initial membrane: zero, or v-leak (Norse).
     #[arg(long, value_enum)]
-    pub initial_v: Option<spikefab::ir::dialect::InitialV>,
+    pub initial_v: Option<InitialVArg>,
 }
 
 impl ModelArgs {
     /// The dialect overrides these options express.
     pub fn overrides(&self) -> DialectOverrides {
         DialectOverrides {
-            from: self.from,
+            from: self.from.map(Into::into),
             dt: self.dt,
-            reset: self.reset,
+            reset: self.reset.map(Into::into),
             fire_on_equal: self.fire_on_equal,
             timesteps: self.timesteps,
-            integration: self.integration,
-            cuba_input: self.cuba_input,
-            spikes: self.spikes,
-            initial_v: self.initial_v,
+            integration: self.integration.map(Into::into),
+            cuba_input: self.cuba_input.map(Into::into),
+            spikes: self.spikes.map(Into::into),
+            initial_v: self.initial_v.map(Into::into),
         }
     }
 
@@ -168,7 +253,7 @@ impl PlanArgs {
         &self,
         m: &Model,
         steps: usize,
-        calib: Option<&spikefab::sim::io::InputBatch>,
+        calib: Option<&spikefab::data::InputBatch>,
     ) -> Result<spikefab::hw::Plan, Failure> {
         let o = self.options(m, steps, calib)?;
         spikefab::hw::lower(m, &o).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))
@@ -196,7 +281,7 @@ impl PlanArgs {
         &self,
         _m: &Model,
         steps: usize,
-        calib: Option<&spikefab::sim::io::InputBatch>,
+        calib: Option<&spikefab::data::InputBatch>,
     ) -> Result<spikefab::hw::PlanOptions, Failure> {
         let target = self.target()?;
         if !(1..=16).contains(&self.weight_bits) || !(1..=16).contains(&self.input_bits) {

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use spikefab::Model;
+use spikefab::data::{self, InputBatch};
 use spikefab::passes::select::{self, Bound, Evaluator};
 use spikefab::passes::students::{self, KeepStudents};
 use spikefab::passes::{Context, PassRecord, Pipeline};
-use spikefab::sim::io::{self, InputBatch};
 
 use super::plan::load_inputs;
 use super::{Failure, PlanArgs};
@@ -107,7 +107,7 @@ pub fn prepare(
         Some(p) => {
             calib_owned = load_inputs(&m, p)?;
             calib_labels_owned = match &pa.calib_labels {
-                Some(l) => Some(io::load_labels(l, calib_owned.n).map_err(Failure::input)?),
+                Some(l) => Some(data::load_labels(l, calib_owned.n).map_err(Failure::input)?),
                 None => None,
             };
             (Some(&calib_owned), calib_labels_owned.as_deref())

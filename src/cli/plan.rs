@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use spikefab::data::InputBatch;
 use spikefab::hw::{MemMap, Plan};
-use spikefab::sim::io::InputBatch;
 use spikefab::sim::reference;
 
 use super::passes::{PassArgs, prepare, print_records};
@@ -28,7 +28,7 @@ pub struct PlanCmdArgs {
 
 /// Loads inputs for a model's single Input.
 pub fn load_inputs(m: &spikefab::Model, path: &std::path::Path) -> Result<InputBatch, Failure> {
-    let input = reference::the_input(&m.graph).map_err(Failure::input)?;
+    let input = m.graph.the_input().map_err(Failure::input)?;
     InputBatch::load(path, &m.info.out_shape[input.index()]).map_err(Failure::input)
 }
 

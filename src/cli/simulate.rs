@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use spikefab::sim::io::{self, InputBatch};
+use spikefab::data::{self, InputBatch};
 use spikefab::sim::reference::{self, RunOptions};
 
 use super::passes::{PassArgs, prepare, print_records};
@@ -68,14 +68,14 @@ pub struct SimulateArgs {
 pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
     let g = &m.graph;
-    let input = reference::the_input(g).map_err(Failure::input)?;
+    let input = g.the_input().map_err(Failure::input)?;
     let mut batch = InputBatch::load(&a.inputs, &m.info.out_shape[input.index()]).map_err(Failure::input)?;
     if let Some(n) = a.samples {
         batch = batch.take(n);
     }
     let steps = super::plan::steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
-        Some(p) => Some(io::load_labels(p, batch.n).map_err(Failure::input)?),
+        Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
     let prep = prepare(m, steps, &a.passes, &a.plan, Some(&batch), labels.as_deref())?;
@@ -84,7 +84,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     // simplified one it is built from.
     let m = if a.engine == Engine::Reference { prep.cut.clone() } else { prep.model.clone() };
     let g = &m.graph;
-    let output = reference::select_output(g, a.output.as_deref()).map_err(Failure::input)?;
+    let output = g.select_output(a.output.as_deref()).map_err(Failure::input)?;
     if a.vcd.is_some() && a.engine != Engine::Cycle {
         return Err(Failure::input(anyhow::anyhow!("--vcd needs --engine cycle")));
     }
@@ -137,7 +137,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         outputs.write_npy(p).map_err(Failure::input)?;
     }
     let classes = outputs.classes();
-    let accuracy = labels.as_ref().map(|l| io::agreement(&classes, l));
+    let accuracy = labels.as_ref().map(|l| data::agreement(&classes, l));
     if a.json {
         let v = json!({
             "model": m.path.display().to_string(),

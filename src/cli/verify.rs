@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use spikefab::sim::{cycle, io, reference};
+use spikefab::data;
+use spikefab::sim::{cycle, reference};
 
 use super::passes::{PassArgs, prepare, print_records};
 use super::plan::{load_inputs, print_plan, steps_for};
@@ -43,7 +44,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     }
     let steps = steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
-        Some(p) => Some(io::load_labels(p, batch.n).map_err(Failure::input)?),
+        Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
     let prep = prepare(m, steps, &a.passes, &a.plan, Some(&batch), labels.as_deref())?;
@@ -53,7 +54,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     // The reference runs the cut model unsimplified: the comparison covers the
     // simplifications and the lowering.
     let rm = &prep.cut;
-    let output = reference::select_output(&rm.graph, None).map_err(Failure::input)?;
+    let output = rm.graph.select_output(None).map_err(Failure::input)?;
     let r = reference::run(
         &rm.graph,
         &rm.info,
@@ -67,7 +68,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     let exit = early_exit_check(&plan, &batch, steps, &c);
     let rc = r.outputs.classes();
     let cc = c.outputs.classes();
-    let class_agreement = io::agreement(&rc, &cc);
+    let class_agreement = data::agreement(&rc, &cc);
     let spikes = r.outputs.spikes;
     // Compare the steps the hardware ran (all T, or up to an early exit).
     let per_step = r.outputs.numel;
@@ -80,7 +81,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
         compared += run * per_step;
     }
     let spike_agreement = 1.0 - differing as f64 / compared.max(1) as f64;
-    let acc = |cls: &[usize]| labels.as_ref().map(|l| io::agreement(cls, l));
+    let acc = |cls: &[usize]| labels.as_ref().map(|l| data::agreement(cls, l));
     let cycles = c.cycles();
     let mean = cycles.iter().sum::<u64>() as f64 / cycles.len() as f64;
     let sats = c.total.saturations();
@@ -177,7 +178,7 @@ pub struct EarlyExit {
 /// With early exit on, runs the plan without it and compares classes and cycles.
 pub fn early_exit_check(
     plan: &spikefab::hw::Plan,
-    batch: &spikefab::sim::io::InputBatch,
+    batch: &spikefab::data::InputBatch,
     steps: usize,
     run: &cycle::BatchResult,
 ) -> Option<EarlyExit> {

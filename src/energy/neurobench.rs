@@ -26,9 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
 
+use crate::data::InputBatch;
 use crate::ir::dialect::{Dialect, ResetMode};
 use crate::ir::{Graph, Op, Padding};
-use crate::sim::io::InputBatch;
 use crate::sim::reference::{self, RunOptions, SimError, StepHook};
 use crate::valid::GraphInfo;
 
@@ -297,7 +297,7 @@ pub fn count(
         roles.push(role);
     }
     let hook = Hook { roles, acc: (0..n_nodes).map(|_| Acc::default()).collect() };
-    let output = match reference::select_output(g, None) {
+    let output = match g.select_output(None) {
         Ok(o) => o,
         Err(_) => g.outputs()[0],
     };

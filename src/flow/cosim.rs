@@ -8,12 +8,12 @@ use serde::Serialize;
 
 use super::{FlowError, have, run, run_polled, write_design};
 use crate::back::verilog::{self, Design};
+use crate::data::InputBatch;
 use crate::hw::Plan;
 use crate::sim::cycle::{self, SampleResult};
-use crate::sim::io::InputBatch;
 
 /// Which RTL simulator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Simulator {
     /// Icarus Verilog.

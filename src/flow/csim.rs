@@ -17,9 +17,9 @@ use serde::Serialize;
 use super::cosim::{expected_words, input_hex};
 use super::{FlowError, have, package_of, write_files};
 use crate::back::hls::{self, CXXFLAGS, HlsDesign};
+use crate::data::InputBatch;
 use crate::hw::Plan;
 use crate::sim::cycle::{self, BatchResult};
-use crate::sim::io::InputBatch;
 
 /// Outcome of a C simulation.
 #[derive(Clone, Debug, Serialize)]

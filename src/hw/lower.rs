@@ -64,7 +64,7 @@ pub struct InputStats {
 
 impl InputStats {
     /// Statistics of a batch.
-    pub fn of(b: &crate::sim::io::InputBatch) -> InputStats {
+    pub fn of(b: &crate::data::InputBatch) -> InputStats {
         let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
         let mut integers = true;
         for &v in &b.data {
@@ -73,7 +73,7 @@ impl InputStats {
             integers &= v.fract() == 0.0;
         }
         let grid = if integers { Some(1.0) } else { grid_of(&b.data) };
-        InputStats { min, max, integers, grid, per_step: matches!(b.encoding, crate::sim::io::Encoding::PerStep(_)) }
+        InputStats { min, max, integers, grid, per_step: matches!(b.encoding, crate::data::Encoding::PerStep(_)) }
     }
 }
 
@@ -234,8 +234,7 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
     let input = input_plan(&in_name, in_shape, o)?;
 
     // The output and the layer feeding it.
-    let out_ix = crate::sim::reference::select_output(g, o.output.as_deref())
-        .map_err(|e| PlanError { node: None, message: e.to_string() })?;
+    let out_ix = g.select_output(o.output.as_deref()).map_err(|e| PlanError { node: None, message: e.to_string() })?;
     let out_name = g.g[out_ix].name.clone();
     let feeders = g.in_edges(out_ix);
     let current_readout = !(feeders.len() == 1 && is_layer(&g.g[feeders[0].1].op));

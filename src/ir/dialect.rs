@@ -12,7 +12,7 @@ use std::fmt;
 use super::{Graph, Op};
 
 /// What happens to the membrane after a spike (SEMANTICS.md section 1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResetMode {
     /// NIR hard reset: `vhat = v_reset` after a spike.
@@ -36,7 +36,7 @@ impl fmt::Display for ResetMode {
 }
 
 /// How the continuous neuron equations are discretised.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Integration {
     /// Forward Euler: `beta = 1 - dt/tau`, gain `r dt / tau` (NIR, snnTorch, SpikingJelly, Norse).
@@ -47,7 +47,7 @@ pub enum Integration {
 }
 
 /// How input reaches the synaptic current of CubaLI/CubaLIF neurons.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CubaInput {
     /// NIR: `i += (dt / tau_syn) * w_in * I`.
@@ -58,7 +58,7 @@ pub enum CubaInput {
 }
 
 /// Spikes per step a neuron may emit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SpikeMode {
     /// At most one spike per step.
@@ -70,7 +70,7 @@ pub enum SpikeMode {
 }
 
 /// Initial membrane potential.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InitialV {
     /// Zero (NIR, snnTorch, SpikingJelly, Sinabs).
@@ -81,7 +81,7 @@ pub enum InitialV {
 }
 
 /// Source frameworks with a known dialect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// snnTorch `Leaky`: dt 1e-4, reset subtract-undecayed, fires on `>`.

@@ -268,6 +268,25 @@ pub struct Provenance {
     pub warnings: Vec<String>,
 }
 
+/// An Input or Output node could not be chosen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SelectError {
+    /// A batch feeds exactly one Input.
+    #[error("the model has {0} Input nodes; simulation and hardware feed exactly one")]
+    Inputs(usize),
+    /// No Output of that name.
+    #[error("no Output node named '{name}' (outputs: {})", outputs.join(", "))]
+    NoOutput {
+        /// Name asked for.
+        name: String,
+        /// The Output nodes.
+        outputs: Vec<String>,
+    },
+    /// Several Outputs and none named.
+    #[error("the model has several Output nodes ({}); choose one with --output", .0.join(", "))]
+    Ambiguous(Vec<String>),
+}
+
 /// A spiking dataflow graph plus the dialect it is to be simulated with.
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
@@ -330,6 +349,29 @@ impl Graph {
             ));
         }
         renamed
+    }
+
+    /// The single Input node (what a batch feeds).
+    pub fn the_input(&self) -> Result<NodeIndex, SelectError> {
+        match self.inputs()[..] {
+            [i] => Ok(i),
+            ref ins => Err(SelectError::Inputs(ins.len())),
+        }
+    }
+
+    /// The Output node named `name`, or the only one.
+    pub fn select_output(&self, name: Option<&str>) -> Result<NodeIndex, SelectError> {
+        let outs = self.outputs();
+        let names = || outs.iter().map(|&o| self.g[o].name.clone()).collect::<Vec<_>>();
+        match name {
+            Some(n) => outs
+                .iter()
+                .copied()
+                .find(|&o| self.g[o].name == n)
+                .ok_or_else(|| SelectError::NoOutput { name: crate::names::label(n), outputs: names() }),
+            None if outs.len() == 1 => Ok(outs[0]),
+            None => Err(SelectError::Ambiguous(names())),
+        }
     }
 
     /// Looks a node up by its (qualified) name.

@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use super::students::{Ensemble, KeepStudents};
 use super::{Context, PassError, Pipeline};
+use crate::data::{self, InputBatch};
 use crate::energy;
 use crate::hw::{self, PlanOptions};
 use crate::model::Model;
 use crate::sim::cycle;
-use crate::sim::io::{self, InputBatch};
 
 /// One measured configuration.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -120,8 +120,8 @@ impl<'a> Evaluator<'a> {
             timesteps: steps,
             early_exit,
             lanes,
-            accuracy: self.labels.map(|l| io::agreement(&classes, l)),
-            agreement: io::agreement(&classes, &self.baseline),
+            accuracy: self.labels.map(|l| data::agreement(&classes, l)),
+            agreement: data::agreement(&classes, &self.baseline),
             energy_j: est.energy_per_inference_j,
             cycles: est.cycles,
             latency_s: est.latency_s,

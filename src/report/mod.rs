@@ -8,12 +8,12 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::data::InputBatch;
 use crate::energy::Estimate;
 use crate::energy::neurobench::Counts;
 use crate::hw::Plan;
 use crate::names::label;
 use crate::sim::cycle::{BatchResult, Tracer};
-use crate::sim::io::InputBatch;
 
 /// Spikes of one sample: per layer, (step, neuron) pairs.
 #[derive(Default)]

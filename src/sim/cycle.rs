@@ -11,10 +11,10 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::data::{InputBatch, Outputs};
 use crate::hw::schedule::{self, beats_per_event};
 use crate::hw::{AccTarget, Layer, Leak, Plan, PoolGeom, ProjKind, Projection, Source, at};
 use crate::ir::ResetMode;
-use crate::sim::io::{InputBatch, Outputs};
 
 /// Activity and cost counters of one layer (sums over samples when aggregated).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]

@@ -1,7 +1,7 @@
-//! Simulators: the floating-point reference engine and (later stages) the cycle-accurate
-//! engine of the hardware plan, plus the `.npy` input/output conventions they share.
+//! Simulators: the floating-point reference engine (what the training framework computes)
+//! and the cycle-accurate engine of the FPGA plan, plus VCD traces of the latter. Inputs and
+//! outputs are [`crate::data`] batches.
 
 pub mod cycle;
-pub mod io;
 pub mod reference;
 pub mod vcd;

@@ -11,7 +11,7 @@
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
-use super::io::{InputBatch, Outputs};
+use crate::data::{InputBatch, Outputs};
 use crate::ir::dialect::{InitialV, SpikeMode};
 use crate::ir::{Dialect, Graph, Op, Padding, ResetMode, Tensor};
 use crate::valid::GraphInfo;
@@ -84,12 +84,9 @@ impl Real for f64 {
 /// A simulation setup error (bad request, not bad arithmetic).
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    /// The graph must have exactly one Input for a batch to feed it.
-    #[error("the model has {0} Input nodes; simulation feeds exactly one")]
-    Inputs(usize),
-    /// Output selection.
+    /// Input or output selection.
     #[error("{0}")]
-    Output(String),
+    Select(#[from] crate::ir::SelectError),
     /// Batch does not fit.
     #[error("the inputs have {got} elements per step but Input '{node}' takes {want}")]
     InputSize {
@@ -152,34 +149,6 @@ pub trait StepHook: Sync {
     fn on_membrane(&self, _sample: usize, _t: usize, _node: NodeIndex, _before: &[f64], _after: &[f64]) {}
 }
 
-/// Picks the Output node: the named one, or the only one.
-pub fn select_output(g: &Graph, name: Option<&str>) -> Result<NodeIndex, SimError> {
-    let outs = g.outputs();
-    match name {
-        Some(n) => outs.iter().copied().find(|&o| g.g[o].name == n).ok_or_else(|| {
-            let names: Vec<_> = outs.iter().map(|&o| g.g[o].name.clone()).collect();
-            SimError::Output(format!("no Output node named '{n}' (outputs: {})", names.join(", ")))
-        }),
-        None if outs.len() == 1 => Ok(outs[0]),
-        None => {
-            let names: Vec<_> = outs.iter().map(|&o| g.g[o].name.clone()).collect();
-            Err(SimError::Output(format!(
-                "the model has several Output nodes ({}); choose one with --output",
-                names.join(", ")
-            )))
-        }
-    }
-}
-
-/// The single Input node.
-pub fn the_input(g: &Graph) -> Result<NodeIndex, SimError> {
-    let ins = g.inputs();
-    if ins.len() != 1 {
-        return Err(SimError::Inputs(ins.len()));
-    }
-    Ok(ins[0])
-}
-
 /// Runs a batch.
 pub fn run(
     g: &Graph,
@@ -204,7 +173,7 @@ fn run_t<T: Real>(
     opts: &RunOptions,
     hook: Option<&dyn StepHook>,
 ) -> Result<RunResult, SimError> {
-    let input = the_input(g)?;
+    let input = g.the_input()?;
     let want = info.out_numel(input);
     if batch.numel != want {
         return Err(SimError::InputSize { node: g.g[input].name.clone(), want, got: batch.numel });
@@ -417,7 +386,7 @@ impl<T: Real> Program<T> {
             g.g.node_indices()
                 .map(|ix| g.in_edges(ix).into_iter().map(|(e, s)| (s.index(), info.is_recurrent(e))).collect())
                 .collect();
-        let input_node = the_input(g)?.index();
+        let input_node = g.the_input()?.index();
         Ok(Program {
             order: info.order.clone(),
             kernels,

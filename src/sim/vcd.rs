@@ -8,7 +8,7 @@ use std::path::Path;
 use vcd::{IdCode, TimescaleUnit, Value};
 
 use super::cycle::{self, SampleResult, Tracer};
-use super::io::InputBatch;
+use crate::data::InputBatch;
 use crate::hw::Plan;
 use crate::names::{Namer, label};
 

@@ -6,9 +6,9 @@ use std::process::Command;
 
 use serde::Deserialize;
 use spikefab::Model;
+use spikefab::data::{InputBatch, read_npy};
 use spikefab::ir::dialect::DialectOverrides;
 use spikefab::ir::{Preset, ResetMode};
-use spikefab::sim::io::{InputBatch, read_npy};
 use spikefab::sim::reference::{self, RunOptions};
 
 /// One golden case of a `cases.json` manifest.
@@ -119,7 +119,7 @@ impl Case {
     }
 
     pub fn batch(&self, m: &Model) -> InputBatch {
-        let input = reference::the_input(&m.graph).unwrap();
+        let input = m.graph.the_input().unwrap();
         InputBatch::load(&self.path(&self.inputs), &m.info.out_shape[input.index()])
             .unwrap_or_else(|e| panic!("case {}: {e}", self.name))
     }
@@ -142,7 +142,7 @@ pub struct Comparison {
 pub fn compare_reference(c: &Case, f64: bool) -> Comparison {
     let m = c.load();
     let batch = c.batch(&m);
-    let output = reference::select_output(&m.graph, None).unwrap();
+    let output = m.graph.select_output(None).unwrap();
     let steps = batch.steps(Some(c.timesteps)).unwrap();
     let r = reference::run(&m.graph, &m.info, m.dialect(), &batch, &RunOptions { steps, f64, output }, None)
         .unwrap_or_else(|e| panic!("case {}: {e}", c.name));
@@ -161,7 +161,7 @@ pub fn compare_reference(c: &Case, f64: bool) -> Comparison {
     let got = r.outputs.classes();
     let mut exp = r.outputs.clone();
     exp.data = want;
-    let class_agreement = spikefab::sim::io::agreement(&got, &exp.classes());
+    let class_agreement = spikefab::data::agreement(&got, &exp.classes());
     Comparison { elements: r.outputs.data.len(), differing, max_abs_diff, class_agreement }
 }
 

@@ -1,4 +1,5 @@
-//! Simulation inputs and outputs as `.npy` arrays, and class decoding.
+//! Data that every stage shares: input batches and recorded outputs as `.npy` arrays, labels,
+//! and class decoding. Depends on nothing but [`crate::limits`].
 //!
 //! Inputs: `N x input_shape` or `N x numel` (direct encoding: the same values every step), or
 //! `N x T x input_shape` / `N x T x numel` (per-step). Outputs: `N x T x output_shape`,
