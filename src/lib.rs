@@ -25,6 +25,7 @@ pub mod limits;
 pub mod model;
 pub mod names;
 pub mod passes;
+pub mod quant;
 pub mod report;
 pub mod sim;
 pub mod target;

@@ -1,5 +1,11 @@
-//! Device and chip descriptions (`targets/*.toml`): resources, default clock, memory mapping
-//! rules, energy constants with their sources, and the toolchain that builds for them.
+//! Device and chip descriptions (`targets/*.toml`): what kind of hardware a target is, the
+//! toolchain that builds for it, resources, default clock, memory mapping rules, and energy
+//! constants with their sources.
+//!
+//! The [`Kind`], [`Family`] and [`Toolchain`] are typed: the compiler chooses the mapping
+//! (FPGA layout or chip mapping), the back ends and the build flow from them ([`Target::flow`]),
+//! never by comparing strings. FPGA targets need `[device]`, `[board]` and `[mapping]`; an ASIC
+//! estimate needs `[mapping]`; a neuromorphic chip needs neither.
 //!
 //! The bundled files are compiled into the binary (so a fresh install needs no data files);
 //! a path to another `.toml` file works wherever a target name does.
@@ -18,8 +24,70 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("truenorth", include_str!("../targets/truenorth.toml")),
 ];
 
+/// What kind of hardware a target is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// An FPGA: the FPGA layout, Verilog and HLS C++, a build flow.
+    Fpga,
+    /// A neuromorphic chip: a chip mapping and its vendor format.
+    Neuromorphic,
+    /// An ASIC estimate: the FPGA layout's RTL priced with per-operation energies.
+    Asic,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Fpga => "fpga",
+            Kind::Neuromorphic => "neuromorphic",
+            Kind::Asic => "asic",
+        })
+    }
+}
+
+/// Device family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Lattice iCE40.
+    Ice40,
+    /// AMD/Xilinx 7 Series.
+    Xc7,
+    /// A generic ASIC process.
+    Asic,
+    /// Intel Loihi.
+    Loihi,
+    /// IBM TrueNorth.
+    Truenorth,
+}
+
+/// The tools that build for a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Toolchain {
+    /// The open flow (Yosys, nextpnr, the family's packer and timer).
+    Open,
+    /// AMD Vivado (scripts are written; Vivado does not run here).
+    Vivado,
+    /// Nothing builds for it (estimates only).
+    None,
+}
+
+/// How spikefab builds a target's hardware, derived from its kind, family and toolchain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flow {
+    /// Yosys, nextpnr-ice40, icepack and icetime: a bitstream.
+    OpenIce40,
+    /// A Vivado project script and constraints.
+    Vivado,
+    /// No build: the design is emitted and estimated only.
+    None,
+}
+
 /// Device resources.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Device {
     /// Logic cells (LUT4 on iCE40, LUT6 on 7 Series).
     pub luts: u64,
@@ -46,7 +114,7 @@ pub struct Device {
 }
 
 /// Board pins for the generated pin wrapper.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Board {
     /// Clock input pin.
     pub clock_pin: String,
@@ -77,6 +145,13 @@ pub struct Mapping {
 
 fn default_rom_logic() -> u64 {
     1024
+}
+
+impl Default for Mapping {
+    /// One lane, everything in memories: the nominal layout a chip's operations are counted on.
+    fn default() -> Self {
+        Mapping { register_max_bits: 0, rom_logic_max_bits: 0, default_lanes: 1, large_ram_min_bits: 0 }
+    }
 }
 
 /// Energy constants (joules, watts) with their sources in the TOML comments.
@@ -126,25 +201,28 @@ pub struct Target {
     pub name: String,
     /// One-line description.
     pub description: String,
-    /// `fpga`, `asic` or `neuromorphic`.
-    pub kind: String,
-    /// `ice40`, `xc7`, `asic`, `loihi`...
-    pub family: String,
-    /// `open` (yosys/nextpnr), `vivado`, or `none`.
-    pub toolchain: String,
+    /// FPGA, neuromorphic chip or ASIC estimate.
+    pub kind: Kind,
+    /// Device family.
+    pub family: Family,
+    /// The tools that build for it.
+    pub toolchain: Toolchain,
     /// Vendor part number (Vivado targets).
     #[serde(default)]
     pub part: Option<String>,
     /// AMD/Xilinx part for Vitis HLS (default: `part`, else [`DEFAULT_HLS_PART`]).
     #[serde(default)]
     pub hls_part: Option<String>,
-    /// Resources.
+    /// Resources (FPGA).
+    #[serde(default)]
     pub device: Device,
-    /// Board pins.
+    /// Board pins (FPGA).
+    #[serde(default)]
     pub board: Board,
     /// Clock.
     pub clock: Clock,
-    /// Memory mapping rules.
+    /// Memory mapping rules (FPGA, ASIC).
+    #[serde(default)]
     pub mapping: Mapping,
     /// Energy constants.
     pub energy: EnergyConsts,
@@ -204,9 +282,26 @@ impl Target {
             }
         };
         token("name", &self.name, b".")?;
-        token("kind", &self.kind, b"")?;
-        token("family", &self.family, b"")?;
-        token("toolchain", &self.toolchain, b"")?;
+        let flow = self.flow();
+        match (self.kind, self.toolchain) {
+            (Kind::Fpga, _) if flow == Flow::None => {
+                return Err(format!(
+                    "no build flow for an FPGA of family {:?} with toolchain {:?} (known: ice40 with open, xc7 with \
+                     vivado)",
+                    self.family, self.toolchain
+                ));
+            }
+            (Kind::Neuromorphic | Kind::Asic, t) if t != Toolchain::None => {
+                return Err(format!(
+                    "a {:?} target has no toolchain spikefab drives; write toolchain = \"none\"",
+                    self.kind
+                ));
+            }
+            _ => {}
+        }
+        if self.kind == Kind::Fpga && (self.device.luts == 0 || self.device.block_ram_modes.is_empty()) {
+            return Err("an FPGA target needs a [device] section with its LUTs and block RAM modes".into());
+        }
         if self.description.len() > 200 || self.description.bytes().any(|b| !(b' '..=b'~').contains(&b)) {
             return Err("field 'description': expected at most 200 printable ASCII characters".into());
         }
@@ -275,9 +370,19 @@ impl Target {
         BUNDLED.iter().map(|(n, _)| *n).collect()
     }
 
-    /// True for devices built with the open iCE40 flow.
-    pub fn is_ice40(&self) -> bool {
-        self.family == "ice40"
+    /// How spikefab builds this target.
+    pub fn flow(&self) -> Flow {
+        match (self.kind, self.family, self.toolchain) {
+            (Kind::Fpga, Family::Ice40, Toolchain::Open) => Flow::OpenIce40,
+            (Kind::Fpga, Family::Xc7, Toolchain::Vivado) => Flow::Vivado,
+            _ => Flow::None,
+        }
+    }
+
+    /// True for targets the FPGA layout, Verilog and HLS back ends serve (FPGAs and the ASIC
+    /// estimate).
+    pub fn takes_rtl(&self) -> bool {
+        matches!(self.kind, Kind::Fpga | Kind::Asic)
     }
 
     /// The part `run_hls.tcl` synthesises for: the target's `hls_part`, its Vivado `part`, or
@@ -289,5 +394,39 @@ impl Target {
     /// Clock period in seconds at the default clock.
     pub fn period_s(&self) -> f64 {
         1e-6 / self.clock.default_mhz
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_targets_parse_and_choose_their_flow_by_type() {
+        let flow = |n: &str| Target::load(n).unwrap().flow();
+        assert_eq!(flow("ice40-up5k"), Flow::OpenIce40);
+        assert_eq!(flow("ice40-hx8k"), Flow::OpenIce40);
+        assert_eq!(flow("xc7a35t"), Flow::Vivado);
+        for n in ["generic-45nm", "loihi", "truenorth"] {
+            assert_eq!(flow(n), Flow::None, "{n}");
+        }
+        assert!(Target::load("generic-45nm").unwrap().takes_rtl());
+        assert!(!Target::load("loihi").unwrap().takes_rtl());
+    }
+
+    #[test]
+    fn inconsistent_target_files_are_refused() {
+        let up5k = BUNDLED.iter().find(|(n, _)| *n == "ice40-up5k").unwrap().1;
+        let bad = [
+            (up5k.replace("toolchain = \"open\"", "toolchain = \"vivado\""), "no build flow"),
+            (up5k.replace("family = \"ice40\"", "family = \"stratix\""), "unknown variant"),
+            (up5k.replace("name = \"ice40-up5k\"", "name = \"a;rm -rf /\""), "field 'name'"),
+            (up5k.replace("\"--up5k\"", "\"--up5k; touch x\""), "device.nextpnr_args"),
+            (up5k.replace("default_mhz = 12.0", "default_mhz = -1.0"), "clock.default_mhz"),
+        ];
+        for (text, want) in bad {
+            let e = Target::parse("t", &text).unwrap_err();
+            assert!(e.to_string().contains(want), "{e}");
+        }
     }
 }

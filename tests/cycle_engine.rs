@@ -5,8 +5,9 @@ mod common;
 
 use common::{plan_for, root, students};
 use spikefab::data::{Encoding, InputBatch, agreement};
-use spikefab::hw::{PlanOptions, lower, lower::InputStats, schedule};
+use spikefab::hw::{PlanOptions, lower, schedule};
 use spikefab::ir::Op;
+use spikefab::quant::InputStats;
 use spikefab::sim::{cycle, reference};
 
 #[test]

@@ -22,7 +22,7 @@ fn every_student_on_every_target() {
         for (name, _) in BUNDLED {
             let t = Target::load(name).unwrap();
             let mut o = PlanOptions::new(t.clone(), c.timesteps);
-            o.input_stats = Some(spikefab::hw::lower::InputStats::of(&batch));
+            o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
             let plan = spikefab::hw::lower(&m, &o).unwrap_or_else(|e| panic!("{} on {name}: {e}", c.name));
             let run = cycle::run(&plan, &batch, c.timesteps);
             let e = energy::estimate(&plan, &t, &run);
@@ -54,7 +54,7 @@ fn every_student_on_every_target() {
             let mean = |f: &dyn Fn(&cycle::LayerCounters) -> u64| -> f64 {
                 run.samples.iter().map(|s| s.counters.layers.iter().map(f).sum::<u64>() as f64).sum::<f64>() / n
             };
-            if t.kind == "neuromorphic" {
+            if t.kind == spikefab::target::Kind::Neuromorphic {
                 let want = mean(&|l| l.synaptic_ops) * t.energy.synop_j.unwrap()
                     + mean(&|l| l.neuron_updates) * t.energy.neuron_update_j.unwrap()
                     + mean(&|l| l.spikes) * t.energy.spike_out_j.unwrap();

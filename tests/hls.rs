@@ -8,7 +8,8 @@ mod common;
 use common::{cases, plan_for, root, scratch, spikefab, students, tool_or_skip};
 use spikefab::back::{hls, verilog};
 use spikefab::flow::csim;
-use spikefab::hw::{PlanOptions, lower, lower::InputStats};
+use spikefab::hw::{PlanOptions, lower};
+use spikefab::quant::InputStats;
 use spikefab::sim::cycle;
 
 const PART: &str = spikefab::target::DEFAULT_HLS_PART;
@@ -242,11 +243,11 @@ fn csim_pool_projection_and_current_readout() {
             let last = &plan.layers[plan.layers.len() - 1];
             match name.as_str() {
                 "pool" => {
-                    assert!(matches!(last.projections[0].kind, spikefab::hw::ProjKind::Pool(_)));
+                    assert!(matches!(last.projections[0].kind, spikefab::quant::ProjKind::Pool(_)));
                     assert!(last.params.thr.len() > 1, "per-neuron thresholds");
                 }
                 _ => {
-                    assert_eq!(last.kind, spikefab::hw::NeuronKind::Current);
+                    assert_eq!(last.kind, spikefab::quant::NeuronKind::Current);
                     assert!(!plan.output.spikes);
                 }
             }

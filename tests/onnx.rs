@@ -175,7 +175,7 @@ fn cycle_engine_plan_of_the_onnx_mlp_equals_the_nir_plan() {
         let onnx = load_onnx(&root().join("models").join(rel), c.timesteps);
         let t = spikefab::target::Target::load("ice40-up5k").unwrap();
         let mut o = spikefab::hw::PlanOptions::new(t, c.timesteps);
-        o.input_stats = Some(spikefab::hw::lower::InputStats::of(&batch));
+        o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
         let plan = spikefab::hw::lower(&onnx, &o).unwrap_or_else(|e| panic!("{rel}: {e}"));
         let mut diff = vec![];
         json_diff(&anonymous(&plan), &anonymous(&nir_plan), String::new(), &mut diff);

@@ -61,7 +61,7 @@ fn reference_out(m: &Model, batch: &InputBatch, steps: usize, f64: bool) -> Vec<
 
 fn opts(batch: &InputBatch, steps: usize) -> PlanOptions {
     let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), steps);
-    o.input_stats = Some(spikefab::hw::lower::InputStats::of(batch));
+    o.input_stats = Some(spikefab::quant::InputStats::of(batch));
     o
 }
 
@@ -71,7 +71,7 @@ fn cycle_out(m: &Model, batch: &InputBatch, steps: usize) -> Vec<f64> {
 }
 
 fn hw_range(batch: &InputBatch, steps: usize) -> Option<(f64, f64)> {
-    spikefab::hw::lower::input_plan("input", [1, 1, 1], &opts(batch, steps)).ok().map(|p| p.range())
+    spikefab::quant::input_plan("input", [1, 1, 1], &opts(batch, steps).quant()).ok().map(|p| p.range())
 }
 
 /// `after` must give exactly `before`'s outputs on both engines.

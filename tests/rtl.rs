@@ -44,7 +44,7 @@ fn cosim_saturating_arithmetic_iverilog() {
         let batch = c.batch(&m);
         let t = spikefab::target::Target::load("ice40-up5k").unwrap();
         let mut o = spikefab::hw::PlanOptions::new(t, c.timesteps);
-        o.input_stats = Some(spikefab::hw::lower::InputStats::of(&batch));
+        o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
         o.membrane_bits = Some(11);
         let plan = spikefab::hw::lower(&m, &o).unwrap();
         let e = spikefab::sim::cycle::run(&plan, &batch.take(8), c.timesteps);

@@ -8,7 +8,8 @@ mod common;
 
 use common::{cases, root, scratch, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
-use spikefab::hw::{PlanOptions, lower, lower::InputStats};
+use spikefab::hw::{PlanOptions, lower};
+use spikefab::quant::InputStats;
 
 #[test]
 fn op_corpus_cosim_iverilog() {

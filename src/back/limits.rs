@@ -1,7 +1,8 @@
 //! The limits every hardware back end shares: a plan either passes [`check`] and every back
 //! end (Verilog, HLS C++) emits it, or it is refused by all of them with the same message.
 
-use crate::hw::{Plan, ProjKind};
+use crate::hw::Plan;
+use crate::quant::ProjKind;
 
 /// Widest state (V, S, Y) the back ends store; wider plans must cap with `--membrane-bits`.
 pub const MAX_STATE_BITS: u32 = 56;

@@ -15,6 +15,7 @@ use spikefab::flow::csim;
 use spikefab::flow::{self, FlowError, ice40, vivado};
 use spikefab::report::Resources;
 use spikefab::sim::{cycle, reference};
+use spikefab::target::Flow;
 
 use super::cosim::{CosimOptions, CosimOutcome, cosim_step};
 use super::energy as energy_cli;
@@ -133,11 +134,11 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     };
     if let Some(design) = &design {
         flow::write_design(design, out).map_err(Failure::input)?;
-        if target.is_ice40() {
+        if target.flow() == Flow::OpenIce40 {
             wr(&format!("{}.pcf", design.module), ice40::pcf(design, &target).map_err(Failure::input)?)?;
             wr(&format!("{}.ys", design.module), ice40::yosys_script(design, &target))?;
             wr("build.sh", ice40::build_script(design, &target))?;
-        } else if target.toolchain == "vivado" {
+        } else if target.flow() == Flow::Vivado {
             wr("vivado.tcl", vivado::tcl(design, &target))?;
             wr(&format!("{}.xdc", design.module), vivado::xdc(design, &target))?;
         }
@@ -248,7 +249,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
         measured = Some((c, est, counts, labels));
     }
     if a.bitstream {
-        if !target.is_ice40() {
+        if target.flow() != Flow::OpenIce40 {
             return Err(Failure::input(anyhow::anyhow!(
                 "--bitstream builds iCE40 targets with the open flow; for {} run vivado.tcl in {} with Vivado",
                 target.name,

@@ -301,7 +301,7 @@ impl PlanArgs {
         o.leak_bits = self.leak_bits;
         o.membrane_bits = self.membrane_bits;
         o.input_scale = self.input_scale;
-        o.input_stats = calib.map(spikefab::hw::lower::InputStats::of);
+        o.input_stats = calib.map(spikefab::quant::InputStats::of);
         o.early_exit = self.early_exit;
         Ok(o)
     }

@@ -149,7 +149,7 @@ pub fn prepare(
     let range = match calib {
         Some(b) => {
             let o = plan.options(&m, steps, Some(b))?;
-            spikefab::hw::lower::input_plan("input", [1, 1, 1], &o).ok().map(|ip| ip.range())
+            spikefab::quant::input_plan("input", [1, 1, 1], &o.quant()).ok().map(|ip| ip.range())
         }
         None => None,
     };

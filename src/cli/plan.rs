@@ -95,7 +95,7 @@ pub fn print_plan(p: &Plan) {
                 pr.weights,
                 pr.shift,
                 pr.beats_per_event,
-                if pr.target == spikefab::hw::AccTarget::Static { ", static (step 0 only)" } else { "" },
+                if pr.target == spikefab::quant::AccTarget::Static { ", static (step 0 only)" } else { "" },
                 if pr.delayed { ", previous step" } else { "" }
             );
         }

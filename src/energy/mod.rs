@@ -25,8 +25,10 @@ pub mod neurobench;
 
 use serde::Serialize;
 
-use crate::hw::{AccTarget, Leak, MemMap, Plan, ProjKind, Source};
+use crate::hw::{MemMap, Plan};
+use crate::quant::{AccTarget, Leak, ProjKind, Source};
 use crate::sim::cycle::{BatchResult, Counters};
+use crate::target::Kind;
 use crate::target::Target;
 
 /// Energy of one integer add of `bits` bits (Horowitz: 8-bit 0.03 pJ, 32-bit 0.1 pJ, linear).
@@ -194,7 +196,7 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
 
 /// Energy of one inference from its counters: (total, components, per layer, per memory).
 fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>, Vec<LayerEnergy>, Vec<MemoryEnergy>) {
-    let neuromorphic = t.kind == "neuromorphic";
+    let neuromorphic = t.kind == Kind::Neuromorphic;
     let mut layers = vec![];
     let (mut syn_total, mut neu_total) = (0.0, 0.0);
     let accesses = memory_accesses(plan, c);
@@ -230,7 +232,8 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
             n * t.energy.neuron_update_j.unwrap_or(0.0) + lc.spikes as f64 * t.energy.spike_out_j.unwrap_or(0.0)
         } else {
             let leak_mult = matches!(l.leak, Leak::Mul { .. });
-            n * (4.0 * e_add(t, l.v_bits) + if leak_mult { e_mult(t, l.v_bits, plan.leak_bits + 1) } else { 0.0 })
+            n * (4.0 * e_add(t, l.v_bits)
+                + if leak_mult { e_mult(t, l.v_bits, plan.rules.leak_bits() + 1) } else { 0.0 })
         };
         let mem: f64 = plan.memories.iter().zip(&mems).filter(|(m, _)| m.layer == Some(k)).map(|(_, e)| e.joules).sum();
         syn_total += syn;
@@ -369,7 +372,7 @@ pub fn estimate(plan: &Plan, t: &Target, run: &BatchResult) -> Estimate {
         .collect();
     let cycles = run.samples.iter().map(|s| s.counters.cycles as f64).sum::<f64>() / n;
     let ann = ann_baseline(plan, t);
-    let latency_s = (t.kind != "neuromorphic").then(|| cycles / (plan.clock_mhz * 1e6));
+    let latency_s = (t.kind != Kind::Neuromorphic).then(|| cycles / (plan.clock_mhz * 1e6));
     let operations_j: f64 = first
         .1
         .iter()
@@ -379,7 +382,7 @@ pub fn estimate(plan: &Plan, t: &Target, run: &BatchResult) -> Estimate {
         .sum();
     Estimate {
         target: t.name.clone(),
-        kind: t.kind.clone(),
+        kind: t.kind.to_string(),
         samples: per.len(),
         energy_per_inference_j: mean,
         energy_min_j: totals.iter().cloned().fold(f64::INFINITY, f64::min),

@@ -6,8 +6,9 @@
 //! SRAM. Large single-port RAMs (iCE40 SPRAM) are not used: the update pipeline reads one row
 //! while writing the previous one, which needs two ports, and SPRAM cannot be initialised.
 
-use super::{Leak, MemMap, Memory, Plan, ProjKind, Source};
-use crate::target::Target;
+use super::{MemMap, Memory, Plan};
+use crate::quant::{Leak, ProjKind, Source};
+use crate::target::{Kind, Target};
 
 fn bits_for(n: usize) -> usize {
     (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1) as usize
@@ -63,7 +64,7 @@ pub fn param_lane_bits(plan: &Plan, layer: usize) -> usize {
         if let Leak::Mul { b } = lk
             && b.len() > 1
         {
-            bits += plan.leak_bits as usize + 1;
+            bits += plan.rules.leak_bits() as usize + 1;
         }
     }
     bits
@@ -74,7 +75,7 @@ fn place(t: &Target, depth: usize, width: usize, rom: bool) -> MemMap {
     // A ROM in logic costs about one LUT per bit of width per 16 words; a small one is cheaper
     // than a block RAM.
     let limit = if rom { t.mapping.rom_logic_max_bits } else { t.mapping.register_max_bits };
-    if t.kind != "fpga" {
+    if t.kind != Kind::Fpga {
         return if bits <= limit { MemMap::Registers } else { MemMap::Sram };
     }
     if bits <= limit || t.device.block_ram_modes.is_empty() {

@@ -28,7 +28,8 @@
 //! beats_per_event: Dense `ncg`; Conv `kh*kw*ncg`; Pool `ceil(kh/sh)*ceil(kw/sw)`;
 //! OneToOne 1; a pre-pooling stage multiplies by its candidate windows.
 
-use super::{Layer, Plan, ProjKind, Projection};
+use super::{Layer, Plan};
+use crate::quant::{ProjKind, Projection};
 
 /// Cycles from the cycle after `start` is sampled to the first phase.
 pub const START: u64 = 0;

@@ -13,8 +13,9 @@ use serde::Serialize;
 
 use crate::data::{InputBatch, Outputs};
 use crate::hw::schedule::{self, beats_per_event};
-use crate::hw::{AccTarget, Layer, Leak, Plan, PoolGeom, ProjKind, Projection, Source, at};
+use crate::hw::{Layer, Plan};
 use crate::ir::ResetMode;
+use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, at};
 
 /// Activity and cost counters of one layer (sums over samples when aggregated).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -896,7 +897,7 @@ impl<'p> Engine<'p> {
             && self.prep[k].params_i32
             && (l.spiking() || k != plan.output.layer)
         {
-            let p = plan.leak_bits;
+            let p = plan.rules.leak_bits();
             return match &l.leak {
                 Leak::Zero => self.update_plain(k, t, last, st, |_, _| 0),
                 Leak::One => self.update_plain(k, t, last, st, |x, _| x),
@@ -914,7 +915,7 @@ impl<'p> Engine<'p> {
         }
         let prep = &self.prep[k];
         let pr = &l.params;
-        let p = plan.leak_bits;
+        let p = plan.rules.leak_bits();
         let is_out = k == plan.output.layer;
         let n = l.neurons();
         let mut out = if is_out { vec![0i64; n] } else { vec![] };

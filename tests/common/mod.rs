@@ -215,7 +215,7 @@ pub fn plan_for(c: &Case, lanes: Option<usize>) -> (spikefab::Model, spikefab::h
     let t = spikefab::target::Target::load("ice40-up5k").unwrap();
     let mut o = spikefab::hw::PlanOptions::new(t, c.timesteps);
     o.lanes = lanes;
-    o.input_stats = Some(spikefab::hw::lower::InputStats::of(&batch));
+    o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
     let plan = spikefab::hw::lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
     (m, plan, batch)
 }

@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use crate::back::limits;
 use crate::hw::memory::weight_depth;
-use crate::hw::{AccTarget, Layer, Leak, MemMap, Plan, PoolGeom, ProjKind, Projection, Source};
+use crate::hw::{Layer, MemMap, Plan};
 use crate::ir::ResetMode;
 use crate::names::{Namer, label, path_label};
+use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source};
 
 /// A plan the HLS back end cannot emit (exactly the plans the Verilog back end refuses).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -343,7 +344,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
             "arithmetic: reset {}, fire on {}, leak multipliers with {} fraction bits{}",
             plan.reset,
             if plan.fire_on_equal { "v >= THR" } else { "v > THR" },
-            plan.leak_bits,
+            plan.rules.leak_bits(),
             if plan.early_exit { ", early exit" } else { "" }
         ),
     ];
@@ -403,7 +404,7 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
     let spiking = l.spiking();
     let cuba = l.kind.cuba();
     let is_out = k == plan.output.layer;
-    let p_bits = plan.leak_bits;
+    let p_bits = plan.rules.leak_bits();
     let beta: Vec<i64> = match &l.leak {
         Leak::Mul { b } => b.clone(),
         _ => vec![0],

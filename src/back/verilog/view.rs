@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 
 use crate::back::limits;
 use crate::hw::memory::{event_width, param_lane_bits};
-use crate::hw::{AccTarget, Layer, Leak, MemMap, Plan, PoolGeom, ProjKind, Projection, Source};
+use crate::hw::{Layer, MemMap, Plan};
 use crate::ir::ResetMode;
 use crate::names::{Namer, label, list_label, path_label};
+use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source};
 
 /// A design that cannot be emitted (only for plans outside the RTL's limits).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -413,7 +414,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         sw: plan.layers.iter().map(|l| (l.s_bits as usize).max(1)).max().unwrap_or(1),
         yw: plan.layers.iter().map(|l| (l.y_bits as usize).max(1)).max().unwrap_or(1),
         rw: plan.layers.iter().map(|l| abits(l.rows)).max().unwrap_or(1),
-        pb: plan.leak_bits as usize + 1,
+        pb: plan.rules.leak_bits() as usize + 1,
     };
     let banks = state_banks(plan, &mut layers, &sh);
     let evbanks = event_banks(plan, &layers);
@@ -514,7 +515,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         // Wide enough to hold `rows` itself: the clear compares the row counter against it.
         clear_w: abits(clear_rows + 1),
         roms,
-        leak_bits: plan.leak_bits,
+        leak_bits: plan.rules.leak_bits(),
         out_spikes: plan.output.spikes,
         any_epoch: banks.iter().any(|b| b.epoch),
         banks,
@@ -550,7 +551,7 @@ fn layer_view(
     let yw = (l.y_bits as usize).max(1);
     let sw = (l.s_bits as usize).max(1);
     let pr = &l.params;
-    let pw = plan.leak_bits as usize + 1;
+    let pw = plan.rules.leak_bits() as usize + 1;
     let (leak, leak_k) = leak_code(&l.leak);
     let (sleak, sleak_k) = l.syn_leak.as_ref().map_or((1, 1), leak_code);
     // Parameters: ROM slices for per-neuron values, constants otherwise.

@@ -9,7 +9,7 @@
 //! Widths are the signed widths of these bounds. Under a user cap the layer saturates, and its
 //! parameters (threshold, biases, reset value) saturate to the capped width as well.
 
-use super::{AccTarget, Leak, Plan, ProjKind, Source, at};
+use super::{AccTarget, Leak, Network, ProjKind, Source, at};
 
 fn signed_bits(v: i64) -> u32 {
     (64 - v.unsigned_abs().leading_zeros()) + 1
@@ -29,7 +29,7 @@ fn leak_bound(l: &Leak, b: i64, p: u32, i: usize) -> i64 {
 }
 
 /// Per-neuron worst-case sums per step of (static, dynamic) projections, in state units.
-fn step_bounds(plan: &Plan, k: usize) -> (Vec<i64>, Vec<i64>) {
+fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
     let l = &plan.layers[k];
     let n = l.neurons();
     let pos = l.positions();
@@ -76,11 +76,13 @@ fn step_bounds(plan: &Plan, k: usize) -> (Vec<i64>, Vec<i64>) {
     (stat, dynm)
 }
 
-/// Sets the widths of layer `k` (and `saturate` when `cap` is below what the analysis needs).
-pub fn analyse(plan: &mut Plan, k: usize, cap: Option<u32>) {
+/// Sets the widths of layer `k` (and `saturate` when the rules' state cap is below what the
+/// analysis needs).
+pub fn analyse(plan: &mut Network, k: usize) {
     let (stat, dynm) = step_bounds(plan, k);
     let t_steps = plan.timesteps;
-    let p = plan.leak_bits;
+    let p = plan.rules.leak_bits();
+    let cap = plan.rules.state.max_bits;
     let l = &plan.layers[k];
     let pr = &l.params;
     let n = l.neurons();

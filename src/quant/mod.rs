@@ -1,0 +1,574 @@
+//! The quantised network: target-neutral integers (weights, shifts, leaks, thresholds, biases,
+//! resets, units and state widths) chosen under a target's arithmetic [`Rules`].
+//!
+//! [`quantise`] turns a validated [`crate::Model`] into a [`Network`]: [`trace`] finds the
+//! layers (neuron and Threshold nodes) and the projections between them with real weights,
+//! the quantiser picks integers under the rules, and [`range`] analyses the state widths. A
+//! target family then maps the network: the FPGA layout ([`crate::hw`]: lanes, memories,
+//! schedule) or a chip mapping ([`crate::chip`]: cores, fan-in, input channels). Nothing here
+//! knows about lanes, memories or cores.
+//!
+//! # Arithmetic (per neuron i, all integers)
+//!
+//! A layer's membrane `V` is in units `u_i` (real value of one LSB, [`Layer::unit`]). A
+//! projection adds `(w * x) << shift` per event into the layer's `X` state, where `w` is the
+//! stored integer weight and `x` the event value (1 for a spike, the quantised input for an
+//! input event). Once per step every neuron computes:
+//!
+//! ```text
+//! cuba:   i  = Y + S + CS (+ CSL after step 0);  Y' = leak_syn(i)
+//! v  = X + S + C (+ CL after step 0)      [cuba: X + i + C]
+//! s  = v > THR   (v >= THR with fire-on-equal; never for non-spiking kinds)
+//! vhat = zero: s ? VR : v     subtract: v - s*THR     subtract-undecayed: v
+//! X' = leak(vhat) - (subtract-undecayed && s ? THR : 0)        (0 after the last step)
+//! leak(x) = (x * B + 2^(P-1)) >> P   (arithmetic shift), or x - (x >> k) when beta = 1-2^-k,
+//!           x when beta = 1, 0 when beta = 0
+//! ```
+//!
+//! `S` holds the static accumulation of direct-encoded input (accumulated once, at step 0).
+//! Widths come from range analysis so nothing overflows for any input; under a state-width
+//! cap every write saturates and the engines count saturations. Input events are the non-zero
+//! quantised inputs, in C order.
+
+mod quantise;
+pub mod range;
+pub mod trace;
+
+use serde::Serialize;
+
+use crate::ir::ResetMode;
+
+pub use quantise::{InputStats, QuantOptions, input_plan, quantise};
+
+/// Why a model cannot be quantised for a target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantError {
+    /// Node at fault, when there is one.
+    pub node: Option<String>,
+    /// What is unsupported or wrong, and what would work.
+    pub message: String,
+}
+
+impl std::fmt::Display for QuantError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.node {
+            Some(n) => write!(f, "hardware plan: node '{n}': {}", self.message),
+            None => write!(f, "hardware plan: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for QuantError {}
+
+pub(crate) fn perr(node: &str, message: impl Into<String>) -> QuantError {
+    QuantError { node: Some(node.to_string()), message: message.into() }
+}
+
+/// The arithmetic a target implements, as data. The quantiser reads it to choose the
+/// integers; the target family's simulator and back ends implement exactly it.
+///
+/// The forms listed are those a simulator and a back end in spikefab implement; a target
+/// family adds its forms here together with the simulator that executes them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rules {
+    /// How weights are stored.
+    pub weights: WeightRule,
+    /// How state (membranes, synaptic currents) is stored.
+    pub state: StateRule,
+    /// How decays are computed.
+    pub decay: DecayRule,
+    /// Which reset the hardware performs.
+    pub reset: ResetRule,
+    /// Most spikes one neuron emits in one step.
+    pub max_spikes: u32,
+    /// Bits of quantised real-valued inputs.
+    pub input_bits: u32,
+}
+
+/// Weight storage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WeightRule {
+    /// Bits of a non-binary weight (binary rows take 1).
+    pub bits: u32,
+    /// How real weights become integers.
+    pub form: WeightForm,
+}
+
+/// How real weights become integers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum WeightForm {
+    /// A real scale per output row (channel) folds into each neuron's unit; a row of `+-a`
+    /// becomes 1-bit `+-1`, other rows `bits`-bit levels. The first weighted projection of a
+    /// layer is shifted left by `frac_bits` (the membrane's fraction below one weight unit).
+    RowScale {
+        /// F.
+        frac_bits: u32,
+    },
+}
+
+/// State storage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StateRule {
+    /// Most bits of a state word; below the range-analysed width the arithmetic saturates
+    /// (`None`: the analysed width, which never overflows).
+    pub max_bits: Option<u32>,
+}
+
+/// How decays are computed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DecayRule {
+    /// `(x * B + 2^(P-1)) >> P` with `P = frac_bits`, or `x - (x >> k)` when beta is exactly
+    /// `1 - 2^-k`.
+    Multiplier {
+        /// P.
+        frac_bits: u32,
+    },
+}
+
+/// Which reset the hardware performs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ResetRule {
+    /// Whatever the dialect says the model was trained with (every [`ResetMode`]).
+    AsTrained,
+}
+
+impl Rules {
+    /// The FPGA rules: `weight_bits`-bit row-scaled weights with F = `frac_bits`, leak
+    /// multipliers of `leak_bits` fraction bits, range-analysed state (saturating under
+    /// `max_state_bits`), any reset, one spike per step.
+    pub fn fpga(
+        weight_bits: u32,
+        input_bits: u32,
+        frac_bits: u32,
+        leak_bits: u32,
+        max_state_bits: Option<u32>,
+    ) -> Rules {
+        Rules {
+            weights: WeightRule { bits: weight_bits, form: WeightForm::RowScale { frac_bits } },
+            state: StateRule { max_bits: max_state_bits },
+            decay: DecayRule::Multiplier { frac_bits: leak_bits },
+            reset: ResetRule::AsTrained,
+            max_spikes: 1,
+            input_bits,
+        }
+    }
+
+    /// F: fraction bits of membranes below one weight unit.
+    pub fn frac_bits(&self) -> u32 {
+        match self.weights.form {
+            WeightForm::RowScale { frac_bits } => frac_bits,
+        }
+    }
+
+    /// P: fraction bits of leak multipliers.
+    pub fn leak_bits(&self) -> u32 {
+        match self.decay {
+            DecayRule::Multiplier { frac_bits } => frac_bits,
+        }
+    }
+}
+
+/// A quantised network. `L` is the layer type: [`Layer`] itself, or a target family's layer
+/// that wraps it with its placement (the FPGA plan's `hw::Layer`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Network<L = Layer> {
+    /// Model file name, as a safe label ([`crate::names::label`]).
+    pub model: String,
+    /// Timesteps per inference.
+    pub timesteps: usize,
+    /// The arithmetic the integers were chosen for.
+    pub rules: Rules,
+    /// Reset mode of spiking layers.
+    pub reset: ResetMode,
+    /// Spike on `v >= THR`.
+    pub fire_on_equal: bool,
+    /// Input stream.
+    pub input: InputPlan,
+    /// Layers in update order.
+    pub layers: Vec<L>,
+    /// Output stream.
+    pub output: OutputPlan,
+    /// Stop an inference once the output class cannot change (spike-count decoding).
+    pub early_exit: bool,
+}
+
+impl<L> Network<L> {
+    /// The same network with every layer mapped by `f` (a target family's placement).
+    pub fn map_layers<M>(self, f: impl FnMut(L) -> M) -> Network<M> {
+        Network {
+            model: self.model,
+            timesteps: self.timesteps,
+            rules: self.rules,
+            reset: self.reset,
+            fire_on_equal: self.fire_on_equal,
+            input: self.input,
+            layers: self.layers.into_iter().map(f).collect(),
+            output: self.output,
+            early_exit: self.early_exit,
+        }
+    }
+}
+
+/// Neuron model of a quantised layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NeuronKind {
+    /// Leaky integrate-and-fire (also IF with beta = 1, Threshold with beta = 0).
+    Lif,
+    /// Leaky integrator readout (also I with beta = 1).
+    Li,
+    /// Current-based LIF.
+    CubaLif,
+    /// Current-based LI.
+    CubaLi,
+    /// Synaptic current read out directly (an Output fed by a weighted op, no neuron).
+    Current,
+}
+
+impl NeuronKind {
+    /// True when the layer emits spikes.
+    pub fn spiking(self) -> bool {
+        matches!(self, NeuronKind::Lif | NeuronKind::CubaLif)
+    }
+
+    /// True for current-based neurons (a synaptic state memory Y).
+    pub fn cuba(self) -> bool {
+        matches!(self, NeuronKind::CubaLif | NeuronKind::CubaLi)
+    }
+}
+
+/// A decay in fixed point.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Leak {
+    /// beta = 0: the state does not carry over.
+    Zero,
+    /// beta = 1: no decay.
+    One,
+    /// beta = 1 - 2^-k: `x - (x >> k)`.
+    Shift {
+        /// k.
+        k: u32,
+    },
+    /// `(x * b + 2^(P-1)) >> P`, one `b` per layer or per neuron.
+    Mul {
+        /// Multipliers (length 1 or one per neuron).
+        b: Vec<i64>,
+    },
+}
+
+/// Where a projection's events come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "layer", rename_all = "lowercase")]
+pub enum Source {
+    /// The input stream.
+    Input,
+    /// A spiking layer (index into [`Plan::layers`]).
+    Layer(usize),
+}
+
+/// Pooling window geometry (applied to a spike source before or instead of weights).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolGeom {
+    /// Kernel (h, w).
+    pub k: [usize; 2],
+    /// Stride (h, w); powers of two.
+    pub s: [usize; 2],
+    /// Padding (h, w).
+    pub p: [usize; 2],
+    /// Pooled output (h, w).
+    pub out: [usize; 2],
+}
+
+impl PoolGeom {
+    /// Candidate windows per event along each axis: `ceil(k / s)`.
+    pub fn candidates(&self) -> [usize; 2] {
+        [self.k[0].div_ceil(self.s[0]), self.k[1].div_ceil(self.s[1])]
+    }
+}
+
+/// How a projection maps a source event to its targets.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProjKind {
+    /// Fully connected: every target neuron of an (N,1,1) layer; weights `w[i][j]`.
+    Dense {
+        /// Source elements (after pre-pooling), the weight matrix's columns.
+        cols: usize,
+    },
+    /// Convolution; weights `w[co][ci_g][ky][kx]`.
+    Conv {
+        /// Input channels.
+        ci: usize,
+        /// Input spatial size (after pre-pooling).
+        ih: usize,
+        /// Input width.
+        iw: usize,
+        /// Kernel height.
+        kh: usize,
+        /// Kernel width.
+        kw: usize,
+        /// Stride (powers of two).
+        stride: [usize; 2],
+        /// Zero padding before (top, left).
+        pad: [usize; 2],
+        /// Dilation.
+        dil: [usize; 2],
+        /// Groups.
+        groups: usize,
+    },
+    /// Pooling straight into the neurons; one weight (per target neuron).
+    Pool(PoolGeom),
+    /// Element to element (identity edge, Flatten, Scale); one weight per target neuron.
+    OneToOne,
+}
+
+/// Stored weights of a projection, in logical (lane-independent) order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Weights {
+    /// Bits per stored weight; 1 means binary: the stored value is +1 or -1 (bit 1 / 0).
+    pub bits: u32,
+    /// Values: Dense `out*cols`, Conv `co*ci_g*kh*kw`, Pool/OneToOne one per target neuron
+    /// (or a single value when uniform).
+    pub values: Vec<i64>,
+}
+
+impl Weights {
+    /// True for 1-bit +-1 weights.
+    pub fn binary(&self) -> bool {
+        self.bits == 1
+    }
+
+    /// Weight `i`, broadcasting a single value.
+    pub fn at(&self, i: usize) -> i64 {
+        if self.values.len() == 1 { self.values[0] } else { self.values[i] }
+    }
+}
+
+/// Which state a projection accumulates into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccTarget {
+    /// Membrane X (or Y for current-based neurons).
+    Dynamic,
+    /// The static memory S (direct input, accumulated once at step 0).
+    Static,
+}
+
+/// One path of events into a layer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Projection {
+    /// Graph nodes on the path, source first (for messages and reports).
+    pub path: Vec<String>,
+    /// Event source.
+    pub source: Source,
+    /// The source's (C, H, W).
+    pub src_shape: [usize; 3],
+    /// Reads the source's previous-step events (a recurrent edge on the path).
+    pub delayed: bool,
+    /// Where the sum goes.
+    pub target: AccTarget,
+    /// Pooling applied to source events before the weights.
+    pub pre_pool: Option<PoolGeom>,
+    /// Mapping.
+    pub kind: ProjKind,
+    /// Weights.
+    pub weights: Weights,
+    /// Left shift applied to `w * x`.
+    pub shift: u32,
+    /// Real weight value of one unit of `w` (for binary: a per-row scale folds into the layer
+    /// unit, so this is informative only).
+    pub binary_source: bool,
+}
+
+/// Per-neuron integer parameters (length 1 when uniform over the layer).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NeuronParams {
+    /// Threshold THR.
+    pub thr: Vec<i64>,
+    /// Constant per step C (bias and leak-to-v_leak terms).
+    pub bias: Vec<i64>,
+    /// Extra constant from step 1 on (biases on delayed projections).
+    pub bias_late: Vec<i64>,
+    /// Reset value VR.
+    pub vreset: Vec<i64>,
+    /// Synaptic constant CS (current-based).
+    pub syn_bias: Vec<i64>,
+    /// Synaptic constant from step 1 on.
+    pub syn_bias_late: Vec<i64>,
+}
+
+/// Value at neuron `i` of a per-neuron or uniform parameter.
+#[inline]
+pub fn at(v: &[i64], i: usize) -> i64 {
+    if v.len() == 1 { v[0] } else { v[i] }
+}
+
+/// A group of neurons updated together, with the projections into it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Layer {
+    /// Graph node of the neurons (or of the weighted op for a current readout).
+    pub name: String,
+    /// Neuron model.
+    pub kind: NeuronKind,
+    /// Logical (C, H, W).
+    pub shape: [usize; 3],
+    /// Channels per group (Gc); C unless a grouped convolution feeds the layer.
+    pub group_size: usize,
+    /// Membrane decay.
+    pub leak: Leak,
+    /// Synaptic decay (current-based).
+    pub syn_leak: Option<Leak>,
+    /// Integer parameters.
+    pub params: NeuronParams,
+    /// Real value of one V LSB per neuron (length 1 when uniform).
+    pub unit: Vec<f64>,
+    /// Width of V and X.
+    pub v_bits: u32,
+    /// Width of S (0 without static projections).
+    pub s_bits: u32,
+    /// Width of Y (0 unless current-based).
+    pub y_bits: u32,
+    /// Writes saturate (a width cap is below the range-analysis width).
+    pub saturate: bool,
+    /// Worst-case |V| from range analysis (before any cap).
+    pub v_bound: i64,
+    /// Projections, in the order the accumulate phases run.
+    pub projections: Vec<Projection>,
+    /// True when another layer consumes this layer's events.
+    pub has_consumers: bool,
+}
+
+impl Layer {
+    /// Number of neurons.
+    pub fn neurons(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Positions per channel (H*W).
+    pub fn positions(&self) -> usize {
+        self.shape[1] * self.shape[2]
+    }
+
+    /// True when the layer emits spikes.
+    pub fn spiking(&self) -> bool {
+        self.kind.spiking()
+    }
+
+    /// True when a per-neuron vector takes one value per channel (the same at every position).
+    pub fn channelwise(&self, v: &[i64]) -> bool {
+        let pos = self.positions();
+        v.len() == 1 || pos == 1 || v.chunks(pos).all(|ch| ch.iter().all(|&x| x == ch[0]))
+    }
+
+    /// True when every per-neuron parameter is per channel (convolution layers): a layout can
+    /// store one word per channel instead of one per neuron.
+    pub fn params_per_channel(&self) -> bool {
+        let pr = &self.params;
+        let mut vecs: Vec<&Vec<i64>> =
+            vec![&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset, &pr.syn_bias, &pr.syn_bias_late];
+        for lk in std::iter::once(&self.leak).chain(self.syn_leak.as_ref()) {
+            if let Leak::Mul { b } = lk {
+                vecs.push(b);
+            }
+        }
+        self.positions() > 1 && vecs.iter().all(|v| self.channelwise(v))
+    }
+
+    /// True when the per-target weights of projection `p` (pool, one-to-one) are per channel.
+    pub fn weights_per_channel(&self, p: &Projection) -> bool {
+        self.positions() > 1 && self.channelwise(&p.weights.values)
+    }
+
+    /// True when a projection accumulates into S.
+    pub fn has_static(&self) -> bool {
+        self.projections.iter().any(|p| p.target == AccTarget::Static)
+    }
+}
+
+/// The quantised input stream.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InputPlan {
+    /// Input node.
+    pub node: String,
+    /// Logical (C, H, W).
+    pub shape: [usize; 3],
+    /// Bits per input value.
+    pub bits: u32,
+    /// Two's complement (else unsigned).
+    pub signed: bool,
+    /// Real value of one input LSB.
+    pub scale: f64,
+    /// True when every step streams its own input (else once per sample).
+    pub per_step: bool,
+}
+
+impl InputPlan {
+    /// Elements per step.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Quantises a real input: round half away from zero, then clamp to the range.
+    pub fn quantise(&self, x: f64) -> i64 {
+        let q = (x / self.scale).round() as i64;
+        let (lo, hi) = if self.signed {
+            (-(1i64 << (self.bits - 1)) + 1, (1i64 << (self.bits - 1)) - 1)
+        } else {
+            (0, (1i64 << self.bits) - 1)
+        };
+        q.clamp(lo, hi)
+    }
+
+    /// The real values the quantiser can represent; inputs beyond are clamped into it.
+    pub fn range(&self) -> (f64, f64) {
+        let hi = self.max_abs() as f64 * self.scale;
+        (if self.signed { -hi } else { 0.0 }, hi)
+    }
+
+    /// Largest |value|.
+    pub fn max_abs(&self) -> i64 {
+        if self.signed { (1i64 << (self.bits - 1)) - 1 } else { (1i64 << self.bits) - 1 }
+    }
+}
+
+/// What the hardware streams out each step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutputPlan {
+    /// Output node.
+    pub node: String,
+    /// Layer whose spikes or values are streamed.
+    pub layer: usize,
+    /// True for spikes (1 bit per neuron), false for V values.
+    pub spikes: bool,
+}
+
+/// `lo..hi (per neuron)` or the one value of a per-neuron vector.
+pub fn range_str<T: PartialOrd + Copy + std::fmt::Display>(v: &[T]) -> String {
+    let mut lo = v[0];
+    let mut hi = v[0];
+    for &x in v {
+        if x < lo {
+            lo = x;
+        }
+        if x > hi {
+            hi = x;
+        }
+    }
+    if v.len() == 1 || lo == hi { format!("{lo}") } else { format!("{lo}..{hi} (per neuron)") }
+}
+
+impl Leak {
+    /// Short form, e.g. `x - (x >> 3)`.
+    pub fn describe(&self, p: u32) -> String {
+        match self {
+            Leak::Zero => "0 (no state)".into(),
+            Leak::One => "x (no decay)".into(),
+            Leak::Shift { k } => format!("x - (x >> {k})"),
+            Leak::Mul { b } => format!("(x * {} + 2^{}) >> {p}", range_str(b), p - 1),
+        }
+    }
+}

@@ -1,0 +1,520 @@
+//! The quantiser: real layers ([`super::trace`]) to integers under the target's [`Rules`].
+
+use super::trace::{RealLayer, RealProj, chw, trace};
+use super::{
+    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection, QuantError,
+    Rules, Source, Weights, perr, range,
+};
+use petgraph::graph::NodeIndex;
+
+use crate::analysis::{WeightKind, classify_weights};
+use crate::ir::dialect::{InitialV, SpikeMode};
+use crate::ir::{Op, ResetMode, Tensor, neuron};
+use crate::model::Model;
+
+/// Quantises `m` under `o.rules`: trace, integers, state widths.
+pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
+    let g = &m.graph;
+    let d = m.dialect();
+    if d.switches.spikes == SpikeMode::Multi && o.rules.max_spikes == 1 {
+        return Err(QuantError {
+            node: None,
+            message: "multi-spike neurons (Sinabs MultiSpike) are not supported in hardware; retrain with \
+                      SingleSpike or pass --spikes single if the model used it"
+                .into(),
+        });
+    }
+    let real = trace(m, o.output.as_deref())?;
+    let in_name = g.g[real.input].name.clone();
+    let input = input_plan(&in_name, real.input_shape, o)?;
+    let mut layers = Vec::with_capacity(real.layers.len());
+    for RealLayer { node, name, current, projections } in real.layers {
+        layers.push(quantise_layer(m, o, &name, node, current, projections, &input, d.reset)?);
+    }
+    for k in 0..layers.len() {
+        let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
+        layers[k].has_consumers = used;
+    }
+    let out_layer = real.output_layer;
+    let output =
+        OutputPlan { node: g.g[real.output].name.clone(), layer: out_layer, spikes: layers[out_layer].spiking() };
+    if o.early_exit && !output.spikes {
+        return Err(QuantError {
+            node: Some(output.node.clone()),
+            message: "early exit needs spike-count decoding (a spiking output layer)".into(),
+        });
+    }
+    let mut net = Network {
+        model: crate::names::label(&m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
+        timesteps: o.timesteps,
+        rules: o.rules.clone(),
+        reset: d.reset,
+        fire_on_equal: d.fire_on_equal,
+        input,
+        layers,
+        output,
+        early_exit: o.early_exit,
+    };
+    for k in 0..net.layers.len() {
+        range::analyse(&mut net, k);
+    }
+    Ok(net)
+}
+
+/// Range of the calibration inputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InputStats {
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Every value is an integer.
+    pub integers: bool,
+    /// The coarsest step g found such that every value is an integer multiple of g (exactly
+    /// for power-of-two steps, to 1e-9 relative otherwise), when the data lies on a grid.
+    pub grid: Option<f64>,
+    /// Inputs are per-step (N x T x ...).
+    pub per_step: bool,
+}
+
+impl InputStats {
+    /// Statistics of a batch.
+    pub fn of(b: &crate::data::InputBatch) -> InputStats {
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut integers = true;
+        for &v in &b.data {
+            min = min.min(v);
+            max = max.max(v);
+            integers &= v.fract() == 0.0;
+        }
+        let grid = if integers { Some(1.0) } else { grid_of(&b.data) };
+        InputStats { min, max, integers, grid, per_step: matches!(b.encoding, crate::data::Encoding::PerStep(_)) }
+    }
+}
+
+/// The step of the grid `data` lies on (see [`InputStats::grid`]).
+fn grid_of(data: &[f64]) -> Option<f64> {
+    // A power-of-two step: the finest 2^-e any value needs, exact in floating point.
+    let mut e_max = 0;
+    let pow2 = data.iter().all(|&v| {
+        let mut e = 0;
+        while (v * f64::powi(2.0, e)).fract() != 0.0 {
+            e += 1;
+            if e > 24 {
+                return false;
+            }
+        }
+        e_max = e_max.max(e);
+        true
+    });
+    if pow2 {
+        return Some(f64::powi(2.0, -e_max));
+    }
+    // Another step (k/10, k/255...): the smallest gap between distinct values of a sample,
+    // checked against every value.
+    let mut sample: Vec<f64> = data.iter().take(1 << 20).copied().collect();
+    sample.sort_by(f64::total_cmp);
+    sample.dedup();
+    let g = sample.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min);
+    if !(g.is_finite() && g > 0.0) {
+        return None;
+    }
+    let on_grid = |v: f64| {
+        let k = v / g;
+        (k - k.round()).abs() <= 1e-9 * k.abs().max(1.0)
+    };
+    data.iter().all(|&v| on_grid(v)).then_some(g)
+}
+
+/// Quantisation options: the rules and what the data and the user fix.
+#[derive(Clone, Debug)]
+pub struct QuantOptions {
+    /// The target's arithmetic.
+    pub rules: Rules,
+    /// Real value of one input LSB (else derived from `input_stats`).
+    pub input_scale: Option<f64>,
+    /// Calibration input range.
+    pub input_stats: Option<InputStats>,
+    /// Timesteps.
+    pub timesteps: usize,
+    /// Output node name (when the model has several).
+    pub output: Option<String>,
+    /// Stop an inference once the output class cannot change.
+    pub early_exit: bool,
+}
+
+/// How the input is quantised (bits, sign, scale) under `o`.
+pub fn input_plan(name: &str, shape: [usize; 3], o: &QuantOptions) -> Result<InputPlan, QuantError> {
+    let bits_unsigned = |max: f64| (64 - (max as u64).leading_zeros()).max(1);
+    let (bits, signed, scale) = match (o.input_scale, o.input_stats) {
+        (Some(s), stats) => {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(perr(name, format!("input scale must be positive, got {s}")));
+            }
+            (o.rules.input_bits, stats.is_some_and(|st| st.min < 0.0), s)
+        }
+        (None, Some(st)) => {
+            let signed = st.min < 0.0;
+            let amax = st.min.abs().max(st.max.abs());
+            let fits = if signed {
+                amax < (1u64 << (o.rules.input_bits - 1)) as f64
+            } else {
+                amax < (1u64 << o.rules.input_bits) as f64
+            };
+            // Data on a grid (integers, k/16 pixels...) whose codes fit: exact, with just the
+            // bits it needs.
+            let on_grid = st.grid.map(|g| (g, (amax / g).round())).filter(|&(_, codes)| {
+                if signed {
+                    codes < (1u64 << (o.rules.input_bits - 1)) as f64
+                } else {
+                    codes < (1u64 << o.rules.input_bits) as f64
+                }
+            });
+            if st.integers && fits {
+                let b = bits_unsigned(amax) + u32::from(signed);
+                (b.max(1), signed, 1.0)
+            } else if let Some((g, codes)) = on_grid {
+                let b = bits_unsigned(codes) + u32::from(signed);
+                (b.max(1), signed, g)
+            } else {
+                let codes =
+                    if signed { (1u64 << (o.rules.input_bits - 1)) - 1 } else { (1u64 << o.rules.input_bits) - 1 }
+                        as f64;
+                (o.rules.input_bits, signed, if amax > 0.0 { amax / codes } else { 1.0 })
+            }
+        }
+        (None, None) => {
+            return Err(perr(
+                name,
+                "the input range is unknown: give calibration inputs (--inputs/--calib) or --input-scale",
+            ));
+        }
+    };
+    if !(1..=16).contains(&bits) {
+        return Err(perr(name, format!("input bits must be 1..=16, got {bits}")));
+    }
+    Ok(InputPlan {
+        node: name.to_string(),
+        shape,
+        bits,
+        signed,
+        scale,
+        per_step: o.input_stats.is_some_and(|s| s.per_step),
+    })
+}
+
+/// Row scale of each target neuron of a projection and whether every row is +-a.
+struct RowScales {
+    /// Per target neuron.
+    scale: Vec<f64>,
+    binary: bool,
+}
+
+fn row_tensor(w: &[f64], rows: usize) -> Tensor {
+    Tensor::f64(vec![rows, w.len() / rows], w.to_vec())
+}
+
+/// Per-target-neuron row scales (Dense rows, Conv output channels broadcast over positions,
+/// element weights for Pool/OneToOne) for a projection into a layer of `n` neurons.
+fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> RowScales {
+    let codes = ((1i64 << (weight_bits - 1)) - 1) as f64;
+    match &p.kind {
+        ProjKind::Dense { .. } | ProjKind::Conv { .. } => {
+            let rows = match p.kind {
+                ProjKind::Dense { .. } => n,
+                _ => shape[0],
+            };
+            let t = row_tensor(&p.w, rows);
+            let (per_row, binary) = match classify_weights(&t) {
+                WeightKind::Binary { scales } if scales.iter().all(|&a| a > 0.0) => (scales, true),
+                _ => {
+                    let s = t
+                        .data
+                        .chunks(t.data.len() / rows)
+                        .map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs())) / codes)
+                        .collect();
+                    (s, false)
+                }
+            };
+            let per_pos = n / rows;
+            RowScales { scale: (0..n).map(|i| per_row[i / per_pos]).collect(), binary }
+        }
+        ProjKind::Pool(_) | ProjKind::OneToOne => {
+            let binary = p.w.iter().all(|&v| v.abs() == p.w[0].abs() && v != 0.0);
+            RowScales { scale: (0..n).map(|i| p.w[i % p.w.len()].abs()).collect(), binary }
+        }
+    }
+}
+
+fn signed_bits(max_abs: i64) -> u32 {
+    (64 - (max_abs.unsigned_abs()).leading_zeros()) + 1
+}
+
+fn uniform<T: PartialEq + Clone>(v: Vec<T>) -> Vec<T> {
+    if v.windows(2).all(|w| w[0] == w[1]) && !v.is_empty() { vec![v[0].clone()] } else { v }
+}
+
+fn leak_of(name: &str, beta: &[f64], p: u32) -> Result<Leak, QuantError> {
+    if let Some(&b) = beta.iter().find(|&&b| !(0.0..=1.0).contains(&b)) {
+        return Err(perr(
+            name,
+            format!("decay beta = 1 - dt/tau = {b} is outside [0, 1]: tau is shorter than dt (check --dt / --from)"),
+        ));
+    }
+    if beta.iter().all(|&b| b == 0.0) {
+        return Ok(Leak::Zero);
+    }
+    if beta.iter().all(|&b| b == 1.0) {
+        return Ok(Leak::One);
+    }
+    let b0 = beta[0];
+    if beta.iter().all(|&b| (b - b0).abs() <= 1e-9) {
+        for k in 1..=p {
+            if (b0 - (1.0 - (0.5f64).powi(k as i32))).abs() <= 1e-7 {
+                return Ok(Leak::Shift { k });
+            }
+        }
+    }
+    let scale = (1u64 << p) as f64;
+    Ok(Leak::Mul { b: uniform(beta.iter().map(|&b| (b * scale).round() as i64).collect()) })
+}
+
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+fn quantise_layer(
+    m: &Model,
+    o: &QuantOptions,
+    name: &str,
+    lx: NodeIndex,
+    is_current: bool,
+    real: Vec<RealProj>,
+    input: &InputPlan,
+    reset: ResetMode,
+) -> Result<Layer, QuantError> {
+    let g = &m.graph;
+    let op = &g.g[lx].op;
+    // Logical shape: the structured output of a Conv/Pool projection, else the node's shape.
+    let node_shape =
+        if is_current { m.info.in_shape[lx.index()].clone() } else { m.info.out_shape[lx.index()].clone() };
+    let n: usize = node_shape.iter().product();
+    let mut shape = chw(&node_shape).ok_or_else(|| perr(name, "layers of rank above 3 are not supported"))?;
+    for p in &real {
+        if matches!(p.kind, ProjKind::Conv { .. } | ProjKind::Pool(_)) {
+            if p.out_shape.iter().product::<usize>() != n {
+                return Err(perr(name, format!("projection from {} does not match the layer size", p.path[0])));
+            }
+            shape = p.out_shape;
+        }
+    }
+    let mut group_size = shape[0];
+    for p in &real {
+        match &p.kind {
+            ProjKind::Conv { groups, .. } if *groups > 1 => {
+                let gs = shape[0] / groups;
+                if group_size != shape[0] && group_size != gs {
+                    return Err(perr(name, "convolutions with different group counts feed this layer"));
+                }
+                group_size = gs;
+            }
+            ProjKind::Dense { .. } if shape[1] * shape[2] != 1 => {
+                return Err(perr(name, "a fully connected projection must feed a flat layer"));
+            }
+            ProjKind::OneToOne if p.src_shape[0] != shape[0] && shape[1] * shape[2] != 1 => {
+                return Err(perr(
+                    name,
+                    format!(
+                        "element-wise path from '{}' reshapes {:?} to {:?}; supported are reshapes that keep the \
+                         channels or flatten everything",
+                        p.path[0], p.src_shape, shape
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let kind = if is_current {
+        NeuronKind::Current
+    } else {
+        match op {
+            Op::LIF { .. } | Op::IF { .. } | Op::Threshold { .. } => NeuronKind::Lif,
+            Op::LI { .. } | Op::I { .. } => NeuronKind::Li,
+            Op::CubaLIF { .. } => NeuronKind::CubaLif,
+            Op::CubaLI { .. } => NeuronKind::CubaLi,
+            _ => unreachable!("layers are neuron or Threshold nodes"),
+        }
+    };
+    let coeffs = if is_current {
+        neuron::Coeffs {
+            beta: vec![0.0; n],
+            gain: vec![1.0; n],
+            v_leak: vec![0.0; n],
+            v_th: None,
+            v_reset: vec![0.0; n],
+            syn: None,
+        }
+    } else {
+        neuron::coeffs(op, n, m.dialect()).expect("layer ops have coefficients")
+    };
+    if let Some(&gn) = coeffs.gain.iter().find(|&&x| !(x > 0.0 && x.is_finite())) {
+        return Err(perr(name, format!("input gain r*dt/tau = {gn} must be positive")));
+    }
+    // Gain from the accumulated input to the state it accumulates into.
+    let acc_gain: Vec<f64> = match &coeffs.syn {
+        Some((_, gs)) => gs.clone(),
+        None => coeffs.gain.clone(),
+    };
+    if let Some(&gn) = acc_gain.iter().find(|&&x| !(x > 0.0 && x.is_finite())) {
+        return Err(perr(name, format!("synaptic gain w_in*dt/tau_syn = {gn} must be positive")));
+    }
+    let f = o.rules.frac_bits();
+    let two_f = (1u64 << f) as f64;
+    let src_scale = |p: &RealProj| {
+        if p.source == Source::Input { input.scale } else { 1.0 }
+    };
+    // Primary projection: the first with a weight matrix, else the first.
+    let primary =
+        real.iter().position(|p| matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. })).unwrap_or(0);
+    let rs = row_scales(&real[primary], n, shape, o.rules.weights.bits);
+    let s0: Vec<f64> = rs.scale.iter().map(|&s| if s > 0.0 { s } else { 1.0 }).collect();
+    // Unit of the accumulated state (X, or Y for current-based neurons), per neuron.
+    let acc_unit: Vec<f64> = (0..n).map(|i| acc_gain[i] * s0[i] * src_scale(&real[primary]) / two_f).collect();
+    // Unit of V: for current-based neurons v += gain * i, and i is in acc units.
+    let unit: Vec<f64> = match &coeffs.syn {
+        Some(_) => (0..n).map(|i| acc_unit[i] * coeffs.gain[i]).collect(),
+        None => acc_unit.clone(),
+    };
+    let mut projections = vec![];
+    let mut bias = vec![0.0; n];
+    let mut bias_late = vec![0.0; n];
+    for (k, p) in real.iter().enumerate() {
+        let (weights, shift) = if k == primary {
+            let vals: Vec<i64> = match &p.kind {
+                ProjKind::Dense { cols } => (0..p.w.len()).map(|e| (p.w[e] / s0[e / cols]).round() as i64).collect(),
+                ProjKind::Conv { .. } => {
+                    let per = p.w.len() / shape[0];
+                    let pos = shape[1] * shape[2];
+                    (0..p.w.len()).map(|e| (p.w[e] / s0[(e / per) * pos]).round() as i64).collect()
+                }
+                _ => (0..n).map(|i| (p.w[i % p.w.len()] / s0[i]).round() as i64).collect(),
+            };
+            let bits = if rs.binary { 1 } else { o.rules.weights.bits };
+            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals) }, f)
+        } else {
+            let ss = src_scale(p);
+            let vals: Vec<i64> = match &p.kind {
+                ProjKind::Dense { cols } => (0..p.w.len())
+                    .map(|e| (acc_gain[e / cols] * p.w[e] * ss / acc_unit[e / cols]).round() as i64)
+                    .collect(),
+                ProjKind::Conv { .. } => {
+                    let per = p.w.len() / shape[0];
+                    let pos = shape[1] * shape[2];
+                    (0..p.w.len())
+                        .map(|e| {
+                            let i = (e / per) * pos;
+                            (acc_gain[i] * p.w[e] * ss / acc_unit[i]).round() as i64
+                        })
+                        .collect()
+                }
+                _ => (0..n).map(|i| (acc_gain[i] * p.w[i % p.w.len()] * ss / acc_unit[i]).round() as i64).collect(),
+            };
+            let maxw = vals.iter().map(|v| v.abs()).max().unwrap_or(0);
+            let binary = vals.iter().all(|&v| v.abs() == 1);
+            let bits = if binary { 1 } else { signed_bits(maxw).max(2) };
+            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals) }, 0)
+        };
+        if let Some(b) = &p.bias {
+            let dst = if p.delayed { &mut bias_late } else { &mut bias };
+            for i in 0..n {
+                dst[i] += b[i];
+            }
+        }
+        let target = if p.source == Source::Input && !input.per_step && !p.delayed {
+            AccTarget::Static
+        } else {
+            AccTarget::Dynamic
+        };
+        let (pre_pool, kind) = (p.pre_pool.clone(), p.kind.clone());
+        projections.push(Projection {
+            path: p.path.clone(),
+            source: p.source,
+            src_shape: p.src_shape,
+            delayed: p.delayed,
+            target,
+            pre_pool,
+            kind,
+            weights,
+            shift,
+            binary_source: p.source != Source::Input,
+        });
+    }
+    let rnd = |x: f64| x.round() as i64;
+    let cuba = coeffs.syn.is_some();
+    // Norse starts v at v_leak: step 0 gets beta*v_leak more than the zero-start recurrence.
+    let init: Vec<f64> = if m.dialect().switches.initial_v == InitialV::VLeak {
+        (0..n).map(|i| coeffs.beta[i] * coeffs.v_leak[i]).collect()
+    } else {
+        vec![0.0; n]
+    };
+    let (c, cl, cs, csl): (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>) = if cuba {
+        (
+            (0..n).map(|i| rnd(((1.0 - coeffs.beta[i]) * coeffs.v_leak[i] + init[i]) / unit[i])).collect(),
+            (0..n).map(|i| rnd(-init[i] / unit[i])).collect(),
+            (0..n).map(|i| rnd(acc_gain[i] * bias[i] / acc_unit[i])).collect(),
+            (0..n).map(|i| rnd(acc_gain[i] * bias_late[i] / acc_unit[i])).collect(),
+        )
+    } else {
+        (
+            (0..n)
+                .map(|i| rnd((acc_gain[i] * bias[i] + (1.0 - coeffs.beta[i]) * coeffs.v_leak[i] + init[i]) / unit[i]))
+                .collect(),
+            (0..n).map(|i| rnd((acc_gain[i] * bias_late[i] - init[i]) / unit[i])).collect(),
+            vec![0],
+            vec![0],
+        )
+    };
+    let thr: Vec<i64> = match &coeffs.v_th {
+        Some(th) => (0..n).map(|i| rnd(th[i] / unit[i])).collect(),
+        None => vec![0],
+    };
+    let vreset: Vec<i64> = if reset == ResetMode::Zero && kind.spiking() {
+        (0..n).map(|i| rnd(coeffs.v_reset[i] / unit[i])).collect()
+    } else {
+        vec![0]
+    };
+    let leak = leak_of(name, &coeffs.beta, o.rules.leak_bits())?;
+    let syn_leak = match &coeffs.syn {
+        Some((alpha, _)) => Some(leak_of(name, alpha, o.rules.leak_bits())?),
+        None => None,
+    };
+    Ok(Layer {
+        name: name.to_string(),
+        kind,
+        shape,
+        group_size,
+        leak,
+        syn_leak,
+        params: NeuronParams {
+            thr: uniform(thr),
+            bias: uniform(c),
+            bias_late: uniform(cl),
+            vreset: uniform(vreset),
+            syn_bias: uniform(cs),
+            syn_bias_late: uniform(csl),
+        },
+        unit: uniform(unit),
+        v_bits: 0,
+        s_bits: 0,
+        y_bits: 0,
+        saturate: false,
+        v_bound: 0,
+        projections,
+        has_consumers: false,
+    })
+}
+
+/// Element-wise weights collapse to one value when uniform; matrices stay as they are.
+fn uniform_if_elementwise(kind: &ProjKind, v: Vec<i64>) -> Vec<i64> {
+    match kind {
+        ProjKind::Pool(_) | ProjKind::OneToOne => uniform(v),
+        _ => v,
+    }
+}

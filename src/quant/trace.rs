@@ -1,0 +1,441 @@
+//! Tracing a validated model into layers and projections with real weights: the part of
+//! quantisation every target family shares.
+//!
+//! Layers are the neuron nodes (and Threshold nodes); everything between two layers must be
+//! a chain of linear ops that lowers to one projection: optional pooling of the source
+//! spikes, then at most one weighted op (Affine/Linear/Conv), with Scale nodes folded into
+//! it and Flatten nodes as index identities. Several paths into a layer become several
+//! projections. Anything else is refused with the path that could not be lowered.
+
+use std::collections::HashMap;
+
+use petgraph::graph::NodeIndex;
+
+use super::{PoolGeom, ProjKind, QuantError, Source, perr};
+use crate::ir::{Op, Padding};
+use crate::model::Model;
+
+/// A layer with its incoming projections, before quantisation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealLayer {
+    /// The neuron node (or, for a current readout, the Output node).
+    pub node: NodeIndex,
+    /// Layer name: the node's, or `<output>.current` for a current readout.
+    pub name: String,
+    /// A current readout: the weighted sum read out directly, no neuron.
+    pub current: bool,
+    /// Incoming projections, in the order the accumulate phases run.
+    pub projections: Vec<RealProj>,
+}
+
+/// A model traced into layers (in evaluation order; a current readout last).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealNet {
+    /// The Input node.
+    pub input: NodeIndex,
+    /// Its (C, H, W).
+    pub input_shape: [usize; 3],
+    /// The Output node.
+    pub output: NodeIndex,
+    /// The layer whose spikes or values are the output.
+    pub output_layer: usize,
+    /// Layers.
+    pub layers: Vec<RealLayer>,
+}
+
+/// Traces `m` (its Output `output`, or the only one).
+pub fn trace(m: &Model, output: Option<&str>) -> Result<RealNet, QuantError> {
+    let g = &m.graph;
+    let info = &m.info;
+    let input_ix = g.the_input().map_err(|e| QuantError { node: None, message: e.to_string() })?;
+    let in_name = g.g[input_ix].name.clone();
+    let input_shape = chw(&info.out_shape[input_ix.index()])
+        .ok_or_else(|| perr(&in_name, "inputs of rank above 3 are not supported"))?;
+    let out_ix = g.select_output(output).map_err(|e| QuantError { node: None, message: e.to_string() })?;
+    let out_name = g.g[out_ix].name.clone();
+    let feeders = g.in_edges(out_ix);
+    let current_readout = !(feeders.len() == 1 && is_layer(&g.g[feeders[0].1].op));
+    for &ix in &info.order {
+        if let Op::Delay { .. } = g.g[ix].op {
+            return Err(perr(&g.g[ix].name, "Delay nodes are not supported by the hardware plan"));
+        }
+    }
+    // Layer nodes in evaluation order; a current readout comes last.
+    let mut layer_nodes: Vec<NodeIndex> = info.order.iter().copied().filter(|&ix| is_layer(&g.g[ix].op)).collect();
+    if current_readout {
+        layer_nodes.push(out_ix);
+    }
+    let layer_of: HashMap<NodeIndex, usize> = layer_nodes.iter().enumerate().map(|(k, &n)| (n, k)).collect();
+    let mut layers = Vec::with_capacity(layer_nodes.len());
+    for &lx in &layer_nodes {
+        let current = lx == out_ix;
+        let name = if current { format!("{out_name}.current") } else { g.g[lx].name.clone() };
+        let mut projections = vec![];
+        for p in trace_paths(m, lx)? {
+            projections.push(classify_path(m, p, &layer_of, &name, input_ix, input_shape)?);
+        }
+        if projections.is_empty() {
+            return Err(perr(&name, "receives no input"));
+        }
+        layers.push(RealLayer { node: lx, name, current, projections });
+    }
+    let output_layer = if current_readout { layers.len() - 1 } else { layer_of[&feeders[0].1] };
+    Ok(RealNet { input: input_ix, input_shape, output: out_ix, output_layer, layers })
+}
+
+/// (C, H, W) of a logical shape.
+pub fn chw(shape: &[usize]) -> Option<[usize; 3]> {
+    match shape {
+        [n] => Some([*n, 1, 1]),
+        [c, l] => Some([*c, 1, *l]),
+        [c, h, w] => Some([*c, *h, *w]),
+        _ => None,
+    }
+}
+
+/// One path from a source to a layer: the ops in between, source first.
+struct Path {
+    source: NodeIndex,
+    ops: Vec<NodeIndex>,
+    delayed: usize,
+}
+
+/// A path into a layer, classified, with real-valued weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealProj {
+    /// Graph nodes on the path, source first.
+    pub path: Vec<String>,
+    /// Event source.
+    pub source: Source,
+    /// The source's (C, H, W).
+    pub src_shape: [usize; 3],
+    /// Reads the source's previous-step events.
+    pub delayed: bool,
+    /// Pooling of the source events before the weights.
+    pub pre_pool: Option<PoolGeom>,
+    /// Mapping.
+    pub kind: ProjKind,
+    /// Dense `out*cols`, Conv `co*ci_g*kh*kw`, Pool/OneToOne one per target neuron.
+    pub w: Vec<f64>,
+    /// Real bias per target neuron (all neurons of the layer).
+    pub bias: Option<Vec<f64>>,
+    /// Output shape of the projection (C, H, W).
+    pub out_shape: [usize; 3],
+}
+
+/// True for the ops that become layers: neurons and Threshold nodes.
+pub fn is_layer(op: &Op) -> bool {
+    op.is_neuron() || matches!(op, Op::Threshold { .. })
+}
+
+fn is_linear(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Affine { .. }
+            | Op::Linear { .. }
+            | Op::Scale { .. }
+            | Op::Conv { .. }
+            | Op::SumPool2d { .. }
+            | Op::AvgPool2d { .. }
+            | Op::Flatten { .. }
+            | Op::Output
+    )
+}
+
+fn pow2(v: usize) -> bool {
+    v.is_power_of_two()
+}
+
+/// Every path of linear ops from a source (Input or layer) into `layer`.
+fn trace_paths(m: &Model, layer: NodeIndex) -> Result<Vec<Path>, QuantError> {
+    let g = &m.graph;
+    let mut out = vec![];
+    // (node, ops so far from node's successor to the layer, delays)
+    let mut stack: Vec<(NodeIndex, Vec<NodeIndex>, usize, bool)> = vec![];
+    for (e, src) in g.in_edges(layer).into_iter().rev() {
+        stack.push((src, vec![], usize::from(m.info.is_recurrent(e)), false));
+    }
+    let mut guard = 0usize;
+    while let Some((n, ops, delayed, _)) = stack.pop() {
+        guard += 1;
+        if guard > 1_000_000 {
+            return Err(perr(&g.g[layer].name, "too many paths into this layer"));
+        }
+        let op = &g.g[n].op;
+        // A layer reached through at least one op is a source (itself, for self-recurrence).
+        if matches!(op, Op::Input { .. }) || (is_layer(op) && (n != layer || !ops.is_empty())) {
+            let mut ops = ops;
+            ops.reverse();
+            out.push(Path { source: n, ops, delayed });
+            continue;
+        }
+        if n == layer || !is_linear(op) {
+            return Err(perr(
+                &g.g[n].name,
+                format!("{} between layers is not supported by the hardware plan", op.type_name()),
+            ));
+        }
+        let mut ops2 = ops.clone();
+        ops2.push(n);
+        for (e, src) in g.in_edges(n).into_iter().rev() {
+            stack.push((src, ops2.clone(), delayed + usize::from(m.info.is_recurrent(e)), false));
+        }
+    }
+    Ok(out)
+}
+
+fn describe(m: &Model, p: &Path, layer: &str) -> String {
+    let g = &m.graph;
+    let mut v = vec![g.g[p.source].name.clone()];
+    v.extend(p.ops.iter().map(|&n| format!("{} ({})", g.g[n].name, g.g[n].op.type_name())));
+    v.push(layer.to_string());
+    v.join(" -> ")
+}
+
+fn pool_geom(
+    name: &str,
+    kernel: &[usize],
+    stride: &[usize],
+    padding: &[usize],
+    out: &[usize],
+) -> Result<PoolGeom, QuantError> {
+    if !stride.iter().all(|&s| pow2(s)) {
+        return Err(perr(name, format!("pooling stride {stride:?} must be a power of two in hardware")));
+    }
+    Ok(PoolGeom {
+        k: [kernel[0], kernel[1]],
+        s: [stride[0], stride[1]],
+        p: [padding[0], padding[1]],
+        out: [out[1], out[2]],
+    })
+}
+
+#[allow(clippy::too_many_lines)]
+fn classify_path(
+    m: &Model,
+    p: Path,
+    layer_of: &HashMap<NodeIndex, usize>,
+    lname: &str,
+    input_ix: NodeIndex,
+    in_shape: [usize; 3],
+) -> Result<RealProj, QuantError> {
+    let g = &m.graph;
+    let info = &m.info;
+    let desc = describe(m, &p, lname);
+    let bad = |msg: &str| QuantError { node: Some(lname.to_string()), message: format!("path {desc}: {msg}") };
+    if p.delayed > 1 {
+        return Err(bad("more than one recurrent edge on one path (a delay of several steps) is not supported"));
+    }
+    let (source, src_shape) = if p.source == input_ix {
+        (Source::Input, in_shape)
+    } else {
+        let k = layer_of[&p.source];
+        if !g.g[p.source].op.emits_spikes() {
+            return Err(bad("the source layer is not spiking; hardware passes only spikes between layers"));
+        }
+        let s = chw(&info.out_shape[p.source.index()]).ok_or_else(|| bad("source of rank above 3"))?;
+        (Source::Layer(k), s)
+    };
+    let ops: Vec<NodeIndex> =
+        p.ops.iter().copied().filter(|&n| !matches!(g.g[n].op, Op::Flatten { .. } | Op::Output)).collect();
+    let mut k = 0;
+    let mut pre_pool = None;
+    let mut pool_factor = 1.0;
+    let mut cur_shape = src_shape;
+    // Leading pooling on the source events.
+    if let Some(&n) = ops.first()
+        && let Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } = &g.g[n].op
+    {
+        let out = chw(&info.out_shape[n.index()]).ok_or_else(|| bad("pool output rank"))?;
+        if info.in_shape[n.index()].len() != 3 {
+            return Err(bad("pooling needs a (C, H, W) source"));
+        }
+        pre_pool = Some(pool_geom(&g.g[n].name, kernel, stride, padding, &info.out_shape[n.index()])?);
+        if matches!(g.g[n].op, Op::AvgPool2d { .. }) {
+            pool_factor = 1.0 / (kernel[0] * kernel[1]) as f64;
+        }
+        cur_shape = out;
+        k = 1;
+    }
+    // Scales before the weighted op (per source element).
+    let mut pre_scale: Option<Vec<f64>> = None;
+    while k < ops.len() {
+        if let Op::Scale { scale } = &g.g[ops[k]].op {
+            let n: usize = cur_shape.iter().product();
+            let v = pre_scale.get_or_insert_with(|| vec![1.0; n]);
+            for (i, x) in v.iter_mut().enumerate() {
+                *x *= scale.at(i);
+            }
+            k += 1;
+        } else {
+            break;
+        }
+    }
+    // The weighted op, if any.
+    let mut weighted: Option<NodeIndex> = None;
+    if k < ops.len() && matches!(g.g[ops[k]].op, Op::Affine { .. } | Op::Linear { .. } | Op::Conv { .. }) {
+        weighted = Some(ops[k]);
+        k += 1;
+    }
+    // Scales after it (per output element).
+    let mut post_scale: Option<Vec<f64>> = None;
+    while k < ops.len() {
+        if let Op::Scale { scale } = &g.g[ops[k]].op {
+            let n = info.out_numel(ops[k]);
+            let v = post_scale.get_or_insert_with(|| vec![1.0; n]);
+            for (i, x) in v.iter_mut().enumerate() {
+                *x *= scale.at(i);
+            }
+            k += 1;
+        } else {
+            break;
+        }
+    }
+    if k < ops.len() {
+        let names: Vec<_> = ops.iter().map(|&n| g.g[n].op.type_name()).collect();
+        return Err(bad(&format!(
+            "the op sequence [{}] does not lower to one projection (supported: optional pooling of the \
+             source, Scale, at most one Affine/Linear/Conv, Scale, with Flatten anywhere)",
+            names.join(", ")
+        )));
+    }
+    let path_names: Vec<String> =
+        std::iter::once(p.source).chain(p.ops.iter().copied()).map(|n| g.g[n].name.clone()).collect();
+    let delayed = p.delayed == 1;
+    match weighted {
+        None => {
+            // Pool straight into neurons, or one-to-one.
+            let n: usize = cur_shape.iter().product();
+            let mut w = vec![pool_factor; n];
+            if let Some(ps) = &pre_scale {
+                for (x, s) in w.iter_mut().zip(ps) {
+                    *x *= s;
+                }
+            }
+            if let Some(ps) = &post_scale {
+                for (x, s) in w.iter_mut().zip(ps) {
+                    *x *= s;
+                }
+            }
+            let kind = match pre_pool.take() {
+                Some(geom) => ProjKind::Pool(geom),
+                None => ProjKind::OneToOne,
+            };
+            Ok(RealProj {
+                path: path_names,
+                source,
+                src_shape,
+                delayed,
+                pre_pool: None,
+                kind,
+                w,
+                bias: None,
+                out_shape: cur_shape,
+            })
+        }
+        Some(wn) => {
+            let node = &g.g[wn];
+            match &node.op {
+                Op::Affine { weight, .. } | Op::Linear { weight } => {
+                    let (rows, cols) = (weight.shape[0], weight.shape[1]);
+                    let mut w: Vec<f64> = weight.data.iter().map(|v| v * pool_factor).collect();
+                    if let Some(ps) = &pre_scale {
+                        for r in 0..rows {
+                            for c in 0..cols {
+                                w[r * cols + c] *= ps[c];
+                            }
+                        }
+                    }
+                    let mut bias = match &node.op {
+                        Op::Affine { bias, .. } => Some(bias.data.clone()),
+                        _ => None,
+                    };
+                    if let Some(ps) = &post_scale {
+                        for r in 0..rows {
+                            for c in 0..cols {
+                                w[r * cols + c] *= ps[r];
+                            }
+                            if let Some(b) = bias.as_mut() {
+                                b[r] *= ps[r];
+                            }
+                        }
+                    }
+                    Ok(RealProj {
+                        path: path_names,
+                        source,
+                        src_shape,
+                        delayed,
+                        pre_pool,
+                        kind: ProjKind::Dense { cols },
+                        w,
+                        bias,
+                        out_shape: [rows, 1, 1],
+                    })
+                }
+                Op::Conv { weight, bias, stride, padding, dilation, groups, .. } => {
+                    if pre_scale.is_some() {
+                        return Err(bad("a Scale before a convolution is not supported"));
+                    }
+                    let lin = &info.in_shape[wn.index()];
+                    let lout = &info.out_shape[wn.index()];
+                    let nd = weight.shape.len() - 2;
+                    let (ci, ih, iw) = if nd == 1 { (lin[0], 1, lin[1]) } else { (lin[0], lin[1], lin[2]) };
+                    if ci * ih * iw != cur_shape.iter().product::<usize>() {
+                        return Err(bad("the convolution's input does not match its source"));
+                    }
+                    let out = chw(lout).ok_or_else(|| bad("conv output rank"))?;
+                    let (kh, kw) = if nd == 1 { (1, weight.shape[2]) } else { (weight.shape[2], weight.shape[3]) };
+                    let two = |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
+                    let st = two(stride, 1);
+                    let dl = two(dilation, 1);
+                    let pad = match padding {
+                        Padding::Explicit(p) => two(p, 0),
+                        Padding::Valid => [0, 0],
+                        Padding::Same => [dl[0] * (kh - 1) / 2, dl[1] * (kw - 1) / 2],
+                    };
+                    if !st.iter().all(|&s| pow2(s)) {
+                        return Err(perr(
+                            &node.name,
+                            format!("convolution stride {st:?} must be a power of two in hardware"),
+                        ));
+                    }
+                    let co = weight.shape[0];
+                    let per_ch = out[1] * out[2];
+                    let mut w: Vec<f64> = weight.data.iter().map(|v| v * pool_factor).collect();
+                    let mut b: Option<Vec<f64>> =
+                        bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.data[i / per_ch]).collect());
+                    if let Some(ps) = &post_scale {
+                        // Per output element; must be uniform per channel to fold into weights.
+                        let per = w.len() / co;
+                        for c in 0..co {
+                            let s0 = ps[c * per_ch];
+                            if ps[c * per_ch..(c + 1) * per_ch].iter().any(|&s| s != s0) {
+                                return Err(bad("a Scale after a convolution must be uniform per channel"));
+                            }
+                            for x in &mut w[c * per..(c + 1) * per] {
+                                *x *= s0;
+                            }
+                            if let Some(bb) = b.as_mut() {
+                                for x in &mut bb[c * per_ch..(c + 1) * per_ch] {
+                                    *x *= s0;
+                                }
+                            }
+                        }
+                    }
+                    Ok(RealProj {
+                        path: path_names,
+                        source,
+                        src_shape,
+                        delayed,
+                        pre_pool,
+                        kind: ProjKind::Conv { ci, ih, iw, kh, kw, stride: st, pad, dil: dl, groups: *groups },
+                        w,
+                        bias: b,
+                        out_shape: out,
+                    })
+                }
+                _ => unreachable!("weighted ops matched above"),
+            }
+        }
+    }
+}
