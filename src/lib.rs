@@ -15,7 +15,9 @@
 
 pub mod analysis;
 pub mod back;
+pub mod chip;
 pub mod data;
+pub mod driver;
 pub mod energy;
 pub mod flow;
 pub mod front;

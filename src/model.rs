@@ -39,6 +39,9 @@ pub struct Model {
     pub graph: Graph,
     /// Validation side table.
     pub info: GraphInfo,
+    /// What the loader defaulted or ignored, and dialect options that override what the
+    /// model's own equations fix (ONNX); each safe to print.
+    pub warnings: Vec<String>,
 }
 
 impl Model {
@@ -54,8 +57,12 @@ impl Model {
         let info = valid::validate(&graph).map_err(|err| LoadError::Valid { path: path.into(), err })?;
         let dialect =
             Dialect::resolve(&graph, overrides).map_err(|err| LoadError::Dialect { path: path.into(), err })?;
+        let mut warnings = graph.provenance.warnings.clone();
+        if let Some(fixed) = graph.fixed_dialect() {
+            warnings.extend(crate::ir::dialect::overridden(&fixed, &dialect));
+        }
         graph.dialect = dialect;
-        Ok(Model { path: path.into(), graph, info })
+        Ok(Model { path: path.into(), graph, info, warnings })
     }
 
     /// The resolved dialect.

@@ -154,6 +154,31 @@ impl Default for Mapping {
     }
 }
 
+/// A neuromorphic chip's limits (`[chip]`), each with its source in the TOML comments. A
+/// limit the vendor does not publish is left out and not checked.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChipSpec {
+    /// Cores per chip.
+    pub cores: u64,
+    /// Neurons one core holds.
+    pub neurons_per_core: u64,
+    /// Source neurons one neuron may sum.
+    #[serde(default)]
+    pub fan_in_per_neuron: Option<u64>,
+    /// Distinct source neurons that may reach one core (TrueNorth's axons).
+    #[serde(default)]
+    pub fan_in_per_core: Option<u64>,
+    /// Synapses one core holds.
+    #[serde(default)]
+    pub synapses_per_core: Option<u64>,
+    /// External input channels.
+    #[serde(default)]
+    pub input_channels: Option<u64>,
+    /// Output neurons.
+    #[serde(default)]
+    pub output_neurons: Option<u64>,
+}
+
 /// Energy constants (joules, watts) with their sources in the TOML comments.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EnergyConsts {
@@ -224,6 +249,9 @@ pub struct Target {
     /// Memory mapping rules (FPGA, ASIC).
     #[serde(default)]
     pub mapping: Mapping,
+    /// Chip limits (neuromorphic).
+    #[serde(default)]
+    pub chip: Option<ChipSpec>,
     /// Energy constants.
     pub energy: EnergyConsts,
 }
@@ -301,6 +329,14 @@ impl Target {
         }
         if self.kind == Kind::Fpga && (self.device.luts == 0 || self.device.block_ram_modes.is_empty()) {
             return Err("an FPGA target needs a [device] section with its LUTs and block RAM modes".into());
+        }
+        match (&self.chip, self.kind) {
+            (None, Kind::Neuromorphic) => return Err("a neuromorphic target needs a [chip] section".into()),
+            (Some(_), Kind::Fpga | Kind::Asic) => return Err("only a neuromorphic target has a [chip] section".into()),
+            (Some(c), _) if c.cores == 0 || c.neurons_per_core == 0 => {
+                return Err("section 'chip': cores and neurons_per_core must be positive".into());
+            }
+            _ => {}
         }
         if self.description.len() > 200 || self.description.bytes().any(|b| !(b' '..=b'~').contains(&b)) {
             return Err("field 'description': expected at most 200 printable ASCII characters".into());

@@ -163,3 +163,62 @@ fn keep_students_says_and_honours_its_criterion() {
     let names: Vec<String> = best2.as_array().unwrap().iter().map(|i| format!("s{}", i)).collect();
     assert!(out.contains(&format!("chose {}", names.join(", "))), "explore's best pair {names:?}: {out}");
 }
+
+/// A failing external tool is not bad input: exit 1 with the tool's own log.
+#[test]
+fn a_failing_tool_exits_1_with_its_log() {
+    let dir = scratch("newcomer-failing-tool");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("iverilog");
+    std::fs::write(&fake, "#!/bin/sh\necho 'tb.v:1: syntax error (a broken simulator)' >&2\nexit 3\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(["cosim", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "4"])
+        .args(["--inputs", "models/digits_test_x.npy", "--simulator", "iverilog", "--samples", "2"])
+        .args(["-o", dir.join("cosim").to_str().unwrap()])
+        .current_dir(root())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("iverilog failed") && err.contains("a broken simulator"), "{err}");
+}
+
+/// A chip target maps the network onto its cores and names every limit it exceeds; code
+/// generation for a chip without a back end is refused as usage.
+#[test]
+fn chip_targets_map_onto_cores_and_name_their_limits() {
+    let plan = |model: &str, dialect: &[&str]| {
+        let mut a = vec!["plan", model];
+        a.extend(dialect);
+        a.extend(["-T", "8", "--inputs", "models/digits_test_x.npy", "--target", "truenorth", "--json"]);
+        spikefab(&a)
+    };
+    let (code, out, err) = plan("models/mlp_bw/mlp_bw.nir", &["--from", "snntorch"]);
+    assert_eq!(code, 0, "{err}");
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["cores"].as_array().unwrap().len(), 2);
+    assert_eq!(m["input_channels"], 64);
+    assert_eq!(m["max_neuron_fan_in"], 128);
+    let (code, _, err) = plan("models/conv_bw/conv_bw.nir", &["--dt", "1e-4"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("fan-in 1024 of one neuron; truenorth takes 256"), "{err}");
+    let (code, _, err) = spikefab(&[
+        "compile",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--target",
+        "truenorth",
+        "-o",
+        scratch("newcomer-chip-compile").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not generate code for it"), "{err}");
+}

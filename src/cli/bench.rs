@@ -9,8 +9,8 @@ use clap::Args;
 use serde_json::json;
 use spikefab::sim::{cycle, reference};
 
-use super::plan::{load_inputs, steps_for};
 use super::{Failure, ModelArgs, PlanArgs};
+use spikefab::driver::steps_for;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -52,12 +52,12 @@ fn best<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, T) {
 
 pub fn run(a: BenchArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let mut batch = load_inputs(&m, &a.inputs)?;
+    let mut batch = a.model.inputs(&m, &a.inputs)?;
     if let Some(n) = a.samples {
         batch = batch.take(n);
     }
     let steps = steps_for(&m, Some(&batch))?;
-    let plan = a.plan.plan(&m, steps, Some(&batch))?;
+    let plan = a.plan.settings().plan(&m, steps, Some(&batch))?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
         .build()

@@ -1,15 +1,13 @@
-//! `spikefab cosim`: the emitted RTL in iverilog or Verilator against the cycle engine; and
-//! the co-simulation step `compile` shares: simulator choice, cost prediction, budget, progress.
+//! `spikefab cosim`: the emitted RTL in iverilog or Verilator against the cycle engine, and
+//! the co-simulation options `compile` shares.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use spikefab::data::InputBatch;
-use spikefab::flow::cosim::{self, CosimReport, Simulator};
-use spikefab::hw::Plan;
+use spikefab::driver::{CosimSettings, cosim_step, steps_for};
+use spikefab::flow::cosim::Simulator;
 
-use super::plan::{load_inputs, steps_for};
-use super::{Failure, ModelArgs, PlanArgs};
+use super::{Bars, Failure, ModelArgs, PlanArgs};
 
 /// RTL simulator choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -34,88 +32,14 @@ pub struct CosimOptions {
     pub cosim_budget: f64,
 }
 
-/// What the co-simulation step did.
-pub enum CosimOutcome {
-    /// Ran.
-    Ran(CosimReport),
-    /// Skipped, with the reason (a missing tool, or the budget).
-    Skipped(String),
-}
-
-/// Co-simulates the first `samples` of `batch`: picks the simulator, predicts the wall time
-/// from `engine_cycles` (the cycle engine's count for each of those samples), skips with the
-/// prediction above the budget, and shows progress per sample.
-pub fn cosim_step(
-    plan: &Plan,
-    batch: &InputBatch,
-    samples: usize,
-    engine_cycles: &[u64],
-    o: &CosimOptions,
-    dir: &Path,
-) -> Result<CosimOutcome, Failure> {
-    let n = samples.min(batch.n);
-    let cycles: u64 = engine_cycles.iter().take(n).sum();
-    let sim = match o.simulator {
-        SimChoice::Iverilog => Simulator::Iverilog,
-        SimChoice::Verilator => Simulator::Verilator,
-        SimChoice::Auto => match Simulator::fastest_installed(cycles) {
-            Some(s) => s,
-            None => {
-                return Ok(CosimOutcome::Skipped(
-                    "neither iverilog nor verilator is installed (Debian packages iverilog, verilator)".into(),
-                ));
-            }
-        },
-    };
-    if !spikefab::flow::have(sim.tool()) {
-        return Ok(CosimOutcome::Skipped(format!(
-            "{} is not installed (Debian package: {})",
-            sim.tool(),
-            spikefab::flow::package_of(sim.tool())
-        )));
-    }
-    let predicted = sim.predicted_seconds(cycles);
-    if !(o.cosim_budget.is_finite() && o.cosim_budget >= 0.0) {
-        return Err(Failure::input(anyhow::anyhow!("--cosim-budget must be a non-negative number of seconds")));
-    }
-    if predicted > o.cosim_budget {
-        return Ok(CosimOutcome::Skipped(format!(
-            "{n} samples need {cycles} clock cycles, predicted {} with {}, above --cosim-budget {}; \
-             give --cosim-budget {} to run it, or fewer samples",
-            duration(predicted),
-            sim.tool(),
-            o.cosim_budget,
-            predicted.ceil()
-        )));
-    }
-    let bar = indicatif::ProgressBar::new(n as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} samples [{elapsed}, predicted {prefix}]")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_prefix(duration(predicted));
-    bar.set_message(format!("co-simulating with {}", sim.tool()));
-    bar.enable_steady_tick(std::time::Duration::from_millis(250));
-    let t0 = std::time::Instant::now();
-    let r = cosim::cosim(plan, batch, n, sim, dir, &|done| bar.set_position(done as u64));
-    bar.finish_and_clear();
-    let r = r.map_err(Failure::tool)?;
-    eprintln!(
-        "co-simulating {n} samples with {}: {:.1} s (predicted {})",
-        sim.tool(),
-        t0.elapsed().as_secs_f64(),
-        duration(predicted)
-    );
-    Ok(CosimOutcome::Ran(r))
-}
-
-fn duration(s: f64) -> String {
-    if s < 120.0 {
-        format!("{s:.0} s")
-    } else if s < 7200.0 {
-        format!("{:.0} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
+impl SimChoice {
+    /// The simulator asked for, `None` for the library's choice.
+    pub fn simulator(self) -> Option<Simulator> {
+        match self {
+            SimChoice::Auto => None,
+            SimChoice::Iverilog => Some(Simulator::Iverilog),
+            SimChoice::Verilator => Some(Simulator::Verilator),
+        }
     }
 }
 
@@ -143,15 +67,15 @@ pub struct CosimArgs {
 
 pub fn run(a: CosimArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let batch = load_inputs(&m, &a.inputs)?;
+    let batch = a.model.inputs(&m, &a.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
-    let plan = a.plan.plan(&m, steps, Some(&batch))?;
+    let plan = a.plan.settings().plan(&m, steps, Some(&batch))?;
     let first = batch.take(a.samples);
     let eng = spikefab::sim::cycle::run(&plan, &first, plan.timesteps);
-    let r = match cosim_step(&plan, &batch, a.samples, &eng.cycles(), &a.cosim, &a.out_dir)? {
-        CosimOutcome::Ran(r) => r,
-        CosimOutcome::Skipped(why) => return Err(Failure::input(anyhow::anyhow!("co-simulation not run: {why}"))),
-    };
+    let s =
+        CosimSettings { samples: a.samples, simulator: a.cosim.simulator.simulator(), budget_s: a.cosim.cosim_budget };
+    let outcome = cosim_step(&plan, &batch, &eng.cycles(), &s, &a.out_dir, &Bars::default())?;
+    let r = outcome.map_err(|why| Failure::input(anyhow::anyhow!("co-simulation not run: {why}")))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("json"));
     } else {

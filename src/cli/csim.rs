@@ -4,10 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use spikefab::flow::csim;
-use spikefab::target::Target;
 
-use super::plan::{load_inputs, steps_for};
 use super::{Failure, ModelArgs, PlanArgs};
+use spikefab::driver::steps_for;
 
 #[derive(Args, Debug)]
 pub struct CsimArgs {
@@ -34,11 +33,12 @@ pub fn run(a: CsimArgs) -> Result<(), Failure> {
         return Err(Failure::input(anyhow::anyhow!("--samples must be at least 1")));
     }
     let m = a.model.load()?;
-    let batch = load_inputs(&m, &a.inputs)?;
+    let batch = a.model.inputs(&m, &a.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
-    let plan = a.plan.plan(&m, steps, Some(&batch))?;
-    let target = Target::load(&a.plan.target).map_err(Failure::input)?;
-    let r = csim::csim(&plan, &batch, a.samples, target.hls_part(), &a.out_dir).map_err(Failure::input)?;
+    let plan = a.plan.settings().plan(&m, steps, Some(&batch))?;
+    let target = a.plan.settings().target()?;
+    let r = csim::csim(&plan, &batch, a.samples, target.hls_part(), &a.out_dir)
+        .map_err(|e| Failure::from(spikefab::driver::Error::from(e)))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("json"));
     } else {

@@ -7,15 +7,13 @@ use clap::Args;
 use serde_json::json;
 use spikefab::Model;
 use spikefab::data::{self, InputBatch};
+use spikefab::driver::{html_report, prepare, steps_for};
 use spikefab::energy::neurobench::{self, Counts};
 use spikefab::energy::{self, Estimate};
-use spikefab::hw::Plan;
-use spikefab::report::{self, ReportData, Resources};
-use spikefab::sim::cycle::{self, BatchResult};
+use spikefab::sim::cycle;
 
-use super::passes::{PassArgs, prepare, print_records};
-use super::plan::{load_inputs, steps_for};
-use super::{Failure, ModelArgs, PlanArgs};
+use super::passes::{PassArgs, print_records};
+use super::{Bars, Failure, ModelArgs, PlanArgs};
 
 #[derive(Args, Debug)]
 pub struct EnergyArgs {
@@ -124,67 +122,25 @@ pub fn counts(m: &Model, batch: &InputBatch, steps: usize) -> Result<Counts, Fai
     neurobench::count(&m.graph, &m.info, m.dialect(), batch, steps).map_err(Failure::input)
 }
 
-/// Everything the HTML report needs beyond the estimates.
-pub struct ReportInputs<'a> {
-    pub model: &'a Model,
-    pub plan: &'a Plan,
-    pub batch: &'a InputBatch,
-    pub steps: usize,
-    pub run: &'a BatchResult,
-    pub sample: usize,
-    pub labels: Option<&'a [usize]>,
-    pub resources: Option<Resources>,
-    pub tradeoffs: Vec<spikefab::report::TradeOff>,
-}
-
-/// Writes the HTML report to `path`.
-pub fn write_report(
-    path: &std::path::Path,
-    r: ReportInputs,
-    estimates: Vec<Estimate>,
-    counts: Option<Counts>,
-) -> Result<(), Failure> {
-    if r.sample >= r.batch.n {
-        return Err(Failure::input(anyhow::anyhow!(
-            "--raster-sample {}: the inputs hold {} samples",
-            r.sample,
-            r.batch.n
-        )));
-    }
-    let accuracy = r.labels.map(|l| data::agreement(&r.run.outputs.classes(), l));
-    let data = ReportData {
-        title: r.model.path.display().to_string(),
-        plan: r.plan,
-        estimates,
-        raster: report::raster(r.plan, r.batch, r.sample, r.steps),
-        raster_sample: r.sample,
-        rates: report::rates(r.plan, r.run),
-        accuracy,
-        resources: r.resources,
-        tradeoffs: r.tradeoffs,
-        counts,
-    };
-    std::fs::write(path, report::render(&data))
-        .map_err(|e| Failure::input(anyhow::anyhow!("{}: cannot write the report: {e}", path.display())))
-}
-
 pub fn run(a: EnergyArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let batch = load_inputs(&m, &a.inputs)?;
+    let batch = a.model.inputs(&m, &a.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
         Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
-    let prep = prepare(m, steps, &a.passes, &a.plan, Some(&batch), labels.as_deref())?;
+    let passes = a.passes.settings(&m, &a.model)?;
+    let settings = a.plan.settings();
+    let prep = prepare(m, steps, &passes, &settings, Some(&batch), labels.as_deref(), &Bars::default())?;
     let (steps, m) = (prep.steps, &prep.model);
     let mut targets = vec![a.plan.target.clone()];
     targets.extend(a.compare.iter().cloned());
     let mut estimates = vec![];
     let mut main = None;
     for name in &targets {
-        let t = a.plan.target_named(name)?;
-        let mut pa = a.plan.clone();
+        let t = settings.target_named(name)?;
+        let mut pa = settings.clone();
         pa.target = name.clone();
         let plan = pa.plan(m, steps, Some(&batch))?;
         let run = cycle::run(&plan, &batch, steps);
@@ -196,18 +152,20 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
     let (plan, run) = main.expect("at least one target");
     let counts = counts(&prep.cut, &batch, steps)?;
     if let Some(path) = &a.report {
-        let inputs = ReportInputs {
-            model: m,
-            plan: &plan,
-            batch: &batch,
-            steps,
-            run: &run,
-            sample: a.raster_sample,
-            labels: labels.as_deref(),
-            resources: None,
-            tradeoffs: vec![],
-        };
-        write_report(path, inputs, estimates.clone(), Some(counts.clone()))?;
+        let (sample, labels) = (a.raster_sample, labels.as_deref());
+        html_report(
+            path,
+            m,
+            &plan,
+            &batch,
+            &run,
+            sample,
+            labels,
+            estimates.clone(),
+            Some(counts.clone()),
+            None,
+            vec![],
+        )?;
     }
     let accuracy = labels.as_ref().map(|l| data::agreement(&run.outputs.classes(), l));
     if a.json {

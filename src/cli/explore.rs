@@ -11,10 +11,10 @@ use spikefab::passes::students;
 use spikefab::report::TradeOff;
 use spikefab::sim::cycle;
 
-use super::energy::{self as energy_cli, ReportInputs};
-use super::passes::{PassArgs, prepare};
-use super::plan::{load_inputs, steps_for};
-use super::{Failure, ModelArgs, PlanArgs};
+use spikefab::driver::{PassSettings, html_report, prepare, steps_for};
+
+use super::energy as energy_cli;
+use super::{Bars, Failure, ModelArgs, PlanArgs};
 
 #[derive(Args, Debug)]
 pub struct ExploreArgs {
@@ -75,7 +75,7 @@ fn config(x: &Exploration, s: &Score) -> String {
 pub fn run(a: ExploreArgs) -> Result<(), Failure> {
     let t0 = Instant::now();
     let m = a.model.load()?;
-    let batch = load_inputs(&m, &a.calib)?;
+    let batch = a.model.inputs(&m, &a.calib)?;
     let steps = steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
         Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
@@ -84,11 +84,12 @@ pub fn run(a: ExploreArgs) -> Result<(), Failure> {
     if a.lanes_sweep.iter().any(|l| !l.is_power_of_two() || *l > 64) {
         return Err(Failure::input(anyhow::anyhow!("--lanes-sweep takes powers of two from 1 to 64")));
     }
-    let pa = PassArgs { no_simplify: a.no_simplify, ..Default::default() };
-    let prep = prepare(m, steps, &pa, &a.plan, Some(&batch), labels.as_deref())?;
+    let pa = PassSettings { no_simplify: a.no_simplify, ..Default::default() };
+    let settings = a.plan.settings();
+    let prep = prepare(m, steps, &pa, &settings, Some(&batch), labels.as_deref(), &Bars::default())?;
     let model = &prep.model;
     let ens = students::ensembles(&model.graph, &model.info).into_iter().next();
-    let opts = a.plan.options(model, steps, Some(&batch))?;
+    let opts = settings.options(steps, Some(&batch))?;
     let ev = Evaluator::new(model, opts, &batch, labels.as_deref(), steps)
         .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", model.path.display())))?;
     let lanes: Vec<Option<usize>> =
@@ -109,9 +110,9 @@ pub fn run(a: ExploreArgs) -> Result<(), Failure> {
     }
     if let Some(path) = &a.report {
         // The report shows the uncut model and the trade-off of every configuration.
-        let plan = a.plan.plan(model, steps, Some(&batch))?;
+        let plan = settings.plan(model, steps, Some(&batch))?;
         let run = cycle::run(&plan, &batch, steps);
-        let t = a.plan.target()?;
+        let t = settings.target()?;
         let est = spikefab::energy::estimate(&plan, &t, &run);
         let counts = energy_cli::counts(&prep.cut, &batch, steps)?;
         let tradeoffs = x
@@ -126,18 +127,7 @@ pub fn run(a: ExploreArgs) -> Result<(), Failure> {
                 pareto: p,
             })
             .collect();
-        let inputs = ReportInputs {
-            model,
-            plan: &plan,
-            batch: &batch,
-            steps,
-            run: &run,
-            sample: 0,
-            labels: labels.as_deref(),
-            resources: None,
-            tradeoffs,
-        };
-        energy_cli::write_report(path, inputs, vec![est], Some(counts))?;
+        html_report(path, model, &plan, &batch, &run, 0, labels.as_deref(), vec![est], Some(counts), None, tradeoffs)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));

@@ -48,7 +48,7 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
     let info =
         valid::validate(&graph).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", a.model.model.display())))?;
     let dialect = Dialect::resolve(&graph, &a.model.overrides());
-    let overridden = match (super::fixed_dialect(&graph), &dialect) {
+    let overridden = match (graph.fixed_dialect(), &dialect) {
         (Some(f), Ok(d)) => spikefab::ir::dialect::overridden(&f, d),
         _ => vec![],
     };

@@ -17,6 +17,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use spikefab::Model;
+use spikefab::data::InputBatch;
+use spikefab::driver::{PlanSettings, Progress};
 use spikefab::ir::dialect;
 use spikefab::ir::dialect::DialectOverrides;
 
@@ -35,6 +37,7 @@ macro_rules! cli_enum {
         }
     };
 }
+pub(crate) use cli_enum;
 
 cli_enum! {
     /// Source framework preset.
@@ -189,27 +192,22 @@ impl ModelArgs {
         }
     }
 
-    /// Loads and validates the model; warns on stderr where an option overrides what the
-    /// model's own equations fix (ONNX).
+    /// Loads and validates the model, printing its warnings (defaults the loader applied,
+    /// options that override what an ONNX graph's own equations fix).
     pub fn load(&self) -> Result<Model, Failure> {
-        let graph = spikefab::front::load(&self.model).map_err(Failure::input)?;
-        for w in &graph.provenance.warnings {
-            eprintln!("warning: {}: {w}", spikefab::names::text(&self.model.display().to_string(), 1000));
-        }
-        let fixed = fixed_dialect(&graph);
-        let m = Model::from_graph(&self.model, graph, &self.overrides()).map_err(Failure::input)?;
-        if let Some(f) = fixed {
-            for w in spikefab::ir::dialect::overridden(&f, m.dialect()) {
-                eprintln!("warning: {}: {w}", spikefab::names::text(&self.model.display().to_string(), 1000));
-            }
+        let m = Model::load(&self.model, &self.overrides()).map_err(Failure::input)?;
+        let file = spikefab::names::text(&self.model.display().to_string(), 1000);
+        for w in &m.warnings {
+            eprintln!("warning: {file}: {w}");
         }
         Ok(m)
     }
-}
 
-/// The dialect a graph's own equations fix, for formats that store them (ONNX).
-pub fn fixed_dialect(g: &spikefab::ir::Graph) -> Option<spikefab::ir::Dialect> {
-    (g.provenance.format == "onnx").then(|| g.dialect.clone())
+    /// Loads inputs (.npy) for the model's single Input.
+    pub fn inputs(&self, m: &Model, path: &std::path::Path) -> Result<InputBatch, Failure> {
+        let input = m.graph.the_input().map_err(Failure::input)?;
+        InputBatch::load(path, &m.info.out_shape[input.index()]).map_err(Failure::input)
+    }
 }
 
 /// Hardware plan options shared by plan, verify, simulate --engine cycle, compile, energy.
@@ -248,62 +246,20 @@ pub struct PlanArgs {
 }
 
 impl PlanArgs {
-    /// Lowers `m` for `steps` timesteps, taking the input range from `calib`.
-    pub fn plan(
-        &self,
-        m: &Model,
-        steps: usize,
-        calib: Option<&spikefab::data::InputBatch>,
-    ) -> Result<spikefab::hw::Plan, Failure> {
-        let o = self.options(m, steps, calib)?;
-        spikefab::hw::lower(m, &o).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))
-    }
-
-    /// The target, with --clock-mhz applied.
-    pub fn target(&self) -> Result<spikefab::target::Target, Failure> {
-        self.target_named(&self.target)
-    }
-
-    /// A named target, with --clock-mhz applied.
-    pub fn target_named(&self, name: &str) -> Result<spikefab::target::Target, Failure> {
-        let mut t = spikefab::target::Target::load(name).map_err(Failure::input)?;
-        if let Some(f) = self.clock_mhz {
-            if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
-                return Err(Failure::input(anyhow::anyhow!("--clock-mhz must be in (0, 1000], got {f}")));
-            }
-            t.clock.default_mhz = f;
+    /// The library's plan settings.
+    pub fn settings(&self) -> PlanSettings {
+        PlanSettings {
+            target: self.target.clone(),
+            lanes: self.lanes,
+            weight_bits: self.weight_bits,
+            input_bits: self.input_bits,
+            frac_bits: self.frac_bits,
+            leak_bits: self.leak_bits,
+            membrane_bits: self.membrane_bits,
+            input_scale: self.input_scale,
+            early_exit: self.early_exit,
+            clock_mhz: self.clock_mhz,
         }
-        Ok(t)
-    }
-
-    /// The plan options these arguments express.
-    pub fn options(
-        &self,
-        _m: &Model,
-        steps: usize,
-        calib: Option<&spikefab::data::InputBatch>,
-    ) -> Result<spikefab::hw::PlanOptions, Failure> {
-        let target = self.target()?;
-        if !(1..=16).contains(&self.weight_bits) || !(1..=16).contains(&self.input_bits) {
-            return Err(Failure::input(anyhow::anyhow!("--weight-bits and --input-bits must be 1..=16")));
-        }
-        if self.frac_bits > 16 || !(2..=24).contains(&self.leak_bits) {
-            return Err(Failure::input(anyhow::anyhow!("--frac-bits must be <= 16 and --leak-bits 2..=24")));
-        }
-        if self.lanes.is_some_and(|l| !l.is_power_of_two() || l > 64) {
-            return Err(Failure::input(anyhow::anyhow!("--lanes must be a power of two from 1 to 64")));
-        }
-        let mut o = spikefab::hw::PlanOptions::new(target, steps);
-        o.lanes = self.lanes;
-        o.weight_bits = self.weight_bits;
-        o.input_bits = self.input_bits;
-        o.frac_bits = self.frac_bits;
-        o.leak_bits = self.leak_bits;
-        o.membrane_bits = self.membrane_bits;
-        o.input_scale = self.input_scale;
-        o.input_stats = calib.map(spikefab::quant::InputStats::of);
-        o.early_exit = self.early_exit;
-        Ok(o)
     }
 }
 
@@ -324,14 +280,63 @@ impl Failure {
     pub fn check(msg: impl Into<String>) -> Self {
         Failure { code: 1, error: anyhow::anyhow!(msg.into()) }
     }
+}
 
-    /// An external tool failed: exit 1 with the tool's message; a missing tool or bad
-    /// input for it stays exit 2.
-    pub fn tool(e: spikefab::flow::FlowError) -> Self {
-        use spikefab::flow::FlowError;
-        match e {
-            FlowError::Failed { .. } => Failure { code: 1, error: e.into() },
-            _ => Failure::input(e),
+impl From<spikefab::driver::Error> for Failure {
+    /// The library says which errors are bad input (2) and which a failing tool (1).
+    fn from(e: spikefab::driver::Error) -> Self {
+        Failure { code: e.exit_code(), error: e.into() }
+    }
+}
+
+/// Progress on stderr: a bar for steps with a known size, a spinner otherwise, then the time
+/// each step took; notes are printed as they come.
+#[derive(Default)]
+pub struct Bars {
+    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
+}
+
+impl Progress for Bars {
+    fn begin(&self, what: &str, total: Option<u64>) {
+        let bar = match total {
+            Some(n) => {
+                let b = indicatif::ProgressBar::new(n);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b
+            }
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        if let Ok(mut slot) = self.bar.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn advance(&self, done: u64) {
+        if let Ok(slot) = self.bar.lock()
+            && let Some(b) = slot.as_ref()
+        {
+            b.set_position(done);
+        }
+    }
+
+    fn end(&self, what: &str, seconds: f64) {
+        if let Ok(mut slot) = self.bar.lock()
+            && let Some(b) = slot.take()
+        {
+            b.finish_and_clear();
+        }
+        eprintln!("{what}: {seconds:.1} s");
+    }
+
+    fn note(&self, msg: &str) {
+        match self.bar.lock().ok().as_ref().and_then(|s| s.as_ref()) {
+            Some(b) => b.suspend(|| eprintln!("{msg}")),
+            None => eprintln!("{msg}"),
         }
     }
 }

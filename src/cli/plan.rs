@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::data::InputBatch;
+use spikefab::driver::{prepare, steps_for};
 use spikefab::hw::{MemMap, Plan};
-use spikefab::sim::reference;
+use spikefab::target::Kind;
 
-use super::passes::{PassArgs, prepare, print_records};
-use super::{Failure, ModelArgs, PlanArgs};
+use super::passes::{PassArgs, print_records};
+use super::{Bars, Failure, ModelArgs, PlanArgs};
 
 #[derive(Args, Debug)]
 pub struct PlanCmdArgs {
@@ -26,30 +26,51 @@ pub struct PlanCmdArgs {
     json: bool,
 }
 
-/// Loads inputs for a model's single Input.
-pub fn load_inputs(m: &spikefab::Model, path: &std::path::Path) -> Result<InputBatch, Failure> {
-    let input = m.graph.the_input().map_err(Failure::input)?;
-    InputBatch::load(path, &m.info.out_shape[input.index()]).map_err(Failure::input)
-}
-
-/// Steps to run: per-step inputs give their own length, otherwise --timesteps is needed.
-/// Checks the run against [`spikefab::limits`] before anything is allocated for it.
-pub fn steps_for(m: &spikefab::Model, batch: Option<&InputBatch>) -> Result<usize, Failure> {
-    let steps = match batch {
-        Some(b) => b.steps(m.dialect().timesteps).map_err(|e| Failure::input(anyhow::anyhow!(e)))?,
-        None => m.dialect().timesteps.ok_or_else(|| Failure::input(anyhow::anyhow!("give --timesteps T")))?,
-    };
-    let max = spikefab::limits::MAX_TIMESTEPS;
-    if steps > max {
-        return Err(Failure::input(anyhow::anyhow!("{steps} timesteps is above the limit of {max}")));
+/// A chip target: the network on the chip's cores, every stated limit checked (exit 1 when
+/// one is exceeded).
+fn chip_plan(
+    a: &PlanCmdArgs,
+    m: &spikefab::Model,
+    settings: &spikefab::driver::PlanSettings,
+    target: &spikefab::target::Target,
+    steps: usize,
+    batch: Option<&spikefab::data::InputBatch>,
+) -> Result<(), Failure> {
+    let o = settings.options_for(target.clone(), steps, batch)?;
+    let net = spikefab::quant::quantise(m, &o.quant())
+        .map_err(|err| spikefab::driver::Error::Quant { path: m.path.clone(), err })?;
+    let mapping = spikefab::chip::map(&net, target).map_err(|e| Failure::input(anyhow::anyhow!(e)))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&mapping).expect("plain data"));
+    } else {
+        println!("chip mapping of {} onto {} ({} cores used)", net.model, mapping.chip, mapping.cores.len());
+        println!(
+            "inputs: {} channels; outputs: {} neurons; largest neuron fan-in {}",
+            mapping.input_channels, mapping.output_neurons, mapping.max_neuron_fan_in
+        );
+        for (k, l) in net.layers.iter().enumerate() {
+            let cs: Vec<_> = mapping.cores.iter().filter(|c| c.layer == k).collect();
+            let syn: u64 = cs.iter().map(|c| c.synapses).sum();
+            let fan = cs.iter().map(|c| c.fan_in).max().unwrap_or(0);
+            println!(
+                "  layer '{}': {} neurons on {} cores, {syn} synapses, up to {fan} sources per core",
+                l.name,
+                l.neurons(),
+                cs.len()
+            );
+        }
     }
-    if let Some(b) = batch {
-        let out = m.graph.outputs().iter().map(|&o| m.info.out_numel(o)).max().unwrap_or(0);
-        let hist = reference::history_numel(&m.graph, &m.info);
-        spikefab::limits::check_run(b.n, steps, out, hist)
-            .map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", m.path.display())))?;
+    if !mapping.fits() {
+        return Err(Failure::check(format!(
+            "the model does not fit {}: {}",
+            mapping.chip,
+            mapping.violations.join("; ")
+        )));
     }
-    Ok(steps)
+    if !a.json {
+        println!("fits {}", mapping.chip);
+    }
+    Ok(())
 }
 
 pub fn print_plan(p: &Plan) {
@@ -132,13 +153,19 @@ pub fn print_plan(p: &Plan) {
 pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
     let batch = match &a.inputs {
-        Some(p) => Some(load_inputs(&m, p)?),
+        Some(p) => Some(a.model.inputs(&m, p)?),
         None => None,
     };
     let steps = steps_for(&m, batch.as_ref())?;
-    let prep = prepare(m, steps, &a.passes, &a.plan, batch.as_ref(), None)?;
+    let passes = a.passes.settings(&m, &a.model)?;
+    let settings = a.plan.settings();
+    let prep = prepare(m, steps, &passes, &settings, batch.as_ref(), None, &Bars::default())?;
     let steps = prep.steps;
-    let plan = a.plan.plan(&prep.model, steps, batch.as_ref())?;
+    let target = settings.target()?;
+    if target.kind == Kind::Neuromorphic {
+        return chip_plan(&a, &prep.model, &settings, &target, steps, batch.as_ref());
+    }
+    let plan = settings.plan(&prep.model, steps, batch.as_ref())?;
     if a.json {
         let mut v = serde_json::to_value(plan.summary()).expect("json");
         v["passes"] = serde_json::to_value(&prep.records).expect("json");

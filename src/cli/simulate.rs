@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::json;
-use spikefab::data::{self, InputBatch};
+use spikefab::data;
+use spikefab::driver::{prepare, steps_for};
 use spikefab::sim::reference::{self, RunOptions};
 
-use super::passes::{PassArgs, prepare, print_records};
-use super::{Failure, ModelArgs, PlanArgs};
+use super::passes::{PassArgs, print_records};
+use super::{Bars, Failure, ModelArgs, PlanArgs};
 
 /// Which engine runs the model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -67,18 +68,18 @@ pub struct SimulateArgs {
 
 pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let g = &m.graph;
-    let input = g.the_input().map_err(Failure::input)?;
-    let mut batch = InputBatch::load(&a.inputs, &m.info.out_shape[input.index()]).map_err(Failure::input)?;
+    let mut batch = a.model.inputs(&m, &a.inputs)?;
     if let Some(n) = a.samples {
         batch = batch.take(n);
     }
-    let steps = super::plan::steps_for(&m, Some(&batch))?;
+    let steps = steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
         Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
-    let prep = prepare(m, steps, &a.passes, &a.plan, Some(&batch), labels.as_deref())?;
+    let passes = a.passes.settings(&m, &a.model)?;
+    let settings = a.plan.settings();
+    let prep = prepare(m, steps, &passes, &settings, Some(&batch), labels.as_deref(), &Bars::default())?;
     let steps = prep.steps;
     // The reference engine runs the cut model as the framework would; the cycle engine the
     // simplified one it is built from.
@@ -108,7 +109,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
             (r.outputs, rates)
         }
         Engine::Cycle => {
-            let plan = a.plan.plan(&m, steps, Some(&batch))?;
+            let plan = settings.plan(&m, steps, Some(&batch))?;
             let c = spikefab::sim::cycle::run(&plan, &batch, steps);
             let rates = plan
                 .layers

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 use spikefab::data;
-use spikefab::sim::{cycle, reference};
+use spikefab::driver::{EarlyExit, early_exit_check, prepare, steps_for, verify};
 
-use super::passes::{PassArgs, prepare, print_records};
-use super::plan::{load_inputs, print_plan, steps_for};
-use super::{Failure, ModelArgs, PlanArgs};
+use super::passes::{PassArgs, print_records};
+use super::plan::print_plan;
+use super::{Bars, Failure, ModelArgs, PlanArgs};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -38,7 +38,7 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let mut batch = load_inputs(&m, &a.inputs)?;
+    let mut batch = a.model.inputs(&m, &a.inputs)?;
     if let Some(n) = a.samples {
         batch = batch.take(n);
     }
@@ -47,59 +47,34 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
         Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
-    let prep = prepare(m, steps, &a.passes, &a.plan, Some(&batch), labels.as_deref())?;
+    let passes = a.passes.settings(&m, &a.model)?;
+    let settings = a.plan.settings();
+    let progress = Bars::default();
+    let prep = prepare(m, steps, &passes, &settings, Some(&batch), labels.as_deref(), &progress)?;
     let (steps, m) = (prep.steps, &prep.model);
-    let min_agreement = a.passes.min_agreement();
-    let plan = a.plan.plan(m, steps, Some(&batch))?;
+    let min_agreement = passes.min_agreement();
+    let plan = settings.plan(m, steps, Some(&batch))?;
     // The reference runs the cut model unsimplified: the comparison covers the
     // simplifications and the lowering.
-    let rm = &prep.cut;
-    let output = rm.graph.select_output(None).map_err(Failure::input)?;
-    let r = reference::run(
-        &rm.graph,
-        &rm.info,
-        rm.dialect(),
-        &batch,
-        &reference::RunOptions { steps, f64: false, output },
-        None,
-    )
-    .map_err(Failure::input)?;
-    let c = cycle::run(&plan, &batch, steps);
+    let (v, r, c) = verify(&prep.cut, &plan, &batch, steps, labels.as_deref(), &progress)?;
     let exit = early_exit_check(&plan, &batch, steps, &c);
-    let rc = r.outputs.classes();
-    let cc = c.outputs.classes();
-    let class_agreement = data::agreement(&rc, &cc);
     let spikes = r.outputs.spikes;
-    // Compare the steps the hardware ran (all T, or up to an early exit).
-    let per_step = r.outputs.numel;
-    let (mut differing, mut compared) = (0usize, 0usize);
-    for (i, s) in c.samples.iter().enumerate() {
-        let run = (s.counters.steps_run as usize).min(steps);
-        let base = i * steps * per_step;
-        let (x, y) = (&r.outputs.data[base..base + run * per_step], &c.outputs.data[base..base + run * per_step]);
-        differing += x.iter().zip(y).filter(|(a, b)| a != b).count();
-        compared += run * per_step;
-    }
-    let spike_agreement = 1.0 - differing as f64 / compared.max(1) as f64;
-    let acc = |cls: &[usize]| labels.as_ref().map(|l| data::agreement(cls, l));
-    let cycles = c.cycles();
-    let mean = cycles.iter().sum::<u64>() as f64 / cycles.len() as f64;
-    let sats = c.total.saturations();
+    let class_agreement = v.class_agreement;
     if a.json {
         let v = json!({
             "model": m.path.display().to_string(),
             "samples": batch.n,
             "timesteps": steps,
-            "class_agreement": class_agreement,
-            "output_agreement": spike_agreement,
-            "output_elements_differing": differing,
-            "reference_accuracy": acc(&rc),
-            "cycle_accuracy": acc(&cc),
-            "cycles_mean": mean,
-            "cycles_min": cycles.iter().min(),
-            "cycles_max": cycles.iter().max(),
-            "latency_us_mean": mean / plan.clock_mhz,
-            "saturations": sats,
+            "class_agreement": v.class_agreement,
+            "output_agreement": v.output_agreement,
+            "output_elements_differing": v.output_elements_differing,
+            "reference_accuracy": v.reference_accuracy,
+            "cycle_accuracy": v.cycle_accuracy,
+            "cycles_mean": v.cycles_mean,
+            "cycles_min": v.cycles_min,
+            "cycles_max": v.cycles_max,
+            "latency_us_mean": v.latency_us_mean,
+            "saturations": v.saturations,
             "plan": plan.summary(),
             "min_agreement": min_agreement,
             "pass": class_agreement >= min_agreement && exit.as_ref().is_none_or(|e| e.changed == 0),
@@ -125,26 +100,21 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
             );
         }
         println!(
-            "{} agreement: {:.4} ({} of {} differ)",
+            "{} agreement: {:.4} ({} differ)",
             if spikes { "spike" } else { "output" },
-            spike_agreement,
-            differing,
-            compared
+            v.output_agreement,
+            v.output_elements_differing,
         );
         println!("class agreement: {class_agreement:.4}");
-        if let (Some(ra), Some(ca)) = (acc(&rc), acc(&cc)) {
+        if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.cycle_accuracy) {
             println!("accuracy: reference {ra:.4}, cycle engine {ca:.4}");
         }
         println!(
             "cycles per inference: mean {:.1}, min {}, max {}; latency {:.1} us at {} MHz",
-            mean,
-            cycles.iter().min().unwrap(),
-            cycles.iter().max().unwrap(),
-            mean / plan.clock_mhz,
-            plan.clock_mhz
+            v.cycles_mean, v.cycles_min, v.cycles_max, v.latency_us_mean, plan.clock_mhz
         );
-        if sats > 0 {
-            println!("saturated writes: {sats}");
+        if v.saturations > 0 {
+            println!("saturated writes: {}", v.saturations);
         }
         if let Some(e) = &exit {
             print_early_exit(e, steps);
@@ -161,41 +131,6 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
-}
-
-/// Early exit against running every step, on the same inputs.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct EarlyExit {
-    /// Steps run per inference, mean.
-    pub mean_steps: f64,
-    /// Cycles per inference with and without early exit, mean.
-    pub cycles: f64,
-    pub cycles_full: f64,
-    /// Inputs whose class differs from running all T steps (must be 0).
-    pub changed: usize,
-}
-
-/// With early exit on, runs the plan without it and compares classes and cycles.
-pub fn early_exit_check(
-    plan: &spikefab::hw::Plan,
-    batch: &spikefab::data::InputBatch,
-    steps: usize,
-    run: &cycle::BatchResult,
-) -> Option<EarlyExit> {
-    if !plan.early_exit {
-        return None;
-    }
-    let mut full = plan.clone();
-    full.early_exit = false;
-    let f = cycle::run(&full, batch, steps);
-    let n = batch.n.max(1) as f64;
-    let (a, b) = (run.outputs.classes(), f.outputs.classes());
-    Some(EarlyExit {
-        mean_steps: run.total.steps_run as f64 / n,
-        cycles: run.total.cycles as f64 / n,
-        cycles_full: f.total.cycles as f64 / n,
-        changed: a.iter().zip(&b).filter(|(x, y)| x != y).count(),
-    })
 }
 
 pub fn print_early_exit(e: &EarlyExit, steps: usize) {

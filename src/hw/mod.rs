@@ -1,7 +1,7 @@
 //! The FPGA layout: a quantised [`Network`] placed in neuron lanes, logical memories mapped
 //! onto the device, and the event-driven schedule.
 //!
-//! [`lower`] quantises a validated [`crate::Model`] under the FPGA [`crate::quant::Rules`] and
+//! [`lower()`] quantises a validated [`crate::Model`] under the FPGA [`crate::quant::Rules`] and
 //! lays it out as a [`Plan`]; the cycle engine ([`crate::sim::cycle`]) executes the plan clock
 //! by clock, and the Verilog and HLS back ends emit it. All three implement the arithmetic of
 //! [`crate::quant`] and the layout and schedule written here; docs/hardware.md explains them

@@ -351,6 +351,11 @@ impl Graph {
         renamed
     }
 
+    /// The dialect the graph's own equations fix, for formats that store them (ONNX).
+    pub fn fixed_dialect(&self) -> Option<Dialect> {
+        (self.provenance.format == "onnx").then(|| self.dialect.clone())
+    }
+
     /// The single Input node (what a batch feeds).
     pub fn the_input(&self) -> Result<NodeIndex, SelectError> {
         match self.inputs()[..] {

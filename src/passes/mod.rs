@@ -118,7 +118,7 @@ impl Pipeline {
             g = ng;
             info = ninfo;
         }
-        Ok((Model { path: m.path.clone(), graph: g, info }, records))
+        Ok((Model { path: m.path.clone(), graph: g, info, warnings: m.warnings.clone() }, records))
     }
 }
 

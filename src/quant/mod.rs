@@ -266,7 +266,7 @@ pub enum Leak {
 pub enum Source {
     /// The input stream.
     Input,
-    /// A spiking layer (index into [`Plan::layers`]).
+    /// A spiking layer (index into [`Network::layers`]).
     Layer(usize),
 }
 

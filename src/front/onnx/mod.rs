@@ -3,11 +3,11 @@
 //! `torch.onnx.export` writes for snnTorch `Leaky` with `surrogate_disable=True`), plus QONNX
 //! weight quantisers.
 //!
-//! Stages: [`proto`] decodes the protobuf (opset 13 and newer; initializers, `Constant` nodes,
-//! external data next to the model); [`ops`] evaluates every node in file order, constants
-//! exactly and runtime tensors as linear forms; [`build`] pairs state inputs with state
+//! Stages: `proto` decodes the protobuf (opset 13 and newer; initializers, `Constant` nodes,
+//! external data next to the model); `ops` evaluates every node in file order, constants
+//! exactly and runtime tensors as linear forms; `build` pairs state inputs with state
 //! outputs, recognises each membrane update as a neuron and writes the IR. The neuron
-//! equations fix dt ([`build::DT`]), the reset mode and the firing rule, which become the
+//! equations fix dt (`build::DT`), the reset mode and the firing rule, which become the
 //! graph's dialect, so with no dialect options the model runs as its framework computed it.
 
 mod build;

@@ -1,0 +1,419 @@
+//! `compile`: a model to Verilog and/or HLS C++ for a target, verified against the reference,
+//! co-simulated and C-simulated against the cycle engine, built to a bitstream where the
+//! target's flow allows, with its energy estimate and NeuroBench counts.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::progress::step;
+use super::verify::{EarlyExit, Verification, cosim_step, early_exit_check, html_report, verify};
+use super::{Error, PassSettings, PlanSettings, Progress, prepare, steps_for};
+use crate::Model;
+use crate::back::{hls, verilog};
+use crate::data::InputBatch;
+use crate::energy::neurobench::{self, Counts};
+use crate::energy::{self, Estimate};
+use crate::flow::cosim::{CosimReport, Simulator};
+use crate::flow::csim::{self, CsimReport};
+use crate::flow::ice40::{self, Ice40Report};
+use crate::flow::{self, FlowError, vivado};
+use crate::hw::PlanSummary;
+use crate::passes::PassRecord;
+use crate::report::Resources;
+use crate::sim::cycle;
+use crate::target::{Flow, Kind};
+
+/// Which hardware descriptions to emit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Verilog RTL (co-simulated; a bitstream on targets with an open flow).
+    Verilog,
+    /// HLS C++ for Vitis HLS in `hls/` (C-simulated with g++).
+    Hls,
+    /// Both.
+    Both,
+}
+
+/// Co-simulation settings.
+#[derive(Clone, Debug)]
+pub struct CosimSettings {
+    /// Samples to co-simulate (0: skip).
+    pub samples: usize,
+    /// The simulator, or `None` for the installed one predicted to finish first.
+    pub simulator: Option<Simulator>,
+    /// Skip (with the prediction) above this many predicted seconds.
+    pub budget_s: f64,
+}
+
+impl Default for CosimSettings {
+    fn default() -> Self {
+        CosimSettings { samples: 16, simulator: None, budget_s: 600.0 }
+    }
+}
+
+/// Everything `compile` takes besides the model.
+#[derive(Clone, Debug)]
+pub struct CompileOptions {
+    /// The hardware plan.
+    pub plan: PlanSettings,
+    /// The passes.
+    pub passes: PassSettings,
+    /// Calibration and verification inputs.
+    pub inputs: Option<InputBatch>,
+    /// Labels of `inputs`, for accuracies.
+    pub labels: Option<Vec<usize>>,
+    /// Output folder; everything is written inside it.
+    pub out_dir: PathBuf,
+    /// Hardware descriptions to emit.
+    pub backend: Backend,
+    /// Build the bitstream (targets with an open flow).
+    pub bitstream: bool,
+    /// Co-simulation.
+    pub cosim: CosimSettings,
+    /// Samples to C-simulate with the HLS back end [default: all inputs; 0: skip].
+    pub csim_samples: Option<usize>,
+    /// Write the HTML report here (needs inputs).
+    pub html_report: Option<PathBuf>,
+    /// The sample whose spike raster the report shows.
+    pub raster_sample: usize,
+}
+
+impl CompileOptions {
+    /// Verilog for `plan`'s target into `out_dir`, default passes, no inputs.
+    pub fn new(plan: PlanSettings, out_dir: impl Into<PathBuf>) -> Self {
+        CompileOptions {
+            plan,
+            passes: PassSettings::default(),
+            inputs: None,
+            labels: None,
+            out_dir: out_dir.into(),
+            backend: Backend::Verilog,
+            bitstream: false,
+            cosim: CosimSettings::default(),
+            csim_samples: None,
+            html_report: None,
+            raster_sample: 0,
+        }
+    }
+}
+
+/// The HLS project written.
+#[derive(Clone, Debug, Serialize)]
+pub struct HlsInfo {
+    /// Top function.
+    pub top: String,
+    /// Folder.
+    pub dir: String,
+    /// Files.
+    pub files: Vec<String>,
+    /// The part `run_hls.tcl` synthesises for.
+    pub part: String,
+    /// What runs it.
+    pub vitis: String,
+}
+
+/// The energy of one inference.
+#[derive(Clone, Debug, Serialize)]
+pub struct EnergySection {
+    /// Mean energy per inference, J.
+    pub energy_per_inference_j: f64,
+    /// NeuroBench-compatible counts (reference engine).
+    pub counts: Counts,
+    /// The estimate, component by component.
+    pub estimate: Estimate,
+}
+
+/// A step that ran, or was skipped with a reason.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum Step<T> {
+    /// It ran.
+    Ran(T),
+    /// It did not run.
+    Skipped {
+        /// Why.
+        skipped: String,
+    },
+}
+
+/// The FPGA build's outcome.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum FpgaOutcome {
+    /// Placed, routed and packed.
+    Built(Box<Ice40Report>),
+    /// The design does not fit the device.
+    DoesNotFit {
+        /// What overflowed.
+        does_not_fit: String,
+    },
+}
+
+/// What `compile` did and measured (written as `report.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct CompileReport {
+    /// Model file.
+    pub model: String,
+    /// Target name.
+    pub target: String,
+    /// Clock the latency figures assume.
+    pub clock_mhz: f64,
+    /// Timesteps run.
+    pub timesteps: usize,
+    /// Top Verilog module, when Verilog was emitted.
+    pub top: Option<String>,
+    /// Verilog files, when emitted.
+    pub files: Option<Vec<String>>,
+    /// The plan without weight values.
+    pub plan: PlanSummary,
+    /// What the passes changed.
+    pub passes: Vec<PassRecord>,
+    /// The HLS project, when emitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hls: Option<HlsInfo>,
+    /// Reference against hardware, with inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verification>,
+    /// Early exit against every step, when enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_exit: Option<EarlyExit>,
+    /// Energy, with inputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub energy: Option<EnergySection>,
+    /// Co-simulation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosim: Option<Step<CosimReport>>,
+    /// C simulation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csim: Option<Step<CsimReport>>,
+    /// The bitstream build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fpga: Option<FpgaOutcome>,
+    /// The HTML report written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// Checks that failed (the command exits 1): agreement below its bound, a mismatch in
+    /// co-simulation or C simulation, timing not met, a design that does not fit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+impl CompileReport {
+    /// Resource use of the placed design, for the HTML report.
+    pub fn resources(&self) -> Option<Resources> {
+        let Some(FpgaOutcome::Built(r)) = &self.fpga else { return None };
+        let mut v = vec![
+            ("LUT4".to_string(), r.luts.used, r.luts.available),
+            ("flip-flops".to_string(), r.ffs.used, r.ffs.available),
+            ("block RAM".to_string(), r.block_rams.used, r.block_rams.available),
+            ("DSP".to_string(), r.dsps.used, r.dsps.available),
+        ];
+        if let Some(lc) = &r.logic_cells {
+            v.push(("logic cells".into(), lc.used, lc.available));
+        }
+        if let Some(io) = &r.ios {
+            v.push(("I/O".into(), io.used, io.available));
+        }
+        Some(v)
+    }
+}
+
+fn write(out: &Path, name: &str, text: &str) -> Result<(), Error> {
+    std::fs::write(out.join(name), text).map_err(|e| FlowError::Io(format!("{}: {e}", out.join(name).display())).into())
+}
+
+/// Compiles `m` as `o` says. Checks that fail are listed in [`CompileReport::failures`];
+/// `report.json` is written into the output folder either way.
+pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result<CompileReport, Error> {
+    let target = o.plan.target()?;
+    if !target.takes_rtl() {
+        return Err(Error::Usage(format!(
+            "target '{}' is a {} chip: spikefab prices operations on it (`spikefab energy --compare {}`) but \
+             does not generate code for it",
+            target.name, target.kind, target.name
+        )));
+    }
+    let batch = o.inputs.as_ref();
+    if o.html_report.is_some() && batch.is_none() {
+        return Err(Error::Usage("--report needs --inputs (the report shows measured activity)".into()));
+    }
+    if o.labels.is_some() && batch.is_none() {
+        return Err(Error::Usage("--labels needs --inputs".into()));
+    }
+    let rtl = o.backend != Backend::Hls;
+    let with_hls = o.backend != Backend::Verilog;
+    if o.bitstream && !rtl {
+        return Err(Error::Usage("--bitstream builds the Verilog: use --backend verilog or both".into()));
+    }
+    if o.bitstream && target.flow() != Flow::OpenIce40 {
+        return Err(Error::Usage(format!(
+            "--bitstream builds with the open iCE40 flow; for {} run {} in {} yourself",
+            target.name,
+            if target.flow() == Flow::Vivado { "vivado.tcl with Vivado" } else { "a synthesis flow" },
+            o.out_dir.display()
+        )));
+    }
+    let steps = steps_for(m, batch)?;
+    let prep = prepare(m.clone(), steps, &o.passes, &o.plan, batch, o.labels.as_deref(), progress)?;
+    let (steps, m) = (prep.steps, &prep.model);
+    let plan = o.plan.plan(m, steps, batch)?;
+    let out = &o.out_dir;
+    // Both back ends refuse before anything is written.
+    let design = if rtl { Some(verilog::emit(&plan, None)?) } else { None };
+    let hls_design = if with_hls { Some(hls::emit(&plan, target.hls_part())?) } else { None };
+    let hls_dir = out.join("hls");
+    if let Some(d) = &hls_design {
+        flow::write_files(&d.files, &hls_dir)?;
+    }
+    if let Some(d) = &design {
+        flow::write_design(d, out)?;
+        match target.flow() {
+            Flow::OpenIce40 => {
+                write(out, &format!("{}.pcf", d.module), &ice40::pcf(d, &target)?)?;
+                write(out, &format!("{}.ys", d.module), &ice40::yosys_script(d, &target))?;
+                write(out, "build.sh", &ice40::build_script(d, &target))?;
+            }
+            Flow::Vivado => {
+                write(out, "vivado.tcl", &vivado::tcl(d, &target))?;
+                write(out, &format!("{}.xdc", d.module), &vivado::xdc(d, &target))?;
+            }
+            Flow::None => {}
+        }
+    }
+    let summary = plan.summary();
+    write(out, "plan.json", &(serde_json::to_string_pretty(&summary).expect("plain data") + "\n"))?;
+    let mut r = CompileReport {
+        model: m.path.display().to_string(),
+        target: target.name.clone(),
+        clock_mhz: plan.clock_mhz,
+        timesteps: steps,
+        top: design.as_ref().map(|d| d.module.clone()),
+        files: design.as_ref().map(|d| d.files.iter().map(|(n, _)| n.clone()).collect()),
+        plan: summary,
+        passes: prep.records.clone(),
+        hls: hls_design.as_ref().map(|d| HlsInfo {
+            top: d.top.clone(),
+            dir: hls_dir.display().to_string(),
+            files: d.files.iter().map(|(n, _)| n.clone()).collect(),
+            part: target.hls_part().to_string(),
+            vitis: "run_hls.tcl is written for Vitis HLS and not run here".into(),
+        }),
+        verify: None,
+        early_exit: None,
+        energy: None,
+        cosim: None,
+        csim: None,
+        fpga: None,
+        report: None,
+        failures: vec![],
+    };
+    let mut measured = None;
+    if let Some(b) = batch {
+        // The reference runs the cut model unsimplified: verification covers the passes.
+        let (v, _, c) = verify(&prep.cut, &plan, b, steps, o.labels.as_deref(), progress)?;
+        let min_agreement = o.passes.min_agreement();
+        if v.class_agreement < min_agreement {
+            r.failures
+                .push(format!("class agreement {:.4} is below --min-agreement {min_agreement}", v.class_agreement));
+        }
+        let cycles = c.cycles();
+        r.verify = Some(v);
+        let est = energy::estimate(&plan, &target, &c);
+        let counts = step(progress, "counting operations (NeuroBench definitions)", || {
+            neurobench::count(&prep.cut.graph, &prep.cut.info, prep.cut.dialect(), b, steps)
+        })?;
+        if let Some(e) = early_exit_check(&plan, b, steps, &c) {
+            if e.changed > 0 {
+                r.failures.push(format!("early exit changed the class of {} inputs", e.changed));
+            }
+            r.early_exit = Some(e);
+        }
+        r.energy = Some(EnergySection {
+            energy_per_inference_j: est.energy_per_inference_j,
+            counts: counts.clone(),
+            estimate: est.clone(),
+        });
+        if rtl && o.cosim.samples > 0 {
+            let outcome = cosim_step(&plan, b, &cycles, &o.cosim, &out.join("cosim"), progress)?;
+            r.cosim = Some(match outcome {
+                Ok(rep) => {
+                    if !rep.exact() {
+                        r.failures.push(format!("co-simulation: {}", rep.first_differences.join("; ")));
+                    }
+                    Step::Ran(rep)
+                }
+                Err(why) => {
+                    progress.note(&format!("co-simulation skipped: {why}"));
+                    Step::Skipped { skipped: why }
+                }
+            });
+        }
+        if with_hls && o.csim_samples != Some(0) {
+            let n = o.csim_samples.unwrap_or(b.n).min(b.n);
+            r.csim = Some(if flow::have("g++") {
+                let rep = step(progress, &format!("C-simulating {n} samples (g++)"), || {
+                    csim::csim(&plan, b, Some(n), target.hls_part(), &hls_dir)
+                })?;
+                if !rep.exact() {
+                    r.failures.push(format!("C simulation: {}", rep.first_differences.join("; ")));
+                }
+                Step::Ran(rep)
+            } else {
+                // The project still gets its testbench data.
+                let bn = b.take(n);
+                let eng = cycle::run(&plan, &bn, plan.timesteps);
+                csim::write_project(&plan, &bn, &eng, target.hls_part(), &hls_dir)?;
+                let why = format!("g++ is not installed (Debian package: {})", flow::package_of("g++"));
+                progress.note(&format!("C simulation skipped: {why}"));
+                Step::Skipped { skipped: why }
+            });
+        }
+        measured = Some((c, est, counts));
+    }
+    if o.bitstream {
+        let d = design.as_ref().expect("--bitstream checked to emit Verilog");
+        let what = "building the bitstream (yosys, nextpnr-ice40, icepack, icetime)";
+        progress.begin(what, None);
+        let t0 = std::time::Instant::now();
+        let built = ice40::build(d, &target, out, &|s| progress.note(s));
+        progress.end(what, t0.elapsed().as_secs_f64());
+        r.fpga = Some(match built {
+            Ok(rep) => {
+                if let Some(f) = rep.fmax_mhz().filter(|&f| f < rep.target_mhz) {
+                    r.failures.push(format!(
+                        "timing not met: Fmax {f:.2} MHz is below the {} MHz clock; give --clock-mhz {} or fewer --lanes",
+                        rep.target_mhz,
+                        (f * 10.0).floor() / 10.0
+                    ));
+                }
+                FpgaOutcome::Built(Box::new(rep))
+            }
+            Err(FlowError::DoesNotFit(msg)) => {
+                r.failures.push(format!("the design does not fit: {msg}"));
+                FpgaOutcome::DoesNotFit { does_not_fit: msg }
+            }
+            Err(e) => return Err(e.into()),
+        });
+    }
+    if let (Some(path), Some((c, est, counts)), Some(b)) = (&o.html_report, measured, batch) {
+        html_report(
+            path,
+            m,
+            &plan,
+            b,
+            &c,
+            o.raster_sample,
+            o.labels.as_deref(),
+            vec![est],
+            Some(counts),
+            r.resources(),
+            vec![],
+        )?;
+        r.report = Some(path.display().to_string());
+    }
+    write(out, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;
+    debug_assert!(target.kind != Kind::Neuromorphic);
+    Ok(r)
+}

@@ -1,0 +1,70 @@
+//! The compiler as a library: what `spikefab compile` and the other commands do, with typed
+//! options in and a typed report out. The command line only parses arguments into these
+//! options and prints what comes back.
+//!
+//! ```text
+//! Model --prepare (students, T', simplifications)--> Model --quantise + layout--> Plan
+//!       --> Verilog / HLS C++ --> verification, co-simulation, C simulation, bitstream, energy
+//! ```
+//!
+//! Errors are [`Error`]s whose [`Error::exit_code`] says whether the input was bad (2) or an
+//! external tool failed (1); checks that fail (agreement below its bound, a co-simulation
+//! mismatch, timing not met) are not errors but [`CompileReport::failures`].
+//!
+//! ```
+//! use spikefab::driver::{CompileOptions, PlanSettings, Quiet, compile};
+//! use spikefab::ir::dialect::{DialectOverrides, Preset};
+//!
+//! // The bundled binary-weight student, as snnTorch trained it, 8 timesteps.
+//! let dialect = DialectOverrides { from: Some(Preset::Snntorch), timesteps: Some(8), ..Default::default() };
+//! let model = spikefab::Model::load("models/mlp_bw/mlp_bw.nir".as_ref(), &dialect)?;
+//! let inputs = spikefab::data::InputBatch::load("models/digits_test_x.npy".as_ref(), &[64])?;
+//!
+//! let out = std::env::temp_dir().join("spikefab-doc-compile");
+//! let mut o = CompileOptions::new(PlanSettings::new("ice40-up5k"), &out);
+//! o.inputs = Some(inputs.take(32));
+//! o.cosim.samples = 0; // co-simulation needs iverilog or Verilator
+//! let report = compile(&model, &o, &Quiet)?;
+//!
+//! assert_eq!(report.top.as_deref(), Some("sf_mlp_bw"));
+//! assert!(report.verify.as_ref().unwrap().class_agreement >= 0.99);
+//! assert!(report.failures.is_empty());
+//! assert!(out.join("sf_mlp_bw.v").exists() && out.join("report.json").exists());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod compile;
+mod error;
+mod options;
+mod prepare;
+mod progress;
+mod verify;
+
+pub use compile::{
+    Backend, CompileOptions, CompileReport, CosimSettings, EnergySection, FpgaOutcome, HlsInfo, Step, compile,
+};
+pub use error::Error;
+pub use options::{Criterion, PassSettings, PlanSettings};
+pub use prepare::{Prepared, prepare};
+pub use progress::{Progress, Quiet};
+pub use verify::{EarlyExit, Verification, cosim_step, early_exit_check, html_report, verify};
+
+/// Steps to run: per-step inputs give their own length, otherwise the dialect's T; checked
+/// against [`crate::limits`] before anything is allocated for the run.
+pub fn steps_for(m: &crate::Model, batch: Option<&crate::data::InputBatch>) -> Result<usize, Error> {
+    let steps = match batch {
+        Some(b) => b.steps(m.dialect().timesteps).map_err(Error::Usage)?,
+        None => m.dialect().timesteps.ok_or_else(|| Error::Usage("give --timesteps T".into()))?,
+    };
+    let max = crate::limits::MAX_TIMESTEPS;
+    if steps > max {
+        return Err(Error::Usage(format!("{steps} timesteps is above the limit of {max}")));
+    }
+    if let Some(b) = batch {
+        let out = m.graph.outputs().iter().map(|&o| m.info.out_numel(o)).max().unwrap_or(0);
+        let hist = crate::sim::reference::history_numel(&m.graph, &m.info);
+        crate::limits::check_run(b.n, steps, out, hist)
+            .map_err(|e| Error::Usage(format!("{}: {e}", m.path.display())))?;
+    }
+    Ok(steps)
+}

@@ -1,0 +1,222 @@
+//! Verification steps shared by `verify`, `compile` and `cosim`: the reference engine against
+//! the cycle engine, early exit against running every step, the RTL against the cycle engine
+//! (with a predicted cost and a budget), and the HTML report.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::progress::step;
+use super::{CosimSettings, Error, Progress};
+use crate::Model;
+use crate::data::{self, InputBatch};
+use crate::energy::Estimate;
+use crate::energy::neurobench::Counts;
+use crate::flow::cosim::{self, CosimReport, Simulator};
+use crate::hw::Plan;
+use crate::report::{self, ReportData, Resources, TradeOff};
+use crate::sim::cycle::{self, BatchResult};
+use crate::sim::reference::{self, RunOptions, RunResult};
+
+/// The hardware plan against the reference engine on the same inputs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verification {
+    /// Samples compared.
+    pub samples: usize,
+    /// Fraction of samples whose class is the same.
+    pub class_agreement: f64,
+    /// Output values (spikes or membranes) that agree, over the steps the hardware ran.
+    pub output_agreement: f64,
+    /// Output values that differ.
+    pub output_elements_differing: usize,
+    /// Accuracy of the reference engine, with labels.
+    pub reference_accuracy: Option<f64>,
+    /// Accuracy of the cycle engine (the hardware), with labels.
+    pub cycle_accuracy: Option<f64>,
+    /// Cycles per inference, mean.
+    pub cycles_mean: f64,
+    /// Cycles per inference, least.
+    pub cycles_min: u64,
+    /// Cycles per inference, most.
+    pub cycles_max: u64,
+    /// Mean latency at the plan's clock, microseconds.
+    pub latency_us_mean: f64,
+    /// Saturated state writes (0 unless the state width is capped).
+    pub saturations: u64,
+}
+
+/// Runs the reference engine on `cut` (the model before simplification, as the framework
+/// computes it) and the cycle engine on `plan` over `batch`, and compares them.
+pub fn verify(
+    cut: &Model,
+    plan: &Plan,
+    batch: &InputBatch,
+    steps: usize,
+    labels: Option<&[usize]>,
+    progress: &dyn Progress,
+) -> Result<(Verification, RunResult, BatchResult), Error> {
+    let output = cut.graph.select_output(None).map_err(crate::sim::reference::SimError::from)?;
+    let (r, c) = step(progress, "verifying against the reference engine", || {
+        let r = reference::run(
+            &cut.graph,
+            &cut.info,
+            cut.dialect(),
+            batch,
+            &RunOptions { steps, f64: false, output },
+            None,
+        );
+        (r, cycle::run(plan, batch, steps))
+    });
+    let r = r?;
+    let (rc, cc) = (r.outputs.classes(), c.outputs.classes());
+    // Compare the steps the hardware ran (all T, or up to an early exit).
+    let per_step = r.outputs.numel;
+    let (mut differing, mut compared) = (0usize, 0usize);
+    for (i, s) in c.samples.iter().enumerate() {
+        let run = (s.counters.steps_run as usize).min(steps);
+        let base = i * steps * per_step;
+        let (x, y) = (&r.outputs.data[base..base + run * per_step], &c.outputs.data[base..base + run * per_step]);
+        differing += x.iter().zip(y).filter(|(a, b)| a != b).count();
+        compared += run * per_step;
+    }
+    let cycles = c.cycles();
+    let mean = cycles.iter().sum::<u64>() as f64 / cycles.len().max(1) as f64;
+    let v = Verification {
+        samples: batch.n,
+        class_agreement: data::agreement(&rc, &cc),
+        output_agreement: 1.0 - differing as f64 / compared.max(1) as f64,
+        output_elements_differing: differing,
+        reference_accuracy: labels.map(|l| data::agreement(&rc, l)),
+        cycle_accuracy: labels.map(|l| data::agreement(&cc, l)),
+        cycles_mean: mean,
+        cycles_min: cycles.iter().copied().min().unwrap_or(0),
+        cycles_max: cycles.iter().copied().max().unwrap_or(0),
+        latency_us_mean: mean / plan.clock_mhz,
+        saturations: c.total.saturations(),
+    };
+    Ok((v, r, c))
+}
+
+/// Early exit against running every step, on the same inputs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EarlyExit {
+    /// Steps run per inference, mean.
+    pub mean_steps: f64,
+    /// Cycles per inference with early exit, mean.
+    pub cycles: f64,
+    /// Cycles per inference without, mean.
+    pub cycles_full: f64,
+    /// Inputs whose class differs from running all T steps (must be 0).
+    pub changed: usize,
+}
+
+/// With early exit on, runs the plan without it and compares classes and cycles.
+pub fn early_exit_check(plan: &Plan, batch: &InputBatch, steps: usize, run: &BatchResult) -> Option<EarlyExit> {
+    if !plan.early_exit {
+        return None;
+    }
+    let mut full = plan.clone();
+    full.early_exit = false;
+    let f = cycle::run(&full, batch, steps);
+    let n = batch.n.max(1) as f64;
+    let (a, b) = (run.outputs.classes(), f.outputs.classes());
+    Some(EarlyExit {
+        mean_steps: run.total.steps_run as f64 / n,
+        cycles: run.total.cycles as f64 / n,
+        cycles_full: f.total.cycles as f64 / n,
+        changed: a.iter().zip(&b).filter(|(x, y)| x != y).count(),
+    })
+}
+
+/// Co-simulates the first `s.samples` of `batch` in `dir`: picks the simulator (`s.simulator`,
+/// or the installed one predicted to finish first), predicts the wall time from
+/// `engine_cycles` (the cycle engine's count for each of those samples), and returns
+/// `Err(reason)` without running when a tool is missing or the prediction exceeds the budget.
+pub fn cosim_step(
+    plan: &Plan,
+    batch: &InputBatch,
+    engine_cycles: &[u64],
+    s: &CosimSettings,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<Result<CosimReport, String>, Error> {
+    let (samples, choice, budget_s) = (s.samples, s.simulator, s.budget_s);
+    if !(budget_s.is_finite() && budget_s >= 0.0) {
+        return Err(Error::Usage("--cosim-budget must be a non-negative number of seconds".into()));
+    }
+    let n = samples.min(batch.n);
+    let cycles: u64 = engine_cycles.iter().take(n).sum();
+    let sim = match choice.or_else(|| Simulator::fastest_installed(cycles)) {
+        Some(s) => s,
+        None => {
+            return Ok(Err("neither iverilog nor verilator is installed (Debian packages iverilog, verilator)".into()));
+        }
+    };
+    if !crate::flow::have(sim.tool()) {
+        let tool = sim.tool();
+        return Ok(Err(format!("{tool} is not installed (Debian package: {})", crate::flow::package_of(tool))));
+    }
+    let predicted = sim.predicted_seconds(cycles);
+    if predicted > budget_s {
+        return Ok(Err(format!(
+            "{n} samples need {cycles} clock cycles, predicted {} with {}, above --cosim-budget {budget_s}; \
+             give --cosim-budget {} to run it, or fewer samples",
+            duration(predicted),
+            sim.tool(),
+            predicted.ceil()
+        )));
+    }
+    let what = format!("co-simulating {n} samples with {} (predicted {})", sim.tool(), duration(predicted));
+    progress.begin(&what, Some(n as u64));
+    let t0 = std::time::Instant::now();
+    let r = cosim::cosim(plan, batch, n, sim, dir, &|done| progress.advance(done as u64));
+    progress.end(&what, t0.elapsed().as_secs_f64());
+    Ok(Ok(r?))
+}
+
+/// `42 s`, `12 min`, `3.5 h`.
+fn duration(s: f64) -> String {
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// Writes the self-contained HTML report for `plan` run on `batch` (`run`, the cycle engine's
+/// result) to `path`, showing sample `sample`'s spike raster.
+#[allow(clippy::too_many_arguments)]
+pub fn html_report(
+    path: &Path,
+    model: &Model,
+    plan: &Plan,
+    batch: &InputBatch,
+    run: &BatchResult,
+    sample: usize,
+    labels: Option<&[usize]>,
+    estimates: Vec<Estimate>,
+    counts: Option<Counts>,
+    resources: Option<Resources>,
+    tradeoffs: Vec<TradeOff>,
+) -> Result<(), Error> {
+    if sample >= batch.n {
+        return Err(Error::Usage(format!("--raster-sample {sample}: the inputs hold {} samples", batch.n)));
+    }
+    let accuracy = labels.map(|l| data::agreement(&run.outputs.classes(), l));
+    let d = ReportData {
+        title: model.path.display().to_string(),
+        plan,
+        estimates,
+        raster: report::raster(plan, batch, sample, plan.timesteps),
+        raster_sample: sample,
+        rates: report::rates(plan, run),
+        accuracy,
+        resources,
+        tradeoffs,
+        counts,
+    };
+    std::fs::write(path, report::render(&d))
+        .map_err(|e| Error::Usage(format!("{}: cannot write the report: {e}", path.display())))
+}
