@@ -229,6 +229,13 @@ pub fn is_label(s: &str) -> bool {
 /// `~XX` (two lowercase hex digits per UTF-8 byte); a label that would be longer than
 /// [`LABEL_MAX`] keeps its first bytes and ends in `~~N`, N being the length of the raw name in
 /// bytes. The empty name is `~`. `label(label(x)) == label(x)`.
+///
+/// ```
+/// use spikefab::names::label;
+/// assert_eq!(label("block1.lif"), "block1.lif");
+/// assert_eq!(label("a\n#include <x>"), "a~0a~23include ~3cx~3e");
+/// assert!(label(&"x".repeat(100_000)).ends_with("~~100000"));
+/// ```
 pub fn label(raw: &str) -> String {
     if is_label(raw) {
         return raw.to_string();

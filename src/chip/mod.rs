@@ -66,10 +66,28 @@ fn fan_in(p: &Projection) -> u64 {
     direct * p.pre_pool.as_ref().map_or(1, pool)
 }
 
+/// The target is not a chip.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("target '{0}' has no [chip] section to map onto")]
+pub struct NotAChip(pub String);
+
 /// Places `net` on `target`'s chip. The target must be neuromorphic with a `[chip]` section.
-pub fn map(net: &Network, target: &Target) -> Result<ChipMapping, String> {
-    let spec: &ChipSpec =
-        target.chip.as_ref().ok_or_else(|| format!("target '{}' has no [chip] section to map onto", target.name))?;
+///
+/// ```
+/// # use spikefab::ir::dialect::{DialectOverrides, Preset};
+/// # let d = DialectOverrides { from: Some(Preset::Snntorch), timesteps: Some(8), ..Default::default() };
+/// # let m = spikefab::Model::load("models/mlp_bw/mlp_bw.nir".as_ref(), &d)?;
+/// # let mut o = spikefab::hw::PlanOptions::new(spikefab::target::Target::load("ice40-up5k")?, 8);
+/// # o.input_scale = Some(1.0);
+/// let net = spikefab::quant::quantise(&m, &o.quant())?;
+/// let tn = spikefab::target::Target::load("truenorth")?;
+/// let mapping = spikefab::chip::map(&net, &tn)?;
+/// assert!(mapping.fits());
+/// assert_eq!(mapping.cores.len(), 2); // 128 hidden and 10 output neurons, one core each
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn map(net: &Network, target: &Target) -> Result<ChipMapping, NotAChip> {
+    let spec: &ChipSpec = target.chip.as_ref().ok_or_else(|| NotAChip(target.name.clone()))?;
     let per_core = spec.neurons_per_core.max(1) as usize;
     let mut cores = vec![];
     let mut max_neuron_fan_in = 0u64;

@@ -39,7 +39,7 @@ fn chip_plan(
     let o = settings.options_for(target.clone(), steps, batch)?;
     let net = spikefab::quant::quantise(m, &o.quant())
         .map_err(|err| spikefab::driver::Error::Quant { path: m.path.clone(), err })?;
-    let mapping = spikefab::chip::map(&net, target).map_err(|e| Failure::input(anyhow::anyhow!(e)))?;
+    let mapping = spikefab::chip::map(&net, target).map_err(Failure::input)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&mapping).expect("plain data"));
     } else {

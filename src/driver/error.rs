@@ -36,7 +36,7 @@ pub enum Error {
         /// Model file.
         path: PathBuf,
         /// Why.
-        err: String,
+        err: crate::passes::PassError,
     },
     /// The Verilog back end refused the plan.
     #[error("{0}")]

@@ -7,7 +7,7 @@ use crate::Model;
 use crate::data::InputBatch;
 use crate::passes::select::{self, Bound, Evaluator};
 use crate::passes::students::{self, KeepStudents};
-use crate::passes::{Context, PassRecord, Pipeline};
+use crate::passes::{Context, PassError, PassRecord, Pipeline};
 
 /// A model after the passes, with the steps to run.
 pub struct Prepared {
@@ -44,7 +44,8 @@ pub fn prepare(
     progress: &dyn Progress,
 ) -> Result<Prepared, Error> {
     let path = m.path.clone();
-    let bad = |err: String| Error::Pass { path: path.clone(), err };
+    let failed = |err: PassError| Error::Pass { path: path.clone(), err };
+    let bad = |msg: String| failed(PassError::Refused(msg));
     // Calibration data: --calib (+ --calib-labels), else --inputs (+ --labels).
     let (calib, calib_labels): (Option<&InputBatch>, Option<&[usize]>) = match &pa.calib {
         Some(c) => {
@@ -109,8 +110,8 @@ pub fn prepare(
         let b = calib.expect("checked above");
         let opts = plan.options(steps, Some(b))?;
         let by_accuracy = criterion == Criterion::Accuracy;
-        let ev = Evaluator::new(&model, opts, b, calib_labels.filter(|_| by_accuracy), steps).map_err(bad)?;
-        let (rows, all) = select::k_sweep(&ev, &e, steps).map_err(bad)?;
+        let ev = Evaluator::new(&model, opts, b, calib_labels.filter(|_| by_accuracy), steps).map_err(failed)?;
+        let (rows, all) = select::k_sweep(&ev, &e, steps).map_err(failed)?;
         let what = if by_accuracy { "accuracy" } else { "agreement with all students" };
         let chosen = if let Some(k) = pa.keep_students {
             if k == 0 || k > e.students.len() {
@@ -168,8 +169,7 @@ pub fn prepare(
         None
     };
     if let Some((k, notes)) = keep {
-        let (mm, mut r) =
-            Pipeline::new().then(KeepStudents { keep: k }).run(&model, &cx).map_err(|e| bad(e.to_string()))?;
+        let (mm, mut r) = Pipeline::new().then(KeepStudents { keep: k }).run(&model, &cx).map_err(failed)?;
         if let Some(first) = r.first_mut() {
             first.changes.extend(notes);
         }
@@ -181,8 +181,8 @@ pub fn prepare(
     if pa.auto_timesteps {
         let b = calib.expect("checked above");
         let opts = plan.options(steps, Some(b))?;
-        let ev = Evaluator::new(&model, opts, b, calib_labels, steps).map_err(bad)?;
-        let sweep = select::t_sweep(&ev, &model, &[], false).map_err(bad)?;
+        let ev = Evaluator::new(&model, opts, b, calib_labels, steps).map_err(failed)?;
+        let sweep = select::t_sweep(&ev, &model, &[], false).map_err(failed)?;
         let bound = match pa.max_accuracy_drop {
             Some(d) => Bound::MaxAccuracyDrop(d),
             None => Bound::MinAgreement(pa.min_agreement()),
@@ -216,7 +216,7 @@ pub fn prepare(
     let cut = model.clone();
     if !pa.no_simplify {
         let cx = Context { steps: steps_out, input_range: range };
-        let (mm, r) = Pipeline::simplify().run(&model, &cx).map_err(|e| bad(e.to_string()))?;
+        let (mm, r) = Pipeline::simplify().run(&model, &cx).map_err(failed)?;
         model = mm;
         records.extend(r);
     }

@@ -74,11 +74,11 @@ impl<'a> Evaluator<'a> {
         batch: &'a InputBatch,
         labels: Option<&'a [usize]>,
         steps: usize,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, PassError> {
         let mut o = opts.clone();
         o.timesteps = steps;
         o.early_exit = false;
-        let plan = hw::lower(model, &o).map_err(|e| e.to_string())?;
+        let plan = hw::lower(model, &o)?;
         let baseline = cycle::run(&plan, batch, steps).outputs.classes();
         Ok(Evaluator { model, opts, batch, labels, steps, baseline })
     }
@@ -102,14 +102,14 @@ impl<'a> Evaluator<'a> {
         steps: usize,
         early_exit: bool,
         lanes: Option<usize>,
-    ) -> Result<Score, String> {
+    ) -> Result<Score, PassError> {
         let mut o = self.opts.clone();
         o.timesteps = steps;
         o.early_exit = early_exit;
         if lanes.is_some() {
             o.lanes = lanes;
         }
-        let plan = hw::lower(m, &o).map_err(|e| e.to_string())?;
+        let plan = hw::lower(m, &o)?;
         let run = cycle::run(&plan, self.batch, steps);
         let classes = run.outputs.classes();
         let est = energy::estimate(&plan, &o.target, &run);
@@ -199,10 +199,10 @@ fn sample_subsets(n: usize, k: usize, count: usize, seed: u64) -> Vec<Vec<usize>
 pub const EXHAUSTIVE_MAX: usize = 8;
 
 /// Scores a list of subsets at `steps` (in parallel).
-pub fn score_subsets(ev: &Evaluator, e: &Ensemble, sets: &[Vec<usize>], steps: usize) -> Result<Vec<Score>, String> {
+pub fn score_subsets(ev: &Evaluator, e: &Ensemble, sets: &[Vec<usize>], steps: usize) -> Result<Vec<Score>, PassError> {
     sets.par_iter()
         .map(|s| {
-            let m = ev.pruned(Some(e), s).map_err(|err| err.to_string())?;
+            let m = ev.pruned(Some(e), s)?;
             ev.score(&m, s, steps, false, None)
         })
         .collect()
@@ -224,7 +224,7 @@ fn best_of(scores: &[Score]) -> Option<&Score> {
 
 /// The K-sweep: exhaustive for N <= 8 (every subset scored), greedy forward selection beyond
 /// (K+1 = the best K plus the student that helps most), with 32 sampled random subsets.
-pub fn k_sweep(ev: &Evaluator, e: &Ensemble, steps: usize) -> Result<(Vec<KRow>, Vec<Score>), String> {
+pub fn k_sweep(ev: &Evaluator, e: &Ensemble, steps: usize) -> Result<(Vec<KRow>, Vec<Score>), PassError> {
     let n = e.students.len();
     let mut rows = vec![];
     let mut all = vec![];
@@ -284,7 +284,7 @@ pub fn within_budget(scores: &[Score], budget_j: f64) -> Option<&Score> {
 }
 
 /// Timestep sweep at full students: T' = 1..=T.
-pub fn t_sweep(ev: &Evaluator, m: &Model, students: &[usize], early_exit: bool) -> Result<Vec<Score>, String> {
+pub fn t_sweep(ev: &Evaluator, m: &Model, students: &[usize], early_exit: bool) -> Result<Vec<Score>, PassError> {
     (1..=ev.steps).into_par_iter().map(|t| ev.score(m, students, t, early_exit, None)).collect()
 }
 
@@ -343,7 +343,7 @@ pub struct Exploration {
 
 /// Sweeps students (the best subset of each size), T' = 1..=T, early exit off/on and the
 /// given lane counts (`None`: the target's default).
-pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usize>]) -> Result<Exploration, String> {
+pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usize>]) -> Result<Exploration, PassError> {
     let (k_rows, subsets): (Vec<KRow>, Vec<Vec<usize>>) = match ensemble {
         Some(e) => {
             let (rows, _) = k_sweep(ev, e, ev.steps)?;
@@ -362,17 +362,15 @@ pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usiz
             }
         }
     }
-    let models: Vec<(Vec<usize>, Model)> = subsets
-        .iter()
-        .map(|s| Ok((s.clone(), ev.pruned(ensemble, s).map_err(|e| e.to_string())?)))
-        .collect::<Result<_, String>>()?;
+    let models: Vec<(Vec<usize>, Model)> =
+        subsets.iter().map(|s| Ok((s.clone(), ev.pruned(ensemble, s)?))).collect::<Result<_, PassError>>()?;
     let mut configurations: Vec<Score> = jobs
         .par_iter()
         .map(|(s, t, exit, l)| {
             let m = &models.iter().find(|(k, _)| k == s).expect("model of every subset").1;
             ev.score(m, s, *t, *exit, *l)
         })
-        .collect::<Result<_, String>>()?;
+        .collect::<Result<_, PassError>>()?;
     configurations.sort_by(|a, b| {
         a.energy_j.total_cmp(&b.energy_j).then(b.metric().total_cmp(&a.metric())).then(a.timesteps.cmp(&b.timesteps))
     });

@@ -13,6 +13,28 @@ use crate::ir::{Op, ResetMode, Tensor, neuron};
 use crate::model::Model;
 
 /// Quantises `m` under `o.rules`: trace, integers, state widths.
+///
+/// ```
+/// use spikefab::ir::dialect::{DialectOverrides, Preset};
+/// use spikefab::quant::{InputStats, QuantOptions, Rules, quantise};
+///
+/// let d = DialectOverrides { from: Some(Preset::Snntorch), timesteps: Some(8), ..Default::default() };
+/// let m = spikefab::Model::load("models/mlp_bw/mlp_bw.nir".as_ref(), &d)?;
+/// let x = spikefab::data::InputBatch::load("models/digits_test_x.npy".as_ref(), &[64])?;
+/// let o = QuantOptions {
+///     rules: Rules::fpga(8, 8, 6, 16, None),
+///     input_scale: None,
+///     input_stats: Some(InputStats::of(&x)),
+///     timesteps: 8,
+///     output: None,
+///     early_exit: false,
+/// };
+/// let net = quantise(&m, &o)?;
+/// // Binary rows: 1-bit weights; the digits pixels 0..16 are exact 5-bit integers.
+/// assert!(net.layers[0].projections[0].weights.binary());
+/// assert_eq!((net.input.bits, net.input.scale), (5, 1.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     let g = &m.graph;
     let d = m.dialect();
