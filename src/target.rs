@@ -22,6 +22,8 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("generic-45nm", include_str!("../targets/generic-45nm.toml")),
     ("loihi", include_str!("../targets/loihi.toml")),
     ("truenorth", include_str!("../targets/truenorth.toml")),
+    ("xylo-imu", include_str!("../targets/xylo-imu.toml")),
+    ("xylo-audio2", include_str!("../targets/xylo-audio2.toml")),
 ];
 
 /// What kind of hardware a target is.
@@ -60,6 +62,8 @@ pub enum Family {
     Loihi,
     /// IBM TrueNorth.
     Truenorth,
+    /// SynSense Xylo (xylosim v2 SNN core: Xylo Audio 2, Xylo IMU).
+    Xylo,
 }
 
 /// The tools that build for a target.
@@ -70,6 +74,8 @@ pub enum Toolchain {
     Open,
     /// AMD Vivado (scripts are written; Vivado does not run here).
     Vivado,
+    /// Rockpool's XyloSim (the vendor's bit-exact simulator, through Python).
+    Rockpool,
     /// Nothing builds for it (estimates only).
     None,
 }
@@ -82,6 +88,8 @@ pub enum Flow {
     OpenIce40,
     /// A Vivado project script and constraints.
     Vivado,
+    /// A Xylo specification, checked in rockpool's XyloSim.
+    XyloSim,
     /// No build: the design is emitted and estimated only.
     None,
 }
@@ -177,6 +185,19 @@ pub struct ChipSpec {
     /// Output neurons.
     #[serde(default)]
     pub output_neurons: Option<u64>,
+    /// Synaptic currents per neuron (Xylo Audio 2: 2).
+    #[serde(default)]
+    pub synapses_per_neuron: Option<u64>,
+    /// Only the first this many neurons may take external input (Xylo IMU: 128).
+    #[serde(default)]
+    pub input_neurons: Option<u64>,
+    /// Only the last this many neurons may drive outputs (Xylo IMU: 128).
+    #[serde(default)]
+    pub output_source_neurons: Option<u64>,
+    /// Published dynamic inference power, W: a chip that runs in real time spends about
+    /// this times the inference's duration (steps x dt).
+    #[serde(default)]
+    pub dynamic_power_w: Option<f64>,
 }
 
 /// Energy constants (joules, watts) with their sources in the TOML comments.
@@ -319,7 +340,7 @@ impl Target {
                     self.family, self.toolchain
                 ));
             }
-            (Kind::Neuromorphic | Kind::Asic, t) if t != Toolchain::None => {
+            (Kind::Neuromorphic | Kind::Asic, t) if t != Toolchain::None && flow == Flow::None => {
                 return Err(format!(
                     "a {:?} target has no toolchain spikefab drives; write toolchain = \"none\"",
                     self.kind
@@ -411,6 +432,7 @@ impl Target {
         match (self.kind, self.family, self.toolchain) {
             (Kind::Fpga, Family::Ice40, Toolchain::Open) => Flow::OpenIce40,
             (Kind::Fpga, Family::Xc7, Toolchain::Vivado) => Flow::Vivado,
+            (Kind::Neuromorphic, Family::Xylo, Toolchain::Rockpool) => Flow::XyloSim,
             _ => Flow::None,
         }
     }

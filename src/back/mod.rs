@@ -5,3 +5,4 @@ pub mod hls;
 pub mod limits;
 pub mod nir;
 pub mod verilog;
+pub mod xylo;

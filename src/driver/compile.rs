@@ -279,7 +279,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
                 write(out, "vivado.tcl", &vivado::tcl(d, &target))?;
                 write(out, &format!("{}.xdc", d.module), &vivado::xdc(d, &target))?;
             }
-            Flow::None => {}
+            Flow::XyloSim | Flow::None => {}
         }
     }
     let summary = plan.summary();

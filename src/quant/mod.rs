@@ -33,6 +33,7 @@
 mod quantise;
 pub mod range;
 pub mod trace;
+pub mod xylo;
 
 use serde::Serialize;
 
@@ -105,6 +106,12 @@ pub enum WeightForm {
         /// F.
         frac_bits: u32,
     },
+    /// One left shift per weight matrix (input, recurrent, output) and `bits`-bit weights;
+    /// each neuron's own unit absorbs its row's scale (Xylo).
+    MatrixShift {
+        /// Largest shift.
+        max_shift: u32,
+    },
 }
 
 /// State storage.
@@ -125,6 +132,12 @@ pub enum DecayRule {
         /// P.
         frac_bits: u32,
     },
+    /// `x - d` with `d = x >> k`, or +-1 when that is 0 and x is not, for `k <= max`: the
+    /// nearest `1 - 2^-k` to beta (Xylo).
+    Shift {
+        /// Largest k.
+        max: u32,
+    },
 }
 
 /// Which reset the hardware performs.
@@ -133,6 +146,8 @@ pub enum DecayRule {
 pub enum ResetRule {
     /// Whatever the dialect says the model was trained with (every [`ResetMode`]).
     AsTrained,
+    /// Subtract the threshold per spike, whatever the model was trained with (Xylo).
+    Subtract,
 }
 
 impl Rules {
@@ -156,17 +171,34 @@ impl Rules {
         }
     }
 
-    /// F: fraction bits of membranes below one weight unit.
-    pub fn frac_bits(&self) -> u32 {
-        match self.weights.form {
-            WeightForm::RowScale { frac_bits } => frac_bits,
+    /// Xylo's SNN core (xylosim v2): 8-bit weights with one shift per matrix (at most 7, so
+    /// that `127 << shift` stays a 16-bit value), 16-bit saturating state, decays as shifts of
+    /// at most 15, reset by subtraction, up to 31 spikes per hidden neuron and step, inputs as
+    /// event counts of at most 15.
+    pub fn xylo() -> Rules {
+        Rules {
+            weights: WeightRule { bits: 8, form: WeightForm::MatrixShift { max_shift: 7 } },
+            state: StateRule { max_bits: Some(16) },
+            decay: DecayRule::Shift { max: 15 },
+            reset: ResetRule::Subtract,
+            max_spikes: 31,
+            input_bits: 4,
         }
     }
 
-    /// P: fraction bits of leak multipliers.
+    /// F: fraction bits of membranes below one weight unit (0 unless row-scaled).
+    pub fn frac_bits(&self) -> u32 {
+        match self.weights.form {
+            WeightForm::RowScale { frac_bits } => frac_bits,
+            WeightForm::MatrixShift { .. } => 0,
+        }
+    }
+
+    /// P: fraction bits of leak multipliers (0 for shift decays).
     pub fn leak_bits(&self) -> u32 {
         match self.decay {
             DecayRule::Multiplier { frac_bits } => frac_bits,
+            DecayRule::Shift { .. } => 0,
         }
     }
 }
@@ -193,6 +225,8 @@ pub struct Network<L = Layer> {
     pub output: OutputPlan,
     /// Stop an inference once the output class cannot change (spike-count decoding).
     pub early_exit: bool,
+    /// What the quantiser had to approximate, one sentence each (empty when exact).
+    pub notes: Vec<String>,
 }
 
 impl<L> Network<L> {
@@ -208,6 +242,7 @@ impl<L> Network<L> {
             layers: self.layers.into_iter().map(f).collect(),
             output: self.output,
             early_exit: self.early_exit,
+            notes: self.notes,
         }
     }
 }

@@ -36,6 +36,9 @@ use crate::model::Model;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
+    if let super::WeightForm::MatrixShift { .. } = o.rules.weights.form {
+        return super::xylo::quantise(m, o);
+    }
     let g = &m.graph;
     let d = m.dialect();
     if d.switches.spikes == SpikeMode::Multi && o.rules.max_spikes == 1 {
@@ -76,6 +79,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         layers,
         output,
         early_exit: o.early_exit,
+        notes: vec![],
     };
     for k in 0..net.layers.len() {
         range::analyse(&mut net, k);

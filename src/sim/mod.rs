@@ -5,3 +5,4 @@
 pub mod cycle;
 pub mod reference;
 pub mod vcd;
+pub mod xylo;

@@ -1,0 +1,323 @@
+//! Xylo mapping: a network quantised under Xylo's rules ([`crate::quant::xylo`]) placed in
+//! the chip's one hidden population and its readout, as the keyword arguments of rockpool's
+//! `XyloSim.from_specification`.
+//!
+//! Every hidden layer of the network becomes a contiguous range of hidden neurons; all the
+//! connections between hidden layers live in the one recurrent matrix (a feed-forward stack is
+//! block-structured there), input projections in the input matrix, and projections into the
+//! output layer in the output matrix. Layers that take input come first (`weights_in` reaches
+//! the first `ien` hidden neurons) and layers that drive the outputs last (`weights_out` is
+//! read from the last `oen`), which is how rockpool places them and what Xylo IMU requires
+//! (128 each).
+//!
+//! On the chip a spike reaches another neuron one step later, so a layer `d` hidden layers
+//! from the input runs `d` steps behind the model and the output `lag` steps behind
+//! ([`XyloSpec::lag`]): the inference runs `T + lag` steps on zero-padded input and the
+//! model's step `t` is the chip's step `t + lag`.
+
+use serde::Serialize;
+
+use crate::quant::{Leak, Network, ProjKind, Source};
+use crate::target::Target;
+
+/// The keyword arguments of `XyloSim.from_specification`, plus what spikefab needs to run it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct XyloSpec {
+    /// Input channels (16: models with fewer inputs leave the rest unconnected).
+    pub n_in: usize,
+    /// Hidden neurons used.
+    pub n_hidden: usize,
+    /// Output neurons.
+    pub n_out: usize,
+    /// Synaptic currents per neuron in the weight matrices' last axis (1, or 2 on Xylo Audio 2).
+    pub synapses: usize,
+    /// Hidden neurons that take input (the first `ien`).
+    pub ien: usize,
+    /// Hidden neurons that drive the outputs (the last `oen`).
+    pub oen: usize,
+    /// `weights_in`, `(n_in, ien, synapses)`, C order.
+    pub weights_in: Vec<i8>,
+    /// `weights_rec`, `(n_hidden, n_hidden, synapses)`, source first.
+    pub weights_rec: Vec<i8>,
+    /// `weights_out`, `(oen, n_out)`.
+    pub weights_out: Vec<i8>,
+    /// Membrane decay shifts of hidden neurons.
+    pub dash_mem: Vec<u8>,
+    /// First synaptic decay shifts.
+    pub dash_syn: Vec<u8>,
+    /// Second synaptic decay shifts.
+    pub dash_syn_2: Vec<u8>,
+    /// Output membrane decay shifts.
+    pub dash_mem_out: Vec<u8>,
+    /// Output synaptic decay shifts.
+    pub dash_syn_out: Vec<u8>,
+    /// Hidden thresholds.
+    pub threshold: Vec<i16>,
+    /// Output thresholds.
+    pub threshold_out: Vec<i16>,
+    /// Hidden membrane biases.
+    pub bias: Vec<i16>,
+    /// Output membrane biases.
+    pub bias_out: Vec<i16>,
+    /// Left shift of the input weights.
+    pub weight_shift_in: i8,
+    /// Left shift of the recurrent weights.
+    pub weight_shift_rec: i8,
+    /// Left shift of the output weights.
+    pub weight_shift_out: i8,
+    /// Seconds per step.
+    pub dt: f64,
+    /// Steps the output runs behind the model.
+    pub lag: usize,
+    /// Where each network layer lives.
+    pub places: Vec<Place>,
+}
+
+/// A network layer's place on the chip.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Place {
+    /// Layer name.
+    pub layer: String,
+    /// `hidden` or `output`.
+    pub population: &'static str,
+    /// First neuron index in the population.
+    pub first: usize,
+    /// Neurons.
+    pub neurons: usize,
+    /// Steps behind the model.
+    pub delay: usize,
+}
+
+/// Why a network cannot be placed on the chip.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{target}: {message}")]
+pub struct XyloMapError {
+    /// Target name.
+    pub target: String,
+    /// The limit and the network's figure.
+    pub message: String,
+}
+
+/// Limits of a Xylo target's `[chip]` section.
+struct Limits {
+    hidden: usize,
+    inputs: usize,
+    outputs: usize,
+    input_neurons: usize,
+    output_sources: usize,
+    synapses: usize,
+}
+
+/// Places `net` (quantised under [`crate::quant::Rules::xylo`]) on `target`.
+pub fn map(net: &Network, target: &Target) -> Result<XyloSpec, XyloMapError> {
+    let err = |message: String| XyloMapError { target: target.name.clone(), message };
+    let c = target.chip.as_ref().ok_or_else(|| err("the target has no [chip] section".into()))?;
+    let lim = Limits {
+        hidden: c.neurons_per_core as usize,
+        inputs: c.input_channels.unwrap_or(16) as usize,
+        outputs: c.output_neurons.unwrap_or(u64::MAX) as usize,
+        input_neurons: c.input_neurons.unwrap_or(c.neurons_per_core) as usize,
+        output_sources: c.output_source_neurons.unwrap_or(c.neurons_per_core) as usize,
+        synapses: c.synapses_per_neuron.unwrap_or(1) as usize,
+    };
+    let name = &target.name;
+    let out_k = net.output.layer;
+    let outl = &net.layers[out_k];
+    if !outl.spiking() {
+        return Err(err(format!("the output layer '{}' must spike: Xylo reads out spiking neurons", outl.name)));
+    }
+    let n_in = net.input.numel();
+    if n_in > lim.inputs {
+        return Err(err(format!("{n_in} input channels; {name} has {}", lim.inputs)));
+    }
+    let n_out = outl.neurons();
+    if n_out > lim.outputs {
+        return Err(err(format!("{n_out} output neurons; {name} has {}", lim.outputs)));
+    }
+    // Steps behind the model: input-fed layers 0, a same-step edge +1, a delayed edge +0.
+    let nl = net.layers.len();
+    let mut delay: Vec<Option<usize>> = vec![None; nl];
+    for _ in 0..=nl {
+        for (k, l) in net.layers.iter().enumerate() {
+            for p in &l.projections {
+                let want = match (p.source, p.delayed) {
+                    (Source::Input, false) => Some(0),
+                    (Source::Input, true) => None,
+                    (Source::Layer(s), d) => delay[s].map(|x| x + usize::from(!d)),
+                };
+                if let Some(w) = want
+                    && delay[k].is_none_or(|x| x < w)
+                {
+                    delay[k] = Some(w);
+                }
+            }
+        }
+    }
+    for (k, l) in net.layers.iter().enumerate() {
+        let d = delay[k].ok_or_else(|| err(format!("layer '{}' is not reached from the input", l.name)))?;
+        for p in &l.projections {
+            let (src, ok) = match p.source {
+                Source::Input => ("the input".to_string(), !p.delayed && d == 0),
+                Source::Layer(s) => {
+                    let ds = delay[s].unwrap_or(0);
+                    (format!("'{}'", net.layers[s].name), d == ds + usize::from(!p.delayed))
+                }
+            };
+            if !ok {
+                return Err(err(format!(
+                    "the path from {src} into '{}' cannot keep its timing: on Xylo every connection between \
+                     neurons takes one step, so each layer must be exactly one step behind the layers it reads \
+                     in the same step (and level with those it reads from the previous step)",
+                    l.name
+                )));
+            }
+            if !matches!(p.kind, ProjKind::Dense { .. } | ProjKind::OneToOne) || p.pre_pool.is_some() {
+                return Err(err(format!(
+                    "layer '{}' is fed by a {} projection; Xylo's matrices take fully connected and element-wise \
+                     connections only",
+                    l.name,
+                    if p.pre_pool.is_some() { "pooled" } else { "convolution or pooling" }
+                )));
+            }
+            if k == out_k && p.source == Source::Input {
+                return Err(err(format!(
+                    "the output layer '{}' reads the input directly; Xylo's readout reads hidden neurons only",
+                    l.name
+                )));
+            }
+        }
+    }
+    // Hidden layers: input takers first, output drivers last.
+    let feeds_out = |k: usize| outl.projections.iter().any(|p| p.source == Source::Layer(k));
+    let takes_in = |k: usize| net.layers[k].projections.iter().any(|p| p.source == Source::Input);
+    let mut hidden: Vec<usize> = (0..nl).filter(|&k| k != out_k).collect();
+    hidden.sort_by_key(|&k| (!takes_in(k), feeds_out(k)));
+    let mut first = vec![0usize; nl];
+    let mut n_hidden = 0;
+    for &k in &hidden {
+        first[k] = n_hidden;
+        n_hidden += net.layers[k].neurons();
+    }
+    if n_hidden > lim.hidden {
+        return Err(err(format!("{n_hidden} hidden neurons; {name} has {}", lim.hidden)));
+    }
+    if n_hidden == 0 {
+        return Err(err("no hidden layer: Xylo's outputs read hidden neurons".into()));
+    }
+    let ien = hidden.iter().filter(|&&k| takes_in(k)).map(|&k| first[k] + net.layers[k].neurons()).max().unwrap_or(0);
+    let oen = n_hidden - hidden.iter().filter(|&&k| feeds_out(k)).map(|&k| first[k]).min().unwrap_or(n_hidden);
+    if ien > lim.input_neurons {
+        return Err(err(format!(
+            "{ien} hidden neurons must take input; on {name} only the first {} do",
+            lim.input_neurons
+        )));
+    }
+    if oen > lim.output_sources {
+        return Err(err(format!(
+            "{oen} hidden neurons must drive the outputs; on {name} only the last {} do",
+            lim.output_sources
+        )));
+    }
+    let ns = 1;
+    debug_assert!(ns <= lim.synapses);
+    let shift = |src_input: bool, dst_out: bool| {
+        net.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(k, l)| l.projections.iter().map(move |p| (k, p)))
+            .filter(|(k, p)| (p.source == Source::Input) == src_input && (*k == out_k) == dst_out)
+            .map(|(_, p)| p.shift)
+            .max()
+            .unwrap_or(0) as i8
+    };
+    let mut spec = XyloSpec {
+        n_in: lim.inputs,
+        n_hidden,
+        n_out,
+        synapses: ns,
+        ien,
+        oen,
+        weights_in: vec![0; lim.inputs * ien * ns],
+        weights_rec: vec![0; n_hidden * n_hidden * ns],
+        weights_out: vec![0; oen * n_out],
+        dash_mem: vec![0; n_hidden],
+        dash_syn: vec![0; n_hidden],
+        dash_syn_2: vec![0; n_hidden],
+        dash_mem_out: vec![0; n_out],
+        dash_syn_out: vec![0; n_out],
+        threshold: vec![0; n_hidden],
+        threshold_out: vec![0; n_out],
+        bias: vec![0; n_hidden],
+        bias_out: vec![0; n_out],
+        weight_shift_in: shift(true, false),
+        weight_shift_rec: shift(false, false),
+        weight_shift_out: shift(false, true),
+        dt: 0.0,
+        lag: delay[out_k].unwrap_or(0),
+        places: vec![],
+    };
+    let dash = |l: &Leak| match l {
+        Leak::Shift { k } => *k as u8,
+        _ => unreachable!("the Xylo quantiser writes shift decays"),
+    };
+    let sum_into = |slot: &mut i8, w: i64, what: &str| -> Result<(), XyloMapError> {
+        let v = i64::from(*slot) + w;
+        *slot = i8::try_from(v).map_err(|_| err(format!("{what}: two paths add up to weight {v}, beyond int8")))?;
+        Ok(())
+    };
+    for (k, l) in net.layers.iter().enumerate() {
+        let n = l.neurons();
+        let is_out = k == out_k;
+        for i in 0..n {
+            let (thr, bias) = (crate::quant::at(&l.params.thr, i), crate::quant::at(&l.params.bias, i));
+            let (dm, ds) = (dash(&l.leak), dash(l.syn_leak.as_ref().expect("Xylo layers are current-based")));
+            if is_out {
+                spec.threshold_out[i] = thr as i16;
+                spec.bias_out[i] = bias as i16;
+                spec.dash_mem_out[i] = dm;
+                spec.dash_syn_out[i] = ds;
+            } else {
+                let q = first[k] + i;
+                spec.threshold[q] = thr as i16;
+                spec.bias[q] = bias as i16;
+                spec.dash_mem[q] = dm;
+                spec.dash_syn[q] = ds;
+            }
+        }
+        for p in &l.projections {
+            let src_n = match p.source {
+                Source::Input => n_in,
+                Source::Layer(s) => net.layers[s].neurons(),
+            };
+            let what = format!("layer '{}'", l.name);
+            for i in 0..n {
+                let entries: Vec<(usize, i64)> = match p.kind {
+                    ProjKind::Dense { cols } => (0..cols).map(|j| (j, p.weights.values[i * cols + j])).collect(),
+                    _ => vec![(i % src_n, p.weights.at(i))],
+                };
+                for (j, w) in entries {
+                    if w == 0 {
+                        continue;
+                    }
+                    let slot = match (p.source, is_out) {
+                        (Source::Input, _) => &mut spec.weights_in[j * ien + first[k] + i],
+                        (Source::Layer(s), false) => &mut spec.weights_rec[(first[s] + j) * n_hidden + first[k] + i],
+                        (Source::Layer(s), true) => {
+                            &mut spec.weights_out[(first[s] + j - (n_hidden - oen)) * n_out + i]
+                        }
+                    };
+                    sum_into(slot, w, &what)?;
+                }
+            }
+        }
+        let (population, f) = if is_out { ("output", 0) } else { ("hidden", first[k]) };
+        spec.places.push(Place {
+            layer: l.name.clone(),
+            population,
+            first: f,
+            neurons: n,
+            delay: delay[k].unwrap_or(0),
+        });
+    }
+    Ok(spec)
+}

@@ -1,0 +1,326 @@
+//! Quantisation under Xylo's rules ([`Rules::xylo`]): every neuron becomes Xylo's
+//! current-based neuron with shift decays, 8-bit weights with one shift per matrix, 16-bit
+//! thresholds and biases, reset by subtraction; inputs become event counts.
+//!
+//! Xylo's neuron (see [`crate::sim::xylo`]) computes, approximately in real terms,
+//! `i' = alpha * (i + J)` and `v' = beta * v + i' + b`, where `J` is the step's weighted
+//! input. A model's current-based neuron computes `i' = alpha * i + gs * I` and
+//! `v' = beta * v + g * i'`, so in units `u` of the membrane each weight becomes
+//! `g * gs * W / (alpha * u)`. Per neuron, `u` is chosen so that the threshold is about
+//! 4096 (three bits of headroom below 16-bit saturation) and the largest incoming weight
+//! fits `127 << shift`, the shift of each matrix being the smallest that lets every neuron
+//! reach that threshold resolution (at most 7). A row of binary weights `+-a` thus becomes
+//! `+-127`, its scale `a` moved into the neuron's threshold and bias.
+//!
+//! What Xylo cannot compute exactly is approximated and said in [`Network::notes`]:
+//! decays that are not `1 - 2^-k` (the nearest), a plain (not current-based) neuron (its
+//! input is spread over later steps by the fastest synaptic decay, one half per step, with
+//! the same total), a reset other than subtraction, firing more than once per step (Xylo's
+//! hidden neurons may spike up to 31 times), and biases on the synaptic input (moved to the
+//! membrane at their steady-state value).
+
+use super::trace::{RealLayer, trace};
+use super::{
+    AccTarget, InputPlan, InputStats, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection,
+    QuantError, QuantOptions, Source, Weights, perr,
+};
+use crate::ir::dialect::SpikeMode;
+use crate::ir::{ResetMode, neuron};
+use crate::model::Model;
+
+/// The threshold the unit aims for.
+const THRESHOLD_TARGET: f64 = 4096.0;
+
+/// The nearest `k` in `lo..=max` to `x = 1 - 2^-k`, and whether it is exact.
+fn nearest_shift(x: f64, lo: u32, max: u32) -> (u32, bool) {
+    let f = |k: u32| 1.0 - 0.5f64.powi(k as i32);
+    let k = (lo..=max).min_by(|&a, &b| (f(a) - x).abs().total_cmp(&(f(b) - x).abs())).unwrap_or(lo);
+    (k, (f(k) - x).abs() <= 1e-9)
+}
+
+fn pct(x: f64) -> String {
+    format!("{x:.4}")
+}
+
+/// How inputs become event counts under `o`: the real value of one event.
+fn event_scale(name: &str, o: &QuantOptions) -> Result<(f64, Vec<String>), QuantError> {
+    let mut notes = vec![];
+    let scale = match (o.input_scale, o.input_stats) {
+        (Some(s), _) if !(s.is_finite() && s > 0.0) => {
+            return Err(perr(name, format!("the event scale must be positive, got {s}")));
+        }
+        (Some(s), st) => {
+            if st.is_some_and(|st| st.min < 0.0) {
+                return Err(perr(name, "Xylo's inputs are event counts: the inputs hold negative values"));
+            }
+            notes.push(format!("inputs become round(x / {s}) events per channel and step"));
+            s
+        }
+        (None, Some(InputStats { integers: true, min, .. })) if min >= 0.0 => 1.0,
+        (None, Some(_)) => {
+            return Err(perr(
+                name,
+                "Xylo takes event counts per input channel and step; these inputs are real-valued or negative: \
+                 give --input-scale S to send round(x / S) events (at most 15 per step)",
+            ));
+        }
+        (None, None) => 1.0,
+    };
+    if let Some(st) = o.input_stats
+        && st.max / scale > 15.0
+    {
+        notes.push(format!(
+            "inputs reach {:.0} events per channel and step; the chip takes at most 15 (the rest are dropped)",
+            (st.max / scale).round()
+        ));
+    }
+    Ok((scale, notes))
+}
+
+/// Quantises `m` for Xylo (`o.rules` must be [`super::Rules::xylo`]).
+pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
+    let g = &m.graph;
+    let d = m.dialect();
+    let real = trace(m, o.output.as_deref())?;
+    let in_name = g.g[real.input].name.clone();
+    let (scale, mut notes) = event_scale(&in_name, o)?;
+    let input = InputPlan {
+        node: in_name,
+        shape: real.input_shape,
+        bits: 4,
+        signed: false,
+        scale,
+        per_step: o.input_stats.is_some_and(|s| s.per_step),
+    };
+    if d.reset != ResetMode::Subtract {
+        notes.push(format!(
+            "the model resets by {} ; Xylo subtracts the threshold (and then decays it with the membrane)",
+            d.reset
+        ));
+    }
+    let out_k = real.output_layer;
+    // Per layer: (name, kind, n, beta, alpha, gain to the current, threshold, membrane bias,
+    // real weights into the current per projection).
+    struct Lay {
+        name: String,
+        n: usize,
+        dash_mem: u32,
+        dash_syn: u32,
+        thr_real: Vec<f64>,
+        bias_real: Vec<f64>,
+        projections: Vec<(super::trace::RealProj, Vec<f64>)>,
+    }
+    let mut lays = vec![];
+    for (k, RealLayer { node, name, current, projections }) in real.layers.into_iter().enumerate() {
+        if current {
+            return Err(perr(&name, "the output is a weighted sum without neurons; Xylo reads out spiking neurons"));
+        }
+        let op = &g.g[node].op;
+        let n = m.info.out_numel(node);
+        let c = neuron::coeffs(op, n, d).ok_or_else(|| perr(&name, "not a neuron"))?;
+        let Some(v_th) = c.v_th.clone() else {
+            return Err(perr(&name, format!("{} neurons do not spike; every Xylo neuron does", op.type_name())));
+        };
+        let b0 = c.beta[0];
+        if c.beta.iter().any(|&b| (b - b0).abs() > 1e-12) {
+            notes.push(format!("'{name}': per-neuron decays; each neuron gets its nearest shift"));
+        }
+        let (dash_mem, exact) = nearest_shift(b0, 0, 15);
+        if !exact {
+            notes.push(format!(
+                "'{name}': membrane decay {} becomes 1 - 2^-{dash_mem} = {}",
+                pct(b0),
+                pct(1.0 - 0.5f64.powi(dash_mem as i32))
+            ));
+        }
+        // Per neuron: factor from a real input to the Xylo current, and the synaptic decay.
+        let (dash_syn, to_current): (u32, Vec<f64>) = match &c.syn {
+            Some((alpha, gs)) => {
+                let (ks, exact) = nearest_shift(alpha[0], 1, 15);
+                if !exact {
+                    notes.push(format!(
+                        "'{name}': synaptic decay {} becomes 1 - 2^-{ks} = {}",
+                        pct(alpha[0]),
+                        pct(1.0 - 0.5f64.powi(ks as i32))
+                    ));
+                }
+                let a = 1.0 - 0.5f64.powi(ks as i32);
+                (ks, (0..n).map(|i| c.gain[i] * gs[i] / a).collect())
+            }
+            None => {
+                notes.push(format!(
+                    "'{name}' is a plain {} neuron; Xylo's neuron is current-based: each input is spread over \
+                     the following steps (halving per step, the same total)",
+                    op.type_name()
+                ));
+                (1, c.gain.clone())
+            }
+        };
+        let multi = d.switches.spikes == SpikeMode::Multi;
+        if k == out_k && multi {
+            notes.push(format!("'{name}': the model may spike several times per step; Xylo's outputs spike once"));
+        } else if k != out_k && !multi {
+            notes.push(format!(
+                "'{name}': the model spikes once per step; Xylo's hidden neurons spike up to 31 times when the membrane \
+                 exceeds several thresholds"
+            ));
+        }
+        // Membrane bias: the leak towards v_leak, plus input biases at their steady state.
+        let mut bias_real: Vec<f64> = (0..n).map(|i| (1.0 - c.beta[i]) * c.v_leak[i]).collect();
+        let mut projections_w = vec![];
+        for p in projections {
+            if let Some(b) = &p.bias
+                && b.iter().any(|&x| x != 0.0)
+            {
+                notes.push(format!(
+                    "'{name}': the bias of the path from '{}' is added to the membrane at its steady state",
+                    p.path[0]
+                ));
+                let ss = |i: usize| match &c.syn {
+                    Some((alpha, gs)) => c.gain[i] * gs[i] / (1.0 - alpha[i]).max(1e-12),
+                    None => c.gain[i],
+                };
+                for (i, x) in bias_real.iter_mut().enumerate() {
+                    *x += ss(i) * b[i];
+                }
+            }
+            let n_w = p.w.len();
+            let w: Vec<f64> = match p.kind {
+                ProjKind::Dense { cols } => {
+                    (0..n_w).map(|e| p.w[e] * to_current[e / cols] * scale_of(&p, scale)).collect()
+                }
+                _ => (0..n).map(|i| p.w[i % n_w] * to_current[i] * scale_of(&p, scale)).collect(),
+            };
+            projections_w.push((p, w));
+        }
+        lays.push(Lay { name, n, dash_mem, dash_syn, thr_real: v_th, bias_real, projections: projections_w });
+    }
+    // Which matrix a projection writes: 0 input, 1 recurrent, 2 output.
+    let matrix = |k: usize, p: &super::trace::RealProj| match p.source {
+        Source::Input => 0,
+        Source::Layer(_) if k == out_k => 2,
+        Source::Layer(_) => 1,
+    };
+    let row_max = |l: &Lay, k: usize, mx: usize, i: usize| -> f64 {
+        let mut best = 0.0f64;
+        for (p, w) in l.projections.iter().filter(|(p, _)| matrix(k, p) == mx) {
+            match p.kind {
+                ProjKind::Dense { cols } => {
+                    for x in &w[i * cols..(i + 1) * cols] {
+                        best = best.max(x.abs());
+                    }
+                }
+                _ => best = best.max(w[i].abs()),
+            }
+        }
+        best
+    };
+    // Shift per matrix: what the neuron that needs most resolution needs, at most 7.
+    let mut shift = [0u32; 3];
+    for (k, l) in lays.iter().enumerate() {
+        for (mx, sh) in shift.iter_mut().enumerate() {
+            for i in 0..l.n {
+                let e = row_max(l, k, mx, i);
+                let t = l.thr_real[i].abs();
+                if e > 0.0 && t > 0.0 {
+                    let need = (e * THRESHOLD_TARGET / (127.0 * t)).log2().ceil().clamp(0.0, 7.0) as u32;
+                    *sh = (*sh).max(need);
+                }
+            }
+        }
+    }
+    let mut layers = vec![];
+    for (k, l) in lays.iter().enumerate() {
+        let unit: Vec<f64> = (0..l.n)
+            .map(|i| {
+                let by_w =
+                    (0..3).map(|mx| row_max(l, k, mx, i) / (127.0 * f64::from(1u32 << shift[mx]))).fold(0.0, f64::max);
+                let by_t = l.thr_real[i].abs() / THRESHOLD_TARGET;
+                let u = by_w.max(by_t);
+                if u > 0.0 { u } else { 1.0 }
+            })
+            .collect();
+        let thr: Vec<i64> = (0..l.n)
+            .map(|i| {
+                let t = l.thr_real[i] / unit[i];
+                let t = if d.fire_on_equal { t.ceil() } else { t.floor() + 1.0 };
+                t.clamp(-32768.0, 32767.0) as i64
+            })
+            .collect();
+        if thr.iter().any(|&t| t <= 0) {
+            return Err(perr(&l.name, "a threshold at or below zero: Xylo neurons would spike 31 times every step"));
+        }
+        let bias: Vec<i64> =
+            (0..l.n).map(|i| (l.bias_real[i] / unit[i]).round().clamp(-32768.0, 32767.0) as i64).collect();
+        let mut projections = vec![];
+        for (p, w) in &l.projections {
+            let s = shift[matrix(k, p)];
+            let den = |i: usize| unit[i] * f64::from(1u32 << s);
+            let values: Vec<i64> = match p.kind {
+                ProjKind::Dense { cols } => {
+                    (0..w.len()).map(|e| (w[e] / den(e / cols)).round().clamp(-127.0, 127.0) as i64).collect()
+                }
+                _ => (0..l.n).map(|i| (w[i] / den(i)).round().clamp(-127.0, 127.0) as i64).collect(),
+            };
+            projections.push(Projection {
+                path: p.path.clone(),
+                source: p.source,
+                src_shape: p.src_shape,
+                delayed: p.delayed,
+                target: AccTarget::Dynamic,
+                pre_pool: p.pre_pool.clone(),
+                kind: p.kind.clone(),
+                weights: Weights { bits: 8, values },
+                shift: s,
+                binary_source: p.source != Source::Input,
+            });
+        }
+        let shape = super::trace::chw(&[l.n]).expect("flat");
+        layers.push(Layer {
+            name: l.name.clone(),
+            kind: NeuronKind::CubaLif,
+            shape,
+            group_size: shape[0],
+            leak: Leak::Shift { k: l.dash_mem },
+            syn_leak: Some(Leak::Shift { k: l.dash_syn }),
+            params: NeuronParams {
+                thr,
+                bias,
+                bias_late: vec![0],
+                vreset: vec![0],
+                syn_bias: vec![0],
+                syn_bias_late: vec![0],
+            },
+            unit,
+            v_bits: 16,
+            s_bits: 0,
+            y_bits: 16,
+            saturate: true,
+            v_bound: 0,
+            projections,
+            has_consumers: false,
+        });
+    }
+    for k in 0..layers.len() {
+        let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
+        layers[k].has_consumers = used;
+    }
+    let output = OutputPlan { node: g.g[real.output].name.clone(), layer: out_k, spikes: true };
+    Ok(Network {
+        model: crate::names::label(&m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
+        timesteps: o.timesteps,
+        rules: o.rules.clone(),
+        reset: ResetMode::Subtract,
+        fire_on_equal: true,
+        input,
+        layers,
+        output,
+        early_exit: false,
+        notes,
+    })
+}
+
+/// Real value of one source event of `p`: the event scale for input, 1 for spikes.
+fn scale_of(p: &super::trace::RealProj, event_scale: f64) -> f64 {
+    if p.source == Source::Input { event_scale } else { 1.0 }
+}
