@@ -117,3 +117,137 @@ fn random_integer_networks_match_xylosim_word_for_word() {
         println!("{chip} seed {seed}: {} words exact, {spikes} hidden spikes, {saturated} saturated values", rep.words);
     }
 }
+
+/// The Xylo-shaped student: the reference engine reproduces its training forward exactly, and
+/// compiled for Xylo IMU it runs in XyloSim identically to spikefab's simulation of the chip,
+/// agreeing with the reference on the class of at least 99% of the test digits.
+#[test]
+fn xylo_student_compiles_and_xylosim_agrees_word_for_word() {
+    let test = "xylo_student_compiles_and_xylosim_agrees_word_for_word";
+    let x = "models/xylo_q8/digits16_test_x.npy";
+    let (code, _, err) = common::spikefab(&[
+        "simulate",
+        "models/xylo_q8/xylo_q8.json",
+        "--inputs",
+        x,
+        "--out",
+        scratch("xylo-student-ref").join("spikes.npy").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let ours = spikefab::data::read_npy(&scratch_path("xylo-student-ref", "spikes.npy")).unwrap();
+    let golden = spikefab::data::read_npy(&common::root().join("models/xylo_q8/golden_spikes.npy")).unwrap();
+    assert_eq!(ours.shape, golden.shape);
+    let differing = ours.data.iter().zip(&golden.data).filter(|(a, b)| a != b).count();
+    assert_eq!(differing, 0, "the reference differs from the training forward");
+    let Some(py) = python_or_skip(test) else { return };
+    let out = scratch("xylo-student");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(["compile", "models/xylo_q8/xylo_q8.json", "--inputs", x, "--labels", "models/digits_test_y.npy"])
+        .args(["--target", "xylo-imu", "--json", "-o", out.to_str().unwrap()])
+        .current_dir(common::root())
+        .env("SPIKEFAB_XYLO_PYTHON", &py)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let xs = &r["xylosim"];
+    assert_eq!(xs["samples"], 450);
+    assert!(xs["words"].as_u64().unwrap() > 1_000_000, "{xs}");
+    for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
+        assert_eq!(xs[k], 0, "{k}: {xs}");
+    }
+    let v = &r["chip_verify"];
+    assert!(v["class_agreement"].as_f64().unwrap() >= 0.99, "{v}");
+    assert!(v["chip_accuracy"].as_f64().unwrap() >= 0.9, "{v}");
+    assert_eq!(r["xylo"]["lag"], 1);
+    assert!(r["xylo"]["notes"].as_array().unwrap().is_empty(), "the student is Xylo-shaped: {}", r["xylo"]["notes"]);
+    assert!(r["chip_energy"]["energy_per_inference_j"].as_f64().unwrap() > 0.0);
+    for f in ["spec.npz", "inputs.npy", "expected_spikes.npy", "run_xylosim.py"] {
+        assert!(out.join("xylo").join(f).exists(), "{f}");
+    }
+    // The inputs as fed to the chip: N x (T + lag) x 16 event counts of at most 15.
+    let fed = spikefab::data::read_npy(&out.join("xylo/inputs.npy")).unwrap();
+    assert_eq!(fed.shape, vec![450, 9, 16]);
+    assert!(fed.data.iter().all(|&v| (0.0..=15.0).contains(&v)));
+}
+
+fn scratch_path(name: &str, file: &str) -> std::path::PathBuf {
+    common::root().join("target").join("test-scratch").join(name).join(file)
+}
+
+/// Models that do not fit are refused, naming the limit and the model's figure.
+#[test]
+fn xylo_limits_are_enforced_with_the_figures() {
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &[
+                "models/mlp_bw/mlp_bw.nir",
+                "--from",
+                "snntorch",
+                "-T",
+                "8",
+                "--inputs",
+                "models/digits_test_x.npy",
+                "--target",
+                "xylo-imu",
+            ],
+            2,
+            "64 input channels; xylo-imu has 16",
+        ),
+        (
+            &[
+                "models/xylo_q8/xylo_q8.json",
+                "--inputs",
+                "models/xylo_q8/digits16_test_x.npy",
+                "--target",
+                "xylo-audio2",
+            ],
+            2,
+            "10 output neurons; xylo-audio2 has 8",
+        ),
+        (
+            &[
+                "models/xylo_q8/xylo_q8.json",
+                "--inputs",
+                "models/xylo_q8/digits16_test_x.npy",
+                "--target",
+                "xylo-imu",
+                "--bitstream",
+            ],
+            2,
+            "--bitstream is for FPGA targets",
+        ),
+    ];
+    for (args, code, want) in cases {
+        let out = scratch("xylo-limits");
+        let mut a = vec!["compile"];
+        a.extend(args.iter());
+        a.extend(["-o", out.to_str().unwrap()]);
+        let (c, _, err) = common::spikefab(&a);
+        assert_eq!(c, *code, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected '{want}': {err}");
+    }
+    // Real-valued inputs need an explicit event encoding.
+    let dir = scratch("xylo-real-inputs");
+    let a = spikefab::data::read_npy(&common::root().join("models/xylo_q8/digits16_test_x.npy")).unwrap();
+    let real: Vec<f32> = a.data.iter().take(16 * 8 * 20).map(|&v| (v / 3.0) as f32).collect();
+    let path = dir.join("x.npy");
+    {
+        use npyz::WriterBuilder;
+        let f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(&[20, 8, 16]).writer(f).begin_nd().unwrap();
+        w.extend(real.iter().copied()).unwrap();
+        w.finish().unwrap();
+    }
+    let base = ["compile", "models/xylo_q8/xylo_q8.json", "--inputs", path.to_str().unwrap(), "--target", "xylo-imu"];
+    let (c, _, err) = common::spikefab(&[&base[..], &["-o", dir.join("o").to_str().unwrap()]].concat());
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("give --input-scale"), "{err}");
+    let (c, out, err) = common::spikefab(
+        &[&base[..], &["--input-scale", "0.3333", "--min-agreement", "0", "-o", dir.join("o").to_str().unwrap()]]
+            .concat(),
+    );
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("round(x / 0.3333) events"), "{out}");
+}

@@ -218,6 +218,71 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
         }
         None => {}
     }
+    if let Some(x) = &r.xylo {
+        println!(
+            "  Xylo ({}): {} hidden neurons ({} take input, {} drive the {} outputs), weight shifts in/rec/out {:?}; \
+             outputs {} step(s) behind the model",
+            x.chip, x.hidden_neurons, x.input_neurons, x.output_source_neurons, x.outputs, x.weight_shifts, x.lag
+        );
+        for p in &x.places {
+            println!(
+                "    '{}': {} {}..{} ({} steps behind)",
+                p.layer,
+                p.population,
+                p.first,
+                p.first + p.neurons,
+                p.delay
+            );
+        }
+        println!("  export: {}/ ({})", x.dir, x.files.join(", "));
+        if x.dropped_input_events > 0 {
+            println!(
+                "  inputs: {} events above 15 per channel and step are not taken by the chip",
+                x.dropped_input_events
+            );
+        }
+        for n in &x.notes {
+            println!("  note: {n}");
+        }
+    }
+    if let Some(v) = &r.chip_verify {
+        print!(
+            "  verify: {} inputs, class agreement of the chip with the reference {:.4}, output spikes agreeing {:.4}",
+            v.samples, v.class_agreement, v.output_agreement
+        );
+        if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.chip_accuracy) {
+            print!(", accuracy reference {ra:.4} / chip {ca:.4}");
+        }
+        println!();
+    }
+    match &r.xylosim {
+        Some(Step::Ran(x)) => println!(
+            "  XyloSim: {} samples x {} steps, {} values compared: {} (samna: {})",
+            x.samples,
+            x.steps,
+            x.words,
+            if x.exact() {
+                "every output spike, hidden spike, membrane and current identical".to_string()
+            } else {
+                format!(
+                    "{} outputs, {} spikes, {} states differ",
+                    x.output_mismatches, x.spike_mismatches, x.state_mismatches
+                )
+            },
+            x.samna_configuration
+        ),
+        Some(Step::Skipped { skipped }) => println!("  XyloSim: skipped ({skipped})"),
+        None => {}
+    }
+    if let Some(e) = &r.chip_energy {
+        println!(
+            "  energy: {} per inference ({} W x {:.4} s; {})",
+            energy_cli::fmt_j(e.energy_per_inference_j),
+            e.dynamic_power_w,
+            e.seconds_per_inference,
+            e.basis
+        );
+    }
     if let Some(p) = &r.report {
         println!("  report: {p}");
     }

@@ -95,6 +95,8 @@ cli_enum! {
         Single,
         /// trunc(v/threshold) (Sinabs MultiSpike).
         Multi,
+        /// Multi-spike except the readout neurons, which spike once (Xylo).
+        MultiHidden,
     }
 }
 

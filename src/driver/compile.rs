@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::chip::{
+    ChipEnergy, ChipVerification, XyloSection, vendor_check, verify_xylo, write_xylo, xylo_energy, xylo_run,
+    xylo_section,
+};
 use super::progress::step;
 use super::verify::{EarlyExit, Verification, cosim_step, early_exit_check, html_report, verify};
 use super::{Error, PassSettings, PlanSettings, Progress, prepare, steps_for};
@@ -17,12 +21,13 @@ use crate::energy::{self, Estimate};
 use crate::flow::cosim::{CosimReport, Simulator};
 use crate::flow::csim::{self, CsimReport};
 use crate::flow::ice40::{self, Ice40Report};
+use crate::flow::xylosim::XyloSimReport;
 use crate::flow::{self, FlowError, vivado};
 use crate::hw::PlanSummary;
 use crate::passes::PassRecord;
 use crate::report::Resources;
 use crate::sim::cycle;
-use crate::target::{Flow, Kind};
+use crate::target::{Flow, Kind, Target};
 
 /// Which hardware descriptions to emit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -166,8 +171,21 @@ pub struct CompileReport {
     pub top: Option<String>,
     /// Verilog files, when emitted.
     pub files: Option<Vec<String>>,
-    /// The plan without weight values.
-    pub plan: PlanSummary,
+    /// The FPGA plan without weight values (FPGA and ASIC targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanSummary>,
+    /// The chip placement and export (Xylo targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xylo: Option<XyloSection>,
+    /// The chip against the reference engine (chip targets, with inputs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chip_verify: Option<ChipVerification>,
+    /// The export in the vendor's simulator (chip targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xylosim: Option<Step<XyloSimReport>>,
+    /// Energy on the chip (chip targets that publish a power).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chip_energy: Option<ChipEnergy>,
     /// What the passes changed.
     pub passes: Vec<PassRecord>,
     /// The HLS project, when emitted.
@@ -228,12 +246,8 @@ fn write(out: &Path, name: &str, text: &str) -> Result<(), Error> {
 /// `report.json` is written into the output folder either way.
 pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result<CompileReport, Error> {
     let target = o.plan.target()?;
-    if !target.takes_rtl() {
-        return Err(Error::Usage(format!(
-            "target '{}' is a {} chip: spikefab prices operations on it (`spikefab energy --compare {}`) but \
-             does not generate code for it",
-            target.name, target.kind, target.name
-        )));
+    if target.kind == Kind::Neuromorphic {
+        return compile_chip(m, o, &target, progress);
     }
     let batch = o.inputs.as_ref();
     if o.html_report.is_some() && batch.is_none() {
@@ -291,7 +305,11 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         timesteps: steps,
         top: design.as_ref().map(|d| d.module.clone()),
         files: design.as_ref().map(|d| d.files.iter().map(|(n, _)| n.clone()).collect()),
-        plan: summary,
+        plan: Some(summary),
+        xylo: None,
+        chip_verify: None,
+        xylosim: None,
+        chip_energy: None,
         passes: prep.records.clone(),
         hls: hls_design.as_ref().map(|d| HlsInfo {
             top: d.top.clone(),
@@ -414,6 +432,78 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         r.report = Some(path.display().to_string());
     }
     write(out, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;
-    debug_assert!(target.kind != Kind::Neuromorphic);
+    Ok(r)
+}
+
+/// `compile` for a chip: quantise and place under the chip's rules, simulate the chip on the
+/// inputs, compare with the reference, export into `<out>/xylo`, and run the export in the
+/// vendor's simulator.
+fn compile_chip(
+    m: &Model,
+    o: &CompileOptions,
+    target: &Target,
+    progress: &dyn Progress,
+) -> Result<CompileReport, Error> {
+    let chip = super::chip::xylo_chip(target)?;
+    if o.bitstream {
+        return Err(Error::Usage(format!("--bitstream is for FPGA targets; {} takes a specification", target.name)));
+    }
+    let batch = o.inputs.as_ref().ok_or_else(|| {
+        Error::Usage(format!(
+            "compiling for {} needs --inputs: the quantiser calibrates on them and the export holds the chip's \
+             inputs and its expected spikes",
+            target.name
+        ))
+    })?;
+    let steps = steps_for(m, Some(batch))?;
+    let prep = prepare(m.clone(), steps, &o.passes, &o.plan, Some(batch), o.labels.as_deref(), progress)?;
+    let steps = prep.steps;
+    let run = step(progress, &format!("simulating {} samples on {}", batch.n, target.name), || {
+        xylo_run(&prep.model, &o.plan, target, steps, batch)
+    })?;
+    let mut failures = vec![];
+    let v = verify_xylo(&prep.cut, &run, batch, o.labels.as_deref(), progress)?;
+    let min = o.passes.min_agreement();
+    if v.class_agreement < min {
+        failures.push(format!("class agreement of the chip {:.4} is below --min-agreement {min}", v.class_agreement));
+    }
+    let dir = o.out_dir.join("xylo");
+    let files = write_xylo(&run, chip, &dir)?;
+    let vendor = match vendor_check(&run, chip, &dir, progress)? {
+        Ok(rep) => {
+            if !rep.exact() {
+                failures.push(format!("XyloSim differs from spikefab: {}", rep.first_differences.join("; ")));
+            }
+            Step::Ran(rep)
+        }
+        Err(why) => {
+            progress.note(&format!("XyloSim check skipped: {why}"));
+            Step::Skipped { skipped: why }
+        }
+    };
+    let r = CompileReport {
+        model: prep.model.path.display().to_string(),
+        target: target.name.clone(),
+        clock_mhz: target.clock.default_mhz,
+        timesteps: steps,
+        top: None,
+        files: None,
+        plan: None,
+        xylo: Some(xylo_section(&run, chip, &dir, files)),
+        chip_verify: Some(v),
+        xylosim: Some(vendor),
+        chip_energy: xylo_energy(&run, target),
+        passes: prep.records,
+        hls: None,
+        verify: None,
+        early_exit: None,
+        energy: None,
+        cosim: None,
+        csim: None,
+        fpga: None,
+        report: None,
+        failures,
+    };
+    write(&o.out_dir, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;
     Ok(r)
 }

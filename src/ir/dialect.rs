@@ -67,6 +67,10 @@ pub enum SpikeMode {
     /// `trunc(v / threshold)` spikes per step, each subtracting a threshold (Sinabs' default
     /// `MultiSpike`).
     Multi,
+    /// Multi-spike, except the readout neurons (those whose spikes reach an Output without
+    /// passing another neuron), which spike at most once per step: Xylo's hidden and output
+    /// neurons.
+    MultiHidden,
 }
 
 /// Initial membrane potential.
@@ -348,6 +352,15 @@ fn round_sig(x: f64, sig: i32) -> f64 {
 }
 
 impl Dialect {
+    /// True when neuron `node` of `g` may spike several times per step under this dialect.
+    pub fn multi_spike(&self, g: &Graph, node: petgraph::graph::NodeIndex) -> bool {
+        match self.switches.spikes {
+            SpikeMode::Single => false,
+            SpikeMode::Multi => true,
+            SpikeMode::MultiHidden => !g.readout_neurons().contains(&node),
+        }
+    }
+
     /// Resolves the dialect of `graph` (whose own `dialect` field is the file's) with the
     /// user's overrides.
     pub fn resolve(graph: &Graph, o: &DialectOverrides) -> Result<Dialect, DialectError> {

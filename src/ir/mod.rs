@@ -356,6 +356,27 @@ impl Graph {
         (self.provenance.format == "onnx").then(|| self.dialect.clone())
     }
 
+    /// The neurons read out: those whose output reaches an Output node through non-neuron ops
+    /// only.
+    pub fn readout_neurons(&self) -> std::collections::HashSet<NodeIndex> {
+        let mut found = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = self.outputs();
+        while let Some(n) = stack.pop() {
+            for (_, s) in self.in_edges(n) {
+                if !seen.insert(s) {
+                    continue;
+                }
+                if self.g[s].op.is_neuron() {
+                    found.insert(s);
+                } else {
+                    stack.push(s);
+                }
+            }
+        }
+        found
+    }
+
     /// The single Input node (what a batch feeds).
     pub fn the_input(&self) -> Result<NodeIndex, SelectError> {
         match self.inputs()[..] {

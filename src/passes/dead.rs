@@ -17,7 +17,7 @@
 use petgraph::graph::NodeIndex;
 
 use super::{Context, Pass, rebuild};
-use crate::ir::dialect::{InitialV, SpikeMode};
+use crate::ir::dialect::InitialV;
 use crate::ir::neuron::coeffs;
 use crate::ir::{Graph, Op, Tensor};
 use crate::valid::GraphInfo;
@@ -93,7 +93,7 @@ fn intervals(g: &Graph, info: &GraphInfo, cx: &Context) -> Vec<Vec<Iv>> {
         for (e, s) in g.in_edges(ix) {
             let src: Vec<Iv> = if info.is_recurrent(e) {
                 // Not computed yet: spikes are 0/1, anything else unbounded.
-                let spiking = g.g[s].op.emits_spikes() && d.switches.spikes == SpikeMode::Single;
+                let spiking = g.g[s].op.emits_spikes() && !d.multi_spike(g, s);
                 vec![if spiking { Iv(0.0, 1.0) } else { ANY }; info.out_numel(s)]
             } else {
                 out[s.index()].clone()
@@ -147,7 +147,7 @@ fn intervals(g: &Graph, info: &GraphInfo, cx: &Context) -> Vec<Vec<Iv>> {
                 .enumerate()
                 .map(|(i, v)| if below(v.1, threshold.at(i), d.fire_on_equal) { ZERO } else { Iv(0.0, 1.0) })
                 .collect(),
-            op if op.is_neuron() => neuron_bounds(op, &x, cx.steps, g),
+            op if op.is_neuron() => neuron_bounds(op, &x, cx.steps, g, ix),
             _ => vec![ANY; info.out_numel(ix)],
         };
         out[k] = y;
@@ -195,11 +195,11 @@ fn geometric(beta: f64, steps: usize) -> f64 {
 }
 
 /// Output bounds of a neuron layer; spiking neurons that provably never fire give [0, 0].
-fn neuron_bounds(op: &Op, x: &[Iv], steps: usize, g: &Graph) -> Vec<Iv> {
+fn neuron_bounds(op: &Op, x: &[Iv], steps: usize, g: &Graph, node: NodeIndex) -> Vec<Iv> {
     let d = &g.dialect;
     let n = x.len();
     let Some(c) = coeffs(op, n, d) else { return vec![ANY; n] };
-    let multi = d.switches.spikes == SpikeMode::Multi;
+    let multi = d.multi_spike(g, node);
     let v0 = |j: usize| if d.switches.initial_v == InitialV::VLeak { c.v_leak[j] } else { 0.0 };
     (0..n)
         .map(|j| {

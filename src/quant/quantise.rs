@@ -41,7 +41,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     }
     let g = &m.graph;
     let d = m.dialect();
-    if d.switches.spikes == SpikeMode::Multi && o.rules.max_spikes == 1 {
+    if d.switches.spikes != SpikeMode::Single && o.rules.max_spikes == 1 {
         return Err(QuantError {
             node: None,
             message: "multi-spike neurons (Sinabs MultiSpike) are not supported in hardware; retrain with \

@@ -24,7 +24,6 @@ use super::{
     AccTarget, InputPlan, InputStats, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection,
     QuantError, QuantOptions, Source, Weights, perr,
 };
-use crate::ir::dialect::SpikeMode;
 use crate::ir::{ResetMode, neuron};
 use crate::model::Model;
 
@@ -94,8 +93,11 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     };
     if d.reset != ResetMode::Subtract {
         notes.push(format!(
-            "the model resets by {} ; Xylo subtracts the threshold (and then decays it with the membrane)",
-            d.reset
+            "the model resets {}; Xylo subtracts the threshold (then decays the rest with the membrane)",
+            match d.reset {
+                ResetMode::Zero => "to v_reset",
+                _ => "by subtracting the threshold after the decay (snnTorch)",
+            }
         ));
     }
     let out_k = real.output_layer;
@@ -156,7 +158,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 (1, c.gain.clone())
             }
         };
-        let multi = d.switches.spikes == SpikeMode::Multi;
+        let multi = d.multi_spike(g, node);
         if k == out_k && multi {
             notes.push(format!("'{name}': the model may spike several times per step; Xylo's outputs spike once"));
         } else if k != out_k && !multi {

@@ -12,7 +12,7 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 
 use crate::data::{InputBatch, Outputs};
-use crate::ir::dialect::{InitialV, SpikeMode};
+use crate::ir::dialect::InitialV;
 use crate::ir::{Dialect, Graph, Op, Padding, ResetMode, Tensor};
 use crate::valid::GraphInfo;
 
@@ -223,6 +223,8 @@ struct NeuronParams<T> {
     v_reset: Vec<T>,
     /// Synaptic current: (alpha, gain) for Cuba neurons.
     syn: Option<(Vec<T>, Vec<T>)>,
+    /// May spike several times per step.
+    multi: bool,
 }
 
 enum Kernel<T> {
@@ -284,7 +286,6 @@ struct Program<T> {
     input_node: usize,
     reset: ResetMode,
     fire_on_equal: bool,
-    multi_spike: bool,
     v_from_leak: bool,
 }
 
@@ -377,7 +378,9 @@ impl<T: Real> Program<T> {
                 Op::Threshold { threshold } => Kernel::Threshold { th: bcast(threshold, n) },
                 op => {
                     need_dt()?;
-                    Kernel::Neuron(Box::new(neuron_params(op, n, d)))
+                    let mut p = neuron_params(op, n, d);
+                    p.multi = d.multi_spike(g, ix);
+                    Kernel::Neuron(Box::new(p))
                 }
             };
             kernels.push(k);
@@ -396,7 +399,6 @@ impl<T: Real> Program<T> {
             input_node,
             reset: d.reset,
             fire_on_equal: d.fire_on_equal,
-            multi_spike: d.switches.spikes == SpikeMode::Multi,
             v_from_leak: d.switches.initial_v == InitialV::VLeak,
         })
     }
@@ -529,7 +531,7 @@ impl<T: Real> Program<T> {
             }
             Kernel::Neuron(p) => {
                 let State::Neuron { v, i, s_prev, v_pre } = st else { unreachable!("state matches kernel") };
-                let multi = self.multi_spike;
+                let multi = p.multi;
                 for j in 0..y.len() {
                     let drive = match &p.syn {
                         Some((alpha, gs)) => {
@@ -673,5 +675,6 @@ fn neuron_params<T: Real>(op: &Op, n: usize, d: &Dialect) -> NeuronParams<T> {
         v_th: c.v_th.map(to),
         v_reset: to(c.v_reset),
         syn: c.syn.map(|(a, g)| (to(a), to(g))),
+        multi: false,
     }
 }
