@@ -11,6 +11,7 @@ use spikefab::driver::{html_report, prepare, steps_for};
 use spikefab::energy::neurobench::{self, Counts};
 use spikefab::energy::{self, Estimate};
 use spikefab::sim::cycle;
+use spikefab::target::Family;
 
 use super::passes::{PassArgs, print_records};
 use super::{Bars, Failure, ModelArgs, PlanArgs};
@@ -138,10 +139,22 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
     targets.extend(a.compare.iter().cloned());
     let mut estimates = vec![];
     let mut main = None;
+    let mut chip_classes = None;
     for name in &targets {
         let t = settings.target_named(name)?;
         let mut pa = settings.clone();
         pa.target = name.clone();
+        if t.family == Family::Xylo {
+            // The chip's own model: its energy is its published power over the run.
+            let run = spikefab::driver::chip::xylo_run(m, &pa, &t, steps, &batch)?;
+            let est = spikefab::driver::chip::xylo_estimate(&run, &t)
+                .ok_or_else(|| Failure::input(anyhow::anyhow!("target '{}' publishes no power", t.name)))?;
+            if estimates.is_empty() {
+                chip_classes = Some(run.outputs().classes());
+            }
+            estimates.push(est);
+            continue;
+        }
         let plan = pa.plan(m, steps, Some(&batch))?;
         let run = cycle::run(&plan, &batch, steps);
         estimates.push(energy::estimate(&plan, &t, &run));
@@ -149,8 +162,16 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
             main = Some((plan, run));
         }
     }
-    let (plan, run) = main.expect("at least one target");
     let counts = counts(&prep.cut, &batch, steps)?;
+    if let Some(classes) = chip_classes {
+        // A chip target first: no FPGA plan to draw the HTML report from.
+        if a.report.is_some() {
+            return Err(Failure::input(anyhow::anyhow!("--report draws an FPGA plan; give an FPGA or ASIC --target")));
+        }
+        let accuracy = labels.as_ref().map(|l| data::agreement(&classes, l));
+        return print_energy(&a, m, steps, &prep.records, &estimates, &counts, accuracy);
+    }
+    let (plan, run) = main.expect("at least one target");
     if let Some(path) = &a.report {
         let (sample, labels) = (a.raster_sample, labels.as_deref());
         html_report(
@@ -168,6 +189,18 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
         )?;
     }
     let accuracy = labels.as_ref().map(|l| data::agreement(&run.outputs.classes(), l));
+    print_energy(&a, m, steps, &prep.records, &estimates, &counts, accuracy)
+}
+
+fn print_energy(
+    a: &EnergyArgs,
+    m: &Model,
+    steps: usize,
+    records: &[spikefab::passes::PassRecord],
+    estimates: &[Estimate],
+    counts: &Counts,
+    accuracy: Option<f64>,
+) -> Result<(), Failure> {
     if a.json {
         let v = json!({
             "model": m.path.display().to_string(),
@@ -175,7 +208,7 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
             "energy_per_inference_j": estimates[0].energy_per_inference_j,
             "accuracy": accuracy,
             "counts": counts,
-            "passes": prep.records,
+            "passes": records,
             "estimate": estimates[0],
             "compare": &estimates[1..],
             "report": a.report.as_ref().map(|p| p.display().to_string()),
@@ -184,16 +217,16 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
         return Ok(());
     }
     if a.verbose {
-        print_records(&prep.records);
+        print_records(records);
     }
     print_estimate(&estimates[0]);
-    print_counts(&counts);
+    print_counts(counts);
     if let Some(acc) = accuracy {
         println!("  accuracy of the hardware plan on the inputs: {:.4}", acc);
     }
     if estimates.len() > 1 {
         println!("\ntarget comparison (energy per inference):");
-        for e in &estimates {
+        for e in estimates {
             println!(
                 "  {:<14} {:<13} {:>12}   ANN fp32 / SNN {:>7.2}x",
                 e.target,

@@ -1,6 +1,7 @@
 //! Command definitions. Every command that takes a model shares [`ModelArgs`].
 
 mod bench;
+mod chipsim;
 mod compile;
 mod convert;
 mod cosim;
@@ -134,6 +135,8 @@ enum Command {
     Cosim(cosim::CosimArgs),
     /// Compile the HLS C++ with g++ and run it against the cycle engine (C simulation).
     Csim(csim::CsimArgs),
+    /// Run a chip export in the vendor's simulator (XyloSim) against spikefab's chip model.
+    Chipsim(chipsim::ChipsimArgs),
     /// Compile to Verilog and/or HLS C++, verify, co-simulate and (iCE40) build a bitstream.
     Compile(compile::CompileArgs),
     /// Time the cycle-accurate and reference engines side by side.
@@ -352,6 +355,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Verify(a) => verify::run(a),
         Command::Cosim(a) => cosim::run(a),
         Command::Csim(a) => csim::run(a),
+        Command::Chipsim(a) => chipsim::run(a),
         Command::Compile(a) => compile::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Energy(a) => energy::run(a),

@@ -36,9 +36,47 @@ fn chip_plan(
     steps: usize,
     batch: Option<&spikefab::data::InputBatch>,
 ) -> Result<(), Failure> {
-    let o = settings.options_for(target.clone(), steps, batch)?;
-    let net = spikefab::quant::quantise(m, &o.quant())
-        .map_err(|err| spikefab::driver::Error::Quant { path: m.path.clone(), err })?;
+    let mut o = settings.options_for(target.clone(), steps, batch)?.quant();
+    if target.family == spikefab::target::Family::Xylo {
+        o.rules = spikefab::quant::Rules::xylo();
+        let net = spikefab::quant::quantise(m, &o)
+            .map_err(|err| spikefab::driver::Error::Quant { path: m.path.clone(), err })?;
+        let spec = spikefab::chip::xylo::map(&net, target).map_err(|e| Failure::check(e.to_string()))?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&spec).expect("plain data"));
+            return Ok(());
+        }
+        println!(
+            "Xylo placement of {} on {}: {} hidden neurons ({} take input, {} drive the {} outputs), weight shifts \
+             in/rec/out {}/{}/{}; outputs {} step(s) behind the model",
+            net.model,
+            target.name,
+            spec.n_hidden,
+            spec.ien,
+            spec.oen,
+            spec.n_out,
+            spec.weight_shift_in,
+            spec.weight_shift_rec,
+            spec.weight_shift_out,
+            spec.lag
+        );
+        for p in &spec.places {
+            println!(
+                "  '{}': {} {}..{} ({} steps behind)",
+                p.layer,
+                p.population,
+                p.first,
+                p.first + p.neurons,
+                p.delay
+            );
+        }
+        for n in &net.notes {
+            println!("note: {n}");
+        }
+        return Ok(());
+    }
+    let net =
+        spikefab::quant::quantise(m, &o).map_err(|err| spikefab::driver::Error::Quant { path: m.path.clone(), err })?;
     let mapping = spikefab::chip::map(&net, target).map_err(Failure::input)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&mapping).expect("plain data"));

@@ -7,6 +7,7 @@ use serde_json::json;
 use spikefab::data;
 use spikefab::driver::{prepare, steps_for};
 use spikefab::sim::reference::{self, RunOptions};
+use spikefab::target::Family;
 
 use super::passes::{PassArgs, print_records};
 use super::{Bars, Failure, ModelArgs, PlanArgs};
@@ -16,7 +17,8 @@ use super::{Bars, Failure, ModelArgs, PlanArgs};
 pub enum Engine {
     /// Floating point, what the training framework computes.
     Reference,
-    /// The hardware plan in integers, cycle by cycle (bit-exact with the RTL).
+    /// The hardware in integers: the FPGA plan cycle by cycle (bit-exact with the RTL), or on a
+    /// chip target the chip's own integer model (bit-exact with the vendor's simulator).
     Cycle,
 }
 
@@ -107,6 +109,46 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
                 })
                 .collect();
             (r.outputs, rates)
+        }
+        Engine::Cycle if settings.target()?.family == Family::Xylo => {
+            // A chip target: its own integer model (spikefab's simulation of Xylo).
+            let t = settings.target()?;
+            if a.vcd.is_some() {
+                return Err(Failure::input(anyhow::anyhow!(
+                    "--vcd traces the FPGA plan; give an FPGA or ASIC --target"
+                )));
+            }
+            let run = spikefab::driver::chip::xylo_run(&m, &settings, &t, steps, &batch)?;
+            for n in &run.net.notes {
+                eprintln!("note: {n}");
+            }
+            let ts = run.chip_steps();
+            let rates = run
+                .spec
+                .places
+                .iter()
+                .map(|p| {
+                    let nh = run.spec.n_hidden;
+                    let total: u64 = run
+                        .records
+                        .iter()
+                        .map(|r| {
+                            if p.population == "output" {
+                                r.out_spikes.iter().map(|&s| u64::from(s)).sum::<u64>()
+                            } else {
+                                r.spikes
+                                    .chunks(nh)
+                                    .map(|row| {
+                                        row[p.first..p.first + p.neurons].iter().map(|&s| u64::from(s)).sum::<u64>()
+                                    })
+                                    .sum()
+                            }
+                        })
+                        .sum();
+                    (p.layer.clone(), total as f64 / (batch.n * ts * p.neurons) as f64)
+                })
+                .collect();
+            (run.outputs(), rates)
         }
         Engine::Cycle => {
             let plan = settings.plan(&m, steps, Some(&batch))?;

@@ -6,6 +6,7 @@ use clap::Args;
 use serde_json::json;
 use spikefab::data;
 use spikefab::driver::{EarlyExit, early_exit_check, prepare, steps_for, verify};
+use spikefab::target::Family;
 
 use super::passes::{PassArgs, print_records};
 use super::plan::print_plan;
@@ -53,6 +54,36 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     let prep = prepare(m, steps, &passes, &settings, Some(&batch), labels.as_deref(), &progress)?;
     let (steps, m) = (prep.steps, &prep.model);
     let min_agreement = passes.min_agreement();
+    let target = settings.target()?;
+    if target.family == Family::Xylo {
+        let run = spikefab::driver::chip::xylo_run(m, &settings, &target, steps, &batch)?;
+        let v = spikefab::driver::chip::verify_xylo(&prep.cut, &run, &batch, labels.as_deref(), &progress)?;
+        if a.json {
+            let mut j = serde_json::to_value(&v).expect("plain data");
+            j["target"] = json!(target.name);
+            j["notes"] = json!(run.net.notes);
+            j["min_agreement"] = json!(min_agreement);
+            j["pass"] = json!(v.class_agreement >= min_agreement);
+            println!("{}", serde_json::to_string_pretty(&j).expect("plain data"));
+        } else {
+            for n in &run.net.notes {
+                println!("note: {n}");
+            }
+            println!("samples: {}, timesteps: {steps} (the chip runs {})", batch.n, run.chip_steps());
+            println!("output spike agreement (aligned steps): {:.4}", v.output_agreement);
+            println!("class agreement: {:.4}", v.class_agreement);
+            if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.chip_accuracy) {
+                println!("accuracy: reference {ra:.4}, {} {ca:.4}", target.name);
+            }
+        }
+        if v.class_agreement < min_agreement {
+            return Err(Failure::check(format!(
+                "class agreement {:.4} is below --min-agreement {min_agreement}",
+                v.class_agreement
+            )));
+        }
+        return Ok(());
+    }
     let plan = settings.plan(m, steps, Some(&batch))?;
     // The reference runs the cut model unsimplified: the comparison covers the
     // simplifications and the lowering.

@@ -88,7 +88,7 @@ pub fn xylo_run(
         early_exit: false,
     };
     let net = quant::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
-    let mut spec = xylo::map(&net, target).map_err(|e| Error::Usage(format!("{}: {e}", m.path.display())))?;
+    let mut spec = xylo::map(&net, target).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
     spec.dt = m.dialect().dt.unwrap_or(1e-3);
     let (ts, nin) = (steps + spec.lag, spec.n_in);
     let mut inputs = vec![0u8; batch.n * ts * nin];
@@ -183,6 +183,68 @@ pub fn xylo_energy(run: &XyloRun, target: &Target) -> Option<ChipEnergy> {
             run.chip_steps(),
             run.spec.dt
         ),
+    })
+}
+
+/// `run`'s energy on `target` as an [`crate::energy::Estimate`] beside the other targets'
+/// (every inference lasts the same; the conventional network is priced with the target's
+/// per-operation constants).
+pub fn xylo_estimate(run: &XyloRun, target: &Target) -> Option<crate::energy::Estimate> {
+    let e = xylo_energy(run, target)?;
+    let ann = crate::energy::ann_of_layers(run.net.layers.iter(), run.net.input.numel(), target);
+    let j = e.energy_per_inference_j;
+    let ratio = |a: f64| if j > 0.0 { a / j } else { 0.0 };
+    let n = run.records.len().max(1) as f64;
+    let layers = run
+        .spec
+        .places
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let nh = run.spec.n_hidden;
+            let spikes: u64 = run
+                .records
+                .iter()
+                .map(|r| {
+                    if p.population == "output" {
+                        r.out_spikes.iter().map(|&s| u64::from(s)).sum::<u64>()
+                    } else {
+                        r.spikes
+                            .chunks(nh)
+                            .map(|row| row[p.first..p.first + p.neurons].iter().map(|&s| u64::from(s)).sum::<u64>())
+                            .sum()
+                    }
+                })
+                .sum();
+            crate::energy::LayerEnergy {
+                name: run.net.layers.get(k).map_or_else(|| p.layer.clone(), |l| l.name.clone()),
+                synaptic_ops: 0.0,
+                neuron_updates: (p.neurons * run.chip_steps()) as f64,
+                spikes: spikes as f64 / n,
+                synaptic_j: 0.0,
+                neuron_j: 0.0,
+                memory_j: 0.0,
+                total_j: 0.0,
+            }
+        })
+        .collect();
+    Some(crate::energy::Estimate {
+        target: target.name.clone(),
+        kind: target.kind.to_string(),
+        samples: run.records.len(),
+        energy_per_inference_j: j,
+        energy_min_j: j,
+        energy_max_j: j,
+        energy_std_j: 0.0,
+        latency_s: Some(e.seconds_per_inference),
+        cycles: 0.0,
+        components: vec![crate::energy::Component { name: "dynamic power x duration".into(), joules: j }],
+        layers,
+        memories: vec![],
+        operations_j: j,
+        ann_fp32_over_snn: ratio(ann.fp32_j),
+        ann_int8_over_snn: ratio(ann.int8_j),
+        ann,
     })
 }
 

@@ -50,14 +50,18 @@ pub enum Error {
     /// Options that do not fit together or are out of range.
     #[error("{0}")]
     Usage(String),
+    /// The model does not fit the target (a chip's limits).
+    #[error("{0}")]
+    DoesNotFit(String),
 }
 
 impl Error {
-    /// The command-line exit code: 1 when an external tool failed or the design does not fit,
+    /// The command-line exit code: 1 when an external tool failed or the design or model does
+    /// not fit the target,
     /// 2 for bad input or usage (a missing tool included: install it or drop the option).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Tool(FlowError::Failed { .. } | FlowError::DoesNotFit(_)) => 1,
+            Error::Tool(FlowError::Failed { .. } | FlowError::DoesNotFit(_)) | Error::DoesNotFit(_) => 1,
             _ => 2,
         }
     }

@@ -265,10 +265,20 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
     (total, components, layers, mems)
 }
 
-/// The conventional network of the same topology, evaluated once.
+/// The conventional network of the same topology as `plan`, evaluated once.
 pub fn ann_baseline(plan: &Plan, t: &Target) -> AnnBaseline {
-    let (mut macs, mut adds, mut params, mut acts) = (0u64, 0u64, 0u64, plan.input.numel() as u64);
-    for l in &plan.layers {
+    ann_of_layers(plan.layers.iter().map(|l| &l.q), plan.input.numel(), t)
+}
+
+/// The conventional network of the same topology as a quantised network's `layers` on
+/// `input_numel` inputs, evaluated once, priced with `t`'s per-operation constants.
+pub fn ann_of_layers<'a>(
+    layers: impl IntoIterator<Item = &'a crate::quant::Layer>,
+    input_numel: usize,
+    t: &Target,
+) -> AnnBaseline {
+    let (mut macs, mut adds, mut params, mut acts) = (0u64, 0u64, 0u64, input_numel as u64);
+    for l in layers {
         let n = l.neurons() as u64;
         acts += n;
         params += n; // one bias or threshold per output
