@@ -348,3 +348,16 @@ fn damaged_bytes_never_panic() {
     }
     assert!(failures > good.len() / 8, "most truncations are refused ({failures})");
 }
+
+/// The README's lists of ONNX ops and neuron models are the ones the code dispatches and
+/// recognises (generated from the op table and the neuron descriptors).
+#[test]
+fn readme_lists_what_the_onnx_front_supports() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let ops = format!("Supported ops (the op table): {}.", spikefab::front::onnx::supported());
+    assert!(readme.contains(&ops), "README.md must contain, on one line:\n{ops}");
+    for line in spikefab::ir::neuron::onnx_support() {
+        let want = format!("- {line}");
+        assert!(readme.contains(&want), "README.md must list the neuron model:\n{want}");
+    }
+}

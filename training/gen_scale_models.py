@@ -16,7 +16,10 @@ random inputs, layer by layer in graph order) so that every LIF layer spikes at 
 TARGET_RATE; row scales a_i = a * (1 + 0.25 u_i), u_i ~ U(-1, 1), rounded to a power-of-two
 grid like the trained students (f32 sums exact). Biases are zero.
 
-Usage: python training/gen_scale_models.py OUTDIR [--calib 32]
+Usage: python training/gen_scale_models.py OUTDIR [--calib 32] [--rate 0.5]
+
+--rate sets the input spike rate and every LIF layer's target rate (default 0.10; the engine
+benchmarks also use 0.5, where most inputs of a busy layer spike).
 """
 import argparse
 import json
@@ -59,9 +62,10 @@ def grid_scales(a):
     return np.maximum(np.round(a / q), 1) * q
 
 
-def calibrate(syn, extra, target=TARGET_RATE):
+def calibrate(syn, extra, target=None):
     """syn: T x B x ... synaptic current for unit scale; extra: added unscaled (shortcut) or None.
     Returns the scale s with spike rate of lif(s*syn + extra) closest to target (bisection in log)."""
+    target = TARGET_RATE if target is None else target
     lo, hi = 1e-4, 1e3
     for _ in range(40):
         mid = math.sqrt(lo * hi)
@@ -208,7 +212,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
     ap.add_argument("--calib", type=int, default=16, help="samples used to calibrate the layer scales")
+    ap.add_argument("--rate", type=float, default=0.10,
+                    help="input spike rate and the target spike rate of every LIF layer (default 0.10)")
     args = ap.parse_args()
+    global IN_RATE, TARGET_RATE
+    IN_RATE = TARGET_RATE = args.rate
     os.makedirs(args.outdir, exist_ok=True)
     torch.set_num_threads(2)
     t_all = time.time()

@@ -6,7 +6,8 @@
 //! dot-qualified names; their inner Input/Output nodes are pass-throughs and are removed by
 //! connecting every predecessor to every successor, keeping file order. Parameters keep
 //! their stored float dtype; integer datasets become f64. Files written before NIR had
-//! `v_reset` get 0, and a missing CubaLI(F) `w_in` gets 1; both are reported as warnings.
+//! `v_reset` get 0, and a missing CubaLI(F) `w_in` gets 1; both are reported as warnings. The
+//! datasets of neuron models, their defaults and warnings come from `ir::neuron::DESCRIPTORS`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -15,7 +16,7 @@ use hdf5_pure::{DType as H5Type, File, Group};
 use petgraph::graph::NodeIndex;
 
 use super::{FrontError, MAX_ELEMENTS};
-use crate::ir::{Graph, Op, Padding, Provenance, Tensor};
+use crate::ir::{Graph, Op, Padding, Provenance, Tensor, neuron};
 
 /// A node as stored, before flattening.
 enum Raw {
@@ -206,13 +207,7 @@ impl Reader<'_> {
             "SumPool2d" | "AvgPool2d" => &["kernel_size", "stride", "padding"],
             "Flatten" => &["start_dim", "end_dim"],
             "Delay" => &["delay"],
-            "Threshold" => &["threshold"],
-            "I" => &["r"],
-            "IF" => &["r", "v_threshold", "v_reset"],
-            "LI" => &["tau", "r", "v_leak"],
-            "LIF" => &["tau", "r", "v_leak", "v_threshold", "v_reset"],
-            "CubaLI" => &["tau_syn", "tau_mem", "r", "v_leak", "w_in"],
-            "CubaLIF" => &["tau_syn", "tau_mem", "r", "v_leak", "w_in", "v_threshold", "v_reset"],
+            t if neuron::descriptor(t).is_some() => &[],
             other => {
                 return Err(self.err(
                     qname,
@@ -226,9 +221,11 @@ impl Reader<'_> {
                 ));
             }
         };
+        let desc = neuron::descriptor(&ty);
         for d in &datasets {
             let d = d.as_str();
-            if d != "type" && d != "input_type" && d != "output_type" && !known.contains(&d) {
+            let is_param = known.contains(&d) || desc.is_some_and(|nd| nd.params.iter().any(|p| p.name == d));
+            if d != "type" && d != "input_type" && d != "output_type" && !is_param {
                 self.warnings.push(format!(
                     "node '{}' ({ty}): ignored unknown dataset '{}'",
                     display_name(qname),
@@ -340,45 +337,50 @@ impl Reader<'_> {
                 Op::Flatten { start_dim: one(self, "start_dim", 1)?, end_dim: one(self, "end_dim", -1)? }
             }
             "Delay" => Op::Delay { delay: req(self, "delay")? },
-            "Threshold" => Op::Threshold { threshold: req(self, "threshold")? },
-            "I" => Op::I { r: req(self, "r")? },
-            "IF" => {
-                let v_threshold = req(self, "v_threshold")?;
-                let v_reset = self.v_reset(g, qname, &datasets, &v_threshold)?;
-                Op::IF { r: req(self, "r")?, v_threshold, v_reset }
-            }
-            "LI" => Op::LI { tau: req(self, "tau")?, r: req(self, "r")?, v_leak: req(self, "v_leak")? },
-            "LIF" => {
-                let v_threshold = req(self, "v_threshold")?;
-                let v_reset = self.v_reset(g, qname, &datasets, &v_threshold)?;
-                Op::LIF {
-                    tau: req(self, "tau")?,
-                    r: req(self, "r")?,
-                    v_leak: req(self, "v_leak")?,
-                    v_threshold,
-                    v_reset,
+            t if let Some(d) = neuron::descriptor(t) => {
+                // Parameters in the descriptor's order; absent ones as the descriptor says.
+                let mut got: Vec<Option<Tensor>> = vec![];
+                for p in d.params {
+                    got.push(if self.has(&datasets, p.name) { Some(self.tensor(g, qname, p.name)?) } else { None });
                 }
-            }
-            "CubaLI" | "CubaLIF" => {
-                let tau_syn = req(self, "tau_syn")?;
-                let tau_mem = req(self, "tau_mem")?;
-                let r = req(self, "r")?;
-                let v_leak = req(self, "v_leak")?;
-                let w_in = if self.has(&datasets, "w_in") {
-                    self.tensor(g, qname, "w_in")?
-                } else {
-                    self.warnings.push(format!("node '{}' ({ty}): no 'w_in' dataset, using 1", display_name(qname)));
-                    Tensor::scalar(tau_syn.dtype, 1.0)
-                };
-                if ty == "CubaLI" {
-                    Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in }
-                } else {
-                    let v_threshold = req(self, "v_threshold")?;
-                    let v_reset = self.v_reset(g, qname, &datasets, &v_threshold)?;
-                    Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset }
+                let mut tensors = vec![];
+                for (k, p) in d.params.iter().enumerate() {
+                    let like = |name: &str| -> Result<&Tensor, FrontError> {
+                        let i =
+                            d.params.iter().position(|q| q.name == name).expect("descriptor names its own parameter");
+                        got[i]
+                            .as_ref()
+                            .ok_or_else(|| self.err(qname, Some(name), format!("missing dataset (required for {ty})")))
+                    };
+                    let t = match (&got[k], p.absent) {
+                        (Some(t), _) => t.clone(),
+                        (None, neuron::Absent::Required) => {
+                            return Err(self.err(qname, Some(p.name), format!("missing dataset (required for {ty})")));
+                        }
+                        (None, neuron::Absent::Like { like: l, value, why }) => {
+                            let base = like(l)?;
+                            self.warnings.push(format!(
+                                "node '{}': no '{}' dataset ({why}), using {value}",
+                                display_name(qname),
+                                p.name
+                            ));
+                            Tensor::full(base.dtype, base.shape.clone(), value)
+                        }
+                        (None, neuron::Absent::Scalar { like: l, value }) => {
+                            let base = like(l)?;
+                            self.warnings.push(format!(
+                                "node '{}' ({ty}): no '{}' dataset, using {value}",
+                                display_name(qname),
+                                p.name
+                            ));
+                            Tensor::scalar(base.dtype, value)
+                        }
+                    };
+                    tensors.push(t);
                 }
+                (d.build)(tensors)
             }
-            _ => unreachable!("type list above is exhaustive"),
+            _ => unreachable!("the type list above is exhaustive"),
         };
         Ok(Raw::Leaf(Box::new(op)))
     }
@@ -392,18 +394,6 @@ impl Reader<'_> {
                     .map_err(|_| self.err(node, Some(field), format!("expected non-negative sizes, found {x}")))
             })
             .collect()
-    }
-
-    fn v_reset(&mut self, g: &Group, node: &str, datasets: &[String], thr: &Tensor) -> Result<Tensor, FrontError> {
-        if self.has(datasets, "v_reset") {
-            self.tensor(g, node, "v_reset")
-        } else {
-            self.warnings.push(format!(
-                "node '{}': no 'v_reset' dataset (file written before NIR stored it), using 0",
-                display_name(node)
-            ));
-            Ok(Tensor::full(thr.dtype, thr.shape.clone(), 0.0))
-        }
     }
 
     fn graph(&mut self, g: &Group, qname: &str, datasets: &[String]) -> Result<Raw, FrontError> {

@@ -113,6 +113,13 @@ impl Op {
             Op::AvgPool2d { .. } => "AvgPool2d",
             Op::Flatten { .. } => "Flatten",
             Op::Delay { .. } => "Delay",
+            op => op.descriptor().expect("every other op is neuron-like").nir_type,
+        }
+    }
+
+    /// The neuron model's descriptor, for neuron-like ops (neurons and Threshold).
+    pub fn descriptor(&self) -> Option<&'static neuron::Descriptor> {
+        let name = match self {
             Op::Threshold { .. } => "Threshold",
             Op::I { .. } => "I",
             Op::IF { .. } => "IF",
@@ -120,48 +127,29 @@ impl Op {
             Op::LIF { .. } => "LIF",
             Op::CubaLI { .. } => "CubaLI",
             Op::CubaLIF { .. } => "CubaLIF",
-        }
+            _ => return None,
+        };
+        neuron::descriptor(name)
     }
 
     /// True for ops that keep state between steps (a cycle must pass through one).
     pub fn is_stateful(&self) -> bool {
-        matches!(
-            self,
-            Op::Delay { .. }
-                | Op::I { .. }
-                | Op::IF { .. }
-                | Op::LI { .. }
-                | Op::LIF { .. }
-                | Op::CubaLI { .. }
-                | Op::CubaLIF { .. }
-        )
+        matches!(self, Op::Delay { .. }) || self.descriptor().is_some_and(|d| d.stateful)
     }
 
     /// True for ops whose output is a binary spike train.
     pub fn emits_spikes(&self) -> bool {
-        matches!(self, Op::IF { .. } | Op::LIF { .. } | Op::CubaLIF { .. } | Op::Threshold { .. })
+        self.descriptor().is_some_and(|d| d.spiking)
     }
 
     /// True for neuron models (ops with a membrane).
     pub fn is_neuron(&self) -> bool {
-        matches!(
-            self,
-            Op::I { .. } | Op::IF { .. } | Op::LI { .. } | Op::LIF { .. } | Op::CubaLI { .. } | Op::CubaLIF { .. }
-        )
+        self.descriptor().is_some_and(|d| d.membrane)
     }
 
     /// True when the op's dynamics depend on dt.
     pub fn needs_dt(&self) -> bool {
-        matches!(
-            self,
-            Op::Delay { .. }
-                | Op::I { .. }
-                | Op::IF { .. }
-                | Op::LI { .. }
-                | Op::LIF { .. }
-                | Op::CubaLI { .. }
-                | Op::CubaLIF { .. }
-        )
+        matches!(self, Op::Delay { .. }) || self.descriptor().is_some_and(|d| d.needs_dt)
     }
 
     /// The op's parameter tensors with their NIR dataset names.

@@ -1,11 +1,216 @@
-//! Discrete-time neuron coefficients (SEMANTICS.md section 1), computed once in f64 from a
-//! neuron op's parameters and dt, broadcast to one value per neuron.
+//! Neuron models: one [`Descriptor`] per neuron-like NIR primitive, from which the op's
+//! methods ([`Op::emits_spikes`], [`Op::is_neuron`], ...), the NIR reader's datasets and
+//! defaults, validation's parameter constraints and the ONNX front end's support list are
+//! derived; and the discrete-time coefficients (SEMANTICS.md section 1), computed once in f64
+//! from a neuron op's parameters and dt, broadcast to one value per neuron.
 //!
 //! `v[t] = v_leak + beta*(vhat[t-1] - v_leak) + gain*drive[t]`, where `drive` is the summed
 //! input, or for current-based neurons `i[t] = alpha*i[t-1] + syn_gain*I[t]`.
 
 use super::dialect::{CubaInput, Integration};
 use super::{Dialect, Op, Tensor};
+
+/// What a parameter's values must satisfy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Constraint {
+    /// Any finite value.
+    Any,
+    /// Strictly positive (time constants).
+    Positive,
+}
+
+/// What the NIR reader uses when a file lacks a parameter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Absent {
+    /// The parameter is required.
+    Required,
+    /// Filled with `value` in the shape and dtype of parameter `like`, with a warning saying
+    /// `why`.
+    Like {
+        /// Parameter whose shape and dtype to copy.
+        like: &'static str,
+        /// Value.
+        value: f64,
+        /// Why files lack it.
+        why: &'static str,
+    },
+    /// A scalar `value` in the dtype of parameter `like`, with a warning.
+    Scalar {
+        /// Parameter whose dtype to copy.
+        like: &'static str,
+        /// Value.
+        value: f64,
+    },
+}
+
+/// One parameter of a neuron model: its NIR dataset name, constraint and default.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Param {
+    /// NIR dataset name (also the `Op` field name).
+    pub name: &'static str,
+    /// What its values must satisfy.
+    pub constraint: Constraint,
+    /// When a file lacks it.
+    pub absent: Absent,
+}
+
+/// One neuron-like NIR primitive.
+#[derive(Clone, Copy, Debug)]
+pub struct Descriptor {
+    /// NIR type name.
+    pub nir_type: &'static str,
+    /// Parameters in the order of the `Op` variant's fields and [`Op::params`].
+    pub params: &'static [Param],
+    /// Has a membrane (every neuron model; not the stateless Threshold).
+    pub membrane: bool,
+    /// Emits spikes.
+    pub spiking: bool,
+    /// Keeps state between steps.
+    pub stateful: bool,
+    /// Its dynamics depend on dt.
+    pub needs_dt: bool,
+    /// Current-based (a synaptic state).
+    pub current_based: bool,
+    /// How the ONNX front end produces it, or `None`.
+    pub onnx: Option<&'static str>,
+    /// The op from its parameters, in [`Descriptor::params`] order.
+    pub build: fn(Vec<Tensor>) -> Op,
+}
+
+const fn req(name: &'static str) -> Param {
+    Param { name, constraint: Constraint::Any, absent: Absent::Required }
+}
+
+const fn tau(name: &'static str) -> Param {
+    Param { name, constraint: Constraint::Positive, absent: Absent::Required }
+}
+
+const V_RESET: Param = Param {
+    name: "v_reset",
+    constraint: Constraint::Any,
+    absent: Absent::Like { like: "v_threshold", value: 0.0, why: "file written before NIR stored it" },
+};
+
+const W_IN: Param =
+    Param { name: "w_in", constraint: Constraint::Any, absent: Absent::Scalar { like: "tau_syn", value: 1.0 } };
+
+fn take<const N: usize>(v: Vec<Tensor>) -> [Tensor; N] {
+    v.try_into().unwrap_or_else(|v: Vec<Tensor>| panic!("descriptor built with {} parameters, expected {N}", v.len()))
+}
+
+/// Every neuron-like primitive.
+pub static DESCRIPTORS: &[Descriptor] = &[
+    Descriptor {
+        nir_type: "Threshold",
+        params: &[req("threshold")],
+        membrane: false,
+        spiking: true,
+        stateful: false,
+        needs_dt: false,
+        current_based: false,
+        onnx: Some("a comparison of a stateless value with a constant (Greater or GreaterOrEqual and Cast)"),
+        build: |v| {
+            let [threshold] = take(v);
+            Op::Threshold { threshold }
+        },
+    },
+    Descriptor {
+        nir_type: "I",
+        params: &[req("r")],
+        membrane: true,
+        spiking: false,
+        stateful: true,
+        needs_dt: true,
+        current_based: false,
+        onnx: Some("a membrane that accumulates without decay or threshold (an integrator readout)"),
+        build: |v| {
+            let [r] = take(v);
+            Op::I { r }
+        },
+    },
+    Descriptor {
+        nir_type: "IF",
+        params: &[req("r"), req("v_threshold"), V_RESET],
+        membrane: true,
+        spiking: true,
+        stateful: true,
+        needs_dt: true,
+        current_based: false,
+        onnx: Some("snnTorch Leaky with beta = 1"),
+        build: |v| {
+            let [r, v_threshold, v_reset] = take(v);
+            Op::IF { r, v_threshold, v_reset }
+        },
+    },
+    Descriptor {
+        nir_type: "LI",
+        params: &[tau("tau"), req("r"), req("v_leak")],
+        membrane: true,
+        spiking: false,
+        stateful: true,
+        needs_dt: true,
+        current_based: false,
+        onnx: Some("a decaying membrane without threshold (a leaky-integrator readout)"),
+        build: |v| {
+            let [tau, r, v_leak] = take(v);
+            Op::LI { tau, r, v_leak }
+        },
+    },
+    Descriptor {
+        nir_type: "LIF",
+        params: &[tau("tau"), req("r"), req("v_leak"), req("v_threshold"), V_RESET],
+        membrane: true,
+        spiking: true,
+        stateful: true,
+        needs_dt: true,
+        current_based: false,
+        onnx: Some(
+            "snnTorch Leaky (its subtract or zero reset, or a decaying subtraction) as one step with the membrane as state",
+        ),
+        build: |v| {
+            let [tau, r, v_leak, v_threshold, v_reset] = take(v);
+            Op::LIF { tau, r, v_leak, v_threshold, v_reset }
+        },
+    },
+    Descriptor {
+        nir_type: "CubaLI",
+        params: &[tau("tau_syn"), tau("tau_mem"), req("r"), req("v_leak"), W_IN],
+        membrane: true,
+        spiking: false,
+        stateful: true,
+        needs_dt: true,
+        current_based: true,
+        onnx: None,
+        build: |v| {
+            let [tau_syn, tau_mem, r, v_leak, w_in] = take(v);
+            Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in }
+        },
+    },
+    Descriptor {
+        nir_type: "CubaLIF",
+        params: &[tau("tau_syn"), tau("tau_mem"), req("r"), req("v_leak"), W_IN, req("v_threshold"), V_RESET],
+        membrane: true,
+        spiking: true,
+        stateful: true,
+        needs_dt: true,
+        current_based: true,
+        onnx: None,
+        build: |v| {
+            let [tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset] = take(v);
+            Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset }
+        },
+    },
+];
+
+/// The descriptor of NIR type `name`.
+pub fn descriptor(name: &str) -> Option<&'static Descriptor> {
+    DESCRIPTORS.iter().find(|d| d.nir_type == name)
+}
+
+/// The neuron models the ONNX front end recognises and how, one line each (the README's list).
+pub fn onnx_support() -> Vec<String> {
+    DESCRIPTORS.iter().filter_map(|d| d.onnx.map(|how| format!("{}: {how}", d.nir_type))).collect()
+}
 
 /// Coefficients of `n` neurons.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,4 +314,29 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Op::params` is the one per-variant list left: it must name the descriptor's
+    /// parameters in order, and `build` must put each tensor where `params` finds it.
+    #[test]
+    fn descriptors_match_the_ops_they_build() {
+        for d in DESCRIPTORS {
+            let tensors: Vec<Tensor> =
+                (0..d.params.len()).map(|k| Tensor::scalar(super::super::DType::F64, k as f64)).collect();
+            let op = (d.build)(tensors);
+            assert_eq!(op.type_name(), d.nir_type);
+            assert!(std::ptr::eq(op.descriptor().unwrap(), d), "{}", d.nir_type);
+            let names: Vec<&str> = op.params().iter().map(|(n, _)| *n).collect();
+            let want: Vec<&str> = d.params.iter().map(|p| p.name).collect();
+            assert_eq!(names, want, "{}", d.nir_type);
+            for (k, (_, t)) in op.params().iter().enumerate() {
+                assert_eq!(t.data, vec![k as f64], "{}: parameter {k}", d.nir_type);
+            }
+        }
+        assert!(onnx_support().iter().any(|l| l.starts_with("LIF:")));
+    }
 }

@@ -147,9 +147,11 @@ fn check_params(g: &Graph, ix: NodeIndex) -> Result<(), ValidError> {
         if let Some(bad) = t.data.iter().find(|v| !v.is_finite()) {
             return Err(ValidError::at(&n.name, Some(field), format!("contains {bad}; parameters must be finite")));
         }
-        if matches!(field, "tau" | "tau_syn" | "tau_mem")
-            && let Some(bad) = t.data.iter().find(|&&v| v <= 0.0)
-        {
+        let positive =
+            n.op.descriptor()
+                .and_then(|d| d.params.iter().find(|p| p.name == field))
+                .is_some_and(|p| p.constraint == crate::ir::neuron::Constraint::Positive);
+        if positive && let Some(bad) = t.data.iter().find(|&&v| v <= 0.0) {
             return Err(ValidError::at(&n.name, Some(field), format!("is {bad}; time constants must be positive")));
         }
         if field == "delay"

@@ -23,6 +23,7 @@ use proto::Dim;
 use value::{Atom, Lin};
 
 pub use build::DT;
+pub use ops::supported;
 
 use super::FrontError;
 use crate::ir::{Graph, Provenance};
@@ -113,7 +114,7 @@ pub fn load(path: &Path) -> Result<Graph, FrontError> {
             let dom = if n.domain.is_empty() { "ai.onnx".to_string() } else { n.domain.clone() };
             let hint =
                 if n.domain.is_empty() || n.domain == "ai.onnx" || ops::QONNX_DOMAINS.contains(&n.domain.as_str()) {
-                    format!("supported: {}", ops::SUPPORTED)
+                    format!("supported: {}", ops::supported())
                 } else {
                     format!(
                         "unknown domain (QONNX ops are read from {})",

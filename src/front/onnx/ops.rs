@@ -91,40 +91,102 @@ type OpFn = fn(&mut Importer, usize) -> Result<Vec<Value>, FrontError>;
 /// Domains whose `Quant`/`BipolarQuant` follow QONNX.
 pub(super) const QONNX_DOMAINS: [&str; 3] = ["onnx.brevitas", "qonnx.custom_op.general", "finn.custom_op.general"];
 
-/// The registry: the function evaluating `op` of `domain`.
-pub(super) fn lookup(domain: &str, op: &str) -> Option<OpFn> {
-    if domain.is_empty() || domain == "ai.onnx" {
-        return Some(match op {
-            "Gemm" => gemm,
-            "MatMul" => matmul,
-            "Conv" => conv,
-            "AveragePool" | "GlobalAveragePool" | "MaxPool" | "GlobalMaxPool" | "LpPool" => pool,
-            "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => reshape,
-            "Shape" | "Gather" | "Concat" | "Transpose" | "Slice" => shape_ops,
-            "Add" | "Sub" | "Mul" | "Div" | "Neg" => arith,
-            "Identity" | "Cast" | "Dropout" => passthrough,
-            "Greater" | "GreaterOrEqual" | "Less" | "LessOrEqual" => compare,
-            "Where" | "Not" | "And" | "Or" => logic,
-            "Clip" | "Sqrt" | "Reciprocal" | "Abs" | "Sign" | "Floor" | "Ceil" | "Relu" | "Exp" => unary,
-            "BatchNormalization" => batchnorm,
-            "Constant" => constant,
-            _ => return None,
-        });
-    }
-    if QONNX_DOMAINS.contains(&domain) {
-        return match op {
-            "BipolarQuant" | "Quant" => Some(qonnx_quant),
-            _ => None,
-        };
-    }
-    None
+/// Which domains a row of the op table serves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Domains {
+    /// The default domain (`""` or `ai.onnx`).
+    Default,
+    /// QONNX's domains ([`QONNX_DOMAINS`]).
+    Qonnx,
 }
 
-/// Op names the registry knows, for error messages.
-pub(super) const SUPPORTED: &str = "Gemm, MatMul, Conv, AveragePool, GlobalAveragePool, Flatten, Reshape, Squeeze, \
-     Unsqueeze, Add, Sub, Mul, Div, Neg, Identity, Cast, Dropout, Greater, GreaterOrEqual, Less, LessOrEqual, Where, \
-     Not, And, Or, Clip, Sqrt, Reciprocal, Abs, Sign, Floor, Ceil, BatchNormalization, Constant, Shape, Gather, \
-     Concat, Transpose, Slice; QONNX BipolarQuant and Quant";
+/// One row of the op table: the ops a handler evaluates, and what the supported-ops message
+/// says of them (`None`: supported as ONNX defines it).
+struct OpRow {
+    domains: Domains,
+    names: &'static [&'static str],
+    handler: OpFn,
+    note: Option<&'static str>,
+}
+
+const CONST_ONLY: Option<&str> = Some("on constants only");
+
+/// The op table: dispatch ([`lookup`]) and the supported-ops message ([`supported`]) both
+/// come from it.
+static OPS: &[OpRow] = &[
+    OpRow { domains: Domains::Default, names: &["Gemm"], handler: gemm, note: None },
+    OpRow { domains: Domains::Default, names: &["MatMul"], handler: matmul, note: None },
+    OpRow { domains: Domains::Default, names: &["Conv"], handler: conv, note: None },
+    OpRow { domains: Domains::Default, names: &["AveragePool", "GlobalAveragePool"], handler: pool, note: None },
+    OpRow {
+        domains: Domains::Default,
+        names: &["MaxPool", "GlobalMaxPool", "LpPool"],
+        handler: pool,
+        note: Some("refused with a message: a max over spikes is not in the IR"),
+    },
+    OpRow {
+        domains: Domains::Default,
+        names: &["Flatten", "Reshape", "Squeeze", "Unsqueeze"],
+        handler: reshape,
+        note: None,
+    },
+    OpRow { domains: Domains::Default, names: &["Shape"], handler: shape_ops, note: None },
+    OpRow {
+        domains: Domains::Default,
+        names: &["Gather", "Concat", "Transpose", "Slice"],
+        handler: shape_ops,
+        note: CONST_ONLY,
+    },
+    OpRow { domains: Domains::Default, names: &["Add", "Sub", "Mul", "Div", "Neg"], handler: arith, note: None },
+    OpRow { domains: Domains::Default, names: &["Identity", "Cast", "Dropout"], handler: passthrough, note: None },
+    OpRow {
+        domains: Domains::Default,
+        names: &["Greater", "GreaterOrEqual", "Less", "LessOrEqual"],
+        handler: compare,
+        note: None,
+    },
+    OpRow { domains: Domains::Default, names: &["Where", "Not", "And", "Or"], handler: logic, note: None },
+    OpRow {
+        domains: Domains::Default,
+        names: &["Clip", "Sqrt", "Reciprocal", "Abs", "Sign", "Floor", "Ceil", "Relu", "Exp"],
+        handler: unary,
+        note: CONST_ONLY,
+    },
+    OpRow { domains: Domains::Default, names: &["BatchNormalization"], handler: batchnorm, note: None },
+    OpRow { domains: Domains::Default, names: &["Constant"], handler: constant, note: None },
+    OpRow {
+        domains: Domains::Qonnx,
+        names: &["BipolarQuant", "Quant"],
+        handler: qonnx_quant,
+        note: Some("QONNX, on weights"),
+    },
+];
+
+/// The registry: the function evaluating `op` of `domain`.
+pub(super) fn lookup(domain: &str, op: &str) -> Option<OpFn> {
+    let d = if domain.is_empty() || domain == "ai.onnx" {
+        Domains::Default
+    } else if QONNX_DOMAINS.contains(&domain) {
+        Domains::Qonnx
+    } else {
+        return None;
+    };
+    OPS.iter().find(|r| r.domains == d && r.names.contains(&op)).map(|r| r.handler)
+}
+
+/// Op names the registry knows, with their notes, for error messages and the README.
+pub fn supported() -> String {
+    OPS.iter()
+        .map(|r| {
+            let names = r.names.join(", ");
+            match r.note {
+                Some(n) => format!("{names} ({n})"),
+                None => names,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 impl Importer<'_> {
     pub fn node(&self, k: usize) -> &NodeDef {
@@ -1192,4 +1254,43 @@ fn qonnx_quant(im: &mut Importer, k: usize) -> Result<Vec<Value>, FrontError> {
     };
     let r = y.zip(&zeropt, |v, z| v - z).and_then(|y| y.zip(&scale, |v, s| v * s)).map_err(e)?;
     Ok(vec![Value::Const(r)])
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    /// Every op the table dispatches appears in the message, and every name in the message
+    /// dispatches.
+    #[test]
+    fn dispatch_and_the_supported_message_agree() {
+        let msg = supported();
+        // The names, without the notes in parentheses.
+        let mut bare = String::new();
+        let mut depth = 0;
+        for c in msg.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                c if depth == 0 => bare.push(c),
+                _ => {}
+            }
+        }
+        let words: Vec<&str> = bare.split([',', ';', ' ']).filter(|w| !w.is_empty()).collect();
+        for r in OPS {
+            for n in r.names {
+                let dom = if r.domains == Domains::Qonnx { QONNX_DOMAINS[0] } else { "" };
+                assert!(lookup(dom, n).is_some(), "{n} does not dispatch");
+                assert!(words.contains(n), "{n} missing from: {msg}");
+            }
+        }
+        for w in &words {
+            assert!(
+                lookup("", w).is_some() || lookup(QONNX_DOMAINS[0], w).is_some(),
+                "'{w}' is listed but not dispatched"
+            );
+        }
+        assert!(lookup("", "Softplus").is_none());
+        assert!(lookup("com.example", "Gemm").is_none());
+    }
 }
