@@ -38,7 +38,13 @@ const MAX_ARRAY: u64 = 1 << 31;
 /// Reads a numeric `.npy` file (bool, int, uint, float of any width).
 pub fn read_npy(path: &Path) -> Result<Array, IoError> {
     let bytes = std::fs::read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
-    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| err(path, format!("not a valid .npy file: {e}")))?;
+    read_npy_bytes(path, &bytes)
+}
+
+/// Parses the contents of a `.npy` file; `path` only names the file in errors.
+pub fn read_npy_bytes(path: &Path, bytes: &[u8]) -> Result<Array, IoError> {
+    let data_start = header_end(path, bytes)?;
+    let npy = npyz::NpyFile::new(bytes).map_err(|e| err(path, format!("not a valid .npy file: {e}")))?;
     if npy.order() != npyz::Order::C {
         return Err(err(path, "Fortran-order arrays are not supported; save with np.ascontiguousarray"));
     }
@@ -54,6 +60,13 @@ pub fn read_npy(path: &Path) -> Result<Array, IoError> {
     };
     use npyz::TypeChar as C;
     let size = ts.size_field();
+    let have = (bytes.len() - data_start) as u64;
+    if let Some(need) = total.and_then(|t| t.checked_mul(size)).filter(|&need| need > have) {
+        return Err(err(
+            path,
+            format!("shape {shape:?} of {ts} needs {need} bytes of data, the file holds {have} (truncated?)"),
+        ));
+    }
     let bad = |e: std::io::Error| err(path, format!("cannot decode data: {e}"));
     let data: Vec<f64> = match (ts.type_char(), size) {
         (C::Bool, 1) => npy.into_vec::<bool>().map_err(bad)?.into_iter().map(|b| b as u8 as f64).collect(),
@@ -82,6 +95,29 @@ pub fn read_npy(path: &Path) -> Result<Array, IoError> {
         ));
     }
     Ok(Array { shape, data })
+}
+
+/// Where the data of a `.npy` file starts, checking the header length the file declares
+/// against its size before anything is allocated for it (npyz allocates it unchecked).
+fn header_end(path: &Path, bytes: &[u8]) -> Result<usize, IoError> {
+    const MAGIC: &[u8] = b"\x93NUMPY";
+    if bytes.len() < 10 || !bytes.starts_with(MAGIC) {
+        return Err(err(path, "not a valid .npy file: the \\x93NUMPY signature is missing or the file is truncated"));
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => {
+            return Err(err(path, format!("not a valid .npy file: unsupported format version {v} or truncated header")));
+        }
+    };
+    if len > bytes.len() - start {
+        return Err(err(
+            path,
+            format!("not a valid .npy file: the header declares {len} bytes, the file holds {}", bytes.len() - start),
+        ));
+    }
+    Ok(start + len)
 }
 
 /// How a batch feeds the Input node.

@@ -32,6 +32,11 @@ struct Reader<'a> {
 /// Reads a `.nir` file.
 pub fn load(path: &Path) -> Result<Graph, FrontError> {
     let bytes = std::fs::read(path).map_err(|e| FrontError::file(path, format!("cannot read: {e}")))?;
+    from_bytes(path, bytes)
+}
+
+/// Parses the contents of a `.nir` file; `path` only names the file in errors.
+pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Graph, FrontError> {
     if !hdf5_pure::is_hdf5_bytes(&bytes) {
         return Err(FrontError::file(path, "not an HDF5 file (a .nir file is HDF5; the signature is missing)"));
     }
@@ -132,17 +137,35 @@ impl Reader<'_> {
         let shape = self.checked_len(&ds, node, field)?;
         let ty = ds.dtype().map_err(|e| self.err(node, Some(field), format!("unreadable type: {e}")))?;
         let rd = |e: hdf5_pure::Error| self.err(node, Some(field), format!("cannot read data: {e}"));
+        // The data read may disagree with the declared shape in a malformed file: check
+        // before building the tensor, whose invariant is `data.len() == numel`.
+        let numel = shape.iter().product::<usize>();
+        let mismatch = |len: usize| {
+            self.err(node, Some(field), format!("{len} values stored, the declared shape {shape:?} needs {numel}"))
+        };
         let t = match ty {
-            H5Type::F32 => Tensor::f32(shape, &ds.read_f32().map_err(rd)?),
-            H5Type::F64 => Tensor::f64(shape, ds.read_f64().map_err(rd)?),
-            H5Type::I8
+            H5Type::F32 => {
+                let v = ds.read_f32().map_err(rd)?;
+                if v.len() != numel {
+                    return Err(mismatch(v.len()));
+                }
+                Tensor::f32(shape, &v)
+            }
+            H5Type::F64
+            | H5Type::I8
             | H5Type::I16
             | H5Type::I32
             | H5Type::I64
             | H5Type::U8
             | H5Type::U16
             | H5Type::U32
-            | H5Type::U64 => Tensor::f64(shape, ds.read_f64().map_err(rd)?),
+            | H5Type::U64 => {
+                let v = ds.read_f64().map_err(rd)?;
+                if v.len() != numel {
+                    return Err(mismatch(v.len()));
+                }
+                Tensor::f64(shape, v)
+            }
             other => {
                 return Err(self.err(
                     node,
@@ -151,9 +174,6 @@ impl Reader<'_> {
                 ));
             }
         };
-        if t.data.len() != t.shape.iter().product::<usize>() {
-            return Err(self.err(node, Some(field), "data length does not match the declared shape"));
-        }
         Ok(t)
     }
 

@@ -31,7 +31,13 @@ use crate::ir::{Graph, Provenance};
 /// Reads a `.onnx` file.
 pub fn load(path: &Path) -> Result<Graph, FrontError> {
     let bytes = std::fs::read(path).map_err(|e| FrontError::file(path, format!("cannot read: {e}")))?;
-    let model = proto::parse(path, &bytes)?;
+    from_bytes(path, &bytes)
+}
+
+/// Parses the contents of a `.onnx` file; `path` names the file in errors and external data
+/// is looked up in its folder.
+pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Graph, FrontError> {
+    let model = proto::parse(path, bytes)?;
     let gd = &model.graph;
     let mut im = Importer {
         path,

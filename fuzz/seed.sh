@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the fuzz corpora in fuzz/corpus/<target>/ from the repository's own files: every
+# .nir/.onnx/.npy under tests/data and models (the broken-input corpora included), the
+# crash regressions in tests/data/fuzz, and for JSON every model converted with
+# `spikefab convert` (compact, up to 64 KB). The pipeline corpus is the JSON corpus behind
+# a few option prefixes (see fuzz_targets/pipeline.rs). Existing corpus files are kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+C=fuzz/corpus
+mkdir -p $C/nir $C/onnx $C/json $C/npy $C/pipeline
+cp_into() { # dir files...
+    local d=$1; shift
+    for f in "$@"; do cp "$f" "$d/seed_$(echo "$f" | tr '/' '_')"; done
+}
+mapfile -t nir < <(find tests/data models -name '*.nir' | sort)
+mapfile -t onnx < <(find tests/data models -name '*.onnx' | sort)
+mapfile -t npy < <(find tests/data models -name '*.npy' | sort)
+cp_into $C/nir "${nir[@]}"
+cp_into $C/onnx "${onnx[@]}"
+cp_into $C/npy "${npy[@]}"
+for t in nir onnx json npy pipeline; do
+    if [ -d tests/data/fuzz/$t ]; then cp_into $C/$t $(find tests/data/fuzz/$t -type f ! -name '*.json' -o -type f -path "*/fuzz/json/*" -name '*.json' | sort); fi
+done
+cargo build --release --quiet
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for f in "${nir[@]}" "${onnx[@]}"; do
+    case $f in *broken*) continue ;; esac
+    out=$tmp/$(echo "${f%.*}" | tr '/' '_').json
+    if [ "${f##*.}" = onnx ]; then
+        target/release/spikefab convert "$f" -T 4 -o "$out" >/dev/null 2>&1 || continue
+    else
+        target/release/spikefab convert "$f" --dt 1e-3 -T 4 -o "$out" >/dev/null 2>&1 || continue
+    fi
+    python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":")))' "$out" >"$out.min"
+    [ "$(stat -c %s "$out.min")" -le 65536 ] || continue
+    b=$(basename "$out")
+    cp "$out.min" $C/json/seed_$b
+    # Option prefixes: T, target/lanes, weight/input bits, frac/leak bits, membrane cap, input max.
+    for p in '\x03\x00\x77\x06\x00\x10' '\x27\x05\x00\x06\x00\x01' '\x9f\x0e\xff\x9a\x0c\x40'; do
+        { printf "$p"; cat "$out.min"; } >$C/pipeline/seed_${p//\\x/}_$b
+    done
+done
+for t in nir onnx json npy pipeline; do echo "$t: $(ls $C/$t | wc -l) files"; done
