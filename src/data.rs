@@ -108,7 +108,10 @@ fn header_end(path: &Path, bytes: &[u8]) -> Result<usize, IoError> {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
         2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => {
-            return Err(err(path, format!("not a valid .npy file: unsupported format version {v} or truncated header")));
+            return Err(err(
+                path,
+                format!("not a valid .npy file: unsupported format version {v} or truncated header"),
+            ));
         }
     };
     if len > bytes.len() - start {

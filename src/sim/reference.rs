@@ -3,10 +3,14 @@
 //!
 //! Per sample and step, nodes run in [`GraphInfo::order`]; a node's input is the sum of its
 //! in-edges in file order (a recurrent edge reads the source's previous-step output, zero at
-//! the first step). Arithmetic is f32 (or f64 on request) with parameters converted once;
-//! weighted sums accumulate in input order and add the bias last, as PyTorch does. Samples
-//! run in parallel (rayon); each sample's arithmetic is sequential, so results do not
-//! depend on the thread count.
+//! the first step). Arithmetic is f32 (or f64 on request) with parameters converted once.
+//! Samples run in chunks of up to [`CHUNK`], chunks in parallel (rayon). Within a chunk a
+//! dense layer is one matrix product (`matrixmultiply`) over the chunk's samples; a
+//! convolution runs event by event (taps in (ci, ky, kx) order, zero inputs skipped) for a
+//! sample whose input is mostly zero and as an unrolled matrix product otherwise; biases are
+//! added last, as PyTorch does. Every value of a sample depends only on that sample: each
+//! output element is one dot product whose summation order is fixed by the layer's shape and
+//! the sample's own activity, never by the chunk or the thread count.
 
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
@@ -33,6 +37,21 @@ pub trait Real:
     const ZERO: Self;
     /// One.
     const ONE: Self;
+    /// `c (m x n, row stride rsc) = a (m x k) . b (k x n)`, with `a` and `b` given by their
+    /// (row, column) strides; every element is one dot product over `k` whose summation
+    /// order depends only on `k`.
+    #[allow(clippy::too_many_arguments)]
+    fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[Self],
+        sa: (usize, usize),
+        b: &[Self],
+        sb: (usize, usize),
+        c: &mut [Self],
+        rsc: usize,
+    );
     /// Conversion from f64 (rounding).
     fn of(v: f64) -> Self;
     /// Conversion to f64 (exact).
@@ -62,6 +81,38 @@ impl Real for f32 {
     fn trunc(self) -> Self {
         f32::trunc(self)
     }
+    fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[Self],
+        sa: (usize, usize),
+        b: &[Self],
+        sb: (usize, usize),
+        c: &mut [Self],
+        rsc: usize,
+    ) {
+        check_gemm(m, k, n, a.len(), sa, b.len(), sb, c.len(), rsc);
+        // SAFETY: check_gemm proved every index the product touches lies inside its slice.
+        unsafe {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                sa.0 as isize,
+                sa.1 as isize,
+                b.as_ptr(),
+                sb.0 as isize,
+                sb.1 as isize,
+                0.0,
+                c.as_mut_ptr(),
+                rsc as isize,
+                1,
+            )
+        }
+    }
 }
 
 impl Real for f64 {
@@ -79,6 +130,59 @@ impl Real for f64 {
     fn trunc(self) -> Self {
         f64::trunc(self)
     }
+    fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[Self],
+        sa: (usize, usize),
+        b: &[Self],
+        sb: (usize, usize),
+        c: &mut [Self],
+        rsc: usize,
+    ) {
+        check_gemm(m, k, n, a.len(), sa, b.len(), sb, c.len(), rsc);
+        // SAFETY: check_gemm proved every index the product touches lies inside its slice.
+        unsafe {
+            matrixmultiply::dgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                sa.0 as isize,
+                sa.1 as isize,
+                b.as_ptr(),
+                sb.0 as isize,
+                sb.1 as isize,
+                0.0,
+                c.as_mut_ptr(),
+                rsc as isize,
+                1,
+            )
+        }
+    }
+}
+
+/// Panics unless the strided operands of a product lie inside their slices (a broken
+/// invariant of the engine, never of the input).
+#[allow(clippy::too_many_arguments)]
+fn check_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    la: usize,
+    sa: (usize, usize),
+    lb: usize,
+    sb: (usize, usize),
+    lc: usize,
+    rsc: usize,
+) {
+    if m == 0 || k == 0 || n == 0 {
+        return;
+    }
+    let last = |rows: usize, cols: usize, s: (usize, usize)| (rows - 1) * s.0 + (cols - 1) * s.1;
+    assert!(last(m, k, sa) < la && last(k, n, sb) < lb && last(m, n, (rsc, 1)) < lc, "gemm operands out of bounds");
 }
 
 /// A simulation setup error (bad request, not bad arithmetic).
@@ -104,6 +208,9 @@ pub enum SimError {
     #[error("{0}")]
     Limit(#[from] crate::limits::LimitError),
 }
+
+/// Most samples run together through each matrix product.
+pub const CHUNK: usize = 16;
 
 /// Values per step that a run keeps for the whole inference: the inputs of Delay nodes.
 pub fn history_numel(g: &Graph, info: &GraphInfo) -> usize {
@@ -182,8 +289,14 @@ fn run_t<T: Real>(
     let out_numel = info.out_numel(out_ix);
     crate::limits::check_run(batch.n, opts.steps, out_numel, history_numel(g, info))?;
     let prog = Program::<T>::build(g, info, dialect)?;
-    let per_sample: Vec<(Vec<f64>, Vec<u64>)> =
-        (0..batch.n).into_par_iter().map(|i| prog.sample(batch, i, opts.steps, out_ix, hook)).collect();
+    // Chunks of samples run in parallel; within a chunk, samples share each matrix product.
+    // Every output element is one dot product whose order does not depend on the chunk.
+    let b = batch.n.div_ceil(rayon::current_num_threads().max(1)).clamp(1, CHUNK);
+    let starts: Vec<usize> = (0..batch.n).step_by(b).collect();
+    let per_sample: Vec<(Vec<f64>, Vec<u64>)> = starts
+        .into_par_iter()
+        .map(|first| prog.chunk(batch, first, b.min(batch.n - first), opts.steps, out_ix, hook))
+        .collect();
     let n_nodes = g.g.node_count();
     let mut activity = Activity {
         nonzero: vec![0; n_nodes],
@@ -262,6 +375,9 @@ enum Kernel<T> {
 
 struct ConvK<T> {
     w: Vec<T>,
+    /// The kernels as [group][ci/groups][kh][kw][co/groups]: one contiguous run of output
+    /// channels per input tap, for the event path.
+    wt: Vec<T>,
     b: Option<Vec<T>>,
     groups: usize,
     ci: usize,
@@ -338,8 +454,22 @@ impl<T: Real> Program<T> {
                         Padding::Valid => [0, 0],
                         Padding::Same => [dl[0] * (k[0] - 1) / 2, dl[1] * (k[1] - 1) / 2],
                     };
+                    let (co, ci_g) = (outs[0], weight.shape[1]);
+                    let co_g = co / *groups;
+                    let taps = k[0] * k[1];
+                    let mut wt = vec![T::ZERO; weight.data.len()];
+                    for o in 0..co {
+                        let (grp, col) = (o / co_g, o % co_g);
+                        for cil in 0..ci_g {
+                            for tap in 0..taps {
+                                wt[((grp * ci_g + cil) * taps + tap) * co_g + col] =
+                                    T::of(weight.data[(o * ci_g + cil) * taps + tap]);
+                            }
+                        }
+                    }
                     Kernel::Conv(Box::new(ConvK {
                         w: conv(weight),
+                        wt,
                         b: bias.as_ref().map(conv),
                         groups: *groups,
                         ci: ins[0],
@@ -403,38 +533,46 @@ impl<T: Real> Program<T> {
         })
     }
 
-    /// Runs one sample; returns the selected output per step and non-zero counts per node.
-    fn sample(
+    /// Runs samples `first..first + b` together: every node's values are `b` rows of its
+    /// width, so weighted sums are one matrix product over the chunk. Returns each sample's
+    /// selected output per step (sample-major) and non-zero counts per node.
+    fn chunk(
         &self,
         batch: &InputBatch,
-        i: usize,
+        first: usize,
+        b: usize,
         steps: usize,
         out: NodeIndex,
         hook: Option<&dyn StepHook>,
     ) -> (Vec<f64>, Vec<u64>) {
         let n = self.kernels.len();
-        let mut cur: Vec<Vec<T>> = self.out_numel.iter().map(|&k| vec![T::ZERO; k]).collect();
+        let mut cur: Vec<Vec<T>> = self.out_numel.iter().map(|&k| vec![T::ZERO; b * k]).collect();
         let mut prev = cur.clone();
         let mut state: Vec<State<T>> =
-            (0..n).map(|k| State::new(&self.kernels[k], self.in_numel[k], self.v_from_leak)).collect();
+            (0..n).map(|k| State::new(&self.kernels[k], b, self.in_numel[k], self.v_from_leak)).collect();
         let mut nz = vec![0u64; n];
-        let mut result = Vec::with_capacity(steps * self.out_numel[out.index()]);
+        let on = self.out_numel[out.index()];
+        let mut result = vec![0.0; b * steps * on];
         let mut buf: Vec<T> = vec![];
+        let mut scratch: Vec<T> = vec![];
         for t in 0..steps {
             std::mem::swap(&mut cur, &mut prev);
             for &ix in &self.order {
                 let k = ix.index();
+                let width = self.in_numel[k];
                 buf.clear();
-                buf.resize(self.in_numel[k], T::ZERO);
+                buf.resize(b * width, T::ZERO);
                 if k == self.input_node {
-                    for (b, &v) in buf.iter_mut().zip(batch.at(i, t)) {
-                        *b = T::of(v);
+                    for (s, row) in buf.chunks_exact_mut(width).enumerate() {
+                        for (v, &x) in row.iter_mut().zip(batch.at(first + s, t)) {
+                            *v = T::of(x);
+                        }
                     }
                 } else {
                     for &(src, rec) in &self.inputs[k] {
                         let v = if rec { &prev[src] } else { &cur[src] };
-                        for (b, &x) in buf.iter_mut().zip(v) {
-                            *b += x;
+                        for (x, &y) in buf.iter_mut().zip(v) {
+                            *x += y;
                         }
                     }
                 }
@@ -443,75 +581,86 @@ impl<T: Real> Program<T> {
                     (State::Neuron { v_pre, .. }, Some(_)) => Some(v_pre.iter().map(|x| x.f64()).collect()),
                     _ => None,
                 };
-                self.step(k, &buf, &mut o, &mut state[k], t);
-                nz[k] += o.iter().filter(|v| v.f64() != 0.0).count() as u64;
+                self.step(k, b, &buf, &mut o, &mut state[k], t, &mut scratch);
+                nz[k] += o.iter().filter(|&&v| v != T::ZERO).count() as u64;
                 if let Some(h) = hook {
-                    let inp: Vec<f64> =
-                        if k == self.input_node { vec![] } else { buf.iter().map(|v| v.f64()).collect() };
-                    let outp: Vec<f64> = o.iter().map(|v| v.f64()).collect();
-                    h.on_step(i, t, ix, &inp, &outp);
-                    if let (Some(before), State::Neuron { v_pre, .. }) = (&v_before, &state[k]) {
-                        let after: Vec<f64> = v_pre.iter().map(|x| x.f64()).collect();
-                        h.on_membrane(i, t, ix, before, &after);
+                    let w_out = self.out_numel[k];
+                    for s in 0..b {
+                        let inp: Vec<f64> = if k == self.input_node {
+                            vec![]
+                        } else {
+                            buf[s * width..(s + 1) * width].iter().map(|v| v.f64()).collect()
+                        };
+                        let outp: Vec<f64> = o[s * w_out..(s + 1) * w_out].iter().map(|v| v.f64()).collect();
+                        h.on_step(first + s, t, ix, &inp, &outp);
+                        if let (Some(before), State::Neuron { v_pre, .. }) = (&v_before, &state[k]) {
+                            let after: Vec<f64> = v_pre[s * w_out..(s + 1) * w_out].iter().map(|x| x.f64()).collect();
+                            h.on_membrane(first + s, t, ix, &before[s * w_out..(s + 1) * w_out], &after);
+                        }
                     }
                 }
                 cur[k] = o;
             }
-            result.extend(cur[out.index()].iter().map(|v| v.f64()));
+            for (s, row) in cur[out.index()].chunks_exact(on).enumerate() {
+                let at = (s * steps + t) * on;
+                for (r, v) in result[at..at + on].iter_mut().zip(row) {
+                    *r = v.f64();
+                }
+            }
         }
         (result, nz)
     }
 
-    fn step(&self, k: usize, x: &[T], y: &mut [T], st: &mut State<T>, t: usize) {
+    /// One node's step over `b` samples: `x` is `b` rows of its input width, `y` `b` rows of
+    /// its output width.
+    #[allow(clippy::too_many_arguments)]
+    fn step(&self, k: usize, b: usize, x: &[T], y: &mut [T], st: &mut State<T>, t: usize, scratch: &mut Vec<T>) {
         match &self.kernels[k] {
             Kernel::Input | Kernel::Pass => y.copy_from_slice(x),
-            Kernel::Affine { w, b, rows, cols } => {
-                y.iter_mut().for_each(|v| *v = T::ZERO);
-                // Row-wise dot products in input order, skipping zero inputs (exact: 0*w adds 0).
-                for (r, out) in y.iter_mut().enumerate().take(*rows) {
-                    let row = &w[r * cols..(r + 1) * cols];
-                    let mut acc = T::ZERO;
-                    for (wv, &xv) in row.iter().zip(x) {
-                        if xv != T::ZERO {
-                            acc += *wv * xv;
+            Kernel::Affine { w, b: bias, rows, cols } => {
+                // y (b x rows) = x (b x cols) . w^T; w is rows x cols, row-major.
+                T::gemm(b, *cols, *rows, x, (*cols, 1), w, (1, *cols), y, *rows);
+                if let Some(bias) = bias {
+                    for row in y.chunks_exact_mut(*rows) {
+                        for (o, &bv) in row.iter_mut().zip(bias) {
+                            *o += bv;
                         }
-                    }
-                    *out = acc;
-                }
-                if let Some(b) = b {
-                    for (o, &bv) in y.iter_mut().zip(b) {
-                        *o += bv;
                     }
                 }
             }
             Kernel::Scale { s } => {
-                for ((o, &xv), &sv) in y.iter_mut().zip(x).zip(s) {
-                    *o = sv * xv;
+                for (yr, xr) in y.chunks_exact_mut(s.len()).zip(x.chunks_exact(s.len())) {
+                    for ((o, &xv), &sv) in yr.iter_mut().zip(xr).zip(s) {
+                        *o = sv * xv;
+                    }
                 }
             }
-            Kernel::Conv(c) => conv_step(c, x, y),
+            Kernel::Conv(c) => conv_step(c, b, x, y, scratch),
             Kernel::Pool { avg, c, ih, iw, oh, ow, k, s, p } => {
-                for ch in 0..*c {
-                    for oy in 0..*oh {
-                        for ox in 0..*ow {
-                            let mut acc = T::ZERO;
-                            for ky in 0..k[0] {
-                                let yy = (oy * s[0] + ky) as isize - p[0] as isize;
-                                if yy < 0 || yy >= *ih as isize {
-                                    continue;
-                                }
-                                for kx in 0..k[1] {
-                                    let xx = (ox * s[1] + kx) as isize - p[1] as isize;
-                                    if xx < 0 || xx >= *iw as isize {
+                let (wi, wo) = (c * ih * iw, c * oh * ow);
+                for (y, x) in y.chunks_exact_mut(wo).zip(x.chunks_exact(wi)) {
+                    for ch in 0..*c {
+                        for oy in 0..*oh {
+                            for ox in 0..*ow {
+                                let mut acc = T::ZERO;
+                                for ky in 0..k[0] {
+                                    let yy = (oy * s[0] + ky) as isize - p[0] as isize;
+                                    if yy < 0 || yy >= *ih as isize {
                                         continue;
                                     }
-                                    acc += x[(ch * ih + yy as usize) * iw + xx as usize];
+                                    for kx in 0..k[1] {
+                                        let xx = (ox * s[1] + kx) as isize - p[1] as isize;
+                                        if xx < 0 || xx >= *iw as isize {
+                                            continue;
+                                        }
+                                        acc += x[(ch * ih + yy as usize) * iw + xx as usize];
+                                    }
                                 }
+                                y[(ch * oh + oy) * ow + ox] = match avg {
+                                    Some(a) => acc * *a,
+                                    None => acc,
+                                };
                             }
-                            y[(ch * oh + oy) * ow + ox] = match avg {
-                                Some(a) => acc * *a,
-                                None => acc,
-                            };
                         }
                     }
                 }
@@ -519,44 +668,49 @@ impl<T: Real> Program<T> {
             Kernel::Delay { steps } => {
                 let State::Delay(hist) = st else { unreachable!("state matches kernel") };
                 hist.push(x.to_vec());
-                for (j, o) in y.iter_mut().enumerate() {
-                    let d = steps[j];
-                    *o = if d > t { T::ZERO } else { hist[t - d][j] };
+                let w = steps.len();
+                for (e, o) in y.iter_mut().enumerate() {
+                    let d = steps[e % w];
+                    *o = if d > t { T::ZERO } else { hist[t - d][e] };
                 }
             }
             Kernel::Threshold { th } => {
-                for ((o, &xv), &h) in y.iter_mut().zip(x).zip(th) {
-                    *o = if self.fires(xv, h) { T::ONE } else { T::ZERO };
+                for (yr, xr) in y.chunks_exact_mut(th.len()).zip(x.chunks_exact(th.len())) {
+                    for ((o, &xv), &h) in yr.iter_mut().zip(xr).zip(th) {
+                        *o = if self.fires(xv, h) { T::ONE } else { T::ZERO };
+                    }
                 }
             }
             Kernel::Neuron(p) => {
                 let State::Neuron { v, i, s_prev, v_pre } = st else { unreachable!("state matches kernel") };
                 let multi = p.multi;
-                for j in 0..y.len() {
+                let w = p.beta.len();
+                for e in 0..y.len() {
+                    let j = e % w;
                     let drive = match &p.syn {
                         Some((alpha, gs)) => {
-                            i[j] = alpha[j] * i[j] + gs[j] * x[j];
-                            i[j]
+                            i[e] = alpha[j] * i[e] + gs[j] * x[e];
+                            i[e]
                         }
-                        None => x[j],
+                        None => x[e],
                     };
                     let leaked = if p.v_leak[j] == T::ZERO {
-                        p.beta[j] * v[j]
+                        p.beta[j] * v[e]
                     } else {
-                        p.v_leak[j] + p.beta[j] * (v[j] - p.v_leak[j])
+                        p.v_leak[j] + p.beta[j] * (v[e] - p.v_leak[j])
                     };
                     let mut vt = leaked + p.gain[j] * drive;
                     match &p.v_th {
                         None => {
-                            v_pre[j] = vt;
-                            v[j] = vt;
-                            y[j] = vt;
+                            v_pre[e] = vt;
+                            v[e] = vt;
+                            y[e] = vt;
                         }
                         Some(th) => {
-                            if self.reset == ResetMode::SubtractUndecayed && s_prev[j] != T::ZERO {
-                                vt = vt - s_prev[j] * th[j];
+                            if self.reset == ResetMode::SubtractUndecayed && s_prev[e] != T::ZERO {
+                                vt = vt - s_prev[e] * th[j];
                             }
-                            v_pre[j] = vt;
+                            v_pre[e] = vt;
                             let s = self.fires(vt, th[j]);
                             // Spikes this step: 1, or trunc(v / thr) for multi-spike neurons.
                             let count = match (s, multi) {
@@ -564,16 +718,17 @@ impl<T: Real> Program<T> {
                                 (true, false) => T::ONE,
                                 (true, true) => vt.div(th[j]).trunc().max_one(),
                             };
-                            y[j] = count;
-                            v[j] = match self.reset {
+                            y[e] = count;
+                            v[e] = match self.reset {
                                 ResetMode::Zero if s => p.v_reset[j],
                                 ResetMode::Subtract if s => vt - count * th[j],
                                 _ => vt,
                             };
-                            s_prev[j] = count;
+                            s_prev[e] = count;
                         }
                     }
                 }
+                let _ = b;
             }
         }
     }
@@ -584,15 +739,63 @@ impl<T: Real> Program<T> {
     }
 }
 
-fn conv_step<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T]) {
-    y.iter_mut().for_each(|v| *v = T::ZERO);
+/// Unrolled inputs kept at once by a convolution (elements); bounds the samples per product.
+const COLS_MAX: usize = 1 << 23;
+
+/// Convolution of `b` samples: sparse inputs event by event, the rest as matrix products.
+fn conv_step<T: Real>(c: &ConvK<T>, b: usize, x: &[T], y: &mut [T], scratch: &mut Vec<T>) {
+    let kk = c.ci / c.groups * c.k[0] * c.k[1];
+    let pix = c.oh * c.ow;
+    let (wi, wo) = (c.ci * c.ih * c.iw, c.co * pix);
+    // Samples whose input is mostly zero take the event path; the rest share products.
+    let mut dense = Vec::with_capacity(b);
+    for s in 0..b {
+        let xs = &x[s * wi..(s + 1) * wi];
+        if xs.iter().filter(|&&v| v != T::ZERO).count() * EVENT_FRACTION < wi {
+            conv_events(c, xs, &mut y[s * wo..(s + 1) * wo], scratch);
+        } else {
+            dense.push(s);
+        }
+    }
+    let per = (COLS_MAX / (kk * pix).max(1)).clamp(1, dense.len().max(1));
+    for group in dense.chunks(per) {
+        conv_dense(c, group, x, y, scratch);
+    }
+}
+
+/// A convolution input with fewer than 1/EVENT_FRACTION non-zero values runs event by event.
+const EVENT_FRACTION: usize = 2;
+
+/// One sample's convolution by scattering each non-zero input into the outputs whose window
+/// covers it, vectorised over output channels. Each output sums its taps in (ci, ky, kx)
+/// order, skipping zero inputs, then adds the bias.
+fn conv_events<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T], acc: &mut Vec<T>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the feature the function is compiled for was detected above.
+        return unsafe { conv_events_avx2(c, x, y, acc) };
+    }
+    conv_events_body(c, x, y, acc)
+}
+
+/// [`conv_events`] with 256-bit vectors: the same operations in the same order (Rust never
+/// fuses a multiply and an add), so the same results.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn conv_events_avx2<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T], acc: &mut Vec<T>) {
+    conv_events_body(c, x, y, acc)
+}
+
+#[inline(always)]
+fn conv_events_body<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T], acc: &mut Vec<T>) {
     let ci_g = c.ci / c.groups;
     let co_g = c.co / c.groups;
     let (kh, kw) = (c.k[0], c.k[1]);
-    // Scatter each non-zero input to the outputs whose window covers it.
+    let pix = c.oh * c.ow;
+    acc.clear();
+    acc.resize(pix * c.co, T::ZERO);
     for ci in 0..c.ci {
-        let grp = ci / ci_g;
-        let cil = ci % ci_g;
+        let (grp, cil) = (ci / ci_g, ci % ci_g);
         for iy in 0..c.ih {
             for ix in 0..c.iw {
                 let xv = x[(ci * c.ih + iy) * c.iw + ix];
@@ -617,21 +820,82 @@ fn conv_step<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T]) {
                         if ox >= c.ow {
                             continue;
                         }
-                        for col in 0..co_g {
-                            let co = grp * co_g + col;
-                            let w = c.w[((co * ci_g + cil) * kh + ky) * kw + kx];
-                            y[(co * c.oh + oy) * c.ow + ox] += w * xv;
+                        let w = &c.wt[(((grp * ci_g + cil) * kh + ky) * kw + kx) * co_g..][..co_g];
+                        let o = &mut acc[(oy * c.ow + ox) * c.co + grp * co_g..][..co_g];
+                        for (o, &w) in o.iter_mut().zip(w) {
+                            *o += w * xv;
                         }
                     }
                 }
             }
         }
     }
-    if let Some(b) = &c.b {
-        let per = c.oh * c.ow;
-        for (co, &bv) in b.iter().enumerate() {
-            for v in &mut y[co * per..(co + 1) * per] {
-                *v += bv;
+    for (p, row) in acc.chunks_exact(c.co).enumerate() {
+        for (co, &v) in row.iter().enumerate() {
+            y[co * pix + p] = match &c.b {
+                Some(b) => v + b[co],
+                None => v,
+            };
+        }
+    }
+}
+
+/// Convolution of the samples `which` as one matrix product per group: their inputs
+/// unrolled into a (ci/groups * kh * kw) x (samples * oh * ow) matrix, multiplied by the
+/// group's kernels.
+fn conv_dense<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scratch: &mut Vec<T>) {
+    let ci_g = c.ci / c.groups;
+    let co_g = c.co / c.groups;
+    let (kh, kw) = (c.k[0], c.k[1]);
+    let kk = ci_g * kh * kw;
+    let pix = c.oh * c.ow;
+    let (wi, wo) = (c.ci * c.ih * c.iw, c.co * pix);
+    {
+        let nb = which.len();
+        let width = nb * pix;
+        scratch.clear();
+        scratch.resize(kk * width + co_g * width, T::ZERO);
+        let (cols, prod) = scratch.split_at_mut(kk * width);
+        for grp in 0..c.groups {
+            for s in 0..nb {
+                let xs = &x[which[s] * wi..(which[s] + 1) * wi];
+                for cil in 0..ci_g {
+                    let ci = grp * ci_g + cil;
+                    let plane = &xs[ci * c.ih * c.iw..(ci + 1) * c.ih * c.iw];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let row = &mut cols[((cil * kh + ky) * kw + kx) * width + s * pix..][..pix];
+                            for oy in 0..c.oh {
+                                let iy = (oy * c.s[0] + ky * c.d[0]) as isize - c.pb[0] as isize;
+                                let dst = &mut row[oy * c.ow..(oy + 1) * c.ow];
+                                if iy < 0 || iy >= c.ih as isize {
+                                    dst.iter_mut().for_each(|v| *v = T::ZERO);
+                                    continue;
+                                }
+                                let src = &plane[iy as usize * c.iw..(iy as usize + 1) * c.iw];
+                                for (ox, d) in dst.iter_mut().enumerate() {
+                                    let ix = (ox * c.s[1] + kx * c.d[1]) as isize - c.pb[1] as isize;
+                                    *d = if ix < 0 || ix >= c.iw as isize { T::ZERO } else { src[ix as usize] };
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let wg = &c.w[grp * co_g * kk..(grp + 1) * co_g * kk];
+            T::gemm(co_g, kk, width, wg, (kk, 1), cols, (width, 1), prod, width);
+            for s in 0..nb {
+                let ys = &mut y[which[s] * wo..(which[s] + 1) * wo];
+                for col in 0..co_g {
+                    let co = grp * co_g + col;
+                    let dst = &mut ys[co * pix..(co + 1) * pix];
+                    dst.copy_from_slice(&prod[col * width + s * pix..][..pix]);
+                    if let Some(bias) = &c.b {
+                        for v in dst.iter_mut() {
+                            *v += bias[co];
+                        }
+                    }
+                }
             }
         }
     }
@@ -639,8 +903,10 @@ fn conv_step<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T]) {
 
 enum State<T> {
     None,
+    /// Inputs of every step so far, each `b` rows.
     Delay(Vec<Vec<T>>),
-    /// Membrane, synaptic current, spikes of the previous step, membrane before the reset.
+    /// Membrane, synaptic current, spikes of the previous step, membrane before the reset;
+    /// each `b` rows of the node's width.
     Neuron {
         v: Vec<T>,
         i: Vec<T>,
@@ -650,14 +916,14 @@ enum State<T> {
 }
 
 impl<T: Real> State<T> {
-    fn new(k: &Kernel<T>, n: usize, v_from_leak: bool) -> Self {
+    fn new(k: &Kernel<T>, b: usize, n: usize, v_from_leak: bool) -> Self {
         match k {
             Kernel::Delay { .. } => State::Delay(vec![]),
             Kernel::Neuron(p) => State::Neuron {
-                v: if v_from_leak { p.v_leak.clone() } else { vec![T::ZERO; n] },
-                i: if p.syn.is_some() { vec![T::ZERO; n] } else { vec![] },
-                s_prev: vec![T::ZERO; n],
-                v_pre: vec![T::ZERO; n],
+                v: if v_from_leak { p.v_leak.repeat(b) } else { vec![T::ZERO; b * n] },
+                i: if p.syn.is_some() { vec![T::ZERO; b * n] } else { vec![] },
+                s_prev: vec![T::ZERO; b * n],
+                v_pre: vec![T::ZERO; b * n],
             },
             _ => State::None,
         }
