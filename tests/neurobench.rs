@@ -92,3 +92,39 @@ fn counts_equal_neurobench_on_every_checked_student() {
     }
     assert!(checked >= 1, "no student has NeuroBench reference counts");
 }
+
+/// `compile` counts on the verification's own reference run: its report holds exactly what a
+/// separate count over the same inputs gives.
+#[test]
+fn compile_counts_on_the_verification_run() {
+    let all = cases(&root().join("models/cases.json"));
+    let c = all.iter().find(|c| c.name == "conv_bw").expect("conv_bw in models/cases.json");
+    let out = common::scratch("neurobench-compile");
+    let (code, stdout, stderr) = common::spikefab(&[
+        "compile",
+        "models/conv_bw/conv_bw.nir",
+        "--dt",
+        "1e-4",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--cosim-samples",
+        "0",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(!stderr.contains("counting operations"), "a second reference run: {stderr}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let in_report: Counts = serde_json::from_value(r["energy"]["counts"].clone()).unwrap();
+    let m = c.load();
+    let separate = count(&m.graph, &m.info, m.dialect(), &c.batch(&m), 8).unwrap();
+    assert_eq!(in_report.samples, separate.samples);
+    assert_eq!(in_report.layers.len(), separate.layers.len());
+    for (a, b) in in_report.layers.iter().zip(&separate.layers) {
+        assert_eq!((&a.name, &a.totals), (&b.name, &b.totals), "layer totals");
+    }
+    assert_eq!(in_report.effective_acs, separate.effective_acs);
+    assert_eq!(in_report.membrane_updates, separate.membrane_updates);
+}

@@ -87,7 +87,7 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     let plan = settings.plan(m, steps, Some(&batch))?;
     // The reference runs the cut model unsimplified: the comparison covers the
     // simplifications and the lowering.
-    let (v, r, c) = verify(&prep.cut, &plan, &batch, steps, labels.as_deref(), &progress)?;
+    let (v, r, c) = verify(&prep.cut, &plan, &batch, steps, labels.as_deref(), None, &progress)?;
     let exit = early_exit_check(&plan, &batch, steps, &c);
     let spikes = r.outputs.spikes;
     let class_agreement = v.class_agreement;

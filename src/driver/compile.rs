@@ -330,7 +330,9 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     let mut measured = None;
     if let Some(b) = batch {
         // The reference runs the cut model unsimplified: verification covers the passes.
-        let (v, _, c) = verify(&prep.cut, &plan, b, steps, o.labels.as_deref(), progress)?;
+        // NeuroBench's counts come from the verification's reference run, not a second one.
+        let counter = neurobench::Counter::new(&prep.cut.graph, &prep.cut.info, prep.cut.dialect());
+        let (v, _, c) = verify(&prep.cut, &plan, b, steps, o.labels.as_deref(), Some(&counter), progress)?;
         let min_agreement = o.passes.min_agreement();
         if v.class_agreement < min_agreement {
             r.failures
@@ -339,9 +341,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         let cycles = c.cycles();
         r.verify = Some(v);
         let est = energy::estimate(&plan, &target, &c);
-        let counts = step(progress, "counting operations (NeuroBench definitions)", || {
-            neurobench::count(&prep.cut.graph, &prep.cut.info, prep.cut.dialect(), b, steps)
-        })?;
+        let counts = counter.counts(&prep.cut.graph, &prep.cut.info, b.n, steps);
         if let Some(e) = early_exit_check(&plan, b, steps, &c) {
             if e.changed > 0 {
                 r.failures.push(format!("early exit changed the class of {} inputs", e.changed));

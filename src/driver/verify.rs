@@ -11,7 +11,7 @@ use super::{CosimSettings, Error, Progress};
 use crate::Model;
 use crate::data::{self, InputBatch};
 use crate::energy::Estimate;
-use crate::energy::neurobench::Counts;
+use crate::energy::neurobench::{Counter, Counts};
 use crate::flow::cosim::{self, CosimReport, Simulator};
 use crate::hw::Plan;
 use crate::report::{self, ReportData, Resources, TradeOff};
@@ -46,13 +46,15 @@ pub struct Verification {
 }
 
 /// Runs the reference engine on `cut` (the model before simplification, as the framework
-/// computes it) and the cycle engine on `plan` over `batch`, and compares them.
+/// computes it) and the cycle engine on `plan` over `batch`, and compares them; `counter`
+/// counts NeuroBench's metrics on the same reference run.
 pub fn verify(
     cut: &Model,
     plan: &Plan,
     batch: &InputBatch,
     steps: usize,
     labels: Option<&[usize]>,
+    counter: Option<&Counter>,
     progress: &dyn Progress,
 ) -> Result<(Verification, RunResult, BatchResult), Error> {
     let output = cut.graph.select_output(None).map_err(crate::sim::reference::SimError::from)?;
@@ -63,7 +65,7 @@ pub fn verify(
             cut.dialect(),
             batch,
             &RunOptions { steps, f64: false, output },
-            None,
+            counter.map(|c| c as &dyn reference::StepHook),
         );
         (r, cycle::run(plan, batch, steps))
     });

@@ -24,7 +24,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use petgraph::graph::NodeIndex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::InputBatch;
 use crate::ir::dialect::{Dialect, ResetMode};
@@ -33,7 +33,7 @@ use crate::sim::reference::{self, RunOptions, SimError, StepHook};
 use crate::valid::GraphInfo;
 
 /// Counts of one layer, per sample.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LayerCounts {
     /// Node name.
     pub name: String,
@@ -62,7 +62,7 @@ pub struct LayerCounts {
 }
 
 /// NeuroBench-compatible counts of a run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Counts {
     /// Samples counted.
     pub samples: usize,
@@ -246,127 +246,163 @@ pub fn count(
     batch: &InputBatch,
     steps: usize,
 ) -> Result<Counts, SimError> {
-    let n_nodes = g.g.node_count();
-    let mut roles = Vec::with_capacity(n_nodes);
-    let mut params = 0u64;
-    let mut weights = 0u64;
-    let mut zero_weights = 0u64;
-    let mut buffers = 0u64;
-    for k in 0..n_nodes {
-        let ix = NodeIndex::new(k);
-        let op = &g.g[ix].op;
-        let role = match op {
-            Op::Affine { weight, .. } | Op::Linear { weight } => {
-                Role::Synapse(dense_synapse(&weight.data, weight.shape[0], weight.shape[1]))
-            }
-            Op::Conv { weight, stride, padding, dilation, groups, .. } => Role::Synapse(conv_synapse(
-                &weight.data,
-                &weight.shape,
-                &info.in_shape[k],
-                &info.out_shape[k],
-                stride,
-                padding,
-                dilation,
-                *groups,
-            )),
-            _ if op.is_neuron() && op.emits_spikes() => {
-                buffers += neuron_buffer_bytes(op, info.out_numel(ix), dialect);
-                Role::Neuron { cost: update_cost(op, dialect.reset) }
-            }
-            _ => Role::None,
-        };
-        match op {
-            Op::Affine { weight, bias } => {
-                params += (weight.data.len() + bias.data.len()) as u64;
-                weights += weight.data.len() as u64;
-                zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
-            }
-            Op::Linear { weight } | Op::Conv { weight, bias: None, .. } => {
-                params += weight.data.len() as u64;
-                weights += weight.data.len() as u64;
-                zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
-            }
-            Op::Conv { weight, bias: Some(b), .. } => {
-                params += (weight.data.len() + b.data.len()) as u64;
-                weights += weight.data.len() as u64;
-                zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
-            }
-            Op::Scale { scale } => params += scale.data.len() as u64,
-            _ => {}
-        }
-        roles.push(role);
-    }
-    let hook = Hook { roles, acc: (0..n_nodes).map(|_| Acc::default()).collect() };
+    let counter = Counter::new(g, info, dialect);
     let output = match g.select_output(None) {
         Ok(o) => o,
         Err(_) => g.outputs()[0],
     };
-    reference::run(g, info, dialect, batch, &RunOptions { steps, f64: false, output }, Some(&hook))?;
+    reference::run(g, info, dialect, batch, &RunOptions { steps, f64: false, output }, Some(&counter))?;
+    Ok(counter.counts(g, info, batch.n, steps))
+}
 
-    let n = batch.n.max(1) as f64;
-    let mut c = Counts {
-        samples: batch.n,
-        timesteps: steps,
-        effective_acs: 0.0,
-        effective_macs: 0.0,
-        dense_ops: 0.0,
-        membrane_updates: 0.0,
-        neuron_ops: 0.0,
-        neuron_dense_ops: 0.0,
-        activation_sparsity: 0.0,
-        footprint_bytes: 4 * params + buffers,
-        parameter_count: params,
-        connection_sparsity: if weights == 0 { 0.0 } else { zero_weights as f64 / weights as f64 },
-        layers: vec![],
-    };
-    let (mut spikes, mut outputs) = (0u64, 0u64);
-    for &ix in &info.order {
-        let k = ix.index();
-        let a = &hook.acc[k];
-        let node = &g.g[ix];
-        let base = LayerCounts {
-            name: node.name.clone(),
-            op: node.op.type_name().to_string(),
-            effective_macs: None,
-            effective_acs: None,
-            dense_ops: None,
-            membrane_updates: None,
-            activation_sparsity: None,
-            spikes: None,
-            totals: vec![],
-        };
-        match &hook.roles[k] {
-            Role::Synapse(_) => {
-                let (m, ac, d) = (a.macs.load(Relaxed), a.acs.load(Relaxed), a.dense.load(Relaxed));
-                c.effective_macs += m as f64 / n;
-                c.effective_acs += ac as f64 / n;
-                c.dense_ops += d as f64 / n;
-                c.layers.push(LayerCounts {
-                    effective_macs: Some(m as f64 / n),
-                    effective_acs: Some(ac as f64 / n),
-                    dense_ops: Some(d as f64 / n),
-                    totals: vec![m + ac, d],
-                    ..base
-                });
+/// Counts NeuroBench's metrics as a [`StepHook`] of a reference run, so that a run made for
+/// another purpose (verification) counts too: give it to [`reference::run`], then read
+/// [`Counter::counts`].
+pub struct Counter {
+    hook: Hook,
+    params: u64,
+    buffers: u64,
+    weights: u64,
+    zero_weights: u64,
+}
+
+impl Counter {
+    /// A counter for runs of `g`.
+    pub fn new(g: &Graph, info: &GraphInfo, dialect: &Dialect) -> Counter {
+        let n_nodes = g.g.node_count();
+        let mut roles = Vec::with_capacity(n_nodes);
+        let mut params = 0u64;
+        let mut weights = 0u64;
+        let mut zero_weights = 0u64;
+        let mut buffers = 0u64;
+        for k in 0..n_nodes {
+            let ix = NodeIndex::new(k);
+            let op = &g.g[ix].op;
+            let role = match op {
+                Op::Affine { weight, .. } | Op::Linear { weight } => {
+                    Role::Synapse(dense_synapse(&weight.data, weight.shape[0], weight.shape[1]))
+                }
+                Op::Conv { weight, stride, padding, dilation, groups, .. } => Role::Synapse(conv_synapse(
+                    &weight.data,
+                    &weight.shape,
+                    &info.in_shape[k],
+                    &info.out_shape[k],
+                    stride,
+                    padding,
+                    dilation,
+                    *groups,
+                )),
+                _ if op.is_neuron() && op.emits_spikes() => {
+                    buffers += neuron_buffer_bytes(op, info.out_numel(ix), dialect);
+                    Role::Neuron { cost: update_cost(op, dialect.reset) }
+                }
+                _ => Role::None,
+            };
+            match op {
+                Op::Affine { weight, bias } => {
+                    params += (weight.data.len() + bias.data.len()) as u64;
+                    weights += weight.data.len() as u64;
+                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                }
+                Op::Linear { weight } | Op::Conv { weight, bias: None, .. } => {
+                    params += weight.data.len() as u64;
+                    weights += weight.data.len() as u64;
+                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                }
+                Op::Conv { weight, bias: Some(b), .. } => {
+                    params += (weight.data.len() + b.data.len()) as u64;
+                    weights += weight.data.len() as u64;
+                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                }
+                Op::Scale { scale } => params += scale.data.len() as u64,
+                _ => {}
             }
-            Role::Neuron { cost } => {
-                let (u, s, o) = (a.updates.load(Relaxed), a.spikes.load(Relaxed), a.outputs.load(Relaxed));
-                c.membrane_updates += u as f64 / n;
-                c.neuron_ops += (u * cost) as f64 / n;
-                c.neuron_dense_ops += (o * cost) as f64 / n;
-                spikes += s;
-                outputs += o;
-                c.layers.push(LayerCounts {
-                    membrane_updates: Some(u as f64 / n),
-                    activation_sparsity: Some(if o == 0 { 0.0 } else { (o - s) as f64 / o as f64 }),
-                    spikes: Some(s as f64 / n),
-                    totals: vec![u, s, o],
-                    ..base
-                });
-            }
-            Role::None => {}
+            roles.push(role);
         }
+        let hook = Hook { roles, acc: (0..n_nodes).map(|_| Acc::default()).collect() };
+        Counter { hook, params, buffers, weights, zero_weights }
     }
-    c.activation_sparsity = if outputs == 0 { 0.0 } else { (outputs - spikes) as f64 / outputs as f64 };
-    Ok(c)
+
+    /// The counts of the run(s) this counter watched, over `samples` samples of `steps` steps.
+    pub fn counts(&self, g: &Graph, info: &GraphInfo, samples: usize, steps: usize) -> Counts {
+        let (hook, params, buffers, weights, zero_weights) =
+            (&self.hook, self.params, self.buffers, self.weights, self.zero_weights);
+
+        let n = samples.max(1) as f64;
+        let mut c = Counts {
+            samples,
+            timesteps: steps,
+            effective_acs: 0.0,
+            effective_macs: 0.0,
+            dense_ops: 0.0,
+            membrane_updates: 0.0,
+            neuron_ops: 0.0,
+            neuron_dense_ops: 0.0,
+            activation_sparsity: 0.0,
+            footprint_bytes: 4 * params + buffers,
+            parameter_count: params,
+            connection_sparsity: if weights == 0 { 0.0 } else { zero_weights as f64 / weights as f64 },
+            layers: vec![],
+        };
+        let (mut spikes, mut outputs) = (0u64, 0u64);
+        for &ix in &info.order {
+            let k = ix.index();
+            let a = &hook.acc[k];
+            let node = &g.g[ix];
+            let base = LayerCounts {
+                name: node.name.clone(),
+                op: node.op.type_name().to_string(),
+                effective_macs: None,
+                effective_acs: None,
+                dense_ops: None,
+                membrane_updates: None,
+                activation_sparsity: None,
+                spikes: None,
+                totals: vec![],
+            };
+            match &hook.roles[k] {
+                Role::Synapse(_) => {
+                    let (m, ac, d) = (a.macs.load(Relaxed), a.acs.load(Relaxed), a.dense.load(Relaxed));
+                    c.effective_macs += m as f64 / n;
+                    c.effective_acs += ac as f64 / n;
+                    c.dense_ops += d as f64 / n;
+                    c.layers.push(LayerCounts {
+                        effective_macs: Some(m as f64 / n),
+                        effective_acs: Some(ac as f64 / n),
+                        dense_ops: Some(d as f64 / n),
+                        totals: vec![m + ac, d],
+                        ..base
+                    });
+                }
+                Role::Neuron { cost } => {
+                    let (u, s, o) = (a.updates.load(Relaxed), a.spikes.load(Relaxed), a.outputs.load(Relaxed));
+                    c.membrane_updates += u as f64 / n;
+                    c.neuron_ops += (u * cost) as f64 / n;
+                    c.neuron_dense_ops += (o * cost) as f64 / n;
+                    spikes += s;
+                    outputs += o;
+                    c.layers.push(LayerCounts {
+                        membrane_updates: Some(u as f64 / n),
+                        activation_sparsity: Some(if o == 0 { 0.0 } else { (o - s) as f64 / o as f64 }),
+                        spikes: Some(s as f64 / n),
+                        totals: vec![u, s, o],
+                        ..base
+                    });
+                }
+                Role::None => {}
+            }
+        }
+        c.activation_sparsity = if outputs == 0 { 0.0 } else { (outputs - spikes) as f64 / outputs as f64 };
+        c
+    }
+}
+
+impl StepHook for Counter {
+    fn on_step(&self, sample: usize, t: usize, node: NodeIndex, input: &[f64], output: &[f64]) {
+        self.hook.on_step(sample, t, node, input, output)
+    }
+
+    fn on_membrane(&self, sample: usize, t: usize, node: NodeIndex, before: &[f64], after: &[f64]) {
+        self.hook.on_membrane(sample, t, node, before, after)
+    }
 }
