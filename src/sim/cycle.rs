@@ -253,6 +253,9 @@ enum Fast {
     ConvBinary { pos: Vec<u64>, words: usize, taps_at: Vec<u32> },
     /// Column-major dense weights `w[j * n + i]`.
     DenseCols(Vec<i32>),
+    /// Convolution weights as [input channel][tap][output channel of its group]: one
+    /// contiguous run per event and tap (non-saturating layers, weights within i32).
+    ConvCols(Vec<i32>),
     /// Other kinds use the plan's weights directly.
     Scatter,
 }
@@ -461,6 +464,23 @@ impl<'p> Engine<'p> {
                             }
                             let g = conv_geo(l, &p.kind).expect("a convolution");
                             Fast::ConvBinary { pos, words, taps_at: valid_tap_table(&g) }
+                        }
+                        (ProjKind::Conv { ci, kh, kw, groups, .. }, None)
+                            if !l.saturate && p.weights.values.iter().all(|&w| i32::try_from(w).is_ok()) =>
+                        {
+                            let (co, taps) = (l.shape[0], kh * kw);
+                            let (ci_g, co_g) = (ci / groups, co / groups);
+                            let mut wt = vec![0i32; p.weights.values.len()];
+                            for o in 0..co {
+                                let (grp, col) = (o / co_g, o % co_g);
+                                for cil in 0..ci_g {
+                                    for tap in 0..taps {
+                                        wt[((grp * ci_g + cil) * taps + tap) * co_g + col] =
+                                            p.weights.values[(o * ci_g + cil) * taps + tap] as i32;
+                                    }
+                                }
+                            }
+                            Fast::ConvCols(wt)
                         }
                         (ProjKind::Dense { cols }, _) => {
                             let n = l.neurons();
@@ -741,6 +761,13 @@ impl<'p> Engine<'p> {
                 conv_binary(events, &geo, pos, *words, shift, dst, scratch);
                 let valid: u64 = events.iter().map(|&(_, yy, xx, _)| u64::from(taps_at[yy * geo.iw + xx])).sum();
                 cnt.synaptic_ops += valid * geo.co as u64;
+                cnt.state_reads += valid * l.ncg as u64;
+                cnt.state_writes += valid * l.ncg as u64;
+            }
+            (ProjKind::Conv { ci, groups, .. }, Fast::ConvCols(wt)) => {
+                let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let valid = conv_cols(events, &geo, ci / groups, l.shape[0] / groups, wt, shift, dst, scratch);
+                cnt.synaptic_ops += valid * (l.shape[0] / groups) as u64;
                 cnt.state_reads += valid * l.ncg as u64;
                 cnt.state_writes += valid * l.ncg as u64;
             }
@@ -1301,6 +1328,61 @@ impl ConvGeo {
     }
 }
 
+/// Convolution event by event into a position-major accumulator (each tap adds one
+/// contiguous run of output channels), then added into `dst`, which is channel-major. Only
+/// for non-saturating layers: the sums are the per-event path's, in another order, which
+/// range analysis makes irrelevant. Returns the valid taps (for the counters).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn conv_cols(
+    events: &[Event],
+    g: &ConvGeo,
+    ci_g: usize,
+    co_g: usize,
+    wt: &[i32],
+    shift: u32,
+    dst: &mut [i64],
+    scratch: &mut Scratch,
+) -> u64 {
+    let pix = g.oh * g.ow;
+    let taps = g.kh * g.kw;
+    let acc = &mut scratch.res;
+    acc.clear();
+    acc.resize(pix * g.co, 0);
+    let mut valid = 0u64;
+    for &(c, yy, xx, val) in events {
+        let grp = c / ci_g;
+        for ky in 0..g.kh {
+            let Some(oy) = g.target(0, yy, ky) else { continue };
+            for kx in 0..g.kw {
+                let Some(ox) = g.target(1, xx, kx) else { continue };
+                valid += 1;
+                let w = &wt[(c * taps + ky * g.kw + kx) * co_g..][..co_g];
+                let a = &mut acc[(oy * g.ow + ox) * g.co + grp * co_g..][..co_g];
+                if val == 1 {
+                    for (a, &w) in a.iter_mut().zip(w) {
+                        *a += i64::from(w);
+                    }
+                } else {
+                    for (a, &w) in a.iter_mut().zip(w) {
+                        *a += i64::from(w) * val;
+                    }
+                }
+            }
+        }
+    }
+    // Blocked transpose-add, as in conv_binary.
+    for p0 in (0..pix).step_by(16) {
+        let p1 = (p0 + 16).min(pix);
+        for o in 0..g.co {
+            for (k, d) in dst[o * pix + p0..o * pix + p1].iter_mut().enumerate() {
+                *d += acc[(p0 + k) * g.co + o] << shift;
+            }
+        }
+    }
+    valid
+}
+
 /// Packed binary convolution from spikes: input spikes packed over channels per position,
 /// weights packed per (tap, output channel); every output gathers `2*popcount(in & w+) - |in|`
 /// over its taps.
@@ -1431,6 +1513,59 @@ mod tests {
                     }
                 }
                 assert_eq!(fast, slow);
+            }
+        }
+    }
+
+    #[test]
+    fn column_conv_equals_per_event_sums() {
+        let mut r = 13u64;
+        for &(ci, co, groups, ih, k, s, pad, dil) in &[
+            (3usize, 6usize, 1usize, 7usize, 3usize, 1usize, 1usize, 1usize),
+            (8, 4, 2, 6, 3, 2, 1, 1),
+            (4, 8, 4, 9, 2, 1, 0, 2),
+        ] {
+            let oh = (ih + 2 * pad - dil * (k - 1) - 1) / s + 1;
+            let g =
+                ConvGeo { ih, iw: ih, kh: k, kw: k, stride: [s, s], pad: [pad, pad], dil: [dil, dil], co, oh, ow: oh };
+            let (ci_g, co_g, taps) = (ci / groups, co / groups, k * k);
+            let w: Vec<i64> = (0..co * ci_g * taps).map(|_| lcg(&mut r) as i64 % 255 - 127).collect();
+            let mut wt = vec![0i32; w.len()];
+            for o in 0..co {
+                for cil in 0..ci_g {
+                    for tap in 0..taps {
+                        wt[(((o / co_g) * ci_g + cil) * taps + tap) * co_g + o % co_g] =
+                            w[(o * ci_g + cil) * taps + tap] as i32;
+                    }
+                }
+            }
+            for vals in [vec![1i64], vec![1, 3, 17, 255], vec![-5, 7, -128, 1]] {
+                let mut events: Vec<Event> = vec![];
+                for e in 0..ci * ih * ih {
+                    if lcg(&mut r).is_multiple_of(3) {
+                        events.push((e / (ih * ih), (e / ih) % ih, e % ih, vals[lcg(&mut r) as usize % vals.len()]));
+                    }
+                }
+                let mut fast = vec![9i64; co * oh * oh];
+                let valid = conv_cols(&events, &g, ci_g, co_g, &wt, 2, &mut fast, &mut Scratch::default());
+                let mut slow = vec![9i64; co * oh * oh];
+                let mut taps_hit = 0u64;
+                for &(c, y, x, v) in &events {
+                    let (grp, cil) = (c / ci_g, c % ci_g);
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            if let (Some(oy), Some(ox)) = (g.target(0, y, ky), g.target(1, x, kx)) {
+                                taps_hit += 1;
+                                for col in 0..co_g {
+                                    let o = grp * co_g + col;
+                                    slow[(o * oh + oy) * oh + ox] += (w[((o * ci_g + cil) * k + ky) * k + kx] * v) << 2;
+                                }
+                            }
+                        }
+                    }
+                }
+                assert_eq!(fast, slow, "ci {ci} co {co} groups {groups}");
+                assert_eq!(valid, taps_hit);
             }
         }
     }
