@@ -120,8 +120,28 @@ fn header_end(path: &Path, bytes: &[u8]) -> Result<usize, IoError> {
             format!("not a valid .npy file: the header declares {len} bytes, the file holds {}", bytes.len() - start),
         ));
     }
+    // npyz's header parser takes time exponential in the bracket nesting (a 118-deep header
+    // ran for minutes): a plain array's header nests 2 deep, structured ones (refused
+    // anyway) a few more.
+    let mut depth = 0usize;
+    for &b in &bytes[start..start + len] {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_HEADER_NESTING {
+            return Err(err(
+                path,
+                format!("not a valid .npy file: the header nests brackets deeper than {MAX_HEADER_NESTING}"),
+            ));
+        }
+    }
     Ok(start + len)
 }
+
+/// Deepest bracket nesting accepted in an `.npy` header.
+const MAX_HEADER_NESTING: usize = 6;
 
 /// How a batch feeds the Input node.
 #[derive(Clone, Debug, PartialEq)]
