@@ -5,4 +5,5 @@ pub mod hls;
 pub mod limits;
 pub mod nir;
 pub mod verilog;
+pub mod loihi;
 pub mod xylo;

@@ -7,6 +7,7 @@ pub mod cosim;
 pub mod csim;
 pub mod ice40;
 pub mod vivado;
+pub mod lava;
 pub mod xylosim;
 
 use std::path::Path;

@@ -5,4 +5,5 @@
 pub mod cycle;
 pub mod reference;
 pub mod vcd;
+pub mod loihi;
 pub mod xylo;
