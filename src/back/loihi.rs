@@ -195,7 +195,7 @@ def run_one(x, record):
             for var in (layer.neuron.u, layer.neuron.v):
                 m = Monitor()
                 m.probe(var, steps)
-                monitors.append((m, var, layer.neuron.shape))
+                monitors.append((m, var, var.shape))
     net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
     out = np.moveaxis(sink.data.get(), -1, 0)
     if out.ndim == 4:

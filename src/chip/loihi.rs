@@ -244,7 +244,9 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
             }
             ProjKind::Conv { ci, ih, iw, kh, kw, stride, pad, dil, groups } => {
                 if k > 0 && !prev_conv {
-                    return Err(err(format!("layer '{name}': a convolution after a dense layer; netx's dense output is flat")));
+                    return Err(err(format!(
+                        "layer '{name}': a convolution after a dense layer; netx's dense output is flat"
+                    )));
                 }
                 if bias.chunks(l.positions()).any(|ch| ch.iter().any(|&b| b != ch[0])) {
                     return Err(err(format!("layer '{name}': per-position biases; netx's conv bias is per channel")));
@@ -290,14 +292,7 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
         Some(_) => net.input.shape.to_vec(),
         None => vec![net.input.numel()],
     };
-    Ok(NetxNet {
-        model: net.model.clone(),
-        input_shape,
-        input_bits: net.input.bits,
-        lag: layers.len(),
-        layers,
-        cores,
-    })
+    Ok(NetxNet { model: net.model.clone(), input_shape, input_bits: net.input.bits, lag: layers.len(), layers, cores })
 }
 
 #[cfg(test)]

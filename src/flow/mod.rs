@@ -6,8 +6,8 @@
 pub mod cosim;
 pub mod csim;
 pub mod ice40;
-pub mod vivado;
 pub mod lava;
+pub mod vivado;
 pub mod xylosim;
 
 use std::path::Path;

@@ -59,7 +59,10 @@ fn input_scale(name: &str, o: &QuantOptions) -> Result<(f64, u32, Vec<String>), 
         }
         (Some(s), st) => {
             if st.is_some_and(|st| st.min < 0.0) {
-                return Err(perr(name, "Loihi's input spikes carry non-negative payloads: the inputs hold negative values"));
+                return Err(perr(
+                    name,
+                    "Loihi's input spikes carry non-negative payloads: the inputs hold negative values",
+                ));
             }
             notes.push(format!("inputs become spikes of payload round(x / {s})"));
             s
@@ -254,7 +257,10 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         let (w_real, row_of): (Vec<f64>, Box<dyn Fn(usize) -> Vec<usize>>) = match &p.kind {
             ProjKind::Dense { cols } => {
                 let cols = *cols;
-                ((0..nw).map(|e| p.w[e] * to_current[e / cols] * src_scale).collect(), Box::new(move |e| vec![e / cols]))
+                (
+                    (0..nw).map(|e| p.w[e] * to_current[e / cols] * src_scale).collect(),
+                    Box::new(move |e| vec![e / cols]),
+                )
             }
             _ => {
                 // Conv: one kernel per output channel; every neuron of the channel shares it.

@@ -30,9 +30,9 @@
 //! cap every write saturates and the engines count saturations. Input events are the non-zero
 //! quantised inputs, in C order.
 
+pub mod loihi;
 mod quantise;
 pub mod range;
-pub mod loihi;
 pub mod trace;
 pub mod xylo;
 
