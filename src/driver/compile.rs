@@ -257,7 +257,7 @@ fn write(out: &Path, name: &str, text: &str) -> Result<(), Error> {
 /// `report.json` is written into the output folder either way.
 pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result<CompileReport, Error> {
     let target = o.plan.target()?;
-    if target.kind == Kind::Neuromorphic && target.flow() == Flow::Lava {
+    if target.kind == Kind::Neuromorphic && target.family == crate::target::Family::Loihi {
         return compile_loihi(m, o, &target, progress);
     }
     if target.kind == Kind::Neuromorphic {

@@ -1,0 +1,318 @@
+//! Loihi: spikefab's simulation of Loihi's CUBA arithmetic against Lava's fixed-point
+//! simulator (`Loihi2SimCfg(select_tag="fixed_pt")`) running the netx export, value for value
+//! (output spikes, u and v of every neuron at every step), on random dense and conv networks and
+//! on a compiled trained student; and netx's limits refused with their figures.
+
+mod common;
+
+use common::scratch;
+use spikefab::chip::loihi::{ConvGeom, NetxLayer, NetxNet, netx_dense};
+use spikefab::sim::loihi;
+
+/// xorshift64*: deterministic test data without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+    fn pick(&mut self, v: &[i64]) -> i64 {
+        v[(self.next() % v.len() as u64) as usize]
+    }
+}
+
+fn python_or_skip(test: &str) -> Option<std::path::PathBuf> {
+    match spikefab::flow::lava::python() {
+        Some(p) => Some(p),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON with lava-nc 0.10.0 and lava-dl 0.6.0)")
+        }
+        None => {
+            eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
+            None
+        }
+    }
+}
+
+/// A layer with random decays (the edges 0 and 4096 included), threshold and biases.
+fn layer(
+    r: &mut Rng,
+    name: &str,
+    shape: [usize; 3],
+    weights: Vec<i64>,
+    in_features: usize,
+    conv: Option<ConvGeom>,
+) -> NetxLayer {
+    let n: usize = shape.iter().product();
+    let (effective, weight_exp) = match conv {
+        None => netx_dense(&weights).unwrap(),
+        Some(_) => (weights.clone(), 0),
+    };
+    let pos = shape[1] * shape[2];
+    let per_channel: Vec<i64> = (0..shape[0]).map(|_| r.range(-60, 60)).collect();
+    let (ri, rv) = (r.range(0, 4096), r.range(0, 4096));
+    NetxLayer {
+        name: name.into(),
+        shape,
+        flatten_before: false,
+        in_features,
+        weights,
+        effective,
+        weight_exp,
+        bias: (0..n).map(|i| per_channel[i / pos]).collect(),
+        i_decay: r.pick(&[0, 1, 409, 1024, 2048, 4095, 4096, ri]),
+        v_decay: r.pick(&[0, 1, 128, 512, 1024, 4095, 4096, rv]),
+        vth: r.range(20, 600),
+        conv,
+    }
+}
+
+fn dense_weights(r: &mut Rng, out: usize, inp: usize, lo: i64, hi: i64) -> Vec<i64> {
+    (0..out * inp).map(|_| r.range(lo, hi)).collect()
+}
+
+/// Random networks: mixed, small (a negative netx exponent), one-signed and large-sum dense
+/// layers (u wraps, v clips), graded inputs, and a strided, padded convolution with flatten.
+fn random_nets(seed: u64) -> Vec<(String, NetxNet, u8)> {
+    let mut r = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut nets = vec![];
+    let net = |input_shape: Vec<usize>, bits: u32, layers: Vec<NetxLayer>| NetxNet {
+        model: "random".into(),
+        input_shape,
+        input_bits: bits,
+        lag: layers.len(),
+        cores: layers.len(),
+        layers,
+    };
+    let (a, b) = (dense_weights(&mut r, 16, 20, -127, 127), dense_weights(&mut r, 10, 16, -127, 127));
+    let l = vec![layer(&mut r, "d1", [16, 1, 1], a, 20, None), layer(&mut r, "d2", [10, 1, 1], b, 16, None)];
+    nets.push(("dense mixed int8, unary".into(), net(vec![20], 1, l), 1));
+    let (a, b) = (dense_weights(&mut r, 16, 20, -6, 6), dense_weights(&mut r, 10, 16, 0, 127));
+    let mut l = vec![layer(&mut r, "d1", [16, 1, 1], a, 20, None), layer(&mut r, "d2", [10, 1, 1], b, 16, None)];
+    l[0].vth = r.range(2, 20);
+    nets.push(("dense small weights then excitatory, graded 5-bit".into(), net(vec![20], 5, l), 31));
+    let (a, b) = (dense_weights(&mut r, 12, 60, -127, -100), dense_weights(&mut r, 8, 12, -127, 127));
+    let mut l = vec![layer(&mut r, "d1", [12, 1, 1], a, 60, None), layer(&mut r, "d2", [8, 1, 1], b, 12, None)];
+    (l[0].i_decay, l[0].v_decay, l[0].vth) = (0, 0, (1 << 17) - 1);
+    l[0].bias = vec![-4000; 12];
+    nets.push((
+        "dense large inhibitory sums, iDecay 0: u wraps, v clips, graded 8-bit".into(),
+        net(vec![60], 8, l),
+        255,
+    ));
+    // conv 3x3 (2 -> 4, 6x5, stride (2, 1), pad (1, 0), dilation 1), flatten, dense.
+    let cw: Vec<i64> = (0..4 * 2 * 3 * 3).map(|_| r.range(-127, 127)).collect();
+    let g =
+        ConvGeom { in_shape: [2, 6, 5], kernel: [3, 3], stride: [2, 1], padding: [1, 0], dilation: [1, 1], groups: 1 };
+    let c = layer(&mut r, "c1", [4, 3, 3], cw, 60, Some(g));
+    let dw = dense_weights(&mut r, 10, 36, -127, 127);
+    let mut d = layer(&mut r, "d2", [10, 1, 1], dw, 36, None);
+    d.flatten_before = true;
+    nets.push(("conv3x3 stride (2,1) pad (1,0) + flatten + dense".into(), net(vec![2, 6, 5], 1, vec![c, d]), 1));
+    // grouped, dilated conv 2x2 (4 -> 4, groups 2, dilation 2), then a second conv.
+    let cw: Vec<i64> = (0..4 * 2 * 2 * 2).map(|_| r.range(-127, 127)).collect();
+    let g =
+        ConvGeom { in_shape: [4, 5, 5], kernel: [2, 2], stride: [1, 1], padding: [1, 1], dilation: [2, 2], groups: 2 };
+    let c1 = layer(&mut r, "c1", [4, 5, 5], cw, 100, Some(g));
+    let cw: Vec<i64> = (0..3 * 4 * 3 * 3).map(|_| r.range(-127, 127)).collect();
+    let g =
+        ConvGeom { in_shape: [4, 5, 5], kernel: [3, 3], stride: [2, 2], padding: [0, 0], dilation: [1, 1], groups: 1 };
+    let c2 = layer(&mut r, "c2", [3, 2, 2], cw, 100, Some(g));
+    nets.push(("grouped dilated conv + strided conv".into(), net(vec![4, 5, 5], 1, vec![c1, c2]), 1));
+    nets
+}
+
+/// Every random network runs in Lava exactly as spikefab simulates it: every output spike and
+/// every u and v of every neuron at every step.
+#[test]
+fn random_dense_and_conv_networks_match_lava_bit_for_bit() {
+    let test = "random_dense_and_conv_networks_match_lava_bit_for_bit";
+    let Some(py) = python_or_skip(test) else { return };
+    let (n, t) = (2usize, 14usize);
+    for (k, (label, net, max)) in random_nets(7).into_iter().enumerate() {
+        let mut r = Rng(1000 + k as u64);
+        let nin = net.input_numel();
+        let ts = t + net.lag;
+        let mut inputs = vec![0u8; n * ts * nin];
+        for i in 0..n {
+            for s in 0..t {
+                for c in 0..nin {
+                    if r.range(0, 99) < 35 {
+                        inputs[(i * ts + s) * nin + c] = r.range(1, i64::from(max)) as u8;
+                    }
+                }
+            }
+        }
+        let recs: Vec<_> = (0..n).map(|i| loihi::run(&net, &inputs[i * ts * nin..(i + 1) * ts * nin], ts)).collect();
+        let spikes: usize = recs.iter().map(|r| r.spikes.iter().flatten().filter(|&&s| s > 0).count()).sum();
+        assert!(spikes > 0, "{label}: no neuron spiked; the case tests nothing");
+        if label.contains("wraps") {
+            // Negative weights, positive inputs: a positive u is a wrap, v at -(2^23 - 1) a clip.
+            assert!(recs.iter().any(|r| r.u[0].iter().any(|&u| u > 0)), "{label}: u never wrapped");
+            assert!(recs.iter().any(|r| r.v[0].iter().any(|&v| v == 1 - (1 << 23))), "{label}: v never clipped");
+        }
+        let expected: Vec<u8> = recs.iter().flat_map(|r| r.out_spikes.iter().copied()).collect();
+        let dir = scratch(&format!("loihi-random-{k}"));
+        for (name, bytes) in spikefab::back::loihi::files(&net, n, ts, &inputs, &expected).unwrap() {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        let rep = spikefab::flow::lava::check(&dir, &py, &recs).unwrap();
+        eprintln!(
+            "{label}: {} values ({} output spikes), {} output and {} state mismatches, {spikes} spikes",
+            rep.words, rep.output_words, rep.output_mismatches, rep.state_mismatches
+        );
+        assert!(rep.exact(), "{label}: {:?}", rep.first_differences);
+        let per_sample: usize = net.layers.iter().map(|l| 2 * l.neurons()).sum::<usize>() + net.outputs();
+        assert_eq!(rep.words, n * ts * per_sample, "{label}");
+    }
+}
+
+/// A spike crosses one layer per step: the output of `D` pass-through layers answers an input
+/// spike `D` steps later, which is the lag compile aligns by.
+#[test]
+fn each_layer_adds_one_step() {
+    for depth in 1..=3usize {
+        let eye: Vec<i64> = (0..16).map(|e| if e % 5 == 0 { 100 } else { 0 }).collect();
+        let layers: Vec<NetxLayer> = (0..depth)
+            .map(|k| {
+                let (effective, weight_exp) = netx_dense(&eye).unwrap();
+                NetxLayer {
+                    name: format!("l{k}"),
+                    shape: [4, 1, 1],
+                    conv: None,
+                    flatten_before: false,
+                    in_features: 4,
+                    weights: eye.clone(),
+                    effective,
+                    weight_exp,
+                    bias: vec![0; 4],
+                    i_decay: 4096,
+                    v_decay: 4096,
+                    vth: 50,
+                }
+            })
+            .collect();
+        let net =
+            NetxNet { model: "eye".into(), input_shape: vec![4], input_bits: 1, lag: depth, cores: depth, layers };
+        let mut x = vec![0u8; 12 * 4];
+        x[3 * 4] = 1;
+        let r = loihi::run(&net, &x, 12);
+        let at: Vec<usize> = (0..12).filter(|&t| r.out_spikes[t * 4] == 1).collect();
+        assert_eq!(at, vec![3 + depth], "depth {depth}");
+    }
+}
+
+/// The trained binary-weight MLP student compiled for loihi2: the export runs in Lava exactly
+/// as spikefab simulates it, and the chip model's accuracy is measured against the float model.
+#[test]
+fn trained_student_compiles_and_lava_agrees_bit_for_bit() {
+    let test = "trained_student_compiles_and_lava_agrees_bit_for_bit";
+    let Some(py) = python_or_skip(test) else { return };
+    let out = scratch("loihi-student");
+    // Lava builds the network once per sample (about 2 s each): a few test digits.
+    let x = spikefab::data::read_npy(&common::root().join("models/digits_test_x.npy")).unwrap();
+    let (n, numel) = (5usize, x.shape[1]);
+    let xs = out.join("x.npy");
+    let mut f = std::fs::File::create(&xs).unwrap();
+    {
+        use npyz::WriterBuilder;
+        let mut w = npyz::WriteOptions::<u8>::new()
+            .default_dtype()
+            .shape(&[n as u64, numel as u64])
+            .writer(&mut f)
+            .begin_nd()
+            .unwrap();
+        w.extend(x.data[..n * numel].iter().map(|&v| v as u8)).unwrap();
+        w.finish().unwrap();
+    }
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(["compile", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "--timesteps", "8", "--dt", "0.0001"])
+        .args(["--inputs", xs.to_str().unwrap(), "--target", "loihi2", "--min-agreement", "0", "--json"])
+        .args(["-o", out.join("o").to_str().unwrap()])
+        .current_dir(common::root())
+        .env("SPIKEFAB_LAVA_PYTHON", &py)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let lava = &r["lava"];
+    assert_eq!(lava["samples"], n);
+    assert_eq!(lava["steps"], 10, "T = 8 plus one step per layer");
+    // 10 steps x (10 outputs + u and v of 138 neurons) per sample.
+    assert_eq!(lava["words"], n * 10 * (10 + 2 * 138), "{lava}");
+    assert_eq!(lava["output_mismatches"], 0, "{lava}");
+    assert_eq!(lava["state_mismatches"], 0, "{lava}");
+    assert!(lava["output_spikes"].as_u64().unwrap() > 0);
+    let notes = r["loihi"]["notes"].as_array().unwrap();
+    assert!(notes.iter().any(|n| n.as_str().unwrap().contains("zero")), "the reset mismatch is said: {notes:?}");
+    assert!(r["loihi_energy"]["energy_per_inference_j"].as_f64().unwrap() > 0.0);
+    let dir = out.join("o/loihi");
+    for f in ["network.net", "inputs.npy", "expected_spikes.npy", "run_lava.py"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    let fed = spikefab::data::read_npy(&dir.join("inputs.npy")).unwrap();
+    assert_eq!(fed.shape, vec![n, 10, 64]);
+    // The script runs on its own and agrees with the expected spikes.
+    let s = std::process::Command::new(&py).arg(dir.join("run_lava.py")).args(["--samples", "1"]).output().unwrap();
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+}
+
+/// netx's limits, each refused with the figure at fault.
+#[test]
+fn loihi_limits_are_refused_with_their_figures() {
+    let out = scratch("loihi-limits");
+    let o = out.to_str().unwrap();
+    // Pooling: netx has no pooling layer.
+    let (c, _, err) = common::spikefab(&[
+        "compile",
+        "models/conv_bw/conv_bw.nir",
+        "--from",
+        "snntorch",
+        "--timesteps",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--target",
+        "loihi2",
+        "-o",
+        o,
+    ]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("netx") && (err.contains("pool") || err.contains("chain")), "{err}");
+    // Real-valued inputs need a scale.
+    let xs = out.join("real.npy");
+    {
+        use npyz::WriterBuilder;
+        let mut f = std::fs::File::create(&xs).unwrap();
+        let mut w = npyz::WriteOptions::<f32>::new().default_dtype().shape(&[2, 64]).writer(&mut f).begin_nd().unwrap();
+        w.extend((0..128).map(|i| i as f32 * 0.37)).unwrap();
+        w.finish().unwrap();
+    }
+    let base = ["compile", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "--timesteps", "8", "--target", "loihi2"];
+    let (c, _, err) = common::spikefab(&[&base[..], &["--inputs", xs.to_str().unwrap(), "-o", o]].concat());
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("--input-scale"), "{err}");
+    // Payloads beyond 8 bits.
+    let (c, _, err) = common::spikefab(
+        &[&base[..], &["--inputs", "models/digits_test_x.npy", "--input-scale", "0.01", "-o", o]].concat(),
+    );
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("1600") && err.contains("8 bits"), "{err}");
+    // The energy table is not a code-generation target.
+    let (c, _, err) = common::spikefab(
+        &["compile", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "--timesteps", "8", "--target", "loihi"]
+            .iter()
+            .copied()
+            .chain(["--inputs", "models/digits_test_x.npy", "-o", o])
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("loihi2"), "{err}");
+}
