@@ -51,6 +51,9 @@ impl LavaReport {
     }
 }
 
+/// A recorded array's name and how to read spikefab's side of it.
+type Field = (String, Box<dyn Fn(&LoihiRecord) -> Vec<i64>>);
+
 /// Runs `dir/run_lava.py` with `python` and compares Lava's recordings with `ours` (one
 /// record per sample, as spikefab simulated the same inputs).
 pub fn check(dir: &Path, python: &Path, ours: &[LoihiRecord]) -> Result<LavaReport, FlowError> {
@@ -80,7 +83,7 @@ pub fn check(dir: &Path, python: &Path, ours: &[LoihiRecord]) -> Result<LavaRepo
         ..Default::default()
     };
     let layers = ours.first().map_or(0, |o| o.u.len());
-    let mut fields: Vec<(String, Box<dyn Fn(&LoihiRecord) -> Vec<i64>>)> =
+    let mut fields: Vec<Field> =
         vec![("out_spikes".into(), Box::new(|o: &LoihiRecord| o.out_spikes.iter().map(|&x| i64::from(x)).collect()))];
     for k in 0..layers {
         fields.push((format!("u{k}"), Box::new(move |o: &LoihiRecord| o.u[k].iter().map(|&x| i64::from(x)).collect())));

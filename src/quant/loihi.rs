@@ -253,14 +253,11 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         }
         let src_scale = if p.source == Source::Input { scale } else { 1.0 };
         let nw = p.w.len();
-        // Real weight of entry e into the membrane, and the neuron it feeds.
-        let (w_real, row_of): (Vec<f64>, Box<dyn Fn(usize) -> Vec<usize>>) = match &p.kind {
+        // Real weight of entry e into the membrane; entry e feeds the neurons
+        // `(e / div) * span .. (e / div + 1) * span`.
+        let (w_real, div, span): (Vec<f64>, usize, usize) = match &p.kind {
             ProjKind::Dense { cols } => {
-                let cols = *cols;
-                (
-                    (0..nw).map(|e| p.w[e] * to_current[e / cols] * src_scale).collect(),
-                    Box::new(move |e| vec![e / cols]),
-                )
+                ((0..nw).map(|e| p.w[e] * to_current[e / cols] * src_scale).collect(), *cols, 1)
             }
             _ => {
                 // Conv: one kernel per output channel; every neuron of the channel shares it.
@@ -269,10 +266,10 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 if (0..n).any(|i| (to_current[i] - to_current[(i / pos) * pos]).abs() > 1e-12 * to_current[i].abs()) {
                     return Err(perr(&name, "per-neuron gains within a channel: netx conv layers share each kernel"));
                 }
-                let wr = (0..nw).map(|e| p.w[e] * to_current[(e / per_co) * pos] * src_scale).collect();
-                (wr, Box::new(move |e: usize| ((e / per_co) * pos..(e / per_co + 1) * pos).collect()))
+                ((0..nw).map(|e| p.w[e] * to_current[(e / per_co) * pos] * src_scale).collect(), per_co, pos)
             }
         };
+        let row_of = |e: usize| (e / div) * span..(e / div + 1) * span;
         // Largest |weight| per neuron.
         let mut row_max = vec![0.0f64; n];
         for (e, &w) in w_real.iter().enumerate() {
@@ -298,7 +295,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         // Conv weights share a unit per channel (the channel's first neuron's).
         let values: Vec<i64> = (0..nw)
             .map(|e| {
-                let i = row_of(e)[0];
+                let i = row_of(e).start;
                 (w_real[e] / unit[i]).round().clamp(-MAX_WEIGHT as f64, MAX_WEIGHT as f64) as i64
             })
             .collect();
