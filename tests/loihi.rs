@@ -134,7 +134,7 @@ fn random_nets(seed: u64) -> Vec<(String, NetxNet, u8)> {
 fn random_dense_and_conv_networks_match_lava_bit_for_bit() {
     let test = "random_dense_and_conv_networks_match_lava_bit_for_bit";
     let Some(py) = python_or_skip(test) else { return };
-    let (n, t) = (2usize, 14usize);
+    let (n, t) = (3usize, 12usize);
     for (k, (label, net, max)) in random_nets(7).into_iter().enumerate() {
         let mut r = Rng(1000 + k as u64);
         let nin = net.input_numel();
@@ -149,7 +149,7 @@ fn random_dense_and_conv_networks_match_lava_bit_for_bit() {
                 }
             }
         }
-        let recs: Vec<_> = (0..n).map(|i| loihi::run(&net, &inputs[i * ts * nin..(i + 1) * ts * nin], ts)).collect();
+        let recs = loihi::run_batch(&net, &inputs, n, ts);
         let spikes: usize = recs.iter().map(|r| r.spikes.iter().flatten().filter(|&&s| s > 0).count()).sum();
         assert!(spikes > 0, "{label}: no neuron spiked; the case tests nothing");
         if label.contains("wraps") {

@@ -425,10 +425,7 @@ pub fn loihi_run(
             }
         }
     }
-    let records: Vec<LoihiRecord> = {
-        use rayon::prelude::*;
-        (0..batch.n).into_par_iter().map(|i| lsim::run(&netx, &inputs[i * ts * nin..(i + 1) * ts * nin], ts)).collect()
-    };
+    let records: Vec<LoihiRecord> = lsim::run_batch(&netx, &inputs, batch.n, ts);
     Ok(LoihiRun { net, netx, steps, inputs, clipped_inputs: clipped, records })
 }
 

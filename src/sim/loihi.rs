@@ -14,6 +14,11 @@
 //! 4. spike when `v > vThMant << 6`, then `v = 0` (`u` is kept).
 //!
 //! `trunc` rounds toward zero. Unary input spikes count as 1 whatever their value.
+//!
+//! Samples run back to back in one stream, as netx runs them with `reset_interval` (LIFReset):
+//! layer `k` clears its `u` and `v` at the start of chip step `k + 1` of every sample, the step
+//! its input of the model's step 0 arrives ([`run_batch`]), so a layer never integrates its
+//! bias before its first input and every sample starts from zero.
 
 use crate::chip::loihi::{ConvGeom, NetxNet};
 
@@ -94,35 +99,35 @@ fn conv(s: &[i64], w: &[i64], g: &ConvGeom, out: [usize; 3], acc: &mut [i64], sy
     }
 }
 
-/// Runs `net` on `inputs` (`steps x input_numel` payloads, C order) for `steps` steps.
-pub fn run(net: &NetxNet, inputs: &[u8], steps: usize) -> LoihiRecord {
-    let nin = net.input_numel();
-    let nl = net.layers.len();
-    let mut u: Vec<Vec<i64>> = net.layers.iter().map(|l| vec![0; l.neurons()]).collect();
-    let mut v = u.clone();
-    let mut a_buf = u.clone();
-    let mut acc = u.clone();
-    let mut rec = LoihiRecord {
-        steps,
-        spikes: vec![vec![]; nl],
-        u: vec![vec![]; nl],
-        v: vec![vec![]; nl],
-        synops: vec![0; nl],
-        ..Default::default()
-    };
-    let unary = net.input_bits <= 1;
-    for t in 0..steps {
-        let mut src: Vec<i64> = inputs[t * nin..(t + 1) * nin]
-            .iter()
-            .map(|&x| if unary { i64::from(x != 0) } else { i64::from(x) })
-            .collect();
+/// The chip's state between steps.
+struct State {
+    u: Vec<Vec<i64>>,
+    v: Vec<Vec<i64>>,
+    a_buf: Vec<Vec<i64>>,
+    acc: Vec<Vec<i64>>,
+    /// Steps run so far (Lava's `time_step` is this plus one).
+    steps: usize,
+}
+
+impl State {
+    fn new(net: &NetxNet) -> State {
+        let z: Vec<Vec<i64>> = net.layers.iter().map(|l| vec![0; l.neurons()]).collect();
+        State { u: z.clone(), v: z.clone(), a_buf: z.clone(), acc: z, steps: 0 }
+    }
+
+    /// One step on the input row `row`; `reset`: netx's `reset_interval`.
+    fn step(&mut self, net: &NetxNet, row: &[u8], reset: Option<usize>, rec: &mut LoihiRecord) {
+        let unary = net.input_bits <= 1;
+        let time_step = self.steps + 1;
+        self.steps += 1;
+        let mut src: Vec<i64> = row.iter().map(|&x| if unary { i64::from(x != 0) } else { i64::from(x) }).collect();
         for (k, l) in net.layers.iter().enumerate() {
             let n = l.neurons();
             match &l.conv {
                 None => {
                     let cols = l.in_features;
                     let sh = l.weight_exp;
-                    let acc_k = &mut acc[k];
+                    let acc_k = &mut self.acc[k];
                     acc_k.iter_mut().for_each(|a| *a = 0);
                     for (j, &s) in src.iter().enumerate() {
                         if s == 0 {
@@ -137,28 +142,86 @@ pub fn run(net: &NetxNet, inputs: &[u8], steps: usize) -> LoihiRecord {
                         *a = if sh > 0 { *a << sh } else { *a >> -sh };
                     }
                 }
-                Some(g) => conv(&src, &l.effective, g, l.shape, &mut acc[k], &mut rec.synops[k]),
+                Some(g) => conv(&src, &l.effective, g, l.shape, &mut self.acc[k], &mut rec.synops[k]),
             }
-            std::mem::swap(&mut a_buf[k], &mut acc[k]);
-            // a_buf now holds this step's sum; acc the one to deliver now.
+            // a_buf now holds this step's sum (delivered next step); acc the one delivered now.
+            std::mem::swap(&mut self.a_buf[k], &mut self.acc[k]);
+            if let Some(every) = reset
+                && time_step % every == reset_offset(k) % every
+            {
+                self.u[k].iter_mut().for_each(|x| *x = 0);
+                self.v[k].iter_mut().for_each(|x| *x = 0);
+            }
             let vth = l.vth << 6;
             let mut spk = vec![0i64; n];
             for i in 0..n {
-                let uu = wrap(decay(u[k][i], l.i_decay) + (acc[k][i] << 6));
-                let vv = (decay(v[k][i], l.v_decay) + uu + (l.bias[i] << 6)).clamp(-(M - 1), M - 1);
+                let uu = wrap(decay(self.u[k][i], l.i_decay) + (self.acc[k][i] << 6));
+                let vv = (decay(self.v[k][i], l.v_decay) + uu + (l.bias[i] << 6)).clamp(-(M - 1), M - 1);
                 let s = vv > vth;
-                u[k][i] = uu;
-                v[k][i] = if s { 0 } else { vv };
+                self.u[k][i] = uu;
+                self.v[k][i] = if s { 0 } else { vv };
                 spk[i] = i64::from(s);
             }
             rec.spikes[k].extend(spk.iter().map(|&s| s as u8));
-            rec.u[k].extend(u[k].iter().map(|&x| x as i32));
-            rec.v[k].extend(v[k].iter().map(|&x| x as i32));
+            rec.u[k].extend(self.u[k].iter().map(|&x| x as i32));
+            rec.v[k].extend(self.v[k].iter().map(|&x| x as i32));
             src = spk;
         }
         rec.out_spikes.extend(src.iter().map(|&s| s as u8));
     }
+}
+
+/// The `reset_offset` netx gives layer `k` when the network is built with
+/// `reset_offset=RESET_OFFSET`: one more than asked for the first layer, one more per layer.
+pub fn reset_offset(k: usize) -> usize {
+    RESET_OFFSET + 1 + k
+}
+
+/// The `reset_offset` spikefab passes to netx: layer `k` then clears `u` and `v` at the chip
+/// step `k + 1` of every sample (0-based), just before its input of the model's step 0 arrives.
+pub const RESET_OFFSET: usize = 1;
+
+fn record(net: &NetxNet, steps: usize) -> LoihiRecord {
+    let nl = net.layers.len();
+    LoihiRecord {
+        steps,
+        spikes: vec![vec![]; nl],
+        u: vec![vec![]; nl],
+        v: vec![vec![]; nl],
+        synops: vec![0; nl],
+        ..Default::default()
+    }
+}
+
+/// Runs `net` on `inputs` (`steps x input_numel` payloads, C order) for `steps` steps from a
+/// zero state, without resets.
+pub fn run(net: &NetxNet, inputs: &[u8], steps: usize) -> LoihiRecord {
+    let nin = net.input_numel();
+    let mut st = State::new(net);
+    let mut rec = record(net, steps);
+    for t in 0..steps {
+        st.step(net, &inputs[t * nin..(t + 1) * nin], None, &mut rec);
+    }
     rec
+}
+
+/// Runs `n` samples of `steps` steps each (`inputs` is `n x steps x input_numel`) back to back
+/// as Lava runs them: one stream with netx's periodic reset (`reset_interval = steps`,
+/// `reset_offset =` [`RESET_OFFSET`]), so that layer `k` starts every sample's model step 0
+/// from zero (its steps before are the previous sample's tail). One record per sample.
+pub fn run_batch(net: &NetxNet, inputs: &[u8], n: usize, steps: usize) -> Vec<LoihiRecord> {
+    let nin = net.input_numel();
+    let mut st = State::new(net);
+    (0..n)
+        .map(|i| {
+            let mut rec = record(net, steps);
+            for t in 0..steps {
+                let o = (i * steps + t) * nin;
+                st.step(net, &inputs[o..o + nin], Some(steps), &mut rec);
+            }
+            rec
+        })
+        .collect()
 }
 
 #[cfg(test)]
