@@ -153,15 +153,17 @@ impl State {
                 self.v[k].iter_mut().for_each(|x| *x = 0);
             }
             let vth = l.vth << 6;
-            let mut spk = vec![0i64; n];
-            for i in 0..n {
-                let uu = wrap(decay(self.u[k][i], l.i_decay) + (self.acc[k][i] << 6));
-                let vv = (decay(self.v[k][i], l.v_decay) + uu + (l.bias[i] << 6)).clamp(-(M - 1), M - 1);
-                let s = vv > vth;
-                self.u[k][i] = uu;
-                self.v[k][i] = if s { 0 } else { vv };
-                spk[i] = i64::from(s);
-            }
+            let (u, v, a) = (&mut self.u[k], &mut self.v[k], &self.acc[k]);
+            let spk: Vec<i64> = (0..n)
+                .map(|i| {
+                    let uu = wrap(decay(u[i], l.i_decay) + (a[i] << 6));
+                    let vv = (decay(v[i], l.v_decay) + uu + (l.bias[i] << 6)).clamp(-(M - 1), M - 1);
+                    let s = vv > vth;
+                    u[i] = uu;
+                    v[i] = if s { 0 } else { vv };
+                    i64::from(s)
+                })
+                .collect();
             rec.spikes[k].extend(spk.iter().map(|&s| s as u8));
             rec.u[k].extend(self.u[k].iter().map(|&x| x as i32));
             rec.v[k].extend(self.v[k].iter().map(|&x| x as i32));
