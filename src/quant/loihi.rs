@@ -195,6 +195,8 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         let op = &g.g[node].op;
         let n = m.info.out_numel(node);
         let c = neuron::coeffs(op, n, d).ok_or_else(|| perr(&name, "not a neuron"))?;
+        // The name as a safe label in the notes (they reach report.json and the terminal).
+        let shown = crate::names::label(&name);
         let Some(v_th) = c.v_th.clone() else {
             return Err(perr(&name, format!("{} neurons do not spike; every netx CUBA neuron does", op.type_name())));
         };
@@ -208,7 +210,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         let (v_decay, exact) = decay12(c.beta[0]);
         if !exact {
             notes.push(format!(
-                "'{name}': membrane decay {:.6} becomes (4096 - {v_decay}) / 4096 = {:.6}",
+                "'{shown}': membrane decay {:.6} becomes (4096 - {v_decay}) / 4096 = {:.6}",
                 c.beta[0],
                 1.0 - v_decay as f64 / 4096.0
             ));
@@ -221,7 +223,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 let (di, exact) = decay12(alpha[0]);
                 if !exact {
                     notes.push(format!(
-                        "'{name}': synaptic decay {:.6} becomes (4096 - {di}) / 4096 = {:.6}",
+                        "'{shown}': synaptic decay {:.6} becomes (4096 - {di}) / 4096 = {:.6}",
                         alpha[0],
                         1.0 - di as f64 / 4096.0
                     ));
@@ -231,7 +233,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
             None => (DECAY_ONE, c.gain.clone()),
         };
         if c.v_reset.iter().any(|&r| r != 0.0) && d.reset == ResetMode::Zero {
-            notes.push(format!("'{name}': the model resets to a non-zero value; Loihi resets to zero"));
+            notes.push(format!("'{shown}': the model resets to a non-zero value; Loihi resets to zero"));
         }
         // Membrane bias per step: the leak towards v_leak, plus the path's bias.
         let mut bias_real: Vec<f64> = (0..n).map(|i| (1.0 - c.beta[i]) * c.v_leak[i]).collect();
@@ -240,7 +242,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         {
             if let Some((alpha, gs)) = &c.syn {
                 notes.push(format!(
-                    "'{name}': the bias of the synaptic current is added to the membrane at its steady state"
+                    "'{shown}': the bias of the synaptic current is added to the membrane at its steady state"
                 ));
                 for (i, x) in bias_real.iter_mut().enumerate() {
                     *x += c.gain[i] * gs[i] / (1.0 - alpha[i]).max(1e-12) * b[i];
@@ -287,7 +289,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
             .clamp(1.0, MAX_VTH as f64) as i64;
         if !uniform(&v_th) {
             notes.push(format!(
-                "'{name}': per-neuron thresholds fold into each neuron's weights and bias (netx takes one vThMant per \
+                "'{shown}': per-neuron thresholds fold into each neuron's weights and bias (netx takes one vThMant per \
                  layer)"
             ));
         }
@@ -311,7 +313,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
             .collect();
         if clipped > 0 {
             notes.push(format!(
-                "'{name}': {clipped} bias mantissas beyond 13 bits ({}..{}) are clipped",
+                "'{shown}': {clipped} bias mantissas beyond 13 bits ({}..{}) are clipped",
                 BIAS_RANGE.0, BIAS_RANGE.1
             ));
         }
