@@ -340,3 +340,82 @@ fn loihi_limits_are_refused_with_their_figures() {
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("loihi2"), "{err}");
 }
+
+/// Hostile node names and a hostile model file name: the export's Python script parses and
+/// runs in Lava exactly, the report parses, no injected command runs and nothing is written
+/// outside the output folder.
+#[test]
+fn hostile_names_in_the_loihi_export() {
+    let test = "hostile_names_in_the_loihi_export";
+    let base = scratch("loihi-hostile");
+    let marker = base.join("MARKER");
+    let m = marker.display().to_string();
+    let hostile = [
+        "a\"\"\"\nimport os; os.system(\"touch {M}\")\n\"\"\"",
+        "b'; __import__('os').system('touch {M}'); '",
+        "c\\",
+        "d\r\n# coding: evil\n",
+        "e\u{1b}[2J\u{202e}$(touch {M})",
+        "",
+    ];
+    let json = base.join("plain.json");
+    let (c, _, err) =
+        common::spikefab(&["convert", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-o", json.to_str().unwrap()]);
+    assert_eq!(c, 0, "{err}");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    std::fs::remove_file(&json).unwrap();
+    let mut map = std::collections::HashMap::new();
+    for (k, n) in v["nodes"].as_array_mut().unwrap().iter_mut().enumerate() {
+        let new = format!("{}{k}", hostile[k % hostile.len()].replace("{M}", &m));
+        map.insert(n["name"].as_str().unwrap().to_string(), new.clone());
+        n["name"] = serde_json::Value::String(new);
+    }
+    for e in v["edges"].as_array_mut().unwrap() {
+        for end in e.as_array_mut().unwrap() {
+            *end = serde_json::Value::String(map[end.as_str().unwrap()].clone());
+        }
+    }
+    let work = base.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let file = work.join("m\"\"\"\n`touch MARKER`$(touch MARKER).json");
+    std::fs::write(&file, serde_json::to_string(&v).unwrap()).unwrap();
+    let x = common::root().join("models/digits_test_x.npy");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"));
+    cmd.args(["compile", file.to_str().unwrap(), "--timesteps", "4", "--target", "loihi2", "--min-agreement", "0"])
+        .args(["--inputs", x.to_str().unwrap(), "-o", "out"])
+        .current_dir(&work);
+    let py = python_or_skip(test);
+    match &py {
+        Some(p) => cmd.env("SPIKEFAB_LAVA_PYTHON", p),
+        None => cmd.env("SPIKEFAB_LAVA_PYTHON", "/nonexistent"),
+    };
+    let o = cmd.output().unwrap();
+    let (so, se) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{so}\n{se}");
+    if py.is_some() {
+        assert!(so.contains("every output spike, current and voltage identical"), "{so}");
+    }
+    for t in [&so, &se] {
+        assert!(!t.contains('\u{1b}') && !t.contains('\u{202e}'), "printed control text: {t}");
+    }
+    let script = std::fs::read_to_string(work.join("out/loihi/run_lava.py")).unwrap();
+    // Names are labels: printable ASCII inside string literals, never a line of their own.
+    assert!(script.is_ascii());
+    assert!(
+        !script.lines().any(|l| l.trim_start().starts_with("import os;") || l.trim_start().starts_with("# coding")),
+        "a name escaped its string literal"
+    );
+    if let Some(p) = &py {
+        let c = std::process::Command::new(p)
+            .args(["-c", "import ast, sys; ast.parse(open(sys.argv[1]).read())"])
+            .arg(work.join("out/loihi/run_lava.py"))
+            .output()
+            .unwrap();
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    }
+    let report = std::fs::read_to_string(work.join("out/report.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&report).unwrap();
+    assert!(!report.contains('\u{1b}') && !report.contains("\\u001b"), "report.json holds raw control text");
+    assert!(!marker.exists(), "an injected command ran");
+    assert!(!work.join("MARKER").exists(), "an injected command ran");
+}
