@@ -463,4 +463,18 @@ fn conv_models_compile_to_netx_and_run_in_lava_exactly() {
     ]);
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("'cubalif'") && err.contains("one vDecay per layer"), "{err}");
+    let (c, _, err) = common::spikefab(&[
+        "compile",
+        "tests/data/nir/delay.nir",
+        "--dt",
+        "1",
+        "--target",
+        "loihi2",
+        "--inputs",
+        "tests/data/nir/delay.inputs.npy",
+        "-o",
+        scratch("loihi-delay").to_str().unwrap(),
+    ]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("'delay'") && err.contains("62 steps"), "{err}");
 }

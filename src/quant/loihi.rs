@@ -95,6 +95,18 @@ fn input_scale(name: &str, o: &QuantOptions) -> Result<(f64, u32, Vec<String>), 
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     let g = &m.graph;
     let d = m.dialect();
+    for &ix in &m.info.order {
+        if let crate::ir::Op::Delay { delay } = &g.g[ix].op {
+            let steps = (0..delay.numel()).map(|i| delay.at(i)).fold(0.0f64, f64::max) / d.dt_or_one();
+            return Err(perr(
+                &g.g[ix].name,
+                format!(
+                    "a Delay of up to {steps:.0} steps: netx holds synaptic delays of at most 62 steps per synapse, but \
+                     spikefab does not map Delay nodes onto them"
+                ),
+            ));
+        }
+    }
     let real = trace(m, o.output.as_deref())?;
     let in_name = g.g[real.input].name.clone();
     let (scale, bits, mut notes) = input_scale(&in_name, o)?;
