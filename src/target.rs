@@ -21,6 +21,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("xc7a35t", include_str!("../targets/xc7a35t.toml")),
     ("generic-45nm", include_str!("../targets/generic-45nm.toml")),
     ("loihi", include_str!("../targets/loihi.toml")),
+    ("loihi2", include_str!("../targets/loihi2.toml")),
     ("truenorth", include_str!("../targets/truenorth.toml")),
     ("xylo-imu", include_str!("../targets/xylo-imu.toml")),
     ("xylo-audio2", include_str!("../targets/xylo-audio2.toml")),
@@ -76,6 +77,8 @@ pub enum Toolchain {
     Vivado,
     /// Rockpool's XyloSim (the vendor's bit-exact simulator, through Python).
     Rockpool,
+    /// Intel's Lava with lava-dl netx (its fixed-point simulator, through Python).
+    Lava,
     /// Nothing builds for it (estimates only).
     None,
 }
@@ -90,6 +93,8 @@ pub enum Flow {
     Vivado,
     /// A Xylo specification, checked in rockpool's XyloSim.
     XyloSim,
+    /// A lava-dl netx network, checked in Lava's fixed-point simulator.
+    Lava,
     /// No build: the design is emitted and estimated only.
     None,
 }
@@ -433,6 +438,7 @@ impl Target {
             (Kind::Fpga, Family::Ice40, Toolchain::Open) => Flow::OpenIce40,
             (Kind::Fpga, Family::Xc7, Toolchain::Vivado) => Flow::Vivado,
             (Kind::Neuromorphic, Family::Xylo, Toolchain::Rockpool) => Flow::XyloSim,
+            (Kind::Neuromorphic, Family::Loihi, Toolchain::Lava) => Flow::Lava,
             _ => Flow::None,
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod hls;
 pub mod limits;
+pub mod loihi;
 pub mod nir;
 pub mod verilog;
 pub mod xylo;

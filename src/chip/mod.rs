@@ -8,6 +8,7 @@
 //! chip does not state are not checked. A chip family's back end (its vendor format) starts
 //! from this mapping and adds what only it knows.
 
+pub mod loihi;
 pub mod xylo;
 
 use serde::Serialize;

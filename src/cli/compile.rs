@@ -245,6 +245,29 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
             println!("  note: {n}");
         }
     }
+    if let Some(x) = &r.loihi {
+        println!(
+            "  Loihi (netx): {} layers on {} cores, input spikes of {} bit(s); outputs {} step(s) behind the model \
+             (each layer adds one)",
+            x.layers.len(),
+            x.cores,
+            x.input_bits,
+            x.lag
+        );
+        for l in &x.layers {
+            println!(
+                "    '{}': {} {} neurons, iDecay {} vDecay {}, vThMant {}, weight exponent {}",
+                l.name, l.kind, l.neurons, l.decays[0], l.decays[1], l.vth, l.weight_exp
+            );
+        }
+        println!("  export: {}/ ({})", x.dir, x.files.join(", "));
+        if x.clipped_inputs > 0 {
+            println!("  inputs: {} values beyond the largest payload are clipped", x.clipped_inputs);
+        }
+        for n in &x.notes {
+            println!("  note: {n}");
+        }
+    }
     if let Some(v) = &r.chip_verify {
         print!(
             "  verify: {} inputs, class agreement of the chip with the reference {:.4}, output spikes agreeing {:.4}",
@@ -273,6 +296,32 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
         ),
         Some(Step::Skipped { skipped }) => println!("  XyloSim: skipped ({skipped})"),
         None => {}
+    }
+    match &r.lava {
+        Some(Step::Ran(x)) => println!(
+            "  Lava (fixed_pt): {} samples x {} steps, {} values compared ({} output spikes, the rest u and v): {}",
+            x.samples,
+            x.steps,
+            x.words,
+            x.output_words,
+            if x.exact() {
+                "every output spike, current and voltage identical".to_string()
+            } else {
+                format!("{} outputs, {} states differ", x.output_mismatches, x.state_mismatches)
+            }
+        ),
+        Some(Step::Skipped { skipped }) => println!("  Lava: skipped ({skipped})"),
+        None => {}
+    }
+    if let Some(e) = &r.loihi_energy {
+        println!(
+            "  energy: {} per inference ({:.0} synaptic ops, {:.0} neuron updates, {:.1} spikes; {})",
+            energy_cli::fmt_j(e.energy_per_inference_j),
+            e.synaptic_ops,
+            e.neuron_updates,
+            e.spikes,
+            e.basis
+        );
     }
     if let Some(e) = &r.chip_energy {
         println!(

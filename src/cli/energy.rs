@@ -144,6 +144,15 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
         let t = settings.target_named(name)?;
         let mut pa = settings.clone();
         pa.target = name.clone();
+        if t.flow() == spikefab::target::Flow::Lava {
+            // Loihi: the operations its chip model counts, priced per operation.
+            let run = spikefab::driver::chip::loihi_run(m, &pa, &t, steps, &batch)?;
+            if estimates.is_empty() {
+                chip_classes = Some(run.outputs().classes());
+            }
+            estimates.push(spikefab::driver::chip::loihi_estimate(&run, &t));
+            continue;
+        }
         if t.family == Family::Xylo {
             // The chip's own model: its energy is its published power over the run.
             let run = spikefab::driver::chip::xylo_run(m, &pa, &t, steps, &batch)?;

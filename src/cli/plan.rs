@@ -75,6 +75,44 @@ fn chip_plan(
         }
         return Ok(());
     }
+    if target.flow() == spikefab::target::Flow::Lava {
+        o.rules = spikefab::quant::Rules::loihi();
+        let net = spikefab::quant::quantise(m, &o)
+            .map_err(|err| spikefab::driver::Error::Quant { path: m.path.clone(), err })?;
+        let mut notes = net.notes.clone();
+        let netx = spikefab::chip::loihi::map(&net, target, &mut notes)
+            .map_err(|e| spikefab::driver::Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&netx).expect("plain data"));
+            return Ok(());
+        }
+        println!(
+            "netx layout of {} for {}: {} layers on {} cores, input spikes of {} bit(s); outputs {} step(s) behind \
+             the model",
+            net.model,
+            target.name,
+            netx.layers.len(),
+            netx.cores,
+            netx.input_bits,
+            netx.lag
+        );
+        for l in &netx.layers {
+            println!(
+                "  '{}': {} {} neurons, iDecay {} vDecay {}, vThMant {}, weight exponent {}",
+                l.name,
+                if l.conv.is_some() { "conv" } else { "dense" },
+                l.neurons(),
+                l.i_decay,
+                l.v_decay,
+                l.vth,
+                l.weight_exp
+            );
+        }
+        for n in &notes {
+            println!("note: {n}");
+        }
+        return Ok(());
+    }
     let net =
         spikefab::quant::quantise(m, &o).map_err(|err| spikefab::driver::Error::Quant { path: m.path.clone(), err })?;
     let mapping = spikefab::chip::map(&net, target).map_err(Failure::input)?;

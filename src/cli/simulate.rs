@@ -110,6 +110,32 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
                 .collect();
             (r.outputs, rates)
         }
+        Engine::Cycle if settings.target()?.flow() == spikefab::target::Flow::Lava => {
+            // Loihi: spikefab's simulation of Lava's fixed-point CUBA neurons.
+            let t = settings.target()?;
+            if a.vcd.is_some() {
+                return Err(Failure::input(anyhow::anyhow!(
+                    "--vcd traces the FPGA plan; give an FPGA or ASIC --target"
+                )));
+            }
+            let run = spikefab::driver::chip::loihi_run(&m, &settings, &t, steps, &batch)?;
+            for n in &run.net.notes {
+                eprintln!("note: {n}");
+            }
+            let ts = run.chip_steps();
+            let rates = run
+                .netx
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(k, l)| {
+                    let total: u64 =
+                        run.records.iter().map(|r| r.spikes[k].iter().map(|&s| u64::from(s)).sum::<u64>()).sum();
+                    (l.name.clone(), total as f64 / (batch.n * ts * l.neurons()) as f64)
+                })
+                .collect();
+            (run.outputs(), rates)
+        }
         Engine::Cycle if settings.target()?.family == Family::Xylo => {
             // A chip target: its own integer model (spikefab's simulation of Xylo).
             let t = settings.target()?;

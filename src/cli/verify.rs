@@ -55,21 +55,37 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     let (steps, m) = (prep.steps, &prep.model);
     let min_agreement = passes.min_agreement();
     let target = settings.target()?;
-    if target.family == Family::Xylo {
+    let chip = if target.flow() == spikefab::target::Flow::Lava {
+        let run = spikefab::driver::chip::loihi_run(m, &settings, &target, steps, &batch)?;
+        let v = spikefab::driver::chip::verify_outputs(
+            &prep.cut,
+            steps,
+            &run.outputs(),
+            &batch,
+            labels.as_deref(),
+            &progress,
+        )?;
+        Some((v, run.net.notes.clone(), run.chip_steps()))
+    } else if target.family == Family::Xylo {
         let run = spikefab::driver::chip::xylo_run(m, &settings, &target, steps, &batch)?;
         let v = spikefab::driver::chip::verify_xylo(&prep.cut, &run, &batch, labels.as_deref(), &progress)?;
+        Some((v, run.net.notes.clone(), run.chip_steps()))
+    } else {
+        None
+    };
+    if let Some((v, notes, chip_steps)) = chip {
         if a.json {
             let mut j = serde_json::to_value(&v).expect("plain data");
             j["target"] = json!(target.name);
-            j["notes"] = json!(run.net.notes);
+            j["notes"] = json!(notes);
             j["min_agreement"] = json!(min_agreement);
             j["pass"] = json!(v.class_agreement >= min_agreement);
             println!("{}", serde_json::to_string_pretty(&j).expect("plain data"));
         } else {
-            for n in &run.net.notes {
+            for n in &notes {
                 println!("note: {n}");
             }
-            println!("samples: {}, timesteps: {steps} (the chip runs {})", batch.n, run.chip_steps());
+            println!("samples: {}, timesteps: {steps} (the chip runs {chip_steps})", batch.n);
             println!("output spike agreement (aligned steps): {:.4}", v.output_agreement);
             println!("class agreement: {:.4}", v.class_agreement);
             if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.chip_accuracy) {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::chip::{
-    ChipEnergy, ChipVerification, XyloSection, vendor_check, verify_xylo, write_xylo, xylo_energy, xylo_run,
+    ChipEnergy, ChipVerification, LoihiEnergy, LoihiSection, XyloSection, lava_check, loihi_energy, loihi_run,
+    loihi_section, vendor_check, verify_outputs, verify_xylo, write_loihi, write_xylo, xylo_energy, xylo_run,
     xylo_section,
 };
 use super::progress::step;
@@ -21,6 +22,7 @@ use crate::energy::{self, Estimate};
 use crate::flow::cosim::{CosimReport, Simulator};
 use crate::flow::csim::{self, CsimReport};
 use crate::flow::ice40::{self, Ice40Report};
+use crate::flow::lava::LavaReport;
 use crate::flow::xylosim::XyloSimReport;
 use crate::flow::{self, FlowError, vivado};
 use crate::hw::PlanSummary;
@@ -186,6 +188,15 @@ pub struct CompileReport {
     /// Energy on the chip (chip targets that publish a power).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chip_energy: Option<ChipEnergy>,
+    /// The netx export (Loihi targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loihi: Option<LoihiSection>,
+    /// The export in Lava's fixed-point simulator (Loihi targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lava: Option<Step<LavaReport>>,
+    /// Energy on Loihi from the counted operations (Loihi targets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loihi_energy: Option<LoihiEnergy>,
     /// What the passes changed.
     pub passes: Vec<PassRecord>,
     /// The HLS project, when emitted.
@@ -246,6 +257,9 @@ fn write(out: &Path, name: &str, text: &str) -> Result<(), Error> {
 /// `report.json` is written into the output folder either way.
 pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result<CompileReport, Error> {
     let target = o.plan.target()?;
+    if target.kind == Kind::Neuromorphic && target.family == crate::target::Family::Loihi {
+        return compile_loihi(m, o, &target, progress);
+    }
     if target.kind == Kind::Neuromorphic {
         return compile_chip(m, o, &target, progress);
     }
@@ -293,7 +307,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
                 write(out, "vivado.tcl", &vivado::tcl(d, &target))?;
                 write(out, &format!("{}.xdc", d.module), &vivado::xdc(d, &target))?;
             }
-            Flow::XyloSim | Flow::None => {}
+            Flow::XyloSim | Flow::Lava | Flow::None => {}
         }
     }
     let summary = plan.summary();
@@ -310,6 +324,9 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         chip_verify: None,
         xylosim: None,
         chip_energy: None,
+        loihi: None,
+        lava: None,
+        loihi_energy: None,
         passes: prep.records.clone(),
         hls: hls_design.as_ref().map(|d| HlsInfo {
             top: d.top.clone(),
@@ -493,6 +510,85 @@ fn compile_chip(
         chip_verify: Some(v),
         xylosim: Some(vendor),
         chip_energy: xylo_energy(&run, target),
+        loihi: None,
+        lava: None,
+        loihi_energy: None,
+        passes: prep.records,
+        hls: None,
+        verify: None,
+        early_exit: None,
+        energy: None,
+        cosim: None,
+        csim: None,
+        fpga: None,
+        report: None,
+        failures,
+    };
+    write(&o.out_dir, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;
+    Ok(r)
+}
+
+/// `compile` for Loihi: quantise to Loihi's CUBA arithmetic, lay out as netx, simulate the chip
+/// on the inputs (`T + D` steps for `D` layers), compare with the reference, export into
+/// `<out>/loihi`, and run the export in Lava's fixed-point simulator.
+fn compile_loihi(
+    m: &Model,
+    o: &CompileOptions,
+    target: &Target,
+    progress: &dyn Progress,
+) -> Result<CompileReport, Error> {
+    super::chip::loihi_target(target)?;
+    if o.bitstream {
+        return Err(Error::Usage(format!("--bitstream is for FPGA targets; {} takes a netx network", target.name)));
+    }
+    let batch = o.inputs.as_ref().ok_or_else(|| {
+        Error::Usage(format!(
+            "compiling for {} needs --inputs: the quantiser calibrates on them and the export holds the chip's \
+             inputs and its expected spikes",
+            target.name
+        ))
+    })?;
+    let steps = steps_for(m, Some(batch))?;
+    let prep = prepare(m.clone(), steps, &o.passes, &o.plan, Some(batch), o.labels.as_deref(), progress)?;
+    let steps = prep.steps;
+    let run = step(progress, &format!("simulating {} samples on {}", batch.n, target.name), || {
+        loihi_run(&prep.model, &o.plan, target, steps, batch)
+    })?;
+    let mut failures = vec![];
+    let v = verify_outputs(&prep.cut, steps, &run.outputs(), batch, o.labels.as_deref(), progress)?;
+    let min = o.passes.min_agreement();
+    if v.class_agreement < min {
+        failures.push(format!("class agreement of the chip {:.4} is below --min-agreement {min}", v.class_agreement));
+    }
+    let dir = o.out_dir.join("loihi");
+    let files = write_loihi(&run, &dir)?;
+    let vendor = match lava_check(&run, &dir, progress)? {
+        Ok(rep) => {
+            if !rep.exact() {
+                failures.push(format!("Lava differs from spikefab: {}", rep.first_differences.join("; ")));
+            }
+            Step::Ran(rep)
+        }
+        Err(why) => {
+            progress.note(&format!("Lava check skipped: {why}"));
+            Step::Skipped { skipped: why }
+        }
+    };
+    let r = CompileReport {
+        model: prep.model.path.display().to_string(),
+        target: target.name.clone(),
+        clock_mhz: target.clock.default_mhz,
+        timesteps: steps,
+        top: None,
+        files: None,
+        plan: None,
+        xylo: None,
+        chip_verify: Some(v),
+        xylosim: None,
+        chip_energy: None,
+        loihi: Some(loihi_section(&run, &dir, files)),
+        lava: Some(vendor),
+        loihi_energy: Some(loihi_energy(&run, target)),
         passes: prep.records,
         hls: None,
         verify: None,

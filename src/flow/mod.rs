@@ -6,6 +6,7 @@
 pub mod cosim;
 pub mod csim;
 pub mod ice40;
+pub mod lava;
 pub mod vivado;
 pub mod xylosim;
 

@@ -53,9 +53,9 @@ impl XyloSimReport {
 }
 
 /// Arrays of an `.npz` file by name: (shape, values).
-type Npz = std::collections::HashMap<String, (Vec<usize>, Vec<i64>)>;
+pub(crate) type Npz = std::collections::HashMap<String, (Vec<usize>, Vec<i64>)>;
 
-fn read_npz(path: &Path) -> Result<Npz, FlowError> {
+pub(crate) fn read_npz(path: &Path) -> Result<Npz, FlowError> {
     let io = |e: String| FlowError::Io(format!("{}: {e}", path.display()));
     let f = std::fs::File::open(path).map_err(|e| io(e.to_string()))?;
     let mut z = zip::ZipArchive::new(f).map_err(|e| io(e.to_string()))?;

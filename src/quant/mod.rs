@@ -30,6 +30,7 @@
 //! cap every write saturates and the engines count saturations. Input events are the non-zero
 //! quantised inputs, in C order.
 
+pub mod loihi;
 mod quantise;
 pub mod range;
 pub mod trace;
@@ -112,6 +113,12 @@ pub enum WeightForm {
         /// Largest shift.
         max_shift: u32,
     },
+    /// `bits`-bit weights with one exponent per layer (`w << exp`), one threshold mantissa
+    /// per layer into which each row's scale folds (Loihi, lava-dl netx).
+    LayerExponent {
+        /// Largest exponent.
+        max_exp: u32,
+    },
 }
 
 /// State storage.
@@ -138,6 +145,11 @@ pub enum DecayRule {
         /// Largest k.
         max: u32,
     },
+    /// `x * (2^P - d) / 2^P` rounded toward zero, one 12-bit `d` per layer (Loihi).
+    Truncate {
+        /// P.
+        frac_bits: u32,
+    },
 }
 
 /// Which reset the hardware performs.
@@ -148,6 +160,8 @@ pub enum ResetRule {
     AsTrained,
     /// Subtract the threshold per spike, whatever the model was trained with (Xylo).
     Subtract,
+    /// Set the membrane to zero per spike, whatever the model was trained with (Loihi).
+    Zero,
 }
 
 impl Rules {
@@ -186,18 +200,32 @@ impl Rules {
         }
     }
 
+    /// Loihi's CUBA neuron as Lava's fixed-point model computes it (lava-nc 0.10.0): 8-bit
+    /// weights with a per-layer exponent, 24-bit state, 12-bit decays truncated toward zero,
+    /// zero reset, one spike per step, graded (integer) input spikes of up to 8 bits.
+    pub fn loihi() -> Rules {
+        Rules {
+            weights: WeightRule { bits: 8, form: WeightForm::LayerExponent { max_exp: 7 } },
+            state: StateRule { max_bits: Some(24) },
+            decay: DecayRule::Truncate { frac_bits: 12 },
+            reset: ResetRule::Zero,
+            max_spikes: 1,
+            input_bits: 8,
+        }
+    }
+
     /// F: fraction bits of membranes below one weight unit (0 unless row-scaled).
     pub fn frac_bits(&self) -> u32 {
         match self.weights.form {
             WeightForm::RowScale { frac_bits } => frac_bits,
-            WeightForm::MatrixShift { .. } => 0,
+            WeightForm::MatrixShift { .. } | WeightForm::LayerExponent { .. } => 0,
         }
     }
 
     /// P: fraction bits of leak multipliers (0 for shift decays).
     pub fn leak_bits(&self) -> u32 {
         match self.decay {
-            DecayRule::Multiplier { frac_bits } => frac_bits,
+            DecayRule::Multiplier { frac_bits } | DecayRule::Truncate { frac_bits } => frac_bits,
             DecayRule::Shift { .. } => 0,
         }
     }

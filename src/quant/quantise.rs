@@ -39,6 +39,9 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     if let super::WeightForm::MatrixShift { .. } = o.rules.weights.form {
         return super::xylo::quantise(m, o);
     }
+    if let super::WeightForm::LayerExponent { .. } = o.rules.weights.form {
+        return super::loihi::quantise(m, o);
+    }
     let g = &m.graph;
     let d = m.dialect();
     if d.switches.spikes != SpikeMode::Single && o.rules.max_spikes == 1 {

@@ -3,6 +3,7 @@
 //! outputs are [`crate::data`] batches.
 
 pub mod cycle;
+pub mod loihi;
 pub mod reference;
 pub mod vcd;
 pub mod xylo;

@@ -1,0 +1,314 @@
+//! Loihi mapping: a network quantised under Loihi's rules ([`crate::quant::loihi`]) as the
+//! layers of a lava-dl netx HDF5 file, with netx's limits checked and the weights netx will
+//! actually use computed.
+//!
+//! netx does not store a weight exponent: it reads integer weights and picks the exponent
+//! itself (`lava.lib.dl.netx.utils.optimize_weight_bits`): it shifts the matrix left by
+//! `sb = floor(log2(scale)) + signed` bits (`scale` being the largest factor that keeps the
+//! matrix within 8 signed bits, or 8 unsigned bits for a one-signed matrix), and Lava's Dense
+//! process then clips the shifted weights to 8 bits (9 with the sign) and drops their low bits
+//! that the matrix does not use, and shifts each step's sum right by `sb`. [`netx_dense`]
+//! computes that round trip; for the integers the quantiser chooses (within +-127) it gives
+//! back the same integers, which [`map`] checks (the simulation uses the round trip's result
+//! either way). Conv layers keep their integers as they are, and their sums are clamped to 24
+//! signed bits.
+//!
+//! Every layer adds one step: a layer's synapses deliver, at step `t`, the spikes of the
+//! layer below at `t - 1`. The output of a network of `D` layers thus runs `D` steps behind
+//! the model ([`NetxNet::lag`]): the inference runs `T + D` steps on zero-padded inputs and
+//! the model's step `t` is the chip's step `t + D`.
+
+use serde::Serialize;
+
+use crate::quant::loihi::{BIAS_RANGE, DECAY_ONE, MAX_VTH, MAX_WEIGHT};
+use crate::quant::{Leak, Network, ProjKind};
+use crate::target::Target;
+
+/// A convolution's geometry, (height, width) pairs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConvGeom {
+    /// Input (C, H, W).
+    pub in_shape: [usize; 3],
+    /// Kernel (h, w).
+    pub kernel: [usize; 2],
+    /// Stride.
+    pub stride: [usize; 2],
+    /// Padding on both sides.
+    pub padding: [usize; 2],
+    /// Dilation.
+    pub dilation: [usize; 2],
+    /// Groups.
+    pub groups: usize,
+}
+
+/// One netx layer of CUBA neurons.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetxLayer {
+    /// Layer name, as a safe label.
+    pub name: String,
+    /// Output (C, H, W); dense layers `(n, 1, 1)`.
+    pub shape: [usize; 3],
+    /// Convolution, or `None` for dense.
+    pub conv: Option<ConvGeom>,
+    /// A netx `flatten` layer comes before this (dense after conv).
+    pub flatten_before: bool,
+    /// Columns of a dense layer (its inputs).
+    pub in_features: usize,
+    /// Integer weights as stored: dense `(out, in)`, conv `(out, in/groups, kh, kw)`.
+    pub weights: Vec<i64>,
+    /// The weights Lava uses after netx's rescaling (dense), or the stored ones (conv).
+    pub effective: Vec<i64>,
+    /// The per-step sum of `effective` is shifted by this (negative: right).
+    pub weight_exp: i32,
+    /// Bias mantissa per neuron (`x 2^6`).
+    pub bias: Vec<i64>,
+    /// Current decay, of 4096.
+    pub i_decay: i64,
+    /// Voltage decay, of 4096.
+    pub v_decay: i64,
+    /// Threshold mantissa (`x 2^6`).
+    pub vth: i64,
+}
+
+impl NetxLayer {
+    /// Neurons.
+    pub fn neurons(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// A network as netx layers.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetxNet {
+    /// Model file, as a safe label.
+    pub model: String,
+    /// Input shape as netx's input layer states it: `[n]` or `[C, H, W]`.
+    pub input_shape: Vec<usize>,
+    /// Bits of an input spike's payload (1: unary spikes).
+    pub input_bits: u32,
+    /// Layers in order.
+    pub layers: Vec<NetxLayer>,
+    /// Steps the output runs behind the model (the number of layers).
+    pub lag: usize,
+    /// Cores the layers take (1024 neurons per core, layers not sharing cores).
+    pub cores: usize,
+}
+
+impl NetxNet {
+    /// Input elements per step.
+    pub fn input_numel(&self) -> usize {
+        self.input_shape.iter().product()
+    }
+
+    /// Output neurons.
+    pub fn outputs(&self) -> usize {
+        self.layers.last().map_or(0, NetxLayer::neurons)
+    }
+}
+
+/// Why a network cannot be written as netx for the target.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{target}: {message}")]
+pub struct LoihiMapError {
+    /// Target name.
+    pub target: String,
+    /// The limit and the network's figure.
+    pub message: String,
+}
+
+/// What netx and Lava's Dense make of the integer matrix `w`: the weights used and the
+/// exponent of each step's sum. `None` for a matrix netx cannot scale (all zero, or a shift
+/// to the right).
+pub fn netx_dense(w: &[i64]) -> Option<(Vec<i64>, i32)> {
+    let mx = *w.iter().max()?;
+    let mn = *w.iter().min()?;
+    if mx == 0 && mn == 0 {
+        return None;
+    }
+    // optimize_weight_bits (lava-dl 0.6.0 netx/utils.py): clip beyond its 9-bit range.
+    let clip = (mx > 254 && mn < 0) || (mn < -256 && mx > 0);
+    let w: Vec<i64> = if clip { w.iter().map(|&x| x.clamp(-256, 254)).collect() } else { w.to_vec() };
+    let mx = *w.iter().max()?;
+    let mn = *w.iter().min()?;
+    #[derive(PartialEq)]
+    enum Mode {
+        Mixed,
+        Exc,
+        Inh,
+    }
+    let (mode, signed) = if mx < 0 {
+        (Mode::Inh, 0)
+    } else if mn >= 0 {
+        (Mode::Exc, 0)
+    } else {
+        (Mode::Mixed, 1)
+    };
+    let scale = match mode {
+        Mode::Mixed => (127.0 / mx as f64).min(-128.0 / mn as f64),
+        Mode::Inh => -256.0 / mn as f64,
+        Mode::Exc => 255.0 / mx as f64,
+    };
+    let sb = scale.log2().floor() as i64 + signed;
+    if sb < 0 {
+        return None;
+    }
+    // The largest n <= 8 with every weight a multiple of 2^n.
+    let mut n: i64 = 8;
+    while n > 0 && w.iter().any(|&x| x % (1 << n) != 0) {
+        n -= 1;
+    }
+    n -= signed;
+    let nwb = 8 - sb - n;
+    let shifted: Vec<i64> = w.iter().map(|&x| x << sb).collect();
+    // Lava's Dense: clip to the sign mode's 8 bits, then drop 8 - nwb (+1 mixed) low bits.
+    let ntb = 8 - nwb + signed;
+    if ntb < 0 {
+        return None;
+    }
+    let eff = shifted
+        .iter()
+        .map(|&x| match mode {
+            Mode::Mixed => (x.clamp(-256, 255) >> ntb) << ntb,
+            Mode::Exc => (x.clamp(0, 255) >> ntb) << ntb,
+            Mode::Inh => -(((-x).clamp(0, 255) >> ntb) << ntb),
+        })
+        .collect();
+    Some((eff, -(sb as i32)))
+}
+
+fn single(leak: &Leak) -> Option<i64> {
+    match leak {
+        Leak::Mul { b } if b.len() == 1 => Some(DECAY_ONE - b[0]),
+        _ => None,
+    }
+}
+
+/// Lays out `net` (quantised under [`crate::quant::Rules::loihi`]) as netx layers for
+/// `target`, checking every limit netx and the chip state. Notes on weights netx does not
+/// reproduce are appended to `notes`.
+pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<NetxNet, LoihiMapError> {
+    let err = |message: String| LoihiMapError { target: target.name.clone(), message };
+    let c = target.chip.as_ref().ok_or_else(|| err("the target has no [chip] section".into()))?;
+    let per_core = c.neurons_per_core.max(1) as usize;
+    let mut layers = vec![];
+    let mut cores = 0usize;
+    let mut prev_conv = false;
+    for (k, l) in net.layers.iter().enumerate() {
+        let name = crate::names::label(&l.name);
+        let [p] = &l.projections[..] else {
+            return Err(err(format!("layer '{name}': {} projections; netx takes one", l.projections.len())));
+        };
+        let (Some(i_decay), Some(v_decay)) = (l.syn_leak.as_ref().and_then(single), single(&l.leak)) else {
+            return Err(err(format!("layer '{name}': per-neuron decays; netx takes one iDecay and vDecay per layer")));
+        };
+        if !(0..=DECAY_ONE).contains(&i_decay) || !(0..=DECAY_ONE).contains(&v_decay) {
+            return Err(err(format!(
+                "layer '{name}': decays iDecay {i_decay}, vDecay {v_decay}; netx's are 12-bit fractions of 4096 \
+                 (0..=4096)"
+            )));
+        }
+        let [vth] = l.params.thr[..] else {
+            return Err(err(format!("layer '{name}': per-neuron thresholds; netx takes one vThMant per layer")));
+        };
+        if !(0..=MAX_VTH).contains(&vth) {
+            return Err(err(format!("layer '{name}': threshold mantissa {vth}; Loihi's is 17-bit (0..={MAX_VTH})")));
+        }
+        let n = l.neurons();
+        let bias: Vec<i64> = (0..n).map(|i| crate::quant::at(&l.params.bias, i)).collect();
+        if let Some(b) = bias.iter().find(|b| !(BIAS_RANGE.0..=BIAS_RANGE.1).contains(*b)) {
+            return Err(err(format!(
+                "layer '{name}': bias mantissa {b}; Loihi's is 13-bit ({}..={})",
+                BIAS_RANGE.0, BIAS_RANGE.1
+            )));
+        }
+        let w = &p.weights.values;
+        if let Some(x) = w.iter().find(|x| x.abs() > MAX_WEIGHT) {
+            return Err(err(format!(
+                "layer '{name}': weight {x}; spikefab stores weights within +-{MAX_WEIGHT} (8-bit mantissas)"
+            )));
+        }
+        let (conv, flatten_before, in_features, effective, weight_exp) = match &p.kind {
+            ProjKind::Dense { cols } => {
+                let (eff, exp) = netx_dense(w).ok_or_else(|| {
+                    err(format!("layer '{name}': netx cannot scale this weight matrix (every weight zero)"))
+                })?;
+                let lost = eff.iter().zip(w).filter(|&(&e, &x)| e != x << -exp).count();
+                if lost > 0 {
+                    notes.push(format!(
+                        "'{name}': netx's rescaling changes {lost} of {} weights (the simulation uses what netx \
+                         makes of them)",
+                        w.len()
+                    ));
+                }
+                (None, prev_conv, *cols, eff, exp)
+            }
+            ProjKind::Conv { ci, ih, iw, kh, kw, stride, pad, dil, groups } => {
+                if k > 0 && !prev_conv {
+                    return Err(err(format!(
+                        "layer '{name}': a convolution after a dense layer; netx's dense output is flat"
+                    )));
+                }
+                if bias.chunks(l.positions()).any(|ch| ch.iter().any(|&b| b != ch[0])) {
+                    return Err(err(format!("layer '{name}': per-position biases; netx's conv bias is per channel")));
+                }
+                let g = ConvGeom {
+                    in_shape: [*ci, *ih, *iw],
+                    kernel: [*kh, *kw],
+                    stride: *stride,
+                    padding: *pad,
+                    dilation: *dil,
+                    groups: (*groups).max(1),
+                };
+                (Some(g), false, ci * ih * iw, w.clone(), 0)
+            }
+            ProjKind::Pool(_) | ProjKind::OneToOne => {
+                return Err(err(format!("layer '{name}': netx takes dense and conv layers only")));
+            }
+        };
+        prev_conv = conv.is_some();
+        cores += n.div_ceil(per_core);
+        layers.push(NetxLayer {
+            name,
+            shape: l.shape,
+            conv,
+            flatten_before,
+            in_features,
+            weights: w.clone(),
+            effective,
+            weight_exp,
+            bias,
+            i_decay,
+            v_decay,
+            vth,
+        });
+    }
+    if cores as u64 > c.cores {
+        return Err(err(format!(
+            "{cores} cores needed ({per_core} neurons per core, one layer per core); {} has {}",
+            target.name, c.cores
+        )));
+    }
+    let input_shape = match layers.first().and_then(|l| l.conv.as_ref()) {
+        Some(_) => net.input.shape.to_vec(),
+        None => vec![net.input.numel()],
+    };
+    Ok(NetxNet { model: net.model.clone(), input_shape, input_bits: net.input.bits, lag: layers.len(), layers, cores })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::netx_dense;
+
+    #[test]
+    fn netx_reproduces_weights_within_127() {
+        for w in [vec![-127, 5, 127, 0], vec![3, -6, 1], vec![0, 64, 127], vec![-1, -127, 0], vec![-3, -127]] {
+            let (eff, exp) = netx_dense(&w).unwrap();
+            let back: Vec<i64> = eff.iter().map(|&e| e >> -exp).collect();
+            assert_eq!(back, w, "{w:?} -> {eff:?} >> {}", -exp);
+        }
+        assert!(netx_dense(&[0, 0]).is_none());
+        // An inhibitory matrix whose smallest weight is a power of two: netx clips -256 to -255.
+        let (eff, exp) = netx_dense(&[-64, -32]).unwrap();
+        assert_ne!(eff.iter().map(|&e| e >> -exp).collect::<Vec<_>>(), vec![-64, -32]);
+    }
+}

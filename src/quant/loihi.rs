@@ -1,0 +1,390 @@
+//! Quantisation under Loihi's rules ([`Rules::loihi`](super::Rules::loihi)): every layer
+//! becomes a layer of Loihi's current-based (CUBA) neurons as lava-dl's netx format describes
+//! them: integer weights that netx turns into 8-bit mantissas with one exponent per layer, one
+//! current decay, one voltage decay and one threshold mantissa per layer, a bias mantissa per
+//! neuron, zero reset; inputs are spikes whose payload is the quantised input (unary when
+//! every input is 0 or 1, graded otherwise).
+//!
+//! Loihi's neuron (see [`crate::sim::loihi`]) computes
+//! `u' = u (4096 - iDecay) / 4096 + (a << 6)` and `v' = v (4096 - vDecay) / 4096 + u' + (b << 6)`
+//! with `a` the weighted sum of the previous step's input spikes; it spikes when
+//! `v' > vThMant << 6` and then sets `v` to 0. A model's current-based neuron computes
+//! `i' = alpha i + gs I` and `v' = beta v + g i'`, so `iDecay = 4096 (1 - alpha)` and
+//! `vDecay = 4096 (1 - beta)`, and in units `U_i` of the membrane (one weight LSB) each weight
+//! becomes `g gs W / U_i`. A plain LIF neuron is the same with `iDecay = 4096` (no current
+//! carried over). The threshold is one mantissa per layer, so each neuron's unit is
+//! `U_i = theta_i / vThMant`: a per-neuron threshold folds into that neuron's row of weights
+//! and its bias (exact under a zero reset). `vThMant` is the largest value that keeps every
+//! row's largest weight within +-127.
+//!
+//! What Loihi cannot compute as the model does is approximated and said in
+//! [`Network::notes`]: decays that are not a multiple of 1/4096 (the nearest, and the chip
+//! truncates toward zero), a reset other than to zero (snnTorch subtracts the threshold),
+//! spiking on `v >= theta`, biases on a synaptic current (moved to the membrane at their
+//! steady state), bias mantissas beyond 13 bits (clipped).
+
+use super::trace::{RealLayer, trace};
+use super::{
+    AccTarget, InputPlan, InputStats, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection,
+    QuantError, QuantOptions, Source, Weights, perr,
+};
+use crate::ir::dialect::SpikeMode;
+use crate::ir::{ResetMode, neuron};
+use crate::model::Model;
+
+/// Largest threshold mantissa (17 bits unsigned).
+pub const MAX_VTH: i64 = (1 << 17) - 1;
+/// Bias mantissa range (13 bits signed).
+pub const BIAS_RANGE: (i64, i64) = (-(1 << 12), (1 << 12) - 1);
+/// Largest magnitude of a stored weight.
+pub const MAX_WEIGHT: i64 = 127;
+/// Decays are fractions of this.
+pub const DECAY_ONE: i64 = 4096;
+/// Most bits of a graded input spike.
+pub const MAX_INPUT_BITS: u32 = 8;
+
+/// `x` as a 12-bit decay of 4096 (`4096 (1 - x)`), and whether it is exact.
+fn decay12(x: f64) -> (i64, bool) {
+    let d = ((1.0 - x) * DECAY_ONE as f64).round().clamp(0.0, DECAY_ONE as f64);
+    let back = 1.0 - d / DECAY_ONE as f64;
+    (d as i64, (back - x).abs() <= 1e-9)
+}
+
+/// How inputs become spike payloads under `o`: the real value of one unit, and the bits.
+fn input_scale(name: &str, o: &QuantOptions) -> Result<(f64, u32, Vec<String>), QuantError> {
+    let mut notes = vec![];
+    let scale = match (o.input_scale, o.input_stats) {
+        (Some(s), _) if !(s.is_finite() && s > 0.0) => {
+            return Err(perr(name, format!("the input scale must be positive, got {s}")));
+        }
+        (Some(s), st) => {
+            if st.is_some_and(|st| st.min < 0.0) {
+                return Err(perr(
+                    name,
+                    "Loihi's input spikes carry non-negative payloads: the inputs hold negative values",
+                ));
+            }
+            notes.push(format!("inputs become spikes of payload round(x / {s})"));
+            s
+        }
+        (None, Some(InputStats { integers: true, min, .. })) if min >= 0.0 => 1.0,
+        (None, Some(_)) => {
+            return Err(perr(
+                name,
+                "Loihi takes spikes (graded: a non-negative integer payload) per input and step; these inputs are \
+                 real-valued or negative: give --input-scale S to send round(x / S)",
+            ));
+        }
+        (None, None) => 1.0,
+    };
+    let max = o.input_stats.map_or(1.0, |st| (st.max / scale).round());
+    let bits = if max <= 1.0 { 1 } else { (64 - (max as u64).leading_zeros()).max(1) };
+    if bits > MAX_INPUT_BITS {
+        return Err(perr(
+            name,
+            format!(
+                "inputs reach a payload of {max:.0}; spikefab sends graded spikes of at most {MAX_INPUT_BITS} bits \
+                 (255): give a larger --input-scale"
+            ),
+        ));
+    }
+    Ok((scale, bits, notes))
+}
+
+/// Quantises `m` for Loihi (`o.rules` must be [`super::Rules::loihi`]).
+pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
+    let g = &m.graph;
+    let d = m.dialect();
+    for &ix in &m.info.order {
+        if let crate::ir::Op::Delay { delay } = &g.g[ix].op {
+            let steps = (0..delay.numel()).map(|i| delay.at(i)).fold(0.0f64, f64::max) / d.dt_or_one();
+            return Err(perr(
+                &g.g[ix].name,
+                format!(
+                    "a Delay of up to {steps:.0} steps: netx holds synaptic delays of at most 62 steps per synapse, but \
+                     spikefab does not map Delay nodes onto them"
+                ),
+            ));
+        }
+    }
+    let real = trace(m, o.output.as_deref())?;
+    let in_name = g.g[real.input].name.clone();
+    let (scale, bits, mut notes) = input_scale(&in_name, o)?;
+    if d.switches.spikes != SpikeMode::Single {
+        return Err(QuantError {
+            node: None,
+            message: "multi-spike neurons: Loihi's CUBA neuron spikes at most once per step".into(),
+        });
+    }
+    let input = InputPlan {
+        node: in_name.clone(),
+        shape: real.input_shape,
+        bits,
+        signed: false,
+        scale,
+        per_step: o.input_stats.is_some_and(|s| s.per_step),
+    };
+    match d.reset {
+        ResetMode::Zero => {}
+        ResetMode::Subtract => notes.push(
+            "the model resets by subtracting the threshold; Loihi sets the membrane to zero (measured: compare \
+             `spikefab verify`)"
+                .into(),
+        ),
+        _ => notes.push(
+            "the model resets by subtracting the threshold after the decay (snnTorch); Loihi sets the membrane to \
+             zero (measured: compare `spikefab verify`)"
+                .into(),
+        ),
+    }
+    if d.fire_on_equal {
+        notes.push("the model spikes on v >= threshold; Loihi spikes on v > threshold".into());
+    }
+    if real.output_layer + 1 != real.layers.len() {
+        return Err(perr(&real.layers[real.output_layer].name, "netx's output is its last layer; this output is not"));
+    }
+    let mut layers: Vec<Layer> = vec![];
+    for (k, RealLayer { node, name, current, projections }) in real.layers.into_iter().enumerate() {
+        if current {
+            return Err(perr(&name, "the output is a weighted sum without neurons; netx reads out spiking neurons"));
+        }
+        let [p] = &projections[..] else {
+            return Err(perr(
+                &name,
+                format!(
+                    "{} paths lead into this layer; netx layers form a chain, each fed by the layer before",
+                    projections.len()
+                ),
+            ));
+        };
+        let want = if k == 0 { Source::Input } else { Source::Layer(k - 1) };
+        if p.source != want || p.delayed {
+            return Err(perr(
+                &name,
+                format!(
+                    "fed by '{}'{}; netx layers form a chain, each fed by the layer before (no skips, no recurrence)",
+                    p.path[0],
+                    if p.delayed { " through a recurrent edge" } else { "" }
+                ),
+            ));
+        }
+        if p.pre_pool.is_some() {
+            return Err(perr(
+                &name,
+                format!(
+                    "pooling on the path {}: netx has no pooling layer (lava-dl 0.6.0 raises NotImplemented for \
+                     'pool'); replace the pooling with a strided convolution",
+                    p.path.join(" -> ")
+                ),
+            ));
+        }
+        match &p.kind {
+            ProjKind::Dense { .. } => {}
+            ProjKind::Conv { ih, iw, kh, kw, stride, pad, dil, .. } => {
+                let out = |i: usize, k: usize, s: usize, pd: usize, dl: usize| {
+                    (i + 2 * pd).checked_sub(dl * (k - 1) + 1).map(|x| x / s + 1)
+                };
+                if out(*ih, *kh, stride[0], pad[0], dil[0]) != Some(p.out_shape[1])
+                    || out(*iw, *kw, stride[1], pad[1], dil[1]) != Some(p.out_shape[2])
+                {
+                    return Err(perr(
+                        &name,
+                        format!("asymmetric padding {pad:?} of a convolution: netx pads both sides alike"),
+                    ));
+                }
+            }
+            ProjKind::Pool(_) | ProjKind::OneToOne => {
+                return Err(perr(
+                    &name,
+                    format!(
+                        "the path {} is not a dense or convolution layer; netx takes dense and conv layers \
+                         (with flatten between them)",
+                        p.path.join(" -> ")
+                    ),
+                ));
+            }
+        }
+        let op = &g.g[node].op;
+        let n = m.info.out_numel(node);
+        let c = neuron::coeffs(op, n, d).ok_or_else(|| perr(&name, "not a neuron"))?;
+        // The name as a safe label in the notes (they reach report.json and the terminal).
+        let shown = crate::names::label(&name);
+        let Some(v_th) = c.v_th.clone() else {
+            return Err(perr(&name, format!("{} neurons do not spike; every netx CUBA neuron does", op.type_name())));
+        };
+        if let Some(i) = v_th.iter().position(|&t| !(t > 0.0 && t.is_finite())) {
+            return Err(perr(&name, format!("threshold {} of neuron {i}: Loihi's threshold is positive", v_th[i])));
+        }
+        let uniform = |v: &[f64]| v.iter().all(|&x| (x - v[0]).abs() <= 1e-12);
+        if !uniform(&c.beta) {
+            return Err(perr(&name, "per-neuron membrane decays: netx takes one vDecay per layer"));
+        }
+        let (v_decay, exact) = decay12(c.beta[0]);
+        if !exact {
+            notes.push(format!(
+                "'{shown}': membrane decay {:.6} becomes (4096 - {v_decay}) / 4096 = {:.6}",
+                c.beta[0],
+                1.0 - v_decay as f64 / 4096.0
+            ));
+        }
+        let (i_decay, to_current): (i64, Vec<f64>) = match &c.syn {
+            Some((alpha, gs)) => {
+                if !uniform(alpha) {
+                    return Err(perr(&name, "per-neuron synaptic decays: netx takes one iDecay per layer"));
+                }
+                let (di, exact) = decay12(alpha[0]);
+                if !exact {
+                    notes.push(format!(
+                        "'{shown}': synaptic decay {:.6} becomes (4096 - {di}) / 4096 = {:.6}",
+                        alpha[0],
+                        1.0 - di as f64 / 4096.0
+                    ));
+                }
+                (di, (0..n).map(|i| c.gain[i] * gs[i]).collect())
+            }
+            None => (DECAY_ONE, c.gain.clone()),
+        };
+        if c.v_reset.iter().any(|&r| r != 0.0) && d.reset == ResetMode::Zero {
+            notes.push(format!("'{shown}': the model resets to a non-zero value; Loihi resets to zero"));
+        }
+        // Membrane bias per step: the leak towards v_leak, plus the path's bias.
+        let mut bias_real: Vec<f64> = (0..n).map(|i| (1.0 - c.beta[i]) * c.v_leak[i]).collect();
+        if let Some(b) = &p.bias
+            && b.iter().any(|&x| x != 0.0)
+        {
+            if let Some((alpha, gs)) = &c.syn {
+                notes.push(format!(
+                    "'{shown}': the bias of the synaptic current is added to the membrane at its steady state"
+                ));
+                for (i, x) in bias_real.iter_mut().enumerate() {
+                    *x += c.gain[i] * gs[i] / (1.0 - alpha[i]).max(1e-12) * b[i];
+                }
+            } else {
+                for (i, x) in bias_real.iter_mut().enumerate() {
+                    *x += c.gain[i] * b[i];
+                }
+            }
+        }
+        let src_scale = if p.source == Source::Input { scale } else { 1.0 };
+        let nw = p.w.len();
+        // Real weight of entry e into the membrane; entry e feeds the neurons
+        // `(e / div) * span .. (e / div + 1) * span`.
+        let (w_real, div, span): (Vec<f64>, usize, usize) = match &p.kind {
+            ProjKind::Dense { cols } => {
+                ((0..nw).map(|e| p.w[e] * to_current[e / cols] * src_scale).collect(), *cols, 1)
+            }
+            _ => {
+                // Conv: one kernel per output channel; every neuron of the channel shares it.
+                let per_co = nw / p.out_shape[0].max(1);
+                let pos = p.out_shape[1] * p.out_shape[2];
+                if (0..n).any(|i| (to_current[i] - to_current[(i / pos) * pos]).abs() > 1e-12 * to_current[i].abs()) {
+                    return Err(perr(&name, "per-neuron gains within a channel: netx conv layers share each kernel"));
+                }
+                ((0..nw).map(|e| p.w[e] * to_current[(e / per_co) * pos] * src_scale).collect(), per_co, pos)
+            }
+        };
+        let row_of = |e: usize| (e / div) * span..(e / div + 1) * span;
+        // Largest |weight| per neuron.
+        let mut row_max = vec![0.0f64; n];
+        for (e, &w) in w_real.iter().enumerate() {
+            for i in row_of(e) {
+                row_max[i] = row_max[i].max(w.abs());
+            }
+        }
+        if row_max.iter().all(|&x| x == 0.0) {
+            return Err(perr(&name, "every weight is zero: netx cannot scale a zero weight matrix"));
+        }
+        let vth = (0..n)
+            .filter(|&i| row_max[i] > 0.0)
+            .map(|i| (MAX_WEIGHT as f64 * v_th[i] / row_max[i]).floor())
+            .fold(f64::INFINITY, f64::min)
+            .clamp(1.0, MAX_VTH as f64) as i64;
+        if !uniform(&v_th) {
+            notes.push(format!(
+                "'{shown}': per-neuron thresholds fold into each neuron's weights and bias (netx takes one vThMant per \
+                 layer)"
+            ));
+        }
+        let unit: Vec<f64> = v_th.iter().map(|&t| t / vth as f64).collect();
+        // Conv weights share a unit per channel (the channel's first neuron's).
+        let values: Vec<i64> = (0..nw)
+            .map(|e| {
+                let i = row_of(e).start;
+                (w_real[e] / unit[i]).round().clamp(-MAX_WEIGHT as f64, MAX_WEIGHT as f64) as i64
+            })
+            .collect();
+        let mut clipped = 0usize;
+        let bias: Vec<i64> = (0..n)
+            .map(|i| {
+                let b = (bias_real[i] / unit[i]).round();
+                if b < BIAS_RANGE.0 as f64 || b > BIAS_RANGE.1 as f64 {
+                    clipped += 1;
+                }
+                b.clamp(BIAS_RANGE.0 as f64, BIAS_RANGE.1 as f64) as i64
+            })
+            .collect();
+        if clipped > 0 {
+            notes.push(format!(
+                "'{shown}': {clipped} bias mantissas beyond 13 bits ({}..{}) are clipped",
+                BIAS_RANGE.0, BIAS_RANGE.1
+            ));
+        }
+        let shape = p.out_shape;
+        let layer = Layer {
+            name: name.clone(),
+            kind: NeuronKind::CubaLif,
+            shape,
+            group_size: shape[0],
+            leak: Leak::Mul { b: vec![DECAY_ONE - v_decay] },
+            syn_leak: Some(Leak::Mul { b: vec![DECAY_ONE - i_decay] }),
+            params: NeuronParams {
+                thr: vec![vth],
+                bias,
+                bias_late: vec![0],
+                vreset: vec![0],
+                syn_bias: vec![0],
+                syn_bias_late: vec![0],
+            },
+            unit,
+            v_bits: 24,
+            s_bits: 0,
+            y_bits: 24,
+            saturate: true,
+            v_bound: 0,
+            projections: vec![Projection {
+                path: p.path.clone(),
+                source: p.source,
+                src_shape: p.src_shape,
+                delayed: false,
+                target: AccTarget::Dynamic,
+                pre_pool: None,
+                kind: p.kind.clone(),
+                weights: Weights { bits: 8, values },
+                shift: 0,
+                binary_source: p.source != Source::Input || bits == 1,
+            }],
+            has_consumers: false,
+        };
+        if k > 0 && layers[k - 1].neurons() != p.src_shape.iter().product::<usize>() {
+            return Err(perr(&name, "its input size differs from the layer before"));
+        }
+        layers.push(layer);
+    }
+    let nl = layers.len();
+    for (k, l) in layers.iter_mut().enumerate() {
+        l.has_consumers = k + 1 < nl;
+    }
+    let output = OutputPlan { node: g.g[real.output].name.clone(), layer: nl - 1, spikes: true };
+    Ok(Network {
+        model: crate::names::label(&m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
+        timesteps: o.timesteps,
+        rules: o.rules.clone(),
+        reset: ResetMode::Zero,
+        fire_on_equal: false,
+        input,
+        layers,
+        output,
+        early_exit: false,
+        notes,
+    })
+}

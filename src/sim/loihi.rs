@@ -1,0 +1,243 @@
+//! Loihi's CUBA neurons, integer for integer: what Lava's fixed-point models (lava-nc 0.10.0,
+//! `Loihi2SimCfg(select_tag="fixed_pt")`: `lava/proc/lif/models.py`, `dense/models.py`,
+//! `conv/models.py`) compute for a netx network, and so, as Lava documents it, what Loihi
+//! computes. Lava states this model is bit-accurate to Loihi 1's CUBA neuron; whether Loihi 2
+//! matches it can only be confirmed with Intel's closed tools.
+//!
+//! Per step `t`, layer by layer in order (`M = 2^23`):
+//! 1. the layer's synapses deliver `a`, what they accumulated at step `t - 1`, and accumulate
+//!    this step's spikes `s` of the layer below (or the input payloads):
+//!    dense `(W s) >> -exp` (arithmetic), conv `clamp(conv(W, s), -M, M - 1)`;
+//! 2. `u = wrap(trunc(u (4096 - iDecay) / 4096) + (a << 6))`, wrapping once into
+//!    `(-M, M]` (a value above `M` loses `2M`, one at or below `-M` gains `2M`);
+//! 3. `v = clip(trunc(v (4096 - vDecay) / 4096) + u + (bias << 6), -(M - 1), M - 1)`;
+//! 4. spike when `v > vThMant << 6`, then `v = 0` (`u` is kept).
+//!
+//! `trunc` rounds toward zero. Unary input spikes count as 1 whatever their value.
+//!
+//! Samples run back to back in one stream, as netx runs them with `reset_interval` (LIFReset):
+//! layer `k` clears its `u` and `v` at the start of chip step `k + 1` of every sample, the step
+//! its input of the model's step 0 arrives ([`run_batch`]), so a layer never integrates its
+//! bias before its first input and every sample starts from zero.
+
+use crate::chip::loihi::{ConvGeom, NetxNet};
+
+const M: i64 = 1 << 23;
+
+/// What one inference did, row major by step.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoihiRecord {
+    /// Steps run.
+    pub steps: usize,
+    /// Output spikes, `steps x outputs`.
+    pub out_spikes: Vec<u8>,
+    /// Per layer: spikes, `steps x neurons`.
+    pub spikes: Vec<Vec<u8>>,
+    /// Per layer: currents `u` after the step.
+    pub u: Vec<Vec<i32>>,
+    /// Per layer: voltages `v` after the step (after the reset).
+    pub v: Vec<Vec<i32>>,
+    /// Synaptic events per layer: non-zero inputs times their targets.
+    pub synops: Vec<u64>,
+}
+
+/// `x (4096 - d) / 4096`, rounded toward zero.
+#[inline]
+fn decay(x: i64, d: i64) -> i64 {
+    let p = x * (4096 - d);
+    p.signum() * (p.abs() >> 12)
+}
+
+/// Lava's 24-bit wrap of the current.
+#[inline]
+fn wrap(x: i64) -> i64 {
+    let w = if x > M { x - 2 * M } else { x };
+    if w <= -M { x + 2 * M } else { w }
+}
+
+/// Cross-correlation of `s` (C, H, W) with `w` (O, C/groups, kh, kw), as `torch.conv2d`.
+fn conv(s: &[i64], w: &[i64], g: &ConvGeom, out: [usize; 3], acc: &mut [i64], synops: &mut u64) {
+    let [ci, ih, iw] = g.in_shape;
+    let [co, oh, ow] = out;
+    let (cig, cog) = (ci / g.groups, co / g.groups);
+    let [kh, kw] = g.kernel;
+    acc.iter_mut().for_each(|a| *a = 0);
+    for c in 0..ci {
+        let grp = c / cig;
+        for y in 0..ih {
+            for x in 0..iw {
+                let sv = s[(c * ih + y) * iw + x];
+                if sv == 0 {
+                    continue;
+                }
+                // Output positions whose window holds (y, x) at kernel offset (ky, kx).
+                for ky in 0..kh {
+                    let ty = y + g.padding[0];
+                    let Some(oy) = ty.checked_sub(ky * g.dilation[0]) else { continue };
+                    if oy % g.stride[0] != 0 || oy / g.stride[0] >= oh {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        let tx = x + g.padding[1];
+                        let Some(ox) = tx.checked_sub(kx * g.dilation[1]) else { continue };
+                        if ox % g.stride[1] != 0 || ox / g.stride[1] >= ow {
+                            continue;
+                        }
+                        let (oy, ox) = (oy / g.stride[0], ox / g.stride[1]);
+                        for o in grp * cog..(grp + 1) * cog {
+                            let wv = w[((o * cig + (c - grp * cig)) * kh + ky) * kw + kx];
+                            acc[(o * oh + oy) * ow + ox] += wv * sv;
+                            *synops += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for a in acc.iter_mut() {
+        *a = (*a).clamp(-M, M - 1);
+    }
+}
+
+/// The chip's state between steps.
+struct State {
+    u: Vec<Vec<i64>>,
+    v: Vec<Vec<i64>>,
+    a_buf: Vec<Vec<i64>>,
+    acc: Vec<Vec<i64>>,
+    /// Steps run so far (Lava's `time_step` is this plus one).
+    steps: usize,
+}
+
+impl State {
+    fn new(net: &NetxNet) -> State {
+        let z: Vec<Vec<i64>> = net.layers.iter().map(|l| vec![0; l.neurons()]).collect();
+        State { u: z.clone(), v: z.clone(), a_buf: z.clone(), acc: z, steps: 0 }
+    }
+
+    /// One step on the input row `row`; `reset`: netx's `reset_interval`.
+    fn step(&mut self, net: &NetxNet, row: &[u8], reset: Option<usize>, rec: &mut LoihiRecord) {
+        let unary = net.input_bits <= 1;
+        let time_step = self.steps + 1;
+        self.steps += 1;
+        let mut src: Vec<i64> = row.iter().map(|&x| if unary { i64::from(x != 0) } else { i64::from(x) }).collect();
+        for (k, l) in net.layers.iter().enumerate() {
+            let n = l.neurons();
+            match &l.conv {
+                None => {
+                    let cols = l.in_features;
+                    let sh = l.weight_exp;
+                    let acc_k = &mut self.acc[k];
+                    acc_k.iter_mut().for_each(|a| *a = 0);
+                    for (j, &s) in src.iter().enumerate() {
+                        if s == 0 {
+                            continue;
+                        }
+                        rec.synops[k] += n as u64;
+                        for (i, a) in acc_k.iter_mut().enumerate() {
+                            *a += l.effective[i * cols + j] * s;
+                        }
+                    }
+                    for a in acc_k.iter_mut() {
+                        *a = if sh > 0 { *a << sh } else { *a >> -sh };
+                    }
+                }
+                Some(g) => conv(&src, &l.effective, g, l.shape, &mut self.acc[k], &mut rec.synops[k]),
+            }
+            // a_buf now holds this step's sum (delivered next step); acc the one delivered now.
+            std::mem::swap(&mut self.a_buf[k], &mut self.acc[k]);
+            if let Some(every) = reset
+                && time_step % every == reset_offset(k) % every
+            {
+                self.u[k].iter_mut().for_each(|x| *x = 0);
+                self.v[k].iter_mut().for_each(|x| *x = 0);
+            }
+            let vth = l.vth << 6;
+            let (u, v, a) = (&mut self.u[k], &mut self.v[k], &self.acc[k]);
+            let spk: Vec<i64> = (0..n)
+                .map(|i| {
+                    let uu = wrap(decay(u[i], l.i_decay) + (a[i] << 6));
+                    let vv = (decay(v[i], l.v_decay) + uu + (l.bias[i] << 6)).clamp(-(M - 1), M - 1);
+                    let s = vv > vth;
+                    u[i] = uu;
+                    v[i] = if s { 0 } else { vv };
+                    i64::from(s)
+                })
+                .collect();
+            rec.spikes[k].extend(spk.iter().map(|&s| s as u8));
+            rec.u[k].extend(self.u[k].iter().map(|&x| x as i32));
+            rec.v[k].extend(self.v[k].iter().map(|&x| x as i32));
+            src = spk;
+        }
+        rec.out_spikes.extend(src.iter().map(|&s| s as u8));
+    }
+}
+
+/// The `reset_offset` netx gives layer `k` when the network is built with
+/// `reset_offset=RESET_OFFSET`: one more than asked for the first layer, one more per layer.
+pub fn reset_offset(k: usize) -> usize {
+    RESET_OFFSET + 1 + k
+}
+
+/// The `reset_offset` spikefab passes to netx: layer `k` then clears `u` and `v` at the chip
+/// step `k + 1` of every sample (0-based), just before its input of the model's step 0 arrives.
+pub const RESET_OFFSET: usize = 1;
+
+fn record(net: &NetxNet, steps: usize) -> LoihiRecord {
+    let nl = net.layers.len();
+    LoihiRecord {
+        steps,
+        spikes: vec![vec![]; nl],
+        u: vec![vec![]; nl],
+        v: vec![vec![]; nl],
+        synops: vec![0; nl],
+        ..Default::default()
+    }
+}
+
+/// Runs `net` on `inputs` (`steps x input_numel` payloads, C order) for `steps` steps from a
+/// zero state, without resets.
+pub fn run(net: &NetxNet, inputs: &[u8], steps: usize) -> LoihiRecord {
+    let nin = net.input_numel();
+    let mut st = State::new(net);
+    let mut rec = record(net, steps);
+    for t in 0..steps {
+        st.step(net, &inputs[t * nin..(t + 1) * nin], None, &mut rec);
+    }
+    rec
+}
+
+/// Runs `n` samples of `steps` steps each (`inputs` is `n x steps x input_numel`) back to back
+/// as Lava runs them: one stream with netx's periodic reset (`reset_interval = steps`,
+/// `reset_offset =` [`RESET_OFFSET`]), so that layer `k` starts every sample's model step 0
+/// from zero (its steps before are the previous sample's tail). One record per sample.
+pub fn run_batch(net: &NetxNet, inputs: &[u8], n: usize, steps: usize) -> Vec<LoihiRecord> {
+    let nin = net.input_numel();
+    let mut st = State::new(net);
+    (0..n)
+        .map(|i| {
+            let mut rec = record(net, steps);
+            for t in 0..steps {
+                let o = (i * steps + t) * nin;
+                st.step(net, &inputs[o..o + nin], Some(steps), &mut rec);
+            }
+            rec
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decay_truncates_toward_zero_and_wrap_is_lavas() {
+        assert_eq!(decay(-4097, 1), -4095); // -4097 * 4095 / 4096 = -4095.9998
+        assert_eq!(decay(4097, 2048), 2048);
+        assert_eq!(decay(100, 4096), 0);
+        assert_eq!(wrap(M + 5), -M + 5);
+        assert_eq!(wrap(M), M);
+        assert_eq!(wrap(-M), M);
+        assert_eq!(wrap(-M - 3), M - 3);
+    }
+}
