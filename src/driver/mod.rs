@@ -34,6 +34,7 @@
 //! ```
 
 pub mod chip;
+mod commands;
 mod compile;
 mod error;
 mod options;
@@ -41,6 +42,10 @@ mod prepare;
 mod progress;
 mod verify;
 
+pub use commands::{
+    Check, Checked, EnergyRun, Engine, Explored, SimulateOptions, Simulation, VcdSettings, check, config_label, counts,
+    energy, explore, simulate, students_label,
+};
 pub use compile::{
     Backend, CompileOptions, CompileReport, CosimSettings, EnergySection, FpgaOutcome, HlsInfo, Step, compile,
 };
