@@ -134,7 +134,18 @@ struct Options {
 
 impl Options {
     fn parse(json: &str) -> Result<Options, driver::Error> {
-        serde_json::from_str(json).map_err(|e| usage(format!("options: {e}")))
+        serde_json::from_str(json).map_err(|e| {
+            // Name the option at fault: try each alone.
+            let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
+            let bad = fields.into_iter().find_map(|(k, v)| {
+                let one = serde_json::Value::Object([(k.clone(), v)].into_iter().collect());
+                serde_json::from_value::<Options>(one).err().map(|e| (k, e))
+            });
+            match bad {
+                Some((k, e)) => usage(format!("option {}: {e}", if k == "from" { "from_" } else { &k })),
+                None => usage(format!("options: {e}")),
+            }
+        })
     }
 
     fn dialect(&self) -> DialectOverrides {
@@ -237,9 +248,11 @@ impl PyModel {
 fn load(py: Python<'_>, path: PathBuf, options: &str, name: Option<String>) -> PyResult<PyModel> {
     let model = run(py, || {
         let o = Options::parse(options)?;
-        let graph = crate::front::load(&path).map_err(crate::model::LoadError::from)?;
+        // The message exactly as the command line prints a load error.
+        let load = |e: crate::model::LoadError| usage(message(e));
+        let graph = crate::front::load(&path).map_err(|e| load(e.into()))?;
         let shown = name.map(PathBuf::from).unwrap_or_else(|| path.clone());
-        Ok(Model::from_graph(&shown, graph, &o.dialect())?)
+        Model::from_graph(&shown, graph, &o.dialect()).map_err(load)
     })?;
     Ok(PyModel { model })
 }
