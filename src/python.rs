@@ -444,7 +444,16 @@ fn explore<'py>(
     let b = held(py, || batch(&m, &calib, o.samples))?;
     let l = held(py, || labels(labels_.as_ref(), b.n))?;
     run(py, || {
-        let x = driver::explore(m, &b, l.as_deref(), &o.plan(), &o.lanes_sweep, o.no_simplify, o.report.as_deref(), &Quiet)?;
+        let x = driver::explore(
+            m,
+            &b,
+            l.as_deref(),
+            &o.plan(),
+            &o.lanes_sweep,
+            o.no_simplify,
+            o.report.as_deref(),
+            &Quiet,
+        )?;
         Ok(to_json(&x.json()))
     })
 }

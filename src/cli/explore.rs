@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use spikefab::data;
-use spikefab::driver::{Explored, config_label, explore, students_label};
+use spikefab::driver::shard::Shard;
+use spikefab::driver::{Explored, config_label, explore, explore_shard, students_label};
 use spikefab::passes::select;
 
 use super::{Bars, Failure, ModelArgs, PlanArgs};
@@ -41,6 +42,10 @@ pub struct ExploreArgs {
     /// Write the HTML report (with the accuracy-energy plot) to this file.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Measure only shard I of N (0-based) of the configurations and print a partial result for
+    /// `spikefab merge`; `/N` takes I from $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
 }
 
 fn pct(x: f64) -> String {
@@ -55,6 +60,17 @@ pub fn run(a: ExploreArgs) -> Result<(), Failure> {
         None => None,
     };
     let settings = a.plan.settings();
+    if let Some(s) = &a.shard {
+        let shard = Shard::parse(s)?;
+        if a.out.is_some() || a.report.is_some() {
+            return Err(Failure::input(anyhow::anyhow!(
+                "--out and --report need the whole exploration: give them to `merge`"
+            )));
+        }
+        let (lanes, no_simplify) = (&a.lanes_sweep, a.no_simplify);
+        let part = explore_shard(m, &batch, labels.as_deref(), &settings, lanes, no_simplify, shard, &Bars::default())?;
+        return super::merge::write_part(&super::merge::Part::Explore { part, all: a.all });
+    }
     let e = explore(
         m,
         &batch,
@@ -86,12 +102,12 @@ pub fn run(a: ExploreArgs) -> Result<(), Failure> {
 
 /// Prints an exploration as text: the K sweep of an ensemble, then the Pareto front (or every
 /// configuration with `all`).
-fn print_exploration(e: &Explored, all: bool) {
+pub fn print_exploration(e: &Explored, all: bool) {
     let x = &e.exploration;
     println!(
         "explored {} configurations of {} on {} calibration inputs ({} target) in {:.2} s; ranked by {}",
         x.configurations.len(),
-        e.model.path.display(),
+        e.model,
         x.samples,
         e.target,
         e.seconds,

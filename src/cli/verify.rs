@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use spikefab::data;
-use spikefab::driver::{Check, Checked, EarlyExit, check};
+use spikefab::driver::shard::Shard;
+use spikefab::driver::{Check, Checked, EarlyExit, PlanCheck, check, check_shard};
 
 use super::passes::{PassArgs, print_records};
 use super::plan::print_plan;
@@ -33,6 +34,10 @@ pub struct VerifyArgs {
     /// Also print the plan and what the passes changed.
     #[arg(short, long)]
     verbose: bool,
+    /// Check only shard I of N (0-based) of the samples and print a partial result for
+    /// `spikefab merge`; `/N` takes I from $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
 }
 
 pub fn run(a: VerifyArgs) -> Result<(), Failure> {
@@ -46,6 +51,14 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
         None => None,
     };
     let passes = a.passes.settings(&m, &a.model)?;
+    if let Some(s) = &a.shard {
+        let shard = Shard::parse(s)?;
+        if a.verbose {
+            return Err(Failure::input(anyhow::anyhow!("--verbose prints the plan; run without --shard")));
+        }
+        let part = check_shard(m, &batch, labels.as_deref(), &passes, &a.plan.settings(), shard, &Bars::default())?;
+        return super::merge::write_part(&super::merge::Part::Verify { part });
+    }
     let c = check(m, &batch, labels.as_deref(), &passes, &a.plan.settings(), &Bars::default())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c.json()).expect("json"));
@@ -73,44 +86,43 @@ fn print_check(c: &Check, verbose: bool) {
                 println!("accuracy: reference {ra:.4}, {target} {ca:.4}");
             }
         }
-        Checked::Plan { plan, verification: v, early_exit, spikes } => {
+        Checked::Plan { plan, check } => {
             if verbose {
                 print_records(&c.records);
                 print_plan(plan);
                 println!();
             }
-            println!("samples: {}, timesteps: {steps}", c.samples);
-            for l in plan.summary().layers {
-                println!(
-                    "  {:<16} V {:>2} bits{}  leak {}  threshold {}",
-                    l.name,
-                    l.v_bits,
-                    if l.saturate { " (saturating)" } else { "" },
-                    l.leak,
-                    l.threshold
-                );
-            }
-            println!(
-                "{} agreement: {:.4} ({} differ)",
-                if *spikes { "spike" } else { "output" },
-                v.output_agreement,
-                v.output_elements_differing,
-            );
-            println!("class agreement: {:.4}", v.class_agreement);
-            if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.cycle_accuracy) {
-                println!("accuracy: reference {ra:.4}, cycle engine {ca:.4}");
-            }
-            println!(
-                "cycles per inference: mean {:.1}, min {}, max {}; latency {:.1} us at {} MHz",
-                v.cycles_mean, v.cycles_min, v.cycles_max, v.latency_us_mean, plan.clock_mhz
-            );
-            if v.saturations > 0 {
-                println!("saturated writes: {}", v.saturations);
-            }
-            if let Some(e) = early_exit {
-                print_early_exit(e, steps);
-            }
+            print_plan_check(check);
         }
+    }
+}
+
+/// Prints a plan's check as text (also what `merge` prints for sharded parts).
+pub fn print_plan_check(c: &PlanCheck) {
+    let v = c.verification();
+    println!("samples: {}, timesteps: {}", v.samples, c.steps);
+    for l in &c.layer_lines {
+        println!("{l}");
+    }
+    println!(
+        "{} agreement: {:.4} ({} differ)",
+        if c.spikes { "spike" } else { "output" },
+        v.output_agreement,
+        v.output_elements_differing,
+    );
+    println!("class agreement: {:.4}", v.class_agreement);
+    if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.cycle_accuracy) {
+        println!("accuracy: reference {ra:.4}, cycle engine {ca:.4}");
+    }
+    println!(
+        "cycles per inference: mean {:.1}, min {}, max {}; latency {:.1} us at {} MHz",
+        v.cycles_mean, v.cycles_min, v.cycles_max, v.latency_us_mean, c.clock_mhz
+    );
+    if v.saturations > 0 {
+        println!("saturated writes: {}", v.saturations);
+    }
+    if let Some(e) = c.exit() {
+        print_early_exit(&e, c.steps);
     }
 }
 

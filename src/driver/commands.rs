@@ -5,18 +5,20 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::chip::{ChipVerification, verify_xylo, xylo_estimate, xylo_run};
-use super::verify::{EarlyExit, Verification, early_exit_check, html_report, verify};
-use super::{Error, PassSettings, PlanSettings, Progress, prepare, steps_for};
+use super::shard::{self, Shard};
+use super::verify::{EarlyExit, EarlyExitCounts, Verification, VerifyCounts, early_exit_counts, html_report, verify};
+use super::{Error, PassSettings, PlanSettings, Prepared, Progress, prepare, steps_for};
 use crate::Model;
 use crate::data::{self, InputBatch, Outputs};
 use crate::energy::neurobench::{self, Counts};
 use crate::energy::{self, Estimate};
 use crate::hw::Plan;
 use crate::passes::PassRecord;
-use crate::passes::select::{self, Evaluator, Exploration};
+use crate::passes::select::{self, Evaluator, Exploration, ExplorePart};
 use crate::passes::students;
 use crate::report::TradeOff;
 use crate::sim::cycle;
@@ -235,11 +237,7 @@ pub enum Checked {
         /// The plan.
         plan: Box<Plan>,
         /// The comparison.
-        verification: Verification,
-        /// Early exit against every step, when enabled.
-        early_exit: Option<EarlyExit>,
-        /// The outputs are spikes.
-        spikes: bool,
+        check: PlanCheck,
     },
     /// A chip's integer model against the reference engine.
     Chip {
@@ -273,19 +271,10 @@ pub struct Check {
 impl Check {
     /// Why the check failed (the command exits 1), or `None`.
     pub fn failure(&self) -> Option<String> {
-        let (agreement, changed) = match &self.checked {
-            Checked::Plan { verification, early_exit, .. } => {
-                (verification.class_agreement, early_exit.as_ref().map_or(0, |e| e.changed))
-            }
-            Checked::Chip { verification, .. } => (verification.class_agreement, 0),
-        };
-        if changed > 0 {
-            return Some(format!("early exit changed the class of {changed} inputs"));
+        match &self.checked {
+            Checked::Plan { check, .. } => check.failure(),
+            Checked::Chip { verification, .. } => agreement_failure(verification.class_agreement, self.min_agreement),
         }
-        if agreement < self.min_agreement {
-            return Some(format!("class agreement {agreement:.4} is below --min-agreement {}", self.min_agreement));
-        }
-        None
     }
 
     /// What `verify --json` prints.
@@ -299,28 +288,121 @@ impl Check {
                 j["pass"] = json!(verification.class_agreement >= self.min_agreement);
                 j
             }
-            Checked::Plan { plan, verification: v, early_exit, .. } => json!({
-                "model": self.model.path.display().to_string(),
-                "samples": self.samples,
-                "timesteps": self.steps,
-                "class_agreement": v.class_agreement,
-                "output_agreement": v.output_agreement,
-                "output_elements_differing": v.output_elements_differing,
-                "reference_accuracy": v.reference_accuracy,
-                "cycle_accuracy": v.cycle_accuracy,
-                "cycles_mean": v.cycles_mean,
-                "cycles_min": v.cycles_min,
-                "cycles_max": v.cycles_max,
-                "latency_us_mean": v.latency_us_mean,
-                "saturations": v.saturations,
-                "plan": plan.summary(),
-                "min_agreement": self.min_agreement,
-                "pass": v.class_agreement >= self.min_agreement && early_exit.as_ref().is_none_or(|e| e.changed == 0),
-                "early_exit": early_exit,
-                "passes": self.records,
-            }),
+            Checked::Plan { check, .. } => check.json(),
         }
     }
+}
+
+fn agreement_failure(agreement: f64, min: f64) -> Option<String> {
+    (agreement < min).then(|| format!("class agreement {agreement:.4} is below --min-agreement {min}"))
+}
+
+/// A plan's check in counts: what `verify` prints is computed from it, and the checks of
+/// parts of a batch add up to the check of the whole ([`PlanCheck::add`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PlanCheck {
+    /// The fields every part shares: model, timesteps, plan summary, passes, bound.
+    pub base: Value,
+    /// Timesteps.
+    pub steps: usize,
+    /// The bound on class agreement.
+    pub min_agreement: f64,
+    /// The plan's clock.
+    pub clock_mhz: f64,
+    /// The outputs are spikes.
+    pub spikes: bool,
+    /// The text lines that describe the plan's layers.
+    pub layer_lines: Vec<String>,
+    /// Reference against hardware.
+    pub counts: VerifyCounts,
+    /// Early exit against every step, when enabled.
+    pub early_exit: Option<EarlyExitCounts>,
+}
+
+impl PlanCheck {
+    /// The figures.
+    pub fn verification(&self) -> Verification {
+        self.counts.verification(self.clock_mhz)
+    }
+
+    /// Early exit's figures.
+    pub fn exit(&self) -> Option<EarlyExit> {
+        self.early_exit.as_ref().map(EarlyExitCounts::early_exit)
+    }
+
+    /// Why the check failed, or `None`.
+    pub fn failure(&self) -> Option<String> {
+        match self.early_exit.as_ref().map_or(0, |e| e.changed) {
+            0 => agreement_failure(self.verification().class_agreement, self.min_agreement),
+            changed => Some(format!("early exit changed the class of {changed} inputs")),
+        }
+    }
+
+    /// What `verify --json` prints.
+    pub fn json(&self) -> Value {
+        let v = self.verification();
+        let exit = self.exit();
+        let mut j = self.base.clone();
+        let figures = json!({
+            "samples": v.samples,
+            "class_agreement": v.class_agreement,
+            "output_agreement": v.output_agreement,
+            "output_elements_differing": v.output_elements_differing,
+            "reference_accuracy": v.reference_accuracy,
+            "cycle_accuracy": v.cycle_accuracy,
+            "cycles_mean": v.cycles_mean,
+            "cycles_min": v.cycles_min,
+            "cycles_max": v.cycles_max,
+            "latency_us_mean": v.latency_us_mean,
+            "saturations": v.saturations,
+            "pass": v.class_agreement >= self.min_agreement && exit.as_ref().is_none_or(|e| e.changed == 0),
+            "early_exit": exit,
+        });
+        if let (Value::Object(j), Value::Object(f)) = (&mut j, figures) {
+            j.extend(f);
+        }
+        j
+    }
+
+    /// Adds the check of another part of the same batch; `Err` when it is another check.
+    pub fn add(&mut self, o: &PlanCheck) -> Result<(), String> {
+        if (&self.base, self.steps, self.clock_mhz, self.spikes, &self.layer_lines, self.early_exit.is_some())
+            != (&o.base, o.steps, o.clock_mhz, o.spikes, &o.layer_lines, o.early_exit.is_some())
+        {
+            return Err("the parts check different models, plans or options".into());
+        }
+        self.counts.add(&o.counts);
+        if let (Some(a), Some(b)) = (&mut self.early_exit, &o.early_exit) {
+            a.add(b);
+        }
+        Ok(())
+    }
+}
+
+/// One shard's part of `verify`: the check of its samples under the plan of the whole batch.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerifyPart {
+    /// Which shard.
+    pub shard: Shard,
+    /// Samples in the whole batch.
+    pub samples_total: usize,
+    /// The check of this shard's samples.
+    pub check: PlanCheck,
+}
+
+/// Merges the parts of every shard of one `verify` run into its check.
+pub fn merge_verify(parts: Vec<VerifyPart>) -> Result<PlanCheck, Error> {
+    let total = parts.first().map(|p| p.samples_total).unwrap_or(0);
+    shard::covered(parts.iter().map(|p| p.shard).collect())?;
+    let mut it = parts.into_iter();
+    let mut check = it.next().ok_or_else(|| usage("no parts to merge"))?.check;
+    for p in it {
+        if p.samples_total != total {
+            return Err(usage("the parts check different batches"));
+        }
+        check.add(&p.check).map_err(usage)?;
+    }
+    Ok(check)
 }
 
 /// Runs the reference engine and the hardware (the cycle engine on the plan, or a chip's
@@ -354,13 +436,84 @@ pub fn check(
         }
     } else {
         let plan = settings.plan(&prep.model, steps, Some(batch))?;
-        // The reference runs the cut model unsimplified: the comparison covers the
-        // simplifications and the lowering.
-        let (v, r, c) = verify(&prep.cut, &plan, batch, steps, labels, progress)?;
-        let exit = early_exit_check(&plan, batch, steps, &c);
-        Checked::Plan { plan: Box::new(plan), verification: v, early_exit: exit, spikes: r.outputs.spikes }
+        let check = plan_check(&prep, &plan, batch, labels, min_agreement, progress)?;
+        Checked::Plan { plan: Box::new(plan), check }
     };
     Ok(Check { model: prep.model, samples: batch.n, steps, min_agreement, records: prep.records, checked })
+}
+
+fn plan_check(
+    prep: &Prepared,
+    plan: &Plan,
+    batch: &InputBatch,
+    labels: Option<&[usize]>,
+    min_agreement: f64,
+    progress: &dyn Progress,
+) -> Result<PlanCheck, Error> {
+    let steps = prep.steps;
+    // The reference runs the cut model unsimplified: the comparison covers the
+    // simplifications and the lowering.
+    let (_, r, c) = verify(&prep.cut, plan, batch, steps, labels, progress)?;
+    let summary = plan.summary();
+    let layer_lines = summary
+        .layers
+        .iter()
+        .map(|l| {
+            format!(
+                "  {:<16} V {:>2} bits{}  leak {}  threshold {}",
+                l.name,
+                l.v_bits,
+                if l.saturate { " (saturating)" } else { "" },
+                l.leak,
+                l.threshold
+            )
+        })
+        .collect();
+    Ok(PlanCheck {
+        base: json!({
+            "model": prep.model.path.display().to_string(),
+            "timesteps": steps,
+            "plan": summary,
+            "min_agreement": min_agreement,
+            "passes": prep.records,
+        }),
+        steps,
+        min_agreement,
+        clock_mhz: plan.clock_mhz,
+        spikes: r.outputs.spikes,
+        layer_lines,
+        counts: VerifyCounts::of(&r, &c, steps, labels),
+        early_exit: early_exit_counts(plan, batch, steps, &c),
+    })
+}
+
+/// `verify` on shard `shard` of `batch`: the passes and the plan are made from the whole batch
+/// (so every shard checks the same hardware), the comparison runs on the shard's samples.
+pub fn check_shard(
+    m: Model,
+    batch: &InputBatch,
+    labels: Option<&[usize]>,
+    passes: &PassSettings,
+    settings: &PlanSettings,
+    shard: Shard,
+    progress: &dyn Progress,
+) -> Result<VerifyPart, Error> {
+    let steps = steps_for(&m, Some(batch))?;
+    if let Some(l) = labels
+        && l.len() != batch.n
+    {
+        return Err(usage(format!("{} labels for {} inputs", l.len(), batch.n)));
+    }
+    let range = shard.samples(batch.n)?;
+    if settings.target()?.family == Family::Xylo {
+        return Err(usage("--shard checks FPGA and ASIC plans; a chip target runs unsharded"));
+    }
+    let prep = prepare(m, steps, passes, settings, Some(batch), labels, progress)?;
+    let plan = settings.plan(&prep.model, prep.steps, Some(batch))?;
+    let part = batch.range(range.clone());
+    let part_labels = labels.map(|l| &l[range]);
+    let check = plan_check(&prep, &plan, &part, part_labels, passes.min_agreement(), progress)?;
+    Ok(VerifyPart { shard, samples_total: batch.n, check })
 }
 
 /// What `energy` estimated.
@@ -494,14 +647,14 @@ pub fn energy(
 
 /// What `explore` measured.
 pub struct Explored {
-    /// The model after the passes.
-    pub model: Model,
+    /// The model file.
+    pub model: String,
     /// Target name.
     pub target: String,
-    /// Wall time, seconds.
+    /// Wall time, seconds (summed over the shards of a merged run).
     pub seconds: f64,
-    /// What the passes changed.
-    pub records: Vec<PassRecord>,
+    /// What the passes changed (as JSON).
+    pub passes: Value,
     /// Every configuration, the Pareto front and the ensemble's K sweep.
     pub exploration: Exploration,
 }
@@ -510,15 +663,49 @@ impl Explored {
     /// What `explore --json` prints (and `--out` writes).
     pub fn json(&self) -> Value {
         json!({
-            "model": self.model.path.display().to_string(),
+            "model": self.model,
             "target": self.target,
             "seconds": self.seconds,
-            "passes": self.records,
+            "passes": self.passes,
             "exploration": self.exploration,
         })
     }
 }
 
+/// One shard's part of `explore`: the configurations whose job index it owns.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExploreShard {
+    /// Which shard.
+    pub shard: Shard,
+    /// The model file.
+    pub model: String,
+    /// Target name.
+    pub target: String,
+    /// This shard's wall time.
+    pub seconds: f64,
+    /// What the passes changed.
+    pub passes: Value,
+    /// Its configurations.
+    pub part: ExplorePart,
+}
+
+/// Merges the parts of every shard of one `explore` run into the exploration one run makes.
+pub fn merge_explore(parts: Vec<ExploreShard>) -> Result<Explored, Error> {
+    shard::covered(parts.iter().map(|p| p.shard).collect())?;
+    let mut it = parts.into_iter();
+    let first = it.next().ok_or_else(|| usage("no parts to merge"))?;
+    let (model, target, passes, mut seconds, mut part) =
+        (first.model, first.target, first.passes, first.seconds, first.part);
+    for p in it {
+        if (&p.model, &p.target, &p.passes) != (&model, &target, &passes) {
+            return Err(usage("the parts explore different models, targets or passes"));
+        }
+        seconds += p.seconds;
+        part.merge(p.part).map_err(usage)?;
+    }
+    let exploration = part.complete().map_err(usage)?;
+    Ok(Explored { model, target, seconds, passes, exploration })
+}
 /// The configuration label `explore` prints for `s`.
 pub fn config_label(x: &Exploration, s: &select::Score) -> String {
     format!(
@@ -554,26 +741,10 @@ pub fn explore(
     progress: &dyn Progress,
 ) -> Result<Explored, Error> {
     let t0 = std::time::Instant::now();
-    let steps = steps_for(&m, Some(batch))?;
-    if let Some(l) = labels
-        && l.len() != batch.n
-    {
-        return Err(usage(format!("{} labels for {} inputs", l.len(), batch.n)));
-    }
-    if lanes.iter().any(|l| !l.is_power_of_two() || *l > 64) {
-        return Err(usage("--lanes-sweep takes powers of two from 1 to 64"));
-    }
-    let pa = PassSettings { no_simplify, ..Default::default() };
-    let prep = prepare(m, steps, &pa, settings, Some(batch), labels, progress)?;
-    let model = &prep.model;
-    let ens = students::ensembles(&model.graph, &model.info).into_iter().next();
-    let opts = settings.options(steps, Some(batch))?;
-    let ev = Evaluator::new(model, opts, batch, labels, steps)
-        .map_err(|e| usage(format!("{}: {e}", model.path.display())))?;
-    let lanes: Vec<Option<usize>> =
-        if lanes.is_empty() { vec![None] } else { lanes.iter().map(|&l| Some(l)).collect() };
-    let x = select::explore(&ev, ens.as_ref(), &lanes).map_err(|e| usage(format!("{}: {e}", model.path.display())))?;
+    let (prep, part) = explore_part(m, batch, labels, settings, lanes, no_simplify, None, progress)?;
+    let x = part.complete().map_err(usage)?;
     let seconds = t0.elapsed().as_secs_f64();
+    let (model, steps) = (&prep.model, prep.steps);
     if let Some(path) = report {
         // The report shows the uncut model and the trade-off of every configuration.
         let plan = settings.plan(model, steps, Some(batch))?;
@@ -595,5 +766,69 @@ pub fn explore(
             .collect();
         html_report(path, model, &plan, batch, &run, 0, labels, vec![est], Some(counts), None, tradeoffs)?;
     }
-    Ok(Explored { model: prep.model, target: settings.target.clone(), seconds, records: prep.records, exploration: x })
+    Ok(Explored {
+        model: prep.model.path.display().to_string(),
+        target: settings.target.clone(),
+        seconds,
+        passes: json!(prep.records),
+        exploration: x,
+    })
+}
+
+/// `explore` on shard `shard` of its configurations (round-robin over the job order).
+#[allow(clippy::too_many_arguments)]
+pub fn explore_shard(
+    m: Model,
+    batch: &InputBatch,
+    labels: Option<&[usize]>,
+    settings: &PlanSettings,
+    lanes: &[usize],
+    no_simplify: bool,
+    shard: Shard,
+    progress: &dyn Progress,
+) -> Result<ExploreShard, Error> {
+    let t0 = std::time::Instant::now();
+    let (prep, part) = explore_part(m, batch, labels, settings, lanes, no_simplify, Some(shard), progress)?;
+    Ok(ExploreShard {
+        shard,
+        model: prep.model.path.display().to_string(),
+        target: settings.target.clone(),
+        seconds: t0.elapsed().as_secs_f64(),
+        passes: json!(prep.records),
+        part,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explore_part(
+    m: Model,
+    batch: &InputBatch,
+    labels: Option<&[usize]>,
+    settings: &PlanSettings,
+    lanes: &[usize],
+    no_simplify: bool,
+    shard: Option<Shard>,
+    progress: &dyn Progress,
+) -> Result<(Prepared, ExplorePart), Error> {
+    let steps = steps_for(&m, Some(batch))?;
+    if let Some(l) = labels
+        && l.len() != batch.n
+    {
+        return Err(usage(format!("{} labels for {} inputs", l.len(), batch.n)));
+    }
+    if lanes.iter().any(|l| !l.is_power_of_two() || *l > 64) {
+        return Err(usage("--lanes-sweep takes powers of two from 1 to 64"));
+    }
+    let pa = PassSettings { no_simplify, ..Default::default() };
+    let prep = prepare(m, steps, &pa, settings, Some(batch), labels, progress)?;
+    let model = &prep.model;
+    let ens = students::ensembles(&model.graph, &model.info).into_iter().next();
+    let opts = settings.options(steps, Some(batch))?;
+    let ev = Evaluator::new(model, opts, batch, labels, steps)
+        .map_err(|e| usage(format!("{}: {e}", model.path.display())))?;
+    let lanes: Vec<Option<usize>> =
+        if lanes.is_empty() { vec![None] } else { lanes.iter().map(|&l| Some(l)).collect() };
+    let part = select::explore_part(&ev, ens.as_ref(), &lanes, |j| shard.is_none_or(|s| s.owns(j)))
+        .map_err(|e| usage(format!("{}: {e}", model.path.display())))?;
+    Ok((prep, part))
 }

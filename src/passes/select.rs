@@ -454,7 +454,10 @@ impl ExplorePart {
         self.scores.sort_by_key(|(j, _)| *j);
         let mut configurations: Vec<Score> = self.scores.into_iter().map(|(_, s)| s).collect();
         configurations.sort_by(|a, b| {
-            a.energy_j.total_cmp(&b.energy_j).then(b.metric().total_cmp(&a.metric())).then(a.timesteps.cmp(&b.timesteps))
+            a.energy_j
+                .total_cmp(&b.energy_j)
+                .then(b.metric().total_cmp(&a.metric()))
+                .then(a.timesteps.cmp(&b.timesteps))
         });
         let pareto = pareto(&configurations);
         Exploration {
