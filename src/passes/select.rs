@@ -350,7 +350,7 @@ pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usiz
 
 /// The configurations of an exploration that `keep` selects by job index (the order
 /// [`explore`] enumerates them in), measured; [`ExplorePart::merge`] and
-/// [`ExplorePart::finish`] make the whole exploration of parts that together keep every job.
+/// [`ExplorePart::complete`] make the whole exploration of parts that together keep every job.
 /// Every part measures the ensemble's K sweep, which decides the subsets explored.
 pub fn explore_part(
     ev: &Evaluator,

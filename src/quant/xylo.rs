@@ -1,4 +1,4 @@
-//! Quantisation under Xylo's rules ([`Rules::xylo`]): every neuron becomes Xylo's
+//! Quantisation under Xylo's rules ([`Rules::xylo`](super::Rules::xylo)): every neuron becomes Xylo's
 //! current-based neuron with shift decays, 8-bit weights with one shift per matrix, 16-bit
 //! thresholds and biases, reset by subtraction; inputs become event counts.
 //!
