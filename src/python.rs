@@ -257,6 +257,24 @@ fn load(py: Python<'_>, path: PathBuf, options: &str, name: Option<String>) -> P
     Ok(PyModel { model })
 }
 
+/// The pass settings of `o`, with the calibration inputs and labels the passes choose on.
+fn pass_settings(
+    o: &Options,
+    m: &Model,
+    calib: Option<&PyReadonlyArrayDyn<'_, f64>>,
+    calib_labels: Option<&PyReadonlyArray1<'_, i64>>,
+) -> Result<PassSettings, driver::Error> {
+    let mut p = o.passes()?;
+    if let Some(c) = calib {
+        let b = batch(m, c, None)?;
+        p.calib_labels = labels(calib_labels, b.n)?;
+        p.calib = Some(b);
+    } else if calib_labels.is_some() {
+        return Err(usage("calib_labels needs calib"));
+    }
+    Ok(p)
+}
+
 /// The inputs as a batch for `m`'s Input: N x shape (same every step) or N x T x shape.
 fn batch(m: &Model, x: &PyReadonlyArrayDyn<'_, f64>, samples: Option<usize>) -> Result<InputBatch, driver::Error> {
     let input = m.graph.the_input().map_err(|e| usage(format!("{}: {e}", m.path.display())))?;
@@ -295,16 +313,19 @@ fn to_json(v: &serde_json::Value) -> String {
 /// Runs the reference or cycle engine: the outputs (`N x T x output shape`, float64, the
 /// engine's own buffer) and the `simulate --json` document.
 #[pyfunction]
-#[pyo3(signature = (model, inputs, labels_=None, options="{}"))]
+#[pyo3(signature = (model, inputs, labels_=None, options="{}", calib=None, calib_labels=None))]
 fn simulate<'py>(
     py: Python<'py>,
     model: &PyModel,
     inputs: PyReadonlyArrayDyn<'py, f64>,
     labels_: Option<PyReadonlyArray1<'py, i64>>,
     options: &str,
+    calib: Option<PyReadonlyArrayDyn<'py, f64>>,
+    calib_labels: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<(Bound<'py, PyAny>, String)> {
     let o = held(py, || Options::parse(options))?;
     let m = model.model.clone();
+    let passes = held(py, || pass_settings(&o, &m, calib.as_ref(), calib_labels.as_ref()))?;
     let b = held(py, || batch(&m, &inputs, o.samples))?;
     let l = held(py, || labels(labels_.as_ref(), b.n))?;
     let (data, shape, json) = run(py, || {
@@ -323,7 +344,7 @@ fn simulate<'py>(
                 neurons: o.vcd_neurons.unwrap_or(32),
             }),
         };
-        let s = driver::simulate(m, &b, l.as_deref(), &o.passes()?, &o.plan(), &so, &Quiet)?;
+        let s = driver::simulate(m, &b, l.as_deref(), &passes, &o.plan(), &so, &Quiet)?;
         let json = to_json(&s.json());
         let mut shape = vec![s.outputs.n, s.outputs.steps];
         shape.extend(&s.outputs.shape);
@@ -337,36 +358,42 @@ fn simulate<'py>(
 /// The reference engine against the hardware: the `verify --json` document and why the check
 /// failed (`None` when it passed).
 #[pyfunction]
-#[pyo3(signature = (model, inputs, labels_=None, options="{}"))]
+#[pyo3(signature = (model, inputs, labels_=None, options="{}", calib=None, calib_labels=None))]
 fn verify<'py>(
     py: Python<'py>,
     model: &PyModel,
     inputs: PyReadonlyArrayDyn<'py, f64>,
     labels_: Option<PyReadonlyArray1<'py, i64>>,
     options: &str,
+    calib: Option<PyReadonlyArrayDyn<'py, f64>>,
+    calib_labels: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<(String, Option<String>)> {
     let o = held(py, || Options::parse(options))?;
     let m = model.model.clone();
+    let passes = held(py, || pass_settings(&o, &m, calib.as_ref(), calib_labels.as_ref()))?;
     let b = held(py, || batch(&m, &inputs, o.samples))?;
     let l = held(py, || labels(labels_.as_ref(), b.n))?;
     run(py, || {
-        let c = driver::check(m, &b, l.as_deref(), &o.passes()?, &o.plan(), &Quiet)?;
+        let c = driver::check(m, &b, l.as_deref(), &passes, &o.plan(), &Quiet)?;
         Ok((to_json(&c.json()), c.failure()))
     })
 }
 
 /// Compiles into `out_dir`: the report (what `report.json` holds) as JSON.
 #[pyfunction]
-#[pyo3(signature = (model, inputs=None, labels_=None, options="{}"))]
+#[pyo3(signature = (model, inputs=None, labels_=None, options="{}", calib=None, calib_labels=None))]
 fn compile<'py>(
     py: Python<'py>,
     model: &PyModel,
     inputs: Option<PyReadonlyArrayDyn<'py, f64>>,
     labels_: Option<PyReadonlyArray1<'py, i64>>,
     options: &str,
+    calib: Option<PyReadonlyArrayDyn<'py, f64>>,
+    calib_labels: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<String> {
     let o = held(py, || Options::parse(options))?;
     let m = model.model.clone();
+    let passes = held(py, || pass_settings(&o, &m, calib.as_ref(), calib_labels.as_ref()))?;
     let b = match &inputs {
         Some(x) => Some(held(py, || batch(&m, x, o.samples))?),
         None => None,
@@ -379,7 +406,7 @@ fn compile<'py>(
     run(py, || {
         let out_dir = o.out_dir.clone().ok_or_else(|| usage("give out_dir"))?;
         let mut c = CompileOptions::new(o.plan(), out_dir);
-        c.passes = o.passes()?;
+        c.passes = passes;
         c.inputs = b;
         c.labels = l;
         c.backend = match o.backend.as_deref().unwrap_or("verilog") {
@@ -410,21 +437,24 @@ fn compile<'py>(
 
 /// Energy per inference: the `energy --json` document.
 #[pyfunction]
-#[pyo3(signature = (model, inputs, labels_=None, options="{}"))]
+#[pyo3(signature = (model, inputs, labels_=None, options="{}", calib=None, calib_labels=None))]
 fn energy<'py>(
     py: Python<'py>,
     model: &PyModel,
     inputs: PyReadonlyArrayDyn<'py, f64>,
     labels_: Option<PyReadonlyArray1<'py, i64>>,
     options: &str,
+    calib: Option<PyReadonlyArrayDyn<'py, f64>>,
+    calib_labels: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<String> {
     let o = held(py, || Options::parse(options))?;
     let m = model.model.clone();
+    let passes = held(py, || pass_settings(&o, &m, calib.as_ref(), calib_labels.as_ref()))?;
     let b = held(py, || batch(&m, &inputs, o.samples))?;
     let l = held(py, || labels(labels_.as_ref(), b.n))?;
     run(py, || {
         let report = o.report.clone().map(|p| (p, o.raster_sample.unwrap_or(0)));
-        let e = driver::energy(m, &b, l.as_deref(), &o.passes()?, &o.plan(), &o.compare, report, &Quiet)?;
+        let e = driver::energy(m, &b, l.as_deref(), &passes, &o.plan(), &o.compare, report, &Quiet)?;
         Ok(to_json(&e.json()))
     })
 }

@@ -44,7 +44,7 @@ PLAN_OPTIONS = (
     "early_exit", "clock_mhz",
 )
 PASS_OPTIONS = (
-    "no_simplify", "keep_students", "students", "energy_budget", "auto_timesteps", "min_agreement",
+    "calib", "calib_labels", "no_simplify", "keep_students", "students", "energy_budget", "auto_timesteps", "min_agreement",
     "max_accuracy_drop", "select_by",
 )
 _COMMAND_OPTIONS = {
@@ -137,6 +137,12 @@ def _inputs(x: Any, what: str = "inputs") -> np.ndarray:
     if a.dtype.kind not in "biuf":
         raise TypeError(f"{what}: expected a numeric array, got dtype {a.dtype}")
     return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def _calib(options: dict) -> tuple:
+    """The passes' calibration inputs and labels (`--calib`, `--calib-labels`)."""
+    c, cl = options.pop("calib", None), options.pop("calib_labels", None)
+    return (None if c is None else _inputs(c, "calib")), _labels(cl)
 
 
 def _labels(y: Any) -> Optional[np.ndarray]:
@@ -247,7 +253,8 @@ def simulate(model: Any, inputs: Any, *, labels: Any = None, summary: bool = Fal
     classes, accuracy with ``labels``, cycles).
     """
     m = _model(model, options)
-    out, doc = _native.simulate(m, _inputs(inputs), _labels(labels), _options("simulate", options))
+    c, cl = _calib(options)
+    out, doc = _native.simulate(m, _inputs(inputs), _labels(labels), _options("simulate", options), c, cl)
     return (out, Result(json.loads(doc))) if summary else out
 
 
@@ -256,7 +263,8 @@ def verify(model: Any, inputs: Any, *, labels: Any = None, **options: Any) -> Re
     plus ``failure`` (why the command line would exit 1, or None). A failed check is a result,
     not an exception: test ``r.passed``."""
     m = _model(model, options)
-    doc, failure = _native.verify(m, _inputs(inputs), _labels(labels), _options("verify", options))
+    c, cl = _calib(options)
+    doc, failure = _native.verify(m, _inputs(inputs), _labels(labels), _options("verify", options), c, cl)
     d = json.loads(doc)
     r = Result(d)
     object.__setattr__(r, "failure", failure)
@@ -271,12 +279,13 @@ def compile(model: Any, *, target: str = "ice40-up5k", out_dir: Union[str, os.Pa
     builds an iCE40 bitstream). Returns the typed report; checks that failed are in
     ``report.failures`` (``report.ok`` is False) rather than raised."""
     m = _model(model, options)
+    c, cl = _calib(options)
     options["target"] = target
     x = None if inputs is None else _inputs(inputs)
     out = os.fspath(out_dir)
     opts = json.loads(_options("compile", options))
     opts["out_dir"] = out
-    doc = _native.compile(m, x, _labels(labels), json.dumps(opts))
+    doc = _native.compile(m, x, _labels(labels), json.dumps(opts), c, cl)
     return CompileReport._from(json.loads(doc), out)
 
 
@@ -284,7 +293,8 @@ def energy(model: Any, inputs: Any, *, labels: Any = None, **options: Any) -> Re
     """Energy per inference on ``target`` (and each of ``compare``), with NeuroBench counts:
     ``energy --json``'s document."""
     m = _model(model, options)
-    return Result(json.loads(_native.energy(m, _inputs(inputs), _labels(labels), _options("energy", options))))
+    c, cl = _calib(options)
+    return Result(json.loads(_native.energy(m, _inputs(inputs), _labels(labels), _options("energy", options), c, cl)))
 
 
 def explore(model: Any, calib: Any, *, labels: Any = None, **options: Any) -> Result:

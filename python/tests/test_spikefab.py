@@ -191,3 +191,18 @@ def test_loader_warnings_are_python_warnings():
         spikefab.load(MLP, timesteps=8)
     # A plain NIR file without --from: the loader says which defaults it applied.
     assert all(isinstance(x.message, UserWarning) for x in w)
+
+
+def test_pass_calibration_inputs_are_the_cli_calib(mlp, tmp_path):
+    np.save(tmp_path / "x.npy", X[:40])
+    np.save(tmp_path / "c.npy", X[100:300])
+    np.save(tmp_path / "cy.npy", Y[100:300])
+    v = spikefab.verify(mlp, X[:40], auto_timesteps=True, calib=X[100:300], calib_labels=Y[100:300],
+                        max_accuracy_drop=0.05)
+    assert v.timesteps < 8
+    cli = cli_json("verify", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(tmp_path / "x.npy"),
+                   "--auto-timesteps", "--calib", str(tmp_path / "c.npy"), "--calib-labels", str(tmp_path / "cy.npy"),
+                   "--max-accuracy-drop", "0.05")
+    assert cli == v.to_dict()
+    with pytest.raises(spikefab.SpikefabError, match="calib_labels needs calib"):
+        spikefab.verify(mlp, X[:10], calib_labels=Y[:10])
