@@ -211,6 +211,18 @@ impl InputBatch {
         }
     }
 
+    /// Samples `r` (a range within `0..n`).
+    pub fn range(&self, r: std::ops::Range<usize>) -> InputBatch {
+        let per = self.data.len() / self.n;
+        let n = r.len();
+        InputBatch {
+            n,
+            numel: self.numel,
+            encoding: self.encoding.clone(),
+            data: self.data[r.start * per..r.end * per].to_vec(),
+        }
+    }
+
     /// The first `n` samples.
     pub fn take(&self, n: usize) -> InputBatch {
         let n = n.min(self.n);

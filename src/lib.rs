@@ -57,6 +57,8 @@ pub mod limits;
 pub mod model;
 pub mod names;
 pub mod passes;
+#[cfg(feature = "python")]
+mod python;
 pub mod quant;
 pub mod report;
 pub mod sim;

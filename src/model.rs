@@ -10,7 +10,7 @@ use crate::valid::{self, GraphInfo, ValidError};
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be read or parsed.
-    #[error("{0}")]
+    #[error(transparent)]
     Front(#[from] FrontError),
     /// The graph is malformed.
     #[error("{path}: {err}")]

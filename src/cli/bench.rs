@@ -10,6 +10,7 @@ use serde_json::json;
 use spikefab::sim::{cycle, reference};
 
 use super::{Failure, ModelArgs, PlanArgs};
+use spikefab::driver::shard::Shard;
 use spikefab::driver::steps_for;
 
 #[derive(Args, Debug)]
@@ -36,6 +37,10 @@ pub struct BenchArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Run only shard I of N (0-based) of the samples and print a partial result for
+    /// `spikefab merge`; `/N` takes I from $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
 }
 
 fn best<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, T) {
@@ -50,6 +55,41 @@ fn best<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     (best, out.expect("at least one run"))
 }
 
+/// What one bench run (or one shard of it) measured, in sums that add up over shards.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BenchPart {
+    shard: Option<Shard>,
+    model: String,
+    samples: usize,
+    timesteps: usize,
+    threads: usize,
+    cycle_seconds: f64,
+    synaptic_events: u64,
+    cycles: u64,
+    reference_seconds: Option<f64>,
+}
+
+impl BenchPart {
+    /// Adds another shard's measurements (times add: the work of one run, shard by shard).
+    pub fn add(&mut self, o: &BenchPart) -> Result<(), String> {
+        if (&self.model, self.timesteps, self.threads, self.reference_seconds.is_some())
+            != (&o.model, o.timesteps, o.threads, o.reference_seconds.is_some())
+        {
+            return Err("the parts bench different models or options".into());
+        }
+        self.samples += o.samples;
+        self.cycle_seconds += o.cycle_seconds;
+        self.synaptic_events += o.synaptic_events;
+        self.cycles += o.cycles;
+        self.reference_seconds = self.reference_seconds.zip(o.reference_seconds).map(|(a, b)| a + b);
+        Ok(())
+    }
+
+    pub fn shard(&self) -> Option<Shard> {
+        self.shard
+    }
+}
+
 pub fn run(a: BenchArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
     let mut batch = a.model.inputs(&m, &a.inputs)?;
@@ -57,45 +97,74 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
         batch = batch.take(n);
     }
     let steps = steps_for(&m, Some(&batch))?;
+    // The plan of the whole batch: every shard runs the same hardware.
     let plan = a.plan.settings().plan(&m, steps, Some(&batch))?;
+    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
+    if let Some(s) = shard {
+        batch = batch.range(s.samples(batch.n)?);
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
         .build()
         .map_err(|e| Failure::input(anyhow::anyhow!("thread pool: {e}")))?;
     let (t_cycle, c) = pool.install(|| best(a.repeat, || cycle::run(&plan, &batch, steps)));
-    let events: u64 = c.total.layers.iter().map(|l| l.synaptic_ops).sum();
-    let n = batch.n as f64;
-    let mut report = json!({
-        "model": m.path.display().to_string(),
-        "samples": batch.n,
-        "timesteps": steps,
-        "threads": a.threads,
-        "cycle_engine": {
-            "seconds": t_cycle,
-            "samples_per_s": n / t_cycle,
-            "synaptic_events_per_sample": events as f64 / n,
-            "synaptic_events_per_s": events as f64 / t_cycle,
-            "cycles_per_inference_mean": c.total.cycles as f64 / n,
-        },
-    });
+    let mut part = BenchPart {
+        shard,
+        model: m.path.display().to_string(),
+        samples: batch.n,
+        timesteps: steps,
+        threads: a.threads,
+        cycle_seconds: t_cycle,
+        synaptic_events: c.total.layers.iter().map(|l| l.synaptic_ops).sum(),
+        cycles: c.total.cycles,
+        reference_seconds: None,
+    };
     if !a.no_reference {
         let output = m.graph.select_output(None).map_err(Failure::input)?;
         let opts = reference::RunOptions { steps, f64: false, output };
         let (t_ref, r) =
             pool.install(|| best(a.repeat, || reference::run(&m.graph, &m.info, m.dialect(), &batch, &opts, None)));
         r.map_err(Failure::input)?;
+        part.reference_seconds = Some(t_ref);
+    }
+    if shard.is_some() {
+        return super::merge::write_part(&super::merge::Part::Bench { part });
+    }
+    print_bench(&part, a.json);
+    Ok(())
+}
+
+/// Prints what `bench` measured as text or JSON.
+pub fn print_bench(p: &BenchPart, json_out: bool) {
+    let n = p.samples as f64;
+    let (t_cycle, events) = (p.cycle_seconds, p.synaptic_events);
+    let mut report = json!({
+        "model": p.model,
+        "samples": p.samples,
+        "timesteps": p.timesteps,
+        "threads": p.threads,
+        "cycle_engine": {
+            "seconds": t_cycle,
+            "samples_per_s": n / t_cycle,
+            "synaptic_events_per_sample": events as f64 / n,
+            "synaptic_events_per_s": events as f64 / t_cycle,
+            "cycles_per_inference_mean": p.cycles as f64 / n,
+        },
+    });
+    if let Some(t_ref) = p.reference_seconds {
         report["reference_engine"] = json!({"seconds": t_ref, "samples_per_s": n / t_ref});
         report["cycle_over_reference"] = json!(t_ref / t_cycle);
     }
-    if a.json {
+    let steps = p.timesteps;
+    if json_out {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
     } else {
         let ce = &report["cycle_engine"];
         println!(
             "{}: {} samples, T = {steps}, {} thread(s)",
             report["model"].as_str().unwrap_or(""),
-            batch.n,
-            a.threads
+            p.samples,
+            p.threads
         );
         println!(
             "  cycle engine:     {:>10.1} samples/s  {:>8.3e} synaptic events/s  ({:.0} events and {:.0} cycles per inference)",
@@ -112,5 +181,4 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
             );
         }
     }
-    Ok(())
 }

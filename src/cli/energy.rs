@@ -4,14 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
-use spikefab::Model;
-use spikefab::data::{self, InputBatch};
-use spikefab::driver::{html_report, prepare, steps_for};
-use spikefab::energy::neurobench::{self, Counts};
-use spikefab::energy::{self, Estimate};
-use spikefab::sim::cycle;
-use spikefab::target::Family;
+use spikefab::data;
+use spikefab::driver::energy;
+use spikefab::energy::Estimate;
+use spikefab::energy::neurobench::Counts;
 
 use super::passes::{PassArgs, print_records};
 use super::{Bars, Failure, ModelArgs, PlanArgs};
@@ -118,124 +114,31 @@ pub fn print_counts(c: &Counts) {
     );
 }
 
-/// NeuroBench-compatible counts of the model on `batch` (reference engine).
-pub fn counts(m: &Model, batch: &InputBatch, steps: usize) -> Result<Counts, Failure> {
-    neurobench::count(&m.graph, &m.info, m.dialect(), batch, steps).map_err(Failure::input)
-}
-
 pub fn run(a: EnergyArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
     let batch = a.model.inputs(&m, &a.inputs)?;
-    let steps = steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
         Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
     let passes = a.passes.settings(&m, &a.model)?;
-    let settings = a.plan.settings();
-    let prep = prepare(m, steps, &passes, &settings, Some(&batch), labels.as_deref(), &Bars::default())?;
-    let (steps, m) = (prep.steps, &prep.model);
-    let mut targets = vec![a.plan.target.clone()];
-    targets.extend(a.compare.iter().cloned());
-    let mut estimates = vec![];
-    let mut main = None;
-    let mut chip_classes = None;
-    for name in &targets {
-        let t = settings.target_named(name)?;
-        let mut pa = settings.clone();
-        pa.target = name.clone();
-        if t.flow() == spikefab::target::Flow::Lava {
-            // Loihi: the operations its chip model counts, priced per operation.
-            let run = spikefab::driver::chip::loihi_run(m, &pa, &t, steps, &batch)?;
-            if estimates.is_empty() {
-                chip_classes = Some(run.outputs().classes());
-            }
-            estimates.push(spikefab::driver::chip::loihi_estimate(&run, &t));
-            continue;
-        }
-        if t.family == Family::Xylo {
-            // The chip's own model: its energy is its published power over the run.
-            let run = spikefab::driver::chip::xylo_run(m, &pa, &t, steps, &batch)?;
-            let est = spikefab::driver::chip::xylo_estimate(&run, &t)
-                .ok_or_else(|| Failure::input(anyhow::anyhow!("target '{}' publishes no power", t.name)))?;
-            if estimates.is_empty() {
-                chip_classes = Some(run.outputs().classes());
-            }
-            estimates.push(est);
-            continue;
-        }
-        let plan = pa.plan(m, steps, Some(&batch))?;
-        let run = cycle::run(&plan, &batch, steps);
-        estimates.push(energy::estimate(&plan, &t, &run));
-        if main.is_none() {
-            main = Some((plan, run));
-        }
-    }
-    let counts = counts(&prep.cut, &batch, steps)?;
-    if let Some(classes) = chip_classes {
-        // A chip target first: no FPGA plan to draw the HTML report from.
-        if a.report.is_some() {
-            return Err(Failure::input(anyhow::anyhow!("--report draws an FPGA plan; give an FPGA or ASIC --target")));
-        }
-        let accuracy = labels.as_ref().map(|l| data::agreement(&classes, l));
-        return print_energy(&a, m, steps, &prep.records, &estimates, &counts, accuracy);
-    }
-    let (plan, run) = main.expect("at least one target");
-    if let Some(path) = &a.report {
-        let (sample, labels) = (a.raster_sample, labels.as_deref());
-        html_report(
-            path,
-            m,
-            &plan,
-            &batch,
-            &run,
-            sample,
-            labels,
-            estimates.clone(),
-            Some(counts.clone()),
-            None,
-            vec![],
-        )?;
-    }
-    let accuracy = labels.as_ref().map(|l| data::agreement(&run.outputs.classes(), l));
-    print_energy(&a, m, steps, &prep.records, &estimates, &counts, accuracy)
-}
-
-fn print_energy(
-    a: &EnergyArgs,
-    m: &Model,
-    steps: usize,
-    records: &[spikefab::passes::PassRecord],
-    estimates: &[Estimate],
-    counts: &Counts,
-    accuracy: Option<f64>,
-) -> Result<(), Failure> {
+    let report = a.report.clone().map(|p| (p, a.raster_sample));
+    let e = energy(m, &batch, labels.as_deref(), &passes, &a.plan.settings(), &a.compare, report, &Bars::default())?;
     if a.json {
-        let v = json!({
-            "model": m.path.display().to_string(),
-            "timesteps": steps,
-            "energy_per_inference_j": estimates[0].energy_per_inference_j,
-            "accuracy": accuracy,
-            "counts": counts,
-            "passes": records,
-            "estimate": estimates[0],
-            "compare": &estimates[1..],
-            "report": a.report.as_ref().map(|p| p.display().to_string()),
-        });
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        println!("{}", serde_json::to_string_pretty(&e.json()).expect("json"));
         return Ok(());
     }
     if a.verbose {
-        print_records(records);
+        print_records(&e.records);
     }
-    print_estimate(&estimates[0]);
-    print_counts(counts);
-    if let Some(acc) = accuracy {
+    print_estimate(&e.estimates[0]);
+    print_counts(&e.counts);
+    if let Some(acc) = e.accuracy {
         println!("  accuracy of the hardware plan on the inputs: {:.4}", acc);
     }
-    if estimates.len() > 1 {
+    if e.estimates.len() > 1 {
         println!("\ntarget comparison (energy per inference):");
-        for e in estimates {
+        for e in &e.estimates {
             println!(
                 "  {:<14} {:<13} {:>12}   ANN fp32 / SNN {:>7.2}x",
                 e.target,

@@ -9,6 +9,7 @@ mod csim;
 mod energy;
 mod explore;
 mod inspect;
+mod merge;
 mod passes;
 mod plan;
 mod simulate;
@@ -145,6 +146,9 @@ enum Command {
     Energy(energy::EnergyArgs),
     /// Sweep students, timesteps, early exit and lanes: the accuracy-energy trade-off.
     Explore(explore::ExploreArgs),
+    /// Combine the partial results of `verify`, `explore` or `bench --shard I/N` runs into what
+    /// one run prints.
+    Merge(merge::MergeArgs),
 }
 
 /// Model file and the dialect options NIR does not store.
@@ -360,5 +364,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Bench(a) => bench::run(a),
         Command::Energy(a) => energy::run(a),
         Command::Explore(a) => explore::run(a),
+        Command::Merge(a) => merge::run(a),
     }
 }

@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::json;
 use spikefab::data;
-use spikefab::driver::{EarlyExit, early_exit_check, prepare, steps_for, verify};
-use spikefab::target::Family;
+use spikefab::driver::shard::Shard;
+use spikefab::driver::{Check, Checked, EarlyExit, PlanCheck, check, check_shard};
 
 use super::passes::{PassArgs, print_records};
 use super::plan::print_plan;
@@ -35,6 +34,10 @@ pub struct VerifyArgs {
     /// Also print the plan and what the passes changed.
     #[arg(short, long)]
     verbose: bool,
+    /// Check only shard I of N (0-based) of the samples and print a partial result for
+    /// `spikefab merge`; `/N` takes I from $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
 }
 
 pub fn run(a: VerifyArgs) -> Result<(), Failure> {
@@ -43,141 +46,84 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     if let Some(n) = a.samples {
         batch = batch.take(n);
     }
-    let steps = steps_for(&m, Some(&batch))?;
     let labels = match &a.labels {
         Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
         None => None,
     };
     let passes = a.passes.settings(&m, &a.model)?;
-    let settings = a.plan.settings();
-    let progress = Bars::default();
-    let prep = prepare(m, steps, &passes, &settings, Some(&batch), labels.as_deref(), &progress)?;
-    let (steps, m) = (prep.steps, &prep.model);
-    let min_agreement = passes.min_agreement();
-    let target = settings.target()?;
-    let chip = if target.flow() == spikefab::target::Flow::Lava {
-        let run = spikefab::driver::chip::loihi_run(m, &settings, &target, steps, &batch)?;
-        let v = spikefab::driver::chip::verify_outputs(
-            &prep.cut,
-            steps,
-            &run.outputs(),
-            &batch,
-            labels.as_deref(),
-            &progress,
-        )?;
-        Some((v, run.net.notes.clone(), run.chip_steps()))
-    } else if target.family == Family::Xylo {
-        let run = spikefab::driver::chip::xylo_run(m, &settings, &target, steps, &batch)?;
-        let v = spikefab::driver::chip::verify_xylo(&prep.cut, &run, &batch, labels.as_deref(), &progress)?;
-        Some((v, run.net.notes.clone(), run.chip_steps()))
+    if let Some(s) = &a.shard {
+        let shard = Shard::parse(s)?;
+        if a.verbose {
+            return Err(Failure::input(anyhow::anyhow!("--verbose prints the plan; run without --shard")));
+        }
+        let part = check_shard(m, &batch, labels.as_deref(), &passes, &a.plan.settings(), shard, &Bars::default())?;
+        return super::merge::write_part(&super::merge::Part::Verify { part });
+    }
+    let c = check(m, &batch, labels.as_deref(), &passes, &a.plan.settings(), &Bars::default())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&c.json()).expect("json"));
     } else {
-        None
-    };
-    if let Some((v, notes, chip_steps)) = chip {
-        if a.json {
-            let mut j = serde_json::to_value(&v).expect("plain data");
-            j["target"] = json!(target.name);
-            j["notes"] = json!(notes);
-            j["min_agreement"] = json!(min_agreement);
-            j["pass"] = json!(v.class_agreement >= min_agreement);
-            println!("{}", serde_json::to_string_pretty(&j).expect("plain data"));
-        } else {
-            for n in &notes {
+        print_check(&c, a.verbose);
+    }
+    match c.failure() {
+        Some(msg) => Err(Failure::check(msg)),
+        None => Ok(()),
+    }
+}
+
+/// Prints a check as text.
+fn print_check(c: &Check, verbose: bool) {
+    let steps = c.steps;
+    match &c.checked {
+        Checked::Chip { verification: v, target, notes, chip_steps } => {
+            for n in notes {
                 println!("note: {n}");
             }
-            println!("samples: {}, timesteps: {steps} (the chip runs {chip_steps})", batch.n);
+            println!("samples: {}, timesteps: {steps} (the chip runs {chip_steps})", c.samples);
             println!("output spike agreement (aligned steps): {:.4}", v.output_agreement);
             println!("class agreement: {:.4}", v.class_agreement);
             if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.chip_accuracy) {
-                println!("accuracy: reference {ra:.4}, {} {ca:.4}", target.name);
+                println!("accuracy: reference {ra:.4}, {target} {ca:.4}");
             }
         }
-        if v.class_agreement < min_agreement {
-            return Err(Failure::check(format!(
-                "class agreement {:.4} is below --min-agreement {min_agreement}",
-                v.class_agreement
-            )));
-        }
-        return Ok(());
-    }
-    let plan = settings.plan(m, steps, Some(&batch))?;
-    // The reference runs the cut model unsimplified: the comparison covers the
-    // simplifications and the lowering.
-    let (v, r, c) = verify(&prep.cut, &plan, &batch, steps, labels.as_deref(), None, &progress)?;
-    let exit = early_exit_check(&plan, &batch, steps, &c);
-    let spikes = r.outputs.spikes;
-    let class_agreement = v.class_agreement;
-    if a.json {
-        let v = json!({
-            "model": m.path.display().to_string(),
-            "samples": batch.n,
-            "timesteps": steps,
-            "class_agreement": v.class_agreement,
-            "output_agreement": v.output_agreement,
-            "output_elements_differing": v.output_elements_differing,
-            "reference_accuracy": v.reference_accuracy,
-            "cycle_accuracy": v.cycle_accuracy,
-            "cycles_mean": v.cycles_mean,
-            "cycles_min": v.cycles_min,
-            "cycles_max": v.cycles_max,
-            "latency_us_mean": v.latency_us_mean,
-            "saturations": v.saturations,
-            "plan": plan.summary(),
-            "min_agreement": min_agreement,
-            "pass": class_agreement >= min_agreement && exit.as_ref().is_none_or(|e| e.changed == 0),
-            "early_exit": exit,
-            "passes": prep.records,
-        });
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
-    } else {
-        if a.verbose {
-            print_records(&prep.records);
-            print_plan(&plan);
-            println!();
-        }
-        println!("samples: {}, timesteps: {steps}", batch.n);
-        for l in plan.summary().layers {
-            println!(
-                "  {:<16} V {:>2} bits{}  leak {}  threshold {}",
-                l.name,
-                l.v_bits,
-                if l.saturate { " (saturating)" } else { "" },
-                l.leak,
-                l.threshold
-            );
-        }
-        println!(
-            "{} agreement: {:.4} ({} differ)",
-            if spikes { "spike" } else { "output" },
-            v.output_agreement,
-            v.output_elements_differing,
-        );
-        println!("class agreement: {class_agreement:.4}");
-        if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.cycle_accuracy) {
-            println!("accuracy: reference {ra:.4}, cycle engine {ca:.4}");
-        }
-        println!(
-            "cycles per inference: mean {:.1}, min {}, max {}; latency {:.1} us at {} MHz",
-            v.cycles_mean, v.cycles_min, v.cycles_max, v.latency_us_mean, plan.clock_mhz
-        );
-        if v.saturations > 0 {
-            println!("saturated writes: {}", v.saturations);
-        }
-        if let Some(e) = &exit {
-            print_early_exit(e, steps);
+        Checked::Plan { plan, check } => {
+            if verbose {
+                print_records(&c.records);
+                print_plan(plan);
+                println!();
+            }
+            print_plan_check(check);
         }
     }
-    if let Some(e) = &exit
-        && e.changed > 0
-    {
-        return Err(Failure::check(format!("early exit changed the class of {} inputs", e.changed)));
+}
+
+/// Prints a plan's check as text (also what `merge` prints for sharded parts).
+pub fn print_plan_check(c: &PlanCheck) {
+    let v = c.verification();
+    println!("samples: {}, timesteps: {}", v.samples, c.steps);
+    for l in &c.layer_lines {
+        println!("{l}");
     }
-    if class_agreement < min_agreement {
-        return Err(Failure::check(format!(
-            "class agreement {class_agreement:.4} is below --min-agreement {min_agreement}"
-        )));
+    println!(
+        "{} agreement: {:.4} ({} differ)",
+        if c.spikes { "spike" } else { "output" },
+        v.output_agreement,
+        v.output_elements_differing,
+    );
+    println!("class agreement: {:.4}", v.class_agreement);
+    if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.cycle_accuracy) {
+        println!("accuracy: reference {ra:.4}, cycle engine {ca:.4}");
     }
-    Ok(())
+    println!(
+        "cycles per inference: mean {:.1}, min {}, max {}; latency {:.1} us at {} MHz",
+        v.cycles_mean, v.cycles_min, v.cycles_max, v.latency_us_mean, c.clock_mhz
+    );
+    if v.saturations > 0 {
+        println!("saturated writes: {}", v.saturations);
+    }
+    if let Some(e) = c.exit() {
+        print_early_exit(&e, c.steps);
+    }
 }
 
 pub fn print_early_exit(e: &EarlyExit, steps: usize) {

@@ -34,13 +34,20 @@
 //! ```
 
 pub mod chip;
+mod commands;
 mod compile;
 mod error;
 mod options;
 mod prepare;
 mod progress;
+pub mod shard;
 mod verify;
 
+pub use commands::{
+    Check, Checked, EnergyRun, Engine, ExploreShard, Explored, PlanCheck, SimulateOptions, Simulation, VcdSettings,
+    VerifyPart, check, check_shard, config_label, counts, energy, explore, explore_shard, merge_explore, merge_verify,
+    simulate, students_label,
+};
 pub use compile::{
     Backend, CompileOptions, CompileReport, CosimSettings, EnergySection, FpgaOutcome, HlsInfo, Step, compile,
 };
@@ -48,7 +55,9 @@ pub use error::Error;
 pub use options::{Criterion, PassSettings, PlanSettings};
 pub use prepare::{Prepared, prepare};
 pub use progress::{Progress, Quiet};
-pub use verify::{EarlyExit, Verification, cosim_step, early_exit_check, html_report, verify};
+pub use verify::{
+    EarlyExit, EarlyExitCounts, Verification, VerifyCounts, cosim_step, early_exit_check, html_report, verify,
+};
 
 /// Steps to run: per-step inputs give their own length, otherwise the dialect's T; checked
 /// against [`crate::limits`] before anything is allocated for the run.

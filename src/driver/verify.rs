@@ -45,6 +45,98 @@ pub struct Verification {
     pub saturations: u64,
 }
 
+/// What a [`Verification`] is computed from: counts that add up over parts of a batch, so
+/// that sharded runs merge into exactly the figures of one run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VerifyCounts {
+    /// Samples compared.
+    pub samples: usize,
+    /// Samples whose class is the same.
+    pub classes_agreeing: usize,
+    /// Output values compared (over the steps the hardware ran).
+    pub compared: usize,
+    /// Output values that differ.
+    pub differing: usize,
+    /// Samples the reference engine classifies right, with labels.
+    pub reference_correct: Option<usize>,
+    /// Samples the cycle engine classifies right, with labels.
+    pub cycle_correct: Option<usize>,
+    /// Cycles over every inference.
+    pub cycles_total: u64,
+    /// Cycles of the shortest inference.
+    pub cycles_min: Option<u64>,
+    /// Cycles of the longest inference.
+    pub cycles_max: Option<u64>,
+    /// Saturated state writes.
+    pub saturations: u64,
+}
+
+impl VerifyCounts {
+    /// Counts the reference run `r` against the cycle run `c` of the same inputs.
+    pub fn of(r: &RunResult, c: &BatchResult, steps: usize, labels: Option<&[usize]>) -> VerifyCounts {
+        let (rc, cc) = (r.outputs.classes(), c.outputs.classes());
+        // Compare the steps the hardware ran (all T, or up to an early exit).
+        let per_step = r.outputs.numel;
+        let (mut differing, mut compared) = (0usize, 0usize);
+        for (i, s) in c.samples.iter().enumerate() {
+            let run = (s.counters.steps_run as usize).min(steps);
+            let base = i * steps * per_step;
+            let (x, y) = (&r.outputs.data[base..base + run * per_step], &c.outputs.data[base..base + run * per_step]);
+            differing += x.iter().zip(y).filter(|(a, b)| a != b).count();
+            compared += run * per_step;
+        }
+        let same = |a: &[usize], b: &[usize]| a.iter().zip(b).filter(|(x, y)| x == y).count();
+        let cycles = c.cycles();
+        VerifyCounts {
+            samples: rc.len(),
+            classes_agreeing: same(&rc, &cc),
+            compared,
+            differing,
+            reference_correct: labels.map(|l| same(&rc, l)),
+            cycle_correct: labels.map(|l| same(&cc, l)),
+            cycles_total: cycles.iter().sum(),
+            cycles_min: cycles.iter().copied().min(),
+            cycles_max: cycles.iter().copied().max(),
+            saturations: c.total.saturations(),
+        }
+    }
+
+    /// Adds the counts of another part of the batch.
+    pub fn add(&mut self, o: &VerifyCounts) {
+        let opt = |a: Option<usize>, b: Option<usize>| a.zip(b).map(|(x, y)| x + y);
+        self.samples += o.samples;
+        self.classes_agreeing += o.classes_agreeing;
+        self.compared += o.compared;
+        self.differing += o.differing;
+        self.reference_correct = opt(self.reference_correct, o.reference_correct);
+        self.cycle_correct = opt(self.cycle_correct, o.cycle_correct);
+        self.cycles_total += o.cycles_total;
+        self.cycles_min = [self.cycles_min, o.cycles_min].into_iter().flatten().min();
+        self.cycles_max = [self.cycles_max, o.cycles_max].into_iter().flatten().max();
+        self.saturations += o.saturations;
+    }
+
+    /// The figures, latency at `clock_mhz`.
+    pub fn verification(&self, clock_mhz: f64) -> Verification {
+        let n = self.samples;
+        let ratio = |k: usize| if n == 0 { 1.0 } else { k as f64 / n as f64 };
+        let mean = self.cycles_total as f64 / n.max(1) as f64;
+        Verification {
+            samples: n,
+            class_agreement: ratio(self.classes_agreeing),
+            output_agreement: 1.0 - self.differing as f64 / self.compared.max(1) as f64,
+            output_elements_differing: self.differing,
+            reference_accuracy: self.reference_correct.map(ratio),
+            cycle_accuracy: self.cycle_correct.map(ratio),
+            cycles_mean: mean,
+            cycles_min: self.cycles_min.unwrap_or(0),
+            cycles_max: self.cycles_max.unwrap_or(0),
+            latency_us_mean: mean / clock_mhz,
+            saturations: self.saturations,
+        }
+    }
+}
+
 /// Runs the reference engine on `cut` (the model before simplification, as the framework
 /// computes it) and the cycle engine on `plan` over `batch`, and compares them; `counter`
 /// counts NeuroBench's metrics on the same reference run.
@@ -70,32 +162,7 @@ pub fn verify(
         (r, cycle::run(plan, batch, steps))
     });
     let r = r?;
-    let (rc, cc) = (r.outputs.classes(), c.outputs.classes());
-    // Compare the steps the hardware ran (all T, or up to an early exit).
-    let per_step = r.outputs.numel;
-    let (mut differing, mut compared) = (0usize, 0usize);
-    for (i, s) in c.samples.iter().enumerate() {
-        let run = (s.counters.steps_run as usize).min(steps);
-        let base = i * steps * per_step;
-        let (x, y) = (&r.outputs.data[base..base + run * per_step], &c.outputs.data[base..base + run * per_step]);
-        differing += x.iter().zip(y).filter(|(a, b)| a != b).count();
-        compared += run * per_step;
-    }
-    let cycles = c.cycles();
-    let mean = cycles.iter().sum::<u64>() as f64 / cycles.len().max(1) as f64;
-    let v = Verification {
-        samples: batch.n,
-        class_agreement: data::agreement(&rc, &cc),
-        output_agreement: 1.0 - differing as f64 / compared.max(1) as f64,
-        output_elements_differing: differing,
-        reference_accuracy: labels.map(|l| data::agreement(&rc, l)),
-        cycle_accuracy: labels.map(|l| data::agreement(&cc, l)),
-        cycles_mean: mean,
-        cycles_min: cycles.iter().copied().min().unwrap_or(0),
-        cycles_max: cycles.iter().copied().max().unwrap_or(0),
-        latency_us_mean: mean / plan.clock_mhz,
-        saturations: c.total.saturations(),
-    };
+    let v = VerifyCounts::of(&r, &c, steps, labels).verification(plan.clock_mhz);
     Ok((v, r, c))
 }
 
@@ -112,20 +179,62 @@ pub struct EarlyExit {
     pub changed: usize,
 }
 
+/// Early exit's counts over a batch, which add up over parts of it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EarlyExitCounts {
+    /// Samples.
+    pub samples: usize,
+    /// Steps run over every inference.
+    pub steps_run: u64,
+    /// Cycles with early exit.
+    pub cycles: u64,
+    /// Cycles without.
+    pub cycles_full: u64,
+    /// Inputs whose class differs.
+    pub changed: usize,
+}
+
+impl EarlyExitCounts {
+    /// Adds the counts of another part of the batch.
+    pub fn add(&mut self, o: &EarlyExitCounts) {
+        self.samples += o.samples;
+        self.steps_run += o.steps_run;
+        self.cycles += o.cycles;
+        self.cycles_full += o.cycles_full;
+        self.changed += o.changed;
+    }
+
+    /// The means.
+    pub fn early_exit(&self) -> EarlyExit {
+        let n = self.samples.max(1) as f64;
+        EarlyExit {
+            mean_steps: self.steps_run as f64 / n,
+            cycles: self.cycles as f64 / n,
+            cycles_full: self.cycles_full as f64 / n,
+            changed: self.changed,
+        }
+    }
+}
+
 /// With early exit on, runs the plan without it and compares classes and cycles.
 pub fn early_exit_check(plan: &Plan, batch: &InputBatch, steps: usize, run: &BatchResult) -> Option<EarlyExit> {
+    early_exit_counts(plan, batch, steps, run).map(|c| c.early_exit())
+}
+
+/// [`early_exit_check`]'s counts.
+pub fn early_exit_counts(plan: &Plan, batch: &InputBatch, steps: usize, run: &BatchResult) -> Option<EarlyExitCounts> {
     if !plan.early_exit {
         return None;
     }
     let mut full = plan.clone();
     full.early_exit = false;
     let f = cycle::run(&full, batch, steps);
-    let n = batch.n.max(1) as f64;
     let (a, b) = (run.outputs.classes(), f.outputs.classes());
-    Some(EarlyExit {
-        mean_steps: run.total.steps_run as f64 / n,
-        cycles: run.total.cycles as f64 / n,
-        cycles_full: f.total.cycles as f64 / n,
+    Some(EarlyExitCounts {
+        samples: batch.n,
+        steps_run: run.total.steps_run,
+        cycles: run.total.cycles,
+        cycles_full: f.total.cycles,
         changed: a.iter().zip(&b).filter(|(x, y)| x != y).count(),
     })
 }

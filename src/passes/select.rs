@@ -4,7 +4,7 @@
 //! energy per inference, cycles and memory use are what the choice compares.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::students::{Ensemble, KeepStudents};
 use super::{Context, PassError, Pipeline};
@@ -15,7 +15,7 @@ use crate::model::Model;
 use crate::sim::cycle;
 
 /// One measured configuration.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Score {
     /// Students kept (all when the model is no ensemble).
     pub students: Vec<usize>,
@@ -134,7 +134,7 @@ impl<'a> Evaluator<'a> {
 
 /// The K-sweep of an ensemble at T steps: for each K the best subset and the mean over
 /// random subsets (SNE's random-K, exact over all subsets when N <= 8).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct KRow {
     /// Students kept.
     pub k: usize,
@@ -323,7 +323,7 @@ pub fn pareto(scores: &[Score]) -> Vec<bool> {
 }
 
 /// Everything `spikefab explore` measured.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Exploration {
     /// Samples measured.
     pub samples: usize,
@@ -344,6 +344,20 @@ pub struct Exploration {
 /// Sweeps students (the best subset of each size), T' = 1..=T, early exit off/on and the
 /// given lane counts (`None`: the target's default).
 pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usize>]) -> Result<Exploration, PassError> {
+    let part = explore_part(ev, ensemble, lanes, |_| true)?;
+    Ok(part.finish())
+}
+
+/// The configurations of an exploration that `keep` selects by job index (the order
+/// [`explore`] enumerates them in), measured; [`ExplorePart::merge`] and
+/// [`ExplorePart::complete`] make the whole exploration of parts that together keep every job.
+/// Every part measures the ensemble's K sweep, which decides the subsets explored.
+pub fn explore_part(
+    ev: &Evaluator,
+    ensemble: Option<&Ensemble>,
+    lanes: &[Option<usize>],
+    keep: impl Fn(usize) -> bool,
+) -> Result<ExplorePart, PassError> {
     let (k_rows, subsets): (Vec<KRow>, Vec<Vec<usize>>) = match ensemble {
         Some(e) => {
             let (rows, _) = k_sweep(ev, e, ev.steps)?;
@@ -362,26 +376,98 @@ pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usiz
             }
         }
     }
-    let models: Vec<(Vec<usize>, Model)> =
-        subsets.iter().map(|s| Ok((s.clone(), ev.pruned(ensemble, s)?))).collect::<Result<_, PassError>>()?;
-    let mut configurations: Vec<Score> = jobs
+    let total = jobs.len();
+    let mine: Vec<usize> = (0..total).filter(|&j| keep(j)).collect();
+    let models: Vec<(Vec<usize>, Model)> = subsets
+        .iter()
+        .filter(|s| mine.iter().any(|&j| &jobs[j].0 == *s))
+        .map(|s| Ok((s.clone(), ev.pruned(ensemble, s)?)))
+        .collect::<Result<_, PassError>>()?;
+    let scores: Vec<Score> = mine
         .par_iter()
-        .map(|(s, t, exit, l)| {
+        .map(|&j| {
+            let (s, t, exit, l) = &jobs[j];
             let m = &models.iter().find(|(k, _)| k == s).expect("model of every subset").1;
             ev.score(m, s, *t, *exit, *l)
         })
         .collect::<Result<_, PassError>>()?;
-    configurations.sort_by(|a, b| {
-        a.energy_j.total_cmp(&b.energy_j).then(b.metric().total_cmp(&a.metric())).then(a.timesteps.cmp(&b.timesteps))
-    });
-    let pareto = pareto(&configurations);
-    Ok(Exploration {
+    Ok(ExplorePart {
         samples: ev.batch.n,
         timesteps: ev.steps,
         metric: if ev.labels.is_some() { "accuracy".into() } else { "agreement".into() },
         ensemble: ensemble.cloned(),
         k_sweep: k_rows,
-        configurations,
-        pareto,
+        jobs: total,
+        scores: mine.into_iter().zip(scores).collect(),
     })
+}
+
+/// Some configurations of an exploration, by job index.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ExplorePart {
+    /// Samples measured.
+    pub samples: usize,
+    /// Full T.
+    pub timesteps: usize,
+    /// `accuracy` or `agreement`.
+    pub metric: String,
+    /// The ensemble, when the model has one.
+    pub ensemble: Option<Ensemble>,
+    /// The K sweep (ensembles only).
+    pub k_sweep: Vec<KRow>,
+    /// Jobs in the whole exploration.
+    pub jobs: usize,
+    /// (job index, its measurement).
+    pub scores: Vec<(usize, Score)>,
+}
+
+impl ExplorePart {
+    /// Adds another part of the same exploration; `Err` when it is not (other samples, T,
+    /// metric, ensemble, K sweep or job count) or measured a job this one has.
+    pub fn merge(&mut self, other: ExplorePart) -> Result<(), String> {
+        if (self.samples, self.timesteps, &self.metric, &self.ensemble, &self.k_sweep, self.jobs)
+            != (other.samples, other.timesteps, &other.metric, &other.ensemble, &other.k_sweep, other.jobs)
+        {
+            return Err("the parts come from different explorations".into());
+        }
+        for (j, s) in other.scores {
+            if self.scores.iter().any(|(k, _)| *k == j) {
+                return Err(format!("configuration {j} is in two parts"));
+            }
+            self.scores.push((j, s));
+        }
+        Ok(())
+    }
+
+    /// The exploration, cheapest first, with its Pareto front; `Err` names the first missing job.
+    pub fn complete(self) -> Result<Exploration, String> {
+        let mut have: Vec<usize> = self.scores.iter().map(|(j, _)| *j).collect();
+        have.sort_unstable();
+        if let Some(missing) = (0..self.jobs).find(|j| have.binary_search(j).is_err()) {
+            return Err(format!("configuration {missing} of {} is in no part", self.jobs));
+        }
+        Ok(self.finish())
+    }
+
+    fn finish(mut self) -> Exploration {
+        // Job order first, so ties sort as one run over every job sorts them.
+        self.scores.sort_by_key(|(j, _)| *j);
+        let mut configurations: Vec<Score> = self.scores.into_iter().map(|(_, s)| s).collect();
+        configurations.sort_by(|a, b| {
+            a.energy_j
+                .total_cmp(&b.energy_j)
+                .then(b.metric().total_cmp(&a.metric()))
+                .then(a.timesteps.cmp(&b.timesteps))
+        });
+        let pareto = pareto(&configurations);
+        Exploration {
+            samples: self.samples,
+            timesteps: self.timesteps,
+            metric: self.metric,
+            ensemble: self.ensemble,
+            k_sweep: self.k_sweep,
+            configurations,
+            pareto,
+        }
+    }
 }

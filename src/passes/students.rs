@@ -13,7 +13,7 @@ use crate::ir::Graph;
 use crate::valid::GraphInfo;
 
 /// One student of an ensemble.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Student {
     /// Position among the merge's inputs.
     pub index: usize,
@@ -25,7 +25,7 @@ pub struct Student {
 }
 
 /// An ensemble: students summing into `merge`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Ensemble {
     /// The merge node.
     pub merge: String,

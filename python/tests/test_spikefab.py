@@ -1,0 +1,208 @@
+"""The Python package against the command line: same numbers, same messages, typed reports.
+Needs only numpy and the files in this checkout (no torch)."""
+
+import json
+import os
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+
+import spikefab
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MLP = os.path.join(ROOT, "models", "mlp_bw", "mlp_bw.nir")
+X = np.load(os.path.join(ROOT, "models", "digits_test_x.npy"))
+Y = np.load(os.path.join(ROOT, "models", "digits_test_y.npy"))
+CLI = os.environ.get("SPIKEFAB_BIN")
+
+
+def cli_json(*args):
+    """`spikefab ARGS --json` when the test driver names the binary."""
+    if not CLI:
+        pytest.skip("SPIKEFAB_BIN names no spikefab binary")
+    out = subprocess.run([CLI, *args, "--json"], capture_output=True, text=True)
+    assert out.returncode in (0, 1), out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return spikefab.load(MLP, from_="snntorch", timesteps=8)
+
+
+def test_load_dialect_and_shape(mlp):
+    assert mlp.input_shape == [64]
+    d = json.loads(mlp.dialect_json())
+    assert d["timesteps"] == 8
+    assert "snntorch" in mlp.dialect_text
+
+
+def test_simulate_matches_expected_outputs(mlp):
+    out = spikefab.simulate(mlp, X[:40])
+    assert out.shape == (40, 8, 10) and out.dtype == np.float64
+    assert set(np.unique(out)) <= {0.0, 1.0}
+    # The bundled golden spikes, computed by snnTorch itself.
+    expected = np.load(os.path.join(ROOT, "models", "mlp_bw", "expected.npy"))
+    np.testing.assert_array_equal(out, expected[:40].reshape(out.shape))
+
+
+def test_simulate_summary_is_the_cli_json(mlp, tmp_path):
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, X[:30])
+    out, s = spikefab.simulate(mlp, X[:30], labels=Y[:30], summary=True, engine="cycle")
+    assert s.samples == 30 and s.engine == "cycle"
+    assert s.classes == list(np.argmax(out.sum(axis=1), axis=1))
+    labels = tmp_path / "y.npy"
+    np.save(labels, Y[:30])
+    cli = cli_json("simulate", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(inputs), "--labels", str(labels),
+                   "--engine", "cycle")
+    cli["model"] = s.model
+    assert cli == s.to_dict()
+
+
+def test_inputs_accept_other_dtypes_and_layouts(mlp):
+    a = spikefab.simulate(mlp, X[:10])
+    b = spikefab.simulate(mlp, np.asfortranarray(X[:10].astype(np.float32)))
+    np.testing.assert_array_equal(a, b)
+    # Per-step inputs: N x T x 64.
+    c = spikefab.simulate(mlp, np.repeat(X[:10, None, :], 8, axis=1))
+    np.testing.assert_array_equal(a, c)
+
+
+def test_verify_is_the_cli_verify(mlp, tmp_path):
+    v = spikefab.verify(mlp, X[:60], labels=Y[:60])
+    assert v.passed and v.failure is None
+    assert v.samples == 60 and 0.99 <= v.class_agreement <= 1.0
+    np.save(tmp_path / "x.npy", X[:60])
+    np.save(tmp_path / "y.npy", Y[:60])
+    cli = cli_json("verify", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(tmp_path / "x.npy"),
+                   "--labels", str(tmp_path / "y.npy"))
+    assert cli == v.to_dict()
+
+
+def test_verify_failure_is_a_result_not_an_exception(mlp):
+    v = spikefab.verify(mlp, X[:20], weight_bits=1, input_bits=1, min_agreement=1.0)
+    assert v.passed == (v.failure is None)
+    if not v.passed:
+        assert "below --min-agreement" in v.failure or "early exit" in v.failure
+
+
+def test_compile_report_is_report_json(mlp, tmp_path):
+    r = spikefab.compile(mlp, target="ice40-up5k", out_dir=tmp_path / "build", inputs=X[:32], labels=Y[:32],
+                         cosim_samples=0)
+    assert isinstance(r, spikefab.CompileReport)
+    assert r.ok and r.top == "sf_mlp_bw" and r.timesteps == 8
+    assert r.verify.class_agreement >= 0.99
+    with open(tmp_path / "build" / "report.json") as f:
+        on_disk = json.load(f)
+    assert on_disk == r.to_dict()
+    fields = {f for f in r.__dataclass_fields__} - {"out_dir", "_doc"}
+    assert set(on_disk) <= fields
+    assert (tmp_path / "build" / "sf_mlp_bw.v").exists()
+
+
+def test_compile_hls_backend(mlp, tmp_path):
+    r = spikefab.compile(mlp, target="xc7a35t", out_dir=tmp_path / "b", backend="hls", inputs=X[:8], csim_samples=0,
+                         cosim_samples=0)
+    assert r.hls.top and r.top is None
+
+
+def test_energy_and_explore(mlp):
+    e = spikefab.energy(mlp, X[:20], compare=["loihi"])
+    assert e.energy_per_inference_j > 0 and len(e.compare) == 1 and e.compare[0].target == "loihi"
+    x = spikefab.explore(mlp, X[:40], labels=Y[:40])
+    front = [c for c, p in zip(x.exploration.configurations, x.exploration.pareto) if p]
+    assert front and all(c.energy_j > 0 for c in front)
+
+
+def test_dialect_options_reach_the_model():
+    a = spikefab.load(MLP, from_="snntorch", timesteps=4)
+    b = spikefab.load(MLP, from_="snntorch", timesteps=4, reset="zero")
+    assert json.loads(a.dialect_json())["reset"] != json.loads(b.dialect_json())["reset"]
+    assert spikefab.simulate(MLP, X[:5], from_="snntorch", timesteps=4).shape == (5, 4, 10)
+
+
+def test_load_errors_carry_the_cli_message(tmp_path):
+    with pytest.raises(spikefab.SpikefabError) as e:
+        spikefab.load(tmp_path / "missing.nir")
+    assert e.value.exit_code == 2
+    assert str(e.value) == f"{tmp_path / 'missing.nir'}: no such file"
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(b"not hdf5 at all")
+    with pytest.raises(spikefab.SpikefabError):
+        spikefab.load(bad)
+    with pytest.raises(spikefab.SpikefabError, match="option from_: unknown variant `keras`"):
+        spikefab.load(MLP, from_="keras")
+
+
+@pytest.mark.parametrize("path", sorted(
+    os.path.join(ROOT, "tests", "data", "broken", f) for f in os.listdir(os.path.join(ROOT, "tests", "data", "broken"))
+))
+def test_broken_models_raise_not_crash(path):
+    try:
+        m = spikefab.load(path, timesteps=4, dt=1e-3)
+    except spikefab.SpikefabError as e:
+        assert e.exit_code in (1, 2) and str(e)
+        return
+    if m.input_shape is not None:
+        try:
+            spikefab.simulate(m, np.zeros([2] + m.input_shape))
+        except spikefab.SpikefabError as e:
+            assert "internal error" not in str(e)
+
+
+def test_hostile_arguments(mlp):
+    with pytest.raises(spikefab.SpikefabError, match="does not fit the model input"):
+        spikefab.simulate(mlp, np.zeros((3, 5)))
+    with pytest.raises(spikefab.SpikefabError, match="not finite"):
+        spikefab.simulate(mlp, np.full((2, 64), np.nan))
+    with pytest.raises(spikefab.SpikefabError, match="class index"):
+        spikefab.simulate(mlp, X[:3], labels=np.array([1, -1, 2]))
+    with pytest.raises(TypeError, match="integer"):
+        spikefab.simulate(mlp, X[:3], labels=np.array([1.5, 1, 2]))
+    with pytest.raises(TypeError, match="numeric"):
+        spikefab.simulate(mlp, np.array([["a"] * 64]))
+    with pytest.raises(TypeError, match="unexpected option"):
+        spikefab.simulate(mlp, X[:3], bogus=1)
+    with pytest.raises(TypeError, match="go to load"):
+        spikefab.simulate(mlp, X[:3], dt=1e-3)
+    with pytest.raises(spikefab.SpikefabError, match="engine"):
+        spikefab.simulate(mlp, X[:3], engine="gpu")
+    with pytest.raises(spikefab.SpikefabError, match="target"):
+        spikefab.compile(mlp, target="no-such-chip", out_dir="/nonexistent/x")
+    with pytest.raises(spikefab.SpikefabError):
+        spikefab.simulate(mlp, X[:3], lanes=3, engine="cycle")
+
+
+def test_nir_graph_in_memory():
+    nir = pytest.importorskip("nir")
+    g = nir.read(MLP)
+    m = spikefab.load(g, name="mem", from_="snntorch", timesteps=8)
+    assert m.path == "mem.nir"
+    np.testing.assert_array_equal(spikefab.simulate(m, X[:10]), spikefab.simulate(MLP, X[:10], from_="snntorch",
+                                                                                  timesteps=8))
+
+
+def test_loader_warnings_are_python_warnings():
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        spikefab.load(MLP, timesteps=8)
+    # A plain NIR file without --from: the loader says which defaults it applied.
+    assert all(isinstance(x.message, UserWarning) for x in w)
+
+
+def test_pass_calibration_inputs_are_the_cli_calib(mlp, tmp_path):
+    np.save(tmp_path / "x.npy", X[:40])
+    np.save(tmp_path / "c.npy", X[100:300])
+    np.save(tmp_path / "cy.npy", Y[100:300])
+    v = spikefab.verify(mlp, X[:40], auto_timesteps=True, calib=X[100:300], calib_labels=Y[100:300],
+                        max_accuracy_drop=0.05)
+    assert v.timesteps < 8
+    cli = cli_json("verify", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(tmp_path / "x.npy"),
+                   "--auto-timesteps", "--calib", str(tmp_path / "c.npy"), "--calib-labels", str(tmp_path / "cy.npy"),
+                   "--max-accuracy-drop", "0.05")
+    assert cli == v.to_dict()
+    with pytest.raises(spikefab.SpikefabError, match="calib_labels needs calib"):
+        spikefab.verify(mlp, X[:10], calib_labels=Y[:10])

@@ -1,0 +1,139 @@
+//! Sharding: one run's work split over N processes (a Kubernetes Indexed Job, a Slurm array),
+//! each writing a partial result that `spikefab merge` combines into exactly what one run
+//! prints. Samples go to shards in contiguous ranges; exploration jobs round-robin.
+
+use std::ops::Range;
+
+use serde::{Deserialize, Serialize};
+
+use super::Error;
+
+/// Shard `index` of `count` (0-based).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: usize,
+    /// Shards in the run.
+    pub count: usize,
+}
+
+/// The environment variables a shard's index is taken from when `--shard /N` omits it, in
+/// order: Kubernetes Indexed Jobs, then Slurm job arrays.
+pub const INDEX_VARIABLES: [&str; 2] = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];
+
+/// Most shards in one run.
+pub const MAX_SHARDS: usize = 100_000;
+
+impl Shard {
+    /// Parses `I/N`, or `/N` with the index from [`INDEX_VARIABLES`] (read through `env`).
+    pub fn parse_with(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, Error> {
+        let bad = |why: String| Error::Usage(format!("--shard {s:?}: {why}"));
+        let (i, n) =
+            s.split_once('/').ok_or_else(|| bad("expected I/N (or /N with the index in the environment)".into()))?;
+        let count: usize = n.trim().parse().map_err(|_| bad(format!("{n:?} is not a shard count")))?;
+        if count == 0 || count > MAX_SHARDS {
+            return Err(bad(format!("the shard count must be 1 to {MAX_SHARDS}")));
+        }
+        let (text, from) = if i.trim().is_empty() {
+            INDEX_VARIABLES
+                .iter()
+                .find_map(|v| env(v).map(|x| (x, format!("${v}"))))
+                .ok_or_else(|| bad(format!("no index given and neither {} is set", INDEX_VARIABLES.join(" nor "))))?
+        } else {
+            (i.to_string(), "the index".to_string())
+        };
+        let index: usize = text.trim().parse().map_err(|_| bad(format!("{from} = {text:?} is not a shard index")))?;
+        if index >= count {
+            return Err(bad(format!("{from} = {index} is not below the shard count {count} (indices start at 0)")));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Parses `I/N` or `/N`, reading the process environment.
+    pub fn parse(s: &str) -> Result<Shard, Error> {
+        Self::parse_with(s, |v| std::env::var(v).ok())
+    }
+
+    /// This shard's samples of `n`: a contiguous range; `Err` when some shard would get none.
+    pub fn samples(&self, n: usize) -> Result<Range<usize>, Error> {
+        if self.count > n {
+            return Err(Error::Usage(format!("{} shards for {n} samples: give at most {n}", self.count)));
+        }
+        Ok(n * self.index / self.count..n * (self.index + 1) / self.count)
+    }
+
+    /// True when job `j` of an exploration is this shard's.
+    pub fn owns(&self, j: usize) -> bool {
+        j % self.count == self.index
+    }
+}
+
+/// Checks that `shards` are every shard of one run, each once.
+pub fn covered(mut shards: Vec<Shard>) -> Result<(), Error> {
+    let count = shards.first().map(|s| s.count).ok_or_else(|| Error::Usage("no parts to merge".into()))?;
+    if let Some(s) = shards.iter().find(|s| s.count != count) {
+        return Err(Error::Usage(format!("parts of runs with {count} and {} shards", s.count)));
+    }
+    shards.sort_by_key(|s| s.index);
+    for (k, s) in shards.iter().enumerate() {
+        if s.index != k {
+            let what = if s.index < k { "twice" } else { "missing" };
+            let which = if s.index < k { s.index } else { k };
+            return Err(Error::Usage(format!("shard {which}/{count} is {what}")));
+        }
+    }
+    if shards.len() != count {
+        return Err(Error::Usage(format!("shard {}/{count} is missing", shards.len())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        move |k| vars.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone())
+    }
+
+    #[test]
+    fn parses_index_and_environment() {
+        assert_eq!(Shard::parse_with("2/5", env(&[])).unwrap(), Shard { index: 2, count: 5 });
+        let k8s = env(&[("JOB_COMPLETION_INDEX", "3"), ("SLURM_ARRAY_TASK_ID", "1")]);
+        assert_eq!(Shard::parse_with("/4", k8s).unwrap(), Shard { index: 3, count: 4 });
+        assert_eq!(Shard::parse_with("/4", env(&[("SLURM_ARRAY_TASK_ID", "1")])).unwrap().index, 1);
+        for bad in ["", "3", "5/5", "-1/3", "1/0", "/3", "a/3", "1/b", "0/1000001"] {
+            assert!(Shard::parse_with(bad, env(&[])).is_err(), "{bad}");
+        }
+        let e = Shard::parse_with("/2", env(&[("SLURM_ARRAY_TASK_ID", "2")])).unwrap_err().to_string();
+        assert!(e.contains("$SLURM_ARRAY_TASK_ID = 2 is not below the shard count 2"), "{e}");
+    }
+
+    #[test]
+    fn sample_ranges_partition_the_batch() {
+        for n in [1, 7, 10, 450] {
+            for count in 1..=n.min(9) {
+                let mut next = 0;
+                for index in 0..count {
+                    let r = Shard { index, count }.samples(n).unwrap();
+                    assert_eq!(r.start, next);
+                    assert!(!r.is_empty());
+                    next = r.end;
+                }
+                assert_eq!(next, n);
+            }
+        }
+        assert!(Shard { index: 0, count: 4 }.samples(3).is_err());
+    }
+
+    #[test]
+    fn coverage() {
+        let s = |index, count| Shard { index, count };
+        assert!(covered(vec![s(1, 3), s(0, 3), s(2, 3)]).is_ok());
+        assert!(covered(vec![s(1, 3), s(0, 3)]).unwrap_err().to_string().contains("2/3 is missing"));
+        assert!(covered(vec![s(0, 3), s(0, 3), s(2, 3)]).unwrap_err().to_string().contains("twice"));
+        assert!(covered(vec![s(0, 2), s(1, 3)]).is_err());
+        assert!(covered(vec![]).is_err());
+    }
+}
