@@ -39,8 +39,8 @@ fn every_student_agrees_with_the_reference_at_default_settings() {
 }
 
 /// The cycle formula of docs/hardware.md, written out independently of the engine:
-/// total = sum LOAD (n_in) + sum ACC (1 if empty, 2 + beats + 1 otherwise)
-///       + sum UPD (rows + 1) + per step OUT (rows_out + 1) + 1 (done).
+/// total = sum LOAD (n_in) + sum ACC (1 if empty, 2 + beats + 2 otherwise)
+///       + sum UPD (rows + 1 + 12) + per step OUT (rows_out + 1) + 1 (done).
 #[test]
 fn cycle_formula_matches_the_engine() {
     for (c, _) in students() {
@@ -55,8 +55,8 @@ fn cycle_formula_matches_the_engine() {
                 for (li, l) in plan.layers.iter().enumerate() {
                     let lc = &k.layers[li];
                     let nonempty = lc.acc_phases - lc.empty_acc_phases;
-                    total += lc.empty_acc_phases + nonempty * 3 + lc.beats;
-                    total += lc.update_passes * (l.rows as u64 + 1);
+                    total += lc.empty_acc_phases + nonempty * 4 + lc.beats;
+                    total += lc.update_passes * (l.rows as u64 + 1 + 12);
                 }
                 total += k.steps_run * (plan.layers[plan.output.layer].rows as u64 + 1);
                 total += 1;

@@ -41,12 +41,14 @@ pub const LOAD_EXTRA: u64 = 0;
 pub const ACC_EMPTY: u64 = 1;
 /// ACC pipeline fill: the first event entry is read, then captured.
 pub const ACC_HEAD: u64 = 2;
-/// ACC pipeline drain: the last beat's read data arrives and is written back.
-pub const ACC_TAIL: u64 = 1;
+/// ACC pipeline drain: the last beat's event is registered, its read data arrives and is
+/// written back.
+pub const ACC_TAIL: u64 = 2;
 /// UPD pipeline fill: the first row is read.
 pub const UPD_HEAD: u64 = 1;
-/// UPD pipeline drain.
-pub const UPD_TAIL: u64 = 0;
+/// UPD pipeline drain: the neuron lanes' stages (hdl/sf_neuron.v) between a row's read data
+/// and its write.
+pub const UPD_TAIL: u64 = 12;
 /// OUT fill.
 pub const OUT_HEAD: u64 = 1;
 /// OUT drain.

@@ -1019,7 +1019,7 @@ impl<'p> Engine<'p> {
                     out[i] = if spiking { i64::from(spike) } else { v };
                 }
                 if let Some(tr) = tracer.as_deref_mut() {
-                    tr.neuron(start + schedule::UPD_HEAD + row as u64, k, i, v, spike);
+                    tr.neuron(start + schedule::UPD_HEAD + schedule::UPD_TAIL + row as u64, k, i, v, spike);
                 }
             }
             if mask != 0 {

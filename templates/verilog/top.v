@@ -26,13 +26,15 @@ module {{ v.module }} (
     output wire [31:0] cycles
 );
     // ------------------------------------------------------------------ sequencer
+    // `pc` is the phase running; `go_oh` holds, one-hot, the phase in its first cycle (it is
+    // decoded a cycle ahead, so a phase's `fin` reaches the state through one level of logic).
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
+    localparam integer NPH = {{ v.phases.len() }};
     reg [1:0]  state;
-    reg        fresh;
     reg [{{ v.pc_w - 1 }}:0] pc;
+    reg [NPH-1:0] pc_oh, go_oh;
     reg [{{ v.tw - 1 }}:0] t;
     reg [31:0] cyc;
-    wire run   = (state == S_RUN);
     wire first = (state == S_IDLE) && start;       // a new inference begins
     wire late  = (t != {{ v.tw }}'d0);
     wire last  = (t == {{ v.tw }}'d{{ v.t_max - 1 }});
@@ -40,18 +42,10 @@ module {{ v.module }} (
     assign done   = (state == S_FIN);
     assign cycles = cyc;
 {% for ph in v.phases %}
-    wire go_{{ ph.unit }} = run && fresh && (pc == {{ v.pc_w }}'d{{ ph.idx }});  // {{ ph.kind }}
+    wire go_{{ ph.unit }} = go_oh[{{ ph.idx }}];  // {{ ph.kind }}
     wire fin_{{ ph.unit }};
 {%- endfor %}
-    reg fin;
-    always @* begin
-        case (pc)
-{%- for ph in v.phases %}
-            {{ v.pc_w }}'d{{ ph.idx }}: fin = fin_{{ ph.unit }};
-{%- endfor %}
-            default: fin = 1'b0;
-        endcase
-    end
+    wire fin = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
     reg [{{ v.pc_w - 1 }}:0] next_pc;
     always @* begin
         case (pc)
@@ -64,51 +58,70 @@ module {{ v.module }} (
 {%- if v.early_exit %}
     wire decided;
 {%- endif %}
+    // Where the sequencer goes when the running phase finishes.
+    reg [{{ v.pc_w - 1 }}:0] pc_nx;
+    reg st_fin, t_inc;
+    always @* begin
+        pc_nx  = next_pc;
+        st_fin = 1'b0;
+        t_inc  = 1'b0;
+        if (pc == {{ v.pc_w }}'d{{ v.out_pc }}) begin
+            if (last) st_fin = 1'b1;
+{%- if v.early_exit %}
+            else pc_nx = {{ v.pc_w }}'d{{ v.exit_pc }};
+        end else if (pc == {{ v.pc_w }}'d{{ v.exit_pc }}) begin
+            if (decided) pc_nx = {{ v.pc_w }}'d{{ v.clear_pc }};
+            else begin
+                t_inc = 1'b1;
+                pc_nx = {{ v.pc_w }}'d{{ v.start_late }};
+            end
+        end else if (pc == {{ v.pc_w }}'d{{ v.clear_pc }}) begin
+            st_fin = 1'b1;
+{%- else %}
+            else begin
+                t_inc = 1'b1;
+                pc_nx = {{ v.pc_w }}'d{{ v.start_late }};
+            end
+{%- endif %}
+        end
+    end
+    wire [NPH-1:0] nx_oh = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << pc_nx;
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
-            fresh <= 1'b0;
             pc    <= {{ v.pc_w }}'d0;
+            pc_oh <= {NPH{1'b0}};
+            go_oh <= {NPH{1'b0}};
             t     <= {{ v.tw }}'d0;
             cyc   <= 32'd0;
         end else begin
             case (state)
-                S_IDLE: if (start) begin
-                    state <= S_RUN;
-                    fresh <= 1'b1;
-                    pc    <= {{ v.pc_w }}'d0;
-                    t     <= {{ v.tw }}'d0;
-                    cyc   <= 32'd0;
+                S_IDLE: begin
+                    go_oh <= {NPH{1'b0}};
+                    if (start) begin
+                        state <= S_RUN;
+                        pc    <= {{ v.pc_w }}'d0;
+                        pc_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
+                        go_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
+                        t     <= {{ v.tw }}'d0;
+                        cyc   <= 32'd0;
+                    end
                 end
                 S_RUN: begin
                     cyc   <= cyc + 32'd1;
-                    fresh <= fin;
+                    go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
                     if (fin) begin
-                        if (pc == {{ v.pc_w }}'d{{ v.out_pc }}) begin
-                            if (last) state <= S_FIN;
-{%- if v.early_exit %}
-                            else pc <= {{ v.pc_w }}'d{{ v.exit_pc }};
-                        end else if (pc == {{ v.pc_w }}'d{{ v.exit_pc }}) begin
-                            if (decided) pc <= {{ v.pc_w }}'d{{ v.clear_pc }};
-                            else begin
-                                t  <= t + {{ v.tw }}'d1;
-                                pc <= {{ v.pc_w }}'d{{ v.start_late }};
-                            end
-                        end else if (pc == {{ v.pc_w }}'d{{ v.clear_pc }}) begin
-                            state <= S_FIN;
-{%- else %}
-                            else begin
-                                t  <= t + {{ v.tw }}'d1;
-                                pc <= {{ v.pc_w }}'d{{ v.start_late }};
-                            end
-{%- endif %}
-                        end else begin
-                            pc <= next_pc;
+                        if (st_fin) state <= S_FIN;
+                        else begin
+                            pc    <= pc_nx;
+                            pc_oh <= nx_oh;
                         end
+                        if (t_inc) t <= t + {{ v.tw }}'d1;
                     end
                 end
                 default: begin
                     cyc   <= cyc + 32'd1;
+                    go_oh <= {NPH{1'b0}};
                     state <= S_IDLE;
                 end
             endcase
@@ -127,26 +140,44 @@ module {{ v.module }} (
         if (go_{{ l.pre }}) u_gol = {{ v.lw }}'d{{ l.k }};
 {%- endfor %}
     end
-    // Geometry of the layer being updated (the one starting, in its go cycle).
+    // The layer being read (the one starting, in its go cycle); every other use of the
+    // layer's geometry takes the registered `ul`, which holds until the pass's last write.
     wire [{{ v.lw - 1 }}:0] u_sel = u_go ? u_gol : ul;
-    reg  [{{ v.sh.rw }}:0] u_rows;
-    reg  [15:0] u_w1, u_h1, u_ncg1;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
-    reg  [31:0] u_gc, u_lanes;
-    reg  [{{ v.sh.ls - 1 }}:0] u_lmask, u_lastmask;
     always @* begin
         case (u_sel)
 {%- for l in v.layers %}
+            {{ v.lw }}'d{{ l.k }}: u_pos1 = 16'd{{ l.pos - 1 }};
+{%- endfor %}
+            default: u_pos1 = 16'd0;
+        endcase
+    end
+    reg  u_go1;   // the layer starting has one row
+    always @* begin
+        case (u_gol)
+{%- for l in v.layers %}
+            {{ v.lw }}'d{{ l.k }}: u_go1 = 1'b{% if l.rows == 1 %}1{% else %}0{% endif %};
+{%- endfor %}
+            default: u_go1 = 1'b0;
+        endcase
+    end
+    reg  [{{ v.sh.rw }}:0] u_rows;
+    reg  [15:0] u_w1, u_h1, u_ncg1;
+    reg  [31:0] u_gc, u_lanes;
+    reg  [{{ v.sh.ls - 1 }}:0] u_lmask, u_lastmask;
+    always @* begin
+        case (ul)
+{%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: begin
-                u_rows = {{ v.sh.rw + 1 }}'d{{ l.rows }}; u_pos1 = 16'd{{ l.pos - 1 }}; u_w1 = 16'd{{ l.w - 1 }}; u_h1 = 16'd{{ l.h - 1 }};
+                u_rows = {{ v.sh.rw + 1 }}'d{{ l.rows }}; u_w1 = 16'd{{ l.w - 1 }}; u_h1 = 16'd{{ l.h - 1 }};
                 u_ncg1 = 16'd{{ l.ncg - 1 }}; u_gc = 32'd{{ l.gc }}; u_lanes = 32'd{{ l.lanes }};
                 u_lmask = {{ l.u_lanes(v.sh) }}; u_lastmask = {{ l.u_lastmask(v.sh) }};
             end
 {%- endfor %}
             default: begin
-                u_rows = {{ v.sh.rw + 1 }}'d1; u_pos1 = 16'd0; u_w1 = 16'd0; u_h1 = 16'd0;
+                u_rows = {{ v.sh.rw + 1 }}'d1; u_w1 = 16'd0; u_h1 = 16'd0;
                 u_ncg1 = 16'd0; u_gc = 32'd1; u_lanes = 32'd1;
                 u_lmask = {{ v.sh.ls }}'d0; u_lastmask = {{ v.sh.ls }}'d0;
             end
@@ -158,9 +189,31 @@ module {{ v.module }} (
     reg  [{{ v.sh.rw - 1 }}:0] u_row;
     wire                 u_rd    = u_go || (u_act && (u_next != u_rows));
     wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_go ? {{ v.sh.rw }}'d0 : u_next[{{ v.sh.rw - 1 }}:0];
-    wire                 u_fin   = u_s2 && ({1'b0, u_row} == u_rows - {{ v.sh.rw + 1 }}'d1);
-    // Position of the row at stage 2: channel group g, lane group cb, y, x.
-    reg  [15:0] ug, ucb, uy, ux;
+    // The neuron lanes take a row at stage 2 and return it {{ v.u_lat }} cycles later, at the
+    // write stage (u_w, u_wrow): the update pass ends when its last row is written.
+    localparam integer U_LAT = {{ v.u_lat }};
+    reg  [U_LAT-1:0] u_wp, u_lp;   // a row in flight; the pass's last row
+    reg  [{{ v.sh.rw - 1 }}:0] u_rowp [0:U_LAT-1];
+    reg                  u_s2last;
+    wire                 u_w     = u_wp[U_LAT-1];
+    wire [{{ v.sh.rw - 1 }}:0] u_wrow  = u_rowp[U_LAT-1];
+    integer u_pi;
+    always @(posedge clk) begin
+        if (rst) begin
+            u_wp <= {U_LAT{1'b0}};
+            u_lp <= {U_LAT{1'b0}};
+        end else begin
+            u_wp <= {u_wp[U_LAT-2:0], u_s2};
+            u_lp <= {u_lp[U_LAT-2:0], u_s2 && u_s2last};
+        end
+        // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
+        u_s2last <= u_go ? u_go1 : (u_act && (u_next == u_rows - {{ v.sh.rw + 1 }}'d1));
+        u_rowp[0] <= u_row;
+        for (u_pi = 1; u_pi < U_LAT; u_pi = u_pi + 1) u_rowp[u_pi] <= u_rowp[u_pi - 1];
+    end
+    wire                 u_fin   = u_lp[U_LAT-1];
+    // Position of the row at the write stage: lane group cb (within its channel group), y, x.
+    reg  [15:0] ucb, uy, ux;
     always @(posedge clk) begin
         if (rst) begin
             u_act <= 1'b0;
@@ -179,16 +232,14 @@ module {{ v.module }} (
             end
         end
         if (u_go) begin
-            ug <= 16'd0; ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
-        end else if (u_s2) begin
+            ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
+        end else if (u_w) begin
             if (ux == u_w1) begin
                 ux <= 16'd0;
                 if (uy == u_h1) begin
                     uy <= 16'd0;
-                    if (ucb == u_ncg1) begin
-                        ucb <= 16'd0;
-                        ug  <= ug + 16'd1;
-                    end else ucb <= ucb + 16'd1;
+                    if (ucb == u_ncg1) ucb <= 16'd0;
+                    else ucb <= ucb + 16'd1;
                 end else uy <= uy + 16'd1;
             end else ux <= ux + 16'd1;
         end
@@ -211,8 +262,19 @@ module {{ v.module }} (
     end
 {%- endif %}
     /* verilator lint_off UNUSEDSIGNAL */
-    // Base channel of the stage-2 row (32-bit arithmetic; entries keep their low bits).
-    wire [31:0] u_c0 = {16'd0, ug} * u_gc + {16'd0, ucb} * u_lanes;
+    // Base channel of the write-stage row, ug * gc + ucb * lanes, kept by addition (32-bit;
+    // entries keep their low bits); u_cg is the channel group's first channel.
+    reg  [31:0] u_c0, u_cg;
+    always @(posedge clk) begin
+        if (u_go) begin
+            u_c0 <= 32'd0; u_cg <= 32'd0;
+        end else if (u_w && ux == u_w1 && uy == u_h1) begin
+            if (ucb == u_ncg1) begin
+                u_c0 <= u_cg + u_gc;
+                u_cg <= u_cg + u_gc;
+            end else u_c0 <= u_c0 + u_lanes;
+        end
+    end
     /* verilator lint_on UNUSEDSIGNAL */
     wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_xnm;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -234,13 +296,15 @@ module {{ v.module }} (
     wire ld_on  = go_inp || ld_act;
     wire ld_acc = ld_on && in_valid;
     assign in_ready = ld_on;
-    assign fin_inp  = ld_acc && (ld_idx == {{ v.iaw + 1 }}'d{{ v.n_in - 1 }});
+    reg        ld_lidx;   // ld_idx is the last index (kept with ld_idx)
+    assign fin_inp  = ld_acc && ld_lidx;
     wire [{{ v.iaw }}:0] ld_base = go_inp ? {{ v.iaw + 1 }}'d0 : inp_ev_cnt;
     wire ld_nz = (in_data != {{ v.in_w }}'d0);
     always @(posedge clk) begin
         if (rst || first) begin
             ld_act     <= 1'b0;
             ld_idx     <= {{ v.iaw + 1 }}'d0;
+            ld_lidx    <= 1'b{% if v.n_in == 1 %}1{% else %}0{% endif %};
             ld_c       <= {{ v.icw }}'d0;
             ld_y       <= {{ v.iyw }}'d0;
             ld_x       <= {{ v.ixw }}'d0;
@@ -252,11 +316,13 @@ module {{ v.module }} (
                 if (fin_inp) begin
                     ld_act <= 1'b0;
                     ld_idx <= {{ v.iaw + 1 }}'d0;
+                    ld_lidx <= 1'b{% if v.n_in == 1 %}1{% else %}0{% endif %};
                     ld_c   <= {{ v.icw }}'d0;
                     ld_y   <= {{ v.iyw }}'d0;
                     ld_x   <= {{ v.ixw }}'d0;
                 end else begin
                     ld_idx <= ld_idx + {{ v.iaw + 1 }}'d1;
+                    ld_lidx <= (ld_idx == {{ v.iaw + 1 }}'d{{ v.n_in_minus_2() }});
                     if (ld_x == {{ v.ixw }}'d{{ v.in_ww - 1 }}) begin
                         ld_x <= {{ v.ixw }}'d0;
                         if (ld_y == {{ v.iyw }}'d{{ v.in_hh - 1 }}) begin
@@ -284,7 +350,7 @@ module {{ v.module }} (
 
     // ------------------------------------------------------------------ per-layer update signals
 {%- for l in v.layers %}
-    wire                 {{ l.pre }}_u_on = u_s2 && (ul == {{ v.lw }}'d{{ l.k }});  // the update pass writes {{ l.name }}
+    wire                 {{ l.pre }}_u_on = u_w && (ul == {{ v.lw }}'d{{ l.k }});  // the update pass writes {{ l.name }}
     /* verilator lint_off UNUSEDSIGNAL */
     reg                  clr_on_{{ l.k }};   // unused when only epoch memories hold the layer
     reg  [{{ l.raw - 1 }}:0] clr_row_{{ l.k }};
@@ -321,6 +387,16 @@ module {{ v.module }} (
         .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({{ b.pre }}_wdata),
         .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_rdata));
 {%- endif %}
+{%- if b.kind == "s" && b.epoch %}
+    // The update pass's read words, delayed to its write stage.
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_rdd [0:U_LAT-1];
+    integer {{ b.pre }}_di;
+    always @(posedge clk) begin
+        {{ b.pre }}_rdd[0] <= {{ b.pre }}_rdata;
+        for ({{ b.pre }}_di = 1; {{ b.pre }}_di < U_LAT; {{ b.pre }}_di = {{ b.pre }}_di + 1)
+            {{ b.pre }}_rdd[{{ b.pre }}_di] <= {{ b.pre }}_rdd[{{ b.pre }}_di - 1];
+    end
+{%- endif %}
 {%- for c in b.clients %}
     wire [{{ c.raw - 1 }}:0] {{ c.pre }}_rrow;
     wire                 {{ c.pre }}_we;
@@ -352,7 +428,7 @@ module {{ v.module }} (
 {%- for m in b.members %}
             {{ v.lw }}'d{{ m.k }}: begin
                 {{ b.pre }}_wbase = {{ m.base }};
-                {{ b.pre }}_uon   = u_s2;
+                {{ b.pre }}_uon   = u_w;
 {%- if b.kind != "s" %}
                 {{ b.pre }}_uw    = {{ m.uw }};
 {%- endif %}
@@ -367,9 +443,9 @@ module {{ v.module }} (
         {{ b.pre }}_waddr = {{ b.uwaddr }};
 {%- if b.kind == "s" %}
 {%- if b.epoch %}
-        // Rewritten at every update so that every row carries the current epoch.
+        // Rewritten (with the word read U_LAT cycles before) at every update so that every row carries the current epoch.
         {{ b.pre }}_we    = {{ b.uon }};
-        {{ b.pre }}_wdata = last ? {{ b.width }}'d0 : {{ b.pre }}_rdata;
+        {{ b.pre }}_wdata = last ? {{ b.width }}'d0 : {{ b.pre }}_rdd[U_LAT-1];
 {%- else %}
         {{ b.pre }}_we    = {{ b.uon }} && last;
         {{ b.pre }}_wdata = {{ b.width }}'d0;
@@ -404,17 +480,15 @@ module {{ v.module }} (
     end
 {%- if !b.clients.is_empty() %}
     // The last accumulate write, forwarded to the next beat (the memory reads first).
-    reg                  {{ b.pre }}_fw;
-    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_fwrow, {{ b.pre }}_rq;
+    // (The hit is decided when both addresses are known, so the sum starts from a flip-flop.)
+    reg                  {{ b.pre }}_fwhit;
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fwdata;
     always @(posedge clk) begin
-        {{ b.pre }}_fw     <= !rst && {{ b.pre }}_accwe;
-        {{ b.pre }}_fwrow  <= {{ b.pre }}_waddr;
+        {{ b.pre }}_fwhit  <= !rst && {{ b.pre }}_accwe && ({{ b.pre }}_waddr == {{ b.pre }}_raddr);
         {{ b.pre }}_fwdata <= {{ b.pre }}_wdata;
-        {{ b.pre }}_rq     <= {{ b.pre }}_raddr;
     end
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [{{ b.width - 1 }}:0] {{ b.pre }}_old = ({{ b.pre }}_fw && ({{ b.pre }}_fwrow == {{ b.pre }}_rq)) ? {{ b.pre }}_fwdata : {{ b.pre }}_rdata;
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_old = {{ b.pre }}_fwhit ? {{ b.pre }}_fwdata : {{ b.pre }}_rdata;
     /* verilator lint_on UNUSEDSIGNAL */
 {%- endif %}
 {%- endfor %}
@@ -488,20 +562,38 @@ module {{ v.module }} (
         .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.src }}_ev_rdata),
         .ev_valid({{ p.pre }}_ev_valid), .ev_pos({{ p.pre }}_ev_pos), .ev_lane({{ p.pre }}_ev_lane),
         .ev_last({{ p.pre }}_ev_last), .ev_ready({{ p.pre }}_ev_ready));
+    // Stage 1: the event and its beat, registered, so the address arithmetic starts from
+    // flip-flops (schedule::ACC_TAIL counts this stage).
+    wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
+    wire {{ p.pre }}_lastbeat = {{ p.lastbeat() }};
+    reg                  {{ p.pre }}_fd, {{ p.pre }}_lastd;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [{{ p.src_ew - p.src_maskw - 1 }}:0] {{ p.pre }}_posd;  // some fields unused by some projections
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @(posedge clk) begin
+        {{ p.pre }}_fd    <= !rst && {{ p.pre }}_fire;
+        {{ p.pre }}_lastd <= {{ p.pre }}_lastbeat && {{ p.pre }}_ev_last;
+        {{ p.pre }}_posd  <= {{ p.pre }}_ev_pos;
+    end
+    // The event's channel is summed before the register.
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [31:0] {{ p.pre }}_c;
+    /* verilator lint_on UNUSEDSIGNAL */
 {%- if p.src_input %}
-    wire [31:0] {{ p.pre }}_c = { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] };
-    wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = {{ p.pre }}_ev_pos[{{ p.val_hi }}:0];
+    always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] };
+    wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = {{ p.pre }}_posd[{{ p.val_hi }}:0];
 {%- else %}
-    wire [31:0] {{ p.pre }}_c = { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ 32 - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
+    always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ 32 - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
     wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = 1'b1;
 {%- endif %}
     // Address arithmetic is 32-bit; only the memories' address bits are used.
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] {{ p.pre }}_y = { {{ p.y_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.y_hi }}:{{ p.y_lo }}] };
-    wire [31:0] {{ p.pre }}_x = { {{ p.x_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.x_hi }}:{{ p.x_lo }}] };
+    wire [31:0] {{ p.pre }}_y = { {{ p.y_pad }}'d0, {{ p.pre }}_posd[{{ p.y_hi }}:{{ p.y_lo }}] };
+    wire [31:0] {{ p.pre }}_x = { {{ p.x_pad }}'d0, {{ p.pre }}_posd[{{ p.x_hi }}:{{ p.x_lo }}] };
 {%- for c in p.counters %}
-    reg  [{{ c.w - 1 }}:0] {{ c.name }};
-    wire [31:0] {{ c.name }}w = { {{ 32 - c.w }}'d0, {{ c.name }} };
+    reg  [{{ c.w - 1 }}:0] {{ c.name }}, {{ c.name }}_d;
+    always @(posedge clk) {{ c.name }}_d <= {{ c.name }};
+    wire [31:0] {{ c.name }}w = { {{ 32 - c.w }}'d0, {{ c.name }}_d };
 {%- endfor %}
 {%- for line in p.lines %}
     {{ line }}
@@ -511,8 +603,6 @@ module {{ v.module }} (
     wire [31:0] {{ p.pre }}_wa    = {{ p.wrom_addr }};
     wire [{{ l.lanes - 1 }}:0] {{ p.pre }}_mask = {{ p.mask }};
     /* verilator lint_on UNUSEDSIGNAL */
-    wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
-    wire {{ p.pre }}_lastbeat = {{ p.lastbeat() }};
     assign {{ p.pre }}_ev_ready = {{ p.pre }}_fire && {{ p.pre }}_lastbeat;
     assign {{ p.pre }}_rrow = {{ p.pre }}_row[{{ l.raw - 1 }}:0];
     always @(posedge clk) begin
@@ -530,7 +620,7 @@ module {{ v.module }} (
     reg  [{{ l.lanes - 1 }}:0] {{ p.pre }}_s2_mask;
     reg  [{{ p.valw - 1 }}:0] {{ p.pre }}_s2_val;
     always @(posedge clk) begin
-        {{ p.pre }}_s2      <= !rst && {{ p.pre }}_fire;
+        {{ p.pre }}_s2      <= !rst && {{ p.pre }}_fd;
         {{ p.pre }}_s2_row  <= {{ p.pre }}_row[{{ l.raw - 1 }}:0];
         {{ p.pre }}_s2_mask <= {{ p.pre }}_mask;
         {{ p.pre }}_s2_val  <= {{ p.pre }}_val;
@@ -561,7 +651,7 @@ module {{ v.module }} (
     assign fin_{{ p.pre }} = (go_{{ p.pre }} && ({{ p.src }}_ev_cnt == {{ p.src_aw + 1 }}'d0)) || {{ p.pre }}_finr;
     assign {{ p.pre }}_act = {{ p.pre }}_actr;
     always @(posedge clk) begin
-        {{ p.pre }}_finr <= !rst && {{ p.pre }}_fire && {{ p.pre }}_lastbeat && {{ p.pre }}_ev_last;
+        {{ p.pre }}_finr <= !rst && {{ p.pre }}_fd && {{ p.pre }}_lastd;
         if (rst) {{ p.pre }}_actr <= 1'b0;
         else if (go_{{ p.pre }}) {{ p.pre }}_actr <= ({{ p.src }}_ev_cnt != {{ p.src_aw + 1 }}'d0);
         else if ({{ p.pre }}_finr) {{ p.pre }}_actr <= 1'b0;
@@ -578,12 +668,12 @@ module {{ v.module }} (
     wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.u_trunc("u_vm", v.sh.vw, l.vw) }};
 {%- endif %}
     sf_ram #(.WIDTH({{ v.out_w }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.out_logic %}1{% else %}0{% endif %})) out_buf (
-        .clk(clk), .we({{ l.pre }}_u_on), .waddr(u_row[{{ l.raw - 1 }}:0]), .wdata(out_wdata),
+        .clk(clk), .we({{ l.pre }}_u_on), .waddr(u_wrow[{{ l.raw - 1 }}:0]), .wdata(out_wdata),
         .raddr(out_raddr), .rdata(out_rdata));
     reg o_s2;
     reg [{{ l.raw - 1 }}:0] o_row;
+    reg o_lrow;   // o_row is the last row (kept with o_row)
     wire o_adv  = o_s2 && out_ready;
-    wire o_lrow = (o_row == {{ l.raw }}'d{{ l.rows - 1 }});
     assign out_valid = o_s2;
     assign out_data  = out_rdata;
     assign out_last  = o_s2 && o_lrow;
@@ -596,11 +686,15 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (rst) o_s2 <= 1'b0;
         else if (go_out) begin
-            o_s2  <= 1'b1;
-            o_row <= {{ l.raw }}'d0;
+            o_s2   <= 1'b1;
+            o_row  <= {{ l.raw }}'d0;
+            o_lrow <= 1'b{% if l.rows == 1 %}1{% else %}0{% endif %};
         end else if (o_adv) begin
             if (o_lrow) o_s2 <= 1'b0;
-            else o_row <= o_row + {{ l.raw }}'d1;
+            else begin
+                o_row  <= o_row + {{ l.raw }}'d1;
+                o_lrow <= (o_row == {{ l.raw }}'d{{ l.rows_minus(2) }});
+            end
         end
     end
 {%- if v.early_exit %}
@@ -663,7 +757,7 @@ module {{ v.module }} (
             end
         endcase
     end
-    // Lanes of the stage-2 row that hold neurons of the layer.
+    // Lanes of the write-stage row that hold neurons of the layer.
     wire [{{ v.sh.ls - 1 }}:0] u_valid = u_lmask & ((ucb == u_ncg1) ? u_lastmask : {{ "{" }}{{ v.sh.ls }}{1'b1}});
     wire [{{ v.sh.ls - 1 }}:0] u_sp;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -679,6 +773,7 @@ module {{ v.module }} (
                 .VW({{ v.sh.vw }}), .SW({{ v.sh.sw }}), .YW({{ v.sh.yw }}),
                 .RESET({{ v.reset }}), .FIRE_EQ({% if v.fire_eq %}1{% else %}0{% endif %}), .P({{ v.leak_bits }}), .KW(5)
             ) n (
+                .clk(clk),
                 .x(u_x[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
                 .s(u_s[u_gi*{{ v.sh.sw }} +: {{ v.sh.sw }}]),
                 .y(u_y[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]),

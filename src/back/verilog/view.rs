@@ -285,6 +285,8 @@ pub struct PhaseView {
 pub struct TopView {
     /// Module name.
     pub module: String,
+    /// Cycles from a row's read data to its write (the neuron pipeline, `schedule::UPD_TAIL`).
+    pub u_lat: u64,
     /// Model and plan description for the header.
     pub header: Vec<String>,
     /// Input word width.
@@ -484,6 +486,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     ];
     Ok(TopView {
         module,
+        u_lat: crate::hw::schedule::UPD_TAIL,
         header,
         in_w,
         n_in: inp.numel(),
@@ -978,6 +981,10 @@ fn proj_view(
 }
 
 impl LayerView {
+    /// `rows - k`, floored at zero (a compare that a short layer never reaches).
+    pub fn rows_minus(&self, k: usize) -> usize {
+        self.rows.saturating_sub(k)
+    }
     /// The parameter named `n`.
     pub fn param(&self, n: &str) -> &ParamView {
         &self.params.iter().find(|(name, _)| name == n).expect("known parameter").1
@@ -1356,13 +1363,13 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
             let (uraddr, uwaddr, uon) = if multi {
                 (
                     format!("{pre}_rbase + {}", bank_addr(0, "u_raddr", sh.rw, aw)),
-                    format!("{pre}_wbase + {}", bank_addr(0, "u_row", sh.rw, aw)),
+                    format!("{pre}_wbase + {}", bank_addr(0, "u_wrow", sh.rw, aw)),
                     format!("{pre}_uon"),
                 )
             } else {
                 (
                     bank_addr(0, "u_raddr", sh.rw, aw),
-                    bank_addr(0, "u_row", sh.rw, aw),
+                    bank_addr(0, "u_wrow", sh.rw, aw),
                     format!("{}_u_on", members[0].pre),
                 )
             };
@@ -1439,4 +1446,11 @@ fn event_banks(plan: &Plan, layers: &[LayerView]) -> Vec<EvBankView> {
         });
     }
     banks
+}
+
+impl TopView {
+    /// `n_in - 2`, floored at zero (a compare a one-value input never reaches).
+    pub fn n_in_minus_2(&self) -> usize {
+        self.n_in.saturating_sub(2)
+    }
 }

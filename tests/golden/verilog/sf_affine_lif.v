@@ -27,13 +27,15 @@ module sf_affine_lif (
     output wire [31:0] cycles
 );
     // ------------------------------------------------------------------ sequencer
+    // `pc` is the phase running; `go_oh` holds, one-hot, the phase in its first cycle (it is
+    // decoded a cycle ahead, so a phase's `fin` reaches the state through one level of logic).
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
+    localparam integer NPH = 4;
     reg [1:0]  state;
-    reg        fresh;
     reg [1:0] pc;
+    reg [NPH-1:0] pc_oh, go_oh;
     reg [3:0] t;
     reg [31:0] cyc;
-    wire run   = (state == S_RUN);
     wire first = (state == S_IDLE) && start;       // a new inference begins
     wire late  = (t != 4'd0);
     wire last  = (t == 4'd7);
@@ -41,24 +43,15 @@ module sf_affine_lif (
     assign done   = (state == S_FIN);
     assign cycles = cyc;
 
-    wire go_inp = run && fresh && (pc == 2'd0);  // load
+    wire go_inp = go_oh[0];  // load
     wire fin_inp;
-    wire go_l0p0 = run && fresh && (pc == 2'd1);  // acc
+    wire go_l0p0 = go_oh[1];  // acc
     wire fin_l0p0;
-    wire go_l0 = run && fresh && (pc == 2'd2);  // upd
+    wire go_l0 = go_oh[2];  // upd
     wire fin_l0;
-    wire go_out = run && fresh && (pc == 2'd3);  // out
+    wire go_out = go_oh[3];  // out
     wire fin_out;
-    reg fin;
-    always @* begin
-        case (pc)
-            2'd0: fin = fin_inp;
-            2'd1: fin = fin_l0p0;
-            2'd2: fin = fin_l0;
-            2'd3: fin = fin_out;
-            default: fin = 1'b0;
-        endcase
-    end
+    wire fin = |(pc_oh & { fin_out, fin_l0, fin_l0p0, fin_inp });
     reg [1:0] next_pc;
     always @* begin
         case (pc)
@@ -69,39 +62,58 @@ module sf_affine_lif (
             default: next_pc = 2'd0;
         endcase
     end
+    // Where the sequencer goes when the running phase finishes.
+    reg [1:0] pc_nx;
+    reg st_fin, t_inc;
+    always @* begin
+        pc_nx  = next_pc;
+        st_fin = 1'b0;
+        t_inc  = 1'b0;
+        if (pc == 2'd3) begin
+            if (last) st_fin = 1'b1;
+            else begin
+                t_inc = 1'b1;
+                pc_nx = 2'd0;
+            end
+        end
+    end
+    wire [NPH-1:0] nx_oh = {{(NPH-1){1'b0}}, 1'b1} << pc_nx;
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
-            fresh <= 1'b0;
             pc    <= 2'd0;
+            pc_oh <= {NPH{1'b0}};
+            go_oh <= {NPH{1'b0}};
             t     <= 4'd0;
             cyc   <= 32'd0;
         end else begin
             case (state)
-                S_IDLE: if (start) begin
-                    state <= S_RUN;
-                    fresh <= 1'b1;
-                    pc    <= 2'd0;
-                    t     <= 4'd0;
-                    cyc   <= 32'd0;
+                S_IDLE: begin
+                    go_oh <= {NPH{1'b0}};
+                    if (start) begin
+                        state <= S_RUN;
+                        pc    <= 2'd0;
+                        pc_oh <= {{(NPH-1){1'b0}}, 1'b1};
+                        go_oh <= {{(NPH-1){1'b0}}, 1'b1};
+                        t     <= 4'd0;
+                        cyc   <= 32'd0;
+                    end
                 end
                 S_RUN: begin
                     cyc   <= cyc + 32'd1;
-                    fresh <= fin;
+                    go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
                     if (fin) begin
-                        if (pc == 2'd3) begin
-                            if (last) state <= S_FIN;
-                            else begin
-                                t  <= t + 4'd1;
-                                pc <= 2'd0;
-                            end
-                        end else begin
-                            pc <= next_pc;
+                        if (st_fin) state <= S_FIN;
+                        else begin
+                            pc    <= pc_nx;
+                            pc_oh <= nx_oh;
                         end
+                        if (t_inc) t <= t + 4'd1;
                     end
                 end
                 default: begin
                     cyc   <= cyc + 32'd1;
+                    go_oh <= {NPH{1'b0}};
                     state <= S_IDLE;
                 end
             endcase
@@ -118,24 +130,38 @@ module sf_affine_lif (
         u_gol = 1'd0;
         if (go_l0) u_gol = 1'd0;
     end
-    // Geometry of the layer being updated (the one starting, in its go cycle).
+    // The layer being read (the one starting, in its go cycle); every other use of the
+    // layer's geometry takes the registered `ul`, which holds until the pass's last write.
     wire [0:0] u_sel = u_go ? u_gol : ul;
-    reg  [2:0] u_rows;
-    reg  [15:0] u_w1, u_h1, u_ncg1;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
+    always @* begin
+        case (u_sel)
+            1'd0: u_pos1 = 16'd0;
+            default: u_pos1 = 16'd0;
+        endcase
+    end
+    reg  u_go1;   // the layer starting has one row
+    always @* begin
+        case (u_gol)
+            1'd0: u_go1 = 1'b0;
+            default: u_go1 = 1'b0;
+        endcase
+    end
+    reg  [2:0] u_rows;
+    reg  [15:0] u_w1, u_h1, u_ncg1;
     reg  [31:0] u_gc, u_lanes;
     reg  [1:0] u_lmask, u_lastmask;
     always @* begin
-        case (u_sel)
+        case (ul)
             1'd0: begin
-                u_rows = 3'd4; u_pos1 = 16'd0; u_w1 = 16'd0; u_h1 = 16'd0;
+                u_rows = 3'd4; u_w1 = 16'd0; u_h1 = 16'd0;
                 u_ncg1 = 16'd3; u_gc = 32'd8; u_lanes = 32'd2;
                 u_lmask = 2'b11; u_lastmask = 2'b11;
             end
             default: begin
-                u_rows = 3'd1; u_pos1 = 16'd0; u_w1 = 16'd0; u_h1 = 16'd0;
+                u_rows = 3'd1; u_w1 = 16'd0; u_h1 = 16'd0;
                 u_ncg1 = 16'd0; u_gc = 32'd1; u_lanes = 32'd1;
                 u_lmask = 2'd0; u_lastmask = 2'd0;
             end
@@ -147,9 +173,31 @@ module sf_affine_lif (
     reg  [1:0] u_row;
     wire                 u_rd    = u_go || (u_act && (u_next != u_rows));
     wire [1:0] u_raddr = u_go ? 2'd0 : u_next[1:0];
-    wire                 u_fin   = u_s2 && ({1'b0, u_row} == u_rows - 3'd1);
-    // Position of the row at stage 2: channel group g, lane group cb, y, x.
-    reg  [15:0] ug, ucb, uy, ux;
+    // The neuron lanes take a row at stage 2 and return it 12 cycles later, at the
+    // write stage (u_w, u_wrow): the update pass ends when its last row is written.
+    localparam integer U_LAT = 12;
+    reg  [U_LAT-1:0] u_wp, u_lp;   // a row in flight; the pass's last row
+    reg  [1:0] u_rowp [0:U_LAT-1];
+    reg                  u_s2last;
+    wire                 u_w     = u_wp[U_LAT-1];
+    wire [1:0] u_wrow  = u_rowp[U_LAT-1];
+    integer u_pi;
+    always @(posedge clk) begin
+        if (rst) begin
+            u_wp <= {U_LAT{1'b0}};
+            u_lp <= {U_LAT{1'b0}};
+        end else begin
+            u_wp <= {u_wp[U_LAT-2:0], u_s2};
+            u_lp <= {u_lp[U_LAT-2:0], u_s2 && u_s2last};
+        end
+        // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
+        u_s2last <= u_go ? u_go1 : (u_act && (u_next == u_rows - 3'd1));
+        u_rowp[0] <= u_row;
+        for (u_pi = 1; u_pi < U_LAT; u_pi = u_pi + 1) u_rowp[u_pi] <= u_rowp[u_pi - 1];
+    end
+    wire                 u_fin   = u_lp[U_LAT-1];
+    // Position of the row at the write stage: lane group cb (within its channel group), y, x.
+    reg  [15:0] ucb, uy, ux;
     always @(posedge clk) begin
         if (rst) begin
             u_act <= 1'b0;
@@ -168,23 +216,32 @@ module sf_affine_lif (
             end
         end
         if (u_go) begin
-            ug <= 16'd0; ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
-        end else if (u_s2) begin
+            ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
+        end else if (u_w) begin
             if (ux == u_w1) begin
                 ux <= 16'd0;
                 if (uy == u_h1) begin
                     uy <= 16'd0;
-                    if (ucb == u_ncg1) begin
-                        ucb <= 16'd0;
-                        ug  <= ug + 16'd1;
-                    end else ucb <= ucb + 16'd1;
+                    if (ucb == u_ncg1) ucb <= 16'd0;
+                    else ucb <= ucb + 16'd1;
                 end else uy <= uy + 16'd1;
             end else ux <= ux + 16'd1;
         end
     end
     /* verilator lint_off UNUSEDSIGNAL */
-    // Base channel of the stage-2 row (32-bit arithmetic; entries keep their low bits).
-    wire [31:0] u_c0 = {16'd0, ug} * u_gc + {16'd0, ucb} * u_lanes;
+    // Base channel of the write-stage row, ug * gc + ucb * lanes, kept by addition (32-bit;
+    // entries keep their low bits); u_cg is the channel group's first channel.
+    reg  [31:0] u_c0, u_cg;
+    always @(posedge clk) begin
+        if (u_go) begin
+            u_c0 <= 32'd0; u_cg <= 32'd0;
+        end else if (u_w && ux == u_w1 && uy == u_h1) begin
+            if (ucb == u_ncg1) begin
+                u_c0 <= u_cg + u_gc;
+                u_cg <= u_cg + u_gc;
+            end else u_c0 <= u_c0 + u_lanes;
+        end
+    end
     /* verilator lint_on UNUSEDSIGNAL */
     wire [39:0] u_xnm;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -206,13 +263,15 @@ module sf_affine_lif (
     wire ld_on  = go_inp || ld_act;
     wire ld_acc = ld_on && in_valid;
     assign in_ready = ld_on;
-    assign fin_inp  = ld_acc && (ld_idx == 4'd5);
+    reg        ld_lidx;   // ld_idx is the last index (kept with ld_idx)
+    assign fin_inp  = ld_acc && ld_lidx;
     wire [3:0] ld_base = go_inp ? 4'd0 : inp_ev_cnt;
     wire ld_nz = (in_data != 1'd0);
     always @(posedge clk) begin
         if (rst || first) begin
             ld_act     <= 1'b0;
             ld_idx     <= 4'd0;
+            ld_lidx    <= 1'b0;
             ld_c       <= 3'd0;
             ld_y       <= 1'd0;
             ld_x       <= 1'd0;
@@ -224,11 +283,13 @@ module sf_affine_lif (
                 if (fin_inp) begin
                     ld_act <= 1'b0;
                     ld_idx <= 4'd0;
+                    ld_lidx <= 1'b0;
                     ld_c   <= 3'd0;
                     ld_y   <= 1'd0;
                     ld_x   <= 1'd0;
                 end else begin
                     ld_idx <= ld_idx + 4'd1;
+                    ld_lidx <= (ld_idx == 4'd4);
                     if (ld_x == 1'd0) begin
                         ld_x <= 1'd0;
                         if (ld_y == 1'd0) begin
@@ -251,7 +312,7 @@ module sf_affine_lif (
     end
 
     // ------------------------------------------------------------------ per-layer update signals
-    wire                 l0_u_on = u_s2 && (ul == 1'd0);  // the update pass writes lif
+    wire                 l0_u_on = u_w && (ul == 1'd0);  // the update pass writes lif
     /* verilator lint_off UNUSEDSIGNAL */
     reg                  clr_on_0;   // unused when only epoch memories hold the layer
     reg  [1:0] clr_row_0;
@@ -276,7 +337,7 @@ module sf_affine_lif (
     wire                 l0p0_act;
     always @* begin
         xb0_raddr = u_raddr;
-        xb0_waddr = u_row;
+        xb0_waddr = u_wrow;
         xb0_we    = l0_u_on;
         xb0_wdata = {u_xnm[20 +: 20], u_xnm[0 +: 20]};
         xb0_accwe = 1'b0;
@@ -294,17 +355,15 @@ module sf_affine_lif (
         end
     end
     // The last accumulate write, forwarded to the next beat (the memory reads first).
-    reg                  xb0_fw;
-    reg  [1:0] xb0_fwrow, xb0_rq;
+    // (The hit is decided when both addresses are known, so the sum starts from a flip-flop.)
+    reg                  xb0_fwhit;
     reg  [39:0] xb0_fwdata;
     always @(posedge clk) begin
-        xb0_fw     <= !rst && xb0_accwe;
-        xb0_fwrow  <= xb0_waddr;
+        xb0_fwhit  <= !rst && xb0_accwe && (xb0_waddr == xb0_raddr);
         xb0_fwdata <= xb0_wdata;
-        xb0_rq     <= xb0_raddr;
     end
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [39:0] xb0_old = (xb0_fw && (xb0_fwrow == xb0_rq)) ? xb0_fwdata : xb0_rdata;
+    wire [39:0] xb0_old = xb0_fwhit ? xb0_fwdata : xb0_rdata;
     /* verilator lint_on UNUSEDSIGNAL */
 
     // ================================================================== layer 0: lif (lif)
@@ -329,22 +388,38 @@ module sf_affine_lif (
         .raddr(l0p0_ev_raddr), .rdata(inp_ev_rdata),
         .ev_valid(l0p0_ev_valid), .ev_pos(l0p0_ev_pos), .ev_lane(l0p0_ev_lane),
         .ev_last(l0p0_ev_last), .ev_ready(l0p0_ev_ready));
-    wire [31:0] l0p0_c = { 29'd0, l0p0_ev_pos[5:3] };
-    wire [0:0] l0p0_val = l0p0_ev_pos[0:0];
+    // Stage 1: the event and its beat, registered, so the address arithmetic starts from
+    // flip-flops (schedule::ACC_TAIL counts this stage).
+    wire l0p0_fire = l0p0_ev_valid;
+    wire l0p0_lastbeat = (l0p0_b == 2'd3);
+    reg                  l0p0_fd, l0p0_lastd;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [5:0] l0p0_posd;  // some fields unused by some projections
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @(posedge clk) begin
+        l0p0_fd    <= !rst && l0p0_fire;
+        l0p0_lastd <= l0p0_lastbeat && l0p0_ev_last;
+        l0p0_posd  <= l0p0_ev_pos;
+    end
+    // The event's channel is summed before the register.
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [31:0] l0p0_c;
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @(posedge clk) l0p0_c <= { 29'd0, l0p0_ev_pos[5:3] };
+    wire [0:0] l0p0_val = l0p0_posd[0:0];
     // Address arithmetic is 32-bit; only the memories' address bits are used.
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] l0p0_y = { 31'd0, l0p0_ev_pos[2:2] };
-    wire [31:0] l0p0_x = { 31'd0, l0p0_ev_pos[1:1] };
-    reg  [1:0] l0p0_b;
-    wire [31:0] l0p0_bw = { 30'd0, l0p0_b };
+    wire [31:0] l0p0_y = { 31'd0, l0p0_posd[2:2] };
+    wire [31:0] l0p0_x = { 31'd0, l0p0_posd[1:1] };
+    reg  [1:0] l0p0_b, l0p0_b_d;
+    always @(posedge clk) l0p0_b_d <= l0p0_b;
+    wire [31:0] l0p0_bw = { 30'd0, l0p0_b_d };
     wire [31:0] l0p0_j = (l0p0_c * 32'd1 + l0p0_y) * 32'd1 + l0p0_x;
     wire [31:0] l0p0_row   = l0p0_bw;
     wire [31:0] l0p0_waddr = l0p0_j * 32'd4 + l0p0_bw;
     wire [31:0] l0p0_wa    = l0p0_j * 32'd4 + l0p0_bw;
     wire [1:0] l0p0_mask = 1'b1 ? ((l0p0_bw == 32'd3) ? 2'b11 : {2{1'b1}}) : {2{1'b0}};
     /* verilator lint_on UNUSEDSIGNAL */
-    wire l0p0_fire = l0p0_ev_valid;
-    wire l0p0_lastbeat = (l0p0_b == 2'd3);
     assign l0p0_ev_ready = l0p0_fire && l0p0_lastbeat;
     assign l0p0_rrow = l0p0_row[1:0];
     always @(posedge clk) begin
@@ -360,7 +435,7 @@ module sf_affine_lif (
     reg  [1:0] l0p0_s2_mask;
     reg  [0:0] l0p0_s2_val;
     always @(posedge clk) begin
-        l0p0_s2      <= !rst && l0p0_fire;
+        l0p0_s2      <= !rst && l0p0_fd;
         l0p0_s2_row  <= l0p0_row[1:0];
         l0p0_s2_mask <= l0p0_mask;
         l0p0_s2_val  <= l0p0_val;
@@ -387,7 +462,7 @@ module sf_affine_lif (
     assign fin_l0p0 = (go_l0p0 && (inp_ev_cnt == 4'd0)) || l0p0_finr;
     assign l0p0_act = l0p0_actr;
     always @(posedge clk) begin
-        l0p0_finr <= !rst && l0p0_fire && l0p0_lastbeat && l0p0_ev_last;
+        l0p0_finr <= !rst && l0p0_fd && l0p0_lastd;
         if (rst) l0p0_actr <= 1'b0;
         else if (go_l0p0) l0p0_actr <= (inp_ev_cnt != 4'd0);
         else if (l0p0_finr) l0p0_actr <= 1'b0;
@@ -398,12 +473,12 @@ module sf_affine_lif (
     wire [1:0] out_rdata;
     wire [1:0] out_wdata = u_spk[1:0];
     sf_ram #(.WIDTH(2), .DEPTH(4), .AW(2), .LOGIC(1)) out_buf (
-        .clk(clk), .we(l0_u_on), .waddr(u_row[1:0]), .wdata(out_wdata),
+        .clk(clk), .we(l0_u_on), .waddr(u_wrow[1:0]), .wdata(out_wdata),
         .raddr(out_raddr), .rdata(out_rdata));
     reg o_s2;
     reg [1:0] o_row;
+    reg o_lrow;   // o_row is the last row (kept with o_row)
     wire o_adv  = o_s2 && out_ready;
-    wire o_lrow = (o_row == 2'd3);
     assign out_valid = o_s2;
     assign out_data  = out_rdata;
     assign out_last  = o_s2 && o_lrow;
@@ -416,11 +491,15 @@ module sf_affine_lif (
     always @(posedge clk) begin
         if (rst) o_s2 <= 1'b0;
         else if (go_out) begin
-            o_s2  <= 1'b1;
-            o_row <= 2'd0;
+            o_s2   <= 1'b1;
+            o_row  <= 2'd0;
+            o_lrow <= 1'b0;
         end else if (o_adv) begin
             if (o_lrow) o_s2 <= 1'b0;
-            else o_row <= o_row + 2'd1;
+            else begin
+                o_row  <= o_row + 2'd1;
+                o_lrow <= (o_row == 2'd2);
+            end
         end
     end
 
@@ -464,7 +543,7 @@ module sf_affine_lif (
             end
         endcase
     end
-    // Lanes of the stage-2 row that hold neurons of the layer.
+    // Lanes of the write-stage row that hold neurons of the layer.
     wire [1:0] u_valid = u_lmask & ((ucb == u_ncg1) ? u_lastmask : {2{1'b1}});
     wire [1:0] u_sp;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -480,6 +559,7 @@ module sf_affine_lif (
                 .VW(20), .SW(1), .YW(1),
                 .RESET(0), .FIRE_EQ(0), .P(16), .KW(5)
             ) n (
+                .clk(clk),
                 .x(u_x[u_gi*20 +: 20]),
                 .s(u_s[u_gi*1 +: 1]),
                 .y(u_y[u_gi*1 +: 1]),
