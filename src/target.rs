@@ -138,8 +138,12 @@ pub struct Board {
 /// Clocking.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Clock {
-    /// Default clock in MHz.
+    /// Default clock in MHz (the board's oscillator, unless `--clock-mhz` replaced it).
     pub default_mhz: f64,
+    /// The board's oscillator, MHz, when `--clock-mhz` replaced `default_mhz` (a PLL then
+    /// makes the design's clock from it). Never read from a target file.
+    #[serde(skip_deserializing, default)]
+    pub board_mhz: Option<f64>,
 }
 
 /// How logical memories map onto the device.

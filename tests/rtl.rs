@@ -140,7 +140,8 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
     assert!(r["energy"]["counts"]["effective_acs"].as_f64().unwrap() > 0.0);
     println!("{stdout}");
 
-    // The same design asked to run far above its Fmax: the build succeeds, the check fails.
+    // The same design asked to run far above its Fmax (99 MHz, which the PLL makes from the
+    // board's 12 MHz): the build with the PLL wrapper succeeds, the timing check fails.
     let fast = scratch("bitstream-mlp-fast");
     let (code, _, stderr) = spikefab(&[
         "compile",
@@ -155,12 +156,42 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
         "--cosim-samples",
         "0",
         "--clock-mhz",
-        "200",
+        "99",
         "-o",
         fast.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("timing not met") && stderr.contains("200 MHz"), "{stderr}");
+    assert!(stderr.contains("timing not met") && stderr.contains("99 MHz"), "{stderr}");
+    let top = std::fs::read_to_string(fast.join("sf_mlp_bw_top.v")).unwrap();
+    assert!(top.contains("SB_PLL40_PAD") && top.contains(".DIVF(7'd65)") && top.contains(".DIVQ(3'd3)"), "{top}");
+    assert!(std::fs::read_to_string(fast.join("sf_mlp_bw.ys")).unwrap().contains("-top sf_mlp_bw_top"));
+}
+
+/// A clock the board's PLL cannot make is bad input, refused before anything is written, with
+/// the nearest clocks it can make.
+#[test]
+fn a_clock_the_pll_cannot_make_is_refused() {
+    let out = scratch("pll-refused");
+    let _ = std::fs::remove_dir_all(&out);
+    let (code, _, stderr) = spikefab(&[
+        "compile",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--target",
+        "ice40-up5k",
+        "--clock-mhz",
+        "40",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("39.75 and 40.5"), "{stderr}");
+    assert!(!out.exists(), "nothing is written");
 }
 
 /// The emitted Verilog of a tiny model, committed in tests/golden/verilog; a change shows as a

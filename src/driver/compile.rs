@@ -291,6 +291,11 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     // Both back ends refuse before anything is written.
     let design = if rtl { Some(verilog::emit(&plan, None)?) } else { None };
     let hls_design = if with_hls { Some(hls::emit(&plan, target.hls_part())?) } else { None };
+    // A clock the board's PLL cannot make is refused before anything is written too.
+    let clock = match &design {
+        Some(d) if target.flow() == Flow::OpenIce40 => ice40::clock_top(d, &target).map_err(Error::Usage)?,
+        _ => None,
+    };
     let hls_dir = out.join("hls");
     if let Some(d) = &hls_design {
         flow::write_files(&d.files, &hls_dir)?;
@@ -299,6 +304,9 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         flow::write_design(d, out)?;
         match target.flow() {
             Flow::OpenIce40 => {
+                if let Some((name, text)) = &clock {
+                    write(out, name, text)?;
+                }
                 write(out, &format!("{}.pcf", d.module), &ice40::pcf(d, &target)?)?;
                 write(out, &format!("{}.ys", d.module), &ice40::yosys_script(d, &target))?;
                 write(out, "build.sh", &ice40::build_script(d, &target))?;

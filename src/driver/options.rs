@@ -61,6 +61,7 @@ impl PlanSettings {
             if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
                 return Err(Error::Usage(format!("--clock-mhz must be in (0, 1000], got {f}")));
             }
+            t.clock.board_mhz.get_or_insert(t.clock.default_mhz);
             t.clock.default_mhz = f;
         }
         Ok(t)
