@@ -45,7 +45,11 @@ module {{ v.module }} (
     wire go_{{ ph.unit }} = go_oh[{{ ph.idx }}];  // {{ ph.kind }}
     wire fin_{{ ph.unit }};
 {%- endfor %}
-    wire fin = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
+    // The running phase's end, registered: the next phase starts one cycle later
+    // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
+    wire fin_now = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
+    reg  fin;
+    always @(posedge clk) fin <= !rst && (state == S_RUN) && fin_now;
     reg [{{ v.pc_w - 1 }}:0] next_pc;
     always @* begin
         case (pc)
@@ -86,6 +90,18 @@ module {{ v.module }} (
         end
     end
     wire [NPH-1:0] nx_oh = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << pc_nx;
+    // The layer of the update pass: set with the go of its UPD phase, held until the next one
+    // (the pass before has written its last row by then), so its geometry and memory bases
+    // come from flip-flops.
+    reg  [{{ v.lw - 1 }}:0] ul, ul_nx;
+    always @* begin
+        case (pc_nx)
+{%- for ph in v.phases %}{% if ph.kind == "upd" %}
+            {{ v.pc_w }}'d{{ ph.idx }}: ul_nx = {{ v.lw }}'d{{ ph.layer }};
+{%- endif %}{% endfor %}
+            default: ul_nx = ul;
+        endcase
+    end
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
@@ -94,6 +110,7 @@ module {{ v.module }} (
             go_oh <= {NPH{1'b0}};
             t     <= {{ v.tw }}'d0;
             cyc   <= 32'd0;
+            ul    <= {{ v.lw }}'d0;
         end else begin
             case (state)
                 S_IDLE: begin
@@ -110,6 +127,7 @@ module {{ v.module }} (
                 S_RUN: begin
                     cyc   <= cyc + 32'd1;
                     go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
+                    if (fin && !st_fin) ul <= ul_nx;
                     if (fin) begin
                         if (st_fin) state <= S_FIN;
                         else begin
@@ -131,23 +149,12 @@ module {{ v.module }} (
     // ------------------------------------------------------------------ shared update pass: control
     // Layers update one at a time, so one datapath of {{ v.sh.ls }} lanes serves them all; `ul`
     // selects the layer whose memories connect to it.
-    reg  [{{ v.lw - 1 }}:0] ul;
-    reg  [{{ v.lw - 1 }}:0] u_gol;
     wire u_go = {% for l in v.layers %}go_{{ l.pre }}{% if !loop.last %} || {% endif %}{% endfor %};
-    always @* begin
-        u_gol = {{ v.lw }}'d0;
-{%- for l in v.layers %}
-        if (go_{{ l.pre }}) u_gol = {{ v.lw }}'d{{ l.k }};
-{%- endfor %}
-    end
-    // The layer being read (the one starting, in its go cycle); every other use of the
-    // layer's geometry takes the registered `ul`, which holds until the pass's last write.
-    wire [{{ v.lw - 1 }}:0] u_sel = u_go ? u_gol : ul;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
-        case (u_sel)
+        case (ul)
 {%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: u_pos1 = 16'd{{ l.pos - 1 }};
 {%- endfor %}
@@ -156,7 +163,7 @@ module {{ v.module }} (
     end
     reg  u_go1;   // the layer starting has one row
     always @* begin
-        case (u_gol)
+        case (ul)
 {%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: u_go1 = 1'b{% if l.rows == 1 %}1{% else %}0{% endif %};
 {%- endfor %}
@@ -188,7 +195,8 @@ module {{ v.module }} (
     reg                  u_s2;
     reg  [{{ v.sh.rw - 1 }}:0] u_row;
     wire                 u_rd    = u_go || (u_act && (u_next != u_rows));
-    wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_go ? {{ v.sh.rw }}'d0 : u_next[{{ v.sh.rw - 1 }}:0];
+    // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
+    wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_next[{{ v.sh.rw - 1 }}:0];
     // The neuron lanes take a row at stage 2 and return it {{ v.u_lat }} cycles later, at the
     // write stage (u_w, u_wrow): the update pass ends when its last row is written.
     localparam integer U_LAT = {{ v.u_lat }};
@@ -216,19 +224,21 @@ module {{ v.module }} (
     reg  [15:0] ucb, uy, ux;
     always @(posedge clk) begin
         if (rst) begin
-            u_act <= 1'b0;
-            u_s2  <= 1'b0;
-            ul    <= {{ v.lw }}'d0;
+            u_act  <= 1'b0;
+            u_s2   <= 1'b0;
+            u_next <= {{ v.sh.rw + 1 }}'d0;
         end else begin
             u_s2 <= u_rd;
             if (u_rd) u_row <= u_raddr;
             if (u_go) begin
-                ul     <= u_gol;
                 u_act  <= 1'b1;
                 u_next <= {{ v.sh.rw + 1 }}'d1;
             end else if (u_act) begin
                 if (u_next != u_rows) u_next <= u_next + {{ v.sh.rw + 1 }}'d1;
-                if (u_fin) u_act <= 1'b0;
+                if (u_fin) begin
+                    u_act  <= 1'b0;
+                    u_next <= {{ v.sh.rw + 1 }}'d0;
+                end
             end
         end
         if (u_go) begin
@@ -248,9 +258,13 @@ module {{ v.module }} (
     // Lane group of the row presented next (address of per-channel parameter ROMs).
     reg  [{{ v.pa_w - 1 }}:0] u_ng;
     reg  [15:0] u_np;
-    wire [{{ v.pa_w - 1 }}:0] u_pa = u_go ? {{ v.pa_w }}'d0 : u_ng;
+    // Both are 0 between passes, so the first row's address comes from a flip-flop.
+    wire [{{ v.pa_w - 1 }}:0] u_pa = u_ng;
     always @(posedge clk) begin
-        if (u_go) begin
+        if (rst || u_fin) begin
+            u_np <= 16'd0;
+            u_ng <= {{ v.pa_w }}'d0;
+        end else if (u_go) begin
             u_np <= (u_pos1 == 16'd0) ? 16'd0 : 16'd1;
             u_ng <= (u_pos1 == 16'd0) ? {{ v.pa_w }}'d1 : {{ v.pa_w }}'d0;
         end else if (u_rd) begin
@@ -418,7 +432,7 @@ module {{ v.module }} (
 {%- if b.kind != "s" %}
         {{ b.pre }}_uw    = {{ b.width }}'d0;
 {%- endif %}
-        case (u_sel)
+        case (ul)
 {%- for m in b.members %}
             {{ v.lw }}'d{{ m.k }}: {{ b.pre }}_rbase = {{ m.base }};
 {%- endfor %}
@@ -479,17 +493,23 @@ module {{ v.module }} (
 {%- endif %}
     end
 {%- if !b.clients.is_empty() %}
-    // The last accumulate write, forwarded to the next beat (the memory reads first).
-    // (The hit is decided when both addresses are known, so the sum starts from a flip-flop.)
-    reg                  {{ b.pre }}_fwhit;
-    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fwdata;
+    // Accumulate beats read a row (stage 1), register it with the row's current value (stage
+    // 2) and write the sum (stage 3). The current value is this cycle's accumulate write when
+    // it is the row read the cycle before (the beat ahead, which read two cycles ago), else the
+    // write of the cycle before when it was that row (the memory reads first), else the word
+    // read. Every compare is between flip-flops.
+    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s2a, {{ b.pre }}_s3a, {{ b.pre }}_s4a;
+    reg                  {{ b.pre }}_s4v;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw, {{ b.pre }}_old;
     always @(posedge clk) begin
-        {{ b.pre }}_fwhit  <= !rst && {{ b.pre }}_accwe && ({{ b.pre }}_waddr == {{ b.pre }}_raddr);
-        {{ b.pre }}_fwdata <= {{ b.pre }}_wdata;
+        {{ b.pre }}_s2a <= {{ b.pre }}_raddr;
+        {{ b.pre }}_s3a <= {{ b.pre }}_s2a;
+        {{ b.pre }}_s4v <= !rst && {{ b.pre }}_we;
+        {{ b.pre }}_s4a <= {{ b.pre }}_waddr;
+        {{ b.pre }}_fw  <= {{ b.pre }}_wdata;
+        {{ b.pre }}_old <= ({{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a)) ? {{ b.pre }}_wdata
+                      : ({{ b.pre }}_s4v && ({{ b.pre }}_s4a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fw : {{ b.pre }}_rdata;
     end
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [{{ b.width - 1 }}:0] {{ b.pre }}_old = {{ b.pre }}_fwhit ? {{ b.pre }}_fwdata : {{ b.pre }}_rdata;
-    /* verilator lint_on UNUSEDSIGNAL */
 {%- endif %}
 {%- endfor %}
 {%- for b in v.evbanks %}
@@ -577,30 +597,41 @@ module {{ v.module }} (
     end
     // The event's channel is summed before the register.
     /* verilator lint_off UNUSEDSIGNAL */
-    reg  [31:0] {{ p.pre }}_c;
+    reg  [{{ p.aw - 1 }}:0] {{ p.pre }}_c;
     /* verilator lint_on UNUSEDSIGNAL */
 {%- if p.src_input %}
     always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] };
     wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = {{ p.pre }}_posd[{{ p.val_hi }}:0];
 {%- else %}
-    always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ 32 - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
+    always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ p.aw - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
     wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = 1'b1;
 {%- endif %}
-    // Address arithmetic is 32-bit; only the memories' address bits are used.
+    // Address arithmetic is p.aw bits wide (no intermediate wraps); only the memories' address bits are used.
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] {{ p.pre }}_y = { {{ p.y_pad }}'d0, {{ p.pre }}_posd[{{ p.y_hi }}:{{ p.y_lo }}] };
-    wire [31:0] {{ p.pre }}_x = { {{ p.x_pad }}'d0, {{ p.pre }}_posd[{{ p.x_hi }}:{{ p.x_lo }}] };
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_y = { {{ p.y_pad }}'d0, {{ p.pre }}_posd[{{ p.y_hi }}:{{ p.y_lo }}] };
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_x = { {{ p.x_pad }}'d0, {{ p.pre }}_posd[{{ p.x_hi }}:{{ p.x_lo }}] };
 {%- for c in p.counters %}
     reg  [{{ c.w - 1 }}:0] {{ c.name }}, {{ c.name }}_d;
     always @(posedge clk) {{ c.name }}_d <= {{ c.name }};
-    wire [31:0] {{ c.name }}w = { {{ 32 - c.w }}'d0, {{ c.name }}_d };
+    wire [{{ p.aw - 1 }}:0] {{ c.name }}w = { {{ p.aw - c.w }}'d0, {{ c.name }}_d };
 {%- endfor %}
-{%- for line in p.lines %}
-    {{ line }}
+{%- for r in p.lines %}
+    wire [{{ r.w - 1 }}:0] {{ r.name }} = {{ r.expr }};
 {%- endfor %}
-    wire [31:0] {{ p.pre }}_row   = {{ p.row }};
-    wire [31:0] {{ p.pre }}_waddr = {{ p.waddr }};
-    wire [31:0] {{ p.pre }}_wa    = {{ p.wrom_addr }};
+    // Stage 1b: the beat's coordinates registered; the addresses and the lane mask are short
+    // sums of these registers (schedule::ACC_TAIL counts this stage too).
+{%- for r in p.regs.iter().chain(p.lines.iter()) %}
+    reg  [{{ r.w - 1 }}:0] {{ r.name }}_b;
+    always @(posedge clk) {{ r.name }}_b <= {{ r.name }};
+{%- endfor %}
+    reg                  {{ p.pre }}_fdb, {{ p.pre }}_lastdb;
+    always @(posedge clk) begin
+        {{ p.pre }}_fdb    <= !rst && {{ p.pre }}_fd;
+        {{ p.pre }}_lastdb <= {{ p.pre }}_lastd;
+    end
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_row   = {{ p.row }};
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_waddr = {{ p.waddr }};
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_wa    = {{ p.wrom_addr }};
     wire [{{ l.lanes - 1 }}:0] {{ p.pre }}_mask = {{ p.mask }};
     /* verilator lint_on UNUSEDSIGNAL */
     assign {{ p.pre }}_ev_ready = {{ p.pre }}_fire && {{ p.pre }}_lastbeat;
@@ -614,16 +645,18 @@ module {{ v.module }} (
             {{ p.advance() }}
         end
     end
-    // Stage 2: weight word and state row arrive; add and write back.
+    // Stage 2: weight word and state row arrive; the bank registers the row's current value.
     reg                  {{ p.pre }}_s2;
     reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_s2_row;
     reg  [{{ l.lanes - 1 }}:0] {{ p.pre }}_s2_mask;
     reg  [{{ p.valw - 1 }}:0] {{ p.pre }}_s2_val;
+    reg                  {{ p.pre }}_s2_last;
     always @(posedge clk) begin
-        {{ p.pre }}_s2      <= !rst && {{ p.pre }}_fd;
+        {{ p.pre }}_s2      <= !rst && {{ p.pre }}_fdb;
         {{ p.pre }}_s2_row  <= {{ p.pre }}_row[{{ l.raw - 1 }}:0];
         {{ p.pre }}_s2_mask <= {{ p.pre }}_mask;
-        {{ p.pre }}_s2_val  <= {{ p.pre }}_val;
+        {{ p.pre }}_s2_val  <= {{ p.pre }}_val_b;
+        {{ p.pre }}_s2_last <= !rst && {{ p.pre }}_fdb && {{ p.pre }}_lastdb;
     end
     wire [{{ l.lanes * p.wb - 1 }}:0] {{ p.pre }}_w;
 {%- if p.has_wrom %}
@@ -633,25 +666,38 @@ module {{ v.module }} (
 {%- else %}
     assign {{ p.pre }}_w = { {{ l.lanes }}{ {{ p.wconst }} } };
 {%- endif %}
+    // Stage 3: add and write back.
+    reg                  {{ p.pre }}_s3;
+    reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_s3_row;
+    reg  [{{ l.lanes - 1 }}:0] {{ p.pre }}_s3_mask;
+    reg  [{{ p.valw - 1 }}:0] {{ p.pre }}_s3_val;
+    reg  [{{ l.lanes * p.wb - 1 }}:0] {{ p.pre }}_s3_w;
     wire [{{ l.lanes * p.tw - 1 }}:0] {{ p.pre }}_old = {{ p.old }};
+    always @(posedge clk) begin
+        {{ p.pre }}_s3      <= !rst && {{ p.pre }}_s2;
+        {{ p.pre }}_s3_row  <= {{ p.pre }}_s2_row;
+        {{ p.pre }}_s3_mask <= {{ p.pre }}_s2_mask;
+        {{ p.pre }}_s3_val  <= {{ p.pre }}_s2_val;
+        {{ p.pre }}_s3_w    <= {{ p.pre }}_w;
+    end
     genvar {{ p.pre }}_gi;
     generate
         for ({{ p.pre }}_gi = 0; {{ p.pre }}_gi < {{ l.lanes }}; {{ p.pre }}_gi = {{ p.pre }}_gi + 1) begin : {{ p.pre }}_accl
             sf_acc_lane #(.TW({{ p.tw }}), .WB({{ p.wb }}), .VW({{ p.valw }}), .VAL_SIGNED({% if p.val_signed %}1{% else %}0{% endif %}), .SHIFT({{ p.shift }}), .SAT({% if l.sat %}1{% else %}0{% endif %})) a (
-                .en({{ p.pre }}_s2_mask[{{ p.pre }}_gi]),
+                .en({{ p.pre }}_s3_mask[{{ p.pre }}_gi]),
                 .old({{ p.pre }}_old[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}]),
-                .w({{ p.pre }}_w[{{ p.pre }}_gi*{{ p.wb }} +: {{ p.wb }}]),
-                .val({{ p.pre }}_s2_val),
+                .w({{ p.pre }}_s3_w[{{ p.pre }}_gi*{{ p.wb }} +: {{ p.wb }}]),
+                .val({{ p.pre }}_s3_val),
                 .result({{ p.pre }}_new[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}]));
         end
     endgenerate
-    assign {{ p.pre }}_we   = {{ p.pre }}_s2 && ({{ p.pre }}_s2_mask != {{ l.lanes }}'d0);
-    assign {{ p.pre }}_wrow = {{ p.pre }}_s2_row;
+    assign {{ p.pre }}_we   = {{ p.pre }}_s3 && ({{ p.pre }}_s3_mask != {{ l.lanes }}'d0);
+    assign {{ p.pre }}_wrow = {{ p.pre }}_s3_row;
     reg {{ p.pre }}_finr, {{ p.pre }}_actr;
     assign fin_{{ p.pre }} = (go_{{ p.pre }} && ({{ p.src }}_ev_cnt == {{ p.src_aw + 1 }}'d0)) || {{ p.pre }}_finr;
     assign {{ p.pre }}_act = {{ p.pre }}_actr;
     always @(posedge clk) begin
-        {{ p.pre }}_finr <= !rst && {{ p.pre }}_fd && {{ p.pre }}_lastd;
+        {{ p.pre }}_finr <= !rst && {{ p.pre }}_s2_last;
         if (rst) {{ p.pre }}_actr <= 1'b0;
         else if (go_{{ p.pre }}) {{ p.pre }}_actr <= ({{ p.src }}_ev_cnt != {{ p.src_aw + 1 }}'d0);
         else if ({{ p.pre }}_finr) {{ p.pre }}_actr <= 1'b0;

@@ -126,6 +126,9 @@ pub struct ProjView {
     /// Low bit of x.
     pub x_lo: usize,
     /// Zero-extension pads to 32 bits for c, y, x.
+    /// Width of the address arithmetic (every intermediate fits).
+    pub aw: usize,
+    /// Zero bits above the channel field up to `aw`.
     pub c_pad: usize,
     /// Pad of y.
     pub y_pad: usize,
@@ -161,16 +164,61 @@ pub struct ProjView {
     pub wconst: String,
     /// Counters, outermost first.
     pub counters: Vec<CounterView>,
-    /// Wire declarations computing the beat's targets.
-    pub lines: Vec<String>,
+    /// Stage-1 wires computing the beat's coordinates (each registered for stage 1b).
+    pub lines: Vec<LineView>,
+    /// Stage-1 signals registered for stage 1b as `<name>_b` (with `lines`).
+    pub regs: Vec<LineView>,
     /// Row expression (32-bit).
     pub row: String,
     /// Weight address expression (32-bit).
     pub waddr: String,
     /// Lane mask expression (L bits).
     pub mask: String,
-    /// The target row before this beat (forwarded or read), `lanes * tw` bits.
+    /// The target row's current value at stage 3 (the bank's register), `lanes * tw` bits.
     pub old: String,
+}
+
+/// A named wire of the address arithmetic.
+pub struct LineView {
+    /// Signal name.
+    pub name: String,
+    /// Width in bits.
+    pub w: usize,
+    /// Verilog expression.
+    pub expr: String,
+}
+
+fn line(lines: &mut Vec<LineView>, name: String, w: usize, expr: String) {
+    lines.push(LineView { name, w, expr });
+}
+
+/// `expr` with every identifier in `names` replaced by its stage-1b register `<name>_b`.
+fn stage_b(expr: &str, names: &[&str]) -> String {
+    let mut out = String::with_capacity(expr.len() + 16);
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let ch = b[i];
+        let starts = (ch.is_ascii_alphabetic() || ch == b'_') && (i == 0 || b[i - 1] != b'\'');
+        if starts {
+            let j = i + b[i..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
+            let id = &expr[i..j];
+            out.push_str(id);
+            if names.contains(&id) {
+                out.push_str("_b");
+            }
+            i = j;
+        } else if ch.is_ascii_digit() {
+            // A number or sized literal (12'd5): copied whole.
+            let j = i + b[i..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'\'' || **c == b'_').count();
+            out.push_str(&expr[i..j]);
+            i = j;
+        } else {
+            out.push(ch as char);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// One layer.
@@ -279,6 +327,8 @@ pub struct PhaseView {
     pub next_t0: usize,
     /// Next phase at steps after 0.
     pub next_late: usize,
+    /// The layer an `acc` or `upd` phase works on.
+    pub layer: usize,
 }
 
 /// The whole design.
@@ -425,19 +475,25 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         kind: &'static str,
         unit: String,
         statik: bool,
+        layer: usize,
     }
-    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: !inp.per_step }];
+    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: !inp.per_step, layer: 0 }];
     for (k, l) in plan.layers.iter().enumerate() {
         for (j, p) in l.projections.iter().enumerate() {
-            prog.push(Ph { kind: "acc", unit: format!("l{k}p{j}"), statik: p.target == AccTarget::Static });
+            prog.push(Ph {
+                kind: "acc",
+                unit: format!("l{k}p{j}"),
+                statik: p.target == AccTarget::Static,
+                layer: k,
+            });
         }
-        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false });
+        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k });
     }
     let out_pc = prog.len();
-    prog.push(Ph { kind: "out", unit: "out".into(), statik: false });
+    prog.push(Ph { kind: "out", unit: "out".into(), statik: false, layer: 0 });
     let (exit_pc, clear_pc) = if plan.early_exit {
-        prog.push(Ph { kind: "exit", unit: "ex".into(), statik: false });
-        prog.push(Ph { kind: "clear", unit: "clr".into(), statik: false });
+        prog.push(Ph { kind: "exit", unit: "ex".into(), statik: false, layer: 0 });
+        prog.push(Ph { kind: "clear", unit: "clr".into(), statik: false, layer: 0 });
         (out_pc + 1, out_pc + 2)
     } else {
         (0, 0)
@@ -460,6 +516,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
             unit: p.unit.clone(),
             next_t0: if i < out_pc { next(i, false) } else { i },
             next_late: if i < out_pc { next(i, true) } else { i },
+            layer: p.layer,
         })
         .collect();
     let out_k = plan.output.layer;
@@ -671,28 +728,42 @@ fn layer_view(
     })
 }
 
-/// Constant as a 32-bit literal.
-fn c32(v: usize) -> String {
-    format!("32'd{v}")
+/// Constant as an unsigned `aw`-bit literal.
+fn cw(aw: usize, v: usize) -> String {
+    format!("{aw}'d{v}")
 }
 
 /// Pooling window candidate code over source coordinates `sy`, `sx` with candidate counters
 /// `ky`, `kx`; declares `<pre>_<tag>y`, `<pre>_<tag>x` and `<pre>_<tag>ok`.
-fn pool_lines(pre: &str, tag: &str, g: &PoolGeom, src: (&str, &str), cand: (&str, &str), lines: &mut Vec<String>) {
+fn pool_lines(
+    pre: &str,
+    tag: &str,
+    g: &PoolGeom,
+    src: (&str, &str),
+    cand: (&str, &str),
+    aw: usize,
+    lines: &mut Vec<LineView>,
+) {
+    let c32 = |v: usize| cw(aw, v);
     for (d, (s, kc)) in [(src.0, cand.0), (src.1, cand.1)].into_iter().enumerate() {
         let ax = if d == 0 { "y" } else { "x" };
         let top = format!("{pre}_{tag}t{ax}");
-        lines.push(format!("wire [31:0] {top} = ({s} + {}) >> {};", c32(g.p[d]), log2(g.s[d])));
-        lines.push(format!(
-            "wire {pre}_{tag}ok{ax} = ({kc} <= {top}) && (({top} - {kc}) < {}) && ((({s} + {}) - (({top} - {kc}) << {})) < {});",
-            c32(g.out[d]),
-            c32(g.p[d]),
-            log2(g.s[d]),
-            c32(g.k[d])
-        ));
-        lines.push(format!("wire [31:0] {pre}_{tag}{ax} = {top} - {kc};"));
+        line(lines, top.clone(), aw, format!("({s} + {}) >> {}", c32(g.p[d]), log2(g.s[d])));
+        line(
+            lines,
+            format!("{pre}_{tag}ok{ax}"),
+            1,
+            format!(
+                "({kc} <= {top}) && (({top} - {kc}) < {}) && ((({s} + {}) - (({top} - {kc}) << {})) < {})",
+                c32(g.out[d]),
+                c32(g.p[d]),
+                log2(g.s[d]),
+                c32(g.k[d])
+            ),
+        );
+        line(lines, format!("{pre}_{tag}{ax}"), aw, format!("{top} - {kc}"));
     }
-    lines.push(format!("wire {pre}_{tag}ok = {pre}_{tag}oky && {pre}_{tag}okx;"));
+    line(lines, format!("{pre}_{tag}ok"), 1, format!("{pre}_{tag}oky && {pre}_{tag}okx"));
 }
 
 fn bits_for_count(max: usize) -> usize {
@@ -730,20 +801,34 @@ fn proj_view(
             (format!("l{s}"), false, sl.lanes, sl.shape, sl.lanes, false, 1)
         }
     };
-    let (cw, yw, xw) = (abits(s_shape[0]), abits(s_shape[1]), abits(s_shape[2]));
+    let (cw_, yw, xw) = (abits(s_shape[0]), abits(s_shape[1]), abits(s_shape[2]));
     // Positions within the entry without its lane mask (sf_events strips the mask).
     let x_lo = if src_input { tailw } else { 0 };
     let x_hi = x_lo + xw - 1;
     let y_lo = x_hi + 1;
     let y_hi = y_lo + yw - 1;
     let c_lo = y_hi + 1;
-    let c_hi = c_lo + cw - 1;
+    let c_hi = c_lo + cw_ - 1;
     let src_ew = c_hi + 1 + src_maskw;
     let src_aw = match p.source {
         Source::Input => abits(plan.input.numel()),
         Source::Layer(s) => abits(plan.layers[s].rows),
     };
     let src_liw = abits(src_maskw.max(1));
+    let wdepth = crate::hw::memory::weight_depth(plan, k, j);
+    // Address arithmetic width: every intermediate (coordinates plus padding and taps, rows,
+    // weight addresses, flattened source indices) is below `bound`, so nothing wraps.
+    let reach = match &p.kind {
+        ProjKind::Conv { kh, kw, pad, dil, .. } => pad[0].max(pad[1]) + (kh * dil[0]).max(kw * dil[1]),
+        ProjKind::Pool(g) => g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]),
+        _ => 0,
+    } + p.pre_pool.as_ref().map_or(0, |g| g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]));
+    let bound = [l.rows, wdepth, s_shape.iter().product(), l.neurons(), s_shape[1].max(s_shape[2]) + reach]
+        .into_iter()
+        .max()
+        .unwrap_or(1);
+    let aw = (abits(bound + 1) + 1).max(cw_.max(yw).max(xw).max(src_liw) + 1);
+    let c32 = |v: usize| cw(aw, v);
     let mut counters: Vec<CounterView> = vec![];
     let mut lines = vec![];
     let cnt = |name: String, max: usize, v: &mut Vec<CounterView>| -> String {
@@ -756,7 +841,7 @@ fn proj_view(
         let cand = g.candidates();
         let ky = cnt(format!("{pre}_pa"), cand[0], &mut counters);
         let kx = cnt(format!("{pre}_pb"), cand[1], &mut counters);
-        pool_lines(&pre, "p", g, (&y, &x), (&ky, &kx), &mut lines);
+        pool_lines(&pre, "p", g, (&y, &x), (&ky, &kx), aw, &mut lines);
         (format!("{pre}_py"), format!("{pre}_px"), format!("{pre}_pok"))
     } else {
         (y.clone(), x.clone(), "1'b1".to_string())
@@ -770,7 +855,7 @@ fn proj_view(
     match &p.kind {
         ProjKind::Dense { .. } => {
             let b = cnt(format!("{pre}_b"), l.ncg, &mut counters);
-            lines.push(format!("wire [31:0] {pre}_j = ({c} * {} + {py}) * {} + {px};", c32(ph), c32(pw)));
+            line(&mut lines, format!("{pre}_j"), aw, format!("({c} * {} + {py}) * {} + {px}", c32(ph), c32(pw)));
             waddr = format!("{pre}_j * {} + {b}", c32(l.ncg));
             row = b.clone();
             mask = format!("{pok} ? (({b} == {}) ? {lastmask} : {all}) : {zero}", c32(l.ncg - 1));
@@ -784,23 +869,31 @@ fn proj_view(
                 ("y", (&py, (&ky, (pad[0], (stride[0], (dil[0], oh)))))),
                 ("x", (&px, (&kx, (pad[1], (stride[1], (dil[1], ow)))))),
             ] {
-                lines.push(format!("wire [31:0] {pre}_a{ax} = {s} + {};", c32(pd)));
-                lines.push(format!("wire [31:0] {pre}_d{ax} = {kk} * {};", c32(dl)));
-                lines.push(format!("wire [31:0] {pre}_n{ax} = {pre}_a{ax} - {pre}_d{ax};"));
-                lines.push(format!(
-                    "wire {pre}_v{ax} = ({pre}_a{ax} >= {pre}_d{ax}) && (({pre}_n{ax} & {}) == 32'd0) && (({pre}_n{ax} >> {}) < {});",
-                    c32(st - 1),
-                    log2(st),
-                    c32(o)
-                ));
+                line(&mut lines, format!("{pre}_a{ax}"), aw, format!("{s} + {}", c32(pd)));
+                line(&mut lines, format!("{pre}_d{ax}"), aw, format!("{kk} * {}", c32(dl)));
+                line(&mut lines, format!("{pre}_n{ax}"), aw, format!("{pre}_a{ax} - {pre}_d{ax}"));
+                line(
+                    &mut lines,
+                    format!("{pre}_v{ax}"),
+                    1,
+                    format!(
+                        "({pre}_a{ax} >= {pre}_d{ax}) && (({pre}_n{ax} & {}) == {aw}'d0) && (({pre}_n{ax} >> {}) < {})",
+                        c32(st - 1),
+                        log2(st),
+                        c32(o)
+                    ),
+                );
             }
             let ci_g = ci / groups;
             // limits::check refused groups of a non-power-of-two size.
-            let grp = if *groups > 1 { format!("({c} >> {})", log2(ci_g)) } else { "32'd0".to_string() };
-            waddr = format!("(({c} * {} + {ky}) * {} + {kx}) * {} + {cb}", c32(*kh), c32(*kw), c32(l.ncg));
+            let grp = if *groups > 1 { format!("({c} >> {})", log2(ci_g)) } else { cw(aw, 0) };
+            // The event's parts of both addresses are products of its channel (stage 1); the
+            // beat's parts are small counters.
+            line(&mut lines, format!("{pre}_wc"), aw, format!("{c} * {}", c32(kh * kw * l.ncg)));
+            line(&mut lines, format!("{pre}_rg"), aw, format!("{grp} * {}", c32(l.ncg * pos)));
+            waddr = format!("{pre}_wc + ({ky} * {} + {kx}) * {} + {cb}", c32(*kw), c32(l.ncg));
             row = format!(
-                "({grp} * {} + {cb}) * {} + ({pre}_ny >> {}) * {} + ({pre}_nx >> {})",
-                c32(l.ncg),
+                "{pre}_rg + {cb} * {} + ({pre}_ny >> {}) * {} + ({pre}_nx >> {})",
                 c32(pos),
                 log2(stride[0]),
                 c32(ow),
@@ -815,37 +908,30 @@ fn proj_view(
             let cand = g.candidates();
             let ky = cnt(format!("{pre}_wa"), cand[0], &mut counters);
             let kx = cnt(format!("{pre}_wb"), cand[1], &mut counters);
-            pool_lines(&pre, "q", g, (&y, &x), (&ky, &kx), &mut lines);
-            lines.push(format!("wire [31:0] {pre}_lane = {c} & {};", c32(lanes - 1)));
+            pool_lines(&pre, "q", g, (&y, &x), (&ky, &kx), aw, &mut lines);
+            line(&mut lines, format!("{pre}_lane"), aw, format!("{c} & {}", c32(lanes - 1)));
             row = format!("({c} >> {}) * {} + {pre}_qy * {} + {pre}_qx", log2(lanes), c32(pos), c32(l.shape[2]));
             waddr = row.clone();
             mask = format!("{pre}_qok ? {pre}_onehot : {zero}");
-            lines.push(format!(
-                "wire [{}:0] {pre}_onehot = {{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane;",
-                lanes - 1,
-                lanes - 1
-            ));
+            line(&mut lines, format!("{pre}_onehot"), lanes, format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1));
         }
         ProjKind::OneToOne => {
             if p.src_shape[0] == l.shape[0] {
                 // Same channels: the position within a channel is the source's (a reshape of H, W keeps it).
-                lines.push(format!("wire [31:0] {pre}_lane = {c} & {};", c32(lanes - 1)));
+                line(&mut lines, format!("{pre}_lane"), aw, format!("{c} & {}", c32(lanes - 1)));
                 row = format!("({c} >> {}) * {} + {y} * {} + {x}", log2(lanes), c32(pos), c32(s_shape[2]));
             } else {
-                lines.push(format!(
-                    "wire [31:0] {pre}_j = ({c} * {} + {y}) * {} + {x};",
-                    c32(s_shape[1]),
-                    c32(s_shape[2])
-                ));
-                lines.push(format!("wire [31:0] {pre}_lane = {pre}_j & {};", c32(lanes - 1)));
+                line(
+                    &mut lines,
+                    format!("{pre}_j"),
+                    aw,
+                    format!("({c} * {} + {y}) * {} + {x}", c32(s_shape[1]), c32(s_shape[2])),
+                );
+                line(&mut lines, format!("{pre}_lane"), aw, format!("{pre}_j & {}", c32(lanes - 1)));
                 row = format!("{pre}_j >> {}", log2(lanes));
             }
             waddr = row.clone();
-            lines.push(format!(
-                "wire [{}:0] {pre}_onehot = {{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane;",
-                lanes - 1,
-                lanes - 1
-            ));
+            line(&mut lines, format!("{pre}_onehot"), lanes, format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1));
             mask = format!("{pre}_onehot");
         }
     }
@@ -857,9 +943,19 @@ fn proj_view(
         _ if per_ch => format!("{c} >> {}", log2(lanes)),
         _ => row.clone(),
     };
+    // Stage 1b: every stage-1 signal the addresses use is registered once more.
+    let mut regs = vec![
+        LineView { name: c.clone(), w: aw, expr: String::new() },
+        LineView { name: y.clone(), w: aw, expr: String::new() },
+        LineView { name: x.clone(), w: aw, expr: String::new() },
+        LineView { name: format!("{pre}_val"), w: valw, expr: String::new() },
+    ];
+    regs.extend(counters.iter().map(|k| LineView { name: format!("{}w", k.name), w: aw, expr: String::new() }));
+    let names: Vec<&str> = regs.iter().chain(&lines).map(|r| r.name.as_str()).collect();
+    let (row, waddr, mask, wrom_addr) =
+        (stage_b(&row, &names), stage_b(&waddr, &names), stage_b(&mask, &names), stage_b(&wrom_addr, &names));
     // Weights: a ROM image, or one constant.
     let wb = p.weights.bits as usize;
-    let wdepth = crate::hw::memory::weight_depth(plan, k, j);
     let wrom = if wdepth > 0 {
         let file = format!("{ident}_w{j}.hex");
         let mut text = String::new();
@@ -954,9 +1050,10 @@ fn proj_view(
         y_lo,
         x_hi,
         x_lo,
-        c_pad: 32 - cw,
-        y_pad: 32 - yw,
-        x_pad: 32 - xw,
+        aw,
+        c_pad: aw - cw_,
+        y_pad: aw - yw,
+        x_pad: aw - xw,
         valw,
         val_signed,
         val_hi: tailw.saturating_sub(1),
@@ -973,6 +1070,7 @@ fn proj_view(
         wconst,
         counters,
         lines,
+        regs,
         row,
         waddr,
         mask,
