@@ -210,7 +210,7 @@ pub fn print_plan(p: &Plan) {
             MemMap::BlockRam { blocks, mode } => {
                 format!("{blocks} block RAM ({}x{})", mode[0], mode[1])
             }
-            MemMap::LargeRam { blocks } => format!("{blocks} large RAM"),
+            MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
             MemMap::Sram => "SRAM".to_string(),
         };
         println!(

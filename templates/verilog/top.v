@@ -23,6 +23,11 @@ module {{ v.module }} (
     input  wire        out_ready,
     output wire [{{ v.out_w - 1 }}:0] out_data,
     output wire        out_last,
+{%- if !v.spram.is_empty() %}
+    input  wire        wl_valid,
+    output wire        wl_ready,
+    input  wire [3:0]  wl_data,
+{%- endif %}
     output wire [31:0] cycles
 );
     // ------------------------------------------------------------------ sequencer
@@ -35,7 +40,13 @@ module {{ v.module }} (
     reg [NPH-1:0] pc_oh, go_oh;
     reg [{{ v.tw - 1 }}:0] t;
     reg [31:0] cyc;
-    wire first = (state == S_IDLE) && start;       // a new inference begins
+{%- if !v.spram.is_empty() %}
+    reg  wl_done;
+    wire run_ok = wl_done;   // `start` waits for the weight image
+{%- else %}
+    wire run_ok = 1'b1;
+{%- endif %}
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
     wire late  = (t != {{ v.tw }}'d0);
     wire last  = (t == {{ v.tw }}'d{{ v.t_max - 1 }});
     assign busy   = (state != S_IDLE);
@@ -115,7 +126,7 @@ module {{ v.module }} (
             case (state)
                 S_IDLE: begin
                     go_oh <= {NPH{1'b0}};
-                    if (start) begin
+                    if (start && run_ok) begin
                         state <= S_RUN;
                         pc    <= {{ v.pc_w }}'d0;
                         pc_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
@@ -146,6 +157,46 @@ module {{ v.module }} (
         end
     end
 
+{%- if !v.spram.is_empty() %}
+    // ------------------------------------------------------------------ weight load (SPRAM)
+    // Weight ROMs in SPRAM cannot be initialised: after reset the host streams their image,
+    // {{ v.wl_nibbles }} nibbles (<module>_wl.hex: per ROM, per block word, per column, four
+    // nibbles lowest first) through wl_valid/wl_ready/wl_data; `start` waits until it is in.
+    reg  [{{ v.wl_mw - 1 }}:0] wl_m;   // ROM being loaded
+    reg  [{{ v.wl_ww - 1 }}:0] wl_w;   // its block word
+    reg  [{{ v.wl_cw - 1 }}:0] wl_c;   // column
+    reg  [1:0]  wl_n;                  // nibble
+    assign wl_ready = !wl_done;
+    wire wl_fire = wl_valid && !wl_done;
+    reg  wl_lastw, wl_lastc;
+    always @* begin
+        case (wl_m)
+{%- for m in v.spram %}
+            {{ v.wl_mw }}'d{{ m.idx }}: begin wl_lastw = (wl_w == {{ v.wl_ww }}'d{{ m.words - 1 }}); wl_lastc = (wl_c == {{ v.wl_cw }}'d{{ m.cols - 1 }}); end
+{%- endfor %}
+            default: begin wl_lastw = 1'b1; wl_lastc = 1'b1; end
+        endcase
+    end
+    always @(posedge clk) begin
+        if (rst) begin
+            wl_done <= 1'b0;
+            wl_m <= {{ v.wl_mw }}'d0; wl_w <= {{ v.wl_ww }}'d0; wl_c <= {{ v.wl_cw }}'d0; wl_n <= 2'd0;
+        end else if (wl_fire) begin
+            wl_n <= wl_n + 2'd1;
+            if (wl_n == 2'd3) begin
+                if (wl_lastc) begin
+                    wl_c <= {{ v.wl_cw }}'d0;
+                    if (wl_lastw) begin
+                        wl_w <= {{ v.wl_ww }}'d0;
+                        if (wl_m == {{ v.wl_mw }}'d{{ v.spram.len() - 1 }}) wl_done <= 1'b1;
+                        else wl_m <= wl_m + {{ v.wl_mw }}'d1;
+                    end else wl_w <= wl_w + {{ v.wl_ww }}'d1;
+                end else wl_c <= wl_c + {{ v.wl_cw }}'d1;
+            end
+        end
+    end
+
+{%- endif %}
     // ------------------------------------------------------------------ shared update pass: control
     // Layers update one at a time, so one datapath of {{ v.sh.ls }} lanes serves them all; `ul`
     // selects the layer whose memories connect to it.
@@ -386,7 +437,8 @@ module {{ v.module }} (
     reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_raddr, {{ b.pre }}_waddr;
     reg                  {{ b.pre }}_we;
     /* verilator lint_off UNUSEDSIGNAL */
-    reg                  {{ b.pre }}_accwe;  // unused when no accumulate unit writes this memory
+    wire                 {{ b.pre }}_accwe;  // unused when no accumulate unit writes this memory
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_accdata;  // the accumulate unit's sum (stage 3)
     /* verilator lint_on UNUSEDSIGNAL */
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_wdata;
     wire [{{ b.width - 1 }}:0] {{ b.pre }}_rdata;
@@ -417,6 +469,7 @@ module {{ v.module }} (
     wire [{{ c.raw - 1 }}:0] {{ c.pre }}_wrow;
     wire [{{ c.neww - 1 }}:0] {{ c.pre }}_new;
     wire                 {{ c.pre }}_act;
+    wire                 {{ c.pre }}_s3w;  // a beat in stage 3 (writing or not)
 {%- endfor %}
 {%- if b.multi %}
     // Rows of the layer being updated: read base (the one starting, in its go cycle), write base.
@@ -452,6 +505,18 @@ module {{ v.module }} (
         endcase
     end
 {%- endif %}
+    // The accumulate units run one at a time: their addresses and sums are OR-ed (each is
+    // zero unless active), a balanced tree rather than a chain of muxes.
+{%- if b.clients.is_empty() %}
+    assign {{ b.pre }}_accwe = 1'b0;
+    assign {{ b.pre }}_accdata = {{ b.width }}'d0;
+{%- else %}
+    wire {{ b.pre }}_accon = {% for c in b.clients %}{{ c.pre }}_act{% if !loop.last %} | {% endif %}{% endfor %};
+    wire [{{ b.aw - 1 }}:0] {{ b.pre }}_accra = {% for c in b.clients %}({ {{ b.aw }}{ {{ c.pre }}_act } } & {{ c.raddr }}){% if !loop.last %} | {% endif %}{% endfor %};
+    wire [{{ b.aw - 1 }}:0] {{ b.pre }}_accwa = {% for c in b.clients %}({ {{ b.aw }}{ {{ c.pre }}_s3w } } & {{ c.waddr }}){% if !loop.last %} | {% endif %}{% endfor %};
+    assign {{ b.pre }}_accwe = {% for c in b.clients %}{{ c.pre }}_we{% if !loop.last %} | {% endif %}{% endfor %};
+    assign {{ b.pre }}_accdata = {% for c in b.clients %}({ {{ b.width }}{ {{ c.pre }}_s3w } } & {{ c.wdata }}){% if !loop.last %} | {% endif %}{% endfor %};
+{%- endif %}
     always @* begin
         {{ b.pre }}_raddr = {{ b.uraddr }};
         {{ b.pre }}_waddr = {{ b.uwaddr }};
@@ -472,16 +537,14 @@ module {{ v.module }} (
         {{ b.pre }}_wdata = {{ b.members[0].uw }};
 {%- endif %}
 {%- endif %}
-        {{ b.pre }}_accwe = 1'b0;
-{%- for c in b.clients %}
-        if ({{ c.pre }}_act) {{ b.pre }}_raddr = {{ c.raddr }};
-        if ({{ c.pre }}_we) begin
+{%- if !b.clients.is_empty() %}
+        if ({{ b.pre }}_accon) {{ b.pre }}_raddr = {{ b.pre }}_accra;
+        if ({{ b.pre }}_accwe) begin
             {{ b.pre }}_we    = 1'b1;
-            {{ b.pre }}_accwe = 1'b1;
-            {{ b.pre }}_waddr = {{ c.waddr }};
-            {{ b.pre }}_wdata = {{ c.wdata }};
+            {{ b.pre }}_waddr = {{ b.pre }}_accwa;
+            {{ b.pre }}_wdata = {{ b.pre }}_accdata;
         end
-{%- endfor %}
+{%- endif %}
 {%- if !b.epoch %}
 {%- for m in b.members %}
         if (clr_on_{{ m.k }}) begin
@@ -507,7 +570,7 @@ module {{ v.module }} (
         {{ b.pre }}_s4v <= !rst && {{ b.pre }}_we;
         {{ b.pre }}_s4a <= {{ b.pre }}_waddr;
         {{ b.pre }}_fw  <= {{ b.pre }}_wdata;
-        {{ b.pre }}_old <= ({{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a)) ? {{ b.pre }}_wdata
+        {{ b.pre }}_old <= ({{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a)) ? {{ b.pre }}_accdata
                       : ({{ b.pre }}_s4v && ({{ b.pre }}_s4a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fw : {{ b.pre }}_rdata;
     end
 {%- endif %}
@@ -615,6 +678,10 @@ module {{ v.module }} (
     always @(posedge clk) {{ c.name }}_d <= {{ c.name }};
     wire [{{ p.aw - 1 }}:0] {{ c.name }}w = { {{ p.aw - c.w }}'d0, {{ c.name }}_d };
 {%- endfor %}
+{%- for r in p.evregs %}
+    reg  [{{ r.w - 1 }}:0] {{ r.name }};
+    always @(posedge clk) {{ r.name }} <= {{ r.expr }};
+{%- endfor %}
 {%- for r in p.lines %}
     wire [{{ r.w - 1 }}:0] {{ r.name }} = {{ r.expr }};
 {%- endfor %}
@@ -659,7 +726,12 @@ module {{ v.module }} (
         {{ p.pre }}_s2_last <= !rst && {{ p.pre }}_fdb && {{ p.pre }}_lastdb;
     end
     wire [{{ l.lanes * p.wb - 1 }}:0] {{ p.pre }}_w;
-{%- if p.has_wrom %}
+{%- if let Some(sp) = p.spram %}
+    sf_spram_rom #(.WIDTH({{ sp.width }}), .AW({{ p.waw }}), .SLOT({{ sp.slot }}), .PW_LOG({{ sp.pw_log }}), .COLS({{ sp.cols }}), .ROWS({{ sp.rows }}), .RW({{ sp.rw }}), .CW({{ sp.cw }}), .WW({{ sp.ww }})) {{ p.pre }}_wrom (
+        .clk(clk), .loading(!wl_done), .ld_we(wl_fire && (wl_m == {{ v.wl_mw }}'d{{ sp.idx }})),
+        .ld_word(wl_w[{{ sp.ww - 1 }}:0]), .ld_col(wl_c[{{ sp.cw - 1 }}:0]), .ld_nib(wl_n), .ld_data(wl_data),
+        .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
+{%- else if p.has_wrom %}
     sf_ram #(.WIDTH({{ l.lanes * p.wb }}), .DEPTH({{ p.wdepth }}), .AW({{ p.waw }}), .INIT("{{ p.wfile }}"), .LOGIC({% if p.wlogic %}1{% else %}0{% endif %})) {{ p.pre }}_wrom (
         .clk(clk), .we(1'b0), .waddr({{ p.waw }}'d0), .wdata({{ l.lanes * p.wb }}'d0),
         .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
@@ -691,6 +763,7 @@ module {{ v.module }} (
                 .result({{ p.pre }}_new[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}]));
         end
     endgenerate
+    assign {{ p.pre }}_s3w  = {{ p.pre }}_s3;
     assign {{ p.pre }}_we   = {{ p.pre }}_s3 && ({{ p.pre }}_s3_mask != {{ l.lanes }}'d0);
     assign {{ p.pre }}_wrow = {{ p.pre }}_s3_row;
     reg {{ p.pre }}_finr, {{ p.pre }}_actr;

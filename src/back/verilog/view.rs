@@ -26,6 +26,9 @@ pub struct Design {
     pub out_width: usize,
     /// Bits of an input word.
     pub in_width: usize,
+    /// The design has the weight-load port (`wl_valid`, `wl_ready`, `wl_data[3:0]`): weight
+    /// ROMs in SPRAM, loaded from `<module>_wl.hex` after reset.
+    pub weight_load: bool,
 }
 
 /// Bits to address `n` words (at least 1).
@@ -162,8 +165,13 @@ pub struct ProjView {
     pub wrom_addr: String,
     /// Constant weight literal (WB bits) when there is no ROM.
     pub wconst: String,
+    /// The weight ROM's large-RAM placement, when it has one.
+    pub spram: Option<SpramView>,
     /// Counters, outermost first.
     pub counters: Vec<CounterView>,
+    /// Per-event sums of the entry's coordinates, registered with the event (stage 1); their
+    /// expressions read `<pre>_ev_pos`.
+    pub evregs: Vec<LineView>,
     /// Stage-1 wires computing the beat's coordinates (each registered for stage 1b).
     pub lines: Vec<LineView>,
     /// Stage-1 signals registered for stage 1b as `<name>_b` (with `lines`).
@@ -176,6 +184,89 @@ pub struct ProjView {
     pub mask: String,
     /// The target row's current value at stage 3 (the bank's register), `lanes * tw` bits.
     pub old: String,
+}
+
+/// A weight ROM placed in large RAM (iCE40 SPRAM), filled through the weight-load port.
+pub struct SpramView {
+    /// Index among the design's large-RAM ROMs (load order).
+    pub idx: usize,
+    /// ROM file whose words the load image holds (removed from the ROM files).
+    pub file: String,
+    /// Logical word width.
+    pub width: usize,
+    /// Layout on the blocks.
+    pub slot: usize,
+    /// log2 of the logical words per block word.
+    pub pw_log: usize,
+    /// Blocks side by side.
+    pub cols: usize,
+    /// Blocks one below the other.
+    pub rows: usize,
+    /// Block words used.
+    pub words: usize,
+    /// Widths of the row index, column index and block word index.
+    pub rw: usize,
+    /// Column index width.
+    pub cw: usize,
+    /// Block word index width.
+    pub ww: usize,
+}
+
+/// One large-RAM ROM as the loader sees it.
+pub struct SpramMemView {
+    /// Load order index.
+    pub idx: usize,
+    /// Block words.
+    pub words: usize,
+    /// Blocks side by side.
+    pub cols: usize,
+}
+
+/// The load image of large-RAM ROMs: for each ROM in order, each block word, each column,
+/// its four nibbles lowest first, one hex digit per line. `text` holds the ROM's logical words
+/// as hex lines (as for `$readmemh`), `width` bits each.
+fn spram_image(text: &str, width: usize, s: &SpramView, out: &mut String) {
+    let bits: Vec<Vec<bool>> = text
+        .lines()
+        .map(|l| {
+            let mut v = vec![false; width];
+            for (d, ch) in l.bytes().rev().enumerate() {
+                let n = (ch as char).to_digit(16).unwrap_or(0);
+                for b in 0..4 {
+                    if d * 4 + b < width {
+                        v[d * 4 + b] = (n >> b) & 1 == 1;
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    let per_word = 1usize << s.pw_log;
+    for w in 0..s.words {
+        for c in 0..s.cols {
+            let mut word = [false; 16];
+            if s.cols > 1 {
+                if let Some(v) = bits.get(w) {
+                    for (b, bit) in word.iter_mut().enumerate() {
+                        *bit = v.get(c * 16 + b).copied().unwrap_or(false);
+                    }
+                }
+            } else {
+                for slot in 0..per_word {
+                    if let Some(v) = bits.get(w * per_word + slot) {
+                        for (b, &bit) in v.iter().enumerate() {
+                            word[slot * s.slot + b] = bit;
+                        }
+                    }
+                }
+            }
+            for n in 0..4 {
+                let nib = (0..4).fold(0u32, |a, b| a | (u32::from(word[n * 4 + b]) << b));
+                out.push(char::from_digit(nib, 16).expect("nibble"));
+                out.push('\n');
+            }
+        }
+    }
 }
 
 /// A named wire of the address arithmetic.
@@ -397,6 +488,16 @@ pub struct TopView {
     pub clear_w: usize,
     /// ROM images (file name, hex text).
     pub roms: Vec<(String, String)>,
+    /// Large-RAM weight ROMs, in load order.
+    pub spram: Vec<SpramMemView>,
+    /// Nibbles of the weight-load image (0 without large-RAM ROMs).
+    pub wl_nibbles: usize,
+    /// Widths of the loader's memory, block word and column counters.
+    pub wl_mw: usize,
+    /// Block word counter width.
+    pub wl_ww: usize,
+    /// Column counter width.
+    pub wl_cw: usize,
     /// Leak multiplier fraction bits.
     pub leak_bits: u32,
     /// Shared update datapath widths.
@@ -459,6 +560,25 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let mut layers = vec![];
     for (k, l) in plan.layers.iter().enumerate() {
         layers.push(layer_view(plan, k, l, &mut namer, &mut roms)?);
+    }
+    // Large-RAM ROMs: numbered in plan order; their words go to the load image instead of a
+    // ROM file.
+    let mut spram = vec![];
+    let mut image = String::new();
+    for p in layers.iter_mut().flat_map(|l| l.projs.iter_mut()) {
+        if let Some(sv) = p.spram.as_mut() {
+            sv.idx = spram.len();
+            let at = roms.iter().position(|(f, _)| *f == sv.file).expect("the ROM file of a large-RAM ROM");
+            let (_, text) = roms.remove(at);
+            spram_image(&text, sv.width, sv, &mut image);
+            spram.push(SpramMemView { idx: sv.idx, words: sv.words, cols: sv.cols });
+        }
+    }
+    let wl_nibbles = image.len() / 2;
+    let wl_ww = layers.iter().flat_map(|l| &l.projs).filter_map(|p| p.spram.as_ref()).map(|s| s.ww).max().unwrap_or(15);
+    let wl_cw = layers.iter().flat_map(|l| &l.projs).filter_map(|p| p.spram.as_ref()).map(|s| s.cw).max().unwrap_or(1);
+    if !spram.is_empty() {
+        roms.push((format!("{module}_wl.hex"), image));
     }
     let sh = Shared {
         ls: plan.layers.iter().map(|l| l.lanes).max().unwrap_or(1),
@@ -575,6 +695,11 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         // Wide enough to hold `rows` itself: the clear compares the row counter against it.
         clear_w: abits(clear_rows + 1),
         roms,
+        wl_mw: abits(spram.len()),
+        spram,
+        wl_nibbles,
+        wl_ww,
+        wl_cw,
         leak_bits: plan.rules.leak_bits(),
         out_spikes: plan.output.spikes,
         any_epoch: banks.iter().any(|b| b.epoch),
@@ -733,30 +858,33 @@ fn cw(aw: usize, v: usize) -> String {
     format!("{aw}'d{v}")
 }
 
-/// Pooling window candidate code over source coordinates `sy`, `sx` with candidate counters
-/// `ky`, `kx`; declares `<pre>_<tag>y`, `<pre>_<tag>x` and `<pre>_<tag>ok`.
+/// Pooling window candidate code over source coordinates plus padding `u` (expressions, per
+/// axis) with candidate counters `ky`, `kx`; declares `<pre>_<tag>y`, `<pre>_<tag>x` and
+/// `<pre>_<tag>ok`. With `top = u >> log2 s` and `rem = u mod s`, candidate `kc` is window
+/// `top - kc`, valid when `kc <= top`, `top - kc < out` and `rem + kc * s < k`: one subtract and
+/// compares that do not chain.
 fn pool_lines(
     pre: &str,
     tag: &str,
     g: &PoolGeom,
-    src: (&str, &str),
+    u: (&str, &str),
     cand: (&str, &str),
     aw: usize,
     lines: &mut Vec<LineView>,
 ) {
     let c32 = |v: usize| cw(aw, v);
-    for (d, (s, kc)) in [(src.0, cand.0), (src.1, cand.1)].into_iter().enumerate() {
+    for (d, (uu, kc)) in [(u.0, cand.0), (u.1, cand.1)].into_iter().enumerate() {
         let ax = if d == 0 { "y" } else { "x" };
         let top = format!("{pre}_{tag}t{ax}");
-        line(lines, top.clone(), aw, format!("({s} + {}) >> {}", c32(g.p[d]), log2(g.s[d])));
+        line(lines, top.clone(), aw, format!("({uu}) >> {}", log2(g.s[d])));
         line(
             lines,
             format!("{pre}_{tag}ok{ax}"),
             1,
             format!(
-                "({kc} <= {top}) && (({top} - {kc}) < {}) && ((({s} + {}) - (({top} - {kc}) << {})) < {})",
+                "({kc} <= {top}) && ({top} < {kc} + {}) && ((({uu}) & {}) + ({kc} << {}) < {})",
                 c32(g.out[d]),
-                c32(g.p[d]),
+                c32(g.s[d] - 1),
                 log2(g.s[d]),
                 c32(g.k[d])
             ),
@@ -819,10 +947,12 @@ fn proj_view(
     // Address arithmetic width: every intermediate (coordinates plus padding and taps, rows,
     // weight addresses, flattened source indices) is below `bound`, so nothing wraps.
     let reach = match &p.kind {
-        ProjKind::Conv { kh, kw, pad, dil, .. } => pad[0].max(pad[1]) + (kh * dil[0]).max(kw * dil[1]),
-        ProjKind::Pool(g) => g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]),
+        ProjKind::Conv { kh, kw, pad, dil, stride, .. } => {
+            2 * pad[0].max(pad[1]) + (kh * dil[0]).max(kw * dil[1]) + stride[0].max(stride[1])
+        }
+        ProjKind::Pool(g) => 2 * g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]) + 2 * g.s[0].max(g.s[1]),
         _ => 0,
-    } + p.pre_pool.as_ref().map_or(0, |g| g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]));
+    } + p.pre_pool.as_ref().map_or(0, |g| 2 * g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]) + 2 * g.s[0].max(g.s[1]));
     let bound = [l.rows, wdepth, s_shape.iter().product(), l.neurons(), s_shape[1].max(s_shape[2]) + reach]
         .into_iter()
         .max()
@@ -836,12 +966,22 @@ fn proj_view(
         format!("{name}w")
     };
     let (c, y, x) = (format!("{pre}_c"), format!("{pre}_y"), format!("{pre}_x"));
+    // Sums of an event's coordinates and a padding, registered with the event (stage 1).
+    let mut evregs = vec![];
+    let ev = |hi: usize, lo: usize, w: usize| format!("{{{}'d0, {pre}_ev_pos[{hi}:{lo}]}}", aw - w);
+    let ev_sum = |name: &str, pad: [usize; 2], evregs: &mut Vec<LineView>| -> (String, String) {
+        let (ny, nx) = (format!("{pre}_{name}y"), format!("{pre}_{name}x"));
+        line(evregs, ny.clone(), aw, format!("{} + {}", ev(y_hi, y_lo, yw), c32(pad[0])));
+        line(evregs, nx.clone(), aw, format!("{} + {}", ev(x_hi, x_lo, xw), c32(pad[1])));
+        (ny, nx)
+    };
     // Pre-pooling candidates.
     let (py, px, pok) = if let Some(g) = &p.pre_pool {
         let cand = g.candidates();
         let ky = cnt(format!("{pre}_pa"), cand[0], &mut counters);
         let kx = cnt(format!("{pre}_pb"), cand[1], &mut counters);
-        pool_lines(&pre, "p", g, (&y, &x), (&ky, &kx), aw, &mut lines);
+        let (uy, ux) = ev_sum("pu", g.p, &mut evregs);
+        pool_lines(&pre, "p", g, (&uy, &ux), (&ky, &kx), aw, &mut lines);
         (format!("{pre}_py"), format!("{pre}_px"), format!("{pre}_pok"))
     } else {
         (y.clone(), x.clone(), "1'b1".to_string())
@@ -865,22 +1005,30 @@ fn proj_view(
             let kx = cnt(format!("{pre}_kx"), *kw, &mut counters);
             let cb = cnt(format!("{pre}_cb"), l.ncg, &mut counters);
             let (oh, ow) = (l.shape[1], l.shape[2]);
-            for (ax, (s, (kk, (pd, (st, (dl, o)))))) in [
-                ("y", (&py, (&ky, (pad[0], (stride[0], (dil[0], oh)))))),
-                ("x", (&px, (&kx, (pad[1], (stride[1], (dil[1], ow)))))),
+            // a = source coordinate + padding (with the event, unless pre-pooled), d = tap
+            // offset; target n = a - d is valid when a >= d, a = d (mod stride) and
+            // a < out * stride + d: compares that do not wait for the subtraction.
+            let (ay, ax_) = if p.pre_pool.is_some() {
+                line(&mut lines, format!("{pre}_ay"), aw, format!("{py} + {}", c32(pad[0])));
+                line(&mut lines, format!("{pre}_ax"), aw, format!("{px} + {}", c32(pad[1])));
+                (format!("{pre}_ay"), format!("{pre}_ax"))
+            } else {
+                ev_sum("a", *pad, &mut evregs)
+            };
+            for (ax, (a, (kk, (st, (dl, o))))) in [
+                ("y", (&ay, (&ky, (stride[0], (dil[0], oh))))),
+                ("x", (&ax_, (&kx, (stride[1], (dil[1], ow))))),
             ] {
-                line(&mut lines, format!("{pre}_a{ax}"), aw, format!("{s} + {}", c32(pd)));
                 line(&mut lines, format!("{pre}_d{ax}"), aw, format!("{kk} * {}", c32(dl)));
-                line(&mut lines, format!("{pre}_n{ax}"), aw, format!("{pre}_a{ax} - {pre}_d{ax}"));
+                line(&mut lines, format!("{pre}_n{ax}"), aw, format!("{a} - {pre}_d{ax}"));
                 line(
                     &mut lines,
                     format!("{pre}_v{ax}"),
                     1,
                     format!(
-                        "({pre}_a{ax} >= {pre}_d{ax}) && (({pre}_n{ax} & {}) == {aw}'d0) && (({pre}_n{ax} >> {}) < {})",
-                        c32(st - 1),
-                        log2(st),
-                        c32(o)
+                        "({a} >= {pre}_d{ax}) && (({a} & {m}) == ({pre}_d{ax} & {m})) && ({a} < {pre}_d{ax} + {})",
+                        c32(o * st),
+                        m = c32(st - 1),
                     ),
                 );
             }
@@ -908,7 +1056,12 @@ fn proj_view(
             let cand = g.candidates();
             let ky = cnt(format!("{pre}_wa"), cand[0], &mut counters);
             let kx = cnt(format!("{pre}_wb"), cand[1], &mut counters);
-            pool_lines(&pre, "q", g, (&y, &x), (&ky, &kx), aw, &mut lines);
+            let (uy, ux) = if p.pre_pool.is_some() {
+                (format!("{py} + {}", c32(g.p[0])), format!("{px} + {}", c32(g.p[1])))
+            } else {
+                ev_sum("qu", g.p, &mut evregs)
+            };
+            pool_lines(&pre, "q", g, (&uy, &ux), (&ky, &kx), aw, &mut lines);
             line(&mut lines, format!("{pre}_lane"), aw, format!("{c} & {}", c32(lanes - 1)));
             row = format!("({c} >> {}) * {} + {pre}_qy * {} + {pre}_qx", log2(lanes), c32(pos), c32(l.shape[2]));
             waddr = row.clone();
@@ -1026,6 +1179,31 @@ fn proj_view(
         None
     };
     let wconst = if wb == 1 { format!("1'b{}", u8::from(p.weights.at(0) > 0)) } else { lit(p.weights.at(0), wb) };
+    let wname = format!("{}.w{j}", l.name);
+    let spram = match (&wrom, plan.memories.iter().find(|m| m.name == wname).map(|m| &m.map)) {
+        (Some((file, _, _, _)), Some(MemMap::LargeRam { layout: lay, .. })) => {
+            if lay.block_width != 16 || lay.block_depth != 16384 {
+                return Err(EmitError(format!(
+                    "{wname}: large RAM of {} x {} bits: only iCE40 SPRAM (16384 x 16) is emitted",
+                    lay.block_depth, lay.block_width
+                )));
+            }
+            Some(SpramView {
+                idx: 0,
+                file: file.clone(),
+                width: lanes * wb,
+                slot: lay.slot,
+                pw_log: log2(lay.per_word),
+                cols: lay.cols,
+                rows: lay.rows,
+                words: lay.words,
+                rw: abits(lay.rows),
+                cw: abits(lay.cols),
+                ww: 14 + abits(lay.rows),
+            })
+        }
+        _ => None,
+    };
     let (target, tw) = match p.target {
         AccTarget::Static => ("s", l.s_bits as usize),
         AccTarget::Dynamic if l.kind.cuba() => ("y", l.y_bits as usize),
@@ -1068,7 +1246,9 @@ fn proj_view(
         wlogic: wrom.as_ref().is_some_and(|w| w.3),
         wrom_addr,
         wconst,
+        spram,
         counters,
+        evregs,
         lines,
         regs,
         row,
@@ -1335,7 +1515,7 @@ pub struct EvBankView {
 }
 
 fn register_max_bits(plan: &Plan) -> u64 {
-    crate::target::Target::load(&plan.target).map_or(256, |t| t.mapping.register_max_bits)
+    plan.register_max_bits
 }
 
 /// Groups memories given as (layer, rows) in layer order: small ones share a group while
