@@ -563,7 +563,10 @@ module {{ v.module }} (
     // read. Every compare is between flip-flops.
     reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s2a, {{ b.pre }}_s3a, {{ b.pre }}_s4a;
     reg                  {{ b.pre }}_s4v;
-    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw, {{ b.pre }}_old;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_old;   // narrower layers use the low bits of each lane
+    /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         {{ b.pre }}_s2a <= {{ b.pre }}_raddr;
         {{ b.pre }}_s3a <= {{ b.pre }}_s2a;
