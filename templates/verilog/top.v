@@ -224,7 +224,7 @@ module {{ v.module }} (
     // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
     // the pass compares rows from its second cycle and positions at its write stage.
     reg  [{{ v.sh.rw }}:0] u_rows;
-    reg  [15:0] u_w1, u_h1, u_ncg1;
+    reg  [15:0] u_w1, u_h1, u_ncg1, u_w2, u_h2, u_ncg2;   // extent - 1 and - 2
     reg  [31:0] u_gc, u_lanes;
     reg  [{{ v.sh.ls - 1 }}:0] u_lmask, u_lastmask;
     always @(posedge clk) begin
@@ -233,12 +233,14 @@ module {{ v.module }} (
             {{ v.lw }}'d{{ l.k }}: begin
                 u_rows <= {{ v.sh.rw + 1 }}'d{{ l.rows }}; u_w1 <= 16'd{{ l.w - 1 }}; u_h1 <= 16'd{{ l.h - 1 }};
                 u_ncg1 <= 16'd{{ l.ncg - 1 }}; u_gc <= 32'd{{ l.gc }}; u_lanes <= 32'd{{ l.lanes }};
+                u_w2 <= 16'd{{ l.w.max(2) - 2 }}; u_h2 <= 16'd{{ l.h.max(2) - 2 }}; u_ncg2 <= 16'd{{ l.ncg.max(2) - 2 }};
                 u_lmask <= {{ l.u_lanes(v.sh) }}; u_lastmask <= {{ l.u_lastmask(v.sh) }};
             end
 {%- endfor %}
             default: begin
                 u_rows <= {{ v.sh.rw + 1 }}'d1; u_w1 <= 16'd0; u_h1 <= 16'd0;
                 u_ncg1 <= 16'd0; u_gc <= 32'd1; u_lanes <= 32'd1;
+                u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd0;
                 u_lmask <= {{ v.sh.ls }}'d0; u_lastmask <= {{ v.sh.ls }}'d0;
             end
         endcase
@@ -275,6 +277,7 @@ module {{ v.module }} (
     wire                 u_fin   = u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
     reg  [15:0] ucb, uy, ux;
+    reg         ufcb, ufy, ufx, u_go_d;   // ucb, uy, ux are their last values
     always @(posedge clk) begin
         if (rst) begin
             u_act  <= 1'b0;
@@ -294,17 +297,35 @@ module {{ v.module }} (
                 end
             end
         end
+        // The last-position flags are registered with the counters (compared one step
+        // ahead), first from the geometry registered the cycle after go.
+        u_go_d <= u_go;
         if (u_go) begin
             ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
+        end else if (u_go_d) begin
+            ufx <= (u_w1 == 16'd0); ufy <= (u_h1 == 16'd0); ufcb <= (u_ncg1 == 16'd0);
         end else if (u_w) begin
-            if (ux == u_w1) begin
+            if (ufx) begin
                 ux <= 16'd0;
-                if (uy == u_h1) begin
+                ufx <= (u_w1 == 16'd0);
+                if (ufy) begin
                     uy <= 16'd0;
-                    if (ucb == u_ncg1) ucb <= 16'd0;
-                    else ucb <= ucb + 16'd1;
-                end else uy <= uy + 16'd1;
-            end else ux <= ux + 16'd1;
+                    ufy <= (u_h1 == 16'd0);
+                    if (ufcb) begin
+                        ucb <= 16'd0;
+                        ufcb <= (u_ncg1 == 16'd0);
+                    end else begin
+                        ucb <= ucb + 16'd1;
+                        ufcb <= (ucb == u_ncg2);
+                    end
+                end else begin
+                    uy <= uy + 16'd1;
+                    ufy <= (uy == u_h2);
+                end
+            end else begin
+                ux <= ux + 16'd1;
+                ufx <= (ux == u_w2);
+            end
         end
     end
 {%- if v.any_prom_by_cgi %}
@@ -335,8 +356,8 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (u_go) begin
             u_c0 <= 32'd0; u_cg <= 32'd0;
-        end else if (u_w && ux == u_w1 && uy == u_h1) begin
-            if (ucb == u_ncg1) begin
+        end else if (u_w && ufx && ufy) begin
+            if (ufcb) begin
                 u_c0 <= u_cg + u_gc;
                 u_cg <= u_cg + u_gc;
             end else u_c0 <= u_c0 + u_lanes;
@@ -876,7 +897,7 @@ module {{ v.module }} (
         endcase
     end
     // Lanes of the write-stage row that hold neurons of the layer.
-    wire [{{ v.sh.ls - 1 }}:0] u_valid = u_lmask & ((ucb == u_ncg1) ? u_lastmask : {{ "{" }}{{ v.sh.ls }}{1'b1}});
+    wire [{{ v.sh.ls - 1 }}:0] u_valid = u_lmask & (ufcb ? u_lastmask : {{ "{" }}{{ v.sh.ls }}{1'b1}});
     wire [{{ v.sh.ls - 1 }}:0] u_sp;
     /* verilator lint_off UNUSEDSIGNAL */
     // Membrane values are streamed only by a value-output layer.

@@ -2,6 +2,10 @@
 // read-first read port (a read of the address being written returns the old word).
 // INIT names a $readmemh file (empty: all zeros). LOGIC=1 asks synthesis for flip-flops
 // or LUTs instead of block RAM (small memories). Infers iCE40 EBR / 7 Series BRAM.
+// The generated designs never use the word read from an address in the cycle it is written
+// (the accumulate pipeline forwards that write instead; no other unit reads and writes one
+// memory at once), so synthesis is told not to build collision logic (no_rw_check); the
+// simulation model stays read-first.
 `timescale 1ns/1ps
 `default_nettype none
 module sf_ram #(
@@ -34,7 +38,7 @@ module sf_ram #(
             end
             assign rdata = q;
         end else begin : g_bram
-            reg [WIDTH-1:0] mem [0:DEPTH-1];
+            (* no_rw_check *) reg [WIDTH-1:0] mem [0:DEPTH-1];
             reg [WIDTH-1:0] q;
             integer i;
             initial begin
