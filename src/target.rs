@@ -123,6 +123,11 @@ pub struct Device {
     pub large_rams: u64,
     /// Bits per large RAM.
     pub large_ram_bits: u64,
+    /// Bits per word of a large RAM (0: large RAM is not used); its depth is
+    /// `large_ram_bits / large_ram_width`. Large RAMs are single-port and cannot be
+    /// initialised: ROMs placed there are loaded through the design's weight-load port.
+    #[serde(default)]
+    pub large_ram_width: u64,
     /// DSP blocks.
     pub dsps: u64,
     /// nextpnr arguments (iCE40).
@@ -414,6 +419,14 @@ impl Target {
         let d = &self.device;
         if d.block_ram_bits > 1 << 24 || d.large_ram_bits > 1 << 30 {
             return Err("fields 'device.block_ram_bits' / 'device.large_ram_bits' are implausibly large".into());
+        }
+        if d.large_ram_width > 0
+            && (d.large_ram_width > 64 || !d.large_ram_width.is_power_of_two() || d.large_ram_bits % d.large_ram_width != 0)
+        {
+            return Err(format!(
+                "field 'device.large_ram_width': {} must be a power of two up to 64 dividing 'device.large_ram_bits'",
+                d.large_ram_width
+            ));
         }
         for &[depth, width] in &d.block_ram_modes {
             if depth == 0 || width == 0 || depth.checked_mul(width).is_none_or(|b| b > d.block_ram_bits.max(1)) {

@@ -38,9 +38,10 @@ fn every_student_agrees_with_the_reference_at_default_settings() {
     }
 }
 
-/// The cycle formula of docs/hardware.md, written out independently of the engine:
-/// total = sum LOAD (n_in) + sum ACC (1 if empty, 2 + beats + 2 otherwise)
-///       + sum UPD (rows + 1 + 12) + per step OUT (rows_out + 1) + 1 (done).
+/// The cycle formula of docs/hardware.md, written out independently of the engine, with the
+/// sequencer's one cycle after every phase:
+/// total = sum LOAD (n_in + 1) + sum ACC (1 + 1 if empty, 2 + beats + 4 + 1 otherwise)
+///       + sum UPD (1 + rows + 12 + 1) + per step OUT (1 + rows_out + 1) + 1 (done).
 #[test]
 fn cycle_formula_matches_the_engine() {
     for (c, _) in students() {
@@ -51,14 +52,14 @@ fn cycle_formula_matches_the_engine() {
             for s in &e.samples {
                 let k = &s.counters;
                 let loads = if plan.input.per_step { k.steps_run } else { 1 };
-                let mut total = loads * plan.input.numel() as u64;
+                let mut total = loads * (plan.input.numel() as u64 + 1);
                 for (li, l) in plan.layers.iter().enumerate() {
                     let lc = &k.layers[li];
                     let nonempty = lc.acc_phases - lc.empty_acc_phases;
-                    total += lc.empty_acc_phases + nonempty * 4 + lc.beats;
-                    total += lc.update_passes * (l.rows as u64 + 1 + 12);
+                    total += lc.empty_acc_phases * 2 + nonempty * 7 + lc.beats;
+                    total += lc.update_passes * (l.rows as u64 + 1 + 12 + 1);
                 }
-                total += k.steps_run * (plan.layers[plan.output.layer].rows as u64 + 1);
+                total += k.steps_run * (plan.layers[plan.output.layer].rows as u64 + 2);
                 total += 1;
                 assert_eq!(total, k.cycles, "{} lanes {lanes}", c.name);
                 // And the engine's own accounting agrees with the schedule module.

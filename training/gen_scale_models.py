@@ -2,6 +2,7 @@
 (not committed; written to OUTDIR):
 
   mlp784.nir          784-1024-1024-10 LIF MLP, Affine weights +-a_i per row
+  mlp784_up5k.nir     784-1024-10 LIF MLP (0.81 Mbit of binary weights: the UP5K's SPRAM size)
   resnet18_cifar.nir  3x32x32 ResNet-18-like conv SNN: binary 3x3 convs, BasicBlocks whose
                       shortcut is a second edge into the block's second LIF node (identity, or a
                       binary 1x1 stride-2 Conv2d when the shape changes), AvgPool2d 4x4, Flatten,
@@ -20,7 +21,7 @@ random inputs, layer by layer in graph order) so that every LIF layer spikes at 
 TARGET_RATE; row scales a_i = a * (1 + 0.25 u_i), u_i ~ U(-1, 1), rounded to a power-of-two
 grid like the trained students (f32 sums exact). Biases are zero.
 
-Usage: python training/gen_scale_models.py OUTDIR [--calib 32] [--rate 0.5] [--models mlp784,vgg_cifar]
+Usage: python training/gen_scale_models.py OUTDIR [--calib 32] [--rate 0.5] [--only NAME,...]
 
 --rate sets the input spike rate and every LIF layer's target rate (default 0.10; the engine
 benchmarks also use 0.5, where most inputs of a busy layer spike).
@@ -112,13 +113,12 @@ def binary_layer_weights(b, sgn, syn_unit, extra, name):
     return w
 
 
-def gen_mlp784(rng, x):
-    """x: T x B x 784 spikes (calibration batch)."""
+def gen_mlp784(rng, x, sizes=(784, 1024, 1024, 10)):
+    """x: T x B x 784 spikes (calibration batch); sizes: the layer widths."""
     b = Builder(rng)
-    b.nodes["input"] = nir.Input(input_type=np.array([784]))
+    b.nodes["input"] = nir.Input(input_type=np.array([sizes[0]]))
     prev, h = "input", x
-    sizes = [784, 1024, 1024, 10]
-    for i in range(3):
+    for i in range(len(sizes) - 1):
         n_in, n_out = sizes[i], sizes[i + 1]
         sgn = b.signs((n_out, n_in))
         fc, lif = f"fc{i + 1}", f"lif{i + 1}"
@@ -129,7 +129,7 @@ def gen_mlp784(rng, x):
         h = lif_scan(h @ torch.as_tensor(w).T)
         b.rates[lif] = float(h.mean())
         prev = lif
-    b.nodes["output"] = nir.Output(output_type=np.array([10]))
+    b.nodes["output"] = nir.Output(output_type=np.array([sizes[-1]]))
     b.edges.append((prev, "output"))
     return nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata={"generator": "spikefab gen_scale_models.py",
                                                                   "dt": DT, "reset": "zero", "timesteps": T}), b
@@ -260,7 +260,9 @@ def gen_vgg_cifar(rng, x):
                                                                   "dt": DT, "reset": "zero", "timesteps": T}), b
 
 
-MODELS = (("mlp784", (784,), gen_mlp784), ("resnet18_cifar", (3, 32, 32), gen_resnet18),
+MODELS = (("mlp784", (784,), gen_mlp784),
+          ("mlp784_up5k", (784,), lambda rng, x: gen_mlp784(rng, x, (784, 1024, 10))),
+          ("resnet18_cifar", (3, 32, 32), gen_resnet18),
           ("vgg_cifar", (3, 32, 32), gen_vgg_cifar))
 
 
@@ -270,11 +272,10 @@ def main():
     ap.add_argument("--calib", type=int, default=16, help="samples used to calibrate the layer scales")
     ap.add_argument("--rate", type=float, default=0.10,
                     help="input spike rate and the target spike rate of every LIF layer (default 0.10)")
-    ap.add_argument("--models", default=",".join(m[0] for m in MODELS),
-                    help="comma-separated models to generate (default: all)")
+    ap.add_argument("--only", default="", help="comma-separated model names to generate (default: all)")
     args = ap.parse_args()
-    wanted = args.models.split(",")
-    unknown = sorted(set(wanted) - {m[0] for m in MODELS})
+    only = [m for m in args.only.split(",") if m]
+    unknown = sorted(set(only) - {m[0] for m in MODELS})
     if unknown:
         ap.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(m[0] for m in MODELS)}")
     global IN_RATE, TARGET_RATE
@@ -284,7 +285,9 @@ def main():
     t_all = time.time()
     info = {"dt": DT, "beta": BETA, "threshold": THR, "reset": "zero", "fire_on_equal": False, "timesteps": T,
             "input_spike_rate": IN_RATE, "target_rate": TARGET_RATE, "seed": SEED, "models": {}}
-    for name, shape, gen in (m for m in MODELS if m[0] in wanted):
+    for name, shape, gen in MODELS:
+        if only and name not in only:
+            continue
         t0 = time.time()
         rng = np.random.RandomState(SEED)
         n_in = int(np.prod(shape))

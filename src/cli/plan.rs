@@ -210,7 +210,7 @@ pub fn print_plan(p: &Plan) {
             MemMap::BlockRam { blocks, mode } => {
                 format!("{blocks} block RAM ({}x{})", mode[0], mode[1])
             }
-            MemMap::LargeRam { blocks } => format!("{blocks} large RAM"),
+            MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
             MemMap::Sram => "SRAM".to_string(),
         };
         println!(
@@ -263,6 +263,30 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
             mean / plan.clock_mhz,
             plan.clock_mhz
         );
+        print_bound(&plan, &r.total, c.len());
     }
     Ok(())
+}
+
+/// The mean latency against its lower bound, synaptic events x fan-out / lanes (what the
+/// accumulate lanes must do at one target row per cycle), and where the other cycles go.
+fn print_bound(plan: &Plan, total: &spikefab::sim::cycle::Counters, n: usize) {
+    let n = n.max(1) as f64;
+    let bound: f64 = plan.layers.iter().zip(&total.layers).map(|(l, c)| c.synaptic_ops as f64 / l.lanes as f64).sum::<f64>() / n;
+    let beats: f64 = total.layers.iter().map(|c| c.beats as f64).sum::<f64>() / n;
+    let cycles = total.cycles as f64 / n;
+    let upd: f64 = plan
+        .layers
+        .iter()
+        .zip(&total.layers)
+        .map(|(l, c)| (c.update_passes * spikefab::hw::schedule::upd_cycles(l)) as f64)
+        .sum::<f64>()
+        / n;
+    let io = (total.load_cycles + total.out_cycles) as f64 / n;
+    println!(
+        "latency bound (synaptic events x fan-out / lanes): {bound:.1} cycles; accumulate beats {beats:.1}, update passes \
+         {upd:.1}, input and output {io:.1}, phase control {:.1}; cycles / bound {}",
+        (cycles - beats - upd - io).max(0.0),
+        if bound > 0.0 { format!("{:.2}", cycles / bound) } else { "n/a (no synaptic events)".into() }
+    );
 }

@@ -175,7 +175,7 @@ pub fn clock_top(d: &Design, t: &Target) -> Result<Option<(String, String)>, Str
          `default_nettype none\nmodule {m}_top (\n",
         p.fout_mhz, p.fin_mhz
     );
-    let inputs = ["clk", "rst", "start", "in_valid", "in_data", "out_ready"];
+    let inputs = ["clk", "rst", "start", "in_valid", "in_data", "out_ready", "wl_valid", "wl_data"];
     let decl: Vec<String> = ports
         .iter()
         .map(|(n, w)| {

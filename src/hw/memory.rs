@@ -3,8 +3,13 @@
 //! Mapping rule: memories of at most `register_max_bits` (ROMs: `rom_logic_max_bits`) become
 //! flip-flops or LUTs; on FPGAs the rest
 //! go to block RAMs in the aspect ratio that needs the fewest blocks; ASIC targets count
-//! SRAM. Large single-port RAMs (iCE40 SPRAM) are not used: the update pipeline reads one row
-//! while writing the previous one, which needs two ports, and SPRAM cannot be initialised.
+//! SRAM. Weight ROMs of at least `large_ram_min_bits` go to the device's large single-port
+//! RAMs (iCE40 SPRAM), largest first while blocks remain: they are only read during an
+//! inference, so one port suffices, and the design loads them through its weight-load port
+//! because large RAMs cannot be initialised. State memories stay in block RAM (the update
+//! pipeline reads one row while writing another).
+
+use serde::Serialize;
 
 use super::{MemMap, Memory, Plan};
 use crate::quant::{Leak, ProjKind, Source};
@@ -70,6 +75,47 @@ pub fn param_lane_bits(plan: &Plan, layer: usize) -> usize {
     bits
 }
 
+/// How a ROM of `depth` words x `width` bits sits in large RAM blocks of `block_width`-bit
+/// words, `block_depth` deep: narrow words share a block word in power-of-two slots, wide ones
+/// span blocks side by side, and deep ones span blocks one below the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LargeLayout {
+    /// Bits per slot (a power of two, at most a block word; the block word when `cols > 1`).
+    pub slot: usize,
+    /// Logical words per block word (a power of two).
+    pub per_word: usize,
+    /// Blocks side by side.
+    pub cols: usize,
+    /// Block words used: `ceil(depth / per_word)`.
+    pub words: usize,
+    /// Blocks one below the other: `ceil(words / block_depth)`.
+    pub rows: usize,
+    /// Words per block.
+    pub block_depth: usize,
+    /// Bits per block word.
+    pub block_width: usize,
+}
+
+impl LargeLayout {
+    /// The layout of a `depth x width` ROM on `t`'s large RAMs (None when it has none).
+    pub fn of(t: &Target, depth: usize, width: usize) -> Option<LargeLayout> {
+        let bw = t.device.large_ram_width as usize;
+        if bw == 0 || t.device.large_rams == 0 || depth == 0 || width == 0 {
+            return None;
+        }
+        let bd = (t.device.large_ram_bits / t.device.large_ram_width) as usize;
+        let (slot, per_word, cols) =
+            if width <= bw { (width.next_power_of_two(), bw / width.next_power_of_two(), 1) } else { (bw, 1, width.div_ceil(bw)) };
+        let words = depth.div_ceil(per_word);
+        Some(LargeLayout { slot, per_word, cols, words, rows: words.div_ceil(bd), block_depth: bd, block_width: bw })
+    }
+
+    /// Blocks used.
+    pub fn blocks(&self) -> usize {
+        self.cols * self.rows
+    }
+}
+
 fn place(t: &Target, depth: usize, width: usize, rom: bool) -> MemMap {
     let bits = (depth * width) as u64;
     // A ROM in logic costs about one LUT per bit of width per 16 words; a small one is cheaper
@@ -128,6 +174,21 @@ pub fn map(plan: &Plan, t: &Target) -> Vec<Memory> {
         if k == plan.output.layer {
             let w = if plan.output.spikes { lanes } else { lanes * l.v_bits as usize };
             add(format!("{}.out", l.name), Some(k), "output", l.rows, w, false);
+        }
+    }
+    // Large RAM: the biggest weight ROMs first, while blocks remain (ties in plan order).
+    let min = t.mapping.large_ram_min_bits;
+    let mut free = t.device.large_rams as usize;
+    let mut big: Vec<usize> = (0..v.len())
+        .filter(|&i| v[i].role == "weights" && min > 0 && (v[i].depth * v[i].width) as u64 >= min)
+        .collect();
+    big.sort_by_key(|&i| std::cmp::Reverse(v[i].depth * v[i].width));
+    for i in big {
+        if let Some(lay) = LargeLayout::of(t, v[i].depth, v[i].width)
+            && lay.blocks() <= free
+        {
+            free -= lay.blocks();
+            v[i].map = MemMap::LargeRam { blocks: lay.blocks() as u64, layout: lay };
         }
     }
     v

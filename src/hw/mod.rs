@@ -110,10 +110,12 @@ pub enum MemMap {
         /// Aspect ratio used (depth, width).
         mode: [u64; 2],
     },
-    /// Large single-port RAM (SPRAM).
+    /// Large single-port RAM (SPRAM), loaded through the weight-load port.
     LargeRam {
         /// Number of blocks.
         blocks: u64,
+        /// How the words sit in the blocks.
+        layout: memory::LargeLayout,
     },
     /// Counted only (ASIC targets).
     Sram,
@@ -158,6 +160,9 @@ pub struct Plan {
     pub clock_mhz: f64,
     /// Logical memories and their mapping.
     pub memories: Vec<Memory>,
+    /// The target's `register_max_bits`: memories shared by several layers in the RTL map to
+    /// flip-flops up to this size.
+    pub register_max_bits: u64,
 }
 
 impl Deref for Plan {
@@ -182,6 +187,7 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>) -> Plan {
         target: target.name.clone(),
         clock_mhz: target.clock.default_mhz,
         memories: vec![],
+        register_max_bits: target.mapping.register_max_bits,
     };
     plan.memories = memory::map(&plan, target);
     plan

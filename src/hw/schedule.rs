@@ -14,7 +14,8 @@
 //! done
 //! ```
 //!
-//! Phase durations in cycles (ready/valid partners always ready):
+//! Phase durations in cycles (ready/valid partners always ready), each followed by the
+//! sequencer's GAP cycle (it registers the phase's end before starting the next):
 //!
 //! ```text
 //! LOAD = n_in + LOAD_EXTRA
@@ -22,7 +23,8 @@
 //!      = ACC_HEAD + events * beats_per_event + ACC_TAIL   otherwise
 //! UPD  = UPD_HEAD + rows + UPD_TAIL
 //! OUT  = OUT_HEAD + rows_out + OUT_TAIL
-//! total = START + sum of phases + DONE
+//! EXIT = EXIT_CHECK;  CLEAR = max rows
+//! total = START + sum of (phase + GAP) + DONE
 //! ```
 //!
 //! beats_per_event: Dense `ncg`; Conv `kh*kw*ncg`; Pool `ceil(kh/sh)*ceil(kw/sw)`;
@@ -41,9 +43,9 @@ pub const LOAD_EXTRA: u64 = 0;
 pub const ACC_EMPTY: u64 = 1;
 /// ACC pipeline fill: the first event entry is read, then captured.
 pub const ACC_HEAD: u64 = 2;
-/// ACC pipeline drain: the last beat's event is registered, its read data arrives and is
-/// written back.
-pub const ACC_TAIL: u64 = 2;
+/// ACC pipeline drain: the last beat's event is registered, its coordinates are registered,
+/// its read data arrives and is registered, and its sum is written back.
+pub const ACC_TAIL: u64 = 4;
 /// UPD pipeline fill: the first row is read.
 pub const UPD_HEAD: u64 = 1;
 /// UPD pipeline drain: the neuron lanes' stages (hdl/sf_neuron.v) between a row's read data
@@ -55,6 +57,9 @@ pub const OUT_HEAD: u64 = 1;
 pub const OUT_TAIL: u64 = 0;
 /// Cycles of the early-exit decision after OUT (when enabled).
 pub const EXIT_CHECK: u64 = 1;
+/// The cycle after every phase in which the sequencer, having registered the phase's end,
+/// starts the next one (the end of a phase never reaches the sequencer's state through logic).
+pub const GAP: u64 = 1;
 
 /// Beats an event of `p` costs in layer `l`.
 pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
@@ -76,20 +81,30 @@ pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
 
 /// Duration of an ACC phase with `events` source events.
 pub fn acc_cycles(l: &Layer, p: &Projection, events: u64) -> u64 {
-    if events == 0 { ACC_EMPTY } else { ACC_HEAD + events * beats_per_event(l, p) + ACC_TAIL }
+    GAP + if events == 0 { ACC_EMPTY } else { ACC_HEAD + events * beats_per_event(l, p) + ACC_TAIL }
 }
 
 /// Duration of an UPD phase.
 pub fn upd_cycles(l: &Layer) -> u64 {
-    UPD_HEAD + l.rows as u64 + UPD_TAIL
+    UPD_HEAD + l.rows as u64 + UPD_TAIL + GAP
 }
 
 /// Duration of a LOAD phase.
 pub fn load_cycles(plan: &Plan) -> u64 {
-    plan.input.numel() as u64 + LOAD_EXTRA
+    plan.input.numel() as u64 + LOAD_EXTRA + GAP
 }
 
 /// Duration of an OUT phase.
 pub fn out_cycles(plan: &Plan) -> u64 {
-    OUT_HEAD + plan.layers[plan.output.layer].rows as u64 + OUT_TAIL
+    OUT_HEAD + plan.layers[plan.output.layer].rows as u64 + OUT_TAIL + GAP
+}
+
+/// Duration of the early-exit decision (when enabled, after every OUT but the last step's).
+pub fn exit_cycles() -> u64 {
+    EXIT_CHECK + GAP
+}
+
+/// Duration of the clear after an early exit: the largest layer's rows.
+pub fn clear_cycles(plan: &Plan) -> u64 {
+    plan.layers.iter().map(|l| l.rows as u64).max().unwrap_or(0) + GAP
 }

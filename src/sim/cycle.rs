@@ -689,8 +689,9 @@ impl<'p> Engine<'p> {
             st.counters.output_words += plan.layers[out_l].rows as u64;
             st.counters.steps_run += 1;
             if plan.early_exit && !last {
-                cyc += schedule::EXIT_CHECK;
-                st.counters.control_cycles += schedule::EXIT_CHECK;
+                let c = schedule::exit_cycles();
+                cyc += c;
+                st.counters.control_cycles += c;
                 let row = &raw[t * out_n..(t + 1) * out_n];
                 for (c, v) in counts.iter_mut().zip(row) {
                     *c += v;
@@ -700,9 +701,8 @@ impl<'p> Engine<'p> {
                     if let Some(tr) = tracer.as_deref_mut() {
                         tr.step(cyc, t);
                     }
-                    // The RTL clears every state memory before done; that costs the largest
-                    // layer's rows.
-                    let clear = plan.layers.iter().map(|l| l.rows as u64).max().unwrap_or(0);
+                    // The RTL clears every state memory before done.
+                    let clear = schedule::clear_cycles(plan);
                     cyc += clear;
                     st.counters.control_cycles += clear;
                     break;

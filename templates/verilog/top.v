@@ -23,6 +23,11 @@ module {{ v.module }} (
     input  wire        out_ready,
     output wire [{{ v.out_w - 1 }}:0] out_data,
     output wire        out_last,
+{%- if !v.spram.is_empty() %}
+    input  wire        wl_valid,
+    output wire        wl_ready,
+    input  wire [3:0]  wl_data,
+{%- endif %}
     output wire [31:0] cycles
 );
     // ------------------------------------------------------------------ sequencer
@@ -35,7 +40,13 @@ module {{ v.module }} (
     reg [NPH-1:0] pc_oh, go_oh;
     reg [{{ v.tw - 1 }}:0] t;
     reg [31:0] cyc;
-    wire first = (state == S_IDLE) && start;       // a new inference begins
+{%- if !v.spram.is_empty() %}
+    reg  wl_done;
+    wire run_ok = wl_done;   // `start` waits for the weight image
+{%- else %}
+    wire run_ok = 1'b1;
+{%- endif %}
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
     wire late  = (t != {{ v.tw }}'d0);
     wire last  = (t == {{ v.tw }}'d{{ v.t_max - 1 }});
     assign busy   = (state != S_IDLE);
@@ -45,7 +56,11 @@ module {{ v.module }} (
     wire go_{{ ph.unit }} = go_oh[{{ ph.idx }}];  // {{ ph.kind }}
     wire fin_{{ ph.unit }};
 {%- endfor %}
-    wire fin = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
+    // The running phase's end, registered: the next phase starts one cycle later
+    // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
+    wire fin_now = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
+    reg  fin;
+    always @(posedge clk) fin <= !rst && (state == S_RUN) && fin_now;
     reg [{{ v.pc_w - 1 }}:0] next_pc;
     always @* begin
         case (pc)
@@ -86,6 +101,18 @@ module {{ v.module }} (
         end
     end
     wire [NPH-1:0] nx_oh = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << pc_nx;
+    // The layer of the update pass: set with the go of its UPD phase, held until the next one
+    // (the pass before has written its last row by then), so its geometry and memory bases
+    // come from flip-flops.
+    reg  [{{ v.lw - 1 }}:0] ul, ul_nx;
+    always @* begin
+        case (pc_nx)
+{%- for ph in v.phases %}{% if ph.kind == "upd" %}
+            {{ v.pc_w }}'d{{ ph.idx }}: ul_nx = {{ v.lw }}'d{{ ph.layer }};
+{%- endif %}{% endfor %}
+            default: ul_nx = ul;
+        endcase
+    end
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
@@ -94,11 +121,12 @@ module {{ v.module }} (
             go_oh <= {NPH{1'b0}};
             t     <= {{ v.tw }}'d0;
             cyc   <= 32'd0;
+            ul    <= {{ v.lw }}'d0;
         end else begin
             case (state)
                 S_IDLE: begin
                     go_oh <= {NPH{1'b0}};
-                    if (start) begin
+                    if (start && run_ok) begin
                         state <= S_RUN;
                         pc    <= {{ v.pc_w }}'d0;
                         pc_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
@@ -110,6 +138,7 @@ module {{ v.module }} (
                 S_RUN: begin
                     cyc   <= cyc + 32'd1;
                     go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
+                    if (fin && !st_fin) ul <= ul_nx;
                     if (fin) begin
                         if (st_fin) state <= S_FIN;
                         else begin
@@ -128,26 +157,55 @@ module {{ v.module }} (
         end
     end
 
+{%- if !v.spram.is_empty() %}
+    // ------------------------------------------------------------------ weight load (SPRAM)
+    // Weight ROMs in SPRAM cannot be initialised: after reset the host streams their image,
+    // {{ v.wl_nibbles }} nibbles (<module>_wl.hex: per ROM, per block word, per column, four
+    // nibbles lowest first) through wl_valid/wl_ready/wl_data; `start` waits until it is in.
+    reg  [{{ v.wl_mw - 1 }}:0] wl_m;   // ROM being loaded
+    reg  [{{ v.wl_ww - 1 }}:0] wl_w;   // its block word
+    reg  [{{ v.wl_cw - 1 }}:0] wl_c;   // column
+    reg  [1:0]  wl_n;                  // nibble
+    assign wl_ready = !wl_done;
+    wire wl_fire = wl_valid && !wl_done;
+    reg  wl_lastw, wl_lastc;
+    always @* begin
+        case (wl_m)
+{%- for m in v.spram %}
+            {{ v.wl_mw }}'d{{ m.idx }}: begin wl_lastw = (wl_w == {{ v.wl_ww }}'d{{ m.words - 1 }}); wl_lastc = (wl_c == {{ v.wl_cw }}'d{{ m.cols - 1 }}); end
+{%- endfor %}
+            default: begin wl_lastw = 1'b1; wl_lastc = 1'b1; end
+        endcase
+    end
+    always @(posedge clk) begin
+        if (rst) begin
+            wl_done <= 1'b0;
+            wl_m <= {{ v.wl_mw }}'d0; wl_w <= {{ v.wl_ww }}'d0; wl_c <= {{ v.wl_cw }}'d0; wl_n <= 2'd0;
+        end else if (wl_fire) begin
+            wl_n <= wl_n + 2'd1;
+            if (wl_n == 2'd3) begin
+                if (wl_lastc) begin
+                    wl_c <= {{ v.wl_cw }}'d0;
+                    if (wl_lastw) begin
+                        wl_w <= {{ v.wl_ww }}'d0;
+                        if (wl_m == {{ v.wl_mw }}'d{{ v.spram.len() - 1 }}) wl_done <= 1'b1;
+                        else wl_m <= wl_m + {{ v.wl_mw }}'d1;
+                    end else wl_w <= wl_w + {{ v.wl_ww }}'d1;
+                end else wl_c <= wl_c + {{ v.wl_cw }}'d1;
+            end
+        end
+    end
+
+{%- endif %}
     // ------------------------------------------------------------------ shared update pass: control
     // Layers update one at a time, so one datapath of {{ v.sh.ls }} lanes serves them all; `ul`
     // selects the layer whose memories connect to it.
-    reg  [{{ v.lw - 1 }}:0] ul;
-    reg  [{{ v.lw - 1 }}:0] u_gol;
     wire u_go = {% for l in v.layers %}go_{{ l.pre }}{% if !loop.last %} || {% endif %}{% endfor %};
-    always @* begin
-        u_gol = {{ v.lw }}'d0;
-{%- for l in v.layers %}
-        if (go_{{ l.pre }}) u_gol = {{ v.lw }}'d{{ l.k }};
-{%- endfor %}
-    end
-    // The layer being read (the one starting, in its go cycle); every other use of the
-    // layer's geometry takes the registered `ul`, which holds until the pass's last write.
-    wire [{{ v.lw - 1 }}:0] u_sel = u_go ? u_gol : ul;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
-        case (u_sel)
+        case (ul)
 {%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: u_pos1 = 16'd{{ l.pos - 1 }};
 {%- endfor %}
@@ -156,7 +214,7 @@ module {{ v.module }} (
     end
     reg  u_go1;   // the layer starting has one row
     always @* begin
-        case (u_gol)
+        case (ul)
 {%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: u_go1 = 1'b{% if l.rows == 1 %}1{% else %}0{% endif %};
 {%- endfor %}
@@ -188,7 +246,8 @@ module {{ v.module }} (
     reg                  u_s2;
     reg  [{{ v.sh.rw - 1 }}:0] u_row;
     wire                 u_rd    = u_go || (u_act && (u_next != u_rows));
-    wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_go ? {{ v.sh.rw }}'d0 : u_next[{{ v.sh.rw - 1 }}:0];
+    // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
+    wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_next[{{ v.sh.rw - 1 }}:0];
     // The neuron lanes take a row at stage 2 and return it {{ v.u_lat }} cycles later, at the
     // write stage (u_w, u_wrow): the update pass ends when its last row is written.
     localparam integer U_LAT = {{ v.u_lat }};
@@ -216,19 +275,21 @@ module {{ v.module }} (
     reg  [15:0] ucb, uy, ux;
     always @(posedge clk) begin
         if (rst) begin
-            u_act <= 1'b0;
-            u_s2  <= 1'b0;
-            ul    <= {{ v.lw }}'d0;
+            u_act  <= 1'b0;
+            u_s2   <= 1'b0;
+            u_next <= {{ v.sh.rw + 1 }}'d0;
         end else begin
             u_s2 <= u_rd;
             if (u_rd) u_row <= u_raddr;
             if (u_go) begin
-                ul     <= u_gol;
                 u_act  <= 1'b1;
                 u_next <= {{ v.sh.rw + 1 }}'d1;
             end else if (u_act) begin
                 if (u_next != u_rows) u_next <= u_next + {{ v.sh.rw + 1 }}'d1;
-                if (u_fin) u_act <= 1'b0;
+                if (u_fin) begin
+                    u_act  <= 1'b0;
+                    u_next <= {{ v.sh.rw + 1 }}'d0;
+                end
             end
         end
         if (u_go) begin
@@ -248,9 +309,13 @@ module {{ v.module }} (
     // Lane group of the row presented next (address of per-channel parameter ROMs).
     reg  [{{ v.pa_w - 1 }}:0] u_ng;
     reg  [15:0] u_np;
-    wire [{{ v.pa_w - 1 }}:0] u_pa = u_go ? {{ v.pa_w }}'d0 : u_ng;
+    // Both are 0 between passes, so the first row's address comes from a flip-flop.
+    wire [{{ v.pa_w - 1 }}:0] u_pa = u_ng;
     always @(posedge clk) begin
-        if (u_go) begin
+        if (rst || u_fin) begin
+            u_np <= 16'd0;
+            u_ng <= {{ v.pa_w }}'d0;
+        end else if (u_go) begin
             u_np <= (u_pos1 == 16'd0) ? 16'd0 : 16'd1;
             u_ng <= (u_pos1 == 16'd0) ? {{ v.pa_w }}'d1 : {{ v.pa_w }}'d0;
         end else if (u_rd) begin
@@ -372,7 +437,8 @@ module {{ v.module }} (
     reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_raddr, {{ b.pre }}_waddr;
     reg                  {{ b.pre }}_we;
     /* verilator lint_off UNUSEDSIGNAL */
-    reg                  {{ b.pre }}_accwe;  // unused when no accumulate unit writes this memory
+    wire                 {{ b.pre }}_accwe;  // unused when no accumulate unit writes this memory
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_accdata;  // the accumulate unit's sum (stage 3)
     /* verilator lint_on UNUSEDSIGNAL */
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_wdata;
     wire [{{ b.width - 1 }}:0] {{ b.pre }}_rdata;
@@ -403,6 +469,7 @@ module {{ v.module }} (
     wire [{{ c.raw - 1 }}:0] {{ c.pre }}_wrow;
     wire [{{ c.neww - 1 }}:0] {{ c.pre }}_new;
     wire                 {{ c.pre }}_act;
+    wire                 {{ c.pre }}_s3w;  // a beat in stage 3 (writing or not)
 {%- endfor %}
 {%- if b.multi %}
     // Rows of the layer being updated: read base (the one starting, in its go cycle), write base.
@@ -418,7 +485,7 @@ module {{ v.module }} (
 {%- if b.kind != "s" %}
         {{ b.pre }}_uw    = {{ b.width }}'d0;
 {%- endif %}
-        case (u_sel)
+        case (ul)
 {%- for m in b.members %}
             {{ v.lw }}'d{{ m.k }}: {{ b.pre }}_rbase = {{ m.base }};
 {%- endfor %}
@@ -437,6 +504,18 @@ module {{ v.module }} (
             default: ;
         endcase
     end
+{%- endif %}
+    // The accumulate units run one at a time: their addresses and sums are OR-ed (each is
+    // zero unless active), a balanced tree rather than a chain of muxes.
+{%- if b.clients.is_empty() %}
+    assign {{ b.pre }}_accwe = 1'b0;
+    assign {{ b.pre }}_accdata = {{ b.width }}'d0;
+{%- else %}
+    wire {{ b.pre }}_accon = {% for c in b.clients %}{{ c.pre }}_act{% if !loop.last %} | {% endif %}{% endfor %};
+    wire [{{ b.aw - 1 }}:0] {{ b.pre }}_accra = {% for c in b.clients %}({ {{ b.aw }}{ {{ c.pre }}_act } } & {{ c.raddr }}){% if !loop.last %} | {% endif %}{% endfor %};
+    wire [{{ b.aw - 1 }}:0] {{ b.pre }}_accwa = {% for c in b.clients %}({ {{ b.aw }}{ {{ c.pre }}_s3w } } & {{ c.waddr }}){% if !loop.last %} | {% endif %}{% endfor %};
+    assign {{ b.pre }}_accwe = {% for c in b.clients %}{{ c.pre }}_we{% if !loop.last %} | {% endif %}{% endfor %};
+    assign {{ b.pre }}_accdata = {% for c in b.clients %}({ {{ b.width }}{ {{ c.pre }}_s3w } } & {{ c.wdata }}){% if !loop.last %} | {% endif %}{% endfor %};
 {%- endif %}
     always @* begin
         {{ b.pre }}_raddr = {{ b.uraddr }};
@@ -458,16 +537,14 @@ module {{ v.module }} (
         {{ b.pre }}_wdata = {{ b.members[0].uw }};
 {%- endif %}
 {%- endif %}
-        {{ b.pre }}_accwe = 1'b0;
-{%- for c in b.clients %}
-        if ({{ c.pre }}_act) {{ b.pre }}_raddr = {{ c.raddr }};
-        if ({{ c.pre }}_we) begin
+{%- if !b.clients.is_empty() %}
+        if ({{ b.pre }}_accon) {{ b.pre }}_raddr = {{ b.pre }}_accra;
+        if ({{ b.pre }}_accwe) begin
             {{ b.pre }}_we    = 1'b1;
-            {{ b.pre }}_accwe = 1'b1;
-            {{ b.pre }}_waddr = {{ c.waddr }};
-            {{ b.pre }}_wdata = {{ c.wdata }};
+            {{ b.pre }}_waddr = {{ b.pre }}_accwa;
+            {{ b.pre }}_wdata = {{ b.pre }}_accdata;
         end
-{%- endfor %}
+{%- endif %}
 {%- if !b.epoch %}
 {%- for m in b.members %}
         if (clr_on_{{ m.k }}) begin
@@ -479,17 +556,26 @@ module {{ v.module }} (
 {%- endif %}
     end
 {%- if !b.clients.is_empty() %}
-    // The last accumulate write, forwarded to the next beat (the memory reads first).
-    // (The hit is decided when both addresses are known, so the sum starts from a flip-flop.)
-    reg                  {{ b.pre }}_fwhit;
-    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fwdata;
-    always @(posedge clk) begin
-        {{ b.pre }}_fwhit  <= !rst && {{ b.pre }}_accwe && ({{ b.pre }}_waddr == {{ b.pre }}_raddr);
-        {{ b.pre }}_fwdata <= {{ b.pre }}_wdata;
-    end
+    // Accumulate beats read a row (stage 1), register it with the row's current value (stage
+    // 2) and write the sum (stage 3). The current value is this cycle's accumulate write when
+    // it is the row read the cycle before (the beat ahead, which read two cycles ago), else the
+    // write of the cycle before when it was that row (the memory reads first), else the word
+    // read. Every compare is between flip-flops.
+    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s2a, {{ b.pre }}_s3a, {{ b.pre }}_s4a;
+    reg                  {{ b.pre }}_s4v;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [{{ b.width - 1 }}:0] {{ b.pre }}_old = {{ b.pre }}_fwhit ? {{ b.pre }}_fwdata : {{ b.pre }}_rdata;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_old;   // narrower layers use the low bits of each lane
     /* verilator lint_on UNUSEDSIGNAL */
+    always @(posedge clk) begin
+        {{ b.pre }}_s2a <= {{ b.pre }}_raddr;
+        {{ b.pre }}_s3a <= {{ b.pre }}_s2a;
+        {{ b.pre }}_s4v <= !rst && {{ b.pre }}_we;
+        {{ b.pre }}_s4a <= {{ b.pre }}_waddr;
+        {{ b.pre }}_fw  <= {{ b.pre }}_wdata;
+        {{ b.pre }}_old <= ({{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a)) ? {{ b.pre }}_accdata
+                      : ({{ b.pre }}_s4v && ({{ b.pre }}_s4a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fw : {{ b.pre }}_rdata;
+    end
 {%- endif %}
 {%- endfor %}
 {%- for b in v.evbanks %}
@@ -577,30 +663,45 @@ module {{ v.module }} (
     end
     // The event's channel is summed before the register.
     /* verilator lint_off UNUSEDSIGNAL */
-    reg  [31:0] {{ p.pre }}_c;
+    reg  [{{ p.aw - 1 }}:0] {{ p.pre }}_c;
     /* verilator lint_on UNUSEDSIGNAL */
 {%- if p.src_input %}
     always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] };
     wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = {{ p.pre }}_posd[{{ p.val_hi }}:0];
 {%- else %}
-    always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ 32 - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
+    always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ p.aw - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
     wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = 1'b1;
 {%- endif %}
-    // Address arithmetic is 32-bit; only the memories' address bits are used.
+    // Address arithmetic is p.aw bits wide (no intermediate wraps); only the memories' address bits are used.
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] {{ p.pre }}_y = { {{ p.y_pad }}'d0, {{ p.pre }}_posd[{{ p.y_hi }}:{{ p.y_lo }}] };
-    wire [31:0] {{ p.pre }}_x = { {{ p.x_pad }}'d0, {{ p.pre }}_posd[{{ p.x_hi }}:{{ p.x_lo }}] };
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_y = { {{ p.y_pad }}'d0, {{ p.pre }}_posd[{{ p.y_hi }}:{{ p.y_lo }}] };
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_x = { {{ p.x_pad }}'d0, {{ p.pre }}_posd[{{ p.x_hi }}:{{ p.x_lo }}] };
 {%- for c in p.counters %}
     reg  [{{ c.w - 1 }}:0] {{ c.name }}, {{ c.name }}_d;
     always @(posedge clk) {{ c.name }}_d <= {{ c.name }};
-    wire [31:0] {{ c.name }}w = { {{ 32 - c.w }}'d0, {{ c.name }}_d };
+    wire [{{ p.aw - 1 }}:0] {{ c.name }}w = { {{ p.aw - c.w }}'d0, {{ c.name }}_d };
 {%- endfor %}
-{%- for line in p.lines %}
-    {{ line }}
+{%- for r in p.evregs %}
+    reg  [{{ r.w - 1 }}:0] {{ r.name }};
+    always @(posedge clk) {{ r.name }} <= {{ r.expr }};
 {%- endfor %}
-    wire [31:0] {{ p.pre }}_row   = {{ p.row }};
-    wire [31:0] {{ p.pre }}_waddr = {{ p.waddr }};
-    wire [31:0] {{ p.pre }}_wa    = {{ p.wrom_addr }};
+{%- for r in p.lines %}
+    wire [{{ r.w - 1 }}:0] {{ r.name }} = {{ r.expr }};
+{%- endfor %}
+    // Stage 1b: the beat's coordinates registered; the addresses and the lane mask are short
+    // sums of these registers (schedule::ACC_TAIL counts this stage too).
+{%- for r in p.regs.iter().chain(p.lines.iter()) %}
+    reg  [{{ r.w - 1 }}:0] {{ r.name }}_b;
+    always @(posedge clk) {{ r.name }}_b <= {{ r.name }};
+{%- endfor %}
+    reg                  {{ p.pre }}_fdb, {{ p.pre }}_lastdb;
+    always @(posedge clk) begin
+        {{ p.pre }}_fdb    <= !rst && {{ p.pre }}_fd;
+        {{ p.pre }}_lastdb <= {{ p.pre }}_lastd;
+    end
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_row   = {{ p.row }};
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_waddr = {{ p.waddr }};
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_wa    = {{ p.wrom_addr }};
     wire [{{ l.lanes - 1 }}:0] {{ p.pre }}_mask = {{ p.mask }};
     /* verilator lint_on UNUSEDSIGNAL */
     assign {{ p.pre }}_ev_ready = {{ p.pre }}_fire && {{ p.pre }}_lastbeat;
@@ -614,44 +715,65 @@ module {{ v.module }} (
             {{ p.advance() }}
         end
     end
-    // Stage 2: weight word and state row arrive; add and write back.
+    // Stage 2: weight word and state row arrive; the bank registers the row's current value.
     reg                  {{ p.pre }}_s2;
     reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_s2_row;
     reg  [{{ l.lanes - 1 }}:0] {{ p.pre }}_s2_mask;
     reg  [{{ p.valw - 1 }}:0] {{ p.pre }}_s2_val;
+    reg                  {{ p.pre }}_s2_last;
     always @(posedge clk) begin
-        {{ p.pre }}_s2      <= !rst && {{ p.pre }}_fd;
+        {{ p.pre }}_s2      <= !rst && {{ p.pre }}_fdb;
         {{ p.pre }}_s2_row  <= {{ p.pre }}_row[{{ l.raw - 1 }}:0];
         {{ p.pre }}_s2_mask <= {{ p.pre }}_mask;
-        {{ p.pre }}_s2_val  <= {{ p.pre }}_val;
+        {{ p.pre }}_s2_val  <= {{ p.pre }}_val_b;
+        {{ p.pre }}_s2_last <= !rst && {{ p.pre }}_fdb && {{ p.pre }}_lastdb;
     end
     wire [{{ l.lanes * p.wb - 1 }}:0] {{ p.pre }}_w;
-{%- if p.has_wrom %}
+{%- if let Some(sp) = p.spram %}
+    sf_spram_rom #(.WIDTH({{ sp.width }}), .AW({{ p.waw }}), .SLOT({{ sp.slot }}), .PW_LOG({{ sp.pw_log }}), .COLS({{ sp.cols }}), .ROWS({{ sp.rows }}), .RW({{ sp.rw }}), .CW({{ sp.cw }}), .WW({{ sp.ww }})) {{ p.pre }}_wrom (
+        .clk(clk), .loading(!wl_done), .ld_we(wl_fire && (wl_m == {{ v.wl_mw }}'d{{ sp.idx }})),
+        .ld_word(wl_w[{{ sp.ww - 1 }}:0]), .ld_col(wl_c[{{ sp.cw - 1 }}:0]), .ld_nib(wl_n), .ld_data(wl_data),
+        .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
+{%- else if p.has_wrom %}
     sf_ram #(.WIDTH({{ l.lanes * p.wb }}), .DEPTH({{ p.wdepth }}), .AW({{ p.waw }}), .INIT("{{ p.wfile }}"), .LOGIC({% if p.wlogic %}1{% else %}0{% endif %})) {{ p.pre }}_wrom (
         .clk(clk), .we(1'b0), .waddr({{ p.waw }}'d0), .wdata({{ l.lanes * p.wb }}'d0),
         .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
 {%- else %}
     assign {{ p.pre }}_w = { {{ l.lanes }}{ {{ p.wconst }} } };
 {%- endif %}
+    // Stage 3: add and write back.
+    reg                  {{ p.pre }}_s3;
+    reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_s3_row;
+    reg  [{{ l.lanes - 1 }}:0] {{ p.pre }}_s3_mask;
+    reg  [{{ p.valw - 1 }}:0] {{ p.pre }}_s3_val;
+    reg  [{{ l.lanes * p.wb - 1 }}:0] {{ p.pre }}_s3_w;
     wire [{{ l.lanes * p.tw - 1 }}:0] {{ p.pre }}_old = {{ p.old }};
+    always @(posedge clk) begin
+        {{ p.pre }}_s3      <= !rst && {{ p.pre }}_s2;
+        {{ p.pre }}_s3_row  <= {{ p.pre }}_s2_row;
+        {{ p.pre }}_s3_mask <= {{ p.pre }}_s2_mask;
+        {{ p.pre }}_s3_val  <= {{ p.pre }}_s2_val;
+        {{ p.pre }}_s3_w    <= {{ p.pre }}_w;
+    end
     genvar {{ p.pre }}_gi;
     generate
         for ({{ p.pre }}_gi = 0; {{ p.pre }}_gi < {{ l.lanes }}; {{ p.pre }}_gi = {{ p.pre }}_gi + 1) begin : {{ p.pre }}_accl
             sf_acc_lane #(.TW({{ p.tw }}), .WB({{ p.wb }}), .VW({{ p.valw }}), .VAL_SIGNED({% if p.val_signed %}1{% else %}0{% endif %}), .SHIFT({{ p.shift }}), .SAT({% if l.sat %}1{% else %}0{% endif %})) a (
-                .en({{ p.pre }}_s2_mask[{{ p.pre }}_gi]),
+                .en({{ p.pre }}_s3_mask[{{ p.pre }}_gi]),
                 .old({{ p.pre }}_old[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}]),
-                .w({{ p.pre }}_w[{{ p.pre }}_gi*{{ p.wb }} +: {{ p.wb }}]),
-                .val({{ p.pre }}_s2_val),
+                .w({{ p.pre }}_s3_w[{{ p.pre }}_gi*{{ p.wb }} +: {{ p.wb }}]),
+                .val({{ p.pre }}_s3_val),
                 .result({{ p.pre }}_new[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}]));
         end
     endgenerate
-    assign {{ p.pre }}_we   = {{ p.pre }}_s2 && ({{ p.pre }}_s2_mask != {{ l.lanes }}'d0);
-    assign {{ p.pre }}_wrow = {{ p.pre }}_s2_row;
+    assign {{ p.pre }}_s3w  = {{ p.pre }}_s3;
+    assign {{ p.pre }}_we   = {{ p.pre }}_s3 && ({{ p.pre }}_s3_mask != {{ l.lanes }}'d0);
+    assign {{ p.pre }}_wrow = {{ p.pre }}_s3_row;
     reg {{ p.pre }}_finr, {{ p.pre }}_actr;
     assign fin_{{ p.pre }} = (go_{{ p.pre }} && ({{ p.src }}_ev_cnt == {{ p.src_aw + 1 }}'d0)) || {{ p.pre }}_finr;
     assign {{ p.pre }}_act = {{ p.pre }}_actr;
     always @(posedge clk) begin
-        {{ p.pre }}_finr <= !rst && {{ p.pre }}_fd && {{ p.pre }}_lastd;
+        {{ p.pre }}_finr <= !rst && {{ p.pre }}_s2_last;
         if (rst) {{ p.pre }}_actr <= 1'b0;
         else if (go_{{ p.pre }}) {{ p.pre }}_actr <= ({{ p.src }}_ev_cnt != {{ p.src_aw + 1 }}'d0);
         else if ({{ p.pre }}_finr) {{ p.pre }}_actr <= 1'b0;

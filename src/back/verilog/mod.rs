@@ -22,6 +22,12 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
     ("sf_events.v", include_str!("../../../hdl/sf_events.v")),
 ];
 
+/// Primitives of designs with weight ROMs in iCE40 SPRAM.
+pub const SPRAM_PRIMITIVES: &[(&str, &str)] = &[
+    ("sf_spram.v", include_str!("../../../hdl/sf_spram.v")),
+    ("sf_spram_rom.v", include_str!("../../../hdl/sf_spram_rom.v")),
+];
+
 #[derive(Template)]
 #[template(path = "verilog/top.v", escape = "none")]
 struct TopTemplate<'a> {
@@ -56,6 +62,11 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
     for (name, text) in PRIMITIVES {
         files.push((name.to_string(), text.to_string()));
     }
+    if !v.spram.is_empty() {
+        for (name, text) in SPRAM_PRIMITIVES {
+            files.push((name.to_string(), text.to_string()));
+        }
+    }
     for (name, text) in &v.roms {
         files.push((name.clone(), text.clone()));
     }
@@ -65,7 +76,7 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
         t.push('\n');
         files.push(("tb.v".to_string(), t));
     }
-    Ok(Design { module: v.module.clone(), files, out_width: v.out_w, in_width: v.in_w })
+    Ok(Design { module: v.module.clone(), files, out_width: v.out_w, in_width: v.in_w, weight_load: !v.spram.is_empty() })
 }
 
 /// Board-level ports of the pin wrapper, in pin-assignment order: (name, width).
@@ -79,5 +90,10 @@ pub fn board_ports(d: &Design) -> Vec<(String, usize)> {
     v.push(("out_ready".into(), 1));
     v.push(("out_data".into(), d.out_width));
     v.push(("out_last".into(), 1));
+    if d.weight_load {
+        v.push(("wl_valid".into(), 1));
+        v.push(("wl_ready".into(), 1));
+        v.push(("wl_data".into(), 4));
+    }
     v
 }

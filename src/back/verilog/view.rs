@@ -26,6 +26,9 @@ pub struct Design {
     pub out_width: usize,
     /// Bits of an input word.
     pub in_width: usize,
+    /// The design has the weight-load port (`wl_valid`, `wl_ready`, `wl_data[3:0]`): weight
+    /// ROMs in SPRAM, loaded from `<module>_wl.hex` after reset.
+    pub weight_load: bool,
 }
 
 /// Bits to address `n` words (at least 1).
@@ -126,6 +129,9 @@ pub struct ProjView {
     /// Low bit of x.
     pub x_lo: usize,
     /// Zero-extension pads to 32 bits for c, y, x.
+    /// Width of the address arithmetic (every intermediate fits).
+    pub aw: usize,
+    /// Zero bits above the channel field up to `aw`.
     pub c_pad: usize,
     /// Pad of y.
     pub y_pad: usize,
@@ -159,18 +165,151 @@ pub struct ProjView {
     pub wrom_addr: String,
     /// Constant weight literal (WB bits) when there is no ROM.
     pub wconst: String,
+    /// The weight ROM's large-RAM placement, when it has one.
+    pub spram: Option<SpramView>,
     /// Counters, outermost first.
     pub counters: Vec<CounterView>,
-    /// Wire declarations computing the beat's targets.
-    pub lines: Vec<String>,
+    /// Per-event sums of the entry's coordinates, registered with the event (stage 1); their
+    /// expressions read `<pre>_ev_pos`.
+    pub evregs: Vec<LineView>,
+    /// Stage-1 wires computing the beat's coordinates (each registered for stage 1b).
+    pub lines: Vec<LineView>,
+    /// Stage-1 signals registered for stage 1b as `<name>_b` (with `lines`).
+    pub regs: Vec<LineView>,
     /// Row expression (32-bit).
     pub row: String,
     /// Weight address expression (32-bit).
     pub waddr: String,
     /// Lane mask expression (L bits).
     pub mask: String,
-    /// The target row before this beat (forwarded or read), `lanes * tw` bits.
+    /// The target row's current value at stage 3 (the bank's register), `lanes * tw` bits.
     pub old: String,
+}
+
+/// A weight ROM placed in large RAM (iCE40 SPRAM), filled through the weight-load port.
+pub struct SpramView {
+    /// Index among the design's large-RAM ROMs (load order).
+    pub idx: usize,
+    /// ROM file whose words the load image holds (removed from the ROM files).
+    pub file: String,
+    /// Logical word width.
+    pub width: usize,
+    /// Layout on the blocks.
+    pub slot: usize,
+    /// log2 of the logical words per block word.
+    pub pw_log: usize,
+    /// Blocks side by side.
+    pub cols: usize,
+    /// Blocks one below the other.
+    pub rows: usize,
+    /// Block words used.
+    pub words: usize,
+    /// Widths of the row index, column index and block word index.
+    pub rw: usize,
+    /// Column index width.
+    pub cw: usize,
+    /// Block word index width.
+    pub ww: usize,
+}
+
+/// One large-RAM ROM as the loader sees it.
+pub struct SpramMemView {
+    /// Load order index.
+    pub idx: usize,
+    /// Block words.
+    pub words: usize,
+    /// Blocks side by side.
+    pub cols: usize,
+}
+
+/// The load image of large-RAM ROMs: for each ROM in order, each block word, each column,
+/// its four nibbles lowest first, one hex digit per line. `text` holds the ROM's logical words
+/// as hex lines (as for `$readmemh`), `width` bits each.
+fn spram_image(text: &str, width: usize, s: &SpramView, out: &mut String) {
+    let bits: Vec<Vec<bool>> = text
+        .lines()
+        .map(|l| {
+            let mut v = vec![false; width];
+            for (d, ch) in l.bytes().rev().enumerate() {
+                let n = (ch as char).to_digit(16).unwrap_or(0);
+                for b in 0..4 {
+                    if d * 4 + b < width {
+                        v[d * 4 + b] = (n >> b) & 1 == 1;
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    let per_word = 1usize << s.pw_log;
+    for w in 0..s.words {
+        for c in 0..s.cols {
+            let mut word = [false; 16];
+            if s.cols > 1 {
+                if let Some(v) = bits.get(w) {
+                    for (b, bit) in word.iter_mut().enumerate() {
+                        *bit = v.get(c * 16 + b).copied().unwrap_or(false);
+                    }
+                }
+            } else {
+                for slot in 0..per_word {
+                    if let Some(v) = bits.get(w * per_word + slot) {
+                        for (b, &bit) in v.iter().enumerate() {
+                            word[slot * s.slot + b] = bit;
+                        }
+                    }
+                }
+            }
+            for n in 0..4 {
+                let nib = (0..4).fold(0u32, |a, b| a | (u32::from(word[n * 4 + b]) << b));
+                out.push(char::from_digit(nib, 16).expect("nibble"));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A named wire of the address arithmetic.
+pub struct LineView {
+    /// Signal name.
+    pub name: String,
+    /// Width in bits.
+    pub w: usize,
+    /// Verilog expression.
+    pub expr: String,
+}
+
+fn line(lines: &mut Vec<LineView>, name: String, w: usize, expr: String) {
+    lines.push(LineView { name, w, expr });
+}
+
+/// `expr` with every identifier in `names` replaced by its stage-1b register `<name>_b`.
+fn stage_b(expr: &str, names: &[&str]) -> String {
+    let mut out = String::with_capacity(expr.len() + 16);
+    let b = expr.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let ch = b[i];
+        let starts = (ch.is_ascii_alphabetic() || ch == b'_') && (i == 0 || b[i - 1] != b'\'');
+        if starts {
+            let j = i + b[i..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
+            let id = &expr[i..j];
+            out.push_str(id);
+            if names.contains(&id) {
+                out.push_str("_b");
+            }
+            i = j;
+        } else if ch.is_ascii_digit() {
+            // A number or sized literal (12'd5): copied whole.
+            let j = i + b[i..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'\'' || **c == b'_').count();
+            out.push_str(&expr[i..j]);
+            i = j;
+        } else {
+            out.push(ch as char);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// One layer.
@@ -279,6 +418,8 @@ pub struct PhaseView {
     pub next_t0: usize,
     /// Next phase at steps after 0.
     pub next_late: usize,
+    /// The layer an `acc` or `upd` phase works on.
+    pub layer: usize,
 }
 
 /// The whole design.
@@ -347,6 +488,16 @@ pub struct TopView {
     pub clear_w: usize,
     /// ROM images (file name, hex text).
     pub roms: Vec<(String, String)>,
+    /// Large-RAM weight ROMs, in load order.
+    pub spram: Vec<SpramMemView>,
+    /// Nibbles of the weight-load image (0 without large-RAM ROMs).
+    pub wl_nibbles: usize,
+    /// Widths of the loader's memory, block word and column counters.
+    pub wl_mw: usize,
+    /// Block word counter width.
+    pub wl_ww: usize,
+    /// Column counter width.
+    pub wl_cw: usize,
     /// Leak multiplier fraction bits.
     pub leak_bits: u32,
     /// Shared update datapath widths.
@@ -410,6 +561,25 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     for (k, l) in plan.layers.iter().enumerate() {
         layers.push(layer_view(plan, k, l, &mut namer, &mut roms)?);
     }
+    // Large-RAM ROMs: numbered in plan order; their words go to the load image instead of a
+    // ROM file.
+    let mut spram = vec![];
+    let mut image = String::new();
+    for p in layers.iter_mut().flat_map(|l| l.projs.iter_mut()) {
+        if let Some(sv) = p.spram.as_mut() {
+            sv.idx = spram.len();
+            let at = roms.iter().position(|(f, _)| *f == sv.file).expect("the ROM file of a large-RAM ROM");
+            let (_, text) = roms.remove(at);
+            spram_image(&text, sv.width, sv, &mut image);
+            spram.push(SpramMemView { idx: sv.idx, words: sv.words, cols: sv.cols });
+        }
+    }
+    let wl_nibbles = image.len() / 2;
+    let wl_ww = layers.iter().flat_map(|l| &l.projs).filter_map(|p| p.spram.as_ref()).map(|s| s.ww).max().unwrap_or(15);
+    let wl_cw = layers.iter().flat_map(|l| &l.projs).filter_map(|p| p.spram.as_ref()).map(|s| s.cw).max().unwrap_or(1);
+    if !spram.is_empty() {
+        roms.push((format!("{module}_wl.hex"), image));
+    }
     let sh = Shared {
         ls: plan.layers.iter().map(|l| l.lanes).max().unwrap_or(1),
         vw: plan.layers.iter().map(|l| l.v_bits as usize).max().unwrap_or(2),
@@ -425,19 +595,25 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         kind: &'static str,
         unit: String,
         statik: bool,
+        layer: usize,
     }
-    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: !inp.per_step }];
+    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: !inp.per_step, layer: 0 }];
     for (k, l) in plan.layers.iter().enumerate() {
         for (j, p) in l.projections.iter().enumerate() {
-            prog.push(Ph { kind: "acc", unit: format!("l{k}p{j}"), statik: p.target == AccTarget::Static });
+            prog.push(Ph {
+                kind: "acc",
+                unit: format!("l{k}p{j}"),
+                statik: p.target == AccTarget::Static,
+                layer: k,
+            });
         }
-        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false });
+        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k });
     }
     let out_pc = prog.len();
-    prog.push(Ph { kind: "out", unit: "out".into(), statik: false });
+    prog.push(Ph { kind: "out", unit: "out".into(), statik: false, layer: 0 });
     let (exit_pc, clear_pc) = if plan.early_exit {
-        prog.push(Ph { kind: "exit", unit: "ex".into(), statik: false });
-        prog.push(Ph { kind: "clear", unit: "clr".into(), statik: false });
+        prog.push(Ph { kind: "exit", unit: "ex".into(), statik: false, layer: 0 });
+        prog.push(Ph { kind: "clear", unit: "clr".into(), statik: false, layer: 0 });
         (out_pc + 1, out_pc + 2)
     } else {
         (0, 0)
@@ -460,6 +636,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
             unit: p.unit.clone(),
             next_t0: if i < out_pc { next(i, false) } else { i },
             next_late: if i < out_pc { next(i, true) } else { i },
+            layer: p.layer,
         })
         .collect();
     let out_k = plan.output.layer;
@@ -518,6 +695,11 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         // Wide enough to hold `rows` itself: the clear compares the row counter against it.
         clear_w: abits(clear_rows + 1),
         roms,
+        wl_mw: abits(spram.len()),
+        spram,
+        wl_nibbles,
+        wl_ww,
+        wl_cw,
         leak_bits: plan.rules.leak_bits(),
         out_spikes: plan.output.spikes,
         any_epoch: banks.iter().any(|b| b.epoch),
@@ -671,28 +853,45 @@ fn layer_view(
     })
 }
 
-/// Constant as a 32-bit literal.
-fn c32(v: usize) -> String {
-    format!("32'd{v}")
+/// Constant as an unsigned `aw`-bit literal.
+fn cw(aw: usize, v: usize) -> String {
+    format!("{aw}'d{v}")
 }
 
-/// Pooling window candidate code over source coordinates `sy`, `sx` with candidate counters
-/// `ky`, `kx`; declares `<pre>_<tag>y`, `<pre>_<tag>x` and `<pre>_<tag>ok`.
-fn pool_lines(pre: &str, tag: &str, g: &PoolGeom, src: (&str, &str), cand: (&str, &str), lines: &mut Vec<String>) {
-    for (d, (s, kc)) in [(src.0, cand.0), (src.1, cand.1)].into_iter().enumerate() {
+/// Pooling window candidate code over source coordinates plus padding `u` (expressions, per
+/// axis) with candidate counters `ky`, `kx`; declares `<pre>_<tag>y`, `<pre>_<tag>x` and
+/// `<pre>_<tag>ok`. With `top = u >> log2 s` and `rem = u mod s`, candidate `kc` is window
+/// `top - kc`, valid when `kc <= top`, `top - kc < out` and `rem + kc * s < k`: one subtract and
+/// compares that do not chain.
+fn pool_lines(
+    pre: &str,
+    tag: &str,
+    g: &PoolGeom,
+    u: (&str, &str),
+    cand: (&str, &str),
+    aw: usize,
+    lines: &mut Vec<LineView>,
+) {
+    let c32 = |v: usize| cw(aw, v);
+    for (d, (uu, kc)) in [(u.0, cand.0), (u.1, cand.1)].into_iter().enumerate() {
         let ax = if d == 0 { "y" } else { "x" };
         let top = format!("{pre}_{tag}t{ax}");
-        lines.push(format!("wire [31:0] {top} = ({s} + {}) >> {};", c32(g.p[d]), log2(g.s[d])));
-        lines.push(format!(
-            "wire {pre}_{tag}ok{ax} = ({kc} <= {top}) && (({top} - {kc}) < {}) && ((({s} + {}) - (({top} - {kc}) << {})) < {});",
-            c32(g.out[d]),
-            c32(g.p[d]),
-            log2(g.s[d]),
-            c32(g.k[d])
-        ));
-        lines.push(format!("wire [31:0] {pre}_{tag}{ax} = {top} - {kc};"));
+        line(lines, top.clone(), aw, format!("({uu}) >> {}", log2(g.s[d])));
+        line(
+            lines,
+            format!("{pre}_{tag}ok{ax}"),
+            1,
+            format!(
+                "({kc} <= {top}) && ({top} < {kc} + {}) && ((({uu}) & {}) + ({kc} << {}) < {})",
+                c32(g.out[d]),
+                c32(g.s[d] - 1),
+                log2(g.s[d]),
+                c32(g.k[d])
+            ),
+        );
+        line(lines, format!("{pre}_{tag}{ax}"), aw, format!("{top} - {kc}"));
     }
-    lines.push(format!("wire {pre}_{tag}ok = {pre}_{tag}oky && {pre}_{tag}okx;"));
+    line(lines, format!("{pre}_{tag}ok"), 1, format!("{pre}_{tag}oky && {pre}_{tag}okx"));
 }
 
 fn bits_for_count(max: usize) -> usize {
@@ -730,20 +929,36 @@ fn proj_view(
             (format!("l{s}"), false, sl.lanes, sl.shape, sl.lanes, false, 1)
         }
     };
-    let (cw, yw, xw) = (abits(s_shape[0]), abits(s_shape[1]), abits(s_shape[2]));
+    let (cw_, yw, xw) = (abits(s_shape[0]), abits(s_shape[1]), abits(s_shape[2]));
     // Positions within the entry without its lane mask (sf_events strips the mask).
     let x_lo = if src_input { tailw } else { 0 };
     let x_hi = x_lo + xw - 1;
     let y_lo = x_hi + 1;
     let y_hi = y_lo + yw - 1;
     let c_lo = y_hi + 1;
-    let c_hi = c_lo + cw - 1;
+    let c_hi = c_lo + cw_ - 1;
     let src_ew = c_hi + 1 + src_maskw;
     let src_aw = match p.source {
         Source::Input => abits(plan.input.numel()),
         Source::Layer(s) => abits(plan.layers[s].rows),
     };
     let src_liw = abits(src_maskw.max(1));
+    let wdepth = crate::hw::memory::weight_depth(plan, k, j);
+    // Address arithmetic width: every intermediate (coordinates plus padding and taps, rows,
+    // weight addresses, flattened source indices) is below `bound`, so nothing wraps.
+    let reach = match &p.kind {
+        ProjKind::Conv { kh, kw, pad, dil, stride, .. } => {
+            2 * pad[0].max(pad[1]) + (kh * dil[0]).max(kw * dil[1]) + stride[0].max(stride[1])
+        }
+        ProjKind::Pool(g) => 2 * g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]) + 2 * g.s[0].max(g.s[1]),
+        _ => 0,
+    } + p.pre_pool.as_ref().map_or(0, |g| 2 * g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]) + 2 * g.s[0].max(g.s[1]));
+    let bound = [l.rows, wdepth, s_shape.iter().product(), l.neurons(), s_shape[1].max(s_shape[2]) + reach]
+        .into_iter()
+        .max()
+        .unwrap_or(1);
+    let aw = (abits(bound + 1) + 1).max(cw_.max(yw).max(xw).max(src_liw) + 1);
+    let c32 = |v: usize| cw(aw, v);
     let mut counters: Vec<CounterView> = vec![];
     let mut lines = vec![];
     let cnt = |name: String, max: usize, v: &mut Vec<CounterView>| -> String {
@@ -751,12 +966,22 @@ fn proj_view(
         format!("{name}w")
     };
     let (c, y, x) = (format!("{pre}_c"), format!("{pre}_y"), format!("{pre}_x"));
+    // Sums of an event's coordinates and a padding, registered with the event (stage 1).
+    let mut evregs = vec![];
+    let ev = |hi: usize, lo: usize, w: usize| format!("{{{}'d0, {pre}_ev_pos[{hi}:{lo}]}}", aw - w);
+    let ev_sum = |name: &str, pad: [usize; 2], evregs: &mut Vec<LineView>| -> (String, String) {
+        let (ny, nx) = (format!("{pre}_{name}y"), format!("{pre}_{name}x"));
+        line(evregs, ny.clone(), aw, format!("{} + {}", ev(y_hi, y_lo, yw), c32(pad[0])));
+        line(evregs, nx.clone(), aw, format!("{} + {}", ev(x_hi, x_lo, xw), c32(pad[1])));
+        (ny, nx)
+    };
     // Pre-pooling candidates.
     let (py, px, pok) = if let Some(g) = &p.pre_pool {
         let cand = g.candidates();
         let ky = cnt(format!("{pre}_pa"), cand[0], &mut counters);
         let kx = cnt(format!("{pre}_pb"), cand[1], &mut counters);
-        pool_lines(&pre, "p", g, (&y, &x), (&ky, &kx), &mut lines);
+        let (uy, ux) = ev_sum("pu", g.p, &mut evregs);
+        pool_lines(&pre, "p", g, (&uy, &ux), (&ky, &kx), aw, &mut lines);
         (format!("{pre}_py"), format!("{pre}_px"), format!("{pre}_pok"))
     } else {
         (y.clone(), x.clone(), "1'b1".to_string())
@@ -770,7 +995,7 @@ fn proj_view(
     match &p.kind {
         ProjKind::Dense { .. } => {
             let b = cnt(format!("{pre}_b"), l.ncg, &mut counters);
-            lines.push(format!("wire [31:0] {pre}_j = ({c} * {} + {py}) * {} + {px};", c32(ph), c32(pw)));
+            line(&mut lines, format!("{pre}_j"), aw, format!("({c} * {} + {py}) * {} + {px}", c32(ph), c32(pw)));
             waddr = format!("{pre}_j * {} + {b}", c32(l.ncg));
             row = b.clone();
             mask = format!("{pok} ? (({b} == {}) ? {lastmask} : {all}) : {zero}", c32(l.ncg - 1));
@@ -780,27 +1005,43 @@ fn proj_view(
             let kx = cnt(format!("{pre}_kx"), *kw, &mut counters);
             let cb = cnt(format!("{pre}_cb"), l.ncg, &mut counters);
             let (oh, ow) = (l.shape[1], l.shape[2]);
-            for (ax, (s, (kk, (pd, (st, (dl, o)))))) in [
-                ("y", (&py, (&ky, (pad[0], (stride[0], (dil[0], oh)))))),
-                ("x", (&px, (&kx, (pad[1], (stride[1], (dil[1], ow)))))),
+            // a = source coordinate + padding (with the event, unless pre-pooled), d = tap
+            // offset; target n = a - d is valid when a >= d, a = d (mod stride) and
+            // a < out * stride + d: compares that do not wait for the subtraction.
+            let (ay, ax_) = if p.pre_pool.is_some() {
+                line(&mut lines, format!("{pre}_ay"), aw, format!("{py} + {}", c32(pad[0])));
+                line(&mut lines, format!("{pre}_ax"), aw, format!("{px} + {}", c32(pad[1])));
+                (format!("{pre}_ay"), format!("{pre}_ax"))
+            } else {
+                ev_sum("a", *pad, &mut evregs)
+            };
+            for (ax, (a, (kk, (st, (dl, o))))) in [
+                ("y", (&ay, (&ky, (stride[0], (dil[0], oh))))),
+                ("x", (&ax_, (&kx, (stride[1], (dil[1], ow))))),
             ] {
-                lines.push(format!("wire [31:0] {pre}_a{ax} = {s} + {};", c32(pd)));
-                lines.push(format!("wire [31:0] {pre}_d{ax} = {kk} * {};", c32(dl)));
-                lines.push(format!("wire [31:0] {pre}_n{ax} = {pre}_a{ax} - {pre}_d{ax};"));
-                lines.push(format!(
-                    "wire {pre}_v{ax} = ({pre}_a{ax} >= {pre}_d{ax}) && (({pre}_n{ax} & {}) == 32'd0) && (({pre}_n{ax} >> {}) < {});",
-                    c32(st - 1),
-                    log2(st),
-                    c32(o)
-                ));
+                line(&mut lines, format!("{pre}_d{ax}"), aw, format!("{kk} * {}", c32(dl)));
+                line(&mut lines, format!("{pre}_n{ax}"), aw, format!("{a} - {pre}_d{ax}"));
+                line(
+                    &mut lines,
+                    format!("{pre}_v{ax}"),
+                    1,
+                    format!(
+                        "({a} >= {pre}_d{ax}) && (({a} & {m}) == ({pre}_d{ax} & {m})) && ({a} < {pre}_d{ax} + {})",
+                        c32(o * st),
+                        m = c32(st - 1),
+                    ),
+                );
             }
             let ci_g = ci / groups;
             // limits::check refused groups of a non-power-of-two size.
-            let grp = if *groups > 1 { format!("({c} >> {})", log2(ci_g)) } else { "32'd0".to_string() };
-            waddr = format!("(({c} * {} + {ky}) * {} + {kx}) * {} + {cb}", c32(*kh), c32(*kw), c32(l.ncg));
+            let grp = if *groups > 1 { format!("({c} >> {})", log2(ci_g)) } else { cw(aw, 0) };
+            // The event's parts of both addresses are products of its channel (stage 1); the
+            // beat's parts are small counters.
+            line(&mut lines, format!("{pre}_wc"), aw, format!("{c} * {}", c32(kh * kw * l.ncg)));
+            line(&mut lines, format!("{pre}_rg"), aw, format!("{grp} * {}", c32(l.ncg * pos)));
+            waddr = format!("{pre}_wc + ({ky} * {} + {kx}) * {} + {cb}", c32(*kw), c32(l.ncg));
             row = format!(
-                "({grp} * {} + {cb}) * {} + ({pre}_ny >> {}) * {} + ({pre}_nx >> {})",
-                c32(l.ncg),
+                "{pre}_rg + {cb} * {} + ({pre}_ny >> {}) * {} + ({pre}_nx >> {})",
                 c32(pos),
                 log2(stride[0]),
                 c32(ow),
@@ -815,37 +1056,35 @@ fn proj_view(
             let cand = g.candidates();
             let ky = cnt(format!("{pre}_wa"), cand[0], &mut counters);
             let kx = cnt(format!("{pre}_wb"), cand[1], &mut counters);
-            pool_lines(&pre, "q", g, (&y, &x), (&ky, &kx), &mut lines);
-            lines.push(format!("wire [31:0] {pre}_lane = {c} & {};", c32(lanes - 1)));
+            let (uy, ux) = if p.pre_pool.is_some() {
+                (format!("{py} + {}", c32(g.p[0])), format!("{px} + {}", c32(g.p[1])))
+            } else {
+                ev_sum("qu", g.p, &mut evregs)
+            };
+            pool_lines(&pre, "q", g, (&uy, &ux), (&ky, &kx), aw, &mut lines);
+            line(&mut lines, format!("{pre}_lane"), aw, format!("{c} & {}", c32(lanes - 1)));
             row = format!("({c} >> {}) * {} + {pre}_qy * {} + {pre}_qx", log2(lanes), c32(pos), c32(l.shape[2]));
             waddr = row.clone();
             mask = format!("{pre}_qok ? {pre}_onehot : {zero}");
-            lines.push(format!(
-                "wire [{}:0] {pre}_onehot = {{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane;",
-                lanes - 1,
-                lanes - 1
-            ));
+            line(&mut lines, format!("{pre}_onehot"), lanes, format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1));
         }
         ProjKind::OneToOne => {
             if p.src_shape[0] == l.shape[0] {
                 // Same channels: the position within a channel is the source's (a reshape of H, W keeps it).
-                lines.push(format!("wire [31:0] {pre}_lane = {c} & {};", c32(lanes - 1)));
+                line(&mut lines, format!("{pre}_lane"), aw, format!("{c} & {}", c32(lanes - 1)));
                 row = format!("({c} >> {}) * {} + {y} * {} + {x}", log2(lanes), c32(pos), c32(s_shape[2]));
             } else {
-                lines.push(format!(
-                    "wire [31:0] {pre}_j = ({c} * {} + {y}) * {} + {x};",
-                    c32(s_shape[1]),
-                    c32(s_shape[2])
-                ));
-                lines.push(format!("wire [31:0] {pre}_lane = {pre}_j & {};", c32(lanes - 1)));
+                line(
+                    &mut lines,
+                    format!("{pre}_j"),
+                    aw,
+                    format!("({c} * {} + {y}) * {} + {x}", c32(s_shape[1]), c32(s_shape[2])),
+                );
+                line(&mut lines, format!("{pre}_lane"), aw, format!("{pre}_j & {}", c32(lanes - 1)));
                 row = format!("{pre}_j >> {}", log2(lanes));
             }
             waddr = row.clone();
-            lines.push(format!(
-                "wire [{}:0] {pre}_onehot = {{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane;",
-                lanes - 1,
-                lanes - 1
-            ));
+            line(&mut lines, format!("{pre}_onehot"), lanes, format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1));
             mask = format!("{pre}_onehot");
         }
     }
@@ -857,9 +1096,19 @@ fn proj_view(
         _ if per_ch => format!("{c} >> {}", log2(lanes)),
         _ => row.clone(),
     };
+    // Stage 1b: every stage-1 signal the addresses use is registered once more.
+    let mut regs = vec![
+        LineView { name: c.clone(), w: aw, expr: String::new() },
+        LineView { name: y.clone(), w: aw, expr: String::new() },
+        LineView { name: x.clone(), w: aw, expr: String::new() },
+        LineView { name: format!("{pre}_val"), w: valw, expr: String::new() },
+    ];
+    regs.extend(counters.iter().map(|k| LineView { name: format!("{}w", k.name), w: aw, expr: String::new() }));
+    let names: Vec<&str> = regs.iter().chain(&lines).map(|r| r.name.as_str()).collect();
+    let (row, waddr, mask, wrom_addr) =
+        (stage_b(&row, &names), stage_b(&waddr, &names), stage_b(&mask, &names), stage_b(&wrom_addr, &names));
     // Weights: a ROM image, or one constant.
     let wb = p.weights.bits as usize;
-    let wdepth = crate::hw::memory::weight_depth(plan, k, j);
     let wrom = if wdepth > 0 {
         let file = format!("{ident}_w{j}.hex");
         let mut text = String::new();
@@ -930,6 +1179,31 @@ fn proj_view(
         None
     };
     let wconst = if wb == 1 { format!("1'b{}", u8::from(p.weights.at(0) > 0)) } else { lit(p.weights.at(0), wb) };
+    let wname = format!("{}.w{j}", l.name);
+    let spram = match (&wrom, plan.memories.iter().find(|m| m.name == wname).map(|m| &m.map)) {
+        (Some((file, _, _, _)), Some(MemMap::LargeRam { layout: lay, .. })) => {
+            if lay.block_width != 16 || lay.block_depth != 16384 {
+                return Err(EmitError(format!(
+                    "{wname}: large RAM of {} x {} bits: only iCE40 SPRAM (16384 x 16) is emitted",
+                    lay.block_depth, lay.block_width
+                )));
+            }
+            Some(SpramView {
+                idx: 0,
+                file: file.clone(),
+                width: lanes * wb,
+                slot: lay.slot,
+                pw_log: log2(lay.per_word),
+                cols: lay.cols,
+                rows: lay.rows,
+                words: lay.words,
+                rw: abits(lay.rows),
+                cw: abits(lay.cols),
+                ww: 14 + abits(lay.rows),
+            })
+        }
+        _ => None,
+    };
     let (target, tw) = match p.target {
         AccTarget::Static => ("s", l.s_bits as usize),
         AccTarget::Dynamic if l.kind.cuba() => ("y", l.y_bits as usize),
@@ -954,9 +1228,10 @@ fn proj_view(
         y_lo,
         x_hi,
         x_lo,
-        c_pad: 32 - cw,
-        y_pad: 32 - yw,
-        x_pad: 32 - xw,
+        aw,
+        c_pad: aw - cw_,
+        y_pad: aw - yw,
+        x_pad: aw - xw,
         valw,
         val_signed,
         val_hi: tailw.saturating_sub(1),
@@ -971,8 +1246,11 @@ fn proj_view(
         wlogic: wrom.as_ref().is_some_and(|w| w.3),
         wrom_addr,
         wconst,
+        spram,
         counters,
+        evregs,
         lines,
+        regs,
         row,
         waddr,
         mask,
@@ -1237,7 +1515,7 @@ pub struct EvBankView {
 }
 
 fn register_max_bits(plan: &Plan) -> u64 {
-    crate::target::Target::load(&plan.target).map_or(256, |t| t.mapping.register_max_bits)
+    plan.register_max_bits
 }
 
 /// Groups memories given as (layer, rows) in layer order: small ones share a group while
