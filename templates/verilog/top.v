@@ -221,23 +221,27 @@ module {{ v.module }} (
             default: u_go1 = 1'b0;
         endcase
     end
+    // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
+    // the pass compares rows from its second cycle and positions at its write stage.
     reg  [{{ v.sh.rw }}:0] u_rows;
-    reg  [15:0] u_w1, u_h1, u_ncg1;
+    reg  [15:0] u_w1, u_h1, u_ncg1, u_w2, u_h2, u_ncg2;   // extent - 1 and - 2
     reg  [31:0] u_gc, u_lanes;
     reg  [{{ v.sh.ls - 1 }}:0] u_lmask, u_lastmask;
-    always @* begin
+    always @(posedge clk) begin
         case (ul)
 {%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: begin
-                u_rows = {{ v.sh.rw + 1 }}'d{{ l.rows }}; u_w1 = 16'd{{ l.w - 1 }}; u_h1 = 16'd{{ l.h - 1 }};
-                u_ncg1 = 16'd{{ l.ncg - 1 }}; u_gc = 32'd{{ l.gc }}; u_lanes = 32'd{{ l.lanes }};
-                u_lmask = {{ l.u_lanes(v.sh) }}; u_lastmask = {{ l.u_lastmask(v.sh) }};
+                u_rows <= {{ v.sh.rw + 1 }}'d{{ l.rows }}; u_w1 <= 16'd{{ l.w - 1 }}; u_h1 <= 16'd{{ l.h - 1 }};
+                u_ncg1 <= 16'd{{ l.ncg - 1 }}; u_gc <= 32'd{{ l.gc }}; u_lanes <= 32'd{{ l.lanes }};
+                u_w2 <= 16'd{{ l.w.max(2) - 2 }}; u_h2 <= 16'd{{ l.h.max(2) - 2 }}; u_ncg2 <= 16'd{{ l.ncg.max(2) - 2 }};
+                u_lmask <= {{ l.u_lanes(v.sh) }}; u_lastmask <= {{ l.u_lastmask(v.sh) }};
             end
 {%- endfor %}
             default: begin
-                u_rows = {{ v.sh.rw + 1 }}'d1; u_w1 = 16'd0; u_h1 = 16'd0;
-                u_ncg1 = 16'd0; u_gc = 32'd1; u_lanes = 32'd1;
-                u_lmask = {{ v.sh.ls }}'d0; u_lastmask = {{ v.sh.ls }}'d0;
+                u_rows <= {{ v.sh.rw + 1 }}'d1; u_w1 <= 16'd0; u_h1 <= 16'd0;
+                u_ncg1 <= 16'd0; u_gc <= 32'd1; u_lanes <= 32'd1;
+                u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd0;
+                u_lmask <= {{ v.sh.ls }}'d0; u_lastmask <= {{ v.sh.ls }}'d0;
             end
         endcase
     end
@@ -273,6 +277,7 @@ module {{ v.module }} (
     wire                 u_fin   = u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
     reg  [15:0] ucb, uy, ux;
+    reg         ufcb, ufy, ufx, u_go_d;   // ucb, uy, ux are their last values
     always @(posedge clk) begin
         if (rst) begin
             u_act  <= 1'b0;
@@ -292,17 +297,35 @@ module {{ v.module }} (
                 end
             end
         end
+        // The last-position flags are registered with the counters (compared one step
+        // ahead), first from the geometry registered the cycle after go.
+        u_go_d <= u_go;
         if (u_go) begin
             ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
+        end else if (u_go_d) begin
+            ufx <= (u_w1 == 16'd0); ufy <= (u_h1 == 16'd0); ufcb <= (u_ncg1 == 16'd0);
         end else if (u_w) begin
-            if (ux == u_w1) begin
+            if (ufx) begin
                 ux <= 16'd0;
-                if (uy == u_h1) begin
+                ufx <= (u_w1 == 16'd0);
+                if (ufy) begin
                     uy <= 16'd0;
-                    if (ucb == u_ncg1) ucb <= 16'd0;
-                    else ucb <= ucb + 16'd1;
-                end else uy <= uy + 16'd1;
-            end else ux <= ux + 16'd1;
+                    ufy <= (u_h1 == 16'd0);
+                    if (ufcb) begin
+                        ucb <= 16'd0;
+                        ufcb <= (u_ncg1 == 16'd0);
+                    end else begin
+                        ucb <= ucb + 16'd1;
+                        ufcb <= (ucb == u_ncg2);
+                    end
+                end else begin
+                    uy <= uy + 16'd1;
+                    ufy <= (uy == u_h2);
+                end
+            end else begin
+                ux <= ux + 16'd1;
+                ufx <= (ux == u_w2);
+            end
         end
     end
 {%- if v.any_prom_by_cgi %}
@@ -333,8 +356,8 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (u_go) begin
             u_c0 <= 32'd0; u_cg <= 32'd0;
-        end else if (u_w && ux == u_w1 && uy == u_h1) begin
-            if (ucb == u_ncg1) begin
+        end else if (u_w && ufx && ufy) begin
+            if (ufcb) begin
                 u_c0 <= u_cg + u_gc;
                 u_cg <= u_cg + u_gc;
             end else u_c0 <= u_c0 + u_lanes;
@@ -400,17 +423,13 @@ module {{ v.module }} (
         end
     end
 {%- if v.has_in_events %}
-    reg  [{{ v.iaw - 1 }}:0] inp_ev_raddr;
+    wire [{{ v.iaw - 1 }}:0] inp_ev_raddr;
     wire [{{ v.iew - 1 }}:0] inp_ev_rdata;
     sf_ram #(.WIDTH({{ v.iew }}), .DEPTH({{ v.n_in }}), .AW({{ v.iaw }}), .LOGIC({% if v.in_logic %}1{% else %}0{% endif %})) inp_ev (
         .clk(clk), .we(ld_acc && ld_nz), .waddr(ld_base[{{ v.iaw - 1 }}:0]), .wdata({ld_c, ld_y, ld_x, in_data}),
         .raddr(inp_ev_raddr), .rdata(inp_ev_rdata));
-    always @* begin
-        inp_ev_raddr = {{ v.iaw }}'d0;
-{%- for l in v.layers %}{% for p in l.projs %}{% if p.src_input %}
-        if (go_{{ p.pre }} || {{ p.pre }}_act) inp_ev_raddr = {{ p.pre }}_ev_raddr;
-{%- endif %}{% endfor %}{% endfor %}
-    end
+    // An event reader's address is 0 while it is idle, so the readers' addresses are OR-ed.
+    assign inp_ev_raddr = {{ v.iaw }}'d0{% for l in v.layers %}{% for p in l.projs %}{% if p.src_input %} | {{ p.pre }}_ev_raddr{% endif %}{% endfor %}{% endfor %};
 {%- endif %}
 
     // ------------------------------------------------------------------ per-layer update signals
@@ -601,11 +620,9 @@ module {{ v.module }} (
         else if ({{ m.pre }}_ev_we) {{ m.pre }}_ev_cnt <= {{ m.pre }}_ev_cnt + {{ m.raw + 1 }}'d1;
     end
 {%- endfor %}
+    // One reader at a time: addresses OR-ed, each gated by its phase (a balanced tree).
     always @* begin
-        {{ b.pre }}_raddr = {{ b.aw }}'d0;
-{%- for r in b.readers %}
-        if (go_{{ r.0 }} || {{ r.0 }}_act) {{ b.pre }}_raddr = {{ r.1 }};
-{%- endfor %}
+        {{ b.pre }}_raddr = {{ b.aw }}'d0{% for r in b.readers %} | ({ {{ b.aw }}{ go_{{ r.0 }} | {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %};
         {{ b.pre }}_we    = 1'b0;
         {{ b.pre }}_waddr = {{ b.aw }}'d0;
         {{ b.pre }}_wdata = {{ b.width }}'d0;
@@ -880,7 +897,7 @@ module {{ v.module }} (
         endcase
     end
     // Lanes of the write-stage row that hold neurons of the layer.
-    wire [{{ v.sh.ls - 1 }}:0] u_valid = u_lmask & ((ucb == u_ncg1) ? u_lastmask : {{ "{" }}{{ v.sh.ls }}{1'b1}});
+    wire [{{ v.sh.ls - 1 }}:0] u_valid = u_lmask & (ufcb ? u_lastmask : {{ "{" }}{{ v.sh.ls }}{1'b1}});
     wire [{{ v.sh.ls - 1 }}:0] u_sp;
     /* verilator lint_off UNUSEDSIGNAL */
     // Membrane values are streamed only by a value-output layer.

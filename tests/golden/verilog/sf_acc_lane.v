@@ -22,9 +22,12 @@ module sf_acc_lane #(
     localparam integer CW = (PW > TW ? PW : TW) + 2;       // computation width
     wire signed [CW-1:0] v_ext = (VAL_SIGNED != 0) ? {{(CW-VW){val[VW-1]}}, val} : {{(CW-VW){1'b0}}, val};
     wire signed [CW-1:0] w_ext = {{(CW-WB){w[WB-1]}}, w};
-    wire signed [CW-1:0] prod  = (WB == 1) ? (w[0] ? v_ext : -v_ext) : (w_ext * v_ext);
     wire signed [CW-1:0] o_ext = {{(CW-TW){old[TW-1]}}, old};
-    wire signed [CW-1:0] sum   = o_ext + (prod <<< SHIFT);
+    // Binary: old + (v << SHIFT) or old - (v << SHIFT) = old + ~(v << SHIFT) + 1, one carry
+    // chain with the weight's complement as carry-in.
+    wire signed [CW-1:0] vs    = v_ext <<< SHIFT;
+    wire signed [CW-1:0] sum   = (WB == 1) ? (o_ext + (w[0] ? vs : ~vs) + {{(CW-1){1'b0}}, ~w[0]})
+                                           : (o_ext + ((w_ext * v_ext) <<< SHIFT));
     wire signed [CW-1:0] hi    = {{(CW-TW+1){1'b0}}, {(TW-1){1'b1}}};
     wire signed [CW-1:0] lo    = ~hi;
     wire [TW-1:0] clamped = (sum > hi) ? hi[TW-1:0] : (sum < lo) ? lo[TW-1:0] : sum[TW-1:0];

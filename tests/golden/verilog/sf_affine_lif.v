@@ -36,7 +36,8 @@ module sf_affine_lif (
     reg [NPH-1:0] pc_oh, go_oh;
     reg [3:0] t;
     reg [31:0] cyc;
-    wire first = (state == S_IDLE) && start;       // a new inference begins
+    wire run_ok = 1'b1;
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
     wire late  = (t != 4'd0);
     wire last  = (t == 4'd7);
     assign busy   = (state != S_IDLE);
@@ -51,7 +52,11 @@ module sf_affine_lif (
     wire fin_l0;
     wire go_out = go_oh[3];  // out
     wire fin_out;
-    wire fin = |(pc_oh & { fin_out, fin_l0, fin_l0p0, fin_inp });
+    // The running phase's end, registered: the next phase starts one cycle later
+    // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
+    wire fin_now = |(pc_oh & { fin_out, fin_l0, fin_l0p0, fin_inp });
+    reg  fin;
+    always @(posedge clk) fin <= !rst && (state == S_RUN) && fin_now;
     reg [1:0] next_pc;
     always @* begin
         case (pc)
@@ -78,6 +83,16 @@ module sf_affine_lif (
         end
     end
     wire [NPH-1:0] nx_oh = {{(NPH-1){1'b0}}, 1'b1} << pc_nx;
+    // The layer of the update pass: set with the go of its UPD phase, held until the next one
+    // (the pass before has written its last row by then), so its geometry and memory bases
+    // come from flip-flops.
+    reg  [0:0] ul, ul_nx;
+    always @* begin
+        case (pc_nx)
+            2'd2: ul_nx = 1'd0;
+            default: ul_nx = ul;
+        endcase
+    end
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
@@ -86,11 +101,12 @@ module sf_affine_lif (
             go_oh <= {NPH{1'b0}};
             t     <= 4'd0;
             cyc   <= 32'd0;
+            ul    <= 1'd0;
         end else begin
             case (state)
                 S_IDLE: begin
                     go_oh <= {NPH{1'b0}};
-                    if (start) begin
+                    if (start && run_ok) begin
                         state <= S_RUN;
                         pc    <= 2'd0;
                         pc_oh <= {{(NPH-1){1'b0}}, 1'b1};
@@ -102,6 +118,7 @@ module sf_affine_lif (
                 S_RUN: begin
                     cyc   <= cyc + 32'd1;
                     go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
+                    if (fin && !st_fin) ul <= ul_nx;
                     if (fin) begin
                         if (st_fin) state <= S_FIN;
                         else begin
@@ -119,51 +136,45 @@ module sf_affine_lif (
             endcase
         end
     end
-
     // ------------------------------------------------------------------ shared update pass: control
     // Layers update one at a time, so one datapath of 2 lanes serves them all; `ul`
     // selects the layer whose memories connect to it.
-    reg  [0:0] ul;
-    reg  [0:0] u_gol;
     wire u_go = go_l0;
-    always @* begin
-        u_gol = 1'd0;
-        if (go_l0) u_gol = 1'd0;
-    end
-    // The layer being read (the one starting, in its go cycle); every other use of the
-    // layer's geometry takes the registered `ul`, which holds until the pass's last write.
-    wire [0:0] u_sel = u_go ? u_gol : ul;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
-        case (u_sel)
+        case (ul)
             1'd0: u_pos1 = 16'd0;
             default: u_pos1 = 16'd0;
         endcase
     end
     reg  u_go1;   // the layer starting has one row
     always @* begin
-        case (u_gol)
+        case (ul)
             1'd0: u_go1 = 1'b0;
             default: u_go1 = 1'b0;
         endcase
     end
+    // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
+    // the pass compares rows from its second cycle and positions at its write stage.
     reg  [2:0] u_rows;
-    reg  [15:0] u_w1, u_h1, u_ncg1;
+    reg  [15:0] u_w1, u_h1, u_ncg1, u_w2, u_h2, u_ncg2;   // extent - 1 and - 2
     reg  [31:0] u_gc, u_lanes;
     reg  [1:0] u_lmask, u_lastmask;
-    always @* begin
+    always @(posedge clk) begin
         case (ul)
             1'd0: begin
-                u_rows = 3'd4; u_w1 = 16'd0; u_h1 = 16'd0;
-                u_ncg1 = 16'd3; u_gc = 32'd8; u_lanes = 32'd2;
-                u_lmask = 2'b11; u_lastmask = 2'b11;
+                u_rows <= 3'd4; u_w1 <= 16'd0; u_h1 <= 16'd0;
+                u_ncg1 <= 16'd3; u_gc <= 32'd8; u_lanes <= 32'd2;
+                u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd2;
+                u_lmask <= 2'b11; u_lastmask <= 2'b11;
             end
             default: begin
-                u_rows = 3'd1; u_w1 = 16'd0; u_h1 = 16'd0;
-                u_ncg1 = 16'd0; u_gc = 32'd1; u_lanes = 32'd1;
-                u_lmask = 2'd0; u_lastmask = 2'd0;
+                u_rows <= 3'd1; u_w1 <= 16'd0; u_h1 <= 16'd0;
+                u_ncg1 <= 16'd0; u_gc <= 32'd1; u_lanes <= 32'd1;
+                u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd0;
+                u_lmask <= 2'd0; u_lastmask <= 2'd0;
             end
         endcase
     end
@@ -172,7 +183,8 @@ module sf_affine_lif (
     reg                  u_s2;
     reg  [1:0] u_row;
     wire                 u_rd    = u_go || (u_act && (u_next != u_rows));
-    wire [1:0] u_raddr = u_go ? 2'd0 : u_next[1:0];
+    // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
+    wire [1:0] u_raddr = u_next[1:0];
     // The neuron lanes take a row at stage 2 and return it 12 cycles later, at the
     // write stage (u_w, u_wrow): the update pass ends when its last row is written.
     localparam integer U_LAT = 12;
@@ -198,34 +210,55 @@ module sf_affine_lif (
     wire                 u_fin   = u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
     reg  [15:0] ucb, uy, ux;
+    reg         ufcb, ufy, ufx, u_go_d;   // ucb, uy, ux are their last values
     always @(posedge clk) begin
         if (rst) begin
-            u_act <= 1'b0;
-            u_s2  <= 1'b0;
-            ul    <= 1'd0;
+            u_act  <= 1'b0;
+            u_s2   <= 1'b0;
+            u_next <= 3'd0;
         end else begin
             u_s2 <= u_rd;
             if (u_rd) u_row <= u_raddr;
             if (u_go) begin
-                ul     <= u_gol;
                 u_act  <= 1'b1;
                 u_next <= 3'd1;
             end else if (u_act) begin
                 if (u_next != u_rows) u_next <= u_next + 3'd1;
-                if (u_fin) u_act <= 1'b0;
+                if (u_fin) begin
+                    u_act  <= 1'b0;
+                    u_next <= 3'd0;
+                end
             end
         end
+        // The last-position flags are registered with the counters (compared one step
+        // ahead), first from the geometry registered the cycle after go.
+        u_go_d <= u_go;
         if (u_go) begin
             ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
+        end else if (u_go_d) begin
+            ufx <= (u_w1 == 16'd0); ufy <= (u_h1 == 16'd0); ufcb <= (u_ncg1 == 16'd0);
         end else if (u_w) begin
-            if (ux == u_w1) begin
+            if (ufx) begin
                 ux <= 16'd0;
-                if (uy == u_h1) begin
+                ufx <= (u_w1 == 16'd0);
+                if (ufy) begin
                     uy <= 16'd0;
-                    if (ucb == u_ncg1) ucb <= 16'd0;
-                    else ucb <= ucb + 16'd1;
-                end else uy <= uy + 16'd1;
-            end else ux <= ux + 16'd1;
+                    ufy <= (u_h1 == 16'd0);
+                    if (ufcb) begin
+                        ucb <= 16'd0;
+                        ufcb <= (u_ncg1 == 16'd0);
+                    end else begin
+                        ucb <= ucb + 16'd1;
+                        ufcb <= (ucb == u_ncg2);
+                    end
+                end else begin
+                    uy <= uy + 16'd1;
+                    ufy <= (uy == u_h2);
+                end
+            end else begin
+                ux <= ux + 16'd1;
+                ufx <= (ux == u_w2);
+            end
         end
     end
     /* verilator lint_off UNUSEDSIGNAL */
@@ -235,8 +268,8 @@ module sf_affine_lif (
     always @(posedge clk) begin
         if (u_go) begin
             u_c0 <= 32'd0; u_cg <= 32'd0;
-        end else if (u_w && ux == u_w1 && uy == u_h1) begin
-            if (ucb == u_ncg1) begin
+        end else if (u_w && ufx && ufy) begin
+            if (ufcb) begin
                 u_c0 <= u_cg + u_gc;
                 u_cg <= u_cg + u_gc;
             end else u_c0 <= u_c0 + u_lanes;
@@ -301,15 +334,13 @@ module sf_affine_lif (
             end
         end
     end
-    reg  [2:0] inp_ev_raddr;
+    wire [2:0] inp_ev_raddr;
     wire [5:0] inp_ev_rdata;
     sf_ram #(.WIDTH(6), .DEPTH(6), .AW(3), .LOGIC(1)) inp_ev (
         .clk(clk), .we(ld_acc && ld_nz), .waddr(ld_base[2:0]), .wdata({ld_c, ld_y, ld_x, in_data}),
         .raddr(inp_ev_raddr), .rdata(inp_ev_rdata));
-    always @* begin
-        inp_ev_raddr = 3'd0;
-        if (go_l0p0 || l0p0_act) inp_ev_raddr = l0p0_ev_raddr;
-    end
+    // An event reader's address is 0 while it is idle, so the readers' addresses are OR-ed.
+    assign inp_ev_raddr = 3'd0 | l0p0_ev_raddr;
 
     // ------------------------------------------------------------------ per-layer update signals
     wire                 l0_u_on = u_w && (ul == 1'd0);  // the update pass writes lif
@@ -323,7 +354,8 @@ module sf_affine_lif (
     reg  [1:0] xb0_raddr, xb0_waddr;
     reg                  xb0_we;
     /* verilator lint_off UNUSEDSIGNAL */
-    reg                  xb0_accwe;  // unused when no accumulate unit writes this memory
+    wire                 xb0_accwe;  // unused when no accumulate unit writes this memory
+    wire [39:0] xb0_accdata;  // the accumulate unit's sum (stage 3)
     /* verilator lint_on UNUSEDSIGNAL */
     reg  [39:0] xb0_wdata;
     wire [39:0] xb0_rdata;
@@ -335,18 +367,24 @@ module sf_affine_lif (
     wire [1:0] l0p0_wrow;
     wire [39:0] l0p0_new;
     wire                 l0p0_act;
+    wire                 l0p0_s3w;  // a beat in stage 3 (writing or not)
+    // The accumulate units run one at a time: their addresses and sums are OR-ed (each is
+    // zero unless active), a balanced tree rather than a chain of muxes.
+    wire xb0_accon = l0p0_act;
+    wire [1:0] xb0_accra = ({ 2{ l0p0_act } } & l0p0_rrow);
+    wire [1:0] xb0_accwa = ({ 2{ l0p0_s3w } } & l0p0_wrow);
+    assign xb0_accwe = l0p0_we;
+    assign xb0_accdata = ({ 40{ l0p0_s3w } } & {l0p0_new[20 +: 20], l0p0_new[0 +: 20]});
     always @* begin
         xb0_raddr = u_raddr;
         xb0_waddr = u_wrow;
         xb0_we    = l0_u_on;
         xb0_wdata = {u_xnm[20 +: 20], u_xnm[0 +: 20]};
-        xb0_accwe = 1'b0;
-        if (l0p0_act) xb0_raddr = l0p0_rrow;
-        if (l0p0_we) begin
+        if (xb0_accon) xb0_raddr = xb0_accra;
+        if (xb0_accwe) begin
             xb0_we    = 1'b1;
-            xb0_accwe = 1'b1;
-            xb0_waddr = l0p0_wrow;
-            xb0_wdata = {l0p0_new[20 +: 20], l0p0_new[0 +: 20]};
+            xb0_waddr = xb0_accwa;
+            xb0_wdata = xb0_accdata;
         end
         if (clr_on_0) begin
             xb0_we    = 1'b1;
@@ -354,17 +392,26 @@ module sf_affine_lif (
             xb0_wdata = 40'd0;
         end
     end
-    // The last accumulate write, forwarded to the next beat (the memory reads first).
-    // (The hit is decided when both addresses are known, so the sum starts from a flip-flop.)
-    reg                  xb0_fwhit;
-    reg  [39:0] xb0_fwdata;
-    always @(posedge clk) begin
-        xb0_fwhit  <= !rst && xb0_accwe && (xb0_waddr == xb0_raddr);
-        xb0_fwdata <= xb0_wdata;
-    end
+    // Accumulate beats read a row (stage 1), register it with the row's current value (stage
+    // 2) and write the sum (stage 3). The current value is this cycle's accumulate write when
+    // it is the row read the cycle before (the beat ahead, which read two cycles ago), else the
+    // write of the cycle before when it was that row (the memory reads first), else the word
+    // read. Every compare is between flip-flops.
+    reg  [1:0] xb0_s2a, xb0_s3a, xb0_s4a;
+    reg                  xb0_s4v;
+    reg  [39:0] xb0_fw;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [39:0] xb0_old = xb0_fwhit ? xb0_fwdata : xb0_rdata;
+    reg  [39:0] xb0_old;   // narrower layers use the low bits of each lane
     /* verilator lint_on UNUSEDSIGNAL */
+    always @(posedge clk) begin
+        xb0_s2a <= xb0_raddr;
+        xb0_s3a <= xb0_s2a;
+        xb0_s4v <= !rst && xb0_we;
+        xb0_s4a <= xb0_waddr;
+        xb0_fw  <= xb0_wdata;
+        xb0_old <= (xb0_accwe && (xb0_s3a == xb0_s2a)) ? xb0_accdata
+                      : (xb0_s4v && (xb0_s4a == xb0_s2a)) ? xb0_fw : xb0_rdata;
+    end
 
     // ================================================================== layer 0: lif (lif)
     // 2 lanes x 4 rows; V 20 bits
@@ -403,22 +450,41 @@ module sf_affine_lif (
     end
     // The event's channel is summed before the register.
     /* verilator lint_off UNUSEDSIGNAL */
-    reg  [31:0] l0p0_c;
+    reg  [5:0] l0p0_c;
     /* verilator lint_on UNUSEDSIGNAL */
-    always @(posedge clk) l0p0_c <= { 29'd0, l0p0_ev_pos[5:3] };
+    always @(posedge clk) l0p0_c <= { 3'd0, l0p0_ev_pos[5:3] };
     wire [0:0] l0p0_val = l0p0_posd[0:0];
-    // Address arithmetic is 32-bit; only the memories' address bits are used.
+    // Address arithmetic is p.aw bits wide (no intermediate wraps); only the memories' address bits are used.
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] l0p0_y = { 31'd0, l0p0_posd[2:2] };
-    wire [31:0] l0p0_x = { 31'd0, l0p0_posd[1:1] };
+    wire [5:0] l0p0_y = { 5'd0, l0p0_posd[2:2] };
+    wire [5:0] l0p0_x = { 5'd0, l0p0_posd[1:1] };
     reg  [1:0] l0p0_b, l0p0_b_d;
     always @(posedge clk) l0p0_b_d <= l0p0_b;
-    wire [31:0] l0p0_bw = { 30'd0, l0p0_b_d };
-    wire [31:0] l0p0_j = (l0p0_c * 32'd1 + l0p0_y) * 32'd1 + l0p0_x;
-    wire [31:0] l0p0_row   = l0p0_bw;
-    wire [31:0] l0p0_waddr = l0p0_j * 32'd4 + l0p0_bw;
-    wire [31:0] l0p0_wa    = l0p0_j * 32'd4 + l0p0_bw;
-    wire [1:0] l0p0_mask = 1'b1 ? ((l0p0_bw == 32'd3) ? 2'b11 : {2{1'b1}}) : {2{1'b0}};
+    wire [5:0] l0p0_bw = { 4'd0, l0p0_b_d };
+    wire [5:0] l0p0_j = (l0p0_c * 6'd1 + l0p0_y) * 6'd1 + l0p0_x;
+    // Stage 1b: the beat's coordinates registered; the addresses and the lane mask are short
+    // sums of these registers (schedule::ACC_TAIL counts this stage too).
+    reg  [5:0] l0p0_c_b;
+    always @(posedge clk) l0p0_c_b <= l0p0_c;
+    reg  [5:0] l0p0_y_b;
+    always @(posedge clk) l0p0_y_b <= l0p0_y;
+    reg  [5:0] l0p0_x_b;
+    always @(posedge clk) l0p0_x_b <= l0p0_x;
+    reg  [0:0] l0p0_val_b;
+    always @(posedge clk) l0p0_val_b <= l0p0_val;
+    reg  [5:0] l0p0_bw_b;
+    always @(posedge clk) l0p0_bw_b <= l0p0_bw;
+    reg  [5:0] l0p0_j_b;
+    always @(posedge clk) l0p0_j_b <= l0p0_j;
+    reg                  l0p0_fdb, l0p0_lastdb;
+    always @(posedge clk) begin
+        l0p0_fdb    <= !rst && l0p0_fd;
+        l0p0_lastdb <= l0p0_lastd;
+    end
+    wire [5:0] l0p0_row   = l0p0_bw_b;
+    wire [5:0] l0p0_waddr = l0p0_j_b * 6'd4 + l0p0_bw_b;
+    wire [5:0] l0p0_wa    = l0p0_j_b * 6'd4 + l0p0_bw_b;
+    wire [1:0] l0p0_mask = 1'b1 ? ((l0p0_bw_b == 6'd3) ? 2'b11 : {2{1'b1}}) : {2{1'b0}};
     /* verilator lint_on UNUSEDSIGNAL */
     assign l0p0_ev_ready = l0p0_fire && l0p0_lastbeat;
     assign l0p0_rrow = l0p0_row[1:0];
@@ -429,40 +495,56 @@ module sf_affine_lif (
             if (l0p0_b == 2'd3) begin l0p0_b <= 2'd0;  end else l0p0_b <= l0p0_b + 2'd1;
         end
     end
-    // Stage 2: weight word and state row arrive; add and write back.
+    // Stage 2: weight word and state row arrive; the bank registers the row's current value.
     reg                  l0p0_s2;
     reg  [1:0] l0p0_s2_row;
     reg  [1:0] l0p0_s2_mask;
     reg  [0:0] l0p0_s2_val;
+    reg                  l0p0_s2_last;
     always @(posedge clk) begin
-        l0p0_s2      <= !rst && l0p0_fd;
+        l0p0_s2      <= !rst && l0p0_fdb;
         l0p0_s2_row  <= l0p0_row[1:0];
         l0p0_s2_mask <= l0p0_mask;
-        l0p0_s2_val  <= l0p0_val;
+        l0p0_s2_val  <= l0p0_val_b;
+        l0p0_s2_last <= !rst && l0p0_fdb && l0p0_lastdb;
     end
     wire [15:0] l0p0_w;
     sf_ram #(.WIDTH(16), .DEPTH(24), .AW(5), .INIT("lif_w0.hex"), .LOGIC(1)) l0p0_wrom (
         .clk(clk), .we(1'b0), .waddr(5'd0), .wdata(16'd0),
         .raddr(l0p0_wa[4:0]), .rdata(l0p0_w));
+    // Stage 3: add and write back.
+    reg                  l0p0_s3;
+    reg  [1:0] l0p0_s3_row;
+    reg  [1:0] l0p0_s3_mask;
+    reg  [0:0] l0p0_s3_val;
+    reg  [15:0] l0p0_s3_w;
     wire [39:0] l0p0_old = {xb0_old[20 +: 20], xb0_old[0 +: 20]};
+    always @(posedge clk) begin
+        l0p0_s3      <= !rst && l0p0_s2;
+        l0p0_s3_row  <= l0p0_s2_row;
+        l0p0_s3_mask <= l0p0_s2_mask;
+        l0p0_s3_val  <= l0p0_s2_val;
+        l0p0_s3_w    <= l0p0_w;
+    end
     genvar l0p0_gi;
     generate
         for (l0p0_gi = 0; l0p0_gi < 2; l0p0_gi = l0p0_gi + 1) begin : l0p0_accl
             sf_acc_lane #(.TW(20), .WB(8), .VW(1), .VAL_SIGNED(0), .SHIFT(6), .SAT(0)) a (
-                .en(l0p0_s2_mask[l0p0_gi]),
+                .en(l0p0_s3_mask[l0p0_gi]),
                 .old(l0p0_old[l0p0_gi*20 +: 20]),
-                .w(l0p0_w[l0p0_gi*8 +: 8]),
-                .val(l0p0_s2_val),
+                .w(l0p0_s3_w[l0p0_gi*8 +: 8]),
+                .val(l0p0_s3_val),
                 .result(l0p0_new[l0p0_gi*20 +: 20]));
         end
     endgenerate
-    assign l0p0_we   = l0p0_s2 && (l0p0_s2_mask != 2'd0);
-    assign l0p0_wrow = l0p0_s2_row;
+    assign l0p0_s3w  = l0p0_s3;
+    assign l0p0_we   = l0p0_s3 && (l0p0_s3_mask != 2'd0);
+    assign l0p0_wrow = l0p0_s3_row;
     reg l0p0_finr, l0p0_actr;
     assign fin_l0p0 = (go_l0p0 && (inp_ev_cnt == 4'd0)) || l0p0_finr;
     assign l0p0_act = l0p0_actr;
     always @(posedge clk) begin
-        l0p0_finr <= !rst && l0p0_fd && l0p0_lastd;
+        l0p0_finr <= !rst && l0p0_s2_last;
         if (rst) l0p0_actr <= 1'b0;
         else if (go_l0p0) l0p0_actr <= (inp_ev_cnt != 4'd0);
         else if (l0p0_finr) l0p0_actr <= 1'b0;
@@ -544,7 +626,7 @@ module sf_affine_lif (
         endcase
     end
     // Lanes of the write-stage row that hold neurons of the layer.
-    wire [1:0] u_valid = u_lmask & ((ucb == u_ncg1) ? u_lastmask : {2{1'b1}});
+    wire [1:0] u_valid = u_lmask & (ufcb ? u_lastmask : {2{1'b1}});
     wire [1:0] u_sp;
     /* verilator lint_off UNUSEDSIGNAL */
     // Membrane values are streamed only by a value-output layer.

@@ -25,7 +25,9 @@ module sf_events #(
     input  wire          ev_ready
 );
     localparam integer MW = (MASKW > 0) ? MASKW : 1;
-    reg [AW:0]   rd_ptr;
+    reg [AW:0]   rd_ptr;     // next entry to read; 0 between phases
+    reg [AW:0]   left;       // entries not yet read
+    reg          rd_end;     // left == 0, registered
     reg          inflight;
     reg [EW-1:0] q0, q1;
     reg [1:0]    qn;
@@ -54,26 +56,37 @@ module sf_events #(
     wire   pop      = take && only;
     wire   push     = inflight;
     wire [1:0] occ  = qn - {1'b0, pop} + {1'b0, push};
-    wire   more     = go ? (count != {(AW+1){1'b0}}) : (act && (rd_ptr != count));
+    wire   more     = go ? (count != {(AW+1){1'b0}}) : (act && !rd_end);
     wire   issue    = more && (go || occ <= 2'd1);
-    assign raddr    = go ? {AW{1'b0}} : rd_ptr[AW-1:0];
-    assign ev_last  = ev_valid && only && (qn == 2'd1) && !inflight && (rd_ptr == count);
+    assign raddr    = rd_ptr[AW-1:0];
+    assign ev_last  = ev_valid && only && (qn == 2'd1) && !inflight && rd_end;
 
     always @(posedge clk) begin
         if (rst) begin
             qn       <= 2'd0;
             inflight <= 1'b0;
             rd_ptr   <= {(AW+1){1'b0}};
+            left     <= {(AW+1){1'b0}};
+            rd_end   <= 1'b1;
             act      <= 1'b0;
         end else if (go) begin
             qn       <= 2'd0;
             inflight <= issue;
             rd_ptr   <= issue ? {{AW{1'b0}}, 1'b1} : {(AW+1){1'b0}};
+            left     <= issue ? count - 1'b1 : count;
+            rd_end   <= (count <= {{AW{1'b0}}, 1'b1});
             act      <= issue;
         end else begin
-            if (take && ev_last) act <= 1'b0;
+            if (take && ev_last) begin
+                act    <= 1'b0;
+                rd_ptr <= {(AW+1){1'b0}};
+            end
             inflight <= issue;
-            if (issue) rd_ptr <= rd_ptr + 1'b1;
+            if (issue) begin
+                rd_ptr <= rd_ptr + 1'b1;
+                left   <= left - 1'b1;
+                rd_end <= (left == {{AW{1'b0}}, 1'b1});
+            end
             qn <= occ;
             case ({pop, push})
                 2'b01: if (qn == 2'd0) q0 <= rdata; else q1 <= rdata;

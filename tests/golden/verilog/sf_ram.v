@@ -5,6 +5,10 @@
 // Under SYNTHESIS a memory without INIT is left to the device's power-up contents, zero for
 // iCE40 and ECP5 block RAM, LUT RAM and flip-flops: the zeroing loop, unrolled by Yosys into
 // one assignment per word, stalls synthesis of deep memories (16K words) for hours.
+// The generated designs never use the word read from an address in the cycle it is written
+// (the accumulate pipeline forwards that write instead; no other unit reads and writes one
+// memory at once), so synthesis is told not to build collision logic (no_rw_check); the
+// simulation model stays read-first.
 `timescale 1ns/1ps
 `default_nettype none
 module sf_ram #(
@@ -39,7 +43,7 @@ module sf_ram #(
             end
             assign rdata = q;
         end else begin : g_bram
-            reg [WIDTH-1:0] mem [0:DEPTH-1];
+            (* no_rw_check *) reg [WIDTH-1:0] mem [0:DEPTH-1];
             reg [WIDTH-1:0] q;
             integer i;
             initial begin
