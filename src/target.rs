@@ -421,7 +421,9 @@ impl Target {
             return Err("fields 'device.block_ram_bits' / 'device.large_ram_bits' are implausibly large".into());
         }
         if d.large_ram_width > 0
-            && (d.large_ram_width > 64 || !d.large_ram_width.is_power_of_two() || d.large_ram_bits % d.large_ram_width != 0)
+            && (d.large_ram_width > 64
+                || !d.large_ram_width.is_power_of_two()
+                || d.large_ram_bits % d.large_ram_width != 0)
         {
             return Err(format!(
                 "field 'device.large_ram_width': {} must be a power of two up to 64 dividing 'device.large_ram_bits'",
