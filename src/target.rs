@@ -423,7 +423,7 @@ impl Target {
         if d.large_ram_width > 0
             && (d.large_ram_width > 64
                 || !d.large_ram_width.is_power_of_two()
-                || d.large_ram_bits % d.large_ram_width != 0)
+                || !d.large_ram_bits.is_multiple_of(d.large_ram_width))
         {
             return Err(format!(
                 "field 'device.large_ram_width': {} must be a power of two up to 64 dividing 'device.large_ram_bits'",
