@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 pub const BUNDLED: &[(&str, &str)] = &[
     ("ice40-up5k", include_str!("../targets/ice40-up5k.toml")),
     ("ice40-hx8k", include_str!("../targets/ice40-hx8k.toml")),
+    ("ecp5-25k", include_str!("../targets/ecp5-25k.toml")),
+    ("ecp5-45k", include_str!("../targets/ecp5-45k.toml")),
+    ("ecp5-85k", include_str!("../targets/ecp5-85k.toml")),
     ("xc7a35t", include_str!("../targets/xc7a35t.toml")),
     ("generic-45nm", include_str!("../targets/generic-45nm.toml")),
     ("loihi", include_str!("../targets/loihi.toml")),
@@ -55,6 +58,8 @@ impl std::fmt::Display for Kind {
 pub enum Family {
     /// Lattice iCE40.
     Ice40,
+    /// Lattice ECP5.
+    Ecp5,
     /// AMD/Xilinx 7 Series.
     Xc7,
     /// A generic ASIC process.
@@ -89,6 +94,8 @@ pub enum Toolchain {
 pub enum Flow {
     /// Yosys, nextpnr-ice40, icepack and icetime: a bitstream.
     OpenIce40,
+    /// Yosys, nextpnr-ecp5 and ecppack (YoWASP or native): a bitstream.
+    OpenEcp5,
     /// A Vivado project script and constraints.
     Vivado,
     /// A Xylo specification, checked in rockpool's XyloSim.
@@ -138,6 +145,9 @@ pub struct Board {
     pub clock_pin: String,
     /// Pins for every other port bit, in order.
     pub pins: Vec<String>,
+    /// I/O standard of every pin (ECP5 LPF `IO_TYPE`), when the board needs one.
+    #[serde(default)]
+    pub io_standard: Option<String>,
 }
 
 /// Clocking.
@@ -349,8 +359,8 @@ impl Target {
         match (self.kind, self.toolchain) {
             (Kind::Fpga, _) if flow == Flow::None => {
                 return Err(format!(
-                    "no build flow for an FPGA of family {:?} with toolchain {:?} (known: ice40 with open, xc7 with \
-                     vivado)",
+                    "no build flow for an FPGA of family {:?} with toolchain {:?} (known: ice40 and ecp5 with open, \
+                     xc7 with vivado)",
                     self.family, self.toolchain
                 ));
             }
@@ -386,6 +396,9 @@ impl Target {
         for a in &self.device.nextpnr_args {
             token("device.nextpnr_args", a, b".=+")?;
         }
+        if let Some(v) = &self.board.io_standard {
+            token("board.io_standard", v, b"")?;
+        }
         if !self.board.clock_pin.is_empty() {
             token("board.clock_pin", &self.board.clock_pin, b"")?;
         }
@@ -408,7 +421,9 @@ impl Target {
             return Err("fields 'device.block_ram_bits' / 'device.large_ram_bits' are implausibly large".into());
         }
         if d.large_ram_width > 0
-            && (d.large_ram_width > 64 || !d.large_ram_width.is_power_of_two() || d.large_ram_bits % d.large_ram_width != 0)
+            && (d.large_ram_width > 64
+                || !d.large_ram_width.is_power_of_two()
+                || !d.large_ram_bits.is_multiple_of(d.large_ram_width))
         {
             return Err(format!(
                 "field 'device.large_ram_width': {} must be a power of two up to 64 dividing 'device.large_ram_bits'",
@@ -453,6 +468,7 @@ impl Target {
     pub fn flow(&self) -> Flow {
         match (self.kind, self.family, self.toolchain) {
             (Kind::Fpga, Family::Ice40, Toolchain::Open) => Flow::OpenIce40,
+            (Kind::Fpga, Family::Ecp5, Toolchain::Open) => Flow::OpenEcp5,
             (Kind::Fpga, Family::Xc7, Toolchain::Vivado) => Flow::Vivado,
             (Kind::Neuromorphic, Family::Xylo, Toolchain::Rockpool) => Flow::XyloSim,
             (Kind::Neuromorphic, Family::Loihi, Toolchain::Lava) => Flow::Lava,
@@ -488,6 +504,9 @@ mod tests {
         assert_eq!(flow("ice40-up5k"), Flow::OpenIce40);
         assert_eq!(flow("ice40-hx8k"), Flow::OpenIce40);
         assert_eq!(flow("xc7a35t"), Flow::Vivado);
+        for n in ["ecp5-25k", "ecp5-45k", "ecp5-85k"] {
+            assert_eq!(flow(n), Flow::OpenEcp5, "{n}");
+        }
         for n in ["generic-45nm", "loihi", "truenorth"] {
             assert_eq!(flow(n), Flow::None, "{n}");
         }
@@ -504,6 +523,7 @@ mod tests {
             (up5k.replace("name = \"ice40-up5k\"", "name = \"a;rm -rf /\""), "field 'name'"),
             (up5k.replace("\"--up5k\"", "\"--up5k; touch x\""), "device.nextpnr_args"),
             (up5k.replace("default_mhz = 12.0", "default_mhz = -1.0"), "clock.default_mhz"),
+            (up5k.replace("[board]", "[board]\nio_standard = \"LVCMOS33\\\"; X\""), "board.io_standard"),
         ];
         for (text, want) in bad {
             let e = Target::parse("t", &text).unwrap_err();

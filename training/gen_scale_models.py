@@ -7,7 +7,11 @@
                       shortcut is a second edge into the block's second LIF node (identity, or a
                       binary 1x1 stride-2 Conv2d when the shape changes), AvgPool2d 4x4, Flatten,
                       Affine head -> LIF
-  inputs_mlp784.npy, inputs_resnet18_cifar.npy
+  vgg_cifar.nir       3x32x32 VGG-like binary conv SNN whose weights and neuron state fit an
+                      FPGA's block RAM (82 k weights; an ECP5-85F holds its state): two binary
+                      3x3 convs per stage with ResNet-20's widths (16, 32, 64 channels),
+                      AvgPool2d 2x2 after each stage, Flatten, Affine 1024->10 -> LIF
+  inputs_mlp784.npy, inputs_resnet18_cifar.npy, inputs_vgg_cifar.npy
                       256 samples, T = 8, per-step spikes at a 10% rate (N x T x in, uint8)
   scale_models.json   what was generated, measured spike rate of every LIF layer, timings
 
@@ -208,6 +212,60 @@ def gen_resnet18(rng, x):
                                                                   "dt": DT, "reset": "zero", "timesteps": T}), b
 
 
+def gen_vgg_cifar(rng, x):
+    """x: T x B x 3 x 32 x 32 spikes. Stages of two binary 3x3 convs (padding 1) -> LIF with 16,
+    32 and 64 channels; a 2x2 average pool after each stage (it feeds the next conv, or the
+    head); Flatten and a binary Affine 1024 -> 10 -> LIF."""
+    b = Builder(rng)
+    Tn, B = x.shape[:2]
+    b.nodes["input"] = nir.Input(input_type=np.array([3, 32, 32]))
+    h, prev, cin, hw = x, "input", 3, 32
+    for si, cout in enumerate([16, 32, 64]):
+        for ci in range(2):
+            name, lif = f"conv{si + 1}{'ab'[ci]}", f"lif{si + 1}{'ab'[ci]}"
+            sgn = b.signs((cout, cin, 3, 3))
+
+            def syn(wu, h=h):
+                y = F.conv2d(h.flatten(0, 1), wu, None, 1, 1)
+                return y.view((Tn, B) + y.shape[1:])
+
+            w = binary_layer_weights(b, sgn, syn, None, name)
+            b.nodes[name] = nir.Conv2d(input_shape=(hw, hw), weight=w, stride=(1, 1), padding=(1, 1),
+                                       dilation=(1, 1), groups=1, bias=np.zeros(cout, np.float32))
+            b.lif(lif, (cout, hw, hw))
+            b.edges += [(prev, name), (name, lif)]
+            h = lif_scan(syn(torch.as_tensor(w)))
+            b.rates[lif] = float(h.mean())
+            prev, cin = lif, cout
+        pool = f"pool{si + 1}"
+        b.nodes[pool] = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                      padding=np.array([0, 0]))
+        b.edges.append((prev, pool))
+        hw //= 2
+        h = F.avg_pool2d(h.flatten(0, 1), 2).view((Tn, B, cin, hw, hw))
+        prev = pool
+    n_flat = cin * hw * hw
+    b.nodes["flatten"] = nir.Flatten(input_type={"input": np.array([cin, hw, hw])}, start_dim=0, end_dim=-1)
+    b.edges += [(prev, "flatten"), ("flatten", "fc")]
+    flat = h.reshape(Tn, B, n_flat)
+    sgn = b.signs((10, n_flat))
+    w = binary_layer_weights(b, sgn, lambda wu: flat @ wu.T, None, "fc")
+    b.nodes["fc"] = nir.Affine(weight=w, bias=np.zeros(10, np.float32))
+    b.lif("lif_out", (10,))
+    b.edges.append(("fc", "lif_out"))
+    b.rates["lif_out"] = float(lif_scan(flat @ torch.as_tensor(w).T).mean())
+    b.nodes["output"] = nir.Output(output_type=np.array([10]))
+    b.edges.append(("lif_out", "output"))
+    return nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata={"generator": "spikefab gen_scale_models.py",
+                                                                  "dt": DT, "reset": "zero", "timesteps": T}), b
+
+
+MODELS = (("mlp784", (784,), gen_mlp784),
+          ("mlp784_up5k", (784,), lambda rng, x: gen_mlp784(rng, x, (784, 1024, 10))),
+          ("resnet18_cifar", (3, 32, 32), gen_resnet18),
+          ("vgg_cifar", (3, 32, 32), gen_vgg_cifar))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
@@ -216,6 +274,10 @@ def main():
                     help="input spike rate and the target spike rate of every LIF layer (default 0.10)")
     ap.add_argument("--only", default="", help="comma-separated model names to generate (default: all)")
     args = ap.parse_args()
+    only = [m for m in args.only.split(",") if m]
+    unknown = sorted(set(only) - {m[0] for m in MODELS})
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(m[0] for m in MODELS)}")
     global IN_RATE, TARGET_RATE
     IN_RATE = TARGET_RATE = args.rate
     os.makedirs(args.outdir, exist_ok=True)
@@ -223,11 +285,7 @@ def main():
     t_all = time.time()
     info = {"dt": DT, "beta": BETA, "threshold": THR, "reset": "zero", "fire_on_equal": False, "timesteps": T,
             "input_spike_rate": IN_RATE, "target_rate": TARGET_RATE, "seed": SEED, "models": {}}
-    models = (("mlp784", (784,), gen_mlp784),
-              ("mlp784_up5k", (784,), lambda rng, x: gen_mlp784(rng, x, (784, 1024, 10))),
-              ("resnet18_cifar", (3, 32, 32), gen_resnet18))
-    only = [m for m in args.only.split(",") if m]
-    for name, shape, gen in models:
+    for name, shape, gen in MODELS:
         if only and name not in only:
             continue
         t0 = time.time()

@@ -17,7 +17,7 @@ use super::{Bars, Failure, ModelArgs, PlanArgs};
 super::cli_enum! {
     /// Which hardware descriptions to emit.
     BackendArg => driver::Backend {
-        /// Verilog RTL (co-simulated, bitstream for iCE40).
+        /// Verilog RTL (co-simulated, bitstream for iCE40 and ECP5).
         Verilog,
         /// HLS C++ for Vitis HLS in `hls/` (C-simulated with g++).
         Hls,
@@ -41,7 +41,8 @@ pub struct CompileArgs {
     /// Labels (.npy) to report accuracy.
     #[arg(long)]
     labels: Option<PathBuf>,
-    /// Build the bitstream (iCE40 targets: yosys, nextpnr-ice40, icepack, icetime).
+    /// Build the bitstream (iCE40 targets: yosys, nextpnr-ice40, icepack, icetime; ECP5
+    /// targets: YoWASP's yosys, nextpnr-ecp5 and ecppack).
     #[arg(long)]
     bitstream: bool,
     /// Hardware descriptions to emit: Verilog RTL, HLS C++ (into <out>/hls), or both.
@@ -215,6 +216,24 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
                 f.target_mhz
             );
             println!("  bitstream: {}/{} ({} bytes)", out.display(), f.bitstream, f.bitstream_bytes);
+        }
+        Some(FpgaOutcome::BuiltEcp5(f)) => {
+            let u = |x: &spikefab::flow::ice40::Use| format!("{}/{}", x.used, x.available);
+            println!(
+                "  resources (nextpnr): {} LUT4, {} FF, {} EBR (DP16KD), {} MULT18X18D, {} I/O",
+                u(&f.luts),
+                u(&f.ffs),
+                u(&f.block_rams),
+                u(&f.dsps),
+                u(&f.ios)
+            );
+            println!(
+                "  clock: Fmax {} MHz (nextpnr-ecp5) vs target {} MHz{}",
+                f.fmax_nextpnr_mhz.map_or("?".into(), |x| format!("{x:.2}")),
+                f.target_mhz,
+                f.pll.map_or(String::new(), |p| format!(" (PLL from the board's {} MHz)", p.fin_mhz))
+            );
+            println!("  bitstream: {}/{} ({} bytes; {})", out.display(), f.bitstream, f.bitstream_bytes, f.tools);
         }
         None => {}
     }

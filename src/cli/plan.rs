@@ -272,7 +272,8 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
 /// accumulate lanes must do at one target row per cycle), and where the other cycles go.
 fn print_bound(plan: &Plan, total: &spikefab::sim::cycle::Counters, n: usize) {
     let n = n.max(1) as f64;
-    let bound: f64 = plan.layers.iter().zip(&total.layers).map(|(l, c)| c.synaptic_ops as f64 / l.lanes as f64).sum::<f64>() / n;
+    let bound: f64 =
+        plan.layers.iter().zip(&total.layers).map(|(l, c)| c.synaptic_ops as f64 / l.lanes as f64).sum::<f64>() / n;
     let beats: f64 = total.layers.iter().map(|c| c.beats as f64).sum::<f64>() / n;
     let cycles = total.cycles as f64 / n;
     let upd: f64 = plan

@@ -21,6 +21,7 @@ use crate::energy::neurobench::{self, Counts};
 use crate::energy::{self, Estimate};
 use crate::flow::cosim::{CosimReport, Simulator};
 use crate::flow::csim::{self, CsimReport};
+use crate::flow::ecp5::{self, Ecp5Report};
 use crate::flow::ice40::{self, Ice40Report};
 use crate::flow::lava::LavaReport;
 use crate::flow::xylosim::XyloSimReport;
@@ -149,8 +150,10 @@ pub enum Step<T> {
 #[derive(Clone, Debug, Serialize)]
 #[serde(untagged)]
 pub enum FpgaOutcome {
-    /// Placed, routed and packed.
+    /// Placed, routed and packed (iCE40).
     Built(Box<Ice40Report>),
+    /// Placed, routed and packed (ECP5).
+    BuiltEcp5(Box<Ecp5Report>),
     /// The design does not fit the device.
     DoesNotFit {
         /// What overflowed.
@@ -232,6 +235,15 @@ pub struct CompileReport {
 impl CompileReport {
     /// Resource use of the placed design, for the HTML report.
     pub fn resources(&self) -> Option<Resources> {
+        if let Some(FpgaOutcome::BuiltEcp5(r)) = &self.fpga {
+            return Some(vec![
+                ("LUT4".to_string(), r.luts.used, r.luts.available),
+                ("flip-flops".to_string(), r.ffs.used, r.ffs.available),
+                ("block RAM (DP16KD)".to_string(), r.block_rams.used, r.block_rams.available),
+                ("DSP (MULT18X18D)".to_string(), r.dsps.used, r.dsps.available),
+                ("I/O".to_string(), r.ios.used, r.ios.available),
+            ]);
+        }
         let Some(FpgaOutcome::Built(r)) = &self.fpga else { return None };
         let mut v = vec![
             ("LUT4".to_string(), r.luts.used, r.luts.available),
@@ -275,13 +287,17 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     if o.bitstream && !rtl {
         return Err(Error::Usage("--bitstream builds the Verilog: use --backend verilog or both".into()));
     }
-    if o.bitstream && target.flow() != Flow::OpenIce40 {
+    if o.bitstream && !matches!(target.flow(), Flow::OpenIce40 | Flow::OpenEcp5) {
         return Err(Error::Usage(format!(
-            "--bitstream builds with the open iCE40 flow; for {} run {} in {} yourself",
+            "--bitstream builds with the open iCE40 and ECP5 flows; for {} run {} in {} yourself",
             target.name,
             if target.flow() == Flow::Vivado { "vivado.tcl with Vivado" } else { "a synthesis flow" },
             o.out_dir.display()
         )));
+    }
+    if o.bitstream && target.flow() == Flow::OpenEcp5 {
+        // Before the long steps: the YoWASP tools are a pip install away.
+        ecp5::tools()?;
     }
     let steps = steps_for(m, batch)?;
     let prep = prepare(m.clone(), steps, &o.passes, &o.plan, batch, o.labels.as_deref(), progress)?;
@@ -294,6 +310,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     // A clock the board's PLL cannot make is refused before anything is written too.
     let clock = match &design {
         Some(d) if target.flow() == Flow::OpenIce40 => ice40::clock_top(d, &target).map_err(Error::Usage)?,
+        Some(d) if target.flow() == Flow::OpenEcp5 => ecp5::clock_top(d, &target).map_err(Error::Usage)?,
         _ => None,
     };
     let hls_dir = out.join("hls");
@@ -310,6 +327,14 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
                 write(out, &format!("{}.pcf", d.module), &ice40::pcf(d, &target)?)?;
                 write(out, &format!("{}.ys", d.module), &ice40::yosys_script(d, &target))?;
                 write(out, "build.sh", &ice40::build_script(d, &target))?;
+            }
+            Flow::OpenEcp5 => {
+                if let Some((name, text)) = &clock {
+                    write(out, name, text)?;
+                }
+                write(out, &format!("{}.lpf", d.module), &ecp5::lpf(d, &target)?)?;
+                write(out, &format!("{}.ys", d.module), &ecp5::yosys_script(d, &target))?;
+                write(out, "build.sh", &ecp5::build_script(d, &target))?;
             }
             Flow::Vivado => {
                 write(out, "vivado.tcl", &vivado::tcl(d, &target))?;
@@ -417,21 +442,42 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     }
     if o.bitstream {
         let d = design.as_ref().expect("--bitstream checked to emit Verilog");
-        let what = "building the bitstream (yosys, nextpnr-ice40, icepack, icetime)";
+        let ecp5_flow = target.flow() == Flow::OpenEcp5;
+        let what = if ecp5_flow {
+            "building the bitstream (yosys, nextpnr-ecp5, ecppack)"
+        } else {
+            "building the bitstream (yosys, nextpnr-ice40, icepack, icetime)"
+        };
         progress.begin(what, None);
         let t0 = std::time::Instant::now();
-        let built = ice40::build(d, &target, out, &|s| progress.note(s));
+        let mut no_fmax = false;
+        let built = if ecp5_flow {
+            ecp5::build(d, &target, out, &|s| progress.note(s)).map(|r| {
+                let (f, want) = (r.fmax_mhz(), r.target_mhz);
+                if f.is_none() {
+                    no_fmax = true;
+                }
+                (FpgaOutcome::BuiltEcp5(Box::new(r)), f, want)
+            })
+        } else {
+            ice40::build(d, &target, out, &|s| progress.note(s)).map(|r| {
+                let (f, want) = (r.fmax_mhz(), r.target_mhz);
+                (FpgaOutcome::Built(Box::new(r)), f, want)
+            })
+        };
         progress.end(what, t0.elapsed().as_secs_f64());
+        if no_fmax {
+            r.failures.push("timing unknown: nextpnr-ecp5's report (nextpnr.json) holds no Fmax".into());
+        }
         r.fpga = Some(match built {
-            Ok(rep) => {
-                if let Some(f) = rep.fmax_mhz().filter(|&f| f < rep.target_mhz) {
+            Ok((rep, fmax, want)) => {
+                if let Some(f) = fmax.filter(|&f| f < want) {
                     r.failures.push(format!(
-                        "timing not met: Fmax {f:.2} MHz is below the {} MHz clock; give --clock-mhz {} or fewer --lanes",
-                        rep.target_mhz,
+                        "timing not met: Fmax {f:.2} MHz is below the {want} MHz clock; give --clock-mhz {} or fewer --lanes",
                         (f * 10.0).floor() / 10.0
                     ));
                 }
-                FpgaOutcome::Built(Box::new(rep))
+                rep
             }
             Err(FlowError::DoesNotFit(msg)) => {
                 r.failures.push(format!("the design does not fit: {msg}"));

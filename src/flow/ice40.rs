@@ -337,18 +337,7 @@ pub fn build(d: &Design, t: &Target, dir: &Path, progress: &dyn Fn(&str)) -> Res
             if message.contains("Unable to place") || message.contains("Failed to") =>
         {
             // nextpnr prints the utilisation before failing; quote the resources over 100%.
-            let over: Vec<String> = message
-                .lines()
-                .filter_map(|l| {
-                    let l = l.trim_start_matches("Info:").trim();
-                    let (name, rest) = l.split_once(':')?;
-                    // "  7036/ 5280   133%"
-                    let (used, avail) = rest.split('%').next()?.split_once('/')?;
-                    let avail = avail.split_whitespace().next()?;
-                    let (u, a) = (used.trim().parse::<u64>().ok()?, avail.parse::<u64>().ok()?);
-                    (u > a).then(|| format!("{} {u}/{a}", name.trim()))
-                })
-                .collect();
+            let over = super::over_capacity(&message);
             return Err(FlowError::DoesNotFit(format!(
                 "nextpnr cannot place the design on {} ({}); use fewer --lanes or a larger target (ice40-hx8k, xc7a35t)",
                 t.name,

@@ -1,10 +1,13 @@
-//! Drives the external tools: iverilog, Verilator, Yosys, nextpnr-ice40, icepack, icetime, g++.
+//! Drives the external tools: iverilog, Verilator, Yosys, nextpnr-ice40, icepack, icetime,
+//! nextpnr-ecp5 and ecppack (YoWASP), g++.
 //!
 //! Every run happens inside a work folder the caller gives; nothing is written elsewhere.
-//! A missing tool is a [`FlowError::Missing`] naming the Debian package that provides it.
+//! A missing tool is a [`FlowError::Missing`] naming the Debian package that provides it (or
+//! [`FlowError::MissingPip`], the PyPI package).
 
 pub mod cosim;
 pub mod csim;
+pub mod ecp5;
 pub mod ice40;
 pub mod lava;
 pub mod vivado;
@@ -23,6 +26,16 @@ pub enum FlowError {
         tool: String,
         /// Package providing it.
         package: String,
+    },
+    /// A tool from PyPI is not installed.
+    #[error("{tool} is not installed {place} (PyPI package: pip install {package})")]
+    MissingPip {
+        /// Executable.
+        tool: String,
+        /// Package providing it.
+        package: String,
+        /// Where it was looked for.
+        place: String,
     },
     /// The tool ran and failed.
     #[error("{tool} failed: {message}")]
@@ -52,6 +65,21 @@ pub fn package_of(tool: &str) -> &'static str {
         "chromium" => "chromium",
         _ => "?",
     }
+}
+
+/// The resources a failed placement reports above 100% ("TRELLIS_COMB 30000/24288"), read
+/// off nextpnr's utilisation lines (`Info:   ICESTORM_LC:  7036/ 5280   133%`).
+pub fn over_capacity(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| {
+            let l = l.trim_start_matches("Info:").trim();
+            let (name, rest) = l.split_once(':')?;
+            let (used, avail) = rest.split('%').next()?.split_once('/')?;
+            let avail = avail.split_whitespace().next()?;
+            let (u, a) = (used.trim().parse::<u64>().ok()?, avail.parse::<u64>().ok()?);
+            (u > a).then(|| format!("{} {u}/{a}", name.trim()))
+        })
+        .collect()
 }
 
 /// True when `tool` is on the PATH.

@@ -104,8 +104,11 @@ impl LargeLayout {
             return None;
         }
         let bd = (t.device.large_ram_bits / t.device.large_ram_width) as usize;
-        let (slot, per_word, cols) =
-            if width <= bw { (width.next_power_of_two(), bw / width.next_power_of_two(), 1) } else { (bw, 1, width.div_ceil(bw)) };
+        let (slot, per_word, cols) = if width <= bw {
+            (width.next_power_of_two(), bw / width.next_power_of_two(), 1)
+        } else {
+            (bw, 1, width.div_ceil(bw))
+        };
         let words = depth.div_ceil(per_word);
         Some(LargeLayout { slot, per_word, cols, words, rows: words.div_ceil(bd), block_depth: bd, block_width: bw })
     }

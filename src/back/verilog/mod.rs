@@ -76,7 +76,13 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
         t.push('\n');
         files.push(("tb.v".to_string(), t));
     }
-    Ok(Design { module: v.module.clone(), files, out_width: v.out_w, in_width: v.in_w, weight_load: !v.spram.is_empty() })
+    Ok(Design {
+        module: v.module.clone(),
+        files,
+        out_width: v.out_w,
+        in_width: v.in_w,
+        weight_load: !v.spram.is_empty(),
+    })
 }
 
 /// Board-level ports of the pin wrapper, in pin-assignment order: (name, width).

@@ -600,12 +600,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: !inp.per_step, layer: 0 }];
     for (k, l) in plan.layers.iter().enumerate() {
         for (j, p) in l.projections.iter().enumerate() {
-            prog.push(Ph {
-                kind: "acc",
-                unit: format!("l{k}p{j}"),
-                statik: p.target == AccTarget::Static,
-                layer: k,
-            });
+            prog.push(Ph { kind: "acc", unit: format!("l{k}p{j}"), statik: p.target == AccTarget::Static, layer: k });
         }
         prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k });
     }
@@ -946,13 +941,14 @@ fn proj_view(
     let wdepth = crate::hw::memory::weight_depth(plan, k, j);
     // Address arithmetic width: every intermediate (coordinates plus padding and taps, rows,
     // weight addresses, flattened source indices) is below `bound`, so nothing wraps.
-    let reach = match &p.kind {
-        ProjKind::Conv { kh, kw, pad, dil, stride, .. } => {
-            2 * pad[0].max(pad[1]) + (kh * dil[0]).max(kw * dil[1]) + stride[0].max(stride[1])
-        }
-        ProjKind::Pool(g) => 2 * g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]) + 2 * g.s[0].max(g.s[1]),
-        _ => 0,
-    } + p.pre_pool.as_ref().map_or(0, |g| 2 * g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]) + 2 * g.s[0].max(g.s[1]));
+    let reach =
+        match &p.kind {
+            ProjKind::Conv { kh, kw, pad, dil, stride, .. } => {
+                2 * pad[0].max(pad[1]) + (kh * dil[0]).max(kw * dil[1]) + stride[0].max(stride[1])
+            }
+            ProjKind::Pool(g) => 2 * g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]) + 2 * g.s[0].max(g.s[1]),
+            _ => 0,
+        } + p.pre_pool.as_ref().map_or(0, |g| 2 * g.p[0].max(g.p[1]) + g.k[0].max(g.k[1]) + 2 * g.s[0].max(g.s[1]));
     let bound = [l.rows, wdepth, s_shape.iter().product(), l.neurons(), s_shape[1].max(s_shape[2]) + reach]
         .into_iter()
         .max()
@@ -1015,10 +1011,9 @@ fn proj_view(
             } else {
                 ev_sum("a", *pad, &mut evregs)
             };
-            for (ax, (a, (kk, (st, (dl, o))))) in [
-                ("y", (&ay, (&ky, (stride[0], (dil[0], oh))))),
-                ("x", (&ax_, (&kx, (stride[1], (dil[1], ow))))),
-            ] {
+            for (ax, (a, (kk, (st, (dl, o))))) in
+                [("y", (&ay, (&ky, (stride[0], (dil[0], oh))))), ("x", (&ax_, (&kx, (stride[1], (dil[1], ow)))))]
+            {
                 line(&mut lines, format!("{pre}_d{ax}"), aw, format!("{kk} * {}", c32(dl)));
                 line(&mut lines, format!("{pre}_n{ax}"), aw, format!("{a} - {pre}_d{ax}"));
                 line(
@@ -1066,7 +1061,12 @@ fn proj_view(
             row = format!("({c} >> {}) * {} + {pre}_qy * {} + {pre}_qx", log2(lanes), c32(pos), c32(l.shape[2]));
             waddr = row.clone();
             mask = format!("{pre}_qok ? {pre}_onehot : {zero}");
-            line(&mut lines, format!("{pre}_onehot"), lanes, format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1));
+            line(
+                &mut lines,
+                format!("{pre}_onehot"),
+                lanes,
+                format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1),
+            );
         }
         ProjKind::OneToOne => {
             if p.src_shape[0] == l.shape[0] {
@@ -1084,7 +1084,12 @@ fn proj_view(
                 row = format!("{pre}_j >> {}", log2(lanes));
             }
             waddr = row.clone();
-            line(&mut lines, format!("{pre}_onehot"), lanes, format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1));
+            line(
+                &mut lines,
+                format!("{pre}_onehot"),
+                lanes,
+                format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1),
+            );
             mask = format!("{pre}_onehot");
         }
     }

@@ -1,7 +1,10 @@
 // sf_ram: simple dual-port memory with one synchronous write port and one synchronous,
 // read-first read port (a read of the address being written returns the old word).
 // INIT names a $readmemh file (empty: all zeros). LOGIC=1 asks synthesis for flip-flops
-// or LUTs instead of block RAM (small memories). Infers iCE40 EBR / 7 Series BRAM.
+// or LUTs instead of block RAM (small memories). Infers iCE40 EBR, ECP5 DP16KD, 7 Series BRAM.
+// Under SYNTHESIS a memory without INIT is left to the device's power-up contents, zero for
+// iCE40 and ECP5 block RAM, LUT RAM and flip-flops: the zeroing loop, unrolled by Yosys into
+// one assignment per word, stalls synthesis of deep memories (16K words) for hours.
 // The generated designs never use the word read from an address in the cycle it is written
 // (the accumulate pipeline forwards that write instead; no other unit reads and writes one
 // memory at once), so synthesis is told not to build collision logic (no_rw_check); the
@@ -30,7 +33,9 @@ module sf_ram #(
             initial begin
                 q = {WIDTH{1'b0}};
                 if (INIT != "") $readmemh(INIT, mem);
+`ifndef SYNTHESIS
                 else for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+`endif
             end
             always @(posedge clk) begin
                 if (we) mem[waddr] <= wdata;
@@ -44,7 +49,9 @@ module sf_ram #(
             initial begin
                 q = {WIDTH{1'b0}};
                 if (INIT != "") $readmemh(INIT, mem);
+`ifndef SYNTHESIS
                 else for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+`endif
             end
             always @(posedge clk) begin
                 if (we) mem[waddr] <= wdata;
