@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::InputBatch;
 use crate::ir::dialect::{Dialect, ResetMode};
-use crate::ir::{Graph, Op, Padding};
+use crate::ir::{Graph, Op, Padding, Tensor};
 use crate::sim::reference::{self, RunOptions, SimError, StepHook};
 use crate::valid::GraphInfo;
 
@@ -152,10 +152,10 @@ fn nonzero(v: f64) -> u64 {
     u64::from(v != 0.0)
 }
 
-fn dense_synapse(w: &[f64], rows: usize, cols: usize) -> Synapse {
+fn dense_synapse(w: &Tensor, rows: usize, cols: usize) -> Synapse {
     let mut eff = vec![0u64; cols];
     for r in 0..rows {
-        for (e, &v) in eff.iter_mut().zip(&w[r * cols..(r + 1) * cols]) {
+        for (e, v) in eff.iter_mut().zip(w.slice(r * cols..(r + 1) * cols)) {
             *e += nonzero(v);
         }
     }
@@ -164,7 +164,7 @@ fn dense_synapse(w: &[f64], rows: usize, cols: usize) -> Synapse {
 
 #[allow(clippy::too_many_arguments)]
 fn conv_synapse(
-    w: &[f64],
+    w: &Tensor,
     wshape: &[usize],
     ins: &[usize],
     outs: &[usize],
@@ -206,7 +206,7 @@ fn conv_synapse(
                             }
                             let at = (c * ih + iy as usize) * iw + ix as usize;
                             dense_sum += 1;
-                            eff[at] += nonzero(w[((o * ci_g + cl) * k[0] + ky) * k[1] + kx]);
+                            eff[at] += nonzero(w.at(((o * ci_g + cl) * k[0] + ky) * k[1] + kx));
                         }
                     }
                 }
@@ -280,10 +280,10 @@ impl Counter {
             let op = &g.g[ix].op;
             let role = match op {
                 Op::Affine { weight, .. } | Op::Linear { weight } => {
-                    Role::Synapse(dense_synapse(&weight.data, weight.shape[0], weight.shape[1]))
+                    Role::Synapse(dense_synapse(weight, weight.shape[0], weight.shape[1]))
                 }
                 Op::Conv { weight, stride, padding, dilation, groups, .. } => Role::Synapse(conv_synapse(
-                    &weight.data,
+                    weight,
                     &weight.shape,
                     &info.in_shape[k],
                     &info.out_shape[k],
@@ -300,21 +300,21 @@ impl Counter {
             };
             match op {
                 Op::Affine { weight, bias } => {
-                    params += (weight.data.len() + bias.data.len()) as u64;
-                    weights += weight.data.len() as u64;
-                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                    params += (weight.numel() + bias.numel()) as u64;
+                    weights += weight.numel() as u64;
+                    zero_weights += weight.iter().filter(|&v| v == 0.0).count() as u64;
                 }
                 Op::Linear { weight } | Op::Conv { weight, bias: None, .. } => {
-                    params += weight.data.len() as u64;
-                    weights += weight.data.len() as u64;
-                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                    params += weight.numel() as u64;
+                    weights += weight.numel() as u64;
+                    zero_weights += weight.iter().filter(|&v| v == 0.0).count() as u64;
                 }
                 Op::Conv { weight, bias: Some(b), .. } => {
-                    params += (weight.data.len() + b.data.len()) as u64;
-                    weights += weight.data.len() as u64;
-                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                    params += (weight.numel() + b.numel()) as u64;
+                    weights += weight.numel() as u64;
+                    zero_weights += weight.iter().filter(|&v| v == 0.0).count() as u64;
                 }
-                Op::Scale { scale } => params += scale.data.len() as u64,
+                Op::Scale { scale } => params += scale.numel() as u64,
                 _ => {}
             }
             roles.push(role);

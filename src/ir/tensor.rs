@@ -1,7 +1,10 @@
 //! Dense parameter tensors that remember the dtype they were read with.
 //!
-//! Values are held as `f64`; an `F32` tensor holds only values exactly representable in `f32`
-//! (the widening is lossless), so its original bits can always be recovered.
+//! An `F32` tensor stores `f32` values and an `F64` tensor `f64` values; both read as `f64`
+//! (widening f32 is lossless, so an `F32` tensor's original bits are always recovered). The
+//! values are shared between clones: a model copied by a pass costs its shapes, not its weights.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -15,79 +18,201 @@ pub enum DType {
     F64,
 }
 
+/// The stored values, in the tensor's dtype.
+#[derive(Clone, Debug, PartialEq)]
+enum Values {
+    F32(Arc<[f32]>),
+    F64(Arc<[f64]>),
+}
+
 /// A dense, row-major (C order) tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
-    /// Stored dtype.
-    pub dtype: DType,
-    /// Shape; empty for a scalar.
+    /// Shape; empty for a scalar. `shape.iter().product() == numel()`.
     pub shape: Vec<usize>,
-    /// Values in C order; `data.len() == shape.iter().product()`.
-    pub data: Vec<f64>,
+    values: Values,
+}
+
+/// The values of a tensor as `f64`, in C order.
+#[derive(Clone, Debug)]
+pub enum TensorIter<'a> {
+    /// From f32 storage.
+    F32(std::slice::Iter<'a, f32>),
+    /// From f64 storage.
+    F64(std::slice::Iter<'a, f64>),
+}
+
+impl Iterator for TensorIter<'_> {
+    type Item = f64;
+
+    #[inline]
+    fn next(&mut self) -> Option<f64> {
+        match self {
+            TensorIter::F32(i) => i.next().map(|&v| v as f64),
+            TensorIter::F64(i) => i.next().copied(),
+        }
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            TensorIter::F32(i) => i.size_hint(),
+            TensorIter::F64(i) => i.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for TensorIter<'_> {}
+
+impl DoubleEndedIterator for TensorIter<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<f64> {
+        match self {
+            TensorIter::F32(i) => i.next_back().map(|&v| v as f64),
+            TensorIter::F64(i) => i.next_back().copied(),
+        }
+    }
 }
 
 impl Tensor {
+    /// A tensor of `dtype` from f64 values, rounded to f32 when `dtype` is `F32`.
+    pub fn new(dtype: DType, shape: Vec<usize>, data: Vec<f64>) -> Self {
+        match dtype {
+            DType::F32 => Tensor::f32_vec(shape, data.iter().map(|&v| v as f32).collect()),
+            DType::F64 => Tensor::f64(shape, data),
+        }
+    }
+
     /// A tensor from f64 values (dtype F64).
     pub fn f64(shape: Vec<usize>, data: Vec<f64>) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor { dtype: DType::F64, shape, data }
+        Tensor { shape, values: Values::F64(data.into()) }
     }
 
     /// A tensor from f32 values (dtype F32).
     pub fn f32(shape: Vec<usize>, data: &[f32]) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor { dtype: DType::F32, shape, data: data.iter().map(|&x| x as f64).collect() }
+        Tensor { shape, values: Values::F32(data.into()) }
+    }
+
+    /// A tensor from owned f32 values (dtype F32).
+    pub fn f32_vec(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Tensor { shape, values: Values::F32(data.into()) }
     }
 
     /// A scalar.
     pub fn scalar(dtype: DType, v: f64) -> Self {
-        let v = if dtype == DType::F32 { v as f32 as f64 } else { v };
-        Tensor { dtype, shape: vec![], data: vec![v] }
+        Tensor::new(dtype, vec![], vec![v])
     }
 
     /// A tensor filled with one value.
     pub fn full(dtype: DType, shape: Vec<usize>, v: f64) -> Self {
         let n = shape.iter().product();
-        let v = if dtype == DType::F32 { v as f32 as f64 } else { v };
-        Tensor { dtype, shape, data: vec![v; n] }
+        match dtype {
+            DType::F32 => Tensor::f32_vec(shape, vec![v as f32; n]),
+            DType::F64 => Tensor::f64(shape, vec![v; n]),
+        }
+    }
+
+    /// A tensor of this one's dtype and `shape` from f64 values (rounded to the dtype).
+    pub fn like(&self, shape: Vec<usize>, data: Vec<f64>) -> Self {
+        Tensor::new(self.dtype(), shape, data)
+    }
+
+    /// Stored dtype.
+    pub fn dtype(&self) -> DType {
+        match self.values {
+            Values::F32(_) => DType::F32,
+            Values::F64(_) => DType::F64,
+        }
     }
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.data.len()
+        match &self.values {
+            Values::F32(v) => v.len(),
+            Values::F64(v) => v.len(),
+        }
     }
 
     /// True for a single-element tensor (shape `[]`, `[1]`, `[1,1]`...).
     pub fn is_scalar(&self) -> bool {
-        self.data.len() == 1
+        self.numel() == 1
     }
 
     /// Element `i`, broadcasting a single-element tensor.
     #[inline]
     pub fn at(&self, i: usize) -> f64 {
-        if self.data.len() == 1 { self.data[0] } else { self.data[i] }
+        match &self.values {
+            Values::F32(v) => (if v.len() == 1 { v[0] } else { v[i] }) as f64,
+            Values::F64(v) => {
+                if v.len() == 1 {
+                    v[0]
+                } else {
+                    v[i]
+                }
+            }
+        }
     }
 
-    /// Rounds every value to the tensor's dtype (keeps the F32 invariant after arithmetic).
-    pub fn normalise(&mut self) {
-        if self.dtype == DType::F32 {
-            for v in &mut self.data {
-                *v = *v as f32 as f64;
-            }
+    /// The values as f64, in C order.
+    #[inline]
+    pub fn iter(&self) -> TensorIter<'_> {
+        match &self.values {
+            Values::F32(v) => TensorIter::F32(v.iter()),
+            Values::F64(v) => TensorIter::F64(v.iter()),
+        }
+    }
+
+    /// The values of elements `range` as f64.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> TensorIter<'_> {
+        match &self.values {
+            Values::F32(v) => TensorIter::F32(v[range].iter()),
+            Values::F64(v) => TensorIter::F64(v[range].iter()),
+        }
+    }
+
+    /// The values as a new f64 vector.
+    pub fn to_vec(&self) -> Vec<f64> {
+        self.iter().collect()
+    }
+
+    /// The stored f32 values (`None` for an F64 tensor).
+    pub fn as_f32(&self) -> Option<&[f32]> {
+        match &self.values {
+            Values::F32(v) => Some(v),
+            Values::F64(_) => None,
+        }
+    }
+
+    /// The stored f64 values (`None` for an F32 tensor).
+    pub fn as_f64(&self) -> Option<&[f64]> {
+        match &self.values {
+            Values::F32(_) => None,
+            Values::F64(v) => Some(v),
+        }
+    }
+
+    /// Applies `f` to every value, rounding the results to the dtype.
+    pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
+        match &self.values {
+            Values::F32(v) => Tensor::f32_vec(self.shape.clone(), v.iter().map(|&x| f(x as f64) as f32).collect()),
+            Values::F64(v) => Tensor::f64(self.shape.clone(), v.iter().map(|&x| f(x)).collect()),
         }
     }
 
     /// Element `i` formatted as its stored dtype prints it (`0.001`, not `0.0010000000474974513`).
     pub fn show(&self, i: usize) -> String {
-        match self.dtype {
-            DType::F32 => format!("{}", self.at(i) as f32),
-            DType::F64 => format!("{}", self.at(i)),
+        match &self.values {
+            Values::F32(_) => format!("{}", self.at(i) as f32),
+            Values::F64(_) => format!("{}", self.at(i)),
         }
     }
 
     /// True when every value is finite.
     pub fn all_finite(&self) -> bool {
-        self.data.iter().all(|v| v.is_finite())
+        self.iter().all(|v| v.is_finite())
     }
 }
 
@@ -95,14 +220,14 @@ impl Tensor {
 struct TensorOut<'a> {
     dtype: DType,
     shape: &'a [usize],
-    data: TensorData,
+    data: TensorData<'a>,
 }
 
 #[derive(Serialize)]
 #[serde(untagged)]
-enum TensorData {
-    F32(Vec<f32>),
-    F64(Vec<f64>),
+enum TensorData<'a> {
+    F32(&'a [f32]),
+    F64(&'a [f64]),
 }
 
 #[derive(Deserialize)]
@@ -115,30 +240,26 @@ struct TensorIn {
 impl Serialize for Tensor {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // f32 tensors are written as f32 so the JSON shows the short decimal the file had.
-        let data = match self.dtype {
-            DType::F32 => TensorData::F32(self.data.iter().map(|&v| v as f32).collect()),
-            DType::F64 => TensorData::F64(self.data.clone()),
+        let data = match &self.values {
+            Values::F32(v) => TensorData::F32(v),
+            Values::F64(v) => TensorData::F64(v),
         };
-        TensorOut { dtype: self.dtype, shape: &self.shape, data }.serialize(s)
+        TensorOut { dtype: self.dtype(), shape: &self.shape, data }.serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for Tensor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = TensorIn::deserialize(d)?;
-        let data = match r.dtype {
-            // Round through f32 so "0.1" becomes the f32 nearest 0.1, as written.
-            DType::F32 => r.data.into_iter().map(|x| x as f32 as f64).collect(),
-            DType::F64 => r.data,
-        };
         let n = r.shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
-        if n != Some(data.len()) {
+        if n != Some(r.data.len()) {
             return Err(serde::de::Error::custom(format!(
                 "tensor of shape {:?} does not match its {} values",
                 r.shape,
-                data.len()
+                r.data.len()
             )));
         }
-        Ok(Tensor { dtype: r.dtype, shape: r.shape, data })
+        // "0.1" in an F32 tensor becomes the f32 nearest 0.1, as written.
+        Ok(Tensor::new(r.dtype, r.shape, r.data))
     }
 }

@@ -7,9 +7,9 @@ use super::{
 };
 use petgraph::graph::NodeIndex;
 
-use crate::analysis::{WeightKind, classify_weights};
+use crate::analysis::{WeightKind, classify_rows};
 use crate::ir::dialect::{InitialV, SpikeMode};
-use crate::ir::{Op, ResetMode, Tensor, neuron};
+use crate::ir::{Op, ResetMode, neuron};
 use crate::model::Model;
 
 /// Quantises `m` under `o.rules`: trace, integers, state widths.
@@ -239,10 +239,6 @@ struct RowScales {
     binary: bool,
 }
 
-fn row_tensor(w: &[f64], rows: usize) -> Tensor {
-    Tensor::f64(vec![rows, w.len() / rows], w.to_vec())
-}
-
 /// Per-target-neuron row scales (Dense rows, Conv output channels broadcast over positions,
 /// element weights for Pool/OneToOne) for a projection into a layer of `n` neurons.
 fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> RowScales {
@@ -253,15 +249,13 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
                 ProjKind::Dense { .. } => n,
                 _ => shape[0],
             };
-            let t = row_tensor(&p.w, rows);
-            let (per_row, binary) = match classify_weights(&t) {
+            let (per_row, binary) = match classify_rows(&p.w, rows) {
                 WeightKind::Binary { scales } if scales.iter().all(|&a| a > 0.0) => (scales, true),
                 _ => {
-                    let s = t
-                        .data
-                        .chunks(t.data.len() / rows)
-                        .map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs())) / codes)
-                        .collect();
+                    let s =
+                        p.w.chunks(p.w.len() / rows)
+                            .map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs())) / codes)
+                            .collect();
                     (s, false)
                 }
             };

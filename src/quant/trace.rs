@@ -338,7 +338,7 @@ fn classify_path(
             match &node.op {
                 Op::Affine { weight, .. } | Op::Linear { weight } => {
                     let (rows, cols) = (weight.shape[0], weight.shape[1]);
-                    let mut w: Vec<f64> = weight.data.iter().map(|v| v * pool_factor).collect();
+                    let mut w: Vec<f64> = weight.iter().map(|v| v * pool_factor).collect();
                     if let Some(ps) = &pre_scale {
                         for r in 0..rows {
                             for c in 0..cols {
@@ -347,7 +347,7 @@ fn classify_path(
                         }
                     }
                     let mut bias = match &node.op {
-                        Op::Affine { bias, .. } => Some(bias.data.clone()),
+                        Op::Affine { bias, .. } => Some(bias.to_vec()),
                         _ => None,
                     };
                     if let Some(ps) = &post_scale {
@@ -401,9 +401,9 @@ fn classify_path(
                     }
                     let co = weight.shape[0];
                     let per_ch = out[1] * out[2];
-                    let mut w: Vec<f64> = weight.data.iter().map(|v| v * pool_factor).collect();
+                    let mut w: Vec<f64> = weight.iter().map(|v| v * pool_factor).collect();
                     let mut b: Option<Vec<f64>> =
-                        bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.data[i / per_ch]).collect());
+                        bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.at(i / per_ch)).collect());
                     if let Some(ps) = &post_scale {
                         // Per output element; must be uniform per channel to fold into weights.
                         let per = w.len() / co;
