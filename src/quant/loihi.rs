@@ -359,7 +359,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 target: AccTarget::Dynamic,
                 pre_pool: None,
                 kind: p.kind.clone(),
-                weights: Weights { bits: 8, values },
+                weights: Weights { bits: 8, values: values.into() },
                 shift: 0,
                 binary_source: p.source != Source::Input || bits == 1,
             }],

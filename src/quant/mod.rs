@@ -396,7 +396,133 @@ pub struct Weights {
     pub bits: u32,
     /// Values: Dense `out*cols`, Conv `co*ci_g*kh*kw`, Pool/OneToOne one per target neuron
     /// (or a single value when uniform).
-    pub values: Vec<i64>,
+    pub values: WeightValues,
+}
+
+/// Weight values; a vector of +1 and -1 is stored one bit each (bit set: +1), so a binary
+/// network's weights take an eighth of their bytes once quantised. Reads as `i64`s:
+/// `values[i]`, `iter()`, `range(a..b)`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WeightValues {
+    /// Any values.
+    Ints(Vec<i64>),
+    /// Signs, `len` values packed 64 to a word.
+    Signs {
+        /// Bit `i % 64` of word `i / 64` is set for +1.
+        words: Vec<u64>,
+        /// Number of values.
+        len: usize,
+    },
+}
+
+const PLUS: i64 = 1;
+const MINUS: i64 = -1;
+
+impl WeightValues {
+    /// Stores `v`, packed when every value is +1 or -1.
+    pub fn new(v: Vec<i64>) -> Self {
+        if v.len() < 64 || !v.iter().all(|&x| x == 1 || x == -1) {
+            return WeightValues::Ints(v);
+        }
+        let mut words = vec![0u64; v.len().div_ceil(64)];
+        for (i, &x) in v.iter().enumerate() {
+            if x == 1 {
+                words[i / 64] |= 1 << (i % 64);
+            }
+        }
+        WeightValues::Signs { words, len: v.len() }
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            WeightValues::Ints(v) => v.len(),
+            WeightValues::Signs { len, .. } => *len,
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values of `range`.
+    pub fn range(&self, range: std::ops::Range<usize>) -> WeightIter<'_> {
+        assert!(range.start <= range.end && range.end <= self.len(), "weight range {range:?} of {}", self.len());
+        WeightIter { v: self, at: range.start, end: range.end }
+    }
+
+    /// Every value.
+    pub fn iter(&self) -> WeightIter<'_> {
+        self.range(0..self.len())
+    }
+
+    /// The values as a vector.
+    pub fn to_vec(&self) -> Vec<i64> {
+        self.iter().copied().collect()
+    }
+}
+
+impl From<Vec<i64>> for WeightValues {
+    fn from(v: Vec<i64>) -> Self {
+        WeightValues::new(v)
+    }
+}
+
+impl std::ops::Index<usize> for WeightValues {
+    type Output = i64;
+
+    #[inline]
+    fn index(&self, i: usize) -> &i64 {
+        match self {
+            WeightValues::Ints(v) => &v[i],
+            WeightValues::Signs { words, len } => {
+                assert!(i < *len, "weight {i} of {len}");
+                if words[i / 64] >> (i % 64) & 1 == 1 { &PLUS } else { &MINUS }
+            }
+        }
+    }
+}
+
+/// Iterator over [`WeightValues`].
+#[derive(Clone, Debug)]
+pub struct WeightIter<'a> {
+    v: &'a WeightValues,
+    at: usize,
+    end: usize,
+}
+
+impl<'a> Iterator for WeightIter<'a> {
+    type Item = &'a i64;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a i64> {
+        (self.at < self.end).then(|| {
+            self.at += 1;
+            &self.v[self.at - 1]
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.end - self.at, Some(self.end - self.at))
+    }
+}
+
+impl ExactSizeIterator for WeightIter<'_> {}
+
+impl<'a> IntoIterator for &'a WeightValues {
+    type Item = &'a i64;
+    type IntoIter = WeightIter<'a>;
+
+    fn into_iter(self) -> WeightIter<'a> {
+        self.iter()
+    }
+}
+
+impl Serialize for WeightValues {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
 }
 
 impl Weights {
@@ -543,7 +669,7 @@ impl Layer {
 
     /// True when the per-target weights of projection `p` (pool, one-to-one) are per channel.
     pub fn weights_per_channel(&self, p: &Projection) -> bool {
-        self.positions() > 1 && self.channelwise(&p.weights.values)
+        self.positions() > 1 && self.channelwise(&p.weights.values.to_vec())
     }
 
     /// True when a projection accumulates into S.

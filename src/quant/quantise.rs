@@ -1,6 +1,6 @@
 //! The quantiser: real layers ([`super::trace`]) to integers under the target's [`Rules`].
 
-use super::trace::{RealLayer, RealProj, chw, trace};
+use super::trace::{RealLayer, RealProj, chw, trace_each};
 use super::{
     AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection, QuantError,
     Rules, Source, Weights, perr, range,
@@ -52,13 +52,21 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 .into(),
         });
     }
-    let real = trace(m, o.output.as_deref())?;
-    let in_name = g.g[real.input].name.clone();
-    let input = input_plan(&in_name, real.input_shape, o)?;
-    let mut layers = Vec::with_capacity(real.layers.len());
-    for RealLayer { node, name, current, projections } in real.layers {
-        layers.push(quantise_layer(m, o, &name, node, current, projections, &input, d.reset)?);
-    }
+    // Layer by layer: one layer's real weights at a time.
+    let mut input = None;
+    let mut layers = vec![];
+    let real = trace_each(m, o.output.as_deref(), |h, RealLayer { node, name, current, projections }| {
+        if input.is_none() {
+            input = Some(input_plan(&g.g[h.input].name, h.input_shape, o)?);
+        }
+        let input = input.as_ref().expect("set above");
+        layers.push(quantise_layer(m, o, &name, node, current, projections, input, d.reset)?);
+        Ok(())
+    })?;
+    let input = match input {
+        Some(i) => i,
+        None => input_plan(&g.g[real.input].name, real.input_shape, o)?,
+    };
     for k in 0..layers.len() {
         let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
         layers[k].has_consumers = used;
@@ -420,7 +428,7 @@ fn quantise_layer(
                 _ => (0..n).map(|i| (p.w[i % p.w.len()] / s0[i]).round() as i64).collect(),
             };
             let bits = if rs.binary { 1 } else { o.rules.weights.bits };
-            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals) }, f)
+            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }, f)
         } else {
             let ss = src_scale(p);
             let vals: Vec<i64> = match &p.kind {
@@ -442,7 +450,7 @@ fn quantise_layer(
             let maxw = vals.iter().map(|v| v.abs()).max().unwrap_or(0);
             let binary = vals.iter().all(|&v| v.abs() == 1);
             let bits = if binary { 1 } else { signed_bits(maxw).max(2) };
-            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals) }, 0)
+            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }, 0)
         };
         if let Some(b) = &p.bias {
             let dst = if p.delayed { &mut bias_late } else { &mut bias };

@@ -45,6 +45,36 @@ pub struct RealNet {
 
 /// Traces `m` (its Output `output`, or the only one).
 pub fn trace(m: &Model, output: Option<&str>) -> Result<RealNet, QuantError> {
+    let mut layers = vec![];
+    let h = trace_each(m, output, |_, l| {
+        layers.push(l);
+        Ok(())
+    })?;
+    Ok(RealNet { input: h.input, input_shape: h.input_shape, output: h.output, output_layer: h.output_layer, layers })
+}
+
+/// A traced model without its layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealHead {
+    /// The Input node.
+    pub input: NodeIndex,
+    /// Its (C, H, W).
+    pub input_shape: [usize; 3],
+    /// The Output node.
+    pub output: NodeIndex,
+    /// The layer whose spikes or values are the output.
+    pub output_layer: usize,
+    /// Number of layers.
+    pub layers: usize,
+}
+
+/// Traces `m` layer by layer, giving each layer to `f` as soon as it is traced, so that only
+/// one layer's real weights are held at a time.
+pub fn trace_each(
+    m: &Model,
+    output: Option<&str>,
+    mut f: impl FnMut(&RealHead, RealLayer) -> Result<(), QuantError>,
+) -> Result<RealHead, QuantError> {
     let g = &m.graph;
     let info = &m.info;
     let input_ix = g.the_input().map_err(|e| QuantError { node: None, message: e.to_string() })?;
@@ -66,7 +96,8 @@ pub fn trace(m: &Model, output: Option<&str>) -> Result<RealNet, QuantError> {
         layer_nodes.push(out_ix);
     }
     let layer_of: HashMap<NodeIndex, usize> = layer_nodes.iter().enumerate().map(|(k, &n)| (n, k)).collect();
-    let mut layers = Vec::with_capacity(layer_nodes.len());
+    let output_layer = if current_readout { layer_nodes.len() - 1 } else { layer_of[&feeders[0].1] };
+    let head = RealHead { input: input_ix, input_shape, output: out_ix, output_layer, layers: layer_nodes.len() };
     for &lx in &layer_nodes {
         let current = lx == out_ix;
         let name = if current { format!("{out_name}.current") } else { g.g[lx].name.clone() };
@@ -77,10 +108,9 @@ pub fn trace(m: &Model, output: Option<&str>) -> Result<RealNet, QuantError> {
         if projections.is_empty() {
             return Err(perr(&name, "receives no input"));
         }
-        layers.push(RealLayer { node: lx, name, current, projections });
+        f(&head, RealLayer { node: lx, name, current, projections })?;
     }
-    let output_layer = if current_readout { layers.len() - 1 } else { layer_of[&feeders[0].1] };
-    Ok(RealNet { input: input_ix, input_shape, output: out_ix, output_layer, layers })
+    Ok(head)
 }
 
 /// (C, H, W) of a logical shape.

@@ -272,7 +272,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 target: AccTarget::Dynamic,
                 pre_pool: p.pre_pool.clone(),
                 kind: p.kind.clone(),
-                weights: Weights { bits: 8, values },
+                weights: Weights { bits: 8, values: values.into() },
                 shift: s,
                 binary_source: p.source != Source::Input,
             });
