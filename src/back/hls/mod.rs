@@ -75,8 +75,10 @@ struct TclTemplate<'a> {
     period: String,
 }
 
-fn render(t: &impl Template) -> Result<String, EmitError> {
-    let mut s = t.render().map_err(|e| EmitError(format!("template: {e}")))?;
+/// Renders `t` into a string reserved for `tables` bytes of initialisers besides the text.
+fn render<T: Template>(t: &T, tables: usize) -> Result<String, EmitError> {
+    let mut s = String::with_capacity(tables + T::SIZE_HINT + 1);
+    t.render_into(&mut s).map_err(|e| EmitError(format!("template: {e}")))?;
     s.push('\n');
     Ok(s)
 }
@@ -87,17 +89,20 @@ pub fn emit(plan: &Plan, part: &str) -> Result<HlsDesign, EmitError> {
     let v = view::build(plan)?;
     let files = vec![
         (LIBRARY.0.to_string(), LIBRARY.1.to_string()),
-        (format!("{}.h", v.top), render(&HeaderTemplate { v: &v })?),
-        (format!("{}.cpp", v.top), render(&TopTemplate { v: &v })?),
-        ("tb.cpp".to_string(), render(&TbTemplate { v: &v })?),
+        (format!("{}.h", v.top), render(&HeaderTemplate { v: &v }, 0)?),
+        (format!("{}.cpp", v.top), render(&TopTemplate { v: &v }, v.table_bytes())?),
+        ("tb.cpp".to_string(), render(&TbTemplate { v: &v }, 0)?),
         (
             "run_hls.tcl".to_string(),
-            render(&TclTemplate {
-                v: &v,
-                part,
-                clock_mhz: plan.clock_mhz,
-                period: format!("{:.3}", 1000.0 / plan.clock_mhz),
-            })?,
+            render(
+                &TclTemplate {
+                    v: &v,
+                    part,
+                    clock_mhz: plan.clock_mhz,
+                    period: format!("{:.3}", 1000.0 / plan.clock_mhz),
+                },
+                0,
+            )?,
         ),
     ];
     Ok(HlsDesign { top: v.top.clone(), files, in_bits: v.in_bits, out_bits: v.out_bits })

@@ -283,7 +283,7 @@ fn bytes_width(bits: usize) -> usize {
 }
 
 /// Rows of a table, `per_line` values a line, each formatted by `f`.
-fn table(n: usize, per_line: usize, mut f: impl FnMut(usize) -> String) -> String {
+fn table(n: usize, per_line: usize, mut f: impl FnMut(usize, &mut String)) -> String {
     let mut s = String::new();
     for i in 0..n {
         if i % per_line == 0 {
@@ -294,15 +294,32 @@ fn table(n: usize, per_line: usize, mut f: impl FnMut(usize) -> String) -> Strin
         } else {
             s.push(' ');
         }
-        s.push_str(&f(i));
+        f(i, &mut s);
         s.push(',');
     }
+    s.shrink_to_fit();
     s
 }
 
-/// A packed binary word as a C++ literal: bit l is lane l's sign (1: +1, 0: -1).
-fn hex_word(bits: u64) -> String {
-    format!("0x{bits:x}u")
+/// Appends a packed binary word as a C++ literal: bit l is lane l's sign (1: +1, 0: -1).
+fn hex_word(s: &mut String, bits: u64) {
+    let _ = write!(s, "0x{bits:x}u");
+}
+
+/// Appends an integer.
+fn int(s: &mut String, v: i64) {
+    let _ = write!(s, "{v}");
+}
+
+impl TopView {
+    /// Bytes of every table initialiser (a lower bound of the top file's size).
+    pub fn table_bytes(&self) -> usize {
+        self.layers
+            .iter()
+            .flat_map(|l| l.roms.iter().chain(l.projs.iter().filter_map(|p| p.rom.as_ref())))
+            .map(|r| r.init.len())
+            .sum()
+    }
 }
 
 /// Builds the view of `plan`.
@@ -456,13 +473,10 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
             defs.push((s.name.into(), format!("const int64_t {} = {};", s.name, s.vals[0]), None));
         } else {
             let name = format!("{}_rom", s.name);
-            let init = table(depth * lanes, lanes, |i| {
+            let init = table(depth * lanes, lanes, |i, out| {
                 let (a, lane) = (i / lanes, i % lanes);
                 let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
-                match l.channel_of(cgi, lane) {
-                    Some(c) => s.vals[c * pos + pp].to_string(),
-                    None => "0".into(),
-                }
+                int(out, l.channel_of(cgi, lane).map_or(0, |c| s.vals[c * pos + pp]));
             });
             let rom = RomView {
                 decl: format!("static const {} {name}[{depth}][{lanes}]", s.ty),
@@ -673,12 +687,12 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
     let mem = format!("{}.w{j}", l.name);
     // The weight table, laid out like the RTL's ROM: one word of `lanes` weights per beat.
     let rom = (depth > 0).then(|| {
-        let lane_weight = |a: usize, lane: usize| -> Option<i64> {
+        // Dense and Conv words: lane `lane < valid` of word `a` holds weight `base + lane * stride`.
+        let strided = |a: usize| -> (usize, usize, usize) {
             match &p.kind {
                 ProjKind::Dense { cols } => {
                     let (jj, b) = (a / l.ncg, a % l.ncg);
-                    let i = b * lanes + lane;
-                    (i < l.shape[0]).then(|| p.weights.values[i * cols + jj])
+                    (b * lanes * cols + jj, *cols, l.shape[0].saturating_sub(b * lanes).min(lanes))
                 }
                 ProjKind::Conv { ci, kh, kw, groups, .. } => {
                     let ci_g = ci / groups;
@@ -686,11 +700,22 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
                     let cb = a % l.ncg;
                     let tap = a / l.ncg;
                     let (cc, ky, kx) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
-                    let local = cb * lanes + lane;
-                    (local < co_g).then(|| {
-                        let co = cc / ci_g * co_g + local;
-                        p.weights.values[((co * ci_g + cc % ci_g) * kh + ky) * kw + kx]
-                    })
+                    let co0 = cc / ci_g * co_g + cb * lanes;
+                    let per_co = ci_g * kh * kw;
+                    (
+                        co0 * per_co + ((cc % ci_g) * kh + ky) * kw + kx,
+                        per_co,
+                        co_g.saturating_sub(cb * lanes).min(lanes),
+                    )
+                }
+                ProjKind::Pool(_) | ProjKind::OneToOne => unreachable!("per-target weights are not strided"),
+            }
+        };
+        let lane_weight = |a: usize, lane: usize| -> Option<i64> {
+            match &p.kind {
+                ProjKind::Dense { .. } | ProjKind::Conv { .. } => {
+                    let (base, stride, valid) = strided(a);
+                    (lane < valid).then(|| p.weights.values[base + lane * stride])
                 }
                 ProjKind::Pool(_) | ProjKind::OneToOne => {
                     let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
@@ -699,14 +724,26 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
             }
         };
         if binary {
-            let init = table(depth, 8, |a| {
+            let init = table(depth, 8, |a, out| {
                 let mut word = 0u64;
-                for lane in 0..lanes {
-                    if lane_weight(a, lane).is_some_and(|w| w > 0) {
-                        word |= 1 << lane;
+                match &p.kind {
+                    ProjKind::Dense { .. } | ProjKind::Conv { .. } => {
+                        let (base, stride, valid) = strided(a);
+                        for lane in 0..valid {
+                            if p.weights.values[base + lane * stride] > 0 {
+                                word |= 1 << lane;
+                            }
+                        }
+                    }
+                    ProjKind::Pool(_) | ProjKind::OneToOne => {
+                        for lane in 0..lanes {
+                            if lane_weight(a, lane).is_some_and(|w| w > 0) {
+                                word |= 1 << lane;
+                            }
+                        }
                     }
                 }
-                hex_word(word)
+                hex_word(out, word)
             });
             RomView {
                 decl: format!("static const sf::uint_t<{lanes}> rom[{depth}]"),
@@ -714,8 +751,18 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
                 pragmas: vec![format!("BIND_STORAGE variable=rom {}", storage(plan, &mem, true))],
             }
         } else {
-            let init =
-                table(depth * lanes, lanes.max(8), |i| lane_weight(i / lanes, i % lanes).unwrap_or(0).to_string());
+            let mut cur = usize::MAX;
+            let mut word = vec![0i64; lanes];
+            let init = table(depth * lanes, lanes.max(8), |i, out| {
+                let (a, lane) = (i / lanes, i % lanes);
+                if a != cur {
+                    cur = a;
+                    for (k, w) in word.iter_mut().enumerate() {
+                        *w = lane_weight(a, k).unwrap_or(0);
+                    }
+                }
+                int(out, word[lane])
+            });
             RomView {
                 decl: format!("static const sf::int_t<{wb}> rom[{depth}][{lanes}]"),
                 init,
