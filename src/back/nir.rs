@@ -16,8 +16,8 @@ fn tensor(g: &mut GroupBuilder, name: &str, t: &Tensor) {
     let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
     let ds: &mut DatasetBuilder = g.create_dataset(name);
     match t.dtype() {
-        DType::F32 => ds.with_f32_data(t.as_f32().expect("an F32 tensor stores f32")),
-        DType::F64 => ds.with_f64_data(t.as_f64().expect("an F64 tensor stores f64")),
+        DType::F32 => ds.with_f32_data(&t.to_f32_vec()),
+        DType::F64 => ds.with_f64_data(&t.to_vec()),
     }
     .with_shape(&shape);
 }

@@ -3,6 +3,8 @@
 //! An `F32` tensor stores `f32` values and an `F64` tensor `f64` values; both read as `f64`
 //! (widening f32 is lossless, so an `F32` tensor's original bits are always recovered). The
 //! values are shared between clones: a model copied by a pass costs its shapes, not its weights.
+//! A tensor of one repeated value (a per-neuron time constant, as exporters write them) is
+//! stored as that value once.
 
 use std::sync::Arc;
 
@@ -19,10 +21,65 @@ pub enum DType {
 }
 
 /// The stored values, in the tensor's dtype.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 enum Values {
     F32(Arc<[f32]>),
     F64(Arc<[f64]>),
+    /// `len` copies of one value (exactly an f32 for dtype F32).
+    Fill {
+        v: f64,
+        len: usize,
+        dtype: DType,
+    },
+}
+
+impl PartialEq for Values {
+    fn eq(&self, o: &Values) -> bool {
+        match (self, o) {
+            (Values::F32(a), Values::F32(b)) => a == b,
+            (Values::F64(a), Values::F64(b)) => a == b,
+            _ => self.dtype() == o.dtype() && self.len() == o.len() && self.iter().eq(o.iter()),
+        }
+    }
+}
+
+impl Values {
+    fn dtype(&self) -> DType {
+        match self {
+            Values::F32(_) => DType::F32,
+            Values::F64(_) => DType::F64,
+            Values::Fill { dtype, .. } => *dtype,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::F64(v) => v.len(),
+            Values::Fill { len, .. } => *len,
+        }
+    }
+
+    fn iter(&self) -> TensorIter<'_> {
+        self.slice(0..self.len())
+    }
+
+    fn slice(&self, range: std::ops::Range<usize>) -> TensorIter<'_> {
+        match self {
+            Values::F32(v) => TensorIter::F32(v[range].iter()),
+            Values::F64(v) => TensorIter::F64(v[range].iter()),
+            Values::Fill { v, len, .. } => {
+                assert!(range.start <= range.end && range.end <= *len, "range {range:?} of {len} values");
+                TensorIter::Fill(*v, range.end - range.start)
+            }
+        }
+    }
+}
+
+/// `v`'s single repeated value, when it has more than one element and all are the same bits.
+fn repeated<T: Copy + Into<f64>>(v: &[T], bits: impl Fn(T) -> u64) -> Option<f64> {
+    let first = *v.first()?;
+    (v.len() > 1 && v.iter().all(|&x| bits(x) == bits(first))).then(|| first.into())
 }
 
 /// A dense, row-major (C order) tensor.
@@ -40,6 +97,8 @@ pub enum TensorIter<'a> {
     F32(std::slice::Iter<'a, f32>),
     /// From f64 storage.
     F64(std::slice::Iter<'a, f64>),
+    /// A value repeated this many times.
+    Fill(f64, usize),
 }
 
 impl Iterator for TensorIter<'_> {
@@ -50,6 +109,10 @@ impl Iterator for TensorIter<'_> {
         match self {
             TensorIter::F32(i) => i.next().map(|&v| v as f64),
             TensorIter::F64(i) => i.next().copied(),
+            TensorIter::Fill(v, n) => (*n > 0).then(|| {
+                *n -= 1;
+                *v
+            }),
         }
     }
 
@@ -58,6 +121,7 @@ impl Iterator for TensorIter<'_> {
         match self {
             TensorIter::F32(i) => i.size_hint(),
             TensorIter::F64(i) => i.size_hint(),
+            TensorIter::Fill(_, n) => (*n, Some(*n)),
         }
     }
 }
@@ -70,6 +134,10 @@ impl DoubleEndedIterator for TensorIter<'_> {
         match self {
             TensorIter::F32(i) => i.next_back().map(|&v| v as f64),
             TensorIter::F64(i) => i.next_back().copied(),
+            TensorIter::Fill(v, n) => (*n > 0).then(|| {
+                *n -= 1;
+                *v
+            }),
         }
     }
 }
@@ -86,19 +154,26 @@ impl Tensor {
     /// A tensor from f64 values (dtype F64).
     pub fn f64(shape: Vec<usize>, data: Vec<f64>) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor { shape, values: Values::F64(data.into()) }
+        let values = match repeated(&data, f64::to_bits) {
+            Some(v) => Values::Fill { v, len: data.len(), dtype: DType::F64 },
+            None => Values::F64(data.into()),
+        };
+        Tensor { shape, values }
     }
 
     /// A tensor from f32 values (dtype F32).
     pub fn f32(shape: Vec<usize>, data: &[f32]) -> Self {
-        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor { shape, values: Values::F32(data.into()) }
+        Tensor::f32_vec(shape, data.to_vec())
     }
 
     /// A tensor from owned f32 values (dtype F32).
     pub fn f32_vec(shape: Vec<usize>, data: Vec<f32>) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Tensor { shape, values: Values::F32(data.into()) }
+        let values = match repeated(&data, |x: f32| x.to_bits() as u64) {
+            Some(v) => Values::Fill { v, len: data.len(), dtype: DType::F32 },
+            None => Values::F32(data.into()),
+        };
+        Tensor { shape, values }
     }
 
     /// A scalar.
@@ -122,18 +197,12 @@ impl Tensor {
 
     /// Stored dtype.
     pub fn dtype(&self) -> DType {
-        match self.values {
-            Values::F32(_) => DType::F32,
-            Values::F64(_) => DType::F64,
-        }
+        self.values.dtype()
     }
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        match &self.values {
-            Values::F32(v) => v.len(),
-            Values::F64(v) => v.len(),
-        }
+        self.values.len()
     }
 
     /// True for a single-element tensor (shape `[]`, `[1]`, `[1,1]`...).
@@ -153,24 +222,22 @@ impl Tensor {
                     v[i]
                 }
             }
+            Values::Fill { v, len, .. } => {
+                assert!(i < *len, "element {i} of {len}");
+                *v
+            }
         }
     }
 
     /// The values as f64, in C order.
     #[inline]
     pub fn iter(&self) -> TensorIter<'_> {
-        match &self.values {
-            Values::F32(v) => TensorIter::F32(v.iter()),
-            Values::F64(v) => TensorIter::F64(v.iter()),
-        }
+        self.values.iter()
     }
 
     /// The values of elements `range` as f64.
     pub fn slice(&self, range: std::ops::Range<usize>) -> TensorIter<'_> {
-        match &self.values {
-            Values::F32(v) => TensorIter::F32(v[range].iter()),
-            Values::F64(v) => TensorIter::F64(v[range].iter()),
-        }
+        self.values.slice(range)
     }
 
     /// The values as a new f64 vector.
@@ -178,35 +245,21 @@ impl Tensor {
         self.iter().collect()
     }
 
-    /// The stored f32 values (`None` for an F64 tensor).
-    pub fn as_f32(&self) -> Option<&[f32]> {
-        match &self.values {
-            Values::F32(v) => Some(v),
-            Values::F64(_) => None,
-        }
-    }
-
-    /// The stored f64 values (`None` for an F32 tensor).
-    pub fn as_f64(&self) -> Option<&[f64]> {
-        match &self.values {
-            Values::F32(_) => None,
-            Values::F64(v) => Some(v),
-        }
+    /// The values as f32 (exact for an F32 tensor).
+    pub fn to_f32_vec(&self) -> Vec<f32> {
+        self.iter().map(|v| v as f32).collect()
     }
 
     /// Applies `f` to every value, rounding the results to the dtype.
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Tensor {
-        match &self.values {
-            Values::F32(v) => Tensor::f32_vec(self.shape.clone(), v.iter().map(|&x| f(x as f64) as f32).collect()),
-            Values::F64(v) => Tensor::f64(self.shape.clone(), v.iter().map(|&x| f(x)).collect()),
-        }
+        Tensor::new(self.dtype(), self.shape.clone(), self.iter().map(f).collect())
     }
 
     /// Element `i` formatted as its stored dtype prints it (`0.001`, not `0.0010000000474974513`).
     pub fn show(&self, i: usize) -> String {
-        match &self.values {
-            Values::F32(_) => format!("{}", self.at(i) as f32),
-            Values::F64(_) => format!("{}", self.at(i)),
+        match self.dtype() {
+            DType::F32 => format!("{}", self.at(i) as f32),
+            DType::F64 => format!("{}", self.at(i)),
         }
     }
 
@@ -228,6 +281,8 @@ struct TensorOut<'a> {
 enum TensorData<'a> {
     F32(&'a [f32]),
     F64(&'a [f64]),
+    Owned32(Vec<f32>),
+    Owned64(Vec<f64>),
 }
 
 #[derive(Deserialize)]
@@ -243,6 +298,8 @@ impl Serialize for Tensor {
         let data = match &self.values {
             Values::F32(v) => TensorData::F32(v),
             Values::F64(v) => TensorData::F64(v),
+            Values::Fill { dtype: DType::F32, .. } => TensorData::Owned32(self.to_f32_vec()),
+            Values::Fill { dtype: DType::F64, .. } => TensorData::Owned64(self.to_vec()),
         };
         TensorOut { dtype: self.dtype(), shape: &self.shape, data }.serialize(s)
     }

@@ -75,10 +75,24 @@ struct TclTemplate<'a> {
     period: String,
 }
 
-/// Renders `t` into a string reserved for `tables` bytes of initialisers besides the text.
-fn render<T: Template>(t: &T, tables: usize) -> Result<String, EmitError> {
-    let mut s = String::with_capacity(tables + T::SIZE_HINT + 1);
-    t.render_into(&mut s).map_err(|e| EmitError(format!("template: {e}")))?;
+/// Counts the bytes written to it.
+struct Count(usize);
+
+impl std::fmt::Write for Count {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+/// Renders `t` into a string of exactly its size (measured by a first rendering that keeps
+/// nothing: the top file of a large network is mostly weight tables).
+fn render<T: Template>(t: &T) -> Result<String, EmitError> {
+    let err = |e: askama::Error| EmitError(format!("template: {e}"));
+    let mut n = Count(0);
+    t.render_into(&mut n).map_err(err)?;
+    let mut s = String::with_capacity(n.0 + 1);
+    t.render_into(&mut s).map_err(err)?;
     s.push('\n');
     Ok(s)
 }
@@ -89,20 +103,17 @@ pub fn emit(plan: &Plan, part: &str) -> Result<HlsDesign, EmitError> {
     let v = view::build(plan)?;
     let files = vec![
         (LIBRARY.0.to_string(), LIBRARY.1.to_string()),
-        (format!("{}.h", v.top), render(&HeaderTemplate { v: &v }, 0)?),
-        (format!("{}.cpp", v.top), render(&TopTemplate { v: &v }, v.table_bytes())?),
-        ("tb.cpp".to_string(), render(&TbTemplate { v: &v }, 0)?),
+        (format!("{}.h", v.top), render(&HeaderTemplate { v: &v })?),
+        (format!("{}.cpp", v.top), render(&TopTemplate { v: &v })?),
+        ("tb.cpp".to_string(), render(&TbTemplate { v: &v })?),
         (
             "run_hls.tcl".to_string(),
-            render(
-                &TclTemplate {
-                    v: &v,
-                    part,
-                    clock_mhz: plan.clock_mhz,
-                    period: format!("{:.3}", 1000.0 / plan.clock_mhz),
-                },
-                0,
-            )?,
+            render(&TclTemplate {
+                v: &v,
+                part,
+                clock_mhz: plan.clock_mhz,
+                period: format!("{:.3}", 1000.0 / plan.clock_mhz),
+            })?,
         ),
     ];
     Ok(HlsDesign { top: v.top.clone(), files, in_bits: v.in_bits, out_bits: v.out_bits })

@@ -311,17 +311,6 @@ fn int(s: &mut String, v: i64) {
     let _ = write!(s, "{v}");
 }
 
-impl TopView {
-    /// Bytes of every table initialiser (a lower bound of the top file's size).
-    pub fn table_bytes(&self) -> usize {
-        self.layers
-            .iter()
-            .flat_map(|l| l.roms.iter().chain(l.projs.iter().filter_map(|p| p.rom.as_ref())))
-            .map(|r| r.init.len())
-            .sum()
-    }
-}
-
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     limits::check(plan).map_err(EmitError)?;
