@@ -58,14 +58,11 @@ pub fn classify_weights(w: &Tensor) -> WeightKind {
     classify((0..r).map(|i| w.slice(i * per..(i + 1) * per)), w.numel(), w.iter())
 }
 
-/// Classifies weights `values` of `rows` rows (C order, a row after another).
-pub fn classify_rows(values: &[f64], rows: usize) -> WeightKind {
-    let per = values.len() / rows.max(1);
-    classify(
-        (0..rows.max(1)).map(|i| values[i * per..(i + 1) * per].iter().copied()),
-        values.len(),
-        values.iter().copied(),
-    )
+/// Classifies the values of `w` as `rows` rows (C order, a row after another), whatever its
+/// shape.
+pub fn classify_rows(w: &Tensor, rows: usize) -> WeightKind {
+    let per = w.numel() / rows.max(1);
+    classify((0..rows.max(1)).map(|i| w.slice(i * per..(i + 1) * per)), w.numel(), w.iter())
 }
 
 fn classify<R: Iterator<Item = f64> + Clone>(

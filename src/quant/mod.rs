@@ -433,6 +433,36 @@ impl WeightValues {
         WeightValues::Signs { words, len: v.len() }
     }
 
+    /// Stores the values of `it` like [`WeightValues::new`], packing as they come (a vector
+    /// of signs never exists unpacked).
+    pub fn collect(it: impl Iterator<Item = i64>) -> Self {
+        let mut words: Vec<u64> = vec![];
+        let mut len = 0usize;
+        let mut it = it.peekable();
+        while let Some(&x) = it.peek() {
+            if x != 1 && x != -1 {
+                break;
+            }
+            it.next();
+            if len % 64 == 0 {
+                words.push(0);
+            }
+            if x == 1 {
+                words[len / 64] |= 1 << (len % 64);
+            }
+            len += 1;
+        }
+        if it.peek().is_none() {
+            return if len < 64 {
+                WeightValues::Ints((0..len).map(|i| if words[i / 64] >> (i % 64) & 1 == 1 { 1 } else { -1 }).collect())
+            } else {
+                WeightValues::Signs { words, len }
+            };
+        }
+        let signs = WeightValues::Signs { words, len };
+        WeightValues::Ints(signs.iter().copied().chain(it).collect())
+    }
+
     /// Number of values.
     pub fn len(&self) -> usize {
         match self {

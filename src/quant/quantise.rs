@@ -3,7 +3,7 @@
 use super::trace::{RealLayer, RealProj, chw, trace_each};
 use super::{
     AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection, QuantError,
-    Rules, Source, Weights, perr, range,
+    Rules, Source, WeightValues, Weights, perr, range,
 };
 use petgraph::graph::NodeIndex;
 
@@ -260,10 +260,10 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
             let (per_row, binary) = match classify_rows(&p.w, rows) {
                 WeightKind::Binary { scales } if scales.iter().all(|&a| a > 0.0) => (scales, true),
                 _ => {
-                    let s =
-                        p.w.chunks(p.w.len() / rows)
-                            .map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs())) / codes)
-                            .collect();
+                    let per = p.w.numel() / rows;
+                    let s = (0..rows)
+                        .map(|r| p.w.slice(r * per..(r + 1) * per).fold(0.0f64, |m, v| m.max(v.abs())) / codes)
+                        .collect();
                     (s, false)
                 }
             };
@@ -271,8 +271,8 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
             RowScales { scale: (0..n).map(|i| per_row[i / per_pos]).collect(), binary }
         }
         ProjKind::Pool(_) | ProjKind::OneToOne => {
-            let binary = p.w.iter().all(|&v| v.abs() == p.w[0].abs() && v != 0.0);
-            RowScales { scale: (0..n).map(|i| p.w[i % p.w.len()].abs()).collect(), binary }
+            let binary = p.w.iter().all(|v| v.abs() == p.w.at(0).abs() && v != 0.0);
+            RowScales { scale: (0..n).map(|i| p.w.at(i % p.w.numel()).abs()).collect(), binary }
         }
     }
 }
@@ -418,34 +418,39 @@ fn quantise_layer(
     let mut bias_late = vec![0.0; n];
     for (k, p) in real.iter().enumerate() {
         let (weights, shift) = if k == primary {
-            let vals: Vec<i64> = match &p.kind {
-                ProjKind::Dense { cols } => (0..p.w.len()).map(|e| (p.w[e] / s0[e / cols]).round() as i64).collect(),
-                ProjKind::Conv { .. } => {
-                    let per = p.w.len() / shape[0];
-                    let pos = shape[1] * shape[2];
-                    (0..p.w.len()).map(|e| (p.w[e] / s0[(e / per) * pos]).round() as i64).collect()
+            let values = match &p.kind {
+                ProjKind::Dense { cols } => {
+                    WeightValues::collect((0..p.w.numel()).map(|e| (p.w.at(e) / s0[e / cols]).round() as i64))
                 }
-                _ => (0..n).map(|i| (p.w[i % p.w.len()] / s0[i]).round() as i64).collect(),
+                ProjKind::Conv { .. } => {
+                    let per = p.w.numel() / shape[0];
+                    let pos = shape[1] * shape[2];
+                    WeightValues::collect((0..p.w.numel()).map(|e| (p.w.at(e) / s0[(e / per) * pos]).round() as i64))
+                }
+                _ => uniform((0..n).map(|i| (p.w.at(i % p.w.numel()) / s0[i]).round() as i64).collect::<Vec<i64>>())
+                    .into(),
             };
             let bits = if rs.binary { 1 } else { o.rules.weights.bits };
-            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }, f)
+            (Weights { bits, values }, f)
         } else {
             let ss = src_scale(p);
             let vals: Vec<i64> = match &p.kind {
-                ProjKind::Dense { cols } => (0..p.w.len())
-                    .map(|e| (acc_gain[e / cols] * p.w[e] * ss / acc_unit[e / cols]).round() as i64)
+                ProjKind::Dense { cols } => (0..p.w.numel())
+                    .map(|e| (acc_gain[e / cols] * p.w.at(e) * ss / acc_unit[e / cols]).round() as i64)
                     .collect(),
                 ProjKind::Conv { .. } => {
-                    let per = p.w.len() / shape[0];
+                    let per = p.w.numel() / shape[0];
                     let pos = shape[1] * shape[2];
-                    (0..p.w.len())
+                    (0..p.w.numel())
                         .map(|e| {
                             let i = (e / per) * pos;
-                            (acc_gain[i] * p.w[e] * ss / acc_unit[i]).round() as i64
+                            (acc_gain[i] * p.w.at(e) * ss / acc_unit[i]).round() as i64
                         })
                         .collect()
                 }
-                _ => (0..n).map(|i| (acc_gain[i] * p.w[i % p.w.len()] * ss / acc_unit[i]).round() as i64).collect(),
+                _ => {
+                    (0..n).map(|i| (acc_gain[i] * p.w.at(i % p.w.numel()) * ss / acc_unit[i]).round() as i64).collect()
+                }
             };
             let maxw = vals.iter().map(|v| v.abs()).max().unwrap_or(0);
             let binary = vals.iter().all(|&v| v.abs() == 1);

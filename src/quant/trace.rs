@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use petgraph::graph::NodeIndex;
 
 use super::{PoolGeom, ProjKind, QuantError, Source, perr};
-use crate::ir::{Op, Padding};
+use crate::ir::{Op, Padding, Tensor};
 use crate::model::Model;
 
 /// A layer with its incoming projections, before quantisation.
@@ -145,8 +145,9 @@ pub struct RealProj {
     pub pre_pool: Option<PoolGeom>,
     /// Mapping.
     pub kind: ProjKind,
-    /// Dense `out*cols`, Conv `co*ci_g*kh*kw`, Pool/OneToOne one per target neuron.
-    pub w: Vec<f64>,
+    /// Dense `out*cols`, Conv `co*ci_g*kh*kw`, Pool/OneToOne one per target neuron (read
+    /// flat; the graph's own tensor when the path does not rescale it).
+    pub w: Tensor,
     /// Real bias per target neuron (all neurons of the layer).
     pub bias: Option<Vec<f64>>,
     /// Output shape of the projection (C, H, W).
@@ -358,7 +359,7 @@ fn classify_path(
                 delayed,
                 pre_pool: None,
                 kind,
-                w,
+                w: Tensor::f64(vec![n], w),
                 bias: None,
                 out_shape: cur_shape,
             })
@@ -368,7 +369,9 @@ fn classify_path(
             match &node.op {
                 Op::Affine { weight, .. } | Op::Linear { weight } => {
                     let (rows, cols) = (weight.shape[0], weight.shape[1]);
-                    let mut w: Vec<f64> = weight.iter().map(|v| v * pool_factor).collect();
+                    let unscaled = pool_factor == 1.0 && pre_scale.is_none() && post_scale.is_none();
+                    let mut w: Vec<f64> =
+                        if unscaled { vec![] } else { weight.iter().map(|v| v * pool_factor).collect() };
                     if let Some(ps) = &pre_scale {
                         for r in 0..rows {
                             for c in 0..cols {
@@ -397,7 +400,7 @@ fn classify_path(
                         delayed,
                         pre_pool,
                         kind: ProjKind::Dense { cols },
-                        w,
+                        w: if unscaled { weight.clone() } else { Tensor::f64(vec![rows * cols], w) },
                         bias,
                         out_shape: [rows, 1, 1],
                     })
@@ -431,7 +434,9 @@ fn classify_path(
                     }
                     let co = weight.shape[0];
                     let per_ch = out[1] * out[2];
-                    let mut w: Vec<f64> = weight.iter().map(|v| v * pool_factor).collect();
+                    let unscaled = pool_factor == 1.0 && post_scale.is_none();
+                    let mut w: Vec<f64> =
+                        if unscaled { vec![] } else { weight.iter().map(|v| v * pool_factor).collect() };
                     let mut b: Option<Vec<f64>> =
                         bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.at(i / per_ch)).collect());
                     if let Some(ps) = &post_scale {
@@ -459,7 +464,7 @@ fn classify_path(
                         delayed,
                         pre_pool,
                         kind: ProjKind::Conv { ci, ih, iw, kh, kw, stride: st, pad, dil: dl, groups: *groups },
-                        w,
+                        w: if unscaled { weight.clone() } else { Tensor::f64(vec![w.len()], w) },
                         bias: b,
                         out_shape: out,
                     })

@@ -47,9 +47,50 @@ pub struct RomView {
     /// Declaration up to the initialiser, e.g. `static const sf::uint_t<2> rom[128]`.
     pub decl: String,
     /// Initialiser lines (without braces).
-    pub init: String,
+    pub init: Init,
     /// Pragma placing the table (`BIND_STORAGE ...`), and a partition pragma when 2-D.
     pub pragmas: Vec<String>,
+}
+
+/// A table's initialiser lines, printed as the template reaches them.
+pub enum Init {
+    /// The lines.
+    Text(String),
+    /// Packed binary words of `lanes` bits, 8 to a line (`0x..u`): word `a` is bits
+    /// `a * lanes..(a + 1) * lanes` of `bits` (64 to a `u64`), so a binary network's tables
+    /// are held as bits, not as text, until written.
+    Words {
+        /// The bits.
+        bits: Vec<u64>,
+        /// Bits per word (at most 64).
+        lanes: usize,
+        /// Words.
+        depth: usize,
+    },
+}
+
+impl std::fmt::Display for Init {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Init::Text(t) => f.write_str(t),
+            Init::Words { bits, lanes, depth } => {
+                for a in 0..*depth {
+                    f.write_str(match a % 8 {
+                        0 if a > 0 => "\n        ",
+                        0 => "        ",
+                        _ => " ",
+                    })?;
+                    let mut word = 0u64;
+                    for lane in 0..*lanes {
+                        let i = a * lanes + lane;
+                        word |= (bits[i / 64] >> (i % 64) & 1) << lane;
+                    }
+                    write!(f, "0x{word:x}u,")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// One projection's accumulate function.
@@ -301,11 +342,6 @@ fn table(n: usize, per_line: usize, mut f: impl FnMut(usize, &mut String)) -> St
     s
 }
 
-/// Appends a packed binary word as a C++ literal: bit l is lane l's sign (1: +1, 0: -1).
-fn hex_word(s: &mut String, bits: u64) {
-    let _ = write!(s, "0x{bits:x}u");
-}
-
 /// Appends an integer.
 fn int(s: &mut String, v: i64) {
     let _ = write!(s, "{v}");
@@ -467,6 +503,7 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
                 let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
                 int(out, l.channel_of(cgi, lane).map_or(0, |c| s.vals[c * pos + pp]));
             });
+            let init = Init::Text(init);
             let rom = RomView {
                 decl: format!("static const {} {name}[{depth}][{lanes}]", s.ty),
                 init,
@@ -713,27 +750,31 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
             }
         };
         if binary {
-            let init = table(depth, 8, |a, out| {
-                let mut word = 0u64;
+            let mut bits = vec![0u64; (depth * lanes).div_ceil(64)];
+            let mut set = |a: usize, lane: usize| {
+                let i = a * lanes + lane;
+                bits[i / 64] |= 1 << (i % 64);
+            };
+            for a in 0..depth {
                 match &p.kind {
                     ProjKind::Dense { .. } | ProjKind::Conv { .. } => {
                         let (base, stride, valid) = strided(a);
                         for lane in 0..valid {
                             if p.weights.values[base + lane * stride] > 0 {
-                                word |= 1 << lane;
+                                set(a, lane);
                             }
                         }
                     }
                     ProjKind::Pool(_) | ProjKind::OneToOne => {
                         for lane in 0..lanes {
                             if lane_weight(a, lane).is_some_and(|w| w > 0) {
-                                word |= 1 << lane;
+                                set(a, lane);
                             }
                         }
                     }
                 }
-                hex_word(out, word)
-            });
+            }
+            let init = Init::Words { bits, lanes, depth };
             RomView {
                 decl: format!("static const sf::uint_t<{lanes}> rom[{depth}]"),
                 init,
@@ -752,6 +793,7 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
                 }
                 int(out, word[lane])
             });
+            let init = Init::Text(init);
             RomView {
                 decl: format!("static const sf::int_t<{wb}> rom[{depth}][{lanes}]"),
                 init,
