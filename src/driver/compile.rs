@@ -288,20 +288,22 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     let (steps, m) = (prep.steps, &prep.model);
     let plan = o.plan.plan(m, steps, batch)?;
     let out = &o.out_dir;
-    // Both back ends refuse before anything is written.
-    let design = if rtl { Some(verilog::emit(&plan, None)?) } else { None };
-    let hls_design = if with_hls { Some(hls::emit(&plan, target.hls_part())?) } else { None };
+    // Both back ends refuse exactly the plans `back::limits` refuses: the Verilog back end (or
+    // the HLS one alone) refuses before anything is written.
+    let mut design = if rtl { Some(verilog::emit(&plan, None)?) } else { None };
     // A clock the board's PLL cannot make is refused before anything is written too.
     let clock = match &design {
         Some(d) if target.flow() == Flow::OpenIce40 => ice40::clock_top(d, &target).map_err(Error::Usage)?,
         _ => None,
     };
     let hls_dir = out.join("hls");
-    if let Some(d) = &hls_design {
-        flow::write_files(&d.files, &hls_dir)?;
-    }
-    if let Some(d) = &design {
+    if let Some(d) = &mut design {
         flow::write_design(d, out)?;
+        // A large network's ROM images are megabytes: written, they are not held while the
+        // HLS design is emitted (only the file names are read from here on).
+        for (_, text) in &mut d.files {
+            *text = String::new();
+        }
         match target.flow() {
             Flow::OpenIce40 => {
                 if let Some((name, text)) = &clock {
@@ -318,6 +320,14 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
             Flow::XyloSim | Flow::Lava | Flow::None => {}
         }
     }
+    let hls_design = if with_hls {
+        Some(hls::write(&plan, target.hls_part(), &hls_dir).map_err(|e| match e {
+            hls::WriteError::Emit(e) => Error::from(e),
+            hls::WriteError::Io(msg) => FlowError::Io(msg).into(),
+        })?)
+    } else {
+        None
+    };
     let summary = plan.summary();
     write(out, "plan.json", &(serde_json::to_string_pretty(&summary).expect("plain data") + "\n"))?;
     let mut r = CompileReport {
@@ -336,10 +346,10 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         lava: None,
         loihi_energy: None,
         passes: prep.records.clone(),
-        hls: hls_design.as_ref().map(|d| HlsInfo {
-            top: d.top.clone(),
+        hls: hls_design.map(|d| HlsInfo {
+            top: d.top,
             dir: hls_dir.display().to_string(),
-            files: d.files.iter().map(|(n, _)| n.clone()).collect(),
+            files: d.files,
             part: target.hls_part().to_string(),
             vitis: "run_hls.tcl is written for Vitis HLS and not run here".into(),
         }),

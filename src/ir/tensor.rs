@@ -320,3 +320,32 @@ impl<'de> Deserialize<'de> for Tensor {
         Ok(Tensor::new(r.dtype, r.shape, r.data))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{DType, Tensor};
+
+    #[test]
+    fn a_repeated_value_reads_like_the_array() {
+        let t = Tensor::f64(vec![2, 3], vec![0.25; 6]);
+        assert_eq!((t.numel(), t.dtype(), t.to_vec()), (6, DType::F64, vec![0.25; 6]));
+        assert_eq!(t.slice(2..5).collect::<Vec<_>>(), vec![0.25; 3]);
+        assert_eq!(t, Tensor::new(DType::F64, vec![2, 3], vec![0.25; 6]));
+        // -0.0 and 0.0 are different values.
+        let z = Tensor::f32(vec![2], &[0.0, -0.0]);
+        assert_eq!(z.iter().map(f64::to_bits).collect::<Vec<_>>(), vec![0.0f64.to_bits(), (-0.0f64).to_bits()]);
+        // JSON writes every value, in the dtype.
+        let f = Tensor::f32(vec![3], &[0.1, 0.1, 0.1]);
+        let j = serde_json::to_string(&f).unwrap();
+        assert_eq!(j, r#"{"dtype":"f32","shape":[3],"data":[0.1,0.1,0.1]}"#);
+        assert_eq!(serde_json::from_str::<Tensor>(&j).unwrap(), f);
+    }
+
+    #[test]
+    fn f32_tensors_round_and_widen_exactly() {
+        let t = Tensor::new(DType::F32, vec![2], vec![0.1, 3.0]);
+        assert_eq!(t.to_vec(), vec![0.1f32 as f64, 3.0]);
+        assert_eq!(t.map(|x| x * 2.0).to_vec(), vec![(0.1f32 as f64 * 2.0) as f32 as f64, 6.0]);
+        assert_eq!(t.show(0), "0.1");
+    }
+}

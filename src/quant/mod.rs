@@ -444,7 +444,7 @@ impl WeightValues {
                 break;
             }
             it.next();
-            if len % 64 == 0 {
+            if len.is_multiple_of(64) {
                 words.push(0);
             }
             if x == 1 {
@@ -789,5 +789,36 @@ impl Leak {
             Leak::Shift { k } => format!("x - (x >> {k})"),
             Leak::Mul { b } => format!("(x * {} + 2^{}) >> {p}", range_str(b), p - 1),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WeightValues;
+
+    #[test]
+    fn signs_are_packed_and_read_back() {
+        let v: Vec<i64> = (0..200).map(|i| if (i * 7) % 3 == 0 { 1 } else { -1 }).collect();
+        for w in [WeightValues::new(v.clone()), WeightValues::collect(v.iter().copied())] {
+            assert!(matches!(w, WeightValues::Signs { .. }));
+            assert_eq!(w.len(), 200);
+            assert_eq!(w.to_vec(), v);
+            assert_eq!((0..200).map(|i| w[i]).collect::<Vec<_>>(), v);
+            assert_eq!(w.range(63..130).copied().collect::<Vec<_>>(), v[63..130]);
+            assert_eq!(serde_json::to_string(&w).unwrap(), serde_json::to_string(&v).unwrap());
+        }
+    }
+
+    #[test]
+    fn other_values_stay_integers() {
+        // A zero after 100 signs: the signs read so far are unpacked again, in order.
+        let mut v: Vec<i64> = (0..100).map(|i| if i % 2 == 0 { 1 } else { -1 }).collect();
+        v.extend([0, 3, -1]);
+        for w in [WeightValues::new(v.clone()), WeightValues::collect(v.iter().copied())] {
+            assert_eq!(w, WeightValues::Ints(v.clone()));
+        }
+        // Few signs are not worth packing.
+        assert_eq!(WeightValues::collect([1, -1, 1].into_iter()), WeightValues::Ints(vec![1, -1, 1]));
+        assert_eq!(WeightValues::collect(std::iter::empty()), WeightValues::Ints(vec![]));
     }
 }
