@@ -41,6 +41,10 @@ pub struct CompileArgs {
     /// Labels (.npy) to report accuracy.
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// Verify, count energy, co-simulate and C-simulate only the first N inputs (the input
+    /// range is still calibrated on all of them) [default: all].
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
     /// Build the bitstream (iCE40 targets: yosys, nextpnr-ice40, icepack, icetime).
     #[arg(long)]
     bitstream: bool,
@@ -88,6 +92,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     o.passes = a.passes.settings(&m, &a.model)?;
     o.inputs = inputs;
     o.labels = labels;
+    o.samples = a.samples;
     o.backend = a.backend.into();
     o.bitstream = a.bitstream;
     o.cosim = CosimSettings {

@@ -71,6 +71,9 @@ pub struct CompileOptions {
     pub inputs: Option<InputBatch>,
     /// Labels of `inputs`, for accuracies.
     pub labels: Option<Vec<usize>>,
+    /// Verify (and count energy, co-simulate, C-simulate) only the first this many inputs;
+    /// the input range is still calibrated on all of them [default: all].
+    pub samples: Option<usize>,
     /// Output folder; everything is written inside it.
     pub out_dir: PathBuf,
     /// Hardware descriptions to emit.
@@ -95,6 +98,7 @@ impl CompileOptions {
             passes: PassSettings::default(),
             inputs: None,
             labels: None,
+            samples: None,
             out_dir: out_dir.into(),
             backend: Backend::Verilog,
             bitstream: false,
@@ -270,6 +274,11 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     if o.labels.is_some() && batch.is_none() {
         return Err(Error::Usage("--labels needs --inputs".into()));
     }
+    match o.samples {
+        Some(0) => return Err(Error::Usage("--samples must be at least 1".into())),
+        Some(_) if batch.is_none() => return Err(Error::Usage("--samples needs --inputs".into())),
+        _ => {}
+    }
     let rtl = o.backend != Backend::Hls;
     let with_hls = o.backend != Backend::Verilog;
     if o.bitstream && !rtl {
@@ -363,11 +372,22 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         failures: vec![],
     };
     let mut measured = None;
+    // The verification inputs: the first `samples` of the calibration inputs.
+    let first;
+    let (batch, labels) = match (batch, o.samples) {
+        (Some(b), Some(n)) if n < b.n => {
+            first = b.take(n);
+            (Some(&first), o.labels.as_deref().map(|l| &l[..n]))
+        }
+        _ => (batch, o.labels.as_deref()),
+    };
     if let Some(b) = batch {
         // The reference runs the cut model unsimplified: verification covers the passes.
         // NeuroBench's counts come from the verification's reference run, not a second one.
-        let counter = neurobench::Counter::new(&prep.cut.graph, &prep.cut.info, prep.cut.dialect());
-        let (v, _, c) = verify(&prep.cut, &plan, b, steps, o.labels.as_deref(), Some(&counter), progress)?;
+        let counter = step(progress, "counting synapses for NeuroBench", || {
+            neurobench::Counter::new(&prep.cut.graph, &prep.cut.info, prep.cut.dialect())
+        });
+        let (v, _, c) = verify(&prep.cut, &plan, b, steps, labels, Some(&counter), progress)?;
         let min_agreement = o.passes.min_agreement();
         if v.class_agreement < min_agreement {
             r.failures
@@ -451,19 +471,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         });
     }
     if let (Some(path), Some((c, est, counts)), Some(b)) = (&o.html_report, measured, batch) {
-        html_report(
-            path,
-            m,
-            &plan,
-            b,
-            &c,
-            o.raster_sample,
-            o.labels.as_deref(),
-            vec![est],
-            Some(counts),
-            r.resources(),
-            vec![],
-        )?;
+        html_report(path, m, &plan, b, &c, o.raster_sample, labels, vec![est], Some(counts), r.resources(), vec![])?;
         r.report = Some(path.display().to_string());
     }
     write(out, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;

@@ -186,31 +186,43 @@ fn conv_synapse(
         Padding::Same => [d[0] * (k[0] - 1) / 2, d[1] * (k[1] - 1) / 2],
     };
     let (ci_g, co_g) = (ci / groups, co / groups);
-    let mut eff = vec![0u64; ci * ih * iw];
-    let mut dense_sum = 0u64;
+    let taps = k[0] * k[1];
+    // Non-zero weights of input channel c at tap (ky, kx), over the output channels reading it.
+    let mut nz = vec![0u64; ci * taps];
     for o in 0..co {
         let grp = o / co_g;
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for cl in 0..ci_g {
-                    let c = grp * ci_g + cl;
-                    for ky in 0..k[0] {
-                        let iy = (oy * s[0] + ky * d[0]) as isize - pb[0] as isize;
-                        if iy < 0 || iy >= ih as isize {
-                            continue;
-                        }
-                        for kx in 0..k[1] {
-                            let ix = (ox * s[1] + kx * d[1]) as isize - pb[1] as isize;
-                            if ix < 0 || ix >= iw as isize {
-                                continue;
-                            }
-                            let at = (c * ih + iy as usize) * iw + ix as usize;
-                            dense_sum += 1;
-                            eff[at] += nonzero(w.at(((o * ci_g + cl) * k[0] + ky) * k[1] + kx));
-                        }
+        for cl in 0..ci_g {
+            let row = (grp * ci_g + cl) * taps;
+            for (tap, v) in w.slice((o * ci_g + cl) * taps..(o * ci_g + cl + 1) * taps).enumerate() {
+                nz[row + tap] += nonzero(v);
+            }
+        }
+    }
+    // Every (output position, tap) reads at most one input position: an input's effective
+    // synapses are the sums over the taps that reach it; the dense count is every valid
+    // (output channel, output position, input channel of its group, tap).
+    let mut eff = vec![0u64; ci * ih * iw];
+    let mut dense_sum = 0u64;
+    for ky in 0..k[0] {
+        for kx in 0..k[1] {
+            let mut valid = 0u64;
+            for oy in 0..oh {
+                let iy = (oy * s[0] + ky * d[0]) as isize - pb[0] as isize;
+                if iy < 0 || iy >= ih as isize {
+                    continue;
+                }
+                for ox in 0..ow {
+                    let ix = (ox * s[1] + kx * d[1]) as isize - pb[1] as isize;
+                    if ix < 0 || ix >= iw as isize {
+                        continue;
+                    }
+                    valid += 1;
+                    for c in 0..ci {
+                        eff[(c * ih + iy as usize) * iw + ix as usize] += nz[c * taps + ky * k[1] + kx];
                     }
                 }
             }
+            dense_sum += valid * (co * ci_g) as u64;
         }
     }
     Synapse { eff, dense_sum }
