@@ -179,6 +179,9 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
         ),
         None => {}
     }
+    if let Some(Step::Ran(spikefab::flow::cosim::CosimReport { speed: Some(c), .. })) = &r.cosim {
+        println!("  cosim {}", super::cosim::speed_line(c));
+    }
     match &r.csim {
         Some(Step::Skipped { skipped }) => println!("  csim: skipped ({skipped})"),
         Some(Step::Ran(c)) => println!(

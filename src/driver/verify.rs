@@ -286,6 +286,7 @@ pub fn early_exit_counts(plan: &Plan, batch: &InputBatch, steps: usize, run: &Ba
 /// or the installed one predicted to finish first), predicts the wall time from
 /// `engine_cycles` (the cycle engine's count for each of those samples), and returns
 /// `Err(reason)` without running when a tool is missing or the prediction exceeds the budget.
+/// The report carries the engine's speed (one thread) against the simulator's run.
 pub fn cosim_step(
     plan: &Plan,
     batch: &InputBatch,
@@ -325,8 +326,14 @@ pub fn cosim_step(
     let t0 = std::time::Instant::now();
     let r = cosim::cosim(plan, batch, n, sim, dir, &|done| progress.advance(done as u64));
     progress.end(&what, t0.elapsed().as_secs_f64());
-    Ok(Ok(r?))
+    let mut r = r?;
+    r.speed = Some(cosim::compare_speed(plan, batch, &r, ENGINE_TIMING_S));
+    Ok(Ok(r))
 }
+
+/// The cycle engine's speed against the simulator's is timed over repeats of the co-simulated
+/// samples for at least this many seconds (one run when that takes longer).
+const ENGINE_TIMING_S: f64 = 0.5;
 
 /// `42 s`, `12 min`, `3.5 h`.
 fn duration(s: f64) -> String {
