@@ -75,14 +75,10 @@ fn with_thresholds(m: &spikefab::Model, v: f64) -> spikefab::Model {
     for n in g.g.node_weights_mut() {
         match &mut n.op {
             Op::LIF { v_threshold, .. } | Op::IF { v_threshold, .. } | Op::CubaLIF { v_threshold, .. } => {
-                for x in &mut v_threshold.data {
-                    *x = v;
-                }
+                *v_threshold = v_threshold.map(|_| v);
             }
             Op::Threshold { threshold } => {
-                for x in &mut threshold.data {
-                    *x = v;
-                }
+                *threshold = threshold.map(|_| v);
             }
             _ => {}
         }

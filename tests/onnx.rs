@@ -111,7 +111,7 @@ fn qonnx_binary_weights_are_exactly_plus_minus_scale() {
             other => panic!("QONNX weights should stay binary, got {other:?}"),
         }
         let cols = w.shape[1];
-        for row in w.data.chunks(cols) {
+        for row in w.to_vec().chunks(cols) {
             assert!(row.iter().all(|v| v.abs() == row[0].abs()), "exactly +-a_i per row");
         }
     }

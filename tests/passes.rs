@@ -148,11 +148,11 @@ fn never_firing_neurons_and_dead_branches_are_removed_exactly() {
         &m.graph,
         &|name, op| match (name, op) {
             ("fc1", Op::Affine { weight, bias }) => {
-                let mut b = bias.clone();
+                let mut b = bias.to_vec();
                 for &j in &dead {
-                    b.data[j] = -1.0e4;
+                    b[j] = -1.0e4;
                 }
-                Op::Affine { weight: weight.clone(), bias: b }
+                Op::Affine { weight: weight.clone(), bias: bias.like(bias.shape.clone(), b) }
             }
             _ => op.clone(),
         },

@@ -254,3 +254,48 @@ fn unsupported_models_fail_at_compile_time_with_a_clear_error() {
     assert!(err.contains("multi-spike"), "{err}");
     assert!(std::fs::read_dir(&out).unwrap().next().is_none(), "nothing written for a refused model");
 }
+
+/// `cosim --json` reports the simulator's build and run apart and the cycle engine's speed on
+/// the same samples against the run (figures only checked for consistency, never timed).
+#[test]
+fn cosim_reports_engine_and_simulator_speed() {
+    if !tool_or_skip("iverilog", "cosim_reports_engine_and_simulator_speed") {
+        return;
+    }
+    let dir = scratch("cosim-speed");
+    let (m, x) = (root().join("models/mlp_bw/mlp_bw.nir"), root().join("models/digits_test_x.npy"));
+    let (code, out, err) = spikefab(&[
+        "cosim",
+        m.to_str().unwrap(),
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        x.to_str().unwrap(),
+        "--simulator",
+        "iverilog",
+        "--samples",
+        "2",
+        "--json",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let json = &out[out.find('{').expect("json")..out.rfind('}').unwrap() + 1];
+    let r: serde_json::Value = serde_json::from_str(json).unwrap();
+    let s = &r["speed"];
+    assert_eq!(s["simulator"], "iverilog");
+    assert_eq!(s["rtl"]["samples"], 2);
+    assert_eq!(s["rtl"]["seconds"], r["run_seconds"]);
+    assert_eq!(s["simulator_build_seconds"], r["build_seconds"]);
+    let cycles: u64 = r["rtl_cycles"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).sum();
+    let (rtl, eng) = (&s["rtl"], &s["engine"]);
+    let f = |v: &serde_json::Value| v.as_f64().unwrap();
+    assert!(f(&rtl["seconds"]) > 0.0 && f(&r["build_seconds"]) > 0.0);
+    assert_eq!(f(&rtl["cycles_per_s"]), cycles as f64 / f(&rtl["seconds"]));
+    let repeats = eng["samples"].as_u64().unwrap();
+    assert!(repeats >= 2 && repeats % 2 == 0, "the engine runs the same samples whole: {repeats}");
+    assert!(f(&eng["samples_per_s"]) > 0.0);
+    assert_eq!(f(&s["engine_over_rtl"]), f(&eng["samples_per_s"]) / f(&rtl["samples_per_s"]));
+}

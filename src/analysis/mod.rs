@@ -51,26 +51,37 @@ impl WeightKind {
 /// Relative tolerance for `|w| == a_i` (exporters compute `a * sign(w)` in f32).
 const BINARY_RTOL: f64 = 1e-6;
 
-/// Rows of a weight tensor: the output dimension is the first.
-fn rows(w: &Tensor) -> impl Iterator<Item = &[f64]> {
-    let r = w.shape.first().copied().unwrap_or(1).max(1);
-    w.data.chunks(w.data.len() / r)
-}
-
 /// Classifies a weight tensor (first dimension = output rows).
 pub fn classify_weights(w: &Tensor) -> WeightKind {
-    if w.data.is_empty() {
+    let r = w.shape.first().copied().unwrap_or(1).max(1);
+    let per = w.numel() / r;
+    classify((0..r).map(|i| w.slice(i * per..(i + 1) * per)), w.numel(), w.iter())
+}
+
+/// Classifies the values of `w` as `rows` rows (C order, a row after another), whatever its
+/// shape.
+pub fn classify_rows(w: &Tensor, rows: usize) -> WeightKind {
+    let per = w.numel() / rows.max(1);
+    classify((0..rows.max(1)).map(|i| w.slice(i * per..(i + 1) * per)), w.numel(), w.iter())
+}
+
+fn classify<R: Iterator<Item = f64> + Clone>(
+    rows: impl Iterator<Item = R>,
+    numel: usize,
+    all: impl Iterator<Item = f64>,
+) -> WeightKind {
+    if numel == 0 {
         return WeightKind::Levels { distinct: 0 };
     }
     let mut scales = vec![];
     let mut binary = true;
-    for row in rows(w) {
-        let a = row.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for row in rows {
+        let a = row.clone().fold(0.0f64, |m, v| m.max(v.abs()));
         if a == 0.0 {
             scales.push(0.0);
             continue;
         }
-        if row.iter().all(|v| (v.abs() - a).abs() <= BINARY_RTOL * a) {
+        if row.into_iter().all(|v| (v.abs() - a).abs() <= BINARY_RTOL * a) {
             scales.push(a);
         } else {
             binary = false;
@@ -80,7 +91,7 @@ pub fn classify_weights(w: &Tensor) -> WeightKind {
     if binary {
         return WeightKind::Binary { scales };
     }
-    let distinct: BTreeSet<u64> = w.data.iter().map(|v| v.to_bits()).collect();
+    let distinct: BTreeSet<u64> = all.map(|v| v.to_bits()).collect();
     WeightKind::Levels { distinct: distinct.len() }
 }
 

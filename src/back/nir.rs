@@ -15,12 +15,9 @@ pub const NIR_VERSION: &str = "1.0.8";
 fn tensor(g: &mut GroupBuilder, name: &str, t: &Tensor) {
     let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
     let ds: &mut DatasetBuilder = g.create_dataset(name);
-    match t.dtype {
-        DType::F32 => {
-            let v: Vec<f32> = t.data.iter().map(|&x| x as f32).collect();
-            ds.with_f32_data(&v)
-        }
-        DType::F64 => ds.with_f64_data(&t.data),
+    match t.dtype() {
+        DType::F32 => ds.with_f32_data(&t.to_f32_vec()),
+        DType::F64 => ds.with_f64_data(&t.to_vec()),
     }
     .with_shape(&shape);
 }
@@ -56,7 +53,7 @@ pub fn to_bytes(g: &Graph, info: &GraphInfo) -> Result<Vec<u8>, String> {
                 tensor(&mut ng, "weight", weight);
                 match bias {
                     Some(b) => tensor(&mut ng, "bias", b),
-                    None => tensor(&mut ng, "bias", &Tensor::full(weight.dtype, vec![weight.shape[0]], 0.0)),
+                    None => tensor(&mut ng, "bias", &Tensor::full(weight.dtype(), vec![weight.shape[0]], 0.0)),
                 }
                 ints(&mut ng, "stride", stride);
                 match padding {

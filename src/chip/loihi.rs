@@ -221,7 +221,7 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
                 BIAS_RANGE.0, BIAS_RANGE.1
             )));
         }
-        let w = &p.weights.values;
+        let w = &p.weights.values.to_vec();
         if let Some(x) = w.iter().find(|x| x.abs() > MAX_WEIGHT) {
             return Err(err(format!(
                 "layer '{name}': weight {x}; spikefab stores weights within +-{MAX_WEIGHT} (8-bit mantissas)"

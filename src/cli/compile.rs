@@ -41,6 +41,10 @@ pub struct CompileArgs {
     /// Labels (.npy) to report accuracy.
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// Verify, count energy, co-simulate and C-simulate only the first N inputs (the input
+    /// range is still calibrated on all of them) [default: all].
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
     /// Build the bitstream (iCE40 targets: yosys, nextpnr-ice40, icepack, icetime; ECP5
     /// targets: YoWASP's yosys, nextpnr-ecp5 and ecppack).
     #[arg(long)]
@@ -89,6 +93,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     o.passes = a.passes.settings(&m, &a.model)?;
     o.inputs = inputs;
     o.labels = labels;
+    o.samples = a.samples;
     o.backend = a.backend.into();
     o.bitstream = a.bitstream;
     o.cosim = CosimSettings {
@@ -174,6 +179,9 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
             }
         ),
         None => {}
+    }
+    if let Some(Step::Ran(spikefab::flow::cosim::CosimReport { speed: Some(c), .. })) = &r.cosim {
+        println!("  cosim {}", super::cosim::speed_line(c));
     }
     match &r.csim {
         Some(Step::Skipped { skipped }) => println!("  csim: skipped ({skipped})"),

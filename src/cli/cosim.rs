@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use spikefab::driver::{CosimSettings, cosim_step, steps_for};
-use spikefab::flow::cosim::Simulator;
+use spikefab::flow::cosim::{Simulator, SpeedComparison};
 
 use super::{Bars, Failure, ModelArgs, PlanArgs};
 
@@ -84,6 +84,10 @@ pub fn run(a: CosimArgs) -> Result<(), Failure> {
         println!("cycle counts: {} of {} differ", r.cycle_mismatches, r.samples);
         let mean = r.rtl_cycles.iter().sum::<u64>() as f64 / r.rtl_cycles.len().max(1) as f64;
         println!("RTL cycles per inference: mean {mean:.1}");
+        println!("{} build {:.1} s, run {:.2} s", r.simulator.tool(), r.build_seconds, r.run_seconds);
+        if let Some(c) = &r.speed {
+            println!("{}", speed_line(c));
+        }
         for d in &r.first_differences {
             println!("  {d}");
         }
@@ -93,4 +97,31 @@ pub fn run(a: CosimArgs) -> Result<(), Failure> {
     }
     println!("cosim: spike- and cycle-exact");
     Ok(())
+}
+
+/// `speed: engine (1 thread) 35517 samples/s (171.7 M cycles/s) vs verilator 202.3 samples/s
+/// (978.1 k cycles/s, build not counted): 176x`.
+pub fn speed_line(c: &SpeedComparison) -> String {
+    format!(
+        "speed: engine (1 thread) {:.0} samples/s ({} cycles/s) vs {} {:.1} samples/s ({} cycles/s, build not counted): {:.0}x",
+        c.engine.samples_per_s,
+        si(c.engine.cycles_per_s),
+        c.simulator.tool(),
+        c.rtl.samples_per_s,
+        si(c.rtl.cycles_per_s),
+        c.engine_over_rtl
+    )
+}
+
+/// `171.7 M`, `1.3 k`, `950`.
+fn si(x: f64) -> String {
+    if x >= 1e9 {
+        format!("{:.1} G", x / 1e9)
+    } else if x >= 1e6 {
+        format!("{:.1} M", x / 1e6)
+    } else if x >= 1e3 {
+        format!("{:.1} k", x / 1e3)
+    } else {
+        format!("{x:.0}")
+    }
 }

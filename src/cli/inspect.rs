@@ -21,15 +21,15 @@ pub struct InspectArgs {
 fn neuron_summary(op: &Op) -> String {
     let show = |name: &str, t: &spikefab::ir::Tensor| {
         let (mut lo, mut hi) = (0, 0);
-        for (i, v) in t.data.iter().enumerate() {
-            if *v < t.data[lo] {
+        for (i, v) in t.iter().enumerate() {
+            if v < t.at(lo) {
                 lo = i;
             }
-            if *v > t.data[hi] {
+            if v > t.at(hi) {
                 hi = i;
             }
         }
-        if t.data[lo] == t.data[hi] {
+        if t.at(lo) == t.at(hi) {
             format!("{name}={}", t.show(lo))
         } else {
             format!("{name}=[{}..{}]", t.show(lo), t.show(hi))

@@ -72,6 +72,9 @@ pub struct CompileOptions {
     pub inputs: Option<InputBatch>,
     /// Labels of `inputs`, for accuracies.
     pub labels: Option<Vec<usize>>,
+    /// Verify (and count energy, co-simulate, C-simulate) only the first this many inputs;
+    /// the input range is still calibrated on all of them [default: all].
+    pub samples: Option<usize>,
     /// Output folder; everything is written inside it.
     pub out_dir: PathBuf,
     /// Hardware descriptions to emit.
@@ -96,6 +99,7 @@ impl CompileOptions {
             passes: PassSettings::default(),
             inputs: None,
             labels: None,
+            samples: None,
             out_dir: out_dir.into(),
             backend: Backend::Verilog,
             bitstream: false,
@@ -282,6 +286,11 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     if o.labels.is_some() && batch.is_none() {
         return Err(Error::Usage("--labels needs --inputs".into()));
     }
+    match o.samples {
+        Some(0) => return Err(Error::Usage("--samples must be at least 1".into())),
+        Some(_) if batch.is_none() => return Err(Error::Usage("--samples needs --inputs".into())),
+        _ => {}
+    }
     let rtl = o.backend != Backend::Hls;
     let with_hls = o.backend != Backend::Verilog;
     if o.bitstream && !rtl {
@@ -304,9 +313,9 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     let (steps, m) = (prep.steps, &prep.model);
     let plan = o.plan.plan(m, steps, batch)?;
     let out = &o.out_dir;
-    // Both back ends refuse before anything is written.
-    let design = if rtl { Some(verilog::emit(&plan, None)?) } else { None };
-    let hls_design = if with_hls { Some(hls::emit(&plan, target.hls_part())?) } else { None };
+    // Both back ends refuse exactly the plans `back::limits` refuses: the Verilog back end (or
+    // the HLS one alone) refuses before anything is written.
+    let mut design = if rtl { Some(verilog::emit(&plan, None)?) } else { None };
     // A clock the board's PLL cannot make is refused before anything is written too.
     let clock = match &design {
         Some(d) if target.flow() == Flow::OpenIce40 => ice40::clock_top(d, &target).map_err(Error::Usage)?,
@@ -314,11 +323,13 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         _ => None,
     };
     let hls_dir = out.join("hls");
-    if let Some(d) = &hls_design {
-        flow::write_files(&d.files, &hls_dir)?;
-    }
-    if let Some(d) = &design {
+    if let Some(d) = &mut design {
         flow::write_design(d, out)?;
+        // A large network's ROM images are megabytes: written, they are not held while the
+        // HLS design is emitted (only the file names are read from here on).
+        for (_, text) in &mut d.files {
+            *text = String::new();
+        }
         match target.flow() {
             Flow::OpenIce40 => {
                 if let Some((name, text)) = &clock {
@@ -343,6 +354,14 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
             Flow::XyloSim | Flow::Lava | Flow::None => {}
         }
     }
+    let hls_design = if with_hls {
+        Some(hls::write(&plan, target.hls_part(), &hls_dir).map_err(|e| match e {
+            hls::WriteError::Emit(e) => Error::from(e),
+            hls::WriteError::Io(msg) => FlowError::Io(msg).into(),
+        })?)
+    } else {
+        None
+    };
     let summary = plan.summary();
     write(out, "plan.json", &(serde_json::to_string_pretty(&summary).expect("plain data") + "\n"))?;
     let mut r = CompileReport {
@@ -361,10 +380,10 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         lava: None,
         loihi_energy: None,
         passes: prep.records.clone(),
-        hls: hls_design.as_ref().map(|d| HlsInfo {
-            top: d.top.clone(),
+        hls: hls_design.map(|d| HlsInfo {
+            top: d.top,
             dir: hls_dir.display().to_string(),
-            files: d.files.iter().map(|(n, _)| n.clone()).collect(),
+            files: d.files,
             part: target.hls_part().to_string(),
             vitis: "run_hls.tcl is written for Vitis HLS and not run here".into(),
         }),
@@ -378,11 +397,22 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         failures: vec![],
     };
     let mut measured = None;
+    // The verification inputs: the first `samples` of the calibration inputs.
+    let first;
+    let (batch, labels) = match (batch, o.samples) {
+        (Some(b), Some(n)) if n < b.n => {
+            first = b.take(n);
+            (Some(&first), o.labels.as_deref().map(|l| &l[..n]))
+        }
+        _ => (batch, o.labels.as_deref()),
+    };
     if let Some(b) = batch {
         // The reference runs the cut model unsimplified: verification covers the passes.
         // NeuroBench's counts come from the verification's reference run, not a second one.
-        let counter = neurobench::Counter::new(&prep.cut.graph, &prep.cut.info, prep.cut.dialect());
-        let (v, _, c) = verify(&prep.cut, &plan, b, steps, o.labels.as_deref(), Some(&counter), progress)?;
+        let counter = step(progress, "counting synapses for NeuroBench", || {
+            neurobench::Counter::new(&prep.cut.graph, &prep.cut.info, prep.cut.dialect())
+        });
+        let (v, _, c) = verify(&prep.cut, &plan, b, steps, labels, Some(&counter), progress)?;
         let min_agreement = o.passes.min_agreement();
         if v.class_agreement < min_agreement {
             r.failures
@@ -487,19 +517,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         });
     }
     if let (Some(path), Some((c, est, counts)), Some(b)) = (&o.html_report, measured, batch) {
-        html_report(
-            path,
-            m,
-            &plan,
-            b,
-            &c,
-            o.raster_sample,
-            o.labels.as_deref(),
-            vec![est],
-            Some(counts),
-            r.resources(),
-            vec![],
-        )?;
+        html_report(path, m, &plan, b, &c, o.raster_sample, labels, vec![est], Some(counts), r.resources(), vec![])?;
         r.report = Some(path.display().to_string());
     }
     write(out, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::progress::step;
 use super::{CosimSettings, Error, Progress};
 use crate::Model;
 use crate::data::{self, InputBatch};
@@ -139,7 +138,9 @@ impl VerifyCounts {
 
 /// Runs the reference engine on `cut` (the model before simplification, as the framework
 /// computes it) and the cycle engine on `plan` over `batch`, and compares them; `counter`
-/// counts NeuroBench's metrics on the same reference run.
+/// counts NeuroBench's metrics on the same reference run. Both engines run on consecutive
+/// parts of the batch (about a second of work each), so the progress shows samples done and
+/// an estimate of the time left; the results are exactly those of one run over the batch.
 pub fn verify(
     cut: &Model,
     plan: &Plan,
@@ -150,20 +151,62 @@ pub fn verify(
     progress: &dyn Progress,
 ) -> Result<(Verification, RunResult, BatchResult), Error> {
     let output = cut.graph.select_output(None).map_err(crate::sim::reference::SimError::from)?;
-    let (r, c) = step(progress, "verifying against the reference engine", || {
-        let r = reference::run(
-            &cut.graph,
-            &cut.info,
-            cut.dialect(),
-            batch,
-            &RunOptions { steps, f64: false, output },
-            counter.map(|c| c as &dyn reference::StepHook),
-        );
-        (r, cycle::run(plan, batch, steps))
-    });
-    let r = r?;
+    let what = format!("verifying {} samples against the reference engine", batch.n);
+    progress.begin(&what, Some(batch.n as u64));
+    let t0 = std::time::Instant::now();
+    let opts = RunOptions { steps, f64: false, output };
+    let hook = counter.map(|c| c as &dyn reference::StepHook);
+    let threads = rayon::current_num_threads().max(1);
+    let (mut runs, mut done, mut part) = (vec![], 0usize, threads);
+    while done < batch.n || runs.is_empty() {
+        let n = part.min(batch.n - done);
+        let range = done..done + n;
+        let owned;
+        let b = if n == batch.n {
+            batch
+        } else {
+            owned = batch.range(range);
+            &owned
+        };
+        let r = match reference::run(&cut.graph, &cut.info, cut.dialect(), b, &opts, hook) {
+            Ok(r) => r,
+            Err(e) => {
+                progress.end(&what, t0.elapsed().as_secs_f64());
+                return Err(e.into());
+            }
+        };
+        runs.push((r, cycle::run(plan, b, steps)));
+        done += n;
+        progress.advance(done as u64);
+        // The next part: about a second at the rate so far, at least a sample per thread.
+        let per_sample = t0.elapsed().as_secs_f64() / done.max(1) as f64;
+        part = ((1.0 / per_sample.max(1e-9)) as usize).max(threads);
+        if n == 0 {
+            break;
+        }
+    }
+    progress.end(&what, t0.elapsed().as_secs_f64());
+    let (r, c) = join_runs(runs);
     let v = VerifyCounts::of(&r, &c, steps, labels).verification(plan.clock_mhz);
     Ok((v, r, c))
+}
+
+/// One run of consecutive parts of a batch, in order.
+fn join_runs(runs: Vec<(RunResult, BatchResult)>) -> (RunResult, BatchResult) {
+    let mut it = runs.into_iter();
+    let (mut r, mut c) = it.next().expect("at least one part");
+    for (r2, c2) in it {
+        r.outputs.n += r2.outputs.n;
+        r.outputs.data.extend(r2.outputs.data);
+        for (a, b) in r.activity.nonzero.iter_mut().zip(&r2.activity.nonzero) {
+            *a += b;
+        }
+        c.outputs.n += c2.outputs.n;
+        c.outputs.data.extend(c2.outputs.data);
+        c.total.add(&c2.total);
+        c.samples.extend(c2.samples);
+    }
+    (r, c)
 }
 
 /// Early exit against running every step, on the same inputs.
@@ -243,6 +286,7 @@ pub fn early_exit_counts(plan: &Plan, batch: &InputBatch, steps: usize, run: &Ba
 /// or the installed one predicted to finish first), predicts the wall time from
 /// `engine_cycles` (the cycle engine's count for each of those samples), and returns
 /// `Err(reason)` without running when a tool is missing or the prediction exceeds the budget.
+/// The report carries the engine's speed (one thread) against the simulator's run.
 pub fn cosim_step(
     plan: &Plan,
     batch: &InputBatch,
@@ -282,8 +326,14 @@ pub fn cosim_step(
     let t0 = std::time::Instant::now();
     let r = cosim::cosim(plan, batch, n, sim, dir, &|done| progress.advance(done as u64));
     progress.end(&what, t0.elapsed().as_secs_f64());
-    Ok(Ok(r?))
+    let mut r = r?;
+    r.speed = Some(cosim::compare_speed(plan, batch, &r, ENGINE_TIMING_S));
+    Ok(Ok(r))
 }
+
+/// The cycle engine's speed against the simulator's is timed over repeats of the co-simulated
+/// samples for at least this many seconds (one run when that takes longer).
+const ENGINE_TIMING_S: f64 = 0.5;
 
 /// `42 s`, `12 min`, `3.5 h`.
 fn duration(s: f64) -> String {

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::InputBatch;
 use crate::ir::dialect::{Dialect, ResetMode};
-use crate::ir::{Graph, Op, Padding};
+use crate::ir::{Graph, Op, Padding, Tensor};
 use crate::sim::reference::{self, RunOptions, SimError, StepHook};
 use crate::valid::GraphInfo;
 
@@ -152,10 +152,10 @@ fn nonzero(v: f64) -> u64 {
     u64::from(v != 0.0)
 }
 
-fn dense_synapse(w: &[f64], rows: usize, cols: usize) -> Synapse {
+fn dense_synapse(w: &Tensor, rows: usize, cols: usize) -> Synapse {
     let mut eff = vec![0u64; cols];
     for r in 0..rows {
-        for (e, &v) in eff.iter_mut().zip(&w[r * cols..(r + 1) * cols]) {
+        for (e, v) in eff.iter_mut().zip(w.slice(r * cols..(r + 1) * cols)) {
             *e += nonzero(v);
         }
     }
@@ -164,7 +164,7 @@ fn dense_synapse(w: &[f64], rows: usize, cols: usize) -> Synapse {
 
 #[allow(clippy::too_many_arguments)]
 fn conv_synapse(
-    w: &[f64],
+    w: &Tensor,
     wshape: &[usize],
     ins: &[usize],
     outs: &[usize],
@@ -186,31 +186,43 @@ fn conv_synapse(
         Padding::Same => [d[0] * (k[0] - 1) / 2, d[1] * (k[1] - 1) / 2],
     };
     let (ci_g, co_g) = (ci / groups, co / groups);
-    let mut eff = vec![0u64; ci * ih * iw];
-    let mut dense_sum = 0u64;
+    let taps = k[0] * k[1];
+    // Non-zero weights of input channel c at tap (ky, kx), over the output channels reading it.
+    let mut nz = vec![0u64; ci * taps];
     for o in 0..co {
         let grp = o / co_g;
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for cl in 0..ci_g {
-                    let c = grp * ci_g + cl;
-                    for ky in 0..k[0] {
-                        let iy = (oy * s[0] + ky * d[0]) as isize - pb[0] as isize;
-                        if iy < 0 || iy >= ih as isize {
-                            continue;
-                        }
-                        for kx in 0..k[1] {
-                            let ix = (ox * s[1] + kx * d[1]) as isize - pb[1] as isize;
-                            if ix < 0 || ix >= iw as isize {
-                                continue;
-                            }
-                            let at = (c * ih + iy as usize) * iw + ix as usize;
-                            dense_sum += 1;
-                            eff[at] += nonzero(w[((o * ci_g + cl) * k[0] + ky) * k[1] + kx]);
-                        }
+        for cl in 0..ci_g {
+            let row = (grp * ci_g + cl) * taps;
+            for (tap, v) in w.slice((o * ci_g + cl) * taps..(o * ci_g + cl + 1) * taps).enumerate() {
+                nz[row + tap] += nonzero(v);
+            }
+        }
+    }
+    // Every (output position, tap) reads at most one input position: an input's effective
+    // synapses are the sums over the taps that reach it; the dense count is every valid
+    // (output channel, output position, input channel of its group, tap).
+    let mut eff = vec![0u64; ci * ih * iw];
+    let mut dense_sum = 0u64;
+    for ky in 0..k[0] {
+        for kx in 0..k[1] {
+            let mut valid = 0u64;
+            for oy in 0..oh {
+                let iy = (oy * s[0] + ky * d[0]) as isize - pb[0] as isize;
+                if iy < 0 || iy >= ih as isize {
+                    continue;
+                }
+                for ox in 0..ow {
+                    let ix = (ox * s[1] + kx * d[1]) as isize - pb[1] as isize;
+                    if ix < 0 || ix >= iw as isize {
+                        continue;
+                    }
+                    valid += 1;
+                    for c in 0..ci {
+                        eff[(c * ih + iy as usize) * iw + ix as usize] += nz[c * taps + ky * k[1] + kx];
                     }
                 }
             }
+            dense_sum += valid * (co * ci_g) as u64;
         }
     }
     Synapse { eff, dense_sum }
@@ -280,10 +292,10 @@ impl Counter {
             let op = &g.g[ix].op;
             let role = match op {
                 Op::Affine { weight, .. } | Op::Linear { weight } => {
-                    Role::Synapse(dense_synapse(&weight.data, weight.shape[0], weight.shape[1]))
+                    Role::Synapse(dense_synapse(weight, weight.shape[0], weight.shape[1]))
                 }
                 Op::Conv { weight, stride, padding, dilation, groups, .. } => Role::Synapse(conv_synapse(
-                    &weight.data,
+                    weight,
                     &weight.shape,
                     &info.in_shape[k],
                     &info.out_shape[k],
@@ -300,21 +312,21 @@ impl Counter {
             };
             match op {
                 Op::Affine { weight, bias } => {
-                    params += (weight.data.len() + bias.data.len()) as u64;
-                    weights += weight.data.len() as u64;
-                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                    params += (weight.numel() + bias.numel()) as u64;
+                    weights += weight.numel() as u64;
+                    zero_weights += weight.iter().filter(|&v| v == 0.0).count() as u64;
                 }
                 Op::Linear { weight } | Op::Conv { weight, bias: None, .. } => {
-                    params += weight.data.len() as u64;
-                    weights += weight.data.len() as u64;
-                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                    params += weight.numel() as u64;
+                    weights += weight.numel() as u64;
+                    zero_weights += weight.iter().filter(|&v| v == 0.0).count() as u64;
                 }
                 Op::Conv { weight, bias: Some(b), .. } => {
-                    params += (weight.data.len() + b.data.len()) as u64;
-                    weights += weight.data.len() as u64;
-                    zero_weights += weight.data.iter().filter(|&&v| v == 0.0).count() as u64;
+                    params += (weight.numel() + b.numel()) as u64;
+                    weights += weight.numel() as u64;
+                    zero_weights += weight.iter().filter(|&v| v == 0.0).count() as u64;
                 }
-                Op::Scale { scale } => params += scale.data.len() as u64,
+                Op::Scale { scale } => params += scale.numel() as u64,
                 _ => {}
             }
             roles.push(role);

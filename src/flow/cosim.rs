@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -71,12 +72,95 @@ pub struct CosimReport {
     pub engine_cycles: Vec<u64>,
     /// First differences, for the message.
     pub first_differences: Vec<String>,
+    /// Seconds the simulator took to build the testbench (Verilator: to C++ and a binary;
+    /// iverilog: to its byte code).
+    pub build_seconds: f64,
+    /// Seconds the simulator ran the testbench on the samples (process start to exit).
+    pub run_seconds: f64,
+    /// The cycle engine's speed against the simulator's on these samples, when measured
+    /// (see [`compare_speed`]).
+    pub speed: Option<SpeedComparison>,
 }
 
 impl CosimReport {
     /// True when every word and every cycle count matched.
     pub fn exact(&self) -> bool {
         self.word_mismatches == 0 && self.cycle_mismatches == 0 && self.rtl_cycles.len() == self.samples
+    }
+
+    /// The simulator's speed: samples and clock cycles (the design's, as the testbench counts
+    /// them) per second of its run, its build not counted.
+    pub fn rtl_speed(&self) -> Speed {
+        Speed::of(self.samples, self.rtl_cycles.iter().sum(), self.run_seconds, 1)
+    }
+}
+
+/// Samples and clock cycles per second of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Speed {
+    /// Samples run (over every repetition).
+    pub samples: usize,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// Samples per second.
+    pub samples_per_s: f64,
+    /// Clock cycles simulated per second.
+    pub cycles_per_s: f64,
+}
+
+impl Speed {
+    /// `samples` samples of `cycles` cycles in all, run `repeats` times in `seconds`.
+    pub fn of(samples: usize, cycles: u64, seconds: f64, repeats: usize) -> Speed {
+        let s = seconds.max(1e-9);
+        Speed {
+            samples: samples * repeats,
+            seconds,
+            samples_per_s: (samples * repeats) as f64 / s,
+            cycles_per_s: cycles as f64 * repeats as f64 / s,
+        }
+    }
+}
+
+/// The cycle engine against the RTL simulator on the same design and samples, one thread each.
+#[derive(Clone, Debug, Serialize)]
+pub struct SpeedComparison {
+    /// The simulator.
+    pub simulator: Simulator,
+    /// Its build, not counted in its speed.
+    pub simulator_build_seconds: f64,
+    /// The simulator's run.
+    pub rtl: Speed,
+    /// The cycle engine on one thread, the same samples repeated for at least `min_seconds`.
+    pub engine: Speed,
+    /// Engine samples per second over the simulator's.
+    pub engine_over_rtl: f64,
+}
+
+/// Times the cycle engine on one thread on the first `samples` of `batch` (the samples a
+/// co-simulation ran), repeating the run until `min_seconds` have passed, and compares it
+/// with the simulator's run in `report`.
+pub fn compare_speed(plan: &Plan, batch: &InputBatch, report: &CosimReport, min_seconds: f64) -> SpeedComparison {
+    let batch = batch.take(report.samples);
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+    let run = || cycle::run(plan, &batch, plan.timesteps);
+    let (mut repeats, mut cycles) = (0usize, 0u64);
+    let t0 = Instant::now();
+    while repeats == 0 || t0.elapsed().as_secs_f64() < min_seconds {
+        let r = match &one {
+            Ok(pool) => pool.install(run),
+            Err(_) => run(),
+        };
+        cycles = r.total.cycles;
+        repeats += 1;
+    }
+    let engine = Speed::of(batch.n, cycles, t0.elapsed().as_secs_f64(), repeats);
+    let rtl = report.rtl_speed();
+    SpeedComparison {
+        simulator: report.simulator,
+        simulator_build_seconds: report.build_seconds,
+        rtl,
+        engine,
+        engine_over_rtl: engine.samples_per_s / rtl.samples_per_s.max(1e-12),
     }
 }
 
@@ -139,13 +223,20 @@ fn samples_done(dir: &Path) -> usize {
 }
 
 /// Builds and runs the testbench in `dir` with `sim`, reporting finished samples to
-/// `progress`; returns the simulator's output file.
-fn simulate(design: &Design, dir: &Path, sim: Simulator, progress: &dyn Fn(usize)) -> Result<String, FlowError> {
+/// `progress`; returns the simulator's output file and the seconds to build and to run.
+fn simulate(
+    design: &Design,
+    dir: &Path,
+    sim: Simulator,
+    progress: &dyn Fn(usize),
+) -> Result<(String, f64, f64), FlowError> {
     let mut poll = || progress(samples_done(dir));
     let mut srcs: Vec<String> =
         design.files.iter().filter(|(n, _)| n.ends_with(".v")).map(|(n, _)| n.clone()).collect();
     srcs.sort();
     let srcs: Vec<&str> = srcs.iter().map(String::as_str).collect();
+    let t0 = Instant::now();
+    let (build, ran);
     match sim {
         Simulator::Iverilog => {
             let mut args = vec!["-g2005", "-Wall", "-o", "tb.vvp", "-s", "tb"];
@@ -154,7 +245,10 @@ fn simulate(design: &Design, dir: &Path, sim: Simulator, progress: &dyn Fn(usize
             if !have("vvp") {
                 return Err(FlowError::Missing { tool: "vvp".into(), package: "iverilog".into() });
             }
+            build = t0.elapsed().as_secs_f64();
+            let t1 = Instant::now();
             run_polled(Path::new("vvp"), &["-n", "tb.vvp"], dir, &mut poll)?;
+            ran = t1.elapsed().as_secs_f64();
         }
         Simulator::Verilator => {
             let mut args = vec![
@@ -175,10 +269,15 @@ fn simulate(design: &Design, dir: &Path, sim: Simulator, progress: &dyn Fn(usize
             // differently across platforms (a relative -o folder failed here).
             let exe = dir.join("obj_dir").join("tb");
             let exe = std::path::absolute(&exe).map_err(|e| FlowError::Io(format!("{}: {e}", exe.display())))?;
+            build = t0.elapsed().as_secs_f64();
+            let t1 = Instant::now();
             run_polled(&exe, &[], dir, &mut poll)?;
+            ran = t1.elapsed().as_secs_f64();
         }
     }
-    std::fs::read_to_string(dir.join("outputs.txt")).map_err(|e| FlowError::Io(format!("outputs.txt: {e}")))
+    let text =
+        std::fs::read_to_string(dir.join("outputs.txt")).map_err(|e| FlowError::Io(format!("outputs.txt: {e}")))?;
+    Ok((text, build, ran))
 }
 
 /// Co-simulates the first `samples` inputs in `dir` (created; all files stay inside it),
@@ -198,7 +297,7 @@ pub fn cosim(
     write_design(&design, dir)?;
     std::fs::write(dir.join("inputs.hex"), input_hex(plan, &batch))
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
-    let text = simulate(&design, dir, sim, progress)?;
+    let (text, build_seconds, run_seconds) = simulate(&design, dir, sim, progress)?;
     let mut words: Vec<String> = vec![];
     let mut rtl_cycles = vec![];
     let mut per_sample: Vec<Vec<String>> = vec![];
@@ -221,6 +320,9 @@ pub fn cosim(
         rtl_cycles: rtl_cycles.clone(),
         engine_cycles: eng.cycles(),
         first_differences: vec![],
+        build_seconds,
+        run_seconds,
+        speed: None,
     };
     for (i, s) in eng.samples.iter().enumerate() {
         let want = expected_words(plan, s);

@@ -149,7 +149,7 @@ impl Reader<'_> {
                 if v.len() != numel {
                     return Err(mismatch(v.len()));
                 }
-                Tensor::f32(shape, &v)
+                Tensor::f32_vec(shape, v)
             }
             H5Type::F64
             | H5Type::I8
@@ -180,9 +180,8 @@ impl Reader<'_> {
     /// Integer parameters (stride, padding...) as a flat list; floats must be integral.
     fn ints(&self, g: &Group, node: &str, field: &str) -> Result<Vec<i64>, FrontError> {
         let t = self.tensor(g, node, field)?;
-        t.data
-            .iter()
-            .map(|&v| {
+        t.iter()
+            .map(|v| {
                 if v.fract() == 0.0 && v.abs() < 1e15 {
                     Ok(v as i64)
                 } else {
@@ -384,7 +383,7 @@ impl Reader<'_> {
                                 display_name(qname),
                                 p.name
                             ));
-                            Tensor::full(base.dtype, base.shape.clone(), value)
+                            Tensor::full(base.dtype(), base.shape.clone(), value)
                         }
                         (None, neuron::Absent::Scalar { like: l, value }) => {
                             let base = like(l)?;
@@ -393,7 +392,7 @@ impl Reader<'_> {
                                 display_name(qname),
                                 p.name
                             ));
-                            Tensor::scalar(base.dtype, value)
+                            Tensor::scalar(base.dtype(), value)
                         }
                     };
                     tensors.push(t);

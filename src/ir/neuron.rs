@@ -334,7 +334,7 @@ mod tests {
             let want: Vec<&str> = d.params.iter().map(|p| p.name).collect();
             assert_eq!(names, want, "{}", d.nir_type);
             for (k, (_, t)) in op.params().iter().enumerate() {
-                assert_eq!(t.data, vec![k as f64], "{}: parameter {k}", d.nir_type);
+                assert_eq!(t.to_vec(), vec![k as f64], "{}: parameter {k}", d.nir_type);
             }
         }
         assert!(onnx_support().iter().any(|l| l.starts_with("LIF:")));

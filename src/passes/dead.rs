@@ -118,7 +118,7 @@ fn intervals(g: &Graph, info: &GraphInfo, cx: &Context) -> Vec<Vec<Iv>> {
                 (0..rows)
                     .map(|r| {
                         let b = bias.map_or(0.0, |b| b.at(r));
-                        (0..cols).fold(Iv(b, b), |acc, c| acc.add(x[c].mul(weight.data[r * cols + c])))
+                        weight.slice(r * cols..(r + 1) * cols).zip(&x).fold(Iv(b, b), |acc, (w, xc)| acc.add(xc.mul(w)))
                     })
                     .collect()
             }
@@ -178,7 +178,7 @@ fn conv_bounds(w: &Tensor, b: Option<&Tensor>, groups: usize, x: &[Iv], info: &G
         for cl in 0..ci_g {
             for t in 0..k {
                 // Taps in the padding read 0.
-                acc = acc.add(ch[grp * ci_g + cl].with_zero().mul(w.data[(o * ci_g + cl) * k + t]));
+                acc = acc.add(ch[grp * ci_g + cl].with_zero().mul(w.at((o * ci_g + cl) * k + t)));
             }
         }
         y[o * per_out..(o + 1) * per_out].iter_mut().for_each(|v| *v = acc);
@@ -238,7 +238,7 @@ fn keep_param(t: &Tensor, keep: &[usize]) -> Tensor {
     if t.numel() == 1 {
         return t.clone();
     }
-    Tensor { dtype: t.dtype, shape: vec![keep.len()], data: keep.iter().map(|&i| t.data[i]).collect() }
+    t.like(vec![keep.len()], keep.iter().map(|&i| t.at(i)).collect())
 }
 
 fn keep_neurons(op: &Op, keep: &[usize]) -> Op {
@@ -265,8 +265,8 @@ fn keep_rows(op: &Op, keep: &[usize]) -> Op {
     match op {
         Op::Affine { weight, .. } | Op::Linear { weight } => {
             let cols = weight.shape[1];
-            let w: Vec<f64> = keep.iter().flat_map(|&r| weight.data[r * cols..(r + 1) * cols].to_vec()).collect();
-            let weight = Tensor { dtype: weight.dtype, shape: vec![keep.len(), cols], data: w };
+            let w: Vec<f64> = keep.iter().flat_map(|&r| weight.slice(r * cols..(r + 1) * cols)).collect();
+            let weight = weight.like(vec![keep.len(), cols], w);
             match op {
                 Op::Affine { bias, .. } => Op::Affine { weight, bias: keep_param(bias, keep) },
                 _ => Op::Linear { weight },
@@ -282,9 +282,9 @@ fn keep_cols(op: &Op, keep: &[usize]) -> Op {
             let (rows, cols) = (weight.shape[0], weight.shape[1]);
             let w: Vec<f64> = (0..rows)
                 .flat_map(|r| keep.iter().map(move |&c| (r, c)))
-                .map(|(r, c)| weight.data[r * cols + c])
+                .map(|(r, c)| weight.at(r * cols + c))
                 .collect();
-            let weight = Tensor { dtype: weight.dtype, shape: vec![rows, keep.len()], data: w };
+            let weight = weight.like(vec![rows, keep.len()], w);
             match op {
                 Op::Affine { bias, .. } => Op::Affine { weight, bias: bias.clone() },
                 _ => Op::Linear { weight },

@@ -19,19 +19,19 @@ pub struct FoldScale;
 
 fn tensor(shape: Vec<usize>, data: Vec<f64>) -> Tensor {
     let exact = data.iter().all(|&v| (v as f32) as f64 == v);
-    Tensor { dtype: if exact { DType::F32 } else { DType::F64 }, shape, data }
+    Tensor::new(if exact { DType::F32 } else { DType::F64 }, shape, data)
 }
 
 /// Per-channel values of a scale over `c` channels of `per` elements each, if uniform.
 fn per_channel(s: &Tensor, c: usize, per: usize) -> Option<Vec<f64>> {
     if s.numel() == 1 {
-        return Some(vec![s.data[0]; c]);
+        return Some(vec![s.at(0); c]);
     }
     if s.numel() != c * per {
         return None;
     }
-    let v: Vec<f64> = (0..c).map(|ch| s.data[ch * per]).collect();
-    (0..c).all(|ch| s.data[ch * per..(ch + 1) * per].iter().all(|&x| x == v[ch])).then_some(v)
+    let v: Vec<f64> = (0..c).map(|ch| s.at(ch * per)).collect();
+    (0..c).all(|ch| s.slice(ch * per..(ch + 1) * per).all(|x| x == v[ch])).then_some(v)
 }
 
 /// Single non-recurrent in-edge source and single out-edge target of `n`.
@@ -50,7 +50,7 @@ fn scale_input(op: &Op, s: &Tensor, in_shape: &[usize]) -> Option<Op> {
     match op {
         Op::Affine { weight, .. } | Op::Linear { weight } if s.numel() == 1 || s.numel() == weight.shape[1] => {
             let cols = weight.shape[1];
-            let w: Vec<f64> = weight.data.iter().enumerate().map(|(k, &w)| w * s.at(k % cols)).collect();
+            let w: Vec<f64> = weight.iter().enumerate().map(|(k, w)| w * s.at(k % cols)).collect();
             let weight = tensor(weight.shape.clone(), w);
             // The bias is added after the product: an input scale does not touch it.
             Some(match op {
@@ -66,10 +66,9 @@ fn scale_input(op: &Op, s: &Tensor, in_shape: &[usize]) -> Option<Op> {
             let co_g = weight.shape[0] / groups;
             let k: usize = weight.shape[2..].iter().product();
             let w: Vec<f64> = weight
-                .data
                 .iter()
                 .enumerate()
-                .map(|(idx, &w)| {
+                .map(|(idx, w)| {
                     let co = idx / (ci_g * k);
                     let cil = (idx / k) % ci_g;
                     w * sc[(co / co_g) * ci_g + cil]
@@ -94,11 +93,11 @@ fn scale_output(op: &Op, s: &Tensor, out_shape: &[usize]) -> Option<Op> {
     match op {
         Op::Affine { weight, .. } | Op::Linear { weight } if s.numel() == 1 || s.numel() == weight.shape[0] => {
             let cols = weight.shape[1];
-            let w: Vec<f64> = weight.data.iter().enumerate().map(|(k, &w)| w * s.at(k / cols)).collect();
+            let w: Vec<f64> = weight.iter().enumerate().map(|(k, w)| w * s.at(k / cols)).collect();
             let weight = tensor(weight.shape.clone(), w);
             Some(match op {
                 Op::Affine { bias, .. } => {
-                    let b: Vec<f64> = bias.data.iter().enumerate().map(|(i, &b)| b * s.at(i)).collect();
+                    let b: Vec<f64> = bias.iter().enumerate().map(|(i, b)| b * s.at(i)).collect();
                     Op::Affine { weight, bias: tensor(bias.shape.clone(), b) }
                 }
                 _ => Op::Linear { weight },
@@ -109,9 +108,8 @@ fn scale_output(op: &Op, s: &Tensor, out_shape: &[usize]) -> Option<Op> {
             let per: usize = out_shape[1..].iter().product();
             let sc = per_channel(s, co, per)?;
             let per_co: usize = weight.shape[1..].iter().product();
-            let w: Vec<f64> = weight.data.iter().enumerate().map(|(idx, &w)| w * sc[idx / per_co]).collect();
-            let bias =
-                bias.as_ref().map(|b| tensor(b.shape.clone(), b.data.iter().zip(&sc).map(|(b, s)| b * s).collect()));
+            let w: Vec<f64> = weight.iter().enumerate().map(|(idx, w)| w * sc[idx / per_co]).collect();
+            let bias = bias.as_ref().map(|b| tensor(b.shape.clone(), b.iter().zip(&sc).map(|(b, s)| b * s).collect()));
             Some(Op::Conv {
                 weight: tensor(weight.shape.clone(), w),
                 bias,

@@ -266,12 +266,12 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
             }
         }
         let src_scale = if p.source == Source::Input { scale } else { 1.0 };
-        let nw = p.w.len();
+        let nw = p.w.numel();
         // Real weight of entry e into the membrane; entry e feeds the neurons
         // `(e / div) * span .. (e / div + 1) * span`.
         let (w_real, div, span): (Vec<f64>, usize, usize) = match &p.kind {
             ProjKind::Dense { cols } => {
-                ((0..nw).map(|e| p.w[e] * to_current[e / cols] * src_scale).collect(), *cols, 1)
+                ((0..nw).map(|e| p.w.at(e) * to_current[e / cols] * src_scale).collect(), *cols, 1)
             }
             _ => {
                 // Conv: one kernel per output channel; every neuron of the channel shares it.
@@ -280,7 +280,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 if (0..n).any(|i| (to_current[i] - to_current[(i / pos) * pos]).abs() > 1e-12 * to_current[i].abs()) {
                     return Err(perr(&name, "per-neuron gains within a channel: netx conv layers share each kernel"));
                 }
-                ((0..nw).map(|e| p.w[e] * to_current[(e / per_co) * pos] * src_scale).collect(), per_co, pos)
+                ((0..nw).map(|e| p.w.at(e) * to_current[(e / per_co) * pos] * src_scale).collect(), per_co, pos)
             }
         };
         let row_of = |e: usize| (e / div) * span..(e / div + 1) * span;
@@ -359,7 +359,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 target: AccTarget::Dynamic,
                 pre_pool: None,
                 kind: p.kind.clone(),
-                weights: Weights { bits: 8, values },
+                weights: Weights { bits: 8, values: values.into() },
                 shift: 0,
                 binary_source: p.source != Source::Input || bits == 1,
             }],

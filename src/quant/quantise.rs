@@ -1,15 +1,15 @@
 //! The quantiser: real layers ([`super::trace`]) to integers under the target's [`Rules`].
 
-use super::trace::{RealLayer, RealProj, chw, trace};
+use super::trace::{RealLayer, RealProj, chw, trace_each};
 use super::{
     AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection, QuantError,
-    Rules, Source, Weights, perr, range,
+    Rules, Source, WeightValues, Weights, perr, range,
 };
 use petgraph::graph::NodeIndex;
 
-use crate::analysis::{WeightKind, classify_weights};
+use crate::analysis::{WeightKind, classify_rows};
 use crate::ir::dialect::{InitialV, SpikeMode};
-use crate::ir::{Op, ResetMode, Tensor, neuron};
+use crate::ir::{Op, ResetMode, neuron};
 use crate::model::Model;
 
 /// Quantises `m` under `o.rules`: trace, integers, state widths.
@@ -52,13 +52,21 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 .into(),
         });
     }
-    let real = trace(m, o.output.as_deref())?;
-    let in_name = g.g[real.input].name.clone();
-    let input = input_plan(&in_name, real.input_shape, o)?;
-    let mut layers = Vec::with_capacity(real.layers.len());
-    for RealLayer { node, name, current, projections } in real.layers {
-        layers.push(quantise_layer(m, o, &name, node, current, projections, &input, d.reset)?);
-    }
+    // Layer by layer: one layer's real weights at a time.
+    let mut input = None;
+    let mut layers = vec![];
+    let real = trace_each(m, o.output.as_deref(), |h, RealLayer { node, name, current, projections }| {
+        if input.is_none() {
+            input = Some(input_plan(&g.g[h.input].name, h.input_shape, o)?);
+        }
+        let input = input.as_ref().expect("set above");
+        layers.push(quantise_layer(m, o, &name, node, current, projections, input, d.reset)?);
+        Ok(())
+    })?;
+    let input = match input {
+        Some(i) => i,
+        None => input_plan(&g.g[real.input].name, real.input_shape, o)?,
+    };
     for k in 0..layers.len() {
         let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
         layers[k].has_consumers = used;
@@ -239,10 +247,6 @@ struct RowScales {
     binary: bool,
 }
 
-fn row_tensor(w: &[f64], rows: usize) -> Tensor {
-    Tensor::f64(vec![rows, w.len() / rows], w.to_vec())
-}
-
 /// Per-target-neuron row scales (Dense rows, Conv output channels broadcast over positions,
 /// element weights for Pool/OneToOne) for a projection into a layer of `n` neurons.
 fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> RowScales {
@@ -253,14 +257,12 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
                 ProjKind::Dense { .. } => n,
                 _ => shape[0],
             };
-            let t = row_tensor(&p.w, rows);
-            let (per_row, binary) = match classify_weights(&t) {
+            let (per_row, binary) = match classify_rows(&p.w, rows) {
                 WeightKind::Binary { scales } if scales.iter().all(|&a| a > 0.0) => (scales, true),
                 _ => {
-                    let s = t
-                        .data
-                        .chunks(t.data.len() / rows)
-                        .map(|r| r.iter().fold(0.0f64, |m, v| m.max(v.abs())) / codes)
+                    let per = p.w.numel() / rows;
+                    let s = (0..rows)
+                        .map(|r| p.w.slice(r * per..(r + 1) * per).fold(0.0f64, |m, v| m.max(v.abs())) / codes)
                         .collect();
                     (s, false)
                 }
@@ -269,8 +271,8 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
             RowScales { scale: (0..n).map(|i| per_row[i / per_pos]).collect(), binary }
         }
         ProjKind::Pool(_) | ProjKind::OneToOne => {
-            let binary = p.w.iter().all(|&v| v.abs() == p.w[0].abs() && v != 0.0);
-            RowScales { scale: (0..n).map(|i| p.w[i % p.w.len()].abs()).collect(), binary }
+            let binary = p.w.iter().all(|v| v.abs() == p.w.at(0).abs() && v != 0.0);
+            RowScales { scale: (0..n).map(|i| p.w.at(i % p.w.numel()).abs()).collect(), binary }
         }
     }
 }
@@ -416,39 +418,44 @@ fn quantise_layer(
     let mut bias_late = vec![0.0; n];
     for (k, p) in real.iter().enumerate() {
         let (weights, shift) = if k == primary {
-            let vals: Vec<i64> = match &p.kind {
-                ProjKind::Dense { cols } => (0..p.w.len()).map(|e| (p.w[e] / s0[e / cols]).round() as i64).collect(),
-                ProjKind::Conv { .. } => {
-                    let per = p.w.len() / shape[0];
-                    let pos = shape[1] * shape[2];
-                    (0..p.w.len()).map(|e| (p.w[e] / s0[(e / per) * pos]).round() as i64).collect()
+            let values = match &p.kind {
+                ProjKind::Dense { cols } => {
+                    WeightValues::collect((0..p.w.numel()).map(|e| (p.w.at(e) / s0[e / cols]).round() as i64))
                 }
-                _ => (0..n).map(|i| (p.w[i % p.w.len()] / s0[i]).round() as i64).collect(),
+                ProjKind::Conv { .. } => {
+                    let per = p.w.numel() / shape[0];
+                    let pos = shape[1] * shape[2];
+                    WeightValues::collect((0..p.w.numel()).map(|e| (p.w.at(e) / s0[(e / per) * pos]).round() as i64))
+                }
+                _ => uniform((0..n).map(|i| (p.w.at(i % p.w.numel()) / s0[i]).round() as i64).collect::<Vec<i64>>())
+                    .into(),
             };
             let bits = if rs.binary { 1 } else { o.rules.weights.bits };
-            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals) }, f)
+            (Weights { bits, values }, f)
         } else {
             let ss = src_scale(p);
             let vals: Vec<i64> = match &p.kind {
-                ProjKind::Dense { cols } => (0..p.w.len())
-                    .map(|e| (acc_gain[e / cols] * p.w[e] * ss / acc_unit[e / cols]).round() as i64)
+                ProjKind::Dense { cols } => (0..p.w.numel())
+                    .map(|e| (acc_gain[e / cols] * p.w.at(e) * ss / acc_unit[e / cols]).round() as i64)
                     .collect(),
                 ProjKind::Conv { .. } => {
-                    let per = p.w.len() / shape[0];
+                    let per = p.w.numel() / shape[0];
                     let pos = shape[1] * shape[2];
-                    (0..p.w.len())
+                    (0..p.w.numel())
                         .map(|e| {
                             let i = (e / per) * pos;
-                            (acc_gain[i] * p.w[e] * ss / acc_unit[i]).round() as i64
+                            (acc_gain[i] * p.w.at(e) * ss / acc_unit[i]).round() as i64
                         })
                         .collect()
                 }
-                _ => (0..n).map(|i| (acc_gain[i] * p.w[i % p.w.len()] * ss / acc_unit[i]).round() as i64).collect(),
+                _ => {
+                    (0..n).map(|i| (acc_gain[i] * p.w.at(i % p.w.numel()) * ss / acc_unit[i]).round() as i64).collect()
+                }
             };
             let maxw = vals.iter().map(|v| v.abs()).max().unwrap_or(0);
             let binary = vals.iter().all(|&v| v.abs() == 1);
             let bits = if binary { 1 } else { signed_bits(maxw).max(2) };
-            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals) }, 0)
+            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }, 0)
         };
         if let Some(b) = &p.bias {
             let dst = if p.delayed { &mut bias_late } else { &mut bias };

@@ -46,7 +46,7 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
         match &p.kind {
             ProjKind::Dense { cols } => {
                 for (i, d) in dst.iter_mut().enumerate() {
-                    let s: i64 = p.weights.values[i * cols..(i + 1) * cols].iter().map(|w| w.abs()).sum();
+                    let s: i64 = p.weights.values.range(i * cols..(i + 1) * cols).map(|w| w.abs()).sum();
                     *d = d.saturating_add(s.saturating_mul(unit));
                 }
             }
@@ -54,7 +54,7 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
                 let co = l.shape[0];
                 let per = p.weights.values.len() / co;
                 for c in 0..co {
-                    let s: i64 = p.weights.values[c * per..(c + 1) * per].iter().map(|w| w.abs()).sum();
+                    let s: i64 = p.weights.values.range(c * per..(c + 1) * per).map(|w| w.abs()).sum();
                     for d in &mut dst[c * pos..(c + 1) * pos] {
                         *d = d.saturating_add(s.saturating_mul(unit));
                     }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use petgraph::graph::NodeIndex;
 
 use super::{PoolGeom, ProjKind, QuantError, Source, perr};
-use crate::ir::{Op, Padding};
+use crate::ir::{Op, Padding, Tensor};
 use crate::model::Model;
 
 /// A layer with its incoming projections, before quantisation.
@@ -45,6 +45,36 @@ pub struct RealNet {
 
 /// Traces `m` (its Output `output`, or the only one).
 pub fn trace(m: &Model, output: Option<&str>) -> Result<RealNet, QuantError> {
+    let mut layers = vec![];
+    let h = trace_each(m, output, |_, l| {
+        layers.push(l);
+        Ok(())
+    })?;
+    Ok(RealNet { input: h.input, input_shape: h.input_shape, output: h.output, output_layer: h.output_layer, layers })
+}
+
+/// A traced model without its layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RealHead {
+    /// The Input node.
+    pub input: NodeIndex,
+    /// Its (C, H, W).
+    pub input_shape: [usize; 3],
+    /// The Output node.
+    pub output: NodeIndex,
+    /// The layer whose spikes or values are the output.
+    pub output_layer: usize,
+    /// Number of layers.
+    pub layers: usize,
+}
+
+/// Traces `m` layer by layer, giving each layer to `f` as soon as it is traced, so that only
+/// one layer's real weights are held at a time.
+pub fn trace_each(
+    m: &Model,
+    output: Option<&str>,
+    mut f: impl FnMut(&RealHead, RealLayer) -> Result<(), QuantError>,
+) -> Result<RealHead, QuantError> {
     let g = &m.graph;
     let info = &m.info;
     let input_ix = g.the_input().map_err(|e| QuantError { node: None, message: e.to_string() })?;
@@ -66,7 +96,8 @@ pub fn trace(m: &Model, output: Option<&str>) -> Result<RealNet, QuantError> {
         layer_nodes.push(out_ix);
     }
     let layer_of: HashMap<NodeIndex, usize> = layer_nodes.iter().enumerate().map(|(k, &n)| (n, k)).collect();
-    let mut layers = Vec::with_capacity(layer_nodes.len());
+    let output_layer = if current_readout { layer_nodes.len() - 1 } else { layer_of[&feeders[0].1] };
+    let head = RealHead { input: input_ix, input_shape, output: out_ix, output_layer, layers: layer_nodes.len() };
     for &lx in &layer_nodes {
         let current = lx == out_ix;
         let name = if current { format!("{out_name}.current") } else { g.g[lx].name.clone() };
@@ -77,10 +108,9 @@ pub fn trace(m: &Model, output: Option<&str>) -> Result<RealNet, QuantError> {
         if projections.is_empty() {
             return Err(perr(&name, "receives no input"));
         }
-        layers.push(RealLayer { node: lx, name, current, projections });
+        f(&head, RealLayer { node: lx, name, current, projections })?;
     }
-    let output_layer = if current_readout { layers.len() - 1 } else { layer_of[&feeders[0].1] };
-    Ok(RealNet { input: input_ix, input_shape, output: out_ix, output_layer, layers })
+    Ok(head)
 }
 
 /// (C, H, W) of a logical shape.
@@ -115,8 +145,9 @@ pub struct RealProj {
     pub pre_pool: Option<PoolGeom>,
     /// Mapping.
     pub kind: ProjKind,
-    /// Dense `out*cols`, Conv `co*ci_g*kh*kw`, Pool/OneToOne one per target neuron.
-    pub w: Vec<f64>,
+    /// Dense `out*cols`, Conv `co*ci_g*kh*kw`, Pool/OneToOne one per target neuron (read
+    /// flat; the graph's own tensor when the path does not rescale it).
+    pub w: Tensor,
     /// Real bias per target neuron (all neurons of the layer).
     pub bias: Option<Vec<f64>>,
     /// Output shape of the projection (C, H, W).
@@ -328,7 +359,7 @@ fn classify_path(
                 delayed,
                 pre_pool: None,
                 kind,
-                w,
+                w: Tensor::f64(vec![n], w),
                 bias: None,
                 out_shape: cur_shape,
             })
@@ -338,7 +369,9 @@ fn classify_path(
             match &node.op {
                 Op::Affine { weight, .. } | Op::Linear { weight } => {
                     let (rows, cols) = (weight.shape[0], weight.shape[1]);
-                    let mut w: Vec<f64> = weight.data.iter().map(|v| v * pool_factor).collect();
+                    let unscaled = pool_factor == 1.0 && pre_scale.is_none() && post_scale.is_none();
+                    let mut w: Vec<f64> =
+                        if unscaled { vec![] } else { weight.iter().map(|v| v * pool_factor).collect() };
                     if let Some(ps) = &pre_scale {
                         for r in 0..rows {
                             for c in 0..cols {
@@ -347,7 +380,7 @@ fn classify_path(
                         }
                     }
                     let mut bias = match &node.op {
-                        Op::Affine { bias, .. } => Some(bias.data.clone()),
+                        Op::Affine { bias, .. } => Some(bias.to_vec()),
                         _ => None,
                     };
                     if let Some(ps) = &post_scale {
@@ -367,7 +400,7 @@ fn classify_path(
                         delayed,
                         pre_pool,
                         kind: ProjKind::Dense { cols },
-                        w,
+                        w: if unscaled { weight.clone() } else { Tensor::f64(vec![rows * cols], w) },
                         bias,
                         out_shape: [rows, 1, 1],
                     })
@@ -401,9 +434,11 @@ fn classify_path(
                     }
                     let co = weight.shape[0];
                     let per_ch = out[1] * out[2];
-                    let mut w: Vec<f64> = weight.data.iter().map(|v| v * pool_factor).collect();
+                    let unscaled = pool_factor == 1.0 && post_scale.is_none();
+                    let mut w: Vec<f64> =
+                        if unscaled { vec![] } else { weight.iter().map(|v| v * pool_factor).collect() };
                     let mut b: Option<Vec<f64>> =
-                        bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.data[i / per_ch]).collect());
+                        bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.at(i / per_ch)).collect());
                     if let Some(ps) = &post_scale {
                         // Per output element; must be uniform per channel to fold into weights.
                         let per = w.len() / co;
@@ -429,7 +464,7 @@ fn classify_path(
                         delayed,
                         pre_pool,
                         kind: ProjKind::Conv { ci, ih, iw, kh, kw, stride: st, pad, dil: dl, groups: *groups },
-                        w,
+                        w: if unscaled { weight.clone() } else { Tensor::f64(vec![w.len()], w) },
                         bias: b,
                         out_shape: out,
                     })

@@ -186,12 +186,12 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                     *x += ss(i) * b[i];
                 }
             }
-            let n_w = p.w.len();
+            let n_w = p.w.numel();
             let w: Vec<f64> = match p.kind {
                 ProjKind::Dense { cols } => {
-                    (0..n_w).map(|e| p.w[e] * to_current[e / cols] * scale_of(&p, scale)).collect()
+                    (0..n_w).map(|e| p.w.at(e) * to_current[e / cols] * scale_of(&p, scale)).collect()
                 }
-                _ => (0..n).map(|i| p.w[i % n_w] * to_current[i] * scale_of(&p, scale)).collect(),
+                _ => (0..n).map(|i| p.w.at(i % n_w) * to_current[i] * scale_of(&p, scale)).collect(),
             };
             projections_w.push((p, w));
         }
@@ -272,7 +272,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
                 target: AccTarget::Dynamic,
                 pre_pool: p.pre_pool.clone(),
                 kind: p.kind.clone(),
-                weights: Weights { bits: 8, values },
+                weights: Weights { bits: 8, values: values.into() },
                 shift: s,
                 binary_source: p.source != Source::Input,
             });

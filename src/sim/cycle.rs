@@ -120,7 +120,8 @@ pub struct Counters {
 }
 
 impl Counters {
-    fn add(&mut self, o: &Counters) {
+    /// Adds the counters of another inference (or batch).
+    pub fn add(&mut self, o: &Counters) {
         self.cycles += o.cycles;
         self.load_cycles += o.load_cycles;
         self.out_cycles += o.out_cycles;

@@ -406,7 +406,7 @@ struct Program<T> {
 }
 
 fn conv<T: Real>(t: &Tensor) -> Vec<T> {
-    t.data.iter().map(|&v| T::of(v)).collect()
+    t.iter().map(T::of).collect()
 }
 
 fn bcast<T: Real>(t: &Tensor, n: usize) -> Vec<T> {
@@ -457,13 +457,13 @@ impl<T: Real> Program<T> {
                     let (co, ci_g) = (outs[0], weight.shape[1]);
                     let co_g = co / *groups;
                     let taps = k[0] * k[1];
-                    let mut wt = vec![T::ZERO; weight.data.len()];
+                    let mut wt = vec![T::ZERO; weight.numel()];
                     for o in 0..co {
                         let (grp, col) = (o / co_g, o % co_g);
                         for cil in 0..ci_g {
                             for tap in 0..taps {
                                 wt[((grp * ci_g + cil) * taps + tap) * co_g + col] =
-                                    T::of(weight.data[(o * ci_g + cil) * taps + tap]);
+                                    T::of(weight.at((o * ci_g + cil) * taps + tap));
                             }
                         }
                     }

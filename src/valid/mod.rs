@@ -144,18 +144,18 @@ pub fn validate(g: &Graph) -> Result<GraphInfo, ValidError> {
 fn check_params(g: &Graph, ix: NodeIndex) -> Result<(), ValidError> {
     let n = &g.g[ix];
     for (field, t) in n.op.params() {
-        if let Some(bad) = t.data.iter().find(|v| !v.is_finite()) {
+        if let Some(bad) = t.iter().find(|v| !v.is_finite()) {
             return Err(ValidError::at(&n.name, Some(field), format!("contains {bad}; parameters must be finite")));
         }
         let positive =
             n.op.descriptor()
                 .and_then(|d| d.params.iter().find(|p| p.name == field))
                 .is_some_and(|p| p.constraint == crate::ir::neuron::Constraint::Positive);
-        if positive && let Some(bad) = t.data.iter().find(|&&v| v <= 0.0) {
+        if positive && let Some(bad) = t.iter().find(|&v| v <= 0.0) {
             return Err(ValidError::at(&n.name, Some(field), format!("is {bad}; time constants must be positive")));
         }
         if field == "delay"
-            && let Some(bad) = t.data.iter().find(|&&v| v < 0.0)
+            && let Some(bad) = t.iter().find(|&v| v < 0.0)
         {
             return Err(ValidError::at(&n.name, Some(field), format!("is {bad}; delays must be non-negative")));
         }

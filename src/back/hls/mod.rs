@@ -75,30 +75,101 @@ struct TclTemplate<'a> {
     period: String,
 }
 
-fn render(t: &impl Template) -> Result<String, EmitError> {
-    let mut s = t.render().map_err(|e| EmitError(format!("template: {e}")))?;
+/// Counts the bytes written to it.
+struct Count(usize);
+
+impl std::fmt::Write for Count {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+/// Renders `t` and a newline into a string of exactly its size (measured by a first rendering
+/// that keeps nothing: the top file of a large network is mostly weight tables).
+fn render(t: &dyn askama::DynTemplate) -> Result<String, EmitError> {
+    let err = |e: askama::Error| EmitError(format!("template: {e}"));
+    let mut n = Count(0);
+    t.dyn_render_into(&mut n).map_err(err)?;
+    let mut s = String::with_capacity(n.0 + 1);
+    t.dyn_render_into(&mut s).map_err(err)?;
     s.push('\n');
     Ok(s)
+}
+
+/// A file of the design: fixed text, or a template printed with a newline after it.
+enum File<'a> {
+    Text(&'static str),
+    Template(Box<dyn askama::DynTemplate + 'a>),
+}
+
+/// The design's files in order: `sf_hls.h`, `<top>.h`, `<top>.cpp`, `tb.cpp`, `run_hls.tcl`.
+fn files<'a>(v: &'a view::TopView, part: &'a str, clock_mhz: f64) -> Vec<(String, File<'a>)> {
+    let period = format!("{:.3}", 1000.0 / clock_mhz);
+    vec![
+        (LIBRARY.0.to_string(), File::Text(LIBRARY.1)),
+        (format!("{}.h", v.top), File::Template(Box::new(HeaderTemplate { v }))),
+        (format!("{}.cpp", v.top), File::Template(Box::new(TopTemplate { v }))),
+        ("tb.cpp".to_string(), File::Template(Box::new(TbTemplate { v }))),
+        ("run_hls.tcl".to_string(), File::Template(Box::new(TclTemplate { v, part, clock_mhz, period }))),
+    ]
 }
 
 /// Emits the design for `plan`: `sf_hls.h`, `<top>.h`, `<top>.cpp`, the testbench `tb.cpp`
 /// and `run_hls.tcl` for the FPGA part `part`.
 pub fn emit(plan: &Plan, part: &str) -> Result<HlsDesign, EmitError> {
     let v = view::build(plan)?;
-    let files = vec![
-        (LIBRARY.0.to_string(), LIBRARY.1.to_string()),
-        (format!("{}.h", v.top), render(&HeaderTemplate { v: &v })?),
-        (format!("{}.cpp", v.top), render(&TopTemplate { v: &v })?),
-        ("tb.cpp".to_string(), render(&TbTemplate { v: &v })?),
-        (
-            "run_hls.tcl".to_string(),
-            render(&TclTemplate {
-                v: &v,
-                part,
-                clock_mhz: plan.clock_mhz,
-                period: format!("{:.3}", 1000.0 / plan.clock_mhz),
-            })?,
-        ),
-    ];
-    Ok(HlsDesign { top: v.top.clone(), files, in_bits: v.in_bits, out_bits: v.out_bits })
+    let mut out = vec![];
+    for (name, f) in files(&v, part, plan.clock_mhz) {
+        let text = match f {
+            File::Text(t) => t.to_string(),
+            File::Template(t) => render(&*t)?,
+        };
+        out.push((name, text));
+    }
+    Ok(HlsDesign { top: v.top.clone(), files: out, in_bits: v.in_bits, out_bits: v.out_bits })
+}
+
+/// The design [`write`] wrote.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// Top function.
+    pub top: String,
+    /// File names, in [`HlsDesign::files`]' order.
+    pub files: Vec<String>,
+}
+
+/// Why [`write`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The plan is refused.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+    /// A file could not be written.
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Writes the files [`emit`] returns into `dir` (created), printing each straight into its
+/// file: a large network's top file, mostly weight tables, is never held as one string.
+pub fn write(plan: &Plan, part: &str, dir: &std::path::Path) -> Result<Written, WriteError> {
+    use std::io::Write as _;
+    let v = view::build(plan)?;
+    std::fs::create_dir_all(dir).map_err(|e| WriteError::Io(format!("{}: {e}", dir.display())))?;
+    let mut names = vec![];
+    for (name, f) in files(&v, part, plan.clock_mhz) {
+        let path = dir.join(&name);
+        let io = |e: std::io::Error| WriteError::Io(format!("{}: {e}", path.display()));
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+        match f {
+            File::Text(t) => w.write_all(t.as_bytes()).map_err(io)?,
+            File::Template(t) => {
+                t.dyn_write_into(&mut w).map_err(io)?;
+                w.write_all(b"\n").map_err(io)?;
+            }
+        }
+        w.flush().map_err(io)?;
+        names.push(name);
+    }
+    Ok(Written { top: v.top.clone(), files: names })
 }

@@ -47,9 +47,50 @@ pub struct RomView {
     /// Declaration up to the initialiser, e.g. `static const sf::uint_t<2> rom[128]`.
     pub decl: String,
     /// Initialiser lines (without braces).
-    pub init: String,
+    pub init: Init,
     /// Pragma placing the table (`BIND_STORAGE ...`), and a partition pragma when 2-D.
     pub pragmas: Vec<String>,
+}
+
+/// A table's initialiser lines, printed as the template reaches them.
+pub enum Init {
+    /// The lines.
+    Text(String),
+    /// Packed binary words of `lanes` bits, 8 to a line (`0x..u`): word `a` is bits
+    /// `a * lanes..(a + 1) * lanes` of `bits` (64 to a `u64`), so a binary network's tables
+    /// are held as bits, not as text, until written.
+    Words {
+        /// The bits.
+        bits: Vec<u64>,
+        /// Bits per word (at most 64).
+        lanes: usize,
+        /// Words.
+        depth: usize,
+    },
+}
+
+impl std::fmt::Display for Init {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Init::Text(t) => f.write_str(t),
+            Init::Words { bits, lanes, depth } => {
+                for a in 0..*depth {
+                    f.write_str(match a % 8 {
+                        0 if a > 0 => "\n        ",
+                        0 => "        ",
+                        _ => " ",
+                    })?;
+                    let mut word = 0u64;
+                    for lane in 0..*lanes {
+                        let i = a * lanes + lane;
+                        word |= (bits[i / 64] >> (i % 64) & 1) << lane;
+                    }
+                    write!(f, "0x{word:x}u,")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// One projection's accumulate function.
@@ -283,7 +324,7 @@ fn bytes_width(bits: usize) -> usize {
 }
 
 /// Rows of a table, `per_line` values a line, each formatted by `f`.
-fn table(n: usize, per_line: usize, mut f: impl FnMut(usize) -> String) -> String {
+fn table(n: usize, per_line: usize, mut f: impl FnMut(usize, &mut String)) -> String {
     let mut s = String::new();
     for i in 0..n {
         if i % per_line == 0 {
@@ -294,15 +335,16 @@ fn table(n: usize, per_line: usize, mut f: impl FnMut(usize) -> String) -> Strin
         } else {
             s.push(' ');
         }
-        s.push_str(&f(i));
+        f(i, &mut s);
         s.push(',');
     }
+    s.shrink_to_fit();
     s
 }
 
-/// A packed binary word as a C++ literal: bit l is lane l's sign (1: +1, 0: -1).
-fn hex_word(bits: u64) -> String {
-    format!("0x{bits:x}u")
+/// Appends an integer.
+fn int(s: &mut String, v: i64) {
+    let _ = write!(s, "{v}");
 }
 
 /// Builds the view of `plan`.
@@ -456,14 +498,12 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
             defs.push((s.name.into(), format!("const int64_t {} = {};", s.name, s.vals[0]), None));
         } else {
             let name = format!("{}_rom", s.name);
-            let init = table(depth * lanes, lanes, |i| {
+            let init = table(depth * lanes, lanes, |i, out| {
                 let (a, lane) = (i / lanes, i % lanes);
                 let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
-                match l.channel_of(cgi, lane) {
-                    Some(c) => s.vals[c * pos + pp].to_string(),
-                    None => "0".into(),
-                }
+                int(out, l.channel_of(cgi, lane).map_or(0, |c| s.vals[c * pos + pp]));
             });
+            let init = Init::Text(init);
             let rom = RomView {
                 decl: format!("static const {} {name}[{depth}][{lanes}]", s.ty),
                 init,
@@ -673,12 +713,12 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
     let mem = format!("{}.w{j}", l.name);
     // The weight table, laid out like the RTL's ROM: one word of `lanes` weights per beat.
     let rom = (depth > 0).then(|| {
-        let lane_weight = |a: usize, lane: usize| -> Option<i64> {
+        // Dense and Conv words: lane `lane < valid` of word `a` holds weight `base + lane * stride`.
+        let strided = |a: usize| -> (usize, usize, usize) {
             match &p.kind {
                 ProjKind::Dense { cols } => {
                     let (jj, b) = (a / l.ncg, a % l.ncg);
-                    let i = b * lanes + lane;
-                    (i < l.shape[0]).then(|| p.weights.values[i * cols + jj])
+                    (b * lanes * cols + jj, *cols, l.shape[0].saturating_sub(b * lanes).min(lanes))
                 }
                 ProjKind::Conv { ci, kh, kw, groups, .. } => {
                     let ci_g = ci / groups;
@@ -686,11 +726,22 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
                     let cb = a % l.ncg;
                     let tap = a / l.ncg;
                     let (cc, ky, kx) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
-                    let local = cb * lanes + lane;
-                    (local < co_g).then(|| {
-                        let co = cc / ci_g * co_g + local;
-                        p.weights.values[((co * ci_g + cc % ci_g) * kh + ky) * kw + kx]
-                    })
+                    let co0 = cc / ci_g * co_g + cb * lanes;
+                    let per_co = ci_g * kh * kw;
+                    (
+                        co0 * per_co + ((cc % ci_g) * kh + ky) * kw + kx,
+                        per_co,
+                        co_g.saturating_sub(cb * lanes).min(lanes),
+                    )
+                }
+                ProjKind::Pool(_) | ProjKind::OneToOne => unreachable!("per-target weights are not strided"),
+            }
+        };
+        let lane_weight = |a: usize, lane: usize| -> Option<i64> {
+            match &p.kind {
+                ProjKind::Dense { .. } | ProjKind::Conv { .. } => {
+                    let (base, stride, valid) = strided(a);
+                    (lane < valid).then(|| p.weights.values[base + lane * stride])
                 }
                 ProjKind::Pool(_) | ProjKind::OneToOne => {
                     let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
@@ -699,23 +750,50 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
             }
         };
         if binary {
-            let init = table(depth, 8, |a| {
-                let mut word = 0u64;
-                for lane in 0..lanes {
-                    if lane_weight(a, lane).is_some_and(|w| w > 0) {
-                        word |= 1 << lane;
+            let mut bits = vec![0u64; (depth * lanes).div_ceil(64)];
+            let mut set = |a: usize, lane: usize| {
+                let i = a * lanes + lane;
+                bits[i / 64] |= 1 << (i % 64);
+            };
+            for a in 0..depth {
+                match &p.kind {
+                    ProjKind::Dense { .. } | ProjKind::Conv { .. } => {
+                        let (base, stride, valid) = strided(a);
+                        for lane in 0..valid {
+                            if p.weights.values[base + lane * stride] > 0 {
+                                set(a, lane);
+                            }
+                        }
+                    }
+                    ProjKind::Pool(_) | ProjKind::OneToOne => {
+                        for lane in 0..lanes {
+                            if lane_weight(a, lane).is_some_and(|w| w > 0) {
+                                set(a, lane);
+                            }
+                        }
                     }
                 }
-                hex_word(word)
-            });
+            }
+            let init = Init::Words { bits, lanes, depth };
             RomView {
                 decl: format!("static const sf::uint_t<{lanes}> rom[{depth}]"),
                 init,
                 pragmas: vec![format!("BIND_STORAGE variable=rom {}", storage(plan, &mem, true))],
             }
         } else {
-            let init =
-                table(depth * lanes, lanes.max(8), |i| lane_weight(i / lanes, i % lanes).unwrap_or(0).to_string());
+            let mut cur = usize::MAX;
+            let mut word = vec![0i64; lanes];
+            let init = table(depth * lanes, lanes.max(8), |i, out| {
+                let (a, lane) = (i / lanes, i % lanes);
+                if a != cur {
+                    cur = a;
+                    for (k, w) in word.iter_mut().enumerate() {
+                        *w = lane_weight(a, k).unwrap_or(0);
+                    }
+                }
+                int(out, word[lane])
+            });
+            let init = Init::Text(init);
             RomView {
                 decl: format!("static const sf::int_t<{wb}> rom[{depth}][{lanes}]"),
                 init,

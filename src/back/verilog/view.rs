@@ -1,8 +1,6 @@
 //! Everything the Verilog templates print, computed from the plan: widths, constants, ROM
 //! images and the address arithmetic of each projection.
 
-use std::fmt::Write as _;
-
 use crate::back::limits;
 use crate::hw::memory::{event_width, param_lane_bits};
 use crate::hw::{Layer, MemMap, Plan};
@@ -59,20 +57,14 @@ impl Word {
             self.0[lo + b] = (v >> b.min(63)) & 1 == 1;
         }
     }
-    fn hex(&self) -> String {
-        let digits = self.0.len().div_ceil(4);
-        let mut s = String::with_capacity(digits);
-        for d in (0..digits).rev() {
-            let mut nib = 0u8;
-            for b in 0..4 {
-                let i = d * 4 + b;
-                if i < self.0.len() && self.0[i] {
-                    nib |= 1 << b;
-                }
-            }
-            s.push(char::from_digit(nib as u32, 16).expect("nibble"));
+    /// Appends the word in hex (most significant digit first) and a newline to `s`.
+    fn hex_line(&self, s: &mut String) {
+        for d in (0..self.0.len().div_ceil(4)).rev() {
+            let bits = &self.0[d * 4..(d * 4 + 4).min(self.0.len())];
+            let nib = bits.iter().enumerate().fold(0u32, |n, (b, &x)| n | (u32::from(x) << b));
+            s.push(char::from_digit(nib, 16).expect("nibble"));
         }
-        s
+        s.push('\n');
     }
 }
 
@@ -785,7 +777,7 @@ fn layer_view(
                     }
                 }
             }
-            let _ = writeln!(text, "{}", word.hex());
+            word.hex_line(&mut text);
         }
         roms.push((file.clone(), text));
         Some((file, lane_bits, logic_of(plan, &format!("{}.params", l.name))))
@@ -1135,7 +1127,7 @@ fn proj_view(
                                 put(&mut word, lane, p.weights.values[i * cols + jj]);
                             }
                         }
-                        let _ = writeln!(text, "{}", word.hex());
+                        word.hex_line(&mut text);
                     }
                 }
             }
@@ -1159,7 +1151,7 @@ fn proj_view(
                                         );
                                     }
                                 }
-                                let _ = writeln!(text, "{}", word.hex());
+                                word.hex_line(&mut text);
                             }
                         }
                     }
@@ -1174,7 +1166,7 @@ fn proj_view(
                             put(&mut word, lane, p.weights.at(ch * pos + pp));
                         }
                     }
-                    let _ = writeln!(text, "{}", word.hex());
+                    word.hex_line(&mut text);
                 }
             }
         }

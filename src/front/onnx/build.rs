@@ -95,12 +95,10 @@ fn param(v: &[f64], shape: &[usize]) -> Tensor {
 }
 
 fn weight_tensor(a: &Arr) -> Tensor {
-    let mut t = match a.elem {
+    match a.elem {
         Elem::F64 | Elem::Int | Elem::Bool => Tensor::f64(a.shape.clone(), a.data.clone()),
-        Elem::F32 | Elem::F16 => Tensor { dtype: DType::F32, shape: a.shape.clone(), data: a.data.clone() },
-    };
-    t.normalise();
-    t
+        Elem::F32 | Elem::F16 => Tensor::new(DType::F32, a.shape.clone(), a.data.clone()),
+    }
 }
 
 fn bias_tensor(b: &[f64], like: Elem) -> Tensor {
