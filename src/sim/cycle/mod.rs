@@ -17,6 +17,7 @@ use crate::hw::{Layer, Plan};
 use crate::ir::ResetMode;
 use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, at};
 
+mod kernels;
 mod pass;
 
 /// Activity and cost counters of one layer (sums over samples when aggregated).
@@ -265,12 +266,36 @@ enum Fast {
     DenseBinary { pos: Vec<u64>, words: usize },
     /// Binary convolution, one group: per (tap, word, output channel), the +1 weights over the
     /// input channels; and the valid taps of every input position.
-    ConvBinary { pos: Vec<u64>, words: usize, taps_at: Vec<u32> },
+    ConvBinary {
+        pos: Vec<u64>,
+        words: usize,
+        taps_at: Vec<u32>,
+        /// The weights as i16 [input channel][tap][output channel] for the per-event kernel
+        /// (empty when `ci * taps` might not fit i16).
+        w16: Vec<i16>,
+        table: TapTable,
+        /// For fewer than 64 input channels: the +1 weights of each output channel's whole
+        /// window, bit `tap * ci + c`, as [window word][output channel] (else empty).
+        win: Vec<u64>,
+    },
+    /// One-to-one weights expanded to one per neuron.
+    OneToOne(Vec<i64>),
+    /// Dense after a pre-pooling stage: row-major weights `wr[i * cols + j]`, and for every
+    /// source position the pooled positions whose window holds it
+    /// (`table[start[q]..start[q + 1]]`, as `py * pw + px`; `pooled = ph * pw`).
+    PoolDense {
+        wr: Vec<i32>,
+        table: Vec<u32>,
+        start: Vec<u32>,
+        pooled: usize,
+        /// Spike inputs keep every dot product within i32 (`cols * window * max |w|`).
+        fits32: bool,
+    },
     /// Column-major dense weights `w[j * n + i]`.
     DenseCols(Vec<i32>),
     /// Convolution weights as [input channel][tap][output channel of its group]: one
     /// contiguous run per event and tap (non-saturating layers, weights within i32).
-    ConvCols(Vec<i32>),
+    ConvCols { wt: Vec<i32>, table: TapTable },
     /// Other kinds use the plan's weights directly.
     Scatter,
 }
@@ -289,16 +314,40 @@ fn bits_of(n: usize, words: usize, mut plus: impl FnMut(usize, usize) -> bool, r
     v
 }
 
-/// Kernel taps that land inside the output, for every input position of a convolution
-/// projection (for the counters of the packed path).
-fn valid_tap_table(g: &ConvGeo) -> Vec<u32> {
-    let mut v = vec![0u32; g.ih * g.iw];
-    for y in 0..g.ih {
-        for x in 0..g.iw {
-            v[y * g.iw + x] = g.valid_targets(y, x) as u32;
+/// For every input position of a convolution, the kernel taps that land inside the output
+/// and where: `(tap, output position)` pairs in tap order, `ent[start[p]..start[p + 1]]`.
+struct TapTable {
+    start: Vec<u32>,
+    ent: Vec<(u32, u32)>,
+}
+
+impl TapTable {
+    fn new(g: &ConvGeo) -> Self {
+        let (mut start, mut ent) = (vec![0u32], vec![]);
+        for y in 0..g.ih {
+            for x in 0..g.iw {
+                for ky in 0..g.kh {
+                    let Some(oy) = g.target(0, y, ky) else { continue };
+                    for kx in 0..g.kw {
+                        let Some(ox) = g.target(1, x, kx) else { continue };
+                        ent.push(((ky * g.kw + kx) as u32, (oy * g.ow + ox) as u32));
+                    }
+                }
+                start.push(ent.len() as u32);
+            }
         }
+        TapTable { start, ent }
     }
-    v
+
+    #[inline(always)]
+    fn at(&self, p: usize) -> &[(u32, u32)] {
+        &self.ent[self.start[p] as usize..self.start[p + 1] as usize]
+    }
+
+    /// Valid taps per input position.
+    fn counts(&self) -> Vec<u32> {
+        self.start.windows(2).map(|w| w[1] - w[0]).collect()
+    }
 }
 
 /// Per-layer tables for the update pass (computed once per plan).
@@ -394,6 +443,8 @@ struct Scratch {
     acc: Vec<u64>,
     res: Vec<i64>,
     orbuf: Vec<u8>,
+    acc16: Vec<i16>,
+    cnt32: Vec<i32>,
 }
 
 /// Counts values of `v` outside `bits`-bit two's complement.
@@ -491,7 +542,39 @@ impl<'p> Engine<'p> {
                                 }
                             }
                             let g = conv_geo(l, &p.kind).expect("a convolution");
-                            Fast::ConvBinary { pos, words, taps_at: valid_tap_table(&g) }
+                            let w16 = if ci * taps <= i16::MAX as usize {
+                                let mut w16 = vec![0i16; p.weights.values.len()];
+                                for o in 0..co {
+                                    for c in 0..*ci {
+                                        for tap in 0..taps {
+                                            w16[(c * taps + tap) * co + o] =
+                                                p.weights.values[(o * ci + c) * taps + tap] as i16;
+                                        }
+                                    }
+                                }
+                                w16
+                            } else {
+                                vec![]
+                            };
+                            let table = TapTable::new(&g);
+                            let win = if *ci < 64 && (taps * ci).div_ceil(64) <= kernels::WINDOW_WORDS {
+                                let ww = (taps * ci).div_ceil(64);
+                                let mut win = vec![0u64; ww * co];
+                                for o in 0..co {
+                                    for c in 0..*ci {
+                                        for tap in 0..taps {
+                                            if p.weights.values[(o * ci + c) * taps + tap] > 0 {
+                                                let b = tap * ci + c;
+                                                win[(b / 64) * co + o] |= 1 << (b % 64);
+                                            }
+                                        }
+                                    }
+                                }
+                                win
+                            } else {
+                                vec![]
+                            };
+                            Fast::ConvBinary { pos, words, taps_at: table.counts(), w16, table, win }
                         }
                         (ProjKind::Conv { ci, kh, kw, groups, .. }, None)
                             if !l.saturate && p.weights.values.iter().all(|&w| i32::try_from(w).is_ok()) =>
@@ -508,7 +591,31 @@ impl<'p> Engine<'p> {
                                     }
                                 }
                             }
-                            Fast::ConvCols(wt)
+                            let g = conv_geo(l, &p.kind).expect("a convolution");
+                            Fast::ConvCols { wt, table: TapTable::new(&g) }
+                        }
+                        (ProjKind::OneToOne, None) if !l.saturate => {
+                            Fast::OneToOne((0..l.neurons()).map(|i| p.weights.at(i)).collect())
+                        }
+                        (ProjKind::Dense { cols }, Some(g))
+                            if !l.saturate && p.weights.values.iter().all(|&w| i32::try_from(w).is_ok()) =>
+                        {
+                            let wr = p.weights.values.iter().map(|&w| w as i32).collect();
+                            let [_, sh, sw] = p.src_shape;
+                            let (mut table, mut start, mut cands) = (vec![], vec![0u32], vec![]);
+                            for y in 0..sh {
+                                for x in 0..sw {
+                                    pool_candidates(g, y, x, &mut cands);
+                                    table.extend(cands.iter().flatten().map(|&(a, b)| (a * g.out[1] + b) as u32));
+                                    start.push(table.len() as u32);
+                                }
+                            }
+                            let wmax = p.weights.values.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0);
+                            let fits32 = (*cols as u64)
+                                .checked_mul((g.k[0] * g.k[1]) as u64)
+                                .and_then(|v| v.checked_mul(wmax))
+                                .is_some_and(|v| v < i32::MAX as u64);
+                            Fast::PoolDense { wr, table, start, pooled: g.out[0] * g.out[1], fits32 }
                         }
                         (ProjKind::Dense { cols }, _) if p.weights.values.iter().all(|&w| i32::try_from(w).is_ok()) => {
                             let n = l.neurons();
@@ -599,7 +706,10 @@ impl<'p> Engine<'p> {
                 if let Source::Layer(src) = p.source {
                     let need = if l.saturate {
                         Lists::Ordered
-                    } else if matches!(fast[k][pi], Fast::DenseBinary { .. }) {
+                    } else if matches!(
+                        fast[k][pi],
+                        Fast::DenseBinary { .. } | Fast::ConvBinary { .. } | Fast::OneToOne(_)
+                    ) {
                         Lists::None
                     } else {
                         Lists::Any
@@ -1235,7 +1345,8 @@ fn conv_cols(
     g: &ConvGeo,
     ci_g: usize,
     co_g: usize,
-    wt: &[i32],
+    wt: &[impl Copy + Into<i64>],
+    table: &TapTable,
     shift: u32,
     dst: &mut [i64],
     scratch: &mut Scratch,
@@ -1248,21 +1359,18 @@ fn conv_cols(
     let mut valid = 0u64;
     for &(c, yy, xx, val) in events {
         let grp = c / ci_g;
-        for ky in 0..g.kh {
-            let Some(oy) = g.target(0, yy, ky) else { continue };
-            for kx in 0..g.kw {
-                let Some(ox) = g.target(1, xx, kx) else { continue };
-                valid += 1;
-                let w = &wt[(c * taps + ky * g.kw + kx) * co_g..][..co_g];
-                let a = &mut acc[(oy * g.ow + ox) * g.co + grp * co_g..][..co_g];
-                if val == 1 {
-                    for (a, &w) in a.iter_mut().zip(w) {
-                        *a += i64::from(w);
-                    }
-                } else {
-                    for (a, &w) in a.iter_mut().zip(w) {
-                        *a += i64::from(w) * val;
-                    }
+        let hits = table.at(yy * g.iw + xx);
+        valid += hits.len() as u64;
+        for &(tap, op) in hits {
+            let w = &wt[(c * taps + tap as usize) * co_g..][..co_g];
+            let a = &mut acc[op as usize * g.co + grp * co_g..][..co_g];
+            if val == 1 {
+                for (a, &w) in a.iter_mut().zip(w) {
+                    *a += w.into();
+                }
+            } else {
+                for (a, &w) in a.iter_mut().zip(w) {
+                    *a += w.into() * val;
                 }
             }
         }
@@ -1443,7 +1551,8 @@ mod tests {
                     }
                 }
                 let mut fast = vec![9i64; co * oh * oh];
-                let valid = conv_cols(&events, &g, ci_g, co_g, &wt, 2, &mut fast, &mut Scratch::default());
+                let valid =
+                    conv_cols(&events, &g, ci_g, co_g, &wt, &TapTable::new(&g), 2, &mut fast, &mut Scratch::default());
                 let mut slow = vec![9i64; co * oh * oh];
                 let mut taps_hit = 0u64;
                 for &(c, y, x, v) in &events {

@@ -13,6 +13,10 @@ use super::*;
 const MAX_PASS: usize = 64;
 /// State bytes a pass aims to keep (about an L2 cache).
 const PASS_BYTES: usize = 1 << 18;
+/// A binary convolution whose source has fewer than 1/EVENT_DENSITY of its neurons spiking
+/// runs event by event, else packed (the packed kernel was faster on the ResNet-18-like model
+/// at 10% activity already).
+const EVENT_DENSITY: u64 = 20;
 
 /// Samples per pass for `n` samples of `plan`: as many as keep the pass's state within
 /// [`PASS_BYTES`], at most [`MAX_PASS`], and no more than leave every thread a pass.
@@ -127,6 +131,8 @@ fn flag_sum(f: &[u8]) -> u64 {
     // Bytes summed in u16 lanes of 255-byte blocks never overflow.
     f.chunks(255).map(|c| c.iter().map(|&v| u16::from(v)).sum::<u16>() as u64).sum()
 }
+
+static CALIB: std::sync::OnceLock<String> = std::sync::OnceLock::new(); // CALIBRATION-TEMP
 
 impl Engine<'_> {
     /// Runs samples `first..first + nb` of `batch` in one pass, compiled for the widest vector
@@ -307,7 +313,96 @@ impl Engine<'_> {
                 lc.state_reads += bpe * ne;
                 lc.state_writes += bpe * ne;
             }
-            (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at }, _) if events.iter().all(|e| e.3 == 1) => {
+            (ProjKind::Conv { ci, .. }, Fast::ConvBinary { pos, words, taps_at, w16, table, win }, Source::Layer(src)) => {
+                let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let valid = if ne == 0 {
+                    0
+                } else {
+                    let ns = plan.layers[src].neurons();
+                    let f = &fired[src][s * ns..(s + 1) * ns];
+                    // Per event: taps x co/16 vector adds each; packed: a popcount per output
+                    // channel, tap and input word at every output position.
+                    let mode = CALIB.get_or_init(|| std::env::var("SF_CONV").unwrap_or_default()); // CALIBRATION-TEMP
+                    let ev = match mode.as_str() { "events" => true, "packed" => false, _ => ne * EVENT_DENSITY < ns as u64 }; // CALIBRATION-TEMP
+                    if !w16.is_empty() && ev {
+                        kernels::conv_events16(f, &geo, *ci, w16, table, shift, dst, scratch)
+                    } else {
+                        let v = kernels::conv_inmap(f, *ci, *words, taps_at, scratch);
+                        if win.is_empty() {
+                            kernels::conv_packed(&geo, pos, *words, shift, dst, scratch);
+                        } else {
+                            kernels::conv_window(&geo, *ci, win, shift, dst, scratch);
+                        }
+                        v
+                    }
+                };
+                lc.synaptic_ops += valid * geo.co as u64;
+                lc.state_reads += valid * l.ncg as u64;
+                lc.state_writes += valid * l.ncg as u64;
+            }
+            (ProjKind::OneToOne, Fast::OneToOne(w), Source::Layer(src)) => {
+                if ne > 0 {
+                    kernels::one_to_one(&fired[src][s * n..(s + 1) * n], w, shift, dst);
+                }
+                lc.synaptic_ops += ne;
+                lc.state_reads += ne;
+                lc.state_writes += ne;
+            }
+            (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, pooled, fits32 }, _) => {
+                // The pooled input counts (each valid candidate window of an event adds its
+                // value), then one dot product per neuron; i32 when the sums cannot overflow.
+                let mut valid = 0u64;
+                let small = *fits32 && events.iter().all(|e| e.3 == 1);
+                if small {
+                    let counts = &mut scratch.cnt32;
+                    counts.clear();
+                    counts.resize(*cols, 0);
+                    for &(c, yy, xx, _) in events {
+                        let q = yy * sw + xx;
+                        for &pp in &table[start[q] as usize..start[q + 1] as usize] {
+                            counts[c * pooled + pp as usize] += 1;
+                            valid += 1;
+                        }
+                    }
+                    if valid > 0 {
+                        for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
+                            let dot: i32 = row.iter().zip(counts.iter()).map(|(&w, &c)| w * c).sum();
+                            *d += i64::from(dot) << shift;
+                        }
+                    }
+                } else {
+                    let counts = &mut scratch.cnt;
+                    counts.clear();
+                    counts.resize(*cols, 0);
+                    for &(c, yy, xx, v) in events {
+                        let q = yy * sw + xx;
+                        for &pp in &table[start[q] as usize..start[q + 1] as usize] {
+                            counts[c * pooled + pp as usize] += v;
+                            valid += 1;
+                        }
+                    }
+                    if valid > 0 {
+                        for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
+                            let dot: i64 = row.iter().zip(counts.iter()).map(|(&w, &c)| i64::from(w) * c).sum();
+                            *d += dot << shift;
+                        }
+                    }
+                }
+                let cand = p.pre_pool.as_ref().map_or(1, |g| (g.candidates()[0] * g.candidates()[1]) as u64);
+                lc.synaptic_ops += valid * n as u64;
+                lc.state_reads += valid * (bpe / cand);
+                lc.state_writes += valid * (bpe / cand);
+            }
+            (ProjKind::Conv { ci, .. }, Fast::ConvBinary { w16, table, .. }, Source::Input)
+                if !w16.is_empty() && events.iter().any(|e| e.3 != 1) =>
+            {
+                let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let valid = conv_cols(events, &geo, *ci, l.shape[0], w16, table, shift, dst, scratch);
+                lc.synaptic_ops += valid * geo.co as u64;
+                lc.state_reads += valid * l.ncg as u64;
+                lc.state_writes += valid * l.ncg as u64;
+            }
+            (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at, .. }, _) if events.iter().all(|e| e.3 == 1) => {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
                 if ne > 0 {
                     conv_binary(events, &geo, pos, *words, shift, dst, scratch);
@@ -317,9 +412,9 @@ impl Engine<'_> {
                 lc.state_reads += valid * l.ncg as u64;
                 lc.state_writes += valid * l.ncg as u64;
             }
-            (ProjKind::Conv { ci, groups, .. }, Fast::ConvCols(wt), _) => {
+            (ProjKind::Conv { ci, groups, .. }, Fast::ConvCols { wt, table }, _) => {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
-                let valid = conv_cols(events, &geo, ci / groups, l.shape[0] / groups, wt, shift, dst, scratch);
+                let valid = conv_cols(events, &geo, ci / groups, l.shape[0] / groups, wt, table, shift, dst, scratch);
                 lc.synaptic_ops += valid * (l.shape[0] / groups) as u64;
                 lc.state_reads += valid * l.ncg as u64;
                 lc.state_writes += valid * l.ncg as u64;
