@@ -73,7 +73,8 @@ pub(super) fn conv_packed(g: &ConvGeo, pos: &[u64], words: usize, shift: u32, ds
                     }
                     let tap = ky * g.kw + kx;
                     for wd in 0..words {
-                        let m: [u64; TILE] = std::array::from_fn(|q| if at[q] == usize::MAX { 0 } else { inmap[at[q] * words + wd] });
+                        let m: [u64; TILE] =
+                            std::array::from_fn(|q| if at[q] == usize::MAX { 0 } else { inmap[at[q] * words + wd] });
                         if m.iter().all(|&v| v == 0) {
                             continue;
                         }
@@ -126,7 +127,14 @@ pub(super) fn conv_window(g: &ConvGeo, ci: usize, win: &[u64], shift: u32, dst: 
 }
 
 #[inline(always)]
-fn conv_window_n<const W: usize>(g: &ConvGeo, ci: usize, win: &[u64], shift: u32, dst: &mut [i64], scratch: &mut Scratch) {
+fn conv_window_n<const W: usize>(
+    g: &ConvGeo,
+    ci: usize,
+    win: &[u64],
+    shift: u32,
+    dst: &mut [i64],
+    scratch: &mut Scratch,
+) {
     let co = g.co;
     let plane = g.oh * g.ow;
     let Scratch { inmap, cnt, acc, res, .. } = scratch;
@@ -259,10 +267,106 @@ pub(super) fn add_position_major(res: &[i64], plane: usize, co: usize, dst: &mut
     }
 }
 
-/// One-to-one projection from fired flags: `dst[i] += (w[i] * f[i]) << shift`.
+/// One-to-one projection from fired flags (0/1): `dst[i] += (w[i] * f[i]) << shift`, as a
+/// mask of the shifted weight.
 #[inline(always)]
 pub(super) fn one_to_one(f: &[u8], w: &[i64], shift: u32, dst: &mut [i64]) {
     for ((d, &v), &w) in dst.iter_mut().zip(f).zip(w) {
-        *d += (w * i64::from(v)) << shift;
+        *d += (w << shift) & -i64::from(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ConvGeo, Scratch, TapTable};
+    use super::*;
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    /// Every flag-reading convolution kernel equals the per-event sums (binary weights, random
+    /// spikes at several densities, strides, padding, dilation, fewer and more than 64
+    /// channels).
+    #[test]
+    fn flag_kernels_equal_per_event_sums() {
+        let mut r = 5u64;
+        for &(ci, co, ih, k, s, pad, dil) in &[
+            (3usize, 5usize, 7usize, 3usize, 1usize, 1usize, 1usize),
+            (16, 16, 8, 3, 1, 1, 1),
+            (70, 4, 6, 3, 2, 1, 1),
+            (8, 3, 9, 2, 1, 0, 2),
+            (40, 6, 5, 1, 2, 0, 1),
+            (130, 9, 4, 3, 1, 1, 1),
+        ] {
+            let oh = (ih + 2 * pad - dil * (k - 1) - 1) / s + 1;
+            let g =
+                ConvGeo { ih, iw: ih, kh: k, kw: k, stride: [s, s], pad: [pad, pad], dil: [dil, dil], co, oh, ow: oh };
+            let taps = k * k;
+            let w: Vec<i64> = (0..co * ci * taps).map(|_| if lcg(&mut r).is_multiple_of(2) { 1 } else { -1 }).collect();
+            let words = ci.div_ceil(64);
+            let mut pos = vec![0u64; taps * words * co];
+            let mut w16 = vec![0i16; w.len()];
+            let ww = (taps * ci).div_ceil(64);
+            let mut win = vec![0u64; ww * co];
+            for o in 0..co {
+                for c in 0..ci {
+                    for tap in 0..taps {
+                        let v = w[(o * ci + c) * taps + tap];
+                        w16[(c * taps + tap) * co + o] = v as i16;
+                        if v > 0 {
+                            pos[(tap * words + c / 64) * co + o] |= 1 << (c % 64);
+                            let b = tap * ci + c;
+                            win[(b / 64) * co + o] |= 1 << (b % 64);
+                        }
+                    }
+                }
+            }
+            let table = TapTable::new(&g);
+            for density in [2u64, 4, 20] {
+                let f: Vec<u8> = (0..ci * ih * ih).map(|_| u8::from(lcg(&mut r).is_multiple_of(density))).collect();
+                let mut slow = vec![3i64; co * oh * oh];
+                let mut hits = 0u64;
+                for (e, _) in f.iter().enumerate().filter(|&(_, &v)| v == 1) {
+                    let (c, y, x) = (e / (ih * ih), (e / ih) % ih, e % ih);
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            if let (Some(oy), Some(ox)) = (g.target(0, y, ky), g.target(1, x, kx)) {
+                                hits += 1;
+                                for o in 0..co {
+                                    slow[(o * oh + oy) * oh + ox] += w[((o * ci + c) * k + ky) * k + kx] << 2;
+                                }
+                            }
+                        }
+                    }
+                }
+                let ctx = format!("ci {ci} co {co} ih {ih} k {k} s {s} pad {pad} dil {dil} density 1/{density}");
+                let mut sc = Scratch::default();
+                let mut packed = vec![3i64; co * oh * oh];
+                let valid = conv_inmap(&f, ci, words, &table.counts(), &mut sc);
+                conv_packed(&g, &pos, words, 2, &mut packed, &mut sc);
+                assert_eq!(packed, slow, "packed, {ctx}");
+                assert_eq!(valid, hits, "{ctx}");
+                let mut events = vec![3i64; co * oh * oh];
+                assert_eq!(conv_events16(&f, &g, ci, &w16, &table, 2, &mut events, &mut sc), hits, "{ctx}");
+                assert_eq!(events, slow, "per event, {ctx}");
+                if ci < 64 && ww <= WINDOW_WORDS {
+                    let mut window = vec![3i64; co * oh * oh];
+                    conv_inmap(&f, ci, words, &table.counts(), &mut sc);
+                    conv_window(&g, ci, &win, 2, &mut window, &mut sc);
+                    assert_eq!(window, slow, "window, {ctx}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_to_one_masks_the_shifted_weights() {
+        let f = [1u8, 0, 1, 1, 0];
+        let w = [3i64, -7, -2, 0, 9];
+        let mut d = vec![1i64; 5];
+        one_to_one(&f, &w, 3, &mut d);
+        assert_eq!(d, vec![1 + 24, 1, 1 - 16, 1, 1]);
     }
 }

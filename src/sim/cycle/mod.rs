@@ -374,6 +374,8 @@ struct LayerPrep {
     zero32: Vec<i32>,
     /// Every parameter fits i32 (else the general update path is used).
     params_i32: bool,
+    /// The update adds a static accumulation or a bias (else V = X).
+    extra: bool,
     /// The used slots' neurons in (row, lane) order.
     order: Vec<u32>,
     /// Channels of each lane group (a row holds one lane group at one position):
@@ -692,6 +694,7 @@ impl<'p> Engine<'p> {
                     zeros: vec![0; n * cap],
                     zero32: vec![0; n * cap],
                     params_i32,
+                    extra: l.s_bits > 0 || pr.bias.iter().chain(&pr.bias_late).any(|&b| b != 0),
                     order,
                     group_chans,
                     group_start,
@@ -1109,11 +1112,12 @@ struct UpdParams<'a> {
     spiking: bool,
 }
 
-/// The branch-free neuron update: V = x + static + biases, fire, reset (`RESET`: 0 zero,
-/// 1 subtract, 2 subtract-undecayed), decay; writes the next x, the fired flags and per
-/// neuron the number of values outside the membrane width (`ovf`), and returns their sum.
+/// The branch-free neuron update: V = x + static + biases (`EXTRA`; else every term is 0),
+/// fire, reset (`RESET`: 0 zero, 1 subtract, 2 subtract-undecayed), decay; writes the next x,
+/// the fired flags and (`OVF`) per neuron the number of values outside the membrane width
+/// (`ovf`), and returns their sum.
 #[inline(always)]
-fn upd_core<const RESET: u8, const EQ: bool>(
+fn upd_core<const RESET: u8, const EQ: bool, const EXTRA: bool, const OVF: bool>(
     x: &mut [i64],
     stat: &[i64],
     p: &UpdParams,
@@ -1126,7 +1130,7 @@ fn upd_core<const RESET: u8, const EQ: bool>(
         (&stat[..n], &p.thr[..n], &p.bias[..n], &p.bias_late[..n], &p.vreset[..n], &mut fired[..n], &mut ovf[..n]);
     let mut overflows = 0u64;
     for i in 0..n {
-        let v = x[i] + stat[i] + i64::from(bias[i]) + i64::from(bl[i]);
+        let v = if EXTRA { x[i] + stat[i] + i64::from(bias[i]) + i64::from(bl[i]) } else { x[i] };
         let th = i64::from(thr[i]);
         let spike = p.spiking & if EQ { v >= th } else { v > th };
         let vhat = match RESET {
@@ -1146,7 +1150,9 @@ fn upd_core<const RESET: u8, const EQ: bool>(
         }
         let o = u8::from(v > p.hi || v < p.lo) + u8::from(next > p.hi || next < p.lo);
         overflows += u64::from(o);
-        ovf[i] = o;
+        if OVF {
+            ovf[i] = o;
+        }
         x[i] = next;
         fired[i] = u8::from(spike);
     }
@@ -1324,13 +1330,6 @@ impl ConvGeo {
         let out = if d == 0 { self.oh } else { self.ow };
         (n >= 0 && (n as usize).is_multiple_of(self.stride[d]) && (n as usize / self.stride[d]) < out)
             .then(|| n as usize / self.stride[d])
-    }
-
-    /// Kernel taps of an input at (y, x) that land inside the output.
-    fn valid_targets(&self, y: usize, x: usize) -> usize {
-        let ny = (0..self.kh).filter(|&k| self.target(0, y, k).is_some()).count();
-        let nx = (0..self.kw).filter(|&k| self.target(1, x, k).is_some()).count();
-        ny * nx
     }
 }
 

@@ -13,6 +13,8 @@ use super::*;
 const MAX_PASS: usize = 64;
 /// State bytes a pass aims to keep (about an L2 cache).
 const PASS_BYTES: usize = 1 << 18;
+/// Layers with fewer neurons are updated in one sweep over all the pass's samples.
+const SWEEP_SAMPLES_BELOW: usize = 64;
 /// A binary convolution whose source has fewer than 1/EVENT_DENSITY of its neurons spiking
 /// runs event by event, else packed (the packed kernel was faster on the ResNet-18-like model
 /// at 10% activity already).
@@ -42,6 +44,8 @@ pub(super) struct Pass {
     fired: Vec<Vec<u8>>,
     /// Per neuron, out-of-width values of the last plain update (scratch).
     ovf: Vec<u8>,
+    /// Per sample, out-of-width values of the last plain update.
+    ovf_s: Vec<u64>,
     /// Per layer and sample: events and event entries of its last update.
     spikes: Vec<Vec<u64>>,
     entries: Vec<Vec<u64>>,
@@ -68,6 +72,7 @@ impl Pass {
             y: state(|l| l.kind.cuba()),
             fired: plan.layers.iter().map(|l| vec![0; l.neurons() * cap]).collect(),
             ovf: vec![0; most * cap],
+            ovf_s: vec![0; cap],
             spikes: vec![vec![0; cap]; nl],
             entries: vec![vec![0; cap]; nl],
             lists: vec![vec![vec![]; cap]; nl],
@@ -131,8 +136,6 @@ fn flag_sum(f: &[u8]) -> u64 {
     // Bytes summed in u16 lanes of 255-byte blocks never overflow.
     f.chunks(255).map(|c| c.iter().map(|&v| u16::from(v)).sum::<u16>() as u64).sum()
 }
-
-static CALIB: std::sync::OnceLock<String> = std::sync::OnceLock::new(); // CALIBRATION-TEMP
 
 impl Engine<'_> {
     /// Runs samples `first..first + nb` of `batch` in one pass, compiled for the widest vector
@@ -313,7 +316,11 @@ impl Engine<'_> {
                 lc.state_reads += bpe * ne;
                 lc.state_writes += bpe * ne;
             }
-            (ProjKind::Conv { ci, .. }, Fast::ConvBinary { pos, words, taps_at, w16, table, win }, Source::Layer(src)) => {
+            (
+                ProjKind::Conv { ci, .. },
+                Fast::ConvBinary { pos, words, taps_at, w16, table, win },
+                Source::Layer(src),
+            ) => {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
                 let valid = if ne == 0 {
                     0
@@ -322,9 +329,7 @@ impl Engine<'_> {
                     let f = &fired[src][s * ns..(s + 1) * ns];
                     // Per event: taps x co/16 vector adds each; packed: a popcount per output
                     // channel, tap and input word at every output position.
-                    let mode = CALIB.get_or_init(|| std::env::var("SF_CONV").unwrap_or_default()); // CALIBRATION-TEMP
-                    let ev = match mode.as_str() { "events" => true, "packed" => false, _ => ne * EVENT_DENSITY < ns as u64 }; // CALIBRATION-TEMP
-                    if !w16.is_empty() && ev {
+                    if !w16.is_empty() && ne * EVENT_DENSITY < ns as u64 {
                         kernels::conv_events16(f, &geo, *ci, w16, table, shift, dst, scratch)
                     } else {
                         let v = kernels::conv_inmap(f, *ci, *words, taps_at, scratch);
@@ -402,7 +407,9 @@ impl Engine<'_> {
                 lc.state_reads += valid * l.ncg as u64;
                 lc.state_writes += valid * l.ncg as u64;
             }
-            (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at, .. }, _) if events.iter().all(|e| e.3 == 1) => {
+            (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at, .. }, _)
+                if events.iter().all(|e| e.3 == 1) =>
+            {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
                 if ne > 0 {
                     conv_binary(events, &geo, pos, *words, shift, dst, scratch);
@@ -487,22 +494,24 @@ impl Engine<'_> {
         }
         let m = nb * n;
         let p = plan.rules.leak_bits();
-        let total_ovf = match &l.leak {
-            Leak::Zero => self.upd_block(k, t, ps, m, |_, _| 0),
-            Leak::One => self.upd_block(k, t, ps, m, |x, _| x),
+        match &l.leak {
+            Leak::Zero => self.upd_block(k, t, ps, nb, active, |_, _| 0),
+            Leak::One => self.upd_block(k, t, ps, nb, active, |x, _| x),
             Leak::Shift { k: sh } => {
                 let sh = *sh;
-                self.upd_block(k, t, ps, m, move |x, _| x - (x >> sh))
+                self.upd_block(k, t, ps, nb, active, move |x, _| x - (x >> sh))
             }
             Leak::Mul { b } if b.len() == 1 => {
                 let b = b[0] as i128;
-                self.upd_block(k, t, ps, m, move |x, _| ((x as i128 * b + (1i128 << (p - 1))) >> p) as i64)
+                self.upd_block(k, t, ps, nb, active, move |x, _| ((x as i128 * b + (1i128 << (p - 1))) >> p) as i64)
             }
             Leak::Mul { .. } => {
                 let b = &prep.leak_full;
-                self.upd_block(k, t, ps, m, |x, i| ((x as i128 * b[i] as i128 + (1i128 << (p - 1))) >> p) as i64)
+                self.upd_block(k, t, ps, nb, active, |x, i| {
+                    ((x as i128 * b[i] as i128 + (1i128 << (p - 1))) >> p) as i64
+                })
             }
-        };
+        }
         if last {
             ps.x[k][..m].fill(0);
             if l.s_bits > 0 {
@@ -511,7 +520,7 @@ impl Engine<'_> {
         }
         let spiking = l.spiking();
         for &s in active {
-            let Pass { fired, ovf, spikes, entries, lists, scratch, .. } = ps;
+            let Pass { fired, ovf_s, spikes, entries, lists, scratch, .. } = ps;
             let f = &fired[k][s * n..(s + 1) * n];
             let ns = if spiking { flag_sum(f) } else { 0 };
             let e = if ns > 0 { self.entries(k, f, &mut scratch.orbuf) } else { 0 };
@@ -530,9 +539,7 @@ impl Engine<'_> {
                 r.raw.extend(f.iter().map(|&v| i64::from(v)));
             }
             let lc = &mut r.counters.layers[k];
-            if total_ovf > 0 {
-                lc.overflows += flag_sum(&ovf[s * n..(s + 1) * n]);
-            }
+            lc.overflows += ovf_s[s];
             lc.spikes += ns;
             lc.event_writes += e;
             lc.neuron_updates += n as u64;
@@ -544,31 +551,79 @@ impl Engine<'_> {
         }
     }
 
-    /// The branch-free update of the first `m` neurons (whole samples) of layer `k`; returns
-    /// the values outside the membrane width (per neuron in `ps.ovf`).
+    /// The branch-free update of layer `k` for the pass: small layers in one sweep over all
+    /// `nb` samples (exited ones too; nothing reads them), larger ones sample by sample over
+    /// the active ones. Leaves each active sample's out-of-width values in `ps.ovf_s`.
     #[inline(always)]
-    fn upd_block(&self, k: usize, t: usize, ps: &mut Pass, m: usize, leak: impl Fn(i64, usize) -> i64 + Copy) -> u64 {
+    fn upd_block(
+        &self,
+        k: usize,
+        t: usize,
+        ps: &mut Pass,
+        nb: usize,
+        active: &[usize],
+        leak: impl Fn(i64, usize) -> i64 + Copy,
+    ) {
+        let l = &self.plan.layers[k];
+        let n = l.neurons();
+        if n >= SWEEP_SAMPLES_BELOW {
+            for &s in active {
+                let o = self.upd_range(k, t, ps, s * n..(s + 1) * n, false, leak);
+                ps.ovf_s[s] = o;
+            }
+            return;
+        }
+        let total = self.upd_range(k, t, ps, 0..nb * n, true, leak);
+        for &s in active {
+            ps.ovf_s[s] = if total > 0 { flag_sum(&ps.ovf[s * n..(s + 1) * n]) } else { 0 };
+        }
+    }
+
+    /// [`upd_core`] over neurons `r` of layer `k`'s pass buffers (whole samples); with `ovf`,
+    /// per neuron out-of-width counts into `ps.ovf`.
+    #[inline(always)]
+    fn upd_range(
+        &self,
+        k: usize,
+        t: usize,
+        ps: &mut Pass,
+        r: std::ops::Range<usize>,
+        ovf: bool,
+        leak: impl Fn(i64, usize) -> i64 + Copy,
+    ) -> u64 {
         let plan = self.plan;
         let l = &plan.layers[k];
         let prep = &self.prep[k];
-        let stat: &[i64] = if l.s_bits > 0 { &ps.s[k][..m] } else { &prep.zeros[..m] };
+        let stat: &[i64] = if l.s_bits > 0 { &ps.s[k][r.clone()] } else { &prep.zeros[r.clone()] };
         let params = UpdParams {
-            thr: &prep.thr_full[..m],
-            bias: &prep.bias_full[..m],
-            bias_late: if t > 0 { &prep.bias_late_full[..m] } else { &prep.zero32[..m] },
-            vreset: &prep.vreset_full[..m],
+            thr: &prep.thr_full[r.clone()],
+            bias: &prep.bias_full[r.clone()],
+            bias_late: if t > 0 { &prep.bias_late_full[r.clone()] } else { &prep.zero32[r.clone()] },
+            vreset: &prep.vreset_full[r.clone()],
             hi: (1i64 << (l.v_bits - 1)) - 1,
             lo: -(1i64 << (l.v_bits - 1)),
             spiking: l.spiking(),
         };
-        let (x, f, o) = (&mut ps.x[k][..m], &mut ps.fired[k][..m], &mut ps.ovf[..m]);
+        let base = r.start;
+        let leak = move |x: i64, i: usize| leak(x, base + i);
+        let (x, f, o) = (&mut ps.x[k][r.clone()], &mut ps.fired[k][r.clone()], &mut ps.ovf[r.start..r.end]);
+        macro_rules! core {
+            ($reset:literal, $eq:literal) => {
+                match (prep.extra, ovf) {
+                    (false, false) => upd_core::<$reset, $eq, false, false>(x, stat, &params, f, o, leak),
+                    (false, true) => upd_core::<$reset, $eq, false, true>(x, stat, &params, f, o, leak),
+                    (true, false) => upd_core::<$reset, $eq, true, false>(x, stat, &params, f, o, leak),
+                    (true, true) => upd_core::<$reset, $eq, true, true>(x, stat, &params, f, o, leak),
+                }
+            };
+        }
         match (plan.reset, plan.fire_on_equal) {
-            (ResetMode::Zero, false) => upd_core::<0, false>(x, stat, &params, f, o, leak),
-            (ResetMode::Zero, true) => upd_core::<0, true>(x, stat, &params, f, o, leak),
-            (ResetMode::Subtract, false) => upd_core::<1, false>(x, stat, &params, f, o, leak),
-            (ResetMode::Subtract, true) => upd_core::<1, true>(x, stat, &params, f, o, leak),
-            (ResetMode::SubtractUndecayed, false) => upd_core::<2, false>(x, stat, &params, f, o, leak),
-            (ResetMode::SubtractUndecayed, true) => upd_core::<2, true>(x, stat, &params, f, o, leak),
+            (ResetMode::Zero, false) => core!(0, false),
+            (ResetMode::Zero, true) => core!(0, true),
+            (ResetMode::Subtract, false) => core!(1, false),
+            (ResetMode::Subtract, true) => core!(1, true),
+            (ResetMode::SubtractUndecayed, false) => core!(2, false),
+            (ResetMode::SubtractUndecayed, true) => core!(2, true),
         }
     }
 
