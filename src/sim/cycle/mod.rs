@@ -1244,16 +1244,17 @@ fn dense_binary(
             mag &= mag - 1;
         }
     }
-    let list: Vec<usize> = (0..128).filter(|&pl| used >> pl & 1 == 1).collect();
-    for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
-        let mut acc = 0i64;
-        for &pl in &list {
-            let bits = &planes[pl * words..(pl + 1) * words];
+    // Plane by plane, every row: a popcount per row and word, vectorised over the rows.
+    while used != 0 {
+        let pl = used.trailing_zeros() as usize;
+        used &= used - 1;
+        let bits = &planes[pl * words..(pl + 1) * words];
+        let coef = if pl % 2 == 1 { -(1i64 << (pl / 2)) } else { 1i64 << (pl / 2) };
+        let total = totals[pl];
+        for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
             let pc: i64 = row.iter().zip(bits).map(|(a, b)| (a & b).count_ones() as i64).sum();
-            let coef = if pl % 2 == 1 { -(1i64 << (pl / 2)) } else { 1i64 << (pl / 2) };
-            acc += coef * (2 * pc - totals[pl]);
+            *d += (coef * (2 * pc - total)) << shift;
         }
-        *d += acc << shift;
     }
 }
 
