@@ -179,9 +179,13 @@ impl cycle::Tracer for NoteCalls {
     fn step(&mut self, _: u64, _: usize) {}
 }
 
-/// The fast update path (branch-free pass, events read off the fired flags) and the general
-/// per-neuron path give the same outputs, step ends and every counter, on every student and
-/// every corpus model that lowers, at 1, 2 and 4 lanes, with and without early exit.
+/// The fast path (several samples per pass, packed and column kernels, branch-free update
+/// sweeps, counters derived from event counts) and the general path (every event scattered
+/// in the RTL's order, every neuron updated on its own) give the same outputs, step ends and
+/// every counter: on every student and every corpus model that lowers (direct and per-step,
+/// graded and spike inputs, convolutions, pools, recurrence, current-based neurons), at 1, 2
+/// and 4 lanes, with and without early exit, with analysed widths and with membranes capped
+/// so that layers saturate, and with 1, 5 and 64 samples per pass.
 #[test]
 fn fast_path_equals_the_general_path() {
     let t = spikefab::target::Target::load("ice40-up5k").unwrap();
@@ -196,29 +200,54 @@ fn fast_path_equals_the_general_path() {
         let b = c.batch(&m);
         models.push((c.name.clone(), m, b, c.timesteps));
     }
-    let mut checked = 0;
+    let (mut checked, mut saturating, mut saturations, mut exits) = (0, 0, 0, 0);
     for (name, m, batch, steps) in &models {
         for lanes in [1usize, 2, 4] {
             for early_exit in [false, true] {
-                let mut o = PlanOptions::new(t.clone(), *steps);
-                o.input_stats = Some(InputStats::of(batch));
-                o.lanes = Some(lanes);
-                o.early_exit = early_exit;
-                let Ok(plan) = lower(m, &o) else { continue };
-                let fast = cycle::run(&plan, batch, *steps);
-                for (i, s) in fast.samples.iter().enumerate() {
-                    let mut calls = NoteCalls(0);
-                    let g = cycle::run_traced(&plan, batch, i, *steps, &mut calls);
-                    let ctx = format!("{name} lanes {lanes} early exit {early_exit} sample {i}");
-                    assert!(calls.0 > 0, "{ctx}: the traced run visits neurons");
-                    assert_eq!(s.raw, g.raw, "{ctx}: outputs");
-                    assert_eq!(s.step_end_cycles, g.step_end_cycles, "{ctx}: step ends");
-                    assert_eq!(s.counters, g.counters, "{ctx}: counters");
+                for cap in [None, Some(8)] {
+                    let mut o = PlanOptions::new(t.clone(), *steps);
+                    o.input_stats = Some(InputStats::of(batch));
+                    o.lanes = Some(lanes);
+                    o.early_exit = early_exit;
+                    o.membrane_bits = cap;
+                    let Ok(plan) = lower(m, &o) else { continue };
+                    if cap.is_some() && !plan.layers.iter().any(|l| l.saturate) {
+                        continue;
+                    }
+                    let general: Vec<cycle::SampleResult> = (0..batch.n)
+                        .map(|i| {
+                            let mut calls = NoteCalls(0);
+                            let g = cycle::run_traced(&plan, batch, i, *steps, &mut calls);
+                            assert!(calls.0 > 0, "{name}: the traced run visits neurons");
+                            g
+                        })
+                        .collect();
+                    for per_pass in [1usize, 5, 64] {
+                        let fast = cycle::run_passes(&plan, batch, *steps, per_pass);
+                        assert_eq!(fast.samples.len(), batch.n);
+                        for (i, (s, g)) in fast.samples.iter().zip(&general).enumerate() {
+                            let ctx = format!(
+                                "{name} lanes {lanes} early exit {early_exit} cap {cap:?} {per_pass} per pass, sample {i}"
+                            );
+                            assert_eq!(s.raw, g.raw, "{ctx}: outputs");
+                            assert_eq!(s.step_end_cycles, g.step_end_cycles, "{ctx}: step ends");
+                            assert_eq!(s.counters, g.counters, "{ctx}: counters");
+                        }
+                    }
+                    checked += 1;
+                    if cap.is_some() {
+                        saturating += 1;
+                        saturations += general.iter().map(|g| g.counters.saturations()).sum::<u64>();
+                    }
+                    exits += general.iter().filter(|g| (g.counters.steps_run as usize) < *steps).count();
                 }
-                checked += 1;
             }
         }
     }
-    println!("fast path = general path on {checked} plans");
-    assert!(checked >= 150, "{checked} plans checked");
+    println!(
+        "fast path = general path on {checked} plans ({saturating} saturating, {saturations} saturated writes, {exits} early exits)"
+    );
+    assert!(checked >= 250, "{checked} plans checked");
+    assert!(saturating >= 50 && saturations > 0, "{saturating} saturating plans, {saturations} saturations");
+    assert!(exits > 0);
 }

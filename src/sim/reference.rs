@@ -4,11 +4,12 @@
 //! Per sample and step, nodes run in [`GraphInfo::order`]; a node's input is the sum of its
 //! in-edges in file order (a recurrent edge reads the source's previous-step output, zero at
 //! the first step). Arithmetic is f32 (or f64 on request) with parameters converted once.
-//! Samples run in chunks of up to [`CHUNK`], chunks in parallel (rayon). Within a chunk a
-//! dense layer is one matrix product (`matrixmultiply`) over the chunk's samples; a
-//! convolution runs event by event (taps in (ci, ky, kx) order, zero inputs skipped) for a
-//! sample whose input is mostly zero and as an unrolled matrix product otherwise; biases are
-//! added last, as PyTorch does. Every value of a sample depends only on that sample: each
+//! Samples run in chunks of up to [`CHUNK`] (fewer for large networks, see [`chunk_size`]),
+//! chunks in parallel (rayon). Within a chunk a dense layer is one matrix product
+//! (`matrixmultiply`) over the chunk's samples; a convolution runs event by event (taps in
+//! (ci, ky, kx) order, zero inputs skipped) for a sample whose input is less than
+//! 1/[`EVENT_FRACTION`] non-zero and as one unrolled matrix product over the chunk's other
+//! samples (im2col, then `matrixmultiply`); biases are added last, as PyTorch does. Every value of a sample depends only on that sample: each
 //! output element is one dot product whose summation order is fixed by the layer's shape and
 //! the sample's own activity, never by the chunk or the thread count.
 
@@ -210,7 +211,17 @@ pub enum SimError {
 }
 
 /// Most samples run together through each matrix product.
-pub const CHUNK: usize = 16;
+pub const CHUNK: usize = 256;
+
+/// Values (per node output and step buffers) a chunk aims to keep at once.
+const CHUNK_VALUES: usize = 1 << 24;
+
+/// Samples per chunk for `n` samples: up to [`CHUNK`], fewer when the network's per-sample
+/// buffers would exceed [`CHUNK_VALUES`], and no more than leave every thread a chunk.
+pub fn chunk_size(info: &GraphInfo, g: &Graph, n: usize) -> usize {
+    let per: usize = g.g.node_indices().map(|i| 2 * info.out_numel(i) + 3 * info.in_numel(i)).sum::<usize>().max(1);
+    (CHUNK_VALUES / per).clamp(1, CHUNK).min(n.div_ceil(rayon::current_num_threads().max(1))).max(1)
+}
 
 /// Values per step that a run keeps for the whole inference: the inputs of Delay nodes.
 pub fn history_numel(g: &Graph, info: &GraphInfo) -> usize {
@@ -291,7 +302,7 @@ fn run_t<T: Real>(
     let prog = Program::<T>::build(g, info, dialect)?;
     // Chunks of samples run in parallel; within a chunk, samples share each matrix product.
     // Every output element is one dot product whose order does not depend on the chunk.
-    let b = batch.n.div_ceil(rayon::current_num_threads().max(1)).clamp(1, CHUNK);
+    let b = chunk_size(info, g, batch.n);
     let starts: Vec<usize> = (0..batch.n).step_by(b).collect();
     let per_sample: Vec<(Vec<f64>, Vec<u64>)> = starts
         .into_par_iter()
@@ -338,6 +349,8 @@ struct NeuronParams<T> {
     syn: Option<(Vec<T>, Vec<T>)>,
     /// May spike several times per step.
     multi: bool,
+    /// Every `v_leak` is zero.
+    no_leak_offset: bool,
 }
 
 enum Kernel<T> {
@@ -685,46 +698,69 @@ impl<T: Real> Program<T> {
                 let State::Neuron { v, i, s_prev, v_pre } = st else { unreachable!("state matches kernel") };
                 let multi = p.multi;
                 let w = p.beta.len();
-                for e in 0..y.len() {
-                    let j = e % w;
-                    let drive = match &p.syn {
-                        Some((alpha, gs)) => {
-                            i[e] = alpha[j] * i[e] + gs[j] * x[e];
-                            i[e]
+                if let (None, Some(th), false, true) = (&p.syn, &p.v_th, multi, p.no_leak_offset) {
+                    // The common case without branches (it vectorises): the same operations in
+                    // the same order as the general loop below.
+                    let (reset, eq) = (self.reset, self.fire_on_equal);
+                    let rows = (x.chunks_exact(w), v.chunks_exact_mut(w), y.chunks_exact_mut(w));
+                    let more = (s_prev.chunks_exact_mut(w), v_pre.chunks_exact_mut(w));
+                    for (((x, v), y), (s_prev, v_pre)) in rows.0.zip(rows.1).zip(rows.2).zip(more.0.zip(more.1)) {
+                        let r =
+                            LifRow { beta: &p.beta, gain: &p.gain, th, v_reset: &p.v_reset, x, v, y, s_prev, v_pre };
+                        match (reset, eq) {
+                            (ResetMode::Zero, false) => lif_row::<T, 0, false>(r),
+                            (ResetMode::Zero, true) => lif_row::<T, 0, true>(r),
+                            (ResetMode::Subtract, false) => lif_row::<T, 1, false>(r),
+                            (ResetMode::Subtract, true) => lif_row::<T, 1, true>(r),
+                            (ResetMode::SubtractUndecayed, false) => lif_row::<T, 2, false>(r),
+                            (ResetMode::SubtractUndecayed, true) => lif_row::<T, 2, true>(r),
                         }
-                        None => x[e],
-                    };
-                    let leaked = if p.v_leak[j] == T::ZERO {
-                        p.beta[j] * v[e]
-                    } else {
-                        p.v_leak[j] + p.beta[j] * (v[e] - p.v_leak[j])
-                    };
-                    let mut vt = leaked + p.gain[j] * drive;
-                    match &p.v_th {
-                        None => {
-                            v_pre[e] = vt;
-                            v[e] = vt;
-                            y[e] = vt;
-                        }
-                        Some(th) => {
-                            if self.reset == ResetMode::SubtractUndecayed && s_prev[e] != T::ZERO {
-                                vt = vt - s_prev[e] * th[j];
+                    }
+                    return;
+                }
+                // Row by row (one sample each), so the parameter index is the column.
+                for r in 0..y.len() / w.max(1) {
+                    for j in 0..w {
+                        let e = r * w + j;
+                        let drive = match &p.syn {
+                            Some((alpha, gs)) => {
+                                i[e] = alpha[j] * i[e] + gs[j] * x[e];
+                                i[e]
                             }
-                            v_pre[e] = vt;
-                            let s = self.fires(vt, th[j]);
-                            // Spikes this step: 1, or trunc(v / thr) for multi-spike neurons.
-                            let count = match (s, multi) {
-                                (false, _) => T::ZERO,
-                                (true, false) => T::ONE,
-                                (true, true) => vt.div(th[j]).trunc().max_one(),
-                            };
-                            y[e] = count;
-                            v[e] = match self.reset {
-                                ResetMode::Zero if s => p.v_reset[j],
-                                ResetMode::Subtract if s => vt - count * th[j],
-                                _ => vt,
-                            };
-                            s_prev[e] = count;
+                            None => x[e],
+                        };
+                        let leaked = if p.v_leak[j] == T::ZERO {
+                            p.beta[j] * v[e]
+                        } else {
+                            p.v_leak[j] + p.beta[j] * (v[e] - p.v_leak[j])
+                        };
+                        let mut vt = leaked + p.gain[j] * drive;
+                        match &p.v_th {
+                            None => {
+                                v_pre[e] = vt;
+                                v[e] = vt;
+                                y[e] = vt;
+                            }
+                            Some(th) => {
+                                if self.reset == ResetMode::SubtractUndecayed && s_prev[e] != T::ZERO {
+                                    vt = vt - s_prev[e] * th[j];
+                                }
+                                v_pre[e] = vt;
+                                let s = self.fires(vt, th[j]);
+                                // Spikes this step: 1, or trunc(v / thr) for multi-spike neurons.
+                                let count = match (s, multi) {
+                                    (false, _) => T::ZERO,
+                                    (true, false) => T::ONE,
+                                    (true, true) => vt.div(th[j]).trunc().max_one(),
+                                };
+                                y[e] = count;
+                                v[e] = match self.reset {
+                                    ResetMode::Zero if s => p.v_reset[j],
+                                    ResetMode::Subtract if s => vt - count * th[j],
+                                    _ => vt,
+                                };
+                                s_prev[e] = count;
+                            }
                         }
                     }
                 }
@@ -739,8 +775,64 @@ impl<T: Real> Program<T> {
     }
 }
 
+/// One sample's row of a single-spike neuron layer without synaptic current or leak offset.
+struct LifRow<'a, T> {
+    beta: &'a [T],
+    gain: &'a [T],
+    th: &'a [T],
+    v_reset: &'a [T],
+    x: &'a [T],
+    v: &'a mut [T],
+    y: &'a mut [T],
+    s_prev: &'a mut [T],
+    v_pre: &'a mut [T],
+}
+
+/// The neuron update of [`Program::step`] for a [`LifRow`] (`RESET`: 0 zero, 1 subtract,
+/// 2 subtract-undecayed; `EQ`: fire on equal), as selects instead of branches.
+#[inline(always)]
+fn lif_row<T: Real, const RESET: u8, const EQ: bool>(r: LifRow<T>) {
+    let n = r.v.len();
+    let (beta, gain, th, vr, x) = (&r.beta[..n], &r.gain[..n], &r.th[..n], &r.v_reset[..n], &r.x[..n]);
+    let (v, y, s_prev, v_pre) = (&mut r.v[..n], &mut r.y[..n], &mut r.s_prev[..n], &mut r.v_pre[..n]);
+    // Every operand is loaded unconditionally so that the selects vectorise.
+    for j in 0..n {
+        let (b, g, h, r, xj, sp) = (beta[j], gain[j], th[j], vr[j], x[j], s_prev[j]);
+        let mut vt = b * v[j] + g * xj;
+        if RESET == 2 {
+            let sub = vt - sp * h;
+            vt = if sp != T::ZERO { sub } else { vt };
+        }
+        v_pre[j] = vt;
+        let s = if EQ { vt >= h } else { vt > h };
+        let count = if s { T::ONE } else { T::ZERO };
+        y[j] = count;
+        let sub = vt - T::ONE * h;
+        v[j] = match RESET {
+            0 => {
+                if s {
+                    r
+                } else {
+                    vt
+                }
+            }
+            1 => {
+                if s {
+                    sub
+                } else {
+                    vt
+                }
+            }
+            _ => vt,
+        };
+        s_prev[j] = count;
+    }
+}
+
 /// Unrolled inputs kept at once by a convolution (elements); bounds the samples per product.
-const COLS_MAX: usize = 1 << 23;
+const COLS_MAX: usize = 1 << 18;
+/// Columns (samples x output positions) a convolution's product aims for at least.
+const PRODUCT_WIDTH: usize = 512;
 
 /// Convolution of `b` samples: sparse inputs event by event, the rest as matrix products.
 fn conv_step<T: Real>(c: &ConvK<T>, b: usize, x: &[T], y: &mut [T], scratch: &mut Vec<T>) {
@@ -757,14 +849,17 @@ fn conv_step<T: Real>(c: &ConvK<T>, b: usize, x: &[T], y: &mut [T], scratch: &mu
             dense.push(s);
         }
     }
-    let per = (COLS_MAX / (kk * pix).max(1)).clamp(1, dense.len().max(1));
+    // Enough samples per product that each packed weight panel serves at least PRODUCT_WIDTH
+    // columns, and no more unrolled inputs than COLS_MAX beyond that.
+    let per = (COLS_MAX / (kk * pix).max(1)).max(PRODUCT_WIDTH.div_ceil(pix.max(1))).clamp(1, dense.len().max(1));
     for group in dense.chunks(per) {
         conv_dense(c, group, x, y, scratch);
     }
 }
 
-/// A convolution input with fewer than 1/EVENT_FRACTION non-zero values runs event by event.
-const EVENT_FRACTION: usize = 2;
+/// A convolution input with fewer than 1/EVENT_FRACTION non-zero values runs event by event
+/// (measured: the unrolled product is faster from about 20% non-zero inputs on).
+pub const EVENT_FRACTION: usize = 5;
 
 /// One sample's convolution by scattering each non-zero input into the outputs whose window
 /// covers it, vectorised over output channels. Each output sums its taps in (ci, ky, kx)
@@ -853,8 +948,10 @@ fn conv_dense<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scra
     {
         let nb = which.len();
         let width = nb * pix;
-        scratch.clear();
-        scratch.resize(kk * width + co_g * width, T::ZERO);
+        // Every element is written below (unrolled inputs, then the product with beta = 0).
+        if scratch.len() < kk * width + co_g * width {
+            scratch.resize(kk * width + co_g * width, T::ZERO);
+        }
         let (cols, prod) = scratch.split_at_mut(kk * width);
         for grp in 0..c.groups {
             for s in 0..nb {
@@ -865,17 +962,33 @@ fn conv_dense<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scra
                     for ky in 0..kh {
                         for kx in 0..kw {
                             let row = &mut cols[((cil * kh + ky) * kw + kx) * width + s * pix..][..pix];
+                            // The outputs ox whose input ix = ox*s + kx*d - pad lies inside the row.
+                            let off = (kx * c.d[1]) as isize - c.pb[1] as isize;
+                            let sx = c.s[1] as isize;
+                            let lo = if off >= 0 { 0 } else { ((-off + sx - 1) / sx) as usize }.min(c.ow);
+                            let hi = if (c.iw as isize) <= off {
+                                0
+                            } else {
+                                (((c.iw as isize - off + sx - 1) / sx) as usize).min(c.ow)
+                            }
+                            .max(lo);
                             for oy in 0..c.oh {
                                 let iy = (oy * c.s[0] + ky * c.d[0]) as isize - c.pb[0] as isize;
                                 let dst = &mut row[oy * c.ow..(oy + 1) * c.ow];
                                 if iy < 0 || iy >= c.ih as isize {
-                                    dst.iter_mut().for_each(|v| *v = T::ZERO);
+                                    dst.fill(T::ZERO);
                                     continue;
                                 }
                                 let src = &plane[iy as usize * c.iw..(iy as usize + 1) * c.iw];
-                                for (ox, d) in dst.iter_mut().enumerate() {
-                                    let ix = (ox * c.s[1] + kx * c.d[1]) as isize - c.pb[1] as isize;
-                                    *d = if ix < 0 || ix >= c.iw as isize { T::ZERO } else { src[ix as usize] };
+                                dst[..lo].fill(T::ZERO);
+                                dst[hi..].fill(T::ZERO);
+                                let first = (lo as isize * sx + off) as usize;
+                                if sx == 1 {
+                                    dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
+                                } else {
+                                    for (d, &v) in dst[lo..hi].iter_mut().zip(src[first..].iter().step_by(c.s[1])) {
+                                        *d = v;
+                                    }
                                 }
                             }
                         }
@@ -934,6 +1047,7 @@ impl<T: Real> State<T> {
 fn neuron_params<T: Real>(op: &Op, n: usize, d: &Dialect) -> NeuronParams<T> {
     let c = crate::ir::neuron::coeffs(op, n, d).expect("neuron_params is called for neuron ops only");
     let to = |v: Vec<f64>| v.into_iter().map(T::of).collect::<Vec<T>>();
+    let no_leak_offset = c.v_leak.iter().all(|&v| T::of(v) == T::ZERO);
     NeuronParams {
         beta: to(c.beta),
         gain: to(c.gain),
@@ -942,5 +1056,6 @@ fn neuron_params<T: Real>(op: &Op, n: usize, d: &Dialect) -> NeuronParams<T> {
         v_reset: to(c.v_reset),
         syn: c.syn.map(|(a, g)| (to(a), to(g))),
         multi: false,
+        no_leak_offset,
     }
 }

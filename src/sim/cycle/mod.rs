@@ -17,6 +17,9 @@ use crate::hw::{Layer, Plan};
 use crate::ir::ResetMode;
 use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, at};
 
+mod kernels;
+mod pass;
+
 /// Activity and cost counters of one layer (sums over samples when aggregated).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct LayerCounters {
@@ -193,12 +196,24 @@ pub trait Tracer {
 
 /// Runs `steps` steps (at most the plan's T) on every sample.
 pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
-    let eng = Engine::new(plan);
-    // Each worker reuses one sample state (its buffers are reset per sample).
-    let samples: Vec<SampleResult> = (0..batch.n)
+    run_passes(plan, batch, steps, pass::samples_per_pass(plan, batch.n))
+}
+
+/// [`run`] with up to `samples_per_pass` samples side by side in each pass (what [`run`]
+/// chooses from the network's size); the results do not depend on it.
+pub fn run_passes(plan: &Plan, batch: &InputBatch, steps: usize, samples_per_pass: usize) -> BatchResult {
+    let cap = samples_per_pass.max(1);
+    let eng = Engine::new(plan, cap);
+    // Passes of up to `cap` samples run in parallel; each worker reuses one pass's buffers.
+    let starts: Vec<usize> = (0..batch.n).step_by(cap).collect();
+    let parts: Vec<Vec<SampleResult>> = starts
         .into_par_iter()
-        .map_init(|| SampleState::new(plan), |st, i| eng.sample_fast(st, batch, i, steps))
+        .map_init(
+            || pass::Pass::new(plan, cap),
+            |ps, first| eng.pass(ps, batch, first, cap.min(batch.n - first), steps),
+        )
         .collect();
+    let samples: Vec<SampleResult> = parts.into_iter().flatten().collect();
     let mut total = Counters::default();
     for s in &samples {
         total.add(&s.counters);
@@ -219,7 +234,8 @@ pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
     BatchResult { samples, outputs, total }
 }
 
-/// Runs one sample with a tracer attached.
+/// Runs one sample with a tracer attached, on the general path: every event scattered in
+/// the RTL's order, every neuron updated on its own (the fast path is checked against it).
 pub fn run_traced(
     plan: &Plan,
     batch: &InputBatch,
@@ -227,7 +243,7 @@ pub fn run_traced(
     steps: usize,
     tracer: &mut dyn Tracer,
 ) -> SampleResult {
-    Engine::new(plan).sample(&mut SampleState::new(plan), batch, sample, steps, Some(tracer))
+    Engine::new(plan, 1).sample(&mut SampleState::new(plan), batch, sample, steps, tracer)
 }
 
 fn out_shape(plan: &Plan) -> Vec<usize> {
@@ -251,12 +267,36 @@ enum Fast {
     DenseBinary { pos: Vec<u64>, words: usize },
     /// Binary convolution, one group: per (tap, word, output channel), the +1 weights over the
     /// input channels; and the valid taps of every input position.
-    ConvBinary { pos: Vec<u64>, words: usize, taps_at: Vec<u32> },
+    ConvBinary {
+        pos: Vec<u64>,
+        words: usize,
+        taps_at: Vec<u32>,
+        /// The weights as i16 [input channel][tap][output channel] for the per-event kernel
+        /// (empty when `ci * taps` might not fit i16).
+        w16: Vec<i16>,
+        table: TapTable,
+        /// For fewer than 64 input channels: the +1 weights of each output channel's whole
+        /// window, bit `tap * ci + c`, as [window word][output channel] (else empty).
+        win: Vec<u64>,
+    },
+    /// One-to-one weights expanded to one per neuron.
+    OneToOne(Vec<i64>),
+    /// Dense after a pre-pooling stage: row-major weights `wr[i * cols + j]`, and for every
+    /// source position the pooled positions whose window holds it
+    /// (`table[start[q]..start[q + 1]]`, as `py * pw + px`; `pooled = ph * pw`).
+    PoolDense {
+        wr: Vec<i32>,
+        table: Vec<u32>,
+        start: Vec<u32>,
+        pooled: usize,
+        /// Spike inputs keep every dot product within i32 (`cols * window * max |w|`).
+        fits32: bool,
+    },
     /// Column-major dense weights `w[j * n + i]`.
     DenseCols(Vec<i32>),
     /// Convolution weights as [input channel][tap][output channel of its group]: one
     /// contiguous run per event and tap (non-saturating layers, weights within i32).
-    ConvCols(Vec<i32>),
+    ConvCols { wt: Vec<i32>, table: TapTable },
     /// Other kinds use the plan's weights directly.
     Scatter,
 }
@@ -275,16 +315,40 @@ fn bits_of(n: usize, words: usize, mut plus: impl FnMut(usize, usize) -> bool, r
     v
 }
 
-/// Kernel taps that land inside the output, for every input position of a convolution
-/// projection (for the counters of the packed path).
-fn valid_tap_table(g: &ConvGeo) -> Vec<u32> {
-    let mut v = vec![0u32; g.ih * g.iw];
-    for y in 0..g.ih {
-        for x in 0..g.iw {
-            v[y * g.iw + x] = g.valid_targets(y, x) as u32;
+/// For every input position of a convolution, the kernel taps that land inside the output
+/// and where: `(tap, output position)` pairs in tap order, `ent[start[p]..start[p + 1]]`.
+struct TapTable {
+    start: Vec<u32>,
+    ent: Vec<(u32, u32)>,
+}
+
+impl TapTable {
+    fn new(g: &ConvGeo) -> Self {
+        let (mut start, mut ent) = (vec![0u32], vec![]);
+        for y in 0..g.ih {
+            for x in 0..g.iw {
+                for ky in 0..g.kh {
+                    let Some(oy) = g.target(0, y, ky) else { continue };
+                    for kx in 0..g.kw {
+                        let Some(ox) = g.target(1, x, kx) else { continue };
+                        ent.push(((ky * g.kw + kx) as u32, (oy * g.ow + ox) as u32));
+                    }
+                }
+                start.push(ent.len() as u32);
+            }
         }
+        TapTable { start, ent }
     }
-    v
+
+    #[inline(always)]
+    fn at(&self, p: usize) -> &[(u32, u32)] {
+        &self.ent[self.start[p] as usize..self.start[p + 1] as usize]
+    }
+
+    /// Valid taps per input position.
+    fn counts(&self) -> Vec<u32> {
+        self.start.windows(2).map(|w| w[1] - w[0]).collect()
+    }
 }
 
 /// Per-layer tables for the update pass (computed once per plan).
@@ -295,30 +359,57 @@ struct LayerPrep {
     coords: Vec<(u32, u32, u32)>,
     /// The layer has a per-neuron parameter ROM (counted as reads).
     param_rom: bool,
-    /// Parameters expanded to one value per neuron when they fit i32 (wider ones only occur
-    /// in pathological plans, which take the general path).
+    /// Parameters expanded to one value per neuron and repeated for every sample of a pass,
+    /// when they fit i32 (wider ones only occur in pathological plans, which take the
+    /// general path).
     thr_full: Vec<i32>,
     bias_full: Vec<i32>,
     bias_late_full: Vec<i32>,
     vreset_full: Vec<i32>,
-    /// Zeros, one per neuron (absent static state, the first step's late bias).
+    /// Per-neuron leak multipliers repeated for every sample of a pass (`Leak::Mul` with one
+    /// value per neuron), else empty.
+    leak_full: Vec<i64>,
+    /// Zeros, one per neuron and sample of a pass (absent static state, the first step's
+    /// late bias).
     zeros: Vec<i64>,
     zero32: Vec<i32>,
     /// Every parameter fits i32 (else the general update path is used).
     params_i32: bool,
-    /// The used slots' neurons in (row, lane) order, and where each row starts in it.
+    /// The update adds a static accumulation or a bias (else V = X).
+    extra: bool,
+    /// The used slots' neurons in (row, lane) order.
     order: Vec<u32>,
-    row_start: Vec<u32>,
+    /// Channels of each lane group (a row holds one lane group at one position):
+    /// `group_chans[group_start[g]..group_start[g + 1]]`.
+    group_chans: Vec<u32>,
+    group_start: Vec<u32>,
+    /// Row r holds neurons `r*lanes ..` (one position per channel, lane groups of
+    /// consecutive channels): a dense layer without groups.
+    contiguous: bool,
     /// The event each neuron emits.
     event_of: Vec<Event>,
+}
+
+/// How consumers read a layer's events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Lists {
+    /// Only as packed fired flags (binary dense consumers): no event list.
+    None,
+    /// As a list in any order (non-saturating consumers: sums do not depend on order).
+    Any,
+    /// As a list in the RTL's (row, lane) order (a saturating consumer clamps every write).
+    Ordered,
 }
 
 struct Engine<'p> {
     plan: &'p Plan,
     fast: Vec<Vec<Fast>>,
     prep: Vec<LayerPrep>,
+    /// How each layer's consumers read its events.
+    lists: Vec<Lists>,
 }
 
+/// One sample's state on the general path.
 struct SampleState {
     x: Vec<Vec<i64>>,
     s: Vec<Vec<i64>>,
@@ -327,9 +418,6 @@ struct SampleState {
     ev: Vec<Vec<Event>>,
     /// Event entries (rows with a spike) of each layer's current list.
     ev_entries: Vec<u64>,
-    /// Fired flags of each layer's last update (scratch of the fast update pass).
-    fired: Vec<Vec<u8>>,
-    scratch: Scratch,
     counters: Counters,
 }
 
@@ -342,20 +430,8 @@ impl SampleState {
             y: plan.layers.iter().map(|l| if l.kind.cuba() { vec![0; l.neurons()] } else { vec![] }).collect(),
             ev: vec![vec![]; nl],
             ev_entries: vec![0; nl],
-            fired: vec![vec![]; nl],
-            scratch: Scratch::default(),
-            counters: Counters::default(),
+            counters: Counters { layers: vec![LayerCounters::default(); nl], ..Default::default() },
         }
-    }
-
-    /// Ready for a new sample: zero state, no events, fresh counters (buffers kept).
-    fn reset(&mut self, plan: &Plan) {
-        for v in self.x.iter_mut().chain(self.s.iter_mut()).chain(self.y.iter_mut()) {
-            v.fill(0);
-        }
-        self.ev.iter_mut().for_each(Vec::clear);
-        self.ev_entries.fill(0);
-        self.counters = Counters { layers: vec![LayerCounters::default(); plan.layers.len()], ..Default::default() };
     }
 }
 
@@ -364,17 +440,21 @@ impl SampleState {
 struct Scratch {
     idx: Vec<u32>,
     bits: Vec<u64>,
+    planes: Vec<u64>,
     inmap: Vec<u64>,
     cnt: Vec<i64>,
     acc: Vec<u64>,
     res: Vec<i64>,
+    orbuf: Vec<u8>,
+    acc16: Vec<i16>,
+    cnt32: Vec<i32>,
 }
 
 /// Counts values of `v` outside `bits`-bit two's complement.
 fn out_of_range(v: &[i64], bits: u32) -> u64 {
     let hi = (1i64 << (bits - 1)) - 1;
     let lo = -(1i64 << (bits - 1));
-    v.iter().filter(|&&x| x > hi || x < lo).count() as u64
+    v.iter().map(|&x| u64::from(x > hi || x < lo)).sum()
 }
 
 #[inline]
@@ -433,8 +513,9 @@ fn pool_candidates(g: &PoolGeom, y: usize, x: usize, out: &mut Vec<Option<(usize
 }
 
 impl<'p> Engine<'p> {
-    fn new(plan: &'p Plan) -> Self {
-        let fast = plan
+    /// Prepares `plan` for passes of up to `cap` samples.
+    fn new(plan: &'p Plan, cap: usize) -> Self {
+        let fast: Vec<Vec<Fast>> = plan
             .layers
             .iter()
             .map(|l| {
@@ -464,7 +545,39 @@ impl<'p> Engine<'p> {
                                 }
                             }
                             let g = conv_geo(l, &p.kind).expect("a convolution");
-                            Fast::ConvBinary { pos, words, taps_at: valid_tap_table(&g) }
+                            let w16 = if ci * taps <= i16::MAX as usize {
+                                let mut w16 = vec![0i16; p.weights.values.len()];
+                                for o in 0..co {
+                                    for c in 0..*ci {
+                                        for tap in 0..taps {
+                                            w16[(c * taps + tap) * co + o] =
+                                                p.weights.values[(o * ci + c) * taps + tap] as i16;
+                                        }
+                                    }
+                                }
+                                w16
+                            } else {
+                                vec![]
+                            };
+                            let table = TapTable::new(&g);
+                            let win = if *ci < 64 && (taps * ci).div_ceil(64) <= kernels::WINDOW_WORDS {
+                                let ww = (taps * ci).div_ceil(64);
+                                let mut win = vec![0u64; ww * co];
+                                for o in 0..co {
+                                    for c in 0..*ci {
+                                        for tap in 0..taps {
+                                            if p.weights.values[(o * ci + c) * taps + tap] > 0 {
+                                                let b = tap * ci + c;
+                                                win[(b / 64) * co + o] |= 1 << (b % 64);
+                                            }
+                                        }
+                                    }
+                                }
+                                win
+                            } else {
+                                vec![]
+                            };
+                            Fast::ConvBinary { pos, words, taps_at: table.counts(), w16, table, win }
                         }
                         (ProjKind::Conv { ci, kh, kw, groups, .. }, None)
                             if !l.saturate && p.weights.values.iter().all(|&w| i32::try_from(w).is_ok()) =>
@@ -481,9 +594,33 @@ impl<'p> Engine<'p> {
                                     }
                                 }
                             }
-                            Fast::ConvCols(wt)
+                            let g = conv_geo(l, &p.kind).expect("a convolution");
+                            Fast::ConvCols { wt, table: TapTable::new(&g) }
                         }
-                        (ProjKind::Dense { cols }, _) => {
+                        (ProjKind::OneToOne, None) if !l.saturate => {
+                            Fast::OneToOne((0..l.neurons()).map(|i| p.weights.at(i)).collect())
+                        }
+                        (ProjKind::Dense { cols }, Some(g))
+                            if !l.saturate && p.weights.values.iter().all(|&w| i32::try_from(w).is_ok()) =>
+                        {
+                            let wr = p.weights.values.iter().map(|&w| w as i32).collect();
+                            let [_, sh, sw] = p.src_shape;
+                            let (mut table, mut start, mut cands) = (vec![], vec![0u32], vec![]);
+                            for y in 0..sh {
+                                for x in 0..sw {
+                                    pool_candidates(g, y, x, &mut cands);
+                                    table.extend(cands.iter().flatten().map(|&(a, b)| (a * g.out[1] + b) as u32));
+                                    start.push(table.len() as u32);
+                                }
+                            }
+                            let wmax = p.weights.values.iter().map(|w| w.unsigned_abs()).max().unwrap_or(0);
+                            let fits32 = (*cols as u64)
+                                .checked_mul((g.k[0] * g.k[1]) as u64)
+                                .and_then(|v| v.checked_mul(wmax))
+                                .is_some_and(|v| v < i32::MAX as u64);
+                            Fast::PoolDense { wr, table, start, pooled: g.out[0] * g.out[1], fits32 }
+                        }
+                        (ProjKind::Dense { cols }, _) if p.weights.values.iter().all(|&w| i32::try_from(w).is_ok()) => {
                             let n = l.neurons();
                             let mut w = vec![0i32; n * cols];
                             for i in 0..n {
@@ -498,6 +635,7 @@ impl<'p> Engine<'p> {
                     .collect()
             })
             .collect();
+        let cap = cap.max(1);
         let prep = plan
             .layers
             .iter()
@@ -520,14 +658,30 @@ impl<'p> Engine<'p> {
                 let fits32 = |v: &[i64]| v.iter().all(|&x| i32::try_from(x).is_ok());
                 let params_i32 = [&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset].iter().all(|v| fits32(v));
                 let expand = |v: &[i64]| {
-                    if params_i32 { (0..n).map(|i| at(v, i) as i32).collect::<Vec<i32>>() } else { vec![] }
+                    if params_i32 { (0..n * cap).map(|i| at(v, i % n) as i32).collect::<Vec<i32>>() } else { vec![] }
+                };
+                let leak_full = match &l.leak {
+                    Leak::Mul { b } if b.len() > 1 => (0..n * cap).map(|i| b[i % n]).collect(),
+                    _ => vec![],
                 };
                 let order: Vec<u32> = slots.iter().copied().filter(|&s| s != u32::MAX).collect();
-                let mut row_start = vec![0u32];
-                for row in slots.chunks(l.lanes) {
-                    let used = row.iter().filter(|&&s| s != u32::MAX).count() as u32;
-                    row_start.push(row_start.last().copied().unwrap_or(0) + used);
+                let (mut group_chans, mut group_start) = (vec![], vec![0u32]);
+                for g in 0..l.lane_groups() {
+                    group_chans.extend((0..l.lanes).filter_map(|lane| l.channel_of(g, lane)).map(|c| c as u32));
+                    group_start.push(group_chans.len() as u32);
                 }
+                let contiguous = pos == 1 && order.iter().enumerate().all(|(i, &o)| o as usize == i) && {
+                    let mut r = 0;
+                    let mut ok = true;
+                    for (g, w) in group_start.windows(2).enumerate() {
+                        ok &= group_chans[w[0] as usize..w[1] as usize]
+                            .iter()
+                            .enumerate()
+                            .all(|(i, &c)| c as usize == g * l.lanes + i);
+                        r = w[1] as usize;
+                    }
+                    ok && r == n
+                };
                 let event_of = coords.iter().map(|&(c, y, x)| (c as usize, y as usize, x as usize, 1i64)).collect();
                 LayerPrep {
                     slots,
@@ -537,85 +691,68 @@ impl<'p> Engine<'p> {
                     bias_full: expand(&pr.bias),
                     bias_late_full: expand(&pr.bias_late),
                     vreset_full: expand(&pr.vreset),
-                    zeros: vec![0; n],
-                    zero32: vec![0; n],
+                    leak_full,
+                    zeros: vec![0; n * cap],
+                    zero32: vec![0; n * cap],
                     params_i32,
+                    extra: l.s_bits > 0 || pr.bias.iter().chain(&pr.bias_late).any(|&b| b != 0),
                     order,
-                    row_start,
+                    group_chans,
+                    group_start,
+                    contiguous,
                     event_of,
                 }
             })
             .collect();
-        Engine { plan, fast, prep }
-    }
-
-    fn input_events(&self, batch: &InputBatch, i: usize, t: usize) -> Vec<Event> {
-        let inp = &self.plan.input;
-        let [_, h, w] = inp.shape;
-        batch
-            .at(i, t)
-            .iter()
-            .enumerate()
-            .filter_map(|(j, &x)| {
-                if x == 0.0 {
-                    return None;
+        let mut lists = vec![Lists::None; plan.layers.len()];
+        for (k, l) in plan.layers.iter().enumerate() {
+            for (pi, p) in l.projections.iter().enumerate() {
+                if let Source::Layer(src) = p.source {
+                    let need = if l.saturate {
+                        Lists::Ordered
+                    } else if matches!(
+                        fast[k][pi],
+                        Fast::DenseBinary { .. } | Fast::ConvBinary { .. } | Fast::OneToOne(_)
+                    ) {
+                        Lists::None
+                    } else {
+                        Lists::Any
+                    };
+                    lists[src] = lists[src].max(need);
                 }
-                let q = inp.quantise(x);
-                (q != 0).then(|| (j / (h * w), (j / w) % h, j % w, q))
-            })
-            .collect()
-    }
-
-    /// One sample without a tracer, compiled for the widest vector extensions the CPU has
-    /// (checked at run time; the results are the same integers on every path).
-    fn sample_fast(&self, st: &mut SampleState, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512vpopcntdq")
-                && std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("bmi2")
-                && std::arch::is_x86_feature_detected!("popcnt")
-            {
-                // SAFETY: every feature the function is compiled for was detected above.
-                return unsafe { self.sample_avx512(st, batch, i, steps) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("bmi2")
-                && std::arch::is_x86_feature_detected!("popcnt")
-            {
-                // SAFETY: as above.
-                return unsafe { self.sample_avx2(st, batch, i, steps) };
             }
         }
-        self.sample(st, batch, i, steps, None)
+        Engine { plan, fast, prep, lists }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vpopcntdq,avx2,bmi2,popcnt")]
-    fn sample_avx512(&self, st: &mut SampleState, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
-        self.sample(st, batch, i, steps, None)
+    /// Sample `i`'s input events of step `t` (non-zero quantised values in C order) into `out`.
+    fn input_events(&self, batch: &InputBatch, i: usize, t: usize, out: &mut Vec<Event>) {
+        let inp = &self.plan.input;
+        let [_, h, w] = inp.shape;
+        out.clear();
+        for (j, &x) in batch.at(i, t).iter().enumerate() {
+            if x == 0.0 {
+                continue;
+            }
+            let q = inp.quantise(x);
+            if q != 0 {
+                out.push((j / (h * w), (j / w) % h, j % w, q));
+            }
+        }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,bmi2,popcnt")]
-    fn sample_avx2(&self, st: &mut SampleState, batch: &InputBatch, i: usize, steps: usize) -> SampleResult {
-        self.sample(st, batch, i, steps, None)
-    }
-
-    #[inline(always)]
+    /// One sample on the general path (see [`run_traced`]).
     fn sample(
         &self,
         st: &mut SampleState,
         batch: &InputBatch,
         i: usize,
         steps: usize,
-        mut tracer: Option<&mut dyn Tracer>,
+        tracer: &mut dyn Tracer,
     ) -> SampleResult {
         let plan = self.plan;
         let steps = steps.min(plan.timesteps);
         let nl = plan.layers.len();
-        st.reset(plan);
         let out_l = plan.output.layer;
         let out_n = plan.layers[out_l].neurons();
         let mut raw = Vec::with_capacity(steps * out_n);
@@ -624,9 +761,10 @@ impl<'p> Engine<'p> {
         st.counters.control_cycles += schedule::START;
         let mut in_ev: Vec<Event> = vec![];
         let mut counts = vec![0i64; out_n];
+        let mut out = vec![0i64; out_n];
         for t in 0..steps {
             if t == 0 || plan.input.per_step {
-                in_ev = self.input_events(batch, i, t);
+                self.input_events(batch, i, t, &mut in_ev);
                 let c = schedule::load_cycles(plan);
                 cyc += c;
                 st.counters.load_cycles += c;
@@ -660,8 +798,16 @@ impl<'p> Engine<'p> {
                         st.counters.layers[s].event_reads += st.ev_entries[s];
                     }
                     let (ops0, w0) = (st.counters.layers[k].synaptic_ops, st.counters.layers[k].weight_reads);
-                    self.accumulate(k, pi, &events, st);
-                    self.check_after_acc(k, pi, st);
+                    {
+                        let SampleState { x, s, y, counters, .. } = st;
+                        let cnt = &mut counters.layers[k];
+                        count_phase(l, p, events.len() as u64, cnt);
+                        let (dst, bits) = target_state(l, p, &mut x[k], &mut s[k], &mut y[k]);
+                        self.scatter(k, pi, &events, dst, bits, cnt);
+                        if !l.saturate {
+                            cnt.overflows += out_of_range(dst, bits);
+                        }
+                    }
                     let lc = &mut st.counters.layers[k];
                     if lc.proj_synaptic_ops.len() < l.projections.len() {
                         lc.proj_synaptic_ops.resize(l.projections.len(), 0);
@@ -679,9 +825,22 @@ impl<'p> Engine<'p> {
                 cyc += c;
                 st.counters.layers[k].cycles += c;
                 st.counters.layers[k].update_passes += 1;
-                let spikes_out = self.update(k, t, last, st, upd_start, &mut tracer);
+                let SampleState { x, s, y, counters, ev, ev_entries } = st;
+                let o: &mut [i64] = if k == out_l { &mut out } else { &mut [] };
+                let mut events = std::mem::take(&mut ev[k]);
+                ev_entries[k] = self.update(
+                    k,
+                    t,
+                    last,
+                    (&mut x[k], &mut s[k], &mut y[k]),
+                    &mut counters.layers[k],
+                    &mut events,
+                    o,
+                    Some((upd_start, &mut *tracer)),
+                );
+                ev[k] = events;
                 if k == out_l {
-                    raw.extend_from_slice(&spikes_out);
+                    raw.extend_from_slice(&out);
                 }
             }
             let c = schedule::out_cycles(plan);
@@ -699,9 +858,7 @@ impl<'p> Engine<'p> {
                 }
                 if decided(&counts, (steps - 1 - t) as i64) {
                     step_end.push(cyc);
-                    if let Some(tr) = tracer.as_deref_mut() {
-                        tr.step(cyc, t);
-                    }
+                    tracer.step(cyc, t);
                     // The RTL clears every state memory before done.
                     let clear = schedule::clear_cycles(plan);
                     cyc += clear;
@@ -710,9 +867,7 @@ impl<'p> Engine<'p> {
                 }
             }
             step_end.push(cyc);
-            if let Some(tr) = tracer.as_deref_mut() {
-                tr.step(cyc, t);
-            }
+            tracer.step(cyc, t);
         }
         cyc += schedule::DONE;
         st.counters.control_cycles += schedule::DONE;
@@ -720,63 +875,8 @@ impl<'p> Engine<'p> {
         SampleResult { raw, counters: std::mem::take(&mut st.counters), step_end_cycles: step_end }
     }
 
-    /// One ACC phase: adds projection `pi`'s contributions of `events` into layer `k`.
-    #[inline(always)]
-    fn accumulate(&self, k: usize, pi: usize, events: &[Event], st: &mut SampleState) {
-        let plan = self.plan;
-        let l = &plan.layers[k];
-        let p = &l.projections[pi];
-        let bpe = beats_per_event(l, p);
-        let ne = events.len() as u64;
-        {
-            let cnt = &mut st.counters.layers[k];
-            cnt.events_in += ne;
-            cnt.beats += bpe * ne;
-            cnt.weight_reads += if weight_memory(l, p) { bpe * ne } else { 0 };
-        }
-        let bits = if p.target == AccTarget::Static {
-            l.s_bits
-        } else if l.kind.cuba() {
-            l.y_bits
-        } else {
-            l.v_bits
-        };
-        let SampleState { x, s, y, counters, scratch, .. } = st;
-        let dst: &mut Vec<i64> = match p.target {
-            AccTarget::Static => &mut s[k],
-            AccTarget::Dynamic if l.kind.cuba() => &mut y[k],
-            AccTarget::Dynamic => &mut x[k],
-        };
-        let cnt = &mut counters.layers[k];
-        let shift = p.shift;
-        let [_, sh, sw] = p.src_shape;
-        match (&p.kind, &self.fast[k][pi]) {
-            (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }) => {
-                dense_binary(events, (sh, sw), pos, *words, shift, dst, scratch);
-                cnt.synaptic_ops += ne * l.neurons() as u64;
-                cnt.state_reads += bpe * ne;
-                cnt.state_writes += bpe * ne;
-            }
-            (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at }) if events.iter().all(|e| e.3 == 1) => {
-                let geo = conv_geo(l, &p.kind).expect("a convolution");
-                conv_binary(events, &geo, pos, *words, shift, dst, scratch);
-                let valid: u64 = events.iter().map(|&(_, yy, xx, _)| u64::from(taps_at[yy * geo.iw + xx])).sum();
-                cnt.synaptic_ops += valid * geo.co as u64;
-                cnt.state_reads += valid * l.ncg as u64;
-                cnt.state_writes += valid * l.ncg as u64;
-            }
-            (ProjKind::Conv { ci, groups, .. }, Fast::ConvCols(wt)) => {
-                let geo = conv_geo(l, &p.kind).expect("a convolution");
-                let valid = conv_cols(events, &geo, ci / groups, l.shape[0] / groups, wt, shift, dst, scratch);
-                cnt.synaptic_ops += valid * (l.shape[0] / groups) as u64;
-                cnt.state_reads += valid * l.ncg as u64;
-                cnt.state_writes += valid * l.ncg as u64;
-            }
-            _ => self.scatter(k, pi, events, dst, bits, cnt),
-        }
-    }
-
-    /// The per-event path, in the RTL's order (saturating layers, general weights).
+    /// The per-event path, in the RTL's order (saturating layers, general weights). Counts
+    /// synaptic operations and state accesses per valid target.
     #[inline(always)]
     fn scatter(&self, k: usize, pi: usize, events: &[Event], dst: &mut [i64], bits: u32, cnt: &mut LayerCounters) {
         let l = &self.plan.layers[k];
@@ -890,64 +990,30 @@ impl<'p> Engine<'p> {
         }
     }
 
-    /// Checks the target state of projection `pi` after its phase (non-saturating layers).
-    fn check_after_acc(&self, k: usize, pi: usize, st: &mut SampleState) {
-        let l = &self.plan.layers[k];
-        if l.saturate {
-            return;
-        }
-        let p = &l.projections[pi];
-        let (v, bits) = match p.target {
-            AccTarget::Static => (&st.s[k], l.s_bits),
-            AccTarget::Dynamic if l.kind.cuba() => (&st.y[k], l.y_bits),
-            AccTarget::Dynamic => (&st.x[k], l.v_bits),
-        };
-        st.counters.layers[k].overflows += out_of_range(v, bits);
-    }
-
-    /// The update pass of layer `k` at step `t`; returns the layer's per-neuron output when it
-    /// is the output layer (spikes or V), else an empty vector.
+    /// The general update pass of layer `k` at step `t` on one sample's state `(x, s, y)`,
+    /// neuron by neuron in (row, lane) order: writes the events into `events` in the RTL's
+    /// order and the layer's per-neuron output (spikes or V) into `out` when it is not empty;
+    /// returns the event entries. The tracer gets the update's start cycle and every neuron.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn update(
         &self,
         k: usize,
         t: usize,
         last: bool,
-        st: &mut SampleState,
-        start: u64,
-        tracer: &mut Option<&mut dyn Tracer>,
-    ) -> Vec<i64> {
+        (x, s, y): (&mut [i64], &mut [i64], &mut [i64]),
+        cnt: &mut LayerCounters,
+        events: &mut Vec<Event>,
+        out: &mut [i64],
+        mut tracer: Option<(u64, &mut dyn Tracer)>,
+    ) -> u64 {
         let plan = self.plan;
         let l = &plan.layers[k];
-        if !l.saturate
-            && !l.kind.cuba()
-            && tracer.is_none()
-            && self.prep[k].params_i32
-            && (l.spiking() || k != plan.output.layer)
-        {
-            let p = plan.rules.leak_bits();
-            return match &l.leak {
-                Leak::Zero => self.update_plain(k, t, last, st, |_, _| 0),
-                Leak::One => self.update_plain(k, t, last, st, |x, _| x),
-                Leak::Shift { k: sh } => {
-                    let sh = *sh;
-                    self.update_plain(k, t, last, st, move |x, _| x - (x >> sh))
-                }
-                Leak::Mul { b } if b.len() == 1 => {
-                    let b = b[0] as i128;
-                    self.update_plain(k, t, last, st, move |x, _| ((x as i128 * b + (1i128 << (p - 1))) >> p) as i64)
-                }
-                Leak::Mul { b } => self
-                    .update_plain(k, t, last, st, |x, i| ((x as i128 * b[i] as i128 + (1i128 << (p - 1))) >> p) as i64),
-            };
-        }
         let prep = &self.prep[k];
         let pr = &l.params;
         let p = plan.rules.leak_bits();
-        let is_out = k == plan.output.layer;
+        let is_out = !out.is_empty();
         let n = l.neurons();
-        let mut out = if is_out { vec![0i64; n] } else { vec![] };
-        let mut events = std::mem::take(&mut st.ev[k]);
         events.clear();
         let spiking = l.spiking();
         let sat = l.saturate;
@@ -955,8 +1021,6 @@ impl<'p> Engine<'p> {
         let has_s = l.s_bits > 0;
         let undecayed = spiking && plan.reset == ResetMode::SubtractUndecayed;
         let (fire_eq, reset) = (plan.fire_on_equal, plan.reset);
-        let SampleState { x, s, y, counters, ev_entries, .. } = st;
-        let cnt = &mut counters.layers[k];
         let late = t > 0;
         let mut entries = 0u64;
         for row in 0..l.rows {
@@ -969,21 +1033,20 @@ impl<'p> Engine<'p> {
                 }
                 let i = slot as usize;
                 let mut sc = 0u64;
-                let st_val = if has_s { s[k][i] } else { 0 };
+                let st_val = if has_s { s[i] } else { 0 };
                 let mut v;
                 if cuba {
-                    let mut cur =
-                        y[k][i] + st_val + at(&pr.syn_bias, i) + if late { at(&pr.syn_bias_late, i) } else { 0 };
+                    let mut cur = y[i] + st_val + at(&pr.syn_bias, i) + if late { at(&pr.syn_bias_late, i) } else { 0 };
                     if sat {
                         cur = clamp(cur, l.y_bits, &mut sc);
                     } else if !fits(cur, l.y_bits) {
                         cnt.overflows += 1;
                     }
                     let sl = l.syn_leak.as_ref().expect("cuba layers have a synaptic leak");
-                    y[k][i] = if last { 0 } else { leak(sl, cur, p, i) };
-                    v = x[k][i] + cur + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
+                    y[i] = if last { 0 } else { leak(sl, cur, p, i) };
+                    v = x[i] + cur + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
                 } else {
-                    v = x[k][i] + st_val + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
+                    v = x[i] + st_val + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
                 }
                 if sat {
                     v = clamp(v, l.v_bits, &mut sc);
@@ -1006,9 +1069,9 @@ impl<'p> Engine<'p> {
                 } else if !fits(next, l.v_bits) {
                     cnt.overflows += 1;
                 }
-                x[k][i] = if last { 0 } else { next };
+                x[i] = if last { 0 } else { next };
                 if has_s && last {
-                    s[k][i] = 0;
+                    s[i] = 0;
                 }
                 cnt.saturations += sc;
                 if spike {
@@ -1019,8 +1082,8 @@ impl<'p> Engine<'p> {
                 if is_out {
                     out[i] = if spiking { i64::from(spike) } else { v };
                 }
-                if let Some(tr) = tracer.as_deref_mut() {
-                    tr.neuron(start + schedule::UPD_HEAD + schedule::UPD_TAIL + row as u64, k, i, v, spike);
+                if let Some((start, tr)) = tracer.as_mut() {
+                    tr.neuron(*start + schedule::UPD_HEAD + schedule::UPD_TAIL + row as u64, k, i, v, spike);
                 }
             }
             if mask != 0 {
@@ -1029,104 +1092,13 @@ impl<'p> Engine<'p> {
             }
         }
         cnt.event_writes += entries;
-        ev_entries[k] = entries;
         cnt.neuron_updates += n as u64;
         cnt.state_reads += l.rows as u64;
         cnt.state_writes += l.rows as u64;
         if prep.param_rom {
             cnt.param_reads += l.rows as u64;
         }
-        st.ev[k] = events;
-        out
-    }
-}
-
-impl Engine<'_> {
-    /// The update pass of a non-saturating, non-current-based layer without a tracer: the
-    /// same arithmetic as [`Engine::update`], in two passes. The first runs over the neurons
-    /// in index order without data-dependent branches (it vectorises) and records which
-    /// fired; the second emits the events in the RTL's (row, lane) order.
-    #[inline(always)]
-    fn update_plain(
-        &self,
-        k: usize,
-        t: usize,
-        last: bool,
-        st: &mut SampleState,
-        leak: impl Fn(i64, usize) -> i64 + Copy,
-    ) -> Vec<i64> {
-        let plan = self.plan;
-        let l = &plan.layers[k];
-        let prep = &self.prep[k];
-        let n = l.neurons();
-        let spiking = l.spiking();
-        let mut fired = std::mem::take(&mut st.fired[k]);
-        fired.resize(n, 0);
-        let zeros = &prep.zeros[..n];
-        let xk = &mut st.x[k][..n];
-        let stat: &[i64] = if l.s_bits > 0 { &st.s[k][..n] } else { zeros };
-        let params = UpdParams {
-            thr: &prep.thr_full[..n],
-            bias: &prep.bias_full[..n],
-            bias_late: if t > 0 { &prep.bias_late_full[..n] } else { &prep.zero32[..n] },
-            vreset: &prep.vreset_full[..n],
-            hi: (1i64 << (l.v_bits - 1)) - 1,
-            lo: -(1i64 << (l.v_bits - 1)),
-            spiking,
-        };
-        let fired_s = &mut fired[..n];
-        let overflows = match (plan.reset, plan.fire_on_equal) {
-            (ResetMode::Zero, false) => upd_core::<0, false>(xk, stat, &params, fired_s, leak),
-            (ResetMode::Zero, true) => upd_core::<0, true>(xk, stat, &params, fired_s, leak),
-            (ResetMode::Subtract, false) => upd_core::<1, false>(xk, stat, &params, fired_s, leak),
-            (ResetMode::Subtract, true) => upd_core::<1, true>(xk, stat, &params, fired_s, leak),
-            (ResetMode::SubtractUndecayed, false) => upd_core::<2, false>(xk, stat, &params, fired_s, leak),
-            (ResetMode::SubtractUndecayed, true) => upd_core::<2, true>(xk, stat, &params, fired_s, leak),
-        };
-        if last {
-            xk.fill(0);
-            if l.s_bits > 0 {
-                st.s[k].fill(0);
-            }
-        }
-        // Non-spiking output layers take the general path (they output V, not flags).
-        let out = if k == plan.output.layer { fired.iter().map(|&f| i64::from(f)).collect() } else { vec![] };
-        let mut events = std::mem::take(&mut st.ev[k]);
-        events.clear();
-        let mut entries = 0u64;
-        if spiking {
-            // Branch-free in (row, lane) order: every used slot writes its neuron index and the
-            // length advances only by the fired flag; the events are then read off the indices.
-            let idx = &mut st.scratch.idx;
-            idx.clear();
-            idx.resize(n, 0);
-            let mut len = 0usize;
-            for r in prep.row_start.windows(2) {
-                let mut any = 0u8;
-                for &i in &prep.order[r[0] as usize..r[1] as usize] {
-                    let f = fired[i as usize];
-                    idx[len] = i;
-                    len += usize::from(f);
-                    any |= f;
-                }
-                entries += u64::from(any);
-            }
-            events.extend(idx[..len].iter().map(|&i| prep.event_of[i as usize]));
-        }
-        let cnt = &mut st.counters.layers[k];
-        cnt.overflows += overflows;
-        cnt.spikes += events.len() as u64;
-        cnt.event_writes += entries;
-        st.ev_entries[k] = entries;
-        cnt.neuron_updates += n as u64;
-        cnt.state_reads += l.rows as u64;
-        cnt.state_writes += l.rows as u64;
-        if prep.param_rom {
-            cnt.param_reads += l.rows as u64;
-        }
-        st.ev[k] = events;
-        st.fired[k] = fired;
-        out
+        entries
     }
 }
 
@@ -1141,23 +1113,25 @@ struct UpdParams<'a> {
     spiking: bool,
 }
 
-/// The branch-free neuron update: V = x + static + biases, fire, reset (`RESET`: 0 zero,
-/// 1 subtract, 2 subtract-undecayed), decay; writes the next x and the fired flags and
-/// returns the number of values outside the membrane width.
+/// The branch-free neuron update: V = x + static + biases (`EXTRA`; else every term is 0),
+/// fire, reset (`RESET`: 0 zero, 1 subtract, 2 subtract-undecayed), decay; writes the next x,
+/// the fired flags and (`OVF`) per neuron the number of values outside the membrane width
+/// (`ovf`), and returns their sum.
 #[inline(always)]
-fn upd_core<const RESET: u8, const EQ: bool>(
+fn upd_core<const RESET: u8, const EQ: bool, const EXTRA: bool, const OVF: bool>(
     x: &mut [i64],
     stat: &[i64],
     p: &UpdParams,
     fired: &mut [u8],
+    ovf: &mut [u8],
     leak: impl Fn(i64, usize) -> i64,
 ) -> u64 {
     let n = x.len();
-    let (stat, thr, bias, bl, vr, fired) =
-        (&stat[..n], &p.thr[..n], &p.bias[..n], &p.bias_late[..n], &p.vreset[..n], &mut fired[..n]);
+    let (stat, thr, bias, bl, vr, fired, ovf) =
+        (&stat[..n], &p.thr[..n], &p.bias[..n], &p.bias_late[..n], &p.vreset[..n], &mut fired[..n], &mut ovf[..n]);
     let mut overflows = 0u64;
     for i in 0..n {
-        let v = x[i] + stat[i] + i64::from(bias[i]) + i64::from(bl[i]);
+        let v = if EXTRA { x[i] + stat[i] + i64::from(bias[i]) + i64::from(bl[i]) } else { x[i] };
         let th = i64::from(thr[i]);
         let spike = p.spiking & if EQ { v >= th } else { v > th };
         let vhat = match RESET {
@@ -1175,11 +1149,40 @@ fn upd_core<const RESET: u8, const EQ: bool>(
         if RESET == 2 {
             next -= if spike { th } else { 0 };
         }
-        overflows += u64::from(v > p.hi || v < p.lo) + u64::from(next > p.hi || next < p.lo);
+        let o = u8::from(v > p.hi || v < p.lo) + u8::from(next > p.hi || next < p.lo);
+        overflows += u64::from(o);
+        if OVF {
+            ovf[i] = o;
+        }
         x[i] = next;
         fired[i] = u8::from(spike);
     }
     overflows
+}
+
+/// Counts an ACC phase's events, beats and weight reads (the same for every kernel).
+#[inline(always)]
+fn count_phase(l: &Layer, p: &Projection, ne: u64, cnt: &mut LayerCounters) {
+    let bpe = beats_per_event(l, p);
+    cnt.events_in += ne;
+    cnt.beats += bpe * ne;
+    cnt.weight_reads += if weight_memory(l, p) { bpe * ne } else { 0 };
+}
+
+/// The state projection `p` of layer `l` accumulates into, and its width.
+#[inline(always)]
+fn target_state<'a>(
+    l: &Layer,
+    p: &Projection,
+    x: &'a mut [i64],
+    s: &'a mut [i64],
+    y: &'a mut [i64],
+) -> (&'a mut [i64], u32) {
+    match p.target {
+        AccTarget::Static => (s, l.s_bits),
+        AccTarget::Dynamic if l.kind.cuba() => (y, l.y_bits),
+        AccTarget::Dynamic => (x, l.v_bits),
+    }
 }
 
 /// True when the projection reads a weight memory word per beat.
@@ -1205,7 +1208,7 @@ pub fn decided(counts: &[i64], remaining: i64) -> bool {
 #[inline(always)]
 fn dense_binary(
     events: &[Event],
-    shape: (usize, usize),
+    (sh, sw): (usize, usize),
     pos: &[u64],
     words: usize,
     shift: u32,
@@ -1213,8 +1216,6 @@ fn dense_binary(
     scratch: &mut Scratch,
 ) {
     if events.iter().all(|e| e.3 == 1) {
-        // Spikes: one plane, `2*popcount(row & in) - |in|` per row.
-        let (sh, sw) = shape;
         let bits = &mut scratch.bits;
         bits.clear();
         bits.resize(words, 0);
@@ -1222,59 +1223,71 @@ fn dense_binary(
             let j = (c * sh + yy) * sw + xx;
             bits[j / 64] |= 1 << (j % 64);
         }
-        let total = events.len() as i64;
-        for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
-            let pc: i64 = row.iter().zip(bits.iter()).map(|(a, b)| (a & b).count_ones() as i64).sum();
-            *d += (2 * pc - total) << shift;
-        }
+        dense_bits(bits, events.len() as i64, pos, words, shift, dst);
         return;
     }
-    dense_binary_body(events, shape, pos, words, shift, dst)
-}
-
-#[inline(always)]
-fn dense_binary_body(
-    events: &[Event],
-    (sh, sw): (usize, usize),
-    pos: &[u64],
-    words: usize,
-    shift: u32,
-    dst: &mut [i64],
-) {
-    // Planes: (coefficient, bits, number of set bits).
-    let mut planes: Vec<(i64, Vec<u64>, i64)> = vec![];
-    let plane = |coef: i64, j: usize, planes: &mut Vec<(i64, Vec<u64>, i64)>| {
-        let idx = match planes.iter().position(|p| p.0 == coef) {
-            Some(i) => i,
-            None => {
-                planes.push((coef, vec![0u64; words], 0));
-                planes.len() - 1
-            }
-        };
-        let p = &mut planes[idx];
-        p.1[j / 64] |= 1 << (j % 64);
-        p.2 += 1;
-    };
+    // Plane 2*b + (value < 0) holds the inputs whose |value| has bit b set.
+    let planes = &mut scratch.planes;
+    planes.clear();
+    planes.resize(128 * words, 0);
+    let mut totals = [0i64; 128];
+    let mut used = 0u128;
     for &(c, yy, xx, v) in events {
         let j = (c * sh + yy) * sw + xx;
-        let (sign, mut mag) = if v < 0 { (-1i64, v.unsigned_abs()) } else { (1i64, v as u64) };
-        let mut b = 0;
+        let neg = usize::from(v < 0);
+        let mut mag = v.unsigned_abs();
         while mag != 0 {
-            if mag & 1 == 1 {
-                plane(sign << b, j, &mut planes);
-            }
-            mag >>= 1;
-            b += 1;
+            let b = mag.trailing_zeros() as usize;
+            let pl = 2 * b + neg;
+            planes[pl * words + j / 64] |= 1 << (j % 64);
+            totals[pl] += 1;
+            used |= 1 << pl;
+            mag &= mag - 1;
         }
     }
-    for (i, d) in dst.iter_mut().enumerate() {
-        let row = &pos[i * words..(i + 1) * words];
-        let mut acc = 0i64;
-        for (coef, bits, total) in &planes {
+    // Plane by plane, every row: a popcount per row and word, vectorised over the rows.
+    while used != 0 {
+        let pl = used.trailing_zeros() as usize;
+        used &= used - 1;
+        let bits = &planes[pl * words..(pl + 1) * words];
+        let coef = if pl % 2 == 1 { -(1i64 << (pl / 2)) } else { 1i64 << (pl / 2) };
+        let total = totals[pl];
+        for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
             let pc: i64 = row.iter().zip(bits).map(|(a, b)| (a & b).count_ones() as i64).sum();
-            acc += coef * (2 * pc - total);
+            *d += (coef * (2 * pc - total)) << shift;
         }
-        *d += acc << shift;
+    }
+}
+
+/// Binary dense accumulation of spikes given as a bitset over the columns (`total` set
+/// bits): `2*popcount(row & in) - |in|` per row.
+#[inline(always)]
+fn dense_bits(bits: &[u64], total: i64, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+    match words {
+        1 => dense_bits_n::<1>(bits, total, pos, shift, dst),
+        2 => dense_bits_n::<2>(bits, total, pos, shift, dst),
+        3 => dense_bits_n::<3>(bits, total, pos, shift, dst),
+        4 => dense_bits_n::<4>(bits, total, pos, shift, dst),
+        _ => {
+            let bits = &bits[..words];
+            for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
+                let pc: i64 = row.iter().zip(bits).map(|(a, b)| (a & b).count_ones() as i64).sum();
+                *d += (2 * pc - total) << shift;
+            }
+        }
+    }
+}
+
+/// [`dense_bits`] for rows of `W` words.
+#[inline(always)]
+fn dense_bits_n<const W: usize>(bits: &[u64], total: i64, pos: &[u64], shift: u32, dst: &mut [i64]) {
+    let bits: &[u64; W] = bits[..W].try_into().expect("W words");
+    for (d, row) in dst.iter_mut().zip(pos.chunks_exact(W)) {
+        let mut pc = 0u32;
+        for w in 0..W {
+            pc += (row[w] & bits[w]).count_ones();
+        }
+        *d += (2 * i64::from(pc) - total) << shift;
     }
 }
 
@@ -1320,13 +1333,6 @@ impl ConvGeo {
         (n >= 0 && (n as usize).is_multiple_of(self.stride[d]) && (n as usize / self.stride[d]) < out)
             .then(|| n as usize / self.stride[d])
     }
-
-    /// Kernel taps of an input at (y, x) that land inside the output.
-    fn valid_targets(&self, y: usize, x: usize) -> usize {
-        let ny = (0..self.kh).filter(|&k| self.target(0, y, k).is_some()).count();
-        let nx = (0..self.kw).filter(|&k| self.target(1, x, k).is_some()).count();
-        ny * nx
-    }
 }
 
 /// Convolution event by event into a position-major accumulator (each tap adds one
@@ -1340,7 +1346,8 @@ fn conv_cols(
     g: &ConvGeo,
     ci_g: usize,
     co_g: usize,
-    wt: &[i32],
+    wt: &[impl Copy + Into<i64>],
+    table: &TapTable,
     shift: u32,
     dst: &mut [i64],
     scratch: &mut Scratch,
@@ -1353,21 +1360,18 @@ fn conv_cols(
     let mut valid = 0u64;
     for &(c, yy, xx, val) in events {
         let grp = c / ci_g;
-        for ky in 0..g.kh {
-            let Some(oy) = g.target(0, yy, ky) else { continue };
-            for kx in 0..g.kw {
-                let Some(ox) = g.target(1, xx, kx) else { continue };
-                valid += 1;
-                let w = &wt[(c * taps + ky * g.kw + kx) * co_g..][..co_g];
-                let a = &mut acc[(oy * g.ow + ox) * g.co + grp * co_g..][..co_g];
-                if val == 1 {
-                    for (a, &w) in a.iter_mut().zip(w) {
-                        *a += i64::from(w);
-                    }
-                } else {
-                    for (a, &w) in a.iter_mut().zip(w) {
-                        *a += i64::from(w) * val;
-                    }
+        let hits = table.at(yy * g.iw + xx);
+        valid += hits.len() as u64;
+        for &(tap, op) in hits {
+            let w = &wt[(c * taps + tap as usize) * co_g..][..co_g];
+            let a = &mut acc[op as usize * g.co + grp * co_g..][..co_g];
+            if val == 1 {
+                for (a, &w) in a.iter_mut().zip(w) {
+                    *a += w.into();
+                }
+            } else {
+                for (a, &w) in a.iter_mut().zip(w) {
+                    *a += w.into() * val;
                 }
             }
         }
@@ -1548,7 +1552,8 @@ mod tests {
                     }
                 }
                 let mut fast = vec![9i64; co * oh * oh];
-                let valid = conv_cols(&events, &g, ci_g, co_g, &wt, 2, &mut fast, &mut Scratch::default());
+                let valid =
+                    conv_cols(&events, &g, ci_g, co_g, &wt, &TapTable::new(&g), 2, &mut fast, &mut Scratch::default());
                 let mut slow = vec![9i64; co * oh * oh];
                 let mut taps_hit = 0u64;
                 for &(c, y, x, v) in &events {

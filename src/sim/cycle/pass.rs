@@ -1,0 +1,752 @@
+//! The fast path: several samples per pass, layer by layer and step by step.
+//!
+//! A pass keeps the state of up to `cap` samples side by side (sample-major per layer). Every
+//! ACC phase runs its kernel once per sample; the update pass of a plain layer (not
+//! saturating, not current-based) is one branch-free sweep over all the pass's samples. Each
+//! sample keeps its own cycles, counters and outputs, derived from its event counts exactly
+//! as on the general path ([`Engine::sample`]); a sample that exits early leaves the pass
+//! while the others continue (its state keeps being swept, and nothing reads it).
+
+use super::*;
+
+/// Most samples one pass runs together.
+const MAX_PASS: usize = 64;
+/// State bytes a pass aims to keep (about an L2 cache).
+const PASS_BYTES: usize = 1 << 18;
+/// Layers with fewer neurons are updated in one sweep over all the pass's samples.
+const SWEEP_SAMPLES_BELOW: usize = 64;
+/// A binary convolution whose source has fewer than 1/EVENT_DENSITY of its neurons spiking
+/// runs event by event, else packed (the packed kernel was faster on the ResNet-18-like model
+/// at 10% activity already).
+const EVENT_DENSITY: u64 = 20;
+
+/// Samples per pass for `n` samples of `plan`: as many as keep the pass's state within
+/// [`PASS_BYTES`], at most [`MAX_PASS`], and no more than leave every thread a pass.
+pub(super) fn samples_per_pass(plan: &Plan, n: usize) -> usize {
+    let per: usize = plan
+        .layers
+        .iter()
+        .map(|l| l.neurons() * (8 * (1 + usize::from(l.has_static()) + usize::from(l.kind.cuba())) + 2))
+        .sum::<usize>()
+        .max(1);
+    let threads = rayon::current_num_threads().max(1);
+    (PASS_BYTES / per).clamp(1, MAX_PASS).min(n.div_ceil(threads)).max(1)
+}
+
+/// The buffers of one pass (reused from pass to pass).
+pub(super) struct Pass {
+    cap: usize,
+    /// Per layer, `cap` samples' X, S and Y (S and Y empty when the layer has none).
+    x: Vec<Vec<i64>>,
+    s: Vec<Vec<i64>>,
+    y: Vec<Vec<i64>>,
+    /// Per layer, the fired flags (0/1) of its last update, `cap` samples.
+    fired: Vec<Vec<u8>>,
+    /// Per neuron, out-of-width values of the last plain update (scratch).
+    ovf: Vec<u8>,
+    /// Per sample, out-of-width values of the last plain update.
+    ovf_s: Vec<u64>,
+    /// Per layer and sample: events and event entries of its last update.
+    spikes: Vec<Vec<u64>>,
+    entries: Vec<Vec<u64>>,
+    /// Per layer and sample: the events of its last update, when a consumer reads a list.
+    lists: Vec<Vec<Vec<Event>>>,
+    /// Per sample: the current input events.
+    in_ev: Vec<Vec<Event>>,
+    /// The output of a general update (scratch).
+    out: Vec<i64>,
+    scratch: Scratch,
+}
+
+impl Pass {
+    pub(super) fn new(plan: &Plan, cap: usize) -> Pass {
+        let nl = plan.layers.len();
+        let state = |on: fn(&Layer) -> bool| -> Vec<Vec<i64>> {
+            plan.layers.iter().map(|l| if on(l) { vec![0; l.neurons() * cap] } else { vec![] }).collect()
+        };
+        let most = plan.layers.iter().map(|l| l.neurons()).max().unwrap_or(0);
+        Pass {
+            cap,
+            x: state(|_| true),
+            s: state(|l| l.has_static()),
+            y: state(|l| l.kind.cuba()),
+            fired: plan.layers.iter().map(|l| vec![0; l.neurons() * cap]).collect(),
+            ovf: vec![0; most * cap],
+            ovf_s: vec![0; cap],
+            spikes: vec![vec![0; cap]; nl],
+            entries: vec![vec![0; cap]; nl],
+            lists: vec![vec![vec![]; cap]; nl],
+            in_ev: vec![vec![]; cap],
+            out: vec![],
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Ready for a new pass: zero state, no events.
+    fn reset(&mut self) {
+        for v in self.x.iter_mut().chain(self.s.iter_mut()).chain(self.y.iter_mut()) {
+            v.fill(0);
+        }
+        self.fired.iter_mut().for_each(|f| f.fill(0));
+        self.spikes.iter_mut().chain(self.entries.iter_mut()).for_each(|v| v.fill(0));
+        self.lists.iter_mut().flatten().for_each(Vec::clear);
+    }
+}
+
+/// One sample's progress through a pass.
+struct Run {
+    counters: Counters,
+    raw: Vec<i64>,
+    step_end: Vec<u64>,
+    cyc: u64,
+    /// Output spikes so far per neuron (early exit).
+    counts: Vec<i64>,
+}
+
+/// Sample `s`'s part of a per-layer buffer of `n` values per sample (empty stays empty).
+#[inline(always)]
+fn part(v: &mut [i64], s: usize, n: usize) -> &mut [i64] {
+    if v.is_empty() { v } else { &mut v[s * n..(s + 1) * n] }
+}
+
+/// Packs 0/1 flags into a bitset (bit j = flag j).
+#[inline(always)]
+fn pack_flags(f: &[u8], bits: &mut Vec<u64>) {
+    bits.clear();
+    bits.resize(f.len().div_ceil(64), 0);
+    for (w, chunk) in bits.iter_mut().zip(f.chunks(64)) {
+        let mut acc = 0u64;
+        let mut eights = chunk.chunks_exact(8);
+        for (i, b) in eights.by_ref().enumerate() {
+            let v = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+            // Byte i's low bit lands on bit 56 + i; no two products overlap or carry.
+            acc |= (v.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+        }
+        let done = chunk.len() - eights.remainder().len();
+        for (i, &b) in eights.remainder().iter().enumerate() {
+            acc |= u64::from(b) << (done + i);
+        }
+        *w = acc;
+    }
+}
+
+/// Sum of 0/1 (or small) byte flags.
+#[inline(always)]
+fn flag_sum(f: &[u8]) -> u64 {
+    // Bytes summed in u16 lanes of 255-byte blocks never overflow.
+    f.chunks(255).map(|c| c.iter().map(|&v| u16::from(v)).sum::<u16>() as u64).sum()
+}
+
+impl Engine<'_> {
+    /// Runs samples `first..first + nb` of `batch` in one pass, compiled for the widest vector
+    /// extensions the CPU has (checked at run time; the integers are the same on every path).
+    pub(super) fn pass(
+        &self,
+        ps: &mut Pass,
+        batch: &InputBatch,
+        first: usize,
+        nb: usize,
+        steps: usize,
+    ) -> Vec<SampleResult> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("popcnt")
+            {
+                // SAFETY: every feature the function is compiled for was detected above.
+                return unsafe { self.pass_avx2(ps, batch, first, nb, steps) };
+            }
+        }
+        self.pass_body(ps, batch, first, nb, steps)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi2,popcnt")]
+    fn pass_avx2(&self, ps: &mut Pass, batch: &InputBatch, first: usize, nb: usize, steps: usize) -> Vec<SampleResult> {
+        self.pass_body(ps, batch, first, nb, steps)
+    }
+
+    #[inline(always)]
+    fn pass_body(&self, ps: &mut Pass, batch: &InputBatch, first: usize, nb: usize, steps: usize) -> Vec<SampleResult> {
+        let plan = self.plan;
+        assert!(nb <= ps.cap, "a pass holds at most {} samples", ps.cap);
+        let steps = steps.min(plan.timesteps);
+        ps.reset();
+        let out_l = plan.output.layer;
+        let out_n = plan.layers[out_l].neurons();
+        // The general path sizes the per-projection counters when a layer's first phase runs.
+        let template = Counters {
+            control_cycles: schedule::START,
+            layers: plan
+                .layers
+                .iter()
+                .map(|l| {
+                    let np = if steps > 0 { l.projections.len() } else { 0 };
+                    LayerCounters {
+                        proj_synaptic_ops: vec![0; np],
+                        proj_weight_reads: vec![0; np],
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut runs: Vec<Run> = (0..nb)
+            .map(|_| Run {
+                counters: template.clone(),
+                raw: Vec::with_capacity(steps * out_n),
+                step_end: Vec::with_capacity(steps),
+                cyc: schedule::START,
+                counts: vec![0; out_n],
+            })
+            .collect();
+        let mut active: Vec<usize> = (0..nb).collect();
+        let clear = schedule::clear_cycles(plan);
+        for t in 0..steps {
+            if active.is_empty() {
+                break;
+            }
+            if t == 0 || plan.input.per_step {
+                let c = schedule::load_cycles(plan);
+                for &s in &active {
+                    self.input_events(batch, first + s, t, &mut ps.in_ev[s]);
+                    let r = &mut runs[s];
+                    r.cyc += c;
+                    r.counters.load_cycles += c;
+                    r.counters.input_values += plan.input.numel() as u64;
+                    r.counters.input_events += ps.in_ev[s].len() as u64;
+                }
+            }
+            let last = t + 1 == steps;
+            for k in 0..plan.layers.len() {
+                for (pi, p) in plan.layers[k].projections.iter().enumerate() {
+                    if p.target == AccTarget::Static && t > 0 {
+                        continue;
+                    }
+                    for &s in &active {
+                        self.acc_sample(k, pi, s, ps, &mut runs[s]);
+                    }
+                }
+                self.update_pass(k, t, last, ps, nb, &active, &mut runs);
+            }
+            let (oc, words) = (schedule::out_cycles(plan), plan.layers[out_l].rows as u64);
+            active.retain(|&s| {
+                let r = &mut runs[s];
+                r.cyc += oc;
+                r.counters.out_cycles += oc;
+                r.counters.output_words += words;
+                r.counters.steps_run += 1;
+                if plan.early_exit && !last {
+                    r.cyc += schedule::exit_cycles();
+                    r.counters.control_cycles += schedule::exit_cycles();
+                    for (c, v) in r.counts.iter_mut().zip(&r.raw[t * out_n..(t + 1) * out_n]) {
+                        *c += v;
+                    }
+                    if decided(&r.counts, (steps - 1 - t) as i64) {
+                        r.step_end.push(r.cyc);
+                        // The RTL clears every state memory before done.
+                        r.cyc += clear;
+                        r.counters.control_cycles += clear;
+                        return false;
+                    }
+                }
+                r.step_end.push(r.cyc);
+                true
+            });
+        }
+        runs.into_iter()
+            .map(|mut r| {
+                r.cyc += schedule::DONE;
+                r.counters.control_cycles += schedule::DONE;
+                r.counters.cycles = r.cyc;
+                SampleResult { raw: r.raw, counters: r.counters, step_end_cycles: r.step_end }
+            })
+            .collect()
+    }
+
+    /// Sample `s`'s ACC phase of projection `pi` into layer `k`.
+    #[inline(always)]
+    fn acc_sample(&self, k: usize, pi: usize, s: usize, ps: &mut Pass, r: &mut Run) {
+        let plan = self.plan;
+        let l = &plan.layers[k];
+        let p = &l.projections[pi];
+        let n = l.neurons();
+        let ne = match p.source {
+            Source::Input => ps.in_ev[s].len() as u64,
+            Source::Layer(src) => ps.spikes[src][s],
+        };
+        let c = schedule::acc_cycles(l, p, ne);
+        r.cyc += c;
+        let cn = &mut r.counters;
+        if ne == 0 {
+            cn.empty_acc_phases += 1;
+            cn.layers[k].empty_acc_phases += 1;
+        }
+        cn.layers[k].cycles += c;
+        cn.layers[k].acc_phases += 1;
+        if let Source::Layer(src) = p.source {
+            cn.layers[src].event_reads += ps.entries[src][s];
+        }
+        let lc = &mut cn.layers[k];
+        let (ops0, w0) = (lc.synaptic_ops, lc.weight_reads);
+        count_phase(l, p, ne, lc);
+        let bpe = beats_per_event(l, p);
+        let Pass { x, s: sv, y, fired, lists, in_ev, scratch, .. } = ps;
+        let (dst, bits) = target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
+        let events: &[Event] = match p.source {
+            Source::Input => &in_ev[s],
+            Source::Layer(src) => &lists[src][s],
+        };
+        let shift = p.shift;
+        let [_, sh, sw] = p.src_shape;
+        match (&p.kind, &self.fast[k][pi], p.source) {
+            (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }, src) => {
+                if ne > 0 {
+                    match src {
+                        Source::Layer(src) => {
+                            let ns = plan.layers[src].neurons();
+                            pack_flags(&fired[src][s * ns..(s + 1) * ns], &mut scratch.bits);
+                            dense_bits(&scratch.bits, ne as i64, pos, *words, shift, dst);
+                        }
+                        Source::Input => dense_binary(events, (sh, sw), pos, *words, shift, dst, scratch),
+                    }
+                }
+                lc.synaptic_ops += ne * n as u64;
+                lc.state_reads += bpe * ne;
+                lc.state_writes += bpe * ne;
+            }
+            (
+                ProjKind::Conv { ci, .. },
+                Fast::ConvBinary { pos, words, taps_at, w16, table, win },
+                Source::Layer(src),
+            ) => {
+                let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let valid = if ne == 0 {
+                    0
+                } else {
+                    let ns = plan.layers[src].neurons();
+                    let f = &fired[src][s * ns..(s + 1) * ns];
+                    // Per event: taps x co/16 vector adds each; packed: a popcount per output
+                    // channel, tap and input word at every output position.
+                    if !w16.is_empty() && ne * EVENT_DENSITY < ns as u64 {
+                        kernels::conv_events16(f, &geo, *ci, w16, table, shift, dst, scratch)
+                    } else {
+                        let v = kernels::conv_inmap(f, *ci, *words, taps_at, scratch);
+                        if win.is_empty() {
+                            kernels::conv_packed(&geo, pos, *words, shift, dst, scratch);
+                        } else {
+                            kernels::conv_window(&geo, *ci, win, shift, dst, scratch);
+                        }
+                        v
+                    }
+                };
+                lc.synaptic_ops += valid * geo.co as u64;
+                lc.state_reads += valid * l.ncg as u64;
+                lc.state_writes += valid * l.ncg as u64;
+            }
+            (ProjKind::OneToOne, Fast::OneToOne(w), Source::Layer(src)) => {
+                if ne > 0 {
+                    kernels::one_to_one(&fired[src][s * n..(s + 1) * n], w, shift, dst);
+                }
+                lc.synaptic_ops += ne;
+                lc.state_reads += ne;
+                lc.state_writes += ne;
+            }
+            (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, pooled, fits32 }, _) => {
+                // The pooled input counts (each valid candidate window of an event adds its
+                // value), then one dot product per neuron; i32 when the sums cannot overflow.
+                let mut valid = 0u64;
+                let small = *fits32 && events.iter().all(|e| e.3 == 1);
+                if small {
+                    let counts = &mut scratch.cnt32;
+                    counts.clear();
+                    counts.resize(*cols, 0);
+                    for &(c, yy, xx, _) in events {
+                        let q = yy * sw + xx;
+                        for &pp in &table[start[q] as usize..start[q + 1] as usize] {
+                            counts[c * pooled + pp as usize] += 1;
+                            valid += 1;
+                        }
+                    }
+                    if valid > 0 {
+                        for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
+                            let dot: i32 = row.iter().zip(counts.iter()).map(|(&w, &c)| w * c).sum();
+                            *d += i64::from(dot) << shift;
+                        }
+                    }
+                } else {
+                    let counts = &mut scratch.cnt;
+                    counts.clear();
+                    counts.resize(*cols, 0);
+                    for &(c, yy, xx, v) in events {
+                        let q = yy * sw + xx;
+                        for &pp in &table[start[q] as usize..start[q + 1] as usize] {
+                            counts[c * pooled + pp as usize] += v;
+                            valid += 1;
+                        }
+                    }
+                    if valid > 0 {
+                        for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
+                            let dot: i64 = row.iter().zip(counts.iter()).map(|(&w, &c)| i64::from(w) * c).sum();
+                            *d += dot << shift;
+                        }
+                    }
+                }
+                let cand = p.pre_pool.as_ref().map_or(1, |g| (g.candidates()[0] * g.candidates()[1]) as u64);
+                lc.synaptic_ops += valid * n as u64;
+                lc.state_reads += valid * (bpe / cand);
+                lc.state_writes += valid * (bpe / cand);
+            }
+            (ProjKind::Conv { ci, .. }, Fast::ConvBinary { w16, table, .. }, Source::Input)
+                if !w16.is_empty() && events.iter().any(|e| e.3 != 1) =>
+            {
+                let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let valid = conv_cols(events, &geo, *ci, l.shape[0], w16, table, shift, dst, scratch);
+                lc.synaptic_ops += valid * geo.co as u64;
+                lc.state_reads += valid * l.ncg as u64;
+                lc.state_writes += valid * l.ncg as u64;
+            }
+            (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at, .. }, _)
+                if events.iter().all(|e| e.3 == 1) =>
+            {
+                let geo = conv_geo(l, &p.kind).expect("a convolution");
+                if ne > 0 {
+                    conv_binary(events, &geo, pos, *words, shift, dst, scratch);
+                }
+                let valid: u64 = events.iter().map(|&(_, yy, xx, _)| u64::from(taps_at[yy * geo.iw + xx])).sum();
+                lc.synaptic_ops += valid * geo.co as u64;
+                lc.state_reads += valid * l.ncg as u64;
+                lc.state_writes += valid * l.ncg as u64;
+            }
+            (ProjKind::Conv { ci, groups, .. }, Fast::ConvCols { wt, table }, _) => {
+                let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let valid = conv_cols(events, &geo, ci / groups, l.shape[0] / groups, wt, table, shift, dst, scratch);
+                lc.synaptic_ops += valid * (l.shape[0] / groups) as u64;
+                lc.state_reads += valid * l.ncg as u64;
+                lc.state_writes += valid * l.ncg as u64;
+            }
+            _ => self.scatter(k, pi, events, dst, bits, lc),
+        }
+        if !l.saturate {
+            lc.overflows += out_of_range(dst, bits);
+        }
+        lc.proj_synaptic_ops[pi] += lc.synaptic_ops - ops0;
+        lc.proj_weight_reads[pi] += lc.weight_reads - w0;
+    }
+
+    /// The update pass of layer `k` for the pass's active samples.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn update_pass(
+        &self,
+        k: usize,
+        t: usize,
+        last: bool,
+        ps: &mut Pass,
+        nb: usize,
+        active: &[usize],
+        runs: &mut [Run],
+    ) {
+        let plan = self.plan;
+        let l = &plan.layers[k];
+        let n = l.neurons();
+        let is_out = k == plan.output.layer;
+        let c = schedule::upd_cycles(l);
+        for &s in active {
+            let r = &mut runs[s];
+            r.cyc += c;
+            r.counters.layers[k].cycles += c;
+            r.counters.layers[k].update_passes += 1;
+        }
+        let prep = &self.prep[k];
+        let plain = !l.saturate && !l.kind.cuba() && prep.params_i32 && (l.spiking() || !is_out);
+        if !plain {
+            for &s in active {
+                let Pass { x, s: sv, y, fired, lists, spikes, entries, out, .. } = ps;
+                let list = &mut lists[k][s];
+                out.clear();
+                out.resize(if is_out { n } else { 0 }, 0);
+                let lc = &mut runs[s].counters.layers[k];
+                let e = self.update(
+                    k,
+                    t,
+                    last,
+                    (part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n)),
+                    lc,
+                    list,
+                    out,
+                    None,
+                );
+                let f = &mut fired[k][s * n..(s + 1) * n];
+                f.fill(0);
+                let [_, h, w] = l.shape;
+                for &(c, yy, xx, _) in list.iter() {
+                    f[(c * h + yy) * w + xx] = 1;
+                }
+                spikes[k][s] = list.len() as u64;
+                entries[k][s] = e;
+                if is_out {
+                    runs[s].raw.extend_from_slice(out);
+                }
+            }
+            return;
+        }
+        let m = nb * n;
+        let p = plan.rules.leak_bits();
+        match &l.leak {
+            Leak::Zero => self.upd_block(k, t, ps, nb, active, |_, _| 0),
+            Leak::One => self.upd_block(k, t, ps, nb, active, |x, _| x),
+            Leak::Shift { k: sh } => {
+                let sh = *sh;
+                self.upd_block(k, t, ps, nb, active, move |x, _| x - (x >> sh))
+            }
+            Leak::Mul { b } if b.len() == 1 => {
+                let b = b[0] as i128;
+                self.upd_block(k, t, ps, nb, active, move |x, _| ((x as i128 * b + (1i128 << (p - 1))) >> p) as i64)
+            }
+            Leak::Mul { .. } => {
+                let b = &prep.leak_full;
+                self.upd_block(k, t, ps, nb, active, |x, i| {
+                    ((x as i128 * b[i] as i128 + (1i128 << (p - 1))) >> p) as i64
+                })
+            }
+        }
+        if last {
+            ps.x[k][..m].fill(0);
+            if l.s_bits > 0 {
+                ps.s[k][..m].fill(0);
+            }
+        }
+        let spiking = l.spiking();
+        for &s in active {
+            let Pass { fired, ovf_s, spikes, entries, lists, scratch, .. } = ps;
+            let f = &fired[k][s * n..(s + 1) * n];
+            let ns = if spiking { flag_sum(f) } else { 0 };
+            let e = if ns > 0 { self.entries(k, f, &mut scratch.orbuf) } else { 0 };
+            if spiking {
+                let list = &mut lists[k][s];
+                match self.lists[k] {
+                    Lists::None => {}
+                    Lists::Any => list_any(f, &prep.event_of, list),
+                    Lists::Ordered => list_ordered(f, prep, list, &mut scratch.idx),
+                }
+            }
+            spikes[k][s] = ns;
+            entries[k][s] = e;
+            let r = &mut runs[s];
+            if is_out {
+                r.raw.extend(f.iter().map(|&v| i64::from(v)));
+            }
+            let lc = &mut r.counters.layers[k];
+            lc.overflows += ovf_s[s];
+            lc.spikes += ns;
+            lc.event_writes += e;
+            lc.neuron_updates += n as u64;
+            lc.state_reads += l.rows as u64;
+            lc.state_writes += l.rows as u64;
+            if prep.param_rom {
+                lc.param_reads += l.rows as u64;
+            }
+        }
+    }
+
+    /// The branch-free update of layer `k` for the pass: small layers in one sweep over all
+    /// `nb` samples (exited ones too; nothing reads them), larger ones sample by sample over
+    /// the active ones. Leaves each active sample's out-of-width values in `ps.ovf_s`.
+    #[inline(always)]
+    fn upd_block(
+        &self,
+        k: usize,
+        t: usize,
+        ps: &mut Pass,
+        nb: usize,
+        active: &[usize],
+        leak: impl Fn(i64, usize) -> i64 + Copy,
+    ) {
+        let l = &self.plan.layers[k];
+        let n = l.neurons();
+        if n >= SWEEP_SAMPLES_BELOW {
+            for &s in active {
+                let o = self.upd_range(k, t, ps, s * n..(s + 1) * n, false, leak);
+                ps.ovf_s[s] = o;
+            }
+            return;
+        }
+        let total = self.upd_range(k, t, ps, 0..nb * n, true, leak);
+        for &s in active {
+            ps.ovf_s[s] = if total > 0 { flag_sum(&ps.ovf[s * n..(s + 1) * n]) } else { 0 };
+        }
+    }
+
+    /// [`upd_core`] over neurons `r` of layer `k`'s pass buffers (whole samples); with `ovf`,
+    /// per neuron out-of-width counts into `ps.ovf`.
+    #[inline(always)]
+    fn upd_range(
+        &self,
+        k: usize,
+        t: usize,
+        ps: &mut Pass,
+        r: std::ops::Range<usize>,
+        ovf: bool,
+        leak: impl Fn(i64, usize) -> i64 + Copy,
+    ) -> u64 {
+        let plan = self.plan;
+        let l = &plan.layers[k];
+        let prep = &self.prep[k];
+        let stat: &[i64] = if l.s_bits > 0 { &ps.s[k][r.clone()] } else { &prep.zeros[r.clone()] };
+        let params = UpdParams {
+            thr: &prep.thr_full[r.clone()],
+            bias: &prep.bias_full[r.clone()],
+            bias_late: if t > 0 { &prep.bias_late_full[r.clone()] } else { &prep.zero32[r.clone()] },
+            vreset: &prep.vreset_full[r.clone()],
+            hi: (1i64 << (l.v_bits - 1)) - 1,
+            lo: -(1i64 << (l.v_bits - 1)),
+            spiking: l.spiking(),
+        };
+        let base = r.start;
+        let leak = move |x: i64, i: usize| leak(x, base + i);
+        let (x, f, o) = (&mut ps.x[k][r.clone()], &mut ps.fired[k][r.clone()], &mut ps.ovf[r.start..r.end]);
+        macro_rules! core {
+            ($reset:literal, $eq:literal) => {
+                match (prep.extra, ovf) {
+                    (false, false) => upd_core::<$reset, $eq, false, false>(x, stat, &params, f, o, leak),
+                    (false, true) => upd_core::<$reset, $eq, false, true>(x, stat, &params, f, o, leak),
+                    (true, false) => upd_core::<$reset, $eq, true, false>(x, stat, &params, f, o, leak),
+                    (true, true) => upd_core::<$reset, $eq, true, true>(x, stat, &params, f, o, leak),
+                }
+            };
+        }
+        match (plan.reset, plan.fire_on_equal) {
+            (ResetMode::Zero, false) => core!(0, false),
+            (ResetMode::Zero, true) => core!(0, true),
+            (ResetMode::Subtract, false) => core!(1, false),
+            (ResetMode::Subtract, true) => core!(1, true),
+            (ResetMode::SubtractUndecayed, false) => core!(2, false),
+            (ResetMode::SubtractUndecayed, true) => core!(2, true),
+        }
+    }
+
+    /// Event entries (rows with at least one spike) of one sample's fired flags `f` of layer
+    /// `k`: a row is one lane group at one position.
+    #[inline(always)]
+    fn entries(&self, k: usize, f: &[u8], orbuf: &mut Vec<u8>) -> u64 {
+        let l = &self.plan.layers[k];
+        let prep = &self.prep[k];
+        let pos = l.positions();
+        let groups = prep.group_start.windows(2).map(|g| &prep.group_chans[g[0] as usize..g[1] as usize]);
+        if prep.contiguous {
+            return entries_contiguous(f, l.lanes);
+        }
+        if pos == 1 {
+            return groups.map(|ch| u64::from(ch.iter().fold(0u8, |a, &c| a | f[c as usize]))).sum();
+        }
+        let mut e = 0;
+        for ch in groups {
+            let c0 = ch[0] as usize;
+            orbuf.clear();
+            orbuf.extend_from_slice(&f[c0 * pos..(c0 + 1) * pos]);
+            for &c in &ch[1..] {
+                let c = c as usize;
+                for (o, &v) in orbuf.iter_mut().zip(&f[c * pos..(c + 1) * pos]) {
+                    *o |= v;
+                }
+            }
+            e += flag_sum(orbuf);
+        }
+        e
+    }
+}
+
+/// Rows with a spike when row r holds neurons `r*lanes .. r*lanes + lanes` (flags 0/1): the
+/// flags are OR-folded within each group of `lanes` bytes, eight bytes at a time.
+#[inline(always)]
+fn entries_contiguous(f: &[u8], lanes: usize) -> u64 {
+    if !(lanes <= 8 && 8 % lanes == 0) {
+        return f.chunks(lanes).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum();
+    }
+    // Bit 0 of the first byte of every group after folding.
+    let low = match lanes {
+        1 => 0x0101_0101_0101_0101u64,
+        2 => 0x0001_0001_0001_0001,
+        4 => 0x0000_0001_0000_0001,
+        _ => 1,
+    };
+    let mut e = 0u64;
+    let mut eights = f.chunks_exact(8);
+    for b in eights.by_ref() {
+        let mut v = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        let mut w = 1;
+        while w < lanes {
+            v |= v >> (8 * w);
+            w *= 2;
+        }
+        e += u64::from((v & low).count_ones());
+    }
+    e + eights.remainder().chunks(lanes).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum::<u64>()
+}
+
+/// The events of fired flags `f` in neuron order (for consumers whose sums do not depend on
+/// the order).
+#[inline(always)]
+fn list_any(f: &[u8], event_of: &[Event], list: &mut Vec<Event>) {
+    list.clear();
+    let mut eights = f.chunks_exact(8);
+    for (i, b) in eights.by_ref().enumerate() {
+        let mut v = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        while v != 0 {
+            let j = v.trailing_zeros() as usize / 8;
+            list.push(event_of[8 * i + j]);
+            v &= !(0xff << (8 * j));
+        }
+    }
+    let done = f.len() - eights.remainder().len();
+    for (j, &b) in eights.remainder().iter().enumerate() {
+        if b != 0 {
+            list.push(event_of[done + j]);
+        }
+    }
+}
+
+/// The events of fired flags `f` in the RTL's (row, lane) order.
+#[inline(always)]
+fn list_ordered(f: &[u8], prep: &LayerPrep, list: &mut Vec<Event>, idx: &mut Vec<u32>) {
+    // Branch-free: every used slot writes its neuron and the length advances by its flag.
+    idx.clear();
+    idx.resize(prep.order.len() + 1, 0);
+    let mut len = 0usize;
+    for &i in &prep.order {
+        idx[len] = i;
+        len += usize::from(f[i as usize]);
+    }
+    list.clear();
+    list.extend(idx[..len].iter().map(|&i| prep.event_of[i as usize]));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_pack_into_bits() {
+        for len in [0usize, 1, 7, 8, 9, 63, 64, 65, 130] {
+            let f: Vec<u8> = (0..len).map(|i| u8::from((i * 7 + i / 3) % 5 < 2)).collect();
+            let mut bits = vec![];
+            pack_flags(&f, &mut bits);
+            assert_eq!(bits.len(), len.div_ceil(64));
+            for (j, &v) in f.iter().enumerate() {
+                assert_eq!(bits[j / 64] >> (j % 64) & 1, u64::from(v), "len {len} bit {j}");
+            }
+            let ev: Vec<Event> = (0..len).map(|i| (i, 0, 0, 1)).collect();
+            let mut list = vec![];
+            list_any(&f, &ev, &mut list);
+            let want: Vec<Event> = (0..len).filter(|&i| f[i] == 1).map(|i| (i, 0, 0, 1)).collect();
+            assert_eq!(list, want);
+            assert_eq!(flag_sum(&f), want.len() as u64);
+            for lanes in [1usize, 2, 4, 8, 16] {
+                let rows = f.chunks(lanes).filter(|c| c.iter().any(|&v| v != 0)).count() as u64;
+                assert_eq!(entries_contiguous(&f, lanes), rows, "len {len} lanes {lanes}");
+            }
+        }
+    }
+}
