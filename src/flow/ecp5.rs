@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::ice40::{Use, sources};
 use super::{FlowError, over_capacity, run_polled};
-use crate::back::verilog::{Design, board_ports};
+use crate::back::verilog::{Design, board_port_decls, board_ports};
 use crate::target::Target;
 
 /// The environment variable naming the folder that holds the YoWASP console scripts.
@@ -196,15 +196,7 @@ pub fn clock_top(d: &Design, t: &Target) -> Result<Option<(String, String)>, Str
          `default_nettype none\nmodule {m}_top (\n",
         p.fout_mhz, p.fin_mhz, p.vco_mhz
     );
-    let inputs = ["clk", "rst", "start", "in_valid", "in_data", "out_ready", "wl_valid", "wl_data"];
-    let decl: Vec<String> = ports
-        .iter()
-        .map(|(n, w)| {
-            let dir = if inputs.contains(&n.as_str()) { "input " } else { "output" };
-            if *w == 1 { format!("    {dir} wire {n}") } else { format!("    {dir} wire [{}:0] {n}", w - 1) }
-        })
-        .collect();
-    s.push_str(&decl.join(",\n"));
+    s.push_str(&board_port_decls(d));
     let _ = write!(
         s,
         "\n);\n    wire clk_pll, lock;\n    \

@@ -85,6 +85,22 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
     })
 }
 
+/// The board ports the design reads (the rest it drives).
+const BOARD_INPUTS: [&str; 8] = ["clk", "rst", "start", "in_valid", "in_data", "out_ready", "wl_valid", "wl_data"];
+
+/// The board ports as a Verilog module's port declarations (one per line, comma-separated), for
+/// the clock wrappers that stand between the pins and `<module>_board`.
+pub fn board_port_decls(d: &Design) -> String {
+    let decl: Vec<String> = board_ports(d)
+        .iter()
+        .map(|(n, w)| {
+            let dir = if BOARD_INPUTS.contains(&n.as_str()) { "input " } else { "output" };
+            if *w == 1 { format!("    {dir} wire {n}") } else { format!("    {dir} wire [{}:0] {n}", w - 1) }
+        })
+        .collect();
+    decl.join(",\n")
+}
+
 /// Board-level ports of the pin wrapper, in pin-assignment order: (name, width).
 pub fn board_ports(d: &Design) -> Vec<(String, usize)> {
     let mut v =

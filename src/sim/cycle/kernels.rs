@@ -278,13 +278,9 @@ pub(super) fn one_to_one(f: &[u8], w: &[i64], shift: u32, dst: &mut [i64]) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::lcg;
     use super::super::{ConvGeo, Scratch, TapTable};
     use super::*;
-
-    fn lcg(seed: &mut u64) -> u64 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        *seed >> 33
-    }
 
     /// Every flag-reading convolution kernel equals the per-event sums (binary weights, random
     /// spikes at several densities, strides, padding, dilation, fewer and more than 64

@@ -1489,8 +1489,8 @@ fn conv_binary_body(
 mod tests {
     use super::*;
 
-    /// A small deterministic generator (tests only).
-    fn lcg(seed: &mut u64) -> u64 {
+    /// A small deterministic generator (tests only; the kernel tests use it too).
+    pub(super) fn lcg(seed: &mut u64) -> u64 {
         *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         *seed >> 33
     }
