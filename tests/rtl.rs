@@ -55,6 +55,31 @@ fn cosim_saturating_arithmetic_iverilog() {
     }
 }
 
+/// The accumulate pipeline forwards the sums a read of the state memory can miss: those of
+/// the beats one, two and three ahead (stage 3, the registered write port, and the write the
+/// port makes during the read). A dense layer of R rows revisits each row every R beats, so
+/// layers of 1, 2, 3 and 4 rows make each forwarding path (and the memory) decide the sums.
+#[test]
+fn cosim_accumulate_forwarding_at_every_revisit_distance_iverilog() {
+    let test = "cosim_accumulate_forwarding_at_every_revisit_distance_iverilog";
+    if !tool_or_skip("iverilog", test) {
+        return;
+    }
+    let c = common::cases(&root().join("tests/data/nir/cases.json"))
+        .into_iter()
+        .find(|c| c.name == "affine_lif_perstep")
+        .unwrap();
+    for (lanes, rows) in [(8, 1), (4, 2), (3, 3), (2, 4)] {
+        let (_, plan, batch) = plan_for(&c, Some(lanes));
+        assert_eq!(plan.layers[0].rows, rows, "{lanes} lanes");
+        let dir = scratch(&format!("{test}-{lanes}"));
+        let n = batch.n.min(16);
+        let r = cosim::cosim(&plan, &batch, n, Simulator::Iverilog, &dir, &|_| {}).unwrap();
+        assert!(r.exact(), "{rows} rows: {:?}", r.first_differences);
+        assert_eq!(r.rtl_cycles, r.engine_cycles, "{rows} rows");
+    }
+}
+
 #[test]
 fn cosim_every_student_verilator() {
     cosim_all(Simulator::Verilator, "verilator", "cosim_every_student_verilator");

@@ -461,15 +461,34 @@ module {{ v.module }} (
     /* verilator lint_on UNUSEDSIGNAL */
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_wdata;
     wire [{{ b.width - 1 }}:0] {{ b.pre }}_rdata;
+{%- if !b.clients.is_empty() %}
+    // With accumulate units the write port is registered (s4: the sum's adder ends in a
+    // flip-flop, not in the memory's write port); every write lands one cycle after it is
+    // formed, and the accumulate pipeline forwards the two writes a read can miss.
+    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s4a;
+    reg                  {{ b.pre }}_s4v;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw;
+{%- if b.epoch %}
+    reg                  {{ b.pre }}_s4e;
+{%- endif %}
+{%- endif %}
 {%- if b.epoch %}
     wire [{{ b.width }}:0] {{ b.pre }}_q;
     sf_ram #(.WIDTH({{ b.width + 1 }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
+{%- if b.clients.is_empty() %}
         .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({ep, {{ b.pre }}_wdata}),
+{%- else %}
+        .clk(clk), .we({{ b.pre }}_s4v), .waddr({{ b.pre }}_s4a), .wdata({ {{- b.pre }}_s4e, {{ b.pre }}_fw}),
+{%- endif %}
         .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_q));
     assign {{ b.pre }}_rdata = ({{ b.pre }}_q[{{ b.width }}] == ep) ? {{ b.pre }}_q[{{ b.width - 1 }}:0] : {{ b.width }}'d0;
 {%- else %}
     sf_ram #(.WIDTH({{ b.width }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
+{%- if b.clients.is_empty() %}
         .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({{ b.pre }}_wdata),
+{%- else %}
+        .clk(clk), .we({{ b.pre }}_s4v), .waddr({{ b.pre }}_s4a), .wdata({{ b.pre }}_fw),
+{%- endif %}
         .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_rdata));
 {%- endif %}
 {%- if b.kind == "s" && b.epoch %}
@@ -576,13 +595,14 @@ module {{ v.module }} (
     end
 {%- if !b.clients.is_empty() %}
     // Accumulate beats read a row (stage 1), register it with the row's current value (stage
-    // 2) and write the sum (stage 3). The current value is this cycle's accumulate write when
-    // it is the row read the cycle before (the beat ahead, which read two cycles ago), else the
-    // write of the cycle before when it was that row (the memory reads first), else the word
+    // 2) and form the sum (stage 3), which the registered write port (s4) writes a cycle later.
+    // The current value is, newest first: this cycle's accumulate sum when it is the row read
+    // the cycle before (the beat ahead), the write in the port (s4, formed a cycle ago), the
+    // write the port made while the row was read (s5; the memory reads first), else the word
     // read. Every compare is between flip-flops.
-    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s2a, {{ b.pre }}_s3a, {{ b.pre }}_s4a;
-    reg                  {{ b.pre }}_s4v;
-    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw;
+    reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s2a, {{ b.pre }}_s3a, {{ b.pre }}_s5a;
+    reg                  {{ b.pre }}_s5v;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw2;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_old;   // narrower layers use the low bits of each lane
     /* verilator lint_on UNUSEDSIGNAL */
@@ -592,8 +612,15 @@ module {{ v.module }} (
         {{ b.pre }}_s4v <= !rst && {{ b.pre }}_we;
         {{ b.pre }}_s4a <= {{ b.pre }}_waddr;
         {{ b.pre }}_fw  <= {{ b.pre }}_wdata;
+{%- if b.epoch %}
+        {{ b.pre }}_s4e <= ep;
+{%- endif %}
+        {{ b.pre }}_s5v <= !rst && {{ b.pre }}_s4v;
+        {{ b.pre }}_s5a <= {{ b.pre }}_s4a;
+        {{ b.pre }}_fw2 <= {{ b.pre }}_fw;
         {{ b.pre }}_old <= ({{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a)) ? {{ b.pre }}_accdata
-                      : ({{ b.pre }}_s4v && ({{ b.pre }}_s4a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fw : {{ b.pre }}_rdata;
+                      : ({{ b.pre }}_s4v && ({{ b.pre }}_s4a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fw
+                      : ({{ b.pre }}_s5v && ({{ b.pre }}_s5a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fw2 : {{ b.pre }}_rdata;
     end
 {%- endif %}
 {%- endfor %}

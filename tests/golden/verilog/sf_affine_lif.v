@@ -359,8 +359,14 @@ module sf_affine_lif (
     /* verilator lint_on UNUSEDSIGNAL */
     reg  [39:0] xb0_wdata;
     wire [39:0] xb0_rdata;
+    // With accumulate units the write port is registered (s4: the sum's adder ends in a
+    // flip-flop, not in the memory's write port); every write lands one cycle after it is
+    // formed, and the accumulate pipeline forwards the two writes a read can miss.
+    reg  [1:0] xb0_s4a;
+    reg                  xb0_s4v;
+    reg  [39:0] xb0_fw;
     sf_ram #(.WIDTH(40), .DEPTH(4), .AW(2), .LOGIC(1)) xb0 (
-        .clk(clk), .we(xb0_we), .waddr(xb0_waddr), .wdata(xb0_wdata),
+        .clk(clk), .we(xb0_s4v), .waddr(xb0_s4a), .wdata(xb0_fw),
         .raddr(xb0_raddr), .rdata(xb0_rdata));
     wire [1:0] l0p0_rrow;
     wire                 l0p0_we;
@@ -393,13 +399,14 @@ module sf_affine_lif (
         end
     end
     // Accumulate beats read a row (stage 1), register it with the row's current value (stage
-    // 2) and write the sum (stage 3). The current value is this cycle's accumulate write when
-    // it is the row read the cycle before (the beat ahead, which read two cycles ago), else the
-    // write of the cycle before when it was that row (the memory reads first), else the word
+    // 2) and form the sum (stage 3), which the registered write port (s4) writes a cycle later.
+    // The current value is, newest first: this cycle's accumulate sum when it is the row read
+    // the cycle before (the beat ahead), the write in the port (s4, formed a cycle ago), the
+    // write the port made while the row was read (s5; the memory reads first), else the word
     // read. Every compare is between flip-flops.
-    reg  [1:0] xb0_s2a, xb0_s3a, xb0_s4a;
-    reg                  xb0_s4v;
-    reg  [39:0] xb0_fw;
+    reg  [1:0] xb0_s2a, xb0_s3a, xb0_s5a;
+    reg                  xb0_s5v;
+    reg  [39:0] xb0_fw2;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [39:0] xb0_old;   // narrower layers use the low bits of each lane
     /* verilator lint_on UNUSEDSIGNAL */
@@ -409,8 +416,12 @@ module sf_affine_lif (
         xb0_s4v <= !rst && xb0_we;
         xb0_s4a <= xb0_waddr;
         xb0_fw  <= xb0_wdata;
+        xb0_s5v <= !rst && xb0_s4v;
+        xb0_s5a <= xb0_s4a;
+        xb0_fw2 <= xb0_fw;
         xb0_old <= (xb0_accwe && (xb0_s3a == xb0_s2a)) ? xb0_accdata
-                      : (xb0_s4v && (xb0_s4a == xb0_s2a)) ? xb0_fw : xb0_rdata;
+                      : (xb0_s4v && (xb0_s4a == xb0_s2a)) ? xb0_fw
+                      : (xb0_s5v && (xb0_s5a == xb0_s2a)) ? xb0_fw2 : xb0_rdata;
     end
 
     // ================================================================== layer 0: lif (lif)
