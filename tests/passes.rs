@@ -340,7 +340,7 @@ fn early_exit_rtl_matches_the_cycle_engine() {
     for name in ["mlp_bw", "mlp_bw_t4", "ensemble_bw", "conv_bw"] {
         let c = case(name);
         let (m, _, batch) = plan_for(&c, None);
-        let n = if name == "conv_bw" { 3 } else { 12 };
+        let n = if name == "conv_bw" { 1 } else { 6 };
         let mut o = opts(&batch, c.timesteps);
         o.early_exit = true;
         if name == "conv_bw" {

@@ -7,16 +7,20 @@ mod common;
 use common::{plan_for, root, scratch, spikefab, students, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
 
-const COSIM_SAMPLES: usize = 12;
+/// Samples per student (conv_bw, the longest inference, has its own count). Verilator runs the long
+/// check; iverilog, an event-driven simulator and far slower, runs the same designs
+/// on fewer samples to catch what a cycle-based simulator can hide (races, X propagation).
+const COSIM_SAMPLES: [(Simulator, usize, usize); 2] = [(Simulator::Verilator, 12, 4), (Simulator::Iverilog, 3, 1)];
 
 fn cosim_all(sim: Simulator, tool: &str, test: &str) {
     if !tool_or_skip(tool, test) {
         return;
     }
+    let (_, samples, conv_samples) = COSIM_SAMPLES.into_iter().find(|s| s.0 == sim).unwrap();
     for (c, _) in students() {
         let lanes = if c.name == "conv_bw" { Some(8) } else { None };
         let (_, plan, batch) = plan_for(&c, lanes);
-        let n = if c.name == "conv_bw" { 4 } else { COSIM_SAMPLES };
+        let n = if c.name == "conv_bw" { conv_samples } else { samples };
         let dir = scratch(&format!("{test}-{}", c.name));
         let r = cosim::cosim(&plan, &batch, n, sim, &dir, &|_| {}).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         println!("{} ({tool}): {} words, {} samples, cycles {:?}", c.name, r.words, r.samples, r.rtl_cycles);
