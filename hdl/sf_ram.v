@@ -1,7 +1,9 @@
 // sf_ram: simple dual-port memory with one synchronous write port and one synchronous,
 // read-first read port (a read of the address being written returns the old word).
 // INIT names a $readmemh file (empty: all zeros). LOGIC=1 asks synthesis for flip-flops
-// or LUTs instead of block RAM (small memories). Infers iCE40 EBR, ECP5 DP16KD, 7 Series BRAM.
+// or LUTs instead of block RAM (small memories); BLOCK=1 holds synthesis to block RAM, which
+// otherwise moves ROMs it finds cheaper in logic (a 64-word ROM in logic is three LUT levels
+// from its address). Infers iCE40 EBR, ECP5 DP16KD, 7 Series BRAM.
 // Under SYNTHESIS a memory without INIT is left to the device's power-up contents, zero for
 // iCE40 and ECP5 block RAM, LUT RAM and flip-flops: the zeroing loop, unrolled by Yosys into
 // one assignment per word, stalls synthesis of deep memories (16K words) for hours.
@@ -16,7 +18,8 @@ module sf_ram #(
     parameter integer DEPTH = 16,
     parameter integer AW    = 4,
     parameter         INIT  = "",
-    parameter integer LOGIC = 0
+    parameter integer LOGIC = 0,
+    parameter integer BLOCK = 0
 ) (
     input  wire             clk,
     input  wire             we,
@@ -28,6 +31,22 @@ module sf_ram #(
     generate
         if (LOGIC != 0) begin : g_logic
             (* ram_style = "logic" *) reg [WIDTH-1:0] mem [0:DEPTH-1];
+            reg [WIDTH-1:0] q;
+            integer i;
+            initial begin
+                q = {WIDTH{1'b0}};
+                if (INIT != "") $readmemh(INIT, mem);
+`ifndef SYNTHESIS
+                else for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
+`endif
+            end
+            always @(posedge clk) begin
+                if (we) mem[waddr] <= wdata;
+                q <= mem[raddr];
+            end
+            assign rdata = q;
+        end else if (BLOCK != 0) begin : g_block
+            (* no_rw_check, ram_style = "block", rom_style = "block" *) reg [WIDTH-1:0] mem [0:DEPTH-1];
             reg [WIDTH-1:0] q;
             integer i;
             initial begin

@@ -163,6 +163,16 @@ pub struct Plan {
     /// The target's `register_max_bits`: memories shared by several layers in the RTL map to
     /// flip-flops up to this size.
     pub register_max_bits: u64,
+    /// The target device's block RAMs (0: none). When the memory map fits them, the RTL holds
+    /// synthesis to it (block ROMs stay in block RAM, not in logic).
+    pub device_block_rams: u64,
+}
+
+impl Plan {
+    /// Block RAMs used by the memory map.
+    pub fn block_rams(&self) -> u64 {
+        self.memories.iter().map(|m| if let MemMap::BlockRam { blocks, .. } = m.map { blocks } else { 0 }).sum()
+    }
 }
 
 impl Deref for Plan {
@@ -188,6 +198,7 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>) -> Plan {
         clock_mhz: target.clock.default_mhz,
         memories: vec![],
         register_max_bits: target.mapping.register_max_bits,
+        device_block_rams: target.device.block_rams,
     };
     plan.memories = memory::map(&plan, target);
     plan
@@ -328,8 +339,7 @@ impl Plan {
                     .collect(),
             })
             .collect();
-        let block_rams =
-            self.memories.iter().map(|m| if let MemMap::BlockRam { blocks, .. } = m.map { blocks } else { 0 }).sum();
+        let block_rams = self.block_rams();
         let register_bits = self.memories.iter().filter(|m| m.map == MemMap::Registers).map(|m| m.bits()).sum();
         PlanSummary {
             model: self.model.clone(),

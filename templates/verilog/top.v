@@ -380,12 +380,19 @@ module {{ v.module }} (
     reg [{{ v.icw - 1 }}:0] ld_c;
     reg [{{ v.iyw - 1 }}:0] ld_y;
     reg [{{ v.ixw - 1 }}:0] ld_x;
+    reg        ld_fx, ld_fy;  // ld_x, ld_y hold their last values (registered with them)
     reg [{{ v.iaw }}:0] inp_ev_cnt;
     wire ld_on  = go_inp || ld_act;
     wire ld_acc = ld_on && in_valid;
     assign in_ready = ld_on;
     reg        ld_lidx;   // ld_idx is the last index (kept with ld_idx)
+{%- if v.n_in == 1 %}
     assign fin_inp  = ld_acc && ld_lidx;
+{%- else %}
+    // ld_lidx is 0 in the go cycle of a load of more than one value, so the phase end does
+    // not wait on the sequencer's go.
+    assign fin_inp  = ld_act && in_valid && ld_lidx;
+{%- endif %}
     wire [{{ v.iaw }}:0] ld_base = go_inp ? {{ v.iaw + 1 }}'d0 : inp_ev_cnt;
     wire ld_nz = (in_data != {{ v.in_w }}'d0);
     always @(posedge clk) begin
@@ -396,6 +403,7 @@ module {{ v.module }} (
             ld_c       <= {{ v.icw }}'d0;
             ld_y       <= {{ v.iyw }}'d0;
             ld_x       <= {{ v.ixw }}'d0;
+            ld_fx <= 1'b{% if v.in_ww == 1 %}1{% else %}0{% endif %}; ld_fy <= 1'b{% if v.in_hh == 1 %}1{% else %}0{% endif %};
             inp_ev_cnt <= {{ v.iaw + 1 }}'d0;
         end else begin
             if (go_inp) ld_act <= 1'b1;
@@ -408,16 +416,25 @@ module {{ v.module }} (
                     ld_c   <= {{ v.icw }}'d0;
                     ld_y   <= {{ v.iyw }}'d0;
                     ld_x   <= {{ v.ixw }}'d0;
+                    ld_fx <= 1'b{% if v.in_ww == 1 %}1{% else %}0{% endif %}; ld_fy <= 1'b{% if v.in_hh == 1 %}1{% else %}0{% endif %};
                 end else begin
                     ld_idx <= ld_idx + {{ v.iaw + 1 }}'d1;
                     ld_lidx <= (ld_idx == {{ v.iaw + 1 }}'d{{ v.n_in_minus_2() }});
-                    if (ld_x == {{ v.ixw }}'d{{ v.in_ww - 1 }}) begin
+                    if (ld_fx) begin
                         ld_x <= {{ v.ixw }}'d0;
-                        if (ld_y == {{ v.iyw }}'d{{ v.in_hh - 1 }}) begin
+                        ld_fx <= 1'b{% if v.in_ww == 1 %}1{% else %}0{% endif %};
+                        if (ld_fy) begin
                             ld_y <= {{ v.iyw }}'d0;
+                            ld_fy <= 1'b{% if v.in_hh == 1 %}1{% else %}0{% endif %};
                             ld_c <= ld_c + {{ v.icw }}'d1;
-                        end else ld_y <= ld_y + {{ v.iyw }}'d1;
-                    end else ld_x <= ld_x + {{ v.ixw }}'d1;
+                        end else begin
+                            ld_y <= ld_y + {{ v.iyw }}'d1;
+                            ld_fy <= {% if v.in_hh > 1 %}(ld_y == {{ v.iyw }}'d{{ v.in_hh - 2 }}){% else %}1'b1{% endif %};
+                        end
+                    end else begin
+                        ld_x <= ld_x + {{ v.ixw }}'d1;
+                        ld_fx <= {% if v.in_ww > 1 %}(ld_x == {{ v.ixw }}'d{{ v.in_ww - 2 }}){% else %}1'b1{% endif %};
+                    end
                 end
             end
         end
@@ -668,7 +685,7 @@ module {{ v.module }} (
 {%- if l.has_prom %}
     // Per-neuron parameters (read with the row in the update pass).
     wire [{{ l.lanes * l.prom_bits - 1 }}:0] {{ l.pre }}_prom;
-    sf_ram #(.WIDTH({{ l.lanes * l.prom_bits }}), .DEPTH({{ l.prom_depth }}), .AW({{ l.prom_aw }}), .INIT("{{ l.prom_file }}"), .LOGIC({% if l.prom_logic %}1{% else %}0{% endif %})) {{ l.pre }}_params (
+    sf_ram #(.WIDTH({{ l.lanes * l.prom_bits }}), .DEPTH({{ l.prom_depth }}), .AW({{ l.prom_aw }}), .INIT("{{ l.prom_file }}"), .LOGIC({% if l.prom_logic %}1{% else %}0{% endif %}), .BLOCK({% if v.hold_brams && !l.prom_logic %}1{% else %}0{% endif %})) {{ l.pre }}_params (
         .clk(clk), .we(1'b0), .waddr({{ l.prom_aw }}'d0), .wdata({{ l.lanes * l.prom_bits }}'d0),
 {%- if l.prom_by_cgi %}
         .raddr(u_pa[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
@@ -779,7 +796,7 @@ module {{ v.module }} (
         .ld_word(wl_w[{{ sp.ww - 1 }}:0]), .ld_col(wl_c[{{ sp.cw - 1 }}:0]), .ld_nib(wl_n), .ld_data(wl_data),
         .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
 {%- else if p.has_wrom %}
-    sf_ram #(.WIDTH({{ l.lanes * p.wb }}), .DEPTH({{ p.wdepth }}), .AW({{ p.waw }}), .INIT("{{ p.wfile }}"), .LOGIC({% if p.wlogic %}1{% else %}0{% endif %})) {{ p.pre }}_wrom (
+    sf_ram #(.WIDTH({{ l.lanes * p.wb }}), .DEPTH({{ p.wdepth }}), .AW({{ p.waw }}), .INIT("{{ p.wfile }}"), .LOGIC({% if p.wlogic %}1{% else %}0{% endif %}), .BLOCK({% if v.hold_brams && !p.wlogic %}1{% else %}0{% endif %})) {{ p.pre }}_wrom (
         .clk(clk), .we(1'b0), .waddr({{ p.waw }}'d0), .wdata({{ l.lanes * p.wb }}'d0),
         .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
 {%- else %}

@@ -512,6 +512,8 @@ pub struct TopView {
     pub evbanks: Vec<EvBankView>,
     /// Some bank tells stale rows by an epoch bit instead of being cleared.
     pub any_epoch: bool,
+    /// The plan's block RAMs fit the device: ROMs are held to block RAM (sf_ram BLOCK).
+    pub hold_brams: bool,
 }
 
 fn logic_of(plan: &Plan, name: &str) -> bool {
@@ -690,6 +692,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         leak_bits: plan.rules.leak_bits(),
         out_spikes: plan.output.spikes,
         any_epoch: banks.iter().any(|b| b.epoch),
+        hold_brams: plan.device_block_rams > 0 && plan.block_rams() <= plan.device_block_rams,
         banks,
         evbanks,
         sh,

@@ -292,12 +292,15 @@ module sf_affine_lif (
     reg [2:0] ld_c;
     reg [0:0] ld_y;
     reg [0:0] ld_x;
+    reg        ld_fx, ld_fy;  // ld_x, ld_y hold their last values (registered with them)
     reg [3:0] inp_ev_cnt;
     wire ld_on  = go_inp || ld_act;
     wire ld_acc = ld_on && in_valid;
     assign in_ready = ld_on;
     reg        ld_lidx;   // ld_idx is the last index (kept with ld_idx)
-    assign fin_inp  = ld_acc && ld_lidx;
+    // ld_lidx is 0 in the go cycle of a load of more than one value, so the phase end does
+    // not wait on the sequencer's go.
+    assign fin_inp  = ld_act && in_valid && ld_lidx;
     wire [3:0] ld_base = go_inp ? 4'd0 : inp_ev_cnt;
     wire ld_nz = (in_data != 1'd0);
     always @(posedge clk) begin
@@ -308,6 +311,7 @@ module sf_affine_lif (
             ld_c       <= 3'd0;
             ld_y       <= 1'd0;
             ld_x       <= 1'd0;
+            ld_fx <= 1'b1; ld_fy <= 1'b1;
             inp_ev_cnt <= 4'd0;
         end else begin
             if (go_inp) ld_act <= 1'b1;
@@ -320,16 +324,25 @@ module sf_affine_lif (
                     ld_c   <= 3'd0;
                     ld_y   <= 1'd0;
                     ld_x   <= 1'd0;
+                    ld_fx <= 1'b1; ld_fy <= 1'b1;
                 end else begin
                     ld_idx <= ld_idx + 4'd1;
                     ld_lidx <= (ld_idx == 4'd4);
-                    if (ld_x == 1'd0) begin
+                    if (ld_fx) begin
                         ld_x <= 1'd0;
-                        if (ld_y == 1'd0) begin
+                        ld_fx <= 1'b1;
+                        if (ld_fy) begin
                             ld_y <= 1'd0;
+                            ld_fy <= 1'b1;
                             ld_c <= ld_c + 3'd1;
-                        end else ld_y <= ld_y + 1'd1;
-                    end else ld_x <= ld_x + 1'd1;
+                        end else begin
+                            ld_y <= ld_y + 1'd1;
+                            ld_fy <= 1'b1;
+                        end
+                    end else begin
+                        ld_x <= ld_x + 1'd1;
+                        ld_fx <= 1'b1;
+                    end
                 end
             end
         end
@@ -428,7 +441,7 @@ module sf_affine_lif (
     // 2 lanes x 4 rows; V 20 bits
     // Per-neuron parameters (read with the row in the update pass).
     wire [79:0] l0_prom;
-    sf_ram #(.WIDTH(80), .DEPTH(4), .AW(2), .INIT("lif_params.hex"), .LOGIC(1)) l0_params (
+    sf_ram #(.WIDTH(80), .DEPTH(4), .AW(2), .INIT("lif_params.hex"), .LOGIC(1), .BLOCK(0)) l0_params (
         .clk(clk), .we(1'b0), .waddr(2'd0), .wdata(80'd0),
         .raddr(u_raddr[1:0]), .rdata(l0_prom));
 
@@ -520,7 +533,7 @@ module sf_affine_lif (
         l0p0_s2_last <= !rst && l0p0_fdb && l0p0_lastdb;
     end
     wire [15:0] l0p0_w;
-    sf_ram #(.WIDTH(16), .DEPTH(24), .AW(5), .INIT("lif_w0.hex"), .LOGIC(1)) l0p0_wrom (
+    sf_ram #(.WIDTH(16), .DEPTH(24), .AW(5), .INIT("lif_w0.hex"), .LOGIC(1), .BLOCK(0)) l0p0_wrom (
         .clk(clk), .we(1'b0), .waddr(5'd0), .wdata(16'd0),
         .raddr(l0p0_wa[4:0]), .rdata(l0p0_w));
     // Stage 3: add and write back.
