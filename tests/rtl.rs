@@ -236,6 +236,28 @@ fn golden_verilog_snapshot_of_a_tiny_model() {
     common::check_golden("verilog", &d.files);
 }
 
+/// Block ROMs of the plan stay in block RAM (sf_ram `BLOCK`) exactly when the plan's block RAMs
+/// fit the device; otherwise synthesis keeps its choice. mlp_bw fits the UP5K, ensemble_bw's
+/// map (53 blocks) does not.
+#[test]
+fn block_roms_are_held_to_block_ram_only_when_the_map_fits() {
+    let mut seen = (false, false);
+    for (c, _) in students() {
+        let (_, plan, _) = plan_for(&c, None);
+        let d = spikefab::back::verilog::emit(&plan, None).unwrap();
+        let top = &d.files.iter().find(|(n, _)| *n == format!("{}.v", d.module)).unwrap().1;
+        let fits = plan.block_rams() <= plan.device_block_rams;
+        let block_roms = top.matches(".LOGIC(0), .BLOCK(").count();
+        let held = top.matches(".LOGIC(0), .BLOCK(1)").count();
+        assert!(!top.contains(".LOGIC(1), .BLOCK(1)"), "{}", c.name);
+        assert_eq!(held, if fits { block_roms } else { 0 }, "{}: fits {fits}", c.name);
+        if block_roms > 0 {
+            if fits { seen.0 = true } else { seen.1 = true }
+        }
+    }
+    assert_eq!(seen, (true, true), "both cases are exercised");
+}
+
 #[test]
 fn emission_is_deterministic() {
     for (c, _) in students() {
