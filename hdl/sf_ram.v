@@ -28,6 +28,11 @@ module sf_ram #(
     input  wire [AW-1:0]    raddr,
     output wire [WIDTH-1:0] rdata
 );
+    // Synthesis style of the block RAM branch ("auto": synthesis chooses). Only attributes
+    // read it, which Verilator ignores.
+    /* verilator lint_off UNUSEDPARAM */
+    localparam STYLE = (BLOCK != 0) ? "block" : "auto";
+    /* verilator lint_on UNUSEDPARAM */
     generate
         if (LOGIC != 0) begin : g_logic
             (* ram_style = "logic" *) reg [WIDTH-1:0] mem [0:DEPTH-1];
@@ -45,24 +50,8 @@ module sf_ram #(
                 q <= mem[raddr];
             end
             assign rdata = q;
-        end else if (BLOCK != 0) begin : g_block
-            (* no_rw_check, ram_style = "block", rom_style = "block" *) reg [WIDTH-1:0] mem [0:DEPTH-1];
-            reg [WIDTH-1:0] q;
-            integer i;
-            initial begin
-                q = {WIDTH{1'b0}};
-                if (INIT != "") $readmemh(INIT, mem);
-`ifndef SYNTHESIS
-                else for (i = 0; i < DEPTH; i = i + 1) mem[i] = {WIDTH{1'b0}};
-`endif
-            end
-            always @(posedge clk) begin
-                if (we) mem[waddr] <= wdata;
-                q <= mem[raddr];
-            end
-            assign rdata = q;
         end else begin : g_bram
-            (* no_rw_check *) reg [WIDTH-1:0] mem [0:DEPTH-1];
+            (* no_rw_check, ram_style = STYLE, rom_style = STYLE *) reg [WIDTH-1:0] mem [0:DEPTH-1];
             reg [WIDTH-1:0] q;
             integer i;
             initial begin

@@ -7,16 +7,14 @@ mod common;
 use common::{plan_for, root, scratch, spikefab, students, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
 
-/// Samples per student (conv_bw, the longest inference, has its own count). Verilator runs the long
-/// check; iverilog, an event-driven simulator and far slower, runs the same designs
-/// on fewer samples to catch what a cycle-based simulator can hide (races, X propagation).
-const COSIM_SAMPLES: [(Simulator, usize, usize); 2] = [(Simulator::Verilator, 12, 4), (Simulator::Iverilog, 3, 1)];
-
-fn cosim_all(sim: Simulator, tool: &str, test: &str) {
+/// Co-simulates every student on `samples` inputs (conv_bw, the longest inference, on
+/// `conv_samples`). Verilator runs the long check; iverilog, an event-driven simulator and far
+/// slower, runs the same designs on fewer samples to catch what a cycle-based simulator can hide
+/// (races, X propagation).
+fn cosim_all(sim: Simulator, tool: &str, test: &str, samples: usize, conv_samples: usize) {
     if !tool_or_skip(tool, test) {
         return;
     }
-    let (_, samples, conv_samples) = COSIM_SAMPLES.into_iter().find(|s| s.0 == sim).unwrap();
     for (c, _) in students() {
         let lanes = if c.name == "conv_bw" { Some(8) } else { None };
         let (_, plan, batch) = plan_for(&c, lanes);
@@ -33,7 +31,7 @@ fn cosim_all(sim: Simulator, tool: &str, test: &str) {
 
 #[test]
 fn cosim_every_student_iverilog() {
-    cosim_all(Simulator::Iverilog, "iverilog", "cosim_every_student_iverilog");
+    cosim_all(Simulator::Iverilog, "iverilog", "cosim_every_student_iverilog", 3, 1);
 }
 
 /// Capped widths take the saturating paths of every primitive; they must stay bit-exact.
@@ -86,7 +84,7 @@ fn cosim_accumulate_forwarding_at_every_revisit_distance_iverilog() {
 
 #[test]
 fn cosim_every_student_verilator() {
-    cosim_all(Simulator::Verilator, "verilator", "cosim_every_student_verilator");
+    cosim_all(Simulator::Verilator, "verilator", "cosim_every_student_verilator", 12, 4);
 }
 
 #[test]
