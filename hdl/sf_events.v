@@ -32,6 +32,7 @@ module sf_events #(
     reg [EW-1:0] q0, q1;
     reg [1:0]    qn;
     reg          act;        // between go and the last event taken: only then are entries read
+    reg          room;       // qn + inflight <= 1: an entry read now has a place without a pop
 
     wire [MW-1:0] mask = (MASKW > 0) ? q0[MW-1:0] : {MW{1'b1}};
     // Lowest set lane and whether it is the only one left.
@@ -57,7 +58,12 @@ module sf_events #(
     wire   push     = inflight;
     wire [1:0] occ  = qn - {1'b0, pop} + {1'b0, push};
     wire   more     = go ? (count != {(AW+1){1'b0}}) : (act && !rd_end);
-    wire   issue    = more && (go || occ <= 2'd1);
+    // occ <= 1, from a flag: without room (qn + inflight == 2, so qn >= 1) only a pop
+    // makes a place. The read counters' enables hang off issue, so it stays shallow.
+    wire   issue    = more && (go || room || (ev_ready && only));
+    // qn + inflight next cycle (= occ + issue) <= 1, from this cycle's fill (0, 1 or 2).
+    wire   fill1    = (qn == 2'd1) != inflight;
+    wire   room_nx  = room ? (!fill1 || pop || !issue) : (pop && !issue);
     assign raddr    = rd_ptr[AW-1:0];
     assign ev_last  = ev_valid && only && (qn == 2'd1) && !inflight && rd_end;
 
@@ -69,6 +75,7 @@ module sf_events #(
             left     <= {(AW+1){1'b0}};
             rd_end   <= 1'b1;
             act      <= 1'b0;
+            room     <= 1'b1;
         end else if (go) begin
             qn       <= 2'd0;
             inflight <= issue;
@@ -76,12 +83,14 @@ module sf_events #(
             left     <= issue ? count - 1'b1 : count;
             rd_end   <= (count <= {{AW{1'b0}}, 1'b1});
             act      <= issue;
+            room     <= 1'b1;
         end else begin
             if (take && ev_last) begin
                 act    <= 1'b0;
                 rd_ptr <= {(AW+1){1'b0}};
             end
             inflight <= issue;
+            room     <= room_nx;
             if (issue) begin
                 rd_ptr <= rd_ptr + 1'b1;
                 left   <= left - 1'b1;
