@@ -235,8 +235,8 @@ fn golden_verilog_snapshot_of_a_tiny_model() {
 }
 
 /// Block ROMs of the plan stay in block RAM (sf_ram `BLOCK`) exactly when the plan's block RAMs
-/// fit the device; otherwise synthesis keeps its choice. mlp_bw fits the UP5K, ensemble_bw's
-/// map (53 blocks) does not.
+/// fit the device; otherwise synthesis keeps its choice, and `plan` says the map is over.
+/// mlp_bw fits the UP5K, ensemble_bw's map (53 blocks) does not.
 #[test]
 fn block_roms_are_held_to_block_ram_only_when_the_map_fits() {
     let mut seen = (false, false);
@@ -249,6 +249,22 @@ fn block_roms_are_held_to_block_ram_only_when_the_map_fits() {
         let held = top.matches(".LOGIC(0), .BLOCK(1)").count();
         assert!(!top.contains(".LOGIC(1), .BLOCK(1)"), "{}", c.name);
         assert_eq!(held, if fits { block_roms } else { 0 }, "{}: fits {fits}", c.name);
+        // `plan` says whether the map fits the device's block RAMs.
+        let (model, inputs, t) = (c.dir.join(&c.model), c.dir.join(&c.inputs), c.timesteps.to_string());
+        let mut args = vec!["plan", model.to_str().unwrap(), "-T", &t, "--inputs", inputs.to_str().unwrap()];
+        args.extend(["--target", "ice40-up5k"]);
+        let dt = c.dt.map(|d| d.to_string());
+        if let Some(d) = &dt {
+            args.extend(["--dt", d]);
+        }
+        if let Some(f) = &c.from {
+            args.extend(["--from", f]);
+        }
+        let (code, out, err) = common::spikefab(&args);
+        assert_eq!(code, 0, "{}: {out}{err}", c.name);
+        let line = format!("block RAMs: {} of the device's {}", plan.block_rams(), plan.device_block_rams);
+        assert!(out.contains(&line), "{}: {line}\n{out}", c.name);
+        assert_eq!(out.contains("MORE than it has"), !fits, "{}: {out}", c.name);
         if block_roms > 0 {
             if fits { seen.0 = true } else { seen.1 = true }
         }

@@ -223,7 +223,20 @@ pub fn print_plan(p: &Plan) {
             if m.rom { " (ROM)" } else { "" }
         );
     }
-    println!("block RAMs: {}, register bits: {}", s.block_rams, s.register_bits);
+    if s.device_block_rams == 0 {
+        println!("block RAMs: {}, register bits: {}", s.block_rams, s.register_bits);
+    } else if s.block_rams <= s.device_block_rams {
+        println!(
+            "block RAMs: {} of the device's {}, register bits: {}",
+            s.block_rams, s.device_block_rams, s.register_bits
+        );
+    } else {
+        println!(
+            "block RAMs: {} of the device's {}: MORE than it has, so synthesis decides which memories \
+             become logic (ROMs are not held to block RAM) and the design may not fit; register bits: {}",
+            s.block_rams, s.device_block_rams, s.register_bits
+        );
+    }
 }
 
 pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {

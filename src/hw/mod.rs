@@ -283,6 +283,8 @@ pub struct PlanSummary {
     pub memories: Vec<Memory>,
     /// Block RAMs used by the memory map.
     pub block_rams: u64,
+    /// The target device's block RAMs (0: none or not an FPGA).
+    pub device_block_rams: u64,
     /// Bits of memories mapped to registers.
     pub register_bits: u64,
     /// Early exit.
@@ -355,6 +357,7 @@ impl Plan {
             output: self.output.clone(),
             memories: self.memories.clone(),
             block_rams,
+            device_block_rams: self.device_block_rams,
             register_bits,
             early_exit: self.early_exit,
         }
