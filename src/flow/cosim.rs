@@ -307,6 +307,11 @@ pub fn cosim(
         } else if let Some(c) = line.strip_prefix("c ") {
             rtl_cycles.push(c.trim().parse::<u64>().unwrap_or(u64::MAX));
             per_sample.push(std::mem::take(&mut words));
+        } else if line.starts_with("invariant") {
+            return Err(FlowError::Failed {
+                tool: "testbench".into(),
+                message: format!("RTL broke an invariant: {line}"),
+            });
         } else if line.starts_with("timeout") {
             return Err(FlowError::Failed { tool: "testbench".into(), message: format!("RTL did not finish: {line}") });
         }

@@ -50,6 +50,8 @@ module tb;
         if (start) ptr <= base;
         else if (in_valid && in_ready) ptr <= ptr + 1;
         if (out_valid && out_ready) $fwrite(f, "o %h\n", out_data);
+        // The sequencer decodes where it goes a cycle ahead: no phase may end in its go cycle.
+        if (!rst && dut.fin && (dut.go_oh != 0)) $fwrite(f, "invariant: a phase ended in its go cycle\n");
     end
 
     integer s, waited;

@@ -70,49 +70,79 @@ module {{ v.module }} (
             default: next_pc = {{ v.pc_w }}'d0;
         endcase
     end
-{%- if v.early_exit %}
-    wire decided;
-{%- endif %}
-    // Where the sequencer goes when the running phase finishes.
-    reg [{{ v.pc_w - 1 }}:0] pc_nx;
-    reg st_fin, t_inc;
+    // Where the sequencer goes when the running phase finishes, decoded from pc and t into
+    // flip-flops a cycle ahead: pc and t change only when a phase ends, and a phase's end
+    // (`fin`, registered) never comes in its go cycle (the testbench checks), so the decode is
+    // current whenever fin is set.
+    reg [{{ v.pc_w - 1 }}:0] pc_nc;
+    reg st_fin_c, t_inc_c;
     always @* begin
-        pc_nx  = next_pc;
-        st_fin = 1'b0;
-        t_inc  = 1'b0;
+        pc_nc    = next_pc;
+        st_fin_c = 1'b0;
+        t_inc_c  = 1'b0;
         if (pc == {{ v.pc_w }}'d{{ v.out_pc }}) begin
-            if (last) st_fin = 1'b1;
+            if (last) st_fin_c = 1'b1;
 {%- if v.early_exit %}
-            else pc_nx = {{ v.pc_w }}'d{{ v.exit_pc }};
-        end else if (pc == {{ v.pc_w }}'d{{ v.exit_pc }}) begin
-            if (decided) pc_nx = {{ v.pc_w }}'d{{ v.clear_pc }};
-            else begin
-                t_inc = 1'b1;
-                pc_nx = {{ v.pc_w }}'d{{ v.start_late }};
-            end
+            else pc_nc = {{ v.pc_w }}'d{{ v.exit_pc }};
         end else if (pc == {{ v.pc_w }}'d{{ v.clear_pc }}) begin
-            st_fin = 1'b1;
+            st_fin_c = 1'b1;
 {%- else %}
             else begin
-                t_inc = 1'b1;
-                pc_nx = {{ v.pc_w }}'d{{ v.start_late }};
+                t_inc_c = 1'b1;
+                pc_nc   = {{ v.pc_w }}'d{{ v.start_late }};
             end
 {%- endif %}
         end
     end
-    wire [NPH-1:0] nx_oh = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << pc_nx;
     // The layer of the update pass: set with the go of its UPD phase, held until the next one
     // (the pass before has written its last row by then), so its geometry and memory bases
-    // come from flip-flops.
-    reg  [{{ v.lw - 1 }}:0] ul, ul_nx;
-    always @* begin
-        case (pc_nx)
+    // come from flip-flops. upd_of: {is an UPD phase, its layer}.
+    function automatic [{{ v.lw }}:0] upd_of(input [{{ v.pc_w - 1 }}:0] p);
+        case (p)
 {%- for ph in v.phases %}{% if ph.kind == "upd" %}
-            {{ v.pc_w }}'d{{ ph.idx }}: ul_nx = {{ v.lw }}'d{{ ph.layer }};
+            {{ v.pc_w }}'d{{ ph.idx }}: upd_of = {1'b1, {{ v.lw }}'d{{ ph.layer }}};
 {%- endif %}{% endfor %}
-            default: ul_nx = ul;
+            default: upd_of = {{ v.lw + 1 }}'d0;
         endcase
+    endfunction
+    reg [{{ v.pc_w - 1 }}:0] pc_nr;
+    reg [NPH-1:0] oh_nr;
+    reg [{{ v.lw }}:0] ul_nr;
+    reg st_fin_r, t_inc_r;
+    always @(posedge clk) begin
+        pc_nr    <= pc_nc;
+        oh_nr    <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << pc_nc;
+        ul_nr    <= upd_of(pc_nc);
+        st_fin_r <= st_fin_c;
+        t_inc_r  <= t_inc_c;
     end
+    reg  [{{ v.lw - 1 }}:0] ul;
+    reg  [{{ v.pc_w - 1 }}:0] pc_nx;
+    reg  [NPH-1:0] nx_oh;
+    reg  [{{ v.lw }}:0] ul_to;
+    reg  st_fin, t_inc;
+{%- if v.early_exit %}
+    wire decided;
+    reg  ex_r;   // the running phase is the early-exit check
+    always @(posedge clk) ex_r <= (pc == {{ v.pc_w }}'d{{ v.exit_pc }});
+{%- endif %}
+    always @* begin
+        pc_nx  = pc_nr;
+        nx_oh  = oh_nr;
+        ul_to  = ul_nr;
+        st_fin = st_fin_r;
+        t_inc  = t_inc_r;
+{%- if v.early_exit %}
+        if (ex_r) begin
+            st_fin = 1'b0;
+            t_inc  = !decided;
+            pc_nx  = decided ? {{ v.pc_w }}'d{{ v.clear_pc }} : {{ v.pc_w }}'d{{ v.start_late }};
+            nx_oh  = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << pc_nx;
+            ul_to  = upd_of(pc_nx);
+        end
+{%- endif %}
+    end
+    wire [{{ v.lw - 1 }}:0] ul_nx = ul_to[{{ v.lw }}] ? ul_to[{{ v.lw - 1 }}:0] : ul;
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;

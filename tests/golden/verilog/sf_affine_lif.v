@@ -67,32 +67,57 @@ module sf_affine_lif (
             default: next_pc = 2'd0;
         endcase
     end
-    // Where the sequencer goes when the running phase finishes.
-    reg [1:0] pc_nx;
-    reg st_fin, t_inc;
+    // Where the sequencer goes when the running phase finishes, decoded from pc and t into
+    // flip-flops a cycle ahead: pc and t change only when a phase ends, and a phase's end
+    // (`fin`, registered) never comes in its go cycle (the testbench checks), so the decode is
+    // current whenever fin is set.
+    reg [1:0] pc_nc;
+    reg st_fin_c, t_inc_c;
     always @* begin
-        pc_nx  = next_pc;
-        st_fin = 1'b0;
-        t_inc  = 1'b0;
+        pc_nc    = next_pc;
+        st_fin_c = 1'b0;
+        t_inc_c  = 1'b0;
         if (pc == 2'd3) begin
-            if (last) st_fin = 1'b1;
+            if (last) st_fin_c = 1'b1;
             else begin
-                t_inc = 1'b1;
-                pc_nx = 2'd0;
+                t_inc_c = 1'b1;
+                pc_nc   = 2'd0;
             end
         end
     end
-    wire [NPH-1:0] nx_oh = {{(NPH-1){1'b0}}, 1'b1} << pc_nx;
     // The layer of the update pass: set with the go of its UPD phase, held until the next one
     // (the pass before has written its last row by then), so its geometry and memory bases
-    // come from flip-flops.
-    reg  [0:0] ul, ul_nx;
-    always @* begin
-        case (pc_nx)
-            2'd2: ul_nx = 1'd0;
-            default: ul_nx = ul;
+    // come from flip-flops. upd_of: {is an UPD phase, its layer}.
+    function automatic [1:0] upd_of(input [1:0] p);
+        case (p)
+            2'd2: upd_of = {1'b1, 1'd0};
+            default: upd_of = 2'd0;
         endcase
+    endfunction
+    reg [1:0] pc_nr;
+    reg [NPH-1:0] oh_nr;
+    reg [1:0] ul_nr;
+    reg st_fin_r, t_inc_r;
+    always @(posedge clk) begin
+        pc_nr    <= pc_nc;
+        oh_nr    <= {{(NPH-1){1'b0}}, 1'b1} << pc_nc;
+        ul_nr    <= upd_of(pc_nc);
+        st_fin_r <= st_fin_c;
+        t_inc_r  <= t_inc_c;
     end
+    reg  [0:0] ul;
+    reg  [1:0] pc_nx;
+    reg  [NPH-1:0] nx_oh;
+    reg  [1:0] ul_to;
+    reg  st_fin, t_inc;
+    always @* begin
+        pc_nx  = pc_nr;
+        nx_oh  = oh_nr;
+        ul_to  = ul_nr;
+        st_fin = st_fin_r;
+        t_inc  = t_inc_r;
+    end
+    wire [0:0] ul_nx = ul_to[1] ? ul_to[0:0] : ul;
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
