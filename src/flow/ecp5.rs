@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::ice40::{Use, fmax_of, sources};
-use super::{FlowError, Seeds, best_seed, over_capacity, run_polled};
+use super::ice40::{Use, sources};
+use super::{FlowError, Seeds, best_seed, fmax_of, over_capacity, report_fmax, run_polled};
 use crate::back::verilog::{Design, board_port_decls, board_ports};
 use crate::target::Target;
 
@@ -385,11 +385,6 @@ pub fn build(d: &Design, t: &Target, dir: &Path, seeds: u32, progress: &dyn Fn(&
     let t0 = Instant::now();
     let files = [format!("{m}.config"), "nextpnr.json".to_string(), "nextpnr.log".to_string()];
     let place = |seed: u32| -> Result<Option<f64>, FlowError> {
-        progress(&if seeds > 1 {
-            format!("placing and routing with nextpnr-ecp5 (seed {seed} of {seeds})")
-        } else {
-            "placing and routing with nextpnr-ecp5".to_string()
-        });
         let args = nextpnr_args(d, t, &seed.to_string());
         let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
         argv.extend(["-l", "nextpnr.log"]);
@@ -413,15 +408,9 @@ pub fn build(d: &Design, t: &Target, dir: &Path, seeds: u32, progress: &dyn Fn(&
             }
             Err(e) => return Err(e),
         }
-        if seeds <= 1 {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(dir.join("nextpnr.json")).map_err(io)?;
-        let f = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|r| fmax_of(&r));
-        progress(&format!("seed {seed}: {}", f.map_or("no Fmax".to_string(), |f| format!("{f:.2} MHz"))));
-        Ok(f)
+        Ok(if seeds > 1 { report_fmax(dir) } else { None })
     };
-    let seed_runs = best_seed(dir, &files, seeds, place)?;
+    let seed_runs = best_seed(dir, &files, seeds, "nextpnr-ecp5", progress, place)?;
     seconds.push(("nextpnr-ecp5".into(), t0.elapsed().as_secs_f64()));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("nextpnr.json")).map_err(io)?)

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{FlowError, Seeds, best_seed, run};
+use super::{FlowError, Seeds, best_seed, fmax_of, report_fmax, run};
 use crate::back::verilog::{Design, board_port_decls, board_ports};
 use crate::target::Target;
 
@@ -321,11 +321,6 @@ pub fn build(
     let pkg = package_of(t);
     let files = [asc.clone(), "nextpnr.json".to_string()];
     let place = |seed: u32| -> Result<Option<f64>, FlowError> {
-        progress(&if seeds > 1 {
-            format!("placing and routing with nextpnr-ice40 (seed {seed} of {seeds})")
-        } else {
-            "placing and routing with nextpnr-ice40".to_string()
-        });
         let seed_s = seed.to_string();
         let mut args: Vec<&str> = t.device.nextpnr_args.iter().map(String::as_str).collect();
         args.extend([
@@ -362,20 +357,18 @@ pub fn build(
             return Ok(None);
         }
         // Ranked by the lower of nextpnr's and icetime's figures.
-        let nx = nextpnr_fmax(&std::fs::read_to_string(dir.join("nextpnr.json")).map_err(io)?);
+        let nx = report_fmax(dir);
         let it = icetime_fmax(&icetime_text(run(
             "icetime",
             &["-d", &dev, "-P", &pkg, "-p", &pcf_f, "-c", &mhz, "-t", &asc],
             dir,
         ))?);
-        let f = match (nx, it) {
+        Ok(match (nx, it) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        };
-        progress(&format!("seed {seed}: {}", f.map_or("no Fmax".to_string(), |f| format!("{f:.2} MHz"))));
-        Ok(f)
+        })
     };
-    let seed_runs = best_seed(dir, &files, seeds, place)?;
+    let seed_runs = best_seed(dir, &files, seeds, "nextpnr-ice40", progress, place)?;
     seconds.push(("nextpnr-ice40".into(), t0.elapsed().as_secs_f64()));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("nextpnr.json")).map_err(io)?)
@@ -415,18 +408,6 @@ pub fn build(
         seconds,
         seeds: seed_runs,
     })
-}
-
-/// The slowest clock's achieved Fmax in a nextpnr `--report`.
-pub(super) fn fmax_of(report: &serde_json::Value) -> Option<f64> {
-    report
-        .get("fmax")
-        .and_then(|f| f.as_object())
-        .and_then(|o| o.values().filter_map(|c| c.get("achieved").and_then(|a| a.as_f64())).reduce(f64::min))
-}
-
-fn nextpnr_fmax(text: &str) -> Option<f64> {
-    fmax_of(&serde_json::from_str(text).ok()?)
 }
 
 /// icetime's output: it exits non-zero when the clock constraint is not met, and the figure

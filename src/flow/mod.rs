@@ -96,14 +96,17 @@ pub struct Seeds {
     pub tried: Vec<(u32, Option<f64>)>,
 }
 
-/// Places and routes with seeds `1..=seeds`, keeping the fastest. `place(seed)` leaves its
-/// outputs in `dir` under the names in `files` and returns its Fmax (None ranks lowest; ties
-/// keep the earlier seed). With several seeds, the best run's files are copied aside after it
-/// and restored at the end, so `files` hold the kept placement.
+/// Places and routes with seeds `1..=seeds` (`tool` names the placer for `progress`), keeping
+/// the fastest. `place(seed)` leaves its outputs in `dir` under the names in `files` and
+/// returns its Fmax (None ranks lowest; ties keep the earlier seed; with one seed it need not
+/// rank). With several seeds, the best run's files are copied aside after it and restored at
+/// the end, so `files` hold the kept placement.
 pub fn best_seed(
     dir: &Path,
     files: &[String],
     seeds: u32,
+    tool: &str,
+    progress: &dyn Fn(&str),
     mut place: impl FnMut(u32) -> Result<Option<f64>, FlowError>,
 ) -> Result<Seeds, FlowError> {
     let io = |e: std::io::Error| FlowError::Io(e.to_string());
@@ -111,7 +114,15 @@ pub fn best_seed(
     let mut tried = vec![];
     let mut best: Option<(u32, Option<f64>)> = None;
     for seed in 1..=seeds.clamp(1, MAX_SEEDS) {
+        progress(&if seeds > 1 {
+            format!("placing and routing with {tool} (seed {seed} of {seeds})")
+        } else {
+            format!("placing and routing with {tool}")
+        });
         let fmax = place(seed)?;
+        if seeds > 1 {
+            progress(&format!("seed {seed}: {}", fmax.map_or("no Fmax".to_string(), |f| format!("{f:.2} MHz"))));
+        }
         tried.push((seed, fmax));
         let better = match best {
             None => true,
@@ -133,6 +144,19 @@ pub fn best_seed(
         }
     }
     Ok(Seeds { kept, tried })
+}
+
+/// The slowest clock's achieved Fmax in a nextpnr `--report`.
+pub fn fmax_of(report: &serde_json::Value) -> Option<f64> {
+    report
+        .get("fmax")
+        .and_then(|f| f.as_object())
+        .and_then(|o| o.values().filter_map(|c| c.get("achieved").and_then(|a| a.as_f64())).reduce(f64::min))
+}
+
+/// [`fmax_of`] the report nextpnr wrote in `dir` as `nextpnr.json` (None: unreadable).
+fn report_fmax(dir: &Path) -> Option<f64> {
+    fmax_of(&serde_json::from_str(&std::fs::read_to_string(dir.join("nextpnr.json")).ok()?).ok()?)
 }
 
 /// True when `tool` is on the PATH.
@@ -242,7 +266,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let files = ["a.asc".to_string(), "r.json".to_string()];
         let figures = [Some(40.0), None, Some(47.5), Some(47.5), Some(45.0)];
-        let s = best_seed(&dir, &files, 5, |seed| {
+        let said = std::cell::RefCell::new(vec![]);
+        let s = best_seed(&dir, &files, 5, "placer", &|m| said.borrow_mut().push(m.to_string()), |seed| {
             for f in &files {
                 std::fs::write(dir.join(f), format!("{f} {seed}")).unwrap();
             }
@@ -250,16 +275,19 @@ mod tests {
         })
         .unwrap();
         assert_eq!(s.kept, 3, "ties keep the earlier seed");
+        let said = said.into_inner();
+        assert_eq!(said[0], "placing and routing with placer (seed 1 of 5)");
+        assert_eq!((said[3].as_str(), said[5].as_str()), ("seed 2: no Fmax", "seed 3: 47.50 MHz"));
         assert_eq!(s.tried.iter().map(|t| t.1).collect::<Vec<_>>(), figures);
         for f in &files {
             assert_eq!(std::fs::read_to_string(dir.join(f)).unwrap(), format!("{f} 3"));
             assert!(!dir.join(format!("{f}.best")).exists());
         }
         // One seed: the files are the run's own, nothing copied.
-        let s = best_seed(&dir, &files, 1, |_| Ok(None)).unwrap();
+        let s = best_seed(&dir, &files, 1, "placer", &|_| {}, |_| Ok(None)).unwrap();
         assert_eq!((s.kept, s.tried.len()), (1, 1));
         // A failing placement is the build's error.
-        assert!(best_seed(&dir, &files, 3, |_| Err(FlowError::Io("x".into()))).is_err());
+        assert!(best_seed(&dir, &files, 3, "placer", &|_| {}, |_| Err(FlowError::Io("x".into()))).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
