@@ -28,9 +28,13 @@ module sf_acc_lane #(
     wire signed [CW-1:0] vs    = v_ext <<< SHIFT;
     wire signed [CW-1:0] sum   = (WB == 1) ? (o_ext + (w[0] ? vs : ~vs) + {{(CW-1){1'b0}}, ~w[0]})
                                            : (o_ext + ((w_ext * v_ext) <<< SHIFT));
-    wire signed [CW-1:0] hi    = {{(CW-TW+1){1'b0}}, {(TW-1){1'b1}}};
-    wire signed [CW-1:0] lo    = ~hi;
-    wire [TW-1:0] clamped = (sum > hi) ? hi[TW-1:0] : (sum < lo) ? lo[TW-1:0] : sum[TW-1:0];
+    // `sum` is exact in CW bits, so it fits TW bits iff its bits CW-1 .. TW-1 are all equal;
+    // otherwise its sign picks the bound. (A test of a few top bits, not two comparators
+    // after the adder's carry chain.)
+    wire [CW-TW:0] top  = sum[CW-1:TW-1];
+    wire       fits     = (top == {(CW-TW+1){1'b0}}) || (top == {(CW-TW+1){1'b1}});
+    wire [TW-1:0] clamped = fits ? sum[TW-1:0]
+                          : sum[CW-1] ? {1'b1, {(TW-1){1'b0}}} : {1'b0, {(TW-1){1'b1}}};
     assign result = !en ? old : (SAT != 0) ? clamped : sum[TW-1:0];
 endmodule
 `default_nettype wire
