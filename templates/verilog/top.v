@@ -31,12 +31,11 @@ module {{ v.module }} (
     output wire [31:0] cycles
 );
     // ------------------------------------------------------------------ sequencer
-    // `pc` is the phase running; `go_oh` holds, one-hot, the phase in its first cycle (it is
+    // `pc_oh` holds, one-hot, the phase running; `go_oh` the phase in its first cycle (it is
     // decoded a cycle ahead, so a phase's `fin` reaches the state through one level of logic).
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
     localparam integer NPH = {{ v.phases.len() }};
     reg [1:0]  state;
-    reg [{{ v.pc_w - 1 }}:0] pc;
     reg [NPH-1:0] pc_oh, go_oh;
     reg [{{ v.tw - 1 }}:0] t;
     reg [31:0] cyc;
@@ -61,73 +60,46 @@ module {{ v.module }} (
     wire fin_now = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
     reg  fin;
     always @(posedge clk) fin <= !rst && (state == S_RUN) && fin_now;
-    reg [{{ v.pc_w - 1 }}:0] next_pc;
-    always @* begin
-        case (pc)
+    // Where the sequencer goes when the running phase finishes, one-hot, each bit an OR of the
+    // phases before it (so one or two levels of logic), decoded into flip-flops a cycle ahead:
+    // pc_oh and t change only when a phase ends, and a phase's end (`fin`, registered) never
+    // comes in its go cycle (the testbench checks), so the decode is current whenever fin is set.
+    wire [NPH-1:0] oh_nc;
 {%- for ph in v.phases %}
-            {{ v.pc_w }}'d{{ ph.idx }}: next_pc = late ? {{ v.pc_w }}'d{{ ph.next_late }} : {{ v.pc_w }}'d{{ ph.next_t0 }};
+    assign oh_nc[{{ ph.idx }}] = {{ ph.enter }};
 {%- endfor %}
-            default: next_pc = {{ v.pc_w }}'d0;
-        endcase
-    end
-    // Where the sequencer goes when the running phase finishes, decoded from pc and t into
-    // flip-flops a cycle ahead: pc and t change only when a phase ends, and a phase's end
-    // (`fin`, registered) never comes in its go cycle (the testbench checks), so the decode is
-    // current whenever fin is set.
-    reg [{{ v.pc_w - 1 }}:0] pc_nc;
-    reg st_fin_c, t_inc_c;
-    always @* begin
-        pc_nc    = next_pc;
-        st_fin_c = 1'b0;
-        t_inc_c  = 1'b0;
-        if (pc == {{ v.pc_w }}'d{{ v.out_pc }}) begin
-            if (last) st_fin_c = 1'b1;
+    wire st_fin_c = (pc_oh[{{ v.out_pc }}] & last){% if v.early_exit %} | pc_oh[{{ v.clear_pc }}]{% endif %};
 {%- if v.early_exit %}
-            else pc_nc = {{ v.pc_w }}'d{{ v.exit_pc }};
-        end else if (pc == {{ v.pc_w }}'d{{ v.clear_pc }}) begin
-            st_fin_c = 1'b1;
+    wire t_inc_c  = 1'b0;
 {%- else %}
-            else begin
-                t_inc_c = 1'b1;
-                pc_nc   = {{ v.pc_w }}'d{{ v.start_late }};
-            end
+    wire t_inc_c  = pc_oh[{{ v.out_pc }}] & !last;
 {%- endif %}
-        end
-    end
     // The layer of the update pass: set with the go of its UPD phase, held until the next one
     // (the pass before has written its last row by then), so its geometry and memory bases
     // come from flip-flops. upd_of: {is an UPD phase, its layer}.
-    function automatic [{{ v.lw }}:0] upd_of(input [{{ v.pc_w - 1 }}:0] p);
-        case (p)
-{%- for ph in v.phases %}{% if ph.kind == "upd" %}
-            {{ v.pc_w }}'d{{ ph.idx }}: upd_of = {1'b1, {{ v.lw }}'d{{ ph.layer }}};
-{%- endif %}{% endfor %}
-            default: upd_of = {{ v.lw + 1 }}'d0;
-        endcase
+    function automatic [{{ v.lw }}:0] upd_of(input [NPH-1:0] oh);
+        upd_of = { |(oh & {{ v.upd_mask }}){% for m in v.layer_masks.iter().rev() %}, |(oh & {{ m }}){% endfor %} };
     endfunction
-    reg [{{ v.pc_w - 1 }}:0] pc_nr;
     reg [NPH-1:0] oh_nr;
     reg [{{ v.lw }}:0] ul_nr;
     reg st_fin_r, t_inc_r;
     always @(posedge clk) begin
-        pc_nr    <= pc_nc;
-        oh_nr    <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << pc_nc;
-        ul_nr    <= upd_of(pc_nc);
+        oh_nr    <= oh_nc;
+        ul_nr    <= upd_of(oh_nc);
         st_fin_r <= st_fin_c;
         t_inc_r  <= t_inc_c;
     end
     reg  [{{ v.lw - 1 }}:0] ul;
-    reg  [{{ v.pc_w - 1 }}:0] pc_nx;
     reg  [NPH-1:0] nx_oh;
     reg  [{{ v.lw }}:0] ul_to;
     reg  st_fin, t_inc;
 {%- if v.early_exit %}
     wire decided;
-    reg  ex_r;   // the running phase is the early-exit check
-    always @(posedge clk) ex_r <= (pc == {{ v.pc_w }}'d{{ v.exit_pc }});
+    wire ex_r = pc_oh[{{ v.exit_pc }}];   // the running phase is the early-exit check
+    localparam [NPH-1:0] OH_CLEAR = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.clear_pc }};
+    localparam [NPH-1:0] OH_START = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.start_late }};
 {%- endif %}
     always @* begin
-        pc_nx  = pc_nr;
         nx_oh  = oh_nr;
         ul_to  = ul_nr;
         st_fin = st_fin_r;
@@ -136,9 +108,8 @@ module {{ v.module }} (
         if (ex_r) begin
             st_fin = 1'b0;
             t_inc  = !decided;
-            pc_nx  = decided ? {{ v.pc_w }}'d{{ v.clear_pc }} : {{ v.pc_w }}'d{{ v.start_late }};
-            nx_oh  = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << pc_nx;
-            ul_to  = upd_of(pc_nx);
+            nx_oh  = decided ? OH_CLEAR : OH_START;
+            ul_to  = decided ? upd_of(OH_CLEAR) : upd_of(OH_START);
         end
 {%- endif %}
     end
@@ -146,7 +117,6 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
-            pc    <= {{ v.pc_w }}'d0;
             pc_oh <= {NPH{1'b0}};
             go_oh <= {NPH{1'b0}};
             t     <= {{ v.tw }}'d0;
@@ -158,7 +128,6 @@ module {{ v.module }} (
                     go_oh <= {NPH{1'b0}};
                     if (start && run_ok) begin
                         state <= S_RUN;
-                        pc    <= {{ v.pc_w }}'d0;
                         pc_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
                         go_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
                         t     <= {{ v.tw }}'d0;
@@ -171,10 +140,7 @@ module {{ v.module }} (
                     if (fin && !st_fin) ul <= ul_nx;
                     if (fin) begin
                         if (st_fin) state <= S_FIN;
-                        else begin
-                            pc    <= pc_nx;
-                            pc_oh <= nx_oh;
-                        end
+                        else pc_oh <= nx_oh;
                         if (t_inc) t <= t + {{ v.tw }}'d1;
                     end
                 end

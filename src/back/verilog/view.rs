@@ -406,12 +406,9 @@ pub struct PhaseView {
     pub kind: String,
     /// Unit prefix (`l1p0`, `l1`, ...).
     pub unit: String,
-    /// Next phase index at step 0 and at later steps.
-    pub next_t0: usize,
-    /// Next phase at steps after 0.
-    pub next_late: usize,
-    /// The layer an `acc` or `upd` phase works on.
-    pub layer: usize,
+    /// When this phase is the one after the running phase: a 1-bit Verilog expression of
+    /// `pc_oh`, `late` and `last` (indices and keywords only).
+    pub enter: String,
 }
 
 /// The whole design.
@@ -464,8 +461,11 @@ pub struct TopView {
     pub cnt_w: usize,
     /// Sequencer program.
     pub phases: Vec<PhaseView>,
-    /// Program counter width.
-    pub pc_w: usize,
+    /// One-hot masks (Verilog literals, NPH bits): the UPD phases, and per bit of the layer
+    /// index the UPD phases whose layer has that bit set.
+    pub upd_mask: String,
+    /// See `upd_mask`.
+    pub layer_masks: Vec<String>,
     /// First phase at steps after 0.
     pub start_late: usize,
     /// OUT, EXIT and CLEAR phase indices.
@@ -616,18 +616,44 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     };
     let start_late = next(0, true).min(out_pc);
     let start_late = if inp.per_step { 0 } else { start_late };
+    // Predecessors of each phase in the one-hot program: at step 0 every phase runs; later
+    // static ones are skipped (and never run, so they are no late predecessor).
+    let enter = |j: usize| -> String {
+        let t0: Vec<usize> = (0..out_pc).filter(|&i| next(i, false) == j).collect();
+        let lt: Vec<usize> = (0..out_pc).filter(|&i| !prog[i].statik && next(i, true) == j).collect();
+        let ors = |v: Vec<usize>| v.iter().map(|i| format!("pc_oh[{i}]")).collect::<Vec<_>>().join(" | ");
+        let mut terms = Vec::new();
+        let both: Vec<usize> = t0.iter().copied().filter(|i| lt.contains(i)).collect();
+        let t0_only: Vec<usize> = t0.iter().copied().filter(|i| !lt.contains(i)).collect();
+        let lt_only: Vec<usize> = lt.iter().copied().filter(|i| !t0.contains(i)).collect();
+        if !both.is_empty() {
+            terms.push(ors(both));
+        }
+        if !t0_only.is_empty() {
+            terms.push(format!("(!late & ({}))", ors(t0_only)));
+        }
+        if !lt_only.is_empty() {
+            terms.push(format!("(late & ({}))", ors(lt_only)));
+        }
+        // After OUT at a step that is not the last: EXIT, or the first phase of the next step.
+        let after_out = if plan.early_exit { exit_pc } else { start_late };
+        if j == after_out {
+            terms.push(format!("(pc_oh[{out_pc}] & !last)"));
+        }
+        if terms.is_empty() { "1'b0".into() } else { terms.join(" | ") }
+    };
     let phases: Vec<PhaseView> = prog
         .iter()
         .enumerate()
-        .map(|(i, p)| PhaseView {
-            idx: i,
-            kind: p.kind.into(),
-            unit: p.unit.clone(),
-            next_t0: if i < out_pc { next(i, false) } else { i },
-            next_late: if i < out_pc { next(i, true) } else { i },
-            layer: p.layer,
-        })
+        .map(|(i, p)| PhaseView { idx: i, kind: p.kind.into(), unit: p.unit.clone(), enter: enter(i) })
         .collect();
+    let mask = |f: &dyn Fn(&Ph) -> bool| -> String {
+        let bits: String = prog.iter().rev().map(|p| if p.kind == "upd" && f(p) { '1' } else { '0' }).collect();
+        format!("{}'b{bits}", prog.len())
+    };
+    let lw = abits(plan.layers.len());
+    let upd_mask = mask(&|_| true);
+    let layer_masks = (0..lw).map(|b| mask(&|p: &Ph| (p.layer >> b) & 1 == 1)).collect();
     let out_k = plan.output.layer;
     let ol = &plan.layers[out_k];
     let out_w = if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize };
@@ -674,7 +700,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         early_exit: plan.early_exit,
         n_out: ol.neurons(),
         cnt_w: abits(plan.timesteps + 1),
-        pc_w: abits(prog.len()),
+        upd_mask,
+        layer_masks,
         phases,
         start_late,
         out_pc,

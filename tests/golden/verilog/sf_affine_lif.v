@@ -27,12 +27,11 @@ module sf_affine_lif (
     output wire [31:0] cycles
 );
     // ------------------------------------------------------------------ sequencer
-    // `pc` is the phase running; `go_oh` holds, one-hot, the phase in its first cycle (it is
+    // `pc_oh` holds, one-hot, the phase running; `go_oh` the phase in its first cycle (it is
     // decoded a cycle ahead, so a phase's `fin` reaches the state through one level of logic).
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
     localparam integer NPH = 4;
     reg [1:0]  state;
-    reg [1:0] pc;
     reg [NPH-1:0] pc_oh, go_oh;
     reg [3:0] t;
     reg [31:0] cyc;
@@ -57,61 +56,37 @@ module sf_affine_lif (
     wire fin_now = |(pc_oh & { fin_out, fin_l0, fin_l0p0, fin_inp });
     reg  fin;
     always @(posedge clk) fin <= !rst && (state == S_RUN) && fin_now;
-    reg [1:0] next_pc;
-    always @* begin
-        case (pc)
-            2'd0: next_pc = late ? 2'd1 : 2'd1;
-            2'd1: next_pc = late ? 2'd2 : 2'd2;
-            2'd2: next_pc = late ? 2'd3 : 2'd3;
-            2'd3: next_pc = late ? 2'd3 : 2'd3;
-            default: next_pc = 2'd0;
-        endcase
-    end
-    // Where the sequencer goes when the running phase finishes, decoded from pc and t into
-    // flip-flops a cycle ahead: pc and t change only when a phase ends, and a phase's end
-    // (`fin`, registered) never comes in its go cycle (the testbench checks), so the decode is
-    // current whenever fin is set.
-    reg [1:0] pc_nc;
-    reg st_fin_c, t_inc_c;
-    always @* begin
-        pc_nc    = next_pc;
-        st_fin_c = 1'b0;
-        t_inc_c  = 1'b0;
-        if (pc == 2'd3) begin
-            if (last) st_fin_c = 1'b1;
-            else begin
-                t_inc_c = 1'b1;
-                pc_nc   = 2'd0;
-            end
-        end
-    end
+    // Where the sequencer goes when the running phase finishes, one-hot, each bit an OR of the
+    // phases before it (so one or two levels of logic), decoded into flip-flops a cycle ahead:
+    // pc_oh and t change only when a phase ends, and a phase's end (`fin`, registered) never
+    // comes in its go cycle (the testbench checks), so the decode is current whenever fin is set.
+    wire [NPH-1:0] oh_nc;
+    assign oh_nc[0] = (pc_oh[3] & !last);
+    assign oh_nc[1] = pc_oh[0];
+    assign oh_nc[2] = pc_oh[1];
+    assign oh_nc[3] = pc_oh[2];
+    wire st_fin_c = (pc_oh[3] & last);
+    wire t_inc_c  = pc_oh[3] & !last;
     // The layer of the update pass: set with the go of its UPD phase, held until the next one
     // (the pass before has written its last row by then), so its geometry and memory bases
     // come from flip-flops. upd_of: {is an UPD phase, its layer}.
-    function automatic [1:0] upd_of(input [1:0] p);
-        case (p)
-            2'd2: upd_of = {1'b1, 1'd0};
-            default: upd_of = 2'd0;
-        endcase
+    function automatic [1:0] upd_of(input [NPH-1:0] oh);
+        upd_of = { |(oh & 4'b0100), |(oh & 4'b0000) };
     endfunction
-    reg [1:0] pc_nr;
     reg [NPH-1:0] oh_nr;
     reg [1:0] ul_nr;
     reg st_fin_r, t_inc_r;
     always @(posedge clk) begin
-        pc_nr    <= pc_nc;
-        oh_nr    <= {{(NPH-1){1'b0}}, 1'b1} << pc_nc;
-        ul_nr    <= upd_of(pc_nc);
+        oh_nr    <= oh_nc;
+        ul_nr    <= upd_of(oh_nc);
         st_fin_r <= st_fin_c;
         t_inc_r  <= t_inc_c;
     end
     reg  [0:0] ul;
-    reg  [1:0] pc_nx;
     reg  [NPH-1:0] nx_oh;
     reg  [1:0] ul_to;
     reg  st_fin, t_inc;
     always @* begin
-        pc_nx  = pc_nr;
         nx_oh  = oh_nr;
         ul_to  = ul_nr;
         st_fin = st_fin_r;
@@ -121,7 +96,6 @@ module sf_affine_lif (
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
-            pc    <= 2'd0;
             pc_oh <= {NPH{1'b0}};
             go_oh <= {NPH{1'b0}};
             t     <= 4'd0;
@@ -133,7 +107,6 @@ module sf_affine_lif (
                     go_oh <= {NPH{1'b0}};
                     if (start && run_ok) begin
                         state <= S_RUN;
-                        pc    <= 2'd0;
                         pc_oh <= {{(NPH-1){1'b0}}, 1'b1};
                         go_oh <= {{(NPH-1){1'b0}}, 1'b1};
                         t     <= 4'd0;
@@ -146,10 +119,7 @@ module sf_affine_lif (
                     if (fin && !st_fin) ul <= ul_nx;
                     if (fin) begin
                         if (st_fin) state <= S_FIN;
-                        else begin
-                            pc    <= pc_nx;
-                            pc_oh <= nx_oh;
-                        end
+                        else pc_oh <= nx_oh;
                         if (t_inc) t <= t + 4'd1;
                     end
                 end
