@@ -480,7 +480,11 @@ module {{ v.module }} (
     // formed, and the accumulate pipeline forwards the two writes a read can miss.
     reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s4a;
     reg                  {{ b.pre }}_s4v;
-    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw;     // a write other than an accumulate's (zero then)
+    reg                  {{ b.pre }}_s4acc;   // the write in s4 is an accumulate's
+    wire                 {{ b.pre }}_clr = {% if b.epoch %}1'b0{% else %}{% for m in b.members %}clr_on_{{ m.k }}{% if !loop.last %} | {% endif %}{% endfor %}{% endif %};
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_acc_r;   // the accumulate sum, registered (s4)
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_fwe = {{ b.pre }}_fw | ({ {{ b.width }}{ {{ b.pre }}_s4acc } } & {{ b.pre }}_acc_r);
 {%- if b.epoch %}
     reg                  {{ b.pre }}_s4e;
 {%- endif %}
@@ -491,7 +495,7 @@ module {{ v.module }} (
 {%- if b.clients.is_empty() %}
         .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({ep, {{ b.pre }}_wdata}),
 {%- else %}
-        .clk(clk), .we({{ b.pre }}_s4v), .waddr({{ b.pre }}_s4a), .wdata({ {{- b.pre }}_s4e, {{ b.pre }}_fw}),
+        .clk(clk), .we({{ b.pre }}_s4v), .waddr({{ b.pre }}_s4a), .wdata({ {{- b.pre }}_s4e, {{ b.pre }}_fwe}),
 {%- endif %}
         .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_q));
     assign {{ b.pre }}_rdata = ({{ b.pre }}_q[{{ b.width }}] == ep) ? {{ b.pre }}_q[{{ b.width - 1 }}:0] : {{ b.width }}'d0;
@@ -500,7 +504,7 @@ module {{ v.module }} (
 {%- if b.clients.is_empty() %}
         .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({{ b.pre }}_wdata),
 {%- else %}
-        .clk(clk), .we({{ b.pre }}_s4v), .waddr({{ b.pre }}_s4a), .wdata({{ b.pre }}_fw),
+        .clk(clk), .we({{ b.pre }}_s4v), .waddr({{ b.pre }}_s4a), .wdata({{ b.pre }}_fwe),
 {%- endif %}
         .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_rdata));
 {%- endif %}
@@ -593,7 +597,7 @@ module {{ v.module }} (
         if ({{ b.pre }}_accwe) begin
             {{ b.pre }}_we    = 1'b1;
             {{ b.pre }}_waddr = {{ b.pre }}_accwa;
-            {{ b.pre }}_wdata = {{ b.pre }}_accdata;
+            {{ b.pre }}_wdata = {{ b.width }}'d0;   // the sum joins in s4 (_fwe)
         end
 {%- endif %}
 {%- if !b.epoch %}
@@ -609,15 +613,19 @@ module {{ v.module }} (
 {%- if !b.clients.is_empty() %}
     // Accumulate beats read a row (stage 1), register it with the row's current value (stage
     // 2) and form the sum (stage 3), which the registered write port (s4) writes a cycle later.
-    // The current value is, newest first: this cycle's accumulate sum when it is the row read
-    // the cycle before (the beat ahead), the write in the port (s4, formed a cycle ago), the
-    // write the port made while the row was read (s5; the memory reads first), else the word
-    // read. Every compare is between flip-flops.
+    // The current value is, newest first: the sum of the beat ahead when it wrote the row read
+    // the cycle before (_fwd selects _acc_r after the _old_m register, so the sum reaches a
+    // flip-flop through the units' OR alone), the write in the port (s4, formed a cycle ago),
+    // the write the port made while the row was read (s5; the memory reads first), else the
+    // word read. Every compare is between flip-flops.
     reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s2a, {{ b.pre }}_s3a, {{ b.pre }}_s5a;
     reg                  {{ b.pre }}_s5v;
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw2;
+    reg                  {{ b.pre }}_fwd;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_old_m;
     /* verilator lint_off UNUSEDSIGNAL */
-    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_old;   // narrower layers use the low bits of each lane
+    // narrower layers use the low bits of each lane
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_old = {{ b.pre }}_fwd ? {{ b.pre }}_acc_r : {{ b.pre }}_old_m;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         {{ b.pre }}_s2a <= {{ b.pre }}_raddr;
@@ -625,14 +633,16 @@ module {{ v.module }} (
         {{ b.pre }}_s4v <= !rst && {{ b.pre }}_we;
         {{ b.pre }}_s4a <= {{ b.pre }}_waddr;
         {{ b.pre }}_fw  <= {{ b.pre }}_wdata;
+        {{ b.pre }}_s4acc <= {{ b.pre }}_accwe && !{{ b.pre }}_clr;
+        {{ b.pre }}_acc_r <= {{ b.pre }}_accdata;
+        {{ b.pre }}_fwd   <= {{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a);
 {%- if b.epoch %}
         {{ b.pre }}_s4e <= ep;
 {%- endif %}
         {{ b.pre }}_s5v <= !rst && {{ b.pre }}_s4v;
         {{ b.pre }}_s5a <= {{ b.pre }}_s4a;
-        {{ b.pre }}_fw2 <= {{ b.pre }}_fw;
-        {{ b.pre }}_old <= ({{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a)) ? {{ b.pre }}_accdata
-                      : ({{ b.pre }}_s4v && ({{ b.pre }}_s4a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fw
+        {{ b.pre }}_fw2 <= {{ b.pre }}_fwe;
+        {{ b.pre }}_old_m <= ({{ b.pre }}_s4v && ({{ b.pre }}_s4a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fwe
                       : ({{ b.pre }}_s5v && ({{ b.pre }}_s5a == {{ b.pre }}_s2a)) ? {{ b.pre }}_fw2 : {{ b.pre }}_rdata;
     end
 {%- endif %}

@@ -372,9 +372,13 @@ module sf_affine_lif (
     // formed, and the accumulate pipeline forwards the two writes a read can miss.
     reg  [1:0] xb0_s4a;
     reg                  xb0_s4v;
-    reg  [39:0] xb0_fw;
+    reg  [39:0] xb0_fw;     // a write other than an accumulate's (zero then)
+    reg                  xb0_s4acc;   // the write in s4 is an accumulate's
+    wire                 xb0_clr = clr_on_0;
+    reg  [39:0] xb0_acc_r;   // the accumulate sum, registered (s4)
+    wire [39:0] xb0_fwe = xb0_fw | ({ 40{ xb0_s4acc } } & xb0_acc_r);
     sf_ram #(.WIDTH(40), .DEPTH(4), .AW(2), .LOGIC(1)) xb0 (
-        .clk(clk), .we(xb0_s4v), .waddr(xb0_s4a), .wdata(xb0_fw),
+        .clk(clk), .we(xb0_s4v), .waddr(xb0_s4a), .wdata(xb0_fwe),
         .raddr(xb0_raddr), .rdata(xb0_rdata));
     wire [1:0] l0p0_rrow;
     wire                 l0p0_we;
@@ -398,7 +402,7 @@ module sf_affine_lif (
         if (xb0_accwe) begin
             xb0_we    = 1'b1;
             xb0_waddr = xb0_accwa;
-            xb0_wdata = xb0_accdata;
+            xb0_wdata = 40'd0;   // the sum joins in s4 (_fwe)
         end
         if (clr_on_0) begin
             xb0_we    = 1'b1;
@@ -408,15 +412,19 @@ module sf_affine_lif (
     end
     // Accumulate beats read a row (stage 1), register it with the row's current value (stage
     // 2) and form the sum (stage 3), which the registered write port (s4) writes a cycle later.
-    // The current value is, newest first: this cycle's accumulate sum when it is the row read
-    // the cycle before (the beat ahead), the write in the port (s4, formed a cycle ago), the
-    // write the port made while the row was read (s5; the memory reads first), else the word
-    // read. Every compare is between flip-flops.
+    // The current value is, newest first: the sum of the beat ahead when it wrote the row read
+    // the cycle before (_fwd selects _acc_r after the _old_m register, so the sum reaches a
+    // flip-flop through the units' OR alone), the write in the port (s4, formed a cycle ago),
+    // the write the port made while the row was read (s5; the memory reads first), else the
+    // word read. Every compare is between flip-flops.
     reg  [1:0] xb0_s2a, xb0_s3a, xb0_s5a;
     reg                  xb0_s5v;
     reg  [39:0] xb0_fw2;
+    reg                  xb0_fwd;
+    reg  [39:0] xb0_old_m;
     /* verilator lint_off UNUSEDSIGNAL */
-    reg  [39:0] xb0_old;   // narrower layers use the low bits of each lane
+    // narrower layers use the low bits of each lane
+    wire [39:0] xb0_old = xb0_fwd ? xb0_acc_r : xb0_old_m;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         xb0_s2a <= xb0_raddr;
@@ -424,11 +432,13 @@ module sf_affine_lif (
         xb0_s4v <= !rst && xb0_we;
         xb0_s4a <= xb0_waddr;
         xb0_fw  <= xb0_wdata;
+        xb0_s4acc <= xb0_accwe && !xb0_clr;
+        xb0_acc_r <= xb0_accdata;
+        xb0_fwd   <= xb0_accwe && (xb0_s3a == xb0_s2a);
         xb0_s5v <= !rst && xb0_s4v;
         xb0_s5a <= xb0_s4a;
-        xb0_fw2 <= xb0_fw;
-        xb0_old <= (xb0_accwe && (xb0_s3a == xb0_s2a)) ? xb0_accdata
-                      : (xb0_s4v && (xb0_s4a == xb0_s2a)) ? xb0_fw
+        xb0_fw2 <= xb0_fwe;
+        xb0_old_m <= (xb0_s4v && (xb0_s4a == xb0_s2a)) ? xb0_fwe
                       : (xb0_s5v && (xb0_s5a == xb0_s2a)) ? xb0_fw2 : xb0_rdata;
     end
 
