@@ -723,7 +723,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         banks,
         evbanks,
         sh,
-        lw: abits(plan.layers.len()),
+        lw,
         any_prom_by_cgi: (0..plan.layers.len())
             .any(|k| plan.layers[k].params_per_channel() && param_lane_bits(plan, k) > 0),
         pa_w: (0..plan.layers.len())
