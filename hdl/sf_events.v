@@ -1,16 +1,23 @@
 // sf_events: reads a list of event entries from a synchronous RAM and presents one event
 // per cycle. Layer entries end in a lane mask (MASKW = lanes): each set lane, lowest first,
-// is one event. Input entries (MASKW = 0) are one event each. A two-entry prefetch queue
-// keeps one event per cycle flowing after a two-cycle start (go: read entry 0; next cycle:
-// capture it; then events). ev_last marks the final event of the list.
+// is one event. Input entries (MASKW = 0) are one event each. A prefetch queue keeps one
+// event per cycle flowing after a two-cycle start (go: read entry 0; next cycle: capture it;
+// then events). ev_last marks the final event of the list.
+// A read is issued only when a registered flag says its entry has a place even if nothing
+// is popped this cycle, so the read side never waits on ev_ready. That keeps the queue full
+// with two places when every event lasts two beats or more (pops at most every other cycle,
+// ONEBEAT = 0) and needs a third place when events may last one beat (ONEBEAT = 1).
+// rd_ptr is 0 from the cycle after the last entry is read until the next go (callers OR the
+// addresses of readers that share a list memory).
 `timescale 1ns/1ps
 `default_nettype none
 module sf_events #(
-    parameter integer AW    = 4,     // entry address width
-    parameter integer EW    = 8,     // entry width
-    parameter integer MASKW = 2,     // lane mask width (0: one event per entry)
-    parameter integer LIW   = 1,     // lane index width
-    parameter integer PW    = EW - MASKW
+    parameter integer AW      = 4,   // entry address width
+    parameter integer EW      = 8,   // entry width
+    parameter integer MASKW   = 2,   // lane mask width (0: one event per entry)
+    parameter integer LIW     = 1,   // lane index width
+    parameter integer ONEBEAT = 1,   // 1: an event may last a single beat (three places)
+    parameter integer PW      = EW - MASKW
 ) (
     input  wire          clk,
     input  wire          rst,
@@ -25,14 +32,14 @@ module sf_events #(
     input  wire          ev_ready
 );
     localparam integer MW = (MASKW > 0) ? MASKW : 1;
+    localparam [2:0] PLACES = (ONEBEAT != 0) ? 3'd3 : 3'd2;
     reg [AW:0]   rd_ptr;     // next entry to read; 0 between phases
     reg [AW:0]   left;       // entries not yet read
     reg          rd_end;     // left == 0, registered
     reg          inflight;
-    reg [EW-1:0] q0, q1;
+    reg [EW-1:0] q0, q1, q2; // q2 is only used with ONEBEAT
     reg [1:0]    qn;
-    reg          act;        // between go and the last event taken: only then are entries read
-    reg          room;       // qn + inflight <= 1: an entry read now has a place without a pop
+    reg          room;       // qn + inflight < PLACES: an entry read now has a place
 
     wire [MW-1:0] mask = (MASKW > 0) ? q0[MW-1:0] : {MW{1'b1}};
     // Lowest set lane and whether it is the only one left.
@@ -56,14 +63,14 @@ module sf_events #(
     wire   take     = ev_valid && ev_ready;
     wire   pop      = take && only;
     wire   push     = inflight;
-    wire [1:0] occ  = qn - {1'b0, pop} + {1'b0, push};
-    wire   more     = go ? (count != {(AW+1){1'b0}}) : (act && !rd_end);
-    // occ <= 1, from a flag: without room (qn + inflight == 2, so qn >= 1) only a pop
-    // makes a place. The read counters' enables hang off issue, so it stays shallow.
-    wire   issue    = more && (go || room || (ev_ready && only));
-    // qn + inflight next cycle (= occ + issue) <= 1, from this cycle's fill (0, 1 or 2).
-    wire   fill1    = (qn == 2'd1) != inflight;
-    wire   room_nx  = room ? (!fill1 || pop || !issue) : (pop && !issue);
+    wire [1:0] base = qn - {1'b0, pop};   // entries kept after the pop; the push lands there
+    wire   more     = go ? (count != {(AW+1){1'b0}}) : !rd_end;
+    wire   issue    = more && (go || room);
+    // Places taken next cycle: qn - pop + push + issue = (qn + inflight) - pop + issue.
+    // With room, only a read without a pop at PLACES - 1 fills the queue; without room
+    // (PLACES taken) only a pop without a read frees a place.
+    wire   edge1    = ({1'b0, qn} + {2'b0, inflight}) == PLACES - 3'd1;
+    wire   room_nx  = room ? !(edge1 && issue && !pop) : (pop && !issue);
     assign raddr    = rd_ptr[AW-1:0];
     assign ev_last  = ev_valid && only && (qn == 2'd1) && !inflight && rd_end;
 
@@ -74,35 +81,30 @@ module sf_events #(
             rd_ptr   <= {(AW+1){1'b0}};
             left     <= {(AW+1){1'b0}};
             rd_end   <= 1'b1;
-            act      <= 1'b0;
             room     <= 1'b1;
         end else if (go) begin
             qn       <= 2'd0;
             inflight <= issue;
-            rd_ptr   <= issue ? {{AW{1'b0}}, 1'b1} : {(AW+1){1'b0}};
+            rd_ptr   <= (count > {{AW{1'b0}}, 1'b1}) ? {{AW{1'b0}}, 1'b1} : {(AW+1){1'b0}};
             left     <= issue ? count - 1'b1 : count;
             rd_end   <= (count <= {{AW{1'b0}}, 1'b1});
-            act      <= issue;
             room     <= 1'b1;
         end else begin
-            if (take && ev_last) begin
-                act    <= 1'b0;
-                rd_ptr <= {(AW+1){1'b0}};
-            end
             inflight <= issue;
             room     <= room_nx;
             if (issue) begin
-                rd_ptr <= rd_ptr + 1'b1;
+                rd_ptr <= (left == {{AW{1'b0}}, 1'b1}) ? {(AW+1){1'b0}} : rd_ptr + 1'b1;
                 left   <= left - 1'b1;
                 rd_end <= (left == {{AW{1'b0}}, 1'b1});
             end
-            qn <= occ;
-            case ({pop, push})
-                2'b01: if (qn == 2'd0) q0 <= rdata; else q1 <= rdata;
-                2'b10: q0 <= q1;
-                2'b11: if (qn == 2'd1) q0 <= rdata; else begin q0 <= q1; q1 <= rdata; end
-                default: ;
-            endcase
+            qn <= base + {1'b0, push};
+            // Pop shifts the queue down; the read entry lands behind the kept ones. A place
+            // that is empty after this cycle may take anything, so every place loads rdata
+            // unless it keeps or shifts in a held entry: the data selects are flip-flops
+            // (qn) only, and pop reaches the enables alone.
+            if (qn == 2'd0 || pop) q0 <= (qn <= 2'd1) ? rdata : q1;
+            if (qn <= 2'd1 || pop) q1 <= (ONEBEAT != 0 && qn == 2'd3) ? q2 : rdata;
+            if (ONEBEAT != 0 && (qn != 2'd3 || pop)) q2 <= rdata;
             // A lane of the head was taken but lanes remain: clear it.
             if (take && !only && MASKW > 0) q0[MW-1:0] <= mask & ~lowbit;
         end

@@ -51,10 +51,14 @@ module {{ v.module }} (
     assign busy   = (state != S_IDLE);
     assign done   = (state == S_FIN);
     assign cycles = cyc;
-{% for ph in v.phases %}
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    // An update phase's go is used only where its layer keeps an event list (u_go covers all).
+{%- for ph in v.phases %}
     wire go_{{ ph.unit }} = go_oh[{{ ph.idx }}];  // {{ ph.kind }}
     wire fin_{{ ph.unit }};
 {%- endfor %}
+    /* verilator lint_on UNUSEDSIGNAL */
     // The running phase's end, registered: the next phase starts one cycle later
     // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
     wire fin_now = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
@@ -196,7 +200,13 @@ module {{ v.module }} (
     // ------------------------------------------------------------------ shared update pass: control
     // Layers update one at a time, so one datapath of {{ v.sh.ls }} lanes serves them all; `ul`
     // selects the layer whose memories connect to it.
-    wire u_go = {% for l in v.layers %}go_{{ l.pre }}{% if !loop.last %} || {% endif %}{% endfor %};
+    // u_go: an update phase is in its go cycle (go_oh holds an UPD bit), from a flip-flop set
+    // by the same conditions that load go_oh.
+    localparam [NPH-1:0] UPD_MASK = {{ v.upd_mask }};
+    reg u_go;
+    always @(posedge clk)
+        u_go <= !rst && ((state == S_RUN) ? (fin && !st_fin && ul_to[{{ v.lw }}])
+                                          : (state == S_IDLE && start && run_ok && UPD_MASK[0]));
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
@@ -243,9 +253,10 @@ module {{ v.module }} (
     end
     reg                  u_act;
     reg  [{{ v.sh.rw }}:0] u_next;
+    reg                  u_more;   // rows remain to be read (u_act && u_next != u_rows before)
     reg                  u_s2;
     reg  [{{ v.sh.rw - 1 }}:0] u_row;
-    wire                 u_rd    = u_go || (u_act && (u_next != u_rows));
+    wire                 u_rd    = u_go || u_more;
     // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
     wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_next[{{ v.sh.rw - 1 }}:0];
     // The neuron lanes take a row at stage 2 and return it {{ v.u_lat }} cycles later, at the
@@ -254,6 +265,7 @@ module {{ v.module }} (
     reg  [U_LAT-1:0] u_wp, u_lp;   // a row in flight; the pass's last row
     reg  [{{ v.sh.rw - 1 }}:0] u_rowp [0:U_LAT-1];
     reg                  u_s2last;
+    wire                 u_penult = u_more && (u_next == u_rows - {{ v.sh.rw + 1 }}'d1);
     wire                 u_w     = u_wp[U_LAT-1];
     wire [{{ v.sh.rw - 1 }}:0] u_wrow  = u_rowp[U_LAT-1];
     integer u_pi;
@@ -266,7 +278,7 @@ module {{ v.module }} (
             u_lp <= {u_lp[U_LAT-2:0], u_s2 && u_s2last};
         end
         // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
-        u_s2last <= u_go ? u_go1 : (u_act && (u_next == u_rows - {{ v.sh.rw + 1 }}'d1));
+        u_s2last <= u_go ? u_go1 : u_penult;
         u_rowp[0] <= u_row;
         for (u_pi = 1; u_pi < U_LAT; u_pi = u_pi + 1) u_rowp[u_pi] <= u_rowp[u_pi - 1];
     end
@@ -277,20 +289,23 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (rst) begin
             u_act  <= 1'b0;
+            u_more <= 1'b0;
             u_s2   <= 1'b0;
             u_next <= {{ v.sh.rw + 1 }}'d0;
         end else begin
             u_s2 <= u_rd;
             if (u_rd) u_row <= u_raddr;
+            // u_next returns to 0 as the pass's last row is read.
             if (u_go) begin
                 u_act  <= 1'b1;
-                u_next <= {{ v.sh.rw + 1 }}'d1;
+                u_more <= !u_go1;
+                u_next <= u_go1 ? {{ v.sh.rw + 1 }}'d0 : {{ v.sh.rw + 1 }}'d1;
             end else if (u_act) begin
-                if (u_next != u_rows) u_next <= u_next + {{ v.sh.rw + 1 }}'d1;
-                if (u_fin) begin
-                    u_act  <= 1'b0;
-                    u_next <= {{ v.sh.rw + 1 }}'d0;
+                if (u_more) begin
+                    u_next <= u_penult ? {{ v.sh.rw + 1 }}'d0 : u_next + {{ v.sh.rw + 1 }}'d1;
+                    u_more <= !u_penult;
                 end
+                if (u_fin) u_act <= 1'b0;
             end
         end
         // The last-position flags are registered with the counters (compared one step
@@ -447,7 +462,10 @@ module {{ v.module }} (
 
     // ------------------------------------------------------------------ per-layer update signals
 {%- for l in v.layers %}
-    wire                 {{ l.pre }}_u_on = u_w && (ul == {{ v.lw }}'d{{ l.k }});  // the update pass writes {{ l.name }}
+    // The update pass writes {{ l.name }}: u_w && ul == {{ l.k }}, registered from the stage before
+    // (ul only changes when a phase starts, U_LAT >= 2 cycles before a pass's first write).
+    reg                  {{ l.pre }}_u_on;
+    always @(posedge clk) {{ l.pre }}_u_on <= !rst && u_wp[U_LAT-2] && (ul == {{ v.lw }}'d{{ l.k }});
     /* verilator lint_off UNUSEDSIGNAL */
     reg                  clr_on_{{ l.k }};   // unused when only epoch memories hold the layer
     reg  [{{ l.raw - 1 }}:0] clr_row_{{ l.k }};
@@ -710,7 +728,7 @@ module {{ v.module }} (
     /* verilator lint_off UNUSEDSIGNAL */
     wire [{{ p.src_liw - 1 }}:0] {{ p.pre }}_ev_lane;  // input entries have no lanes
     /* verilator lint_on UNUSEDSIGNAL */
-    sf_events #(.AW({{ p.src_aw }}), .EW({{ p.src_ew }}), .MASKW({{ p.src_maskw }}), .LIW({{ p.src_liw }})) {{ p.pre }}_evr (
+    sf_events #(.AW({{ p.src_aw }}), .EW({{ p.src_ew }}), .MASKW({{ p.src_maskw }}), .LIW({{ p.src_liw }}), .ONEBEAT({{ p.one_beat() }})) {{ p.pre }}_evr (
         .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .count({{ p.src }}_ev_cnt),
         .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.src }}_ev_rdata),
         .ev_valid({{ p.pre }}_ev_valid), .ev_pos({{ p.pre }}_ev_pos), .ev_lane({{ p.pre }}_ev_lane),
@@ -718,7 +736,11 @@ module {{ v.module }} (
     // Stage 1: the event and its beat, registered, so the address arithmetic starts from
     // flip-flops (schedule::ACC_TAIL counts this stage).
     wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
-    wire {{ p.pre }}_lastbeat = {{ p.lastbeat() }};
+{%- if p.one_beat() == 0 %}
+    reg  {{ p.pre }}_lastbeat;  // this beat ends the event: set on the beat before the last
+{%- else %}
+    wire {{ p.pre }}_lastbeat = 1'b1;
+{%- endif %}
     reg                  {{ p.pre }}_fd, {{ p.pre }}_lastd;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [{{ p.src_ew - p.src_maskw - 1 }}:0] {{ p.pre }}_posd;  // some fields unused by some projections
@@ -782,6 +804,12 @@ module {{ v.module }} (
             {{ p.advance() }}
         end
     end
+{%- if p.one_beat() == 0 %}
+    always @(posedge clk) begin
+        if (rst || go_{{ p.pre }}) {{ p.pre }}_lastbeat <= 1'b0;
+        else if ({{ p.pre }}_fire) {{ p.pre }}_lastbeat <= !{{ p.pre }}_lastbeat && {{ p.penultimate() }};
+    end
+{%- endif %}
     // Stage 2: weight word and state row arrive; the bank registers the row's current value.
     reg                  {{ p.pre }}_s2;
     reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_s2_row;

@@ -1312,17 +1312,25 @@ impl ProjView {
         acc
     }
 
-    /// True on the last beat of an event.
-    pub fn lastbeat(&self) -> String {
-        if self.counters.is_empty() {
-            "1'b1".to_string()
-        } else {
-            self.counters
-                .iter()
-                .map(|c| format!("({} == {}'d{})", c.name, c.w, c.max - 1))
-                .collect::<Vec<_>>()
-                .join(" && ")
-        }
+    /// 1 when an event can last a single beat: events may then end on consecutive cycles, so
+    /// the event reader keeps a third queue place (sf_events ONEBEAT); 0 when every event
+    /// lasts two beats or more and the last beat is a registered flag (`penultimate`).
+    pub fn one_beat(&self) -> usize {
+        usize::from(self.counters.iter().map(|c| c.max).product::<usize>() < 2)
+    }
+
+    /// True on the beat before an event's last (only used when it has two beats or more):
+    /// the innermost counter that moves (the last one with two values or more) at its
+    /// last value but one, every outer counter at its last value.
+    pub fn penultimate(&self) -> String {
+        let moving: Vec<&CounterView> = self.counters.iter().filter(|c| c.max >= 2).collect();
+        let n = moving.len();
+        moving
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("({} == {}'d{})", c.name, c.w, c.max - if i + 1 == n { 2 } else { 1 }))
+            .collect::<Vec<_>>()
+            .join(" && ")
     }
 }
 

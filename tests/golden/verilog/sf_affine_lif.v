@@ -43,6 +43,8 @@ module sf_affine_lif (
     assign done   = (state == S_FIN);
     assign cycles = cyc;
 
+    /* verilator lint_off UNUSEDSIGNAL */
+    // An update phase's go is used only where its layer keeps an event list (u_go covers all).
     wire go_inp = go_oh[0];  // load
     wire fin_inp;
     wire go_l0p0 = go_oh[1];  // acc
@@ -51,6 +53,7 @@ module sf_affine_lif (
     wire fin_l0;
     wire go_out = go_oh[3];  // out
     wire fin_out;
+    /* verilator lint_on UNUSEDSIGNAL */
     // The running phase's end, registered: the next phase starts one cycle later
     // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
     wire fin_now = |(pc_oh & { fin_out, fin_l0, fin_l0p0, fin_inp });
@@ -134,7 +137,13 @@ module sf_affine_lif (
     // ------------------------------------------------------------------ shared update pass: control
     // Layers update one at a time, so one datapath of 2 lanes serves them all; `ul`
     // selects the layer whose memories connect to it.
-    wire u_go = go_l0;
+    // u_go: an update phase is in its go cycle (go_oh holds an UPD bit), from a flip-flop set
+    // by the same conditions that load go_oh.
+    localparam [NPH-1:0] UPD_MASK = 4'b0100;
+    reg u_go;
+    always @(posedge clk)
+        u_go <= !rst && ((state == S_RUN) ? (fin && !st_fin && ul_to[1])
+                                          : (state == S_IDLE && start && run_ok && UPD_MASK[0]));
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
@@ -175,9 +184,10 @@ module sf_affine_lif (
     end
     reg                  u_act;
     reg  [2:0] u_next;
+    reg                  u_more;   // rows remain to be read (u_act && u_next != u_rows before)
     reg                  u_s2;
     reg  [1:0] u_row;
-    wire                 u_rd    = u_go || (u_act && (u_next != u_rows));
+    wire                 u_rd    = u_go || u_more;
     // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
     wire [1:0] u_raddr = u_next[1:0];
     // The neuron lanes take a row at stage 2 and return it 12 cycles later, at the
@@ -186,6 +196,7 @@ module sf_affine_lif (
     reg  [U_LAT-1:0] u_wp, u_lp;   // a row in flight; the pass's last row
     reg  [1:0] u_rowp [0:U_LAT-1];
     reg                  u_s2last;
+    wire                 u_penult = u_more && (u_next == u_rows - 3'd1);
     wire                 u_w     = u_wp[U_LAT-1];
     wire [1:0] u_wrow  = u_rowp[U_LAT-1];
     integer u_pi;
@@ -198,7 +209,7 @@ module sf_affine_lif (
             u_lp <= {u_lp[U_LAT-2:0], u_s2 && u_s2last};
         end
         // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
-        u_s2last <= u_go ? u_go1 : (u_act && (u_next == u_rows - 3'd1));
+        u_s2last <= u_go ? u_go1 : u_penult;
         u_rowp[0] <= u_row;
         for (u_pi = 1; u_pi < U_LAT; u_pi = u_pi + 1) u_rowp[u_pi] <= u_rowp[u_pi - 1];
     end
@@ -209,20 +220,23 @@ module sf_affine_lif (
     always @(posedge clk) begin
         if (rst) begin
             u_act  <= 1'b0;
+            u_more <= 1'b0;
             u_s2   <= 1'b0;
             u_next <= 3'd0;
         end else begin
             u_s2 <= u_rd;
             if (u_rd) u_row <= u_raddr;
+            // u_next returns to 0 as the pass's last row is read.
             if (u_go) begin
                 u_act  <= 1'b1;
-                u_next <= 3'd1;
+                u_more <= !u_go1;
+                u_next <= u_go1 ? 3'd0 : 3'd1;
             end else if (u_act) begin
-                if (u_next != u_rows) u_next <= u_next + 3'd1;
-                if (u_fin) begin
-                    u_act  <= 1'b0;
-                    u_next <= 3'd0;
+                if (u_more) begin
+                    u_next <= u_penult ? 3'd0 : u_next + 3'd1;
+                    u_more <= !u_penult;
                 end
+                if (u_fin) u_act <= 1'b0;
             end
         end
         // The last-position flags are registered with the counters (compared one step
@@ -351,7 +365,10 @@ module sf_affine_lif (
     assign inp_ev_raddr = 3'd0 | l0p0_ev_raddr;
 
     // ------------------------------------------------------------------ per-layer update signals
-    wire                 l0_u_on = u_w && (ul == 1'd0);  // the update pass writes lif
+    // The update pass writes lif: u_w && ul == 0, registered from the stage before
+    // (ul only changes when a phase starts, U_LAT >= 2 cycles before a pass's first write).
+    reg                  l0_u_on;
+    always @(posedge clk) l0_u_on <= !rst && u_wp[U_LAT-2] && (ul == 1'd0);
     /* verilator lint_off UNUSEDSIGNAL */
     reg                  clr_on_0;   // unused when only epoch memories hold the layer
     reg  [1:0] clr_row_0;
@@ -459,7 +476,7 @@ module sf_affine_lif (
     /* verilator lint_off UNUSEDSIGNAL */
     wire [0:0] l0p0_ev_lane;  // input entries have no lanes
     /* verilator lint_on UNUSEDSIGNAL */
-    sf_events #(.AW(3), .EW(6), .MASKW(0), .LIW(1)) l0p0_evr (
+    sf_events #(.AW(3), .EW(6), .MASKW(0), .LIW(1), .ONEBEAT(0)) l0p0_evr (
         .clk(clk), .rst(rst), .go(go_l0p0), .count(inp_ev_cnt),
         .raddr(l0p0_ev_raddr), .rdata(inp_ev_rdata),
         .ev_valid(l0p0_ev_valid), .ev_pos(l0p0_ev_pos), .ev_lane(l0p0_ev_lane),
@@ -467,7 +484,7 @@ module sf_affine_lif (
     // Stage 1: the event and its beat, registered, so the address arithmetic starts from
     // flip-flops (schedule::ACC_TAIL counts this stage).
     wire l0p0_fire = l0p0_ev_valid;
-    wire l0p0_lastbeat = (l0p0_b == 2'd3);
+    reg  l0p0_lastbeat;  // this beat ends the event: set on the beat before the last
     reg                  l0p0_fd, l0p0_lastd;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [5:0] l0p0_posd;  // some fields unused by some projections
@@ -523,6 +540,10 @@ module sf_affine_lif (
         end else if (l0p0_fire) begin
             if (l0p0_b == 2'd3) begin l0p0_b <= 2'd0;  end else l0p0_b <= l0p0_b + 2'd1;
         end
+    end
+    always @(posedge clk) begin
+        if (rst || go_l0p0) l0p0_lastbeat <= 1'b0;
+        else if (l0p0_fire) l0p0_lastbeat <= !l0p0_lastbeat && (l0p0_b == 2'd2);
     end
     // Stage 2: weight word and state row arrive; the bank registers the row's current value.
     reg                  l0p0_s2;
