@@ -33,11 +33,9 @@ module sf_events #(
 );
     localparam integer MW = (MASKW > 0) ? MASKW : 1;
     localparam [2:0] PLACES = (ONEBEAT != 0) ? 3'd3 : 3'd2;
-    localparam [AW:0] TWO = 2;
     reg [AW:0]   rd_ptr;     // next entry to read; 0 between phases
     reg [AW:0]   left;       // entries not yet read
     reg          rd_end;     // left == 0, registered
-    reg          rd_one;     // left == 1, registered: the next read is the last
     reg          inflight;
     reg [EW-1:0] q0, q1, q2; // q2 is only used with ONEBEAT
     reg [1:0]    qn;
@@ -83,7 +81,6 @@ module sf_events #(
             rd_ptr   <= {(AW+1){1'b0}};
             left     <= {(AW+1){1'b0}};
             rd_end   <= 1'b1;
-            rd_one   <= 1'b0;
             room     <= 1'b1;
         end else if (go) begin
             qn       <= 2'd0;
@@ -91,16 +88,14 @@ module sf_events #(
             rd_ptr   <= (count > {{AW{1'b0}}, 1'b1}) ? {{AW{1'b0}}, 1'b1} : {(AW+1){1'b0}};
             left     <= issue ? count - 1'b1 : count;
             rd_end   <= (count <= {{AW{1'b0}}, 1'b1});
-            rd_one   <= (count == TWO);
             room     <= 1'b1;
         end else begin
             inflight <= issue;
             room     <= room_nx;
             if (issue) begin
-                rd_ptr <= rd_one ? {(AW+1){1'b0}} : rd_ptr + 1'b1;
+                rd_ptr <= (left == {{AW{1'b0}}, 1'b1}) ? {(AW+1){1'b0}} : rd_ptr + 1'b1;
                 left   <= left - 1'b1;
-                rd_end <= rd_one;
-                rd_one <= (left == TWO);
+                rd_end <= (left == {{AW{1'b0}}, 1'b1});
             end
             qn <= base + {1'b0, push};
             // Pop shifts the queue down; the read entry lands behind the kept ones. A place
