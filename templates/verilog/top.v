@@ -45,7 +45,9 @@ module {{ v.module }} (
 {%- else %}
     wire run_ok = 1'b1;
 {%- endif %}
-    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins (used by event lists)
+    /* verilator lint_on UNUSEDSIGNAL */
     wire late  = (t != {{ v.tw }}'d0);
     wire last  = (t == {{ v.tw }}'d{{ v.t_max - 1 }});
     assign busy   = (state != S_IDLE);
@@ -406,8 +408,9 @@ module {{ v.module }} (
 {%- endif %}
     wire [{{ v.iaw }}:0] ld_base = go_inp ? {{ v.iaw + 1 }}'d0 : inp_ev_cnt;
     wire ld_nz = (in_data != {{ v.in_w }}'d0);
+    // A load always runs to its end (fin_inp restores these values), so only rst resets it.
     always @(posedge clk) begin
-        if (rst || first) begin
+        if (rst) begin
             ld_act     <= 1'b0;
             ld_idx     <= {{ v.iaw + 1 }}'d0;
             ld_lidx    <= 1'b{% if v.n_in == 1 %}1{% else %}0{% endif %};

@@ -36,7 +36,9 @@ module sf_affine_lif (
     reg [3:0] t;
     reg [31:0] cyc;
     wire run_ok = 1'b1;
-    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins (used by event lists)
+    /* verilator lint_on UNUSEDSIGNAL */
     wire late  = (t != 4'd0);
     wire last  = (t == 4'd7);
     assign busy   = (state != S_IDLE);
@@ -312,8 +314,9 @@ module sf_affine_lif (
     assign fin_inp  = ld_act && in_valid && ld_lidx;
     wire [3:0] ld_base = go_inp ? 4'd0 : inp_ev_cnt;
     wire ld_nz = (in_data != 1'd0);
+    // A load always runs to its end (fin_inp restores these values), so only rst resets it.
     always @(posedge clk) begin
-        if (rst || first) begin
+        if (rst) begin
             ld_act     <= 1'b0;
             ld_idx     <= 4'd0;
             ld_lidx    <= 1'b0;
