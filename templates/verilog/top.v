@@ -45,9 +45,7 @@ module {{ v.module }} (
 {%- else %}
     wire run_ok = 1'b1;
 {%- endif %}
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins (used by event lists)
-    /* verilator lint_on UNUSEDSIGNAL */
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
     wire late  = (t != {{ v.tw }}'d0);
     wire last  = (t == {{ v.tw }}'d{{ v.t_max - 1 }});
     assign busy   = (state != S_IDLE);
@@ -208,7 +206,7 @@ module {{ v.module }} (
     reg u_go;
     always @(posedge clk)
         u_go <= !rst && ((state == S_RUN) ? (fin && !st_fin && ul_to[{{ v.lw }}])
-                                          : (state == S_IDLE && start && run_ok && UPD_MASK[0]));
+                                          : (first && UPD_MASK[0]));
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */

@@ -36,9 +36,7 @@ module sf_affine_lif (
     reg [3:0] t;
     reg [31:0] cyc;
     wire run_ok = 1'b1;
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins (used by event lists)
-    /* verilator lint_on UNUSEDSIGNAL */
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
     wire late  = (t != 4'd0);
     wire last  = (t == 4'd7);
     assign busy   = (state != S_IDLE);
@@ -145,7 +143,7 @@ module sf_affine_lif (
     reg u_go;
     always @(posedge clk)
         u_go <= !rst && ((state == S_RUN) ? (fin && !st_fin && ul_to[1])
-                                          : (state == S_IDLE && start && run_ok && UPD_MASK[0]));
+                                          : (first && UPD_MASK[0]));
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
