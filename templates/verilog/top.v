@@ -229,7 +229,7 @@ module {{ v.module }} (
     end
     // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
     // the pass compares rows from its second cycle and positions at its write stage.
-    reg  [{{ v.sh.rw }}:0] u_rows;
+    reg  [{{ v.sh.rw }}:0] u_rows1;   // rows - 1
     reg  [15:0] u_w1, u_h1, u_ncg1, u_w2, u_h2, u_ncg2;   // extent - 1 and - 2
     reg  [31:0] u_gc, u_lanes;
     reg  [{{ v.sh.ls - 1 }}:0] u_lmask, u_lastmask;
@@ -237,14 +237,14 @@ module {{ v.module }} (
         case (ul)
 {%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: begin
-                u_rows <= {{ v.sh.rw + 1 }}'d{{ l.rows }}; u_w1 <= 16'd{{ l.w - 1 }}; u_h1 <= 16'd{{ l.h - 1 }};
+                u_rows1 <= {{ v.sh.rw + 1 }}'d{{ l.rows - 1 }}; u_w1 <= 16'd{{ l.w - 1 }}; u_h1 <= 16'd{{ l.h - 1 }};
                 u_ncg1 <= 16'd{{ l.ncg - 1 }}; u_gc <= 32'd{{ l.gc }}; u_lanes <= 32'd{{ l.lanes }};
                 u_w2 <= 16'd{{ l.w.max(2) - 2 }}; u_h2 <= 16'd{{ l.h.max(2) - 2 }}; u_ncg2 <= 16'd{{ l.ncg.max(2) - 2 }};
                 u_lmask <= {{ l.u_lanes(v.sh) }}; u_lastmask <= {{ l.u_lastmask(v.sh) }};
             end
 {%- endfor %}
             default: begin
-                u_rows <= {{ v.sh.rw + 1 }}'d1; u_w1 <= 16'd0; u_h1 <= 16'd0;
+                u_rows1 <= {{ v.sh.rw + 1 }}'d0; u_w1 <= 16'd0; u_h1 <= 16'd0;
                 u_ncg1 <= 16'd0; u_gc <= 32'd1; u_lanes <= 32'd1;
                 u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd0;
                 u_lmask <= {{ v.sh.ls }}'d0; u_lastmask <= {{ v.sh.ls }}'d0;
@@ -253,9 +253,8 @@ module {{ v.module }} (
     end
     reg                  u_act;
     reg  [{{ v.sh.rw }}:0] u_next;
-    reg                  u_more;   // rows remain to be read (u_act && u_next != u_rows before)
+    reg                  u_more;   // rows remain to be read (u_act && u_next != rows before)
     reg                  u_s2;
-    reg  [{{ v.sh.rw - 1 }}:0] u_row;
     wire                 u_rd    = u_go || u_more;
     // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
     wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_next[{{ v.sh.rw - 1 }}:0];
@@ -263,12 +262,12 @@ module {{ v.module }} (
     // write stage (u_w, u_wrow): the update pass ends when its last row is written.
     localparam integer U_LAT = {{ v.u_lat }};
     reg  [U_LAT-1:0] u_wp, u_lp;   // a row in flight; the pass's last row
-    reg  [{{ v.sh.rw - 1 }}:0] u_rowp [0:U_LAT-1];
     reg                  u_s2last;
-    wire                 u_penult = u_more && (u_next == u_rows - {{ v.sh.rw + 1 }}'d1);
+    wire                 u_penult = u_more && (u_next == u_rows1);
     wire                 u_w     = u_wp[U_LAT-1];
-    wire [{{ v.sh.rw - 1 }}:0] u_wrow  = u_rowp[U_LAT-1];
-    integer u_pi;
+    // Rows are read one per cycle from 0 and leave the lanes in order, one per cycle, so the
+    // write-stage row is a counter (not the read row delayed U_LAT cycles).
+    reg  [{{ v.sh.rw - 1 }}:0] u_wrow;
     always @(posedge clk) begin
         if (rst) begin
             u_wp <= {U_LAT{1'b0}};
@@ -279,8 +278,8 @@ module {{ v.module }} (
         end
         // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
         u_s2last <= u_go ? u_go1 : u_penult;
-        u_rowp[0] <= u_row;
-        for (u_pi = 1; u_pi < U_LAT; u_pi = u_pi + 1) u_rowp[u_pi] <= u_rowp[u_pi - 1];
+        if (u_go) u_wrow <= {{ v.sh.rw }}'d0;
+        else if (u_w) u_wrow <= u_wrow + {{ v.sh.rw }}'d1;
     end
     wire                 u_fin   = u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
@@ -294,7 +293,6 @@ module {{ v.module }} (
             u_next <= {{ v.sh.rw + 1 }}'d0;
         end else begin
             u_s2 <= u_rd;
-            if (u_rd) u_row <= u_raddr;
             // u_next returns to 0 as the pass's last row is read.
             if (u_go) begin
                 u_act  <= 1'b1;
@@ -489,7 +487,6 @@ module {{ v.module }} (
     reg                  {{ b.pre }}_we;
     /* verilator lint_off UNUSEDSIGNAL */
     wire                 {{ b.pre }}_accwe;  // unused when no accumulate unit writes this memory
-    wire [{{ b.width - 1 }}:0] {{ b.pre }}_accdata;  // the accumulate unit's sum (stage 3)
     /* verilator lint_on UNUSEDSIGNAL */
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_wdata;
     wire [{{ b.width - 1 }}:0] {{ b.pre }}_rdata;
@@ -502,7 +499,7 @@ module {{ v.module }} (
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw;     // a write other than an accumulate's (zero then)
     reg                  {{ b.pre }}_s4acc;   // the write in s4 is an accumulate's
     wire                 {{ b.pre }}_clr = {% if b.epoch %}1'b0{% else %}{% for m in b.members %}clr_on_{{ m.k }}{% if !loop.last %} | {% endif %}{% endfor %}{% endif %};
-    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_acc_r;   // the accumulate sum, registered (s4)
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_acc_r;   // the units' registered sums (s4), OR-ed
     wire [{{ b.width - 1 }}:0] {{ b.pre }}_fwe = {{ b.pre }}_fw | ({ {{ b.width }}{ {{ b.pre }}_s4acc } } & {{ b.pre }}_acc_r);
 {%- if b.epoch %}
     reg                  {{ b.pre }}_s4e;
@@ -544,6 +541,7 @@ module {{ v.module }} (
     wire [{{ c.neww - 1 }}:0] {{ c.pre }}_new;
     wire                 {{ c.pre }}_act;
     wire                 {{ c.pre }}_s3w;  // a beat in stage 3 (writing or not)
+    reg  [{{ c.neww - 1 }}:0] {{ c.pre }}_sum;  // its sums, registered (s4); zero after a cycle without a beat in stage 3
 {%- endfor %}
 {%- if b.multi %}
     // Rows of the layer being updated: read base (the one starting, in its go cycle), write base.
@@ -583,13 +581,12 @@ module {{ v.module }} (
     // zero unless active), a balanced tree rather than a chain of muxes.
 {%- if b.clients.is_empty() %}
     assign {{ b.pre }}_accwe = 1'b0;
-    assign {{ b.pre }}_accdata = {{ b.width }}'d0;
 {%- else %}
     wire {{ b.pre }}_accon = {% for c in b.clients %}{{ c.pre }}_act{% if !loop.last %} | {% endif %}{% endfor %};
     wire [{{ b.aw - 1 }}:0] {{ b.pre }}_accra = {% for c in b.clients %}({ {{ b.aw }}{ {{ c.pre }}_act } } & {{ c.raddr }}){% if !loop.last %} | {% endif %}{% endfor %};
     wire [{{ b.aw - 1 }}:0] {{ b.pre }}_accwa = {% for c in b.clients %}({ {{ b.aw }}{ {{ c.pre }}_s3w } } & {{ c.waddr }}){% if !loop.last %} | {% endif %}{% endfor %};
     assign {{ b.pre }}_accwe = {% for c in b.clients %}{{ c.pre }}_we{% if !loop.last %} | {% endif %}{% endfor %};
-    assign {{ b.pre }}_accdata = {% for c in b.clients %}({ {{ b.width }}{ {{ c.pre }}_s3w } } & {{ c.wdata }}){% if !loop.last %} | {% endif %}{% endfor %};
+    assign {{ b.pre }}_acc_r = {% for c in b.clients %}{{ c.wdata }}{% if !loop.last %} | {% endif %}{% endfor %};
 {%- endif %}
     always @* begin
         {{ b.pre }}_raddr = {{ b.uraddr }};
@@ -633,18 +630,18 @@ module {{ v.module }} (
     // Accumulate beats read a row (stage 1), register it with the row's current value (stage
     // 2) and form the sum (stage 3), which the registered write port (s4) writes a cycle later.
     // The current value is, newest first: the sum of the beat ahead when it wrote the row read
-    // the cycle before (_fwd selects _acc_r after the _old_m register, so the sum reaches a
-    // flip-flop through the units' OR alone), the write in the port (s4, formed a cycle ago),
-    // the write the port made while the row was read (s5; the memory reads first), else the
-    // word read. Every compare is between flip-flops.
+    // the cycle before (each unit's _old selects its own _sum by _fwd, after the _old_m
+    // register: a sum returns to its adder through one mux, not through the units' OR), the
+    // write in the port (s4, formed a cycle ago), the write the port made while the row was
+    // read (s5; the memory reads first), else the word read. Every compare is between
+    // flip-flops. Units run one at a time, so the beat ahead is always the same unit's.
     reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_s2a, {{ b.pre }}_s3a, {{ b.pre }}_s5a;
     reg                  {{ b.pre }}_s5v;
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_fw2;
     reg                  {{ b.pre }}_fwd;
-    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_old_m;
     /* verilator lint_off UNUSEDSIGNAL */
     // narrower layers use the low bits of each lane
-    wire [{{ b.width - 1 }}:0] {{ b.pre }}_old = {{ b.pre }}_fwd ? {{ b.pre }}_acc_r : {{ b.pre }}_old_m;
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_old_m;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         {{ b.pre }}_s2a <= {{ b.pre }}_raddr;
@@ -653,7 +650,9 @@ module {{ v.module }} (
         {{ b.pre }}_s4a <= {{ b.pre }}_waddr;
         {{ b.pre }}_fw  <= {{ b.pre }}_wdata;
         {{ b.pre }}_s4acc <= {{ b.pre }}_accwe && !{{ b.pre }}_clr;
-        {{ b.pre }}_acc_r <= {{ b.pre }}_accdata;
+{%- for c in b.clients %}
+        {{ c.pre }}_sum <= {{ c.pre }}_s3w ? {{ c.pre }}_new : {{ c.neww }}'d0;
+{%- endfor %}
         {{ b.pre }}_fwd   <= {{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a);
 {%- if b.epoch %}
         {{ b.pre }}_s4e <= ep;
@@ -943,21 +942,38 @@ module {{ v.module }} (
     reg        u_spiking, u_cuba, u_sat;
     reg  [{{ v.sh.vw - 1 }}:0] u_vhi, u_vlo;
     reg  [{{ v.sh.yw - 1 }}:0] u_yhi, u_ylo;
+    // The row's words select by `ul_oh`, one flip-flop per layer set the cycle after `ul`
+    // changes (the first row's words arrive a cycle after its go): AND-OR, no decode.
+    reg  [{{ v.layers.len() - 1 }}:0] ul_oh;
+    always @(posedge clk) begin
+{%- for l in v.layers %}
+        ul_oh[{{ l.k }}] <= (ul == {{ v.lw }}'d{{ l.k }});
+{%- endfor %}
+    end
+    always @* begin
+        u_x = {{ v.sh.ls * v.sh.vw }}'d0; u_s = {{ v.sh.ls * v.sh.sw }}'d0; u_y = {{ v.sh.ls * v.sh.yw }}'d0;
+        u_thr = {{ v.sh.ls * v.sh.vw }}'d0; u_bias = {{ v.sh.ls * v.sh.vw }}'d0; u_bl = {{ v.sh.ls * v.sh.vw }}'d0; u_vr = {{ v.sh.ls * v.sh.vw }}'d0;
+        u_cs = {{ v.sh.ls * v.sh.yw }}'d0; u_csl = {{ v.sh.ls * v.sh.yw }}'d0;
+        u_bb = {{ v.sh.ls * v.sh.pb }}'d0; u_sb = {{ v.sh.ls * v.sh.pb }}'d0;
+{%- for l in v.layers %}
+        // {{ l.name }}
+        u_x   = u_x   | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_state("x", v.sh) }});
+        u_s   = u_s   | ({ {{ v.sh.ls * v.sh.sw }}{ul_oh[{{ l.k }}]} } & {{ l.u_state("s", v.sh) }});
+        u_y   = u_y   | ({ {{ v.sh.ls * v.sh.yw }}{ul_oh[{{ l.k }}]} } & {{ l.u_state("y", v.sh) }});
+        u_thr = u_thr | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("thr", v.sh) }});
+        u_bias = u_bias | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("bias", v.sh) }});
+        u_bl  = u_bl  | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("bias_late", v.sh) }});
+        u_vr  = u_vr  | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("vreset", v.sh) }});
+        u_cs  = u_cs  | ({ {{ v.sh.ls * v.sh.yw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("syn_bias", v.sh) }});
+        u_csl = u_csl | ({ {{ v.sh.ls * v.sh.yw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("syn_bias_late", v.sh) }});
+        u_bb  = u_bb  | ({ {{ v.sh.ls * v.sh.pb }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("beta_b", v.sh) }});
+        u_sb  = u_sb  | ({ {{ v.sh.ls * v.sh.pb }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("syn_b", v.sh) }});
+{%- endfor %}
+    end
     always @* begin
         case (ul)
 {%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: begin  // {{ l.name }}
-                u_x   = {{ l.u_state("x", v.sh) }};
-                u_s   = {{ l.u_state("s", v.sh) }};
-                u_y   = {{ l.u_state("y", v.sh) }};
-                u_thr = {{ l.u_param("thr", v.sh) }};
-                u_bias = {{ l.u_param("bias", v.sh) }};
-                u_bl  = {{ l.u_param("bias_late", v.sh) }};
-                u_vr  = {{ l.u_param("vreset", v.sh) }};
-                u_cs  = {{ l.u_param("syn_bias", v.sh) }};
-                u_csl = {{ l.u_param("syn_bias_late", v.sh) }};
-                u_bb  = {{ l.u_param("beta_b", v.sh) }};
-                u_sb  = {{ l.u_param("syn_b", v.sh) }};
                 u_lm = 2'd{{ l.leak }}; u_lk = 5'd{{ l.leak_k }}; u_sm = 2'd{{ l.sleak }}; u_sk = 5'd{{ l.sleak_k }};
                 u_spiking = 1'b{% if l.spiking %}1{% else %}0{% endif %}; u_cuba = 1'b{% if l.cuba %}1{% else %}0{% endif %}; u_sat = 1'b{% if l.sat %}1{% else %}0{% endif %};
                 u_vhi = {{ l.bound(true, true, v.sh) }}; u_vlo = {{ l.bound(true, false, v.sh) }};
@@ -965,10 +981,6 @@ module {{ v.module }} (
             end
 {%- endfor %}
             default: begin
-                u_x = {{ v.sh.ls * v.sh.vw }}'d0; u_s = {{ v.sh.ls * v.sh.sw }}'d0; u_y = {{ v.sh.ls * v.sh.yw }}'d0;
-                u_thr = {{ v.sh.ls * v.sh.vw }}'d0; u_bias = {{ v.sh.ls * v.sh.vw }}'d0; u_bl = {{ v.sh.ls * v.sh.vw }}'d0; u_vr = {{ v.sh.ls * v.sh.vw }}'d0;
-                u_cs = {{ v.sh.ls * v.sh.yw }}'d0; u_csl = {{ v.sh.ls * v.sh.yw }}'d0;
-                u_bb = {{ v.sh.ls * v.sh.pb }}'d0; u_sb = {{ v.sh.ls * v.sh.pb }}'d0;
                 u_lm = 2'd0; u_lk = 5'd0; u_sm = 2'd0; u_sk = 5'd0;
                 u_spiking = 1'b0; u_cuba = 1'b0; u_sat = 1'b0;
                 u_vhi = {{ v.sh.vw }}'d0; u_vlo = {{ v.sh.vw }}'d0; u_yhi = {{ v.sh.yw }}'d0; u_ylo = {{ v.sh.yw }}'d0;

@@ -1470,7 +1470,7 @@ pub struct ClientView {
     pub raddr: String,
     /// Memory write address from `<pre>_wrow`.
     pub waddr: String,
-    /// Memory write data from `<pre>_new`.
+    /// Memory write data from `<pre>_sum` (the unit's registered sums).
     pub wdata: String,
 }
 
@@ -1665,11 +1665,13 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
                         neww: lanes_k * w,
                         raddr: bank_addr(base, &format!("{c}_rrow"), raw, aw),
                         waddr: bank_addr(base, &format!("{c}_wrow"), raw, aw),
-                        wdata: bank_word(lanes, lanes_k, lw, |i| LayerView::sext(&format!("{c}_new"), i * w, w, lw)),
+                        wdata: bank_word(lanes, lanes_k, lw, |i| LayerView::sext(&format!("{c}_sum"), i * w, w, lw)),
                     });
+                    // The row's current value: the unit's own registered sum when the beat
+                    // ahead wrote the row (no OR of the bank's units on the adder's loop).
                     let parts: Vec<String> =
-                        (0..lanes_k).rev().map(|i| format!("{pre}_old[{} +: {w}]", i * lw)).collect();
-                    p.old = format!("{{{}}}", parts.join(", "));
+                        (0..lanes_k).rev().map(|i| format!("{pre}_old_m[{} +: {w}]", i * lw)).collect();
+                    p.old = format!("{pre}_fwd ? {c}_sum : {{{}}}", parts.join(", "));
                 }
                 base += l.rows;
             }

@@ -162,20 +162,20 @@ module sf_affine_lif (
     end
     // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
     // the pass compares rows from its second cycle and positions at its write stage.
-    reg  [2:0] u_rows;
+    reg  [2:0] u_rows1;   // rows - 1
     reg  [15:0] u_w1, u_h1, u_ncg1, u_w2, u_h2, u_ncg2;   // extent - 1 and - 2
     reg  [31:0] u_gc, u_lanes;
     reg  [1:0] u_lmask, u_lastmask;
     always @(posedge clk) begin
         case (ul)
             1'd0: begin
-                u_rows <= 3'd4; u_w1 <= 16'd0; u_h1 <= 16'd0;
+                u_rows1 <= 3'd3; u_w1 <= 16'd0; u_h1 <= 16'd0;
                 u_ncg1 <= 16'd3; u_gc <= 32'd8; u_lanes <= 32'd2;
                 u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd2;
                 u_lmask <= 2'b11; u_lastmask <= 2'b11;
             end
             default: begin
-                u_rows <= 3'd1; u_w1 <= 16'd0; u_h1 <= 16'd0;
+                u_rows1 <= 3'd0; u_w1 <= 16'd0; u_h1 <= 16'd0;
                 u_ncg1 <= 16'd0; u_gc <= 32'd1; u_lanes <= 32'd1;
                 u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd0;
                 u_lmask <= 2'd0; u_lastmask <= 2'd0;
@@ -184,9 +184,8 @@ module sf_affine_lif (
     end
     reg                  u_act;
     reg  [2:0] u_next;
-    reg                  u_more;   // rows remain to be read (u_act && u_next != u_rows before)
+    reg                  u_more;   // rows remain to be read (u_act && u_next != rows before)
     reg                  u_s2;
-    reg  [1:0] u_row;
     wire                 u_rd    = u_go || u_more;
     // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
     wire [1:0] u_raddr = u_next[1:0];
@@ -194,12 +193,12 @@ module sf_affine_lif (
     // write stage (u_w, u_wrow): the update pass ends when its last row is written.
     localparam integer U_LAT = 12;
     reg  [U_LAT-1:0] u_wp, u_lp;   // a row in flight; the pass's last row
-    reg  [1:0] u_rowp [0:U_LAT-1];
     reg                  u_s2last;
-    wire                 u_penult = u_more && (u_next == u_rows - 3'd1);
+    wire                 u_penult = u_more && (u_next == u_rows1);
     wire                 u_w     = u_wp[U_LAT-1];
-    wire [1:0] u_wrow  = u_rowp[U_LAT-1];
-    integer u_pi;
+    // Rows are read one per cycle from 0 and leave the lanes in order, one per cycle, so the
+    // write-stage row is a counter (not the read row delayed U_LAT cycles).
+    reg  [1:0] u_wrow;
     always @(posedge clk) begin
         if (rst) begin
             u_wp <= {U_LAT{1'b0}};
@@ -210,8 +209,8 @@ module sf_affine_lif (
         end
         // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
         u_s2last <= u_go ? u_go1 : u_penult;
-        u_rowp[0] <= u_row;
-        for (u_pi = 1; u_pi < U_LAT; u_pi = u_pi + 1) u_rowp[u_pi] <= u_rowp[u_pi - 1];
+        if (u_go) u_wrow <= 2'd0;
+        else if (u_w) u_wrow <= u_wrow + 2'd1;
     end
     wire                 u_fin   = u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
@@ -225,7 +224,6 @@ module sf_affine_lif (
             u_next <= 3'd0;
         end else begin
             u_s2 <= u_rd;
-            if (u_rd) u_row <= u_raddr;
             // u_next returns to 0 as the pass's last row is read.
             if (u_go) begin
                 u_act  <= 1'b1;
@@ -381,7 +379,6 @@ module sf_affine_lif (
     reg                  xb0_we;
     /* verilator lint_off UNUSEDSIGNAL */
     wire                 xb0_accwe;  // unused when no accumulate unit writes this memory
-    wire [39:0] xb0_accdata;  // the accumulate unit's sum (stage 3)
     /* verilator lint_on UNUSEDSIGNAL */
     reg  [39:0] xb0_wdata;
     wire [39:0] xb0_rdata;
@@ -393,7 +390,7 @@ module sf_affine_lif (
     reg  [39:0] xb0_fw;     // a write other than an accumulate's (zero then)
     reg                  xb0_s4acc;   // the write in s4 is an accumulate's
     wire                 xb0_clr = clr_on_0;
-    reg  [39:0] xb0_acc_r;   // the accumulate sum, registered (s4)
+    wire [39:0] xb0_acc_r;   // the units' registered sums (s4), OR-ed
     wire [39:0] xb0_fwe = xb0_fw | ({ 40{ xb0_s4acc } } & xb0_acc_r);
     sf_ram #(.WIDTH(40), .DEPTH(4), .AW(2), .LOGIC(1)) xb0 (
         .clk(clk), .we(xb0_s4v), .waddr(xb0_s4a), .wdata(xb0_fwe),
@@ -404,13 +401,14 @@ module sf_affine_lif (
     wire [39:0] l0p0_new;
     wire                 l0p0_act;
     wire                 l0p0_s3w;  // a beat in stage 3 (writing or not)
+    reg  [39:0] l0p0_sum;  // its sums, registered (s4); zero after a cycle without a beat in stage 3
     // The accumulate units run one at a time: their addresses and sums are OR-ed (each is
     // zero unless active), a balanced tree rather than a chain of muxes.
     wire xb0_accon = l0p0_act;
     wire [1:0] xb0_accra = ({ 2{ l0p0_act } } & l0p0_rrow);
     wire [1:0] xb0_accwa = ({ 2{ l0p0_s3w } } & l0p0_wrow);
     assign xb0_accwe = l0p0_we;
-    assign xb0_accdata = ({ 40{ l0p0_s3w } } & {l0p0_new[20 +: 20], l0p0_new[0 +: 20]});
+    assign xb0_acc_r = {l0p0_sum[20 +: 20], l0p0_sum[0 +: 20]};
     always @* begin
         xb0_raddr = u_raddr;
         xb0_waddr = u_wrow;
@@ -431,18 +429,18 @@ module sf_affine_lif (
     // Accumulate beats read a row (stage 1), register it with the row's current value (stage
     // 2) and form the sum (stage 3), which the registered write port (s4) writes a cycle later.
     // The current value is, newest first: the sum of the beat ahead when it wrote the row read
-    // the cycle before (_fwd selects _acc_r after the _old_m register, so the sum reaches a
-    // flip-flop through the units' OR alone), the write in the port (s4, formed a cycle ago),
-    // the write the port made while the row was read (s5; the memory reads first), else the
-    // word read. Every compare is between flip-flops.
+    // the cycle before (each unit's _old selects its own _sum by _fwd, after the _old_m
+    // register: a sum returns to its adder through one mux, not through the units' OR), the
+    // write in the port (s4, formed a cycle ago), the write the port made while the row was
+    // read (s5; the memory reads first), else the word read. Every compare is between
+    // flip-flops. Units run one at a time, so the beat ahead is always the same unit's.
     reg  [1:0] xb0_s2a, xb0_s3a, xb0_s5a;
     reg                  xb0_s5v;
     reg  [39:0] xb0_fw2;
     reg                  xb0_fwd;
-    reg  [39:0] xb0_old_m;
     /* verilator lint_off UNUSEDSIGNAL */
     // narrower layers use the low bits of each lane
-    wire [39:0] xb0_old = xb0_fwd ? xb0_acc_r : xb0_old_m;
+    reg  [39:0] xb0_old_m;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         xb0_s2a <= xb0_raddr;
@@ -451,7 +449,7 @@ module sf_affine_lif (
         xb0_s4a <= xb0_waddr;
         xb0_fw  <= xb0_wdata;
         xb0_s4acc <= xb0_accwe && !xb0_clr;
-        xb0_acc_r <= xb0_accdata;
+        l0p0_sum <= l0p0_s3w ? l0p0_new : 40'd0;
         xb0_fwd   <= xb0_accwe && (xb0_s3a == xb0_s2a);
         xb0_s5v <= !rst && xb0_s4v;
         xb0_s5a <= xb0_s4a;
@@ -569,7 +567,7 @@ module sf_affine_lif (
     reg  [1:0] l0p0_s3_mask;
     reg  [0:0] l0p0_s3_val;
     reg  [15:0] l0p0_s3_w;
-    wire [39:0] l0p0_old = {xb0_old[20 +: 20], xb0_old[0 +: 20]};
+    wire [39:0] l0p0_old = xb0_fwd ? l0p0_sum : {xb0_old_m[20 +: 20], xb0_old_m[0 +: 20]};
     always @(posedge clk) begin
         l0p0_s3      <= !rst && l0p0_s2;
         l0p0_s3_row  <= l0p0_s2_row;
@@ -646,30 +644,39 @@ module sf_affine_lif (
     reg        u_spiking, u_cuba, u_sat;
     reg  [19:0] u_vhi, u_vlo;
     reg  [0:0] u_yhi, u_ylo;
+    // The row's words select by `ul_oh`, one flip-flop per layer set the cycle after `ul`
+    // changes (the first row's words arrive a cycle after its go): AND-OR, no decode.
+    reg  [0:0] ul_oh;
+    always @(posedge clk) begin
+        ul_oh[0] <= (ul == 1'd0);
+    end
+    always @* begin
+        u_x = 40'd0; u_s = 2'd0; u_y = 2'd0;
+        u_thr = 40'd0; u_bias = 40'd0; u_bl = 40'd0; u_vr = 40'd0;
+        u_cs = 2'd0; u_csl = 2'd0;
+        u_bb = 34'd0; u_sb = 34'd0;
+        // lif
+        u_x   = u_x   | ({ 40{ul_oh[0]} } & {xb0_rdata[20 +: 20], xb0_rdata[0 +: 20]});
+        u_s   = u_s   | ({ 2{ul_oh[0]} } & {2{1'd0}});
+        u_y   = u_y   | ({ 2{ul_oh[0]} } & {2{1'd0}});
+        u_thr = u_thr | ({ 40{ul_oh[0]} } & {l0_prom[40 +: 20], l0_prom[0 +: 20]});
+        u_bias = u_bias | ({ 40{ul_oh[0]} } & {l0_prom[60 +: 20], l0_prom[20 +: 20]});
+        u_bl  = u_bl  | ({ 40{ul_oh[0]} } & {2{20'h0}});
+        u_vr  = u_vr  | ({ 40{ul_oh[0]} } & {2{20'h0}});
+        u_cs  = u_cs  | ({ 2{ul_oh[0]} } & {2{1'h0}});
+        u_csl = u_csl | ({ 2{ul_oh[0]} } & {2{1'h0}});
+        u_bb  = u_bb  | ({ 34{ul_oh[0]} } & {2{17'h0}});
+        u_sb  = u_sb  | ({ 34{ul_oh[0]} } & {2{17'h0}});
+    end
     always @* begin
         case (ul)
             1'd0: begin  // lif
-                u_x   = {xb0_rdata[20 +: 20], xb0_rdata[0 +: 20]};
-                u_s   = {2{1'd0}};
-                u_y   = {2{1'd0}};
-                u_thr = {l0_prom[40 +: 20], l0_prom[0 +: 20]};
-                u_bias = {l0_prom[60 +: 20], l0_prom[20 +: 20]};
-                u_bl  = {2{20'h0}};
-                u_vr  = {2{20'h0}};
-                u_cs  = {2{1'h0}};
-                u_csl = {2{1'h0}};
-                u_bb  = {2{17'h0}};
-                u_sb  = {2{17'h0}};
                 u_lm = 2'd2; u_lk = 5'd2; u_sm = 2'd1; u_sk = 5'd1;
                 u_spiking = 1'b1; u_cuba = 1'b0; u_sat = 1'b0;
                 u_vhi = 20'h7ffff; u_vlo = 20'h80000;
                 u_yhi = 1'h0; u_ylo = 1'h1;
             end
             default: begin
-                u_x = 40'd0; u_s = 2'd0; u_y = 2'd0;
-                u_thr = 40'd0; u_bias = 40'd0; u_bl = 40'd0; u_vr = 40'd0;
-                u_cs = 2'd0; u_csl = 2'd0;
-                u_bb = 34'd0; u_sb = 34'd0;
                 u_lm = 2'd0; u_lk = 5'd0; u_sm = 2'd0; u_sk = 5'd0;
                 u_spiking = 1'b0; u_cuba = 1'b0; u_sat = 1'b0;
                 u_vhi = 20'd0; u_vlo = 20'd0; u_yhi = 1'd0; u_ylo = 1'd0;
