@@ -36,6 +36,7 @@ module {{ v.module }} (
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
     localparam integer NPH = {{ v.phases.len() }};
     reg [1:0]  state;
+    reg        run;   // state == S_RUN, as one flip-flop
     reg [NPH-1:0] pc_oh, go_oh;
     reg [{{ v.tw - 1 }}:0] t;
     reg [31:0] cyc;
@@ -63,7 +64,7 @@ module {{ v.module }} (
     // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
     wire fin_now = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
     reg  fin;
-    always @(posedge clk) fin <= !rst && (state == S_RUN) && fin_now;
+    always @(posedge clk) fin <= !rst && run && fin_now;
     // Where the sequencer goes when the running phase finishes, one-hot, each bit an OR of the
     // phases before it (so one or two levels of logic), decoded into flip-flops a cycle ahead:
     // pc_oh and t change only when a phase ends, and a phase's end (`fin`, registered) never
@@ -121,6 +122,7 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
+            run   <= 1'b0;
             pc_oh <= {NPH{1'b0}};
             go_oh <= {NPH{1'b0}};
             t     <= {{ v.tw }}'d0;
@@ -132,6 +134,7 @@ module {{ v.module }} (
                     go_oh <= {NPH{1'b0}};
                     if (start && run_ok) begin
                         state <= S_RUN;
+                        run   <= 1'b1;
                         pc_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
                         go_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
                         t     <= {{ v.tw }}'d0;
@@ -143,7 +146,10 @@ module {{ v.module }} (
                     go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
                     if (fin && !st_fin) ul <= ul_nx;
                     if (fin) begin
-                        if (st_fin) state <= S_FIN;
+                        if (st_fin) begin
+                            state <= S_FIN;
+                            run   <= 1'b0;
+                        end
                         else pc_oh <= nx_oh;
                         if (t_inc) t <= t + {{ v.tw }}'d1;
                     end
@@ -205,17 +211,17 @@ module {{ v.module }} (
     localparam [NPH-1:0] UPD_MASK = {{ v.upd_mask }};
     reg u_go;
     always @(posedge clk)
-        u_go <= !rst && ((state == S_RUN) ? (fin && !st_fin && ul_to[{{ v.lw }}])
+        u_go <= !rst && (run ? (fin && !st_fin && ul_to[{{ v.lw }}])
                                           : (first && UPD_MASK[0]));
     /* verilator lint_off UNUSEDSIGNAL */
-    reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
+    reg  [{{ v.upw - 1 }}:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
         case (ul)
 {%- for l in v.layers %}
-            {{ v.lw }}'d{{ l.k }}: u_pos1 = 16'd{{ l.pos - 1 }};
+            {{ v.lw }}'d{{ l.k }}: u_pos1 = {{ v.upw }}'d{{ l.pos - 1 }};
 {%- endfor %}
-            default: u_pos1 = 16'd0;
+            default: u_pos1 = {{ v.upw }}'d0;
         endcase
     end
     reg  u_go1;   // the layer starting has one row
@@ -230,23 +236,25 @@ module {{ v.module }} (
     // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
     // the pass compares rows from its second cycle and positions at its write stage.
     reg  [{{ v.sh.rw }}:0] u_rows1;   // rows - 1
-    reg  [15:0] u_w1, u_h1, u_ncg1, u_w2, u_h2, u_ncg2;   // extent - 1 and - 2
+    reg  [{{ v.uxw - 1 }}:0] u_w1, u_w2;   // extent - 1 and - 2
+    reg  [{{ v.uyw - 1 }}:0] u_h1, u_h2;
+    reg  [{{ v.ucw - 1 }}:0] u_ncg1, u_ncg2;
     reg  [31:0] u_gc, u_lanes;
     reg  [{{ v.sh.ls - 1 }}:0] u_lmask, u_lastmask;
     always @(posedge clk) begin
         case (ul)
 {%- for l in v.layers %}
             {{ v.lw }}'d{{ l.k }}: begin
-                u_rows1 <= {{ v.sh.rw + 1 }}'d{{ l.rows - 1 }}; u_w1 <= 16'd{{ l.w - 1 }}; u_h1 <= 16'd{{ l.h - 1 }};
-                u_ncg1 <= 16'd{{ l.ncg - 1 }}; u_gc <= 32'd{{ l.gc }}; u_lanes <= 32'd{{ l.lanes }};
-                u_w2 <= 16'd{{ l.w.max(2) - 2 }}; u_h2 <= 16'd{{ l.h.max(2) - 2 }}; u_ncg2 <= 16'd{{ l.ncg.max(2) - 2 }};
+                u_rows1 <= {{ v.sh.rw + 1 }}'d{{ l.rows - 1 }}; u_w1 <= {{ v.uxw }}'d{{ l.w - 1 }}; u_h1 <= {{ v.uyw }}'d{{ l.h - 1 }};
+                u_ncg1 <= {{ v.ucw }}'d{{ l.ncg - 1 }}; u_gc <= 32'd{{ l.gc }}; u_lanes <= 32'd{{ l.lanes }};
+                u_w2 <= {{ v.uxw }}'d{{ l.w.max(2) - 2 }}; u_h2 <= {{ v.uyw }}'d{{ l.h.max(2) - 2 }}; u_ncg2 <= {{ v.ucw }}'d{{ l.ncg.max(2) - 2 }};
                 u_lmask <= {{ l.u_lanes(v.sh) }}; u_lastmask <= {{ l.u_lastmask(v.sh) }};
             end
 {%- endfor %}
             default: begin
-                u_rows1 <= {{ v.sh.rw + 1 }}'d0; u_w1 <= 16'd0; u_h1 <= 16'd0;
-                u_ncg1 <= 16'd0; u_gc <= 32'd1; u_lanes <= 32'd1;
-                u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd0;
+                u_rows1 <= {{ v.sh.rw + 1 }}'d0; u_w1 <= {{ v.uxw }}'d0; u_h1 <= {{ v.uyw }}'d0;
+                u_ncg1 <= {{ v.ucw }}'d0; u_gc <= 32'd1; u_lanes <= 32'd1;
+                u_w2 <= {{ v.uxw }}'d0; u_h2 <= {{ v.uyw }}'d0; u_ncg2 <= {{ v.ucw }}'d0;
                 u_lmask <= {{ v.sh.ls }}'d0; u_lastmask <= {{ v.sh.ls }}'d0;
             end
         endcase
@@ -283,7 +291,9 @@ module {{ v.module }} (
     end
     wire                 u_fin   = u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
-    reg  [15:0] ucb, uy, ux;
+    reg  [{{ v.ucw - 1 }}:0] ucb;
+    reg  [{{ v.uyw - 1 }}:0] uy;
+    reg  [{{ v.uxw - 1 }}:0] ux;
     reg         ufcb, ufy, ufx, u_go_d;   // ucb, uy, ux are their last values
     always @(posedge clk) begin
         if (rst) begin
@@ -310,29 +320,29 @@ module {{ v.module }} (
         // ahead), first from the geometry registered the cycle after go.
         u_go_d <= u_go;
         if (u_go) begin
-            ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
+            ucb <= {{ v.ucw }}'d0; uy <= {{ v.uyw }}'d0; ux <= {{ v.uxw }}'d0;
         end else if (u_go_d) begin
-            ufx <= (u_w1 == 16'd0); ufy <= (u_h1 == 16'd0); ufcb <= (u_ncg1 == 16'd0);
+            ufx <= (u_w1 == {{ v.uxw }}'d0); ufy <= (u_h1 == {{ v.uyw }}'d0); ufcb <= (u_ncg1 == {{ v.ucw }}'d0);
         end else if (u_w) begin
             if (ufx) begin
-                ux <= 16'd0;
-                ufx <= (u_w1 == 16'd0);
+                ux <= {{ v.uxw }}'d0;
+                ufx <= (u_w1 == {{ v.uxw }}'d0);
                 if (ufy) begin
-                    uy <= 16'd0;
-                    ufy <= (u_h1 == 16'd0);
+                    uy <= {{ v.uyw }}'d0;
+                    ufy <= (u_h1 == {{ v.uyw }}'d0);
                     if (ufcb) begin
-                        ucb <= 16'd0;
-                        ufcb <= (u_ncg1 == 16'd0);
+                        ucb <= {{ v.ucw }}'d0;
+                        ufcb <= (u_ncg1 == {{ v.ucw }}'d0);
                     end else begin
-                        ucb <= ucb + 16'd1;
+                        ucb <= ucb + {{ v.ucw }}'d1;
                         ufcb <= (ucb == u_ncg2);
                     end
                 end else begin
-                    uy <= uy + 16'd1;
+                    uy <= uy + {{ v.uyw }}'d1;
                     ufy <= (uy == u_h2);
                 end
             end else begin
-                ux <= ux + 16'd1;
+                ux <= ux + {{ v.uxw }}'d1;
                 ufx <= (ux == u_w2);
             end
         end
@@ -340,21 +350,21 @@ module {{ v.module }} (
 {%- if v.any_prom_by_cgi %}
     // Lane group of the row presented next (address of per-channel parameter ROMs).
     reg  [{{ v.pa_w - 1 }}:0] u_ng;
-    reg  [15:0] u_np;
+    reg  [{{ v.upw - 1 }}:0] u_np;
     // Both are 0 between passes, so the first row's address comes from a flip-flop.
     wire [{{ v.pa_w - 1 }}:0] u_pa = u_ng;
     always @(posedge clk) begin
         if (rst || u_fin) begin
-            u_np <= 16'd0;
+            u_np <= {{ v.upw }}'d0;
             u_ng <= {{ v.pa_w }}'d0;
         end else if (u_go) begin
-            u_np <= (u_pos1 == 16'd0) ? 16'd0 : 16'd1;
-            u_ng <= (u_pos1 == 16'd0) ? {{ v.pa_w }}'d1 : {{ v.pa_w }}'d0;
+            u_np <= (u_pos1 == {{ v.upw }}'d0) ? {{ v.upw }}'d0 : {{ v.upw }}'d1;
+            u_ng <= (u_pos1 == {{ v.upw }}'d0) ? {{ v.pa_w }}'d1 : {{ v.pa_w }}'d0;
         end else if (u_rd) begin
             if (u_np == u_pos1) begin
-                u_np <= 16'd0;
+                u_np <= {{ v.upw }}'d0;
                 u_ng <= u_ng + {{ v.pa_w }}'d1;
-            end else u_np <= u_np + 16'd1;
+            end else u_np <= u_np + {{ v.upw }}'d1;
         end
     end
 {%- endif %}
@@ -684,7 +694,9 @@ module {{ v.module }} (
     wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_wdata = { u_c0[{{ m.ecw - 1 }}:0], uy[{{ m.eyw - 1 }}:0], ux[{{ m.exw - 1 }}:0], u_spk[{{ m.lanes - 1 }}:0] };
     wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_rdata = {{ b.pre }}_rdata[{{ m.ew - 1 }}:0];
     always @(posedge clk) begin
-        if (rst || first || go_{{ m.pre }}) {{ m.pre }}_ev_cnt <= {{ m.raw + 1 }}'d0;
+        // Cleared in the done cycle (and by rst), so the next inference starts with empty
+        // lists without `first` (which waits on the `start` input) reaching the counters.
+        if (rst || done || go_{{ m.pre }}) {{ m.pre }}_ev_cnt <= {{ m.raw + 1 }}'d0;
         else if ({{ m.pre }}_ev_we) {{ m.pre }}_ev_cnt <= {{ m.pre }}_ev_cnt + {{ m.raw + 1 }}'d1;
     end
 {%- endfor %}
@@ -925,8 +937,8 @@ module {{ v.module }} (
         end else if ({{ l.pre }}_u_on) begin
             for (ex_i = 0; ex_i < {{ l.lanes }}; ex_i = ex_i + 1)
                 if (u_spk[ex_i])
-                    ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + {16'd0, uy} * {{ l.w }} + {16'd0, ux}]
-                        <= ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + {16'd0, uy} * {{ l.w }} + {16'd0, ux}] + {{ v.cnt_w }}'d1;
+                    ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + { {{ 32 - v.uyw }}'d0, uy} * {{ l.w }} + { {{ 32 - v.uxw }}'d0, ux}]
+                        <= ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + { {{ 32 - v.uyw }}'d0, uy} * {{ l.w }} + { {{ 32 - v.uxw }}'d0, ux}] + {{ v.cnt_w }}'d1;
         end
     end
 {%- endif %}

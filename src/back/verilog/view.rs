@@ -417,6 +417,13 @@ pub struct TopView {
     pub module: String,
     /// Cycles from a row's read data to its write (the neuron pipeline, `schedule::UPD_TAIL`).
     pub u_lat: u64,
+    /// Widths of the update pass's position counters (lane group, y, x): enough for every
+    /// layer's largest value.
+    pub ucw: usize,
+    pub uyw: usize,
+    pub uxw: usize,
+    /// Width of the update pass's position-within-channel counter.
+    pub upw: usize,
     /// Model and plan description for the header.
     pub header: Vec<String>,
     /// Input word width.
@@ -679,6 +686,10 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     Ok(TopView {
         module,
         u_lat: crate::hw::schedule::UPD_TAIL,
+        ucw: abits(plan.layers.iter().map(|l| l.ncg).max().unwrap_or(1)),
+        uyw: abits(plan.layers.iter().map(|l| l.shape[1]).max().unwrap_or(1)),
+        uxw: abits(plan.layers.iter().map(|l| l.shape[2]).max().unwrap_or(1)),
+        upw: abits(plan.layers.iter().map(|l| l.positions()).max().unwrap_or(1)),
         header,
         in_w,
         n_in: inp.numel(),

@@ -32,6 +32,7 @@ module sf_affine_lif (
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
     localparam integer NPH = 4;
     reg [1:0]  state;
+    reg        run;   // state == S_RUN, as one flip-flop
     reg [NPH-1:0] pc_oh, go_oh;
     reg [3:0] t;
     reg [31:0] cyc;
@@ -58,7 +59,7 @@ module sf_affine_lif (
     // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
     wire fin_now = |(pc_oh & { fin_out, fin_l0, fin_l0p0, fin_inp });
     reg  fin;
-    always @(posedge clk) fin <= !rst && (state == S_RUN) && fin_now;
+    always @(posedge clk) fin <= !rst && run && fin_now;
     // Where the sequencer goes when the running phase finishes, one-hot, each bit an OR of the
     // phases before it (so one or two levels of logic), decoded into flip-flops a cycle ahead:
     // pc_oh and t change only when a phase ends, and a phase's end (`fin`, registered) never
@@ -99,6 +100,7 @@ module sf_affine_lif (
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
+            run   <= 1'b0;
             pc_oh <= {NPH{1'b0}};
             go_oh <= {NPH{1'b0}};
             t     <= 4'd0;
@@ -110,6 +112,7 @@ module sf_affine_lif (
                     go_oh <= {NPH{1'b0}};
                     if (start && run_ok) begin
                         state <= S_RUN;
+                        run   <= 1'b1;
                         pc_oh <= {{(NPH-1){1'b0}}, 1'b1};
                         go_oh <= {{(NPH-1){1'b0}}, 1'b1};
                         t     <= 4'd0;
@@ -121,7 +124,10 @@ module sf_affine_lif (
                     go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
                     if (fin && !st_fin) ul <= ul_nx;
                     if (fin) begin
-                        if (st_fin) state <= S_FIN;
+                        if (st_fin) begin
+                            state <= S_FIN;
+                            run   <= 1'b0;
+                        end
                         else pc_oh <= nx_oh;
                         if (t_inc) t <= t + 4'd1;
                     end
@@ -142,15 +148,15 @@ module sf_affine_lif (
     localparam [NPH-1:0] UPD_MASK = 4'b0100;
     reg u_go;
     always @(posedge clk)
-        u_go <= !rst && ((state == S_RUN) ? (fin && !st_fin && ul_to[1])
+        u_go <= !rst && (run ? (fin && !st_fin && ul_to[1])
                                           : (first && UPD_MASK[0]));
     /* verilator lint_off UNUSEDSIGNAL */
-    reg  [15:0] u_pos1;   // used by per-channel parameter ROMs only
+    reg  [0:0] u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
         case (ul)
-            1'd0: u_pos1 = 16'd0;
-            default: u_pos1 = 16'd0;
+            1'd0: u_pos1 = 1'd0;
+            default: u_pos1 = 1'd0;
         endcase
     end
     reg  u_go1;   // the layer starting has one row
@@ -163,21 +169,23 @@ module sf_affine_lif (
     // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
     // the pass compares rows from its second cycle and positions at its write stage.
     reg  [2:0] u_rows1;   // rows - 1
-    reg  [15:0] u_w1, u_h1, u_ncg1, u_w2, u_h2, u_ncg2;   // extent - 1 and - 2
+    reg  [0:0] u_w1, u_w2;   // extent - 1 and - 2
+    reg  [0:0] u_h1, u_h2;
+    reg  [1:0] u_ncg1, u_ncg2;
     reg  [31:0] u_gc, u_lanes;
     reg  [1:0] u_lmask, u_lastmask;
     always @(posedge clk) begin
         case (ul)
             1'd0: begin
-                u_rows1 <= 3'd3; u_w1 <= 16'd0; u_h1 <= 16'd0;
-                u_ncg1 <= 16'd3; u_gc <= 32'd8; u_lanes <= 32'd2;
-                u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd2;
+                u_rows1 <= 3'd3; u_w1 <= 1'd0; u_h1 <= 1'd0;
+                u_ncg1 <= 2'd3; u_gc <= 32'd8; u_lanes <= 32'd2;
+                u_w2 <= 1'd0; u_h2 <= 1'd0; u_ncg2 <= 2'd2;
                 u_lmask <= 2'b11; u_lastmask <= 2'b11;
             end
             default: begin
-                u_rows1 <= 3'd0; u_w1 <= 16'd0; u_h1 <= 16'd0;
-                u_ncg1 <= 16'd0; u_gc <= 32'd1; u_lanes <= 32'd1;
-                u_w2 <= 16'd0; u_h2 <= 16'd0; u_ncg2 <= 16'd0;
+                u_rows1 <= 3'd0; u_w1 <= 1'd0; u_h1 <= 1'd0;
+                u_ncg1 <= 2'd0; u_gc <= 32'd1; u_lanes <= 32'd1;
+                u_w2 <= 1'd0; u_h2 <= 1'd0; u_ncg2 <= 2'd0;
                 u_lmask <= 2'd0; u_lastmask <= 2'd0;
             end
         endcase
@@ -214,7 +222,9 @@ module sf_affine_lif (
     end
     wire                 u_fin   = u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
-    reg  [15:0] ucb, uy, ux;
+    reg  [1:0] ucb;
+    reg  [0:0] uy;
+    reg  [0:0] ux;
     reg         ufcb, ufy, ufx, u_go_d;   // ucb, uy, ux are their last values
     always @(posedge clk) begin
         if (rst) begin
@@ -241,29 +251,29 @@ module sf_affine_lif (
         // ahead), first from the geometry registered the cycle after go.
         u_go_d <= u_go;
         if (u_go) begin
-            ucb <= 16'd0; uy <= 16'd0; ux <= 16'd0;
+            ucb <= 2'd0; uy <= 1'd0; ux <= 1'd0;
         end else if (u_go_d) begin
-            ufx <= (u_w1 == 16'd0); ufy <= (u_h1 == 16'd0); ufcb <= (u_ncg1 == 16'd0);
+            ufx <= (u_w1 == 1'd0); ufy <= (u_h1 == 1'd0); ufcb <= (u_ncg1 == 2'd0);
         end else if (u_w) begin
             if (ufx) begin
-                ux <= 16'd0;
-                ufx <= (u_w1 == 16'd0);
+                ux <= 1'd0;
+                ufx <= (u_w1 == 1'd0);
                 if (ufy) begin
-                    uy <= 16'd0;
-                    ufy <= (u_h1 == 16'd0);
+                    uy <= 1'd0;
+                    ufy <= (u_h1 == 1'd0);
                     if (ufcb) begin
-                        ucb <= 16'd0;
-                        ufcb <= (u_ncg1 == 16'd0);
+                        ucb <= 2'd0;
+                        ufcb <= (u_ncg1 == 2'd0);
                     end else begin
-                        ucb <= ucb + 16'd1;
+                        ucb <= ucb + 2'd1;
                         ufcb <= (ucb == u_ncg2);
                     end
                 end else begin
-                    uy <= uy + 16'd1;
+                    uy <= uy + 1'd1;
                     ufy <= (uy == u_h2);
                 end
             end else begin
-                ux <= ux + 16'd1;
+                ux <= ux + 1'd1;
                 ufx <= (ux == u_w2);
             end
         end
