@@ -166,7 +166,9 @@ pub struct Clock {
 pub struct Mapping {
     /// Memories up to this many bits become registers.
     pub register_max_bits: u64,
-    /// ROMs up to this many bits become LUT logic.
+    /// ROMs up to this many bits become LUT logic; on an FPGA, one deeper than 16 words still
+    /// takes block RAM when the RTL's RAMs and the larger ROMs leave blocks (and a larger ROM
+    /// goes to logic when they do not), see `hw::memory`.
     #[serde(default = "default_rom_logic")]
     pub rom_logic_max_bits: u64,
     /// Default neuron lanes per layer.

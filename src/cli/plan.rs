@@ -223,6 +223,26 @@ pub fn print_plan(p: &Plan) {
             if m.rom { " (ROM)" } else { "" }
         );
     }
+    let shared: Vec<_> = s.banks.iter().filter(|b| b.layers.len() > 1).collect();
+    if !shared.is_empty() {
+        println!("shared by layers in the RTL (they never run at once; counted once below):");
+        for b in shared {
+            let names: Vec<&str> = b.layers.iter().map(|&k| p.layers[k].name.as_str()).collect();
+            let map = match &b.map {
+                MemMap::BlockRam { blocks, mode } => format!("{blocks} block RAM ({}x{})", mode[0], mode[1]),
+                MemMap::Registers => "registers".to_string(),
+                MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
+                MemMap::Sram => "SRAM".to_string(),
+            };
+            let what = match b.kind.as_str() {
+                "x" => "membranes",
+                "s" => "static sums",
+                "y" => "synaptic currents",
+                _ => "event lists",
+            };
+            println!("  {what:<18} {:>6} x {:<4} {map}  ({})", b.depth, b.width, names.join(", "));
+        }
+    }
     if s.device_block_rams == 0 {
         println!("block RAMs: {}, register bits: {}", s.block_rams, s.register_bits);
     } else if s.block_rams <= s.device_block_rams {
@@ -232,8 +252,8 @@ pub fn print_plan(p: &Plan) {
         );
     } else {
         println!(
-            "block RAMs: {} of the device's {}: MORE than it has, so synthesis decides which memories \
-             become logic (ROMs are not held to block RAM) and the design may not fit; register bits: {}",
+            "block RAMs: {} of the device's {}: MORE than it has (the RAMs alone; every ROM is in logic), \
+             so the design does not fit; register bits: {}",
             s.block_rams, s.device_block_rams, s.register_bits
         );
     }

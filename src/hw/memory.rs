@@ -3,7 +3,10 @@
 //! Mapping rule: memories of at most `register_max_bits` (ROMs: `rom_logic_max_bits`) become
 //! flip-flops or LUTs; on FPGAs the rest
 //! go to block RAMs in the aspect ratio that needs the fewest blocks; ASIC targets count
-//! SRAM. Weight ROMs of at least `large_ram_min_bits` go to the device's large single-port
+//! SRAM. The RTL keeps the state memories and event lists of layers that never run at once in
+//! shared memories ([`banks`]); the blocks those and the other RAMs leave go to ROMs, most LUTs
+//! saved per block first (`fit_roms`), so the design never asks for more blocks than the
+//! device has. Weight ROMs of at least `large_ram_min_bits` go to the device's large single-port
 //! RAMs (iCE40 SPRAM), largest first while blocks remain: they are only read during an
 //! inference, so one port suffices, and the design loads them through its weight-load port
 //! because large RAMs cannot be initialised. State memories stay in block RAM (the update
@@ -119,6 +122,19 @@ impl LargeLayout {
     }
 }
 
+/// A `depth x width` memory in `t`'s block RAMs, in the aspect ratio that needs the fewest
+/// blocks (None when the device has none).
+fn in_blocks(t: &Target, depth: usize, width: usize) -> Option<MemMap> {
+    let mut best: Option<(u64, [u64; 2])> = None;
+    for &[d, w] in &t.device.block_ram_modes {
+        let n = (depth as u64).div_ceil(d) * (width as u64).div_ceil(w);
+        if best.is_none_or(|(b, _)| n < b) {
+            best = Some((n, [d, w]));
+        }
+    }
+    best.map(|(blocks, mode)| MemMap::BlockRam { blocks, mode })
+}
+
 fn place(t: &Target, depth: usize, width: usize, rom: bool) -> MemMap {
     let bits = (depth * width) as u64;
     // A ROM in logic costs about one LUT per bit of width per 16 words; a small one is cheaper
@@ -127,18 +143,165 @@ fn place(t: &Target, depth: usize, width: usize, rom: bool) -> MemMap {
     if t.kind != Kind::Fpga {
         return if bits <= limit { MemMap::Registers } else { MemMap::Sram };
     }
-    if bits <= limit || t.device.block_ram_modes.is_empty() {
+    if bits <= limit {
         return MemMap::Registers;
     }
-    let mut best: Option<(u64, [u64; 2])> = None;
-    for &[d, w] in &t.device.block_ram_modes {
-        let n = (depth as u64).div_ceil(d) * (width as u64).div_ceil(w);
-        if best.is_none_or(|(b, _)| n < b) {
-            best = Some((n, [d, w]));
+    in_blocks(t, depth, width).unwrap_or(MemMap::Registers)
+}
+
+/// Most rows one shared memory of the RTL gathers: small memories of several layers share one
+/// memory (one block RAM deep in the 256 x 16 mode) instead of each keeping its own.
+pub const BANK_MAX_ROWS: usize = 256;
+
+/// Groups memories given as (layer, rows) in layer order: small ones share a group while
+/// their rows fit [`BANK_MAX_ROWS`]; larger ones stay alone.
+pub fn bank_groups(items: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = vec![];
+    let mut small: Vec<usize> = vec![];
+    let mut rows = 0;
+    for &(k, r) in items {
+        if r > BANK_MAX_ROWS {
+            groups.push(vec![k]);
+        } else {
+            if rows + r > BANK_MAX_ROWS {
+                groups.push(std::mem::take(&mut small));
+                rows = 0;
+            }
+            small.push(k);
+            rows += r;
         }
     }
-    let (blocks, mode) = best.expect("modes checked non-empty");
-    MemMap::BlockRam { blocks, mode }
+    if !small.is_empty() {
+        groups.push(small);
+    }
+    groups.sort_by_key(|g| g[0]);
+    groups
+}
+
+/// A memory of the RTL that holds one kind of state (or the event lists) of one or more
+/// layers, which never run at the same time: the layers' rows follow each other, lanes
+/// sign-extended to the widest.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Bank {
+    /// `x` (membranes), `s` (static sums), `y` (synaptic currents) or `events`.
+    pub kind: String,
+    /// Member layers, in order.
+    pub layers: Vec<usize>,
+    /// Words: the members' rows.
+    pub depth: usize,
+    /// Bits per word (with the epoch bit that early exit adds to shared state memories).
+    pub width: usize,
+    /// Device mapping: registers when every member's memory is (and, shared, the whole fits
+    /// `register_max_bits`), else block RAM.
+    pub map: MemMap,
+}
+
+/// The RTL's shared memories of `plan` on `t`, X groups first, then S, Y and the event lists.
+pub fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
+    let logic_of = |name: String| memories.iter().find(|m| m.name == name).is_none_or(|m| m.map == MemMap::Registers);
+    let rmax = t.mapping.register_max_bits;
+    let mut out = vec![];
+    for kind in ["x", "s", "y", "events"] {
+        let member = |l: &super::Layer| match kind {
+            "s" => l.s_bits > 0,
+            "y" => l.kind.cuba(),
+            "events" => l.spiking() && l.has_consumers,
+            _ => true,
+        };
+        let mname = match kind {
+            "x" => "v",
+            k => k,
+        };
+        let items: Vec<(usize, usize)> =
+            plan.layers.iter().enumerate().filter(|(_, l)| member(l)).map(|(k, l)| (k, l.rows)).collect();
+        for g in bank_groups(&items) {
+            let ls = g.iter().map(|&k| &plan.layers[k]);
+            let depth: usize = ls.clone().map(|l| l.rows).sum();
+            let multi = g.len() > 1;
+            let width = if kind == "events" {
+                ls.clone().map(|l| event_width(l.shape, l.lanes)).max().unwrap_or(1)
+            } else {
+                let lanes = ls.clone().map(|l| l.lanes).max().unwrap_or(1);
+                let lw = ls
+                    .clone()
+                    .map(|l| match kind {
+                        "s" => (l.s_bits as usize).max(1),
+                        "y" => (l.y_bits as usize).max(1),
+                        _ => l.v_bits as usize,
+                    })
+                    .max()
+                    .unwrap_or(1);
+                lanes * lw + usize::from(multi && plan.early_exit)
+            };
+            let all_logic = ls.clone().all(|l| logic_of(format!("{}.{mname}", l.name)));
+            // The view's word width without the epoch bit decides, as it always has.
+            let plain = width - usize::from(kind != "events" && multi && plan.early_exit);
+            let logic = all_logic && (!multi || (depth * plain) as u64 <= rmax);
+            let map = if logic || t.kind != Kind::Fpga {
+                if logic { MemMap::Registers } else { MemMap::Sram }
+            } else {
+                in_blocks(t, depth, width).unwrap_or(MemMap::Registers)
+            };
+            out.push(Bank { kind: kind.into(), layers: g, depth, width, map });
+        }
+    }
+    out
+}
+
+/// LUT4s a ROM would take in logic, about: one per bit of width per 16 words.
+fn logic_cost(m: &Memory) -> u64 {
+    m.width as u64 * m.depth.div_ceil(16) as u64
+}
+
+/// Which ROMs take the device's block RAMs the RTL's RAMs leave: every ROM the first mapping
+/// put in block RAM, and every ROM deeper than 16 words it put in logic, in order of the LUTs
+/// each would cost in logic per block it takes (most first, ties in plan order), while blocks
+/// remain; the rest go to logic. ROMs of at most 16 words stay in logic: one LUT per bit,
+/// often merged into the logic that reads them. ROMs in large RAM keep it.
+fn fit_roms(memories: &mut [Memory], banks: &[Bank], t: &Target) {
+    let blocks_of = |m: &MemMap| if let MemMap::BlockRam { blocks, .. } = m { *blocks } else { 0 };
+    if t.kind != Kind::Fpga || t.device.block_rams == 0 {
+        return;
+    }
+    let rams: u64 = banks.iter().map(|b| blocks_of(&b.map)).sum::<u64>()
+        + memories.iter().filter(|m| !m.rom && !is_banked(m)).map(|m| blocks_of(&m.map)).sum::<u64>();
+    let mut free = t.device.block_rams.saturating_sub(rams);
+    let mut cands: Vec<(usize, MemMap)> = memories
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| {
+            m.rom && (matches!(m.map, MemMap::BlockRam { .. }) || m.map == MemMap::Registers && m.depth > 16)
+        })
+        .filter_map(|(i, m)| in_blocks(t, m.depth, m.width).map(|b| (i, b)))
+        .collect();
+    // Most LUTs saved per block first: a / b > c / d as a * d > c * b.
+    cands.sort_by(|(i, a), (j, b)| {
+        (logic_cost(&memories[*j]) * blocks_of(a).max(1))
+            .cmp(&(logic_cost(&memories[*i]) * blocks_of(b).max(1)))
+            .then(i.cmp(j))
+    });
+    for (i, map) in cands {
+        let n = blocks_of(&map);
+        memories[i].map = if n <= free {
+            free -= n;
+            map
+        } else {
+            MemMap::Registers
+        };
+    }
+}
+
+/// A per-layer state memory or event list: the RTL keeps it in a [`Bank`].
+fn is_banked(m: &Memory) -> bool {
+    matches!(m.role.as_str(), "membrane" | "static" | "synaptic" | "events")
+}
+
+/// Block RAMs the RTL uses: its shared memories, the other RAMs (input events, output buffer)
+/// and the ROMs in block RAM.
+pub fn block_rams(memories: &[Memory], banks: &[Bank]) -> u64 {
+    let blocks_of = |m: &MemMap| if let MemMap::BlockRam { blocks, .. } = m { *blocks } else { 0 };
+    banks.iter().map(|b| blocks_of(&b.map)).sum::<u64>()
+        + memories.iter().filter(|m| !is_banked(m)).map(|m| blocks_of(&m.map)).sum::<u64>()
 }
 
 /// Every logical memory of the plan, mapped onto `t`.
@@ -194,5 +357,7 @@ pub fn map(plan: &Plan, t: &Target) -> Vec<Memory> {
             v[i].map = MemMap::LargeRam { blocks: lay.blocks() as u64, layout: lay };
         }
     }
+    let banks = banks(plan, &v, t);
+    fit_roms(&mut v, &banks, t);
     v
 }

@@ -160,6 +160,9 @@ pub struct Plan {
     pub clock_mhz: f64,
     /// Logical memories and their mapping.
     pub memories: Vec<Memory>,
+    /// The RTL's shared state memories and event lists (each holding per-layer memories of
+    /// `memories`).
+    pub banks: Vec<memory::Bank>,
     /// The target's `register_max_bits`: memories shared by several layers in the RTL map to
     /// flip-flops up to this size.
     pub register_max_bits: u64,
@@ -169,9 +172,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Block RAMs used by the memory map.
+    /// Block RAMs the RTL uses: its shared memories (`banks`) and the other memories.
     pub fn block_rams(&self) -> u64 {
-        self.memories.iter().map(|m| if let MemMap::BlockRam { blocks, .. } = m.map { blocks } else { 0 }).sum()
+        memory::block_rams(&self.memories, &self.banks)
     }
 }
 
@@ -197,10 +200,12 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>) -> Plan {
         target: target.name.clone(),
         clock_mhz: target.clock.default_mhz,
         memories: vec![],
+        banks: vec![],
         register_max_bits: target.mapping.register_max_bits,
         device_block_rams: target.device.block_rams,
     };
     plan.memories = memory::map(&plan, target);
+    plan.banks = memory::banks(&plan, &plan.memories, target);
     plan
 }
 
@@ -281,7 +286,9 @@ pub struct PlanSummary {
     pub output: OutputPlan,
     /// Memories.
     pub memories: Vec<Memory>,
-    /// Block RAMs used by the memory map.
+    /// The RTL's shared memories.
+    pub banks: Vec<memory::Bank>,
+    /// Block RAMs the RTL uses.
     pub block_rams: u64,
     /// The target device's block RAMs (0: none or not an FPGA).
     pub device_block_rams: u64,
@@ -356,6 +363,7 @@ impl Plan {
             layers,
             output: self.output.clone(),
             memories: self.memories.clone(),
+            banks: self.banks.clone(),
             block_rams,
             device_block_rams: self.device_block_rams,
             register_bits,

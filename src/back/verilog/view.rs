@@ -376,8 +376,6 @@ pub struct LayerView {
     pub exw: usize,
     /// Entry width.
     pub ew: usize,
-    /// Layer has consumers (keeps an event list).
-    pub has_events: bool,
     /// Output layer.
     pub is_out: bool,
     /// Output buffer style.
@@ -868,7 +866,6 @@ fn layer_view(
         eyw,
         exw,
         ew,
-        has_events: l.spiking() && l.has_consumers,
         is_out: k == plan.output.layer,
         out_logic: logic_of(plan, &format!("{}.out", l.name)),
         projs,
@@ -1451,10 +1448,6 @@ fn sext_literal(lit_w: &str, w: usize, to: usize) -> String {
     lit(val, to)
 }
 
-/// Most rows one shared memory gathers: small memories of several layers share one memory
-/// (one block RAM deep in the 256 x 16 mode) instead of each keeping its own.
-const BANK_MAX_ROWS: usize = 256;
-
 /// One layer's place in a shared memory.
 pub struct MemberView {
     /// Layer index.
@@ -1560,35 +1553,6 @@ pub struct EvBankView {
     pub readers: Vec<(String, String)>,
 }
 
-fn register_max_bits(plan: &Plan) -> u64 {
-    plan.register_max_bits
-}
-
-/// Groups memories given as (layer, rows) in layer order: small ones share a group while
-/// their rows fit `BANK_MAX_ROWS`; larger ones stay alone.
-fn bank_groups(items: &[(usize, usize)]) -> Vec<Vec<usize>> {
-    let mut groups: Vec<Vec<usize>> = vec![];
-    let mut small: Vec<usize> = vec![];
-    let mut rows = 0;
-    for &(k, r) in items {
-        if r > BANK_MAX_ROWS {
-            groups.push(vec![k]);
-        } else {
-            if rows + r > BANK_MAX_ROWS {
-                groups.push(std::mem::take(&mut small));
-                rows = 0;
-            }
-            small.push(k);
-            rows += r;
-        }
-    }
-    if !small.is_empty() {
-        groups.push(small);
-    }
-    groups.sort_by_key(|g| g[0]);
-    groups
-}
-
 /// `sig` (`sw` bits) plus `base` as an `aw`-bit address.
 fn bank_addr(base: usize, sig: &str, sw: usize, aw: usize) -> String {
     let s = if sw > aw {
@@ -1608,24 +1572,10 @@ fn bank_word(n: usize, lanes: usize, lw: usize, f: impl Fn(usize) -> String) -> 
 }
 
 fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankView> {
-    let rmax = register_max_bits(plan);
     let mut banks = vec![];
     for kind in ["x", "s", "y"] {
-        let items: Vec<(usize, usize)> = layers
-            .iter()
-            .filter(|l| match kind {
-                "s" => l.has_s,
-                "y" => l.cuba,
-                _ => true,
-            })
-            .map(|l| (l.k, l.rows))
-            .collect();
-        let mname = match kind {
-            "s" => "s",
-            "y" => "y",
-            _ => "v",
-        };
-        for (gi, g) in bank_groups(&items).into_iter().enumerate() {
+        for (gi, bank) in plan.banks.iter().filter(|b| b.kind == kind).enumerate() {
+            let g = &bank.layers;
             let pre = format!("{kind}b{gi}");
             let w_of = |l: &LayerView| match kind {
                 "s" => l.sw,
@@ -1637,16 +1587,12 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
             let rows: usize = g.iter().map(|&k| layers[k].rows).sum();
             let aw = abits(rows);
             let multi = g.len() > 1;
-            let logic = if multi {
-                g.iter().all(|&k| logic_of(plan, &format!("{}.{mname}", layers[k].name)))
-                    && (rows * lanes * lw) as u64 <= rmax
-            } else {
-                logic_of(plan, &format!("{}.{mname}", layers[g[0]].name))
-            };
+            let logic = bank.map == MemMap::Registers;
+            debug_assert_eq!((bank.depth, bank.width), (rows, lanes * lw + usize::from(multi && plan.early_exit)));
             let mut members = vec![];
             let mut clients = vec![];
             let mut base = 0;
-            for &k in &g {
+            for &k in g {
                 let l = &mut layers[k];
                 let w = w_of(l);
                 let uw = match kind {
@@ -1721,23 +1667,19 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
 }
 
 fn event_banks(plan: &Plan, layers: &[LayerView]) -> Vec<EvBankView> {
-    let rmax = register_max_bits(plan);
-    let items: Vec<(usize, usize)> = layers.iter().filter(|l| l.has_events).map(|l| (l.k, l.rows)).collect();
     let mut banks = vec![];
-    for (gi, g) in bank_groups(&items).into_iter().enumerate() {
+    for (gi, bank) in plan.banks.iter().filter(|b| b.kind == "events").enumerate() {
+        let g = &bank.layers;
         let pre = format!("eb{gi}");
         let width = g.iter().map(|&k| layers[k].ew).max().unwrap_or(1);
         let rows: usize = g.iter().map(|&k| layers[k].rows).sum();
+        debug_assert_eq!((bank.depth, bank.width), (rows, width));
         let aw = abits(rows);
-        let logic = if g.len() > 1 {
-            g.iter().all(|&k| logic_of(plan, &format!("{}.events", layers[k].name))) && (rows * width) as u64 <= rmax
-        } else {
-            logic_of(plan, &format!("{}.events", layers[g[0]].name))
-        };
+        let logic = bank.map == MemMap::Registers;
         let mut members = vec![];
         let mut readers = vec![];
         let mut base = 0;
-        for &k in &g {
+        for &k in g {
             let l = &layers[k];
             let wdata = if l.ew == width {
                 format!("{}_ev_wdata", l.pre)

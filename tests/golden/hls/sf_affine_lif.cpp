@@ -46,7 +46,7 @@ static void lif_acc0_beats(int pc, int py, int px, int64_t val, sf::int_t<20> ds
         -73, 32, 48, -64, 42, 0, 127, -48,
     };
     SF_HLS(ARRAY_PARTITION variable=rom type=complete dim=2)
-    SF_HLS(BIND_STORAGE variable=rom type=rom_1p impl=lutrom)
+    SF_HLS(BIND_STORAGE variable=rom type=rom_1p impl=bram)
     // Column j of the weight matrix; beat b covers neurons b*L .. b*L+L-1.
     const int j = (pc * 1 + py) * 1 + px;
     for (int b = 0; b < 4; b++) {

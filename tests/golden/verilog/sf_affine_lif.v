@@ -568,7 +568,7 @@ module sf_affine_lif (
         l0p0_s2_last <= !rst && l0p0_fdb && l0p0_lastdb;
     end
     wire [15:0] l0p0_w;
-    sf_ram #(.WIDTH(16), .DEPTH(24), .AW(5), .INIT("lif_w0.hex"), .LOGIC(1), .BLOCK(0)) l0p0_wrom (
+    sf_ram #(.WIDTH(16), .DEPTH(24), .AW(5), .INIT("lif_w0.hex"), .LOGIC(0), .BLOCK(1)) l0p0_wrom (
         .clk(clk), .we(1'b0), .waddr(5'd0), .wdata(16'd0),
         .raddr(l0p0_wa[4:0]), .rdata(l0p0_w));
     // Stage 3: add and write back.
