@@ -36,6 +36,7 @@ module sf_events #(
     reg [AW:0]   rd_ptr;     // next entry to read; 0 between phases
     reg [AW:0]   left;       // entries not yet read
     reg          rd_end;     // left == 0, registered
+    reg          last1;      // left == 1, registered: the next read is the last
     reg          inflight;
     reg [EW-1:0] q0, q1, q2; // q2 is only used with ONEBEAT
     reg [1:0]    qn;
@@ -64,13 +65,16 @@ module sf_events #(
     wire   pop      = take && only;
     wire   push     = inflight;
     wire [1:0] base = qn - {1'b0, pop};   // entries kept after the pop; the push lands there
-    wire   more     = go ? (count != {(AW+1){1'b0}}) : !rd_end;
-    wire   issue    = more && (go || room);
-    // Places taken next cycle: qn - pop + push + issue = (qn + inflight) - pop + issue.
-    // With room, only a read without a pop at PLACES - 1 fills the queue; without room
-    // (PLACES taken) only a pop without a read frees a place.
+    localparam [AW:0] TWO = 2;
+    // A read is issued at go when the list has entries, after go when entries are left and
+    // there is room (`run_issue`: flip-flops only, so count's compare stays out of it).
+    wire   run_issue = room && !rd_end;
+    wire   issue    = go ? (count != {(AW+1){1'b0}}) : run_issue;
+    // Places taken next cycle (after go): qn - pop + push + issue = (qn + inflight) - pop +
+    // issue. With room, only a read without a pop at PLACES - 1 fills the queue; without room
+    // (PLACES taken) no read is issued and a pop frees a place.
     wire   edge1    = ({1'b0, qn} + {2'b0, inflight}) == PLACES - 3'd1;
-    wire   room_nx  = room ? !(edge1 && issue && !pop) : (pop && !issue);
+    wire   room_nx  = room ? !(edge1 && !rd_end && !pop) : pop;
     assign raddr    = rd_ptr[AW-1:0];
     assign ev_last  = ev_valid && only && (qn == 2'd1) && !inflight && rd_end;
 
@@ -81,6 +85,7 @@ module sf_events #(
             rd_ptr   <= {(AW+1){1'b0}};
             left     <= {(AW+1){1'b0}};
             rd_end   <= 1'b1;
+            last1    <= 1'b0;
             room     <= 1'b1;
         end else if (go) begin
             qn       <= 2'd0;
@@ -88,14 +93,16 @@ module sf_events #(
             rd_ptr   <= (count > {{AW{1'b0}}, 1'b1}) ? {{AW{1'b0}}, 1'b1} : {(AW+1){1'b0}};
             left     <= issue ? count - 1'b1 : count;
             rd_end   <= (count <= {{AW{1'b0}}, 1'b1});
+            last1    <= (count == TWO);   // left is count - 1 when count > 0, else 0
             room     <= 1'b1;
         end else begin
-            inflight <= issue;
+            inflight <= run_issue;
             room     <= room_nx;
-            if (issue) begin
-                rd_ptr <= (left == {{AW{1'b0}}, 1'b1}) ? {(AW+1){1'b0}} : rd_ptr + 1'b1;
+            if (run_issue) begin
+                rd_ptr <= last1 ? {(AW+1){1'b0}} : rd_ptr + 1'b1;
                 left   <= left - 1'b1;
-                rd_end <= (left == {{AW{1'b0}}, 1'b1});
+                rd_end <= last1;
+                last1  <= (left == TWO);
             end
             qn <= base + {1'b0, push};
             // Pop shifts the queue down; the read entry lands behind the kept ones. A place

@@ -703,16 +703,11 @@ module {{ v.module }} (
     // One reader at a time: addresses OR-ed, each gated by its phase (a balanced tree).
     always @* begin
         {{ b.pre }}_raddr = {{ b.aw }}'d0{% for r in b.readers %} | ({ {{ b.aw }}{ go_{{ r.0 }} | {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %};
-        {{ b.pre }}_we    = 1'b0;
-        {{ b.pre }}_waddr = {{ b.aw }}'d0;
-        {{ b.pre }}_wdata = {{ b.width }}'d0;
-{%- for m in b.members %}
-        if ({{ m.pre }}_ev_we) begin
-            {{ b.pre }}_we    = 1'b1;
-            {{ b.pre }}_waddr = {{ m.waddr }};
-            {{ b.pre }}_wdata = {{ m.wdata }};
-        end
-{%- endfor %}
+        // Writes: at most one member's `u_on` (registered, one-hot: the update pass writes one
+        // layer) selects its address and entry, AND-OR as the reads.
+        {{ b.pre }}_we    = 1'b0{% for m in b.members %} | {{ m.pre }}_ev_we{% endfor %};
+        {{ b.pre }}_waddr = {{ b.aw }}'d0{% for m in b.members %} | ({ {{ b.aw }}{ {{ m.pre }}_u_on } } & ({{ m.waddr }})){% endfor %};
+        {{ b.pre }}_wdata = {{ b.width }}'d0{% for m in b.members %} | ({ {{ b.width }}{ {{ m.pre }}_u_on } } & {{ m.wdata }}){% endfor %};
     end
 {%- endfor %}
 {% for l in v.layers %}
