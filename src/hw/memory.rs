@@ -189,7 +189,8 @@ pub struct Bank {
     pub layers: Vec<usize>,
     /// Words: the members' rows.
     pub depth: usize,
-    /// Bits per word (with the epoch bit that early exit adds to shared state memories).
+    /// Bits per word, without the epoch bit early exit adds to a shared state memory (`map`
+    /// counts that bit when the plan exits early).
     pub width: usize,
     /// Device mapping: registers when every member's memory is (and, shared, the whole fits
     /// `register_max_bits`), else block RAM.
@@ -231,16 +232,15 @@ pub fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
                     })
                     .max()
                     .unwrap_or(1);
-                lanes * lw + usize::from(multi && plan.early_exit)
+                lanes * lw
             };
+            let epoch = usize::from(kind != "events" && multi && plan.early_exit);
             let all_logic = ls.clone().all(|l| logic_of(format!("{}.{mname}", l.name)));
-            // The view's word width without the epoch bit decides, as it always has.
-            let plain = width - usize::from(kind != "events" && multi && plan.early_exit);
-            let logic = all_logic && (!multi || (depth * plain) as u64 <= rmax);
+            let logic = all_logic && (!multi || (depth * width) as u64 <= rmax);
             let map = if logic || t.kind != Kind::Fpga {
                 if logic { MemMap::Registers } else { MemMap::Sram }
             } else {
-                in_blocks(t, depth, width).unwrap_or(MemMap::Registers)
+                in_blocks(t, depth, width + epoch).unwrap_or(MemMap::Registers)
             };
             out.push(Bank { kind: kind.into(), layers: g, depth, width, map });
         }

@@ -1588,7 +1588,7 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
             let aw = abits(rows);
             let multi = g.len() > 1;
             let logic = bank.map == MemMap::Registers;
-            debug_assert_eq!((bank.depth, bank.width), (rows, lanes * lw + usize::from(multi && plan.early_exit)));
+            debug_assert_eq!((bank.depth, bank.width), (rows, lanes * lw));
             let mut members = vec![];
             let mut clients = vec![];
             let mut base = 0;
