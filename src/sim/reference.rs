@@ -217,7 +217,7 @@ pub const CHUNK: usize = 256;
 const CHUNK_VALUES: usize = 1 << 24;
 
 /// Samples per chunk for `n` samples: up to [`CHUNK`], fewer when the network's per-sample
-/// buffers would exceed [`CHUNK_VALUES`], and no more than leave every thread a chunk.
+/// buffers would exceed `CHUNK_VALUES`, and no more than leave every thread a chunk.
 pub fn chunk_size(info: &GraphInfo, g: &Graph, n: usize) -> usize {
     let per: usize = g.g.node_indices().map(|i| 2 * info.out_numel(i) + 3 * info.in_numel(i)).sum::<usize>().max(1);
     (CHUNK_VALUES / per).clamp(1, CHUNK).min(n.div_ceil(rayon::current_num_threads().max(1))).max(1)

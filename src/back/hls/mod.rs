@@ -130,7 +130,7 @@ pub fn emit(plan: &Plan, part: &str) -> Result<HlsDesign, EmitError> {
     Ok(HlsDesign { top: v.top.clone(), files: out, in_bits: v.in_bits, out_bits: v.out_bits })
 }
 
-/// The design [`write`] wrote.
+/// The design [`write()`] wrote.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// Top function.
@@ -139,7 +139,7 @@ pub struct Written {
     pub files: Vec<String>,
 }
 
-/// Why [`write`] failed.
+/// Why [`write()`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// The plan is refused.
