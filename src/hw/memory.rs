@@ -4,7 +4,7 @@
 //! flip-flops or LUTs; on FPGAs the rest
 //! go to block RAMs in the aspect ratio that needs the fewest blocks; ASIC targets count
 //! SRAM. The RTL keeps the state memories and event lists of layers that never run at once in
-//! shared memories ([`banks`]); the blocks those and the other RAMs leave go to ROMs, most LUTs
+//! shared memories ([`Bank`]); the blocks those and the other RAMs leave go to ROMs, most LUTs
 //! saved per block first (`fit_roms`), so the design never asks for more blocks than the
 //! device has. Weight ROMs of at least `large_ram_min_bits` go to the device's large single-port
 //! RAMs (iCE40 SPRAM), largest first while blocks remain: they are only read during an
@@ -197,8 +197,9 @@ pub struct Bank {
     pub map: MemMap,
 }
 
-/// The RTL's shared memories of `plan` on `t`, X groups first, then S, Y and the event lists.
-pub fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
+/// The RTL's shared memories of `plan` on `t` given the per-layer `memories`, X groups first,
+/// then S, Y and the event lists.
+fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     let logic_of = |name: String| memories.iter().find(|m| m.name == name).is_none_or(|m| m.map == MemMap::Registers);
     let rmax = t.mapping.register_max_bits;
     let mut out = vec![];
@@ -259,7 +260,6 @@ fn logic_cost(m: &Memory) -> u64 {
 /// remain; the rest go to logic. ROMs of at most 16 words stay in logic: one LUT per bit,
 /// often merged into the logic that reads them. ROMs in large RAM keep it.
 fn fit_roms(memories: &mut [Memory], banks: &[Bank], t: &Target) {
-    let blocks_of = |m: &MemMap| if let MemMap::BlockRam { blocks, .. } = m { *blocks } else { 0 };
     if t.kind != Kind::Fpga || t.device.block_rams == 0 {
         return;
     }
@@ -291,6 +291,11 @@ fn fit_roms(memories: &mut [Memory], banks: &[Bank], t: &Target) {
     }
 }
 
+/// Block RAMs of one mapping.
+fn blocks_of(m: &MemMap) -> u64 {
+    if let MemMap::BlockRam { blocks, .. } = m { *blocks } else { 0 }
+}
+
 /// A per-layer state memory or event list: the RTL keeps it in a [`Bank`].
 fn is_banked(m: &Memory) -> bool {
     matches!(m.role.as_str(), "membrane" | "static" | "synaptic" | "events")
@@ -299,13 +304,12 @@ fn is_banked(m: &Memory) -> bool {
 /// Block RAMs the RTL uses: its shared memories, the other RAMs (input events, output buffer)
 /// and the ROMs in block RAM.
 pub fn block_rams(memories: &[Memory], banks: &[Bank]) -> u64 {
-    let blocks_of = |m: &MemMap| if let MemMap::BlockRam { blocks, .. } = m { *blocks } else { 0 };
     banks.iter().map(|b| blocks_of(&b.map)).sum::<u64>()
         + memories.iter().filter(|m| !is_banked(m)).map(|m| blocks_of(&m.map)).sum::<u64>()
 }
 
-/// Every logical memory of the plan, mapped onto `t`.
-pub fn map(plan: &Plan, t: &Target) -> Vec<Memory> {
+/// Every logical memory of the plan, mapped onto `t`, and the RTL's shared memories.
+pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
     let mut v = vec![];
     let mut add = |name: String, layer: Option<usize>, role: &str, depth: usize, width: usize, rom: bool| {
         if depth > 0 && width > 0 {
@@ -357,7 +361,8 @@ pub fn map(plan: &Plan, t: &Target) -> Vec<Memory> {
             v[i].map = MemMap::LargeRam { blocks: lay.blocks() as u64, layout: lay };
         }
     }
+    // The banks depend on the RAMs' maps only, which fitting the ROMs leaves alone.
     let banks = banks(plan, &v, t);
     fit_roms(&mut v, &banks, t);
-    v
+    (v, banks)
 }

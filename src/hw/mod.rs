@@ -163,9 +163,6 @@ pub struct Plan {
     /// The RTL's shared state memories and event lists (each holding per-layer memories of
     /// `memories`).
     pub banks: Vec<memory::Bank>,
-    /// The target's `register_max_bits`: memories shared by several layers in the RTL map to
-    /// flip-flops up to this size.
-    pub register_max_bits: u64,
     /// The target device's block RAMs (0: none). When the memory map fits them, the RTL holds
     /// synthesis to it (block ROMs stay in block RAM, not in logic).
     pub device_block_rams: u64,
@@ -201,11 +198,9 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>) -> Plan {
         clock_mhz: target.clock.default_mhz,
         memories: vec![],
         banks: vec![],
-        register_max_bits: target.mapping.register_max_bits,
         device_block_rams: target.device.block_rams,
     };
-    plan.memories = memory::map(&plan, target);
-    plan.banks = memory::banks(&plan, &plan.memories, target);
+    (plan.memories, plan.banks) = memory::map(&plan, target);
     plan
 }
 
