@@ -5,11 +5,13 @@
 //! in-edges in file order (a recurrent edge reads the source's previous-step output, zero at
 //! the first step). Arithmetic is f32 (or f64 on request) with parameters converted once.
 //! Samples run in chunks of up to [`CHUNK`] (fewer for large networks, see [`chunk_size`]),
-//! chunks in parallel (rayon). Within a chunk a dense layer is one matrix product
-//! (`matrixmultiply`) over the chunk's samples; a convolution runs event by event (taps in
-//! (ci, ky, kx) order, zero inputs skipped) for a sample whose input is less than
-//! 1/[`EVENT_FRACTION`] non-zero and as one unrolled matrix product over the chunk's other
-//! samples (im2col, then `matrixmultiply`); biases are added last, as PyTorch does. Every value of a sample depends only on that sample: each
+//! chunks in parallel (rayon). Within a chunk a dense layer is one matrix product over the
+//! chunk's samples (`product`: the `gemm` crate's kernels where the CPU has AVX2 and FMA,
+//! `matrixmultiply` elsewhere); a convolution runs event by event (taps in (ci, ky, kx)
+//! order, zero inputs skipped) for a sample whose input is less than 1/[`EVENT_FRACTION`]
+//! non-zero and as one unrolled matrix product over the chunk's other samples (im2col, then
+//! `product`); biases are added last, as PyTorch does. Element-wise loops run with AVX2
+//! where the CPU has it. Every value of a sample depends only on that sample: each
 //! output element is one dot product whose summation order is fixed by the layer's shape and
 //! the sample's own activity, never by the chunk or the thread count.
 
@@ -61,6 +63,8 @@ pub trait Real:
     fn div(self, o: Self) -> Self;
     /// Truncation toward zero.
     fn trunc(self) -> Self;
+    /// `self * a + b` rounded once.
+    fn mul_add(self, a: Self, b: Self) -> Self;
     /// `max(self, 1)`.
     fn max_one(self) -> Self {
         if self < Self::ONE { Self::ONE } else { self }
@@ -81,6 +85,9 @@ impl Real for f32 {
     }
     fn trunc(self) -> Self {
         f32::trunc(self)
+    }
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f32::mul_add(self, a, b)
     }
     fn gemm(
         m: usize,
@@ -130,6 +137,9 @@ impl Real for f64 {
     }
     fn trunc(self) -> Self {
         f64::trunc(self)
+    }
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        f64::mul_add(self, a, b)
     }
     fn gemm(
         m: usize,
@@ -184,6 +194,102 @@ fn check_gemm(
     }
     let last = |rows: usize, cols: usize, s: (usize, usize)| (rows - 1) * s.0 + (cols - 1) * s.1;
     assert!(last(m, k, sa) < la && last(k, n, sb) < lb && last(m, n, (rsc, 1)) < lc, "gemm operands out of bounds");
+}
+
+/// Depth of one `gemm` call. Up to 512 terms `gemm` sums each element in one accumulator,
+/// fused multiply-adds in depth order (its depth block is `min(k, 512)` whatever the shape).
+const DEPTH_BLOCK: usize = 512;
+
+/// `c (m x n, row stride rsc) = a (m x k) . b (k x n)` as [`Real::gemm`], faster where the
+/// CPU has AVX2 and FMA: the depth runs in equal blocks of at most [`DEPTH_BLOCK`], each
+/// element of a block
+/// summed from zero by fused multiply-adds in depth order and added to the previous blocks'
+/// sum. The order depends only on `k`: shapes that `gemm` would hand to a differently ordered
+/// kernel (gemv, horizontal dot products, depth <= 2) take a scalar loop with that same order.
+#[allow(clippy::too_many_arguments)]
+fn product<T: Real>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    sa: (usize, usize),
+    b: &[T],
+    sb: (usize, usize),
+    c: &mut [T],
+    rsc: usize,
+) {
+    if !fma_kernels() {
+        return T::gemm(m, k, n, a, sa, b, sb, c, rsc);
+    }
+    check_gemm(m, k, n, a.len(), sa, b.len(), sb, c.len(), rsc);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for i in 0..m {
+            c[i * rsc..i * rsc + n].fill(T::ZERO);
+        }
+        return;
+    }
+    // Equal blocks (the last shorter by less than their count): no short tail product.
+    let block = k.div_ceil(k.div_ceil(DEPTH_BLOCK));
+    let mut d0 = 0;
+    while d0 < k {
+        let kb = (k - d0).min(block);
+        let first = d0 == 0;
+        if m >= 2 && n >= 2 && m * n > 256 && kb >= 3 {
+            // SAFETY: check_gemm proved that every element of a (m x k), b (k x n) and
+            // c (m x n) lies inside its slice; the block reads columns d0..d0+kb of a and
+            // rows d0..d0+kb of b.
+            unsafe {
+                gemm::gemm(
+                    m,
+                    n,
+                    kb,
+                    c.as_mut_ptr(),
+                    1,
+                    rsc as isize,
+                    !first,
+                    a.as_ptr().add(d0 * sa.1),
+                    sa.1 as isize,
+                    sa.0 as isize,
+                    b.as_ptr().add(d0 * sb.0),
+                    sb.1 as isize,
+                    sb.0 as isize,
+                    T::ONE,
+                    T::ONE,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            }
+        } else {
+            for i in 0..m {
+                for j in 0..n {
+                    let mut acc = T::ZERO;
+                    for d in d0..d0 + kb {
+                        acc = a[i * sa.0 + d * sa.1].mul_add(b[d * sb.0 + j * sb.1], acc);
+                    }
+                    let o = &mut c[i * rsc + j];
+                    *o = if first { acc } else { *o + acc };
+                }
+            }
+        }
+        d0 += kb;
+    }
+}
+
+/// Whether `gemm` runs its fused multiply-add kernels here (its x86-64-v3 level).
+fn fma_kernels() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// A simulation setup error (bad request, not bad arithmetic).
@@ -558,6 +664,41 @@ impl<T: Real> Program<T> {
         out: NodeIndex,
         hook: Option<&dyn StepHook>,
     ) -> (Vec<f64>, Vec<u64>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the feature the function is compiled for was detected above.
+            return unsafe { self.chunk_avx2(batch, first, b, steps, out, hook) };
+        }
+        self.chunk_body(batch, first, b, steps, out, hook)
+    }
+
+    /// [`Program::chunk`] with 256-bit vectors for its element-wise loops: the same
+    /// operations in the same order (Rust never fuses a multiply and an add), so the same
+    /// values.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn chunk_avx2(
+        &self,
+        batch: &InputBatch,
+        first: usize,
+        b: usize,
+        steps: usize,
+        out: NodeIndex,
+        hook: Option<&dyn StepHook>,
+    ) -> (Vec<f64>, Vec<u64>) {
+        self.chunk_body(batch, first, b, steps, out, hook)
+    }
+
+    #[inline(always)]
+    fn chunk_body(
+        &self,
+        batch: &InputBatch,
+        first: usize,
+        b: usize,
+        steps: usize,
+        out: NodeIndex,
+        hook: Option<&dyn StepHook>,
+    ) -> (Vec<f64>, Vec<u64>) {
         let n = self.kernels.len();
         let mut cur: Vec<Vec<T>> = self.out_numel.iter().map(|&k| vec![T::ZERO; b * k]).collect();
         let mut prev = cur.clone();
@@ -574,21 +715,27 @@ impl<T: Real> Program<T> {
                 let k = ix.index();
                 let width = self.in_numel[k];
                 buf.clear();
-                buf.resize(b * width, T::ZERO);
                 if k == self.input_node {
+                    buf.resize(b * width, T::ZERO);
                     for (s, row) in buf.chunks_exact_mut(width).enumerate() {
                         for (v, &x) in row.iter_mut().zip(batch.at(first + s, t)) {
                             *v = T::of(x);
                         }
                     }
-                } else {
-                    for &(src, rec) in &self.inputs[k] {
+                } else if let Some((&(src, rec), rest)) = self.inputs[k].split_first() {
+                    // Zero plus the first in-edge, then the others, in file order.
+                    let v = if rec { &prev[src] } else { &cur[src] };
+                    buf.extend(v.iter().map(|&y| T::ZERO + y));
+                    for &(src, rec) in rest {
                         let v = if rec { &prev[src] } else { &cur[src] };
                         for (x, &y) in buf.iter_mut().zip(v) {
                             *x += y;
                         }
                     }
+                } else {
+                    buf.resize(b * width, T::ZERO);
                 }
+                debug_assert_eq!(buf.len(), b * width, "node {k}: in-edge widths are validated");
                 let mut o = std::mem::take(&mut cur[k]);
                 let v_before: Option<Vec<f64>> = match (&state[k], hook) {
                     (State::Neuron { v_pre, .. }, Some(_)) => Some(v_pre.iter().map(|x| x.f64()).collect()),
@@ -627,12 +774,13 @@ impl<T: Real> Program<T> {
     /// One node's step over `b` samples: `x` is `b` rows of its input width, `y` `b` rows of
     /// its output width.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn step(&self, k: usize, b: usize, x: &[T], y: &mut [T], st: &mut State<T>, t: usize, scratch: &mut Vec<T>) {
         match &self.kernels[k] {
             Kernel::Input | Kernel::Pass => y.copy_from_slice(x),
             Kernel::Affine { w, b: bias, rows, cols } => {
                 // y (b x rows) = x (b x cols) . w^T; w is rows x cols, row-major.
-                T::gemm(b, *cols, *rows, x, (*cols, 1), w, (1, *cols), y, *rows);
+                product(b, *cols, *rows, x, (*cols, 1), w, (1, *cols), y, *rows);
                 if let Some(bias) = bias {
                     for row in y.chunks_exact_mut(*rows) {
                         for (o, &bv) in row.iter_mut().zip(bias) {
@@ -835,6 +983,7 @@ const COLS_MAX: usize = 1 << 18;
 const PRODUCT_WIDTH: usize = 512;
 
 /// Convolution of `b` samples: sparse inputs event by event, the rest as matrix products.
+#[inline(always)]
 fn conv_step<T: Real>(c: &ConvK<T>, b: usize, x: &[T], y: &mut [T], scratch: &mut Vec<T>) {
     let kk = c.ci / c.groups * c.k[0] * c.k[1];
     let pix = c.oh * c.ow;
@@ -938,6 +1087,7 @@ fn conv_events_body<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T], acc: &mut Vec<T
 /// Convolution of the samples `which` as one matrix product per group: their inputs
 /// unrolled into a (ci/groups * kh * kw) x (samples * oh * ow) matrix, multiplied by the
 /// group's kernels.
+#[inline(always)]
 fn conv_dense<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scratch: &mut Vec<T>) {
     let ci_g = c.ci / c.groups;
     let co_g = c.co / c.groups;
@@ -948,9 +1098,11 @@ fn conv_dense<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scra
     {
         let nb = which.len();
         let width = nb * pix;
+        // One sample's product goes straight into its output rows; several share `prod`.
+        let staged = if nb == 1 { 0 } else { co_g * width };
         // Every element is written below (unrolled inputs, then the product with beta = 0).
-        if scratch.len() < kk * width + co_g * width {
-            scratch.resize(kk * width + co_g * width, T::ZERO);
+        if scratch.len() < kk * width + staged {
+            scratch.resize(kk * width + staged, T::ZERO);
         }
         let (cols, prod) = scratch.split_at_mut(kk * width);
         for grp in 0..c.groups {
@@ -962,41 +1114,25 @@ fn conv_dense<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scra
                     for ky in 0..kh {
                         for kx in 0..kw {
                             let row = &mut cols[((cil * kh + ky) * kw + kx) * width + s * pix..][..pix];
-                            // The outputs ox whose input ix = ox*s + kx*d - pad lies inside the row.
-                            let off = (kx * c.d[1]) as isize - c.pb[1] as isize;
-                            let sx = c.s[1] as isize;
-                            let lo = if off >= 0 { 0 } else { ((-off + sx - 1) / sx) as usize }.min(c.ow);
-                            let hi = if (c.iw as isize) <= off {
-                                0
-                            } else {
-                                (((c.iw as isize - off + sx - 1) / sx) as usize).min(c.ow)
-                            }
-                            .max(lo);
-                            for oy in 0..c.oh {
-                                let iy = (oy * c.s[0] + ky * c.d[0]) as isize - c.pb[0] as isize;
-                                let dst = &mut row[oy * c.ow..(oy + 1) * c.ow];
-                                if iy < 0 || iy >= c.ih as isize {
-                                    dst.fill(T::ZERO);
-                                    continue;
-                                }
-                                let src = &plane[iy as usize * c.iw..(iy as usize + 1) * c.iw];
-                                dst[..lo].fill(T::ZERO);
-                                dst[hi..].fill(T::ZERO);
-                                let first = (lo as isize * sx + off) as usize;
-                                if sx == 1 {
-                                    dst[lo..hi].copy_from_slice(&src[first..first + (hi - lo)]);
-                                } else {
-                                    for (d, &v) in dst[lo..hi].iter_mut().zip(src[first..].iter().step_by(c.s[1])) {
-                                        *d = v;
-                                    }
-                                }
-                            }
+                            unroll_row(c, plane, ky, kx, row);
                         }
                     }
                 }
             }
             let wg = &c.w[grp * co_g * kk..(grp + 1) * co_g * kk];
-            T::gemm(co_g, kk, width, wg, (kk, 1), cols, (width, 1), prod, width);
+            if nb == 1 {
+                let dst = &mut y[which[0] * wo + grp * co_g * pix..][..co_g * pix];
+                product(co_g, kk, width, wg, (kk, 1), cols, (width, 1), dst, pix);
+                if let Some(bias) = &c.b {
+                    for (row, &bv) in dst.chunks_exact_mut(pix).zip(&bias[grp * co_g..]) {
+                        for v in row {
+                            *v += bv;
+                        }
+                    }
+                }
+                continue;
+            }
+            product(co_g, kk, width, wg, (kk, 1), cols, (width, 1), prod, width);
             for s in 0..nb {
                 let ys = &mut y[which[s] * wo..(which[s] + 1) * wo];
                 for col in 0..co_g {
@@ -1010,6 +1146,59 @@ fn conv_dense<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scra
                     }
                 }
             }
+        }
+    }
+}
+
+/// One row of a convolution's unrolled input: `row[oy * ow + ox]` is the input under tap
+/// (ky, kx) of output (oy, ox), zero where that falls in the padding.
+#[inline(always)]
+fn unroll_row<T: Real>(c: &ConvK<T>, plane: &[T], ky: usize, kx: usize, row: &mut [T]) {
+    // The outputs ox whose input ix = ox*s + kx*d - pad lies inside the row.
+    let off = (kx * c.d[1]) as isize - c.pb[1] as isize;
+    let sx = c.s[1] as isize;
+    let lo = if off >= 0 { 0 } else { ((-off + sx - 1) / sx) as usize }.min(c.ow);
+    let hi =
+        if (c.iw as isize) <= off { 0 } else { (((c.iw as isize - off + sx - 1) / sx) as usize).min(c.ow) }.max(lo);
+    // The outputs oy whose input row iy = oy*s + ky*d - pad lies inside the plane.
+    let offy = (ky * c.d[0]) as isize - c.pb[0] as isize;
+    let sy = c.s[0] as isize;
+    let ylo = if offy >= 0 { 0 } else { ((-offy + sy - 1) / sy) as usize }.min(c.oh);
+    let yhi =
+        if (c.ih as isize) <= offy { 0 } else { (((c.ih as isize - offy + sy - 1) / sy) as usize).min(c.oh) }.max(ylo);
+    let ow = c.ow;
+    row[..ylo * ow].fill(T::ZERO);
+    row[yhi * ow..].fill(T::ZERO);
+    if ylo == yhi || lo == hi {
+        row[ylo * ow..yhi * ow].fill(T::ZERO);
+        return;
+    }
+    if sx == 1 && sy == 1 && ow == c.iw {
+        // Output and input rows have the same length, so row index j reads plane index
+        // j + offy*iw + off: one copy of the valid rows (their out-of-row ends read the
+        // neighbouring input rows), then those ends zeroed.
+        let (a, b) = (ylo * ow + lo, (yhi - 1) * ow + hi);
+        let from = (a as isize + offy * c.iw as isize + off) as usize;
+        row[a..b].copy_from_slice(&plane[from..from + (b - a)]);
+        for oy in ylo..yhi {
+            for d in &mut row[oy * ow..oy * ow + lo] {
+                *d = T::ZERO;
+            }
+            for d in &mut row[oy * ow + hi..(oy + 1) * ow] {
+                *d = T::ZERO;
+            }
+        }
+        return;
+    }
+    let first = (lo as isize * sx + off) as usize;
+    for oy in ylo..yhi {
+        let iy = (oy as isize * sy + offy) as usize;
+        let src = &plane[iy * c.iw..(iy + 1) * c.iw];
+        let dst = &mut row[oy * ow..(oy + 1) * ow];
+        dst[..lo].fill(T::ZERO);
+        dst[hi..].fill(T::ZERO);
+        for (d, &v) in dst[lo..hi].iter_mut().zip(src[first..].iter().step_by(c.s[1])) {
+            *d = v;
         }
     }
 }
@@ -1057,5 +1246,61 @@ fn neuron_params<T: Real>(op: &Op, n: usize, d: &Dialect) -> NeuronParams<T> {
         syn: c.syn.map(|(a, g)| (to(a), to(g))),
         multi: false,
         no_leak_offset,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values with full mantissas and mixed signs (a fixed LCG), so any change of summation
+    /// order shows in the last bits.
+    fn values<T: Real>(n: usize, seed: u64) -> Vec<T> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                T::of(((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 3.7)
+            })
+            .collect()
+    }
+
+    /// Every element of [`product`] is the same whatever the rest of the product: each row
+    /// alone (m = 1, the gemv-shaped case), each column alone (n = 1), a 2 x 2 corner (the
+    /// horizontal-kernel size) and the whole, over depths around the block size and with
+    /// strided operands (a conv's unrolled inputs, a dense layer's transposed weights).
+    fn independent_of_shape<T: Real>() {
+        for &(m, k, n) in
+            &[(40, 1, 33), (40, 2, 33), (3, 7, 5), (64, 511, 48), (37, 512, 129), (20, 513, 300), (9, 1300, 70)]
+        {
+            let a: Vec<T> = values(m * k, 1 + k as u64);
+            let b: Vec<T> = values(k * n, 2 + k as u64);
+            // a row-major (k, 1); b column-major (1, k), as the dense layer passes w^T.
+            let bt: Vec<T> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+            for (bs, sb) in [(&b, (n, 1)), (&bt, (1, k))] {
+                let mut whole = vec![T::ZERO; m * n];
+                product(m, k, n, &a, (k, 1), bs, sb, &mut whole, n);
+                for i in 0..m {
+                    let mut row = vec![T::ZERO; n];
+                    product(1, k, n, &a[i * k..], (k, 1), bs, sb, &mut row, n);
+                    assert_eq!(row, whole[i * n..(i + 1) * n], "row {i} of {m}x{k}x{n}");
+                }
+                for j in 0..n {
+                    let mut col = vec![T::ZERO; m];
+                    product(m, k, 1, &a, (k, 1), &bs[j * sb.1..], sb, &mut col, 1);
+                    let want: Vec<T> = (0..m).map(|i| whole[i * n + j]).collect();
+                    assert_eq!(col, want, "column {j} of {m}x{k}x{n}");
+                }
+                let mut corner = vec![T::ZERO; 4];
+                product(2, k, 2, &a, (k, 1), bs, sb, &mut corner, 2);
+                assert_eq!(corner, [whole[0], whole[1], whole[n], whole[n + 1]], "corner of {m}x{k}x{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn product_elements_do_not_depend_on_the_shape() {
+        independent_of_shape::<f32>();
+        independent_of_shape::<f64>();
     }
 }
