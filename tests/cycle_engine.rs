@@ -8,6 +8,7 @@ use spikefab::data::{Encoding, InputBatch, agreement};
 use spikefab::hw::{PlanOptions, lower, schedule};
 use spikefab::ir::Op;
 use spikefab::quant::InputStats;
+use spikefab::sim::cycle::Simd;
 use spikefab::sim::{cycle, reference};
 
 #[test]
@@ -222,12 +223,16 @@ fn fast_path_equals_the_general_path() {
                             g
                         })
                         .collect();
-                    for per_pass in [1usize, 5, 64] {
-                        let fast = cycle::run_passes(&plan, batch, *steps, per_pass);
+                    // Every pass size on the widest instruction set here, and the narrower
+                    // builds of the fast path (AVX2, portable) on two of them.
+                    for (per_pass, simd) in
+                        [(1usize, Simd::Best), (5, Simd::Best), (64, Simd::Best), (5, Simd::Avx2), (64, Simd::Portable)]
+                    {
+                        let fast = cycle::run_passes_simd(&plan, batch, *steps, per_pass, simd);
                         assert_eq!(fast.samples.len(), batch.n);
                         for (i, (s, g)) in fast.samples.iter().zip(&general).enumerate() {
                             let ctx = format!(
-                                "{name} lanes {lanes} early exit {early_exit} cap {cap:?} {per_pass} per pass, sample {i}"
+                                "{name} lanes {lanes} early exit {early_exit} cap {cap:?} {per_pass} per pass {simd:?}, sample {i}"
                             );
                             assert_eq!(s.raw, g.raw, "{ctx}: outputs");
                             assert_eq!(s.step_end_cycles, g.step_end_cycles, "{ctx}: step ends");

@@ -202,6 +202,29 @@ pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
 /// [`run`] with up to `samples_per_pass` samples side by side in each pass (what [`run`]
 /// chooses from the network's size); the results do not depend on it.
 pub fn run_passes(plan: &Plan, batch: &InputBatch, steps: usize, samples_per_pass: usize) -> BatchResult {
+    run_passes_simd(plan, batch, steps, samples_per_pass, Simd::Best)
+}
+
+/// The widest vector instructions the fast path may use (it uses the widest the CPU has up
+/// to this); the results do not depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simd {
+    /// AVX-512 with vector popcounts where present, else as [`Simd::Avx2`].
+    Best,
+    /// AVX2, BMI2 and POPCNT where present, else portable.
+    Avx2,
+    /// The build's baseline instruction set.
+    Portable,
+}
+
+/// [`run_passes`] on at most the instruction set `simd`.
+pub fn run_passes_simd(
+    plan: &Plan,
+    batch: &InputBatch,
+    steps: usize,
+    samples_per_pass: usize,
+    simd: Simd,
+) -> BatchResult {
     let cap = samples_per_pass.max(1);
     let eng = Engine::new(plan, cap);
     // Passes of up to `cap` samples run in parallel; each worker reuses one pass's buffers.
@@ -210,7 +233,7 @@ pub fn run_passes(plan: &Plan, batch: &InputBatch, steps: usize, samples_per_pas
         .into_par_iter()
         .map_init(
             || pass::Pass::new(plan, cap),
-            |ps, first| eng.pass(ps, batch, first, cap.min(batch.n - first), steps),
+            |ps, first| eng.pass(ps, batch, first, cap.min(batch.n - first), steps, simd),
         )
         .collect();
     let samples: Vec<SampleResult> = parts.into_iter().flatten().collect();

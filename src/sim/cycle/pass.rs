@@ -140,6 +140,9 @@ fn flag_sum(f: &[u8]) -> u64 {
 impl Engine<'_> {
     /// Runs samples `first..first + nb` of `batch` in one pass, compiled for the widest vector
     /// extensions the CPU has (checked at run time; the integers are the same on every path).
+    /// One pass compiled for the widest instruction set the CPU has, at most `simd`: the
+    /// same integer operations in every build, so the same results.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn pass(
         &self,
         ps: &mut Pass,
@@ -147,13 +150,23 @@ impl Engine<'_> {
         first: usize,
         nb: usize,
         steps: usize,
+        simd: Simd,
     ) -> Vec<SampleResult> {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("bmi2")
-                && std::arch::is_x86_feature_detected!("popcnt")
+            use std::arch::is_x86_feature_detected as has;
+            let avx2 = has!("avx2") && has!("bmi2") && has!("popcnt");
+            if simd == Simd::Best
+                && avx2
+                && has!("avx512f")
+                && has!("avx512bw")
+                && has!("avx512vl")
+                && has!("avx512vpopcntdq")
             {
+                // SAFETY: every feature the function is compiled for was detected above.
+                return unsafe { self.pass_avx512(ps, batch, first, nb, steps) };
+            }
+            if simd != Simd::Portable && avx2 {
                 // SAFETY: every feature the function is compiled for was detected above.
                 return unsafe { self.pass_avx2(ps, batch, first, nb, steps) };
             }
@@ -164,6 +177,21 @@ impl Engine<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi2,popcnt")]
     fn pass_avx2(&self, ps: &mut Pass, batch: &InputBatch, first: usize, nb: usize, steps: usize) -> Vec<SampleResult> {
+        self.pass_body(ps, batch, first, nb, steps)
+    }
+
+    /// 512-bit vectors and vector popcounts (the packed kernels' AND-popcounts, the update
+    /// sweeps).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi2,popcnt,avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+    fn pass_avx512(
+        &self,
+        ps: &mut Pass,
+        batch: &InputBatch,
+        first: usize,
+        nb: usize,
+        steps: usize,
+    ) -> Vec<SampleResult> {
         self.pass_body(ps, batch, first, nb, steps)
     }
 
