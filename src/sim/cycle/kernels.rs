@@ -146,41 +146,72 @@ fn conv_window_n<const W: usize>(
         for ox in 0..g.ow {
             let mut w = [0u64; W];
             let mut total = 0i64;
-            for ky in 0..g.kh {
-                let iy = (oy * g.stride[0] + ky * g.dil[0]) as isize - g.pad[0] as isize;
-                if iy < 0 || iy as usize >= g.ih {
-                    continue;
+            let mut put = |p: usize, tap: usize| {
+                let m = inmap[p];
+                total += cnt[p];
+                let b = tap * ci;
+                w[b / 64] |= m << (b % 64);
+                if b % 64 + ci > 64 {
+                    w[b / 64 + 1] |= m >> (64 - b % 64);
                 }
-                for kx in 0..g.kw {
-                    let ix = (ox * g.stride[1] + kx * g.dil[1]) as isize - g.pad[1] as isize;
-                    if ix < 0 || ix as usize >= g.iw {
+            };
+            let (y0, x0) = (oy * g.stride[0], ox * g.stride[1]);
+            let inside = y0 >= g.pad[0]
+                && x0 >= g.pad[1]
+                && y0 - g.pad[0] + (g.kh - 1) * g.dil[0] < g.ih
+                && x0 - g.pad[1] + (g.kw - 1) * g.dil[1] < g.iw;
+            if inside {
+                // Every tap of the window is inside the input: no bounds to check.
+                let base = (y0 - g.pad[0]) * g.iw + x0 - g.pad[1];
+                for ky in 0..g.kh {
+                    for kx in 0..g.kw {
+                        put(base + ky * g.dil[0] * g.iw + kx * g.dil[1], ky * g.kw + kx);
+                    }
+                }
+            } else {
+                for ky in 0..g.kh {
+                    let iy = (y0 + ky * g.dil[0]) as isize - g.pad[0] as isize;
+                    if iy < 0 || iy as usize >= g.ih {
                         continue;
                     }
-                    let p = iy as usize * g.iw + ix as usize;
-                    let m = inmap[p];
-                    total += cnt[p];
-                    let b = (ky * g.kw + kx) * ci;
-                    w[b / 64] |= m << (b % 64);
-                    if b % 64 + ci > 64 {
-                        w[b / 64 + 1] |= m >> (64 - b % 64);
+                    for kx in 0..g.kw {
+                        let ix = (x0 + kx * g.dil[1]) as isize - g.pad[1] as isize;
+                        if ix < 0 || ix as usize >= g.iw {
+                            continue;
+                        }
+                        put(iy as usize * g.iw + ix as usize, ky * g.kw + kx);
                     }
                 }
             }
             if total == 0 {
                 continue;
             }
-            acc.iter_mut().for_each(|a| *a = 0);
-            for (wd, &m) in w.iter().enumerate() {
-                if m == 0 {
-                    continue;
+            let o0 = oy * g.ow + ox;
+            let out = &mut res[o0 * co..(o0 + 1) * co];
+            // Blocks of 8 output channels whose counts stay in one vector register.
+            let blocks = co / 8;
+            for cb in 0..blocks {
+                let mut a = [0u64; 8];
+                for (wd, &m) in w.iter().enumerate() {
+                    let wo = &win[wd * co + cb * 8..][..8];
+                    for j in 0..8 {
+                        a[j] += u64::from((m & wo[j]).count_ones());
+                    }
                 }
-                for (a, &wo) in acc.iter_mut().zip(&win[wd * co..(wd + 1) * co]) {
-                    *a += u64::from((m & wo).count_ones());
+                for (r, &a) in out[cb * 8..cb * 8 + 8].iter_mut().zip(&a) {
+                    *r = (2 * a as i64 - total) << shift;
                 }
             }
-            let o0 = oy * g.ow + ox;
-            for (r, &a) in res[o0 * co..(o0 + 1) * co].iter_mut().zip(acc.iter()) {
-                *r = (2 * a as i64 - total) << shift;
+            if blocks * 8 < co {
+                acc.iter_mut().for_each(|a| *a = 0);
+                for (wd, &m) in w.iter().enumerate() {
+                    for (a, &wo) in acc[blocks * 8..].iter_mut().zip(&win[wd * co + blocks * 8..(wd + 1) * co]) {
+                        *a += u64::from((m & wo).count_ones());
+                    }
+                }
+                for (r, &a) in out[blocks * 8..].iter_mut().zip(&acc[blocks * 8..]) {
+                    *r = (2 * a as i64 - total) << shift;
+                }
             }
         }
     }
@@ -295,6 +326,8 @@ mod tests {
             (8, 3, 9, 2, 1, 0, 2),
             (40, 6, 5, 1, 2, 0, 1),
             (130, 9, 4, 3, 1, 1, 1),
+            (12, 11, 6, 3, 1, 1, 1),
+            (20, 24, 5, 3, 2, 1, 1),
         ] {
             let oh = (ih + 2 * pad - dil * (k - 1) - 1) / s + 1;
             let g =
