@@ -207,6 +207,7 @@ const DEPTH_BLOCK: usize = 512;
 /// sum. The order depends only on `k`: shapes that `gemm` would hand to a differently ordered
 /// kernel (gemv, horizontal dot products, depth <= 2) take a scalar loop with that same order.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn product<T: Real>(
     m: usize,
     k: usize,
@@ -233,6 +234,7 @@ fn product<T: Real>(
     }
     // Equal blocks (the last shorter by less than their count): no short tail product.
     let block = k.div_ceil(k.div_ceil(DEPTH_BLOCK));
+    let mut acc: Vec<T> = vec![];
     let mut d0 = 0;
     while d0 < k {
         let kb = (k - d0).min(block);
@@ -265,14 +267,20 @@ fn product<T: Real>(
                 )
             }
         } else {
+            // Each element's sum still runs in depth order; the loop over a row's elements
+            // is innermost so that it vectorises.
             for i in 0..m {
-                for j in 0..n {
-                    let mut acc = T::ZERO;
-                    for d in d0..d0 + kb {
-                        acc = a[i * sa.0 + d * sa.1].mul_add(b[d * sb.0 + j * sb.1], acc);
+                acc.clear();
+                acc.resize(n, T::ZERO);
+                for d in d0..d0 + kb {
+                    let av = a[i * sa.0 + d * sa.1];
+                    let brow = &b[d * sb.0..];
+                    for (j, s) in acc.iter_mut().enumerate() {
+                        *s = av.mul_add(brow[j * sb.1], *s);
                     }
-                    let o = &mut c[i * rsc + j];
-                    *o = if first { acc } else { *o + acc };
+                }
+                for (o, &s) in c[i * rsc..i * rsc + n].iter_mut().zip(&acc) {
+                    *o = if first { s } else { *o + s };
                 }
             }
         }
@@ -322,11 +330,30 @@ pub const CHUNK: usize = 256;
 /// Values (per node output and step buffers) a chunk aims to keep at once.
 const CHUNK_VALUES: usize = 1 << 24;
 
+/// Values per step a chunk's buffers aim to keep within (about an L2 cache: every node's
+/// element-wise pass streams them), unless a large dense layer wants more samples.
+const CACHE_VALUES: usize = 1 << 20;
+
+/// Fewest samples a cache-sized chunk has (matrix products need some width).
+const CACHE_CHUNK_MIN: usize = 16;
+
+/// Dense layers with at least this many weights want chunks of up to [`CHUNK`] samples, so
+/// that each weight loaded serves many samples.
+const DENSE_WEIGHTS: usize = 1 << 16;
+
 /// Samples per chunk for `n` samples: up to [`CHUNK`], fewer when the network's per-sample
-/// buffers would exceed `CHUNK_VALUES`, and no more than leave every thread a chunk.
+/// buffers would exceed `CHUNK_VALUES`, as few as keep them within [`CACHE_VALUES`] (at least
+/// [`CACHE_CHUNK_MIN`]) unless a dense layer has [`DENSE_WEIGHTS`] weights, and no more than
+/// leave every thread a chunk.
 pub fn chunk_size(info: &GraphInfo, g: &Graph, n: usize) -> usize {
     let per: usize = g.g.node_indices().map(|i| 2 * info.out_numel(i) + 3 * info.in_numel(i)).sum::<usize>().max(1);
-    (CHUNK_VALUES / per).clamp(1, CHUNK).min(n.div_ceil(rayon::current_num_threads().max(1))).max(1)
+    let most = (CHUNK_VALUES / per).clamp(1, CHUNK);
+    let dense = g.g.node_indices().any(|i| {
+        matches!(g.g[i].op, Op::Affine { .. } | Op::Linear { .. })
+            && info.in_numel(i) * info.out_numel(i) >= DENSE_WEIGHTS
+    });
+    let b = if dense { most } else { most.min((CACHE_VALUES / per).max(CACHE_CHUNK_MIN)) };
+    b.min(n.div_ceil(rayon::current_num_threads().max(1))).max(1)
 }
 
 /// Values per step that a run keeps for the whole inference: the inputs of Delay nodes.
@@ -673,10 +700,10 @@ impl<T: Real> Program<T> {
     }
 
     /// [`Program::chunk`] with 256-bit vectors for its element-wise loops: the same
-    /// operations in the same order (Rust never fuses a multiply and an add), so the same
-    /// values.
+    /// operations in the same order (Rust never fuses a multiply and an add unless asked,
+    /// and `mul_add` is fused everywhere), so the same values.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn chunk_avx2(
         &self,
         batch: &InputBatch,
