@@ -10,8 +10,8 @@
 //! `matrixmultiply` elsewhere); a convolution runs event by event (taps in (ci, ky, kx)
 //! order, zero inputs skipped) for a sample whose input is less than 1/[`EVENT_FRACTION`]
 //! non-zero and as one unrolled matrix product over the chunk's other samples (im2col, then
-//! `product`); biases are added last, as PyTorch does. Element-wise loops run with AVX2
-//! where the CPU has it. Every value of a sample depends only on that sample: each
+//! `product`); biases are added last, as PyTorch does. Element-wise loops run with AVX2 and FMA
+//! where the CPU has them. Every value of a sample depends only on that sample: each
 //! output element is one dot product whose summation order is fixed by the layer's shape and
 //! the sample's own activity, never by the chunk or the thread count.
 
@@ -202,9 +202,8 @@ const DEPTH_BLOCK: usize = 512;
 
 /// `c (m x n, row stride rsc) = a (m x k) . b (k x n)` as [`Real::gemm`], faster where the
 /// CPU has AVX2 and FMA: the depth runs in equal blocks of at most [`DEPTH_BLOCK`], each
-/// element of a block
-/// summed from zero by fused multiply-adds in depth order and added to the previous blocks'
-/// sum. The order depends only on `k`: shapes that `gemm` would hand to a differently ordered
+/// element of a block summed from zero by fused multiply-adds in depth order and added to
+/// the previous blocks' sum. The order depends only on `k`: shapes that `gemm` would hand to a differently ordered
 /// kernel (gemv, horizontal dot products, depth <= 2) take a scalar loop with that same order.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -288,7 +287,8 @@ fn product<T: Real>(
     }
 }
 
-/// Whether `gemm` runs its fused multiply-add kernels here (its x86-64-v3 level).
+/// Whether `gemm` runs its fused multiply-add kernels here (its x86-64-v3 level); also what
+/// [`Program::chunk_avx2`] is compiled for.
 fn fma_kernels() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
@@ -692,8 +692,8 @@ impl<T: Real> Program<T> {
         hook: Option<&dyn StepHook>,
     ) -> (Vec<f64>, Vec<u64>) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the feature the function is compiled for was detected above.
+        if fma_kernels() {
+            // SAFETY: fma_kernels detected every feature the function is compiled for.
             return unsafe { self.chunk_avx2(batch, first, b, steps, out, hook) };
         }
         self.chunk_body(batch, first, b, steps, out, hook)

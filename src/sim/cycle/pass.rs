@@ -139,10 +139,8 @@ fn flag_sum(f: &[u8]) -> u64 {
 
 impl Engine<'_> {
     /// Runs samples `first..first + nb` of `batch` in one pass, compiled for the widest vector
-    /// extensions the CPU has (checked at run time; the integers are the same on every path).
-    /// One pass compiled for the widest instruction set the CPU has, at most `simd`: the
-    /// same integer operations in every build, so the same results.
-    #[allow(clippy::too_many_arguments)]
+    /// extensions the CPU has up to `simd` (checked at run time; the integers are the same on
+    /// every path).
     pub(super) fn pass(
         &self,
         ps: &mut Pass,
