@@ -1289,6 +1289,21 @@ fn conv_events_body<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T], acc: &mut Vec<T
     }
 }
 
+/// The output index whose window puts input `i` (padded by `pad`) under tap offset `off`
+/// with stride `s`, if any below `n` (no division at stride 1).
+#[inline(always)]
+fn tap_output(i: usize, pad: usize, off: usize, s: usize, n: usize) -> Option<usize> {
+    let num = (i + pad).checked_sub(off)?;
+    let o = if s == 1 {
+        num
+    } else if num % s == 0 {
+        num / s
+    } else {
+        return None;
+    };
+    (o < n).then_some(o)
+}
+
 /// Output channels `at..at + W` (of group `grp`, kernels `wtile`, W per tap) of
 /// [`conv_events`], into `acc` (position-major, `co` wide).
 #[inline(always)]
@@ -1304,23 +1319,9 @@ fn events_tile<T: Real, const W: usize>(c: &ConvK<T>, x: &[T], grp: usize, wtile
                     continue;
                 }
                 for ky in 0..kh {
-                    let num_y = iy as isize + c.pb[0] as isize - (ky * c.d[0]) as isize;
-                    if num_y < 0 || num_y % c.s[0] as isize != 0 {
-                        continue;
-                    }
-                    let oy = num_y as usize / c.s[0];
-                    if oy >= c.oh {
-                        continue;
-                    }
+                    let Some(oy) = tap_output(iy, c.pb[0], ky * c.d[0], c.s[0], c.oh) else { continue };
                     for kx in 0..kw {
-                        let num_x = ix as isize + c.pb[1] as isize - (kx * c.d[1]) as isize;
-                        if num_x < 0 || num_x % c.s[1] as isize != 0 {
-                            continue;
-                        }
-                        let ox = num_x as usize / c.s[1];
-                        if ox >= c.ow {
-                            continue;
-                        }
+                        let Some(ox) = tap_output(ix, c.pb[1], kx * c.d[1], c.s[1], c.ow) else { continue };
                         let tap = (cil * kh + ky) * kw + kx;
                         let wr: &[T; W] = wtile[tap * W..(tap + 1) * W].try_into().expect("W weights");
                         let o: &mut [T; W] =
@@ -1605,7 +1606,8 @@ mod tests {
         }
     }
 
-    /// [`conv_binary`] (the gather of 0/1 inputs) gives the product's bits: depths inside
+    /// [`conv_binary`] (the gather of 0/1 inputs) gives the product's bits, and so does
+    /// [`conv_events`] within one depth block: depths inside
     /// one block, across blocks that are not whole words (576 = 2 x 288), channel counts
     /// with 8-wide and single remainders, groups, strides, dilation and padding, at several
     /// densities. Fails if the gather sums in another order or skips a block boundary.
@@ -1641,8 +1643,14 @@ mod tests {
                         got[smp * wo..(smp + 1) * wo] == both[smp * wo..(smp + 1) * wo],
                         "sample {smp} alone and with the other"
                     );
-                    let got = &got[smp * wo..(smp + 1) * wo];
                     let want = &dense[smp * wo..(smp + 1) * wo];
+                    if c.ci / groups * k * k <= DEPTH_BLOCK {
+                        // Within one depth block the event path sums in the same order too.
+                        let mut ev = vec![T::ZERO; wo];
+                        conv_events(&c, &x[smp * wi..(smp + 1) * wi], &mut ev, &mut vec![]);
+                        assert!(ev == want, "events {ci}->{co} g{groups} k{k} s{s} d{d} p{p} density {density}");
+                    }
+                    let got = &got[smp * wo..(smp + 1) * wo];
                     for (i, (g, w)) in got.iter().zip(want).enumerate() {
                         assert!(
                             g.f64().to_bits() == w.f64().to_bits(),
@@ -1658,7 +1666,7 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn binary_convolution_is_the_product_bit_for_bit() {
+    fn binary_and_event_convolutions_are_the_product_bit_for_bit() {
         // conv_step takes the gather only where `product` runs its own fused kernels.
         assert!(fma_kernels(), "this test needs a CPU with AVX2 and FMA");
         binary_matches_dense::<f32>();
