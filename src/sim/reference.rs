@@ -1200,6 +1200,7 @@ fn gather_tile<T: Real, const W: usize>(
     for blk in 0..nblocks {
         for w in 0..wpb {
             let words = &bits[(blk * wpb + w) * pix..][..pix];
+            let last = w + 1 == wpb;
             for (p, &word) in words.iter().enumerate() {
                 let sum: &mut [T; W] = (&mut part[p * W..(p + 1) * W]).try_into().expect("W sums");
                 let mut a = if w == 0 { [T::ZERO; W] } else { *sum };
@@ -1216,17 +1217,18 @@ fn gather_tile<T: Real, const W: usize>(
                         a[j] += row[j];
                     }
                 }
-                *sum = a;
-            }
-        }
-        for p in 0..pix {
-            let dst: &mut [T; W] = (&mut tot[p * co_g + t0..][..W]).try_into().expect("W sums");
-            let a = &part[p * W..(p + 1) * W];
-            if blk == 0 {
-                dst.copy_from_slice(a);
-            } else {
-                for j in 0..W {
-                    dst[j] += a[j];
+                if !last {
+                    *sum = a;
+                    continue;
+                }
+                // The block's sum, added to the blocks before.
+                let dst: &mut [T; W] = (&mut tot[p * co_g + t0..][..W]).try_into().expect("W sums");
+                if blk == 0 {
+                    *dst = a;
+                } else {
+                    for j in 0..W {
+                        dst[j] += a[j];
+                    }
                 }
             }
         }
