@@ -329,8 +329,13 @@ pub enum SimError {
 /// Most samples run together through each matrix product.
 pub const CHUNK: usize = 256;
 
-/// Values (per node output and step buffers) a chunk aims to keep at once.
+/// Values (per node output and step buffers) a chunk aims to keep at once, at least.
 const CHUNK_VALUES: usize = 1 << 24;
+
+/// Values all threads' chunks may keep at once (2 GB of f32): with few threads a chunk may
+/// exceed [`CHUNK_VALUES`] up to its share, so that 0/1 convolutions gather over more samples
+/// per weight read (resnet18 at 50%, one thread: 1.88 s at 2^24 values, 1.60 s at 2^26).
+const TOTAL_VALUES: usize = 1 << 29;
 
 /// Values per step a chunk's buffers aim to keep within (about an L2 cache: every node's
 /// element-wise pass streams them), unless a large dense layer wants more samples.
@@ -344,18 +349,19 @@ const CACHE_CHUNK_MIN: usize = 16;
 const DENSE_WEIGHTS: usize = 1 << 16;
 
 /// Samples per chunk for `n` samples: up to [`CHUNK`], fewer when the network's per-sample
-/// buffers would exceed `CHUNK_VALUES`, as few as keep them within `CACHE_VALUES` (at least
+/// buffers would exceed the thread's share of [`TOTAL_VALUES`] (within 1x-4x `CHUNK_VALUES`), as few as keep them within `CACHE_VALUES` (at least
 /// `CACHE_CHUNK_MIN`) unless a dense layer has `DENSE_WEIGHTS` weights, and no more than
 /// leave every thread a chunk.
 pub fn chunk_size(info: &GraphInfo, g: &Graph, n: usize) -> usize {
     let per: usize = g.g.node_indices().map(|i| 2 * info.out_numel(i) + 3 * info.in_numel(i)).sum::<usize>().max(1);
-    let most = (CHUNK_VALUES / per).clamp(1, CHUNK);
+    let threads = rayon::current_num_threads().max(1);
+    let most = ((TOTAL_VALUES / threads).clamp(CHUNK_VALUES, CHUNK_VALUES << 2) / per).clamp(1, CHUNK);
     let dense = g.g.node_indices().any(|i| {
         matches!(g.g[i].op, Op::Affine { .. } | Op::Linear { .. })
             && info.in_numel(i) * info.out_numel(i) >= DENSE_WEIGHTS
     });
     let b = if dense { most } else { most.min((CACHE_VALUES / per).max(CACHE_CHUNK_MIN)) };
-    b.min(n.div_ceil(rayon::current_num_threads().max(1))).max(1)
+    b.min(n.div_ceil(threads)).max(1)
 }
 
 /// Values per step that a run keeps for the whole inference: the inputs of Delay nodes.
