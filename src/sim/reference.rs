@@ -349,7 +349,7 @@ const CACHE_CHUNK_MIN: usize = 16;
 const DENSE_WEIGHTS: usize = 1 << 16;
 
 /// Samples per chunk for `n` samples: up to [`CHUNK`], fewer when the network's per-sample
-/// buffers would exceed the thread's share of [`TOTAL_VALUES`] (within 1x-4x `CHUNK_VALUES`), as few as keep them within `CACHE_VALUES` (at least
+/// buffers would exceed the thread's share of `TOTAL_VALUES` (within 1x-4x `CHUNK_VALUES`), as few as keep them within `CACHE_VALUES` (at least
 /// `CACHE_CHUNK_MIN`) unless a dense layer has `DENSE_WEIGHTS` weights, and no more than
 /// leave every thread a chunk.
 pub fn chunk_size(info: &GraphInfo, g: &Graph, n: usize) -> usize {
