@@ -12,10 +12,10 @@
 //! least 64 output channels per group and depth 64), other inputs less than
 //! 1/[`EVENT_FRACTION`] non-zero run event by event (taps in (ci, ky, kx) order, zero
 //! inputs skipped), and the chunk's remaining samples as one unrolled matrix product
-//! (im2col, then `product`); biases are added last, as PyTorch does. Element-wise loops run with AVX2 and FMA
-//! where the CPU has them. Every value of a sample depends only on that sample: each
-//! output element is one dot product whose summation order is fixed by the layer's shape and
-//! the sample's own activity, never by the chunk or the thread count.
+//! (im2col, then `product`); biases are added last, as PyTorch does. Element-wise loops run
+//! with AVX2 and FMA where the CPU has them. Every value of a sample depends only on that
+//! sample: each output element is one dot product whose summation order is fixed by the
+//! layer's shape and the sample's own activity, never by the chunk or the thread count.
 
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
@@ -202,6 +202,13 @@ fn check_gemm(
 /// fused multiply-adds in depth order (its depth block is `min(k, 512)` whatever the shape).
 const DEPTH_BLOCK: usize = 512;
 
+/// The depth of [`product`]'s blocks for depth `k`: equal blocks of at most [`DEPTH_BLOCK`]
+/// (the last shorter by less than their count), so there is no short tail product; at
+/// least 1. [`conv_binary`] reproduces the product's sums through this same split.
+fn depth_block(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(DEPTH_BLOCK)).max(1)
+}
+
 /// `c (m x n, row stride rsc) = a (m x k) . b (k x n)` as [`Real::gemm`], faster where the
 /// CPU has AVX2 and FMA: the depth runs in equal blocks of at most [`DEPTH_BLOCK`], each
 /// element of a block summed from zero by fused multiply-adds in depth order and added to
@@ -233,8 +240,7 @@ fn product<T: Real>(
         }
         return;
     }
-    // Equal blocks (the last shorter by less than their count): no short tail product.
-    let block = k.div_ceil(k.div_ceil(DEPTH_BLOCK));
+    let block = depth_block(k);
     let mut acc: Vec<T> = vec![];
     let mut d0 = 0;
     while d0 < k {
@@ -349,9 +355,9 @@ const CACHE_CHUNK_MIN: usize = 16;
 const DENSE_WEIGHTS: usize = 1 << 16;
 
 /// Samples per chunk for `n` samples: up to [`CHUNK`], fewer when the network's per-sample
-/// buffers would exceed the thread's share of `TOTAL_VALUES` (within 1x-4x `CHUNK_VALUES`), as few as keep them within `CACHE_VALUES` (at least
-/// `CACHE_CHUNK_MIN`) unless a dense layer has `DENSE_WEIGHTS` weights, and no more than
-/// leave every thread a chunk.
+/// buffers would exceed the thread's share of `TOTAL_VALUES` (within 1x-4x `CHUNK_VALUES`),
+/// as few as keep them within `CACHE_VALUES` (at least `CACHE_CHUNK_MIN`) unless a dense
+/// layer has `DENSE_WEIGHTS` weights, and no more than leave every thread a chunk.
 pub fn chunk_size(info: &GraphInfo, g: &Graph, n: usize) -> usize {
     let per: usize = g.g.node_indices().map(|i| 2 * info.out_numel(i) + 3 * info.in_numel(i)).sum::<usize>().max(1);
     let threads = rayon::current_num_threads().max(1);
@@ -1076,9 +1082,15 @@ const GATHER_DEPTH_MIN: usize = 64;
 /// Output channels one pass of [`conv_binary`] keeps in registers.
 const GATHER_TILE: usize = 64;
 
-/// The output channel tiles `(first, width)` of `co_g` channels from `.1` on: GATHER_TILE
-/// wide, then 32, 16, 8 and 1 for the rest.
+/// The output channel tiles `(first, width)` of a group's channels: GATHER_TILE wide, then
+/// 32, 16, 8 and 1 for the rest. Fields: channels, channels already tiled.
 struct Tiles(usize, usize);
+
+impl Tiles {
+    fn of(co_g: usize) -> Self {
+        Tiles(co_g, 0)
+    }
+}
 
 impl Iterator for Tiles {
     type Item = (usize, usize);
@@ -1098,7 +1110,7 @@ fn tile_kernels<T: Real>(co: usize, groups: usize, kk: usize, w_at: impl Fn(usiz
     let co_g = co / groups;
     let mut wt = Vec::with_capacity(co * kk);
     for grp in 0..groups {
-        for (t0, w) in Tiles(co_g, 0) {
+        for (t0, w) in Tiles::of(co_g) {
             for tap in 0..kk {
                 wt.extend((0..w).map(|col| w_at((grp * co_g + t0 + col) * kk + tap)));
             }
@@ -1107,7 +1119,8 @@ fn tile_kernels<T: Real>(co: usize, groups: usize, kk: usize, w_at: impl Fn(usiz
     wt
 }
 
-/// One sample's convolution of an input of zeros and ones, bit-identical to [`conv_dense`]:
+/// Convolution of the samples `which`, whose inputs are zeros and ones, bit-identical to
+/// [`conv_dense`]:
 /// each output adds the weights of its taps whose input is one, in (ci, ky, kx) order and in
 /// [`product`]'s depth blocks (each from zero, then added to the blocks before), then the
 /// bias. Same bits because `product` sums with fused multiply-adds: `fma(w, 1, s) = s + w`,
@@ -1122,7 +1135,7 @@ fn conv_binary<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scr
     let (wi, wo) = (c.ci * c.ih * c.iw, c.co * pix);
     // Columns: sample-major positions of the samples `which`.
     let ncols = which.len() * pix;
-    let block = kk.div_ceil(kk.div_ceil(DEPTH_BLOCK)).max(1);
+    let block = depth_block(kk);
     let nblocks = kk.div_ceil(block);
     // Words of one depth block; bit `j` of word `w` of block `blk` is tap blk*block + 64*w + j.
     let wpb = block.div_ceil(64);
@@ -1163,7 +1176,7 @@ fn conv_binary<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scr
             }
         }
         let wg = &c.wt[grp * kk * co_g..(grp + 1) * kk * co_g];
-        for (t0, w) in Tiles(co_g, 0) {
+        for (t0, w) in Tiles::of(co_g) {
             let wtile = &wg[t0 * kk..(t0 + w) * kk];
             let tile = (t0, co_g, block, nblocks, wpb);
             match w {
@@ -1179,8 +1192,8 @@ fn conv_binary<T: Real>(c: &ConvK<T>, which: &[usize], x: &[T], y: &mut [T], scr
                 let co = grp * co_g + col;
                 let dst = &mut y[smp * wo + co * pix..][..pix];
                 for (p, d) in dst.iter_mut().enumerate() {
-                    // No taps (kk = 0): the product's zero.
-                    let v = if kk == 0 { T::ZERO } else { tot[(si * pix + p) * co_g + col] };
+                    // With no taps (kk = 0) `tot` keeps its zeros, the product's.
+                    let v = tot[(si * pix + p) * co_g + col];
                     *d = match &c.b {
                         Some(b) => v + b[co],
                         None => v,
@@ -1278,7 +1291,7 @@ fn conv_events_body<T: Real>(c: &ConvK<T>, x: &[T], y: &mut [T], acc: &mut Vec<T
     acc.resize(pix * c.co, T::ZERO);
     for grp in 0..c.groups {
         let wg = &c.wt[grp * kk * co_g..(grp + 1) * kk * co_g];
-        for (t0, w) in Tiles(co_g, 0) {
+        for (t0, w) in Tiles::of(co_g) {
             let wtile = &wg[t0 * kk..(t0 + w) * kk];
             let at = grp * co_g + t0;
             match w {
