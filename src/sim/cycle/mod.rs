@@ -681,10 +681,10 @@ impl<'p> Engine<'p> {
                 let fits32 = |v: &[i64]| v.iter().all(|&x| i32::try_from(x).is_ok());
                 let params_i32 = [&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset].iter().all(|v| fits32(v));
                 let expand = |v: &[i64]| {
-                    if params_i32 { (0..n * cap).map(|i| at(v, i % n) as i32).collect::<Vec<i32>>() } else { vec![] }
+                    if params_i32 { (0..n).map(|i| at(v, i) as i32).collect::<Vec<i32>>().repeat(cap) } else { vec![] }
                 };
                 let leak_full = match &l.leak {
-                    Leak::Mul { b } if b.len() > 1 => (0..n * cap).map(|i| b[i % n]).collect(),
+                    Leak::Mul { b } if b.len() > 1 => b[..n].repeat(cap),
                     _ => vec![],
                 };
                 let order: Vec<u32> = slots.iter().copied().filter(|&s| s != u32::MAX).collect();
@@ -749,17 +749,28 @@ impl<'p> Engine<'p> {
     }
 
     /// Sample `i`'s input events of step `t` (non-zero quantised values in C order) into `out`.
+    #[inline(always)]
     fn input_events(&self, batch: &InputBatch, i: usize, t: usize, out: &mut Vec<Event>) {
         let inp = &self.plan.input;
         let [_, h, w] = inp.shape;
         out.clear();
-        for (j, &x) in batch.at(i, t).iter().enumerate() {
-            if x == 0.0 {
-                continue;
-            }
-            let q = inp.quantise(x);
-            if q != 0 {
-                out.push((j / (h * w), (j / w) % h, j % w, q));
+        let vals = batch.at(i, t);
+        // Once per buffer: a pass reuses it for every sample and step.
+        out.reserve(vals.len());
+        if h * w == 0 {
+            return;
+        }
+        for (c, plane) in vals.chunks_exact(h * w).enumerate() {
+            for (y, row) in plane.chunks_exact(w).enumerate() {
+                for (x, &v) in row.iter().enumerate() {
+                    if v == 0.0 {
+                        continue;
+                    }
+                    let q = inp.quantise(v);
+                    if q != 0 {
+                        out.push((c, y, x, q));
+                    }
+                }
             }
         }
     }
@@ -1268,17 +1279,17 @@ fn dense_binary(
             mag &= mag - 1;
         }
     }
-    // Plane by plane, every row: a popcount per row and word, vectorised over the rows.
+    // Plane by plane, every row: (+-2^b) * (2*popcount - total) << shift is the plane's sum
+    // shifted by b + shift and negated for negative values (two's complement, mod 2^64).
     while used != 0 {
         let pl = used.trailing_zeros() as usize;
         used &= used - 1;
-        let bits = &planes[pl * words..(pl + 1) * words];
-        let coef = if pl % 2 == 1 { -(1i64 << (pl / 2)) } else { 1i64 << (pl / 2) };
-        let total = totals[pl];
-        for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
-            let pc: i64 = row.iter().zip(bits).map(|(a, b)| (a & b).count_ones() as i64).sum();
-            *d += (coef * (2 * pc - total)) << shift;
+        let sh = shift as usize + pl / 2;
+        if sh >= 64 {
+            continue;
         }
+        let bits = &planes[pl * words..(pl + 1) * words];
+        dense_bits_signed(bits, totals[pl], pos, words, sh as u32, pl % 2 == 1, dst);
     }
 }
 
@@ -1286,31 +1297,48 @@ fn dense_binary(
 /// bits): `2*popcount(row & in) - |in|` per row.
 #[inline(always)]
 fn dense_bits(bits: &[u64], total: i64, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+    dense_bits_signed(bits, total, pos, words, shift, false, dst)
+}
+
+/// [`dense_bits`], the sums negated when `neg` (wrapping, as two's complement hardware).
+#[inline(always)]
+fn dense_bits_signed(bits: &[u64], total: i64, pos: &[u64], words: usize, shift: u32, neg: bool, dst: &mut [i64]) {
+    macro_rules! rows {
+        ($w:literal) => {
+            if neg {
+                dense_bits_n::<$w, true>(bits, total, pos, shift, dst)
+            } else {
+                dense_bits_n::<$w, false>(bits, total, pos, shift, dst)
+            }
+        };
+    }
     match words {
-        1 => dense_bits_n::<1>(bits, total, pos, shift, dst),
-        2 => dense_bits_n::<2>(bits, total, pos, shift, dst),
-        3 => dense_bits_n::<3>(bits, total, pos, shift, dst),
-        4 => dense_bits_n::<4>(bits, total, pos, shift, dst),
+        1 => rows!(1),
+        2 => rows!(2),
+        3 => rows!(3),
+        4 => rows!(4),
         _ => {
             let bits = &bits[..words];
             for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
                 let pc: i64 = row.iter().zip(bits).map(|(a, b)| (a & b).count_ones() as i64).sum();
-                *d += (2 * pc - total) << shift;
+                let v = (2 * pc - total) << shift;
+                *d = if neg { d.wrapping_sub(v) } else { d.wrapping_add(v) };
             }
         }
     }
 }
 
-/// [`dense_bits`] for rows of `W` words.
+/// [`dense_bits_signed`] for rows of `W` words.
 #[inline(always)]
-fn dense_bits_n<const W: usize>(bits: &[u64], total: i64, pos: &[u64], shift: u32, dst: &mut [i64]) {
+fn dense_bits_n<const W: usize, const NEG: bool>(bits: &[u64], total: i64, pos: &[u64], shift: u32, dst: &mut [i64]) {
     let bits: &[u64; W] = bits[..W].try_into().expect("W words");
     for (d, row) in dst.iter_mut().zip(pos.chunks_exact(W)) {
         let mut pc = 0u32;
         for w in 0..W {
             pc += (row[w] & bits[w]).count_ones();
         }
-        *d += (2 * i64::from(pc) - total) << shift;
+        let v = (2 * i64::from(pc) - total) << shift;
+        *d = if NEG { d.wrapping_sub(v) } else { d.wrapping_add(v) };
     }
 }
 
@@ -1521,7 +1549,7 @@ mod tests {
     #[test]
     fn packed_dense_equals_per_event_sums() {
         let mut r = 7u64;
-        for &(cols, n) in &[(70usize, 9usize), (130, 33), (64, 1)] {
+        for &(cols, n) in &[(70usize, 9usize), (130, 33), (64, 1), (300, 5)] {
             let w: Vec<i64> = (0..n * cols).map(|_| if lcg(&mut r).is_multiple_of(2) { 1 } else { -1 }).collect();
             let words = cols.div_ceil(64);
             let pos = bits_of(cols, words, |i, j| w[i * cols + j] > 0, n);
