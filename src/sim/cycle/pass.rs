@@ -379,6 +379,25 @@ impl Engine<'_> {
                 lc.state_reads += ne;
                 lc.state_writes += ne;
             }
+            (ProjKind::Dense { .. }, Fast::DenseCols(wc), _) if p.pre_pool.is_none() && !l.saturate => {
+                // A column of weights per event (the scatter's sums in another order).
+                for &(c, yy, xx, v) in events {
+                    let j = (c * sh + yy) * sw + xx;
+                    let col = &wc[j * n..(j + 1) * n];
+                    if v == 1 {
+                        for (d, &w) in dst.iter_mut().zip(col) {
+                            *d += i64::from(w) << shift;
+                        }
+                    } else {
+                        for (d, &w) in dst.iter_mut().zip(col) {
+                            *d += (i64::from(w) * v) << shift;
+                        }
+                    }
+                }
+                lc.synaptic_ops += events.len() as u64 * n as u64;
+                lc.state_reads += bpe * events.len() as u64;
+                lc.state_writes += bpe * events.len() as u64;
+            }
             (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, pooled, fits32 }, _) => {
                 // The pooled input counts (each valid candidate window of an event adds its
                 // value), then one dot product per neuron; i32 when the sums cannot overflow.
