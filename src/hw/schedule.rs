@@ -81,7 +81,13 @@ pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
 
 /// Duration of an ACC phase with `events` source events.
 pub fn acc_cycles(l: &Layer, p: &Projection, events: u64) -> u64 {
-    GAP + if events == 0 { ACC_EMPTY } else { ACC_HEAD + events * beats_per_event(l, p) + ACC_TAIL }
+    acc_cycles_of(beats_per_event(l, p), events)
+}
+
+/// [`acc_cycles`] from the projection's [`beats_per_event`].
+#[inline]
+pub fn acc_cycles_of(beats_per_event: u64, events: u64) -> u64 {
+    GAP + if events == 0 { ACC_EMPTY } else { ACC_HEAD + events * beats_per_event + ACC_TAIL }
 }
 
 /// Duration of an UPD phase.

@@ -427,6 +427,8 @@ enum Lists {
 struct Engine<'p> {
     plan: &'p Plan,
     fast: Vec<Vec<Fast>>,
+    /// Per layer and projection: beats per event and whether a beat reads a weight memory.
+    beats: Vec<Vec<(u64, bool)>>,
     prep: Vec<LayerPrep>,
     /// How each layer's consumers read its events.
     lists: Vec<Lists>,
@@ -745,7 +747,12 @@ impl<'p> Engine<'p> {
                 }
             }
         }
-        Engine { plan, fast, prep, lists }
+        let beats = plan
+            .layers
+            .iter()
+            .map(|l| l.projections.iter().map(|p| (beats_per_event(l, p), weight_memory(l, p))).collect())
+            .collect();
+        Engine { plan, fast, beats, prep, lists }
     }
 
     /// Sample `i`'s input events of step `t` (non-zero quantised values in C order) into `out`.
@@ -1197,10 +1204,15 @@ fn upd_core<const RESET: u8, const EQ: bool, const EXTRA: bool, const OVF: bool>
 /// Counts an ACC phase's events, beats and weight reads (the same for every kernel).
 #[inline(always)]
 fn count_phase(l: &Layer, p: &Projection, ne: u64, cnt: &mut LayerCounters) {
-    let bpe = beats_per_event(l, p);
+    count_phase_of(beats_per_event(l, p), weight_memory(l, p), ne, cnt)
+}
+
+/// [`count_phase`] from the projection's beats per event and whether it reads a weight memory.
+#[inline(always)]
+fn count_phase_of(bpe: u64, weights: bool, ne: u64, cnt: &mut LayerCounters) {
     cnt.events_in += ne;
     cnt.beats += bpe * ne;
-    cnt.weight_reads += if weight_memory(l, p) { bpe * ne } else { 0 };
+    cnt.weight_reads += if weights { bpe * ne } else { 0 };
 }
 
 /// The state projection `p` of layer `l` accumulates into, and its width.
@@ -1260,36 +1272,31 @@ fn dense_binary(
         dense_bits(bits, events.len() as i64, pos, words, shift, dst);
         return;
     }
-    // Plane 2*b + (value < 0) holds the inputs whose |value| has bit b set.
+    // Plane 2*b + (value < 0) holds the inputs whose |value| has bit b set; `nb` planes per
+    // sign cover the largest magnitude. Built without branches, then counted.
+    let nb = 64 - events.iter().fold(0u64, |m, e| m | e.3.unsigned_abs()).leading_zeros() as usize;
     let planes = &mut scratch.planes;
     planes.clear();
-    planes.resize(128 * words, 0);
-    let mut totals = [0i64; 128];
-    let mut used = 0u128;
+    planes.resize(2 * nb * words, 0);
     for &(c, yy, xx, v) in events {
         let j = (c * sh + yy) * sw + xx;
+        let (wd, bit) = (j / 64, 1u64 << (j % 64));
         let neg = usize::from(v < 0);
-        let mut mag = v.unsigned_abs();
-        while mag != 0 {
-            let b = mag.trailing_zeros() as usize;
-            let pl = 2 * b + neg;
-            planes[pl * words + j / 64] |= 1 << (j % 64);
-            totals[pl] += 1;
-            used |= 1 << pl;
-            mag &= mag - 1;
+        let mag = v.unsigned_abs();
+        for b in 0..nb {
+            planes[(2 * b + neg) * words + wd] |= bit & 0u64.wrapping_sub((mag >> b) & 1);
         }
     }
     // Plane by plane, every row: (+-2^b) * (2*popcount - total) << shift is the plane's sum
     // shifted by b + shift and negated for negative values (two's complement, mod 2^64).
-    while used != 0 {
-        let pl = used.trailing_zeros() as usize;
-        used &= used - 1;
+    for pl in 0..2 * nb {
+        let bits = &planes[pl * words..(pl + 1) * words];
+        let total: i64 = bits.iter().map(|w| i64::from(w.count_ones())).sum();
         let sh = shift as usize + pl / 2;
-        if sh >= 64 {
+        if total == 0 || sh >= 64 {
             continue;
         }
-        let bits = &planes[pl * words..(pl + 1) * words];
-        dense_bits_signed(bits, totals[pl], pos, words, sh as u32, pl % 2 == 1, dst);
+        dense_bits_signed(bits, total, pos, words, sh as u32, pl % 2 == 1, dst);
     }
 }
 

@@ -302,7 +302,8 @@ impl Engine<'_> {
             Source::Input => ps.in_ev[s].len() as u64,
             Source::Layer(src) => ps.spikes[src][s],
         };
-        let c = schedule::acc_cycles(l, p, ne);
+        let (bpe, wmem) = self.beats[k][pi];
+        let c = schedule::acc_cycles_of(bpe, ne);
         r.cyc += c;
         let cn = &mut r.counters;
         if ne == 0 {
@@ -316,8 +317,7 @@ impl Engine<'_> {
         }
         let lc = &mut cn.layers[k];
         let (ops0, w0) = (lc.synaptic_ops, lc.weight_reads);
-        count_phase(l, p, ne, lc);
-        let bpe = beats_per_event(l, p);
+        count_phase_of(bpe, wmem, ne, lc);
         let Pass { x, s: sv, y, fired, lists, in_ev, scratch, .. } = ps;
         let (dst, bits) = target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
         let events: &[Event] = match p.source {
