@@ -732,6 +732,7 @@ impl InputPlan {
     }
 
     /// Quantises a real input: round half away from zero, then clamp to the range.
+    #[inline]
     pub fn quantise(&self, x: f64) -> i64 {
         let q = (x / self.scale).round() as i64;
         let (lo, hi) = if self.signed {

@@ -764,19 +764,22 @@ impl<'p> Engine<'p> {
         let vals = batch.at(i, t);
         // Once per buffer: a pass reuses it for every sample and step.
         out.reserve(vals.len());
-        if h * w == 0 {
-            return;
-        }
-        for (c, plane) in vals.chunks_exact(h * w).enumerate() {
-            for (y, row) in plane.chunks_exact(w).enumerate() {
-                for (x, &v) in row.iter().enumerate() {
-                    if v == 0.0 {
-                        continue;
-                    }
-                    let q = inp.quantise(v);
-                    if q != 0 {
-                        out.push((c, y, x, q));
-                    }
+        // (c, y, x) of value j, stepped along (no division per value).
+        let (mut c, mut y, mut x) = (0, 0, 0);
+        for &v in vals {
+            if v != 0.0 {
+                let q = inp.quantise(v);
+                if q != 0 {
+                    out.push((c, y, x, q));
+                }
+            }
+            x += 1;
+            if x == w {
+                x = 0;
+                y += 1;
+                if y == h {
+                    y = 0;
+                    c += 1;
                 }
             }
         }
