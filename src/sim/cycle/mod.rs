@@ -432,6 +432,9 @@ struct Engine<'p> {
     prep: Vec<LayerPrep>,
     /// How each layer's consumers read its events.
     lists: Vec<Lists>,
+    /// Words of the input's bit planes when a binary dense projection reads the input
+    /// (they are built once per input load, for every such projection).
+    input_planes: Option<usize>,
 }
 
 /// One sample's state on the general path.
@@ -465,7 +468,6 @@ impl SampleState {
 struct Scratch {
     idx: Vec<u32>,
     bits: Vec<u64>,
-    planes: Vec<u64>,
     inmap: Vec<u64>,
     cnt: Vec<i64>,
     acc: Vec<u64>,
@@ -752,7 +754,14 @@ impl<'p> Engine<'p> {
             .iter()
             .map(|l| l.projections.iter().map(|p| (beats_per_event(l, p), weight_memory(l, p))).collect())
             .collect();
-        Engine { plan, fast, beats, prep, lists }
+        let input_planes = plan
+            .layers
+            .iter()
+            .zip(&fast)
+            .flat_map(|(l, f)| l.projections.iter().zip(f))
+            .any(|(p, f)| p.source == Source::Input && matches!(f, Fast::DenseBinary { .. }))
+            .then(|| plan.input.numel().div_ceil(64));
+        Engine { plan, fast, beats, prep, lists, input_planes }
     }
 
     /// Sample `i`'s input events of step `t` (non-zero quantised values in C order) into `out`.
@@ -1252,33 +1261,12 @@ pub fn decided(counts: &[i64], remaining: i64) -> bool {
     counts.iter().enumerate().all(|(c, &v)| c == lead || best > v + remaining || (best == v + remaining && lead < c))
 }
 
-/// Packed binary dense accumulation: per output row i, `sum_j sign_ij * x_j`, as bit-plane
-/// popcounts (one plane when every event value is 1; sign-magnitude planes otherwise).
+/// The sign-magnitude bit planes of input events for [`dense_planes`]: plane `2*b + (v < 0)`
+/// (`words` words) holds the inputs whose |value| has bit b set, for the `nb` bits the
+/// largest magnitude needs; returns `nb`. Built without branches.
 #[inline(always)]
-fn dense_binary(
-    events: &[Event],
-    (sh, sw): (usize, usize),
-    pos: &[u64],
-    words: usize,
-    shift: u32,
-    dst: &mut [i64],
-    scratch: &mut Scratch,
-) {
-    if events.iter().all(|e| e.3 == 1) {
-        let bits = &mut scratch.bits;
-        bits.clear();
-        bits.resize(words, 0);
-        for &(c, yy, xx, _) in events {
-            let j = (c * sh + yy) * sw + xx;
-            bits[j / 64] |= 1 << (j % 64);
-        }
-        dense_bits(bits, events.len() as i64, pos, words, shift, dst);
-        return;
-    }
-    // Plane 2*b + (value < 0) holds the inputs whose |value| has bit b set; `nb` planes per
-    // sign cover the largest magnitude. Built without branches, then counted.
+fn planes_of(events: &[Event], (sh, sw): (usize, usize), words: usize, planes: &mut Vec<u64>) -> usize {
     let nb = 64 - events.iter().fold(0u64, |m, e| m | e.3.unsigned_abs()).leading_zeros() as usize;
-    let planes = &mut scratch.planes;
     planes.clear();
     planes.resize(2 * nb * words, 0);
     for &(c, yy, xx, v) in events {
@@ -1290,8 +1278,14 @@ fn dense_binary(
             planes[(2 * b + neg) * words + wd] |= bit & 0u64.wrapping_sub((mag >> b) & 1);
         }
     }
-    // Plane by plane, every row: (+-2^b) * (2*popcount - total) << shift is the plane's sum
-    // shifted by b + shift and negated for negative values (two's complement, mod 2^64).
+    nb
+}
+
+/// Packed binary dense accumulation of bit planes ([`planes_of`]): per output row i,
+/// `sum_j sign_ij * x_j`, plane by plane: (+-2^b) * (2*popcount - total) << shift is the
+/// plane's sum shifted by b + shift, negated for negative values (two's complement, mod 2^64).
+#[inline(always)]
+fn dense_planes(planes: &[u64], nb: usize, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
     for pl in 0..2 * nb {
         let bits = &planes[pl * words..(pl + 1) * words];
         let total: i64 = bits.iter().map(|w| i64::from(w.count_ones())).sum();
@@ -1571,7 +1565,9 @@ mod tests {
                     }
                 }
                 let mut fast = vec![5i64; n];
-                dense_binary(&events, (1, 1), &pos, words, 3, &mut fast, &mut Scratch::default());
+                let mut planes = vec![];
+                let nb = planes_of(&events, (1, 1), words, &mut planes);
+                dense_planes(&planes, nb, &pos, words, 3, &mut fast);
                 let mut slow = vec![5i64; n];
                 for &(j, _, _, v) in &events {
                     for i in 0..n {

@@ -51,8 +51,11 @@ pub(super) struct Pass {
     entries: Vec<Vec<u64>>,
     /// Per layer and sample: the events of its last update, when a consumer reads a list.
     lists: Vec<Vec<Vec<Event>>>,
-    /// Per sample: the current input events.
+    /// Per sample: the current input events, and their bit planes and bits per magnitude
+    /// when a binary dense projection reads them.
     in_ev: Vec<Vec<Event>>,
+    in_planes: Vec<Vec<u64>>,
+    in_nb: Vec<usize>,
     /// The output of a general update (scratch).
     out: Vec<i64>,
     scratch: Scratch,
@@ -77,6 +80,8 @@ impl Pass {
             entries: vec![vec![0; cap]; nl],
             lists: vec![vec![vec![]; cap]; nl],
             in_ev: vec![vec![]; cap],
+            in_planes: vec![vec![]; cap],
+            in_nb: vec![0; cap],
             out: vec![],
             scratch: Scratch::default(),
         }
@@ -237,6 +242,10 @@ impl Engine<'_> {
                 let c = schedule::load_cycles(plan);
                 for &s in &active {
                     self.input_events(batch, first + s, t, &mut ps.in_ev[s]);
+                    if let Some(words) = self.input_planes {
+                        let [_, h, w] = plan.input.shape;
+                        ps.in_nb[s] = planes_of(&ps.in_ev[s], (h, w), words, &mut ps.in_planes[s]);
+                    }
                     let r = &mut runs[s];
                     r.cyc += c;
                     r.counters.load_cycles += c;
@@ -318,7 +327,7 @@ impl Engine<'_> {
         let lc = &mut cn.layers[k];
         let (ops0, w0) = (lc.synaptic_ops, lc.weight_reads);
         count_phase_of(bpe, wmem, ne, lc);
-        let Pass { x, s: sv, y, fired, lists, in_ev, scratch, .. } = ps;
+        let Pass { x, s: sv, y, fired, lists, in_ev, in_planes, in_nb, scratch, .. } = ps;
         let (dst, bits) = target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
         let events: &[Event] = match p.source {
             Source::Input => &in_ev[s],
@@ -335,7 +344,10 @@ impl Engine<'_> {
                             pack_flags(&fired[src][s * ns..(s + 1) * ns], &mut scratch.bits);
                             dense_bits(&scratch.bits, ne as i64, pos, *words, shift, dst);
                         }
-                        Source::Input => dense_binary(events, (sh, sw), pos, *words, shift, dst, scratch),
+                        Source::Input => {
+                            debug_assert_eq!(self.input_planes, Some(*words));
+                            dense_planes(&in_planes[s], in_nb[s], pos, *words, shift, dst)
+                        }
                     }
                 }
                 lc.synaptic_ops += ne * n as u64;
