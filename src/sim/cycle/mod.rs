@@ -432,6 +432,9 @@ struct Engine<'p> {
     prep: Vec<LayerPrep>,
     /// How each layer's consumers read its events.
     lists: Vec<Lists>,
+    /// Per layer: the fast path updates it in one branch-free sweep ([`upd_core`]), so its
+    /// events are exactly its fired flags, each of value 1.
+    plain: Vec<bool>,
     /// Words of the input's bit planes when a binary dense projection reads the input
     /// (they are built once per input load, for every such projection).
     input_planes: Option<usize>,
@@ -663,7 +666,7 @@ impl<'p> Engine<'p> {
             })
             .collect();
         let cap = cap.max(1);
-        let prep = plan
+        let prep: Vec<LayerPrep> = plan
             .layers
             .iter()
             .enumerate()
@@ -731,6 +734,15 @@ impl<'p> Engine<'p> {
                 }
             })
             .collect();
+        let plain: Vec<bool> = plan
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let is_out = k == plan.output.layer;
+                !l.saturate && !l.kind.cuba() && prep[k].params_i32 && (l.spiking() || !is_out)
+            })
+            .collect();
         let mut lists = vec![Lists::None; plan.layers.len()];
         for (k, l) in plan.layers.iter().enumerate() {
             for (pi, p) in l.projections.iter().enumerate() {
@@ -740,7 +752,8 @@ impl<'p> Engine<'p> {
                     } else if matches!(
                         fast[k][pi],
                         Fast::DenseBinary { .. } | Fast::ConvBinary { .. } | Fast::OneToOne(_)
-                    ) {
+                    ) || (plain[src] && matches!(fast[k][pi], Fast::PoolDense { .. }))
+                    {
                         Lists::None
                     } else {
                         Lists::Any
@@ -761,7 +774,7 @@ impl<'p> Engine<'p> {
             .flat_map(|(l, f)| l.projections.iter().zip(f))
             .any(|(p, f)| p.source == Source::Input && matches!(f, Fast::DenseBinary { .. }))
             .then(|| plan.input.numel().div_ceil(64));
-        Engine { plan, fast, beats, prep, lists, input_planes }
+        Engine { plan, fast, beats, prep, lists, plain, input_planes }
     }
 
     /// Sample `i`'s input events of step `t` (non-zero quantised values in C order) into `out`.

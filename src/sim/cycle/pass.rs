@@ -135,6 +135,29 @@ fn pack_flags(f: &[u8], bits: &mut Vec<u64>) {
     }
 }
 
+/// Calls `add(channel, position, value)` for every input event: the set bytes of `flags`
+/// (neuron n = channel * npos + position, value 1) when given, else `events`.
+#[inline(always)]
+fn pool_inputs(flags: Option<&[u8]>, events: &[Event], npos: usize, sw: usize, mut add: impl FnMut(usize, usize, i64)) {
+    match flags {
+        Some(f) => {
+            for (i, b) in f.chunks(8).enumerate() {
+                let mut v = b.iter().enumerate().fold(0u64, |a, (j, &x)| a | (u64::from(x) << (8 * j)));
+                while v != 0 {
+                    let n = 8 * i + v.trailing_zeros() as usize / 8;
+                    v &= !(0xff << (v.trailing_zeros() / 8 * 8));
+                    add(n / npos, n % npos, 1);
+                }
+            }
+        }
+        None => {
+            for &(c, yy, xx, v) in events {
+                add(c, yy * sw + xx, v);
+            }
+        }
+    }
+}
+
 /// Sum of 0/1 (or small) byte flags.
 #[inline(always)]
 fn flag_sum(f: &[u8]) -> u64 {
@@ -410,22 +433,30 @@ impl Engine<'_> {
                 lc.state_reads += bpe * events.len() as u64;
                 lc.state_writes += bpe * events.len() as u64;
             }
-            (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, pooled, fits32 }, _) => {
+            (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, pooled, fits32 }, src) => {
                 // The pooled input counts (each valid candidate window of an event adds its
                 // value), then one dot product per neuron; i32 when the sums cannot overflow.
                 let mut valid = 0u64;
-                let small = *fits32 && events.iter().all(|e| e.3 == 1);
+                // A plain source's events are its fired flags (no list is built for it).
+                let flags = match src {
+                    Source::Layer(src) if self.plain[src] => {
+                        let ns = plan.layers[src].neurons();
+                        Some(&fired[src][s * ns..(s + 1) * ns])
+                    }
+                    _ => None,
+                };
+                let small = *fits32 && (flags.is_some() || events.iter().all(|e| e.3 == 1));
+                let npos = sh * sw;
                 if small {
                     let counts = &mut scratch.cnt32;
                     counts.clear();
                     counts.resize(*cols, 0);
-                    for &(c, yy, xx, _) in events {
-                        let q = yy * sw + xx;
+                    pool_inputs(flags, events, npos, sw, |c, q, _| {
                         for &pp in &table[start[q] as usize..start[q + 1] as usize] {
                             counts[c * pooled + pp as usize] += 1;
                             valid += 1;
                         }
-                    }
+                    });
                     if valid > 0 {
                         for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
                             let dot: i32 = row.iter().zip(counts.iter()).map(|(&w, &c)| w * c).sum();
@@ -436,13 +467,12 @@ impl Engine<'_> {
                     let counts = &mut scratch.cnt;
                     counts.clear();
                     counts.resize(*cols, 0);
-                    for &(c, yy, xx, v) in events {
-                        let q = yy * sw + xx;
+                    pool_inputs(flags, events, npos, sw, |c, q, v| {
                         for &pp in &table[start[q] as usize..start[q + 1] as usize] {
                             counts[c * pooled + pp as usize] += v;
                             valid += 1;
                         }
-                    }
+                    });
                     if valid > 0 {
                         for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
                             let dot: i64 = row.iter().zip(counts.iter()).map(|(&w, &c)| i64::from(w) * c).sum();
@@ -517,8 +547,7 @@ impl Engine<'_> {
             r.counters.layers[k].update_passes += 1;
         }
         let prep = &self.prep[k];
-        let plain = !l.saturate && !l.kind.cuba() && prep.params_i32 && (l.spiking() || !is_out);
-        if !plain {
+        if !self.plain[k] {
             for &s in active {
                 let Pass { x, s: sv, y, fired, lists, spikes, entries, out, .. } = ps;
                 let list = &mut lists[k][s];
