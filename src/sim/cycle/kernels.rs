@@ -23,6 +23,14 @@ pub(super) fn conv_inmap(f: &[u8], ci: usize, words: usize, taps_at: &[u32], scr
     for c in 0..ci {
         let plane = &f[c * npos..(c + 1) * npos];
         let (wd, b) = (c / 64, c % 64);
+        if words == 1 {
+            // Contiguous words: the loop vectorises.
+            for ((m, n), &v) in inmap.iter_mut().zip(cnt.iter_mut()).zip(plane) {
+                *m |= u64::from(v) << b;
+                *n += i64::from(v);
+            }
+            continue;
+        }
         for (p, &v) in plane.iter().enumerate() {
             inmap[p * words + wd] |= u64::from(v) << b;
             cnt[p] += i64::from(v);
