@@ -416,7 +416,8 @@ struct LayerPrep {
 /// How consumers read a layer's events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Lists {
-    /// Only as packed fired flags (binary dense consumers): no event list.
+    /// Only as fired flags (binary dense and convolution, one-to-one, and pooled dense
+    /// consumers of a plain layer): no event list.
     None,
     /// As a list in any order (non-saturating consumers: sums do not depend on order).
     Any,
@@ -435,8 +436,8 @@ struct Engine<'p> {
     /// Per layer: the fast path updates it in one branch-free sweep ([`upd_core`]), so its
     /// events are exactly its fired flags, each of value 1.
     plain: Vec<bool>,
-    /// Words of the input's bit planes when a binary dense projection reads the input
-    /// (they are built once per input load, for every such projection).
+    /// Words of the input's bit planes when binary dense projections read the input, all in
+    /// its own layout (the planes are then built once per input load, for all of them).
     input_planes: Option<usize>,
 }
 
@@ -471,6 +472,7 @@ impl SampleState {
 struct Scratch {
     idx: Vec<u32>,
     bits: Vec<u64>,
+    planes: Vec<u64>,
     inmap: Vec<u64>,
     cnt: Vec<i64>,
     acc: Vec<u64>,
@@ -479,6 +481,9 @@ struct Scratch {
     acc16: Vec<i16>,
     cnt32: Vec<i32>,
 }
+
+/// Input events a buffer makes room for at once ([`Engine::input_events`]).
+const INPUT_RESERVE: usize = 1024;
 
 /// Counts values of `v` outside `bits`-bit two's complement.
 fn out_of_range(v: &[i64], bits: u32) -> u64 {
@@ -767,13 +772,22 @@ impl<'p> Engine<'p> {
             .iter()
             .map(|l| l.projections.iter().map(|p| (beats_per_event(l, p), weight_memory(l, p))).collect())
             .collect();
-        let input_planes = plan
+        // Shared planes need every binary dense reader of the input to see the input's own
+        // layout (validation guarantees it; a reader that did not would build its own).
+        let readers: Vec<(&Projection, usize)> = plan
             .layers
             .iter()
             .zip(&fast)
             .flat_map(|(l, f)| l.projections.iter().zip(f))
-            .any(|(p, f)| p.source == Source::Input && matches!(f, Fast::DenseBinary { .. }))
-            .then(|| plan.input.numel().div_ceil(64));
+            .filter_map(|(p, f)| match f {
+                Fast::DenseBinary { words, .. } if p.source == Source::Input => Some((p, *words)),
+                _ => None,
+            })
+            .collect();
+        let in_words = plan.input.numel().div_ceil(64);
+        let input_planes = (!readers.is_empty()
+            && readers.iter().all(|&(p, w)| w == in_words && p.src_shape == plan.input.shape))
+        .then_some(in_words);
         Engine { plan, fast, beats, prep, lists, plain, input_planes }
     }
 
@@ -784,8 +798,9 @@ impl<'p> Engine<'p> {
         let [_, h, w] = inp.shape;
         out.clear();
         let vals = batch.at(i, t);
-        // Once per buffer: a pass reuses it for every sample and step.
-        out.reserve(vals.len());
+        // Room for a typical input at once (each slot of a pass keeps its buffer across steps
+        // and passes); a larger one grows on demand instead of reserving its whole size.
+        out.reserve(vals.len().min(INPUT_RESERVE));
         // (c, y, x) of value j, stepped along (no division per value).
         let (mut c, mut y, mut x) = (0, 0, 0);
         for &v in vals {
@@ -1303,6 +1318,7 @@ fn dense_planes(planes: &[u64], nb: usize, pos: &[u64], words: usize, shift: u32
         let bits = &planes[pl * words..(pl + 1) * words];
         let total: i64 = bits.iter().map(|w| i64::from(w.count_ones())).sum();
         let sh = shift as usize + pl / 2;
+        // A term shifted by 64 or more is 0 mod 2^64: skipping it is exact.
         if total == 0 || sh >= 64 {
             continue;
         }
@@ -1317,7 +1333,7 @@ fn dense_bits(bits: &[u64], total: i64, pos: &[u64], words: usize, shift: u32, d
     dense_bits_signed(bits, total, pos, words, shift, false, dst)
 }
 
-/// [`dense_bits`], the sums negated when `neg` (wrapping, as two's complement hardware).
+/// [`dense_bits`], the sums negated when `neg`.
 #[inline(always)]
 fn dense_bits_signed(bits: &[u64], total: i64, pos: &[u64], words: usize, shift: u32, neg: bool, dst: &mut [i64]) {
     macro_rules! rows {
@@ -1339,7 +1355,7 @@ fn dense_bits_signed(bits: &[u64], total: i64, pos: &[u64], words: usize, shift:
             for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
                 let pc: i64 = row.iter().zip(bits).map(|(a, b)| (a & b).count_ones() as i64).sum();
                 let v = (2 * pc - total) << shift;
-                *d = if neg { d.wrapping_sub(v) } else { d.wrapping_add(v) };
+                *d += if neg { -v } else { v };
             }
         }
     }
@@ -1355,7 +1371,7 @@ fn dense_bits_n<const W: usize, const NEG: bool>(bits: &[u64], total: i64, pos: 
             pc += (row[w] & bits[w]).count_ones();
         }
         let v = (2 * i64::from(pc) - total) << shift;
-        *d = if NEG { d.wrapping_sub(v) } else { d.wrapping_add(v) };
+        *d += if NEG { -v } else { v };
     }
 }
 
@@ -1566,7 +1582,7 @@ mod tests {
     #[test]
     fn packed_dense_equals_per_event_sums() {
         let mut r = 7u64;
-        for &(cols, n) in &[(70usize, 9usize), (130, 33), (64, 1), (300, 5)] {
+        for &(cols, n) in &[(70usize, 9usize), (130, 33), (64, 1), (200, 7), (300, 5)] {
             let w: Vec<i64> = (0..n * cols).map(|_| if lcg(&mut r).is_multiple_of(2) { 1 } else { -1 }).collect();
             let words = cols.div_ceil(64);
             let pos = bits_of(cols, words, |i, j| w[i * cols + j] > 0, n);

@@ -367,9 +367,12 @@ impl Engine<'_> {
                             pack_flags(&fired[src][s * ns..(s + 1) * ns], &mut scratch.bits);
                             dense_bits(&scratch.bits, ne as i64, pos, *words, shift, dst);
                         }
-                        Source::Input => {
-                            debug_assert_eq!(self.input_planes, Some(*words));
+                        Source::Input if self.input_planes == Some(*words) => {
                             dense_planes(&in_planes[s], in_nb[s], pos, *words, shift, dst)
+                        }
+                        Source::Input => {
+                            let nb = planes_of(events, (sh, sw), *words, &mut scratch.planes);
+                            dense_planes(&scratch.planes, nb, pos, *words, shift, dst)
                         }
                     }
                 }
@@ -415,7 +418,8 @@ impl Engine<'_> {
                 lc.state_writes += ne;
             }
             (ProjKind::Dense { .. }, Fast::DenseCols(wc), _) if p.pre_pool.is_none() && !l.saturate => {
-                // A column of weights per event (the scatter's sums in another order).
+                // A column of weights per event, as the scatter adds them (list order may
+                // differ: the layer does not saturate).
                 for &(c, yy, xx, v) in events {
                     let j = (c * sh + yy) * sw + xx;
                     let col = &wc[j * n..(j + 1) * n];
