@@ -232,8 +232,8 @@ pub fn run_passes_simd(
     let parts: Vec<Vec<SampleResult>> = starts
         .into_par_iter()
         .map_init(
-            || pass::Pass::new(plan, cap),
-            |ps, first| eng.pass(ps, batch, first, cap.min(batch.n - first), steps, simd),
+            || pass::Lease::new(plan, cap),
+            |ps, first| eng.pass(ps.get(), batch, first, cap.min(batch.n - first), steps, simd),
         )
         .collect();
     let samples: Vec<SampleResult> = parts.into_iter().flatten().collect();
