@@ -439,6 +439,8 @@ struct Engine<'p> {
     /// Words of the input's bit planes when binary dense projections read the input, all in
     /// its own layout (the planes are then built once per input load, for all of them).
     input_planes: Option<usize>,
+    /// Some projection reads the input as an event list (else only shared planes do).
+    input_list: bool,
 }
 
 /// One sample's state on the general path.
@@ -788,7 +790,20 @@ impl<'p> Engine<'p> {
         let input_planes = (!readers.is_empty()
             && readers.iter().all(|&(p, w)| w == in_words && p.src_shape == plan.input.shape))
         .then_some(in_words);
-        Engine { plan, fast, beats, prep, lists, plain, input_planes }
+        let input_list = plan.layers.iter().zip(&fast).flat_map(|(l, f)| l.projections.iter().zip(f)).any(|(p, f)| {
+            p.source == Source::Input && !(matches!(f, Fast::DenseBinary { .. }) && input_planes.is_some())
+        });
+        Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list }
+    }
+
+    /// Sample `i`'s quantised input of step `t` into `q` (one value per input, C order, the
+    /// same values [`Engine::input_events`] lists); returns how many are non-zero.
+    #[inline(always)]
+    fn input_values(&self, batch: &InputBatch, i: usize, t: usize, q: &mut Vec<i64>) -> u64 {
+        let inp = &self.plan.input;
+        q.clear();
+        q.extend(batch.at(i, t).iter().map(|&v| inp.quantise(v)));
+        q.iter().map(|&v| u64::from(v != 0)).sum()
     }
 
     /// Sample `i`'s input events of step `t` (non-zero quantised values in C order) into `out`.
@@ -1309,6 +1324,29 @@ fn planes_of(events: &[Event], (sh, sw): (usize, usize), words: usize, planes: &
     nb
 }
 
+/// [`planes_of`] from every input's value (`q`, C order; the input's own layout), with no
+/// event list: per word and bit, one pass over its 64 values.
+#[inline(always)]
+fn planes_of_values(q: &[i64], words: usize, planes: &mut Vec<u64>) -> usize {
+    let nb = 64 - q.iter().fold(0u64, |m, v| m | v.unsigned_abs()).leading_zeros() as usize;
+    planes.clear();
+    planes.resize(2 * nb * words, 0);
+    for (wd, chunk) in q.chunks(64).enumerate() {
+        for b in 0..nb {
+            let (mut plus, mut minus) = (0u64, 0u64);
+            for (j, &v) in chunk.iter().enumerate() {
+                let bit = ((v.unsigned_abs() >> b) & 1) << j;
+                let neg = 0u64.wrapping_sub(u64::from(v < 0));
+                plus |= bit & !neg;
+                minus |= bit & neg;
+            }
+            planes[2 * b * words + wd] = plus;
+            planes[(2 * b + 1) * words + wd] = minus;
+        }
+    }
+    nb
+}
+
 /// Packed binary dense accumulation of bit planes ([`planes_of`]): per output row i,
 /// `sum_j sign_ij * x_j`, plane by plane: (+-2^b) * (2*popcount - total) << shift is the
 /// plane's sum shifted by b + shift, negated for negative values (two's complement, mod 2^64).
@@ -1605,6 +1643,23 @@ mod tests {
                 }
                 assert_eq!(fast, slow);
             }
+        }
+    }
+
+    #[test]
+    fn value_planes_equal_event_planes() {
+        let mut r = 11u64;
+        for &(n, range) in &[(64usize, 32i64), (70, 256), (200, 3), (130, 1), (5, 100_000)] {
+            let q: Vec<i64> = (0..n)
+                .map(|_| if lcg(&mut r).is_multiple_of(3) { 0 } else { (lcg(&mut r) as i64 % (2 * range + 1)) - range })
+                .collect();
+            let events: Vec<Event> =
+                q.iter().enumerate().filter(|(_, v)| **v != 0).map(|(j, &v)| (j, 0, 0, v)).collect();
+            let words = n.div_ceil(64);
+            let (mut a, mut b) = (vec![], vec![]);
+            let na = planes_of(&events, (1, 1), words, &mut a);
+            let nb = planes_of_values(&q, words, &mut b);
+            assert_eq!((na, a), (nb, b), "{n} values in +-{range}");
         }
     }
 

@@ -94,6 +94,9 @@ pub(super) struct Pass {
     in_ev: Vec<Vec<Event>>,
     in_planes: Vec<Vec<u64>>,
     in_nb: Vec<usize>,
+    /// Per sample: the current quantised input values, and how many are non-zero.
+    in_q: Vec<Vec<i64>>,
+    in_n: Vec<u64>,
     /// The output of a general update (scratch).
     out: Vec<i64>,
     scratch: Scratch,
@@ -121,6 +124,8 @@ impl Pass {
             in_ev: vec![vec![]; cap],
             in_planes: vec![vec![]; cap],
             in_nb: vec![0; cap],
+            in_q: vec![vec![]; cap],
+            in_n: vec![0; cap],
             out: vec![],
             scratch: Scratch::default(),
         }
@@ -185,6 +190,30 @@ fn pack_flags(f: &[u8], bits: &mut Vec<u64>) {
             acc |= u64::from(b) << (done + i);
         }
         *w = acc;
+    }
+}
+
+/// The non-zero values of `q` (C order over `shape`) as events into `out`, as
+/// [`Engine::input_events`] lists them.
+#[inline(always)]
+fn events_of(q: &[i64], [_, h, w]: [usize; 3], out: &mut Vec<Event>) {
+    out.clear();
+    // Room for a typical input at once; a larger one grows on demand.
+    out.reserve(q.len().min(INPUT_RESERVE));
+    let (mut c, mut y, mut x) = (0, 0, 0);
+    for &v in q {
+        if v != 0 {
+            out.push((c, y, x, v));
+        }
+        x += 1;
+        if x == w {
+            x = 0;
+            y += 1;
+            if y == h {
+                y = 0;
+                c += 1;
+            }
+        }
     }
 }
 
@@ -317,16 +346,18 @@ impl Engine<'_> {
             if t == 0 || plan.input.per_step {
                 let c = schedule::load_cycles(plan);
                 for &s in &active {
-                    self.input_events(batch, first + s, t, &mut ps.in_ev[s]);
+                    ps.in_n[s] = self.input_values(batch, first + s, t, &mut ps.in_q[s]);
+                    if self.input_list {
+                        events_of(&ps.in_q[s], plan.input.shape, &mut ps.in_ev[s]);
+                    }
                     if let Some(words) = self.input_planes {
-                        let [_, h, w] = plan.input.shape;
-                        ps.in_nb[s] = planes_of(&ps.in_ev[s], (h, w), words, &mut ps.in_planes[s]);
+                        ps.in_nb[s] = planes_of_values(&ps.in_q[s], words, &mut ps.in_planes[s]);
                     }
                     let r = &mut runs[s];
                     r.cyc += c;
                     r.counters.load_cycles += c;
                     r.counters.input_values += plan.input.numel() as u64;
-                    r.counters.input_events += ps.in_ev[s].len() as u64;
+                    r.counters.input_events += ps.in_n[s];
                 }
             }
             let last = t + 1 == steps;
@@ -384,7 +415,7 @@ impl Engine<'_> {
         let p = &l.projections[pi];
         let n = l.neurons();
         let ne = match p.source {
-            Source::Input => ps.in_ev[s].len() as u64,
+            Source::Input => ps.in_n[s],
             Source::Layer(src) => ps.spikes[src][s],
         };
         let (bpe, wmem) = self.beats[k][pi];
