@@ -15,7 +15,7 @@ use crate::data::{InputBatch, Outputs};
 use crate::hw::schedule::{self, beats_per_event};
 use crate::hw::{Layer, Plan};
 use crate::ir::ResetMode;
-use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, at};
+use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, WeightValues, at};
 
 mod kernels;
 mod pass;
@@ -324,15 +324,24 @@ enum Fast {
     Scatter,
 }
 
-fn bits_of(n: usize, words: usize, mut plus: impl FnMut(usize, usize) -> bool, rows: usize) -> Vec<u64> {
+/// The +1 weights of `rows` rows of `n` values (`w`, row-major) as bitsets of `words` words
+/// per row (bit j of a row: its column j is positive); packed signs are copied 64 at a time.
+fn bits_of(w: &WeightValues, n: usize, words: usize, rows: usize) -> Vec<u64> {
     let mut v = vec![0u64; rows * words];
-    for (r, row) in v.chunks_mut(words).enumerate() {
-        for (wi, word) in row.iter_mut().enumerate() {
-            let mut b = 0u64;
-            for bit in 0..64.min(n - wi * 64) {
-                b |= u64::from(plus(r, wi * 64 + bit)) << bit;
-            }
-            *word = b;
+    for (r, bits) in v.chunks_exact_mut(words).enumerate() {
+        for (wi, word) in bits.iter_mut().enumerate() {
+            let (start, len) = (r * n + wi * 64, 64.min(n - wi * 64));
+            *word = match w {
+                WeightValues::Signs { words: signs, .. } => {
+                    let (at, off) = (start / 64, start % 64);
+                    let lo = signs[at] >> off;
+                    let hi = if off > 0 { signs.get(at + 1).map_or(0, |h| h << (64 - off)) } else { 0 };
+                    (lo | hi) & (u64::MAX >> (64 - len))
+                }
+                WeightValues::Ints(vals) => {
+                    vals[start..start + len].iter().enumerate().fold(0, |a, (bit, &x)| a | (u64::from(x > 0) << bit))
+                }
+            };
         }
     }
     v
@@ -562,7 +571,7 @@ impl<'p> Engine<'p> {
                         (ProjKind::Dense { cols }, None) if p.weights.binary() && !l.saturate => {
                             let words = cols.div_ceil(64);
                             let n = l.neurons();
-                            let pos = bits_of(*cols, words, |i, j| p.weights.values[i * cols + j] > 0, n);
+                            let pos = bits_of(&p.weights.values, *cols, words, n);
                             Fast::DenseBinary { pos, words }
                         }
                         (ProjKind::Conv { ci, kh, kw, groups: 1, .. }, None) if p.weights.binary() && !l.saturate => {
@@ -1620,10 +1629,10 @@ mod tests {
     #[test]
     fn packed_dense_equals_per_event_sums() {
         let mut r = 7u64;
-        for &(cols, n) in &[(70usize, 9usize), (130, 33), (64, 1), (200, 7), (300, 5)] {
+        for &(cols, n) in &[(70usize, 9usize), (130, 33), (64, 1), (200, 7), (300, 5), (9, 5)] {
             let w: Vec<i64> = (0..n * cols).map(|_| if lcg(&mut r).is_multiple_of(2) { 1 } else { -1 }).collect();
             let words = cols.div_ceil(64);
-            let pos = bits_of(cols, words, |i, j| w[i * cols + j] > 0, n);
+            let pos = bits_of(&WeightValues::new(w.clone()), cols, words, n);
             for vals in [vec![1i64], vec![1, 3, 17, 255], vec![-5, 7, -128, 1]] {
                 let mut events: Vec<Event> = vec![];
                 for j in 0..cols {
