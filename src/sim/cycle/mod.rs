@@ -20,6 +20,12 @@ use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, Weig
 mod kernels;
 mod pass;
 
+/// Projections per layer whose counters a [`LayerCounters`] holds without a heap allocation.
+pub const INLINE_PROJECTIONS: usize = 4;
+
+/// One counter per projection of a layer.
+pub type ProjCounts = smallvec::SmallVec<[u64; INLINE_PROJECTIONS]>;
+
 /// Activity and cost counters of one layer (sums over samples when aggregated).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct LayerCounters {
@@ -56,10 +62,10 @@ pub struct LayerCounters {
     pub empty_acc_phases: u64,
     /// Update passes run.
     pub update_passes: u64,
-    /// Synaptic accumulates per projection.
-    pub proj_synaptic_ops: Vec<u64>,
+    /// Synaptic accumulates per projection (inline up to [`INLINE_PROJECTIONS`]).
+    pub proj_synaptic_ops: ProjCounts,
     /// Weight memory words read per projection.
-    pub proj_weight_reads: Vec<u64>,
+    pub proj_weight_reads: ProjCounts,
     /// Cycles of this layer's ACC and UPD phases.
     pub cycles: u64,
 }

@@ -320,8 +320,8 @@ impl Engine<'_> {
                 .map(|l| {
                     let np = if steps > 0 { l.projections.len() } else { 0 };
                     LayerCounters {
-                        proj_synaptic_ops: vec![0; np],
-                        proj_weight_reads: vec![0; np],
+                        proj_synaptic_ops: ProjCounts::from_elem(0, np),
+                        proj_weight_reads: ProjCounts::from_elem(0, np),
                         ..Default::default()
                     }
                 })
