@@ -317,6 +317,10 @@ enum Fast {
         wr: Vec<i32>,
         table: Vec<u32>,
         start: Vec<u32>,
+        /// The inverse of `table`: per pooled position, the source positions in its window
+        /// (`members[mstart[pp]..mstart[pp + 1]]`, with `table`'s multiplicities).
+        members: Vec<u32>,
+        mstart: Vec<u32>,
         pooled: usize,
         /// Spike inputs keep every dot product within i32 (`cols * window * max |w|`).
         fits32: bool,
@@ -670,7 +674,19 @@ impl<'p> Engine<'p> {
                                 .checked_mul((g.k[0] * g.k[1]) as u64)
                                 .and_then(|v| v.checked_mul(wmax))
                                 .is_some_and(|v| v < i32::MAX as u64);
-                            Fast::PoolDense { wr, table, start, pooled: g.out[0] * g.out[1], fits32 }
+                            let pooled = g.out[0] * g.out[1];
+                            let mut lists = vec![vec![]; pooled];
+                            for q in 0..sh * sw {
+                                for &pp in &table[start[q] as usize..start[q + 1] as usize] {
+                                    lists[pp as usize].push(q as u32);
+                                }
+                            }
+                            let mut mstart = vec![0u32];
+                            for m in &lists {
+                                mstart.push(mstart[mstart.len() - 1] + m.len() as u32);
+                            }
+                            let members = lists.concat();
+                            Fast::PoolDense { wr, table, start, members, mstart, pooled, fits32 }
                         }
                         (ProjKind::Dense { cols }, _) if p.weights.values.iter().all(|&w| i32::try_from(w).is_ok()) => {
                             let n = l.neurons();

@@ -521,7 +521,7 @@ impl Engine<'_> {
                 lc.state_reads += bpe * events.len() as u64;
                 lc.state_writes += bpe * events.len() as u64;
             }
-            (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, pooled, fits32 }, src) => {
+            (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, members, mstart, pooled, fits32 }, src) => {
                 // The pooled input counts (each valid candidate window of an event adds its
                 // value), then one dot product per neuron; i32 when the sums cannot overflow.
                 let mut valid = 0u64;
@@ -535,7 +535,27 @@ impl Engine<'_> {
                 };
                 let small = *fits32 && (flags.is_some() || events.iter().all(|e| e.3 == 1));
                 let npos = sh * sw;
-                if small {
+                if let (true, Some(f)) = (small, flags) {
+                    // Each pooled input counts the fired flags in its window (no branch per
+                    // spike); every (spike, window) pair is one valid candidate.
+                    let counts = &mut scratch.cnt32;
+                    counts.clear();
+                    counts.resize(*cols, 0);
+                    for (c, fc) in f.chunks_exact(npos.max(1)).enumerate() {
+                        let row = &mut counts[c * pooled..(c + 1) * pooled];
+                        for (pp, n) in row.iter_mut().enumerate() {
+                            let m = &members[mstart[pp] as usize..mstart[pp + 1] as usize];
+                            *n = m.iter().map(|&q| i32::from(fc[q as usize])).sum();
+                            valid += *n as u64;
+                        }
+                    }
+                    if valid > 0 {
+                        for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
+                            let dot: i32 = row.iter().zip(counts.iter()).map(|(&w, &c)| w * c).sum();
+                            *d += i64::from(dot) << shift;
+                        }
+                    }
+                } else if small {
                     let counts = &mut scratch.cnt32;
                     counts.clear();
                     counts.resize(*cols, 0);
