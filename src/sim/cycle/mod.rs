@@ -503,8 +503,33 @@ struct Scratch {
     cnt32: Vec<i32>,
 }
 
-/// Input events a buffer makes room for at once ([`Engine::input_events`]).
+/// Input events a buffer makes room for at once ([`events_of`]).
 const INPUT_RESERVE: usize = 1024;
+
+/// The non-zero values of `q` (C order over `shape`) as input events into `out`.
+#[inline(always)]
+fn events_of(q: &[i64], [_, h, w]: [usize; 3], out: &mut Vec<Event>) {
+    out.clear();
+    // Room for a typical input at once (a pass keeps each sample slot's buffer across steps
+    // and passes); a larger one grows on demand instead of reserving its whole size.
+    out.reserve(q.len().min(INPUT_RESERVE));
+    // (c, y, x) of value j, stepped along (no division per value).
+    let (mut c, mut y, mut x) = (0, 0, 0);
+    for &v in q {
+        if v != 0 {
+            out.push((c, y, x, v));
+        }
+        x += 1;
+        if x == w {
+            x = 0;
+            y += 1;
+            if y == h {
+                y = 0;
+                c += 1;
+            }
+        }
+    }
+}
 
 /// Counts values of `v` outside `bits`-bit two's complement.
 fn out_of_range(v: &[i64], bits: u32) -> u64 {
@@ -827,45 +852,14 @@ impl<'p> Engine<'p> {
         Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list }
     }
 
-    /// Sample `i`'s quantised input of step `t` into `q` (one value per input, C order, the
-    /// same values [`Engine::input_events`] lists); returns how many are non-zero.
+    /// Sample `i`'s quantised input of step `t` into `q` (one value per input, C order);
+    /// returns how many are non-zero.
     #[inline(always)]
     fn input_values(&self, batch: &InputBatch, i: usize, t: usize, q: &mut Vec<i64>) -> u64 {
         let inp = &self.plan.input;
         q.clear();
         q.extend(batch.at(i, t).iter().map(|&v| inp.quantise(v)));
         q.iter().map(|&v| u64::from(v != 0)).sum()
-    }
-
-    /// Sample `i`'s input events of step `t` (non-zero quantised values in C order) into `out`.
-    #[inline(always)]
-    fn input_events(&self, batch: &InputBatch, i: usize, t: usize, out: &mut Vec<Event>) {
-        let inp = &self.plan.input;
-        let [_, h, w] = inp.shape;
-        out.clear();
-        let vals = batch.at(i, t);
-        // Room for a typical input at once (each slot of a pass keeps its buffer across steps
-        // and passes); a larger one grows on demand instead of reserving its whole size.
-        out.reserve(vals.len().min(INPUT_RESERVE));
-        // (c, y, x) of value j, stepped along (no division per value).
-        let (mut c, mut y, mut x) = (0, 0, 0);
-        for &v in vals {
-            if v != 0.0 {
-                let q = inp.quantise(v);
-                if q != 0 {
-                    out.push((c, y, x, q));
-                }
-            }
-            x += 1;
-            if x == w {
-                x = 0;
-                y += 1;
-                if y == h {
-                    y = 0;
-                    c += 1;
-                }
-            }
-        }
     }
 
     /// One sample on the general path (see [`run_traced`]).
@@ -886,12 +880,13 @@ impl<'p> Engine<'p> {
         let mut step_end = Vec::with_capacity(steps);
         let mut cyc = schedule::START;
         st.counters.control_cycles += schedule::START;
-        let mut in_ev: Vec<Event> = vec![];
+        let (mut in_q, mut in_ev): (Vec<i64>, Vec<Event>) = (vec![], vec![]);
         let mut counts = vec![0i64; out_n];
         let mut out = vec![0i64; out_n];
         for t in 0..steps {
             if t == 0 || plan.input.per_step {
-                self.input_events(batch, i, t, &mut in_ev);
+                self.input_values(batch, i, t, &mut in_q);
+                events_of(&in_q, plan.input.shape, &mut in_ev);
                 let c = schedule::load_cycles(plan);
                 cyc += c;
                 st.counters.load_cycles += c;

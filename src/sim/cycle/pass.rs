@@ -193,53 +193,6 @@ fn pack_flags(f: &[u8], bits: &mut Vec<u64>) {
     }
 }
 
-/// The non-zero values of `q` (C order over `shape`) as events into `out`, as
-/// [`Engine::input_events`] lists them.
-#[inline(always)]
-fn events_of(q: &[i64], [_, h, w]: [usize; 3], out: &mut Vec<Event>) {
-    out.clear();
-    // Room for a typical input at once; a larger one grows on demand.
-    out.reserve(q.len().min(INPUT_RESERVE));
-    let (mut c, mut y, mut x) = (0, 0, 0);
-    for &v in q {
-        if v != 0 {
-            out.push((c, y, x, v));
-        }
-        x += 1;
-        if x == w {
-            x = 0;
-            y += 1;
-            if y == h {
-                y = 0;
-                c += 1;
-            }
-        }
-    }
-}
-
-/// Calls `add(channel, position, value)` for every input event: the set bytes of `flags`
-/// (neuron n = channel * npos + position, value 1) when given, else `events`.
-#[inline(always)]
-fn pool_inputs(flags: Option<&[u8]>, events: &[Event], npos: usize, sw: usize, mut add: impl FnMut(usize, usize, i64)) {
-    match flags {
-        Some(f) => {
-            for (i, b) in f.chunks(8).enumerate() {
-                let mut v = b.iter().enumerate().fold(0u64, |a, (j, &x)| a | (u64::from(x) << (8 * j)));
-                while v != 0 {
-                    let n = 8 * i + v.trailing_zeros() as usize / 8;
-                    v &= !(0xff << (v.trailing_zeros() / 8 * 8));
-                    add(n / npos, n % npos, 1);
-                }
-            }
-        }
-        None => {
-            for &(c, yy, xx, v) in events {
-                add(c, yy * sw + xx, v);
-            }
-        }
-    }
-}
-
 /// Sum of 0/1 (or small) byte flags.
 #[inline(always)]
 fn flag_sum(f: &[u8]) -> u64 {
@@ -533,38 +486,34 @@ impl Engine<'_> {
                     }
                     _ => None,
                 };
-                let small = *fits32 && (flags.is_some() || events.iter().all(|e| e.3 == 1));
-                let npos = sh * sw;
-                if let (true, Some(f)) = (small, flags) {
-                    // Each pooled input counts the fired flags in its window (no branch per
-                    // spike); every (spike, window) pair is one valid candidate.
+                // Spike inputs: each pooled input counts the fired flags in its window (no
+                // branch per spike); every (spike, window) pair is one valid candidate.
+                let windows = flags.map(|f| {
                     let counts = &mut scratch.cnt32;
                     counts.clear();
                     counts.resize(*cols, 0);
-                    for (c, fc) in f.chunks_exact(npos.max(1)).enumerate() {
-                        let row = &mut counts[c * pooled..(c + 1) * pooled];
-                        for (pp, n) in row.iter_mut().enumerate() {
+                    for (c, fc) in f.chunks_exact((sh * sw).max(1)).enumerate() {
+                        for (pp, n) in counts[c * pooled..(c + 1) * pooled].iter_mut().enumerate() {
                             let m = &members[mstart[pp] as usize..mstart[pp + 1] as usize];
                             *n = m.iter().map(|&q| i32::from(fc[q as usize])).sum();
                             valid += *n as u64;
                         }
                     }
-                    if valid > 0 {
-                        for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
-                            let dot: i32 = row.iter().zip(counts.iter()).map(|(&w, &c)| w * c).sum();
-                            *d += i64::from(dot) << shift;
+                });
+                let small = *fits32 && (windows.is_some() || events.iter().all(|e| e.3 == 1));
+                if small {
+                    let counts = &mut scratch.cnt32;
+                    if windows.is_none() {
+                        counts.clear();
+                        counts.resize(*cols, 0);
+                        for &(c, yy, xx, _) in events {
+                            let q = yy * sw + xx;
+                            for &pp in &table[start[q] as usize..start[q + 1] as usize] {
+                                counts[c * pooled + pp as usize] += 1;
+                                valid += 1;
+                            }
                         }
                     }
-                } else if small {
-                    let counts = &mut scratch.cnt32;
-                    counts.clear();
-                    counts.resize(*cols, 0);
-                    pool_inputs(flags, events, npos, sw, |c, q, _| {
-                        for &pp in &table[start[q] as usize..start[q + 1] as usize] {
-                            counts[c * pooled + pp as usize] += 1;
-                            valid += 1;
-                        }
-                    });
                     if valid > 0 {
                         for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
                             let dot: i32 = row.iter().zip(counts.iter()).map(|(&w, &c)| w * c).sum();
@@ -574,13 +523,20 @@ impl Engine<'_> {
                 } else {
                     let counts = &mut scratch.cnt;
                     counts.clear();
-                    counts.resize(*cols, 0);
-                    pool_inputs(flags, events, npos, sw, |c, q, v| {
-                        for &pp in &table[start[q] as usize..start[q + 1] as usize] {
-                            counts[c * pooled + pp as usize] += v;
-                            valid += 1;
+                    match windows {
+                        // Window counts are at most the window's size: they widen exactly.
+                        Some(()) => counts.extend(scratch.cnt32.iter().map(|&n| i64::from(n))),
+                        None => {
+                            counts.resize(*cols, 0);
+                            for &(c, yy, xx, v) in events {
+                                let q = yy * sw + xx;
+                                for &pp in &table[start[q] as usize..start[q + 1] as usize] {
+                                    counts[c * pooled + pp as usize] += v;
+                                    valid += 1;
+                                }
+                            }
                         }
-                    });
+                    }
                     if valid > 0 {
                         for (d, row) in dst.iter_mut().zip(wr.chunks_exact(*cols)) {
                             let dot: i64 = row.iter().zip(counts.iter()).map(|(&w, &c)| i64::from(w) * c).sum();
