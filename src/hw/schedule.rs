@@ -90,6 +90,14 @@ pub fn acc_cycles_of(beats_per_event: u64, events: u64) -> u64 {
     GAP + if events == 0 { ACC_EMPTY } else { ACC_HEAD + events * beats_per_event + ACC_TAIL }
 }
 
+/// The summed duration of `phases` ACC phases of a projection with `beats_per_event`, of
+/// which `empty` had no events and the rest `events` in all: the sum of [`acc_cycles_of`]
+/// over the phases.
+#[inline]
+pub fn acc_cycles_total(beats_per_event: u64, phases: u64, empty: u64, events: u64) -> u64 {
+    phases * GAP + empty * ACC_EMPTY + (phases - empty) * (ACC_HEAD + ACC_TAIL) + events * beats_per_event
+}
+
 /// Duration of an UPD phase.
 pub fn upd_cycles(l: &Layer) -> u64 {
     UPD_HEAD + l.rows as u64 + UPD_TAIL + GAP
@@ -113,4 +121,21 @@ pub fn exit_cycles() -> u64 {
 /// Duration of the clear after an early exit: the largest layer's rows.
 pub fn clear_cycles(plan: &Plan) -> u64 {
     plan.layers.iter().map(|l| l.rows as u64).max().unwrap_or(0) + GAP
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acc_cycles_total_is_the_sum_over_phases() {
+        for bpe in [1u64, 5, 64] {
+            for events in [[0u64, 0, 0].as_slice(), &[3, 0, 7, 1], &[2], &[0], &[]] {
+                let sum: u64 = events.iter().map(|&e| acc_cycles_of(bpe, e)).sum();
+                let empty = events.iter().filter(|&&e| e == 0).count() as u64;
+                let total = acc_cycles_total(bpe, events.len() as u64, empty, events.iter().sum());
+                assert_eq!(total, sum, "bpe {bpe} events {events:?}");
+            }
+        }
+    }
 }

@@ -460,6 +460,10 @@ struct Engine<'p> {
     input_planes: Option<usize>,
     /// Some projection reads the input as an event list (else only shared planes do).
     input_list: bool,
+    /// Per layer: the global index of its first projection (layers' projections numbered
+    /// in order), and the number of projections in all.
+    proj_base: Vec<usize>,
+    nproj: usize,
 }
 
 /// One sample's state on the general path.
@@ -849,7 +853,13 @@ impl<'p> Engine<'p> {
         let input_list = plan.layers.iter().zip(&fast).flat_map(|(l, f)| l.projections.iter().zip(f)).any(|(p, f)| {
             p.source == Source::Input && !(matches!(f, Fast::DenseBinary { .. }) && input_planes.is_some())
         });
-        Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list }
+        let mut proj_base = Vec::with_capacity(plan.layers.len());
+        let mut nproj = 0;
+        for l in &plan.layers {
+            proj_base.push(nproj);
+            nproj += l.projections.len();
+        }
+        Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list, proj_base, nproj }
     }
 
     /// Sample `i`'s quantised input of step `t` into `q` (one value per input, C order);

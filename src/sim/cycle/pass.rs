@@ -100,6 +100,8 @@ pub(super) struct Pass {
     /// The output of a general update (scratch).
     out: Vec<i64>,
     scratch: Scratch,
+    /// The pass's per-sample tallies.
+    book: Book,
 }
 
 impl Pass {
@@ -128,6 +130,7 @@ impl Pass {
             in_n: vec![0; cap],
             out: vec![],
             scratch: Scratch::default(),
+            book: Book::default(),
         }
     }
 
@@ -156,14 +159,90 @@ impl Pass {
     }
 }
 
-/// One sample's progress through a pass.
-struct Run {
-    counters: Counters,
+/// Per-sample tallies of a pass: what varies from sample to sample. Every counter of
+/// [`Counters`] is derived from them at the end ([`Engine::counters_of`]); the rest follows
+/// from the steps each sample ran.
+#[derive(Default)]
+struct Book {
+    /// Projections over all layers (global index [`Engine::proj_base`] + projection).
+    np: usize,
+    nl: usize,
+    /// Steps of the pass and neurons of the output layer (the `raw` and `step_end` strides).
+    steps: usize,
+    out_n: usize,
+    /// Per sample: cycles from start, control cycles, steps run, input events.
+    cyc: Vec<u64>,
+    ctrl: Vec<u64>,
+    steps_run: Vec<u64>,
+    input_events: Vec<u64>,
+    /// Per sample and projection: [`P_EVENTS`], [`P_EMPTY`], [`P_SYN`], [`P_STATE`].
+    proj: Vec<[u64; 4]>,
+    /// Per sample and layer: [`L_SPIKES`], [`L_WRITES`], [`L_READS`], [`L_OVF`], [`L_SAT`].
+    lay: Vec<[u64; 5]>,
+    /// Per sample and step: the output row (`out_n` values) and the cycle the step ended.
     raw: Vec<i64>,
     step_end: Vec<u64>,
-    cyc: u64,
-    /// Output spikes so far per neuron (early exit).
+    /// Per sample: output spikes so far per neuron (early exit).
     counts: Vec<i64>,
+}
+
+/// Events delivered, ACC phases without events, synaptic operations and state row accesses
+/// (reads, equal to writes) of a projection's ACC phases.
+const P_EVENTS: usize = 0;
+const P_EMPTY: usize = 1;
+const P_SYN: usize = 2;
+const P_STATE: usize = 3;
+/// Spikes, event entries written, event entries read by consumers, out-of-width values and
+/// saturated writes of a layer.
+const L_SPIKES: usize = 0;
+const L_WRITES: usize = 1;
+const L_READS: usize = 2;
+const L_OVF: usize = 3;
+const L_SAT: usize = 4;
+
+impl Book {
+    /// Ready for a pass of `nb` samples.
+    fn reset(&mut self, nb: usize, np: usize, nl: usize, steps: usize, out_n: usize) {
+        *self = Book {
+            np,
+            nl,
+            steps,
+            out_n,
+            cyc: std::mem::take(&mut self.cyc),
+            ctrl: std::mem::take(&mut self.ctrl),
+            steps_run: std::mem::take(&mut self.steps_run),
+            input_events: std::mem::take(&mut self.input_events),
+            proj: std::mem::take(&mut self.proj),
+            lay: std::mem::take(&mut self.lay),
+            raw: std::mem::take(&mut self.raw),
+            step_end: std::mem::take(&mut self.step_end),
+            counts: std::mem::take(&mut self.counts),
+        };
+        let fill = |v: &mut Vec<u64>, len: usize, x: u64| {
+            v.clear();
+            v.resize(len, x);
+        };
+        fill(&mut self.cyc, nb, schedule::START);
+        fill(&mut self.ctrl, nb, schedule::START);
+        fill(&mut self.steps_run, nb, 0);
+        fill(&mut self.input_events, nb, 0);
+        fill(&mut self.step_end, nb * steps, 0);
+        self.proj.clear();
+        self.proj.resize(nb * np, [0; 4]);
+        self.lay.clear();
+        self.lay.resize(nb * nl, [0; 5]);
+        self.raw.clear();
+        self.raw.resize(nb * steps * out_n, 0);
+        self.counts.clear();
+        self.counts.resize(nb * out_n, 0);
+    }
+
+    /// Sample `s`'s output row of step `t`.
+    #[inline(always)]
+    fn row(&mut self, s: usize, t: usize) -> &mut [i64] {
+        let at = (s * self.steps + t) * self.out_n;
+        &mut self.raw[at..at + self.out_n]
+    }
 }
 
 /// Sample `s`'s part of a per-layer buffer of `n` values per sample (empty stays empty).
@@ -264,32 +343,7 @@ impl Engine<'_> {
         ps.reset();
         let out_l = plan.output.layer;
         let out_n = plan.layers[out_l].neurons();
-        // The general path sizes the per-projection counters when a layer's first phase runs.
-        let template = Counters {
-            control_cycles: schedule::START,
-            layers: plan
-                .layers
-                .iter()
-                .map(|l| {
-                    let np = if steps > 0 { l.projections.len() } else { 0 };
-                    LayerCounters {
-                        proj_synaptic_ops: ProjCounts::from_elem(0, np),
-                        proj_weight_reads: ProjCounts::from_elem(0, np),
-                        ..Default::default()
-                    }
-                })
-                .collect(),
-            ..Default::default()
-        };
-        let mut runs: Vec<Run> = (0..nb)
-            .map(|_| Run {
-                counters: template.clone(),
-                raw: Vec::with_capacity(steps * out_n),
-                step_end: Vec::with_capacity(steps),
-                cyc: schedule::START,
-                counts: vec![0; out_n],
-            })
-            .collect();
+        ps.book.reset(nb, self.nproj, plan.layers.len(), steps, out_n);
         let mut active: Vec<usize> = (0..nb).collect();
         let clear = schedule::clear_cycles(plan);
         for t in 0..steps {
@@ -306,11 +360,8 @@ impl Engine<'_> {
                     if let Some(words) = self.input_planes {
                         ps.in_nb[s] = planes_of_values(&ps.in_q[s], words, &mut ps.in_planes[s]);
                     }
-                    let r = &mut runs[s];
-                    r.cyc += c;
-                    r.counters.load_cycles += c;
-                    r.counters.input_values += plan.input.numel() as u64;
-                    r.counters.input_events += ps.in_n[s];
+                    ps.book.cyc[s] += c;
+                    ps.book.input_events[s] += ps.in_n[s];
                 }
             }
             let last = t + 1 == steps;
@@ -319,74 +370,155 @@ impl Engine<'_> {
                     if p.target == AccTarget::Static && t > 0 {
                         continue;
                     }
-                    for &s in &active {
-                        self.acc_sample(k, pi, s, ps, &mut runs[s]);
-                    }
+                    self.acc_phase(k, pi, ps, &active);
                 }
-                self.update_pass(k, t, last, ps, nb, &active, &mut runs);
+                self.update_pass(k, t, last, ps, nb, &active);
             }
-            let (oc, words) = (schedule::out_cycles(plan), plan.layers[out_l].rows as u64);
+            let oc = schedule::out_cycles(plan);
+            let bk = &mut ps.book;
             active.retain(|&s| {
-                let r = &mut runs[s];
-                r.cyc += oc;
-                r.counters.out_cycles += oc;
-                r.counters.output_words += words;
-                r.counters.steps_run += 1;
+                bk.cyc[s] += oc;
+                bk.steps_run[s] += 1;
                 if plan.early_exit && !last {
-                    r.cyc += schedule::exit_cycles();
-                    r.counters.control_cycles += schedule::exit_cycles();
-                    for (c, v) in r.counts.iter_mut().zip(&r.raw[t * out_n..(t + 1) * out_n]) {
+                    bk.cyc[s] += schedule::exit_cycles();
+                    bk.ctrl[s] += schedule::exit_cycles();
+                    let at = (s * steps + t) * out_n;
+                    let counts = &mut bk.counts[s * out_n..(s + 1) * out_n];
+                    for (c, v) in counts.iter_mut().zip(&bk.raw[at..at + out_n]) {
                         *c += v;
                     }
-                    if decided(&r.counts, (steps - 1 - t) as i64) {
-                        r.step_end.push(r.cyc);
+                    if decided(counts, (steps - 1 - t) as i64) {
+                        bk.step_end[s * steps + t] = bk.cyc[s];
                         // The RTL clears every state memory before done.
-                        r.cyc += clear;
-                        r.counters.control_cycles += clear;
+                        bk.cyc[s] += clear;
+                        bk.ctrl[s] += clear;
                         return false;
                     }
                 }
-                r.step_end.push(r.cyc);
+                bk.step_end[s * steps + t] = bk.cyc[s];
                 true
             });
         }
-        runs.into_iter()
-            .map(|mut r| {
-                r.cyc += schedule::DONE;
-                r.counters.control_cycles += schedule::DONE;
-                r.counters.cycles = r.cyc;
-                SampleResult { raw: r.raw, counters: r.counters, step_end_cycles: r.step_end }
-            })
-            .collect()
+        (0..nb).map(|s| self.result_of(&ps.book, s)).collect()
     }
 
-    /// Sample `s`'s ACC phase of projection `pi` into layer `k`.
+    /// Sample `s`'s result from the pass's tallies: the counters the general path
+    /// ([`Engine::sample`]) counts phase by phase, summed here from the events and spikes
+    /// each phase saw and the steps the sample ran.
+    fn result_of(&self, bk: &Book, s: usize) -> SampleResult {
+        let plan = self.plan;
+        let run = bk.steps_run[s];
+        let ran = run as usize;
+        let cyc = bk.cyc[s] + schedule::DONE;
+        let loads = if run == 0 {
+            0
+        } else if plan.input.per_step {
+            run
+        } else {
+            1
+        };
+        let mut c = Counters {
+            cycles: cyc,
+            load_cycles: loads * schedule::load_cycles(plan),
+            out_cycles: run * schedule::out_cycles(plan),
+            control_cycles: bk.ctrl[s] + schedule::DONE,
+            input_values: loads * plan.input.numel() as u64,
+            input_events: bk.input_events[s],
+            output_words: run * plan.layers[plan.output.layer].rows as u64,
+            steps_run: run,
+            empty_acc_phases: 0,
+            stall_cycles: 0,
+            layers: Vec::with_capacity(plan.layers.len()),
+        };
+        for (k, l) in plan.layers.iter().enumerate() {
+            let ly = &bk.lay[s * bk.nl + k];
+            // The general path sizes the per-projection counters when a layer's first phase
+            // runs (every layer runs a phase in every step a sample runs).
+            let np = if run > 0 { l.projections.len() } else { 0 };
+            let mut lc = LayerCounters {
+                spikes: ly[L_SPIKES],
+                event_writes: ly[L_WRITES],
+                event_reads: ly[L_READS],
+                overflows: ly[L_OVF],
+                saturations: ly[L_SAT],
+                update_passes: run,
+                neuron_updates: run * l.neurons() as u64,
+                state_reads: run * l.rows as u64,
+                param_reads: if self.prep[k].param_rom { run * l.rows as u64 } else { 0 },
+                cycles: run * schedule::upd_cycles(l),
+                proj_synaptic_ops: ProjCounts::from_elem(0, np),
+                proj_weight_reads: ProjCounts::from_elem(0, np),
+                ..Default::default()
+            };
+            for (pi, p) in l.projections.iter().enumerate().take(np) {
+                let pt = &bk.proj[s * bk.np + self.proj_base[k] + pi];
+                let (bpe, wmem) = self.beats[k][pi];
+                let phases = if p.target == AccTarget::Static { 1 } else { run };
+                let ne = pt[P_EVENTS];
+                lc.acc_phases += phases;
+                lc.empty_acc_phases += pt[P_EMPTY];
+                lc.cycles += schedule::acc_cycles_total(bpe, phases, pt[P_EMPTY], ne);
+                lc.events_in += ne;
+                lc.beats += bpe * ne;
+                let wr = if wmem { bpe * ne } else { 0 };
+                lc.weight_reads += wr;
+                lc.proj_weight_reads[pi] = wr;
+                lc.synaptic_ops += pt[P_SYN];
+                lc.proj_synaptic_ops[pi] = pt[P_SYN];
+                lc.state_reads += pt[P_STATE];
+            }
+            lc.state_writes = lc.state_reads;
+            c.empty_acc_phases += lc.empty_acc_phases;
+            c.layers.push(lc);
+        }
+        let at = s * bk.steps * bk.out_n;
+        SampleResult {
+            raw: bk.raw[at..at + ran * bk.out_n].to_vec(),
+            counters: c,
+            step_end_cycles: bk.step_end[s * bk.steps..s * bk.steps + ran].to_vec(),
+        }
+    }
+
+    /// The ACC phase of projection `pi` into layer `k` for every active sample.
     #[inline(always)]
-    fn acc_sample(&self, k: usize, pi: usize, s: usize, ps: &mut Pass, r: &mut Run) {
+    fn acc_phase(&self, k: usize, pi: usize, ps: &mut Pass, active: &[usize]) {
+        let l = &self.plan.layers[k];
+        let p = &l.projections[pi];
+        let (bpe, _) = self.beats[k][pi];
+        let gp = self.proj_base[k] + pi;
+        for &s in active {
+            let ne = match p.source {
+                Source::Input => ps.in_n[s],
+                Source::Layer(src) => ps.spikes[src][s],
+            };
+            let bk = &mut ps.book;
+            bk.cyc[s] += schedule::acc_cycles_of(bpe, ne);
+            if let Source::Layer(src) = p.source {
+                bk.lay[s * bk.nl + src][L_READS] += ps.entries[src][s];
+            }
+            let (syn, state, ovf, sat) = self.acc_sample(k, pi, s, ne, ps);
+            let bk = &mut ps.book;
+            let pt = &mut bk.proj[s * bk.np + gp];
+            pt[P_EVENTS] += ne;
+            pt[P_EMPTY] += u64::from(ne == 0);
+            pt[P_SYN] += syn;
+            pt[P_STATE] += state;
+            let ly = &mut bk.lay[s * bk.nl + k];
+            ly[L_OVF] += ovf;
+            ly[L_SAT] += sat;
+        }
+    }
+
+    /// Sample `s`'s ACC phase of projection `pi` into layer `k`, with `ne` source events;
+    /// returns its synaptic operations, state row accesses, out-of-width values and saturated
+    /// writes.
+    #[inline(always)]
+    fn acc_sample(&self, k: usize, pi: usize, s: usize, ne: u64, ps: &mut Pass) -> (u64, u64, u64, u64) {
         let plan = self.plan;
         let l = &plan.layers[k];
         let p = &l.projections[pi];
         let n = l.neurons();
-        let ne = match p.source {
-            Source::Input => ps.in_n[s],
-            Source::Layer(src) => ps.spikes[src][s],
-        };
-        let (bpe, wmem) = self.beats[k][pi];
-        let c = schedule::acc_cycles_of(bpe, ne);
-        r.cyc += c;
-        let cn = &mut r.counters;
-        if ne == 0 {
-            cn.empty_acc_phases += 1;
-            cn.layers[k].empty_acc_phases += 1;
-        }
-        cn.layers[k].cycles += c;
-        cn.layers[k].acc_phases += 1;
-        if let Source::Layer(src) = p.source {
-            cn.layers[src].event_reads += ps.entries[src][s];
-        }
-        let lc = &mut cn.layers[k];
-        let (ops0, w0) = (lc.synaptic_ops, lc.weight_reads);
-        count_phase_of(bpe, wmem, ne, lc);
+        let (bpe, _) = self.beats[k][pi];
         let Pass { x, s: sv, y, fired, lists, in_ev, in_planes, in_nb, scratch, .. } = ps;
         let (dst, bits) = target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
         let events: &[Event] = match p.source {
@@ -395,7 +527,8 @@ impl Engine<'_> {
         };
         let shift = p.shift;
         let [_, sh, sw] = p.src_shape;
-        match (&p.kind, &self.fast[k][pi], p.source) {
+        let mut sat = 0;
+        let (syn, state) = match (&p.kind, &self.fast[k][pi], p.source) {
             (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }, src) => {
                 if ne > 0 {
                     match src {
@@ -413,9 +546,7 @@ impl Engine<'_> {
                         }
                     }
                 }
-                lc.synaptic_ops += ne * n as u64;
-                lc.state_reads += bpe * ne;
-                lc.state_writes += bpe * ne;
+                (ne * n as u64, bpe * ne)
             }
             (
                 ProjKind::Conv { ci, .. },
@@ -442,17 +573,13 @@ impl Engine<'_> {
                         v
                     }
                 };
-                lc.synaptic_ops += valid * geo.co as u64;
-                lc.state_reads += valid * l.ncg as u64;
-                lc.state_writes += valid * l.ncg as u64;
+                (valid * geo.co as u64, valid * l.ncg as u64)
             }
             (ProjKind::OneToOne, Fast::OneToOne(w), Source::Layer(src)) => {
                 if ne > 0 {
                     kernels::one_to_one(&fired[src][s * n..(s + 1) * n], w, shift, dst);
                 }
-                lc.synaptic_ops += ne;
-                lc.state_reads += ne;
-                lc.state_writes += ne;
+                (ne, ne)
             }
             (ProjKind::Dense { .. }, Fast::DenseCols(wc), _) if p.pre_pool.is_none() && !l.saturate => {
                 // A column of weights per event, as the scatter adds them (list order may
@@ -470,9 +597,7 @@ impl Engine<'_> {
                         }
                     }
                 }
-                lc.synaptic_ops += events.len() as u64 * n as u64;
-                lc.state_reads += bpe * events.len() as u64;
-                lc.state_writes += bpe * events.len() as u64;
+                (events.len() as u64 * n as u64, bpe * events.len() as u64)
             }
             (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, members, mstart, pooled, fits32 }, src) => {
                 // The pooled input counts (each valid candidate window of an event adds its
@@ -545,18 +670,14 @@ impl Engine<'_> {
                     }
                 }
                 let cand = p.pre_pool.as_ref().map_or(1, |g| (g.candidates()[0] * g.candidates()[1]) as u64);
-                lc.synaptic_ops += valid * n as u64;
-                lc.state_reads += valid * (bpe / cand);
-                lc.state_writes += valid * (bpe / cand);
+                (valid * n as u64, valid * (bpe / cand))
             }
             (ProjKind::Conv { ci, .. }, Fast::ConvBinary { w16, table, .. }, Source::Input)
                 if !w16.is_empty() && events.iter().any(|e| e.3 != 1) =>
             {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
                 let valid = conv_cols(events, &geo, *ci, l.shape[0], w16, table, shift, dst, scratch);
-                lc.synaptic_ops += valid * geo.co as u64;
-                lc.state_reads += valid * l.ncg as u64;
-                lc.state_writes += valid * l.ncg as u64;
+                (valid * geo.co as u64, valid * l.ncg as u64)
             }
             (ProjKind::Conv { .. }, Fast::ConvBinary { pos, words, taps_at, .. }, _)
                 if events.iter().all(|e| e.3 == 1) =>
@@ -566,64 +687,49 @@ impl Engine<'_> {
                     conv_binary(events, &geo, pos, *words, shift, dst, scratch);
                 }
                 let valid: u64 = events.iter().map(|&(_, yy, xx, _)| u64::from(taps_at[yy * geo.iw + xx])).sum();
-                lc.synaptic_ops += valid * geo.co as u64;
-                lc.state_reads += valid * l.ncg as u64;
-                lc.state_writes += valid * l.ncg as u64;
+                (valid * geo.co as u64, valid * l.ncg as u64)
             }
             (ProjKind::Conv { ci, groups, .. }, Fast::ConvCols { wt, table }, _) => {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
                 let valid = conv_cols(events, &geo, ci / groups, l.shape[0] / groups, wt, table, shift, dst, scratch);
-                lc.synaptic_ops += valid * (l.shape[0] / groups) as u64;
-                lc.state_reads += valid * l.ncg as u64;
-                lc.state_writes += valid * l.ncg as u64;
+                (valid * (l.shape[0] / groups) as u64, valid * l.ncg as u64)
             }
-            _ => self.scatter(k, pi, events, dst, bits, lc),
-        }
-        if !l.saturate {
-            lc.overflows += out_of_range(dst, bits);
-        }
-        lc.proj_synaptic_ops[pi] += lc.synaptic_ops - ops0;
-        lc.proj_weight_reads[pi] += lc.weight_reads - w0;
+            _ => {
+                let mut lc = LayerCounters::default();
+                self.scatter(k, pi, events, dst, bits, &mut lc);
+                sat = lc.saturations;
+                (lc.synaptic_ops, lc.state_reads)
+            }
+        };
+        let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
+        (syn, state, ovf, sat)
     }
 
     /// The update pass of layer `k` for the pass's active samples.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn update_pass(
-        &self,
-        k: usize,
-        t: usize,
-        last: bool,
-        ps: &mut Pass,
-        nb: usize,
-        active: &[usize],
-        runs: &mut [Run],
-    ) {
+    fn update_pass(&self, k: usize, t: usize, last: bool, ps: &mut Pass, nb: usize, active: &[usize]) {
         let plan = self.plan;
         let l = &plan.layers[k];
         let n = l.neurons();
         let is_out = k == plan.output.layer;
         let c = schedule::upd_cycles(l);
         for &s in active {
-            let r = &mut runs[s];
-            r.cyc += c;
-            r.counters.layers[k].cycles += c;
-            r.counters.layers[k].update_passes += 1;
+            ps.book.cyc[s] += c;
         }
         let prep = &self.prep[k];
         if !self.plain[k] {
             for &s in active {
-                let Pass { x, s: sv, y, fired, lists, spikes, entries, out, .. } = ps;
+                let Pass { x, s: sv, y, fired, lists, spikes, entries, out, book, .. } = ps;
                 let list = &mut lists[k][s];
                 out.clear();
                 out.resize(if is_out { n } else { 0 }, 0);
-                let lc = &mut runs[s].counters.layers[k];
+                let mut lc = LayerCounters::default();
                 let e = self.update(
                     k,
                     t,
                     last,
                     (part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n)),
-                    lc,
+                    &mut lc,
                     list,
                     out,
                     None,
@@ -637,8 +743,13 @@ impl Engine<'_> {
                 spikes[k][s] = list.len() as u64;
                 entries[k][s] = e;
                 if is_out {
-                    runs[s].raw.extend_from_slice(out);
+                    book.row(s, t).copy_from_slice(out);
                 }
+                let ly = &mut book.lay[s * book.nl + k];
+                ly[L_SPIKES] += lc.spikes;
+                ly[L_WRITES] += lc.event_writes;
+                ly[L_OVF] += lc.overflows;
+                ly[L_SAT] += lc.saturations;
             }
             return;
         }
@@ -670,10 +781,9 @@ impl Engine<'_> {
         }
         let spiking = l.spiking();
         for &s in active {
-            let Pass { fired, ovf_s, spikes, entries, lists, scratch, .. } = ps;
+            let Pass { fired, ovf_s, spikes, entries, lists, scratch, book, .. } = ps;
             let f = &fired[k][s * n..(s + 1) * n];
-            let ns = if spiking { flag_sum(f) } else { 0 };
-            let e = if ns > 0 { self.entries(k, f, &mut scratch.orbuf) } else { 0 };
+            let (ns, e) = if spiking { self.spikes_entries(k, f, &mut scratch.orbuf) } else { (0, 0) };
             if spiking {
                 let list = &mut lists[k][s];
                 match self.lists[k] {
@@ -684,20 +794,15 @@ impl Engine<'_> {
             }
             spikes[k][s] = ns;
             entries[k][s] = e;
-            let r = &mut runs[s];
             if is_out {
-                r.raw.extend(f.iter().map(|&v| i64::from(v)));
+                for (o, &v) in book.row(s, t).iter_mut().zip(f) {
+                    *o = i64::from(v);
+                }
             }
-            let lc = &mut r.counters.layers[k];
-            lc.overflows += ovf_s[s];
-            lc.spikes += ns;
-            lc.event_writes += e;
-            lc.neuron_updates += n as u64;
-            lc.state_reads += l.rows as u64;
-            lc.state_writes += l.rows as u64;
-            if prep.param_rom {
-                lc.param_reads += l.rows as u64;
-            }
+            let ly = &mut book.lay[s * book.nl + k];
+            ly[L_OVF] += ovf_s[s];
+            ly[L_SPIKES] += ns;
+            ly[L_WRITES] += e;
         }
     }
 
@@ -777,19 +882,23 @@ impl Engine<'_> {
         }
     }
 
-    /// Event entries (rows with at least one spike) of one sample's fired flags `f` of layer
-    /// `k`: a row is one lane group at one position.
+    /// Spikes and event entries (rows with at least one spike) of one sample's fired flags
+    /// `f` (0/1) of layer `k`: a row is one lane group at one position.
     #[inline(always)]
-    fn entries(&self, k: usize, f: &[u8], orbuf: &mut Vec<u8>) -> u64 {
+    fn spikes_entries(&self, k: usize, f: &[u8], orbuf: &mut Vec<u8>) -> (u64, u64) {
         let l = &self.plan.layers[k];
         let prep = &self.prep[k];
+        if prep.contiguous {
+            return spikes_entries_contiguous(f, l.lanes);
+        }
+        let ns = flag_sum(f);
+        if ns == 0 {
+            return (0, 0);
+        }
         let pos = l.positions();
         let groups = prep.group_start.windows(2).map(|g| &prep.group_chans[g[0] as usize..g[1] as usize]);
-        if prep.contiguous {
-            return entries_contiguous(f, l.lanes);
-        }
         if pos == 1 {
-            return groups.map(|ch| u64::from(ch.iter().fold(0u8, |a, &c| a | f[c as usize]))).sum();
+            return (ns, groups.map(|ch| u64::from(ch.iter().fold(0u8, |a, &c| a | f[c as usize]))).sum());
         }
         let mut e = 0;
         for ch in groups {
@@ -804,16 +913,18 @@ impl Engine<'_> {
             }
             e += flag_sum(orbuf);
         }
-        e
+        (ns, e)
     }
 }
 
-/// Rows with a spike when row r holds neurons `r*lanes .. r*lanes + lanes` (flags 0/1): the
-/// flags are OR-folded within each group of `lanes` bytes, eight bytes at a time.
+/// Spikes and rows with a spike when row r holds neurons `r*lanes .. r*lanes + lanes` (flags
+/// 0/1): eight flags at a time, summed by one multiplication and OR-folded within each group
+/// of `lanes` bytes.
 #[inline(always)]
-fn entries_contiguous(f: &[u8], lanes: usize) -> u64 {
+fn spikes_entries_contiguous(f: &[u8], lanes: usize) -> (u64, u64) {
     if !(lanes <= 8 && 8 % lanes == 0) {
-        return f.chunks(lanes).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum();
+        let e = f.chunks(lanes).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum();
+        return (flag_sum(f), e);
     }
     // Bit 0 of the first byte of every group after folding.
     let low = match lanes {
@@ -822,10 +933,12 @@ fn entries_contiguous(f: &[u8], lanes: usize) -> u64 {
         4 => 0x0000_0001_0000_0001,
         _ => 1,
     };
-    let mut e = 0u64;
+    let (mut ns, mut e) = (0u64, 0u64);
     let mut eights = f.chunks_exact(8);
     for b in eights.by_ref() {
         let mut v = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        // Eight 0/1 bytes: their sum lands in the top byte and cannot carry out of it.
+        ns += v.wrapping_mul(0x0101_0101_0101_0101) >> 56;
         let mut w = 1;
         while w < lanes {
             v |= v >> (8 * w);
@@ -833,7 +946,10 @@ fn entries_contiguous(f: &[u8], lanes: usize) -> u64 {
         }
         e += u64::from((v & low).count_ones());
     }
-    e + eights.remainder().chunks(lanes).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum::<u64>()
+    let rest = eights.remainder();
+    ns += flag_sum(rest);
+    e += rest.chunks(lanes).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum::<u64>();
+    (ns, e)
 }
 
 /// The events of fired flags `f` in neuron order (for consumers whose sums do not depend on
@@ -895,7 +1011,7 @@ mod tests {
             assert_eq!(flag_sum(&f), want.len() as u64);
             for lanes in [1usize, 2, 4, 8, 16] {
                 let rows = f.chunks(lanes).filter(|c| c.iter().any(|&v| v != 0)).count() as u64;
-                assert_eq!(entries_contiguous(&f, lanes), rows, "len {len} lanes {lanes}");
+                assert_eq!(spikes_entries_contiguous(&f, lanes), (want.len() as u64, rows), "len {len} lanes {lanes}");
             }
         }
     }
