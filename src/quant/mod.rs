@@ -734,13 +734,57 @@ impl InputPlan {
     /// Quantises a real input: round half away from zero, then clamp to the range.
     #[inline]
     pub fn quantise(&self, x: f64) -> i64 {
-        let q = (x / self.scale).round() as i64;
-        let (lo, hi) = if self.signed {
+        let (lo, hi) = self.code_range();
+        ((x / self.scale).round() as i64).clamp(lo, hi)
+    }
+
+    /// The smallest and largest input code.
+    #[inline]
+    fn code_range(&self) -> (i64, i64) {
+        if self.signed {
             (-(1i64 << (self.bits - 1)) + 1, (1i64 << (self.bits - 1)) - 1)
         } else {
             (0, (1i64 << self.bits) - 1)
-        };
-        q.clamp(lo, hi)
+        }
+    }
+
+    /// [`InputPlan::quantise`] of every value of `xs`, into `out` (replacing its contents);
+    /// returns how many codes are non-zero. A power-of-two scale multiplies by its
+    /// reciprocal, which is the division's exact result (both round the same real number).
+    /// Inlined so that callers compiled for wider vectors round in registers.
+    #[inline(always)]
+    pub fn quantise_into(&self, xs: &[f64], out: &mut Vec<i64>) -> u64 {
+        let (lo, hi) = self.code_range();
+        out.clear();
+        out.resize(xs.len(), 0);
+        // Plain loops, no closures: a closure is a function of its own, compiled without the
+        // caller's vector features unless inlined (and then `trunc` is a library call).
+        let mut nz = 0u64;
+        if i32::try_from(lo).is_ok() && i32::try_from(hi).is_ok() {
+            // Clamped in f64 and converted through i32, which vector units convert directly
+            // (NaN gives 0 either way; the codes include 0).
+            let (flo, fhi) = (lo as f64, hi as f64);
+            if let Some(r) = exact_reciprocal(self.scale) {
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let q = round_half_away(x * r).clamp(flo, fhi) as i32;
+                    *o = i64::from(q);
+                    nz += u64::from(q != 0);
+                }
+            } else {
+                for (o, &x) in out.iter_mut().zip(xs) {
+                    let q = round_half_away(x / self.scale).clamp(flo, fhi) as i32;
+                    *o = i64::from(q);
+                    nz += u64::from(q != 0);
+                }
+            }
+        } else {
+            for (o, &x) in out.iter_mut().zip(xs) {
+                let q = (round_half_away(x / self.scale) as i64).clamp(lo, hi);
+                *o = q;
+                nz += u64::from(q != 0);
+            }
+        }
+        nz
     }
 
     /// The real values the quantiser can represent; inputs beyond are clamped into it.
@@ -753,6 +797,28 @@ impl InputPlan {
     pub fn max_abs(&self) -> i64 {
         if self.signed { (1i64 << (self.bits - 1)) - 1 } else { (1i64 << self.bits) - 1 }
     }
+}
+
+/// `x.round()` (half away from zero) as far as `as i64` can tell (a result of zero may lose its
+/// sign), from `trunc`, which vector units have, where `round` is a library call per lane.
+/// Exact: `x - trunc(x)` is exact for every finite `x`, and `trunc(x) +- 1` whenever it matters
+/// (`|x| < 2^52`).
+#[inline(always)]
+fn round_half_away(x: f64) -> f64 {
+    let t = x.trunc();
+    t + if (x - t).abs() >= 0.5 { 1f64.copysign(x) } else { 0.0 }
+}
+
+/// `1 / s` when `s` and `1 / s` are both normal powers of two (then `x * (1 / s) == x / s`
+/// for every `x`: both are the correctly rounded `x * 2^-k`).
+fn exact_reciprocal(s: f64) -> Option<f64> {
+    let pow2 = |v: f64| {
+        let b = v.to_bits();
+        let e = (b >> 52) & 0x7ff;
+        b & ((1u64 << 52) - 1) == 0 && e != 0 && e != 0x7ff
+    };
+    let r = 1.0 / s;
+    (pow2(s) && pow2(r)).then_some(r)
 }
 
 /// What the hardware streams out each step.
@@ -795,7 +861,28 @@ impl Leak {
 
 #[cfg(test)]
 mod tests {
-    use super::WeightValues;
+    use super::{InputPlan, WeightValues};
+
+    #[test]
+    fn batch_quantisation_equals_value_by_value() {
+        let mut xs = vec![0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 1e300, -1e300, f64::INFINITY, f64::NAN, 5e-324];
+        let mut r = 7u64;
+        for _ in 0..2000 {
+            r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            xs.push(((r >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 70.0);
+            xs.push((r >> 40) as f64 * 0.125);
+        }
+        for scale in [1.0, 0.25, 8.0, 2f64.powi(-1022), 2f64.powi(1023), 2f64.powi(-1074), 0.1, 3.0, 1.0 / 3.0] {
+            for (bits, signed) in [(5, false), (8, true), (16, true), (31, false), (32, true), (40, true)] {
+                let p = InputPlan { node: "in".into(), shape: [xs.len(), 1, 1], bits, signed, scale, per_step: false };
+                let mut q = vec![];
+                let nz = p.quantise_into(&xs, &mut q);
+                let want: Vec<i64> = xs.iter().map(|&x| p.quantise(x)).collect();
+                assert_eq!(q, want, "scale {scale:e} bits {bits}");
+                assert_eq!(nz, want.iter().filter(|&&v| v != 0).count() as u64);
+            }
+        }
+    }
 
     #[test]
     fn signs_are_packed_and_read_back() {

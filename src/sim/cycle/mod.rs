@@ -88,9 +88,10 @@ impl LayerCounters {
         self.acc_phases += o.acc_phases;
         self.empty_acc_phases += o.empty_acc_phases;
         self.update_passes += o.update_passes;
-        let n = self.proj_synaptic_ops.len().max(o.proj_synaptic_ops.len());
-        self.proj_synaptic_ops.resize(n, 0);
-        self.proj_weight_reads.resize(n, 0);
+        if self.proj_synaptic_ops.len() < o.proj_synaptic_ops.len() {
+            self.proj_synaptic_ops.resize(o.proj_synaptic_ops.len(), 0);
+            self.proj_weight_reads.resize(o.proj_synaptic_ops.len(), 0);
+        }
         for (a, b) in self.proj_synaptic_ops.iter_mut().zip(&o.proj_synaptic_ops) {
             *a += b;
         }
@@ -251,13 +252,13 @@ pub fn run_passes_simd(
     let numel = out_layer.neurons();
     let mut data = Vec::with_capacity(batch.n * steps * numel);
     for s in &samples {
-        let run = s.raw.len() / numel;
-        for t in 0..steps {
-            for nn in 0..numel {
-                let v = if t < run { s.raw[t * numel + nn] } else { 0 };
-                data.push(if plan.output.spikes { v as f64 } else { v as f64 * at_f(&out_layer.unit, nn) });
-            }
+        if plan.output.spikes {
+            data.extend(s.raw.iter().map(|&v| v as f64));
+        } else {
+            data.extend(s.raw.iter().enumerate().map(|(j, &v)| v as f64 * at_f(&out_layer.unit, j % numel)));
         }
+        // Steps after an early exit are zero.
+        data.resize(data.len() + steps * numel - s.raw.len(), 0.0);
     }
     let outputs = Outputs { n: batch.n, steps, numel, shape: out_shape(plan), spikes: plan.output.spikes, data };
     BatchResult { samples, outputs, total }
@@ -401,18 +402,19 @@ struct LayerPrep {
     coords: Vec<(u32, u32, u32)>,
     /// The layer has a per-neuron parameter ROM (counted as reads).
     param_rom: bool,
-    /// Parameters expanded to one value per neuron and repeated for every sample of a pass,
-    /// when they fit i32 (wider ones only occur in pathological plans, which take the
-    /// general path).
+    /// Parameters expanded to one value per neuron, when they fit i32 (wider ones only occur
+    /// in pathological plans, which take the general path); repeated for every sample of a
+    /// pass when the layer is updated in one sweep over the pass ([`pass::SWEEP_SAMPLES_BELOW`]).
+    /// Each table has `table_len` values (a multiple of the neurons).
+    table_len: usize,
     thr_full: Vec<i32>,
     bias_full: Vec<i32>,
     bias_late_full: Vec<i32>,
     vreset_full: Vec<i32>,
-    /// Per-neuron leak multipliers repeated for every sample of a pass (`Leak::Mul` with one
-    /// value per neuron), else empty.
+    /// Per-neuron leak multipliers, repeated as the parameters (`Leak::Mul` with one value
+    /// per neuron), else empty.
     leak_full: Vec<i64>,
-    /// Zeros, one per neuron and sample of a pass (absent static state, the first step's
-    /// late bias).
+    /// Zeros, as many as a parameter table (absent static state, the first step's late bias).
     zeros: Vec<i64>,
     zero32: Vec<i32>,
     /// Every parameter fits i32 (else the general update path is used).
@@ -503,6 +505,7 @@ struct Scratch {
     acc: Vec<u64>,
     res: Vec<i64>,
     orbuf: Vec<u8>,
+    bytes: Vec<u8>,
     acc16: Vec<i16>,
     cnt32: Vec<i32>,
 }
@@ -754,11 +757,12 @@ impl<'p> Engine<'p> {
                 let pr = &l.params;
                 let fits32 = |v: &[i64]| v.iter().all(|&x| i32::try_from(x).is_ok());
                 let params_i32 = [&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset].iter().all(|v| fits32(v));
+                let reps = if n < pass::SWEEP_SAMPLES_BELOW { cap } else { 1 };
                 let expand = |v: &[i64]| {
-                    if params_i32 { (0..n).map(|i| at(v, i) as i32).collect::<Vec<i32>>().repeat(cap) } else { vec![] }
+                    if params_i32 { (0..n).map(|i| at(v, i) as i32).collect::<Vec<i32>>().repeat(reps) } else { vec![] }
                 };
                 let leak_full = match &l.leak {
-                    Leak::Mul { b } if b.len() > 1 => b[..n].repeat(cap),
+                    Leak::Mul { b } if b.len() > 1 => b[..n].repeat(reps),
                     _ => vec![],
                 };
                 let order: Vec<u32> = slots.iter().copied().filter(|&s| s != u32::MAX).collect();
@@ -789,8 +793,9 @@ impl<'p> Engine<'p> {
                     bias_late_full: expand(&pr.bias_late),
                     vreset_full: expand(&pr.vreset),
                     leak_full,
-                    zeros: vec![0; n * cap],
-                    zero32: vec![0; n * cap],
+                    table_len: (n * reps).max(1),
+                    zeros: vec![0; n * reps],
+                    zero32: vec![0; n * reps],
                     params_i32,
                     extra: l.s_bits > 0 || pr.bias.iter().chain(&pr.bias_late).any(|&b| b != 0),
                     order,
@@ -866,10 +871,7 @@ impl<'p> Engine<'p> {
     /// returns how many are non-zero.
     #[inline(always)]
     fn input_values(&self, batch: &InputBatch, i: usize, t: usize, q: &mut Vec<i64>) -> u64 {
-        let inp = &self.plan.input;
-        q.clear();
-        q.extend(batch.at(i, t).iter().map(|&v| inp.quantise(v)));
-        q.iter().map(|&v| u64::from(v != 0)).sum()
+        self.plan.input.quantise_into(batch.at(i, t), q)
     }
 
     /// One sample on the general path (see [`run_traced`]).
@@ -1361,12 +1363,46 @@ fn planes_of(events: &[Event], (sh, sw): (usize, usize), words: usize, planes: &
 }
 
 /// [`planes_of`] from every input's value (`q`, C order; the input's own layout), with no
-/// event list: per word and bit, one pass over its 64 values.
+/// event list. Magnitudes below 256 go through bytes (`bytes`, scratch): a plane's eight bits
+/// of eight values are one multiplication; larger ones one pass over the values per bit.
 #[inline(always)]
-fn planes_of_values(q: &[i64], words: usize, planes: &mut Vec<u64>) -> usize {
+fn planes_of_values(q: &[i64], words: usize, planes: &mut Vec<u64>, bytes: &mut Vec<u8>) -> usize {
     let nb = 64 - q.iter().fold(0u64, |m, v| m | v.unsigned_abs()).leading_zeros() as usize;
     planes.clear();
     planes.resize(2 * nb * words, 0);
+    if nb <= 8 {
+        // Magnitudes of the positive values, then of the negative ones, each padded to whole
+        // words with zeros.
+        let half = words * 64;
+        bytes.clear();
+        bytes.resize(2 * half, 0);
+        let (plus, minus) = bytes.split_at_mut(half);
+        for ((p, m), &v) in plus.iter_mut().zip(minus.iter_mut()).zip(q) {
+            let mag = v.unsigned_abs() as u8;
+            *p = if v > 0 { mag } else { 0 };
+            *m = if v < 0 { mag } else { 0 };
+        }
+        let any_neg = q.iter().any(|&v| v < 0);
+        for (sign, half) in [plus, minus].into_iter().enumerate() {
+            if sign == 1 && !any_neg {
+                break;
+            }
+            for (wd, chunk) in half.chunks_exact(64).enumerate() {
+                let eights: [u64; 8] =
+                    std::array::from_fn(|i| u64::from_le_bytes(chunk[8 * i..8 * i + 8].try_into().expect("8 bytes")));
+                for b in 0..nb {
+                    let mut word = 0u64;
+                    for (i, &e) in eights.iter().enumerate() {
+                        // Bit b of byte i lands on bit 56 + i; no two products overlap or carry.
+                        let lows = (e >> b) & 0x0101_0101_0101_0101;
+                        word |= (lows.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+                    }
+                    planes[(2 * b + sign) * words + wd] = word;
+                }
+            }
+        }
+        return nb;
+    }
     for (wd, chunk) in q.chunks(64).enumerate() {
         for b in 0..nb {
             let (mut plus, mut minus) = (0u64, 0u64);
@@ -1685,7 +1721,7 @@ mod tests {
     #[test]
     fn value_planes_equal_event_planes() {
         let mut r = 11u64;
-        for &(n, range) in &[(64usize, 32i64), (70, 256), (200, 3), (130, 1), (5, 100_000)] {
+        for &(n, range) in &[(64usize, 32i64), (70, 256), (200, 3), (130, 1), (5, 100_000), (129, 255), (64, 31)] {
             let q: Vec<i64> = (0..n)
                 .map(|_| if lcg(&mut r).is_multiple_of(3) { 0 } else { (lcg(&mut r) as i64 % (2 * range + 1)) - range })
                 .collect();
@@ -1694,7 +1730,7 @@ mod tests {
             let words = n.div_ceil(64);
             let (mut a, mut b) = (vec![], vec![]);
             let na = planes_of(&events, (1, 1), words, &mut a);
-            let nb = planes_of_values(&q, words, &mut b);
+            let nb = planes_of_values(&q, words, &mut b, &mut vec![]);
             assert_eq!((na, a), (nb, b), "{n} values in +-{range}");
         }
     }

@@ -14,7 +14,7 @@ const MAX_PASS: usize = 64;
 /// State bytes a pass aims to keep (about an L2 cache).
 const PASS_BYTES: usize = 1 << 18;
 /// Layers with fewer neurons are updated in one sweep over all the pass's samples.
-const SWEEP_SAMPLES_BELOW: usize = 64;
+pub(super) const SWEEP_SAMPLES_BELOW: usize = 64;
 /// A binary convolution whose source has fewer than 1/EVENT_DENSITY of its neurons spiking
 /// runs event by event, else packed (the packed kernel was faster on the ResNet-18-like model
 /// at 10% activity already).
@@ -300,6 +300,7 @@ impl Engine<'_> {
                 && avx2
                 && has!("avx512f")
                 && has!("avx512bw")
+                && has!("avx512dq")
                 && has!("avx512vl")
                 && has!("avx512vpopcntdq")
             {
@@ -323,7 +324,7 @@ impl Engine<'_> {
     /// 512-bit vectors and vector popcounts (the packed kernels' AND-popcounts, the update
     /// sweeps).
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,bmi2,popcnt,avx512f,avx512bw,avx512vl,avx512vpopcntdq")]
+    #[target_feature(enable = "avx2,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq")]
     fn pass_avx512(
         &self,
         ps: &mut Pass,
@@ -358,7 +359,7 @@ impl Engine<'_> {
                         events_of(&ps.in_q[s], plan.input.shape, &mut ps.in_ev[s]);
                     }
                     if let Some(words) = self.input_planes {
-                        ps.in_nb[s] = planes_of_values(&ps.in_q[s], words, &mut ps.in_planes[s]);
+                        ps.in_nb[s] = planes_of_values(&ps.in_q[s], words, &mut ps.in_planes[s], &mut ps.scratch.bytes);
                     }
                     ps.book.cyc[s] += c;
                     ps.book.input_events[s] += ps.in_n[s];
@@ -849,17 +850,20 @@ impl Engine<'_> {
         let plan = self.plan;
         let l = &plan.layers[k];
         let prep = &self.prep[k];
-        let stat: &[i64] = if l.s_bits > 0 { &ps.s[k][r.clone()] } else { &prep.zeros[r.clone()] };
+        // The parameter tables hold one sample's values, or the whole pass's for small layers.
+        let off = r.start - r.start % prep.table_len;
+        let pr = r.start - off..r.end - off;
+        let stat: &[i64] = if l.s_bits > 0 { &ps.s[k][r.clone()] } else { &prep.zeros[pr.clone()] };
         let params = UpdParams {
-            thr: &prep.thr_full[r.clone()],
-            bias: &prep.bias_full[r.clone()],
-            bias_late: if t > 0 { &prep.bias_late_full[r.clone()] } else { &prep.zero32[r.clone()] },
-            vreset: &prep.vreset_full[r.clone()],
+            thr: &prep.thr_full[pr.clone()],
+            bias: &prep.bias_full[pr.clone()],
+            bias_late: if t > 0 { &prep.bias_late_full[pr.clone()] } else { &prep.zero32[pr.clone()] },
+            vreset: &prep.vreset_full[pr.clone()],
             hi: (1i64 << (l.v_bits - 1)) - 1,
             lo: -(1i64 << (l.v_bits - 1)),
             spiking: l.spiking(),
         };
-        let base = r.start;
+        let base = pr.start;
         let leak = move |x: i64, i: usize| leak(x, base + i);
         let (x, f, o) = (&mut ps.x[k][r.clone()], &mut ps.fired[k][r.clone()], &mut ps.ovf[r.start..r.end]);
         macro_rules! core {
