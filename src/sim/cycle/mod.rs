@@ -243,7 +243,10 @@ pub fn run_passes_simd(
             |ps, first| eng.pass(ps.get(), batch, first, cap.min(batch.n - first), steps, simd),
         )
         .collect();
-    let samples: Vec<SampleResult> = parts.into_iter().flatten().collect();
+    let mut samples: Vec<SampleResult> = Vec::with_capacity(batch.n);
+    for p in parts {
+        samples.extend(p);
+    }
     let mut total = Counters::default();
     for s in &samples {
         total.add(&s.counters);
