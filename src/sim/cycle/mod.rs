@@ -1396,7 +1396,8 @@ fn planes_of_values(q: &[i64], words: usize, planes: &mut Vec<u64>, bytes: &mut 
                 for b in 0..nb {
                     let mut word = 0u64;
                     for (i, &e) in eights.iter().enumerate() {
-                        // Bit b of byte i lands on bit 56 + i; no two products overlap or carry.
+                        // Bit b of byte j of `e` lands on bit 56 + j; no two products overlap
+                        // or carry.
                         let lows = (e >> b) & 0x0101_0101_0101_0101;
                         word |= (lows.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
                     }

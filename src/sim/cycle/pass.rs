@@ -160,7 +160,7 @@ impl Pass {
 }
 
 /// Per-sample tallies of a pass: what varies from sample to sample. Every counter of
-/// [`Counters`] is derived from them at the end ([`Engine::counters_of`]); the rest follows
+/// [`Counters`] is derived from them at the end ([`Engine::result_of`]); the rest follows
 /// from the steps each sample ran.
 #[derive(Default)]
 struct Book {
@@ -203,21 +203,7 @@ const L_SAT: usize = 4;
 impl Book {
     /// Ready for a pass of `nb` samples.
     fn reset(&mut self, nb: usize, np: usize, nl: usize, steps: usize, out_n: usize) {
-        *self = Book {
-            np,
-            nl,
-            steps,
-            out_n,
-            cyc: std::mem::take(&mut self.cyc),
-            ctrl: std::mem::take(&mut self.ctrl),
-            steps_run: std::mem::take(&mut self.steps_run),
-            input_events: std::mem::take(&mut self.input_events),
-            proj: std::mem::take(&mut self.proj),
-            lay: std::mem::take(&mut self.lay),
-            raw: std::mem::take(&mut self.raw),
-            step_end: std::mem::take(&mut self.step_end),
-            counts: std::mem::take(&mut self.counts),
-        };
+        (self.np, self.nl, self.steps, self.out_n) = (np, nl, steps, out_n);
         let fill = |v: &mut Vec<u64>, len: usize, x: u64| {
             v.clear();
             v.resize(len, x);
