@@ -3,6 +3,7 @@
 //! order, and run only on non-saturating layers, where range analysis makes the order
 //! irrelevant; each returns what the counters need (the valid kernel taps or candidates).
 
+use super::word::Word;
 use super::{ConvGeo, Scratch, TapTable};
 
 /// Output positions one step of the packed convolution handles together (each weight word
@@ -309,9 +310,9 @@ pub(super) fn add_position_major(res: &[i64], plane: usize, co: usize, dst: &mut
 /// One-to-one projection from fired flags (0/1): `dst[i] += (w[i] * f[i]) << shift`, as a
 /// mask of the shifted weight.
 #[inline(always)]
-pub(super) fn one_to_one(f: &[u8], w: &[i64], shift: u32, dst: &mut [i64]) {
+pub(super) fn one_to_one<T: Word>(f: &[u8], w: &[i64], shift: u32, dst: &mut [T]) {
     for ((d, &v), &w) in dst.iter_mut().zip(f).zip(w) {
-        *d += (w << shift) & -i64::from(v);
+        *d = d.add(T::of(w << shift).and(T::of(-i64::from(v))));
     }
 }
 

@@ -19,6 +19,9 @@ use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, Weig
 
 mod kernels;
 mod pass;
+mod word;
+
+use word::Word;
 
 /// Projections per layer whose counters a [`LayerCounters`] holds without a heap allocation.
 pub const INLINE_PROJECTIONS: usize = 4;
@@ -239,8 +242,8 @@ pub fn run_passes_simd(
     let parts: Vec<Vec<SampleResult>> = starts
         .into_par_iter()
         .map_init(
-            || pass::Lease::new(plan, cap),
-            |ps, first| eng.pass(ps.get(), batch, first, cap.min(batch.n - first), steps, simd),
+            || pass::Leases::new(plan, cap),
+            |ls, first| eng.run_pass(ls, batch, first, cap.min(batch.n - first), steps, simd),
         )
         .collect();
     let mut samples: Vec<SampleResult> = Vec::with_capacity(batch.n);
@@ -265,6 +268,13 @@ pub fn run_passes_simd(
     }
     let outputs = Outputs { n: batch.n, steps, numel, shape: out_shape(plan), spikes: plan.output.spikes, data };
     BatchResult { samples, outputs, total }
+}
+
+/// True when the fast path keeps `plan`'s state in i32 words (half the memory, twice the
+/// vector lanes of i64), rerunning a pass in i64 if a value leaves its width; the results
+/// are the same either way.
+pub fn narrow_state(plan: &Plan) -> bool {
+    Engine::new(plan, 1).narrow
 }
 
 /// Runs one sample with a tracer attached, on the general path: every event scattered in
@@ -469,6 +479,70 @@ struct Engine<'p> {
     /// in order), and the number of projections in all.
     proj_base: Vec<usize>,
     nproj: usize,
+    /// Passes may keep state in i32 ([`word`]): every layer is plain, every projection has a
+    /// narrow kernel, and no value a pass computes from in-width values can leave i32.
+    narrow: bool,
+}
+
+/// Whether passes over `plan` may keep state in i32 (see [`word`]). Starting from values
+/// within their checked widths, bounds every value a narrow pass computes before the next
+/// check: the state after each ACC phase (its width plus the most one phase can add to a
+/// neuron) and the update's V and next state. Every bound must stay below 2^31.
+fn narrow_fits(plan: &Plan, fast: &[Vec<Fast>], plain: &[bool]) -> bool {
+    const LIMIT: f64 = 2147483648.0;
+    let half = |bits: u32| 2f64.powi(bits as i32 - 1);
+    let max_abs = |v: &[i64]| v.iter().map(|&x| x.unsigned_abs() as f64).fold(0.0, f64::max);
+    let input_max = plan.input.max_abs() as f64;
+    for (k, l) in plan.layers.iter().enumerate() {
+        if !plain[k] || l.v_bits > 31 || l.s_bits > 31 {
+            return false;
+        }
+        for (p, f) in l.projections.iter().zip(&fast[k]) {
+            let (n_src, v_max) = match p.source {
+                Source::Input => (plan.input.numel() as f64, input_max),
+                Source::Layer(src) => (plan.layers[src].neurons() as f64, 1.0),
+            };
+            let w_max = if p.weights.binary() {
+                1.0
+            } else {
+                p.weights.values.iter().map(|w| w.unsigned_abs() as f64).fold(0.0, f64::max)
+            };
+            // The most one phase adds to a neuron, before the shift.
+            let add = match (&p.kind, f, p.source) {
+                (ProjKind::Dense { .. }, Fast::DenseBinary { .. }, _) => n_src * v_max,
+                (ProjKind::Dense { .. }, Fast::DenseCols(_), _) if p.pre_pool.is_none() => n_src * v_max * w_max,
+                (ProjKind::OneToOne, Fast::OneToOne(_), Source::Layer(_)) => w_max,
+                _ => return false,
+            };
+            let width = if p.target == AccTarget::Static { l.s_bits } else { l.v_bits };
+            if half(width) + add * 2f64.powi(p.shift as i32) >= LIMIT {
+                return false;
+            }
+        }
+        let pr = &l.params;
+        let v = half(l.v_bits)
+            + if l.s_bits > 0 { half(l.s_bits) } else { 0.0 }
+            + max_abs(&pr.bias)
+            + max_abs(&pr.bias_late);
+        let th = max_abs(&pr.thr);
+        let vhat = v.max(max_abs(&pr.vreset)) + th;
+        let leaked = match &l.leak {
+            Leak::Zero => 0.0,
+            Leak::One => vhat,
+            Leak::Shift { .. } => vhat + 1.0,
+            Leak::Mul { b } => {
+                let b = max_abs(b);
+                if b >= LIMIT {
+                    return false;
+                }
+                vhat * b / 2f64.powi(plan.rules.leak_bits() as i32) + 1.0
+            }
+        };
+        if v >= LIMIT || leaked + th >= LIMIT {
+            return false;
+        }
+    }
+    true
 }
 
 /// One sample's state on the general path.
@@ -542,9 +616,13 @@ fn events_of(q: &[i64], [_, h, w]: [usize; 3], out: &mut Vec<Event>) {
 }
 
 /// Counts values of `v` outside `bits`-bit two's complement.
-fn out_of_range(v: &[i64], bits: u32) -> u64 {
-    let hi = (1i64 << (bits - 1)) - 1;
-    let lo = -(1i64 << (bits - 1));
+fn out_of_range<T: Word>(v: &[T], bits: u32) -> u64 {
+    // A narrow word holds every value of a width up to its own.
+    if bits >= T::BITS {
+        return 0;
+    }
+    let hi = T::of((1i64 << (bits - 1)) - 1);
+    let lo = T::of(-(1i64 << (bits - 1)));
     v.iter().map(|&x| u64::from(x > hi || x < lo)).sum()
 }
 
@@ -867,7 +945,8 @@ impl<'p> Engine<'p> {
             proj_base.push(nproj);
             nproj += l.projections.len();
         }
-        Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list, proj_base, nproj }
+        let narrow = narrow_fits(plan, &fast, &plain);
+        Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list, proj_base, nproj, narrow }
     }
 
     /// Sample `i`'s quantised input of step `t` into `q` (one value per input, C order);
@@ -1240,13 +1319,13 @@ impl<'p> Engine<'p> {
 }
 
 /// Per-neuron parameters of one update pass (slices of length n).
-struct UpdParams<'a> {
+struct UpdParams<'a, T> {
     thr: &'a [i32],
     bias: &'a [i32],
     bias_late: &'a [i32],
     vreset: &'a [i32],
-    hi: i64,
-    lo: i64,
+    hi: T,
+    lo: T,
     spiking: bool,
 }
 
@@ -1255,47 +1334,57 @@ struct UpdParams<'a> {
 /// the fired flags and (`OVF`) per neuron the number of values outside the membrane width
 /// (`ovf`), and returns their sum.
 #[inline(always)]
-fn upd_core<const RESET: u8, const EQ: bool, const EXTRA: bool, const OVF: bool>(
-    x: &mut [i64],
-    stat: &[i64],
-    p: &UpdParams,
+fn upd_core<const RESET: u8, const EQ: bool, const EXTRA: bool, const OVF: bool, T: Word>(
+    x: &mut [T],
+    stat: &[T],
+    p: &UpdParams<T>,
     fired: &mut [u8],
     ovf: &mut [u8],
-    leak: impl Fn(i64, usize) -> i64,
+    leak: impl Fn(T, usize) -> T,
 ) -> u64 {
     let n = x.len();
     let (stat, thr, bias, bl, vr, fired, ovf) =
         (&stat[..n], &p.thr[..n], &p.bias[..n], &p.bias_late[..n], &p.vreset[..n], &mut fired[..n], &mut ovf[..n]);
     let mut overflows = 0u64;
-    for i in 0..n {
-        let v = if EXTRA { x[i] + stat[i] + i64::from(bias[i]) + i64::from(bl[i]) } else { x[i] };
-        let th = i64::from(thr[i]);
-        let spike = p.spiking & if EQ { v >= th } else { v > th };
-        let vhat = match RESET {
-            0 => {
-                if spike {
-                    i64::from(vr[i])
-                } else {
-                    v
+    // Counts are summed in the state's own word (lanes as wide as the state's), at most
+    // 2 * UPD_CHUNK per chunk.
+    for c0 in (0..n).step_by(UPD_CHUNK) {
+        let mut count = T::default();
+        for i in c0..n.min(c0 + UPD_CHUNK) {
+            let v = if EXTRA { x[i].add(stat[i]).add(T::of32(bias[i])).add(T::of32(bl[i])) } else { x[i] };
+            let th = T::of32(thr[i]);
+            let spike = p.spiking & if EQ { v >= th } else { v > th };
+            let zero = T::default();
+            let vhat = match RESET {
+                0 => {
+                    if spike {
+                        T::of32(vr[i])
+                    } else {
+                        v
+                    }
                 }
+                1 => v.sub(if spike { th } else { zero }),
+                _ => v,
+            };
+            let mut next = leak(vhat, i);
+            if RESET == 2 {
+                next = next.sub(if spike { th } else { zero });
             }
-            1 => v - if spike { th } else { 0 },
-            _ => v,
-        };
-        let mut next = leak(vhat, i);
-        if RESET == 2 {
-            next -= if spike { th } else { 0 };
+            let (ov, on) = (v > p.hi || v < p.lo, next > p.hi || next < p.lo);
+            count = count.add(T::of32(i32::from(ov) + i32::from(on)));
+            if OVF {
+                ovf[i] = u8::from(ov) + u8::from(on);
+            }
+            x[i] = next;
+            fired[i] = u8::from(spike);
         }
-        let o = u8::from(v > p.hi || v < p.lo) + u8::from(next > p.hi || next < p.lo);
-        overflows += u64::from(o);
-        if OVF {
-            ovf[i] = o;
-        }
-        x[i] = next;
-        fired[i] = u8::from(spike);
+        overflows += count.get() as u64;
     }
     overflows
 }
+
+/// Neurons per chunk of [`upd_core`]'s overflow counts.
+const UPD_CHUNK: usize = 1 << 20;
 
 /// Counts an ACC phase's events, beats and weight reads (the same for every kernel).
 #[inline(always)]
@@ -1313,13 +1402,13 @@ fn count_phase_of(bpe: u64, weights: bool, ne: u64, cnt: &mut LayerCounters) {
 
 /// The state projection `p` of layer `l` accumulates into, and its width.
 #[inline(always)]
-fn target_state<'a>(
+fn target_state<'a, T>(
     l: &Layer,
     p: &Projection,
-    x: &'a mut [i64],
-    s: &'a mut [i64],
-    y: &'a mut [i64],
-) -> (&'a mut [i64], u32) {
+    x: &'a mut [T],
+    s: &'a mut [T],
+    y: &'a mut [T],
+) -> (&'a mut [T], u32) {
     match p.target {
         AccTarget::Static => (s, l.s_bits),
         AccTarget::Dynamic if l.kind.cuba() => (y, l.y_bits),
@@ -1427,13 +1516,13 @@ fn planes_of_values(q: &[i64], words: usize, planes: &mut Vec<u64>, bytes: &mut 
 /// `sum_j sign_ij * x_j`, plane by plane: (+-2^b) * (2*popcount - total) << shift is the
 /// plane's sum shifted by b + shift, negated for negative values (two's complement, mod 2^64).
 #[inline(always)]
-fn dense_planes(planes: &[u64], nb: usize, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+fn dense_planes<T: Word>(planes: &[u64], nb: usize, pos: &[u64], words: usize, shift: u32, dst: &mut [T]) {
     for pl in 0..2 * nb {
         let bits = &planes[pl * words..(pl + 1) * words];
         let total: i64 = bits.iter().map(|w| i64::from(w.count_ones())).sum();
         let sh = shift as usize + pl / 2;
-        // A term shifted by 64 or more is 0 mod 2^64: skipping it is exact.
-        if total == 0 || sh >= 64 {
+        // A term shifted by the word's bits or more is 0 mod 2^bits: skipping it is exact.
+        if total == 0 || sh >= T::BITS as usize {
             continue;
         }
         dense_bits_signed(bits, total, pos, words, sh as u32, pl % 2 == 1, dst);
@@ -1443,19 +1532,27 @@ fn dense_planes(planes: &[u64], nb: usize, pos: &[u64], words: usize, shift: u32
 /// Binary dense accumulation of spikes given as a bitset over the columns (`total` set
 /// bits): `2*popcount(row & in) - |in|` per row.
 #[inline(always)]
-fn dense_bits(bits: &[u64], total: i64, pos: &[u64], words: usize, shift: u32, dst: &mut [i64]) {
+fn dense_bits<T: Word>(bits: &[u64], total: i64, pos: &[u64], words: usize, shift: u32, dst: &mut [T]) {
     dense_bits_signed(bits, total, pos, words, shift, false, dst)
 }
 
 /// [`dense_bits`], the sums negated when `neg`.
 #[inline(always)]
-fn dense_bits_signed(bits: &[u64], total: i64, pos: &[u64], words: usize, shift: u32, neg: bool, dst: &mut [i64]) {
+fn dense_bits_signed<T: Word>(
+    bits: &[u64],
+    total: i64,
+    pos: &[u64],
+    words: usize,
+    shift: u32,
+    neg: bool,
+    dst: &mut [T],
+) {
     macro_rules! rows {
         ($w:literal) => {
             if neg {
-                dense_bits_n::<$w, true>(bits, total, pos, shift, dst)
+                dense_bits_n::<$w, true, T>(bits, total, pos, shift, dst)
             } else {
-                dense_bits_n::<$w, false>(bits, total, pos, shift, dst)
+                dense_bits_n::<$w, false, T>(bits, total, pos, shift, dst)
             }
         };
     }
@@ -1466,10 +1563,11 @@ fn dense_bits_signed(bits: &[u64], total: i64, pos: &[u64], words: usize, shift:
         4 => rows!(4),
         _ => {
             let bits = &bits[..words];
+            let t = T::of(total);
             for (d, row) in dst.iter_mut().zip(pos.chunks_exact(words)) {
                 let pc: i64 = row.iter().zip(bits).map(|(a, b)| (a & b).count_ones() as i64).sum();
-                let v = (2 * pc - total) << shift;
-                *d += if neg { -v } else { v };
+                let v = T::of(2 * pc).sub(t).shl(shift);
+                *d = if neg { d.sub(v) } else { d.add(v) };
             }
         }
     }
@@ -1477,15 +1575,22 @@ fn dense_bits_signed(bits: &[u64], total: i64, pos: &[u64], words: usize, shift:
 
 /// [`dense_bits_signed`] for rows of `W` words.
 #[inline(always)]
-fn dense_bits_n<const W: usize, const NEG: bool>(bits: &[u64], total: i64, pos: &[u64], shift: u32, dst: &mut [i64]) {
+fn dense_bits_n<const W: usize, const NEG: bool, T: Word>(
+    bits: &[u64],
+    total: i64,
+    pos: &[u64],
+    shift: u32,
+    dst: &mut [T],
+) {
     let bits: &[u64; W] = bits[..W].try_into().expect("W words");
+    let t = T::of(total);
     for (d, row) in dst.iter_mut().zip(pos.chunks_exact(W)) {
         let mut pc = 0u32;
         for w in 0..W {
             pc += (row[w] & bits[w]).count_ones();
         }
-        let v = (2 * i64::from(pc) - total) << shift;
-        *d += if NEG { -v } else { v };
+        let v = T::of(2 * i64::from(pc)).sub(t).shl(shift);
+        *d = if NEG { d.sub(v) } else { d.add(v) };
     }
 }
 

@@ -36,48 +36,83 @@ pub(super) fn samples_per_pass(plan: &Plan, n: usize) -> usize {
 /// The largest pass (bytes of state, [`Pass::bytes`]) a thread keeps for its next run.
 const SPARE_BYTES: usize = 1 << 22;
 
+type Spare<T> = std::cell::RefCell<Option<Pass<T>>>;
+
 thread_local! {
-    /// The buffers of this thread's last pass, kept for the next run of the same shape: for
-    /// small networks, allocating them anew every run cost page faults (the allocator hands
-    /// the freed top of the heap back to the system), about 30 per run of 128 samples on
-    /// mlp_bw_t4.
-    static SPARE: std::cell::RefCell<Option<Pass>> = const { std::cell::RefCell::new(None) };
+    /// The buffers of this thread's last pass of each word, kept for the next run of the
+    /// same shape: for small networks, allocating them anew every run cost page faults (the
+    /// allocator hands the freed top of the heap back to the system), about 30 per run of 128
+    /// samples on mlp_bw_t4.
+    static SPARE_WIDE: Spare<i64> = const { std::cell::RefCell::new(None) };
+    static SPARE_NARROW: Spare<i32> = const { std::cell::RefCell::new(None) };
+}
+
+/// A state word with a thread's spare pass.
+pub(super) trait PassWord: Word {
+    fn spare() -> &'static std::thread::LocalKey<Spare<Self>>;
+}
+
+impl PassWord for i64 {
+    fn spare() -> &'static std::thread::LocalKey<Spare<Self>> {
+        &SPARE_WIDE
+    }
+}
+
+impl PassWord for i32 {
+    fn spare() -> &'static std::thread::LocalKey<Spare<Self>> {
+        &SPARE_NARROW
+    }
 }
 
 /// A pass's buffers on loan from the thread's spare (or new); given back when dropped.
-pub(super) struct Lease(Option<Pass>);
+pub(super) struct Lease<T: PassWord>(Option<Pass<T>>);
 
-impl Lease {
-    pub(super) fn new(plan: &Plan, cap: usize) -> Lease {
-        let shape = Pass::shape_of(plan, cap);
-        let spare = SPARE.with(|s| s.borrow_mut().take()).filter(|p| p.shape == shape);
+impl<T: PassWord> Lease<T> {
+    pub(super) fn new(plan: &Plan, cap: usize) -> Lease<T> {
+        let shape = Pass::<T>::shape_of(plan, cap);
+        let spare = T::spare().with(|s| s.borrow_mut().take()).filter(|p| p.shape == shape);
         Lease(Some(spare.unwrap_or_else(|| Pass::new(plan, cap))))
     }
 
-    pub(super) fn get(&mut self) -> &mut Pass {
+    pub(super) fn get(&mut self) -> &mut Pass<T> {
         self.0.as_mut().expect("a leased pass")
     }
 }
 
-impl Drop for Lease {
+impl<T: PassWord> Drop for Lease<T> {
     fn drop(&mut self) {
         if let Some(p) = self.0.take().filter(|p| p.bytes() <= SPARE_BYTES) {
             // A thread being torn down has no spare to keep.
-            let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(p));
+            let _ = T::spare().try_with(|s| *s.borrow_mut() = Some(p));
         }
     }
 }
 
-/// The buffers of one pass (reused from pass to pass).
-pub(super) struct Pass {
+/// A worker's passes: narrow when the engine allows them, wide when it does not or a narrow
+/// pass had to be run again; each leased on first use.
+pub(super) struct Leases<'a> {
+    plan: &'a Plan,
+    cap: usize,
+    narrow: Option<Lease<i32>>,
+    wide: Option<Lease<i64>>,
+}
+
+impl<'a> Leases<'a> {
+    pub(super) fn new(plan: &'a Plan, cap: usize) -> Leases<'a> {
+        Leases { plan, cap, narrow: None, wide: None }
+    }
+}
+
+/// The buffers of one pass (reused from pass to pass), state in words `T`.
+pub(super) struct Pass<T> {
     /// What the buffers were sized for: the cap, then per layer its neurons and which of
     /// S and Y it has ([`Pass::shape_of`]).
     shape: Vec<usize>,
     cap: usize,
     /// Per layer, `cap` samples' X, S and Y (S and Y empty when the layer has none).
-    x: Vec<Vec<i64>>,
-    s: Vec<Vec<i64>>,
-    y: Vec<Vec<i64>>,
+    x: Vec<Vec<T>>,
+    s: Vec<Vec<T>>,
+    y: Vec<Vec<T>>,
     /// Per layer, the fired flags (0/1) of its last update, `cap` samples.
     fired: Vec<Vec<u8>>,
     /// Per neuron, out-of-width values of the last plain update (scratch).
@@ -104,15 +139,15 @@ pub(super) struct Pass {
     book: Book,
 }
 
-impl Pass {
-    pub(super) fn new(plan: &Plan, cap: usize) -> Pass {
+impl<T: Word> Pass<T> {
+    pub(super) fn new(plan: &Plan, cap: usize) -> Pass<T> {
         let nl = plan.layers.len();
-        let state = |on: fn(&Layer) -> bool| -> Vec<Vec<i64>> {
-            plan.layers.iter().map(|l| if on(l) { vec![0; l.neurons() * cap] } else { vec![] }).collect()
+        let state = |on: fn(&Layer) -> bool| -> Vec<Vec<T>> {
+            plan.layers.iter().map(|l| if on(l) { vec![T::default(); l.neurons() * cap] } else { vec![] }).collect()
         };
         let most = plan.layers.iter().map(|l| l.neurons()).max().unwrap_or(0);
         Pass {
-            shape: Pass::shape_of(plan, cap),
+            shape: Self::shape_of(plan, cap),
             cap,
             x: state(|_| true),
             s: state(|l| l.has_static()),
@@ -145,13 +180,13 @@ impl Pass {
     /// Bytes of the per-neuron buffers.
     fn bytes(&self) -> usize {
         let words: usize = self.x.iter().chain(&self.s).chain(&self.y).map(Vec::len).sum();
-        8 * words + self.fired.iter().map(Vec::len).sum::<usize>() + self.ovf.len()
+        (T::BITS as usize / 8) * words + self.fired.iter().map(Vec::len).sum::<usize>() + self.ovf.len()
     }
 
     /// Ready for a new pass: zero state, no events.
     fn reset(&mut self) {
         for v in self.x.iter_mut().chain(self.s.iter_mut()).chain(self.y.iter_mut()) {
-            v.fill(0);
+            v.fill(T::default());
         }
         self.fired.iter_mut().for_each(|f| f.fill(0));
         self.spikes.iter_mut().chain(self.entries.iter_mut()).for_each(|v| v.fill(0));
@@ -233,7 +268,7 @@ impl Book {
 
 /// Sample `s`'s part of a per-layer buffer of `n` values per sample (empty stays empty).
 #[inline(always)]
-fn part(v: &mut [i64], s: usize, n: usize) -> &mut [i64] {
+fn part<T>(v: &mut [T], s: usize, n: usize) -> &mut [T] {
     if v.is_empty() { v } else { &mut v[s * n..(s + 1) * n] }
 }
 
@@ -241,21 +276,7 @@ fn part(v: &mut [i64], s: usize, n: usize) -> &mut [i64] {
 #[inline(always)]
 fn pack_flags(f: &[u8], bits: &mut Vec<u64>) {
     bits.clear();
-    bits.resize(f.len().div_ceil(64), 0);
-    for (w, chunk) in bits.iter_mut().zip(f.chunks(64)) {
-        let mut acc = 0u64;
-        let mut eights = chunk.chunks_exact(8);
-        for (i, b) in eights.by_ref().enumerate() {
-            let v = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-            // Byte i's low bit lands on bit 56 + i; no two products overlap or carry.
-            acc |= (v.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
-        }
-        let done = chunk.len() - eights.remainder().len();
-        for (i, &b) in eights.remainder().iter().enumerate() {
-            acc |= u64::from(b) << (done + i);
-        }
-        *w = acc;
-    }
+    bits.extend(f.chunks(64).map(flags_mask));
 }
 
 /// Sum of 0/1 (or small) byte flags.
@@ -266,18 +287,39 @@ fn flag_sum(f: &[u8]) -> u64 {
 }
 
 impl Engine<'_> {
-    /// Runs samples `first..first + nb` of `batch` in one pass, compiled for the widest vector
-    /// extensions the CPU has up to `simd` (checked at run time; the integers are the same on
-    /// every path).
-    pub(super) fn pass(
+    /// Runs samples `first..first + nb` of `batch`: in a narrow pass when the engine allows
+    /// it, else (or when the narrow pass saw an out-of-width value) in a wide one.
+    pub(super) fn run_pass(
         &self,
-        ps: &mut Pass,
+        ls: &mut Leases,
         batch: &InputBatch,
         first: usize,
         nb: usize,
         steps: usize,
         simd: Simd,
     ) -> Vec<SampleResult> {
+        if self.narrow {
+            let ps = ls.narrow.get_or_insert_with(|| Lease::new(ls.plan, ls.cap)).get();
+            if let Some(r) = self.pass(ps, batch, first, nb, steps, simd) {
+                return r;
+            }
+        }
+        let ps = ls.wide.get_or_insert_with(|| Lease::new(ls.plan, ls.cap)).get();
+        self.pass(ps, batch, first, nb, steps, simd).expect("a wide pass runs every kernel and every value")
+    }
+
+    /// Runs samples `first..first + nb` of `batch` in one pass, compiled for the widest vector
+    /// extensions the CPU has up to `simd` (checked at run time; the integers are the same on
+    /// every path). None when the pass is narrow and must be run wide (see [`word`]).
+    fn pass<T: Word>(
+        &self,
+        ps: &mut Pass<T>,
+        batch: &InputBatch,
+        first: usize,
+        nb: usize,
+        steps: usize,
+        simd: Simd,
+    ) -> Option<Vec<SampleResult>> {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
@@ -303,7 +345,14 @@ impl Engine<'_> {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi2,popcnt")]
-    fn pass_avx2(&self, ps: &mut Pass, batch: &InputBatch, first: usize, nb: usize, steps: usize) -> Vec<SampleResult> {
+    fn pass_avx2<T: Word>(
+        &self,
+        ps: &mut Pass<T>,
+        batch: &InputBatch,
+        first: usize,
+        nb: usize,
+        steps: usize,
+    ) -> Option<Vec<SampleResult>> {
         self.pass_body(ps, batch, first, nb, steps)
     }
 
@@ -311,19 +360,26 @@ impl Engine<'_> {
     /// sweeps).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq")]
-    fn pass_avx512(
+    fn pass_avx512<T: Word>(
         &self,
-        ps: &mut Pass,
+        ps: &mut Pass<T>,
         batch: &InputBatch,
         first: usize,
         nb: usize,
         steps: usize,
-    ) -> Vec<SampleResult> {
+    ) -> Option<Vec<SampleResult>> {
         self.pass_body(ps, batch, first, nb, steps)
     }
 
     #[inline(always)]
-    fn pass_body(&self, ps: &mut Pass, batch: &InputBatch, first: usize, nb: usize, steps: usize) -> Vec<SampleResult> {
+    fn pass_body<T: Word>(
+        &self,
+        ps: &mut Pass<T>,
+        batch: &InputBatch,
+        first: usize,
+        nb: usize,
+        steps: usize,
+    ) -> Option<Vec<SampleResult>> {
         let plan = self.plan;
         assert!(nb <= ps.cap, "a pass holds at most {} samples", ps.cap);
         let steps = steps.min(plan.timesteps);
@@ -357,9 +413,9 @@ impl Engine<'_> {
                     if p.target == AccTarget::Static && t > 0 {
                         continue;
                     }
-                    self.acc_phase(k, pi, ps, &active);
+                    self.acc_phase(k, pi, ps, &active)?;
                 }
-                self.update_pass(k, t, last, ps, nb, &active);
+                self.update_pass(k, t, last, ps, nb, &active)?;
             }
             let oc = schedule::out_cycles(plan);
             let bk = &mut ps.book;
@@ -386,7 +442,12 @@ impl Engine<'_> {
                 true
             });
         }
-        (0..nb).map(|s| self.result_of(&ps.book, s)).collect()
+        // A narrow pass's values equal the wide pass's only while every checked value stayed
+        // within its width (see [`word`]).
+        if T::BITS < 64 && ps.book.lay.iter().any(|l| l[L_OVF] > 0) {
+            return None;
+        }
+        Some((0..nb).map(|s| self.result_of(&ps.book, s)).collect())
     }
 
     /// Sample `s`'s result from the pass's tallies: the counters the general path
@@ -468,7 +529,7 @@ impl Engine<'_> {
 
     /// The ACC phase of projection `pi` into layer `k` for every active sample.
     #[inline(always)]
-    fn acc_phase(&self, k: usize, pi: usize, ps: &mut Pass, active: &[usize]) {
+    fn acc_phase<T: Word>(&self, k: usize, pi: usize, ps: &mut Pass<T>, active: &[usize]) -> Option<()> {
         let l = &self.plan.layers[k];
         let p = &l.projections[pi];
         let (bpe, _) = self.beats[k][pi];
@@ -483,7 +544,7 @@ impl Engine<'_> {
             if let Source::Layer(src) = p.source {
                 bk.lay[s * bk.nl + src][L_READS] += ps.entries[src][s];
             }
-            let (syn, state, ovf, sat) = self.acc_sample(k, pi, s, ne, ps);
+            let (syn, state, ovf, sat) = self.acc_sample(k, pi, s, ne, ps)?;
             let bk = &mut ps.book;
             let pt = &mut bk.proj[s * bk.np + gp];
             pt[P_EVENTS] += ne;
@@ -494,13 +555,21 @@ impl Engine<'_> {
             ly[L_OVF] += ovf;
             ly[L_SAT] += sat;
         }
+        Some(())
     }
 
     /// Sample `s`'s ACC phase of projection `pi` into layer `k`, with `ne` source events;
     /// returns its synaptic operations, state row accesses, out-of-width values and saturated
-    /// writes.
+    /// writes; None when a narrow pass meets a kernel that has no narrow form.
     #[inline(always)]
-    fn acc_sample(&self, k: usize, pi: usize, s: usize, ne: u64, ps: &mut Pass) -> (u64, u64, u64, u64) {
+    fn acc_sample<T: Word>(
+        &self,
+        k: usize,
+        pi: usize,
+        s: usize,
+        ne: u64,
+        ps: &mut Pass<T>,
+    ) -> Option<(u64, u64, u64, u64)> {
         let plan = self.plan;
         let l = &plan.layers[k];
         let p = &l.projections[pi];
@@ -546,6 +615,7 @@ impl Engine<'_> {
                 } else {
                     let ns = plan.layers[src].neurons();
                     let f = &fired[src][s * ns..(s + 1) * ns];
+                    let dst = T::wide(dst)?;
                     // Per event: taps x co/16 vector adds each; packed: a popcount per output
                     // channel, tap and input word at every output position.
                     if !w16.is_empty() && ne * EVENT_DENSITY < ns as u64 {
@@ -576,11 +646,11 @@ impl Engine<'_> {
                     let col = &wc[j * n..(j + 1) * n];
                     if v == 1 {
                         for (d, &w) in dst.iter_mut().zip(col) {
-                            *d += i64::from(w) << shift;
+                            *d = d.add(T::of32(w).shl(shift));
                         }
                     } else {
                         for (d, &w) in dst.iter_mut().zip(col) {
-                            *d += (i64::from(w) * v) << shift;
+                            *d = d.add(T::of((i64::from(w) * v) << shift));
                         }
                     }
                 }
@@ -589,6 +659,7 @@ impl Engine<'_> {
             (ProjKind::Dense { cols }, Fast::PoolDense { wr, table, start, members, mstart, pooled, fits32 }, src) => {
                 // The pooled input counts (each valid candidate window of an event adds its
                 // value), then one dot product per neuron; i32 when the sums cannot overflow.
+                let dst = T::wide(dst)?;
                 let mut valid = 0u64;
                 // A plain source's events are its fired flags (no list is built for it).
                 let flags = match src {
@@ -663,6 +734,7 @@ impl Engine<'_> {
                 if !w16.is_empty() && events.iter().any(|e| e.3 != 1) =>
             {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let dst = T::wide(dst)?;
                 let valid = conv_cols(events, &geo, *ci, l.shape[0], w16, table, shift, dst, scratch);
                 (valid * geo.co as u64, valid * l.ncg as u64)
             }
@@ -670,6 +742,7 @@ impl Engine<'_> {
                 if events.iter().all(|e| e.3 == 1) =>
             {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let dst = T::wide(dst)?;
                 if ne > 0 {
                     conv_binary(events, &geo, pos, *words, shift, dst, scratch);
                 }
@@ -678,23 +751,32 @@ impl Engine<'_> {
             }
             (ProjKind::Conv { ci, groups, .. }, Fast::ConvCols { wt, table }, _) => {
                 let geo = conv_geo(l, &p.kind).expect("a convolution");
+                let dst = T::wide(dst)?;
                 let valid = conv_cols(events, &geo, ci / groups, l.shape[0] / groups, wt, table, shift, dst, scratch);
                 (valid * (l.shape[0] / groups) as u64, valid * l.ncg as u64)
             }
             _ => {
                 let mut lc = LayerCounters::default();
-                self.scatter(k, pi, events, dst, bits, &mut lc);
+                self.scatter(k, pi, events, T::wide(dst)?, bits, &mut lc);
                 sat = lc.saturations;
                 (lc.synaptic_ops, lc.state_reads)
             }
         };
         let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
-        (syn, state, ovf, sat)
+        Some((syn, state, ovf, sat))
     }
 
     /// The update pass of layer `k` for the pass's active samples.
     #[inline(always)]
-    fn update_pass(&self, k: usize, t: usize, last: bool, ps: &mut Pass, nb: usize, active: &[usize]) {
+    fn update_pass<T: Word>(
+        &self,
+        k: usize,
+        t: usize,
+        last: bool,
+        ps: &mut Pass<T>,
+        nb: usize,
+        active: &[usize],
+    ) -> Option<()> {
         let plan = self.plan;
         let l = &plan.layers[k];
         let n = l.neurons();
@@ -711,16 +793,8 @@ impl Engine<'_> {
                 out.clear();
                 out.resize(if is_out { n } else { 0 }, 0);
                 let mut lc = LayerCounters::default();
-                let e = self.update(
-                    k,
-                    t,
-                    last,
-                    (part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n)),
-                    &mut lc,
-                    list,
-                    out,
-                    None,
-                );
+                let (xw, sw, yw) = (part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
+                let e = self.update(k, t, last, (T::wide(xw)?, T::wide(sw)?, T::wide(yw)?), &mut lc, list, out, None);
                 let f = &mut fired[k][s * n..(s + 1) * n];
                 f.fill(0);
                 let [_, h, w] = l.shape;
@@ -738,34 +812,27 @@ impl Engine<'_> {
                 ly[L_OVF] += lc.overflows;
                 ly[L_SAT] += lc.saturations;
             }
-            return;
+            return Some(());
         }
-        let m = nb * n;
         let p = plan.rules.leak_bits();
         match &l.leak {
-            Leak::Zero => self.upd_block(k, t, ps, nb, active, |_, _| 0),
+            Leak::Zero => self.upd_block(k, t, ps, nb, active, |_, _| T::default()),
             Leak::One => self.upd_block(k, t, ps, nb, active, |x, _| x),
             Leak::Shift { k: sh } => {
                 let sh = *sh;
-                self.upd_block(k, t, ps, nb, active, move |x, _| x - (x >> sh))
+                self.upd_block(k, t, ps, nb, active, move |x: T, _| x.sub(x.sar(sh)))
             }
             Leak::Mul { b } if b.len() == 1 => {
-                let b = b[0] as i128;
-                self.upd_block(k, t, ps, nb, active, move |x, _| ((x as i128 * b + (1i128 << (p - 1))) >> p) as i64)
+                let b = b[0];
+                self.upd_block(k, t, ps, nb, active, move |x: T, _| x.mul_round(b, p))
             }
             Leak::Mul { .. } => {
                 let b = &prep.leak_full;
-                self.upd_block(k, t, ps, nb, active, |x, i| {
-                    ((x as i128 * b[i] as i128 + (1i128 << (p - 1))) >> p) as i64
-                })
+                self.upd_block(k, t, ps, nb, active, |x: T, i| x.mul_round(b[i], p))
             }
         }
-        if last {
-            ps.x[k][..m].fill(0);
-            if l.s_bits > 0 {
-                ps.s[k][..m].fill(0);
-            }
-        }
+        // The RTL clears the state after the last step; a pass's state is cleared when the
+        // next pass starts instead ([`Pass::reset`]), as nothing reads it in between.
         let spiking = l.spiking();
         for &s in active {
             let Pass { fired, ovf_s, spikes, entries, lists, scratch, book, .. } = ps;
@@ -791,20 +858,21 @@ impl Engine<'_> {
             ly[L_SPIKES] += ns;
             ly[L_WRITES] += e;
         }
+        Some(())
     }
 
     /// The branch-free update of layer `k` for the pass: small layers in one sweep over all
     /// `nb` samples (exited ones too; nothing reads them), larger ones sample by sample over
     /// the active ones. Leaves each active sample's out-of-width values in `ps.ovf_s`.
     #[inline(always)]
-    fn upd_block(
+    fn upd_block<T: Word>(
         &self,
         k: usize,
         t: usize,
-        ps: &mut Pass,
+        ps: &mut Pass<T>,
         nb: usize,
         active: &[usize],
-        leak: impl Fn(i64, usize) -> i64 + Copy,
+        leak: impl Fn(T, usize) -> T + Copy,
     ) {
         let l = &self.plan.layers[k];
         let n = l.neurons();
@@ -824,14 +892,14 @@ impl Engine<'_> {
     /// [`upd_core`] over neurons `r` of layer `k`'s pass buffers (whole samples); with `ovf`,
     /// per neuron out-of-width counts into `ps.ovf`.
     #[inline(always)]
-    fn upd_range(
+    fn upd_range<T: Word>(
         &self,
         k: usize,
         t: usize,
-        ps: &mut Pass,
+        ps: &mut Pass<T>,
         r: std::ops::Range<usize>,
         ovf: bool,
-        leak: impl Fn(i64, usize) -> i64 + Copy,
+        leak: impl Fn(T, usize) -> T + Copy,
     ) -> u64 {
         let plan = self.plan;
         let l = &plan.layers[k];
@@ -839,26 +907,27 @@ impl Engine<'_> {
         // The parameter tables hold one sample's values, or the whole pass's for small layers.
         let off = r.start - r.start % prep.table_len;
         let pr = r.start - off..r.end - off;
-        let stat: &[i64] = if l.s_bits > 0 { &ps.s[k][r.clone()] } else { &prep.zeros[pr.clone()] };
+        let stat: &[T] =
+            if l.s_bits > 0 { &ps.s[k][r.clone()] } else { &T::pick(&prep.zeros, &prep.zero32)[pr.clone()] };
         let params = UpdParams {
             thr: &prep.thr_full[pr.clone()],
             bias: &prep.bias_full[pr.clone()],
             bias_late: if t > 0 { &prep.bias_late_full[pr.clone()] } else { &prep.zero32[pr.clone()] },
             vreset: &prep.vreset_full[pr.clone()],
-            hi: (1i64 << (l.v_bits - 1)) - 1,
-            lo: -(1i64 << (l.v_bits - 1)),
+            hi: T::of((1i64 << (l.v_bits - 1)) - 1),
+            lo: T::of(-(1i64 << (l.v_bits - 1))),
             spiking: l.spiking(),
         };
         let base = pr.start;
-        let leak = move |x: i64, i: usize| leak(x, base + i);
+        let leak = move |x: T, i: usize| leak(x, base + i);
         let (x, f, o) = (&mut ps.x[k][r.clone()], &mut ps.fired[k][r.clone()], &mut ps.ovf[r.start..r.end]);
         macro_rules! core {
             ($reset:literal, $eq:literal) => {
                 match (prep.extra, ovf) {
-                    (false, false) => upd_core::<$reset, $eq, false, false>(x, stat, &params, f, o, leak),
-                    (false, true) => upd_core::<$reset, $eq, false, true>(x, stat, &params, f, o, leak),
-                    (true, false) => upd_core::<$reset, $eq, true, false>(x, stat, &params, f, o, leak),
-                    (true, true) => upd_core::<$reset, $eq, true, true>(x, stat, &params, f, o, leak),
+                    (false, false) => upd_core::<$reset, $eq, false, false, T>(x, stat, &params, f, o, leak),
+                    (false, true) => upd_core::<$reset, $eq, false, true, T>(x, stat, &params, f, o, leak),
+                    (true, false) => upd_core::<$reset, $eq, true, false, T>(x, stat, &params, f, o, leak),
+                    (true, true) => upd_core::<$reset, $eq, true, true, T>(x, stat, &params, f, o, leak),
                 }
             };
         }
@@ -908,38 +977,45 @@ impl Engine<'_> {
 }
 
 /// Spikes and rows with a spike when row r holds neurons `r*lanes .. r*lanes + lanes` (flags
-/// 0/1): eight flags at a time, summed by one multiplication and OR-folded within each group
-/// of `lanes` bytes.
+/// 0/1): 64 flags at a time as a bit mask, whose set bits are the spikes; for lanes dividing
+/// 64 each group of bits is OR-folded into its lowest bit, set for a row with a spike.
 #[inline(always)]
 fn spikes_entries_contiguous(f: &[u8], lanes: usize) -> (u64, u64) {
-    if !(lanes <= 8 && 8 % lanes == 0) {
-        let e = f.chunks(lanes).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum();
+    if lanes == 0 || 64 % lanes != 0 {
+        let e = f.chunks(lanes.max(1)).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum();
         return (flag_sum(f), e);
     }
-    // Bit 0 of the first byte of every group after folding.
-    let low = match lanes {
-        1 => 0x0101_0101_0101_0101u64,
-        2 => 0x0001_0001_0001_0001,
-        4 => 0x0000_0001_0000_0001,
-        _ => 1,
-    };
+    // Bit 0 of every group of `lanes` bits.
+    let low = u64::MAX / ((1u128 << lanes) - 1) as u64;
     let (mut ns, mut e) = (0u64, 0u64);
-    let mut eights = f.chunks_exact(8);
-    for b in eights.by_ref() {
-        let mut v = u64::from_le_bytes(b.try_into().expect("8 bytes"));
-        // Eight 0/1 bytes: their sum lands in the top byte and cannot carry out of it.
-        ns += v.wrapping_mul(0x0101_0101_0101_0101) >> 56;
+    for c in f.chunks(64) {
+        let mut m = flags_mask(c);
+        ns += u64::from(m.count_ones());
         let mut w = 1;
         while w < lanes {
-            v |= v >> (8 * w);
+            m |= m >> w;
             w *= 2;
         }
-        e += u64::from((v & low).count_ones());
+        e += u64::from((m & low).count_ones());
     }
-    let rest = eights.remainder();
-    ns += flag_sum(rest);
-    e += rest.chunks(lanes).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum::<u64>();
     (ns, e)
+}
+
+/// Up to 64 flags (0/1) as a bit mask (bit j: flag j), eight at a time.
+#[inline(always)]
+fn flags_mask(chunk: &[u8]) -> u64 {
+    let mut acc = 0u64;
+    let mut eights = chunk.chunks_exact(8);
+    for (i, b) in eights.by_ref().enumerate() {
+        let v = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        // Byte i's low bit lands on bit 56 + i; no two products overlap or carry.
+        acc |= (v.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+    }
+    let done = chunk.len() - eights.remainder().len();
+    for (i, &b) in eights.remainder().iter().enumerate() {
+        acc |= u64::from(b) << (done + i);
+    }
+    acc
 }
 
 /// The events of fired flags `f` in neuron order (for consumers whose sums do not depend on
