@@ -7,7 +7,7 @@ use common::{plan_for, root, students};
 use spikefab::data::{Encoding, InputBatch, agreement};
 use spikefab::hw::{PlanOptions, lower, schedule};
 use spikefab::ir::Op;
-use spikefab::quant::InputStats;
+use spikefab::quant::{InputStats, ProjKind};
 use spikefab::sim::cycle::Simd;
 use spikefab::sim::{cycle, reference};
 
@@ -255,4 +255,62 @@ fn fast_path_equals_the_general_path() {
     assert!(checked >= 250, "{checked} plans checked");
     assert!(saturating >= 50 && saturations > 0, "{saturating} saturating plans, {saturations} saturations");
     assert!(exits > 0);
+}
+
+/// Records the largest |V| the general path sees in one layer.
+struct MaxV(usize, i64);
+
+impl cycle::Tracer for MaxV {
+    fn neuron(&mut self, _: u64, layer: usize, _: usize, v: i64, _: bool) {
+        if layer == self.0 {
+            self.1 = self.1.max(v.saturating_abs());
+        }
+    }
+    fn step(&mut self, _: u64, _: usize) {}
+}
+
+/// A pass that keeps state in i32 ([`cycle`]'s narrow passes) is run again in i64 once a value
+/// leaves its width: here the first layer's membrane grows fourfold per step (a leak
+/// multiplier of 16, thresholds out of reach) until the exact values no longer fit i32, and
+/// the fast path must still equal the general path in every output, step end and counter.
+#[test]
+fn narrow_passes_rerun_wide_when_values_leave_their_width() {
+    // Every bundled student without convolutions (which have no narrow kernels) runs narrow
+    // passes.
+    for (c, _) in students() {
+        let plan = plan_for(&c, None).1;
+        let conv = plan.layers.iter().flat_map(|l| &l.projections).any(|p| matches!(p.kind, ProjKind::Conv { .. }));
+        assert_eq!(cycle::narrow_state(&plan), !conv, "{}: narrow passes", c.name);
+    }
+    let (_, mut plan, batch) = plan_for(&students().into_iter().next().expect("a student").0, None);
+    let p = plan.rules.leak_bits();
+    assert!(p > 0, "the first student's leak is a multiplier");
+    let steps = plan.timesteps;
+    let l = &mut plan.layers[0];
+    l.leak = spikefab::quant::Leak::Mul { b: vec![16 << p] };
+    l.v_bits = 20;
+    let top = (1i64 << 19) - 1;
+    l.params.thr.iter_mut().for_each(|t| *t = top);
+    assert!(cycle::narrow_state(&plan), "the changed plan still runs narrow passes");
+    let batch = batch.take(16);
+    let mut widest = 0;
+    let general: Vec<cycle::SampleResult> = (0..batch.n)
+        .map(|i| {
+            let mut m = MaxV(0, 0);
+            let g = cycle::run_traced(&plan, &batch, i, steps, &mut m);
+            widest = widest.max(m.1);
+            g
+        })
+        .collect();
+    assert!(widest > i64::from(i32::MAX), "the first layer's V reaches {widest}, within i32");
+    assert!(general.iter().all(|g| g.counters.overflows() > 0));
+    for (per_pass, simd) in [(1usize, Simd::Best), (16, Simd::Best), (5, Simd::Avx2), (16, Simd::Portable)] {
+        let fast = cycle::run_passes_simd(&plan, &batch, steps, per_pass, simd);
+        for (i, (s, g)) in fast.samples.iter().zip(&general).enumerate() {
+            let ctx = format!("{per_pass} per pass {simd:?}, sample {i}");
+            assert_eq!(s.raw, g.raw, "{ctx}: outputs");
+            assert_eq!(s.step_end_cycles, g.step_end_cycles, "{ctx}: step ends");
+            assert_eq!(s.counters, g.counters, "{ctx}: counters");
+        }
+    }
 }
