@@ -450,8 +450,8 @@ struct LayerPrep {
 /// How consumers read a layer's events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Lists {
-    /// Only as fired flags (binary dense and convolution, one-to-one, and pooled dense
-    /// consumers of a plain layer): no event list.
+    /// Only as fired flags (binary dense and convolution, one-to-one, and pooled or
+    /// column-weight dense consumers of a plain layer): no event list.
     None,
     /// As a list in any order (non-saturating consumers: sums do not depend on order).
     Any,
@@ -906,6 +906,7 @@ impl<'p> Engine<'p> {
                         fast[k][pi],
                         Fast::DenseBinary { .. } | Fast::ConvBinary { .. } | Fast::OneToOne(_)
                     ) || (plain[src] && matches!(fast[k][pi], Fast::PoolDense { .. }))
+                        || (plain[src] && matches!(fast[k][pi], Fast::DenseCols(_)) && p.pre_pool.is_none())
                     {
                         Lists::None
                     } else {

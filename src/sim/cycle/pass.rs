@@ -534,6 +534,72 @@ impl Engine<'_> {
         let p = &l.projections[pi];
         let (bpe, _) = self.beats[k][pi];
         let gp = self.proj_base[k] + pi;
+        // Binary dense from a layer, the commonest phase of small networks, with its dispatch
+        // out of the sample loop; the same integers and tallies as acc_sample's arm.
+        if let (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }, Source::Layer(src)) =
+            (&p.kind, &self.fast[k][pi], p.source)
+        {
+            let (n, ns) = (l.neurons(), self.plan.layers[src].neurons());
+            let Pass { x, s: sv, y, fired, spikes, entries, scratch, book, .. } = ps;
+            for &s in active {
+                let ne = spikes[src][s];
+                book.cyc[s] += schedule::acc_cycles_of(bpe, ne);
+                book.lay[s * book.nl + src][L_READS] += entries[src][s];
+                let (dst, bits) =
+                    target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
+                if ne > 0 {
+                    pack_flags(&fired[src][s * ns..(s + 1) * ns], &mut scratch.bits);
+                    dense_bits(&scratch.bits, ne as i64, pos, *words, p.shift, dst);
+                }
+                let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
+                let pt = &mut book.proj[s * book.np + gp];
+                pt[P_EVENTS] += ne;
+                pt[P_EMPTY] += u64::from(ne == 0);
+                pt[P_SYN] += ne * n as u64;
+                pt[P_STATE] += bpe * ne;
+                book.lay[s * book.nl + k][L_OVF] += ovf;
+            }
+            return Some(());
+        }
+        // A column of weights per spike of a plain layer, read from its fired flags (the
+        // layer keeps no list for this consumer: see Engine::new); sums in any order, as the
+        // consumer does not saturate.
+        if let (ProjKind::Dense { .. }, Fast::DenseCols(wc), Source::Layer(src)) =
+            (&p.kind, &self.fast[k][pi], p.source)
+            && self.plain[src]
+            && p.pre_pool.is_none()
+            && !l.saturate
+        {
+            let (n, ns) = (l.neurons(), self.plan.layers[src].neurons());
+            let Pass { x, s: sv, y, fired, spikes, entries, book, .. } = ps;
+            for &s in active {
+                let ne = spikes[src][s];
+                book.cyc[s] += schedule::acc_cycles_of(bpe, ne);
+                book.lay[s * book.nl + src][L_READS] += entries[src][s];
+                let (dst, bits) =
+                    target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
+                if ne > 0 {
+                    for (wi, chunk) in fired[src][s * ns..(s + 1) * ns].chunks(64).enumerate() {
+                        let mut m = flags_mask(chunk);
+                        while m != 0 {
+                            let j = 64 * wi + m.trailing_zeros() as usize;
+                            m &= m - 1;
+                            for (d, &w) in dst.iter_mut().zip(&wc[j * n..(j + 1) * n]) {
+                                *d = d.add(T::of32(w).shl(p.shift));
+                            }
+                        }
+                    }
+                }
+                let ovf = out_of_range(dst, bits);
+                let pt = &mut book.proj[s * book.np + gp];
+                pt[P_EVENTS] += ne;
+                pt[P_EMPTY] += u64::from(ne == 0);
+                pt[P_SYN] += ne * n as u64;
+                pt[P_STATE] += bpe * ne;
+                book.lay[s * book.nl + k][L_OVF] += ovf;
+            }
+            return Some(());
+        }
         for &s in active {
             let ne = match p.source {
                 Source::Input => ps.in_n[s],
