@@ -270,7 +270,7 @@ impl cycle::Tracer for MaxV {
 }
 
 /// A pass that keeps state in i32 ([`cycle`]'s narrow passes) is run again in i64 once a value
-/// leaves its width: here the first layer's membrane grows fourfold per step (a leak
+/// leaves its width: here the first layer's membrane grows sixteenfold per step (a leak
 /// multiplier of 16, thresholds out of reach) until the exact values no longer fit i32, and
 /// the fast path must still equal the general path in every output, step end and counter.
 #[test]

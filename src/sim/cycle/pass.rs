@@ -272,6 +272,15 @@ fn part<T>(v: &mut [T], s: usize, n: usize) -> &mut [T] {
     if v.is_empty() { v } else { &mut v[s * n..(s + 1) * n] }
 }
 
+/// A dense kernel that reads a layer's fired flags ([`Engine::acc_phase`]).
+#[derive(Clone, Copy)]
+enum FromFlags<'a> {
+    /// Binary weights: sign bit rows of `words` words.
+    Bits(&'a [u64], usize),
+    /// Weight columns, one per source neuron.
+    Cols(&'a [i32]),
+}
+
 /// Packs 0/1 flags into a bitset (bit j = flag j).
 #[inline(always)]
 fn pack_flags(f: &[u8], bits: &mut Vec<u64>) {
@@ -534,11 +543,22 @@ impl Engine<'_> {
         let p = &l.projections[pi];
         let (bpe, _) = self.beats[k][pi];
         let gp = self.proj_base[k] + pi;
-        // Binary dense from a layer, the commonest phase of small networks, with its dispatch
-        // out of the sample loop; the same integers and tallies as acc_sample's arm.
-        if let (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }, Source::Layer(src)) =
-            (&p.kind, &self.fast[k][pi], p.source)
-        {
+        // Dense phases from a layer read its fired flags with the kind's dispatch out of the
+        // sample loop (the commonest phases of small networks): binary dense, and a weight
+        // column per spike of a plain layer into a non-saturating one (sums in any order; the
+        // plain layer keeps no list for this consumer, see Engine::new).
+        let from_flags = match (&p.kind, &self.fast[k][pi], p.source) {
+            (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }, Source::Layer(src)) => {
+                Some((src, FromFlags::Bits(pos, *words)))
+            }
+            (ProjKind::Dense { .. }, Fast::DenseCols(wc), Source::Layer(src))
+                if self.plain[src] && p.pre_pool.is_none() && !l.saturate =>
+            {
+                Some((src, FromFlags::Cols(wc)))
+            }
+            _ => None,
+        };
+        if let Some((src, kernel)) = from_flags {
             let (n, ns) = (l.neurons(), self.plan.layers[src].neurons());
             let Pass { x, s: sv, y, fired, spikes, entries, scratch, book, .. } = ps;
             for &s in active {
@@ -547,50 +567,27 @@ impl Engine<'_> {
                 book.lay[s * book.nl + src][L_READS] += entries[src][s];
                 let (dst, bits) =
                     target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
-                if ne > 0 {
-                    pack_flags(&fired[src][s * ns..(s + 1) * ns], &mut scratch.bits);
-                    dense_bits(&scratch.bits, ne as i64, pos, *words, p.shift, dst);
-                }
-                let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
-                let pt = &mut book.proj[s * book.np + gp];
-                pt[P_EVENTS] += ne;
-                pt[P_EMPTY] += u64::from(ne == 0);
-                pt[P_SYN] += ne * n as u64;
-                pt[P_STATE] += bpe * ne;
-                book.lay[s * book.nl + k][L_OVF] += ovf;
-            }
-            return Some(());
-        }
-        // A column of weights per spike of a plain layer, read from its fired flags (the
-        // layer keeps no list for this consumer: see Engine::new); sums in any order, as the
-        // consumer does not saturate.
-        if let (ProjKind::Dense { .. }, Fast::DenseCols(wc), Source::Layer(src)) =
-            (&p.kind, &self.fast[k][pi], p.source)
-            && self.plain[src]
-            && p.pre_pool.is_none()
-            && !l.saturate
-        {
-            let (n, ns) = (l.neurons(), self.plan.layers[src].neurons());
-            let Pass { x, s: sv, y, fired, spikes, entries, book, .. } = ps;
-            for &s in active {
-                let ne = spikes[src][s];
-                book.cyc[s] += schedule::acc_cycles_of(bpe, ne);
-                book.lay[s * book.nl + src][L_READS] += entries[src][s];
-                let (dst, bits) =
-                    target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
-                if ne > 0 {
-                    for (wi, chunk) in fired[src][s * ns..(s + 1) * ns].chunks(64).enumerate() {
-                        let mut m = flags_mask(chunk);
-                        while m != 0 {
-                            let j = 64 * wi + m.trailing_zeros() as usize;
-                            m &= m - 1;
-                            for (d, &w) in dst.iter_mut().zip(&wc[j * n..(j + 1) * n]) {
-                                *d = d.add(T::of32(w).shl(p.shift));
+                let f = &fired[src][s * ns..(s + 1) * ns];
+                match kernel {
+                    _ if ne == 0 => {}
+                    FromFlags::Bits(pos, words) => {
+                        pack_flags(f, &mut scratch.bits);
+                        dense_bits(&scratch.bits, ne as i64, pos, words, p.shift, dst);
+                    }
+                    FromFlags::Cols(wc) => {
+                        for (wi, chunk) in f.chunks(64).enumerate() {
+                            let mut m = flags_mask(chunk);
+                            while m != 0 {
+                                let j = 64 * wi + m.trailing_zeros() as usize;
+                                m &= m - 1;
+                                for (d, &w) in dst.iter_mut().zip(&wc[j * n..(j + 1) * n]) {
+                                    *d = d.add(T::of32(w).shl(p.shift));
+                                }
                             }
                         }
                     }
                 }
-                let ovf = out_of_range(dst, bits);
+                let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
                 let pt = &mut book.proj[s * book.np + gp];
                 pt[P_EVENTS] += ne;
                 pt[P_EMPTY] += u64::from(ne == 0);
@@ -651,21 +648,14 @@ impl Engine<'_> {
         let [_, sh, sw] = p.src_shape;
         let mut sat = 0;
         let (syn, state) = match (&p.kind, &self.fast[k][pi], p.source) {
-            (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }, src) => {
+            // From a layer it runs in acc_phase, off the fired flags.
+            (ProjKind::Dense { .. }, Fast::DenseBinary { pos, words }, Source::Input) => {
                 if ne > 0 {
-                    match src {
-                        Source::Layer(src) => {
-                            let ns = plan.layers[src].neurons();
-                            pack_flags(&fired[src][s * ns..(s + 1) * ns], &mut scratch.bits);
-                            dense_bits(&scratch.bits, ne as i64, pos, *words, shift, dst);
-                        }
-                        Source::Input if self.input_planes == Some(*words) => {
-                            dense_planes(&in_planes[s], in_nb[s], pos, *words, shift, dst)
-                        }
-                        Source::Input => {
-                            let nb = planes_of(events, (sh, sw), *words, &mut scratch.planes);
-                            dense_planes(&scratch.planes, nb, pos, *words, shift, dst)
-                        }
+                    if self.input_planes == Some(*words) {
+                        dense_planes(&in_planes[s], in_nb[s], pos, *words, shift, dst)
+                    } else {
+                        let nb = planes_of(events, (sh, sw), *words, &mut scratch.planes);
+                        dense_planes(&scratch.planes, nb, pos, *words, shift, dst)
                     }
                 }
                 (ne * n as u64, bpe * ne)
