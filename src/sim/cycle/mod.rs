@@ -442,7 +442,7 @@ struct LayerPrep {
     group_start: Vec<u32>,
     /// Row r holds neurons `r*lanes ..` (one position per channel, lane groups of
     /// consecutive channels): a dense layer without groups.
-    contiguous: bool,
+    contiguous: Option<pass::RowFold>,
     /// The event each neuron emits.
     event_of: Vec<Event>,
 }
@@ -864,6 +864,7 @@ impl<'p> Engine<'p> {
                     }
                     ok && r == n
                 };
+                let contiguous = contiguous.then(|| pass::RowFold::new(l.lanes));
                 let event_of = coords.iter().map(|&(c, y, x)| (c as usize, y as usize, x as usize, 1i64)).collect();
                 LayerPrep {
                     slots,

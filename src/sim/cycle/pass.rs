@@ -1003,8 +1003,8 @@ impl Engine<'_> {
     fn spikes_entries(&self, k: usize, f: &[u8], orbuf: &mut Vec<u8>) -> (u64, u64) {
         let l = &self.plan.layers[k];
         let prep = &self.prep[k];
-        if prep.contiguous {
-            return spikes_entries_contiguous(f, l.lanes);
+        if let Some(fold) = prep.contiguous {
+            return spikes_entries_contiguous(f, fold);
         }
         let ns = flag_sum(f);
         if ns == 0 {
@@ -1032,17 +1032,32 @@ impl Engine<'_> {
     }
 }
 
+/// Rows of `lanes` consecutive neurons, as [`spikes_entries_contiguous`] folds them: `low` has
+/// bit 0 of every group of `lanes` bits set when `lanes` divides 64, else it is 0. Built once
+/// per layer (it takes two divisions).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RowFold {
+    lanes: usize,
+    low: u64,
+}
+
+impl RowFold {
+    pub(super) fn new(lanes: usize) -> RowFold {
+        let low = if lanes > 0 && 64 % lanes == 0 { u64::MAX / ((1u128 << lanes) - 1) as u64 } else { 0 };
+        RowFold { lanes, low }
+    }
+}
+
 /// Spikes and rows with a spike when row r holds neurons `r*lanes .. r*lanes + lanes` (flags
 /// 0/1): 64 flags at a time as a bit mask, whose set bits are the spikes; for lanes dividing
 /// 64 each group of bits is OR-folded into its lowest bit, set for a row with a spike.
 #[inline(always)]
-fn spikes_entries_contiguous(f: &[u8], lanes: usize) -> (u64, u64) {
-    if lanes == 0 || 64 % lanes != 0 {
+fn spikes_entries_contiguous(f: &[u8], fold: RowFold) -> (u64, u64) {
+    let RowFold { lanes, low } = fold;
+    if low == 0 {
         let e = f.chunks(lanes.max(1)).map(|c| u64::from(c.iter().fold(0, |a, &v| a | v))).sum();
         return (flag_sum(f), e);
     }
-    // Bit 0 of every group of `lanes` bits.
-    let low = u64::MAX / ((1u128 << lanes) - 1) as u64;
     let (mut ns, mut e) = (0u64, 0u64);
     for c in f.chunks(64) {
         let mut m = flags_mask(c);
@@ -1131,9 +1146,13 @@ mod tests {
             let want: Vec<Event> = (0..len).filter(|&i| f[i] == 1).map(|i| (i, 0, 0, 1)).collect();
             assert_eq!(list, want);
             assert_eq!(flag_sum(&f), want.len() as u64);
-            for lanes in [1usize, 2, 4, 8, 16] {
+            for lanes in [1usize, 2, 3, 4, 8, 16, 32, 64] {
                 let rows = f.chunks(lanes).filter(|c| c.iter().any(|&v| v != 0)).count() as u64;
-                assert_eq!(spikes_entries_contiguous(&f, lanes), (want.len() as u64, rows), "len {len} lanes {lanes}");
+                assert_eq!(
+                    spikes_entries_contiguous(&f, RowFold::new(lanes)),
+                    (want.len() as u64, rows),
+                    "len {len} lanes {lanes}"
+                );
             }
         }
     }
