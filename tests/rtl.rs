@@ -425,4 +425,8 @@ fn cosim_reports_engine_and_simulator_speed() {
     assert!(repeats >= 2 && repeats % 2 == 0, "the engine runs the same samples whole: {repeats}");
     assert!(f(&eng["samples_per_s"]) > 0.0);
     assert_eq!(f(&s["engine_over_rtl"]), f(&eng["samples_per_s"]) / f(&rtl["samples_per_s"]));
+    // The fastest repeat is at least the median one and at least the mean over all repeats
+    // (whose time also holds the loop between them).
+    let (med, best) = (f(&s["engine_repeat_median_samples_per_s"]), f(&s["engine_repeat_best_samples_per_s"]));
+    assert!(med > 0.0 && best >= med && best >= f(&eng["samples_per_s"]), "median {med}, best {best}");
 }
