@@ -22,6 +22,7 @@ use crate::driver::{
     SimulateOptions, VcdSettings,
 };
 use crate::flow::cosim::Simulator;
+use crate::hw::Schedule;
 use crate::ir::dialect::{CubaInput, DialectOverrides, InitialV, Integration, Preset, ResetMode, SpikeMode};
 
 pyo3::create_exception!(
@@ -102,6 +103,7 @@ struct Options {
     input_scale: Option<f64>,
     early_exit: bool,
     clock_mhz: Option<f64>,
+    schedule: Option<Schedule>,
     // Passes.
     no_simplify: bool,
     keep_students: Option<usize>,
@@ -173,6 +175,7 @@ impl Options {
         p.input_scale = self.input_scale;
         p.early_exit = self.early_exit;
         p.clock_mhz = self.clock_mhz;
+        p.schedule = self.schedule.unwrap_or_default();
         p
     }
 

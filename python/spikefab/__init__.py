@@ -41,7 +41,7 @@ DIALECT_OPTIONS = (
 )
 PLAN_OPTIONS = (
     "target", "lanes", "weight_bits", "input_bits", "frac_bits", "leak_bits", "membrane_bits", "input_scale",
-    "early_exit", "clock_mhz",
+    "early_exit", "clock_mhz", "schedule",
 )
 PASS_OPTIONS = (
     "calib", "calib_labels", "no_simplify", "keep_students", "students", "energy_budget", "auto_timesteps", "min_agreement",

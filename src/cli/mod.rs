@@ -42,6 +42,17 @@ macro_rules! cli_enum {
 pub(crate) use cli_enum;
 
 cli_enum! {
+    /// How layers share the hardware in time.
+    ScheduleArg => spikefab::hw::Schedule {
+        /// One phase at a time; small layers share memories and one update datapath.
+        Sequential,
+        /// Every layer has its own sequencer, update datapath and memories and runs
+        /// concurrently with the others on different timesteps (not with --early-exit).
+        Pipelined,
+    }
+}
+
+cli_enum! {
     /// Source framework preset.
     PresetArg => dialect::Preset {
         /// snnTorch `Leaky`: dt 1e-4, reset subtract-undecayed, fires on `>`.
@@ -252,6 +263,9 @@ pub struct PlanArgs {
     /// Clock the design runs at, MHz [default: the target's].
     #[arg(long, value_name = "MHZ")]
     pub clock_mhz: Option<f64>,
+    /// How layers share the hardware in time.
+    #[arg(long, value_enum, default_value = "sequential")]
+    pub schedule: ScheduleArg,
 }
 
 impl PlanArgs {
@@ -268,6 +282,7 @@ impl PlanArgs {
             input_scale: self.input_scale,
             early_exit: self.early_exit,
             clock_mhz: self.clock_mhz,
+            schedule: self.schedule.into(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::Error;
 use crate::Model;
 use crate::data::InputBatch;
-use crate::hw::{Plan, PlanOptions};
+use crate::hw::{Plan, PlanOptions, Schedule};
 use crate::quant::InputStats;
 use crate::target::Target;
 
@@ -30,6 +30,8 @@ pub struct PlanSettings {
     pub early_exit: bool,
     /// Clock in MHz [default: the target's].
     pub clock_mhz: Option<f64>,
+    /// How the layers share the hardware in time.
+    pub schedule: Schedule,
 }
 
 impl PlanSettings {
@@ -46,6 +48,7 @@ impl PlanSettings {
             input_scale: None,
             early_exit: false,
             clock_mhz: None,
+            schedule: Schedule::Sequential,
         }
     }
 
@@ -96,6 +99,7 @@ impl PlanSettings {
         o.input_scale = self.input_scale;
         o.input_stats = calib.map(InputStats::of);
         o.early_exit = self.early_exit;
+        o.schedule = self.schedule;
         Ok(o)
     }
 

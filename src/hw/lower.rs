@@ -1,7 +1,7 @@
 //! Lowering a validated model to an FPGA [`Plan`]: quantisation under the FPGA rules, then
 //! the layout.
 
-use super::{Plan, layout};
+use super::{Plan, Schedule, layout};
 use crate::model::Model;
 use crate::quant::{self, InputStats, QuantError, QuantOptions, Rules};
 use crate::target::Target;
@@ -36,6 +36,8 @@ pub struct PlanOptions {
     pub output: Option<String>,
     /// Decided early exit.
     pub early_exit: bool,
+    /// How layers share the hardware in time (pipelined: not with early exit).
+    pub schedule: Schedule,
 }
 
 impl PlanOptions {
@@ -54,6 +56,7 @@ impl PlanOptions {
             timesteps,
             output: None,
             early_exit: false,
+            schedule: Schedule::Sequential,
         }
     }
 }
@@ -79,6 +82,14 @@ impl PlanOptions {
 
 /// Lowers `m` to a plan: [`quant::quantise`] under the FPGA rules, then [`layout`].
 pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
+    if o.schedule == Schedule::Pipelined && o.early_exit {
+        return Err(PlanError {
+            node: None,
+            message: "early exit needs the sequential schedule: a pipelined design runs its layers on different \
+                      steps, so no step ends for all of them at once (drop --early-exit or use --schedule sequential)"
+                .into(),
+        });
+    }
     let net = quant::quantise(m, &o.quant())?;
-    Ok(layout(net, &o.target, o.lanes))
+    Ok(layout(net, &o.target, o.lanes, o.schedule))
 }

@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use super::{MemMap, Memory, Plan};
+use super::{MemMap, Memory, Plan, Schedule};
 use crate::quant::{Leak, ProjKind, Source};
 use crate::target::{Kind, Target};
 
@@ -195,6 +195,10 @@ pub struct Bank {
     /// Device mapping: registers when every member's memory is (and, shared, the whole fits
     /// `register_max_bits`), else block RAM.
     pub map: MemMap,
+    /// Pipelined schedule: the consuming layer whose copy of the event list this is (each
+    /// consumer reads its own copy; the list holds two steps, one per step parity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader: Option<usize>,
 }
 
 /// The RTL's shared memories of `plan` on `t` given the per-layer `memories`, X groups first,
@@ -216,7 +220,25 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         };
         let items: Vec<(usize, usize)> =
             plan.layers.iter().enumerate().filter(|(_, l)| member(l)).map(|(k, l)| (k, l.rows)).collect();
-        for g in bank_groups(&items) {
+        let pipelined = plan.schedule == Schedule::Pipelined;
+        // Pipelined: every layer runs on its own, so nothing is shared; each consumer of an
+        // event list reads a copy of its own, two steps deep.
+        let groups = if pipelined { items.iter().map(|&(k, _)| vec![k]).collect() } else { bank_groups(&items) };
+        for g in groups {
+            if pipelined && kind == "events" {
+                let l = &plan.layers[g[0]];
+                let (depth, width) = (2 * l.rows, event_width(l.shape, l.lanes));
+                let logic = logic_of(format!("{}.events", l.name));
+                for r in event_readers(plan, Source::Layer(g[0])) {
+                    let map = if logic || t.kind != Kind::Fpga {
+                        if logic { MemMap::Registers } else { MemMap::Sram }
+                    } else {
+                        in_blocks(t, depth, width).unwrap_or(MemMap::Registers)
+                    };
+                    out.push(Bank { kind: kind.into(), layers: g.clone(), depth, width, map, reader: Some(r) });
+                }
+                continue;
+            }
             let ls = g.iter().map(|&k| &plan.layers[k]);
             let depth: usize = ls.clone().map(|l| l.rows).sum();
             let multi = g.len() > 1;
@@ -243,10 +265,15 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
             } else {
                 in_blocks(t, depth, width + epoch).unwrap_or(MemMap::Registers)
             };
-            out.push(Bank { kind: kind.into(), layers: g, depth, width, map });
+            out.push(Bank { kind: kind.into(), layers: g, depth, width, map, reader: None });
         }
     }
     out
+}
+
+/// The layers reading `src`'s events, in plan order, each once.
+pub fn event_readers(plan: &Plan, src: Source) -> Vec<usize> {
+    (0..plan.layers.len()).filter(|&k| plan.layers[k].projections.iter().any(|p| p.source == src)).collect()
 }
 
 /// LUT4s a ROM would take in logic, about: one per bit of width per 16 words.
@@ -317,8 +344,21 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             v.push(Memory { name, layer, role: role.into(), depth, width, rom, map });
         }
     };
-    let uses_input = plan.layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Input));
-    if uses_input {
+    let pipelined = plan.schedule == Schedule::Pipelined;
+    if pipelined {
+        // One copy per consumer, two steps deep when the input changes every step.
+        let depth = plan.input.numel() * if plan.input.per_step { 2 } else { 1 };
+        for k in event_readers(plan, Source::Input) {
+            add(
+                format!("input.events.{}", plan.layers[k].name),
+                Some(k),
+                "input",
+                depth,
+                input_event_width(plan),
+                false,
+            );
+        }
+    } else if !event_readers(plan, Source::Input).is_empty() {
         add("input.events".into(), None, "input", plan.input.numel(), input_event_width(plan), false);
     }
     for (k, l) in plan.layers.iter().enumerate() {
@@ -335,7 +375,8 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             add(format!("{}.params", l.name), Some(k), "params", l.param_depth(), lanes * pb, true);
         }
         if l.spiking() && l.has_consumers {
-            add(format!("{}.events", l.name), Some(k), "events", l.rows, event_width(l.shape, lanes), false);
+            let depth = if pipelined { 2 * l.rows } else { l.rows };
+            add(format!("{}.events", l.name), Some(k), "events", depth, event_width(l.shape, lanes), false);
         }
         for (j, p) in l.projections.iter().enumerate() {
             let d = weight_depth(plan, k, j);
@@ -343,7 +384,9 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         }
         if k == plan.output.layer {
             let w = if plan.output.spikes { lanes } else { lanes * l.v_bits as usize };
-            add(format!("{}.out", l.name), Some(k), "output", l.rows, w, false);
+            // Pipelined: two steps, one streamed while the layer writes the next.
+            let depth = if pipelined { 2 * l.rows } else { l.rows };
+            add(format!("{}.out", l.name), Some(k), "output", depth, w, false);
         }
     }
     // Large RAM: the biggest weight ROMs first, while blocks remain (ties in plan order).

@@ -32,6 +32,7 @@ use crate::quant::{self, AccTarget, InputPlan, Network, NeuronKind, OutputPlan, 
 use crate::target::Target;
 
 pub use lower::{PlanError, PlanOptions, lower};
+pub use schedule::Schedule;
 
 /// A quantised layer placed in lanes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -166,6 +167,8 @@ pub struct Plan {
     /// The target device's block RAMs (0: none). When the memory map fits them, the RTL holds
     /// synthesis to it (block ROMs stay in block RAM, not in logic).
     pub device_block_rams: u64,
+    /// How the layers share the hardware in time.
+    pub schedule: Schedule,
 }
 
 impl Plan {
@@ -189,8 +192,8 @@ impl DerefMut for Plan {
 }
 
 /// Lays `net` out for `target`: `lanes` per layer (default: the target's), then the memory
-/// map.
-pub fn layout(net: Network, target: &Target, lanes: Option<usize>) -> Plan {
+/// map for `schedule`.
+pub fn layout(net: Network, target: &Target, lanes: Option<usize>, schedule: Schedule) -> Plan {
     let lanes = lanes.unwrap_or(target.mapping.default_lanes);
     let mut plan = Plan {
         net: net.map_layers(|q| Layer::place(q, lanes)),
@@ -199,6 +202,7 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>) -> Plan {
         memories: vec![],
         banks: vec![],
         device_block_rams: target.device.block_rams,
+        schedule,
     };
     (plan.memories, plan.banks) = memory::map(&plan, target);
     plan
@@ -291,6 +295,8 @@ pub struct PlanSummary {
     pub register_bits: u64,
     /// Early exit.
     pub early_exit: bool,
+    /// Schedule.
+    pub schedule: Schedule,
 }
 
 impl Plan {
@@ -363,6 +369,7 @@ impl Plan {
             device_block_rams: self.device_block_rams,
             register_bits,
             early_exit: self.early_exit,
+            schedule: self.schedule,
         }
     }
 }

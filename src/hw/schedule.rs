@@ -30,8 +30,34 @@
 //! beats_per_event: Dense `ncg`; Conv `kh*kw*ncg`; Pool `ceil(kh/sh)*ceil(kw/sw)`;
 //! OneToOne 1; a pre-pooling stage multiplies by its candidate windows.
 
+use serde::{Deserialize, Serialize};
+
 use super::{Layer, Plan};
-use crate::quant::{ProjKind, Projection};
+use crate::quant::{AccTarget, ProjKind, Projection, Source};
+
+/// How the layers of a plan share the hardware in time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// One phase at a time (the schedule above): layers share one update datapath and, when
+    /// small, their state memories and event lists.
+    #[default]
+    Sequential,
+    /// Every layer (and the input load) runs its own phases with its own sequencer, update
+    /// datapath and memories, concurrently with the others on different timesteps: see
+    /// [`Clock`].
+    Pipelined,
+}
+
+impl Schedule {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Sequential => "sequential",
+            Schedule::Pipelined => "pipelined",
+        }
+    }
+}
 
 /// Cycles from the cycle after `start` is sampled to the first phase.
 pub const START: u64 = 0;
@@ -121,6 +147,184 @@ pub fn exit_cycles() -> u64 {
 /// Duration of the clear after an early exit: the largest layer's rows.
 pub fn clear_cycles(plan: &Plan) -> u64 {
     plan.layers.iter().map(|l| l.rows as u64).max().unwrap_or(0) + GAP
+}
+
+/// The dependencies of the pipelined schedule, from a plan.
+///
+/// Units: unit 0 loads the input, unit `k + 1` is layer k, the last unit streams the output.
+/// Each runs its program of phases once per step with a sequencer of its own: LOAD (once for
+/// a direct input); the layer's ACC phases (static ones at step 0 only) and its UPD; OUT.
+/// A phase starts when the phase before it on its unit has ended and every unit it waits for
+/// has ended the step it needs (each unit's step counter, registered):
+///
+/// ```text
+/// go = max(end of the unit's previous phase, end of every awaited step + 1)
+/// ACC of k from unit s at step t (delay d: a recurrent edge)   awaits s's step t - d
+/// UPD of k at step t (overwrites the event list half of step t - 2)
+///                     awaits each other consumer c's step t - 2 + d (c has read it)
+/// LOAD at step t      awaits each consumer's step t - 2
+/// OUT at step t       awaits the output layer's step t
+/// ```
+///
+/// (A sequencer checks the next phase's condition as the phase before ends: when it holds, the
+/// next phase goes in the usual GAP cycle; else it goes the cycle after the condition holds.)
+/// Event lists, per-step input events and the output rows are double-buffered by step
+/// parity, one copy per consuming unit, so no two units share a memory port. The first
+/// phase of every unit goes no earlier than cycle 1 (the step counters are reset in cycle 0),
+/// and `done` is the cycle after the last unit's end ([`PIPE_DONE`] counts both).
+#[derive(Clone, Debug)]
+pub struct Pipe {
+    steps: usize,
+    per_step: bool,
+    out_layer: usize,
+    /// Per layer, per projection: the unit it waits for and the delay (None: itself).
+    acc: Vec<Vec<Option<(usize, usize)>>>,
+    /// Per layer: the other units consuming its events (or output rows), with their delays.
+    consumers: Vec<Vec<(usize, usize)>>,
+    /// Units reading the input events.
+    input_consumers: Vec<usize>,
+}
+
+/// Cycles after the last unit's end: the cycle in which every unit is idle (the top sequencer
+/// sees it and enters its done state) and the `done` cycle.
+pub const PIPE_DONE: u64 = 2;
+
+impl Pipe {
+    /// The dependencies of `plan`'s units.
+    pub fn new(plan: &Plan) -> Pipe {
+        let nl = plan.layers.len();
+        let mut consumers: Vec<Vec<(usize, usize)>> = vec![vec![]; nl];
+        let mut input_consumers = vec![];
+        let mut acc = vec![];
+        for (k, l) in plan.layers.iter().enumerate() {
+            let mut a = vec![];
+            for p in &l.projections {
+                let d = usize::from(p.delayed);
+                match p.source {
+                    Source::Layer(s) if s == k => a.push(None),
+                    Source::Layer(s) => {
+                        if !consumers[s].contains(&(k + 1, d)) {
+                            consumers[s].push((k + 1, d));
+                        }
+                        a.push(Some((s + 1, d)));
+                    }
+                    Source::Input => {
+                        if !input_consumers.contains(&(k + 1)) {
+                            input_consumers.push(k + 1);
+                        }
+                        a.push(Some((0, if p.target == AccTarget::Static { 0 } else { d })));
+                    }
+                }
+            }
+            acc.push(a);
+        }
+        consumers[plan.output.layer].push((nl + 1, 0));
+        Pipe {
+            steps: plan.timesteps,
+            per_step: plan.input.per_step,
+            out_layer: plan.output.layer,
+            acc,
+            consumers,
+            input_consumers,
+        }
+    }
+
+    /// Units: the input load, one per layer, the output.
+    pub fn units(&self) -> usize {
+        self.acc.len() + 2
+    }
+}
+
+/// One inference's clock under the pipelined schedule: each unit's next free cycle and the
+/// end of each of its steps. Phases are given in the sequential program's order (step by
+/// step, layers in plan order, OUT last), which visits every phase after the phases it
+/// awaits.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    steps: usize,
+    /// Per unit: the cycle its next phase could go in, without waiting.
+    ready: Vec<u64>,
+    /// Per unit and step: the cycle after the step's last phase ended (its step counter
+    /// shows the step from then on).
+    ends: Vec<u64>,
+    /// Cycles units spent waiting for another unit.
+    pub stalls: u64,
+}
+
+impl Clock {
+    /// A clock at the inference's start.
+    pub fn new(p: &Pipe) -> Clock {
+        Clock { steps: p.steps, ready: vec![1; p.units()], ends: vec![0; p.units() * p.steps], stalls: 0 }
+    }
+
+    fn end(&self, unit: usize, t: usize) -> u64 {
+        self.ends[unit * self.steps + t]
+    }
+
+    /// Runs a phase of `dur` cycles on `unit` once the awaited step ended at `wait` (0: none);
+    /// returns its go cycle.
+    fn phase(&mut self, unit: usize, wait: u64, dur: u64) -> u64 {
+        let r = self.ready[unit];
+        let go = if wait > 0 { r.max(wait + 1) } else { r };
+        self.stalls += go - r;
+        self.ready[unit] = go + dur;
+        go
+    }
+
+    fn step_end(&mut self, unit: usize, t: usize) {
+        let r = self.ready[unit];
+        self.ends[unit * self.steps + t] = r;
+    }
+
+    /// The input load of step `t` (per-step input), or the one load (t = 0) of a direct input.
+    pub fn load(&mut self, p: &Pipe, t: usize, dur: u64) {
+        let wait = if t >= 2 { p.input_consumers.iter().map(|&c| self.end(c, t - 2)).max().unwrap_or(0) } else { 0 };
+        self.phase(0, wait, dur);
+        if p.per_step {
+            self.step_end(0, t);
+        } else {
+            for s in 0..self.steps {
+                self.step_end(0, s);
+            }
+        }
+    }
+
+    /// ACC of projection `j` into layer `k` at step `t`.
+    pub fn acc(&mut self, p: &Pipe, k: usize, j: usize, t: usize, dur: u64) {
+        let wait = match p.acc[k][j] {
+            Some((0, _)) if !p.per_step => self.end(0, 0),
+            Some((u, d)) if t >= d => self.end(u, t - d),
+            _ => 0,
+        };
+        self.phase(k + 1, wait, dur);
+    }
+
+    /// UPD of layer `k` at step `t`, its step's end; returns its go cycle.
+    pub fn upd(&mut self, p: &Pipe, k: usize, t: usize, dur: u64) -> u64 {
+        let wait = p.consumers[k]
+            .iter()
+            .filter(|&&(_, d)| t + d >= 2)
+            .map(|&(c, d)| self.end(c, t + d - 2))
+            .max()
+            .unwrap_or(0);
+        let go = self.phase(k + 1, wait, dur);
+        self.step_end(k + 1, t);
+        go
+    }
+
+    /// OUT of step `t`; returns its end.
+    pub fn out(&mut self, p: &Pipe, t: usize, dur: u64) -> u64 {
+        let u = p.acc.len() + 1;
+        let wait = self.end(p.out_layer + 1, t);
+        self.phase(u, wait, dur);
+        self.step_end(u, t);
+        self.ready[u]
+    }
+
+    /// Cycles of the inference, the `done` cycle included.
+    pub fn total(&self) -> u64 {
+        self.ready.iter().copied().max().unwrap_or(0) + PIPE_DONE
+    }
 }
 
 #[cfg(test)]

@@ -50,8 +50,15 @@ module tb;
         if (start) ptr <= base;
         else if (in_valid && in_ready) ptr <= ptr + 1;
         if (out_valid && out_ready) $fwrite(f, "o %h\n", out_data);
+{%- if v.pipe %}
+        // No unit's phase may end in the go cycle of its next one.
+{%- for u in v.units %}
+        if (!rst && dut.{{ u.p }}fin && (dut.{{ u.p }}go_oh != 0)) $fwrite(f, "invariant: a phase ended in its go cycle\n");
+{%- endfor %}
+{%- else %}
         // The sequencer decodes where it goes a cycle ahead: no phase may end in its go cycle.
         if (!rst && dut.fin && (dut.go_oh != 0)) $fwrite(f, "invariant: a phase ended in its go cycle\n");
+{%- endif %}
     end
 
     integer s, waited;

@@ -30,6 +30,121 @@ module {{ v.module }} (
 {%- endif %}
     output wire [31:0] cycles
 );
+{%- if v.pipe %}
+    // ------------------------------------------------------------------ sequencers (pipelined)
+    // Each unit (the input load, every layer, the output) runs its own program of phases, step
+    // by step (src/hw/schedule.rs, `Pipe`): a phase starts once the one before it on the unit
+    // has ended and the units it waits for have ended the steps it needs (their step counters,
+    // registered). A unit checks the next phase's condition as the phase before ends (the next
+    // then goes in the GAP cycle) and, while it does not hold, in every cycle after (`pend`).
+    localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
+    reg [1:0]  state;
+    reg [31:0] cyc;
+{%- if !v.spram.is_empty() %}
+    reg  wl_done;
+    wire run_ok = wl_done;   // `start` waits for the weight image
+{%- else %}
+    wire run_ok = 1'b1;
+{%- endif %}
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
+    assign busy   = (state != S_IDLE);
+    assign done   = (state == S_FIN);
+    assign cycles = cyc;
+{%- for u in v.units %}
+
+    // ---- unit {{ u.p }}: {{ u.comment }}
+    reg  {{ u.p }}run, {{ u.p }}pend, {{ u.p }}fin;
+    reg  [{{ u.phases.len() - 1 }}:0] {{ u.p }}pc_oh, {{ u.p }}go_oh;
+    reg  [{{ v.tw - 1 }}:0] {{ u.p }}t, {{ u.p }}t1;   // steps ended, and one more
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire {{ u.p }}late = ({{ u.p }}t != {{ v.tw }}'d0);
+    wire {{ u.p }}last = ({{ u.p }}t == {{ v.tw }}'d{{ v.t_max - 1 }});
+    // An update phase's go is used only where its layer keeps an event list (u_go covers all).
+{%- for ph in u.phases %}
+    wire go_{{ ph.unit }} = {{ u.p }}go_oh[{{ ph.idx }}];  // {{ ph.kind }}
+    wire fin_{{ ph.unit }};
+{%- endfor %}
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire {{ u.p }}fin_now = |({{ u.p }}pc_oh & { {% for ph in u.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
+    always @(posedge clk) {{ u.p }}fin <= !rst && {{ u.p }}run && {{ u.p }}fin_now;
+    wire [{{ u.phases.len() - 1 }}:0] {{ u.p }}nx;   // the phase after the running one
+{%- for ph in u.phases %}
+    assign {{ u.p }}nx[{{ ph.idx }}] = {{ ph.enter }};
+{%- endfor %}
+    // Each phase's condition at this unit's step and at the next one.
+    wire [{{ u.phases.len() - 1 }}:0] {{ u.p }}ok_t  = {{ u.ok_t }};
+    wire [{{ u.phases.len() - 1 }}:0] {{ u.p }}ok_t1 = {{ u.ok_t1 }};
+    wire {{ u.p }}wrap = |({{ u.p }}pc_oh & {{ u.step_mask }});   // the running phase ends a step
+    wire {{ u.p }}stop = {% if u.once %}1'b1{% else %}{{ u.p }}wrap && {{ u.p }}last{% endif %};   // ... and the unit's last
+    wire {{ u.p }}ok_fin  = {{ u.p }}wrap ? |({{ u.p }}nx & {{ u.p }}ok_t1) : |({{ u.p }}nx & {{ u.p }}ok_t);
+    wire {{ u.p }}ok_pend = |({{ u.p }}pc_oh & {{ u.p }}ok_t);
+    // What go_oh holds next cycle (an update pass's go reads it too).
+    wire [{{ u.phases.len() - 1 }}:0] {{ u.p }}go_nx =
+        (first || !{{ u.p }}run) ? {{ u.phases.len() }}'d0
+        : {{ u.p }}fin ? (({{ u.p }}stop || !{{ u.p }}ok_fin) ? {{ u.phases.len() }}'d0 : {{ u.p }}nx)
+        : ({{ u.p }}pend && {{ u.p }}ok_pend) ? {{ u.p }}pc_oh : {{ u.phases.len() }}'d0;
+    always @(posedge clk) begin
+        if (rst) begin
+            {{ u.p }}run   <= 1'b0;
+            {{ u.p }}pend  <= 1'b0;
+            {{ u.p }}pc_oh <= {{ u.phases.len() }}'d0;
+            {{ u.p }}go_oh <= {{ u.phases.len() }}'d0;
+            {{ u.p }}t     <= {{ v.tw }}'d0;
+            {{ u.p }}t1    <= {{ v.tw }}'d1;
+        end else begin
+            {{ u.p }}go_oh <= {{ u.p }}go_nx;
+            if (first) begin
+                {{ u.p }}run   <= 1'b1;
+                {{ u.p }}pend  <= 1'b1;
+                {{ u.p }}pc_oh <= {{ u.phases.len() }}'d1;
+                {{ u.p }}t     <= {{ v.tw }}'d0;
+                {{ u.p }}t1    <= {{ v.tw }}'d1;
+            end else if ({{ u.p }}run) begin
+                if ({{ u.p }}fin) begin
+                    if ({{ u.p }}stop) begin
+                        {{ u.p }}run   <= 1'b0;
+                        {{ u.p }}pend  <= 1'b0;
+                        {{ u.p }}pc_oh <= {{ u.phases.len() }}'d0;
+                        {{ u.p }}t     <= {{ v.tw }}'d{{ v.t_max }};
+                    end else begin
+                        {{ u.p }}pc_oh <= {{ u.p }}nx;
+                        {{ u.p }}pend  <= !{{ u.p }}ok_fin;
+                        if ({{ u.p }}wrap) begin
+                            {{ u.p }}t  <= {{ u.p }}t + {{ v.tw }}'d1;
+                            {{ u.p }}t1 <= {{ u.p }}t1 + {{ v.tw }}'d1;
+                        end
+                    end
+                end else if ({{ u.p }}pend && {{ u.p }}ok_pend) {{ u.p }}pend <= 1'b0;
+            end
+        end
+    end
+{%- endfor %}
+    // Done the cycle after every unit has ended its last step.
+    wire any_run = {% for u in v.units %}{{ u.p }}run{% if !loop.last %} | {% endif %}{% endfor %};
+    always @(posedge clk) begin
+        if (rst) begin
+            state <= S_IDLE;
+            cyc   <= 32'd0;
+        end else begin
+            case (state)
+                S_IDLE: begin
+                    if (start && run_ok) begin
+                        state <= S_RUN;
+                        cyc   <= 32'd0;
+                    end
+                end
+                S_RUN: begin
+                    cyc <= cyc + 32'd1;
+                    if (!any_run) state <= S_FIN;
+                end
+                default: begin
+                    cyc   <= cyc + 32'd1;
+                    state <= S_IDLE;
+                end
+            endcase
+        end
+    end
+{%- else %}
     // ------------------------------------------------------------------ sequencer
     // `pc_oh` holds, one-hot, the phase running; `go_oh` the phase in its first cycle (it is
     // decoded a cycle ahead, so a phase's `fin` reaches the state through one level of logic).
@@ -162,6 +277,7 @@ module {{ v.module }} (
             endcase
         end
     end
+{%- endif %}
 
 {%- if !v.spram.is_empty() %}
     // ------------------------------------------------------------------ weight load (SPRAM)
@@ -203,194 +319,205 @@ module {{ v.module }} (
     end
 
 {%- endif %}
+{%- for g in v.ugroups %}
     // ------------------------------------------------------------------ shared update pass: control
-    // Layers update one at a time, so one datapath of {{ v.sh.ls }} lanes serves them all; `ul`
+    // Layers update one at a time, so one datapath of {{ g.sh.ls }} lanes serves them all; `ul`
     // selects the layer whose memories connect to it.
     // u_go: an update phase is in its go cycle (go_oh holds an UPD bit), from a flip-flop set
     // by the same conditions that load go_oh.
+{%- if v.pipe %}
+    // Pipelined: one layer, so `ul` is 0; the go of its UPD phase, registered.
+    wire [{{ g.lw - 1 }}:0] {{ g.p }}ul = {{ g.lw }}'d0;
+    reg {{ g.p }}u_go;
+    always @(posedge clk) {{ g.p }}u_go <= !rst && {{ g.p }}go_nx[{{ g.upd }}];
+{%- else %}
     localparam [NPH-1:0] UPD_MASK = {{ v.upd_mask }};
-    reg u_go;
+    reg {{ g.p }}u_go;
     always @(posedge clk)
-        u_go <= !rst && (run ? (fin && !st_fin && ul_to[{{ v.lw }}])
+        {{ g.p }}u_go <= !rst && (run ? (fin && !st_fin && ul_to[{{ g.lw }}])
                                           : (first && UPD_MASK[0]));
+{%- endif %}
     /* verilator lint_off UNUSEDSIGNAL */
-    reg  [{{ v.upw - 1 }}:0] u_pos1;   // used by per-channel parameter ROMs only
+    reg  [{{ g.upw - 1 }}:0] {{ g.p }}u_pos1;   // used by per-channel parameter ROMs only
     /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
-        case (ul)
-{%- for l in v.layers %}
-            {{ v.lw }}'d{{ l.k }}: u_pos1 = {{ v.upw }}'d{{ l.pos - 1 }};
-{%- endfor %}
-            default: u_pos1 = {{ v.upw }}'d0;
+        case ({{ g.p }}ul)
+{%- for l in v.layers %}{%- if l.gp == g.p %}
+            {{ g.lw }}'d{{ l.gk }}: {{ g.p }}u_pos1 = {{ g.upw }}'d{{ l.pos - 1 }};
+{%- endif %}{%- endfor %}
+            default: {{ g.p }}u_pos1 = {{ g.upw }}'d0;
         endcase
     end
-    reg  u_go1;   // the layer starting has one row
+    reg  {{ g.p }}u_go1;   // the layer starting has one row
     always @* begin
-        case (ul)
-{%- for l in v.layers %}
-            {{ v.lw }}'d{{ l.k }}: u_go1 = 1'b{% if l.rows == 1 %}1{% else %}0{% endif %};
-{%- endfor %}
-            default: u_go1 = 1'b0;
+        case ({{ g.p }}ul)
+{%- for l in v.layers %}{%- if l.gp == g.p %}
+            {{ g.lw }}'d{{ l.gk }}: {{ g.p }}u_go1 = 1'b{% if l.rows == 1 %}1{% else %}0{% endif %};
+{%- endif %}{%- endfor %}
+            default: {{ g.p }}u_go1 = 1'b0;
         endcase
     end
     // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
     // the pass compares rows from its second cycle and positions at its write stage.
-    reg  [{{ v.sh.rw }}:0] u_rows1;   // rows - 1
-    reg  [{{ v.uxw - 1 }}:0] u_w1, u_w2;   // extent - 1 and - 2
-    reg  [{{ v.uyw - 1 }}:0] u_h1, u_h2;
-    reg  [{{ v.ucw - 1 }}:0] u_ncg1, u_ncg2;
-    reg  [31:0] u_gc, u_lanes;
-    reg  [{{ v.sh.ls - 1 }}:0] u_lmask, u_lastmask;
+    reg  [{{ g.sh.rw }}:0] {{ g.p }}u_rows1;   // rows - 1
+    reg  [{{ g.uxw - 1 }}:0] {{ g.p }}u_w1, {{ g.p }}u_w2;   // extent - 1 and - 2
+    reg  [{{ g.uyw - 1 }}:0] {{ g.p }}u_h1, {{ g.p }}u_h2;
+    reg  [{{ g.ucw - 1 }}:0] {{ g.p }}u_ncg1, {{ g.p }}u_ncg2;
+    reg  [31:0] {{ g.p }}u_gc, {{ g.p }}u_lanes;
+    reg  [{{ g.sh.ls - 1 }}:0] {{ g.p }}u_lmask, {{ g.p }}u_lastmask;
     always @(posedge clk) begin
-        case (ul)
-{%- for l in v.layers %}
-            {{ v.lw }}'d{{ l.k }}: begin
-                u_rows1 <= {{ v.sh.rw + 1 }}'d{{ l.rows - 1 }}; u_w1 <= {{ v.uxw }}'d{{ l.w - 1 }}; u_h1 <= {{ v.uyw }}'d{{ l.h - 1 }};
-                u_ncg1 <= {{ v.ucw }}'d{{ l.ncg - 1 }}; u_gc <= 32'd{{ l.gc }}; u_lanes <= 32'd{{ l.lanes }};
-                u_w2 <= {{ v.uxw }}'d{{ l.w.max(2) - 2 }}; u_h2 <= {{ v.uyw }}'d{{ l.h.max(2) - 2 }}; u_ncg2 <= {{ v.ucw }}'d{{ l.ncg.max(2) - 2 }};
-                u_lmask <= {{ l.u_lanes(v.sh) }}; u_lastmask <= {{ l.u_lastmask(v.sh) }};
+        case ({{ g.p }}ul)
+{%- for l in v.layers %}{%- if l.gp == g.p %}
+            {{ g.lw }}'d{{ l.gk }}: begin
+                {{ g.p }}u_rows1 <= {{ g.sh.rw + 1 }}'d{{ l.rows - 1 }}; {{ g.p }}u_w1 <= {{ g.uxw }}'d{{ l.w - 1 }}; {{ g.p }}u_h1 <= {{ g.uyw }}'d{{ l.h - 1 }};
+                {{ g.p }}u_ncg1 <= {{ g.ucw }}'d{{ l.ncg - 1 }}; {{ g.p }}u_gc <= 32'd{{ l.gc }}; {{ g.p }}u_lanes <= 32'd{{ l.lanes }};
+                {{ g.p }}u_w2 <= {{ g.uxw }}'d{{ l.w.max(2) - 2 }}; {{ g.p }}u_h2 <= {{ g.uyw }}'d{{ l.h.max(2) - 2 }}; {{ g.p }}u_ncg2 <= {{ g.ucw }}'d{{ l.ncg.max(2) - 2 }};
+                {{ g.p }}u_lmask <= {{ l.u_lanes(g.sh) }}; {{ g.p }}u_lastmask <= {{ l.u_lastmask(g.sh) }};
             end
-{%- endfor %}
+{%- endif %}{%- endfor %}
             default: begin
-                u_rows1 <= {{ v.sh.rw + 1 }}'d0; u_w1 <= {{ v.uxw }}'d0; u_h1 <= {{ v.uyw }}'d0;
-                u_ncg1 <= {{ v.ucw }}'d0; u_gc <= 32'd1; u_lanes <= 32'd1;
-                u_w2 <= {{ v.uxw }}'d0; u_h2 <= {{ v.uyw }}'d0; u_ncg2 <= {{ v.ucw }}'d0;
-                u_lmask <= {{ v.sh.ls }}'d0; u_lastmask <= {{ v.sh.ls }}'d0;
+                {{ g.p }}u_rows1 <= {{ g.sh.rw + 1 }}'d0; {{ g.p }}u_w1 <= {{ g.uxw }}'d0; {{ g.p }}u_h1 <= {{ g.uyw }}'d0;
+                {{ g.p }}u_ncg1 <= {{ g.ucw }}'d0; {{ g.p }}u_gc <= 32'd1; {{ g.p }}u_lanes <= 32'd1;
+                {{ g.p }}u_w2 <= {{ g.uxw }}'d0; {{ g.p }}u_h2 <= {{ g.uyw }}'d0; {{ g.p }}u_ncg2 <= {{ g.ucw }}'d0;
+                {{ g.p }}u_lmask <= {{ g.sh.ls }}'d0; {{ g.p }}u_lastmask <= {{ g.sh.ls }}'d0;
             end
         endcase
     end
-    reg                  u_act;
-    reg  [{{ v.sh.rw }}:0] u_next;
-    reg                  u_more;   // rows remain to be read (u_act && u_next != rows before)
-    reg                  u_s2;
-    wire                 u_rd    = u_go || u_more;
+    reg                  {{ g.p }}u_act;
+    reg  [{{ g.sh.rw }}:0] {{ g.p }}u_next;
+    reg                  {{ g.p }}u_more;   // rows remain to be read (u_act && u_next != rows before)
+    reg                  {{ g.p }}u_s2;
+    wire                 {{ g.p }}u_rd    = {{ g.p }}u_go || {{ g.p }}u_more;
     // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
-    wire [{{ v.sh.rw - 1 }}:0] u_raddr = u_next[{{ v.sh.rw - 1 }}:0];
+    wire [{{ g.sh.rw - 1 }}:0] {{ g.p }}u_raddr = {{ g.p }}u_next[{{ g.sh.rw - 1 }}:0];
     // The neuron lanes take a row at stage 2 and return it {{ v.u_lat }} cycles later, at the
     // write stage (u_w, u_wrow): the update pass ends when its last row is written.
+{%- if loop.first %}
     localparam integer U_LAT = {{ v.u_lat }};
-    reg  [U_LAT-1:0] u_wp, u_lp;   // a row in flight; the pass's last row
-    reg                  u_s2last;
-    wire                 u_penult = u_more && (u_next == u_rows1);
-    wire                 u_w     = u_wp[U_LAT-1];
+{%- endif %}
+    reg  [U_LAT-1:0] {{ g.p }}u_wp, {{ g.p }}u_lp;   // a row in flight; the pass's last row
+    reg                  {{ g.p }}u_s2last;
+    wire                 {{ g.p }}u_penult = {{ g.p }}u_more && ({{ g.p }}u_next == {{ g.p }}u_rows1);
+    wire                 {{ g.p }}u_w     = {{ g.p }}u_wp[U_LAT-1];
     // Rows are read one per cycle from 0 and leave the lanes in order, one per cycle, so the
     // write-stage row is a counter (not the read row delayed U_LAT cycles).
-    reg  [{{ v.sh.rw - 1 }}:0] u_wrow;
+    reg  [{{ g.sh.rw - 1 }}:0] {{ g.p }}u_wrow;
     always @(posedge clk) begin
         if (rst) begin
-            u_wp <= {U_LAT{1'b0}};
-            u_lp <= {U_LAT{1'b0}};
+            {{ g.p }}u_wp <= {U_LAT{1'b0}};
+            {{ g.p }}u_lp <= {U_LAT{1'b0}};
         end else begin
-            u_wp <= {u_wp[U_LAT-2:0], u_s2};
-            u_lp <= {u_lp[U_LAT-2:0], u_s2 && u_s2last};
+            {{ g.p }}u_wp <= {{ "{" }}{{ g.p }}u_wp[U_LAT-2:0], {{ g.p }}u_s2};
+            {{ g.p }}u_lp <= {{ "{" }}{{ g.p }}u_lp[U_LAT-2:0], {{ g.p }}u_s2 && {{ g.p }}u_s2last};
         end
         // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
-        u_s2last <= u_go ? u_go1 : u_penult;
-        if (u_go) u_wrow <= {{ v.sh.rw }}'d0;
-        else if (u_w) u_wrow <= u_wrow + {{ v.sh.rw }}'d1;
+        {{ g.p }}u_s2last <= {{ g.p }}u_go ? {{ g.p }}u_go1 : {{ g.p }}u_penult;
+        if ({{ g.p }}u_go) {{ g.p }}u_wrow <= {{ g.sh.rw }}'d0;
+        else if ({{ g.p }}u_w) {{ g.p }}u_wrow <= {{ g.p }}u_wrow + {{ g.sh.rw }}'d1;
     end
-    wire                 u_fin   = u_lp[U_LAT-1];
+    wire                 {{ g.p }}u_fin   = {{ g.p }}u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
-    reg  [{{ v.ucw - 1 }}:0] ucb;
-    reg  [{{ v.uyw - 1 }}:0] uy;
-    reg  [{{ v.uxw - 1 }}:0] ux;
-    reg         ufcb, ufy, ufx, u_go_d;   // ucb, uy, ux are their last values
+    reg  [{{ g.ucw - 1 }}:0] {{ g.p }}ucb;
+    reg  [{{ g.uyw - 1 }}:0] {{ g.p }}uy;
+    reg  [{{ g.uxw - 1 }}:0] {{ g.p }}ux;
+    reg         {{ g.p }}ufcb, {{ g.p }}ufy, {{ g.p }}ufx, {{ g.p }}u_go_d;   // ucb, uy, ux are their last values
     always @(posedge clk) begin
         if (rst) begin
-            u_act  <= 1'b0;
-            u_more <= 1'b0;
-            u_s2   <= 1'b0;
-            u_next <= {{ v.sh.rw + 1 }}'d0;
+            {{ g.p }}u_act  <= 1'b0;
+            {{ g.p }}u_more <= 1'b0;
+            {{ g.p }}u_s2   <= 1'b0;
+            {{ g.p }}u_next <= {{ g.sh.rw + 1 }}'d0;
         end else begin
-            u_s2 <= u_rd;
+            {{ g.p }}u_s2 <= {{ g.p }}u_rd;
             // u_next returns to 0 as the pass's last row is read.
-            if (u_go) begin
-                u_act  <= 1'b1;
-                u_more <= !u_go1;
-                u_next <= u_go1 ? {{ v.sh.rw + 1 }}'d0 : {{ v.sh.rw + 1 }}'d1;
-            end else if (u_act) begin
-                if (u_more) begin
-                    u_next <= u_penult ? {{ v.sh.rw + 1 }}'d0 : u_next + {{ v.sh.rw + 1 }}'d1;
-                    u_more <= !u_penult;
+            if ({{ g.p }}u_go) begin
+                {{ g.p }}u_act  <= 1'b1;
+                {{ g.p }}u_more <= !{{ g.p }}u_go1;
+                {{ g.p }}u_next <= {{ g.p }}u_go1 ? {{ g.sh.rw + 1 }}'d0 : {{ g.sh.rw + 1 }}'d1;
+            end else if ({{ g.p }}u_act) begin
+                if ({{ g.p }}u_more) begin
+                    {{ g.p }}u_next <= {{ g.p }}u_penult ? {{ g.sh.rw + 1 }}'d0 : {{ g.p }}u_next + {{ g.sh.rw + 1 }}'d1;
+                    {{ g.p }}u_more <= !{{ g.p }}u_penult;
                 end
-                if (u_fin) u_act <= 1'b0;
+                if ({{ g.p }}u_fin) {{ g.p }}u_act <= 1'b0;
             end
         end
         // The last-position flags are registered with the counters (compared one step
         // ahead), first from the geometry registered the cycle after go.
-        u_go_d <= u_go;
-        if (u_go) begin
-            ucb <= {{ v.ucw }}'d0; uy <= {{ v.uyw }}'d0; ux <= {{ v.uxw }}'d0;
-        end else if (u_go_d) begin
-            ufx <= (u_w1 == {{ v.uxw }}'d0); ufy <= (u_h1 == {{ v.uyw }}'d0); ufcb <= (u_ncg1 == {{ v.ucw }}'d0);
-        end else if (u_w) begin
-            if (ufx) begin
-                ux <= {{ v.uxw }}'d0;
-                ufx <= (u_w1 == {{ v.uxw }}'d0);
-                if (ufy) begin
-                    uy <= {{ v.uyw }}'d0;
-                    ufy <= (u_h1 == {{ v.uyw }}'d0);
-                    if (ufcb) begin
-                        ucb <= {{ v.ucw }}'d0;
-                        ufcb <= (u_ncg1 == {{ v.ucw }}'d0);
+        {{ g.p }}u_go_d <= {{ g.p }}u_go;
+        if ({{ g.p }}u_go) begin
+            {{ g.p }}ucb <= {{ g.ucw }}'d0; {{ g.p }}uy <= {{ g.uyw }}'d0; {{ g.p }}ux <= {{ g.uxw }}'d0;
+        end else if ({{ g.p }}u_go_d) begin
+            {{ g.p }}ufx <= ({{ g.p }}u_w1 == {{ g.uxw }}'d0); {{ g.p }}ufy <= ({{ g.p }}u_h1 == {{ g.uyw }}'d0); {{ g.p }}ufcb <= ({{ g.p }}u_ncg1 == {{ g.ucw }}'d0);
+        end else if ({{ g.p }}u_w) begin
+            if ({{ g.p }}ufx) begin
+                {{ g.p }}ux <= {{ g.uxw }}'d0;
+                {{ g.p }}ufx <= ({{ g.p }}u_w1 == {{ g.uxw }}'d0);
+                if ({{ g.p }}ufy) begin
+                    {{ g.p }}uy <= {{ g.uyw }}'d0;
+                    {{ g.p }}ufy <= ({{ g.p }}u_h1 == {{ g.uyw }}'d0);
+                    if ({{ g.p }}ufcb) begin
+                        {{ g.p }}ucb <= {{ g.ucw }}'d0;
+                        {{ g.p }}ufcb <= ({{ g.p }}u_ncg1 == {{ g.ucw }}'d0);
                     end else begin
-                        ucb <= ucb + {{ v.ucw }}'d1;
-                        ufcb <= (ucb == u_ncg2);
+                        {{ g.p }}ucb <= {{ g.p }}ucb + {{ g.ucw }}'d1;
+                        {{ g.p }}ufcb <= ({{ g.p }}ucb == {{ g.p }}u_ncg2);
                     end
                 end else begin
-                    uy <= uy + {{ v.uyw }}'d1;
-                    ufy <= (uy == u_h2);
+                    {{ g.p }}uy <= {{ g.p }}uy + {{ g.uyw }}'d1;
+                    {{ g.p }}ufy <= ({{ g.p }}uy == {{ g.p }}u_h2);
                 end
             end else begin
-                ux <= ux + {{ v.uxw }}'d1;
-                ufx <= (ux == u_w2);
+                {{ g.p }}ux <= {{ g.p }}ux + {{ g.uxw }}'d1;
+                {{ g.p }}ufx <= ({{ g.p }}ux == {{ g.p }}u_w2);
             end
         end
     end
-{%- if v.any_prom_by_cgi %}
+{%- if g.any_prom_by_cgi %}
     // Lane group of the row presented next (address of per-channel parameter ROMs).
-    reg  [{{ v.pa_w - 1 }}:0] u_ng;
-    reg  [{{ v.upw - 1 }}:0] u_np;
+    reg  [{{ g.pa_w - 1 }}:0] {{ g.p }}u_ng;
+    reg  [{{ g.upw - 1 }}:0] {{ g.p }}u_np;
     // Both are 0 between passes, so the first row's address comes from a flip-flop.
-    wire [{{ v.pa_w - 1 }}:0] u_pa = u_ng;
+    wire [{{ g.pa_w - 1 }}:0] {{ g.p }}u_pa = {{ g.p }}u_ng;
     always @(posedge clk) begin
-        if (rst || u_fin) begin
-            u_np <= {{ v.upw }}'d0;
-            u_ng <= {{ v.pa_w }}'d0;
-        end else if (u_go) begin
-            u_np <= (u_pos1 == {{ v.upw }}'d0) ? {{ v.upw }}'d0 : {{ v.upw }}'d1;
-            u_ng <= (u_pos1 == {{ v.upw }}'d0) ? {{ v.pa_w }}'d1 : {{ v.pa_w }}'d0;
-        end else if (u_rd) begin
-            if (u_np == u_pos1) begin
-                u_np <= {{ v.upw }}'d0;
-                u_ng <= u_ng + {{ v.pa_w }}'d1;
-            end else u_np <= u_np + {{ v.upw }}'d1;
+        if (rst || {{ g.p }}u_fin) begin
+            {{ g.p }}u_np <= {{ g.upw }}'d0;
+            {{ g.p }}u_ng <= {{ g.pa_w }}'d0;
+        end else if ({{ g.p }}u_go) begin
+            {{ g.p }}u_np <= ({{ g.p }}u_pos1 == {{ g.upw }}'d0) ? {{ g.upw }}'d0 : {{ g.upw }}'d1;
+            {{ g.p }}u_ng <= ({{ g.p }}u_pos1 == {{ g.upw }}'d0) ? {{ g.pa_w }}'d1 : {{ g.pa_w }}'d0;
+        end else if ({{ g.p }}u_rd) begin
+            if ({{ g.p }}u_np == {{ g.p }}u_pos1) begin
+                {{ g.p }}u_np <= {{ g.upw }}'d0;
+                {{ g.p }}u_ng <= {{ g.p }}u_ng + {{ g.pa_w }}'d1;
+            end else {{ g.p }}u_np <= {{ g.p }}u_np + {{ g.upw }}'d1;
         end
     end
 {%- endif %}
     /* verilator lint_off UNUSEDSIGNAL */
     // Base channel of the write-stage row, ug * gc + ucb * lanes, kept by addition (32-bit;
     // entries keep their low bits); u_cg is the channel group's first channel.
-    reg  [31:0] u_c0, u_cg;
+    reg  [31:0] {{ g.p }}u_c0, {{ g.p }}u_cg;
     always @(posedge clk) begin
-        if (u_go) begin
-            u_c0 <= 32'd0; u_cg <= 32'd0;
-        end else if (u_w && ufx && ufy) begin
-            if (ufcb) begin
-                u_c0 <= u_cg + u_gc;
-                u_cg <= u_cg + u_gc;
-            end else u_c0 <= u_c0 + u_lanes;
+        if ({{ g.p }}u_go) begin
+            {{ g.p }}u_c0 <= 32'd0; {{ g.p }}u_cg <= 32'd0;
+        end else if ({{ g.p }}u_w && {{ g.p }}ufx && {{ g.p }}ufy) begin
+            if ({{ g.p }}ufcb) begin
+                {{ g.p }}u_c0 <= {{ g.p }}u_cg + {{ g.p }}u_gc;
+                {{ g.p }}u_cg <= {{ g.p }}u_cg + {{ g.p }}u_gc;
+            end else {{ g.p }}u_c0 <= {{ g.p }}u_c0 + {{ g.p }}u_lanes;
         end
     end
     /* verilator lint_on UNUSEDSIGNAL */
-    wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_xnm;
+    wire [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_xnm;
     /* verilator lint_off UNUSEDSIGNAL */
     // Spikes (spiking layers), membrane values (value-output layers) and synaptic state
     // (current-based layers) are used only by designs that have such layers.
-    wire [{{ v.sh.ls - 1 }}:0] u_spk;
-    wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_vm;
-    wire [{{ v.sh.ls * v.sh.yw - 1 }}:0] u_ynm;
+    wire [{{ g.sh.ls - 1 }}:0] {{ g.p }}u_spk;
+    wire [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_vm;
+    wire [{{ g.sh.ls * g.sh.yw - 1 }}:0] {{ g.p }}u_ynm;
     /* verilator lint_on UNUSEDSIGNAL */
+{%- endfor %}
 
     // ------------------------------------------------------------------ LOAD: input values
     // One value per cycle; non-zero values become input event entries {c, y, x, value}.
@@ -459,7 +586,24 @@ module {{ v.module }} (
             end
         end
     end
-{%- if v.has_in_events %}
+{%- if v.pipe %}
+{%- if v.per_step %}
+    // Entries of the input of each step parity (a step's readers read its half while the
+    // next step loads the other).
+    reg  [{{ v.iaw }}:0] inp_ev_c0, inp_ev_c1;
+    always @(posedge clk) begin
+        if (ld_acc && fin_inp && !gin_t[0]) inp_ev_c0 <= ld_base + { {{ v.iaw }}'d0, ld_nz };
+        if (ld_acc && fin_inp && gin_t[0])  inp_ev_c1 <= ld_base + { {{ v.iaw }}'d0, ld_nz };
+    end
+{%- endif %}
+{%- for c in v.inp_lists %}
+    // Input events, {{ c.comment }}'s copy
+    wire [{{ c.width - 1 }}:0] {{ c.pre }}_rdata;
+    sf_ram #(.WIDTH({{ c.width }}), .DEPTH({{ c.depth }}), .AW({{ c.aw }}), .LOGIC({% if c.logic %}1{% else %}0{% endif %})) {{ c.pre }} (
+        .clk(clk), .we({{ c.we }}), .waddr({{ c.waddr }}), .wdata({{ c.wdata }}),
+        .raddr({{ c.aw }}'d0{% for r in c.readers %} | ({ {{ c.aw }}{ go_{{ r.0 }} | {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %}), .rdata({{ c.pre }}_rdata));
+{%- endfor %}
+{%- else if v.has_in_events %}
     wire [{{ v.iaw - 1 }}:0] inp_ev_raddr;
     wire [{{ v.iew - 1 }}:0] inp_ev_rdata;
     sf_ram #(.WIDTH({{ v.iew }}), .DEPTH({{ v.n_in }}), .AW({{ v.iaw }}), .LOGIC({% if v.in_logic %}1{% else %}0{% endif %})) inp_ev (
@@ -474,7 +618,7 @@ module {{ v.module }} (
     // The update pass writes {{ l.name }}: u_w && ul == {{ l.k }}, registered from the stage before
     // (ul only changes when a phase starts, U_LAT >= 2 cycles before a pass's first write).
     reg                  {{ l.pre }}_u_on;
-    always @(posedge clk) {{ l.pre }}_u_on <= !rst && u_wp[U_LAT-2] && (ul == {{ v.lw }}'d{{ l.k }});
+    always @(posedge clk) {{ l.pre }}_u_on <= !rst && {{ l.gp }}u_wp[U_LAT-2] && ({{ l.gp }}ul == {{ l.glw }}'d{{ l.gk }});
     /* verilator lint_off UNUSEDSIGNAL */
     reg                  clr_on_{{ l.k }};   // unused when only epoch memories hold the layer
     reg  [{{ l.raw - 1 }}:0] clr_row_{{ l.k }};
@@ -567,17 +711,17 @@ module {{ v.module }} (
 {%- if b.kind != "s" %}
         {{ b.pre }}_uw    = {{ b.width }}'d0;
 {%- endif %}
-        case (ul)
+        case ({{ b.gp }}ul)
 {%- for m in b.members %}
-            {{ v.lw }}'d{{ m.k }}: {{ b.pre }}_rbase = {{ m.base }};
+            {{ b.glw }}'d{{ m.k }}: {{ b.pre }}_rbase = {{ m.base }};
 {%- endfor %}
             default: ;
         endcase
-        case (ul)
+        case ({{ b.gp }}ul)
 {%- for m in b.members %}
-            {{ v.lw }}'d{{ m.k }}: begin
+            {{ b.glw }}'d{{ m.k }}: begin
                 {{ b.pre }}_wbase = {{ m.base }};
-                {{ b.pre }}_uon   = u_w;
+                {{ b.pre }}_uon   = {{ b.gp }}u_w;
 {%- if b.kind != "s" %}
                 {{ b.pre }}_uw    = {{ m.uw }};
 {%- endif %}
@@ -605,9 +749,9 @@ module {{ v.module }} (
 {%- if b.epoch %}
         // Rewritten (with the word read U_LAT cycles before) at every update so that every row carries the current epoch.
         {{ b.pre }}_we    = {{ b.uon }};
-        {{ b.pre }}_wdata = last ? {{ b.width }}'d0 : {{ b.pre }}_rdd[U_LAT-1];
+        {{ b.pre }}_wdata = {{ b.gp }}last ? {{ b.width }}'d0 : {{ b.pre }}_rdd[U_LAT-1];
 {%- else %}
-        {{ b.pre }}_we    = {{ b.uon }} && last;
+        {{ b.pre }}_we    = {{ b.uon }} && {{ b.gp }}last;
         {{ b.pre }}_wdata = {{ b.width }}'d0;
 {%- endif %}
 {%- else %}
@@ -710,6 +854,31 @@ module {{ v.module }} (
         {{ b.pre }}_wdata = {{ b.width }}'d0{% for m in b.members %} | ({ {{ b.width }}{ {{ m.pre }}_u_on } } & {{ m.wdata }}){% endfor %};
     end
 {%- endfor %}
+{%- for m in v.pproducers %}
+
+    // ------------------------------------------------------------------ event list of {{ m.pre }} (pipelined)
+    // One entry {base channel, y, x, lane mask} per row with a spike, in the half of the
+    // layer's step parity, written into every reader's copy.
+    reg  [{{ m.raw }}:0] {{ m.pre }}_ev_c0, {{ m.pre }}_ev_c1;
+    wire                 {{ m.pre }}_ev_we    = {{ m.pre }}_u_on && ({{ m.gp }}u_spk[{{ m.lanes - 1 }}:0] != {{ m.lanes }}'d0);
+    wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_wdata = { {{ m.gp }}u_c0[{{ m.ecw - 1 }}:0], {{ m.gp }}uy[{{ m.eyw - 1 }}:0], {{ m.gp }}ux[{{ m.exw - 1 }}:0], {{ m.gp }}u_spk[{{ m.lanes - 1 }}:0] };
+    wire [{{ m.raw }}:0] {{ m.pre }}_ev_waddr = {{ m.gp }}t[0] ? ({{ m.raw + 1 }}'d{{ m.rows }} + {{ m.pre }}_ev_c1) : {{ m.pre }}_ev_c0;
+    always @(posedge clk) begin
+        // Cleared in the done cycle (and by rst); a half is cleared as an update pass of its
+        // parity starts.
+        if (rst || done || (go_{{ m.pre }} && !{{ m.gp }}t[0])) {{ m.pre }}_ev_c0 <= {{ m.raw + 1 }}'d0;
+        else if ({{ m.pre }}_ev_we && !{{ m.gp }}t[0]) {{ m.pre }}_ev_c0 <= {{ m.pre }}_ev_c0 + {{ m.raw + 1 }}'d1;
+        if (rst || done || (go_{{ m.pre }} && {{ m.gp }}t[0])) {{ m.pre }}_ev_c1 <= {{ m.raw + 1 }}'d0;
+        else if ({{ m.pre }}_ev_we && {{ m.gp }}t[0]) {{ m.pre }}_ev_c1 <= {{ m.pre }}_ev_c1 + {{ m.raw + 1 }}'d1;
+    end
+{%- endfor %}
+{%- for c in v.plists %}
+    // {{ c.comment }}: its copy (one reader unit, one phase at a time)
+    wire [{{ c.width - 1 }}:0] {{ c.pre }}_rdata;
+    sf_ram #(.WIDTH({{ c.width }}), .DEPTH({{ c.depth }}), .AW({{ c.aw }}), .LOGIC({% if c.logic %}1{% else %}0{% endif %})) {{ c.pre }} (
+        .clk(clk), .we({{ c.we }}), .waddr({{ c.waddr }}[{{ c.aw - 1 }}:0]), .wdata({{ c.wdata }}),
+        .raddr({{ c.aw }}'d0{% for r in c.readers %} | ({ {{ c.aw }}{ go_{{ r.0 }} | {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %}), .rdata({{ c.pre }}_rdata));
+{%- endfor %}
 {% for l in v.layers %}
     // ================================================================== layer {{ l.k }}: {{ l.name }} ({{ l.ident }})
     // {{ l.lanes }} lanes x {{ l.rows }} rows; V {{ l.vw }} bits{% if l.has_s %}, S {{ l.sw }} bits{% endif %}{% if l.cuba %}, Y {{ l.yw }} bits{% endif %}{% if l.sat %}, saturating{% endif %}
@@ -719,13 +888,13 @@ module {{ v.module }} (
     sf_ram #(.WIDTH({{ l.lanes * l.prom_bits }}), .DEPTH({{ l.prom_depth }}), .AW({{ l.prom_aw }}), .INIT("{{ l.prom_file }}"), .LOGIC({% if l.prom_logic %}1{% else %}0{% endif %}), .BLOCK({% if v.hold_brams && !l.prom_logic %}1{% else %}0{% endif %})) {{ l.pre }}_params (
         .clk(clk), .we(1'b0), .waddr({{ l.prom_aw }}'d0), .wdata({{ l.lanes * l.prom_bits }}'d0),
 {%- if l.prom_by_cgi %}
-        .raddr(u_pa[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
+        .raddr({{ l.gp }}u_pa[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
 {%- else %}
-        .raddr(u_raddr[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
+        .raddr({{ l.gp }}u_raddr[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
 {%- endif %}
 {%- endif %}
 
-    assign fin_{{ l.pre }} = u_fin;
+    assign fin_{{ l.pre }} = {{ l.gp }}u_fin;
 {%- for p in l.projs %}
 
     // ---------------- accumulate: {{ p.comment }}
@@ -736,8 +905,8 @@ module {{ v.module }} (
     wire [{{ p.src_liw - 1 }}:0] {{ p.pre }}_ev_lane;  // input entries have no lanes
     /* verilator lint_on UNUSEDSIGNAL */
     sf_events #(.AW({{ p.src_aw }}), .EW({{ p.src_ew }}), .MASKW({{ p.src_maskw }}), .LIW({{ p.src_liw }}), .ONEBEAT({{ p.one_beat() }})) {{ p.pre }}_evr (
-        .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .count({{ p.src }}_ev_cnt),
-        .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.src }}_ev_rdata),
+        .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .count({{ p.ev_count }}),
+        .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.ev_rdata }}),
         .ev_valid({{ p.pre }}_ev_valid), .ev_pos({{ p.pre }}_ev_pos), .ev_lane({{ p.pre }}_ev_lane),
         .ev_last({{ p.pre }}_ev_last), .ev_ready({{ p.pre }}_ev_ready));
     // Stage 1: the event and its beat, registered, so the address arithmetic starts from
@@ -872,12 +1041,12 @@ module {{ v.module }} (
     assign {{ p.pre }}_we   = {{ p.pre }}_s3 && ({{ p.pre }}_s3_mask != {{ l.lanes }}'d0);
     assign {{ p.pre }}_wrow = {{ p.pre }}_s3_row;
     reg {{ p.pre }}_finr, {{ p.pre }}_actr;
-    assign fin_{{ p.pre }} = (go_{{ p.pre }} && ({{ p.src }}_ev_cnt == {{ p.src_aw + 1 }}'d0)) || {{ p.pre }}_finr;
+    assign fin_{{ p.pre }} = (go_{{ p.pre }} && ({{ p.ev_count }} == {{ p.src_aw + 1 }}'d0)) || {{ p.pre }}_finr;
     assign {{ p.pre }}_act = {{ p.pre }}_actr;
     always @(posedge clk) begin
         {{ p.pre }}_finr <= !rst && {{ p.pre }}_s2_last;
         if (rst) {{ p.pre }}_actr <= 1'b0;
-        else if (go_{{ p.pre }}) {{ p.pre }}_actr <= ({{ p.src }}_ev_cnt != {{ p.src_aw + 1 }}'d0);
+        else if (go_{{ p.pre }}) {{ p.pre }}_actr <= ({{ p.ev_count }} != {{ p.src_aw + 1 }}'d0);
         else if ({{ p.pre }}_finr) {{ p.pre }}_actr <= 1'b0;
     end
 {%- endfor %}
@@ -887,13 +1056,13 @@ module {{ v.module }} (
     reg  [{{ l.raw - 1 }}:0] out_raddr;
     wire [{{ v.out_w - 1 }}:0] out_rdata;
 {%- if v.out_spikes %}
-    wire [{{ v.out_w - 1 }}:0] out_wdata = u_spk[{{ l.lanes - 1 }}:0];
+    wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.gp }}u_spk[{{ l.lanes - 1 }}:0];
 {%- else %}
-    wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.u_trunc("u_vm", v.sh.vw, l.vw) }};
+    wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.u_trunc("u_vm", l.gvw, l.vw) }};
 {%- endif %}
-    sf_ram #(.WIDTH({{ v.out_w }}), .DEPTH({{ l.rows }}), .AW({{ l.raw }}), .LOGIC({% if l.out_logic %}1{% else %}0{% endif %})) out_buf (
-        .clk(clk), .we({{ l.pre }}_u_on), .waddr(u_wrow[{{ l.raw - 1 }}:0]), .wdata(out_wdata),
-        .raddr(out_raddr), .rdata(out_rdata));
+    sf_ram #(.WIDTH({{ v.out_w }}), .DEPTH({{ v.out_depth }}), .AW({{ v.out_aw }}), .LOGIC({% if l.out_logic %}1{% else %}0{% endif %})) out_buf (
+        .clk(clk), .we({{ l.pre }}_u_on), .waddr({{ v.out_wa }}), .wdata(out_wdata),
+        .raddr({{ v.out_ra }}), .rdata(out_rdata));
     reg o_s2;
     reg [{{ l.raw - 1 }}:0] o_row;
     reg o_lrow;   // o_row is the last row (kept with o_row)
@@ -939,104 +1108,107 @@ module {{ v.module }} (
 {%- endif %}
 {%- endif %}
 {% endfor %}
+{%- for g in v.ugroups %}
     // ------------------------------------------------------------------ shared update pass: datapath
-    reg  [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_x, u_thr, u_bias, u_bl, u_vr;
-    reg  [{{ v.sh.ls * v.sh.sw - 1 }}:0] u_s;
-    reg  [{{ v.sh.ls * v.sh.yw - 1 }}:0] u_y, u_cs, u_csl;
-    reg  [{{ v.sh.ls * v.sh.pb - 1 }}:0] u_bb, u_sb;
-    reg  [1:0] u_lm, u_sm;
-    reg  [4:0] u_lk, u_sk;
-    reg        u_spiking, u_cuba, u_sat;
-    reg  [{{ v.sh.vw - 1 }}:0] u_vhi, u_vlo;
-    reg  [{{ v.sh.yw - 1 }}:0] u_yhi, u_ylo;
+    reg  [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_x, {{ g.p }}u_thr, {{ g.p }}u_bias, {{ g.p }}u_bl, {{ g.p }}u_vr;
+    reg  [{{ g.sh.ls * g.sh.sw - 1 }}:0] {{ g.p }}u_s;
+    reg  [{{ g.sh.ls * g.sh.yw - 1 }}:0] {{ g.p }}u_y, {{ g.p }}u_cs, {{ g.p }}u_csl;
+    reg  [{{ g.sh.ls * g.sh.pb - 1 }}:0] {{ g.p }}u_bb, {{ g.p }}u_sb;
+    reg  [1:0] {{ g.p }}u_lm, {{ g.p }}u_sm;
+    reg  [4:0] {{ g.p }}u_lk, {{ g.p }}u_sk;
+    reg        {{ g.p }}u_spiking, {{ g.p }}u_cuba, {{ g.p }}u_sat;
+    reg  [{{ g.sh.vw - 1 }}:0] {{ g.p }}u_vhi, {{ g.p }}u_vlo;
+    reg  [{{ g.sh.yw - 1 }}:0] {{ g.p }}u_yhi, {{ g.p }}u_ylo;
     // The row's words select by `ul_oh`, one flip-flop per layer set the cycle after `ul`
     // changes (the first row's words arrive a cycle after its go): AND-OR, no decode.
-    reg  [{{ v.layers.len() - 1 }}:0] ul_oh;
+    reg  [{{ g.ks.len() - 1 }}:0] {{ g.p }}ul_oh;
     always @(posedge clk) begin
-{%- for l in v.layers %}
-        ul_oh[{{ l.k }}] <= (ul == {{ v.lw }}'d{{ l.k }});
-{%- endfor %}
+{%- for l in v.layers %}{%- if l.gp == g.p %}
+        {{ g.p }}ul_oh[{{ l.gk }}] <= ({{ g.p }}ul == {{ g.lw }}'d{{ l.gk }});
+{%- endif %}{%- endfor %}
     end
     always @* begin
-        u_x = {{ v.sh.ls * v.sh.vw }}'d0; u_s = {{ v.sh.ls * v.sh.sw }}'d0; u_y = {{ v.sh.ls * v.sh.yw }}'d0;
-        u_thr = {{ v.sh.ls * v.sh.vw }}'d0; u_bias = {{ v.sh.ls * v.sh.vw }}'d0; u_bl = {{ v.sh.ls * v.sh.vw }}'d0; u_vr = {{ v.sh.ls * v.sh.vw }}'d0;
-        u_cs = {{ v.sh.ls * v.sh.yw }}'d0; u_csl = {{ v.sh.ls * v.sh.yw }}'d0;
-        u_bb = {{ v.sh.ls * v.sh.pb }}'d0; u_sb = {{ v.sh.ls * v.sh.pb }}'d0;
-{%- for l in v.layers %}
+        {{ g.p }}u_x = {{ g.sh.ls * g.sh.vw }}'d0; {{ g.p }}u_s = {{ g.sh.ls * g.sh.sw }}'d0; {{ g.p }}u_y = {{ g.sh.ls * g.sh.yw }}'d0;
+        {{ g.p }}u_thr = {{ g.sh.ls * g.sh.vw }}'d0; {{ g.p }}u_bias = {{ g.sh.ls * g.sh.vw }}'d0; {{ g.p }}u_bl = {{ g.sh.ls * g.sh.vw }}'d0; {{ g.p }}u_vr = {{ g.sh.ls * g.sh.vw }}'d0;
+        {{ g.p }}u_cs = {{ g.sh.ls * g.sh.yw }}'d0; {{ g.p }}u_csl = {{ g.sh.ls * g.sh.yw }}'d0;
+        {{ g.p }}u_bb = {{ g.sh.ls * g.sh.pb }}'d0; {{ g.p }}u_sb = {{ g.sh.ls * g.sh.pb }}'d0;
+{%- for l in v.layers %}{%- if l.gp == g.p %}
         // {{ l.name }}
-        u_x   = u_x   | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_state("x", v.sh) }});
-        u_s   = u_s   | ({ {{ v.sh.ls * v.sh.sw }}{ul_oh[{{ l.k }}]} } & {{ l.u_state("s", v.sh) }});
-        u_y   = u_y   | ({ {{ v.sh.ls * v.sh.yw }}{ul_oh[{{ l.k }}]} } & {{ l.u_state("y", v.sh) }});
-        u_thr = u_thr | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("thr", v.sh) }});
-        u_bias = u_bias | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("bias", v.sh) }});
-        u_bl  = u_bl  | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("bias_late", v.sh) }});
-        u_vr  = u_vr  | ({ {{ v.sh.ls * v.sh.vw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("vreset", v.sh) }});
-        u_cs  = u_cs  | ({ {{ v.sh.ls * v.sh.yw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("syn_bias", v.sh) }});
-        u_csl = u_csl | ({ {{ v.sh.ls * v.sh.yw }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("syn_bias_late", v.sh) }});
-        u_bb  = u_bb  | ({ {{ v.sh.ls * v.sh.pb }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("beta_b", v.sh) }});
-        u_sb  = u_sb  | ({ {{ v.sh.ls * v.sh.pb }}{ul_oh[{{ l.k }}]} } & {{ l.u_param("syn_b", v.sh) }});
-{%- endfor %}
+        {{ g.p }}u_x   = {{ g.p }}u_x   | ({ {{ g.sh.ls * g.sh.vw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_state("x", g.sh) }});
+        {{ g.p }}u_s   = {{ g.p }}u_s   | ({ {{ g.sh.ls * g.sh.sw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_state("s", g.sh) }});
+        {{ g.p }}u_y   = {{ g.p }}u_y   | ({ {{ g.sh.ls * g.sh.yw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_state("y", g.sh) }});
+        {{ g.p }}u_thr = {{ g.p }}u_thr | ({ {{ g.sh.ls * g.sh.vw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_param("thr", g.sh) }});
+        {{ g.p }}u_bias = {{ g.p }}u_bias | ({ {{ g.sh.ls * g.sh.vw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_param("bias", g.sh) }});
+        {{ g.p }}u_bl  = {{ g.p }}u_bl  | ({ {{ g.sh.ls * g.sh.vw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_param("bias_late", g.sh) }});
+        {{ g.p }}u_vr  = {{ g.p }}u_vr  | ({ {{ g.sh.ls * g.sh.vw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_param("vreset", g.sh) }});
+        {{ g.p }}u_cs  = {{ g.p }}u_cs  | ({ {{ g.sh.ls * g.sh.yw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_param("syn_bias", g.sh) }});
+        {{ g.p }}u_csl = {{ g.p }}u_csl | ({ {{ g.sh.ls * g.sh.yw }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_param("syn_bias_late", g.sh) }});
+        {{ g.p }}u_bb  = {{ g.p }}u_bb  | ({ {{ g.sh.ls * g.sh.pb }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_param("beta_b", g.sh) }});
+        {{ g.p }}u_sb  = {{ g.p }}u_sb  | ({ {{ g.sh.ls * g.sh.pb }}{{ "{" }}{{ g.p }}ul_oh[{{ l.gk }}]} } & {{ l.u_param("syn_b", g.sh) }});
+{%- endif %}{%- endfor %}
     end
     always @* begin
-        case (ul)
-{%- for l in v.layers %}
-            {{ v.lw }}'d{{ l.k }}: begin  // {{ l.name }}
-                u_lm = 2'd{{ l.leak }}; u_lk = 5'd{{ l.leak_k }}; u_sm = 2'd{{ l.sleak }}; u_sk = 5'd{{ l.sleak_k }};
-                u_spiking = 1'b{% if l.spiking %}1{% else %}0{% endif %}; u_cuba = 1'b{% if l.cuba %}1{% else %}0{% endif %}; u_sat = 1'b{% if l.sat %}1{% else %}0{% endif %};
-                u_vhi = {{ l.bound(true, true, v.sh) }}; u_vlo = {{ l.bound(true, false, v.sh) }};
-                u_yhi = {{ l.bound(false, true, v.sh) }}; u_ylo = {{ l.bound(false, false, v.sh) }};
+        case ({{ g.p }}ul)
+{%- for l in v.layers %}{%- if l.gp == g.p %}
+            {{ g.lw }}'d{{ l.gk }}: begin  // {{ l.name }}
+                {{ g.p }}u_lm = 2'd{{ l.leak }}; {{ g.p }}u_lk = 5'd{{ l.leak_k }}; {{ g.p }}u_sm = 2'd{{ l.sleak }}; {{ g.p }}u_sk = 5'd{{ l.sleak_k }};
+                {{ g.p }}u_spiking = 1'b{% if l.spiking %}1{% else %}0{% endif %}; {{ g.p }}u_cuba = 1'b{% if l.cuba %}1{% else %}0{% endif %}; {{ g.p }}u_sat = 1'b{% if l.sat %}1{% else %}0{% endif %};
+                {{ g.p }}u_vhi = {{ l.bound(true, true, g.sh) }}; {{ g.p }}u_vlo = {{ l.bound(true, false, g.sh) }};
+                {{ g.p }}u_yhi = {{ l.bound(false, true, g.sh) }}; {{ g.p }}u_ylo = {{ l.bound(false, false, g.sh) }};
             end
-{%- endfor %}
+{%- endif %}{%- endfor %}
             default: begin
-                u_lm = 2'd0; u_lk = 5'd0; u_sm = 2'd0; u_sk = 5'd0;
-                u_spiking = 1'b0; u_cuba = 1'b0; u_sat = 1'b0;
-                u_vhi = {{ v.sh.vw }}'d0; u_vlo = {{ v.sh.vw }}'d0; u_yhi = {{ v.sh.yw }}'d0; u_ylo = {{ v.sh.yw }}'d0;
+                {{ g.p }}u_lm = 2'd0; {{ g.p }}u_lk = 5'd0; {{ g.p }}u_sm = 2'd0; {{ g.p }}u_sk = 5'd0;
+                {{ g.p }}u_spiking = 1'b0; {{ g.p }}u_cuba = 1'b0; {{ g.p }}u_sat = 1'b0;
+                {{ g.p }}u_vhi = {{ g.sh.vw }}'d0; {{ g.p }}u_vlo = {{ g.sh.vw }}'d0; {{ g.p }}u_yhi = {{ g.sh.yw }}'d0; {{ g.p }}u_ylo = {{ g.sh.yw }}'d0;
             end
         endcase
     end
     // Lanes of the write-stage row that hold neurons of the layer.
-    wire [{{ v.sh.ls - 1 }}:0] u_valid = u_lmask & (ufcb ? u_lastmask : {{ "{" }}{{ v.sh.ls }}{1'b1}});
-    wire [{{ v.sh.ls - 1 }}:0] u_sp;
+    wire [{{ g.sh.ls - 1 }}:0] {{ g.p }}u_valid = {{ g.p }}u_lmask & ({{ g.p }}ufcb ? {{ g.p }}u_lastmask : {{ "{" }}{{ g.sh.ls }}{1'b1}});
+    wire [{{ g.sh.ls - 1 }}:0] {{ g.p }}u_sp;
     /* verilator lint_off UNUSEDSIGNAL */
     // Membrane values are streamed only by a value-output layer.
-    wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_v;
+    wire [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_v;
     /* verilator lint_on UNUSEDSIGNAL */
-    wire [{{ v.sh.ls * v.sh.vw - 1 }}:0] u_xn;
-    wire [{{ v.sh.ls * v.sh.yw - 1 }}:0] u_yn;
-    genvar u_gi;
+    wire [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_xn;
+    wire [{{ g.sh.ls * g.sh.yw - 1 }}:0] {{ g.p }}u_yn;
+    genvar {{ g.p }}u_gi;
     generate
-        for (u_gi = 0; u_gi < {{ v.sh.ls }}; u_gi = u_gi + 1) begin : u_lane
+        for ({{ g.p }}u_gi = 0; {{ g.p }}u_gi < {{ g.sh.ls }}; {{ g.p }}u_gi = {{ g.p }}u_gi + 1) begin : {{ g.p }}u_lane
             sf_neuron #(
-                .VW({{ v.sh.vw }}), .SW({{ v.sh.sw }}), .YW({{ v.sh.yw }}),
+                .VW({{ g.sh.vw }}), .SW({{ g.sh.sw }}), .YW({{ g.sh.yw }}),
                 .RESET({{ v.reset }}), .FIRE_EQ({% if v.fire_eq %}1{% else %}0{% endif %}), .P({{ v.leak_bits }}), .KW(5)
             ) n (
                 .clk(clk),
-                .x(u_x[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
-                .s(u_s[u_gi*{{ v.sh.sw }} +: {{ v.sh.sw }}]),
-                .y(u_y[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]),
-                .thr(u_thr[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
-                .bias(u_bias[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
-                .bias_late(u_bl[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
-                .vreset(u_vr[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
-                .syn_bias(u_cs[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]),
-                .syn_bias_late(u_csl[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]),
-                .beta_b(u_bb[u_gi*{{ v.sh.pb }} +: {{ v.sh.pb }}]),
-                .syn_b(u_sb[u_gi*{{ v.sh.pb }} +: {{ v.sh.pb }}]),
-                .leak_mode(u_lm), .leak_k(u_lk), .syn_mode(u_sm), .syn_k(u_sk),
-                .spiking(u_spiking), .cuba(u_cuba), .sat(u_sat),
-                .v_hi(u_vhi), .v_lo(u_vlo), .y_hi(u_yhi), .y_lo(u_ylo),
-                .late(late), .last(last),
-                .spike(u_sp[u_gi]),
-                .v_out(u_v[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
-                .x_next(u_xn[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]),
-                .y_next(u_yn[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}]));
+                .x({{ g.p }}u_x[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]),
+                .s({{ g.p }}u_s[{{ g.p }}u_gi*{{ g.sh.sw }} +: {{ g.sh.sw }}]),
+                .y({{ g.p }}u_y[{{ g.p }}u_gi*{{ g.sh.yw }} +: {{ g.sh.yw }}]),
+                .thr({{ g.p }}u_thr[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]),
+                .bias({{ g.p }}u_bias[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]),
+                .bias_late({{ g.p }}u_bl[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]),
+                .vreset({{ g.p }}u_vr[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]),
+                .syn_bias({{ g.p }}u_cs[{{ g.p }}u_gi*{{ g.sh.yw }} +: {{ g.sh.yw }}]),
+                .syn_bias_late({{ g.p }}u_csl[{{ g.p }}u_gi*{{ g.sh.yw }} +: {{ g.sh.yw }}]),
+                .beta_b({{ g.p }}u_bb[{{ g.p }}u_gi*{{ g.sh.pb }} +: {{ g.sh.pb }}]),
+                .syn_b({{ g.p }}u_sb[{{ g.p }}u_gi*{{ g.sh.pb }} +: {{ g.sh.pb }}]),
+                .leak_mode({{ g.p }}u_lm), .leak_k({{ g.p }}u_lk), .syn_mode({{ g.p }}u_sm), .syn_k({{ g.p }}u_sk),
+                .spiking({{ g.p }}u_spiking), .cuba({{ g.p }}u_cuba), .sat({{ g.p }}u_sat),
+                .v_hi({{ g.p }}u_vhi), .v_lo({{ g.p }}u_vlo), .y_hi({{ g.p }}u_yhi), .y_lo({{ g.p }}u_ylo),
+                .late({{ g.p }}late), .last({{ g.p }}last),
+                .spike({{ g.p }}u_sp[{{ g.p }}u_gi]),
+                .v_out({{ g.p }}u_v[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]),
+                .x_next({{ g.p }}u_xn[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]),
+                .y_next({{ g.p }}u_yn[{{ g.p }}u_gi*{{ g.sh.yw }} +: {{ g.sh.yw }}]));
             // Padding lanes stay at zero and never spike.
-            assign u_xnm[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}] = u_valid[u_gi] ? u_xn[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}] : {{ v.sh.vw }}'d0;
-            assign u_ynm[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}] = u_valid[u_gi] ? u_yn[u_gi*{{ v.sh.yw }} +: {{ v.sh.yw }}] : {{ v.sh.yw }}'d0;
-            assign u_vm[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}]  = u_valid[u_gi] ? u_v[u_gi*{{ v.sh.vw }} +: {{ v.sh.vw }}] : {{ v.sh.vw }}'d0;
+            assign {{ g.p }}u_xnm[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}] = {{ g.p }}u_valid[{{ g.p }}u_gi] ? {{ g.p }}u_xn[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}] : {{ g.sh.vw }}'d0;
+            assign {{ g.p }}u_ynm[{{ g.p }}u_gi*{{ g.sh.yw }} +: {{ g.sh.yw }}] = {{ g.p }}u_valid[{{ g.p }}u_gi] ? {{ g.p }}u_yn[{{ g.p }}u_gi*{{ g.sh.yw }} +: {{ g.sh.yw }}] : {{ g.sh.yw }}'d0;
+            assign {{ g.p }}u_vm[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]  = {{ g.p }}u_valid[{{ g.p }}u_gi] ? {{ g.p }}u_v[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}] : {{ g.sh.vw }}'d0;
         end
     endgenerate
-    assign u_spk = u_sp & u_valid;
+    assign {{ g.p }}u_spk = {{ g.p }}u_sp & {{ g.p }}u_valid;
+
+{%- endfor %}
 
     // ------------------------------------------------------------------ clear (early exit)
     reg clr_act;

@@ -3,7 +3,7 @@
 
 use crate::back::limits;
 use crate::hw::memory::{event_width, param_lane_bits};
-use crate::hw::{Layer, MemMap, Plan};
+use crate::hw::{Layer, MemMap, Plan, Schedule};
 use crate::ir::ResetMode;
 use crate::names::{Namer, label, list_label, path_label};
 use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source};
@@ -176,6 +176,11 @@ pub struct ProjView {
     pub mask: String,
     /// The target row's current value at stage 3 (the bank's register), `lanes * tw` bits.
     pub old: String,
+    /// The source list's entry count for this reader (Verilog expression) and the word its
+    /// read port returns.
+    pub ev_count: String,
+    /// See `ev_count`.
+    pub ev_rdata: String,
 }
 
 /// A weight ROM placed in large RAM (iCE40 SPRAM), filled through the weight-load port.
@@ -390,6 +395,15 @@ pub struct LayerView {
     pub y_sig: String,
     /// Lane strides of the X, S, Y banks.
     pub x_lw: usize,
+    /// Signal prefix of the update datapath (and, pipelined, the sequencer) serving the
+    /// layer: empty in the sequential schedule.
+    pub gp: String,
+    /// The layer's index among that datapath's layers, and that index's width.
+    pub gk: usize,
+    /// See `gk`.
+    pub glw: usize,
+    /// That datapath's membrane width.
+    pub gvw: usize,
     /// S lane stride.
     pub s_lw: usize,
     /// Y lane stride.
@@ -409,19 +423,107 @@ pub struct PhaseView {
     pub enter: String,
 }
 
+/// An update datapath and the layers it serves: every layer in the sequential schedule (its
+/// signals unprefixed), one layer each in the pipelined one.
+pub struct UGroupView {
+    /// Signal prefix (`g<k>_`, or empty).
+    pub p: String,
+    /// The layers, by plan index; a layer's index in the group is its position here.
+    pub ks: Vec<usize>,
+    /// Datapath widths (the widest of its layers).
+    pub sh: Shared,
+    /// Width of a layer index in the group.
+    pub lw: usize,
+    /// Widths of the position counters (lane group, y, x) and the position in a channel.
+    pub ucw: usize,
+    /// See `ucw`.
+    pub uyw: usize,
+    /// See `ucw`.
+    pub uxw: usize,
+    /// See `ucw`.
+    pub upw: usize,
+    /// Some layer reads its parameter ROM per lane group, and the width of that address.
+    pub any_prom_by_cgi: bool,
+    /// See `any_prom_by_cgi`.
+    pub pa_w: usize,
+    /// Pipelined: the index of the layer's UPD phase in its unit's program.
+    pub upd: usize,
+}
+
+/// A sequencer of the pipelined schedule (see [`crate::hw::schedule::Pipe`]).
+pub struct UnitView {
+    /// Signal prefix (`gin_`, `g<k>_`, `gout_`).
+    pub p: String,
+    /// What it runs, for the comment.
+    pub comment: String,
+    /// Its program; `enter` reads `<p>pc_oh` and `<p>late`.
+    pub phases: Vec<PhaseView>,
+    /// Per phase, MSB first: the condition to start it at the unit's step (`<p>t`) and at the
+    /// next step (`<p>t1`), as `{..}` concatenations of 1-bit expressions.
+    pub ok_t: String,
+    /// See `ok_t`.
+    pub ok_t1: String,
+    /// One-hot literal of the phase that ends a step.
+    pub step_mask: String,
+    /// Runs once (a direct input's load): its counter then jumps to T.
+    pub once: bool,
+}
+
+/// Pipelined: a layer's event list, written into every copy.
+pub struct PipeProducerView {
+    /// Layer prefix `l<k>`.
+    pub pre: String,
+    /// Its update datapath's prefix.
+    pub gp: String,
+    /// Row address width, lanes, entry fields and width.
+    pub raw: usize,
+    /// See `raw`.
+    pub lanes: usize,
+    /// See `raw`.
+    pub ecw: usize,
+    /// See `raw`.
+    pub eyw: usize,
+    /// See `raw`.
+    pub exw: usize,
+    /// See `raw`.
+    pub ew: usize,
+    /// Rows (the offset of the odd steps' half).
+    pub rows: usize,
+}
+
+/// Pipelined: one consumer's copy of an event list (a layer's or the input's).
+pub struct PipeListView {
+    /// Memory prefix (`l<s>r<k>`, `inpr<k>`).
+    pub pre: String,
+    /// For the comment.
+    pub comment: String,
+    /// Entry width, words, address width.
+    pub width: usize,
+    /// See `width`.
+    pub depth: usize,
+    /// See `width`.
+    pub aw: usize,
+    /// In logic.
+    pub logic: bool,
+    /// Write enable, address and data (expressions).
+    pub we: String,
+    /// See `we`.
+    pub waddr: String,
+    /// See `we`.
+    pub wdata: String,
+    /// Readers (one unit, one phase at a time): (projection prefix, read address).
+    pub readers: Vec<(String, String)>,
+}
+
 /// The whole design.
 pub struct TopView {
     /// Module name.
     pub module: String,
     /// Cycles from a row's read data to its write (the neuron pipeline, `schedule::UPD_TAIL`).
     pub u_lat: u64,
-    /// Widths of the update pass's position counters (lane group, y, x): enough for every
-    /// layer's largest value.
-    pub ucw: usize,
+    /// Widths of the update pass's y and x counters over every layer (the early-exit counts).
     pub uyw: usize,
     pub uxw: usize,
-    /// Width of the update pass's position-within-channel counter.
-    pub upw: usize,
     /// Model and plan description for the header.
     pub header: Vec<String>,
     /// Input word width.
@@ -497,12 +599,6 @@ pub struct TopView {
     pub wl_cw: usize,
     /// Leak multiplier fraction bits.
     pub leak_bits: u32,
-    /// Shared update datapath widths.
-    pub sh: Shared,
-    /// Some layer reads its parameter ROM per lane group.
-    pub any_prom_by_cgi: bool,
-    /// Width of the lane-group address of per-channel parameter ROMs.
-    pub pa_w: usize,
     /// Reset code: 0 zero, 1 subtract, 2 subtract-undecayed.
     pub reset: usize,
     /// Fire on equal.
@@ -519,6 +615,40 @@ pub struct TopView {
     pub any_epoch: bool,
     /// The plan's block RAMs fit the device: ROMs are held to block RAM (sf_ram BLOCK).
     pub hold_brams: bool,
+    /// The pipelined schedule (else sequential).
+    pub pipe: bool,
+    /// Update datapaths.
+    pub ugroups: Vec<UGroupView>,
+    /// Pipelined: the sequencers, the layers' lists and their copies, the input's copies.
+    pub units: Vec<UnitView>,
+    /// See `units`.
+    pub pproducers: Vec<PipeProducerView>,
+    /// See `units`.
+    pub plists: Vec<PipeListView>,
+    /// See `units`.
+    pub inp_lists: Vec<PipeListView>,
+    /// The output buffer's words, address width, and write and read addresses.
+    pub out_depth: usize,
+    /// See `out_depth`.
+    pub out_aw: usize,
+    /// See `out_depth`.
+    pub out_wa: String,
+    /// See `out_depth`.
+    pub out_ra: String,
+}
+
+/// Pipelined: the prefix of layer `k`'s copy of `src`'s event list.
+fn pipe_copy(src: Source, k: usize) -> String {
+    match src {
+        Source::Input => format!("inpr{k}"),
+        Source::Layer(s) => format!("l{s}r{k}"),
+    }
+}
+
+/// Pipelined: the half of its source's list layer `k` reads through `p` (1 bit): the parity
+/// of its step, or of the step before through a recurrent edge.
+fn pipe_read_parity(k: usize, p: &Projection) -> String {
+    if p.delayed { format!("!g{k}_t[0]") } else { format!("g{k}_t[0]") }
 }
 
 fn logic_of(plan: &Plan, name: &str) -> bool {
@@ -579,16 +709,48 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     if !spram.is_empty() {
         roms.push((format!("{module}_wl.hex"), image));
     }
-    let sh = Shared {
-        ls: plan.layers.iter().map(|l| l.lanes).max().unwrap_or(1),
-        vw: plan.layers.iter().map(|l| l.v_bits as usize).max().unwrap_or(2),
-        sw: plan.layers.iter().map(|l| (l.s_bits as usize).max(1)).max().unwrap_or(1),
-        yw: plan.layers.iter().map(|l| (l.y_bits as usize).max(1)).max().unwrap_or(1),
-        rw: plan.layers.iter().map(|l| abits(l.rows)).max().unwrap_or(1),
-        pb: plan.rules.leak_bits() as usize + 1,
-    };
-    let banks = state_banks(plan, &mut layers, &sh);
-    let evbanks = event_banks(plan, &layers);
+    let pipelined = plan.schedule == Schedule::Pipelined;
+    // Update datapaths: one for every layer, or one per layer (pipelined).
+    let gsets: Vec<Vec<usize>> =
+        if pipelined { (0..layers.len()).map(|k| vec![k]).collect() } else { vec![(0..layers.len()).collect()] };
+    let mut ugroups = vec![];
+    let mut lsh: Vec<Option<Shared>> = vec![None; layers.len()];
+    for ks in gsets {
+        let pl = |f: &dyn Fn(&Layer) -> usize| ks.iter().map(|&k| f(&plan.layers[k])).max().unwrap_or(1);
+        let gsh = Shared {
+            ls: pl(&|l| l.lanes),
+            vw: ks.iter().map(|&k| plan.layers[k].v_bits as usize).max().unwrap_or(2),
+            sw: pl(&|l| (l.s_bits as usize).max(1)),
+            yw: pl(&|l| (l.y_bits as usize).max(1)),
+            rw: pl(&|l| abits(l.rows)),
+            pb: plan.rules.leak_bits() as usize + 1,
+        };
+        let p = if pipelined { format!("g{}_", ks[0]) } else { String::new() };
+        let glw = abits(ks.len());
+        for (i, &k) in ks.iter().enumerate() {
+            (layers[k].gp, layers[k].gk, layers[k].glw, layers[k].gvw) = (p.clone(), i, glw, gsh.vw);
+            lsh[k] = Some(gsh.clone());
+        }
+        let prom = |k: &usize| plan.layers[*k].params_per_channel() && param_lane_bits(plan, *k) > 0;
+        ugroups.push(UGroupView {
+            p,
+            lw: glw,
+            ucw: pl(&|l| abits(l.ncg)),
+            uyw: pl(&|l| abits(l.shape[1])),
+            uxw: pl(&|l| abits(l.shape[2])),
+            upw: pl(&|l| abits(l.positions())),
+            any_prom_by_cgi: ks.iter().any(prom),
+            pa_w: ks.iter().filter(|k| prom(k)).map(|&k| abits(plan.layers[k].param_depth())).max().unwrap_or(1),
+            upd: plan.layers[ks[0]].projections.len(),
+            sh: gsh,
+            ks,
+        });
+    }
+    let lsh: Vec<Shared> = lsh.into_iter().map(|s| s.expect("every layer has a datapath")).collect();
+    let banks = state_banks(plan, &mut layers, &lsh);
+    let evbanks = if pipelined { vec![] } else { event_banks(plan, &layers) };
+    let (units, pproducers, plists, inp_lists) =
+        if pipelined { pipe_views(plan, &layers) } else { (vec![], vec![], vec![], vec![]) };
     // Sequencer program: [LOAD] per layer [ACC..., UPD], OUT, [EXIT, CLEAR].
     struct Ph {
         kind: &'static str,
@@ -662,6 +824,25 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let out_k = plan.output.layer;
     let ol = &plan.layers[out_k];
     let out_w = if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize };
+    // The output rows: pipelined, two steps (the output unit streams one while the layer
+    // writes the next), each half at its step's parity.
+    let oraw = abits(ol.rows);
+    let (out_depth, out_aw, out_wa, out_ra) = if pipelined {
+        let aw = abits(2 * ol.rows);
+        let half = |par: &str| format!("({par} ? {aw}'d{} : {aw}'d0)", ol.rows);
+        (
+            2 * ol.rows,
+            aw,
+            format!(
+                "{} + {}",
+                half(&format!("g{out_k}_t[0]")),
+                bank_addr(0, &format!("g{out_k}_u_wrow"), ugroups[out_k].sh.rw, aw)
+            ),
+            format!("{} + {}", half("gout_t[0]"), bank_addr(0, "out_raddr", oraw, aw)),
+        )
+    } else {
+        (ol.rows, oraw, format!("u_wrow[{}:0]", oraw - 1), "out_raddr".into())
+    };
     let clear_rows = plan.layers.iter().map(|l| l.rows).max().unwrap_or(1);
     let header = vec![
         format!("model: {}", label(&plan.model)),
@@ -684,10 +865,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     Ok(TopView {
         module,
         u_lat: crate::hw::schedule::UPD_TAIL,
-        ucw: abits(plan.layers.iter().map(|l| l.ncg).max().unwrap_or(1)),
         uyw: abits(plan.layers.iter().map(|l| l.shape[1]).max().unwrap_or(1)),
         uxw: abits(plan.layers.iter().map(|l| l.shape[2]).max().unwrap_or(1)),
-        upw: abits(plan.layers.iter().map(|l| l.positions()).max().unwrap_or(1)),
         header,
         in_w,
         n_in: inp.numel(),
@@ -731,21 +910,23 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         hold_brams: plan.device_block_rams > 0 && plan.block_rams() <= plan.device_block_rams,
         banks,
         evbanks,
-        sh,
         lw,
-        any_prom_by_cgi: (0..plan.layers.len())
-            .any(|k| plan.layers[k].params_per_channel() && param_lane_bits(plan, k) > 0),
-        pa_w: (0..plan.layers.len())
-            .filter(|&k| plan.layers[k].params_per_channel() && param_lane_bits(plan, k) > 0)
-            .map(|k| abits(plan.layers[k].param_depth()))
-            .max()
-            .unwrap_or(1),
         reset: match plan.reset {
             ResetMode::Zero => 0,
             ResetMode::Subtract => 1,
             ResetMode::SubtractUndecayed => 2,
         },
         fire_eq: plan.fire_on_equal,
+        pipe: pipelined,
+        out_depth,
+        out_aw,
+        out_wa,
+        out_ra,
+        ugroups,
+        units,
+        pproducers,
+        plists,
+        inp_lists,
     })
 }
 
@@ -875,6 +1056,10 @@ fn layer_view(
         x_lw: vw,
         s_lw: sw,
         y_lw: yw,
+        gp: String::new(),
+        gk: k,
+        glw: 1,
+        gvw: vw,
     })
 }
 
@@ -968,6 +1153,18 @@ fn proj_view(
         Source::Layer(s) => abits(plan.layers[s].rows),
     };
     let src_liw = abits(src_maskw.max(1));
+    // Pipelined: this unit reads its own copy of the source's list, the half of the step it
+    // reads (its own step, the one before through a recurrent edge).
+    let (ev_count, ev_rdata) = if plan.schedule == Schedule::Pipelined {
+        let par = pipe_read_parity(k, p);
+        let count = match p.source {
+            Source::Input if !plan.input.per_step => "inp_ev_cnt".to_string(),
+            _ => format!("({par} ? {src}_ev_c1 : {src}_ev_c0)"),
+        };
+        (count, format!("{}_rdata", pipe_copy(p.source, k)))
+    } else {
+        (format!("{src}_ev_cnt"), format!("{src}_ev_rdata"))
+    };
     let wdepth = crate::hw::memory::weight_depth(plan, k, j);
     // Address arithmetic width: every intermediate (coordinates plus padding and taps, rows,
     // weight addresses, flattened source indices) is below `bound`, so nothing wraps.
@@ -1290,6 +1487,8 @@ fn proj_view(
         waddr,
         mask,
         old: String::new(),
+        ev_count,
+        ev_rdata,
     })
 }
 
@@ -1343,6 +1542,7 @@ impl ProjView {
 }
 
 /// Widths of the shared update datapath (the largest of all layers).
+#[derive(Clone)]
 pub struct Shared {
     /// Lanes.
     pub ls: usize,
@@ -1432,9 +1632,11 @@ impl LayerView {
         mask_lit(sh.ls, self.gc - (self.ncg - 1) * self.lanes)
     }
 
-    /// Shared result `sig` (`ls` lanes of `from` bits) truncated to this layer's lanes of `w`.
+    /// The layer's datapath's result `sig` (`ls` lanes of `from` bits) truncated to this
+    /// layer's lanes of `w`.
     pub fn u_trunc(&self, sig: &str, from: &usize, w: &usize) -> String {
-        let parts: Vec<String> = (0..self.lanes).rev().map(|l| format!("{sig}[{} +: {w}]", l * from)).collect();
+        let gp = &self.gp;
+        let parts: Vec<String> = (0..self.lanes).rev().map(|l| format!("{gp}{sig}[{} +: {w}]", l * from)).collect();
         format!("{{{}}}", parts.join(", "))
     }
 }
@@ -1509,6 +1711,10 @@ pub struct BankView {
     pub members: Vec<MemberView>,
     /// Accumulate units.
     pub clients: Vec<ClientView>,
+    /// Prefix of the update datapath writing it (see [`LayerView::gp`]) and its layer index width.
+    pub gp: String,
+    /// See `gp`.
+    pub glw: usize,
 }
 
 /// One layer's event list in a shared event memory.
@@ -1571,11 +1777,13 @@ fn bank_word(n: usize, lanes: usize, lw: usize, f: impl Fn(usize) -> String) -> 
     format!("{{{}}}", parts.join(", "))
 }
 
-fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankView> {
+fn state_banks(plan: &Plan, layers: &mut [LayerView], lsh: &[Shared]) -> Vec<BankView> {
     let mut banks = vec![];
     for kind in ["x", "s", "y"] {
         for (gi, bank) in plan.banks.iter().filter(|b| b.kind == kind).enumerate() {
             let g = &bank.layers;
+            // A bank's layers share one update datapath.
+            let (sh, gp, glw) = (&lsh[g[0]], layers[g[0]].gp.clone(), layers[g[0]].glw);
             let pre = format!("{kind}b{gi}");
             let w_of = |l: &LayerView| match kind {
                 "s" => l.sw,
@@ -1596,8 +1804,8 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
                 let l = &mut layers[k];
                 let w = w_of(l);
                 let uw = match kind {
-                    "y" => bank_word(lanes, l.lanes, lw, |i| LayerView::sext("u_ynm", i * sh.yw, w, lw)),
-                    "x" => bank_word(lanes, l.lanes, lw, |i| LayerView::sext("u_xnm", i * sh.vw, w, lw)),
+                    "y" => bank_word(lanes, l.lanes, lw, |i| LayerView::sext(&format!("{gp}u_ynm"), i * sh.yw, w, lw)),
+                    "x" => bank_word(lanes, l.lanes, lw, |i| LayerView::sext(&format!("{gp}u_xnm"), i * sh.vw, w, lw)),
                     _ => String::new(),
                 };
                 members.push(MemberView {
@@ -1634,14 +1842,14 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
             }
             let (uraddr, uwaddr, uon) = if multi {
                 (
-                    format!("{pre}_rbase + {}", bank_addr(0, "u_raddr", sh.rw, aw)),
-                    format!("{pre}_wbase + {}", bank_addr(0, "u_wrow", sh.rw, aw)),
+                    format!("{pre}_rbase + {}", bank_addr(0, &format!("{gp}u_raddr"), sh.rw, aw)),
+                    format!("{pre}_wbase + {}", bank_addr(0, &format!("{gp}u_wrow"), sh.rw, aw)),
                     format!("{pre}_uon"),
                 )
             } else {
                 (
-                    bank_addr(0, "u_raddr", sh.rw, aw),
-                    bank_addr(0, "u_wrow", sh.rw, aw),
+                    bank_addr(0, &format!("{gp}u_raddr"), sh.rw, aw),
+                    bank_addr(0, &format!("{gp}u_wrow"), sh.rw, aw),
                     format!("{}_u_on", members[0].pre),
                 )
             };
@@ -1660,6 +1868,8 @@ fn state_banks(plan: &Plan, layers: &mut [LayerView], sh: &Shared) -> Vec<BankVi
                 uon,
                 members,
                 clients,
+                gp,
+                glw,
             });
         }
     }
@@ -1714,6 +1924,245 @@ fn event_banks(plan: &Plan, layers: &[LayerView]) -> Vec<EvBankView> {
         });
     }
     banks
+}
+
+/// `{bit n-1, ..., bit 0}` of 1-bit expressions.
+fn concat_bits(bits: &[String]) -> String {
+    let parts: Vec<&str> = bits.iter().rev().map(String::as_str).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// The one-hot "enter" terms of a unit's program (see [`UnitView`]): within a step the next
+/// phase, static phases skipped after step 0; the step's last phase (always dynamic) leads to
+/// the first dynamic phase of the next step.
+fn unit_enter(p: &str, statik: &[bool]) -> Vec<String> {
+    let n = statik.len();
+    let next = |i: usize, late: bool| -> Option<usize> {
+        let mut j = i + 1;
+        while j < n && late && statik[j] {
+            j += 1;
+        }
+        (j < n).then_some(j)
+    };
+    let start_late = (0..n).find(|&j| !statik[j]).unwrap_or(0);
+    (0..n)
+        .map(|j| {
+            let mut terms = vec![];
+            for i in 0..n {
+                let at = |late: bool| next(i, late).unwrap_or(start_late) == j;
+                match (at(false), at(true)) {
+                    (true, true) => terms.push(format!("{p}pc_oh[{i}]")),
+                    (true, false) => terms.push(format!("(!{p}late & {p}pc_oh[{i}])")),
+                    (false, true) => terms.push(format!("({p}late & {p}pc_oh[{i}])")),
+                    (false, false) => {}
+                }
+            }
+            if terms.is_empty() { "1'b0".into() } else { terms.join(" | ") }
+        })
+        .collect()
+}
+
+/// The pipelined schedule's sequencers, layer lists and input copies.
+fn pipe_views(
+    plan: &Plan,
+    layers: &[LayerView],
+) -> (Vec<UnitView>, Vec<PipeProducerView>, Vec<PipeListView>, Vec<PipeListView>) {
+    let tw = abits(plan.timesteps + 1);
+    // "unit u has ended step tau - 1 + d - 1", i.e. t_u + 1 >= tau + d, without underflow.
+    let done_with = |u: &str, tau: &str, d: usize| {
+        format!("(({{1'b0, {u}t}} + {}'d1) >= ({{1'b0, {tau}}} + {}'d{d}))", tw + 1, tw + 1)
+    };
+    let readers_of = |src: Source| crate::hw::memory::event_readers(plan, src);
+    let mut units = vec![];
+    let unit = |p: String,
+                comment: String,
+                phases: Vec<(&str, String, bool)>,
+                ok: &dyn Fn(usize, &str) -> String,
+                once: bool| {
+        let statik: Vec<bool> = phases.iter().map(|x| x.2).collect();
+        let enter = unit_enter(&p, &statik);
+        let n = phases.len();
+        let ok_t: Vec<String> = (0..n).map(|i| ok(i, &format!("{p}t"))).collect();
+        let ok_t1: Vec<String> = (0..n).map(|i| ok(i, &format!("{p}t1"))).collect();
+        UnitView {
+            comment,
+            phases: phases
+                .into_iter()
+                .zip(enter)
+                .enumerate()
+                .map(|(idx, ((kind, unit, _), enter))| PhaseView { idx, kind: kind.into(), unit, enter })
+                .collect(),
+            ok_t: concat_bits(&ok_t),
+            ok_t1: concat_bits(&ok_t1),
+            step_mask: format!("{n}'b1{}", "0".repeat(n - 1)),
+            once,
+            p,
+        }
+    };
+    // The input load: per step, the half of step t is free once every reader has ended t - 2.
+    let in_readers = readers_of(Source::Input);
+    let per_step = plan.input.per_step;
+    units.push(unit(
+        "gin_".into(),
+        "input load".into(),
+        vec![("load", "inp".into(), false)],
+        &|_, tau| {
+            if !per_step || in_readers.is_empty() {
+                return "1'b1".into();
+            }
+            in_readers.iter().map(|&c| done_with(&format!("g{c}_"), tau, 0)).collect::<Vec<_>>().join(" && ")
+        },
+        !per_step,
+    ));
+    let out_k = plan.output.layer;
+    for (k, l) in plan.layers.iter().enumerate() {
+        let mut phases: Vec<(&str, String, bool)> = l
+            .projections
+            .iter()
+            .enumerate()
+            .map(|(j, p)| ("acc", format!("l{k}p{j}"), p.target == AccTarget::Static))
+            .collect();
+        phases.push(("upd", format!("l{k}"), false));
+        // Consumers of this layer's list (or output rows) in other units, with their delays.
+        let mut cons: Vec<(String, usize)> = vec![];
+        for (c, lc) in plan.layers.iter().enumerate() {
+            for p in &lc.projections {
+                if p.source == Source::Layer(k) && c != k {
+                    let e = (format!("g{c}_"), usize::from(p.delayed));
+                    if !cons.contains(&e) {
+                        cons.push(e);
+                    }
+                }
+            }
+        }
+        if k == out_k {
+            cons.push(("gout_".into(), 0));
+        }
+        let projs = &l.projections;
+        units.push(unit(
+            format!("g{k}_"),
+            format!("layer {}", layers[k].name),
+            phases,
+            &|i, tau| {
+                if i == projs.len() {
+                    if cons.is_empty() {
+                        return "1'b1".into();
+                    }
+                    return cons.iter().map(|(u, d)| done_with(u, tau, *d)).collect::<Vec<_>>().join(" && ");
+                }
+                let p = &projs[i];
+                match p.source {
+                    Source::Input => format!("(gin_t > {tau})"),
+                    Source::Layer(s) if s == k => "1'b1".into(),
+                    Source::Layer(s) if p.delayed => format!("(g{s}_t >= {tau})"),
+                    Source::Layer(s) => format!("(g{s}_t > {tau})"),
+                }
+            },
+            false,
+        ));
+    }
+    units.push(unit(
+        "gout_".into(),
+        "output".into(),
+        vec![("out", "out".into(), false)],
+        &|_, tau| format!("(g{out_k}_t > {tau})"),
+        false,
+    ));
+    // Every layer with readers writes its list into each reader's copy, at its step's half.
+    let mut producers = vec![];
+    let mut lists = vec![];
+    for (k, l) in plan.layers.iter().enumerate() {
+        let rs = readers_of(Source::Layer(k));
+        if rs.is_empty() || !l.spiking() {
+            continue;
+        }
+        let lv = &layers[k];
+        producers.push(PipeProducerView {
+            pre: lv.pre.clone(),
+            gp: lv.gp.clone(),
+            raw: lv.raw,
+            lanes: lv.lanes,
+            ecw: lv.ecw,
+            eyw: lv.eyw,
+            exw: lv.exw,
+            ew: lv.ew,
+            rows: lv.rows,
+        });
+        let aw = abits(2 * l.rows);
+        for c in rs {
+            let pre = pipe_copy(Source::Layer(k), c);
+            let readers = plan.layers[c]
+                .projections
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.source == Source::Layer(k))
+                .map(|(j, p)| {
+                    let pp = format!("l{c}p{j}");
+                    let par = pipe_read_parity(c, p);
+                    let base = format!("({par} ? {aw}'d{} : {aw}'d0)", l.rows);
+                    (pp.clone(), format!("{base} + {}", bank_addr(0, &format!("{pp}_ev_raddr"), lv.raw, aw)))
+                })
+                .collect();
+            let bank = plan.banks.iter().find(|b| b.kind == "events" && b.layers == [k] && b.reader == Some(c));
+            lists.push(PipeListView {
+                comment: format!("{} read by {}", lv.name, layers[c].name),
+                width: lv.ew,
+                depth: 2 * l.rows,
+                aw,
+                logic: bank.is_none_or(|b| b.map == MemMap::Registers),
+                we: format!("{}_ev_we", lv.pre),
+                waddr: format!("{}_ev_waddr", lv.pre),
+                wdata: format!("{}_ev_wdata", lv.pre),
+                readers,
+                pre,
+            });
+        }
+    }
+    // The input's copies: two steps deep when the input changes every step.
+    let n_in = plan.input.numel();
+    let iaw = abits(n_in);
+    let depth = if per_step { 2 * n_in } else { n_in };
+    let aw = abits(depth);
+    let mut inp = vec![];
+    for c in in_readers.iter().copied() {
+        let readers = plan.layers[c]
+            .projections
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.source == Source::Input)
+            .map(|(j, p)| {
+                let pp = format!("l{c}p{j}");
+                let idx = bank_addr(0, &format!("{pp}_ev_raddr"), iaw, aw);
+                if per_step {
+                    let par = pipe_read_parity(c, p);
+                    (pp, format!("({par} ? {aw}'d{n_in} : {aw}'d0) + {idx}"))
+                } else {
+                    (pp, idx)
+                }
+            })
+            .collect();
+        let name = format!("input.events.{}", plan.layers[c].name);
+        inp.push(PipeListView {
+            pre: pipe_copy(Source::Input, c),
+            comment: format!("input read by {}", layers[c].name),
+            width: crate::hw::memory::input_event_width(plan),
+            depth,
+            aw,
+            logic: logic_of(plan, &name),
+            we: "ld_acc && ld_nz".into(),
+            waddr: if per_step {
+                format!(
+                    "(gin_t[0] ? {aw}'d{n_in} : {aw}'d0) + {}",
+                    bank_addr(0, &format!("ld_base[{}:0]", iaw - 1), iaw, aw)
+                )
+            } else {
+                bank_addr(0, &format!("ld_base[{}:0]", iaw - 1), iaw, aw)
+            },
+            wdata: "{ld_c, ld_y, ld_x, in_data}".into(),
+            readers,
+        });
+    }
+    (units, producers, lists, inp)
 }
 
 impl TopView {

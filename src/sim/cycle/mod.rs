@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::data::{InputBatch, Outputs};
 use crate::hw::schedule::{self, beats_per_event};
-use crate::hw::{Layer, Plan};
+use crate::hw::{Layer, Plan, Schedule};
 use crate::ir::ResetMode;
 use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, WeightValues, at};
 
@@ -482,6 +482,8 @@ struct Engine<'p> {
     /// Passes may keep state in i32 ([`word`]): every layer is plain, every projection has a
     /// narrow kernel, and no value a pass computes from in-width values can leave i32.
     narrow: bool,
+    /// The pipelined schedule's dependencies (None: sequential).
+    pipe: Option<schedule::Pipe>,
 }
 
 /// Whether passes over `plan` may keep state in i32 (see [`word`]). Starting from values
@@ -948,7 +950,8 @@ impl<'p> Engine<'p> {
             nproj += l.projections.len();
         }
         let narrow = narrow_fits(plan, &fast, &plain);
-        Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list, proj_base, nproj, narrow }
+        let pipe = (plan.schedule == Schedule::Pipelined).then(|| schedule::Pipe::new(plan));
+        Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list, proj_base, nproj, narrow, pipe }
     }
 
     /// Sample `i`'s quantised input of step `t` into `q` (one value per input, C order);
@@ -976,6 +979,8 @@ impl<'p> Engine<'p> {
         let mut step_end = Vec::with_capacity(steps);
         let mut cyc = schedule::START;
         st.counters.control_cycles += schedule::START;
+        // Pipelined: every phase's duration goes to the units' clock instead of `cyc`.
+        let mut clock = self.pipe.as_ref().map(schedule::Clock::new);
         let (mut in_q, mut in_ev): (Vec<i64>, Vec<Event>) = (vec![], vec![]);
         let mut counts = vec![0i64; out_n];
         let mut out = vec![0i64; out_n];
@@ -984,7 +989,10 @@ impl<'p> Engine<'p> {
                 self.input_values(batch, i, t, &mut in_q);
                 events_of(&in_q, plan.input.shape, &mut in_ev);
                 let c = schedule::load_cycles(plan);
-                cyc += c;
+                match (&mut clock, &self.pipe) {
+                    (Some(ck), Some(pp)) => ck.load(pp, t, c),
+                    _ => cyc += c,
+                }
                 st.counters.load_cycles += c;
                 st.counters.input_values += plan.input.numel() as u64;
                 st.counters.input_events += in_ev.len() as u64;
@@ -1006,7 +1014,10 @@ impl<'p> Engine<'p> {
                     if events.is_empty() {
                         st.counters.empty_acc_phases += 1;
                     }
-                    cyc += c;
+                    match (&mut clock, &self.pipe) {
+                        (Some(ck), Some(pp)) => ck.acc(pp, k, pi, t, c),
+                        _ => cyc += c,
+                    }
                     st.counters.layers[k].cycles += c;
                     st.counters.layers[k].acc_phases += 1;
                     if events.is_empty() {
@@ -1039,8 +1050,13 @@ impl<'p> Engine<'p> {
                     }
                 }
                 let c = schedule::upd_cycles(l);
-                let upd_start = cyc;
-                cyc += c;
+                let upd_start = match (&mut clock, &self.pipe) {
+                    (Some(ck), Some(pp)) => ck.upd(pp, k, t, c),
+                    _ => {
+                        cyc += c;
+                        cyc - c
+                    }
+                };
                 st.counters.layers[k].cycles += c;
                 st.counters.layers[k].update_passes += 1;
                 let SampleState { x, s, y, counters, ev, ev_entries } = st;
@@ -1062,7 +1078,10 @@ impl<'p> Engine<'p> {
                 }
             }
             let c = schedule::out_cycles(plan);
-            cyc += c;
+            match (&mut clock, &self.pipe) {
+                (Some(ck), Some(pp)) => cyc = ck.out(pp, t, c),
+                _ => cyc += c,
+            }
             st.counters.out_cycles += c;
             st.counters.output_words += plan.layers[out_l].rows as u64;
             st.counters.steps_run += 1;
@@ -1087,9 +1106,16 @@ impl<'p> Engine<'p> {
             step_end.push(cyc);
             tracer.step(cyc, t);
         }
-        cyc += schedule::DONE;
-        st.counters.control_cycles += schedule::DONE;
-        st.counters.cycles = cyc;
+        if let Some(ck) = &clock {
+            // Wall time; the phase counters are each unit's busy cycles (they overlap).
+            st.counters.control_cycles += schedule::PIPE_DONE;
+            st.counters.stall_cycles = ck.stalls;
+            st.counters.cycles = ck.total();
+        } else {
+            cyc += schedule::DONE;
+            st.counters.control_cycles += schedule::DONE;
+            st.counters.cycles = cyc;
+        }
         SampleResult { raw, counters: std::mem::take(&mut st.counters), step_end_cycles: step_end }
     }
 

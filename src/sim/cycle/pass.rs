@@ -219,6 +219,11 @@ struct Book {
     step_end: Vec<u64>,
     /// Per sample: output spikes so far per neuron (early exit).
     counts: Vec<i64>,
+    /// Pipelined schedule only (else empty): per sample, step and projection, the events of
+    /// the ACC phase, from which [`Engine::result_of`] replays the units' clock.
+    phase_events: Vec<u64>,
+    /// The step the pass is in.
+    t: usize,
 }
 
 /// Events delivered, ACC phases without events, synaptic operations and state row accesses
@@ -256,6 +261,8 @@ impl Book {
         self.raw.resize(nb * steps * out_n, 0);
         self.counts.clear();
         self.counts.resize(nb * out_n, 0);
+        self.phase_events.clear();
+        self.t = 0;
     }
 
     /// Sample `s`'s output row of step `t`.
@@ -396,12 +403,16 @@ impl Engine<'_> {
         let out_l = plan.output.layer;
         let out_n = plan.layers[out_l].neurons();
         ps.book.reset(nb, self.nproj, plan.layers.len(), steps, out_n);
+        if self.pipe.is_some() {
+            ps.book.phase_events.resize(nb * steps * self.nproj, 0);
+        }
         let mut active: Vec<usize> = (0..nb).collect();
         let clear = schedule::clear_cycles(plan);
         for t in 0..steps {
             if active.is_empty() {
                 break;
             }
+            ps.book.t = t;
             if t == 0 || plan.input.per_step {
                 let c = schedule::load_cycles(plan);
                 for &s in &active {
@@ -529,11 +540,43 @@ impl Engine<'_> {
             c.layers.push(lc);
         }
         let at = s * bk.steps * bk.out_n;
-        SampleResult {
-            raw: bk.raw[at..at + ran * bk.out_n].to_vec(),
-            counters: c,
-            step_end_cycles: bk.step_end[s * bk.steps..s * bk.steps + ran].to_vec(),
+        let step_end_cycles = match &self.pipe {
+            Some(pipe) => {
+                let (ends, ck) = self.replay_pipelined(pipe, bk, s, ran);
+                c.cycles = ck.total();
+                c.control_cycles = schedule::START + schedule::PIPE_DONE;
+                c.stall_cycles = ck.stalls;
+                ends
+            }
+            None => bk.step_end[s * bk.steps..s * bk.steps + ran].to_vec(),
+        };
+        SampleResult { raw: bk.raw[at..at + ran * bk.out_n].to_vec(), counters: c, step_end_cycles }
+    }
+
+    /// The pipelined schedule's clock of sample `s` over its `ran` steps, from the events
+    /// of its ACC phases (the phases in the order [`Engine::sample`] runs them); with the
+    /// end of every step.
+    fn replay_pipelined(&self, pipe: &schedule::Pipe, bk: &Book, s: usize, ran: usize) -> (Vec<u64>, schedule::Clock) {
+        let plan = self.plan;
+        let mut ck = schedule::Clock::new(pipe);
+        let mut ends = Vec::with_capacity(ran);
+        for t in 0..ran {
+            if t == 0 || plan.input.per_step {
+                ck.load(pipe, t, schedule::load_cycles(plan));
+            }
+            for (k, l) in plan.layers.iter().enumerate() {
+                for (pi, p) in l.projections.iter().enumerate() {
+                    if p.target == AccTarget::Static && t > 0 {
+                        continue;
+                    }
+                    let ne = bk.phase_events[(s * bk.steps + t) * bk.np + self.proj_base[k] + pi];
+                    ck.acc(pipe, k, pi, t, schedule::acc_cycles_of(self.beats[k][pi].0, ne));
+                }
+                ck.upd(pipe, k, t, schedule::upd_cycles(l));
+            }
+            ends.push(ck.out(pipe, t, schedule::out_cycles(plan)));
         }
+        (ends, ck)
     }
 
     /// The ACC phase of projection `pi` into layer `k` for every active sample.
@@ -588,6 +631,9 @@ impl Engine<'_> {
                     }
                 }
                 let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
+                if !book.phase_events.is_empty() {
+                    book.phase_events[(s * book.steps + book.t) * book.np + gp] = ne;
+                }
                 let pt = &mut book.proj[s * book.np + gp];
                 pt[P_EVENTS] += ne;
                 pt[P_EMPTY] += u64::from(ne == 0);
@@ -609,6 +655,9 @@ impl Engine<'_> {
             }
             let (syn, state, ovf, sat) = self.acc_sample(k, pi, s, ne, ps)?;
             let bk = &mut ps.book;
+            if !bk.phase_events.is_empty() {
+                bk.phase_events[(s * bk.steps + bk.t) * bk.np + gp] = ne;
+            }
             let pt = &mut bk.proj[s * bk.np + gp];
             pt[P_EVENTS] += ne;
             pt[P_EMPTY] += u64::from(ne == 0);
