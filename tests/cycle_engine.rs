@@ -5,7 +5,7 @@ mod common;
 
 use common::{plan_for, root, students};
 use spikefab::data::{Encoding, InputBatch, agreement};
-use spikefab::hw::{PlanOptions, lower, schedule};
+use spikefab::hw::{PlanOptions, Schedule, lower, schedule};
 use spikefab::ir::Op;
 use spikefab::quant::{InputStats, ProjKind};
 use spikefab::sim::cycle::Simd;
@@ -185,7 +185,7 @@ impl cycle::Tracer for NoteCalls {
 /// in the RTL's order, every neuron updated on its own) give the same outputs, step ends and
 /// every counter: on every student and every corpus model that lowers (direct and per-step,
 /// graded and spike inputs, convolutions, pools, recurrence, current-based neurons), at 1, 2
-/// and 4 lanes, with and without early exit, with analysed widths and with membranes capped
+/// and 4 lanes, with and without early exit, under both schedules, with analysed widths and with membranes capped
 /// so that layers saturate, and with 1, 5 and 64 samples per pass.
 #[test]
 fn fast_path_equals_the_general_path() {
@@ -204,13 +204,16 @@ fn fast_path_equals_the_general_path() {
     let (mut checked, mut saturating, mut saturations, mut exits) = (0, 0, 0, 0);
     for (name, m, batch, steps) in &models {
         for lanes in [1usize, 2, 4] {
-            for early_exit in [false, true] {
+            for (early_exit, schedule) in
+                [(false, Schedule::Sequential), (true, Schedule::Sequential), (false, Schedule::Pipelined)]
+            {
                 for cap in [None, Some(8)] {
                     let mut o = PlanOptions::new(t.clone(), *steps);
                     o.input_stats = Some(InputStats::of(batch));
                     o.lanes = Some(lanes);
                     o.early_exit = early_exit;
                     o.membrane_bits = cap;
+                    o.schedule = schedule;
                     let Ok(plan) = lower(m, &o) else { continue };
                     if cap.is_some() && !plan.layers.iter().any(|l| l.saturate) {
                         continue;
@@ -232,7 +235,8 @@ fn fast_path_equals_the_general_path() {
                         assert_eq!(fast.samples.len(), batch.n);
                         for (i, (s, g)) in fast.samples.iter().zip(&general).enumerate() {
                             let ctx = format!(
-                                "{name} lanes {lanes} early exit {early_exit} cap {cap:?} {per_pass} per pass {simd:?}, sample {i}"
+                                "{name} lanes {lanes} early exit {early_exit} {schedule:?} cap {cap:?} {per_pass} per pass \
+                                 {simd:?}, sample {i}"
                             );
                             assert_eq!(s.raw, g.raw, "{ctx}: outputs");
                             assert_eq!(s.step_end_cycles, g.step_end_cycles, "{ctx}: step ends");

@@ -6,10 +6,11 @@
 
 mod common;
 
-use common::{root, scratch, tool_or_skip};
+use common::{root, scratch, spikefab, students, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::hw::{PlanOptions, Schedule};
 use spikefab::quant::InputStats;
+use spikefab::sim::cycle;
 
 /// Every corpus model that lowers (direct and per-step inputs, graded and spike inputs,
 /// convolutions, pools, recurrent edges, current-based neurons, value outputs, residual and
@@ -45,4 +46,76 @@ fn pipelined_cosim_every_corpus_model_iverilog() {
     }
     println!("{checked} pipelined corpus designs co-simulated exactly");
     assert!(checked >= 40, "{checked} designs");
+}
+
+/// Every student in Verilator (lint clean, co-simulated exactly), and its latency under both
+/// schedules: the pipelined one is never slower on any input.
+#[test]
+fn pipelined_students_are_exact_lint_clean_and_faster() {
+    let test = "pipelined_students_are_exact_lint_clean_and_faster";
+    if !tool_or_skip("verilator", test) {
+        return;
+    }
+    for (c, _) in students() {
+        let lanes = if c.name == "conv_bw" { Some(8) } else { None };
+        let m = c.load();
+        let batch = c.batch(&m);
+        let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+        let mut o = PlanOptions::new(t, c.timesteps);
+        o.lanes = lanes;
+        o.input_stats = Some(InputStats::of(&batch));
+        let seq = spikefab::hw::lower(&m, &o).unwrap();
+        o.schedule = Schedule::Pipelined;
+        let plan = spikefab::hw::lower(&m, &o).unwrap();
+        let d = spikefab::back::verilog::emit(&plan, None).unwrap();
+        let dir = scratch(&format!("{test}-lint-{}", c.name));
+        spikefab::flow::write_design(&d, &dir).unwrap();
+        let srcs = spikefab::flow::ice40::sources(&d);
+        for top in [d.module.clone(), format!("{}_board", d.module)] {
+            let mut args = vec!["--lint-only", "-Wall", "--top-module", top.as_str()];
+            args.extend(srcs.iter().map(String::as_str));
+            let out = std::process::Command::new("verilator").args(&args).current_dir(&dir).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success() && !text.contains("%Warning"), "{} ({top}): {text}", c.name);
+        }
+        let n = if c.name == "conv_bw" { 4 } else { 12 };
+        let dir = scratch(&format!("{test}-{}", c.name));
+        let r = cosim::cosim(&plan, &batch, n, Simulator::Verilator, &dir, &|_| {})
+            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        assert!(r.exact(), "{}: {:?}", c.name, r.first_differences);
+        assert_eq!(r.rtl_cycles, r.engine_cycles, "{}", c.name);
+        // Same outputs as the sequential schedule, in fewer cycles on every input.
+        let b = batch.take(64);
+        let (a, p) = (cycle::run(&seq, &b, c.timesteps), cycle::run(&plan, &b, c.timesteps));
+        for (i, (x, y)) in a.samples.iter().zip(&p.samples).enumerate() {
+            assert_eq!(x.raw, y.raw, "{} sample {i}: outputs", c.name);
+            assert!(
+                y.counters.cycles < x.counters.cycles,
+                "{} sample {i}: {} >= {}",
+                c.name,
+                y.counters.cycles,
+                x.counters.cycles
+            );
+        }
+    }
+}
+
+/// Early exit decides at the end of a step of every layer; the pipelined schedule has none.
+#[test]
+fn early_exit_with_the_pipelined_schedule_is_refused() {
+    let (code, _, stderr) = spikefab(&[
+        "plan",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--input-scale",
+        "1",
+        "--early-exit",
+        "--schedule",
+        "pipelined",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("early exit needs the sequential schedule"), "{stderr}");
 }
