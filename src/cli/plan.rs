@@ -151,7 +151,14 @@ fn chip_plan(
 
 pub fn print_plan(p: &Plan) {
     let s = p.summary();
-    println!("plan: {} for {} at {} MHz, T = {}", s.model, s.target, s.clock_mhz, s.timesteps);
+    println!(
+        "plan: {} for {} at {} MHz, T = {}, {} schedule",
+        s.model,
+        s.target,
+        s.clock_mhz,
+        s.timesteps,
+        s.schedule.name()
+    );
     println!(
         "input '{}': {:?}, {}-bit {}, scale {} per LSB, {}",
         s.input.node,
@@ -222,6 +229,25 @@ pub fn print_plan(p: &Plan) {
             map,
             if m.rom { " (ROM)" } else { "" }
         );
+    }
+    let copies: Vec<_> = s.banks.iter().filter_map(|b| b.reader.map(|r| (b, r))).collect();
+    if !copies.is_empty() {
+        println!("event list copies (pipelined: each reader has its own, two steps deep):");
+        for (b, r) in copies {
+            let map = match &b.map {
+                MemMap::BlockRam { blocks, mode } => format!("{blocks} block RAM ({}x{})", mode[0], mode[1]),
+                MemMap::Registers => "registers".to_string(),
+                MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
+                MemMap::Sram => "SRAM".to_string(),
+            };
+            println!(
+                "  {:<24} {:>6} x {:<4} {map}  (read by {})",
+                format!("{}.events", p.layers[b.layers[0]].name),
+                b.depth,
+                b.width,
+                p.layers[r].name
+            );
+        }
     }
     let shared: Vec<_> = s.banks.iter().filter(|b| b.layers.len() > 1).collect();
     if !shared.is_empty() {
@@ -317,10 +343,27 @@ fn print_bound(plan: &Plan, total: &spikefab::sim::cycle::Counters, n: usize) {
         .sum::<f64>()
         / n;
     let io = (total.load_cycles + total.out_cycles) as f64 / n;
+    let ratio = if bound > 0.0 { format!("{:.2}", cycles / bound) } else { "n/a (no synaptic events)".into() };
+    if plan.schedule == spikefab::hw::Schedule::Pipelined {
+        // Units overlap: their busy cycles add up to more than the latency.
+        let (k, busy) = total
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, c)| (k, c.cycles as f64 / n))
+            .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        println!(
+            "latency bound (synaptic events x fan-out / lanes): {bound:.1} cycles; accumulate beats {beats:.1}, update \
+             passes {upd:.1}, input and output {io:.1}, all overlapping; the busiest layer '{}' is busy {busy:.1} \
+             cycles, units waited {:.1}; cycles / bound {ratio}",
+            plan.layers[k].name,
+            total.stall_cycles as f64 / n
+        );
+        return;
+    }
     println!(
         "latency bound (synaptic events x fan-out / lanes): {bound:.1} cycles; accumulate beats {beats:.1}, update passes \
-         {upd:.1}, input and output {io:.1}, phase control {:.1}; cycles / bound {}",
+         {upd:.1}, input and output {io:.1}, phase control {:.1}; cycles / bound {ratio}",
         (cycles - beats - upd - io).max(0.0),
-        if bound > 0.0 { format!("{:.2}", cycles / bound) } else { "n/a (no synaptic events)".into() }
     );
 }

@@ -227,7 +227,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         for g in groups {
             if pipelined && kind == "events" {
                 let l = &plan.layers[g[0]];
-                let (depth, width) = (2 * l.rows, event_width(l.shape, l.lanes));
+                let (depth, width) = (two_steps(l.rows), event_width(l.shape, l.lanes));
                 let logic = logic_of(format!("{}.events", l.name));
                 for r in event_readers(plan, Source::Layer(g[0])) {
                     let map = if logic || t.kind != Kind::Fpga {
@@ -269,6 +269,12 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         }
     }
     out
+}
+
+/// Words of a memory holding two steps of `n` words (pipelined schedule): one half per step
+/// parity, the parity the top address bit, so no adder sits on the address.
+pub fn two_steps(n: usize) -> usize {
+    1 << (bits_for(n) + 1)
 }
 
 /// The layers reading `src`'s events, in plan order, each once.
@@ -347,7 +353,8 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
     let pipelined = plan.schedule == Schedule::Pipelined;
     if pipelined {
         // One copy per consumer, two steps deep when the input changes every step.
-        let depth = plan.input.numel() * if plan.input.per_step { 2 } else { 1 };
+        let n = plan.input.numel();
+        let depth = if plan.input.per_step { two_steps(n) } else { n };
         for k in event_readers(plan, Source::Input) {
             add(
                 format!("input.events.{}", plan.layers[k].name),
@@ -375,7 +382,7 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             add(format!("{}.params", l.name), Some(k), "params", l.param_depth(), lanes * pb, true);
         }
         if l.spiking() && l.has_consumers {
-            let depth = if pipelined { 2 * l.rows } else { l.rows };
+            let depth = if pipelined { two_steps(l.rows) } else { l.rows };
             add(format!("{}.events", l.name), Some(k), "events", depth, event_width(l.shape, lanes), false);
         }
         for (j, p) in l.projections.iter().enumerate() {
@@ -385,7 +392,7 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         if k == plan.output.layer {
             let w = if plan.output.spikes { lanes } else { lanes * l.v_bits as usize };
             // Pipelined: two steps, one streamed while the layer writes the next.
-            let depth = if pipelined { 2 * l.rows } else { l.rows };
+            let depth = if pipelined { two_steps(l.rows) } else { l.rows };
             add(format!("{}.out", l.name), Some(k), "output", depth, w, false);
         }
     }

@@ -158,7 +158,7 @@ pub fn clear_cycles(plan: &Plan) -> u64 {
 /// has ended the step it needs (each unit's step counter, registered):
 ///
 /// ```text
-/// go = max(end of the unit's previous phase, end of every awaited step + 1)
+/// go = max(end of the unit's previous phase, end of every awaited step + 2)
 /// ACC of k from unit s at step t (delay d: a recurrent edge)   awaits s's step t - d
 /// UPD of k at step t (overwrites the event list half of step t - 2)
 ///                     awaits each other consumer c's step t - 2 + d (c has read it)
@@ -166,12 +166,14 @@ pub fn clear_cycles(plan: &Plan) -> u64 {
 /// OUT at step t       awaits the output layer's step t
 /// ```
 ///
-/// (A sequencer checks the next phase's condition as the phase before ends: when it holds, the
-/// next phase goes in the usual GAP cycle; else it goes the cycle after the condition holds.)
+/// (A sequencer checks the next phase's condition, registered a cycle after the awaited
+/// counters change, as the phase before ends: when it holds, the next phase goes in the usual
+/// GAP cycle; else it goes the cycle after the registered condition holds.)
 /// Event lists, per-step input events and the output rows are double-buffered by step
 /// parity, one copy per consuming unit, so no two units share a memory port. The first
-/// phase of every unit goes no earlier than cycle 1 (the step counters are reset in cycle 0),
-/// and `done` is the cycle after the last unit's end ([`PIPE_DONE`] counts both).
+/// phase of every unit goes no earlier than cycle 2 (the counters are reset in cycle 0 and the
+/// conditions registered from them in cycle 1), and `done` is the cycle after the last unit's
+/// end ([`PIPE_DONE`] counts both).
 #[derive(Clone, Debug)]
 pub struct Pipe {
     steps: usize,
@@ -254,7 +256,7 @@ pub struct Clock {
 impl Clock {
     /// A clock at the inference's start.
     pub fn new(p: &Pipe) -> Clock {
-        Clock { steps: p.steps, ready: vec![1; p.units()], ends: vec![0; p.units() * p.steps], stalls: 0 }
+        Clock { steps: p.steps, ready: vec![2; p.units()], ends: vec![0; p.units() * p.steps], stalls: 0 }
     }
 
     fn end(&self, unit: usize, t: usize) -> u64 {
@@ -265,7 +267,7 @@ impl Clock {
     /// returns its go cycle.
     fn phase(&mut self, unit: usize, wait: u64, dur: u64) -> u64 {
         let r = self.ready[unit];
-        let go = if wait > 0 { r.max(wait + 1) } else { r };
+        let go = if wait > 0 { r.max(wait + 2) } else { r };
         self.stalls += go - r;
         self.ready[unit] = go + dur;
         go

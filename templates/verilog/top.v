@@ -71,13 +71,23 @@ module {{ v.module }} (
 {%- for ph in u.phases %}
     assign {{ u.p }}nx[{{ ph.idx }}] = {{ ph.enter }};
 {%- endfor %}
-    // Each phase's condition at this unit's step and at the next one.
+    wire {{ u.p }}wrap = |({{ u.p }}pc_oh & {{ u.step_mask }});   // the running phase ends a step
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire {{ u.p }}t0n = ({{ u.p }}fin && {{ u.p }}wrap) ? !{{ u.p }}t[0] : {{ u.p }}t[0];   // t[0] next cycle (readers' halves)
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire {{ u.p }}stop = {% if u.once %}1'b1{% else %}{{ u.p }}wrap && {{ u.p }}last{% endif %};   // ... and the unit's last
+    // Each phase's condition at this unit's step and at the next one, registered (so the
+    // other units' counters are seen a cycle late): `_r` holds the condition at the step of
+    // the cycle it is read in (loaded with the next step's as a step ends), 0 after `first`.
     wire [{{ u.phases.len() - 1 }}:0] {{ u.p }}ok_t  = {{ u.ok_t }};
     wire [{{ u.phases.len() - 1 }}:0] {{ u.p }}ok_t1 = {{ u.ok_t1 }};
-    wire {{ u.p }}wrap = |({{ u.p }}pc_oh & {{ u.step_mask }});   // the running phase ends a step
-    wire {{ u.p }}stop = {% if u.once %}1'b1{% else %}{{ u.p }}wrap && {{ u.p }}last{% endif %};   // ... and the unit's last
-    wire {{ u.p }}ok_fin  = {{ u.p }}wrap ? |({{ u.p }}nx & {{ u.p }}ok_t1) : |({{ u.p }}nx & {{ u.p }}ok_t);
-    wire {{ u.p }}ok_pend = |({{ u.p }}pc_oh & {{ u.p }}ok_t);
+    reg  [{{ u.phases.len() - 1 }}:0] {{ u.p }}ok_t_r, {{ u.p }}ok_t1_r;
+    always @(posedge clk) begin
+        {{ u.p }}ok_t_r  <= (rst || first) ? {{ u.phases.len() }}'d0 : ({{ u.p }}fin && {{ u.p }}wrap) ? {{ u.p }}ok_t1 : {{ u.p }}ok_t;
+        {{ u.p }}ok_t1_r <= {{ u.p }}ok_t1;
+    end
+    wire {{ u.p }}ok_fin  = {{ u.p }}wrap ? |({{ u.p }}nx & {{ u.p }}ok_t1_r) : |({{ u.p }}nx & {{ u.p }}ok_t_r);
+    wire {{ u.p }}ok_pend = |({{ u.p }}pc_oh & {{ u.p }}ok_t_r);
     // What go_oh holds next cycle (an update pass's go reads it too).
     wire [{{ u.phases.len() - 1 }}:0] {{ u.p }}go_nx =
         (first || !{{ u.p }}run) ? {{ u.phases.len() }}'d0
@@ -320,17 +330,19 @@ module {{ v.module }} (
 
 {%- endif %}
 {%- for g in v.ugroups %}
+{%- if v.pipe %}
+    // ------------------------------------------------------------------ update pass {{ g.p }}: control
+    // One layer's datapath of {{ g.sh.ls }} lanes (signals as the sequential schedule's shared
+    // one, prefixed): `{{ g.p }}ul` is 0; `{{ g.p }}u_go` is its UPD phase's go, registered.
+    wire [{{ g.lw - 1 }}:0] {{ g.p }}ul = {{ g.lw }}'d0;
+    reg {{ g.p }}u_go;
+    always @(posedge clk) {{ g.p }}u_go <= !rst && {{ g.p }}go_nx[{{ g.upd }}];
+{%- else %}
     // ------------------------------------------------------------------ shared update pass: control
     // Layers update one at a time, so one datapath of {{ g.sh.ls }} lanes serves them all; `ul`
     // selects the layer whose memories connect to it.
     // u_go: an update phase is in its go cycle (go_oh holds an UPD bit), from a flip-flop set
     // by the same conditions that load go_oh.
-{%- if v.pipe %}
-    // Pipelined: one layer, so `ul` is 0; the go of its UPD phase, registered.
-    wire [{{ g.lw - 1 }}:0] {{ g.p }}ul = {{ g.lw }}'d0;
-    reg {{ g.p }}u_go;
-    always @(posedge clk) {{ g.p }}u_go <= !rst && {{ g.p }}go_nx[{{ g.upd }}];
-{%- else %}
     localparam [NPH-1:0] UPD_MASK = {{ v.upd_mask }};
     reg {{ g.p }}u_go;
     always @(posedge clk)
@@ -862,7 +874,7 @@ module {{ v.module }} (
     reg  [{{ m.raw }}:0] {{ m.pre }}_ev_c0, {{ m.pre }}_ev_c1;
     wire                 {{ m.pre }}_ev_we    = {{ m.pre }}_u_on && ({{ m.gp }}u_spk[{{ m.lanes - 1 }}:0] != {{ m.lanes }}'d0);
     wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_wdata = { {{ m.gp }}u_c0[{{ m.ecw - 1 }}:0], {{ m.gp }}uy[{{ m.eyw - 1 }}:0], {{ m.gp }}ux[{{ m.exw - 1 }}:0], {{ m.gp }}u_spk[{{ m.lanes - 1 }}:0] };
-    wire [{{ m.raw }}:0] {{ m.pre }}_ev_waddr = {{ m.gp }}t[0] ? ({{ m.raw + 1 }}'d{{ m.rows }} + {{ m.pre }}_ev_c1) : {{ m.pre }}_ev_c0;
+    wire [{{ m.raw }}:0] {{ m.pre }}_ev_waddr = { {{- m.gp }}t[0], {{ m.gp }}t[0] ? {{ m.pre }}_ev_c1[{{ m.raw - 1 }}:0] : {{ m.pre }}_ev_c0[{{ m.raw - 1 }}:0]};
     always @(posedge clk) begin
         // Cleared in the done cycle (and by rst); a half is cleared as an update pass of its
         // parity starts.
@@ -876,7 +888,7 @@ module {{ v.module }} (
     // {{ c.comment }}: its copy (one reader unit, one phase at a time)
     wire [{{ c.width - 1 }}:0] {{ c.pre }}_rdata;
     sf_ram #(.WIDTH({{ c.width }}), .DEPTH({{ c.depth }}), .AW({{ c.aw }}), .LOGIC({% if c.logic %}1{% else %}0{% endif %})) {{ c.pre }} (
-        .clk(clk), .we({{ c.we }}), .waddr({{ c.waddr }}[{{ c.aw - 1 }}:0]), .wdata({{ c.wdata }}),
+        .clk(clk), .we({{ c.we }}), .waddr({{ c.waddr }}), .wdata({{ c.wdata }}),
         .raddr({{ c.aw }}'d0{% for r in c.readers %} | ({ {{ c.aw }}{ go_{{ r.0 }} | {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %}), .rdata({{ c.pre }}_rdata));
 {%- endfor %}
 {% for l in v.layers %}
@@ -898,6 +910,11 @@ module {{ v.module }} (
 {%- for p in l.projs %}
 
     // ---------------- accumulate: {{ p.comment }}
+{%- if v.pipe %}
+    // This reader's entry count (its half of the source's list), registered.
+    reg  [{{ p.src_aw }}:0] {{ p.pre }}_evn;
+    always @(posedge clk) {{ p.pre }}_evn <= {{ p.ev_count_nx }};
+{%- endif %}
     wire [{{ p.src_aw - 1 }}:0] {{ p.pre }}_ev_raddr;
     wire                 {{ p.pre }}_ev_valid, {{ p.pre }}_ev_last, {{ p.pre }}_ev_ready;
     wire [{{ p.src_ew - p.src_maskw - 1 }}:0] {{ p.pre }}_ev_pos;
@@ -1109,7 +1126,7 @@ module {{ v.module }} (
 {%- endif %}
 {% endfor %}
 {%- for g in v.ugroups %}
-    // ------------------------------------------------------------------ shared update pass: datapath
+    // ------------------------------------------------------------------ {% if v.pipe %}update pass {{ g.p }}{% else %}shared update pass{% endif %}: datapath
     reg  [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_x, {{ g.p }}u_thr, {{ g.p }}u_bias, {{ g.p }}u_bl, {{ g.p }}u_vr;
     reg  [{{ g.sh.ls * g.sh.sw - 1 }}:0] {{ g.p }}u_s;
     reg  [{{ g.sh.ls * g.sh.yw - 1 }}:0] {{ g.p }}u_y, {{ g.p }}u_cs, {{ g.p }}u_csl;

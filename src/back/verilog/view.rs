@@ -181,6 +181,8 @@ pub struct ProjView {
     pub ev_count: String,
     /// See `ev_count`.
     pub ev_rdata: String,
+    /// Pipelined: what `ev_count` (a register) is loaded with each cycle (empty otherwise).
+    pub ev_count_nx: String,
 }
 
 /// A weight ROM placed in large RAM (iCE40 SPRAM), filled through the weight-load port.
@@ -487,8 +489,6 @@ pub struct PipeProducerView {
     pub exw: usize,
     /// See `raw`.
     pub ew: usize,
-    /// Rows (the offset of the odd steps' half).
-    pub rows: usize,
 }
 
 /// Pipelined: one consumer's copy of an event list (a layer's or the input's).
@@ -828,18 +828,10 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     // writes the next), each half at its step's parity.
     let oraw = abits(ol.rows);
     let (out_depth, out_aw, out_wa, out_ra) = if pipelined {
-        let aw = abits(2 * ol.rows);
-        let half = |par: &str| format!("({par} ? {aw}'d{} : {aw}'d0)", ol.rows);
-        (
-            2 * ol.rows,
-            aw,
-            format!(
-                "{} + {}",
-                half(&format!("g{out_k}_t[0]")),
-                bank_addr(0, &format!("g{out_k}_u_wrow"), ugroups[out_k].sh.rw, aw)
-            ),
-            format!("{} + {}", half("gout_t[0]"), bank_addr(0, "out_raddr", oraw, aw)),
-        )
+        let depth = crate::hw::memory::two_steps(ol.rows);
+        let rw = ugroups[out_k].sh.rw;
+        debug_assert_eq!(rw, oraw, "a pipelined layer's datapath has its own row width");
+        (depth, oraw + 1, format!("{{g{out_k}_t[0], g{out_k}_u_wrow}}"), "{gout_t[0], out_raddr}".into())
     } else {
         (ol.rows, oraw, format!("u_wrow[{}:0]", oraw - 1), "out_raddr".into())
     };
@@ -1155,15 +1147,17 @@ fn proj_view(
     let src_liw = abits(src_maskw.max(1));
     // Pipelined: this unit reads its own copy of the source's list, the half of the step it
     // reads (its own step, the one before through a recurrent edge).
-    let (ev_count, ev_rdata) = if plan.schedule == Schedule::Pipelined {
-        let par = pipe_read_parity(k, p);
+    // Its count is registered from the half of the step the unit is in next cycle: a list is
+    // complete two cycles before a phase reading it can go (schedule::Pipe).
+    let (ev_count, ev_rdata, ev_count_nx) = if plan.schedule == Schedule::Pipelined {
+        let par = if p.delayed { format!("!g{k}_t0n") } else { format!("g{k}_t0n") };
         let count = match p.source {
             Source::Input if !plan.input.per_step => "inp_ev_cnt".to_string(),
             _ => format!("({par} ? {src}_ev_c1 : {src}_ev_c0)"),
         };
-        (count, format!("{}_rdata", pipe_copy(p.source, k)))
+        (format!("{pre}_evn"), format!("{}_rdata", pipe_copy(p.source, k)), count)
     } else {
-        (format!("{src}_ev_cnt"), format!("{src}_ev_rdata"))
+        (format!("{src}_ev_cnt"), format!("{src}_ev_rdata"), String::new())
     };
     let wdepth = crate::hw::memory::weight_depth(plan, k, j);
     // Address arithmetic width: every intermediate (coordinates plus padding and taps, rows,
@@ -1489,6 +1483,7 @@ fn proj_view(
         old: String::new(),
         ev_count,
         ev_rdata,
+        ev_count_nx,
     })
 }
 
@@ -1967,10 +1962,10 @@ fn pipe_views(
     plan: &Plan,
     layers: &[LayerView],
 ) -> (Vec<UnitView>, Vec<PipeProducerView>, Vec<PipeListView>, Vec<PipeListView>) {
-    let tw = abits(plan.timesteps + 1);
-    // "unit u has ended step tau - 1 + d - 1", i.e. t_u + 1 >= tau + d, without underflow.
+    // "unit u has ended step tau - 2 + d": t_u + 1 >= tau + d, as a compare of registers
+    // (`t1` is t + 1 while the unit runs, and at least T after).
     let done_with = |u: &str, tau: &str, d: usize| {
-        format!("(({{1'b0, {u}t}} + {}'d1) >= ({{1'b0, {tau}}} + {}'d{d}))", tw + 1, tw + 1)
+        if d == 0 { format!("({u}t1 >= {tau})") } else { format!("({u}t >= {tau})") }
     };
     let readers_of = |src: Source| crate::hw::memory::event_readers(plan, src);
     let mut units = vec![];
@@ -2086,9 +2081,9 @@ fn pipe_views(
             eyw: lv.eyw,
             exw: lv.exw,
             ew: lv.ew,
-            rows: lv.rows,
         });
-        let aw = abits(2 * l.rows);
+        let depth = crate::hw::memory::two_steps(l.rows);
+        let aw = lv.raw + 1;
         for c in rs {
             let pre = pipe_copy(Source::Layer(k), c);
             let readers = plan.layers[c]
@@ -2099,15 +2094,14 @@ fn pipe_views(
                 .map(|(j, p)| {
                     let pp = format!("l{c}p{j}");
                     let par = pipe_read_parity(c, p);
-                    let base = format!("({par} ? {aw}'d{} : {aw}'d0)", l.rows);
-                    (pp.clone(), format!("{base} + {}", bank_addr(0, &format!("{pp}_ev_raddr"), lv.raw, aw)))
+                    (pp.clone(), format!("{{{par}, {pp}_ev_raddr}}"))
                 })
                 .collect();
             let bank = plan.banks.iter().find(|b| b.kind == "events" && b.layers == [k] && b.reader == Some(c));
             lists.push(PipeListView {
                 comment: format!("{} read by {}", lv.name, layers[c].name),
                 width: lv.ew,
-                depth: 2 * l.rows,
+                depth,
                 aw,
                 logic: bank.is_none_or(|b| b.map == MemMap::Registers),
                 we: format!("{}_ev_we", lv.pre),
@@ -2121,8 +2115,7 @@ fn pipe_views(
     // The input's copies: two steps deep when the input changes every step.
     let n_in = plan.input.numel();
     let iaw = abits(n_in);
-    let depth = if per_step { 2 * n_in } else { n_in };
-    let aw = abits(depth);
+    let (depth, aw) = if per_step { (crate::hw::memory::two_steps(n_in), iaw + 1) } else { (n_in, iaw) };
     let mut inp = vec![];
     for c in in_readers.iter().copied() {
         let readers = plan.layers[c]
@@ -2132,12 +2125,11 @@ fn pipe_views(
             .filter(|(_, p)| p.source == Source::Input)
             .map(|(j, p)| {
                 let pp = format!("l{c}p{j}");
-                let idx = bank_addr(0, &format!("{pp}_ev_raddr"), iaw, aw);
                 if per_step {
                     let par = pipe_read_parity(c, p);
-                    (pp, format!("({par} ? {aw}'d{n_in} : {aw}'d0) + {idx}"))
+                    (pp.clone(), format!("{{{par}, {pp}_ev_raddr}}"))
                 } else {
-                    (pp, idx)
+                    (pp.clone(), format!("{pp}_ev_raddr"))
                 }
             })
             .collect();
@@ -2151,12 +2143,9 @@ fn pipe_views(
             logic: logic_of(plan, &name),
             we: "ld_acc && ld_nz".into(),
             waddr: if per_step {
-                format!(
-                    "(gin_t[0] ? {aw}'d{n_in} : {aw}'d0) + {}",
-                    bank_addr(0, &format!("ld_base[{}:0]", iaw - 1), iaw, aw)
-                )
+                format!("{{gin_t[0], ld_base[{}:0]}}", iaw - 1)
             } else {
-                bank_addr(0, &format!("ld_base[{}:0]", iaw - 1), iaw, aw)
+                format!("ld_base[{}:0]", iaw - 1)
             },
             wdata: "{ld_c, ld_y, ld_x, in_data}".into(),
             readers,
