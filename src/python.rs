@@ -175,7 +175,7 @@ impl Options {
         p.input_scale = self.input_scale;
         p.early_exit = self.early_exit;
         p.clock_mhz = self.clock_mhz;
-        p.schedule = self.schedule.unwrap_or_default();
+        p.schedule = self.schedule;
         p
     }
 

@@ -175,6 +175,33 @@ pub struct Mapping {
     pub default_lanes: usize,
     /// Memories at least this big use large RAM when the device has it (0: never).
     pub large_ram_min_bits: u64,
+    /// The schedule a plan gets unless asked otherwise (and unless it exits early).
+    #[serde(default)]
+    pub schedule: Schedule,
+}
+
+/// How the layers of a plan share the hardware in time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// One phase at a time (the schedule above): layers share one update datapath and, when
+    /// small, their state memories and event lists.
+    #[default]
+    Sequential,
+    /// Every layer (and the input load) runs its own phases with its own sequencer, update
+    /// datapath and memories, concurrently with the others on different timesteps: see
+    /// [`crate::hw::schedule::Clock`].
+    Pipelined,
+}
+
+impl Schedule {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Schedule::Sequential => "sequential",
+            Schedule::Pipelined => "pipelined",
+        }
+    }
 }
 
 fn default_rom_logic() -> u64 {
@@ -184,7 +211,13 @@ fn default_rom_logic() -> u64 {
 impl Default for Mapping {
     /// One lane, everything in memories: the nominal layout a chip's operations are counted on.
     fn default() -> Self {
-        Mapping { register_max_bits: 0, rom_logic_max_bits: 0, default_lanes: 1, large_ram_min_bits: 0 }
+        Mapping {
+            register_max_bits: 0,
+            rom_logic_max_bits: 0,
+            default_lanes: 1,
+            large_ram_min_bits: 0,
+            schedule: Schedule::Sequential,
+        }
     }
 }
 

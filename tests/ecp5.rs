@@ -87,6 +87,9 @@ fn mlp_student_builds_a_real_ecp5_25f_bitstream() {
     assert_eq!(r["verify"]["class_agreement"], 1.0);
     assert!(r["energy"]["energy_per_inference_j"].as_f64().unwrap() > 0.0);
     assert!(stdout.contains("per inference on ecp5-25k"), "{stdout}");
+    // ECP5 targets default to the pipelined schedule.
+    assert_eq!(r["plan"]["schedule"], "pipelined", "{stdout}");
+    assert!(stdout.contains("T = 8, pipelined schedule"), "{stdout}");
 }
 
 /// A clock the ECP5 PLL cannot make from the ULX3S's 25 MHz is bad input, refused before

@@ -103,6 +103,19 @@ def test_compile_report_is_report_json(mlp, tmp_path):
     assert (tmp_path / "build" / "sf_mlp_bw.v").exists()
 
 
+def test_schedule_option(mlp, tmp_path):
+    seq = spikefab.simulate(mlp, X[:16], engine="cycle")
+    pipe = spikefab.simulate(mlp, X[:16], engine="cycle", schedule="pipelined")
+    np.testing.assert_array_equal(seq, pipe)
+    r = spikefab.compile(mlp, target="ice40-up5k", out_dir=tmp_path / "p", inputs=X[:8], cosim_samples=0,
+                         schedule="pipelined")
+    assert r.plan["schedule"] == "pipelined"
+    with pytest.raises(spikefab.SpikefabError, match="early exit needs the sequential schedule"):
+        spikefab.simulate(mlp, X[:3], engine="cycle", schedule="pipelined", early_exit=True)
+    with pytest.raises(spikefab.SpikefabError, match="schedule"):
+        spikefab.simulate(mlp, X[:3], engine="cycle", schedule="overlapped")
+
+
 def test_compile_hls_backend(mlp, tmp_path):
     r = spikefab.compile(mlp, target="xc7a35t", out_dir=tmp_path / "b", backend="hls", inputs=X[:8], csim_samples=0,
                          cosim_samples=0)

@@ -43,7 +43,7 @@ pub(crate) use cli_enum;
 
 cli_enum! {
     /// How layers share the hardware in time.
-    ScheduleArg => spikefab::hw::Schedule {
+    ScheduleArg => spikefab::target::Schedule {
         /// One phase at a time; small layers share memories and one update datapath.
         Sequential,
         /// Every layer has its own sequencer, update datapath and memories and runs
@@ -263,9 +263,10 @@ pub struct PlanArgs {
     /// Clock the design runs at, MHz [default: the target's].
     #[arg(long, value_name = "MHZ")]
     pub clock_mhz: Option<f64>,
-    /// How layers share the hardware in time.
-    #[arg(long, value_enum, default_value = "sequential")]
-    pub schedule: ScheduleArg,
+    /// How layers share the hardware in time [default: the target's (pipelined on ECP5,
+    /// sequential elsewhere); sequential with --early-exit].
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleArg>,
 }
 
 impl PlanArgs {
@@ -282,7 +283,7 @@ impl PlanArgs {
             input_scale: self.input_scale,
             early_exit: self.early_exit,
             clock_mhz: self.clock_mhz,
-            schedule: self.schedule.into(),
+            schedule: self.schedule.map(Into::into),
         }
     }
 }

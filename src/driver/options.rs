@@ -30,8 +30,9 @@ pub struct PlanSettings {
     pub early_exit: bool,
     /// Clock in MHz [default: the target's].
     pub clock_mhz: Option<f64>,
-    /// How the layers share the hardware in time.
-    pub schedule: Schedule,
+    /// How the layers share the hardware in time [default: the target's, sequential with early
+    /// exit].
+    pub schedule: Option<Schedule>,
 }
 
 impl PlanSettings {
@@ -48,7 +49,7 @@ impl PlanSettings {
             input_scale: None,
             early_exit: false,
             clock_mhz: None,
-            schedule: Schedule::Sequential,
+            schedule: None,
         }
     }
 
@@ -99,7 +100,8 @@ impl PlanSettings {
         o.input_scale = self.input_scale;
         o.input_stats = calib.map(InputStats::of);
         o.early_exit = self.early_exit;
-        o.schedule = self.schedule;
+        o.schedule =
+            self.schedule.unwrap_or(if self.early_exit { Schedule::Sequential } else { o.target.mapping.schedule });
         Ok(o)
     }
 

@@ -30,34 +30,10 @@
 //! beats_per_event: Dense `ncg`; Conv `kh*kw*ncg`; Pool `ceil(kh/sh)*ceil(kw/sw)`;
 //! OneToOne 1; a pre-pooling stage multiplies by its candidate windows.
 
-use serde::{Deserialize, Serialize};
-
 use super::{Layer, Plan};
 use crate::quant::{AccTarget, ProjKind, Projection, Source};
 
-/// How the layers of a plan share the hardware in time.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Schedule {
-    /// One phase at a time (the schedule above): layers share one update datapath and, when
-    /// small, their state memories and event lists.
-    #[default]
-    Sequential,
-    /// Every layer (and the input load) runs its own phases with its own sequencer, update
-    /// datapath and memories, concurrently with the others on different timesteps: see
-    /// [`Clock`].
-    Pipelined,
-}
-
-impl Schedule {
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Schedule::Sequential => "sequential",
-            Schedule::Pipelined => "pipelined",
-        }
-    }
-}
+pub use crate::target::Schedule;
 
 /// Cycles from the cycle after `start` is sampled to the first phase.
 pub const START: u64 = 0;
