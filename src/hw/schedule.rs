@@ -232,7 +232,15 @@ pub struct Clock {
 impl Clock {
     /// A clock at the inference's start.
     pub fn new(p: &Pipe) -> Clock {
-        Clock { steps: p.steps, ready: vec![2; p.units()], ends: vec![0; p.units() * p.steps], stalls: 0 }
+        let mut c = Clock { steps: p.steps, ready: vec![0; p.units()], ends: vec![0; p.units() * p.steps], stalls: 0 };
+        c.reset();
+        c
+    }
+
+    /// Back to the inference's start.
+    pub fn reset(&mut self) {
+        self.ready.fill(2);
+        self.stalls = 0;
     }
 
     fn end(&self, unit: usize, t: usize) -> u64 {
@@ -308,6 +316,36 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One layer fed by a per-step input, T = 3, worked out by hand: LOAD 5, ACC 10, UPD 7
+    /// and OUT 3 cycles (GAP included). The load of step 2 waits for the layer's step 0 (the
+    /// half it overwrites), the layer's last UPD for OUT's step 0, every OUT for its step.
+    #[test]
+    fn pipelined_clock_by_hand() {
+        let p = Pipe {
+            steps: 3,
+            per_step: true,
+            out_layer: 0,
+            acc: vec![vec![Some((0, 0))]],
+            consumers: vec![vec![(2, 0)]],
+            input_consumers: vec![1],
+        };
+        let mut c = Clock::new(&p);
+        let mut ends = vec![];
+        for t in 0..3 {
+            c.load(&p, t, 5);
+            c.acc(&p, 0, 0, t, 10);
+            c.upd(&p, 0, t, 7);
+            ends.push(c.out(&p, t, 3));
+        }
+        assert_eq!(ends, [31, 48, 65]);
+        assert_eq!((c.end(0, 2), c.end(1, 2)), (33, 60));
+        assert_eq!(c.total(), 67);
+        assert_eq!(c.stalls, 7 + 26 + 14 + 16 + 14);
+        c.reset();
+        c.load(&p, 0, 5);
+        assert_eq!(c.ready[0], 7, "reset starts units at cycle 2 again");
+    }
 
     #[test]
     fn acc_cycles_total_is_the_sum_over_phases() {

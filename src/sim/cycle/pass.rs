@@ -220,8 +220,10 @@ struct Book {
     /// Per sample: output spikes so far per neuron (early exit).
     counts: Vec<i64>,
     /// Pipelined schedule only (else empty): per sample, step and projection, the events of
-    /// the ACC phase, from which [`Engine::result_of`] replays the units' clock.
+    /// the ACC phase, from which the units' clock is replayed at the end of the pass (then
+    /// `cyc` holds the total and `stalls` the units' waits).
     phase_events: Vec<u64>,
+    stalls: Vec<u64>,
     /// The step the pass is in.
     t: usize,
 }
@@ -262,6 +264,7 @@ impl Book {
         self.counts.clear();
         self.counts.resize(nb * out_n, 0);
         self.phase_events.clear();
+        self.stalls.clear();
         self.t = 0;
     }
 
@@ -467,6 +470,9 @@ impl Engine<'_> {
         if T::BITS < 64 && ps.book.lay.iter().any(|l| l[L_OVF] > 0) {
             return None;
         }
+        if let Some(pipe) = &self.pipe {
+            self.replay_pipelined(pipe, &mut ps.book, nb);
+        }
         Some((0..nb).map(|s| self.result_of(&ps.book, s)).collect())
     }
 
@@ -477,7 +483,7 @@ impl Engine<'_> {
         let plan = self.plan;
         let run = bk.steps_run[s];
         let ran = run as usize;
-        let cyc = bk.cyc[s] + schedule::DONE;
+        let cyc = if self.pipe.is_some() { bk.cyc[s] } else { bk.cyc[s] + schedule::DONE };
         let loads = if run == 0 {
             0
         } else if plan.input.per_step {
@@ -539,44 +545,49 @@ impl Engine<'_> {
             c.empty_acc_phases += lc.empty_acc_phases;
             c.layers.push(lc);
         }
+        if self.pipe.is_some() {
+            c.control_cycles = schedule::START + schedule::PIPE_DONE;
+            c.stall_cycles = bk.stalls[s];
+        }
         let at = s * bk.steps * bk.out_n;
-        let step_end_cycles = match &self.pipe {
-            Some(pipe) => {
-                let (ends, ck) = self.replay_pipelined(pipe, bk, s, ran);
-                c.cycles = ck.total();
-                c.control_cycles = schedule::START + schedule::PIPE_DONE;
-                c.stall_cycles = ck.stalls;
-                ends
-            }
-            None => bk.step_end[s * bk.steps..s * bk.steps + ran].to_vec(),
-        };
-        SampleResult { raw: bk.raw[at..at + ran * bk.out_n].to_vec(), counters: c, step_end_cycles }
+        SampleResult {
+            raw: bk.raw[at..at + ran * bk.out_n].to_vec(),
+            counters: c,
+            step_end_cycles: bk.step_end[s * bk.steps..s * bk.steps + ran].to_vec(),
+        }
     }
 
-    /// The pipelined schedule's clock of sample `s` over its `ran` steps, from the events
-    /// of its ACC phases (the phases in the order [`Engine::sample`] runs them); with the
-    /// end of every step.
-    fn replay_pipelined(&self, pipe: &schedule::Pipe, bk: &Book, s: usize, ran: usize) -> (Vec<u64>, schedule::Clock) {
+    /// The pipelined schedule's clock of each of the pass's `nb` samples (every one runs every
+    /// step: no early exit), from the events of its ACC phases, visited in the order
+    /// [`Engine::sample`] runs them: the total into `cyc`, step ends, waits.
+    fn replay_pipelined(&self, pipe: &schedule::Pipe, bk: &mut Book, nb: usize) {
         let plan = self.plan;
+        let (load, out) = (schedule::load_cycles(plan), schedule::out_cycles(plan));
         let mut ck = schedule::Clock::new(pipe);
-        let mut ends = Vec::with_capacity(ran);
-        for t in 0..ran {
-            if t == 0 || plan.input.per_step {
-                ck.load(pipe, t, schedule::load_cycles(plan));
-            }
-            for (k, l) in plan.layers.iter().enumerate() {
-                for (pi, p) in l.projections.iter().enumerate() {
-                    if p.target == AccTarget::Static && t > 0 {
-                        continue;
-                    }
-                    let ne = bk.phase_events[(s * bk.steps + t) * bk.np + self.proj_base[k] + pi];
-                    ck.acc(pipe, k, pi, t, schedule::acc_cycles_of(self.beats[k][pi].0, ne));
+        bk.stalls.resize(nb, 0);
+        for s in 0..nb {
+            ck.reset();
+            let ran = bk.steps_run[s] as usize;
+            for t in 0..ran {
+                if t == 0 || plan.input.per_step {
+                    ck.load(pipe, t, load);
                 }
-                ck.upd(pipe, k, t, schedule::upd_cycles(l));
+                let ev = &bk.phase_events[(s * bk.steps + t) * bk.np..];
+                for (k, l) in plan.layers.iter().enumerate() {
+                    for (pi, p) in l.projections.iter().enumerate() {
+                        if p.target == AccTarget::Static && t > 0 {
+                            continue;
+                        }
+                        let ne = ev[self.proj_base[k] + pi];
+                        ck.acc(pipe, k, pi, t, schedule::acc_cycles_of(self.beats[k][pi].0, ne));
+                    }
+                    ck.upd(pipe, k, t, schedule::upd_cycles(l));
+                }
+                bk.step_end[s * bk.steps + t] = ck.out(pipe, t, out);
             }
-            ends.push(ck.out(pipe, t, schedule::out_cycles(plan)));
+            bk.cyc[s] = ck.total();
+            bk.stalls[s] = ck.stalls;
         }
-        (ends, ck)
     }
 
     /// The ACC phase of projection `pi` into layer `k` for every active sample.
