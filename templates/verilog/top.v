@@ -1088,11 +1088,26 @@ module {{ v.module }} (
     assign out_data  = out_rdata;
     assign out_last  = o_s2 && o_lrow;
     assign fin_out   = o_adv && o_lrow;
+{%- if v.pipe %}
+    // The next row, kept in a register: no carry chain between out_ready and the buffer's
+    // read (its two steps make it twice as deep as the sequential schedule's).
+    reg [{{ l.raw - 1 }}:0] o_row1;
+    always @(posedge clk) begin
+        if (go_out) o_row1 <= {{ l.raw }}'d1;
+        else if (o_adv && !o_lrow) o_row1 <= o_row1 + {{ l.raw }}'d1;
+    end
+    always @* begin
+        if (go_out) out_raddr = {{ l.raw }}'d0;
+        else if (o_adv && !o_lrow) out_raddr = o_row1;
+        else out_raddr = o_row;
+    end
+{%- else %}
     always @* begin
         if (go_out) out_raddr = {{ l.raw }}'d0;
         else if (o_adv && !o_lrow) out_raddr = o_row + {{ l.raw }}'d1;
         else out_raddr = o_row;
     end
+{%- endif %}
     always @(posedge clk) begin
         if (rst) o_s2 <= 1'b0;
         else if (go_out) begin
