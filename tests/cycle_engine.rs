@@ -318,3 +318,35 @@ fn narrow_passes_rerun_wide_when_values_leave_their_width() {
         }
     }
 }
+
+/// The engine counts non-saturating state values outside their width (a bug detector: range
+/// analysis sizes widths so it never happens). With a layer's width forced below what its
+/// sums need, values leave it in accumulate phases and updates, and the fast path (with its
+/// narrow passes) must count exactly what the general path counts, and some. (Both paths
+/// share the count after an accumulate phase, so a wrong count there would show only as a
+/// difference from the update's; nothing here tells it apart.)
+#[test]
+fn accumulate_overflows_are_counted_alike_on_both_paths() {
+    for (c, _) in students() {
+        let (_, mut plan, batch) = plan_for(&c, None);
+        let batch = batch.take(12);
+        let l = &mut plan.layers[0];
+        assert!(!l.saturate, "{}: analysed widths do not saturate", c.name);
+        l.v_bits = 6;
+        let general: Vec<cycle::SampleResult> =
+            (0..batch.n).map(|i| cycle::run_traced(&plan, &batch, i, c.timesteps, &mut Nop)).collect();
+        let fast = cycle::run(&plan, &batch, c.timesteps);
+        let total: u64 = general.iter().map(|g| g.counters.layers[0].overflows).sum();
+        assert!(total > 0, "{}: a 6-bit membrane overflows", c.name);
+        for (i, (f, g)) in fast.samples.iter().zip(&general).enumerate() {
+            assert_eq!(f.counters, g.counters, "{} sample {i}", c.name);
+        }
+    }
+}
+
+struct Nop;
+
+impl cycle::Tracer for Nop {
+    fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {}
+    fn step(&mut self, _: u64, _: usize) {}
+}

@@ -625,6 +625,12 @@ fn out_of_range<T: Word>(v: &[T], bits: u32) -> u64 {
     }
     let hi = T::of((1i64 << (bits - 1)) - 1);
     let lo = T::of(-(1i64 << (bits - 1)));
+    // Almost every call finds none: a minimum and maximum in the word's own width (vector
+    // lanes of it, no widening to a u64 count), then the count only when one is out.
+    let (mn, mx) = v.iter().fold((hi, lo), |(a, b), &x| (if x < a { x } else { a }, if x > b { x } else { b }));
+    if mn >= lo && mx <= hi {
+        return 0;
+    }
     v.iter().map(|&x| u64::from(x > hi || x < lo)).sum()
 }
 
