@@ -68,16 +68,7 @@ fn pipelined_students_are_exact_lint_clean_and_faster() {
         o.schedule = Schedule::Pipelined;
         let plan = spikefab::hw::lower(&m, &o).unwrap();
         let d = spikefab::back::verilog::emit(&plan, None).unwrap();
-        let dir = scratch(&format!("{test}-lint-{}", c.name));
-        spikefab::flow::write_design(&d, &dir).unwrap();
-        let srcs = spikefab::flow::ice40::sources(&d);
-        for top in [d.module.clone(), format!("{}_board", d.module)] {
-            let mut args = vec!["--lint-only", "-Wall", "--top-module", top.as_str()];
-            args.extend(srcs.iter().map(String::as_str));
-            let out = std::process::Command::new("verilator").args(&args).current_dir(&dir).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success() && !text.contains("%Warning"), "{} ({top}): {text}", c.name);
-        }
+        common::assert_lint_clean(&d, &format!("{test}-lint-{}", c.name), &c.name);
         let n = if c.name == "conv_bw" { 4 } else { 12 };
         let dir = scratch(&format!("{test}-{}", c.name));
         let r = cosim::cosim(&plan, &batch, n, Simulator::Verilator, &dir, &|_| {})

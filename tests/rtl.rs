@@ -96,16 +96,7 @@ fn verilator_lint_is_clean() {
         let (_, mut plan, _) = plan_for(&c, None);
         plan.early_exit = exit;
         let d = spikefab::back::verilog::emit(&plan, None).unwrap();
-        let dir = scratch(&format!("lint-{}{}", c.name, if exit { "-exit" } else { "" }));
-        spikefab::flow::write_design(&d, &dir).unwrap();
-        let srcs = spikefab::flow::ice40::sources(&d);
-        for top in [d.module.clone(), format!("{}_board", d.module)] {
-            let mut args = vec!["--lint-only", "-Wall", "--top-module", top.as_str()];
-            args.extend(srcs.iter().map(String::as_str));
-            let out = std::process::Command::new("verilator").args(&args).current_dir(&dir).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr);
-            assert!(out.status.success() && !text.contains("%Warning"), "{} ({top}): {text}", c.name);
-        }
+        common::assert_lint_clean(&d, &format!("lint-{}{}", c.name, if exit { "-exit" } else { "" }), &c.name);
     }
 }
 

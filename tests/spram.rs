@@ -63,16 +63,7 @@ fn spram_designs_lint_clean() {
     let (plan, _, _) = spram_plan("mlp_bw", 4096);
     let d = spikefab::back::verilog::emit(&plan, None).unwrap();
     assert!(d.weight_load);
-    let dir = scratch("spram-lint");
-    spikefab::flow::write_design(&d, &dir).unwrap();
-    let srcs = spikefab::flow::ice40::sources(&d);
-    for top in [d.module.clone(), format!("{}_board", d.module)] {
-        let mut args = vec!["--lint-only", "-Wall", "--top-module", top.as_str()];
-        args.extend(srcs.iter().map(String::as_str));
-        let out = std::process::Command::new("verilator").args(&args).current_dir(&dir).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && !text.contains("%Warning"), "{top}: {text}");
-    }
+    common::assert_lint_clean(&d, "spram-lint", "mlp_bw with SPRAM weights");
 }
 
 /// Yosys's simulation model of the primitive (its ice40 cells_sim.v), cut out of the file.

@@ -149,6 +149,16 @@ fn chip_plan(
     Ok(())
 }
 
+/// Where a memory lives, for the listing.
+fn map_text(m: &MemMap) -> String {
+    match m {
+        MemMap::Registers => "registers".to_string(),
+        MemMap::BlockRam { blocks, mode } => format!("{blocks} block RAM ({}x{})", mode[0], mode[1]),
+        MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
+        MemMap::Sram => "SRAM".to_string(),
+    }
+}
+
 pub fn print_plan(p: &Plan) {
     let s = p.summary();
     println!(
@@ -212,14 +222,7 @@ pub fn print_plan(p: &Plan) {
     );
     println!("memories:");
     for m in &s.memories {
-        let map = match &m.map {
-            MemMap::Registers => "registers".to_string(),
-            MemMap::BlockRam { blocks, mode } => {
-                format!("{blocks} block RAM ({}x{})", mode[0], mode[1])
-            }
-            MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
-            MemMap::Sram => "SRAM".to_string(),
-        };
+        let map = map_text(&m.map);
         println!(
             "  {:<24} {:>6} x {:<4} {:>8} bits  {}{}",
             m.name,
@@ -234,12 +237,7 @@ pub fn print_plan(p: &Plan) {
     if !copies.is_empty() {
         println!("event list copies (pipelined: each reader has its own, two steps deep):");
         for (b, r) in copies {
-            let map = match &b.map {
-                MemMap::BlockRam { blocks, mode } => format!("{blocks} block RAM ({}x{})", mode[0], mode[1]),
-                MemMap::Registers => "registers".to_string(),
-                MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
-                MemMap::Sram => "SRAM".to_string(),
-            };
+            let map = map_text(&b.map);
             println!(
                 "  {:<24} {:>6} x {:<4} {map}  (read by {})",
                 format!("{}.events", p.layers[b.layers[0]].name),
@@ -254,12 +252,7 @@ pub fn print_plan(p: &Plan) {
         println!("shared by layers in the RTL (they never run at once; counted once below):");
         for b in shared {
             let names: Vec<&str> = b.layers.iter().map(|&k| p.layers[k].name.as_str()).collect();
-            let map = match &b.map {
-                MemMap::BlockRam { blocks, mode } => format!("{blocks} block RAM ({}x{})", mode[0], mode[1]),
-                MemMap::Registers => "registers".to_string(),
-                MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
-                MemMap::Sram => "SRAM".to_string(),
-            };
+            let map = map_text(&b.map);
             let what = match b.kind.as_str() {
                 "x" => "membranes",
                 "s" => "static sums",

@@ -225,22 +225,10 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         // event list reads a copy of its own, two steps deep.
         let groups = if pipelined { items.iter().map(|&(k, _)| vec![k]).collect() } else { bank_groups(&items) };
         for g in groups {
-            if pipelined && kind == "events" {
-                let l = &plan.layers[g[0]];
-                let (depth, width) = (two_steps(l.rows), event_width(l.shape, l.lanes));
-                let logic = logic_of(format!("{}.events", l.name));
-                for r in event_readers(plan, Source::Layer(g[0])) {
-                    let map = if logic || t.kind != Kind::Fpga {
-                        if logic { MemMap::Registers } else { MemMap::Sram }
-                    } else {
-                        in_blocks(t, depth, width).unwrap_or(MemMap::Registers)
-                    };
-                    out.push(Bank { kind: kind.into(), layers: g.clone(), depth, width, map, reader: Some(r) });
-                }
-                continue;
-            }
+            let copies = pipelined && kind == "events";
             let ls = g.iter().map(|&k| &plan.layers[k]);
-            let depth: usize = ls.clone().map(|l| l.rows).sum();
+            let depth: usize =
+                if copies { two_steps(plan.layers[g[0]].rows) } else { ls.clone().map(|l| l.rows).sum() };
             let multi = g.len() > 1;
             let width = if kind == "events" {
                 ls.clone().map(|l| event_width(l.shape, l.lanes)).max().unwrap_or(1)
@@ -265,7 +253,14 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
             } else {
                 in_blocks(t, depth, width + epoch).unwrap_or(MemMap::Registers)
             };
-            out.push(Bank { kind: kind.into(), layers: g, depth, width, map, reader: None });
+            let readers: Vec<Option<usize>> = if copies {
+                event_readers(plan, Source::Layer(g[0])).into_iter().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for reader in readers {
+                out.push(Bank { kind: kind.into(), layers: g.clone(), depth, width, map: map.clone(), reader });
+            }
         }
     }
     out

@@ -1,6 +1,7 @@
-//! The schedule and its cycle formula, shared by the cycle engine, the RTL and the docs.
+//! The schedules and their cycle formulas, shared by the cycle engine, the RTL and the docs.
 //!
-//! One inference runs layers in sequence, step by step (no pipelining across layers):
+//! Under the sequential [`Schedule`] one inference runs layers in sequence, step by step (the
+//! pipelined one runs the same phases on concurrent units, see [`Pipe`]):
 //!
 //! ```text
 //! start
@@ -218,7 +219,8 @@ impl Pipe {
 /// step, layers in plan order, OUT last), which visits every phase after the phases it
 /// awaits.
 #[derive(Clone, Debug)]
-pub struct Clock {
+pub struct Clock<'p> {
+    p: &'p Pipe,
     steps: usize,
     /// Per unit: the cycle its next phase could go in, without waiting.
     ready: Vec<u64>,
@@ -229,10 +231,11 @@ pub struct Clock {
     pub stalls: u64,
 }
 
-impl Clock {
+impl<'p> Clock<'p> {
     /// A clock at the inference's start.
-    pub fn new(p: &Pipe) -> Clock {
-        let mut c = Clock { steps: p.steps, ready: vec![0; p.units()], ends: vec![0; p.units() * p.steps], stalls: 0 };
+    pub fn new(p: &'p Pipe) -> Clock<'p> {
+        let mut c =
+            Clock { p, steps: p.steps, ready: vec![0; p.units()], ends: vec![0; p.units() * p.steps], stalls: 0 };
         c.reset();
         c
     }
@@ -263,7 +266,8 @@ impl Clock {
     }
 
     /// The input load of step `t` (per-step input), or the one load (t = 0) of a direct input.
-    pub fn load(&mut self, p: &Pipe, t: usize, dur: u64) {
+    pub fn load(&mut self, t: usize, dur: u64) {
+        let p = self.p;
         let wait = if t >= 2 { p.input_consumers.iter().map(|&c| self.end(c, t - 2)).max().unwrap_or(0) } else { 0 };
         self.phase(0, wait, dur);
         if p.per_step {
@@ -276,7 +280,8 @@ impl Clock {
     }
 
     /// ACC of projection `j` into layer `k` at step `t`.
-    pub fn acc(&mut self, p: &Pipe, k: usize, j: usize, t: usize, dur: u64) {
+    pub fn acc(&mut self, k: usize, j: usize, t: usize, dur: u64) {
+        let p = self.p;
         let wait = match p.acc[k][j] {
             Some((0, _)) if !p.per_step => self.end(0, 0),
             Some((u, d)) if t >= d => self.end(u, t - d),
@@ -286,7 +291,8 @@ impl Clock {
     }
 
     /// UPD of layer `k` at step `t`, its step's end; returns its go cycle.
-    pub fn upd(&mut self, p: &Pipe, k: usize, t: usize, dur: u64) -> u64 {
+    pub fn upd(&mut self, k: usize, t: usize, dur: u64) -> u64 {
+        let p = self.p;
         let wait = p.consumers[k]
             .iter()
             .filter(|&&(_, d)| t + d >= 2)
@@ -299,7 +305,8 @@ impl Clock {
     }
 
     /// OUT of step `t`; returns its end.
-    pub fn out(&mut self, p: &Pipe, t: usize, dur: u64) -> u64 {
+    pub fn out(&mut self, t: usize, dur: u64) -> u64 {
+        let p = self.p;
         let u = p.acc.len() + 1;
         let wait = self.end(p.out_layer + 1, t);
         self.phase(u, wait, dur);
@@ -333,17 +340,17 @@ mod tests {
         let mut c = Clock::new(&p);
         let mut ends = vec![];
         for t in 0..3 {
-            c.load(&p, t, 5);
-            c.acc(&p, 0, 0, t, 10);
-            c.upd(&p, 0, t, 7);
-            ends.push(c.out(&p, t, 3));
+            c.load(t, 5);
+            c.acc(0, 0, t, 10);
+            c.upd(0, t, 7);
+            ends.push(c.out(t, 3));
         }
         assert_eq!(ends, [31, 48, 65]);
         assert_eq!((c.end(0, 2), c.end(1, 2)), (33, 60));
         assert_eq!(c.total(), 67);
         assert_eq!(c.stalls, 7 + 26 + 14 + 16 + 14);
         c.reset();
-        c.load(&p, 0, 5);
+        c.load(0, 5);
         assert_eq!(c.ready[0], 7, "reset starts units at cycle 2 again");
     }
 

@@ -608,13 +608,7 @@ module {{ v.module }} (
         if (ld_acc && fin_inp && gin_t[0])  inp_ev_c1 <= ld_base + { {{ v.iaw }}'d0, ld_nz };
     end
 {%- endif %}
-{%- for c in v.inp_lists %}
-    // Input events, {{ c.comment }}'s copy
-    wire [{{ c.width - 1 }}:0] {{ c.pre }}_rdata;
-    sf_ram #(.WIDTH({{ c.width }}), .DEPTH({{ c.depth }}), .AW({{ c.aw }}), .LOGIC({% if c.logic %}1{% else %}0{% endif %})) {{ c.pre }} (
-        .clk(clk), .we({{ c.we }}), .waddr({{ c.waddr }}), .wdata({{ c.wdata }}),
-        .raddr({{ c.aw }}'d0{% for r in c.readers %} | ({ {{ c.aw }}{ go_{{ r.0 }} | {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %}), .rdata({{ c.pre }}_rdata));
-{%- endfor %}
+    // (The input's event lists are among the copies after the layers' lists below.)
 {%- else if v.has_in_events %}
     wire [{{ v.iaw - 1 }}:0] inp_ev_raddr;
     wire [{{ v.iew - 1 }}:0] inp_ev_rdata;

@@ -188,6 +188,21 @@ pub fn tool_or_skip(tool: &str, test: &str) -> bool {
     false
 }
 
+/// Verilator's `--lint-only -Wall` on an emitted design written to the scratch folder `dir`,
+/// its core and its board wrapper as tops: no warning.
+pub fn assert_lint_clean(d: &spikefab::back::verilog::Design, dir: &str, what: &str) {
+    let dir = scratch(dir);
+    spikefab::flow::write_design(d, &dir).unwrap();
+    let srcs = spikefab::flow::ice40::sources(d);
+    for top in [d.module.clone(), format!("{}_board", d.module)] {
+        let mut args = vec!["--lint-only", "-Wall", "--top-module", top.as_str()];
+        args.extend(srcs.iter().map(String::as_str));
+        let out = Command::new("verilator").args(&args).current_dir(&dir).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !text.contains("%Warning"), "{what} ({top}): {text}");
+    }
+}
+
 /// A fresh scratch folder under target/ for a test.
 pub fn scratch(name: &str) -> PathBuf {
     let d = root().join("target").join("test-scratch").join(name);

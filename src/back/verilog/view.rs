@@ -491,7 +491,8 @@ pub struct PipeProducerView {
     pub ew: usize,
 }
 
-/// Pipelined: one consumer's copy of an event list (a layer's or the input's).
+/// Pipelined: one consumer's copy of an event list (a layer's or the input's), written by the
+/// list's producer (the LOAD unit or the layer's update pass) into every copy at once.
 pub struct PipeListView {
     /// Memory prefix (`l<s>r<k>`, `inpr<k>`).
     pub pre: String,
@@ -623,10 +624,8 @@ pub struct TopView {
     pub units: Vec<UnitView>,
     /// See `units`.
     pub pproducers: Vec<PipeProducerView>,
-    /// See `units`.
+    /// See `units`: every consumer's copy of the input's and the layers' event lists.
     pub plists: Vec<PipeListView>,
-    /// See `units`.
-    pub inp_lists: Vec<PipeListView>,
     /// The output buffer's words, address width, and write and read addresses.
     pub out_depth: usize,
     /// See `out_depth`.
@@ -749,8 +748,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let lsh: Vec<Shared> = lsh.into_iter().map(|s| s.expect("every layer has a datapath")).collect();
     let banks = state_banks(plan, &mut layers, &lsh);
     let evbanks = if pipelined { vec![] } else { event_banks(plan, &layers) };
-    let (units, pproducers, plists, inp_lists) =
-        if pipelined { pipe_views(plan, &layers) } else { (vec![], vec![], vec![], vec![]) };
+    let (units, pproducers, plists) = if pipelined { pipe_views(plan, &layers) } else { (vec![], vec![], vec![]) };
     // Sequencer program: [LOAD] per layer [ACC..., UPD], OUT, [EXIT, CLEAR].
     struct Ph {
         kind: &'static str,
@@ -918,7 +916,6 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         units,
         pproducers,
         plists,
-        inp_lists,
     })
 }
 
@@ -1958,10 +1955,7 @@ fn unit_enter(p: &str, statik: &[bool]) -> Vec<String> {
 }
 
 /// The pipelined schedule's sequencers, layer lists and input copies.
-fn pipe_views(
-    plan: &Plan,
-    layers: &[LayerView],
-) -> (Vec<UnitView>, Vec<PipeProducerView>, Vec<PipeListView>, Vec<PipeListView>) {
+fn pipe_views(plan: &Plan, layers: &[LayerView]) -> (Vec<UnitView>, Vec<PipeProducerView>, Vec<PipeListView>) {
     // "unit u has ended step tau - 2 + d": t_u + 1 >= tau + d, as a compare of registers
     // (`t1` is t + 1 while the unit runs, and at least T after).
     let done_with = |u: &str, tau: &str, d: usize| {
@@ -2063,9 +2057,50 @@ fn pipe_views(
         &|_, tau| format!("(g{out_k}_t > {tau})"),
         false,
     ));
+    // Layer c's readers of `src` (one phase at a time): their read addresses in c's copy, with
+    // the half of the step each reads on top when the list holds two steps.
+    let readers_in = |c: usize, src: Source, two: bool| -> Vec<(String, String)> {
+        plan.layers[c]
+            .projections
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.source == src)
+            .map(|(j, p)| {
+                let pp = format!("l{c}p{j}");
+                let addr = if two {
+                    format!("{{{}, {pp}_ev_raddr}}", pipe_read_parity(c, p))
+                } else {
+                    format!("{pp}_ev_raddr")
+                };
+                (pp, addr)
+            })
+            .collect()
+    };
+    // The input's copies, two steps deep when the input changes every step.
+    let mut lists = vec![];
+    let n_in = plan.input.numel();
+    let iaw = abits(n_in);
+    let (depth, aw) = if per_step { (crate::hw::memory::two_steps(n_in), iaw + 1) } else { (n_in, iaw) };
+    for c in in_readers.iter().copied() {
+        lists.push(PipeListView {
+            pre: pipe_copy(Source::Input, c),
+            comment: format!("input events read by {}", layers[c].name),
+            width: crate::hw::memory::input_event_width(plan),
+            depth,
+            aw,
+            logic: logic_of(plan, &format!("input.events.{}", plan.layers[c].name)),
+            we: "ld_acc && ld_nz".into(),
+            waddr: if per_step {
+                format!("{{gin_t[0], ld_base[{}:0]}}", iaw - 1)
+            } else {
+                format!("ld_base[{}:0]", iaw - 1)
+            },
+            wdata: "{ld_c, ld_y, ld_x, in_data}".into(),
+            readers: readers_in(c, Source::Input, per_step),
+        });
+    }
     // Every layer with readers writes its list into each reader's copy, at its step's half.
     let mut producers = vec![];
-    let mut lists = vec![];
     for (k, l) in plan.layers.iter().enumerate() {
         let rs = readers_of(Source::Layer(k));
         if rs.is_empty() || !l.spiking() {
@@ -2082,76 +2117,23 @@ fn pipe_views(
             exw: lv.exw,
             ew: lv.ew,
         });
-        let depth = crate::hw::memory::two_steps(l.rows);
-        let aw = lv.raw + 1;
         for c in rs {
-            let pre = pipe_copy(Source::Layer(k), c);
-            let readers = plan.layers[c]
-                .projections
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.source == Source::Layer(k))
-                .map(|(j, p)| {
-                    let pp = format!("l{c}p{j}");
-                    let par = pipe_read_parity(c, p);
-                    (pp.clone(), format!("{{{par}, {pp}_ev_raddr}}"))
-                })
-                .collect();
             let bank = plan.banks.iter().find(|b| b.kind == "events" && b.layers == [k] && b.reader == Some(c));
             lists.push(PipeListView {
-                comment: format!("{} read by {}", lv.name, layers[c].name),
+                pre: pipe_copy(Source::Layer(k), c),
+                comment: format!("{} events read by {}", lv.name, layers[c].name),
                 width: lv.ew,
-                depth,
-                aw,
+                depth: crate::hw::memory::two_steps(l.rows),
+                aw: lv.raw + 1,
                 logic: bank.is_none_or(|b| b.map == MemMap::Registers),
                 we: format!("{}_ev_we", lv.pre),
                 waddr: format!("{}_ev_waddr", lv.pre),
                 wdata: format!("{}_ev_wdata", lv.pre),
-                readers,
-                pre,
+                readers: readers_in(c, Source::Layer(k), true),
             });
         }
     }
-    // The input's copies: two steps deep when the input changes every step.
-    let n_in = plan.input.numel();
-    let iaw = abits(n_in);
-    let (depth, aw) = if per_step { (crate::hw::memory::two_steps(n_in), iaw + 1) } else { (n_in, iaw) };
-    let mut inp = vec![];
-    for c in in_readers.iter().copied() {
-        let readers = plan.layers[c]
-            .projections
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.source == Source::Input)
-            .map(|(j, p)| {
-                let pp = format!("l{c}p{j}");
-                if per_step {
-                    let par = pipe_read_parity(c, p);
-                    (pp.clone(), format!("{{{par}, {pp}_ev_raddr}}"))
-                } else {
-                    (pp.clone(), format!("{pp}_ev_raddr"))
-                }
-            })
-            .collect();
-        let name = format!("input.events.{}", plan.layers[c].name);
-        inp.push(PipeListView {
-            pre: pipe_copy(Source::Input, c),
-            comment: format!("input read by {}", layers[c].name),
-            width: crate::hw::memory::input_event_width(plan),
-            depth,
-            aw,
-            logic: logic_of(plan, &name),
-            we: "ld_acc && ld_nz".into(),
-            waddr: if per_step {
-                format!("{{gin_t[0], ld_base[{}:0]}}", iaw - 1)
-            } else {
-                format!("ld_base[{}:0]", iaw - 1)
-            },
-            wdata: "{ld_c, ld_y, ld_x, in_data}".into(),
-            readers,
-        });
-    }
-    (units, producers, lists, inp)
+    (units, producers, lists)
 }
 
 impl TopView {

@@ -995,9 +995,9 @@ impl<'p> Engine<'p> {
                 self.input_values(batch, i, t, &mut in_q);
                 events_of(&in_q, plan.input.shape, &mut in_ev);
                 let c = schedule::load_cycles(plan);
-                match (&mut clock, &self.pipe) {
-                    (Some(ck), Some(pp)) => ck.load(pp, t, c),
-                    _ => cyc += c,
+                match &mut clock {
+                    Some(ck) => ck.load(t, c),
+                    None => cyc += c,
                 }
                 st.counters.load_cycles += c;
                 st.counters.input_values += plan.input.numel() as u64;
@@ -1020,9 +1020,9 @@ impl<'p> Engine<'p> {
                     if events.is_empty() {
                         st.counters.empty_acc_phases += 1;
                     }
-                    match (&mut clock, &self.pipe) {
-                        (Some(ck), Some(pp)) => ck.acc(pp, k, pi, t, c),
-                        _ => cyc += c,
+                    match &mut clock {
+                        Some(ck) => ck.acc(k, pi, t, c),
+                        None => cyc += c,
                     }
                     st.counters.layers[k].cycles += c;
                     st.counters.layers[k].acc_phases += 1;
@@ -1056,9 +1056,9 @@ impl<'p> Engine<'p> {
                     }
                 }
                 let c = schedule::upd_cycles(l);
-                let upd_start = match (&mut clock, &self.pipe) {
-                    (Some(ck), Some(pp)) => ck.upd(pp, k, t, c),
-                    _ => {
+                let upd_start = match &mut clock {
+                    Some(ck) => ck.upd(k, t, c),
+                    None => {
                         cyc += c;
                         cyc - c
                     }
@@ -1084,9 +1084,9 @@ impl<'p> Engine<'p> {
                 }
             }
             let c = schedule::out_cycles(plan);
-            match (&mut clock, &self.pipe) {
-                (Some(ck), Some(pp)) => cyc = ck.out(pp, t, c),
-                _ => cyc += c,
+            match &mut clock {
+                Some(ck) => cyc = ck.out(t, c),
+                None => cyc += c,
             }
             st.counters.out_cycles += c;
             st.counters.output_words += plan.layers[out_l].rows as u64;

@@ -570,7 +570,7 @@ impl Engine<'_> {
             let ran = bk.steps_run[s] as usize;
             for t in 0..ran {
                 if t == 0 || plan.input.per_step {
-                    ck.load(pipe, t, load);
+                    ck.load(t, load);
                 }
                 let ev = &bk.phase_events[(s * bk.steps + t) * bk.np..];
                 for (k, l) in plan.layers.iter().enumerate() {
@@ -579,11 +579,11 @@ impl Engine<'_> {
                             continue;
                         }
                         let ne = ev[self.proj_base[k] + pi];
-                        ck.acc(pipe, k, pi, t, schedule::acc_cycles_of(self.beats[k][pi].0, ne));
+                        ck.acc(k, pi, t, schedule::acc_cycles_of(self.beats[k][pi].0, ne));
                     }
-                    ck.upd(pipe, k, t, schedule::upd_cycles(l));
+                    ck.upd(k, t, schedule::upd_cycles(l));
                 }
-                bk.step_end[s * bk.steps + t] = ck.out(pipe, t, out);
+                bk.step_end[s * bk.steps + t] = ck.out(t, out);
             }
             bk.cyc[s] = ck.total();
             bk.stalls[s] = ck.stalls;
