@@ -7,6 +7,7 @@
 mod common;
 
 use common::{root, scratch, spikefab, students, tool_or_skip};
+use spikefab::data::{Encoding, InputBatch};
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::hw::{PlanOptions, Schedule};
 use spikefab::quant::InputStats;
@@ -109,4 +110,59 @@ fn early_exit_with_the_pipelined_schedule_is_refused() {
     ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("early exit needs the sequential schedule"), "{stderr}");
+}
+
+/// The readers of a direct input follow its load (hdl/sf_events_follow.v): an entry is read
+/// once written, and the list ends with its last event or, when the load ends later, with
+/// the load. Inputs that put the reader in each case, on every corpus model with a direct
+/// input and every direct-input student, at 1 and 4 lanes: no event (the load's end alone),
+/// one value first or last, every value, the real input's values only in its last quarter
+/// (the reader waits mid-list), and the real input (the students but conv_bw).
+#[test]
+fn pipelined_readers_follow_the_load_on_edge_inputs_iverilog() {
+    let test = "pipelined_readers_follow_the_load_on_edge_inputs_iverilog";
+    if !tool_or_skip("iverilog", test) {
+        return;
+    }
+    let mut cases: Vec<common::Case> = common::cases(&root().join("tests/data/nir/cases.json"));
+    // conv_bw's convolutions are in the corpus; at these lanes it would take minutes.
+    cases.extend(students().into_iter().map(|(c, _)| c).filter(|c| c.name != "conv_bw"));
+    let mut checked = 0;
+    for c in cases {
+        let m = c.load();
+        let real = c.batch(&m);
+        if real.encoding != Encoding::Direct {
+            continue;
+        }
+        let numel = real.numel;
+        let x0 = &real.data[..numel];
+        let big = real.data.iter().fold(0f64, |a, &v| if v.abs() > a.abs() { v } else { a });
+        let mut data = vec![0.0; numel];
+        let one = |j: usize| (0..numel).map(|i| if i == j { big } else { 0.0 }).collect::<Vec<_>>();
+        data.extend(one(0));
+        data.extend(one(numel - 1));
+        data.extend(vec![big; numel]);
+        data.extend(x0.iter().enumerate().map(|(i, &v)| if i >= numel - numel / 4 { v } else { 0.0 }));
+        data.extend_from_slice(x0);
+        let batch = InputBatch { n: data.len() / numel, numel, encoding: Encoding::Direct, data };
+        for lanes in [1usize, 4] {
+            let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+            let mut o = PlanOptions::new(t, c.timesteps);
+            o.lanes = Some(lanes);
+            o.input_stats = Some(InputStats::of(&real));
+            o.schedule = Schedule::Pipelined;
+            let Ok(plan) = spikefab::hw::lower(&m, &o) else { continue };
+            if plan.input.per_step || spikefab::back::verilog::emit(&plan, None).is_err() {
+                continue;
+            }
+            let dir = scratch(&format!("{test}-{}-{lanes}", c.name));
+            let r = cosim::cosim(&plan, &batch, batch.n, Simulator::Iverilog, &dir, &|_| {})
+                .unwrap_or_else(|e| panic!("{} lanes {lanes}: {e}", c.name));
+            assert!(r.exact(), "{} lanes {lanes}: {:?}", c.name, r.first_differences);
+            assert_eq!(r.rtl_cycles, r.engine_cycles, "{} lanes {lanes}", c.name);
+            checked += 1;
+        }
+    }
+    println!("{checked} designs with a direct input co-simulated on edge inputs");
+    assert!(checked >= 12, "{checked} designs");
 }

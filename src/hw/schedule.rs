@@ -32,7 +32,7 @@
 //! OneToOne 1; a pre-pooling stage multiplies by its candidate windows.
 
 use super::{Layer, Plan};
-use crate::quant::{AccTarget, ProjKind, Projection, Source};
+use crate::quant::{ProjKind, Projection, Source};
 
 pub use crate::target::Schedule;
 
@@ -143,6 +143,9 @@ pub fn clear_cycles(plan: &Plan) -> u64 {
 /// OUT at step t       awaits the output layer's step t
 /// ```
 ///
+/// An ACC phase reading a direct input awaits nothing: it follows the input's list while the
+/// load writes it, its reader waiting for entries not yet written ([`Clock::acc_follow`]).
+///
 /// (A sequencer checks the next phase's condition, registered a cycle after the awaited
 /// counters change, as the phase before ends: when it holds, the next phase goes in the usual
 /// GAP cycle; else it goes the cycle after the registered condition holds.)
@@ -156,12 +159,34 @@ pub struct Pipe {
     steps: usize,
     per_step: bool,
     out_layer: usize,
-    /// Per layer, per projection: the unit it waits for and the delay (None: itself).
+    /// Per layer, per projection: the unit it waits for and the delay (None: itself, or a
+    /// direct input's load, which it follows).
     acc: Vec<Vec<Option<(usize, usize)>>>,
+    /// Per layer, per projection: it reads a direct input ([`Clock::acc_follow`]).
+    follow: Vec<Vec<bool>>,
     /// Per layer: the other units consuming its events (or output rows), with their delays.
     consumers: Vec<Vec<(usize, usize)>>,
     /// Units reading the input events.
     input_consumers: Vec<usize>,
+}
+
+/// When the reader of a direct input's list, following the load that writes it
+/// (hdl/sf_events_follow.v), could take its last event at the earliest, counted from the load's
+/// go: `values` are the input values the load takes one per cycle, `events` the non-zero ones,
+/// `beats_per_event` its projection's.
+///
+/// The value at position j is accepted in cycle j of the load and its entry counted a cycle
+/// later; the reader sees the count a cycle after that (`avail`, registered), so entry i is
+/// readable from cycle `pos_i + 2` and its event presented two cycles after its read. The
+/// load's end reaches the reader with its last entry (`wdone`, cycle `n_in + 1`). An event
+/// takes `beats_per_event` beats, so the last one ends no earlier than
+/// `pos_i + 2 + 2 + (events - i) * beats_per_event - 1` for every entry i; when the load ends
+/// later than that, the reader ends the list in the cycle it sees `wdone`.
+pub fn follow_late(values: &[i64], events: u64, beats_per_event: u64) -> u64 {
+    let entries = values.iter().enumerate().filter(|(_, v)| **v != 0);
+    entries
+        .zip(0u64..)
+        .fold(values.len() as u64 + 1, |late, ((pos, _), i)| late.max(pos as u64 + 3 + (events - i) * beats_per_event))
 }
 
 /// Cycles after the last unit's end: the cycle in which every unit is idle (the top sequencer
@@ -175,7 +200,9 @@ impl Pipe {
         let mut consumers: Vec<Vec<(usize, usize)>> = vec![vec![]; nl];
         let mut input_consumers = vec![];
         let mut acc = vec![];
+        let mut follow = vec![];
         for (k, l) in plan.layers.iter().enumerate() {
+            follow.push(l.projections.iter().map(|p| p.source == Source::Input && !plan.input.per_step).collect());
             let mut a = vec![];
             for p in &l.projections {
                 let d = usize::from(p.delayed);
@@ -191,7 +218,8 @@ impl Pipe {
                         if !input_consumers.contains(&(k + 1)) {
                             input_consumers.push(k + 1);
                         }
-                        a.push(Some((0, if p.target == AccTarget::Static { 0 } else { d })));
+                        // A direct input's readers follow its load (Clock::acc_follow).
+                        a.push(plan.input.per_step.then_some((0, d)));
                     }
                 }
             }
@@ -203,6 +231,7 @@ impl Pipe {
             per_step: plan.input.per_step,
             out_layer: plan.output.layer,
             acc,
+            follow,
             consumers,
             input_consumers,
         }
@@ -211,6 +240,11 @@ impl Pipe {
     /// Units: the input load, one per layer, the output.
     pub fn units(&self) -> usize {
         self.acc.len() + 2
+    }
+
+    /// Projection `j` of layer `k` follows the input's load ([`Clock::acc_follow`]).
+    pub fn follows(&self, k: usize, j: usize) -> bool {
+        self.follow[k][j]
     }
 }
 
@@ -227,6 +261,8 @@ pub struct Clock<'p> {
     /// Per unit and step: the cycle after the step's last phase ended (its step counter
     /// shows the step from then on).
     ends: Vec<u64>,
+    /// The go cycle of the (first) input load.
+    load_go: u64,
     /// Cycles units spent waiting for another unit.
     pub stalls: u64,
 }
@@ -234,8 +270,14 @@ pub struct Clock<'p> {
 impl<'p> Clock<'p> {
     /// A clock at the inference's start.
     pub fn new(p: &'p Pipe) -> Clock<'p> {
-        let mut c =
-            Clock { p, steps: p.steps, ready: vec![0; p.units()], ends: vec![0; p.units() * p.steps], stalls: 0 };
+        let mut c = Clock {
+            p,
+            steps: p.steps,
+            ready: vec![0; p.units()],
+            ends: vec![0; p.units() * p.steps],
+            load_go: 0,
+            stalls: 0,
+        };
         c.reset();
         c
     }
@@ -244,6 +286,11 @@ impl<'p> Clock<'p> {
     pub fn reset(&mut self) {
         self.ready.fill(2);
         self.stalls = 0;
+    }
+
+    /// Projection `j` of layer `k` follows the input's load ([`Clock::acc_follow`]).
+    pub fn follows(&self, k: usize, j: usize) -> bool {
+        self.p.follows(k, j)
     }
 
     fn end(&self, unit: usize, t: usize) -> u64 {
@@ -269,7 +316,10 @@ impl<'p> Clock<'p> {
     pub fn load(&mut self, t: usize, dur: u64) {
         let p = self.p;
         let wait = if t >= 2 { p.input_consumers.iter().map(|&c| self.end(c, t - 2)).max().unwrap_or(0) } else { 0 };
-        self.phase(0, wait, dur);
+        let go = self.phase(0, wait, dur);
+        if t == 0 {
+            self.load_go = go;
+        }
         if p.per_step {
             self.step_end(0, t);
         } else {
@@ -282,12 +332,32 @@ impl<'p> Clock<'p> {
     /// ACC of projection `j` into layer `k` at step `t`.
     pub fn acc(&mut self, k: usize, j: usize, t: usize, dur: u64) {
         let p = self.p;
+        debug_assert!(!p.follow[k][j], "a projection that follows the load goes through acc_follow");
         let wait = match p.acc[k][j] {
-            Some((0, _)) if !p.per_step => self.end(0, 0),
             Some((u, d)) if t >= d => self.end(u, t - d),
             _ => 0,
         };
         self.phase(k + 1, wait, dur);
+    }
+
+    /// ACC of projection `j` into layer `k` (at any step) from a direct input, whose reader
+    /// follows the load ([`follow_late`] of the input gives `late`): it goes without waiting
+    /// and takes [`acc_cycles_of`] unless it waits for entries or for the load's end, which
+    /// count as stalls. With no event it ends at once once the load has ended (ACC_EMPTY),
+    /// else in the cycle the reader sees the load end.
+    pub fn acc_follow(&mut self, k: usize, j: usize, beats_per_event: u64, events: u64, late: u64) {
+        debug_assert!(self.p.follow[k][j]);
+        let (u, late) = (k + 1, self.load_go + late);
+        let go = self.ready[u];
+        let nominal = acc_cycles_of(beats_per_event, events);
+        let dur = if events == 0 && late <= go {
+            nominal
+        } else {
+            // The cycle the list's end (last event or `wdone`) is taken, then the tail.
+            (go + 1 + events * beats_per_event).max(late) + 1 + ACC_TAIL + GAP - go
+        };
+        self.stalls += dur - nominal;
+        self.ready[u] = go + dur;
     }
 
     /// UPD of layer `k` at step `t`, its step's end; returns its go cycle.
@@ -334,6 +404,7 @@ mod tests {
             per_step: true,
             out_layer: 0,
             acc: vec![vec![Some((0, 0))]],
+            follow: vec![vec![false]],
             consumers: vec![vec![(2, 0)]],
             input_consumers: vec![1],
         };
@@ -352,6 +423,37 @@ mod tests {
         c.reset();
         c.load(0, 5);
         assert_eq!(c.ready[0], 7, "reset starts units at cycle 2 again");
+    }
+
+    /// A layer reading a direct input of 4 values while it loads (LOAD 5 cycles from cycle 2),
+    /// by hand: one event of 3 beats at position 1 is readable from cycle 2 + 1 + 2 = 5, shown
+    /// from 7, its last beat in 9, so the phase (go 2) ends at 9 + 1 + ACC_TAIL + GAP = 15, 3
+    /// cycles after the ACC formula's 12. With no event, the reader sees the load's end in
+    /// cycle 2 + 4 + 1 = 7 and ends there; a phase that starts after that ends at once.
+    #[test]
+    fn follow_by_hand() {
+        let p = Pipe {
+            steps: 1,
+            per_step: false,
+            out_layer: 0,
+            acc: vec![vec![None]],
+            follow: vec![vec![true]],
+            consumers: vec![vec![(2, 0)]],
+            input_consumers: vec![1],
+        };
+        assert_eq!(follow_late(&[0, 5, 0, 0], 1, 3), 7);
+        assert_eq!(follow_late(&[0, 0, 0, 0], 0, 3), 5);
+        assert_eq!(follow_late(&[5, 5, 5, 5], 4, 3), 3 + 4 * 3, "back to back from the first entry");
+        let mut c = Clock::new(&p);
+        c.load(0, 5);
+        c.acc_follow(0, 0, 3, 1, 7);
+        assert_eq!((c.ready[1], c.stalls), (15, 3));
+        c.reset();
+        c.load(0, 5);
+        c.acc_follow(0, 0, 3, 0, 5);
+        assert_eq!(c.ready[1], 2 + (7 + 1 + ACC_TAIL + GAP - 2));
+        c.acc_follow(0, 0, 3, 0, 5);
+        assert_eq!(c.ready[1], 13 + GAP + ACC_EMPTY, "the load has ended: empty at go");
     }
 
     #[test]

@@ -544,6 +544,9 @@ module {{ v.module }} (
     wire ld_acc = ld_on && in_valid;
     assign in_ready = ld_on;
     reg        ld_lidx;   // ld_idx is the last index (kept with ld_idx)
+{%- if v.follow %}
+    reg        ld_wdone;  // the load of this inference has ended
+{%- endif %}
 {%- if v.n_in == 1 %}
     assign fin_inp  = ld_acc && ld_lidx;
 {%- else %}
@@ -564,8 +567,20 @@ module {{ v.module }} (
             ld_x       <= {{ v.ixw }}'d0;
             ld_fx <= 1'b{% if v.in_ww == 1 %}1{% else %}0{% endif %}; ld_fy <= 1'b{% if v.in_hh == 1 %}1{% else %}0{% endif %};
             inp_ev_cnt <= {{ v.iaw + 1 }}'d0;
+{%- if v.follow %}
+            ld_wdone   <= 1'b0;
+{%- endif %}
         end else begin
             if (go_inp) ld_act <= 1'b1;
+{%- if v.follow %}
+            // The readers follow the load (sf_events_follow): the count starts each inference
+            // at 0 and `ld_wdone` says the list is complete.
+            if (done) begin
+                inp_ev_cnt <= {{ v.iaw + 1 }}'d0;
+                ld_wdone   <= 1'b0;
+            end
+            if (ld_acc && fin_inp) ld_wdone <= 1'b1;
+{%- endif %}
             if (ld_acc) begin
                 inp_ev_cnt <= ld_base + { {{ v.iaw }}'d0, ld_nz };
                 if (fin_inp) begin
@@ -909,17 +924,32 @@ module {{ v.module }} (
     reg  [{{ p.src_aw }}:0] {{ p.pre }}_evn;
     always @(posedge clk) {{ p.pre }}_evn <= {{ p.ev_count_nx }};
 {%- endif %}
+{%- if p.follow %}
+    // The load's end, registered with the count: the reader follows the list as it loads.
+    reg                  {{ p.pre }}_wdn;
+    always @(posedge clk) {{ p.pre }}_wdn <= ld_wdone;
+    wire                 {{ p.pre }}_ev_end;
+{%- endif %}
     wire [{{ p.src_aw - 1 }}:0] {{ p.pre }}_ev_raddr;
     wire                 {{ p.pre }}_ev_valid, {{ p.pre }}_ev_last, {{ p.pre }}_ev_ready;
     wire [{{ p.src_ew - p.src_maskw - 1 }}:0] {{ p.pre }}_ev_pos;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [{{ p.src_liw - 1 }}:0] {{ p.pre }}_ev_lane;  // input entries have no lanes
     /* verilator lint_on UNUSEDSIGNAL */
+{%- if p.follow %}
+    assign {{ p.pre }}_ev_lane = {{ p.src_liw }}'d0;
+    sf_events_follow #(.AW({{ p.src_aw }}), .EW({{ p.src_ew }}), .ONEBEAT({{ p.one_beat() }})) {{ p.pre }}_evr (
+        .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .avail({{ p.ev_count }}), .wdone({{ p.pre }}_wdn),
+        .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.ev_rdata }}),
+        .ev_valid({{ p.pre }}_ev_valid), .ev_pos({{ p.pre }}_ev_pos),
+        .ev_last({{ p.pre }}_ev_last), .ev_end({{ p.pre }}_ev_end), .ev_ready({{ p.pre }}_ev_ready));
+{%- else %}
     sf_events #(.AW({{ p.src_aw }}), .EW({{ p.src_ew }}), .MASKW({{ p.src_maskw }}), .LIW({{ p.src_liw }}), .ONEBEAT({{ p.one_beat() }})) {{ p.pre }}_evr (
         .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .count({{ p.ev_count }}),
         .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.ev_rdata }}),
         .ev_valid({{ p.pre }}_ev_valid), .ev_pos({{ p.pre }}_ev_pos), .ev_lane({{ p.pre }}_ev_lane),
         .ev_last({{ p.pre }}_ev_last), .ev_ready({{ p.pre }}_ev_ready));
+{%- endif %}
     // Stage 1: the event and its beat, registered, so the address arithmetic starts from
     // flip-flops (schedule::ACC_TAIL counts this stage).
     wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
@@ -934,7 +964,12 @@ module {{ v.module }} (
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         {{ p.pre }}_fd    <= !rst && {{ p.pre }}_fire;
+{%- if p.follow %}
+        // The list's end: its last event's last beat, or a cycle of ev_end without an event.
+        {{ p.pre }}_lastd <= !rst && (({{ p.pre }}_lastbeat && {{ p.pre }}_ev_last) || {{ p.pre }}_ev_end);
+{%- else %}
         {{ p.pre }}_lastd <= {{ p.pre }}_lastbeat && {{ p.pre }}_ev_last;
+{%- endif %}
         {{ p.pre }}_posd  <= {{ p.pre }}_ev_pos;
     end
     // The event's channel is summed before the register.
@@ -1008,7 +1043,11 @@ module {{ v.module }} (
         {{ p.pre }}_s2_row  <= {{ p.pre }}_row[{{ l.raw - 1 }}:0];
         {{ p.pre }}_s2_mask <= {{ p.pre }}_mask;
         {{ p.pre }}_s2_val  <= {{ p.pre }}_val_b;
+{%- if p.follow %}
+        {{ p.pre }}_s2_last <= !rst && {{ p.pre }}_lastdb;
+{%- else %}
         {{ p.pre }}_s2_last <= !rst && {{ p.pre }}_fdb && {{ p.pre }}_lastdb;
+{%- endif %}
     end
     wire [{{ l.lanes * p.wb - 1 }}:0] {{ p.pre }}_w;
 {%- if let Some(sp) = p.spram %}
@@ -1052,12 +1091,23 @@ module {{ v.module }} (
     assign {{ p.pre }}_we   = {{ p.pre }}_s3 && ({{ p.pre }}_s3_mask != {{ l.lanes }}'d0);
     assign {{ p.pre }}_wrow = {{ p.pre }}_s3_row;
     reg {{ p.pre }}_finr, {{ p.pre }}_actr;
+{%- if p.follow %}
+    // Empty at go only when the load has ended with no entry.
+    wire {{ p.pre }}_empty = {{ p.pre }}_wdn && ({{ p.ev_count }} == {{ p.src_aw + 1 }}'d0);
+    assign fin_{{ p.pre }} = (go_{{ p.pre }} && {{ p.pre }}_empty) || {{ p.pre }}_finr;
+    assign {{ p.pre }}_act = {{ p.pre }}_actr;
+    always @(posedge clk) begin
+        {{ p.pre }}_finr <= !rst && {{ p.pre }}_s2_last;
+        if (rst) {{ p.pre }}_actr <= 1'b0;
+        else if (go_{{ p.pre }}) {{ p.pre }}_actr <= !{{ p.pre }}_empty;
+{%- else %}
     assign fin_{{ p.pre }} = (go_{{ p.pre }} && ({{ p.ev_count }} == {{ p.src_aw + 1 }}'d0)) || {{ p.pre }}_finr;
     assign {{ p.pre }}_act = {{ p.pre }}_actr;
     always @(posedge clk) begin
         {{ p.pre }}_finr <= !rst && {{ p.pre }}_s2_last;
         if (rst) {{ p.pre }}_actr <= 1'b0;
         else if (go_{{ p.pre }}) {{ p.pre }}_actr <= ({{ p.ev_count }} != {{ p.src_aw + 1 }}'d0);
+{%- endif %}
         else if ({{ p.pre }}_finr) {{ p.pre }}_actr <= 1'b0;
     end
 {%- endfor %}

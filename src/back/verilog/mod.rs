@@ -22,6 +22,10 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
     ("sf_events.v", include_str!("../../../hdl/sf_events.v")),
 ];
 
+/// The event reader that follows a list being written (pipelined designs with a direct input).
+pub const FOLLOW_PRIMITIVES: &[(&str, &str)] =
+    &[("sf_events_follow.v", include_str!("../../../hdl/sf_events_follow.v"))];
+
 /// Primitives of designs with weight ROMs in iCE40 SPRAM.
 pub const SPRAM_PRIMITIVES: &[(&str, &str)] = &[
     ("sf_spram.v", include_str!("../../../hdl/sf_spram.v")),
@@ -61,6 +65,11 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
     files.push((format!("{}_board.v", v.module), board));
     for (name, text) in PRIMITIVES {
         files.push((name.to_string(), text.to_string()));
+    }
+    if v.follow {
+        for (name, text) in FOLLOW_PRIMITIVES {
+            files.push((name.to_string(), text.to_string()));
+        }
     }
     if !v.spram.is_empty() {
         for (name, text) in SPRAM_PRIMITIVES {

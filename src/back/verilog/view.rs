@@ -183,6 +183,9 @@ pub struct ProjView {
     pub ev_rdata: String,
     /// Pipelined: what `ev_count` (a register) is loaded with each cycle (empty otherwise).
     pub ev_count_nx: String,
+    /// Pipelined, reading a direct input: the reader follows the load as it writes the list
+    /// (hdl/sf_events_follow.v, `schedule::Clock::acc_follow`), so the phase awaits nothing.
+    pub follow: bool,
 }
 
 /// A weight ROM placed in large RAM (iCE40 SPRAM), filled through the weight-load port.
@@ -547,6 +550,8 @@ pub struct TopView {
     pub iaw: usize,
     /// Some projection reads input events.
     pub has_in_events: bool,
+    /// Some projection follows the input's load (see [`ProjView::follow`]).
+    pub follow: bool,
     /// Input events in registers.
     pub in_logic: bool,
     /// Input per step.
@@ -868,6 +873,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         iew: icw + iyw + ixw + in_w,
         iaw: abits(inp.numel()),
         has_in_events,
+        follow: plan.schedule == Schedule::Pipelined && has_in_events && !plan.input.per_step,
         in_logic: logic_of(plan, "input.events"),
         per_step: inp.per_step,
         t_max: plan.timesteps,
@@ -1481,6 +1487,7 @@ fn proj_view(
         ev_count,
         ev_rdata,
         ev_count_nx,
+        follow: plan.schedule == Schedule::Pipelined && src_input && !plan.input.per_step,
     })
 }
 
@@ -2041,6 +2048,8 @@ fn pipe_views(plan: &Plan, layers: &[LayerView]) -> (Vec<UnitView>, Vec<PipeProd
                 }
                 let p = &projs[i];
                 match p.source {
+                    // A direct input's readers follow its load (ProjView::follow).
+                    Source::Input if !per_step => "1'b1".into(),
                     Source::Input => format!("(gin_t > {tau})"),
                     Source::Layer(s) if s == k => "1'b1".into(),
                     Source::Layer(s) if p.delayed => format!("(g{s}_t >= {tau})"),

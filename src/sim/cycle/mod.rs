@@ -1021,6 +1021,11 @@ impl<'p> Engine<'p> {
                         st.counters.empty_acc_phases += 1;
                     }
                     match &mut clock {
+                        Some(ck) if ck.follows(k, pi) => {
+                            let bpe = schedule::beats_per_event(l, p);
+                            let late = schedule::follow_late(&in_q, events.len() as u64, bpe);
+                            ck.acc_follow(k, pi, bpe, events.len() as u64, late)
+                        }
                         Some(ck) => ck.acc(k, pi, t, c),
                         None => cyc += c,
                     }

@@ -223,6 +223,9 @@ struct Book {
     /// the ACC phase, from which the units' clock is replayed at the end of the pass (then
     /// `cyc` holds the total and `stalls` the units' waits).
     phase_events: Vec<u64>,
+    /// Pipelined schedule only: per sample and projection that follows a direct input's load,
+    /// its [`schedule::follow_late`].
+    follow_late: Vec<u64>,
     stalls: Vec<u64>,
     /// The step the pass is in.
     t: usize,
@@ -264,6 +267,7 @@ impl Book {
         self.counts.clear();
         self.counts.resize(nb * out_n, 0);
         self.phase_events.clear();
+        self.follow_late.clear();
         self.stalls.clear();
         self.t = 0;
     }
@@ -408,6 +412,7 @@ impl Engine<'_> {
         ps.book.reset(nb, self.nproj, plan.layers.len(), steps, out_n);
         if self.pipe.is_some() {
             ps.book.phase_events.resize(nb * steps * self.nproj, 0);
+            ps.book.follow_late.resize(nb * self.nproj, 0);
         }
         let mut active: Vec<usize> = (0..nb).collect();
         let clear = schedule::clear_cycles(plan);
@@ -428,6 +433,14 @@ impl Engine<'_> {
                     }
                     ps.book.cyc[s] += c;
                     ps.book.input_events[s] += ps.in_n[s];
+                    if let Some(pipe) = &self.pipe {
+                        for (k, l) in plan.layers.iter().enumerate() {
+                            for pi in (0..l.projections.len()).filter(|&pi| pipe.follows(k, pi)) {
+                                let late = schedule::follow_late(&ps.in_q[s], ps.in_n[s], self.beats[k][pi].0);
+                                ps.book.follow_late[s * self.nproj + self.proj_base[k] + pi] = late;
+                            }
+                        }
+                    }
                 }
             }
             let last = t + 1 == steps;
@@ -578,8 +591,13 @@ impl Engine<'_> {
                         if p.target == AccTarget::Static && t > 0 {
                             continue;
                         }
-                        let ne = ev[self.proj_base[k] + pi];
-                        ck.acc(k, pi, t, schedule::acc_cycles_of(self.beats[k][pi].0, ne));
+                        let (gp, bpe) = (self.proj_base[k] + pi, self.beats[k][pi].0);
+                        let ne = ev[gp];
+                        if pipe.follows(k, pi) {
+                            ck.acc_follow(k, pi, bpe, ne, bk.follow_late[s * bk.np + gp]);
+                        } else {
+                            ck.acc(k, pi, t, schedule::acc_cycles_of(bpe, ne));
+                        }
                     }
                     ck.upd(k, t, schedule::upd_cycles(l));
                 }
