@@ -46,7 +46,8 @@ module {{ v.module }} (
 {%- else %}
     wire run_ok = 1'b1;
 {%- endif %}
-    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
+    reg  idle;   // state == S_IDLE, as one flip-flop (`first` fans out to every unit)
+    wire first = idle && start && run_ok;   // a new inference begins
     assign busy   = (state != S_IDLE);
     assign done   = (state == S_FIN);
     assign cycles = cyc;
@@ -134,12 +135,14 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
+            idle  <= 1'b1;
             cyc   <= 32'd0;
         end else begin
             case (state)
                 S_IDLE: begin
                     if (start && run_ok) begin
                         state <= S_RUN;
+                        idle  <= 1'b0;
                         cyc   <= 32'd0;
                     end
                 end
@@ -150,6 +153,7 @@ module {{ v.module }} (
                 default: begin
                     cyc   <= cyc + 32'd1;
                     state <= S_IDLE;
+                    idle  <= 1'b1;
                 end
             endcase
         end
@@ -919,16 +923,13 @@ module {{ v.module }} (
 {%- for p in l.projs %}
 
     // ---------------- accumulate: {{ p.comment }}
-{%- if v.pipe %}
+{%- if v.pipe && !p.follow %}
     // This reader's entry count (its half of the source's list), registered.
     reg  [{{ p.src_aw }}:0] {{ p.pre }}_evn;
     always @(posedge clk) {{ p.pre }}_evn <= {{ p.ev_count_nx }};
 {%- endif %}
 {%- if p.follow %}
-    // The load's end, registered with the count: the reader follows the list as it loads.
-    reg                  {{ p.pre }}_wdn;
-    always @(posedge clk) {{ p.pre }}_wdn <= ld_wdone;
-    wire                 {{ p.pre }}_ev_end;
+    wire                 {{ p.pre }}_ev_end, {{ p.pre }}_empty;
 {%- endif %}
     wire [{{ p.src_aw - 1 }}:0] {{ p.pre }}_ev_raddr;
     wire                 {{ p.pre }}_ev_valid, {{ p.pre }}_ev_last, {{ p.pre }}_ev_ready;
@@ -939,7 +940,7 @@ module {{ v.module }} (
 {%- if p.follow %}
     assign {{ p.pre }}_ev_lane = {{ p.src_liw }}'d0;
     sf_events_follow #(.AW({{ p.src_aw }}), .EW({{ p.src_ew }}), .ONEBEAT({{ p.one_beat() }})) {{ p.pre }}_evr (
-        .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .avail({{ p.ev_count }}), .wdone({{ p.pre }}_wdn),
+        .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .count(inp_ev_cnt), .wdone(ld_wdone), .empty({{ p.pre }}_empty),
         .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.ev_rdata }}),
         .ev_valid({{ p.pre }}_ev_valid), .ev_pos({{ p.pre }}_ev_pos),
         .ev_last({{ p.pre }}_ev_last), .ev_end({{ p.pre }}_ev_end), .ev_ready({{ p.pre }}_ev_ready));
@@ -1093,7 +1094,6 @@ module {{ v.module }} (
     reg {{ p.pre }}_finr, {{ p.pre }}_actr;
 {%- if p.follow %}
     // Empty at go only when the load has ended with no entry.
-    wire {{ p.pre }}_empty = {{ p.pre }}_wdn && ({{ p.ev_count }} == {{ p.src_aw + 1 }}'d0);
     assign fin_{{ p.pre }} = (go_{{ p.pre }} && {{ p.pre }}_empty) || {{ p.pre }}_finr;
     assign {{ p.pre }}_act = {{ p.pre }}_actr;
     always @(posedge clk) begin
@@ -1127,7 +1127,18 @@ module {{ v.module }} (
     reg o_s2;
     reg [{{ l.raw - 1 }}:0] o_row;
     reg o_lrow;   // o_row is the last row (kept with o_row)
+{%- if v.pipe %}
+    // o_s2's copy for the logic inside (o_s2 drives the pin, so it sits by the I/O).
+    (* keep *) reg o_s2i;
+    always @(posedge clk) begin
+        if (rst) o_s2i <= 1'b0;
+        else if (go_out) o_s2i <= 1'b1;
+        else if (o_s2i && out_ready && o_lrow) o_s2i <= 1'b0;
+    end
+    wire o_adv  = o_s2i && out_ready;
+{%- else %}
     wire o_adv  = o_s2 && out_ready;
+{%- endif %}
     assign out_valid = o_s2;
     assign out_data  = out_rdata;
     assign out_last  = o_s2 && o_lrow;
