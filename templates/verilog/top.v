@@ -1114,16 +1114,35 @@ module {{ v.module }} (
 {%- if l.is_out %}
 
     // ---------------- output buffer: the output layer's rows of this step
+{%- if !(v.pipe && l.out_logic) %}
     reg  [{{ l.raw - 1 }}:0] out_raddr;
+{%- endif %}
     wire [{{ v.out_w - 1 }}:0] out_rdata;
 {%- if v.out_spikes %}
     wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.gp }}u_spk[{{ l.lanes - 1 }}:0];
 {%- else %}
     wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.u_trunc("u_vm", l.gvw, l.vw) }};
 {%- endif %}
+{%- if v.pipe && l.out_logic %}
+    // Two steps of rows in flip-flops, read at the row shown and at the next (both addresses
+    // registers); out_ready only selects between the two reads, so no address decodes behind
+    // the pin. Read-first, as sf_ram (the rows read are never those being written).
+    (* ram_style = "logic" *) reg [{{ v.out_w - 1 }}:0] out_mem [0:{{ v.out_depth - 1 }}];
+    reg  [{{ v.out_w - 1 }}:0] out_q;
+    assign out_rdata = out_q;
+`ifndef SYNTHESIS
+    integer out_i;
+    initial begin
+        out_q = {{ v.out_w }}'d0;
+        for (out_i = 0; out_i < {{ v.out_depth }}; out_i = out_i + 1) out_mem[out_i] = {{ v.out_w }}'d0;
+    end
+`endif
+    always @(posedge clk) if ({{ l.pre }}_u_on) out_mem[{{ v.out_wa }}] <= out_wdata;
+{%- else %}
     sf_ram #(.WIDTH({{ v.out_w }}), .DEPTH({{ v.out_depth }}), .AW({{ v.out_aw }}), .LOGIC({% if l.out_logic %}1{% else %}0{% endif %})) out_buf (
         .clk(clk), .we({{ l.pre }}_u_on), .waddr({{ v.out_wa }}), .wdata(out_wdata),
         .raddr({{ v.out_ra }}), .rdata(out_rdata));
+{%- endif %}
     reg o_s2;
     reg [{{ l.raw - 1 }}:0] o_row;
     reg o_lrow;   // o_row is the last row (kept with o_row)
@@ -1151,11 +1170,19 @@ module {{ v.module }} (
         if (go_out) o_row1 <= {{ l.raw }}'d1;
         else if (o_adv && !o_lrow) o_row1 <= o_row1 + {{ l.raw }}'d1;
     end
+{%- if l.out_logic %}
+    always @(posedge clk) begin
+        if (go_out) out_q <= out_mem[{gout_t[0], {{ l.raw }}'d0}];
+        else if (o_adv && !o_lrow) out_q <= out_mem[{gout_t[0], o_row1}];
+        else out_q <= out_mem[{gout_t[0], o_row}];
+    end
+{%- else %}
     always @* begin
         if (go_out) out_raddr = {{ l.raw }}'d0;
         else if (o_adv && !o_lrow) out_raddr = o_row1;
         else out_raddr = o_row;
     end
+{%- endif %}
 {%- else %}
     always @* begin
         if (go_out) out_raddr = {{ l.raw }}'d0;
