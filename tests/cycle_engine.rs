@@ -322,9 +322,9 @@ fn narrow_passes_rerun_wide_when_values_leave_their_width() {
 /// The engine counts non-saturating state values outside their width (a bug detector: range
 /// analysis sizes widths so it never happens). With a layer's width forced below what its
 /// sums need, values leave it in accumulate phases and updates, and the fast path (with its
-/// narrow passes) must count exactly what the general path counts, and some. (Both paths
-/// share the count after an accumulate phase, so a wrong count there would show only as a
-/// difference from the update's; nothing here tells it apart.)
+/// narrow passes) must count exactly what the general path counts, and some. (The count after
+/// an accumulate phase has an expectation of its own in
+/// `static_sum_overflows_are_counted_per_sum_after_the_accumulate_phase`.)
 #[test]
 fn accumulate_overflows_are_counted_alike_on_both_paths() {
     for (c, _) in students() {
@@ -342,6 +342,68 @@ fn accumulate_overflows_are_counted_alike_on_both_paths() {
             assert_eq!(f.counters, g.counters, "{} sample {i}", c.name);
         }
     }
+}
+
+/// The count after an accumulate phase, against an expectation computed here: with the static
+/// sums' width forced below what they need, every layer whose static projection reads the
+/// direct input (the MLP students' first layers, the ensemble's members) counts exactly its sums
+/// outside that width, one count per sum at step 0, and nothing in its updates (the membrane
+/// keeps its analysed width, which holds the sums). The sums are the projection's dense product
+/// of the quantised input, `(w . x) << shift`, taken here from the plan's weights, not the
+/// engine's kernels. Both paths must count the same.
+#[test]
+fn static_sum_overflows_are_counted_per_sum_after_the_accumulate_phase() {
+    use spikefab::quant::{AccTarget, ProjKind, Source};
+    let mut layers_checked = 0;
+    for (c, _) in students() {
+        let (_, mut plan, batch) = plan_for(&c, None);
+        let batch = batch.take(8);
+        let mut forced = vec![];
+        for (k, l) in plan.layers.iter_mut().enumerate() {
+            let statics: Vec<usize> = (0..l.projections.len())
+                .filter(|&j| {
+                    let p = &l.projections[j];
+                    p.target == AccTarget::Static
+                        && p.source == Source::Input
+                        && matches!(p.kind, ProjKind::Dense { .. })
+                })
+                .collect();
+            if statics.len() == 1 && l.projections.len() == 1 && !l.saturate {
+                l.s_bits = 6;
+                forced.push((k, statics[0]));
+            }
+        }
+        if forced.is_empty() {
+            continue;
+        }
+        let general: Vec<cycle::SampleResult> =
+            (0..batch.n).map(|i| cycle::run_traced(&plan, &batch, i, c.timesteps, &mut Nop)).collect();
+        let fast = cycle::run(&plan, &batch, c.timesteps);
+        let mut q = vec![];
+        let mut total = 0;
+        for i in 0..batch.n {
+            plan.input.quantise_into(batch.at(i, 0), &mut q);
+            for &(k, j) in &forced {
+                let l = &plan.layers[k];
+                let p = &l.projections[j];
+                let ProjKind::Dense { cols } = p.kind else { unreachable!() };
+                let (lo, hi) = (-(1i64 << (l.s_bits - 1)), (1i64 << (l.s_bits - 1)) - 1);
+                let expected = (0..l.neurons())
+                    .filter(|&n| {
+                        let sum: i64 = (0..cols).map(|x| p.weights.at(n * cols + x) * q[x]).sum::<i64>() << p.shift;
+                        sum < lo || sum > hi
+                    })
+                    .count() as u64;
+                let got = general[i].counters.layers[k].overflows;
+                assert_eq!(got, expected, "{} sample {i} layer {}: out-of-width static sums", c.name, l.name);
+                total += expected;
+                layers_checked += 1;
+            }
+            assert_eq!(fast.samples[i].counters, general[i].counters, "{} sample {i}", c.name);
+        }
+        assert!(total > 0, "{}: 6-bit static sums overflow", c.name);
+    }
+    assert!(layers_checked >= 3 * 8, "{layers_checked} layer-samples");
 }
 
 struct Nop;
