@@ -9,7 +9,7 @@ mod common;
 use common::{root, scratch, spikefab, students, tool_or_skip};
 use spikefab::data::{Encoding, InputBatch};
 use spikefab::flow::cosim::{self, Simulator};
-use spikefab::hw::{PlanOptions, Schedule};
+use spikefab::hw::{Plan, PlanOptions, Schedule};
 use spikefab::quant::InputStats;
 use spikefab::sim::cycle;
 
@@ -27,26 +27,33 @@ fn pipelined_cosim_every_corpus_model_iverilog() {
         for lanes in [1usize, 4] {
             let m = c.load();
             let batch = c.batch(&m);
-            let t = spikefab::target::Target::load("ice40-up5k").unwrap();
-            let mut o = PlanOptions::new(t, c.timesteps);
-            o.lanes = Some(lanes);
-            o.input_stats = Some(InputStats::of(&batch));
-            o.schedule = Schedule::Pipelined;
-            let Ok(plan) = spikefab::hw::lower(&m, &o) else { continue };
-            if spikefab::back::verilog::emit(&plan, None).is_err() {
-                continue;
-            }
-            let dir = scratch(&format!("{test}-{}-{lanes}", c.name));
-            let n = batch.n.min(6);
-            let r = cosim::cosim(&plan, &batch, n, Simulator::Iverilog, &dir, &|_| {})
-                .unwrap_or_else(|e| panic!("{} lanes {lanes}: {e}", c.name));
-            assert!(r.exact(), "{} lanes {lanes}: {:?}", c.name, r.first_differences);
-            assert_eq!(r.rtl_cycles, r.engine_cycles, "{} lanes {lanes}", c.name);
+            let Some(plan) = pipelined_plan(&m, &c, lanes, &batch) else { continue };
+            cosim_exact(&plan, &batch, batch.n.min(6), &format!("{test}-{}-{lanes}", c.name));
             checked += 1;
         }
     }
     println!("{checked} pipelined corpus designs co-simulated exactly");
     assert!(checked >= 40, "{checked} designs");
+}
+
+/// `c`'s pipelined plan on the UP5K at `lanes`, input widths from `stats`, when it lowers and
+/// emits Verilog (None otherwise).
+fn pipelined_plan(m: &spikefab::Model, c: &common::Case, lanes: usize, stats: &InputBatch) -> Option<Plan> {
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let mut o = PlanOptions::new(t, c.timesteps);
+    o.lanes = Some(lanes);
+    o.input_stats = Some(InputStats::of(stats));
+    o.schedule = Schedule::Pipelined;
+    let plan = spikefab::hw::lower(m, &o).ok()?;
+    spikefab::back::verilog::emit(&plan, None).is_ok().then_some(plan)
+}
+
+/// Co-simulates `n` inputs of `batch` in iverilog: every output word and cycle count equal.
+fn cosim_exact(plan: &Plan, batch: &InputBatch, n: usize, name: &str) {
+    let r = cosim::cosim(plan, batch, n, Simulator::Iverilog, &scratch(name), &|_| {})
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(r.exact(), "{name}: {:?}", r.first_differences);
+    assert_eq!(r.rtl_cycles, r.engine_cycles, "{name}");
 }
 
 /// Every student in Verilator (lint clean, co-simulated exactly), and its latency under both
@@ -146,20 +153,11 @@ fn pipelined_readers_follow_the_load_on_edge_inputs_iverilog() {
         data.extend_from_slice(x0);
         let batch = InputBatch { n: data.len() / numel, numel, encoding: Encoding::Direct, data };
         for lanes in [1usize, 4] {
-            let t = spikefab::target::Target::load("ice40-up5k").unwrap();
-            let mut o = PlanOptions::new(t, c.timesteps);
-            o.lanes = Some(lanes);
-            o.input_stats = Some(InputStats::of(&real));
-            o.schedule = Schedule::Pipelined;
-            let Ok(plan) = spikefab::hw::lower(&m, &o) else { continue };
-            if plan.input.per_step || spikefab::back::verilog::emit(&plan, None).is_err() {
+            let Some(plan) = pipelined_plan(&m, &c, lanes, &real) else { continue };
+            if plan.input.per_step {
                 continue;
             }
-            let dir = scratch(&format!("{test}-{}-{lanes}", c.name));
-            let r = cosim::cosim(&plan, &batch, batch.n, Simulator::Iverilog, &dir, &|_| {})
-                .unwrap_or_else(|e| panic!("{} lanes {lanes}: {e}", c.name));
-            assert!(r.exact(), "{} lanes {lanes}: {:?}", c.name, r.first_differences);
-            assert_eq!(r.rtl_cycles, r.engine_cycles, "{} lanes {lanes}", c.name);
+            cosim_exact(&plan, &batch, batch.n, &format!("{test}-{}-{lanes}", c.name));
             checked += 1;
         }
     }

@@ -940,7 +940,7 @@ module {{ v.module }} (
 {%- if p.follow %}
     assign {{ p.pre }}_ev_lane = {{ p.src_liw }}'d0;
     sf_events_follow #(.AW({{ p.src_aw }}), .EW({{ p.src_ew }}), .ONEBEAT({{ p.one_beat() }})) {{ p.pre }}_evr (
-        .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .count(inp_ev_cnt), .wdone(ld_wdone), .empty({{ p.pre }}_empty),
+        .clk(clk), .rst(rst), .go(go_{{ p.pre }}), .count({{ p.ev_count }}), .wdone(ld_wdone), .empty({{ p.pre }}_empty),
         .raddr({{ p.pre }}_ev_raddr), .rdata({{ p.ev_rdata }}),
         .ev_valid({{ p.pre }}_ev_valid), .ev_pos({{ p.pre }}_ev_pos),
         .ev_last({{ p.pre }}_ev_last), .ev_end({{ p.pre }}_ev_end), .ev_ready({{ p.pre }}_ev_ready));

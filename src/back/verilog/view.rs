@@ -176,8 +176,8 @@ pub struct ProjView {
     pub mask: String,
     /// The target row's current value at stage 3 (the bank's register), `lanes * tw` bits.
     pub old: String,
-    /// The source list's entry count for this reader (Verilog expression) and the word its
-    /// read port returns.
+    /// The source list's entry count for this reader (Verilog expression; the load's own count
+    /// when the reader follows it) and the word its read port returns.
     pub ev_count: String,
     /// See `ev_count`.
     pub ev_rdata: String,
@@ -873,7 +873,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         iew: icw + iyw + ixw + in_w,
         iaw: abits(inp.numel()),
         has_in_events,
-        follow: plan.schedule == Schedule::Pipelined && has_in_events && !plan.input.per_step,
+        follow: layers.iter().any(|l| l.projs.iter().any(|p| p.follow)),
         in_logic: logic_of(plan, "input.events"),
         per_step: inp.per_step,
         t_max: plan.timesteps,
@@ -1152,12 +1152,13 @@ fn proj_view(
     // reads (its own step, the one before through a recurrent edge).
     // Its count is registered from the half of the step the unit is in next cycle: a list is
     // complete two cycles before a phase reading it can go (schedule::Pipe).
-    let (ev_count, ev_rdata, ev_count_nx) = if plan.schedule == Schedule::Pipelined {
+    // A direct input's reader follows the load: it takes the load's count itself (ProjView::follow).
+    let follow = plan.schedule == Schedule::Pipelined && src_input && !plan.input.per_step;
+    let (ev_count, ev_rdata, ev_count_nx) = if follow {
+        ("inp_ev_cnt".to_string(), format!("{}_rdata", pipe_copy(p.source, k)), String::new())
+    } else if plan.schedule == Schedule::Pipelined {
         let par = if p.delayed { format!("!g{k}_t0n") } else { format!("g{k}_t0n") };
-        let count = match p.source {
-            Source::Input if !plan.input.per_step => "inp_ev_cnt".to_string(),
-            _ => format!("({par} ? {src}_ev_c1 : {src}_ev_c0)"),
-        };
+        let count = format!("({par} ? {src}_ev_c1 : {src}_ev_c0)");
         (format!("{pre}_evn"), format!("{}_rdata", pipe_copy(p.source, k)), count)
     } else {
         (format!("{src}_ev_cnt"), format!("{src}_ev_rdata"), String::new())
@@ -1487,7 +1488,7 @@ fn proj_view(
         ev_count,
         ev_rdata,
         ev_count_nx,
-        follow: plan.schedule == Schedule::Pipelined && src_input && !plan.input.per_step,
+        follow,
     })
 }
 
