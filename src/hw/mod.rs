@@ -22,6 +22,7 @@
 pub mod lower;
 pub mod memory;
 pub mod schedule;
+pub mod taps;
 
 use std::ops::{Deref, DerefMut};
 

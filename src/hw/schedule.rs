@@ -21,16 +21,19 @@
 //! ```text
 //! LOAD = n_in + LOAD_EXTRA
 //! ACC  = ACC_EMPTY                              when the source has no events
-//!      = ACC_HEAD + events * beats_per_event + ACC_TAIL   otherwise
+//!      = ACC_HEAD + sum of the events' beats + ACC_TAIL   otherwise
 //! UPD  = UPD_HEAD + rows + UPD_TAIL
 //! OUT  = OUT_HEAD + rows_out + OUT_TAIL
 //! EXIT = EXIT_CHECK;  CLEAR = max rows
 //! total = START + sum of (phase + GAP) + DONE
 //! ```
 //!
-//! beats_per_event: Dense `ncg`; Conv `kh*kw*ncg`; Pool `ceil(kh/sh)*ceil(kw/sw)`;
-//! OneToOne 1; a pre-pooling stage multiplies by its candidate windows.
+//! An event's beats ([`event_beats`]): Dense `ncg`; Conv `ny(y)*nx(x)*ncg`, the kernel taps
+//! that reach a target from the event's position ([`super::taps`]: the window clipped at the
+//! borders, at most `kh*kw`); Pool `ceil(kh/sh)*ceil(kw/sw)`; OneToOne 1; a pre-pooling stage
+//! multiplies by its candidate windows.
 
+use super::taps::ConvTaps;
 use super::{Layer, Plan};
 use crate::quant::{ProjKind, Projection, Source};
 
@@ -64,8 +67,59 @@ pub const EXIT_CHECK: u64 = 1;
 /// starts the next one (the end of a phase never reaches the sequencer's state through logic).
 pub const GAP: u64 = 1;
 
-/// Beats an event of `p` costs in layer `l`.
+/// The most beats an event of `p` costs in layer `l` (every event's, but for a convolution,
+/// whose events cost [`event_beats`]).
 pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
+    match super::taps::conv_taps(l, p) {
+        Some(t) => beats_of(l, p, t.axes[0].range().1, t.axes[1].range().1),
+        None => uniform_beats(l, p),
+    }
+}
+
+/// The fewest beats an event of `p` costs in layer `l`.
+pub fn min_beats(l: &Layer, p: &Projection) -> u64 {
+    match super::taps::conv_taps(l, p) {
+        Some(t) => beats_of(l, p, t.axes[0].range().0, t.axes[1].range().0),
+        None => uniform_beats(l, p),
+    }
+}
+
+/// Beats of a convolution event presenting `ny * nx` taps.
+fn beats_of(l: &Layer, p: &Projection, ny: usize, nx: usize) -> u64 {
+    (ny * nx * l.ncg) as u64 * pre_candidates(p)
+}
+
+/// The pre-pooling stage's candidate windows per event (1 without one).
+fn pre_candidates(p: &Projection) -> u64 {
+    p.pre_pool.as_ref().map_or(1, |g| {
+        let c = g.candidates();
+        (c[0] * c[1]) as u64
+    })
+}
+
+/// Beats of an event at source position (y, x): `taps` is [`super::taps::conv_taps`] of a
+/// convolution (None for every other kind, whose events all cost [`beats_per_event`]).
+#[inline]
+pub fn event_beats(l: &Layer, p: &Projection, taps: Option<&ConvTaps>, y: usize, x: usize) -> u64 {
+    match taps {
+        Some(t) => t.taps(y, x) * l.ncg as u64 * pre_candidates(p),
+        None => uniform_beats(l, p),
+    }
+}
+
+/// Per source position (y * W + x), the beats of an event there, when they differ between
+/// positions (a convolution whose window is clipped); None when every event costs
+/// [`beats_per_event`].
+pub fn beats_at(l: &Layer, p: &Projection) -> Option<Vec<u32>> {
+    let t = super::taps::conv_taps(l, p)?;
+    let [_, h, w] = p.src_shape;
+    let v: Vec<u32> =
+        (0..h * w).map(|q| u32::try_from(event_beats(l, p, Some(&t), q / w, q % w)).unwrap_or(u32::MAX)).collect();
+    (v.iter().any(|&b| b != v[0])).then_some(v)
+}
+
+/// Beats of an event of a projection that is not a clipped convolution.
+fn uniform_beats(l: &Layer, p: &Projection) -> u64 {
     let inner = match &p.kind {
         ProjKind::Dense { .. } => l.ncg as u64,
         ProjKind::Conv { kh, kw, .. } => (kh * kw * l.ncg) as u64,
@@ -75,30 +129,20 @@ pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
         }
         ProjKind::OneToOne => 1,
     };
-    let pre = p.pre_pool.as_ref().map_or(1, |g| {
-        let c = g.candidates();
-        (c[0] * c[1]) as u64
-    });
-    inner * pre
+    inner * pre_candidates(p)
 }
 
-/// Duration of an ACC phase with `events` source events.
-pub fn acc_cycles(l: &Layer, p: &Projection, events: u64) -> u64 {
-    acc_cycles_of(beats_per_event(l, p), events)
-}
-
-/// [`acc_cycles`] from the projection's [`beats_per_event`].
+/// Duration of an ACC phase with `events` source events that take `beats` beats in all.
 #[inline]
-pub fn acc_cycles_of(beats_per_event: u64, events: u64) -> u64 {
-    GAP + if events == 0 { ACC_EMPTY } else { ACC_HEAD + events * beats_per_event + ACC_TAIL }
+pub fn acc_cycles(events: u64, beats: u64) -> u64 {
+    GAP + if events == 0 { ACC_EMPTY } else { ACC_HEAD + beats + ACC_TAIL }
 }
 
-/// The summed duration of `phases` ACC phases of a projection with `beats_per_event`, of
-/// which `empty` had no events and the rest `events` in all: the sum of [`acc_cycles_of`]
-/// over the phases.
+/// The summed duration of `phases` ACC phases of a projection, of which `empty` had no
+/// events and the rest `beats` beats in all: the sum of [`acc_cycles`] over the phases.
 #[inline]
-pub fn acc_cycles_total(beats_per_event: u64, phases: u64, empty: u64, events: u64) -> u64 {
-    phases * GAP + empty * ACC_EMPTY + (phases - empty) * (ACC_HEAD + ACC_TAIL) + events * beats_per_event
+pub fn acc_cycles_total(phases: u64, empty: u64, beats: u64) -> u64 {
+    phases * GAP + empty * ACC_EMPTY + (phases - empty) * (ACC_HEAD + ACC_TAIL) + beats
 }
 
 /// Duration of an UPD phase.
@@ -173,20 +217,21 @@ pub struct Pipe {
 /// When the reader of a direct input's list, following the load that writes it
 /// (hdl/sf_events_follow.v), could take its last event at the earliest, counted from the load's
 /// go: `values` are the input values the load takes one per cycle, `events` the non-zero ones,
-/// `beats_per_event` its projection's.
+/// `beats(pos)` the beats of the event of the value at position `pos`.
 ///
 /// The value at position j is accepted in cycle j of the load and its entry counted a cycle
 /// later; the reader sees the count a cycle after that (`avail`, registered), so entry i is
 /// readable from cycle `pos_i + 2` and its event presented two cycles after its read. The
-/// load's end reaches the reader with its last entry (`wdone`, cycle `n_in + 1`). An event
-/// takes `beats_per_event` beats, so the last one ends no earlier than
-/// `pos_i + 2 + 2 + (events - i) * beats_per_event - 1` for every entry i; when the load ends
-/// later than that, the reader ends the list in the cycle it sees `wdone`.
-pub fn follow_late(values: &[i64], events: u64, beats_per_event: u64) -> u64 {
-    let entries = values.iter().enumerate().filter(|(_, v)| **v != 0);
-    entries
-        .zip(0u64..)
-        .fold(values.len() as u64 + 1, |late, ((pos, _), i)| late.max(pos as u64 + 3 + (events - i) * beats_per_event))
+/// load's end reaches the reader with its last entry (`wdone`, cycle `n_in + 1`). The events
+/// from entry i on take `B_i` beats, so the last one ends no earlier than
+/// `pos_i + 2 + 2 + B_i - 1` for every entry i; when the load ends later than that, the
+/// reader ends the list in the cycle it sees `wdone`.
+pub fn follow_late(values: &[i64], beats: impl Fn(usize) -> u64) -> u64 {
+    let mut rest = 0;
+    values.iter().enumerate().rev().filter(|(_, v)| **v != 0).fold(values.len() as u64 + 1, |late, (pos, _)| {
+        rest += beats(pos);
+        late.max(pos as u64 + 3 + rest)
+    })
 }
 
 /// Cycles after the last unit's end: the cycle in which every unit is idle (the top sequencer
@@ -342,19 +387,19 @@ impl<'p> Clock<'p> {
 
     /// ACC of projection `j` into layer `k` (at any step) from a direct input, whose reader
     /// follows the load ([`follow_late`] of the input gives `late`): it goes without waiting
-    /// and takes [`acc_cycles_of`] unless it waits for entries or for the load's end, which
+    /// and takes [`acc_cycles`] unless it waits for entries or for the load's end, which
     /// count as stalls. With no event it ends at once once the load has ended (ACC_EMPTY),
-    /// else in the cycle the reader sees the load end.
-    pub fn acc_follow(&mut self, k: usize, j: usize, beats_per_event: u64, events: u64, late: u64) {
+    /// else in the cycle the reader sees the load end. `beats`: the events' beats in all.
+    pub fn acc_follow(&mut self, k: usize, j: usize, events: u64, beats: u64, late: u64) {
         debug_assert!(self.p.follow[k][j]);
         let (u, late) = (k + 1, self.load_go + late);
         let go = self.ready[u];
-        let nominal = acc_cycles_of(beats_per_event, events);
+        let nominal = acc_cycles(events, beats);
         let dur = if events == 0 && late <= go {
             nominal
         } else {
             // The cycle the list's end (last event or `wdone`) is taken, then the tail.
-            (go + 1 + events * beats_per_event).max(late) + 1 + ACC_TAIL + GAP - go
+            (go + 1 + beats).max(late) + 1 + ACC_TAIL + GAP - go
         };
         self.stalls += dur - nominal;
         self.ready[u] = go + dur;
@@ -441,18 +486,22 @@ mod tests {
             consumers: vec![vec![(2, 0)]],
             input_consumers: vec![1],
         };
-        assert_eq!(follow_late(&[0, 5, 0, 0], 1, 3), 7);
-        assert_eq!(follow_late(&[0, 0, 0, 0], 0, 3), 5);
-        assert_eq!(follow_late(&[5, 5, 5, 5], 4, 3), 3 + 4 * 3, "back to back from the first entry");
+        let three = |_| 3;
+        assert_eq!(follow_late(&[0, 5, 0, 0], three), 7);
+        assert_eq!(follow_late(&[0, 0, 0, 0], three), 5);
+        assert_eq!(follow_late(&[5, 5, 5, 5], three), 3 + 4 * 3, "back to back from the first entry");
+        // Beats by position: the entry at 3 (1 beat) alone ends at 3 + 3 + 1 = 7; from the
+        // entry at 0 (9 beats) the rest take 10, so 0 + 3 + 10 = 13.
+        assert_eq!(follow_late(&[5, 0, 0, 5], |pos| if pos == 0 { 9 } else { 1 }), 13);
         let mut c = Clock::new(&p);
         c.load(0, 5);
-        c.acc_follow(0, 0, 3, 1, 7);
+        c.acc_follow(0, 0, 1, 3, 7);
         assert_eq!((c.ready[1], c.stalls), (15, 3));
         c.reset();
         c.load(0, 5);
-        c.acc_follow(0, 0, 3, 0, 5);
+        c.acc_follow(0, 0, 0, 0, 5);
         assert_eq!(c.ready[1], 2 + (7 + 1 + ACC_TAIL + GAP - 2));
-        c.acc_follow(0, 0, 3, 0, 5);
+        c.acc_follow(0, 0, 0, 0, 5);
         assert_eq!(c.ready[1], 13 + GAP + ACC_EMPTY, "the load has ended: empty at go");
     }
 
@@ -460,9 +509,9 @@ mod tests {
     fn acc_cycles_total_is_the_sum_over_phases() {
         for bpe in [1u64, 5, 64] {
             for events in [[0u64, 0, 0].as_slice(), &[3, 0, 7, 1], &[2], &[0], &[]] {
-                let sum: u64 = events.iter().map(|&e| acc_cycles_of(bpe, e)).sum();
+                let sum: u64 = events.iter().map(|&e| acc_cycles(e, e * bpe)).sum();
                 let empty = events.iter().filter(|&&e| e == 0).count() as u64;
-                let total = acc_cycles_total(bpe, events.len() as u64, empty, events.iter().sum());
+                let total = acc_cycles_total(events.len() as u64, empty, bpe * events.iter().sum::<u64>());
                 assert_eq!(total, sum, "bpe {bpe} events {events:?}");
             }
         }

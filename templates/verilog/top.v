@@ -954,10 +954,27 @@ module {{ v.module }} (
     // Stage 1: the event and its beat, registered, so the address arithmetic starts from
     // flip-flops (schedule::ACC_TAIL counts this stage).
     wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
-{%- if p.one_beat() == 0 %}
-    reg  {{ p.pre }}_lastbeat;  // this beat ends the event: set on the beat before the last
-{%- else %}
+{%- for t in p.tables %}
+    // Clipped window: per source coordinate of the event, {{ t.name }} (hw::taps).
+    reg  [{{ t.w - 1 }}:0] {{ t.name }};
+    always @* begin
+        case ({{ t.idx }})
+{%- for e in t.entries %}
+            {{ t.idxw }}'d{{ e.0 }}: {{ t.name }} = {{ t.w }}'d{{ e.1 }};
+{%- endfor %}
+            default: {{ t.name }} = {{ t.w }}'d0;
+        endcase
+    end
+{%- endfor %}
+{%- if p.beats_max < 2 %}
     wire {{ p.pre }}_lastbeat = 1'b1;
+{%- else if p.beats_min < 2 %}
+    // Events of one beat and of more: the last beat is registered on the beat before it, or
+    // is the first beat of an event of one (`first`: the beat presented starts an event).
+    reg  {{ p.pre }}_lastbeat_r, {{ p.pre }}_first;
+    wire {{ p.pre }}_lastbeat = {{ p.pre }}_lastbeat_r || ({{ p.pre }}_first && {{ p.one_now }});
+{%- else %}
+    reg  {{ p.pre }}_lastbeat;  // this beat ends the event: set on the beat before the last
 {%- endif %}
     reg                  {{ p.pre }}_fd, {{ p.pre }}_lastd;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -1027,7 +1044,17 @@ module {{ v.module }} (
             {{ p.advance() }}
         end
     end
-{%- if p.one_beat() == 0 %}
+{%- if p.beats_max >= 2 && p.beats_min < 2 %}
+    always @(posedge clk) begin
+        if (rst || go_{{ p.pre }}) begin
+            {{ p.pre }}_lastbeat_r <= 1'b0;
+            {{ p.pre }}_first <= 1'b1;
+        end else if ({{ p.pre }}_fire) begin
+            {{ p.pre }}_lastbeat_r <= !{{ p.pre }}_lastbeat && {{ p.penultimate() }};
+            {{ p.pre }}_first <= {{ p.pre }}_lastbeat;
+        end
+    end
+{%- else if p.beats_max >= 2 %}
     always @(posedge clk) begin
         if (rst || go_{{ p.pre }}) {{ p.pre }}_lastbeat <= 1'b0;
         else if ({{ p.pre }}_fire) {{ p.pre }}_lastbeat <= !{{ p.pre }}_lastbeat && {{ p.penultimate() }};

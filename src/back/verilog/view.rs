@@ -84,10 +84,27 @@ pub struct ParamView {
 pub struct CounterView {
     /// Signal name.
     pub name: String,
-    /// Count (wraps at max - 1).
+    /// Count (wraps at max - 1): the most an event takes.
     pub max: usize,
     /// Register width.
     pub w: usize,
+    /// The signal holding this event's count - 1 when it depends on the event (a clipped
+    /// convolution axis, [`crate::hw::taps`]); None: every event counts `max`.
+    pub nm1: Option<String>,
+}
+
+/// A small table read with the event's position (a clipped convolution axis' first tap or
+/// tap count - 1 per source coordinate), emitted as a case over `idx`.
+pub struct TableView {
+    /// Signal name.
+    pub name: String,
+    /// Width.
+    pub w: usize,
+    /// Index expression and its width.
+    pub idx: String,
+    pub idxw: usize,
+    /// (index, value) for every index that exists; others read 0.
+    pub entries: Vec<(usize, usize)>,
 }
 
 /// One projection's accumulate unit.
@@ -161,6 +178,13 @@ pub struct ProjView {
     pub spram: Option<SpramView>,
     /// Counters, outermost first.
     pub counters: Vec<CounterView>,
+    /// Tables read with the event's position (combinational from `<pre>_ev_pos`).
+    pub tables: Vec<TableView>,
+    /// Beats an event takes: the fewest and the most.
+    pub beats_min: u64,
+    pub beats_max: u64,
+    /// An event of one beat, as an expression of the head event (`beats_min < 2 <= beats_max`).
+    pub one_now: String,
     /// Per-event sums of the entry's coordinates, registered with the event (stage 1); their
     /// expressions read `<pre>_ev_pos`.
     pub evregs: Vec<LineView>,
@@ -1181,9 +1205,10 @@ fn proj_view(
     let aw = (abits(bound + 1) + 1).max(cw_.max(yw).max(xw).max(src_liw) + 1);
     let c32 = |v: usize| cw(aw, v);
     let mut counters: Vec<CounterView> = vec![];
+    let mut tables: Vec<TableView> = vec![];
     let mut lines = vec![];
     let cnt = |name: String, max: usize, v: &mut Vec<CounterView>| -> String {
-        v.push(CounterView { name: name.clone(), max, w: bits_for_count(max) });
+        v.push(CounterView { name: name.clone(), max, w: bits_for_count(max), nm1: None });
         format!("{name}w")
     };
     let (c, y, x) = (format!("{pre}_c"), format!("{pre}_y"), format!("{pre}_x"));
@@ -1222,24 +1247,82 @@ fn proj_view(
             mask = format!("{pok} ? (({b} == {}) ? {lastmask} : {all}) : {zero}", c32(l.ncg - 1));
         }
         ProjKind::Conv { ci, kh, kw, stride, pad, dil, groups, .. } => {
-            let ky = cnt(format!("{pre}_ky"), *kh, &mut counters);
-            let kx = cnt(format!("{pre}_kx"), *kw, &mut counters);
-            let cb = cnt(format!("{pre}_cb"), l.ncg, &mut counters);
+            let taps = crate::hw::taps::conv_taps(l, p).expect("a convolution");
             let (oh, ow) = (l.shape[1], l.shape[2]);
-            // a = source coordinate + padding (with the event, unless pre-pooled), d = tap
-            // offset; target n = a - d is valid when a >= d, a = d (mod stride) and
-            // a < out * stride + d: compares that do not wait for the subtraction.
+            // Per axis: the tap counter, and the tap it presents. A clipped axis
+            // (hw::taps) counts as many taps as reach a target from the event's coordinate,
+            // from the first one (k0, a table of the coordinate) by the axis' step; `a` then
+            // holds the source coordinate + padding - k0 * dilation (registered with the
+            // event), so the compares below see the counter's own offset.
+            let mut axis = |d: usize, ax: &str, k: usize, evregs: &mut Vec<LineView>, lines: &mut Vec<LineView>| {
+                let t = &taps.axes[d];
+                let (hi, lo, fw) = if d == 0 { (y_hi, y_lo, yw) } else { (x_hi, x_lo, xw) };
+                let idx = format!("{pre}_ev_pos[{hi}:{lo}]");
+                let (nmin, nmax) = t.range();
+                if !t.clipped {
+                    let kk = cnt(format!("{pre}_k{ax}"), k, &mut counters);
+                    return (kk.clone(), kk, None);
+                }
+                let k0 = format!("{pre}_tk0{ax}");
+                let k0w = abits(k);
+                tables.push(TableView {
+                    name: k0.clone(),
+                    w: k0w,
+                    idx: idx.clone(),
+                    idxw: fw,
+                    entries: t.k0.iter().copied().enumerate().collect(),
+                });
+                let w = bits_for_count(nmax);
+                let nm1 = (nmin != nmax).then(|| {
+                    let name = format!("{pre}_tn{ax}");
+                    tables.push(TableView {
+                        name: name.clone(),
+                        w,
+                        idx,
+                        idxw: fw,
+                        entries: t.n.iter().map(|&n| n - 1).enumerate().collect(),
+                    });
+                    name
+                });
+                let name = format!("{pre}_k{ax}");
+                counters.push(CounterView { name: name.clone(), max: nmax, w, nm1 });
+                let k0r = format!("{pre}_k0{ax}");
+                line(evregs, k0r.clone(), aw, format!("{{{}'d0, {k0}}}", aw - k0w));
+                let tap = format!("{pre}_tap{ax}");
+                line(lines, tap.clone(), aw, format!("{k0r} + {name}w * {}", cw(aw, t.step)));
+                (tap, format!("{name}w * {}", cw(aw, t.step)), Some(k0r))
+            };
+            let (tapy, offy, k0y) = axis(0, "y", *kh, &mut evregs, &mut lines);
+            let (tapx, offx, k0x) = axis(1, "x", *kw, &mut evregs, &mut lines);
+            let cb = cnt(format!("{pre}_cb"), l.ncg, &mut counters);
+            // a = source coordinate + padding - first tap's offset (with the event, unless
+            // pre-pooled), d = the presented tap's offset from the first; target n = a - d is
+            // valid when a >= d, a = d (mod stride) and a < out * stride + d: compares that do
+            // not wait for the subtraction.
+            let minus = |k0: &Option<String>, dl: usize| {
+                k0.as_ref().map_or(String::new(), |k0| format!(" - {k0} * {}", c32(dl)))
+            };
             let (ay, ax_) = if p.pre_pool.is_some() {
-                line(&mut lines, format!("{pre}_ay"), aw, format!("{py} + {}", c32(pad[0])));
-                line(&mut lines, format!("{pre}_ax"), aw, format!("{px} + {}", c32(pad[1])));
+                line(&mut lines, format!("{pre}_ay"), aw, format!("{py} + {}{}", c32(pad[0]), minus(&k0y, dil[0])));
+                line(&mut lines, format!("{pre}_ax"), aw, format!("{px} + {}{}", c32(pad[1]), minus(&k0x, dil[1])));
                 (format!("{pre}_ay"), format!("{pre}_ax"))
             } else {
-                ev_sum("a", *pad, &mut evregs)
+                let (ny, nx) = (format!("{pre}_ay"), format!("{pre}_ax"));
+                let evk0 = |k0: &Option<String>, d: usize| {
+                    // The event's first tap, read from its table directly (k0 registers with it).
+                    k0.as_ref().map_or(String::new(), |_| {
+                        let ax = if d == 0 { "y" } else { "x" };
+                        format!(" - {{{}'d0, {pre}_tk0{ax}}} * {}", aw - abits([*kh, *kw][d]), c32(dil[d]))
+                    })
+                };
+                line(&mut evregs, ny.clone(), aw, format!("{} + {}{}", ev(y_hi, y_lo, yw), c32(pad[0]), evk0(&k0y, 0)));
+                line(&mut evregs, nx.clone(), aw, format!("{} + {}{}", ev(x_hi, x_lo, xw), c32(pad[1]), evk0(&k0x, 1)));
+                (ny, nx)
             };
-            for (ax, (a, (kk, (st, (dl, o))))) in
-                [("y", (&ay, (&ky, (stride[0], (dil[0], oh))))), ("x", (&ax_, (&kx, (stride[1], (dil[1], ow)))))]
+            for (ax, (a, (off, (st, (dl, o))))) in
+                [("y", (&ay, (&offy, (stride[0], (dil[0], oh))))), ("x", (&ax_, (&offx, (stride[1], (dil[1], ow)))))]
             {
-                line(&mut lines, format!("{pre}_d{ax}"), aw, format!("{kk} * {}", c32(dl)));
+                line(&mut lines, format!("{pre}_d{ax}"), aw, format!("({off}) * {}", c32(dl)));
                 line(&mut lines, format!("{pre}_n{ax}"), aw, format!("{a} - {pre}_d{ax}"));
                 line(
                     &mut lines,
@@ -1252,6 +1335,7 @@ fn proj_view(
                     ),
                 );
             }
+            let (ky, kx) = (tapy, tapx);
             let ci_g = ci / groups;
             // limits::check refused groups of a non-power-of-two size.
             let grp = if *groups > 1 { format!("({c} >> {})", log2(ci_g)) } else { cw(aw, 0) };
@@ -1477,7 +1561,15 @@ fn proj_view(
         wrom_addr,
         wconst,
         spram,
+        one_now: counters
+            .iter()
+            .filter_map(|c| c.nm1.as_ref().map(|n| format!("({n} == {}'d0)", c.w)))
+            .collect::<Vec<_>>()
+            .join(" && "),
         counters,
+        tables,
+        beats_min: crate::hw::schedule::min_beats(l, p),
+        beats_max: crate::hw::schedule::beats_per_event(l, p),
         evregs,
         lines,
         regs,
@@ -1505,39 +1597,71 @@ impl LayerView {
 
 impl ProjView {
     /// Counter advance as one Verilog statement: the innermost counter counts every beat and
-    /// carries into the next outer one when it wraps.
+    /// carries into the next outer one when it wraps (at this event's count when it has one).
     pub fn advance(&self) -> String {
         let mut acc = String::new();
         for c in &self.counters {
             let n = &c.name;
-            acc = format!(
-                "if ({n} == {w}'d{m}) begin {n} <= {w}'d0; {acc} end else {n} <= {n} + {w}'d1;",
-                w = c.w,
-                m = c.max - 1
-            );
+            acc =
+                format!("if ({}) begin {n} <= {w}'d0; {acc} end else {n} <= {n} + {w}'d1;", Self::at_last(c), w = c.w,);
         }
         acc
+    }
+
+    /// `c` at its last value for this event.
+    fn at_last(c: &CounterView) -> String {
+        match &c.nm1 {
+            Some(nm1) => format!("{} == {nm1}", c.name),
+            None => format!("{} == {}'d{}", c.name, c.w, c.max - 1),
+        }
     }
 
     /// 1 when an event can last a single beat: events may then end on consecutive cycles, so
     /// the event reader keeps a third queue place (sf_events ONEBEAT); 0 when every event
     /// lasts two beats or more and the last beat is a registered flag (`penultimate`).
     pub fn one_beat(&self) -> usize {
-        usize::from(self.counters.iter().map(|c| c.max).product::<usize>() < 2)
+        usize::from(self.beats_min < 2)
     }
 
-    /// True on the beat before an event's last (only used when it has two beats or more):
-    /// the innermost counter that moves (the last one with two values or more) at its
-    /// last value but one, every outer counter at its last value.
+    /// True on the beat before an event's last (only used when it can have two beats or
+    /// more): the innermost counter that moves in this event at its last value but one, every
+    /// other counter at its last value.
     pub fn penultimate(&self) -> String {
-        let moving: Vec<&CounterView> = self.counters.iter().filter(|c| c.max >= 2).collect();
-        let n = moving.len();
-        moving
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("({} == {}'d{})", c.name, c.w, c.max - if i + 1 == n { 2 } else { 1 }))
-            .collect::<Vec<_>>()
-            .join(" && ")
+        if self.counters.iter().all(|c| c.nm1.is_none()) {
+            let moving: Vec<&CounterView> = self.counters.iter().filter(|c| c.max >= 2).collect();
+            let n = moving.len();
+            return moving
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("({} == {}'d{})", c.name, c.w, c.max - if i + 1 == n { 2 } else { 1 }))
+                .collect::<Vec<_>>()
+                .join(" && ");
+        }
+        // Counts that depend on the event: one term per counter that may be the innermost
+        // moving one (every counter inside it has one value in this event).
+        let cs = &self.counters;
+        let mut terms = vec![];
+        'term: for (i, c) in cs.iter().enumerate() {
+            let mut clauses = vec![match &c.nm1 {
+                Some(nm1) => format!("({{1'b0, {}}} + {}'d1 == {{1'b0, {nm1}}})", c.name, c.w + 1),
+                None if c.max >= 2 => format!("({} == {}'d{})", c.name, c.w, c.max - 2),
+                None => continue,
+            }];
+            for o in &cs[..i] {
+                if o.nm1.is_some() || o.max >= 2 {
+                    clauses.push(format!("({})", Self::at_last(o)));
+                }
+            }
+            for inner in &cs[i + 1..] {
+                match &inner.nm1 {
+                    Some(nm1) => clauses.push(format!("({nm1} == {}'d0)", inner.w)),
+                    None if inner.max >= 2 => continue 'term,
+                    None => {}
+                }
+            }
+            terms.push(format!("({})", clauses.join(" && ")));
+        }
+        if terms.is_empty() { "1'b0".into() } else { format!("({})", terms.join(" || ")) }
     }
 }
 

@@ -464,6 +464,10 @@ struct Engine<'p> {
     fast: Vec<Vec<Fast>>,
     /// Per layer and projection: beats per event and whether a beat reads a weight memory.
     beats: Vec<Vec<(u64, bool)>>,
+    /// Per layer and projection: the beats of an event at each source position (y * W + x)
+    /// when they differ by position (a convolution clipped at the borders,
+    /// [`schedule::beats_at`]); else every event costs `beats`'s.
+    beats_at: Vec<Vec<Option<Vec<u32>>>>,
     prep: Vec<LayerPrep>,
     /// How each layer's consumers read its events.
     lists: Vec<Lists>,
@@ -690,6 +694,42 @@ fn pool_candidates(g: &PoolGeom, y: usize, x: usize, out: &mut Vec<Option<(usize
 }
 
 impl<'p> Engine<'p> {
+    /// The beats of `events` of projection `pi` into layer `k` ([`schedule::event_beats`]).
+    #[inline]
+    fn phase_beats(&self, k: usize, pi: usize, events: &[Event]) -> u64 {
+        match &self.beats_at[k][pi] {
+            Some(at) => {
+                let w = self.plan.layers[k].projections[pi].src_shape[2];
+                events.iter().map(|&(_, y, x, _)| u64::from(at[y * w + x])).sum()
+            }
+            None => self.beats[k][pi].0 * events.len() as u64,
+        }
+    }
+
+    /// The beats of a (non-zero) input value at flat position `q` (C order) for projection
+    /// `pi` into layer `k`.
+    #[inline]
+    fn input_beats(&self, k: usize, pi: usize, q: usize) -> u64 {
+        match &self.beats_at[k][pi] {
+            Some(at) => u64::from(at[q % at.len()]),
+            None => self.beats[k][pi].0,
+        }
+    }
+
+    /// The beats of the events of a layer source given as fired flags (C order, `hw`
+    /// positions per channel), for projection `pi` into layer `k`; `ne` of them fired.
+    #[inline]
+    fn flag_beats(&self, k: usize, pi: usize, f: &[u8], ne: u64) -> u64 {
+        match &self.beats_at[k][pi] {
+            Some(at) if ne > 0 => f
+                .chunks_exact(at.len())
+                .map(|ch| ch.iter().zip(at).map(|(&b, &w)| u64::from(b) * u64::from(w)).sum::<u64>())
+                .sum(),
+            Some(_) => 0,
+            None => self.beats[k][pi].0 * ne,
+        }
+    }
+
     /// Prepares `plan` for passes of up to `cap` samples.
     fn new(plan: &'p Plan, cap: usize) -> Self {
         let fast: Vec<Vec<Fast>> = plan
@@ -930,6 +970,8 @@ impl<'p> Engine<'p> {
             .iter()
             .map(|l| l.projections.iter().map(|p| (beats_per_event(l, p), weight_memory(l, p))).collect())
             .collect();
+        let beats_at =
+            plan.layers.iter().map(|l| l.projections.iter().map(|p| schedule::beats_at(l, p)).collect()).collect();
         // Shared planes need every binary dense reader of the input to see the input's own
         // layout (validation guarantees it; a reader that did not would build its own).
         let readers: Vec<(&Projection, usize)> = plan
@@ -957,7 +999,21 @@ impl<'p> Engine<'p> {
         }
         let narrow = narrow_fits(plan, &fast, &plain);
         let pipe = (plan.schedule == Schedule::Pipelined).then(|| schedule::Pipe::new(plan));
-        Engine { plan, fast, beats, prep, lists, plain, input_planes, input_list, proj_base, nproj, narrow, pipe }
+        Engine {
+            plan,
+            fast,
+            beats,
+            beats_at,
+            prep,
+            lists,
+            plain,
+            input_planes,
+            input_list,
+            proj_base,
+            nproj,
+            narrow,
+            pipe,
+        }
     }
 
     /// Sample `i`'s quantised input of step `t` into `q` (one value per input, C order);
@@ -1016,15 +1072,15 @@ impl<'p> Engine<'p> {
                         Source::Input => std::mem::take(&mut in_ev),
                         Source::Layer(s) => std::mem::take(&mut st.ev[s]),
                     };
-                    let c = schedule::acc_cycles(l, p, events.len() as u64);
+                    let beats = self.phase_beats(k, pi, &events);
+                    let c = schedule::acc_cycles(events.len() as u64, beats);
                     if events.is_empty() {
                         st.counters.empty_acc_phases += 1;
                     }
                     match &mut clock {
                         Some(ck) if ck.follows(k, pi) => {
-                            let bpe = schedule::beats_per_event(l, p);
-                            let late = schedule::follow_late(&in_q, events.len() as u64, bpe);
-                            ck.acc_follow(k, pi, bpe, events.len() as u64, late)
+                            let late = schedule::follow_late(&in_q, |q| self.input_beats(k, pi, q));
+                            ck.acc_follow(k, pi, events.len() as u64, beats, late)
                         }
                         Some(ck) => ck.acc(k, pi, t, c),
                         None => cyc += c,
@@ -1041,7 +1097,7 @@ impl<'p> Engine<'p> {
                     {
                         let SampleState { x, s, y, counters, .. } = st;
                         let cnt = &mut counters.layers[k];
-                        count_phase(l, p, events.len() as u64, cnt);
+                        count_phase_of(beats, weight_memory(l, p), events.len() as u64, cnt);
                         let (dst, bits) = target_state(l, p, &mut x[k], &mut s[k], &mut y[k]);
                         self.scatter(k, pi, &events, dst, bits, cnt);
                         if !l.saturate {
@@ -1425,18 +1481,13 @@ fn upd_core<const RESET: u8, const EQ: bool, const EXTRA: bool, const OVF: bool,
 /// Neurons per chunk of [`upd_core`]'s overflow counts.
 const UPD_CHUNK: usize = 1 << 20;
 
-/// Counts an ACC phase's events, beats and weight reads (the same for every kernel).
+/// Counts an ACC phase's `ne` events, their `beats` and the weight reads (one per beat when
+/// the projection reads a weight memory; the same for every kernel).
 #[inline(always)]
-fn count_phase(l: &Layer, p: &Projection, ne: u64, cnt: &mut LayerCounters) {
-    count_phase_of(beats_per_event(l, p), weight_memory(l, p), ne, cnt)
-}
-
-/// [`count_phase`] from the projection's beats per event and whether it reads a weight memory.
-#[inline(always)]
-fn count_phase_of(bpe: u64, weights: bool, ne: u64, cnt: &mut LayerCounters) {
+fn count_phase_of(beats: u64, weights: bool, ne: u64, cnt: &mut LayerCounters) {
     cnt.events_in += ne;
-    cnt.beats += bpe * ne;
-    cnt.weight_reads += if weights { bpe * ne } else { 0 };
+    cnt.beats += beats;
+    cnt.weight_reads += if weights { beats } else { 0 };
 }
 
 /// The state projection `p` of layer `l` accumulates into, and its width.

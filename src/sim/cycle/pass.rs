@@ -210,8 +210,8 @@ struct Book {
     ctrl: Vec<u64>,
     steps_run: Vec<u64>,
     input_events: Vec<u64>,
-    /// Per sample and projection: [`P_EVENTS`], [`P_EMPTY`], [`P_SYN`], [`P_STATE`].
-    proj: Vec<[u64; 4]>,
+    /// Per sample and projection: [`P_EVENTS`], [`P_EMPTY`], [`P_SYN`], [`P_STATE`], [`P_BEATS`].
+    proj: Vec<[u64; 5]>,
     /// Per sample and layer: [`L_SPIKES`], [`L_WRITES`], [`L_READS`], [`L_OVF`], [`L_SAT`].
     lay: Vec<[u64; 5]>,
     /// Per sample and step: the output row (`out_n` values) and the cycle the step ended.
@@ -220,9 +220,9 @@ struct Book {
     /// Per sample: output spikes so far per neuron (early exit).
     counts: Vec<i64>,
     /// Pipelined schedule only (else empty): per sample, step and projection, the events of
-    /// the ACC phase, from which the units' clock is replayed at the end of the pass (then
-    /// `cyc` holds the total and `stalls` the units' waits).
-    phase_events: Vec<u64>,
+    /// the ACC phase and their beats, from which the units' clock is replayed at the end of
+    /// the pass (then `cyc` holds the total and `stalls` the units' waits).
+    phase_events: Vec<(u64, u64)>,
     /// Pipelined schedule only: per sample and projection that follows a direct input's load,
     /// its [`schedule::follow_late`].
     follow_late: Vec<u64>,
@@ -231,12 +231,13 @@ struct Book {
     t: usize,
 }
 
-/// Events delivered, ACC phases without events, synaptic operations and state row accesses
-/// (reads, equal to writes) of a projection's ACC phases.
+/// Events delivered, ACC phases without events, synaptic operations, state row accesses
+/// (reads, equal to writes) and beats of a projection's ACC phases.
 const P_EVENTS: usize = 0;
 const P_EMPTY: usize = 1;
 const P_SYN: usize = 2;
 const P_STATE: usize = 3;
+const P_BEATS: usize = 4;
 /// Spikes, event entries written, event entries read by consumers, out-of-width values and
 /// saturated writes of a layer.
 const L_SPIKES: usize = 0;
@@ -259,7 +260,7 @@ impl Book {
         fill(&mut self.input_events, nb, 0);
         fill(&mut self.step_end, nb * steps, 0);
         self.proj.clear();
-        self.proj.resize(nb * np, [0; 4]);
+        self.proj.resize(nb * np, [0; 5]);
         self.lay.clear();
         self.lay.resize(nb * nl, [0; 5]);
         self.raw.clear();
@@ -411,7 +412,7 @@ impl Engine<'_> {
         let out_n = plan.layers[out_l].neurons();
         ps.book.reset(nb, self.nproj, plan.layers.len(), steps, out_n);
         if self.pipe.is_some() {
-            ps.book.phase_events.resize(nb * steps * self.nproj, 0);
+            ps.book.phase_events.resize(nb * steps * self.nproj, (0, 0));
             ps.book.follow_late.resize(nb * self.nproj, 0);
         }
         let mut active: Vec<usize> = (0..nb).collect();
@@ -436,7 +437,7 @@ impl Engine<'_> {
                     if let Some(pipe) = &self.pipe {
                         for (k, l) in plan.layers.iter().enumerate() {
                             for pi in (0..l.projections.len()).filter(|&pi| pipe.follows(k, pi)) {
-                                let late = schedule::follow_late(&ps.in_q[s], ps.in_n[s], self.beats[k][pi].0);
+                                let late = schedule::follow_late(&ps.in_q[s], |q| self.input_beats(k, pi, q));
                                 ps.book.follow_late[s * self.nproj + self.proj_base[k] + pi] = late;
                             }
                         }
@@ -539,15 +540,15 @@ impl Engine<'_> {
             };
             for (pi, p) in l.projections.iter().enumerate().take(np) {
                 let pt = &bk.proj[s * bk.np + self.proj_base[k] + pi];
-                let (bpe, wmem) = self.beats[k][pi];
+                let wmem = self.beats[k][pi].1;
                 let phases = if p.target == AccTarget::Static { 1 } else { run };
-                let ne = pt[P_EVENTS];
+                let (ne, nbeats) = (pt[P_EVENTS], pt[P_BEATS]);
                 lc.acc_phases += phases;
                 lc.empty_acc_phases += pt[P_EMPTY];
-                lc.cycles += schedule::acc_cycles_total(bpe, phases, pt[P_EMPTY], ne);
+                lc.cycles += schedule::acc_cycles_total(phases, pt[P_EMPTY], nbeats);
                 lc.events_in += ne;
-                lc.beats += bpe * ne;
-                let wr = if wmem { bpe * ne } else { 0 };
+                lc.beats += nbeats;
+                let wr = if wmem { nbeats } else { 0 };
                 lc.weight_reads += wr;
                 lc.proj_weight_reads[pi] = wr;
                 lc.synaptic_ops += pt[P_SYN];
@@ -591,12 +592,12 @@ impl Engine<'_> {
                         if p.target == AccTarget::Static && t > 0 {
                             continue;
                         }
-                        let (gp, bpe) = (self.proj_base[k] + pi, self.beats[k][pi].0);
-                        let ne = ev[gp];
+                        let gp = self.proj_base[k] + pi;
+                        let (ne, nbeats) = ev[gp];
                         if pipe.follows(k, pi) {
-                            ck.acc_follow(k, pi, bpe, ne, bk.follow_late[s * bk.np + gp]);
+                            ck.acc_follow(k, pi, ne, nbeats, bk.follow_late[s * bk.np + gp]);
                         } else {
-                            ck.acc(k, pi, t, schedule::acc_cycles_of(bpe, ne));
+                            ck.acc(k, pi, t, schedule::acc_cycles(ne, nbeats));
                         }
                     }
                     ck.upd(k, t, schedule::upd_cycles(l));
@@ -635,7 +636,7 @@ impl Engine<'_> {
             let Pass { x, s: sv, y, fired, spikes, entries, scratch, book, .. } = ps;
             for &s in active {
                 let ne = spikes[src][s];
-                book.cyc[s] += schedule::acc_cycles_of(bpe, ne);
+                book.cyc[s] += schedule::acc_cycles(ne, bpe * ne);
                 book.lay[s * book.nl + src][L_READS] += entries[src][s];
                 let (dst, bits) =
                     target_state(l, p, part(&mut x[k], s, n), part(&mut sv[k], s, n), part(&mut y[k], s, n));
@@ -661,13 +662,14 @@ impl Engine<'_> {
                 }
                 let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
                 if !book.phase_events.is_empty() {
-                    book.phase_events[(s * book.steps + book.t) * book.np + gp] = ne;
+                    book.phase_events[(s * book.steps + book.t) * book.np + gp] = (ne, bpe * ne);
                 }
                 let pt = &mut book.proj[s * book.np + gp];
                 pt[P_EVENTS] += ne;
                 pt[P_EMPTY] += u64::from(ne == 0);
                 pt[P_SYN] += ne * n as u64;
                 pt[P_STATE] += bpe * ne;
+                pt[P_BEATS] += bpe * ne;
                 book.lay[s * book.nl + k][L_OVF] += ovf;
             }
             return Some(());
@@ -677,26 +679,47 @@ impl Engine<'_> {
                 Source::Input => ps.in_n[s],
                 Source::Layer(src) => ps.spikes[src][s],
             };
+            let nbeats = self.sample_beats(k, pi, s, ne, ps);
             let bk = &mut ps.book;
-            bk.cyc[s] += schedule::acc_cycles_of(bpe, ne);
+            bk.cyc[s] += schedule::acc_cycles(ne, nbeats);
             if let Source::Layer(src) = p.source {
                 bk.lay[s * bk.nl + src][L_READS] += ps.entries[src][s];
             }
             let (syn, state, ovf, sat) = self.acc_sample(k, pi, s, ne, ps)?;
             let bk = &mut ps.book;
             if !bk.phase_events.is_empty() {
-                bk.phase_events[(s * bk.steps + bk.t) * bk.np + gp] = ne;
+                bk.phase_events[(s * bk.steps + bk.t) * bk.np + gp] = (ne, nbeats);
             }
             let pt = &mut bk.proj[s * bk.np + gp];
             pt[P_EVENTS] += ne;
             pt[P_EMPTY] += u64::from(ne == 0);
             pt[P_SYN] += syn;
             pt[P_STATE] += state;
+            pt[P_BEATS] += nbeats;
             let ly = &mut bk.lay[s * bk.nl + k];
             ly[L_OVF] += ovf;
             ly[L_SAT] += sat;
         }
         Some(())
+    }
+
+    /// The beats of sample `s`'s `ne` events of projection `pi` into layer `k` (from its input
+    /// values or its source layer's fired flags).
+    #[inline(always)]
+    fn sample_beats<T: Word>(&self, k: usize, pi: usize, s: usize, ne: u64, ps: &Pass<T>) -> u64 {
+        if self.beats_at[k][pi].is_none() || ne == 0 {
+            return self.beats[k][pi].0 * ne;
+        }
+        match self.plan.layers[k].projections[pi].source {
+            Source::Input => {
+                ps.in_q[s].iter().enumerate().filter(|(_, v)| **v != 0).map(|(q, _)| self.input_beats(k, pi, q)).sum()
+            }
+            // Every layer's fired flags are its events (a list may not be kept).
+            Source::Layer(src) => {
+                let ns = self.plan.layers[src].neurons();
+                self.flag_beats(k, pi, &ps.fired[src][s * ns..(s + 1) * ns], ne)
+            }
+        }
     }
 
     /// Sample `s`'s ACC phase of projection `pi` into layer `k`, with `ne` source events;
