@@ -412,3 +412,34 @@ impl cycle::Tracer for Nop {
     fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {}
     fn step(&mut self, _: u64, _: usize) {}
 }
+
+/// A convolution event presents only the taps that reach a target (hw::taps), so with
+/// stride 1 and full lane groups every beat does `lanes` synaptic operations: the beats of
+/// conv_bw's convolutions times the lanes equal their synaptic operations (counted by the
+/// engine's own valid-tap test, not the tap tables) under both schedules, while an interior
+/// event still presents the whole window. (fast_path_equals_the_general_path checks both
+/// engine paths on every corpus convolution; the RTL co-simulations check the beats' cycles.)
+#[test]
+fn conv_beats_are_the_taps_that_reach_a_target() {
+    let (c, _) = students().into_iter().find(|(c, _)| c.name == "conv_bw").expect("conv_bw");
+    for lanes in [1, 2, 4, 8, 16] {
+        for sched in [Schedule::Sequential, Schedule::Pipelined] {
+            let (_, mut plan, batch) = plan_for(&c, Some(lanes));
+            plan.schedule = sched;
+            let r = cycle::run(&plan, &batch.take(24), c.timesteps);
+            let mut convs = 0;
+            for (k, l) in plan.layers.iter().enumerate() {
+                for (pi, p) in l.projections.iter().enumerate() {
+                    let ProjKind::Conv { kh, kw, stride, .. } = p.kind else { continue };
+                    assert!(stride == [1, 1] && p.pre_pool.is_none() && l.group_size % l.lanes == 0);
+                    convs += 1;
+                    let lc = &r.total.layers[k];
+                    let (beats, ops) = (lc.proj_weight_reads[pi], lc.proj_synaptic_ops[pi]);
+                    assert_eq!(beats * l.lanes as u64, ops, "{} lanes {lanes} {sched:?}", l.name);
+                    assert_eq!(schedule::beats_per_event(l, p), (kh * kw * l.ncg) as u64, "{}", l.name);
+                }
+            }
+            assert_eq!(convs, 3, "conv_bw has three convolutions");
+        }
+    }
+}

@@ -955,16 +955,10 @@ module {{ v.module }} (
     // flip-flops (schedule::ACC_TAIL counts this stage).
     wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
 {%- for t in p.tables %}
-    // Clipped window: per source coordinate of the event, {{ t.name }} (hw::taps).
-    reg  [{{ t.w - 1 }}:0] {{ t.name }};
-    always @* begin
-        case ({{ t.idx }})
-{%- for e in t.entries %}
-            {{ t.idxw }}'d{{ e.0 }}: {{ t.name }} = {{ t.w }}'d{{ e.1 }};
-{%- endfor %}
-            default: {{ t.name }} = {{ t.w }}'d0;
-        endcase
-    end
+    // Clipped window: per source coordinate of the event, {{ t.name }} (hw::taps). A chain of
+    // compares, not a case: Yosys would make a case a ROM and pull the event register into
+    // its address, behind the reader's pop.
+    wire [{{ t.w - 1 }}:0] {{ t.name }} = {{ t.expr() }};
 {%- endfor %}
 {%- if p.beats_max < 2 %}
     wire {{ p.pre }}_lastbeat = 1'b1;

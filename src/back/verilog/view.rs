@@ -1286,11 +1286,15 @@ fn proj_view(
                 });
                 let name = format!("{pre}_k{ax}");
                 counters.push(CounterView { name: name.clone(), max: nmax, w, nm1 });
+                // The first tap and the tap are narrow (below k); expressions they join are
+                // evaluated at the address width.
                 let k0r = format!("{pre}_k0{ax}");
-                line(evregs, k0r.clone(), aw, format!("{{{}'d0, {k0}}}", aw - k0w));
+                line(evregs, k0r.clone(), k0w, k0);
                 let tap = format!("{pre}_tap{ax}");
-                line(lines, tap.clone(), aw, format!("{k0r} + {name}w * {}", cw(aw, t.step)));
-                (tap, format!("{name}w * {}", cw(aw, t.step)), Some(k0r))
+                let ctr = if k0w > w { format!("{{{}'d0, {name}_d}}", k0w - w) } else { format!("{name}_d") };
+                line(lines, tap.clone(), k0w, format!("{k0r} + {ctr} * {}", cw(k0w, t.step)));
+                let wide = |v: &str| format!("{{{}'d0, {v}}}", aw - k0w);
+                (wide(&tap), format!("{name}w * {}", cw(aw, t.step)), Some(wide(&k0r)))
             };
             let (tapy, offy, k0y) = axis(0, "y", *kh, &mut evregs, &mut lines);
             let (tapx, offx, k0x) = axis(1, "x", *kw, &mut evregs, &mut lines);
@@ -1592,6 +1596,29 @@ impl LayerView {
     /// The parameter named `n`.
     pub fn param(&self, n: &str) -> &ParamView {
         &self.params.iter().find(|(name, _)| name == n).expect("known parameter").1
+    }
+}
+
+impl TableView {
+    /// The table as a chain of conditionals: each value but the commonest under the OR of
+    /// its indices' compares, the commonest last.
+    pub fn expr(&self) -> String {
+        let mut values: Vec<usize> = self.entries.iter().map(|e| e.1).collect();
+        values.sort_unstable();
+        values.dedup();
+        let count = |v: usize| self.entries.iter().filter(|e| e.1 == v).count();
+        let common = values.iter().copied().max_by_key(|&v| (count(v), std::cmp::Reverse(v))).unwrap_or(0);
+        let mut out = String::new();
+        for v in values.into_iter().filter(|&v| v != common) {
+            let at: Vec<String> = self
+                .entries
+                .iter()
+                .filter(|e| e.1 == v)
+                .map(|e| format!("({} == {}'d{})", self.idx, self.idxw, e.0))
+                .collect();
+            out += &format!("({}) ? {}'d{v} : ", at.join(" || "), self.w);
+        }
+        out + &format!("{}'d{common}", self.w)
     }
 }
 
