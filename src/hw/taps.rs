@@ -131,7 +131,7 @@ mod tests {
     /// sweep of geometries, with and without a pre-pooling window of one candidate.
     #[test]
     fn presented_taps_cover_the_valid_ones_once() {
-        let mut clipped = 0;
+        let (mut clipped, mut geometries) = (0, 0);
         for k in 1..=5 {
             for s in [1usize, 2, 4] {
                 for dil in 1..=3 {
@@ -153,6 +153,7 @@ mod tests {
                                 let out = (cin + 2 * pad - span) / s + 1;
                                 let ax = axis_taps(extent, out, k, s, dil, pad, pool);
                                 clipped += usize::from(ax.clipped);
+                                geometries += 1;
                                 for v in 0..extent {
                                     let a = match pool {
                                         None => Some(v + pad),
@@ -186,6 +187,7 @@ mod tests {
                 }
             }
         }
+        println!("{geometries} axis geometries, {clipped} clipped");
         assert!(clipped > 1000, "the sweep clips most axes ({clipped})");
     }
 }
