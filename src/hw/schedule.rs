@@ -71,7 +71,7 @@ pub const GAP: u64 = 1;
 /// whose events cost [`event_beats`]).
 pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
     match super::taps::conv_taps(l, p) {
-        Some(t) => beats_of(l, p, t.axes[0].range().1, t.axes[1].range().1),
+        Some(t) => beats_of(l, p, t.axes[0].range.1, t.axes[1].range.1),
         None => uniform_beats(l, p),
     }
 }
@@ -79,7 +79,7 @@ pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
 /// The fewest beats an event of `p` costs in layer `l`.
 pub fn min_beats(l: &Layer, p: &Projection) -> u64 {
     match super::taps::conv_taps(l, p) {
-        Some(t) => beats_of(l, p, t.axes[0].range().0, t.axes[1].range().0),
+        Some(t) => beats_of(l, p, t.axes[0].range.0, t.axes[1].range.0),
         None => uniform_beats(l, p),
     }
 }
@@ -112,10 +112,16 @@ pub fn event_beats(l: &Layer, p: &Projection, taps: Option<&ConvTaps>, y: usize,
 /// [`beats_per_event`].
 pub fn beats_at(l: &Layer, p: &Projection) -> Option<Vec<u32>> {
     let t = super::taps::conv_taps(l, p)?;
-    let [_, h, w] = p.src_shape;
-    let v: Vec<u32> =
-        (0..h * w).map(|q| u32::try_from(event_beats(l, p, Some(&t), q / w, q % w)).unwrap_or(u32::MAX)).collect();
-    (v.iter().any(|&b| b != v[0])).then_some(v)
+    if t.axes.iter().all(|a| a.range.0 == a.range.1) {
+        return None;
+    }
+    let (ny, nx) = (t.axes[0].counts(), t.axes[1].counts());
+    let per = l.ncg as u64 * pre_candidates(p);
+    Some(
+        ny.iter()
+            .flat_map(|&a| nx.iter().map(move |&b| u32::try_from(a as u64 * b as u64 * per).unwrap_or(u32::MAX)))
+            .collect(),
+    )
 }
 
 /// Beats of an event of a projection that is not a clipped convolution.

@@ -8,34 +8,118 @@
 //! reaches none (the one tap of a coordinate with no valid tap, or any tap of an axis that is
 //! not clipped) is a beat with an empty lane mask, as every out-of-map tap was before.
 //! An axis is clipped when the conv input coordinate is a function of the event alone (no
-//! pre-pooling, or one candidate window on that axis) and every coordinate's valid taps form
-//! a run with one common step; otherwise it presents all `k` taps, in order.
+//! pre-pooling, or one candidate window on that axis) and its first taps and counts are each a
+//! [`Pattern`] of at most [`TABLE_TERMS`] terms (a periodic pattern with border exceptions, so
+//! the RTL's tables stay small on any input length); otherwise it presents all `k` taps.
+//! Each coordinate's taps are found in closed form (O(1), whatever the kernel's size).
 
 use super::Layer;
 use crate::quant::{ProjKind, Projection};
+
+/// The most terms ([`Pattern::terms`]) a clipped axis' table may take.
+pub const TABLE_TERMS: usize = 64;
+
+/// Values over coordinates `0..n` as a pattern repeating every `period` (a power of two) and
+/// the coordinates that differ from it: value(v) = the exception's value, else
+/// `base[v % period]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pattern {
+    /// Period (a power of two).
+    pub period: usize,
+    /// Value per residue.
+    pub base: Vec<usize>,
+    /// (coordinate, value) where the value is not the residue's, in coordinate order.
+    pub exceptions: Vec<(usize, usize)>,
+}
+
+impl Pattern {
+    /// A pattern of `f` over `0..n` with at most `limit` terms ([`Pattern::terms`]), the
+    /// one with the fewest over periods 1, 2, 4, ... 64; None when none has so few. Each
+    /// residue's value is taken at the coordinate nearest the middle (where border effects are
+    /// farthest), every other coordinate checked against it.
+    pub fn of(n: usize, limit: usize, f: impl Fn(usize) -> usize) -> Option<Pattern> {
+        let mut best: Option<Pattern> = None;
+        let mut period = 1;
+        while period <= 64 && (period == 1 || period <= n) {
+            let mid = n / 2 / period * period;
+            let base: Vec<usize> = (0..period)
+                .map(|r| {
+                    if mid + r < n {
+                        f(mid + r)
+                    } else if r < n {
+                        f(r)
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            // Exceptions this period may have: within the limit, and fewer terms than the best.
+            let most = best.as_ref().map_or(limit, |b| b.terms() - 1);
+            if period > most {
+                break;
+            }
+            let cap = most - period;
+            let mut exceptions = vec![];
+            let mut ok = true;
+            for v in 0..n {
+                if !ok {
+                    break;
+                }
+                let x = f(v);
+                if x != base[v % period] {
+                    exceptions.push((v, x));
+                    ok = exceptions.len() <= cap;
+                }
+            }
+            if ok && (n > 0 || period == 1) {
+                best = Some(Pattern { period, base, exceptions });
+            }
+            period *= 2;
+        }
+        best
+    }
+
+    /// Compares the table needs: one per exception and per residue.
+    pub fn terms(&self) -> usize {
+        self.exceptions.len() + self.period
+    }
+
+    /// The value at `v`.
+    pub fn at(&self, v: usize) -> usize {
+        match self.exceptions.binary_search_by_key(&v, |e| e.0) {
+            Ok(i) => self.exceptions[i].1,
+            Err(_) => self.base[v % self.period],
+        }
+    }
+}
 
 /// One axis: per source coordinate (of the event, before any pre-pooling), the first tap
 /// presented and how many (at least 1).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AxisTaps {
+    /// Source coordinates.
+    pub extent: usize,
     /// First tap per source coordinate.
-    pub k0: Vec<usize>,
+    pub k0: Pattern,
     /// Taps presented per source coordinate (>= 1).
-    pub n: Vec<usize>,
+    pub n: Pattern,
     /// Distance between presented taps.
     pub step: usize,
     /// False when the axis presents all taps from 0 (k0 = 0, n = k, step = 1 everywhere).
     pub clipped: bool,
+    /// The fewest and most taps presented at any coordinate.
+    pub range: (usize, usize),
 }
 
 impl AxisTaps {
     fn full(extent: usize, k: usize) -> AxisTaps {
-        AxisTaps { k0: vec![0; extent], n: vec![k; extent], step: 1, clipped: false }
+        let flat = |v| Pattern { period: 1, base: vec![v], exceptions: vec![] };
+        AxisTaps { extent, k0: flat(0), n: flat(k), step: 1, clipped: false, range: (k, k) }
     }
 
-    /// The fewest and most taps presented at any coordinate.
-    pub fn range(&self) -> (usize, usize) {
-        (self.n.iter().copied().min().unwrap_or(1), self.n.iter().copied().max().unwrap_or(1))
+    /// Taps presented at every coordinate, in order.
+    pub fn counts(&self) -> Vec<usize> {
+        (0..self.extent).map(|v| self.n.at(v)).collect()
     }
 }
 
@@ -48,9 +132,8 @@ pub struct ConvTaps {
 
 impl ConvTaps {
     /// Taps presented for an event at source (y, x).
-    #[inline]
     pub fn taps(&self, y: usize, x: usize) -> u64 {
-        (self.axes[0].n[y] * self.axes[1].n[x]) as u64
+        (self.axes[0].n.at(y) * self.axes[1].n.at(x)) as u64
     }
 }
 
@@ -67,6 +150,47 @@ pub fn conv_taps(l: &Layer, p: &Projection) -> Option<ConvTaps> {
     Some(ConvTaps { axes })
 }
 
+/// The valid taps of conv input coordinate + padding `a`: kernel `k`, stride `s` (a power of
+/// two), dilation `dil`, `out` outputs. Tap t is valid when `t * dil <= a`, `a - t * dil` is a
+/// multiple of `s` and `(a - t * dil) / s < out`; the valid ones are `first, first + step,
+/// ...` (`count` of them, possibly 0), with `step = s / gcd(s, dil)`.
+fn valid_run(a: usize, k: usize, s: usize, dil: usize, out: usize) -> (usize, usize) {
+    let g = 1usize << dil.trailing_zeros().min(s.trailing_zeros());
+    let step = s / g;
+    if !a.is_multiple_of(g) {
+        return (0, 0);
+    }
+    // t * (dil / g) = a / g (mod step); dil / g is odd whenever step > 1.
+    let m = (dil / g) % step;
+    let inv = odd_inverse(m, step);
+    let r = ((a / g) % step) * inv % step;
+    // t * dil in (a - out * s, a]: t >= lo, t <= hi.
+    let hi = (a / dil).min(k.saturating_sub(1));
+    let lo = match a.checked_sub(out * s) {
+        Some(low) => low / dil + 1,
+        None => 0,
+    };
+    if k == 0 || lo > hi {
+        return (0, 0);
+    }
+    // The first t >= lo with t = r (mod step).
+    let first = lo + (r + step - lo % step) % step;
+    if first > hi { (0, 0) } else { (first, (hi - first) / step + 1) }
+}
+
+/// The inverse of odd `m` modulo `step` (a power of two; 0 for step 1).
+fn odd_inverse(m: usize, step: usize) -> usize {
+    if step <= 1 {
+        return 0;
+    }
+    // Newton's iteration doubles the correct low bits: x = m is right to 3 bits.
+    let mut x = m;
+    for _ in 0..6 {
+        x = x.wrapping_mul(2usize.wrapping_sub(m.wrapping_mul(x)));
+    }
+    x & (step - 1)
+}
+
 /// One axis of [`conv_taps`]: a source extent, the conv's output extent, kernel, stride,
 /// dilation and padding, and the pre-pooling window's (kernel, stride, padding, output).
 fn axis_taps(
@@ -78,43 +202,35 @@ fn axis_taps(
     pad: usize,
     pool: Option<(usize, usize, usize, usize)>,
 ) -> AxisTaps {
-    // The conv input coordinate of a source coordinate: itself, or its one pooled window
-    // (None outside every window: the event reaches nothing on this axis).
-    let input = |v: usize| -> Option<usize> {
-        match pool {
+    if pool.is_some_and(|(pk, ps, _, _)| pk.div_ceil(ps) != 1) || k == 0 {
+        return AxisTaps::full(extent, k);
+    }
+    // The run at source coordinate v, (first, count), with (0, 1) for none: the conv input
+    // coordinate is v itself or its one pooled window (none outside every window).
+    let run = |v: usize| -> (usize, usize) {
+        let input = match pool {
             None => Some(v),
             Some((pk, ps, pp, po)) => {
                 let vp = v + pp;
                 let o = vp / ps;
                 (o < po && vp - o * ps < pk).then_some(o)
             }
+        };
+        match input.map(|i| valid_run(i + pad, k, stride, dil.max(1), out)) {
+            Some((first, n)) if n > 0 => (first, n),
+            _ => (0, 1),
         }
     };
-    if pool.is_some_and(|(pk, ps, _, _)| pk.div_ceil(ps) != 1) {
+    let g = 1usize << dil.max(1).trailing_zeros().min(stride.trailing_zeros());
+    let step = stride / g;
+    let (Some(k0), Some(n)) =
+        (Pattern::of(extent, TABLE_TERMS, |v| run(v).0), Pattern::of(extent, TABLE_TERMS, |v| run(v).1))
+    else {
         return AxisTaps::full(extent, k);
-    }
-    let valid = |a: usize, kk: usize| {
-        let off = kk * dil;
-        a >= off && (a - off).is_multiple_of(stride) && (a - off) / stride < out
     };
-    let mut ax = AxisTaps { k0: vec![0; extent], n: vec![1; extent], step: 0, clipped: true };
-    for v in 0..extent {
-        let Some(i) = input(v) else { continue };
-        let a = i + pad;
-        let taps: Vec<usize> = (0..k).filter(|&kk| valid(a, kk)).collect();
-        let Some(&first) = taps.first() else { continue };
-        if taps.len() >= 2 {
-            let st = taps[1] - first;
-            if ax.step != 0 && ax.step != st || taps.iter().enumerate().any(|(i, &t)| t != first + i * st) {
-                return AxisTaps::full(extent, k);
-            }
-            ax.step = st;
-        }
-        ax.k0[v] = first;
-        ax.n[v] = taps.len();
-    }
-    ax.step = ax.step.max(1);
-    ax
+    let counts = (0..extent).map(|v| n.at(v));
+    let range = (counts.clone().min().unwrap_or(1), counts.max().unwrap_or(1));
+    AxisTaps { extent, k0, n, step, clipped: true, range }
 }
 
 #[cfg(test)]
@@ -124,6 +240,26 @@ mod tests {
     fn is_valid(a: usize, t: usize, s: usize, dil: usize, out: usize) -> bool {
         let off = t * dil;
         a >= off && (a - off).is_multiple_of(s) && (a - off) / s < out
+    }
+
+    /// The closed form against brute force.
+    #[test]
+    fn valid_runs_are_the_valid_taps() {
+        for k in 0..=9 {
+            for s in [1usize, 2, 4, 8] {
+                for dil in 1..=6 {
+                    for out in 0..=6 {
+                        for a in 0..=40 {
+                            let taps: Vec<usize> = (0..k).filter(|&t| is_valid(a, t, s, dil, out)).collect();
+                            let (first, n) = valid_run(a, k, s, dil, out);
+                            let step = s / (1 << dil.trailing_zeros().min(s.trailing_zeros()));
+                            let run: Vec<usize> = (0..n).map(|i| first + i * step).collect();
+                            assert_eq!(run, taps, "k{k} s{s} d{dil} out{out} a{a}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Every valid tap presented exactly once and nothing beyond the kernel; a clipped axis
@@ -162,7 +298,7 @@ mod tests {
                                             (o < po && v + pp - o * ps < pk).then_some(o + pad)
                                         }
                                     };
-                                    let pres: Vec<usize> = (0..ax.n[v]).map(|i| ax.k0[v] + i * ax.step).collect();
+                                    let pres: Vec<usize> = (0..ax.n.at(v)).map(|i| ax.k0.at(v) + i * ax.step).collect();
                                     let at = format!("k{k} s{s} d{dil} p{pad} e{extent} {pool:?} v{v}: {pres:?}");
                                     assert!(!pres.is_empty() && pres.iter().all(|&t| t < k), "{at}");
                                     let nvalid =
@@ -173,14 +309,13 @@ mod tests {
                                         }
                                     }
                                     if ax.clipped {
-                                        assert_eq!(ax.n[v], nvalid.max(1), "{at}");
-                                        let mut sorted = pres.clone();
-                                        sorted.dedup();
-                                        assert_eq!(sorted.len(), pres.len(), "{at}");
+                                        assert_eq!(ax.n.at(v), nvalid.max(1), "{at}");
                                     } else {
                                         assert_eq!(pres, (0..k).collect::<Vec<_>>(), "{at}");
                                     }
                                 }
+                                let counts = ax.counts();
+                                assert_eq!(ax.range, (*counts.iter().min().unwrap(), *counts.iter().max().unwrap()));
                             }
                         }
                     }
@@ -188,6 +323,42 @@ mod tests {
             }
         }
         println!("{geometries} axis geometries, {clipped} clipped");
-        assert!(clipped > 1000, "the sweep clips most axes ({clipped})");
+        assert!(clipped > 3000, "the sweep clips most axes ({clipped})");
+    }
+
+    /// Long inputs and large kernels: the tables stay a few terms (so a 1-d convolution over a
+    /// long sequence is clipped) and are found in time linear in the input (a kernel of a
+    /// million taps is no slower).
+    #[test]
+    fn long_axes_stay_small_and_fast() {
+        for (k, s, dil, pad) in [(3, 1, 1, 1), (3, 2, 1, 1), (5, 2, 2, 3), (7, 4, 1, 3), (2, 1, 1, 0), (9, 1, 1, 0)] {
+            for extent in [1usize, 5, 64, 1000, 1 << 21] {
+                let span = (k - 1) * dil + 1;
+                if extent + 2 * pad < span {
+                    continue;
+                }
+                let out = (extent + 2 * pad - span) / s + 1;
+                let ax = axis_taps(extent, out, k, s, dil, pad, None);
+                assert!(ax.clipped, "k{k} s{s} d{dil} p{pad} e{extent}");
+                assert!(
+                    ax.k0.terms() <= 2 * k + 4 && ax.n.terms() <= 2 * k + 4,
+                    "k{k} s{s} e{extent}: {:?} {:?}",
+                    ax.k0,
+                    ax.n
+                );
+                for v in [0, 1, extent / 2, extent - 1] {
+                    let (first, n) = valid_run(v.min(extent - 1) + pad, k, s, dil, out);
+                    assert_eq!((ax.k0.at(v), ax.n.at(v)), if n == 0 { (0, 1) } else { (first, n) });
+                }
+            }
+        }
+        // A kernel of a million taps over two million inputs: its counts ramp at both borders,
+        // too many terms for a table, so that axis keeps the whole kernel (found at once).
+        let t = std::time::Instant::now();
+        let ax = axis_taps(1 << 21, (1 << 21) - (1 << 20) + 1, 1 << 20, 1, 1, 0, None);
+        assert!(!ax.clipped && ax.range == (1 << 20, 1 << 20));
+        assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
+        // A table without structure is not clipped.
+        assert!(Pattern::of(1000, TABLE_TERMS, |v| (v * 7919 % 13) % 3).is_none());
     }
 }

@@ -94,17 +94,19 @@ pub struct CounterView {
 }
 
 /// A small table read with the event's position (a clipped convolution axis' first tap or
-/// tap count - 1 per source coordinate), emitted as a case over `idx`.
+/// tap count - 1 per source coordinate, [`crate::hw::taps::Pattern`]).
 pub struct TableView {
     /// Signal name.
     pub name: String,
     /// Width.
     pub w: usize,
-    /// Index expression and its width.
-    pub idx: String,
+    /// The index: bits `hi..lo` of signal `pos`, `idxw` bits.
+    pub pos: String,
+    pub hi: usize,
+    pub lo: usize,
     pub idxw: usize,
-    /// (index, value) for every index that exists; others read 0.
-    pub entries: Vec<(usize, usize)>,
+    /// The values.
+    pub pattern: crate::hw::taps::Pattern,
 }
 
 /// One projection's accumulate unit.
@@ -1257,31 +1259,32 @@ fn proj_view(
             let mut axis = |d: usize, ax: &str, k: usize, evregs: &mut Vec<LineView>, lines: &mut Vec<LineView>| {
                 let t = &taps.axes[d];
                 let (hi, lo, fw) = if d == 0 { (y_hi, y_lo, yw) } else { (x_hi, x_lo, xw) };
-                let idx = format!("{pre}_ev_pos[{hi}:{lo}]");
-                let (nmin, nmax) = t.range();
+                let (nmin, nmax) = t.range;
                 if !t.clipped {
                     let kk = cnt(format!("{pre}_k{ax}"), k, &mut counters);
                     return (kk.clone(), kk, None);
                 }
                 let k0 = format!("{pre}_tk0{ax}");
                 let k0w = abits(k);
+                let pos = format!("{pre}_ev_pos");
                 tables.push(TableView {
                     name: k0.clone(),
                     w: k0w,
-                    idx: idx.clone(),
+                    pos: pos.clone(),
+                    hi,
+                    lo,
                     idxw: fw,
-                    entries: t.k0.iter().copied().enumerate().collect(),
+                    pattern: t.k0.clone(),
                 });
                 let w = bits_for_count(nmax);
                 let nm1 = (nmin != nmax).then(|| {
                     let name = format!("{pre}_tn{ax}");
-                    tables.push(TableView {
-                        name: name.clone(),
-                        w,
-                        idx,
-                        idxw: fw,
-                        entries: t.n.iter().map(|&n| n - 1).enumerate().collect(),
-                    });
+                    let minus1 = crate::hw::taps::Pattern {
+                        period: t.n.period,
+                        base: t.n.base.iter().map(|&n| n.saturating_sub(1)).collect(),
+                        exceptions: t.n.exceptions.iter().map(|&(v, n)| (v, n.saturating_sub(1))).collect(),
+                    };
+                    tables.push(TableView { name: name.clone(), w, pos, hi, lo, idxw: fw, pattern: minus1 });
                     name
                 });
                 let name = format!("{pre}_k{ax}");
@@ -1600,25 +1603,42 @@ impl LayerView {
 }
 
 impl TableView {
-    /// The table as a chain of conditionals: each value but the commonest under the OR of
-    /// its indices' compares, the commonest last.
+    /// The table as a chain of conditionals: the exceptions (each value under the OR of its
+    /// coordinates' compares), then the residues' values on the index's low bits, the
+    /// commonest last. (A chain, not a `case`: Yosys would make a case a ROM and pull the
+    /// event register into its address, behind the reader's pop.)
     pub fn expr(&self) -> String {
-        let mut values: Vec<usize> = self.entries.iter().map(|e| e.1).collect();
-        values.sort_unstable();
-        values.dedup();
-        let count = |v: usize| self.entries.iter().filter(|e| e.1 == v).count();
-        let common = values.iter().copied().max_by_key(|&v| (count(v), std::cmp::Reverse(v))).unwrap_or(0);
-        let mut out = String::new();
-        for v in values.into_iter().filter(|&v| v != common) {
-            let at: Vec<String> = self
-                .entries
-                .iter()
-                .filter(|e| e.1 == v)
-                .map(|e| format!("({} == {}'d{})", self.idx, self.idxw, e.0))
-                .collect();
-            out += &format!("({}) ? {}'d{v} : ", at.join(" || "), self.w);
-        }
-        out + &format!("{}'d{common}", self.w)
+        let w = self.w;
+        // `(c1 || c2) ? w'dv : ... : tail`, one arm per value.
+        let chain = |pairs: &[(String, usize)], tail: String| -> String {
+            let mut values: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+            values.sort_unstable();
+            values.dedup();
+            let mut out = String::new();
+            for v in values {
+                let at: Vec<&str> = pairs.iter().filter(|p| p.1 == v).map(|p| p.0.as_str()).collect();
+                out += &format!("({}) ? {w}'d{v} : ", at.join(" || "));
+            }
+            out + &tail
+        };
+        let p = &self.pattern;
+        let rb = p.period.trailing_zeros() as usize;
+        let count = |v: usize| p.base.iter().filter(|&&b| b == v).count();
+        let common = p.base.iter().copied().max_by_key(|&v| (count(v), std::cmp::Reverse(v))).unwrap_or(0);
+        let residues: Vec<(String, usize)> = p
+            .base
+            .iter()
+            .enumerate()
+            .filter(|&(_, &v)| v != common)
+            .map(|(r, &v)| (format!("({}[{}:{}] == {rb}'d{r})", self.pos, self.lo + rb - 1, self.lo), v))
+            .collect();
+        let base = chain(&residues, format!("{w}'d{common}"));
+        let exceptions: Vec<(String, usize)> = p
+            .exceptions
+            .iter()
+            .map(|&(c, v)| (format!("({}[{}:{}] == {}'d{c})", self.pos, self.hi, self.lo, self.idxw), v))
+            .collect();
+        if exceptions.is_empty() { base } else { chain(&exceptions, format!("({base})")) }
     }
 }
 
