@@ -208,7 +208,11 @@ pub fn print_plan(p: &Plan) {
                 pr.kind,
                 pr.weights,
                 pr.shift,
-                pr.beats_per_event,
+                if pr.beats_per_event_min == pr.beats_per_event {
+                    pr.beats_per_event.to_string()
+                } else {
+                    format!("{}-{}", pr.beats_per_event_min, pr.beats_per_event)
+                },
                 if pr.target == spikefab::quant::AccTarget::Static { ", static (step 0 only)" } else { "" },
                 if pr.delayed { ", previous step" } else { "" }
             );

@@ -220,8 +220,11 @@ pub struct ProjSummary {
     pub weights: String,
     /// Left shift of each product.
     pub shift: u32,
-    /// Beats per event.
+    /// Beats per event, the most (every event's but a convolution's).
     pub beats_per_event: u64,
+    /// The fewest beats per event (fewer than the most for a convolution whose window is
+    /// clipped at the borders).
+    pub beats_per_event_min: u64,
     /// Static (direct input, once per sample) or dynamic.
     pub target: AccTarget,
     /// Reads the previous step.
@@ -329,23 +332,31 @@ impl Plan {
                 projections: l
                     .projections
                     .iter()
-                    .map(|p| ProjSummary {
-                        from: name_of(&p.source),
-                        kind: format!(
-                            "{}{}",
-                            if p.pre_pool.is_some() { "pool+" } else { "" },
-                            match p.kind {
-                                ProjKind::Dense { .. } => "dense",
-                                ProjKind::Conv { .. } => "conv",
-                                ProjKind::Pool(_) => "pool",
-                                ProjKind::OneToOne => "one-to-one",
-                            }
-                        ),
-                        weights: if p.weights.binary() { "binary".into() } else { format!("{}-bit", p.weights.bits) },
-                        shift: p.shift,
-                        beats_per_event: schedule::beats_per_event(l, p),
-                        target: p.target,
-                        delayed: p.delayed,
+                    .map(|p| {
+                        let (beats_min, beats_max) = schedule::beats_range(l, p);
+                        ProjSummary {
+                            from: name_of(&p.source),
+                            kind: format!(
+                                "{}{}",
+                                if p.pre_pool.is_some() { "pool+" } else { "" },
+                                match p.kind {
+                                    ProjKind::Dense { .. } => "dense",
+                                    ProjKind::Conv { .. } => "conv",
+                                    ProjKind::Pool(_) => "pool",
+                                    ProjKind::OneToOne => "one-to-one",
+                                }
+                            ),
+                            weights: if p.weights.binary() {
+                                "binary".into()
+                            } else {
+                                format!("{}-bit", p.weights.bits)
+                            },
+                            shift: p.shift,
+                            beats_per_event: beats_max,
+                            beats_per_event_min: beats_min,
+                            target: p.target,
+                            delayed: p.delayed,
+                        }
                     })
                     .collect(),
             })

@@ -28,12 +28,11 @@
 //! total = START + sum of (phase + GAP) + DONE
 //! ```
 //!
-//! An event's beats ([`event_beats`]): Dense `ncg`; Conv `ny(y)*nx(x)*ncg`, the kernel taps
+//! An event's beats ([`beats_at`]): Dense `ncg`; Conv `ny(y)*nx(x)*ncg`, the kernel taps
 //! that reach a target from the event's position ([`super::taps`]: the window clipped at the
 //! borders, at most `kh*kw`); Pool `ceil(kh/sh)*ceil(kw/sw)`; OneToOne 1; a pre-pooling stage
 //! multiplies by its candidate windows.
 
-use super::taps::ConvTaps;
 use super::{Layer, Plan};
 use crate::quant::{ProjKind, Projection, Source};
 
@@ -68,25 +67,21 @@ pub const EXIT_CHECK: u64 = 1;
 pub const GAP: u64 = 1;
 
 /// The most beats an event of `p` costs in layer `l` (every event's, but for a convolution,
-/// whose events cost [`event_beats`]).
+/// whose events cost [`beats_at`] by position).
 pub fn beats_per_event(l: &Layer, p: &Projection) -> u64 {
-    match super::taps::conv_taps(l, p) {
-        Some(t) => beats_of(l, p, t.axes[0].range.1, t.axes[1].range.1),
-        None => uniform_beats(l, p),
-    }
+    beats_range(l, p).1
 }
 
-/// The fewest beats an event of `p` costs in layer `l`.
-pub fn min_beats(l: &Layer, p: &Projection) -> u64 {
+/// The fewest and the most beats an event of `p` costs in layer `l`.
+pub fn beats_range(l: &Layer, p: &Projection) -> (u64, u64) {
     match super::taps::conv_taps(l, p) {
-        Some(t) => beats_of(l, p, t.axes[0].range.0, t.axes[1].range.0),
-        None => uniform_beats(l, p),
+        Some(t) => {
+            let [y, x] = t.axes.map(|a| a.range);
+            let per = l.ncg as u64 * pre_candidates(p);
+            ((y.0 * x.0) as u64 * per, (y.1 * x.1) as u64 * per)
+        }
+        None => (uniform_beats(l, p), uniform_beats(l, p)),
     }
-}
-
-/// Beats of a convolution event presenting `ny * nx` taps.
-fn beats_of(l: &Layer, p: &Projection, ny: usize, nx: usize) -> u64 {
-    (ny * nx * l.ncg) as u64 * pre_candidates(p)
 }
 
 /// The pre-pooling stage's candidate windows per event (1 without one).
@@ -95,16 +90,6 @@ fn pre_candidates(p: &Projection) -> u64 {
         let c = g.candidates();
         (c[0] * c[1]) as u64
     })
-}
-
-/// Beats of an event at source position (y, x): `taps` is [`super::taps::conv_taps`] of a
-/// convolution (None for every other kind, whose events all cost [`beats_per_event`]).
-#[inline]
-pub fn event_beats(l: &Layer, p: &Projection, taps: Option<&ConvTaps>, y: usize, x: usize) -> u64 {
-    match taps {
-        Some(t) => t.taps(y, x) * l.ncg as u64 * pre_candidates(p),
-        None => uniform_beats(l, p),
-    }
 }
 
 /// Per source position (y * W + x), the beats of an event there, when they differ between

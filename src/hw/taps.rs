@@ -1,7 +1,7 @@
 //! The kernel taps an ACC phase presents for a convolution event: only those that can reach
 //! a target (the window clipped at the map's borders), per axis a run `k0, k0 + step, ...,
 //! k0 + (n - 1) * step` chosen by the event's source coordinate. A conv event then costs
-//! `candidates x ny(y) x nx(x) x ncg` beats ([`super::schedule::event_beats`]) instead of
+//! `candidates x ny(y) x nx(x) x ncg` beats ([`super::schedule::beats_at`]) instead of
 //! `candidates x kh x kw x ncg`, so its beats approach its synaptic operations / lanes.
 //!
 //! Invariant: every tap that reaches a target is presented exactly once; a presented tap that
@@ -128,13 +128,6 @@ impl AxisTaps {
 pub struct ConvTaps {
     /// (y, x).
     pub axes: [AxisTaps; 2],
-}
-
-impl ConvTaps {
-    /// Taps presented for an event at source (y, x).
-    pub fn taps(&self, y: usize, x: usize) -> u64 {
-        (self.axes[0].n.at(y) * self.axes[1].n.at(x)) as u64
-    }
 }
 
 /// The presented taps of projection `p` into `l`; None unless `p` is a convolution.
@@ -327,10 +320,10 @@ mod tests {
     }
 
     /// Long inputs and large kernels: the tables stay a few terms (so a 1-d convolution over a
-    /// long sequence is clipped) and are found in time linear in the input (a kernel of a
-    /// million taps is no slower).
+    /// long sequence is clipped), and a kernel of a million taps, whose counts ramp, is left
+    /// whole.
     #[test]
-    fn long_axes_stay_small_and_fast() {
+    fn long_axes_stay_small() {
         for (k, s, dil, pad) in [(3, 1, 1, 1), (3, 2, 1, 1), (5, 2, 2, 3), (7, 4, 1, 3), (2, 1, 1, 0), (9, 1, 1, 0)] {
             for extent in [1usize, 5, 64, 1000, 1 << 21] {
                 let span = (k - 1) * dil + 1;
@@ -353,11 +346,10 @@ mod tests {
             }
         }
         // A kernel of a million taps over two million inputs: its counts ramp at both borders,
-        // too many terms for a table, so that axis keeps the whole kernel (found at once).
-        let t = std::time::Instant::now();
+        // too many terms for a table, so that axis keeps the whole kernel (in closed form per
+        // coordinate; a scan over the kernel would take 2^41 steps here).
         let ax = axis_taps(1 << 21, (1 << 21) - (1 << 20) + 1, 1 << 20, 1, 1, 0, None);
         assert!(!ax.clipped && ax.range == (1 << 20, 1 << 20));
-        assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
         // A table without structure is not clipped.
         assert!(Pattern::of(1000, TABLE_TERMS, |v| (v * 7919 % 13) % 3).is_none());
     }

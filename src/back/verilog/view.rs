@@ -100,11 +100,10 @@ pub struct TableView {
     pub name: String,
     /// Width.
     pub w: usize,
-    /// The index: bits `hi..lo` of signal `pos`, `idxw` bits.
+    /// The index: bits `hi..lo` of signal `pos`.
     pub pos: String,
     pub hi: usize,
     pub lo: usize,
-    pub idxw: usize,
     /// The values.
     pub pattern: crate::hw::taps::Pattern,
 }
@@ -1258,7 +1257,7 @@ fn proj_view(
             // event), so the compares below see the counter's own offset.
             let mut axis = |d: usize, ax: &str, k: usize, evregs: &mut Vec<LineView>, lines: &mut Vec<LineView>| {
                 let t = &taps.axes[d];
-                let (hi, lo, fw) = if d == 0 { (y_hi, y_lo, yw) } else { (x_hi, x_lo, xw) };
+                let (hi, lo) = if d == 0 { (y_hi, y_lo) } else { (x_hi, x_lo) };
                 let (nmin, nmax) = t.range;
                 if !t.clipped {
                     let kk = cnt(format!("{pre}_k{ax}"), k, &mut counters);
@@ -1267,15 +1266,7 @@ fn proj_view(
                 let k0 = format!("{pre}_tk0{ax}");
                 let k0w = abits(k);
                 let pos = format!("{pre}_ev_pos");
-                tables.push(TableView {
-                    name: k0.clone(),
-                    w: k0w,
-                    pos: pos.clone(),
-                    hi,
-                    lo,
-                    idxw: fw,
-                    pattern: t.k0.clone(),
-                });
+                tables.push(TableView { name: k0.clone(), w: k0w, pos: pos.clone(), hi, lo, pattern: t.k0.clone() });
                 let w = bits_for_count(nmax);
                 let nm1 = (nmin != nmax).then(|| {
                     let name = format!("{pre}_tn{ax}");
@@ -1284,7 +1275,7 @@ fn proj_view(
                         base: t.n.base.iter().map(|&n| n.saturating_sub(1)).collect(),
                         exceptions: t.n.exceptions.iter().map(|&(v, n)| (v, n.saturating_sub(1))).collect(),
                     };
-                    tables.push(TableView { name: name.clone(), w, pos, hi, lo, idxw: fw, pattern: minus1 });
+                    tables.push(TableView { name: name.clone(), w, pos, hi, lo, pattern: minus1 });
                     name
                 });
                 let name = format!("{pre}_k{ax}");
@@ -1292,12 +1283,13 @@ fn proj_view(
                 // The first tap and the tap are narrow (below k); expressions they join are
                 // evaluated at the address width.
                 let k0r = format!("{pre}_k0{ax}");
-                line(evregs, k0r.clone(), k0w, k0);
+                line(evregs, k0r.clone(), k0w, k0.clone());
                 let tap = format!("{pre}_tap{ax}");
                 let ctr = if k0w > w { format!("{{{}'d0, {name}_d}}", k0w - w) } else { format!("{name}_d") };
                 line(lines, tap.clone(), k0w, format!("{k0r} + {ctr} * {}", cw(k0w, t.step)));
                 let wide = |v: &str| format!("{{{}'d0, {v}}}", aw - k0w);
-                (wide(&tap), format!("{name}w * {}", cw(aw, t.step)), Some(wide(&k0r)))
+                // The first tap as registered with the event, and as its table reads it.
+                (wide(&tap), format!("{name}w * {}", cw(aw, t.step)), Some((wide(&k0r), wide(&k0))))
             };
             let (tapy, offy, k0y) = axis(0, "y", *kh, &mut evregs, &mut lines);
             let (tapx, offx, k0x) = axis(1, "x", *kw, &mut evregs, &mut lines);
@@ -1306,24 +1298,29 @@ fn proj_view(
             // pre-pooled), d = the presented tap's offset from the first; target n = a - d is
             // valid when a >= d, a = d (mod stride) and a < out * stride + d: compares that do
             // not wait for the subtraction.
-            let minus = |k0: &Option<String>, dl: usize| {
-                k0.as_ref().map_or(String::new(), |k0| format!(" - {k0} * {}", c32(dl)))
-            };
+            let minus =
+                |k0: Option<&String>, dl: usize| k0.map_or(String::new(), |k0| format!(" - {k0} * {}", c32(dl)));
             let (ay, ax_) = if p.pre_pool.is_some() {
-                line(&mut lines, format!("{pre}_ay"), aw, format!("{py} + {}{}", c32(pad[0]), minus(&k0y, dil[0])));
-                line(&mut lines, format!("{pre}_ax"), aw, format!("{px} + {}{}", c32(pad[1]), minus(&k0x, dil[1])));
+                let (ky0, kx0) = (k0y.as_ref().map(|k| &k.0), k0x.as_ref().map(|k| &k.0));
+                line(&mut lines, format!("{pre}_ay"), aw, format!("{py} + {}{}", c32(pad[0]), minus(ky0, dil[0])));
+                line(&mut lines, format!("{pre}_ax"), aw, format!("{px} + {}{}", c32(pad[1]), minus(kx0, dil[1])));
                 (format!("{pre}_ay"), format!("{pre}_ax"))
             } else {
                 let (ny, nx) = (format!("{pre}_ay"), format!("{pre}_ax"));
-                let evk0 = |k0: &Option<String>, d: usize| {
-                    // The event's first tap, read from its table directly (k0 registers with it).
-                    k0.as_ref().map_or(String::new(), |_| {
-                        let ax = if d == 0 { "y" } else { "x" };
-                        format!(" - {{{}'d0, {pre}_tk0{ax}}} * {}", aw - abits([*kh, *kw][d]), c32(dil[d]))
-                    })
-                };
-                line(&mut evregs, ny.clone(), aw, format!("{} + {}{}", ev(y_hi, y_lo, yw), c32(pad[0]), evk0(&k0y, 0)));
-                line(&mut evregs, nx.clone(), aw, format!("{} + {}{}", ev(x_hi, x_lo, xw), c32(pad[1]), evk0(&k0x, 1)));
+                // Registered with the event: its first tap is read from the table directly.
+                let (ky0, kx0) = (k0y.as_ref().map(|k| &k.1), k0x.as_ref().map(|k| &k.1));
+                line(
+                    &mut evregs,
+                    ny.clone(),
+                    aw,
+                    format!("{} + {}{}", ev(y_hi, y_lo, yw), c32(pad[0]), minus(ky0, dil[0])),
+                );
+                line(
+                    &mut evregs,
+                    nx.clone(),
+                    aw,
+                    format!("{} + {}{}", ev(x_hi, x_lo, xw), c32(pad[1]), minus(kx0, dil[1])),
+                );
                 (ny, nx)
             };
             for (ax, (a, (off, (st, (dl, o))))) in
@@ -1342,7 +1339,6 @@ fn proj_view(
                     ),
                 );
             }
-            let (ky, kx) = (tapy, tapx);
             let ci_g = ci / groups;
             // limits::check refused groups of a non-power-of-two size.
             let grp = if *groups > 1 { format!("({c} >> {})", log2(ci_g)) } else { cw(aw, 0) };
@@ -1350,7 +1346,7 @@ fn proj_view(
             // beat's parts are small counters.
             line(&mut lines, format!("{pre}_wc"), aw, format!("{c} * {}", c32(kh * kw * l.ncg)));
             line(&mut lines, format!("{pre}_rg"), aw, format!("{grp} * {}", c32(l.ncg * pos)));
-            waddr = format!("{pre}_wc + ({ky} * {} + {kx}) * {} + {cb}", c32(*kw), c32(l.ncg));
+            waddr = format!("{pre}_wc + ({tapy} * {} + {tapx}) * {} + {cb}", c32(*kw), c32(l.ncg));
             row = format!(
                 "{pre}_rg + {cb} * {} + ({pre}_ny >> {}) * {} + ({pre}_nx >> {})",
                 c32(pos),
@@ -1534,6 +1530,7 @@ fn proj_view(
         Source::Input => plan.input.node.clone(),
         Source::Layer(s) => plan.layers[s].name.clone(),
     };
+    let (beats_min, beats_max) = crate::hw::schedule::beats_range(l, p);
     Ok(ProjView {
         pre: pre.clone(),
         comment: format!("{} -> {} ({})", label(&src_name), label(&l.name), path_label(&p.path)),
@@ -1575,8 +1572,8 @@ fn proj_view(
             .join(" && "),
         counters,
         tables,
-        beats_min: crate::hw::schedule::min_beats(l, p),
-        beats_max: crate::hw::schedule::beats_per_event(l, p),
+        beats_min,
+        beats_max,
         evregs,
         lines,
         regs,
@@ -1636,7 +1633,7 @@ impl TableView {
         let exceptions: Vec<(String, usize)> = p
             .exceptions
             .iter()
-            .map(|&(c, v)| (format!("({}[{}:{}] == {}'d{c})", self.pos, self.hi, self.lo, self.idxw), v))
+            .map(|&(c, v)| (format!("({}[{}:{}] == {}'d{c})", self.pos, self.hi, self.lo, self.hi - self.lo + 1), v))
             .collect();
         if exceptions.is_empty() { base } else { chain(&exceptions, format!("({base})")) }
     }

@@ -694,7 +694,7 @@ fn pool_candidates(g: &PoolGeom, y: usize, x: usize, out: &mut Vec<Option<(usize
 }
 
 impl<'p> Engine<'p> {
-    /// The beats of `events` of projection `pi` into layer `k` ([`schedule::event_beats`]).
+    /// The beats of `events` of projection `pi` into layer `k` ([`schedule::beats_at`]).
     #[inline]
     fn phase_beats(&self, k: usize, pi: usize, events: &[Event]) -> u64 {
         match &self.beats_at[k][pi] {
@@ -713,20 +713,6 @@ impl<'p> Engine<'p> {
         match &self.beats_at[k][pi] {
             Some(at) => u64::from(at[q % at.len()]),
             None => self.beats[k][pi].0,
-        }
-    }
-
-    /// The beats of the events of a layer source given as fired flags (C order, `hw`
-    /// positions per channel), for projection `pi` into layer `k`; `ne` of them fired.
-    #[inline]
-    fn flag_beats(&self, k: usize, pi: usize, f: &[u8], ne: u64) -> u64 {
-        match &self.beats_at[k][pi] {
-            Some(at) if ne > 0 => f
-                .chunks_exact(at.len())
-                .map(|ch| ch.iter().zip(at).map(|(&b, &w)| u64::from(b) * u64::from(w)).sum::<u64>())
-                .sum(),
-            Some(_) => 0,
-            None => self.beats[k][pi].0 * ne,
         }
     }
 

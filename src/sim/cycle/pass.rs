@@ -707,17 +707,20 @@ impl Engine<'_> {
     /// values or its source layer's fired flags).
     #[inline(always)]
     fn sample_beats<T: Word>(&self, k: usize, pi: usize, s: usize, ne: u64, ps: &Pass<T>) -> u64 {
-        if self.beats_at[k][pi].is_none() || ne == 0 {
-            return self.beats[k][pi].0 * ne;
-        }
+        let at = match &self.beats_at[k][pi] {
+            Some(at) if ne > 0 => at,
+            _ => return self.beats[k][pi].0 * ne,
+        };
+        let beats = |flags: &mut dyn Iterator<Item = bool>| -> u64 {
+            flags.zip(at.iter().cycle()).map(|(f, &b)| if f { u64::from(b) } else { 0 }).sum()
+        };
         match self.plan.layers[k].projections[pi].source {
-            Source::Input => {
-                ps.in_q[s].iter().enumerate().filter(|(_, v)| **v != 0).map(|(q, _)| self.input_beats(k, pi, q)).sum()
-            }
+            // Values in C order: position q is at (y, x) = q % (H * W).
+            Source::Input => beats(&mut ps.in_q[s].iter().map(|&v| v != 0)),
             // Every layer's fired flags are its events (a list may not be kept).
             Source::Layer(src) => {
                 let ns = self.plan.layers[src].neurons();
-                self.flag_beats(k, pi, &ps.fired[src][s * ns..(s + 1) * ns], ne)
+                beats(&mut ps.fired[src][s * ns..(s + 1) * ns].iter().map(|&f| f != 0))
             }
         }
     }
