@@ -22,7 +22,6 @@ use crate::driver::{
     SimulateOptions, VcdSettings,
 };
 use crate::flow::cosim::Simulator;
-use crate::hw::Schedule;
 use crate::ir::dialect::{CubaInput, DialectOverrides, InitialV, Integration, Preset, ResetMode, SpikeMode};
 
 pyo3::create_exception!(
@@ -103,7 +102,7 @@ struct Options {
     input_scale: Option<f64>,
     early_exit: bool,
     clock_mhz: Option<f64>,
-    schedule: Option<Schedule>,
+    schedule: Option<crate::target::ScheduleChoice>,
     // Passes.
     no_simplify: bool,
     keep_students: Option<usize>,

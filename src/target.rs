@@ -177,7 +177,7 @@ pub struct Mapping {
     pub large_ram_min_bits: u64,
     /// The schedule a plan gets unless asked otherwise (and unless it exits early).
     #[serde(default)]
-    pub schedule: Schedule,
+    pub schedule: ScheduleChoice,
 }
 
 /// How the layers of a plan share the hardware in time.
@@ -192,6 +192,31 @@ pub enum Schedule {
     /// datapath and memories, concurrently with the others on different timesteps: see
     /// [`crate::hw::schedule::Clock`].
     Pipelined,
+}
+
+/// The schedule asked for: one of the two, or `auto`, which lays the plan out pipelined and
+/// keeps that when its memories fit the device (block RAMs, flip-flops for the register
+/// memories), else sequential; the bitstream build then checks the logic and, when the
+/// pipelined design does not fit it, compiles the sequential one instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleChoice {
+    /// Always sequential.
+    #[default]
+    Sequential,
+    /// Always pipelined.
+    Pipelined,
+    /// Pipelined where it fits, else sequential.
+    Auto,
+}
+
+impl From<Schedule> for ScheduleChoice {
+    fn from(s: Schedule) -> Self {
+        match s {
+            Schedule::Sequential => ScheduleChoice::Sequential,
+            Schedule::Pipelined => ScheduleChoice::Pipelined,
+        }
+    }
 }
 
 impl Schedule {
@@ -216,7 +241,7 @@ impl Default for Mapping {
             rom_logic_max_bits: 0,
             default_lanes: 1,
             large_ram_min_bits: 0,
-            schedule: Schedule::Sequential,
+            schedule: ScheduleChoice::Sequential,
         }
     }
 }

@@ -213,7 +213,7 @@ fn fast_path_equals_the_general_path() {
                     o.lanes = Some(lanes);
                     o.early_exit = early_exit;
                     o.membrane_bits = cap;
-                    o.schedule = schedule;
+                    o.schedule = schedule.into();
                     let Ok(plan) = lower(m, &o) else { continue };
                     if cap.is_some() && !plan.layers.iter().any(|l| l.saturate) {
                         continue;

@@ -43,7 +43,7 @@ fn pipelined_plan(m: &spikefab::Model, c: &common::Case, lanes: usize, stats: &I
     let mut o = PlanOptions::new(t, c.timesteps);
     o.lanes = Some(lanes);
     o.input_stats = Some(InputStats::of(stats));
-    o.schedule = Schedule::Pipelined;
+    o.schedule = Schedule::Pipelined.into();
     let plan = spikefab::hw::lower(m, &o).ok()?;
     spikefab::back::verilog::emit(&plan, None).is_ok().then_some(plan)
 }
@@ -73,7 +73,7 @@ fn pipelined_students_are_exact_lint_clean_and_faster() {
         o.lanes = lanes;
         o.input_stats = Some(InputStats::of(&batch));
         let seq = spikefab::hw::lower(&m, &o).unwrap();
-        o.schedule = Schedule::Pipelined;
+        o.schedule = Schedule::Pipelined.into();
         let plan = spikefab::hw::lower(&m, &o).unwrap();
         let d = spikefab::back::verilog::emit(&plan, None).unwrap();
         common::assert_lint_clean(&d, &format!("{test}-lint-{}", c.name), &c.name);
@@ -163,4 +163,117 @@ fn pipelined_readers_follow_the_load_on_edge_inputs_iverilog() {
     }
     println!("{checked} designs with a direct input co-simulated on edge inputs");
     assert!(checked >= 12, "{checked} designs");
+}
+
+/// `--schedule auto`, the iCE40 default: pipelined where the pipelined memories fit the device,
+/// else sequential, with the reason in the plan; early exit takes the sequential schedule;
+/// a schedule asked for carries no note.
+#[test]
+fn auto_schedule_is_pipelined_where_the_memories_fit() {
+    let plan = |model: &str, extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["plan", model, "--inputs", "models/digits_test_x.npy", "--json"];
+        args.extend(if model.contains("mlp_bw") {
+            ["--from", "snntorch", "-T", "8"]
+        } else {
+            ["--dt", "1e-4", "-T", "8"]
+        });
+        args.extend(extra);
+        let (code, stdout, stderr) = spikefab(&args);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    };
+    let note = |p: &serde_json::Value| p["schedule_note"].as_str().unwrap_or_default().to_string();
+    let mlp = plan("models/mlp_bw/mlp_bw.nir", &[]);
+    assert_eq!(mlp["schedule"], "pipelined");
+    assert!(note(&mlp).starts_with("auto: pipelined, its memories fit the ice40-up5k (17 of 30 block RAMs)"), "{mlp}");
+    let ens = plan("models/ensemble_bw/ensemble_bw.nir", &[]);
+    assert_eq!(ens["schedule"], "sequential");
+    assert_eq!(note(&ens), "auto: sequential; pipelined, its memories need 32 block RAMs, the device has 30");
+    let exit = plan("models/mlp_bw/mlp_bw.nir", &["--early-exit"]);
+    assert_eq!(
+        (exit["schedule"].as_str(), note(&exit).as_str()),
+        (Some("sequential"), "auto: sequential, as early exit needs")
+    );
+    for s in ["sequential", "pipelined"] {
+        let p = plan("models/mlp_bw/mlp_bw.nir", &["--schedule", s]);
+        assert_eq!(p["schedule"], s);
+        assert!(p.get("schedule_note").is_none(), "{p}");
+    }
+    // Asked for explicitly, auto behaves as the default; the ECP5 targets stay pipelined.
+    assert_eq!(plan("models/ensemble_bw/ensemble_bw.nir", &["--schedule", "auto"])["schedule"], "sequential");
+    let ecp5 = plan("models/ensemble_bw/ensemble_bw.nir", &["--target", "ecp5-25k"]);
+    assert_eq!(ecp5["schedule"], "pipelined");
+    assert!(ecp5.get("schedule_note").is_none(), "{ecp5}");
+}
+
+/// Under `--schedule auto` a pipelined plan whose logic does not fit the device is found by
+/// the bitstream build (before verification), and the sequential design is compiled,
+/// verified and built instead, its report saying why. The device: the UP5K with as many
+/// LUT4s as halfway between what Yosys makes of mlp_bw's sequential and pipelined designs,
+/// both measured here first.
+#[test]
+fn auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit() {
+    let test = "auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit";
+    if !["yosys", "nextpnr-ice40", "icepack", "icetime"].iter().all(|t| tool_or_skip(t, test)) {
+        return;
+    }
+    let model = ["models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8", "--inputs", "models/digits_test_x.npy"];
+    let luts = |schedule: &str| -> u64 {
+        let dir = scratch(&format!("{test}-{schedule}"));
+        let mut args = vec!["compile"];
+        args.extend(model);
+        args.extend(["--cosim-samples", "0", "--schedule", schedule, "-o", dir.to_str().unwrap()]);
+        let (code, stdout, stderr) = spikefab(&args);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let ok = std::process::Command::new("yosys")
+            .args(["-q", "-l", "yosys.log", "-s", "sf_mlp_bw.ys"])
+            .current_dir(&dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "yosys failed in {}", dir.display());
+        let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap();
+        let line = log.lines().rev().find(|l| l.trim_start().starts_with("SB_LUT4")).expect("SB_LUT4 in yosys.log");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let (seq, pipe) = (luts("sequential"), luts("pipelined"));
+    assert!(seq < pipe, "sequential {seq} LUT4, pipelined {pipe}");
+    let limit = (seq + pipe) / 2;
+    let dir = scratch(test);
+    let up5k = std::fs::read_to_string(root().join("targets/ice40-up5k.toml")).unwrap();
+    let small = up5k
+        .replace("name = \"ice40-up5k\"", "name = \"up5k-small\"")
+        .replace("luts = 5280 ", &format!("luts = {limit} "));
+    assert!(small.contains(&format!("luts = {limit} ")) && small.contains("schedule = \"auto\""));
+    let toml = dir.join("up5k-small.toml");
+    std::fs::write(&toml, small).unwrap();
+    let out = dir.join("out");
+    let mut args = vec!["compile"];
+    args.extend(model);
+    args.extend([
+        "--target",
+        toml.to_str().unwrap(),
+        "--bitstream",
+        "--cosim-samples",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let (code, stdout, stderr) = spikefab(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let want = format!(
+        "auto: sequential; the pipelined design does not fit: synthesis needs {pipe} LUT4 cells but up5k-small has {limit}"
+    );
+    assert!(stdout.contains(&want), "{stdout}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["plan"]["schedule"], "sequential");
+    assert!(r["plan"]["schedule_note"].as_str().unwrap().starts_with(&want), "{}", r["plan"]);
+    assert_eq!(r["fpga"]["luts"]["used"].as_u64(), Some(seq), "{}", r["fpga"]);
+    assert_eq!(r["cosim"]["word_mismatches"], 0);
+    assert!(r.get("failures").is_none(), "{}", r["failures"]);
+    // The files on disk are the sequential design's (plan.json and the netlist agree).
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["schedule"], "sequential");
 }

@@ -153,6 +153,9 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
     assert!(bytes.windows(4).any(|w| w == [0x7e, 0xaa, 0x99, 0x7e]), "no iCE40 sync word");
     assert_eq!(r["verify"]["class_agreement"], 1.0);
     assert_eq!(r["cosim"]["word_mismatches"], 0);
+    // The iCE40 default (`--schedule auto`): this student's pipelined design fits the UP5K.
+    assert_eq!(r["plan"]["schedule"], "pipelined", "{}", r["plan"]);
+    assert!(r["plan"]["schedule_note"].as_str().unwrap().starts_with("auto: pipelined"), "{}", r["plan"]);
     let e = r["energy"]["energy_per_inference_j"].as_f64().unwrap();
     assert!(e > 0.0 && e.is_finite(), "energy {e}");
     assert!(r["energy"]["counts"]["effective_acs"].as_f64().unwrap() > 0.0);

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use common::{root, scratch, spikefab, students, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
+use spikefab::hw::Schedule;
 
 /// The UP5K target with weight ROMs of at least `min_bits` in SPRAM (the bundled target uses
 /// 65,536, more than any digits student has).
@@ -22,13 +23,19 @@ fn spram_target(min_bits: u64) -> spikefab::target::Target {
     spikefab::target::Target::load(path.to_str().unwrap()).unwrap()
 }
 
-fn spram_plan(name: &str, min_bits: u64) -> (spikefab::hw::Plan, spikefab::data::InputBatch, usize) {
+fn spram_plan(
+    name: &str,
+    min_bits: u64,
+    schedule: spikefab::hw::Schedule,
+) -> (spikefab::hw::Plan, spikefab::data::InputBatch, usize) {
     let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
     let m = c.load();
     let batch = c.batch(&m);
     let mut o = spikefab::hw::PlanOptions::new(spram_target(min_bits), c.timesteps);
     o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
+    o.schedule = schedule.into();
     let plan = spikefab::hw::lower(&m, &o).unwrap();
+    assert_eq!(plan.schedule, schedule);
     let n = plan.memories.iter().filter(|m| matches!(m.map, spikefab::hw::MemMap::LargeRam { .. })).count();
     (plan, batch, n)
 }
@@ -41,12 +48,16 @@ fn weights_in_spram_cosimulate_exactly() {
         }
         // mlp_bw: its 64 x 128 binary layer packs 8 words of 2 bits per SPRAM word; ensemble_bw:
         // four students' first layers in four blocks (largest first, then no block is left).
-        for (name, min_bits, want) in [("mlp_bw", 4096, 1), ("ensemble_bw", 2048, 4)] {
-            let (plan, batch, n) = spram_plan(name, min_bits);
+        // Both schedules: the iCE40 default (`auto`) pipelines a design whose memories fit.
+        let schedules = [Schedule::Sequential, Schedule::Pipelined];
+        for ((name, min_bits, want), schedule) in
+            [("mlp_bw", 4096, 1), ("ensemble_bw", 2048, 4)].into_iter().flat_map(|c| schedules.map(|s| (c, s)))
+        {
+            let (plan, batch, n) = spram_plan(name, min_bits, schedule);
             assert_eq!(n, want, "{name}: weight ROMs in SPRAM");
-            let dir = scratch(&format!("spram-cosim-{name}-{tool}"));
+            let dir = scratch(&format!("spram-cosim-{name}-{tool}-{}", schedule.name()));
             let r = cosim::cosim(&plan, &batch, 6, sim, &dir, &|_| {}).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(r.exact(), "{name} ({tool}): {:?}", r.first_differences);
+            assert!(r.exact(), "{name} ({tool}, {}): {:?}", schedule.name(), r.first_differences);
             assert_eq!(r.rtl_cycles, r.engine_cycles);
             assert_eq!(r.samples, 6);
             let img = std::fs::read_to_string(dir.join(format!("sf_{name}_wl.hex"))).unwrap();
@@ -60,10 +71,14 @@ fn spram_designs_lint_clean() {
     if !tool_or_skip("verilator", "spram_designs_lint_clean") {
         return;
     }
-    let (plan, _, _) = spram_plan("mlp_bw", 4096);
-    let d = spikefab::back::verilog::emit(&plan, None).unwrap();
-    assert!(d.weight_load);
-    common::assert_lint_clean(&d, "spram-lint", "mlp_bw with SPRAM weights");
+    for schedule in [Schedule::Sequential, Schedule::Pipelined] {
+        let (plan, _, _) = spram_plan("mlp_bw", 4096, schedule);
+        let d = spikefab::back::verilog::emit(&plan, None).unwrap();
+        assert!(d.weight_load);
+        let (dir, what) =
+            (format!("spram-lint-{}", schedule.name()), format!("mlp_bw with SPRAM weights, {}", schedule.name()));
+        common::assert_lint_clean(&d, &dir, &what);
+    }
 }
 
 /// Yosys's simulation model of the primitive (its ice40 cells_sim.v), cut out of the file.

@@ -104,12 +104,15 @@ def test_compile_report_is_report_json(mlp, tmp_path):
 
 
 def test_schedule_option(mlp, tmp_path):
-    seq = spikefab.simulate(mlp, X[:16], engine="cycle")
+    seq = spikefab.simulate(mlp, X[:16], engine="cycle", schedule="sequential")
     pipe = spikefab.simulate(mlp, X[:16], engine="cycle", schedule="pipelined")
     np.testing.assert_array_equal(seq, pipe)
     r = spikefab.compile(mlp, target="ice40-up5k", out_dir=tmp_path / "p", inputs=X[:8], cosim_samples=0,
                          schedule="pipelined")
-    assert r.plan["schedule"] == "pipelined"
+    assert r.plan["schedule"] == "pipelined" and "schedule_note" not in r.plan
+    # The iCE40 default is "auto": pipelined where the memories fit, with the reason.
+    r = spikefab.compile(mlp, target="ice40-up5k", out_dir=tmp_path / "a", inputs=X[:8], cosim_samples=0)
+    assert r.plan["schedule"] == "pipelined" and r.plan["schedule_note"].startswith("auto: pipelined")
     with pytest.raises(spikefab.SpikefabError, match="early exit needs the sequential schedule"):
         spikefab.simulate(mlp, X[:3], engine="cycle", schedule="pipelined", early_exit=True)
     with pytest.raises(spikefab.SpikefabError, match="schedule"):

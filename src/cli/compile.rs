@@ -128,6 +128,9 @@ pub fn run(a: CompileArgs) -> Result<(), Failure> {
 fn print_summary(r: &CompileReport, out: &std::path::Path) {
     let schedule = r.plan.as_ref().map(|p| format!(", {} schedule", p.schedule.name())).unwrap_or_default();
     println!("compiled {} for {} at {} MHz, T = {}{schedule}", r.model, r.target, r.clock_mhz, r.timesteps);
+    if let Some(why) = r.plan.as_ref().and_then(|p| p.schedule_note.as_ref()) {
+        println!("  schedule: {why}");
+    }
     if let (Some(top), Some(files)) = (&r.top, &r.files) {
         let roms = files.iter().filter(|n| n.ends_with(".hex")).count();
         println!(

@@ -143,15 +143,15 @@ pub fn print_exploration(e: &Explored, all: bool) {
         if all { "every configuration (* = on the Pareto front)" } else { "Pareto front (accuracy against energy)" }
     );
     println!(
-        "  {:<30} {:>9} {:>9} {:>12} {:>10} {:>11} {:>6} {:>6}",
-        "configuration", x.metric, "agreement", "energy/inf", "cycles", "latency", "steps", "BRAM"
+        "  {:<30} {:>9} {:>9} {:>12} {:>10} {:>11} {:>6} {:>6} {:>10}",
+        "configuration", x.metric, "agreement", "energy/inf", "cycles", "latency", "steps", "BRAM", "schedule"
     );
     for (s, &p) in x.configurations.iter().zip(&x.pareto) {
         if !all && !p {
             continue;
         }
         println!(
-            "{} {:<30} {:>9} {:>9} {:>9.1} nJ {:>10.0} {:>11} {:>6.2} {:>6}",
+            "{} {:<30} {:>9} {:>9} {:>9.1} nJ {:>10.0} {:>11} {:>6.2} {:>6} {:>10}",
             if p { "*" } else { " " },
             config_label(x, s),
             pct(s.metric()),
@@ -160,7 +160,8 @@ pub fn print_exploration(e: &Explored, all: bool) {
             s.cycles,
             s.latency_s.map(|l| format!("{:.1} us", l * 1e6)).unwrap_or_else(|| "-".into()),
             s.mean_steps,
-            s.block_rams
+            s.block_rams,
+            s.schedule.name()
         );
     }
 }

@@ -43,12 +43,15 @@ pub(crate) use cli_enum;
 
 cli_enum! {
     /// How layers share the hardware in time.
-    ScheduleArg => spikefab::target::Schedule {
+    ScheduleArg => spikefab::target::ScheduleChoice {
         /// One phase at a time; small layers share memories and one update datapath.
         Sequential,
         /// Every layer has its own sequencer, update datapath and memories and runs
         /// concurrently with the others on different timesteps (not with --early-exit).
         Pipelined,
+        /// Pipelined when its memories fit the device, else sequential; with --bitstream,
+        /// sequential also when the pipelined logic does not fit.
+        Auto,
     }
 }
 
@@ -263,8 +266,8 @@ pub struct PlanArgs {
     /// Clock the design runs at, MHz [default: the target's].
     #[arg(long, value_name = "MHZ")]
     pub clock_mhz: Option<f64>,
-    /// How layers share the hardware in time [default: the target's (pipelined on ECP5,
-    /// sequential elsewhere); sequential with --early-exit].
+    /// How layers share the hardware in time [default: the target's (pipelined on ECP5, auto on
+    /// iCE40, sequential elsewhere); sequential with --early-exit].
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleArg>,
 }

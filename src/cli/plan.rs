@@ -169,6 +169,9 @@ pub fn print_plan(p: &Plan) {
         s.timesteps,
         s.schedule.name()
     );
+    if let Some(why) = &s.schedule_note {
+        println!("schedule: {why}");
+    }
     println!(
         "input '{}': {:?}, {}-bit {}, scale {} per LSB, {}",
         s.input.node,

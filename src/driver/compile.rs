@@ -26,11 +26,11 @@ use crate::flow::ice40::{self, Ice40Report};
 use crate::flow::lava::LavaReport;
 use crate::flow::xylosim::XyloSimReport;
 use crate::flow::{self, FlowError, vivado};
-use crate::hw::PlanSummary;
+use crate::hw::{PlanSummary, Schedule};
 use crate::passes::PassRecord;
 use crate::report::Resources;
 use crate::sim::cycle;
-use crate::target::{Flow, Kind, Target};
+use crate::target::{Flow, Kind, ScheduleChoice, Target};
 
 /// Which hardware descriptions to emit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -282,6 +282,33 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     if target.kind == Kind::Neuromorphic {
         return compile_chip(m, o, &target, progress);
     }
+    match compile_fpga(m, o, target.clone(), progress)? {
+        Ok(r) => Ok(r),
+        Err(why) => {
+            // `--schedule auto` laid the plan out pipelined and its logic did not fit.
+            progress.note(&format!("{why}: compiling the sequential schedule"));
+            let mut o = o.clone();
+            o.plan.schedule = Some(ScheduleChoice::Sequential);
+            let mut r = compile_fpga(m, &o, target, progress)?.map_err(FlowError::DoesNotFit)?;
+            if let Some(p) = &mut r.plan {
+                p.schedule_note = Some(format!("auto: sequential; {why}"));
+                write(&o.out_dir, "plan.json", &(serde_json::to_string_pretty(p).expect("plain data") + "\n"))?;
+            }
+            write(&o.out_dir, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;
+            Ok(r)
+        }
+    }
+}
+
+/// `compile` for an FPGA or a generic target. `Err(why)`: the plan was pipelined by
+/// `--schedule auto` and its bitstream build (run before verification then) found that it
+/// does not fit the device; its design files are removed again.
+fn compile_fpga(
+    m: &Model,
+    o: &CompileOptions,
+    target: Target,
+    progress: &dyn Progress,
+) -> Result<Result<CompileReport, String>, Error> {
     let batch = o.inputs.as_ref();
     if o.html_report.is_some() && batch.is_none() {
         return Err(Error::Usage("--report needs --inputs (the report shows measured activity)".into()));
@@ -373,6 +400,21 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     };
     let summary = plan.summary();
     write(out, "plan.json", &(serde_json::to_string_pretty(&summary).expect("plain data") + "\n"))?;
+    // An automatic pipelined choice is built first: when its logic does not fit, the
+    // sequential design is compiled instead, without verifying this one.
+    let mut built = None;
+    if o.bitstream && plan.schedule == Schedule::Pipelined && plan.schedule_note.is_some() {
+        let d = design.as_ref().expect("--bitstream checked to emit Verilog");
+        let b = bitstream(d, &target, o, progress)?;
+        if let FpgaOutcome::DoesNotFit { does_not_fit } = &b.0 {
+            for (name, _) in &d.files {
+                let path = out.join(name);
+                std::fs::remove_file(&path).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())))?;
+            }
+            return Ok(Err(format!("the pipelined design does not fit: {does_not_fit}")));
+        }
+        built = Some(b);
+    }
     let mut r = CompileReport {
         model: m.path.display().to_string(),
         target: target.name.clone(),
@@ -480,57 +522,75 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
         measured = Some((c, est, counts));
     }
     if o.bitstream {
-        let d = design.as_ref().expect("--bitstream checked to emit Verilog");
-        let ecp5_flow = target.flow() == Flow::OpenEcp5;
-        let what = if ecp5_flow {
-            "building the bitstream (yosys, nextpnr-ecp5, ecppack)"
-        } else {
-            "building the bitstream (yosys, nextpnr-ice40, icepack, icetime)"
+        let (outcome, failures) = match built {
+            Some(b) => b,
+            None => bitstream(design.as_ref().expect("--bitstream checked to emit Verilog"), &target, o, progress)?,
         };
-        progress.begin(what, None);
-        let t0 = std::time::Instant::now();
-        let mut no_fmax = false;
-        let built = if ecp5_flow {
-            ecp5::build(d, &target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| {
-                let (f, want) = (r.fmax_mhz(), r.target_mhz);
-                if f.is_none() {
-                    no_fmax = true;
-                }
-                (FpgaOutcome::BuiltEcp5(Box::new(r)), f, want)
-            })
-        } else {
-            ice40::build(d, &target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| {
-                let (f, want) = (r.fmax_mhz(), r.target_mhz);
-                (FpgaOutcome::Built(Box::new(r)), f, want)
-            })
-        };
-        progress.end(what, t0.elapsed().as_secs_f64());
-        if no_fmax {
-            r.failures.push("timing unknown: nextpnr-ecp5's report (nextpnr.json) holds no Fmax".into());
-        }
-        r.fpga = Some(match built {
-            Ok((rep, fmax, want)) => {
-                if let Some(f) = fmax.filter(|&f| f < want) {
-                    r.failures.push(format!(
-                        "timing not met: Fmax {f:.2} MHz is below the {want} MHz clock; give --clock-mhz {} or fewer --lanes",
-                        (f * 10.0).floor() / 10.0
-                    ));
-                }
-                rep
-            }
-            Err(FlowError::DoesNotFit(msg)) => {
-                r.failures.push(format!("the design does not fit: {msg}"));
-                FpgaOutcome::DoesNotFit { does_not_fit: msg }
-            }
-            Err(e) => return Err(e.into()),
-        });
+        r.failures.extend(failures);
+        r.fpga = Some(outcome);
     }
     if let (Some(path), Some((c, est, counts)), Some(b)) = (&o.html_report, measured, batch) {
         html_report(path, m, &plan, b, &c, o.raster_sample, labels, vec![est], Some(counts), r.resources(), vec![])?;
         r.report = Some(path.display().to_string());
     }
     write(out, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;
-    Ok(r)
+    Ok(Ok(r))
+}
+
+/// The bitstream build of `d` into `o.out_dir` with the failures it found (timing not met,
+/// no timing figure, the design not fitting).
+fn bitstream(
+    d: &verilog::Design,
+    target: &Target,
+    o: &CompileOptions,
+    progress: &dyn Progress,
+) -> Result<(FpgaOutcome, Vec<String>), Error> {
+    let out = &o.out_dir;
+    let mut failures = vec![];
+    let ecp5_flow = target.flow() == Flow::OpenEcp5;
+    let what = if ecp5_flow {
+        "building the bitstream (yosys, nextpnr-ecp5, ecppack)"
+    } else {
+        "building the bitstream (yosys, nextpnr-ice40, icepack, icetime)"
+    };
+    progress.begin(what, None);
+    let t0 = std::time::Instant::now();
+    let mut no_fmax = false;
+    let built = if ecp5_flow {
+        ecp5::build(d, target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| {
+            let (f, want) = (r.fmax_mhz(), r.target_mhz);
+            if f.is_none() {
+                no_fmax = true;
+            }
+            (FpgaOutcome::BuiltEcp5(Box::new(r)), f, want)
+        })
+    } else {
+        ice40::build(d, target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| {
+            let (f, want) = (r.fmax_mhz(), r.target_mhz);
+            (FpgaOutcome::Built(Box::new(r)), f, want)
+        })
+    };
+    progress.end(what, t0.elapsed().as_secs_f64());
+    if no_fmax {
+        failures.push("timing unknown: nextpnr-ecp5's report (nextpnr.json) holds no Fmax".into());
+    }
+    let outcome = match built {
+        Ok((rep, fmax, want)) => {
+            if let Some(f) = fmax.filter(|&f| f < want) {
+                failures.push(format!(
+                    "timing not met: Fmax {f:.2} MHz is below the {want} MHz clock; give --clock-mhz {} or fewer --lanes",
+                    (f * 10.0).floor() / 10.0
+                ));
+            }
+            rep
+        }
+        Err(FlowError::DoesNotFit(msg)) => {
+            failures.push(format!("the design does not fit: {msg}"));
+            FpgaOutcome::DoesNotFit { does_not_fit: msg }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((outcome, failures))
 }
 
 /// `compile` for a chip: quantise and place under the chip's rules, simulate the chip on the

@@ -3,8 +3,9 @@
 use super::Error;
 use crate::Model;
 use crate::data::InputBatch;
-use crate::hw::{Plan, PlanOptions, Schedule};
+use crate::hw::{Plan, PlanOptions};
 use crate::quant::InputStats;
+use crate::target::ScheduleChoice;
 use crate::target::Target;
 
 /// How to build the hardware plan.
@@ -32,7 +33,7 @@ pub struct PlanSettings {
     pub clock_mhz: Option<f64>,
     /// How the layers share the hardware in time [default: the target's, sequential with early
     /// exit].
-    pub schedule: Option<Schedule>,
+    pub schedule: Option<ScheduleChoice>,
 }
 
 impl PlanSettings {
@@ -100,8 +101,10 @@ impl PlanSettings {
         o.input_scale = self.input_scale;
         o.input_stats = calib.map(InputStats::of);
         o.early_exit = self.early_exit;
-        o.schedule =
-            self.schedule.unwrap_or(if self.early_exit { Schedule::Sequential } else { o.target.mapping.schedule });
+        o.schedule = self.schedule.unwrap_or(match o.target.mapping.schedule {
+            ScheduleChoice::Pipelined if self.early_exit => ScheduleChoice::Sequential,
+            s => s,
+        });
         Ok(o)
     }
 

@@ -4,7 +4,7 @@
 use super::{Plan, Schedule, layout};
 use crate::model::Model;
 use crate::quant::{self, InputStats, QuantError, QuantOptions, Rules};
-use crate::target::Target;
+use crate::target::{ScheduleChoice, Target};
 
 /// Why a model cannot become a plan.
 pub type PlanError = QuantError;
@@ -36,8 +36,9 @@ pub struct PlanOptions {
     pub output: Option<String>,
     /// Decided early exit.
     pub early_exit: bool,
-    /// How layers share the hardware in time (pipelined: not with early exit).
-    pub schedule: Schedule,
+    /// How layers share the hardware in time (pipelined: not with early exit; auto: pipelined
+    /// when its memories fit the device, else sequential).
+    pub schedule: ScheduleChoice,
 }
 
 impl PlanOptions {
@@ -56,7 +57,7 @@ impl PlanOptions {
             timesteps,
             output: None,
             early_exit: false,
-            schedule: Schedule::Sequential,
+            schedule: ScheduleChoice::Sequential,
         }
     }
 }
@@ -82,7 +83,7 @@ impl PlanOptions {
 
 /// Lowers `m` to a plan: [`quant::quantise`] under the FPGA rules, then [`layout`].
 pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
-    if o.schedule == Schedule::Pipelined && o.early_exit {
+    if o.schedule == ScheduleChoice::Pipelined && o.early_exit {
         return Err(PlanError {
             node: None,
             message: "early exit needs the sequential schedule: a pipelined design runs its layers on different \
@@ -91,5 +92,36 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
         });
     }
     let net = quant::quantise(m, &o.quant())?;
-    Ok(layout(net, &o.target, o.lanes, o.schedule))
+    let lay = |net, s| layout(net, &o.target, o.lanes, s);
+    Ok(match o.schedule {
+        ScheduleChoice::Sequential => lay(net, Schedule::Sequential),
+        ScheduleChoice::Pipelined => lay(net, Schedule::Pipelined),
+        ScheduleChoice::Auto if o.early_exit => {
+            let mut p = lay(net, Schedule::Sequential);
+            p.schedule_note = Some("auto: sequential, as early exit needs".into());
+            p
+        }
+        ScheduleChoice::Auto => {
+            let mut p = lay(net.clone(), Schedule::Pipelined);
+            match p.memory_misfit(&o.target) {
+                None => {
+                    let blocks = match o.target.device.block_rams {
+                        0 => String::new(),
+                        n => format!(" ({} of {n} block RAMs)", p.block_rams()),
+                    };
+                    p.schedule_note = Some(format!(
+                        "auto: pipelined, its memories fit the {}{blocks}; the bitstream build checks the logic \
+                         and compiles the sequential schedule if it does not fit",
+                        o.target.name
+                    ));
+                    p
+                }
+                Some(why) => {
+                    let mut s = lay(net, Schedule::Sequential);
+                    s.schedule_note = Some(format!("auto: sequential; pipelined, {why}"));
+                    s
+                }
+            }
+        }
+    })
 }

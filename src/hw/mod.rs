@@ -170,12 +170,31 @@ pub struct Plan {
     pub device_block_rams: u64,
     /// How the layers share the hardware in time.
     pub schedule: Schedule,
+    /// Why `--schedule auto` chose `schedule` (None: the schedule was asked for).
+    pub schedule_note: Option<String>,
 }
 
 impl Plan {
     /// Block RAMs the RTL uses: its shared memories (`banks`) and the other memories.
     pub fn block_rams(&self) -> u64 {
         memory::block_rams(&self.memories, &self.banks)
+    }
+
+    /// What of this plan's memories the device lacks: more block RAMs than it has, or more
+    /// register-mapped RAM bits (one flip-flop each) than its flip-flops. None: they fit
+    /// (the logic around them is measured by synthesis, not here).
+    pub fn memory_misfit(&self, target: &Target) -> Option<String> {
+        let (blocks, have) = (self.block_rams(), target.device.block_rams);
+        if have > 0 && blocks > have {
+            return Some(format!("its memories need {blocks} block RAMs, the device has {have}"));
+        }
+        let ram_bits: u64 =
+            self.memories.iter().filter(|m| m.map == MemMap::Registers && !m.rom).map(|m| m.bits()).sum();
+        let ffs = target.device.ffs;
+        if ffs > 0 && ram_bits > ffs {
+            return Some(format!("its register memories need {ram_bits} flip-flops, the device has {ffs}"));
+        }
+        None
     }
 }
 
@@ -204,6 +223,7 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>, schedule: Sch
         banks: vec![],
         device_block_rams: target.device.block_rams,
         schedule,
+        schedule_note: None,
     };
     (plan.memories, plan.banks) = memory::map(&plan, target);
     plan
@@ -301,6 +321,9 @@ pub struct PlanSummary {
     pub early_exit: bool,
     /// Schedule.
     pub schedule: Schedule,
+    /// Why `--schedule auto` chose it (absent when it was asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_note: Option<String>,
 }
 
 impl Plan {
@@ -382,6 +405,7 @@ impl Plan {
             register_bits,
             early_exit: self.early_exit,
             schedule: self.schedule,
+            schedule_note: self.schedule_note.clone(),
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct Score {
     pub block_rams: u64,
     /// Bits kept in registers.
     pub register_bits: u64,
+    /// The plan's schedule (on the iCE40s `auto` picks it per configuration, from its
+    /// memories; the logic is only checked by a bitstream build).
+    #[serde(default)]
+    pub schedule: crate::hw::Schedule,
 }
 
 impl Score {
@@ -128,6 +132,7 @@ impl<'a> Evaluator<'a> {
             mean_steps: run.total.steps_run as f64 / n,
             block_rams: summary.block_rams,
             register_bits: summary.register_bits,
+            schedule: plan.schedule,
         })
     }
 }
