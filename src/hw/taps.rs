@@ -143,45 +143,60 @@ pub fn conv_taps(l: &Layer, p: &Projection) -> Option<ConvTaps> {
     Some(ConvTaps { axes })
 }
 
-/// The valid taps of conv input coordinate + padding `a`: kernel `k`, stride `s` (a power of
-/// two), dilation `dil`, `out` outputs. Tap t is valid when `t * dil <= a`, `a - t * dil` is a
-/// multiple of `s` and `(a - t * dil) / s < out`; the valid ones are `first, first + step,
-/// ...` (`count` of them, possibly 0), with `step = s / gcd(s, dil)`.
-fn valid_run(a: usize, k: usize, s: usize, dil: usize, out: usize) -> (usize, usize) {
-    let g = 1usize << dil.trailing_zeros().min(s.trailing_zeros());
+/// The valid taps of conv input coordinate + padding `a`: kernel `k`, stride `s`, dilation
+/// `dil` (both at least 1), `out` outputs. Tap t is valid when `t * dil <= a`, `a - t * dil`
+/// is a multiple of `s` and `(a - t * dil) / s < out`; the valid ones are `first, first +
+/// step, ...` (`count` of them, possibly 0), with `step = s / gcd(s, dil)`: `(first, count,
+/// step)`. O(log s), whatever the kernel.
+pub(crate) fn valid_taps(a: usize, k: usize, s: usize, dil: usize, out: usize) -> (usize, usize, usize) {
+    let (s, dil) = (s.max(1), dil.max(1));
+    let g = gcd(s, dil);
     let step = s / g;
-    if !a.is_multiple_of(g) {
-        return (0, 0);
+    if !a.is_multiple_of(g) || k == 0 {
+        return (0, 0, step);
     }
-    // t * (dil / g) = a / g (mod step); dil / g is odd whenever step > 1.
-    let m = (dil / g) % step;
-    let inv = odd_inverse(m, step);
-    let r = ((a / g) % step) * inv % step;
+    // t * (dil / g) = a / g (mod step), dil / g invertible modulo step.
+    let inv = mod_inverse((dil / g) % step, step);
+    let r = ((a / g % step) as u128 * inv as u128 % step as u128) as usize;
     // t * dil in (a - out * s, a]: t >= lo, t <= hi.
-    let hi = (a / dil).min(k.saturating_sub(1));
-    let lo = match a.checked_sub(out * s) {
+    let hi = (a / dil).min(k - 1);
+    let lo = match a.checked_sub(out.saturating_mul(s)) {
         Some(low) => low / dil + 1,
         None => 0,
     };
-    if k == 0 || lo > hi {
-        return (0, 0);
+    if lo > hi {
+        return (0, 0, step);
     }
     // The first t >= lo with t = r (mod step).
     let first = lo + (r + step - lo % step) % step;
-    if first > hi { (0, 0) } else { (first, (hi - first) / step + 1) }
+    if first > hi { (0, 0, step) } else { (first, (hi - first) / step + 1, step) }
 }
 
-/// The inverse of odd `m` modulo `step` (a power of two; 0 for step 1).
-fn odd_inverse(m: usize, step: usize) -> usize {
-    if step <= 1 {
+fn valid_run(a: usize, k: usize, s: usize, dil: usize, out: usize) -> (usize, usize) {
+    let (first, n, _) = valid_taps(a, k, s, dil, out);
+    (first, n)
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// The inverse of `m` modulo `n` (coprime; 0 for n = 1), by the extended Euclidean algorithm.
+fn mod_inverse(m: usize, n: usize) -> usize {
+    if n <= 1 {
         return 0;
     }
-    // Newton's iteration doubles the correct low bits: x = m is right to 3 bits.
-    let mut x = m;
-    for _ in 0..6 {
-        x = x.wrapping_mul(2usize.wrapping_sub(m.wrapping_mul(x)));
+    let (mut r0, mut r1) = (n as i128, m as i128);
+    let (mut t0, mut t1) = (0i128, 1i128);
+    while r1 != 0 {
+        let q = r0 / r1;
+        (r0, r1) = (r1, r0 - q * r1);
+        (t0, t1) = (t1, t0 - q * t1);
     }
-    x & (step - 1)
+    t0.rem_euclid(n as i128) as usize
 }
 
 /// One axis of [`conv_taps`]: a source extent, the conv's output extent, kernel, stride,
@@ -214,8 +229,7 @@ fn axis_taps(
             _ => (0, 1),
         }
     };
-    let g = 1usize << dil.max(1).trailing_zeros().min(stride.trailing_zeros());
-    let step = stride / g;
+    let step = stride.max(1) / gcd(stride.max(1), dil.max(1));
     let (Some(k0), Some(n)) =
         (Pattern::of(extent, TABLE_TERMS, |v| run(v).0), Pattern::of(extent, TABLE_TERMS, |v| run(v).1))
     else {
@@ -239,13 +253,13 @@ mod tests {
     #[test]
     fn valid_runs_are_the_valid_taps() {
         for k in 0..=9 {
-            for s in [1usize, 2, 4, 8] {
+            for s in [1usize, 2, 3, 4, 5, 6, 8, 9, 12] {
                 for dil in 1..=6 {
                     for out in 0..=6 {
                         for a in 0..=40 {
                             let taps: Vec<usize> = (0..k).filter(|&t| is_valid(a, t, s, dil, out)).collect();
-                            let (first, n) = valid_run(a, k, s, dil, out);
-                            let step = s / (1 << dil.trailing_zeros().min(s.trailing_zeros()));
+                            let (first, n, step) = valid_taps(a, k, s, dil, out);
+                            assert_eq!(step, s / gcd(s, dil));
                             let run: Vec<usize> = (0..n).map(|i| first + i * step).collect();
                             assert_eq!(run, taps, "k{k} s{s} d{dil} out{out} a{a}");
                         }

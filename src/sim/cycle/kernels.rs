@@ -361,7 +361,7 @@ mod tests {
                     }
                 }
             }
-            let table = TapTable::new(&g);
+            let table = TapTable::new(&g).unwrap();
             for density in [2u64, 4, 20] {
                 let f: Vec<u8> = (0..ci * ih * ih).map(|_| u8::from(lcg(&mut r).is_multiple_of(density))).collect();
                 let mut slow = vec![3i64; co * oh * oh];

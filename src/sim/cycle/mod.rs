@@ -378,22 +378,36 @@ struct TapTable {
     ent: Vec<(u32, u32)>,
 }
 
+/// Most entries a [`TapTable`] holds (512 MiB); a convolution with more runs on the general
+/// path, which finds each event's taps as it goes.
+const TAP_TABLE_MAX: u64 = 1 << 26;
+
 impl TapTable {
-    fn new(g: &ConvGeo) -> Self {
+    /// The table, built from each axis' closed-form tap runs (`hw::taps::valid_taps`), so its
+    /// cost is its size; None when it would hold more than [`TAP_TABLE_MAX`] entries.
+    fn new(g: &ConvGeo) -> Option<Self> {
+        let runs = |d: usize, extent: usize, k: usize, out: usize| -> Vec<(usize, usize, usize)> {
+            (0..extent).map(|i| crate::hw::taps::valid_taps(i + g.pad[d], k, g.stride[d], g.dil[d], out)).collect()
+        };
+        let (ry, rx) = (runs(0, g.ih, g.kh, g.oh), runs(1, g.iw, g.kw, g.ow));
+        let total = |r: &[(usize, usize, usize)]| r.iter().map(|&(_, n, _)| n as u64).sum::<u64>();
+        if total(&ry).checked_mul(total(&rx)).is_none_or(|n| n > TAP_TABLE_MAX) {
+            return None;
+        }
         let (mut start, mut ent) = (vec![0u32], vec![]);
-        for y in 0..g.ih {
-            for x in 0..g.iw {
-                for ky in 0..g.kh {
-                    let Some(oy) = g.target(0, y, ky) else { continue };
-                    for kx in 0..g.kw {
-                        let Some(ox) = g.target(1, x, kx) else { continue };
-                        ent.push(((ky * g.kw + kx) as u32, (oy * g.ow + ox) as u32));
+        let at = |d: usize, i: usize, t: usize| (i + g.pad[d] - t * g.dil[d]) / g.stride[d];
+        for (y, &(ky0, ny, sy)) in ry.iter().enumerate() {
+            for (x, &(kx0, nx, sx)) in rx.iter().enumerate() {
+                for ky in (0..ny).map(|i| ky0 + i * sy) {
+                    let oy = at(0, y, ky);
+                    for kx in (0..nx).map(|i| kx0 + i * sx) {
+                        ent.push(((ky * g.kw + kx) as u32, (oy * g.ow + at(1, x, kx)) as u32));
                     }
                 }
                 start.push(ent.len() as u32);
             }
         }
-        TapTable { start, ent }
+        Some(TapTable { start, ent })
     }
 
     #[inline(always)]
@@ -762,7 +776,7 @@ impl<'p> Engine<'p> {
                             } else {
                                 vec![]
                             };
-                            let table = TapTable::new(&g);
+                            let Some(table) = TapTable::new(&g) else { return Fast::Scatter };
                             let win = if *ci < 64 && (taps * ci).div_ceil(64) <= kernels::WINDOW_WORDS {
                                 let ww = (taps * ci).div_ceil(64);
                                 let mut win = vec![0u64; ww * co];
@@ -798,7 +812,10 @@ impl<'p> Engine<'p> {
                                 }
                             }
                             let g = conv_geo(l, &p.kind).expect("a convolution");
-                            Fast::ConvCols { wt, table: TapTable::new(&g) }
+                            match TapTable::new(&g) {
+                                Some(table) => Fast::ConvCols { wt, table },
+                                None => Fast::Scatter,
+                            }
                         }
                         (ProjKind::OneToOne, None) if !l.saturate => {
                             Fast::OneToOne((0..l.neurons()).map(|i| p.weights.at(i)).collect())
@@ -1704,8 +1721,9 @@ struct ConvGeo {
 }
 
 impl ConvGeo {
-    /// Output coordinate along one axis that input `i` reaches through kernel tap `k`.
-    #[inline]
+    /// Output coordinate along one axis that input `i` reaches through kernel tap `k` (the
+    /// brute-force reference of the tests).
+    #[cfg(test)]
     fn target(&self, d: usize, i: usize, k: usize) -> Option<usize> {
         let n = i as isize + self.pad[d] as isize - (k * self.dil[d]) as isize;
         let out = if d == 0 { self.oh } else { self.ow };
@@ -1950,8 +1968,17 @@ mod tests {
                     }
                 }
                 let mut fast = vec![9i64; co * oh * oh];
-                let valid =
-                    conv_cols(&events, &g, ci_g, co_g, &wt, &TapTable::new(&g), 2, &mut fast, &mut Scratch::default());
+                let valid = conv_cols(
+                    &events,
+                    &g,
+                    ci_g,
+                    co_g,
+                    &wt,
+                    &TapTable::new(&g).unwrap(),
+                    2,
+                    &mut fast,
+                    &mut Scratch::default(),
+                );
                 let mut slow = vec![9i64; co * oh * oh];
                 let mut taps_hit = 0u64;
                 for &(c, y, x, v) in &events {
@@ -1972,6 +1999,64 @@ mod tests {
                 assert_eq!(valid, taps_hit);
             }
         }
+    }
+
+    /// The tap table from closed-form runs equals brute force over every (position, tap),
+    /// strides that are not powers of two included; a table above TAP_TABLE_MAX is refused at
+    /// once (the projection then takes the general path) instead of allocated.
+    #[test]
+    fn tap_table_is_the_valid_taps() {
+        let mut tables = 0;
+        for (ih, iw) in [(1usize, 1usize), (5, 7), (9, 4)] {
+            for k in 1..=5 {
+                for s in 1..=4 {
+                    for dil in 1..=3 {
+                        for pad in 0..=3 {
+                            let out = |i: usize| (i + 2 * pad).checked_sub(dil * (k - 1)).map(|v| v / s + 1);
+                            let (Some(oh), Some(ow)) = (out(ih), out(iw)) else { continue };
+                            let g = ConvGeo {
+                                ih,
+                                iw,
+                                kh: k,
+                                kw: k.max(2) - 1,
+                                stride: [s, s],
+                                pad: [pad, pad],
+                                dil: [dil, dil],
+                                co: 1,
+                                oh,
+                                ow: ow.max(1),
+                            };
+                            let t = TapTable::new(&g).expect("a small table");
+                            for y in 0..ih {
+                                for x in 0..iw {
+                                    let mut want = vec![];
+                                    for ky in 0..g.kh {
+                                        for kx in 0..g.kw {
+                                            if let (Some(oy), Some(ox)) = (g.target(0, y, ky), g.target(1, x, kx)) {
+                                                want.push(((ky * g.kw + kx) as u32, (oy * g.ow + ox) as u32));
+                                            }
+                                        }
+                                    }
+                                    assert_eq!(
+                                        t.at(y * iw + x),
+                                        &want[..],
+                                        "{ih}x{iw} k{k} s{s} d{dil} p{pad} at {y},{x}"
+                                    );
+                                }
+                            }
+                            tables += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(tables > 500, "{tables} geometries");
+        // 16384 x 16384 positions under a 64 x 64 kernel: 1.1e12 entries, refused without
+        // building them.
+        let n = 1 << 14;
+        let g =
+            ConvGeo { ih: n, iw: n, kh: 64, kw: 64, stride: [1, 1], pad: [32, 32], dil: [1, 1], co: 1, oh: n, ow: n };
+        assert!(TapTable::new(&g).is_none());
     }
 
     #[test]
