@@ -272,8 +272,18 @@ fn auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit() {
     assert_eq!(r["fpga"]["luts"]["used"].as_u64(), Some(seq), "{}", r["fpga"]);
     assert_eq!(r["cosim"]["word_mismatches"], 0);
     assert!(r.get("failures").is_none(), "{}", r["failures"]);
-    // The files on disk are the sequential design's (plan.json and the netlist agree).
+    // The files on disk are the sequential design's: plan.json says so, and every Verilog
+    // module and ROM image in the folder is one the report lists (none left of the pipelined
+    // design), the wrappers around the design aside.
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
     assert_eq!(plan["schedule"], "sequential");
+    assert_eq!(plan["schedule_note"], r["plan"]["schedule_note"]);
+    let listed: Vec<&str> = r["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    for f in std::fs::read_dir(&out).unwrap() {
+        let name = f.unwrap().file_name().into_string().unwrap();
+        let wrapper = name.ends_with("_top.v") || name.ends_with("_board.v");
+        let design = name.ends_with(".hex") || name.ends_with(".v") && !wrapper;
+        assert!(!design || listed.contains(&name.as_str()), "{name} is not in the report's files {listed:?}");
+    }
 }

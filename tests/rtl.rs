@@ -185,6 +185,13 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("timing not met") && stderr.contains("99 MHz"), "{stderr}");
+    // `--schedule auto` built the pipelined design first; it missed the clock, so the
+    // sequential one was built (and missed it too: the exit status above).
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fast.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["plan"]["schedule"], "sequential", "{}", r["plan"]);
+    let note = r["plan"]["schedule_note"].as_str().unwrap();
+    assert!(note.starts_with("auto: sequential; the pipelined design misses the 99 MHz clock (Fmax "), "{note}");
     // Two placements were tried; the one kept has the higher of their lower Fmax figures, and
     // the report's figures are that placement's.
     let r: serde_json::Value =
@@ -305,7 +312,8 @@ fn block_roms_fill_the_block_rams_the_rams_leave() {
         // `plan` prints the RTL's block RAMs, with shared memories counted once.
         let (model, inputs, t) = (c.dir.join(&c.model), c.dir.join(&c.inputs), c.timesteps.to_string());
         let mut args = vec!["plan", model.to_str().unwrap(), "-T", &t, "--inputs", inputs.to_str().unwrap()];
-        args.extend(["--target", "ice40-up5k"]);
+        // The plan above is sequential (`PlanOptions`' default); the iCE40 default is auto.
+        args.extend(["--target", "ice40-up5k", "--schedule", "sequential"]);
         let dt = c.dt.map(|d| d.to_string());
         if let Some(d) = &dt {
             args.extend(["--dt", d]);

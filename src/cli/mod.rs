@@ -50,7 +50,7 @@ cli_enum! {
         /// concurrently with the others on different timesteps (not with --early-exit).
         Pipelined,
         /// Pipelined when its memories fit the device, else sequential; with --bitstream,
-        /// sequential also when the pipelined logic does not fit.
+        /// sequential also when the pipelined logic does not fit or misses the clock.
         Auto,
     }
 }

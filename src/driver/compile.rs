@@ -282,31 +282,34 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     if target.kind == Kind::Neuromorphic {
         return compile_chip(m, o, &target, progress);
     }
-    match compile_fpga(m, o, target.clone(), progress)? {
+    match compile_fpga(m, o, target.clone(), &o.plan, None, progress)? {
         Ok(r) => Ok(r),
         Err(why) => {
-            // `--schedule auto` laid the plan out pipelined and its logic did not fit.
+            // `--schedule auto` laid the plan out pipelined and its bitstream build found it
+            // does not fit or misses the clock.
             progress.note(&format!("{why}: compiling the sequential schedule"));
-            let mut o = o.clone();
-            o.plan.schedule = Some(ScheduleChoice::Sequential);
-            let mut r = compile_fpga(m, &o, target, progress)?.map_err(FlowError::DoesNotFit)?;
-            if let Some(p) = &mut r.plan {
-                p.schedule_note = Some(format!("auto: sequential; {why}"));
-                write(&o.out_dir, "plan.json", &(serde_json::to_string_pretty(p).expect("plain data") + "\n"))?;
-            }
-            write(&o.out_dir, "report.json", &(serde_json::to_string_pretty(&r).expect("plain data") + "\n"))?;
+            let mut settings = o.plan.clone();
+            settings.schedule = Some(ScheduleChoice::Sequential);
+            let note = format!("auto: sequential; {why}");
+            let Ok(r) = compile_fpga(m, o, target, &settings, Some(note), progress)? else {
+                unreachable!("a sequential plan is never rebuilt")
+            };
             Ok(r)
         }
     }
 }
 
-/// `compile` for an FPGA or a generic target. `Err(why)`: the plan was pipelined by
-/// `--schedule auto` and its bitstream build (run before verification then) found that it
-/// does not fit the device; its design files are removed again.
+/// `compile` for an FPGA or a generic target, the plan built as `settings` says (`o.plan`
+/// but for the schedule of a fallback, whose reason is `note`). `Err(why)`: the plan was
+/// pipelined by `--schedule auto` and its bitstream build (run before verification then)
+/// found that it does not fit the device or misses the clock; its design files are removed
+/// again.
 fn compile_fpga(
     m: &Model,
     o: &CompileOptions,
     target: Target,
+    settings: &PlanSettings,
+    note: Option<String>,
     progress: &dyn Progress,
 ) -> Result<Result<CompileReport, String>, Error> {
     let batch = o.inputs.as_ref();
@@ -345,9 +348,12 @@ fn compile_fpga(
         ecp5::tools()?;
     }
     let steps = steps_for(m, batch)?;
-    let prep = prepare(m.clone(), steps, &o.passes, &o.plan, batch, o.labels.as_deref(), progress)?;
+    let prep = prepare(m.clone(), steps, &o.passes, settings, batch, o.labels.as_deref(), progress)?;
     let (steps, m) = (prep.steps, &prep.model);
-    let plan = o.plan.plan(m, steps, batch)?;
+    let mut plan = settings.plan(m, steps, batch)?;
+    if note.is_some() {
+        plan.schedule_note = note;
+    }
     let out = &o.out_dir;
     // Both back ends refuse exactly the plans `back::limits` refuses: the Verilog back end (or
     // the HLS one alone) refuses before anything is written.
@@ -400,18 +406,24 @@ fn compile_fpga(
     };
     let summary = plan.summary();
     write(out, "plan.json", &(serde_json::to_string_pretty(&summary).expect("plain data") + "\n"))?;
-    // An automatic pipelined choice is built first: when its logic does not fit, the
-    // sequential design is compiled instead, without verifying this one.
+    // An automatic pipelined choice is built first: when it does not fit or misses the clock,
+    // the sequential design is compiled instead, without verifying this one.
     let mut built = None;
     if o.bitstream && plan.schedule == Schedule::Pipelined && plan.schedule_note.is_some() {
         let d = design.as_ref().expect("--bitstream checked to emit Verilog");
         let b = bitstream(d, &target, o, progress)?;
-        if let FpgaOutcome::DoesNotFit { does_not_fit } = &b.0 {
+        let why = match &b.0 {
+            FpgaOutcome::DoesNotFit { does_not_fit } => {
+                Some(format!("the pipelined design does not fit: {does_not_fit}"))
+            }
+            _ => b.2.as_ref().map(|miss| format!("the pipelined design {miss}")),
+        };
+        if let Some(why) = why {
             for (name, _) in &d.files {
                 let path = out.join(name);
                 std::fs::remove_file(&path).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())))?;
             }
-            return Ok(Err(format!("the pipelined design does not fit: {does_not_fit}")));
+            return Ok(Err(why));
         }
         built = Some(b);
     }
@@ -522,7 +534,7 @@ fn compile_fpga(
         measured = Some((c, est, counts));
     }
     if o.bitstream {
-        let (outcome, failures) = match built {
+        let (outcome, failures, _) = match built {
             Some(b) => b,
             None => bitstream(design.as_ref().expect("--bitstream checked to emit Verilog"), &target, o, progress)?,
         };
@@ -538,13 +550,13 @@ fn compile_fpga(
 }
 
 /// The bitstream build of `d` into `o.out_dir` with the failures it found (timing not met,
-/// no timing figure, the design not fitting).
+/// no timing figure, the design not fitting) and, when it misses the clock, by how much.
 fn bitstream(
     d: &verilog::Design,
     target: &Target,
     o: &CompileOptions,
     progress: &dyn Progress,
-) -> Result<(FpgaOutcome, Vec<String>), Error> {
+) -> Result<(FpgaOutcome, Vec<String>, Option<String>), Error> {
     let out = &o.out_dir;
     let mut failures = vec![];
     let ecp5_flow = target.flow() == Flow::OpenEcp5;
@@ -574,9 +586,11 @@ fn bitstream(
     if no_fmax {
         failures.push("timing unknown: nextpnr-ecp5's report (nextpnr.json) holds no Fmax".into());
     }
+    let mut miss = None;
     let outcome = match built {
         Ok((rep, fmax, want)) => {
             if let Some(f) = fmax.filter(|&f| f < want) {
+                miss = Some(format!("misses the {want} MHz clock (Fmax {f:.2} MHz)"));
                 failures.push(format!(
                     "timing not met: Fmax {f:.2} MHz is below the {want} MHz clock; give --clock-mhz {} or fewer --lanes",
                     (f * 10.0).floor() / 10.0
@@ -590,7 +604,7 @@ fn bitstream(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok((outcome, failures))
+    Ok((outcome, failures, miss))
 }
 
 /// `compile` for a chip: quantise and place under the chip's rules, simulate the chip on the

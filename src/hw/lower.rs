@@ -110,8 +110,8 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
                         n => format!(" ({} of {n} block RAMs)", p.block_rams()),
                     };
                     p.schedule_note = Some(format!(
-                        "auto: pipelined, its memories fit the {}{blocks}; the bitstream build checks the logic \
-                         and compiles the sequential schedule if it does not fit",
+                        "auto: pipelined, its memories fit the {}{blocks}; the bitstream build checks the \
+                         logic and timing and compiles the sequential schedule if they fail",
                         o.target.name
                     ));
                     p

@@ -6,6 +6,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::target::ScheduleChoice;
+
 use super::students::{Ensemble, KeepStudents};
 use super::{Context, PassError, Pipeline};
 use crate::data::{self, InputBatch};
@@ -110,6 +112,10 @@ impl<'a> Evaluator<'a> {
         let mut o = self.opts.clone();
         o.timesteps = steps;
         o.early_exit = early_exit;
+        // Early exit needs the sequential schedule (a pipelined target's default included).
+        if early_exit && o.schedule == ScheduleChoice::Pipelined {
+            o.schedule = ScheduleChoice::Sequential;
+        }
         if lanes.is_some() {
             o.lanes = lanes;
         }

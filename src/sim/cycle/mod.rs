@@ -378,9 +378,9 @@ struct TapTable {
     ent: Vec<(u32, u32)>,
 }
 
-/// Most entries a [`TapTable`] holds (512 MiB); a convolution with more runs on the general
-/// path, which finds each event's taps as it goes.
-const TAP_TABLE_MAX: u64 = 1 << 26;
+/// Most entries a [`TapTable`] holds (128 MiB; VGG-sized maps need a few thousand); a
+/// convolution with more runs on the general path, which finds each event's taps as it goes.
+const TAP_TABLE_MAX: u64 = 1 << 24;
 
 impl TapTable {
     /// The table, built from each axis' closed-form tap runs (`hw::taps::valid_taps`), so its
