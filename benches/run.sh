@@ -6,7 +6,9 @@
 # Usage: benches/run.sh [SCALE_DIR [SCALE50_DIR]]
 #   SCALE_DIR from `training/gen_scale_models.py SCALE_DIR` (10% activity),
 #   SCALE50_DIR from `training/gen_scale_models.py SCALE50_DIR --rate 0.5`; both optional.
-# Environment: PYTHON (with torch, snntorch, nir; default python3), RESNET_SAMPLES (default 16).
+# Environment: PYTHON (with torch, snntorch, nir; default python3), RESNET_SAMPLES (default 16),
+#   SCHEDULE (the cycle engine's plan schedule: sequential, pipelined or auto; default: the
+#   target's, auto on the UP5K, whose pipelined cycle model costs the engine more).
 # Needs: a release build (cargo build --release).
 set -e
 cd "$(dirname "$0")/.."
@@ -18,7 +20,7 @@ trap 'rm -rf "$OUT"' EXIT
 # run NAME MODEL INPUTS "DIALECT" RESET "T" REPEAT BATCH
 run() {
     echo "== $1" >&2
-    $SF bench "$2" $4 --inputs "$3" --repeat "$7" $6 --json > "$OUT/$1.engine.json"
+    $SF bench "$2" $4 --inputs "$3" --repeat "$7" $6 ${SCHEDULE:+--schedule $SCHEDULE} --json > "$OUT/$1.engine.json"
     $PY benches/snntorch_bench.py "$2" "$3" --reset "$5" ${6:+--timesteps ${6#-T }} --repeat "$7" --batch "$8" > "$OUT/$1.snntorch.json"
     echo "$1" >> "$OUT/order"
 }
@@ -49,7 +51,8 @@ for name in rows:
           f"{f(re['samples_per_s'])} ({f(re['samples_per_cpu_s'])}) | {f(t['samples_per_s'])} ({f(t['samples_per_cpu_s'])}) | "
           f"{ratio(ce['samples_per_s'], t['samples_per_s'], ce['samples_per_cpu_s'], t['samples_per_cpu_s'])} | "
           f"{ratio(re['samples_per_s'], t['samples_per_s'], re['samples_per_cpu_s'], t['samples_per_cpu_s'])} |")
-print(f"\ntorch {t['torch']}, snnTorch {t['snntorch']}; one thread each")
+print(f"\ntorch {t['torch']}, snnTorch {t['snntorch']}; one thread each; cycle engine schedule: "
+      f"{os.environ.get('SCHEDULE') or 'the target default'}")
 EOF
 # Calibration search: explore's whole sweep (students, T', early exit) on the 450 test inputs.
 echo "== calibration search (spikefab explore, all threads)"

@@ -711,16 +711,22 @@ impl Engine<'_> {
             Some(at) if ne > 0 => at,
             _ => return self.beats[k][pi].0 * ne,
         };
-        let beats = |flags: &mut dyn Iterator<Item = bool>| -> u64 {
-            flags.zip(at.iter().cycle()).map(|(f, &b)| if f { u64::from(b) } else { 0 }).sum()
-        };
+        // Values and flags in C order: one channel's plane at a time against the positions'
+        // beats (a branch-free loop the compiler vectorises).
+        fn beats<V: Copy + Default + PartialEq>(values: &[V], at: &[u32]) -> u64 {
+            debug_assert!(values.len().is_multiple_of(at.len()), "whole planes");
+            let zero = V::default();
+            values
+                .chunks_exact(at.len())
+                .map(|plane| plane.iter().zip(at).map(|(&v, &b)| u64::from(b) * u64::from(v != zero)).sum::<u64>())
+                .sum()
+        }
         match self.plan.layers[k].projections[pi].source {
-            // Values in C order: position q is at (y, x) = q % (H * W).
-            Source::Input => beats(&mut ps.in_q[s].iter().map(|&v| v != 0)),
+            Source::Input => beats(&ps.in_q[s], at),
             // Every layer's fired flags are its events (a list may not be kept).
             Source::Layer(src) => {
                 let ns = self.plan.layers[src].neurons();
-                beats(&mut ps.fired[src][s * ns..(s + 1) * ns].iter().map(|&f| f != 0))
+                beats(&ps.fired[src][s * ns..(s + 1) * ns], at)
             }
         }
     }
