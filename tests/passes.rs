@@ -446,4 +446,23 @@ fn cli_cuts_and_explore() {
     assert!(x["pareto"].as_array().unwrap().iter().any(|p| p == true));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("Accuracy against energy"));
+    // Every configuration carries its schedule: on a pipelined target (ECP5) the early-exit
+    // ones take the sequential schedule, which early exit needs, instead of failing to lower.
+    let json5 = dir.join("explore-ecp5.json");
+    let (code, out, err) = spikefab(
+        &[
+            &["explore"],
+            &ens[..],
+            &["--calib", "models/digits_test_x.npy", "--target", "ecp5-25k", "-o", json5.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json5).unwrap()).unwrap();
+    let confs = v["exploration"]["configurations"].as_array().unwrap();
+    assert_eq!(confs.len(), 4 * (8 + 7));
+    for c in confs {
+        let want = if c["early_exit"] == true { "sequential" } else { "pipelined" };
+        assert_eq!(c["schedule"], want, "{c}");
+    }
 }
