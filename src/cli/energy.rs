@@ -71,6 +71,9 @@ pub fn print_estimate(e: &Estimate) {
     if let Some(l) = e.latency_s {
         println!("  latency: {:.1} us ({:.1} cycles)", l * 1e6, e.cycles);
     }
+    if let Some(s) = &e.schedule {
+        println!("  schedule: {s}");
+    }
     let total = e.energy_per_inference_j.max(f64::MIN_POSITIVE);
     let parts: Vec<String> = e
         .components

@@ -233,6 +233,7 @@ pub fn xylo_estimate(run: &XyloRun, target: &Target) -> Option<crate::energy::Es
         .collect();
     Some(crate::energy::Estimate {
         target: target.name.clone(),
+        schedule: None,
         kind: target.kind.to_string(),
         samples: run.records.len(),
         energy_per_inference_j: j,
@@ -518,6 +519,7 @@ pub fn loihi_estimate(run: &LoihiRun, target: &Target) -> crate::energy::Estimat
     let ratio = |a: f64| if mean > 0.0 { a / mean } else { 0.0 };
     crate::energy::Estimate {
         target: target.name.clone(),
+        schedule: None,
         kind: target.kind.to_string(),
         samples: run.records.len(),
         energy_per_inference_j: mean,

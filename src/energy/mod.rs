@@ -151,6 +151,10 @@ pub struct Estimate {
     pub ann_fp32_over_snn: f64,
     /// ANN (int8) energy over the SNN's operation-level energy.
     pub ann_int8_over_snn: f64,
+    /// The FPGA plan's schedule, or when `--schedule auto` chose it, its note (`auto: ...`,
+    /// which names it and why); None on chips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 /// Accesses of every memory in one inference: (memory index in the plan, reads + writes).
@@ -407,5 +411,6 @@ pub fn estimate(plan: &Plan, t: &Target, run: &BatchResult) -> Estimate {
         ann_fp32_over_snn: ann.fp32_j / operations_j,
         ann_int8_over_snn: ann.int8_j / operations_j,
         ann,
+        schedule: Some(plan.schedule_note.clone().unwrap_or_else(|| plan.schedule.name().to_string())),
     }
 }
