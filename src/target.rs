@@ -210,6 +210,14 @@ pub enum ScheduleChoice {
     Auto,
 }
 
+impl ScheduleChoice {
+    /// This choice for a plan that exits early, which needs the sequential schedule: a
+    /// pipelined default becomes sequential (auto decides for itself, with its note).
+    pub fn with_early_exit(self, early_exit: bool) -> Self {
+        if early_exit && self == ScheduleChoice::Pipelined { ScheduleChoice::Sequential } else { self }
+    }
+}
+
 impl From<Schedule> for ScheduleChoice {
     fn from(s: Schedule) -> Self {
         match s {

@@ -168,6 +168,18 @@ pub enum FpgaOutcome {
     },
 }
 
+impl FpgaOutcome {
+    /// The Fmax and the clock asked for, when a built design's Fmax is below the clock.
+    fn missed_clock(&self) -> Option<(f64, f64)> {
+        let (fmax, want) = match self {
+            FpgaOutcome::Built(r) => (r.fmax_mhz(), r.target_mhz),
+            FpgaOutcome::BuiltEcp5(r) => (r.fmax_mhz(), r.target_mhz),
+            FpgaOutcome::DoesNotFit { .. } => return None,
+        };
+        fmax.filter(|&f| f < want).map(|f| (f, want))
+    }
+}
+
 /// What `compile` did and measured (written as `report.json`).
 #[derive(Clone, Debug, Serialize)]
 pub struct CompileReport {
@@ -416,7 +428,9 @@ fn compile_fpga(
             FpgaOutcome::DoesNotFit { does_not_fit } => {
                 Some(format!("the pipelined design does not fit: {does_not_fit}"))
             }
-            _ => b.2.as_ref().map(|miss| format!("the pipelined design {miss}")),
+            outcome => outcome
+                .missed_clock()
+                .map(|(f, want)| format!("the pipelined design misses the {want} MHz clock (Fmax {f:.2} MHz)")),
         };
         if let Some(why) = why {
             for (name, _) in &d.files {
@@ -534,7 +548,7 @@ fn compile_fpga(
         measured = Some((c, est, counts));
     }
     if o.bitstream {
-        let (outcome, failures, _) = match built {
+        let (outcome, failures) = match built {
             Some(b) => b,
             None => bitstream(design.as_ref().expect("--bitstream checked to emit Verilog"), &target, o, progress)?,
         };
@@ -550,13 +564,13 @@ fn compile_fpga(
 }
 
 /// The bitstream build of `d` into `o.out_dir` with the failures it found (timing not met,
-/// no timing figure, the design not fitting) and, when it misses the clock, by how much.
+/// no timing figure, the design not fitting).
 fn bitstream(
     d: &verilog::Design,
     target: &Target,
     o: &CompileOptions,
     progress: &dyn Progress,
-) -> Result<(FpgaOutcome, Vec<String>, Option<String>), Error> {
+) -> Result<(FpgaOutcome, Vec<String>), Error> {
     let out = &o.out_dir;
     let mut failures = vec![];
     let ecp5_flow = target.flow() == Flow::OpenEcp5;
@@ -570,27 +584,19 @@ fn bitstream(
     let mut no_fmax = false;
     let built = if ecp5_flow {
         ecp5::build(d, target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| {
-            let (f, want) = (r.fmax_mhz(), r.target_mhz);
-            if f.is_none() {
-                no_fmax = true;
-            }
-            (FpgaOutcome::BuiltEcp5(Box::new(r)), f, want)
+            no_fmax = r.fmax_mhz().is_none();
+            FpgaOutcome::BuiltEcp5(Box::new(r))
         })
     } else {
-        ice40::build(d, target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| {
-            let (f, want) = (r.fmax_mhz(), r.target_mhz);
-            (FpgaOutcome::Built(Box::new(r)), f, want)
-        })
+        ice40::build(d, target, out, o.pnr_seeds, &|s| progress.note(s)).map(|r| FpgaOutcome::Built(Box::new(r)))
     };
     progress.end(what, t0.elapsed().as_secs_f64());
     if no_fmax {
         failures.push("timing unknown: nextpnr-ecp5's report (nextpnr.json) holds no Fmax".into());
     }
-    let mut miss = None;
     let outcome = match built {
-        Ok((rep, fmax, want)) => {
-            if let Some(f) = fmax.filter(|&f| f < want) {
-                miss = Some(format!("misses the {want} MHz clock (Fmax {f:.2} MHz)"));
+        Ok(rep) => {
+            if let Some((f, want)) = rep.missed_clock() {
                 failures.push(format!(
                     "timing not met: Fmax {f:.2} MHz is below the {want} MHz clock; give --clock-mhz {} or fewer --lanes",
                     (f * 10.0).floor() / 10.0
@@ -604,7 +610,7 @@ fn bitstream(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok((outcome, failures, miss))
+    Ok((outcome, failures))
 }
 
 /// `compile` for a chip: quantise and place under the chip's rules, simulate the chip on the

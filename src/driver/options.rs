@@ -5,8 +5,7 @@ use crate::Model;
 use crate::data::InputBatch;
 use crate::hw::{Plan, PlanOptions};
 use crate::quant::InputStats;
-use crate::target::ScheduleChoice;
-use crate::target::Target;
+use crate::target::{ScheduleChoice, Target};
 
 /// How to build the hardware plan.
 #[derive(Clone, Debug)]
@@ -101,10 +100,8 @@ impl PlanSettings {
         o.input_scale = self.input_scale;
         o.input_stats = calib.map(InputStats::of);
         o.early_exit = self.early_exit;
-        o.schedule = self.schedule.unwrap_or(match o.target.mapping.schedule {
-            ScheduleChoice::Pipelined if self.early_exit => ScheduleChoice::Sequential,
-            s => s,
-        });
+        // A schedule asked for stays (lower refuses pipelined with early exit).
+        o.schedule = self.schedule.unwrap_or(o.target.mapping.schedule.with_early_exit(self.early_exit));
         Ok(o)
     }
 

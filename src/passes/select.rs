@@ -6,8 +6,6 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::target::ScheduleChoice;
-
 use super::students::{Ensemble, KeepStudents};
 use super::{Context, PassError, Pipeline};
 use crate::data::{self, InputBatch};
@@ -112,10 +110,7 @@ impl<'a> Evaluator<'a> {
         let mut o = self.opts.clone();
         o.timesteps = steps;
         o.early_exit = early_exit;
-        // Early exit needs the sequential schedule (a pipelined target's default included).
-        if early_exit && o.schedule == ScheduleChoice::Pipelined {
-            o.schedule = ScheduleChoice::Sequential;
-        }
+        o.schedule = o.schedule.with_early_exit(early_exit);
         if lanes.is_some() {
             o.lanes = lanes;
         }
