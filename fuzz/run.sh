@@ -12,15 +12,15 @@ case ${1:-} in
     --seconds) limit=(-max_total_time="$2"); shift 2 ;;
 esac
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(nir onnx json npy pipeline)
-[ -d corpus/pipeline ] || ./seed.sh
+[ ${#targets[@]} -gt 0 ] || targets=(nir onnx json npy pipeline engine)
+[ -d corpus/engine ] || ./seed.sh
 cargo +nightly fuzz build -O -a
 mkdir -p logs
 for t in "${targets[@]}"; do
     extra=()
     case $t in
         json) extra=(-dict=dict/json.dict -max_len=65536) ;;
-        pipeline) extra=(-dict=dict/json.dict -max_len=65536) ;;
+        pipeline | engine) extra=(-dict=dict/json.dict -max_len=65536) ;;
         onnx) extra=(-dict=dict/onnx.dict) ;;
     esac
     echo "== $t (${limit[*]})"

@@ -3,11 +3,11 @@
 # .nir/.onnx/.npy under tests/data and models (the broken-input corpora included), the
 # crash regressions in tests/data/fuzz, and for JSON every model converted with
 # `spikefab convert` (compact, up to 64 KB). The pipeline corpus is the JSON corpus behind
-# a few option prefixes (see fuzz_targets/pipeline.rs). Existing corpus files are kept.
+# a few option prefixes (see fuzz_targets/common.rs), and so is the engine corpus. Existing corpus files are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 C=fuzz/corpus
-mkdir -p $C/nir $C/onnx $C/json $C/npy $C/pipeline
+mkdir -p $C/nir $C/onnx $C/json $C/npy $C/pipeline $C/engine
 cp_into() { # dir files...
     local d=$1; shift
     for f in "$@"; do cp "$f" "$d/seed_$(echo "$f" | tr '/' '_')"; done
@@ -37,8 +37,9 @@ for f in "${nir[@]}" "${onnx[@]}"; do
     b=$(basename "$out")
     cp "$out.min" $C/json/seed_$b
     # Option prefixes: T, target/lanes, weight/input bits, frac/leak bits, membrane cap, input max.
-    for p in '\x03\x00\x77\x06\x00\x10' '\x27\x05\x00\x06\x00\x01' '\x9f\x0e\xff\x9a\x0c\x40'; do
+    for p in '\x03\x00\x77\x06\x00\x10' '\x27\x05\x00\x06\x00\x01' '\x9f\x0e\xff\x9a\x0c\x40' '\x03\xc8\x77\x06\x00\x10' '\x43\x64\x00\x06\x00\x01'; do
         { printf "$p"; cat "$out.min"; } >$C/pipeline/seed_${p//\\x/}_$b
+        cp $C/pipeline/seed_${p//\\x/}_$b $C/engine/
     done
 done
-for t in nir onnx json npy pipeline; do echo "$t: $(ls $C/$t | wc -l) files"; done
+for t in nir onnx json npy pipeline engine; do echo "$t: $(ls $C/$t | wc -l) files"; done

@@ -61,3 +61,21 @@ fn broken_json_models_inputs_and_options_fail_cleanly_with_exit_2() {
         assert!(err.contains(&b.expect), "{}: error should mention '{}': {err}", b.name, b.expect);
     }
 }
+
+/// The fuzz targets that found the crashes above (fuzz/: a workspace of its own, built by
+/// cargo-fuzz on a nightly toolchain, so `cargo test` never builds them) still compile
+/// against the library: `cargo check` of every target, in a target folder of its own. They
+/// went stale once unnoticed when a tensor's fields became private.
+#[test]
+fn fuzz_targets_compile() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target_dir = root().join("target/fuzz-check");
+    let out = std::process::Command::new(cargo)
+        .args(["check", "--quiet", "--bins", "--manifest-path"])
+        .arg(root().join("fuzz/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "cargo check of fuzz/ failed:\n{}", String::from_utf8_lossy(&out.stderr));
+}

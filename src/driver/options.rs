@@ -87,8 +87,9 @@ impl PlanSettings {
         if self.lanes.is_some_and(|l| !l.is_power_of_two() || l > 64) {
             return Err(Error::Usage("--lanes must be a power of two from 1 to 64".into()));
         }
-        if self.membrane_bits.is_some_and(|b| !(2..=62).contains(&b)) {
-            return Err(Error::Usage("--membrane-bits must be 2..=62".into()));
+        let widest = crate::quant::range::MAX_STATE_BITS;
+        if self.membrane_bits.is_some_and(|b| !(2..=widest).contains(&b)) {
+            return Err(Error::Usage(format!("--membrane-bits must be 2..={widest}")));
         }
         let mut o = PlanOptions::new(target, steps);
         o.lanes = self.lanes;

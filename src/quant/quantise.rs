@@ -94,6 +94,24 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     };
     for k in 0..net.layers.len() {
         range::analyse(&mut net, k);
+        let l = &net.layers[k];
+        if l.v_bits.max(l.s_bits).max(l.y_bits) > range::MAX_STATE_BITS {
+            let p = &l.params;
+            let largest =
+                |v: &[&Vec<i64>]| v.iter().flat_map(|x| x.iter()).map(|x| x.unsigned_abs()).max().unwrap_or(0);
+            return Err(perr(
+                &l.name,
+                format!(
+                    "its state needs more than {} bits: a parameter is out of proportion to the weights (in units \
+                     of {:.3e}, |threshold| up to {:.3e}, |constant input or reset| up to {:.3e}); check the model, \
+                     or cap the membrane with --membrane-bits",
+                    range::MAX_STATE_BITS,
+                    l.unit.iter().copied().fold(f64::INFINITY, f64::min),
+                    largest(&[&p.thr]) as f64,
+                    largest(&[&p.bias, &p.bias_late, &p.vreset, &p.syn_bias, &p.syn_bias_late]) as f64,
+                ),
+            ));
+        }
     }
     Ok(net)
 }
@@ -431,6 +449,21 @@ fn quantise_layer(
                     .into(),
             };
             let bits = if rs.binary { 1 } else { o.rules.weights.bits };
+            // A 1-bit weight is +1 or -1 (bit set / clear): no code for 0 or for other values.
+            if bits == 1 && !matches!(values, WeightValues::Signs { .. }) && values.iter().any(|&v| v != 1 && v != -1) {
+                let what = if matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. }) {
+                    "its rows are not binary (+-a)"
+                } else {
+                    "some of its weights are zero"
+                };
+                return Err(perr(
+                    name,
+                    format!(
+                        "projection from '{}': 1-bit weights hold +1 and -1 only and {what}: give --weight-bits 2 or more",
+                        p.path.first().map_or("?", String::as_str)
+                    ),
+                ));
+            }
             (Weights { bits, values }, f)
         } else {
             let ss = src_scale(p);

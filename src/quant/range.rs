@@ -11,6 +11,10 @@
 
 use super::{AccTarget, Leak, Network, ProjKind, Source, at};
 
+/// The widest state a plan may need (`--membrane-bits` caps at it too): the engines hold
+/// state and its sums in i64, so an update's few terms stay clear of overflow.
+pub const MAX_STATE_BITS: u32 = 62;
+
 fn signed_bits(v: i64) -> u32 {
     (64 - v.unsigned_abs().leading_zeros()) + 1
 }
