@@ -102,8 +102,8 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
             return Err(perr(
                 &l.name,
                 format!(
-                    "its state needs more than {} bits: a parameter is out of proportion to the weights (in units \
-                     of {:.3e}, |threshold| up to {:.3e}, |constant input or reset| up to {:.3e}); check the model, \
+                    "its state needs more than {} bits: a threshold, bias, reset or time constant is out of \
+                     proportion to the weights (in units of {:.3e}, |threshold| up to {:.3e}, |constant input or reset| up to {:.3e}); check the model, \
                      or cap the membrane with --membrane-bits",
                     range::MAX_STATE_BITS,
                     l.unit.iter().copied().fold(f64::INFINITY, f64::min),
@@ -485,8 +485,8 @@ fn quantise_layer(
                     (0..n).map(|i| (acc_gain[i] * p.w.at(i % p.w.numel()) * ss / acc_unit[i]).round() as i64).collect()
                 }
             };
-            let maxw = vals.iter().map(|v| v.abs()).max().unwrap_or(0);
-            let binary = vals.iter().all(|&v| v.abs() == 1);
+            let maxw = vals.iter().map(|v| v.saturating_abs()).max().unwrap_or(0);
+            let binary = vals.iter().all(|&v| v == 1 || v == -1);
             let bits = if binary { 1 } else { signed_bits(maxw).max(2) };
             (Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }, 0)
         };

@@ -50,7 +50,12 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
         match &p.kind {
             ProjKind::Dense { cols } => {
                 for (i, d) in dst.iter_mut().enumerate() {
-                    let s: i64 = p.weights.values.range(i * cols..(i + 1) * cols).map(|w| w.abs()).sum();
+                    let s: i64 = p
+                        .weights
+                        .values
+                        .range(i * cols..(i + 1) * cols)
+                        .map(|w| w.saturating_abs())
+                        .fold(0, i64::saturating_add);
                     *d = d.saturating_add(s.saturating_mul(unit));
                 }
             }
@@ -58,7 +63,12 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
                 let co = l.shape[0];
                 let per = p.weights.values.len() / co;
                 for c in 0..co {
-                    let s: i64 = p.weights.values.range(c * per..(c + 1) * per).map(|w| w.abs()).sum();
+                    let s: i64 = p
+                        .weights
+                        .values
+                        .range(c * per..(c + 1) * per)
+                        .map(|w| w.saturating_abs())
+                        .fold(0, i64::saturating_add);
                     for d in &mut dst[c * pos..(c + 1) * pos] {
                         *d = d.saturating_add(s.saturating_mul(unit));
                     }
@@ -67,12 +77,14 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
             ProjKind::Pool(g) => {
                 let per_window = (g.k[0] * g.k[1]) as i64;
                 for (i, d) in dst.iter_mut().enumerate() {
-                    *d = d.saturating_add(p.weights.at(i).abs().saturating_mul(per_window).saturating_mul(unit));
+                    *d = d.saturating_add(
+                        p.weights.at(i).saturating_abs().saturating_mul(per_window).saturating_mul(unit),
+                    );
                 }
             }
             ProjKind::OneToOne => {
                 for (i, d) in dst.iter_mut().enumerate() {
-                    *d = d.saturating_add(p.weights.at(i).abs().saturating_mul(unit));
+                    *d = d.saturating_add(p.weights.at(i).saturating_abs().saturating_mul(unit));
                 }
             }
         }
@@ -94,15 +106,15 @@ pub fn analyse(plan: &mut Network, k: usize) {
     let mut smax = 0i64;
     let mut ymax = 0i64;
     for i in 0..n {
-        let thr = at(&pr.thr, i).abs();
-        let vr = at(&pr.vreset, i).abs();
+        let thr = at(&pr.thr, i).saturating_abs();
+        let vr = at(&pr.vreset, i).saturating_abs();
         smax = smax.max(stat[i]);
         let input = if let Some(sl) = &l.syn_leak {
             // Current-based: bound the synaptic state first.
             let m = dynm[i]
                 .saturating_add(stat[i])
-                .saturating_add(at(&pr.syn_bias, i).abs())
-                .saturating_add(at(&pr.syn_bias_late, i).abs());
+                .saturating_add(at(&pr.syn_bias, i).saturating_abs())
+                .saturating_add(at(&pr.syn_bias_late, i).saturating_abs());
             let mut b = 0i64;
             let mut top = 0i64;
             for _ in 0..t_steps {
@@ -114,7 +126,9 @@ pub fn analyse(plan: &mut Network, k: usize) {
         } else {
             dynm[i].saturating_add(stat[i])
         };
-        let m = input.saturating_add(at(&pr.bias, i).abs()).saturating_add(at(&pr.bias_late, i).abs());
+        let m = input
+            .saturating_add(at(&pr.bias, i).saturating_abs())
+            .saturating_add(at(&pr.bias_late, i).saturating_abs());
         let mut b = 0i64;
         let mut top = thr.max(vr);
         for _ in 0..t_steps {
