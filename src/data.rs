@@ -137,6 +137,25 @@ fn header_end(path: &Path, bytes: &[u8]) -> Result<usize, IoError> {
             ));
         }
     }
+    // npyz multiplies the dimensions (and their strides) unchecked: refuse a shape whose
+    // non-zero dimensions overflow u64 before it sees it. Every digit run of the tuple after
+    // 'shape' counts, a superset of the dimensions whatever literal syntax the parser takes.
+    let header = String::from_utf8_lossy(&bytes[start..start + len]);
+    if let Some(k) = header.find("'shape'").or_else(|| header.find("\"shape\"")) {
+        let rest = &header[k..];
+        if let Some(tuple) = rest.find('(').map(|a| &rest[a + 1..]).map(|t| &t[..t.find(')').unwrap_or(t.len())]) {
+            let product =
+                tuple.split(|c: char| !c.is_ascii_digit()).filter(|d| !d.is_empty()).try_fold(1u64, |a, d| {
+                    match d.parse::<u64>().ok()? {
+                        0 => Some(a),
+                        v => a.checked_mul(v),
+                    }
+                });
+            if product.is_none() {
+                return Err(err(path, format!("the header's shape ({}) has more elements than 2^64", tuple.trim())));
+            }
+        }
+    }
     Ok(start + len)
 }
 
