@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use spikefab::Model;
-use spikefab::hw::PlanOptions;
+use spikefab::hw::{Plan, PlanOptions};
 use spikefab::ir::dialect::DialectOverrides;
 use spikefab::ir::{Graph, Op};
 use spikefab::quant::InputStats;
@@ -120,4 +120,33 @@ pub fn options(c: &[u8; 6]) -> PlanOptions {
         o.input_scale = Some((1 + c[5] as u32) as f64 / 256.0);
     }
     o
+}
+
+/// The plan of an input made of 6 option bytes ([`options`]) and a JSON model: None when the
+/// model does not load, is too large ([`too_large`]) or does not lower (errors must format).
+/// Also gives a seed made of the option bytes and the text's length.
+pub fn planned(data: &[u8]) -> Option<(PlanOptions, Plan, u64)> {
+    if data.len() < 6 {
+        return None;
+    }
+    let (c, rest) = data.split_at(6);
+    let c: &[u8; 6] = c.try_into().unwrap();
+    let text = std::str::from_utf8(rest).ok()?;
+    let path = Path::new("fuzz.json");
+    let g = spikefab::front::json::from_str(path, text).ok()?;
+    check_graph(&g);
+    let o = options(c);
+    let m = Model::from_graph(path, g, &overrides(o.timesteps)).ok()?;
+    if too_large(&m) {
+        return None;
+    }
+    let plan = match spikefab::hw::lower(&m, &o) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = e.to_string();
+            return None;
+        }
+    };
+    let seed = (rest.len() as u64) << 48 ^ u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], 0, 0]);
+    Some((o, plan, seed))
 }

@@ -1,18 +1,15 @@
 //! The cycle engine against itself: its fast path (several samples per pass, packed and
 //! column kernels, vector widths) and its general path (every event scattered in the RTL's
 //! order) must give the same outputs, step ends and counters on any plan, as
-//! tests/cycle_engine.rs checks on the corpus. The RTL is co-simulated against the general
-//! path, so a difference here is a wrong cycle count or spike somewhere.
+//! tests/cycle_engine.rs checks on the corpus. Co-simulation compares the RTL with the fast
+//! path, so a difference here is a wrong spike or cycle count on one side or the other.
 //!
 //! Input: the option bytes and JSON text of the `pipeline` target (`common::options`), then
 //! inputs drawn in the calibration range from a generator seeded by the text's length and
 //! the options.
 #![no_main]
 
-use std::path::Path;
-
 use libfuzzer_sys::fuzz_target;
-use spikefab::Model;
 use spikefab::data::{Encoding, InputBatch};
 use spikefab::sim::cycle::{self, Simd, Tracer};
 
@@ -52,21 +49,7 @@ fn batch(o: &spikefab::hw::PlanOptions, numel: usize, seed: u64) -> InputBatch {
 }
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 6 {
-        return;
-    }
-    let (c, rest) = data.split_at(6);
-    let c: &[u8; 6] = c.try_into().unwrap();
-    let Ok(text) = std::str::from_utf8(rest) else { return };
-    let path = Path::new("fuzz.json");
-    let Ok(g) = spikefab::front::json::from_str(path, text) else { return };
-    let o = common::options(c);
-    let Ok(m) = Model::from_graph(path, g, &common::overrides(o.timesteps)) else { return };
-    if common::too_large(&m) {
-        return;
-    }
-    let Ok(plan) = spikefab::hw::lower(&m, &o) else { return };
-    let seed = (rest.len() as u64) << 48 ^ u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], 0, 0]);
+    let Some((o, plan, seed)) = common::planned(data) else { return };
     let b = batch(&o, plan.input.numel(), seed);
     let steps = o.timesteps;
     let general: Vec<cycle::SampleResult> =

@@ -9,42 +9,13 @@
 //! designs.
 #![no_main]
 
-use std::path::Path;
-
 use libfuzzer_sys::fuzz_target;
-use spikefab::Model;
 use spikefab::back::{hls, verilog};
 
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 6 {
-        return;
-    }
-    let (c, rest) = data.split_at(6);
-    let c: &[u8; 6] = c.try_into().unwrap();
-    let Ok(text) = std::str::from_utf8(rest) else { return };
-    let path = Path::new("fuzz.json");
-    let g = match spikefab::front::json::from_str(path, text) {
-        Ok(g) => g,
-        Err(_) => return,
-    };
-    common::check_graph(&g);
-    let o = common::options(c);
-    let m = match Model::from_graph(path, g, &common::overrides(o.timesteps)) {
-        Ok(m) => m,
-        Err(_) => return,
-    };
-    if common::too_large(&m) {
-        return;
-    }
-    let plan = match spikefab::hw::lower(&m, &o) {
-        Ok(p) => p,
-        Err(e) => {
-            let _ = e.to_string();
-            return;
-        }
-    };
+    let Some((o, plan, _)) = common::planned(data) else { return };
     if let Err(e) = verilog::emit(&plan, Some((2, 10_000))) {
         let _ = e.to_string();
     }
