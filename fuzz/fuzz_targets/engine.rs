@@ -25,7 +25,7 @@ impl Tracer for Quiet {
 /// Three samples in the options' input range, about half of the values zero (events are
 /// the non-zero values).
 fn batch(o: &spikefab::hw::PlanOptions, numel: usize, seed: u64) -> InputBatch {
-    let s = o.input_stats.clone().expect("options give stats");
+    let s = o.input_stats.expect("options give stats");
     let steps = if s.per_step { o.timesteps } else { 1 };
     let n = 3;
     let mut x = seed | 1;
