@@ -152,7 +152,10 @@ fn header_end(path: &Path, bytes: &[u8]) -> Result<usize, IoError> {
                     }
                 });
             if product.is_none() {
-                return Err(err(path, format!("the header's shape ({}) has more elements than 2^64", tuple.trim())));
+                return Err(err(
+                    path,
+                    format!("the header's shape ({}) has dimensions whose product passes 2^64", tuple.trim()),
+                ));
             }
         }
     }

@@ -242,7 +242,8 @@ pub struct PlanArgs {
     /// Neuron lanes per layer [default: the target's].
     #[arg(long)]
     pub lanes: Option<usize>,
-    /// Bits of non-binary weights.
+    /// Bits of non-binary weights (binary rows, +-a, take 1 bit whatever this says; 1 refuses
+    /// any other row).
     #[arg(long, default_value_t = 8)]
     pub weight_bits: u32,
     /// Bits of quantised real-valued inputs.

@@ -19,6 +19,11 @@ fn signed_bits(v: i64) -> u32 {
     (64 - v.unsigned_abs().leading_zeros()) + 1
 }
 
+/// Sum of |w| over `ws`, saturating (a hostile parameter may quantise to the ends of i64).
+fn abs_sum<'a>(ws: impl Iterator<Item = &'a i64>) -> i64 {
+    ws.map(|w| w.saturating_abs()).fold(0, i64::saturating_add)
+}
+
 /// Upper bound of |leak(x)| for |x| <= b.
 fn leak_bound(l: &Leak, b: i64, p: u32, i: usize) -> i64 {
     match l {
@@ -50,12 +55,7 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
         match &p.kind {
             ProjKind::Dense { cols } => {
                 for (i, d) in dst.iter_mut().enumerate() {
-                    let s: i64 = p
-                        .weights
-                        .values
-                        .range(i * cols..(i + 1) * cols)
-                        .map(|w| w.saturating_abs())
-                        .fold(0, i64::saturating_add);
+                    let s = abs_sum(p.weights.values.range(i * cols..(i + 1) * cols));
                     *d = d.saturating_add(s.saturating_mul(unit));
                 }
             }
@@ -63,12 +63,7 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
                 let co = l.shape[0];
                 let per = p.weights.values.len() / co;
                 for c in 0..co {
-                    let s: i64 = p
-                        .weights
-                        .values
-                        .range(c * per..(c + 1) * per)
-                        .map(|w| w.saturating_abs())
-                        .fold(0, i64::saturating_add);
+                    let s = abs_sum(p.weights.values.range(c * per..(c + 1) * per));
                     for d in &mut dst[c * pos..(c + 1) * pos] {
                         *d = d.saturating_add(s.saturating_mul(unit));
                     }
