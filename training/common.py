@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-DT = 1e-4           # the dt snnTorch's NIR exporter assumes (SEMANTICS.md section 3)
+DT = 1e-4           # the dt snnTorch's NIR exporter assumes (docs/semantics.md section 3)
 THRESHOLD = 1.0     # every LIF layer of every student
 GRID_BITS = 7       # a_i grid: q = 2**(floor(log2(max_i a_i)) - GRID_BITS), see quant_grid()
 

@@ -15,7 +15,7 @@ from common import BinLinear, BinConv2d, THRESHOLD
 
 def leaky(beta, reset):
     # snnTorch default surrogate (atan); reset "subtract" is snnTorch's default
-    # (SEMANTICS.md: subtract-undecayed), "zero" is NIR's hard reset.
+    # (docs/semantics.md: subtract-undecayed), "zero" is NIR's hard reset.
     return snn.Leaky(beta=beta, threshold=THRESHOLD, reset_mechanism=reset, learn_beta=False)
 
 

@@ -26,7 +26,7 @@ from trainers import tt, log, eval_spikes  # noqa: E402
 import nir_export  # noqa: E402
 import nirsim  # noqa: E402
 
-E_MAC, E_AC = 4.6e-12, 0.9e-12   # J, 45 nm fp32 (SEMANTICS.md section 6)
+E_MAC, E_AC = 4.6e-12, 0.9e-12   # J, 45 nm fp32 (docs/energy.md section 2)
 
 
 def count_params(model):

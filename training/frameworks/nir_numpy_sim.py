@@ -5,7 +5,7 @@ Reads the .nir file with h5py directly (not with the `nir` package), so it sees 
 what is stored: scalar (0-d) datasets, missing `v_reset`/`w_in`, Input shapes that carry
 batch/time dimensions, f32 vs f64 parameters.
 
-Semantics: docs/conventions.md (SEMANTICS.md section 1), with the dialect as parameters:
+Semantics: docs/conventions.md (docs/semantics.md sections 1-2), with the dialect as parameters:
 
   dt             seconds, used in beta = 1 - dt/tau, gain g = r*dt/tau (IF: r*dt)
   reset          zero | subtract | subtract-undecayed
