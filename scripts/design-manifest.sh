@@ -37,10 +37,10 @@ for s in "${students[@]}"; do
   "$bin" compile "$model" $rest --inputs $x --target loihi2 --min-agreement 0 -o "$out/$name-loihi2" \
     >/dev/null 2>&1 || echo "# $name loihi2: refused" >>"$out/refused.txt"
 done
-run compile models/xylo_q8/xylo_q8.json --inputs models/xylo_q8/digits16_test_x.npy --labels $y \
-  --target xylo-imu --min-agreement 0 -o "$out/xylo_q8-xylo-imu"
-run compile models/xylo_q8/xylo_q8.json --inputs models/xylo_q8/digits16_test_x.npy --labels $y \
-  --target xylo-audio2 --min-agreement 0 -o "$out/xylo_q8-xylo-audio2"
+for t in xylo-imu xylo-audio2; do
+  "$bin" compile models/xylo_q8/xylo_q8.json --inputs models/xylo_q8/digits16_test_x.npy --labels $y \
+    --target $t --min-agreement 0 -o "$out/xylo_q8-$t" >/dev/null 2>&1 || echo "# xylo_q8 $t: refused" >>"$out/refused.txt"
+done
 cd "$out"
 cat refused.txt 2>/dev/null || true
 # Everything written but the reports and plan summaries (they carry times, paths and fields that may

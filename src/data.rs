@@ -5,7 +5,6 @@
 //! `N x T x input_shape` / `N x T x numel` (per-step). Outputs: `N x T x output_shape`,
 //! uint8 for spikes and float32 for membranes or currents.
 
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
@@ -254,20 +253,31 @@ impl InputBatch {
 
     /// Resolves the number of steps to run: per-step batches run their own length unless a
     /// shorter `requested` is given; direct batches need `requested`.
-    pub fn steps(&self, requested: Option<usize>) -> Result<usize, String> {
+    pub fn steps(&self, requested: Option<usize>) -> Result<usize, StepsError> {
         match (&self.encoding, requested) {
             (Encoding::PerStep(s), None) => Ok(*s),
             (Encoding::PerStep(s), Some(t)) if t <= *s => Ok(t),
-            (Encoding::PerStep(s), Some(t)) => {
-                Err(format!("--timesteps {t} exceeds the {s} steps in the per-step inputs"))
-            }
+            (Encoding::PerStep(s), Some(t)) => Err(StepsError::BeyondInputs { asked: t, have: *s }),
             (Encoding::Direct, Some(t)) => Ok(t),
-            (Encoding::Direct, None) => {
-                Err("the inputs are direct-encoded (one value per input, applied every step): give --timesteps T"
-                    .to_string())
-            }
+            (Encoding::Direct, None) => Err(StepsError::NeedTimesteps),
         }
     }
+}
+
+/// Why a batch cannot run the steps asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StepsError {
+    /// More steps than per-step inputs hold.
+    #[error("--timesteps {asked} exceeds the {have} steps in the per-step inputs")]
+    BeyondInputs {
+        /// Steps asked for.
+        asked: usize,
+        /// Steps the inputs hold.
+        have: usize,
+    },
+    /// Direct-encoded inputs and no T.
+    #[error("the inputs are direct-encoded (one value per input, applied every step): give --timesteps T")]
+    NeedTimesteps,
 }
 
 /// Reads class labels (any integer dtype), checking the count.
@@ -331,24 +341,30 @@ impl Outputs {
 
     /// Writes the `.npy` file: uint8 for spikes, float32 otherwise.
     pub fn write_npy(&self, path: &Path) -> Result<(), IoError> {
-        let mut shape = vec![self.n as u64, self.steps as u64];
-        shape.extend(self.shape.iter().map(|&d| d as u64));
-        let f = std::fs::File::create(path).map_err(|e| err(path, format!("cannot create: {e}")))?;
-        let w = BufWriter::new(f);
-        let io = |e: std::io::Error| err(path, format!("cannot write: {e}"));
-        if self.spikes {
-            let mut wr =
-                npyz::WriteOptions::<u8>::new().default_dtype().shape(&shape).writer(w).begin_nd().map_err(io)?;
-            wr.extend(self.data.iter().map(|&v| v as u8)).map_err(io)?;
-            wr.finish().map_err(io)?;
+        let mut shape = vec![self.n, self.steps];
+        shape.extend(&self.shape);
+        let bytes = if self.spikes {
+            npy_bytes(&shape, &self.data.iter().map(|&v| v as u8).collect::<Vec<_>>())
         } else {
-            let mut wr =
-                npyz::WriteOptions::<f32>::new().default_dtype().shape(&shape).writer(w).begin_nd().map_err(io)?;
-            wr.extend(self.data.iter().map(|&v| v as f32)).map_err(io)?;
-            wr.finish().map_err(io)?;
-        }
-        Ok(())
+            npy_bytes(&shape, &self.data.iter().map(|&v| v as f32).collect::<Vec<_>>())
+        };
+        std::fs::write(path, bytes).map_err(|e| err(path, format!("cannot write: {e}")))
     }
+}
+
+/// One `.npy` file in memory: `data` (C order) of `shape`, in `T`'s default dtype.
+pub fn npy_bytes<T: npyz::Serialize + npyz::AutoSerialize + Copy>(shape: &[usize], data: &[T]) -> Vec<u8> {
+    let mut buf = vec![];
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let mut w = npyz::WriteOptions::<T>::new()
+        .default_dtype()
+        .shape(&shape)
+        .writer(std::io::Cursor::new(&mut buf))
+        .begin_nd()
+        .expect("writing into memory");
+    w.extend(data.iter().copied()).expect("writing into memory");
+    w.finish().expect("writing into memory");
+    buf
 }
 
 /// Index of the largest value, ties to the lowest index.

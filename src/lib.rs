@@ -56,6 +56,7 @@ pub mod ir;
 pub mod limits;
 pub mod model;
 pub mod names;
+pub mod options;
 pub mod passes;
 #[cfg(feature = "python")]
 mod python;

@@ -13,16 +13,14 @@ use std::path::{Path, PathBuf};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use serde::Deserialize;
 
 use crate::Model;
 use crate::data::{Array, InputBatch};
 use crate::driver::{
-    self, Backend, CompileOptions, CosimSettings, Criterion, Engine, PassSettings, PlanSettings, Quiet,
-    SimulateOptions, VcdSettings,
+    self, CompileOptions, CompileSettings, EnergySettings, ExploreSettings, Job, Quiet, SimulateOptions,
 };
-use crate::flow::cosim::Simulator;
-use crate::ir::dialect::{CubaInput, DialectOverrides, InitialV, Integration, Preset, ResetMode, SpikeMode};
+use crate::ir::dialect::DialectOverrides;
+use crate::options::{PassSettings, PlanSettings, Samples, names};
 
 pyo3::create_exception!(
     _spikefab,
@@ -77,70 +75,57 @@ fn outcome<T>(py: Python<'_>, r: std::thread::Result<Result<T, driver::Error>>) 
     }
 }
 
-/// Every option any function takes, as the Python layer passes them (CLI names, `_` for `-`).
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+/// The option groups of each function, as the command line defines them (their fields are the
+/// keyword options Python takes): the one definition the Python package reads its option
+/// names from ([`options`]).
+fn groups(command: &str) -> Option<Vec<Vec<String>>> {
+    let shared = || vec![names::<PlanSettings>(), names::<PassSettings>(), names::<Samples>()];
+    Some(match command {
+        "load" => vec![names::<DialectOverrides>()],
+        "simulate" => [shared(), vec![names::<SimulateOptions>()]].concat(),
+        "verify" => shared(),
+        "compile" => [shared(), vec![names::<CompileSettings>(), vec!["out_dir".to_string()]]].concat(),
+        "energy" => [shared(), vec![names::<EnergySettings>()]].concat(),
+        "explore" => vec![names::<PlanSettings>(), names::<ExploreSettings>()],
+        _ => return None,
+    })
+}
+
+/// The keyword options `command` takes (`from` is `from_` in Python).
+#[pyfunction]
+fn options(command: &str) -> PyResult<Vec<String>> {
+    groups(command)
+        .map(|g| g.concat())
+        .ok_or_else(|| SpikefabError::new_err(format!("no function '{}'", crate::names::label(command))))
+}
+
+/// The options one function was given (JSON object), checked against its option names.
 struct Options {
-    // Dialect.
-    from: Option<Preset>,
-    dt: Option<f64>,
-    reset: Option<ResetMode>,
-    fire_on_equal: bool,
-    timesteps: Option<usize>,
-    integration: Option<Integration>,
-    cuba_input: Option<CubaInput>,
-    spikes: Option<SpikeMode>,
-    initial_v: Option<InitialV>,
-    // Plan.
-    target: Option<String>,
-    lanes: Option<usize>,
-    weight_bits: Option<u32>,
-    input_bits: Option<u32>,
-    frac_bits: Option<u32>,
-    leak_bits: Option<u32>,
-    membrane_bits: Option<u32>,
-    input_scale: Option<f64>,
-    early_exit: bool,
-    clock_mhz: Option<f64>,
-    schedule: Option<crate::target::ScheduleChoice>,
-    // Passes.
-    no_simplify: bool,
-    keep_students: Option<usize>,
-    students: Vec<String>,
-    energy_budget: Option<f64>,
-    auto_timesteps: bool,
-    min_agreement: Option<f64>,
-    max_accuracy_drop: Option<f64>,
-    select_by: Option<String>,
-    // Commands.
-    samples: Option<usize>,
-    engine: Option<String>,
-    f64: bool,
-    output: Option<String>,
-    vcd: Option<PathBuf>,
-    vcd_sample: Option<usize>,
-    vcd_neurons: Option<usize>,
-    out_dir: Option<PathBuf>,
-    backend: Option<String>,
-    bitstream: bool,
-    cosim_samples: Option<usize>,
-    csim_samples: Option<usize>,
-    simulator: Option<String>,
-    cosim_budget: Option<f64>,
-    report: Option<PathBuf>,
-    raster_sample: Option<usize>,
-    compare: Vec<String>,
-    lanes_sweep: Vec<usize>,
+    map: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Options {
-    fn parse(json: &str) -> Result<Options, driver::Error> {
-        serde_json::from_str(json).map_err(|e| {
+    fn parse(json: &str, command: &str) -> Result<Options, driver::Error> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| usage(format!("options: {e}")))?;
+        let known = groups(command).map(|g| g.concat()).unwrap_or_default();
+        if let Some(k) = map.keys().find(|k| !known.contains(k)) {
+            return Err(usage(format!("{command}() takes no option '{}'", crate::names::label(k))));
+        }
+        Ok(Options { map })
+    }
+
+    /// One group of options: absent fields take their command-line defaults.
+    fn get<T: serde::de::DeserializeOwned + clap::Args>(&self) -> Result<T, driver::Error> {
+        let mine: serde_json::Map<_, _> = {
+            let n = names::<T>();
+            self.map.iter().filter(|(k, _)| n.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        serde_json::from_value(serde_json::Value::Object(mine.clone())).map_err(|e| {
             // Name the option at fault: try each alone.
-            let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
-            let bad = fields.into_iter().find_map(|(k, v)| {
+            let bad = mine.into_iter().find_map(|(k, v)| {
                 let one = serde_json::Value::Object([(k.clone(), v)].into_iter().collect());
-                serde_json::from_value::<Options>(one).err().map(|e| (k, e))
+                serde_json::from_value::<T>(one).err().map(|e| (k, e))
             });
             match bad {
                 Some((k, e)) => usage(format!("option {}: {e}", if k == "from" { "from_" } else { &k })),
@@ -149,54 +134,8 @@ impl Options {
         })
     }
 
-    fn dialect(&self) -> DialectOverrides {
-        DialectOverrides {
-            from: self.from,
-            dt: self.dt,
-            reset: self.reset,
-            fire_on_equal: self.fire_on_equal,
-            timesteps: self.timesteps,
-            integration: self.integration,
-            cuba_input: self.cuba_input,
-            spikes: self.spikes,
-            initial_v: self.initial_v,
-        }
-    }
-
-    fn plan(&self) -> PlanSettings {
-        let mut p = PlanSettings::new(self.target.clone().unwrap_or_else(|| "ice40-up5k".into()));
-        p.lanes = self.lanes;
-        p.weight_bits = self.weight_bits.unwrap_or(p.weight_bits);
-        p.input_bits = self.input_bits.unwrap_or(p.input_bits);
-        p.frac_bits = self.frac_bits.unwrap_or(p.frac_bits);
-        p.leak_bits = self.leak_bits.unwrap_or(p.leak_bits);
-        p.membrane_bits = self.membrane_bits;
-        p.input_scale = self.input_scale;
-        p.early_exit = self.early_exit;
-        p.clock_mhz = self.clock_mhz;
-        p.schedule = self.schedule;
-        p
-    }
-
-    fn passes(&self) -> Result<PassSettings, driver::Error> {
-        let select_by = match self.select_by.as_deref() {
-            None => None,
-            Some("accuracy") => Some(Criterion::Accuracy),
-            Some("agreement") => Some(Criterion::Agreement),
-            Some(x) => return Err(usage(format!("select_by '{x}': expected 'accuracy' or 'agreement'"))),
-        };
-        Ok(PassSettings {
-            no_simplify: self.no_simplify,
-            keep_students: self.keep_students,
-            students: self.students.clone(),
-            energy_budget: self.energy_budget,
-            auto_timesteps: self.auto_timesteps,
-            min_agreement: self.min_agreement,
-            max_accuracy_drop: self.max_accuracy_drop,
-            calib: None,
-            calib_labels: None,
-            select_by,
-        })
+    fn samples(&self) -> Result<Samples, driver::Error> {
+        self.get::<Samples>()
     }
 }
 
@@ -249,12 +188,12 @@ impl PyModel {
 #[pyo3(signature = (path, options, name=None))]
 fn load(py: Python<'_>, path: PathBuf, options: &str, name: Option<String>) -> PyResult<PyModel> {
     let model = run(py, || {
-        let o = Options::parse(options)?;
+        let dialect: DialectOverrides = Options::parse(options, "load")?.get()?;
         // The message exactly as the command line prints a load error.
         let load = |e: crate::model::LoadError| usage(message(e));
         let graph = crate::front::load(&path).map_err(|e| load(e.into()))?;
         let shown = name.map(PathBuf::from).unwrap_or_else(|| path.clone());
-        Model::from_graph(&shown, graph, &o.dialect()).map_err(load)
+        Model::from_graph(&shown, graph, &dialect).map_err(load)
     })?;
     Ok(PyModel { model })
 }
@@ -266,9 +205,9 @@ fn pass_settings(
     calib: Option<&PyReadonlyArrayDyn<'_, f64>>,
     calib_labels: Option<&PyReadonlyArray1<'_, i64>>,
 ) -> Result<PassSettings, driver::Error> {
-    let mut p = o.passes()?;
+    let mut p: PassSettings = o.get()?;
     if let Some(c) = calib {
-        let b = batch(m, c, None)?;
+        let b = batch(m, c)?;
         p.calib_labels = labels(calib_labels, b.n)?;
         p.calib = Some(b);
     } else if calib_labels.is_some() {
@@ -278,7 +217,7 @@ fn pass_settings(
 }
 
 /// The inputs as a batch for `m`'s Input: N x shape (same every step) or N x T x shape.
-fn batch(m: &Model, x: &PyReadonlyArrayDyn<'_, f64>, samples: Option<usize>) -> Result<InputBatch, driver::Error> {
+fn batch(m: &Model, x: &PyReadonlyArrayDyn<'_, f64>) -> Result<InputBatch, driver::Error> {
     let input = m.graph.the_input().map_err(|e| usage(format!("{}: {e}", m.path.display())))?;
     let data: Vec<f64> = match x.as_slice() {
         Ok(s) => s.to_vec(),
@@ -288,11 +227,7 @@ fn batch(m: &Model, x: &PyReadonlyArrayDyn<'_, f64>, samples: Option<usize>) -> 
         return Err(usage(format!("inputs: the value {bad} is not finite")));
     }
     let a = Array { shape: x.shape().to_vec(), data };
-    let b = InputBatch::from_array(Path::new("inputs"), a, &m.info.out_shape[input.index()])?;
-    Ok(match samples {
-        Some(n) => b.take(n),
-        None => b,
-    })
+    Ok(InputBatch::from_array(Path::new("inputs"), a, &m.info.out_shape[input.index()])?)
 }
 
 fn labels(y: Option<&PyReadonlyArray1<'_, i64>>, n: usize) -> Result<Option<Vec<usize>>, driver::Error> {
@@ -312,6 +247,49 @@ fn to_json(v: &serde_json::Value) -> String {
     serde_json::to_string(v).expect("plain data")
 }
 
+/// The model, inputs and labels of a function, as the library's job takes them.
+struct Data {
+    model: Model,
+    inputs: InputBatch,
+    labels: Option<Vec<usize>>,
+    plan: PlanSettings,
+    passes: PassSettings,
+    samples: Samples,
+}
+
+impl Data {
+    fn job(&self) -> Job<'_> {
+        Job {
+            labels: self.labels.as_deref(),
+            samples: self.samples,
+            ..Job::new(&self.model, &self.inputs, &self.plan, &self.passes)
+        }
+    }
+}
+
+/// Reads a function's arguments (holding the GIL) into its data and options.
+#[allow(clippy::too_many_arguments)]
+fn data(
+    py: Python<'_>,
+    model: &PyModel,
+    inputs: &PyReadonlyArrayDyn<'_, f64>,
+    labels_: Option<&PyReadonlyArray1<'_, i64>>,
+    options: &str,
+    command: &str,
+    calib: Option<&PyReadonlyArrayDyn<'_, f64>>,
+    calib_labels: Option<&PyReadonlyArray1<'_, i64>>,
+) -> PyResult<(Data, Options)> {
+    held(py, || {
+        let o = Options::parse(options, command)?;
+        let m = model.model.clone();
+        let passes = pass_settings(&o, &m, calib, calib_labels)?;
+        let inputs = batch(&m, inputs)?;
+        let labels = labels(labels_, inputs.n)?;
+        let d = Data { model: m, inputs, labels, plan: o.get()?, passes, samples: o.samples()? };
+        Ok((d, o))
+    })
+}
+
 /// Runs the reference or cycle engine: the outputs (`N x T x output shape`, float64, the
 /// engine's own buffer) and the `simulate --json` document.
 #[pyfunction]
@@ -325,28 +303,10 @@ fn simulate<'py>(
     calib: Option<PyReadonlyArrayDyn<'py, f64>>,
     calib_labels: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<(Bound<'py, PyAny>, String)> {
-    let o = held(py, || Options::parse(options))?;
-    let m = model.model.clone();
-    let passes = held(py, || pass_settings(&o, &m, calib.as_ref(), calib_labels.as_ref()))?;
-    let b = held(py, || batch(&m, &inputs, o.samples))?;
-    let l = held(py, || labels(labels_.as_ref(), b.n))?;
+    let (d, o) =
+        data(py, model, &inputs, labels_.as_ref(), options, "simulate", calib.as_ref(), calib_labels.as_ref())?;
     let (data, shape, json) = run(py, || {
-        let engine = match o.engine.as_deref().unwrap_or("reference") {
-            "reference" => Engine::Reference,
-            "cycle" => Engine::Cycle,
-            x => return Err(usage(format!("engine '{x}': expected 'reference' or 'cycle'"))),
-        };
-        let so = SimulateOptions {
-            engine,
-            f64: o.f64,
-            output: o.output.clone(),
-            vcd: o.vcd.clone().map(|path| VcdSettings {
-                path,
-                sample: o.vcd_sample.unwrap_or(0),
-                neurons: o.vcd_neurons.unwrap_or(32),
-            }),
-        };
-        let s = driver::simulate(m, &b, l.as_deref(), &passes, &o.plan(), &so, &Quiet)?;
+        let s = driver::simulate(&d.job(), &o.get::<SimulateOptions>()?, &Quiet)?;
         let json = to_json(&s.json());
         let mut shape = vec![s.outputs.n, s.outputs.steps];
         shape.extend(&s.outputs.shape);
@@ -370,13 +330,9 @@ fn verify<'py>(
     calib: Option<PyReadonlyArrayDyn<'py, f64>>,
     calib_labels: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<(String, Option<String>)> {
-    let o = held(py, || Options::parse(options))?;
-    let m = model.model.clone();
-    let passes = held(py, || pass_settings(&o, &m, calib.as_ref(), calib_labels.as_ref()))?;
-    let b = held(py, || batch(&m, &inputs, o.samples))?;
-    let l = held(py, || labels(labels_.as_ref(), b.n))?;
+    let (d, _) = data(py, model, &inputs, labels_.as_ref(), options, "verify", calib.as_ref(), calib_labels.as_ref())?;
     run(py, || {
-        let c = driver::check(m, &b, l.as_deref(), &passes, &o.plan(), &Quiet)?;
+        let c = driver::check(&d.job(), &Quiet)?;
         Ok((to_json(&c.json()), c.failure()))
     })
 }
@@ -393,48 +349,24 @@ fn compile<'py>(
     calib: Option<PyReadonlyArrayDyn<'py, f64>>,
     calib_labels: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<String> {
-    let o = held(py, || Options::parse(options))?;
+    let c = held(py, || {
+        let o = Options::parse(options, "compile")?;
+        let m = &model.model;
+        let out_dir = o.map.get("out_dir").and_then(|v| v.as_str()).ok_or_else(|| usage("give out_dir"))?;
+        let mut c = CompileOptions::new(o.get()?, out_dir);
+        c.passes = pass_settings(&o, m, calib.as_ref(), calib_labels.as_ref())?;
+        c.samples = o.samples()?;
+        c.build = o.get()?;
+        c.inputs = inputs.as_ref().map(|x| batch(m, x)).transpose()?;
+        c.labels = match &c.inputs {
+            Some(b) => labels(labels_.as_ref(), b.n)?,
+            None if labels_.is_some() => return Err(usage("labels need inputs")),
+            None => None,
+        };
+        Ok(c)
+    })?;
     let m = model.model.clone();
-    let passes = held(py, || pass_settings(&o, &m, calib.as_ref(), calib_labels.as_ref()))?;
-    let b = match &inputs {
-        Some(x) => Some(held(py, || batch(&m, x, o.samples))?),
-        None => None,
-    };
-    let l = match &b {
-        Some(b) => held(py, || labels(labels_.as_ref(), b.n))?,
-        None if labels_.is_some() => return Err(error(py, "labels need inputs".into(), 2)),
-        None => None,
-    };
-    run(py, || {
-        let out_dir = o.out_dir.clone().ok_or_else(|| usage("give out_dir"))?;
-        let mut c = CompileOptions::new(o.plan(), out_dir);
-        c.passes = passes;
-        c.inputs = b;
-        c.labels = l;
-        c.backend = match o.backend.as_deref().unwrap_or("verilog") {
-            "verilog" => Backend::Verilog,
-            "hls" => Backend::Hls,
-            "both" => Backend::Both,
-            x => return Err(usage(format!("backend '{x}': expected 'verilog', 'hls' or 'both'"))),
-        };
-        c.bitstream = o.bitstream;
-        let simulator = match o.simulator.as_deref().unwrap_or("auto") {
-            "auto" => None,
-            "iverilog" => Some(Simulator::Iverilog),
-            "verilator" => Some(Simulator::Verilator),
-            x => return Err(usage(format!("simulator '{x}': expected 'auto', 'iverilog' or 'verilator'"))),
-        };
-        c.cosim = CosimSettings {
-            samples: o.cosim_samples.unwrap_or(16),
-            simulator,
-            budget_s: o.cosim_budget.unwrap_or(600.0),
-        };
-        c.csim_samples = o.csim_samples;
-        c.html_report = o.report.clone();
-        c.raster_sample = o.raster_sample.unwrap_or(0);
-        let r = driver::compile(&m, &c, &Quiet)?;
-        Ok(serde_json::to_string(&r).expect("plain data"))
-    })
+    run(py, || Ok(serde_json::to_string(&driver::compile(&m, &c, &Quiet)?).expect("plain data")))
 }
 
 /// Energy per inference: the `energy --json` document.
@@ -449,16 +381,8 @@ fn energy<'py>(
     calib: Option<PyReadonlyArrayDyn<'py, f64>>,
     calib_labels: Option<PyReadonlyArray1<'py, i64>>,
 ) -> PyResult<String> {
-    let o = held(py, || Options::parse(options))?;
-    let m = model.model.clone();
-    let passes = held(py, || pass_settings(&o, &m, calib.as_ref(), calib_labels.as_ref()))?;
-    let b = held(py, || batch(&m, &inputs, o.samples))?;
-    let l = held(py, || labels(labels_.as_ref(), b.n))?;
-    run(py, || {
-        let report = o.report.clone().map(|p| (p, o.raster_sample.unwrap_or(0)));
-        let e = driver::energy(m, &b, l.as_deref(), &passes, &o.plan(), &o.compare, report, &Quiet)?;
-        Ok(to_json(&e.json()))
-    })
+    let (d, o) = data(py, model, &inputs, labels_.as_ref(), options, "energy", calib.as_ref(), calib_labels.as_ref())?;
+    run(py, || Ok(to_json(&driver::energy(&d.job(), &o.get::<EnergySettings>()?, &Quiet)?.json())))
 }
 
 /// The accuracy-energy trade-off: the `explore --json` document.
@@ -471,21 +395,15 @@ fn explore<'py>(
     labels_: Option<PyReadonlyArray1<'py, i64>>,
     options: &str,
 ) -> PyResult<String> {
-    let o = held(py, || Options::parse(options))?;
+    let (o, b, l) = held(py, || {
+        let o = Options::parse(options, "explore")?;
+        let b = batch(&model.model, &calib)?;
+        let l = labels(labels_.as_ref(), b.n)?;
+        Ok((o, b, l))
+    })?;
     let m = model.model.clone();
-    let b = held(py, || batch(&m, &calib, o.samples))?;
-    let l = held(py, || labels(labels_.as_ref(), b.n))?;
     run(py, || {
-        let x = driver::explore(
-            m,
-            &b,
-            l.as_deref(),
-            &o.plan(),
-            &o.lanes_sweep,
-            o.no_simplify,
-            o.report.as_deref(),
-            &Quiet,
-        )?;
+        let x = driver::explore(m, &b, l.as_deref(), &o.get()?, &o.get::<ExploreSettings>()?, &Quiet)?;
         Ok(to_json(&x.json()))
     })
 }
@@ -496,6 +414,7 @@ fn _spikefab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SpikefabError", m.py().get_type::<SpikefabError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PyModel>()?;
+    m.add_function(wrap_pyfunction!(options, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(simulate, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;

@@ -88,7 +88,8 @@ pub enum Toolchain {
     None,
 }
 
-/// How spikefab builds a target's hardware, derived from its kind, family and toolchain.
+/// How spikefab builds an FPGA target's hardware, derived from its kind, family and toolchain
+/// (a chip's back end is chosen by its family: `driver::chip::backend`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flow {
@@ -98,11 +99,7 @@ pub enum Flow {
     OpenEcp5,
     /// A Vivado project script and constraints.
     Vivado,
-    /// A Xylo specification, checked in rockpool's XyloSim.
-    XyloSim,
-    /// A lava-dl netx network, checked in Lava's fixed-point simulator.
-    Lava,
-    /// No build: the design is emitted and estimated only.
+    /// No FPGA build: an ASIC estimate, or a chip (whose back end writes its vendor's files).
     None,
 }
 
@@ -198,15 +195,17 @@ pub enum Schedule {
 /// keeps that when its memories fit the device (block RAMs, flip-flops for the register
 /// memories), else sequential; the bitstream build then checks the logic and timing and, when
 /// the pipelined design does not fit or misses the clock, compiles the sequential one instead.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleChoice {
-    /// Always sequential.
+    /// One phase at a time; small layers share memories and one update datapath.
     #[default]
     Sequential,
-    /// Always pipelined.
+    /// Every layer has its own sequencer, update datapath and memories and runs concurrently
+    /// with the others on different timesteps (not with --early-exit).
     Pipelined,
-    /// Pipelined where it fits, else sequential.
+    /// Pipelined when its memories fit the device, else sequential; with --bitstream,
+    /// sequential also when the pipelined logic does not fit or misses the clock.
     Auto,
 }
 
@@ -258,6 +257,9 @@ impl Default for Mapping {
 /// limit the vendor does not publish is left out and not checked.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChipSpec {
+    /// The vendor's name of the chip in its tools (rockpool's module: `syns63300`).
+    #[serde(default)]
+    pub vendor_module: Option<String>,
     /// Cores per chip.
     pub cores: u64,
     /// Neurons one core holds.
@@ -432,10 +434,13 @@ impl Target {
                     self.family, self.toolchain
                 ));
             }
-            (Kind::Neuromorphic | Kind::Asic, t) if t != Toolchain::None && flow == Flow::None => {
+            (Kind::Asic, t) if t != Toolchain::None => {
+                return Err("an ASIC target has no toolchain spikefab drives; write toolchain = \"none\"".into());
+            }
+            (Kind::Neuromorphic, Toolchain::Open | Toolchain::Vivado) => {
                 return Err(format!(
-                    "a {:?} target has no toolchain spikefab drives; write toolchain = \"none\"",
-                    self.kind
+                    "a chip's toolchain is its vendor's simulator (rockpool, lava) or none, not {:?}",
+                    self.toolchain
                 ));
             }
             _ => {}
@@ -460,6 +465,9 @@ impl Target {
             if let Some(v) = v {
                 token(f, v, b"")?;
             }
+        }
+        if let Some(m) = self.chip.as_ref().and_then(|c| c.vendor_module.as_ref()) {
+            token("chip.vendor_module", m, b"")?;
         }
         for a in &self.device.nextpnr_args {
             token("device.nextpnr_args", a, b".=+")?;
@@ -538,10 +546,13 @@ impl Target {
             (Kind::Fpga, Family::Ice40, Toolchain::Open) => Flow::OpenIce40,
             (Kind::Fpga, Family::Ecp5, Toolchain::Open) => Flow::OpenEcp5,
             (Kind::Fpga, Family::Xc7, Toolchain::Vivado) => Flow::Vivado,
-            (Kind::Neuromorphic, Family::Xylo, Toolchain::Rockpool) => Flow::XyloSim,
-            (Kind::Neuromorphic, Family::Loihi, Toolchain::Lava) => Flow::Lava,
             _ => Flow::None,
         }
+    }
+
+    /// True for neuromorphic chips (a chip mapping, not the FPGA layout).
+    pub fn is_chip(&self) -> bool {
+        self.kind == Kind::Neuromorphic
     }
 
     /// True for targets the FPGA layout, Verilog and HLS back ends serve (FPGAs and the ASIC

@@ -125,7 +125,7 @@ fn range_analysis_holds_under_adversarial_inputs() {
             // Capped widths: saturation is counted, never a silent wrap.
             let mut o = PlanOptions::new(target.clone(), c.timesteps);
             o.input_stats = Some(stats);
-            o.membrane_bits = Some(10);
+            o.settings.membrane_bits = Some(10);
             let plan = lower(&m2, &o).unwrap();
             assert!(plan.layers.iter().any(|l| l.saturate));
             let e = cycle::run(&plan, &max_in, c.timesteps);
@@ -210,10 +210,10 @@ fn fast_path_equals_the_general_path() {
                 for cap in [None, Some(8)] {
                     let mut o = PlanOptions::new(t.clone(), *steps);
                     o.input_stats = Some(InputStats::of(batch));
-                    o.lanes = Some(lanes);
-                    o.early_exit = early_exit;
-                    o.membrane_bits = cap;
-                    o.schedule = schedule.into();
+                    o.settings.lanes = Some(lanes);
+                    o.settings.early_exit = early_exit;
+                    o.settings.membrane_bits = cap;
+                    o.settings.schedule = Some(schedule.into());
                     let Ok(plan) = lower(m, &o) else { continue };
                     if cap.is_some() && !plan.layers.iter().any(|l| l.saturate) {
                         continue;
@@ -286,15 +286,17 @@ fn narrow_passes_rerun_wide_when_values_leave_their_width() {
         let conv = plan.layers.iter().flat_map(|l| &l.projections).any(|p| matches!(p.kind, ProjKind::Conv { .. }));
         assert_eq!(cycle::narrow_state(&plan), !conv, "{}: narrow passes", c.name);
     }
-    let (_, mut plan, batch) = plan_for(&students().into_iter().next().expect("a student").0, None);
+    let (_, plan, batch) = plan_for(&students().into_iter().next().expect("a student").0, None);
     let p = plan.rules.leak_bits();
     assert!(p > 0, "the first student's leak is a multiplier");
     let steps = plan.timesteps;
-    let l = &mut plan.layers[0];
-    l.leak = spikefab::quant::Leak::Mul { b: vec![16 << p] };
-    l.v_bits = 20;
     let top = (1i64 << 19) - 1;
-    l.params.thr.iter_mut().for_each(|t| *t = top);
+    let plan = common::relayout(&plan, None, |n| {
+        let l = &mut n.layers[0];
+        l.leak = spikefab::quant::Leak::Mul { b: vec![16 << p] };
+        l.v_bits = 20;
+        l.params.thr.iter_mut().for_each(|t| *t = top);
+    });
     assert!(cycle::narrow_state(&plan), "the changed plan still runs narrow passes");
     let batch = batch.take(16);
     let mut widest = 0;
@@ -328,11 +330,10 @@ fn narrow_passes_rerun_wide_when_values_leave_their_width() {
 #[test]
 fn accumulate_overflows_are_counted_alike_on_both_paths() {
     for (c, _) in students() {
-        let (_, mut plan, batch) = plan_for(&c, None);
+        let (_, plan, batch) = plan_for(&c, None);
         let batch = batch.take(12);
-        let l = &mut plan.layers[0];
-        assert!(!l.saturate, "{}: analysed widths do not saturate", c.name);
-        l.v_bits = 6;
+        assert!(!plan.layers[0].saturate, "{}: analysed widths do not saturate", c.name);
+        let plan = common::relayout(&plan, None, |n| n.layers[0].v_bits = 6);
         let general: Vec<cycle::SampleResult> =
             (0..batch.n).map(|i| cycle::run_traced(&plan, &batch, i, c.timesteps, &mut Nop)).collect();
         let fast = cycle::run(&plan, &batch, c.timesteps);
@@ -356,23 +357,25 @@ fn static_sum_overflows_are_counted_per_sum_after_the_accumulate_phase() {
     use spikefab::quant::{AccTarget, ProjKind, Source};
     let mut layers_checked = 0;
     for (c, _) in students() {
-        let (_, mut plan, batch) = plan_for(&c, None);
+        let (_, plan, batch) = plan_for(&c, None);
         let batch = batch.take(8);
         let mut forced = vec![];
-        for (k, l) in plan.layers.iter_mut().enumerate() {
-            let statics: Vec<usize> = (0..l.projections.len())
-                .filter(|&j| {
-                    let p = &l.projections[j];
-                    p.target == AccTarget::Static
-                        && p.source == Source::Input
-                        && matches!(p.kind, ProjKind::Dense { .. })
-                })
-                .collect();
-            if statics.len() == 1 && l.projections.len() == 1 && !l.saturate {
-                l.s_bits = 6;
-                forced.push((k, statics[0]));
+        let plan = common::relayout(&plan, None, |n| {
+            for (k, l) in n.layers.iter_mut().enumerate() {
+                let statics: Vec<usize> = (0..l.projections.len())
+                    .filter(|&j| {
+                        let p = &l.projections[j];
+                        p.target == AccTarget::Static
+                            && p.source == Source::Input
+                            && matches!(p.kind, ProjKind::Dense { .. })
+                    })
+                    .collect();
+                if statics.len() == 1 && l.projections.len() == 1 && !l.saturate {
+                    l.s_bits = 6;
+                    forced.push((k, statics[0]));
+                }
             }
-        }
+        });
         if forced.is_empty() {
             continue;
         }

@@ -59,7 +59,7 @@ fn csim_saturating_arithmetic() {
         let t = spikefab::target::Target::load("ice40-up5k").unwrap();
         let mut o = PlanOptions::new(t, c.timesteps);
         o.input_stats = Some(InputStats::of(&batch));
-        o.membrane_bits = Some(if name == "conv_bw" { 9 } else { 11 });
+        o.settings.membrane_bits = Some(if name == "conv_bw" { 9 } else { 11 });
         let plan = lower(&m, &o).unwrap();
         assert!(plan.layers.iter().any(|l| l.saturate));
         let e = cycle::run(&plan, &batch, c.timesteps);
@@ -92,7 +92,7 @@ fn csim_early_exit() {
         let t = spikefab::target::Target::load("ice40-up5k").unwrap();
         let mut o = PlanOptions::new(t, c.timesteps);
         o.input_stats = Some(InputStats::of(&batch));
-        o.early_exit = true;
+        o.settings.early_exit = true;
         let plan = lower(&m, &o).unwrap();
         let dir = scratch(&format!("csim-exit-{name}"));
         let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap();
@@ -123,7 +123,7 @@ fn csim_op_corpus() {
         for lanes in [1usize, 4] {
             let mut o = PlanOptions::new(t.clone(), c.timesteps);
             o.input_stats = Some(InputStats::of(&batch));
-            o.lanes = Some(lanes);
+            o.settings.lanes = Some(lanes);
             let plan = match lower(&m, &o) {
                 Ok(p) => p,
                 Err(e) => {
@@ -238,7 +238,7 @@ fn csim_pool_projection_and_current_readout() {
         for lanes in [1usize, 2, 4] {
             let mut o = PlanOptions::new(t.clone(), c.timesteps);
             o.input_stats = Some(InputStats::of(&batch));
-            o.lanes = Some(lanes);
+            o.settings.lanes = Some(lanes);
             let plan = lower(&m, &o).unwrap_or_else(|e| panic!("{name}: {e}"));
             let last = &plan.layers[plan.layers.len() - 1];
             match name.as_str() {
@@ -275,16 +275,17 @@ fn csim_detects_and_locates_a_wrong_design() {
     let (_, plan, batch) = plan_for(&c, None);
     let batch = batch.take(40);
     let eng = cycle::run(&plan, &batch, plan.timesteps);
-    let mut wrong = plan.clone();
-    let out = wrong.output.layer;
-    for t in &mut wrong.layers[out].params.thr {
-        *t -= 1 << 10;
-    }
+    let wrong = common::relayout(&plan, None, |n| {
+        let out = n.output.layer;
+        for t in &mut n.layers[out].params.thr {
+            *t -= 1 << 10;
+        }
+    });
     let dir = scratch("csim-wrong");
-    let design = csim::write_project(&wrong, &batch, &eng, PART, &dir).unwrap();
+    let design = csim::write_project(&wrong, &batch, &eng.samples, PART, &dir).unwrap();
     let tb = csim::build_and_run(&design, &dir).unwrap();
     assert_eq!(tb.exit, 1, "the testbench's own check sees the difference");
-    let r = csim::compare(&plan, &eng, &tb, &design.top);
+    let r = csim::compare(&plan, &eng.samples, &tb, &design.top);
     println!("{:?}", r.first_differences);
     assert!(!r.exact());
     assert!(r.mismatches > 0 && r.word_mismatches > 0);
@@ -323,8 +324,7 @@ fn hls_refuses_exactly_what_verilog_refuses() {
     let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == "mlp_bw").unwrap();
     let (_, plan, _) = plan_for(&c, None);
     assert!(verilog::emit(&plan, None).is_ok() && hls::emit(&plan, PART).is_ok());
-    let mut wide = plan.clone();
-    wide.layers[0].v_bits = 60;
+    let wide = common::relayout(&plan, None, |n| n.layers[0].v_bits = 60);
     let (v, h) = (verilog::emit(&wide, None).unwrap_err(), hls::emit(&wide, PART).unwrap_err());
     assert_eq!(v.0, h.0);
     assert!(h.to_string().starts_with("HLS back end: layer 'lif1' needs 60 membrane bits"), "{h}");
@@ -490,7 +490,7 @@ fn generated_cpp_is_clean_under_sanitizers() {
         let batch = batch.take(40);
         let eng = cycle::run(&plan, &batch, plan.timesteps);
         let dir = scratch(&format!("csim-sanitize-{name}"));
-        let d = csim::write_project(&plan, &batch, &eng, PART, &dir).unwrap();
+        let d = csim::write_project(&plan, &batch, &eng.samples, PART, &dir).unwrap();
         let mut args = vec!["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror", "-O1"];
         args.extend(["-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-o", "tb"]);
         let srcs = d.sources();

@@ -315,7 +315,7 @@ fn early_exit_never_changes_a_class_and_saves_steps() {
         let batch = c.batch(&m);
         let mut o = opts(&batch, c.timesteps);
         let full = cycle::run(&spikefab::hw::lower(&m, &o).unwrap(), &batch, c.timesteps);
-        o.early_exit = true;
+        o.settings.early_exit = true;
         let exit = cycle::run(&spikefab::hw::lower(&m, &o).unwrap(), &batch, c.timesteps);
         assert_eq!(exit.outputs.classes(), full.outputs.classes(), "{}: early exit changed a class", c.name);
         let steps = exit.total.steps_run as f64 / batch.n as f64;
@@ -342,9 +342,9 @@ fn early_exit_rtl_matches_the_cycle_engine() {
         let (m, _, batch) = plan_for(&c, None);
         let n = if name == "conv_bw" { 1 } else { 6 };
         let mut o = opts(&batch, c.timesteps);
-        o.early_exit = true;
+        o.settings.early_exit = true;
         if name == "conv_bw" {
-            o.lanes = Some(8);
+            o.settings.lanes = Some(8);
         }
         let plan = spikefab::hw::lower(&m, &o).unwrap();
         let dir = scratch(&format!("cosim-exit-{name}"));
@@ -353,8 +353,7 @@ fn early_exit_rtl_matches_the_cycle_engine() {
                 .unwrap();
         assert!(r.exact(), "{name}: {:?}", r.first_differences);
         let full: u64 = {
-            let mut p = plan.clone();
-            p.early_exit = false;
+            let p = plan.without_early_exit();
             cycle::run(&p, &batch.take(n), c.timesteps).total.cycles
         };
         let rtl: u64 = r.rtl_cycles.iter().sum();

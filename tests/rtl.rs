@@ -47,7 +47,7 @@ fn cosim_saturating_arithmetic_iverilog() {
         let t = spikefab::target::Target::load("ice40-up5k").unwrap();
         let mut o = spikefab::hw::PlanOptions::new(t, c.timesteps);
         o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
-        o.membrane_bits = Some(11);
+        o.settings.membrane_bits = Some(11);
         let plan = spikefab::hw::lower(&m, &o).unwrap();
         let e = spikefab::sim::cycle::run(&plan, &batch.take(8), c.timesteps);
         assert!(e.total.saturations() > 0, "{name}: the cap must bite");
@@ -93,8 +93,7 @@ fn verilator_lint_is_clean() {
         return;
     }
     for ((c, _), exit) in students().into_iter().flat_map(|s| [(s.clone(), false), (s, true)]) {
-        let (_, mut plan, _) = plan_for(&c, None);
-        plan.early_exit = exit;
+        let plan = common::relayout(&plan_for(&c, None).1, None, |n| n.early_exit = exit);
         let d = spikefab::back::verilog::emit(&plan, None).unwrap();
         common::assert_lint_clean(&d, &format!("lint-{}{}", c.name, if exit { "-exit" } else { "" }), &c.name);
     }

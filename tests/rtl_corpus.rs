@@ -25,7 +25,7 @@ fn op_corpus_cosim_iverilog() {
         for lanes in [1usize, 4] {
             let mut o = PlanOptions::new(t.clone(), c.timesteps);
             o.input_stats = Some(InputStats::of(&batch));
-            o.lanes = Some(lanes);
+            o.settings.lanes = Some(lanes);
             let plan = match lower(&m, &o) {
                 Ok(p) => p,
                 Err(e) => {
@@ -71,15 +71,16 @@ fn op_corpus_early_exit_and_saturation_cosim_iverilog() {
         for (lanes, cap) in [(2usize, None), (8, Some(10u32))] {
             let mut o = PlanOptions::new(t.clone(), c.timesteps);
             o.input_stats = Some(InputStats::of(&batch));
-            o.lanes = Some(lanes);
-            o.membrane_bits = cap;
-            let Ok(mut plan) = lower(&m, &o) else { break };
+            o.settings.lanes = Some(lanes);
+            o.settings.membrane_bits = cap;
+            let Ok(plan) = lower(&m, &o) else { break };
             // Per-step inputs included: after an early exit the testbench starts the next sample
             // at its own inputs (the host skips the steps the design did not read).
             if !plan.output.spikes {
                 break;
             }
-            plan.early_exit = true;
+            o.settings.early_exit = true;
+            let plan = lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
             let dir = scratch(&format!("corpus-exit-{}-{lanes}", c.name));
             let r = cosim::cosim(&plan, &batch, 10, Simulator::Iverilog, &dir, &|_| {})
                 .unwrap_or_else(|e| panic!("{}: {e}", c.name));

@@ -33,7 +33,7 @@ fn spram_plan(
     let batch = c.batch(&m);
     let mut o = spikefab::hw::PlanOptions::new(spram_target(min_bits), c.timesteps);
     o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
-    o.schedule = schedule.into();
+    o.settings.schedule = Some(schedule.into());
     let plan = spikefab::hw::lower(&m, &o).unwrap();
     assert_eq!(plan.schedule, schedule);
     let n = plan.memories.iter().filter(|m| matches!(m.map, spikefab::hw::MemMap::LargeRam { .. })).count();

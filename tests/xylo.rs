@@ -151,18 +151,21 @@ fn xylo_student_compiles_and_xylosim_agrees_word_for_word() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let xs = &r["xylosim"];
+    assert_eq!(r["kind"], "chip");
+    let xs = &r["vendor_check"];
+    assert_eq!(xs["simulator"], "XyloSim");
     assert_eq!(xs["samples"], 450);
     assert!(xs["words"].as_u64().unwrap() > 1_000_000, "{xs}");
     for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
         assert_eq!(xs[k], 0, "{k}: {xs}");
     }
-    let v = &r["chip_verify"];
+    let v = &r["verify"];
     assert!(v["class_agreement"].as_f64().unwrap() >= 0.99, "{v}");
     assert!(v["chip_accuracy"].as_f64().unwrap() >= 0.9, "{v}");
-    assert_eq!(r["xylo"]["lag"], 1);
-    assert!(r["xylo"]["notes"].as_array().unwrap().is_empty(), "the student is Xylo-shaped: {}", r["xylo"]["notes"]);
-    assert!(r["chip_energy"]["energy_per_inference_j"].as_f64().unwrap() > 0.0);
+    assert_eq!(r["layout"]["family"], "xylo");
+    assert_eq!(r["layout"]["lag"], 1);
+    assert!(r["notes"].as_array().unwrap().is_empty(), "the student is Xylo-shaped: {}", r["notes"]);
+    assert!(r["energy"]["energy_per_inference_j"].as_f64().unwrap() > 0.0);
     for f in ["spec.npz", "inputs.npy", "expected_spikes.npy", "run_xylosim.py"] {
         assert!(out.join("xylo").join(f).exists(), "{f}");
     }

@@ -91,25 +91,25 @@ pub fn options(c: &[u8; 6]) -> PlanOptions {
     let target = targets()[((c[1] & 3) | ((c[1] >> 5) & 4)) as usize].clone();
     let mut o = PlanOptions::new(target, timesteps);
     // The CLI accepts lanes 1, 2, 4 ... 64.
-    o.lanes = match (c[1] >> 2) & 7 {
+    o.settings.lanes = match (c[1] >> 2) & 7 {
         0 => None,
         k => Some(1 << (k - 1)),
     };
-    o.weight_bits = 1 + (c[2] & 15) as u32;
-    o.input_bits = 1 + (c[2] >> 4) as u32;
-    o.frac_bits = (c[3] & 15) as u32 + (c[3] >> 7) as u32; // 0..=16
-    o.leak_bits = [16, 2, 8, 24][((c[3] >> 4) & 3) as usize];
-    o.membrane_bits = match c[4] {
+    o.settings.weight_bits = 1 + (c[2] & 15) as u32;
+    o.settings.input_bits = 1 + (c[2] >> 4) as u32;
+    o.settings.frac_bits = (c[3] & 15) as u32 + (c[3] >> 7) as u32; // 0..=16
+    o.settings.leak_bits = [16, 2, 8, 24][((c[3] >> 4) & 3) as usize];
+    o.settings.membrane_bits = match c[4] {
         0 => None,
         b => Some((b & 63) as u32),
     };
-    o.early_exit = c[0] & 8 != 0;
+    o.settings.early_exit = c[0] & 8 != 0;
     // As the CLI does: an early exit turns a pipelined default sequential.
-    o.schedule = match (c[1] >> 5) & 3 {
-        0 => o.target.mapping.schedule.with_early_exit(o.early_exit),
-        1 => ScheduleChoice::Sequential,
-        2 => ScheduleChoice::Pipelined,
-        _ => ScheduleChoice::Auto,
+    o.settings.schedule = match (c[1] >> 5) & 3 {
+        0 => None,
+        1 => Some(ScheduleChoice::Sequential),
+        2 => Some(ScheduleChoice::Pipelined),
+        _ => Some(ScheduleChoice::Auto),
     };
     let signed = c[0] & 16 != 0;
     let integers = c[0] & 32 != 0;
@@ -117,7 +117,7 @@ pub fn options(c: &[u8; 6]) -> PlanOptions {
     o.input_stats =
         Some(InputStats { min: if signed { -max } else { 0.0 }, max, integers, grid: None, per_step: c[0] & 64 != 0 });
     if c[0] & 128 != 0 {
-        o.input_scale = Some((1 + c[5] as u32) as f64 / 256.0);
+        o.settings.input_scale = Some((1 + c[5] as u32) as f64 / 256.0);
     }
     o
 }

@@ -8,28 +8,18 @@
 //!
 //! `T' = T + D` for `D` layers: each layer adds one step (see [`crate::chip::loihi`]).
 
+use crate::data::npy_bytes as npy;
 use hdf5_pure::{FileBuilder, GroupBuilder};
-use npyz::WriterBuilder;
 
 use crate::chip::loihi::NetxNet;
 
-/// One `.npy` file in memory.
-fn npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(shape: &[usize], data: &[T]) -> Vec<u8> {
-    let mut buf = vec![];
-    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-    let mut w = npyz::WriteOptions::<T>::new()
-        .default_dtype()
-        .shape(&shape)
-        .writer(std::io::Cursor::new(&mut buf))
-        .begin_nd()
-        .expect("writing into memory");
-    w.extend(data.iter().copied()).expect("writing into memory");
-    w.finish().expect("writing into memory");
-    buf
-}
+/// The netx HDF5 file could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("netx export: {0}")]
+pub struct NetxError(pub String);
 
-fn kind(g: &mut GroupBuilder, name: &str, s: &str) -> Result<(), String> {
-    g.create_dataset(name).with_ascii_strings(&[s]).map_err(|e| format!("cannot write '{name}': {e}"))?;
+fn kind(g: &mut GroupBuilder, name: &str, s: &str) -> Result<(), NetxError> {
+    g.create_dataset(name).with_ascii_strings(&[s]).map_err(|e| NetxError(format!("cannot write '{name}': {e}")))?;
     Ok(())
 }
 
@@ -46,16 +36,16 @@ fn us(v: &[usize]) -> Vec<i64> {
 }
 
 /// The netx HDF5 bytes of `net`.
-pub fn netx_bytes(net: &NetxNet) -> Result<Vec<u8>, String> {
+pub fn netx_bytes(net: &NetxNet) -> Result<Vec<u8>, NetxError> {
     let mut fb = FileBuilder::new();
     let mut top = fb.create_group("layer");
     let mut index = 0usize;
-    let mut group = |top: &mut GroupBuilder, f: &mut dyn FnMut(&mut GroupBuilder) -> Result<(), String>| {
+    let mut group = |top: &mut GroupBuilder, f: &mut dyn FnMut(&mut GroupBuilder) -> Result<(), NetxError>| {
         let mut g = top.create_group(&index.to_string());
         index += 1;
         f(&mut g)?;
         top.add_group(g.finish());
-        Ok::<(), String>(())
+        Ok::<(), NetxError>(())
     };
     group(&mut top, &mut |g| {
         kind(g, "type", "input")?;
@@ -115,7 +105,7 @@ pub fn netx_bytes(net: &NetxNet) -> Result<Vec<u8>, String> {
         })?;
     }
     fb.add_group(top.finish());
-    fb.finish().map_err(|e| format!("cannot serialise HDF5: {e}"))
+    fb.finish().map_err(|e| NetxError(format!("cannot serialise HDF5: {e}")))
 }
 
 /// The files of the export: (name, bytes). `inputs` is `n x steps x inputs` payloads,
@@ -126,7 +116,7 @@ pub fn files(
     steps: usize,
     inputs: &[u8],
     expected: &[u8],
-) -> Result<Vec<(String, Vec<u8>)>, String> {
+) -> Result<Vec<(String, Vec<u8>)>, NetxError> {
     Ok(vec![
         ("network.net".into(), netx_bytes(net)?),
         ("inputs.npy".into(), npy(&[n, steps, net.input_numel()], inputs)),

@@ -10,24 +10,9 @@
 
 use std::io::Write;
 
-use npyz::WriterBuilder;
+use crate::data::npy_bytes as npy;
 
 use crate::chip::xylo::XyloSpec;
-
-/// One `.npy` file in memory.
-fn npy<T: npyz::Serialize + npyz::AutoSerialize + Copy>(shape: &[usize], data: &[T]) -> Vec<u8> {
-    let mut buf = vec![];
-    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
-    let mut w = npyz::WriteOptions::<T>::new()
-        .default_dtype()
-        .shape(&shape)
-        .writer(std::io::Cursor::new(&mut buf))
-        .begin_nd()
-        .expect("writing into memory");
-    w.extend(data.iter().copied()).expect("writing into memory");
-    w.finish().expect("writing into memory");
-    buf
-}
 
 /// The arrays of `spec.npz`, in the order rockpool's mapper returns them.
 pub fn spec_arrays(s: &XyloSpec) -> Vec<(&'static str, Vec<u8>)> {
@@ -89,9 +74,15 @@ pub fn files(
     ]
 }
 
-/// The script that runs the export in XyloSim. `chip` is `syns63300` or `syns61201`.
+/// True when XyloSim records the hidden neurons' second synaptic current: a placement with two
+/// synapses per neuron, or Xylo Audio 2 (`syns61201`), whose XyloSim always has it.
+pub fn records_isyn2(chip: &str, synapses: usize) -> bool {
+    synapses > 1 || chip == "syns61201"
+}
+
+/// The script that runs the export in XyloSim. `chip` is rockpool's module of the chip.
 pub fn script(chip: &str, synapses: usize) -> String {
-    let isyn2 = if synapses > 1 || chip == "syns61201" { "\"Isyn2\", " } else { "" };
+    let isyn2 = if records_isyn2(chip, synapses) { "\"Isyn2\", " } else { "" };
     SCRIPT.replace("{CHIP}", chip).replace("{ISYN2}", isyn2)
 }
 

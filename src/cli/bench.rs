@@ -8,26 +8,30 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use serde_json::json;
-use spikefab::sim::{cycle, reference};
-
-use super::{Failure, ModelArgs, PlanArgs};
 use spikefab::driver::shard::Shard;
 use spikefab::driver::steps_for;
+use spikefab::options::{PlanSettings, Samples};
+use spikefab::sim::{cycle, reference};
+
+use super::part::{BenchPart, Part, write_part};
+use super::print::print_bench;
+use super::{Failure, ModelArgs};
+
+/// Most threads per engine `bench` starts.
+const MAX_THREADS: usize = 1024;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
-    plan: PlanArgs,
-    /// Inputs (.npy).
+    plan: PlanSettings,
+    /// Inputs (.npy); all of them calibrate the plan's input range.
     #[arg(long)]
     inputs: PathBuf,
-    /// Samples to run (default: all).
-    #[arg(long)]
-    samples: Option<usize>,
-    /// Threads per engine.
+    #[command(flatten)]
+    samples: Samples,
+    /// Threads per engine (1 to 1024).
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Repetitions (the fastest is reported).
@@ -67,65 +71,25 @@ fn best<T>(repeat: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
     (wall, cpu, out.expect("at least one run"))
 }
 
-/// What one bench run (or one shard of it) measured, in sums that add up over shards.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BenchPart {
-    shard: Option<Shard>,
-    model: String,
-    samples: usize,
-    timesteps: usize,
-    threads: usize,
-    cycle_seconds: f64,
-    /// CPU seconds of the process (absent in parts written before it was measured).
-    #[serde(default)]
-    cycle_cpu_seconds: Option<f64>,
-    synaptic_events: u64,
-    cycles: u64,
-    reference_seconds: Option<f64>,
-    #[serde(default)]
-    reference_cpu_seconds: Option<f64>,
-}
-
-impl BenchPart {
-    /// Adds another shard's measurements (times add: the work of one run, shard by shard).
-    pub fn add(&mut self, o: &BenchPart) -> Result<(), String> {
-        if (&self.model, self.timesteps, self.threads, self.reference_seconds.is_some())
-            != (&o.model, o.timesteps, o.threads, o.reference_seconds.is_some())
-        {
-            return Err("the parts bench different models or options".into());
-        }
-        self.samples += o.samples;
-        self.cycle_seconds += o.cycle_seconds;
-        self.cycle_cpu_seconds = self.cycle_cpu_seconds.zip(o.cycle_cpu_seconds).map(|(a, b)| a + b);
-        self.reference_cpu_seconds = self.reference_cpu_seconds.zip(o.reference_cpu_seconds).map(|(a, b)| a + b);
-        self.synaptic_events += o.synaptic_events;
-        self.cycles += o.cycles;
-        self.reference_seconds = self.reference_seconds.zip(o.reference_seconds).map(|(a, b)| a + b);
-        Ok(())
-    }
-
-    pub fn shard(&self) -> Option<Shard> {
-        self.shard
-    }
-}
-
 pub fn run(a: BenchArgs) -> Result<(), Failure> {
-    let m = a.model.load()?;
-    let mut batch = a.model.inputs(&m, &a.inputs)?;
-    if let Some(n) = a.samples {
-        batch = batch.take(n);
+    if !(1..=MAX_THREADS).contains(&a.threads) {
+        return Err(Failure::input(anyhow::anyhow!("--threads must be 1 to {MAX_THREADS}")));
     }
-    let steps = steps_for(&m, Some(&batch))?;
-    // The plan of the whole batch: every shard runs the same hardware.
-    let plan = a.plan.settings().plan(&m, steps, Some(&batch))?;
+    let m = a.model.load()?;
+    let all = a.model.inputs(&m, &a.inputs)?;
+    let steps = steps_for(&m, Some(&all))?;
+    // The plan of every input: each shard and each --samples runs the same hardware.
+    let plan = a.plan.plan(&m, steps, Some(&all))?;
+    let mut batch = a.samples.of(&all).map_err(Failure::input)?.into_owned();
     let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
     if let Some(s) = shard {
         batch = batch.range(s.samples(batch.n)?);
     }
+    // The system refusing threads is not the user's input.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
         .build()
-        .map_err(|e| Failure::input(anyhow::anyhow!("thread pool: {e}")))?;
+        .map_err(|e| Failure::io(anyhow::anyhow!("cannot start {} threads: {e}", a.threads)))?;
     let (t_cycle, cpu_cycle, c) = pool.install(|| best(a.repeat, || cycle::run(&plan, &batch, steps)));
     let mut part = BenchPart {
         shard,
@@ -150,71 +114,8 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
         part.reference_cpu_seconds = Some(cpu_ref);
     }
     if shard.is_some() {
-        return super::merge::write_part(&super::merge::Part::Bench { part });
+        return write_part(&Part::Bench { part });
     }
     print_bench(&part, a.json);
     Ok(())
-}
-
-/// Prints what `bench` measured as text or JSON.
-pub fn print_bench(p: &BenchPart, json_out: bool) {
-    let n = p.samples as f64;
-    let (t_cycle, events) = (p.cycle_seconds, p.synaptic_events);
-    let mut report = json!({
-        "model": p.model,
-        "samples": p.samples,
-        "timesteps": p.timesteps,
-        "threads": p.threads,
-        "cycle_engine": {
-            "seconds": t_cycle,
-            "samples_per_s": n / t_cycle,
-            "synaptic_events_per_sample": events as f64 / n,
-            "synaptic_events_per_s": events as f64 / t_cycle,
-            "cycles_per_inference_mean": p.cycles as f64 / n,
-        },
-    });
-    if let Some(c) = p.cycle_cpu_seconds {
-        report["cycle_engine"]["cpu_seconds"] = json!(c);
-        report["cycle_engine"]["samples_per_cpu_s"] = json!(n / c);
-    }
-    if let Some(t_ref) = p.reference_seconds {
-        report["reference_engine"] = json!({"seconds": t_ref, "samples_per_s": n / t_ref});
-        if let Some(c) = p.reference_cpu_seconds {
-            report["reference_engine"]["cpu_seconds"] = json!(c);
-            report["reference_engine"]["samples_per_cpu_s"] = json!(n / c);
-        }
-        report["cycle_over_reference"] = json!(t_ref / t_cycle);
-    }
-    let steps = p.timesteps;
-    if json_out {
-        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
-    } else {
-        let ce = &report["cycle_engine"];
-        println!(
-            "{}: {} samples, T = {steps}, {} thread(s)",
-            report["model"].as_str().unwrap_or(""),
-            p.samples,
-            p.threads
-        );
-        let cpu = |v: &serde_json::Value| match v["samples_per_cpu_s"].as_f64() {
-            Some(c) => format!("  {c:>10.1} samples/CPU-s"),
-            None => String::new(),
-        };
-        println!(
-            "  cycle engine:     {:>10.1} samples/s{}  {:>8.3e} synaptic events/s  ({:.0} events and {:.0} cycles per inference)",
-            ce["samples_per_s"].as_f64().unwrap_or(0.0),
-            cpu(ce),
-            ce["synaptic_events_per_s"].as_f64().unwrap_or(0.0),
-            ce["synaptic_events_per_sample"].as_f64().unwrap_or(0.0),
-            ce["cycles_per_inference_mean"].as_f64().unwrap_or(0.0),
-        );
-        if let Some(r) = report.get("reference_engine") {
-            println!(
-                "  reference engine: {:>10.1} samples/s{}   (cycle engine {:.2}x the reference)",
-                r["samples_per_s"].as_f64().unwrap_or(0.0),
-                cpu(r),
-                report["cycle_over_reference"].as_f64().unwrap_or(0.0)
-            );
-        }
-    }
 }

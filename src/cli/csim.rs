@@ -3,23 +3,23 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::flow::csim;
-
-use super::{Failure, ModelArgs, PlanArgs};
 use spikefab::driver::steps_for;
+use spikefab::flow::csim;
+use spikefab::options::{PlanSettings, Samples};
+
+use super::{Failure, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct CsimArgs {
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
-    plan: PlanArgs,
-    /// Inputs (.npy); also the calibration data for the input range.
+    plan: PlanSettings,
+    /// Inputs (.npy); all of them calibrate the input range.
     #[arg(long)]
     inputs: PathBuf,
-    /// Simulate the first N samples [default: all].
-    #[arg(long)]
-    samples: Option<usize>,
+    #[command(flatten)]
+    samples: Samples,
     /// Work folder for the C++, testbench, inputs and results (everything is written inside it).
     #[arg(short, long, default_value = "build/csim")]
     out_dir: PathBuf,
@@ -29,15 +29,13 @@ pub struct CsimArgs {
 }
 
 pub fn run(a: CsimArgs) -> Result<(), Failure> {
-    if a.samples == Some(0) {
-        return Err(Failure::input(anyhow::anyhow!("--samples must be at least 1")));
-    }
     let m = a.model.load()?;
     let batch = a.model.inputs(&m, &a.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
-    let plan = a.plan.settings().plan(&m, steps, Some(&batch))?;
-    let target = a.plan.settings().target()?;
-    let r = csim::csim(&plan, &batch, a.samples, target.hls_part(), &a.out_dir)
+    let plan = a.plan.plan(&m, steps, Some(&batch))?;
+    let target = a.plan.target()?;
+    let first = a.samples.of(&batch).map_err(Failure::input)?;
+    let r = csim::csim(&plan, &first, None, target.hls_part(), &a.out_dir)
         .map_err(|e| Failure::from(spikefab::driver::Error::from(e)))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("json"));

@@ -5,19 +5,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::{Deserialize, Serialize};
-use spikefab::driver::{ExploreShard, VerifyPart, merge_explore, merge_verify, shard};
+use spikefab::driver::{merge_explore, merge_verify, shard};
 
 use super::Failure;
-use super::bench::{BenchPart, print_bench};
-use super::explore::print_exploration;
-use super::verify::print_plan_check;
-
-/// The format version of partial results.
-const FORMAT: u32 = 1;
-
-/// Largest partial result read, bytes.
-const MAX_PART_BYTES: u64 = 1 << 30;
+use super::part::{Part, read};
+use super::print::{print_bench, print_exploration, print_plan_check};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
@@ -31,55 +23,6 @@ pub struct MergeArgs {
     /// explore: also write the whole exploration as JSON to this file (as `explore --out`).
     #[arg(short, long, value_name = "FILE")]
     out: Option<PathBuf>,
-}
-
-/// One shard's partial result.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "lowercase")]
-pub enum Part {
-    /// `verify --shard`.
-    Verify { part: VerifyPart },
-    /// `explore --shard`; `all` is its `--all`.
-    Explore { part: ExploreShard, all: bool },
-    /// `bench --shard`.
-    Bench { part: BenchPart },
-}
-
-#[derive(Serialize, Deserialize)]
-struct Document {
-    spikefab_partial: u32,
-    #[serde(flatten)]
-    part: Part,
-}
-
-/// Prints a partial result on stdout.
-pub fn write_part(part: &Part) -> Result<(), Failure> {
-    #[derive(Serialize)]
-    struct Out<'a> {
-        spikefab_partial: u32,
-        #[serde(flatten)]
-        part: &'a Part,
-    }
-    println!("{}", serde_json::to_string_pretty(&Out { spikefab_partial: FORMAT, part }).expect("plain data"));
-    Ok(())
-}
-
-fn read(path: &std::path::Path) -> Result<Part, Failure> {
-    let bad = |m: String| Failure::input(anyhow::anyhow!("{}: {m}", path.display()));
-    let size = std::fs::metadata(path).map_err(|e| bad(format!("cannot read: {e}")))?.len();
-    if size > MAX_PART_BYTES {
-        return Err(bad(format!("{size} bytes is above the limit of {MAX_PART_BYTES} for a partial result")));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| bad(format!("not a partial result (invalid JSON: {e})")))?;
-    match v.get("spikefab_partial").and_then(|f| f.as_u64()) {
-        Some(f) if f == u64::from(FORMAT) => {}
-        Some(f) => return Err(bad(format!("partial result format {f}; this spikefab reads format {FORMAT}"))),
-        None => return Err(bad("not a partial result of `verify`, `explore` or `bench --shard`".into())),
-    }
-    let d: Document = serde_json::from_value(v).map_err(|e| bad(format!("malformed partial result: {e}")))?;
-    Ok(d.part)
 }
 
 pub fn run(a: MergeArgs) -> Result<(), Failure> {
@@ -112,7 +55,7 @@ pub fn run(a: MergeArgs) -> Result<(), Failure> {
             let doc = e.json();
             if let Some(p) = &a.out {
                 std::fs::write(p, serde_json::to_string_pretty(&doc).expect("json") + "\n")
-                    .map_err(|e| Failure::input(anyhow::anyhow!("{}: cannot write: {e}", p.display())))?;
+                    .map_err(|e| Failure::io(anyhow::anyhow!("{}: cannot write: {e}", p.display())))?;
             }
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
@@ -134,7 +77,7 @@ pub fn run(a: MergeArgs) -> Result<(), Failure> {
             let mut it = parts.into_iter();
             let mut total = it.next().expect("at least one part");
             for p in it {
-                total.add(&p).map_err(|m| Failure::input(anyhow::anyhow!(m)))?;
+                total.add(&p)?;
             }
             print_bench(&total, a.json);
             Ok(())

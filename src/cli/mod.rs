@@ -10,8 +10,10 @@ mod energy;
 mod explore;
 mod inspect;
 mod merge;
+mod part;
 mod passes;
 mod plan;
+mod print;
 mod simulate;
 mod verify;
 
@@ -19,114 +21,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use spikefab::Model;
-use spikefab::data::InputBatch;
-use spikefab::driver::{PlanSettings, Progress};
-use spikefab::ir::dialect;
+use spikefab::data::{self, InputBatch};
+use spikefab::driver::Progress;
 use spikefab::ir::dialect::DialectOverrides;
+use spikefab::options::Samples;
 
-/// A command-line mirror of a library enum: the library stays free of clap, and the two
-/// conversions are exhaustive matches, so a variant added on either side fails to compile.
-macro_rules! cli_enum {
-    ($(#[$m:meta])* $cli:ident => $lib:path { $($(#[$vm:meta])* $v:ident),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-        pub enum $cli { $($(#[$vm])* $v),* }
-        impl From<$cli> for $lib {
-            fn from(c: $cli) -> Self { match c { $($cli::$v => <$lib>::$v),* } }
-        }
-        impl From<$lib> for $cli {
-            fn from(c: $lib) -> Self { match c { $(<$lib>::$v => $cli::$v),* } }
-        }
-    };
-}
-pub(crate) use cli_enum;
-
-cli_enum! {
-    /// How layers share the hardware in time.
-    ScheduleArg => spikefab::target::ScheduleChoice {
-        /// One phase at a time; small layers share memories and one update datapath.
-        Sequential,
-        /// Every layer has its own sequencer, update datapath and memories and runs
-        /// concurrently with the others on different timesteps (not with --early-exit).
-        Pipelined,
-        /// Pipelined when its memories fit the device, else sequential; with --bitstream,
-        /// sequential also when the pipelined logic does not fit or misses the clock.
-        Auto,
-    }
-}
-
-cli_enum! {
-    /// Source framework preset.
-    PresetArg => dialect::Preset {
-        /// snnTorch `Leaky`: dt 1e-4, reset subtract-undecayed, fires on `>`.
-        Snntorch,
-        /// SpikingJelly `LIFNode` via `export_to_nir(dt=1e-4)`: hard reset, fires on `>=`.
-        Spikingjelly,
-        /// Norse 1.1 `to_nir`: dt = 1e-6 (its exporter writes tau*dt), hard reset, unit
-        /// synaptic input, v starts at v_leak.
-        Norse,
-        /// Sinabs: dt = 1, reset subtract, fires on `>=`, exact decay, multi-spike.
-        Sinabs,
-        /// Plain NIR: hard reset, `>`, dt inferred or given.
-        Nir,
-    }
-}
-
-cli_enum! {
-    /// Reset after a spike.
-    ResetArg => dialect::ResetMode {
-        /// NIR hard reset to v_reset.
-        Zero,
-        /// Subtract the threshold before the leak (SpikingJelly soft reset).
-        Subtract,
-        /// Subtract the threshold after the leak, undecayed (snnTorch `Leaky` default).
-        SubtractUndecayed,
-    }
-}
-
-cli_enum! {
-    /// Discretisation.
-    IntegrationArg => dialect::Integration {
-        /// beta = 1 - dt/tau.
-        Euler,
-        /// beta = exp(-dt/tau) (Sinabs).
-        Exact,
-    }
-}
-
-cli_enum! {
-    /// Synaptic input of CubaLIF.
-    CubaInputArg => dialect::CubaInput {
-        /// Scaled by dt/tau_syn (NIR).
-        Scaled,
-        /// Unit jumps (Norse).
-        Unit,
-    }
-}
-
-cli_enum! {
-    /// Spikes per step.
-    SpikesArg => dialect::SpikeMode {
-        /// At most one.
-        Single,
-        /// trunc(v/threshold) (Sinabs MultiSpike).
-        Multi,
-        /// Multi-spike except the readout neurons, which spike once (Xylo).
-        MultiHidden,
-    }
-}
-
-cli_enum! {
-    /// Initial membrane.
-    InitialVArg => dialect::InitialV {
-        /// Zero.
-        Zero,
-        /// v_leak (Norse).
-        VLeak,
-    }
-}
-
-/// spikefab: compile trained spiking neural networks to verified hardware.
+/// spikefab: compile trained spiking neural networks to verified hardware: Verilog, HLS C++ and
+/// bitstreams for FPGAs (iCE40, ECP5, AMD 7 Series), and exports for neuromorphic chips (Xylo,
+/// Loihi 2) judged by the vendors' own simulators.
 #[derive(Parser, Debug)]
 #[command(name = "spikefab", version, about, long_about = None)]
 pub struct Cli {
@@ -138,21 +40,22 @@ pub struct Cli {
 enum Command {
     /// Show a model's nodes, shapes, weights, dialect and parallel branches.
     Inspect(inspect::InspectArgs),
-    /// Run the reference engine on inputs and report spikes and accuracy.
+    /// Run the reference engine (or the hardware's integers) on inputs; spikes and accuracy.
     Simulate(simulate::SimulateArgs),
     /// Convert a model to spikefab JSON (or NIR).
     Convert(convert::ConvertArgs),
-    /// Lower a model to a hardware plan and print it.
+    /// Lower a model to a hardware plan (FPGA layout, or a chip's placement) and print it.
     Plan(plan::PlanCmdArgs),
-    /// Run the reference and cycle-accurate engines side by side and compare.
+    /// Run the reference engine and the hardware (cycle engine, or a chip's model) side by side.
     Verify(verify::VerifyArgs),
     /// Simulate the emitted RTL (iverilog or Verilator) against the cycle engine.
     Cosim(cosim::CosimArgs),
     /// Compile the HLS C++ with g++ and run it against the cycle engine (C simulation).
     Csim(csim::CsimArgs),
-    /// Run a chip export in the vendor's simulator (XyloSim) against spikefab's chip model.
+    /// Run a chip export in the vendor's simulator (XyloSim, Lava) against spikefab's chip model.
     Chipsim(chipsim::ChipsimArgs),
-    /// Compile to Verilog and/or HLS C++, verify, co-simulate and (iCE40) build a bitstream.
+    /// Compile for a target: FPGA Verilog and/or HLS C++ (verified, co-simulated, bitstream for
+    /// iCE40 and ECP5), or a chip's export (verified, judged by the vendor's simulator).
     Compile(compile::CompileArgs),
     /// Time the cycle-accurate and reference engines side by side.
     Bench(bench::BenchArgs),
@@ -170,55 +73,15 @@ enum Command {
 pub struct ModelArgs {
     /// Model file: .nir (HDF5), .json (spikefab) or .onnx.
     pub model: PathBuf,
-    /// Source framework preset: sets dt, reset and firing rule as that framework computes.
-    #[arg(long, value_enum)]
-    pub from: Option<PresetArg>,
-    /// Time step in seconds (NIR does not store it).
-    #[arg(long, value_name = "SECONDS")]
-    pub dt: Option<f64>,
-    /// Reset after a spike [default: zero, NIR's hard reset].
-    #[arg(long, value_enum)]
-    pub reset: Option<ResetArg>,
-    /// Fire when v >= threshold (default: v > threshold).
-    #[arg(long)]
-    pub fire_on_equal: bool,
-    /// Timesteps per inference.
-    #[arg(long, short = 'T', value_name = "T")]
-    pub timesteps: Option<usize>,
-    /// Discretisation: euler (beta = 1 - dt/tau) or exact (beta = exp(-dt/tau), Sinabs).
-    #[arg(long, value_enum)]
-    pub integration: Option<IntegrationArg>,
-    /// Synaptic input of CubaLIF: scaled by dt/tau_syn (NIR) or unit (Norse).
-    #[arg(long, value_enum)]
-    pub cuba_input: Option<CubaInputArg>,
-    /// Spikes per step: single, or multi (trunc(v/thr), Sinabs' MultiSpike).
-    #[arg(long, value_enum)]
-    pub spikes: Option<SpikesArg>,
-    /// Initial membrane: zero, or v-leak (Norse).
-    #[arg(long, value_enum)]
-    pub initial_v: Option<InitialVArg>,
+    #[command(flatten)]
+    pub dialect: DialectOverrides,
 }
 
 impl ModelArgs {
-    /// The dialect overrides these options express.
-    pub fn overrides(&self) -> DialectOverrides {
-        DialectOverrides {
-            from: self.from.map(Into::into),
-            dt: self.dt,
-            reset: self.reset.map(Into::into),
-            fire_on_equal: self.fire_on_equal,
-            timesteps: self.timesteps,
-            integration: self.integration.map(Into::into),
-            cuba_input: self.cuba_input.map(Into::into),
-            spikes: self.spikes.map(Into::into),
-            initial_v: self.initial_v.map(Into::into),
-        }
-    }
-
     /// Loads and validates the model, printing its warnings (defaults the loader applied,
     /// options that override what an ONNX graph's own equations fix).
     pub fn load(&self) -> Result<Model, Failure> {
-        let m = Model::load(&self.model, &self.overrides()).map_err(Failure::input)?;
+        let m = Model::load(&self.model, &self.dialect).map_err(Failure::input)?;
         let file = spikefab::names::text(&self.model.display().to_string(), 1000);
         for w in &m.warnings {
             eprintln!("warning: {file}: {w}");
@@ -233,62 +96,29 @@ impl ModelArgs {
     }
 }
 
-/// Hardware plan options shared by plan, verify, simulate --engine cycle, compile, energy.
+/// The inputs a command runs on, their labels, and which of them it checks.
 #[derive(Args, Debug, Clone)]
-pub struct PlanArgs {
-    /// Target device or chip (bundled name or path to a .toml).
-    #[arg(long, default_value = "ice40-up5k")]
-    pub target: String,
-    /// Neuron lanes per layer [default: the target's].
+pub struct DataArgs {
+    /// Inputs (.npy): N x input shape (the same input every step) or N x T x input shape;
+    /// all of them calibrate the input range.
     #[arg(long)]
-    pub lanes: Option<usize>,
-    /// Bits of non-binary weights (binary rows, +-a, take 1 bit whatever this says; 1 refuses
-    /// any other row).
-    #[arg(long, default_value_t = 8)]
-    pub weight_bits: u32,
-    /// Bits of quantised real-valued inputs.
-    #[arg(long, default_value_t = 8)]
-    pub input_bits: u32,
-    /// Fractional bits of membranes below the weight unit.
-    #[arg(long, default_value_t = 6)]
-    pub frac_bits: u32,
-    /// Fractional bits of leak multipliers.
-    #[arg(long, default_value_t = 16)]
-    pub leak_bits: u32,
-    /// Cap membrane width; below the analysed width, arithmetic saturates (counted).
+    pub inputs: PathBuf,
+    /// Class labels (.npy, N integers) to report accuracy.
     #[arg(long)]
-    pub membrane_bits: Option<u32>,
-    /// Real value of one input LSB [default: from the calibration inputs].
-    #[arg(long)]
-    pub input_scale: Option<f64>,
-    /// Stop an inference once the output class can no longer change.
-    #[arg(long)]
-    pub early_exit: bool,
-    /// Clock the design runs at, MHz [default: the target's].
-    #[arg(long, value_name = "MHZ")]
-    pub clock_mhz: Option<f64>,
-    /// How layers share the hardware in time [default: the target's (pipelined on ECP5, auto on
-    /// iCE40, sequential elsewhere); sequential with --early-exit].
-    #[arg(long, value_enum)]
-    pub schedule: Option<ScheduleArg>,
+    pub labels: Option<PathBuf>,
+    #[command(flatten)]
+    pub samples: Samples,
 }
 
-impl PlanArgs {
-    /// The library's plan settings.
-    pub fn settings(&self) -> PlanSettings {
-        PlanSettings {
-            target: self.target.clone(),
-            lanes: self.lanes,
-            weight_bits: self.weight_bits,
-            input_bits: self.input_bits,
-            frac_bits: self.frac_bits,
-            leak_bits: self.leak_bits,
-            membrane_bits: self.membrane_bits,
-            input_scale: self.input_scale,
-            early_exit: self.early_exit,
-            clock_mhz: self.clock_mhz,
-            schedule: self.schedule.map(Into::into),
-        }
+impl DataArgs {
+    /// The inputs and labels, read for `m`'s input.
+    pub fn load(&self, m: &Model, model: &ModelArgs) -> Result<(InputBatch, Option<Vec<usize>>), Failure> {
+        let batch = model.inputs(m, &self.inputs)?;
+        let labels = match &self.labels {
+            Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
+            None => None,
+        };
+        Ok((batch, labels))
     }
 }
 
@@ -305,9 +135,13 @@ impl Failure {
     }
 
     /// A check failed: exit 1.
-    #[allow(dead_code)]
     pub fn check(msg: impl Into<String>) -> Self {
         Failure { code: 1, error: anyhow::anyhow!(msg.into()) }
+    }
+
+    /// Writing an output or getting a system resource failed: exit 1.
+    pub fn io(e: impl Into<anyhow::Error>) -> Self {
+        Failure { code: 1, error: e.into() }
     }
 }
 

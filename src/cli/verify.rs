@@ -1,40 +1,33 @@
-//! `spikefab verify`: the reference and cycle-accurate engines side by side.
-
-use std::path::PathBuf;
+//! `spikefab verify`: the reference engine and the hardware (the cycle engine on the FPGA
+//! plan, or a chip's own model) side by side.
 
 use clap::Args;
-use spikefab::data;
 use spikefab::driver::shard::Shard;
-use spikefab::driver::{Check, Checked, EarlyExit, PlanCheck, check, check_shard};
+use spikefab::driver::{Check, Checked, Job, check, check_shard};
+use spikefab::options::PlanSettings;
 
-use super::passes::{PassArgs, print_records};
-use super::plan::print_plan;
-use super::{Bars, Failure, ModelArgs, PlanArgs};
+use super::part::{Part, write_part};
+use super::passes::PassArgs;
+use super::print::{print_plan, print_plan_check, print_records};
+use super::{Bars, DataArgs, Failure, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     #[command(flatten)]
     model: ModelArgs,
     #[command(flatten)]
-    plan: PlanArgs,
-    /// Inputs (.npy); also the calibration data for the input range.
-    #[arg(long)]
-    inputs: PathBuf,
-    /// Labels (.npy) to report both accuracies.
-    #[arg(long)]
-    labels: Option<PathBuf>,
+    plan: PlanSettings,
+    #[command(flatten)]
+    data: DataArgs,
     #[command(flatten)]
     passes: PassArgs,
-    /// Verify only the first N samples.
-    #[arg(long)]
-    samples: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
     /// Also print the plan and what the passes changed.
     #[arg(short, long)]
     verbose: bool,
-    /// Check only shard I of N (0-based) of the samples and print a partial result for
+    /// Check only shard I of N (0-based) of the checked samples and print a partial result for
     /// `spikefab merge`; `/N` takes I from $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
@@ -42,24 +35,18 @@ pub struct VerifyArgs {
 
 pub fn run(a: VerifyArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let mut batch = a.model.inputs(&m, &a.inputs)?;
-    if let Some(n) = a.samples {
-        batch = batch.take(n);
-    }
-    let labels = match &a.labels {
-        Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
-        None => None,
-    };
+    let (batch, labels) = a.data.load(&m, &a.model)?;
     let passes = a.passes.settings(&m, &a.model)?;
+    let job = Job { labels: labels.as_deref(), samples: a.data.samples, ..Job::new(&m, &batch, &a.plan, &passes) };
     if let Some(s) = &a.shard {
         let shard = Shard::parse(s)?;
         if a.verbose {
             return Err(Failure::input(anyhow::anyhow!("--verbose prints the plan; run without --shard")));
         }
-        let part = check_shard(m, &batch, labels.as_deref(), &passes, &a.plan.settings(), shard, &Bars::default())?;
-        return super::merge::write_part(&super::merge::Part::Verify { part });
+        let part = check_shard(&job, shard, &Bars::default())?;
+        return write_part(&Part::Verify { part });
     }
-    let c = check(m, &batch, labels.as_deref(), &passes, &a.plan.settings(), &Bars::default())?;
+    let c = check(&job, &Bars::default())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c.json()).expect("json"));
     } else {
@@ -95,44 +82,4 @@ fn print_check(c: &Check, verbose: bool) {
             print_plan_check(check);
         }
     }
-}
-
-/// Prints a plan's check as text (also what `merge` prints for sharded parts).
-pub fn print_plan_check(c: &PlanCheck) {
-    let v = c.verification();
-    println!("samples: {}, timesteps: {}", v.samples, c.steps);
-    for l in &c.layer_lines {
-        println!("{l}");
-    }
-    println!(
-        "{} agreement: {:.4} ({} differ)",
-        if c.spikes { "spike" } else { "output" },
-        v.output_agreement,
-        v.output_elements_differing,
-    );
-    println!("class agreement: {:.4}", v.class_agreement);
-    if let (Some(ra), Some(ca)) = (v.reference_accuracy, v.cycle_accuracy) {
-        println!("accuracy: reference {ra:.4}, cycle engine {ca:.4}");
-    }
-    println!(
-        "cycles per inference: mean {:.1}, min {}, max {}; latency {:.1} us at {} MHz",
-        v.cycles_mean, v.cycles_min, v.cycles_max, v.latency_us_mean, c.clock_mhz
-    );
-    if v.saturations > 0 {
-        println!("saturated writes: {}", v.saturations);
-    }
-    if let Some(e) = c.exit() {
-        print_early_exit(&e, c.steps);
-    }
-}
-
-pub fn print_early_exit(e: &EarlyExit, steps: usize) {
-    println!(
-        "early exit: {:.2} of {steps} steps on average, {:.1} cycles vs {:.1} without ({:.1}% saved), {} classes changed",
-        e.mean_steps,
-        e.cycles,
-        e.cycles_full,
-        100.0 * (1.0 - e.cycles / e.cycles_full.max(1.0)),
-        e.changed
-    );
 }

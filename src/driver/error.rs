@@ -1,4 +1,6 @@
-//! One error type for the driver, wrapping each stage's typed error.
+//! One error type for the driver, wrapping each stage's typed error, and the exit code each
+//! means: 2 for bad input or usage, 1 when a tool failed, the model or design does not fit, or
+//! the outputs could not be written.
 
 use std::path::PathBuf;
 
@@ -16,6 +18,9 @@ pub enum Error {
     /// An input, label or output array.
     #[error(transparent)]
     Data(#[from] crate::data::IoError),
+    /// Inputs that cannot run the steps asked for.
+    #[error(transparent)]
+    Steps(#[from] crate::data::StepsError),
     /// A run beyond the documented limits.
     #[error(transparent)]
     Limit(#[from] crate::limits::LimitError),
@@ -44,6 +49,9 @@ pub enum Error {
     /// The HLS back end refused the plan.
     #[error("{0}")]
     Hls(#[from] crate::back::hls::EmitError),
+    /// A chip's export could not be written in its vendor's format.
+    #[error("{0}")]
+    Export(#[from] crate::back::loihi::NetxError),
     /// An external tool, or writing its files.
     #[error(transparent)]
     Tool(#[from] FlowError),
@@ -56,12 +64,14 @@ pub enum Error {
 }
 
 impl Error {
-    /// The command-line exit code: 1 when an external tool failed or the design or model does
-    /// not fit the target,
-    /// 2 for bad input or usage (a missing tool included: install it or drop the option).
+    /// The command-line exit code: 1 when an external tool failed, the design or model does not
+    /// fit the target, or the outputs could not be written (the file system); 2 for bad input or
+    /// usage (a missing tool included: install it or drop the option).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Tool(FlowError::Failed { .. } | FlowError::DoesNotFit(_)) | Error::DoesNotFit(_) => 1,
+            Error::Tool(FlowError::Failed { .. } | FlowError::DoesNotFit(_) | FlowError::Io(_))
+            | Error::Export(_)
+            | Error::DoesNotFit(_) => 1,
             _ => 2,
         }
     }

@@ -1,19 +1,22 @@
 //! The compiler as a library: what `spikefab compile` and the other commands do, with typed
 //! options in and a typed report out. The command line only parses arguments into these
-//! options and prints what comes back.
+//! options and prints what comes back; the Python package does the same.
 //!
 //! ```text
-//! Model --prepare (students, T', simplifications)--> Model --quantise + layout--> Plan
-//!       --> Verilog / HLS C++ --> verification, co-simulation, C simulation, bitstream, energy
+//! Model --prepare (students, T', simplifications)--> Model --quantise + map--> Plan | chip map
+//!       --> Verilog / HLS C++ | vendor export --> verification, co-simulation, C simulation,
+//!           vendor check, bitstream, energy
 //! ```
 //!
-//! Errors are [`Error`]s whose [`Error::exit_code`] says whether the input was bad (2) or an
-//! external tool failed (1); checks that fail (agreement below its bound, a co-simulation
-//! mismatch, timing not met) are not errors but [`CompileReport::failures`].
+//! Errors are [`Error`]s whose [`Error::exit_code`] says whether the input was bad (2) or a
+//! check, a tool or writing the outputs failed (1); checks that fail (agreement below its
+//! bound, a co-simulation mismatch, timing not met) are not errors but
+//! [`CompileReport::failures`].
 //!
 //! ```
-//! use spikefab::driver::{CompileOptions, PlanSettings, Quiet, compile};
+//! use spikefab::driver::{CompileOptions, Quiet, compile};
 //! use spikefab::ir::dialect::{DialectOverrides, Preset};
+//! use spikefab::options::PlanSettings;
 //!
 //! // The bundled binary-weight student, as snnTorch trained it, 8 timesteps.
 //! let dialect = DialectOverrides { from: Some(Preset::Snntorch), timesteps: Some(8), ..Default::default() };
@@ -23,47 +26,55 @@
 //! let out = std::env::temp_dir().join("spikefab-doc-compile");
 //! let mut o = CompileOptions::new(PlanSettings::new("ice40-up5k"), &out);
 //! o.inputs = Some(inputs.take(32));
-//! o.cosim.samples = 0; // co-simulation needs iverilog or Verilator
+//! o.build.cosim_samples = 0; // co-simulation needs iverilog or Verilator
 //! let report = compile(&model, &o, &Quiet)?;
 //!
-//! assert_eq!(report.top.as_deref(), Some("sf_mlp_bw"));
-//! assert!(report.verify.as_ref().unwrap().class_agreement >= 0.99);
+//! let rtl = report.rtl().expect("an FPGA target");
+//! assert_eq!(rtl.top.as_deref(), Some("sf_mlp_bw"));
+//! assert!(rtl.verify.as_ref().unwrap().class_agreement >= 0.99);
 //! assert!(report.failures.is_empty());
 //! assert!(out.join("sf_mlp_bw.v").exists() && out.join("report.json").exists());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod check;
 pub mod chip;
-mod commands;
 mod compile;
+mod energy;
 mod error;
+mod explore;
+mod job;
 mod options;
 mod prepare;
 mod progress;
 pub mod shard;
+mod simulate;
 mod verify;
 
-pub use commands::{
-    Check, Checked, EnergyRun, Engine, ExploreShard, Explored, PlanCheck, SimulateOptions, Simulation, VcdSettings,
-    VerifyPart, check, check_shard, config_label, counts, energy, explore, explore_shard, merge_explore, merge_verify,
-    simulate, students_label,
-};
+pub use check::{Check, Checked, DifferentChecks, PlanCheck, VerifyPart, check, check_shard, merge_verify};
 pub use compile::{
-    Backend, CompileOptions, CompileReport, CosimSettings, EnergySection, FpgaOutcome, HlsInfo, Step, compile,
+    Backend, CompileOptions, CompileReport, CompileSettings, EnergySection, FpgaOutcome, Hardware, HlsInfo, RtlSection,
+    Step, compile,
 };
+pub use energy::{EnergyRun, EnergySettings, counts, energy};
 pub use error::Error;
-pub use options::{Criterion, PassSettings, PlanSettings};
+pub use explore::{
+    ExploreSettings, ExploreShard, Explored, config_label, explore, explore_shard, merge_explore, students_label,
+};
+pub use job::{Checked as CheckedInputs, Job};
 pub use prepare::{Prepared, prepare};
 pub use progress::{Progress, Quiet};
+pub use simulate::{Engine, SimulateOptions, Simulation, simulate};
 pub use verify::{
-    EarlyExit, EarlyExitCounts, Verification, VerifyCounts, cosim_step, early_exit_check, html_report, verify,
+    CosimSettings, EarlyExit, EarlyExitCounts, Verification, VerifyCounts, cosim_step, early_exit_check, html_report,
+    verify,
 };
 
 /// Steps to run: per-step inputs give their own length, otherwise the dialect's T; checked
 /// against [`crate::limits`] before anything is allocated for the run.
 pub fn steps_for(m: &crate::Model, batch: Option<&crate::data::InputBatch>) -> Result<usize, Error> {
     let steps = match batch {
-        Some(b) => b.steps(m.dialect().timesteps).map_err(Error::Usage)?,
+        Some(b) => b.steps(m.dialect().timesteps)?,
         None => m.dialect().timesteps.ok_or_else(|| Error::Usage("give --timesteps T".into()))?,
     };
     let max = crate::limits::MAX_TIMESTEPS;

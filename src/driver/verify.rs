@@ -6,15 +6,16 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CosimSettings, Error, Progress};
+use super::progress::step;
+use super::{Error, Progress};
 use crate::Model;
 use crate::data::{self, InputBatch};
 use crate::energy::Estimate;
 use crate::energy::neurobench::{Counter, Counts};
-use crate::flow::cosim::{self, CosimReport, Simulator};
+use crate::flow::cosim::{self, CosimReport, Simulator, SimulatorChoice};
 use crate::hw::Plan;
 use crate::report::{self, ReportData, Resources, TradeOff};
-use crate::sim::cycle::{self, BatchResult};
+use crate::sim::cycle::{self, BatchResult, SampleResult};
 use crate::sim::reference::{self, RunOptions, RunResult};
 
 /// The hardware plan against the reference engine on the same inputs.
@@ -269,9 +270,7 @@ pub fn early_exit_counts(plan: &Plan, batch: &InputBatch, steps: usize, run: &Ba
     if !plan.early_exit {
         return None;
     }
-    let mut full = plan.clone();
-    full.early_exit = false;
-    let f = cycle::run(&full, batch, steps);
+    let f = cycle::run(&plan.without_early_exit(), batch, steps);
     let (a, b) = (run.outputs.classes(), f.outputs.classes());
     Some(EarlyExitCounts {
         samples: batch.n,
@@ -282,26 +281,50 @@ pub fn early_exit_counts(plan: &Plan, batch: &InputBatch, steps: usize, run: &Ba
     })
 }
 
-/// Co-simulates the first `s.samples` of `batch` in `dir`: picks the simulator (`s.simulator`,
-/// or the installed one predicted to finish first), predicts the wall time from
-/// `engine_cycles` (the cycle engine's count for each of those samples), and returns
-/// `Err(reason)` without running when a tool is missing or the prediction exceeds the budget.
-/// The report carries the engine's speed (one thread) against the simulator's run.
+/// How to co-simulate (the command line's `--simulator`, `--cosim-budget`, `--speed`).
+#[derive(Clone, Debug, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CosimSettings {
+    /// RTL simulator.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub simulator: SimulatorChoice,
+    /// Skip co-simulation (with the prediction) when it is predicted to take longer than this
+    /// many seconds; the prediction comes from the cycle engine's cycle counts.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub cosim_budget: f64,
+    /// Also time the cycle engine (one thread) against the simulator on the co-simulated
+    /// samples: at least half a second of repeated engine runs.
+    #[arg(long)]
+    pub speed: bool,
+}
+
+impl Default for CosimSettings {
+    fn default() -> Self {
+        crate::options::defaults()
+    }
+}
+
+/// Co-simulates every input of `batch` in `dir` against `engine`, the cycle engine's results of
+/// the same inputs (the verification's, not a second run): picks the simulator (asked for, or
+/// the installed one predicted to finish first), predicts the wall time from the engine's
+/// cycle counts, and returns `Err(reason)` without running when a tool is missing or the
+/// prediction exceeds the budget. With `s.speed`, the report carries the engine's speed (one
+/// thread) against the simulator's.
 pub fn cosim_step(
     plan: &Plan,
     batch: &InputBatch,
-    engine_cycles: &[u64],
+    engine: &[SampleResult],
     s: &CosimSettings,
     dir: &Path,
     progress: &dyn Progress,
 ) -> Result<Result<CosimReport, String>, Error> {
-    let (samples, choice, budget_s) = (s.samples, s.simulator, s.budget_s);
+    let budget_s = s.cosim_budget;
     if !(budget_s.is_finite() && budget_s >= 0.0) {
         return Err(Error::Usage("--cosim-budget must be a non-negative number of seconds".into()));
     }
-    let n = samples.min(batch.n);
-    let cycles: u64 = engine_cycles.iter().take(n).sum();
-    let sim = match choice.or_else(|| Simulator::fastest_installed(cycles)) {
+    let n = batch.n;
+    let cycles: u64 = engine.iter().map(|r| r.counters.cycles).sum();
+    let sim = match s.simulator.simulator().or_else(|| Simulator::fastest_installed(cycles)) {
         Some(s) => s,
         None => {
             return Ok(Err("neither iverilog nor verilator is installed (Debian packages iverilog, verilator)".into()));
@@ -324,10 +347,14 @@ pub fn cosim_step(
     let what = format!("co-simulating {n} samples with {} (predicted {})", sim.tool(), duration(predicted));
     progress.begin(&what, Some(n as u64));
     let t0 = std::time::Instant::now();
-    let r = cosim::cosim(plan, batch, n, sim, dir, &|done| progress.advance(done as u64));
+    let r = cosim::cosim_against(plan, batch, engine, sim, dir, &|done| progress.advance(done as u64));
     progress.end(&what, t0.elapsed().as_secs_f64());
     let mut r = r?;
-    r.speed = Some(cosim::compare_speed(plan, batch, &r, ENGINE_TIMING_S));
+    if s.speed {
+        r.speed = Some(step(progress, "timing the cycle engine against the simulator", || {
+            cosim::compare_speed(plan, batch, &r, ENGINE_TIMING_S)
+        }));
+    }
     Ok(Ok(r))
 }
 

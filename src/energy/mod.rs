@@ -155,6 +155,10 @@ pub struct Estimate {
     /// which names it and why); None on chips.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// Where a chip's figures come from and what they assume; None on FPGA and ASIC targets
+    /// (the components say it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
 }
 
 /// Accesses of every memory in one inference: (memory index in the plan, reads + writes).
@@ -271,7 +275,7 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
 
 /// The conventional network of the same topology as `plan`, evaluated once.
 pub fn ann_baseline(plan: &Plan, t: &Target) -> AnnBaseline {
-    ann_of_layers(plan.layers.iter().map(|l| &l.q), plan.input.numel(), t)
+    ann_of_layers(plan.layers.iter().map(|l| &**l), plan.input.numel(), t)
 }
 
 /// The conventional network of the same topology as a quantised network's `layers` on
@@ -412,5 +416,6 @@ pub fn estimate(plan: &Plan, t: &Target, run: &BatchResult) -> Estimate {
         ann_int8_over_snn: ann.int8_j / operations_j,
         ann,
         schedule: Some(plan.schedule_note.clone().unwrap_or_else(|| plan.schedule.name().to_string())),
+        basis: None,
     }
 }

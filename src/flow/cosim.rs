@@ -13,6 +13,30 @@ use crate::data::InputBatch;
 use crate::hw::Plan;
 use crate::sim::cycle::{self, SampleResult};
 
+/// The RTL simulator asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SimulatorChoice {
+    /// The installed simulator predicted to finish first (Verilator unless the run is short).
+    #[default]
+    Auto,
+    /// Icarus Verilog.
+    Iverilog,
+    /// Verilator.
+    Verilator,
+}
+
+impl SimulatorChoice {
+    /// The simulator asked for, `None` for the fastest installed.
+    pub fn simulator(self) -> Option<Simulator> {
+        match self {
+            SimulatorChoice::Auto => None,
+            SimulatorChoice::Iverilog => Some(Simulator::Iverilog),
+            SimulatorChoice::Verilator => Some(Simulator::Verilator),
+        }
+    }
+}
+
 /// Which RTL simulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -294,8 +318,9 @@ fn simulate(
     Ok((text, build, ran))
 }
 
-/// Co-simulates the first `samples` inputs in `dir` (created; all files stay inside it),
-/// calling `progress` with the number of samples the RTL has finished.
+/// Co-simulates the first `samples` inputs in `dir` (created; all files stay inside it) against
+/// a cycle-engine run of them, calling `progress` with the number of samples the RTL has
+/// finished. [`cosim_against`] takes an engine run the caller already has.
 pub fn cosim(
     plan: &Plan,
     batch: &InputBatch,
@@ -306,10 +331,26 @@ pub fn cosim(
 ) -> Result<CosimReport, FlowError> {
     let batch = batch.take(samples);
     let eng = cycle::run(plan, &batch, plan.timesteps);
-    let max = eng.samples.iter().map(|s| s.counters.cycles).max().unwrap_or(1000);
+    cosim_against(plan, &batch, &eng.samples, sim, dir, progress)
+}
+
+/// Co-simulates every input of `batch` in `dir` and compares the RTL with `engine`, the
+/// cycle engine's results of the same inputs (one per sample, in order).
+pub fn cosim_against(
+    plan: &Plan,
+    batch: &InputBatch,
+    engine: &[SampleResult],
+    sim: Simulator,
+    dir: &Path,
+    progress: &dyn Fn(usize),
+) -> Result<CosimReport, FlowError> {
+    if engine.len() != batch.n {
+        return Err(FlowError::Io(format!("{} engine results for {} inputs", engine.len(), batch.n)));
+    }
+    let max = engine.iter().map(|s| s.counters.cycles).max().unwrap_or(1000);
     let design = verilog::emit(plan, Some((batch.n, max * 4 + 1000))).map_err(|e| FlowError::Io(e.to_string()))?;
     write_design(&design, dir)?;
-    std::fs::write(dir.join("inputs.hex"), input_hex(plan, &batch))
+    std::fs::write(dir.join("inputs.hex"), input_hex(plan, batch))
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
     let (text, build_seconds, run_seconds) = simulate(&design, dir, sim, progress)?;
     let mut words: Vec<String> = vec![];
@@ -337,13 +378,13 @@ pub fn cosim(
         word_mismatches: 0,
         cycle_mismatches: 0,
         rtl_cycles: rtl_cycles.clone(),
-        engine_cycles: eng.cycles(),
+        engine_cycles: engine.iter().map(|s| s.counters.cycles).collect(),
         first_differences: vec![],
         build_seconds,
         run_seconds,
         speed: None,
     };
-    for (i, s) in eng.samples.iter().enumerate() {
+    for (i, s) in engine.iter().enumerate() {
         let want = expected_words(plan, s);
         let got = per_sample.get(i).cloned().unwrap_or_default();
         report.words += want.len().max(got.len());

@@ -19,7 +19,7 @@ use super::{FlowError, have, package_of, write_files};
 use crate::back::hls::{self, CXXFLAGS, HlsDesign};
 use crate::data::InputBatch;
 use crate::hw::Plan;
-use crate::sim::cycle::{self, BatchResult};
+use crate::sim::cycle::{self, SampleResult};
 
 /// Outcome of a C simulation.
 #[derive(Clone, Debug, Serialize)]
@@ -80,10 +80,10 @@ pub struct TbRun {
 
 /// The engine's lines for `outputs.txt`: per sample its output words (`o <hex>`) and the
 /// steps it ran (`n <steps>`).
-pub fn expected_lines(plan: &Plan, eng: &BatchResult) -> String {
+pub fn expected_lines(plan: &Plan, eng: &[SampleResult]) -> String {
     let n = plan.layers[plan.output.layer].neurons();
     let mut s = String::new();
-    for r in &eng.samples {
+    for r in eng {
         for w in expected_words(plan, r) {
             let _ = writeln!(s, "o {w}");
         }
@@ -159,7 +159,7 @@ fn hex_bits(h: &str, width: usize) -> Option<Vec<bool>> {
 }
 
 /// Compares the testbench's `outputs.txt` with the engine's run, output by output.
-pub fn compare(plan: &Plan, eng: &BatchResult, tb: &TbRun, top: &str) -> CsimReport {
+pub fn compare(plan: &Plan, eng: &[SampleResult], tb: &TbRun, top: &str) -> CsimReport {
     let l = &plan.layers[plan.output.layer];
     let n = l.neurons();
     let pos = l.positions();
@@ -180,7 +180,7 @@ pub fn compare(plan: &Plan, eng: &BatchResult, tb: &TbRun, top: &str) -> CsimRep
     }
     let mut r = CsimReport {
         top: top.to_string(),
-        samples: eng.samples.len(),
+        samples: eng.len(),
         steps: 0,
         words: 0,
         outputs: 0,
@@ -203,9 +203,9 @@ pub fn compare(plan: &Plan, eng: &BatchResult, tb: &TbRun, top: &str) -> CsimRep
     for m in malformed.iter().take(3) {
         note(&mut r, format!("unexpected testbench line '{m}'"));
     }
-    if got.len() != eng.samples.len() {
-        r.step_mismatches += eng.samples.len().abs_diff(got.len());
-        let msg = format!("the testbench ran {} samples, the engine {}", got.len(), eng.samples.len());
+    if got.len() != eng.len() {
+        r.step_mismatches += eng.len().abs_diff(got.len());
+        let msg = format!("the testbench ran {} samples, the engine {}", got.len(), eng.len());
         note(&mut r, msg);
     }
     // Value of lane `lane` in a word's bits.
@@ -221,7 +221,7 @@ pub fn compare(plan: &Plan, eng: &BatchResult, tb: &TbRun, top: &str) -> CsimRep
         }
         v
     };
-    for (i, s) in eng.samples.iter().enumerate() {
+    for (i, s) in eng.iter().enumerate() {
         let want = expected_words(plan, s);
         let steps = s.raw.len() / n;
         r.steps += steps;
@@ -284,7 +284,7 @@ pub fn compare(plan: &Plan, eng: &BatchResult, tb: &TbRun, top: &str) -> CsimRep
 pub fn write_project(
     plan: &Plan,
     batch: &InputBatch,
-    eng: &BatchResult,
+    eng: &[SampleResult],
     part: &str,
     dir: &Path,
 ) -> Result<HlsDesign, FlowError> {
@@ -299,7 +299,8 @@ pub fn write_project(
 }
 
 /// C-simulates the first `samples` inputs (all with `None`) in `dir` (created; all files stay
-/// inside it) and compares with the cycle engine.
+/// inside it) and compares with a cycle-engine run of them. [`csim_against`] takes an engine
+/// run the caller already has.
 pub fn csim(
     plan: &Plan,
     batch: &InputBatch,
@@ -309,7 +310,19 @@ pub fn csim(
 ) -> Result<CsimReport, FlowError> {
     let batch = batch.take(samples.unwrap_or(batch.n));
     let eng = cycle::run(plan, &batch, plan.timesteps);
-    let design = write_project(plan, &batch, &eng, part, dir)?;
+    csim_against(plan, &batch, &eng.samples, part, dir)
+}
+
+/// C-simulates every input of `batch` in `dir` and compares with `eng`, the cycle engine's
+/// results of the same inputs.
+pub fn csim_against(
+    plan: &Plan,
+    batch: &InputBatch,
+    eng: &[SampleResult],
+    part: &str,
+    dir: &Path,
+) -> Result<CsimReport, FlowError> {
+    let design = write_project(plan, batch, eng, part, dir)?;
     let tb = build_and_run(&design, dir)?;
-    Ok(compare(plan, &eng, &tb, &design.top))
+    Ok(compare(plan, eng, &tb, &design.top))
 }

@@ -3,87 +3,70 @@
 
 use super::{Plan, Schedule, layout};
 use crate::model::Model;
-use crate::quant::{self, InputStats, QuantError, QuantOptions, Rules};
+use crate::options::PlanSettings;
+use crate::quant::{self, InputStats, Network, QuantError, QuantOptions, Rules};
 use crate::target::{ScheduleChoice, Target};
 
 /// Why a model cannot become a plan.
 pub type PlanError = QuantError;
 
-/// Plan options (the `plan`/`verify`/`compile` flags).
+/// What [`lower`] takes: the settings as given, resolved against a loaded target.
 #[derive(Clone, Debug)]
 pub struct PlanOptions {
-    /// Target device.
+    /// Target device, its clock as the settings ask.
     pub target: Target,
-    /// Neuron lanes per layer (default: the target's).
-    pub lanes: Option<usize>,
-    /// Bits of non-binary weights.
-    pub weight_bits: u32,
-    /// Bits of quantised real-valued inputs.
-    pub input_bits: u32,
-    /// Fractional bits F of membranes.
-    pub frac_bits: u32,
-    /// Fractional bits P of leak multipliers.
-    pub leak_bits: u32,
-    /// Cap on membrane width (saturating arithmetic when below the analysed width).
-    pub membrane_bits: Option<u32>,
-    /// Real value of one input LSB (else derived from `input_stats`).
-    pub input_scale: Option<f64>,
-    /// Calibration input range.
-    pub input_stats: Option<InputStats>,
     /// Timesteps.
     pub timesteps: usize,
+    /// The knobs (lanes, bits, schedule...), as the commands take them.
+    pub settings: PlanSettings,
+    /// Calibration input range.
+    pub input_stats: Option<InputStats>,
     /// Output node name (when the model has several).
     pub output: Option<String>,
-    /// Decided early exit.
-    pub early_exit: bool,
-    /// How layers share the hardware in time (pipelined: not with early exit; auto: pipelined
-    /// when its memories fit the device, else sequential).
-    pub schedule: ScheduleChoice,
 }
 
 impl PlanOptions {
-    /// Defaults for a target: 8-bit weights and inputs, F = 6, P = 16.
+    /// The default knobs on `target`, on the sequential schedule (the commands resolve an
+    /// absent schedule to the target's; library callers of this constructor choose theirs).
     pub fn new(target: Target, timesteps: usize) -> Self {
-        PlanOptions {
-            target,
-            lanes: None,
-            weight_bits: 8,
-            input_bits: 8,
-            frac_bits: 6,
-            leak_bits: 16,
-            membrane_bits: None,
-            input_scale: None,
-            input_stats: None,
-            timesteps,
-            output: None,
-            early_exit: false,
-            schedule: ScheduleChoice::Sequential,
-        }
+        let settings = PlanSettings { schedule: Some(ScheduleChoice::Sequential), ..PlanSettings::new(&target.name) };
+        PlanOptions { target, timesteps, settings, input_stats: None, output: None }
     }
-}
 
-impl PlanOptions {
+    /// The schedule: the one asked for, else the target's (sequential with early exit).
+    pub fn schedule(&self) -> ScheduleChoice {
+        let s = &self.settings;
+        s.schedule.unwrap_or(self.target.mapping.schedule.with_early_exit(s.early_exit))
+    }
+
     /// The FPGA arithmetic these options ask for.
     pub fn rules(&self) -> Rules {
-        Rules::fpga(self.weight_bits, self.input_bits, self.frac_bits, self.leak_bits, self.membrane_bits)
+        let s = &self.settings;
+        Rules::fpga(s.weight_bits, s.input_bits, s.frac_bits, s.leak_bits, s.membrane_bits)
     }
 
-    /// The quantisation options.
-    pub fn quant(&self) -> QuantOptions {
+    /// The quantisation options under `rules`.
+    pub fn quant_with(&self, rules: Rules) -> QuantOptions {
         QuantOptions {
-            rules: self.rules(),
-            input_scale: self.input_scale,
+            rules,
+            input_scale: self.settings.input_scale,
             input_stats: self.input_stats,
             timesteps: self.timesteps,
             output: self.output.clone(),
-            early_exit: self.early_exit,
+            early_exit: self.settings.early_exit,
         }
+    }
+
+    /// The quantisation options under the FPGA rules.
+    pub fn quant(&self) -> QuantOptions {
+        self.quant_with(self.rules())
     }
 }
 
 /// Lowers `m` to a plan: [`quant::quantise`] under the FPGA rules, then [`layout`].
 pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
-    if o.schedule == ScheduleChoice::Pipelined && o.early_exit {
+    let early_exit = o.settings.early_exit;
+    if o.schedule() == ScheduleChoice::Pipelined && early_exit {
         return Err(PlanError {
             node: None,
             message: "early exit needs the sequential schedule: a pipelined design runs its layers on different \
@@ -92,11 +75,17 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
         });
     }
     let net = quant::quantise(m, &o.quant())?;
-    let lay = |net, s| layout(net, &o.target, o.lanes, s);
-    Ok(match o.schedule {
+    Ok(lay_out(net, o))
+}
+
+/// Lays a quantised network out on `o`'s target under `o`'s schedule; `auto` keeps pipelined
+/// when its memories fit the device. The arithmetic is `net`'s, whatever the layout.
+pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
+    let lay = |net, s| layout(net, &o.target, o.settings.lanes, s);
+    match o.schedule() {
         ScheduleChoice::Sequential => lay(net, Schedule::Sequential),
         ScheduleChoice::Pipelined => lay(net, Schedule::Pipelined),
-        ScheduleChoice::Auto if o.early_exit => {
+        ScheduleChoice::Auto if o.settings.early_exit => {
             let mut p = lay(net, Schedule::Sequential);
             p.schedule_note = Some("auto: sequential, as early exit needs".into());
             p
@@ -123,5 +112,5 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
                 }
             }
         }
-    })
+    }
 }

@@ -24,7 +24,7 @@ pub mod memory;
 pub mod schedule;
 pub mod taps;
 
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 
 use serde::Serialize;
 
@@ -32,15 +32,15 @@ use crate::ir::ResetMode;
 use crate::quant::{self, AccTarget, InputPlan, Network, NeuronKind, OutputPlan, ProjKind, Source, range_str};
 use crate::target::Target;
 
-pub use lower::{PlanError, PlanOptions, lower};
+pub use lower::{PlanError, PlanOptions, lay_out, lower};
 pub use schedule::Schedule;
 
 /// A quantised layer placed in lanes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Layer {
-    /// The layer's arithmetic.
+    /// The layer's arithmetic (read through `Deref`; the layout never changes it).
     #[serde(flatten)]
-    pub q: quant::Layer,
+    q: quant::Layer,
     /// Neuron lanes (a power of two).
     pub lanes: usize,
     /// Lane groups per channel group: `ceil(Gc / L)`.
@@ -53,12 +53,6 @@ impl Deref for Layer {
     type Target = quant::Layer;
     fn deref(&self) -> &quant::Layer {
         &self.q
-    }
-}
-
-impl DerefMut for Layer {
-    fn deref_mut(&mut self) -> &mut quant::Layer {
-        &mut self.q
     }
 }
 
@@ -153,9 +147,9 @@ impl Memory {
 /// The complete FPGA plan: the quantised network in lanes, its memories, the target clock.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
-    /// The network, its layers placed.
+    /// The network, its layers placed (read through `Deref`; the layout never changes it).
     #[serde(flatten)]
-    pub net: Network<Layer>,
+    net: Network<Layer>,
     /// Target name.
     pub target: String,
     /// Clock in MHz the latency figures assume.
@@ -175,6 +169,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The quantised network this plan lays out, without its placement: what another layout
+    /// of the same arithmetic starts from.
+    pub fn quantised(&self) -> Network {
+        self.net.clone().map_layers(|l| l.q)
+    }
+
+    /// The same plan run to its last step: early exit off, the arithmetic unchanged.
+    pub fn without_early_exit(&self) -> Plan {
+        let mut p = self.clone();
+        p.net.early_exit = false;
+        p
+    }
+
     /// Block RAMs the RTL uses: its shared memories (`banks`) and the other memories.
     pub fn block_rams(&self) -> u64 {
         memory::block_rams(&self.memories, &self.banks)
@@ -202,12 +209,6 @@ impl Deref for Plan {
     type Target = Network<Layer>;
     fn deref(&self) -> &Network<Layer> {
         &self.net
-    }
-}
-
-impl DerefMut for Plan {
-    fn deref_mut(&mut self) -> &mut Network<Layer> {
-        &mut self.net
     }
 }
 

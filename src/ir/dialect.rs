@@ -11,8 +11,8 @@ use std::fmt;
 
 use super::{Graph, Op};
 
-/// What happens to the membrane after a spike (SEMANTICS.md section 1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What happens to the membrane after a spike (docs/semantics.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResetMode {
     /// NIR hard reset: `vhat = v_reset` after a spike.
@@ -36,7 +36,7 @@ impl fmt::Display for ResetMode {
 }
 
 /// How the continuous neuron equations are discretised.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Integration {
     /// Forward Euler: `beta = 1 - dt/tau`, gain `r dt / tau` (NIR, snnTorch, SpikingJelly, Norse).
@@ -47,7 +47,7 @@ pub enum Integration {
 }
 
 /// How input reaches the synaptic current of CubaLI/CubaLIF neurons.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum CubaInput {
     /// NIR: `i += (dt / tau_syn) * w_in * I`.
@@ -58,7 +58,7 @@ pub enum CubaInput {
 }
 
 /// Spikes per step a neuron may emit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum SpikeMode {
     /// At most one spike per step.
@@ -74,7 +74,7 @@ pub enum SpikeMode {
 }
 
 /// Initial membrane potential.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum InitialV {
     /// Zero (NIR, snnTorch, SpikingJelly, Sinabs).
@@ -85,7 +85,7 @@ pub enum InitialV {
 }
 
 /// Source frameworks with a known dialect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// snnTorch `Leaky`: dt 1e-4, reset subtract-undecayed, fires on `>`.
@@ -201,26 +201,37 @@ pub struct Dialect {
     pub switches: Switches,
 }
 
-/// Dialect options as given by the user; `None` means "not given".
-#[derive(Clone, Debug, Default)]
+/// Dialect options as given by the user; `None` means "not given". The command line flattens
+/// this struct and Python passes its fields by name: it is their one definition.
+#[derive(Clone, Debug, Default, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DialectOverrides {
-    /// `--from`.
+    /// Source framework preset: sets dt, reset and firing rule as that framework computes.
+    #[arg(long, value_enum)]
     pub from: Option<Preset>,
-    /// `--dt`.
+    /// Time step in seconds (NIR does not store it).
+    #[arg(long, value_name = "SECONDS")]
     pub dt: Option<f64>,
-    /// `--reset`.
+    /// Reset after a spike [default: zero, NIR's hard reset].
+    #[arg(long, value_enum)]
     pub reset: Option<ResetMode>,
-    /// `--fire-on-equal`.
+    /// Fire when v >= threshold (default: v > threshold).
+    #[arg(long)]
     pub fire_on_equal: bool,
-    /// `--timesteps`.
+    /// Timesteps per inference.
+    #[arg(long, short = 'T', value_name = "T")]
     pub timesteps: Option<usize>,
-    /// `--integration`.
+    /// Discretisation: euler (beta = 1 - dt/tau) or exact (beta = exp(-dt/tau), Sinabs).
+    #[arg(long, value_enum)]
     pub integration: Option<Integration>,
-    /// `--cuba-input`.
+    /// Synaptic input of CubaLIF: scaled by dt/tau_syn (NIR) or unit (Norse).
+    #[arg(long, value_enum)]
     pub cuba_input: Option<CubaInput>,
-    /// `--spikes`.
+    /// Spikes per step: single, multi (trunc(v/thr), Sinabs' MultiSpike) or multi-hidden.
+    #[arg(long, value_enum)]
     pub spikes: Option<SpikeMode>,
-    /// `--initial-v`.
+    /// Initial membrane: zero, or v-leak (Norse).
+    #[arg(long, value_enum)]
     pub initial_v: Option<InitialV>,
 }
 

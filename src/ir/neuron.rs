@@ -1,7 +1,7 @@
 //! Neuron models: one [`Descriptor`] per neuron-like NIR primitive, from which the op's
 //! methods ([`Op::emits_spikes`], [`Op::is_neuron`], ...), the NIR reader's datasets and
 //! defaults, validation's parameter constraints and the ONNX front end's support list are
-//! derived; and the discrete-time coefficients (SEMANTICS.md section 1), computed once in f64
+//! derived; and the discrete-time coefficients (docs/semantics.md), computed once in f64
 //! from a neuron op's parameters and dt, broadcast to one value per neuron.
 //!
 //! `v[t] = v_leak + beta*(vhat[t-1] - v_leak) + gain*drive[t]`, where `drive` is the summed

@@ -81,7 +81,7 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Self, PassError> {
         let mut o = opts.clone();
         o.timesteps = steps;
-        o.early_exit = false;
+        o.settings.early_exit = false;
         let plan = hw::lower(model, &o)?;
         let baseline = cycle::run(&plan, batch, steps).outputs.classes();
         Ok(Evaluator { model, opts, batch, labels, steps, baseline })
@@ -109,10 +109,10 @@ impl<'a> Evaluator<'a> {
     ) -> Result<Score, PassError> {
         let mut o = self.opts.clone();
         o.timesteps = steps;
-        o.early_exit = early_exit;
-        o.schedule = o.schedule.with_early_exit(early_exit);
+        o.settings.early_exit = early_exit;
+        o.settings.schedule = Some(o.schedule().with_early_exit(early_exit));
         if lanes.is_some() {
-            o.lanes = lanes;
+            o.settings.lanes = lanes;
         }
         let plan = hw::lower(m, &o)?;
         let run = cycle::run(&plan, self.batch, steps);

@@ -229,10 +229,24 @@ pub fn plan_for(c: &Case, lanes: Option<usize>) -> (spikefab::Model, spikefab::h
     let batch = c.batch(&m);
     let t = spikefab::target::Target::load("ice40-up5k").unwrap();
     let mut o = spikefab::hw::PlanOptions::new(t, c.timesteps);
-    o.lanes = lanes;
+    o.settings.lanes = lanes;
     o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
     let plan = spikefab::hw::lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
     (m, plan, batch)
+}
+
+/// `plan` (of [`plan_for`] with `lanes`) with its quantised network changed by `f` and laid out
+/// again the same way: the layout never changes the arithmetic, so tests that force it (a
+/// width too narrow, early exit on) change the network and lay it out anew.
+pub fn relayout(
+    plan: &spikefab::hw::Plan,
+    lanes: Option<usize>,
+    f: impl FnOnce(&mut spikefab::quant::Network),
+) -> spikefab::hw::Plan {
+    let mut net = plan.quantised();
+    f(&mut net);
+    let t = spikefab::target::Target::load(&plan.target).unwrap();
+    spikefab::hw::layout(net, &t, lanes, plan.schedule)
 }
 
 /// Compares emitted files with the committed snapshot in `tests/golden/<dir>` (every file and

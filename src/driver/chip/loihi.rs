@@ -1,0 +1,298 @@
+//! Loihi 2's back end: quantised under [`Rules::loihi`], laid out as lava-dl netx layers by
+//! [`crate::chip::loihi`], run on [`crate::sim::loihi`], exported as netx HDF5 by
+//! [`crate::back::loihi`] and judged by Lava's fixed-point simulator ([`crate::flow::lava`]).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{ChipBackend, ChipLayout, ChipMap, ChipRun, payloads, rate, write_files};
+use crate::Model;
+use crate::chip::loihi::{self as map, NetxNet};
+use crate::data::{InputBatch, Outputs};
+use crate::driver::progress::step;
+use crate::driver::{Error, Progress};
+use crate::energy::{Component, Estimate, LayerEnergy, ann_of_layers};
+use crate::flow::lava;
+use crate::flow::vendor::VendorCheck;
+use crate::options::PlanSettings;
+use crate::quant::{self, InputStats, Network, QuantOptions, Rules};
+use crate::sim::loihi::{self as sim, LoihiRecord};
+use crate::target::Target;
+
+/// The Loihi 2 back end (lava-dl netx).
+pub struct Loihi;
+
+impl ChipBackend for Loihi {
+    fn name(&self) -> &'static str {
+        "Loihi"
+    }
+
+    fn simulator(&self) -> &'static str {
+        "Lava"
+    }
+
+    fn simulator_install(&self) -> &'static str {
+        "lava-nc 0.10.0 and lava-dl 0.6.0, installed as .ci/run does; point SPIKEFAB_LAVA_PYTHON at its Python"
+    }
+
+    fn export_dir(&self) -> &'static str {
+        "loihi"
+    }
+
+    fn map(
+        &self,
+        m: &Model,
+        settings: &PlanSettings,
+        target: &Target,
+        steps: usize,
+        calib: Option<&InputBatch>,
+    ) -> Result<Box<dyn ChipMap>, Error> {
+        let o = QuantOptions {
+            rules: Rules::loihi(),
+            input_scale: settings.input_scale,
+            input_stats: calib.map(InputStats::of),
+            timesteps: steps,
+            output: None,
+            early_exit: false,
+        };
+        let mut net = quant::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
+        let mut notes = std::mem::take(&mut net.notes);
+        let netx =
+            map::map(&net, target, &mut notes).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
+        net.notes = notes;
+        Ok(Box::new(Mapped { net, netx, steps }))
+    }
+}
+
+/// A network laid out as netx layers.
+struct Mapped {
+    net: Network,
+    netx: NetxNet,
+    /// Model steps.
+    steps: usize,
+}
+
+impl ChipMap for Mapped {
+    fn layout(&self) -> ChipLayout {
+        let x = &self.netx;
+        ChipLayout::Loihi(LoihiLayout {
+            layers: x
+                .layers
+                .iter()
+                .map(|l| NetxLayerSummary {
+                    name: l.name.clone(),
+                    kind: if l.conv.is_some() { "conv" } else { "dense" },
+                    neurons: l.neurons(),
+                    decays: [l.i_decay, l.v_decay],
+                    vth: l.vth,
+                    weight_exp: l.weight_exp,
+                })
+                .collect(),
+            lag: x.lag,
+            input_bits: x.input_bits,
+            cores: x.cores,
+        })
+    }
+
+    fn notes(&self) -> &[String] {
+        &self.net.notes
+    }
+
+    fn chip_steps(&self) -> usize {
+        self.steps + self.netx.lag
+    }
+
+    fn run<'a>(&'a self, batch: &InputBatch) -> Box<dyn ChipRun + 'a> {
+        let ts = self.chip_steps();
+        let max = ((1u32 << self.net.input.bits) - 1).min(255) as u8;
+        let (inputs, clipped, _) = payloads(batch, self.steps, ts, self.netx.input_numel(), self.net.input.scale, max);
+        let records = sim::run_batch(&self.netx, &inputs, batch.n, ts);
+        Box::new(Run { map: self, inputs, clipped, records })
+    }
+}
+
+/// A batch run on Loihi's arithmetic.
+struct Run<'a> {
+    map: &'a Mapped,
+    /// Input payloads as fed, `n x (T + lag) x inputs`.
+    inputs: Vec<u8>,
+    /// Input values beyond the largest payload (clipped).
+    clipped: u64,
+    records: Vec<LoihiRecord>,
+}
+
+impl ChipRun for Run<'_> {
+    fn outputs(&self) -> Outputs {
+        let (no, lag, ts, steps) = (self.map.netx.outputs(), self.map.netx.lag, self.map.chip_steps(), self.map.steps);
+        let mut data = Vec::with_capacity(self.records.len() * steps * no);
+        for r in &self.records {
+            data.extend(r.out_spikes[lag * no..ts * no].iter().map(|&s| f64::from(s)));
+        }
+        Outputs { n: self.records.len(), steps, numel: no, shape: vec![no], spikes: true, data }
+    }
+
+    fn rates(&self) -> Vec<(String, f64)> {
+        let ts = self.map.chip_steps();
+        self.map
+            .netx
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let per: Vec<&[u8]> = self.records.iter().map(|r| r.spikes[k].as_slice()).collect();
+                (l.name.clone(), rate(&per, l.neurons(), 0, l.neurons(), ts))
+            })
+            .collect()
+    }
+
+    fn inputs_not_taken(&self) -> Option<String> {
+        (self.clipped > 0).then(|| format!("{} input values beyond the largest payload are clipped", self.clipped))
+    }
+
+    fn write_export(&self, dir: &Path) -> Result<Vec<String>, Error> {
+        let n = self.records.len();
+        let expected: Vec<u8> = self.records.iter().flat_map(|r| r.out_spikes.iter().copied()).collect();
+        let files = crate::back::loihi::files(&self.map.netx, n, self.map.chip_steps(), &self.inputs, &expected)?;
+        write_files(dir, files)
+    }
+
+    fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Result<VendorCheck, String>, Error> {
+        let Some(py) = lava::python() else {
+            return Ok(Err(format!("no Python with Lava ({})", Loihi.simulator_install())));
+        };
+        let what = format!("running {} samples in Lava (fixed_pt)", self.records.len());
+        Ok(Ok(step(progress, &what, || lava::check(dir, &py, &self.records))?))
+    }
+
+    /// The operations the chip model counted, priced with the target's per-operation figures.
+    fn estimate(&self, target: &Target) -> Option<Estimate> {
+        let e = &target.energy;
+        let (syn_j, upd_j, spk_j) =
+            (e.synop_j.unwrap_or(0.0), e.neuron_update_j.unwrap_or(0.0), e.spike_out_j.unwrap_or(0.0));
+        let m = self.map;
+        let n = self.records.len().max(1) as f64;
+        let ts = m.chip_steps() as f64;
+        let upd: f64 = m.netx.layers.iter().map(|l| l.neurons() as f64 * ts).sum();
+        let per_sample: Vec<f64> = self
+            .records
+            .iter()
+            .map(|r| {
+                let syn: u64 = r.synops.iter().sum();
+                let spk: u64 = r.spikes.iter().map(|s| s.iter().map(|&x| u64::from(x)).sum::<u64>()).sum();
+                syn as f64 * syn_j + upd * upd_j + spk as f64 * spk_j
+            })
+            .collect();
+        let mean = per_sample.iter().sum::<f64>() / n;
+        let std = (per_sample.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let mut comp = [0.0f64; 3];
+        let layers: Vec<LayerEnergy> = m
+            .netx
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let syn = self.records.iter().map(|r| r.synops[k] as f64).sum::<f64>() / n;
+                let spikes =
+                    self.records.iter().map(|r| r.spikes[k].iter().map(|&x| f64::from(x)).sum::<f64>()).sum::<f64>()
+                        / n;
+                let upd = l.neurons() as f64 * ts;
+                comp[0] += syn * syn_j;
+                comp[1] += upd * upd_j;
+                comp[2] += spikes * spk_j;
+                LayerEnergy {
+                    name: l.name.clone(),
+                    synaptic_ops: syn,
+                    neuron_updates: upd,
+                    spikes,
+                    synaptic_j: syn * syn_j,
+                    neuron_j: upd * upd_j + spikes * spk_j,
+                    memory_j: 0.0,
+                    total_j: syn * syn_j + upd * upd_j + spikes * spk_j,
+                }
+            })
+            .collect();
+        let ann = ann_of_layers(m.net.layers.iter(), m.net.input.numel(), target);
+        let ratio = |a: f64| if mean > 0.0 { a / mean } else { 0.0 };
+        let basis = format!(
+            "the operations spikefab's chip model counted over {ts} steps, priced with {}'s per-operation figures \
+             (Loihi 1: Davies et al. 2018, SANA-FE; Intel publishes none for Loihi 2)",
+            target.name
+        );
+        Some(Estimate {
+            target: target.name.clone(),
+            schedule: None,
+            basis: Some(basis),
+            kind: target.kind.to_string(),
+            samples: self.records.len(),
+            energy_per_inference_j: mean,
+            energy_min_j: per_sample.iter().copied().fold(f64::INFINITY, f64::min).min(mean),
+            energy_max_j: per_sample.iter().copied().fold(0.0, f64::max),
+            energy_std_j: std,
+            latency_s: None,
+            cycles: 0.0,
+            components: vec![
+                Component { name: "synaptic".into(), joules: comp[0] },
+                Component { name: "neuron".into(), joules: comp[1] },
+                Component { name: "spikes".into(), joules: comp[2] },
+            ],
+            layers,
+            memories: vec![],
+            operations_j: mean,
+            ann_fp32_over_snn: ratio(ann.fp32_j),
+            ann_int8_over_snn: ratio(ann.int8_j),
+            ann,
+        })
+    }
+}
+
+/// Loihi's netx layers.
+#[derive(Clone, Debug, Serialize)]
+pub struct LoihiLayout {
+    /// Layers (each its own netx layer of CUBA neurons).
+    pub layers: Vec<NetxLayerSummary>,
+    /// Steps the output runs behind the model (one per layer).
+    pub lag: usize,
+    /// Bits of the input spikes' payload (1: unary).
+    pub input_bits: u32,
+    /// Cores used.
+    pub cores: usize,
+}
+
+/// One netx layer in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetxLayerSummary {
+    /// Name (safe label).
+    pub name: String,
+    /// `dense` or `conv`.
+    pub kind: &'static str,
+    /// Neurons.
+    pub neurons: usize,
+    /// iDecay, vDecay (of 4096).
+    pub decays: [i64; 2],
+    /// Threshold mantissa.
+    pub vth: i64,
+    /// Exponent netx gives the weights.
+    pub weight_exp: i32,
+}
+
+impl LoihiLayout {
+    /// The layout as text.
+    pub fn lines(&self) -> Vec<String> {
+        let mut v = vec![format!(
+            "Loihi (netx): {} layers on {} cores, input spikes of {} bit(s); outputs {} step(s) behind the model \
+             (each layer adds one)",
+            self.layers.len(),
+            self.cores,
+            self.input_bits,
+            self.lag
+        )];
+        for l in &self.layers {
+            v.push(format!(
+                "  '{}': {} {} neurons, iDecay {} vDecay {}, vThMant {}, weight exponent {}",
+                l.name, l.kind, l.neurons, l.decays[0], l.decays[1], l.vth, l.weight_exp
+            ));
+        }
+        v
+    }
+}

@@ -1,0 +1,336 @@
+//! The chip back ends: one interface every neuromorphic chip family implements once, and the
+//! one table that picks the implementation by the target's family.
+//!
+//! A chip back end quantises a model under the chip's arithmetic and places it
+//! ([`ChipBackend::map`]), runs inputs on its chip-exact model ([`ChipMap::run`]), writes the
+//! vendor's files, has the vendor's simulator judge them, prices an inference, and describes
+//! its placement for the reports ([`ChipLayout`]). The driver's commands (`compile`, `verify`,
+//! `simulate --engine cycle`, `energy`, `plan`, `chipsim`) call only this interface: nothing
+//! outside a family's own modules asks which chip a target is.
+//!
+//! Adding a chip: its quantiser rules (`quant/<chip>.rs`), mapping (`chip/<chip>.rs`),
+//! chip-exact model (`sim/<chip>.rs`), export (`back/<chip>.rs`), vendor check
+//! (`flow/<chip>.rs`), its back end here (`driver/chip/<chip>.rs`: a [`ChipBackend`], its
+//! layout type and a [`ChipLayout`] variant, one row in [`backend`]), a `Family` variant and a
+//! `targets/<chip>.toml` (docs/architecture.md lists them).
+
+mod loihi;
+mod xylo;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use loihi::LoihiLayout;
+pub use xylo::XyloLayout;
+
+use super::compile::{Backend, CompileOptions, CompileReport, Hardware};
+use super::progress::step;
+use super::{Error, Job, Progress, Step};
+use crate::Model;
+use crate::data::{self, InputBatch, Outputs};
+use crate::energy::Estimate;
+use crate::flow::FlowError;
+use crate::flow::vendor::VendorCheck;
+use crate::options::PlanSettings;
+use crate::sim::reference::{self, RunOptions};
+use crate::target::{Family, Target, Toolchain};
+
+/// A chip family's back end.
+pub trait ChipBackend: Sync {
+    /// The family's name in messages (`Xylo`).
+    fn name(&self) -> &'static str;
+    /// The vendor's simulator that judges the export.
+    fn simulator(&self) -> &'static str;
+    /// How to install the vendor's simulator.
+    fn simulator_install(&self) -> &'static str;
+    /// The export's folder inside the output folder.
+    fn export_dir(&self) -> &'static str;
+    /// Quantises `m` under the chip's arithmetic for `steps` model steps and places it on
+    /// `target`; the input range comes from `settings.input_scale` or `calib`. A model beyond
+    /// the chip's limits is [`Error::DoesNotFit`], naming the limit, the figure and the node.
+    fn map(
+        &self,
+        m: &Model,
+        settings: &PlanSettings,
+        target: &Target,
+        steps: usize,
+        calib: Option<&InputBatch>,
+    ) -> Result<Box<dyn ChipMap>, Error>;
+}
+
+/// A model placed on a chip.
+pub trait ChipMap: Send + Sync {
+    /// The placement, for `plan` and the reports.
+    fn layout(&self) -> ChipLayout;
+    /// What the quantisation approximated and the placement decided.
+    fn notes(&self) -> &[String];
+    /// Steps the chip runs per inference (the model's steps and the chip's lag).
+    fn chip_steps(&self) -> usize;
+    /// Runs `batch` on the chip-exact model, sample by sample as the vendor's script runs them.
+    fn run<'a>(&'a self, batch: &InputBatch) -> Box<dyn ChipRun + 'a>;
+}
+
+/// A batch run on a chip-exact model.
+pub trait ChipRun: Send {
+    /// The output spikes on the model's steps (the chip's step `t + lag` is the model's `t`).
+    fn outputs(&self) -> Outputs;
+    /// Spikes per neuron per chip step of every layer.
+    fn rates(&self) -> Vec<(String, f64)>;
+    /// What of the inputs the chip does not take (events above its limit), when any.
+    fn inputs_not_taken(&self) -> Option<String>;
+    /// Writes the vendor's files (the placement, the inputs as fed, the expected spikes, the
+    /// script that runs them) into `dir`: their names.
+    fn write_export(&self, dir: &Path) -> Result<Vec<String>, Error>;
+    /// Has the vendor's simulator run the export in `dir` and compares every value it records
+    /// with this run; `Err(why)` when the simulator is not installed.
+    fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Result<VendorCheck, String>, Error>;
+    /// Energy per inference, when the target prices it (`None`: it publishes no figure).
+    fn estimate(&self, target: &Target) -> Option<Estimate>;
+}
+
+/// The back end of `target`'s chip family: `None` for FPGA and ASIC targets, an error for a
+/// chip spikefab prices but has no back end for.
+pub fn backend(target: &Target) -> Result<Option<&'static dyn ChipBackend>, Error> {
+    if !target.is_chip() {
+        return Ok(None);
+    }
+    match table(target) {
+        Some(b) => Ok(Some(b)),
+        None => {
+            let with: Vec<&str> = Target::bundled_names()
+                .into_iter()
+                .filter(|n| Target::load(n).is_ok_and(|t| t.is_chip() && table(&t).is_some()))
+                .collect();
+            Err(Error::Usage(format!(
+                "target '{}' is a chip whose energy spikefab prices (`spikefab energy --compare {}`) but for \
+                 which it has no back end; compile, simulate --engine cycle, verify and chipsim take {}",
+                target.name,
+                target.name,
+                with.join(", ")
+            )))
+        }
+    }
+}
+
+/// The one table of chip back ends, keyed by the target's family (and for Loihi its
+/// toolchain: the `loihi` target is Loihi 1's energy table, `loihi2` the netx back end).
+fn table(target: &Target) -> Option<&'static dyn ChipBackend> {
+    match (target.family, target.toolchain) {
+        (Family::Xylo, _) => Some(&xylo::Xylo),
+        (Family::Loihi, Toolchain::Lava) => Some(&loihi::Loihi),
+        _ => None,
+    }
+}
+
+/// A chip's placement as the reports show it: one variant per chip family.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "family", rename_all = "lowercase")]
+pub enum ChipLayout {
+    /// Xylo's hidden population and readout.
+    Xylo(XyloLayout),
+    /// Loihi's netx layers.
+    Loihi(LoihiLayout),
+}
+
+impl ChipLayout {
+    /// The placement as text lines (`plan`, `compile`).
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            ChipLayout::Xylo(x) => x.lines(),
+            ChipLayout::Loihi(l) => l.lines(),
+        }
+    }
+}
+
+/// The chip against the reference engine.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChipVerification {
+    /// Samples compared.
+    pub samples: usize,
+    /// Fraction of samples whose class (most output spikes) is the same.
+    pub class_agreement: f64,
+    /// Fraction of output spikes (aligned steps) that agree.
+    pub output_agreement: f64,
+    /// Accuracy of the reference engine, with labels.
+    pub reference_accuracy: Option<f64>,
+    /// Accuracy of the chip, with labels.
+    pub chip_accuracy: Option<f64>,
+}
+
+/// Runs the reference engine on `cut` over `batch` for `steps` steps and compares it with the
+/// chip's aligned outputs.
+pub fn verify(
+    cut: &Model,
+    steps: usize,
+    chip: &Outputs,
+    batch: &InputBatch,
+    labels: Option<&[usize]>,
+    progress: &dyn Progress,
+) -> Result<ChipVerification, Error> {
+    let output = cut.graph.select_output(None).map_err(reference::SimError::from)?;
+    let r = step(progress, "verifying against the reference engine", || {
+        reference::run(&cut.graph, &cut.info, cut.dialect(), batch, &RunOptions { steps, f64: false, output }, None)
+    })?;
+    let (rc, cc) = (r.outputs.classes(), chip.classes());
+    // A multi-spike reference counts spikes; compare fired / not fired.
+    let same = r.outputs.data.iter().zip(&chip.data).filter(|(a, b)| (**a > 0.0) == (**b > 0.0)).count();
+    Ok(ChipVerification {
+        samples: batch.n,
+        class_agreement: data::agreement(&rc, &cc),
+        output_agreement: same as f64 / chip.data.len().max(1) as f64,
+        reference_accuracy: labels.map(|l| data::agreement(&rc, l)),
+        chip_accuracy: labels.map(|l| data::agreement(&cc, l)),
+    })
+}
+
+/// The export written.
+#[derive(Clone, Debug, Serialize)]
+pub struct Export {
+    /// Folder.
+    pub dir: String,
+    /// Files.
+    pub files: Vec<String>,
+}
+
+/// What a chip compile placed, checked and measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChipSection {
+    /// The placement.
+    pub layout: ChipLayout,
+    /// Steps the chip runs per inference.
+    pub chip_steps: usize,
+    /// What the quantisation approximated and the placement decided.
+    pub notes: Vec<String>,
+    /// What of the inputs the chip does not take, when any.
+    pub inputs_not_taken: Option<String>,
+    /// The chip against the reference engine.
+    pub verify: ChipVerification,
+    /// The vendor's files.
+    pub export: Export,
+    /// The export in the vendor's simulator.
+    pub vendor_check: Step<VendorCheck>,
+    /// Energy per inference, when the target prices it.
+    pub energy: Option<Estimate>,
+}
+
+/// Writes `files` into `dir` (created): their names.
+pub(crate) fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>, Error> {
+    let io = |p: &Path, e: std::io::Error| Error::from(FlowError::Io(format!("{}: {e}", p.display())));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    for (name, bytes) in &files {
+        std::fs::write(dir.join(name), bytes).map_err(|e| io(&dir.join(name), e))?;
+    }
+    Ok(files.into_iter().map(|(n, _)| n).collect())
+}
+
+/// Inputs as integer payloads the chip takes: `batch`'s values over `scale` rounded, at least 0,
+/// capped at `max`, laid out `n x chip_steps x width` (channels past the batch's and steps past
+/// the model's are zero). Also returns the values above `max` and the sum of their excess.
+pub(crate) fn payloads(
+    batch: &InputBatch,
+    steps: usize,
+    chip_steps: usize,
+    width: usize,
+    scale: f64,
+    max: u8,
+) -> (Vec<u8>, u64, u64) {
+    let nin = width;
+    let mut out = vec![0u8; batch.n * chip_steps * nin];
+    let (mut clipped, mut excess) = (0u64, 0u64);
+    for i in 0..batch.n {
+        for t in 0..steps {
+            for (c, &x) in batch.at(i, t).iter().enumerate() {
+                let q = (x / scale).round().max(0.0);
+                if q > f64::from(max) {
+                    clipped += 1;
+                    excess += (q - f64::from(max)) as u64;
+                }
+                out[(i * chip_steps + t) * nin + c] = q.min(f64::from(max)) as u8;
+            }
+        }
+    }
+    (out, clipped, excess)
+}
+
+/// Spikes per neuron per step of `per_sample` spike vectors (`steps x neurons`, row major),
+/// counting neurons `first..first + neurons` of each row of `width`.
+pub(crate) fn rate(per_sample: &[&[u8]], width: usize, first: usize, neurons: usize, steps: usize) -> f64 {
+    let total: u64 = per_sample
+        .iter()
+        .map(|s| {
+            s.chunks(width.max(1))
+                .map(|row| row[first..first + neurons].iter().map(|&x| u64::from(x)).sum::<u64>())
+                .sum::<u64>()
+        })
+        .sum();
+    total as f64 / (per_sample.len() * steps * neurons).max(1) as f64
+}
+
+/// `compile` for a chip: quantise and place under the chip's rules (calibrated on every input),
+/// run the checked inputs on the chip-exact model, compare with the reference, export them into
+/// `<out>/<export_dir>`, and have the vendor's simulator judge the export.
+pub(crate) fn compile(
+    chip: &dyn ChipBackend,
+    m: &Model,
+    o: &CompileOptions,
+    target: &Target,
+    progress: &dyn Progress,
+) -> Result<CompileReport, Error> {
+    let b = &o.build;
+    if b.bitstream || b.report.is_some() || b.backend != Backend::Verilog {
+        return Err(Error::Usage(format!(
+            "--bitstream, --report and --backend are for FPGA and ASIC targets; {} ({}) writes its vendor's files",
+            target.name,
+            chip.name()
+        )));
+    }
+    let inputs = o.inputs.as_ref().ok_or_else(|| {
+        Error::Usage(format!(
+            "compiling for {} needs --inputs: the quantiser calibrates on them and the export holds the chip's \
+             inputs and its expected spikes",
+            target.name
+        ))
+    })?;
+    let job = Job { labels: o.labels.as_deref(), samples: o.samples, ..Job::new(m, inputs, &o.plan, &o.passes) };
+    let prep = job.prepare(progress)?;
+    let steps = prep.steps;
+    let map = chip.map(&prep.model, &o.plan, target, steps, Some(inputs))?;
+    let checked = job.checked()?;
+    let run = step(progress, &format!("simulating {} samples on {}", checked.inputs.n, target.name), || {
+        map.run(&checked.inputs)
+    });
+    let mut failures = vec![];
+    let v = verify(&prep.cut, steps, &run.outputs(), &checked.inputs, checked.labels, progress)?;
+    let min = o.passes.min_agreement;
+    if v.class_agreement < min {
+        failures.push(format!("class agreement of the chip {:.4} is below --min-agreement {min}", v.class_agreement));
+    }
+    let dir = o.out_dir.join(chip.export_dir());
+    let files = run.write_export(&dir)?;
+    let vendor = run.vendor_check(&dir, progress)?;
+    if let Ok(rep) = &vendor
+        && !rep.exact()
+    {
+        failures.push(format!("{} differs from spikefab: {}", rep.simulator, rep.first_differences.join("; ")));
+    }
+    let section = ChipSection {
+        layout: map.layout(),
+        chip_steps: map.chip_steps(),
+        notes: map.notes().to_vec(),
+        inputs_not_taken: run.inputs_not_taken(),
+        verify: v,
+        export: Export { dir: dir.display().to_string(), files },
+        vendor_check: Step::noted(vendor, &format!("{} check", chip.simulator()), progress),
+        energy: run.estimate(target),
+    };
+    Ok(CompileReport {
+        model: prep.model.path.display().to_string(),
+        target: target.name.clone(),
+        clock_mhz: target.clock.default_mhz,
+        timesteps: steps,
+        passes: prep.records,
+        hardware: Hardware::Chip(Box::new(section)),
+        failures,
+    })
+}

@@ -1,0 +1,362 @@
+//! `compile` for FPGA and ASIC targets: the plan's Verilog and/or HLS C++ with the target flow's
+//! project files, verified against the reference engine, co-simulated and C-simulated against
+//! that verification's cycle-engine results (the engine runs once per checked batch), and built
+//! to a bitstream where the target has an open flow.
+//!
+//! Under `--schedule auto` with `--bitstream`, a pipelined plan is built first; when its logic
+//! does not fit or misses the clock, the same quantised network is laid out sequential and
+//! compiled instead (the passes and the quantisation are not run again).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{CompileOptions, CompileReport, EnergySection, Hardware, RtlSection, Step, write};
+use crate::Model;
+use crate::back::{hls, verilog};
+use crate::driver::progress::step;
+use crate::driver::verify::{cosim_step, early_exit_check, html_report, verify};
+use crate::driver::{Error, Progress, prepare, steps_for};
+use crate::energy::{self, neurobench};
+use crate::flow::ecp5::{self, Ecp5Report};
+use crate::flow::ice40::{self, Ice40Report};
+use crate::flow::{self, FlowError, csim};
+use crate::hw::{Plan, Schedule, lay_out};
+use crate::report::Resources;
+use crate::target::{Flow, ScheduleChoice, Target};
+
+/// The HLS project written.
+#[derive(Clone, Debug, Serialize)]
+pub struct HlsInfo {
+    /// Top function.
+    pub top: String,
+    /// Folder.
+    pub dir: String,
+    /// Files.
+    pub files: Vec<String>,
+    /// The part `run_hls.tcl` synthesises for.
+    pub part: String,
+    /// What runs it.
+    pub vitis: String,
+}
+
+/// The FPGA build's outcome.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum FpgaOutcome {
+    /// Placed, routed and packed (iCE40).
+    Built(Box<Ice40Report>),
+    /// Placed, routed and packed (ECP5).
+    BuiltEcp5(Box<Ecp5Report>),
+    /// The design does not fit the device.
+    DoesNotFit {
+        /// What overflowed.
+        does_not_fit: String,
+    },
+}
+
+impl FpgaOutcome {
+    /// The Fmax and the clock asked for, when a built design's Fmax is below the clock.
+    fn missed_clock(&self) -> Option<(f64, f64)> {
+        let (fmax, want) = match self {
+            FpgaOutcome::Built(r) => (r.fmax_mhz(), r.target_mhz),
+            FpgaOutcome::BuiltEcp5(r) => (r.fmax_mhz(), r.target_mhz),
+            FpgaOutcome::DoesNotFit { .. } => return None,
+        };
+        fmax.filter(|&f| f < want).map(|f| (f, want))
+    }
+
+    /// Resource use of the placed design, for the HTML report.
+    pub fn resources(&self) -> Option<Resources> {
+        let row = |n: &str, u: &flow::ice40::Use| (n.to_string(), u.used, u.available);
+        match self {
+            FpgaOutcome::BuiltEcp5(r) => Some(vec![
+                row("LUT4", &r.luts),
+                row("flip-flops", &r.ffs),
+                row("block RAM (DP16KD)", &r.block_rams),
+                row("DSP (MULT18X18D)", &r.dsps),
+                row("I/O", &r.ios),
+            ]),
+            FpgaOutcome::Built(r) => {
+                let mut v = vec![
+                    row("LUT4", &r.luts),
+                    row("flip-flops", &r.ffs),
+                    row("block RAM", &r.block_rams),
+                    row("DSP", &r.dsps),
+                ];
+                v.extend(r.logic_cells.as_ref().map(|lc| row("logic cells", lc)));
+                v.extend(r.ios.as_ref().map(|io| row("I/O", io)));
+                Some(v)
+            }
+            FpgaOutcome::DoesNotFit { .. } => None,
+        }
+    }
+}
+
+/// The options `compile` refuses before it starts.
+fn check_options(o: &CompileOptions, target: &Target) -> Result<(), Error> {
+    let b = &o.build;
+    if b.report.is_some() {
+        o.needs_inputs("--report (the report shows measured activity)")?;
+    }
+    if !(1..=crate::flow::MAX_SEEDS).contains(&b.pnr_seeds) {
+        return Err(Error::Usage(format!("--pnr-seeds must be 1..={}, not {}", crate::flow::MAX_SEEDS, b.pnr_seeds)));
+    }
+    if b.pnr_seeds > 1 && !b.bitstream {
+        return Err(Error::Usage("--pnr-seeds is for the bitstream build: add --bitstream".into()));
+    }
+    if b.bitstream && b.backend == super::Backend::Hls {
+        return Err(Error::Usage("--bitstream builds the Verilog: use --backend verilog or both".into()));
+    }
+    if b.bitstream && !matches!(target.flow(), Flow::OpenIce40 | Flow::OpenEcp5) {
+        return Err(Error::Usage(format!(
+            "--bitstream builds with the open iCE40 and ECP5 flows; for {} run {} in {} yourself",
+            target.name,
+            if target.flow() == Flow::Vivado { "vivado.tcl with Vivado" } else { "a synthesis flow" },
+            o.out_dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Emits `plan`'s Verilog with the target flow's project files into `out`: the design, its
+/// texts dropped once written. Both back ends
+/// refuse exactly the plans `back::limits` refuses, so this refuses before anything is written;
+/// a clock the board's PLL cannot make is refused before anything is written too.
+fn write_rtl(plan: &Plan, target: &Target, out: &Path) -> Result<verilog::Design, Error> {
+    let mut d = verilog::emit(plan, None)?;
+    let files = flow::project_files(&d, target)?;
+    flow::write_design(&d, out)?;
+    for (name, text) in &files {
+        write(out, name, text)?;
+    }
+    // A large network's ROM images are megabytes: written, they are not held any longer (only
+    // the file names are read from here on).
+    for (_, text) in &mut d.files {
+        *text = String::new();
+    }
+    Ok(d)
+}
+
+/// The bitstream build of `d` into `o.out_dir` with the failures it found (timing not met,
+/// no timing figure, the design not fitting).
+fn bitstream(
+    d: &verilog::Design,
+    target: &Target,
+    o: &CompileOptions,
+    progress: &dyn Progress,
+) -> Result<(FpgaOutcome, Vec<String>), Error> {
+    let out = &o.out_dir;
+    let seeds = o.build.pnr_seeds;
+    let mut failures = vec![];
+    let ecp5_flow = target.flow() == Flow::OpenEcp5;
+    let what = if ecp5_flow {
+        "building the bitstream (yosys, nextpnr-ecp5, ecppack)"
+    } else {
+        "building the bitstream (yosys, nextpnr-ice40, icepack, icetime)"
+    };
+    let note = |s: &str| progress.note(s);
+    let built = step(progress, what, || {
+        if ecp5_flow {
+            ecp5::build(d, target, out, seeds, &note).map(|r| FpgaOutcome::BuiltEcp5(Box::new(r)))
+        } else {
+            ice40::build(d, target, out, seeds, &note).map(|r| FpgaOutcome::Built(Box::new(r)))
+        }
+    });
+    let outcome = match built {
+        Ok(rep) => {
+            if let FpgaOutcome::BuiltEcp5(r) = &rep
+                && r.fmax_mhz().is_none()
+            {
+                failures.push("timing unknown: nextpnr-ecp5's report (nextpnr.json) holds no Fmax".into());
+            }
+            if let Some((f, want)) = rep.missed_clock() {
+                failures.push(format!(
+                    "timing not met: Fmax {f:.2} MHz is below the {want} MHz clock; give --clock-mhz {} or fewer --lanes",
+                    (f * 10.0).floor() / 10.0
+                ));
+            }
+            rep
+        }
+        Err(FlowError::DoesNotFit(msg)) => {
+            failures.push(format!("the design does not fit: {msg}"));
+            FpgaOutcome::DoesNotFit { does_not_fit: msg }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((outcome, failures))
+}
+
+/// Why an automatic pipelined design is given up for the sequential one, from its build.
+fn refused_pipelined(outcome: &FpgaOutcome) -> Option<String> {
+    match outcome {
+        FpgaOutcome::DoesNotFit { does_not_fit } => Some(format!("the pipelined design does not fit: {does_not_fit}")),
+        o => o
+            .missed_clock()
+            .map(|(f, want)| format!("the pipelined design misses the {want} MHz clock (Fmax {f:.2} MHz)")),
+    }
+}
+
+/// `compile` on an FPGA or ASIC target.
+pub(super) fn compile(
+    m: &Model,
+    o: &CompileOptions,
+    target: Target,
+    progress: &dyn Progress,
+) -> Result<CompileReport, Error> {
+    check_options(o, &target)?;
+    let bs = &o.build;
+    let (rtl, with_hls) = (bs.backend != super::Backend::Hls, bs.backend != super::Backend::Verilog);
+    if bs.bitstream && target.flow() == Flow::OpenEcp5 {
+        // Before the long steps: the YoWASP tools are a pip install away.
+        ecp5::tools()?;
+    }
+    let batch = o.inputs.as_ref();
+    let steps = steps_for(m, batch)?;
+    let prep = prepare(m.clone(), steps, &o.passes, &o.plan, batch, o.labels.as_deref(), progress)?;
+    let steps = prep.steps;
+    let opts = o.plan.options_for(target.clone(), steps, batch)?;
+    let mut plan = crate::hw::lower(&prep.model, &opts).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
+    let out = &o.out_dir;
+    let mut written = if rtl { Some(write_rtl(&plan, &target, out)?) } else { None };
+    // An automatic pipelined choice is built first: when it does not fit or misses the clock,
+    // the same quantised network is laid out sequential and compiled instead.
+    let mut built = None;
+    if bs.bitstream && plan.schedule == Schedule::Pipelined && plan.schedule_note.is_some() {
+        let d = written.as_ref().expect("--bitstream checked to emit Verilog");
+        let first = bitstream(d, &target, o, progress)?;
+        match refused_pipelined(&first.0) {
+            None => built = Some(first),
+            Some(why) => {
+                progress.note(&format!("{why}: compiling the sequential schedule"));
+                for (name, _) in &d.files {
+                    let path = out.join(name);
+                    std::fs::remove_file(&path).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())))?;
+                }
+                let mut seq = opts.clone();
+                seq.settings.schedule = Some(ScheduleChoice::Sequential);
+                plan = lay_out(plan.quantised(), &seq);
+                plan.schedule_note = Some(format!("auto: sequential; {why}"));
+                written = Some(write_rtl(&plan, &target, out)?);
+            }
+        }
+    }
+    let hls_dir = out.join("hls");
+    let hls_design = if with_hls {
+        Some(hls::write(&plan, target.hls_part(), &hls_dir).map_err(|e| match e {
+            hls::WriteError::Emit(e) => Error::from(e),
+            hls::WriteError::Io(msg) => FlowError::Io(msg).into(),
+        })?)
+    } else {
+        None
+    };
+    let summary = plan.summary();
+    write(out, "plan.json", &(serde_json::to_string_pretty(&summary).expect("plain data") + "\n"))?;
+    let design = written;
+    let mut r = RtlSection {
+        top: design.as_ref().map(|d| d.module.clone()),
+        files: design.as_ref().map(|d| d.files.iter().map(|(n, _)| n.clone()).collect()),
+        plan: summary,
+        hls: hls_design.map(|d| HlsInfo {
+            top: d.top,
+            dir: hls_dir.display().to_string(),
+            files: d.files,
+            part: target.hls_part().to_string(),
+            vitis: "run_hls.tcl is written for Vitis HLS and not run here".into(),
+        }),
+        verify: None,
+        early_exit: None,
+        energy: None,
+        cosim: None,
+        csim: None,
+        fpga: None,
+        report: None,
+    };
+    let mut failures = vec![];
+    let mut measured = None;
+    let checked = match batch {
+        Some(b) => Some(o.samples.of(b).map_err(|e| Error::Usage(e.to_string()))?),
+        None => None,
+    };
+    let labels = o.labels.as_deref().zip(checked.as_ref()).map(|(l, b)| &l[..b.n]);
+    if let Some(b) = checked.as_deref() {
+        // The reference runs the cut model unsimplified: verification covers the passes.
+        // NeuroBench's counts come from the verification's reference run, not a second one.
+        let counter = step(progress, "counting synapses for NeuroBench", || {
+            neurobench::Counter::new(&prep.cut.graph, &prep.cut.info, prep.cut.dialect())
+        });
+        let (v, _, c) = verify(&prep.cut, &plan, b, steps, labels, Some(&counter), progress)?;
+        let min = o.passes.min_agreement;
+        if v.class_agreement < min {
+            failures.push(format!("class agreement {:.4} is below --min-agreement {min}", v.class_agreement));
+        }
+        r.verify = Some(v);
+        let est = energy::estimate(&plan, &target, &c);
+        let counts = counter.counts(&prep.cut.graph, &prep.cut.info, b.n, steps);
+        if let Some(e) = early_exit_check(&plan, b, steps, &c) {
+            if e.changed > 0 {
+                failures.push(format!("early exit changed the class of {} inputs", e.changed));
+            }
+            r.early_exit = Some(e);
+        }
+        r.energy = Some(EnergySection {
+            energy_per_inference_j: est.energy_per_inference_j,
+            counts: counts.clone(),
+            estimate: est.clone(),
+        });
+        if rtl && bs.cosim_samples > 0 {
+            let n = bs.cosim_samples.min(b.n);
+            let first = b.take(n);
+            let outcome = cosim_step(&plan, &first, &c.samples[..n], &bs.cosim, &out.join("cosim"), progress)?;
+            if let Ok(rep) = &outcome
+                && !rep.exact()
+            {
+                failures.push(format!("co-simulation: {}", rep.first_differences.join("; ")));
+            }
+            r.cosim = Some(Step::noted(outcome, "co-simulation", progress));
+        }
+        if with_hls && bs.csim_samples != Some(0) {
+            let n = bs.csim_samples.unwrap_or(b.n).min(b.n);
+            let first = b.take(n);
+            let eng = &c.samples[..n];
+            let outcome = if flow::have("g++") {
+                let rep = step(progress, &format!("C-simulating {n} samples (g++)"), || {
+                    csim::csim_against(&plan, &first, eng, target.hls_part(), &hls_dir)
+                })?;
+                if !rep.exact() {
+                    failures.push(format!("C simulation: {}", rep.first_differences.join("; ")));
+                }
+                Ok(rep)
+            } else {
+                // The project still gets its testbench data.
+                csim::write_project(&plan, &first, eng, target.hls_part(), &hls_dir)?;
+                Err(format!("g++ is not installed (Debian package: {})", flow::package_of("g++")))
+            };
+            r.csim = Some(Step::noted(outcome, "C simulation", progress));
+        }
+        measured = Some((c, est, counts));
+    }
+    if bs.bitstream {
+        let (outcome, f) = match built {
+            Some(first) => first,
+            None => bitstream(design.as_ref().expect("--bitstream checked to emit Verilog"), &target, o, progress)?,
+        };
+        failures.extend(f);
+        r.fpga = Some(outcome);
+    }
+    if let (Some(path), Some((c, est, counts)), Some(b)) = (&bs.report, measured, checked.as_deref()) {
+        let resources = r.fpga.as_ref().and_then(FpgaOutcome::resources);
+        let (sample, est) = (bs.raster_sample, vec![est]);
+        html_report(path, m, &plan, b, &c, sample, labels, est, Some(counts), resources, vec![])?;
+        r.report = Some(path.display().to_string());
+    }
+    Ok(CompileReport {
+        model: m.path.display().to_string(),
+        target: target.name.clone(),
+        clock_mhz: plan.clock_mhz,
+        timesteps: steps,
+        passes: prep.records,
+        hardware: Hardware::Rtl(Box::new(r)),
+        failures,
+    })
+}

@@ -1,0 +1,142 @@
+//! `energy`: energy per inference on a target (the cycle engine's counters on the FPGA plan, or
+//! a chip back end's own estimate) and on the targets it is compared with, with NeuroBench's
+//! counts and the conventional network's cost beside it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::chip;
+use super::verify::html_report;
+use super::{Error, Job, Progress};
+use crate::Model;
+use crate::data::{self, InputBatch};
+use crate::energy::neurobench::{self, Counts};
+use crate::energy::{self, Estimate};
+use crate::passes::PassRecord;
+use crate::sim::cycle;
+
+/// What `energy` takes besides the model, inputs and the shared options.
+#[derive(Clone, Debug, Default, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnergySettings {
+    /// More targets to compare, comma-separated (e.g. loihi,truenorth,generic-45nm).
+    #[arg(long, value_delimiter = ',')]
+    pub compare: Vec<String>,
+    /// Write a self-contained HTML report (charts as inline SVG) to this file (FPGA and ASIC
+    /// targets).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// The sample whose spike raster the report shows.
+    #[arg(long, default_value_t = 0)]
+    pub raster_sample: usize,
+}
+
+/// What `energy` estimated.
+pub struct EnergyRun {
+    /// The model after the passes.
+    pub model: Model,
+    /// Timesteps.
+    pub steps: usize,
+    /// One estimate per target, the main target first.
+    pub estimates: Vec<Estimate>,
+    /// NeuroBench-compatible counts (reference engine, the model before simplification).
+    pub counts: Counts,
+    /// Accuracy of the hardware, with labels.
+    pub accuracy: Option<f64>,
+    /// What the passes changed.
+    pub records: Vec<PassRecord>,
+    /// The HTML report written.
+    pub report: Option<PathBuf>,
+}
+
+impl EnergyRun {
+    /// What `energy --json` prints.
+    pub fn json(&self) -> Value {
+        json!({
+            "model": self.model.path.display().to_string(),
+            "timesteps": self.steps,
+            "energy_per_inference_j": self.estimates[0].energy_per_inference_j,
+            "accuracy": self.accuracy,
+            "counts": self.counts,
+            "passes": self.records,
+            "estimate": self.estimates[0],
+            "compare": &self.estimates[1..],
+            "report": self.report.as_ref().map(|p| p.display().to_string()),
+        })
+    }
+}
+
+/// NeuroBench-compatible counts of the model on `batch` (reference engine).
+pub fn counts(m: &Model, batch: &InputBatch, steps: usize) -> Result<Counts, Error> {
+    Ok(neurobench::count(&m.graph, &m.info, m.dialect(), batch, steps)?)
+}
+
+/// Energy per inference on `job`'s target and on each of `s.compare`, averaged over the checked
+/// inputs; with `s.report`, the HTML report is written there.
+pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Result<EnergyRun, Error> {
+    let prep = job.prepare(progress)?;
+    let (steps, m) = (prep.steps, &prep.model);
+    let checked = job.checked()?;
+    let batch = &*checked.inputs;
+    let mut estimates = vec![];
+    let mut main = None;
+    let mut classes = None;
+    for name in std::iter::once(&job.plan.target).chain(&s.compare) {
+        let t = job.plan.target_named(name)?;
+        let first = estimates.is_empty();
+        if let Some(chip) = chip::backend(&t)? {
+            let map = chip.map(m, job.plan, &t, steps, Some(job.inputs))?;
+            let run = map.run(batch);
+            let est =
+                run.estimate(&t).ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
+            if first {
+                classes = Some(run.outputs().classes());
+            }
+            estimates.push(est);
+            continue;
+        }
+        let plan = job
+            .plan
+            .options_for(t.clone(), steps, Some(job.inputs))
+            .and_then(|o| crate::hw::lower(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err }))?;
+        let run = cycle::run(&plan, batch, steps);
+        estimates.push(energy::estimate(&plan, &t, &run));
+        if first {
+            classes = Some(run.outputs.classes());
+            main = Some((plan, run));
+        }
+    }
+    let counts = counts(&prep.cut, batch, steps)?;
+    if let Some(path) = &s.report {
+        // The report draws the FPGA plan of the main target.
+        let Some((plan, run)) = &main else {
+            return Err(Error::Usage("--report draws an FPGA plan; give an FPGA or ASIC --target".into()));
+        };
+        let l = checked.labels;
+        html_report(
+            path,
+            m,
+            plan,
+            batch,
+            run,
+            s.raster_sample,
+            l,
+            estimates.clone(),
+            Some(counts.clone()),
+            None,
+            vec![],
+        )?;
+    }
+    let accuracy = checked.labels.zip(classes).map(|(l, c)| data::agreement(&c, l));
+    Ok(EnergyRun {
+        model: prep.model,
+        steps,
+        estimates,
+        counts,
+        accuracy,
+        records: prep.records,
+        report: s.report.clone(),
+    })
+}

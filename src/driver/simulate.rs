@@ -1,0 +1,197 @@
+//! `simulate`: a model run on the reference engine (what the framework computes) or on the
+//! hardware's integers (the FPGA plan cycle by cycle, or a chip's own model).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::chip;
+use super::{Error, Job, Progress};
+use crate::Model;
+use crate::data::{self, Outputs};
+use crate::passes::PassRecord;
+use crate::sim::cycle;
+use crate::sim::reference::{self, RunOptions};
+
+/// Which engine `simulate` runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// Floating point, what the training framework computes.
+    #[default]
+    Reference,
+    /// The hardware in integers: the FPGA plan cycle by cycle (bit-exact with the RTL), or on a
+    /// chip target the chip's own integer model (bit-exact with the vendor's simulator).
+    Cycle,
+}
+
+/// What `simulate` takes besides the model, inputs and the shared options.
+#[derive(Clone, Debug, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SimulateOptions {
+    /// Engine.
+    #[arg(long, value_enum, default_value = "reference")]
+    pub engine: Engine,
+    /// Compute the reference engine in f64 instead of f32.
+    #[arg(long)]
+    pub f64: bool,
+    /// Output node to report when the model has several.
+    #[arg(long)]
+    pub output: Option<String>,
+    /// Write a VCD waveform (GTKWave) of one sample on the cycle engine (FPGA and ASIC
+    /// targets).
+    #[arg(long, value_name = "FILE")]
+    pub vcd: Option<PathBuf>,
+    /// Sample traced by --vcd.
+    #[arg(long, default_value_t = 0)]
+    pub vcd_sample: usize,
+    /// Neurons traced per layer by --vcd.
+    #[arg(long, default_value_t = 32)]
+    pub vcd_neurons: usize,
+}
+
+impl Default for SimulateOptions {
+    fn default() -> Self {
+        crate::options::defaults()
+    }
+}
+
+/// What `simulate` computed.
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    /// The model that ran (after the passes).
+    pub model: Model,
+    /// Engine.
+    pub engine: Engine,
+    /// Reference engine in f64.
+    pub f64: bool,
+    /// Samples.
+    pub samples: usize,
+    /// Timesteps.
+    pub steps: usize,
+    /// The output node's values, `samples x steps x output shape`.
+    pub outputs: Outputs,
+    /// Spikes per neuron per step of each spiking layer.
+    pub rates: Vec<(String, f64)>,
+    /// Accuracy, with labels.
+    pub accuracy: Option<f64>,
+    /// Cycles per inference, mean (FPGA cycle engine).
+    pub cycles_mean: Option<f64>,
+    /// Steps run per inference, mean (FPGA cycle engine).
+    pub mean_steps: Option<f64>,
+    /// What the passes changed, and on a chip what its mapping noted.
+    pub records: Vec<PassRecord>,
+    /// What the chip's quantisation and placement noted (chip targets).
+    pub notes: Vec<String>,
+}
+
+impl Simulation {
+    /// What `simulate --json` prints.
+    pub fn json(&self) -> Value {
+        json!({
+            "model": self.model.path.display().to_string(),
+            "engine": match self.engine { Engine::Reference => "reference", Engine::Cycle => "cycle" },
+            "precision": if self.engine == Engine::Cycle { "plan integers" } else if self.f64 { "f64" } else { "f32" },
+            "cycles_per_inference": self.cycles_mean,
+            "mean_steps": self.mean_steps,
+            "dialect": self.model.dialect(),
+            "samples": self.samples,
+            "timesteps": self.steps,
+            "spike_rates": self.rates.iter().map(|(n, r)| json!({"node": n, "rate": r})).collect::<Vec<_>>(),
+            "classes": self.outputs.classes(),
+            "accuracy": self.accuracy,
+            "passes": self.records,
+            "notes": self.notes,
+        })
+    }
+}
+
+/// Runs `job`'s checked inputs with the reference or the cycle engine, after the passes.
+pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> Result<Simulation, Error> {
+    let prep = job.prepare(progress)?;
+    let steps = prep.steps;
+    let checked = job.checked()?;
+    let batch = &*checked.inputs;
+    // The reference engine runs the cut model as the framework would; the cycle engine the
+    // simplified one it is built from.
+    let m = if o.engine == Engine::Reference { prep.cut.clone() } else { prep.model.clone() };
+    let output = m.graph.select_output(o.output.as_deref()).map_err(reference::SimError::from)?;
+    if o.vcd.is_some() && o.engine != Engine::Cycle {
+        return Err(Error::Usage("--vcd needs --engine cycle".into()));
+    }
+    let (mut cycles_mean, mut mean_steps, mut notes) = (None, None, vec![]);
+    let (outputs, rates) = match o.engine {
+        Engine::Reference => {
+            let g = &m.graph;
+            let r = reference::run(g, &m.info, m.dialect(), batch, &RunOptions { steps, f64: o.f64, output }, None)?;
+            let rates = m
+                .info
+                .order
+                .iter()
+                .filter(|&&ix| g.g[ix].op.emits_spikes())
+                .map(|&ix| {
+                    let k = ix.index();
+                    let total = (batch.n * steps * r.activity.numel[k]) as f64;
+                    (g.g[ix].name.clone(), r.activity.nonzero[k] as f64 / total)
+                })
+                .collect();
+            (r.outputs, rates)
+        }
+        Engine::Cycle => {
+            let target = job.plan.target()?;
+            match chip::backend(&target)? {
+                Some(chip) => {
+                    if o.vcd.is_some() {
+                        return Err(Error::Usage("--vcd traces the FPGA plan; give an FPGA or ASIC --target".into()));
+                    }
+                    let map = chip.map(&m, job.plan, &target, steps, Some(job.inputs))?;
+                    notes = map.notes().to_vec();
+                    let run = map.run(batch);
+                    (run.outputs(), run.rates())
+                }
+                None => {
+                    let plan = job.plan.options_for(target, steps, Some(job.inputs)).and_then(|opts| {
+                        crate::hw::lower(&m, &opts).map_err(|err| Error::Quant { path: m.path.clone(), err })
+                    })?;
+                    let c = cycle::run(&plan, batch, steps);
+                    let rates = plan
+                        .layers
+                        .iter()
+                        .zip(&c.total.layers)
+                        .filter(|(l, _)| l.spiking())
+                        .map(|(l, lc)| (l.name.clone(), lc.spikes as f64 / (batch.n * steps * l.neurons()) as f64))
+                        .collect();
+                    cycles_mean = Some(c.total.cycles as f64 / batch.n as f64);
+                    mean_steps = Some(c.total.steps_run as f64 / batch.n as f64);
+                    if let Some(path) = &o.vcd {
+                        if o.vcd_sample >= batch.n {
+                            return Err(Error::Usage(format!(
+                                "--vcd-sample {} but there are {} samples",
+                                o.vcd_sample, batch.n
+                            )));
+                        }
+                        crate::sim::vcd::write(&plan, batch, o.vcd_sample, steps, o.vcd_neurons, path)
+                            .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+                    }
+                    (c.outputs, rates)
+                }
+            }
+        }
+    };
+    let accuracy = checked.labels.map(|l| data::agreement(&outputs.classes(), l));
+    Ok(Simulation {
+        model: m,
+        engine: o.engine,
+        f64: o.f64,
+        samples: batch.n,
+        steps,
+        outputs,
+        rates,
+        accuracy,
+        cycles_mean,
+        mean_steps,
+        records: prep.records,
+        notes,
+    })
+}

@@ -1,0 +1,200 @@
+//! The options the model-running commands share, defined once: the command line flattens these
+//! structs (clap), the Python package passes their fields by name (serde), and the library
+//! fills them. Each default is written once, in its `#[arg]` attribute: `Default` parses an
+//! empty command line ([`defaults`]), and serde fills absent fields from `Default`.
+//!
+//! Which inputs do what is the same in every command: all the inputs given calibrate (the
+//! quantiser's input range, the passes' choices unless `--calib` is given), and `--samples N`
+//! checks only the first N of them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::target::ScheduleChoice;
+
+/// The default target.
+pub const DEFAULT_TARGET: &str = "ice40-up5k";
+
+/// A struct of options with every field at its command-line default.
+pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
+    let cmd = T::augment_args(clap::Command::new("defaults").no_binary_name(true));
+    let m = cmd.try_get_matches_from(std::iter::empty::<String>()).expect("no option is required");
+    T::from_arg_matches(&m).expect("every default parses")
+}
+
+/// The names of `T`'s options as the Python package passes them: the long flags with `_` for
+/// `-` (`from` is `from_` in Python, a keyword there).
+pub fn names<T: clap::Args>() -> Vec<String> {
+    T::augment_args(clap::Command::new("names"))
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .map(|l| l.replace('-', "_"))
+        .collect()
+}
+
+/// How to quantise a model and lay it out on a target.
+#[derive(Clone, Debug, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanSettings {
+    /// Target device or chip (a bundled name or the path of a .toml file).
+    #[arg(long, default_value = DEFAULT_TARGET)]
+    pub target: String,
+    /// Neuron lanes per layer, a power of two up to 64 [default: the target's].
+    #[arg(long)]
+    pub lanes: Option<usize>,
+    /// Bits of non-binary weights (binary rows, +-a, take 1 bit whatever this says; 1 refuses
+    /// any other row).
+    #[arg(long, default_value_t = 8)]
+    pub weight_bits: u32,
+    /// Bits of quantised real-valued inputs.
+    #[arg(long, default_value_t = 8)]
+    pub input_bits: u32,
+    /// Fractional bits of membranes below the weight unit.
+    #[arg(long, default_value_t = 6)]
+    pub frac_bits: u32,
+    /// Fractional bits of leak multipliers.
+    #[arg(long, default_value_t = 16)]
+    pub leak_bits: u32,
+    /// Cap membrane width; below the analysed width, arithmetic saturates (counted).
+    #[arg(long)]
+    pub membrane_bits: Option<u32>,
+    /// Real value of one input LSB [default: from the calibration inputs].
+    #[arg(long)]
+    pub input_scale: Option<f64>,
+    /// Stop an inference once the output class can no longer change.
+    #[arg(long)]
+    pub early_exit: bool,
+    /// Clock the design runs at, MHz [default: the target's].
+    #[arg(long, value_name = "MHZ")]
+    pub clock_mhz: Option<f64>,
+    /// How layers share the hardware in time [default: the target's (pipelined on ECP5, auto on
+    /// iCE40, sequential elsewhere); sequential with --early-exit].
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleChoice>,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl PlanSettings {
+    /// The defaults on `target`.
+    pub fn new(target: impl Into<String>) -> Self {
+        PlanSettings { target: target.into(), ..Default::default() }
+    }
+}
+
+/// What a data-driven choice of students maximises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Criterion {
+    /// Accuracy on the labelled calibration inputs.
+    Accuracy,
+    /// Class agreement with the whole ensemble (no labels needed).
+    Agreement,
+}
+
+/// Which passes to run and what they may measure.
+#[derive(Clone, Debug, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PassSettings {
+    /// Skip the simplification passes (scale folding, dead neurons and nodes).
+    #[arg(long)]
+    pub no_simplify: bool,
+    /// Keep the best K students of the ensemble, measured on the calibration inputs.
+    #[arg(long, value_name = "K")]
+    pub keep_students: Option<usize>,
+    /// Keep these students (names or indices as `inspect` lists them, comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub students: Vec<String>,
+    /// Keep the most accurate students whose energy per inference fits this budget (J).
+    #[arg(long, value_name = "JOULES")]
+    pub energy_budget: Option<f64>,
+    /// Run the smallest T' whose class agreement with the full T meets --min-agreement (or
+    /// whose accuracy drop meets --max-accuracy-drop), measured on the calibration inputs.
+    #[arg(long)]
+    pub auto_timesteps: bool,
+    /// Minimum class agreement: of --auto-timesteps' T' with full T, and (verify, compile) of
+    /// the hardware with the reference engine.
+    #[arg(long, value_name = "A", default_value_t = 0.99)]
+    pub min_agreement: f64,
+    /// With labels: --auto-timesteps keeps accuracy within this of full T's.
+    #[arg(long, value_name = "D")]
+    pub max_accuracy_drop: Option<f64>,
+    /// What --keep-students and --energy-budget maximise [default: accuracy when the
+    /// calibration inputs have labels, else agreement with the whole ensemble].
+    #[arg(long, value_enum, value_name = "CRITERION")]
+    pub select_by: Option<Criterion>,
+    /// Calibration inputs for the choices, when they are not the inputs (`--calib`).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub calib: Option<crate::data::InputBatch>,
+    /// Labels of `calib` (`--calib-labels`).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub calib_labels: Option<Vec<usize>>,
+}
+
+impl Default for PassSettings {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl PassSettings {
+    /// True when some choice measures on calibration data.
+    pub fn needs_data(&self) -> bool {
+        self.keep_students.is_some() || self.energy_budget.is_some() || self.auto_timesteps
+    }
+}
+
+/// Which of the inputs a command checks. Every input calibrates; the first `samples` are
+/// checked (verified, simulated, priced, co-simulated).
+#[derive(Clone, Copy, Debug, Default, PartialEq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Samples {
+    /// Check only the first N inputs; all of them still calibrate the input range (and the
+    /// passes' choices unless --calib is given) [default: all; cosim: 16].
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+}
+
+impl Samples {
+    /// The first `samples` of `batch` (all of them by default), refusing 0.
+    pub fn of<'a>(
+        &self,
+        batch: &'a crate::data::InputBatch,
+    ) -> Result<std::borrow::Cow<'a, crate::data::InputBatch>, NoSamples> {
+        match self.samples {
+            Some(0) => Err(NoSamples),
+            Some(n) if n < batch.n => Ok(std::borrow::Cow::Owned(batch.take(n))),
+            _ => Ok(std::borrow::Cow::Borrowed(batch)),
+        }
+    }
+}
+
+/// `--samples 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("--samples must be at least 1")]
+pub struct NoSamples;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_the_command_line_definition() {
+        let p = PlanSettings::default();
+        assert_eq!(
+            (p.target.as_str(), p.weight_bits, p.input_bits, p.frac_bits, p.leak_bits),
+            ("ice40-up5k", 8, 8, 6, 16)
+        );
+        assert_eq!((p.lanes, p.schedule, p.early_exit), (None, None, false));
+        assert_eq!(PassSettings::default().min_agreement, 0.99);
+        // serde fills an absent field from the same defaults.
+        let q: PlanSettings = serde_json::from_str(r#"{"lanes": 4}"#).unwrap();
+        assert_eq!(q, PlanSettings { lanes: Some(4), ..p });
+        assert!(names::<PlanSettings>().contains(&"weight_bits".to_string()));
+    }
+}
