@@ -44,9 +44,12 @@ pub fn run(a: ChipsimArgs) -> Result<(), Failure> {
     let map = chip.map(&m, &a.plan, &target, steps, Some(&batch))?;
     let run = map.run(&checked.inputs);
     let files = run.write_export(&a.out_dir)?;
-    let r = run
-        .vendor_check(&a.out_dir, &Bars::default())?
-        .map_err(|why| Failure::input(anyhow::anyhow!("{} cannot run: {why}", chip.simulator())))?;
+    let r = match run.vendor_check(&a.out_dir, &Bars::default())? {
+        spikefab::driver::Step::Ran(r) => r,
+        spikefab::driver::Step::Skipped { skipped } => {
+            return Err(Failure::input(anyhow::anyhow!("{} cannot run: {skipped}", chip.simulator())));
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("plain data"));
     } else {

@@ -21,7 +21,7 @@ pub fn run(a: ConvertArgs) -> Result<(), Failure> {
     let ext = a.output.extension().and_then(|e| e.to_str()).unwrap_or("");
     let bytes = match ext {
         "json" => json::to_string(&m.graph).into_bytes(),
-        "nir" => spikefab::back::nir::to_bytes(&m.graph, &m.info).map_err(|e| Failure::input(anyhow::anyhow!(e)))?,
+        "nir" => spikefab::back::nir::to_bytes(&m.graph, &m.info).map_err(Failure::io)?,
         other => {
             return Err(Failure::input(anyhow::anyhow!(
                 "cannot write '.{other}': convert writes .json (spikefab's graph form) or .nir"
@@ -29,7 +29,7 @@ pub fn run(a: ConvertArgs) -> Result<(), Failure> {
         }
     };
     std::fs::write(&a.output, bytes)
-        .map_err(|e| Failure::input(anyhow::anyhow!("{}: cannot write: {e}", a.output.display())))?;
+        .map_err(|e| Failure::io(anyhow::anyhow!("{}: cannot write: {e}", a.output.display())))?;
     eprintln!("wrote {} ({})", a.output.display(), m.dialect().describe());
     Ok(())
 }

@@ -43,7 +43,12 @@ pub fn run(a: CosimArgs) -> Result<(), Failure> {
     // One engine run: its cycle counts predict the simulator's time, its results are compared.
     let eng = spikefab::sim::cycle::run(&plan, &first, plan.timesteps);
     let outcome = cosim_step(&plan, &first, &eng.samples, &a.cosim, &a.out_dir, &Bars::default())?;
-    let r = outcome.map_err(|why| Failure::input(anyhow::anyhow!("co-simulation not run: {why}")))?;
+    let r = match outcome {
+        spikefab::driver::Step::Ran(r) => r,
+        spikefab::driver::Step::Skipped { skipped } => {
+            return Err(Failure::input(anyhow::anyhow!("co-simulation not run: {skipped}")));
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("json"));
     } else {

@@ -95,9 +95,9 @@ pub fn merge_explore(parts: Vec<ExploreShard>) -> Result<Explored, Error> {
             return Err(usage("the parts explore different models, targets or passes"));
         }
         seconds += p.seconds;
-        part.merge(p.part).map_err(usage)?;
+        part.merge(p.part).map_err(|e| usage(e.to_string()))?;
     }
-    let exploration = part.complete().map_err(usage)?;
+    let exploration = part.complete().map_err(|e| usage(e.to_string()))?;
     Ok(Explored { model, target, seconds, passes, exploration })
 }
 /// The configuration label `explore` prints for `s`.
@@ -133,7 +133,7 @@ pub fn explore(
 ) -> Result<Explored, Error> {
     let t0 = std::time::Instant::now();
     let (prep, part) = explore_part(m, batch, labels, settings, x, None, progress)?;
-    let xp = part.complete().map_err(usage)?;
+    let xp = part.complete().map_err(|e| usage(e.to_string()))?;
     let seconds = t0.elapsed().as_secs_f64();
     let (model, steps) = (&prep.model, prep.steps);
     if let Some(path) = &x.report {

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::progress::step;
-use super::{Error, Progress};
+use super::{Error, Progress, Step};
 use crate::Model;
 use crate::data::{self, InputBatch};
 use crate::energy::Estimate;
@@ -307,7 +307,7 @@ impl Default for CosimSettings {
 /// Co-simulates every input of `batch` in `dir` against `engine`, the cycle engine's results of
 /// the same inputs (the verification's, not a second run): picks the simulator (asked for, or
 /// the installed one predicted to finish first), predicts the wall time from the engine's
-/// cycle counts, and returns `Err(reason)` without running when a tool is missing or the
+/// cycle counts, and skips (with the reason) without running when a tool is missing or the
 /// prediction exceeds the budget. With `s.speed`, the report carries the engine's speed (one
 /// thread) against the simulator's.
 pub fn cosim_step(
@@ -317,7 +317,7 @@ pub fn cosim_step(
     s: &CosimSettings,
     dir: &Path,
     progress: &dyn Progress,
-) -> Result<Result<CosimReport, String>, Error> {
+) -> Result<Step<CosimReport>, Error> {
     let budget_s = s.cosim_budget;
     if !(budget_s.is_finite() && budget_s >= 0.0) {
         return Err(Error::Usage("--cosim-budget must be a non-negative number of seconds".into()));
@@ -327,16 +327,21 @@ pub fn cosim_step(
     let sim = match s.simulator.simulator().or_else(|| Simulator::fastest_installed(cycles)) {
         Some(s) => s,
         None => {
-            return Ok(Err("neither iverilog nor verilator is installed (Debian packages iverilog, verilator)".into()));
+            return Ok(Step::skipped(
+                "neither iverilog nor verilator is installed (Debian packages iverilog, verilator)",
+            ));
         }
     };
     if !crate::flow::have(sim.tool()) {
         let tool = sim.tool();
-        return Ok(Err(format!("{tool} is not installed (Debian package: {})", crate::flow::package_of(tool))));
+        return Ok(Step::skipped(format!(
+            "{tool} is not installed (Debian package: {})",
+            crate::flow::package_of(tool)
+        )));
     }
     let predicted = sim.predicted_seconds(cycles);
     if predicted > budget_s {
-        return Ok(Err(format!(
+        return Ok(Step::skipped(format!(
             "{n} samples need {cycles} clock cycles, predicted {} with {}, above --cosim-budget {budget_s}; \
              give --cosim-budget {} to run it, or fewer samples",
             duration(predicted),
@@ -355,7 +360,7 @@ pub fn cosim_step(
             cosim::compare_speed(plan, batch, &r, ENGINE_TIMING_S)
         }));
     }
-    Ok(Ok(r))
+    Ok(Step::Ran(r))
 }
 
 /// The cycle engine's speed against the simulator's is timed over repeats of the co-simulated

@@ -348,7 +348,7 @@ pub fn cosim_against(
         return Err(FlowError::Io(format!("{} engine results for {} inputs", engine.len(), batch.n)));
     }
     let max = engine.iter().map(|s| s.counters.cycles).max().unwrap_or(1000);
-    let design = verilog::emit(plan, Some((batch.n, max * 4 + 1000))).map_err(|e| FlowError::Io(e.to_string()))?;
+    let design = verilog::emit(plan, Some((batch.n, max * 4 + 1000)))?;
     write_design(&design, dir)?;
     std::fs::write(dir.join("inputs.hex"), input_hex(plan, batch))
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;

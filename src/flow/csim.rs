@@ -288,7 +288,7 @@ pub fn write_project(
     part: &str,
     dir: &Path,
 ) -> Result<HlsDesign, FlowError> {
-    let design = hls::emit(plan, part).map_err(|e| FlowError::Io(e.to_string()))?;
+    let design = hls::emit(plan, part)?;
     write_files(&design.files, dir)?;
     let put = |name: &str, text: String| {
         std::fs::write(dir.join(name), text).map_err(|e| FlowError::Io(format!("{}: {e}", dir.join(name).display())))

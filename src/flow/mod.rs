@@ -54,6 +54,12 @@ pub enum FlowError {
     /// A clock the board cannot make (its PLL's range).
     #[error("{0}")]
     Clock(String),
+    /// The Verilog back end refused the plan (beyond the RTL's limits).
+    #[error(transparent)]
+    Verilog(#[from] crate::back::verilog::EmitError),
+    /// The HLS back end refused the plan.
+    #[error(transparent)]
+    Hls(#[from] crate::back::hls::EmitError),
     /// File system.
     #[error("{0}")]
     Io(String),

@@ -81,7 +81,7 @@ impl VendorCheck {
     pub fn verdict(&self) -> String {
         if self.exact() {
             format!(
-                "{} values identical ({} output spikes, the rest hidden spikes and neuron state)",
+                "{} values identical ({} output spikes, the rest the neurons' recorded state)",
                 self.words, self.output_words
             )
         } else {

@@ -16,7 +16,7 @@
 
 use petgraph::graph::NodeIndex;
 
-use super::{Context, Pass, rebuild};
+use super::{Context, Pass, Refusal, rebuild};
 use crate::ir::dialect::InitialV;
 use crate::ir::neuron::coeffs;
 use crate::ir::{Graph, Op, Tensor};
@@ -33,7 +33,7 @@ impl Pass for DeadNodes {
         "dead-nodes".into()
     }
 
-    fn run(&self, g: &Graph, _info: &GraphInfo, _cx: &Context) -> Result<(Graph, Vec<String>), String> {
+    fn run(&self, g: &Graph, _info: &GraphInfo, _cx: &Context) -> Result<(Graph, Vec<String>), Refusal> {
         let mut live = vec![false; g.g.node_count()];
         let mut stack = g.outputs();
         while let Some(n) = stack.pop() {
@@ -303,7 +303,7 @@ impl Pass for DeadNeurons {
         "dead-neurons".into()
     }
 
-    fn run(&self, g: &Graph, info: &GraphInfo, cx: &Context) -> Result<(Graph, Vec<String>), String> {
+    fn run(&self, g: &Graph, info: &GraphInfo, cx: &Context) -> Result<(Graph, Vec<String>), Refusal> {
         let bounds = intervals(g, info, cx);
         let mut changes = vec![];
         let mut new_ops: Vec<Op> = g.g.node_indices().map(|i| g.g[i].op.clone()).collect();

@@ -10,7 +10,7 @@
 
 use petgraph::graph::NodeIndex;
 
-use super::{Context, Pass, rebuild};
+use super::{Context, Pass, Refusal, rebuild};
 use crate::ir::{DType, Graph, Op, Tensor};
 use crate::valid::{self, GraphInfo};
 
@@ -164,7 +164,7 @@ impl Pass for FoldScale {
         "fold-scale".into()
     }
 
-    fn run(&self, g: &Graph, info: &GraphInfo, _cx: &Context) -> Result<(Graph, Vec<String>), String> {
+    fn run(&self, g: &Graph, info: &GraphInfo, _cx: &Context) -> Result<(Graph, Vec<String>), Refusal> {
         let mut g = g.clone();
         let mut info = info.clone();
         let mut changes = vec![];

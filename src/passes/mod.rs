@@ -55,6 +55,9 @@ pub enum PassError {
     /// A measured choice (students, T') cannot be made on this model or data.
     #[error("{0}")]
     Refused(String),
+    /// Parts of a sharded exploration that do not make one.
+    #[error("{0}")]
+    Parts(String),
     /// The hardware plan a choice measures on cannot be built.
     #[error(transparent)]
     Plan(#[from] crate::quant::QuantError),
@@ -68,12 +71,29 @@ pub enum PassError {
     },
 }
 
+/// Why one pass cannot transform a graph, naming the node; the pipeline adds the pass's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+impl From<String> for Refusal {
+    fn from(s: String) -> Self {
+        Refusal(s)
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(s: &str) -> Self {
+        Refusal(s.to_string())
+    }
+}
+
 /// One graph transformation.
 pub trait Pass {
     /// Name shown in records and errors.
     fn name(&self) -> String;
     /// Returns the new graph and one line per change (none: unchanged).
-    fn run(&self, g: &Graph, info: &GraphInfo, cx: &Context) -> Result<(Graph, Vec<String>), String>;
+    fn run(&self, g: &Graph, info: &GraphInfo, cx: &Context) -> Result<(Graph, Vec<String>), Refusal>;
 }
 
 /// An ordered list of passes.
@@ -113,7 +133,7 @@ impl Pipeline {
         for p in &self.passes {
             let name = p.name();
             let (ng, changes) =
-                p.run(&g, &info, cx).map_err(|message| PassError::Failed { pass: name.clone(), message })?;
+                p.run(&g, &info, cx).map_err(|r| PassError::Failed { pass: name.clone(), message: r.0 })?;
             let ninfo = valid::validate(&ng).map_err(|err| PassError::Invalid { pass: name.clone(), err })?;
             records.push(PassRecord {
                 pass: name,

@@ -430,15 +430,15 @@ pub struct ExplorePart {
 impl ExplorePart {
     /// Adds another part of the same exploration; `Err` when it is not (other samples, T,
     /// metric, ensemble, K sweep or job count) or measured a job this one has.
-    pub fn merge(&mut self, other: ExplorePart) -> Result<(), String> {
+    pub fn merge(&mut self, other: ExplorePart) -> Result<(), PassError> {
         if (self.samples, self.timesteps, &self.metric, &self.ensemble, &self.k_sweep, self.jobs)
             != (other.samples, other.timesteps, &other.metric, &other.ensemble, &other.k_sweep, other.jobs)
         {
-            return Err("the parts come from different explorations".into());
+            return Err(PassError::Parts("the parts come from different explorations".into()));
         }
         for (j, s) in other.scores {
             if self.scores.iter().any(|(k, _)| *k == j) {
-                return Err(format!("configuration {j} is in two parts"));
+                return Err(PassError::Parts(format!("configuration {j} is in two parts")));
             }
             self.scores.push((j, s));
         }
@@ -446,11 +446,11 @@ impl ExplorePart {
     }
 
     /// The exploration, cheapest first, with its Pareto front; `Err` names the first missing job.
-    pub fn complete(self) -> Result<Exploration, String> {
+    pub fn complete(self) -> Result<Exploration, PassError> {
         let mut have: Vec<usize> = self.scores.iter().map(|(j, _)| *j).collect();
         have.sort_unstable();
         if let Some(missing) = (0..self.jobs).find(|j| have.binary_search(j).is_err()) {
-            return Err(format!("configuration {missing} of {} is in no part", self.jobs));
+            return Err(PassError::Parts(format!("configuration {missing} of {} is in no part", self.jobs)));
         }
         Ok(self.finish())
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{Context, Pass, rebuild};
+use super::{Context, Pass, Refusal, rebuild};
 use crate::analysis;
 use crate::ir::Graph;
 use crate::valid::GraphInfo;
@@ -71,7 +71,7 @@ pub fn ensembles(g: &Graph, info: &GraphInfo) -> Vec<Ensemble> {
 }
 
 /// The graph's single ensemble.
-pub fn the_ensemble(g: &Graph, info: &GraphInfo) -> Result<Ensemble, String> {
+pub fn the_ensemble(g: &Graph, info: &GraphInfo) -> Result<Ensemble, Refusal> {
     let mut all = ensembles(g, info);
     match all.len() {
         0 => Err("the model has no ensemble: no node sums parallel branches that each hold neurons \
@@ -82,12 +82,13 @@ pub fn the_ensemble(g: &Graph, info: &GraphInfo) -> Result<Ensemble, String> {
             "the model has {} ensembles (merges at {}); student selection handles one",
             all.len(),
             all.iter().map(|e| format!("'{}'", e.merge)).collect::<Vec<_>>().join(", ")
-        )),
+        )
+        .into()),
     }
 }
 
 /// Student indices from names or indices (`s0,s2` or `0,2`).
-pub fn resolve(e: &Ensemble, names: &[String]) -> Result<Vec<usize>, String> {
+pub fn resolve(e: &Ensemble, names: &[String]) -> Result<Vec<usize>, Refusal> {
     let mut out = BTreeSet::new();
     for n in names {
         let n = n.trim();
@@ -106,7 +107,8 @@ pub fn resolve(e: &Ensemble, names: &[String]) -> Result<Vec<usize>, String> {
                     "no student '{n}' in the ensemble at '{}' (students: {})",
                     e.merge,
                     e.students.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-                ));
+                )
+                .into());
             }
         }
     }
@@ -127,10 +129,10 @@ impl Pass for KeepStudents {
         "prune-students".into()
     }
 
-    fn run(&self, g: &Graph, info: &GraphInfo, _cx: &Context) -> Result<(Graph, Vec<String>), String> {
+    fn run(&self, g: &Graph, info: &GraphInfo, _cx: &Context) -> Result<(Graph, Vec<String>), Refusal> {
         let e = the_ensemble(g, info)?;
         if self.keep.is_empty() || self.keep.iter().any(|&k| k >= e.students.len()) {
-            return Err(format!("students to keep {:?} out of 0..{}", self.keep, e.students.len()));
+            return Err(format!("students to keep {:?} out of 0..{}", self.keep, e.students.len()).into());
         }
         let drop: BTreeSet<&str> = e
             .students

@@ -11,7 +11,7 @@ use crate::Model;
 use crate::chip::loihi::{self as map, NetxNet};
 use crate::data::{InputBatch, Outputs};
 use crate::driver::progress::step;
-use crate::driver::{Error, Progress};
+use crate::driver::{Error, Progress, Step};
 use crate::energy::{Component, Estimate, LayerEnergy, ann_of_layers};
 use crate::flow::lava;
 use crate::flow::vendor::VendorCheck;
@@ -157,12 +157,12 @@ impl ChipRun for Run<'_> {
         write_files(dir, files)
     }
 
-    fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Result<VendorCheck, String>, Error> {
+    fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Step<VendorCheck>, Error> {
         let Some(py) = lava::python() else {
-            return Ok(Err(format!("no Python with Lava ({})", Loihi.simulator_install())));
+            return Ok(Step::skipped(format!("no Python with Lava ({})", Loihi.simulator_install())));
         };
         let what = format!("running {} samples in Lava (fixed_pt)", self.records.len());
-        Ok(Ok(step(progress, &what, || lava::check(dir, &py, &self.records))?))
+        Ok(Step::Ran(step(progress, &what, || lava::check(dir, &py, &self.records))?))
     }
 
     /// The operations the chip model counted, priced with the target's per-operation figures.

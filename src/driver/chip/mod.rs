@@ -83,8 +83,8 @@ pub trait ChipRun: Send {
     /// script that runs them) into `dir`: their names.
     fn write_export(&self, dir: &Path) -> Result<Vec<String>, Error>;
     /// Has the vendor's simulator run the export in `dir` and compares every value it records
-    /// with this run; `Err(why)` when the simulator is not installed.
-    fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Result<VendorCheck, String>, Error>;
+    /// with this run; skipped, with the reason, when the simulator is not installed.
+    fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Step<VendorCheck>, Error>;
     /// Energy per inference, when the target prices it (`None`: it publishes no figure).
     fn estimate(&self, target: &Target) -> Option<Estimate>;
 }
@@ -308,8 +308,8 @@ pub(crate) fn compile(
     }
     let dir = o.out_dir.join(chip.export_dir());
     let files = run.write_export(&dir)?;
-    let vendor = run.vendor_check(&dir, progress)?;
-    if let Ok(rep) = &vendor
+    let vendor = run.vendor_check(&dir, progress)?.noted(&format!("{} check", chip.simulator()), progress);
+    if let Some(rep) = vendor.ran()
         && !rep.exact()
     {
         failures.push(format!("{} differs from spikefab: {}", rep.simulator, rep.first_differences.join("; ")));
@@ -321,7 +321,7 @@ pub(crate) fn compile(
         inputs_not_taken: run.inputs_not_taken(),
         verify: v,
         export: Export { dir: dir.display().to_string(), files },
-        vendor_check: Step::noted(vendor, &format!("{} check", chip.simulator()), progress),
+        vendor_check: vendor,
         energy: run.estimate(target),
     };
     Ok(CompileReport {

@@ -12,7 +12,7 @@ use crate::Model;
 use crate::chip::xylo::{self as map, Place, XyloSpec};
 use crate::data::{InputBatch, Outputs};
 use crate::driver::progress::step;
-use crate::driver::{Error, Progress};
+use crate::driver::{Error, Progress, Step};
 use crate::energy::{Component, Estimate, LayerEnergy, ann_of_layers};
 use crate::flow::vendor::VendorCheck;
 use crate::flow::xylosim;
@@ -179,12 +179,12 @@ impl ChipRun for Run<'_> {
         write_files(dir, crate::back::xylo::files(&m.spec, &m.module, n, m.chip_steps(), &self.inputs, &expected))
     }
 
-    fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Result<VendorCheck, String>, Error> {
+    fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Step<VendorCheck>, Error> {
         let Some(py) = xylosim::python() else {
-            return Ok(Err(format!("no Python with rockpool and xylosim ({})", Xylo.simulator_install())));
+            return Ok(Step::skipped(format!("no Python with rockpool and xylosim ({})", Xylo.simulator_install())));
         };
         let what = format!("running {} samples in rockpool's XyloSim", self.records.len());
-        Ok(Ok(step(progress, &what, || xylosim::check(dir, &py, &self.records, self.map.isyn2()))?))
+        Ok(Step::Ran(step(progress, &what, || xylosim::check(dir, &py, &self.records, self.map.isyn2()))?))
     }
 
     fn estimate(&self, target: &Target) -> Option<Estimate> {

@@ -307,13 +307,14 @@ pub(super) fn compile(
         if rtl && bs.cosim_samples > 0 {
             let n = bs.cosim_samples.min(b.n);
             let first = b.take(n);
-            let outcome = cosim_step(&plan, &first, &c.samples[..n], &bs.cosim, &out.join("cosim"), progress)?;
-            if let Ok(rep) = &outcome
+            let outcome = cosim_step(&plan, &first, &c.samples[..n], &bs.cosim, &out.join("cosim"), progress)?
+                .noted("co-simulation", progress);
+            if let Some(rep) = outcome.ran()
                 && !rep.exact()
             {
                 failures.push(format!("co-simulation: {}", rep.first_differences.join("; ")));
             }
-            r.cosim = Some(Step::noted(outcome, "co-simulation", progress));
+            r.cosim = Some(outcome);
         }
         if with_hls && bs.csim_samples != Some(0) {
             let n = bs.csim_samples.unwrap_or(b.n).min(b.n);
@@ -326,13 +327,13 @@ pub(super) fn compile(
                 if !rep.exact() {
                     failures.push(format!("C simulation: {}", rep.first_differences.join("; ")));
                 }
-                Ok(rep)
+                Step::Ran(rep)
             } else {
                 // The project still gets its testbench data.
                 csim::write_project(&plan, &first, eng, target.hls_part(), &hls_dir)?;
-                Err(format!("g++ is not installed (Debian package: {})", flow::package_of("g++")))
+                Step::skipped(format!("g++ is not installed (Debian package: {})", flow::package_of("g++")))
             };
-            r.csim = Some(Step::noted(outcome, "C simulation", progress));
+            r.csim = Some(outcome.noted("C simulation", progress));
         }
         measured = Some((c, est, counts));
     }

@@ -137,14 +137,24 @@ pub enum Step<T> {
 }
 
 impl<T> Step<T> {
-    /// A step that ran or was skipped (`Err(why)`), the reason noted to `progress`.
-    pub fn noted(r: Result<T, String>, what: &str, progress: &dyn Progress) -> Step<T> {
-        match r {
-            Ok(v) => Step::Ran(v),
-            Err(why) => {
-                progress.note(&format!("{what} skipped: {why}"));
-                Step::Skipped { skipped: why }
-            }
+    /// A step skipped for `why`.
+    pub fn skipped(why: impl Into<String>) -> Step<T> {
+        Step::Skipped { skipped: why.into() }
+    }
+
+    /// This step, a skip's reason noted to `progress` as `what`'s.
+    pub fn noted(self, what: &str, progress: &dyn Progress) -> Step<T> {
+        if let Step::Skipped { skipped } = &self {
+            progress.note(&format!("{what} skipped: {skipped}"));
+        }
+        self
+    }
+
+    /// What ran, if it did.
+    pub fn ran(&self) -> Option<&T> {
+        match self {
+            Step::Ran(v) => Some(v),
+            Step::Skipped { .. } => None,
         }
     }
 }
