@@ -290,51 +290,42 @@ fn data(
     })
 }
 
-/// Runs the reference or cycle engine: the outputs (`N x T x output shape`, float64, the
-/// engine's own buffer) and the `simulate --json` document.
+/// Runs `command` (`simulate`, `verify` or `energy`) on `inputs`: its `--json` document, with
+/// `simulate`'s outputs (`N x T x output shape`, float64, the engine's own buffer) and why
+/// `verify`'s check failed (`None` when it passed).
 #[pyfunction]
-#[pyo3(signature = (model, inputs, labels_=None, options="{}", calib=None, calib_labels=None))]
-fn simulate<'py>(
+#[pyo3(signature = (command, model, inputs, labels_=None, options="{}", calib=None, calib_labels=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn run_command<'py>(
     py: Python<'py>,
+    command: &str,
     model: &PyModel,
     inputs: PyReadonlyArrayDyn<'py, f64>,
     labels_: Option<PyReadonlyArray1<'py, i64>>,
     options: &str,
     calib: Option<PyReadonlyArrayDyn<'py, f64>>,
     calib_labels: Option<PyReadonlyArray1<'py, i64>>,
-) -> PyResult<(Bound<'py, PyAny>, String)> {
-    let (d, o) =
-        data(py, model, &inputs, labels_.as_ref(), options, "simulate", calib.as_ref(), calib_labels.as_ref())?;
-    let (data, shape, json) = run(py, || {
-        let s = driver::simulate(&d.job(), &o.get::<SimulateOptions>()?, &Quiet)?;
-        let json = to_json(&s.json());
-        let mut shape = vec![s.outputs.n, s.outputs.steps];
-        shape.extend(&s.outputs.shape);
-        Ok((s.outputs.data, shape, json))
+) -> PyResult<(String, Option<Bound<'py, PyAny>>, Option<String>)> {
+    let (d, o) = data(py, model, &inputs, labels_.as_ref(), options, command, calib.as_ref(), calib_labels.as_ref())?;
+    let (json, outputs, failure) = run(py, || match command {
+        "simulate" => {
+            let s = driver::simulate(&d.job(), &o.get::<SimulateOptions>()?, &Quiet)?;
+            let mut shape = vec![s.outputs.n, s.outputs.steps];
+            shape.extend(&s.outputs.shape);
+            Ok((to_json(&s.json()), Some((s.outputs.data, shape)), None))
+        }
+        "verify" => {
+            let c = driver::check(&d.job(), &Quiet)?;
+            Ok((to_json(&c.json()), None, c.failure()))
+        }
+        "energy" => Ok((to_json(&driver::energy(&d.job(), &o.get::<EnergySettings>()?, &Quiet)?.json()), None, None)),
+        x => Err(usage(format!("no function '{}'", crate::names::label(x)))),
     })?;
-    let flat = PyArray1::from_vec(py, data);
-    let arr = flat.reshape(shape)?;
-    Ok((arr.into_any(), json))
-}
-
-/// The reference engine against the hardware: the `verify --json` document and why the check
-/// failed (`None` when it passed).
-#[pyfunction]
-#[pyo3(signature = (model, inputs, labels_=None, options="{}", calib=None, calib_labels=None))]
-fn verify<'py>(
-    py: Python<'py>,
-    model: &PyModel,
-    inputs: PyReadonlyArrayDyn<'py, f64>,
-    labels_: Option<PyReadonlyArray1<'py, i64>>,
-    options: &str,
-    calib: Option<PyReadonlyArrayDyn<'py, f64>>,
-    calib_labels: Option<PyReadonlyArray1<'py, i64>>,
-) -> PyResult<(String, Option<String>)> {
-    let (d, _) = data(py, model, &inputs, labels_.as_ref(), options, "verify", calib.as_ref(), calib_labels.as_ref())?;
-    run(py, || {
-        let c = driver::check(&d.job(), &Quiet)?;
-        Ok((to_json(&c.json()), c.failure()))
-    })
+    let outputs = match outputs {
+        Some((data, shape)) => Some(PyArray1::from_vec(py, data).reshape(shape)?.into_any()),
+        None => None,
+    };
+    Ok((json, outputs, failure))
 }
 
 /// Compiles into `out_dir`: the report (what `report.json` holds) as JSON.
@@ -369,22 +360,6 @@ fn compile<'py>(
     run(py, || Ok(serde_json::to_string(&driver::compile(&m, &c, &Quiet)?).expect("plain data")))
 }
 
-/// Energy per inference: the `energy --json` document.
-#[pyfunction]
-#[pyo3(signature = (model, inputs, labels_=None, options="{}", calib=None, calib_labels=None))]
-fn energy<'py>(
-    py: Python<'py>,
-    model: &PyModel,
-    inputs: PyReadonlyArrayDyn<'py, f64>,
-    labels_: Option<PyReadonlyArray1<'py, i64>>,
-    options: &str,
-    calib: Option<PyReadonlyArrayDyn<'py, f64>>,
-    calib_labels: Option<PyReadonlyArray1<'py, i64>>,
-) -> PyResult<String> {
-    let (d, o) = data(py, model, &inputs, labels_.as_ref(), options, "energy", calib.as_ref(), calib_labels.as_ref())?;
-    run(py, || Ok(to_json(&driver::energy(&d.job(), &o.get::<EnergySettings>()?, &Quiet)?.json())))
-}
-
 /// The accuracy-energy trade-off: the `explore --json` document.
 #[pyfunction]
 #[pyo3(signature = (model, calib, labels_=None, options="{}"))]
@@ -416,10 +391,8 @@ fn _spikefab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyModel>()?;
     m.add_function(wrap_pyfunction!(options, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
-    m.add_function(wrap_pyfunction!(simulate, m)?)?;
-    m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(run_command, m)?)?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
-    m.add_function(wrap_pyfunction!(energy, m)?)?;
     m.add_function(wrap_pyfunction!(explore, m)?)?;
     Ok(())
 }

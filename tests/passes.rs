@@ -465,3 +465,60 @@ fn cli_cuts_and_explore() {
         assert_eq!(c["schedule"], want, "{c}");
     }
 }
+
+/// With labels, students are kept by accuracy, and the criterion is always printed; asking
+/// for accuracy without labels of the calibration data is refused.
+#[test]
+fn keep_students_says_and_honours_its_criterion() {
+    let base = [
+        "simulate",
+        "models/ensemble_bw/ensemble_bw.nir",
+        "--dt",
+        "1e-4",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--keep-students",
+        "2",
+    ];
+    let (code, _, err) = spikefab(&[&base[..], &["--labels", "models/digits_test_y.npy"]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("students: kept") && err.contains("by accuracy"), "{err}");
+    let (code, _, err) = spikefab(&base);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("by agreement with all students") && err.contains("give labels"), "{err}");
+    let (code, _, err) = spikefab(
+        &[
+            &base[..],
+            &["--labels", "models/digits_test_y.npy", "--calib", "models/digits_test_x.npy", "--select-by", "accuracy"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--calib-labels"), "{err}");
+    // Chosen by accuracy, the kept pair is the most accurate pair explore ranks.
+    let (code, out, err) = spikefab(&[
+        "explore",
+        "models/ensemble_bw/ensemble_bw.nir",
+        "--dt",
+        "1e-4",
+        "-T",
+        "8",
+        "--calib",
+        "models/digits_test_x.npy",
+        "--labels",
+        "models/digits_test_y.npy",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sweep = e["exploration"]["k_sweep"].as_array().unwrap();
+    let best2 = sweep.iter().find(|r| r["k"] == 2).unwrap()["best"]["students"].clone();
+    let (code, out, err) = spikefab(
+        &[&base[..], &["--labels", "models/digits_test_y.npy", "--verbose", "--select-by", "accuracy"]].concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let names: Vec<String> = best2.as_array().unwrap().iter().map(|i| format!("s{}", i)).collect();
+    assert!(out.contains(&format!("chose {}", names.join(", "))), "explore's best pair {names:?}: {out}");
+}

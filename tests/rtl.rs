@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::process::Command;
+
 use common::{plan_for, root, scratch, spikefab, students, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
 
@@ -430,4 +432,61 @@ fn cosim_reports_engine_and_simulator_speed() {
     // (whose time also holds the loop between them).
     let (med, best) = (f(&s["engine_repeat_median_samples_per_s"]), f(&s["engine_repeat_best_samples_per_s"]));
     assert!(med > 0.0 && best >= med && best >= f(&eng["samples_per_s"]), "median {med}, best {best}");
+}
+
+/// Runs spikefab in `dir`.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spikefab")).args(args).current_dir(dir).output().expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `cosim --simulator verilator` with the default (relative) work folder used to fail with
+/// "tb failed: No such file or directory".
+#[test]
+fn verilator_cosim_works_in_a_relative_default_folder() {
+    if !tool_or_skip("verilator", "verilator_cosim_works_in_a_relative_default_folder") {
+        return;
+    }
+    let dir = scratch("newcomer-relative-cosim");
+    let model = root().join("models/mlp_bw/mlp_bw.nir");
+    let inputs = root().join("models/digits_test_x.npy");
+    let args = ["cosim", model.to_str().unwrap(), "--from", "snntorch", "-T", "4"];
+    let (code, out, err) = run_in(
+        &dir,
+        &[&args[..], &["--inputs", inputs.to_str().unwrap(), "--simulator", "verilator", "--samples", "2"]].concat(),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("spike- and cycle-exact"), "{out}");
+    assert!(dir.join("build/cosim/obj_dir").is_dir(), "the default folder is relative to the working directory");
+}
+
+/// Co-simulation predicts its cost from the cycle engine's counts and skips, with the
+/// estimate and the option that forces it, above the budget.
+#[test]
+fn cosim_beyond_its_budget_is_skipped_with_the_prediction() {
+    let out = scratch("newcomer-cosim-budget");
+    let (code, stdout, stderr) = spikefab(&[
+        "compile",
+        "models/conv_bw/conv_bw.nir",
+        "--dt",
+        "1e-4",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--cosim-budget",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("co-simulation skipped") && stderr.contains("give --cosim-budget"), "{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let why = r["cosim"]["skipped"].as_str().unwrap();
+    assert!(why.contains("clock cycles, predicted"), "{why}");
 }

@@ -17,29 +17,35 @@ fn data(name: &str) -> String {
 /// Runs `args` once, then as `shards` shards saved under `dir`, and merges them (text and
 /// JSON); returns (single text, merged text, single JSON, merged JSON).
 fn single_and_merged(dir: &std::path::Path, args: &[String], shards: usize) -> (String, String, String, String) {
+    // Every run must succeed and print something: a test that ignored failing runs would pass
+    // on two empty outputs.
+    let run = |a: &[&str]| {
+        let (code, out, err) = spikefab(a);
+        assert_eq!(code, 0, "{a:?}: {err}");
+        assert!(!out.trim().is_empty(), "{a:?} printed nothing: {err}");
+        out
+    };
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (c1, single, e1) = spikefab(&a);
-    assert_eq!(c1, 0, "{e1}");
+    let single = run(&a);
     let mut j = a.clone();
     j.push("--json");
-    let (_, single_json, _) = spikefab(&j);
+    let single_json = run(&j);
+    serde_json::from_str::<serde_json::Value>(&single_json).expect("--json prints JSON");
     let mut parts = vec![];
     for i in (0..shards).rev() {
         let spec = format!("{i}/{shards}");
         let mut s = a.clone();
         s.extend(["--shard", &spec]);
-        let (code, out, err) = spikefab(&s);
-        assert_eq!(code, 0, "shard {spec}: {err}");
+        let out = run(&s);
         let p = dir.join(format!("part{i}.json"));
         std::fs::write(&p, out).unwrap();
         parts.push(p.display().to_string());
     }
     let mut m: Vec<&str> = vec!["merge"];
     m.extend(parts.iter().map(String::as_str));
-    let (c2, merged, e2) = spikefab(&m);
-    assert_eq!(c2, 0, "{e2}");
+    let merged = run(&m);
     m.push("--json");
-    let (_, merged_json, _) = spikefab(&m);
+    let merged_json = run(&m);
     (single, merged, single_json, merged_json)
 }
 

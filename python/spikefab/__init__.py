@@ -214,7 +214,7 @@ def simulate(model: _Any, inputs: _Any, *, labels: _Any = None, summary: bool = 
     """
     m = _model(model, opts)
     c, cl = _calib(opts)
-    out, doc = _native.simulate(m, _inputs(inputs), _labels(labels), _options("simulate", opts), c, cl)
+    doc, out, _ = _native.run_command("simulate", m, _inputs(inputs), _labels(labels), _options("simulate", opts), c, cl)
     return (out, Result(_json.loads(doc))) if summary else out
 
 
@@ -224,7 +224,7 @@ def verify(model: _Any, inputs: _Any, *, labels: _Any = None, **opts: _Any) -> R
     not an exception: test ``r.passed``. ``options("verify")`` lists the options."""
     m = _model(model, opts)
     c, cl = _calib(opts)
-    doc, failure = _native.verify(m, _inputs(inputs), _labels(labels), _options("verify", opts), c, cl)
+    doc, _, failure = _native.run_command("verify", m, _inputs(inputs), _labels(labels), _options("verify", opts), c, cl)
     r = Result(_json.loads(doc))
     object.__setattr__(r, "failure", failure)
     object.__setattr__(r, "passed", failure is None)
@@ -253,7 +253,8 @@ def energy(model: _Any, inputs: _Any, *, labels: _Any = None, **opts: _Any) -> R
     ``energy --json``'s document. ``options("energy")`` lists the options."""
     m = _model(model, opts)
     c, cl = _calib(opts)
-    return Result(_json.loads(_native.energy(m, _inputs(inputs), _labels(labels), _options("energy", opts), c, cl)))
+    doc, _, _ = _native.run_command("energy", m, _inputs(inputs), _labels(labels), _options("energy", opts), c, cl)
+    return Result(_json.loads(doc))
 
 
 def explore(model: _Any, calib: _Any, *, labels: _Any = None, **opts: _Any) -> Result:

@@ -4,18 +4,17 @@
 //! disturb less), synaptic events per second, and their ratio. (benches/snntorch_bench.py
 //! times snnTorch on the same files, the same two ways.)
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 use spikefab::driver::shard::Shard;
 use spikefab::driver::steps_for;
-use spikefab::options::{PlanSettings, Samples};
+use spikefab::options::PlanSettings;
 use spikefab::sim::{cycle, reference};
 
 use super::part::{BenchPart, Part, write_part};
 use super::print::print_bench;
-use super::{Failure, ModelArgs};
+use super::{Failure, InputArgs, ModelArgs};
 
 /// Most threads per engine `bench` starts.
 const MAX_THREADS: usize = 1024;
@@ -26,11 +25,8 @@ pub struct BenchArgs {
     model: ModelArgs,
     #[command(flatten)]
     plan: PlanSettings,
-    /// Inputs (.npy); all of them calibrate the plan's input range.
-    #[arg(long)]
-    inputs: PathBuf,
     #[command(flatten)]
-    samples: Samples,
+    input: InputArgs,
     /// Threads per engine (1 to 1024).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -76,11 +72,11 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
         return Err(Failure::input(anyhow::anyhow!("--threads must be 1 to {MAX_THREADS}")));
     }
     let m = a.model.load()?;
-    let all = a.model.inputs(&m, &a.inputs)?;
+    let all = a.model.inputs(&m, &a.input.inputs)?;
     let steps = steps_for(&m, Some(&all))?;
     // The plan of every input: each shard and each --samples runs the same hardware.
     let plan = a.plan.plan(&m, steps, Some(&all))?;
-    let mut batch = a.samples.of(&all).map_err(Failure::input)?.into_owned();
+    let mut batch = a.input.samples.of(&all).map_err(Failure::input)?.into_owned();
     let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
     if let Some(s) = shard {
         batch = batch.range(s.samples(batch.n)?);

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::chip::backend;
 use spikefab::driver::{Job, steps_for};
-use spikefab::options::{PassSettings, PlanSettings, Samples};
+use spikefab::options::{PassSettings, PlanSettings};
 
-use super::{Bars, Failure, ModelArgs};
+use super::{Bars, Failure, InputArgs, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct ChipsimArgs {
@@ -17,12 +17,9 @@ pub struct ChipsimArgs {
     model: ModelArgs,
     #[command(flatten)]
     plan: PlanSettings,
-    /// Inputs (.npy): event counts per channel and step, or real values with --input-scale; all
-    /// of them calibrate.
-    #[arg(long)]
-    inputs: PathBuf,
+    /// Inputs are event counts per channel and step, or real values with --input-scale.
     #[command(flatten)]
-    samples: Samples,
+    input: InputArgs,
     /// Folder for the export and the simulator's recordings.
     #[arg(short, long, default_value = "build/chipsim")]
     out_dir: PathBuf,
@@ -33,14 +30,14 @@ pub struct ChipsimArgs {
 
 pub fn run(a: ChipsimArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let batch = a.model.inputs(&m, &a.inputs)?;
+    let batch = a.model.inputs(&m, &a.input.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
     let target = a.plan.target()?;
     let chip = backend(&target)?.ok_or_else(|| {
         Failure::input(anyhow::anyhow!("chipsim runs a chip's export; '{}' is not a chip", target.name))
     })?;
     let passes = PassSettings { no_simplify: true, ..Default::default() };
-    let checked = Job { samples: a.samples, ..Job::new(&m, &batch, &a.plan, &passes) }.checked()?;
+    let checked = Job { samples: a.input.samples, ..Job::new(&m, &batch, &a.plan, &passes) }.checked()?;
     let map = chip.map(&m, &a.plan, &target, steps, Some(&batch))?;
     let run = map.run(&checked.inputs);
     let files = run.write_export(&a.out_dir)?;

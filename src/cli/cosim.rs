@@ -7,7 +7,7 @@ use spikefab::driver::{CosimSettings, cosim_step, steps_for};
 use spikefab::options::{PlanSettings, Samples};
 
 use super::print::speed_line;
-use super::{Bars, Failure, ModelArgs};
+use super::{Bars, Failure, InputArgs, ModelArgs};
 
 /// Samples co-simulated when `--samples` is not given.
 const DEFAULT_SAMPLES: usize = 16;
@@ -18,13 +18,10 @@ pub struct CosimArgs {
     model: ModelArgs,
     #[command(flatten)]
     plan: PlanSettings,
-    /// Inputs (.npy); all of them calibrate the input range.
-    #[arg(long)]
-    inputs: PathBuf,
+    #[command(flatten)]
+    input: InputArgs,
     #[command(flatten)]
     cosim: CosimSettings,
-    #[command(flatten)]
-    samples: Samples,
     /// Work folder for the RTL, testbench and simulator files.
     #[arg(short, long, default_value = "build/cosim")]
     out_dir: PathBuf,
@@ -35,11 +32,12 @@ pub struct CosimArgs {
 
 pub fn run(a: CosimArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let batch = a.model.inputs(&m, &a.inputs)?;
+    let batch = a.model.inputs(&m, &a.input.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
     let plan = a.plan.plan(&m, steps, Some(&batch))?;
-    let first =
-        Samples { samples: Some(a.samples.samples.unwrap_or(DEFAULT_SAMPLES)) }.of(&batch).map_err(Failure::input)?;
+    let first = Samples { samples: Some(a.input.samples.samples.unwrap_or(DEFAULT_SAMPLES)) }
+        .of(&batch)
+        .map_err(Failure::input)?;
     // One engine run: its cycle counts predict the simulator's time, its results are compared.
     let eng = spikefab::sim::cycle::run(&plan, &first, plan.timesteps);
     let outcome = cosim_step(&plan, &first, &eng.samples, &a.cosim, &a.out_dir, &Bars::default())?;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::steps_for;
 use spikefab::flow::csim;
-use spikefab::options::{PlanSettings, Samples};
+use spikefab::options::PlanSettings;
 
-use super::{Failure, ModelArgs};
+use super::{Failure, InputArgs, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct CsimArgs {
@@ -15,11 +15,8 @@ pub struct CsimArgs {
     model: ModelArgs,
     #[command(flatten)]
     plan: PlanSettings,
-    /// Inputs (.npy); all of them calibrate the input range.
-    #[arg(long)]
-    inputs: PathBuf,
     #[command(flatten)]
-    samples: Samples,
+    input: InputArgs,
     /// Work folder for the C++, testbench, inputs and results (everything is written inside it).
     #[arg(short, long, default_value = "build/csim")]
     out_dir: PathBuf,
@@ -30,11 +27,11 @@ pub struct CsimArgs {
 
 pub fn run(a: CsimArgs) -> Result<(), Failure> {
     let m = a.model.load()?;
-    let batch = a.model.inputs(&m, &a.inputs)?;
+    let batch = a.model.inputs(&m, &a.input.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
     let plan = a.plan.plan(&m, steps, Some(&batch))?;
     let target = a.plan.target()?;
-    let first = a.samples.of(&batch).map_err(Failure::input)?;
+    let first = a.input.samples.of(&batch).map_err(Failure::input)?;
     let r = csim::csim(&plan, &first, None, target.hls_part(), &a.out_dir)
         .map_err(|e| Failure::from(spikefab::driver::Error::from(e)))?;
     if a.json {

@@ -3,25 +3,17 @@
 //! it and the targets it is compared with.
 
 use clap::Args;
-use spikefab::driver::{EnergySettings, Job, energy};
-use spikefab::options::PlanSettings;
+use spikefab::driver::{EnergySettings, energy};
 
-use super::passes::PassArgs;
 use super::print::{fmt_j, print_counts, print_estimate, print_records};
-use super::{Bars, DataArgs, Failure, ModelArgs};
+use super::{Bars, Failure, RunArgs};
 
 #[derive(Args, Debug)]
 pub struct EnergyArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    plan: PlanSettings,
-    #[command(flatten)]
-    data: DataArgs,
+    run: RunArgs,
     #[command(flatten)]
     settings: EnergySettings,
-    #[command(flatten)]
-    passes: PassArgs,
     /// Print what the passes changed.
     #[arg(short, long)]
     verbose: bool,
@@ -31,10 +23,8 @@ pub struct EnergyArgs {
 }
 
 pub fn run(a: EnergyArgs) -> Result<(), Failure> {
-    let m = a.model.load()?;
-    let (batch, labels) = a.data.load(&m, &a.model)?;
-    let passes = a.passes.settings(&m, &a.model)?;
-    let job = Job { labels: labels.as_deref(), samples: a.data.samples, ..Job::new(&m, &batch, &a.plan, &passes) };
+    let loaded = a.run.load()?;
+    let job = a.run.job(&loaded);
     let e = energy(&job, &a.settings, &Bars::default())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&e.json()).expect("json"));

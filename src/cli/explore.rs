@@ -10,7 +10,7 @@ use spikefab::driver::{ExploreSettings, explore, explore_shard};
 use spikefab::options::PlanSettings;
 
 use super::part::{Part, write_part};
-use super::print::print_exploration;
+use super::print::exploration_out;
 use super::{Bars, Failure, ModelArgs};
 
 #[derive(Args, Debug)]
@@ -61,20 +61,8 @@ pub fn run(a: ExploreArgs) -> Result<(), Failure> {
         return write_part(&Part::Explore { part, all: a.all });
     }
     let e = explore(m, &batch, labels.as_deref(), &a.plan, &a.settings, &Bars::default())?;
-    let doc = e.json();
-    if let Some(p) = &a.out {
-        std::fs::write(p, serde_json::to_string_pretty(&doc).expect("json") + "\n")
-            .map_err(|e| Failure::io(anyhow::anyhow!("{}: cannot write: {e}", p.display())))?;
-    }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
-        return Ok(());
-    }
-    print_exploration(&e, a.all);
-    if let Some(p) = &a.out {
-        println!("wrote {}", p.display());
-    }
-    if let Some(p) = &a.settings.report {
+    exploration_out(&e, a.out.as_deref(), a.json, a.all)?;
+    if let (Some(p), false) = (&a.settings.report, a.json) {
         println!("report: {}", p.display());
     }
     Ok(())

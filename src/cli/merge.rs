@@ -9,7 +9,7 @@ use spikefab::driver::{merge_explore, merge_verify, shard};
 
 use super::Failure;
 use super::part::{Part, read};
-use super::print::{print_bench, print_exploration, print_plan_check};
+use super::print::{exploration_out, print_bench, print_plan_check};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
@@ -51,21 +51,7 @@ pub fn run(a: MergeArgs) -> Result<(), Failure> {
                 .into_iter()
                 .map(|p| if let Part::Explore { part, .. } = p { Ok(part) } else { Err(mixed()) })
                 .collect::<Result<Vec<_>, _>>()?;
-            let e = merge_explore(parts)?;
-            let doc = e.json();
-            if let Some(p) = &a.out {
-                std::fs::write(p, serde_json::to_string_pretty(&doc).expect("json") + "\n")
-                    .map_err(|e| Failure::io(anyhow::anyhow!("{}: cannot write: {e}", p.display())))?;
-            }
-            if a.json {
-                println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
-                return Ok(());
-            }
-            print_exploration(&e, all);
-            if let Some(p) = &a.out {
-                println!("wrote {}", p.display());
-            }
-            Ok(())
+            exploration_out(&merge_explore(parts)?, a.out.as_deref(), a.json, all)
         }
         Part::Bench { .. } => {
             let parts = parts

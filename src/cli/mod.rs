@@ -22,9 +22,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use spikefab::Model;
 use spikefab::data::{self, InputBatch};
-use spikefab::driver::Progress;
+use spikefab::driver::{Job, Progress};
 use spikefab::ir::dialect::DialectOverrides;
-use spikefab::options::Samples;
+use spikefab::options::{PlanSettings, Samples};
+
+use passes::PassArgs;
 
 /// spikefab: compile trained spiking neural networks to verified hardware: Verilog, HLS C++ and
 /// bitstreams for FPGAs (iCE40, ECP5, AMD 7 Series), and exports for neuromorphic chips (Xylo,
@@ -96,29 +98,62 @@ impl ModelArgs {
     }
 }
 
-/// The inputs a command runs on, their labels, and which of them it checks.
+/// The inputs a command runs on and which of them it checks.
 #[derive(Args, Debug, Clone)]
-pub struct DataArgs {
+pub struct InputArgs {
     /// Inputs (.npy): N x input shape (the same input every step) or N x T x input shape;
     /// all of them calibrate the input range.
     #[arg(long)]
     pub inputs: PathBuf,
-    /// Class labels (.npy, N integers) to report accuracy.
-    #[arg(long)]
-    pub labels: Option<PathBuf>,
     #[command(flatten)]
     pub samples: Samples,
 }
 
-impl DataArgs {
-    /// The inputs and labels, read for `m`'s input.
-    pub fn load(&self, m: &Model, model: &ModelArgs) -> Result<(InputBatch, Option<Vec<usize>>), Failure> {
-        let batch = model.inputs(m, &self.inputs)?;
+/// What the model-running commands share: the model with its dialect, the plan, the inputs
+/// with their labels, and the passes.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub plan: PlanSettings,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Class labels (.npy, N integers) to report accuracy.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    #[command(flatten)]
+    pub passes: PassArgs,
+}
+
+/// A command's model and data as loaded: [`Loaded::job`] is the library's view of them.
+pub struct Loaded {
+    pub model: Model,
+    pub inputs: InputBatch,
+    pub labels: Option<Vec<usize>>,
+    pub passes: spikefab::options::PassSettings,
+}
+
+impl RunArgs {
+    /// Loads the model, its inputs and labels, and the pass settings' calibration files.
+    pub fn load(&self) -> Result<Loaded, Failure> {
+        let model = self.model.load()?;
+        let inputs = self.model.inputs(&model, &self.input.inputs)?;
         let labels = match &self.labels {
-            Some(p) => Some(data::load_labels(p, batch.n).map_err(Failure::input)?),
+            Some(p) => Some(data::load_labels(p, inputs.n).map_err(Failure::input)?),
             None => None,
         };
-        Ok((batch, labels))
+        let passes = self.passes.settings(&model, &self.model)?;
+        Ok(Loaded { model, inputs, labels, passes })
+    }
+
+    /// The library's job on what `l` loaded.
+    pub fn job<'a>(&'a self, l: &'a Loaded) -> Job<'a> {
+        Job {
+            labels: l.labels.as_deref(),
+            samples: self.input.samples,
+            ..Job::new(&l.model, &l.inputs, &self.plan, &l.passes)
+        }
     }
 }
 

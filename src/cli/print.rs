@@ -282,6 +282,30 @@ fn pct(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
 }
 
+/// What `explore` and `merge` print of an exploration: JSON, or the text (every configuration
+/// with `all`), and its JSON written to `out` when given.
+pub fn exploration_out(
+    e: &Explored,
+    out: Option<&std::path::Path>,
+    json_out: bool,
+    all: bool,
+) -> Result<(), super::Failure> {
+    let doc = e.json();
+    if let Some(p) = out {
+        std::fs::write(p, serde_json::to_string_pretty(&doc).expect("json") + "\n")
+            .map_err(|e| super::Failure::io(anyhow::anyhow!("{}: cannot write: {e}", p.display())))?;
+    }
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&doc).expect("json"));
+        return Ok(());
+    }
+    print_exploration(e, all);
+    if let Some(p) = out {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
 /// Prints an exploration as text: the K sweep of an ensemble, then the Pareto front (or every
 /// configuration with `all`).
 pub fn print_exploration(e: &Explored, all: bool) {

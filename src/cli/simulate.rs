@@ -4,25 +4,17 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::driver::{Engine, Job, SimulateOptions, simulate};
-use spikefab::options::PlanSettings;
+use spikefab::driver::{Engine, SimulateOptions, simulate};
 
-use super::passes::PassArgs;
 use super::print::print_records;
-use super::{Bars, DataArgs, Failure, ModelArgs};
+use super::{Bars, Failure, RunArgs};
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     #[command(flatten)]
-    model: ModelArgs,
+    run: RunArgs,
     #[command(flatten)]
     options: SimulateOptions,
-    #[command(flatten)]
-    plan: PlanSettings,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    passes: PassArgs,
     /// Print what the passes changed.
     #[arg(short, long)]
     verbose: bool,
@@ -35,10 +27,8 @@ pub struct SimulateArgs {
 }
 
 pub fn run(a: SimulateArgs) -> Result<(), Failure> {
-    let m = a.model.load()?;
-    let (batch, labels) = a.data.load(&m, &a.model)?;
-    let passes = a.passes.settings(&m, &a.model)?;
-    let job = Job { labels: labels.as_deref(), samples: a.data.samples, ..Job::new(&m, &batch, &a.plan, &passes) };
+    let loaded = a.run.load()?;
+    let job = a.run.job(&loaded);
     let o = &a.options;
     let s = simulate(&job, o, &Bars::default())?;
     if let Some(p) = &a.out {
@@ -50,7 +40,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     }
     match o.engine {
         Engine::Reference => println!("engine: reference ({})", if o.f64 { "f64" } else { "f32" }),
-        Engine::Cycle => println!("engine: cycle-accurate ({} target)", a.plan.target),
+        Engine::Cycle => println!("engine: cycle-accurate ({} target)", a.run.plan.target),
     }
     if a.verbose {
         print_records(&s.records);
@@ -72,7 +62,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     if let Some(c) = s.cycles_mean {
         println!("cycles per inference: {c:.1}");
     }
-    if let (Some(ms), true) = (s.mean_steps, a.plan.early_exit) {
+    if let (Some(ms), true) = (s.mean_steps, a.run.plan.early_exit) {
         println!("early exit: {ms:.2} of {} steps run on average", s.steps);
     }
     if let Some(v) = &o.vcd {

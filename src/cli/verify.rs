@@ -3,24 +3,16 @@
 
 use clap::Args;
 use spikefab::driver::shard::Shard;
-use spikefab::driver::{Check, Checked, Job, check, check_shard};
-use spikefab::options::PlanSettings;
+use spikefab::driver::{Check, Checked, check, check_shard};
 
 use super::part::{Part, write_part};
-use super::passes::PassArgs;
 use super::print::{print_plan, print_plan_check, print_records};
-use super::{Bars, DataArgs, Failure, ModelArgs};
+use super::{Bars, Failure, RunArgs};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    plan: PlanSettings,
-    #[command(flatten)]
-    data: DataArgs,
-    #[command(flatten)]
-    passes: PassArgs,
+    run: RunArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -34,10 +26,8 @@ pub struct VerifyArgs {
 }
 
 pub fn run(a: VerifyArgs) -> Result<(), Failure> {
-    let m = a.model.load()?;
-    let (batch, labels) = a.data.load(&m, &a.model)?;
-    let passes = a.passes.settings(&m, &a.model)?;
-    let job = Job { labels: labels.as_deref(), samples: a.data.samples, ..Job::new(&m, &batch, &a.plan, &passes) };
+    let loaded = a.run.load()?;
+    let job = a.run.job(&loaded);
     if let Some(s) = &a.shard {
         let shard = Shard::parse(s)?;
         if a.verbose {

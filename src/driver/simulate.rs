@@ -172,7 +172,7 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
                             )));
                         }
                         crate::sim::vcd::write(&plan, batch, o.vcd_sample, steps, o.vcd_neurons, path)
-                            .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+                            .map_err(|e| crate::flow::FlowError::Io(format!("{}: {e}", path.display())))?;
                     }
                     (c.outputs, rates)
                 }

@@ -411,5 +411,5 @@ pub fn html_report(
         counts,
     };
     std::fs::write(path, report::render(&d))
-        .map_err(|e| Error::Usage(format!("{}: cannot write the report: {e}", path.display())))
+        .map_err(|e| crate::flow::FlowError::Io(format!("{}: cannot write the report: {e}", path.display())).into())
 }

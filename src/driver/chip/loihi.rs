@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{ChipBackend, ChipLayout, ChipMap, ChipRun, payloads, rate, write_files};
+use super::{ChipBackend, ChipLayout, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
 use crate::Model;
 use crate::chip::loihi::{self as map, NetxNet};
 use crate::data::{InputBatch, Outputs};
@@ -16,7 +16,7 @@ use crate::energy::{Component, Estimate, LayerEnergy, ann_of_layers};
 use crate::flow::lava;
 use crate::flow::vendor::VendorCheck;
 use crate::options::PlanSettings;
-use crate::quant::{self, InputStats, Network, QuantOptions, Rules};
+use crate::quant::{self, Network, Rules};
 use crate::sim::loihi::{self as sim, LoihiRecord};
 use crate::target::Target;
 
@@ -48,14 +48,7 @@ impl ChipBackend for Loihi {
         steps: usize,
         calib: Option<&InputBatch>,
     ) -> Result<Box<dyn ChipMap>, Error> {
-        let o = QuantOptions {
-            rules: Rules::loihi(),
-            input_scale: settings.input_scale,
-            input_stats: calib.map(InputStats::of),
-            timesteps: steps,
-            output: None,
-            early_exit: false,
-        };
+        let o = quant_options(Rules::loihi(), settings, steps, calib);
         let mut net = quant::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
         let mut notes = std::mem::take(&mut net.notes);
         let netx =

@@ -214,6 +214,24 @@ pub struct ChipSection {
     pub energy: Option<Estimate>,
 }
 
+/// The quantisation options of a chip's `rules` for `steps` model steps, the input range from
+/// `settings.input_scale` or `calib`.
+pub(crate) fn quant_options(
+    rules: crate::quant::Rules,
+    settings: &PlanSettings,
+    steps: usize,
+    calib: Option<&InputBatch>,
+) -> crate::quant::QuantOptions {
+    crate::quant::QuantOptions {
+        rules,
+        input_scale: settings.input_scale,
+        input_stats: calib.map(crate::quant::InputStats::of),
+        timesteps: steps,
+        output: None,
+        early_exit: false,
+    }
+}
+
 /// Writes `files` into `dir` (created): their names.
 pub(crate) fn write_files(dir: &Path, files: Vec<(String, Vec<u8>)>) -> Result<Vec<String>, Error> {
     let io = |p: &Path, e: std::io::Error| Error::from(FlowError::Io(format!("{}: {e}", p.display())));

@@ -7,7 +7,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{ChipBackend, ChipLayout, ChipMap, ChipRun, payloads, rate, write_files};
+use super::{ChipBackend, ChipLayout, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
 use crate::Model;
 use crate::chip::xylo::{self as map, Place, XyloSpec};
 use crate::data::{InputBatch, Outputs};
@@ -17,7 +17,7 @@ use crate::energy::{Component, Estimate, LayerEnergy, ann_of_layers};
 use crate::flow::vendor::VendorCheck;
 use crate::flow::xylosim;
 use crate::options::PlanSettings;
-use crate::quant::{self, InputStats, Network, QuantOptions, Rules};
+use crate::quant::{self, Network, Rules};
 use crate::sim::xylo::{self as sim, MAX_INPUT_EVENTS, XyloRecord};
 use crate::target::Target;
 
@@ -55,14 +55,7 @@ impl ChipBackend for Xylo {
                 target.name
             ))
         })?;
-        let o = QuantOptions {
-            rules: Rules::xylo(),
-            input_scale: settings.input_scale,
-            input_stats: calib.map(InputStats::of),
-            timesteps: steps,
-            output: None,
-            early_exit: false,
-        };
+        let o = quant_options(Rules::xylo(), settings, steps, calib);
         let net = quant::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
         let mut spec = map::map(&net, target).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
         spec.dt = m.dialect().dt.unwrap_or(1e-3);
