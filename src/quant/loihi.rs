@@ -388,3 +388,83 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         notes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{BIAS_RANGE, decay12, quantise};
+    use crate::ir::ResetMode;
+    use crate::ir::dialect::DialectOverrides;
+    use crate::model::Model;
+    use crate::quant::testing::{affine, chain, cuba_lif, integers, options};
+    use crate::quant::{InputStats, Leak, Rules};
+
+    #[test]
+    fn decays_are_12_bit_fractions_of_4096() {
+        assert_eq!(decay12(0.75), (1024, true));
+        assert_eq!(decay12(0.5), (2048, true));
+        // 0.1 * 4096 = 409.6: the nearest, 410, is not exact.
+        assert_eq!(decay12(0.9), (410, false));
+        assert_eq!(decay12(1.0), (0, true));
+        assert_eq!(decay12(0.0), (4096, true));
+        // Outside [0, 1]: clamped, never exact.
+        assert_eq!(decay12(1.5), (0, false));
+        assert_eq!(decay12(-0.5), (4096, false));
+    }
+
+    fn model(bias: &[f64]) -> Model {
+        // CUBA with alpha 0.5, beta 0.75 and both gains 1; thresholds 1 and 2.
+        chain(
+            &[3],
+            vec![
+                ("fc", affine(&[&[0.5, -0.2, 0.1], &[1.0, 0.3, -0.6]], bias)),
+                ("lif", cuba_lif(2.0, 4.0, &[1.0, 2.0])),
+            ],
+            &DialectOverrides { reset: Some(ResetMode::Zero), ..Default::default() },
+        )
+    }
+
+    #[test]
+    fn the_threshold_mantissa_is_the_largest_that_keeps_weights_within_127() {
+        let net = quantise(&model(&[0.01, -0.02]), &options(Rules::loihi(), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        // Largest |w| / theta is 0.5 on both rows: vThMant = floor(127 / 0.5) = 254, and each
+        // neuron's unit is theta / 254.
+        assert_eq!(l.params.thr, vec![254]);
+        assert_eq!(l.unit, vec![1.0 / 254.0, 2.0 / 254.0]);
+        // Weights round to nearest: 0.5 * 254 = 127, -50.8, 25.4; 127, 38.1, -76.2.
+        let w = l.projections[0].weights.values.to_vec();
+        assert_eq!(w, vec![127, -51, 25, 127, 38, -76]);
+        // One more mantissa step and the largest weight would need 127.5 -> 128.
+        assert_eq!((0.5f64 * 255.0).round(), 128.0);
+        // 12-bit decays: 4096 (1 - 0.75) and 4096 (1 - 0.5), as multipliers 4096 - d.
+        assert_eq!((&l.leak, &l.syn_leak), (&Leak::Mul { b: vec![3072] }, &Some(Leak::Mul { b: vec![2048] })));
+        // The synaptic bias moves to the membrane at its steady state b / (1 - alpha) = 2 b:
+        // 0.02 * 254 = 5.08, -0.04 * 127 = -5.08.
+        assert_eq!(l.params.bias, vec![5, -5]);
+        assert!(net.notes.iter().any(|n| n.contains("steady state")), "{:?}", net.notes);
+        assert_eq!((net.input.bits, net.input.scale), (1, 1.0));
+    }
+
+    #[test]
+    fn bias_mantissas_beyond_13_bits_are_clipped_and_said() {
+        // 2 * 10 * 254 = 5080 > 4095.
+        let net = quantise(&model(&[10.0, 0.0]), &options(Rules::loihi(), integers(0.0, 1.0))).unwrap();
+        assert_eq!(net.layers[0].params.bias, vec![BIAS_RANGE.1, 0]);
+        assert!(net.notes.contains(&"'lif': 1 bias mantissas beyond 13 bits (-4096..4095) are clipped".into()));
+    }
+
+    #[test]
+    fn inputs_become_graded_spikes_of_at_most_8_bits() {
+        let bits = |st: InputStats, scale: Option<f64>| {
+            let mut o = options(Rules::loihi(), st);
+            o.input_scale = scale;
+            quantise(&model(&[0.0, 0.0]), &o).map(|n| (n.input.bits, n.input.scale)).map_err(|e| e.message)
+        };
+        assert_eq!(bits(integers(0.0, 255.0), None), Ok((8, 1.0)));
+        assert_eq!(bits(integers(0.0, 16.0), None), Ok((5, 1.0)));
+        assert!(bits(integers(0.0, 256.0), None).unwrap_err().starts_with("inputs reach a payload of 256"));
+        // A scale divides: 256 / 2 = 128 fits.
+        assert_eq!(bits(integers(0.0, 256.0), Some(2.0)), Ok((8, 2.0)));
+        assert!(bits(integers(-1.0, 3.0), None).unwrap_err().contains("real-valued or negative"));
+    }
+}

@@ -33,6 +33,8 @@
 pub mod loihi;
 mod quantise;
 pub mod range;
+#[cfg(test)]
+mod testing;
 pub mod trace;
 pub mod xylo;
 

@@ -587,3 +587,184 @@ fn uniform_if_elementwise(kind: &ProjKind, v: Vec<i64>) -> Vec<i64> {
         _ => v,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{InputStats, grid_of, input_plan, leak_of, quantise};
+    use crate::ir::dialect::DialectOverrides;
+    use crate::ir::{Op, ResetMode};
+    use crate::quant::testing::{affine, chain, if_neurons, integers, options, vec1};
+    use crate::quant::{AccTarget, Leak, NeuronKind, Rules};
+
+    fn zero_reset() -> DialectOverrides {
+        DialectOverrides { reset: Some(ResetMode::Zero), ..Default::default() }
+    }
+
+    #[test]
+    fn binary_rows_become_signs_and_their_scale_goes_into_the_unit() {
+        // Rows +-0.5 and +-0.25 into IF neurons (gain 1), F = 6: unit a / 2^6 per neuron.
+        let m = chain(
+            &[3],
+            vec![
+                ("fc", affine(&[&[0.5, -0.5, 0.5], &[-0.25, 0.25, 0.25]], &[0.25, -0.125])),
+                ("lif", if_neurons(&[1.0, 2.0], 0.0)),
+            ],
+            &zero_reset(),
+        );
+        let net = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, None), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        let p = &l.projections[0];
+        assert_eq!((p.weights.bits, p.weights.values.to_vec()), (1, vec![1, -1, 1, -1, 1, 1]));
+        assert_eq!((p.shift, p.target), (6, AccTarget::Static));
+        assert_eq!(l.unit, vec![1.0 / 128.0, 1.0 / 256.0]);
+        // Threshold and bias in those units: 1 * 128, 2 * 256; 0.25 * 128, -0.125 * 256.
+        assert_eq!((&l.params.thr, &l.params.bias), (&vec![128, 512], &vec![32, -32]));
+        assert_eq!((l.kind, &l.leak), (NeuronKind::Lif, &Leak::One));
+        assert_eq!((net.input.bits, net.input.signed, net.input.scale), (1, false, 1.0));
+    }
+
+    #[test]
+    fn other_rows_round_to_the_nearest_level_and_their_largest_weight_takes_the_top_level() {
+        // 4-bit levels (top 7): row 0 in steps of 0.875 / 7 = 0.125, row 1 of 1.75 / 7 = 0.25;
+        // halves round away from zero (-2.5 -> -3, 1.5 -> 2).
+        let rows: [&[f64]; 2] = [&[0.875, -0.3125, 0.1875, 0.05], &[-1.75, 0.5, 0.25, 1.0]];
+        let m =
+            chain(&[4], vec![("fc", affine(&rows, &[0.0, 0.0])), ("lif", if_neurons(&[1.0, 1.0], 0.0))], &zero_reset());
+        let net = quantise(&m, &options(Rules::fpga(4, 8, 6, 16, None), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        let w = &l.projections[0].weights;
+        assert_eq!((w.bits, w.values.to_vec()), (4, vec![7, -3, 2, 0, -7, 2, 1, 4]));
+        assert_eq!(l.unit, vec![0.125 / 64.0, 0.25 / 64.0]);
+        assert_eq!(l.params.thr, vec![512, 256]);
+        // One bit per weight holds only +-1: these rows are refused, naming the layer.
+        let e = quantise(&m, &options(Rules::fpga(1, 8, 6, 16, None), integers(0.0, 1.0))).unwrap_err();
+        assert_eq!(e.node.as_deref(), Some("lif"));
+        assert!(e.message.contains("1-bit weights hold +1 and -1 only and its rows are not binary"), "{e}");
+    }
+
+    #[test]
+    fn thresholds_leak_targets_and_reset_values_are_rounded_in_units() {
+        // LIF tau 4 (beta 0.75 = 1 - 2^-2), r 4 (gain 1), unit 0.5 / 64 = 1/128.
+        let lif = Op::LIF {
+            tau: vec1(&[4.0, 4.0]),
+            r: vec1(&[4.0, 4.0]),
+            v_leak: vec1(&[0.5, -0.3]),
+            v_threshold: vec1(&[1.0, 0.7]),
+            v_reset: vec1(&[-0.25, 0.1]),
+        };
+        let fc = affine(&[&[0.5, -0.5], &[0.5, 0.5]], &[0.25, 0.0]);
+        let stats = integers(0.0, 1.0);
+        let m = chain(&[2], vec![("fc", fc.clone()), ("lif", lif.clone())], &zero_reset());
+        let net = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, None), stats)).unwrap();
+        let pr = &net.layers[0].params;
+        // thr: 128, 89.6 -> 90; C = (bias + (1 - beta) v_leak) / unit: 48, -9.6 -> -10;
+        // VR: -32, 12.8 -> 13.
+        assert_eq!((&pr.thr, &pr.bias, &pr.vreset), (&vec![128, 90], &vec![48, -10], &vec![-32, 13]));
+        assert_eq!(net.layers[0].leak, Leak::Shift { k: 2 });
+        // Reset by subtraction stores no reset value.
+        let sub = DialectOverrides { reset: Some(ResetMode::Subtract), ..Default::default() };
+        let m = chain(&[2], vec![("fc", fc), ("lif", lif)], &sub);
+        let net = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, None), stats)).unwrap();
+        assert_eq!(net.layers[0].params.vreset, vec![0]);
+    }
+
+    #[test]
+    fn leak_multipliers_are_beta_times_2_to_the_p_rounded() {
+        // 0.9 * 2^16 = 58982.4, 0.8 * 2^16 = 52428.8.
+        assert_eq!(leak_of("l", &[0.9], 16), Ok(Leak::Mul { b: vec![58982] }));
+        assert_eq!(leak_of("l", &[0.9, 0.9, 0.9], 16), Ok(Leak::Mul { b: vec![58982] }));
+        assert_eq!(leak_of("l", &[0.9, 0.8], 16), Ok(Leak::Mul { b: vec![58982, 52429] }));
+        assert_eq!(leak_of("l", &[0.9], 8), Ok(Leak::Mul { b: vec![230] }));
+        assert_eq!(leak_of("l", &[0.0, 1.0], 16), Ok(Leak::Mul { b: vec![0, 65536] }));
+    }
+
+    #[test]
+    fn beta_1_minus_2_to_the_minus_k_is_an_exact_shift_for_k_up_to_p() {
+        assert_eq!(leak_of("l", &[0.5], 16), Ok(Leak::Shift { k: 1 }));
+        assert_eq!(leak_of("l", &[0.75, 0.75], 16), Ok(Leak::Shift { k: 2 }));
+        assert_eq!(leak_of("l", &[0.9375], 4), Ok(Leak::Shift { k: 4 }));
+        // k = 4 > P = 3: a multiplier, 0.9375 * 8 = 7.5 -> 8.
+        assert_eq!(leak_of("l", &[0.9375], 3), Ok(Leak::Mul { b: vec![8] }));
+        // Per-neuron shifts are multipliers.
+        assert_eq!(leak_of("l", &[0.5, 0.75], 16), Ok(Leak::Mul { b: vec![32768, 49152] }));
+    }
+
+    #[test]
+    fn beta_1_and_0_need_no_arithmetic_and_beta_outside_0_1_is_refused() {
+        assert_eq!(leak_of("l", &[1.0, 1.0], 16), Ok(Leak::One));
+        assert_eq!(leak_of("l", &[0.0], 16), Ok(Leak::Zero));
+        let e = leak_of("l", &[0.5, 1.5], 16).unwrap_err();
+        assert_eq!(e.node.as_deref(), Some("l"));
+        assert!(e.message.starts_with("decay beta = 1 - dt/tau = 1.5 is outside [0, 1]"), "{e}");
+        assert!(leak_of("l", &[-0.1], 16).is_err());
+    }
+
+    fn plan(stats: Option<InputStats>, scale: Option<f64>, input_bits: u32) -> Result<(u32, bool, f64), String> {
+        let mut o = options(Rules::fpga(8, input_bits, 6, 16, None), integers(0.0, 1.0));
+        (o.input_stats, o.input_scale) = (stats, scale);
+        input_plan("in", [4, 1, 1], &o).map(|p| (p.bits, p.signed, p.scale)).map_err(|e| e.to_string())
+    }
+
+    fn reals(min: f64, max: f64, grid: Option<f64>) -> Option<InputStats> {
+        Some(InputStats { min, max, integers: false, grid, per_step: false })
+    }
+
+    #[test]
+    fn integer_inputs_that_fit_are_exact_with_the_bits_they_need() {
+        // The digits pixels 0..16: 5-bit unsigned integers, scale 1.
+        assert_eq!(plan(Some(integers(0.0, 16.0)), None, 8), Ok((5, false, 1.0)));
+        assert_eq!(plan(Some(integers(0.0, 15.0)), None, 8), Ok((4, false, 1.0)));
+        // Signed: |x| <= 5 takes 3 bits and a sign.
+        assert_eq!(plan(Some(integers(-3.0, 5.0)), None, 8), Ok((4, true, 1.0)));
+        assert_eq!(plan(Some(integers(0.0, 0.0)), None, 8), Ok((1, false, 1.0)));
+        // Data on a 1/16 grid up to 1: codes 0..16.
+        assert_eq!(plan(reals(0.0, 1.0, Some(0.0625)), None, 8), Ok((5, false, 0.0625)));
+    }
+
+    #[test]
+    fn other_inputs_get_input_bits_levels_over_their_range() {
+        assert_eq!(plan(reals(0.0, 2.5, None), None, 8), Ok((8, false, 2.5 / 255.0)));
+        assert_eq!(plan(reals(-2.0, 1.0, None), None, 8), Ok((8, true, 2.0 / 127.0)));
+        // Integers beyond the input bits: levels too.
+        assert_eq!(plan(Some(integers(0.0, 1000.0)), None, 8), Ok((8, false, 1000.0 / 255.0)));
+        assert_eq!(plan(Some(integers(0.0, 255.0)), None, 8), Ok((8, false, 1.0)));
+        assert_eq!(plan(Some(integers(0.0, 256.0)), None, 8), Ok((8, false, 256.0 / 255.0)));
+        // A given scale: input_bits, signed when the data is.
+        assert_eq!(plan(reals(-1.0, 3.0, None), Some(0.5), 6), Ok((6, true, 0.5)));
+        assert_eq!(plan(None, Some(0.5), 6), Ok((6, false, 0.5)));
+    }
+
+    #[test]
+    fn impossible_input_plans_are_refused() {
+        let e = plan(None, Some(0.0), 8).unwrap_err();
+        assert_eq!(e, "hardware plan: node 'in': input scale must be positive, got 0");
+        assert!(plan(None, None, 8).unwrap_err().contains("the input range is unknown"));
+        assert!(plan(reals(0.0, 2.5, None), None, 17).unwrap_err().contains("input bits must be 1..=16, got 17"));
+    }
+
+    #[test]
+    fn the_grid_is_the_coarsest_step_every_value_is_a_multiple_of() {
+        assert_eq!(grid_of(&[0.0, 0.25, 0.75, 1.5]), Some(0.25));
+        assert_eq!(grid_of(&[3.0, 0.5]), Some(0.5));
+        assert_eq!(grid_of(&[0.0, 0.1, 0.3]), Some(0.1));
+        // The smallest gap (0.2) does not divide 0.1: no grid.
+        assert_eq!(grid_of(&[0.1, 0.3, 0.7]), None);
+        assert_eq!(grid_of(&[1.0 / 3.0]), None);
+    }
+
+    #[test]
+    fn a_state_beyond_62_bits_is_refused_naming_the_layer_unless_capped() {
+        // Weights of 1e-20 against a threshold of 1: the threshold is 6.4e21 units.
+        let m = chain(
+            &[3],
+            vec![("fc", affine(&[&[1e-20, -1e-20, 1e-20]], &[0.0])), ("lif", if_neurons(&[1.0], 0.0))],
+            &zero_reset(),
+        );
+        let e = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, None), integers(0.0, 1.0))).unwrap_err();
+        assert!(e.to_string().starts_with("hardware plan: node 'lif': its state needs more than 62 bits"), "{e}");
+        // Under a 16-bit cap the layer saturates instead, its threshold too.
+        let net = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, Some(16)), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        assert_eq!((l.v_bits, l.saturate, &l.params.thr), (16, true, &vec![32767]));
+    }
+}

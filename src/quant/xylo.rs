@@ -326,3 +326,85 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
 fn scale_of(p: &super::trace::RealProj, event_scale: f64) -> f64 {
     if p.source == Source::Input { event_scale } else { 1.0 }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{nearest_shift, quantise};
+    use crate::ir::dialect::DialectOverrides;
+    use crate::quant::testing::{affine, chain, cuba_lif, integers, options};
+    use crate::quant::{AccTarget, Leak, Rules};
+
+    #[test]
+    fn decays_become_the_nearest_shift() {
+        assert_eq!(nearest_shift(0.75, 0, 15), (2, true));
+        assert_eq!(nearest_shift(0.0, 0, 15), (0, true));
+        // 0.8 lies between 0.75 (k = 2) and 0.875 (k = 3), nearer the first.
+        assert_eq!(nearest_shift(0.8, 0, 15), (2, false));
+        assert_eq!(nearest_shift(0.82, 0, 15), (3, false));
+        assert_eq!(nearest_shift(1.0, 0, 15), (15, false));
+        // Below the smallest k allowed: that k.
+        assert_eq!(nearest_shift(0.3, 1, 15), (1, false));
+    }
+
+    #[test]
+    fn the_matrix_shift_gives_the_threshold_4096_units_and_weights_follow() {
+        // alpha 0.5 (k = 1), beta 0.75 (k = 2), both gains 1: a weight W reaches the current as
+        // W / alpha = 2 W. The largest (2 W) / threshold is 1 on both rows, and
+        // 1 * 4096 / 127 = 32.3 needs a shift of 6 (2^6 = 64 >= 32.3 > 32).
+        let m = chain(
+            &[3],
+            vec![
+                ("fc", affine(&[&[0.5, -0.25, 0.125], &[1.0, 0.5, -0.5]], &[0.0, 0.0])),
+                ("lif", cuba_lif(2.0, 4.0, &[1.0, 2.0])),
+            ],
+            &DialectOverrides::default(),
+        );
+        let net = quantise(&m, &options(Rules::xylo(), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        let p = &l.projections[0];
+        assert_eq!((p.shift, p.weights.bits, p.target), (6, 8, AccTarget::Dynamic));
+        // Unit theta / 4096; weights 2 W / (unit << 6).
+        assert_eq!(l.unit, vec![1.0 / 4096.0, 2.0 / 4096.0]);
+        assert_eq!(p.weights.values.to_vec(), vec![64, -32, 16, 64, 32, -32]);
+        // Spiking on v > 4096 units is v >= 4097.
+        assert_eq!((&l.params.thr, &l.params.bias), (&vec![4097, 4097], &vec![0, 0]));
+        assert_eq!((&l.leak, &l.syn_leak), (&Leak::Shift { k: 2 }, &Some(Leak::Shift { k: 1 })));
+        assert_eq!((l.v_bits, l.y_bits, l.saturate), (16, 16, true));
+        assert!(!net.notes.iter().any(|n| n.contains("becomes")), "{:?}", net.notes);
+    }
+
+    #[test]
+    fn the_shift_stops_at_7_and_the_largest_weight_is_127() {
+        // A tiny threshold would need a shift of 15; at 7, the weights set the unit:
+        // 2 / (127 << 7) = 1 / 8128, and beta 0.8 becomes 1 - 2^-2, said in a note.
+        let m = chain(
+            &[2],
+            vec![("fc", affine(&[&[1.0, -0.3]], &[0.0])), ("lif", cuba_lif(2.0, 5.0, &[0.0005]))],
+            &DialectOverrides::default(),
+        );
+        let net = quantise(&m, &options(Rules::xylo(), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        let p = &l.projections[0];
+        assert_eq!((p.shift, p.weights.values.to_vec()), (7, vec![127, -38]));
+        // 0.0005 * 8128 = 4.06 units: spikes at 5.
+        assert_eq!(l.params.thr, vec![5]);
+        assert_eq!(l.leak, Leak::Shift { k: 2 });
+        assert!(
+            net.notes.contains(&"'lif': membrane decay 0.8000 becomes 1 - 2^-2 = 0.7500".to_string()),
+            "{:?}",
+            net.notes
+        );
+    }
+
+    #[test]
+    fn a_threshold_at_or_below_zero_is_refused() {
+        let m = chain(
+            &[2],
+            vec![("fc", affine(&[&[1.0, -0.3]], &[0.0])), ("lif", cuba_lif(2.0, 4.0, &[-1.0]))],
+            &DialectOverrides::default(),
+        );
+        let e = quantise(&m, &options(Rules::xylo(), integers(0.0, 1.0))).unwrap_err();
+        assert_eq!(e.node.as_deref(), Some("lif"));
+        assert!(e.message.starts_with("a threshold at or below zero"), "{e}");
+    }
+}
