@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 
-use super::{PoolGeom, ProjKind, QuantError, Source, perr};
+use super::{AccTarget, PoolGeom, ProjKind, Projection, QuantError, Source, Weights, perr};
 use crate::ir::{Op, Padding, Tensor};
 use crate::model::Model;
 
@@ -152,6 +152,25 @@ pub struct RealProj {
     pub bias: Option<Vec<f64>>,
     /// Output shape of the projection (C, H, W).
     pub out_shape: [usize; 3],
+}
+
+impl RealProj {
+    /// This path as a quantised projection into `target` with integer `weights` and `shift`;
+    /// events from layers are spikes.
+    pub(super) fn projection(&self, target: AccTarget, weights: Weights, shift: u32) -> Projection {
+        Projection {
+            path: self.path.clone(),
+            source: self.source,
+            src_shape: self.src_shape,
+            delayed: self.delayed,
+            target,
+            pre_pool: self.pre_pool.clone(),
+            kind: self.kind.clone(),
+            weights,
+            shift,
+            binary_source: self.source != Source::Input,
+        }
+    }
 }
 
 /// True for the ops that become layers: neurons and Threshold nodes.
