@@ -2,8 +2,8 @@
 
 use super::trace::{RealLayer, RealProj, chw, trace_each};
 use super::{
-    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection, QuantError,
-    Rules, Source, WeightValues, Weights, perr, range,
+    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, QuantError, Rules,
+    Source, WeightValues, Weights, mark_consumers, model_label, perr, range,
 };
 use petgraph::graph::NodeIndex;
 
@@ -67,10 +67,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         Some(i) => i,
         None => input_plan(&g.g[real.input].name, real.input_shape, o)?,
     };
-    for k in 0..layers.len() {
-        let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
-        layers[k].has_consumers = used;
-    }
+    mark_consumers(&mut layers);
     let out_layer = real.output_layer;
     let output =
         OutputPlan { node: g.g[real.output].name.clone(), layer: out_layer, spikes: layers[out_layer].spiking() };
@@ -81,7 +78,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         });
     }
     let mut net = Network {
-        model: crate::names::label(&m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
+        model: model_label(m),
         timesteps: o.timesteps,
         rules: o.rules.clone(),
         reset: d.reset,
@@ -94,26 +91,31 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     };
     for k in 0..net.layers.len() {
         range::analyse(&mut net, k);
-        let l = &net.layers[k];
-        if l.v_bits.max(l.s_bits).max(l.y_bits) > range::MAX_STATE_BITS {
-            let p = &l.params;
-            let largest =
-                |v: &[&Vec<i64>]| v.iter().flat_map(|x| x.iter()).map(|x| x.unsigned_abs()).max().unwrap_or(0);
-            return Err(perr(
-                &l.name,
-                format!(
-                    "its state needs more than {} bits: a threshold, bias, reset or time constant is out of \
-                     proportion to the weights (in units of {:.3e}, |threshold| up to {:.3e}, |constant input or reset| up to {:.3e}); check the model, \
-                     or cap the membrane with --membrane-bits",
-                    range::MAX_STATE_BITS,
-                    l.unit.iter().copied().fold(f64::INFINITY, f64::min),
-                    largest(&[&p.thr]) as f64,
-                    largest(&[&p.bias, &p.bias_late, &p.vreset, &p.syn_bias, &p.syn_bias_late]) as f64,
-                ),
-            ));
-        }
+        check_width(&net.layers[k])?;
     }
     Ok(net)
+}
+
+/// Refuses a layer whose analysed state is wider than [`range::MAX_STATE_BITS`], naming what is
+/// out of proportion.
+fn check_width(l: &Layer) -> Result<(), QuantError> {
+    if l.v_bits.max(l.s_bits).max(l.y_bits) <= range::MAX_STATE_BITS {
+        return Ok(());
+    }
+    let p = &l.params;
+    let largest = |v: &[&Vec<i64>]| v.iter().flat_map(|x| x.iter()).map(|x| x.unsigned_abs()).max().unwrap_or(0);
+    Err(perr(
+        &l.name,
+        format!(
+            "its state needs more than {} bits: a threshold, bias, reset or time constant is out of \
+             proportion to the weights (in units of {:.3e}, |threshold| up to {:.3e}, |constant input or reset| up to {:.3e}); check the model, \
+             or cap the membrane with --membrane-bits",
+            range::MAX_STATE_BITS,
+            l.unit.iter().copied().fold(f64::INFINITY, f64::min),
+            largest(&[&p.thr]) as f64,
+            largest(&[&p.bias, &p.bias_late, &p.vreset, &p.syn_bias, &p.syn_bias_late]) as f64,
+        ),
+    ))
 }
 
 /// Range of the calibration inputs.
@@ -295,10 +297,6 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
     }
 }
 
-fn signed_bits(max_abs: i64) -> u32 {
-    (64 - (max_abs.unsigned_abs()).leading_zeros()) + 1
-}
-
 fn uniform<T: PartialEq + Clone>(v: Vec<T>) -> Vec<T> {
     if v.windows(2).all(|w| w[0] == w[1]) && !v.is_empty() { vec![v[0].clone()] } else { v }
 }
@@ -328,7 +326,9 @@ fn leak_of(name: &str, beta: &[f64], p: u32) -> Result<Leak, QuantError> {
     Ok(Leak::Mul { b: uniform(beta.iter().map(|&b| (b * scale).round() as i64).collect()) })
 }
 
-#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+/// Layer `name` (node `lx`, or the weighted sum read out when `is_current`) in integers under
+/// `o.rules`, fed by the traced projections `real`.
+#[allow(clippy::too_many_arguments)]
 fn quantise_layer(
     m: &Model,
     o: &QuantOptions,
@@ -339,14 +339,109 @@ fn quantise_layer(
     input: &InputPlan,
     reset: ResetMode,
 ) -> Result<Layer, QuantError> {
-    let g = &m.graph;
-    let op = &g.g[lx].op;
-    // Logical shape: the structured output of a Conv/Pool projection, else the node's shape.
-    let node_shape =
-        if is_current { m.info.in_shape[lx.index()].clone() } else { m.info.out_shape[lx.index()].clone() };
+    let (shape, n) = layer_shape(m, name, lx, is_current, &real)?;
+    let group_size = group_size(name, shape, &real)?;
+    let op = &m.graph.g[lx].op;
+    let kind = if is_current { NeuronKind::Current } else { neuron_kind(op) };
+    let (coeffs, acc_gain) = layer_coeffs(m, name, op, is_current, n)?;
+    let f = o.rules.frac_bits();
+    let src_scale = |p: &RealProj| {
+        if p.source == Source::Input { input.scale } else { 1.0 }
+    };
+    // Primary projection: the first with a weight matrix, else the first.
+    let primary =
+        real.iter().position(|p| matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. })).unwrap_or(0);
+    let rs = row_scales(&real[primary], n, shape, o.rules.weights.bits);
+    let s0: Vec<f64> = rs.scale.iter().map(|&s| if s > 0.0 { s } else { 1.0 }).collect();
+    let units = Units::of(&coeffs, acc_gain, &s0, src_scale(&real[primary]), f);
+    let mut projections = vec![];
+    let mut bias = vec![0.0; n];
+    let mut bias_late = vec![0.0; n];
+    for (k, p) in real.iter().enumerate() {
+        let (weights, shift) = if k == primary {
+            let bits = if rs.binary { 1 } else { o.rules.weights.bits };
+            (primary_weights(name, p, &s0, n, shape, bits)?, f)
+        } else {
+            (other_weights(p, &units, src_scale(p), n, shape), 0)
+        };
+        if let Some(b) = &p.bias {
+            let dst = if p.delayed { &mut bias_late } else { &mut bias };
+            for i in 0..n {
+                dst[i] += b[i];
+            }
+        }
+        let target = if p.source == Source::Input && !input.per_step && !p.delayed {
+            AccTarget::Static
+        } else {
+            AccTarget::Dynamic
+        };
+        projections.push(p.projection(target, weights, shift));
+    }
+    let init_v = m.dialect().switches.initial_v;
+    let params =
+        neuron_params(&coeffs, &units, init_v, [&bias, &bias_late], reset == ResetMode::Zero && kind.spiking());
+    let leak = leak_of(name, &coeffs.beta, o.rules.leak_bits())?;
+    let syn_leak = match &coeffs.syn {
+        Some((alpha, _)) => Some(leak_of(name, alpha, o.rules.leak_bits())?),
+        None => None,
+    };
+    Ok(Layer {
+        name: name.to_string(),
+        kind,
+        shape,
+        group_size,
+        leak,
+        syn_leak,
+        params,
+        unit: uniform(units.v),
+        v_bits: 0,
+        s_bits: 0,
+        y_bits: 0,
+        saturate: false,
+        v_bound: 0,
+        projections,
+        has_consumers: false,
+    })
+}
+
+/// Real units of a layer's integers, per neuron.
+struct Units {
+    /// Gain from the accumulated input to the state it accumulates into (X, or Y).
+    acc_gain: Vec<f64>,
+    /// Real value of one LSB of that state.
+    acc: Vec<f64>,
+    /// Real value of one LSB of V.
+    v: Vec<f64>,
+}
+
+impl Units {
+    /// The units when the primary projection's weights are in row units `s0` shifted by F = `f`,
+    /// its source's events worth `src_scale`.
+    fn of(c: &neuron::Coeffs, acc_gain: Vec<f64>, s0: &[f64], src_scale: f64, f: u32) -> Units {
+        let two_f = (1u64 << f) as f64;
+        let acc: Vec<f64> = (0..s0.len()).map(|i| acc_gain[i] * s0[i] * src_scale / two_f).collect();
+        // For current-based neurons v += gain * i, and i is in acc units.
+        let v: Vec<f64> = match &c.syn {
+            Some(_) => (0..s0.len()).map(|i| acc[i] * c.gain[i]).collect(),
+            None => acc.clone(),
+        };
+        Units { acc_gain, acc, v }
+    }
+}
+
+/// The logical (C, H, W) of layer `name` (the structured output of a Conv or Pool projection,
+/// else the node's shape) and its neuron count, or why a projection does not fit it.
+fn layer_shape(
+    m: &Model,
+    name: &str,
+    lx: NodeIndex,
+    is_current: bool,
+    real: &[RealProj],
+) -> Result<([usize; 3], usize), QuantError> {
+    let node_shape = if is_current { &m.info.in_shape[lx.index()] } else { &m.info.out_shape[lx.index()] };
     let n: usize = node_shape.iter().product();
-    let mut shape = chw(&node_shape).ok_or_else(|| perr(name, "layers of rank above 3 are not supported"))?;
-    for p in &real {
+    let mut shape = chw(node_shape).ok_or_else(|| perr(name, "layers of rank above 3 are not supported"))?;
+    for p in real {
         if matches!(p.kind, ProjKind::Conv { .. } | ProjKind::Pool(_)) {
             if p.out_shape.iter().product::<usize>() != n {
                 return Err(perr(name, format!("projection from {} does not match the layer size", p.path[0])));
@@ -354,8 +449,14 @@ fn quantise_layer(
             shape = p.out_shape;
         }
     }
+    Ok((shape, n))
+}
+
+/// Channels per group of a layer of `shape` (C unless a grouped convolution feeds it), or why
+/// its projections cannot feed it together.
+fn group_size(name: &str, shape: [usize; 3], real: &[RealProj]) -> Result<usize, QuantError> {
     let mut group_size = shape[0];
-    for p in &real {
+    for p in real {
         match &p.kind {
             ProjKind::Conv { groups, .. } if *groups > 1 => {
                 let gs = shape[0] / groups;
@@ -380,17 +481,29 @@ fn quantise_layer(
             _ => {}
         }
     }
-    let kind = if is_current {
-        NeuronKind::Current
-    } else {
-        match op {
-            Op::LIF { .. } | Op::IF { .. } | Op::Threshold { .. } => NeuronKind::Lif,
-            Op::LI { .. } | Op::I { .. } => NeuronKind::Li,
-            Op::CubaLIF { .. } => NeuronKind::CubaLif,
-            Op::CubaLI { .. } => NeuronKind::CubaLi,
-            _ => unreachable!("layers are neuron or Threshold nodes"),
-        }
-    };
+    Ok(group_size)
+}
+
+/// The neuron model of a layer node (a neuron or Threshold node).
+fn neuron_kind(op: &Op) -> NeuronKind {
+    match op {
+        Op::LIF { .. } | Op::IF { .. } | Op::Threshold { .. } => NeuronKind::Lif,
+        Op::LI { .. } | Op::I { .. } => NeuronKind::Li,
+        Op::CubaLIF { .. } => NeuronKind::CubaLif,
+        Op::CubaLI { .. } => NeuronKind::CubaLi,
+        _ => unreachable!("layers are neuron or Threshold nodes"),
+    }
+}
+
+/// The coefficients of `n` neurons `op` (a current readout: gain 1, no state, no threshold) and
+/// the gain from the accumulated input to the state it accumulates into; both gains positive.
+fn layer_coeffs(
+    m: &Model,
+    name: &str,
+    op: &Op,
+    is_current: bool,
+    n: usize,
+) -> Result<(neuron::Coeffs, Vec<f64>), QuantError> {
     let coeffs = if is_current {
         neuron::Coeffs {
             beta: vec![0.0; n],
@@ -406,7 +519,6 @@ fn quantise_layer(
     if let Some(&gn) = coeffs.gain.iter().find(|&&x| !(x > 0.0 && x.is_finite())) {
         return Err(perr(name, format!("input gain r*dt/tau = {gn} must be positive")));
     }
-    // Gain from the accumulated input to the state it accumulates into.
     let acc_gain: Vec<f64> = match &coeffs.syn {
         Some((_, gs)) => gs.clone(),
         None => coeffs.gain.clone(),
@@ -414,170 +526,113 @@ fn quantise_layer(
     if let Some(&gn) = acc_gain.iter().find(|&&x| !(x > 0.0 && x.is_finite())) {
         return Err(perr(name, format!("synaptic gain w_in*dt/tau_syn = {gn} must be positive")));
     }
-    let f = o.rules.frac_bits();
-    let two_f = (1u64 << f) as f64;
-    let src_scale = |p: &RealProj| {
-        if p.source == Source::Input { input.scale } else { 1.0 }
+    Ok((coeffs, acc_gain))
+}
+
+/// Each stored weight of `p` with the neuron whose scale applies to it: Dense `out*cols` by
+/// row, Conv `co*ci_g*kh*kw` by output channel (its first neuron), Pool/OneToOne one per
+/// neuron of the `n`.
+fn entries(p: &RealProj, n: usize, shape: [usize; 3]) -> impl Iterator<Item = (usize, f64)> + '_ {
+    let numel = p.w.numel();
+    let (len, per, pos) = match p.kind {
+        ProjKind::Dense { cols } => (numel, cols, 1),
+        ProjKind::Conv { .. } => (numel, numel / shape[0], shape[1] * shape[2]),
+        ProjKind::Pool(_) | ProjKind::OneToOne => (n, 1, 1),
     };
-    // Primary projection: the first with a weight matrix, else the first.
-    let primary =
-        real.iter().position(|p| matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. })).unwrap_or(0);
-    let rs = row_scales(&real[primary], n, shape, o.rules.weights.bits);
-    let s0: Vec<f64> = rs.scale.iter().map(|&s| if s > 0.0 { s } else { 1.0 }).collect();
-    // Unit of the accumulated state (X, or Y for current-based neurons), per neuron.
-    let acc_unit: Vec<f64> = (0..n).map(|i| acc_gain[i] * s0[i] * src_scale(&real[primary]) / two_f).collect();
-    // Unit of V: for current-based neurons v += gain * i, and i is in acc units.
-    let unit: Vec<f64> = match &coeffs.syn {
-        Some(_) => (0..n).map(|i| acc_unit[i] * coeffs.gain[i]).collect(),
-        None => acc_unit.clone(),
+    (0..len).map(move |e| ((e / per) * pos, p.w.at(e % numel)))
+}
+
+/// The primary projection's weights in row units `s0`, rounded to nearest: `bits`-bit levels, or
+/// 1-bit +-1 (refused unless every weight is +-1).
+fn primary_weights(
+    name: &str,
+    p: &RealProj,
+    s0: &[f64],
+    n: usize,
+    shape: [usize; 3],
+    bits: u32,
+) -> Result<Weights, QuantError> {
+    let q = entries(p, n, shape).map(|(i, w)| (w / s0[i]).round() as i64);
+    let values = match p.kind {
+        ProjKind::Pool(_) | ProjKind::OneToOne => uniform(q.collect()).into(),
+        ProjKind::Dense { .. } | ProjKind::Conv { .. } => WeightValues::collect(q),
     };
-    let mut projections = vec![];
-    let mut bias = vec![0.0; n];
-    let mut bias_late = vec![0.0; n];
-    for (k, p) in real.iter().enumerate() {
-        let (weights, shift) = if k == primary {
-            let values = match &p.kind {
-                ProjKind::Dense { cols } => {
-                    WeightValues::collect((0..p.w.numel()).map(|e| (p.w.at(e) / s0[e / cols]).round() as i64))
-                }
-                ProjKind::Conv { .. } => {
-                    let per = p.w.numel() / shape[0];
-                    let pos = shape[1] * shape[2];
-                    WeightValues::collect((0..p.w.numel()).map(|e| (p.w.at(e) / s0[(e / per) * pos]).round() as i64))
-                }
-                _ => uniform((0..n).map(|i| (p.w.at(i % p.w.numel()) / s0[i]).round() as i64).collect::<Vec<i64>>())
-                    .into(),
-            };
-            let bits = if rs.binary { 1 } else { o.rules.weights.bits };
-            // A 1-bit weight is +1 or -1 (bit set / clear): no code for 0 or for other values.
-            if bits == 1 && !matches!(values, WeightValues::Signs { .. }) && values.iter().any(|&v| v != 1 && v != -1) {
-                let what = if matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. }) {
-                    "its rows are not binary (+-a)"
-                } else {
-                    "some of its weights are zero"
-                };
-                return Err(perr(
-                    name,
-                    format!(
-                        "projection from '{}': 1-bit weights hold +1 and -1 only and {what}: give --weight-bits 2 or more",
-                        p.path.first().map_or("?", String::as_str)
-                    ),
-                ));
-            }
-            (Weights { bits, values }, f)
+    // A 1-bit weight is +1 or -1 (bit set / clear): no code for 0 or for other values.
+    if bits == 1 && !matches!(values, WeightValues::Signs { .. }) && values.iter().any(|&v| v != 1 && v != -1) {
+        let what = if matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. }) {
+            "its rows are not binary (+-a)"
         } else {
-            let ss = src_scale(p);
-            let vals: Vec<i64> = match &p.kind {
-                ProjKind::Dense { cols } => (0..p.w.numel())
-                    .map(|e| (acc_gain[e / cols] * p.w.at(e) * ss / acc_unit[e / cols]).round() as i64)
-                    .collect(),
-                ProjKind::Conv { .. } => {
-                    let per = p.w.numel() / shape[0];
-                    let pos = shape[1] * shape[2];
-                    (0..p.w.numel())
-                        .map(|e| {
-                            let i = (e / per) * pos;
-                            (acc_gain[i] * p.w.at(e) * ss / acc_unit[i]).round() as i64
-                        })
-                        .collect()
-                }
-                _ => {
-                    (0..n).map(|i| (acc_gain[i] * p.w.at(i % p.w.numel()) * ss / acc_unit[i]).round() as i64).collect()
-                }
-            };
-            let maxw = vals.iter().map(|v| v.saturating_abs()).max().unwrap_or(0);
-            let binary = vals.iter().all(|&v| v == 1 || v == -1);
-            let bits = if binary { 1 } else { signed_bits(maxw).max(2) };
-            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }, 0)
+            "some of its weights are zero"
         };
-        if let Some(b) = &p.bias {
-            let dst = if p.delayed { &mut bias_late } else { &mut bias };
-            for i in 0..n {
-                dst[i] += b[i];
-            }
-        }
-        let target = if p.source == Source::Input && !input.per_step && !p.delayed {
-            AccTarget::Static
-        } else {
-            AccTarget::Dynamic
-        };
-        let (pre_pool, kind) = (p.pre_pool.clone(), p.kind.clone());
-        projections.push(Projection {
-            path: p.path.clone(),
-            source: p.source,
-            src_shape: p.src_shape,
-            delayed: p.delayed,
-            target,
-            pre_pool,
-            kind,
-            weights,
-            shift,
-            binary_source: p.source != Source::Input,
-        });
+        return Err(perr(
+            name,
+            format!(
+                "projection from '{}': 1-bit weights hold +1 and -1 only and {what}: give --weight-bits 2 or more",
+                p.path.first().map_or("?", String::as_str)
+            ),
+        ));
     }
+    Ok(Weights { bits, values })
+}
+
+/// A further projection's weights in the accumulated state's units (its source's real value
+/// `ss` per event), rounded to nearest, with the bits they need (1 when all are +-1).
+fn other_weights(p: &RealProj, u: &Units, ss: f64, n: usize, shape: [usize; 3]) -> Weights {
+    let vals: Vec<i64> =
+        entries(p, n, shape).map(|(i, w)| (u.acc_gain[i] * w * ss / u.acc[i]).round() as i64).collect();
+    let maxw = vals.iter().map(|v| v.saturating_abs()).max().unwrap_or(0);
+    let binary = vals.iter().all(|&v| v == 1 || v == -1);
+    let bits = if binary { 1 } else { range::signed_bits(maxw).max(2) };
+    Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }
+}
+
+/// Threshold, constants and reset value per neuron (collapsed when uniform) in units `u`:
+/// `bias` (from step 0) and `bias_late` (from step 1, delayed paths) go to the membrane, or to
+/// the synaptic current for current-based neurons; the reset value only for a zero reset.
+fn neuron_params(
+    c: &neuron::Coeffs,
+    u: &Units,
+    initial_v: InitialV,
+    [bias, bias_late]: [&[f64]; 2],
+    zero_reset: bool,
+) -> NeuronParams {
+    let n = u.v.len();
     let rnd = |x: f64| x.round() as i64;
-    let cuba = coeffs.syn.is_some();
+    let unit = &u.v;
     // Norse starts v at v_leak: step 0 gets beta*v_leak more than the zero-start recurrence.
-    let init: Vec<f64> = if m.dialect().switches.initial_v == InitialV::VLeak {
-        (0..n).map(|i| coeffs.beta[i] * coeffs.v_leak[i]).collect()
-    } else {
-        vec![0.0; n]
-    };
-    let (c, cl, cs, csl): (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>) = if cuba {
+    let init: Vec<f64> =
+        if initial_v == InitialV::VLeak { (0..n).map(|i| c.beta[i] * c.v_leak[i]).collect() } else { vec![0.0; n] };
+    let leak_c = |i: usize| (1.0 - c.beta[i]) * c.v_leak[i] + init[i];
+    let (bias, bias_late, syn_bias, syn_bias_late): (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>) = if c.syn.is_some() {
         (
-            (0..n).map(|i| rnd(((1.0 - coeffs.beta[i]) * coeffs.v_leak[i] + init[i]) / unit[i])).collect(),
+            (0..n).map(|i| rnd(leak_c(i) / unit[i])).collect(),
             (0..n).map(|i| rnd(-init[i] / unit[i])).collect(),
-            (0..n).map(|i| rnd(acc_gain[i] * bias[i] / acc_unit[i])).collect(),
-            (0..n).map(|i| rnd(acc_gain[i] * bias_late[i] / acc_unit[i])).collect(),
+            (0..n).map(|i| rnd(u.acc_gain[i] * bias[i] / u.acc[i])).collect(),
+            (0..n).map(|i| rnd(u.acc_gain[i] * bias_late[i] / u.acc[i])).collect(),
         )
     } else {
         (
             (0..n)
-                .map(|i| rnd((acc_gain[i] * bias[i] + (1.0 - coeffs.beta[i]) * coeffs.v_leak[i] + init[i]) / unit[i]))
+                .map(|i| rnd((u.acc_gain[i] * bias[i] + (1.0 - c.beta[i]) * c.v_leak[i] + init[i]) / unit[i]))
                 .collect(),
-            (0..n).map(|i| rnd((acc_gain[i] * bias_late[i] - init[i]) / unit[i])).collect(),
+            (0..n).map(|i| rnd((u.acc_gain[i] * bias_late[i] - init[i]) / unit[i])).collect(),
             vec![0],
             vec![0],
         )
     };
-    let thr: Vec<i64> = match &coeffs.v_th {
+    let thr: Vec<i64> = match &c.v_th {
         Some(th) => (0..n).map(|i| rnd(th[i] / unit[i])).collect(),
         None => vec![0],
     };
-    let vreset: Vec<i64> = if reset == ResetMode::Zero && kind.spiking() {
-        (0..n).map(|i| rnd(coeffs.v_reset[i] / unit[i])).collect()
-    } else {
-        vec![0]
-    };
-    let leak = leak_of(name, &coeffs.beta, o.rules.leak_bits())?;
-    let syn_leak = match &coeffs.syn {
-        Some((alpha, _)) => Some(leak_of(name, alpha, o.rules.leak_bits())?),
-        None => None,
-    };
-    Ok(Layer {
-        name: name.to_string(),
-        kind,
-        shape,
-        group_size,
-        leak,
-        syn_leak,
-        params: NeuronParams {
-            thr: uniform(thr),
-            bias: uniform(c),
-            bias_late: uniform(cl),
-            vreset: uniform(vreset),
-            syn_bias: uniform(cs),
-            syn_bias_late: uniform(csl),
-        },
-        unit: uniform(unit),
-        v_bits: 0,
-        s_bits: 0,
-        y_bits: 0,
-        saturate: false,
-        v_bound: 0,
-        projections,
-        has_consumers: false,
-    })
+    let vreset: Vec<i64> = if zero_reset { (0..n).map(|i| rnd(c.v_reset[i] / unit[i])).collect() } else { vec![0] };
+    NeuronParams {
+        thr: uniform(thr),
+        bias: uniform(bias),
+        bias_late: uniform(bias_late),
+        vreset: uniform(vreset),
+        syn_bias: uniform(syn_bias),
+        syn_bias_late: uniform(syn_bias_late),
+    }
 }
 
 /// Element-wise weights collapse to one value when uniform; matrices stay as they are.

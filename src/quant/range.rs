@@ -9,13 +9,14 @@
 //! Widths are the signed widths of these bounds. Under a user cap the layer saturates, and its
 //! parameters (threshold, biases, reset value) saturate to the capped width as well.
 
-use super::{AccTarget, Leak, Network, ProjKind, Source, at};
+use super::{AccTarget, Leak, Network, NeuronParams, ProjKind, Source, at};
 
 /// The widest state a plan may need (`--membrane-bits` caps at it too): the engines hold
 /// state and its sums in i64, so an update's few terms stay clear of overflow.
 pub const MAX_STATE_BITS: u32 = 62;
 
-fn signed_bits(v: i64) -> u32 {
+/// Bits of the two's complement word that holds `-v..=v`.
+pub(super) fn signed_bits(v: i64) -> u32 {
     (64 - v.unsigned_abs().leading_zeros()) + 1
 }
 
@@ -90,48 +91,8 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
 /// Sets the widths of layer `k` (and `saturate` when the rules' state cap is below what the
 /// analysis needs).
 pub fn analyse(plan: &mut Network, k: usize) {
-    let (stat, dynm) = step_bounds(plan, k);
-    let t_steps = plan.timesteps;
-    let p = plan.rules.leak_bits();
+    let (vmax, smax, ymax) = state_bounds(plan, k);
     let cap = plan.rules.state.max_bits;
-    let l = &plan.layers[k];
-    let pr = &l.params;
-    let n = l.neurons();
-    let mut vmax = 0i64;
-    let mut smax = 0i64;
-    let mut ymax = 0i64;
-    for i in 0..n {
-        let thr = at(&pr.thr, i).saturating_abs();
-        let vr = at(&pr.vreset, i).saturating_abs();
-        smax = smax.max(stat[i]);
-        let input = if let Some(sl) = &l.syn_leak {
-            // Current-based: bound the synaptic state first.
-            let m = dynm[i]
-                .saturating_add(stat[i])
-                .saturating_add(at(&pr.syn_bias, i).saturating_abs())
-                .saturating_add(at(&pr.syn_bias_late, i).saturating_abs());
-            let mut b = 0i64;
-            let mut top = 0i64;
-            for _ in 0..t_steps {
-                b = leak_bound(sl, b, p, i).saturating_add(m).saturating_add(1);
-                top = top.max(b);
-            }
-            ymax = ymax.max(top);
-            top
-        } else {
-            dynm[i].saturating_add(stat[i])
-        };
-        let m = input
-            .saturating_add(at(&pr.bias, i).saturating_abs())
-            .saturating_add(at(&pr.bias_late, i).saturating_abs());
-        let mut b = 0i64;
-        let mut top = thr.max(vr);
-        for _ in 0..t_steps {
-            b = leak_bound(&l.leak, b.max(vr), p, i).saturating_add(m).saturating_add(thr).saturating_add(1);
-            top = top.max(b);
-        }
-        vmax = vmax.max(top);
-    }
     let l = &mut plan.layers[k];
     l.v_bound = vmax;
     let (mut v, mut s, mut y) = (signed_bits(vmax).max(2), 0, 0);
@@ -159,21 +120,73 @@ pub fn analyse(plan: &mut Network, k: usize) {
     l.s_bits = s;
     l.y_bits = y;
     if l.saturate {
-        // Parameters are stored in the state widths too: saturate them the same way.
-        let sat = |vals: &mut Vec<i64>, bits: u32| {
-            let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
-            for x in vals.iter_mut() {
-                *x = (*x).clamp(lo, hi);
-            }
+        saturate_params(&mut l.params, v, y);
+    }
+}
+
+/// Worst-case |V|, |S| and |Y| of layer `k` over its neurons, T steps and any input.
+fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64) {
+    let (stat, dynm) = step_bounds(plan, k);
+    let t_steps = plan.timesteps;
+    let p = plan.rules.leak_bits();
+    let l = &plan.layers[k];
+    let pr = &l.params;
+    let mut vmax = 0i64;
+    let mut smax = 0i64;
+    let mut ymax = 0i64;
+    for i in 0..l.neurons() {
+        let thr = at(&pr.thr, i).saturating_abs();
+        let vr = at(&pr.vreset, i).saturating_abs();
+        smax = smax.max(stat[i]);
+        let input = if let Some(sl) = &l.syn_leak {
+            // Current-based: bound the synaptic state first.
+            let m = dynm[i]
+                .saturating_add(stat[i])
+                .saturating_add(at(&pr.syn_bias, i).saturating_abs())
+                .saturating_add(at(&pr.syn_bias_late, i).saturating_abs());
+            let top = iterate(t_steps, 0, |b| leak_bound(sl, b, p, i).saturating_add(m).saturating_add(1));
+            ymax = ymax.max(top);
+            top
+        } else {
+            dynm[i].saturating_add(stat[i])
         };
-        let p = &mut l.params;
-        for vals in [&mut p.thr, &mut p.bias, &mut p.bias_late, &mut p.vreset] {
-            sat(vals, v);
+        let m = input
+            .saturating_add(at(&pr.bias, i).saturating_abs())
+            .saturating_add(at(&pr.bias_late, i).saturating_abs());
+        let top = iterate(t_steps, thr.max(vr), |b| {
+            leak_bound(&l.leak, b.max(vr), p, i).saturating_add(m).saturating_add(thr).saturating_add(1)
+        });
+        vmax = vmax.max(top);
+    }
+    (vmax, smax, ymax)
+}
+
+/// The largest of `floor` and the bounds `b_1..b_T` of `b_t = step(b_{t-1})` from `b_0 = 0`.
+fn iterate(t_steps: usize, floor: i64, step: impl Fn(i64) -> i64) -> i64 {
+    let mut b = 0i64;
+    let mut top = floor;
+    for _ in 0..t_steps {
+        b = step(b);
+        top = top.max(b);
+    }
+    top
+}
+
+/// Clamps the parameters stored in the state widths (threshold, biases, reset value in `v`
+/// bits; synaptic biases in `y` bits, when there is a Y) to those widths.
+fn saturate_params(p: &mut NeuronParams, v: u32, y: u32) {
+    let sat = |vals: &mut Vec<i64>, bits: u32| {
+        let (lo, hi) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+        for x in vals.iter_mut() {
+            *x = (*x).clamp(lo, hi);
         }
-        if y > 0 {
-            sat(&mut p.syn_bias, y);
-            sat(&mut p.syn_bias_late, y);
-        }
+    };
+    for vals in [&mut p.thr, &mut p.bias, &mut p.bias_late, &mut p.vreset] {
+        sat(vals, v);
+    }
+    if y > 0 {
+        sat(&mut p.syn_bias, y);
+        sat(&mut p.syn_bias_late, y);
     }
 }
 
