@@ -297,10 +297,13 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
     }
 }
 
+/// `v` as its one value when every value is the same (a per-layer parameter), else `v`.
 fn uniform<T: PartialEq + Clone>(v: Vec<T>) -> Vec<T> {
     if v.windows(2).all(|w| w[0] == w[1]) && !v.is_empty() { vec![v[0].clone()] } else { v }
 }
 
+/// The decay `beta` per neuron in fixed point with P = `p`: none (all 0), identity (all 1), a
+/// shift when every beta is `1 - 2^-k` (to 1e-7) with `k <= P`, else multipliers `round(beta 2^P)`.
 fn leak_of(name: &str, beta: &[f64], p: u32) -> Result<Leak, QuantError> {
     if let Some(&b) = beta.iter().find(|&&b| !(0.0..=1.0).contains(&b)) {
         return Err(perr(

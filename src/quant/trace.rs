@@ -178,6 +178,7 @@ pub fn is_layer(op: &Op) -> bool {
     op.is_neuron() || matches!(op, Op::Threshold { .. })
 }
 
+/// True for the ops a path between layers may hold.
 fn is_linear(op: &Op) -> bool {
     matches!(
         op,
@@ -192,6 +193,7 @@ fn is_linear(op: &Op) -> bool {
     )
 }
 
+/// True for the strides hardware takes (powers of two).
 fn pow2(v: usize) -> bool {
     v.is_power_of_two()
 }
@@ -234,6 +236,7 @@ fn trace_paths(m: &Model, layer: NodeIndex) -> Result<Vec<Path>, QuantError> {
     Ok(out)
 }
 
+/// `source -> op (Type) -> ... -> layer`, for messages.
 fn describe(m: &Model, p: &Path, layer: &str) -> String {
     let g = &m.graph;
     let mut v = vec![g.g[p.source].name.clone()];
@@ -242,6 +245,7 @@ fn describe(m: &Model, p: &Path, layer: &str) -> String {
     v.join(" -> ")
 }
 
+/// The geometry of a pooling node `name` over (C, H, W) output `out`; strides must be powers of two.
 fn pool_geom(
     name: &str,
     kernel: &[usize],
