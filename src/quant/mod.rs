@@ -30,9 +30,12 @@
 //! cap every write saturates and the engines count saturations. Input events are the non-zero
 //! quantised inputs, in C order.
 
+mod chips;
 pub mod loihi;
 mod quantise;
 pub mod range;
+#[cfg(test)]
+mod testing;
 pub mod trace;
 pub mod xylo;
 
@@ -272,6 +275,19 @@ impl<L> Network<L> {
             early_exit: self.early_exit,
             notes: self.notes,
         }
+    }
+}
+
+/// The model's file name as a safe label, for [`Network::model`].
+fn model_label(m: &crate::Model) -> String {
+    crate::names::label(&m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default())
+}
+
+/// Sets each layer's `has_consumers`: some projection reads its events.
+fn mark_consumers(layers: &mut [Layer]) {
+    for k in 0..layers.len() {
+        let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
+        layers[k].has_consumers = used;
     }
 }
 

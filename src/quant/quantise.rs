@@ -2,8 +2,8 @@
 
 use super::trace::{RealLayer, RealProj, chw, trace_each};
 use super::{
-    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection, QuantError,
-    Rules, Source, WeightValues, Weights, perr, range,
+    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, QuantError, Rules,
+    Source, WeightValues, Weights, mark_consumers, model_label, perr, range,
 };
 use petgraph::graph::NodeIndex;
 
@@ -67,10 +67,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         Some(i) => i,
         None => input_plan(&g.g[real.input].name, real.input_shape, o)?,
     };
-    for k in 0..layers.len() {
-        let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
-        layers[k].has_consumers = used;
-    }
+    mark_consumers(&mut layers);
     let out_layer = real.output_layer;
     let output =
         OutputPlan { node: g.g[real.output].name.clone(), layer: out_layer, spikes: layers[out_layer].spiking() };
@@ -81,7 +78,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         });
     }
     let mut net = Network {
-        model: crate::names::label(&m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
+        model: model_label(m),
         timesteps: o.timesteps,
         rules: o.rules.clone(),
         reset: d.reset,
@@ -94,26 +91,31 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     };
     for k in 0..net.layers.len() {
         range::analyse(&mut net, k);
-        let l = &net.layers[k];
-        if l.v_bits.max(l.s_bits).max(l.y_bits) > range::MAX_STATE_BITS {
-            let p = &l.params;
-            let largest =
-                |v: &[&Vec<i64>]| v.iter().flat_map(|x| x.iter()).map(|x| x.unsigned_abs()).max().unwrap_or(0);
-            return Err(perr(
-                &l.name,
-                format!(
-                    "its state needs more than {} bits: a threshold, bias, reset or time constant is out of \
-                     proportion to the weights (in units of {:.3e}, |threshold| up to {:.3e}, |constant input or reset| up to {:.3e}); check the model, \
-                     or cap the membrane with --membrane-bits",
-                    range::MAX_STATE_BITS,
-                    l.unit.iter().copied().fold(f64::INFINITY, f64::min),
-                    largest(&[&p.thr]) as f64,
-                    largest(&[&p.bias, &p.bias_late, &p.vreset, &p.syn_bias, &p.syn_bias_late]) as f64,
-                ),
-            ));
-        }
+        check_width(&net.layers[k])?;
     }
     Ok(net)
+}
+
+/// Refuses a layer whose analysed state is wider than [`range::MAX_STATE_BITS`], naming what is
+/// out of proportion.
+fn check_width(l: &Layer) -> Result<(), QuantError> {
+    if l.v_bits.max(l.s_bits).max(l.y_bits) <= range::MAX_STATE_BITS {
+        return Ok(());
+    }
+    let p = &l.params;
+    let largest = |v: &[&Vec<i64>]| v.iter().flat_map(|x| x.iter()).map(|x| x.unsigned_abs()).max().unwrap_or(0);
+    Err(perr(
+        &l.name,
+        format!(
+            "its state needs more than {} bits: a threshold, bias, reset or time constant is out of \
+             proportion to the weights (in units of {:.3e}, |threshold| up to {:.3e}, |constant input or reset| up to {:.3e}); check the model, \
+             or cap the membrane with --membrane-bits",
+            range::MAX_STATE_BITS,
+            l.unit.iter().copied().fold(f64::INFINITY, f64::min),
+            largest(&[&p.thr]) as f64,
+            largest(&[&p.bias, &p.bias_late, &p.vreset, &p.syn_bias, &p.syn_bias_late]) as f64,
+        ),
+    ))
 }
 
 /// Range of the calibration inputs.
@@ -295,14 +297,13 @@ fn row_scales(p: &RealProj, n: usize, shape: [usize; 3], weight_bits: u32) -> Ro
     }
 }
 
-fn signed_bits(max_abs: i64) -> u32 {
-    (64 - (max_abs.unsigned_abs()).leading_zeros()) + 1
-}
-
+/// `v` as its one value when every value is the same (a per-layer parameter), else `v`.
 fn uniform<T: PartialEq + Clone>(v: Vec<T>) -> Vec<T> {
     if v.windows(2).all(|w| w[0] == w[1]) && !v.is_empty() { vec![v[0].clone()] } else { v }
 }
 
+/// The decay `beta` per neuron in fixed point with P = `p`: none (all 0), identity (all 1), a
+/// shift when every beta is `1 - 2^-k` (to 1e-7) with `k <= P`, else multipliers `round(beta 2^P)`.
 fn leak_of(name: &str, beta: &[f64], p: u32) -> Result<Leak, QuantError> {
     if let Some(&b) = beta.iter().find(|&&b| !(0.0..=1.0).contains(&b)) {
         return Err(perr(
@@ -328,7 +329,9 @@ fn leak_of(name: &str, beta: &[f64], p: u32) -> Result<Leak, QuantError> {
     Ok(Leak::Mul { b: uniform(beta.iter().map(|&b| (b * scale).round() as i64).collect()) })
 }
 
-#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+/// Layer `name` (node `lx`, or the weighted sum read out when `is_current`) in integers under
+/// `o.rules`, fed by the traced projections `real`.
+#[allow(clippy::too_many_arguments)]
 fn quantise_layer(
     m: &Model,
     o: &QuantOptions,
@@ -339,14 +342,109 @@ fn quantise_layer(
     input: &InputPlan,
     reset: ResetMode,
 ) -> Result<Layer, QuantError> {
-    let g = &m.graph;
-    let op = &g.g[lx].op;
-    // Logical shape: the structured output of a Conv/Pool projection, else the node's shape.
-    let node_shape =
-        if is_current { m.info.in_shape[lx.index()].clone() } else { m.info.out_shape[lx.index()].clone() };
+    let (shape, n) = layer_shape(m, name, lx, is_current, &real)?;
+    let group_size = group_size(name, shape, &real)?;
+    let op = &m.graph.g[lx].op;
+    let kind = if is_current { NeuronKind::Current } else { neuron_kind(op) };
+    let (coeffs, acc_gain) = layer_coeffs(m, name, op, is_current, n)?;
+    let f = o.rules.frac_bits();
+    let src_scale = |p: &RealProj| {
+        if p.source == Source::Input { input.scale } else { 1.0 }
+    };
+    // Primary projection: the first with a weight matrix, else the first.
+    let primary =
+        real.iter().position(|p| matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. })).unwrap_or(0);
+    let rs = row_scales(&real[primary], n, shape, o.rules.weights.bits);
+    let s0: Vec<f64> = rs.scale.iter().map(|&s| if s > 0.0 { s } else { 1.0 }).collect();
+    let units = Units::of(&coeffs, acc_gain, &s0, src_scale(&real[primary]), f);
+    let mut projections = vec![];
+    let mut bias = vec![0.0; n];
+    let mut bias_late = vec![0.0; n];
+    for (k, p) in real.iter().enumerate() {
+        let (weights, shift) = if k == primary {
+            let bits = if rs.binary { 1 } else { o.rules.weights.bits };
+            (primary_weights(name, p, &s0, n, shape, bits)?, f)
+        } else {
+            (other_weights(p, &units, src_scale(p), n, shape), 0)
+        };
+        if let Some(b) = &p.bias {
+            let dst = if p.delayed { &mut bias_late } else { &mut bias };
+            for i in 0..n {
+                dst[i] += b[i];
+            }
+        }
+        let target = if p.source == Source::Input && !input.per_step && !p.delayed {
+            AccTarget::Static
+        } else {
+            AccTarget::Dynamic
+        };
+        projections.push(p.projection(target, weights, shift));
+    }
+    let init_v = m.dialect().switches.initial_v;
+    let params =
+        neuron_params(&coeffs, &units, init_v, [&bias, &bias_late], reset == ResetMode::Zero && kind.spiking());
+    let leak = leak_of(name, &coeffs.beta, o.rules.leak_bits())?;
+    let syn_leak = match &coeffs.syn {
+        Some((alpha, _)) => Some(leak_of(name, alpha, o.rules.leak_bits())?),
+        None => None,
+    };
+    Ok(Layer {
+        name: name.to_string(),
+        kind,
+        shape,
+        group_size,
+        leak,
+        syn_leak,
+        params,
+        unit: uniform(units.v),
+        v_bits: 0,
+        s_bits: 0,
+        y_bits: 0,
+        saturate: false,
+        v_bound: 0,
+        projections,
+        has_consumers: false,
+    })
+}
+
+/// Real units of a layer's integers, per neuron.
+struct Units {
+    /// Gain from the accumulated input to the state it accumulates into (X, or Y).
+    acc_gain: Vec<f64>,
+    /// Real value of one LSB of that state.
+    acc: Vec<f64>,
+    /// Real value of one LSB of V.
+    v: Vec<f64>,
+}
+
+impl Units {
+    /// The units when the primary projection's weights are in row units `s0` shifted by F = `f`,
+    /// its source's events worth `src_scale`.
+    fn of(c: &neuron::Coeffs, acc_gain: Vec<f64>, s0: &[f64], src_scale: f64, f: u32) -> Units {
+        let two_f = (1u64 << f) as f64;
+        let acc: Vec<f64> = (0..s0.len()).map(|i| acc_gain[i] * s0[i] * src_scale / two_f).collect();
+        // For current-based neurons v += gain * i, and i is in acc units.
+        let v: Vec<f64> = match &c.syn {
+            Some(_) => (0..s0.len()).map(|i| acc[i] * c.gain[i]).collect(),
+            None => acc.clone(),
+        };
+        Units { acc_gain, acc, v }
+    }
+}
+
+/// The logical (C, H, W) of layer `name` (the structured output of a Conv or Pool projection,
+/// else the node's shape) and its neuron count, or why a projection does not fit it.
+fn layer_shape(
+    m: &Model,
+    name: &str,
+    lx: NodeIndex,
+    is_current: bool,
+    real: &[RealProj],
+) -> Result<([usize; 3], usize), QuantError> {
+    let node_shape = if is_current { &m.info.in_shape[lx.index()] } else { &m.info.out_shape[lx.index()] };
     let n: usize = node_shape.iter().product();
-    let mut shape = chw(&node_shape).ok_or_else(|| perr(name, "layers of rank above 3 are not supported"))?;
-    for p in &real {
+    let mut shape = chw(node_shape).ok_or_else(|| perr(name, "layers of rank above 3 are not supported"))?;
+    for p in real {
         if matches!(p.kind, ProjKind::Conv { .. } | ProjKind::Pool(_)) {
             if p.out_shape.iter().product::<usize>() != n {
                 return Err(perr(name, format!("projection from {} does not match the layer size", p.path[0])));
@@ -354,8 +452,14 @@ fn quantise_layer(
             shape = p.out_shape;
         }
     }
+    Ok((shape, n))
+}
+
+/// Channels per group of a layer of `shape` (C unless a grouped convolution feeds it), or why
+/// its projections cannot feed it together.
+fn group_size(name: &str, shape: [usize; 3], real: &[RealProj]) -> Result<usize, QuantError> {
     let mut group_size = shape[0];
-    for p in &real {
+    for p in real {
         match &p.kind {
             ProjKind::Conv { groups, .. } if *groups > 1 => {
                 let gs = shape[0] / groups;
@@ -380,17 +484,29 @@ fn quantise_layer(
             _ => {}
         }
     }
-    let kind = if is_current {
-        NeuronKind::Current
-    } else {
-        match op {
-            Op::LIF { .. } | Op::IF { .. } | Op::Threshold { .. } => NeuronKind::Lif,
-            Op::LI { .. } | Op::I { .. } => NeuronKind::Li,
-            Op::CubaLIF { .. } => NeuronKind::CubaLif,
-            Op::CubaLI { .. } => NeuronKind::CubaLi,
-            _ => unreachable!("layers are neuron or Threshold nodes"),
-        }
-    };
+    Ok(group_size)
+}
+
+/// The neuron model of a layer node (a neuron or Threshold node).
+fn neuron_kind(op: &Op) -> NeuronKind {
+    match op {
+        Op::LIF { .. } | Op::IF { .. } | Op::Threshold { .. } => NeuronKind::Lif,
+        Op::LI { .. } | Op::I { .. } => NeuronKind::Li,
+        Op::CubaLIF { .. } => NeuronKind::CubaLif,
+        Op::CubaLI { .. } => NeuronKind::CubaLi,
+        _ => unreachable!("layers are neuron or Threshold nodes"),
+    }
+}
+
+/// The coefficients of `n` neurons `op` (a current readout: gain 1, no state, no threshold) and
+/// the gain from the accumulated input to the state it accumulates into; both gains positive.
+fn layer_coeffs(
+    m: &Model,
+    name: &str,
+    op: &Op,
+    is_current: bool,
+    n: usize,
+) -> Result<(neuron::Coeffs, Vec<f64>), QuantError> {
     let coeffs = if is_current {
         neuron::Coeffs {
             beta: vec![0.0; n],
@@ -406,7 +522,6 @@ fn quantise_layer(
     if let Some(&gn) = coeffs.gain.iter().find(|&&x| !(x > 0.0 && x.is_finite())) {
         return Err(perr(name, format!("input gain r*dt/tau = {gn} must be positive")));
     }
-    // Gain from the accumulated input to the state it accumulates into.
     let acc_gain: Vec<f64> = match &coeffs.syn {
         Some((_, gs)) => gs.clone(),
         None => coeffs.gain.clone(),
@@ -414,170 +529,113 @@ fn quantise_layer(
     if let Some(&gn) = acc_gain.iter().find(|&&x| !(x > 0.0 && x.is_finite())) {
         return Err(perr(name, format!("synaptic gain w_in*dt/tau_syn = {gn} must be positive")));
     }
-    let f = o.rules.frac_bits();
-    let two_f = (1u64 << f) as f64;
-    let src_scale = |p: &RealProj| {
-        if p.source == Source::Input { input.scale } else { 1.0 }
+    Ok((coeffs, acc_gain))
+}
+
+/// Each stored weight of `p` with the neuron whose scale applies to it: Dense `out*cols` by
+/// row, Conv `co*ci_g*kh*kw` by output channel (its first neuron), Pool/OneToOne one per
+/// neuron of the `n`.
+fn entries(p: &RealProj, n: usize, shape: [usize; 3]) -> impl Iterator<Item = (usize, f64)> + '_ {
+    let numel = p.w.numel();
+    let (len, per, pos) = match p.kind {
+        ProjKind::Dense { cols } => (numel, cols, 1),
+        ProjKind::Conv { .. } => (numel, numel / shape[0], shape[1] * shape[2]),
+        ProjKind::Pool(_) | ProjKind::OneToOne => (n, 1, 1),
     };
-    // Primary projection: the first with a weight matrix, else the first.
-    let primary =
-        real.iter().position(|p| matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. })).unwrap_or(0);
-    let rs = row_scales(&real[primary], n, shape, o.rules.weights.bits);
-    let s0: Vec<f64> = rs.scale.iter().map(|&s| if s > 0.0 { s } else { 1.0 }).collect();
-    // Unit of the accumulated state (X, or Y for current-based neurons), per neuron.
-    let acc_unit: Vec<f64> = (0..n).map(|i| acc_gain[i] * s0[i] * src_scale(&real[primary]) / two_f).collect();
-    // Unit of V: for current-based neurons v += gain * i, and i is in acc units.
-    let unit: Vec<f64> = match &coeffs.syn {
-        Some(_) => (0..n).map(|i| acc_unit[i] * coeffs.gain[i]).collect(),
-        None => acc_unit.clone(),
+    (0..len).map(move |e| ((e / per) * pos, p.w.at(e % numel)))
+}
+
+/// The primary projection's weights in row units `s0`, rounded to nearest: `bits`-bit levels, or
+/// 1-bit +-1 (refused unless every weight is +-1).
+fn primary_weights(
+    name: &str,
+    p: &RealProj,
+    s0: &[f64],
+    n: usize,
+    shape: [usize; 3],
+    bits: u32,
+) -> Result<Weights, QuantError> {
+    let q = entries(p, n, shape).map(|(i, w)| (w / s0[i]).round() as i64);
+    let values = match p.kind {
+        ProjKind::Pool(_) | ProjKind::OneToOne => uniform(q.collect()).into(),
+        ProjKind::Dense { .. } | ProjKind::Conv { .. } => WeightValues::collect(q),
     };
-    let mut projections = vec![];
-    let mut bias = vec![0.0; n];
-    let mut bias_late = vec![0.0; n];
-    for (k, p) in real.iter().enumerate() {
-        let (weights, shift) = if k == primary {
-            let values = match &p.kind {
-                ProjKind::Dense { cols } => {
-                    WeightValues::collect((0..p.w.numel()).map(|e| (p.w.at(e) / s0[e / cols]).round() as i64))
-                }
-                ProjKind::Conv { .. } => {
-                    let per = p.w.numel() / shape[0];
-                    let pos = shape[1] * shape[2];
-                    WeightValues::collect((0..p.w.numel()).map(|e| (p.w.at(e) / s0[(e / per) * pos]).round() as i64))
-                }
-                _ => uniform((0..n).map(|i| (p.w.at(i % p.w.numel()) / s0[i]).round() as i64).collect::<Vec<i64>>())
-                    .into(),
-            };
-            let bits = if rs.binary { 1 } else { o.rules.weights.bits };
-            // A 1-bit weight is +1 or -1 (bit set / clear): no code for 0 or for other values.
-            if bits == 1 && !matches!(values, WeightValues::Signs { .. }) && values.iter().any(|&v| v != 1 && v != -1) {
-                let what = if matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. }) {
-                    "its rows are not binary (+-a)"
-                } else {
-                    "some of its weights are zero"
-                };
-                return Err(perr(
-                    name,
-                    format!(
-                        "projection from '{}': 1-bit weights hold +1 and -1 only and {what}: give --weight-bits 2 or more",
-                        p.path.first().map_or("?", String::as_str)
-                    ),
-                ));
-            }
-            (Weights { bits, values }, f)
+    // A 1-bit weight is +1 or -1 (bit set / clear): no code for 0 or for other values.
+    if bits == 1 && !matches!(values, WeightValues::Signs { .. }) && values.iter().any(|&v| v != 1 && v != -1) {
+        let what = if matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { .. }) {
+            "its rows are not binary (+-a)"
         } else {
-            let ss = src_scale(p);
-            let vals: Vec<i64> = match &p.kind {
-                ProjKind::Dense { cols } => (0..p.w.numel())
-                    .map(|e| (acc_gain[e / cols] * p.w.at(e) * ss / acc_unit[e / cols]).round() as i64)
-                    .collect(),
-                ProjKind::Conv { .. } => {
-                    let per = p.w.numel() / shape[0];
-                    let pos = shape[1] * shape[2];
-                    (0..p.w.numel())
-                        .map(|e| {
-                            let i = (e / per) * pos;
-                            (acc_gain[i] * p.w.at(e) * ss / acc_unit[i]).round() as i64
-                        })
-                        .collect()
-                }
-                _ => {
-                    (0..n).map(|i| (acc_gain[i] * p.w.at(i % p.w.numel()) * ss / acc_unit[i]).round() as i64).collect()
-                }
-            };
-            let maxw = vals.iter().map(|v| v.saturating_abs()).max().unwrap_or(0);
-            let binary = vals.iter().all(|&v| v == 1 || v == -1);
-            let bits = if binary { 1 } else { signed_bits(maxw).max(2) };
-            (Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }, 0)
+            "some of its weights are zero"
         };
-        if let Some(b) = &p.bias {
-            let dst = if p.delayed { &mut bias_late } else { &mut bias };
-            for i in 0..n {
-                dst[i] += b[i];
-            }
-        }
-        let target = if p.source == Source::Input && !input.per_step && !p.delayed {
-            AccTarget::Static
-        } else {
-            AccTarget::Dynamic
-        };
-        let (pre_pool, kind) = (p.pre_pool.clone(), p.kind.clone());
-        projections.push(Projection {
-            path: p.path.clone(),
-            source: p.source,
-            src_shape: p.src_shape,
-            delayed: p.delayed,
-            target,
-            pre_pool,
-            kind,
-            weights,
-            shift,
-            binary_source: p.source != Source::Input,
-        });
+        return Err(perr(
+            name,
+            format!(
+                "projection from '{}': 1-bit weights hold +1 and -1 only and {what}: give --weight-bits 2 or more",
+                p.path.first().map_or("?", String::as_str)
+            ),
+        ));
     }
+    Ok(Weights { bits, values })
+}
+
+/// A further projection's weights in the accumulated state's units (its source's real value
+/// `ss` per event), rounded to nearest, with the bits they need (1 when all are +-1).
+fn other_weights(p: &RealProj, u: &Units, ss: f64, n: usize, shape: [usize; 3]) -> Weights {
+    let vals: Vec<i64> =
+        entries(p, n, shape).map(|(i, w)| (u.acc_gain[i] * w * ss / u.acc[i]).round() as i64).collect();
+    let maxw = vals.iter().map(|v| v.saturating_abs()).max().unwrap_or(0);
+    let binary = vals.iter().all(|&v| v == 1 || v == -1);
+    let bits = if binary { 1 } else { range::signed_bits(maxw).max(2) };
+    Weights { bits, values: uniform_if_elementwise(&p.kind, vals).into() }
+}
+
+/// Threshold, constants and reset value per neuron (collapsed when uniform) in units `u`:
+/// `bias` (from step 0) and `bias_late` (from step 1, delayed paths) go to the membrane, or to
+/// the synaptic current for current-based neurons; the reset value only for a zero reset.
+fn neuron_params(
+    c: &neuron::Coeffs,
+    u: &Units,
+    initial_v: InitialV,
+    [bias, bias_late]: [&[f64]; 2],
+    zero_reset: bool,
+) -> NeuronParams {
+    let n = u.v.len();
     let rnd = |x: f64| x.round() as i64;
-    let cuba = coeffs.syn.is_some();
+    let unit = &u.v;
     // Norse starts v at v_leak: step 0 gets beta*v_leak more than the zero-start recurrence.
-    let init: Vec<f64> = if m.dialect().switches.initial_v == InitialV::VLeak {
-        (0..n).map(|i| coeffs.beta[i] * coeffs.v_leak[i]).collect()
-    } else {
-        vec![0.0; n]
-    };
-    let (c, cl, cs, csl): (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>) = if cuba {
+    let init: Vec<f64> =
+        if initial_v == InitialV::VLeak { (0..n).map(|i| c.beta[i] * c.v_leak[i]).collect() } else { vec![0.0; n] };
+    let leak_c = |i: usize| (1.0 - c.beta[i]) * c.v_leak[i] + init[i];
+    let (bias, bias_late, syn_bias, syn_bias_late): (Vec<i64>, Vec<i64>, Vec<i64>, Vec<i64>) = if c.syn.is_some() {
         (
-            (0..n).map(|i| rnd(((1.0 - coeffs.beta[i]) * coeffs.v_leak[i] + init[i]) / unit[i])).collect(),
+            (0..n).map(|i| rnd(leak_c(i) / unit[i])).collect(),
             (0..n).map(|i| rnd(-init[i] / unit[i])).collect(),
-            (0..n).map(|i| rnd(acc_gain[i] * bias[i] / acc_unit[i])).collect(),
-            (0..n).map(|i| rnd(acc_gain[i] * bias_late[i] / acc_unit[i])).collect(),
+            (0..n).map(|i| rnd(u.acc_gain[i] * bias[i] / u.acc[i])).collect(),
+            (0..n).map(|i| rnd(u.acc_gain[i] * bias_late[i] / u.acc[i])).collect(),
         )
     } else {
         (
             (0..n)
-                .map(|i| rnd((acc_gain[i] * bias[i] + (1.0 - coeffs.beta[i]) * coeffs.v_leak[i] + init[i]) / unit[i]))
+                .map(|i| rnd((u.acc_gain[i] * bias[i] + (1.0 - c.beta[i]) * c.v_leak[i] + init[i]) / unit[i]))
                 .collect(),
-            (0..n).map(|i| rnd((acc_gain[i] * bias_late[i] - init[i]) / unit[i])).collect(),
+            (0..n).map(|i| rnd((u.acc_gain[i] * bias_late[i] - init[i]) / unit[i])).collect(),
             vec![0],
             vec![0],
         )
     };
-    let thr: Vec<i64> = match &coeffs.v_th {
+    let thr: Vec<i64> = match &c.v_th {
         Some(th) => (0..n).map(|i| rnd(th[i] / unit[i])).collect(),
         None => vec![0],
     };
-    let vreset: Vec<i64> = if reset == ResetMode::Zero && kind.spiking() {
-        (0..n).map(|i| rnd(coeffs.v_reset[i] / unit[i])).collect()
-    } else {
-        vec![0]
-    };
-    let leak = leak_of(name, &coeffs.beta, o.rules.leak_bits())?;
-    let syn_leak = match &coeffs.syn {
-        Some((alpha, _)) => Some(leak_of(name, alpha, o.rules.leak_bits())?),
-        None => None,
-    };
-    Ok(Layer {
-        name: name.to_string(),
-        kind,
-        shape,
-        group_size,
-        leak,
-        syn_leak,
-        params: NeuronParams {
-            thr: uniform(thr),
-            bias: uniform(c),
-            bias_late: uniform(cl),
-            vreset: uniform(vreset),
-            syn_bias: uniform(cs),
-            syn_bias_late: uniform(csl),
-        },
-        unit: uniform(unit),
-        v_bits: 0,
-        s_bits: 0,
-        y_bits: 0,
-        saturate: false,
-        v_bound: 0,
-        projections,
-        has_consumers: false,
-    })
+    let vreset: Vec<i64> = if zero_reset { (0..n).map(|i| rnd(c.v_reset[i] / unit[i])).collect() } else { vec![0] };
+    NeuronParams {
+        thr: uniform(thr),
+        bias: uniform(bias),
+        bias_late: uniform(bias_late),
+        vreset: uniform(vreset),
+        syn_bias: uniform(syn_bias),
+        syn_bias_late: uniform(syn_bias_late),
+    }
 }
 
 /// Element-wise weights collapse to one value when uniform; matrices stay as they are.
@@ -585,5 +643,186 @@ fn uniform_if_elementwise(kind: &ProjKind, v: Vec<i64>) -> Vec<i64> {
     match kind {
         ProjKind::Pool(_) | ProjKind::OneToOne => uniform(v),
         _ => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{InputStats, grid_of, input_plan, leak_of, quantise};
+    use crate::ir::dialect::DialectOverrides;
+    use crate::ir::{Op, ResetMode};
+    use crate::quant::testing::{affine, chain, if_neurons, integers, options, vec1};
+    use crate::quant::{AccTarget, Leak, NeuronKind, Rules};
+
+    fn zero_reset() -> DialectOverrides {
+        DialectOverrides { reset: Some(ResetMode::Zero), ..Default::default() }
+    }
+
+    #[test]
+    fn binary_rows_become_signs_and_their_scale_goes_into_the_unit() {
+        // Rows +-0.5 and +-0.25 into IF neurons (gain 1), F = 6: unit a / 2^6 per neuron.
+        let m = chain(
+            &[3],
+            vec![
+                ("fc", affine(&[&[0.5, -0.5, 0.5], &[-0.25, 0.25, 0.25]], &[0.25, -0.125])),
+                ("lif", if_neurons(&[1.0, 2.0], 0.0)),
+            ],
+            &zero_reset(),
+        );
+        let net = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, None), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        let p = &l.projections[0];
+        assert_eq!((p.weights.bits, p.weights.values.to_vec()), (1, vec![1, -1, 1, -1, 1, 1]));
+        assert_eq!((p.shift, p.target), (6, AccTarget::Static));
+        assert_eq!(l.unit, vec![1.0 / 128.0, 1.0 / 256.0]);
+        // Threshold and bias in those units: 1 * 128, 2 * 256; 0.25 * 128, -0.125 * 256.
+        assert_eq!((&l.params.thr, &l.params.bias), (&vec![128, 512], &vec![32, -32]));
+        assert_eq!((l.kind, &l.leak), (NeuronKind::Lif, &Leak::One));
+        assert_eq!((net.input.bits, net.input.signed, net.input.scale), (1, false, 1.0));
+    }
+
+    #[test]
+    fn other_rows_round_to_the_nearest_level_and_their_largest_weight_takes_the_top_level() {
+        // 4-bit levels (top 7): row 0 in steps of 0.875 / 7 = 0.125, row 1 of 1.75 / 7 = 0.25;
+        // halves round away from zero (-2.5 -> -3, 1.5 -> 2).
+        let rows: [&[f64]; 2] = [&[0.875, -0.3125, 0.1875, 0.05], &[-1.75, 0.5, 0.25, 1.0]];
+        let m =
+            chain(&[4], vec![("fc", affine(&rows, &[0.0, 0.0])), ("lif", if_neurons(&[1.0, 1.0], 0.0))], &zero_reset());
+        let net = quantise(&m, &options(Rules::fpga(4, 8, 6, 16, None), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        let w = &l.projections[0].weights;
+        assert_eq!((w.bits, w.values.to_vec()), (4, vec![7, -3, 2, 0, -7, 2, 1, 4]));
+        assert_eq!(l.unit, vec![0.125 / 64.0, 0.25 / 64.0]);
+        assert_eq!(l.params.thr, vec![512, 256]);
+        // One bit per weight holds only +-1: these rows are refused, naming the layer.
+        let e = quantise(&m, &options(Rules::fpga(1, 8, 6, 16, None), integers(0.0, 1.0))).unwrap_err();
+        assert_eq!(e.node.as_deref(), Some("lif"));
+        assert!(e.message.contains("1-bit weights hold +1 and -1 only and its rows are not binary"), "{e}");
+    }
+
+    #[test]
+    fn thresholds_leak_targets_and_reset_values_are_rounded_in_units() {
+        // LIF tau 4 (beta 0.75 = 1 - 2^-2), r 4 (gain 1), unit 0.5 / 64 = 1/128.
+        let lif = Op::LIF {
+            tau: vec1(&[4.0, 4.0]),
+            r: vec1(&[4.0, 4.0]),
+            v_leak: vec1(&[0.5, -0.3]),
+            v_threshold: vec1(&[1.0, 0.7]),
+            v_reset: vec1(&[-0.25, 0.1]),
+        };
+        let fc = affine(&[&[0.5, -0.5], &[0.5, 0.5]], &[0.25, 0.0]);
+        let stats = integers(0.0, 1.0);
+        let m = chain(&[2], vec![("fc", fc.clone()), ("lif", lif.clone())], &zero_reset());
+        let net = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, None), stats)).unwrap();
+        let pr = &net.layers[0].params;
+        // thr: 128, 89.6 -> 90; C = (bias + (1 - beta) v_leak) / unit: 48, -9.6 -> -10;
+        // VR: -32, 12.8 -> 13.
+        assert_eq!((&pr.thr, &pr.bias, &pr.vreset), (&vec![128, 90], &vec![48, -10], &vec![-32, 13]));
+        assert_eq!(net.layers[0].leak, Leak::Shift { k: 2 });
+        // Reset by subtraction stores no reset value.
+        let sub = DialectOverrides { reset: Some(ResetMode::Subtract), ..Default::default() };
+        let m = chain(&[2], vec![("fc", fc), ("lif", lif)], &sub);
+        let net = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, None), stats)).unwrap();
+        assert_eq!(net.layers[0].params.vreset, vec![0]);
+    }
+
+    #[test]
+    fn leak_multipliers_are_beta_times_2_to_the_p_rounded() {
+        // 0.9 * 2^16 = 58982.4, 0.8 * 2^16 = 52428.8.
+        assert_eq!(leak_of("l", &[0.9], 16), Ok(Leak::Mul { b: vec![58982] }));
+        assert_eq!(leak_of("l", &[0.9, 0.9, 0.9], 16), Ok(Leak::Mul { b: vec![58982] }));
+        assert_eq!(leak_of("l", &[0.9, 0.8], 16), Ok(Leak::Mul { b: vec![58982, 52429] }));
+        assert_eq!(leak_of("l", &[0.9], 8), Ok(Leak::Mul { b: vec![230] }));
+        assert_eq!(leak_of("l", &[0.0, 1.0], 16), Ok(Leak::Mul { b: vec![0, 65536] }));
+    }
+
+    #[test]
+    fn beta_1_minus_2_to_the_minus_k_is_an_exact_shift_for_k_up_to_p() {
+        assert_eq!(leak_of("l", &[0.5], 16), Ok(Leak::Shift { k: 1 }));
+        assert_eq!(leak_of("l", &[0.75, 0.75], 16), Ok(Leak::Shift { k: 2 }));
+        assert_eq!(leak_of("l", &[0.9375], 4), Ok(Leak::Shift { k: 4 }));
+        // k = 4 > P = 3: a multiplier, 0.9375 * 8 = 7.5 -> 8.
+        assert_eq!(leak_of("l", &[0.9375], 3), Ok(Leak::Mul { b: vec![8] }));
+        // Per-neuron shifts are multipliers.
+        assert_eq!(leak_of("l", &[0.5, 0.75], 16), Ok(Leak::Mul { b: vec![32768, 49152] }));
+    }
+
+    #[test]
+    fn beta_1_and_0_need_no_arithmetic_and_beta_outside_0_1_is_refused() {
+        assert_eq!(leak_of("l", &[1.0, 1.0], 16), Ok(Leak::One));
+        assert_eq!(leak_of("l", &[0.0], 16), Ok(Leak::Zero));
+        let e = leak_of("l", &[0.5, 1.5], 16).unwrap_err();
+        assert_eq!(e.node.as_deref(), Some("l"));
+        assert!(e.message.starts_with("decay beta = 1 - dt/tau = 1.5 is outside [0, 1]"), "{e}");
+        assert!(leak_of("l", &[-0.1], 16).is_err());
+    }
+
+    fn plan(stats: Option<InputStats>, scale: Option<f64>, input_bits: u32) -> Result<(u32, bool, f64), String> {
+        let mut o = options(Rules::fpga(8, input_bits, 6, 16, None), integers(0.0, 1.0));
+        (o.input_stats, o.input_scale) = (stats, scale);
+        input_plan("in", [4, 1, 1], &o).map(|p| (p.bits, p.signed, p.scale)).map_err(|e| e.to_string())
+    }
+
+    fn reals(min: f64, max: f64, grid: Option<f64>) -> Option<InputStats> {
+        Some(InputStats { min, max, integers: false, grid, per_step: false })
+    }
+
+    #[test]
+    fn integer_inputs_that_fit_are_exact_with_the_bits_they_need() {
+        // The digits pixels 0..16: 5-bit unsigned integers, scale 1.
+        assert_eq!(plan(Some(integers(0.0, 16.0)), None, 8), Ok((5, false, 1.0)));
+        assert_eq!(plan(Some(integers(0.0, 15.0)), None, 8), Ok((4, false, 1.0)));
+        // Signed: |x| <= 5 takes 3 bits and a sign.
+        assert_eq!(plan(Some(integers(-3.0, 5.0)), None, 8), Ok((4, true, 1.0)));
+        assert_eq!(plan(Some(integers(0.0, 0.0)), None, 8), Ok((1, false, 1.0)));
+        // Data on a 1/16 grid up to 1: codes 0..16.
+        assert_eq!(plan(reals(0.0, 1.0, Some(0.0625)), None, 8), Ok((5, false, 0.0625)));
+    }
+
+    #[test]
+    fn other_inputs_get_input_bits_levels_over_their_range() {
+        assert_eq!(plan(reals(0.0, 2.5, None), None, 8), Ok((8, false, 2.5 / 255.0)));
+        assert_eq!(plan(reals(-2.0, 1.0, None), None, 8), Ok((8, true, 2.0 / 127.0)));
+        // Integers beyond the input bits: levels too.
+        assert_eq!(plan(Some(integers(0.0, 1000.0)), None, 8), Ok((8, false, 1000.0 / 255.0)));
+        assert_eq!(plan(Some(integers(0.0, 255.0)), None, 8), Ok((8, false, 1.0)));
+        assert_eq!(plan(Some(integers(0.0, 256.0)), None, 8), Ok((8, false, 256.0 / 255.0)));
+        // A given scale: input_bits, signed when the data is.
+        assert_eq!(plan(reals(-1.0, 3.0, None), Some(0.5), 6), Ok((6, true, 0.5)));
+        assert_eq!(plan(None, Some(0.5), 6), Ok((6, false, 0.5)));
+    }
+
+    #[test]
+    fn impossible_input_plans_are_refused() {
+        let e = plan(None, Some(0.0), 8).unwrap_err();
+        assert_eq!(e, "hardware plan: node 'in': input scale must be positive, got 0");
+        assert!(plan(None, None, 8).unwrap_err().contains("the input range is unknown"));
+        assert!(plan(reals(0.0, 2.5, None), None, 17).unwrap_err().contains("input bits must be 1..=16, got 17"));
+    }
+
+    #[test]
+    fn the_grid_is_the_coarsest_step_every_value_is_a_multiple_of() {
+        assert_eq!(grid_of(&[0.0, 0.25, 0.75, 1.5]), Some(0.25));
+        assert_eq!(grid_of(&[3.0, 0.5]), Some(0.5));
+        assert_eq!(grid_of(&[0.0, 0.1, 0.3]), Some(0.1));
+        // The smallest gap (0.2) does not divide 0.1: no grid.
+        assert_eq!(grid_of(&[0.1, 0.3, 0.7]), None);
+        assert_eq!(grid_of(&[1.0 / 3.0]), None);
+    }
+
+    #[test]
+    fn a_state_beyond_62_bits_is_refused_naming_the_layer_unless_capped() {
+        // Weights of 1e-20 against a threshold of 1: the threshold is 6.4e21 units.
+        let m = chain(
+            &[3],
+            vec![("fc", affine(&[&[1e-20, -1e-20, 1e-20]], &[0.0])), ("lif", if_neurons(&[1.0], 0.0))],
+            &zero_reset(),
+        );
+        let e = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, None), integers(0.0, 1.0))).unwrap_err();
+        assert!(e.to_string().starts_with("hardware plan: node 'lif': its state needs more than 62 bits"), "{e}");
+        // Under a 16-bit cap the layer saturates instead, its threshold too.
+        let net = quantise(&m, &options(Rules::fpga(8, 8, 6, 16, Some(16)), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        assert_eq!((l.v_bits, l.saturate, &l.params.thr), (16, true, &vec![32767]));
     }
 }

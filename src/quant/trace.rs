@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 
-use super::{PoolGeom, ProjKind, QuantError, Source, perr};
+use super::{AccTarget, PoolGeom, ProjKind, Projection, QuantError, Source, Weights, perr};
 use crate::ir::{Op, Padding, Tensor};
 use crate::model::Model;
 
@@ -154,11 +154,31 @@ pub struct RealProj {
     pub out_shape: [usize; 3],
 }
 
+impl RealProj {
+    /// This path as a quantised projection into `target` with integer `weights` and `shift`;
+    /// events from layers are spikes.
+    pub(super) fn projection(&self, target: AccTarget, weights: Weights, shift: u32) -> Projection {
+        Projection {
+            path: self.path.clone(),
+            source: self.source,
+            src_shape: self.src_shape,
+            delayed: self.delayed,
+            target,
+            pre_pool: self.pre_pool.clone(),
+            kind: self.kind.clone(),
+            weights,
+            shift,
+            binary_source: self.source != Source::Input,
+        }
+    }
+}
+
 /// True for the ops that become layers: neurons and Threshold nodes.
 pub fn is_layer(op: &Op) -> bool {
     op.is_neuron() || matches!(op, Op::Threshold { .. })
 }
 
+/// True for the ops a path between layers may hold.
 fn is_linear(op: &Op) -> bool {
     matches!(
         op,
@@ -173,6 +193,7 @@ fn is_linear(op: &Op) -> bool {
     )
 }
 
+/// True for the strides hardware takes (powers of two).
 fn pow2(v: usize) -> bool {
     v.is_power_of_two()
 }
@@ -215,6 +236,7 @@ fn trace_paths(m: &Model, layer: NodeIndex) -> Result<Vec<Path>, QuantError> {
     Ok(out)
 }
 
+/// `source -> op (Type) -> ... -> layer`, for messages.
 fn describe(m: &Model, p: &Path, layer: &str) -> String {
     let g = &m.graph;
     let mut v = vec![g.g[p.source].name.clone()];
@@ -223,6 +245,7 @@ fn describe(m: &Model, p: &Path, layer: &str) -> String {
     v.join(" -> ")
 }
 
+/// The geometry of a pooling node `name` over (C, H, W) output `out`; strides must be powers of two.
 fn pool_geom(
     name: &str,
     kernel: &[usize],
@@ -241,7 +264,36 @@ fn pool_geom(
     })
 }
 
-#[allow(clippy::too_many_lines)]
+/// A path's error: the layer, the path, what is wrong.
+type Bad<'a> = &'a dyn Fn(&str) -> QuantError;
+
+/// The ops between a path's source and its layer, read as one projection: optional pooling of
+/// the source events, Scales, at most one weighted op, Scales.
+struct Chain {
+    /// Leading pooling of the source events.
+    pre_pool: Option<PoolGeom>,
+    /// 1 / kernel area for average pooling, else 1.
+    pool_factor: f64,
+    /// (C, H, W) after the pooling: the weighted op's input.
+    cur_shape: [usize; 3],
+    /// Scales before the weighted op, per element of `cur_shape`.
+    pre_scale: Option<Vec<f64>>,
+    /// The Affine, Linear or Conv node, if any.
+    weighted: Option<NodeIndex>,
+    /// Scales after it, per output element.
+    post_scale: Option<Vec<f64>>,
+}
+
+/// What a chain lowers to: the projection's mapping, real weights, bias and output shape.
+struct Lowered {
+    pre_pool: Option<PoolGeom>,
+    kind: ProjKind,
+    w: Tensor,
+    bias: Option<Vec<f64>>,
+    out_shape: [usize; 3],
+}
+
+/// Path `p` into layer `lname` as a projection with real weights, or why it does not lower to one.
 fn classify_path(
     m: &Model,
     p: Path,
@@ -251,77 +303,87 @@ fn classify_path(
     in_shape: [usize; 3],
 ) -> Result<RealProj, QuantError> {
     let g = &m.graph;
-    let info = &m.info;
     let desc = describe(m, &p, lname);
     let bad = |msg: &str| QuantError { node: Some(lname.to_string()), message: format!("path {desc}: {msg}") };
     if p.delayed > 1 {
         return Err(bad("more than one recurrent edge on one path (a delay of several steps) is not supported"));
     }
-    let (source, src_shape) = if p.source == input_ix {
-        (Source::Input, in_shape)
-    } else {
-        let k = layer_of[&p.source];
-        if !g.g[p.source].op.emits_spikes() {
-            return Err(bad("the source layer is not spiking; hardware passes only spikes between layers"));
-        }
-        let s = chw(&info.out_shape[p.source.index()]).ok_or_else(|| bad("source of rank above 3"))?;
-        (Source::Layer(k), s)
+    let (source, src_shape) = path_source(m, &p, layer_of, input_ix, in_shape, &bad)?;
+    let chain = read_chain(m, &p, src_shape, &bad)?;
+    let lowered = match chain.weighted.map(|wn| (wn, &g.g[wn].op)) {
+        None => elementwise(chain),
+        Some((_, Op::Affine { weight, bias })) => dense(chain, weight, Some(bias)),
+        Some((_, Op::Linear { weight })) => dense(chain, weight, None),
+        Some((wn, Op::Conv { .. })) => conv(m, wn, chain, &bad)?,
+        Some(_) => unreachable!("weighted ops are Affine, Linear or Conv"),
     };
+    Ok(RealProj {
+        path: std::iter::once(p.source).chain(p.ops.iter().copied()).map(|n| g.g[n].name.clone()).collect(),
+        source,
+        src_shape,
+        delayed: p.delayed == 1,
+        pre_pool: lowered.pre_pool,
+        kind: lowered.kind,
+        w: lowered.w,
+        bias: lowered.bias,
+        out_shape: lowered.out_shape,
+    })
+}
+
+/// The event source of `p` and its (C, H, W): the input, or a spiking layer.
+fn path_source(
+    m: &Model,
+    p: &Path,
+    layer_of: &HashMap<NodeIndex, usize>,
+    input_ix: NodeIndex,
+    in_shape: [usize; 3],
+    bad: Bad,
+) -> Result<(Source, [usize; 3]), QuantError> {
+    if p.source == input_ix {
+        return Ok((Source::Input, in_shape));
+    }
+    if !m.graph.g[p.source].op.emits_spikes() {
+        return Err(bad("the source layer is not spiking; hardware passes only spikes between layers"));
+    }
+    let s = chw(&m.info.out_shape[p.source.index()]).ok_or_else(|| bad("source of rank above 3"))?;
+    Ok((Source::Layer(layer_of[&p.source]), s))
+}
+
+/// The ops of `p` (Flatten and Output aside) read as a [`Chain`], or why they are not one.
+fn read_chain(m: &Model, p: &Path, src_shape: [usize; 3], bad: Bad) -> Result<Chain, QuantError> {
+    let g = &m.graph;
     let ops: Vec<NodeIndex> =
         p.ops.iter().copied().filter(|&n| !matches!(g.g[n].op, Op::Flatten { .. } | Op::Output)).collect();
+    let mut chain = Chain {
+        pre_pool: None,
+        pool_factor: 1.0,
+        cur_shape: src_shape,
+        pre_scale: None,
+        weighted: None,
+        post_scale: None,
+    };
     let mut k = 0;
-    let mut pre_pool = None;
-    let mut pool_factor = 1.0;
-    let mut cur_shape = src_shape;
-    // Leading pooling on the source events.
     if let Some(&n) = ops.first()
         && let Op::SumPool2d { kernel, stride, padding } | Op::AvgPool2d { kernel, stride, padding } = &g.g[n].op
     {
-        let out = chw(&info.out_shape[n.index()]).ok_or_else(|| bad("pool output rank"))?;
-        if info.in_shape[n.index()].len() != 3 {
+        let out = chw(&m.info.out_shape[n.index()]).ok_or_else(|| bad("pool output rank"))?;
+        if m.info.in_shape[n.index()].len() != 3 {
             return Err(bad("pooling needs a (C, H, W) source"));
         }
-        pre_pool = Some(pool_geom(&g.g[n].name, kernel, stride, padding, &info.out_shape[n.index()])?);
+        chain.pre_pool = Some(pool_geom(&g.g[n].name, kernel, stride, padding, &m.info.out_shape[n.index()])?);
         if matches!(g.g[n].op, Op::AvgPool2d { .. }) {
-            pool_factor = 1.0 / (kernel[0] * kernel[1]) as f64;
+            chain.pool_factor = 1.0 / (kernel[0] * kernel[1]) as f64;
         }
-        cur_shape = out;
+        chain.cur_shape = out;
         k = 1;
     }
-    // Scales before the weighted op (per source element).
-    let mut pre_scale: Option<Vec<f64>> = None;
-    while k < ops.len() {
-        if let Op::Scale { scale } = &g.g[ops[k]].op {
-            let n: usize = cur_shape.iter().product();
-            let v = pre_scale.get_or_insert_with(|| vec![1.0; n]);
-            for (i, x) in v.iter_mut().enumerate() {
-                *x *= scale.at(i);
-            }
-            k += 1;
-        } else {
-            break;
-        }
-    }
-    // The weighted op, if any.
-    let mut weighted: Option<NodeIndex> = None;
+    let n_in: usize = chain.cur_shape.iter().product();
+    chain.pre_scale = fold_scales(m, &ops, &mut k, |_| n_in);
     if k < ops.len() && matches!(g.g[ops[k]].op, Op::Affine { .. } | Op::Linear { .. } | Op::Conv { .. }) {
-        weighted = Some(ops[k]);
+        chain.weighted = Some(ops[k]);
         k += 1;
     }
-    // Scales after it (per output element).
-    let mut post_scale: Option<Vec<f64>> = None;
-    while k < ops.len() {
-        if let Op::Scale { scale } = &g.g[ops[k]].op {
-            let n = info.out_numel(ops[k]);
-            let v = post_scale.get_or_insert_with(|| vec![1.0; n]);
-            for (i, x) in v.iter_mut().enumerate() {
-                *x *= scale.at(i);
-            }
-            k += 1;
-        } else {
-            break;
-        }
-    }
+    chain.post_scale = fold_scales(m, &ops, &mut k, |n| m.info.out_numel(n));
     if k < ops.len() {
         let names: Vec<_> = ops.iter().map(|&n| g.g[n].op.type_name()).collect();
         return Err(bad(&format!(
@@ -330,147 +392,143 @@ fn classify_path(
             names.join(", ")
         )));
     }
-    let path_names: Vec<String> =
-        std::iter::once(p.source).chain(p.ops.iter().copied()).map(|n| g.g[n].name.clone()).collect();
-    let delayed = p.delayed == 1;
-    match weighted {
-        None => {
-            // Pool straight into neurons, or one-to-one.
-            let n: usize = cur_shape.iter().product();
-            let mut w = vec![pool_factor; n];
-            if let Some(ps) = &pre_scale {
-                for (x, s) in w.iter_mut().zip(ps) {
-                    *x *= s;
-                }
-            }
-            if let Some(ps) = &post_scale {
-                for (x, s) in w.iter_mut().zip(ps) {
-                    *x *= s;
-                }
-            }
-            let kind = match pre_pool.take() {
-                Some(geom) => ProjKind::Pool(geom),
-                None => ProjKind::OneToOne,
-            };
-            Ok(RealProj {
-                path: path_names,
-                source,
-                src_shape,
-                delayed,
-                pre_pool: None,
-                kind,
-                w: Tensor::f64(vec![n], w),
-                bias: None,
-                out_shape: cur_shape,
-            })
+    Ok(chain)
+}
+
+/// The product of the consecutive Scale ops from `ops[*k]` on, per element (`len` of the first
+/// one's elements); `k` moves past them. `None` when `ops[*k]` is not a Scale.
+fn fold_scales(m: &Model, ops: &[NodeIndex], k: &mut usize, len: impl Fn(NodeIndex) -> usize) -> Option<Vec<f64>> {
+    let mut out: Option<Vec<f64>> = None;
+    while let Some(&n) = ops.get(*k)
+        && let Op::Scale { scale } = &m.graph.g[n].op
+    {
+        let v = out.get_or_insert_with(|| vec![1.0; len(n)]);
+        for (i, x) in v.iter_mut().enumerate() {
+            *x *= scale.at(i);
         }
-        Some(wn) => {
-            let node = &g.g[wn];
-            match &node.op {
-                Op::Affine { weight, .. } | Op::Linear { weight } => {
-                    let (rows, cols) = (weight.shape[0], weight.shape[1]);
-                    let unscaled = pool_factor == 1.0 && pre_scale.is_none() && post_scale.is_none();
-                    let mut w: Vec<f64> =
-                        if unscaled { vec![] } else { weight.iter().map(|v| v * pool_factor).collect() };
-                    if let Some(ps) = &pre_scale {
-                        for r in 0..rows {
-                            for c in 0..cols {
-                                w[r * cols + c] *= ps[c];
-                            }
-                        }
-                    }
-                    let mut bias = match &node.op {
-                        Op::Affine { bias, .. } => Some(bias.to_vec()),
-                        _ => None,
-                    };
-                    if let Some(ps) = &post_scale {
-                        for r in 0..rows {
-                            for c in 0..cols {
-                                w[r * cols + c] *= ps[r];
-                            }
-                            if let Some(b) = bias.as_mut() {
-                                b[r] *= ps[r];
-                            }
-                        }
-                    }
-                    Ok(RealProj {
-                        path: path_names,
-                        source,
-                        src_shape,
-                        delayed,
-                        pre_pool,
-                        kind: ProjKind::Dense { cols },
-                        w: if unscaled { weight.clone() } else { Tensor::f64(vec![rows * cols], w) },
-                        bias,
-                        out_shape: [rows, 1, 1],
-                    })
-                }
-                Op::Conv { weight, bias, stride, padding, dilation, groups, .. } => {
-                    if pre_scale.is_some() {
-                        return Err(bad("a Scale before a convolution is not supported"));
-                    }
-                    let lin = &info.in_shape[wn.index()];
-                    let lout = &info.out_shape[wn.index()];
-                    let nd = weight.shape.len() - 2;
-                    let (ci, ih, iw) = if nd == 1 { (lin[0], 1, lin[1]) } else { (lin[0], lin[1], lin[2]) };
-                    if ci * ih * iw != cur_shape.iter().product::<usize>() {
-                        return Err(bad("the convolution's input does not match its source"));
-                    }
-                    let out = chw(lout).ok_or_else(|| bad("conv output rank"))?;
-                    let (kh, kw) = if nd == 1 { (1, weight.shape[2]) } else { (weight.shape[2], weight.shape[3]) };
-                    let two = |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
-                    let st = two(stride, 1);
-                    let dl = two(dilation, 1);
-                    let pad = match padding {
-                        Padding::Explicit(p) => two(p, 0),
-                        Padding::Valid => [0, 0],
-                        Padding::Same => [dl[0] * (kh - 1) / 2, dl[1] * (kw - 1) / 2],
-                    };
-                    if !st.iter().all(|&s| pow2(s)) {
-                        return Err(perr(
-                            &node.name,
-                            format!("convolution stride {st:?} must be a power of two in hardware"),
-                        ));
-                    }
-                    let co = weight.shape[0];
-                    let per_ch = out[1] * out[2];
-                    let unscaled = pool_factor == 1.0 && post_scale.is_none();
-                    let mut w: Vec<f64> =
-                        if unscaled { vec![] } else { weight.iter().map(|v| v * pool_factor).collect() };
-                    let mut b: Option<Vec<f64>> =
-                        bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.at(i / per_ch)).collect());
-                    if let Some(ps) = &post_scale {
-                        // Per output element; must be uniform per channel to fold into weights.
-                        let per = w.len() / co;
-                        for c in 0..co {
-                            let s0 = ps[c * per_ch];
-                            if ps[c * per_ch..(c + 1) * per_ch].iter().any(|&s| s != s0) {
-                                return Err(bad("a Scale after a convolution must be uniform per channel"));
-                            }
-                            for x in &mut w[c * per..(c + 1) * per] {
-                                *x *= s0;
-                            }
-                            if let Some(bb) = b.as_mut() {
-                                for x in &mut bb[c * per_ch..(c + 1) * per_ch] {
-                                    *x *= s0;
-                                }
-                            }
-                        }
-                    }
-                    Ok(RealProj {
-                        path: path_names,
-                        source,
-                        src_shape,
-                        delayed,
-                        pre_pool,
-                        kind: ProjKind::Conv { ci, ih, iw, kh, kw, stride: st, pad, dil: dl, groups: *groups },
-                        w: if unscaled { weight.clone() } else { Tensor::f64(vec![w.len()], w) },
-                        bias: b,
-                        out_shape: out,
-                    })
-                }
-                _ => unreachable!("weighted ops matched above"),
+        *k += 1;
+    }
+    out
+}
+
+/// A chain without weighted op: pooling straight into the neurons, or one-to-one; one weight per
+/// target neuron.
+fn elementwise(c: Chain) -> Lowered {
+    let n: usize = c.cur_shape.iter().product();
+    let mut w = vec![c.pool_factor; n];
+    for s in [&c.pre_scale, &c.post_scale].into_iter().flatten() {
+        for (x, s) in w.iter_mut().zip(s) {
+            *x *= s;
+        }
+    }
+    let kind = match c.pre_pool {
+        Some(geom) => ProjKind::Pool(geom),
+        None => ProjKind::OneToOne,
+    };
+    Lowered { pre_pool: None, kind, w: Tensor::f64(vec![n], w), bias: None, out_shape: c.cur_shape }
+}
+
+/// An Affine or Linear `weight` (out, in) with the chain's pooling factor and Scales folded into
+/// its columns (before) and rows and bias (after); the graph's own tensor when nothing scales it.
+fn dense(chain: Chain, weight: &Tensor, bias: Option<&Tensor>) -> Lowered {
+    let (rows, cols) = (weight.shape[0], weight.shape[1]);
+    let unscaled = chain.pool_factor == 1.0 && chain.pre_scale.is_none() && chain.post_scale.is_none();
+    let mut w: Vec<f64> = if unscaled { vec![] } else { weight.iter().map(|v| v * chain.pool_factor).collect() };
+    if let Some(ps) = &chain.pre_scale {
+        for r in 0..rows {
+            for c in 0..cols {
+                w[r * cols + c] *= ps[c];
             }
         }
     }
+    let mut bias = bias.map(Tensor::to_vec);
+    if let Some(ps) = &chain.post_scale {
+        for r in 0..rows {
+            for c in 0..cols {
+                w[r * cols + c] *= ps[r];
+            }
+            if let Some(b) = bias.as_mut() {
+                b[r] *= ps[r];
+            }
+        }
+    }
+    Lowered {
+        pre_pool: chain.pre_pool,
+        kind: ProjKind::Dense { cols },
+        w: if unscaled { weight.clone() } else { Tensor::f64(vec![rows * cols], w) },
+        bias,
+        out_shape: [rows, 1, 1],
+    }
+}
+
+/// The convolution node `wn` from a source of `c.cur_shape`, 1-d as 2-d with height 1, with the
+/// chain's pooling factor and a post-Scale (uniform per channel) folded into its kernels and bias.
+fn conv(m: &Model, wn: NodeIndex, c: Chain, bad: Bad) -> Result<Lowered, QuantError> {
+    let node = &m.graph.g[wn];
+    let Op::Conv { weight, bias, .. } = &node.op else { unreachable!("a Conv node") };
+    if c.pre_scale.is_some() {
+        return Err(bad("a Scale before a convolution is not supported"));
+    }
+    let (kind, out) = conv_geometry(m, wn, c.cur_shape, bad)?;
+    let co = weight.shape[0];
+    let per_ch = out[1] * out[2];
+    let unscaled = c.pool_factor == 1.0 && c.post_scale.is_none();
+    let mut w: Vec<f64> = if unscaled { vec![] } else { weight.iter().map(|v| v * c.pool_factor).collect() };
+    let mut b: Option<Vec<f64>> = bias.as_ref().map(|b| (0..co * per_ch).map(|i| b.at(i / per_ch)).collect());
+    if let Some(ps) = &c.post_scale {
+        // Per output element; must be uniform per channel to fold into weights.
+        let per = w.len() / co;
+        for ch in 0..co {
+            let s0 = ps[ch * per_ch];
+            if ps[ch * per_ch..(ch + 1) * per_ch].iter().any(|&s| s != s0) {
+                return Err(bad("a Scale after a convolution must be uniform per channel"));
+            }
+            for x in &mut w[ch * per..(ch + 1) * per] {
+                *x *= s0;
+            }
+            if let Some(bb) = b.as_mut() {
+                for x in &mut bb[ch * per_ch..(ch + 1) * per_ch] {
+                    *x *= s0;
+                }
+            }
+        }
+    }
+    Ok(Lowered {
+        pre_pool: c.pre_pool,
+        kind,
+        w: if unscaled { weight.clone() } else { Tensor::f64(vec![w.len()], w) },
+        bias: b,
+        out_shape: out,
+    })
+}
+
+/// The mapping of convolution node `wn` over an input of `cur_shape`, and its (C, H, W) output.
+fn conv_geometry(
+    m: &Model,
+    wn: NodeIndex,
+    cur_shape: [usize; 3],
+    bad: Bad,
+) -> Result<(ProjKind, [usize; 3]), QuantError> {
+    let node = &m.graph.g[wn];
+    let Op::Conv { weight, stride, padding, dilation, groups, .. } = &node.op else { unreachable!("a Conv node") };
+    let lin = &m.info.in_shape[wn.index()];
+    let nd = weight.shape.len() - 2;
+    let (ci, ih, iw) = if nd == 1 { (lin[0], 1, lin[1]) } else { (lin[0], lin[1], lin[2]) };
+    if ci * ih * iw != cur_shape.iter().product::<usize>() {
+        return Err(bad("the convolution's input does not match its source"));
+    }
+    let out = chw(&m.info.out_shape[wn.index()]).ok_or_else(|| bad("conv output rank"))?;
+    let (kh, kw) = if nd == 1 { (1, weight.shape[2]) } else { (weight.shape[2], weight.shape[3]) };
+    let two = |v: &[usize], one: usize| if nd == 1 { [one, v[0]] } else { [v[0], v[1]] };
+    let st = two(stride, 1);
+    let dl = two(dilation, 1);
+    let pad = match padding {
+        Padding::Explicit(p) => two(p, 0),
+        Padding::Valid => [0, 0],
+        Padding::Same => [dl[0] * (kh - 1) / 2, dl[1] * (kw - 1) / 2],
+    };
+    if !st.iter().all(|&s| pow2(s)) {
+        return Err(perr(&node.name, format!("convolution stride {st:?} must be a power of two in hardware")));
+    }
+    Ok((ProjKind::Conv { ci, ih, iw, kh, kw, stride: st, pad, dil: dl, groups: *groups }, out))
 }

@@ -19,10 +19,11 @@
 //! hidden neurons may spike up to 31 times), and biases on the synaptic input (moved to the
 //! membrane at their steady-state value).
 
-use super::trace::{RealLayer, trace};
+use super::chips::{IntegerInputs, cuba_layer, integer_scale, leak_bias, steady_gain, thr_bias};
+use super::trace::{RealLayer, RealProj, trace};
 use super::{
-    AccTarget, InputPlan, InputStats, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Projection,
-    QuantError, QuantOptions, Source, Weights, perr,
+    AccTarget, InputPlan, Layer, Leak, Network, OutputPlan, ProjKind, QuantError, QuantOptions, Source, Weights,
+    mark_consumers, model_label, perr,
 };
 use crate::ir::{ResetMode, neuron};
 use crate::model::Model;
@@ -37,34 +38,24 @@ fn nearest_shift(x: f64, lo: u32, max: u32) -> (u32, bool) {
     (k, (f(k) - x).abs() <= 1e-9)
 }
 
+/// `x` to four decimals, for notes.
 fn pct(x: f64) -> String {
     format!("{x:.4}")
 }
 
+/// How Xylo's input events are worded.
+const EVENTS: IntegerInputs = IntegerInputs {
+    scale_name: "the event scale",
+    negative: "Xylo's inputs are event counts: the inputs hold negative values",
+    not_integers: "Xylo takes event counts per input channel and step; these inputs are real-valued or negative: \
+                   give --input-scale S to send round(x / S) events (at most 15 per step)",
+    note: |s| format!("inputs become round(x / {s}) events per channel and step"),
+};
+
 /// How inputs become event counts under `o`: the real value of one event.
 fn event_scale(name: &str, o: &QuantOptions) -> Result<(f64, Vec<String>), QuantError> {
     let mut notes = vec![];
-    let scale = match (o.input_scale, o.input_stats) {
-        (Some(s), _) if !(s.is_finite() && s > 0.0) => {
-            return Err(perr(name, format!("the event scale must be positive, got {s}")));
-        }
-        (Some(s), st) => {
-            if st.is_some_and(|st| st.min < 0.0) {
-                return Err(perr(name, "Xylo's inputs are event counts: the inputs hold negative values"));
-            }
-            notes.push(format!("inputs become round(x / {s}) events per channel and step"));
-            s
-        }
-        (None, Some(InputStats { integers: true, min, .. })) if min >= 0.0 => 1.0,
-        (None, Some(_)) => {
-            return Err(perr(
-                name,
-                "Xylo takes event counts per input channel and step; these inputs are real-valued or negative: \
-                 give --input-scale S to send round(x / S) events (at most 15 per step)",
-            ));
-        }
-        (None, None) => 1.0,
-    };
+    let scale = integer_scale(name, o, &EVENTS, &mut notes)?;
     if let Some(st) = o.input_stats
         && st.max / scale > 15.0
     {
@@ -101,215 +92,19 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         ));
     }
     let out_k = real.output_layer;
-    // Per layer: (name, kind, n, beta, alpha, gain to the current, threshold, membrane bias,
-    // real weights into the current per projection).
-    struct Lay {
-        name: String,
-        n: usize,
-        dash_mem: u32,
-        dash_syn: u32,
-        thr_real: Vec<f64>,
-        bias_real: Vec<f64>,
-        projections: Vec<(super::trace::RealProj, Vec<f64>)>,
-    }
     let mut lays = vec![];
-    for (k, RealLayer { node, name, current, projections }) in real.layers.into_iter().enumerate() {
-        if current {
-            return Err(perr(&name, "the output is a weighted sum without neurons; Xylo reads out spiking neurons"));
-        }
-        let op = &g.g[node].op;
-        let n = m.info.out_numel(node);
-        let c = neuron::coeffs(op, n, d).ok_or_else(|| perr(&name, "not a neuron"))?;
-        let Some(v_th) = c.v_th.clone() else {
-            return Err(perr(&name, format!("{} neurons do not spike; every Xylo neuron does", op.type_name())));
-        };
-        let b0 = c.beta[0];
-        if c.beta.iter().any(|&b| (b - b0).abs() > 1e-12) {
-            notes.push(format!("'{name}': per-neuron decays; each neuron gets its nearest shift"));
-        }
-        let (dash_mem, exact) = nearest_shift(b0, 0, 15);
-        if !exact {
-            notes.push(format!(
-                "'{name}': membrane decay {} becomes 1 - 2^-{dash_mem} = {}",
-                pct(b0),
-                pct(1.0 - 0.5f64.powi(dash_mem as i32))
-            ));
-        }
-        // Per neuron: factor from a real input to the Xylo current, and the synaptic decay.
-        let (dash_syn, to_current): (u32, Vec<f64>) = match &c.syn {
-            Some((alpha, gs)) => {
-                let (ks, exact) = nearest_shift(alpha[0], 1, 15);
-                if !exact {
-                    notes.push(format!(
-                        "'{name}': synaptic decay {} becomes 1 - 2^-{ks} = {}",
-                        pct(alpha[0]),
-                        pct(1.0 - 0.5f64.powi(ks as i32))
-                    ));
-                }
-                let a = 1.0 - 0.5f64.powi(ks as i32);
-                (ks, (0..n).map(|i| c.gain[i] * gs[i] / a).collect())
-            }
-            None => {
-                notes.push(format!(
-                    "'{name}' is a plain {} neuron; Xylo's neuron is current-based: each input is spread over \
-                     the following steps (halving per step, the same total)",
-                    op.type_name()
-                ));
-                (1, c.gain.clone())
-            }
-        };
-        let multi = d.multi_spike(g, node);
-        if k == out_k && multi {
-            notes.push(format!("'{name}': the model may spike several times per step; Xylo's outputs spike once"));
-        } else if k != out_k && !multi {
-            notes.push(format!(
-                "'{name}': the model spikes once per step; Xylo's hidden neurons spike up to 31 times when the membrane \
-                 exceeds several thresholds"
-            ));
-        }
-        // Membrane bias: the leak towards v_leak, plus input biases at their steady state.
-        let mut bias_real: Vec<f64> = (0..n).map(|i| (1.0 - c.beta[i]) * c.v_leak[i]).collect();
-        let mut projections_w = vec![];
-        for p in projections {
-            if let Some(b) = &p.bias
-                && b.iter().any(|&x| x != 0.0)
-            {
-                notes.push(format!(
-                    "'{name}': the bias of the path from '{}' is added to the membrane at its steady state",
-                    p.path[0]
-                ));
-                let ss = |i: usize| match &c.syn {
-                    Some((alpha, gs)) => c.gain[i] * gs[i] / (1.0 - alpha[i]).max(1e-12),
-                    None => c.gain[i],
-                };
-                for (i, x) in bias_real.iter_mut().enumerate() {
-                    *x += ss(i) * b[i];
-                }
-            }
-            let n_w = p.w.numel();
-            let w: Vec<f64> = match p.kind {
-                ProjKind::Dense { cols } => {
-                    (0..n_w).map(|e| p.w.at(e) * to_current[e / cols] * scale_of(&p, scale)).collect()
-                }
-                _ => (0..n).map(|i| p.w.at(i % n_w) * to_current[i] * scale_of(&p, scale)).collect(),
-            };
-            projections_w.push((p, w));
-        }
-        lays.push(Lay { name, n, dash_mem, dash_syn, thr_real: v_th, bias_real, projections: projections_w });
+    for (k, l) in real.layers.into_iter().enumerate() {
+        lays.push(real_layer(m, l, k == out_k, scale, &mut notes)?);
     }
-    // Which matrix a projection writes: 0 input, 1 recurrent, 2 output.
-    let matrix = |k: usize, p: &super::trace::RealProj| match p.source {
-        Source::Input => 0,
-        Source::Layer(_) if k == out_k => 2,
-        Source::Layer(_) => 1,
-    };
-    let row_max = |l: &Lay, k: usize, mx: usize, i: usize| -> f64 {
-        let mut best = 0.0f64;
-        for (p, w) in l.projections.iter().filter(|(p, _)| matrix(k, p) == mx) {
-            match p.kind {
-                ProjKind::Dense { cols } => {
-                    for x in &w[i * cols..(i + 1) * cols] {
-                        best = best.max(x.abs());
-                    }
-                }
-                _ => best = best.max(w[i].abs()),
-            }
-        }
-        best
-    };
-    // Shift per matrix: what the neuron that needs most resolution needs, at most 7.
-    let mut shift = [0u32; 3];
-    for (k, l) in lays.iter().enumerate() {
-        for (mx, sh) in shift.iter_mut().enumerate() {
-            for i in 0..l.n {
-                let e = row_max(l, k, mx, i);
-                let t = l.thr_real[i].abs();
-                if e > 0.0 && t > 0.0 {
-                    let need = (e * THRESHOLD_TARGET / (127.0 * t)).log2().ceil().clamp(0.0, 7.0) as u32;
-                    *sh = (*sh).max(need);
-                }
-            }
-        }
-    }
+    let shift = matrix_shifts(&lays);
     let mut layers = vec![];
-    for (k, l) in lays.iter().enumerate() {
-        let unit: Vec<f64> = (0..l.n)
-            .map(|i| {
-                let by_w =
-                    (0..3).map(|mx| row_max(l, k, mx, i) / (127.0 * f64::from(1u32 << shift[mx]))).fold(0.0, f64::max);
-                let by_t = l.thr_real[i].abs() / THRESHOLD_TARGET;
-                let u = by_w.max(by_t);
-                if u > 0.0 { u } else { 1.0 }
-            })
-            .collect();
-        let thr: Vec<i64> = (0..l.n)
-            .map(|i| {
-                let t = l.thr_real[i] / unit[i];
-                let t = if d.fire_on_equal { t.ceil() } else { t.floor() + 1.0 };
-                t.clamp(-32768.0, 32767.0) as i64
-            })
-            .collect();
-        if thr.iter().any(|&t| t <= 0) {
-            return Err(perr(&l.name, "a threshold at or below zero: Xylo neurons would spike 31 times every step"));
-        }
-        let bias: Vec<i64> =
-            (0..l.n).map(|i| (l.bias_real[i] / unit[i]).round().clamp(-32768.0, 32767.0) as i64).collect();
-        let mut projections = vec![];
-        for (p, w) in &l.projections {
-            let s = shift[matrix(k, p)];
-            let den = |i: usize| unit[i] * f64::from(1u32 << s);
-            let values: Vec<i64> = match p.kind {
-                ProjKind::Dense { cols } => {
-                    (0..w.len()).map(|e| (w[e] / den(e / cols)).round().clamp(-127.0, 127.0) as i64).collect()
-                }
-                _ => (0..l.n).map(|i| (w[i] / den(i)).round().clamp(-127.0, 127.0) as i64).collect(),
-            };
-            projections.push(Projection {
-                path: p.path.clone(),
-                source: p.source,
-                src_shape: p.src_shape,
-                delayed: p.delayed,
-                target: AccTarget::Dynamic,
-                pre_pool: p.pre_pool.clone(),
-                kind: p.kind.clone(),
-                weights: Weights { bits: 8, values: values.into() },
-                shift: s,
-                binary_source: p.source != Source::Input,
-            });
-        }
-        let shape = super::trace::chw(&[l.n]).expect("flat");
-        layers.push(Layer {
-            name: l.name.clone(),
-            kind: NeuronKind::CubaLif,
-            shape,
-            group_size: shape[0],
-            leak: Leak::Shift { k: l.dash_mem },
-            syn_leak: Some(Leak::Shift { k: l.dash_syn }),
-            params: NeuronParams {
-                thr,
-                bias,
-                bias_late: vec![0],
-                vreset: vec![0],
-                syn_bias: vec![0],
-                syn_bias_late: vec![0],
-            },
-            unit,
-            v_bits: 16,
-            s_bits: 0,
-            y_bits: 16,
-            saturate: true,
-            v_bound: 0,
-            projections,
-            has_consumers: false,
-        });
+    for l in &lays {
+        layers.push(xylo_layer(l, &shift, d.fire_on_equal)?);
     }
-    for k in 0..layers.len() {
-        let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
-        layers[k].has_consumers = used;
-    }
+    mark_consumers(&mut layers);
     let output = OutputPlan { node: g.g[real.output].name.clone(), layer: out_k, spikes: true };
     Ok(Network {
-        model: crate::names::label(&m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
+        model: model_label(m),
         timesteps: o.timesteps,
         rules: o.rules.clone(),
         reset: ResetMode::Subtract,
@@ -322,7 +117,266 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     })
 }
 
-/// Real value of one source event of `p`: the event scale for input, 1 for spikes.
-fn scale_of(p: &super::trace::RealProj, event_scale: f64) -> f64 {
-    if p.source == Source::Input { event_scale } else { 1.0 }
+/// A layer in real terms, as Xylo's neuron sees it: decay shifts, thresholds, membrane bias,
+/// and the real weights into the current of each projection.
+struct Lay {
+    name: String,
+    n: usize,
+    dash_mem: u32,
+    dash_syn: u32,
+    thr_real: Vec<f64>,
+    bias_real: Vec<f64>,
+    /// Per projection, a weight per entry (Dense) or per neuron.
+    projections: Vec<(RealProj, Vec<f64>)>,
+    /// The output layer (its weights form the output matrix).
+    output: bool,
+}
+
+impl Lay {
+    /// Which matrix projection `p` writes: 0 input, 1 recurrent, 2 output.
+    fn matrix(&self, p: &RealProj) -> usize {
+        match p.source {
+            Source::Input => 0,
+            Source::Layer(_) if self.output => 2,
+            Source::Layer(_) => 1,
+        }
+    }
+
+    /// Largest |real weight| into neuron `i` from matrix `mx`.
+    fn row_max(&self, mx: usize, i: usize) -> f64 {
+        let mut best = 0.0f64;
+        for (p, w) in self.projections.iter().filter(|(p, _)| self.matrix(p) == mx) {
+            match p.kind {
+                ProjKind::Dense { cols } => {
+                    for x in &w[i * cols..(i + 1) * cols] {
+                        best = best.max(x.abs());
+                    }
+                }
+                _ => best = best.max(w[i].abs()),
+            }
+        }
+        best
+    }
+}
+
+/// Traced layer `l` in Xylo's real terms; what is approximated goes to `notes`.
+fn real_layer(m: &Model, l: RealLayer, output: bool, scale: f64, notes: &mut Vec<String>) -> Result<Lay, QuantError> {
+    let RealLayer { node, name, current, projections } = l;
+    if current {
+        return Err(perr(&name, "the output is a weighted sum without neurons; Xylo reads out spiking neurons"));
+    }
+    let (g, d) = (&m.graph, m.dialect());
+    let op = &g.g[node].op;
+    let n = m.info.out_numel(node);
+    let c = neuron::coeffs(op, n, d).ok_or_else(|| perr(&name, "not a neuron"))?;
+    let Some(v_th) = c.v_th.clone() else {
+        return Err(perr(&name, format!("{} neurons do not spike; every Xylo neuron does", op.type_name())));
+    };
+    let (dash_mem, dash_syn, to_current) = shift_decays(&name, op.type_name(), &c, n, notes);
+    let multi = d.multi_spike(g, node);
+    if output && multi {
+        notes.push(format!("'{name}': the model may spike several times per step; Xylo's outputs spike once"));
+    } else if !output && !multi {
+        notes.push(format!(
+            "'{name}': the model spikes once per step; Xylo's hidden neurons spike up to 31 times when the membrane \
+             exceeds several thresholds"
+        ));
+    }
+    // Membrane bias: the leak towards v_leak, plus input biases at their steady state.
+    let mut bias_real = leak_bias(&c, n);
+    let mut projections_w = vec![];
+    for p in projections {
+        if let Some(b) = &p.bias
+            && b.iter().any(|&x| x != 0.0)
+        {
+            notes.push(format!(
+                "'{name}': the bias of the path from '{}' is added to the membrane at its steady state",
+                p.path[0]
+            ));
+            for (i, x) in bias_real.iter_mut().enumerate() {
+                *x += steady_gain(&c, i) * b[i];
+            }
+        }
+        let src = if p.source == Source::Input { scale } else { 1.0 };
+        let n_w = p.w.numel();
+        let w: Vec<f64> = match p.kind {
+            ProjKind::Dense { cols } => (0..n_w).map(|e| p.w.at(e) * to_current[e / cols] * src).collect(),
+            _ => (0..n).map(|i| p.w.at(i % n_w) * to_current[i] * src).collect(),
+        };
+        projections_w.push((p, w));
+    }
+    Ok(Lay { name, n, dash_mem, dash_syn, thr_real: v_th, bias_real, projections: projections_w, output })
+}
+
+/// The membrane and synaptic decay shifts of neurons `c` (of type `ty`), and the factor from a
+/// real input to Xylo's current per neuron; what is approximated goes to `notes`.
+fn shift_decays(name: &str, ty: &str, c: &neuron::Coeffs, n: usize, notes: &mut Vec<String>) -> (u32, u32, Vec<f64>) {
+    let b0 = c.beta[0];
+    if c.beta.iter().any(|&b| (b - b0).abs() > 1e-12) {
+        notes.push(format!("'{name}': per-neuron decays; each neuron gets its nearest shift"));
+    }
+    let (dash_mem, exact) = nearest_shift(b0, 0, 15);
+    if !exact {
+        notes.push(format!(
+            "'{name}': membrane decay {} becomes 1 - 2^-{dash_mem} = {}",
+            pct(b0),
+            pct(1.0 - 0.5f64.powi(dash_mem as i32))
+        ));
+    }
+    let Some((alpha, gs)) = &c.syn else {
+        notes.push(format!(
+            "'{name}' is a plain {ty} neuron; Xylo's neuron is current-based: each input is spread over the following \
+             steps (halving per step, the same total)"
+        ));
+        return (dash_mem, 1, c.gain.clone());
+    };
+    let (ks, exact) = nearest_shift(alpha[0], 1, 15);
+    if !exact {
+        notes.push(format!(
+            "'{name}': synaptic decay {} becomes 1 - 2^-{ks} = {}",
+            pct(alpha[0]),
+            pct(1.0 - 0.5f64.powi(ks as i32))
+        ));
+    }
+    let a = 1.0 - 0.5f64.powi(ks as i32);
+    (dash_mem, ks, (0..n).map(|i| c.gain[i] * gs[i] / a).collect())
+}
+
+/// Shift per matrix (input, recurrent, output): what the neuron that needs most resolution
+/// needs for a threshold of about 4096 units with weights within 127, at most 7.
+fn matrix_shifts(lays: &[Lay]) -> [u32; 3] {
+    let mut shift = [0u32; 3];
+    for l in lays {
+        for (mx, sh) in shift.iter_mut().enumerate() {
+            for i in 0..l.n {
+                let e = l.row_max(mx, i);
+                let t = l.thr_real[i].abs();
+                if e > 0.0 && t > 0.0 {
+                    let need = (e * THRESHOLD_TARGET / (127.0 * t)).log2().ceil().clamp(0.0, 7.0) as u32;
+                    *sh = (*sh).max(need);
+                }
+            }
+        }
+    }
+    shift
+}
+
+/// Layer `l` in Xylo's integers under the matrix shifts `shift`: the unit per neuron is the
+/// larger of what the weights (within 127 << shift) and a 4096-unit threshold need.
+fn xylo_layer(l: &Lay, shift: &[u32; 3], fire_on_equal: bool) -> Result<Layer, QuantError> {
+    let unit: Vec<f64> = (0..l.n)
+        .map(|i| {
+            let by_w = (0..3).map(|mx| l.row_max(mx, i) / (127.0 * f64::from(1u32 << shift[mx]))).fold(0.0, f64::max);
+            let by_t = l.thr_real[i].abs() / THRESHOLD_TARGET;
+            let u = by_w.max(by_t);
+            if u > 0.0 { u } else { 1.0 }
+        })
+        .collect();
+    let thr: Vec<i64> = (0..l.n)
+        .map(|i| {
+            let t = l.thr_real[i] / unit[i];
+            let t = if fire_on_equal { t.ceil() } else { t.floor() + 1.0 };
+            t.clamp(-32768.0, 32767.0) as i64
+        })
+        .collect();
+    if thr.iter().any(|&t| t <= 0) {
+        return Err(perr(&l.name, "a threshold at or below zero: Xylo neurons would spike 31 times every step"));
+    }
+    let bias: Vec<i64> = (0..l.n).map(|i| (l.bias_real[i] / unit[i]).round().clamp(-32768.0, 32767.0) as i64).collect();
+    let mut projections = vec![];
+    for (p, w) in &l.projections {
+        let s = shift[l.matrix(p)];
+        let den = |i: usize| unit[i] * f64::from(1u32 << s);
+        let values: Vec<i64> = match p.kind {
+            ProjKind::Dense { cols } => {
+                (0..w.len()).map(|e| (w[e] / den(e / cols)).round().clamp(-127.0, 127.0) as i64).collect()
+            }
+            _ => (0..l.n).map(|i| (w[i] / den(i)).round().clamp(-127.0, 127.0) as i64).collect(),
+        };
+        projections.push(p.projection(AccTarget::Dynamic, Weights { bits: 8, values: values.into() }, s));
+    }
+    let leaks = (Leak::Shift { k: l.dash_mem }, Leak::Shift { k: l.dash_syn });
+    Ok(cuba_layer(l.name.clone(), [l.n, 1, 1], leaks, thr_bias(thr, bias), unit, 16, projections))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{nearest_shift, quantise};
+    use crate::ir::dialect::DialectOverrides;
+    use crate::quant::testing::{affine, chain, cuba_lif, integers, options};
+    use crate::quant::{AccTarget, Leak, Rules};
+
+    #[test]
+    fn decays_become_the_nearest_shift() {
+        assert_eq!(nearest_shift(0.75, 0, 15), (2, true));
+        assert_eq!(nearest_shift(0.0, 0, 15), (0, true));
+        // 0.8 lies between 0.75 (k = 2) and 0.875 (k = 3), nearer the first.
+        assert_eq!(nearest_shift(0.8, 0, 15), (2, false));
+        assert_eq!(nearest_shift(0.82, 0, 15), (3, false));
+        assert_eq!(nearest_shift(1.0, 0, 15), (15, false));
+        // Below the smallest k allowed: that k.
+        assert_eq!(nearest_shift(0.3, 1, 15), (1, false));
+    }
+
+    #[test]
+    fn the_matrix_shift_gives_the_threshold_4096_units_and_weights_follow() {
+        // alpha 0.5 (k = 1), beta 0.75 (k = 2), both gains 1: a weight W reaches the current as
+        // W / alpha = 2 W. The largest (2 W) / threshold is 1 on both rows, and
+        // 1 * 4096 / 127 = 32.3 needs a shift of 6 (2^6 = 64 >= 32.3 > 32).
+        let m = chain(
+            &[3],
+            vec![
+                ("fc", affine(&[&[0.5, -0.25, 0.125], &[1.0, 0.5, -0.5]], &[0.0, 0.0])),
+                ("lif", cuba_lif(2.0, 4.0, &[1.0, 2.0])),
+            ],
+            &DialectOverrides::default(),
+        );
+        let net = quantise(&m, &options(Rules::xylo(), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        let p = &l.projections[0];
+        assert_eq!((p.shift, p.weights.bits, p.target), (6, 8, AccTarget::Dynamic));
+        // Unit theta / 4096; weights 2 W / (unit << 6).
+        assert_eq!(l.unit, vec![1.0 / 4096.0, 2.0 / 4096.0]);
+        assert_eq!(p.weights.values.to_vec(), vec![64, -32, 16, 64, 32, -32]);
+        // Spiking on v > 4096 units is v >= 4097.
+        assert_eq!((&l.params.thr, &l.params.bias), (&vec![4097, 4097], &vec![0, 0]));
+        assert_eq!((&l.leak, &l.syn_leak), (&Leak::Shift { k: 2 }, &Some(Leak::Shift { k: 1 })));
+        assert_eq!((l.v_bits, l.y_bits, l.saturate), (16, 16, true));
+        assert!(!net.notes.iter().any(|n| n.contains("becomes")), "{:?}", net.notes);
+    }
+
+    #[test]
+    fn the_shift_stops_at_7_and_the_largest_weight_is_127() {
+        // A tiny threshold would need a shift of 15; at 7, the weights set the unit:
+        // 2 / (127 << 7) = 1 / 8128, and beta 0.8 becomes 1 - 2^-2, said in a note.
+        let m = chain(
+            &[2],
+            vec![("fc", affine(&[&[1.0, -0.3]], &[0.0])), ("lif", cuba_lif(2.0, 5.0, &[0.0005]))],
+            &DialectOverrides::default(),
+        );
+        let net = quantise(&m, &options(Rules::xylo(), integers(0.0, 1.0))).unwrap();
+        let l = &net.layers[0];
+        let p = &l.projections[0];
+        assert_eq!((p.shift, p.weights.values.to_vec()), (7, vec![127, -38]));
+        // 0.0005 * 8128 = 4.06 units: spikes at 5.
+        assert_eq!(l.params.thr, vec![5]);
+        assert_eq!(l.leak, Leak::Shift { k: 2 });
+        assert!(
+            net.notes.contains(&"'lif': membrane decay 0.8000 becomes 1 - 2^-2 = 0.7500".to_string()),
+            "{:?}",
+            net.notes
+        );
+    }
+
+    #[test]
+    fn a_threshold_at_or_below_zero_is_refused() {
+        let m = chain(
+            &[2],
+            vec![("fc", affine(&[&[1.0, -0.3]], &[0.0])), ("lif", cuba_lif(2.0, 4.0, &[-1.0]))],
+            &DialectOverrides::default(),
+        );
+        let e = quantise(&m, &options(Rules::xylo(), integers(0.0, 1.0))).unwrap_err();
+        assert_eq!(e.node.as_deref(), Some("lif"));
+        assert!(e.message.starts_with("a threshold at or below zero"), "{e}");
+    }
 }
