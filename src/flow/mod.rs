@@ -1,17 +1,21 @@
 //! Drives the external tools: iverilog, Verilator, Yosys, nextpnr-ice40, icepack, icetime,
-//! nextpnr-ecp5 and ecppack (YoWASP), g++.
+//! nextpnr-ecp5 and ecppack (native or YoWASP's, see [`yowasp`]), g++.
 //!
-//! Every run happens inside a work folder the caller gives; nothing is written elsewhere.
+//! Every run happens inside a work folder the caller gives; nothing is written elsewhere but
+//! spikefab's own venv of YoWASP's tools, which [`yowasp`] installs when no FPGA tools are found.
 //! A missing tool is a [`FlowError::Missing`] naming the Debian package that provides it (or
-//! [`FlowError::MissingPip`], the PyPI package).
+//! [`FlowError::MissingPip`], the PyPI package; [`FlowError::NotInstalled`], a whole FPGA
+//! tool set that may not or could not be installed).
 
 pub mod cosim;
 pub mod csim;
 pub mod ecp5;
 pub mod ice40;
 pub mod lava;
+pub mod pnr;
 pub mod vivado;
 pub mod xylosim;
+pub mod yowasp;
 
 use std::path::Path;
 use std::process::Command;
@@ -39,6 +43,10 @@ pub enum FlowError {
         /// Where it was looked for.
         place: String,
     },
+    /// An FPGA tool set is not installed and spikefab may not, or could not, install it (the
+    /// message says how to).
+    #[error("{0}")]
+    NotInstalled(String),
     /// The tool ran and failed.
     #[error("{tool} failed: {message}")]
     Failed {
