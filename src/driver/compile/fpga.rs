@@ -20,7 +20,7 @@ use crate::driver::{Error, Progress, prepare, steps_for};
 use crate::energy::{self, neurobench};
 use crate::flow::ecp5::{self, Ecp5Report};
 use crate::flow::ice40::{self, Ice40Report};
-use crate::flow::{self, FlowError, csim};
+use crate::flow::{self, FlowError, csim, yowasp};
 use crate::hw::{Plan, Schedule, lay_out};
 use crate::report::Resources;
 use crate::target::{Flow, ScheduleChoice, Target};
@@ -56,13 +56,18 @@ pub enum FpgaOutcome {
 }
 
 impl FpgaOutcome {
+    /// A built design's Fmax (the figure its flow signs off with) and the clock asked for.
+    fn timing(&self) -> Option<(Option<f64>, f64)> {
+        match self {
+            FpgaOutcome::Built(r) => Some((r.fmax_mhz(), r.target_mhz)),
+            FpgaOutcome::BuiltEcp5(r) => Some((r.fmax_mhz(), r.target_mhz)),
+            FpgaOutcome::DoesNotFit { .. } => None,
+        }
+    }
+
     /// The Fmax and the clock asked for, when a built design's Fmax is below the clock.
     fn missed_clock(&self) -> Option<(f64, f64)> {
-        let (fmax, want) = match self {
-            FpgaOutcome::Built(r) => (r.fmax_mhz(), r.target_mhz),
-            FpgaOutcome::BuiltEcp5(r) => (r.fmax_mhz(), r.target_mhz),
-            FpgaOutcome::DoesNotFit { .. } => return None,
-        };
+        let (fmax, want) = self.timing()?;
         fmax.filter(|&f| f < want).map(|f| (f, want))
     }
 
@@ -151,9 +156,9 @@ fn bitstream(
     let mut failures = vec![];
     let ecp5_flow = target.flow() == Flow::OpenEcp5;
     let what = if ecp5_flow {
-        "building the bitstream (yosys, nextpnr-ecp5, ecppack)"
+        "building the bitstream (Yosys, nextpnr-ecp5, ecppack)"
     } else {
-        "building the bitstream (yosys, nextpnr-ice40, icepack, icetime)"
+        "building the bitstream (Yosys, nextpnr-ice40, icepack)"
     };
     let note = |s: &str| progress.note(s);
     let built = step(progress, what, || {
@@ -165,10 +170,8 @@ fn bitstream(
     });
     let outcome = match built {
         Ok(rep) => {
-            if let FpgaOutcome::BuiltEcp5(r) = &rep
-                && r.fmax_mhz().is_none()
-            {
-                failures.push("timing unknown: nextpnr-ecp5's report (nextpnr.json) holds no Fmax".into());
+            if let Some((None, _)) = rep.timing() {
+                failures.push("timing unknown: the place-and-route report (nextpnr.json) holds no Fmax".into());
             }
             if let Some((f, want)) = rep.missed_clock() {
                 failures.push(format!(
@@ -207,9 +210,10 @@ pub(super) fn compile(
     check_options(o, &target)?;
     let bs = &o.build;
     let (rtl, with_hls) = (bs.backend != super::Backend::Hls, bs.backend != super::Backend::Verilog);
-    if bs.bitstream && target.flow() == Flow::OpenEcp5 {
-        // Before the long steps: the YoWASP tools are a pip install away.
-        ecp5::tools()?;
+    if bs.bitstream {
+        // Before the long steps: find the flow's tools, or install YoWASP's.
+        let family = if target.flow() == Flow::OpenEcp5 { yowasp::Family::Ecp5 } else { yowasp::Family::Ice40 };
+        yowasp::find(family, &|s| progress.note(s))?;
     }
     let batch = o.inputs.as_ref();
     let steps = steps_for(m, batch)?;

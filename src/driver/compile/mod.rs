@@ -50,8 +50,9 @@ pub struct CompileSettings {
     /// ASIC targets; a chip target writes its vendor's files).
     #[arg(long, value_enum, default_value = "verilog")]
     pub backend: Backend,
-    /// Build the bitstream: iCE40 (Yosys, nextpnr-ice40, icepack, icetime) and ECP5 (Yosys,
-    /// nextpnr-ecp5, ecppack) targets.
+    /// Build the bitstream: iCE40 (Yosys, nextpnr-ice40, icepack; icetime when installed) and
+    /// ECP5 (Yosys, nextpnr-ecp5, ecppack) targets, with the Debian tools on the PATH or else
+    /// YoWASP's from PyPI, installed on first use (docs/fpga-flows.md).
     #[arg(long)]
     pub bitstream: bool,
     /// Place and route with seeds 1..=N and keep the fastest placement (iCE40: by the lower of
