@@ -5,10 +5,10 @@
 //! [`Engine::update`]) for projections and layers without a packed form.
 
 use crate::data::InputBatch;
-use crate::hw::Plan;
 use crate::hw::schedule::{self, beats_per_event};
+use crate::hw::{Layer, Plan};
 use crate::ir::ResetMode;
-use crate::quant::{AccTarget, ProjKind, Source, at};
+use crate::quant::{AccTarget, ProjKind, Projection, Source, at};
 
 use super::account::{AccPhase, Account, Synapses, UpdPhase};
 use super::engine::{Engine, Event, Fast, events_of, out_of_range, pool_candidates, target_state};
@@ -144,7 +144,7 @@ impl Engine<'_> {
             // A candidate outside the pooled map still costs its beats (counted in `beats`).
             for &(pc, py, px) in pooled.iter().flatten() {
                 match (&p.kind, &self.fast[k][pi]) {
-                    (ProjKind::Dense { cols }, Fast::DenseCols(wc)) => {
+                    (ProjKind::Dense { cols }, fast) => {
                         let (ph, pw) = match &p.pre_pool {
                             Some(g) => (g.out[0], g.out[1]),
                             None => (sh, sw),
@@ -152,58 +152,23 @@ impl Engine<'_> {
                         let j = (pc * ph + py) * pw + px;
                         debug_assert!(j < *cols);
                         let n = l.neurons();
-                        let col = &wc[j * n..(j + 1) * n];
-                        for (d, &w) in dst.iter_mut().zip(col) {
-                            add(d, (w as i64 * val) << shift, &mut syn.sat);
-                        }
-                        syn.ops += n as u64;
-                        syn.rows += inner;
-                    }
-                    (ProjKind::Dense { cols }, _) => {
-                        // Binary dense on a saturating layer or with pre-pooling: per weight.
-                        let (ph, pw) = match &p.pre_pool {
-                            Some(g) => (g.out[0], g.out[1]),
-                            None => (sh, sw),
-                        };
-                        let j = (pc * ph + py) * pw + px;
-                        let n = l.neurons();
-                        for (i, d) in dst.iter_mut().enumerate().take(n) {
-                            add(d, (p.weights.values[i * cols + j] * val) << shift, &mut syn.sat);
-                        }
-                        syn.ops += n as u64;
-                        syn.rows += inner;
-                    }
-                    (ProjKind::Conv { ci, kh, kw, stride, pad, dil, groups, .. }, _) => {
-                        let co = l.shape[0];
-                        let (oh, ow) = (l.shape[1], l.shape[2]);
-                        let ci_g = ci / groups;
-                        let co_g = co / groups;
-                        let grp = pc / ci_g;
-                        let cil = pc % ci_g;
-                        for ky in 0..*kh {
-                            for kx in 0..*kw {
-                                let ny = py as isize + pad[0] as isize - (ky * dil[0]) as isize;
-                                let nx = px as isize + pad[1] as isize - (kx * dil[1]) as isize;
-                                let ok = ny >= 0
-                                    && nx >= 0
-                                    && (ny as usize).is_multiple_of(stride[0])
-                                    && (nx as usize).is_multiple_of(stride[1])
-                                    && (ny as usize / stride[0]) < oh
-                                    && (nx as usize / stride[1]) < ow;
-                                if !ok {
-                                    continue;
+                        match fast {
+                            Fast::DenseCols(wc) => {
+                                for (d, &w) in dst.iter_mut().zip(&wc[j * n..(j + 1) * n]) {
+                                    add(d, (w as i64 * val) << shift, &mut syn.sat);
                                 }
-                                let (oy, ox) = (ny as usize / stride[0], nx as usize / stride[1]);
-                                for col in 0..co_g {
-                                    let o = grp * co_g + col;
-                                    let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
-                                    add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << shift, &mut syn.sat);
+                            }
+                            // Binary dense on a saturating layer or with pre-pooling: per weight.
+                            _ => {
+                                for (i, d) in dst.iter_mut().enumerate().take(n) {
+                                    add(d, (p.weights.values[i * cols + j] * val) << shift, &mut syn.sat);
                                 }
-                                syn.ops += co_g as u64;
-                                syn.rows += l.ncg as u64;
                             }
                         }
+                        syn.ops += n as u64;
+                        syn.rows += inner;
                     }
+                    (ProjKind::Conv { .. }, _) => scatter_conv(l, p, (pc, py, px), val, dst, add, &mut syn),
                     (ProjKind::Pool(g), _) => {
                         pool_candidates(g, py, px, &mut cands);
                         for &(oy, ox) in cands.iter().flatten() {
@@ -242,20 +207,11 @@ impl Engine<'_> {
         out: &mut [i64],
         mut tracer: Option<(u64, &mut dyn Tracer)>,
     ) -> UpdPhase {
-        let plan = self.plan;
-        let l = &plan.layers[k];
+        let l = &self.plan.layers[k];
         let prep = &self.prep[k];
-        let pr = &l.params;
-        let p = plan.rules.leak_bits();
         let is_out = !out.is_empty();
         events.clear();
-        let spiking = l.spiking();
-        let sat = l.saturate;
-        let cuba = l.kind.cuba();
-        let has_s = l.s_bits > 0;
-        let undecayed = spiking && plan.reset == ResetMode::SubtractUndecayed;
-        let (fire_eq, reset) = (plan.fire_on_equal, plan.reset);
-        let late = t > 0;
+        let (late, spiking) = (t > 0, l.spiking());
         let mut u = UpdPhase::default();
         for row in 0..l.rows {
             let mut mask = 0u64;
@@ -266,48 +222,7 @@ impl Engine<'_> {
                     continue;
                 }
                 let i = slot as usize;
-                let mut sc = 0u64;
-                let st_val = if has_s { s[i] } else { 0 };
-                let mut v;
-                if cuba {
-                    let mut cur = y[i] + st_val + at(&pr.syn_bias, i) + if late { at(&pr.syn_bias_late, i) } else { 0 };
-                    if sat {
-                        cur = clamp(cur, l.y_bits, &mut sc);
-                    } else if !fits(cur, l.y_bits) {
-                        u.ovf += 1;
-                    }
-                    let sl = l.syn_leak.as_ref().expect("cuba layers have a synaptic leak");
-                    y[i] = if last { 0 } else { leak(sl, cur, p, i) };
-                    v = x[i] + cur + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
-                } else {
-                    v = x[i] + st_val + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
-                }
-                if sat {
-                    v = clamp(v, l.v_bits, &mut sc);
-                } else if !fits(v, l.v_bits) {
-                    u.ovf += 1;
-                }
-                let thr = at(&pr.thr, i);
-                let spike = spiking && if fire_eq { v >= thr } else { v > thr };
-                let vhat = match reset {
-                    ResetMode::Zero if spike => at(&pr.vreset, i),
-                    ResetMode::Subtract if spike => v - thr,
-                    _ => v,
-                };
-                let mut next = leak(&l.leak, vhat, p, i);
-                if undecayed && spike {
-                    next -= thr;
-                }
-                if sat {
-                    next = clamp(next, l.v_bits, &mut sc);
-                } else if !fits(next, l.v_bits) {
-                    u.ovf += 1;
-                }
-                x[i] = if last { 0 } else { next };
-                if has_s && last {
-                    s[i] = 0;
-                }
-                u.sat += sc;
+                let (v, spike) = self.neuron(k, i, late, last, (&mut *x, &mut *s, &mut *y), &mut u);
                 if spike {
                     mask |= 1 << lane;
                     let (c, yy, xx) = prep.coords[i];
@@ -326,6 +241,118 @@ impl Engine<'_> {
             }
         }
         u
+    }
+
+    /// The update of neuron `i` of layer `k` as the RTL's neuron unit computes it: synaptic
+    /// current (current-based layers), V = X + static + current + biases (the late bias after
+    /// the first step), fire, reset, decay; every value through its width (clamped when the
+    /// layer saturates, else counted in `u.ovf` when outside it). The last step leaves the
+    /// state zero. Returns V (before the reset) and the spike.
+    #[inline(always)]
+    fn neuron(
+        &self,
+        k: usize,
+        i: usize,
+        late: bool,
+        last: bool,
+        (x, s, y): (&mut [i64], &mut [i64], &mut [i64]),
+        u: &mut UpdPhase,
+    ) -> (i64, bool) {
+        let plan = self.plan;
+        let l = &plan.layers[k];
+        let pr = &l.params;
+        let p = plan.rules.leak_bits();
+        let sat = l.saturate;
+        let has_s = l.s_bits > 0;
+        let spiking = l.spiking();
+        let mut sc = 0u64;
+        let st_val = if has_s { s[i] } else { 0 };
+        let mut v;
+        if l.kind.cuba() {
+            let mut cur = y[i] + st_val + at(&pr.syn_bias, i) + if late { at(&pr.syn_bias_late, i) } else { 0 };
+            if sat {
+                cur = clamp(cur, l.y_bits, &mut sc);
+            } else if !fits(cur, l.y_bits) {
+                u.ovf += 1;
+            }
+            let sl = l.syn_leak.as_ref().expect("cuba layers have a synaptic leak");
+            y[i] = if last { 0 } else { leak(sl, cur, p, i) };
+            v = x[i] + cur + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
+        } else {
+            v = x[i] + st_val + at(&pr.bias, i) + if late { at(&pr.bias_late, i) } else { 0 };
+        }
+        if sat {
+            v = clamp(v, l.v_bits, &mut sc);
+        } else if !fits(v, l.v_bits) {
+            u.ovf += 1;
+        }
+        let thr = at(&pr.thr, i);
+        let spike = spiking && if plan.fire_on_equal { v >= thr } else { v > thr };
+        let vhat = match plan.reset {
+            ResetMode::Zero if spike => at(&pr.vreset, i),
+            ResetMode::Subtract if spike => v - thr,
+            _ => v,
+        };
+        let mut next = leak(&l.leak, vhat, p, i);
+        if spiking && plan.reset == ResetMode::SubtractUndecayed && spike {
+            next -= thr;
+        }
+        if sat {
+            next = clamp(next, l.v_bits, &mut sc);
+        } else if !fits(next, l.v_bits) {
+            u.ovf += 1;
+        }
+        x[i] = if last { 0 } else { next };
+        if has_s && last {
+            s[i] = 0;
+        }
+        u.sat += sc;
+        (v, spike)
+    }
+}
+
+/// One event `(pc, py, px)` of value `val` of convolution `p` into layer `l`'s state `dst`,
+/// kernel taps in (ky, kx) order, output channels of the event's group lowest first; `add`
+/// writes (clamping when the layer saturates).
+#[inline(always)]
+fn scatter_conv(
+    l: &Layer,
+    p: &Projection,
+    (pc, py, px): (usize, usize, usize),
+    val: i64,
+    dst: &mut [i64],
+    add: impl Fn(&mut i64, i64, &mut u64),
+    syn: &mut Synapses,
+) {
+    let ProjKind::Conv { ci, kh, kw, stride, pad, dil, groups, .. } = p.kind else { unreachable!("a convolution") };
+    let co = l.shape[0];
+    let (oh, ow) = (l.shape[1], l.shape[2]);
+    let ci_g = ci / groups;
+    let co_g = co / groups;
+    let grp = pc / ci_g;
+    let cil = pc % ci_g;
+    for ky in 0..kh {
+        for kx in 0..kw {
+            let ny = py as isize + pad[0] as isize - (ky * dil[0]) as isize;
+            let nx = px as isize + pad[1] as isize - (kx * dil[1]) as isize;
+            let ok = ny >= 0
+                && nx >= 0
+                && (ny as usize).is_multiple_of(stride[0])
+                && (nx as usize).is_multiple_of(stride[1])
+                && (ny as usize / stride[0]) < oh
+                && (nx as usize / stride[1]) < ow;
+            if !ok {
+                continue;
+            }
+            let (oy, ox) = (ny as usize / stride[0], nx as usize / stride[1]);
+            for col in 0..co_g {
+                let o = grp * co_g + col;
+                let w = p.weights.values[((o * ci_g + cil) * kh + ky) * kw + kx];
+                add(&mut dst[(o * oh + oy) * ow + ox], (w * val) << p.shift, &mut syn.sat);
+            }
+            syn.ops += co_g as u64;
+            syn.rows += l.ncg as u64;
+        }
     }
 }
 

@@ -29,6 +29,7 @@ const MAX_PASS: usize = 64;
 const PASS_BYTES: usize = 1 << 18;
 /// Layers with fewer neurons are updated in one sweep over all the pass's samples.
 pub(super) const SWEEP_SAMPLES_BELOW: usize = 64;
+
 /// Samples per pass for `n` samples of `plan`: as many as keep the pass's state within
 /// [`PASS_BYTES`], at most [`MAX_PASS`], and no more than leave every thread a pass.
 pub(super) fn samples_per_pass(plan: &Plan, n: usize) -> usize {
