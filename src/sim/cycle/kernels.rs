@@ -3,8 +3,8 @@
 //! order, and run only on non-saturating layers, where range analysis makes the order
 //! irrelevant; each returns what the counters need (the valid kernel taps or candidates).
 
+use super::engine::{ConvGeo, Scratch, TapTable};
 use super::word::Word;
-use super::{ConvGeo, Scratch, TapTable};
 
 /// Output positions one step of the packed convolution handles together (each weight word
 /// loaded is used for all of them).
@@ -318,8 +318,7 @@ pub(super) fn one_to_one<T: Word>(f: &[u8], w: &[i64], shift: u32, dst: &mut [T]
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::lcg;
-    use super::super::{ConvGeo, Scratch, TapTable};
+    use super::super::packed::tests::lcg;
     use super::*;
 
     /// Every flag-reading convolution kernel equals the per-event sums (binary weights, random

@@ -1,0 +1,355 @@
+//! One sample's account: the one place where the cycle engine counts cycles and counters.
+//!
+//! Both paths report every phase of a sample to its [`Account`], and count nothing
+//! themselves: the general path ([`Engine::sample`]) one sample at a time, the fast path
+//! ([`super::pass`]) for each sample of a pass. A report says only what varies between
+//! samples: an input load's non-zero values, an ACC phase's events and beats and what its
+//! kernel did ([`AccPhase`]), an update's spikes and event entries ([`UpdPhase`]), the output
+//! row of a step. The account advances the sample's clock (the sequential schedule's running
+//! cycle, or the pipelined schedule's units, [`schedule::Clock`]), keeps per-projection and
+//! per-layer tallies, decides an early exit, and [`Account::result`] derives every field of
+//! [`Counters`] from the tallies and the steps the sample ran.
+
+use crate::hw::schedule;
+use crate::quant::{AccTarget, Source};
+
+use super::engine::Engine;
+use super::{Counters, LayerCounters, ProjCounts, SampleResult, decided};
+
+/// What a kernel did in one sample's ACC phase.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Synapses {
+    /// Synaptic accumulates: (event, target neuron) pairs added.
+    pub(super) ops: u64,
+    /// State rows read, each also written.
+    pub(super) rows: u64,
+    /// Writes that saturated.
+    pub(super) sat: u64,
+}
+
+/// One sample's ACC phase of a projection.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct AccPhase {
+    /// Source events delivered, and the beats they took.
+    pub(super) events: u64,
+    pub(super) beats: u64,
+    /// Event entries of the source layer read (0 from the input).
+    pub(super) reads: u64,
+    pub(super) syn: Synapses,
+    /// Values of the target state outside its width after the phase.
+    pub(super) ovf: u64,
+}
+
+/// One sample's update pass of a layer.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct UpdPhase {
+    pub(super) spikes: u64,
+    /// Event entries written (rows with a spike).
+    pub(super) entries: u64,
+    /// Values outside their width (synaptic current, V, next state) and saturated writes.
+    pub(super) ovf: u64,
+    pub(super) sat: u64,
+}
+
+/// A projection's ACC phases of one sample, summed.
+#[derive(Clone, Copy, Debug, Default)]
+struct ProjTally {
+    events: u64,
+    /// Phases without events.
+    empty: u64,
+    syn: u64,
+    rows: u64,
+    beats: u64,
+}
+
+/// A layer's tallies over one sample's steps.
+#[derive(Clone, Copy, Debug, Default)]
+struct LayerTally {
+    spikes: u64,
+    /// Event entries written, and read by consumers.
+    writes: u64,
+    reads: u64,
+    ovf: u64,
+    sat: u64,
+}
+
+/// A sample's clock.
+enum Time<'e> {
+    /// Sequential schedule: cycles from start.
+    Sequential(u64),
+    /// Pipelined schedule: every unit's.
+    Pipelined(schedule::Clock<'e>),
+}
+
+/// One sample's clock, tallies and outputs.
+pub(super) struct Account<'e> {
+    eng: &'e Engine<'e>,
+    /// Steps the run asks for (at most the plan's T).
+    steps: usize,
+    time: Time<'e>,
+    /// Control cycles so far: START, early-exit checks, the clear.
+    ctrl: u64,
+    steps_run: u64,
+    input_events: u64,
+    /// Per projection (global index, [`Engine::proj_base`]).
+    proj: Vec<ProjTally>,
+    layers: Vec<LayerTally>,
+    /// Pipelined schedule: per projection that follows a direct input's load, the
+    /// [`schedule::follow_late`] of the input (set at the load).
+    follow_late: Vec<u64>,
+    /// The output row of every step (`steps` rows), output spikes so far per neuron (early
+    /// exit), and the cycle each step ran ended.
+    raw: Vec<i64>,
+    counts: Vec<i64>,
+    step_end: Vec<u64>,
+}
+
+impl<'e> Account<'e> {
+    /// An account at the start of an inference of `steps` steps (at most the plan's T).
+    pub(super) fn new(eng: &'e Engine<'e>, steps: usize) -> Self {
+        let plan = eng.plan;
+        let steps = steps.min(plan.timesteps);
+        let out_n = plan.layers[plan.output.layer].neurons();
+        let time = match &eng.pipe {
+            Some(pipe) => Time::Pipelined(schedule::Clock::new(pipe)),
+            None => Time::Sequential(0),
+        };
+        let mut a = Account {
+            eng,
+            steps,
+            time,
+            ctrl: 0,
+            steps_run: 0,
+            input_events: 0,
+            proj: vec![ProjTally::default(); eng.nproj],
+            layers: vec![LayerTally::default(); plan.layers.len()],
+            follow_late: vec![0; eng.nproj],
+            raw: vec![0; steps * out_n],
+            counts: vec![0; out_n],
+            step_end: Vec::with_capacity(steps),
+        };
+        a.reset();
+        a
+    }
+
+    /// Back to the start of an inference.
+    pub(super) fn reset(&mut self) {
+        match &mut self.time {
+            Time::Sequential(cyc) => *cyc = schedule::START,
+            Time::Pipelined(ck) => ck.reset(),
+        }
+        self.ctrl = schedule::START;
+        self.steps_run = 0;
+        self.input_events = 0;
+        self.proj.fill(ProjTally::default());
+        self.layers.fill(LayerTally::default());
+        self.follow_late.fill(0);
+        self.raw.fill(0);
+        self.counts.fill(0);
+        self.step_end.clear();
+    }
+
+    /// Steps the inference runs at most.
+    pub(super) fn steps(&self) -> usize {
+        self.steps
+    }
+
+    /// The input load of step `t`: `q` the quantised values, `events` the non-zero ones.
+    pub(super) fn load(&mut self, t: usize, q: &[i64], events: u64) {
+        let eng = self.eng;
+        let c = schedule::load_cycles(eng.plan);
+        match &mut self.time {
+            Time::Sequential(cyc) => *cyc += c,
+            Time::Pipelined(ck) => {
+                ck.load(t, c);
+                for (k, l) in eng.plan.layers.iter().enumerate() {
+                    for pi in (0..l.projections.len()).filter(|&pi| ck.follows(k, pi)) {
+                        self.follow_late[eng.proj_base[k] + pi] =
+                            schedule::follow_late(q, |x| eng.input_beats(k, pi, x));
+                    }
+                }
+            }
+        }
+        self.input_events += events;
+    }
+
+    /// The ACC phase of projection `pi` into layer `k` at step `t`.
+    #[inline]
+    pub(super) fn acc(&mut self, k: usize, pi: usize, t: usize, ph: AccPhase) {
+        let gp = self.eng.proj_base[k] + pi;
+        let dur = schedule::acc_cycles(ph.events, ph.beats);
+        match &mut self.time {
+            Time::Sequential(cyc) => *cyc += dur,
+            Time::Pipelined(ck) if ck.follows(k, pi) => ck.acc_follow(k, pi, ph.events, ph.beats, self.follow_late[gp]),
+            Time::Pipelined(ck) => ck.acc(k, pi, t, dur),
+        }
+        let pt = &mut self.proj[gp];
+        pt.events += ph.events;
+        pt.empty += u64::from(ph.events == 0);
+        pt.syn += ph.syn.ops;
+        pt.rows += ph.syn.rows;
+        pt.beats += ph.beats;
+        if let Source::Layer(src) = self.eng.plan.layers[k].projections[pi].source {
+            self.layers[src].reads += ph.reads;
+        }
+        let ly = &mut self.layers[k];
+        ly.ovf += ph.ovf;
+        ly.sat += ph.syn.sat;
+    }
+
+    /// The start of layer `k`'s update pass at step `t`; returns its go cycle.
+    #[inline]
+    pub(super) fn upd(&mut self, k: usize, t: usize) -> u64 {
+        let c = schedule::upd_cycles(&self.eng.plan.layers[k]);
+        match &mut self.time {
+            Time::Sequential(cyc) => {
+                *cyc += c;
+                *cyc - c
+            }
+            Time::Pipelined(ck) => ck.upd(k, t, c),
+        }
+    }
+
+    /// What layer `k`'s update pass did.
+    #[inline]
+    pub(super) fn updated(&mut self, k: usize, u: UpdPhase) {
+        let ly = &mut self.layers[k];
+        ly.spikes += u.spikes;
+        ly.writes += u.entries;
+        ly.ovf += u.ovf;
+        ly.sat += u.sat;
+    }
+
+    /// The output row of step `t` (the output layer's spikes or V, flat neuron order).
+    #[inline]
+    pub(super) fn row(&mut self, t: usize) -> &mut [i64] {
+        let n = self.counts.len();
+        &mut self.raw[t * n..(t + 1) * n]
+    }
+
+    /// The OUT phase of step `t` (its row written), then with early exit and another step to
+    /// go, the decision. Returns the cycle the step ended and whether the sample exited (the
+    /// RTL then clears every state memory before done).
+    pub(super) fn out(&mut self, t: usize) -> (u64, bool) {
+        let plan = self.eng.plan;
+        let c = schedule::out_cycles(plan);
+        let mut end = match &mut self.time {
+            Time::Sequential(cyc) => {
+                *cyc += c;
+                *cyc
+            }
+            Time::Pipelined(ck) => ck.out(t, c),
+        };
+        self.steps_run += 1;
+        let mut exited = false;
+        if plan.early_exit && t + 1 < self.steps {
+            let x = schedule::exit_cycles();
+            self.control(x);
+            end += x;
+            let n = self.counts.len();
+            for (c, v) in self.counts.iter_mut().zip(&self.raw[t * n..(t + 1) * n]) {
+                *c += v;
+            }
+            exited = decided(&self.counts, (self.steps - 1 - t) as i64);
+        }
+        self.step_end.push(end);
+        if exited {
+            self.control(schedule::clear_cycles(plan));
+        }
+        (end, exited)
+    }
+
+    /// Control cycles on the sequential clock (the pipelined clock runs on the units').
+    fn control(&mut self, c: u64) {
+        self.ctrl += c;
+        if let Time::Sequential(cyc) = &mut self.time {
+            *cyc += c;
+        }
+    }
+
+    /// Out-of-width values so far (a narrow pass with any is run again wide).
+    pub(super) fn overflows(&self) -> u64 {
+        self.layers.iter().map(|l| l.ovf).sum()
+    }
+
+    /// The inference's result: its outputs, step ends and every counter.
+    pub(super) fn result(&self) -> SampleResult {
+        let plan = self.eng.plan;
+        let run = self.steps_run;
+        let loads = if run == 0 {
+            0
+        } else if plan.input.per_step {
+            run
+        } else {
+            1
+        };
+        let (cycles, control_cycles, stall_cycles) = match &self.time {
+            Time::Sequential(cyc) => (cyc + schedule::DONE, self.ctrl + schedule::DONE, 0),
+            Time::Pipelined(ck) => (ck.total(), self.ctrl + schedule::PIPE_DONE, ck.stalls),
+        };
+        let layers: Vec<LayerCounters> = (0..plan.layers.len()).map(|k| self.layer(k)).collect();
+        let counters = Counters {
+            cycles,
+            load_cycles: loads * schedule::load_cycles(plan),
+            out_cycles: run * schedule::out_cycles(plan),
+            control_cycles,
+            input_values: loads * plan.input.numel() as u64,
+            input_events: self.input_events,
+            output_words: run * plan.layers[plan.output.layer].rows as u64,
+            steps_run: run,
+            empty_acc_phases: layers.iter().map(|l| l.empty_acc_phases).sum(),
+            stall_cycles,
+            layers,
+        };
+        SampleResult {
+            raw: self.raw[..run as usize * self.counts.len()].to_vec(),
+            counters,
+            step_end_cycles: self.step_end.clone(),
+        }
+    }
+
+    /// Layer `k`'s counters: the tallies, and what every step run adds alike (one update
+    /// pass, every neuron updated, every row read and written, static projections' phase at
+    /// the first step only).
+    fn layer(&self, k: usize) -> LayerCounters {
+        let eng = self.eng;
+        let l = &eng.plan.layers[k];
+        let run = self.steps_run;
+        let ly = &self.layers[k];
+        // Per-projection counters exist once a phase has run (every projection runs at the
+        // first step).
+        let np = if run > 0 { l.projections.len() } else { 0 };
+        let mut lc = LayerCounters {
+            spikes: ly.spikes,
+            event_writes: ly.writes,
+            event_reads: ly.reads,
+            overflows: ly.ovf,
+            saturations: ly.sat,
+            update_passes: run,
+            neuron_updates: run * l.neurons() as u64,
+            state_reads: run * l.rows as u64,
+            param_reads: if eng.prep[k].param_rom { run * l.rows as u64 } else { 0 },
+            cycles: run * schedule::upd_cycles(l),
+            proj_synaptic_ops: ProjCounts::from_elem(0, np),
+            proj_weight_reads: ProjCounts::from_elem(0, np),
+            ..Default::default()
+        };
+        for (pi, p) in l.projections.iter().enumerate().take(np) {
+            let pt = &self.proj[eng.proj_base[k] + pi];
+            let phases = if p.target == AccTarget::Static { 1 } else { run };
+            let weight_reads = if eng.beats[k][pi].1 { pt.beats } else { 0 };
+            lc.acc_phases += phases;
+            lc.empty_acc_phases += pt.empty;
+            lc.cycles += schedule::acc_cycles_total(phases, pt.empty, pt.beats);
+            lc.events_in += pt.events;
+            lc.beats += pt.beats;
+            lc.weight_reads += weight_reads;
+            lc.proj_weight_reads[pi] = weight_reads;
+            lc.synaptic_ops += pt.syn;
+            lc.proj_synaptic_ops[pi] = pt.syn;
+            lc.state_reads += pt.rows;
+        }
+        lc.state_writes = lc.state_reads;
+        lc
+    }
+}
