@@ -12,7 +12,8 @@ use crate::ir::dialect::{InitialV, SpikeMode};
 use crate::ir::{Op, ResetMode, neuron};
 use crate::model::Model;
 
-/// Quantises `m` under `o.rules`: trace, integers, state widths.
+/// Quantises `m` under `o.rules` (row-scaled weights: the FPGA and ASIC rules; a chip's rules
+/// come with its own quantiser, `quant::xylo`, `quant::loihi`): trace, integers, state widths.
 ///
 /// ```
 /// use spikefab::ir::dialect::{DialectOverrides, Preset};
@@ -36,11 +37,12 @@ use crate::model::Model;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
-    if let super::WeightForm::MatrixShift { .. } = o.rules.weights.form {
-        return super::xylo::quantise(m, o);
-    }
-    if let super::WeightForm::LayerExponent { .. } = o.rules.weights.form {
-        return super::loihi::quantise(m, o);
+    if !matches!(o.rules.weights.form, super::WeightForm::RowScale { .. }) {
+        // A chip's rules come with the chip's own quantiser (quant::xylo, quant::loihi).
+        return Err(QuantError {
+            node: None,
+            message: format!("{:?} weights are quantised by their chip's own module", o.rules.weights.form),
+        });
     }
     let g = &m.graph;
     let d = m.dialect();

@@ -49,7 +49,7 @@ impl ChipBackend for Loihi {
         calib: Option<&InputBatch>,
     ) -> Result<Box<dyn ChipMap>, Error> {
         let o = quant_options(Rules::loihi(), settings, steps, calib);
-        let mut net = quant::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
+        let mut net = quant::loihi::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
         let mut notes = std::mem::take(&mut net.notes);
         let netx =
             map::map(&net, target, &mut notes).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;

@@ -56,7 +56,7 @@ impl ChipBackend for Xylo {
             ))
         })?;
         let o = quant_options(Rules::xylo(), settings, steps, calib);
-        let net = quant::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
+        let net = quant::xylo::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
         let mut spec = map::map(&net, target).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
         spec.dt = m.dialect().dt.unwrap_or(1e-3);
         Ok(Box::new(Mapped { net, spec, module, steps }))
