@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::driver::chip::backend;
+use spikefab::driver::chip::require;
 use spikefab::driver::{Job, steps_for};
 use spikefab::options::{PassSettings, PlanSettings};
 
@@ -33,7 +33,7 @@ pub fn run(a: ChipsimArgs) -> Result<(), Failure> {
     let batch = a.model.inputs(&m, &a.input.inputs)?;
     let steps = steps_for(&m, Some(&batch))?;
     let target = a.plan.target()?;
-    let chip = backend(&target)?.ok_or_else(|| {
+    let chip = require(&target)?.ok_or_else(|| {
         Failure::input(anyhow::anyhow!("chipsim runs a chip's export; '{}' is not a chip", target.name))
     })?;
     let passes = PassSettings { no_simplify: true, ..Default::default() };

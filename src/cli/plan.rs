@@ -38,7 +38,7 @@ fn chip_plan(
     steps: usize,
     batch: Option<&spikefab::data::InputBatch>,
 ) -> Result<(), Failure> {
-    if let Ok(Some(chip)) = backend(target) {
+    if let Some(chip) = backend(target) {
         let map = chip.map(m, &a.plan, target, steps, batch)?;
         let layout = map.layout();
         if a.json {

@@ -86,7 +86,7 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
     for name in std::iter::once(&job.plan.target).chain(&s.compare) {
         let t = job.plan.target_named(name)?;
         let first = estimates.is_empty();
-        if let Some(chip) = chip::backend(&t)? {
+        if let Some(chip) = chip::backend(&t) {
             let map = chip.map(m, job.plan, &t, steps, Some(job.inputs))?;
             let run = map.run(batch);
             let est =

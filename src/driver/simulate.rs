@@ -140,7 +140,7 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         }
         Engine::Cycle => {
             let target = job.plan.target()?;
-            match chip::backend(&target)? {
+            match chip::backend(&target) {
                 Some(chip) => {
                     if o.vcd.is_some() {
                         return Err(Error::Usage("--vcd traces the FPGA plan; give an FPGA or ASIC --target".into()));

@@ -89,27 +89,31 @@ pub trait ChipRun: Send {
     fn estimate(&self, target: &Target) -> Option<Estimate>;
 }
 
-/// The back end of `target`'s chip family: `None` for FPGA and ASIC targets, an error for a
-/// chip spikefab prices but has no back end for.
-pub fn backend(target: &Target) -> Result<Option<&'static dyn ChipBackend>, Error> {
-    if !target.is_chip() {
-        return Ok(None);
-    }
-    match table(target) {
-        Some(b) => Ok(Some(b)),
-        None => {
+/// The back end of `target`'s chip family: `None` for FPGA and ASIC targets and for chips
+/// spikefab only prices (their energy and `plan` come from the generic chip mapping and the
+/// FPGA layout's nominal counts).
+pub fn backend(target: &Target) -> Option<&'static dyn ChipBackend> {
+    if target.is_chip() { table(target) } else { None }
+}
+
+/// [`backend`] for the commands that need a chip's own back end (`compile`, `chipsim`): a chip
+/// without one is refused, naming the chips that have one.
+pub fn require(target: &Target) -> Result<Option<&'static dyn ChipBackend>, Error> {
+    match backend(target) {
+        None if target.is_chip() => {
             let with: Vec<&str> = Target::bundled_names()
                 .into_iter()
-                .filter(|n| Target::load(n).is_ok_and(|t| t.is_chip() && table(&t).is_some()))
+                .filter(|n| Target::load(n).is_ok_and(|t| backend(&t).is_some()))
                 .collect();
             Err(Error::Usage(format!(
                 "target '{}' is a chip whose energy spikefab prices (`spikefab energy --compare {}`) but for \
-                 which it has no back end; compile, simulate --engine cycle, verify and chipsim take {}",
+                 which it has no back end; compile and chipsim take {}",
                 target.name,
                 target.name,
                 with.join(", ")
             )))
         }
+        b => Ok(b),
     }
 }
 

@@ -277,7 +277,7 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     if let Some(b) = &o.inputs {
         o.samples.of(b).map_err(|e| Error::Usage(e.to_string()))?;
     }
-    let r = match chip::backend(&target)? {
+    let r = match chip::require(&target)? {
         Some(chip) => chip::compile(chip, m, o, &target, progress)?,
         None => fpga::compile(m, o, target, progress)?,
     };
