@@ -37,5 +37,8 @@ fn chip_targets_map_onto_cores_and_name_their_limits() {
         scratch("newcomer-chip-compile").to_str().unwrap(),
     ]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no back end") && err.contains("compile and chipsim take loihi2, xylo-imu, xylo-audio2"), "{err}");
+    assert!(
+        err.contains("no back end") && err.contains("compile and chipsim take loihi2, xylo-imu, xylo-audio2"),
+        "{err}"
+    );
 }

@@ -9,12 +9,11 @@ use std::time::Instant;
 use clap::Args;
 use spikefab::driver::shard::Shard;
 use spikefab::driver::steps_for;
-use spikefab::options::PlanSettings;
 use spikefab::sim::{cycle, reference};
 
 use super::part::{BenchPart, Part, write_part};
 use super::print::print_bench;
-use super::{Failure, InputArgs, ModelArgs};
+use super::{Failure, ModelOnInputs};
 
 /// Most threads per engine `bench` starts.
 const MAX_THREADS: usize = 1024;
@@ -22,11 +21,7 @@ const MAX_THREADS: usize = 1024;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    plan: PlanSettings,
-    #[command(flatten)]
-    input: InputArgs,
+    on: ModelOnInputs,
     /// Threads per engine (1 to 1024).
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -71,12 +66,11 @@ pub fn run(a: BenchArgs) -> Result<(), Failure> {
     if !(1..=MAX_THREADS).contains(&a.threads) {
         return Err(Failure::input(anyhow::anyhow!("--threads must be 1 to {MAX_THREADS}")));
     }
-    let m = a.model.load()?;
-    let all = a.model.inputs(&m, &a.input.inputs)?;
+    let (m, all) = a.on.load()?;
     let steps = steps_for(&m, Some(&all))?;
     // The plan of every input: each shard and each --samples runs the same hardware.
-    let plan = a.plan.plan(&m, steps, Some(&all))?;
-    let mut batch = a.input.samples.of(&all).map_err(Failure::input)?.into_owned();
+    let plan = a.on.plan.plan(&m, steps, Some(&all))?;
+    let mut batch = a.on.input.samples.of(&all).map_err(Failure::input)?.into_owned();
     let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
     if let Some(s) = shard {
         batch = batch.range(s.samples(batch.n)?);

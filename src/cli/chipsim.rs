@@ -7,19 +7,14 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::chip::require;
 use spikefab::driver::{Job, steps_for};
-use spikefab::options::{PassSettings, PlanSettings};
+use spikefab::options::PassSettings;
 
-use super::{Bars, Failure, InputArgs, ModelArgs};
+use super::{Bars, Failure, ModelOnInputs};
 
 #[derive(Args, Debug)]
 pub struct ChipsimArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    plan: PlanSettings,
-    /// Inputs are event counts per channel and step, or real values with --input-scale.
-    #[command(flatten)]
-    input: InputArgs,
+    on: ModelOnInputs,
     /// Folder for the export and the simulator's recordings.
     #[arg(short, long, default_value = "build/chipsim")]
     out_dir: PathBuf,
@@ -29,22 +24,21 @@ pub struct ChipsimArgs {
 }
 
 pub fn run(a: ChipsimArgs) -> Result<(), Failure> {
-    let m = a.model.load()?;
-    let batch = a.model.inputs(&m, &a.input.inputs)?;
+    let (m, batch) = a.on.load()?;
     let steps = steps_for(&m, Some(&batch))?;
-    let target = a.plan.target()?;
+    let target = a.on.plan.target()?;
     let chip = require(&target)?.ok_or_else(|| {
         Failure::input(anyhow::anyhow!("chipsim runs a chip's export; '{}' is not a chip", target.name))
     })?;
     let passes = PassSettings { no_simplify: true, ..Default::default() };
-    let checked = Job { samples: a.input.samples, ..Job::new(&m, &batch, &a.plan, &passes) }.checked()?;
-    let map = chip.map(&m, &a.plan, &target, steps, Some(&batch))?;
+    let checked = Job { samples: a.on.input.samples, ..Job::new(&m, &batch, &a.on.plan, &passes) }.checked()?;
+    let map = chip.map(&m, &a.on.plan, &target, steps, Some(&batch))?;
     let run = map.run(&checked.inputs);
     let files = run.write_export(&a.out_dir)?;
     let r = match run.vendor_check(&a.out_dir, &Bars::default())? {
         spikefab::driver::Step::Ran(r) => r,
         spikefab::driver::Step::Skipped { skipped } => {
-            return Err(Failure::input(anyhow::anyhow!("{} cannot run: {skipped}", chip.simulator())));
+            return Err(Failure::input(anyhow::anyhow!("{} cannot run: {skipped}", chip.info().simulator)));
         }
     };
     if a.json {

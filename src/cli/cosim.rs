@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use spikefab::driver::{CosimSettings, cosim_step, steps_for};
-use spikefab::options::{PlanSettings, Samples};
+use spikefab::options::Samples;
 
 use super::print::speed_line;
-use super::{Bars, Failure, InputArgs, ModelArgs};
+use super::{Bars, Failure, ModelOnInputs};
 
 /// Samples co-simulated when `--samples` is not given.
 const DEFAULT_SAMPLES: usize = 16;
@@ -15,11 +15,7 @@ const DEFAULT_SAMPLES: usize = 16;
 #[derive(Args, Debug)]
 pub struct CosimArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    plan: PlanSettings,
-    #[command(flatten)]
-    input: InputArgs,
+    on: ModelOnInputs,
     #[command(flatten)]
     cosim: CosimSettings,
     /// Work folder for the RTL, testbench and simulator files.
@@ -31,11 +27,10 @@ pub struct CosimArgs {
 }
 
 pub fn run(a: CosimArgs) -> Result<(), Failure> {
-    let m = a.model.load()?;
-    let batch = a.model.inputs(&m, &a.input.inputs)?;
+    let (m, batch) = a.on.load()?;
     let steps = steps_for(&m, Some(&batch))?;
-    let plan = a.plan.plan(&m, steps, Some(&batch))?;
-    let first = Samples { samples: Some(a.input.samples.samples.unwrap_or(DEFAULT_SAMPLES)) }
+    let plan = a.on.plan.plan(&m, steps, Some(&batch))?;
+    let first = Samples { samples: Some(a.on.input.samples.samples.unwrap_or(DEFAULT_SAMPLES)) }
         .of(&batch)
         .map_err(Failure::input)?;
     // One engine run: its cycle counts predict the simulator's time, its results are compared.

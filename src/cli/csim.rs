@@ -5,18 +5,13 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::steps_for;
 use spikefab::flow::csim;
-use spikefab::options::PlanSettings;
 
-use super::{Failure, InputArgs, ModelArgs};
+use super::{Failure, ModelOnInputs};
 
 #[derive(Args, Debug)]
 pub struct CsimArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    #[command(flatten)]
-    plan: PlanSettings,
-    #[command(flatten)]
-    input: InputArgs,
+    on: ModelOnInputs,
     /// Work folder for the C++, testbench, inputs and results (everything is written inside it).
     #[arg(short, long, default_value = "build/csim")]
     out_dir: PathBuf,
@@ -26,12 +21,11 @@ pub struct CsimArgs {
 }
 
 pub fn run(a: CsimArgs) -> Result<(), Failure> {
-    let m = a.model.load()?;
-    let batch = a.model.inputs(&m, &a.input.inputs)?;
+    let (m, batch) = a.on.load()?;
     let steps = steps_for(&m, Some(&batch))?;
-    let plan = a.plan.plan(&m, steps, Some(&batch))?;
-    let target = a.plan.target()?;
-    let first = a.input.samples.of(&batch).map_err(Failure::input)?;
+    let plan = a.on.plan.plan(&m, steps, Some(&batch))?;
+    let target = a.on.plan.target()?;
+    let first = a.on.input.samples.of(&batch).map_err(Failure::input)?;
     let r = csim::csim(&plan, &first, None, target.hls_part(), &a.out_dir)
         .map_err(|e| Failure::from(spikefab::driver::Error::from(e)))?;
     if a.json {

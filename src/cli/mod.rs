@@ -109,16 +109,32 @@ pub struct InputArgs {
     pub samples: Samples,
 }
 
-/// What the model-running commands share: the model with its dialect, the plan, the inputs
-/// with their labels, and the passes.
+/// A model with its dialect, the plan it gets, and the inputs it runs on.
 #[derive(Args, Debug, Clone)]
-pub struct RunArgs {
+pub struct ModelOnInputs {
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
     pub plan: PlanSettings,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+impl ModelOnInputs {
+    /// The model and its inputs.
+    pub fn load(&self) -> Result<(Model, InputBatch), Failure> {
+        let m = self.model.load()?;
+        let inputs = self.model.inputs(&m, &self.input.inputs)?;
+        Ok((m, inputs))
+    }
+}
+
+/// What the model-running commands share: the model on its inputs with their labels, and the
+/// passes.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub on: ModelOnInputs,
     /// Class labels (.npy, N integers) to report accuracy.
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -126,7 +142,7 @@ pub struct RunArgs {
     pub passes: PassArgs,
 }
 
-/// A command's model and data as loaded: [`Loaded::job`] is the library's view of them.
+/// A command's model and data as loaded: [`RunArgs::job`] is the library's view of them.
 pub struct Loaded {
     pub model: Model,
     pub inputs: InputBatch,
@@ -137,23 +153,19 @@ pub struct Loaded {
 impl RunArgs {
     /// Loads the model, its inputs and labels, and the pass settings' calibration files.
     pub fn load(&self) -> Result<Loaded, Failure> {
-        let model = self.model.load()?;
-        let inputs = self.model.inputs(&model, &self.input.inputs)?;
+        let (model, inputs) = self.on.load()?;
         let labels = match &self.labels {
             Some(p) => Some(data::load_labels(p, inputs.n).map_err(Failure::input)?),
             None => None,
         };
-        let passes = self.passes.settings(&model, &self.model)?;
+        let passes = self.passes.settings(&model, &self.on.model)?;
         Ok(Loaded { model, inputs, labels, passes })
     }
 
     /// The library's job on what `l` loaded.
     pub fn job<'a>(&'a self, l: &'a Loaded) -> Job<'a> {
-        Job {
-            labels: l.labels.as_deref(),
-            samples: self.input.samples,
-            ..Job::new(&l.model, &l.inputs, &self.plan, &l.passes)
-        }
+        let j = Job::new(&l.model, &l.inputs, &self.on.plan, &l.passes);
+        Job { labels: l.labels.as_deref(), samples: self.on.input.samples, ..j }
     }
 }
 

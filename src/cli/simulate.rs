@@ -40,7 +40,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     }
     match o.engine {
         Engine::Reference => println!("engine: reference ({})", if o.f64 { "f64" } else { "f32" }),
-        Engine::Cycle => println!("engine: cycle-accurate ({} target)", a.run.plan.target),
+        Engine::Cycle => println!("engine: cycle-accurate ({} target)", a.run.on.plan.target),
     }
     if a.verbose {
         print_records(&s.records);
@@ -62,7 +62,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     if let Some(c) = s.cycles_mean {
         println!("cycles per inference: {c:.1}");
     }
-    if let (Some(ms), true) = (s.mean_steps, a.run.plan.early_exit) {
+    if let (Some(ms), true) = (s.mean_steps, a.run.on.plan.early_exit) {
         println!("early exit: {ms:.2} of {} steps run on average", s.steps);
     }
     if let Some(v) = &o.vcd {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{ChipBackend, ChipLayout, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
+use super::{ChipBackend, ChipInfo, ChipLayout, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
 use crate::Model;
 use crate::chip::loihi::{self as map, NetxNet};
 use crate::data::{InputBatch, Outputs};
@@ -20,24 +20,20 @@ use crate::quant::{self, Network, Rules};
 use crate::sim::loihi::{self as sim, LoihiRecord};
 use crate::target::Target;
 
+/// What the commands say of this back end.
+static INFO: ChipInfo = ChipInfo {
+    name: "Loihi",
+    simulator: "Lava",
+    install: "lava-nc 0.10.0 and lava-dl 0.6.0, installed as .ci/run does; point SPIKEFAB_LAVA_PYTHON at its Python",
+    export_dir: "loihi",
+};
+
 /// The Loihi 2 back end (lava-dl netx).
 pub struct Loihi;
 
 impl ChipBackend for Loihi {
-    fn name(&self) -> &'static str {
-        "Loihi"
-    }
-
-    fn simulator(&self) -> &'static str {
-        "Lava"
-    }
-
-    fn simulator_install(&self) -> &'static str {
-        "lava-nc 0.10.0 and lava-dl 0.6.0, installed as .ci/run does; point SPIKEFAB_LAVA_PYTHON at its Python"
-    }
-
-    fn export_dir(&self) -> &'static str {
-        "loihi"
+    fn info(&self) -> &'static ChipInfo {
+        &INFO
     }
 
     fn map(
@@ -152,7 +148,7 @@ impl ChipRun for Run<'_> {
 
     fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Step<VendorCheck>, Error> {
         let Some(py) = lava::python() else {
-            return Ok(Step::skipped(format!("no Python with Lava ({})", Loihi.simulator_install())));
+            return Ok(Step::skipped(format!("no Python with Lava ({})", INFO.install)));
         };
         let what = format!("running {} samples in Lava (fixed_pt)", self.records.len());
         Ok(Step::Ran(step(progress, &what, || lava::check(dir, &py, &self.records))?))

@@ -36,16 +36,23 @@ use crate::options::PlanSettings;
 use crate::sim::reference::{self, RunOptions};
 use crate::target::{Family, Target, Toolchain};
 
+/// What the commands say of a chip back end.
+#[derive(Debug)]
+pub struct ChipInfo {
+    /// The family's name in messages (`Xylo`).
+    pub name: &'static str,
+    /// The vendor's simulator that judges the export.
+    pub simulator: &'static str,
+    /// How to install the vendor's simulator.
+    pub install: &'static str,
+    /// The export's folder inside the output folder.
+    pub export_dir: &'static str,
+}
+
 /// A chip family's back end.
 pub trait ChipBackend: Sync {
-    /// The family's name in messages (`Xylo`).
-    fn name(&self) -> &'static str;
-    /// The vendor's simulator that judges the export.
-    fn simulator(&self) -> &'static str;
-    /// How to install the vendor's simulator.
-    fn simulator_install(&self) -> &'static str;
-    /// The export's folder inside the output folder.
-    fn export_dir(&self) -> &'static str;
+    /// Its names and where its files go.
+    fn info(&self) -> &'static ChipInfo;
     /// Quantises `m` under the chip's arithmetic for `steps` model steps and places it on
     /// `target`; the input range comes from `settings.input_scale` or `calib`. A model beyond
     /// the chip's limits is [`Error::DoesNotFit`], naming the limit, the figure and the node.
@@ -304,7 +311,7 @@ pub(crate) fn compile(
         return Err(Error::Usage(format!(
             "--bitstream, --report and --backend are for FPGA and ASIC targets; {} ({}) writes its vendor's files",
             target.name,
-            chip.name()
+            chip.info().name
         )));
     }
     let inputs = o.inputs.as_ref().ok_or_else(|| {
@@ -328,9 +335,9 @@ pub(crate) fn compile(
     if v.class_agreement < min {
         failures.push(format!("class agreement of the chip {:.4} is below --min-agreement {min}", v.class_agreement));
     }
-    let dir = o.out_dir.join(chip.export_dir());
+    let dir = o.out_dir.join(chip.info().export_dir);
     let files = run.write_export(&dir)?;
-    let vendor = run.vendor_check(&dir, progress)?.noted(&format!("{} check", chip.simulator()), progress);
+    let vendor = run.vendor_check(&dir, progress)?.noted(&format!("{} check", chip.info().simulator), progress);
     if let Some(rep) = vendor.ran()
         && !rep.exact()
     {

@@ -7,7 +7,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::{ChipBackend, ChipLayout, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
+use super::{ChipBackend, ChipInfo, ChipLayout, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
 use crate::Model;
 use crate::chip::xylo::{self as map, Place, XyloSpec};
 use crate::data::{InputBatch, Outputs};
@@ -21,24 +21,20 @@ use crate::quant::{self, Network, Rules};
 use crate::sim::xylo::{self as sim, MAX_INPUT_EVENTS, XyloRecord};
 use crate::target::Target;
 
+/// What the commands say of this back end.
+static INFO: ChipInfo = ChipInfo {
+    name: "Xylo",
+    simulator: "XyloSim",
+    install: "pip install rockpool==3.1.0 xylosim==0.1.3; point SPIKEFAB_XYLO_PYTHON at its Python",
+    export_dir: "xylo",
+};
+
 /// The Xylo back end (Xylo IMU, Xylo Audio 2: the xylosim v2 core).
 pub struct Xylo;
 
 impl ChipBackend for Xylo {
-    fn name(&self) -> &'static str {
-        "Xylo"
-    }
-
-    fn simulator(&self) -> &'static str {
-        "XyloSim"
-    }
-
-    fn simulator_install(&self) -> &'static str {
-        "pip install rockpool==3.1.0 xylosim==0.1.3; point SPIKEFAB_XYLO_PYTHON at its Python"
-    }
-
-    fn export_dir(&self) -> &'static str {
-        "xylo"
+    fn info(&self) -> &'static ChipInfo {
+        &INFO
     }
 
     fn map(
@@ -174,7 +170,7 @@ impl ChipRun for Run<'_> {
 
     fn vendor_check(&self, dir: &Path, progress: &dyn Progress) -> Result<Step<VendorCheck>, Error> {
         let Some(py) = xylosim::python() else {
-            return Ok(Step::skipped(format!("no Python with rockpool and xylosim ({})", Xylo.simulator_install())));
+            return Ok(Step::skipped(format!("no Python with rockpool and xylosim ({})", INFO.install)));
         };
         let what = format!("running {} samples in rockpool's XyloSim", self.records.len());
         Ok(Step::Ran(step(progress, &what, || xylosim::check(dir, &py, &self.records, self.map.isyn2()))?))
