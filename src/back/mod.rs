@@ -6,5 +6,6 @@ pub mod hls;
 pub mod limits;
 pub mod loihi;
 pub mod nir;
+mod render;
 pub mod verilog;
 pub mod xylo;

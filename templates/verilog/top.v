@@ -23,7 +23,7 @@ module {{ v.module }} (
     input  wire        out_ready,
     output wire [{{ v.out_w - 1 }}:0] out_data,
     output wire        out_last,
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
     input  wire        wl_valid,
     output wire        wl_ready,
     input  wire [3:0]  wl_data,
@@ -40,7 +40,7 @@ module {{ v.module }} (
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
     reg [1:0]  state;
     reg [31:0] cyc;
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
     reg  wl_done;
     wire run_ok = wl_done;   // `start` waits for the weight image
 {%- else %}
@@ -163,13 +163,13 @@ module {{ v.module }} (
     // `pc_oh` holds, one-hot, the phase running; `go_oh` the phase in its first cycle (it is
     // decoded a cycle ahead, so a phase's `fin` reaches the state through one level of logic).
     localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
-    localparam integer NPH = {{ v.phases.len() }};
+    localparam integer NPH = {{ v.prog.phases.len() }};
     reg [1:0]  state;
     reg        run;   // state == S_RUN, as one flip-flop
     reg [NPH-1:0] pc_oh, go_oh;
     reg [{{ v.tw - 1 }}:0] t;
     reg [31:0] cyc;
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
     reg  wl_done;
     wire run_ok = wl_done;   // `start` waits for the weight image
 {%- else %}
@@ -184,14 +184,14 @@ module {{ v.module }} (
 
     /* verilator lint_off UNUSEDSIGNAL */
     // An update phase's go is used only where its layer keeps an event list (u_go covers all).
-{%- for ph in v.phases %}
+{%- for ph in v.prog.phases %}
     wire go_{{ ph.unit }} = go_oh[{{ ph.idx }}];  // {{ ph.kind }}
     wire fin_{{ ph.unit }};
 {%- endfor %}
     /* verilator lint_on UNUSEDSIGNAL */
     // The running phase's end, registered: the next phase starts one cycle later
     // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
-    wire fin_now = |(pc_oh & { {% for ph in v.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
+    wire fin_now = |(pc_oh & { {% for ph in v.prog.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
     reg  fin;
     always @(posedge clk) fin <= !rst && run && fin_now;
     // Where the sequencer goes when the running phase finishes, one-hot, each bit an OR of the
@@ -199,23 +199,23 @@ module {{ v.module }} (
     // pc_oh and t change only when a phase ends, and a phase's end (`fin`, registered) never
     // comes in its go cycle (the testbench checks), so the decode is current whenever fin is set.
     wire [NPH-1:0] oh_nc;
-{%- for ph in v.phases %}
+{%- for ph in v.prog.phases %}
     assign oh_nc[{{ ph.idx }}] = {{ ph.enter }};
 {%- endfor %}
-    wire st_fin_c = (pc_oh[{{ v.out_pc }}] & last){% if v.early_exit %} | pc_oh[{{ v.clear_pc }}]{% endif %};
+    wire st_fin_c = (pc_oh[{{ v.prog.out_pc }}] & last){% if v.early_exit %} | pc_oh[{{ v.prog.clear_pc }}]{% endif %};
 {%- if v.early_exit %}
     wire t_inc_c  = 1'b0;
 {%- else %}
-    wire t_inc_c  = pc_oh[{{ v.out_pc }}] & !last;
+    wire t_inc_c  = pc_oh[{{ v.prog.out_pc }}] & !last;
 {%- endif %}
     // The layer of the update pass: set with the go of its UPD phase, held until the next one
     // (the pass before has written its last row by then), so its geometry and memory bases
     // come from flip-flops. upd_of: {is an UPD phase, its layer}.
-    function automatic [{{ v.lw }}:0] upd_of(input [NPH-1:0] oh);
-        upd_of = { |(oh & {{ v.upd_mask }}){% for m in v.layer_masks.iter().rev() %}, |(oh & {{ m }}){% endfor %} };
+    function automatic [{{ v.prog.lw }}:0] upd_of(input [NPH-1:0] oh);
+        upd_of = { |(oh & {{ v.prog.upd_mask }}){% for m in v.prog.layer_masks.iter().rev() %}, |(oh & {{ m }}){% endfor %} };
     endfunction
     reg [NPH-1:0] oh_nr;
-    reg [{{ v.lw }}:0] ul_nr;
+    reg [{{ v.prog.lw }}:0] ul_nr;
     reg st_fin_r, t_inc_r;
     always @(posedge clk) begin
         oh_nr    <= oh_nc;
@@ -223,15 +223,15 @@ module {{ v.module }} (
         st_fin_r <= st_fin_c;
         t_inc_r  <= t_inc_c;
     end
-    reg  [{{ v.lw - 1 }}:0] ul;
+    reg  [{{ v.prog.lw - 1 }}:0] ul;
     reg  [NPH-1:0] nx_oh;
-    reg  [{{ v.lw }}:0] ul_to;
+    reg  [{{ v.prog.lw }}:0] ul_to;
     reg  st_fin, t_inc;
 {%- if v.early_exit %}
     wire decided;
-    wire ex_r = pc_oh[{{ v.exit_pc }}];   // the running phase is the early-exit check
-    localparam [NPH-1:0] OH_CLEAR = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.clear_pc }};
-    localparam [NPH-1:0] OH_START = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.start_late }};
+    wire ex_r = pc_oh[{{ v.prog.exit_pc }}];   // the running phase is the early-exit check
+    localparam [NPH-1:0] OH_CLEAR = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.prog.clear_pc }};
+    localparam [NPH-1:0] OH_START = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.prog.start_late }};
 {%- endif %}
     always @* begin
         nx_oh  = oh_nr;
@@ -247,7 +247,7 @@ module {{ v.module }} (
         end
 {%- endif %}
     end
-    wire [{{ v.lw - 1 }}:0] ul_nx = ul_to[{{ v.lw }}] ? ul_to[{{ v.lw - 1 }}:0] : ul;
+    wire [{{ v.prog.lw - 1 }}:0] ul_nx = ul_to[{{ v.prog.lw }}] ? ul_to[{{ v.prog.lw - 1 }}:0] : ul;
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
@@ -256,7 +256,7 @@ module {{ v.module }} (
             go_oh <= {NPH{1'b0}};
             t     <= {{ v.tw }}'d0;
             cyc   <= 32'd0;
-            ul    <= {{ v.lw }}'d0;
+            ul    <= {{ v.prog.lw }}'d0;
         end else begin
             case (state)
                 S_IDLE: begin
@@ -293,22 +293,22 @@ module {{ v.module }} (
     end
 {%- endif %}
 
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
     // ------------------------------------------------------------------ weight load (SPRAM)
     // Weight ROMs in SPRAM cannot be initialised: after reset the host streams their image,
-    // {{ v.wl_nibbles }} nibbles (<module>_wl.hex: per ROM, per block word, per column, four
+    // {{ v.wl.nibbles }} nibbles (<module>_wl.hex: per ROM, per block word, per column, four
     // nibbles lowest first) through wl_valid/wl_ready/wl_data; `start` waits until it is in.
-    reg  [{{ v.wl_mw - 1 }}:0] wl_m;   // ROM being loaded
-    reg  [{{ v.wl_ww - 1 }}:0] wl_w;   // its block word
-    reg  [{{ v.wl_cw - 1 }}:0] wl_c;   // column
+    reg  [{{ v.wl.mw - 1 }}:0] wl_m;   // ROM being loaded
+    reg  [{{ v.wl.ww - 1 }}:0] wl_w;   // its block word
+    reg  [{{ v.wl.cw - 1 }}:0] wl_c;   // column
     reg  [1:0]  wl_n;                  // nibble
     assign wl_ready = !wl_done;
     wire wl_fire = wl_valid && !wl_done;
     reg  wl_lastw, wl_lastc;
     always @* begin
         case (wl_m)
-{%- for m in v.spram %}
-            {{ v.wl_mw }}'d{{ m.idx }}: begin wl_lastw = (wl_w == {{ v.wl_ww }}'d{{ m.words - 1 }}); wl_lastc = (wl_c == {{ v.wl_cw }}'d{{ m.cols - 1 }}); end
+{%- for m in v.wl.spram %}
+            {{ v.wl.mw }}'d{{ m.idx }}: begin wl_lastw = (wl_w == {{ v.wl.ww }}'d{{ m.words - 1 }}); wl_lastc = (wl_c == {{ v.wl.cw }}'d{{ m.cols - 1 }}); end
 {%- endfor %}
             default: begin wl_lastw = 1'b1; wl_lastc = 1'b1; end
         endcase
@@ -316,18 +316,18 @@ module {{ v.module }} (
     always @(posedge clk) begin
         if (rst) begin
             wl_done <= 1'b0;
-            wl_m <= {{ v.wl_mw }}'d0; wl_w <= {{ v.wl_ww }}'d0; wl_c <= {{ v.wl_cw }}'d0; wl_n <= 2'd0;
+            wl_m <= {{ v.wl.mw }}'d0; wl_w <= {{ v.wl.ww }}'d0; wl_c <= {{ v.wl.cw }}'d0; wl_n <= 2'd0;
         end else if (wl_fire) begin
             wl_n <= wl_n + 2'd1;
             if (wl_n == 2'd3) begin
                 if (wl_lastc) begin
-                    wl_c <= {{ v.wl_cw }}'d0;
+                    wl_c <= {{ v.wl.cw }}'d0;
                     if (wl_lastw) begin
-                        wl_w <= {{ v.wl_ww }}'d0;
-                        if (wl_m == {{ v.wl_mw }}'d{{ v.spram.len() - 1 }}) wl_done <= 1'b1;
-                        else wl_m <= wl_m + {{ v.wl_mw }}'d1;
-                    end else wl_w <= wl_w + {{ v.wl_ww }}'d1;
-                end else wl_c <= wl_c + {{ v.wl_cw }}'d1;
+                        wl_w <= {{ v.wl.ww }}'d0;
+                        if (wl_m == {{ v.wl.mw }}'d{{ v.wl.spram.len() - 1 }}) wl_done <= 1'b1;
+                        else wl_m <= wl_m + {{ v.wl.mw }}'d1;
+                    end else wl_w <= wl_w + {{ v.wl.ww }}'d1;
+                end else wl_c <= wl_c + {{ v.wl.cw }}'d1;
             end
         end
     end
@@ -347,7 +347,7 @@ module {{ v.module }} (
     // selects the layer whose memories connect to it.
     // u_go: an update phase is in its go cycle (go_oh holds an UPD bit), from a flip-flop set
     // by the same conditions that load go_oh.
-    localparam [NPH-1:0] UPD_MASK = {{ v.upd_mask }};
+    localparam [NPH-1:0] UPD_MASK = {{ v.prog.upd_mask }};
     reg {{ g.p }}u_go;
     always @(posedge clk)
         {{ g.p }}u_go <= !rst && (run ? (fin && !st_fin && ul_to[{{ g.lw }}])
@@ -954,7 +954,7 @@ module {{ v.module }} (
     // Stage 1: the event and its beat, registered, so the address arithmetic starts from
     // flip-flops (schedule::ACC_TAIL counts this stage).
     wire {{ p.pre }}_fire = {{ p.pre }}_ev_valid;
-{%- for t in p.tables %}
+{%- for t in p.arith.tables %}
     // Clipped window: per source coordinate of the event, {{ t.name }} (hw::taps). A chain of
     // compares, not a case: Yosys would make a case a ROM and pull the event register into
     // its address, behind the reader's pop.
@@ -999,21 +999,21 @@ module {{ v.module }} (
     /* verilator lint_off UNUSEDSIGNAL */
     wire [{{ p.aw - 1 }}:0] {{ p.pre }}_y = { {{ p.y_pad }}'d0, {{ p.pre }}_posd[{{ p.y_hi }}:{{ p.y_lo }}] };
     wire [{{ p.aw - 1 }}:0] {{ p.pre }}_x = { {{ p.x_pad }}'d0, {{ p.pre }}_posd[{{ p.x_hi }}:{{ p.x_lo }}] };
-{%- for c in p.counters %}
+{%- for c in p.arith.counters %}
     reg  [{{ c.w - 1 }}:0] {{ c.name }}, {{ c.name }}_d;
     always @(posedge clk) {{ c.name }}_d <= {{ c.name }};
     wire [{{ p.aw - 1 }}:0] {{ c.name }}w = { {{ p.aw - c.w }}'d0, {{ c.name }}_d };
 {%- endfor %}
-{%- for r in p.evregs %}
+{%- for r in p.arith.evregs %}
     reg  [{{ r.w - 1 }}:0] {{ r.name }};
     always @(posedge clk) {{ r.name }} <= {{ r.expr }};
 {%- endfor %}
-{%- for r in p.lines %}
+{%- for r in p.arith.lines %}
     wire [{{ r.w - 1 }}:0] {{ r.name }} = {{ r.expr }};
 {%- endfor %}
     // Stage 1b: the beat's coordinates registered; the addresses and the lane mask are short
     // sums of these registers (schedule::ACC_TAIL counts this stage too).
-{%- for r in p.regs.iter().chain(p.lines.iter()) %}
+{%- for r in p.arith.regs.iter().chain(p.arith.lines.iter()) %}
     reg  [{{ r.w - 1 }}:0] {{ r.name }}_b;
     always @(posedge clk) {{ r.name }}_b <= {{ r.name }};
 {%- endfor %}
@@ -1022,16 +1022,16 @@ module {{ v.module }} (
         {{ p.pre }}_fdb    <= !rst && {{ p.pre }}_fd;
         {{ p.pre }}_lastdb <= {{ p.pre }}_lastd;
     end
-    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_row   = {{ p.row }};
-    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_waddr = {{ p.waddr }};
-    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_wa    = {{ p.wrom_addr }};
-    wire [{{ l.lanes - 1 }}:0] {{ p.pre }}_mask = {{ p.mask }};
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_row   = {{ p.arith.row }};
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_waddr = {{ p.arith.waddr }};
+    wire [{{ p.aw - 1 }}:0] {{ p.pre }}_wa    = {{ p.arith.wrom_addr }};
+    wire [{{ l.lanes - 1 }}:0] {{ p.pre }}_mask = {{ p.arith.mask }};
     /* verilator lint_on UNUSEDSIGNAL */
     assign {{ p.pre }}_ev_ready = {{ p.pre }}_fire && {{ p.pre }}_lastbeat;
     assign {{ p.pre }}_rrow = {{ p.pre }}_row[{{ l.raw - 1 }}:0];
     always @(posedge clk) begin
         if (rst || go_{{ p.pre }}) begin
-{%- for c in p.counters %}
+{%- for c in p.arith.counters %}
             {{ c.name }} <= {{ c.w }}'d0;
 {%- endfor %}
         end else if ({{ p.pre }}_fire) begin
@@ -1074,7 +1074,7 @@ module {{ v.module }} (
     wire [{{ l.lanes * p.wb - 1 }}:0] {{ p.pre }}_w;
 {%- if let Some(sp) = p.spram %}
     sf_spram_rom #(.WIDTH({{ sp.width }}), .AW({{ p.waw }}), .SLOT({{ sp.slot }}), .PW_LOG({{ sp.pw_log }}), .COLS({{ sp.cols }}), .ROWS({{ sp.rows }}), .RW({{ sp.rw }}), .CW({{ sp.cw }}), .WW({{ sp.ww }})) {{ p.pre }}_wrom (
-        .clk(clk), .loading(!wl_done), .ld_we(wl_fire && (wl_m == {{ v.wl_mw }}'d{{ sp.idx }})),
+        .clk(clk), .loading(!wl_done), .ld_we(wl_fire && (wl_m == {{ v.wl.mw }}'d{{ sp.idx }})),
         .ld_word(wl_w[{{ sp.ww - 1 }}:0]), .ld_col(wl_c[{{ sp.cw - 1 }}:0]), .ld_nib(wl_n), .ld_data(wl_data),
         .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
 {%- else if p.has_wrom %}
