@@ -1,7 +1,8 @@
 //! Verilog back end: a [`Plan`] to synthesizable Verilog-2005, ROM images and a testbench.
 //!
 //! The hand-written primitives in `hdl/` (memory, accumulator lane, neuron lane, event
-//! reader) are instantiated by glue generated from `templates/verilog/*.v`. This module
+//! reader) are instantiated by glue generated from `templates/verilog/` (`top.v` includes one
+//! file per concern from `top/`, each printing one part of [`view`]). This module
 //! computes every constant, ROM image and address expression the templates need, so the
 //! templates only hold structure. Contract: the emitted design is cycle-exact with
 //! [`crate::sim::cycle`] (the schedule in [`crate::hw::schedule`]); output is deterministic.
