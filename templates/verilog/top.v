@@ -30,6 +30,9 @@ module {{ v.module }} (
 {%- endif %}
     output wire [31:0] cycles
 );
+{#- The body is one part per concern, from top/, in this order. A part opens with a comment on
+    what it prints; the newline after that comment stands for the newline before the part's
+    first line (kept when that line is text, dropped by a first `{%-` tag). #}
 {%- if v.pipe %}
 {%- include "verilog/top/units.v" %}
 {%- else %}
