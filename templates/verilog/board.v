@@ -15,7 +15,7 @@ module {{ v.module }}_board (
     output wire        out_valid,
     input  wire        out_ready,
     output wire [{{ v.out_w - 1 }}:0] out_data,
-    output wire        out_last{% if !v.spram.is_empty() %},
+    output wire        out_last{% if !v.wl.spram.is_empty() %},
     input  wire        wl_valid,
     output wire        wl_ready,
     input  wire [3:0]  wl_data{% endif %}
@@ -27,7 +27,7 @@ module {{ v.module }}_board (
         .clk(clk), .rst(rst), .start(start), .busy(busy), .done(done),
         .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_last(out_last),
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
 {%- endif %}
         .cycles(cycles));

@@ -28,16 +28,16 @@ module tb;
         .clk(clk), .rst(rst), .start(start), .busy(busy), .done(done),
         .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_last(out_last),
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
 {%- endif %}
         .cycles(cycles));
 
     always #5 clk = ~clk;
 
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
     // The SPRAM weight image, streamed once after reset (one nibble per accepted cycle).
-    localparam integer WL_N = {{ v.wl_nibbles }};
+    localparam integer WL_N = {{ v.wl.nibbles }};
     reg  [3:0] wl_image [0:WL_N-1];
     integer wl_ptr = 0;
     wire wl_ready;
@@ -64,13 +64,13 @@ module tb;
     integer s, waited;
     initial begin
         $readmemh("inputs.hex", inputs);
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
         $readmemh("{{ v.module }}_wl.hex", wl_image);
 {%- endif %}
         f = $fopen("outputs.txt", "w");
         repeat (3) @(negedge clk);
         rst = 1'b0;
-{%- if !v.spram.is_empty() %}
+{%- if !v.wl.spram.is_empty() %}
         while (wl_ready) @(negedge clk);
 {%- endif %}
         for (s = 0; s < N_SAMPLES; s = s + 1) begin

@@ -20,6 +20,7 @@ use askama::Template;
 
 pub use view::EmitError;
 
+use crate::back::render::render;
 use crate::hw::Plan;
 
 /// The hand-written header every design includes, embedded so a design is self-contained.
@@ -75,28 +76,6 @@ struct TclTemplate<'a> {
     period: String,
 }
 
-/// Counts the bytes written to it.
-struct Count(usize);
-
-impl std::fmt::Write for Count {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0 += s.len();
-        Ok(())
-    }
-}
-
-/// Renders `t` and a newline into a string of exactly its size (measured by a first rendering
-/// that keeps nothing: the top file of a large network is mostly weight tables).
-fn render(t: &dyn askama::DynTemplate) -> Result<String, EmitError> {
-    let err = |e: askama::Error| EmitError(format!("template: {e}"));
-    let mut n = Count(0);
-    t.dyn_render_into(&mut n).map_err(err)?;
-    let mut s = String::with_capacity(n.0 + 1);
-    t.dyn_render_into(&mut s).map_err(err)?;
-    s.push('\n');
-    Ok(s)
-}
-
 /// A file of the design: fixed text, or a template printed with a newline after it.
 enum File<'a> {
     Text(&'static str),
@@ -123,7 +102,7 @@ pub fn emit(plan: &Plan, part: &str) -> Result<HlsDesign, EmitError> {
     for (name, f) in files(&v, part, plan.clock_mhz) {
         let text = match f {
             File::Text(t) => t.to_string(),
-            File::Template(t) => render(&*t)?,
+            File::Template(t) => render(&*t).map_err(|e| EmitError(format!("template: {e}")))?,
         };
         out.push((name, text));
     }

@@ -3,11 +3,15 @@
 
 use std::fmt::Write as _;
 
+use crate::back::common::{
+    ParamClass, WeightRom, acc_target, header, in_registers, mem_map, neuron_at, neuron_params, out_word_bits,
+    proj_comment, reads_input, top_name, weights_per_lane_group,
+};
 use crate::back::limits;
 use crate::hw::memory::weight_depth;
 use crate::hw::{Layer, MemMap, Plan};
 use crate::ir::ResetMode;
-use crate::names::{Namer, label, path_label};
+use crate::names::{Namer, label};
 use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source};
 
 /// A plan the HLS back end cannot emit (exactly the plans the Verilog back end refuses).
@@ -293,8 +297,7 @@ pub struct TopView {
 
 /// How a memory of the plan is placed: the HLS storage for its map.
 fn storage(plan: &Plan, name: &str, rom: bool) -> &'static str {
-    let map = plan.memories.iter().find(|m| m.name == name).map(|m| &m.map);
-    match (map, rom) {
+    match (mem_map(plan, name), rom) {
         (Some(MemMap::BlockRam { .. }) | Some(MemMap::Sram), false) => "type=ram_t2p impl=bram",
         (Some(MemMap::BlockRam { .. }) | Some(MemMap::Sram), true) => "type=rom_1p impl=bram",
         (Some(MemMap::LargeRam { .. }), false) => "type=ram_t2p impl=uram",
@@ -307,8 +310,7 @@ fn storage(plan: &Plan, name: &str, rom: bool) -> &'static str {
 /// Pragmas of an `[rows][lanes]` state array: lanes side by side (one row is one word of the
 /// plan's memory), placed as the plan maps it; registers when the plan does.
 fn state_pragmas(plan: &Plan, var: &str, mem: &str) -> Vec<String> {
-    let registers = plan.memories.iter().find(|m| m.name == mem).is_none_or(|m| m.map == MemMap::Registers);
-    if registers {
+    if in_registers(plan, mem) {
         vec![format!("ARRAY_PARTITION variable={var} type=complete dim=0")]
     } else {
         vec![
@@ -355,41 +357,24 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         namer.reserve(r);
     }
     namer.reserve("sf");
-    let top = format!("sf_{}", namer.name(plan.model.trim_end_matches(".nir").trim_end_matches(".json")));
+    let top = top_name(&mut namer, plan);
     let ids: Vec<String> = plan.layers.iter().map(|l| namer.name(&l.name)).collect();
     let inp = &plan.input;
-    let has_in_events = plan.layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Input));
+    let has_in_events = reads_input(plan);
     let mut layers = vec![];
     for (k, l) in plan.layers.iter().enumerate() {
         layers.push(layer_view(plan, k, l, &ids)?);
     }
     let ol = &plan.layers[plan.output.layer];
-    let out_bits = if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize };
-    let header = vec![
-        format!("model: {}", label(&plan.model)),
-        format!("target: {} at {} MHz; T = {}", label(&plan.target), plan.clock_mhz, plan.timesteps),
-        format!(
-            "input: {:?} x {}-bit {}, {}",
-            inp.shape,
-            inp.bits,
-            if inp.signed { "signed" } else { "unsigned" },
-            if inp.per_step { "one input per step" } else { "once per inference" }
-        ),
-        format!(
-            "output: layer '{}', {} words of {} bits per step ({})",
-            label(&ol.name),
-            ol.rows,
-            out_bits,
-            if plan.output.spikes { "spike masks" } else { "membrane values" }
-        ),
-        format!(
-            "arithmetic: reset {}, fire on {}, leak multipliers with {} fraction bits{}",
-            plan.reset,
-            if plan.fire_on_equal { "v >= THR" } else { "v > THR" },
-            plan.rules.leak_bits(),
-            if plan.early_exit { ", early exit" } else { "" }
-        ),
-    ];
+    let out_bits = out_word_bits(plan);
+    let mut header = header(plan, "words", out_bits);
+    header.push(format!(
+        "arithmetic: reset {}, fire on {}, leak multipliers with {} fraction bits{}",
+        plan.reset,
+        if plan.fire_on_equal { "v >= THR" } else { "v > THR" },
+        plan.rules.leak_bits(),
+        if plan.early_exit { ", early exit" } else { "" }
+    ));
     Ok(TopView {
         top,
         header,
@@ -420,14 +405,6 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     })
 }
 
-/// A per-neuron parameter: a constant, or a table read at the lane's address.
-struct Param<'a> {
-    name: &'static str,
-    vals: &'a [i64],
-    /// Type of the table entries.
-    ty: String,
-}
-
 fn leak_expr(lk: &Leak, x: &str, p: u32, w: u32, b_name: &str) -> String {
     match lk {
         Leak::Zero => "0".into(),
@@ -438,42 +415,23 @@ fn leak_expr(lk: &Leak, x: &str, p: u32, w: u32, b_name: &str) -> String {
     }
 }
 
-fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerView, EmitError> {
-    let id = ids[k].clone();
-    let lanes = l.lanes;
-    let pos = l.positions();
-    let pr = &l.params;
-    let spiking = l.spiking();
-    let cuba = l.kind.cuba();
-    let is_out = k == plan.output.layer;
+/// A parameter the update may read: its name, the line defining it for the current lane, and
+/// its table when it is per neuron.
+struct ParamDef {
+    name: &'static str,
+    line: String,
+    rom: Option<RomView>,
+}
+
+/// The parameters the update reads (a literal when uniform, else the lane's table entry),
+/// and the names the expressions use for thr, bias, bias_late, vreset, syn_bias and
+/// syn_bias_late (None: not read, or zero).
+fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 6]) {
+    let (spiking, cuba) = (l.spiking(), l.kind.cuba());
     let p_bits = plan.rules.leak_bits();
-    let beta: Vec<i64> = match &l.leak {
-        Leak::Mul { b } => b.clone(),
-        _ => vec![0],
-    };
-    let syn_b: Vec<i64> = match &l.syn_leak {
-        Some(Leak::Mul { b }) => b.clone(),
-        _ => vec![0],
-    };
-    let vty = format!("sf::int_t<{}>", l.v_bits);
-    let yty = format!("sf::int_t<{}>", l.y_bits.max(1));
-    let bty = format!("sf::int_t<{}>", p_bits + 2);
-    let specs = [
-        Param { name: "thr", vals: &pr.thr, ty: vty.clone() },
-        Param { name: "bias", vals: &pr.bias, ty: vty.clone() },
-        Param { name: "bias_late", vals: &pr.bias_late, ty: vty.clone() },
-        Param { name: "vreset", vals: &pr.vreset, ty: vty.clone() },
-        Param { name: "syn_bias", vals: &pr.syn_bias, ty: yty.clone() },
-        Param { name: "syn_bias_late", vals: &pr.syn_bias_late, ty: yty },
-        Param { name: "beta_b", vals: &beta, ty: bty.clone() },
-        Param { name: "syn_b", vals: &syn_b, ty: bty },
-    ];
     let per_ch = l.params_per_channel();
-    let depth = l.param_depth();
+    let (depth, lanes) = (l.param_depth(), l.lanes);
     let addr = if per_ch { "cgi" } else { "r" };
-    let zero = |v: &[i64]| v.len() == 1 && v[0] == 0;
-    // Which parameters the update reads.
-    let undecayed = spiking && plan.reset == ResetMode::SubtractUndecayed;
     let needed = |n: &str| -> bool {
         match n {
             "thr" => spiking,
@@ -484,42 +442,81 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
             _ => true,
         }
     };
-    // (name, line defining it, its table): kept only when an emitted expression reads it.
-    let mut defs: Vec<(String, String, Option<RomView>)> = vec![];
-    // A parameter's name in expressions: a literal when uniform, else the lane's table entry.
-    let mut term = |s: &Param| -> Option<String> {
-        if !needed(s.name) {
-            return None;
+    let mut defs = vec![];
+    let mut terms = vec![];
+    for s in neuron_params(l) {
+        let ty = match s.class {
+            ParamClass::Membrane => format!("sf::int_t<{}>", l.v_bits),
+            ParamClass::Synaptic => format!("sf::int_t<{}>", l.y_bits.max(1)),
+            ParamClass::Multiplier => format!("sf::int_t<{}>", p_bits + 2),
+        };
+        let zero = s.vals.len() == 1 && s.vals[0] == 0;
+        if !needed(s.name) || (zero && !matches!(s.name, "thr" | "vreset")) {
+            terms.push(None);
+            continue;
         }
-        if s.vals.len() == 1 {
-            if zero(s.vals) && !matches!(s.name, "thr" | "vreset") {
-                return None;
-            }
-            defs.push((s.name.into(), format!("const int64_t {} = {};", s.name, s.vals[0]), None));
+        let def = if s.vals.len() == 1 {
+            ParamDef { name: s.name, line: format!("const int64_t {} = {};", s.name, s.vals[0]), rom: None }
         } else {
             let name = format!("{}_rom", s.name);
             let init = table(depth * lanes, lanes, |i, out| {
-                let (a, lane) = (i / lanes, i % lanes);
-                let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
-                int(out, l.channel_of(cgi, lane).map_or(0, |c| s.vals[c * pos + pp]));
+                int(out, neuron_at(l, per_ch, i / lanes, i % lanes).map_or(0, |n| s.vals[n]));
             });
-            let init = Init::Text(init);
             let rom = RomView {
-                decl: format!("static const {} {name}[{depth}][{lanes}]", s.ty),
-                init,
+                decl: format!("static const {ty} {name}[{depth}][{lanes}]"),
+                init: Init::Text(init),
                 pragmas: vec![
                     format!("ARRAY_PARTITION variable={name} type=complete dim=2"),
                     format!("BIND_STORAGE variable={name} {}", storage(plan, &format!("{}.params", l.name), true)),
                 ],
             };
-            defs.push((s.name.into(), format!("const int64_t {} = {name}[{addr}][l];", s.name), Some(rom)));
-        }
-        Some(s.name.to_string())
-    };
-    let t: Vec<Option<String>> = specs.iter().map(&mut term).collect();
+            ParamDef { name: s.name, line: format!("const int64_t {} = {name}[{addr}][l];", s.name), rom: Some(rom) }
+        };
+        defs.push(def);
+        terms.push(Some(s.name.to_string()));
+    }
     let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, _, _] =
-        <[Option<String>; 8]>::try_from(t).expect("eight parameters");
-    let has_s = l.s_bits > 0;
+        <[Option<String>; 8]>::try_from(terms).expect("eight parameters");
+    (defs, [thr, bias, bias_late, vreset, syn_bias, syn_bias_late])
+}
+
+/// The terms of a layer's neuron update for the current lane (see [`LayerView`]).
+struct Update {
+    cur_expr: String,
+    syn_next: String,
+    v_expr: String,
+    use_v: bool,
+    spike_expr: String,
+    vhat_expr: Option<String>,
+    next_expr: String,
+    out_w: u32,
+    out_value: String,
+}
+
+impl Update {
+    /// The identifiers the emitted update reads.
+    fn reads(&self, cuba: bool, is_out: bool) -> Vec<String> {
+        let mut read = String::new();
+        if cuba {
+            let _ = write!(read, "{} {} ", self.cur_expr, self.syn_next);
+        }
+        if self.use_v {
+            let _ = write!(read, "{} {} ", self.v_expr, self.spike_expr);
+        }
+        let _ = write!(read, "{} {}", self.vhat_expr.as_deref().unwrap_or(""), self.next_expr);
+        if is_out {
+            let _ = write!(read, " {}", self.out_value);
+        }
+        read.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map(str::to_string).collect()
+    }
+}
+
+/// The neuron update of `l` (the output layer when `is_out`) from its parameter terms
+/// ([`param_defs`]).
+fn update(plan: &Plan, l: &Layer, is_out: bool, terms: &[Option<String>; 6]) -> Update {
+    let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late] = terms;
+    let (spiking, cuba) = (l.spiking(), l.kind.cuba());
+    let p_bits = plan.rules.leak_bits();
     let sum = |base: &str, extra: &[&Option<String>], late: &Option<String>| -> String {
         let mut e = base.to_string();
         for x in extra.iter().copied().flatten() {
@@ -530,12 +527,12 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
         }
         e
     };
-    let s_term = has_s.then(|| "static_cast<int64_t>(s[r][l])".to_string());
-    let cur_expr = sum("static_cast<int64_t>(y[r][l])", &[&s_term, &syn_bias], &syn_bias_late);
+    let s_term = (l.s_bits > 0).then(|| "static_cast<int64_t>(s[r][l])".to_string());
+    let cur_expr = sum("static_cast<int64_t>(y[r][l])", &[&s_term, syn_bias], syn_bias_late);
     let v_expr = if cuba {
-        sum("static_cast<int64_t>(x[r][l]) + cur", &[&bias], &bias_late)
+        sum("static_cast<int64_t>(x[r][l]) + cur", &[bias], bias_late)
     } else {
-        sum("static_cast<int64_t>(x[r][l])", &[&s_term, &bias], &bias_late)
+        sum("static_cast<int64_t>(x[r][l])", &[&s_term, bias], bias_late)
     };
     let thr_s = thr.clone().unwrap_or_else(|| "0".into());
     let spike_expr = if !spiking {
@@ -553,112 +550,122 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
     };
     let leak = leak_expr(&l.leak, "vhat", p_bits, l.v_bits + 1, "beta_b");
     let vhat_expr = (l.leak != Leak::Zero).then_some(vhat);
-    let next_expr = if undecayed { format!("{leak} - (spike ? {thr_s} : 0)") } else { leak };
-    let syn_next = match &l.syn_leak {
-        Some(sl) => leak_expr(sl, "cur", p_bits, l.y_bits + 1, "syn_b"),
-        None => "0".into(),
-    };
-    let out_w = if plan.output.spikes { 1 } else { l.v_bits };
-    let out_value = if plan.output.spikes { "spike ? 1 : 0".to_string() } else { "v".to_string() };
-    let use_v = spiking || is_out || vhat_expr.is_some();
-    // Identifiers the emitted update reads.
-    let mut read = String::new();
-    if cuba {
-        let _ = write!(read, "{cur_expr} {syn_next} ");
+    let undecayed = spiking && plan.reset == ResetMode::SubtractUndecayed;
+    Update {
+        cur_expr,
+        syn_next: match &l.syn_leak {
+            Some(sl) => leak_expr(sl, "cur", p_bits, l.y_bits + 1, "syn_b"),
+            None => "0".into(),
+        },
+        v_expr,
+        use_v: spiking || is_out || vhat_expr.is_some(),
+        spike_expr,
+        vhat_expr,
+        next_expr: if undecayed { format!("{leak} - (spike ? {thr_s} : 0)") } else { leak },
+        out_w: if plan.output.spikes { 1 } else { l.v_bits },
+        out_value: if plan.output.spikes { "spike ? 1 : 0".to_string() } else { "v".to_string() },
     }
-    if use_v {
-        let _ = write!(read, "{v_expr} {spike_expr} ");
+}
+
+/// The update function's arguments and parameters: (late,) last, x, [s], [y], [ev, nev],
+/// [obuf], [counts] (`late` and `last` are printed by the template).
+fn update_call(plan: &Plan, l: &Layer, id: &str, is_out: bool, has_events: bool, counts: bool) -> (String, String) {
+    let (lanes, rows) = (l.lanes, l.rows);
+    let mut args = vec![format!("{id}_x")];
+    let mut prm = vec![format!("sf::int_t<{}> x[{rows}][{lanes}]", l.v_bits)];
+    if l.s_bits > 0 {
+        args.push(format!("{id}_s"));
+        prm.push(format!("sf::int_t<{}> s[{rows}][{lanes}]", l.s_bits));
     }
-    let _ = write!(read, "{} {next_expr}", vhat_expr.as_deref().unwrap_or(""));
+    if l.kind.cuba() {
+        args.push(format!("{id}_y"));
+        prm.push(format!("sf::int_t<{}> y[{rows}][{lanes}]", l.y_bits));
+    }
+    if has_events {
+        args.push(format!("{id}_ev"));
+        args.push(format!("{id}_nev"));
+        prm.push(format!("sf::ev_entry ev[{rows}]"));
+        prm.push("int& nev".into());
+    }
     if is_out {
-        let _ = write!(read, " {out_value}");
+        args.push("sf_obuf".into());
+        prm.push(format!("sf::bits<{}> obuf[{rows}]", bytes_width(out_word_bits(plan))));
     }
-    let read: Vec<&str> = read.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
-    let uses_late = read.contains(&"late");
+    if counts {
+        args.push("sf_counts".into());
+        prm.push(format!("int64_t counts[{}]", l.neurons()));
+    }
+    (args.join(", "), prm.join(", "))
+}
+
+/// The pragmas of the layer's state arrays (X, S, Y as the plan places them).
+fn layer_state_pragmas(plan: &Plan, l: &Layer, id: &str) -> Vec<String> {
+    let mut v = state_pragmas(plan, &format!("{id}_x"), &format!("{}.v", l.name));
+    if l.s_bits > 0 {
+        v.extend(state_pragmas(plan, &format!("{id}_s"), &format!("{}.s", l.name)));
+    }
+    if l.kind.cuba() {
+        v.extend(state_pragmas(plan, &format!("{id}_y"), &format!("{}.y", l.name)));
+    }
+    v
+}
+
+/// The summary line of a layer.
+fn layer_desc(l: &Layer, p_bits: u32) -> String {
+    format!(
+        "{:?} {:?}, {} lanes x {} rows; V {} bits{}{}{}; leak {}",
+        l.kind,
+        l.shape,
+        l.lanes,
+        l.rows,
+        l.v_bits,
+        if l.s_bits > 0 { format!(", S {} bits", l.s_bits) } else { String::new() },
+        if l.kind.cuba() { format!(", Y {} bits", l.y_bits) } else { String::new() },
+        if l.saturate { " (saturating)" } else { "" },
+        l.leak.describe(p_bits)
+    )
+}
+
+fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerView, EmitError> {
+    let id = ids[k].clone();
+    let lanes = l.lanes;
+    let (spiking, cuba, is_out) = (l.spiking(), l.kind.cuba(), k == plan.output.layer);
+    let (defs, terms) = param_defs(plan, l);
+    let u = update(plan, l, is_out, &terms);
+    let read = u.reads(cuba, is_out);
+    let reads = |n: &str| read.iter().any(|r| r == n);
     let has_events = spiking && l.has_consumers;
     let counts = is_out && plan.early_exit;
-    let spike_used = spiking && (read.contains(&"spike") || has_events || counts);
     let partial = !l.group_size.is_multiple_of(lanes);
     let need_local = partial || counts;
-    let need_p = has_events || counts;
-
+    // Only the parameters an emitted expression reads are defined.
     let mut roms = vec![];
     let mut params = vec![];
-    for (name, line, rom) in defs {
-        if read.contains(&name.as_str()) {
-            params.push(line);
-            roms.extend(rom);
-        }
-    }
-    let need_cgi = need_local || has_events || (per_ch && !roms.is_empty());
-    let mut state_p = state_pragmas(plan, &format!("{id}_x"), &format!("{}.v", l.name));
-    if has_s {
-        state_p.extend(state_pragmas(plan, &format!("{id}_s"), &format!("{}.s", l.name)));
-    }
-    if cuba {
-        state_p.extend(state_pragmas(plan, &format!("{id}_y"), &format!("{}.y", l.name)));
+    for d in defs.into_iter().filter(|d| reads(d.name)) {
+        params.push(d.line);
+        roms.extend(d.rom);
     }
     let ev_pragmas = if has_events {
         vec![format!("BIND_STORAGE variable={id}_ev {}", storage(plan, &format!("{}.events", l.name), false))]
     } else {
         vec![]
     };
-    // Update call: (late,) last, x, [s], [y], [ev, nev], [obuf], [counts].
-    let mut args = vec![format!("{id}_x")];
-    let mut prm = vec![format!("sf::int_t<{}> x[{}][{lanes}]", l.v_bits, l.rows)];
-    if has_s {
-        args.push(format!("{id}_s"));
-        prm.push(format!("sf::int_t<{}> s[{}][{lanes}]", l.s_bits, l.rows));
-    }
-    if cuba {
-        args.push(format!("{id}_y"));
-        prm.push(format!("sf::int_t<{}> y[{}][{lanes}]", l.y_bits, l.rows));
-    }
-    if has_events {
-        args.push(format!("{id}_ev"));
-        args.push(format!("{id}_nev"));
-        prm.push(format!("sf::ev_entry ev[{}]", l.rows));
-        prm.push("int& nev".into());
-    }
-    let out_bits = if plan.output.spikes { lanes } else { lanes * l.v_bits as usize };
-    if is_out {
-        args.push("sf_obuf".into());
-        prm.push(format!("sf::bits<{}> obuf[{}]", bytes_width(out_bits), l.rows));
-    }
-    if counts {
-        args.push("sf_counts".into());
-        prm.push(format!("int64_t counts[{}]", l.neurons()));
-    }
-    let mut projs = vec![];
-    for (j, p) in l.projections.iter().enumerate() {
-        projs.push(proj_view(plan, k, j, l, p, ids));
-    }
-    let desc = format!(
-        "{:?} {:?}, {lanes} lanes x {} rows; V {} bits{}{}{}; leak {}",
-        l.kind,
-        l.shape,
-        l.rows,
-        l.v_bits,
-        if has_s { format!(", S {} bits", l.s_bits) } else { String::new() },
-        if cuba { format!(", Y {} bits", l.y_bits) } else { String::new() },
-        if l.saturate { " (saturating)" } else { "" },
-        l.leak.describe(p_bits)
-    );
+    let (upd_args, upd_params) = update_call(plan, l, &id, is_out, has_events, counts);
+    let projs = l.projections.iter().enumerate().map(|(j, p)| proj_view(plan, k, j, l, p, ids)).collect();
     Ok(LayerView {
         k,
         name: label(&l.name),
-        id,
-        desc,
+        desc: layer_desc(l, plan.rules.leak_bits()),
         lanes,
         rows: l.rows,
-        pos,
+        pos: l.positions(),
         w: l.shape[2],
         gc: l.group_size,
         ncg: l.ncg,
         partial,
-        spike_used,
-        need_cgi,
-        need_p,
+        spike_used: spiking && (reads("spike") || has_events || counts),
+        need_cgi: need_local || has_events || (l.params_per_channel() && !roms.is_empty()),
+        need_p: has_events || counts,
         need_local,
         vw: l.v_bits,
         sw: l.s_bits,
@@ -667,24 +674,25 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
         cuba,
         is_out,
         has_events,
-        uses_late,
+        uses_late: reads("late"),
         counts,
         roms,
         params,
-        cur_expr,
-        syn_next,
-        v_expr,
-        use_v,
-        spike_expr,
-        vhat_expr,
-        next_expr,
-        out_w,
-        out_value,
-        state_pragmas: state_p,
+        cur_expr: u.cur_expr,
+        syn_next: u.syn_next,
+        v_expr: u.v_expr,
+        use_v: u.use_v,
+        spike_expr: u.spike_expr,
+        vhat_expr: u.vhat_expr,
+        next_expr: u.next_expr,
+        out_w: u.out_w,
+        out_value: u.out_value,
+        state_pragmas: layer_state_pragmas(plan, l, &id),
         ev_pragmas,
-        upd_args: args.join(", "),
-        upd_params: prm.join(", "),
+        upd_args,
+        upd_params,
         projs,
+        id,
     })
 }
 
@@ -692,118 +700,21 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
     let id = &ids[k];
     let lanes = l.lanes;
     let pos = l.positions();
-    let (src_input, src_ev, src_n, ev_depth, src_lanes, src_name) = match p.source {
-        Source::Input => {
-            (true, "sf_in_ev".to_string(), "sf_in_n".to_string(), plan.input.numel(), 1, plan.input.node.clone())
-        }
+    let (src_input, src_ev, src_n, ev_depth, src_lanes) = match p.source {
+        Source::Input => (true, "sf_in_ev".to_string(), "sf_in_n".to_string(), plan.input.numel(), 1),
         Source::Layer(s) => {
             let sl = &plan.layers[s];
-            (false, format!("{}_ev", ids[s]), format!("{}_nev", ids[s]), sl.rows, sl.lanes, sl.name.clone())
+            (false, format!("{}_ev", ids[s]), format!("{}_nev", ids[s]), sl.rows, sl.lanes)
         }
     };
-    let (dst, tw) = match p.target {
-        AccTarget::Static => (format!("{id}_s"), l.s_bits),
-        AccTarget::Dynamic if l.kind.cuba() => (format!("{id}_y"), l.y_bits),
-        AccTarget::Dynamic => (format!("{id}_x"), l.v_bits),
-    };
+    let (target, tw) = acc_target(l, p);
+    let dst = format!("{id}_{}", target.letter());
     let binary = p.weights.binary();
-    let wb = p.weights.bits;
     let depth = weight_depth(plan, k, j);
-    let per_ch = matches!(p.kind, ProjKind::Pool(_) | ProjKind::OneToOne) && l.weights_per_channel(p);
+    let per_ch = weights_per_lane_group(l, p);
     let mem = format!("{}.w{j}", l.name);
     // The weight table, laid out like the RTL's ROM: one word of `lanes` weights per beat.
-    let rom = (depth > 0).then(|| {
-        // Dense and Conv words: lane `lane < valid` of word `a` holds weight `base + lane * stride`.
-        let strided = |a: usize| -> (usize, usize, usize) {
-            match &p.kind {
-                ProjKind::Dense { cols } => {
-                    let (jj, b) = (a / l.ncg, a % l.ncg);
-                    (b * lanes * cols + jj, *cols, l.shape[0].saturating_sub(b * lanes).min(lanes))
-                }
-                ProjKind::Conv { ci, kh, kw, groups, .. } => {
-                    let ci_g = ci / groups;
-                    let co_g = l.shape[0] / groups;
-                    let cb = a % l.ncg;
-                    let tap = a / l.ncg;
-                    let (cc, ky, kx) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
-                    let co0 = cc / ci_g * co_g + cb * lanes;
-                    let per_co = ci_g * kh * kw;
-                    (
-                        co0 * per_co + ((cc % ci_g) * kh + ky) * kw + kx,
-                        per_co,
-                        co_g.saturating_sub(cb * lanes).min(lanes),
-                    )
-                }
-                ProjKind::Pool(_) | ProjKind::OneToOne => unreachable!("per-target weights are not strided"),
-            }
-        };
-        let lane_weight = |a: usize, lane: usize| -> Option<i64> {
-            match &p.kind {
-                ProjKind::Dense { .. } | ProjKind::Conv { .. } => {
-                    let (base, stride, valid) = strided(a);
-                    (lane < valid).then(|| p.weights.values[base + lane * stride])
-                }
-                ProjKind::Pool(_) | ProjKind::OneToOne => {
-                    let (cgi, pp) = if per_ch { (a, 0) } else { (a / pos, a % pos) };
-                    l.channel_of(cgi, lane).map(|ch| p.weights.at(ch * pos + pp))
-                }
-            }
-        };
-        if binary {
-            let mut bits = vec![0u64; (depth * lanes).div_ceil(64)];
-            let mut set = |a: usize, lane: usize| {
-                let i = a * lanes + lane;
-                bits[i / 64] |= 1 << (i % 64);
-            };
-            for a in 0..depth {
-                match &p.kind {
-                    ProjKind::Dense { .. } | ProjKind::Conv { .. } => {
-                        let (base, stride, valid) = strided(a);
-                        for lane in 0..valid {
-                            if p.weights.values[base + lane * stride] > 0 {
-                                set(a, lane);
-                            }
-                        }
-                    }
-                    ProjKind::Pool(_) | ProjKind::OneToOne => {
-                        for lane in 0..lanes {
-                            if lane_weight(a, lane).is_some_and(|w| w > 0) {
-                                set(a, lane);
-                            }
-                        }
-                    }
-                }
-            }
-            let init = Init::Words { bits, lanes, depth };
-            RomView {
-                decl: format!("static const sf::uint_t<{lanes}> rom[{depth}]"),
-                init,
-                pragmas: vec![format!("BIND_STORAGE variable=rom {}", storage(plan, &mem, true))],
-            }
-        } else {
-            let mut cur = usize::MAX;
-            let mut word = vec![0i64; lanes];
-            let init = table(depth * lanes, lanes.max(8), |i, out| {
-                let (a, lane) = (i / lanes, i % lanes);
-                if a != cur {
-                    cur = a;
-                    for (k, w) in word.iter_mut().enumerate() {
-                        *w = lane_weight(a, k).unwrap_or(0);
-                    }
-                }
-                int(out, word[lane])
-            });
-            let init = Init::Text(init);
-            RomView {
-                decl: format!("static const sf::int_t<{wb}> rom[{depth}][{lanes}]"),
-                init,
-                pragmas: vec![
-                    "ARRAY_PARTITION variable=rom type=complete dim=2".into(),
-                    format!("BIND_STORAGE variable=rom {}", storage(plan, &mem, true)),
-                ],
-            }
-        }
-    });
+    let rom = (depth > 0).then(|| weight_table(plan, l, p, &mem, depth));
     // Address of the weight word and the lane variable, per kind.
     let (kind, waddr, lane_var) = match &p.kind {
         ProjKind::Dense { .. } => ("dense", format!("j * {} + b", l.ncg), "l"),
@@ -822,7 +733,7 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
     };
     let mut v = ProjView {
         func: format!("{id}_acc{j}"),
-        comment: format!("{} -> {} ({})", label(&src_name), label(&l.name), path_label(&p.path)),
+        comment: proj_comment(plan, l, p),
         src_input,
         src_ev,
         src_n,
@@ -878,4 +789,46 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
         ProjKind::OneToOne => {}
     }
     v
+}
+
+/// A projection's weight table, word for word the RTL's weight ROM ([`WeightRom`]): binary
+/// weights as packed words of `lanes` bits (set for +1), others as `[depth][lanes]` integers.
+fn weight_table(plan: &Plan, l: &Layer, p: &Projection, mem: &str, depth: usize) -> RomView {
+    let lanes = l.lanes;
+    let rom = WeightRom::new(l, p);
+    let mut word = vec![None; lanes];
+    if p.weights.binary() {
+        let mut bits = vec![0u64; (depth * lanes).div_ceil(64)];
+        for a in 0..depth {
+            rom.word(a, &mut word);
+            for (lane, w) in word.iter().enumerate() {
+                if w.is_some_and(|w| w > 0) {
+                    let i = a * lanes + lane;
+                    bits[i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
+        return RomView {
+            decl: format!("static const sf::uint_t<{lanes}> rom[{depth}]"),
+            init: Init::Words { bits, lanes, depth },
+            pragmas: vec![format!("BIND_STORAGE variable=rom {}", storage(plan, mem, true))],
+        };
+    }
+    let mut cur = usize::MAX;
+    let init = table(depth * lanes, lanes.max(8), |i, out| {
+        let (a, lane) = (i / lanes, i % lanes);
+        if a != cur {
+            cur = a;
+            rom.word(a, &mut word);
+        }
+        int(out, word[lane].unwrap_or(0))
+    });
+    RomView {
+        decl: format!("static const sf::int_t<{}> rom[{depth}][{lanes}]", p.weights.bits),
+        init: Init::Text(init),
+        pragmas: vec![
+            "ARRAY_PARTITION variable=rom type=complete dim=2".into(),
+            format!("BIND_STORAGE variable=rom {}", storage(plan, mem, true)),
+        ],
+    }
 }

@@ -1,7 +1,8 @@
 //! Verilog back end: a [`Plan`] to synthesizable Verilog-2005, ROM images and a testbench.
 //!
 //! The hand-written primitives in `hdl/` (memory, accumulator lane, neuron lane, event
-//! reader) are instantiated by glue generated from `templates/verilog/*.v`. This module
+//! reader) are instantiated by glue generated from `templates/verilog/` (`top.v` includes one
+//! file per concern from `top/`, each printing one part of [`view`]). This module
 //! computes every constant, ROM image and address expression the templates need, so the
 //! templates only hold structure. Contract: the emitted design is cycle-exact with
 //! [`crate::sim::cycle`] (the schedule in [`crate::hw::schedule`]); output is deterministic.
@@ -12,6 +13,7 @@ use askama::Template;
 
 pub use view::{Design, EmitError};
 
+use crate::back::render::render;
 use crate::hw::Plan;
 
 /// Hand-written primitives, embedded so a design is self-contained.
@@ -56,41 +58,26 @@ struct TbTemplate<'a> {
 /// testbench for `samples` inputs with a per-sample cycle limit.
 pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> {
     let v = view::build(plan)?;
-    let mut files = vec![];
-    let mut top = TopTemplate { v: &v }.render().map_err(|e| EmitError(format!("template: {e}")))?;
-    top.push('\n');
-    files.push((format!("{}.v", v.module), top));
-    let mut board = BoardTemplate { v: &v }.render().map_err(|e| EmitError(format!("template: {e}")))?;
-    board.push('\n');
-    files.push((format!("{}_board.v", v.module), board));
-    for (name, text) in PRIMITIVES {
+    let tpl = |e: askama::Error| EmitError(format!("template: {e}"));
+    let mut files = vec![
+        (format!("{}.v", v.module), render(&TopTemplate { v: &v }).map_err(tpl)?),
+        (format!("{}_board.v", v.module), render(&BoardTemplate { v: &v }).map_err(tpl)?),
+    ];
+    let follow: &[(&str, &str)] = if v.follow { FOLLOW_PRIMITIVES } else { &[] };
+    let spram: &[(&str, &str)] = if v.wl.spram.is_empty() { &[] } else { SPRAM_PRIMITIVES };
+    for (name, text) in PRIMITIVES.iter().chain(follow).chain(spram) {
         files.push((name.to_string(), text.to_string()));
     }
-    if v.follow {
-        for (name, text) in FOLLOW_PRIMITIVES {
-            files.push((name.to_string(), text.to_string()));
-        }
-    }
-    if !v.spram.is_empty() {
-        for (name, text) in SPRAM_PRIMITIVES {
-            files.push((name.to_string(), text.to_string()));
-        }
-    }
-    for (name, text) in &v.roms {
-        files.push((name.clone(), text.clone()));
-    }
+    files.extend(v.roms.iter().cloned());
     if let Some((samples, max_cycles)) = tb {
-        let mut t =
-            TbTemplate { v: &v, samples, max_cycles }.render().map_err(|e| EmitError(format!("template: {e}")))?;
-        t.push('\n');
-        files.push(("tb.v".to_string(), t));
+        files.push(("tb.v".to_string(), render(&TbTemplate { v: &v, samples, max_cycles }).map_err(tpl)?));
     }
     Ok(Design {
         module: v.module.clone(),
         files,
         out_width: v.out_w,
         in_width: v.in_w,
-        weight_load: !v.spram.is_empty(),
+        weight_load: !v.wl.spram.is_empty(),
     })
 }
 

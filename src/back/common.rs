@@ -1,0 +1,214 @@
+//! What the Verilog and HLS back ends read from a plan alike: the design's name and header
+//! lines, where a memory is placed, the neuron parameters in their fixed order, what a
+//! projection accumulates into, and which neuron or weight each lane of a ROM word holds.
+//!
+//! Contract: both back ends take these facts from here, so their designs agree on them (the
+//! HLS tables are laid out word for word as the RTL's ROMs); nothing here prints the syntax of
+//! either language.
+
+use std::borrow::Cow;
+
+use crate::hw::{Layer, MemMap, Plan};
+use crate::names::{Namer, label, path_label};
+use crate::quant::{AccTarget, Leak, ProjKind, Projection, Source};
+
+/// The top module or function: `sf_` and the model's name without its file extension.
+pub fn top_name(namer: &mut Namer, plan: &Plan) -> String {
+    format!("sf_{}", namer.name(plan.model.trim_end_matches(".nir").trim_end_matches(".json")))
+}
+
+/// Some projection reads the input's events.
+pub fn reads_input(plan: &Plan) -> bool {
+    plan.layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Input))
+}
+
+/// Bits of an output word: a spike per lane, or each lane's membrane value.
+pub fn out_word_bits(plan: &Plan) -> usize {
+    let ol = &plan.layers[plan.output.layer];
+    if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize }
+}
+
+/// The header's model, target, input and output lines; an output word is one of `words`
+/// (`rows`, `words`) of `out_bits` bits.
+pub fn header(plan: &Plan, words: &str, out_bits: usize) -> Vec<String> {
+    let inp = &plan.input;
+    let ol = &plan.layers[plan.output.layer];
+    vec![
+        format!("model: {}", label(&plan.model)),
+        format!("target: {} at {} MHz; T = {}", label(&plan.target), plan.clock_mhz, plan.timesteps),
+        format!(
+            "input: {:?} x {}-bit {}, {}",
+            inp.shape,
+            inp.bits,
+            if inp.signed { "signed" } else { "unsigned" },
+            if inp.per_step { "one input per step" } else { "once per inference" }
+        ),
+        format!(
+            "output: layer '{}', {} {words} of {} bits per step ({})",
+            label(&ol.name),
+            ol.rows,
+            out_bits,
+            if plan.output.spikes { "spike masks" } else { "membrane values" }
+        ),
+    ]
+}
+
+/// The placement of the plan's memory `name` (None: the plan has no such memory).
+pub fn mem_map<'a>(plan: &'a Plan, name: &str) -> Option<&'a MemMap> {
+    plan.memories.iter().find(|m| m.name == name).map(|m| &m.map)
+}
+
+/// The memory `name` is held in registers (so is a memory the plan does not list).
+pub fn in_registers(plan: &Plan, name: &str) -> bool {
+    mem_map(plan, name).is_none_or(|m| *m == MemMap::Registers)
+}
+
+/// The width class of a neuron parameter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ParamClass {
+    /// A membrane value (V bits).
+    Membrane,
+    /// A synaptic value (Y bits).
+    Synaptic,
+    /// A leak multiplier (leak fraction bits and more).
+    Multiplier,
+}
+
+/// One per-neuron parameter: one value for every neuron, or a value per neuron.
+pub struct NeuronParam<'a> {
+    /// Name, as the templates and hdl/sf_neuron.v know it.
+    pub name: &'static str,
+    /// Values (one: uniform).
+    pub vals: Cow<'a, [i64]>,
+    /// Width class.
+    pub class: ParamClass,
+}
+
+/// The layer's neuron parameters in the parameter ROM's order: thr, bias, bias_late, vreset,
+/// syn_bias, syn_bias_late, beta_b, syn_b (a leak that is no multiplier has `beta_b` 0).
+pub fn neuron_params(l: &Layer) -> [NeuronParam<'_>; 8] {
+    fn mul(lk: Option<&Leak>) -> Cow<'_, [i64]> {
+        match lk {
+            Some(Leak::Mul { b }) => Cow::Borrowed(b.as_slice()),
+            _ => Cow::Owned(vec![0]),
+        }
+    }
+    fn p<'a>(name: &'static str, vals: &'a [i64], class: ParamClass) -> NeuronParam<'a> {
+        NeuronParam { name, vals: Cow::Borrowed(vals), class }
+    }
+    let pr = &l.params;
+    [
+        p("thr", &pr.thr, ParamClass::Membrane),
+        p("bias", &pr.bias, ParamClass::Membrane),
+        p("bias_late", &pr.bias_late, ParamClass::Membrane),
+        p("vreset", &pr.vreset, ParamClass::Membrane),
+        p("syn_bias", &pr.syn_bias, ParamClass::Synaptic),
+        p("syn_bias_late", &pr.syn_bias_late, ParamClass::Synaptic),
+        NeuronParam { name: "beta_b", vals: mul(Some(&l.leak)), class: ParamClass::Multiplier },
+        NeuronParam { name: "syn_b", vals: mul(l.syn_leak.as_ref()), class: ParamClass::Multiplier },
+    ]
+}
+
+/// A layer's state array.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// The membrane (X).
+    X,
+    /// The static accumulator (S).
+    S,
+    /// The synaptic state (Y).
+    Y,
+}
+
+impl State {
+    /// `x`, `s` or `y`.
+    pub fn letter(self) -> &'static str {
+        match self {
+            State::X => "x",
+            State::S => "s",
+            State::Y => "y",
+        }
+    }
+}
+
+/// The state `p` accumulates into and its width: S when static, else Y in a current-based
+/// layer, X otherwise.
+pub fn acc_target(l: &Layer, p: &Projection) -> (State, u32) {
+    match p.target {
+        AccTarget::Static => (State::S, l.s_bits),
+        AccTarget::Dynamic if l.kind.cuba() => (State::Y, l.y_bits),
+        AccTarget::Dynamic => (State::X, l.v_bits),
+    }
+}
+
+/// `source -> layer (path)`, for the comment above a projection.
+pub fn proj_comment(plan: &Plan, l: &Layer, p: &Projection) -> String {
+    let src = match p.source {
+        Source::Input => &plan.input.node,
+        Source::Layer(s) => &plan.layers[s].name,
+    };
+    format!("{} -> {} ({})", label(src), label(&l.name), path_label(&p.path))
+}
+
+/// The neuron lane `lane` of ROM word `a` holds (None: a padding lane): words are rows, or lane
+/// groups when `per_channel` (one word serves every position).
+pub fn neuron_at(l: &Layer, per_channel: bool, a: usize, lane: usize) -> Option<usize> {
+    let pos = l.positions();
+    let (cgi, pp) = if per_channel { (a, 0) } else { (a / pos, a % pos) };
+    l.channel_of(cgi, lane).map(|c| c * pos + pp)
+}
+
+/// A pool or one-to-one projection's weights are per channel (one ROM word per lane group).
+pub fn weights_per_lane_group(l: &Layer, p: &Projection) -> bool {
+    matches!(p.kind, ProjKind::Pool(_) | ProjKind::OneToOne) && l.weights_per_channel(p)
+}
+
+/// The weight each lane of a projection's weight ROM word holds. Dense: word `jj * ncg + b`
+/// holds output channels `b * L..` of input `jj`; convolution: word `((ci * kh + ky) * kw + kx)
+/// * ncg + cb` holds lane group `cb` of the input channel's group; pool and one-to-one: one
+/// word per target row (or lane group, [`weights_per_lane_group`]).
+pub struct WeightRom<'a> {
+    l: &'a Layer,
+    p: &'a Projection,
+    per_channel: bool,
+}
+
+impl<'a> WeightRom<'a> {
+    /// The layout of `p`'s ROM in `l`.
+    pub fn new(l: &'a Layer, p: &'a Projection) -> Self {
+        WeightRom { l, p, per_channel: weights_per_lane_group(l, p) }
+    }
+
+    /// Word `a`: `out[lane]` is its weight, None for a padding lane (`out` has `lanes` places).
+    pub fn word(&self, a: usize, out: &mut [Option<i64>]) {
+        let (l, p) = (self.l, self.p);
+        let lanes = l.lanes;
+        // Dense and convolution words: lane `lane < valid` holds `values[base + lane * stride]`.
+        let strided = |base: usize, stride: usize, valid: usize, out: &mut [Option<i64>]| {
+            for (lane, o) in out.iter_mut().enumerate() {
+                *o = (lane < valid).then(|| p.weights.values[base + lane * stride]);
+            }
+        };
+        match &p.kind {
+            ProjKind::Dense { cols } => {
+                let (jj, b) = (a / l.ncg, a % l.ncg);
+                strided(b * lanes * cols + jj, *cols, l.shape[0].saturating_sub(b * lanes).min(lanes), out);
+            }
+            ProjKind::Conv { ci, kh, kw, groups, .. } => {
+                let ci_g = ci / groups;
+                let co_g = l.shape[0] / groups;
+                let (cb, tap) = (a % l.ncg, a / l.ncg);
+                let (cc, ky, kx) = (tap / (kh * kw), (tap / kw) % kh, tap % kw);
+                let co0 = cc / ci_g * co_g + cb * lanes;
+                let per_co = ci_g * kh * kw;
+                let base = co0 * per_co + ((cc % ci_g) * kh + ky) * kw + kx;
+                strided(base, per_co, co_g.saturating_sub(cb * lanes).min(lanes), out);
+            }
+            ProjKind::Pool(_) | ProjKind::OneToOne => {
+                for (lane, o) in out.iter_mut().enumerate() {
+                    *o = neuron_at(l, self.per_channel, a, lane).map(|n| p.weights.at(n));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Shared memories of the sequential schedule's kind: the state memories (X, S, Y) and the
+//! event lists, each holding the rows of one or more layers that never run at the same time.
+//!
+//! Invariants: a memory's layers follow each other in its rows, in the order the plan lists
+//! them (`crate::hw::memory::Bank`); lanes are sign-extended to the widest layer's; the units
+//! that read or write a memory run one at a time, so their addresses and data are OR-ed (each
+//! zero while idle).
+
+use super::LayerView;
+use super::expr::abits;
+use super::update::Shared;
+use crate::hw::memory::Bank;
+use crate::hw::{MemMap, Plan};
+use crate::names::list_label;
+
+/// One layer's place in a shared memory.
+pub struct MemberView {
+    /// Layer index.
+    pub k: usize,
+    /// Layer prefix `l<k>`.
+    pub pre: String,
+    /// First row of the layer in the memory (`aw`-bit literal).
+    pub base: String,
+    /// Update pass write data at the memory's width (X and Y).
+    pub uw: String,
+    /// Clear address.
+    pub clr: String,
+}
+
+/// One accumulate unit writing a shared memory.
+pub struct ClientView {
+    /// Projection prefix.
+    pub pre: String,
+    /// Row address width of the target layer.
+    pub raw: usize,
+    /// Width of the unit's result (target lanes x target width).
+    pub neww: usize,
+    /// Memory read address from `<pre>_rrow`.
+    pub raddr: String,
+    /// Memory write address from `<pre>_wrow`.
+    pub waddr: String,
+    /// Memory write data from `<pre>_sum` (the unit's registered sums).
+    pub wdata: String,
+}
+
+/// A state memory (X, S or Y) holding the rows of one or more layers, which never run at the
+/// same time: the layers' rows follow each other; lanes are sign-extended to the widest.
+pub struct BankView {
+    /// Signal prefix.
+    pub pre: String,
+    /// `x`, `s` or `y`.
+    pub kind: String,
+    /// Member names, for the comment.
+    pub comment: String,
+    /// Word width (lanes x lane width).
+    pub width: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Address width.
+    pub aw: usize,
+    /// In logic.
+    pub logic: bool,
+    /// Several layers.
+    pub multi: bool,
+    /// Rows carry an epoch bit: the early-exit clear flips the epoch instead of writing.
+    pub epoch: bool,
+    /// Update pass read and write addresses.
+    pub uraddr: String,
+    /// Update pass write address.
+    pub uwaddr: String,
+    /// Update pass write enable.
+    pub uon: String,
+    /// Layers.
+    pub members: Vec<MemberView>,
+    /// Accumulate units.
+    pub clients: Vec<ClientView>,
+    /// Prefix of the update datapath writing it (see [`LayerView::gp`]) and its layer index width.
+    pub gp: String,
+    /// See `gp`.
+    pub glw: usize,
+}
+
+/// One layer's event list in a shared event memory.
+pub struct EvMemberView {
+    /// Layer prefix.
+    pub pre: String,
+    /// Row address width.
+    pub raw: usize,
+    /// Entry width.
+    pub ew: usize,
+    /// Lanes and entry field widths (c, y, x).
+    pub lanes: usize,
+    /// Entry c width.
+    pub ecw: usize,
+    /// Entry y width.
+    pub eyw: usize,
+    /// Entry x width.
+    pub exw: usize,
+    /// Write address from the layer's entry count.
+    pub waddr: String,
+    /// Write data at the memory's width.
+    pub wdata: String,
+}
+
+/// An event list memory shared by one or more layers.
+pub struct EvBankView {
+    /// Signal prefix.
+    pub pre: String,
+    /// Member names, for the comment.
+    pub comment: String,
+    /// Word width.
+    pub width: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Address width.
+    pub aw: usize,
+    /// In logic.
+    pub logic: bool,
+    /// Layers.
+    pub members: Vec<EvMemberView>,
+    /// Readers: (projection prefix, read address).
+    pub readers: Vec<(String, String)>,
+}
+
+/// `sig` (`sw` bits) plus `base` as an `aw`-bit address.
+fn bank_addr(base: usize, sig: &str, sw: usize, aw: usize) -> String {
+    let s = if sw > aw {
+        format!("{sig}[{}:0]", aw - 1)
+    } else if sw < aw {
+        format!("{{{}'d0, {sig}}}", aw - sw)
+    } else {
+        sig.to_string()
+    };
+    if base == 0 { s } else { format!("{aw}'d{base} + {s}") }
+}
+
+/// `{lane n-1, ..., lane 0}` of a bank word: lane l = `f(l)` below `lanes`, zero above.
+fn bank_word(n: usize, lanes: usize, lw: usize, f: impl Fn(usize) -> String) -> String {
+    let parts: Vec<String> = (0..n).rev().map(|l| if l < lanes { f(l) } else { format!("{lw}'d0") }).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// The state memories, X then S then Y banks in plan order; connects each member layer's read
+/// data (`*_sig`, `*_lw`) and each accumulate unit's current row value (`old`).
+pub fn state_banks(plan: &Plan, layers: &mut [LayerView], lsh: &[Shared]) -> Vec<BankView> {
+    let mut banks = vec![];
+    for kind in ["x", "s", "y"] {
+        for (gi, bank) in plan.banks.iter().filter(|b| b.kind == kind).enumerate() {
+            banks.push(state_bank(plan, kind, gi, bank, layers, &lsh[bank.layers[0]]));
+        }
+    }
+    banks
+}
+
+/// Bank `gi` of kind `kind`; `sh` is the datapath its layers share.
+fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [LayerView], sh: &Shared) -> BankView {
+    let g = &bank.layers;
+    let (gp, glw) = (layers[g[0]].gp.clone(), layers[g[0]].glw);
+    let pre = format!("{kind}b{gi}");
+    let w_of = |l: &LayerView| match kind {
+        "s" => l.sw,
+        "y" => l.yw,
+        _ => l.vw,
+    };
+    let lanes = g.iter().map(|&k| layers[k].lanes).max().unwrap_or(1);
+    let lw = g.iter().map(|&k| w_of(&layers[k])).max().unwrap_or(1);
+    let rows: usize = g.iter().map(|&k| layers[k].rows).sum();
+    let aw = abits(rows);
+    let multi = g.len() > 1;
+    debug_assert_eq!((bank.depth, bank.width), (rows, lanes * lw));
+    let mut members = vec![];
+    let mut clients = vec![];
+    let mut base = 0;
+    for &k in g {
+        let l = &mut layers[k];
+        let w = w_of(l);
+        let uw = match kind {
+            "y" => bank_word(lanes, l.lanes, lw, |i| LayerView::sext(&format!("{gp}u_ynm"), i * sh.yw, w, lw)),
+            "x" => bank_word(lanes, l.lanes, lw, |i| LayerView::sext(&format!("{gp}u_xnm"), i * sh.vw, w, lw)),
+            _ => String::new(),
+        };
+        members.push(MemberView {
+            k,
+            pre: l.pre.clone(),
+            base: format!("{aw}'d{base}"),
+            uw,
+            clr: bank_addr(base, &format!("clr_row_{k}"), l.raw, aw),
+        });
+        let sig = format!("{pre}_rdata");
+        match kind {
+            "s" => (l.s_sig, l.s_lw) = (sig, lw),
+            "y" => (l.y_sig, l.y_lw) = (sig, lw),
+            _ => (l.x_sig, l.x_lw) = (sig, lw),
+        }
+        clients.extend(connect_clients(&pre, kind, base, lanes, lw, aw, l));
+        base += l.rows;
+    }
+    let (uraddr, uwaddr, uon) = if multi {
+        (
+            format!("{pre}_rbase + {}", bank_addr(0, &format!("{gp}u_raddr"), sh.rw, aw)),
+            format!("{pre}_wbase + {}", bank_addr(0, &format!("{gp}u_wrow"), sh.rw, aw)),
+            format!("{pre}_uon"),
+        )
+    } else {
+        (
+            bank_addr(0, &format!("{gp}u_raddr"), sh.rw, aw),
+            bank_addr(0, &format!("{gp}u_wrow"), sh.rw, aw),
+            format!("{}_u_on", members[0].pre),
+        )
+    };
+    BankView {
+        comment: list_label(g.iter().map(|&k| layers[k].name.as_str())),
+        pre,
+        kind: kind.into(),
+        width: lanes * lw,
+        rows,
+        aw,
+        logic: bank.map == MemMap::Registers,
+        multi,
+        epoch: multi && plan.early_exit,
+        uraddr,
+        uwaddr,
+        uon,
+        members,
+        clients,
+        gp,
+        glw,
+    }
+}
+
+/// The accumulate units of layer `l` writing bank `pre` (rows from `base`, `lanes` of `lw`
+/// bits); sets each unit's current row value.
+fn connect_clients(
+    pre: &str,
+    kind: &str,
+    base: usize,
+    lanes: usize,
+    lw: usize,
+    aw: usize,
+    l: &mut LayerView,
+) -> Vec<ClientView> {
+    let w = match kind {
+        "s" => l.sw,
+        "y" => l.yw,
+        _ => l.vw,
+    };
+    let (lanes_k, raw) = (l.lanes, l.raw);
+    let mut clients = vec![];
+    for p in l.projs.iter_mut().filter(|p| p.target == kind) {
+        let c = &p.pre;
+        clients.push(ClientView {
+            pre: c.clone(),
+            raw,
+            neww: lanes_k * w,
+            raddr: bank_addr(base, &format!("{c}_rrow"), raw, aw),
+            waddr: bank_addr(base, &format!("{c}_wrow"), raw, aw),
+            wdata: bank_word(lanes, lanes_k, lw, |i| LayerView::sext(&format!("{c}_sum"), i * w, w, lw)),
+        });
+        // The row's current value: the unit's own registered sum when the beat ahead wrote the
+        // row (no OR of the bank's units on the adder's loop).
+        let parts: Vec<String> = (0..lanes_k).rev().map(|i| format!("{pre}_old_m[{} +: {w}]", i * lw)).collect();
+        p.old = format!("{pre}_fwd ? {c}_sum : {{{}}}", parts.join(", "));
+    }
+    clients
+}
+
+/// The event list memories (sequential schedule), in plan order.
+pub fn event_banks(plan: &Plan, layers: &[LayerView]) -> Vec<EvBankView> {
+    plan.banks
+        .iter()
+        .filter(|b| b.kind == "events")
+        .enumerate()
+        .map(|(gi, bank)| event_bank(gi, bank, layers))
+        .collect()
+}
+
+fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView]) -> EvBankView {
+    let g = &bank.layers;
+    let pre = format!("eb{gi}");
+    let width = g.iter().map(|&k| layers[k].ew).max().unwrap_or(1);
+    let rows: usize = g.iter().map(|&k| layers[k].rows).sum();
+    debug_assert_eq!((bank.depth, bank.width), (rows, width));
+    let aw = abits(rows);
+    let mut members = vec![];
+    let mut readers = vec![];
+    let mut base = 0;
+    for &k in g {
+        let l = &layers[k];
+        let wdata = if l.ew == width {
+            format!("{}_ev_wdata", l.pre)
+        } else {
+            format!("{{{}'d0, {}_ev_wdata}}", width - l.ew, l.pre)
+        };
+        members.push(EvMemberView {
+            pre: l.pre.clone(),
+            raw: l.raw,
+            ew: l.ew,
+            lanes: l.lanes,
+            ecw: l.ecw,
+            eyw: l.eyw,
+            exw: l.exw,
+            waddr: bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, l.raw - 1), l.raw, aw),
+            wdata,
+        });
+        for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre) {
+            readers.push((p.pre.clone(), bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw)));
+        }
+        base += l.rows;
+    }
+    EvBankView {
+        pre,
+        comment: list_label(g.iter().map(|&k| layers[k].name.as_str())),
+        width,
+        rows,
+        aw,
+        logic: bank.map == MemMap::Registers,
+        members,
+        readers,
+    }
+}

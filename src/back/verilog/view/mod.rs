@@ -1,0 +1,265 @@
+//! Everything the Verilog templates print, computed from the plan: widths, constants, ROM
+//! images and the address arithmetic of each projection. This module assembles the design's
+//! view from its parts: [`layer`] (layers and their parameters), [`proj`] (accumulate units),
+//! [`rom`] (memory images), [`banks`] (shared state memories and event lists), [`update`]
+//! (update datapaths), [`sequencer`] (the sequential program) and [`pipe`] (the pipelined
+//! schedule's sequencers and list copies).
+//!
+//! Invariants: the view is a pure function of the plan (deterministic); a plan outside the
+//! RTL's limits ([`crate::back::limits`]) is refused before anything is built.
+
+mod banks;
+mod expr;
+mod layer;
+mod pipe;
+mod proj;
+mod rom;
+mod sequencer;
+mod update;
+
+use banks::{BankView, EvBankView};
+use layer::LayerView;
+use pipe::{PipeListView, PipeProducerView, UnitView};
+use rom::WeightLoad;
+use sequencer::Program;
+use update::UGroupView;
+
+use crate::back::common::{header, in_registers, out_word_bits, reads_input, top_name};
+use crate::back::limits;
+use crate::hw::{Plan, Schedule};
+use crate::ir::ResetMode;
+use crate::names::Namer;
+use expr::abits;
+
+/// A design that cannot be emitted (only for plans outside the RTL's limits).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("Verilog back end: {0}")]
+pub struct EmitError(pub String);
+
+/// Emitted files.
+#[derive(Debug, Clone)]
+pub struct Design {
+    /// Top module name.
+    pub module: String,
+    /// (file name, contents), deterministic order.
+    pub files: Vec<(String, String)>,
+    /// Bits of an output word.
+    pub out_width: usize,
+    /// Bits of an input word.
+    pub in_width: usize,
+    /// The design has the weight-load port (`wl_valid`, `wl_ready`, `wl_data[3:0]`): weight
+    /// ROMs in SPRAM, loaded from `<module>_wl.hex` after reset.
+    pub weight_load: bool,
+}
+
+/// ROM images in emission order: (file name, hex text).
+type Roms = Vec<(String, String)>;
+
+/// The whole design.
+pub struct TopView {
+    /// Module name.
+    pub module: String,
+    /// Cycles from a row's read data to its write (the neuron pipeline, `schedule::UPD_TAIL`).
+    pub u_lat: u64,
+    /// Widths of the update pass's y and x counters over every layer (the early-exit counts).
+    pub uyw: usize,
+    pub uxw: usize,
+    /// Model and plan description for the header.
+    pub header: Vec<String>,
+    /// Input word width.
+    pub in_w: usize,
+    /// Input elements per step.
+    pub n_in: usize,
+    /// Input height.
+    pub in_hh: usize,
+    /// Input width.
+    pub in_ww: usize,
+    /// Input entry field widths.
+    pub icw: usize,
+    /// Input y width.
+    pub iyw: usize,
+    /// Input x width.
+    pub ixw: usize,
+    /// Input entry width.
+    pub iew: usize,
+    /// Input entry address width.
+    pub iaw: usize,
+    /// Some projection reads input events.
+    pub has_in_events: bool,
+    /// Some projection follows the input's load (see [`proj::ProjView::follow`]).
+    pub follow: bool,
+    /// Input events in registers.
+    pub in_logic: bool,
+    /// Input per step.
+    pub per_step: bool,
+    /// Timesteps.
+    pub t_max: usize,
+    /// Step counter width.
+    pub tw: usize,
+    /// Layers.
+    pub layers: Vec<LayerView>,
+    /// Output word width.
+    pub out_w: usize,
+    /// Output rows per step.
+    pub out_rows: usize,
+    /// Early exit.
+    pub early_exit: bool,
+    /// Output neurons.
+    pub n_out: usize,
+    /// Spike counter width.
+    pub cnt_w: usize,
+    /// The sequential schedule's sequencer program.
+    pub prog: Program,
+    /// Rows CLEAR walks.
+    pub clear_rows: usize,
+    /// Clear row width.
+    pub clear_w: usize,
+    /// ROM images (file name, hex text).
+    pub roms: Vec<(String, String)>,
+    /// The weight-load port (large-RAM weight ROMs).
+    pub wl: WeightLoad,
+    /// Leak multiplier fraction bits.
+    pub leak_bits: u32,
+    /// Reset code: 0 zero, 1 subtract, 2 subtract-undecayed.
+    pub reset: usize,
+    /// Fire on equal.
+    pub fire_eq: bool,
+    /// Output words are spike masks.
+    pub out_spikes: bool,
+    /// State memories (X, S, Y), each shared by one or more layers.
+    pub banks: Vec<BankView>,
+    /// Event list memories, each shared by one or more layers.
+    pub evbanks: Vec<EvBankView>,
+    /// Some bank tells stale rows by an epoch bit instead of being cleared.
+    pub any_epoch: bool,
+    /// The plan's block RAMs fit the device: ROMs are held to block RAM (sf_ram BLOCK).
+    pub hold_brams: bool,
+    /// The pipelined schedule (else sequential).
+    pub pipe: bool,
+    /// Update datapaths.
+    pub ugroups: Vec<UGroupView>,
+    /// Pipelined: the sequencers, the layers' lists and their copies, the input's copies.
+    pub units: Vec<UnitView>,
+    /// See `units`.
+    pub pproducers: Vec<PipeProducerView>,
+    /// See `units`: every consumer's copy of the input's and the layers' event lists.
+    pub plists: Vec<PipeListView>,
+    /// The output buffer's words, address width, and write and read addresses.
+    pub out_depth: usize,
+    /// See `out_depth`.
+    pub out_aw: usize,
+    /// See `out_depth`.
+    pub out_wa: String,
+    /// See `out_depth`.
+    pub out_ra: String,
+}
+
+impl TopView {
+    /// `n_in - 2`, floored at zero (a compare a one-value input never reaches).
+    pub fn n_in_minus_2(&self) -> usize {
+        self.n_in.saturating_sub(2)
+    }
+}
+
+/// The output buffer: (words, address width, write address, read address). Pipelined, it
+/// holds two steps (the output unit streams one while the layer writes the next), each half
+/// at its step's parity.
+fn out_buffer(plan: &Plan, ugroups: &[UGroupView]) -> (usize, usize, String, String) {
+    let out_k = plan.output.layer;
+    let rows = plan.layers[out_k].rows;
+    let oraw = abits(rows);
+    if plan.schedule == Schedule::Pipelined {
+        let depth = crate::hw::memory::two_steps(rows);
+        debug_assert_eq!(ugroups[out_k].sh.rw, oraw, "a pipelined layer's datapath has its own row width");
+        (depth, oraw + 1, format!("{{g{out_k}_t[0], g{out_k}_u_wrow}}"), "{gout_t[0], out_raddr}".into())
+    } else {
+        (rows, oraw, format!("u_wrow[{}:0]", oraw - 1), "out_raddr".into())
+    }
+}
+
+/// Builds the view of `plan`.
+pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
+    limits::check(plan).map_err(EmitError)?;
+    let mut namer = Namer::new();
+    for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb"] {
+        namer.reserve(r);
+    }
+    let module = top_name(&mut namer, plan);
+    let mut roms = vec![];
+    let mut layers = vec![];
+    for (k, l) in plan.layers.iter().enumerate() {
+        layers.push(layer::layer_view(plan, k, l, &mut namer, &mut roms)?);
+    }
+    let wl = rom::weight_load(&mut layers, &mut roms, &module);
+    let pipelined = plan.schedule == Schedule::Pipelined;
+    let (ugroups, lsh) = update::update_groups(plan, &mut layers);
+    let banks = banks::state_banks(plan, &mut layers, &lsh);
+    let evbanks = if pipelined { vec![] } else { banks::event_banks(plan, &layers) };
+    let pv = if pipelined {
+        pipe::pipe_views(plan, &layers)
+    } else {
+        pipe::PipeViews { units: vec![], producers: vec![], lists: vec![] }
+    };
+    let inp = &plan.input;
+    let [_, in_hh, in_ww] = inp.shape;
+    let (icw, iyw, ixw) = (abits(inp.shape[0]), abits(in_hh), abits(in_ww));
+    let ol = &plan.layers[plan.output.layer];
+    let out_w = out_word_bits(plan);
+    let (out_depth, out_aw, out_wa, out_ra) = out_buffer(plan, &ugroups);
+    let clear_rows = plan.layers.iter().map(|l| l.rows).max().unwrap_or(1);
+    Ok(TopView {
+        module,
+        u_lat: crate::hw::schedule::UPD_TAIL,
+        uyw: abits(plan.layers.iter().map(|l| l.shape[1]).max().unwrap_or(1)),
+        uxw: abits(plan.layers.iter().map(|l| l.shape[2]).max().unwrap_or(1)),
+        header: header(plan, "rows", out_w),
+        in_w: inp.bits as usize,
+        n_in: inp.numel(),
+        in_hh,
+        in_ww,
+        icw,
+        iyw,
+        ixw,
+        iew: icw + iyw + ixw + inp.bits as usize,
+        iaw: abits(inp.numel()),
+        has_in_events: reads_input(plan),
+        follow: layers.iter().any(|l| l.projs.iter().any(|p| p.follow)),
+        in_logic: in_registers(plan, "input.events"),
+        per_step: inp.per_step,
+        t_max: plan.timesteps,
+        tw: abits(plan.timesteps + 1),
+        layers,
+        out_w,
+        out_rows: ol.rows,
+        early_exit: plan.early_exit,
+        n_out: ol.neurons(),
+        cnt_w: abits(plan.timesteps + 1),
+        prog: sequencer::program(plan),
+        clear_rows,
+        // Wide enough to hold `rows` itself: the clear compares the row counter against it.
+        clear_w: abits(clear_rows + 1),
+        roms,
+        wl,
+        leak_bits: plan.rules.leak_bits(),
+        out_spikes: plan.output.spikes,
+        any_epoch: banks.iter().any(|b| b.epoch),
+        hold_brams: plan.device_block_rams > 0 && plan.block_rams() <= plan.device_block_rams,
+        banks,
+        evbanks,
+        reset: match plan.reset {
+            ResetMode::Zero => 0,
+            ResetMode::Subtract => 1,
+            ResetMode::SubtractUndecayed => 2,
+        },
+        fire_eq: plan.fire_on_equal,
+        pipe: pipelined,
+        out_depth,
+        out_aw,
+        out_wa,
+        out_ra,
+        ugroups,
+        units: pv.units,
+        pproducers: pv.producers,
+        plists: pv.lists,
+    })
+}

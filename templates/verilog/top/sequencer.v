@@ -1,0 +1,133 @@
+{#- The sequential schedule's sequencer: one program of phases, run one-hot (view::sequencer). #}
+    // ------------------------------------------------------------------ sequencer
+    // `pc_oh` holds, one-hot, the phase running; `go_oh` the phase in its first cycle (it is
+    // decoded a cycle ahead, so a phase's `fin` reaches the state through one level of logic).
+    localparam [1:0] S_IDLE = 2'd0, S_RUN = 2'd1, S_FIN = 2'd2;
+    localparam integer NPH = {{ v.prog.phases.len() }};
+    reg [1:0]  state;
+    reg        run;   // state == S_RUN, as one flip-flop
+    reg [NPH-1:0] pc_oh, go_oh;
+    reg [{{ v.tw - 1 }}:0] t;
+    reg [31:0] cyc;
+{%- if !v.wl.spram.is_empty() %}
+    reg  wl_done;
+    wire run_ok = wl_done;   // `start` waits for the weight image
+{%- else %}
+    wire run_ok = 1'b1;
+{%- endif %}
+    wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
+    wire late  = (t != {{ v.tw }}'d0);
+    wire last  = (t == {{ v.tw }}'d{{ v.t_max - 1 }});
+    assign busy   = (state != S_IDLE);
+    assign done   = (state == S_FIN);
+    assign cycles = cyc;
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    // An update phase's go is used only where its layer keeps an event list (u_go covers all).
+{%- for ph in v.prog.phases %}
+    wire go_{{ ph.unit }} = go_oh[{{ ph.idx }}];  // {{ ph.kind }}
+    wire fin_{{ ph.unit }};
+{%- endfor %}
+    /* verilator lint_on UNUSEDSIGNAL */
+    // The running phase's end, registered: the next phase starts one cycle later
+    // (schedule::GAP), and the end of a phase reaches the sequencer's state from a flip-flop.
+    wire fin_now = |(pc_oh & { {% for ph in v.prog.phases.iter().rev() %}fin_{{ ph.unit }}{% if !loop.last %}, {% endif %}{% endfor %} });
+    reg  fin;
+    always @(posedge clk) fin <= !rst && run && fin_now;
+    // Where the sequencer goes when the running phase finishes, one-hot, each bit an OR of the
+    // phases before it (so one or two levels of logic), decoded into flip-flops a cycle ahead:
+    // pc_oh and t change only when a phase ends, and a phase's end (`fin`, registered) never
+    // comes in its go cycle (the testbench checks), so the decode is current whenever fin is set.
+    wire [NPH-1:0] oh_nc;
+{%- for ph in v.prog.phases %}
+    assign oh_nc[{{ ph.idx }}] = {{ ph.enter }};
+{%- endfor %}
+    wire st_fin_c = (pc_oh[{{ v.prog.out_pc }}] & last){% if v.early_exit %} | pc_oh[{{ v.prog.clear_pc }}]{% endif %};
+{%- if v.early_exit %}
+    wire t_inc_c  = 1'b0;
+{%- else %}
+    wire t_inc_c  = pc_oh[{{ v.prog.out_pc }}] & !last;
+{%- endif %}
+    // The layer of the update pass: set with the go of its UPD phase, held until the next one
+    // (the pass before has written its last row by then), so its geometry and memory bases
+    // come from flip-flops. upd_of: {is an UPD phase, its layer}.
+    function automatic [{{ v.prog.lw }}:0] upd_of(input [NPH-1:0] oh);
+        upd_of = { |(oh & {{ v.prog.upd_mask }}){% for m in v.prog.layer_masks.iter().rev() %}, |(oh & {{ m }}){% endfor %} };
+    endfunction
+    reg [NPH-1:0] oh_nr;
+    reg [{{ v.prog.lw }}:0] ul_nr;
+    reg st_fin_r, t_inc_r;
+    always @(posedge clk) begin
+        oh_nr    <= oh_nc;
+        ul_nr    <= upd_of(oh_nc);
+        st_fin_r <= st_fin_c;
+        t_inc_r  <= t_inc_c;
+    end
+    reg  [{{ v.prog.lw - 1 }}:0] ul;
+    reg  [NPH-1:0] nx_oh;
+    reg  [{{ v.prog.lw }}:0] ul_to;
+    reg  st_fin, t_inc;
+{%- if v.early_exit %}
+    wire decided;
+    wire ex_r = pc_oh[{{ v.prog.exit_pc }}];   // the running phase is the early-exit check
+    localparam [NPH-1:0] OH_CLEAR = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.prog.clear_pc }};
+    localparam [NPH-1:0] OH_START = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.prog.start_late }};
+{%- endif %}
+    always @* begin
+        nx_oh  = oh_nr;
+        ul_to  = ul_nr;
+        st_fin = st_fin_r;
+        t_inc  = t_inc_r;
+{%- if v.early_exit %}
+        if (ex_r) begin
+            st_fin = 1'b0;
+            t_inc  = !decided;
+            nx_oh  = decided ? OH_CLEAR : OH_START;
+            ul_to  = decided ? upd_of(OH_CLEAR) : upd_of(OH_START);
+        end
+{%- endif %}
+    end
+    wire [{{ v.prog.lw - 1 }}:0] ul_nx = ul_to[{{ v.prog.lw }}] ? ul_to[{{ v.prog.lw - 1 }}:0] : ul;
+    always @(posedge clk) begin
+        if (rst) begin
+            state <= S_IDLE;
+            run   <= 1'b0;
+            pc_oh <= {NPH{1'b0}};
+            go_oh <= {NPH{1'b0}};
+            t     <= {{ v.tw }}'d0;
+            cyc   <= 32'd0;
+            ul    <= {{ v.prog.lw }}'d0;
+        end else begin
+            case (state)
+                S_IDLE: begin
+                    go_oh <= {NPH{1'b0}};
+                    if (start && run_ok) begin
+                        state <= S_RUN;
+                        run   <= 1'b1;
+                        pc_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
+                        go_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
+                        t     <= {{ v.tw }}'d0;
+                        cyc   <= 32'd0;
+                    end
+                end
+                S_RUN: begin
+                    cyc   <= cyc + 32'd1;
+                    go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
+                    if (fin && !st_fin) ul <= ul_nx;
+                    if (fin) begin
+                        if (st_fin) begin
+                            state <= S_FIN;
+                            run   <= 1'b0;
+                        end
+                        else pc_oh <= nx_oh;
+                        if (t_inc) t <= t + {{ v.tw }}'d1;
+                    end
+                end
+                default: begin
+                    cyc   <= cyc + 32'd1;
+                    go_oh <= {NPH{1'b0}};
+                    state <= S_IDLE;
+                end
+            endcase
+        end
+    end

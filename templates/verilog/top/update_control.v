@@ -1,0 +1,202 @@
+{#- Each update datapath's control: the pass's read and write rows and the write stage's position (view::update). #}
+{%- for g in v.ugroups %}
+{%- if v.pipe %}
+    // ------------------------------------------------------------------ update pass {{ g.p }}: control
+    // One layer's datapath of {{ g.sh.ls }} lanes (signals as the sequential schedule's shared
+    // one, prefixed): `{{ g.p }}ul` is 0; `{{ g.p }}u_go` is its UPD phase's go, registered.
+    wire [{{ g.lw - 1 }}:0] {{ g.p }}ul = {{ g.lw }}'d0;
+    reg {{ g.p }}u_go;
+    always @(posedge clk) {{ g.p }}u_go <= !rst && {{ g.p }}go_nx[{{ g.upd }}];
+{%- else %}
+    // ------------------------------------------------------------------ shared update pass: control
+    // Layers update one at a time, so one datapath of {{ g.sh.ls }} lanes serves them all; `ul`
+    // selects the layer whose memories connect to it.
+    // u_go: an update phase is in its go cycle (go_oh holds an UPD bit), from a flip-flop set
+    // by the same conditions that load go_oh.
+    localparam [NPH-1:0] UPD_MASK = {{ v.prog.upd_mask }};
+    reg {{ g.p }}u_go;
+    always @(posedge clk)
+        {{ g.p }}u_go <= !rst && (run ? (fin && !st_fin && ul_to[{{ g.lw }}])
+                                          : (first && UPD_MASK[0]));
+{%- endif %}
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [{{ g.upw - 1 }}:0] {{ g.p }}u_pos1;   // used by per-channel parameter ROMs only
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @* begin
+        case ({{ g.p }}ul)
+{%- for l in v.layers %}{%- if l.gp == g.p %}
+            {{ g.lw }}'d{{ l.gk }}: {{ g.p }}u_pos1 = {{ g.upw }}'d{{ l.pos - 1 }};
+{%- endif %}{%- endfor %}
+            default: {{ g.p }}u_pos1 = {{ g.upw }}'d0;
+        endcase
+    end
+    reg  {{ g.p }}u_go1;   // the layer starting has one row
+    always @* begin
+        case ({{ g.p }}ul)
+{%- for l in v.layers %}{%- if l.gp == g.p %}
+            {{ g.lw }}'d{{ l.gk }}: {{ g.p }}u_go1 = 1'b{% if l.rows == 1 %}1{% else %}0{% endif %};
+{%- endif %}{%- endfor %}
+            default: {{ g.p }}u_go1 = 1'b0;
+        endcase
+    end
+    // The updating layer's geometry, registered the cycle after `ul` changes (the go cycle):
+    // the pass compares rows from its second cycle and positions at its write stage.
+    reg  [{{ g.sh.rw }}:0] {{ g.p }}u_rows1;   // rows - 1
+    reg  [{{ g.uxw - 1 }}:0] {{ g.p }}u_w1, {{ g.p }}u_w2;   // extent - 1 and - 2
+    reg  [{{ g.uyw - 1 }}:0] {{ g.p }}u_h1, {{ g.p }}u_h2;
+    reg  [{{ g.ucw - 1 }}:0] {{ g.p }}u_ncg1, {{ g.p }}u_ncg2;
+    reg  [31:0] {{ g.p }}u_gc, {{ g.p }}u_lanes;
+    reg  [{{ g.sh.ls - 1 }}:0] {{ g.p }}u_lmask, {{ g.p }}u_lastmask;
+    always @(posedge clk) begin
+        case ({{ g.p }}ul)
+{%- for l in v.layers %}{%- if l.gp == g.p %}
+            {{ g.lw }}'d{{ l.gk }}: begin
+                {{ g.p }}u_rows1 <= {{ g.sh.rw + 1 }}'d{{ l.rows - 1 }}; {{ g.p }}u_w1 <= {{ g.uxw }}'d{{ l.w - 1 }}; {{ g.p }}u_h1 <= {{ g.uyw }}'d{{ l.h - 1 }};
+                {{ g.p }}u_ncg1 <= {{ g.ucw }}'d{{ l.ncg - 1 }}; {{ g.p }}u_gc <= 32'd{{ l.gc }}; {{ g.p }}u_lanes <= 32'd{{ l.lanes }};
+                {{ g.p }}u_w2 <= {{ g.uxw }}'d{{ l.w.max(2) - 2 }}; {{ g.p }}u_h2 <= {{ g.uyw }}'d{{ l.h.max(2) - 2 }}; {{ g.p }}u_ncg2 <= {{ g.ucw }}'d{{ l.ncg.max(2) - 2 }};
+                {{ g.p }}u_lmask <= {{ l.u_lanes(g.sh) }}; {{ g.p }}u_lastmask <= {{ l.u_lastmask(g.sh) }};
+            end
+{%- endif %}{%- endfor %}
+            default: begin
+                {{ g.p }}u_rows1 <= {{ g.sh.rw + 1 }}'d0; {{ g.p }}u_w1 <= {{ g.uxw }}'d0; {{ g.p }}u_h1 <= {{ g.uyw }}'d0;
+                {{ g.p }}u_ncg1 <= {{ g.ucw }}'d0; {{ g.p }}u_gc <= 32'd1; {{ g.p }}u_lanes <= 32'd1;
+                {{ g.p }}u_w2 <= {{ g.uxw }}'d0; {{ g.p }}u_h2 <= {{ g.uyw }}'d0; {{ g.p }}u_ncg2 <= {{ g.ucw }}'d0;
+                {{ g.p }}u_lmask <= {{ g.sh.ls }}'d0; {{ g.p }}u_lastmask <= {{ g.sh.ls }}'d0;
+            end
+        endcase
+    end
+    reg                  {{ g.p }}u_act;
+    reg  [{{ g.sh.rw }}:0] {{ g.p }}u_next;
+    reg                  {{ g.p }}u_more;   // rows remain to be read (u_act && u_next != rows before)
+    reg                  {{ g.p }}u_s2;
+    wire                 {{ g.p }}u_rd    = {{ g.p }}u_go || {{ g.p }}u_more;
+    // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
+    wire [{{ g.sh.rw - 1 }}:0] {{ g.p }}u_raddr = {{ g.p }}u_next[{{ g.sh.rw - 1 }}:0];
+    // The neuron lanes take a row at stage 2 and return it {{ v.u_lat }} cycles later, at the
+    // write stage (u_w, u_wrow): the update pass ends when its last row is written.
+{%- if loop.first %}
+    localparam integer U_LAT = {{ v.u_lat }};
+{%- endif %}
+    reg  [U_LAT-1:0] {{ g.p }}u_wp, {{ g.p }}u_lp;   // a row in flight; the pass's last row
+    reg                  {{ g.p }}u_s2last;
+    wire                 {{ g.p }}u_penult = {{ g.p }}u_more && ({{ g.p }}u_next == {{ g.p }}u_rows1);
+    wire                 {{ g.p }}u_w     = {{ g.p }}u_wp[U_LAT-1];
+    // Rows are read one per cycle from 0 and leave the lanes in order, one per cycle, so the
+    // write-stage row is a counter (not the read row delayed U_LAT cycles).
+    reg  [{{ g.sh.rw - 1 }}:0] {{ g.p }}u_wrow;
+    always @(posedge clk) begin
+        if (rst) begin
+            {{ g.p }}u_wp <= {U_LAT{1'b0}};
+            {{ g.p }}u_lp <= {U_LAT{1'b0}};
+        end else begin
+            {{ g.p }}u_wp <= {{ "{" }}{{ g.p }}u_wp[U_LAT-2:0], {{ g.p }}u_s2};
+            {{ g.p }}u_lp <= {{ "{" }}{{ g.p }}u_lp[U_LAT-2:0], {{ g.p }}u_s2 && {{ g.p }}u_s2last};
+        end
+        // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
+        {{ g.p }}u_s2last <= {{ g.p }}u_go ? {{ g.p }}u_go1 : {{ g.p }}u_penult;
+        if ({{ g.p }}u_go) {{ g.p }}u_wrow <= {{ g.sh.rw }}'d0;
+        else if ({{ g.p }}u_w) {{ g.p }}u_wrow <= {{ g.p }}u_wrow + {{ g.sh.rw }}'d1;
+    end
+    wire                 {{ g.p }}u_fin   = {{ g.p }}u_lp[U_LAT-1];
+    // Position of the row at the write stage: lane group cb (within its channel group), y, x.
+    reg  [{{ g.ucw - 1 }}:0] {{ g.p }}ucb;
+    reg  [{{ g.uyw - 1 }}:0] {{ g.p }}uy;
+    reg  [{{ g.uxw - 1 }}:0] {{ g.p }}ux;
+    reg         {{ g.p }}ufcb, {{ g.p }}ufy, {{ g.p }}ufx, {{ g.p }}u_go_d;   // ucb, uy, ux are their last values
+    always @(posedge clk) begin
+        if (rst) begin
+            {{ g.p }}u_act  <= 1'b0;
+            {{ g.p }}u_more <= 1'b0;
+            {{ g.p }}u_s2   <= 1'b0;
+            {{ g.p }}u_next <= {{ g.sh.rw + 1 }}'d0;
+        end else begin
+            {{ g.p }}u_s2 <= {{ g.p }}u_rd;
+            // u_next returns to 0 as the pass's last row is read.
+            if ({{ g.p }}u_go) begin
+                {{ g.p }}u_act  <= 1'b1;
+                {{ g.p }}u_more <= !{{ g.p }}u_go1;
+                {{ g.p }}u_next <= {{ g.p }}u_go1 ? {{ g.sh.rw + 1 }}'d0 : {{ g.sh.rw + 1 }}'d1;
+            end else if ({{ g.p }}u_act) begin
+                if ({{ g.p }}u_more) begin
+                    {{ g.p }}u_next <= {{ g.p }}u_penult ? {{ g.sh.rw + 1 }}'d0 : {{ g.p }}u_next + {{ g.sh.rw + 1 }}'d1;
+                    {{ g.p }}u_more <= !{{ g.p }}u_penult;
+                end
+                if ({{ g.p }}u_fin) {{ g.p }}u_act <= 1'b0;
+            end
+        end
+        // The last-position flags are registered with the counters (compared one step
+        // ahead), first from the geometry registered the cycle after go.
+        {{ g.p }}u_go_d <= {{ g.p }}u_go;
+        if ({{ g.p }}u_go) begin
+            {{ g.p }}ucb <= {{ g.ucw }}'d0; {{ g.p }}uy <= {{ g.uyw }}'d0; {{ g.p }}ux <= {{ g.uxw }}'d0;
+        end else if ({{ g.p }}u_go_d) begin
+            {{ g.p }}ufx <= ({{ g.p }}u_w1 == {{ g.uxw }}'d0); {{ g.p }}ufy <= ({{ g.p }}u_h1 == {{ g.uyw }}'d0); {{ g.p }}ufcb <= ({{ g.p }}u_ncg1 == {{ g.ucw }}'d0);
+        end else if ({{ g.p }}u_w) begin
+            if ({{ g.p }}ufx) begin
+                {{ g.p }}ux <= {{ g.uxw }}'d0;
+                {{ g.p }}ufx <= ({{ g.p }}u_w1 == {{ g.uxw }}'d0);
+                if ({{ g.p }}ufy) begin
+                    {{ g.p }}uy <= {{ g.uyw }}'d0;
+                    {{ g.p }}ufy <= ({{ g.p }}u_h1 == {{ g.uyw }}'d0);
+                    if ({{ g.p }}ufcb) begin
+                        {{ g.p }}ucb <= {{ g.ucw }}'d0;
+                        {{ g.p }}ufcb <= ({{ g.p }}u_ncg1 == {{ g.ucw }}'d0);
+                    end else begin
+                        {{ g.p }}ucb <= {{ g.p }}ucb + {{ g.ucw }}'d1;
+                        {{ g.p }}ufcb <= ({{ g.p }}ucb == {{ g.p }}u_ncg2);
+                    end
+                end else begin
+                    {{ g.p }}uy <= {{ g.p }}uy + {{ g.uyw }}'d1;
+                    {{ g.p }}ufy <= ({{ g.p }}uy == {{ g.p }}u_h2);
+                end
+            end else begin
+                {{ g.p }}ux <= {{ g.p }}ux + {{ g.uxw }}'d1;
+                {{ g.p }}ufx <= ({{ g.p }}ux == {{ g.p }}u_w2);
+            end
+        end
+    end
+{%- if g.any_prom_by_cgi %}
+    // Lane group of the row presented next (address of per-channel parameter ROMs).
+    reg  [{{ g.pa_w - 1 }}:0] {{ g.p }}u_ng;
+    reg  [{{ g.upw - 1 }}:0] {{ g.p }}u_np;
+    // Both are 0 between passes, so the first row's address comes from a flip-flop.
+    wire [{{ g.pa_w - 1 }}:0] {{ g.p }}u_pa = {{ g.p }}u_ng;
+    always @(posedge clk) begin
+        if (rst || {{ g.p }}u_fin) begin
+            {{ g.p }}u_np <= {{ g.upw }}'d0;
+            {{ g.p }}u_ng <= {{ g.pa_w }}'d0;
+        end else if ({{ g.p }}u_go) begin
+            {{ g.p }}u_np <= ({{ g.p }}u_pos1 == {{ g.upw }}'d0) ? {{ g.upw }}'d0 : {{ g.upw }}'d1;
+            {{ g.p }}u_ng <= ({{ g.p }}u_pos1 == {{ g.upw }}'d0) ? {{ g.pa_w }}'d1 : {{ g.pa_w }}'d0;
+        end else if ({{ g.p }}u_rd) begin
+            if ({{ g.p }}u_np == {{ g.p }}u_pos1) begin
+                {{ g.p }}u_np <= {{ g.upw }}'d0;
+                {{ g.p }}u_ng <= {{ g.p }}u_ng + {{ g.pa_w }}'d1;
+            end else {{ g.p }}u_np <= {{ g.p }}u_np + {{ g.upw }}'d1;
+        end
+    end
+{%- endif %}
+    /* verilator lint_off UNUSEDSIGNAL */
+    // Base channel of the write-stage row, ug * gc + ucb * lanes, kept by addition (32-bit;
+    // entries keep their low bits); u_cg is the channel group's first channel.
+    reg  [31:0] {{ g.p }}u_c0, {{ g.p }}u_cg;
+    always @(posedge clk) begin
+        if ({{ g.p }}u_go) begin
+            {{ g.p }}u_c0 <= 32'd0; {{ g.p }}u_cg <= 32'd0;
+        end else if ({{ g.p }}u_w && {{ g.p }}ufx && {{ g.p }}ufy) begin
+            if ({{ g.p }}ufcb) begin
+                {{ g.p }}u_c0 <= {{ g.p }}u_cg + {{ g.p }}u_gc;
+                {{ g.p }}u_cg <= {{ g.p }}u_cg + {{ g.p }}u_gc;
+            end else {{ g.p }}u_c0 <= {{ g.p }}u_c0 + {{ g.p }}u_lanes;
+        end
+    end
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_xnm;
+    /* verilator lint_off UNUSEDSIGNAL */
+    // Spikes (spiking layers), membrane values (value-output layers) and synaptic state
+    // (current-based layers) are used only by designs that have such layers.
+    wire [{{ g.sh.ls - 1 }}:0] {{ g.p }}u_spk;
+    wire [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_vm;
+    wire [{{ g.sh.ls * g.sh.yw - 1 }}:0] {{ g.p }}u_ynm;
+    /* verilator lint_on UNUSEDSIGNAL */
+{%- endfor %}
