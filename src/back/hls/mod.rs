@@ -20,7 +20,7 @@ use askama::Template;
 
 pub use view::EmitError;
 
-use crate::back::render::render;
+use crate::back::render::render_sized;
 use crate::hw::Plan;
 
 /// The hand-written header every design includes, embedded so a design is self-contained.
@@ -102,7 +102,7 @@ pub fn emit(plan: &Plan, part: &str) -> Result<HlsDesign, EmitError> {
     for (name, f) in files(&v, part, plan.clock_mhz) {
         let text = match f {
             File::Text(t) => t.to_string(),
-            File::Template(t) => render(&*t).map_err(|e| EmitError(format!("template: {e}")))?,
+            File::Template(t) => render_sized(&*t).map_err(|e| EmitError(format!("template: {e}")))?,
         };
         out.push((name, text));
     }

@@ -351,7 +351,7 @@ fn int(s: &mut String, v: i64) {
 
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
-    limits::check(plan).map_err(EmitError)?;
+    limits::check(plan).map_err(|e| EmitError(e.0))?;
     let mut namer = Namer::new();
     for r in FIXED {
         namer.reserve(r);

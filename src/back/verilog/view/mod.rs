@@ -179,7 +179,7 @@ fn out_buffer(plan: &Plan, ugroups: &[UGroupView]) -> (usize, usize, String, Str
 
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
-    limits::check(plan).map_err(EmitError)?;
+    limits::check(plan).map_err(|e| EmitError(e.0))?;
     let mut namer = Namer::new();
     for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb"] {
         namer.reserve(r);
