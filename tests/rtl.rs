@@ -407,6 +407,7 @@ fn cosim_reports_engine_and_simulator_speed() {
         "iverilog",
         "--samples",
         "2",
+        "--speed",
         "--json",
         "-o",
         dir.to_str().unwrap(),

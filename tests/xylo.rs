@@ -219,7 +219,7 @@ fn xylo_limits_are_enforced_with_the_figures() {
                 "--bitstream",
             ],
             2,
-            "--bitstream is for FPGA targets",
+            "--bitstream, --report and --backend are for FPGA and ASIC targets",
         ),
     ];
     for (args, code, want) in cases {

@@ -7,8 +7,6 @@ options carry the command line's names with ``_`` for ``-`` (``from_`` for ``--f
 Errors raise :class:`SpikefabError` with the command line's message and its ``exit_code``.
 """
 
-from __future__ import annotations
-
 import json as _json
 import os as _os
 import tempfile as _tempfile

@@ -81,7 +81,7 @@ pub struct NotAChip(pub String);
 /// # let d = DialectOverrides { from: Some(Preset::Snntorch), timesteps: Some(8), ..Default::default() };
 /// # let m = spikefab::Model::load("models/mlp_bw/mlp_bw.nir".as_ref(), &d)?;
 /// # let mut o = spikefab::hw::PlanOptions::new(spikefab::target::Target::load("ice40-up5k")?, 8);
-/// # o.input_scale = Some(1.0);
+/// # o.settings.input_scale = Some(1.0);
 /// let net = spikefab::quant::quantise(&m, &o.quant())?;
 /// let tn = spikefab::target::Target::load("truenorth")?;
 /// let mapping = spikefab::chip::map(&net, &tn)?;
