@@ -17,7 +17,8 @@ use pyo3::prelude::*;
 use crate::Model;
 use crate::data::{Array, InputBatch};
 use crate::driver::{
-    self, CompileOptions, CompileSettings, EnergySettings, ExploreSettings, Job, Quiet, SimulateOptions,
+    self, CompareSettings, CompileOptions, CompileSettings, EnergySettings, ExploreSettings, Job, Quiet,
+    SimulateOptions,
 };
 use crate::ir::dialect::DialectOverrides;
 use crate::options::{PassSettings, PlanSettings, Samples, names};
@@ -86,6 +87,7 @@ fn groups(command: &str) -> Option<Vec<Vec<String>>> {
         "verify" => shared(),
         "compile" => [shared(), vec![names::<CompileSettings>(), vec!["out_dir".to_string()]]].concat(),
         "energy" => [shared(), vec![names::<EnergySettings>()]].concat(),
+        "compare" => [shared(), vec![names::<CompareSettings>()]].concat(),
         "explore" => vec![names::<PlanSettings>(), names::<ExploreSettings>()],
         _ => return None,
     })
@@ -290,7 +292,7 @@ fn data(
     })
 }
 
-/// Runs `command` (`simulate`, `verify` or `energy`) on `inputs`: its `--json` document, with
+/// Runs `command` (`simulate`, `verify`, `energy` or `compare`) on `inputs`: its `--json` document, with
 /// `simulate`'s outputs (`N x T x output shape`, float64, the engine's own buffer) and why
 /// `verify`'s check failed (`None` when it passed).
 #[pyfunction]
@@ -319,6 +321,15 @@ fn run_command<'py>(
             Ok((to_json(&c.json()), None, c.failure()))
         }
         "energy" => Ok((to_json(&driver::energy(&d.job(), &o.get::<EnergySettings>()?, &Quiet)?.json()), None, None)),
+        "compare" => {
+            let c = driver::compare(&d.job(), &o.get::<CompareSettings>()?, &Quiet)?;
+            if let Some(p) = &o.get::<CompareSettings>()?.report {
+                std::fs::write(p, c.html()).map_err(|e| {
+                    crate::flow::FlowError::Io(format!("{}: cannot write the report: {e}", p.display()))
+                })?;
+            }
+            Ok((to_json(&c.json()), None, None))
+        }
         x => Err(usage(format!("no function '{}'", crate::names::label(x)))),
     })?;
     let outputs = match outputs {

@@ -29,6 +29,7 @@ __all__ = [
     "compile",
     "energy",
     "explore",
+    "compare",
     "options",
     "__version__",
 ]
@@ -42,7 +43,7 @@ def options(function: str) -> list:
     read from the one definition the command line and this package share (``from_`` for
     ``--from``)."""
     names = ["from_" if n == "from" else n for n in _native.options(function)]
-    return names + [a for a in _ARRAYS if function in ("simulate", "verify", "compile", "energy")]
+    return names + [a for a in _ARRAYS if function in ("simulate", "verify", "compile", "energy", "compare")]
 
 
 def _plain(v: _Any) -> _Any:
@@ -65,7 +66,7 @@ def _options(command: str, given: dict) -> str:
     for k, v in given.items():
         if v is None or v is False:
             continue
-        if k in ("students", "compare", "lanes_sweep") and isinstance(v, str):
+        if k in ("students", "compare", "lanes_sweep", "targets") and isinstance(v, str):
             v = [s for s in v.split(",") if s]
         out["from" if k == "from_" else k] = _plain(v)
     return _json.dumps(out)
@@ -260,3 +261,14 @@ def explore(model: _Any, calib: _Any, *, labels: _Any = None, **opts: _Any) -> R
     ``lanes_sweep``: ``explore --json``'s document. ``options("explore")`` lists the options."""
     m = _model(model, opts)
     return Result(_json.loads(_native.explore(m, _inputs(calib, "calib"), _labels(labels), _options("explore", opts))))
+
+
+def compare(model: _Any, inputs: _Any, *, labels: _Any = None, **opts: _Any) -> Result:
+    """One student on every target (``targets``, default all bundled), side by side:
+    ``compare --json``'s document, whose ``rows`` say per target whether the model fits (or why
+    not), its accuracy and agreement under the target's exact model, latency, energy and
+    resources, each with its source. ``options("compare")`` lists the options."""
+    m = _model(model, opts)
+    c, cl = _calib(opts)
+    doc, _, _ = _native.run_command("compare", m, _inputs(inputs), _labels(labels), _options("compare", opts), c, cl)
+    return Result(_json.loads(doc))

@@ -98,6 +98,9 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
     if let Some(why) = &p.schedule_note {
         println!("  schedule: {why}");
     }
+    for why in &x.exceeds_device {
+        println!("  warning: does not fit the device: {why}");
+    }
     if let (Some(top), Some(files)) = (&x.top, &x.files) {
         let roms = files.iter().filter(|n| n.ends_with(".hex")).count();
         println!(

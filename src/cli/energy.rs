@@ -38,7 +38,7 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
     if let Some(acc) = e.accuracy {
         println!("  accuracy of the hardware on the inputs: {acc:.4}");
     }
-    if e.estimates.len() > 1 {
+    if e.estimates.len() > 1 || !e.refused.is_empty() {
         println!("\ntarget comparison (energy per inference):");
         for e in &e.estimates {
             println!(
@@ -48,6 +48,9 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
                 fmt_j(e.energy_per_inference_j),
                 e.ann_fp32_over_snn
             );
+        }
+        for r in &e.refused {
+            println!("  {:<14} cannot take the model: {}", r.target, r.why);
         }
     }
     if let Some(p) = &e.report {

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::driver::{merge_explore, merge_verify, shard};
+use spikefab::driver::{merge_compare, merge_explore, merge_verify, shard};
 
 use super::Failure;
 use super::part::{Part, read};
-use super::print::{exploration_out, print_bench, print_plan_check};
+use super::print::{exploration_out, print_bench, print_comparison, print_plan_check};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
@@ -52,6 +52,15 @@ pub fn run(a: MergeArgs) -> Result<(), Failure> {
                 .map(|p| if let Part::Explore { part, .. } = p { Ok(part) } else { Err(mixed()) })
                 .collect::<Result<Vec<_>, _>>()?;
             exploration_out(&merge_explore(parts)?, a.out.as_deref(), a.json, all)
+        }
+        Part::Compare { .. } => {
+            let parts = parts
+                .into_iter()
+                .map(|p| if let Part::Compare { part } = p { Ok(part) } else { Err(mixed()) })
+                .collect::<Result<Vec<_>, _>>()?;
+            let c = merge_compare(parts)?;
+            print_comparison(&c, a.json);
+            if c.any_fits() { Ok(()) } else { Err(Failure::check("no target fits the model")) }
         }
         Part::Bench { .. } => {
             let parts = parts

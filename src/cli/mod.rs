@@ -2,6 +2,7 @@
 
 mod bench;
 mod chipsim;
+mod compare;
 mod compile;
 mod convert;
 mod cosim;
@@ -59,14 +60,17 @@ enum Command {
     /// Compile for a target: FPGA Verilog and/or HLS C++ (verified, co-simulated, bitstream for
     /// iCE40 and ECP5), or a chip's export (verified, judged by the vendor's simulator).
     Compile(compile::CompileArgs),
+    /// One student on every target side by side: fits or why not, accuracy, latency, energy,
+    /// resources.
+    Compare(compare::CompareArgs),
     /// Time the cycle-accurate and reference engines side by side.
     Bench(bench::BenchArgs),
     /// Energy per inference on a target, next to the conventional network.
     Energy(energy::EnergyArgs),
     /// Sweep students, timesteps, early exit and lanes: the accuracy-energy trade-off.
     Explore(explore::ExploreArgs),
-    /// Combine the partial results of `verify`, `explore` or `bench --shard I/N` runs into what
-    /// one run prints.
+    /// Combine the partial results of `verify`, `explore`, `bench` or `compare --shard I/N` runs
+    /// into what one run prints.
     Merge(merge::MergeArgs),
 }
 
@@ -262,6 +266,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Csim(a) => csim::run(a),
         Command::Chipsim(a) => chipsim::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Energy(a) => energy::run(a),
         Command::Explore(a) => explore::run(a),

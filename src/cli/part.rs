@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use spikefab::driver::shard::Shard;
-use spikefab::driver::{ExploreShard, VerifyPart};
+use spikefab::driver::{CompareShard, ExploreShard, VerifyPart};
 
 use super::Failure;
 
@@ -23,6 +23,8 @@ pub enum Part {
     Explore { part: ExploreShard, all: bool },
     /// `bench --shard`.
     Bench { part: BenchPart },
+    /// `compare --shard`.
+    Compare { part: CompareShard },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -57,7 +59,7 @@ pub fn read(path: &std::path::Path) -> Result<Part, Failure> {
     match v.get("spikefab_partial").and_then(|f| f.as_u64()) {
         Some(f) if f == u64::from(FORMAT) => {}
         Some(f) => return Err(bad(format!("partial result format {f}; this spikefab reads format {FORMAT}"))),
-        None => return Err(bad("not a partial result of `verify`, `explore` or `bench --shard`".into())),
+        None => return Err(bad("not a partial result of `verify`, `explore`, `bench` or `compare --shard`".into())),
     }
     let d: Document = serde_json::from_value(v).map_err(|e| bad(format!("malformed partial result: {e}")))?;
     Ok(d.part)

@@ -115,6 +115,9 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
     }
     print_records(&prep.records);
     print_plan(&plan);
+    for why in plan.device_misfits(&target) {
+        println!("warning: the plan does not fit the {}: {why}", target.name);
+    }
     if let Some(b) = &batch {
         let r = spikefab::sim::cycle::run(&plan, b, steps);
         let c = r.cycles();

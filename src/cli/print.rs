@@ -2,7 +2,7 @@
 //! unsharded command prints, so both call these.
 
 use serde_json::json;
-use spikefab::driver::{EarlyExit, Explored, PlanCheck, config_label, students_label};
+use spikefab::driver::{Comparison, EarlyExit, Explored, PlanCheck, config_label, students_label};
 use spikefab::energy::Estimate;
 use spikefab::energy::neurobench::Counts;
 use spikefab::flow::cosim::SpeedComparison;
@@ -234,6 +234,9 @@ pub fn print_estimate(e: &Estimate) {
     }
     if let Some(b) = &e.basis {
         println!("  basis: {b}");
+    }
+    for why in &e.exceeds_device {
+        println!("  warning: does not fit the device: {why}");
     }
     let total = e.energy_per_inference_j.max(f64::MIN_POSITIVE);
     let parts: Vec<String> = e
@@ -470,5 +473,63 @@ pub fn print_seeds(s: &spikefab::flow::Seeds) {
         let each: Vec<String> =
             s.tried.iter().map(|(k, f)| format!("{k}: {}", f.map_or("?".into(), |f| format!("{f:.2}")))).collect();
         println!("  placement: seed {} kept of {} tried (MHz by seed: {})", s.kept, s.tried.len(), each.join(", "));
+    }
+}
+
+/// Prints a comparison of targets as JSON, or as a table with each figure's source below it.
+pub fn print_comparison(c: &Comparison, json_out: bool) {
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&c.json()).expect("json"));
+        return;
+    }
+    println!(
+        "{} on {} inputs, T = {}{}:",
+        c.model,
+        c.samples,
+        c.timesteps,
+        c.reference_accuracy.map(|a| format!("; the float model's accuracy {}", pct(a))).unwrap_or_default()
+    );
+    println!(
+        "  {:<14} {:<13} {:<5} {:>9} {:>9} {:>12} {:>12}  resources",
+        "target", "kind", "fits", "accuracy", "agreement", "latency", "energy/inf"
+    );
+    let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), pct);
+    for r in &c.rows {
+        let res: Vec<String> = r
+            .resources
+            .iter()
+            .map(|x| match x.available {
+                Some(a) => format!("{} {}/{a}", x.name, x.used),
+                None => format!("{} {}", x.name, x.used),
+            })
+            .collect();
+        println!(
+            "  {:<14} {:<13} {:<5} {:>9} {:>9} {:>12} {:>12}  {}",
+            r.target,
+            r.kind,
+            if r.fits { "yes" } else { "no" },
+            opt(r.accuracy),
+            opt(r.agreement),
+            r.latency_us.as_ref().map_or_else(|| "-".to_string(), |l| format!("{:.1} us", l.value)),
+            r.energy_j.as_ref().map_or_else(|| "-".to_string(), |e| fmt_j(e.value)),
+            res.join(", ")
+        );
+    }
+    println!("why not, sources and notes:");
+    for r in &c.rows {
+        for w in &r.why_not {
+            println!("  {}: does not fit: {w}", r.target);
+        }
+        if let Some(l) = &r.latency_us {
+            println!("  {}: latency: {}", r.target, l.source);
+        }
+        if let Some(e) = &r.energy_j
+            && !e.source.is_empty()
+        {
+            println!("  {}: energy: {}", r.target, e.source);
+        }
+        for n in &r.notes {
+            println!("  {}: note: {n}", r.target);
+        }
     }
 }

@@ -49,6 +49,20 @@ pub struct EnergyRun {
     pub records: Vec<PassRecord>,
     /// The HTML report written.
     pub report: Option<PathBuf>,
+    /// Compared targets that cannot take the model, and why.
+    pub refused: Vec<Refusal>,
+}
+
+/// One target's estimate, the classes of its run, and the FPGA plan and run (a chip's: none).
+type Priced = (Estimate, Vec<usize>, Option<(crate::hw::Plan, cycle::BatchResult)>);
+
+/// A compared target that cannot take the model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Refusal {
+    /// Target name.
+    pub target: String,
+    /// Why (the limit and the figure, or the reason).
+    pub why: String,
 }
 
 impl EnergyRun {
@@ -63,6 +77,7 @@ impl EnergyRun {
             "passes": self.records,
             "estimate": self.estimates[0],
             "compare": &self.estimates[1..],
+            "refused": self.refused,
             "report": self.report.as_ref().map(|p| p.display().to_string()),
         })
     }
@@ -81,31 +96,41 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
     let checked = job.checked()?;
     let batch = &*checked.inputs;
     let mut estimates = vec![];
+    let mut refused = vec![];
     let mut main = None;
     let mut classes = None;
-    for name in std::iter::once(&job.plan.target).chain(&s.compare) {
-        let t = job.plan.target_named(name)?;
-        let first = estimates.is_empty();
-        if let Some(chip) = chip::backend(&t) {
-            let map = chip.map(m, job.plan, &t, steps, Some(job.inputs))?;
-            let run = map.run(batch);
-            let est =
-                run.estimate(&t).ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
-            if first {
-                classes = Some(run.outputs().classes());
+    for (k, name) in std::iter::once(&job.plan.target).chain(&s.compare).enumerate() {
+        // A compared target that cannot take the model is a row that says why; the main
+        // target's refusal is the command's error.
+        let one = || -> Result<Priced, Error> {
+            let t = job.plan.target_named(name)?;
+            if let Some(chip) = chip::backend(&t) {
+                let map = chip.map(m, job.plan, &t, steps, Some(job.inputs))?;
+                let run = map.run(batch);
+                let est =
+                    run.estimate(&t).ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
+                return Ok((est, run.outputs().classes(), None));
             }
-            estimates.push(est);
-            continue;
-        }
-        let plan = job
-            .plan
-            .options_for(t.clone(), steps, Some(job.inputs))
-            .and_then(|o| crate::hw::lower(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err }))?;
-        let run = cycle::run(&plan, batch, steps);
-        estimates.push(energy::estimate(&plan, &t, &run));
-        if first {
-            classes = Some(run.outputs.classes());
-            main = Some((plan, run));
+            let plan = job
+                .plan
+                .options_for(t.clone(), steps, Some(job.inputs))
+                .and_then(|o| crate::hw::lower(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err }))?;
+            let run = cycle::run(&plan, batch, steps);
+            let est = energy::estimate(&plan, &t, &run);
+            Ok((est, run.outputs.classes(), Some((plan, run))))
+        };
+        match one() {
+            Ok((est, c, built)) => {
+                estimates.push(est);
+                if k == 0 {
+                    (classes, main) = (Some(c), built);
+                }
+            }
+            Err(e) if k > 0 => {
+                progress.note(&format!("{}: not compared: {e}", crate::names::label(name)));
+                refused.push(Refusal { target: crate::names::label(name), why: e.to_string() });
+            }
+            Err(e) => return Err(e),
         }
     }
     let counts = counts(&prep.cut, batch, steps)?;
@@ -138,5 +163,6 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         accuracy,
         records: prep.records,
         report: s.report.clone(),
+        refused,
     })
 }

@@ -39,6 +39,7 @@
 
 mod check;
 pub mod chip;
+pub mod compare;
 mod compile;
 mod energy;
 mod error;
@@ -52,6 +53,7 @@ mod simulate;
 mod verify;
 
 pub use check::{Check, Checked, DifferentChecks, PlanCheck, VerifyPart, check, check_shard, merge_verify};
+pub use compare::{CompareSettings, CompareShard, Comparison, Row, compare, compare_shard, merge_compare};
 pub use compile::{
     Backend, CompileOptions, CompileReport, CompileSettings, EnergySection, FpgaOutcome, Hardware, HlsInfo, RtlSection,
     Step, compile,

@@ -159,6 +159,10 @@ pub struct Estimate {
     /// (the components say it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
+    /// What the plan needs beyond the device (FPGA memories), each with the figures: the
+    /// estimate is of a design the device cannot hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exceeds_device: Vec<String>,
 }
 
 /// Accesses of every memory in one inference: (memory index in the plan, reads + writes).
@@ -417,5 +421,6 @@ pub fn estimate(plan: &Plan, t: &Target, run: &BatchResult) -> Estimate {
         ann,
         schedule: Some(plan.schedule_note.clone().unwrap_or_else(|| plan.schedule.name().to_string())),
         basis: None,
+        exceeds_device: plan.device_misfits(t),
     }
 }

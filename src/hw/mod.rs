@@ -187,21 +187,28 @@ impl Plan {
         memory::block_rams(&self.memories, &self.banks)
     }
 
-    /// What of this plan's memories the device lacks: more block RAMs than it has, or more
-    /// register-mapped RAM bits (one flip-flop each) than its flip-flops. None: they fit
-    /// (the logic around them is measured by synthesis, not here).
-    pub fn memory_misfit(&self, target: &Target) -> Option<String> {
+    /// What of this plan's memories the device lacks, each with the figures: more block RAMs
+    /// than it has, or more register-mapped RAM bits (one flip-flop each) than its flip-flops.
+    /// Empty: they fit. Large RAMs (SPRAM) are only ever placed within the device's count, and
+    /// the logic around the memories is measured by synthesis, not here.
+    pub fn device_misfits(&self, target: &Target) -> Vec<String> {
+        let mut why = vec![];
         let (blocks, have) = (self.block_rams(), target.device.block_rams);
         if have > 0 && blocks > have {
-            return Some(format!("its memories need {blocks} block RAMs, the device has {have}"));
+            why.push(format!("its memories need {blocks} block RAMs, the device has {have}"));
         }
         let ram_bits: u64 =
             self.memories.iter().filter(|m| m.map == MemMap::Registers && !m.rom).map(|m| m.bits()).sum();
         let ffs = target.device.ffs;
         if ffs > 0 && ram_bits > ffs {
-            return Some(format!("its register memories need {ram_bits} flip-flops, the device has {ffs}"));
+            why.push(format!("its register memories need {ram_bits} flip-flops, the device has {ffs}"));
         }
-        None
+        why
+    }
+
+    /// The first of [`Plan::device_misfits`], or None when the memories fit.
+    pub fn memory_misfit(&self, target: &Target) -> Option<String> {
+        self.device_misfits(target).into_iter().next()
     }
 }
 

@@ -10,6 +10,7 @@ use super::{ChipBackend, ChipInfo, ChipLayout, ChipMap, ChipRun, payloads, quant
 use crate::Model;
 use crate::chip::loihi::{self as map, NetxNet};
 use crate::data::{InputBatch, Outputs};
+use crate::driver::compare::Resource;
 use crate::driver::progress::step;
 use crate::driver::{Error, Progress, Step};
 use crate::energy::{Component, Estimate, LayerEnergy, ann_of_layers};
@@ -50,7 +51,8 @@ impl ChipBackend for Loihi {
         let netx =
             map::map(&net, target, &mut notes).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
         net.notes = notes;
-        Ok(Box::new(Mapped { net, netx, steps }))
+        let cores = target.chip.as_ref().map_or(0, |c| c.cores);
+        Ok(Box::new(Mapped { net, netx, steps, cores }))
     }
 }
 
@@ -60,6 +62,8 @@ struct Mapped {
     netx: NetxNet,
     /// Model steps.
     steps: usize,
+    /// Cores of the target.
+    cores: u64,
 }
 
 impl ChipMap for Mapped {
@@ -90,6 +94,22 @@ impl ChipMap for Mapped {
 
     fn chip_steps(&self) -> usize {
         self.steps + self.netx.lag
+    }
+
+    fn step_time(&self) -> Option<(f64, String)> {
+        // Loihi's cores are time-multiplexed and a step lasts as long as its activity takes:
+        // Intel publishes no step time of Loihi 2 to compute a latency from.
+        None
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        let neurons: usize = self.netx.layers.iter().map(|l| l.neurons()).sum();
+        let synapses: u64 = self.netx.layers.iter().map(|l| l.weights.iter().filter(|&&w| w != 0).count() as u64).sum();
+        vec![
+            Resource { name: "cores".into(), used: self.netx.cores as u64, available: Some(self.cores) },
+            Resource { name: "neurons".into(), used: neurons as u64, available: None },
+            Resource { name: "synapses (weights stored)".into(), used: synapses, available: None },
+        ]
     }
 
     fn run<'a>(&'a self, batch: &InputBatch) -> Box<dyn ChipRun + 'a> {
@@ -211,6 +231,7 @@ impl ChipRun for Run<'_> {
         Some(Estimate {
             target: target.name.clone(),
             schedule: None,
+            exceeds_device: vec![],
             basis: Some(basis),
             kind: target.kind.to_string(),
             samples: self.records.len(),

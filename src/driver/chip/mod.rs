@@ -74,6 +74,10 @@ pub trait ChipMap: Send + Sync {
     fn notes(&self) -> &[String];
     /// Steps the chip runs per inference (the model's steps and the chip's lag).
     fn chip_steps(&self) -> usize;
+    /// Seconds per chip step and where that figure comes from, when there is one.
+    fn step_time(&self) -> Option<(f64, String)>;
+    /// What the placement uses of the chip (cores, neurons, synapses), against its limits.
+    fn resources(&self) -> Vec<super::compare::Resource>;
     /// Runs `batch` on the chip-exact model, sample by sample as the vendor's script runs them.
     fn run<'a>(&'a self, batch: &InputBatch) -> Box<dyn ChipRun + 'a>;
 }

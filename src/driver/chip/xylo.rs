@@ -11,6 +11,7 @@ use super::{ChipBackend, ChipInfo, ChipLayout, ChipMap, ChipRun, payloads, quant
 use crate::Model;
 use crate::chip::xylo::{self as map, Place, XyloSpec};
 use crate::data::{InputBatch, Outputs};
+use crate::driver::compare::Resource;
 use crate::driver::progress::step;
 use crate::driver::{Error, Progress, Step};
 use crate::energy::{Component, Estimate, LayerEnergy, ann_of_layers};
@@ -55,7 +56,7 @@ impl ChipBackend for Xylo {
         let net = quant::xylo::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
         let mut spec = map::map(&net, target).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
         spec.dt = m.dialect().dt.unwrap_or(1e-3);
-        Ok(Box::new(Mapped { net, spec, module, steps }))
+        Ok(Box::new(Mapped { net, spec, module, steps, limits: target.chip.clone() }))
     }
 }
 
@@ -67,6 +68,8 @@ struct Mapped {
     module: String,
     /// Model steps.
     steps: usize,
+    /// The target's limits.
+    limits: Option<crate::target::ChipSpec>,
 }
 
 impl Mapped {
@@ -97,6 +100,30 @@ impl ChipMap for Mapped {
 
     fn chip_steps(&self) -> usize {
         self.steps + self.spec.lag
+    }
+
+    fn step_time(&self) -> Option<(f64, String)> {
+        Some((self.spec.dt, "Xylo runs one step per dt in real time; dt is the model's".into()))
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        let s = &self.spec;
+        let weights = |w: &[i8]| w.iter().filter(|&&x| x != 0).count() as u64;
+        let limit = |f: fn(&crate::target::ChipSpec) -> Option<u64>| self.limits.as_ref().and_then(f);
+        vec![
+            Resource {
+                name: "hidden neurons".into(),
+                used: s.n_hidden as u64,
+                available: self.limits.as_ref().map(|c| c.neurons_per_core),
+            },
+            Resource { name: "output neurons".into(), used: s.n_out as u64, available: limit(|c| c.output_neurons) },
+            Resource { name: "input channels".into(), used: s.n_in as u64, available: limit(|c| c.input_channels) },
+            Resource {
+                name: "synapses".into(),
+                used: weights(&s.weights_in) + weights(&s.weights_rec) + weights(&s.weights_out),
+                available: None,
+            },
+        ]
     }
 
     fn run<'a>(&'a self, batch: &InputBatch) -> Box<dyn ChipRun + 'a> {
@@ -217,6 +244,7 @@ impl ChipRun for Run<'_> {
         Some(Estimate {
             target: target.name.clone(),
             schedule: None,
+            exceeds_device: vec![],
             basis: Some(format!(
                 "the core's published dynamic inference power, {p} W (Xylo Audio 2, Bos and Muir 2024), times {ts} \
                  steps of {} s; an estimate for a network of a different size and activity",

@@ -65,6 +65,11 @@ impl FpgaOutcome {
         }
     }
 
+    /// A built design's Fmax (the figure its flow signs off with).
+    pub fn fmax_mhz(&self) -> Option<f64> {
+        self.timing()?.0
+    }
+
     /// The Fmax and the clock asked for, when a built design's Fmax is below the clock.
     fn missed_clock(&self) -> Option<(f64, f64)> {
         let (fmax, want) = self.timing()?;
@@ -256,11 +261,16 @@ pub(super) fn compile(
     };
     let summary = plan.summary();
     write(out, "plan.json", &(serde_json::to_string_pretty(&summary).expect("plain data") + "\n"))?;
+    let exceeds_device = plan.device_misfits(&target);
+    for why in &exceeds_device {
+        progress.note(&format!("warning: the plan does not fit the {}: {why}", target.name));
+    }
     let design = written;
     let mut r = RtlSection {
         top: design.as_ref().map(|d| d.module.clone()),
         files: design.as_ref().map(|d| d.files.iter().map(|(n, _)| n.clone()).collect()),
         plan: summary,
+        exceeds_device,
         hls: hls_design.map(|d| HlsInfo {
             top: d.top,
             dir: hls_dir.display().to_string(),

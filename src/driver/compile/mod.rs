@@ -180,6 +180,9 @@ pub struct RtlSection {
     pub files: Option<Vec<String>>,
     /// The FPGA plan without weight values.
     pub plan: PlanSummary,
+    /// What the plan needs beyond the device (its memories against the device's; the logic is
+    /// checked only by a bitstream build), each with the figures. Empty: it fits.
+    pub exceeds_device: Vec<String>,
     /// The HLS project, when emitted.
     pub hls: Option<HlsInfo>,
     /// Reference against the cycle engine, with inputs.
