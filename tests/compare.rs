@@ -129,3 +129,30 @@ fn energy_compare_lists_a_refusing_target() {
     assert_eq!(v["refused"][0]["target"], "xylo-imu");
     assert!(v["refused"][0]["why"].as_str().unwrap().contains("64"), "{}", v["refused"]);
 }
+
+/// A plan whose memories exceed its device (conv_bw pipelined at 16 lanes: 99 block RAMs on the
+/// UP5K's 30) is a row that does not fit, with the figures, and `plan` warns with them, its
+/// input range calibrated by `--calib` alone; the ECP5-85F holds the same plan.
+#[test]
+fn a_plan_beyond_its_device_does_not_fit() {
+    let r = root();
+    let model = r.join("models/conv_bw/conv_bw.nir");
+    let x = r.join("models/digits_test_x.npy");
+    let common = ["--dt", "1e-4", "-T", "8", "--schedule", "pipelined", "--lanes", "16"];
+    let mut args = vec!["compare", model.to_str().unwrap()];
+    args.extend(common);
+    args.extend(["--inputs", x.to_str().unwrap(), "--samples", "10", "--targets", "ice40-up5k,ecp5-85k", "--json"]);
+    let (code, out, err) = spikefab(&args);
+    assert_eq!(code, 0, "{err}");
+    let c: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (up5k, ecp5) = (&c["rows"][0], &c["rows"][1]);
+    assert_eq!(up5k["fits"], false, "{up5k}");
+    assert!(up5k["why_not"].to_string().contains("block RAMs, the device has 30"), "{up5k}");
+    assert_eq!(ecp5["fits"], true, "{ecp5}");
+    let mut args = vec!["plan", model.to_str().unwrap()];
+    args.extend(common);
+    args.extend(["--target", "ice40-up5k", "--calib", x.to_str().unwrap()]);
+    let (code, out, err) = spikefab(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("warning: the plan does not fit the ice40-up5k: its memories need"), "{out}");
+}

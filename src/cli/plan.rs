@@ -20,7 +20,7 @@ pub struct PlanCmdArgs {
     plan: PlanSettings,
     #[command(flatten)]
     passes: PassArgs,
-    /// Calibration inputs (.npy) for the input range; also reports measured cycles.
+    /// Inputs (.npy): they calibrate the input range (else --calib does) and give measured cycles.
     #[arg(long)]
     inputs: Option<PathBuf>,
     /// Print JSON (the plan without weight values).
@@ -103,10 +103,12 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
     let prep = prepare(m, steps, &passes, &a.plan, batch.as_ref(), None, &Bars::default())?;
     let steps = prep.steps;
     let target = a.plan.target()?;
+    // The input range comes from --inputs, else from the passes' --calib inputs.
+    let range = batch.as_ref().or(passes.calib.as_ref());
     if target.is_chip() {
-        return chip_plan(&a, &prep.model, &target, steps, batch.as_ref());
+        return chip_plan(&a, &prep.model, &target, steps, range);
     }
-    let plan = a.plan.plan(&prep.model, steps, batch.as_ref())?;
+    let plan = a.plan.plan(&prep.model, steps, range)?;
     if a.json {
         let mut v = serde_json::to_value(plan.summary()).expect("json");
         v["passes"] = serde_json::to_value(&prep.records).expect("json");

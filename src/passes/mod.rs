@@ -8,6 +8,7 @@
 
 pub mod dead;
 pub mod fold;
+pub mod legalise;
 pub mod select;
 pub mod students;
 
@@ -118,6 +119,12 @@ impl Pipeline {
     /// neurons and constant-zero branches, drop nodes that reach no output.
     pub fn simplify() -> Self {
         Pipeline::new().then(fold::FoldScale).then(dead::DeadNeurons).then(dead::DeadNodes)
+    }
+
+    /// The chip legalisation: parallel branches merged into one chain
+    /// ([`legalise::MergeBranches`]).
+    pub fn legalise() -> Self {
+        Pipeline::new().then(legalise::MergeBranches)
     }
 
     /// Pass names in order.

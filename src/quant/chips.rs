@@ -90,3 +90,14 @@ pub fn cuba_layer(
         has_consumers: false,
     }
 }
+
+/// `m` legalised for a chip whose layers form a chain ([`crate::passes::Pipeline::legalise`]),
+/// with one note per change (`legalise: ...`); `m` itself when nothing changed.
+pub fn legalise(m: &crate::model::Model, o: &QuantOptions) -> Result<(crate::model::Model, Vec<String>), QuantError> {
+    let cx = crate::passes::Context { steps: o.timesteps, input_range: None };
+    let (legal, records) = crate::passes::Pipeline::legalise()
+        .run(m, &cx)
+        .map_err(|e| QuantError { node: None, message: format!("chip legalisation: {e}") })?;
+    let notes = records.into_iter().flat_map(|r| r.changes).map(|c| format!("legalise: {c}")).collect();
+    Ok((legal, notes))
+}

@@ -80,7 +80,17 @@ fn input_scale(name: &str, o: &QuantOptions) -> Result<(f64, u32, Vec<String>), 
 }
 
 /// Quantises `m` for Loihi (`o.rules` must be [`super::Rules::loihi`]).
+/// Parallel branches are first merged into one chain ([`super::chips::legalise`]); its notes
+/// come first.
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
+    let (legal, changes) = super::chips::legalise(m, o)?;
+    let mut net = quantise_chain(&legal, o)?;
+    net.notes.splice(0..0, changes);
+    Ok(net)
+}
+
+/// [`quantise`] of a model whose layers already form a chain.
+fn quantise_chain(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     let g = &m.graph;
     let d = m.dialect();
     refuse_delays(m)?;

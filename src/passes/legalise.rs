@@ -1,0 +1,345 @@
+//! Chip legalisation: rewrites that turn parallel branches into one chain, for chips whose
+//! layers form a chain (netx), computing the same function.
+//!
+//! Two rules, applied until neither matches:
+//! - **Stack.** Dense weighted ops (Affine, Linear) fed by the same source, each into a neuron
+//!   of the same model that only it feeds, become one weighted op whose rows are theirs in
+//!   order, into one neuron layer whose per-neuron parameters are theirs in order. Every
+//!   consumer of those neurons must be a dense weighted op that reads only them; it reads the
+//!   merged layer through its old columns, zeros elsewhere (a block of a block-diagonal
+//!   matrix once its siblings stack in turn).
+//! - **Join.** Dense weighted ops fed by the same source and summed into the same node (an
+//!   ensemble's readout slices) become one whose weights and biases are their sums.
+//!
+//! Rows stack and zero columns add nothing, so Stack is exact; Join is exact where the summed
+//! matrices are zero outside their own columns (what Stack leaves), and otherwise moves
+//! floating-point rounding by an ulp. Neurons stay as many as before; the zero weights a
+//! widened consumer stores are the cost, and each change says how many.
+
+use std::collections::HashMap;
+
+use petgraph::graph::NodeIndex;
+
+use super::{Context, Pass, Refusal};
+use crate::ir::{DType, Graph, Op, Tensor};
+use crate::valid::{self, GraphInfo};
+
+/// The branch-merging pass (Stack and Join).
+pub struct MergeBranches;
+
+/// A dense weighted op's (weight rows, columns, weights, bias or None).
+fn dense(op: &Op) -> Option<(usize, usize, &Tensor, Option<&Tensor>)> {
+    match op {
+        Op::Affine { weight, bias } if weight.shape.len() == 2 => {
+            Some((weight.shape[0], weight.shape[1], weight, Some(bias)))
+        }
+        Op::Linear { weight } if weight.shape.len() == 2 => Some((weight.shape[0], weight.shape[1], weight, None)),
+        _ => None,
+    }
+}
+
+/// The only non-recurrent edge into `n` comes from `from` (and `n` has no other in-edge).
+fn only_from(g: &Graph, info: &GraphInfo, n: NodeIndex, from: NodeIndex) -> bool {
+    let ins = g.in_edges(n);
+    ins.len() == 1 && ins[0].1 == from && !info.is_recurrent(ins[0].0)
+}
+
+/// The single non-recurrent out-edge's target of `n`.
+fn single_out(g: &Graph, info: &GraphInfo, n: NodeIndex) -> Option<NodeIndex> {
+    let outs = g.out_edges(n);
+    (outs.len() == 1 && !info.is_recurrent(outs[0].0)).then(|| outs[0].1)
+}
+
+/// The dense weighted children of `s` that only `s` feeds, each with its single target.
+fn dense_children(g: &Graph, info: &GraphInfo, s: NodeIndex) -> Vec<(NodeIndex, NodeIndex)> {
+    let mut seen = vec![];
+    let mut v = vec![];
+    for (e, w) in g.out_edges(s) {
+        if info.is_recurrent(e) || seen.contains(&w) {
+            continue;
+        }
+        seen.push(w);
+        if dense(&g.g[w].op).is_some()
+            && only_from(g, info, w, s)
+            && let Some(t) = single_out(g, info, w)
+        {
+            v.push((w, t));
+        }
+    }
+    v
+}
+
+/// F32 when every tensor is, else F64 (so a merge never rounds what it copies).
+fn dtype_of<'a>(ts: impl IntoIterator<Item = &'a Tensor>) -> DType {
+    if ts.into_iter().all(|t| t.dtype() == DType::F32) { DType::F32 } else { DType::F64 }
+}
+
+/// `p` as `n` per-neuron values (a single value repeats), or None.
+fn per_neuron(p: &Tensor, n: usize) -> Option<Vec<f64>> {
+    match p.numel() {
+        1 => Some(vec![p.at(0); n]),
+        k if k == n => Some(p.to_vec()),
+        _ => None,
+    }
+}
+
+/// One neuron op over the neurons of `ops` in order (`sizes` neurons each), or None when they
+/// are not the same model or a parameter is neither uniform nor per neuron.
+fn concat_neurons(ops: &[&Op], sizes: &[usize]) -> Option<Op> {
+    let first = ops[0];
+    if ops.iter().any(|o| std::mem::discriminant(*o) != std::mem::discriminant(first)) {
+        return None;
+    }
+    let total: usize = sizes.iter().sum();
+    let mut merged = first.clone();
+    let params: Vec<Vec<(&'static str, &Tensor)>> = ops.iter().map(|o| o.params()).collect();
+    for (i, (_, t)) in merged.params_mut().into_iter().enumerate() {
+        let mut data = Vec::with_capacity(total);
+        for (k, ps) in params.iter().enumerate() {
+            data.extend(per_neuron(ps[i].1, sizes[k])?);
+        }
+        let uniform = data.iter().all(|&x| x.to_bits() == data[0].to_bits());
+        if !(uniform && t.numel() == 1) {
+            *t = Tensor::new(dtype_of(params.iter().map(|ps| ps[i].1)), vec![total], data);
+        }
+    }
+    Some(merged)
+}
+
+/// A change: nodes replaced by one new node, and ops replaced in place.
+struct Rewrite {
+    /// Old nodes that become the new node `name` with `op` (the first keeps its position).
+    merge: Vec<(Vec<NodeIndex>, String, Op)>,
+    /// Old nodes whose op changes.
+    replace: HashMap<NodeIndex, Op>,
+    /// What happened, for the record.
+    what: String,
+}
+
+/// A name for the merge of `names`, unique in `g` and among `taken`.
+fn merged_name(g: &Graph, names: &[&str], taken: &[String]) -> String {
+    let joined = if names.len() <= 3 { names.join("+") } else { format!("{}+..+{}", names[0], names[names.len() - 1]) };
+    let base = crate::names::label(&joined);
+    let mut cand = base.clone();
+    let mut k = 2;
+    while g.find(&cand).is_some() || taken.contains(&cand) {
+        cand = format!("{base}~{k}");
+        k += 1;
+    }
+    cand
+}
+
+/// The first Stack that applies, sources in evaluation order.
+fn find_stack(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
+    for &s in &info.order {
+        // Candidates: W -> N, N a neuron only W feeds, N's consumers dense ops only N feeds.
+        let mut cands: Vec<(NodeIndex, NodeIndex, Vec<NodeIndex>)> = vec![];
+        for (w, n) in dense_children(g, info, s) {
+            let op = &g.g[n].op;
+            if op.descriptor().is_none() || !only_from(g, info, n, w) {
+                continue;
+            }
+            let outs = g.out_edges(n);
+            let consumers: Vec<NodeIndex> = outs.iter().map(|&(_, c)| c).collect();
+            let ok = !outs.is_empty()
+                && outs.iter().all(|&(e, c)| !info.is_recurrent(e) && dense(&g.g[c].op).is_some())
+                && consumers.iter().all(|&c| only_from(g, info, c, n));
+            if ok {
+                cands.push((w, n, consumers));
+            }
+        }
+        // Group by neuron model; the first group of two or more merges.
+        let mut groups: Vec<Vec<usize>> = vec![];
+        for (i, (_, n, _)) in cands.iter().enumerate() {
+            let d = std::mem::discriminant(&g.g[*n].op);
+            match groups.iter_mut().find(|gr| std::mem::discriminant(&g.g[cands[gr[0]].1].op) == d) {
+                Some(gr) => gr.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        for gr in groups.into_iter().filter(|gr| gr.len() >= 2) {
+            let members: Vec<&(NodeIndex, NodeIndex, Vec<NodeIndex>)> = gr.iter().map(|&i| &cands[i]).collect();
+            if let Some(r) = stack(g, info, &members) {
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
+/// Stacks `members` (weighted op, neuron, consumers).
+fn stack(g: &Graph, info: &GraphInfo, members: &[&(NodeIndex, NodeIndex, Vec<NodeIndex>)]) -> Option<Rewrite> {
+    let sizes: Vec<usize> = members.iter().map(|(_, n, _)| info.out_numel(*n)).collect();
+    let total: usize = sizes.iter().sum();
+    let cols = dense(&g.g[members[0].0].op)?.1;
+    // Rows of every weighted op in order; a Linear's bias is zero.
+    let (mut w, mut b) = (Vec::with_capacity(total * cols), Vec::with_capacity(total));
+    for (k, (wi, _, _)) in members.iter().enumerate() {
+        let (rows, c, wt, bias) = dense(&g.g[*wi].op)?;
+        if c != cols || rows != sizes[k] {
+            return None;
+        }
+        w.extend(wt.iter());
+        b.extend(bias.map_or_else(|| vec![0.0; rows], |t| t.to_vec()));
+    }
+    let neurons: Vec<&Op> = members.iter().map(|(_, n, _)| &g.g[*n].op).collect();
+    let neuron = concat_neurons(&neurons, &sizes)?;
+    let dt = dtype_of(members.iter().flat_map(|(wi, _, _)| g.g[*wi].op.params().into_iter().map(|(_, t)| t)));
+    let weighted = Op::Affine { weight: Tensor::new(dt, vec![total, cols], w), bias: Tensor::new(dt, vec![total], b) };
+    // Each consumer reads its block of the merged neurons: zeros in the other columns.
+    let mut replace = HashMap::new();
+    let mut zeros = 0usize;
+    let mut offset = 0;
+    for (k, (_, _, consumers)) in members.iter().enumerate() {
+        for &c in consumers {
+            let (rows, cc, wt, bias) = dense(&g.g[c].op)?;
+            if cc != sizes[k] {
+                return None;
+            }
+            let mut wide = vec![0.0; rows * total];
+            for r in 0..rows {
+                for j in 0..cc {
+                    wide[r * total + offset + j] = wt.at(r * cc + j);
+                }
+            }
+            zeros += rows * (total - cc);
+            let weight = wt.like(vec![rows, total], wide);
+            replace.insert(
+                c,
+                match bias {
+                    Some(b) => Op::Affine { weight, bias: b.clone() },
+                    None => Op::Linear { weight },
+                },
+            );
+        }
+        offset += sizes[k];
+    }
+    let wnames: Vec<&str> = members.iter().map(|(wi, _, _)| g.g[*wi].name.as_str()).collect();
+    let nnames: Vec<&str> = members.iter().map(|(_, n, _)| g.g[*n].name.as_str()).collect();
+    let wname = merged_name(g, &wnames, &[]);
+    let nname = merged_name(g, &nnames, std::slice::from_ref(&wname));
+    let what = format!(
+        "stacked {} branches ({}) into '{nname}': one layer of {total} neurons fed by '{wname}'; their consumers \
+         read it through {zeros} added zero weights",
+        members.len(),
+        nnames.join(", "),
+    );
+    Some(Rewrite {
+        merge: vec![
+            (members.iter().map(|m| m.0).collect(), wname, weighted),
+            (members.iter().map(|m| m.1).collect(), nname, neuron),
+        ],
+        replace,
+        what,
+    })
+}
+
+/// The first Join that applies.
+fn find_join(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
+    for &s in &info.order {
+        let children = dense_children(g, info, s);
+        let mut by_target: Vec<(NodeIndex, Vec<NodeIndex>)> = vec![];
+        for (w, t) in children {
+            match by_target.iter_mut().find(|(tt, _)| *tt == t) {
+                Some((_, v)) => v.push(w),
+                None => by_target.push((t, vec![w])),
+            }
+        }
+        for (t, ws) in by_target.into_iter().filter(|(_, ws)| ws.len() >= 2) {
+            let (rows, cols, _, _) = dense(&g.g[ws[0]].op)?;
+            let mut w = vec![0.0; rows * cols];
+            // Summands that overlap would round in F32: F64 keeps the sum as computed.
+            let mut overlap = false;
+            let mut b: Option<Vec<f64>> = None;
+            let mut ok = true;
+            for &wi in &ws {
+                let (r, c, wt, bias) = dense(&g.g[wi].op)?;
+                if (r, c) != (rows, cols) {
+                    ok = false;
+                    break;
+                }
+                for (x, y) in w.iter_mut().zip(wt.iter()) {
+                    overlap |= *x != 0.0 && y != 0.0;
+                    *x += y;
+                }
+                if let Some(bt) = bias {
+                    let acc = b.get_or_insert_with(|| vec![0.0; rows]);
+                    for (x, y) in acc.iter_mut().zip(bt.iter()) {
+                        overlap |= *x != 0.0 && y != 0.0;
+                        *x += y;
+                    }
+                }
+            }
+            if !ok {
+                continue;
+            }
+            let all = ws.iter().flat_map(|&x| g.g[x].op.params().into_iter().map(|(_, t)| t));
+            let dt = if overlap { DType::F64 } else { dtype_of(all) };
+            let weight = Tensor::new(dt, vec![rows, cols], w);
+            let op = match b {
+                Some(b) => Op::Affine { bias: Tensor::new(dt, vec![rows], b), weight },
+                None => Op::Linear { weight },
+            };
+            let names: Vec<&str> = ws.iter().map(|&x| g.g[x].name.as_str()).collect();
+            let name = merged_name(g, &names, &[]);
+            let what = format!(
+                "joined {} weighted paths into '{}' ({}): one op '{name}', their sum, {rows}x{cols} weights",
+                ws.len(),
+                g.g[t].name,
+                names.join(", ")
+            );
+            return Some(Rewrite { merge: vec![(ws, name, op)], replace: HashMap::new(), what });
+        }
+    }
+    None
+}
+
+/// `g` with `r` applied: merged nodes at their first member's place, edges in their order
+/// with the duplicates merging makes dropped.
+fn apply(g: &Graph, r: &Rewrite) -> Graph {
+    let mut out = Graph { g: Default::default(), dialect: g.dialect.clone(), provenance: g.provenance.clone() };
+    let mut group_of: HashMap<NodeIndex, usize> = HashMap::new();
+    for (k, (members, _, _)) in r.merge.iter().enumerate() {
+        for &m in members {
+            group_of.insert(m, k);
+        }
+    }
+    let mut map: Vec<Option<NodeIndex>> = vec![None; g.g.node_count()];
+    let mut made: Vec<Option<NodeIndex>> = vec![None; r.merge.len()];
+    for ix in g.g.node_indices() {
+        map[ix.index()] = Some(match group_of.get(&ix) {
+            Some(&k) => *made[k].get_or_insert_with(|| out.add_node(r.merge[k].1.clone(), r.merge[k].2.clone())),
+            None => out.add_node(g.g[ix].name.clone(), r.replace.get(&ix).unwrap_or(&g.g[ix].op).clone()),
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    for e in g.g.edge_indices() {
+        let (s, t) = g.g.edge_endpoints(e).expect("edge of this graph");
+        let (a, b) = (map[s.index()].expect("mapped"), map[t.index()].expect("mapped"));
+        let merged = group_of.contains_key(&s) || group_of.contains_key(&t);
+        if !merged || seen.insert((a, b)) {
+            out.add_edge(a, b);
+        }
+    }
+    out
+}
+
+impl Pass for MergeBranches {
+    fn name(&self) -> String {
+        "merge-branches".into()
+    }
+
+    fn run(&self, g: &Graph, info: &GraphInfo, _cx: &Context) -> Result<(Graph, Vec<String>), Refusal> {
+        let mut g = g.clone();
+        let mut info = info.clone();
+        let mut changes = vec![];
+        // Each rewrite removes at least one node, so this ends.
+        while let Some(r) = find_join(&g, &info).or_else(|| find_stack(&g, &info)) {
+            let ng = apply(&g, &r);
+            info = valid::validate(&ng).map_err(|e| format!("after '{}': {e}", r.what))?;
+            g = ng;
+            changes.push(r.what);
+        }
+        Ok((g, changes))
+    }
+}
