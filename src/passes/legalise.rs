@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use petgraph::graph::NodeIndex;
 
 use super::{Context, Pass, Refusal};
-use crate::ir::{DType, Graph, Op, Tensor};
+use crate::ir::{DType, Graph, Op, Padding, Tensor};
 use crate::valid::{self, GraphInfo};
 
 /// The branch-merging pass (Stack and Join).
@@ -112,6 +112,10 @@ struct Rewrite {
     merge: Vec<(Vec<NodeIndex>, String, Op)>,
     /// Old nodes whose op changes.
     replace: HashMap<NodeIndex, Op>,
+    /// Old nodes removed, their single source feeding their single target instead.
+    bypass: Vec<NodeIndex>,
+    /// Old edges removed.
+    drop_edges: Vec<petgraph::graph::EdgeIndex>,
     /// What happened, for the record.
     what: String,
 }
@@ -230,6 +234,8 @@ fn stack(g: &Graph, info: &GraphInfo, members: &[&(NodeIndex, NodeIndex, Vec<Nod
             (members.iter().map(|m| m.1).collect(), nname, neuron),
         ],
         replace,
+        bypass: vec![],
+        drop_edges: vec![],
         what,
     })
 }
@@ -288,14 +294,20 @@ fn find_join(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
                 g.g[t].name,
                 names.join(", ")
             );
-            return Some(Rewrite { merge: vec![(ws, name, op)], replace: HashMap::new(), what });
+            return Some(Rewrite {
+                merge: vec![(ws, name, op)],
+                replace: HashMap::new(),
+                bypass: vec![],
+                drop_edges: vec![],
+                what,
+            });
         }
     }
     None
 }
 
-/// `g` with `r` applied: merged nodes at their first member's place, edges in their order
-/// with the duplicates merging makes dropped.
+/// `g` with `r` applied: merged nodes at their first member's place, bypassed nodes and
+/// dropped edges gone, edges in their order with the duplicates merging makes dropped.
 fn apply(g: &Graph, r: &Rewrite) -> Graph {
     let mut out = Graph { g: Default::default(), dialect: g.dialect.clone(), provenance: g.provenance.clone() };
     let mut group_of: HashMap<NodeIndex, usize> = HashMap::new();
@@ -307,14 +319,28 @@ fn apply(g: &Graph, r: &Rewrite) -> Graph {
     let mut map: Vec<Option<NodeIndex>> = vec![None; g.g.node_count()];
     let mut made: Vec<Option<NodeIndex>> = vec![None; r.merge.len()];
     for ix in g.g.node_indices() {
+        if r.bypass.contains(&ix) {
+            continue;
+        }
         map[ix.index()] = Some(match group_of.get(&ix) {
             Some(&k) => *made[k].get_or_insert_with(|| out.add_node(r.merge[k].1.clone(), r.merge[k].2.clone())),
             None => out.add_node(g.g[ix].name.clone(), r.replace.get(&ix).unwrap_or(&g.g[ix].op).clone()),
         });
     }
+    // A bypassed node's target, through chains of bypassed nodes.
+    let through = |mut t: NodeIndex| {
+        while r.bypass.contains(&t) {
+            t = g.out_edges(t)[0].1;
+        }
+        t
+    };
     let mut seen = std::collections::HashSet::new();
     for e in g.g.edge_indices() {
         let (s, t) = g.g.edge_endpoints(e).expect("edge of this graph");
+        if r.drop_edges.contains(&e) || r.bypass.contains(&s) {
+            continue;
+        }
+        let t = through(t);
         let (a, b) = (map[s.index()].expect("mapped"), map[t.index()].expect("mapped"));
         let merged = group_of.contains_key(&s) || group_of.contains_key(&t);
         if !merged || seen.insert((a, b)) {
@@ -322,6 +348,192 @@ fn apply(g: &Graph, r: &Rewrite) -> Graph {
         }
     }
     out
+}
+
+/// Where the identity sits in a convolution's kernel (one index per spatial dimension), when
+/// output position p reads input position p through it (stride 1, the same size).
+fn identity_tap(op: &Op, in_shape: &[usize], out_shape: &[usize]) -> Option<Vec<usize>> {
+    let Op::Conv { weight, stride, padding, dilation, .. } = op else { return None };
+    let nd = weight.shape.len().checked_sub(2)?;
+    if in_shape != out_shape || stride.iter().any(|&x| x != 1) || dilation.len() != nd {
+        return None;
+    }
+    (0..nd)
+        .map(|d| {
+            let k = weight.shape[2 + d];
+            let before = match padding {
+                Padding::Valid => 0,
+                Padding::Same => dilation[d] * (k - 1) / 2,
+                Padding::Explicit(p) => *p.get(d)?,
+            };
+            (before % dilation[d] == 0 && before / dilation[d] < k).then(|| before / dilation[d])
+        })
+        .collect()
+}
+
+/// The first shortcut that applies: a node fed by a weighted op W (fed only by S) and by S
+/// directly, with W's output the shape of S's, becomes fed by W + I alone.
+fn find_absorb(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
+    for &t in &info.order {
+        let ins = g.in_edges(t);
+        if ins.iter().any(|&(e, _)| info.is_recurrent(e)) {
+            continue;
+        }
+        for &(_, w) in &ins {
+            let Some(&(_, s)) = g.in_edges(w).first() else { continue };
+            if !only_from(g, info, w, s) || single_out(g, info, w) != Some(t) {
+                continue;
+            }
+            let direct: Vec<_> = ins.iter().filter(|&&(_, x)| x == s).map(|&(e, _)| e).collect();
+            if direct.is_empty() || info.out_shape[s.index()] != info.out_shape[w.index()] {
+                continue;
+            }
+            let k = direct.len() as f64;
+            let op = &g.g[w].op;
+            let n = info.out_numel(s);
+            // Dense: one diagonal weight per neuron; conv: one centre tap per channel.
+            let changed = if dense(op).is_some() { n } else { info.out_shape[s.index()].first().copied().unwrap_or(n) };
+            let new = if let Some((rows, cols, wt, bias)) = dense(op) {
+                if rows != n || cols != n {
+                    continue;
+                }
+                let mut v = wt.to_vec();
+                for i in 0..n {
+                    v[i * n + i] += k;
+                }
+                let weight = Tensor::new(DType::F64, wt.shape.clone(), v);
+                match bias {
+                    Some(b) => Op::Affine { weight, bias: b.clone() },
+                    None => Op::Linear { weight },
+                }
+            } else if let Some(tap) = identity_tap(op, &info.in_shape[w.index()], &info.out_shape[w.index()]) {
+                let Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } = op else { continue };
+                let (co, ci_g) = (weight.shape[0], weight.shape[1]);
+                let co_g = co / (*groups).max(1);
+                let ksz: Vec<usize> = weight.shape[2..].to_vec();
+                let per: usize = ksz.iter().product();
+                let centre = tap.iter().zip(&ksz).fold(0, |acc, (&t, &k)| acc * k + t);
+                let mut v = weight.to_vec();
+                for c in 0..co {
+                    // Channel c reads input channel c: its index within c's group.
+                    let cil = c - (c / co_g) * ci_g;
+                    if cil >= ci_g {
+                        v.clear();
+                        break;
+                    }
+                    v[(c * ci_g + cil) * per + centre] += k;
+                }
+                if v.is_empty() {
+                    continue;
+                }
+                Op::Conv {
+                    weight: Tensor::new(DType::F64, weight.shape.clone(), v),
+                    bias: bias.clone(),
+                    stride: stride.clone(),
+                    padding: padding.clone(),
+                    dilation: dilation.clone(),
+                    groups: *groups,
+                    input_shape: input_shape.clone(),
+                }
+            } else {
+                continue;
+            };
+            let what = format!(
+                "the shortcut from '{}' into '{}' joins '{}' as {} on its identity ({changed} weights changed, none \
+                 added)",
+                g.g[s].name,
+                g.g[t].name,
+                g.g[w].name,
+                if k == 1.0 { "+1".to_string() } else { format!("+{k}") }
+            );
+            return Some(Rewrite {
+                merge: vec![],
+                replace: HashMap::from([(w, new)]),
+                bypass: vec![],
+                drop_edges: direct,
+                what,
+            });
+        }
+    }
+    None
+}
+
+/// The first pooling that folds: SumPool2d or AvgPool2d, then Flatten, then a dense op, each
+/// feeding only the next, become Flatten and one dense op over the unpooled positions (a
+/// pooled position's column spread over its window, divided by the window's area for an
+/// average, whose padding counts).
+fn find_pool_fold(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
+    for &p in &info.order {
+        let (kernel, stride, padding, avg) = match &g.g[p].op {
+            Op::SumPool2d { kernel, stride, padding } => (kernel, stride, padding, false),
+            Op::AvgPool2d { kernel, stride, padding } => (kernel, stride, padding, true),
+            _ => continue,
+        };
+        let Some(f) = single_out(g, info, p) else { continue };
+        let Some(d) = single_out(g, info, f) else { continue };
+        if !matches!(g.g[f].op, Op::Flatten { .. })
+            || !only_from(g, info, f, p)
+            || !only_from(g, info, d, f)
+            || g.in_edges(p).iter().any(|&(e, _)| info.is_recurrent(e))
+        {
+            continue;
+        }
+        let Some((rows, cols, wt, bias)) = dense(&g.g[d].op) else { continue };
+        let (inp, out) = (&info.in_shape[p.index()], &info.out_shape[p.index()]);
+        if inp.len() != 3
+            || out.len() != 3
+            || cols != out.iter().product::<usize>()
+            || info.out_shape[f.index()].len() != 1
+        {
+            continue;
+        }
+        let ([c, h, w], [_, oh, ow]) = ([inp[0], inp[1], inp[2]], [out[0], out[1], out[2]]);
+        let at = |v: &[usize], i: usize| v.get(i).or(v.first()).copied().unwrap_or(0);
+        let (k, st, pd) =
+            ([at(kernel, 0), at(kernel, 1)], [at(stride, 0), at(stride, 1)], [at(padding, 0), at(padding, 1)]);
+        let factor = if avg { 1.0 / (k[0] * k[1]) as f64 } else { 1.0 };
+        let wide_cols = c * h * w;
+        let mut v = vec![0.0; rows * wide_cols];
+        for ch in 0..c {
+            for py in 0..oh {
+                for px in 0..ow {
+                    let col = (ch * oh + py) * ow + px;
+                    for ky in 0..k[0] {
+                        for kx in 0..k[1] {
+                            let (y, x) = ((py * st[0] + ky).checked_sub(pd[0]), (px * st[1] + kx).checked_sub(pd[1]));
+                            let (Some(y), Some(x)) = (y, x) else { continue };
+                            if y >= h || x >= w {
+                                continue;
+                            }
+                            let wide = (ch * h + y) * w + x;
+                            for r in 0..rows {
+                                v[r * wide_cols + wide] += wt.at(r * cols + col) * factor;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let weight = Tensor::new(DType::F64, vec![rows, wide_cols], v);
+        let new = match bias {
+            Some(b) => Op::Affine { weight, bias: b.clone() },
+            None => Op::Linear { weight },
+        };
+        let what = format!(
+            "'{}' ({}) folded into '{}': {rows}x{cols} weights become {rows}x{wide_cols}",
+            g.g[p].name,
+            g.g[p].op.type_name(),
+            g.g[d].name
+        );
+        return Some(Rewrite {
+            merge: vec![],
+            replace: HashMap::from([(d, new)]),
+            bypass: vec![p],
+            drop_edges: vec![],
+            what,
+        });
+    }
+    None
 }
 
 impl Pass for MergeBranches {
@@ -333,8 +545,12 @@ impl Pass for MergeBranches {
         let mut g = g.clone();
         let mut info = info.clone();
         let mut changes = vec![];
-        // Each rewrite removes at least one node, so this ends.
-        while let Some(r) = find_join(&g, &info).or_else(|| find_stack(&g, &info)) {
+        // Each rewrite removes at least one node or edge, so this ends.
+        while let Some(r) = find_pool_fold(&g, &info)
+            .or_else(|| find_absorb(&g, &info))
+            .or_else(|| find_join(&g, &info))
+            .or_else(|| find_stack(&g, &info))
+        {
             let ng = apply(&g, &r);
             info = valid::validate(&ng).map_err(|e| format!("after '{}': {e}", r.what))?;
             g = ng;
