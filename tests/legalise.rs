@@ -99,17 +99,42 @@ fn outputs(
 /// fixed-point simulator runs the export of all 450 digits exactly as spikefab's chip model.
 #[test]
 fn the_ensemble_compiles_to_loihi2_and_lava_agrees() {
-    let test = "the_ensemble_compiles_to_loihi2_and_lava_agrees";
+    let Some(r) = loihi2_judged_by_lava("the_ensemble_compiles_to_loihi2_and_lava_agrees", "ensemble_bw", &[]) else {
+        return;
+    };
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("legalise: stacked 4 branches"), "{notes}");
+    assert!(notes.contains("legalise: joined 4 weighted paths"), "{notes}");
+}
+
+/// conv_bw, refused before legalisation (two paths into 'lif1', pooling), compiles to loihi2
+/// and Lava agrees on all 450 digits. Loihi's 8-bit weights round the binary weights against
+/// the shortcut's +1, so the chip agrees with the float model on fewer classes than the
+/// default --min-agreement asks (0.9756 on 2026-11-26); the test asks 0.95.
+#[test]
+fn the_residual_conv_compiles_to_loihi2_and_lava_agrees() {
+    let test = "the_residual_conv_compiles_to_loihi2_and_lava_agrees";
+    let Some(r) = loihi2_judged_by_lava(test, "conv_bw", &["--min-agreement", "0.95"]) else { return };
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("legalise: 'pool' (AvgPool2d) folded into 'fc'"), "{notes}");
+    assert!(notes.contains("legalise: the shortcut from 'lif0' into 'lif1'"), "{notes}");
+}
+
+/// Compiles the bundled student `name` for loihi2 on all 450 digits with Lava's check; the
+/// report once Lava agreed on every value. None: no Lava here (never in CI).
+fn loihi2_judged_by_lava(test: &str, name: &str, extra: &[&str]) -> Option<serde_json::Value> {
     let Some(py) = spikefab::flow::lava::python() else {
         assert!(std::env::var_os("CI").is_none(), "{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON)");
         eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
-        return;
+        return None;
     };
-    let out = scratch("legalise-ensemble-loihi2");
+    let out = scratch(&format!("legalise-{name}-loihi2"));
+    let model = format!("models/{name}/{name}.nir");
     let start = std::time::Instant::now();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
-        .args(["compile", "models/ensemble_bw/ensemble_bw.nir", "--dt", "1e-4", "-T", "8", "--target", "loihi2"])
+        .args(["compile", &model, "--dt", "1e-4", "-T", "8", "--target", "loihi2"])
         .args(["--inputs", "models/digits_test_x.npy", "--labels", "models/digits_test_y.npy", "--json"])
+        .args(extra)
         .args(["-o", out.to_str().unwrap()])
         .current_dir(root())
         .env("SPIKEFAB_LAVA_PYTHON", &py)
@@ -117,7 +142,7 @@ fn the_ensemble_compiles_to_loihi2_and_lava_agrees() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    eprintln!("compile and Lava check of 450 samples: {:.1} s", start.elapsed().as_secs_f64());
+    eprintln!("{name}: compile and Lava check of 450 samples: {:.1} s", start.elapsed().as_secs_f64());
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["kind"], "chip");
     let lava = &r["vendor_check"];
@@ -126,11 +151,9 @@ fn the_ensemble_compiles_to_loihi2_and_lava_agrees() {
     assert_eq!(lava["output_mismatches"], 0, "{lava}");
     assert_eq!(lava["state_mismatches"], 0, "{lava}");
     assert!(lava["output_spikes"].as_u64().unwrap() > 0, "{lava}");
-    let notes = r["notes"].to_string();
-    assert!(notes.contains("legalise: stacked 4 branches"), "{notes}");
-    assert!(notes.contains("legalise: joined 4 weighted paths"), "{notes}");
     let v = &r["verify"];
-    eprintln!("ensemble_bw on loihi2: {v}");
+    eprintln!("{name} on loihi2: {v}");
     assert_eq!(v["samples"], 450, "{v}");
-    assert!(v["chip_accuracy"].as_f64().unwrap() > 0.8, "{v}");
+    assert!(v["chip_accuracy"].as_f64().unwrap() > 0.9, "{v}");
+    Some(r)
 }
