@@ -157,3 +157,86 @@ fn loihi2_judged_by_lava(test: &str, name: &str, extra: &[&str]) -> Option<serde
     assert!(v["chip_accuracy"].as_f64().unwrap() > 0.9, "{v}");
     Some(r)
 }
+
+/// A 16-input ensemble for Xylo: the trained Xylo student (16-128-10) split into two students
+/// of 64 hidden neurons, each with its own slice of the readout, summed into the output layer.
+/// Legalised, it is the student again, so its Xylo export is the student's, value for value,
+/// and XyloSim runs it exactly as spikefab's chip model (each sample alone and in the stream).
+#[test]
+fn a_split_xylo_student_compiles_to_the_student_and_xylosim_agrees() {
+    use spikefab::ir::{Graph, Op, Tensor};
+    let root = root();
+    let student = root.join("models/xylo_q8/xylo_q8.json");
+    let m = spikefab::Model::load(&student, &Default::default()).unwrap();
+    let g = &m.graph;
+    let node = |name: &str| g.g[g.find(name).unwrap()].op.clone();
+    let (Op::Linear { weight: w1 }, Op::Linear { weight: w2 }) = (node("fc1"), node("fc2")) else { panic!("fc1, fc2") };
+    let lif1 = node("lif1");
+    let (h, inputs, outs) = (w1.shape[0], w1.shape[1], w2.shape[0]);
+    let half = h / 2;
+    let mut split = Graph { g: Default::default(), dialect: g.dialect.clone(), provenance: g.provenance.clone() };
+    let input = split.add_node("input", node("input"));
+    let lif2 = split.add_node("lif2", node("lif2"));
+    let output = split.add_node("output", Op::Output);
+    for (k, rows) in [0..half, half..h].into_iter().enumerate() {
+        let n = rows.len();
+        let fc1: Vec<f64> = w1.to_vec()[rows.start * inputs..rows.end * inputs].to_vec();
+        let fc2: Vec<f64> =
+            (0..outs).flat_map(|o| (rows.clone()).map(move |j| (o, j))).map(|(o, j)| w2.at(o * h + j)).collect();
+        let mut neurons = lif1.clone();
+        for (_, t) in neurons.params_mut() {
+            if t.numel() > 1 {
+                *t = t.like(vec![n], t.to_vec()[rows.clone()].to_vec());
+            }
+        }
+        let a = split.add_node(format!("s{k}_fc1"), Op::Linear { weight: w1.like(vec![n, inputs], fc1) });
+        let l = split.add_node(format!("s{k}_lif1"), neurons);
+        let b = split.add_node(format!("s{k}_fc2"), Op::Linear { weight: Tensor::new(w2.dtype(), vec![outs, n], fc2) });
+        split.add_edge(input, a);
+        split.add_edge(a, l);
+        split.add_edge(l, b);
+        split.add_edge(b, lif2);
+    }
+    split.add_edge(lif2, output);
+    let dir = scratch("legalise-xylo-split");
+    let file = dir.join("xylo_split.json");
+    std::fs::write(&file, spikefab::front::json::to_string(&split)).unwrap();
+    let x = root.join("models/xylo_q8/digits16_test_x.npy");
+    let compile = |model: &std::path::Path, out: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+            .args(["compile", model.to_str().unwrap(), "--target", "xylo-imu", "--json", "--inputs"])
+            .arg(&x)
+            .args(["--samples", "100", "-o"])
+            .arg(dir.join(out))
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let (r, base) = (compile(&file, "split"), compile(&student, "student"));
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("legalise: stacked 2 branches (s0_lif1, s1_lif1)"), "{notes}");
+    assert!(notes.contains("legalise: joined 2 weighted paths into 'lif2'"), "{notes}");
+    assert_eq!(r["verify"], base["verify"], "the same chip results as the student");
+    // The chip's arrays: every weight, threshold, decay and bias the student's.
+    let spec = |out: &str| -> Vec<Vec<u8>> {
+        let d = dir.join(out).join("xylo");
+        ["spec.npz", "inputs.npy", "expected_spikes.npy"].iter().map(|f| std::fs::read(d.join(f)).unwrap()).collect()
+    };
+    assert_eq!(spec("split"), spec("student"), "the split student's Xylo arrays are the student's");
+    match spikefab::flow::xylosim::python() {
+        Some(_) => {
+            let v = &r["vendor_check"];
+            assert_eq!(v["simulator"], "XyloSim", "{v}");
+            assert_eq!(v["samples"], 100, "{v}");
+            for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
+                assert_eq!(v[k], 0, "{k}: {v}");
+            }
+        }
+        None => {
+            assert!(std::env::var_os("CI").is_none(), "XyloSim is required in CI (SPIKEFAB_XYLO_PYTHON)");
+            eprintln!("SKIPPED the XyloSim check: no Python with XyloSim (set SPIKEFAB_XYLO_PYTHON)");
+        }
+    }
+}
