@@ -28,6 +28,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("truenorth", include_str!("../targets/truenorth.toml")),
     ("xylo-imu", include_str!("../targets/xylo-imu.toml")),
     ("xylo-audio2", include_str!("../targets/xylo-audio2.toml")),
+    ("xylo-audio3", include_str!("../targets/xylo-audio3.toml")),
 ];
 
 /// What kind of hardware a target is.

@@ -1,6 +1,6 @@
 //! Xylo: spikefab's simulation of the chip against rockpool's XyloSim, word for word, on random
-//! integer networks (recurrence, saturation, multi-event inputs, both chips) and on compiled
-//! students.
+//! integer networks (recurrence, saturation, multi-event inputs, the three chips) and on
+//! compiled students.
 
 mod common;
 
@@ -84,13 +84,18 @@ fn random_spec(seed: u64, synapses: usize, nh: usize, no: usize, ien: usize, oen
 fn random_integer_networks_match_xylosim_word_for_word() {
     let test = "random_integer_networks_match_xylosim_word_for_word";
     let Some(py) = python_or_skip(test) else { return };
+    // Xylo Audio 3 (syns65302) runs Xylo IMU's XyloSim: two synapses per neuron in the
+    // specification, no second current in the recording; Audio 2's records it.
     let cases = [
-        ("syns63300", 1, 60, 16, 40, 30, 1u64),
-        ("syns63300", 1, 200, 10, 128, 128, 2),
-        ("syns61201", 2, 80, 8, 80, 80, 3),
-        ("syns61201", 2, 33, 5, 20, 33, 4),
+        ("syns63300", 1, 60, 16, 40, 30, 1u64, false),
+        ("syns63300", 1, 200, 10, 128, 128, 2, false),
+        ("syns61201", 2, 80, 8, 80, 80, 3, true),
+        ("syns61201", 2, 33, 5, 20, 33, 4, true),
+        ("syns65302", 1, 992, 32, 128, 128, 5, false),
+        ("syns65302", 2, 90, 20, 60, 90, 6, false),
     ];
-    for (chip, ns, nh, no, ien, oen, seed) in cases {
+    for (chip, ns, nh, no, ien, oen, seed, isyn2) in cases {
+        assert_eq!(spikefab::back::xylo::records_isyn2(chip), isyn2, "{chip}");
         let spec = random_spec(seed, ns, nh, no, ien, oen);
         let (n, steps) = (6, 40);
         let mut r = Rng(seed + 100);
@@ -104,7 +109,7 @@ fn random_integer_networks_match_xylosim_word_for_word() {
         for (name, bytes) in spikefab::back::xylo::files(&spec, chip, n, steps, &inputs, &expected) {
             std::fs::write(dir.join(name), bytes).unwrap();
         }
-        let rep = spikefab::flow::xylosim::check(&dir, &py, &recs, chip == "syns61201").unwrap();
+        let rep = spikefab::flow::xylosim::check(&dir, &py, &recs, isyn2).unwrap();
         assert!(rep.exact(), "{chip} seed {seed}: {:?}", rep.first_differences);
         // The networks do what they are meant to exercise.
         let spikes: u64 = recs.iter().flat_map(|r| &r.spikes).map(|&s| u64::from(s)).sum();
@@ -118,9 +123,44 @@ fn random_integer_networks_match_xylosim_word_for_word() {
     }
 }
 
+/// Compiles `model` for `target` with the 450 test digits, XyloSim from `py`: the report and
+/// the export folder.
+fn compile_for(model: &str, target: &str, out: &std::path::Path, py: &std::path::Path) -> serde_json::Value {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args([
+            "compile",
+            model,
+            "--inputs",
+            "models/xylo_q8/digits16_test_x.npy",
+            "--labels",
+            "models/digits_test_y.npy",
+        ])
+        .args(["--target", target, "--json", "-o", out.to_str().unwrap()])
+        .current_dir(common::root())
+        .env("SPIKEFAB_XYLO_PYTHON", py)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{model} on {target}: {stderr}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// XyloSim reproduced every recorded value of all 450 samples.
+fn assert_xylosim_exact(r: &serde_json::Value, what: &str) {
+    let xs = &r["vendor_check"];
+    assert_eq!(xs["simulator"], "XyloSim", "{what}");
+    assert_eq!(xs["samples"], 450, "{what}");
+    assert!(xs["words"].as_u64().unwrap() > 1_000_000, "{what}: {xs}");
+    for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
+        assert_eq!(xs[k], 0, "{what}: {k}: {xs}");
+    }
+}
+
 /// The Xylo-shaped student: the reference engine reproduces its training forward exactly, and
-/// compiled for Xylo IMU it runs in XyloSim identically to spikefab's simulation of the chip,
-/// agreeing with the reference on the class of at least 99% of the test digits.
+/// compiled for Xylo IMU and for Xylo Audio 3 it runs in XyloSim (Audio 3's: rockpool's
+/// syns65302, loaded without samna) identically to spikefab's simulation of the chip, agreeing
+/// with the reference on the class of at least 99% of the test digits. Within both chips'
+/// limits, the two specifications are the same bytes.
 #[test]
 fn xylo_student_compiles_and_xylosim_agrees_word_for_word() {
     let test = "xylo_student_compiles_and_xylosim_agrees_word_for_word";
@@ -140,39 +180,181 @@ fn xylo_student_compiles_and_xylosim_agrees_word_for_word() {
     let differing = ours.data.iter().zip(&golden.data).filter(|(a, b)| a != b).count();
     assert_eq!(differing, 0, "the reference differs from the training forward");
     let Some(py) = python_or_skip(test) else { return };
-    let out = scratch("xylo-student");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
-        .args(["compile", "models/xylo_q8/xylo_q8.json", "--inputs", x, "--labels", "models/digits_test_y.npy"])
-        .args(["--target", "xylo-imu", "--json", "-o", out.to_str().unwrap()])
-        .current_dir(common::root())
-        .env("SPIKEFAB_XYLO_PYTHON", &py)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stderr}");
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r["kind"], "chip");
-    let xs = &r["vendor_check"];
-    assert_eq!(xs["simulator"], "XyloSim");
-    assert_eq!(xs["samples"], 450);
-    assert!(xs["words"].as_u64().unwrap() > 1_000_000, "{xs}");
-    for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
-        assert_eq!(xs[k], 0, "{k}: {xs}");
+    let mut specs = vec![];
+    for (target, module) in [("xylo-imu", "syns63300"), ("xylo-audio3", "syns65302")] {
+        let out = scratch(&format!("xylo-student-{target}"));
+        let r = compile_for("models/xylo_q8/xylo_q8.json", target, &out, &py);
+        assert_eq!(r["kind"], "chip");
+        assert_xylosim_exact(&r, target);
+        let v = &r["verify"];
+        assert!(v["class_agreement"].as_f64().unwrap() >= 0.99, "{target}: {v}");
+        assert!(v["chip_accuracy"].as_f64().unwrap() >= 0.9, "{target}: {v}");
+        assert_eq!(r["layout"]["family"], "xylo");
+        assert_eq!(r["layout"]["chip"], module);
+        assert_eq!(r["layout"]["lag"], 1);
+        assert!(r["notes"].as_array().unwrap().is_empty(), "the student is Xylo-shaped: {}", r["notes"]);
+        assert!(r["energy"]["energy_per_inference_j"].as_f64().unwrap() > 0.0);
+        let dir = out.join("xylo");
+        for f in ["spec.npz", "inputs.npy", "expected_spikes.npy", "run_xylosim.py"] {
+            assert!(dir.join(f).exists(), "{target}: {f}");
+        }
+        let script = std::fs::read_to_string(dir.join("run_xylosim.py")).unwrap();
+        assert!(script.contains(&format!("CHIP = \"{module}\"")), "{target}");
+        assert_eq!(script.contains("import ast"), module == "syns65302", "{target}: the bare chip package");
+        // The inputs as fed to the chip: N x (T + lag) x 16 event counts of at most 15.
+        let fed = spikefab::data::read_npy(&dir.join("inputs.npy")).unwrap();
+        assert_eq!(fed.shape, vec![450, 9, 16]);
+        assert!(fed.data.iter().all(|&v| (0.0..=15.0).contains(&v)));
+        let files = ["spec.npz", "inputs.npy", "expected_spikes.npy"].map(|f| std::fs::read(dir.join(f)).unwrap());
+        specs.push(files);
     }
-    let v = &r["verify"];
-    assert!(v["class_agreement"].as_f64().unwrap() >= 0.99, "{v}");
-    assert!(v["chip_accuracy"].as_f64().unwrap() >= 0.9, "{v}");
-    assert_eq!(r["layout"]["family"], "xylo");
-    assert_eq!(r["layout"]["lag"], 1);
-    assert!(r["notes"].as_array().unwrap().is_empty(), "the student is Xylo-shaped: {}", r["notes"]);
-    assert!(r["energy"]["energy_per_inference_j"].as_f64().unwrap() > 0.0);
-    for f in ["spec.npz", "inputs.npy", "expected_spikes.npy", "run_xylosim.py"] {
-        assert!(out.join("xylo").join(f).exists(), "{f}");
+    assert!(specs[0] == specs[1], "the student's export differs between Xylo IMU and Xylo Audio 3");
+}
+
+/// A 16-input ensemble on Xylo Audio 3: the student's 128 hidden neurons as two parallel
+/// branches of 64 whose readouts sum into one output layer. It computes what the student
+/// computes, and Xylo places it as the student (the same specification, the same spikes); a
+/// pooled input is refused with its reason.
+#[test]
+fn a_16_input_ensemble_runs_on_xylo_audio3_and_pooling_is_refused() {
+    let test = "a_16_input_ensemble_runs_on_xylo_audio3_and_pooling_is_refused";
+    let dir = scratch("xylo-ensemble");
+    let student: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(common::root().join("models/xylo_q8/xylo_q8.json")).unwrap()).unwrap();
+    let ensemble = dir.join("ensemble.json");
+    std::fs::write(&ensemble, serde_json::to_vec_pretty(&split_student(&student)).unwrap()).unwrap();
+    let pooled = dir.join("pooled.json");
+    std::fs::write(&pooled, serde_json::to_vec_pretty(&pooled_student(&student)).unwrap()).unwrap();
+    let x = "models/xylo_q8/digits16_test_x.npy";
+    // The reference: the ensemble's spikes are the student's, to the last one.
+    let spikes = dir.join("spikes.npy");
+    let (code, _, err) =
+        common::spikefab(&["simulate", ensemble.to_str().unwrap(), "--inputs", x, "--out", spikes.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let ours = spikefab::data::read_npy(&spikes).unwrap();
+    let golden = spikefab::data::read_npy(&common::root().join("models/xylo_q8/golden_spikes.npy")).unwrap();
+    assert_eq!((ours.shape.clone(), ours.data == golden.data), (golden.shape.clone(), true));
+    // Pooling: Xylo's weight matrices take no pooled projection.
+    let (code, _, err) = common::spikefab(&[
+        "compile",
+        pooled.to_str().unwrap(),
+        "--inputs",
+        x,
+        "--target",
+        "xylo-audio3",
+        "-o",
+        dir.join("pooled").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("pooled projection; Xylo's matrices take fully connected and element-wise"), "{err}");
+    let Some(py) = python_or_skip(test) else { return };
+    let out = dir.join("ensemble");
+    let r = compile_for(ensemble.to_str().unwrap(), "xylo-audio3", &out, &py);
+    assert_xylosim_exact(&r, "the ensemble");
+    let places: Vec<(&str, u64)> = r["layout"]["places"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["population"].as_str().unwrap(), p["first"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(places, [("hidden", 0), ("hidden", 64), ("output", 0)]);
+    let student_out = dir.join("student");
+    let s = compile_for("models/xylo_q8/xylo_q8.json", "xylo-audio3", &student_out, &py);
+    for f in ["spec.npz", "expected_spikes.npy"] {
+        let a = std::fs::read(out.join("xylo").join(f)).unwrap();
+        let b = std::fs::read(student_out.join("xylo").join(f)).unwrap();
+        assert!(a == b, "{f}: the ensemble is not placed as the student");
     }
-    // The inputs as fed to the chip: N x (T + lag) x 16 event counts of at most 15.
-    let fed = spikefab::data::read_npy(&out.join("xylo/inputs.npy")).unwrap();
-    assert_eq!(fed.shape, vec![450, 9, 16]);
-    assert!(fed.data.iter().all(|&v| (0.0..=15.0).contains(&v)));
+    assert_eq!(r["verify"]["chip_accuracy"], s["verify"]["chip_accuracy"]);
+}
+
+/// Rows `rows` of an `(out, in)` tensor, or columns `cols`, as a new tensor; `None` keeps all.
+fn slice_tensor(
+    t: &serde_json::Value,
+    rows: Option<(usize, usize)>,
+    cols: Option<(usize, usize)>,
+) -> serde_json::Value {
+    let shape: Vec<usize> = t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let data = t["data"].as_array().unwrap();
+    let (nr, nc) = if shape.len() == 2 { (shape[0], shape[1]) } else { (shape[0], 1) };
+    let (r0, r1) = rows.unwrap_or((0, nr));
+    let (c0, c1) = cols.unwrap_or((0, nc));
+    let mut v = vec![];
+    for r in r0..r1 {
+        for c in c0..c1 {
+            v.push(data[r * nc + c].clone());
+        }
+    }
+    let shape = if shape.len() == 2 { serde_json::json!([r1 - r0, c1 - c0]) } else { serde_json::json!([r1 - r0]) };
+    serde_json::json!({"dtype": t["dtype"], "shape": shape, "data": v})
+}
+
+/// A node of the student's graph by name.
+fn node<'a>(g: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    g["nodes"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap_or_else(|| panic!("no node {name}"))
+}
+
+/// The student's neurons `lo..hi` of `lif1` as a node of its own.
+fn lif_slice(g: &serde_json::Value, name: &str, lo: usize, hi: usize) -> serde_json::Value {
+    let mut n = node(g, "lif1").clone();
+    n["name"] = name.into();
+    for (_, v) in n["op"].as_object_mut().unwrap().iter_mut() {
+        if v.get("shape").is_some() {
+            *v = slice_tensor(v, Some((lo, hi)), None);
+        }
+    }
+    n
+}
+
+/// The student as two branches: hidden neurons 0..64 and 64..128, each with its rows of `fc1`
+/// and its columns of `fc2`, both read out by `lif2`.
+fn split_student(g: &serde_json::Value) -> serde_json::Value {
+    let mut out = g.clone();
+    let (fc1, fc2) = (&node(g, "fc1")["op"]["weight"], &node(g, "fc2")["op"]["weight"]);
+    let mut nodes: Vec<serde_json::Value> = ["input", "lif2", "output"].iter().map(|n| node(g, n).clone()).collect();
+    for (b, lo, hi) in [("a", 0, 64), ("b", 64, 128)] {
+        let fc = |name: String, w: serde_json::Value| serde_json::json!({"name": name, "op": {"type": "Linear", "weight": w}});
+        nodes.push(fc(format!("fc1{b}"), slice_tensor(fc1, Some((lo, hi)), None)));
+        nodes.push(lif_slice(g, &format!("lif1{b}"), lo, hi));
+        nodes.push(fc(format!("fc2{b}"), slice_tensor(fc2, None, Some((lo, hi)))));
+    }
+    out["nodes"] = nodes.into();
+    out["edges"] = serde_json::json!([
+        ["input", "fc1a"],
+        ["fc1a", "lif1a"],
+        ["lif1a", "fc2a"],
+        ["fc2a", "lif2"],
+        ["input", "fc1b"],
+        ["fc1b", "lif1b"],
+        ["lif1b", "fc2b"],
+        ["fc2b", "lif2"],
+        ["lif2", "output"]
+    ]);
+    out
+}
+
+/// The student behind a 2x2 sum pooling of its 16 inputs seen as a 4x4 image: 4 pooled
+/// inputs into `fc1`'s first 4 columns.
+fn pooled_student(g: &serde_json::Value) -> serde_json::Value {
+    let mut out = g.clone();
+    let mut nodes: Vec<serde_json::Value> =
+        ["lif1", "fc2", "lif2", "output"].iter().map(|n| node(g, n).clone()).collect();
+    nodes.push(serde_json::json!({"name": "input", "op": {"type": "Input", "shape": [1, 4, 4]}}));
+    nodes.push(serde_json::json!({"name": "pool", "op": {"type": "SumPool2d", "kernel": [2, 2], "stride": [2, 2], "padding": [0, 0]}}));
+    nodes.push(serde_json::json!({"name": "flat", "op": {"type": "Flatten", "start_dim": 0, "end_dim": -1}}));
+    let w = slice_tensor(&node(g, "fc1")["op"]["weight"], None, Some((0, 4)));
+    nodes.push(serde_json::json!({"name": "fc1", "op": {"type": "Linear", "weight": w}}));
+    out["nodes"] = nodes.into();
+    out["edges"] = serde_json::json!([
+        ["input", "pool"],
+        ["pool", "flat"],
+        ["flat", "fc1"],
+        ["fc1", "lif1"],
+        ["lif1", "fc2"],
+        ["fc2", "lif2"],
+        ["lif2", "output"]
+    ]);
+    out
 }
 
 fn scratch_path(name: &str, file: &str) -> std::path::PathBuf {
@@ -197,6 +379,21 @@ fn xylo_limits_are_enforced_with_the_figures() {
             ],
             1,
             "64 input channels; xylo-imu has 16",
+        ),
+        (
+            &[
+                "models/mlp_bw/mlp_bw.nir",
+                "--from",
+                "snntorch",
+                "-T",
+                "8",
+                "--inputs",
+                "models/digits_test_x.npy",
+                "--target",
+                "xylo-audio3",
+            ],
+            1,
+            "64 input channels; xylo-audio3 has 16",
         ),
         (
             &[
@@ -231,6 +428,28 @@ fn xylo_limits_are_enforced_with_the_figures() {
         assert_eq!(c, *code, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: expected '{want}': {err}");
     }
+    // A target naming a rockpool module whose XyloSim is not the v2 core spikefab models
+    // (syns61300, Xylo Audio 1, runs xylosim's v1 core) is refused before anything is written.
+    let dir = scratch("xylo-v1-module");
+    let toml = std::fs::read_to_string(common::root().join("targets/xylo-audio3.toml")).unwrap();
+    let toml = toml.replace("vendor_module = \"syns65302\"", "vendor_module = \"syns61300\"");
+    assert!(toml.contains("syns61300"));
+    let path = dir.join("xylo-v1.toml");
+    std::fs::write(&path, toml).unwrap();
+    let (c, _, err) = common::spikefab(&[
+        "compile",
+        "models/xylo_q8/xylo_q8.json",
+        "--inputs",
+        "models/xylo_q8/digits16_test_x.npy",
+        "--target",
+        path.to_str().unwrap(),
+        "-o",
+        dir.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("chip.vendor_module 'syns61300' is not a rockpool 3.1.0 Xylo module"), "{err}");
+    assert!(err.contains("(known: syns63300, syns61201, syns65302)"), "{err}");
+    assert!(!dir.join("o").join("xylo").exists());
     // Real-valued inputs need an explicit event encoding.
     let dir = scratch("xylo-real-inputs");
     let a = spikefab::data::read_npy(&common::root().join("models/xylo_q8/digits16_test_x.npy")).unwrap();

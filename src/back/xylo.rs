@@ -5,6 +5,12 @@
 //! `run_xylosim.py` loads the specification into XyloSim (and into samna's configuration where
 //! samna is installed), runs every sample and compares.
 //!
+//! rockpool 3.1.0's Xylo packages import samna unguarded (the Xylo package's `__init__.py`, and
+//! Xylo Audio 3's own, `syns65302`), and samna is not needed to simulate: without it the script
+//! registers those packages as bare modules and imports only what XyloSim needs
+//! ([`RockpoolXylo`]). The script of every chip is one template; Xylo IMU's and Xylo Audio 2's
+//! render as they always have.
+//!
 //! `T' = T + lag`: the chip's output runs `lag` steps behind the model (see
 //! [`crate::chip::xylo`]).
 
@@ -70,21 +76,81 @@ pub fn files(
         ("spec.npz".into(), npz(&spec_arrays(spec))),
         ("inputs.npy".into(), npy(&[n, steps, spec.n_in], inputs)),
         ("expected_spikes.npy".into(), npy(&[n, steps, spec.n_out], expected)),
-        ("run_xylosim.py".into(), script(chip, spec.synapses).into_bytes()),
+        ("run_xylosim.py".into(), script(chip).into_bytes()),
     ]
 }
 
-/// True when XyloSim records the hidden neurons' second synaptic current: a placement with two
-/// synapses per neuron, or Xylo Audio 2 (`syns61201`), whose XyloSim always has it.
-pub fn records_isyn2(chip: &str, synapses: usize) -> bool {
-    synapses > 1 || chip == "syns61201"
+/// What the export's script must know of one of rockpool 3.1.0's Xylo packages
+/// (`rockpool/devices/xylo/<module>/`) whose XyloSim runs xylosim's v2 core, the core
+/// [`crate::sim::xylo`] models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RockpoolXylo {
+    /// The package's name, a target's `chip.vendor_module`.
+    pub module: &'static str,
+    /// Its XyloSim records the hidden neurons' second synaptic current (`Isyn2`) whatever the
+    /// specification: syns61201's own `xylo_sim.py` does; syns63300's, which syns65302 imports,
+    /// does not, even for a specification with two synapses per neuron.
+    pub records_isyn2: bool,
+    /// Its `__init__.py` imports samna outside any guard (syns65302, through `afe_samna_pdm.py`):
+    /// without samna the script registers the package bare and takes `XyloSim` from the module
+    /// that `__init__.py` imports it from.
+    pub imports_samna: bool,
 }
 
-/// The script that runs the export in XyloSim. `chip` is rockpool's module of the chip.
-pub fn script(chip: &str, synapses: usize) -> String {
-    let isyn2 = if records_isyn2(chip, synapses) { "\"Isyn2\", " } else { "" };
-    SCRIPT.replace("{CHIP}", chip).replace("{ISYN2}", isyn2)
+/// rockpool 3.1.0's Xylo packages on the xylosim v2 core: Xylo IMU, Xylo Audio 2, Xylo Audio 3.
+/// (syns61300, Xylo Audio 1, runs xylosim's v1 core, which spikefab does not model.)
+pub const ROCKPOOL_XYLO: &[RockpoolXylo] = &[
+    RockpoolXylo { module: "syns63300", records_isyn2: false, imports_samna: false },
+    RockpoolXylo { module: "syns61201", records_isyn2: true, imports_samna: false },
+    RockpoolXylo { module: "syns65302", records_isyn2: false, imports_samna: true },
+];
+
+/// rockpool's Xylo package `module`, when spikefab knows it.
+pub fn rockpool_xylo(module: &str) -> Option<&'static RockpoolXylo> {
+    ROCKPOOL_XYLO.iter().find(|m| m.module == module)
 }
+
+/// True when XyloSim records the hidden neurons' second synaptic current for `chip` (rockpool's
+/// module of the chip; false for a module spikefab does not know).
+pub fn records_isyn2(chip: &str) -> bool {
+    rockpool_xylo(chip).is_some_and(|m| m.records_isyn2)
+}
+
+/// The script that runs the export in XyloSim. `chip` is rockpool's module of the chip, a
+/// plain token (`Target::check`).
+pub fn script(chip: &str) -> String {
+    let isyn2 = if records_isyn2(chip) { "\"Isyn2\", " } else { "" };
+    let bare = rockpool_xylo(chip).is_some_and(|m| m.imports_samna);
+    SCRIPT
+        .replace("{IMPORT_CHIP}", if bare { BARE_CHIP } else { IMPORT_CHIP })
+        .replace("{CHIP}", chip)
+        .replace("{ISYN2}", isyn2)
+}
+
+/// The end of `xylo_module()` for a package that imports without samna once its parent is bare.
+const IMPORT_CHIP: &str = "        return importlib.import_module(name + \".\" + CHIP), False\n";
+
+/// The end of `xylo_module()` for a package whose own `__init__.py` imports samna unguarded.
+const BARE_CHIP: &str = r#"        # rockpool 3.1's {CHIP}/__init__.py imports samna unguarded too: register the chip's
+        # package bare as well and take XyloSim from the module its __init__.py imports it from
+        # by name (read, not run), which must load without samna.
+        import ast
+
+        chip = types.ModuleType(name + "." + CHIP)
+        chip.__path__ = [os.path.join(pkg.__path__[0], CHIP)]
+        sys.modules[chip.__name__] = chip
+        with open(os.path.join(chip.__path__[0], "__init__.py")) as f:
+            tree = ast.parse(f.read())
+        froms = [n for n in tree.body if isinstance(n, ast.ImportFrom)
+                 and any(a.name == "XyloSim" and a.asname is None for a in n.names)]
+        if len(froms) != 1:
+            raise ImportError("%s/__init__.py does not import XyloSim from one module" % CHIP)
+        src = importlib.import_module("." * froms[0].level + (froms[0].module or ""), chip.__name__)
+        chip.XyloSim = src.XyloSim
+        if "samna" in sys.modules:
+            raise ImportError("loading XyloSim imported samna")
+        return chip, False
+"#;
 
 const SCRIPT: &str = r#""""Runs spikefab's Xylo export in rockpool's XyloSim (generated by spikefab).
 
@@ -124,8 +190,7 @@ def xylo_module():
         pkg = types.ModuleType(name)
         pkg.__path__ = [os.path.join(os.path.dirname(rockpool.__file__), "devices", "xylo")]
         sys.modules[name] = pkg
-        return importlib.import_module(name + "." + CHIP), False
-
+{IMPORT_CHIP}
 
 def main():
     ap = argparse.ArgumentParser()
@@ -168,3 +233,28 @@ def main():
 if __name__ == "__main__":
     main()
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::{ROCKPOOL_XYLO, script};
+
+    #[test]
+    fn only_a_package_that_imports_samna_is_loaded_bare() {
+        for m in ROCKPOOL_XYLO {
+            let s = script(m.module);
+            for p in ["{CHIP}", "{ISYN2}", "{IMPORT_CHIP}"] {
+                assert!(!s.contains(p), "{}: {p}", m.module);
+            }
+            assert!(s.contains(&format!("CHIP = \"{}\"\n", m.module)));
+            assert_eq!(s.contains("\"Isyn2\", "), m.records_isyn2, "{}", m.module);
+            assert_eq!(s.contains("import ast"), m.imports_samna, "{}", m.module);
+            assert_eq!(
+                s.matches("return importlib.import_module(name + \".\" + CHIP), False").count(),
+                usize::from(!m.imports_samna)
+            );
+        }
+        // Xylo IMU's and Audio 2's scripts differ in the chip's name and Audio 2's Isyn2 only.
+        let imu = script("syns63300").replace("\"Isyn\", ", "\"Isyn\", \"Isyn2\", ");
+        assert_eq!(imu.replace("syns63300", "syns61201"), script("syns61201"));
+    }
+}

@@ -7,8 +7,13 @@
 //! block-structured there), input projections in the input matrix, and projections into the
 //! output layer in the output matrix. Layers that take input come first (`weights_in` reaches
 //! the first `ien` hidden neurons) and layers that drive the outputs last (`weights_out` is
-//! read from the last `oen`), which is how rockpool places them and what Xylo IMU requires
-//! (128 each).
+//! read from the last `oen`), which is how rockpool places them and what Xylo IMU and Xylo
+//! Audio 3 require (128 each).
+//!
+//! Every limit comes from the target's `[chip]` section (hidden neurons, input channels,
+//! outputs, input and output-source neurons); the three Xylo targets differ in nothing else.
+//! spikefab places every projection on the first synaptic current, so a target's second
+//! current (Xylo Audio 2 and 3) stays unused and the specification has one synapse axis.
 //!
 //! On the chip a spike reaches another neuron one step later, so a layer `d` hidden layers
 //! from the input runs `d` steps behind the model and the output `lag` steps behind
@@ -99,6 +104,7 @@ pub struct XyloMapError {
 }
 
 /// Limits of a Xylo target's `[chip]` section.
+#[derive(Debug, PartialEq, Eq)]
 struct Limits {
     hidden: usize,
     inputs: usize,
@@ -108,18 +114,30 @@ struct Limits {
     synapses: usize,
 }
 
+impl Limits {
+    /// What `c` states; a limit it leaves out is none beyond the hidden population (16 input
+    /// channels, one synaptic current).
+    fn of(c: &crate::target::ChipSpec) -> Limits {
+        let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        Limits {
+            hidden: n(c.neurons_per_core),
+            inputs: n(c.input_channels.unwrap_or(16)),
+            outputs: n(c.output_neurons.unwrap_or(u64::MAX)),
+            input_neurons: n(c.input_neurons.unwrap_or(c.neurons_per_core)),
+            output_sources: n(c.output_source_neurons.unwrap_or(c.neurons_per_core)),
+            synapses: n(c.synapses_per_neuron.unwrap_or(1)),
+        }
+    }
+}
+
 /// Places `net` (quantised under [`crate::quant::Rules::xylo`]) on `target`.
 pub fn map(net: &Network, target: &Target) -> Result<XyloSpec, XyloMapError> {
     let err = |message: String| XyloMapError { target: target.name.clone(), message };
     let c = target.chip.as_ref().ok_or_else(|| err("the target has no [chip] section".into()))?;
-    let lim = Limits {
-        hidden: c.neurons_per_core as usize,
-        inputs: c.input_channels.unwrap_or(16) as usize,
-        outputs: c.output_neurons.unwrap_or(u64::MAX) as usize,
-        input_neurons: c.input_neurons.unwrap_or(c.neurons_per_core) as usize,
-        output_sources: c.output_source_neurons.unwrap_or(c.neurons_per_core) as usize,
-        synapses: c.synapses_per_neuron.unwrap_or(1) as usize,
-    };
+    let lim = Limits::of(c);
+    if lim.synapses == 0 {
+        return Err(err("chip.synapses_per_neuron is 0: Xylo's neurons have one or two synaptic currents".into()));
+    }
     let name = &target.name;
     let out_k = net.output.layer;
     let outl = &net.layers[out_k];
@@ -218,8 +236,8 @@ pub fn map(net: &Network, target: &Target) -> Result<XyloSpec, XyloMapError> {
             lim.output_sources
         )));
     }
+    // One synapse axis: every projection reaches the first current (at least one, checked above).
     let ns = 1;
-    debug_assert!(ns <= lim.synapses);
     let shift = |src_input: bool, dst_out: bool| {
         net.layers
             .iter()
@@ -320,4 +338,128 @@ pub fn map(net: &Network, target: &Target) -> Result<XyloSpec, XyloMapError> {
         });
     }
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{Limits, map};
+    use crate::ir::dialect::DialectOverrides;
+    use crate::ir::{Graph, Op, Tensor};
+    use crate::model::Model;
+    use crate::quant::{InputStats, QuantOptions, Rules, xylo::quantise};
+    use crate::target::Target;
+
+    /// 16 inputs through current-based LIF layers of `widths` in a chain, the last the output;
+    /// small deterministic weights, threshold 1, dt 1 ms.
+    fn chain(widths: &[usize]) -> crate::quant::Network {
+        let mut g = Graph::default();
+        let mut prev = g.add_node("in", Op::Input { shape: vec![16] });
+        let mut n_in = 16;
+        for (k, &n) in widths.iter().enumerate() {
+            let w: Vec<f64> = (0..n * n_in).map(|i| ((i * 7 + k) % 13) as f64 / 26.0 - 0.2).collect();
+            let fc = g.add_node(format!("fc{k}"), Op::Linear { weight: Tensor::f64(vec![n, n_in], w) });
+            let fill = |v: f64| Tensor::f64(vec![n], vec![v; n]);
+            let lif = g.add_node(
+                format!("lif{k}"),
+                Op::CubaLIF {
+                    tau_syn: fill(4e-3),
+                    tau_mem: fill(16e-3),
+                    r: fill(16e-3),
+                    v_leak: fill(0.0),
+                    w_in: fill(4e-3),
+                    v_threshold: fill(1.0),
+                    v_reset: fill(0.0),
+                },
+            );
+            g.add_edge(prev, fc);
+            g.add_edge(fc, lif);
+            prev = lif;
+            n_in = n;
+        }
+        let out = g.add_node("out", Op::Output);
+        g.add_edge(prev, out);
+        let o = DialectOverrides { dt: Some(1e-3), timesteps: Some(4), ..Default::default() };
+        let m = Model::from_graph(Path::new("t.json"), g, &o).expect("a valid test model");
+        let stats = InputStats { min: 0.0, max: 15.0, integers: true, grid: Some(1.0), per_step: true };
+        let o = QuantOptions {
+            rules: Rules::xylo(),
+            input_scale: None,
+            input_stats: Some(stats),
+            timesteps: 4,
+            output: None,
+            early_exit: false,
+        };
+        quantise(&m, &o).expect("quantises")
+    }
+
+    fn target(name: &str) -> Target {
+        Target::load(name).expect("a bundled target")
+    }
+
+    #[test]
+    fn the_xylo_targets_state_rockpools_limits() {
+        let lim = |name: &str| Limits::of(target(name).chip.as_ref().expect("a [chip] section"));
+        let l = |hidden, outputs, input_neurons, output_sources, synapses| Limits {
+            hidden,
+            inputs: 16,
+            outputs,
+            input_neurons,
+            output_sources,
+            synapses,
+        };
+        assert_eq!(lim("xylo-imu"), l(496, 16, 128, 128, 1));
+        assert_eq!(lim("xylo-audio2"), l(1000, 8, 1000, 1000, 2));
+        assert_eq!(lim("xylo-audio3"), l(992, 32, 128, 128, 2));
+        for (name, module) in [("xylo-imu", "syns63300"), ("xylo-audio2", "syns61201"), ("xylo-audio3", "syns65302")] {
+            let t = target(name);
+            let m = t.chip.as_ref().and_then(|c| c.vendor_module.as_deref());
+            assert_eq!(m, Some(module), "{name}");
+            assert!(crate::back::xylo::rockpool_xylo(module).is_some(), "{module}");
+        }
+    }
+
+    #[test]
+    fn audio3_takes_up_to_32_outputs_and_992_hidden_neurons() {
+        // 16 -> 128 -> 32: 32 outputs fit Xylo Audio 3 only.
+        let net = chain(&[128, 32]);
+        let s = map(&net, &target("xylo-audio3")).expect("fits Xylo Audio 3");
+        assert_eq!((s.n_in, s.n_hidden, s.n_out, s.ien, s.oen, s.synapses, s.lag), (16, 128, 32, 128, 128, 1, 1));
+        assert_eq!(s.weights_in.len(), 16 * 128);
+        assert_eq!(s.weights_out.len(), 128 * 32);
+        let e = map(&net, &target("xylo-imu")).unwrap_err();
+        assert_eq!(e.to_string(), "xylo-imu: 32 output neurons; xylo-imu has 16");
+        let e = map(&net, &target("xylo-audio2")).unwrap_err();
+        assert_eq!(e.to_string(), "xylo-audio2: 32 output neurons; xylo-audio2 has 8");
+        let e = map(&chain(&[128, 33]), &target("xylo-audio3")).unwrap_err();
+        assert_eq!(e.to_string(), "xylo-audio3: 33 output neurons; xylo-audio3 has 32");
+        // 128 + 736 + 128 = 992 hidden neurons: input takers first, output drivers last.
+        let s = map(&chain(&[128, 736, 128, 10]), &target("xylo-audio3")).expect("992 hidden neurons fit");
+        assert_eq!((s.n_hidden, s.ien, s.oen, s.lag), (992, 128, 128, 3));
+        let firsts: Vec<(usize, usize)> = s.places.iter().map(|p| (p.first, p.delay)).collect();
+        assert_eq!(firsts, [(0, 0), (128, 1), (864, 2), (0, 3)]);
+        let e = map(&chain(&[128, 737, 128, 10]), &target("xylo-audio3")).unwrap_err();
+        assert_eq!(e.to_string(), "xylo-audio3: 993 hidden neurons; xylo-audio3 has 992");
+    }
+
+    #[test]
+    fn audio3_feeds_input_to_the_first_128_hidden_neurons_and_reads_the_last_128() {
+        // 129 input takers: Xylo Audio 3 and Xylo IMU configure only 128; Audio 2 takes them.
+        let net = chain(&[129, 8]);
+        let e = map(&net, &target("xylo-audio3")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "xylo-audio3: 129 hidden neurons must take input; on xylo-audio3 only the first 128 do"
+        );
+        assert_eq!(map(&net, &target("xylo-audio2")).map(|s| (s.ien, s.oen)), Ok((129, 129)));
+        let net = chain(&[64, 129, 10]);
+        let e = map(&net, &target("xylo-audio3")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "xylo-audio3: 129 hidden neurons must drive the outputs; on xylo-audio3 only the last 128 do"
+        );
+        let net = chain(&[64, 129, 8]);
+        assert_eq!(map(&net, &target("xylo-audio2")).map(|s| (s.ien, s.oen)), Ok((64, 129)));
+    }
 }

@@ -18,7 +18,8 @@ pub fn python() -> Option<PathBuf> {
 
 /// Runs `dir/run_xylosim.py` with `python` and compares XyloSim's recordings with `ours`
 /// (one record per sample, as spikefab simulated the same inputs); `isyn2`: the hidden
-/// neurons' second synaptic current is recorded too (Xylo Audio 2).
+/// neurons' second synaptic current is recorded too (Xylo Audio 2's XyloSim records it,
+/// [`crate::back::xylo::records_isyn2`]).
 pub fn check(dir: &Path, python: &Path, ours: &[XyloRecord], isyn2: bool) -> Result<VendorCheck, FlowError> {
     type Get = fn(&XyloRecord) -> Vec<i64>;
     let arrays: [(&str, Get, Class); 7] = [

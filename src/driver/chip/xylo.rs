@@ -30,7 +30,7 @@ static INFO: ChipInfo = ChipInfo {
     export_dir: "xylo",
 };
 
-/// The Xylo back end (Xylo IMU, Xylo Audio 2: the xylosim v2 core).
+/// The Xylo back end (Xylo IMU, Xylo Audio 2, Xylo Audio 3: the xylosim v2 core).
 pub struct Xylo;
 
 impl ChipBackend for Xylo {
@@ -52,6 +52,15 @@ impl ChipBackend for Xylo {
                 target.name
             ))
         })?;
+        if crate::back::xylo::rockpool_xylo(&module).is_none() {
+            let known: Vec<&str> = crate::back::xylo::ROCKPOOL_XYLO.iter().map(|m| m.module).collect();
+            return Err(Error::Usage(format!(
+                "target '{}': chip.vendor_module '{module}' is not a rockpool 3.1.0 Xylo module on xylosim's v2 \
+                 core, the core spikefab models (known: {})",
+                target.name,
+                known.join(", ")
+            )));
+        }
         let o = quant_options(Rules::xylo(), settings, steps, calib);
         let net = quant::xylo::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
         let mut spec = map::map(&net, target).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
@@ -73,9 +82,9 @@ struct Mapped {
 }
 
 impl Mapped {
-    /// Hidden neurons record a second synaptic current (Xylo Audio 2).
+    /// XyloSim records the hidden neurons' second synaptic current (Xylo Audio 2's XyloSim).
     fn isyn2(&self) -> bool {
-        crate::back::xylo::records_isyn2(&self.module, self.spec.synapses)
+        crate::back::xylo::records_isyn2(&self.module)
     }
 }
 
@@ -272,7 +281,8 @@ impl ChipRun for Run<'_> {
 /// What was placed where on Xylo.
 #[derive(Clone, Debug, Serialize)]
 pub struct XyloLayout {
-    /// rockpool's chip module (`syns63300` Xylo IMU, `syns61201` Xylo Audio 2).
+    /// rockpool's chip module (`syns63300` Xylo IMU, `syns61201` Xylo Audio 2, `syns65302` Xylo
+    /// Audio 3).
     pub chip: String,
     /// Hidden neurons used.
     pub hidden_neurons: usize,
