@@ -217,7 +217,8 @@ def main():
             rec[k].append(np.asarray(r[k], dtype=np.int64))
     outs = np.stack(outs)
     if args.record:
-        np.savez(args.record, out_spikes=outs, **{k: np.stack(v) for k, v in rec.items()})
+        # C order: XyloSim records Fortran-ordered arrays, and stacking one sample keeps that.
+        np.savez(args.record, out_spikes=outs, **{k: np.ascontiguousarray(np.stack(v)) for k, v in rec.items()})
     mismatches = int(np.count_nonzero(outs != expected))
     print(json.dumps({
         "chip": CHIP,
