@@ -289,6 +289,10 @@ pub struct ChipSpec {
     /// Only the last this many neurons may drive outputs (Xylo IMU: 128).
     #[serde(default)]
     pub output_source_neurons: Option<u64>,
+    /// Connections between hidden neurons with a non-zero weight that the chip's recurrent
+    /// weight memory holds (Xylo Audio 3: 31,744).
+    #[serde(default)]
+    pub hidden_synapses: Option<u64>,
     /// Published dynamic inference power, W: a chip that runs in real time spends about
     /// this times the inference's duration (steps x dt).
     #[serde(default)]

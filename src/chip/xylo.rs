@@ -112,6 +112,8 @@ struct Limits {
     input_neurons: usize,
     output_sources: usize,
     synapses: usize,
+    /// Non-zero weights between hidden neurons the recurrent weight memory holds, when stated.
+    hidden_synapses: Option<usize>,
 }
 
 impl Limits {
@@ -126,6 +128,7 @@ impl Limits {
             input_neurons: n(c.input_neurons.unwrap_or(c.neurons_per_core)),
             output_sources: n(c.output_source_neurons.unwrap_or(c.neurons_per_core)),
             synapses: n(c.synapses_per_neuron.unwrap_or(1)),
+            hidden_synapses: c.hidden_synapses.map(n),
         }
     }
 }
@@ -146,11 +149,11 @@ pub fn map(net: &Network, target: &Target) -> Result<XyloSpec, XyloMapError> {
     }
     let n_in = net.input.numel();
     if n_in > lim.inputs {
-        return Err(err(format!("{n_in} input channels; {name} has {}", lim.inputs)));
+        return Err(err(format!("{n_in} input channels; {name} has {} (input '{}')", lim.inputs, net.input.node)));
     }
     let n_out = outl.neurons();
     if n_out > lim.outputs {
-        return Err(err(format!("{n_out} output neurons; {name} has {}", lim.outputs)));
+        return Err(err(format!("{n_out} output neurons; {name} has {} (output layer '{}')", lim.outputs, outl.name)));
     }
     // Steps behind the model: input-fed layers 0, a same-step edge +1, a delayed edge +0.
     let nl = net.layers.len();
@@ -216,8 +219,13 @@ pub fn map(net: &Network, target: &Target) -> Result<XyloSpec, XyloMapError> {
         first[k] = n_hidden;
         n_hidden += net.layers[k].neurons();
     }
+    // The layers `ks` by name, each with its figure.
+    let per_layer = |ks: &[usize], count: &dyn Fn(usize) -> usize| {
+        ks.iter().map(|&k| format!("'{}' {}", net.layers[k].name, count(k))).collect::<Vec<_>>().join(", ")
+    };
     if n_hidden > lim.hidden {
-        return Err(err(format!("{n_hidden} hidden neurons; {name} has {}", lim.hidden)));
+        let layers = per_layer(&hidden, &|k| net.layers[k].neurons());
+        return Err(err(format!("{n_hidden} hidden neurons; {name} has {} (layers {layers})", lim.hidden)));
     }
     if n_hidden == 0 {
         return Err(err("no hidden layer: Xylo's outputs read hidden neurons".into()));
@@ -337,6 +345,28 @@ pub fn map(net: &Network, target: &Target) -> Result<XyloSpec, XyloMapError> {
             delay: delay[k].unwrap_or(0),
         });
     }
+    if let Some(cap) = lim.hidden_synapses {
+        // The chip stores the hidden neurons' weights as fan-out lists of the connections
+        // (source, target) with a non-zero weight on either current.
+        let targets: Vec<usize> = spec
+            .weights_rec
+            .chunks(ns)
+            .enumerate()
+            .filter(|(_, w)| w.iter().any(|&w| w != 0))
+            .map(|(pair, _)| pair % n_hidden)
+            .collect();
+        if targets.len() > cap {
+            let into = |k: usize| {
+                targets.iter().filter(|&&t| (first[k]..first[k] + net.layers[k].neurons()).contains(&t)).count()
+            };
+            let fed: Vec<usize> = hidden.iter().copied().filter(|&k| into(k) > 0).collect();
+            let total = targets.len();
+            let layers = per_layer(&fed, &into);
+            return Err(err(format!(
+                "{total} non-zero weights between hidden neurons; {name} holds {cap} (into {layers})"
+            )));
+        }
+    }
     Ok(spec)
 }
 
@@ -354,11 +384,23 @@ mod tests {
     /// 16 inputs through current-based LIF layers of `widths` in a chain, the last the output;
     /// small deterministic weights, threshold 1, dt 1 ms.
     fn chain(widths: &[usize]) -> crate::quant::Network {
+        sparse_chain(widths, 1)
+    }
+
+    /// [`chain`] with only every `stride`-th weight of a layer reading another layer non-zero
+    /// (by row plus column); the input and output weights stay dense.
+    fn sparse_chain(widths: &[usize], stride: usize) -> crate::quant::Network {
         let mut g = Graph::default();
         let mut prev = g.add_node("in", Op::Input { shape: vec![16] });
         let mut n_in = 16;
         for (k, &n) in widths.iter().enumerate() {
-            let w: Vec<f64> = (0..n * n_in).map(|i| ((i * 7 + k) % 13) as f64 / 26.0 - 0.2).collect();
+            let sparse = k > 0 && k + 1 < widths.len();
+            let w: Vec<f64> = (0..n * n_in)
+                .map(|i| {
+                    let kept = !sparse || (i / n_in + i % n_in) % stride == 0;
+                    if kept { ((i * 7 + k) % 13) as f64 / 26.0 - 0.2 } else { 0.0 }
+                })
+                .collect();
             let fc = g.add_node(format!("fc{k}"), Op::Linear { weight: Tensor::f64(vec![n, n_in], w) });
             let fill = |v: f64| Tensor::f64(vec![n], vec![v; n]);
             let lif = g.add_node(
@@ -401,17 +443,18 @@ mod tests {
     #[test]
     fn the_xylo_targets_state_rockpools_limits() {
         let lim = |name: &str| Limits::of(target(name).chip.as_ref().expect("a [chip] section"));
-        let l = |hidden, outputs, input_neurons, output_sources, synapses| Limits {
+        let l = |hidden, outputs, input_neurons, output_sources, synapses, hidden_synapses| Limits {
             hidden,
             inputs: 16,
             outputs,
             input_neurons,
             output_sources,
             synapses,
+            hidden_synapses,
         };
-        assert_eq!(lim("xylo-imu"), l(496, 16, 128, 128, 1));
-        assert_eq!(lim("xylo-audio2"), l(1000, 8, 1000, 1000, 2));
-        assert_eq!(lim("xylo-audio3"), l(992, 32, 128, 128, 2));
+        assert_eq!(lim("xylo-imu"), l(496, 16, 128, 128, 1, None));
+        assert_eq!(lim("xylo-audio2"), l(1000, 8, 1000, 1000, 2, None));
+        assert_eq!(lim("xylo-audio3"), l(992, 32, 128, 128, 2, Some(31_744)));
         for (name, module) in [("xylo-imu", "syns63300"), ("xylo-audio2", "syns61201"), ("xylo-audio3", "syns65302")] {
             let t = target(name);
             let m = t.chip.as_ref().and_then(|c| c.vendor_module.as_deref());
@@ -429,18 +472,41 @@ mod tests {
         assert_eq!(s.weights_in.len(), 16 * 128);
         assert_eq!(s.weights_out.len(), 128 * 32);
         let e = map(&net, &target("xylo-imu")).unwrap_err();
-        assert_eq!(e.to_string(), "xylo-imu: 32 output neurons; xylo-imu has 16");
+        assert_eq!(e.to_string(), "xylo-imu: 32 output neurons; xylo-imu has 16 (output layer 'lif1')");
         let e = map(&net, &target("xylo-audio2")).unwrap_err();
-        assert_eq!(e.to_string(), "xylo-audio2: 32 output neurons; xylo-audio2 has 8");
+        assert_eq!(e.to_string(), "xylo-audio2: 32 output neurons; xylo-audio2 has 8 (output layer 'lif1')");
         let e = map(&chain(&[128, 33]), &target("xylo-audio3")).unwrap_err();
-        assert_eq!(e.to_string(), "xylo-audio3: 33 output neurons; xylo-audio3 has 32");
-        // 128 + 736 + 128 = 992 hidden neurons: input takers first, output drivers last.
-        let s = map(&chain(&[128, 736, 128, 10]), &target("xylo-audio3")).expect("992 hidden neurons fit");
+        assert_eq!(e.to_string(), "xylo-audio3: 33 output neurons; xylo-audio3 has 32 (output layer 'lif1')");
+        // 128 + 736 + 128 = 992 hidden neurons: input takers first, output drivers last; one
+        // hidden-to-hidden weight in 8 is non-zero (23,552 connections).
+        let s = map(&sparse_chain(&[128, 736, 128, 10], 8), &target("xylo-audio3")).expect("992 hidden neurons fit");
         assert_eq!((s.n_hidden, s.ien, s.oen, s.lag), (992, 128, 128, 3));
         let firsts: Vec<(usize, usize)> = s.places.iter().map(|p| (p.first, p.delay)).collect();
         assert_eq!(firsts, [(0, 0), (128, 1), (864, 2), (0, 3)]);
-        let e = map(&chain(&[128, 737, 128, 10]), &target("xylo-audio3")).unwrap_err();
-        assert_eq!(e.to_string(), "xylo-audio3: 993 hidden neurons; xylo-audio3 has 992");
+        assert_eq!(s.weights_rec.iter().filter(|&&w| w != 0).count(), 23_552);
+        let e = map(&sparse_chain(&[128, 737, 128, 10], 8), &target("xylo-audio3")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "xylo-audio3: 993 hidden neurons; xylo-audio3 has 992 (layers 'lif0' 128, 'lif1' 737, 'lif2' 128)"
+        );
+    }
+
+    #[test]
+    fn audio3_holds_31744_connections_between_hidden_neurons() {
+        // 128 -> 124 -> 128 hidden neurons, densely connected: 2 x 128 x 124 = 31,744
+        // connections fit; one more middle neuron (32,000) is refused, naming the layers the
+        // connections reach.
+        let s = map(&chain(&[128, 124, 128, 10]), &target("xylo-audio3")).expect("31,744 connections fit");
+        assert_eq!(s.weights_rec.iter().filter(|&&w| w != 0).count(), 31_744);
+        let net = chain(&[128, 125, 128, 10]);
+        let e = map(&net, &target("xylo-audio3")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "xylo-audio3: 32000 non-zero weights between hidden neurons; xylo-audio3 holds 31744 \
+             (into 'lif1' 16000, 'lif2' 16000)"
+        );
+        // Xylo IMU's target states no such memory.
+        assert!(map(&net, &target("xylo-imu")).is_ok());
     }
 
     #[test]

@@ -132,6 +132,11 @@ impl ChipMap for Mapped {
                 used: weights(&s.weights_in) + weights(&s.weights_rec) + weights(&s.weights_out),
                 available: None,
             },
+            Resource {
+                name: "connections between hidden neurons".into(),
+                used: s.weights_rec.chunks(s.synapses.max(1)).filter(|w| w.iter().any(|&x| x != 0)).count() as u64,
+                available: limit(|c| c.hidden_synapses),
+            },
         ]
     }
 
