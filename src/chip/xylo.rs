@@ -382,7 +382,8 @@ mod tests {
     use crate::target::Target;
 
     /// 16 inputs through current-based LIF layers of `widths` in a chain, the last the output;
-    /// small deterministic weights, threshold 1, dt 1 ms.
+    /// deterministic weights of magnitude 0.1 to 0.19 (none quantises to zero), the Xylo
+    /// student's neurons (threshold 1, dt 1 ms).
     fn chain(widths: &[usize]) -> crate::quant::Network {
         sparse_chain(widths, 1)
     }
@@ -398,7 +399,8 @@ mod tests {
             let w: Vec<f64> = (0..n * n_in)
                 .map(|i| {
                     let kept = !sparse || (i / n_in + i % n_in) % stride == 0;
-                    if kept { ((i * 7 + k) % 13) as f64 / 26.0 - 0.2 } else { 0.0 }
+                    let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
+                    if kept { sign * (0.1 + ((i * 7 + k) % 13) as f64 / 130.0) } else { 0.0 }
                 })
                 .collect();
             let fc = g.add_node(format!("fc{k}"), Op::Linear { weight: Tensor::f64(vec![n, n_in], w) });
@@ -408,9 +410,9 @@ mod tests {
                 Op::CubaLIF {
                     tau_syn: fill(4e-3),
                     tau_mem: fill(16e-3),
-                    r: fill(16e-3),
+                    r: fill(16.0),
                     v_leak: fill(0.0),
-                    w_in: fill(4e-3),
+                    w_in: fill(0.75),
                     v_threshold: fill(1.0),
                     v_reset: fill(0.0),
                 },
