@@ -37,7 +37,7 @@ for s in "${students[@]}"; do
   "$bin" compile "$model" $rest --inputs $x --target loihi2 --min-agreement 0 -o "$out/$name-loihi2" \
     >/dev/null 2>&1 || echo "# $name loihi2: refused" >>"$out/refused.txt"
 done
-for t in xylo-imu xylo-audio2; do
+for t in xylo-imu xylo-audio2 xylo-audio3; do
   "$bin" compile models/xylo_q8/xylo_q8.json --inputs models/xylo_q8/digits16_test_x.npy --labels $y \
     --target $t --min-agreement 0 -o "$out/xylo_q8-$t" >/dev/null 2>&1 || echo "# xylo_q8 $t: refused" >>"$out/refused.txt"
 done

@@ -32,7 +32,7 @@ fn run(args: &[String]) -> (i32, String, String) {
 
 #[test]
 fn a_refusing_target_is_a_row_that_says_why() {
-    let targets = "ice40-up5k,ecp5-25k,generic-45nm,loihi2,xylo-imu,truenorth,no-such-target";
+    let targets = "ice40-up5k,ecp5-25k,generic-45nm,loihi2,xylo-imu,xylo-audio3,truenorth,no-such-target";
     let (code, out, err) = run(&mlp(&["--targets", targets, "--json"]));
     assert_eq!(code, 0, "{err}");
     let c: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -61,6 +61,10 @@ fn a_refusing_target_is_a_row_that_says_why() {
     let x = row("xylo-imu");
     assert_eq!(x["fits"], false, "{x}");
     assert!(x["why_not"].to_string().contains("64"), "{x}");
+    // So does Xylo Audio 3.
+    let x3 = row("xylo-audio3");
+    assert_eq!(x3["fits"], false, "{x3}");
+    assert!(x3["why_not"].to_string().contains("64 input channels; xylo-audio3 has 16"), "{x3}");
     // TrueNorth has no back end: its generic mapping decides the fit.
     let tn = row("truenorth");
     assert_eq!(tn["fits"], true, "{tn}");
@@ -78,7 +82,7 @@ fn a_refusing_target_is_a_row_that_says_why() {
 
 #[test]
 fn no_target_fitting_is_exit_1() {
-    let (code, out, err) = run(&mlp(&["--targets", "xylo-imu,xylo-audio2"]));
+    let (code, out, err) = run(&mlp(&["--targets", "xylo-imu,xylo-audio2,xylo-audio3"]));
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("no target fits"), "{err}");
 }
