@@ -11,7 +11,8 @@
 //! Audio 3 require (128 each).
 //!
 //! Every limit comes from the target's `[chip]` section (hidden neurons, input channels,
-//! outputs, input and output-source neurons); the three Xylo targets differ in nothing else.
+//! outputs, input and output-source neurons, and where stated the connections between hidden
+//! neurons the chip stores); the three Xylo targets differ in nothing else.
 //! spikefab places every projection on the first synaptic current, so a target's second
 //! current (Xylo Audio 2 and 3) stays unused and the specification has one synapse axis.
 //!
