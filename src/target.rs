@@ -29,6 +29,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("xylo-imu", include_str!("../targets/xylo-imu.toml")),
     ("xylo-audio2", include_str!("../targets/xylo-audio2.toml")),
     ("xylo-audio3", include_str!("../targets/xylo-audio3.toml")),
+    ("kapoho-point", include_str!("../targets/kapoho-point.toml")),
 ];
 
 /// What kind of hardware a target is.
@@ -263,6 +264,9 @@ pub struct ChipSpec {
     pub vendor_module: Option<String>,
     /// Cores per chip.
     pub cores: u64,
+    /// Chips in the system (a board of several chips; 1 when absent).
+    #[serde(default)]
+    pub chips: Option<u64>,
     /// Neurons one core holds.
     pub neurons_per_core: u64,
     /// Source neurons one neuron may sum.
@@ -274,6 +278,9 @@ pub struct ChipSpec {
     /// Synapses one core holds.
     #[serde(default)]
     pub synapses_per_core: Option<u64>,
+    /// Synapses one chip holds.
+    #[serde(default)]
+    pub synapses_per_chip: Option<u64>,
     /// External input channels.
     #[serde(default)]
     pub input_channels: Option<u64>,
@@ -456,8 +463,8 @@ impl Target {
         match (&self.chip, self.kind) {
             (None, Kind::Neuromorphic) => return Err("a neuromorphic target needs a [chip] section".into()),
             (Some(_), Kind::Fpga | Kind::Asic) => return Err("only a neuromorphic target has a [chip] section".into()),
-            (Some(c), _) if c.cores == 0 || c.neurons_per_core == 0 => {
-                return Err("section 'chip': cores and neurons_per_core must be positive".into());
+            (Some(c), _) if c.cores == 0 || c.neurons_per_core == 0 || c.chips == Some(0) => {
+                return Err("section 'chip': cores, neurons_per_core and chips must be positive".into());
             }
             _ => {}
         }

@@ -1,7 +1,9 @@
 //! Loihi: spikefab's simulation of Loihi's CUBA arithmetic against Lava's fixed-point
 //! simulator (`Loihi2SimCfg(select_tag="fixed_pt")`) running the netx export, value for value
-//! (output spikes, u and v of every neuron at every step), on random dense and conv networks and
-//! on a compiled trained student; and netx's limits refused with their figures.
+//! (output spikes, u and v of every neuron at every model step), on random dense and conv
+//! networks and on compiled trained students; every sample giving the same answer alone as in
+//! the stream (in spikefab's chip model and in Lava), spikefab's accuracy equal to the readout
+//! of `run_lava.py`; netx's limits and Loihi 2's cores and chips refused with their figures.
 
 mod common;
 
@@ -87,7 +89,7 @@ fn random_nets(seed: u64) -> Vec<(String, NetxNet, u8)> {
         input_shape,
         input_bits: bits,
         lag: layers.len(),
-        cores: layers.len(),
+        placement: Default::default(),
         layers,
     };
     let (a, b) = (dense_weights(&mut r, 16, 20, -127, 127), dense_weights(&mut r, 10, 16, -127, 127));
@@ -128,8 +130,14 @@ fn random_nets(seed: u64) -> Vec<(String, NetxNet, u8)> {
     nets
 }
 
+/// Random inputs: `n` samples of `t` steps, `pct`% of the payloads non-zero (1..=max).
+fn random_inputs(r: &mut Rng, n: usize, t: usize, nin: usize, max: u8, pct: i64) -> Vec<u8> {
+    (0..n * t * nin).map(|_| if r.range(0, 99) < pct { r.range(1, i64::from(max)) as u8 } else { 0 }).collect()
+}
+
 /// Every random network runs in Lava exactly as spikefab simulates it: every output spike and
-/// every u and v of every neuron at every step.
+/// every u and v of every neuron at every model step of every sample; and the samples that
+/// `run_lava.py` runs again alone give the output spikes they gave in the stream.
 #[test]
 fn random_dense_and_conv_networks_match_lava_bit_for_bit() {
     let test = "random_dense_and_conv_networks_match_lava_bit_for_bit";
@@ -137,19 +145,8 @@ fn random_dense_and_conv_networks_match_lava_bit_for_bit() {
     let (n, t) = (3usize, 12usize);
     for (k, (label, net, max)) in random_nets(7).into_iter().enumerate() {
         let mut r = Rng(1000 + k as u64);
-        let nin = net.input_numel();
-        let ts = t + net.lag;
-        let mut inputs = vec![0u8; n * ts * nin];
-        for i in 0..n {
-            for s in 0..t {
-                for c in 0..nin {
-                    if r.range(0, 99) < 35 {
-                        inputs[(i * ts + s) * nin + c] = r.range(1, i64::from(max)) as u8;
-                    }
-                }
-            }
-        }
-        let recs = loihi::run_batch(&net, &inputs, n, ts);
+        let inputs = random_inputs(&mut r, n, t, net.input_numel(), max, 35);
+        let recs = loihi::run_stream(&net, &inputs, n, t);
         let spikes: usize = recs.iter().map(|r| r.spikes.iter().flatten().filter(|&&s| s > 0).count()).sum();
         assert!(spikes > 0, "{label}: no neuron spiked; the case tests nothing");
         if label.contains("wraps") {
@@ -159,42 +156,71 @@ fn random_dense_and_conv_networks_match_lava_bit_for_bit() {
         }
         let expected: Vec<u8> = recs.iter().flat_map(|r| r.out_spikes.iter().copied()).collect();
         let dir = scratch(&format!("loihi-random-{k}"));
-        for (name, bytes) in spikefab::back::loihi::files(&net, n, ts, &inputs, &expected).unwrap() {
+        for (name, bytes) in spikefab::back::loihi::files(&net, n, t, &inputs, &expected).unwrap() {
             std::fs::write(dir.join(name), bytes).unwrap();
         }
         let rep = spikefab::flow::lava::check(&dir, &py, &recs).unwrap();
         eprintln!(
-            "{label}: {} values ({} output spikes), {} output and {} state mismatches, {spikes} spikes",
-            rep.words, rep.output_words, rep.output_mismatches, rep.state_mismatches
+            "{label}: {} values ({} output spikes), {} output and {} state mismatches, {spikes} spikes; {:?}",
+            rep.words, rep.output_words, rep.output_mismatches, rep.state_mismatches, rep.notes
         );
         assert!(rep.exact(), "{label}: {:?}", rep.first_differences);
         let per_sample: usize = net.layers.iter().map(|l| 2 * l.neurons()).sum::<usize>() + net.outputs();
-        assert_eq!(rep.words, n * ts * per_sample, "{label}");
+        assert_eq!(rep.words, n * t * per_sample, "{label}");
+        assert_eq!(
+            rep.notes,
+            vec![format!("alone: 2 of {n} samples run alone in a fresh network: 0 output spikes differ from the stream")],
+            "{label}"
+        );
     }
 }
 
-/// With netx's periodic reset every sample's aligned outputs are its own: the same whether it
-/// runs alone or after other samples.
+/// A sample's record (every layer's spikes, u and v over its model steps, its synaptic events)
+/// is the same whether it runs alone or in a stream after other samples, in any order, also
+/// when a sample has fewer steps than the network has layers (T = 1, 2).
 #[test]
-fn samples_are_independent_after_the_reset() {
+fn a_sample_gives_the_same_record_alone_and_after_others() {
     for (label, net, max) in random_nets(11) {
-        let (n, t) = (3usize, 9usize);
-        let ts = t + net.lag;
         let nin = net.input_numel();
-        let mut r = Rng(99);
-        let inputs: Vec<u8> = (0..n * ts * nin)
-            .map(|e| if (e / nin) % ts < t && r.range(0, 99) < 40 { r.range(1, i64::from(max)) as u8 } else { 0 })
-            .collect();
-        let batch = loihi::run_batch(&net, &inputs, n, ts);
-        let no = net.outputs();
-        let mut compared = 0;
-        for (i, rec) in batch.iter().enumerate() {
-            let alone = loihi::run_batch(&net, &inputs[i * ts * nin..(i + 1) * ts * nin], 1, ts);
-            assert_eq!(rec.out_spikes[net.lag * no..], alone[0].out_spikes[net.lag * no..], "{label}: sample {i}");
-            compared += 1;
+        for t in [1usize, 2, 9] {
+            let n = 4usize;
+            let mut r = Rng(99 + t as u64);
+            let inputs = random_inputs(&mut r, n, t, nin, max, 40);
+            let stream = loihi::run_stream(&net, &inputs, n, t);
+            assert_eq!(stream.len(), n);
+            let reversed: Vec<u8> = (0..n).rev().flat_map(|i| inputs[i * t * nin..(i + 1) * t * nin].to_vec()).collect();
+            let back = loihi::run_stream(&net, &reversed, n, t);
+            let mut spikes = 0;
+            for (i, rec) in stream.iter().enumerate() {
+                assert_eq!(rec.steps, t);
+                assert_eq!(rec.out_spikes.len(), t * net.outputs(), "{label}: T = {t}");
+                let alone = loihi::run_stream(&net, &inputs[i * t * nin..(i + 1) * t * nin], 1, t);
+                assert_eq!(rec, &alone[0], "{label}: T = {t}, sample {i} alone");
+                assert_eq!(rec, &back[n - 1 - i], "{label}: T = {t}, sample {i} in reversed order");
+                spikes += rec.spikes.iter().flatten().filter(|&&s| s > 0).count();
+            }
+            assert!(spikes > 0, "{label}: T = {t}: no neuron spiked; the case tests nothing");
         }
-        assert_eq!(compared, n);
     }
+}
+
+/// Without the periodic reset the same samples do depend on what ran before: the reset is
+/// what makes them independent (the test above is not vacuous).
+#[test]
+fn without_the_reset_a_sample_depends_on_the_one_before() {
+    let (label, net, max) = random_nets(11).into_iter().next().unwrap();
+    let (n, t) = (2usize, 9usize);
+    let nin = net.input_numel();
+    let mut r = Rng(5);
+    let inputs = random_inputs(&mut r, n, t, nin, max, 40);
+    let d = net.lag;
+    let mut padded = vec![0u8; (2 * t + d) * nin];
+    padded[..2 * t * nin].copy_from_slice(&inputs);
+    let joint = loihi::run(&net, &padded, 2 * t + d);
+    let alone = loihi::run_stream(&net, &inputs[t * nin..], 1, t);
+    let no = net.outputs();
+    let second = &joint.out_spikes[(t + d) * no..(2 * t + d) * no];
+    assert_ne!(second, &alone[0].out_spikes[..], "{label}: the second sample never saw the first");
 }
 
 /// A spike crosses one layer per step: the output of `D` pass-through layers answers an input
@@ -223,13 +249,54 @@ fn each_layer_adds_one_step() {
             })
             .collect();
         let net =
-            NetxNet { model: "eye".into(), input_shape: vec![4], input_bits: 1, lag: depth, cores: depth, layers };
+            NetxNet {
+            model: "eye".into(),
+            input_shape: vec![4],
+            input_bits: 1,
+            lag: depth,
+            placement: Default::default(),
+            layers,
+        };
         let mut x = vec![0u8; 12 * 4];
         x[3 * 4] = 1;
         let r = loihi::run(&net, &x, 12);
         let at: Vec<usize> = (0..12).filter(|&t| r.out_spikes[t * 4] == 1).collect();
         assert_eq!(at, vec![3 + depth], "depth {depth}");
     }
+}
+
+/// The first `n` rows of the `.npy` file `src` (under the repository) written to `dst`, as
+/// uint8 (inputs) or int64 (labels).
+fn first_rows(src: &str, n: usize, dst: &std::path::Path, labels: bool) {
+    use npyz::WriterBuilder;
+    let x = spikefab::data::read_npy(&common::root().join(src)).unwrap();
+    let mut shape: Vec<u64> = x.shape.iter().map(|&d| d as u64).collect();
+    shape[0] = n as u64;
+    let numel: usize = x.shape[1..].iter().product();
+    let mut f = std::fs::File::create(dst).unwrap();
+    if labels {
+        let mut w = npyz::WriteOptions::<i64>::new().default_dtype().shape(&shape).writer(&mut f).begin_nd().unwrap();
+        w.extend(x.data[..n * numel].iter().map(|&v| v as i64)).unwrap();
+        w.finish().unwrap();
+    } else {
+        let mut w = npyz::WriteOptions::<u8>::new().default_dtype().shape(&shape).writer(&mut f).begin_nd().unwrap();
+        w.extend(x.data[..n * numel].iter().map(|&v| v as u8)).unwrap();
+        w.finish().unwrap();
+    }
+}
+
+/// `spikefab compile ... --json` run from the repository's root: the report.
+fn compile_json(args: &[&str], py: &std::path::Path) -> serde_json::Value {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .arg("compile")
+        .args(args)
+        .args(["--min-agreement", "0", "--json"])
+        .current_dir(common::root())
+        .env("SPIKEFAB_LAVA_PYTHON", py)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// The trained binary-weight MLP student compiled for loihi2: the export runs in Lava exactly
@@ -240,54 +307,105 @@ fn trained_student_compiles_and_lava_agrees_bit_for_bit() {
     let Some(py) = python_or_skip(test) else { return };
     let out = scratch("loihi-student");
     // All samples run in one Lava run (about 0.1 s per sample after a few seconds of setup).
-    let x = spikefab::data::read_npy(&common::root().join("models/digits_test_x.npy")).unwrap();
-    let (n, numel) = (40usize, x.shape[1]);
+    let n = 40usize;
     let xs = out.join("x.npy");
-    let mut f = std::fs::File::create(&xs).unwrap();
-    {
-        use npyz::WriterBuilder;
-        let mut w = npyz::WriteOptions::<u8>::new()
-            .default_dtype()
-            .shape(&[n as u64, numel as u64])
-            .writer(&mut f)
-            .begin_nd()
-            .unwrap();
-        w.extend(x.data[..n * numel].iter().map(|&v| v as u8)).unwrap();
-        w.finish().unwrap();
-    }
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
-        .args(["compile", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "--timesteps", "8", "--dt", "0.0001"])
-        .args(["--inputs", xs.to_str().unwrap(), "--target", "loihi2", "--min-agreement", "0", "--json"])
-        .args(["-o", out.join("o").to_str().unwrap()])
-        .current_dir(common::root())
-        .env("SPIKEFAB_LAVA_PYTHON", &py)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stderr}");
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    first_rows("models/digits_test_x.npy", n, &xs, false);
+    let r = compile_json(
+        &[
+            "models/mlp_bw/mlp_bw.nir",
+            "--from",
+            "snntorch",
+            "--timesteps",
+            "8",
+            "--dt",
+            "0.0001",
+            "--inputs",
+            xs.to_str().unwrap(),
+            "--target",
+            "loihi2",
+            "-o",
+            out.join("o").to_str().unwrap(),
+        ],
+        &py,
+    );
     assert_eq!(r["kind"], "chip");
+    assert_eq!(r["chip_steps"], 10, "T = 8 plus one step per layer");
     let lava = &r["vendor_check"];
     assert_eq!(lava["simulator"], "Lava");
     assert_eq!(lava["samples"], n);
-    assert_eq!(lava["steps"], 10, "T = 8 plus one step per layer");
-    // 10 steps x (10 outputs + u and v of 138 neurons) per sample.
-    assert_eq!(lava["words"], n * 10 * (10 + 2 * 138), "{lava}");
+    assert_eq!(lava["steps"], 8, "each sample's model steps");
+    // 8 steps x (10 outputs + u and v of 138 neurons) per sample.
+    assert_eq!(lava["words"], n * 8 * (10 + 2 * 138), "{lava}");
     assert_eq!(lava["output_mismatches"], 0, "{lava}");
     assert_eq!(lava["state_mismatches"], 0, "{lava}");
     assert!(lava["output_spikes"].as_u64().unwrap() > 0);
+    assert_eq!(
+        lava["notes"][0],
+        format!("alone: 2 of {n} samples run alone in a fresh network: 0 output spikes differ from the stream")
+    );
     let notes = r["notes"].as_array().unwrap();
     assert!(notes.iter().any(|n| n.as_str().unwrap().contains("zero")), "the reset mismatch is said: {notes:?}");
     assert!(r["energy"]["energy_per_inference_j"].as_f64().unwrap() > 0.0);
+    let layout = &r["layout"];
+    assert_eq!((layout["family"].as_str(), layout["cores"].as_u64(), layout["chips"].as_u64()), (Some("loihi"), Some(2), Some(1)));
+    assert_eq!(layout["layers"][0]["synapses"], 128 * 64, "binary weights: every connection a synapse");
     let dir = out.join("o/loihi");
     for f in ["network.net", "inputs.npy", "expected_spikes.npy", "run_lava.py"] {
         assert!(dir.join(f).exists(), "{f}");
     }
     let fed = spikefab::data::read_npy(&dir.join("inputs.npy")).unwrap();
-    assert_eq!(fed.shape, vec![n, 10, 64]);
+    assert_eq!(fed.shape, vec![n, 8, 64]);
+    let expected = spikefab::data::read_npy(&dir.join("expected_spikes.npy")).unwrap();
+    assert_eq!(expected.shape, vec![n, 8, 10], "model steps only");
     // The script runs on its own and agrees with the expected spikes.
     let s = std::process::Command::new(&py).arg(dir.join("run_lava.py")).args(["--samples", "1"]).output().unwrap();
     assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+}
+
+/// Every sample run alone in a fresh Lava network gives, on its model steps, exactly the output
+/// spikes it gave in the stream of all samples (`run_lava.py --alone all`), and the readout of
+/// `run_lava.py` (the class of most output spikes over the model steps) has the accuracy
+/// spikefab reports for the chip: on the binary-weight MLP student and on a trained 2-layer
+/// CubaLIF network (the Xylo student, 16-128-10 current-based neurons with one decay per layer,
+/// as single-spike neurons).
+#[test]
+fn a_sample_gives_lava_the_same_answer_alone_and_spikefab_the_readout_accuracy() {
+    let test = "a_sample_gives_lava_the_same_answer_alone_and_spikefab_the_readout_accuracy";
+    let Some(py) = python_or_skip(test) else { return };
+    let n = 24usize;
+    let cases: [(&str, &[&str], &str); 2] = [
+        ("mlp_bw", &["models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8"], "models/digits_test_x.npy"),
+        ("cuba", &["models/xylo_q8/xylo_q8.json", "--spikes", "single"], "models/xylo_q8/digits16_test_x.npy"),
+    ];
+    for (name, model, inputs) in cases {
+        let out = scratch(&format!("loihi-alone-{name}"));
+        let (xs, ys) = (out.join("x.npy"), out.join("y.npy"));
+        first_rows(inputs, n, &xs, false);
+        first_rows("models/digits_test_y.npy", n, &ys, true);
+        let (x, y, o) = (xs.to_str().unwrap(), ys.to_str().unwrap(), out.join("o"));
+        let mut args = model.to_vec();
+        args.extend(["--inputs", x, "--labels", y, "--target", "loihi2", "-o", o.to_str().unwrap()]);
+        let r = compile_json(&args, &py);
+        assert_eq!(r["vendor_check"]["output_mismatches"], 0, "{name}: {}", r["vendor_check"]);
+        assert_eq!(r["vendor_check"]["state_mismatches"], 0, "{name}: {}", r["vendor_check"]);
+        let chip_accuracy = r["verify"]["chip_accuracy"].as_f64().unwrap();
+        let s = std::process::Command::new(&py)
+            .arg(o.join("loihi/run_lava.py"))
+            .args(["--alone", "all", "--labels", y])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&s.stdout);
+        assert!(s.status.success(), "{name}: {stdout}{}", String::from_utf8_lossy(&s.stderr));
+        let sum: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        eprintln!("{name}: spikefab's chip accuracy {chip_accuracy}; run_lava.py: {sum}");
+        assert_eq!(sum["samples"], n, "{name}");
+        assert_eq!(sum["alone_samples"], n, "{name}: every sample run alone");
+        assert_eq!(sum["alone_differences"], 0, "{name}: {sum}");
+        assert_eq!(sum["mismatching_outputs"], 0, "{name}: {sum}");
+        assert!(sum["output_spikes"].as_u64().unwrap() > 0, "{name}: no output spike; the case tests nothing");
+        assert_eq!(sum["accuracy"].as_f64(), Some(chip_accuracy), "{name}: the readout's accuracy is spikefab's");
+        assert_eq!(sum["correct"].as_f64(), Some((chip_accuracy * n as f64).round()), "{name}");
+    }
 }
 
 /// netx's limits, each refused with the figure at fault.
@@ -341,6 +459,104 @@ fn loihi_limits_are_refused_with_their_figures() {
     );
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("loihi2"), "{err}");
+}
+
+/// `spikefab plan ... --json` for a chip target: (exit code, the report or null, stderr).
+fn plan_json(args: &[&str]) -> (i32, serde_json::Value, String) {
+    let (c, out, err) = common::spikefab(&[&["plan"], args, &["--json"]].concat());
+    (c, serde_json::from_str(&out).unwrap_or(serde_json::Value::Null), err)
+}
+
+/// Cores and chips: each layer on cores of its own (at most `neurons_per_core`), cores filled
+/// into chips in layer order, a chip's dense synapses at most `synapses_per_chip`; a network
+/// needing more chips than the target has is refused (exit 1) naming the layer, the figures and
+/// a larger system; the same network maps onto a system of more chips.
+#[test]
+fn cores_and_chips_against_loihi_2s_limits() {
+    let out = scratch("loihi-chips");
+    // A Loihi 2 system with small figures: mlp_bw's 128 + 10 neurons take 2 + 1 cores of 100.
+    let bundled = std::fs::read_to_string(common::root().join("targets/loihi2.toml")).unwrap();
+    let small = |name: &str, chips: u64, syn: u64| {
+        let t = bundled
+            .replace("name = \"loihi2\"", &format!("name = \"{name}\""))
+            .replace("cores = 128", "cores = 2")
+            .replace("neurons_per_core = 8192", "neurons_per_core = 100")
+            .replace("synapses_per_chip = 120000000", &format!("synapses_per_chip = {syn}"))
+            .replace("chips = 1", &format!("chips = {chips}"));
+        assert_ne!(t, bundled);
+        let p = out.join(format!("{name}.toml"));
+        std::fs::write(&p, t).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let mlp = ["models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8", "--target"];
+    let one = small("one-chip", 1, 1_000_000);
+    let (c, _, err) = plan_json(&[&mlp[..], &[one.as_str()]].concat());
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        err.contains("does not fit: the network needs 3 cores on 2 chips (up to 100 neurons per core")
+            && err.contains("2 cores and up to 1,000,000 synapses of dense layers per chip); one-chip has 1 chip"),
+        "{err}"
+    );
+    let (c, r, err) = plan_json(&[&mlp[..], &[small("two-chips", 2, 1_000_000).as_str()]].concat());
+    assert_eq!(c, 0, "{err}");
+    let l = &r["layout"];
+    assert_eq!((l["cores"].as_u64(), l["chips"].as_u64(), l["system_chips"].as_u64()), (Some(3), Some(2), Some(2)), "{l}");
+    assert_eq!(l["layers"][0]["chips"], serde_json::json!([0, 0]), "{l}");
+    assert_eq!(l["layers"][1]["chips"], serde_json::json!([1, 1]), "{l}");
+    // Synapses: the first layer's 100 + 28 neurons hold 6,400 + 1,792 synapses (64 inputs, binary
+    // weights), the second 1,280.
+    let (c, _, err) = plan_json(&[&mlp[..], &[small("few-synapses", 8, 6_000).as_str()]].concat());
+    assert_eq!(c, 1, "{err}");
+    assert!(err.contains("6,400 synapses on one core (100 neurons of up to 64 inputs); a chip holds up to 6,000"), "{err}");
+    let (c, r, err) = plan_json(&[&mlp[..], &[small("tight", 8, 9_000).as_str()]].concat());
+    assert_eq!(c, 0, "{err}");
+    let l = &r["layout"];
+    assert_eq!((l["cores"].as_u64(), l["chips"].as_u64()), (Some(3), Some(2)), "8,192 + 1,280 > 9,000: {l}");
+    assert_eq!(l["layers"][0]["synapses"], 8192, "{l}");
+    assert_eq!(l["layers"][1]["chips"], serde_json::json!([1, 1]), "{l}");
+
+    // Loihi 2's own figures: a convolution of 1,049,600 neurons needs 129 cores of 8,192, more
+    // than one chip's 128; kapoho-point's 8 chips hold it.
+    let tensor = |shape: &[usize], v: f64| {
+        serde_json::json!({"dtype": "f32", "shape": shape, "data": vec![v; shape.iter().product()]})
+    };
+    let g = serde_json::json!({
+        "format": "spikefab-graph",
+        "version": 1,
+        "nodes": [
+            {"name": "input", "op": {"type": "Input", "shape": [1, 1025, 1024]}},
+            {"name": "conv", "op": {"type": "Conv", "weight": tensor(&[1, 1, 1, 1], 1.0), "bias": tensor(&[1], 0.0),
+                "stride": [1, 1], "padding": {"explicit": [0, 0]}, "dilation": [1, 1], "groups": 1,
+                "input_shape": null}},
+            {"name": "big", "op": {"type": "LIF", "tau": tensor(&[], 2.0), "r": tensor(&[], 2.0),
+                "v_leak": tensor(&[], 0.0), "v_threshold": tensor(&[], 0.5), "v_reset": tensor(&[], 0.0)}},
+            {"name": "output", "op": {"type": "Output"}}
+        ],
+        "edges": [["input", "conv"], ["conv", "big"], ["big", "output"]]
+    });
+    let model = out.join("big.json");
+    std::fs::write(&model, g.to_string()).unwrap();
+    let big = [model.to_str().unwrap(), "--dt", "1", "-T", "4", "--target"];
+    let (c, _, err) = plan_json(&[&big[..], &["loihi2"]].concat());
+    assert_eq!(c, 1, "{err}");
+    assert!(
+        err.contains("layer 'big' does not fit: the network needs 129 cores on 2 chips (up to 8192 neurons per core")
+            && err.contains("128 cores and up to 120,000,000 synapses of dense layers per chip); loihi2 has 1 chip")
+            && err.contains("a larger system: kapoho-point (8 chips)"),
+        "{err}"
+    );
+    let (c, r, err) = plan_json(&[&big[..], &["kapoho-point"]].concat());
+    assert_eq!(c, 0, "{err}");
+    let l = &r["layout"];
+    assert_eq!((l["cores"].as_u64(), l["chips"].as_u64(), l["system_chips"].as_u64()), (Some(129), Some(2), Some(8)), "{l}");
+    assert_eq!(l["layers"][0]["chips"], serde_json::json!([0, 1]), "{l}");
+    assert_eq!(l["layers"][0]["synapses"], 1025 * 1024, "one connection per neuron");
+    // The text layout names cores and chips.
+    let (c, text, err) = common::spikefab(&[&["plan"], &big[..], &["kapoho-point"]].concat());
+    assert_eq!(c, 0, "{err}");
+    assert!(text.contains("1 layer on 129 cores of 2 chips (128 per chip, up to 8192 neurons per core"), "{text}");
+    assert!(text.contains("the system has 8 chips"), "{text}");
+    assert!(text.contains("'big': conv 1049600 neurons on 129 cores (chips 0-1)"), "{text}");
 }
 
 /// Hostile node names and a hostile model file name: the export's Python script parses and

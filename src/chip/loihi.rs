@@ -15,14 +15,21 @@
 //!
 //! Every layer adds one step: a layer's synapses deliver, at step `t`, the spikes of the
 //! layer below at `t - 1`. The output of a network of `D` layers thus runs `D` steps behind
-//! the model ([`NetxNet::lag`]): the inference runs `T + D` steps on zero-padded inputs and
-//! the model's step `t` is the chip's step `t + D`.
+//! the model ([`NetxNet::lag`]): a sample's model step `t` reaches the output at its chip step
+//! `t + D` (how samples follow each other: [`crate::sim::loihi`]).
+//!
+//! Placement ([`Placement`]): each layer on cores of its own, at most the target's
+//! `neurons_per_core` per core, cores filled into chips in layer order, a chip holding at most
+//! `cores` cores and (when the target states it) `synapses_per_chip` synapses of dense layers;
+//! a network that needs more chips than the target's `chips` is refused, naming the layer that
+//! does not fit. These are the published maxima (targets/loihi2.toml); a core's memory, which
+//! Intel's closed compiler allocates, may hold fewer neurons or synapses.
 
 use serde::Serialize;
 
 use crate::quant::loihi::{BIAS_RANGE, DECAY_ONE, MAX_VTH, MAX_WEIGHT};
 use crate::quant::{Leak, Network, ProjKind};
-use crate::target::Target;
+use crate::target::{ChipSpec, Family, Target, Toolchain};
 
 /// A convolution's geometry, (height, width) pairs.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -90,8 +97,38 @@ pub struct NetxNet {
     pub layers: Vec<NetxLayer>,
     /// Steps the output runs behind the model (the number of layers).
     pub lag: usize,
-    /// Cores the layers take (1024 neurons per core, layers not sharing cores).
+    /// Where the layers sit on the target's cores and chips.
+    pub placement: Placement,
+}
+
+/// The layers on cores and chips.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Placement {
+    /// Cores used.
     pub cores: usize,
+    /// Chips used.
+    pub chips: usize,
+    /// Chips the target has.
+    pub system_chips: usize,
+    /// Cores per chip.
+    pub cores_per_chip: usize,
+    /// Neurons per core at most.
+    pub neurons_per_core: usize,
+    /// Synapses per chip at most (dense layers), when the target states it.
+    pub synapses_per_chip: Option<u64>,
+    /// Per layer, in order.
+    pub layers: Vec<LayerPlacement>,
+}
+
+/// One layer's cores.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LayerPlacement {
+    /// Cores.
+    pub cores: usize,
+    /// Synapses: connections with a non-zero weight (a convolution's counted at every position).
+    pub synapses: u64,
+    /// First and last chip its cores sit on (0-based).
+    pub chips: [usize; 2],
 }
 
 impl NetxNet {
@@ -189,9 +226,7 @@ fn single(leak: &Leak) -> Option<i64> {
 pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<NetxNet, LoihiMapError> {
     let err = |message: String| LoihiMapError { target: target.name.clone(), message };
     let c = target.chip.as_ref().ok_or_else(|| err("the target has no [chip] section".into()))?;
-    let per_core = c.neurons_per_core.max(1) as usize;
     let mut layers = vec![];
-    let mut cores = 0usize;
     let mut prev_conv = false;
     for (k, l) in net.layers.iter().enumerate() {
         let name = crate::names::label(&l.name);
@@ -266,7 +301,6 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
             }
         };
         prev_conv = conv.is_some();
-        cores += n.div_ceil(per_core);
         layers.push(NetxLayer {
             name,
             shape: l.shape,
@@ -282,17 +316,148 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
             vth,
         });
     }
-    if cores as u64 > c.cores {
-        return Err(err(format!(
-            "{cores} cores needed ({per_core} neurons per core, one layer per core); {} has {}",
-            target.name, c.cores
-        )));
-    }
+    let placement = place(&layers, c, &target.name).map_err(err)?;
     let input_shape = match layers.first().and_then(|l| l.conv.as_ref()) {
         Some(_) => net.input.shape.to_vec(),
         None => vec![net.input.numel()],
     };
-    Ok(NetxNet { model: net.model.clone(), input_shape, input_bits: net.input.bits, lag: layers.len(), layers, cores })
+    Ok(NetxNet {
+        model: net.model.clone(),
+        input_shape,
+        input_bits: net.input.bits,
+        lag: layers.len(),
+        layers,
+        placement,
+    })
+}
+
+/// Synapses of each neuron of `l`: its connections with a non-zero weight (for a convolution,
+/// the kernel taps that fall inside the input at the neuron's position).
+pub fn synapses_per_neuron(l: &NetxLayer) -> Vec<u64> {
+    let n = l.neurons();
+    let Some(g) = &l.conv else {
+        let cols = l.in_features.max(1);
+        return l.weights.chunks(cols).take(n).map(|r| r.iter().filter(|&&w| w != 0).count() as u64).collect();
+    };
+    let [ci, ih, iw] = g.in_shape;
+    let [co, oh, ow] = l.shape;
+    let cig = ci / g.groups.max(1);
+    let [kh, kw] = g.kernel;
+    // Non-zero weights per (output channel, ky, kx), over the group's input channels.
+    let nz: Vec<u64> = (0..co * kh * kw)
+        .map(|e| {
+            let (o, tap) = (e / (kh * kw), e % (kh * kw));
+            (0..cig).filter(|&c| l.weights[(o * cig + c) * kh * kw + tap] != 0).count() as u64
+        })
+        .collect();
+    let inside = |o: usize, i: usize, k: usize, d: usize| {
+        let (s, p, dl) = (g.stride[d], g.padding[d], g.dilation[d]);
+        (o * s + k * dl).checked_sub(p).is_some_and(|x| x < i)
+    };
+    let mut out = Vec::with_capacity(n);
+    for o in 0..co {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut s = 0;
+                for ky in (0..kh).filter(|&ky| inside(oy, ih, ky, 0)) {
+                    for kx in (0..kw).filter(|&kx| inside(ox, iw, kx, 1)) {
+                        s += nz[(o * kh + ky) * kw + kx];
+                    }
+                }
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// `x` with thousands separators.
+fn thousands(x: u64) -> String {
+    let s = x.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Places `layers` on `c`'s cores and chips ([`Placement`]): the placement, or why it does not
+/// fit (the limit, the figures and the layer).
+pub fn place(layers: &[NetxLayer], c: &ChipSpec, target: &str) -> Result<Placement, String> {
+    let per_core = c.neurons_per_core.max(1) as usize;
+    let cores_per_chip = c.cores.max(1) as usize;
+    let system_chips = c.chips.unwrap_or(1).max(1) as usize;
+    let syn_max = c.synapses_per_chip;
+    let (mut chip, mut on_chip, mut syn_on_chip, mut cores) = (0usize, 0usize, 0u64, 0usize);
+    let mut first_over: Option<&str> = None;
+    let mut placed = vec![];
+    for l in layers {
+        let syn = synapses_per_neuron(l);
+        // A convolution's shared kernel: how the chip stores it is not published; only dense
+        // layers count against the chip's synapses.
+        let counted = l.conv.is_none();
+        let mut chips = [usize::MAX, 0];
+        for part in syn.chunks(per_core) {
+            let s: u64 = if counted { part.iter().sum() } else { 0 };
+            if let Some(max) = syn_max
+                && s > max
+            {
+                return Err(format!(
+                    "layer '{}': {} synapses on one core ({} neurons of up to {} inputs); a chip holds up to {}",
+                    l.name,
+                    thousands(s),
+                    part.len(),
+                    l.in_features,
+                    thousands(max)
+                ));
+            }
+            if on_chip == cores_per_chip || syn_max.is_some_and(|m| syn_on_chip + s > m) {
+                (chip, on_chip, syn_on_chip) = (chip + 1, 0, 0);
+            }
+            if chip >= system_chips && first_over.is_none() {
+                first_over = Some(&l.name);
+            }
+            on_chip += 1;
+            syn_on_chip += s;
+            cores += 1;
+            chips = [chips[0].min(chip), chip];
+        }
+        if syn.is_empty() {
+            chips = [chip, chip];
+        }
+        placed.push(LayerPlacement { cores: syn.len().div_ceil(per_core), synapses: syn.iter().sum(), chips });
+    }
+    let used = if cores == 0 { 0 } else { chip + 1 };
+    if let Some(name) = first_over {
+        let syn = syn_max.map_or(String::new(), |m| format!(" and up to {} synapses of dense layers", thousands(m)));
+        let more: Vec<String> = crate::target::BUNDLED
+            .iter()
+            .filter_map(|(n, _)| Target::load(n).ok())
+            .filter(|t| t.family == Family::Loihi && t.toolchain == Toolchain::Lava)
+            .filter_map(|t| t.chip.as_ref().map(|c| (t.name.clone(), c.chips.unwrap_or(1) as usize, c.cores as usize)))
+            .filter(|&(_, ch, co)| ch * co >= cores && ch >= used)
+            .map(|(n, ch, _)| format!("{n} ({ch} chips)"))
+            .collect();
+        let hint = if more.is_empty() { String::new() } else { format!("; a larger system: {}", more.join(", ")) };
+        return Err(format!(
+            "layer '{name}' does not fit: the network needs {cores} cores on {used} chips (up to {per_core} neurons \
+             per core, one layer per core; {cores_per_chip} cores{syn} per chip); {target} has {system_chips} \
+             chip{}{hint}",
+            if system_chips == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(Placement {
+        cores,
+        chips: used,
+        system_chips,
+        cores_per_chip,
+        neurons_per_core: per_core,
+        synapses_per_chip: syn_max,
+        layers: placed,
+    })
 }
 
 #[cfg(test)]

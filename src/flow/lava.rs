@@ -1,6 +1,8 @@
 //! Lava's judgement: a Loihi export run in Lava's fixed-point simulator (through Python), its
-//! output spikes and every layer's `u` and `v` compared value for value with spikefab's
-//! simulation of the chip ([`crate::sim::loihi`]).
+//! output spikes and every layer's `u` and `v` over each sample's model steps compared value
+//! for value with spikefab's simulation of the chip ([`crate::sim::loihi`]). The script also
+//! runs the first samples again, each alone in a fresh network, and fails when one gives other
+//! output spikes than in the stream; what it found is kept as a note.
 //!
 //! The Python interpreter is `SPIKEFAB_LAVA_PYTHON` when set, else `python3`; it must import
 //! `lava.lib.dl.netx` (lava-nc 0.10.0 and lava-dl 0.6.0; see the README for the install).
@@ -44,7 +46,7 @@ pub fn check(dir: &Path, python: &Path, ours: &[LoihiRecord]) -> Result<VendorCh
         record: "lava_record.npz",
         samples: ours.len(),
         steps: ours.first().map_or(0, |o| o.steps),
-        notes: &[],
+        notes: &["alone"],
     };
     vendor::judge(dir, &j, &fields)
 }

@@ -15,21 +15,27 @@
 //!
 //! `trunc` rounds toward zero. Unary input spikes count as 1 whatever their value.
 //!
-//! Samples run back to back in one stream, as netx runs them with `reset_interval` (LIFReset):
-//! layer `k` clears its `u` and `v` at the start of chip step `k + 1` of every sample, the step
-//! its input of the model's step 0 arrives ([`run_batch`]), so a layer never integrates its
-//! bias before its first input and every sample starts from zero.
+//! Samples run back to back as one stream of `T` steps each, as netx runs them with
+//! `reset_interval = T` (LIFReset) ([`run_stream`]). Layer `k` (0-based) handles a sample's
+//! model step `t` at stream step `i T + t + k + 1` and clears its `u` and `v` at every stream
+//! step `k + 1 (mod T)`: exactly when its input of a sample's model step 0 arrives. Every
+//! layer thus starts every sample from zero and a sample's steps never see another sample:
+//! a sample gives the same `u`, `v` and spikes whether it runs alone or after any others.
+//! The stream ends with `D` zero steps (`D` layers) so that the last sample reaches the
+//! output; a layer's steps outside every sample's window (the first `k + 1`, the last
+//! `D - 1 - k`) belong to no sample.
 
 use crate::chip::loihi::{ConvGeom, NetxNet};
 
 const M: i64 = 1 << 23;
 
-/// What one inference did, row major by step.
+/// What one sample did on the chip, row major by step: each layer over its own window of
+/// the sample's model steps (layer `k`'s step `t` is the stream's step `i T + t + k + 1`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LoihiRecord {
-    /// Steps run.
+    /// Model steps recorded.
     pub steps: usize,
-    /// Output spikes, `steps x outputs`.
+    /// Output spikes, `steps x outputs` (the last layer's spikes).
     pub out_spikes: Vec<u8>,
     /// Per layer: spikes, `steps x neurons`.
     pub spikes: Vec<Vec<u8>>,
@@ -37,7 +43,7 @@ pub struct LoihiRecord {
     pub u: Vec<Vec<i32>>,
     /// Per layer: voltages `v` after the step (after the reset).
     pub v: Vec<Vec<i32>>,
-    /// Synaptic events per layer: non-zero inputs times their targets.
+    /// Synaptic events per layer: non-zero inputs of the sample's steps times their targets.
     pub synops: Vec<u64>,
 }
 
@@ -115,12 +121,15 @@ impl State {
         State { u: z.clone(), v: z.clone(), a_buf: z.clone(), acc: z, steps: 0 }
     }
 
-    /// One step on the input row `row`; `reset`: netx's `reset_interval`.
-    fn step(&mut self, net: &NetxNet, row: &[u8], reset: Option<usize>, rec: &mut LoihiRecord) {
+    /// One step on the input row `row`; `reset`: netx's `reset_interval`. Returns each
+    /// layer's spikes and the synaptic events its synapses accumulated this step.
+    fn step(&mut self, net: &NetxNet, row: &[u8], reset: Option<usize>) -> (Vec<Vec<u8>>, Vec<u64>) {
         let unary = net.input_bits <= 1;
         let time_step = self.steps + 1;
         self.steps += 1;
         let mut src: Vec<i64> = row.iter().map(|&x| if unary { i64::from(x != 0) } else { i64::from(x) }).collect();
+        let mut spikes = Vec::with_capacity(net.layers.len());
+        let mut synops = vec![0u64; net.layers.len()];
         for (k, l) in net.layers.iter().enumerate() {
             let n = l.neurons();
             match &l.conv {
@@ -133,7 +142,7 @@ impl State {
                         if s == 0 {
                             continue;
                         }
-                        rec.synops[k] += n as u64;
+                        synops[k] += n as u64;
                         for (i, a) in acc_k.iter_mut().enumerate() {
                             *a += l.effective[i * cols + j] * s;
                         }
@@ -142,7 +151,7 @@ impl State {
                         *a = if sh > 0 { *a << sh } else { *a >> -sh };
                     }
                 }
-                Some(g) => conv(&src, &l.effective, g, l.shape, &mut self.acc[k], &mut rec.synops[k]),
+                Some(g) => conv(&src, &l.effective, g, l.shape, &mut self.acc[k], &mut synops[k]),
             }
             // a_buf now holds this step's sum (delivered next step); acc the one delivered now.
             std::mem::swap(&mut self.a_buf[k], &mut self.acc[k]);
@@ -164,23 +173,31 @@ impl State {
                     i64::from(s)
                 })
                 .collect();
-            rec.spikes[k].extend(spk.iter().map(|&s| s as u8));
-            rec.u[k].extend(self.u[k].iter().map(|&x| x as i32));
-            rec.v[k].extend(self.v[k].iter().map(|&x| x as i32));
+            spikes.push(spk.iter().map(|&s| s as u8).collect());
             src = spk;
         }
-        rec.out_spikes.extend(src.iter().map(|&s| s as u8));
+        (spikes, synops)
+    }
+
+    /// Appends layer `k`'s state after a step, and its spikes, to `rec`.
+    fn record_layer(&self, k: usize, spikes: &[u8], rec: &mut LoihiRecord) {
+        rec.spikes[k].extend_from_slice(spikes);
+        rec.u[k].extend(self.u[k].iter().map(|&x| x as i32));
+        rec.v[k].extend(self.v[k].iter().map(|&x| x as i32));
     }
 }
 
 /// The `reset_offset` netx gives layer `k` when the network is built with
-/// `reset_offset=RESET_OFFSET`: one more than asked for the first layer, one more per layer.
+/// `reset_offset=RESET_OFFSET` (lava-dl 0.6.0 `netx/hdf5.py`: one more than asked for the
+/// first layer, one more per dense or conv layer). Lava's LIFReset compares it, reduced modulo
+/// the interval, with its 1-based `time_step` (`lava/proc/lif/models.py`).
 pub fn reset_offset(k: usize) -> usize {
     RESET_OFFSET + 1 + k
 }
 
-/// The `reset_offset` spikefab passes to netx: layer `k` then clears `u` and `v` at the chip
-/// step `k + 1` of every sample (0-based), just before its input of the model's step 0 arrives.
+/// The `reset_offset` spikefab passes to netx: layer `k` then clears `u` and `v` at the
+/// 0-based stream steps `k + 1 (mod T)`, just before its input of a sample's model step 0
+/// arrives.
 pub const RESET_OFFSET: usize = 1;
 
 fn record(net: &NetxNet, steps: usize) -> LoihiRecord {
@@ -196,34 +213,57 @@ fn record(net: &NetxNet, steps: usize) -> LoihiRecord {
 }
 
 /// Runs `net` on `inputs` (`steps x input_numel` payloads, C order) for `steps` steps from a
-/// zero state, without resets.
+/// zero state, without resets: one record of every layer at every step (the output runs `D`
+/// steps behind the input).
 pub fn run(net: &NetxNet, inputs: &[u8], steps: usize) -> LoihiRecord {
     let nin = net.input_numel();
     let mut st = State::new(net);
     let mut rec = record(net, steps);
     for t in 0..steps {
-        st.step(net, &inputs[t * nin..(t + 1) * nin], None, &mut rec);
+        let (spikes, synops) = st.step(net, &inputs[t * nin..(t + 1) * nin], None);
+        for (k, s) in spikes.iter().enumerate() {
+            st.record_layer(k, s, &mut rec);
+            rec.synops[k] += synops[k];
+        }
+        if let Some(last) = spikes.last() {
+            rec.out_spikes.extend_from_slice(last);
+        }
     }
     rec
 }
 
-/// Runs `n` samples of `steps` steps each (`inputs` is `n x steps x input_numel`) back to back
-/// as Lava runs them: one stream with netx's periodic reset (`reset_interval = steps`,
-/// `reset_offset =` [`RESET_OFFSET`]), so that layer `k` starts every sample's model step 0
-/// from zero (its steps before are the previous sample's tail). One record per sample.
-pub fn run_batch(net: &NetxNet, inputs: &[u8], n: usize, steps: usize) -> Vec<LoihiRecord> {
+/// Runs `n` samples of `steps` model steps each (`inputs` is `n x steps x input_numel`) as
+/// one stream, as Lava runs the export: `n steps + D` chip steps with netx's periodic reset
+/// (`reset_interval = steps`, `reset_offset =` [`RESET_OFFSET`]), the last `D` on zero input.
+/// One record per sample, each layer over its window of the sample's model steps; its
+/// synaptic events are those of the layer below's window (the inputs for the first layer).
+pub fn run_stream(net: &NetxNet, inputs: &[u8], n: usize, steps: usize) -> Vec<LoihiRecord> {
     let nin = net.input_numel();
+    let depth = net.layers.len();
     let mut st = State::new(net);
-    (0..n)
-        .map(|i| {
-            let mut rec = record(net, steps);
-            for t in 0..steps {
-                let o = (i * steps + t) * nin;
-                st.step(net, &inputs[o..o + nin], Some(steps), &mut rec);
+    let mut recs: Vec<LoihiRecord> = (0..n).map(|_| record(net, steps)).collect();
+    if steps == 0 {
+        return recs;
+    }
+    let zero = vec![0u8; nin];
+    // The sample whose window holds stream step `c` when the window starts at `start`.
+    let owner = |c: usize, start: usize| c.checked_sub(start).map(|x| x / steps).filter(|&i| i < n);
+    for c in 0..n * steps + depth {
+        let row = if c < n * steps { &inputs[c * nin..(c + 1) * nin] } else { &zero[..] };
+        let (spikes, synops) = st.step(net, row, Some(steps));
+        for (k, s) in spikes.iter().enumerate() {
+            if let Some(i) = owner(c, k + 1) {
+                st.record_layer(k, s, &mut recs[i]);
             }
-            rec
-        })
-        .collect()
+            if let Some(i) = owner(c, k) {
+                recs[i].synops[k] += synops[k];
+            }
+        }
+    }
+    for r in &mut recs {
+        r.out_spikes = r.spikes.last().cloned().unwrap_or_default();
+    }
+    recs
 }
 
 #[cfg(test)]

@@ -69,14 +69,19 @@ struct Mapped {
 impl ChipMap for Mapped {
     fn layout(&self) -> ChipLayout {
         let x = &self.netx;
+        let p = &x.placement;
         ChipLayout::Loihi(LoihiLayout {
             layers: x
                 .layers
                 .iter()
-                .map(|l| NetxLayerSummary {
+                .zip(&p.layers)
+                .map(|(l, at)| NetxLayerSummary {
                     name: l.name.clone(),
                     kind: if l.conv.is_some() { "conv" } else { "dense" },
                     neurons: l.neurons(),
+                    cores: at.cores,
+                    chips: at.chips,
+                    synapses: at.synapses,
                     decays: [l.i_decay, l.v_decay],
                     vth: l.vth,
                     weight_exp: l.weight_exp,
@@ -84,7 +89,12 @@ impl ChipMap for Mapped {
                 .collect(),
             lag: x.lag,
             input_bits: x.input_bits,
-            cores: x.cores,
+            cores: p.cores,
+            chips: p.chips,
+            system_chips: p.system_chips,
+            cores_per_chip: p.cores_per_chip,
+            neurons_per_core: p.neurons_per_core,
+            synapses_per_chip: p.synapses_per_chip,
         })
     }
 
@@ -92,6 +102,7 @@ impl ChipMap for Mapped {
         &self.net.notes
     }
 
+    /// A sample's first input to its last output; in a stream of samples each takes `T` steps.
     fn chip_steps(&self) -> usize {
         self.steps + self.netx.lag
     }
@@ -113,10 +124,10 @@ impl ChipMap for Mapped {
     }
 
     fn run<'a>(&'a self, batch: &InputBatch) -> Box<dyn ChipRun + 'a> {
-        let ts = self.chip_steps();
+        let t = self.steps;
         let max = ((1u32 << self.net.input.bits) - 1).min(255) as u8;
-        let (inputs, clipped, _) = payloads(batch, self.steps, ts, self.netx.input_numel(), self.net.input.scale, max);
-        let records = sim::run_batch(&self.netx, &inputs, batch.n, ts);
+        let (inputs, clipped, _) = payloads(batch, t, t, self.netx.input_numel(), self.net.input.scale, max);
+        let records = sim::run_stream(&self.netx, &inputs, batch.n, t);
         Box::new(Run { map: self, inputs, clipped, records })
     }
 }
@@ -124,7 +135,7 @@ impl ChipMap for Mapped {
 /// A batch run on Loihi's arithmetic.
 struct Run<'a> {
     map: &'a Mapped,
-    /// Input payloads as fed, `n x (T + lag) x inputs`.
+    /// Input payloads as fed, `n x T x inputs` (the stream adds `lag` zero steps at its end).
     inputs: Vec<u8>,
     /// Input values beyond the largest payload (clipped).
     clipped: u64,
@@ -132,17 +143,15 @@ struct Run<'a> {
 }
 
 impl ChipRun for Run<'_> {
+    /// Each sample's output spikes over its model steps (the records hold nothing else).
     fn outputs(&self) -> Outputs {
-        let (no, lag, ts, steps) = (self.map.netx.outputs(), self.map.netx.lag, self.map.chip_steps(), self.map.steps);
-        let mut data = Vec::with_capacity(self.records.len() * steps * no);
-        for r in &self.records {
-            data.extend(r.out_spikes[lag * no..ts * no].iter().map(|&s| f64::from(s)));
-        }
+        let (no, steps) = (self.map.netx.outputs(), self.map.steps);
+        let data = self.records.iter().flat_map(|r| r.out_spikes.iter().map(|&s| f64::from(s))).collect();
         Outputs { n: self.records.len(), steps, numel: no, shape: vec![no], spikes: true, data }
     }
 
     fn rates(&self) -> Vec<(String, f64)> {
-        let ts = self.map.chip_steps();
+        let ts = self.map.steps;
         self.map
             .netx
             .layers
@@ -162,7 +171,7 @@ impl ChipRun for Run<'_> {
     fn write_export(&self, dir: &Path) -> Result<Vec<String>, Error> {
         let n = self.records.len();
         let expected: Vec<u8> = self.records.iter().flat_map(|r| r.out_spikes.iter().copied()).collect();
-        let files = crate::back::loihi::files(&self.map.netx, n, self.map.chip_steps(), &self.inputs, &expected)?;
+        let files = crate::back::loihi::files(&self.map.netx, n, self.map.steps, &self.inputs, &expected)?;
         write_files(dir, files)
     }
 
@@ -181,7 +190,7 @@ impl ChipRun for Run<'_> {
             (e.synop_j.unwrap_or(0.0), e.neuron_update_j.unwrap_or(0.0), e.spike_out_j.unwrap_or(0.0));
         let m = self.map;
         let n = self.records.len().max(1) as f64;
-        let ts = m.chip_steps() as f64;
+        let ts = m.steps as f64;
         let upd: f64 = m.netx.layers.iter().map(|l| l.neurons() as f64 * ts).sum();
         let per_sample: Vec<f64> = self
             .records
@@ -224,9 +233,10 @@ impl ChipRun for Run<'_> {
         let ann = ann_of_layers(m.net.layers.iter(), m.net.input.numel(), target);
         let ratio = |a: f64| if mean > 0.0 { a / mean } else { 0.0 };
         let basis = format!(
-            "the operations spikefab's chip model counted over {ts} steps, priced with {}'s per-operation figures \
-             (Loihi 1: Davies et al. 2018, SANA-FE; Intel publishes none for Loihi 2)",
-            target.name
+            "the operations spikefab's chip model counted over each sample's {ts} steps in a stream of samples \
+             (every layer's {ts} steps of the sample; a sample run alone adds {} steps of every layer), priced \
+             with {}'s per-operation figures (Loihi 1: Davies et al. 2018, SANA-FE; Intel publishes none for Loihi 2)",
+            m.netx.lag, target.name
         );
         Some(Estimate {
             target: target.name.clone(),
@@ -256,7 +266,7 @@ impl ChipRun for Run<'_> {
     }
 }
 
-/// Loihi's netx layers.
+/// Loihi's netx layers on cores and chips.
 #[derive(Clone, Debug, Serialize)]
 pub struct LoihiLayout {
     /// Layers (each its own netx layer of CUBA neurons).
@@ -267,6 +277,16 @@ pub struct LoihiLayout {
     pub input_bits: u32,
     /// Cores used.
     pub cores: usize,
+    /// Chips used.
+    pub chips: usize,
+    /// Chips the target has.
+    pub system_chips: usize,
+    /// Cores per chip.
+    pub cores_per_chip: usize,
+    /// Neurons per core at most.
+    pub neurons_per_core: usize,
+    /// Synapses of dense layers per chip at most, when the target states it.
+    pub synapses_per_chip: Option<u64>,
 }
 
 /// One netx layer in the report.
@@ -278,6 +298,12 @@ pub struct NetxLayerSummary {
     pub kind: &'static str,
     /// Neurons.
     pub neurons: usize,
+    /// Cores.
+    pub cores: usize,
+    /// First and last chip of its cores (0-based).
+    pub chips: [usize; 2],
+    /// Synapses (connections with a non-zero weight).
+    pub synapses: u64,
     /// iDecay, vDecay (of 4096).
     pub decays: [i64; 2],
     /// Threshold mantissa.
@@ -289,18 +315,42 @@ pub struct NetxLayerSummary {
 impl LoihiLayout {
     /// The layout as text.
     pub fn lines(&self) -> Vec<String> {
-        let mut v = vec![format!(
-            "Loihi (netx): {} layers on {} cores, input spikes of {} bit(s); outputs {} step(s) behind the model \
-             (each layer adds one)",
-            self.layers.len(),
-            self.cores,
-            self.input_bits,
-            self.lag
-        )];
+        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+        let syn = self.synapses_per_chip.map_or(String::new(), |s| format!(", up to {s} synapses of dense layers"));
+        let mut v = vec![
+            format!(
+                "Loihi (netx): {} on {} of {} ({} per chip, up to {} neurons per core{syn}); input spikes of {} bit(s)",
+                plural(self.layers.len(), "layer"),
+                plural(self.cores, "core"),
+                plural(self.chips, "chip"),
+                self.cores_per_chip,
+                self.neurons_per_core,
+                self.input_bits
+            ),
+            format!(
+                "  the system has {}; outputs {} step(s) behind the model (each layer adds one), samples one after \
+                 another every T steps",
+                plural(self.system_chips, "chip"),
+                self.lag
+            ),
+        ];
         for l in &self.layers {
+            let chips = if l.chips[0] == l.chips[1] {
+                format!("chip {}", l.chips[0])
+            } else {
+                format!("chips {}-{}", l.chips[0], l.chips[1])
+            };
             v.push(format!(
-                "  '{}': {} {} neurons, iDecay {} vDecay {}, vThMant {}, weight exponent {}",
-                l.name, l.kind, l.neurons, l.decays[0], l.decays[1], l.vth, l.weight_exp
+                "  '{}': {} {} neurons on {} ({chips}), {} synapses, iDecay {} vDecay {}, vThMant {}, weight exponent {}",
+                l.name,
+                l.kind,
+                l.neurons,
+                plural(l.cores, "core"),
+                l.synapses,
+                l.decays[0],
+                l.decays[1],
+                l.vth,
+                l.weight_exp
             ));
         }
         v
