@@ -25,11 +25,11 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("generic-45nm", include_str!("../targets/generic-45nm.toml")),
     ("loihi", include_str!("../targets/loihi.toml")),
     ("loihi2", include_str!("../targets/loihi2.toml")),
+    ("kapoho-point", include_str!("../targets/kapoho-point.toml")),
     ("truenorth", include_str!("../targets/truenorth.toml")),
     ("xylo-imu", include_str!("../targets/xylo-imu.toml")),
     ("xylo-audio2", include_str!("../targets/xylo-audio2.toml")),
     ("xylo-audio3", include_str!("../targets/xylo-audio3.toml")),
-    ("kapoho-point", include_str!("../targets/kapoho-point.toml")),
 ];
 
 /// What kind of hardware a target is.

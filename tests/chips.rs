@@ -39,7 +39,7 @@ fn chip_targets_map_onto_cores_and_name_their_limits() {
     assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("no back end")
-            && err.contains("compile and chipsim take loihi2, xylo-imu, xylo-audio2, xylo-audio3"),
+            && err.contains("compile and chipsim take loihi2, kapoho-point, xylo-imu, xylo-audio2, xylo-audio3"),
         "{err}"
     );
 }

@@ -51,8 +51,7 @@ impl ChipBackend for Loihi {
         let netx =
             map::map(&net, target, &mut notes).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
         net.notes = notes;
-        let cores = target.chip.as_ref().map_or(0, |c| c.cores);
-        Ok(Box::new(Mapped { net, netx, steps, cores }))
+        Ok(Box::new(Mapped { net, netx, steps }))
     }
 }
 
@@ -62,8 +61,6 @@ struct Mapped {
     netx: NetxNet,
     /// Model steps.
     steps: usize,
-    /// Cores of the target.
-    cores: u64,
 }
 
 impl ChipMap for Mapped {
@@ -113,13 +110,30 @@ impl ChipMap for Mapped {
         None
     }
 
+    /// Cores and chips against the system's (Loihi 2's published maxima per core and chip),
+    /// neurons against the cores' maxima, dense layers' synapses against the chips'.
     fn resources(&self) -> Vec<Resource> {
+        let p = &self.netx.placement;
+        let chips = p.system_chips as u64;
+        let cores = chips * p.cores_per_chip as u64;
         let neurons: usize = self.netx.layers.iter().map(|l| l.neurons()).sum();
-        let synapses: u64 = self.netx.layers.iter().map(|l| l.weights.iter().filter(|&&w| w != 0).count() as u64).sum();
+        let dense: u64 =
+            self.netx.layers.iter().zip(&p.layers).filter(|(l, _)| l.conv.is_none()).map(|(_, at)| at.synapses).sum();
+        let stored: u64 = self.netx.layers.iter().map(|l| l.weights.iter().filter(|&&w| w != 0).count() as u64).sum();
         vec![
-            Resource { name: "cores".into(), used: self.netx.cores as u64, available: Some(self.cores) },
-            Resource { name: "neurons".into(), used: neurons as u64, available: None },
-            Resource { name: "synapses (weights stored)".into(), used: synapses, available: None },
+            Resource { name: "chips".into(), used: p.chips as u64, available: Some(chips) },
+            Resource { name: "cores".into(), used: p.cores as u64, available: Some(cores) },
+            Resource {
+                name: "neurons".into(),
+                used: neurons as u64,
+                available: Some(cores * p.neurons_per_core as u64),
+            },
+            Resource {
+                name: "synapses of dense layers".into(),
+                used: dense,
+                available: p.synapses_per_chip.map(|s| s * chips),
+            },
+            Resource { name: "weights stored".into(), used: stored, available: None },
         ]
     }
 
