@@ -316,7 +316,7 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
             vth,
         });
     }
-    let placement = place(&layers, c, &target.name).map_err(err)?;
+    let placement = place(&layers, c, &target.name)?;
     let input_shape = match layers.first().and_then(|l| l.conv.as_ref()) {
         Some(_) => net.input.shape.to_vec(),
         None => vec![net.input.numel()],
@@ -386,7 +386,8 @@ fn thousands(x: u64) -> String {
 
 /// Places `layers` on `c`'s cores and chips ([`Placement`]): the placement, or why it does not
 /// fit (the limit, the figures and the layer).
-pub fn place(layers: &[NetxLayer], c: &ChipSpec, target: &str) -> Result<Placement, String> {
+pub fn place(layers: &[NetxLayer], c: &ChipSpec, target: &str) -> Result<Placement, LoihiMapError> {
+    let err = |message: String| LoihiMapError { target: target.to_string(), message };
     let per_core = c.neurons_per_core.max(1) as usize;
     let cores_per_chip = c.cores.max(1) as usize;
     let system_chips = c.chips.unwrap_or(1).max(1) as usize;
@@ -405,14 +406,14 @@ pub fn place(layers: &[NetxLayer], c: &ChipSpec, target: &str) -> Result<Placeme
             if let Some(max) = syn_max
                 && s > max
             {
-                return Err(format!(
+                return Err(err(format!(
                     "layer '{}': {} synapses on one core ({} neurons of up to {} inputs); a chip holds up to {}",
                     l.name,
                     thousands(s),
                     part.len(),
                     l.in_features,
                     thousands(max)
-                ));
+                )));
             }
             if on_chip == cores_per_chip || syn_max.is_some_and(|m| syn_on_chip + s > m) {
                 (chip, on_chip, syn_on_chip) = (chip + 1, 0, 0);
@@ -442,12 +443,12 @@ pub fn place(layers: &[NetxLayer], c: &ChipSpec, target: &str) -> Result<Placeme
             .map(|(n, ch, _)| format!("{n} ({ch} chips)"))
             .collect();
         let hint = if more.is_empty() { String::new() } else { format!("; a larger system: {}", more.join(", ")) };
-        return Err(format!(
+        return Err(err(format!(
             "layer '{name}' does not fit: the network needs {cores} cores on {used} chips (up to {per_core} neurons \
              per core, one layer per core; {cores_per_chip} cores{syn} per chip); {target} has {system_chips} \
              chip{}{hint}",
             if system_chips == 1 { "" } else { "s" }
-        ));
+        )));
     }
     Ok(Placement {
         cores,
