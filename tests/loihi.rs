@@ -312,10 +312,10 @@ fn compile_json(args: &[&str], py: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
-/// The bundled students that compile to loihi2 (the binary-weight MLPs mlp_bw, T = 8, and
-/// mlp_bw_t4, T = 4) on every test sample: the export runs in Lava, all samples in one stream,
-/// exactly as spikefab simulates it (every output spike, every u and v of every model step), and
-/// the chip model's accuracy is measured against the float model.
+/// The binary-weight MLP students (mlp_bw, T = 8, and mlp_bw_t4, T = 4) on every test sample:
+/// the export runs in Lava, all samples in one stream, exactly as spikefab simulates it (every
+/// output spike, every u and v of every model step), and the chip model's accuracy is measured
+/// against the float model. (ensemble_bw and conv_bw, legalised: tests/legalise.rs.)
 #[test]
 fn trained_students_compile_and_lava_agrees_bit_for_bit_on_every_test_sample() {
     let test = "trained_students_compile_and_lava_agrees_bit_for_bit_on_every_test_sample";
@@ -385,8 +385,8 @@ fn trained_students_compile_and_lava_agrees_bit_for_bit_on_every_test_sample() {
 /// Every sample run alone in a fresh Lava network gives, on its model steps, exactly the output
 /// spikes it gave in the stream of all samples (`run_lava.py --alone all`), and the readout of
 /// `run_lava.py` (the class of most output spikes over the model steps) has the accuracy
-/// spikefab reports for the chip: on the bundled students that compile to loihi2 (the
-/// binary-weight MLPs mlp_bw, T = 8, and mlp_bw_t4, T = 4) and on a trained 2-layer CubaLIF
+/// spikefab reports for the chip: on the binary-weight MLP students (mlp_bw, T = 8, and
+/// mlp_bw_t4, T = 4) and on a trained 2-layer CubaLIF
 /// network (the Xylo student, 16-128-10 current-based neurons with one decay per layer, as
 /// single-spike neurons).
 #[test]
