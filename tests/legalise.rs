@@ -240,3 +240,157 @@ fn a_split_xylo_student_compiles_to_the_student_and_xylosim_agrees() {
         }
     }
 }
+
+/// A small deterministic generator (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [lo, hi).
+    fn real(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn int(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo + 1) as u64) as usize
+    }
+    fn tensor(&mut self, shape: Vec<usize>, scale: f64) -> spikefab::ir::Tensor {
+        let n = shape.iter().product();
+        spikefab::ir::Tensor::f64(shape, (0..n).map(|_| self.real(-scale, scale)).collect())
+    }
+}
+
+/// A LIF layer of `n` neurons with random per-neuron thresholds (the template's other
+/// parameters: ensemble_bw's dt and decay).
+fn random_lif(r: &mut Rng, template: &spikefab::ir::Op, n: usize) -> spikefab::ir::Op {
+    use spikefab::ir::{DType, Tensor};
+    let mut op = template.clone();
+    for (name, t) in op.params_mut() {
+        *t = match name {
+            "v_threshold" => Tensor::f64(vec![n], (0..n).map(|_| r.real(0.5, 1.5)).collect()),
+            _ => Tensor::scalar(DType::F64, t.at(0)),
+        };
+    }
+    op
+}
+
+/// Random ensembles (2-4 students of random widths, all of depth 1 or 2, each with a readout
+/// slice)
+/// and random residual conv nets (identity shortcuts around stride-1 convolutions, sum or
+/// average pooling, flatten, dense readout), random real weights and thresholds: legalised,
+/// each is a chain whose reference outputs on random inputs equal the model's, every value in
+/// f64 (the f32 figure is printed).
+#[test]
+fn random_models_keep_their_outputs_when_legalised() {
+    use spikefab::ir::{Graph, Op, Padding};
+    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
+    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let empty = || Graph {
+        g: Default::default(),
+        dialect: base.graph.dialect.clone(),
+        provenance: base.graph.provenance.clone(),
+    };
+    let mut r = Rng(0x5eed_1e9a);
+    let (steps, n) = (8usize, 40usize);
+    let mut checked = (0, 0);
+    for k in 0..12 {
+        let mut g = empty();
+        let conv = k % 2 == 1;
+        let (input_shape, numel) = if conv { (vec![2, 6, 6], 72) } else { (vec![r.int(4, 12)], 0) };
+        let numel = if conv { numel } else { input_shape[0] };
+        let input = g.add_node("input", Op::Input { shape: input_shape.clone() });
+        let outs = r.int(3, 6);
+        let out = g.add_node("out", random_lif(&mut r, &lif, outs));
+        let output = g.add_node("output", Op::Output);
+        if !conv {
+            // Students of equal depth: unequal ones need relay neurons, which are not built.
+            let depth = r.int(1, 2);
+            for s in 0..r.int(2, 4) {
+                let (mut src, mut width) = (input, numel);
+                for d in 0..depth {
+                    let h = r.int(3, 9);
+                    let w = r.tensor(vec![h, width], 1.5);
+                    let fc = g.add_node(format!("s{s}_fc{d}"), Op::Affine { weight: w, bias: r.tensor(vec![h], 0.2) });
+                    let l = g.add_node(format!("s{s}_lif{d}"), random_lif(&mut r, &lif, h));
+                    g.add_edge(src, fc);
+                    g.add_edge(fc, l);
+                    (src, width) = (l, h);
+                }
+                let head = g.add_node(format!("s{s}_head"), Op::Linear { weight: r.tensor(vec![outs, width], 1.5) });
+                g.add_edge(src, head);
+                g.add_edge(head, out);
+            }
+        } else {
+            let c = r.int(2, 4);
+            let conv_op = |r: &mut Rng, ci: usize| Op::Conv {
+                weight: r.tensor(vec![c, ci, 3, 3], 0.8),
+                bias: Some(r.tensor(vec![c], 0.1)),
+                stride: vec![1, 1],
+                padding: Padding::Explicit(vec![1, 1]),
+                dilation: vec![1, 1],
+                groups: 1,
+                input_shape: None,
+            };
+            let c0 = g.add_node("conv0", conv_op(&mut r, 2));
+            let l0 = g.add_node("lif0", random_lif(&mut r, &lif, c * 36));
+            g.add_edge(input, c0);
+            g.add_edge(c0, l0);
+            let mut src = l0;
+            for b in 1..=r.int(1, 2) {
+                let cb = g.add_node(format!("conv{b}"), conv_op(&mut r, c));
+                let lb = g.add_node(format!("lif{b}"), random_lif(&mut r, &lif, c * 36));
+                g.add_edge(src, cb);
+                g.add_edge(cb, lb);
+                g.add_edge(src, lb);
+                src = lb;
+            }
+            let (kernel, stride, padding) = (vec![2, 2], vec![2, 2], vec![0, 0]);
+            let pool = if r.int(0, 1) == 0 {
+                Op::AvgPool2d { kernel, stride, padding }
+            } else {
+                Op::SumPool2d { kernel, stride, padding }
+            };
+            let p = g.add_node("pool", pool);
+            let f = g.add_node("flatten", Op::Flatten { start_dim: 0, end_dim: -1 });
+            let fc = g.add_node(
+                "fc",
+                Op::Affine { weight: r.tensor(vec![outs, c * 9], 1.0), bias: r.tensor(vec![outs], 0.1) },
+            );
+            g.add_edge(src, p);
+            g.add_edge(p, f);
+            g.add_edge(f, fc);
+            g.add_edge(fc, out);
+        }
+        g.add_edge(out, output);
+        let m = spikefab::Model::from_graph(std::path::Path::new("random"), g, &Default::default()).unwrap();
+        let cx = Context { steps, input_range: None };
+        let (legal, records) = Pipeline::legalise().run(&m, &cx).unwrap();
+        assert_chain(&legal);
+        assert_eq!(neurons(&legal), neurons(&m), "model {k}");
+        let data: Vec<f64> = (0..n * numel).map(|_| r.real(0.0, 2.0)).collect();
+        let batch = spikefab::data::InputBatch { n, numel, encoding: spikefab::data::Encoding::Direct, data };
+        for f64 in [true, false] {
+            let (a, b) = (outputs(&m, &batch, steps, f64), outputs(&legal, &batch, steps, f64));
+            let differing = a.data.iter().zip(&b.data).filter(|(x, y)| x != y).count();
+            let spikes = a.data.iter().filter(|&&x| x != 0.0).count();
+            eprintln!(
+                "model {k} ({}), f64 {f64}: {differing} of {} outputs differ ({spikes} spikes); {:?}",
+                if conv { "residual conv" } else { "ensemble" },
+                a.data.len(),
+                records[0].changes
+            );
+            assert!(spikes > 0, "model {k}: no output spike; the case tests nothing");
+            if f64 {
+                assert_eq!(differing, 0, "model {k}");
+                checked.0 += a.data.len();
+            } else {
+                checked.1 += differing;
+            }
+        }
+    }
+    eprintln!("{} output values compared in f64, all equal; {} differ in f32", checked.0, checked.1);
+}
