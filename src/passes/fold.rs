@@ -10,7 +10,7 @@
 
 use petgraph::graph::NodeIndex;
 
-use super::{Context, Pass, Refusal, rebuild};
+use super::{Context, Pass, Refusal, conv_with, rebuild};
 use crate::ir::{DType, Graph, Op, Tensor};
 use crate::valid::{self, GraphInfo};
 
@@ -58,7 +58,7 @@ fn scale_input(op: &Op, s: &Tensor, in_shape: &[usize]) -> Option<Op> {
                 _ => Op::Linear { weight },
             })
         }
-        Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } => {
+        Op::Conv { weight, bias, groups, .. } => {
             let ci = in_shape[0];
             let per: usize = in_shape[1..].iter().product();
             let sc = per_channel(s, ci, per)?;
@@ -74,15 +74,7 @@ fn scale_input(op: &Op, s: &Tensor, in_shape: &[usize]) -> Option<Op> {
                     w * sc[(co / co_g) * ci_g + cil]
                 })
                 .collect();
-            Some(Op::Conv {
-                weight: tensor(weight.shape.clone(), w),
-                bias: bias.clone(),
-                stride: stride.clone(),
-                padding: padding.clone(),
-                dilation: dilation.clone(),
-                groups: *groups,
-                input_shape: input_shape.clone(),
-            })
+            conv_with(op, tensor(weight.shape.clone(), w), bias.clone())
         }
         _ => None,
     }
@@ -103,22 +95,14 @@ fn scale_output(op: &Op, s: &Tensor, out_shape: &[usize]) -> Option<Op> {
                 _ => Op::Linear { weight },
             })
         }
-        Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } => {
+        Op::Conv { weight, bias, .. } => {
             let co = out_shape[0];
             let per: usize = out_shape[1..].iter().product();
             let sc = per_channel(s, co, per)?;
             let per_co: usize = weight.shape[1..].iter().product();
             let w: Vec<f64> = weight.iter().enumerate().map(|(idx, w)| w * sc[idx / per_co]).collect();
             let bias = bias.as_ref().map(|b| tensor(b.shape.clone(), b.iter().zip(&sc).map(|(b, s)| b * s).collect()));
-            Some(Op::Conv {
-                weight: tensor(weight.shape.clone(), w),
-                bias,
-                stride: stride.clone(),
-                padding: padding.clone(),
-                dilation: dilation.clone(),
-                groups: *groups,
-                input_shape: input_shape.clone(),
-            })
+            conv_with(op, tensor(weight.shape.clone(), w), bias)
         }
         _ => None,
     }

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 
-use super::{Context, Pass, Refusal};
+use super::{Context, Pass, Refusal, conv_with};
 use crate::ir::{DType, Graph, Op, Padding, Tensor};
 use crate::valid::{self, GraphInfo};
 
@@ -407,7 +407,7 @@ fn find_absorb(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
                     None => Op::Linear { weight },
                 }
             } else if let Some(tap) = identity_tap(op, &info.in_shape[w.index()], &info.out_shape[w.index()]) {
-                let Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } = op else { continue };
+                let Op::Conv { weight, bias, groups, .. } = op else { continue };
                 let (co, ci_g) = (weight.shape[0], weight.shape[1]);
                 let co_g = co / (*groups).max(1);
                 let ksz: Vec<usize> = weight.shape[2..].to_vec();
@@ -426,15 +426,10 @@ fn find_absorb(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
                 if v.is_empty() {
                     continue;
                 }
-                Op::Conv {
-                    weight: Tensor::new(DType::F64, weight.shape.clone(), v),
-                    bias: bias.clone(),
-                    stride: stride.clone(),
-                    padding: padding.clone(),
-                    dilation: dilation.clone(),
-                    groups: *groups,
-                    input_shape: input_shape.clone(),
-                }
+                let Some(op) = conv_with(op, Tensor::new(DType::F64, weight.shape.clone(), v), bias.clone()) else {
+                    continue;
+                };
+                op
             } else {
                 continue;
             };

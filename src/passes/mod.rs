@@ -160,6 +160,20 @@ pub fn param_count(g: &Graph) -> usize {
     g.g.node_indices().map(|i| g.g[i].op.param_count()).sum()
 }
 
+/// The convolution `op` with new weights and bias, its geometry kept; None for other ops.
+pub(crate) fn conv_with(op: &Op, weight: crate::ir::Tensor, bias: Option<crate::ir::Tensor>) -> Option<Op> {
+    let Op::Conv { stride, padding, dilation, groups, input_shape, .. } = op else { return None };
+    Some(Op::Conv {
+        weight,
+        bias,
+        stride: stride.clone(),
+        padding: padding.clone(),
+        dilation: dilation.clone(),
+        groups: *groups,
+        input_shape: input_shape.clone(),
+    })
+}
+
 /// Copies `g` keeping the nodes for which `op` returns an op (possibly changed) and the edges
 /// `edge` maps to (possibly re-pointed) endpoints, in the original edge order. Edges touching
 /// a dropped node are dropped.
