@@ -108,10 +108,31 @@ pub(crate) fn read_npz(path: &Path) -> Result<Npz, FlowError> {
         std::io::Read::read_to_end(&mut entry, &mut bytes).map_err(|e| io(e.to_string()))?;
         let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| io(format!("{name}: {e}")))?;
         let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+        let fortran = npy.order() == npyz::Order::Fortran;
         let data: Vec<i64> = npy.into_vec::<i64>().map_err(|e| io(format!("{name}: {e}")))?;
-        out.insert(name, (shape, data));
+        out.insert(name, (shape.clone(), if fortran { c_order(&shape, &data) } else { data }));
     }
     Ok(out)
+}
+
+/// `data`, stored in Fortran order (first index fastest) for `shape`, in C order (last index
+/// fastest): what a recording saved from a transposed or Fortran-ordered array holds.
+fn c_order(shape: &[usize], data: &[i64]) -> Vec<i64> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..data.len() {
+        // Fortran offset of the C-order position `idx`.
+        let off = idx.iter().zip(shape).rev().fold(0, |acc, (&i, &d)| acc * d + i);
+        out.push(data[off]);
+        for d in (0..shape.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    out
 }
 
 /// The script to run and what to compare.
@@ -206,4 +227,20 @@ pub fn judge(dir: &Path, j: &Judge<'_>, fields: &[Field<'_>]) -> Result<VendorCh
         }
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::c_order;
+
+    #[test]
+    fn fortran_ordered_records_read_in_c_order() {
+        // [[1, 2, 3], [4, 5, 6]] stored first index fastest: 1 4 2 5 3 6.
+        assert_eq!(c_order(&[2, 3], &[1, 4, 2, 5, 3, 6]), vec![1, 2, 3, 4, 5, 6]);
+        // A 2x2x2 block: element (i, j, k) at Fortran offset i + 2j + 4k holds 100i + 10j + k.
+        let f: Vec<i64> = (0..8).map(|o| 100 * (o % 2) + 10 * ((o / 2) % 2) + o / 4).collect();
+        assert_eq!(c_order(&[2, 2, 2], &f), vec![0, 1, 10, 11, 100, 101, 110, 111]);
+        assert_eq!(c_order(&[3], &[7, 8, 9]), vec![7, 8, 9]);
+        assert!(c_order(&[0, 4], &[]).is_empty());
+    }
 }
