@@ -91,13 +91,20 @@ pub fn cuba_layer(
     }
 }
 
-/// `m` legalised for a chip whose layers form a chain ([`crate::passes::Pipeline::legalise`]),
-/// with one note per change (`legalise: ...`); `m` itself when nothing changed.
-pub fn legalise(m: &crate::model::Model, o: &QuantOptions) -> Result<(crate::model::Model, Vec<String>), QuantError> {
+/// `quantise` applied to `m` legalised for a chip ([`crate::passes::Pipeline::legalise`]:
+/// branches merged, pooling folded, shortcuts joined), the pass's changes first in the notes
+/// (`legalise: ...`). A model with nothing to legalise is quantised as it is.
+pub fn legalised(
+    m: &crate::model::Model,
+    o: &QuantOptions,
+    quantise: fn(&crate::model::Model, &QuantOptions) -> Result<super::Network, QuantError>,
+) -> Result<super::Network, QuantError> {
     let cx = crate::passes::Context { steps: o.timesteps, input_range: None };
     let (legal, records) = crate::passes::Pipeline::legalise()
         .run(m, &cx)
         .map_err(|e| QuantError { node: None, message: format!("chip legalisation: {e}") })?;
-    let notes = records.into_iter().flat_map(|r| r.changes).map(|c| format!("legalise: {c}")).collect();
-    Ok((legal, notes))
+    let mut net = quantise(&legal, o)?;
+    let changes = records.into_iter().flat_map(|r| r.changes).map(|c| format!("legalise: {c}"));
+    net.notes.splice(0..0, changes);
+    Ok(net)
 }

@@ -80,13 +80,9 @@ fn input_scale(name: &str, o: &QuantOptions) -> Result<(f64, u32, Vec<String>), 
 }
 
 /// Quantises `m` for Loihi (`o.rules` must be [`super::Rules::loihi`]).
-/// Parallel branches are first merged into one chain ([`super::chips::legalise`]); its notes
-/// come first.
+/// The model is legalised first ([`super::chips::legalised`]).
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
-    let (legal, changes) = super::chips::legalise(m, o)?;
-    let mut net = quantise_chain(&legal, o)?;
-    net.notes.splice(0..0, changes);
-    Ok(net)
+    super::chips::legalised(m, o, quantise_chain)
 }
 
 /// [`quantise`] of a model whose layers already form a chain.

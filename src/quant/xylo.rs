@@ -68,13 +68,9 @@ fn event_scale(name: &str, o: &QuantOptions) -> Result<(f64, Vec<String>), Quant
 }
 
 /// Quantises `m` for Xylo (`o.rules` must be [`super::Rules::xylo`]).
-/// Branches are first merged and pooling folded ([`super::chips::legalise`]); its notes come
-/// first.
+/// The model is legalised first ([`super::chips::legalised`]).
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
-    let (legal, changes) = super::chips::legalise(m, o)?;
-    let mut net = quantise_legal(&legal, o)?;
-    net.notes.splice(0..0, changes);
-    Ok(net)
+    super::chips::legalised(m, o, quantise_legal)
 }
 
 /// [`quantise`] of a legalised model.
