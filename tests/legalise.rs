@@ -67,7 +67,7 @@ fn legalised(name: &str) -> (common::Case, spikefab::Model, spikefab::Model, Vec
     let c = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == name).unwrap();
     let m = c.load();
     let cx = Context { steps: c.timesteps, input_range: None };
-    let (legal, records) = Pipeline::legalise().run(&m, &cx).unwrap();
+    let (legal, records) = Pipeline::legalise(None).run(&m, &cx).unwrap();
     let changes = records[0].changes.clone();
     (c, m, legal, changes)
 }
@@ -368,7 +368,7 @@ fn random_models_keep_their_outputs_when_legalised() {
         g.add_edge(out, output);
         let m = spikefab::Model::from_graph(std::path::Path::new("random"), g, &Default::default()).unwrap();
         let cx = Context { steps, input_range: None };
-        let (legal, records) = Pipeline::legalise().run(&m, &cx).unwrap();
+        let (legal, records) = Pipeline::legalise(None).run(&m, &cx).unwrap();
         assert_chain(&legal);
         assert_eq!(neurons(&legal), neurons(&m), "model {k}");
         let data: Vec<f64> = (0..n * numel).map(|_| r.real(0.0, 2.0)).collect();
@@ -393,4 +393,312 @@ fn random_models_keep_their_outputs_when_legalised() {
         }
     }
     eprintln!("{} output values compared in f64, all equal; {} differ in f32", checked.0, checked.1);
+}
+
+/// Random VGG-style nets (pooling into a convolution, or into the dense readout), random
+/// residual nets whose shortcut skips a neuron layer (conv blocks with identity or strided 1x1
+/// shortcuts; dense blocks with identity or dense shortcuts), under a zero reset: legalised,
+/// each is a chain whose reference outputs on random inputs equal the model's in f64. Only
+/// the residual nets gain neurons (the relays).
+#[test]
+fn random_pooled_and_deep_residual_models_keep_their_outputs_when_legalised() {
+    use spikefab::ir::{Graph, Op, Padding, ResetMode};
+    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
+    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let empty = || Graph {
+        g: Default::default(),
+        dialect: base.graph.dialect.clone(),
+        provenance: base.graph.provenance.clone(),
+    };
+    let conv = |r: &mut Rng, co: usize, ci: usize, k: usize, stride: usize, pad: usize| Op::Conv {
+        weight: r.tensor(vec![co, ci, k, k], 1.0),
+        bias: Some(r.tensor(vec![co], 0.1)),
+        stride: vec![stride, stride],
+        padding: Padding::Explicit(vec![pad, pad]),
+        dilation: vec![1, 1],
+        groups: 1,
+        input_shape: None,
+    };
+    let mut r = Rng(0x9e37_79b9);
+    let (steps, n) = (8usize, 24usize);
+    let (mut compared, mut relays) = (0usize, 0usize);
+    for k in 0..12 {
+        let kind = k % 3;
+        let mut g = empty();
+        let (input_shape, numel) = if kind == 2 { (vec![r.int(4, 10)], 0) } else { (vec![2, 8, 8], 128) };
+        let numel = if kind == 2 { input_shape[0] } else { numel };
+        let input = g.add_node("input", Op::Input { shape: input_shape.clone() });
+        let outs = r.int(3, 6);
+        let out = g.add_node("out", random_lif(&mut r, &lif, outs));
+        let output = g.add_node("output", Op::Output);
+        // Each arm leaves the last layer and its width (flattened).
+        let (last, width) = match kind {
+            0 => {
+                // conv -> LIF -> pool -> conv (3x3, or 1x1 at stride 1) -> LIF
+                let c = r.int(2, 4);
+                let c0 = g.add_node("conv0", conv(&mut r, c, 2, 3, 1, 1));
+                let l0 = g.add_node("lif0", random_lif(&mut r, &lif, c * 64));
+                // Windows that tile the input: a pooled position the convolution pads reads
+                // no input either (overlapping windows that would are not folded).
+                let kernel = if r.int(0, 1) == 0 { 2 } else { 4 };
+                let (stride, pad, side) = (kernel, 0, 8 / kernel);
+                let pool_op = if r.int(0, 1) == 0 {
+                    Op::AvgPool2d { kernel: vec![kernel; 2], stride: vec![stride; 2], padding: vec![pad; 2] }
+                } else {
+                    Op::SumPool2d { kernel: vec![kernel; 2], stride: vec![stride; 2], padding: vec![pad; 2] }
+                };
+                let p = g.add_node("pool", pool_op);
+                let (kc, pc) = if r.int(0, 1) == 0 { (3, 1) } else { (1, 0) };
+                let c1 = g.add_node("conv1", conv(&mut r, c, c, kc, 1, pc));
+                let l1 = g.add_node("lif1", random_lif(&mut r, &lif, c * side * side));
+                for (a, b) in [(input, c0), (c0, l0), (l0, p), (p, c1), (c1, l1)] {
+                    g.add_edge(a, b);
+                }
+                (l1, c * side * side)
+            }
+            1 => {
+                // conv -> LIF, then a block: conv (stride s) -> LIF -> conv -> LIF(T), shortcut
+                // identity (s = 1) or 1x1 at stride 2
+                let c = r.int(2, 3);
+                let c0 = g.add_node("conv0", conv(&mut r, c, 2, 3, 1, 1));
+                let l0 = g.add_node("lif0", random_lif(&mut r, &lif, c * 64));
+                let down = r.int(0, 1) == 1;
+                let (s, co, side) = if down { (2, c + 1, 4) } else { (1, c, 8) };
+                let ca = g.add_node("conva", conv(&mut r, co, c, 3, s, 1));
+                let la = g.add_node("lifa", random_lif(&mut r, &lif, co * side * side));
+                let cb = g.add_node("convb", conv(&mut r, co, co, 3, 1, 1));
+                let lb = g.add_node("lifb", random_lif(&mut r, &lif, co * side * side));
+                for (a, b) in [(input, c0), (c0, l0), (l0, ca), (ca, la), (la, cb), (cb, lb)] {
+                    g.add_edge(a, b);
+                }
+                if down {
+                    let d = g.add_node("down", conv(&mut r, co, c, 1, 2, 0));
+                    g.add_edge(l0, d);
+                    g.add_edge(d, lb);
+                } else {
+                    g.add_edge(l0, lb);
+                }
+                (lb, co * side * side)
+            }
+            _ => {
+                // fc -> LIF, then fc -> LIF -> fc -> LIF(T), shortcut identity or dense
+                let h = r.int(4, 9);
+                let f0 = g.add_node(
+                    "fc0",
+                    Op::Affine { weight: r.tensor(vec![h, numel], 1.5), bias: r.tensor(vec![h], 0.2) },
+                );
+                let l0 = g.add_node("lif0", random_lif(&mut r, &lif, h));
+                let h1 = r.int(3, 8);
+                let fa =
+                    g.add_node("fca", Op::Affine { weight: r.tensor(vec![h1, h], 1.5), bias: r.tensor(vec![h1], 0.2) });
+                let la = g.add_node("lifa", random_lif(&mut r, &lif, h1));
+                let dense_short = r.int(0, 1) == 1;
+                let ht = if dense_short { r.int(3, 8) } else { h };
+                let fb = g.add_node("fcb", Op::Linear { weight: r.tensor(vec![ht, h1], 1.5) });
+                let lb = g.add_node("lifb", random_lif(&mut r, &lif, ht));
+                for (a, b) in [(input, f0), (f0, l0), (l0, fa), (fa, la), (la, fb), (fb, lb)] {
+                    g.add_edge(a, b);
+                }
+                if dense_short {
+                    let d = g.add_node(
+                        "short",
+                        Op::Affine { weight: r.tensor(vec![ht, h], 1.5), bias: r.tensor(vec![ht], 0.2) },
+                    );
+                    g.add_edge(l0, d);
+                    g.add_edge(d, lb);
+                } else {
+                    g.add_edge(l0, lb);
+                }
+                (lb, ht)
+            }
+        };
+        let mut src = last;
+        if kind != 2 {
+            let f = g.add_node("flatten", Op::Flatten { start_dim: 0, end_dim: -1 });
+            g.add_edge(last, f);
+            src = f;
+        }
+        let fc =
+            g.add_node("fc", Op::Affine { weight: r.tensor(vec![outs, width], 1.0), bias: r.tensor(vec![outs], 0.1) });
+        g.add_edge(src, fc);
+        g.add_edge(fc, out);
+        g.add_edge(out, output);
+        let zero = spikefab::ir::dialect::DialectOverrides { reset: Some(ResetMode::Zero), ..Default::default() };
+        let m = spikefab::Model::from_graph(std::path::Path::new("random"), g, &zero).unwrap();
+        let cx = Context { steps, input_range: None };
+        let (legal, records) = Pipeline::legalise(None).run(&m, &cx).unwrap();
+        let changes = &records[0].changes;
+        assert_chain(&legal);
+        let added = neurons(&legal) - neurons(&m);
+        match kind {
+            0 => {
+                assert_eq!(added, 0, "model {k}: {changes:?}");
+                assert!(changes[0].contains("'pool'") && changes[0].contains("folded into 'conv1'"), "{changes:?}");
+            }
+            _ => {
+                assert!(added > 0 && changes.iter().any(|c| c.contains("relay neurons")), "model {k}: {changes:?}");
+                relays += added;
+            }
+        }
+        let data: Vec<f64> = (0..n * numel).map(|_| r.real(0.0, 2.0)).collect();
+        let batch = spikefab::data::InputBatch { n, numel, encoding: spikefab::data::Encoding::Direct, data };
+        let (a, b) = (outputs(&m, &batch, steps, true), outputs(&legal, &batch, steps, true));
+        let differing = a.data.iter().zip(&b.data).filter(|(x, y)| x != y).count();
+        let spikes = a.data.iter().filter(|&&x| x != 0.0).count();
+        eprintln!(
+            "model {k} (kind {kind}): {differing} of {} outputs differ ({spikes} spikes); {changes:?}",
+            a.data.len()
+        );
+        assert!(spikes > 0, "model {k}: no output spike; the case tests nothing");
+        assert_eq!(differing, 0, "model {k}");
+        compared += a.data.len();
+    }
+    eprintln!("{compared} output values compared in f64, all equal; {relays} relay neurons added");
+}
+
+/// Relays are built only under a zero reset: a model that subtracts the threshold keeps its
+/// shortcut (and the chip refuses it by name), and the pass told to legalise for a zero-reset
+/// chip carries it.
+#[test]
+fn relays_need_a_zero_reset() {
+    use spikefab::ir::{Graph, Op, ResetMode};
+    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
+    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let mut r = Rng(7);
+    let mut g =
+        Graph { g: Default::default(), dialect: base.graph.dialect.clone(), provenance: base.graph.provenance.clone() };
+    let input = g.add_node("input", Op::Input { shape: vec![5] });
+    let mut prev = input;
+    let mut layers = vec![];
+    for (i, w) in [6usize, 4, 6].into_iter().enumerate() {
+        let cols = if i == 0 { 5 } else { layers.last().map_or(5, |&(_, w)| w) };
+        let f = g.add_node(format!("fc{i}"), Op::Linear { weight: r.tensor(vec![w, cols], 1.0) });
+        let l = g.add_node(format!("lif{i}"), random_lif(&mut r, &lif, w));
+        g.add_edge(prev, f);
+        g.add_edge(f, l);
+        prev = l;
+        layers.push((l, w));
+    }
+    g.add_edge(layers[0].0, layers[2].0);
+    let output = g.add_node("output", Op::Output);
+    g.add_edge(prev, output);
+    let sub = spikefab::ir::dialect::DialectOverrides { reset: Some(ResetMode::Subtract), ..Default::default() };
+    let m = spikefab::Model::from_graph(std::path::Path::new("random"), g, &sub).unwrap();
+    let cx = Context { steps: 4, input_range: None };
+    let (kept, rec) = Pipeline::legalise(None).run(&m, &cx).unwrap();
+    assert!(rec[0].changes.is_empty(), "{:?}", rec[0].changes);
+    assert_eq!(kept.graph.in_edges(kept.graph.find("lif2").unwrap()).len(), 2);
+    let (carried, rec) = Pipeline::legalise(Some(ResetMode::Zero)).run(&m, &cx).unwrap();
+    assert_chain(&carried);
+    assert_eq!(neurons(&carried), neurons(&m) + 6, "{:?}", rec[0].changes);
+    assert!(rec[0].changes[0].contains("rides 6 relay neurons added to 'lif1'"), "{:?}", rec[0].changes);
+}
+
+/// A small random ResNet (conv stem; an identity block; a block that halves the size with a
+/// strided 1x1 shortcut; average pooling into the dense readout), zero reset: the pooling
+/// folds and both shortcuts ride relay neurons, and the chain compiles to loihi2, where Lava's
+/// fixed-point simulation reproduces spikefab's chip model on every value of 24 samples.
+#[test]
+fn a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees() {
+    use npyz::WriterBuilder;
+    use spikefab::ir::{Graph, Op, Padding};
+    let test = "a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees";
+    let Some(py) = spikefab::flow::lava::python() else {
+        assert!(std::env::var_os("CI").is_none(), "{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON)");
+        eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
+        return;
+    };
+    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
+    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let mut r = Rng(0x0e51_d0e5);
+    let mut g =
+        Graph { g: Default::default(), dialect: base.graph.dialect.clone(), provenance: base.graph.provenance.clone() };
+    let mut conv = |r: &mut Rng, name: &str, co: usize, ci: usize, k: usize, stride: usize| {
+        // Binary weights +-a, a per output channel, as the students train them.
+        let a: Vec<f64> = (0..co).map(|_| r.real(0.3, 0.6)).collect();
+        let n = ci * k * k;
+        let w = (0..co * n).map(|i| if r.int(0, 1) == 0 { a[i / n] } else { -a[i / n] }).collect();
+        g.add_node(
+            name,
+            Op::Conv {
+                weight: spikefab::ir::Tensor::f64(vec![co, ci, k, k], w),
+                bias: None,
+                stride: vec![stride; 2],
+                padding: Padding::Explicit(vec![k / 2; 2]),
+                dilation: vec![1, 1],
+                groups: 1,
+                input_shape: None,
+            },
+        )
+    };
+    let stem = conv(&mut r, "stem", 4, 2, 3, 1);
+    let c1a = conv(&mut r, "b1_conva", 4, 4, 3, 1);
+    let c1b = conv(&mut r, "b1_convb", 4, 4, 3, 1);
+    let c2a = conv(&mut r, "b2_conva", 6, 4, 3, 2);
+    let c2b = conv(&mut r, "b2_convb", 6, 6, 3, 1);
+    let down = conv(&mut r, "b2_down", 6, 4, 1, 2);
+    let input = g.add_node("input", Op::Input { shape: vec![2, 8, 8] });
+    let l0 = g.add_node("lif0", random_lif(&mut r, &lif, 4 * 64));
+    let l1a = g.add_node("b1_lifa", random_lif(&mut r, &lif, 4 * 64));
+    let l1b = g.add_node("b1_lifb", random_lif(&mut r, &lif, 4 * 64));
+    let l2a = g.add_node("b2_lifa", random_lif(&mut r, &lif, 6 * 16));
+    let l2b = g.add_node("b2_lifb", random_lif(&mut r, &lif, 6 * 16));
+    let pool = g.add_node("pool", Op::AvgPool2d { kernel: vec![2, 2], stride: vec![2, 2], padding: vec![0, 0] });
+    let flat = g.add_node("flatten", Op::Flatten { start_dim: 0, end_dim: -1 });
+    let fc = g.add_node("fc", Op::Linear { weight: r.tensor(vec![5, 24], 1.0) });
+    let out = g.add_node("lif_out", random_lif(&mut r, &lif, 5));
+    let output = g.add_node("output", Op::Output);
+    for (a, b) in [
+        (input, stem),
+        (stem, l0),
+        (l0, c1a),
+        (c1a, l1a),
+        (l1a, c1b),
+        (c1b, l1b),
+        (l0, l1b),
+        (l1b, c2a),
+        (c2a, l2a),
+        (l2a, c2b),
+        (c2b, l2b),
+        (l1b, down),
+        (down, l2b),
+        (l2b, pool),
+        (pool, flat),
+        (flat, fc),
+        (fc, out),
+        (out, output),
+    ] {
+        g.add_edge(a, b);
+    }
+    let dir = scratch("legalise-resnet-loihi2");
+    let model = dir.join("resnet.json");
+    std::fs::write(&model, spikefab::front::json::to_string(&g)).unwrap();
+    let (n, steps, numel) = (24usize, 8usize, 128usize);
+    let spikes: Vec<u8> = (0..n * steps * numel).map(|_| u8::from(r.int(0, 9) < 3)).collect();
+    let inputs = dir.join("inputs.npy");
+    let mut f = std::fs::File::create(&inputs).unwrap();
+    let shape = [n as u64, steps as u64, numel as u64];
+    let mut w = npyz::WriteOptions::<u8>::new().default_dtype().shape(&shape).writer(&mut f).begin_nd().unwrap();
+    w.extend(spikes).unwrap();
+    w.finish().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+        .args(["compile", model.to_str().unwrap(), "--reset", "zero", "-T", "8", "--target", "loihi2"])
+        .args(["--inputs", inputs.to_str().unwrap(), "--min-agreement", "0", "--json"])
+        .args(["-o", dir.join("out").to_str().unwrap()])
+        .env("SPIKEFAB_LAVA_PYTHON", &py)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = rep["notes"].to_string();
+    assert!(notes.contains("folded into 'fc'"), "{notes}");
+    assert!(notes.contains("the shortcut from 'lif0' into 'b1_lifb' rides 256 relay neurons"), "{notes}");
+    assert!(notes.contains("the shortcut from 'b1_lifb' into 'b2_lifb' rides 64 relay neurons"), "{notes}");
+    let lava = &rep["vendor_check"];
+    eprintln!("{test}: {lava}\n{}", rep["verify"]);
+    assert_eq!(lava["simulator"], "Lava", "{lava}");
+    assert_eq!(lava["samples"], n, "{lava}");
+    assert_eq!(lava["output_mismatches"], 0, "{lava}");
+    assert_eq!(lava["state_mismatches"], 0, "{lava}");
+    assert!(lava["output_spikes"].as_u64().unwrap() > 0, "{lava}");
 }

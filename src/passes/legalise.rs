@@ -1,20 +1,31 @@
-//! Chip legalisation: rewrites that turn parallel branches into one chain, for chips whose
-//! layers form a chain (netx), computing the same function.
+//! Chip legalisation: rewrites that turn pooling, parallel branches and shortcuts into one
+//! chain of weighted ops and neuron layers, for chips whose layers form a chain (netx),
+//! computing the same function.
 //!
-//! Two rules, applied until neither matches:
+//! Rules, applied until none matches (each removes a node or an edge, so this ends):
+//! - **Pool into dense.** Sum or average pooling, Flatten, then a dense op become Flatten and
+//!   one dense op over the unpooled positions.
+//! - **Pool into conv.** Sum or average pooling that feeds a 2-d convolution alone becomes part
+//!   of its kernel (larger, strided), where padding reads zeros either way.
+//! - **Absorb.** A shortcut from S into T around one weighted op W (fed only by S) becomes +1
+//!   on W's identity (diagonal, or centre taps).
+//! - **Carry.** A shortcut from S into T around W1 -> L1 -> W2 (a neuron layer between) rides
+//!   relay neurons added to L1, so both paths cross the same number of neuron layers; the
+//!   shortcut's own 1x1 convolution or dense op moves into W2. Relays are exact only under a
+//!   zero reset (what the chip does, given to the pass), for LIF and IF layers.
+//! - **Join.** Dense weighted ops fed by the same source and summed into the same node (an
+//!   ensemble's readout slices) become one whose weights and biases are their sums.
 //! - **Stack.** Dense weighted ops (Affine, Linear) fed by the same source, each into a neuron
 //!   of the same model that only it feeds, become one weighted op whose rows are theirs in
 //!   order, into one neuron layer whose per-neuron parameters are theirs in order. Every
 //!   consumer of those neurons must be a dense weighted op that reads only them; it reads the
 //!   merged layer through its old columns, zeros elsewhere (a block of a block-diagonal
 //!   matrix once its siblings stack in turn).
-//! - **Join.** Dense weighted ops fed by the same source and summed into the same node (an
-//!   ensemble's readout slices) become one whose weights and biases are their sums.
 //!
 //! Rows stack and zero columns add nothing, so Stack is exact; Join is exact where the summed
 //! matrices are zero outside their own columns (what Stack leaves), and otherwise moves
-//! floating-point rounding by an ulp. Neurons stay as many as before; the zero weights a
-//! widened consumer stores are the cost, and each change says how many.
+//! floating-point rounding by an ulp; the folds and Absorb sum in another order (exact in real
+//! arithmetic). Only Carry adds neurons; each change says what it cost.
 
 use std::collections::HashMap;
 
@@ -24,8 +35,12 @@ use super::{Context, Pass, Refusal, conv_with};
 use crate::ir::{DType, Graph, Op, Padding, Tensor};
 use crate::valid::{self, GraphInfo};
 
-/// The branch-merging pass (Stack and Join).
-pub struct MergeBranches;
+/// The branch-merging pass (Pool folds, Absorb, Carry, Join, Stack).
+pub struct MergeBranches {
+    /// The reset the legalised model will run with, when not the model's own (a chip's): relay
+    /// neurons are built only under a zero reset.
+    pub reset: Option<crate::ir::ResetMode>,
+}
 
 /// A dense weighted op's (weight rows, columns, weights, bias or None).
 fn dense(op: &Op) -> Option<(usize, usize, &Tensor, Option<&Tensor>)> {
@@ -116,6 +131,8 @@ struct Rewrite {
     bypass: Vec<NodeIndex>,
     /// Old edges removed.
     drop_edges: Vec<petgraph::graph::EdgeIndex>,
+    /// Old nodes removed with their edges.
+    remove: Vec<NodeIndex>,
     /// What happened, for the record.
     what: String,
 }
@@ -236,6 +253,7 @@ fn stack(g: &Graph, info: &GraphInfo, members: &[&(NodeIndex, NodeIndex, Vec<Nod
         replace,
         bypass: vec![],
         drop_edges: vec![],
+        remove: vec![],
         what,
     })
 }
@@ -299,6 +317,7 @@ fn find_join(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
                 replace: HashMap::new(),
                 bypass: vec![],
                 drop_edges: vec![],
+                remove: vec![],
                 what,
             });
         }
@@ -319,7 +338,7 @@ fn apply(g: &Graph, r: &Rewrite) -> Graph {
     let mut map: Vec<Option<NodeIndex>> = vec![None; g.g.node_count()];
     let mut made: Vec<Option<NodeIndex>> = vec![None; r.merge.len()];
     for ix in g.g.node_indices() {
-        if r.bypass.contains(&ix) {
+        if r.bypass.contains(&ix) || r.remove.contains(&ix) {
             continue;
         }
         map[ix.index()] = Some(match group_of.get(&ix) {
@@ -337,7 +356,7 @@ fn apply(g: &Graph, r: &Rewrite) -> Graph {
     let mut seen = std::collections::HashSet::new();
     for e in g.g.edge_indices() {
         let (s, t) = g.g.edge_endpoints(e).expect("edge of this graph");
-        if r.drop_edges.contains(&e) || r.bypass.contains(&s) {
+        if r.drop_edges.contains(&e) || r.bypass.contains(&s) || r.remove.contains(&s) || r.remove.contains(&t) {
             continue;
         }
         let t = through(t);
@@ -351,24 +370,31 @@ fn apply(g: &Graph, r: &Rewrite) -> Graph {
 }
 
 /// Where the identity sits in a convolution's kernel (one index per spatial dimension), when
-/// output position p reads input position p through it (stride 1, the same size).
+/// output position p reads input position p through it (stride 1, the same spatial size;
+/// channels may differ).
 fn identity_tap(op: &Op, in_shape: &[usize], out_shape: &[usize]) -> Option<Vec<usize>> {
     let Op::Conv { weight, stride, padding, dilation, .. } = op else { return None };
     let nd = weight.shape.len().checked_sub(2)?;
-    if in_shape != out_shape || stride.iter().any(|&x| x != 1) || dilation.len() != nd {
+    if in_shape.get(1..) != out_shape.get(1..) || stride.iter().any(|&x| x != 1) || dilation.len() != nd {
         return None;
     }
     (0..nd)
         .map(|d| {
             let k = weight.shape[2 + d];
-            let before = match padding {
-                Padding::Valid => 0,
-                Padding::Same => dilation[d] * (k - 1) / 2,
-                Padding::Explicit(p) => *p.get(d)?,
-            };
+            let before = pad_before(padding, d, k, dilation[d])?;
             (before % dilation[d] == 0 && before / dilation[d] < k).then(|| before / dilation[d])
         })
         .collect()
+}
+
+/// The zero padding a convolution puts before the first input position along spatial
+/// dimension `d` (kernel size `k`, dilation `dil`).
+fn pad_before(padding: &Padding, d: usize, k: usize, dil: usize) -> Option<usize> {
+    Some(match padding {
+        Padding::Valid => 0,
+        Padding::Same => dil * (k - 1) / 2,
+        Padding::Explicit(p) => *p.get(d)?,
+    })
 }
 
 /// The first shortcut that applies: a node fed by a weighted op W (fed only by S) and by S
@@ -446,6 +472,7 @@ fn find_absorb(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
                 replace: HashMap::from([(w, new)]),
                 bypass: vec![],
                 drop_edges: direct,
+                remove: vec![],
                 what,
             });
         }
@@ -525,10 +552,363 @@ fn find_pool_fold(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
             replace: HashMap::from([(d, new)]),
             bypass: vec![p],
             drop_edges: vec![],
+            remove: vec![],
             what,
         });
     }
     None
+}
+
+/// The first pooling that folds into the convolution it feeds: SumPool2d or AvgPool2d whose
+/// only consumer is a 2-d convolution it alone feeds becomes part of that convolution, whose
+/// kernel then covers the pooling windows of its taps (a K-tap kernel at dilation D after a
+/// k-window pooling at stride s: (K - 1) D s + k taps at stride S s, dilation 1). Exact when
+/// every pooled position the convolution's padding reads lies wholly outside the input (so
+/// both read zeros there) and the output size stays; otherwise the pooling stays.
+fn find_pool_conv(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
+    for &p in &info.order {
+        let (kernel, stride, padding, avg) = match &g.g[p].op {
+            Op::SumPool2d { kernel, stride, padding } => (kernel, stride, padding, false),
+            Op::AvgPool2d { kernel, stride, padding } => (kernel, stride, padding, true),
+            _ => continue,
+        };
+        let Some(c) = single_out(g, info, p) else { continue };
+        if !only_from(g, info, c, p) || g.in_edges(p).iter().any(|&(e, _)| info.is_recurrent(e)) {
+            continue;
+        }
+        let Op::Conv { weight, bias, stride: cs, padding: cp, dilation: cd, groups, .. } = &g.g[c].op else {
+            continue;
+        };
+        let (inp, pooled, out) = (&info.in_shape[p.index()], &info.out_shape[p.index()], &info.out_shape[c.index()]);
+        if weight.shape.len() != 4 || inp.len() != 3 || pooled.len() != 3 || out.len() != 3 || cd.len() != 2 {
+            continue;
+        }
+        let at = |v: &[usize], i: usize| v.get(i).or(v.first()).copied().unwrap_or(0);
+        // Per spatial dimension: (pool window, pool stride, new kernel, new stride, new padding).
+        let mut dims = vec![];
+        for d in 0..2 {
+            let (h, ph, oc) = (inp[1 + d], pooled[1 + d], out[1 + d]);
+            let (k, s, pd) = (at(kernel, d), at(stride, d), at(padding, d));
+            let (kc, sc, dc) = (weight.shape[2 + d], at(cs, d), cd[d]);
+            let Some(pc) = pad_before(cp, d, kc, dc) else { break };
+            // Pooled positions -pc..0 read inputs below 0 only; those from ph on, inputs from h on.
+            let last = ((oc - 1) * sc + (kc - 1) * dc) as isize - pc as isize;
+            if (pc > 0 && k > s + pd) || (last >= ph as isize && ph * s < h + pd) {
+                break;
+            }
+            let (nk, ns, np) = ((kc - 1) * dc * s + k, sc * s, pc * s + pd);
+            if valid::conv_out_len(h, 2 * np, 1, nk, ns) != Some(oc) {
+                break;
+            }
+            dims.push((k, s, dc, nk, ns, np));
+        }
+        if dims.len() != 2 {
+            continue;
+        }
+        let (co, ci, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3]);
+        let (nkh, nkw) = (dims[0].3, dims[1].3);
+        let factor = if avg { 1.0 / (dims[0].0 * dims[1].0) as f64 } else { 1.0 };
+        let mut v = vec![0.0; co * ci * nkh * nkw];
+        for o in 0..co * ci {
+            for jy in 0..kh {
+                for jx in 0..kw {
+                    let wv = weight.at((o * kh + jy) * kw + jx) * factor;
+                    for uy in 0..dims[0].0 {
+                        for ux in 0..dims[1].0 {
+                            let (y, x) = (jy * dims[0].2 * dims[0].1 + uy, jx * dims[1].2 * dims[1].1 + ux);
+                            v[(o * nkh + y) * nkw + x] += wv;
+                        }
+                    }
+                }
+            }
+        }
+        let new = Op::Conv {
+            weight: Tensor::new(DType::F64, vec![co, ci, nkh, nkw], v),
+            bias: bias.clone(),
+            stride: vec![dims[0].4, dims[1].4],
+            padding: Padding::Explicit(vec![dims[0].5, dims[1].5]),
+            dilation: vec![1, 1],
+            groups: *groups,
+            input_shape: Some(inp[1..].to_vec()),
+        };
+        let what = format!(
+            "'{}' ({} {}x{}) folded into '{}': its {kh}x{kw} kernel becomes {nkh}x{nkw} at stride {}x{} ({} weights \
+             become {})",
+            g.g[p].name,
+            g.g[p].op.type_name(),
+            dims[0].0,
+            dims[1].0,
+            g.g[c].name,
+            dims[0].4,
+            dims[1].4,
+            weight.numel(),
+            co * ci * nkh * nkw
+        );
+        return Some(Rewrite {
+            merge: vec![],
+            replace: HashMap::from([(c, new)]),
+            bypass: vec![p],
+            drop_edges: vec![],
+            remove: vec![],
+            what,
+        });
+    }
+    None
+}
+
+/// How a shortcut into a layer reads its source: through the identity (`m` None) or a dense
+/// matrix or 1x1 convolution `m` (`to` x `from` rows-major, per neuron or per channel) with
+/// its bias, sampling the source at `stride` from offset `-pad` (convolutions).
+struct Shortcut<'a> {
+    m: Option<&'a Tensor>,
+    bias: Option<&'a Tensor>,
+    stride: Vec<usize>,
+    pad: Vec<usize>,
+}
+
+/// The relay neuron's margin: a spike in puts `RELAY_MARGIN` thresholds on its membrane.
+const RELAY_MARGIN: f64 = 1.5;
+
+/// A relay neuron in the model of `like` (LIF or IF): `like`'s first decay and gain, no leak
+/// target, reset to zero, and the threshold at which input weight `w` fires it with
+/// [`RELAY_MARGIN`]. Under a zero reset its membrane is zero before every step, so it spikes
+/// exactly when its input does, in the same step.
+fn relay_neuron(like: &Op, w: f64, d: &crate::ir::Dialect) -> Option<Op> {
+    if !matches!(like, Op::LIF { .. } | Op::IF { .. }) {
+        return None;
+    }
+    let mut op = like.clone();
+    for (name, t) in op.params_mut() {
+        let v = if matches!(name, "v_leak" | "v_reset" | "v_threshold") { 0.0 } else { t.at(0) };
+        *t = Tensor::scalar(DType::F64, v);
+    }
+    let gain = crate::ir::neuron::coeffs(&op, 1, d)?.gain[0];
+    let thr = gain * w / RELAY_MARGIN;
+    if !(thr.is_finite() && thr > 0.0) {
+        return None;
+    }
+    for (name, t) in op.params_mut() {
+        if name == "v_threshold" {
+            *t = Tensor::scalar(DType::F64, thr);
+        }
+    }
+    Some(op)
+}
+
+/// The first shortcut over a neuron layer that relay neurons can carry: a layer T fed by
+/// W2 <- L1 <- W1 <- S (weighted, neuron, weighted, each feeding only the next) and by S
+/// itself (or a dense op or 1x1 convolution P fed only by S). L1 gains one relay neuron per
+/// value of S it needs (W1 gains their identity rows or taps), and W2 reads the relays
+/// through the identity or P's weights (P's bias joins W2's), so every path into T crosses
+/// the same number of neuron layers. Exact where relays are ([`relay_neuron`]): under a zero
+/// reset (`reset`), for LIF and IF layers.
+fn find_carry(g: &Graph, info: &GraphInfo, reset: crate::ir::ResetMode) -> Option<Rewrite> {
+    // Relays repeat single spikes: a shortcut must carry a spiking layer's 0/1 outputs.
+    let spikes = |n: NodeIndex| g.g[n].op.descriptor().is_some_and(|d| d.spiking);
+    if reset != crate::ir::ResetMode::Zero || g.dialect.switches.spikes != crate::ir::dialect::SpikeMode::Single {
+        return None;
+    }
+    for &t in &info.order {
+        let ins = g.in_edges(t);
+        if ins.len() != 2 || ins.iter().any(|&(e, _)| info.is_recurrent(e)) || ins[0].1 == ins[1].1 {
+            continue;
+        }
+        for (main, short) in [(0, 1), (1, 0)] {
+            let (w2, x) = (ins[main].1, ins[short].1);
+            let Some(&(_, l1)) = g.in_edges(w2).first() else { continue };
+            let Some(&(_, w1)) = g.in_edges(l1).first() else { continue };
+            let Some(&(_, src)) = g.in_edges(w1).first() else { continue };
+            if !(only_from(g, info, w2, l1)
+                && single_out(g, info, w2) == Some(t)
+                && only_from(g, info, l1, w1)
+                && single_out(g, info, l1) == Some(w2)
+                && only_from(g, info, w1, src)
+                && single_out(g, info, w1) == Some(l1)
+                && g.g[l1].op.is_neuron()
+                && spikes(src))
+            {
+                continue;
+            }
+            let sc = if x == src {
+                Shortcut { m: None, bias: None, stride: vec![1, 1], pad: vec![0, 0] }
+            } else if only_from(g, info, x, src) && single_out(g, info, x) == Some(t) {
+                match &g.g[x].op {
+                    Op::Affine { weight, bias } if weight.shape.len() == 2 => {
+                        Shortcut { m: Some(weight), bias: Some(bias), stride: vec![], pad: vec![] }
+                    }
+                    Op::Linear { weight } if weight.shape.len() == 2 => {
+                        Shortcut { m: Some(weight), bias: None, stride: vec![], pad: vec![] }
+                    }
+                    Op::Conv { weight, bias, stride, padding, dilation, groups: 1, .. }
+                        if weight.shape.len() == 4 && weight.shape[2..] == [1, 1] =>
+                    {
+                        let pad = (0..2).map(|d| pad_before(padding, d, 1, dilation[d])).collect::<Option<Vec<_>>>();
+                        let Some(pad) = pad else { continue };
+                        Shortcut { m: Some(weight), bias: bias.as_ref(), stride: stride.clone(), pad }
+                    }
+                    _ => continue,
+                }
+            } else {
+                continue;
+            };
+            if let Some(r) = carry(g, info, [src, w1, l1, w2, t], x, &sc) {
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
+/// The Carry rewrite of [`find_carry`]'s match (`x`: the shortcut's source, S or P).
+fn carry(g: &Graph, info: &GraphInfo, nodes: [NodeIndex; 5], x: NodeIndex, sc: &Shortcut) -> Option<Rewrite> {
+    let [src, w1, l1, w2, t] = nodes;
+    let (s_shape, l_shape, t_shape) =
+        (&info.out_shape[src.index()], &info.out_shape[l1.index()], &info.in_shape[t.index()]);
+    let (n_l1, n_t) = (info.out_numel(l1), t_shape.iter().product::<usize>());
+    let w1_max = g.g[w1].op.params().first()?.1.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let w_r = if w1_max > 0.0 { w1_max } else { 1.0 };
+    let relay = relay_neuron(&g.g[l1].op, w_r, &g.dialect)?;
+    // Channels (conv) or neurons (dense) the shortcut reads from S and writes into T.
+    let (from, to) = match sc.m {
+        Some(m) => (m.shape[1], m.shape[0]),
+        None => (s_shape[0], t_shape[0]),
+    };
+    // M[to][from]: what T's channel or neuron takes from S's.
+    let m_at = |o: usize, i: usize| match sc.m {
+        Some(m) => m.at(o * from + i),
+        None => f64::from(u8::from(o == i)),
+    };
+    if sc.m.is_none() && (from != to || s_shape != t_shape) {
+        return None;
+    }
+    let (w1_new, w2_new, n_relays, added) = match (dense(&g.g[w1].op), dense(&g.g[w2].op)) {
+        (Some((h1, n_s, wt1, b1)), Some((nt, h1b, wt2, b2))) => {
+            if h1b != h1 || nt != n_t || from != n_s || to != n_t || sc.m.is_some_and(|m| m.shape.len() != 2) {
+                return None;
+            }
+            let mut v1 = wt1.to_vec();
+            v1.extend((0..n_s).flat_map(|r| (0..n_s).map(move |c| if r == c { w_r } else { 0.0 })));
+            let cols = h1 + n_s;
+            let mut v2 = vec![0.0; nt * cols];
+            for o in 0..nt {
+                for j in 0..h1 {
+                    v2[o * cols + j] = wt2.at(o * h1 + j);
+                }
+                for i in 0..n_s {
+                    v2[o * cols + h1 + i] = m_at(o, i);
+                }
+            }
+            let mut bias1 = b1.map(|b| b.to_vec());
+            if let Some(b) = bias1.as_mut() {
+                b.extend(std::iter::repeat_n(0.0, n_s));
+            }
+            let op1 = match bias1 {
+                Some(b) => Op::Affine {
+                    weight: Tensor::new(DType::F64, vec![cols, n_s], v1),
+                    bias: Tensor::new(DType::F64, vec![cols], b),
+                },
+                None => Op::Linear { weight: Tensor::new(DType::F64, vec![cols, n_s], v1) },
+            };
+            let bias2 = sum_bias(b2, sc.bias, nt);
+            let weight = Tensor::new(DType::F64, vec![nt, cols], v2);
+            let op2 = match bias2 {
+                Some(b) => Op::Affine { weight, bias: Tensor::new(DType::F64, vec![nt], b) },
+                None => Op::Linear { weight },
+            };
+            (op1, op2, n_s, n_s * n_s + nt * n_s)
+        }
+        (None, None) => {
+            let (
+                Op::Conv { weight: k1, bias: b1, stride: st1, padding: p1, dilation: d1, groups: 1, .. },
+                Op::Conv { weight: k2, bias: b2, groups: 1, .. },
+            ) = (&g.g[w1].op, &g.g[w2].op)
+            else {
+                return None;
+            };
+            if k1.shape.len() != 4 || s_shape.len() != 3 || l_shape.len() != 3 || l_shape[1..] != t_shape[1..] {
+                return None;
+            }
+            let tap2 = identity_tap(&g.g[w2].op, &info.in_shape[w2.index()], &info.out_shape[w2.index()])?;
+            // W1's tap that reads S where the shortcut samples it, for every output position.
+            let mut tap1 = vec![];
+            for d in 0..2 {
+                let (k, dil) = (k1.shape[2 + d], d1[d]);
+                let before = pad_before(p1, d, k, dil)?;
+                let (sst, spad) = (sc.stride.get(d).copied()?, sc.pad.get(d).copied()?);
+                let off = before.checked_sub(spad)?;
+                if st1[d] != sst || off % dil != 0 || off / dil >= k {
+                    return None;
+                }
+                tap1.push(off / dil);
+            }
+            let (c1, cs, kh, kw) = (k1.shape[0], k1.shape[1], k1.shape[2], k1.shape[3]);
+            let (ct, c1b, kh2, kw2) = (k2.shape[0], k2.shape[1], k2.shape[2], k2.shape[3]);
+            if cs != s_shape[0] || c1b != c1 || ct != t_shape[0] || from != cs || to != ct {
+                return None;
+            }
+            let mut v1 = k1.to_vec();
+            let base = v1.len();
+            v1.resize(base + cs * cs * kh * kw, 0.0);
+            for c in 0..cs {
+                v1[base + ((c * cs + c) * kh + tap1[0]) * kw + tap1[1]] = w_r;
+            }
+            let ci2 = c1 + cs;
+            let mut v2 = vec![0.0; ct * ci2 * kh2 * kw2];
+            for o in 0..ct {
+                for i in 0..c1 {
+                    for k in 0..kh2 * kw2 {
+                        v2[(o * ci2 + i) * kh2 * kw2 + k] = k2.at((o * c1 + i) * kh2 * kw2 + k);
+                    }
+                }
+                for i in 0..cs {
+                    v2[((o * ci2 + c1 + i) * kh2 + tap2[0]) * kw2 + tap2[1]] = m_at(o, i);
+                }
+            }
+            let bias1 = b1.as_ref().map(|b| {
+                let mut v = b.to_vec();
+                v.extend(std::iter::repeat_n(0.0, cs));
+                Tensor::new(DType::F64, vec![c1 + cs], v)
+            });
+            let op1 = conv_with(&g.g[w1].op, Tensor::new(DType::F64, vec![c1 + cs, cs, kh, kw], v1), bias1)?;
+            let bias2 = sum_bias(b2.as_ref(), sc.bias, ct).map(|v| Tensor::new(DType::F64, vec![ct], v));
+            let op2 = conv_with(&g.g[w2].op, Tensor::new(DType::F64, vec![ct, ci2, kh2, kw2], v2), bias2)?;
+            let relays = cs * l_shape[1] * l_shape[2];
+            (op1, op2, relays, cs * cs * kh * kw + ct * cs * kh2 * kw2)
+        }
+        _ => return None,
+    };
+    let neuron = concat_neurons(&[&g.g[l1].op, &relay], &[n_l1, n_relays])?;
+    let mut remove = vec![];
+    let mut drop_edges = vec![];
+    let via = if x == src {
+        drop_edges.extend(g.in_edges(t).into_iter().filter(|&(_, y)| y == src).map(|(e, _)| e));
+        "the identity".to_string()
+    } else {
+        remove.push(x);
+        format!("the weights of '{}', now in '{}'", g.g[x].name, g.g[w2].name)
+    };
+    let what = format!(
+        "the shortcut from '{}' into '{}' rides {n_relays} relay neurons added to '{}' (through {via}), so both paths \
+         cross two neuron layers: {n_relays} neurons and {added} weights (zeros included) added",
+        g.g[src].name, g.g[t].name, g.g[l1].name
+    );
+    Some(Rewrite {
+        merge: vec![],
+        replace: HashMap::from([(w1, w1_new), (l1, neuron), (w2, w2_new)]),
+        bypass: vec![],
+        drop_edges,
+        remove,
+        what,
+    })
+}
+
+/// The sum of two optional per-output biases (`n` values), None when both are absent.
+fn sum_bias(a: Option<&Tensor>, b: Option<&Tensor>, n: usize) -> Option<Vec<f64>> {
+    if a.is_none() && b.is_none() {
+        return None;
+    }
+    let at = |t: Option<&Tensor>, i: usize| t.map_or(0.0, |t| t.at(i));
+    Some((0..n).map(|i| at(a, i) + at(b, i)).collect())
 }
 
 impl Pass for MergeBranches {
@@ -542,7 +922,9 @@ impl Pass for MergeBranches {
         let mut changes = vec![];
         // Each rewrite removes at least one node or edge, so this ends.
         while let Some(r) = find_pool_fold(&g, &info)
+            .or_else(|| find_pool_conv(&g, &info))
             .or_else(|| find_absorb(&g, &info))
+            .or_else(|| find_carry(&g, &info, self.reset.unwrap_or(g.dialect.reset)))
             .or_else(|| find_join(&g, &info))
             .or_else(|| find_stack(&g, &info))
         {

@@ -122,9 +122,9 @@ impl Pipeline {
     }
 
     /// The chip legalisation: parallel branches merged into one chain
-    /// ([`legalise::MergeBranches`]).
-    pub fn legalise() -> Self {
-        Pipeline::new().then(legalise::MergeBranches)
+    /// ([`legalise::MergeBranches`]), for a chip that resets as `reset` (None: as the model).
+    pub fn legalise(reset: Option<crate::ir::ResetMode>) -> Self {
+        Pipeline::new().then(legalise::MergeBranches { reset })
     }
 
     /// Pass names in order.

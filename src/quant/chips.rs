@@ -91,16 +91,18 @@ pub fn cuba_layer(
     }
 }
 
-/// `quantise` applied to `m` legalised for a chip ([`crate::passes::Pipeline::legalise`]:
-/// branches merged, pooling folded, shortcuts joined), the pass's changes first in the notes
+/// `quantise` applied to `m` legalised for a chip that resets as `reset`
+/// ([`crate::passes::Pipeline::legalise`]: branches merged, pooling folded, shortcuts joined or
+/// carried by relay neurons), the pass's changes first in the notes
 /// (`legalise: ...`). A model with nothing to legalise is quantised as it is.
 pub fn legalised(
     m: &crate::model::Model,
     o: &QuantOptions,
+    reset: crate::ir::ResetMode,
     quantise: fn(&crate::model::Model, &QuantOptions) -> Result<super::Network, QuantError>,
 ) -> Result<super::Network, QuantError> {
     let cx = crate::passes::Context { steps: o.timesteps, input_range: None };
-    let (legal, records) = crate::passes::Pipeline::legalise()
+    let (legal, records) = crate::passes::Pipeline::legalise(Some(reset))
         .run(m, &cx)
         .map_err(|e| QuantError { node: None, message: format!("chip legalisation: {e}") })?;
     let mut net = quantise(&legal, o)?;

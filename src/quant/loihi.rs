@@ -82,7 +82,7 @@ fn input_scale(name: &str, o: &QuantOptions) -> Result<(f64, u32, Vec<String>), 
 /// Quantises `m` for Loihi (`o.rules` must be [`super::Rules::loihi`]).
 /// The model is legalised first ([`super::chips::legalised`]).
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
-    super::chips::legalised(m, o, quantise_chain)
+    super::chips::legalised(m, o, ResetMode::Zero, quantise_chain)
 }
 
 /// [`quantise`] of a model whose layers already form a chain.

@@ -70,7 +70,7 @@ fn event_scale(name: &str, o: &QuantOptions) -> Result<(f64, Vec<String>), Quant
 /// Quantises `m` for Xylo (`o.rules` must be [`super::Rules::xylo`]).
 /// The model is legalised first ([`super::chips::legalised`]).
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
-    super::chips::legalised(m, o, quantise_legal)
+    super::chips::legalised(m, o, ResetMode::Subtract, quantise_legal)
 }
 
 /// [`quantise`] of a legalised model.
