@@ -702,3 +702,115 @@ fn a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees() {
     assert_eq!(lava["state_mismatches"], 0, "{lava}");
     assert!(lava["output_spikes"].as_u64().unwrap() > 0, "{lava}");
 }
+
+/// Two 16-input Xylo models built from the trained Xylo student's weights and neurons:
+/// - an ensemble of two students of depth two, each with a shortcut around its second
+///   weighted op, summed into the student's output layer (Absorb, Stack, Join);
+/// - the 16 inputs as a 4x4 image, sum-pooled 2x2 into the first dense layer (Pool into dense).
+///
+/// Legalised, both compile to xylo-imu and XyloSim runs each exactly as spikefab's chip model
+/// on 100 digits (every output spike, every neuron's spikes and state).
+#[test]
+fn pooled_and_residual_ensembles_with_16_inputs_compile_to_xylo_and_xylosim_agrees() {
+    use spikefab::ir::{Graph, Op, Tensor};
+    let root = root();
+    let m = spikefab::Model::load(&root.join("models/xylo_q8/xylo_q8.json"), &Default::default()).unwrap();
+    let g = &m.graph;
+    let node = |name: &str| g.g[g.find(name).unwrap()].op.clone();
+    let (Op::Linear { weight: w1 }, Op::Linear { weight: w2 }) = (node("fc1"), node("fc2")) else { panic!("fc1, fc2") };
+    let (lif1, lif2) = (node("lif1"), node("lif2"));
+    let (h, inputs, outs) = (w1.shape[0], w1.shape[1], w2.shape[0]);
+    // Neurons `rows` of lif1 (per-neuron parameters sliced).
+    let neurons = |rows: std::ops::Range<usize>| {
+        let mut op = lif1.clone();
+        for (_, t) in op.params_mut() {
+            if t.numel() > 1 {
+                *t = t.like(vec![rows.len()], t.to_vec()[rows.clone()].to_vec());
+            }
+        }
+        op
+    };
+    let rows1 = |rows: std::ops::Range<usize>| w1.to_vec()[rows.start * inputs..rows.end * inputs].to_vec();
+    let head = |rows: std::ops::Range<usize>| -> Vec<f64> {
+        (0..outs).flat_map(|o| rows.clone().map(move |j| (o, j))).map(|(o, j)| w2.at(o * h + j)).collect()
+    };
+    let empty = || Graph { g: Default::default(), dialect: g.dialect.clone(), provenance: g.provenance.clone() };
+    let mut r = Rng(0x16);
+    // The ensemble: student k has neurons k*n..(k+1)*n twice, the second fed through a random
+    // n x n matrix of the student's readout weights, plus the shortcut.
+    let n = 32;
+    let mut ens = empty();
+    let input = ens.add_node("input", node("input"));
+    let out = ens.add_node("lif2", lif2.clone());
+    let output = ens.add_node("output", Op::Output);
+    let w2v = w2.to_vec();
+    for k in 0..2 {
+        let rows = k * n..(k + 1) * n;
+        let a = ens.add_node(format!("s{k}_fc1"), Op::Linear { weight: w1.like(vec![n, inputs], rows1(rows.clone())) });
+        let la = ens.add_node(format!("s{k}_lif1"), neurons(rows.clone()));
+        let mid: Vec<f64> = (0..n * n).map(|_| w2v[r.int(0, w2v.len() - 1)]).collect();
+        let b = ens.add_node(format!("s{k}_fc_mid"), Op::Linear { weight: Tensor::new(w2.dtype(), vec![n, n], mid) });
+        let lb = ens.add_node(format!("s{k}_lif_mid"), neurons(rows.clone()));
+        let c = ens
+            .add_node(format!("s{k}_fc2"), Op::Linear { weight: Tensor::new(w2.dtype(), vec![outs, n], head(rows)) });
+        for (x, y) in [(input, a), (a, la), (la, b), (b, lb), (la, lb), (lb, c), (c, out)] {
+            ens.add_edge(x, y);
+        }
+    }
+    ens.add_edge(out, output);
+    // The pooled model: 4x4 inputs, 2x2 sum pooling, 64 hidden neurons reading the 4 pooled
+    // values through the first 4 input columns of the student's rows.
+    let hp = 64;
+    let mut pooled = empty();
+    let input = pooled.add_node("input", Op::Input { shape: vec![1, 4, 4] });
+    let pool = pooled.add_node("pool", Op::SumPool2d { kernel: vec![2, 2], stride: vec![2, 2], padding: vec![0, 0] });
+    let flat = pooled.add_node("flatten", Op::Flatten { start_dim: 0, end_dim: -1 });
+    let cols: Vec<f64> =
+        (0..hp).flat_map(|j| (0..4).map(move |i| (j, i))).map(|(j, i)| w1.at(j * inputs + i)).collect();
+    let a = pooled.add_node("fc1", Op::Linear { weight: w1.like(vec![hp, 4], cols) });
+    let la = pooled.add_node("lif1", neurons(0..hp));
+    let c = pooled.add_node("fc2", Op::Linear { weight: Tensor::new(w2.dtype(), vec![outs, hp], head(0..hp)) });
+    let out = pooled.add_node("lif2", lif2.clone());
+    let output = pooled.add_node("output", Op::Output);
+    for (x, y) in [(input, pool), (pool, flat), (flat, a), (a, la), (la, c), (c, out), (out, output)] {
+        pooled.add_edge(x, y);
+    }
+    let dir = scratch("legalise-xylo-16");
+    let x = root.join("models/xylo_q8/digits16_test_x.npy");
+    for (name, graph, expect) in [
+        ("ensemble", &ens, &["legalise: the shortcut from 's0_lif1' into 's0_lif_mid'", "legalise: joined 2"][..]),
+        ("pooled", &pooled, &["legalise: 'pool' (SumPool2d) folded into 'fc1'"][..]),
+    ] {
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, spikefab::front::json::to_string(graph)).unwrap();
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+            .args(["compile", file.to_str().unwrap(), "--target", "xylo-imu", "--json", "--inputs"])
+            .arg(&x)
+            .args(["--samples", "100", "--min-agreement", "0", "-o"])
+            .arg(dir.join(name))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        let rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let notes = rep["notes"].to_string();
+        for e in expect {
+            assert!(notes.contains(e), "{name}: {e} not in {notes}");
+        }
+        eprintln!("{name} on xylo-imu: {}\n{}", rep["verify"], rep["vendor_check"]);
+        match spikefab::flow::xylosim::python() {
+            Some(_) => {
+                let v = &rep["vendor_check"];
+                assert_eq!(v["simulator"], "XyloSim", "{v}");
+                assert_eq!(v["samples"], 100, "{v}");
+                assert!(v["output_spikes"].as_u64().unwrap_or(0) > 0, "{name}: no output spike: {v}");
+                for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
+                    assert_eq!(v[k], 0, "{name}: {k}: {v}");
+                }
+            }
+            None => {
+                assert!(std::env::var_os("CI").is_none(), "XyloSim is required in CI (SPIKEFAB_XYLO_PYTHON)");
+                eprintln!("SKIPPED the XyloSim check: no Python with XyloSim (set SPIKEFAB_XYLO_PYTHON)");
+            }
+        }
+    }
+}
