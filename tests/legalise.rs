@@ -307,7 +307,7 @@ fn random_models_keep_their_outputs_when_legalised() {
         let out = g.add_node("out", random_lif(&mut r, &lif, outs));
         let output = g.add_node("output", Op::Output);
         if !conv {
-            // Students of equal depth: unequal ones need relay neurons, which are not built.
+            // Students of equal depth (unequal ones get relays: the test after the next).
             let depth = r.int(1, 2);
             for s in 0..r.int(2, 4) {
                 let (mut src, mut width) = (input, numel);
@@ -812,5 +812,68 @@ fn pooled_and_residual_ensembles_with_16_inputs_compile_to_xylo_and_xylosim_agre
                 eprintln!("SKIPPED the XyloSim check: no Python with XyloSim (set SPIKEFAB_XYLO_PYTHON)");
             }
         }
+    }
+}
+
+/// Random ensembles whose students differ in depth (1 to 3 hidden layers), under a zero
+/// reset: the shallow students' last layers get relay layers until every path into the
+/// readout crosses as many neuron layers, then the students stack into one chain whose f64
+/// reference outputs equal the model's.
+#[test]
+fn random_ensembles_of_unequal_depth_become_chains_with_relays() {
+    use spikefab::ir::{Graph, Op, ResetMode};
+    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
+    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let mut r = Rng(0xdee9);
+    let (steps, n) = (8usize, 24usize);
+    for k in 0..6 {
+        let mut g = Graph {
+            g: Default::default(),
+            dialect: base.graph.dialect.clone(),
+            provenance: base.graph.provenance.clone(),
+        };
+        let numel = r.int(4, 10);
+        let input = g.add_node("input", Op::Input { shape: vec![numel] });
+        let outs = r.int(3, 6);
+        let out = g.add_node("out", random_lif(&mut r, &lif, outs));
+        let output = g.add_node("output", Op::Output);
+        let students = r.int(2, 4);
+        let mut depths = vec![];
+        for s in 0..students {
+            let depth = if s == 0 { 1 } else { r.int(1, 3) };
+            depths.push(depth);
+            let (mut src, mut width) = (input, numel);
+            for d in 0..depth {
+                let h = r.int(3, 9);
+                let w = r.tensor(vec![h, width], 1.5);
+                let fc = g.add_node(format!("s{s}_fc{d}"), Op::Affine { weight: w, bias: r.tensor(vec![h], 0.2) });
+                let l = g.add_node(format!("s{s}_lif{d}"), random_lif(&mut r, &lif, h));
+                g.add_edge(src, fc);
+                g.add_edge(fc, l);
+                (src, width) = (l, h);
+            }
+            let head = g.add_node(format!("s{s}_head"), Op::Linear { weight: r.tensor(vec![outs, width], 1.5) });
+            g.add_edge(src, head);
+            g.add_edge(head, out);
+        }
+        g.add_edge(out, output);
+        let zero = spikefab::ir::dialect::DialectOverrides { reset: Some(ResetMode::Zero), ..Default::default() };
+        let m = spikefab::Model::from_graph(std::path::Path::new("random"), g, &zero).unwrap();
+        let cx = Context { steps, input_range: None };
+        let (legal, records) = Pipeline::legalise(None).run(&m, &cx).unwrap();
+        let changes = &records[0].changes;
+        assert_chain(&legal);
+        let deepest = *depths.iter().max().unwrap();
+        let lengthened = changes.iter().filter(|c| c.contains("lengthens it by one")).count();
+        let needed: usize = depths.iter().map(|d| deepest - d).sum();
+        assert_eq!(lengthened, needed, "model {k}, depths {depths:?}: {changes:#?}");
+        let data: Vec<f64> = (0..n * numel).map(|_| r.real(0.0, 2.0)).collect();
+        let batch = spikefab::data::InputBatch { n, numel, encoding: spikefab::data::Encoding::Direct, data };
+        let (a, b) = (outputs(&m, &batch, steps, true), outputs(&legal, &batch, steps, true));
+        let differing = a.data.iter().zip(&b.data).filter(|(x, y)| x != y).count();
+        let spikes = a.data.iter().filter(|&&x| x != 0.0).count();
+        eprintln!("model {k}, depths {depths:?}: {differing} of {} outputs differ ({spikes} spikes)", a.data.len());
+        assert!(spikes > 0, "model {k}: no output spike; the case tests nothing");
+        assert_eq!(differing, 0, "model {k}");
     }
 }

@@ -13,6 +13,9 @@
 //!   relay neurons added to L1, so both paths cross the same number of neuron layers; the
 //!   shortcut's own 1x1 convolution or dense op moves into W2. Relays are exact only under a
 //!   zero reset (what the chip does, given to the pass), for LIF and IF layers.
+//! - **Lengthen.** A path into a layer that crosses fewer neuron layers than another path into
+//!   it (a shallow ensemble student) gets a relay layer after the spiking layer it leaves, fed
+//!   through the identity, until the paths are as long (same conditions as Carry).
 //! - **Join.** Dense weighted ops fed by the same source and summed into the same node (an
 //!   ensemble's readout slices) become one whose weights and biases are their sums.
 //! - **Stack.** Dense weighted ops (Affine, Linear) fed by the same source, each into a neuron
@@ -25,7 +28,7 @@
 //! Rows stack and zero columns add nothing, so Stack is exact; Join is exact where the summed
 //! matrices are zero outside their own columns (what Stack leaves), and otherwise moves
 //! floating-point rounding by an ulp; the folds and Absorb sum in another order (exact in real
-//! arithmetic). Only Carry adds neurons; each change says what it cost.
+//! arithmetic). Only Carry and Lengthen add neurons; each change says what it cost.
 
 use std::collections::HashMap;
 
@@ -35,7 +38,7 @@ use super::{Context, Pass, Refusal, conv_with};
 use crate::ir::{DType, Graph, Op, Padding, Tensor};
 use crate::valid::{self, GraphInfo};
 
-/// The branch-merging pass (Pool folds, Absorb, Carry, Join, Stack).
+/// The branch-merging pass (Pool folds, Absorb, Carry, Lengthen, Join, Stack).
 pub struct MergeBranches {
     /// The reset the legalised model will run with, when not the model's own (a chip's): relay
     /// neurons are built only under a zero reset.
@@ -133,6 +136,8 @@ struct Rewrite {
     drop_edges: Vec<petgraph::graph::EdgeIndex>,
     /// Old nodes removed with their edges.
     remove: Vec<NodeIndex>,
+    /// An old edge that becomes a path through new nodes (name, op), in order.
+    insert: Option<(petgraph::graph::EdgeIndex, Vec<(String, Op)>)>,
     /// What happened, for the record.
     what: String,
 }
@@ -254,6 +259,7 @@ fn stack(g: &Graph, info: &GraphInfo, members: &[&(NodeIndex, NodeIndex, Vec<Nod
         bypass: vec![],
         drop_edges: vec![],
         remove: vec![],
+        insert: None,
         what,
     })
 }
@@ -318,6 +324,7 @@ fn find_join(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
                 bypass: vec![],
                 drop_edges: vec![],
                 remove: vec![],
+                insert: None,
                 what,
             });
         }
@@ -360,7 +367,16 @@ fn apply(g: &Graph, r: &Rewrite) -> Graph {
             continue;
         }
         let t = through(t);
-        let (a, b) = (map[s.index()].expect("mapped"), map[t.index()].expect("mapped"));
+        let (mut a, b) = (map[s.index()].expect("mapped"), map[t.index()].expect("mapped"));
+        if let Some((ie, nodes)) = &r.insert
+            && *ie == e
+        {
+            for (name, op) in nodes {
+                let n = out.add_node(name.clone(), op.clone());
+                out.add_edge(a, n);
+                a = n;
+            }
+        }
         let merged = group_of.contains_key(&s) || group_of.contains_key(&t);
         if !merged || seen.insert((a, b)) {
             out.add_edge(a, b);
@@ -473,6 +489,7 @@ fn find_absorb(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
                 bypass: vec![],
                 drop_edges: direct,
                 remove: vec![],
+                insert: None,
                 what,
             });
         }
@@ -553,6 +570,7 @@ fn find_pool_fold(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
             bypass: vec![p],
             drop_edges: vec![],
             remove: vec![],
+            insert: None,
             what,
         });
     }
@@ -650,6 +668,7 @@ fn find_pool_conv(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
             bypass: vec![p],
             drop_edges: vec![],
             remove: vec![],
+            insert: None,
             what,
         });
     }
@@ -898,8 +917,102 @@ fn carry(g: &Graph, info: &GraphInfo, nodes: [NodeIndex; 5], x: NodeIndex, sc: &
         bypass: vec![],
         drop_edges,
         remove,
+        insert: None,
         what,
     })
+}
+
+/// Neuron layers on the longest non-recurrent path from an input to each node's output.
+fn depths(g: &Graph, info: &GraphInfo) -> Vec<usize> {
+    let mut d = vec![0; g.g.node_count()];
+    for &x in &info.order {
+        let deepest = g.in_edges(x).iter().filter(|&&(e, _)| !info.is_recurrent(e)).map(|&(_, s)| d[s.index()]).max();
+        d[x.index()] = deepest.unwrap_or(0) + usize::from(g.g[x].op.is_neuron());
+    }
+    d
+}
+
+/// The first path into a layer that crosses fewer neuron layers than another path into it (a
+/// shallow student of an ensemble): a relay layer after the spiking layer S where that path
+/// leaves (S itself feeding T, or S feeding a weighted op into T), fed from S through the
+/// identity (a diagonal matrix, or a 1x1 convolution for channels), lengthens it by one; the
+/// rule repeats until the paths are as long. Relays as in [`find_carry`]: zero reset, single
+/// spikes, LIF or IF.
+fn find_lengthen(g: &Graph, info: &GraphInfo, reset: crate::ir::ResetMode) -> Option<Rewrite> {
+    let spiking = |n: NodeIndex| g.g[n].op.descriptor().is_some_and(|d| d.spiking);
+    if reset != crate::ir::ResetMode::Zero || g.dialect.switches.spikes != crate::ir::dialect::SpikeMode::Single {
+        return None;
+    }
+    let d = depths(g, info);
+    for &t in &info.order {
+        let ins: Vec<_> = g.in_edges(t).into_iter().filter(|&(e, _)| !info.is_recurrent(e)).collect();
+        let Some(deepest) = ins.iter().map(|&(_, x)| d[x.index()]).max() else { continue };
+        for &(e, x) in &ins {
+            if d[x.index()] == deepest {
+                continue;
+            }
+            let (s, edge) = if spiking(x) {
+                (x, e)
+            } else if let [(se, s)] = g.in_edges(x)[..]
+                && !info.is_recurrent(se)
+                && spiking(s)
+                && !g.g[x].op.is_neuron()
+            {
+                (s, se)
+            } else {
+                continue;
+            };
+            let Some(relay) = relay_neuron(&g.g[s].op, 1.0, &g.dialect) else { continue };
+            let shape = &info.out_shape[s.index()];
+            let identity = if shape.len() == 1 {
+                let n = shape[0];
+                Op::Linear {
+                    weight: Tensor::new(
+                        DType::F64,
+                        vec![n, n],
+                        (0..n * n).map(|i| f64::from(u8::from(i / n == i % n))).collect(),
+                    ),
+                }
+            } else if shape.len() == 3 {
+                let c = shape[0];
+                Op::Conv {
+                    weight: Tensor::new(
+                        DType::F64,
+                        vec![c, c, 1, 1],
+                        (0..c * c).map(|i| f64::from(u8::from(i / c == i % c))).collect(),
+                    ),
+                    bias: None,
+                    stride: vec![1, 1],
+                    padding: Padding::Explicit(vec![0, 0]),
+                    dilation: vec![1, 1],
+                    groups: 1,
+                    input_shape: Some(shape[1..].to_vec()),
+                }
+            } else {
+                continue;
+            };
+            let base = g.g[s].name.as_str();
+            let rname = merged_name(g, &[&format!("{base}_relay")], &[]);
+            let wname = merged_name(g, &[&format!("{base}_relay_in")], std::slice::from_ref(&rname));
+            let n = info.out_numel(s);
+            let what = format!(
+                "the path from '{base}' into '{}' crosses {} neuron layers, another {deepest}: a relay layer '{rname}' \
+                 of {n} neurons, fed from '{base}' through the identity, lengthens it by one ({n} neurons added)",
+                g.g[t].name,
+                d[x.index()],
+            );
+            return Some(Rewrite {
+                merge: vec![],
+                replace: HashMap::new(),
+                bypass: vec![],
+                drop_edges: vec![],
+                remove: vec![],
+                insert: Some((edge, vec![(wname, identity), (rname, relay)])),
+                what,
+            });
+        }
+    }
+    None
 }
 
 /// The sum of two optional per-output biases (`n` values), None when both are absent.
@@ -925,6 +1038,7 @@ impl Pass for MergeBranches {
             .or_else(|| find_pool_conv(&g, &info))
             .or_else(|| find_absorb(&g, &info))
             .or_else(|| find_carry(&g, &info, self.reset.unwrap_or(g.dialect.reset)))
+            .or_else(|| find_lengthen(&g, &info, self.reset.unwrap_or(g.dialect.reset)))
             .or_else(|| find_join(&g, &info))
             .or_else(|| find_stack(&g, &info))
         {
