@@ -74,18 +74,18 @@ pub fn covered(mut shards: Vec<Shard>) -> Result<(), Error> {
     if let Some(s) = shards.iter().find(|s| s.count != count) {
         return Err(Error::Usage(format!("parts of runs with {count} and {} shards", s.count)));
     }
+    if let Some(s) = shards.iter().find(|s| s.index >= count) {
+        return Err(Error::Usage(format!("shard {}/{count} is not below the shard count", s.index)));
+    }
     shards.sort_by_key(|s| s.index);
-    for (k, s) in shards.iter().enumerate() {
-        if s.index != k {
-            let what = if s.index < k { "twice" } else { "missing" };
-            let which = if s.index < k { s.index } else { k };
-            return Err(Error::Usage(format!("shard {which}/{count} is {what}")));
-        }
+    if let Some(w) = shards.windows(2).find(|w| w[0].index == w[1].index) {
+        return Err(Error::Usage(format!("shard {}/{count} is there twice", w[0].index)));
     }
-    if shards.len() != count {
-        return Err(Error::Usage(format!("shard {}/{count} is missing", shards.len())));
-    }
-    Ok(())
+    let missing: Vec<String> = (0..count)
+        .filter(|i| shards.binary_search_by_key(i, |s| s.index).is_err())
+        .map(|i| format!("shard {i}/{count} is missing"))
+        .collect();
+    if missing.is_empty() { Ok(()) } else { Err(Error::Usage(missing.join("; "))) }
 }
 
 #[cfg(test)]
@@ -134,6 +134,9 @@ mod tests {
         assert!(covered(vec![s(1, 3), s(0, 3)]).unwrap_err().to_string().contains("2/3 is missing"));
         assert!(covered(vec![s(0, 3), s(0, 3), s(2, 3)]).unwrap_err().to_string().contains("twice"));
         assert!(covered(vec![s(0, 2), s(1, 3)]).is_err());
+        let e = covered(vec![s(3, 4), s(0, 4)]).unwrap_err().to_string();
+        assert!(e.contains("shard 1/4 is missing; shard 2/4 is missing"), "{e}");
+        assert!(covered(vec![s(0, 2), s(2, 2), s(1, 2)]).is_err());
         assert!(covered(vec![]).is_err());
     }
 }
