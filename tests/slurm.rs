@@ -68,6 +68,21 @@ impl Cluster {
         }
     }
 
+    /// Stops the cluster; checks that none of its daemons is left.
+    fn stop_checked(&self) {
+        let script = root().join(SCRIPT);
+        self.ok(Command::new(&script).arg("stop").arg(&self.dir));
+        let status = self.ok(Command::new(&script).arg("status").arg(&self.dir));
+        assert_eq!(status, "munged: stopped\nslurmctld: stopped\nslurmd: stopped\n");
+        let dir = self.dir.display().to_string();
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let daemon = ["munged", "slurmctld", "slurmd", "slurmstepd"].iter().any(|d| cmdline.contains(d));
+            assert!(!(daemon && cmdline.contains(&dir)), "left running: {cmdline}");
+        }
+    }
+
     /// Waits until `job` runs.
     fn wait_running(&self, cwd: &Path, job: &str, limit: Duration) {
         let t0 = Instant::now();
@@ -321,4 +336,5 @@ fn documented_array_jobs_merge_and_failed_tasks_are_rerun() {
     submit(&c, &work, "verify", &[], &[&n.to_string(), "1"]);
     c.drain(&work, limit);
     assert_eq!(merged("verify", &work), single, "the repaired sweep is not the single run");
+    c.stop_checked();
 }
