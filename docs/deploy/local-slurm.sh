@@ -64,6 +64,14 @@ stop() {
     stop_one "$dir/run/munged.pid"
 }
 
+# Stops what did start, shows the logs, exits 1.
+fail() {
+    echo "$0: $1; logs under $dir/log:" >&2
+    tail -n 20 "$dir"/log/*.log >&2 || true
+    stop
+    exit 1
+}
+
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
@@ -79,16 +87,18 @@ start() {
         echo "$0: a cluster already runs from $dir" >&2
         exit 2
     fi
+    local port=${SLURM_LOCAL_PORT:-16817}
+    [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1024 ] && [ "$port" -le 65000 ] ||
+        { echo "$0: SLURM_LOCAL_PORT=$port: give a port from 1024 to 65000" >&2; exit 2; }
     PATH=$PATH:/usr/sbin
     mkdir -p "$dir"/{run,log,state,spool,munge}
     chmod 700 "$dir/munge"
 
-    local key=$dir/munge/munge.key socket=$dir/munge/munge.socket
+    local key=$dir/munge/munge.key socket=$dir/run/munge.socket
     [ -s "$key" ] || { dd if=/dev/urandom of="$key" bs=1024 count=1 status=none; chmod 400 "$key"; }
     munged --force --socket="$socket" --key-file="$key" --pid-file="$dir/run/munged.pid" \
-        --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed"
+        --log-file="$dir/log/munged.log" --seed-file="$dir/munge/munged.seed" || fail "munged did not start"
 
-    local port=${SLURM_LOCAL_PORT:-16817}
     while ! { port_free "$port" && port_free $((port + 1)); }; do port=$((port + 2)); done
     local host cpus mem
     host=$(hostname -s)
@@ -126,20 +136,15 @@ NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
     # -i: ignore job state a previous run left in $dir/state.
-    slurmctld -i -f "$conf"
-    slurmd -f "$conf"
+    slurmctld -i -f "$conf" || fail "slurmctld did not start"
+    slurmd -f "$conf" || fail "slurmd did not start"
     local state=
     for _ in $(seq 100); do
         state=$(sinfo --noheader --nodes="$host" --format=%T 2>/dev/null || true)
         [ "$state" = idle ] && break
         sleep 0.2
     done
-    if [ "$state" != idle ]; then
-        echo "$0: the node did not come up (state: ${state:-none}); logs under $dir/log:" >&2
-        tail -n 20 "$dir"/log/*.log >&2 || true
-        stop
-        exit 1
-    fi
+    [ "$state" = idle ] || fail "the node did not come up (state: ${state:-none})"
     echo "export SLURM_CONF=$conf"
 }
 
