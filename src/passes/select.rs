@@ -413,7 +413,7 @@ pub fn explore_part(
 
 /// The estimated work of one configuration, for balancing shards: the parameters of the
 /// students it keeps (every parameter when the model has no ensemble) times its T'. Lanes and
-/// early exit change the hardware, not how long the cycle engine runs.
+/// early exit are left out (early exit can only shorten a run).
 pub fn job_cost(m: &Model, ensemble: Option<&Ensemble>, students: &[usize], steps: usize) -> u64 {
     let g = &m.graph;
     let params = match ensemble {
