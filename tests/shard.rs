@@ -136,6 +136,21 @@ fn bad_shards_and_parts_are_input_errors() {
     let (code, _, err) = spikefab(&["merge", &p0, &p0]);
     assert_eq!(code, 2);
     assert!(err.contains("twice"), "{err}");
+    // Every missing index is named: they are the tasks to rerun.
+    let mut four = vec![];
+    for i in [0, 3] {
+        let spec = format!("{i}/4");
+        let mut a: Vec<&str> = base.iter().map(String::as_str).collect();
+        a.extend(["--shard", &spec]);
+        let (code, part, err) = spikefab(&a);
+        assert_eq!(code, 0, "{err}");
+        let p = dir.join(format!("q{i}.json"));
+        std::fs::write(&p, &part).unwrap();
+        four.push(p.display().to_string());
+    }
+    let (code, _, err) = spikefab(&["merge", &four[1], &four[0]]);
+    assert_eq!(code, 2);
+    assert!(err.contains("shard 1/4 is missing; shard 2/4 is missing"), "{err}");
     let junk = dir.join("junk.json");
     std::fs::write(&junk, "{\"spikefab_partial\": 1, \"command\": \"verify\"}").unwrap();
     let (code, _, err) = spikefab(&["merge", &junk.display().to_string()]);

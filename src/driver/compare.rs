@@ -219,7 +219,21 @@ pub fn compare(job: &Job<'_>, s: &CompareSettings, progress: &dyn Progress) -> R
     table(job, s, &targets_of(s), progress)
 }
 
-/// `compare` on the targets shard `shard` owns (balanced: round-robin over the targets).
+/// A target's estimated cost in `compare`, for balancing shards (relative units; every row
+/// runs the same model): a bitstream build through an open flow takes minutes, far above a
+/// chip back end's mapping and run, which is above a plan and a cycle-engine run.
+fn target_cost(job: &Job<'_>, s: &CompareSettings, name: &str) -> u64 {
+    let Ok(t) = job.plan.target_named(name) else { return 1 };
+    if s.bitstream && matches!(t.flow(), Flow::OpenIce40 | Flow::OpenEcp5) {
+        1000
+    } else if chip::backend(&t).is_some() {
+        20
+    } else {
+        10
+    }
+}
+
+/// `compare` on the targets shard `shard` owns (balanced by their estimated cost).
 pub fn compare_shard(
     job: &Job<'_>,
     s: &CompareSettings,
@@ -235,7 +249,9 @@ pub fn compare_shard(
             all.len()
         )));
     }
-    let mine: Vec<String> = all.iter().enumerate().filter(|(j, _)| shard.owns(*j)).map(|(_, t)| t.clone()).collect();
+    let costs: Vec<u64> = all.iter().map(|t| target_cost(job, s, t)).collect();
+    let owned = shard.owned(&costs);
+    let mine: Vec<String> = all.iter().zip(owned).filter(|(_, o)| *o).map(|(t, _)| t.clone()).collect();
     Ok(CompareShard { shard, targets: all, part: table(job, s, &mine, progress)? })
 }
 

@@ -166,7 +166,7 @@ pub fn explore(
     })
 }
 
-/// `explore` on shard `shard` of its configurations (round-robin over the job order).
+/// `explore` on shard `shard` of its configurations (balanced by their estimated cost).
 pub fn explore_shard(
     m: Model,
     batch: &InputBatch,
@@ -216,7 +216,10 @@ fn explore_part(
         .map_err(|e| usage(format!("{}: {e}", model.path.display())))?;
     let lanes: Vec<Option<usize>> =
         if lanes.is_empty() { vec![None] } else { lanes.iter().map(|&l| Some(l)).collect() };
-    let part = select::explore_part(&ev, ens.as_ref(), &lanes, |j| shard.is_none_or(|s| s.owns(j)))
-        .map_err(|e| usage(format!("{}: {e}", model.path.display())))?;
+    let part = select::explore_part(&ev, ens.as_ref(), &lanes, |costs| match shard {
+        Some(s) => s.owned(costs),
+        None => vec![true; costs.len()],
+    })
+    .map_err(|e| usage(format!("{}: {e}", model.path.display())))?;
     Ok((prep, part))
 }

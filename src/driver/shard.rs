@@ -1,6 +1,7 @@
 //! Sharding: one run's work split over N processes (a Kubernetes Indexed Job, a Slurm array),
 //! each writing a partial result that `spikefab merge` combines into exactly what one run
-//! prints. Samples go to shards in contiguous ranges; exploration jobs round-robin.
+//! prints. Samples go to shards in contiguous ranges; exploration configurations and compare
+//! targets by their estimated cost ([`balance`]), so that shards take similar time.
 
 use std::ops::Range;
 
@@ -62,30 +63,49 @@ impl Shard {
         Ok(n * self.index / self.count..n * (self.index + 1) / self.count)
     }
 
-    /// True when job `j` of an exploration is this shard's.
-    pub fn owns(&self, j: usize) -> bool {
-        j % self.count == self.index
+    /// Which of the jobs with estimated `costs` are this shard's (see [`balance`]).
+    pub fn owned(&self, costs: &[u64]) -> Vec<bool> {
+        balance(costs, self.count).into_iter().map(|s| s == self.index).collect()
     }
 }
 
-/// Checks that `shards` are every shard of one run, each once.
+/// The shard of each job: longest first (by falling cost, ties in job order), each to the
+/// least loaded shard so far (ties: the lowest index). A pure function of `costs` and `count`,
+/// so every shard computes the same assignment without communicating. The `count` costliest
+/// jobs start on empty shards, and a shard takes another job only while it is the least loaded.
+pub fn balance(costs: &[u64], count: usize) -> Vec<usize> {
+    let count = count.max(1);
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by_key(|&j| (std::cmp::Reverse(costs[j]), j));
+    let mut load = vec![0u64; count];
+    let mut to = vec![0; costs.len()];
+    for j in order {
+        let s = (0..count).min_by_key(|&s| (load[s], s)).expect("at least one shard");
+        load[s] = load[s].saturating_add(costs[j].max(1));
+        to[j] = s;
+    }
+    to
+}
+
+/// Checks that `shards` are every shard of one run, each once; `Err` names every missing
+/// index (the tasks to rerun).
 pub fn covered(mut shards: Vec<Shard>) -> Result<(), Error> {
     let count = shards.first().map(|s| s.count).ok_or_else(|| Error::Usage("no parts to merge".into()))?;
     if let Some(s) = shards.iter().find(|s| s.count != count) {
         return Err(Error::Usage(format!("parts of runs with {count} and {} shards", s.count)));
     }
+    if let Some(s) = shards.iter().find(|s| s.index >= count) {
+        return Err(Error::Usage(format!("shard {}/{count} is not below the shard count", s.index)));
+    }
     shards.sort_by_key(|s| s.index);
-    for (k, s) in shards.iter().enumerate() {
-        if s.index != k {
-            let what = if s.index < k { "twice" } else { "missing" };
-            let which = if s.index < k { s.index } else { k };
-            return Err(Error::Usage(format!("shard {which}/{count} is {what}")));
-        }
+    if let Some(w) = shards.windows(2).find(|w| w[0].index == w[1].index) {
+        return Err(Error::Usage(format!("shard {}/{count} is there twice", w[0].index)));
     }
-    if shards.len() != count {
-        return Err(Error::Usage(format!("shard {}/{count} is missing", shards.len())));
-    }
-    Ok(())
+    let missing: Vec<String> = (0..count)
+        .filter(|i| shards.binary_search_by_key(i, |s| s.index).is_err())
+        .map(|i| format!("shard {i}/{count} is missing"))
+        .collect();
+    if missing.is_empty() { Ok(()) } else { Err(Error::Usage(missing.join("; "))) }
 }
 
 #[cfg(test)]
@@ -128,12 +148,46 @@ mod tests {
     }
 
     #[test]
+    fn balance_is_deterministic_and_keeps_big_jobs_apart() {
+        // One ResNet-sized job among many small ones.
+        let mut costs = vec![10u64; 40];
+        costs[7] = 1000;
+        for count in 1..=8 {
+            let a = balance(&costs, count);
+            assert_eq!(a, balance(&costs, count));
+            assert!(a.iter().all(|&s| s < count));
+            let owned: Vec<Vec<bool>> = (0..count).map(|index| Shard { index, count }.owned(&costs)).collect();
+            for j in 0..costs.len() {
+                assert_eq!(owned.iter().filter(|o| o[j]).count(), 1, "job {j} in exactly one shard");
+            }
+            if count > 1 {
+                let with_big = a.iter().filter(|&&s| s == a[7]).count();
+                assert_eq!(with_big, 1, "{count} shards: the big job shares its shard");
+            }
+            let mut load = vec![0u64; count];
+            for (j, &s) in a.iter().enumerate() {
+                load[s] += costs[j];
+            }
+            let small_loads: Vec<u64> = (0..count).filter(|&s| s != a[7]).map(|s| load[s]).collect();
+            if let (Some(lo), Some(hi)) = (small_loads.iter().min(), small_loads.iter().max()) {
+                assert!(hi - lo <= 10, "{count} shards: {load:?}");
+            }
+        }
+        // Equal costs fall back to round-robin in job order.
+        assert_eq!(balance(&[5; 7], 3), [0, 1, 2, 0, 1, 2, 0]);
+        assert!(balance(&[], 3).is_empty());
+    }
+
+    #[test]
     fn coverage() {
         let s = |index, count| Shard { index, count };
         assert!(covered(vec![s(1, 3), s(0, 3), s(2, 3)]).is_ok());
         assert!(covered(vec![s(1, 3), s(0, 3)]).unwrap_err().to_string().contains("2/3 is missing"));
         assert!(covered(vec![s(0, 3), s(0, 3), s(2, 3)]).unwrap_err().to_string().contains("twice"));
         assert!(covered(vec![s(0, 2), s(1, 3)]).is_err());
+        let e = covered(vec![s(3, 4), s(0, 4)]).unwrap_err().to_string();
+        assert!(e.contains("shard 1/4 is missing; shard 2/4 is missing"), "{e}");
+        assert!(covered(vec![s(0, 2), s(2, 2), s(1, 2)]).is_err());
         assert!(covered(vec![]).is_err());
     }
 }

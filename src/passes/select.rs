@@ -350,19 +350,20 @@ pub struct Exploration {
 /// Sweeps students (the best subset of each size), T' = 1..=T, early exit off/on and the
 /// given lane counts (`None`: the target's default).
 pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usize>]) -> Result<Exploration, PassError> {
-    let part = explore_part(ev, ensemble, lanes, |_| true)?;
+    let part = explore_part(ev, ensemble, lanes, |costs| vec![true; costs.len()])?;
     Ok(part.finish())
 }
 
-/// The configurations of an exploration that `keep` selects by job index (the order
-/// [`explore`] enumerates them in), measured; [`ExplorePart::merge`] and
-/// [`ExplorePart::complete`] make the whole exploration of parts that together keep every job.
-/// Every part measures the ensemble's K sweep, which decides the subsets explored.
+/// The configurations of an exploration that `keep` selects, measured: `keep` gets every job's
+/// estimated cost ([`job_cost`]), in the order [`explore`] enumerates them, and says which to
+/// measure. [`ExplorePart::merge`] and [`ExplorePart::complete`] make the whole exploration of
+/// parts that together keep every job. Every part measures the ensemble's K sweep, which
+/// decides the subsets explored.
 pub fn explore_part(
     ev: &Evaluator,
     ensemble: Option<&Ensemble>,
     lanes: &[Option<usize>],
-    keep: impl Fn(usize) -> bool,
+    keep: impl Fn(&[u64]) -> Vec<bool>,
 ) -> Result<ExplorePart, PassError> {
     let (k_rows, subsets): (Vec<KRow>, Vec<Vec<usize>>) = match ensemble {
         Some(e) => {
@@ -383,7 +384,9 @@ pub fn explore_part(
         }
     }
     let total = jobs.len();
-    let mine: Vec<usize> = (0..total).filter(|&j| keep(j)).collect();
+    let costs: Vec<u64> = jobs.iter().map(|(s, t, _, _)| job_cost(ev.model, ensemble, s, *t)).collect();
+    let kept = keep(&costs);
+    let mine: Vec<usize> = (0..total).filter(|&j| kept.get(j).copied().unwrap_or(false)).collect();
     let models: Vec<(Vec<usize>, Model)> = subsets
         .iter()
         .filter(|s| mine.iter().any(|&j| &jobs[j].0 == *s))
@@ -406,6 +409,23 @@ pub fn explore_part(
         jobs: total,
         scores: mine.into_iter().zip(scores).collect(),
     })
+}
+
+/// The estimated work of one configuration, for balancing shards: the parameters of the
+/// students it keeps (every parameter when the model has no ensemble) times its T'. Lanes and
+/// early exit are left out (early exit can only shorten a run).
+pub fn job_cost(m: &Model, ensemble: Option<&Ensemble>, students: &[usize], steps: usize) -> u64 {
+    let g = &m.graph;
+    let params = match ensemble {
+        Some(e) if !students.is_empty() => students
+            .iter()
+            .flat_map(|&i| &e.students[i].nodes)
+            .filter_map(|n| g.find(n))
+            .map(|i| g.node(i).op.param_count())
+            .sum(),
+        _ => super::param_count(g),
+    };
+    (params.max(1) as u64).saturating_mul(steps as u64)
 }
 
 /// Some configurations of an exploration, by job index.
