@@ -600,7 +600,6 @@ fn relays_need_a_zero_reset() {
 /// fixed-point simulation reproduces spikefab's chip model on every value of 24 samples.
 #[test]
 fn a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees() {
-    use npyz::WriterBuilder;
     use spikefab::ir::{Graph, Op, Padding};
     let test = "a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees";
     let Some(py) = spikefab::flow::lava::python() else {
@@ -670,10 +669,27 @@ fn a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees() {
     ] {
         g.add_edge(a, b);
     }
-    let dir = scratch("legalise-resnet-loihi2");
-    let model = dir.join("resnet.json");
-    std::fs::write(&model, spikefab::front::json::to_string(&g)).unwrap();
-    let (n, steps, numel) = (24usize, 8usize, 128usize);
+    let rep = judged_by_lava(test, &g, &py, &mut r, 24);
+    let notes = rep["notes"].to_string();
+    assert!(notes.contains("folded into 'fc'"), "{notes}");
+    assert!(notes.contains("the shortcut from 'lif0' into 'b1_lifb' rides 256 relay neurons"), "{notes}");
+    assert!(notes.contains("the shortcut from 'b1_lifb' into 'b2_lifb' rides 64 relay neurons"), "{notes}");
+}
+
+/// `g` (a zero-reset model of 2x8x8 inputs) compiled to loihi2 on `n` samples of random input
+/// spikes (30%), T = 8: the report, once Lava agreed with the chip model on every value.
+fn judged_by_lava(
+    test: &str,
+    g: &spikefab::ir::Graph,
+    py: &std::path::Path,
+    r: &mut Rng,
+    n: usize,
+) -> serde_json::Value {
+    use npyz::WriterBuilder;
+    let dir = scratch(&format!("legalise-{test}"));
+    let model = dir.join("model.json");
+    std::fs::write(&model, spikefab::front::json::to_string(g)).unwrap();
+    let (steps, numel) = (8usize, 128usize);
     let spikes: Vec<u8> = (0..n * steps * numel).map(|_| u8::from(r.int(0, 9) < 3)).collect();
     let inputs = dir.join("inputs.npy");
     let mut f = std::fs::File::create(&inputs).unwrap();
@@ -685,15 +701,11 @@ fn a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees() {
         .args(["compile", model.to_str().unwrap(), "--reset", "zero", "-T", "8", "--target", "loihi2"])
         .args(["--inputs", inputs.to_str().unwrap(), "--min-agreement", "0", "--json"])
         .args(["-o", dir.join("out").to_str().unwrap()])
-        .env("SPIKEFAB_LAVA_PYTHON", &py)
+        .env("SPIKEFAB_LAVA_PYTHON", py)
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{test}: {}", String::from_utf8_lossy(&o.stderr));
     let rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let notes = rep["notes"].to_string();
-    assert!(notes.contains("folded into 'fc'"), "{notes}");
-    assert!(notes.contains("the shortcut from 'lif0' into 'b1_lifb' rides 256 relay neurons"), "{notes}");
-    assert!(notes.contains("the shortcut from 'b1_lifb' into 'b2_lifb' rides 64 relay neurons"), "{notes}");
     let lava = &rep["vendor_check"];
     eprintln!("{test}: {lava}\n{}", rep["verify"]);
     assert_eq!(lava["simulator"], "Lava", "{lava}");
@@ -701,6 +713,66 @@ fn a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees() {
     assert_eq!(lava["output_mismatches"], 0, "{lava}");
     assert_eq!(lava["state_mismatches"], 0, "{lava}");
     assert!(lava["output_spikes"].as_u64().unwrap() > 0, "{lava}");
+    rep
+}
+
+/// An ensemble of three convolutional students (conv-LIF-conv-LIF, binary weights, each with
+/// its own Flatten and readout slice), zero reset: the students stack along their channels
+/// into a chain, which compiles to loihi2, and Lava reproduces the chip model on every value
+/// of 24 samples.
+#[test]
+fn a_conv_ensemble_compiles_to_loihi2_and_lava_agrees() {
+    use spikefab::ir::{Graph, Op, Padding};
+    let test = "a_conv_ensemble_compiles_to_loihi2_and_lava_agrees";
+    let Some(py) = spikefab::flow::lava::python() else {
+        assert!(std::env::var_os("CI").is_none(), "{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON)");
+        eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
+        return;
+    };
+    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
+    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let mut r = Rng(0x5e5e);
+    let mut g =
+        Graph { g: Default::default(), dialect: base.graph.dialect.clone(), provenance: base.graph.provenance.clone() };
+    let input = g.add_node("input", Op::Input { shape: vec![2, 8, 8] });
+    let out = g.add_node("lif_out", random_lif(&mut r, &lif, 5));
+    let output = g.add_node("output", Op::Output);
+    for s in 0..3 {
+        let (mut src, mut ci) = (input, 2);
+        for d in 0..2 {
+            let co = 2 + s;
+            let a: Vec<f64> = (0..co).map(|_| r.real(0.3, 0.6)).collect();
+            let per = ci * 9;
+            let w = (0..co * per).map(|i| if r.int(0, 1) == 0 { a[i / per] } else { -a[i / per] }).collect();
+            let conv = g.add_node(
+                format!("s{s}_conv{d}"),
+                Op::Conv {
+                    weight: spikefab::ir::Tensor::f64(vec![co, ci, 3, 3], w),
+                    bias: None,
+                    stride: vec![1, 1],
+                    padding: Padding::Explicit(vec![1, 1]),
+                    dilation: vec![1, 1],
+                    groups: 1,
+                    input_shape: None,
+                },
+            );
+            let l = g.add_node(format!("s{s}_lif{d}"), random_lif(&mut r, &lif, co * 64));
+            g.add_edge(src, conv);
+            g.add_edge(conv, l);
+            (src, ci) = (l, co);
+        }
+        let f = g.add_node(format!("s{s}_flatten"), Op::Flatten { start_dim: 0, end_dim: -1 });
+        let head = g.add_node(format!("s{s}_head"), Op::Linear { weight: r.tensor(vec![5, ci * 64], 0.5) });
+        g.add_edge(src, f);
+        g.add_edge(f, head);
+        g.add_edge(head, out);
+    }
+    g.add_edge(out, output);
+    let rep = judged_by_lava(test, &g, &py, &mut r, 24);
+    let notes = rep["notes"].to_string();
+    assert!(notes.contains("stacked 3 convolutional branches (s0_lif0, s1_lif0, s2_lif0)"), "{notes}");
+    assert!(notes.contains("stacked 3 convolutional branches (s0_lif1, s1_lif1, s2_lif1)"), "{notes}");
+    assert!(notes.contains("joined 3 weighted paths into 'lif_out'"), "{notes}");
 }
 
 /// Two 16-input Xylo models built from the trained Xylo student's weights and neurons:
@@ -873,6 +945,81 @@ fn random_ensembles_of_unequal_depth_become_chains_with_relays() {
         let differing = a.data.iter().zip(&b.data).filter(|(x, y)| x != y).count();
         let spikes = a.data.iter().filter(|&&x| x != 0.0).count();
         eprintln!("model {k}, depths {depths:?}: {differing} of {} outputs differ ({spikes} spikes)", a.data.len());
+        assert!(spikes > 0, "model {k}: no output spike; the case tests nothing");
+        assert_eq!(differing, 0, "model {k}");
+    }
+}
+
+/// Random ensembles of convolutional students (2-3 students of one or two conv-LIF layers
+/// sliding alike, each with a dense readout slice, through its own Flatten or directly): the
+/// students stack along their channels into one chain whose f64 reference outputs equal the
+/// model's, with as many neurons.
+#[test]
+fn random_conv_ensembles_stack_into_chains() {
+    use spikefab::ir::{Graph, Op, Padding};
+    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
+    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let mut r = Rng(0xc0ffee);
+    let (steps, n, numel) = (8usize, 16usize, 128usize);
+    for k in 0..6 {
+        let mut g = Graph {
+            g: Default::default(),
+            dialect: base.graph.dialect.clone(),
+            provenance: base.graph.provenance.clone(),
+        };
+        let input = g.add_node("input", Op::Input { shape: vec![2, 8, 8] });
+        let outs = r.int(3, 6);
+        let out = g.add_node("out", random_lif(&mut r, &lif, outs));
+        let output = g.add_node("output", Op::Output);
+        let depth = r.int(1, 2);
+        let flatten = k % 2 == 0;
+        for s in 0..r.int(2, 3) {
+            let (mut src, mut ci) = (input, 2);
+            for d in 0..depth {
+                let co = r.int(1, 3);
+                let conv = g.add_node(
+                    format!("s{s}_conv{d}"),
+                    Op::Conv {
+                        weight: r.tensor(vec![co, ci, 3, 3], 1.0),
+                        bias: Some(r.tensor(vec![co], 0.1)),
+                        stride: vec![1, 1],
+                        padding: Padding::Explicit(vec![1, 1]),
+                        dilation: vec![1, 1],
+                        groups: 1,
+                        input_shape: None,
+                    },
+                );
+                let l = g.add_node(format!("s{s}_lif{d}"), random_lif(&mut r, &lif, co * 64));
+                g.add_edge(src, conv);
+                g.add_edge(conv, l);
+                (src, ci) = (l, co);
+            }
+            if flatten {
+                let f = g.add_node(format!("s{s}_flatten"), Op::Flatten { start_dim: 0, end_dim: -1 });
+                g.add_edge(src, f);
+                src = f;
+            }
+            let head = g.add_node(format!("s{s}_head"), Op::Linear { weight: r.tensor(vec![outs, ci * 64], 0.5) });
+            g.add_edge(src, head);
+            g.add_edge(head, out);
+        }
+        g.add_edge(out, output);
+        let m = spikefab::Model::from_graph(std::path::Path::new("random"), g, &Default::default()).unwrap();
+        let cx = Context { steps, input_range: None };
+        let (legal, records) = Pipeline::legalise(None).run(&m, &cx).unwrap();
+        let changes = &records[0].changes;
+        assert_chain(&legal);
+        assert_eq!(neurons(&legal), neurons(&m), "model {k}");
+        assert_eq!(changes.iter().filter(|c| c.contains("convolutional branches")).count(), depth, "{changes:#?}");
+        let data: Vec<f64> = (0..n * numel).map(|_| r.real(0.0, 2.0)).collect();
+        let batch = spikefab::data::InputBatch { n, numel, encoding: spikefab::data::Encoding::Direct, data };
+        let (a, b) = (outputs(&m, &batch, steps, true), outputs(&legal, &batch, steps, true));
+        let differing = a.data.iter().zip(&b.data).filter(|(x, y)| x != y).count();
+        let spikes = a.data.iter().filter(|&&x| x != 0.0).count();
+        eprintln!(
+            "model {k} (depth {depth}, flatten {flatten}): {differing} of {} differ ({spikes} spikes)",
+            a.data.len()
+        );
         assert!(spikes > 0, "model {k}: no output spike; the case tests nothing");
         assert_eq!(differing, 0, "model {k}");
     }
