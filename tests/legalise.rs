@@ -123,11 +123,7 @@ fn the_residual_conv_compiles_to_loihi2_and_lava_agrees() {
 /// Compiles the bundled student `name` for loihi2 on all 450 digits with Lava's check; the
 /// report once Lava agreed on every value. None: no Lava here (never in CI).
 fn loihi2_judged_by_lava(test: &str, name: &str, extra: &[&str]) -> Option<serde_json::Value> {
-    let Some(py) = spikefab::flow::lava::python() else {
-        assert!(std::env::var_os("CI").is_none(), "{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON)");
-        eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
-        return None;
-    };
+    let py = lava_or_skip(test)?;
     let out = scratch(&format!("legalise-{name}-loihi2"));
     let model = format!("models/{name}/{name}.nir");
     let start = std::time::Instant::now();
@@ -241,6 +237,46 @@ fn a_split_xylo_student_compiles_to_the_student_and_xylosim_agrees() {
     }
 }
 
+/// An empty graph with ensemble_bw's dialect and provenance, and its output layer's LIF op
+/// (the template of the random models' neurons).
+fn template() -> (spikefab::ir::Graph, spikefab::ir::Op) {
+    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
+    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let g = spikefab::ir::Graph {
+        g: Default::default(),
+        dialect: base.graph.dialect.clone(),
+        provenance: base.graph.provenance.clone(),
+    };
+    (g, lif)
+}
+
+/// The Python with Lava; None (the skip printed) outside CI, a failure in CI.
+fn lava_or_skip(test: &str) -> Option<std::path::PathBuf> {
+    let py = spikefab::flow::lava::python();
+    if py.is_none() {
+        assert!(std::env::var_os("CI").is_none(), "{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON)");
+        eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
+    }
+    py
+}
+
+/// A 2-d convolution (padding k / 2, no bias) of binary weights +-a, a per output channel in
+/// [0.3, 0.6), as the students train them.
+fn binary_conv(r: &mut Rng, co: usize, ci: usize, k: usize, stride: usize) -> spikefab::ir::Op {
+    let a: Vec<f64> = (0..co).map(|_| r.real(0.3, 0.6)).collect();
+    let per = ci * k * k;
+    let w = (0..co * per).map(|i| if r.int(0, 1) == 0 { a[i / per] } else { -a[i / per] }).collect();
+    spikefab::ir::Op::Conv {
+        weight: spikefab::ir::Tensor::f64(vec![co, ci, k, k], w),
+        bias: None,
+        stride: vec![stride; 2],
+        padding: spikefab::ir::Padding::Explicit(vec![k / 2; 2]),
+        dilation: vec![1, 1],
+        groups: 1,
+        input_shape: None,
+    }
+}
+
 /// A small deterministic generator (xorshift).
 struct Rng(u64);
 
@@ -286,19 +322,13 @@ fn random_lif(r: &mut Rng, template: &spikefab::ir::Op, n: usize) -> spikefab::i
 /// f64 (the f32 figure is printed).
 #[test]
 fn random_models_keep_their_outputs_when_legalised() {
-    use spikefab::ir::{Graph, Op, Padding};
-    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
-    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
-    let empty = || Graph {
-        g: Default::default(),
-        dialect: base.graph.dialect.clone(),
-        provenance: base.graph.provenance.clone(),
-    };
+    use spikefab::ir::{Op, Padding};
+    let (empty, lif) = template();
     let mut r = Rng(0x5eed_1e9a);
     let (steps, n) = (8usize, 40usize);
     let mut checked = (0, 0);
     for k in 0..12 {
-        let mut g = empty();
+        let mut g = empty.clone();
         let conv = k % 2 == 1;
         let (input_shape, numel) = if conv { (vec![2, 6, 6], 72) } else { (vec![r.int(4, 12)], 0) };
         let numel = if conv { numel } else { input_shape[0] };
@@ -402,14 +432,8 @@ fn random_models_keep_their_outputs_when_legalised() {
 /// the residual nets gain neurons (the relays).
 #[test]
 fn random_pooled_and_deep_residual_models_keep_their_outputs_when_legalised() {
-    use spikefab::ir::{Graph, Op, Padding, ResetMode};
-    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
-    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
-    let empty = || Graph {
-        g: Default::default(),
-        dialect: base.graph.dialect.clone(),
-        provenance: base.graph.provenance.clone(),
-    };
+    use spikefab::ir::{Op, Padding, ResetMode};
+    let (empty, lif) = template();
     let conv = |r: &mut Rng, co: usize, ci: usize, k: usize, stride: usize, pad: usize| Op::Conv {
         weight: r.tensor(vec![co, ci, k, k], 1.0),
         bias: Some(r.tensor(vec![co], 0.1)),
@@ -424,7 +448,7 @@ fn random_pooled_and_deep_residual_models_keep_their_outputs_when_legalised() {
     let (mut compared, mut relays) = (0usize, 0usize);
     for k in 0..12 {
         let kind = k % 3;
-        let mut g = empty();
+        let mut g = empty.clone();
         let (input_shape, numel) = if kind == 2 { (vec![r.int(4, 10)], 0) } else { (vec![2, 8, 8], 128) };
         let numel = if kind == 2 { input_shape[0] } else { numel };
         let input = g.add_node("input", Op::Input { shape: input_shape.clone() });
@@ -561,12 +585,10 @@ fn random_pooled_and_deep_residual_models_keep_their_outputs_when_legalised() {
 /// chip carries it.
 #[test]
 fn relays_need_a_zero_reset() {
-    use spikefab::ir::{Graph, Op, ResetMode};
-    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
-    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    use spikefab::ir::{Op, ResetMode};
+    let (empty, lif) = template();
     let mut r = Rng(7);
-    let mut g =
-        Graph { g: Default::default(), dialect: base.graph.dialect.clone(), provenance: base.graph.provenance.clone() };
+    let mut g = empty.clone();
     let input = g.add_node("input", Op::Input { shape: vec![5] });
     let mut prev = input;
     let mut layers = vec![];
@@ -600,36 +622,13 @@ fn relays_need_a_zero_reset() {
 /// fixed-point simulation reproduces spikefab's chip model on every value of 24 samples.
 #[test]
 fn a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees() {
-    use spikefab::ir::{Graph, Op, Padding};
+    use spikefab::ir::Op;
     let test = "a_resnet_with_relays_compiles_to_loihi2_and_lava_agrees";
-    let Some(py) = spikefab::flow::lava::python() else {
-        assert!(std::env::var_os("CI").is_none(), "{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON)");
-        eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
-        return;
-    };
-    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
-    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let Some(py) = lava_or_skip(test) else { return };
+    let (empty, lif) = template();
     let mut r = Rng(0x0e51_d0e5);
-    let mut g =
-        Graph { g: Default::default(), dialect: base.graph.dialect.clone(), provenance: base.graph.provenance.clone() };
-    let mut conv = |r: &mut Rng, name: &str, co: usize, ci: usize, k: usize, stride: usize| {
-        // Binary weights +-a, a per output channel, as the students train them.
-        let a: Vec<f64> = (0..co).map(|_| r.real(0.3, 0.6)).collect();
-        let n = ci * k * k;
-        let w = (0..co * n).map(|i| if r.int(0, 1) == 0 { a[i / n] } else { -a[i / n] }).collect();
-        g.add_node(
-            name,
-            Op::Conv {
-                weight: spikefab::ir::Tensor::f64(vec![co, ci, k, k], w),
-                bias: None,
-                stride: vec![stride; 2],
-                padding: Padding::Explicit(vec![k / 2; 2]),
-                dilation: vec![1, 1],
-                groups: 1,
-                input_shape: None,
-            },
-        )
-    };
+    let mut g = empty.clone();
+    let mut conv = |r: &mut Rng, name: &str, co, ci, k, stride| g.add_node(name, binary_conv(r, co, ci, k, stride));
     let stem = conv(&mut r, "stem", 4, 2, 3, 1);
     let c1a = conv(&mut r, "b1_conva", 4, 4, 3, 1);
     let c1b = conv(&mut r, "b1_convb", 4, 4, 3, 1);
@@ -722,18 +721,12 @@ fn judged_by_lava(
 /// of 24 samples.
 #[test]
 fn a_conv_ensemble_compiles_to_loihi2_and_lava_agrees() {
-    use spikefab::ir::{Graph, Op, Padding};
+    use spikefab::ir::Op;
     let test = "a_conv_ensemble_compiles_to_loihi2_and_lava_agrees";
-    let Some(py) = spikefab::flow::lava::python() else {
-        assert!(std::env::var_os("CI").is_none(), "{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON)");
-        eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
-        return;
-    };
-    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
-    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    let Some(py) = lava_or_skip(test) else { return };
+    let (empty, lif) = template();
     let mut r = Rng(0x5e5e);
-    let mut g =
-        Graph { g: Default::default(), dialect: base.graph.dialect.clone(), provenance: base.graph.provenance.clone() };
+    let mut g = empty.clone();
     let input = g.add_node("input", Op::Input { shape: vec![2, 8, 8] });
     let out = g.add_node("lif_out", random_lif(&mut r, &lif, 5));
     let output = g.add_node("output", Op::Output);
@@ -741,21 +734,7 @@ fn a_conv_ensemble_compiles_to_loihi2_and_lava_agrees() {
         let (mut src, mut ci) = (input, 2);
         for d in 0..2 {
             let co = 2 + s;
-            let a: Vec<f64> = (0..co).map(|_| r.real(0.3, 0.6)).collect();
-            let per = ci * 9;
-            let w = (0..co * per).map(|i| if r.int(0, 1) == 0 { a[i / per] } else { -a[i / per] }).collect();
-            let conv = g.add_node(
-                format!("s{s}_conv{d}"),
-                Op::Conv {
-                    weight: spikefab::ir::Tensor::f64(vec![co, ci, 3, 3], w),
-                    bias: None,
-                    stride: vec![1, 1],
-                    padding: Padding::Explicit(vec![1, 1]),
-                    dilation: vec![1, 1],
-                    groups: 1,
-                    input_shape: None,
-                },
-            );
+            let conv = g.add_node(format!("s{s}_conv{d}"), binary_conv(&mut r, co, ci, 3, 1));
             let l = g.add_node(format!("s{s}_lif{d}"), random_lif(&mut r, &lif, co * 64));
             g.add_edge(src, conv);
             g.add_edge(conv, l);
@@ -893,17 +872,12 @@ fn pooled_and_residual_ensembles_with_16_inputs_compile_to_xylo_and_xylosim_agre
 /// reference outputs equal the model's.
 #[test]
 fn random_ensembles_of_unequal_depth_become_chains_with_relays() {
-    use spikefab::ir::{Graph, Op, ResetMode};
-    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
-    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    use spikefab::ir::{Op, ResetMode};
+    let (empty, lif) = template();
     let mut r = Rng(0xdee9);
     let (steps, n) = (8usize, 24usize);
     for k in 0..6 {
-        let mut g = Graph {
-            g: Default::default(),
-            dialect: base.graph.dialect.clone(),
-            provenance: base.graph.provenance.clone(),
-        };
+        let mut g = empty.clone();
         let numel = r.int(4, 10);
         let input = g.add_node("input", Op::Input { shape: vec![numel] });
         let outs = r.int(3, 6);
@@ -956,17 +930,12 @@ fn random_ensembles_of_unequal_depth_become_chains_with_relays() {
 /// model's, with as many neurons.
 #[test]
 fn random_conv_ensembles_stack_into_chains() {
-    use spikefab::ir::{Graph, Op, Padding};
-    let base = cases(&root().join("models/cases.json")).into_iter().find(|c| c.name == "ensemble_bw").unwrap().load();
-    let lif = base.graph.g[base.graph.find("lif_out").unwrap()].op.clone();
+    use spikefab::ir::{Op, Padding};
+    let (empty, lif) = template();
     let mut r = Rng(0xc0ffee);
     let (steps, n, numel) = (8usize, 16usize, 128usize);
     for k in 0..6 {
-        let mut g = Graph {
-            g: Default::default(),
-            dialect: base.graph.dialect.clone(),
-            provenance: base.graph.provenance.clone(),
-        };
+        let mut g = empty.clone();
         let input = g.add_node("input", Op::Input { shape: vec![2, 8, 8] });
         let outs = r.int(3, 6);
         let out = g.add_node("out", random_lif(&mut r, &lif, outs));

@@ -697,6 +697,11 @@ fn find_absorb(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
     None
 }
 
+/// A pooling parameter along dimension `i` (one value stands for both).
+fn at(v: &[usize], i: usize) -> usize {
+    v.get(i).or(v.first()).copied().unwrap_or(0)
+}
+
 /// The first pooling that folds: SumPool2d or AvgPool2d, then Flatten, then a dense op, each
 /// feeding only the next, become Flatten and one dense op over the unpooled positions (a
 /// pooled position's column spread over its window, divided by the window's area for an
@@ -727,7 +732,6 @@ fn find_pool_fold(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
             continue;
         }
         let ([c, h, w], [_, oh, ow]) = ([inp[0], inp[1], inp[2]], [out[0], out[1], out[2]]);
-        let at = |v: &[usize], i: usize| v.get(i).or(v.first()).copied().unwrap_or(0);
         let (k, st, pd) =
             ([at(kernel, 0), at(kernel, 1)], [at(stride, 0), at(stride, 1)], [at(padding, 0), at(padding, 1)]);
         let factor = if avg { 1.0 / (k[0] * k[1]) as f64 } else { 1.0 };
@@ -801,7 +805,6 @@ fn find_pool_conv(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
         if weight.shape.len() != 4 || inp.len() != 3 || pooled.len() != 3 || out.len() != 3 || cd.len() != 2 {
             continue;
         }
-        let at = |v: &[usize], i: usize| v.get(i).or(v.first()).copied().unwrap_or(0);
         // Per spatial dimension: (pool window, pool stride, new kernel, new stride, new padding).
         let mut dims = vec![];
         for d in 0..2 {
@@ -885,6 +888,17 @@ struct Shortcut<'a> {
     pad: Vec<usize>,
 }
 
+/// Relay neurons repeat a layer's spikes exactly under a zero reset, when spikes are single
+/// (0 or 1 per step).
+fn relays_exact(g: &Graph, reset: crate::ir::ResetMode) -> bool {
+    reset == crate::ir::ResetMode::Zero && g.dialect.switches.spikes == crate::ir::dialect::SpikeMode::Single
+}
+
+/// `n` outputs spikes (what a relay can repeat), not graded values.
+fn spiking(g: &Graph, n: NodeIndex) -> bool {
+    g.g[n].op.descriptor().is_some_and(|d| d.spiking)
+}
+
 /// The relay neuron's margin: a spike in puts `RELAY_MARGIN` thresholds on its membrane.
 const RELAY_MARGIN: f64 = 1.5;
 
@@ -922,9 +936,7 @@ fn relay_neuron(like: &Op, w: f64, d: &crate::ir::Dialect) -> Option<Op> {
 /// the same number of neuron layers. Exact where relays are ([`relay_neuron`]): under a zero
 /// reset (`reset`), for LIF and IF layers.
 fn find_carry(g: &Graph, info: &GraphInfo, reset: crate::ir::ResetMode) -> Option<Rewrite> {
-    // Relays repeat single spikes: a shortcut must carry a spiking layer's 0/1 outputs.
-    let spikes = |n: NodeIndex| g.g[n].op.descriptor().is_some_and(|d| d.spiking);
-    if reset != crate::ir::ResetMode::Zero || g.dialect.switches.spikes != crate::ir::dialect::SpikeMode::Single {
+    if !relays_exact(g, reset) {
         return None;
     }
     for &t in &info.order {
@@ -944,7 +956,7 @@ fn find_carry(g: &Graph, info: &GraphInfo, reset: crate::ir::ResetMode) -> Optio
                 && only_from(g, info, w1, src)
                 && single_out(g, info, w1) == Some(l1)
                 && g.g[l1].op.is_neuron()
-                && spikes(src))
+                && spiking(g, src))
             {
                 continue;
             }
@@ -1139,8 +1151,7 @@ fn depths(g: &Graph, info: &GraphInfo) -> Vec<usize> {
 /// rule repeats until the paths are as long. Relays as in [`find_carry`]: zero reset, single
 /// spikes, LIF or IF.
 fn find_lengthen(g: &Graph, info: &GraphInfo, reset: crate::ir::ResetMode) -> Option<Rewrite> {
-    let spiking = |n: NodeIndex| g.g[n].op.descriptor().is_some_and(|d| d.spiking);
-    if reset != crate::ir::ResetMode::Zero || g.dialect.switches.spikes != crate::ir::dialect::SpikeMode::Single {
+    if !relays_exact(g, reset) {
         return None;
     }
     let d = depths(g, info);
@@ -1151,11 +1162,11 @@ fn find_lengthen(g: &Graph, info: &GraphInfo, reset: crate::ir::ResetMode) -> Op
             if d[x.index()] == deepest {
                 continue;
             }
-            let (s, edge) = if spiking(x) {
+            let (s, edge) = if spiking(g, x) {
                 (x, e)
             } else if let [(se, s)] = g.in_edges(x)[..]
                 && !info.is_recurrent(se)
-                && spiking(s)
+                && spiking(g, s)
                 && !g.g[x].op.is_neuron()
             {
                 (s, se)
