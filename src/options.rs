@@ -70,6 +70,37 @@ pub struct PlanSettings {
     /// iCE40, sequential elsewhere); sequential with --early-exit].
     #[arg(long, value_enum)]
     pub schedule: Option<ScheduleChoice>,
+    /// How projections accumulate (docs/hardware.md 4c): `event` scatters every spike, `dense`
+    /// gathers packed spike words wherever a projection can, `auto` picks per projection what
+    /// the calibration inputs' activity predicts is cheaper (see --optimize). Dense runs on
+    /// the cycle engine and the estimates; the RTL and HLS back ends do not emit it yet.
+    #[arg(long, value_enum, default_value = "event")]
+    pub datapath: Datapath,
+    /// What the automatic datapath choice minimises: energy per inference or latency.
+    #[arg(long, value_enum, default_value = "energy")]
+    pub optimize: Optimize,
+}
+
+/// `--datapath`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Datapath {
+    /// Per projection, the mode with the lower predicted energy (or latency).
+    Auto,
+    /// Every projection event-driven.
+    Event,
+    /// Every projection that can gather densely does.
+    Dense,
+}
+
+/// `--optimize`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimize {
+    /// Energy per inference.
+    Energy,
+    /// Cycles per inference.
+    Latency,
 }
 
 impl Default for PlanSettings {

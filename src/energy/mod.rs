@@ -25,7 +25,8 @@ pub mod neurobench;
 
 use serde::Serialize;
 
-use crate::hw::{MemMap, Plan};
+use crate::hw::dense::{self, Gather, Mode};
+use crate::hw::{MemMap, Plan, Schedule};
 use crate::quant::{AccTarget, Leak, ProjKind, Source};
 use crate::sim::cycle::{BatchResult, Counters};
 use crate::target::Kind;
@@ -42,6 +43,18 @@ pub fn e_add(t: &Target, bits: u32) -> f64 {
 /// anchored at Horowitz's 8x8 = 0.2 pJ; 32x32 then gives 3.2 pJ against the measured 3.1).
 pub fn e_mult(t: &Target, a: u32, b: u32) -> f64 {
     t.energy.int8_mult_j * (a as f64 * b as f64) / 64.0
+}
+
+/// Energy of a popcount of `w` bits: an adder tree, `w / 2^i` adds of `i` bits at level `i`.
+pub fn e_popcount(t: &Target, w: usize) -> f64 {
+    let mut e = 0.0;
+    let (mut n, mut bits) = (w, 1u32);
+    while n > 1 {
+        n = n.div_ceil(2);
+        e += n as f64 * e_add(t, bits);
+        bits += 1;
+    }
+    e
 }
 
 /// Energy of one access to memory `m`.
@@ -174,9 +187,15 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
             acc[i] += n as f64;
         }
     };
-    let input_projs: u64 =
-        plan.layers.iter().flat_map(|l| &l.projections).filter(|p| p.source == Source::Input).count() as u64;
-    add("input.events".into(), c.input_events * (1 + input_projs));
+    let input_projs = |l: &crate::hw::Layer| l.projections.iter().filter(|p| p.source == Source::Input).count() as u64;
+    if plan.schedule == Schedule::Pipelined {
+        // A copy per reader: every event written to each, read by that reader's projections.
+        for l in plan.layers.iter().filter(|l| input_projs(l) > 0) {
+            add(format!("input.events.{}", l.name), c.input_events * (1 + input_projs(l)));
+        }
+    } else {
+        add("input.events".into(), c.input_events * (1 + plan.layers.iter().map(input_projs).sum::<u64>()));
+    }
     for (k, l) in plan.layers.iter().enumerate() {
         let lc = &c.layers[k];
         // X: accumulate read-modify-writes and the update pass (read and write per row).
@@ -198,6 +217,29 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
         add(format!("{}.events", l.name), lc.event_writes + lc.event_reads);
         for (j, &r) in lc.proj_weight_reads.iter().enumerate() {
             add(format!("{}.w{j}", l.name), r);
+            // A dense projection reads one plane word per weight word.
+            if let (Mode::Dense, Source::Layer(s)) = (l.modes[j], l.projections[j].source) {
+                let src = &plan.layers[s].name;
+                match plan.schedule {
+                    Schedule::Pipelined => add(format!("{src}.plane.{}", l.name), r),
+                    Schedule::Sequential => add(format!("{src}.plane"), r),
+                }
+            }
+        }
+        // Every copy of the plane is written each row of each update pass.
+        if lc.plane_writes > 0 {
+            let readers = dense::plane_readers(plan, k);
+            match plan.schedule {
+                Schedule::Pipelined => {
+                    for r in &readers {
+                        add(
+                            format!("{}.plane.{}", l.name, plan.layers[*r].name),
+                            lc.plane_writes / readers.len() as u64,
+                        );
+                    }
+                }
+                Schedule::Sequential => add(format!("{}.plane", l.name), lc.plane_writes),
+            }
         }
         if k == plan.output.layer {
             add(format!("{}.out", l.name), lc.update_passes * l.rows as u64 + c.output_words);
@@ -233,7 +275,18 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
             };
             let xbits = if p.source == Source::Input { plan.input.bits } else { 1 };
             let mult = !p.weights.binary() && xbits > 1;
-            syn += if neuromorphic {
+            let dense = (l.modes[j] == Mode::Dense).then(|| dense::geometry(plan, k, j).ok()).flatten();
+            syn += if let (Some(g), false) = (dense, neuromorphic) {
+                // Each word: a popcount of the plane word alone, and per lane the popcount of
+                // its AND with the weights and one add into the row's sum (one-to-one: the add).
+                let words = lc.proj_weight_reads.get(j).copied().unwrap_or(0) as f64;
+                let lanes = l.lanes as f64;
+                let w = g.plane.width();
+                match g.gather {
+                    Gather::OneToOne => words * lanes * e_add(t, acc_bits),
+                    _ => words * (e_popcount(t, w) + lanes * (e_popcount(t, w) + e_add(t, acc_bits))),
+                }
+            } else if neuromorphic {
                 ops * t.energy.synop_j.unwrap_or(0.0)
             } else {
                 ops * (e_add(t, acc_bits) + if mult { e_mult(t, p.weights.bits, xbits) } else { 0.0 })

@@ -3,7 +3,7 @@
 
 use super::{Plan, Schedule, layout};
 use crate::model::Model;
-use crate::options::PlanSettings;
+use crate::options::{Datapath, PlanSettings};
 use crate::quant::{self, InputStats, Network, QuantError, QuantOptions, Rules};
 use crate::target::{ScheduleChoice, Target};
 
@@ -81,7 +81,17 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
 /// Lays a quantised network out on `o`'s target under `o`'s schedule; `auto` keeps pipelined
 /// when its memories fit the device. The arithmetic is `net`'s, whatever the layout.
 pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
-    let lay = |net, s| layout(net, &o.target, o.settings.lanes, s);
+    let lay = |net, s| {
+        let p = layout(net, &o.target, o.settings.lanes, s);
+        match o.settings.datapath {
+            // Auto starts event-driven; the driver then measures and chooses.
+            Datapath::Event | Datapath::Auto => p,
+            Datapath::Dense => {
+                let modes = super::dense::all_dense(&p);
+                p.with_modes(&modes, &o.target).expect("every projection asked is eligible")
+            }
+        }
+    };
     match o.schedule() {
         ScheduleChoice::Sequential => lay(net, Schedule::Sequential),
         ScheduleChoice::Pipelined => lay(net, Schedule::Pipelined),

@@ -214,12 +214,14 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
             "events" => l.spiking() && l.has_consumers,
             _ => true,
         };
+        let member =
+            |k: usize, l: &super::Layer| member(l) && (kind != "events" || super::dense::has_event_readers(plan, k));
         let mname = match kind {
             "x" => "v",
             k => k,
         };
         let items: Vec<(usize, usize)> =
-            plan.layers.iter().enumerate().filter(|(_, l)| member(l)).map(|(k, l)| (k, l.rows)).collect();
+            plan.layers.iter().enumerate().filter(|(k, l)| member(*k, l)).map(|(k, l)| (k, l.rows)).collect();
         let pipelined = plan.schedule == Schedule::Pipelined;
         // Pipelined: every layer runs on its own, so nothing is shared; each consumer of an
         // event list reads a copy of its own, two steps deep.
@@ -272,9 +274,14 @@ pub fn two_steps(n: usize) -> usize {
     1 << (bits_for(n) + 1)
 }
 
-/// The layers reading `src`'s events, in plan order, each once.
+/// The layers reading `src`'s events (event-mode projections), in plan order, each once.
 pub fn event_readers(plan: &Plan, src: Source) -> Vec<usize> {
-    (0..plan.layers.len()).filter(|&k| plan.layers[k].projections.iter().any(|p| p.source == src)).collect()
+    (0..plan.layers.len())
+        .filter(|&k| {
+            let l = &plan.layers[k];
+            l.projections.iter().zip(&l.modes).any(|(p, m)| p.source == src && *m == super::dense::Mode::Event)
+        })
+        .collect()
 }
 
 /// LUT4s a ROM would take in logic, about: one per bit of width per 16 words.
@@ -376,13 +383,32 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         if pb > 0 {
             add(format!("{}.params", l.name), Some(k), "params", l.param_depth(), lanes * pb, true);
         }
-        if l.spiking() && l.has_consumers {
+        if l.spiking() && l.has_consumers && super::dense::has_event_readers(plan, k) {
             let depth = if pipelined { two_steps(l.rows) } else { l.rows };
             add(format!("{}.events", l.name), Some(k), "events", depth, event_width(l.shape, lanes), false);
         }
+        // The spike plane: sequential, one memory its readers take turns at; pipelined, a copy
+        // per reader, two steps deep.
+        let readers = super::dense::plane_readers(plan, k);
+        if !readers.is_empty() {
+            let pl = super::dense::Plane::of(l);
+            if pipelined {
+                for r in readers {
+                    let name = format!("{}.plane.{}", l.name, plan.layers[r].name);
+                    add(name, Some(k), "plane", two_steps(pl.depth()), pl.width(), false);
+                }
+            } else {
+                add(format!("{}.plane", l.name), Some(k), "plane", pl.depth(), pl.width(), false);
+            }
+        }
         for (j, p) in l.projections.iter().enumerate() {
-            let d = weight_depth(plan, k, j);
-            add(format!("{}.w{j}", l.name), Some(k), "weights", d, lanes * p.weights.bits as usize, true);
+            match super::dense::geometry(plan, k, j).ok().filter(|_| l.modes[j] == super::dense::Mode::Dense) {
+                Some(g) => add(format!("{}.w{j}", l.name), Some(k), "weights", g.weight_depth, g.weight_width, true),
+                None => {
+                    let d = weight_depth(plan, k, j);
+                    add(format!("{}.w{j}", l.name), Some(k), "weights", d, lanes * p.weights.bits as usize, true);
+                }
+            }
         }
         if k == plan.output.layer {
             let w = if plan.output.spikes { lanes } else { lanes * l.v_bits as usize };

@@ -19,6 +19,7 @@
 //! A [`Plan`] dereferences to its [`Network`] and an FPGA [`Layer`] to its quantised
 //! [`quant::Layer`]: the layout adds placement, never changes the arithmetic.
 
+pub mod dense;
 pub mod lower;
 pub mod memory;
 pub mod schedule;
@@ -47,6 +48,8 @@ pub struct Layer {
     pub ncg: usize,
     /// Rows: `C/Gc * ncg * H * W`.
     pub rows: usize,
+    /// How each projection accumulates (one per projection; [`dense`]).
+    pub modes: Vec<dense::Mode>,
 }
 
 impl Deref for Layer {
@@ -63,7 +66,8 @@ impl Layer {
         let lanes = lanes.max(1).min(q.group_size.next_power_of_two());
         let ncg = q.group_size.div_ceil(lanes);
         let rows = (q.shape[0] / q.group_size) * ncg * q.shape[1] * q.shape[2];
-        Layer { q, lanes, ncg, rows }
+        let modes = vec![dense::Mode::Event; q.projections.len()];
+        Layer { q, lanes, ncg, rows, modes }
     }
 
     /// (row, lane) of neuron (c, y, x).
@@ -204,6 +208,33 @@ impl Plan {
             why.push(format!("its register memories need {ram_bits} flip-flops, the device has {ffs}"));
         }
         why
+    }
+
+    /// The projections' modes, per layer.
+    pub fn modes(&self) -> Vec<Vec<dense::Mode>> {
+        self.layers.iter().map(|l| l.modes.clone()).collect()
+    }
+
+    /// The same plan with its projections in `modes` (per layer, one per projection), its
+    /// memories mapped again on `t`; the arithmetic is unchanged. Err names the first
+    /// projection asked to run dense that cannot, and why.
+    pub fn with_modes(&self, modes: &[Vec<dense::Mode>], t: &Target) -> Result<Plan, String> {
+        let mut p = self.clone();
+        for (k, l) in p.net.layers.iter_mut().enumerate() {
+            l.modes = modes.get(k).cloned().unwrap_or_default();
+            l.modes.resize(l.projections.len(), dense::Mode::Event);
+        }
+        for (k, l) in p.layers.iter().enumerate() {
+            for (pi, m) in l.modes.iter().enumerate() {
+                if *m == dense::Mode::Dense
+                    && let Err(why) = dense::geometry(&p, k, pi)
+                {
+                    return Err(format!("layer '{}', projection {pi} cannot run dense: {why}", l.name));
+                }
+            }
+        }
+        (p.memories, p.banks) = memory::map(&p, t);
+        Ok(p)
     }
 
     /// The first of [`Plan::device_misfits`], or None when the memories fit.

@@ -22,6 +22,7 @@
 //! LOAD = n_in + LOAD_EXTRA
 //! ACC  = ACC_EMPTY                              when the source has no events
 //!      = ACC_HEAD + sum of the events' beats + ACC_TAIL   otherwise
+//!      = DENSE_HEAD + rows * words per row + DENSE_TAIL   a dense projection, always
 //! UPD  = UPD_HEAD + rows + UPD_TAIL
 //! OUT  = OUT_HEAD + rows_out + OUT_TAIL
 //! EXIT = EXIT_CHECK;  CLEAR = max rows
@@ -51,6 +52,12 @@ pub const ACC_HEAD: u64 = 2;
 /// ACC pipeline drain: the last beat's event is registered, its coordinates are registered,
 /// its read data arrives and is registered, and its sum is written back.
 pub const ACC_TAIL: u64 = 4;
+/// Dense ACC fill (docs/hardware.md 4c): the first plane and weight words are read, then
+/// registered.
+pub const DENSE_HEAD: u64 = 2;
+/// Dense ACC drain: the last word's popcounts, the row sum, the state row read, its sum
+/// registered and written back.
+pub const DENSE_TAIL: u64 = 5;
 /// UPD pipeline fill: the first row is read.
 pub const UPD_HEAD: u64 = 1;
 /// UPD pipeline drain: the neuron lanes' stages (hdl/sf_neuron.v) between a row's read data
@@ -134,6 +141,13 @@ pub fn acc_cycles(events: u64, beats: u64) -> u64 {
 #[inline]
 pub fn acc_cycles_total(phases: u64, empty: u64, beats: u64) -> u64 {
     phases * GAP + empty * ACC_EMPTY + (phases - empty) * (ACC_HEAD + ACC_TAIL) + beats
+}
+
+/// Duration of a dense ACC phase into `rows` rows of `words` words each (every phase the
+/// same, whatever the spikes).
+#[inline]
+pub fn dense_acc_cycles(rows: usize, words: usize) -> u64 {
+    GAP + DENSE_HEAD + (rows * words) as u64 + DENSE_TAIL
 }
 
 /// Duration of an UPD phase.

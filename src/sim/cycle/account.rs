@@ -177,7 +177,19 @@ impl<'e> Account<'e> {
     #[inline]
     pub(super) fn acc(&mut self, k: usize, pi: usize, t: usize, ph: AccPhase) {
         let gp = self.eng.proj_base[k] + pi;
-        let dur = schedule::acc_cycles(ph.events, ph.beats);
+        // A dense phase gathers every row's words whatever the spikes, reads no event entry
+        // and writes each row once.
+        let dense = self.eng.dense[k][pi];
+        let ph = match dense {
+            Some((words, rows)) => {
+                AccPhase { beats: (rows * words) as u64, reads: 0, syn: Synapses { rows: rows as u64, ..ph.syn }, ..ph }
+            }
+            None => ph,
+        };
+        let dur = match dense {
+            Some((words, rows)) => schedule::dense_acc_cycles(rows, words),
+            None => schedule::acc_cycles(ph.events, ph.beats),
+        };
         match &mut self.time {
             Time::Sequential(cyc) => *cyc += dur,
             Time::Pipelined(ck) if ck.follows(k, pi) => ck.acc_follow(k, pi, ph.events, ph.beats, self.follow_late[gp]),
@@ -185,7 +197,7 @@ impl<'e> Account<'e> {
         }
         let pt = &mut self.proj[gp];
         pt.events += ph.events;
-        pt.empty += u64::from(ph.events == 0);
+        pt.empty += u64::from(ph.events == 0 && dense.is_none());
         pt.syn += ph.syn.ops;
         pt.rows += ph.syn.rows;
         pt.beats += ph.beats;
@@ -215,7 +227,9 @@ impl<'e> Account<'e> {
     pub(super) fn updated(&mut self, k: usize, u: UpdPhase) {
         let ly = &mut self.layers[k];
         ly.spikes += u.spikes;
-        ly.writes += u.entries;
+        if self.eng.event_list[k] {
+            ly.writes += u.entries;
+        }
         ly.ovf += u.ovf;
         ly.sat += u.sat;
     }
@@ -337,10 +351,18 @@ impl<'e> Account<'e> {
         for (pi, p) in l.projections.iter().enumerate().take(np) {
             let pt = &self.proj[eng.proj_base[k] + pi];
             let phases = if p.target == AccTarget::Static { 1 } else { run };
-            let weight_reads = if eng.beats[k][pi].1 { pt.beats } else { 0 };
+            let dense = eng.dense[k][pi];
+            let weight_reads = if eng.beats[k][pi].1 || dense.is_some() { pt.beats } else { 0 };
             lc.acc_phases += phases;
             lc.empty_acc_phases += pt.empty;
-            lc.cycles += schedule::acc_cycles_total(phases, pt.empty, pt.beats);
+            lc.cycles += match dense {
+                Some((words, rows)) => phases * schedule::dense_acc_cycles(rows, words),
+                None => schedule::acc_cycles_total(phases, pt.empty, pt.beats),
+            };
+            if dense.is_some() {
+                lc.plane_reads += pt.beats;
+                lc.dense_words += pt.beats;
+            }
             lc.events_in += pt.events;
             lc.beats += pt.beats;
             lc.weight_reads += weight_reads;
@@ -350,6 +372,7 @@ impl<'e> Account<'e> {
             lc.state_reads += pt.rows;
         }
         lc.state_writes = lc.state_reads;
+        lc.plane_writes = eng.plane_copies[k] * run * l.rows as u64;
         lc
     }
 }

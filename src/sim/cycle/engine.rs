@@ -8,6 +8,7 @@
 //! its events.
 
 use crate::data::InputBatch;
+use crate::hw::dense::{self, Mode};
 use crate::hw::schedule::{self, beats_per_event};
 use crate::hw::{Layer, Plan, Schedule};
 use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, WeightValues, at};
@@ -224,6 +225,13 @@ pub(super) struct Engine<'p> {
     pub(super) narrow: bool,
     /// The pipelined schedule's dependencies (None: sequential).
     pub(super) pipe: Option<schedule::Pipe>,
+    /// Per layer and projection: (plane words per row, the layer's rows) of a dense
+    /// projection (`crate::hw::dense`), None for an event-driven one.
+    pub(super) dense: Vec<Vec<Option<(usize, usize)>>>,
+    /// Per layer: an event-mode projection reads its event list (else none is written).
+    pub(super) event_list: Vec<bool>,
+    /// Per layer: copies of its spike plane, each written every row of every update pass.
+    pub(super) plane_copies: Vec<u64>,
 }
 
 /// Whether passes over `plan` may keep state in i32 (see [`super::word`]). Starting from values
@@ -754,6 +762,28 @@ impl<'p> Engine<'p> {
         }
         let narrow = narrow_fits(plan, &fast, &plain);
         let pipe = (plan.schedule == Schedule::Pipelined).then(|| schedule::Pipe::new(plan));
+        let dense = plan
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(k, l)| {
+                (0..l.projections.len())
+                    .map(|pi| {
+                        (l.modes[pi] == Mode::Dense)
+                            .then(|| dense::geometry(plan, k, pi).ok().map(|g| (g.words_per_row, l.rows)))
+                            .flatten()
+                    })
+                    .collect()
+            })
+            .collect();
+        let event_list = (0..plan.layers.len()).map(|k| dense::has_event_readers(plan, k)).collect();
+        let plane_copies = (0..plan.layers.len())
+            .map(|k| match dense::plane_readers(plan, k).len() {
+                0 => 0,
+                n if pipe.is_some() => n as u64,
+                _ => 1,
+            })
+            .collect();
         Engine {
             plan,
             fast,
@@ -768,6 +798,9 @@ impl<'p> Engine<'p> {
             nproj,
             narrow,
             pipe,
+            dense,
+            event_list,
+            plane_copies,
         }
     }
 

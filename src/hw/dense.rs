@@ -1,0 +1,374 @@
+//! The dense bit-parallel datapath (docs/hardware.md 4c): a projection that, instead of
+//! scattering each source event, gathers every target row's input from its source's packed
+//! spike vector, one word per cycle.
+//!
+//! A source layer read densely keeps a **spike plane**: its spikes of one step, `m` lane groups
+//! of one position per word ([`Plane`]). A dense projection's ACC phase walks the target rows
+//! in order and, for each, `words_per_row` (plane word, weight word) pairs; the lane sum of a
+//! binary row is `sum_j 2 * popcount(s_j & w_j) - popcount(s_j)` (weight bit set: +1), shifted
+//! left by the projection's shift, added to the row once. A one-to-one projection reads the
+//! row's own lanes and adds each set lane's weight. Padding lanes of the target add 0; padding
+//! lanes of the source never spike, so their plane bits are 0.
+//!
+//! Invariant: the gather adds exactly what the event-driven scatter adds, in another order.
+//! Range analysis bounds every partial sum, so the state after the phase is the same, and the
+//! mode changes only cycles, memory traffic and energy. A saturating layer (capped widths)
+//! clamps per write, where order matters: it stays event-driven.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Layer, Plan};
+use crate::quant::{AccTarget, ProjKind, Source};
+
+/// The widest plane word: lane groups of one position are packed up to this many bits.
+pub const WORD_MAX: usize = 32;
+
+/// How a projection accumulates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Each source event scatters into its targets (one beat per lane group it reaches).
+    #[default]
+    Event,
+    /// Each target row gathers its input from the source's spike plane, one word per cycle.
+    Dense,
+}
+
+impl Mode {
+    /// `event` or `dense`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Event => "event",
+            Mode::Dense => "dense",
+        }
+    }
+}
+
+/// The spike plane of a source layer: word `(g / m) * HW + pos` holds lane groups `g` with
+/// `g % m` in `0..m` at position `pos`, group `g`'s lanes at bits `(g % m) * lanes ..`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Plane {
+    /// The source's lanes.
+    pub lanes: usize,
+    /// Lane groups per position (the source's rows / HW).
+    pub groups: usize,
+    /// Positions (H * W).
+    pub hw: usize,
+    /// Lane groups per word.
+    pub m: usize,
+}
+
+impl Plane {
+    /// The plane of layer `l`.
+    pub fn of(l: &Layer) -> Plane {
+        let groups = l.lane_groups();
+        let m = groups.min((WORD_MAX / l.lanes).max(1));
+        Plane { lanes: l.lanes, groups, hw: l.positions(), m }
+    }
+
+    /// Bits per word.
+    pub fn width(&self) -> usize {
+        self.m * self.lanes
+    }
+
+    /// Words per position.
+    pub fn chunks(&self) -> usize {
+        self.groups.div_ceil(self.m)
+    }
+
+    /// Words of one step.
+    pub fn depth(&self) -> usize {
+        self.chunks() * self.hw
+    }
+
+    /// The word holding source row `r`'s lanes, and the bit of its lane 0.
+    pub fn slot(&self, r: usize) -> (usize, usize) {
+        let (g, pos) = (r / self.hw, r % self.hw);
+        ((g / self.m) * self.hw + pos, (g % self.m) * self.lanes)
+    }
+
+    /// The source row and lane behind bit `b` of word `j` (None: past the last lane group).
+    pub fn row_of(&self, j: usize, b: usize) -> Option<(usize, usize)> {
+        let (chunk, pos) = (j / self.hw, j % self.hw);
+        let g = chunk * self.m + b / self.lanes;
+        (g < self.groups && b < self.width()).then_some((g * self.hw + pos, b % self.lanes))
+    }
+}
+
+/// What a dense projection gathers for each target row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Gather {
+    /// Every plane word (a dense matrix; an exactly tiling pre-pooling folded into it).
+    Matrix,
+    /// The words of each kernel tap at the row's position, every chunk of a tap in turn;
+    /// a tap outside the input reads nothing (its words count as all zero).
+    Conv {
+        /// Kernel (h, w).
+        k: [usize; 2],
+        /// Stride (h, w).
+        stride: [usize; 2],
+        /// Zero padding before (top, left).
+        pad: [usize; 2],
+        /// Dilation (h, w).
+        dil: [usize; 2],
+        /// Input (h, w).
+        input: [usize; 2],
+    },
+    /// The row's own word; each set lane adds its weight.
+    OneToOne,
+}
+
+/// A projection's dense geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Dense {
+    /// The source's plane.
+    pub plane: Plane,
+    /// What each row gathers.
+    pub gather: Gather,
+    /// (plane word, weight word) pairs per target row: cycles per row.
+    pub words_per_row: usize,
+    /// Weight ROM words (0: the weights are one constant).
+    pub weight_depth: usize,
+    /// Weight ROM bits per word: the target's lanes times the plane width (binary), or times
+    /// the weight bits (one-to-one).
+    pub weight_width: usize,
+}
+
+/// Why projection `pi` of layer `k` cannot run dense, or its geometry.
+pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, String> {
+    let l = &plan.layers[k];
+    let p = &l.projections[pi];
+    let Source::Layer(s) = p.source else {
+        return Err("its source is the input (graded values, read as events)".into());
+    };
+    if s >= k || p.delayed {
+        return Err("it reads a later layer or the previous step".into());
+    }
+    if p.target != AccTarget::Dynamic {
+        return Err("it accumulates into the static sum".into());
+    }
+    if l.saturate {
+        return Err("its layer saturates (capped width), where the order of additions matters".into());
+    }
+    let src = &plan.layers[s];
+    let plane = Plane::of(src);
+    let binary = |what: &str| -> Result<(), String> {
+        if p.weights.binary() { Ok(()) } else { Err(format!("{what} weights are {}-bit, not binary", p.weights.bits)) }
+    };
+    let (gather, words_per_row, weight_depth) = match &p.kind {
+        ProjKind::Dense { .. } => {
+            binary("its")?;
+            if let Some(g) = &p.pre_pool
+                && !(g.k == g.s
+                    && g.p == [0, 0]
+                    && g.out[0] * g.s[0] == src.shape[1]
+                    && g.out[1] * g.s[1] == src.shape[2])
+            {
+                return Err("its pooling windows do not tile the source exactly".into());
+            }
+            (Gather::Matrix, plane.depth(), l.rows * plane.depth())
+        }
+        ProjKind::Conv { kh, kw, stride, pad, dil, groups, ih, iw, .. } => {
+            binary("its")?;
+            if *groups != 1 {
+                return Err("it is a grouped convolution".into());
+            }
+            if p.pre_pool.is_some() {
+                return Err("it pools before the convolution".into());
+            }
+            let taps = kh * kw * plane.chunks();
+            (
+                Gather::Conv { k: [*kh, *kw], stride: *stride, pad: *pad, dil: *dil, input: [*ih, *iw] },
+                taps,
+                l.lane_groups() * taps,
+            )
+        }
+        ProjKind::OneToOne => {
+            if p.pre_pool.is_some() || src.lanes != l.lanes || src.rows != l.rows || src.shape != l.shape {
+                return Err("its source is laid out unlike its target".into());
+            }
+            let d = super::memory::weight_depth(plan, k, pi);
+            (Gather::OneToOne, 1, d)
+        }
+        ProjKind::Pool(_) => return Err("pooling straight into neurons stays event-driven".into()),
+    };
+    let weight_width = match gather {
+        Gather::OneToOne => l.lanes * p.weights.bits as usize,
+        _ => l.lanes * plane.width(),
+    };
+    Ok(Dense { plane, gather, words_per_row, weight_depth, weight_width })
+}
+
+impl Dense {
+    /// The plane word target row `r` reads at its `i`-th cycle (None: a tap outside the
+    /// input, all zero), and the weight ROM word it pairs with.
+    pub fn word(&self, l: &Layer, r: usize, i: usize) -> (Option<usize>, usize) {
+        match self.gather {
+            Gather::Matrix => (Some(i), r * self.words_per_row + i),
+            Gather::OneToOne => {
+                let a = match self.weight_depth {
+                    0 => 0,
+                    d if d == l.rows => r,
+                    _ => r / l.positions(),
+                };
+                (Some(self.plane.slot(r).0), a)
+            }
+            Gather::Conv { k, stride, pad, dil, input } => {
+                let chunks = self.plane.chunks();
+                let (tap, chunk) = (i / chunks, i % chunks);
+                let (ky, kx) = (tap / k[1], tap % k[1]);
+                let (g, pos) = (r / l.positions(), r % l.positions());
+                let (oy, ox) = (pos / l.shape[2], pos % l.shape[2]);
+                let iy = (oy * stride[0] + ky * dil[0]).checked_sub(pad[0]).filter(|&v| v < input[0]);
+                let ix = (ox * stride[1] + kx * dil[1]).checked_sub(pad[1]).filter(|&v| v < input[1]);
+                let word = iy.zip(ix).map(|(y, x)| chunk * self.plane.hw + y * input[1] + x);
+                (word, g * self.words_per_row + i)
+            }
+        }
+    }
+
+    /// Weight ROM word `a` as bits (lane `l` of the target at bits `l * plane width ..`):
+    /// set where the weight from that source neuron is +1. One-to-one ROMs are the
+    /// event-driven layout's ([`super::memory::weight_depth`]), not built here.
+    pub fn weight_bits(&self, plan: &Plan, k: usize, pi: usize, a: usize) -> Vec<bool> {
+        let l = &plan.layers[k];
+        let p = &l.projections[pi];
+        let Source::Layer(s) = p.source else { unreachable!("dense projections read a layer") };
+        let src = &plan.layers[s];
+        let width = self.plane.width();
+        let mut bits = vec![false; l.lanes * width];
+        for (lane, chunk) in bits.chunks_mut(width).enumerate() {
+            let (g, i) = (a / self.words_per_row, a % self.words_per_row);
+            let Some(co) = l.channel_of(g, lane) else { continue };
+            for (b, bit) in chunk.iter_mut().enumerate() {
+                let w = match self.gather {
+                    Gather::Matrix => {
+                        let Some((sr, sl)) = self.plane.row_of(i, b) else { continue };
+                        let Some(c) = src.channel_of(sr / src.positions(), sl) else { continue };
+                        let pos = sr % src.positions();
+                        let (y, x) = (pos / src.shape[2], pos % src.shape[2]);
+                        let col = match &p.pre_pool {
+                            Some(pg) => (c * pg.out[0] + y / pg.s[0]) * pg.out[1] + x / pg.s[1],
+                            None => (c * src.shape[1] + y) * src.shape[2] + x,
+                        };
+                        let ProjKind::Dense { cols } = p.kind else { unreachable!() };
+                        p.weights.at(co * cols + col)
+                    }
+                    Gather::Conv { k, .. } => {
+                        let chunks = self.plane.chunks();
+                        let (tap, ch) = (i / chunks, i % chunks);
+                        let Some((sr, sl)) = self.plane.row_of(ch * self.plane.hw, b) else { continue };
+                        let Some(ci) = src.channel_of(sr / src.positions(), sl) else { continue };
+                        let ProjKind::Conv { ci: nci, .. } = p.kind else { unreachable!() };
+                        p.weights.at((co * nci + ci) * k[0] * k[1] + tap)
+                    }
+                    Gather::OneToOne => unreachable!("one-to-one ROMs keep the event layout"),
+                };
+                *bit = w > 0;
+            }
+        }
+        bits
+    }
+}
+
+/// True when layer `k` needs an event list: some projection reads its events in event mode.
+pub fn has_event_readers(plan: &Plan, k: usize) -> bool {
+    plan.layers
+        .iter()
+        .any(|l| l.projections.iter().zip(&l.modes).any(|(p, m)| p.source == Source::Layer(k) && *m == Mode::Event))
+}
+
+/// The layers reading layer `k`'s spike plane, in plan order, each once.
+pub fn plane_readers(plan: &Plan, k: usize) -> Vec<usize> {
+    (0..plan.layers.len())
+        .filter(|&t| {
+            let l = &plan.layers[t];
+            l.projections.iter().zip(&l.modes).any(|(p, m)| p.source == Source::Layer(k) && *m == Mode::Dense)
+        })
+        .collect()
+}
+
+/// True when projection `p` of `l` runs in `mode`.
+pub fn is(l: &Layer, pi: usize, mode: Mode) -> bool {
+    l.modes.get(pi).copied().unwrap_or_default() == mode
+}
+
+/// Dense wherever a projection can be, event-driven elsewhere.
+pub fn all_dense(plan: &Plan) -> Vec<Vec<Mode>> {
+    plan.layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            (0..l.projections.len())
+                .map(|pi| if geometry(plan, k, pi).is_ok() { Mode::Dense } else { Mode::Event })
+                .collect()
+        })
+        .collect()
+}
+
+impl Plane {
+    /// Packs one step's spikes of `l` (`spike(row, lane)`) into the plane's words.
+    pub fn pack(&self, spike: impl Fn(usize, usize) -> bool) -> Vec<u64> {
+        let mut words = vec![0u64; self.depth()];
+        for r in 0..self.groups * self.hw {
+            let (w, b) = self.slot(r);
+            for lane in 0..self.lanes {
+                if spike(r, lane) {
+                    words[w] |= 1 << (b + lane);
+                }
+            }
+        }
+        words
+    }
+}
+
+impl Dense {
+    /// What target row `r` adds, per lane, gathering from `plane` (words of [`Plane::pack`]):
+    /// the arithmetic every back end implements, written once (docs/hardware.md 4c).
+    pub fn row_sum(&self, plan: &Plan, k: usize, pi: usize, r: usize, plane: &[u64]) -> Vec<i64> {
+        let l = &plan.layers[k];
+        let p = &l.projections[pi];
+        let width = self.plane.width();
+        let mut sums = vec![0i64; l.lanes];
+        for i in 0..self.words_per_row {
+            let (word, a) = self.word(l, r, i);
+            let s = word.map_or(0, |w| plane[w]);
+            match self.gather {
+                Gather::OneToOne => {
+                    let b = self.plane.slot(r).1;
+                    for (lane, sum) in sums.iter_mut().enumerate() {
+                        if s >> (b + lane) & 1 == 1 {
+                            *sum += one_to_one_weight(l, pi, r, lane) << p.shift;
+                        }
+                    }
+                }
+                _ => {
+                    let bits = self.weight_bits(plan, k, pi, a);
+                    let ones = s.count_ones() as i64;
+                    for (lane, sum) in sums.iter_mut().enumerate() {
+                        let w: u64 = bits[lane * width..(lane + 1) * width]
+                            .iter()
+                            .enumerate()
+                            .fold(0, |acc, (b, &set)| acc | (u64::from(set) << b));
+                        *sum += (2 * (s & w).count_ones() as i64 - ones) << p.shift;
+                    }
+                }
+            }
+        }
+        for (lane, sum) in sums.iter_mut().enumerate() {
+            if l.channel_of(r / l.positions(), lane).is_none() {
+                *sum = 0;
+            }
+        }
+        sums
+    }
+}
+
+/// The one-to-one weight of target row `r`, lane `lane` (the event layout's value).
+fn one_to_one_weight(l: &Layer, pi: usize, r: usize, lane: usize) -> i64 {
+    let p = &l.projections[pi];
+    let Some(c) = l.channel_of(r / l.positions(), lane) else { return 0 };
+    let i = if p.weights.values.len() == 1 { 0 } else { c * l.positions() + r % l.positions() };
+    p.weights.at(i)
+}

@@ -1,0 +1,201 @@
+//! The dense datapath (docs/hardware.md 4c): the gather adds what the scatter adds, the engine
+//! gives every output unchanged in both modes, and its cycles follow the documented formula.
+
+mod common;
+
+use common::{plan_for, students};
+use spikefab::hw::dense::{self, Gather, Mode, Plane};
+use spikefab::hw::{Plan, Schedule, schedule};
+use spikefab::quant::{ProjKind, Source};
+use spikefab::sim::cycle;
+
+fn lcg(seed: &mut u64) -> u64 {
+    *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *seed >> 33
+}
+
+/// What projection `pi` of layer `k` adds to neuron (c, y, x) of its target from source
+/// neurons spiking where `spike(c, y, x)`, straight from the quantised weights (the scatter's
+/// arithmetic, in no particular order).
+fn direct(
+    plan: &Plan,
+    k: usize,
+    pi: usize,
+    co: usize,
+    oy: usize,
+    ox: usize,
+    spike: &dyn Fn(usize, usize, usize) -> bool,
+) -> i64 {
+    let l = &plan.layers[k];
+    let p = &l.projections[pi];
+    let [sc, sh, sw] = p.src_shape;
+    let mut sum = 0;
+    match &p.kind {
+        ProjKind::Dense { cols } => {
+            for c in 0..sc {
+                for y in 0..sh {
+                    for x in 0..sw {
+                        if spike(c, y, x) {
+                            let col = match &p.pre_pool {
+                                Some(g) => (c * g.out[0] + y / g.s[0]) * g.out[1] + x / g.s[1],
+                                None => (c * sh + y) * sw + x,
+                            };
+                            sum += p.weights.at(co * cols + col);
+                        }
+                    }
+                }
+            }
+        }
+        ProjKind::Conv { ci, kh, kw, stride, pad, dil, .. } => {
+            for c in 0..*ci {
+                for ky in 0..*kh {
+                    for kx in 0..*kw {
+                        let iy = (oy * stride[0] + ky * dil[0]).checked_sub(pad[0]).filter(|&v| v < sh);
+                        let ix = (ox * stride[1] + kx * dil[1]).checked_sub(pad[1]).filter(|&v| v < sw);
+                        if let (Some(y), Some(x)) = (iy, ix)
+                            && spike(c, y, x)
+                        {
+                            sum += p.weights.at(((co * ci + c) * kh + ky) * kw + kx);
+                        }
+                    }
+                }
+            }
+        }
+        ProjKind::OneToOne => {
+            if spike(co, oy, ox) {
+                let i = if p.weights.values.len() == 1 { 0 } else { (co * l.shape[1] + oy) * l.shape[2] + ox };
+                sum += p.weights.at(i);
+            }
+        }
+        ProjKind::Pool(_) => unreachable!("pooling stays event-driven"),
+    }
+    sum << p.shift
+}
+
+/// Every eligible projection of every student, in 1, 2 and 8 lanes: each target row's gather
+/// through the plane and the packed weight words equals the direct sum, on random spikes of
+/// several densities.
+#[test]
+fn the_gather_adds_what_the_scatter_adds() {
+    let mut seed = 7u64;
+    let mut checked = 0usize;
+    for (c, _) in students() {
+        for lanes in [1, 2, 8] {
+            let (_, plan, _) = plan_for(&c, Some(lanes));
+            for (k, l) in plan.layers.iter().enumerate() {
+                for pi in 0..l.projections.len() {
+                    let Ok(g) = dense::geometry(&plan, k, pi) else { continue };
+                    let Source::Layer(s) = l.projections[pi].source else { unreachable!() };
+                    let src = &plan.layers[s];
+                    assert_eq!(g.plane, Plane::of(src));
+                    for density in [0u64, 3, 50, 100] {
+                        let n = src.neurons();
+                        let on: Vec<bool> = (0..n).map(|_| lcg(&mut seed) % 100 < density).collect();
+                        let at = |c: usize, y: usize, x: usize| on[(c * src.shape[1] + y) * src.shape[2] + x];
+                        let plane = g.plane.pack(|r, lane| {
+                            src.channel_of(r / src.positions(), lane).is_some_and(|ch| {
+                                let pos = r % src.positions();
+                                at(ch, pos / src.shape[2], pos % src.shape[2])
+                            })
+                        });
+                        for r in 0..l.rows {
+                            let got = g.row_sum(&plan, k, pi, r, &plane);
+                            for (lane, v) in got.iter().enumerate() {
+                                let want = match l.channel_of(r / l.positions(), lane) {
+                                    Some(co) => {
+                                        let pos = r % l.positions();
+                                        direct(&plan, k, pi, co, pos / l.shape[2], pos % l.shape[2], &at)
+                                    }
+                                    None => 0,
+                                };
+                                assert_eq!(
+                                    *v, want,
+                                    "{} lanes {lanes} layer {} proj {pi} row {r} lane {lane}",
+                                    c.name, l.name
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("{checked} lane sums equal");
+    assert!(checked > 10_000, "only {checked} lane sums were checked");
+}
+
+/// conv_bw runs its two hidden convolutions, their residual one-to-ones and its pooled output
+/// dense; the input stays event-driven and says why.
+#[test]
+fn eligibility_names_why() {
+    let (c, _) = students().into_iter().find(|(c, _)| c.name == "conv_bw").unwrap();
+    let (_, plan, _) = plan_for(&c, Some(2));
+    let modes = dense::all_dense(&plan);
+    let dense_count: usize = modes.iter().flatten().filter(|m| **m == Mode::Dense).count();
+    assert_eq!(dense_count, 5, "{modes:?}");
+    let why = dense::geometry(&plan, 0, 0).unwrap_err();
+    assert!(why.contains("input"), "{why}");
+    let g = dense::geometry(&plan, 1, 0).unwrap();
+    assert!(matches!(g.gather, Gather::Conv { .. }));
+    assert_eq!((g.plane.width(), g.words_per_row), (16, 9));
+}
+
+/// Both modes give every output of every sample; the dense plan's cycles follow the formula
+/// of docs/hardware.md 4c written out here; its layers whose readers are all dense keep no
+/// event list; pipelined plans keep the same outputs.
+#[test]
+fn every_output_is_the_same_in_both_modes_and_cycles_follow_the_formula() {
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    for (c, _) in students() {
+        for lanes in [1, 2, 8] {
+            let (_, plan, batch) = plan_for(&c, Some(lanes));
+            let batch = batch.take(24);
+            let dense_plan = plan.with_modes(&dense::all_dense(&plan), &t).unwrap();
+            let e = cycle::run(&plan, &batch, c.timesteps);
+            let d = cycle::run(&dense_plan, &batch, c.timesteps);
+            for (a, b) in e.samples.iter().zip(&d.samples) {
+                assert_eq!(a.raw, b.raw, "{} lanes {lanes}", c.name);
+            }
+            assert_eq!(e.outputs.data, d.outputs.data);
+            for s in &d.samples {
+                let k = &s.counters;
+                let loads = if dense_plan.input.per_step { k.steps_run } else { 1 };
+                let mut total = loads * (dense_plan.input.numel() as u64 + 1);
+                for (li, l) in dense_plan.layers.iter().enumerate() {
+                    let lc = &k.layers[li];
+                    let mut dense_phases = 0;
+                    let mut words = 0;
+                    for (pi, m) in l.modes.iter().enumerate() {
+                        if *m == Mode::Dense {
+                            let g = dense::geometry(&dense_plan, li, pi).unwrap();
+                            dense_phases += lc.update_passes;
+                            words += lc.update_passes * (l.rows * g.words_per_row) as u64;
+                            assert_eq!(lc.proj_weight_reads[pi], lc.update_passes * (l.rows * g.words_per_row) as u64);
+                        }
+                    }
+                    assert_eq!(lc.dense_words, words);
+                    let nonempty = lc.acc_phases - lc.empty_acc_phases - dense_phases;
+                    total += lc.empty_acc_phases * 2 + nonempty * 7 + (lc.beats - words);
+                    total += dense_phases * (1 + 2 + 5) + words;
+                    total += lc.update_passes * (l.rows as u64 + 1 + 12 + 1);
+                    if !dense::has_event_readers(&dense_plan, li) {
+                        assert_eq!(lc.event_writes, 0);
+                        assert!(!dense_plan.memories.iter().any(|m| m.name == format!("{}.events", l.name)));
+                    }
+                    let copies = dense::plane_readers(&dense_plan, li).len().min(1) as u64;
+                    assert_eq!(lc.plane_writes, copies * lc.update_passes * l.rows as u64);
+                }
+                total += k.steps_run * (dense_plan.layers[dense_plan.output.layer].rows as u64 + 2);
+                total += 1;
+                assert_eq!(total, k.cycles, "{} lanes {lanes}", c.name);
+                assert_eq!(schedule::DENSE_HEAD + schedule::DENSE_TAIL, 7);
+            }
+            // The pipelined layout of the same network in both modes.
+            let pipe = spikefab::hw::layout(plan.quantised(), &t, Some(lanes), Schedule::Pipelined);
+            let pipe_dense = pipe.with_modes(&dense::all_dense(&pipe), &t).unwrap();
+            let p = cycle::run(&pipe_dense, &batch, c.timesteps);
+            assert_eq!(p.outputs.data, e.outputs.data, "{} lanes {lanes} pipelined", c.name);
+        }
+    }
+}
