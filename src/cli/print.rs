@@ -36,6 +36,7 @@ fn map_text(m: &MemMap) -> String {
 }
 
 pub fn print_plan(p: &Plan) {
+    use spikefab::hw::dense::{Mode, ModeFigures};
     let s = p.summary();
     println!(
         "plan: {} for {} at {} MHz, T = {}, {} schedule",
@@ -47,6 +48,9 @@ pub fn print_plan(p: &Plan) {
     );
     if let Some(why) = &s.schedule_note {
         println!("schedule: {why}");
+    }
+    if let Some(why) = &s.datapath_note {
+        println!("datapath: {why}");
     }
     println!(
         "input '{}': {:?}, {}-bit {}, scale {} per LSB, {}",
@@ -81,20 +85,34 @@ pub fn print_plan(p: &Plan) {
             l.unit
         );
         for pr in &l.projections {
+            let mode = match pr.mode {
+                Mode::Dense => "dense".to_string(),
+                Mode::Event => format!(
+                    "{} beats/event",
+                    if pr.beats_per_event_min == pr.beats_per_event {
+                        pr.beats_per_event.to_string()
+                    } else {
+                        format!("{}-{}", pr.beats_per_event_min, pr.beats_per_event)
+                    }
+                ),
+            };
             println!(
-                "  <- {} : {} {}, << {}, {} beats/event{}{}",
+                "  <- {} : {} {}, << {}, {mode}{}{}",
                 pr.from,
                 pr.kind,
                 pr.weights,
                 pr.shift,
-                if pr.beats_per_event_min == pr.beats_per_event {
-                    pr.beats_per_event.to_string()
-                } else {
-                    format!("{}-{}", pr.beats_per_event_min, pr.beats_per_event)
-                },
                 if pr.target == spikefab::quant::AccTarget::Static { ", static (step 0 only)" } else { "" },
                 if pr.delayed { ", previous step" } else { "" }
             );
+            if let Some(c) = &pr.choice {
+                let f = |m: &ModeFigures| format!("{} reads, {:.0} cycles, {}", m.reads, m.cycles, fmt_j(m.energy_j));
+                println!(
+                    "     event: {}; dense: {} (per inference, the plan's cycles and energy)",
+                    f(&c.event),
+                    f(&c.dense)
+                );
+            }
         }
     }
     println!(

@@ -368,7 +368,7 @@ fn plan_row(
     progress: &dyn Progress,
 ) -> Result<Row, Error> {
     let o = job.plan.options_for(t.clone(), steps, Some(job.inputs))?;
-    let plan = crate::hw::lower(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
+    let plan = super::options::lower(m, &o, Some(job.inputs))?;
     let run = cycle::run(&plan, batch, steps);
     let (accuracy, agreement) = scored(run.outputs.classes());
     let est: Estimate = energy::estimate(&plan, t, &run);

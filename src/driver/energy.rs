@@ -114,7 +114,7 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
             let plan = job
                 .plan
                 .options_for(t.clone(), steps, Some(job.inputs))
-                .and_then(|o| crate::hw::lower(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err }))?;
+                .and_then(|o| super::options::lower(m, &o, Some(job.inputs)))?;
             let run = cycle::run(&plan, batch, steps);
             let est = energy::estimate(&plan, &t, &run);
             Ok((est, run.outputs.classes(), Some((plan, run))))

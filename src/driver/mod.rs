@@ -41,6 +41,7 @@ mod check;
 pub mod chip;
 pub mod compare;
 mod compile;
+mod datapath;
 mod energy;
 mod error;
 mod explore;

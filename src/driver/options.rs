@@ -60,6 +60,13 @@ impl PlanSettings {
     /// Lowers `m` for `steps` timesteps to an FPGA plan, the input range from `calib`.
     pub fn plan(&self, m: &Model, steps: usize, calib: Option<&InputBatch>) -> Result<Plan, Error> {
         let o = self.options(steps, calib)?;
-        crate::hw::lower(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })
+        lower(m, &o, calib)
     }
+}
+
+/// Lowers `m` under `o` to an FPGA plan, its datapath chosen as `o` asks on `calib`
+/// (`--datapath auto` measures on them).
+pub fn lower(m: &Model, o: &PlanOptions, calib: Option<&InputBatch>) -> Result<Plan, Error> {
+    let plan = crate::hw::lower(m, o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
+    Ok(super::datapath::choose(plan, &o.target, &o.settings, calib))
 }

@@ -151,9 +151,10 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
                     (run.outputs(), run.rates())
                 }
                 None => {
-                    let plan = job.plan.options_for(target, steps, Some(job.inputs)).and_then(|opts| {
-                        crate::hw::lower(&m, &opts).map_err(|err| Error::Quant { path: m.path.clone(), err })
-                    })?;
+                    let plan = job
+                        .plan
+                        .options_for(target, steps, Some(job.inputs))
+                        .and_then(|opts| super::options::lower(&m, &opts, Some(job.inputs)))?;
                     let c = cycle::run(&plan, batch, steps);
                     let rates = plan
                         .layers

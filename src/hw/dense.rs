@@ -372,3 +372,30 @@ fn one_to_one_weight(l: &Layer, pi: usize, r: usize, lane: usize) -> i64 {
     let i = if p.weights.values.len() == 1 { 0 } else { c * l.positions() + r % l.positions() };
     p.weights.at(i)
 }
+
+/// A projection's predicted figures in one mode (per inference, mean over the calibration
+/// inputs), the plan's other projections as chosen.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ModeFigures {
+    /// Words the projection reads: weight words, and plane words (dense) or event entries.
+    pub reads: u64,
+    /// Cycles per inference of the whole plan.
+    pub cycles: f64,
+    /// Energy per inference of the whole plan, joules.
+    pub energy_j: f64,
+}
+
+/// The automatic choice for one eligible projection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModeChoice {
+    /// Layer index.
+    pub layer: usize,
+    /// Projection index in the layer.
+    pub projection: usize,
+    /// The mode chosen.
+    pub mode: Mode,
+    /// Predicted with the projection event-driven.
+    pub event: ModeFigures,
+    /// Predicted with the projection dense.
+    pub dense: ModeFigures,
+}

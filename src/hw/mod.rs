@@ -170,6 +170,10 @@ pub struct Plan {
     pub schedule: Schedule,
     /// Why `--schedule auto` chose `schedule` (None: the schedule was asked for).
     pub schedule_note: Option<String>,
+    /// How `--datapath auto` chose the projections' modes (None: the modes were asked for).
+    pub datapath_note: Option<String>,
+    /// `--datapath auto`'s figures for each projection that can run dense.
+    pub mode_choices: Vec<dense::ModeChoice>,
 }
 
 impl Plan {
@@ -263,6 +267,8 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>, schedule: Sch
         device_block_rams: target.device.block_rams,
         schedule,
         schedule_note: None,
+        datapath_note: None,
+        mode_choices: vec![],
     };
     (plan.memories, plan.banks) = memory::map(&plan, target);
     plan
@@ -288,6 +294,14 @@ pub struct ProjSummary {
     pub target: AccTarget,
     /// Reads the previous step.
     pub delayed: bool,
+    /// `event` or `dense` (docs/hardware.md 4c).
+    pub mode: dense::Mode,
+    /// Why the projection cannot run dense (None: it can).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dense_refused: Option<String>,
+    /// `--datapath auto`'s predicted figures in both modes (eligible projections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choice: Option<dense::ModeChoice>,
 }
 
 /// A readable summary of one layer.
@@ -363,6 +377,9 @@ pub struct PlanSummary {
     /// Why `--schedule auto` chose it (absent when it was asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_note: Option<String>,
+    /// How `--datapath auto` chose the modes (absent when they were asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datapath_note: Option<String>,
 }
 
 impl Plan {
@@ -375,7 +392,8 @@ impl Plan {
         let layers = self
             .layers
             .iter()
-            .map(|l| LayerSummary {
+            .enumerate()
+            .map(|(k, l)| LayerSummary {
                 name: l.name.clone(),
                 kind: l.kind,
                 shape: l.shape,
@@ -394,7 +412,8 @@ impl Plan {
                 projections: l
                     .projections
                     .iter()
-                    .map(|p| {
+                    .enumerate()
+                    .map(|(pi, p)| {
                         let (beats_min, beats_max) = schedule::beats_range(l, p);
                         ProjSummary {
                             from: name_of(&p.source),
@@ -418,6 +437,9 @@ impl Plan {
                             beats_per_event_min: beats_min,
                             target: p.target,
                             delayed: p.delayed,
+                            mode: l.modes[pi],
+                            dense_refused: dense::geometry(self, k, pi).err(),
+                            choice: self.mode_choices.iter().find(|c| c.layer == k && c.projection == pi).cloned(),
                         }
                     })
                     .collect(),
@@ -445,6 +467,7 @@ impl Plan {
             early_exit: self.early_exit,
             schedule: self.schedule,
             schedule_note: self.schedule_note.clone(),
+            datapath_note: self.datapath_note.clone(),
         }
     }
 }

@@ -57,6 +57,9 @@ struct TbTemplate<'a> {
 /// Emits the design (core RTL, board pin wrapper, ROM images) for `plan`. `tb` adds a
 /// testbench for `samples` inputs with a per-sample cycle limit.
 pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> {
+    if let Some(why) = crate::back::dense_unsupported(plan, "Verilog") {
+        return Err(EmitError(why));
+    }
     let v = view::build(plan)?;
     let tpl = |e: askama::Error| EmitError(format!("template: {e}"));
     let mut files = vec![

@@ -225,7 +225,7 @@ pub(super) fn compile(
     let prep = prepare(m.clone(), steps, &o.passes, &o.plan, batch, o.labels.as_deref(), progress)?;
     let steps = prep.steps;
     let opts = o.plan.options_for(target.clone(), steps, batch)?;
-    let mut plan = crate::hw::lower(&prep.model, &opts).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
+    let mut plan = crate::driver::options::lower(&prep.model, &opts, batch)?;
     let out = &o.out_dir;
     let mut written = if rtl { Some(write_rtl(&plan, &target, out)?) } else { None };
     // An automatic pipelined choice is built first: when it does not fit or misses the clock,
@@ -244,13 +244,17 @@ pub(super) fn compile(
                 }
                 let mut seq = opts.clone();
                 seq.settings.schedule = Some(ScheduleChoice::Sequential);
-                plan = lay_out(plan.quantised(), &seq);
+                let modes = plan.modes();
+                plan = lay_out(plan.quantised(), &seq).with_modes(&modes, &target).map_err(Error::Usage)?;
                 plan.schedule_note = Some(format!("auto: sequential; {why}"));
                 written = Some(write_rtl(&plan, &target, out)?);
             }
         }
     }
     let hls_dir = out.join("hls");
+    if with_hls && let Some(why) = crate::back::dense_unsupported(&plan, "HLS") {
+        return Err(Error::Usage(why));
+    }
     let hls_design = if with_hls {
         Some(hls::write(&plan, target.hls_part(), &hls_dir).map_err(|e| match e {
             hls::WriteError::Emit(e) => Error::from(e),

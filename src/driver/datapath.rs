@@ -1,0 +1,124 @@
+//! `--datapath auto`: each projection's mode measured, not guessed. The calibration inputs (at
+//! most [`CHOICE_SAMPLES`]) run on the cycle engine with every eligible projection dense and
+//! with none; the cheaper start is kept, then each eligible projection in plan order is flipped
+//! alone and kept when the predicted energy per inference (or, under `--optimize latency`, the
+//! cycles) drops. Each eligible projection's figures in both modes, the others as chosen, go
+//! into the plan for `plan` to print (docs/hardware.md 4c).
+
+use std::collections::HashMap;
+
+use crate::data::InputBatch;
+use crate::energy;
+use crate::hw::Plan;
+use crate::hw::dense::{self, Mode, ModeChoice, ModeFigures};
+use crate::hw::memory::event_readers;
+use crate::options::{Datapath, Optimize, PlanSettings};
+use crate::quant::Source;
+use crate::sim::cycle;
+use crate::target::Target;
+
+/// Calibration inputs the choice runs at most.
+pub const CHOICE_SAMPLES: usize = 64;
+
+type Modes = Vec<Vec<Mode>>;
+
+/// `plan` with its modes chosen as `s.datapath` asks (it comes event-driven or all dense from
+/// the layout; only `auto` measures).
+pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatch>) -> Plan {
+    if s.datapath != Datapath::Auto {
+        return plan;
+    }
+    let eligible: Vec<(usize, usize)> = plan
+        .layers
+        .iter()
+        .enumerate()
+        .flat_map(|(k, l)| (0..l.projections.len()).map(move |pi| (k, pi)))
+        .filter(|&(k, pi)| dense::geometry(&plan, k, pi).is_ok())
+        .collect();
+    let mut plan = plan;
+    if eligible.is_empty() {
+        plan.datapath_note = Some("auto: every projection event-driven (none can gather densely)".into());
+        return plan;
+    }
+    let Some(calib) = calib else {
+        plan.datapath_note =
+            Some("auto: event-driven, as no calibration inputs measure the activity the choice needs".into());
+        return plan;
+    };
+    let batch = calib.take(calib.n.min(CHOICE_SAMPLES));
+    let steps = plan.timesteps;
+    let mut seen: HashMap<Modes, (ModeFigures, Vec<u64>)> = HashMap::new();
+    let mut measure = |modes: &Modes| -> (ModeFigures, Vec<u64>) {
+        if let Some(f) = seen.get(modes) {
+            return f.clone();
+        }
+        let p = plan.with_modes(modes, t).expect("only eligible projections are made dense");
+        let run = cycle::run(&p, &batch, steps);
+        let est = energy::estimate(&p, t, &run);
+        let n = batch.n.max(1) as u64;
+        // Per projection: the words it reads (weights and plane or event entries) per inference.
+        let mut reads = vec![];
+        for (k, l) in p.layers.iter().enumerate() {
+            let lc = &run.total.layers[k];
+            for pi in 0..l.projections.len() {
+                let w = lc.proj_weight_reads.get(pi).copied().unwrap_or(0);
+                let src = match l.projections[pi].source {
+                    Source::Layer(s) if l.modes[pi] == Mode::Event => {
+                        let readers = event_readers(&p, Source::Layer(s)).len().max(1) as u64;
+                        run.total.layers[s].event_reads / readers
+                    }
+                    _ => 0,
+                };
+                reads.push((w + if l.modes[pi] == Mode::Dense { w } else { src }) / n);
+            }
+        }
+        let out = (ModeFigures { cycles: est.cycles, energy_j: est.energy_per_inference_j, reads: 0 }, reads);
+        seen.insert(modes.clone(), out.clone());
+        out
+    };
+    let cost = |f: &ModeFigures| match s.optimize {
+        Optimize::Energy => f.energy_j,
+        Optimize::Latency => f.cycles,
+    };
+    let none: Modes = plan.modes();
+    let all = dense::all_dense(&plan);
+    let (f_none, _) = measure(&none);
+    let (f_all, _) = measure(&all);
+    let mut cur = if cost(&f_all) < cost(&f_none) { all } else { none };
+    let mut best = cost(&measure(&cur).0);
+    for &(k, pi) in &eligible {
+        let mut flip = cur.clone();
+        flip[k][pi] = if flip[k][pi] == Mode::Dense { Mode::Event } else { Mode::Dense };
+        let c = cost(&measure(&flip).0);
+        if c < best {
+            (cur, best) = (flip, c);
+        }
+    }
+    // The figures of each eligible projection in both modes, the others as chosen.
+    let index = |k: usize, pi: usize| plan.layers[..k].iter().map(|l| l.projections.len()).sum::<usize>() + pi;
+    let mut choices = vec![];
+    for &(k, pi) in &eligible {
+        let mut as_mode = |m: Mode| {
+            let mut v = cur.clone();
+            v[k][pi] = m;
+            let (mut f, reads) = measure(&v);
+            f.reads = reads[index(k, pi)];
+            f
+        };
+        let (event, dense) = (as_mode(Mode::Event), as_mode(Mode::Dense));
+        choices.push(ModeChoice { layer: k, projection: pi, mode: cur[k][pi], event, dense });
+    }
+    let mut out = plan.with_modes(&cur, t).expect("only eligible projections are made dense");
+    let n_dense = cur.iter().flatten().filter(|m| **m == Mode::Dense).count();
+    out.datapath_note = Some(format!(
+        "auto: {n_dense} of {} eligible projections dense, by the predicted {} on {} calibration inputs",
+        eligible.len(),
+        match s.optimize {
+            Optimize::Energy => "energy per inference",
+            Optimize::Latency => "cycles per inference",
+        },
+        batch.n
+    ));
+    out.mode_choices = choices;
+    out
+}
