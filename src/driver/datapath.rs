@@ -46,6 +46,7 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
         return plan;
     };
     let batch = calib.take(calib.n.min(CHOICE_SAMPLES));
+    let fits = plan.memory_misfit(t).is_none();
     let steps = plan.timesteps;
     let mut seen: HashMap<Modes, (ModeFigures, Vec<u64>)> = HashMap::new();
     let mut measure = |modes: &Modes| -> (ModeFigures, Vec<u64>) {
@@ -53,6 +54,13 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
             return f.clone();
         }
         let p = plan.with_modes(modes, t).expect("only eligible projections are made dense");
+        if fits && p.memory_misfit(t).is_some() {
+            // A layout whose memories the device lacks is no choice.
+            let f = ModeFigures { reads: 0, cycles: f64::INFINITY, energy_j: f64::INFINITY };
+            let out = (f, vec![0; p.layers.iter().map(|l| l.projections.len()).sum()]);
+            seen.insert(modes.clone(), out.clone());
+            return out;
+        }
         let run = cycle::run(&p, &batch, steps);
         let est = energy::estimate(&p, t, &run);
         let n = batch.n.max(1) as u64;

@@ -102,6 +102,15 @@ pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
         }
         ScheduleChoice::Auto => {
             let mut p = lay(net.clone(), Schedule::Pipelined);
+            // Auto datapath: pipelined also when only its dense layout (fewer event lists)
+            // fits; the choice then keeps to layouts that fit.
+            if o.settings.datapath == Datapath::Auto
+                && p.memory_misfit(&o.target).is_some()
+                && let Ok(d) = p.with_modes(&super::dense::all_dense(&p), &o.target)
+                && d.memory_misfit(&o.target).is_none()
+            {
+                p = d;
+            }
             match p.memory_misfit(&o.target) {
                 None => {
                     let blocks = match o.target.device.block_rams {
