@@ -205,6 +205,41 @@ fn csim_op_corpus() {
     }
 }
 
+/// The op corpus in dense mode (lanes 1 and 4): every model with a projection that can
+/// gather densely runs so, bit-exact like event mode. The corpus' weights are multi-bit, so
+/// only its one-to-one projections qualify (residual_merge); the students cover the binary
+/// matrix and conv gathers.
+#[test]
+fn csim_op_corpus_dense() {
+    if !tool_or_skip("g++", "csim_op_corpus_dense") {
+        return;
+    }
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let mut done = vec![];
+    for c in cases(&root().join("tests/data/nir/cases.json")) {
+        let m = c.load();
+        let batch = c.batch(&m);
+        for lanes in [1usize, 4] {
+            let mut o = PlanOptions::new(t.clone(), c.timesteps);
+            o.input_stats = Some(InputStats::of(&batch));
+            o.settings.lanes = Some(lanes);
+            let Ok(plan) = lower(&m, &o) else { break };
+            let plan = plan.with_modes(&dense::all_dense(&plan), &t).unwrap();
+            let n = plan.layers.iter().flat_map(|l| &l.modes).filter(|m| **m == dense::Mode::Dense).count();
+            if n == 0 {
+                break;
+            }
+            let dir = scratch(&format!("csim-corpus-dense-{}-{lanes}", c.name));
+            let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            assert!(r.outputs > 0);
+            assert!(r.exact(), "{} lanes {lanes} dense: {:?}", c.name, r.first_differences);
+            done.push(format!("{} (L={lanes}, {n} dense, {} outputs)", c.name, r.outputs));
+        }
+    }
+    println!("C-simulated dense: {}", done.join(", "));
+    assert!(!done.is_empty(), "some corpus model has a dense-eligible projection");
+}
+
 /// Variants of the corpus model conv -> LIF -> SumPool -> Flatten -> Affine -> LIF (spikefab
 /// JSON written here): `pool` ends in an overlapping AvgPool2d straight into LIF neurons with
 /// per-neuron thresholds (a pool projection, several windows per event); `current` ends in the
