@@ -8,7 +8,7 @@ mod common;
 use common::{cases, plan_for, root, scratch, spikefab, students, tool_or_skip};
 use spikefab::back::{hls, verilog};
 use spikefab::flow::csim;
-use spikefab::hw::{PlanOptions, lower};
+use spikefab::hw::{PlanOptions, dense, lower};
 use spikefab::quant::InputStats;
 use spikefab::sim::cycle;
 
@@ -44,6 +44,54 @@ fn csim_every_student() {
             assert!(r.exact(), "{}: {:?}", c.name, r.first_differences);
         }
     }
+}
+
+/// Dense mode (docs/hardware.md 4c): every student with every projection that can gather
+/// densely doing so. Layers read densely write spike planes, dense projections gather from
+/// them with popcounts; every output word and step count still equals the engine's.
+#[test]
+fn csim_every_student_dense() {
+    if !tool_or_skip("g++", "csim_every_student_dense") {
+        return;
+    }
+    for (c, _) in students() {
+        for lanes in [None, Some(8)] {
+            let (_, plan, batch) = plan_for(&c, lanes);
+            let t = spikefab::target::Target::load(&plan.target).unwrap();
+            let plan = plan.with_modes(&dense::all_dense(&plan), &t).unwrap();
+            let n_dense = plan.layers.iter().flat_map(|l| &l.modes).filter(|m| **m == dense::Mode::Dense).count();
+            assert!(n_dense > 0, "{}: some projection must run dense", c.name);
+            let d = hls::emit(&plan, PART).unwrap();
+            let cpp = &d.files.iter().find(|(n, _)| *n == format!("{}.cpp", d.top)).unwrap().1;
+            assert!(cpp.contains("dense mode (docs/hardware.md 4c)") && cpp.contains("_plane["), "{}", c.name);
+            // A layer whose readers are all dense keeps no event list.
+            for (k, l) in plan.layers.iter().enumerate() {
+                if l.has_consumers && !dense::has_event_readers(&plan, k) {
+                    assert!(!cpp.contains(&format!("sf::ev_entry {}_ev[", layer_id(&d, k, &plan))), "{}", l.name);
+                }
+            }
+            let dir = scratch(&format!("csim-dense-{}-{lanes:?}", c.name));
+            let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            println!(
+                "{} dense (lanes {}, {n_dense} dense projection(s)): {} samples, {} steps, {} outputs ({} spikes), {} differ",
+                c.name, plan.layers[0].lanes, r.samples, r.steps, r.outputs, r.spikes, r.mismatches
+            );
+            assert_eq!(r.samples, batch.n);
+            assert_eq!(r.outputs, batch.n * c.timesteps * plan.layers[plan.output.layer].neurons());
+            assert!(r.spikes > 0, "{}: a test without spikes proves little", c.name);
+            assert!(r.exact(), "{} dense: {:?}", c.name, r.first_differences);
+        }
+    }
+}
+
+/// The identifier the design gives layer `k` (its update function is `<id>_update`).
+fn layer_id(d: &hls::HlsDesign, k: usize, plan: &spikefab::hw::Plan) -> String {
+    let cpp = &d.files.iter().find(|(n, _)| *n == format!("{}.cpp", d.top)).unwrap().1;
+    let marker = format!("// UPD {k}: ");
+    let at = cpp.find(&marker).unwrap_or_else(|| panic!("no update of layer {}", plan.layers[k].name));
+    let rest = &cpp[at..];
+    let f = rest.find("static void ").unwrap() + "static void ".len();
+    rest[f..].split("_update(").next().unwrap().to_string()
 }
 
 /// Capped widths take the saturating paths (accumulate and update); still bit-exact.
@@ -155,6 +203,41 @@ fn csim_op_corpus() {
     for k in ["Lif", "Li", "CubaLif", "CubaLi", "Dense", "Conv", "OneToOne", "pre-pool"] {
         assert!(kinds.contains(k), "the corpus must exercise {k}: {kinds:?}");
     }
+}
+
+/// The op corpus in dense mode (lanes 1 and 4): every model with a projection that can
+/// gather densely runs so, bit-exact like event mode. The corpus' weights are multi-bit, so
+/// only its one-to-one projections qualify (residual_merge); the students cover the binary
+/// matrix and conv gathers.
+#[test]
+fn csim_op_corpus_dense() {
+    if !tool_or_skip("g++", "csim_op_corpus_dense") {
+        return;
+    }
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let mut done = vec![];
+    for c in cases(&root().join("tests/data/nir/cases.json")) {
+        let m = c.load();
+        let batch = c.batch(&m);
+        for lanes in [1usize, 4] {
+            let mut o = PlanOptions::new(t.clone(), c.timesteps);
+            o.input_stats = Some(InputStats::of(&batch));
+            o.settings.lanes = Some(lanes);
+            let Ok(plan) = lower(&m, &o) else { break };
+            let plan = plan.with_modes(&dense::all_dense(&plan), &t).unwrap();
+            let n = plan.layers.iter().flat_map(|l| &l.modes).filter(|m| **m == dense::Mode::Dense).count();
+            if n == 0 {
+                break;
+            }
+            let dir = scratch(&format!("csim-corpus-dense-{}-{lanes}", c.name));
+            let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            assert!(r.outputs > 0);
+            assert!(r.exact(), "{} lanes {lanes} dense: {:?}", c.name, r.first_differences);
+            done.push(format!("{} (L={lanes}, {n} dense, {} outputs)", c.name, r.outputs));
+        }
+    }
+    println!("C-simulated dense: {}", done.join(", "));
+    assert!(!done.is_empty(), "some corpus model has a dense-eligible projection");
 }
 
 /// Variants of the corpus model conv -> LIF -> SumPool -> Flatten -> Affine -> LIF (spikefab
@@ -328,6 +411,35 @@ fn hls_refuses_exactly_what_verilog_refuses() {
     let (v, h) = (verilog::emit(&wide, None).unwrap_err(), hls::emit(&wide, PART).unwrap_err());
     assert_eq!(v.0, h.0);
     assert!(h.to_string().starts_with("HLS back end: layer 'lif1' needs 60 membrane bits"), "{h}");
+}
+
+/// `csim --datapath dense`: the command C-simulates the dense design, bit-exact.
+#[test]
+fn csim_command_dense_datapath() {
+    if !tool_or_skip("g++", "csim_command_dense_datapath") {
+        return;
+    }
+    let dir = scratch("csim-cli-dense");
+    let (code, stdout, stderr) = spikefab(&[
+        "csim",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--samples",
+        "20",
+        "--datapath",
+        "dense",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("20 samples") && stdout.contains("csim: bit-exact"), "{stdout}");
+    let cpp = std::fs::read_to_string(dir.join("sf_mlp_bw.cpp")).unwrap();
+    assert!(cpp.contains("sf_popcount(s & ") && cpp.contains("_plane["), "the dense gather is emitted");
 }
 
 #[test]

@@ -10,6 +10,16 @@
 // write policy (wrap or saturate) are those of the cycle-accurate engine (src/sim/cycle.rs),
 // so every output word equals the RTL's; the schedule is left to the HLS tool.
 #include "{{ v.top }}.h"
+{%- if v.popcount %}
+
+// The set bits of a word (the dense datapath's popcount), in portable C++.
+static int sf_popcount(uint64_t x) {
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return static_cast<int>((x * 0x0101010101010101ull) >> 56);
+}
+{%- endif %}
 {% if v.has_in_events %}
 // LOAD: the non-zero quantised inputs become input events, in C order.
 static int load_input(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::in_event ev[{{ v.n_in }}]) {
@@ -40,6 +50,85 @@ static void load_input(sf::stream<sf::axis<{{ v.in_w }}>>& in) {
 // Neuron (c, y, x) is row (c / Gc * ncg + (c % Gc) / L) * H*W + y*W + x, lane (c % Gc) % L
 // with L = {{ l.lanes }}, Gc = {{ l.gc }}, ncg = {{ l.ncg }}, H*W = {{ l.pos }}.
 {%- for p in l.projs %}
+{%- if let Some(d) = p.dense %}
+
+// ACC {{ l.k }}.{{ loop.index0 }}: {{ p.comment }}
+// dense mode (docs/hardware.md 4c): target rows in order, each gathering {{ d.wpr }} word(s) of the
+// source's spike plane{% if d.gather == "one" %} (its own word: each set lane adds its weight){% else %}, lane sum 2 * popcount(s & w) - popcount(s){% endif %}; the row's sum << {{ p.shift }} is added once.
+static void {{ p.func }}(const sf::uint_t<{{ d.width }}> plane[{{ d.depth }}], sf::int_t<{{ p.tw }}> dst[{{ l.rows }}][{{ l.lanes }}]) {
+{%- if let Some(r) = d.rom %}
+    {{ r.decl }} = {
+{{ r.init }}
+    };
+{%- for pr in r.pragmas %}
+    SF_HLS({{ pr }})
+{%- endfor %}
+{%- endif %}
+    for (int r = 0; r < {{ l.rows }}; r++) {
+        int64_t sum[{{ l.lanes }}];
+        SF_HLS(ARRAY_PARTITION variable=sum type=complete)
+        for (int l = 0; l < {{ l.lanes }}; l++) {
+            SF_HLS(UNROLL)
+            sum[l] = 0;
+        }
+{%- if d.gather == "one" %}
+        {
+            const int g = r / {{ p.pos }};
+            const uint64_t s = static_cast<uint64_t>(plane[(g / {{ d.m }}) * {{ d.hw }} + r % {{ d.hw }}]);
+            const int b = (g % {{ d.m }}) * {{ l.lanes }};
+{%- if d.rom.is_some() %}
+            const int a = {{ d.one_addr }};
+{%- endif %}
+            for (int l = 0; l < {{ l.lanes }}; l++) {
+                SF_HLS(UNROLL)
+                {{ p.w_line }}
+                if (((s >> (b + l)) & 1u) != 0) {
+                    sum[l] += w;
+                }
+            }
+        }
+{%- else %}
+{%- if d.gather == "conv" %}
+        // Tap i / {{ d.chunks }} (ky, kx row-major), chunk i % {{ d.chunks }}: a tap outside the input reads 0.
+        const int g = r / {{ p.pos }};
+        const int oy = (r % {{ p.pos }}) / {{ p.ow }};
+        const int ox = (r % {{ p.pos }}) % {{ p.ow }};
+{%- else %}
+        // Every plane word i with weight word r * {{ d.wpr }} + i.
+{%- endif %}
+        for (int i = 0; i < {{ d.wpr }}; i++) {
+            SF_HLS(PIPELINE II=1)
+{%- if d.gather == "conv" %}
+            const int tap = i / {{ d.chunks }};
+            const int iy = oy * {{ d.stride[0] }} + (tap / {{ d.k[1] }}) * {{ d.dil[0] }} - {{ d.pad[0] }};
+            const int ix = ox * {{ d.stride[1] }} + (tap % {{ d.k[1] }}) * {{ d.dil[1] }} - {{ d.pad[1] }};
+            const bool inside = iy >= 0 && iy < {{ d.input[0] }} && ix >= 0 && ix < {{ d.input[1] }};
+            const uint64_t s = inside ? static_cast<uint64_t>(plane[(i % {{ d.chunks }}) * {{ d.hw }} + iy * {{ d.input[1] }} + ix]) : 0;
+            const int a = g * {{ d.wpr }} + i;
+{%- else %}
+            const uint64_t s = static_cast<uint64_t>(plane[i]);
+            const int a = r * {{ d.wpr }} + i;
+{%- endif %}
+            const int ones = sf_popcount(s);
+            for (int l = 0; l < {{ l.lanes }}; l++) {
+                SF_HLS(UNROLL)
+                sum[l] += 2 * sf_popcount(s & static_cast<uint64_t>(rom[a][l])) - ones;
+            }
+        }
+{%- endif %}
+        // The row's sum, once{% if d.partial %}; padding lanes add 0{% endif %}.
+        for (int l = 0; l < {{ l.lanes }}; l++) {
+            SF_HLS(UNROLL)
+{%- if d.partial %}
+            if (((r / {{ p.pos }}) % {{ l.ncg }}) * {{ l.lanes }} + l >= {{ d.gc }}) {
+                continue;
+            }
+{%- endif %}
+            sf::acc<{{ p.tw }}, {{ p.sat }}>(dst[r][l], sf::shl(sum[l], {{ p.shift }}));
+        }
+    }
+}
+{%- else %}
 
 // ACC {{ l.k }}.{{ loop.index0 }}: {{ p.comment }}
 // {{ p.kind }}{% if p.pre.is_some() %} after pooling{% endif %}, {% if p.rom.is_some() %}weight table{% else %}one weight{% endif %}, products << {{ p.shift }}{% if p.statik %}; static (step 0 only){% endif %}
@@ -165,6 +254,7 @@ static void {{ p.func }}(const {% if p.src_input %}sf::in_event{% else %}sf::ev_
         }
     }
 }
+{%- endif %}
 {%- endfor %}
 
 // UPD {{ l.k }}: every neuron once per step, rows in order; spiking rows append an event entry.
@@ -188,7 +278,7 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- if l.need_p %}
         const int p = r % {{ l.pos }};  // position y*W + x
 {%- endif %}
-{%- if l.has_events %}
+{%- if l.spike_mask %}
         uint64_t mask = 0;
 {%- endif %}
 {%- if l.is_out %}
@@ -232,7 +322,7 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
                 s[r][l] = 0;
             }
 {%- endif %}
-{%- if l.has_events %}
+{%- if l.spike_mask %}
             mask |= uint64_t(spike ? 1 : 0) << l;
 {%- endif %}
 {%- if l.is_out %}
@@ -246,6 +336,14 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
         if (mask != 0) {
             ev[n] = sf::ev_entry{(cgi / {{ l.ncg }}) * {{ l.gc }} + (cgi % {{ l.ncg }}) * {{ l.lanes }}, p / {{ l.w }}, p % {{ l.w }}, mask};
             n++;
+        }
+{%- endif %}
+{%- if let Some(pl) = l.plane %}
+        // The spike plane: the row's lanes at bit (cgi % {{ pl.m }}) * {{ l.lanes }} of word (cgi / {{ pl.m }}) * {{ pl.hw }} + p.
+        {
+            const int pw = (cgi / {{ pl.m }}) * {{ pl.hw }} + p;
+            const int pb = (cgi % {{ pl.m }}) * {{ l.lanes }};
+            plane[pw] = (static_cast<uint64_t>(plane[pw]) & ~({{ pl.lane_mask }} << pb)) | (mask << pb);
         }
 {%- endif %}
 {%- if l.is_out %}
@@ -295,6 +393,13 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
     SF_HLS({{ pr }})
 {%- endfor %}
 {%- endif %}
+{%- if let Some(pl) = l.plane %}
+    // The spike plane of '{{ l.name }}' (dense readers): every row's bits are rewritten at every step.
+    static sf::uint_t<{{ pl.width }}> {{ pl.var }}[{{ pl.depth }}];
+{%- for pr in pl.pragmas %}
+    SF_HLS({{ pr }})
+{%- endfor %}
+{%- endif %}
 {%- endfor %}
     sf::bits<{{ v.out_w }}> sf_obuf[{{ v.out_rows }}];
 {%- for pr in v.out_pragmas %}
@@ -335,7 +440,11 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
             {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
         }
 {%- else %}
+{%- if let Some(d) = p.dense %}
+        {{ p.func }}({{ d.plane }}, {{ p.dst }});
+{%- else %}
         {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
+{%- endif %}
 {%- endif %}
 {%- endfor %}
         {{ l.id }}_update({% if l.uses_late %}late, {% endif %}last, {{ l.upd_args }});

@@ -8,6 +8,7 @@ use crate::back::common::{
     proj_comment, reads_input, top_name, weights_per_lane_group,
 };
 use crate::back::limits;
+use crate::hw::dense::{self, Dense, Gather, Mode, Plane};
 use crate::hw::memory::weight_depth;
 use crate::hw::{Layer, MemMap, Plan};
 use crate::ir::ResetMode;
@@ -167,6 +168,67 @@ pub struct ProjView {
     pub rom: Option<RomView>,
     /// The line defining `w` (int64_t) for the current lane.
     pub w_line: String,
+    /// The dense gather replacing the event scatter (the projection runs in Dense mode).
+    pub dense: Option<DenseView>,
+}
+
+/// A projection in Dense mode (docs/hardware.md 4c): its ACC walks the target rows and
+/// gathers each from the source's spike plane ([`Dense::word`]).
+pub struct DenseView {
+    /// The source's plane array (in the top function).
+    pub plane: String,
+    /// Plane word bits.
+    pub width: usize,
+    /// Plane words.
+    pub depth: usize,
+    /// `matrix`, `conv` or `one` ([`Gather`]).
+    pub gather: &'static str,
+    /// (plane word, weight word) pairs per target row.
+    pub wpr: usize,
+    /// Source positions (H*W) of the plane.
+    pub hw: usize,
+    /// Lane groups per plane word.
+    pub m: usize,
+    /// Plane words per source position.
+    pub chunks: usize,
+    /// Kernel (h, w), stride, padding, dilation and input (h, w) of a conv gather.
+    pub k: [usize; 2],
+    /// Stride.
+    pub stride: [usize; 2],
+    /// Padding.
+    pub pad: [usize; 2],
+    /// Dilation.
+    pub dil: [usize; 2],
+    /// Input (h, w).
+    pub input: [usize; 2],
+    /// Weight ROM word of a one-to-one row `r` (an expression of `r`).
+    pub one_addr: String,
+    /// Weight table: packed binary words `[depth][lanes]` of `width` bits (matrix, conv), or
+    /// the event layout's table (one-to-one).
+    pub rom: Option<RomView>,
+    /// The padding guard of the target's lanes is needed (channels per group not a multiple
+    /// of the lanes).
+    pub partial: bool,
+    /// Channels per group of the target.
+    pub gc: usize,
+}
+
+/// A layer's spike plane, written by its update pass.
+pub struct PlaneView {
+    /// The array (in the top function).
+    pub var: String,
+    /// Bits per word.
+    pub width: usize,
+    /// Words.
+    pub depth: usize,
+    /// Lane groups per word.
+    pub m: usize,
+    /// Positions (H*W).
+    pub hw: usize,
+    /// `~(lanes' mask << bit)` is kept on a write: the lanes' mask as a literal.
+    pub lane_mask: String,
+    /// Pragmas of the array.
+    pub pragmas: Vec<String>,
 }
 
 /// One layer: state memories, update function, projections.
@@ -205,8 +267,12 @@ pub struct LayerView {
     pub cuba: bool,
     /// Output layer.
     pub is_out: bool,
-    /// Keeps an event list (spiking, with consumers).
+    /// Keeps an event list (spiking, with event-mode readers).
     pub has_events: bool,
+    /// Keeps a spike plane (spiking, with dense readers).
+    pub plane: Option<PlaneView>,
+    /// The update collects the row's spike bits (for the event list or the plane).
+    pub spike_mask: bool,
     /// The update reads `late` (a constant that starts after step 0).
     pub uses_late: bool,
     /// Counts output spikes for early exit.
@@ -289,6 +355,8 @@ pub struct TopView {
     pub layers: Vec<LayerView>,
     /// Some layer's update reads `late`.
     pub any_late: bool,
+    /// Some dense projection counts bits (`sf_popcount` is defined).
+    pub popcount: bool,
     /// Pragmas of the input event list.
     pub in_pragmas: Vec<String>,
     /// Pragmas of the output buffer.
@@ -392,6 +460,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         n_out: ol.neurons(),
         early_exit: plan.early_exit,
         any_late: layers.iter().any(|l| l.uses_late),
+        popcount: layers.iter().flat_map(|l| &l.projs).any(|p| p.dense.as_ref().is_some_and(|d| d.gather != "one")),
         layers,
         in_pragmas: if has_in_events {
             vec![format!("BIND_STORAGE variable=sf_in_ev {}", storage(plan, "input.events", false))]
@@ -568,8 +637,16 @@ fn update(plan: &Plan, l: &Layer, is_out: bool, terms: &[Option<String>; 6]) -> 
 }
 
 /// The update function's arguments and parameters: (late,) last, x, [s], [y], [ev, nev],
-/// [obuf], [counts] (`late` and `last` are printed by the template).
-fn update_call(plan: &Plan, l: &Layer, id: &str, is_out: bool, has_events: bool, counts: bool) -> (String, String) {
+/// [plane], [obuf], [counts] (`late` and `last` are printed by the template).
+fn update_call(
+    plan: &Plan,
+    l: &Layer,
+    id: &str,
+    is_out: bool,
+    has_events: bool,
+    plane: Option<&PlaneView>,
+    counts: bool,
+) -> (String, String) {
     let (lanes, rows) = (l.lanes, l.rows);
     let mut args = vec![format!("{id}_x")];
     let mut prm = vec![format!("sf::int_t<{}> x[{rows}][{lanes}]", l.v_bits)];
@@ -586,6 +663,10 @@ fn update_call(plan: &Plan, l: &Layer, id: &str, is_out: bool, has_events: bool,
         args.push(format!("{id}_nev"));
         prm.push(format!("sf::ev_entry ev[{rows}]"));
         prm.push("int& nev".into());
+    }
+    if let Some(pv) = plane {
+        args.push(pv.var.clone());
+        prm.push(format!("sf::uint_t<{}> plane[{}]", pv.width, pv.depth));
     }
     if is_out {
         args.push("sf_obuf".into());
@@ -626,6 +707,30 @@ fn layer_desc(l: &Layer, p_bits: u32) -> String {
     )
 }
 
+/// Layer `k`'s spike plane ([`Plane`]): placed as the plan maps `<layer>.plane` (pipelined
+/// plans keep a copy per reader; the C++ runs in the sequential order and keeps one).
+fn plane_view(plan: &Plan, k: usize, id: &str) -> PlaneView {
+    let l = &plan.layers[k];
+    let pl = Plane::of(l);
+    let var = format!("{id}_plane");
+    let mem = match mem_map(plan, &format!("{}.plane", l.name)) {
+        Some(_) => format!("{}.plane", l.name),
+        None => dense::plane_readers(plan, k)
+            .first()
+            .map_or_else(|| format!("{}.plane", l.name), |&r| format!("{}.plane.{}", l.name, plan.layers[r].name)),
+    };
+    let lane_mask = if l.lanes >= 64 { u64::MAX } else { (1u64 << l.lanes) - 1 };
+    PlaneView {
+        pragmas: state_pragmas(plan, &var, &mem).into_iter().filter(|p| !p.contains("dim=2")).collect(),
+        var,
+        width: pl.width(),
+        depth: pl.depth(),
+        m: pl.m,
+        hw: pl.hw,
+        lane_mask: format!("0x{lane_mask:x}ull"),
+    }
+}
+
 fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerView, EmitError> {
     let id = ids[k].clone();
     let lanes = l.lanes;
@@ -634,7 +739,9 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
     let u = update(plan, l, is_out, &terms);
     let read = u.reads(cuba, is_out);
     let reads = |n: &str| read.iter().any(|r| r == n);
-    let has_events = spiking && l.has_consumers;
+    let has_events = spiking && l.has_consumers && dense::has_event_readers(plan, k);
+    let plane = (spiking && !dense::plane_readers(plan, k).is_empty()).then(|| plane_view(plan, k, &id));
+    let spike_mask = has_events || plane.is_some();
     let counts = is_out && plan.early_exit;
     let partial = !l.group_size.is_multiple_of(lanes);
     let need_local = partial || counts;
@@ -650,8 +757,9 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
     } else {
         vec![]
     };
-    let (upd_args, upd_params) = update_call(plan, l, &id, is_out, has_events, counts);
-    let projs = l.projections.iter().enumerate().map(|(j, p)| proj_view(plan, k, j, l, p, ids)).collect();
+    let (upd_args, upd_params) = update_call(plan, l, &id, is_out, has_events, plane.as_ref(), counts);
+    let projs =
+        l.projections.iter().enumerate().map(|(j, p)| proj_view(plan, k, j, l, p, ids)).collect::<Result<_, _>>()?;
     Ok(LayerView {
         k,
         name: label(&l.name),
@@ -663,9 +771,9 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
         gc: l.group_size,
         ncg: l.ncg,
         partial,
-        spike_used: spiking && (reads("spike") || has_events || counts),
-        need_cgi: need_local || has_events || (l.params_per_channel() && !roms.is_empty()),
-        need_p: has_events || counts,
+        spike_used: spiking && (reads("spike") || spike_mask || counts),
+        need_cgi: need_local || spike_mask || (l.params_per_channel() && !roms.is_empty()),
+        need_p: spike_mask || counts,
         need_local,
         vw: l.v_bits,
         sw: l.s_bits,
@@ -674,6 +782,8 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
         cuba,
         is_out,
         has_events,
+        plane,
+        spike_mask,
         uses_late: reads("late"),
         counts,
         roms,
@@ -696,7 +806,14 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
     })
 }
 
-fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[String]) -> ProjView {
+fn proj_view(
+    plan: &Plan,
+    k: usize,
+    j: usize,
+    l: &Layer,
+    p: &Projection,
+    ids: &[String],
+) -> Result<ProjView, EmitError> {
     let id = &ids[k];
     let lanes = l.lanes;
     let pos = l.positions();
@@ -713,8 +830,17 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
     let depth = weight_depth(plan, k, j);
     let per_ch = weights_per_lane_group(l, p);
     let mem = format!("{}.w{j}", l.name);
-    // The weight table, laid out like the RTL's ROM: one word of `lanes` weights per beat.
-    let rom = (depth > 0).then(|| weight_table(plan, l, p, &mem, depth));
+    let geom = if dense::is(l, j, Mode::Dense) {
+        let g = dense::geometry(plan, k, j)
+            .map_err(|why| EmitError(format!("layer '{}', projection {j} cannot run dense: {why}", l.name)))?;
+        Some(g)
+    } else {
+        None
+    };
+    // The weight table, laid out like the RTL's ROM: one word of `lanes` weights per beat (a
+    // dense matrix or conv gather has its own table instead).
+    let event_rom = geom.is_none_or(|g| g.gather == Gather::OneToOne);
+    let rom = (depth > 0 && event_rom).then(|| weight_table(plan, l, p, &mem, depth));
     // Address of the weight word and the lane variable, per kind.
     let (kind, waddr, lane_var) = match &p.kind {
         ProjKind::Dense { .. } => ("dense", format!("j * {} + b", l.ncg), "l"),
@@ -766,7 +892,56 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
         sw: p.src_shape[2],
         rom,
         w_line,
+        dense: None,
     };
+    if let Some(g) = geom {
+        let src = match p.source {
+            Source::Layer(s) => s,
+            Source::Input => unreachable!("dense projections read a layer"),
+        };
+        let rom = match g.gather {
+            Gather::OneToOne => v.rom.take(),
+            _ => Some(dense_table(plan, k, j, &g, &mem)),
+        };
+        v.w_line = match (&rom, binary) {
+            (Some(_), true) if g.gather == Gather::OneToOne => {
+                format!("const int64_t w = sf::bit<{lanes}>(rom[a], l) ? 1 : -1;")
+            }
+            (Some(_), false) => "const int64_t w = rom[a][l];".into(),
+            _ => format!("const int64_t w = {};", p.weights.at(0)),
+        };
+        let (k2, stride, pad, dil, input) = match g.gather {
+            Gather::Conv { k, stride, pad, dil, input } => (k, stride, pad, dil, input),
+            _ => ([1, 1], [1, 1], [0, 0], [1, 1], [1, 1]),
+        };
+        v.dense = Some(DenseView {
+            plane: format!("{}_plane", ids[src]),
+            width: g.plane.width(),
+            depth: g.plane.depth(),
+            gather: match g.gather {
+                Gather::Matrix => "matrix",
+                Gather::Conv { .. } => "conv",
+                Gather::OneToOne => "one",
+            },
+            wpr: g.words_per_row,
+            hw: g.plane.hw,
+            m: g.plane.m,
+            chunks: g.plane.chunks(),
+            k: k2,
+            stride,
+            pad,
+            dil,
+            input,
+            one_addr: match g.weight_depth {
+                0 => "0".into(),
+                d if d == l.rows => "r".into(),
+                _ => format!("r / {pos}"),
+            },
+            rom,
+            partial: !l.group_size.is_multiple_of(lanes),
+            gc: l.group_size,
+        });
+    }
     match &p.kind {
         ProjKind::Dense { .. } => {
             if !l.shape[0].is_multiple_of(lanes) {
@@ -788,7 +963,32 @@ fn proj_view(plan: &Plan, k: usize, j: usize, l: &Layer, p: &Projection, ids: &[
         ProjKind::Pool(g) => v.pool = Some(PoolView::of(g)),
         ProjKind::OneToOne => {}
     }
-    v
+    Ok(v)
+}
+
+/// A dense matrix or conv gather's weight table, word for word [`Dense::weight_bits`]: word
+/// `a` lane `l` holds the plane-width bits of that lane, set where the weight is +1.
+fn dense_table(plan: &Plan, k: usize, j: usize, g: &Dense, mem: &str) -> RomView {
+    let lanes = plan.layers[k].lanes;
+    let (width, depth) = (g.plane.width(), g.weight_depth);
+    let n = depth * lanes * width;
+    let mut bits = vec![0u64; n.div_ceil(64)];
+    for a in 0..depth {
+        for (b, set) in g.weight_bits(plan, k, j, a).into_iter().enumerate() {
+            if set {
+                let i = a * lanes * width + b;
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+    }
+    RomView {
+        decl: format!("static const sf::uint_t<{width}> rom[{depth}][{lanes}]"),
+        init: Init::Words { bits, lanes: width, depth: depth * lanes },
+        pragmas: vec![
+            "ARRAY_PARTITION variable=rom type=complete dim=2".into(),
+            format!("BIND_STORAGE variable=rom {}", storage(plan, mem, true)),
+        ],
+    }
 }
 
 /// A projection's weight table, word for word the RTL's weight ROM ([`WeightRom`]): binary
