@@ -73,7 +73,7 @@ pub struct PlanSettings {
     /// How projections accumulate (docs/hardware.md 4c): `event` scatters every spike, `dense`
     /// gathers packed spike words wherever a projection can, `auto` picks per projection what
     /// the calibration inputs' activity predicts is cheaper (see --optimize). Dense runs on
-    /// the cycle engine and the estimates; the RTL and HLS back ends do not emit it yet.
+    /// the cycle engine, the estimates and the HLS back end; the Verilog back end refuses it yet.
     #[arg(long, value_enum, default_value = "event")]
     pub datapath: Datapath,
     /// What the automatic datapath choice minimises: energy per inference or latency.

@@ -20,7 +20,7 @@ pub fn dense_unsupported(plan: &crate::hw::Plan, what: &str) -> Option<String> {
         .find_map(|(k, l)| l.modes.iter().position(|m| *m == crate::hw::dense::Mode::Dense).map(|pi| (k, pi)))?;
     Some(format!(
         "the {what} back end does not emit the dense datapath yet (layer '{}', projection {pi} is dense): use \
-         --datapath event for a design, dense and auto for estimates",
+         --datapath event for RTL (the HLS back end, --backend hls, emits it)",
         plan.layers[k].name
     ))
 }

@@ -288,9 +288,6 @@ pub fn write_project(
     part: &str,
     dir: &Path,
 ) -> Result<HlsDesign, FlowError> {
-    if let Some(why) = crate::back::dense_unsupported(plan, "HLS") {
-        return Err(hls::EmitError(why).into());
-    }
     let design = hls::emit(plan, part)?;
     write_files(&design.files, dir)?;
     let put = |name: &str, text: String| {

@@ -252,9 +252,6 @@ pub(super) fn compile(
         }
     }
     let hls_dir = out.join("hls");
-    if with_hls && let Some(why) = crate::back::dense_unsupported(&plan, "HLS") {
-        return Err(Error::Usage(why));
-    }
     let hls_design = if with_hls {
         Some(hls::write(&plan, target.hls_part(), &hls_dir).map_err(|e| match e {
             hls::WriteError::Emit(e) => Error::from(e),
