@@ -199,3 +199,134 @@ fn every_output_is_the_same_in_both_modes_and_cycles_follow_the_formula() {
         }
     }
 }
+
+/// `--datapath auto` measures: on conv_bw it makes the hidden convolutions and the pooled
+/// output dense, keeps the input's graded events, and `plan` prints both modes' figures; the
+/// auto plan costs less than the event one; `--optimize latency` never takes more cycles than
+/// the event plan either.
+#[test]
+fn auto_chooses_by_measurement_and_plan_prints_both_modes() {
+    let root = common::root();
+    let model = root.join("models/conv_bw/conv_bw.nir");
+    let x = root.join("models/digits_test_x.npy");
+    let args = |d: &str, opt: &str| {
+        vec![
+            "plan".to_string(),
+            model.to_str().unwrap().into(),
+            "--dt".into(),
+            "1e-4".into(),
+            "-T".into(),
+            "8".into(),
+            "--inputs".into(),
+            x.to_str().unwrap().into(),
+            "--datapath".into(),
+            d.into(),
+            "--optimize".into(),
+            opt.into(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        common::spikefab(&a)
+    };
+    let (code, out, err) = run(args("auto", "energy"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("datapath: auto:"), "{out}");
+    assert!(out.contains("event: ") && out.contains("; dense: "), "{out}");
+    let mut json = args("auto", "energy");
+    json.push("--json".into());
+    let (code, out, err) = run(json);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["projections"][0]["mode"], "event");
+    assert!(layers[0]["projections"][0]["dense_refused"].as_str().unwrap().contains("input"));
+    for l in [1, 2] {
+        let p = &layers[l]["projections"][0];
+        assert_eq!(p["mode"], "dense", "{p}");
+        let c = &p["choice"];
+        assert!(c["dense"]["energy_j"].as_f64() < c["event"]["energy_j"].as_f64(), "{c}");
+    }
+    // Latency: the chosen plan's cycles are no more than the all-event plan's.
+    let mut lat = args("auto", "latency");
+    lat.push("--json".into());
+    let (code, out, err) = run(lat);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for l in v["layers"].as_array().unwrap() {
+        for p in l["projections"].as_array().unwrap() {
+            if let Some(c) = p.get("choice") {
+                let chosen = if p["mode"] == "dense" { &c["dense"] } else { &c["event"] };
+                let other = if p["mode"] == "dense" { &c["event"] } else { &c["dense"] };
+                assert!(chosen["cycles"].as_f64() <= other["cycles"].as_f64(), "{p}");
+            }
+        }
+    }
+}
+
+/// The Verilog back end refuses a dense plan by name (exit 2) until it emits it; explore sweeps
+/// both datapaths and its front holds configurations no other beats on accuracy, energy and
+/// latency at once.
+#[test]
+fn verilog_refuses_dense_and_explore_sweeps_both() {
+    let root = common::root();
+    let model = root.join("models/mlp_bw/mlp_bw.nir");
+    let x = root.join("models/digits_test_x.npy");
+    let y = root.join("models/digits_test_y.npy");
+    let dir = common::scratch("dense-refused");
+    let (code, _, err) = common::spikefab(&[
+        "compile",
+        model.to_str().unwrap(),
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        x.to_str().unwrap(),
+        "--samples",
+        "8",
+        "--cosim-samples",
+        "0",
+        "--datapath",
+        "dense",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not emit the dense datapath") && err.contains("lif2"), "{err}");
+    let json = dir.join("explore.json");
+    let (code, out, err) = common::spikefab(&[
+        "explore",
+        model.to_str().unwrap(),
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--calib",
+        x.to_str().unwrap(),
+        "--labels",
+        y.to_str().unwrap(),
+        "--datapath-sweep",
+        "event,dense",
+        "-o",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("accuracy, energy and latency"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let confs = v["exploration"]["configurations"].as_array().unwrap();
+    let front = v["exploration"]["pareto"].as_array().unwrap();
+    assert_eq!(confs.len(), 2 * (8 + 7));
+    let n = |d: &str| confs.iter().filter(|c| c["datapath"] == d).count();
+    assert_eq!((n("event"), n("dense")), (15, 15));
+    let m = |c: &serde_json::Value| c["accuracy"].as_f64().unwrap();
+    let e = |c: &serde_json::Value| c["energy_j"].as_f64().unwrap();
+    let k = |c: &serde_json::Value| c["cycles"].as_f64().unwrap();
+    for (i, c) in confs.iter().enumerate() {
+        let dominated = confs
+            .iter()
+            .any(|o| m(o) >= m(c) && e(o) <= e(c) && k(o) <= k(c) && (m(o) > m(c) || e(o) < e(c) || k(o) < k(c)));
+        assert_eq!(front[i].as_bool().unwrap(), !dominated, "{c}");
+    }
+    assert!(confs.iter().zip(front).any(|(c, p)| p == true && c["datapath"] == "dense"));
+}

@@ -10,6 +10,7 @@ use spikefab::Model;
 use spikefab::hw::{Plan, PlanOptions};
 use spikefab::ir::dialect::DialectOverrides;
 use spikefab::ir::{Graph, Op};
+use spikefab::options::Datapath;
 use spikefab::quant::InputStats;
 use spikefab::target::{ScheduleChoice, Target};
 
@@ -85,7 +86,8 @@ pub fn too_large(m: &Model) -> bool {
 /// `c[0]`: T - 1 (bits 0-2), early exit, signed input, integer input, per-step input, input
 /// scale given; `c[1]`: target (bits 0-1 and 7), lanes 1 ... 64 or the target's (bits 2-4),
 /// schedule: the target's, sequential, pipelined or auto (bits 5-6); `c[2]`: weight and input
-/// bits; `c[3]`: fraction and leak bits; `c[4]`: membrane cap; `c[5]`: input range or scale.
+/// bits; `c[3]`: fraction and leak bits; `c[4]`: membrane cap (bits 0-6), dense datapath (bit 7);
+/// `c[5]`: input range or scale.
 pub fn options(c: &[u8; 6]) -> PlanOptions {
     let timesteps = 1 + (c[0] & 7) as usize;
     let target = targets()[((c[1] & 3) | ((c[1] >> 5) & 4)) as usize].clone();
@@ -99,10 +101,12 @@ pub fn options(c: &[u8; 6]) -> PlanOptions {
     o.settings.input_bits = 1 + (c[2] >> 4) as u32;
     o.settings.frac_bits = (c[3] & 15) as u32 + (c[3] >> 7) as u32; // 0..=16
     o.settings.leak_bits = [16, 2, 8, 24][((c[3] >> 4) & 3) as usize];
-    o.settings.membrane_bits = match c[4] {
+    o.settings.membrane_bits = match c[4] & 0x7f {
         0 => None,
         b => Some((b & 63) as u32),
     };
+    // Every projection that can gather densely does (docs/hardware.md 4c).
+    o.settings.datapath = if c[4] & 0x80 != 0 { Datapath::Dense } else { Datapath::Event };
     o.settings.early_exit = c[0] & 8 != 0;
     // As the CLI does: an early exit turns a pipelined default sequential.
     o.settings.schedule = match (c[1] >> 5) & 3 {

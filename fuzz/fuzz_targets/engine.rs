@@ -64,4 +64,13 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(s.counters, g.counters, "{ctx}: counters");
         }
     }
+    // A dense plan gives every output of its event-driven layout (docs/hardware.md 4c).
+    if plan.layers.iter().any(|l| l.modes.contains(&spikefab::hw::dense::Mode::Dense)) {
+        let events: Vec<Vec<_>> = plan.layers.iter().map(|l| vec![Default::default(); l.modes.len()]).collect();
+        let ev = plan.with_modes(&events, &o.target).expect("event mode takes every plan");
+        for (i, g) in general.iter().enumerate() {
+            let e = cycle::run_traced(&ev, &b, i, steps, &mut Quiet);
+            assert_eq!(e.raw, g.raw, "sample {i}: dense and event outputs");
+        }
+    }
 });

@@ -367,7 +367,11 @@ pub fn print_exploration(e: &Explored, all: bool) {
     }
     println!(
         "\n{}:",
-        if all { "every configuration (* = on the Pareto front)" } else { "Pareto front (accuracy against energy)" }
+        if all {
+            "every configuration (* = on the Pareto front)"
+        } else {
+            "Pareto front (accuracy, energy and latency)"
+        }
     );
     println!(
         "  {:<30} {:>9} {:>9} {:>12} {:>10} {:>11} {:>6} {:>6} {:>10}",

@@ -54,13 +54,6 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
             return f.clone();
         }
         let p = plan.with_modes(modes, t).expect("only eligible projections are made dense");
-        if fits && p.memory_misfit(t).is_some() {
-            // A layout whose memories the device lacks is no choice.
-            let f = ModeFigures { reads: 0, cycles: f64::INFINITY, energy_j: f64::INFINITY };
-            let out = (f, vec![0; p.layers.iter().map(|l| l.projections.len()).sum()]);
-            seen.insert(modes.clone(), out.clone());
-            return out;
-        }
         let run = cycle::run(&p, &batch, steps);
         let est = energy::estimate(&p, t, &run);
         let n = batch.n.max(1) as u64;
@@ -80,11 +73,19 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
                 reads.push((w + if l.modes[pi] == Mode::Dense { w } else { src }) / n);
             }
         }
-        let out = (ModeFigures { cycles: est.cycles, energy_j: est.energy_per_inference_j, reads: 0 }, reads);
+        let f = ModeFigures {
+            cycles: est.cycles,
+            energy_j: est.energy_per_inference_j,
+            reads: 0,
+            fits: p.memory_misfit(t).is_none(),
+        };
+        let out = (f, reads);
         seen.insert(modes.clone(), out.clone());
         out
     };
+    // A layout whose memories the device lacks is no choice when the plan's own fits.
     let cost = |f: &ModeFigures| match s.optimize {
+        _ if fits && !f.fits => f64::INFINITY,
         Optimize::Energy => f.energy_j,
         Optimize::Latency => f.cycles,
     };

@@ -14,7 +14,7 @@ use super::{Error, Prepared, Progress, prepare, steps_for};
 use crate::Model;
 use crate::data::InputBatch;
 use crate::energy;
-use crate::options::{PassSettings, PlanSettings};
+use crate::options::{Datapath, PassSettings, PlanSettings};
 use crate::passes::select::{self, Evaluator, Exploration, ExplorePart};
 use crate::passes::students;
 use crate::report::TradeOff;
@@ -27,6 +27,10 @@ pub struct ExploreSettings {
     /// Lane counts to sweep, comma-separated [default: the target's].
     #[arg(long = "lanes-sweep", value_delimiter = ',', value_name = "L")]
     pub lanes_sweep: Vec<usize>,
+    /// Datapaths to sweep, comma-separated: event, dense (docs/hardware.md 4c) [default: the
+    /// plan's --datapath; auto measures per configuration inside `plan`, not here].
+    #[arg(long = "datapath-sweep", value_delimiter = ',', value_name = "D", value_enum)]
+    pub datapath_sweep: Vec<Datapath>,
     /// Skip the simplification passes.
     #[arg(long)]
     pub no_simplify: bool,
@@ -103,11 +107,12 @@ pub fn merge_explore(parts: Vec<ExploreShard>) -> Result<Explored, Error> {
 /// The configuration label `explore` prints for `s`.
 pub fn config_label(x: &Exploration, s: &select::Score) -> String {
     format!(
-        "{}T={}{}{}",
+        "{}T={}{}{}{}",
         if x.ensemble.is_some() { format!("{} ", students_label(x, s)) } else { String::new() },
         s.timesteps,
         if s.early_exit { " exit" } else { "" },
-        s.lanes.map(|l| format!(" L={l}")).unwrap_or_default()
+        s.lanes.map(|l| format!(" L={l}")).unwrap_or_default(),
+        s.datapath.map(|d| format!(" {d:?}").to_lowercase()).unwrap_or_default()
     )
 }
 
@@ -214,8 +219,14 @@ fn explore_part(
     let opts = settings.options(steps, Some(batch))?;
     let ev = Evaluator::new(model, opts, batch, labels, steps)
         .map_err(|e| usage(format!("{}: {e}", model.path.display())))?;
+    if x.datapath_sweep.contains(&Datapath::Auto) {
+        return Err(usage("--datapath-sweep takes event and dense (auto is a choice, not a datapath to sweep)"));
+    }
     let lanes: Vec<Option<usize>> =
         if lanes.is_empty() { vec![None] } else { lanes.iter().map(|&l| Some(l)).collect() };
+    let paths: Vec<Option<Datapath>> =
+        if x.datapath_sweep.is_empty() { vec![None] } else { x.datapath_sweep.iter().map(|&d| Some(d)).collect() };
+    let lanes: Vec<select::Layout> = lanes.iter().flat_map(|&l| paths.iter().map(move |&d| (l, d))).collect();
     let part = select::explore_part(&ev, ens.as_ref(), &lanes, |costs| match shard {
         Some(s) => s.owned(costs),
         None => vec![true; costs.len()],

@@ -383,6 +383,8 @@ pub struct ModeFigures {
     pub cycles: f64,
     /// Energy per inference of the whole plan, joules.
     pub energy_j: f64,
+    /// The plan's memories fit the device.
+    pub fits: bool,
 }
 
 /// The automatic choice for one eligible projection.

@@ -12,7 +12,12 @@ use crate::data::{self, InputBatch};
 use crate::energy;
 use crate::hw::{self, PlanOptions};
 use crate::model::Model;
+use crate::options::Datapath;
 use crate::sim::cycle;
+
+/// What a configuration sweeps of the layout: lanes (None: the settings') and datapath
+/// (None: the settings'; `auto` is the driver's choice, so sweeps take `event` and `dense`).
+pub type Layout = (Option<usize>, Option<Datapath>);
 
 /// One measured configuration.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -25,6 +30,9 @@ pub struct Score {
     pub early_exit: bool,
     /// Lanes (None: the target's default).
     pub lanes: Option<usize>,
+    /// Datapath swept (None: the settings' `--datapath`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datapath: Option<Datapath>,
     /// Accuracy on the labels, when given.
     pub accuracy: Option<f64>,
     /// Class agreement with the uncut model at full T on the cycle engine.
@@ -105,14 +113,18 @@ impl<'a> Evaluator<'a> {
         students: &[usize],
         steps: usize,
         early_exit: bool,
-        lanes: Option<usize>,
+        layout: Layout,
     ) -> Result<Score, PassError> {
+        let (lanes, datapath) = layout;
         let mut o = self.opts.clone();
         o.timesteps = steps;
         o.settings.early_exit = early_exit;
         o.settings.schedule = Some(o.schedule().with_early_exit(early_exit));
         if lanes.is_some() {
             o.settings.lanes = lanes;
+        }
+        if let Some(d) = datapath {
+            o.settings.datapath = d;
         }
         let plan = hw::lower(m, &o)?;
         let run = cycle::run(&plan, self.batch, steps);
@@ -125,6 +137,7 @@ impl<'a> Evaluator<'a> {
             timesteps: steps,
             early_exit,
             lanes,
+            datapath,
             accuracy: self.labels.map(|l| data::agreement(&classes, l)),
             agreement: data::agreement(&classes, &self.baseline),
             energy_j: est.energy_per_inference_j,
@@ -209,7 +222,7 @@ pub fn score_subsets(ev: &Evaluator, e: &Ensemble, sets: &[Vec<usize>], steps: u
     sets.par_iter()
         .map(|s| {
             let m = ev.pruned(Some(e), s)?;
-            ev.score(&m, s, steps, false, None)
+            ev.score(&m, s, steps, false, (None, None))
         })
         .collect()
 }
@@ -291,7 +304,7 @@ pub fn within_budget(scores: &[Score], budget_j: f64) -> Option<&Score> {
 
 /// Timestep sweep at full students: T' = 1..=T.
 pub fn t_sweep(ev: &Evaluator, m: &Model, students: &[usize], early_exit: bool) -> Result<Vec<Score>, PassError> {
-    (1..=ev.steps).into_par_iter().map(|t| ev.score(m, students, t, early_exit, None)).collect()
+    (1..=ev.steps).into_par_iter().map(|t| ev.score(m, students, t, early_exit, (None, None))).collect()
 }
 
 /// What a timestep choice must meet.
@@ -315,14 +328,15 @@ pub fn smallest_t(sweep: &[Score], bound: Bound) -> Option<&Score> {
     })
 }
 
-/// Marks the configurations no other beats on both metric and energy.
+/// Marks the configurations no other beats on metric, energy and cycles at once: another is
+/// at least as good on all three and better on one.
 pub fn pareto(scores: &[Score]) -> Vec<bool> {
     scores
         .iter()
         .map(|s| {
             !scores.iter().any(|o| {
-                (o.metric() >= s.metric() && o.energy_j < s.energy_j)
-                    || (o.metric() > s.metric() && o.energy_j <= s.energy_j)
+                let no_worse = o.metric() >= s.metric() && o.energy_j <= s.energy_j && o.cycles <= s.cycles;
+                no_worse && (o.metric() > s.metric() || o.energy_j < s.energy_j || o.cycles < s.cycles)
             })
         })
         .collect()
@@ -343,13 +357,13 @@ pub struct Exploration {
     pub k_sweep: Vec<KRow>,
     /// Every configuration measured, cheapest first.
     pub configurations: Vec<Score>,
-    /// `pareto[i]`: configuration i is on the accuracy-energy front.
+    /// `pareto[i]`: configuration i is on the accuracy-energy-latency front.
     pub pareto: Vec<bool>,
 }
 
 /// Sweeps students (the best subset of each size), T' = 1..=T, early exit off/on and the
 /// given lane counts (`None`: the target's default).
-pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usize>]) -> Result<Exploration, PassError> {
+pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Layout]) -> Result<Exploration, PassError> {
     let part = explore_part(ev, ensemble, lanes, |costs| vec![true; costs.len()])?;
     Ok(part.finish())
 }
@@ -362,7 +376,7 @@ pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Option<usiz
 pub fn explore_part(
     ev: &Evaluator,
     ensemble: Option<&Ensemble>,
-    lanes: &[Option<usize>],
+    lanes: &[Layout],
     keep: impl Fn(&[u64]) -> Vec<bool>,
 ) -> Result<ExplorePart, PassError> {
     let (k_rows, subsets): (Vec<KRow>, Vec<Vec<usize>>) = match ensemble {
