@@ -102,6 +102,8 @@ pub struct MemoryEnergy {
     pub name: String,
     /// Accesses per inference.
     pub accesses: f64,
+    /// Bits per access (the memory's word).
+    pub width: usize,
     /// Joules per access.
     pub per_access_j: f64,
     /// Joules per inference.
@@ -260,7 +262,7 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
         .zip(&accesses)
         .map(|(m, &a)| {
             let per = if neuromorphic { 0.0 } else { e_access(t, &m.map, m.bits(), m.width) };
-            MemoryEnergy { name: m.name.clone(), accesses: a, per_access_j: per, joules: a * per }
+            MemoryEnergy { name: m.name.clone(), accesses: a, width: m.width, per_access_j: per, joules: a * per }
         })
         .collect();
     for (k, l) in plan.layers.iter().enumerate() {
@@ -441,6 +443,7 @@ pub fn estimate(plan: &Plan, t: &Target, run: &BatchResult) -> Estimate {
         .map(|(i, m)| MemoryEnergy {
             name: m.name.clone(),
             accesses: mav[2 * i],
+            width: m.width,
             per_access_j: m.per_access_j,
             joules: mav[2 * i + 1],
         })
