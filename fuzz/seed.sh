@@ -36,8 +36,9 @@ for f in "${nir[@]}" "${onnx[@]}"; do
     [ "$(stat -c %s "$out.min")" -le 65536 ] || continue
     b=$(basename "$out")
     cp "$out.min" $C/json/seed_$b
-    # Option prefixes: T, target/lanes, weight/input bits, frac/leak bits, membrane cap, input max.
-    for p in '\x03\x00\x77\x06\x00\x10' '\x27\x05\x00\x06\x00\x01' '\x9f\x0e\xff\x9a\x0c\x40' '\x03\xc8\x77\x06\x00\x10' '\x43\x64\x00\x06\x00\x01'; do
+    # Option prefixes: T, target/lanes, weight/input bits, frac/leak bits, membrane cap (bit 7:
+    # the dense datapath), input max.
+    for p in '\x03\x00\x77\x06\x00\x10' '\x27\x05\x00\x06\x00\x01' '\x9f\x0e\xff\x9a\x0c\x40' '\x03\xc8\x77\x06\x00\x10' '\x43\x64\x00\x06\x00\x01' '\x03\x00\x77\x06\x80\x10' '\x27\x45\x00\x06\x80\x01'; do
         { printf "$p"; cat "$out.min"; } >$C/pipeline/seed_${p//\\x/}_$b
         cp $C/pipeline/seed_${p//\\x/}_$b $C/engine/
     done
