@@ -3,9 +3,10 @@
     // ---------------- accumulate (dense): {{ p.comment }}
     // {{ l.rows }} rows x {{ d.w }} (plane word, weight word) pairs, one pair per cycle. Stages:
     // A the pair's counters (registered), its plane and weight addresses summed into B's
-    // registers; B the memories read; C AND + popcount per lane into registers; D the row's
-    // popcounts accumulated; E the row sum (2 * A - P) << shift; F the sum added to the row
-    // read in D (the bank's stage 3), written through the bank's registered port.
+    // registers; B the memories read; C AND + popcount of each nibble per lane into registers;
+    // C2 the nibbles' counts summed; D the row's popcounts accumulated; E the row sum
+    // (2 * A - P) << shift; F the sum added to the row read in D (the bank's stage 3), written
+    // through the bank's registered port.
     /* verilator lint_off UNUSEDSIGNAL */
     // (counters, flags and address bits some gathers do not use)
     reg                  {{ p.pre }}_on;   // stage A holds a pair
@@ -176,7 +177,7 @@
 {%- else %}
     assign {{ p.pre }}_w = { {{ l.lanes }}{ {{ d.wconst }} } };
 {%- endif %}
-    // Stage C: the words arrive; AND + popcount per lane, registered.
+    // Stage C: the words arrive; AND + nibble popcounts per lane, registered (C2 sums them).
     reg                  {{ p.pre }}_vc, {{ p.pre }}_fc, {{ p.pre }}_ec, {{ p.pre }}_lc, {{ p.pre }}_cc, {{ p.pre }}_pvc;
     reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_rc;
 {%- if d.kind == "o2o" %}
@@ -194,15 +195,22 @@
         {{ p.pre }}_ohc <= {{ p.pre }}_ohb;
 {%- endif %}
     end
-    wire [{{ d.pw - 1 }}:0] {{ p.pre }}_s = {{ d.prdata }} & { {{- d.pw }}{ {{- p.pre }}_pvc} };
+    wire [{{ d.pw - 1 }}:0] {{ p.pre }}_s = {{ d.prdata }};
+    reg                  {{ p.pre }}_f2, {{ p.pre }}_e2, {{ p.pre }}_l2, {{ p.pre }}_c2;
+    reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_r2;
     reg                  {{ p.pre }}_fd, {{ p.pre }}_ed, {{ p.pre }}_ld, {{ p.pre }}_cd;
     reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_rd;
     always @(posedge clk) begin
-        {{ p.pre }}_fd <= {{ p.pre }}_fc;
-        {{ p.pre }}_ed <= !rst && {{ p.pre }}_ec;
-        {{ p.pre }}_ld <= {{ p.pre }}_lc;
-        {{ p.pre }}_cd <= {{ p.pre }}_cc;
-        {{ p.pre }}_rd <= {{ p.pre }}_rc;
+        {{ p.pre }}_f2 <= {{ p.pre }}_fc;
+        {{ p.pre }}_e2 <= !rst && {{ p.pre }}_ec;
+        {{ p.pre }}_l2 <= {{ p.pre }}_lc;
+        {{ p.pre }}_c2 <= {{ p.pre }}_cc;
+        {{ p.pre }}_r2 <= {{ p.pre }}_rc;
+        {{ p.pre }}_fd <= {{ p.pre }}_f2;
+        {{ p.pre }}_ed <= !rst && {{ p.pre }}_e2;
+        {{ p.pre }}_ld <= {{ p.pre }}_l2;
+        {{ p.pre }}_cd <= {{ p.pre }}_c2;
+        {{ p.pre }}_rd <= {{ p.pre }}_r2;
     end
 {%- if d.kind == "o2o" %}
     // The row's lanes within the word (its lane group's bits).
@@ -214,11 +222,34 @@
             if ({{ p.pre }}_ohc[{{ p.pre }}_k]) {{ p.pre }}_bits = {{ p.pre }}_bits | {{ p.pre }}_s[{{ p.pre }}_k*{{ l.lanes }} +: {{ l.lanes }}];
     end
 {%- else %}
-    function automatic [{{ d.pcw - 1 }}:0] {{ p.pre }}_pop(input [{{ d.pw - 1 }}:0] x);
-        {{ p.pre }}_pop = {{ d.pop }};
+    // The set bits of each nibble (a 4-input table), and the nibbles' counts summed.
+    function automatic [2:0] {{ p.pre }}_pc4(input [3:0] v);
+        case (v)
+            4'h0: {{ p.pre }}_pc4 = 3'd0;
+            4'h1, 4'h2, 4'h4, 4'h8: {{ p.pre }}_pc4 = 3'd1;
+            4'h7, 4'hb, 4'hd, 4'he: {{ p.pre }}_pc4 = 3'd3;
+            4'hf: {{ p.pre }}_pc4 = 3'd4;
+            default: {{ p.pre }}_pc4 = 3'd2;
+        endcase
     endfunction
-    reg  [{{ d.pcw - 1 }}:0] {{ p.pre }}_ps;   // popcount(s)
-    always @(posedge clk) {{ p.pre }}_ps <= {{ p.pre }}_pop({{ p.pre }}_s);
+    function automatic [{{ d.nn * 3 - 1 }}:0] {{ p.pre }}_nib(input [{{ d.pw - 1 }}:0] x);
+        integer n;
+        reg [{{ d.nn * 4 - 1 }}:0] xp;
+        begin
+            xp = {{ "{" }}{% if d.npad > 0 %}{{ d.npad }}'d0, {% endif %}x};
+            for (n = 0; n < {{ d.nn }}; n = n + 1) {{ p.pre }}_nib[n*3 +: 3] = {{ p.pre }}_pc4(xp[n*4 +: 4]);
+        end
+    endfunction
+    function automatic [{{ d.pcw - 1 }}:0] {{ p.pre }}_pcsum(input [{{ d.nn * 3 - 1 }}:0] y);
+        {{ p.pre }}_pcsum = {{ d.pop }};
+    endfunction
+    // C: nibble counts of s (zero for a word that is none); C2: popcount(s).
+    reg  [{{ d.nn * 3 - 1 }}:0] {{ p.pre }}_nbs;
+    reg  [{{ d.pcw - 1 }}:0] {{ p.pre }}_ps;
+    always @(posedge clk) begin
+        {{ p.pre }}_nbs <= {{ p.pre }}_pvc ? {{ p.pre }}_nib({{ p.pre }}_s) : {{ d.nn * 3 }}'d0;
+        {{ p.pre }}_ps  <= {{ p.pre }}_pcsum({{ p.pre }}_nbs);
+    end
     // Stage D: the row's popcounts, summed (P: of s, A: of s & w per lane).
     reg  [{{ d.accw - 1 }}:0] {{ p.pre }}_pacc;
     always @(posedge clk) {{ p.pre }}_pacc <= ({{ p.pre }}_fd ? {{ d.accw }}'d0 : {{ p.pre }}_pacc) + { {{- d.accw - d.pcw }}'d0, {{ p.pre }}_ps};
@@ -241,9 +272,9 @@
     generate
         for ({{ p.pre }}_gi = 0; {{ p.pre }}_gi < {{ l.lanes }}; {{ p.pre }}_gi = {{ p.pre }}_gi + 1) begin : {{ p.pre }}_dl
 {%- if d.kind == "o2o" %}
-            // C: a set lane bit takes its weight (sign-extended); D: registered again (one pair per row).
+            // C: a set lane bit takes its weight (sign-extended); C2, D: registered again (one pair per row).
             wire [{{ d.wb - 1 }}:0] wl = {{ p.pre }}_w[{{ p.pre }}_gi*{{ d.wb }} +: {{ d.wb }}];
-            reg  [{{ p.tw - 1 }}:0] tm, a, rs;
+            reg  [{{ p.tw - 1 }}:0] tm, t2, a, rs;
             always @(posedge clk) begin
 {%- if d.wb == 1 %}
                 // binary: +1 when the bit is set, else -1
@@ -251,18 +282,21 @@
 {%- else %}
                 tm <= {{ p.pre }}_bits[{{ p.pre }}_gi] ? { { {{- p.tw - d.wb }}{wl[{{ d.wb - 1 }}]} }, wl} : {{ p.tw }}'d0;
 {%- endif %}
-                a  <= tm;
+                t2 <= tm;
+                a  <= t2;
                 rs <= {{ p.pre }}_lm[{{ p.pre }}_gi] ? (a << {{ p.shift }}) : {{ p.tw }}'d0;
             end
 {%- else %}
-            // C: popcount(s & w); D: summed over the row; E: (2 * A - P) << shift.
+            // C: nibble counts of s & w; C2: popcount(s & w); D: summed over the row; E: (2 * A - P) << shift.
+            reg  [{{ d.nn * 3 - 1 }}:0] nb;
             reg  [{{ d.pcw - 1 }}:0] pc;
             reg  [{{ d.accw - 1 }}:0] a;
             reg  [{{ p.tw - 1 }}:0] rs;
             wire [{{ d.dw - 1 }}:0] df = {1'b0, a, 1'b0} - { {{- d.dw - d.accw }}'d0, {{ p.pre }}_pacc};
             wire [{{ p.tw + d.dw - 1 }}:0] dx = { { {{- p.tw }}{df[{{ d.dw - 1 }}]} }, df};
             always @(posedge clk) begin
-                pc <= {{ p.pre }}_pop({{ p.pre }}_s & {{ p.pre }}_w[{{ p.pre }}_gi*{{ d.pw }} +: {{ d.pw }}]);
+                nb <= {{ p.pre }}_pvc ? {{ p.pre }}_nib({{ p.pre }}_s & {{ p.pre }}_w[{{ p.pre }}_gi*{{ d.pw }} +: {{ d.pw }}]) : {{ d.nn * 3 }}'d0;
+                pc <= {{ p.pre }}_pcsum(nb);
                 a  <= ({{ p.pre }}_fd ? {{ d.accw }}'d0 : a) + { {{- d.accw - d.pcw }}'d0, pc};
                 rs <= {{ p.pre }}_lm[{{ p.pre }}_gi] ? (dx[{{ p.tw - 1 }}:0] << {{ p.shift }}) : {{ p.tw }}'d0;
             end

@@ -54,9 +54,14 @@ pub struct DenseView {
     pub paw: usize,
     /// The plane memory's read data.
     pub prdata: String,
-    /// Popcount width and its tree over `x` (binary).
+    /// Binary: the plane word's nibbles (the last one zero-padded), the width of the padding,
+    /// and the popcount's width and its adder tree over the nibbles' 3-bit counts in `y`.
+    pub nn: usize,
+    /// See `nn`.
+    pub npad: usize,
+    /// See `nn`.
     pub pcw: usize,
-    /// See `pcw`.
+    /// See `nn`.
     pub pop: String,
     /// Accumulator width (a row's popcounts), and the signed width of `2 * A - P`.
     pub accw: usize,
@@ -113,14 +118,14 @@ pub struct DenseView {
     pub wstep: String,
 }
 
-/// A balanced adder tree counting the set bits `lo .. lo + n` of `x`: (expression, width).
-fn pop_tree(x: &str, lo: usize, n: usize) -> (String, usize) {
+/// A balanced adder tree summing the 3-bit counts `lo .. lo + n` packed in `y`: (expression, width).
+fn pop_tree(y: &str, lo: usize, n: usize) -> (String, usize) {
     if n == 1 {
-        return (format!("{x}[{lo}]"), 1);
+        return (format!("{y}[{}:{}]", 3 * lo + 2, 3 * lo), 3);
     }
     let h = n / 2;
-    let (a, wa) = pop_tree(x, lo, h);
-    let (b, wb) = pop_tree(x, lo + h, n - h);
+    let (a, wa) = pop_tree(y, lo, h);
+    let (b, wb) = pop_tree(y, lo + h, n - h);
     let w = wa.max(wb) + 1;
     let ext = |e: String, we: usize| if we < w { format!("{{{}'d0, {e}}}", w - we) } else { e };
     (format!("({} + {})", ext(a, wa), ext(b, wb)), w)
@@ -158,7 +163,8 @@ pub fn dense_view(
     let (pw, m) = (d.plane.width(), d.plane.m);
     let paw = abits(d.plane.depth());
     let prdata = if pipelined { format!("l{s}pl{k}_rdata") } else { format!("l{s}_pl_rdata") };
-    let (pop, pcw) = pop_tree("x", 0, pw);
+    let nn = pw.div_ceil(4);
+    let (pop, pcw) = pop_tree("y", 0, nn);
     // At least a bit above the popcount's, so the popcount is zero-extended into it.
     let accw = abits(d.words_per_row * pw + 1).max(pcw + 1);
     let mem = format!("{}.w{j}", l.name);
@@ -205,6 +211,8 @@ pub fn dense_view(
         m,
         paw,
         prdata,
+        nn,
+        npad: nn * 4 - pw,
         pcw,
         pop,
         accw,
