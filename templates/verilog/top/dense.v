@@ -4,7 +4,7 @@
     // {{ l.rows }} rows x {{ d.w }} (plane word, weight word) pairs, one pair per cycle. Stages:
     // A the pair's counters (registered), its plane and weight addresses summed into B's
     // registers; B the memories read; C AND + popcount of each nibble per lane into registers;
-    // C2 the nibbles' counts summed; D the row's popcounts accumulated; E the row sum
+    // C2 pairs of nibble counts summed, C3 those summed; D the row's popcounts accumulated; E the row sum
     // (2 * A - P) << shift; F the sum added to the row read in D (the bank's stage 3), written
     // through the bank's registered port.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -177,7 +177,7 @@
 {%- else %}
     assign {{ p.pre }}_w = { {{ l.lanes }}{ {{ d.wconst }} } };
 {%- endif %}
-    // Stage C: the words arrive; AND + nibble popcounts per lane, registered (C2 sums them).
+    // Stage C: the words arrive; AND + nibble popcounts per lane, registered (C2, C3 sum them).
     reg                  {{ p.pre }}_vc, {{ p.pre }}_fc, {{ p.pre }}_ec, {{ p.pre }}_lc, {{ p.pre }}_cc, {{ p.pre }}_pvc;
     reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_rc;
 {%- if d.kind == "o2o" %}
@@ -198,6 +198,8 @@
     wire [{{ d.pw - 1 }}:0] {{ p.pre }}_s = {{ d.prdata }};
     reg                  {{ p.pre }}_f2, {{ p.pre }}_e2, {{ p.pre }}_l2, {{ p.pre }}_c2;
     reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_r2;
+    reg                  {{ p.pre }}_f3, {{ p.pre }}_e3, {{ p.pre }}_l3, {{ p.pre }}_c3;
+    reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_r3;
     reg                  {{ p.pre }}_fd, {{ p.pre }}_ed, {{ p.pre }}_ld, {{ p.pre }}_cd;
     reg  [{{ l.raw - 1 }}:0] {{ p.pre }}_rd;
     always @(posedge clk) begin
@@ -206,11 +208,16 @@
         {{ p.pre }}_l2 <= {{ p.pre }}_lc;
         {{ p.pre }}_c2 <= {{ p.pre }}_cc;
         {{ p.pre }}_r2 <= {{ p.pre }}_rc;
-        {{ p.pre }}_fd <= {{ p.pre }}_f2;
-        {{ p.pre }}_ed <= !rst && {{ p.pre }}_e2;
-        {{ p.pre }}_ld <= {{ p.pre }}_l2;
-        {{ p.pre }}_cd <= {{ p.pre }}_c2;
-        {{ p.pre }}_rd <= {{ p.pre }}_r2;
+        {{ p.pre }}_f3 <= {{ p.pre }}_f2;
+        {{ p.pre }}_e3 <= !rst && {{ p.pre }}_e2;
+        {{ p.pre }}_l3 <= {{ p.pre }}_l2;
+        {{ p.pre }}_c3 <= {{ p.pre }}_c2;
+        {{ p.pre }}_r3 <= {{ p.pre }}_r2;
+        {{ p.pre }}_fd <= {{ p.pre }}_f3;
+        {{ p.pre }}_ed <= !rst && {{ p.pre }}_e3;
+        {{ p.pre }}_ld <= {{ p.pre }}_l3;
+        {{ p.pre }}_cd <= {{ p.pre }}_c3;
+        {{ p.pre }}_rd <= {{ p.pre }}_r3;
     end
 {%- if d.kind == "o2o" %}
     // The row's lanes within the word (its lane group's bits).
@@ -240,15 +247,20 @@
             for (n = 0; n < {{ d.nn }}; n = n + 1) {{ p.pre }}_nib[n*3 +: 3] = {{ p.pre }}_pc4(xp[n*4 +: 4]);
         end
     endfunction
-    function automatic [{{ d.pcw - 1 }}:0] {{ p.pre }}_pcsum(input [{{ d.nn * 3 - 1 }}:0] y);
+    function automatic [{{ d.np * 4 - 1 }}:0] {{ p.pre }}_pair(input [{{ d.nn * 3 - 1 }}:0] y);
+        {{ p.pre }}_pair = {{ d.pair }};
+    endfunction
+    function automatic [{{ d.pcw - 1 }}:0] {{ p.pre }}_pcsum(input [{{ d.np * 4 - 1 }}:0] y);
         {{ p.pre }}_pcsum = {{ d.pop }};
     endfunction
-    // C: nibble counts of s (zero for a word that is none); C2: popcount(s).
+    // C: nibble counts of s (zero for a word that is none); C2: byte counts; C3: popcount(s).
     reg  [{{ d.nn * 3 - 1 }}:0] {{ p.pre }}_nbs;
+    reg  [{{ d.np * 4 - 1 }}:0] {{ p.pre }}_bys;
     reg  [{{ d.pcw - 1 }}:0] {{ p.pre }}_ps;
     always @(posedge clk) begin
         {{ p.pre }}_nbs <= {{ p.pre }}_pvc ? {{ p.pre }}_nib({{ p.pre }}_s) : {{ d.nn * 3 }}'d0;
-        {{ p.pre }}_ps  <= {{ p.pre }}_pcsum({{ p.pre }}_nbs);
+        {{ p.pre }}_bys <= {{ p.pre }}_pair({{ p.pre }}_nbs);
+        {{ p.pre }}_ps  <= {{ p.pre }}_pcsum({{ p.pre }}_bys);
     end
     // Stage D: the row's popcounts, summed (P: of s, A: of s & w per lane).
     reg  [{{ d.accw - 1 }}:0] {{ p.pre }}_pacc;
@@ -272,9 +284,9 @@
     generate
         for ({{ p.pre }}_gi = 0; {{ p.pre }}_gi < {{ l.lanes }}; {{ p.pre }}_gi = {{ p.pre }}_gi + 1) begin : {{ p.pre }}_dl
 {%- if d.kind == "o2o" %}
-            // C: a set lane bit takes its weight (sign-extended); C2, D: registered again (one pair per row).
+            // C: a set lane bit takes its weight (sign-extended); C2, C3, D: registered again (one pair per row).
             wire [{{ d.wb - 1 }}:0] wl = {{ p.pre }}_w[{{ p.pre }}_gi*{{ d.wb }} +: {{ d.wb }}];
-            reg  [{{ p.tw - 1 }}:0] tm, t2, a, rs;
+            reg  [{{ p.tw - 1 }}:0] tm, t2, t3, a, rs;
             always @(posedge clk) begin
 {%- if d.wb == 1 %}
                 // binary: +1 when the bit is set, else -1
@@ -283,12 +295,15 @@
                 tm <= {{ p.pre }}_bits[{{ p.pre }}_gi] ? { { {{- p.tw - d.wb }}{wl[{{ d.wb - 1 }}]} }, wl} : {{ p.tw }}'d0;
 {%- endif %}
                 t2 <= tm;
-                a  <= t2;
+                t3 <= t2;
+                a  <= t3;
                 rs <= {{ p.pre }}_lm[{{ p.pre }}_gi] ? (a << {{ p.shift }}) : {{ p.tw }}'d0;
             end
 {%- else %}
-            // C: nibble counts of s & w; C2: popcount(s & w); D: summed over the row; E: (2 * A - P) << shift.
+            // C: nibble counts of s & w; C2: byte counts; C3: popcount(s & w); D: summed over the
+            // row; E: (2 * A - P) << shift.
             reg  [{{ d.nn * 3 - 1 }}:0] nb;
+            reg  [{{ d.np * 4 - 1 }}:0] by;
             reg  [{{ d.pcw - 1 }}:0] pc;
             reg  [{{ d.accw - 1 }}:0] a;
             reg  [{{ p.tw - 1 }}:0] rs;
@@ -296,7 +311,8 @@
             wire [{{ p.tw + d.dw - 1 }}:0] dx = { { {{- p.tw }}{df[{{ d.dw - 1 }}]} }, df};
             always @(posedge clk) begin
                 nb <= {{ p.pre }}_pvc ? {{ p.pre }}_nib({{ p.pre }}_s & {{ p.pre }}_w[{{ p.pre }}_gi*{{ d.pw }} +: {{ d.pw }}]) : {{ d.nn * 3 }}'d0;
-                pc <= {{ p.pre }}_pcsum(nb);
+                by <= {{ p.pre }}_pair(nb);
+                pc <= {{ p.pre }}_pcsum(by);
                 a  <= ({{ p.pre }}_fd ? {{ d.accw }}'d0 : a) + { {{- d.accw - d.pcw }}'d0, pc};
                 rs <= {{ p.pre }}_lm[{{ p.pre }}_gi] ? (dx[{{ p.tw - 1 }}:0] << {{ p.shift }}) : {{ p.tw }}'d0;
             end

@@ -55,8 +55,13 @@ pub struct DenseView {
     /// The plane memory's read data.
     pub prdata: String,
     /// Binary: the plane word's nibbles (the last one zero-padded), the width of the padding,
-    /// and the popcount's width and its adder tree over the nibbles' 3-bit counts in `y`.
+    /// their 3-bit counts in `y` summed in pairs (`pair`, `np` 4-bit counts), and the
+    /// popcount's width and its adder tree over the pairs' counts in `y`.
     pub nn: usize,
+    /// See `nn`.
+    pub np: usize,
+    /// See `nn`.
+    pub pair: String,
     /// See `nn`.
     pub npad: usize,
     /// See `nn`.
@@ -118,17 +123,35 @@ pub struct DenseView {
     pub wstep: String,
 }
 
-/// A balanced adder tree summing the 3-bit counts `lo .. lo + n` packed in `y`: (expression, width).
-fn pop_tree(y: &str, lo: usize, n: usize) -> (String, usize) {
+/// A balanced adder tree summing the `lw`-bit counts `lo .. lo + n` packed in `y`:
+/// (expression, width).
+fn pop_tree(y: &str, lw: usize, lo: usize, n: usize) -> (String, usize) {
     if n == 1 {
-        return (format!("{y}[{}:{}]", 3 * lo + 2, 3 * lo), 3);
+        return (format!("{y}[{}:{}]", lw * lo + lw - 1, lw * lo), lw);
     }
     let h = n / 2;
-    let (a, wa) = pop_tree(y, lo, h);
-    let (b, wb) = pop_tree(y, lo + h, n - h);
+    let (a, wa) = pop_tree(y, lw, lo, h);
+    let (b, wb) = pop_tree(y, lw, lo + h, n - h);
     let w = wa.max(wb) + 1;
     let ext = |e: String, we: usize| if we < w { format!("{{{}'d0, {e}}}", w - we) } else { e };
     (format!("({} + {})", ext(a, wa), ext(b, wb)), w)
+}
+
+/// The 3-bit counts of `y` (`nn` of them) summed in pairs into 4-bit counts, packed (the last
+/// one alone when `nn` is odd).
+fn pairs(y: &str, nn: usize) -> String {
+    let parts: Vec<String> = (0..nn.div_ceil(2))
+        .rev()
+        .map(|q| {
+            let a = format!("{y}[{}:{}]", 6 * q + 2, 6 * q);
+            if 2 * q + 1 < nn {
+                format!("({{1'b0, {a}}} + {{1'b0, {y}[{}:{}]}})", 6 * q + 5, 6 * q + 3)
+            } else {
+                format!("{{1'b0, {a}}}")
+            }
+        })
+        .collect();
+    format!("{{{}}}", parts.join(", "))
 }
 
 /// The image of a binary dense weight ROM ([`Dense::weight_bits`]), one hex line per word.
@@ -164,7 +187,8 @@ pub fn dense_view(
     let paw = abits(d.plane.depth());
     let prdata = if pipelined { format!("l{s}pl{k}_rdata") } else { format!("l{s}_pl_rdata") };
     let nn = pw.div_ceil(4);
-    let (pop, pcw) = pop_tree("y", 0, nn);
+    let np = nn.div_ceil(2);
+    let (pop, pcw) = pop_tree("y", 4, 0, np);
     // At least a bit above the popcount's, so the popcount is zero-extended into it.
     let accw = abits(d.words_per_row * pw + 1).max(pcw + 1);
     let mem = format!("{}.w{j}", l.name);
@@ -212,6 +236,8 @@ pub fn dense_view(
         paw,
         prdata,
         nn,
+        np,
+        pair: pairs("y", nn),
         npad: nn * 4 - pw,
         pcw,
         pop,
