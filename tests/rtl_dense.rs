@@ -63,3 +63,25 @@ fn dense_verilator_lint_is_clean() {
         common::assert_lint_clean(&d, &format!("dense-lint-{name}"), &name);
     }
 }
+
+/// Early exit (sequential only): the shared state memories tell stale rows by their epoch and
+/// the spike planes are never cleared (every bit is rewritten before it is read); still exact.
+#[test]
+fn dense_cosim_early_exit_iverilog() {
+    let test = "dense_cosim_early_exit_iverilog";
+    if !tool_or_skip("iverilog", test) {
+        return;
+    }
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    for name in ["mlp_bw", "ensemble_bw"] {
+        let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
+        let (_, plan, batch) = plan_for(&c, None);
+        let exit = common::relayout(&plan, None, |n| n.early_exit = true);
+        let d = exit.with_modes(&dense::all_dense(&exit), &t).unwrap();
+        assert!(d.early_exit && d.schedule == Schedule::Sequential);
+        let r = cosim::cosim(&d, &batch, 4, Simulator::Iverilog, &scratch(&format!("{test}-{name}")), &|_| {})
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(r.exact(), "{name}: {:?}", r.first_differences);
+        assert_eq!(r.rtl_cycles, r.engine_cycles, "{name}");
+    }
+}
