@@ -85,3 +85,49 @@ fn dense_cosim_early_exit_iverilog() {
         assert_eq!(r.rtl_cycles, r.engine_cycles, "{name}");
     }
 }
+
+/// The op corpus's dense-eligible projections (its residual merge's one-to-one edge with
+/// multi-bit weights; the corpus's other weights are multi-bit), at 1 and 4 lanes, both
+/// schedules, in iverilog.
+#[test]
+fn dense_cosim_corpus_iverilog() {
+    let test = "dense_cosim_corpus_iverilog";
+    if !tool_or_skip("iverilog", test) {
+        return;
+    }
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let mut done = vec![];
+    for c in common::cases(&common::root().join("tests/data/nir/cases.json")) {
+        let m = c.load();
+        let batch = c.batch(&m);
+        for lanes in [1usize, 4] {
+            for schedule in [Schedule::Sequential, Schedule::Pipelined] {
+                let mut o = spikefab::hw::PlanOptions::new(t.clone(), c.timesteps);
+                o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
+                o.settings.lanes = Some(lanes);
+                o.settings.schedule = Some(schedule.into());
+                let Ok(plan) = spikefab::hw::lower(&m, &o) else { continue };
+                let plan = plan.with_modes(&dense::all_dense(&plan), &t).unwrap();
+                let n = plan.layers.iter().flat_map(|l| &l.modes).filter(|m| **m == Mode::Dense).count();
+                if n == 0 || spikefab::back::verilog::emit(&plan, None).is_err() {
+                    continue;
+                }
+                let name = format!("{}-{lanes}-{schedule:?}", c.name);
+                let r = cosim::cosim(
+                    &plan,
+                    &batch,
+                    batch.n.min(3),
+                    Simulator::Iverilog,
+                    &scratch(&format!("{test}-{name}")),
+                    &|_| {},
+                )
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert!(r.exact(), "{name}: {:?}", r.first_differences);
+                assert_eq!(r.rtl_cycles, r.engine_cycles, "{name}");
+                done.push(format!("{name} ({n} dense)"));
+            }
+        }
+    }
+    println!("co-simulated dense: {}", done.join(", "));
+    assert!(!done.is_empty(), "some corpus model has a dense-eligible projection");
+}
