@@ -3,10 +3,11 @@
     // ---------------- accumulate (dense): {{ p.comment }}
     // {{ l.rows }} rows x {{ d.w }} (plane word, weight word) pairs, one pair per cycle. Stages:
     // A the pair's counters (registered), its plane and weight addresses summed into B's
-    // registers; B the memories read; C AND + popcount of each nibble per lane into registers;
-    // C2 pairs of nibble counts summed, C3 those summed; D the row's popcounts accumulated; E the row sum
-    // (2 * A - P) << shift; F the sum added to the row read in D (the bank's stage 3), written
-    // through the bank's registered port.
+    // registers; B the memories read; C AND + popcount of each nibble per lane into
+    // registers; C2 pairs of nibble counts summed, C3 those summed; D the row's popcounts
+    // accumulated; E the row sum (2 * A - P) << shift; F the sum added to the row read in D
+    // (the bank's stage 3), written through the bank's registered port
+    // (schedule::DENSE_HEAD, DENSE_TAIL).
     /* verilator lint_off UNUSEDSIGNAL */
     // (counters, flags and address bits some gathers do not use)
     reg                  {{ p.pre }}_on;   // stage A holds a pair
