@@ -177,7 +177,7 @@ fn every_output_is_the_same_in_both_modes_and_cycles_follow_the_formula() {
                     assert_eq!(lc.dense_words, words);
                     let nonempty = lc.acc_phases - lc.empty_acc_phases - dense_phases;
                     total += lc.empty_acc_phases * 2 + nonempty * 7 + (lc.beats - words);
-                    total += dense_phases * (1 + 2 + 5) + words;
+                    total += dense_phases * (1 + 2 + 7) + words;
                     total += lc.update_passes * (l.rows as u64 + 1 + 12 + 1);
                     if !dense::has_event_readers(&dense_plan, li) {
                         assert_eq!(lc.event_writes, 0);
@@ -189,7 +189,7 @@ fn every_output_is_the_same_in_both_modes_and_cycles_follow_the_formula() {
                 total += k.steps_run * (dense_plan.layers[dense_plan.output.layer].rows as u64 + 2);
                 total += 1;
                 assert_eq!(total, k.cycles, "{} lanes {lanes}", c.name);
-                assert_eq!(schedule::DENSE_HEAD + schedule::DENSE_TAIL, 7);
+                assert_eq!(schedule::DENSE_HEAD + schedule::DENSE_TAIL, 9);
             }
             // The pipelined layout of the same network in both modes.
             let pipe = spikefab::hw::layout(plan.quantised(), &t, Some(lanes), Schedule::Pipelined);

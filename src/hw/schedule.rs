@@ -55,9 +55,9 @@ pub const ACC_TAIL: u64 = 4;
 /// Dense ACC fill (docs/hardware.md 4c): the first plane and weight words are read, then
 /// registered.
 pub const DENSE_HEAD: u64 = 2;
-/// Dense ACC drain: the last word's popcounts, the row sum, the state row read, its sum
-/// registered and written back.
-pub const DENSE_TAIL: u64 = 5;
+/// Dense ACC drain: the last word's nibble popcounts, their sums in pairs, the total, the
+/// row's accumulation (the state row read), the row sum registered, added and written back.
+pub const DENSE_TAIL: u64 = 7;
 /// UPD pipeline fill: the first row is read.
 pub const UPD_HEAD: u64 = 1;
 /// UPD pipeline drain: the neuron lanes' stages (hdl/sf_neuron.v) between a row's read data

@@ -43,6 +43,7 @@ module {{ v.module }} (
 {%- include "verilog/top/load.v" %}
 {%- include "verilog/top/state_memories.v" %}
 {%- include "verilog/top/event_lists.v" %}
+{%- include "verilog/top/planes.v" %}
 {%- include "verilog/top/layer.v" %}
 {%- include "verilog/top/update_datapath.v" %}
 {%- include "verilog/top/clear.v" %}

@@ -28,6 +28,9 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
 pub const FOLLOW_PRIMITIVES: &[(&str, &str)] =
     &[("sf_events_follow.v", include_str!("../../../hdl/sf_events_follow.v"))];
 
+/// The spike plane memory (designs with a dense projection, docs/hardware.md 4c).
+pub const PLANE_PRIMITIVES: &[(&str, &str)] = &[("sf_plane.v", include_str!("../../../hdl/sf_plane.v"))];
+
 /// Primitives of designs with weight ROMs in iCE40 SPRAM.
 pub const SPRAM_PRIMITIVES: &[(&str, &str)] = &[
     ("sf_spram.v", include_str!("../../../hdl/sf_spram.v")),
@@ -57,9 +60,6 @@ struct TbTemplate<'a> {
 /// Emits the design (core RTL, board pin wrapper, ROM images) for `plan`. `tb` adds a
 /// testbench for `samples` inputs with a per-sample cycle limit.
 pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> {
-    if let Some(why) = crate::back::dense_unsupported(plan, "Verilog") {
-        return Err(EmitError(why));
-    }
     let v = view::build(plan)?;
     let tpl = |e: askama::Error| EmitError(format!("template: {e}"));
     let mut files = vec![
@@ -68,7 +68,8 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
     ];
     let follow: &[(&str, &str)] = if v.follow { FOLLOW_PRIMITIVES } else { &[] };
     let spram: &[(&str, &str)] = if v.wl.spram.is_empty() { &[] } else { SPRAM_PRIMITIVES };
-    for (name, text) in PRIMITIVES.iter().chain(follow).chain(spram) {
+    let plane: &[(&str, &str)] = if v.layers.iter().any(|l| l.plane.is_some()) { PLANE_PRIMITIVES } else { &[] };
+    for (name, text) in PRIMITIVES.iter().chain(follow).chain(spram).chain(plane) {
         files.push((name.to_string(), text.to_string()));
     }
     files.extend(v.roms.iter().cloned());

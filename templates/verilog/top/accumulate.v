@@ -1,5 +1,8 @@
 {#- Layer `l`'s accumulate units, one per projection (view::proj): event reader, address stages, weight ROM, lanes. #}
 {%- for p in l.projs %}
+{%- if let Some(d) = p.dense %}
+{%- include "verilog/top/dense.v" %}
+{%- else %}
 
     // ---------------- accumulate: {{ p.comment }}
 {%- if v.pipe && !p.follow %}
@@ -210,4 +213,5 @@
 {%- endif %}
         else if ({{ p.pre }}_finr) {{ p.pre }}_actr <= 1'b0;
     end
+{%- endif %}
 {%- endfor %}

@@ -302,7 +302,7 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView]) -> EvBankView {
             waddr: bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, l.raw - 1), l.raw, aw),
             wdata,
         });
-        for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre) {
+        for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre && p.dense.is_none()) {
             readers.push((p.pre.clone(), bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw)));
         }
         base += l.rows;

@@ -125,6 +125,8 @@ pub struct LayerView {
     pub gvw: usize,
     /// S lane stride.
     pub s_lw: usize,
+    /// The spike plane its dense readers read (docs/hardware.md 4c); None: no dense reader.
+    pub plane: Option<PlaneView>,
     /// Y lane stride.
     pub y_lw: usize,
 }
@@ -138,6 +140,81 @@ impl LayerView {
     pub fn param(&self, n: &str) -> &ParamView {
         &self.params.iter().find(|(name, _)| name == n).expect("known parameter").1
     }
+}
+
+/// One memory of a spike plane: the sequential schedule's (its readers take turns) or, pipelined,
+/// one reader layer's copy (two steps deep, the step parity on top of the address).
+pub struct PlaneMemView {
+    /// Memory prefix.
+    pub pre: String,
+    /// Words and address width.
+    pub depth: usize,
+    /// See `depth`.
+    pub aw: usize,
+    /// In logic.
+    pub logic: bool,
+    /// Write address.
+    pub waddr: String,
+    /// Readers: (projection prefix, read address).
+    pub readers: Vec<(String, String)>,
+}
+
+/// A layer's spike plane ([`crate::hw::dense::Plane`]): what the update pass writes where.
+pub struct PlaneView {
+    /// Lane groups per word, positions and the position counter's width, word bits, address width.
+    pub m: usize,
+    /// See `m`.
+    pub hw: usize,
+    /// See `m`.
+    pub hww: usize,
+    /// See `m`.
+    pub width: usize,
+    /// See `m`.
+    pub aw: usize,
+    /// The memories.
+    pub mems: Vec<PlaneMemView>,
+}
+
+/// The spike plane of layer `k`, when some projection reads it densely.
+fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {
+    use crate::hw::dense::{Mode, Plane, is, plane_readers};
+    let readers = plane_readers(plan, k);
+    if readers.is_empty() {
+        return None;
+    }
+    let pl = Plane::of(l);
+    let aw = abits(pl.depth());
+    let pipelined = plan.schedule == crate::hw::Schedule::Pipelined;
+    let units = |r: usize| -> Vec<String> {
+        let lr = &plan.layers[r];
+        (0..lr.projections.len())
+            .filter(|&j| lr.projections[j].source == crate::quant::Source::Layer(k) && is(lr, j, Mode::Dense))
+            .map(|j| format!("l{r}p{j}"))
+            .collect()
+    };
+    let mems = if pipelined {
+        readers
+            .iter()
+            .map(|&r| PlaneMemView {
+                pre: format!("l{k}pl{r}"),
+                depth: 1 << (aw + 1),
+                aw: aw + 1,
+                logic: in_registers(plan, &format!("{}.plane.{}", l.name, plan.layers[r].name)),
+                waddr: format!("{{g{k}_t[0], l{k}_pl_wa}}"),
+                readers: units(r).into_iter().map(|u| (u.clone(), format!("{{g{r}_t[0], {u}_pa_b}}"))).collect(),
+            })
+            .collect()
+    } else {
+        vec![PlaneMemView {
+            pre: format!("l{k}_pl"),
+            depth: pl.depth(),
+            aw,
+            logic: in_registers(plan, &format!("{}.plane", l.name)),
+            waddr: format!("l{k}_pl_wa"),
+            readers: readers.iter().flat_map(|&r| units(r)).map(|u| (u.clone(), format!("{u}_pa_b"))).collect(),
+        }]
+    };
+    Some(PlaneView { m: pl.m, hw: pl.hw, hww: super::expr::bits_for_count(pl.hw), width: pl.width(), aw, mems })
 }
 
 /// hdl/sf_neuron.v's leak mode (0 zero, 1 one, 2 shift, 3 multiply) and shift.
@@ -269,5 +346,6 @@ pub fn layer_view(
         gk: k,
         glw: 1,
         gvw: vw,
+        plane: plane_view(plan, k, l),
     })
 }

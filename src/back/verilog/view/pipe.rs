@@ -252,7 +252,7 @@ fn readers_in(plan: &Plan, c: usize, src: Source, two: bool) -> Vec<(String, Str
         .projections
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.source == src)
+        .filter(|(j, p)| p.source == src && crate::hw::dense::is(&plan.layers[c], *j, crate::hw::dense::Mode::Event))
         .map(|(j, p)| {
             let pp = format!("l{c}p{j}");
             let addr =

@@ -9,8 +9,10 @@
 
 mod addr;
 mod beat;
+mod dense;
 
 use addr::Addresses;
+pub use dense::DenseView;
 
 use super::expr::{abits, lit};
 use super::pipe::pipe_copy;
@@ -107,6 +109,8 @@ pub struct ProjView {
     /// Pipelined, reading a direct input: the reader follows the load as it writes the list
     /// (hdl/sf_events_follow.v, `schedule::Clock::acc_follow`), so the phase awaits nothing.
     pub follow: bool,
+    /// A dense projection's unit (docs/hardware.md 4c); None: event-driven.
+    pub dense: Option<DenseView>,
 }
 
 /// Where the fields of a source entry lie (positions in the entry without its lane mask,
@@ -278,7 +282,16 @@ pub fn proj_view(
     let (ev_count, ev_rdata, ev_count_nx, follow) = event_reader(plan, k, p, &pre, &src);
     let aw = arith_width(l, p, &src, weight_depth(plan, k, j));
     let a = addr::addresses(&pre, aw, &src, l, p);
-    let (wrom, spram, wconst) = weights(plan, (k, j), l, p, ident, roms)?;
+    let mut dense = if crate::hw::dense::is(l, j, crate::hw::dense::Mode::Dense) {
+        Some(dense::dense_view(plan, (k, j), l, p, ident, roms)?)
+    } else {
+        None
+    };
+    let (wrom, spram, wconst) = if let Some(d) = dense.as_mut() {
+        (None, d.spram.take(), String::new())
+    } else {
+        weights(plan, (k, j), l, p, ident, roms)?
+    };
     let (target, tw) = acc_target(l, p);
     let (beats_min, beats_max) = beats_range(l, p);
     Ok(ProjView {
@@ -323,5 +336,6 @@ pub fn proj_view(
         ev_count_nx,
         follow,
         pre,
+        dense,
     })
 }

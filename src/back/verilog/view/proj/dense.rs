@@ -1,0 +1,306 @@
+//! A dense projection's accumulate unit (docs/hardware.md 4c) as the templates print it: the
+//! walk over (row, word) pairs, the plane and weight ROM addresses of each pair, the popcount
+//! tree, the row sum's widths and the weight ROM image of [`crate::hw::dense::Dense`].
+//!
+//! Invariants: one (plane word, weight word) pair per cycle, in `Dense::word`'s order; every
+//! width holds its values (the row sum is exact modulo the target width, which holds the row's
+//! state after the phase); a plane word that `Dense::word` says is none reads as zero.
+
+use super::super::expr::{abits, bits_for_count, lit, mask_lit};
+use super::super::rom::{SpramView, spram_view, weight_image};
+use super::super::{EmitError, Roms};
+use crate::back::common::in_registers;
+use crate::hw::dense::{Dense, Gather, geometry};
+use crate::hw::memory::weight_depth;
+use crate::hw::{Layer, Plan, Schedule};
+use crate::quant::{Projection, Source};
+
+/// One row of a convolution's tap table: pair `i`'s plane word offset and its tap's (y, x)
+/// offsets, as literals of the unit's signed width.
+pub struct TapView {
+    /// Pair index within a row.
+    pub i: usize,
+    /// chunk * HW_in + ky * dy * W_in + kx * dx.
+    pub off: String,
+    /// ky * dy.
+    pub dy: String,
+    /// kx * dx.
+    pub dx: String,
+}
+
+/// A dense projection's unit.
+pub struct DenseView {
+    /// `matrix`, `conv` or `o2o`.
+    pub kind: &'static str,
+    /// Pairs per row, and the width of the pair counter.
+    pub w: usize,
+    /// See `w`.
+    pub iw: usize,
+    /// Target positions (H * W), the position counter's width.
+    pub hw: usize,
+    /// See `hw`.
+    pub hww: usize,
+    /// Target lane groups per channel group (`ncg`) and that counter's width.
+    pub ncg: usize,
+    /// See `ncg`.
+    pub ncgw: usize,
+    /// Lanes valid in a row of the channel group's last lane group (all ones: no padding).
+    pub padmask: String,
+    /// Plane: bits per word, lane groups per word, source lanes, address width.
+    pub pw: usize,
+    /// See `pw`.
+    pub m: usize,
+    /// See `pw`.
+    pub paw: usize,
+    /// The plane memory's read data.
+    pub prdata: String,
+    /// Binary: the plane word's nibbles (the last one zero-padded), the width of the padding,
+    /// their 3-bit counts in `y` summed in pairs (`pair`, `np` 4-bit counts), and the
+    /// popcount's width and its adder tree over the pairs' counts in `y`.
+    pub nn: usize,
+    /// See `nn`.
+    pub np: usize,
+    /// See `nn`.
+    pub pair: String,
+    /// See `nn`.
+    pub npad: usize,
+    /// See `nn`.
+    pub pcw: usize,
+    /// See `nn`.
+    pub pop: String,
+    /// Accumulator width (a row's popcounts), and the signed width of `2 * A - P`.
+    pub accw: usize,
+    /// See `accw`.
+    pub dw: usize,
+    /// Weight ROM: bits per word (lanes x plane width, or lanes x weight bits), words, address width.
+    pub wwidth: usize,
+    /// See `wwidth`.
+    pub wdepth: usize,
+    /// See `wwidth`.
+    pub waw: usize,
+    /// Weight ROM file; empty: one constant weight (one-to-one).
+    pub wfile: String,
+    /// Weight ROM in logic.
+    pub wlogic: bool,
+    /// The weight ROM in large RAM (moved to the projection's `spram`, which the loader numbers).
+    pub spram: Option<SpramView>,
+    /// One-to-one: weight bits, the constant weight (when no ROM), the ROM's index (`row`, `group`).
+    pub wb: usize,
+    /// See `wb`.
+    pub wconst: String,
+    /// See `wb`.
+    pub widx: &'static str,
+    /// Convolution: signed width of the coordinate arithmetic, the tap table, the input's (h, w),
+    /// the target's (h, w) counters' widths and last values, the start values and increments.
+    pub sw: usize,
+    /// See `sw`.
+    pub taps: Vec<TapView>,
+    /// See `sw`.
+    pub hin: String,
+    /// See `sw`.
+    pub win: String,
+    /// See `sw`.
+    pub oyw: usize,
+    /// See `sw`.
+    pub oxw: usize,
+    /// See `sw`.
+    pub oy_last: usize,
+    /// See `sw`.
+    pub ox_last: usize,
+    /// -pad_y, -pad_x, -pad_y * W_in - pad_x.
+    pub iy0: String,
+    /// See `iy0`.
+    pub ix0: String,
+    /// See `iy0`.
+    pub pb0: String,
+    /// stride_y, stride_x, stride_y * W_in - (W_out - 1) * stride_x.
+    pub sy: String,
+    /// See `sy`.
+    pub sx: String,
+    /// See `sy`.
+    pub pbrow: String,
+    /// The weight ROM's address width for the convolution's group base (g * w).
+    pub wstep: String,
+}
+
+/// A balanced adder tree summing the `lw`-bit counts `lo .. lo + n` packed in `y`:
+/// (expression, width).
+fn pop_tree(y: &str, lw: usize, lo: usize, n: usize) -> (String, usize) {
+    if n == 1 {
+        return (format!("{y}[{}:{}]", lw * lo + lw - 1, lw * lo), lw);
+    }
+    let h = n / 2;
+    let (a, wa) = pop_tree(y, lw, lo, h);
+    let (b, wb) = pop_tree(y, lw, lo + h, n - h);
+    let w = wa.max(wb) + 1;
+    let ext = |e: String, we: usize| if we < w { format!("{{{}'d0, {e}}}", w - we) } else { e };
+    (format!("({} + {})", ext(a, wa), ext(b, wb)), w)
+}
+
+/// The 3-bit counts of `y` (`nn` of them) summed in pairs into 4-bit counts, packed (the last
+/// one alone when `nn` is odd).
+fn pairs(y: &str, nn: usize) -> String {
+    let parts: Vec<String> = (0..nn.div_ceil(2))
+        .rev()
+        .map(|q| {
+            let a = format!("{y}[{}:{}]", 6 * q + 2, 6 * q);
+            if 2 * q + 1 < nn {
+                format!("({{1'b0, {a}}} + {{1'b0, {y}[{}:{}]}})", 6 * q + 5, 6 * q + 3)
+            } else {
+                format!("{{1'b0, {a}}}")
+            }
+        })
+        .collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// The image of a binary dense weight ROM ([`Dense::weight_bits`]), one hex line per word.
+fn dense_image(plan: &Plan, k: usize, j: usize, d: &Dense) -> String {
+    let mut text = String::new();
+    for a in 0..d.weight_depth {
+        let bits = d.weight_bits(plan, k, j, a);
+        for dgt in (0..bits.len().div_ceil(4)).rev() {
+            let nib = bits[dgt * 4..(dgt * 4 + 4).min(bits.len())]
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (b, &x)| n | (u32::from(x) << b));
+            text.push(char::from_digit(nib, 16).expect("nibble"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// The dense unit of projection `j` of layer `k` (its weight ROM image added to `roms`).
+pub fn dense_view(
+    plan: &Plan,
+    (k, j): (usize, usize),
+    l: &Layer,
+    p: &Projection,
+    ident: &str,
+    roms: &mut Roms,
+) -> Result<DenseView, EmitError> {
+    let d = geometry(plan, k, j).map_err(|e| EmitError(format!("layer '{}', projection {j}: {e}", l.name)))?;
+    let Source::Layer(s) = p.source else { unreachable!("dense projections read a layer") };
+    let pipelined = plan.schedule == Schedule::Pipelined;
+    let (pw, m) = (d.plane.width(), d.plane.m);
+    let paw = abits(d.plane.depth());
+    let prdata = if pipelined { format!("l{s}pl{k}_rdata") } else { format!("l{s}_pl_rdata") };
+    let nn = pw.div_ceil(4);
+    let np = nn.div_ceil(2);
+    let (pop, pcw) = pop_tree("y", 4, 0, np);
+    // At least a bit above the popcount's, so the popcount is zero-extended into it.
+    let accw = abits(d.words_per_row * pw + 1).max(pcw + 1);
+    let mem = format!("{}.w{j}", l.name);
+    let kind = match d.gather {
+        Gather::Matrix => "matrix",
+        Gather::Conv { .. } => "conv",
+        Gather::OneToOne => "o2o",
+    };
+    // Weights: binary ROMs of the dense layout; one-to-one keeps the event layout's ROM.
+    let (wwidth, wdepth, wb) = match d.gather {
+        Gather::OneToOne => (l.lanes * p.weights.bits as usize, weight_depth(plan, k, j), p.weights.bits as usize),
+        _ => (d.weight_width, d.weight_depth, 1),
+    };
+    let wconst = if wb == 1 { format!("1'b{}", u8::from(p.weights.at(0) > 0)) } else { lit(p.weights.at(0), wb) };
+    let (wfile, spram) = if wdepth == 0 {
+        (String::new(), None)
+    } else {
+        let file = format!("{ident}_w{j}.hex");
+        let image = match d.gather {
+            Gather::OneToOne => weight_image(l, p, wb, wdepth),
+            _ => dense_image(plan, k, j, &d),
+        };
+        roms.push((file.clone(), image));
+        let sp = spram_view(plan, &mem, &file, wwidth)?;
+        (file, sp)
+    };
+    let widx = match d.gather {
+        Gather::OneToOne if wdepth == l.rows => "row",
+        Gather::OneToOne => "group",
+        _ => "",
+    };
+    let gc_rem = l.group_size % l.lanes;
+    let has_pad = gc_rem != 0 && !matches!(d.gather, Gather::OneToOne);
+    let mut v = DenseView {
+        kind,
+        w: d.words_per_row,
+        iw: bits_for_count(d.words_per_row),
+        hw: l.positions(),
+        hww: bits_for_count(l.positions()),
+        ncg: l.ncg,
+        ncgw: bits_for_count(l.ncg),
+        padmask: mask_lit(l.lanes, if has_pad { gc_rem } else { l.lanes }),
+        pw,
+        m,
+        paw,
+        prdata,
+        nn,
+        np,
+        pair: pairs("y", nn),
+        npad: nn * 4 - pw,
+        pcw,
+        pop,
+        accw,
+        dw: accw + 2,
+        wwidth,
+        wdepth,
+        waw: abits(wdepth.max(1)),
+        wfile,
+        wlogic: in_registers(plan, &mem),
+        spram,
+        wb,
+        wconst,
+        widx,
+        sw: 2,
+        taps: vec![],
+        hin: String::new(),
+        win: String::new(),
+        oyw: 1,
+        oxw: 1,
+        oy_last: 0,
+        ox_last: 0,
+        iy0: String::new(),
+        ix0: String::new(),
+        pb0: String::new(),
+        sy: String::new(),
+        sx: String::new(),
+        pbrow: String::new(),
+        wstep: String::new(),
+    };
+    if let Gather::Conv { k: kk, stride, pad, dil, input } = d.gather {
+        let (hout, wout) = (l.shape[1], l.shape[2]);
+        let hw_in = d.plane.hw;
+        let reach = |o: usize, s: usize, kk: usize, dd: usize, p: usize, n: usize| o * s + kk * dd + p + n;
+        let bound = (reach(hout, stride[0], kk[0], dil[0], pad[0], input[0]) * input[1]
+            + reach(wout, stride[1], kk[1], dil[1], pad[1], input[1]))
+        .max(d.plane.depth() + hw_in)
+        .max(d.weight_depth);
+        let sw = abits(bound + 1) + 2;
+        let chunks = d.plane.chunks();
+        let li = |x: i64| lit(x, sw);
+        v.taps = (0..d.words_per_row)
+            .map(|i| {
+                let (tap, ch) = (i / chunks, i % chunks);
+                let (ky, kx) = (tap / kk[1], tap % kk[1]);
+                let (dy, dx) = ((ky * dil[0]) as i64, (kx * dil[1]) as i64);
+                TapView { i, off: li(ch as i64 * hw_in as i64 + dy * input[1] as i64 + dx), dy: li(dy), dx: li(dx) }
+            })
+            .collect();
+        v.sw = sw;
+        v.hin = li(input[0] as i64);
+        v.win = li(input[1] as i64);
+        v.oyw = bits_for_count(hout);
+        v.oxw = bits_for_count(wout);
+        v.oy_last = hout - 1;
+        v.ox_last = wout - 1;
+        v.iy0 = li(-(pad[0] as i64));
+        v.ix0 = li(-(pad[1] as i64));
+        v.pb0 = li(-(pad[0] as i64) * input[1] as i64 - pad[1] as i64);
+        v.sy = li(stride[0] as i64);
+        v.sx = li(stride[1] as i64);
+        v.pbrow = li(stride[0] as i64 * input[1] as i64 - (wout as i64 - 1) * stride[1] as i64);
+        v.wstep = li(d.words_per_row as i64);
+    }
+    Ok(v)
+}

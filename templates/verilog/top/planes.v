@@ -1,0 +1,45 @@
+{#- Spike planes of the layers some projection reads densely (view::layer::PlaneView, docs/hardware.md 4c). #}
+{%- for l in v.layers %}
+{%- if let Some(pl) = l.plane %}
+
+    // ------------------------------------------------------------------ spike plane of {{ l.name }}
+    // The update pass writes each row's spike bits (padding lanes 0) at Plane::slot(row): word
+    // (g / m) * HW + pos, bits (g % m) * lanes: a masked write of its lane group (one write
+    // enable per group); every bit is rewritten every step. Counters run from 0 at the
+    // pass's first write (`u_on` is low between passes).
+    reg  [{{ pl.hww - 1 }}:0] {{ l.pre }}_pl_pos;
+    reg  [{{ pl.m - 1 }}:0] {{ l.pre }}_pl_oh;   // the row's lane group within its word, one-hot
+    reg  [{{ pl.aw - 1 }}:0] {{ l.pre }}_pl_wa;
+    always @(posedge clk) begin
+        if (!{{ l.pre }}_u_on) begin
+            {{ l.pre }}_pl_pos <= {{ pl.hww }}'d0;
+            {{ l.pre }}_pl_oh  <= {{ pl.m }}'d1;
+            {{ l.pre }}_pl_wa  <= {{ pl.aw }}'d0;
+        end else if ({{ l.pre }}_pl_pos == {{ pl.hww }}'d{{ pl.hw - 1 }}) begin
+            {{ l.pre }}_pl_pos <= {{ pl.hww }}'d0;
+{%- if pl.m == 1 %}
+            {{ l.pre }}_pl_wa  <= {{ l.pre }}_pl_wa + {{ pl.aw }}'d1;
+{%- else %}
+            if ({{ l.pre }}_pl_oh[{{ pl.m - 1 }}]) begin
+                {{ l.pre }}_pl_oh <= {{ pl.m }}'d1;
+                {{ l.pre }}_pl_wa <= {{ l.pre }}_pl_wa + {{ pl.aw }}'d1;
+            end else begin
+                {{ l.pre }}_pl_oh <= { {{- l.pre }}_pl_oh[{{ pl.m - 2 }}:0], 1'b0};
+                {{ l.pre }}_pl_wa <= {{ l.pre }}_pl_wa - {{ pl.aw }}'d{{ pl.hw - 1 }};
+            end
+{%- endif %}
+        end else begin
+            {{ l.pre }}_pl_pos <= {{ l.pre }}_pl_pos + {{ pl.hww }}'d1;
+            {{ l.pre }}_pl_wa  <= {{ l.pre }}_pl_wa + {{ pl.aw }}'d1;
+        end
+    end
+    wire [{{ pl.m - 1 }}:0] {{ l.pre }}_pl_we = { {{ pl.m }}{ {{ l.pre }}_u_on } } & {{ l.pre }}_pl_oh;
+    wire [{{ pl.width - 1 }}:0] {{ l.pre }}_pl_wd = { {{ pl.m }}{ {{ l.gp }}u_spk[{{ l.lanes - 1 }}:0] } };
+{%- for c in pl.mems %}
+    wire [{{ pl.width - 1 }}:0] {{ c.pre }}_rdata;
+    sf_plane #(.WIDTH({{ pl.width }}), .GROUPS({{ pl.m }}), .DEPTH({{ c.depth }}), .AW({{ c.aw }}), .LOGIC({% if c.logic %}1{% else %}0{% endif %})) {{ c.pre }} (
+        .clk(clk), .we({{ l.pre }}_pl_we), .waddr({{ c.waddr }}), .wdata({{ l.pre }}_pl_wd),
+        .raddr({{ c.aw }}'d0{% for r in c.readers %} | ({ {{ c.aw }}{ {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %}), .rdata({{ c.pre }}_rdata));
+{%- endfor %}
+{%- endif %}
+{%- endfor %}
