@@ -72,8 +72,9 @@ pub struct PlanSettings {
     pub schedule: Option<ScheduleChoice>,
     /// How projections accumulate (docs/hardware.md 4c): `event` scatters every spike, `dense`
     /// gathers packed spike words wherever a projection can, `auto` picks per projection what
-    /// the calibration inputs' activity predicts is cheaper (see --optimize). Dense runs on
-    /// the cycle engine, the estimates and the HLS back end; the Verilog back end refuses it yet.
+    /// the calibration inputs' activity predicts is cheaper (see --optimize). Every engine and
+    /// back end implements dense; event stays the default until dense designs fit and close
+    /// timing for every bundled student.
     #[arg(long, value_enum, default_value = "event")]
     pub datapath: Datapath,
     /// What the automatic datapath choice minimises: energy per inference or latency.

@@ -264,16 +264,16 @@ fn auto_chooses_by_measurement_and_plan_prints_both_modes() {
     }
 }
 
-/// The Verilog back end refuses a dense plan by name (exit 2) until it emits it; explore sweeps
-/// both datapaths and its front holds configurations no other beats on accuracy, energy and
-/// latency at once.
+/// `compile --datapath dense` emits the dense RTL (its spike planes, no event list of a layer
+/// read only densely; tests/rtl_dense.rs co-simulates it); explore sweeps both datapaths and its
+/// front holds configurations no other beats on accuracy, energy and latency at once.
 #[test]
-fn verilog_refuses_dense_and_explore_sweeps_both() {
+fn compile_emits_dense_and_explore_sweeps_both() {
     let root = common::root();
     let model = root.join("models/mlp_bw/mlp_bw.nir");
     let x = root.join("models/digits_test_x.npy");
     let y = root.join("models/digits_test_y.npy");
-    let dir = common::scratch("dense-refused");
+    let dir = common::scratch("dense-compile");
     let (code, _, err) = common::spikefab(&[
         "compile",
         model.to_str().unwrap(),
@@ -292,8 +292,9 @@ fn verilog_refuses_dense_and_explore_sweeps_both() {
         "-o",
         dir.to_str().unwrap(),
     ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("does not emit the dense datapath") && err.contains("lif2"), "{err}");
+    assert_eq!(code, 0, "{err}");
+    let rtl = std::fs::read_to_string(dir.join("sf_mlp_bw.v")).unwrap();
+    assert!(rtl.contains("plane"), "the dense design keeps a spike plane");
     let json = dir.join("explore.json");
     let (code, out, err) = common::spikefab(&[
         "explore",
