@@ -174,7 +174,7 @@ fn every_output_is_the_same_in_both_modes_and_cycles_follow_the_formula() {
                             assert_eq!(lc.proj_weight_reads[pi], lc.update_passes * (l.rows * g.words_per_row) as u64);
                         }
                     }
-                    assert_eq!(lc.dense_words, words);
+                    assert_eq!(lc.plane_reads, words);
                     let nonempty = lc.acc_phases - lc.empty_acc_phases - dense_phases;
                     total += lc.empty_acc_phases * 2 + nonempty * 7 + (lc.beats - words);
                     total += dense_phases * (1 + 2 + 7) + words;

@@ -11,7 +11,6 @@ use crate::data::InputBatch;
 use crate::energy;
 use crate::hw::Plan;
 use crate::hw::dense::{self, Mode, ModeChoice, ModeFigures};
-use crate::hw::memory::event_readers;
 use crate::options::{Datapath, Optimize, PlanSettings};
 use crate::quant::Source;
 use crate::sim::cycle;
@@ -48,6 +47,7 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     let batch = calib.take(calib.n.min(CHOICE_SAMPLES));
     let fits = plan.memory_misfit(t).is_none();
     let steps = plan.timesteps;
+    // Each layout measured once: its figures, and per projection (plan order) the words it reads.
     let mut seen: HashMap<Modes, (ModeFigures, Vec<u64>)> = HashMap::new();
     let mut measure = |modes: &Modes| -> (ModeFigures, Vec<u64>) {
         if let Some(f) = seen.get(modes) {
@@ -57,31 +57,36 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
         let run = cycle::run(&p, &batch, steps);
         let est = energy::estimate(&p, t, &run);
         let n = batch.n.max(1) as u64;
-        // Per projection: the words it reads (weights and plane or event entries) per inference.
+        // Weight words, and plane words (dense) or event entries: every event-mode projection
+        // of a source reads each of its entries once, so the source's reads split evenly.
+        let event_projs = |s: usize| {
+            p.layers
+                .iter()
+                .flat_map(|l| l.projections.iter().zip(&l.modes))
+                .filter(|(q, m)| q.source == Source::Layer(s) && **m == Mode::Event)
+                .count() as u64
+        };
         let mut reads = vec![];
         for (k, l) in p.layers.iter().enumerate() {
             let lc = &run.total.layers[k];
-            for pi in 0..l.projections.len() {
+            for (pi, q) in l.projections.iter().enumerate() {
                 let w = lc.proj_weight_reads.get(pi).copied().unwrap_or(0);
-                let src = match l.projections[pi].source {
-                    Source::Layer(s) if l.modes[pi] == Mode::Event => {
-                        let readers = event_readers(&p, Source::Layer(s)).len().max(1) as u64;
-                        run.total.layers[s].event_reads / readers
-                    }
-                    _ => 0,
+                let other = match (l.modes[pi], q.source) {
+                    (Mode::Dense, _) => w,
+                    (Mode::Event, Source::Layer(s)) => run.total.layers[s].event_reads / event_projs(s).max(1),
+                    (Mode::Event, Source::Input) => 0,
                 };
-                reads.push((w + if l.modes[pi] == Mode::Dense { w } else { src }) / n);
+                reads.push((w + other) / n);
             }
         }
         let f = ModeFigures {
+            reads: 0,
             cycles: est.cycles,
             energy_j: est.energy_per_inference_j,
-            reads: 0,
             fits: p.memory_misfit(t).is_none(),
         };
-        let out = (f, reads);
-        seen.insert(modes.clone(), out.clone());
-        out
+        seen.insert(modes.clone(), (f.clone(), reads.clone()));
+        (f, reads)
     };
     // A layout whose memories the device lacks is no choice when the plan's own fits.
     let cost = |f: &ModeFigures| match s.optimize {

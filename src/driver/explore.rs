@@ -28,7 +28,7 @@ pub struct ExploreSettings {
     #[arg(long = "lanes-sweep", value_delimiter = ',', value_name = "L")]
     pub lanes_sweep: Vec<usize>,
     /// Datapaths to sweep, comma-separated: event, dense (docs/hardware.md 4c) [default: the
-    /// plan's --datapath; auto measures per configuration inside `plan`, not here].
+    /// plan's --datapath, where auto measures as event: its per-projection choice is `plan`'s].
     #[arg(long = "datapath-sweep", value_delimiter = ',', value_name = "D", value_enum)]
     pub datapath_sweep: Vec<Datapath>,
     /// Skip the simplification passes.
@@ -226,8 +226,8 @@ fn explore_part(
         if lanes.is_empty() { vec![None] } else { lanes.iter().map(|&l| Some(l)).collect() };
     let paths: Vec<Option<Datapath>> =
         if x.datapath_sweep.is_empty() { vec![None] } else { x.datapath_sweep.iter().map(|&d| Some(d)).collect() };
-    let lanes: Vec<select::Layout> = lanes.iter().flat_map(|&l| paths.iter().map(move |&d| (l, d))).collect();
-    let part = select::explore_part(&ev, ens.as_ref(), &lanes, |costs| match shard {
+    let layouts: Vec<select::Layout> = lanes.iter().flat_map(|&l| paths.iter().map(move |&d| (l, d))).collect();
+    let part = select::explore_part(&ev, ens.as_ref(), &layouts, |costs| match shard {
         Some(s) => s.owned(costs),
         None => vec![true; costs.len()],
     })

@@ -221,26 +221,17 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
             add(format!("{}.w{j}", l.name), r);
             // A dense projection reads one plane word per weight word.
             if let (Mode::Dense, Source::Layer(s)) = (l.modes[j], l.projections[j].source) {
-                let src = &plan.layers[s].name;
-                match plan.schedule {
-                    Schedule::Pipelined => add(format!("{src}.plane.{}", l.name), r),
-                    Schedule::Sequential => add(format!("{src}.plane"), r),
-                }
+                add(dense::plane_memory(plan, s, k), r);
             }
         }
         // Every copy of the plane is written each row of each update pass.
         if lc.plane_writes > 0 {
-            let readers = dense::plane_readers(plan, k);
-            match plan.schedule {
-                Schedule::Pipelined => {
-                    for r in &readers {
-                        add(
-                            format!("{}.plane.{}", l.name, plan.layers[*r].name),
-                            lc.plane_writes / readers.len() as u64,
-                        );
-                    }
-                }
-                Schedule::Sequential => add(format!("{}.plane", l.name), lc.plane_writes),
+            let mut planes: Vec<String> =
+                dense::plane_readers(plan, k).into_iter().map(|r| dense::plane_memory(plan, k, r)).collect();
+            planes.dedup();
+            let copies = planes.len() as u64;
+            for name in planes {
+                add(name, lc.plane_writes / copies);
             }
         }
         if k == plan.output.layer {

@@ -238,8 +238,8 @@ impl Dense {
         let src = &plan.layers[s];
         let width = self.plane.width();
         let mut bits = vec![false; l.lanes * width];
+        let (g, i) = (a / self.words_per_row, a % self.words_per_row);
         for (lane, chunk) in bits.chunks_mut(width).enumerate() {
-            let (g, i) = (a / self.words_per_row, a % self.words_per_row);
             let Some(co) = l.channel_of(g, lane) else { continue };
             for (b, bit) in chunk.iter_mut().enumerate() {
                 let w = match self.gather {
@@ -272,21 +272,33 @@ impl Dense {
     }
 }
 
+/// The layers with a projection from `src` in `mode`, in plan order, each once.
+pub fn readers(plan: &Plan, src: Source, mode: Mode) -> Vec<usize> {
+    (0..plan.layers.len())
+        .filter(|&t| {
+            let l = &plan.layers[t];
+            l.projections.iter().zip(&l.modes).any(|(p, m)| p.source == src && *m == mode)
+        })
+        .collect()
+}
+
 /// True when layer `k` needs an event list: some projection reads its events in event mode.
 pub fn has_event_readers(plan: &Plan, k: usize) -> bool {
-    plan.layers
-        .iter()
-        .any(|l| l.projections.iter().zip(&l.modes).any(|(p, m)| p.source == Source::Layer(k) && *m == Mode::Event))
+    !readers(plan, Source::Layer(k), Mode::Event).is_empty()
 }
 
 /// The layers reading layer `k`'s spike plane, in plan order, each once.
 pub fn plane_readers(plan: &Plan, k: usize) -> Vec<usize> {
-    (0..plan.layers.len())
-        .filter(|&t| {
-            let l = &plan.layers[t];
-            l.projections.iter().zip(&l.modes).any(|(p, m)| p.source == Source::Layer(k) && *m == Mode::Dense)
-        })
-        .collect()
+    readers(plan, Source::Layer(k), Mode::Dense)
+}
+
+/// The memory holding layer `k`'s spike plane as reader `r` reads it: `<layer>.plane`
+/// (sequential: one, read in turn) or `<layer>.plane.<reader>` (pipelined: a copy per reader).
+pub fn plane_memory(plan: &Plan, k: usize, r: usize) -> String {
+    match plan.schedule {
+        super::Schedule::Sequential => format!("{}.plane", plan.layers[k].name),
+        super::Schedule::Pipelined => format!("{}.plane.{}", plan.layers[k].name, plan.layers[r].name),
+    }
 }
 
 /// True when projection `p` of `l` runs in `mode`.

@@ -208,14 +208,12 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     let rmax = t.mapping.register_max_bits;
     let mut out = vec![];
     for kind in ["x", "s", "y", "events"] {
-        let member = |l: &super::Layer| match kind {
+        let member = |k: usize, l: &super::Layer| match kind {
             "s" => l.s_bits > 0,
             "y" => l.kind.cuba(),
-            "events" => l.spiking() && l.has_consumers,
+            "events" => l.spiking() && super::dense::has_event_readers(plan, k),
             _ => true,
         };
-        let member =
-            |k: usize, l: &super::Layer| member(l) && (kind != "events" || super::dense::has_event_readers(plan, k));
         let mname = match kind {
             "x" => "v",
             k => k,
@@ -276,12 +274,7 @@ pub fn two_steps(n: usize) -> usize {
 
 /// The layers reading `src`'s events (event-mode projections), in plan order, each once.
 pub fn event_readers(plan: &Plan, src: Source) -> Vec<usize> {
-    (0..plan.layers.len())
-        .filter(|&k| {
-            let l = &plan.layers[k];
-            l.projections.iter().zip(&l.modes).any(|(p, m)| p.source == src && *m == super::dense::Mode::Event)
-        })
-        .collect()
+    super::dense::readers(plan, src, super::dense::Mode::Event)
 }
 
 /// LUT4s a ROM would take in logic, about: one per bit of width per 16 words.
@@ -383,23 +376,19 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         if pb > 0 {
             add(format!("{}.params", l.name), Some(k), "params", l.param_depth(), lanes * pb, true);
         }
-        if l.spiking() && l.has_consumers && super::dense::has_event_readers(plan, k) {
+        if l.spiking() && super::dense::has_event_readers(plan, k) {
             let depth = if pipelined { two_steps(l.rows) } else { l.rows };
             add(format!("{}.events", l.name), Some(k), "events", depth, event_width(l.shape, lanes), false);
         }
         // The spike plane: sequential, one memory its readers take turns at; pipelined, a copy
         // per reader, two steps deep.
-        let readers = super::dense::plane_readers(plan, k);
-        if !readers.is_empty() {
-            let pl = super::dense::Plane::of(l);
-            if pipelined {
-                for r in readers {
-                    let name = format!("{}.plane.{}", l.name, plan.layers[r].name);
-                    add(name, Some(k), "plane", two_steps(pl.depth()), pl.width(), false);
-                }
-            } else {
-                add(format!("{}.plane", l.name), Some(k), "plane", pl.depth(), pl.width(), false);
-            }
+        let pl = super::dense::Plane::of(l);
+        let depth = if pipelined { two_steps(pl.depth()) } else { pl.depth() };
+        let mut planes: Vec<String> =
+            super::dense::plane_readers(plan, k).into_iter().map(|r| super::dense::plane_memory(plan, k, r)).collect();
+        planes.dedup();
+        for name in planes {
+            add(name, Some(k), "plane", depth, pl.width(), false);
         }
         for (j, p) in l.projections.iter().enumerate() {
             match super::dense::geometry(plan, k, j).ok().filter(|_| l.modes[j] == super::dense::Mode::Dense) {

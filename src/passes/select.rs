@@ -362,9 +362,9 @@ pub struct Exploration {
 }
 
 /// Sweeps students (the best subset of each size), T' = 1..=T, early exit off/on and the
-/// given lane counts (`None`: the target's default).
-pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Layout]) -> Result<Exploration, PassError> {
-    let part = explore_part(ev, ensemble, lanes, |costs| vec![true; costs.len()])?;
+/// given layouts (lanes and datapath; `None`: the settings').
+pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, layouts: &[Layout]) -> Result<Exploration, PassError> {
+    let part = explore_part(ev, ensemble, layouts, |costs| vec![true; costs.len()])?;
     Ok(part.finish())
 }
 
@@ -376,7 +376,7 @@ pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, lanes: &[Layout]) ->
 pub fn explore_part(
     ev: &Evaluator,
     ensemble: Option<&Ensemble>,
-    lanes: &[Layout],
+    layouts: &[Layout],
     keep: impl Fn(&[u64]) -> Vec<bool>,
 ) -> Result<ExplorePart, PassError> {
     let (k_rows, subsets): (Vec<KRow>, Vec<Vec<usize>>) = match ensemble {
@@ -391,7 +391,7 @@ pub fn explore_part(
     for s in &subsets {
         for t in 1..=ev.steps {
             for exit in if t > 1 { vec![false, true] } else { vec![false] } {
-                for &l in lanes {
+                for &l in layouts {
                     jobs.push((s.clone(), t, exit, l));
                 }
             }

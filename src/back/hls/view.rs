@@ -713,12 +713,7 @@ fn plane_view(plan: &Plan, k: usize, id: &str) -> PlaneView {
     let l = &plan.layers[k];
     let pl = Plane::of(l);
     let var = format!("{id}_plane");
-    let mem = match mem_map(plan, &format!("{}.plane", l.name)) {
-        Some(_) => format!("{}.plane", l.name),
-        None => dense::plane_readers(plan, k)
-            .first()
-            .map_or_else(|| format!("{}.plane", l.name), |&r| format!("{}.plane.{}", l.name, plan.layers[r].name)),
-    };
+    let mem = dense::plane_memory(plan, k, dense::plane_readers(plan, k).first().copied().unwrap_or(k));
     let lane_mask = if l.lanes >= 64 { u64::MAX } else { (1u64 << l.lanes) - 1 };
     PlaneView {
         pragmas: state_pragmas(plan, &var, &mem).into_iter().filter(|p| !p.contains("dim=2")).collect(),

@@ -361,7 +361,6 @@ impl<'e> Account<'e> {
             };
             if dense.is_some() {
                 lc.plane_reads += pt.beats;
-                lc.dense_words += pt.beats;
             }
             lc.events_in += pt.events;
             lc.beats += pt.beats;

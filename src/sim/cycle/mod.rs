@@ -78,10 +78,8 @@ pub struct LayerCounters {
     pub proj_weight_reads: ProjCounts,
     /// Cycles of this layer's ACC and UPD phases.
     pub cycles: u64,
-    /// Dense projections (docs/hardware.md 4c): (plane word, weight word) pairs gathered,
-    /// each `lanes` popcounts of the source plane's width.
-    pub dense_words: u64,
-    /// Words of source spike planes read by this layer's dense projections.
+    /// Words of source spike planes read by this layer's dense projections (docs/hardware.md
+    /// 4c): one per (plane word, weight word) pair gathered, each `lanes` popcounts.
     pub plane_reads: u64,
     /// Words of this layer's spike plane(s) written (a row's lanes each, every copy).
     pub plane_writes: u64,
@@ -116,7 +114,6 @@ impl LayerCounters {
             *a += b;
         }
         self.cycles += o.cycles;
-        self.dense_words += o.dense_words;
         self.plane_reads += o.plane_reads;
         self.plane_writes += o.plane_writes;
     }

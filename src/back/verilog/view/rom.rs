@@ -34,6 +34,15 @@ impl Word {
     }
 }
 
+/// The image of a ROM given word by word as bits (bit 0 first), one hex line per word.
+pub fn bits_image(words: impl IntoIterator<Item = Vec<bool>>) -> String {
+    let mut text = String::new();
+    for w in words {
+        Word(w).hex_line(&mut text);
+    }
+    text
+}
+
 /// A parameter held in the ROM: its offset in a lane's slice, width and per-neuron values.
 pub struct RomParam<'a> {
     /// Offset in the lane's slice.

@@ -7,7 +7,7 @@
 //! state after the phase); a plane word that `Dense::word` says is none reads as zero.
 
 use super::super::expr::{abits, bits_for_count, lit, mask_lit};
-use super::super::rom::{SpramView, spram_view, weight_image};
+use super::super::rom::{SpramView, bits_image, spram_view, weight_image};
 use super::super::{EmitError, Roms};
 use crate::back::common::in_registers;
 use crate::hw::dense::{Dense, Gather, geometry};
@@ -156,19 +156,7 @@ fn pairs(y: &str, nn: usize) -> String {
 
 /// The image of a binary dense weight ROM ([`Dense::weight_bits`]), one hex line per word.
 fn dense_image(plan: &Plan, k: usize, j: usize, d: &Dense) -> String {
-    let mut text = String::new();
-    for a in 0..d.weight_depth {
-        let bits = d.weight_bits(plan, k, j, a);
-        for dgt in (0..bits.len().div_ceil(4)).rev() {
-            let nib = bits[dgt * 4..(dgt * 4 + 4).min(bits.len())]
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (b, &x)| n | (u32::from(x) << b));
-            text.push(char::from_digit(nib, 16).expect("nibble"));
-        }
-        text.push('\n');
-    }
-    text
+    bits_image((0..d.weight_depth).map(|a| d.weight_bits(plan, k, j, a)))
 }
 
 /// The dense unit of projection `j` of layer `k` (its weight ROM image added to `roms`).
