@@ -72,10 +72,10 @@ pub struct PlanSettings {
     pub schedule: Option<ScheduleChoice>,
     /// How projections accumulate (docs/hardware.md 4c): `event` scatters every spike, `dense`
     /// gathers packed spike words wherever a projection can, `auto` picks per projection what
-    /// the calibration inputs' activity predicts is cheaper (see --optimize). Every engine and
-    /// back end implements dense; event stays the default until dense designs fit and close
-    /// timing for every bundled student.
-    #[arg(long, value_enum, default_value = "event")]
+    /// the calibration inputs' activity predicts is cheaper (see --optimize; event-driven when
+    /// there are no calibration inputs). With --bitstream, a dense projection whose design does
+    /// not fit or misses the clock is built event-driven instead, the least saving first.
+    #[arg(long, value_enum, default_value = "auto")]
     pub datapath: Datapath,
     /// What the automatic datapath choice minimises: energy per inference or latency.
     #[arg(long, value_enum, default_value = "energy")]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{plan_for, students};
+use common::{plan_for, root, scratch, spikefab, students, tool_or_skip};
 use spikefab::hw::dense::{self, Gather, Mode, Plane};
 use spikefab::hw::{Plan, Schedule, schedule};
 use spikefab::quant::{ProjKind, Source};
@@ -330,4 +330,104 @@ fn compile_emits_dense_and_explore_sweeps_both() {
         assert_eq!(front[i].as_bool().unwrap(), !dominated, "{c}");
     }
     assert!(confs.iter().zip(front).any(|(c, p)| p == true && c["datapath"] == "dense"));
+}
+
+/// Under the default `--datapath auto`, a dense design the bitstream build finds too large is
+/// given up projection by projection (the least saving first) for event-driven ones, before
+/// verification; what is built, verified and co-simulated is the design that fits, and the
+/// report says which projections turned event-driven and why. The device: the UP5K with as
+/// many LUT4s as halfway between what Yosys makes of mlp_bw's sequential design event-driven
+/// and auto's, both measured here first.
+#[test]
+fn auto_datapath_builds_event_driven_projections_when_dense_logic_does_not_fit() {
+    let test = "auto_datapath_builds_event_driven_projections_when_dense_logic_does_not_fit";
+    if !["yosys", "nextpnr-ice40", "icepack", "icetime"].iter().all(|t| tool_or_skip(t, test)) {
+        return;
+    }
+    let model = [
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "8",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--schedule",
+        "sequential",
+    ];
+    let luts = |datapath: &str| -> (u64, serde_json::Value) {
+        let dir = scratch(&format!("{test}-{datapath}"));
+        let mut args = vec!["compile"];
+        args.extend(model);
+        args.extend(["--cosim-samples", "0", "--datapath", datapath, "-o", dir.to_str().unwrap()]);
+        let (code, stdout, stderr) = spikefab(&args);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        let ok = std::process::Command::new("yosys")
+            .args(["-q", "-l", "yosys.log", "-s", "sf_mlp_bw.ys"])
+            .current_dir(&dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "yosys failed in {}", dir.display());
+        let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap();
+        let line = log.lines().rev().find(|l| l.trim_start().starts_with("SB_LUT4")).expect("SB_LUT4 in yosys.log");
+        let plan = serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+        (line.split_whitespace().nth(1).unwrap().parse().unwrap(), plan)
+    };
+    let dense_in = |p: &serde_json::Value| {
+        p["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| l["projections"].as_array().unwrap().clone())
+            .filter(|q| q["mode"] == "dense")
+            .count()
+    };
+    let ((event, _), (auto, auto_plan)) = (luts("event"), luts("auto"));
+    assert!(dense_in(&auto_plan) > 0, "auto chose no dense projection: {auto_plan}");
+    assert!(event < auto, "event-driven {event} LUT4, auto {auto}");
+    let limit = (event + auto) / 2;
+    let dir = scratch(test);
+    let up5k = std::fs::read_to_string(root().join("targets/ice40-up5k.toml")).unwrap();
+    let small = up5k
+        .replace("name = \"ice40-up5k\"", "name = \"up5k-small\"")
+        .replace("luts = 5280 ", &format!("luts = {limit} "));
+    assert!(small.contains(&format!("luts = {limit} ")));
+    let toml = dir.join("up5k-small.toml");
+    std::fs::write(&toml, small).unwrap();
+    let out = dir.join("out");
+    let mut args = vec!["compile"];
+    args.extend(model);
+    args.extend([
+        "--target",
+        toml.to_str().unwrap(),
+        "--bitstream",
+        "--cosim-samples",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let (code, stdout, stderr) = spikefab(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let want = format!(
+        "event-driven after the design with it dense does not fit: synthesis needs {auto} LUT4 cells but up5k-small has {limit}"
+    );
+    assert!(stdout.contains(&want), "{stdout}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let note = r["plan"]["datapath_note"].as_str().unwrap();
+    assert!(note.starts_with("auto: ") && note.contains(&want), "{note}");
+    let dense_left = dense_in(&r["plan"]);
+    assert!(dense_left < dense_in(&auto_plan), "{}", r["plan"]);
+    let used = r["fpga"]["luts"]["used"].as_u64().unwrap();
+    assert!(used <= limit, "{used} LUT4 on a device of {limit}");
+    if dense_left == 0 {
+        assert_eq!(used, event, "the all-event design is the one measured first");
+    }
+    assert_eq!(r["cosim"]["word_mismatches"], 0);
+    assert_eq!(r["failures"], serde_json::json!([]), "{}", r["failures"]);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["datapath_note"], r["plan"]["datapath_note"]);
+    assert_eq!(dense_in(&plan), dense_left);
 }

@@ -98,6 +98,9 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
     if let Some(why) = &p.schedule_note {
         println!("  schedule: {why}");
     }
+    if let Some(why) = &p.datapath_note {
+        println!("  datapath: {why}");
+    }
     for why in &x.exceeds_device {
         println!("  warning: does not fit the device: {why}");
     }

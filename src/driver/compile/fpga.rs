@@ -3,9 +3,10 @@
 //! that verification's cycle-engine results (the engine runs once per checked batch), and built
 //! to a bitstream where the target has an open flow.
 //!
-//! Under `--schedule auto` with `--bitstream`, a pipelined plan is built first; when its logic
-//! does not fit or misses the clock, the same quantised network is laid out sequential and
-//! compiled instead (the passes and the quantisation are not run again).
+//! With `--bitstream`, the automatic choices are built first and given up one at a time while
+//! the design does not fit or misses the clock: an automatic pipelined schedule for the
+//! sequential one, then under `--datapath auto` the dense projections, the least saving first,
+//! for event-driven ones (the passes and the quantisation are not run again).
 
 use std::path::Path;
 
@@ -21,7 +22,9 @@ use crate::energy::{self, neurobench};
 use crate::flow::ecp5::{self, Ecp5Report};
 use crate::flow::ice40::{self, Ice40Report};
 use crate::flow::{self, FlowError, csim, yowasp};
-use crate::hw::{Plan, Schedule, lay_out};
+use crate::hw::dense::Mode;
+use crate::hw::{Plan, PlanOptions, Schedule, lay_out};
+use crate::options::{Datapath, Optimize};
 use crate::report::Resources;
 use crate::target::{Flow, ScheduleChoice, Target};
 
@@ -195,14 +198,67 @@ fn bitstream(
     Ok((outcome, failures))
 }
 
-/// Why an automatic pipelined design is given up for the sequential one, from its build.
-fn refused_pipelined(outcome: &FpgaOutcome) -> Option<String> {
+/// Why a built design is given up for the next automatic choice: it does not fit or misses
+/// the clock.
+fn refused(outcome: &FpgaOutcome) -> Option<String> {
     match outcome {
-        FpgaOutcome::DoesNotFit { does_not_fit } => Some(format!("the pipelined design does not fit: {does_not_fit}")),
-        o => o
-            .missed_clock()
-            .map(|(f, want)| format!("the pipelined design misses the {want} MHz clock (Fmax {f:.2} MHz)")),
+        FpgaOutcome::DoesNotFit { does_not_fit } => Some(format!("does not fit: {does_not_fit}")),
+        o => o.missed_clock().map(|(f, want)| format!("misses the {want} MHz clock (Fmax {f:.2} MHz)")),
     }
+}
+
+/// The next design to build after `plan`'s was refused (`why`), and what changed: an automatic
+/// pipelined schedule gives way to the sequential one first (same modes); then, under
+/// `--datapath auto`, the dense projection that saves least (by the choice's predictions) turns
+/// event-driven, one per build, down to an all-event design. None when no automatic choice is
+/// left to give up. The quantised network is the same throughout.
+fn fallback(
+    plan: &Plan,
+    opts: &PlanOptions,
+    target: &Target,
+    auto_schedule: bool,
+    auto_datapath: bool,
+    why: &str,
+) -> Option<(Plan, String)> {
+    let mut modes = plan.modes();
+    if auto_schedule && plan.schedule == Schedule::Pipelined {
+        let mut seq = opts.clone();
+        seq.settings.schedule = Some(ScheduleChoice::Sequential);
+        let mut p = lay_out(plan.quantised(), &seq).with_modes(&modes, target).ok()?;
+        p.schedule_note = Some(format!("auto: sequential; the pipelined design {why}"));
+        p.datapath_note.clone_from(&plan.datapath_note);
+        p.mode_choices.clone_from(&plan.mode_choices);
+        return Some((p, "compiling the sequential schedule".into()));
+    }
+    if !auto_datapath {
+        return None;
+    }
+    let saving = |k: usize, pi: usize| {
+        plan.mode_choices.iter().find(|c| c.layer == k && c.projection == pi).map_or(0.0, |c| {
+            match opts.settings.optimize {
+                Optimize::Energy => c.event.energy_j - c.dense.energy_j,
+                Optimize::Latency => c.event.cycles - c.dense.cycles,
+            }
+        })
+    };
+    let (k, pi) = plan
+        .layers
+        .iter()
+        .enumerate()
+        .flat_map(|(k, l)| l.modes.iter().enumerate().filter(|(_, m)| **m == Mode::Dense).map(move |(pi, _)| (k, pi)))
+        .min_by(|a, b| saving(a.0, a.1).total_cmp(&saving(b.0, b.1)))?;
+    modes[k][pi] = Mode::Event;
+    let mut p = plan.with_modes(&modes, target).ok()?;
+    let name = &plan.layers[k].name;
+    let left = modes.iter().flatten().filter(|m| **m == Mode::Dense).count();
+    p.datapath_note = Some(format!(
+        "{}; layer '{name}' projection {pi} event-driven after the design with it dense {why}",
+        plan.datapath_note.as_deref().unwrap_or("auto")
+    ));
+    for c in &mut p.mode_choices {
+        c.mode = modes[c.layer][c.projection];
+    }
+    Some((p, format!("compiling layer '{name}' projection {pi} event-driven ({left} dense left)")))
 }
 
 /// `compile` on an FPGA or ASIC target.
@@ -228,27 +284,28 @@ pub(super) fn compile(
     let mut plan = crate::driver::options::lower(&prep.model, &opts, batch)?;
     let out = &o.out_dir;
     let mut written = if rtl { Some(write_rtl(&plan, &target, out)?) } else { None };
-    // An automatic pipelined choice is built first: when it does not fit or misses the clock,
-    // the same quantised network is laid out sequential and compiled instead.
+    // The automatic choices are built first and given up, one at a time, while the design does
+    // not fit or misses the clock (`fallback`).
     let mut built = None;
-    if bs.bitstream && plan.schedule == Schedule::Pipelined && plan.schedule_note.is_some() {
-        let d = written.as_ref().expect("--bitstream checked to emit Verilog");
-        let first = bitstream(d, &target, o, progress)?;
-        match refused_pipelined(&first.0) {
-            None => built = Some(first),
-            Some(why) => {
-                progress.note(&format!("{why}: compiling the sequential schedule"));
-                for (name, _) in &d.files {
-                    let path = out.join(name);
-                    std::fs::remove_file(&path).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())))?;
-                }
-                let mut seq = opts.clone();
-                seq.settings.schedule = Some(ScheduleChoice::Sequential);
-                let modes = plan.modes();
-                plan = lay_out(plan.quantised(), &seq).with_modes(&modes, &target).map_err(Error::Usage)?;
-                plan.schedule_note = Some(format!("auto: sequential; {why}"));
-                written = Some(write_rtl(&plan, &target, out)?);
+    if bs.bitstream {
+        let auto_schedule = plan.schedule == Schedule::Pipelined && plan.schedule_note.is_some();
+        let auto_datapath = opts.settings.datapath == Datapath::Auto;
+        loop {
+            let d = written.as_ref().expect("--bitstream checked to emit Verilog");
+            let attempt = bitstream(d, &target, o, progress)?;
+            let next = refused(&attempt.0)
+                .and_then(|why| fallback(&plan, &opts, &target, auto_schedule, auto_datapath, &why).map(|p| (p, why)));
+            let Some((p, why)) = next else {
+                built = Some(attempt);
+                break;
+            };
+            progress.note(&format!("the design {why}: {}", p.1));
+            for (name, _) in &d.files {
+                let path = out.join(name);
+                std::fs::remove_file(&path).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())))?;
             }
+            plan = p.0;
+            written = Some(write_rtl(&plan, &target, out)?);
         }
     }
     let hls_dir = out.join("hls");
