@@ -313,8 +313,9 @@ fn block_roms_fill_the_block_rams_the_rams_leave() {
         // `plan` prints the RTL's block RAMs, with shared memories counted once.
         let (model, inputs, t) = (c.dir.join(&c.model), c.dir.join(&c.inputs), c.timesteps.to_string());
         let mut args = vec!["plan", model.to_str().unwrap(), "-T", &t, "--inputs", inputs.to_str().unwrap()];
-        // The plan above is sequential (`PlanOptions`' default); the iCE40 default is auto.
-        args.extend(["--target", "ice40-up5k", "--schedule", "sequential"]);
+        // The plan above is sequential and event-driven (`PlanOptions`' default lays out, the
+        // driver's auto datapath choice is not run); the iCE40 defaults are auto.
+        args.extend(["--target", "ice40-up5k", "--schedule", "sequential", "--datapath", "event"]);
         let dt = c.dt.map(|d| d.to_string());
         if let Some(d) = &dt {
             args.extend(["--dt", d]);
