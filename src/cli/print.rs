@@ -68,6 +68,7 @@ pub fn print_plan(p: &Plan) {
         s.reset,
         if s.fire_on_equal { "v >= THR" } else { "v > THR" }
     );
+    let any_dense = s.layers.iter().flat_map(|l| &l.projections).any(|p| p.mode == Mode::Dense);
     for l in &s.layers {
         println!(
             "layer '{}' ({:?}): shape {:?}, {} lanes x {} rows; V {} bits{}{}{}; leak {}; threshold {}; unit {}",
@@ -105,6 +106,10 @@ pub fn print_plan(p: &Plan) {
                 if pr.target == spikefab::quant::AccTarget::Static { ", static (step 0 only)" } else { "" },
                 if pr.delayed { ", previous step" } else { "" }
             );
+            // Under a dense or automatic datapath, why a projection stays event-driven.
+            if let (Some(why), true) = (&pr.dense_refused, s.datapath_note.is_some() || any_dense) {
+                println!("     event-driven: {why}");
+            }
             if let Some(c) = &pr.choice {
                 let f = |m: &ModeFigures| format!("{} reads, {:.0} cycles, {}", m.reads, m.cycles, fmt_j(m.energy_j));
                 println!(
