@@ -37,10 +37,25 @@ for f in "${nir[@]}" "${onnx[@]}"; do
     b=$(basename "$out")
     cp "$out.min" $C/json/seed_$b
     # Option prefixes: T, target/lanes, weight/input bits, frac/leak bits, membrane cap (bit 7:
-    # the dense datapath), input max.
-    for p in '\x03\x00\x77\x06\x00\x10' '\x27\x05\x00\x06\x00\x01' '\x9f\x0e\xff\x9a\x0c\x40' '\x03\xc8\x77\x06\x00\x10' '\x43\x64\x00\x06\x00\x01' '\x03\x00\x77\x06\x80\x10' '\x27\x45\x00\x06\x80\x01'; do
+    # the dense datapath), input max. The dense ones have binary weights (weight bits 1), the
+    # only weights a projection gathers densely with.
+    for p in '\x03\x00\x77\x06\x00\x10' '\x27\x05\x00\x06\x00\x01' '\x9f\x0e\xff\x9a\x0c\x40' '\x03\xc8\x77\x06\x00\x10' '\x43\x64\x00\x06\x00\x01' '\x03\x00\x70\x06\x80\x10' '\x27\x45\x00\x06\x80\x01' '\x07\x28\x70\x06\x80\x10'; do
         { printf "$p"; cat "$out.min"; } >$C/pipeline/seed_${p//\\x/}_$b
         cp $C/pipeline/seed_${p//\\x/}_$b $C/engine/
+    done
+    # The same model with binary weights (each weight's sign, so every row is +-1) behind the
+    # dense prefixes: the models here are multi-bit, and a projection gathers densely only
+    # with binary weights (docs/hardware.md 4c).
+    python3 -c 'import json,sys
+g = json.load(open(sys.argv[1]))
+for n in g["nodes"]:
+    if n["op"]["type"] in ("Conv", "Affine", "Linear"):
+        w = n["op"]["weight"]
+        w["data"] = [1.0 if v >= 0 else -1.0 for v in w["data"]]
+print(json.dumps(g, separators=(",", ":")))' "$out.min" >"$out.bin"
+    for p in '\x03\x00\x70\x06\x80\x10' '\x27\x45\x00\x06\x80\x01' '\x07\x28\x70\x06\x80\x10'; do
+        { printf "$p"; cat "$out.bin"; } >$C/pipeline/seed_${p//\\x/}_binary_$b
+        cp $C/pipeline/seed_${p//\\x/}_binary_$b $C/engine/
     done
 done
 for t in nir onnx json npy pipeline engine; do echo "$t: $(ls $C/$t | wc -l) files"; done

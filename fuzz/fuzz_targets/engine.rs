@@ -11,6 +11,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use spikefab::data::{Encoding, InputBatch};
+use spikefab::hw::dense::{self, Mode};
 use spikefab::sim::cycle::{self, Simd, Tracer};
 
 mod common;
@@ -64,12 +65,19 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(s.counters, g.counters, "{ctx}: counters");
         }
     }
-    // A dense plan gives every output of its event-driven layout (docs/hardware.md 4c).
-    if plan.layers.iter().any(|l| l.modes.contains(&spikefab::hw::dense::Mode::Dense)) {
-        let events: Vec<Vec<_>> = plan.layers.iter().map(|l| vec![Default::default(); l.modes.len()]).collect();
-        let ev = plan.with_modes(&events, &o.target).expect("event mode takes every plan");
+    // A dense plan gives every output of its event-driven layout (docs/hardware.md 4c): the
+    // plan against its other mode, whichever bit 7 of the options asked for, wherever a
+    // projection can gather densely.
+    let dense_now = plan.layers.iter().any(|l| l.modes.contains(&Mode::Dense));
+    let other = if dense_now {
+        plan.layers.iter().map(|l| vec![Mode::Event; l.modes.len()]).collect()
+    } else {
+        dense::all_dense(&plan)
+    };
+    if dense_now || other.iter().flatten().any(|m| *m == Mode::Dense) {
+        let p = plan.with_modes(&other, &o.target).expect("every projection asked is eligible");
         for (i, g) in general.iter().enumerate() {
-            let e = cycle::run_traced(&ev, &b, i, steps, &mut Quiet);
+            let e = cycle::run_traced(&p, &b, i, steps, &mut Quiet);
             assert_eq!(e.raw, g.raw, "sample {i}: dense and event outputs");
         }
     }
