@@ -15,6 +15,8 @@ use serde::Serialize;
 use super::{CompileOptions, CompileReport, EnergySection, Hardware, RtlSection, Step, write};
 use crate::Model;
 use crate::back::{hls, verilog};
+use crate::data::InputBatch;
+use crate::driver::datapath;
 use crate::driver::progress::step;
 use crate::driver::verify::{cosim_step, early_exit_check, html_report, verify};
 use crate::driver::{Error, Progress, prepare, steps_for};
@@ -208,26 +210,33 @@ fn refused(outcome: &FpgaOutcome) -> Option<String> {
 }
 
 /// The next design to build after `plan`'s was refused (`why`), and what changed: an automatic
-/// pipelined schedule gives way to the sequential one first (same modes); then, under
-/// `--datapath auto`, the dense projection that saves least (by the choice's predictions) turns
-/// event-driven, one per build, down to an all-event design. None when no automatic choice is
-/// left to give up. The quantised network is the same throughout.
+/// pipelined schedule gives way to the sequential one first (its modes chosen again on `calib`
+/// under `--datapath auto`, as the schedule changes each mode's cycles and energy, else the
+/// same modes); then, under `--datapath auto`, the dense projection that saves least (by the
+/// choice's predictions) turns event-driven, one per build, down to an all-event design. None
+/// when no automatic choice is left to give up. The quantised network is the same throughout.
 fn fallback(
     plan: &Plan,
     opts: &PlanOptions,
     target: &Target,
-    auto_schedule: bool,
-    auto_datapath: bool,
+    auto: (bool, bool),
+    calib: Option<&InputBatch>,
     why: &str,
 ) -> Option<(Plan, String)> {
+    let (auto_schedule, auto_datapath) = auto;
     let mut modes = plan.modes();
     if auto_schedule && plan.schedule == Schedule::Pipelined {
         let mut seq = opts.clone();
         seq.settings.schedule = Some(ScheduleChoice::Sequential);
-        let mut p = lay_out(plan.quantised(), &seq).with_modes(&modes, target).ok()?;
+        let laid = lay_out(plan.quantised(), &seq);
+        let mut p = if auto_datapath {
+            datapath::choose(laid, target, &seq.settings, calib)
+        } else {
+            let mut p = laid.with_modes(&modes, target).ok()?;
+            p.datapath_note.clone_from(&plan.datapath_note);
+            p
+        };
         p.schedule_note = Some(format!("auto: sequential; the pipelined design {why}"));
-        p.datapath_note.clone_from(&plan.datapath_note);
-        p.mode_choices.clone_from(&plan.mode_choices);
         return Some((p, "compiling the sequential schedule".into()));
     }
     if !auto_datapath {
@@ -294,7 +303,7 @@ pub(super) fn compile(
             let d = written.as_ref().expect("--bitstream checked to emit Verilog");
             let attempt = bitstream(d, &target, o, progress)?;
             let next = refused(&attempt.0)
-                .and_then(|why| fallback(&plan, &opts, &target, auto_schedule, auto_datapath, &why).map(|p| (p, why)));
+                .and_then(|why| fallback(&plan, &opts, &target, (auto_schedule, auto_datapath), batch, &why).map(|p| (p, why)));
             let Some((p, why)) = next else {
                 built = Some(attempt);
                 break;
