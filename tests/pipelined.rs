@@ -278,6 +278,24 @@ fn auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit() {
     assert_eq!(r["plan"]["schedule"], "sequential");
     assert!(r["plan"]["schedule_note"].as_str().unwrap().starts_with(&want), "{}", r["plan"]);
     assert_eq!(r["fpga"]["luts"]["used"].as_u64(), Some(seq), "{}", r["fpga"]);
+    // The modes are those the automatic datapath chooses for the sequential layout, not the
+    // pipelined one's.
+    let modes = |p: &serde_json::Value| -> Vec<String> {
+        p["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|l| l["projections"].as_array().unwrap().iter().map(|q| q["mode"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let mut args = vec!["plan"];
+    args.extend(model);
+    args.extend(["--schedule", "sequential", "--json"]);
+    let (code, stdout, stderr) = spikefab(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let seq_plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(modes(&r["plan"]), modes(&seq_plan));
+    assert_eq!(r["plan"]["datapath_note"], seq_plan["datapath_note"]);
     assert_eq!(r["cosim"]["word_mismatches"], 0);
     assert_eq!(r["failures"], serde_json::json!([]), "{}", r["failures"]);
     // The files on disk are the sequential design's: plan.json says so, and every Verilog

@@ -302,8 +302,9 @@ pub(super) fn compile(
         loop {
             let d = written.as_ref().expect("--bitstream checked to emit Verilog");
             let attempt = bitstream(d, &target, o, progress)?;
-            let next = refused(&attempt.0)
-                .and_then(|why| fallback(&plan, &opts, &target, (auto_schedule, auto_datapath), batch, &why).map(|p| (p, why)));
+            let next = refused(&attempt.0).and_then(|why| {
+                fallback(&plan, &opts, &target, (auto_schedule, auto_datapath), batch, &why).map(|p| (p, why))
+            });
             let Some((p, why)) = next else {
                 built = Some(attempt);
                 break;
