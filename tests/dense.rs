@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{plan_for, root, scratch, spikefab, students, tool_or_skip};
+use common::{plan_for, plan_modes, scratch, spikefab, students, tool_or_skip, up5k_with_luts, yosys_lut4};
 use spikefab::hw::dense::{self, Gather, Mode, Plane};
 use spikefab::hw::{Plan, Schedule, schedule};
 use spikefab::quant::{ProjKind, Source};
@@ -362,39 +362,16 @@ fn auto_datapath_builds_event_driven_projections_when_dense_logic_does_not_fit()
         args.extend(["--cosim-samples", "0", "--datapath", datapath, "-o", dir.to_str().unwrap()]);
         let (code, stdout, stderr) = spikefab(&args);
         assert_eq!(code, 0, "{stdout}\n{stderr}");
-        let ok = std::process::Command::new("yosys")
-            .args(["-q", "-l", "yosys.log", "-s", "sf_mlp_bw.ys"])
-            .current_dir(&dir)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "yosys failed in {}", dir.display());
-        let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap();
-        let line = log.lines().rev().find(|l| l.trim_start().starts_with("SB_LUT4")).expect("SB_LUT4 in yosys.log");
         let plan = serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
-        (line.split_whitespace().nth(1).unwrap().parse().unwrap(), plan)
+        (yosys_lut4(&dir, "sf_mlp_bw"), plan)
     };
-    let dense_in = |p: &serde_json::Value| {
-        p["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|l| l["projections"].as_array().unwrap().clone())
-            .filter(|q| q["mode"] == "dense")
-            .count()
-    };
+    let dense_in = |p: &serde_json::Value| plan_modes(p).iter().filter(|m| *m == "dense").count();
     let ((event, _), (auto, auto_plan)) = (luts("event"), luts("auto"));
     assert!(dense_in(&auto_plan) > 0, "auto chose no dense projection: {auto_plan}");
     assert!(event < auto, "event-driven {event} LUT4, auto {auto}");
     let limit = (event + auto) / 2;
     let dir = scratch(test);
-    let up5k = std::fs::read_to_string(root().join("targets/ice40-up5k.toml")).unwrap();
-    let small = up5k
-        .replace("name = \"ice40-up5k\"", "name = \"up5k-small\"")
-        .replace("luts = 5280 ", &format!("luts = {limit} "));
-    assert!(small.contains(&format!("luts = {limit} ")));
-    let toml = dir.join("up5k-small.toml");
-    std::fs::write(&toml, small).unwrap();
+    let toml = up5k_with_luts(&dir, limit);
     let out = dir.join("out");
     let mut args = vec!["compile"];
     args.extend(model);

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{root, scratch, spikefab, students, tool_or_skip};
+use common::{plan_modes, root, scratch, spikefab, students, tool_or_skip, up5k_with_luts, yosys_lut4};
 use spikefab::data::{Encoding, InputBatch};
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::hw::{Plan, PlanOptions, Schedule};
@@ -233,28 +233,13 @@ fn auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit() {
         args.extend(["--cosim-samples", "0", "--schedule", schedule, "-o", dir.to_str().unwrap()]);
         let (code, stdout, stderr) = spikefab(&args);
         assert_eq!(code, 0, "{stdout}\n{stderr}");
-        let ok = std::process::Command::new("yosys")
-            .args(["-q", "-l", "yosys.log", "-s", "sf_mlp_bw.ys"])
-            .current_dir(&dir)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "yosys failed in {}", dir.display());
-        let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap();
-        let line = log.lines().rev().find(|l| l.trim_start().starts_with("SB_LUT4")).expect("SB_LUT4 in yosys.log");
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        yosys_lut4(&dir, "sf_mlp_bw")
     };
     let (seq, pipe) = (luts("sequential"), luts("pipelined"));
     assert!(seq < pipe, "sequential {seq} LUT4, pipelined {pipe}");
     let limit = (seq + pipe) / 2;
     let dir = scratch(test);
-    let up5k = std::fs::read_to_string(root().join("targets/ice40-up5k.toml")).unwrap();
-    let small = up5k
-        .replace("name = \"ice40-up5k\"", "name = \"up5k-small\"")
-        .replace("luts = 5280 ", &format!("luts = {limit} "));
-    assert!(small.contains(&format!("luts = {limit} ")) && small.contains("schedule = \"auto\""));
-    let toml = dir.join("up5k-small.toml");
-    std::fs::write(&toml, small).unwrap();
+    let toml = up5k_with_luts(&dir, limit);
     let out = dir.join("out");
     let mut args = vec!["compile"];
     args.extend(model);
@@ -280,21 +265,13 @@ fn auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit() {
     assert_eq!(r["fpga"]["luts"]["used"].as_u64(), Some(seq), "{}", r["fpga"]);
     // The modes are those the automatic datapath chooses for the sequential layout, not the
     // pipelined one's.
-    let modes = |p: &serde_json::Value| -> Vec<String> {
-        p["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|l| l["projections"].as_array().unwrap().iter().map(|q| q["mode"].as_str().unwrap().to_string()))
-            .collect()
-    };
     let mut args = vec!["plan"];
     args.extend(model);
     args.extend(["--schedule", "sequential", "--json"]);
     let (code, stdout, stderr) = spikefab(&args);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let seq_plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(modes(&r["plan"]), modes(&seq_plan));
+    assert_eq!(plan_modes(&r["plan"]), plan_modes(&seq_plan));
     assert_eq!(r["plan"]["datapath_note"], seq_plan["datapath_note"]);
     assert_eq!(r["cosim"]["word_mismatches"], 0);
     assert_eq!(r["failures"], serde_json::json!([]), "{}", r["failures"]);

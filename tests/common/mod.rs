@@ -203,6 +203,43 @@ pub fn assert_lint_clean(d: &spikefab::back::verilog::Design, dir: &str, what: &
     }
 }
 
+/// Yosys's SB_LUT4 count for the design compiled into `dir`, synthesised by its own script
+/// `<module>.ys` (as `build.sh` runs it).
+pub fn yosys_lut4(dir: &Path, module: &str) -> u64 {
+    let ok = Command::new("yosys")
+        .args(["-q", "-l", "yosys.log", "-s", &format!("{module}.ys")])
+        .current_dir(dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "yosys failed in {}", dir.display());
+    let log = std::fs::read_to_string(dir.join("yosys.log")).unwrap();
+    let line = log.lines().rev().find(|l| l.trim_start().starts_with("SB_LUT4")).expect("SB_LUT4 in yosys.log");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A target file in `dir`: the UP5K (schedule auto) named `up5k-small`, with `luts` LUT4s.
+pub fn up5k_with_luts(dir: &Path, luts: u64) -> PathBuf {
+    let up5k = std::fs::read_to_string(root().join("targets/ice40-up5k.toml")).unwrap();
+    let small = up5k
+        .replace("name = \"ice40-up5k\"", "name = \"up5k-small\"")
+        .replace("luts = 5280 ", &format!("luts = {luts} "));
+    assert!(small.contains(&format!("luts = {luts} ")) && small.contains("schedule = \"auto\""));
+    let toml = dir.join("up5k-small.toml");
+    std::fs::write(&toml, small).unwrap();
+    toml
+}
+
+/// Each projection's mode in a plan summary (`plan --json`, report.json's `plan`), in order.
+pub fn plan_modes(p: &serde_json::Value) -> Vec<String> {
+    p["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["projections"].as_array().unwrap().iter().map(|q| q["mode"].as_str().unwrap().to_string()))
+        .collect()
+}
+
 /// A fresh scratch folder under target/ for a test.
 pub fn scratch(name: &str) -> PathBuf {
     let d = root().join("target").join("test-scratch").join(name);
