@@ -61,6 +61,9 @@ impl Model {
         if let Some(fixed) = graph.fixed_dialect() {
             warnings.extend(crate::ir::dialect::overridden(&fixed, &dialect));
         }
+        if graph.provenance.format == "nir" {
+            warnings.extend(nir_losses(&graph, &dialect, overrides));
+        }
         graph.dialect = dialect;
         Ok(Model { path: path.into(), graph, info, warnings })
     }
@@ -69,4 +72,57 @@ impl Model {
     pub fn dialect(&self) -> &Dialect {
         &self.graph.dialect
     }
+}
+
+/// What a NIR file cannot store and spikefab assumed for this model, one warning each, with
+/// the option that changes it: the reset (NIR stores only a hard reset), and under
+/// `--from sinabs` the membrane floor and the spike function `sinabs.from_nir` restores.
+/// Nothing is said of what the user set explicitly.
+fn nir_losses(graph: &Graph, d: &Dialect, o: &DialectOverrides) -> Vec<String> {
+    use crate::ir::Op;
+    use crate::ir::dialect::{Preset, SpikeMode, VMin};
+    let names = |f: &dyn Fn(&Op) -> bool| -> String {
+        let mut v: Vec<String> = graph
+            .g
+            .node_weights()
+            .filter(|n| f(&n.op))
+            .map(|n| format!("'{}'", crate::names::label(&n.name)))
+            .collect();
+        v.sort();
+        if v.len() > 4 {
+            let more = v.len() - 3;
+            v.truncate(3);
+            v.push(format!("{more} more"));
+        }
+        v.join(", ")
+    };
+    let spiking = |op: &Op| op.emits_spikes() && op.is_neuron();
+    let mut w = vec![];
+    let has_spiking = graph.g.node_weights().any(|n| spiking(&n.op));
+    if has_spiking && o.from.is_none() && o.reset.is_none() && d.preset.is_none() {
+        w.push(format!(
+            "NIR stores only a hard reset: spikefab assumed neurons {} reset to v_reset; a model trained with a \
+             subtract reset needs --reset subtract (SpikingJelly, Sinabs) or subtract-undecayed (snnTorch), or --from \
+             FRAMEWORK",
+            names(&spiking)
+        ));
+    }
+    if d.preset == Some(Preset::Sinabs) {
+        let is_if = |op: &Op| matches!(op, Op::IF { .. });
+        if o.v_min.is_none() && d.switches.v_min == VMin::Sinabs && graph.g.node_weights().any(|n| is_if(&n.op)) {
+            w.push(format!(
+                "NIR stores no membrane floor: as sinabs.from_nir does, IF neurons {} are floored at -v_threshold after \
+                 each reset (Sinabs' min_v_mem), LIF neurons are not; --v-min VALUE|-threshold|none changes it",
+                names(&is_if)
+            ));
+        }
+        if o.spikes.is_none() && d.switches.spikes == SpikeMode::Multi && has_spiking {
+            w.push(
+                "NIR stores no spike function: spikefab assumed Sinabs' default MultiSpike (trunc(v / v_threshold) \
+                 spikes per step); --spikes single for a model trained with SingleSpike"
+                    .into(),
+            );
+        }
+    }
+    w
 }

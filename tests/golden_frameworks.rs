@@ -23,11 +23,14 @@ fn framework_fixtures_reproduce_spike_for_spike() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A fixture whose framework ran with its defaults reproduces with `--from` alone.
+/// A fixture whose framework ran with its defaults reproduces with `--from` alone. (Sinabs'
+/// preset reads a file as `sinabs.from_nir` does, with the membrane floor its `IF` import
+/// restores; tests/framework_importers.rs checks it against that importer. Its fixtures here
+/// were trained without a floor: `sinabs_iaf_without_floor_needs_v_min_none`.)
 #[test]
 fn presets_alone_reproduce_default_configurations() {
     let all = cases(&root().join("tests/data/frameworks/cases.json"));
-    let defaults = ["snntorch_subtract", "spikingjelly_hard", "norse_lifbox", "norse_lif", "sinabs_iaf_multispike"];
+    let defaults = ["snntorch_subtract", "spikingjelly_hard", "norse_lifbox", "norse_lif"];
     for name in defaults {
         let mut c = all.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("fixture {name}")).clone();
         c.preset_only = true;
@@ -40,6 +43,20 @@ fn presets_alone_reproduce_default_configurations() {
             r.differing
         );
     }
+}
+
+/// `IAF()` with its default `min_v_mem=None`, read with `--from sinabs`, gets the floor
+/// `sinabs.from_nir` restores (-v_threshold), which changes its spikes; `--v-min none` gives
+/// the model as trained back.
+#[test]
+fn sinabs_iaf_without_floor_needs_v_min_none() {
+    let all = cases(&root().join("tests/data/frameworks/cases.json"));
+    let mut c = all.iter().find(|c| c.name == "sinabs_iaf_multispike").unwrap().clone();
+    c.preset_only = true;
+    assert!(compare_reference(&c, false).differing > 0, "the preset's floor changes this model's spikes");
+    c.preset_only = false;
+    assert_eq!(c.v_min, None, "the case states no floor");
+    assert_eq!(compare_reference(&c, false).differing, 0);
 }
 
 #[test]
@@ -56,6 +73,7 @@ fn preset_settings_are_the_documented_ones() {
     let b = get(Preset::Sinabs);
     assert_eq!((b.dt, b.reset, b.fire_on_equal), (Some(1.0), ResetMode::Subtract, true));
     assert_eq!((b.switches.integration, b.switches.spikes), (Integration::Exact, SpikeMode::Multi));
+    assert_eq!(b.switches.v_min, spikefab::ir::dialect::VMin::Sinabs);
 }
 
 /// Without a preset, a naive reading of a framework file is measurably wrong (the reason the

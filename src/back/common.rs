@@ -85,8 +85,9 @@ pub struct NeuronParam<'a> {
 }
 
 /// The layer's neuron parameters in the parameter ROM's order: thr, bias, bias_late, vreset,
-/// syn_bias, syn_bias_late, beta_b, syn_b (a leak that is no multiplier has `beta_b` 0).
-pub fn neuron_params(l: &Layer) -> [NeuronParam<'_>; 8] {
+/// syn_bias, syn_bias_late, beta_b, syn_b, vmin (a leak that is no multiplier has `beta_b` 0;
+/// a layer without a floor has `vmin` 0, unused).
+pub fn neuron_params(l: &Layer) -> [NeuronParam<'_>; 9] {
     fn mul(lk: Option<&Leak>) -> Cow<'_, [i64]> {
         match lk {
             Some(Leak::Mul { b }) => Cow::Borrowed(b.as_slice()),
@@ -106,6 +107,11 @@ pub fn neuron_params(l: &Layer) -> [NeuronParam<'_>; 8] {
         p("syn_bias_late", &pr.syn_bias_late, ParamClass::Synaptic),
         NeuronParam { name: "beta_b", vals: mul(Some(&l.leak)), class: ParamClass::Multiplier },
         NeuronParam { name: "syn_b", vals: mul(l.syn_leak.as_ref()), class: ParamClass::Multiplier },
+        NeuronParam {
+            name: "vmin",
+            vals: if pr.vmin.is_empty() { Cow::Owned(vec![0]) } else { Cow::Borrowed(pr.vmin.as_slice()) },
+            class: ParamClass::Membrane,
+        },
     ]
 }
 

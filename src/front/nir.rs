@@ -379,7 +379,7 @@ impl Reader<'_> {
                         (None, neuron::Absent::Like { like: l, value, why }) => {
                             let base = like(l)?;
                             self.warnings.push(format!(
-                                "node '{}': no '{}' dataset ({why}), using {value}",
+                                "node '{}': no '{}' dataset ({why}): spikefab assumed {value}",
                                 display_name(qname),
                                 p.name
                             ));

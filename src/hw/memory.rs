@@ -58,7 +58,7 @@ pub fn param_lane_bits(plan: &Plan, layer: usize) -> usize {
     let pr = &l.params;
     let w = l.v_bits as usize;
     let mut bits = 0;
-    for v in [&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset] {
+    for v in [&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset, &pr.vmin] {
         if v.len() > 1 {
             bits += w;
         }

@@ -84,6 +84,97 @@ pub enum InitialV {
     VLeak,
 }
 
+/// A lower bound on the membrane a neuron carries to the next step (Sinabs' `min_v_mem`),
+/// applied after the spike and the reset as Sinabs computes it: `v = relu(v - v_min) + v_min`.
+/// The step's output (spikes, or the membrane of a non-spiking neuron) is taken before it.
+/// NIR has no field for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum VMin {
+    /// No floor (NIR, snnTorch, SpikingJelly, Norse).
+    #[default]
+    None,
+    /// One value for every neuron with a membrane (`--v-min -1`).
+    Value(f64),
+    /// `-v_threshold` of each spiking neuron; non-spiking neurons have none (`-threshold`).
+    MinusThreshold,
+    /// As `sinabs.from_nir` restores it: `-v_threshold` on IF neurons (it builds
+    /// `IAFSqueeze(min_v_mem=-v_threshold)`), none on LIF and LI (`LIFSqueeze`,
+    /// `ExpLeakSqueeze` with `min_v_mem=None`) (`sinabs`).
+    Sinabs,
+}
+
+impl VMin {
+    /// The floor of `n` neurons of `op` whose thresholds are `v_th` (None: non-spiking), or
+    /// `None` when they have none.
+    pub fn of(self, op: &Op, v_th: Option<&[f64]>, n: usize) -> Option<Vec<f64>> {
+        if matches!(op, Op::Threshold { .. }) {
+            return None;
+        }
+        match self {
+            VMin::None => None,
+            VMin::Value(x) => Some(vec![x; n]),
+            VMin::MinusThreshold => v_th.map(|t| t.iter().map(|&x| -x).collect()),
+            VMin::Sinabs if matches!(op, Op::IF { .. }) => v_th.map(|t| t.iter().map(|&x| -x).collect()),
+            VMin::Sinabs => None,
+        }
+    }
+}
+
+impl fmt::Display for VMin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VMin::None => f.write_str("none"),
+            VMin::Value(x) => write!(f, "{x}"),
+            VMin::MinusThreshold => f.write_str("-threshold"),
+            VMin::Sinabs => f.write_str("sinabs"),
+        }
+    }
+}
+
+impl std::str::FromStr for VMin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "none" => Ok(VMin::None),
+            "-threshold" | "-thr" => Ok(VMin::MinusThreshold),
+            "sinabs" => Ok(VMin::Sinabs),
+            t => match t.parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(VMin::Value(x)),
+                _ => Err(format!(
+                    "'{}' is not a membrane floor: give a finite number, -threshold, sinabs (as sinabs.from_nir: \
+                     -threshold on IF neurons only) or none",
+                    s.escape_debug()
+                )),
+            },
+        }
+    }
+}
+
+impl Serialize for VMin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            VMin::Value(x) => s.serialize_f64(*x),
+            other => s.serialize_str(&other.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for VMin {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Num(f64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Num(x) if x.is_finite() => Ok(VMin::Value(x)),
+            Raw::Num(x) => Err(serde::de::Error::custom(format!("v_min must be finite, got {x}"))),
+            Raw::Str(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// Source frameworks with a known dialect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -96,7 +187,8 @@ pub enum Preset {
     /// the synaptic current jumps by the full input; v starts at v_leak.
     Norse,
     /// Sinabs: dt = 1 (tau in steps), reset subtract, fires on `>=`, exact exponential decay,
-    /// multi-spike (its default `MultiSpike`).
+    /// multi-spike (its default `MultiSpike`), the membrane floor `sinabs.from_nir` restores
+    /// (`-v_threshold` on IF neurons).
     Sinabs,
     /// Plain NIR: hard reset, `>`, dt inferred or given.
     Nir,
@@ -147,7 +239,7 @@ pub enum DtSource {
 }
 
 /// Semantic switches beyond dt, reset and firing rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Switches {
     /// Discretisation.
     #[serde(default)]
@@ -161,6 +253,13 @@ pub struct Switches {
     /// Initial membrane.
     #[serde(default)]
     pub initial_v: InitialV,
+    /// Membrane floor.
+    #[serde(default, skip_serializing_if = "is_no_floor")]
+    pub v_min: VMin,
+}
+
+fn is_no_floor(v: &VMin) -> bool {
+    *v == VMin::None
 }
 
 impl Preset {
@@ -168,9 +267,12 @@ impl Preset {
     pub fn switches(self) -> Switches {
         match self {
             Preset::Norse => Switches { cuba_input: CubaInput::Unit, initial_v: InitialV::VLeak, ..Default::default() },
-            Preset::Sinabs => {
-                Switches { integration: Integration::Exact, spikes: SpikeMode::Multi, ..Default::default() }
-            }
+            Preset::Sinabs => Switches {
+                integration: Integration::Exact,
+                spikes: SpikeMode::Multi,
+                v_min: VMin::Sinabs,
+                ..Default::default()
+            },
             _ => Switches::default(),
         }
     }
@@ -233,6 +335,11 @@ pub struct DialectOverrides {
     /// Initial membrane: zero, or v-leak (Norse).
     #[arg(long, value_enum)]
     pub initial_v: Option<InitialV>,
+    /// Membrane floor after each step's reset (Sinabs' min_v_mem; NIR does not store it):
+    /// a value, -threshold (each spiking neuron's), sinabs (-threshold on IF neurons only, as
+    /// sinabs.from_nir) or none [default: none; sinabs with --from sinabs].
+    #[arg(long, value_name = "VALUE|-threshold|sinabs|none", allow_hyphen_values = true)]
+    pub v_min: Option<VMin>,
 }
 
 /// Why a dialect could not be resolved.
@@ -428,6 +535,9 @@ impl Dialect {
         if let Some(v) = o.initial_v {
             d.switches.initial_v = v;
         }
+        if let Some(v) = o.v_min {
+            d.switches.v_min = v;
+        }
         if let Some(t) = o.timesteps {
             d.timesteps = Some(t);
         }
@@ -486,6 +596,12 @@ impl Dialect {
         }
         if s.initial_v == InitialV::VLeak {
             extra.push_str(", v starts at v_leak");
+        }
+        match s.v_min {
+            VMin::None => {}
+            VMin::Sinabs => extra.push_str(", membrane floor -v_threshold on IF neurons"),
+            VMin::MinusThreshold => extra.push_str(", membrane floor -v_threshold"),
+            VMin::Value(x) => extra.push_str(&format!(", membrane floor {x}")),
         }
         format!("{preset}{dt}, reset {}, fire {fire}{extra}{t}", self.reset)
     }

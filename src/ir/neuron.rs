@@ -88,7 +88,11 @@ const fn tau(name: &'static str) -> Param {
 const V_RESET: Param = Param {
     name: "v_reset",
     constraint: Constraint::Any,
-    absent: Absent::Like { like: "v_threshold", value: 0.0, why: "file written before NIR stored it" },
+    absent: Absent::Like {
+        like: "v_threshold",
+        value: 0.0,
+        why: "file written before NIR stored it; it matters only under the zero reset",
+    },
 };
 
 const W_IN: Param =
@@ -228,6 +232,8 @@ pub struct Coeffs {
     /// (alpha, syn_gain) for current-based neurons: `alpha = 1 - dt/tau_syn`,
     /// `syn_gain = w_in dt / tau_syn`.
     pub syn: Option<(Vec<f64>, Vec<f64>)>,
+    /// Membrane floor after the reset (the dialect's `v_min`), when the neurons have one.
+    pub v_min: Option<Vec<f64>>,
 }
 
 fn b(t: &Tensor, n: usize) -> Vec<f64> {
@@ -257,7 +263,7 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
             .collect::<Vec<f64>>()
     };
     let gain_dt = |r: &Tensor| (0..n).map(|j| r.at(j) * dt).collect::<Vec<f64>>();
-    Some(match op {
+    let mut c = match op {
         Op::Threshold { threshold } => Coeffs {
             beta: zeros.clone(),
             gain: vec![1.0; n],
@@ -265,6 +271,7 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
             v_th: Some(b(threshold, n)),
             v_reset: zeros,
             syn: None,
+            v_min: None,
         },
         Op::I { r } => Coeffs {
             beta: vec![1.0; n],
@@ -273,6 +280,7 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
             v_th: None,
             v_reset: zeros,
             syn: None,
+            v_min: None,
         },
         Op::IF { r, v_threshold, v_reset } => Coeffs {
             beta: vec![1.0; n],
@@ -281,6 +289,7 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
             v_th: Some(b(v_threshold, n)),
             v_reset: b(v_reset, n),
             syn: None,
+            v_min: None,
         },
         Op::LI { tau, r, v_leak } => Coeffs {
             beta: decay(tau),
@@ -289,6 +298,7 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
             v_th: None,
             v_reset: zeros,
             syn: None,
+            v_min: None,
         },
         Op::LIF { tau, r, v_leak, v_threshold, v_reset } => Coeffs {
             beta: decay(tau),
@@ -297,6 +307,7 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
             v_th: Some(b(v_threshold, n)),
             v_reset: b(v_reset, n),
             syn: None,
+            v_min: None,
         },
         Op::CubaLI { tau_syn, tau_mem, r, v_leak, w_in } | Op::CubaLIF { tau_syn, tau_mem, r, v_leak, w_in, .. } => {
             let (v_th, v_reset) = match op {
@@ -310,10 +321,13 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
                 v_th,
                 v_reset,
                 syn: Some((decay(tau_syn), syn_gain(w_in, tau_syn))),
+                v_min: None,
             }
         }
         _ => return None,
-    })
+    };
+    c.v_min = d.switches.v_min.of(op, c.v_th.as_deref(), n);
+    Some(c)
 }
 
 #[cfg(test)]

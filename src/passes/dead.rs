@@ -214,7 +214,10 @@ fn neuron_bounds(op: &Op, x: &[Iv], steps: usize, g: &Graph, node: NodeIndex) ->
             let s = geometric(c.beta[j], steps);
             let u0 = v0(j) - c.v_leak[j];
             let g_d = drive.mul(c.gain[j]).with_zero();
-            let hi = c.v_leak[j] + u0.max(0.0) + g_d.1 * s;
+            // A floor can lift the carried membrane up to v_min, from where it leaks toward
+            // v_leak (the output is taken before the floor, so `lo` stands).
+            let lift = c.v_min.as_ref().map_or(0.0, |m| m[j] - c.v_leak[j]);
+            let hi = c.v_leak[j] + u0.max(0.0).max(lift) + g_d.1 * s;
             let lo = c.v_leak[j] + u0.min(0.0) + g_d.0 * s;
             match &c.v_th {
                 // Non-spiking: the membrane is the output (valid before any reset, i.e. always).

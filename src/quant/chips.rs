@@ -58,7 +58,15 @@ pub fn leak_bias(c: &Coeffs, n: usize) -> Vec<f64> {
 
 /// Threshold and membrane bias per neuron, no other constants, no reset value.
 pub fn thr_bias(thr: Vec<i64>, bias: Vec<i64>) -> NeuronParams {
-    NeuronParams { thr, bias, bias_late: vec![0], vreset: vec![0], syn_bias: vec![0], syn_bias_late: vec![0] }
+    NeuronParams {
+        thr,
+        bias,
+        bias_late: vec![0],
+        vreset: vec![0],
+        syn_bias: vec![0],
+        syn_bias_late: vec![0],
+        vmin: vec![],
+    }
 }
 
 /// A layer of saturating current-based neurons with `bits`-bit state, `(leak, syn_leak)` decays,
@@ -109,4 +117,15 @@ pub fn legalised(
     let changes = records.into_iter().flat_map(|r| r.changes).map(|c| format!("legalise: {c}"));
     net.notes.splice(0..0, changes);
     Ok(net)
+}
+
+/// The note for a layer whose model floors the membrane at `v_min` (per neuron) on a chip
+/// that has no floor: the floor is dropped, and `spikefab verify` measures what that costs.
+pub fn floor_note(layer: &str, v_min: &[f64], chip: &str) -> String {
+    let (lo, hi) = v_min.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    let at = if lo == hi { format!("{lo}") } else { format!("{lo}..{hi}") };
+    format!(
+        "'{layer}': the model floors the membrane at {at} after each reset (Sinabs' min_v_mem); {chip} has no \
+         membrane floor, so it is dropped (measured: compare `spikefab verify`)"
+    )
 }

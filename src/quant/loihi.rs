@@ -194,6 +194,9 @@ fn quantise_layer(
     let shown = crate::names::label(&name);
     let v_th = thresholds(&name, op, &c)?;
     let (v_decay, i_decay, to_current) = decays(&name, &shown, &c, n, notes)?;
+    if let Some(f) = &c.v_min {
+        notes.push(super::chips::floor_note(&shown, f, "Loihi"));
+    }
     if c.v_reset.iter().any(|&r| r != 0.0) && m.dialect().reset == ResetMode::Zero {
         notes.push(format!("'{shown}': the model resets to a non-zero value; Loihi resets to zero"));
     }

@@ -634,6 +634,9 @@ pub struct NeuronParams {
     pub syn_bias: Vec<i64>,
     /// Synaptic constant from step 1 on.
     pub syn_bias_late: Vec<i64>,
+    /// Membrane floor VMIN: `X' = leak(max(vhat, VMIN)) - ...`; empty when the layer has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vmin: Vec<i64>,
 }
 
 /// Value at neuron `i` of a per-neuron or uniform parameter.
@@ -704,7 +707,7 @@ impl Layer {
     pub fn params_per_channel(&self) -> bool {
         let pr = &self.params;
         let mut vecs: Vec<&Vec<i64>> =
-            vec![&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset, &pr.syn_bias, &pr.syn_bias_late];
+            vec![&pr.thr, &pr.bias, &pr.bias_late, &pr.vreset, &pr.syn_bias, &pr.syn_bias_late, &pr.vmin];
         for lk in std::iter::once(&self.leak).chain(self.syn_leak.as_ref()) {
             if let Leak::Mul { b } = lk {
                 vecs.push(b);

@@ -517,6 +517,7 @@ fn layer_coeffs(
             v_th: None,
             v_reset: vec![0.0; n],
             syn: None,
+            v_min: None,
         }
     } else {
         neuron::coeffs(op, n, m.dialect()).expect("layer ops have coefficients")
@@ -630,6 +631,10 @@ fn neuron_params(
         None => vec![0],
     };
     let vreset: Vec<i64> = if zero_reset { (0..n).map(|i| rnd(c.v_reset[i] / unit[i])).collect() } else { vec![0] };
+    let vmin: Vec<i64> = match &c.v_min {
+        Some(m) => uniform((0..n).map(|i| rnd(m[i] / unit[i])).collect()),
+        None => vec![],
+    };
     NeuronParams {
         thr: uniform(thr),
         bias: uniform(bias),
@@ -637,6 +642,7 @@ fn neuron_params(
         vreset: uniform(vreset),
         syn_bias: uniform(syn_bias),
         syn_bias_late: uniform(syn_bias_late),
+        vmin,
     }
 }
 

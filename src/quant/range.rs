@@ -136,7 +136,12 @@ fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64) {
     let mut ymax = 0i64;
     for i in 0..l.neurons() {
         let thr = at(&pr.thr, i).saturating_abs();
-        let vr = at(&pr.vreset, i).saturating_abs();
+        // A floor lifts the carried membrane to VMIN at most: |vhat| stays within |VMIN| too.
+        let vr = at(&pr.vreset, i).saturating_abs().max(if pr.vmin.is_empty() {
+            0
+        } else {
+            at(&pr.vmin, i).saturating_abs()
+        });
         smax = smax.max(stat[i]);
         let input = if let Some(sl) = &l.syn_leak {
             // Current-based: bound the synaptic state first.
@@ -181,7 +186,7 @@ fn saturate_params(p: &mut NeuronParams, v: u32, y: u32) {
             *x = (*x).clamp(lo, hi);
         }
     };
-    for vals in [&mut p.thr, &mut p.bias, &mut p.bias_late, &mut p.vreset] {
+    for vals in [&mut p.thr, &mut p.bias, &mut p.bias_late, &mut p.vreset, &mut p.vmin] {
         sat(vals, v);
     }
     if y > 0 {
@@ -231,6 +236,7 @@ mod tests {
                 vreset: vec![0],
                 syn_bias: vec![0],
                 syn_bias_late: vec![0],
+                vmin: vec![],
             },
             unit: vec![1.0],
             v_bits: 0,

@@ -188,6 +188,9 @@ fn real_layer(m: &Model, l: RealLayer, output: bool, scale: f64, notes: &mut Vec
              exceeds several thresholds"
         ));
     }
+    if let Some(f) = &c.v_min {
+        notes.push(super::chips::floor_note(&crate::names::label(&name), f, "Xylo"));
+    }
     // Membrane bias: the leak towards v_leak, plus input biases at their steady state.
     let mut bias_real = leak_bias(&c, n);
     let mut projections_w = vec![];

@@ -37,6 +37,9 @@ pub struct Case {
     pub cuba_input: Option<String>,
     #[serde(default)]
     pub multi_spike: Option<bool>,
+    /// The membrane floor (`--v-min`: a number, "-threshold", "sinabs" or "none").
+    #[serde(default)]
+    pub v_min: Option<String>,
     #[serde(skip)]
     pub dir: PathBuf,
     /// Load with only the `from` preset (tests that presets alone reproduce a framework).
@@ -72,6 +75,7 @@ impl Case {
         o.integration = None;
         o.cuba_input = None;
         o.spikes = None;
+        o.v_min = None;
         o
     }
 
@@ -110,6 +114,10 @@ impl Case {
             }),
             spikes: Some(if self.multi_spike.unwrap_or(false) { SpikeMode::Multi } else { SpikeMode::Single }),
             initial_v: None,
+            v_min: Some(match self.v_min.as_deref() {
+                None => spikefab::ir::dialect::VMin::None,
+                Some(s) => s.parse().unwrap_or_else(|e| panic!("case {}: {e}", self.name)),
+            }),
         }
     }
 

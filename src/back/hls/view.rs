@@ -508,6 +508,7 @@ fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 6]) {
             "syn_bias" | "syn_bias_late" => cuba,
             "beta_b" => matches!(&l.leak, Leak::Mul { b } if b.len() > 1),
             "syn_b" => matches!(&l.syn_leak, Some(Leak::Mul { b }) if b.len() > 1),
+            "vmin" => !l.params.vmin.is_empty(),
             _ => true,
         }
     };
@@ -544,8 +545,8 @@ fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 6]) {
         defs.push(def);
         terms.push(Some(s.name.to_string()));
     }
-    let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, _, _] =
-        <[Option<String>; 8]>::try_from(terms).expect("eight parameters");
+    let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, _, _, _] =
+        <[Option<String>; 9]>::try_from(terms).expect("nine parameters");
     (defs, [thr, bias, bias_late, vreset, syn_bias, syn_bias_late])
 }
 

@@ -739,7 +739,11 @@ impl<'p> Engine<'p> {
             .enumerate()
             .map(|(k, l)| {
                 let is_out = k == plan.output.layer;
-                !l.saturate && !l.kind.cuba() && prep[k].params_i32 && (l.spiking() || !is_out)
+                !l.saturate
+                    && !l.kind.cuba()
+                    && prep[k].params_i32
+                    && (l.spiking() || !is_out)
+                    && l.params.vmin.is_empty()
             })
             .collect();
         let lists = consumer_lists(plan, &fast, &plain);

@@ -293,6 +293,7 @@ impl Engine<'_> {
             ResetMode::Subtract if spike => v - thr,
             _ => v,
         };
+        let vhat = if pr.vmin.is_empty() { vhat } else { vhat.max(at(&pr.vmin, i)) };
         let mut next = leak(&l.leak, vhat, p, i);
         if spiking && plan.reset == ResetMode::SubtractUndecayed && spike {
             next -= thr;

@@ -225,6 +225,8 @@ struct NeuronParams<T> {
     multi: bool,
     /// Every `v_leak` is zero.
     no_leak_offset: bool,
+    /// Membrane floor after the reset (Sinabs' `min_v_mem`).
+    v_min: Option<Vec<T>>,
 }
 
 /// What a node computes per step ([`Program::step`]).
@@ -583,7 +585,7 @@ impl<T: Real> Program<T> {
             Kernel::Neuron(p) => {
                 let State::Neuron { v, i, s_prev, v_pre } = st else { unreachable!("state matches kernel") };
                 let w = p.beta.len();
-                if let (None, Some(th), false, true) = (&p.syn, &p.v_th, p.multi, p.no_leak_offset) {
+                if let (None, Some(th), false, true, None) = (&p.syn, &p.v_th, p.multi, p.no_leak_offset, &p.v_min) {
                     // The common case without branches (it vectorises): the same operations in
                     // the same order as `neuron_row`.
                     let (reset, eq) = (self.reset, self.fire_on_equal);
@@ -640,7 +642,7 @@ impl<T: Real> Program<T> {
             let mut vt = leaked + p.gain[j] * drive;
             let Some(th) = &p.v_th else {
                 v_pre[j] = vt;
-                v[j] = vt;
+                v[j] = floor(vt, p.v_min.as_deref(), j);
                 y[j] = vt;
                 continue;
             };
@@ -655,11 +657,12 @@ impl<T: Real> Program<T> {
                 (true, true) => vt.div(th[j]).trunc().max_one(),
             };
             y[j] = count;
-            v[j] = match self.reset {
+            let vhat = match self.reset {
                 ResetMode::Zero if s => p.v_reset[j],
                 ResetMode::Subtract if s => vt - count * th[j],
                 _ => vt,
             };
+            v[j] = floor(vhat, p.v_min.as_deref(), j);
             s_prev[j] = count;
         }
     }
@@ -667,6 +670,19 @@ impl<T: Real> Program<T> {
     #[inline]
     fn fires(&self, v: T, th: T) -> bool {
         if self.fire_on_equal { v >= th } else { v > th }
+    }
+}
+
+/// `v` raised to the floor `v_min[j]`, as Sinabs computes it: `relu(v - v_min) + v_min` (in
+/// the engine's float type, so a value above the floor may round).
+#[inline(always)]
+fn floor<T: Real>(v: T, v_min: Option<&[T]>, j: usize) -> T {
+    match v_min {
+        Some(m) => {
+            let d = v - m[j];
+            (if d > T::ZERO { d } else { T::ZERO }) + m[j]
+        }
+        None => v,
     }
 }
 
@@ -778,5 +794,6 @@ fn neuron_params<T: Real>(op: &Op, n: usize, d: &Dialect) -> NeuronParams<T> {
         syn: c.syn.map(|(a, g)| (to(a), to(g))),
         multi: false,
         no_leak_offset,
+        v_min: c.v_min.map(to),
     }
 }
