@@ -116,6 +116,15 @@ fn nir_losses(graph: &Graph, d: &Dialect, o: &DialectOverrides) -> Vec<String> {
                 names(&is_if)
             ));
         }
+        let leaky = |op: &Op| matches!(op, Op::LIF { .. } | Op::LI { .. } | Op::CubaLIF { .. } | Op::CubaLI { .. });
+        if o.integration.is_none() && graph.g.node_weights().any(|n| leaky(&n.op)) {
+            w.push(format!(
+                "NIR stores no norm_input: spikefab assumed Sinabs' default norm_input=True for {} (input gain \
+                 1 - exp(-1/tau)); sinabs.from_nir reads them with norm_input=False, which --integration \
+                 exact-unnormalised computes",
+                names(&leaky)
+            ));
+        }
         if o.spikes.is_none() && d.switches.spikes == SpikeMode::Multi && has_spiking {
             w.push(
                 "NIR stores no spike function: spikefab assumed Sinabs' default MultiSpike (trunc(v / v_threshold) \

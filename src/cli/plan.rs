@@ -150,7 +150,7 @@ fn print_bound(plan: &Plan, total: &spikefab::sim::cycle::Counters, n: usize) {
         .layers
         .iter()
         .zip(&total.layers)
-        .map(|(l, c)| (c.update_passes * spikefab::hw::schedule::upd_cycles(l)) as f64)
+        .map(|(l, c)| (c.update_passes * spikefab::hw::schedule::upd_cycles(plan, l)) as f64)
         .sum::<f64>()
         / n;
     let io = (total.load_cycles + total.out_cycles) as f64 / n;

@@ -71,7 +71,7 @@ pub fn print_plan(p: &Plan) {
     let any_dense = s.layers.iter().flat_map(|l| &l.projections).any(|p| p.mode == Mode::Dense);
     for l in &s.layers {
         println!(
-            "layer '{}' ({:?}): shape {:?}, {} lanes x {} rows; V {} bits{}{}{}; leak {}; threshold {}; unit {}",
+            "layer '{}' ({:?}): shape {:?}, {} lanes x {} rows; V {} bits{}{}{}; leak {}; threshold {}{}{}; unit {}",
             l.name,
             l.kind,
             l.shape,
@@ -83,6 +83,10 @@ pub fn print_plan(p: &Plan) {
             if l.saturate { " (saturating)" } else { "" },
             l.leak,
             l.threshold,
+            l.floor.as_ref().map(|f| format!("; floor {f}")).unwrap_or_default(),
+            l.counts
+                .map(|(n, b)| format!("; multi-spike, up to {n} spikes per neuron and step ({b}-bit counts)"))
+                .unwrap_or_default(),
             l.unit
         );
         for pr in &l.projections {

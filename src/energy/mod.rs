@@ -7,7 +7,10 @@
 //! E = E_synaptic + E_neuron + E_memory + E_static + E_clock
 //! E_synaptic = sum over projections of ops x (E_add(acc bits)          binary weights or spikes
 //!                                           + E_mult(w bits x x bits)) multi-bit weights and values
-//! E_neuron   = neuron updates x (3 E_add(V bits) + compare + leak, E_mult when beta is a multiply)
+//!                                                               (inputs, spike counts)
+//! E_neuron   = neuron updates x (3 E_add(V bits) + compare + leak, E_mult when beta is a multiply,
+//!                                + a compare for a membrane floor, + count bits x E_add(V bits)
+//!                                for a multi-spike layer's count divider)
 //! E_memory   = sum over memories of accesses x per-access energy
 //!              per-access = (sram_base + sram_per_bit x memory bits) x ceil(width / 32)   block RAM / SRAM
 //!                         = register_access x width / 32                                   registers
@@ -266,7 +269,10 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
                 AccTarget::Dynamic if l.kind.cuba() => l.y_bits,
                 AccTarget::Dynamic => l.v_bits,
             };
-            let xbits = if p.source == Source::Input { plan.input.bits } else { 1 };
+            let xbits = match p.source {
+                Source::Input => plan.input.bits,
+                Source::Layer(s) => plan.layers[s].event_bits(),
+            };
             let mult = !p.weights.binary() && xbits > 1;
             let dense = (l.modes[j] == Mode::Dense).then(|| dense::geometry(plan, k, j).ok()).flatten();
             syn += if let (Some(g), false) = (dense, neuromorphic) {
@@ -290,7 +296,10 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
             n * t.energy.neuron_update_j.unwrap_or(0.0) + lc.spikes as f64 * t.energy.spike_out_j.unwrap_or(0.0)
         } else {
             let leak_mult = matches!(l.leak, Leak::Mul { .. });
-            n * (4.0 * e_add(t, l.v_bits)
+            // A floor is one more compare; a multi-spike layer's count divider one subtraction
+            // per count bit.
+            let extra = u32::from(!l.params.vmin.is_empty()) + if l.multi { l.count_bits } else { 0 };
+            n * ((4.0 + extra as f64) * e_add(t, l.v_bits)
                 + if leak_mult { e_mult(t, l.v_bits, plan.rules.leak_bits() + 1) } else { 0.0 })
         };
         let mem: f64 = plan.memories.iter().zip(&mems).filter(|(m, _)| m.layer == Some(k)).map(|(_, e)| e.joules).sum();

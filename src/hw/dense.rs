@@ -145,6 +145,9 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, String> {
     if s >= k || p.delayed {
         return Err("it reads a later layer or the previous step".into());
     }
+    if plan.layers[s].multi {
+        return Err("its source emits spike counts (multi-spike neurons), read as events".into());
+    }
     if p.target != AccTarget::Dynamic {
         return Err("it accumulates into the static sum".into());
     }

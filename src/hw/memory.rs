@@ -14,7 +14,7 @@
 
 use serde::Serialize;
 
-use super::{MemMap, Memory, Plan, Schedule};
+use super::{Layer, MemMap, Memory, Plan, Schedule};
 use crate::quant::{Leak, ProjKind, Source};
 use crate::target::{Kind, Target};
 
@@ -22,9 +22,17 @@ fn bits_for(n: usize) -> usize {
     (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1) as usize
 }
 
-/// Width of an event entry: base channel, y, x and the lane mask.
-pub fn event_width(shape: [usize; 3], lanes: usize) -> usize {
-    bits_for(shape[0]) + bits_for(shape[1]) + bits_for(shape[2]) + lanes
+/// Width of an event entry of `l`: base channel, y, x, then for a multi-spike layer each
+/// lane's count (`count_bits` each, lane 0 lowest), then the lane mask.
+pub fn event_width(l: &Layer) -> usize {
+    let [c, h, w] = l.shape;
+    bits_for(c) + bits_for(h) + bits_for(w) + l.lanes * l.count_bits as usize + l.lanes
+}
+
+/// Bits of one lane of an output word: a spike, a count, or a membrane value.
+pub fn out_lane_bits(plan: &Plan) -> usize {
+    let l = &plan.layers[plan.output.layer];
+    if plan.output.spikes { l.event_bits() as usize } else { l.v_bits as usize }
 }
 
 /// Width of an input event entry: channel, y, x and the value.
@@ -231,7 +239,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
                 if copies { two_steps(plan.layers[g[0]].rows) } else { ls.clone().map(|l| l.rows).sum() };
             let multi = g.len() > 1;
             let width = if kind == "events" {
-                ls.clone().map(|l| event_width(l.shape, l.lanes)).max().unwrap_or(1)
+                ls.clone().map(|l| event_width(l)).max().unwrap_or(1)
             } else {
                 let lanes = ls.clone().map(|l| l.lanes).max().unwrap_or(1);
                 let lw = ls
@@ -378,7 +386,7 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         }
         if l.spiking() && super::dense::has_event_readers(plan, k) {
             let depth = if pipelined { two_steps(l.rows) } else { l.rows };
-            add(format!("{}.events", l.name), Some(k), "events", depth, event_width(l.shape, lanes), false);
+            add(format!("{}.events", l.name), Some(k), "events", depth, event_width(l), false);
         }
         // The spike plane: sequential, one memory its readers take turns at; pipelined, a copy
         // per reader, two steps deep.
@@ -400,7 +408,7 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             }
         }
         if k == plan.output.layer {
-            let w = if plan.output.spikes { lanes } else { lanes * l.v_bits as usize };
+            let w = lanes * out_lane_bits(plan);
             // Pipelined: two steps, one streamed while the layer writes the next.
             let depth = if pipelined { two_steps(l.rows) } else { l.rows };
             add(format!("{}.out", l.name), Some(k), "output", depth, w, false);

@@ -331,6 +331,12 @@ pub struct LayerSummary {
     pub threshold: String,
     /// Real value of one membrane LSB (one value or a range).
     pub unit: String,
+    /// Membrane floor in LSBs (one value or a range), when the layer has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor: Option<String>,
+    /// A multi-spike layer's largest count per neuron and step, and its bits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<(u64, u32)>,
     /// Projections.
     pub projections: Vec<ProjSummary>,
 }
@@ -405,6 +411,8 @@ impl Plan {
                 saturate: l.saturate,
                 leak: l.leak.describe(self.rules.leak_bits()),
                 threshold: if l.spiking() { range_str(&l.params.thr) } else { "-".into() },
+                floor: (!l.params.vmin.is_empty()).then(|| range_str(&l.params.vmin)),
+                counts: l.multi.then_some((l.max_count, l.count_bits)),
                 unit: {
                     let (lo, hi) = l.unit.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &u| (a.min(u), b.max(u)));
                     if lo == hi { format!("{lo:.4e}") } else { format!("{lo:.4e}..{hi:.4e}") }

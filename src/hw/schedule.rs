@@ -150,9 +150,21 @@ pub fn dense_acc_cycles(rows: usize, words: usize) -> u64 {
     GAP + DENSE_HEAD + (rows * words) as u64 + DENSE_TAIL
 }
 
-/// Duration of an UPD phase.
-pub fn upd_cycles(l: &Layer) -> u64 {
-    UPD_HEAD + l.rows as u64 + UPD_TAIL + GAP
+/// The stages of the neuron lanes' count divider: as many as the widest count of a multi-spike
+/// layer (a restoring division, one quotient bit per stage), 0 when every layer spikes once.
+pub fn count_stages(plan: &Plan) -> u64 {
+    plan.layers.iter().filter(|l| l.multi).map(|l| u64::from(l.count_bits)).max().unwrap_or(0)
+}
+
+/// The neuron lanes' stages between a row's read data and its write: [`UPD_TAIL`] plus the
+/// count divider's ([`count_stages`]).
+pub fn upd_tail(plan: &Plan) -> u64 {
+    UPD_TAIL + count_stages(plan)
+}
+
+/// Duration of an UPD phase of layer `l` of `plan`.
+pub fn upd_cycles(plan: &Plan, l: &Layer) -> u64 {
+    UPD_HEAD + l.rows as u64 + upd_tail(plan) + GAP
 }
 
 /// Duration of a LOAD phase.

@@ -42,8 +42,12 @@ pub enum Integration {
     /// Forward Euler: `beta = 1 - dt/tau`, gain `r dt / tau` (NIR, snnTorch, SpikingJelly, Norse).
     #[default]
     Euler,
-    /// Exact exponential: `beta = exp(-dt/tau)`, gain `r (1 - beta)` (Sinabs).
+    /// Exact exponential: `beta = exp(-dt/tau)`, gain `r (1 - beta)` (Sinabs, `norm_input=True`,
+    /// its default).
     Exact,
+    /// Exact exponential decay without the input normalisation: `beta = exp(-dt/tau)`, gain `r`
+    /// (Sinabs with `norm_input=False`, which is how `sinabs.from_nir` builds a LIF).
+    ExactUnnormalised,
 }
 
 /// How input reaches the synaptic current of CubaLI/CubaLIF neurons.
@@ -323,7 +327,9 @@ pub struct DialectOverrides {
     /// Timesteps per inference.
     #[arg(long, short = 'T', value_name = "T")]
     pub timesteps: Option<usize>,
-    /// Discretisation: euler (beta = 1 - dt/tau) or exact (beta = exp(-dt/tau), Sinabs).
+    /// Discretisation: euler (beta = 1 - dt/tau), exact (beta = exp(-dt/tau), gain r (1 - beta):
+    /// Sinabs) or exact-unnormalised (gain r: Sinabs' norm_input=False, as sinabs.from_nir reads
+    /// a LIF).
     #[arg(long, value_enum)]
     pub integration: Option<Integration>,
     /// Synaptic input of CubaLIF: scaled by dt/tau_syn (NIR) or unit (Norse).
@@ -585,8 +591,10 @@ impl Dialect {
         let t = self.timesteps.map(|t| format!(", T = {t}")).unwrap_or_default();
         let s = &self.switches;
         let mut extra = String::new();
-        if s.integration == Integration::Exact {
-            extra.push_str(", exact exponential decay");
+        match s.integration {
+            Integration::Euler => {}
+            Integration::Exact => extra.push_str(", exact exponential decay"),
+            Integration::ExactUnnormalised => extra.push_str(", exact exponential decay, input not normalised"),
         }
         if s.cuba_input == CubaInput::Unit {
             extra.push_str(", synaptic input unscaled");

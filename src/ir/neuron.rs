@@ -244,19 +244,25 @@ fn b(t: &Tensor, n: usize) -> Vec<f64> {
 /// dialect; `None` for other ops. dt is ignored by Threshold.
 pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
     let dt = d.dt_or_one();
-    let exact = d.switches.integration == Integration::Exact;
+    let exact = d.switches.integration != Integration::Euler;
+    let normalised = d.switches.integration != Integration::ExactUnnormalised;
     let zeros = vec![0.0; n];
     let beta_of = |tau: f64| if exact { (-dt / tau).exp() } else { 1.0 - dt / tau };
     let decay = |tau: &Tensor| (0..n).map(|j| beta_of(tau.at(j))).collect::<Vec<f64>>();
     let gain_tau = |r: &Tensor, tau: &Tensor| {
         (0..n)
-            .map(|j| if exact { r.at(j) * (1.0 - beta_of(tau.at(j))) } else { r.at(j) * dt / tau.at(j) })
+            .map(|j| match (exact, normalised) {
+                (true, true) => r.at(j) * (1.0 - beta_of(tau.at(j))),
+                (true, false) => r.at(j),
+                _ => r.at(j) * dt / tau.at(j),
+            })
             .collect::<Vec<f64>>()
     };
     let syn_gain = |w_in: &Tensor, tau_syn: &Tensor| {
         (0..n)
             .map(|j| match d.switches.cuba_input {
                 CubaInput::Unit => w_in.at(j),
+                CubaInput::Scaled if exact && !normalised => w_in.at(j),
                 CubaInput::Scaled if exact => w_in.at(j) * (1.0 - beta_of(tau_syn.at(j))),
                 CubaInput::Scaled => w_in.at(j) * dt / tau_syn.at(j),
             })

@@ -96,6 +96,9 @@ pub fn cuba_layer(
         v_bound: 0,
         projections,
         has_consumers: false,
+        multi: false,
+        max_count: 0,
+        count_bits: 0,
     }
 }
 

@@ -84,8 +84,9 @@ pub struct Rules {
     pub decay: DecayRule,
     /// Which reset the hardware performs.
     pub reset: ResetRule,
-    /// Most spikes one neuron emits in one step.
-    pub max_spikes: u32,
+    /// Most spikes one neuron emits in one step; `None`: as many as range analysis bounds,
+    /// each layer's count carried in as many bits as it needs.
+    pub max_spikes: Option<u32>,
     /// Bits of quantised real-valued inputs.
     pub input_bits: u32,
 }
@@ -170,7 +171,8 @@ pub enum ResetRule {
 impl Rules {
     /// The FPGA rules: `weight_bits`-bit row-scaled weights with F = `frac_bits`, leak
     /// multipliers of `leak_bits` fraction bits, range-analysed state (saturating under
-    /// `max_state_bits`), any reset, one spike per step.
+    /// `max_state_bits`), any reset, single- or multi-spike neurons (counts as wide as range
+    /// analysis needs).
     pub fn fpga(
         weight_bits: u32,
         input_bits: u32,
@@ -183,7 +185,7 @@ impl Rules {
             state: StateRule { max_bits: max_state_bits },
             decay: DecayRule::Multiplier { frac_bits: leak_bits },
             reset: ResetRule::AsTrained,
-            max_spikes: 1,
+            max_spikes: None,
             input_bits,
         }
     }
@@ -198,7 +200,7 @@ impl Rules {
             state: StateRule { max_bits: Some(16) },
             decay: DecayRule::Shift { max: 15 },
             reset: ResetRule::Subtract,
-            max_spikes: 31,
+            max_spikes: Some(31),
             input_bits: 4,
         }
     }
@@ -212,7 +214,7 @@ impl Rules {
             state: StateRule { max_bits: Some(24) },
             decay: DecayRule::Truncate { frac_bits: 12 },
             reset: ResetRule::Zero,
-            max_spikes: 1,
+            max_spikes: Some(1),
             input_bits: 8,
         }
     }
@@ -678,9 +680,39 @@ pub struct Layer {
     pub projections: Vec<Projection>,
     /// True when another layer consumes this layer's events.
     pub has_consumers: bool,
+    /// Multi-spike neurons (Sinabs' `MultiSpike`): a neuron that fires emits
+    /// `count = floor(V / THR)` spikes (THR > 0), the subtract resets remove `count * THR`, and
+    /// its event carries the count as its value.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub multi: bool,
+    /// The largest count a neuron of a multi-spike layer can emit in a step (range analysis;
+    /// 0 for single-spike layers, whose events are worth 1).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_count: u64,
+    /// Bits of that count, unsigned (0 for single-spike layers).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub count_bits: u32,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl Layer {
+    /// The most one event of this layer is worth: its largest count, or 1.
+    pub fn event_max(&self) -> i64 {
+        (self.max_count as i64).max(1)
+    }
+
+    /// Bits of one event's value as a consumer reads it: the count's, or 1 for a spike.
+    pub fn event_bits(&self) -> u32 {
+        self.count_bits.max(1)
+    }
+
     /// Number of neurons.
     pub fn neurons(&self) -> usize {
         self.shape.iter().product()

@@ -46,10 +46,10 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     }
     let g = &m.graph;
     let d = m.dialect();
-    if d.switches.spikes != SpikeMode::Single && o.rules.max_spikes == 1 {
+    if d.switches.spikes != SpikeMode::Single && o.rules.max_spikes == Some(1) {
         return Err(QuantError {
             node: None,
-            message: "multi-spike neurons (Sinabs MultiSpike) are not supported in hardware; retrain with \
+            message: "multi-spike neurons (Sinabs MultiSpike) are not supported by this target; retrain with \
                       SingleSpike or pass --spikes single if the model used it"
                 .into(),
         });
@@ -70,6 +70,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         None => input_plan(&g.g[real.input].name, real.input_shape, o)?,
     };
     mark_consumers(&mut layers);
+    refuse_fed_back_counts(&layers)?;
     let out_layer = real.output_layer;
     let output =
         OutputPlan { node: g.g[real.output].name.clone(), layer: out_layer, spikes: layers[out_layer].spiking() };
@@ -96,6 +97,31 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         check_width(&net.layers[k])?;
     }
     Ok(net)
+}
+
+/// Refuses a multi-spike layer whose events reach a layer at or before it (a recurrent edge):
+/// range analysis bounds a layer's counts from the layers before it, and a count that feeds
+/// back has no bound it can compute.
+fn refuse_fed_back_counts(layers: &[Layer]) -> Result<(), QuantError> {
+    for (k, l) in layers.iter().enumerate() {
+        for p in &l.projections {
+            if let Source::Layer(s) = p.source
+                && (s >= k || p.delayed)
+                && layers[s].multi
+            {
+                return Err(perr(
+                    &l.name,
+                    format!(
+                        "the multi-spike layer '{}' feeds it through a recurrent edge; the hardware plan bounds spike \
+                         counts layer by layer and cannot bound a count that feeds back (pass --spikes single if the \
+                         model used SingleSpike)",
+                        crate::names::label(&layers[s].name)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a layer whose analysed state is wider than [`range::MAX_STATE_BITS`], naming what is
@@ -385,6 +411,14 @@ fn quantise_layer(
     let init_v = m.dialect().switches.initial_v;
     let params =
         neuron_params(&coeffs, &units, init_v, [&bias, &bias_late], reset == ResetMode::Zero && kind.spiking());
+    let multi = !is_current && kind.spiking() && m.dialect().multi_spike(&m.graph, lx);
+    if multi && params.thr.iter().any(|&t| t <= 0) {
+        return Err(perr(
+            name,
+            "multi-spike neurons emit floor(v / v_threshold) spikes, which needs a positive threshold; this layer's \
+             threshold is zero or negative in hardware units",
+        ));
+    }
     let leak = leak_of(name, &coeffs.beta, o.rules.leak_bits())?;
     let syn_leak = match &coeffs.syn {
         Some((alpha, _)) => Some(leak_of(name, alpha, o.rules.leak_bits())?),
@@ -406,6 +440,9 @@ fn quantise_layer(
         v_bound: 0,
         projections,
         has_consumers: false,
+        multi,
+        max_count: 0,
+        count_bits: 0,
     })
 }
 

@@ -7,7 +7,15 @@
 //! `B' = leak(max(B, |VR|)) + M + |C| + |CL| + |THR| + 1` for T steps (the |THR| covers both
 //! subtract resets, the 1 the leak rounding), which holds whatever the spikes and resets do.
 //! Widths are the signed widths of these bounds. Under a user cap the layer saturates, and its
-//! parameters (threshold, biases, reset value) saturate to the capped width as well.
+//! parameters (threshold, biases, reset value) saturate to the capped width as well. A floor
+//! VMIN counts like a reset value (`max(B, |VR|, |VMIN|)`).
+//!
+//! A multi-spike layer's counts: whatever the reset, the membrane a neuron carries into a step
+//! is at most `P0 = max(THR, VR, VMIN) + 1` (a neuron that fired keeps less than one threshold,
+//! or its reset value; one that did not is at most THR; the leak never raises a positive
+//! value by more than its rounding), so its V is at most `P = P0 + M + |C| + |CL|` and its
+//! count at most `floor(P / THR)`. The layer's largest count is its events' `xmax` for the
+//! layers it feeds.
 
 use super::{AccTarget, Leak, Network, NeuronParams, ProjKind, Source, at};
 
@@ -48,7 +56,7 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
     for p in &l.projections {
         let xmax = match p.source {
             Source::Input => plan.input.max_abs(),
-            Source::Layer(_) => 1,
+            Source::Layer(s) => plan.layers[s].event_max(),
         };
         let mult = p.pre_pool.as_ref().map_or(1, |g| (g.k[0] * g.k[1]) as i64);
         let unit = xmax.saturating_mul(mult) << p.shift;
@@ -91,10 +99,14 @@ fn step_bounds(plan: &Network, k: usize) -> (Vec<i64>, Vec<i64>) {
 /// Sets the widths of layer `k` (and `saturate` when the rules' state cap is below what the
 /// analysis needs).
 pub fn analyse(plan: &mut Network, k: usize) {
-    let (vmax, smax, ymax) = state_bounds(plan, k);
+    let (vmax, smax, ymax, count) = state_bounds(plan, k);
     let cap = plan.rules.state.max_bits;
     let l = &mut plan.layers[k];
     l.v_bound = vmax;
+    if l.multi {
+        l.max_count = count.max(1);
+        l.count_bits = 64 - l.max_count.leading_zeros();
+    }
     let (mut v, mut s, mut y) = (signed_bits(vmax).max(2), 0, 0);
     if l.has_static() {
         s = signed_bits(smax).max(2);
@@ -124,8 +136,9 @@ pub fn analyse(plan: &mut Network, k: usize) {
     }
 }
 
-/// Worst-case |V|, |S| and |Y| of layer `k` over its neurons, T steps and any input.
-fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64) {
+/// Worst-case |V|, |S| and |Y| of layer `k` over its neurons, T steps and any input, and for
+/// a multi-spike layer its largest count (0 otherwise).
+fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64, u64) {
     let (stat, dynm) = step_bounds(plan, k);
     let t_steps = plan.timesteps;
     let p = plan.rules.leak_bits();
@@ -134,6 +147,8 @@ fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64) {
     let mut vmax = 0i64;
     let mut smax = 0i64;
     let mut ymax = 0i64;
+    let mut count = 0u64;
+    let zero_reset = plan.reset == crate::ir::ResetMode::Zero;
     for i in 0..l.neurons() {
         let thr = at(&pr.thr, i).saturating_abs();
         // A floor lifts the carried membrane to VMIN at most: |vhat| stays within |VMIN| too.
@@ -158,12 +173,27 @@ fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64) {
         let m = input
             .saturating_add(at(&pr.bias, i).saturating_abs())
             .saturating_add(at(&pr.bias_late, i).saturating_abs());
+        // A multi-spike subtract-undecayed reset can take a whole V away (`count * THR <= V`).
+        let multi = l.multi;
         let top = iterate(t_steps, thr.max(vr), |b| {
-            leak_bound(&l.leak, b.max(vr), p, i).saturating_add(m).saturating_add(thr).saturating_add(1)
+            let leaked = leak_bound(&l.leak, b.max(vr), p, i);
+            let leaked = if multi { leaked.max(b) } else { leaked };
+            leaked.saturating_add(m).saturating_add(thr).saturating_add(1)
         });
         vmax = vmax.max(top);
+        if multi {
+            let t = at(&pr.thr, i);
+            let carried = t
+                .max(if zero_reset { at(&pr.vreset, i) } else { 0 })
+                .max(if pr.vmin.is_empty() { 0 } else { at(&pr.vmin, i) })
+                .saturating_add(1);
+            let v_top = carried.saturating_add(m).min(top);
+            if t > 0 {
+                count = count.max((v_top / t) as u64);
+            }
+        }
     }
-    (vmax, smax, ymax)
+    (vmax, smax, ymax, count)
 }
 
 /// The largest of `floor` and the bounds `b_1..b_T` of `b_t = step(b_{t-1})` from `b_0 = 0`.
@@ -246,6 +276,9 @@ mod tests {
             v_bound: 0,
             projections,
             has_consumers: false,
+            multi: false,
+            max_count: 0,
+            count_bits: 0,
         }
     }
 

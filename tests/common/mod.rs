@@ -105,6 +105,7 @@ impl Case {
             integration: Some(match self.integration.as_deref().unwrap_or("euler") {
                 "euler" => Integration::Euler,
                 "exact" => Integration::Exact,
+                "exact-unnormalised" => Integration::ExactUnnormalised,
                 other => panic!("case {}: unknown integration {other}", self.name),
             }),
             cuba_input: Some(match self.cuba_input.as_deref().unwrap_or("scaled") {

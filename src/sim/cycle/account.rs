@@ -212,7 +212,7 @@ impl<'e> Account<'e> {
     /// The start of layer `k`'s update pass at step `t`; returns its go cycle.
     #[inline]
     pub(super) fn upd(&mut self, k: usize, t: usize) -> u64 {
-        let c = schedule::upd_cycles(&self.eng.plan.layers[k]);
+        let c = schedule::upd_cycles(self.eng.plan, &self.eng.plan.layers[k]);
         match &mut self.time {
             Time::Sequential(cyc) => {
                 *cyc += c;
@@ -343,7 +343,7 @@ impl<'e> Account<'e> {
             neuron_updates: run * l.neurons() as u64,
             state_reads: run * l.rows as u64,
             param_reads: if eng.prep[k].param_rom { run * l.rows as u64 } else { 0 },
-            cycles: run * schedule::upd_cycles(l),
+            cycles: run * schedule::upd_cycles(eng.plan, l),
             proj_synaptic_ops: ProjCounts::from_elem(0, np),
             proj_weight_reads: ProjCounts::from_elem(0, np),
             ..Default::default()

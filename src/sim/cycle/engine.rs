@@ -728,8 +728,13 @@ impl<'p> Engine<'p> {
 
     /// Prepares `plan` for passes of up to `cap` samples.
     pub(super) fn new(plan: &'p Plan, cap: usize) -> Self {
-        let fast: Vec<Vec<Fast>> =
-            plan.layers.iter().map(|l| l.projections.iter().map(|p| Fast::of(l, p)).collect()).collect();
+        // A multi-spike layer's events carry counts: its readers scatter each event's value.
+        let counts = |p: &Projection| matches!(p.source, Source::Layer(s) if plan.layers[s].multi);
+        let fast: Vec<Vec<Fast>> = plan
+            .layers
+            .iter()
+            .map(|l| l.projections.iter().map(|p| if counts(p) { Fast::Scatter } else { Fast::of(l, p) }).collect())
+            .collect();
         let cap = cap.max(1);
         let prep: Vec<LayerPrep> =
             plan.layers.iter().enumerate().map(|(k, l)| LayerPrep::new(plan, k, l, cap)).collect();
@@ -744,6 +749,7 @@ impl<'p> Engine<'p> {
                     && prep[k].params_i32
                     && (l.spiking() || !is_out)
                     && l.params.vmin.is_empty()
+                    && !l.multi
             })
             .collect();
         let lists = consumer_lists(plan, &fast, &plain);

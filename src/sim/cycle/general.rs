@@ -222,17 +222,18 @@ impl Engine<'_> {
                     continue;
                 }
                 let i = slot as usize;
-                let (v, spike) = self.neuron(k, i, late, last, (&mut *x, &mut *s, &mut *y), &mut u);
+                let (v, count) = self.neuron(k, i, late, last, (&mut *x, &mut *s, &mut *y), &mut u);
+                let spike = count > 0;
                 if spike {
                     mask |= 1 << lane;
                     let (c, yy, xx) = prep.coords[i];
-                    events.push((c as usize, yy as usize, xx as usize, 1i64));
+                    events.push((c as usize, yy as usize, xx as usize, count));
                 }
                 if is_out {
-                    out[i] = if spiking { i64::from(spike) } else { v };
+                    out[i] = if spiking { count } else { v };
                 }
                 if let Some((start, tr)) = tracer.as_mut() {
-                    tr.neuron(*start + schedule::UPD_HEAD + schedule::UPD_TAIL + row as u64, k, i, v, spike);
+                    tr.neuron(*start + schedule::UPD_HEAD + schedule::upd_tail(self.plan) + row as u64, k, i, v, spike);
                 }
             }
             if mask != 0 {
@@ -247,7 +248,8 @@ impl Engine<'_> {
     /// current (current-based layers), V = X + static + current + biases (the late bias after
     /// the first step), fire, reset, decay; every value through its width (clamped when the
     /// layer saturates, else counted in `u.ovf` when outside it). The last step leaves the
-    /// state zero. Returns V (before the reset) and the spike.
+    /// state zero. Returns V (before the reset) and the spike count: 0 or 1, or for a
+    /// multi-spike layer `floor(V / THR)` when it fires.
     #[inline(always)]
     fn neuron(
         &self,
@@ -257,7 +259,7 @@ impl Engine<'_> {
         last: bool,
         (x, s, y): (&mut [i64], &mut [i64], &mut [i64]),
         u: &mut UpdPhase,
-    ) -> (i64, bool) {
+    ) -> (i64, i64) {
         let plan = self.plan;
         let l = &plan.layers[k];
         let pr = &l.params;
@@ -288,15 +290,21 @@ impl Engine<'_> {
         }
         let thr = at(&pr.thr, i);
         let spike = spiking && if plan.fire_on_equal { v >= thr } else { v > thr };
+        // A multi-spike layer's THR is positive and a neuron fires only with V >= THR.
+        let count = match (spike, l.multi) {
+            (false, _) => 0,
+            (true, false) => 1,
+            (true, true) => v / thr,
+        };
         let vhat = match plan.reset {
             ResetMode::Zero if spike => at(&pr.vreset, i),
-            ResetMode::Subtract if spike => v - thr,
+            ResetMode::Subtract if spike => v - count * thr,
             _ => v,
         };
         let vhat = if pr.vmin.is_empty() { vhat } else { vhat.max(at(&pr.vmin, i)) };
         let mut next = leak(&l.leak, vhat, p, i);
         if spiking && plan.reset == ResetMode::SubtractUndecayed && spike {
-            next -= thr;
+            next -= count * thr;
         }
         if sat {
             next = clamp(next, l.v_bits, &mut sc);
@@ -308,7 +316,7 @@ impl Engine<'_> {
             s[i] = 0;
         }
         u.sat += sc;
-        (v, spike)
+        (v, count)
     }
 }
 

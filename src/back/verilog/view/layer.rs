@@ -291,8 +291,8 @@ pub fn layer_view(
     let (params, prom) = params(plan, k, l, &ident, roms);
     let [_, h, w] = l.shape;
     let (ecw, eyw, exw) = (abits(l.shape[0]), abits(h), abits(w));
-    let ew = event_width(l.shape, lanes);
-    debug_assert_eq!(ew, ecw + eyw + exw + lanes);
+    let ew = event_width(l);
+    debug_assert_eq!(ew, ecw + eyw + exw + lanes * l.count_bits as usize + lanes);
     let mut projs = vec![];
     for (j, p) in l.projections.iter().enumerate() {
         projs.push(proj_view(plan, k, j, l, p, &ident, roms)?);

@@ -209,7 +209,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let clear_rows = plan.layers.iter().map(|l| l.rows).max().unwrap_or(1);
     Ok(TopView {
         module,
-        u_lat: crate::hw::schedule::UPD_TAIL,
+        u_lat: crate::hw::schedule::upd_tail(plan),
         uyw: abits(plan.layers.iter().map(|l| l.shape[1]).max().unwrap_or(1)),
         uxw: abits(plan.layers.iter().map(|l| l.shape[2]).max().unwrap_or(1)),
         header: header(plan, "rows", out_w),
