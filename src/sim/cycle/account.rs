@@ -264,7 +264,9 @@ impl<'e> Account<'e> {
             for (c, v) in self.counts.iter_mut().zip(&self.raw[t * n..(t + 1) * n]) {
                 *c += v;
             }
-            exited = decided(&self.counts, (self.steps - 1 - t) as i64);
+            // A class gains at most one spike per step, or a multi-spike output's largest count.
+            let per_step = plan.layers[plan.output.layer].event_max();
+            exited = decided(&self.counts, (self.steps - 1 - t) as i64 * per_step);
         }
         self.step_end.push(end);
         if exited {

@@ -324,7 +324,8 @@ pub fn leak(l: &Leak, x: i64, p: u32, i: usize) -> i64 {
 }
 
 /// Early-exit decision: the leader's count exceeds every other class's count plus the
-/// spikes that class can still emit (one per remaining step).
+/// spikes that class can still emit (`remaining`: one per remaining step, or the output
+/// layer's largest count per remaining step when it is multi-spike).
 pub fn decided(counts: &[i64], remaining: i64) -> bool {
     let Some((lead, &best)) = counts.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0))) else {
         return true;
