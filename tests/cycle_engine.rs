@@ -446,3 +446,145 @@ fn conv_beats_are_the_taps_that_reach_a_target() {
         }
     }
 }
+
+/// The framework-exported multi-spike models with a membrane floor (Sinabs, read with
+/// `--from sinabs`) and their variants without the floor or with single spikes.
+fn sinabs_models() -> Vec<(String, spikefab::Model, InputBatch, usize)> {
+    let dir = root().join("tests/data/frameworks/importers");
+    let mut v = vec![];
+    for (name, variants) in [("sinabs_if_dense", true), ("sinabs_cnn", false)] {
+        let opts: Vec<(&str, spikefab::ir::dialect::DialectOverrides)> = {
+            use spikefab::ir::dialect::{DialectOverrides, Preset, SpikeMode, VMin};
+            let base = DialectOverrides { from: Some(Preset::Sinabs), timesteps: Some(10), ..Default::default() };
+            let mut o = vec![("", base.clone())];
+            if variants {
+                o.push(("no floor", DialectOverrides { v_min: Some(VMin::None), ..base.clone() }));
+                o.push(("single", DialectOverrides { spikes: Some(SpikeMode::Single), ..base.clone() }));
+                o.push(("value floor", DialectOverrides { v_min: Some(VMin::Value(-0.25)), ..base }));
+            }
+            o
+        };
+        for (what, o) in opts {
+            let m = spikefab::Model::load(&dir.join(name).join("model.nir"), &o).unwrap();
+            let input = m.graph.the_input().unwrap();
+            let b = InputBatch::load(&dir.join(name).join("inputs.npy"), &m.info.out_shape[input.index()]).unwrap();
+            v.push((format!("{name} {what}"), m, b, 10));
+        }
+    }
+    v
+}
+
+/// Multi-spike layers and floors on the fast path (which updates them on the general path's
+/// kernels and scatters their counted events) equal the general path, every output, step end
+/// and counter, in both schedules and with early exit; and the counts are what an independent
+/// integer model of docs/hardware.md section 2 computes (dense IF layers: V = X + sum w n << s
+/// + C, n = floor(V / THR) when V >= THR, X' = max(V - n THR, VMIN)).
+#[test]
+fn multi_spike_and_floor_layers_are_exact_on_both_paths() {
+    let t = spikefab::target::Target::load("ecp5-85k").unwrap();
+    let mut checked = 0;
+    for (name, m, batch, steps) in sinabs_models() {
+        let batch = batch.take(6);
+        for (early_exit, schedule) in
+            [(false, Schedule::Sequential), (true, Schedule::Sequential), (false, Schedule::Pipelined)]
+        {
+            let mut o = PlanOptions::new(t.clone(), steps);
+            o.input_stats = Some(InputStats::of(&batch));
+            o.settings.early_exit = early_exit;
+            o.settings.schedule = Some(schedule.into());
+            let plan = lower(&m, &o).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let general: Vec<cycle::SampleResult> =
+                (0..batch.n).map(|i| cycle::run_traced(&plan, &batch, i, steps, &mut NoteCalls(0))).collect();
+            for per_pass in [1usize, 4] {
+                let fast = cycle::run_passes(&plan, &batch, steps, per_pass);
+                for (i, (s, g)) in fast.samples.iter().zip(&general).enumerate() {
+                    let ctx = format!("{name} early exit {early_exit} {schedule:?} {per_pass} per pass, sample {i}");
+                    assert_eq!(s.raw, g.raw, "{ctx}: outputs");
+                    assert_eq!(s.step_end_cycles, g.step_end_cycles, "{ctx}: step ends");
+                    assert_eq!(s.counters, g.counters, "{ctx}: counters");
+                    assert_eq!(s.counters.overflows(), 0, "{ctx}");
+                }
+            }
+            let out = &plan.layers[plan.output.layer];
+            let most = general.iter().flat_map(|g| g.raw.iter().copied()).max().unwrap_or(0);
+            assert!(most <= out.event_max(), "{name}: a count {most} above the bound {}", out.event_max());
+            if plan.layers.iter().all(|l| l.projections.iter().all(|p| matches!(p.kind, ProjKind::Dense { .. })))
+                && !early_exit
+            {
+                for (i, g) in general.iter().enumerate() {
+                    assert_eq!(g.raw, integer_model(&plan, &batch, i, steps), "{name}: sample {i}");
+                }
+            }
+            checked += 1;
+        }
+        // Multi-spike counts above one do occur in these models (else nothing is tested).
+        if !name.contains("single") {
+            let plan = lower(&m, &{
+                let mut o = PlanOptions::new(t.clone(), steps);
+                o.input_stats = Some(InputStats::of(&batch));
+                o
+            })
+            .unwrap();
+            assert!(plan.layers.iter().any(|l| l.multi && l.max_count > 1), "{name}");
+            let e = cycle::run(&plan, &batch, steps);
+            let most = e.samples.iter().flat_map(|s| s.raw.iter().copied()).max().unwrap();
+            assert!(most > 1, "{name}: the output counts reach {most}");
+        }
+    }
+    assert!(checked >= 15);
+}
+
+/// docs/hardware.md section 2 for plans of dense projections into IF layers (no leak, no
+/// static sum, subtract reset), written from the plan's integers alone.
+fn integer_model(plan: &spikefab::hw::Plan, batch: &InputBatch, i: usize, steps: usize) -> Vec<i64> {
+    use spikefab::quant::{Leak, Source, at};
+    let mut x: Vec<Vec<i64>> = plan.layers.iter().map(|l| vec![0; l.neurons()]).collect();
+    let mut out_vals: Vec<Vec<i64>> = plan.layers.iter().map(|l| vec![0; l.neurons()]).collect();
+    let mut raw = vec![];
+    let mut q = vec![];
+    let mut stat: Vec<Vec<i64>> = plan.layers.iter().map(|l| vec![0; l.neurons()]).collect();
+    for t in 0..steps {
+        let inp: Vec<i64> = {
+            if t == 0 || plan.input.per_step {
+                plan.input.quantise_into(batch.at(i, t), &mut q);
+            }
+            q.clone()
+        };
+        for (k, l) in plan.layers.iter().enumerate() {
+            assert!(matches!(l.leak, Leak::One) && plan.reset == spikefab::ir::ResetMode::Subtract);
+            for p in &l.projections {
+                let ProjKind::Dense { cols } = p.kind else { unreachable!() };
+                let src: Vec<i64> = match p.source {
+                    Source::Input => inp.clone(),
+                    Source::Layer(s) => out_vals[s].clone(),
+                };
+                let static_sum = p.target == spikefab::quant::AccTarget::Static;
+                if static_sum && t > 0 {
+                    continue;
+                }
+                for n in 0..l.neurons() {
+                    let s: i64 = (0..cols).map(|j| (p.weights.values[n * cols + j] * src[j]) << p.shift).sum();
+                    if static_sum { stat[k][n] += s } else { x[k][n] += s }
+                }
+            }
+            let pr = &l.params;
+            for n in 0..l.neurons() {
+                let v = x[k][n] + stat[k][n] + at(&pr.bias, n) + if t > 0 { at(&pr.bias_late, n) } else { 0 };
+                let thr = at(&pr.thr, n);
+                let fires = if plan.fire_on_equal { v >= thr } else { v > thr };
+                let c = if !fires {
+                    0
+                } else if l.multi {
+                    v / thr
+                } else {
+                    1
+                };
+                let vhat = v - c * thr;
+                x[k][n] = if pr.vmin.is_empty() { vhat } else { vhat.max(at(&pr.vmin, n)) };
+                out_vals[k][n] = c;
+            }
+        }
+        raw.extend_from_slice(&out_vals[plan.output.layer]);
+    }
+    raw
+}

@@ -263,3 +263,24 @@ def test_pass_calibration_inputs_are_the_cli_calib(mlp, tmp_path):
     assert cli == v.to_dict()
     with pytest.raises(spikefab.SpikefabError, match="calib_labels needs calib"):
         spikefab.verify(mlp, X[:10], calib_labels=Y[:10])
+
+
+def test_membrane_floor_option_matches_sinabs_importer():
+    """`v_min` is the `--v-min` option: a number, "-threshold", "sinabs" or "none"; the Sinabs
+    CNN's committed importer output needs the floor `--from sinabs` sets."""
+    d = os.path.join(ROOT, "tests", "data", "frameworks", "importers", "sinabs_cnn")
+    x = np.load(os.path.join(d, "inputs.npy")).astype(np.float32)
+    want = np.load(os.path.join(d, "expected.npy")).astype(np.float64)
+    model = os.path.join(d, "model.nir")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        m = spikefab.load(model, from_="sinabs", timesteps=10)
+    assert any("membrane floor" in str(x.message) for x in w)
+    out = spikefab.simulate(m, x)
+    np.testing.assert_array_equal(out.reshape(want.shape), want)
+    none = spikefab.simulate(model, x, from_="sinabs", timesteps=10, v_min="none")
+    assert (none.reshape(want.shape) != want).any()
+    same = spikefab.simulate(model, x, from_="sinabs", timesteps=10, v_min="-threshold")
+    np.testing.assert_array_equal(same.reshape(want.shape), want)
+    with pytest.raises(Exception, match="not a membrane floor"):
+        spikefab.load(model, from_="sinabs", v_min="lowest")
