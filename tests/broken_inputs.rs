@@ -12,6 +12,11 @@ struct Broken {
     expect: String,
 }
 
+/// stderr after the loader's warnings (each one line starting `warning: `): the error.
+fn after_warnings(err: &str) -> String {
+    err.lines().skip_while(|l| l.starts_with("warning: ")).collect::<Vec<_>>().join("\n")
+}
+
 #[test]
 fn broken_nir_files_fail_cleanly_with_exit_2() {
     let dir = root().join("tests/data/nir/broken");
@@ -26,7 +31,7 @@ fn broken_nir_files_fail_cleanly_with_exit_2() {
             }
             let (code, _out, err) = spikefab(&args);
             assert_eq!(code, 2, "{} ({cmd}): exit {code}, stderr: {err}", b.name);
-            assert!(err.starts_with("error: "), "{} ({cmd}): stderr: {err}", b.name);
+            assert!(after_warnings(&err).starts_with("error: "), "{} ({cmd}): stderr: {err}", b.name);
             assert!(!err.contains("panicked"), "{} ({cmd}) panicked: {err}", b.name);
             assert!(err.contains(&b.expect), "{} ({cmd}): error should mention '{}': {err}", b.name, b.expect);
             assert!(err.contains(&b.model), "{} ({cmd}): error should name the file: {err}", b.name);
@@ -57,7 +62,7 @@ fn broken_json_models_inputs_and_options_fail_cleanly_with_exit_2() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, _out, err) = spikefab(&args);
         assert_eq!(code, 2, "{}: exit {code}, stderr: {err}", b.name);
-        assert!(err.starts_with("error: ") && !err.contains("panicked"), "{}: stderr: {err}", b.name);
+        assert!(after_warnings(&err).starts_with("error: ") && !err.contains("panicked"), "{}: stderr: {err}", b.name);
         assert!(err.contains(&b.expect), "{}: error should mention '{}': {err}", b.name, b.expect);
     }
 }
