@@ -239,7 +239,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
                 if copies { two_steps(plan.layers[g[0]].rows) } else { ls.clone().map(|l| l.rows).sum() };
             let multi = g.len() > 1;
             let width = if kind == "events" {
-                ls.clone().map(|l| event_width(l)).max().unwrap_or(1)
+                ls.clone().map(event_width).max().unwrap_or(1)
             } else {
                 let lanes = ls.clone().map(|l| l.lanes).max().unwrap_or(1);
                 let lw = ls
