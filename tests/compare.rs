@@ -80,6 +80,50 @@ fn a_refusing_target_is_a_row_that_says_why() {
     assert!(page.contains("<svg") && page.contains("Accuracy against energy"), "the report draws the charts");
 }
 
+/// The compare report reads at a glance: the charts come before the table, every fitting
+/// target's point carries its name, the legend is whole, an energy axis spanning decades is
+/// logarithmic, and each row's notes are folded under it; Chromium renders it.
+#[test]
+fn compare_report_labels_its_points_and_folds_the_notes() {
+    let html = scratch("compare-report-glance").join("compare.html");
+    let targets = "ice40-up5k,ecp5-85k,generic-45nm,loihi2,truenorth,xylo-imu";
+    let (code, _, err) = run(&mlp(&["--targets", targets, "--report", html.to_str().unwrap()]));
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    let chart = page.find("<svg").expect("a chart");
+    assert!(chart < page.find("<table").expect("the table"), "charts first");
+    let svg = &page[chart..page.rfind("</svg>").unwrap()];
+    for t in ["ice40-up5k", "ecp5-85k", "generic-45nm", "loihi2", "truenorth"] {
+        assert!(svg.contains(&format!(">{t}</text>")), "the point of {t} carries its name");
+    }
+    assert!(!svg.contains(">xylo-imu</text>"), "a target that does not fit has no point");
+    for legend in [">fpga</text>", ">asic</text>", ">neuromorphic</text>"] {
+        assert!(svg.contains(legend), "legend entry {legend}");
+    }
+    assert!(svg.contains("nJ per inference (log scale)"), "the energy axis spans decades: logarithmic");
+    assert!(page.matches("<details>").count() >= 5, "each row's notes fold under it");
+    if !common::tool_or_skip("chromium", "compare_report_labels_its_points_and_folds_the_notes") {
+        return;
+    }
+    let url = format!("file://{}", html.canonicalize().unwrap().display());
+    let headless = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"];
+    let dom = std::process::Command::new("chromium").args(headless).arg("--dump-dom").arg(&url).output().unwrap();
+    assert!(dom.status.success(), "chromium --dump-dom: {}", String::from_utf8_lossy(&dom.stderr));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains(">neuromorphic</text>") && dom.contains(">truenorth</text>"), "the browser keeps the labels");
+    let png = html.with_extension("png");
+    let shot = std::process::Command::new("chromium")
+        .args(headless)
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1200,1000")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(shot.status.success(), "chromium --screenshot: {}", String::from_utf8_lossy(&shot.stderr));
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 30_000, "a screenshot of {} bytes looks blank", bytes.len());
+}
+
 #[test]
 fn no_target_fitting_is_exit_1() {
     let (code, out, err) = run(&mlp(&["--targets", "xylo-imu,xylo-audio2,xylo-audio3"]));

@@ -124,10 +124,11 @@ impl Comparison {
         serde_json::to_value(self).expect("plain data")
     }
 
-    /// The HTML report: the table, and energy against accuracy and against latency, one point
-    /// per target that has the figures.
+    /// The HTML report: energy against accuracy and against latency first (one labelled point
+    /// per target that has the figures, logarithmic where they span decades), then the table,
+    /// each row's sources and notes folded under it.
     pub fn html(&self) -> String {
-        use crate::report::{esc, fmt_j, scatter3};
+        use crate::report::{Point, esc, fmt_j, labelled_scatter};
         use std::fmt::Write as _;
         let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |a| format!("{:.2}%", 100.0 * a));
         let mut b = String::new();
@@ -140,7 +141,29 @@ impl Comparison {
                 .map(|a| format!("; the float model's accuracy {:.2}%", 100.0 * a))
                 .unwrap_or_default()
         );
-        b.push_str("<table><tr><th>target</th><th>kind</th><th>fits</th><th>accuracy</th><th>agreement</th><th>latency</th><th>energy per inference</th><th>resources</th><th>why not, sources, notes</th></tr>\n");
+        let points = |y: &dyn Fn(&Row) -> Option<f64>| -> Vec<Point<'_>> {
+            self.rows
+                .iter()
+                .filter(|r| r.fits)
+                .filter_map(|r| {
+                    Some(Point { label: &r.target, series: &r.kind, x: r.energy_j.as_ref()?.value * 1e9, y: y(r)? })
+                })
+                .collect()
+        };
+        let acc = points(&|r| r.accuracy.or(r.agreement).map(|a| 100.0 * a));
+        let lat = points(&|r| r.latency_us.as_ref().map(|l| l.value));
+        let _ = writeln!(
+            b,
+            "<div class=\"chart\">{}</div>\n<div class=\"chart\">{}</div>",
+            labelled_scatter("Accuracy against energy, one point per target", "nJ per inference", "accuracy (%)", &acc),
+            labelled_scatter(
+                "Latency against energy, one point per target",
+                "nJ per inference",
+                "us per inference",
+                &lat
+            )
+        );
+        b.push_str("<table><tr><th>target</th><th>kind</th><th>fits</th><th>accuracy</th><th>agreement</th><th>latency</th><th>energy per inference</th><th>resources</th></tr>\n");
         for r in &self.rows {
             let res: Vec<String> = r
                 .resources
@@ -153,7 +176,7 @@ impl Comparison {
             why.extend(r.notes.iter().cloned());
             let _ = writeln!(
                 b,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&r.target),
                 esc(&r.kind),
                 if r.fits { "yes" } else { "no" },
@@ -162,29 +185,22 @@ impl Comparison {
                 r.latency_us.as_ref().map_or_else(|| "-".into(), |l| format!("{:.1} us", l.value)),
                 r.energy_j.as_ref().map_or_else(|| "-".into(), |e| fmt_j(e.value)),
                 esc(&res.join(", ")),
-                esc(&why.join("; "))
             );
+            if !why.is_empty() {
+                let head = if r.why_not.is_empty() {
+                    format!("{} sources and notes", why.len())
+                } else {
+                    format!("why it does not fit, and {} more", why.len() - r.why_not.len())
+                };
+                let items: String = why.iter().map(|w| format!("<li>{}</li>", esc(w))).collect();
+                let _ = writeln!(
+                    b,
+                    "<tr class=\"notes\"><td colspan=\"8\"><details><summary>{}</summary><ul>{items}</ul></details></td></tr>",
+                    esc(&head)
+                );
+            }
         }
         b.push_str("</table>\n");
-        let series = |y: &dyn Fn(&Row) -> Option<f64>| {
-            ["fpga", "asic", "neuromorphic"].map(|k| {
-                let pts = self
-                    .rows
-                    .iter()
-                    .filter(|r| r.kind == k && r.fits)
-                    .filter_map(|r| Some((r.energy_j.as_ref()?.value * 1e9, y(r)?)))
-                    .collect();
-                (k, pts)
-            })
-        };
-        let acc = series(&|r| r.accuracy.or(r.agreement));
-        let lat = series(&|r| r.latency_us.as_ref().map(|l| l.value));
-        let _ = writeln!(
-            b,
-            "<div class=\"chart\">{}</div>\n<div class=\"chart\">{}</div>",
-            scatter3("Accuracy against energy, one point per target", "nJ per inference", "accuracy", acc),
-            scatter3("Latency against energy, one point per target", "nJ per inference", "us per inference", lat)
-        );
         crate::report::page(&format!("spikefab compare: {}", self.model), &b)
     }
 

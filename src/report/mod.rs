@@ -138,23 +138,191 @@ fn bars(title: &str, xlabel: &str, items: &[(String, f64)]) -> String {
     })
 }
 
-/// A scatter chart of three series of points (e.g. FPGAs, ASICs and chips).
-pub fn scatter3(title: &str, xlabel: &str, ylabel: &str, series: [(&str, Vec<(f64, f64)>); 3]) -> String {
-    if series.iter().all(|(_, p)| p.is_empty()) {
+/// One point of a [`labelled_scatter`]: its label, its series and its coordinates.
+pub struct Point<'a> {
+    /// Shown beside the point.
+    pub label: &'a str,
+    /// Series (one colour and one legend entry each).
+    pub series: &'a str,
+    /// Coordinates.
+    pub x: f64,
+    /// See `x`.
+    pub y: f64,
+}
+
+/// An axis of a [`labelled_scatter`]: logarithmic when every value is positive and they span
+/// more than a decade, else linear; `lo..hi` in the axis' own units (log10 or value).
+struct Axis {
+    log: bool,
+    lo: f64,
+    hi: f64,
+}
+
+impl Axis {
+    fn of(v: &[f64]) -> Axis {
+        let (mn, mx) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        if mn > 0.0 && mx / mn > 10.0 {
+            return Axis { log: true, lo: mn.log10().floor(), hi: mx.log10().ceil().max(mn.log10().floor() + 1.0) };
+        }
+        let span = if mx > mn { mx - mn } else { mx.abs().max(1.0) };
+        let step = nice_step(span / 5.0);
+        let lo = ((mn - 0.05 * span) / step).floor() * step;
+        let hi = ((mx + 0.05 * span) / step).ceil() * step;
+        Axis { log: false, lo, hi: if hi > lo { hi } else { lo + step } }
+    }
+
+    /// Where `v` falls on the axis, 0..1.
+    fn at(&self, v: f64) -> f64 {
+        let u = if self.log { v.log10() } else { v };
+        (u - self.lo) / (self.hi - self.lo)
+    }
+
+    /// Tick values and their labels.
+    fn ticks(&self) -> Vec<(f64, String)> {
+        if self.log {
+            (self.lo as i32..=self.hi as i32).map(|e| (10f64.powi(e), tick_label(10f64.powi(e)))).collect()
+        } else {
+            let step = nice_step((self.hi - self.lo) / 5.0);
+            let mut v = vec![];
+            let mut x = (self.lo / step).ceil() * step;
+            while x <= self.hi + step * 1e-9 {
+                v.push((x, tick_label(x)));
+                x += step;
+            }
+            v
+        }
+    }
+}
+
+/// 1, 2 or 5 times a power of ten, at least `x`.
+fn nice_step(x: f64) -> f64 {
+    if !(x.is_finite() && x > 0.0) {
+        return 1.0;
+    }
+    let p = 10f64.powf(x.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * p).find(|&s| s >= x).unwrap_or(10.0 * p)
+}
+
+/// A short tick label: `0.5`, `20`, `1e4`.
+fn tick_label(x: f64) -> String {
+    let a = x.abs();
+    if a != 0.0 && !(1e-3..1e4).contains(&a) {
+        format!("{x:e}")
+    } else {
+        let s = format!("{x:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// A scatter chart as SVG in which every point carries its label, each series has a colour
+/// and a legend entry in the right margin, and an axis whose values span decades is
+/// logarithmic. Labels that would overlap an earlier one move down a line.
+pub fn labelled_scatter(title: &str, xlabel: &str, ylabel: &str, points: &[Point<'_>]) -> String {
+    use std::fmt::Write as _;
+    let points: Vec<&Point> = points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()).collect();
+    if points.is_empty() {
         return String::new();
     }
-    let [(a, pa), (b, pb), (c, pc)] = series;
-    svg(|| {
-        poloto::frame_build()
-            .data(poloto::plots!(
-                poloto::build::plot(a).scatter(pa),
-                poloto::build::plot(b).scatter(pb),
-                poloto::build::plot(c).scatter(pc)
-            ))
-            .build_and_label((title, xlabel, ylabel))
-            .append_to(poloto::header().light_theme())
-            .render_string()
-    })
+    const COLOURS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
+    let mut series: Vec<&str> = vec![];
+    for p in &points {
+        if !series.contains(&p.series) {
+            series.push(p.series);
+        }
+    }
+    let (w, h) = (860.0, 440.0);
+    let (left, right, top, bottom) = (80.0, 170.0, 40.0, 56.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let ax = Axis::of(&points.iter().map(|p| p.x).collect::<Vec<_>>());
+    let ay = Axis::of(&points.iter().map(|p| p.y).collect::<Vec<_>>());
+    let px = |v: f64| left + ax.at(v) * pw;
+    let py = |v: f64| top + (1.0 - ay.at(v)) * ph;
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" \
+         font-family=\"sans-serif\" font-size=\"12\"><rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\
+         <text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">{}</text>",
+        left + pw / 2.0,
+        esc(title)
+    );
+    let _ = write!(s, "<rect x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#888\"/>");
+    for (v, t) in ax.ticks() {
+        let x = px(v);
+        let _ = write!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.1}\" \
+             text-anchor=\"middle\">{}</text>",
+            top + ph,
+            top + ph + 16.0,
+            esc(&t)
+        );
+    }
+    for (v, t) in ay.ticks() {
+        let y = py(v);
+        let _ = write!(
+            s,
+            "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{:.1}\" y=\"{:.1}\" \
+             text-anchor=\"end\">{}</text>",
+            left + pw,
+            left - 6.0,
+            y + 4.0,
+            esc(&t)
+        );
+    }
+    let log = |a: &Axis| if a.log { " (log scale)" } else { "" };
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}{}</text>\
+         <text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}{}</text>",
+        left + pw / 2.0,
+        h - 14.0,
+        esc(xlabel),
+        log(&ax),
+        top + ph / 2.0,
+        esc(ylabel),
+        log(&ay)
+    );
+    // Labels: right of the point, moved down while they overlap an earlier label.
+    let mut boxes: Vec<(f64, f64, f64, f64)> = vec![];
+    for p in &points {
+        let c = COLOURS[series.iter().position(|&k| k == p.series).unwrap_or(0) % COLOURS.len()];
+        let (x, y) = (px(p.x), py(p.y));
+        let tw = 7.0 * p.label.chars().count() as f64 + 4.0;
+        let (mut lx, mut ly) = (x + 6.0, y - 5.0);
+        if lx + tw > left + pw {
+            lx = x - 6.0 - tw;
+        }
+        for _ in 0..8 {
+            if boxes.iter().any(|&(a, b, c2, d)| lx < c2 && lx + tw > a && ly - 11.0 < d && ly > b) {
+                ly += 13.0;
+            } else {
+                break;
+            }
+        }
+        boxes.push((lx, ly - 11.0, lx + tw, ly));
+        let _ = write!(
+            s,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4.5\" fill=\"{c}\"><title>{}</title></circle>\
+             <text x=\"{lx:.1}\" y=\"{ly:.1}\" fill=\"{c}\">{}</text>",
+            esc(p.label),
+            esc(p.label)
+        );
+    }
+    for (i, k) in series.iter().enumerate() {
+        let c = COLOURS[i % COLOURS.len()];
+        let y = top + 14.0 + 20.0 * i as f64;
+        let x = left + pw + 16.0;
+        let _ = write!(
+            s,
+            "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"{c}\"/><text x=\"{:.1}\" y=\"{y:.1}\">{}</text>",
+            y - 4.0,
+            x + 10.0,
+            esc(k)
+        );
+    }
+    s.push_str("</svg>");
+    s
 }
 
 /// A self-contained page: the style every report shares, the title, and `body` (HTML).
@@ -164,7 +332,8 @@ pub fn page(title: &str, body: &str) -> String {
          body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}\n\
          table{{border-collapse:collapse;margin:1em 0}} td,th{{border:1px solid #bbb;padding:3px 8px;text-align:right}}\n\
          th{{background:#eef}} td:first-child,th:first-child{{text-align:left}}\n\
-         .chart svg{{max-width:100%;height:auto}} .note{{color:#666}}\n</style></head><body>\n<h1>{t}</h1>\n{body}\
+         .chart svg{{max-width:100%;height:auto}} .note{{color:#666}}\n\
+         tr.notes td{{text-align:left;border-top:none;font-size:90%}} details summary{{cursor:pointer;color:#555}}\n</style></head><body>\n<h1>{t}</h1>\n{body}\
          <p class=\"note\">Generated by spikefab.</p>\n</body></html>\n",
         t = esc(&label(title))
     )
