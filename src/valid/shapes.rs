@@ -83,7 +83,9 @@ pub(super) fn infer(g: &Graph, order: &[NodeIndex], recurrent: &[bool]) -> Resul
             continue;
         }
         let (s, t) = g.g.edge_endpoints(e).expect("edge of this graph");
-        let (so, ti) = (outs[s.index()].as_ref().unwrap(), ins[t.index()].as_ref().unwrap());
+        let (Some(so), Some(ti)) = (outs[s.index()].as_ref(), ins[t.index()].as_ref()) else {
+            return Err(unshaped(g, if outs[s.index()].is_none() { s } else { t }));
+        };
         if numel(so) != numel(ti) {
             return Err(ValidError::at(
                 &g.g[t].name,
@@ -95,7 +97,22 @@ pub(super) fn infer(g: &Graph, order: &[NodeIndex], recurrent: &[bool]) -> Resul
             ));
         }
     }
-    Ok((ins.into_iter().map(Option::unwrap).collect(), outs.into_iter().map(Option::unwrap).collect()))
+    let mut shapes = (vec![], vec![]);
+    for (k, (i, o)) in ins.into_iter().zip(outs).enumerate() {
+        match (i, o) {
+            (Some(i), Some(o)) => {
+                shapes.0.push(i);
+                shapes.1.push(o);
+            }
+            _ => return Err(unshaped(g, NodeIndex::new(k))),
+        }
+    }
+    Ok(shapes)
+}
+
+/// A node that shape inference never reached (no path from an Input leads to it).
+fn unshaped(g: &Graph, ix: NodeIndex) -> ValidError {
+    ValidError::at(&g.g[ix].name, None, "no shape could be inferred: no path from an Input reaches this node")
 }
 
 /// Input shape of a node with no feed-forward input edge (fed only by recurrent edges).
