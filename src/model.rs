@@ -61,7 +61,9 @@ impl Model {
         if let Some(fixed) = graph.fixed_dialect() {
             warnings.extend(crate::ir::dialect::overridden(&fixed, &dialect));
         }
-        if graph.provenance.format == "nir" {
+        // A NIR file stores no dialect; a spikefab JSON file converted from one does (its
+        // provenance still says nir), and what it stores was chosen, not lost.
+        if graph.provenance.format == "nir" && graph.dialect == Dialect::default() {
             warnings.extend(nir_losses(&graph, &dialect, overrides));
         }
         graph.dialect = dialect;

@@ -368,21 +368,6 @@ fn unsupported_models_fail_at_compile_time_with_a_clear_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Delay") && err.contains("delay.nir"), "{err}");
     assert!(!err.contains("panicked"));
-    // Multi-spike neurons (Sinabs) are refused, not approximated.
-    let (code, _, err) = spikefab(&[
-        "compile",
-        "tests/data/frameworks/sinabs/iaf_multispike/model.nir",
-        "--from",
-        "sinabs",
-        "-T",
-        "10",
-        "--input-scale",
-        "0.01",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("multi-spike"), "{err}");
     assert!(std::fs::read_dir(&out).unwrap().next().is_none(), "nothing written for a refused model");
 }
 

@@ -22,10 +22,10 @@ pub fn reads_input(plan: &Plan) -> bool {
     plan.layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Input))
 }
 
-/// Bits of an output word: a spike per lane, or each lane's membrane value.
+/// Bits of an output word: a spike (or a multi-spike layer's count) per lane, or each lane's
+/// membrane value.
 pub fn out_word_bits(plan: &Plan) -> usize {
-    let ol = &plan.layers[plan.output.layer];
-    if plan.output.spikes { ol.lanes } else { ol.lanes * ol.v_bits as usize }
+    plan.layers[plan.output.layer].lanes * crate::hw::memory::out_lane_bits(plan)
 }
 
 /// The header's model, target, input and output lines; an output word is one of `words`

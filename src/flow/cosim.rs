@@ -208,7 +208,7 @@ pub fn expected_words(plan: &Plan, s: &SampleResult) -> Vec<String> {
     let n = l.neurons();
     let steps = s.raw.len() / n;
     let pos = l.positions();
-    let w = if plan.output.spikes { 1 } else { l.v_bits as usize };
+    let w = crate::hw::memory::out_lane_bits(plan);
     let width = l.lanes * w;
     let mut out = vec![];
     for t in 0..steps {

@@ -73,6 +73,12 @@
 {%- if p.src_input %}
     always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] };
     wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = {{ p.pre }}_posd[{{ p.val_hi }}:0];
+{%- else if p.src_counts %}
+    always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ p.aw - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
+    // The event's value: its lane's count (a multi-spike source), registered with its channel.
+    reg  [{{ p.valw - 1 }}:0] {{ p.pre }}_cnt;
+    always @(posedge clk) {{ p.pre }}_cnt <= {{ p.pre }}_ev_pos[{{ p.pre }}_ev_lane * {{ p.valw }} +: {{ p.valw }}];
+    wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = {{ p.pre }}_cnt;
 {%- else %}
     always @(posedge clk) {{ p.pre }}_c <= { {{ p.c_pad }}'d0, {{ p.pre }}_ev_pos[{{ p.c_hi }}:{{ p.c_lo }}] } + { {{ p.aw - p.src_liw }}'d0, {{ p.pre }}_ev_lane };
     wire [{{ p.valw - 1 }}:0] {{ p.pre }}_val = 1'b1;

@@ -30,7 +30,12 @@
     reg [31:0] ex_lead;
     reg ex_dec;
     integer ex_j;
+{%- if v.out_max > 1 %}
+    // A multi-spike output neuron gains at most {{ v.out_max }} spikes per step.
+    wire [{{ v.cnt_w + 1 }}:0] ex_rem = ({{ v.cnt_w + 2 }}'d{{ v.t_max - 1 }} - { {{ v.cnt_w + 2 - v.tw }}'d0, t }) * {{ v.cnt_w + 2 }}'d{{ v.out_max }};
+{%- else %}
     wire [{{ v.cnt_w + 1 }}:0] ex_rem = {{ v.cnt_w + 2 }}'d{{ v.t_max - 1 }} - { {{ v.cnt_w + 2 - v.tw }}'d0, t };
+{%- endif %}
     always @* begin
         ex_best = ex_cnt[0];
         ex_lead = 32'd0;

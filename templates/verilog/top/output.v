@@ -6,7 +6,10 @@
     reg  [{{ l.raw - 1 }}:0] out_raddr;
 {%- endif %}
     wire [{{ v.out_w - 1 }}:0] out_rdata;
-{%- if v.out_spikes %}
+{%- if v.out_spikes && l.multi %}
+    // A count per lane (multi-spike output).
+    wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.count_bus(v.qw) }};
+{%- else if v.out_spikes %}
     wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.gp }}u_spk[{{ l.lanes - 1 }}:0];
 {%- else %}
     wire [{{ v.out_w - 1 }}:0] out_wdata = {{ l.u_trunc("u_vm", l.gvw, l.vw) }};
@@ -104,7 +107,7 @@
             for (ex_i = 0; ex_i < {{ l.lanes }}; ex_i = ex_i + 1)
                 if (u_spk[ex_i])
                     ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + { {{ 32 - v.uyw }}'d0, uy} * {{ l.w }} + { {{ 32 - v.uxw }}'d0, ux}]
-                        <= ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + { {{ 32 - v.uyw }}'d0, uy} * {{ l.w }} + { {{ 32 - v.uxw }}'d0, ux}] + {{ v.cnt_w }}'d1;
+                        <= ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + { {{ 32 - v.uyw }}'d0, uy} * {{ l.w }} + { {{ 32 - v.uxw }}'d0, ux}] + {% if l.multi %}{ {{ v.cnt_w - l.cb }}'d0, u_cntm[ex_i*{{ v.qw }} +: {{ l.cb }}] }{% else %}{{ v.cnt_w }}'d1{% endif %};
         end
     end
 {%- endif %}

@@ -645,13 +645,13 @@ module sf_affine_lif (
     end
 
     // ------------------------------------------------------------------ shared update pass: datapath
-    reg  [39:0] u_x, u_thr, u_bias, u_bl, u_vr;
+    reg  [39:0] u_x, u_thr, u_bias, u_bl, u_vr, u_vmin;
     reg  [1:0] u_s;
     reg  [1:0] u_y, u_cs, u_csl;
     reg  [33:0] u_bb, u_sb;
     reg  [1:0] u_lm, u_sm;
     reg  [4:0] u_lk, u_sk;
-    reg        u_spiking, u_cuba, u_sat;
+    reg        u_spiking, u_cuba, u_sat, u_floor, u_multi;
     reg  [19:0] u_vhi, u_vlo;
     reg  [0:0] u_yhi, u_ylo;
     // The row's words select by `ul_oh`, one flip-flop per layer set the cycle after `ul`
@@ -663,6 +663,7 @@ module sf_affine_lif (
     always @* begin
         u_x = 40'd0; u_s = 2'd0; u_y = 2'd0;
         u_thr = 40'd0; u_bias = 40'd0; u_bl = 40'd0; u_vr = 40'd0;
+        u_vmin = 40'd0;
         u_cs = 2'd0; u_csl = 2'd0;
         u_bb = 34'd0; u_sb = 34'd0;
         // lif
@@ -683,12 +684,13 @@ module sf_affine_lif (
             1'd0: begin  // lif
                 u_lm = 2'd2; u_lk = 5'd2; u_sm = 2'd1; u_sk = 5'd1;
                 u_spiking = 1'b1; u_cuba = 1'b0; u_sat = 1'b0;
+                u_floor = 1'b0; u_multi = 1'b0;
                 u_vhi = 20'h7ffff; u_vlo = 20'h80000;
                 u_yhi = 1'h0; u_ylo = 1'h1;
             end
             default: begin
                 u_lm = 2'd0; u_lk = 5'd0; u_sm = 2'd0; u_sk = 5'd0;
-                u_spiking = 1'b0; u_cuba = 1'b0; u_sat = 1'b0;
+                u_spiking = 1'b0; u_cuba = 1'b0; u_sat = 1'b0; u_floor = 1'b0; u_multi = 1'b0;
                 u_vhi = 20'd0; u_vlo = 20'd0; u_yhi = 1'd0; u_ylo = 1'd0;
             end
         endcase
@@ -696,6 +698,10 @@ module sf_affine_lif (
     // Lanes of the write-stage row that hold neurons of the layer.
     wire [1:0] u_valid = u_lmask & (ufcb ? u_lastmask : {2{1'b1}});
     wire [1:0] u_sp;
+    /* verilator lint_off UNUSEDSIGNAL */
+    // Spike counts: read by multi-spike layers' event lists and outputs only.
+    wire [1:0] u_cnt, u_cntm;
+    /* verilator lint_on UNUSEDSIGNAL */
     /* verilator lint_off UNUSEDSIGNAL */
     // Membrane values are streamed only by a value-output layer.
     wire [39:0] u_v;
@@ -707,7 +713,8 @@ module sf_affine_lif (
         for (u_gi = 0; u_gi < 2; u_gi = u_gi + 1) begin : u_lane
             sf_neuron #(
                 .VW(20), .SW(1), .YW(1),
-                .RESET(0), .FIRE_EQ(0), .P(16), .KW(5)
+                .RESET(0), .FIRE_EQ(0), .P(16), .KW(5),
+                .FLOOR(0), .QB(0), .QW(1)
             ) n (
                 .clk(clk),
                 .x(u_x[u_gi*20 +: 20]),
@@ -725,7 +732,9 @@ module sf_affine_lif (
                 .spiking(u_spiking), .cuba(u_cuba), .sat(u_sat),
                 .v_hi(u_vhi), .v_lo(u_vlo), .y_hi(u_yhi), .y_lo(u_ylo),
                 .late(late), .last(last),
+                .vmin(u_vmin[u_gi*20 +: 20]), .floor_en(u_floor), .multi(u_multi),
                 .spike(u_sp[u_gi]),
+                .count(u_cnt[u_gi*1 +: 1]),
                 .v_out(u_v[u_gi*20 +: 20]),
                 .x_next(u_xn[u_gi*20 +: 20]),
                 .y_next(u_yn[u_gi*1 +: 1]));
@@ -733,6 +742,7 @@ module sf_affine_lif (
             assign u_xnm[u_gi*20 +: 20] = u_valid[u_gi] ? u_xn[u_gi*20 +: 20] : 20'd0;
             assign u_ynm[u_gi*1 +: 1] = u_valid[u_gi] ? u_yn[u_gi*1 +: 1] : 1'd0;
             assign u_vm[u_gi*20 +: 20]  = u_valid[u_gi] ? u_v[u_gi*20 +: 20] : 20'd0;
+            assign u_cntm[u_gi*1 +: 1] = u_valid[u_gi] ? u_cnt[u_gi*1 +: 1] : 1'd0;
         end
     endgenerate
     assign u_spk = u_sp & u_valid;

@@ -100,6 +100,9 @@ pub struct EvMemberView {
     pub waddr: String,
     /// Write data at the memory's width.
     pub wdata: String,
+    /// A multi-spike layer's lane counts and a comma, placed between x and the lane mask of
+    /// its entries; empty otherwise.
+    pub counts: String,
 }
 
 /// An event list memory shared by one or more layers.
@@ -120,6 +123,11 @@ pub struct EvBankView {
     pub members: Vec<EvMemberView>,
     /// Readers: (projection prefix, read address).
     pub readers: Vec<(String, String)>,
+}
+
+/// A layer's lane counts and a comma for its entries ({c, y, x, counts, mask}), or nothing.
+pub fn entry_counts(l: &LayerView, qw: usize) -> String {
+    if l.multi { format!("{}, ", l.count_bus(qw)) } else { String::new() }
 }
 
 /// `sig` (`sw` bits) plus `base` as an `aw`-bit address.
@@ -266,15 +274,16 @@ fn connect_clients(
 
 /// The event list memories (sequential schedule), in plan order.
 pub fn event_banks(plan: &Plan, layers: &[LayerView]) -> Vec<EvBankView> {
+    let qw = (crate::hw::schedule::count_stages(plan) as usize).max(1);
     plan.banks
         .iter()
         .filter(|b| b.kind == "events")
         .enumerate()
-        .map(|(gi, bank)| event_bank(gi, bank, layers))
+        .map(|(gi, bank)| event_bank(gi, bank, layers, qw))
         .collect()
 }
 
-fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView]) -> EvBankView {
+fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize) -> EvBankView {
     let g = &bank.layers;
     let pre = format!("eb{gi}");
     let width = g.iter().map(|&k| layers[k].ew).max().unwrap_or(1);
@@ -301,6 +310,7 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView]) -> EvBankView {
             exw: l.exw,
             waddr: bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, l.raw - 1), l.raw, aw),
             wdata,
+            counts: entry_counts(l, qw),
         });
         for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre && p.dense.is_none()) {
             readers.push((p.pre.clone(), bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw)));

@@ -58,6 +58,12 @@ pub struct LayerView {
     pub spiking: bool,
     /// Saturating.
     pub sat: bool,
+    /// Has a membrane floor (VMIN).
+    pub floor: bool,
+    /// Multi-spike: its events and output words carry `cb`-bit counts.
+    pub multi: bool,
+    /// Count bits (0 unless multi-spike).
+    pub cb: usize,
     /// Leak mode (0 zero, 1 one, 2 shift, 3 multiply) and shift k.
     pub leak: usize,
     /// Leak shift.
@@ -312,6 +318,9 @@ pub fn layer_view(
         cuba: l.kind.cuba(),
         spiking: l.spiking(),
         sat: l.saturate,
+        floor: !l.params.vmin.is_empty(),
+        multi: l.multi,
+        cb: if l.multi { l.count_bits as usize } else { 0 },
         leak,
         leak_k,
         sleak,

@@ -59,8 +59,18 @@ type Roms = Vec<(String, String)>;
 pub struct TopView {
     /// Module name.
     pub module: String,
-    /// Cycles from a row's read data to its write (the neuron pipeline, `schedule::UPD_TAIL`).
+    /// Cycles from a row's read data to its write (the neuron pipeline, `schedule::upd_tail`).
     pub u_lat: u64,
+    /// The neuron lanes' count divider stages (`schedule::count_stages`: the widest count of
+    /// a multi-spike layer, 0 without one) and the width of their `count` (at least 1).
+    pub qb: usize,
+    /// See `qb`.
+    pub qw: usize,
+    /// Some layer has a membrane floor.
+    pub floor: bool,
+    /// The output layer's largest count per step (1 for spikes): what a class can still gain
+    /// per remaining step, for the early-exit decision.
+    pub out_max: usize,
     /// Widths of the update pass's y and x counters over every layer (the early-exit counts).
     pub uyw: usize,
     pub uxw: usize,
@@ -210,6 +220,10 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     Ok(TopView {
         module,
         u_lat: crate::hw::schedule::upd_tail(plan),
+        qb: crate::hw::schedule::count_stages(plan) as usize,
+        qw: (crate::hw::schedule::count_stages(plan) as usize).max(1),
+        out_max: ol.event_max() as usize,
+        floor: plan.layers.iter().any(|l| !l.params.vmin.is_empty()),
         uyw: abits(plan.layers.iter().map(|l| l.shape[1]).max().unwrap_or(1)),
         uxw: abits(plan.layers.iter().map(|l| l.shape[2]).max().unwrap_or(1)),
         header: header(plan, "rows", out_w),
@@ -233,7 +247,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         out_rows: ol.rows,
         early_exit: plan.early_exit,
         n_out: ol.neurons(),
-        cnt_w: abits(plan.timesteps + 1),
+        cnt_w: abits(plan.timesteps * ol.event_max() as usize + 1),
         prog: sequencer::program(plan),
         clear_rows,
         // Wide enough to hold `rows` itself: the clear compares the row counter against it.

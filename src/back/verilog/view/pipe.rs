@@ -51,6 +51,8 @@ pub struct PipeProducerView {
     pub exw: usize,
     /// See `raw`.
     pub ew: usize,
+    /// The lane counts and a comma of a multi-spike layer's entries (else empty).
+    pub counts: String,
 }
 
 /// Pipelined: one consumer's copy of an event list (a layer's or the input's), written by the
@@ -308,6 +310,7 @@ fn layer_lists(plan: &Plan, layers: &[LayerView], lists: &mut Vec<PipeListView>)
             eyw: lv.eyw,
             exw: lv.exw,
             ew: lv.ew,
+            counts: super::banks::entry_counts(lv, (crate::hw::schedule::count_stages(plan) as usize).max(1)),
         });
         for c in rs {
             let bank = plan.banks.iter().find(|b| b.kind == "events" && b.layers == [k] && b.reader == Some(c));

@@ -11,6 +11,11 @@ use super::expr::{abits, lit, mask_lit, sext_literal};
 use crate::hw::memory::param_lane_bits;
 use crate::hw::{Layer, Plan, Schedule};
 
+/// `hi:lo` of `w` bits from `lo`.
+fn bit_range(lo: usize, w: usize) -> String {
+    format!("{}:{lo}", lo + w - 1)
+}
+
 /// Widths of an update datapath (the largest of its layers).
 #[derive(Clone)]
 pub struct Shared {
@@ -99,6 +104,18 @@ pub fn update_groups(plan: &Plan, layers: &mut [LayerView]) -> (Vec<UGroupView>,
 }
 
 impl LayerView {
+    /// A multi-spike layer's counts at the write stage, `{lane lanes-1, ..., lane 0}` of `cb`
+    /// bits each from its datapath's `u_cntm` (`qw` bits per lane); empty for other layers.
+    pub fn count_bus(&self, qw: impl std::borrow::Borrow<usize>) -> String {
+        let qw = *qw.borrow();
+        if !self.multi {
+            return String::new();
+        }
+        let parts: Vec<String> =
+            (0..self.lanes).rev().map(|l| format!("{}u_cntm[{}]", self.gp, bit_range(l * qw, self.cb))).collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+
     /// `{lane LS-1, ..., lane 0}` with lane l = `f(l)` for l < lanes and `pad` beyond.
     fn lanes_concat(&self, ls: usize, pad: &str, f: impl Fn(usize) -> String) -> String {
         let parts: Vec<String> = (0..ls).rev().map(|l| if l < self.lanes { f(l) } else { pad.to_string() }).collect();

@@ -34,6 +34,9 @@ pub struct ProjView {
     pub src: String,
     /// Source is the input stream.
     pub src_input: bool,
+    /// Source is a multi-spike layer: an event's value is its lane's count (`valw` bits, the
+    /// lane's field in the entry's counts between x and the mask).
+    pub src_counts: bool,
     /// Source lane mask width (0 for input entries).
     pub src_maskw: usize,
     /// Source entry width.
@@ -119,11 +122,14 @@ struct SourceLayout {
     /// Prefix `inp` or `l<s>`.
     pre: String,
     input: bool,
+    /// A multi-spike layer's entries: a count per lane below x.
+    counts: bool,
     /// Lane mask width (0 for input entries).
     maskw: usize,
     /// Source shape (C, H, W).
     shape: [usize; 3],
-    /// Bits below x: the value of an input entry, the lane mask of a layer's.
+    /// Bits below x in the entry without its mask: the value of an input entry, the lane
+    /// counts of a multi-spike layer's (0 for other layers).
     tailw: usize,
     val_signed: bool,
     valw: usize,
@@ -144,7 +150,8 @@ struct SourceLayout {
 }
 
 impl SourceLayout {
-    /// Entries MSB first: c, y, x, then the lane mask or the value.
+    /// Entries MSB first: c, y, x, then the value (input), or the lane counts (a multi-spike
+    /// layer) and the lane mask.
     fn of(plan: &Plan, p: &Projection) -> Self {
         let (pre, input, maskw, shape, tailw, val_signed, valw) = match p.source {
             Source::Input => {
@@ -153,11 +160,13 @@ impl SourceLayout {
             }
             Source::Layer(s) => {
                 let sl = &plan.layers[s];
-                (format!("l{s}"), false, sl.lanes, sl.shape, sl.lanes, false, 1)
+                let cb = if sl.multi { sl.count_bits as usize } else { 0 };
+                (format!("l{s}"), false, sl.lanes, sl.shape, sl.lanes * cb, false, cb.max(1))
             }
         };
+        let counts = !input && tailw > 0;
         let (cw, yw, xw) = (abits(shape[0]), abits(shape[1]), abits(shape[2]));
-        let x_lo = if input { tailw } else { 0 };
+        let x_lo = tailw;
         let x_hi = x_lo + xw - 1;
         let (y_lo, y_hi) = (x_hi + 1, x_hi + yw);
         let (c_lo, c_hi) = (y_hi + 1, y_hi + cw);
@@ -168,6 +177,7 @@ impl SourceLayout {
         SourceLayout {
             pre,
             input,
+            counts,
             maskw,
             shape,
             tailw,
@@ -297,6 +307,7 @@ pub fn proj_view(
     Ok(ProjView {
         comment: proj_comment(plan, l, p),
         src_input: src.input,
+        src_counts: src.counts,
         src_maskw: src.maskw,
         src_ew: src.ew,
         src_aw: src.aw,
