@@ -614,3 +614,69 @@ fn generated_cpp_is_clean_under_sanitizers() {
         assert!(run.status.success() && o.contains("tb: 0 of"), "{name}: {o}\n{e}");
     }
 }
+
+/// Multi-spike neurons and membrane floors (docs/hardware.md section 2) on the networks Sinabs
+/// exported (tests/data/frameworks/importers, `--from sinabs`): C simulation bit-exact with
+/// the cycle engine, each feature alone and together, with early exit (a multi-spike hidden
+/// layer under a single-spike output), and the CNN's C++ clean under the sanitizers.
+#[test]
+fn csim_multi_spike_and_floor() {
+    use spikefab::ir::dialect::{DialectOverrides, Preset, SpikeMode, VMin};
+    if !tool_or_skip("g++", "csim_multi_spike_and_floor") {
+        return;
+    }
+    let dir = root().join("tests/data/frameworks/importers");
+    let t = spikefab::target::Target::load("ecp5-85k").unwrap();
+    let variants: [(&str, &str, DialectOverrides, bool); 6] = [
+        ("sinabs_if_dense", "as-exported", DialectOverrides::default(), false),
+        (
+            "sinabs_if_dense",
+            "floor-only",
+            DialectOverrides { spikes: Some(SpikeMode::Single), ..Default::default() },
+            false,
+        ),
+        ("sinabs_if_dense", "counts-only", DialectOverrides { v_min: Some(VMin::None), ..Default::default() }, false),
+        (
+            "sinabs_if_dense",
+            "exit",
+            DialectOverrides { spikes: Some(SpikeMode::MultiHidden), ..Default::default() },
+            true,
+        ),
+        ("sinabs_if_dense", "multi-exit", DialectOverrides::default(), true),
+        ("sinabs_cnn", "as-exported", DialectOverrides::default(), false),
+    ];
+    for (name, what, o, exit) in variants {
+        let o = DialectOverrides { from: Some(Preset::Sinabs), timesteps: Some(10), ..o };
+        let m = spikefab::Model::load(&dir.join(name).join("model.nir"), &o).unwrap();
+        let input = m.graph.the_input().unwrap();
+        let batch =
+            spikefab::data::InputBatch::load(&dir.join(name).join("inputs.npy"), &m.info.out_shape[input.index()])
+                .unwrap();
+        let mut po = PlanOptions::new(t.clone(), 10);
+        po.input_stats = Some(InputStats::of(&batch));
+        po.settings.early_exit = exit;
+        po.settings.schedule = Some(spikefab::hw::Schedule::Sequential.into());
+        let plan = lower(&m, &po).unwrap();
+        let d = scratch(&format!("csim-multi-{name}-{what}"));
+        let r = csim::csim(&plan, &batch, None, PART, &d).unwrap();
+        println!("{name} {what}: {} outputs, {} steps", r.outputs, r.steps);
+        assert!(r.exact(), "{name} {what}: {:?}", r.first_differences);
+        if what == "exit" {
+            assert!(r.steps < batch.n * 10, "{name} {what}: some inference stops early");
+        }
+        if name == "sinabs_cnn" {
+            let eng = cycle::run(&plan, &batch.take(4), 10);
+            let sd = scratch("csim-sanitize-sinabs_cnn");
+            let proj = csim::write_project(&plan, &batch.take(4), &eng.samples, PART, &sd).unwrap();
+            let mut args = vec!["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Werror", "-O1"];
+            args.extend(["-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-o", "tb"]);
+            let srcs = proj.sources();
+            args.extend(srcs.iter().map(String::as_str));
+            let out = std::process::Command::new("g++").args(&args).current_dir(&sd).output().unwrap();
+            assert!(out.status.success(), "sanitized build: {}", String::from_utf8_lossy(&out.stderr));
+            let run = std::process::Command::new(sd.join("tb")).current_dir(&sd).output().unwrap();
+            let (so, se) = (String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+            assert!(run.status.success() && so.contains("tb: 0 of"), "sanitized run: {so}\n{se}");
+        }
+    }
+}

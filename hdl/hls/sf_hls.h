@@ -189,6 +189,17 @@ struct ev_entry {
     uint64_t mask;
 };
 
+// An event entry of a multi-spike layer of L lanes: as ev_entry, and each lane's spike count
+// (the value a consumer multiplies its weights by).
+template <int L>
+struct ev_count_entry {
+    int c;
+    int y;
+    int x;
+    uint64_t mask;
+    uint32_t n[L];
+};
+
 // Bit l of a packed word.
 template <int W>
 inline bool bit(const uint_t<W>& word, int l) {

@@ -163,7 +163,7 @@ pub fn compare(plan: &Plan, eng: &[SampleResult], tb: &TbRun, top: &str) -> Csim
     let l = &plan.layers[plan.output.layer];
     let n = l.neurons();
     let pos = l.positions();
-    let w = if plan.output.spikes { 1 } else { l.v_bits as usize };
+    let w = crate::hw::memory::out_lane_bits(plan);
     let width = l.lanes * w;
     // Per sample: words and steps run, as the testbench wrote them.
     let mut got: Vec<(Vec<String>, Option<usize>)> = vec![];

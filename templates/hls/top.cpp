@@ -222,7 +222,7 @@ static void {{ p.func }}_beats(int pc, int py, int px, int64_t val, sf::int_t<{{
 }
 
 // The phase: source events in list order{% if !p.src_input %}, lanes of an entry lowest first{% endif %}{% if p.pre.is_some() %}, pooled windows in candidate order{% endif %}.
-static void {{ p.func }}(const {% if p.src_input %}sf::in_event{% else %}sf::ev_entry{% endif %} ev[{{ p.ev_depth }}], int nev, sf::int_t<{{ p.tw }}> dst[{{ l.rows }}][{{ l.lanes }}]) {
+static void {{ p.func }}(const {{ p.src_type }} ev[{{ p.ev_depth }}], int nev, sf::int_t<{{ p.tw }}> dst[{{ l.rows }}][{{ l.lanes }}]) {
     for (int e = 0; e < nev; e++) {
         SF_HLS(LOOP_TRIPCOUNT min=0 max={{ p.ev_depth }})
 {%- if p.src_input %}
@@ -235,7 +235,11 @@ static void {{ p.func }}(const {% if p.src_input %}sf::in_event{% else %}sf::ev_
                 continue;
             }
             const int c = ev[e].c + sl;
+{%- if p.src_counts %}
+            const int64_t val = ev[e].n[sl];  // the lane's spike count
+{%- else %}
             const int64_t val = 1;
+{%- endif %}
 {%- endif %}
 {%- if let Some(g) = p.pre %}
             for (int wa = 0; wa < {{ g.ca }}; wa++) {
@@ -281,6 +285,9 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- if l.spike_mask %}
         uint64_t mask = 0;
 {%- endif %}
+{%- if l.has_events && l.count_expr.is_some() %}
+        uint32_t lane_n[{{ l.lanes }}] = {};
+{%- endif %}
 {%- if l.is_out %}
         sf::bits<{{ v.out_w }}> word = sf::zero_bits<{{ v.out_w }}>();
 {%- endif %}
@@ -312,6 +319,9 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- if l.spike_used %}
             const bool spike = {{ l.spike_expr }};
 {%- endif %}
+{%- if let Some(ce) = l.count_expr %}
+            const int64_t count = {{ ce }};  // floor(v / THR) spikes
+{%- endif %}
 {%- endif %}
 {%- if let Some(vh) = l.vhat_expr %}
             const int64_t vhat = {{ vh }};
@@ -325,16 +335,30 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- if l.spike_mask %}
             mask |= uint64_t(spike ? 1 : 0) << l;
 {%- endif %}
+{%- if l.has_events && l.count_expr.is_some() %}
+            lane_n[l] = static_cast<uint32_t>(count);
+{%- endif %}
 {%- if l.is_out %}
             sf::set_field(word, l * {{ l.out_w }}, {{ l.out_w }}, {{ l.out_value }});
 {%- endif %}
 {%- if l.counts %}
-            counts[((cgi / {{ l.ncg }}) * {{ l.gc }} + local) * {{ l.pos }} + p] += spike ? 1 : 0;
+            counts[((cgi / {{ l.ncg }}) * {{ l.gc }} + local) * {{ l.pos }} + p] += {% if l.count_expr.is_some() %}count{% else %}spike ? 1 : 0{% endif %};
 {%- endif %}
         }
 {%- if l.has_events %}
         if (mask != 0) {
+{%- if l.count_expr.is_some() %}
+            ev[n].c = (cgi / {{ l.ncg }}) * {{ l.gc }} + (cgi % {{ l.ncg }}) * {{ l.lanes }};
+            ev[n].y = p / {{ l.w }};
+            ev[n].x = p % {{ l.w }};
+            ev[n].mask = mask;
+            for (int l = 0; l < {{ l.lanes }}; l++) {
+                SF_HLS(UNROLL)
+                ev[n].n[l] = lane_n[l];
+            }
+{%- else %}
             ev[n] = sf::ev_entry{(cgi / {{ l.ncg }}) * {{ l.gc }} + (cgi % {{ l.ncg }}) * {{ l.lanes }}, p / {{ l.w }}, p % {{ l.w }}, mask};
+{%- endif %}
             n++;
         }
 {%- endif %}
@@ -387,7 +411,7 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 {%- endif %}
 {%- for l in v.layers %}
 {%- if l.has_events %}
-    sf::ev_entry {{ l.id }}_ev[{{ l.rows }}];
+    {{ l.ev_type }} {{ l.id }}_ev[{{ l.rows }}];
     int {{ l.id }}_nev = 0;
 {%- for pr in l.ev_pragmas %}
     SF_HLS({{ pr }})
@@ -456,7 +480,7 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
         }
 {%- if v.early_exit %}
         // Early exit: stop once the spike-count class cannot change, and clear the state.
-        if (!last && sf::decided(sf_counts, {{ v.t_max - 1 }} - t)) {
+        if (!last && sf::decided(sf_counts, ({{ v.t_max - 1 }} - t){% if v.out_max > 1 %} * {{ v.out_max }}{% endif %})) {
             sf_run = t + 1;
 {%- for l in v.layers %}
             for (int r = 0; r < {{ l.rows }}; r++) {

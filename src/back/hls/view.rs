@@ -114,6 +114,10 @@ pub struct ProjView {
     pub ev_depth: usize,
     /// Lanes of the source layer.
     pub src_lanes: usize,
+    /// The source is a multi-spike layer: an event's value is its lane's count.
+    pub src_counts: bool,
+    /// The C++ type of the source's entries (layer sources).
+    pub src_type: String,
     /// Accumulates into the static memory (only at step 0).
     pub statik: bool,
     /// Target state array in the top function.
@@ -307,6 +311,10 @@ pub struct LayerView {
     pub out_w: u32,
     /// Output value.
     pub out_value: String,
+    /// A multi-spike layer's count this step, `count` (its events carry it per lane).
+    pub count_expr: Option<String>,
+    /// The C++ type of the layer's event entries.
+    pub ev_type: String,
     /// Pragmas of the state arrays (emitted in the top function).
     pub state_pragmas: Vec<String>,
     /// Pragmas of the event list.
@@ -350,6 +358,9 @@ pub struct TopView {
     /// Output neurons.
     pub n_out: usize,
     /// Early exit.
+    /// The output layer's largest count per step (1 for spikes), what a class can still
+    /// gain per remaining step.
+    pub out_max: i64,
     pub early_exit: bool,
     /// Layers.
     pub layers: Vec<LayerView>,
@@ -459,6 +470,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         out_rows: ol.rows,
         n_out: ol.neurons(),
         early_exit: plan.early_exit,
+        out_max: plan.layers[plan.output.layer].event_max(),
         any_late: layers.iter().any(|l| l.uses_late),
         popcount: layers.iter().flat_map(|l| &l.projs).any(|p| p.dense.as_ref().is_some_and(|d| d.gather != "one")),
         layers,
@@ -495,7 +507,7 @@ struct ParamDef {
 /// The parameters the update reads (a literal when uniform, else the lane's table entry),
 /// and the names the expressions use for thr, bias, bias_late, vreset, syn_bias and
 /// syn_bias_late (None: not read, or zero).
-fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 6]) {
+fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 7]) {
     let (spiking, cuba) = (l.spiking(), l.kind.cuba());
     let p_bits = plan.rules.leak_bits();
     let per_ch = l.params_per_channel();
@@ -545,9 +557,9 @@ fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 6]) {
         defs.push(def);
         terms.push(Some(s.name.to_string()));
     }
-    let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, _, _, _] =
+    let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, _, _, vmin] =
         <[Option<String>; 9]>::try_from(terms).expect("nine parameters");
-    (defs, [thr, bias, bias_late, vreset, syn_bias, syn_bias_late])
+    (defs, [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, vmin])
 }
 
 /// The terms of a layer's neuron update for the current lane (see [`LayerView`]).
@@ -561,6 +573,8 @@ struct Update {
     next_expr: String,
     out_w: u32,
     out_value: String,
+    /// A multi-spike layer's spike count this step (`count`).
+    count_expr: Option<String>,
 }
 
 impl Update {
@@ -571,7 +585,7 @@ impl Update {
             let _ = write!(read, "{} {} ", self.cur_expr, self.syn_next);
         }
         if self.use_v {
-            let _ = write!(read, "{} {} ", self.v_expr, self.spike_expr);
+            let _ = write!(read, "{} {} {} ", self.v_expr, self.spike_expr, self.count_expr.as_deref().unwrap_or(""));
         }
         let _ = write!(read, "{} {}", self.vhat_expr.as_deref().unwrap_or(""), self.next_expr);
         if is_out {
@@ -583,8 +597,8 @@ impl Update {
 
 /// The neuron update of `l` (the output layer when `is_out`) from its parameter terms
 /// ([`param_defs`]).
-fn update(plan: &Plan, l: &Layer, is_out: bool, terms: &[Option<String>; 6]) -> Update {
-    let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late] = terms;
+fn update(plan: &Plan, l: &Layer, is_out: bool, terms: &[Option<String>; 7]) -> Update {
+    let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, vmin] = terms;
     let (spiking, cuba) = (l.spiking(), l.kind.cuba());
     let p_bits = plan.rules.leak_bits();
     let sum = |base: &str, extra: &[&Option<String>], late: &Option<String>| -> String {
@@ -612,11 +626,18 @@ fn update(plan: &Plan, l: &Layer, is_out: bool, terms: &[Option<String>; 6]) -> 
     } else {
         format!("v > {thr_s}")
     };
+    // A multi-spike layer's count (its THR is positive: v >= THR when it fires), else 1.
+    let multi = spiking && l.multi;
+    let nthr = if multi { format!("count * {thr_s}") } else { thr_s.clone() };
     let vhat = match plan.reset {
         _ if !spiking => "v".to_string(),
         ResetMode::Zero => format!("spike ? {} : v", vreset.clone().unwrap_or_else(|| "0".into())),
-        ResetMode::Subtract => format!("spike ? v - {thr_s} : v"),
+        ResetMode::Subtract => format!("spike ? v - {nthr} : v"),
         ResetMode::SubtractUndecayed => "v".to_string(),
+    };
+    let vhat = match vmin {
+        Some(m) if !l.params.vmin.is_empty() => format!("std::max<int64_t>({vhat}, {m})"),
+        _ => vhat,
     };
     let leak = leak_expr(&l.leak, "vhat", p_bits, l.v_bits + 1, "beta_b");
     let vhat_expr = (l.leak != Leak::Zero).then_some(vhat);
@@ -631,9 +652,14 @@ fn update(plan: &Plan, l: &Layer, is_out: bool, terms: &[Option<String>; 6]) -> 
         use_v: spiking || is_out || vhat_expr.is_some(),
         spike_expr,
         vhat_expr,
-        next_expr: if undecayed { format!("{leak} - (spike ? {thr_s} : 0)") } else { leak },
-        out_w: if plan.output.spikes { 1 } else { l.v_bits },
-        out_value: if plan.output.spikes { "spike ? 1 : 0".to_string() } else { "v".to_string() },
+        next_expr: if undecayed { format!("{leak} - (spike ? {nthr} : 0)") } else { leak },
+        out_w: if plan.output.spikes { l.event_bits() } else { l.v_bits },
+        out_value: match (plan.output.spikes, multi) {
+            (true, true) => "count".to_string(),
+            (true, false) => "spike ? 1 : 0".to_string(),
+            _ => "v".to_string(),
+        },
+        count_expr: multi.then(|| format!("spike ? v / {thr_s} : 0")),
     }
 }
 
@@ -662,7 +688,7 @@ fn update_call(
     if has_events {
         args.push(format!("{id}_ev"));
         args.push(format!("{id}_nev"));
-        prm.push(format!("sf::ev_entry ev[{rows}]"));
+        prm.push(format!("{} ev[{rows}]", ev_type(l)));
         prm.push("int& nev".into());
     }
     if let Some(pv) = plane {
@@ -678,6 +704,12 @@ fn update_call(
         prm.push(format!("int64_t counts[{}]", l.neurons()));
     }
     (args.join(", "), prm.join(", "))
+}
+
+/// The C++ type of `l`'s event entries: a lane mask, and for a multi-spike layer each lane's
+/// count.
+fn ev_type(l: &Layer) -> String {
+    if l.multi { format!("sf::ev_count_entry<{}>", l.lanes) } else { "sf::ev_entry".into() }
 }
 
 /// The pragmas of the layer's state arrays (X, S, Y as the plan places them).
@@ -793,6 +825,10 @@ fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerV
         next_expr: u.next_expr,
         out_w: u.out_w,
         out_value: u.out_value,
+        // Emitted only where something reads it (its events, the early-exit counts, the output
+        // word, the reset).
+        count_expr: u.count_expr.filter(|_| has_events || counts || reads("count")),
+        ev_type: ev_type(l),
         state_pragmas: layer_state_pragmas(plan, l, &id),
         ev_pragmas,
         upd_args,
@@ -819,6 +855,10 @@ fn proj_view(
             let sl = &plan.layers[s];
             (false, format!("{}_ev", ids[s]), format!("{}_nev", ids[s]), sl.rows, sl.lanes)
         }
+    };
+    let (src_counts, src_type) = match p.source {
+        Source::Input => (false, "sf::in_event".to_string()),
+        Source::Layer(s) => (plan.layers[s].multi, ev_type(&plan.layers[s])),
     };
     let (target, tw) = acc_target(l, p);
     let dst = format!("{id}_{}", target.letter());
@@ -861,6 +901,8 @@ fn proj_view(
         src_n,
         ev_depth,
         src_lanes,
+        src_counts,
+        src_type,
         statik: p.target == AccTarget::Static,
         dst,
         tw,
