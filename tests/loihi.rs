@@ -72,7 +72,17 @@ fn layer(
         v_decay: r.pick(&[0, 1, 128, 512, 1024, 4095, 4096, rv]),
         vth: r.range(20, 600),
         conv,
+        rec: None,
     }
+}
+
+/// `l` made recurrent (netx `dense_rec`) with `w_rec` onto itself: the weights Lava uses for
+/// both matrices under their shared exponent.
+fn with_rec(mut l: NetxLayer, w_rec: Vec<i64>) -> NetxLayer {
+    let (eff, eff_rec, exp) = spikefab::chip::loihi::netx_dense_rec(&l.weights, &w_rec).unwrap();
+    (l.effective, l.weight_exp) = (eff, exp);
+    l.rec = Some(spikefab::chip::loihi::NetxRec { weights: w_rec, effective: eff_rec });
+    l
 }
 
 fn dense_weights(r: &mut Rng, out: usize, inp: usize, lo: i64, hi: i64) -> Vec<i64> {
@@ -127,6 +137,22 @@ fn random_nets(seed: u64) -> Vec<(String, NetxNet, u8)> {
         ConvGeom { in_shape: [4, 5, 5], kernel: [3, 3], stride: [2, 2], padding: [0, 0], dilation: [1, 1], groups: 1 };
     let c2 = layer(&mut r, "c2", [3, 2, 2], cw, 100, Some(g));
     nets.push(("grouped dilated conv + strided conv, graded 3-bit".into(), net(vec![4, 5, 5], 3, vec![c1, c2]), 7));
+    // Recurrent dense layers (netx dense_rec): mixed recurrence between two plain layers; an
+    // inhibitory recurrence whose -64s netx and Lava turn into -63.5 (their sign modes differ
+    // from the concatenation's); a recurrent first layer fed by graded inputs.
+    let (a, b, c) = (
+        dense_weights(&mut r, 12, 16, -127, 127),
+        dense_weights(&mut r, 10, 12, -100, 127),
+        dense_weights(&mut r, 6, 10, -127, 127),
+    );
+    let mid = with_rec(layer(&mut r, "r2", [10, 1, 1], b, 12, None), dense_weights(&mut r, 10, 10, -80, 127));
+    let l = vec![layer(&mut r, "d1", [12, 1, 1], a, 16, None), mid, layer(&mut r, "d3", [6, 1, 1], c, 10, None)];
+    nets.push(("dense, dense_rec (mixed recurrence), dense".into(), net(vec![16], 1, l), 1));
+    let (a, b) = (dense_weights(&mut r, 8, 16, -60, 60), dense_weights(&mut r, 5, 8, -127, 127));
+    let inh: Vec<i64> = (0..64).map(|e| if e / 8 == e % 8 { 0 } else { -64 }).collect();
+    let first = with_rec(layer(&mut r, "r1", [8, 1, 1], a, 16, None), inh);
+    let l = vec![first, layer(&mut r, "d2", [5, 1, 1], b, 8, None)];
+    nets.push(("dense_rec first (inhibitory -64 recurrence), graded 4-bit".into(), net(vec![16], 4, l), 15));
     nets
 }
 
@@ -259,6 +285,7 @@ fn each_layer_adds_one_step() {
                     i_decay: 4096,
                     v_decay: 4096,
                     vth: 50,
+                    rec: None,
                 }
             })
             .collect();
@@ -711,4 +738,68 @@ fn conv_models_compile_to_netx_and_run_in_lava_exactly() {
     ]);
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("'delay'") && err.contains("62 steps"), "{err}");
+}
+
+/// A recurrent network snnTorch exported (tests/data/frameworks/importers/snntorch_cuba_rec:
+/// 12-40-7 CubaLIF, the hidden layer feeding back through `lif1.w_rec`, zero reset) compiles
+/// for Loihi 2 as a netx `dense_rec` layer, and Lava reproduces spikefab's chip model on every
+/// output spike and every u and v of all 16 samples in one stream, and each sample alone (the
+/// host clears the recurrent synapse between samples).
+#[test]
+fn a_recurrent_snntorch_network_compiles_for_loihi2_and_lava_agrees() {
+    let test = "a_recurrent_snntorch_network_compiles_for_loihi2_and_lava_agrees";
+    let Some(py) = python_or_skip(test) else { return };
+    let out = scratch("loihi-recurrent");
+    let d = "tests/data/frameworks/importers/snntorch_cuba_rec";
+    let (model, inputs) = (format!("{d}/model.nir"), format!("{d}/inputs.npy"));
+    let o = out.join("o");
+    let r = compile_json(
+        &[
+            &model,
+            "--from",
+            "snntorch",
+            "--reset",
+            "zero",
+            "-T",
+            "20",
+            "--inputs",
+            &inputs,
+            "--target",
+            "loihi2",
+            "-o",
+            o.to_str().unwrap(),
+        ],
+        &py,
+    );
+    let lava = &r["vendor_check"];
+    eprintln!("recurrent CubaLIF: {lava}");
+    assert_eq!(lava["samples"], 16);
+    // 20 steps x (7 outputs + u and v of 40 + 7 neurons) per sample.
+    assert_eq!(lava["words"], 16 * 20 * (7 + 2 * 47), "{lava}");
+    assert_eq!((lava["output_mismatches"].as_u64(), lava["state_mismatches"].as_u64()), (Some(0), Some(0)), "{lava}");
+    assert!(lava["output_spikes"].as_u64().unwrap() > 0);
+    let net = std::fs::read(o.join("loihi/network.net")).unwrap();
+    assert!(
+        net.windows(9).any(|w| w == b"dense_rec") && net.windows(10).any(|w| w == b"weight_rec"),
+        "a dense_rec layer"
+    );
+    // Every sample alone in a fresh network gives what it gave in the stream.
+    let run = std::process::Command::new(&py)
+        .args(["run_lava.py", "--alone", "all"])
+        .current_dir(o.join("loihi"))
+        .output()
+        .unwrap();
+    // Its summary is the last line (lava-dl prints a warning on import).
+    let text = String::from_utf8_lossy(&run.stdout);
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or("")).unwrap();
+    assert!(run.status.success(), "{summary}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        (summary["alone_samples"].as_u64(), summary["alone_differences"].as_u64()),
+        (Some(16), Some(0)),
+        "{summary}"
+    );
+    assert_eq!(summary["mismatching_outputs"], 0, "{summary}");
+    // The float model's own answer (snnTorch's importer with its two bugs fixed, zero reset):
+    // the reference engine equals it, and the chip's agreement with it is measured.
+    assert!(r["verify"]["output_agreement"].as_f64().unwrap() > 0.8, "{}", r["verify"]);
 }

@@ -75,6 +75,18 @@ pub struct NetxLayer {
     pub v_decay: i64,
     /// Threshold mantissa (`x 2^6`).
     pub vth: i64,
+    /// A recurrent dense layer's weights onto itself (netx `dense_rec`, `weight_rec`).
+    pub rec: Option<NetxRec>,
+}
+
+/// A layer's recurrent weights: its spikes of a step reach it at the next, through a second
+/// Dense process with the layer's exponent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetxRec {
+    /// Integer weights as stored, `(n, n)`.
+    pub weights: Vec<i64>,
+    /// The weights Lava uses after netx's rescaling.
+    pub effective: Vec<i64>,
 }
 
 impl NetxLayer {
@@ -157,29 +169,43 @@ pub struct LoihiMapError {
 /// exponent of each step's sum. `None` for a matrix netx cannot scale (all zero, or a shift
 /// to the right).
 pub fn netx_dense(w: &[i64]) -> Option<(Vec<i64>, i32)> {
+    let s = netx_scale(w)?;
+    Some((lava_dense(w, &s)?, -(s.sb as i32)))
+}
+
+/// What netx and Lava make of a recurrent layer's weights (`dense_rec`): netx scales the
+/// concatenation `[w | w_rec]` once (`optimize_weight_bits`), and each of the block's two
+/// Dense processes clips and truncates its own matrix under its own sign mode with the shared
+/// bits (lava-dl 0.6.0 `RecurrentDense`, which passes no sign mode). The weights used, each
+/// matrix's, and the shared exponent.
+pub fn netx_dense_rec(w: &[i64], w_rec: &[i64]) -> Option<(Vec<i64>, Vec<i64>, i32)> {
+    let all: Vec<i64> = w.iter().chain(w_rec).copied().collect();
+    let s = netx_scale(&all)?;
+    Some((lava_dense(w, &s)?, lava_dense(w_rec, &s)?, -(s.sb as i32)))
+}
+
+/// netx's scaling of a matrix (`optimize_weight_bits`, lava-dl 0.6.0 netx/utils.py).
+struct NetxScale {
+    /// The left shift of every weight (the exponent is `-sb`).
+    sb: i64,
+    /// Lava's `num_weight_bits`.
+    nwb: i64,
+    /// The matrix was clipped to its 9-bit range first.
+    clip: bool,
+}
+
+fn netx_scale(w: &[i64]) -> Option<NetxScale> {
     let mx = *w.iter().max()?;
     let mn = *w.iter().min()?;
     if mx == 0 && mn == 0 {
         return None;
     }
-    // optimize_weight_bits (lava-dl 0.6.0 netx/utils.py): clip beyond its 9-bit range.
+    // optimize_weight_bits: clip beyond its 9-bit range.
     let clip = (mx > 254 && mn < 0) || (mn < -256 && mx > 0);
     let w: Vec<i64> = if clip { w.iter().map(|&x| x.clamp(-256, 254)).collect() } else { w.to_vec() };
     let mx = *w.iter().max()?;
     let mn = *w.iter().min()?;
-    #[derive(PartialEq)]
-    enum Mode {
-        Mixed,
-        Exc,
-        Inh,
-    }
-    let (mode, signed) = if mx < 0 {
-        (Mode::Inh, 0)
-    } else if mn >= 0 {
-        (Mode::Exc, 0)
-    } else {
-        (Mode::Mixed, 1)
-    };
+    let (mode, signed) = sign_mode(mx, mn);
     let scale = match mode {
         Mode::Mixed => (127.0 / mx as f64).min(-128.0 / mn as f64),
         Mode::Inh => -256.0 / mn as f64,
@@ -195,22 +221,67 @@ pub fn netx_dense(w: &[i64]) -> Option<(Vec<i64>, i32)> {
         n -= 1;
     }
     n -= signed;
-    let nwb = 8 - sb - n;
-    let shifted: Vec<i64> = w.iter().map(|&x| x << sb).collect();
-    // Lava's Dense: clip to the sign mode's 8 bits, then drop 8 - nwb (+1 mixed) low bits.
-    let ntb = 8 - nwb + signed;
+    Some(NetxScale { sb, nwb: 8 - sb - n, clip })
+}
+
+/// Sign modes.
+#[derive(PartialEq)]
+enum Mode {
+    Mixed,
+    Exc,
+    Inh,
+}
+
+/// netx's sign mode of a matrix (`optimize_weight_bits`): one-signed only when strictly
+/// negative or non-negative, and whether it counts a sign bit.
+fn sign_mode(mx: i64, mn: i64) -> (Mode, i64) {
+    if mx < 0 {
+        (Mode::Inh, 0)
+    } else if mn >= 0 {
+        (Mode::Exc, 0)
+    } else {
+        (Mode::Mixed, 1)
+    }
+}
+
+/// Lava's sign mode of a Dense process's matrix (`determine_sign_mode`, which netx does not
+/// override): a matrix of zeros and negatives is inhibitory, where netx called it mixed.
+fn lava_sign_mode(mx: i64, mn: i64) -> (Mode, i64) {
+    if mn >= 0 {
+        (Mode::Exc, 0)
+    } else if mx <= 0 {
+        (Mode::Inh, 0)
+    } else {
+        (Mode::Mixed, 1)
+    }
+}
+
+/// Lava's Dense on the matrix `w` netx scaled by `s`: shifted left by `sb`, clipped to its own
+/// sign mode's 8 bits, its low bits beyond `num_weight_bits` dropped (`clip_weights`,
+/// `truncate_weights`). `None` when the truncation would shift right by a negative amount (a
+/// one-signed matrix under a mixed scaling with `num_weight_bits` 9: numpy makes it zero).
+fn lava_dense(w: &[i64], s: &NetxScale) -> Option<Vec<i64>> {
+    let w: Vec<i64> = if s.clip { w.iter().map(|&x| x.clamp(-256, 254)).collect() } else { w.to_vec() };
+    let shifted: Vec<i64> = w.iter().map(|&x| x << s.sb).collect();
+    let (mode, signed) = match (shifted.iter().max(), shifted.iter().min()) {
+        (Some(&mx), Some(&mn)) => lava_sign_mode(mx, mn),
+        _ => return Some(vec![]),
+    };
+    // Clip to the sign mode's 8 bits, then drop 8 - nwb (+1 mixed) low bits.
+    let ntb = 8 - s.nwb + signed;
     if ntb < 0 {
         return None;
     }
-    let eff = shifted
-        .iter()
-        .map(|&x| match mode {
-            Mode::Mixed => (x.clamp(-256, 255) >> ntb) << ntb,
-            Mode::Exc => (x.clamp(0, 255) >> ntb) << ntb,
-            Mode::Inh => -(((-x).clamp(0, 255) >> ntb) << ntb),
-        })
-        .collect();
-    Some((eff, -(sb as i32)))
+    Some(
+        shifted
+            .iter()
+            .map(|&x| match mode {
+                Mode::Mixed => (x.clamp(-256, 255) >> ntb) << ntb,
+                Mode::Exc => (x.clamp(0, 255) >> ntb) << ntb,
+                Mode::Inh => -(((-x).clamp(0, 255) >> ntb) << ntb),
+            })
+            .collect(),
+    )
 }
 
 fn single(leak: &Leak) -> Option<i64> {
@@ -230,8 +301,17 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
     let mut prev_conv = false;
     for (k, l) in net.layers.iter().enumerate() {
         let name = crate::names::label(&l.name);
-        let [p] = &l.projections[..] else {
-            return Err(err(format!("layer '{name}': {} projections; netx takes one", l.projections.len())));
+        let (p, r) = match &l.projections[..] {
+            [p] => (p, None),
+            [p, r] if r.source == crate::quant::Source::Layer(k) && matches!(r.kind, ProjKind::Dense { .. }) => {
+                (p, Some(r))
+            }
+            ps => {
+                return Err(err(format!(
+                    "layer '{name}': {} projections; netx takes one, and a dense recurrence onto the layer",
+                    ps.len()
+                )));
+            }
         };
         let (Some(i_decay), Some(v_decay)) = (l.syn_leak.as_ref().and_then(single), single(&l.leak)) else {
             return Err(err(format!("layer '{name}': per-neuron decays; netx takes one iDecay and vDecay per layer")));
@@ -257,23 +337,44 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
             )));
         }
         let w = &p.weights.values.to_vec();
-        if let Some(x) = w.iter().find(|x| x.abs() > MAX_WEIGHT) {
+        let w_rec = r.map(|r| r.weights.values.to_vec());
+        if let Some(x) = w.iter().chain(w_rec.iter().flatten()).find(|x| x.abs() > MAX_WEIGHT) {
             return Err(err(format!(
                 "layer '{name}': weight {x}; spikefab stores weights within +-{MAX_WEIGHT} (8-bit mantissas)"
             )));
         }
+        let mut rec = None;
         let (conv, flatten_before, in_features, effective, weight_exp) = match &p.kind {
             ProjKind::Dense { cols } => {
-                let (eff, exp) = netx_dense(w).ok_or_else(|| {
-                    err(format!("layer '{name}': netx cannot scale this weight matrix (every weight zero)"))
-                })?;
-                let lost = eff.iter().zip(w).filter(|&(&e, &x)| e != x << -exp).count();
+                let (eff, eff_rec, exp) = match &w_rec {
+                    None => {
+                        let (eff, exp) = netx_dense(w).ok_or_else(|| {
+                            err(format!("layer '{name}': netx cannot scale this weight matrix (every weight zero)"))
+                        })?;
+                        (eff, vec![], exp)
+                    }
+                    Some(wr) => netx_dense_rec(w, wr).ok_or_else(|| {
+                        err(format!(
+                            "layer '{name}': netx cannot scale this layer's weights with its recurrent weights \
+                             (every weight zero, or Lava would zero a one-signed matrix)"
+                        ))
+                    })?,
+                };
+                let lost = eff
+                    .iter()
+                    .zip(w)
+                    .chain(eff_rec.iter().zip(w_rec.iter().flatten()))
+                    .filter(|&(&e, &x)| e != x << -exp)
+                    .count();
                 if lost > 0 {
                     notes.push(format!(
                         "'{name}': netx's rescaling changes {lost} of {} weights (the simulation uses what netx \
                          makes of them)",
-                        w.len()
+                        w.len() + w_rec.as_ref().map_or(0, Vec::len)
                     ));
+                }
+                if let Some(wr) = w_rec {
+                    rec = Some(NetxRec { weights: wr, effective: eff_rec });
                 }
                 (None, prev_conv, *cols, eff, exp)
             }
@@ -314,6 +415,7 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
             i_decay,
             v_decay,
             vth,
+            rec,
         });
     }
     let placement = place(&layers, c, &target.name)?;
@@ -331,13 +433,23 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
     })
 }
 
-/// Synapses of each neuron of `l`: its connections with a non-zero weight (for a convolution,
-/// the kernel taps that fall inside the input at the neuron's position).
+/// Synapses of each neuron of `l`: its connections with a non-zero weight, its recurrent ones
+/// included (for a convolution, the kernel taps that fall inside the input at the neuron's
+/// position).
 pub fn synapses_per_neuron(l: &NetxLayer) -> Vec<u64> {
     let n = l.neurons();
     let Some(g) = &l.conv else {
         let cols = l.in_features.max(1);
-        return l.weights.chunks(cols).take(n).map(|r| r.iter().filter(|&&w| w != 0).count() as u64).collect();
+        let own = |i: usize| {
+            l.rec.as_ref().map_or(0, |r| r.weights[i * n..(i + 1) * n].iter().filter(|&&w| w != 0).count() as u64)
+        };
+        return l
+            .weights
+            .chunks(cols)
+            .take(n)
+            .enumerate()
+            .map(|(i, r)| r.iter().filter(|&&w| w != 0).count() as u64 + own(i))
+            .collect();
     };
     let [ci, ih, iw] = g.in_shape;
     let [co, oh, ow] = l.shape;

@@ -186,7 +186,7 @@ fn quantise_layer(
     notes: &mut Vec<String>,
 ) -> Result<Layer, QuantError> {
     let RealLayer { node, name, current, projections } = l;
-    let p = chain_link(k, &name, current, &projections)?;
+    let (p, rec) = chain_link(k, &name, current, &projections)?;
     let op = &m.graph.g[node].op;
     let n = m.info.out_numel(node);
     let c = neuron::coeffs(op, n, m.dialect()).ok_or_else(|| perr(&name, "not a neuron"))?;
@@ -200,10 +200,33 @@ fn quantise_layer(
     if c.v_reset.iter().any(|&r| r != 0.0) && m.dialect().reset == ResetMode::Zero {
         notes.push(format!("'{shown}': the model resets to a non-zero value; Loihi resets to zero"));
     }
-    let bias_real = membrane_bias(&c, p, n, &shown, notes);
+    let mut bias_real = membrane_bias(&c, p, n, &shown, notes);
     let src_scale = if p.source == Source::Input { input.scale } else { 1.0 };
     let w = RowWeights::of(&name, p, &to_current, src_scale, n)?;
-    let row_max = w.row_max(n);
+    let mut row_max = w.row_max(n);
+    // A recurrent dense projection (netx `dense_rec`): its weights share the layer's units and
+    // exponent, so they bound the threshold mantissa too.
+    let wr = match rec {
+        Some(r) => {
+            if let Some(b) = &r.bias
+                && b.iter().any(|&x| x != 0.0)
+            {
+                notes.push(format!(
+                    "'{shown}': the recurrent path's bias is added to the membrane from step 0 (the model adds it \
+                     from step 1, with the first recurrent input)"
+                ));
+                for (i, x) in bias_real.iter_mut().enumerate() {
+                    *x += steady_gain(&c, i) * b[i];
+                }
+            }
+            let wr = RowWeights::of(&name, r, &to_current, 1.0, n)?;
+            for (m, x) in row_max.iter_mut().zip(wr.row_max(n)) {
+                *m = m.max(x);
+            }
+            Some((r, wr))
+        }
+        None => None,
+    };
     if row_max.iter().all(|&x| x == 0.0) {
         return Err(perr(&name, "every weight is zero: netx cannot scale a zero weight matrix"));
     }
@@ -219,8 +242,12 @@ fn quantise_layer(
     let bias = bias_mantissas(&bias_real, &unit, &shown, notes);
     let mut proj = p.projection(AccTarget::Dynamic, Weights { bits: 8, values: values.into() }, 0);
     proj.binary_source |= input.bits == 1;
+    let mut projections = vec![proj];
+    if let Some((r, wr)) = wr {
+        projections.push(r.projection(AccTarget::Dynamic, Weights { bits: 8, values: wr.quantised(&unit).into() }, 0));
+    }
     let leaks = (Leak::Mul { b: vec![DECAY_ONE - v_decay] }, Leak::Mul { b: vec![DECAY_ONE - i_decay] });
-    Ok(cuba_layer(name, p.out_shape, leaks, thr_bias(vec![vth], bias), unit, 24, vec![proj]))
+    Ok(cuba_layer(name, p.out_shape, leaks, thr_bias(vec![vth], bias), unit, 24, projections))
 }
 
 /// True when every value of `v` is `v[0]` (to 1e-12).
@@ -228,26 +255,45 @@ fn uniform(v: &[f64]) -> bool {
     v.iter().all(|&x| (x - v[0]).abs() <= 1e-12)
 }
 
-/// The one projection of layer `k` if netx can take it: a dense or convolution layer fed by the
-/// layer before (the input for the first), without pooling or recurrence.
+/// The projection of layer `k` if netx can take it: a dense or convolution layer fed by the
+/// layer before (the input for the first), without pooling; and a dense recurrence of the layer
+/// onto itself (netx's `dense_rec`), when it has one.
 fn chain_link<'a>(
     k: usize,
     name: &str,
     current: bool,
     projections: &'a [RealProj],
-) -> Result<&'a RealProj, QuantError> {
+) -> Result<(&'a RealProj, Option<&'a RealProj>), QuantError> {
     if current {
         return Err(perr(name, "the output is a weighted sum without neurons; netx reads out spiking neurons"));
     }
-    let [p] = projections else {
+    let own = |r: &RealProj| r.source == Source::Layer(k) && r.delayed;
+    let (p, rec) = match projections {
+        [p] => (p, None),
+        [a, b] if own(b) && !own(a) => (a, Some(b)),
+        [a, b] if own(a) && !own(b) => (b, Some(a)),
+        _ => {
+            return Err(perr(
+                name,
+                format!(
+                    "{} paths lead into this layer; netx layers form a chain, each fed by the layer before (and \
+                     at most a recurrence of the layer onto itself)",
+                    projections.len()
+                ),
+            ));
+        }
+    };
+    if let Some(r) = rec
+        && (!matches!(r.kind, ProjKind::Dense { .. }) || r.pre_pool.is_some())
+    {
         return Err(perr(
             name,
             format!(
-                "{} paths lead into this layer; netx layers form a chain, each fed by the layer before",
-                projections.len()
+                "its recurrence {} is not a dense matrix; netx's recurrent layers (dense_rec) are dense",
+                r.path.join(" -> ")
             ),
         ));
-    };
+    }
     let want = if k == 0 { Source::Input } else { Source::Layer(k - 1) };
     if p.source != want || p.delayed {
         return Err(perr(
@@ -270,7 +316,10 @@ fn chain_link<'a>(
         ));
     }
     check_kind(name, p)?;
-    Ok(p)
+    if rec.is_some() && !matches!(p.kind, ProjKind::Dense { .. }) {
+        return Err(perr(name, "a recurrent convolution layer; netx's recurrent layers (dense_rec) are dense"));
+    }
+    Ok((p, rec))
 }
 
 /// Refuses what netx's dense and conv layers cannot hold: pooling or element-wise paths, and

@@ -13,6 +13,10 @@
 //! 3. `v = clip(trunc(v (4096 - vDecay) / 4096) + u + (bias << 6), -(M - 1), M - 1)`;
 //! 4. spike when `v > vThMant << 6`, then `v = 0` (`u` is kept).
 //!
+//! A recurrent layer (netx `dense_rec`) has a second Dense from its own spikes: at step `t` it
+//! delivers `(W_rec s) >> -exp` of the layer's spikes at `t - 1`, added to `a` (each of the
+//! two sums shifted on its own).
+//!
 //! `trunc` rounds toward zero. Unary input spikes count as 1 whatever their value.
 //!
 //! Samples run back to back as one stream of `T` steps each, as netx runs them with
@@ -23,7 +27,10 @@
 //! a sample gives the same `u`, `v` and spikes whether it runs alone or after any others.
 //! The stream ends with `D` zero steps (`D` layers) so that the last sample reaches the
 //! output; a layer's steps outside every sample's window (the first `k + 1`, the last
-//! `D - 1 - k`) belong to no sample.
+//! `D - 1 - k`) belong to no sample. The reset clears `u` and `v` but not a recurrent
+//! synapse's buffer, which would carry a sample's last spikes into the next sample's first
+//! step: the host clears that buffer after every stream step `k (mod T)` of a recurrent layer
+//! `k`, as run_lava.py does between chunks of the run.
 
 use crate::chip::loihi::{ConvGeom, NetxNet};
 
@@ -111,6 +118,8 @@ struct State {
     v: Vec<Vec<i64>>,
     a_buf: Vec<Vec<i64>>,
     acc: Vec<Vec<i64>>,
+    /// A recurrent layer's own synapse: what it delivers next step.
+    rec_buf: Vec<Vec<i64>>,
     /// Steps run so far (Lava's `time_step` is this plus one).
     steps: usize,
 }
@@ -118,18 +127,20 @@ struct State {
 impl State {
     fn new(net: &NetxNet) -> State {
         let z: Vec<Vec<i64>> = net.layers.iter().map(|l| vec![0; l.neurons()]).collect();
-        State { u: z.clone(), v: z.clone(), a_buf: z.clone(), acc: z, steps: 0 }
+        State { u: z.clone(), v: z.clone(), a_buf: z.clone(), acc: z.clone(), rec_buf: z, steps: 0 }
     }
 
     /// One step on the input row `row`; `reset`: netx's `reset_interval`. Returns each
-    /// layer's spikes and the synaptic events its synapses accumulated this step.
-    fn step(&mut self, net: &NetxNet, row: &[u8], reset: Option<usize>) -> (Vec<Vec<u8>>, Vec<u64>) {
+    /// layer's spikes, the synaptic events its synapses accumulated this step from the layer
+    /// below, and those its recurrent synapses accumulated from its own spikes.
+    fn step(&mut self, net: &NetxNet, row: &[u8], reset: Option<usize>) -> (Vec<Vec<u8>>, Vec<u64>, Vec<u64>) {
         let unary = net.input_bits <= 1;
         let time_step = self.steps + 1;
         self.steps += 1;
         let mut src: Vec<i64> = row.iter().map(|&x| if unary { i64::from(x != 0) } else { i64::from(x) }).collect();
         let mut spikes = Vec::with_capacity(net.layers.len());
         let mut synops = vec![0u64; net.layers.len()];
+        let mut rec_synops = vec![0u64; net.layers.len()];
         for (k, l) in net.layers.iter().enumerate() {
             let n = l.neurons();
             match &l.conv {
@@ -162,10 +173,10 @@ impl State {
                 self.v[k].iter_mut().for_each(|x| *x = 0);
             }
             let vth = l.vth << 6;
-            let (u, v, a) = (&mut self.u[k], &mut self.v[k], &self.acc[k]);
+            let (u, v, a, ar) = (&mut self.u[k], &mut self.v[k], &self.acc[k], &self.rec_buf[k]);
             let spk: Vec<i64> = (0..n)
                 .map(|i| {
-                    let uu = wrap(decay(u[i], l.i_decay) + (a[i] << 6));
+                    let uu = wrap(decay(u[i], l.i_decay) + ((a[i] + ar[i]) << 6));
                     let vv = (decay(v[i], l.v_decay) + uu + (l.bias[i] << 6)).clamp(-(M - 1), M - 1);
                     let s = vv > vth;
                     u[i] = uu;
@@ -173,10 +184,34 @@ impl State {
                     i64::from(s)
                 })
                 .collect();
+            if let Some(r) = &l.rec {
+                let sh = l.weight_exp;
+                let buf = &mut self.rec_buf[k];
+                buf.iter_mut().for_each(|a| *a = 0);
+                for (j, _) in spk.iter().enumerate().filter(|&(_, &s)| s != 0) {
+                    rec_synops[k] += n as u64;
+                    for (i, a) in buf.iter_mut().enumerate() {
+                        *a += r.effective[i * n + j];
+                    }
+                }
+                for a in buf.iter_mut() {
+                    *a = if sh > 0 { *a << sh } else { *a >> -sh };
+                }
+            }
             spikes.push(spk.iter().map(|&s| s as u8).collect());
             src = spk;
         }
-        (spikes, synops)
+        (spikes, synops, rec_synops)
+    }
+
+    /// What the host does between samples: clears the recurrent synapses' buffers of the
+    /// layers whose next step starts a sample's window (stream step `c`, `steps` per sample).
+    fn clear_recurrent(&mut self, net: &NetxNet, c: usize, steps: usize) {
+        for (k, l) in net.layers.iter().enumerate() {
+            if l.rec.is_some() && c % steps == k % steps {
+                self.rec_buf[k].iter_mut().for_each(|a| *a = 0);
+            }
+        }
     }
 
     /// Appends layer `k`'s state after a step, and its spikes, to `rec`.
@@ -220,10 +255,10 @@ pub fn run(net: &NetxNet, inputs: &[u8], steps: usize) -> LoihiRecord {
     let mut st = State::new(net);
     let mut rec = record(net, steps);
     for t in 0..steps {
-        let (spikes, synops) = st.step(net, &inputs[t * nin..(t + 1) * nin], None);
+        let (spikes, synops, rec_synops) = st.step(net, &inputs[t * nin..(t + 1) * nin], None);
         for (k, s) in spikes.iter().enumerate() {
             st.record_layer(k, s, &mut rec);
-            rec.synops[k] += synops[k];
+            rec.synops[k] += synops[k] + rec_synops[k];
         }
         if let Some(last) = spikes.last() {
             rec.out_spikes.extend_from_slice(last);
@@ -250,15 +285,17 @@ pub fn run_stream(net: &NetxNet, inputs: &[u8], n: usize, steps: usize) -> Vec<L
     let owner = |c: usize, start: usize| c.checked_sub(start).map(|x| x / steps).filter(|&i| i < n);
     for c in 0..n * steps + depth {
         let row = if c < n * steps { &inputs[c * nin..(c + 1) * nin] } else { &zero[..] };
-        let (spikes, synops) = st.step(net, row, Some(steps));
+        let (spikes, synops, rec_synops) = st.step(net, row, Some(steps));
         for (k, s) in spikes.iter().enumerate() {
             if let Some(i) = owner(c, k + 1) {
                 st.record_layer(k, s, &mut recs[i]);
+                recs[i].synops[k] += rec_synops[k];
             }
             if let Some(i) = owner(c, k) {
                 recs[i].synops[k] += synops[k];
             }
         }
+        st.clear_recurrent(net, c, steps);
     }
     for r in &mut recs {
         r.out_spikes = r.spikes.last().cloned().unwrap_or_default();
