@@ -63,6 +63,12 @@ pub struct PlanSettings {
     /// Stop an inference once the output class can no longer change.
     #[arg(long)]
     pub early_exit: bool,
+    /// Most spikes a multi-spike neuron carries per step on a chip that bounds it (Loihi 2,
+    /// where a count of K is K units): counts beyond K saturate, as Sinabs' MaxSpike(K). Without
+    /// it a chip refuses a layer whose count can exceed what it carries. FPGAs carry exact
+    /// counts and refuse the option.
+    #[arg(long, value_name = "K")]
+    pub spike_cap: Option<u32>,
     /// Clock the design runs at, MHz [default: the target's].
     #[arg(long, value_name = "MHZ")]
     pub clock_mhz: Option<f64>,

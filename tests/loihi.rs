@@ -73,6 +73,7 @@ fn layer(
         vth: r.range(20, 600),
         conv,
         rec: None,
+        units: None,
     }
 }
 
@@ -99,6 +100,7 @@ fn random_nets(seed: u64) -> Vec<(String, NetxNet, u8)> {
         input_shape,
         input_bits: bits,
         lag: layers.len(),
+        out_group: 1,
         placement: Default::default(),
         layers,
     };
@@ -286,6 +288,7 @@ fn each_layer_adds_one_step() {
                     v_decay: 4096,
                     vth: 50,
                     rec: None,
+                    units: None,
                 }
             })
             .collect();
@@ -294,6 +297,7 @@ fn each_layer_adds_one_step() {
             input_shape: vec![4],
             input_bits: 1,
             lag: depth,
+            out_group: 1,
             placement: Default::default(),
             layers,
         };
@@ -802,4 +806,138 @@ fn a_recurrent_snntorch_network_compiles_for_loihi2_and_lava_agrees() {
     // The float model's own answer (snnTorch's importer with its two bugs fixed, zero reset):
     // the reference engine equals it, and the chip's agreement with it is measured.
     assert!(r["verify"]["output_agreement"].as_f64().unwrap() > 0.8, "{}", r["verify"]);
+}
+
+/// The run_lava.py summary of `--alone all` in the export folder `dir`.
+fn run_alone(py: &std::path::Path, dir: &std::path::Path) -> serde_json::Value {
+    let run = std::process::Command::new(py).args(["run_lava.py", "--alone", "all"]).current_dir(dir).output().unwrap();
+    // Its summary is the last line (lava-dl prints a warning on import).
+    let text = String::from_utf8_lossy(&run.stdout);
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or("")).unwrap();
+    assert!(run.status.success(), "{summary}\n{}", String::from_utf8_lossy(&run.stderr));
+    summary
+}
+
+/// Sinabs' own exports with multi-spike IF neurons (MultiSpike, subtract reset, min_v_mem)
+/// compile for loihi2 with the count intact: each neuron becomes K units of graded thresholds
+/// (the Units construction), and Lava's fixed-point run equals spikefab's chip model value for
+/// value (outputs as counts, every unit's u and v), all samples in one stream and each alone.
+/// The dense network's counts are bounded by range analysis (K 7 and 60); the CNN's second
+/// layer could reach 227, beyond what Loihi's threshold range holds, so it compiles with
+/// `--spike-cap 8`, which on these inputs changes no output (caps 8 to 64 give the same spikes).
+#[test]
+fn sinabs_multi_spike_networks_compile_for_loihi2_and_lava_agrees() {
+    let test = "sinabs_multi_spike_networks_compile_for_loihi2_and_lava_agrees";
+    let Some(py) = python_or_skip(test) else { return };
+    let out = scratch("loihi-multi");
+    let d = "tests/data/frameworks/importers";
+    // The dense network on all 16 samples.
+    let o = out.join("dense");
+    let r = compile_json(
+        &[
+            &format!("{d}/sinabs_if_dense/model.nir"),
+            "--from",
+            "sinabs",
+            "-T",
+            "10",
+            "--inputs",
+            &format!("{d}/sinabs_if_dense/inputs.npy"),
+            "--target",
+            "loihi2",
+            "-o",
+            o.to_str().unwrap(),
+        ],
+        &py,
+    );
+    let lava = &r["vendor_check"];
+    eprintln!("sinabs IF dense: {lava}");
+    assert_eq!(lava["samples"], 16);
+    assert_eq!((lava["output_mismatches"].as_u64(), lava["state_mismatches"].as_u64()), (Some(0), Some(0)), "{lava}");
+    assert!(lava["output_spikes"].as_u64().unwrap() > 0);
+    let units = std::fs::read_dir(o.join("loihi"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("units"));
+    assert_eq!(units.count(), 2, "both layers are multi-spike units");
+    // Some output neuron fires more than once in a step: the count is carried.
+    let notes = r["notes"].to_string();
+    assert!(notes.contains("Loihi has no membrane floor"), "{notes}");
+    let s = run_alone(&py, &o.join("loihi"));
+    assert_eq!((s["alone_samples"].as_u64(), s["alone_differences"].as_u64()), (Some(16), Some(0)), "{s}");
+    assert!(r["verify"]["class_agreement"].as_f64().unwrap() >= 0.9, "{}", r["verify"]);
+
+    // The CNN: without a cap its bound is refused, naming the layer, the count and the option.
+    let (c, _, err) = common::spikefab(&[
+        "compile",
+        &format!("{d}/sinabs_cnn/model.nir"),
+        "--from",
+        "sinabs",
+        "-T",
+        "10",
+        "--inputs",
+        &format!("{d}/sinabs_cnn/inputs.npy"),
+        "--target",
+        "loihi2",
+        "-o",
+        out.join("refused").to_str().unwrap(),
+    ]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("iaf2") && err.contains("--spike-cap"), "{err}");
+    // With the cap, on 4 samples (Lava runs this CNN at about 5 s a sample).
+    let xs = out.join("cnn_x.npy");
+    first_rows(&format!("{d}/sinabs_cnn/inputs.npy"), 4, &xs, false);
+    let o = out.join("cnn");
+    let r = compile_json(
+        &[
+            &format!("{d}/sinabs_cnn/model.nir"),
+            "--from",
+            "sinabs",
+            "-T",
+            "10",
+            "--inputs",
+            xs.to_str().unwrap(),
+            "--target",
+            "loihi2",
+            "--spike-cap",
+            "8",
+            "-o",
+            o.to_str().unwrap(),
+        ],
+        &py,
+    );
+    let lava = &r["vendor_check"];
+    eprintln!("sinabs CNN: {lava}");
+    assert_eq!(lava["samples"], 4);
+    assert_eq!((lava["output_mismatches"].as_u64(), lava["state_mismatches"].as_u64()), (Some(0), Some(0)), "{lava}");
+    assert!(lava["output_spikes"].as_u64().unwrap() > 0);
+    assert!(r["notes"].to_string().contains("--spike-cap 8"), "{}", r["notes"]);
+    let s = run_alone(&py, &o.join("loihi"));
+    assert_eq!((s["alone_samples"].as_u64(), s["alone_differences"].as_u64()), (Some(4), Some(0)), "{s}");
+}
+
+/// `--spike-cap` saturates a chip's counts; targets that carry counts exactly (FPGAs) or have
+/// their own rule (Xylo) refuse it rather than ignore it.
+#[test]
+fn the_spike_cap_is_refused_where_it_would_mean_nothing() {
+    let out = scratch("spike-cap-refused");
+    let d = "tests/data/frameworks/importers/sinabs_if_dense";
+    for target in ["ice40-up5k", "ecp5-85k", "xylo-imu"] {
+        let (c, _, err) = common::spikefab(&[
+            "compile",
+            &format!("{d}/model.nir"),
+            "--from",
+            "sinabs",
+            "-T",
+            "10",
+            "--inputs",
+            &format!("{d}/inputs.npy"),
+            "--target",
+            target,
+            "--spike-cap",
+            "4",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(c, 2, "{target}: {err}");
+        assert!(err.contains("--spike-cap 4"), "{target}: {err}");
+    }
 }

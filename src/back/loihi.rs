@@ -123,12 +123,21 @@ pub fn files(
     inputs: &[u8],
     expected: &[u8],
 ) -> Result<Vec<(String, Vec<u8>)>, NetxError> {
-    Ok(vec![
+    let mut files = vec![
         ("network.net".into(), netx_bytes(net)?),
         ("inputs.npy".into(), npy(&[n, steps, net.input_numel()], inputs)),
         ("expected_spikes.npy".into(), npy(&[n, steps, net.outputs()], expected)),
         ("run_lava.py".into(), script(net).into_bytes()),
-    ])
+    ];
+    // A multi-spike layer's units: each unit's drive, (C, H, W) or (n,).
+    for (k, l) in net.layers.iter().enumerate() {
+        if let Some(u) = &l.units {
+            let drive: Vec<i32> = u.drive.iter().map(|&d| d as i32).collect();
+            let shape = if l.conv.is_some() { l.shape.to_vec() } else { vec![l.neurons()] };
+            files.push((format!("units{k}.npy"), npy(&shape, &drive)));
+        }
+    }
+    Ok(files)
 }
 
 /// The script that runs the export in Lava.
@@ -140,6 +149,19 @@ pub fn script(net: &NetxNet) -> String {
         .replace("{BITS}", &bits.to_string())
         .replace("{RESET_OFFSET}", &crate::sim::loihi::RESET_OFFSET.to_string())
         .replace("{LAYERS}", &names.join(", "))
+        .replace(
+            "{UNITS}",
+            &net.layers
+                .iter()
+                .enumerate()
+                .filter_map(|(k, l)| {
+                    let u = l.units.as_ref()?;
+                    Some(format!("{k}: ({}, {}, {:?})", u.k, u.theta, if l.conv.is_some() { "conv" } else { "dense" }))
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+        .replace("{OUT_GROUP}", &net.out_group.to_string())
         .replace(
             "{REC}",
             &net.layers
@@ -197,6 +219,11 @@ INPUT_MESSAGE_BITS = {BITS}
 RESET_OFFSET = {RESET_OFFSET}
 LAYERS = [{LAYERS}]
 RECURRENT = [{REC}]  # indices of the dense_rec layers
+# Multi-spike layers as units: index -> (units per neuron K, theta, dense or conv). Each gets a
+# recurrence of weight -theta among the K units of a neuron (a Dense, or a 1x1 Conv) and, from
+# units<k>.npy, a constant drive into its units' current (the neuron's bias).
+UNITS = {{UNITS}}
+OUT_GROUP = {OUT_GROUP}  # units per output neuron: an output neuron's spikes are their sum
 
 
 def windows(a, n, steps, start):
@@ -232,6 +259,33 @@ def run_stream(x, record):
     sink = Sink(shape=net.out.shape, buffer=total)
     src.s_out.connect(net.inp)
     net.out.connect(sink.a_in)
+    cleared = {k: net.layers[k].synapse_rec.a_buff for k in RECURRENT}
+    keep = []  # the unit layers' processes (Lava needs them referenced until the run ends)
+    for k, (units, theta, kind) in UNITS.items():
+        from lava.proc.conv.process import Conv
+        from lava.proc.dense.process import Dense
+        neuron = net.layers[k].neuron
+        shp = tuple(neuron.a_in.shape)
+        if kind == "dense":
+            w = np.kron(np.eye(shp[0] // units, dtype=np.int64), -theta * np.ones((units, units), np.int64))
+            rec = Dense(weights=w.astype(np.int32), weight_exp=0, num_weight_bits=8)
+            cleared[k] = rec.a_buff
+        else:
+            chans = shp[2]  # Lava's (W, H, C)
+            w = np.zeros((chans, 1, 1, chans), np.int32)
+            for o in range(chans):
+                w[o, 0, 0, (o // units) * units:(o // units + 1) * units] = -theta
+            rec = Conv(weight=w, input_shape=shp)
+            cleared[k] = rec.a_buf
+        neuron.s_out.connect(rec.s_in)
+        rec.a_out.connect(neuron.a_in)
+        keep.append(rec)
+        drive = np.load(os.path.join(HERE, "units%d.npy" % k)).astype(np.int32)
+        if drive.any():
+            lay = drive.transpose(2, 1, 0) if drive.ndim == 3 else drive  # (C, H, W) -> (W, H, C)
+            feed = Source(data=np.repeat(lay[..., None], total, axis=-1))
+            feed.s_out.connect(neuron.a_in)
+            keep.append(feed)
     monitors = []
     if record:
         for k, layer in enumerate(net.layers):
@@ -242,15 +296,14 @@ def run_stream(x, record):
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
     # Run to each stream step after which a recurrent layer's synapse is cleared (0-based c
     # with c = k mod T), then clear it; without recurrent layers, one run.
-    stops = sorted({c + 1 for k in RECURRENT for c in range(k % steps, total, steps)} | {total})
+    stops = sorted({c + 1 for k in cleared for c in range(k % steps, total, steps)} | {total})
     done = 0
     for stop in stops:
         net.run(condition=RunSteps(num_steps=stop - done), run_cfg=cfg)
         done = stop
-        for k in RECURRENT:
+        for k, buf in cleared.items():
             if (done - 1) % steps == k % steps:
-                syn = net.layers[k].synapse_rec
-                syn.a_buff.set(np.zeros(syn.a_buff.shape, np.int32))
+                buf.set(np.zeros(buf.shape, np.int32))
     out = np.moveaxis(sink.data.get(), -1, 0)
     if out.ndim == 4:
         out = out.transpose(0, 3, 2, 1)
@@ -297,7 +350,7 @@ def main():
     for i in range(alone):
         own, _ = run_stream(x[i:i + 1], False)
         differences += int(np.count_nonzero(own[0] != outs[i]))
-    classes = outs.sum(axis=1).argmax(axis=1)
+    classes = outs.sum(axis=1).reshape(n, -1, OUT_GROUP).sum(axis=2).argmax(axis=1)
     if args.record:
         rec = {"out_spikes": outs, "classes": classes}
         for k in range(len(LAYERS)):

@@ -77,6 +77,29 @@ pub struct NetxLayer {
     pub vth: i64,
     /// A recurrent dense layer's weights onto itself (netx `dense_rec`, `weight_rec`).
     pub rec: Option<NetxRec>,
+    /// A multi-spike layer's units ([`Units`]): each neuron is `k` consecutive units (a conv
+    /// layer's channel `c` is unit channels `c k ..`).
+    pub units: Option<Units>,
+}
+
+/// A layer of multi-spike IF neurons (subtract reset) as Loihi computes it: each neuron is `k`
+/// CUBA units that all receive its inputs, whose current integrates (iDecay 0) and whose
+/// voltage is that current plus the unit's bias (vDecay 4096). Unit `j` (1-based) has the bias
+/// `vth - (j theta - 1)`, so it spikes when the current reaches `j theta`: the units that fire
+/// count `min(k, floor(u / theta))` spikes, and the layers reading it see each unit with the
+/// neuron's weight, `w * count`. Two Lava processes beside the netx chain complete it: a
+/// recurrence of weight `-theta` from every unit of a neuron to every unit of it (a Dense of a
+/// dense layer, a 1x1 Conv of a conv layer), which subtracts `theta` per spike one step later
+/// (for IF the subtract reset), and a constant input `drive` per unit into the units' current
+/// (the neuron's bias, which the units' bias field no longer holds).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Units {
+    /// Units per neuron: the most spikes a neuron emits per step.
+    pub k: usize,
+    /// The threshold in the current's units (before `<< 6`).
+    pub theta: i64,
+    /// The constant input per unit and step (the neuron's bias), in the same units.
+    pub drive: Vec<i64>,
 }
 
 /// A layer's recurrent weights: its spikes of a step reach it at the next, through a second
@@ -109,6 +132,9 @@ pub struct NetxNet {
     pub layers: Vec<NetxLayer>,
     /// Steps the output runs behind the model (the number of layers).
     pub lag: usize,
+    /// Units per output neuron (a multi-spike output layer's `k`, else 1): an output neuron's
+    /// spikes are its units' summed.
+    pub out_group: usize,
     /// Where the layers sit on the target's cores and chips.
     pub placement: Placement,
 }
@@ -284,6 +310,57 @@ fn lava_dense(w: &[i64], s: &NetxScale) -> Option<Vec<i64>> {
     )
 }
 
+/// The neuron and the unit (0-based) of unit `u` of a layer of `shape` (C, H, W) with `k`
+/// units per neuron: a dense layer's neuron `i` is units `i k ..`, a conv layer's channel `c`
+/// unit channels `c k ..` at every position.
+pub fn unit_of(shape: [usize; 3], k: usize, u: usize) -> (usize, usize) {
+    let pos = shape[1] * shape[2];
+    let (uc, p) = (u / pos, u % pos);
+    ((uc / k) * pos + p, uc % k)
+}
+
+/// `w` of a projection of `kind` from a source of `src` (C, H, W) into `co` output channels
+/// (rows) as netx stores it for units: every output row (channel) repeated `kk` times, and each
+/// source unit's column (input channel) its neuron's (each unit of a neuron takes the neuron's
+/// weights; a source unit counts as its neuron).
+fn expand(w: &[i64], kind: &ProjKind, src: [usize; 3], co: usize, kk: usize, ks: usize) -> Vec<i64> {
+    if kk == 1 && ks == 1 {
+        return w.to_vec();
+    }
+    match kind {
+        ProjKind::Dense { cols } => {
+            let rows = w.len() / cols.max(&1);
+            // A flattened unit layer's units u: their neurons' columns.
+            let col_of: Vec<usize> = (0..cols * ks).map(|u| unit_of(src, ks, u).0).collect();
+            let mut out = Vec::with_capacity(w.len() * kk * ks);
+            for r in 0..rows {
+                let row: Vec<i64> = col_of.iter().map(|&c| w[r * cols + c]).collect();
+                for _ in 0..kk {
+                    out.extend_from_slice(&row);
+                }
+            }
+            out
+        }
+        ProjKind::Conv { ci, kh, kw, groups, .. } => {
+            let (cig, taps) = (ci / groups.max(&1), kh * kw);
+            let mut out = Vec::with_capacity(w.len() * kk * ks);
+            for o in 0..co {
+                let kernel: Vec<i64> = (0..cig)
+                    .flat_map(|c| {
+                        let taps_of = &w[(o * cig + c) * taps..(o * cig + c + 1) * taps];
+                        std::iter::repeat_n(taps_of, ks).flatten().copied()
+                    })
+                    .collect();
+                for _ in 0..kk {
+                    out.extend_from_slice(&kernel);
+                }
+            }
+            out
+        }
+        ProjKind::Pool(_) | ProjKind::OneToOne => w.to_vec(),
+    }
+}
+
 fn single(leak: &Leak) -> Option<i64> {
     match leak {
         Leak::Mul { b } if b.len() == 1 => Some(DECAY_ONE - b[0]),
@@ -297,10 +374,16 @@ fn single(leak: &Leak) -> Option<i64> {
 pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<NetxNet, LoihiMapError> {
     let err = |message: String| LoihiMapError { target: target.name.clone(), message };
     let c = target.chip.as_ref().ok_or_else(|| err("the target has no [chip] section".into()))?;
-    let mut layers = vec![];
+    let mut layers: Vec<NetxLayer> = vec![];
     let mut prev_conv = false;
     for (k, l) in net.layers.iter().enumerate() {
         let name = crate::names::label(&l.name);
+        // Units per neuron of this layer and of its source (multi-spike layers, [`Units`]).
+        let kk = if l.multi { l.max_count.max(1) as usize } else { 1 };
+        let ks = match k {
+            0 => 1,
+            _ => layers[k - 1].units.as_ref().map_or(1, |u| u.k),
+        };
         let (p, r) = match &l.projections[..] {
             [p] => (p, None),
             [p, r] if r.source == crate::quant::Source::Layer(k) && matches!(r.kind, ProjKind::Dense { .. }) => {
@@ -322,21 +405,39 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
                  (0..=4096)"
             )));
         }
-        let [vth] = l.params.thr[..] else {
+        let [theta] = l.params.thr[..] else {
             return Err(err(format!("layer '{name}': per-neuron thresholds; netx takes one vThMant per layer")));
         };
+        let (i_decay, v_decay, vth) =
+            if l.multi { (0, DECAY_ONE, (kk as i64 + 1) * theta / 2) } else { (i_decay, v_decay, theta) };
         if !(0..=MAX_VTH).contains(&vth) {
             return Err(err(format!("layer '{name}': threshold mantissa {vth}; Loihi's is 17-bit (0..={MAX_VTH})")));
         }
-        let n = l.neurons();
-        let bias: Vec<i64> = (0..n).map(|i| crate::quant::at(&l.params.bias, i)).collect();
+        let n = l.neurons() * kk;
+        let own_bias: Vec<i64> = (0..l.neurons()).map(|i| crate::quant::at(&l.params.bias, i)).collect();
+        // A unit layer: each unit's bias is its threshold offset, the neuron's bias its drive.
+        let (bias, units) = if l.multi {
+            let per_unit = |j: usize| vth - ((j as i64 + 1) * theta - 1);
+            let (mut bias, mut drive) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            for u in 0..n {
+                let (nrn, j) = unit_of(l.shape, kk, u);
+                bias.push(per_unit(j));
+                drive.push(own_bias[nrn]);
+            }
+            (bias, Some(Units { k: kk, theta, drive }))
+        } else {
+            (own_bias, None)
+        };
         if let Some(b) = bias.iter().find(|b| !(BIAS_RANGE.0..=BIAS_RANGE.1).contains(*b)) {
             return Err(err(format!(
                 "layer '{name}': bias mantissa {b}; Loihi's is 13-bit ({}..={})",
                 BIAS_RANGE.0, BIAS_RANGE.1
             )));
         }
-        let w = &p.weights.values.to_vec();
+        if (kk > 1 || ks > 1) && r.is_some() {
+            return Err(err(format!("layer '{name}': a recurrent layer reading or made of multi-spike units")));
+        }
+        let w = &expand(&p.weights.values.to_vec(), &p.kind, p.src_shape, l.shape[0], kk, ks);
         let w_rec = r.map(|r| r.weights.values.to_vec());
         if let Some(x) = w.iter().chain(w_rec.iter().flatten()).find(|x| x.abs() > MAX_WEIGHT) {
             return Err(err(format!(
@@ -376,7 +477,7 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
                 if let Some(wr) = w_rec {
                     rec = Some(NetxRec { weights: wr, effective: eff_rec });
                 }
-                (None, prev_conv, *cols, eff, exp)
+                (None, prev_conv, cols * ks, eff, exp)
             }
             ProjKind::Conv { ci, ih, iw, kh, kw, stride, pad, dil, groups } => {
                 if k > 0 && !prev_conv {
@@ -388,14 +489,14 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
                     return Err(err(format!("layer '{name}': per-position biases; netx's conv bias is per channel")));
                 }
                 let g = ConvGeom {
-                    in_shape: [*ci, *ih, *iw],
+                    in_shape: [ci * ks, *ih, *iw],
                     kernel: [*kh, *kw],
                     stride: *stride,
                     padding: *pad,
                     dilation: *dil,
                     groups: (*groups).max(1),
                 };
-                (Some(g), false, ci * ih * iw, w.clone(), 0)
+                (Some(g), false, ci * ks * ih * iw, w.clone(), 0)
             }
             ProjKind::Pool(_) | ProjKind::OneToOne => {
                 return Err(err(format!("layer '{name}': netx takes dense and conv layers only")));
@@ -404,7 +505,7 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
         prev_conv = conv.is_some();
         layers.push(NetxLayer {
             name,
-            shape: l.shape,
+            shape: [l.shape[0] * kk, l.shape[1], l.shape[2]],
             conv,
             flatten_before,
             in_features,
@@ -416,6 +517,7 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
             v_decay,
             vth,
             rec,
+            units,
         });
     }
     let placement = place(&layers, c, &target.name)?;
@@ -428,6 +530,7 @@ pub fn map(net: &Network, target: &Target, notes: &mut Vec<String>) -> Result<Ne
         input_shape,
         input_bits: net.input.bits,
         lag: layers.len(),
+        out_group: layers.last().and_then(|l| l.units.as_ref()).map_or(1, |u| u.k),
         layers,
         placement,
     })

@@ -435,6 +435,7 @@ mod tests {
             timesteps: 4,
             output: None,
             early_exit: false,
+            spike_cap: None,
         };
         quantise(&m, &o).expect("quantises")
     }

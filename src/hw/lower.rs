@@ -54,6 +54,7 @@ impl PlanOptions {
             timesteps: self.timesteps,
             output: self.output.clone(),
             early_exit: self.settings.early_exit,
+            spike_cap: self.settings.spike_cap,
         }
     }
 

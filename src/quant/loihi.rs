@@ -93,12 +93,6 @@ fn quantise_chain(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     let real = trace(m, o.output.as_deref())?;
     let in_name = g.g[real.input].name.clone();
     let (scale, bits, mut notes) = input_scale(&in_name, o)?;
-    if d.switches.spikes != SpikeMode::Single {
-        return Err(QuantError {
-            node: None,
-            message: "multi-spike neurons: Loihi's CUBA neuron spikes at most once per step".into(),
-        });
-    }
     let input = InputPlan {
         node: in_name.clone(),
         shape: real.input_shape,
@@ -107,13 +101,22 @@ fn quantise_chain(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         scale,
         per_step: o.input_stats.is_some_and(|s| s.per_step),
     };
-    notes.extend(dialect_notes(d));
+    // Multi-spike layers subtract their thresholds exactly (as K units, below); the reset
+    // notes are of single-spike neurons.
+    let multi = |l: &RealLayer| !l.current && d.multi_spike(g, l.node);
+    if real.layers.iter().any(|l| !multi(l)) || d.switches.spikes == SpikeMode::Single {
+        notes.extend(dialect_notes(d));
+    }
     if real.output_layer + 1 != real.layers.len() {
         return Err(perr(&real.layers[real.output_layer].name, "netx's output is its last layer; this output is not"));
     }
     let mut layers: Vec<Layer> = vec![];
     for (k, l) in real.layers.into_iter().enumerate() {
-        let layer = quantise_layer(m, k, l, &input, &mut notes)?;
+        let src_max = match k {
+            0 => (1i64 << input.bits) - 1,
+            _ => layers[k - 1].event_max(),
+        };
+        let layer = quantise_layer(m, k, l, &input, src_max, o.spike_cap, &mut notes)?;
         let p = &layer.projections[0];
         if k > 0 && layers[k - 1].neurons() != p.src_shape.iter().product::<usize>() {
             return Err(perr(&layer.name, "its input size differs from the layer before"));
@@ -178,15 +181,19 @@ fn dialect_notes(d: &Dialect) -> Vec<String> {
 
 /// Layer `k` as a netx CUBA layer fed by the layer before (or the input); what is approximated
 /// goes to `notes`.
+#[allow(clippy::too_many_arguments)]
 fn quantise_layer(
     m: &Model,
     k: usize,
     l: RealLayer,
     input: &InputPlan,
+    src_max: i64,
+    spike_cap: Option<u32>,
     notes: &mut Vec<String>,
 ) -> Result<Layer, QuantError> {
     let RealLayer { node, name, current, projections } = l;
     let (p, rec) = chain_link(k, &name, current, &projections)?;
+    let multi = m.dialect().multi_spike(&m.graph, node);
     let op = &m.graph.g[node].op;
     let n = m.info.out_numel(node);
     let c = neuron::coeffs(op, n, m.dialect()).ok_or_else(|| perr(&name, "not a neuron"))?;
@@ -230,7 +237,22 @@ fn quantise_layer(
     if row_max.iter().all(|&x| x == 0.0) {
         return Err(perr(&name, "every weight is zero: netx cannot scale a zero weight matrix"));
     }
-    let vth = threshold_mantissa(&v_th, &row_max);
+    let mut vth = threshold_mantissa(&v_th, &row_max);
+    if multi {
+        // A count of K is K units whose shared current loses theta per unit that fired
+        // (chip::loihi, multi-spike units): theta is a weight of the units' recurrence, so it
+        // stays an 8-bit magnitude.
+        if rec.is_some() || c.syn.is_some() || c.beta.iter().any(|&b| b != 1.0) || m.dialect().reset == ResetMode::Zero
+        {
+            return Err(perr(
+                &name,
+                "multi-spike neurons reach Loihi as units sharing one current that loses a threshold per unit \
+                 that fired: that computes IF neurons with a subtract reset (Sinabs' IAF); this layer has a leak, a \
+                 synaptic current, a recurrence or a zero reset (pass --spikes single if the model used SingleSpike)",
+            ));
+        }
+        vth = vth.min(MULTI_MAX_THETA);
+    }
     if !uniform(&v_th) {
         notes.push(format!(
             "'{shown}': per-neuron thresholds fold into each neuron's weights and bias (netx takes one vThMant per \
@@ -247,7 +269,76 @@ fn quantise_layer(
         projections.push(r.projection(AccTarget::Dynamic, Weights { bits: 8, values: wr.quantised(&unit).into() }, 0));
     }
     let leaks = (Leak::Mul { b: vec![DECAY_ONE - v_decay] }, Leak::Mul { b: vec![DECAY_ONE - i_decay] });
-    Ok(cuba_layer(name, p.out_shape, leaks, thr_bias(vec![vth], bias), unit, 24, projections))
+    let mut layer = cuba_layer(name, p.out_shape, leaks, thr_bias(vec![vth], bias), unit, 24, projections);
+    if multi {
+        let bound = count_bound(&layer, src_max);
+        let most = 1 + (2 * (BIAS_RANGE.1 - 1) / vth).min(MULTI_MAX_UNITS - 1);
+        let k_units = match spike_cap {
+            Some(cap) if i64::from(cap) > most || cap == 0 => {
+                return Err(perr(
+                    &layer.name,
+                    format!(
+                        "--spike-cap {cap}: Loihi carries this layer's counts as 1..={most} units per neuron (its \
+                         per-unit thresholds fill a 13-bit bias)"
+                    ),
+                ));
+            }
+            Some(cap) => {
+                if bound > i64::from(cap) {
+                    notes.push(format!(
+                        "'{shown}': a neuron can emit up to {bound} spikes per step; on Loihi its count saturates at \
+                         {cap} (--spike-cap {cap}: Sinabs' MaxSpike({cap}); measured: compare `spikefab verify`)"
+                    ));
+                }
+                bound.min(i64::from(cap))
+            }
+            None if bound > most => {
+                return Err(perr(
+                    &layer.name,
+                    format!(
+                        "a neuron can emit up to {bound} spikes per step (range analysis); Loihi carries a count as \
+                         that many units, at most {most} here: pass --spike-cap K (K <= {most}) to saturate counts \
+                         at K, as Sinabs' MaxSpike(K)"
+                    ),
+                ));
+            }
+            None => bound,
+        };
+        layer.multi = true;
+        layer.max_count = k_units.max(1) as u64;
+        layer.count_bits = 64 - layer.max_count.leading_zeros();
+    }
+    Ok(layer)
+}
+
+/// Largest threshold mantissa of a multi-spike layer: theta is the magnitude of the units'
+/// recurrent weights, which Lava's Dense keeps exact up to 255 (8 bits, one sign).
+const MULTI_MAX_THETA: i64 = 127;
+
+/// Most units per multi-spike neuron (each adds a neuron and its recurrent synapses).
+const MULTI_MAX_UNITS: i64 = 64;
+
+/// The most spikes a neuron of `l` (IF, subtract reset, threshold `thr`) can emit in a step: it
+/// carries less than a threshold into the step, adds at most `sum |w| x_max + |bias|`, and
+/// emits `floor(v / thr)`.
+fn count_bound(l: &Layer, src_max: i64) -> i64 {
+    let theta = l.params.thr[0].max(1);
+    let p = &l.projections[0];
+    let n = l.neurons();
+    let w = p.weights.values.to_vec();
+    let per_row = match &p.kind {
+        ProjKind::Dense { cols } => (0..n).map(|i| w[i * cols..(i + 1) * cols].iter().map(|x| x.abs()).sum()).collect(),
+        _ => {
+            let co = l.shape[0].max(1);
+            let per = w.len() / co;
+            let pos = n / co;
+            (0..n).map(|i| w[(i / pos) * per..(i / pos + 1) * per].iter().map(|x| x.abs()).sum()).collect::<Vec<i64>>()
+        }
+    };
+    (0..n)
+        .map(|i| (theta + per_row[i] * src_max + crate::quant::at(&l.params.bias, i).abs()) / theta)
+        .max()
+        .unwrap_or(1)
 }
 
 /// True when every value of `v` is `v[0]` (to 1e-12).

@@ -29,6 +29,7 @@ use crate::model::Model;
 ///     timesteps: 8,
 ///     output: None,
 ///     early_exit: false,
+///     spike_cap: None,
 /// };
 /// let net = quantise(&m, &o)?;
 /// // Binary rows: 1-bit weights; the digits pixels 0..16 are exact 5-bit integers.
@@ -46,6 +47,15 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     }
     let g = &m.graph;
     let d = m.dialect();
+    if let Some(k) = o.spike_cap {
+        return Err(QuantError {
+            node: None,
+            message: format!(
+                "--spike-cap {k}: this target carries each layer's spike counts exactly, in as many bits as range \
+                 analysis needs; the option is for chips whose neurons carry a bounded count (loihi2)"
+            ),
+        });
+    }
     if d.switches.spikes != SpikeMode::Single && o.rules.max_spikes == Some(1) {
         return Err(QuantError {
             node: None,
@@ -226,6 +236,9 @@ pub struct QuantOptions {
     pub output: Option<String>,
     /// Stop an inference once the output class cannot change.
     pub early_exit: bool,
+    /// Most spikes a multi-spike neuron carries per step, saturating beyond (a chip's rules
+    /// that bound a count read it; [`quantise`] refuses it).
+    pub spike_cap: Option<u32>,
 }
 
 /// How the input is quantised (bits, sign, scale) under `o`.

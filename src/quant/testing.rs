@@ -66,5 +66,13 @@ pub fn integers(min: f64, max: f64) -> InputStats {
 
 /// Options for `rules` over 4 steps with calibration `stats`.
 pub fn options(rules: Rules, stats: InputStats) -> QuantOptions {
-    QuantOptions { rules, input_scale: None, input_stats: Some(stats), timesteps: 4, output: None, early_exit: false }
+    QuantOptions {
+        rules,
+        input_scale: None,
+        input_stats: Some(stats),
+        timesteps: 4,
+        output: None,
+        early_exit: false,
+        spike_cap: None,
+    }
 }

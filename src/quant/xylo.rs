@@ -70,6 +70,15 @@ fn event_scale(name: &str, o: &QuantOptions) -> Result<(f64, Vec<String>), Quant
 /// Quantises `m` for Xylo (`o.rules` must be [`super::Rules::xylo`]).
 /// The model is legalised first ([`super::chips::legalised`]).
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
+    if let Some(k) = o.spike_cap {
+        return Err(QuantError {
+            node: None,
+            message: format!(
+                "--spike-cap {k}: Xylo's neurons emit their own bounded count per step (its hidden layers' \
+                 multi-spike rule is modelled exactly); the option is for loihi2"
+            ),
+        });
+    }
     super::chips::legalised(m, o, ResetMode::Subtract, quantise_legal)
 }
 

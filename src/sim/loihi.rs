@@ -15,7 +15,9 @@
 //!
 //! A recurrent layer (netx `dense_rec`) has a second Dense from its own spikes: at step `t` it
 //! delivers `(W_rec s) >> -exp` of the layer's spikes at `t - 1`, added to `a` (each of the
-//! two sums shifted on its own).
+//! two sums shifted on its own). A multi-spike layer's units ([`crate::chip::loihi::Units`])
+//! add to `a` their neuron's constant drive and `-theta` times the number of its units that
+//! spiked at `t - 1`.
 //!
 //! `trunc` rounds toward zero. Unary input spikes count as 1 whatever their value.
 //!
@@ -118,7 +120,8 @@ struct State {
     v: Vec<Vec<i64>>,
     a_buf: Vec<Vec<i64>>,
     acc: Vec<Vec<i64>>,
-    /// A recurrent layer's own synapse: what it delivers next step.
+    /// A recurrent layer's own synapse, or a unit layer's recurrence: what it delivers next
+    /// step.
     rec_buf: Vec<Vec<i64>>,
     /// Steps run so far (Lava's `time_step` is this plus one).
     steps: usize,
@@ -174,9 +177,10 @@ impl State {
             }
             let vth = l.vth << 6;
             let (u, v, a, ar) = (&mut self.u[k], &mut self.v[k], &self.acc[k], &self.rec_buf[k]);
+            let drive = |i: usize| l.units.as_ref().map_or(0, |x| x.drive[i]);
             let spk: Vec<i64> = (0..n)
                 .map(|i| {
-                    let uu = wrap(decay(u[i], l.i_decay) + ((a[i] + ar[i]) << 6));
+                    let uu = wrap(decay(u[i], l.i_decay) + ((a[i] + ar[i] + drive(i)) << 6));
                     let vv = (decay(v[i], l.v_decay) + uu + (l.bias[i] << 6)).clamp(-(M - 1), M - 1);
                     let s = vv > vth;
                     u[i] = uu;
@@ -184,6 +188,20 @@ impl State {
                     i64::from(s)
                 })
                 .collect();
+            if let Some(x) = &l.units {
+                // -theta per unit of the neuron that spiked, to each of its units.
+                let buf = &mut self.rec_buf[k];
+                let mut fired = vec![0i64; n / x.k.max(1)];
+                for (uidx, &s) in spk.iter().enumerate() {
+                    if s != 0 {
+                        fired[crate::chip::loihi::unit_of(l.shape, x.k, uidx).0] += 1;
+                        rec_synops[k] += x.k as u64;
+                    }
+                }
+                for (uidx, b) in buf.iter_mut().enumerate() {
+                    *b = -x.theta * fired[crate::chip::loihi::unit_of(l.shape, x.k, uidx).0];
+                }
+            }
             if let Some(r) = &l.rec {
                 let sh = l.weight_exp;
                 let buf = &mut self.rec_buf[k];
@@ -208,7 +226,7 @@ impl State {
     /// layers whose next step starts a sample's window (stream step `c`, `steps` per sample).
     fn clear_recurrent(&mut self, net: &NetxNet, c: usize, steps: usize) {
         for (k, l) in net.layers.iter().enumerate() {
-            if l.rec.is_some() && c % steps == k % steps {
+            if (l.rec.is_some() || l.units.is_some()) && c % steps == k % steps {
                 self.rec_buf[k].iter_mut().for_each(|a| *a = 0);
             }
         }

@@ -157,10 +157,16 @@ struct Run<'a> {
 }
 
 impl ChipRun for Run<'_> {
-    /// Each sample's output spikes over its model steps (the records hold nothing else).
+    /// Each sample's output spikes over its model steps (the records hold nothing else); a
+    /// multi-spike output neuron's are its units' summed, its count.
     fn outputs(&self) -> Outputs {
-        let (no, steps) = (self.map.netx.outputs(), self.map.steps);
-        let data = self.records.iter().flat_map(|r| r.out_spikes.iter().map(|&s| f64::from(s))).collect();
+        let g = self.map.netx.out_group.max(1);
+        let (no, steps) = (self.map.netx.outputs() / g, self.map.steps);
+        let data = self
+            .records
+            .iter()
+            .flat_map(|r| r.out_spikes.chunks(g).map(|u| u.iter().map(|&s| f64::from(s)).sum::<f64>()))
+            .collect();
         Outputs { n: self.records.len(), steps, numel: no, shape: vec![no], spikes: true, data }
     }
 

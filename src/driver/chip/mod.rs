@@ -244,6 +244,7 @@ pub(crate) fn quant_options(
         timesteps: steps,
         output: None,
         early_exit: false,
+        spike_cap: settings.spike_cap,
     }
 }
 
