@@ -121,6 +121,42 @@ impl PlanSettings {
     pub fn new(target: impl Into<String>) -> Self {
         PlanSettings { target: target.into(), ..Default::default() }
     }
+
+    /// The options only FPGA (and ASIC) plans read that differ from their defaults, as their
+    /// flags: a chip target refuses them rather than ignore them.
+    pub fn fpga_options_set(&self) -> Vec<&'static str> {
+        let d = Self::default();
+        let set = [
+            ("--lanes", self.lanes != d.lanes),
+            ("--weight-bits", self.weight_bits != d.weight_bits),
+            ("--input-bits", self.input_bits != d.input_bits),
+            ("--frac-bits", self.frac_bits != d.frac_bits),
+            ("--leak-bits", self.leak_bits != d.leak_bits),
+            ("--membrane-bits", self.membrane_bits != d.membrane_bits),
+            ("--early-exit", self.early_exit != d.early_exit),
+            ("--clock-mhz", self.clock_mhz != d.clock_mhz),
+            ("--schedule", self.schedule != d.schedule),
+            ("--datapath", self.datapath != d.datapath),
+            ("--optimize", self.optimize != d.optimize),
+        ];
+        set.into_iter().filter(|&(_, on)| on).map(|(flag, _)| flag).collect()
+    }
+
+    /// These settings as a chip reads them (the FPGA-only options at their defaults), for a
+    /// command that runs FPGA and chip targets side by side (`compare`).
+    pub fn for_chips(&self) -> Self {
+        PlanSettings {
+            target: self.target.clone(),
+            input_scale: self.input_scale,
+            spike_cap: self.spike_cap,
+            ..Default::default()
+        }
+    }
+
+    /// These settings as an FPGA plan reads them (no chip-only `spike_cap`).
+    pub fn for_fpgas(&self) -> Self {
+        PlanSettings { spike_cap: None, ..self.clone() }
+    }
 }
 
 /// What a data-driven choice of students maximises.

@@ -43,3 +43,45 @@ fn chip_targets_map_onto_cores_and_name_their_limits() {
         "{err}"
     );
 }
+
+/// The plan options a chip's own arithmetic fixes (lanes, bit widths, schedule, early exit, ...)
+/// are refused on a chip target, naming them, rather than ignored; `compare` runs FPGA and chip
+/// targets side by side and gives each the options it reads.
+#[test]
+fn fpga_options_on_a_chip_target_are_refused_not_ignored() {
+    let base = ["models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8", "--inputs", "models/digits_test_x.npy"];
+    for (cmd, target) in [("plan", "xylo-imu"), ("simulate", "loihi2"), ("verify", "loihi2"), ("energy", "loihi2")] {
+        let mut a = vec![cmd];
+        a.extend(base);
+        if cmd != "plan" {
+            a.extend(["--samples", "4"]);
+        }
+        if cmd == "simulate" {
+            a.extend(["--engine", "cycle"]);
+        }
+        a.extend(["--target", target, "--lanes", "4", "--early-exit"]);
+        let (code, _, err) = spikefab(&a);
+        assert_eq!(code, 2, "{cmd} {target}: {err}");
+        assert!(err.contains("--lanes, --early-exit are options of the FPGA plan"), "{cmd} {target}: {err}");
+        assert!(err.contains(target), "{err}");
+    }
+    let out = scratch("chip-options");
+    let mut a = vec!["compile"];
+    a.extend(base);
+    a.extend(["--target", "loihi2", "--weight-bits", "4", "-o", out.to_str().unwrap()]);
+    let (code, _, err) = spikefab(&a);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--weight-bits is an option of the FPGA plan"), "{err}");
+    // Side by side: the FPGA row takes --lanes, the chip row its own layout.
+    let mut a = vec!["compare"];
+    a.extend(base);
+    a.extend(["--samples", "4", "--targets", "ice40-up5k,loihi2", "--lanes", "4", "--json"]);
+    let (code, out, err) = spikefab(&a);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert!(row["fits"] == true && row["agreement"].as_f64().is_some(), "{row}");
+    }
+}

@@ -348,7 +348,8 @@ fn chip_row(
     c: &'static dyn chip::ChipBackend,
     scored: &Scored<'_>,
 ) -> Result<Row, Error> {
-    let map = c.map(m, job.plan, t, steps, Some(job.inputs))?;
+    // The FPGA rows' options (--lanes, ...) are not this row's: the chip reads its own.
+    let map = c.map(m, &job.plan.for_chips(), t, steps, Some(job.inputs))?;
     let run = map.run(batch);
     let (accuracy, agreement) = scored(run.outputs().classes());
     let est = run.estimate(t);
@@ -383,7 +384,7 @@ fn plan_row(
     scored: &Scored<'_>,
     progress: &dyn Progress,
 ) -> Result<Row, Error> {
-    let o = job.plan.options_for(t.clone(), steps, Some(job.inputs))?;
+    let o = job.plan.for_fpgas().options_for(t.clone(), steps, Some(job.inputs))?;
     let plan = super::options::lower(m, &o, Some(job.inputs))?;
     let run = cycle::run(&plan, batch, steps);
     let (accuracy, agreement) = scored(run.outputs.classes());
@@ -436,8 +437,10 @@ fn plan_row(
     });
     let open = matches!(t.flow(), Flow::OpenIce40 | Flow::OpenEcp5);
     if s.bitstream && open && row.fits {
-        let mut co =
-            CompileOptions::new(PlanSettings { target: t.name.clone(), ..job.plan.clone() }, s.out_dir.join(&t.name));
+        let mut co = CompileOptions::new(
+            PlanSettings { target: t.name.clone(), ..job.plan.for_fpgas() },
+            s.out_dir.join(&t.name),
+        );
         co.passes = job.passes.clone();
         co.samples = job.samples;
         co.inputs = Some(job.inputs.clone());

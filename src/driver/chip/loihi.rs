@@ -45,7 +45,7 @@ impl ChipBackend for Loihi {
         steps: usize,
         calib: Option<&InputBatch>,
     ) -> Result<Box<dyn ChipMap>, Error> {
-        let o = quant_options(Rules::loihi(), settings, steps, calib);
+        let o = quant_options(Rules::loihi(), settings, steps, calib)?;
         let mut net = quant::loihi::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
         let mut notes = std::mem::take(&mut net.notes);
         let netx =

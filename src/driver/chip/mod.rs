@@ -230,14 +230,26 @@ pub struct ChipSection {
 }
 
 /// The quantisation options of a chip's `rules` for `steps` model steps, the input range from
-/// `settings.input_scale` or `calib`.
+/// `settings.input_scale` or `calib`. FPGA-only options set away from their defaults are
+/// refused ([`Error::Usage`]): the chip would ignore them.
 pub(crate) fn quant_options(
     rules: crate::quant::Rules,
     settings: &PlanSettings,
     steps: usize,
     calib: Option<&InputBatch>,
-) -> crate::quant::QuantOptions {
-    crate::quant::QuantOptions {
+) -> Result<crate::quant::QuantOptions, Error> {
+    let ignored = settings.fpga_options_set();
+    if !ignored.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} {} the FPGA plan's; target '{}' is a chip, which takes of the plan options only --input-scale and \
+             --spike-cap (its own arithmetic fixes the rest): drop {}",
+            ignored.join(", "),
+            if ignored.len() == 1 { "is an option of" } else { "are options of" },
+            settings.target,
+            if ignored.len() == 1 { "it" } else { "them" },
+        )));
+    }
+    Ok(crate::quant::QuantOptions {
         rules,
         input_scale: settings.input_scale,
         input_stats: calib.map(crate::quant::InputStats::of),
@@ -245,7 +257,7 @@ pub(crate) fn quant_options(
         output: None,
         early_exit: false,
         spike_cap: settings.spike_cap,
-    }
+    })
 }
 
 /// Writes `files` into `dir` (created): their names.

@@ -61,7 +61,7 @@ impl ChipBackend for Xylo {
                 known.join(", ")
             )));
         }
-        let o = quant_options(Rules::xylo(), settings, steps, calib);
+        let o = quant_options(Rules::xylo(), settings, steps, calib)?;
         let net = quant::xylo::quantise(m, &o).map_err(|err| Error::Quant { path: m.path.clone(), err })?;
         let mut spec = map::map(&net, target).map_err(|e| Error::DoesNotFit(format!("{}: {e}", m.path.display())))?;
         spec.dt = m.dialect().dt.unwrap_or(1e-3);
