@@ -85,3 +85,57 @@ fn fpga_options_on_a_chip_target_are_refused_not_ignored() {
         assert!(row["fits"] == true && row["agreement"].as_f64().is_some(), "{row}");
     }
 }
+
+/// The frameworks' networks in `compare`: the snnTorch recurrent CubaLIF on loihi2 (netx
+/// dense_rec) beside the FPGA and Xylo, and the Sinabs CNN's multi-spike counts with
+/// `--spike-cap`, which Loihi reads and the other rows do not (Xylo's row names its own limit).
+#[test]
+fn framework_networks_appear_in_compare_on_every_target_that_takes_them() {
+    let d = "tests/data/frameworks/importers";
+    let rows = |args: &[&str]| {
+        let mut a = vec!["compare"];
+        a.extend(args);
+        a.extend(["--samples", "4", "--json"]);
+        let (code, out, err) = spikefab(&a);
+        assert_eq!(code, 0, "{err}");
+        let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+        r["rows"].as_array().unwrap().clone()
+    };
+    let (model, inputs) = (format!("{d}/snntorch_cuba_rec/model.nir"), format!("{d}/snntorch_cuba_rec/inputs.npy"));
+    let r = rows(&[
+        &model,
+        "--from",
+        "snntorch",
+        "--reset",
+        "zero",
+        "-T",
+        "20",
+        "--inputs",
+        &inputs,
+        "--targets",
+        "ice40-up5k,loihi2,xylo-imu",
+    ]);
+    assert_eq!(r.len(), 3);
+    for row in &r {
+        assert!(row["fits"] == true && row["agreement"].as_f64().unwrap() >= 0.75, "{row}");
+    }
+    let (model, inputs) = (format!("{d}/sinabs_cnn/model.nir"), format!("{d}/sinabs_cnn/inputs.npy"));
+    let r = rows(&[
+        &model,
+        "--from",
+        "sinabs",
+        "-T",
+        "10",
+        "--inputs",
+        &inputs,
+        "--targets",
+        "ecp5-85k,loihi2,xylo-imu",
+        "--spike-cap",
+        "8",
+    ]);
+    assert_eq!(r.len(), 3);
+    assert!(r[0]["fits"] == true && r[0]["agreement"] == 1.0, "{}", r[0]);
+    assert!(r[1]["fits"] == true && r[1]["agreement"].as_f64().is_some(), "{}", r[1]);
+    let why = r[2]["why_not"].to_string();
+    assert!(r[2]["fits"] == false && why.contains("input channels") && !why.contains("spike-cap"), "{why}");
+}

@@ -349,7 +349,11 @@ fn chip_row(
     scored: &Scored<'_>,
 ) -> Result<Row, Error> {
     // The FPGA rows' options (--lanes, ...) are not this row's: the chip reads its own.
-    let map = c.map(m, &job.plan.for_chips(), t, steps, Some(job.inputs))?;
+    let mut settings = job.plan.for_chips();
+    if !c.info().takes_spike_cap {
+        settings.spike_cap = None;
+    }
+    let map = c.map(m, &settings, t, steps, Some(job.inputs))?;
     let run = map.run(batch);
     let (accuracy, agreement) = scored(run.outputs().classes());
     let est = run.estimate(t);

@@ -47,6 +47,8 @@ pub struct ChipInfo {
     pub install: &'static str,
     /// The export's folder inside the output folder.
     pub export_dir: &'static str,
+    /// It reads `--spike-cap` (its neurons carry a bounded spike count).
+    pub takes_spike_cap: bool,
 }
 
 /// A chip family's back end.

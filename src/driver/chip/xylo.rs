@@ -28,6 +28,7 @@ static INFO: ChipInfo = ChipInfo {
     simulator: "XyloSim",
     install: "pip install rockpool==3.1.0 xylosim==0.1.3; point SPIKEFAB_XYLO_PYTHON at its Python",
     export_dir: "xylo",
+    takes_spike_cap: false,
 };
 
 /// The Xylo back end (Xylo IMU, Xylo Audio 2, Xylo Audio 3: the xylosim v2 core).
