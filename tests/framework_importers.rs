@@ -24,17 +24,13 @@ use spikefab::sim::reference::{self, RunOptions};
 
 /// The frameworks' Python, or None (skip) outside CI.
 fn python(test: &str) -> Option<String> {
-    match std::env::var("SPIKEFAB_FRAMEWORKS_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if std::env::var_os("CI").is_some() => panic!(
-            "{test}: the frameworks' Python is required in CI (SPIKEFAB_FRAMEWORKS_PYTHON, made by \
-             training/frameworks/importers-venv.sh)"
-        ),
-        _ => {
-            eprintln!("SKIPPED {test}: no Python with Sinabs and snnTorch (set SPIKEFAB_FRAMEWORKS_PYTHON)");
-            None
-        }
-    }
+    let found = match std::env::var("SPIKEFAB_FRAMEWORKS_PYTHON") {
+        Ok(p) if !p.is_empty() => Ok(p),
+        _ => Err("no Python with Sinabs and snnTorch (SPIKEFAB_FRAMEWORKS_PYTHON, made by \
+                  training/frameworks/importers-venv.sh)"
+            .to_string()),
+    };
+    common::require(found, test)
 }
 
 /// Values of `file` in spikefab's reading of `model` under `options` that differ from the

@@ -17,18 +17,11 @@ const MANIFEST: &str = "docs/deploy/spikefab-sweep.yaml";
 const VERSIONS: [&str; 2] = ["1.33.0", "1.37.0"];
 
 fn validator(test: &str) -> Option<String> {
-    match std::env::var("SPIKEFAB_KUBE_VALIDATE") {
-        Ok(v) if Path::new(&v).is_file() => Some(v),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("{test}: SPIKEFAB_KUBE_VALIDATE must name kubernetes-validate in CI (.ci/run installs it)")
-        }
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: set SPIKEFAB_KUBE_VALIDATE to kubernetes-validate (pip install kubernetes-validate)"
-            );
-            None
-        }
-    }
+    let found = match std::env::var("SPIKEFAB_KUBE_VALIDATE") {
+        Ok(v) if Path::new(&v).is_file() => Ok(v),
+        _ => Err("SPIKEFAB_KUBE_VALIDATE names no kubernetes-validate (pip install kubernetes-validate)".to_string()),
+    };
+    common::require(found, test)
 }
 
 /// (passed, output) of `kubernetes-validate --strict` (unknown fields are errors) on `file`.

@@ -221,18 +221,12 @@ fn a_split_xylo_student_compiles_to_the_student_and_xylosim_agrees() {
         ["spec.npz", "inputs.npy", "expected_spikes.npy"].iter().map(|f| std::fs::read(d.join(f)).unwrap()).collect()
     };
     assert_eq!(spec("split"), spec("student"), "the split student's Xylo arrays are the student's");
-    match spikefab::flow::xylosim::python() {
-        Some(_) => {
-            let v = &r["vendor_check"];
-            assert_eq!(v["simulator"], "XyloSim", "{v}");
-            assert_eq!(v["samples"], 100, "{v}");
-            for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
-                assert_eq!(v[k], 0, "{k}: {v}");
-            }
-        }
-        None => {
-            assert!(std::env::var_os("CI").is_none(), "XyloSim is required in CI (SPIKEFAB_XYLO_PYTHON)");
-            eprintln!("SKIPPED the XyloSim check: no Python with XyloSim (set SPIKEFAB_XYLO_PYTHON)");
+    if xylosim_or_skip("the split student's XyloSim check").is_some() {
+        let v = &r["vendor_check"];
+        assert_eq!(v["simulator"], "XyloSim", "{v}");
+        assert_eq!(v["samples"], 100, "{v}");
+        for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
+            assert_eq!(v[k], 0, "{k}: {v}");
         }
     }
 }
@@ -250,14 +244,17 @@ fn template() -> (spikefab::ir::Graph, spikefab::ir::Op) {
     (g, lif)
 }
 
-/// The Python with Lava; None (the skip printed) outside CI, a failure in CI.
+/// The Python with XyloSim ([`common::require`]).
+fn xylosim_or_skip(test: &str) -> Option<std::path::PathBuf> {
+    common::require(
+        spikefab::flow::xylosim::python().ok_or("no Python with XyloSim (set SPIKEFAB_XYLO_PYTHON)".into()),
+        test,
+    )
+}
+
+/// The Python with Lava ([`common::require`]).
 fn lava_or_skip(test: &str) -> Option<std::path::PathBuf> {
-    let py = spikefab::flow::lava::python();
-    if py.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON)");
-        eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
-    }
-    py
+    common::require(spikefab::flow::lava::python().ok_or("no Python with Lava (set SPIKEFAB_LAVA_PYTHON)".into()), test)
 }
 
 /// A 2-d convolution (padding k / 2, no bias) of binary weights +-a, a per output channel in
@@ -848,19 +845,13 @@ fn pooled_and_residual_ensembles_with_16_inputs_compile_to_xylo_and_xylosim_agre
             assert!(notes.contains(e), "{name}: {e} not in {notes}");
         }
         eprintln!("{name} on xylo-imu: {}\n{}", rep["verify"], rep["vendor_check"]);
-        match spikefab::flow::xylosim::python() {
-            Some(_) => {
-                let v = &rep["vendor_check"];
-                assert_eq!(v["simulator"], "XyloSim", "{v}");
-                assert_eq!(v["samples"], 100, "{v}");
-                assert!(v["output_spikes"].as_u64().unwrap_or(0) > 0, "{name}: no output spike: {v}");
-                for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
-                    assert_eq!(v[k], 0, "{name}: {k}: {v}");
-                }
-            }
-            None => {
-                assert!(std::env::var_os("CI").is_none(), "XyloSim is required in CI (SPIKEFAB_XYLO_PYTHON)");
-                eprintln!("SKIPPED the XyloSim check: no Python with XyloSim (set SPIKEFAB_XYLO_PYTHON)");
+        if xylosim_or_skip(&format!("{name}'s XyloSim check")).is_some() {
+            let v = &rep["vendor_check"];
+            assert_eq!(v["simulator"], "XyloSim", "{v}");
+            assert_eq!(v["samples"], 100, "{v}");
+            assert!(v["output_spikes"].as_u64().unwrap_or(0) > 0, "{name}: no output spike: {v}");
+            for k in ["output_mismatches", "spike_mismatches", "state_mismatches"] {
+                assert_eq!(v[k], 0, "{name}: {k}: {v}");
             }
         }
     }

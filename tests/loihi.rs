@@ -30,16 +30,8 @@ impl Rng {
 }
 
 fn python_or_skip(test: &str) -> Option<std::path::PathBuf> {
-    match spikefab::flow::lava::python() {
-        Some(p) => Some(p),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("{test}: Lava is required in CI (SPIKEFAB_LAVA_PYTHON with lava-nc 0.10.0 and lava-dl 0.6.0)")
-        }
-        None => {
-            eprintln!("SKIPPED {test}: no Python with Lava (set SPIKEFAB_LAVA_PYTHON)");
-            None
-        }
-    }
+    let why = "no Python with Lava (SPIKEFAB_LAVA_PYTHON with lava-nc 0.10.0 and lava-dl 0.6.0)";
+    common::require(spikefab::flow::lava::python().ok_or(why.to_string()), test)
 }
 
 /// A layer with random decays (the edges 0 and 4096 included), threshold and biases.

@@ -4,16 +4,14 @@
 //! (.ci/run makes /opt/venvs/spikefab-py). Without it the test is skipped, except under CI,
 //! where it fails.
 
+mod common;
+
 use std::process::Command;
 
 #[test]
 fn pytest_suite() {
-    let Some(py) = std::env::var_os("SPIKEFAB_PY") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but SPIKEFAB_PY names no Python with spikefab installed (see .ci/run)"
-        );
-        eprintln!("skipped: set SPIKEFAB_PY to a Python where `pip install .` installed spikefab");
+    let why = "SPIKEFAB_PY names no Python where `pip install .` installed spikefab";
+    let Some(py) = common::require(std::env::var_os("SPIKEFAB_PY").ok_or(why.to_string()), "pytest_suite") else {
         return;
     };
     let root = env!("CARGO_MANIFEST_DIR");

@@ -16,6 +16,8 @@ fn op_corpus_cosim_iverilog() {
     if !tool_or_skip("iverilog", "op_corpus_cosim_iverilog") {
         return;
     }
+    // Verilator lints each design when installed (always in CI).
+    let lint = tool_or_skip("verilator", "op_corpus_cosim_iverilog (Verilator lint)");
     let t = spikefab::target::Target::load("ice40-up5k").unwrap();
     let mut done = vec![];
     let mut refused = vec![];
@@ -37,7 +39,7 @@ fn op_corpus_cosim_iverilog() {
             let r = cosim::cosim(&plan, &batch, 4, Simulator::Iverilog, &dir, &|_| {})
                 .unwrap_or_else(|e| panic!("{}: {e}", c.name));
             assert!(r.exact(), "{} lanes {lanes}: {:?}", c.name, r.first_differences);
-            if spikefab::flow::have("verilator") {
+            if lint {
                 let d = spikefab::back::verilog::emit(&plan, None).unwrap();
                 let srcs = spikefab::flow::ice40::sources(&d);
                 let top = format!("{}_board", d.module);

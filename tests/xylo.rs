@@ -28,16 +28,8 @@ impl Rng {
 }
 
 fn python_or_skip(test: &str) -> Option<std::path::PathBuf> {
-    match spikefab::flow::xylosim::python() {
-        Some(p) => Some(p),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("{test}: XyloSim is required in CI (SPIKEFAB_XYLO_PYTHON with rockpool==3.1.0 xylosim==0.1.3)")
-        }
-        None => {
-            eprintln!("SKIPPED {test}: no Python with rockpool and xylosim (set SPIKEFAB_XYLO_PYTHON)");
-            None
-        }
-    }
+    let why = "no Python with XyloSim (SPIKEFAB_XYLO_PYTHON with rockpool==3.1.0 xylosim==0.1.3)";
+    common::require(spikefab::flow::xylosim::python().ok_or(why.to_string()), test)
 }
 
 /// A random specification that exercises saturation: large weights and shifts, tiny and

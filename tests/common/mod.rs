@@ -184,17 +184,24 @@ pub fn spikefab(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// True when `tool` is installed. Without it a test may skip locally, with a printed
-/// reason, but never when CI is set.
+/// What a test needs from the machine (a tool, a simulator's Python, a cluster): `Ok` gives it;
+/// `Err(why)` fails the test when CI is set and otherwise skips it with `why` printed. The one
+/// place a test may skip.
+pub fn require<T>(found: Result<T, String>, test: &str) -> Option<T> {
+    match found {
+        Ok(t) => Some(t),
+        Err(why) if std::env::var_os("CI").is_some() => panic!("{test}: required in CI: {why} (.ci/run installs it)"),
+        Err(why) => {
+            eprintln!("SKIPPED {test}: {why}");
+            None
+        }
+    }
+}
+
+/// True when `tool` is installed ([`require`]).
 pub fn tool_or_skip(tool: &str, test: &str) -> bool {
-    if spikefab::flow::have(tool) {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: {tool} is required in CI (install the Debian package {})", spikefab::flow::package_of(tool));
-    }
-    eprintln!("SKIPPED {test}: {tool} is not installed (Debian package {})", spikefab::flow::package_of(tool));
-    false
+    let why = || format!("{tool} is not installed (Debian package {})", spikefab::flow::package_of(tool));
+    require(if spikefab::flow::have(tool) { Ok(()) } else { Err(why()) }, test).is_some()
 }
 
 /// Verilator's `--lint-only -Wall` on an emitted design written to the scratch folder `dir`,
