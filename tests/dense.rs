@@ -135,7 +135,7 @@ fn eligibility_names_why() {
     let dense_count: usize = modes.iter().flatten().filter(|m| **m == Mode::Dense).count();
     assert_eq!(dense_count, 5, "{modes:?}");
     let why = dense::geometry(&plan, 0, 0).unwrap_err();
-    assert!(why.contains("input"), "{why}");
+    assert_eq!(why, dense::NotDense::InputSource, "{why}");
     let g = dense::geometry(&plan, 1, 0).unwrap();
     assert!(matches!(g.gather, Gather::Conv { .. }));
     assert_eq!((g.plane.width(), g.words_per_row), (16, 9));

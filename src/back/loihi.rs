@@ -18,11 +18,24 @@ use crate::chip::loihi::NetxNet;
 
 /// The netx HDF5 file could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("netx export: {0}")]
-pub struct NetxError(pub String);
+pub enum NetxError {
+    /// A dataset could not be written.
+    #[error("netx export: cannot write '{dataset}': {message}")]
+    Dataset {
+        /// The dataset.
+        dataset: String,
+        /// The HDF5 writer's message.
+        message: String,
+    },
+    /// The file could not be serialised.
+    #[error("netx export: cannot serialise HDF5: {0}")]
+    Serialise(String),
+}
 
 fn kind(g: &mut GroupBuilder, name: &str, s: &str) -> Result<(), NetxError> {
-    g.create_dataset(name).with_ascii_strings(&[s]).map_err(|e| NetxError(format!("cannot write '{name}': {e}")))?;
+    g.create_dataset(name)
+        .with_ascii_strings(&[s])
+        .map_err(|e| NetxError::Dataset { dataset: name.to_string(), message: e.to_string() })?;
     Ok(())
 }
 
@@ -111,7 +124,7 @@ pub fn netx_bytes(net: &NetxNet) -> Result<Vec<u8>, NetxError> {
         })?;
     }
     fb.add_group(top.finish());
-    fb.finish().map_err(|e| NetxError(format!("cannot serialise HDF5: {e}")))
+    fb.finish().map_err(|e| NetxError::Serialise(e.to_string()))
 }
 
 /// The files of the export: (name, bytes). `inputs` is `n x steps x inputs` payloads,

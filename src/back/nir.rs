@@ -35,10 +35,13 @@ fn string(g: &mut GroupBuilder, name: &str, s: &str) {
     g.create_dataset(name).with_vlen_strings(&[s]).with_shape(&[]);
 }
 
-/// The HDF5 writer could not serialise the file.
+/// The NIR file could not be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("NIR export: cannot serialise HDF5: {0}")]
-pub struct NirError(pub String);
+pub enum NirError {
+    /// The HDF5 writer could not serialise the file.
+    #[error("NIR export: cannot serialise HDF5: {0}")]
+    Serialise(String),
+}
 
 /// Serialises a validated graph (`info` from [`crate::valid::validate`]) as NIR bytes.
 pub fn to_bytes(g: &Graph, info: &GraphInfo) -> Result<Vec<u8>, NirError> {
@@ -94,5 +97,5 @@ pub fn to_bytes(g: &Graph, info: &GraphInfo) -> Result<Vec<u8>, NirError> {
     let edges: Vec<&str> = g.edges().iter().flat_map(|&(a, b)| [g.g[a].name.as_str(), g.g[b].name.as_str()]).collect();
     top.create_dataset("edges").with_vlen_strings(&edges).with_shape(&[(edges.len() / 2) as u64, 2]);
     fb.add_group(top.finish());
-    fb.finish().map_err(|e| NirError(e.to_string()))
+    fb.finish().map_err(|e| NirError::Serialise(e.to_string()))
 }

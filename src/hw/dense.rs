@@ -135,50 +135,98 @@ pub struct Dense {
     pub weight_width: usize,
 }
 
+/// Why a projection cannot gather densely (it stays event-driven).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotDense {
+    /// The input's values arrive as events.
+    #[error("its source is the input (graded values, read as events)")]
+    InputSource,
+    /// A recurrence or a delayed projection.
+    #[error("it reads a later layer or the previous step")]
+    LaterOrDelayed,
+    /// Multi-spike sources carry counts.
+    #[error("its source emits spike counts (multi-spike neurons), read as events")]
+    CountSource,
+    /// The static sum is added once, not per step.
+    #[error("it accumulates into the static sum")]
+    StaticSum,
+    /// A capped membrane makes the order of additions visible.
+    #[error("its layer saturates (capped width), where the order of additions matters")]
+    Saturating,
+    /// Dense gathers pack binary weights.
+    #[error("its weights are {0}-bit, not binary")]
+    NotBinary(u32),
+    /// Pooling windows with overlap or a remainder.
+    #[error("its pooling windows do not tile the source exactly")]
+    PoolNotTiling,
+    /// Grouped convolutions.
+    #[error("it is a grouped convolution")]
+    Grouped,
+    /// Pooling before a convolution.
+    #[error("it pools before the convolution")]
+    PoolBeforeConv,
+    /// One-to-one between differently laid-out layers.
+    #[error("its source is laid out unlike its target")]
+    LayoutDiffers,
+    /// Pooling straight into neurons.
+    #[error("pooling straight into neurons stays event-driven")]
+    PoolIntoNeurons,
+}
+
+/// A plan asked to run a projection dense that cannot ([`super::Plan::with_modes`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("layer '{layer}', projection {projection} cannot run dense: {why}")]
+pub struct ModeError {
+    /// The layer.
+    pub layer: String,
+    /// Its projection.
+    pub projection: usize,
+    /// Why.
+    pub why: NotDense,
+}
+
 /// Why projection `pi` of layer `k` cannot run dense, or its geometry.
-pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, String> {
+pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
     let l = &plan.layers[k];
     let p = &l.projections[pi];
     let Source::Layer(s) = p.source else {
-        return Err("its source is the input (graded values, read as events)".into());
+        return Err(NotDense::InputSource);
     };
     if s >= k || p.delayed {
-        return Err("it reads a later layer or the previous step".into());
+        return Err(NotDense::LaterOrDelayed);
     }
     if plan.layers[s].multi {
-        return Err("its source emits spike counts (multi-spike neurons), read as events".into());
+        return Err(NotDense::CountSource);
     }
     if p.target != AccTarget::Dynamic {
-        return Err("it accumulates into the static sum".into());
+        return Err(NotDense::StaticSum);
     }
     if l.saturate {
-        return Err("its layer saturates (capped width), where the order of additions matters".into());
+        return Err(NotDense::Saturating);
     }
     let src = &plan.layers[s];
     let plane = Plane::of(src);
-    let binary = |what: &str| -> Result<(), String> {
-        if p.weights.binary() { Ok(()) } else { Err(format!("{what} weights are {}-bit, not binary", p.weights.bits)) }
-    };
+    let binary = || if p.weights.binary() { Ok(()) } else { Err(NotDense::NotBinary(p.weights.bits)) };
     let (gather, words_per_row, weight_depth) = match &p.kind {
         ProjKind::Dense { .. } => {
-            binary("its")?;
+            binary()?;
             if let Some(g) = &p.pre_pool
                 && !(g.k == g.s
                     && g.p == [0, 0]
                     && g.out[0] * g.s[0] == src.shape[1]
                     && g.out[1] * g.s[1] == src.shape[2])
             {
-                return Err("its pooling windows do not tile the source exactly".into());
+                return Err(NotDense::PoolNotTiling);
             }
             (Gather::Matrix, plane.depth(), l.rows * plane.depth())
         }
         ProjKind::Conv { kh, kw, stride, pad, dil, groups, ih, iw, .. } => {
-            binary("its")?;
+            binary()?;
             if *groups != 1 {
-                return Err("it is a grouped convolution".into());
+                return Err(NotDense::Grouped);
             }
             if p.pre_pool.is_some() {
-                return Err("it pools before the convolution".into());
+                return Err(NotDense::PoolBeforeConv);
             }
             let taps = kh * kw * plane.chunks();
             (
@@ -189,12 +237,12 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, String> {
         }
         ProjKind::OneToOne => {
             if p.pre_pool.is_some() || src.lanes != l.lanes || src.rows != l.rows || src.shape != l.shape {
-                return Err("its source is laid out unlike its target".into());
+                return Err(NotDense::LayoutDiffers);
             }
             let d = super::memory::weight_depth(plan, k, pi);
             (Gather::OneToOne, 1, d)
         }
-        ProjKind::Pool(_) => return Err("pooling straight into neurons stays event-driven".into()),
+        ProjKind::Pool(_) => return Err(NotDense::PoolIntoNeurons),
     };
     let weight_width = match gather {
         Gather::OneToOne => l.lanes * p.weights.bits as usize,

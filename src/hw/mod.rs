@@ -222,7 +222,7 @@ impl Plan {
     /// The same plan with its projections in `modes` (per layer, one per projection), its
     /// memories mapped again on `t`; the arithmetic is unchanged. Err names the first
     /// projection asked to run dense that cannot, and why.
-    pub fn with_modes(&self, modes: &[Vec<dense::Mode>], t: &Target) -> Result<Plan, String> {
+    pub fn with_modes(&self, modes: &[Vec<dense::Mode>], t: &Target) -> Result<Plan, dense::ModeError> {
         let mut p = self.clone();
         for (k, l) in p.net.layers.iter_mut().enumerate() {
             l.modes = modes.get(k).cloned().unwrap_or_default();
@@ -233,7 +233,7 @@ impl Plan {
                 if *m == dense::Mode::Dense
                     && let Err(why) = dense::geometry(&p, k, pi)
                 {
-                    return Err(format!("layer '{}', projection {pi} cannot run dense: {why}", l.name));
+                    return Err(dense::ModeError { layer: l.name.clone(), projection: pi, why });
                 }
             }
         }
@@ -446,7 +446,7 @@ impl Plan {
                             target: p.target,
                             delayed: p.delayed,
                             mode: l.modes[pi],
-                            dense_refused: dense::geometry(self, k, pi).err(),
+                            dense_refused: dense::geometry(self, k, pi).err().map(|e| e.to_string()),
                             choice: self.mode_choices.iter().find(|c| c.layer == k && c.projection == pi).cloned(),
                         }
                     })

@@ -102,7 +102,7 @@ pub fn emit(plan: &Plan, part: &str) -> Result<HlsDesign, EmitError> {
     for (name, f) in files(&v, part, plan.clock_mhz) {
         let text = match f {
             File::Text(t) => t.to_string(),
-            File::Template(t) => render_sized(&*t).map_err(|e| EmitError(format!("template: {e}")))?,
+            File::Template(t) => render_sized(&*t).map_err(|e| EmitError::Template(e.to_string()))?,
         };
         out.push((name, text));
     }

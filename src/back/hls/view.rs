@@ -17,8 +17,27 @@ use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source};
 
 /// A plan the HLS back end cannot emit (exactly the plans the Verilog back end refuses).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("HLS back end: {0}")]
-pub struct EmitError(pub String);
+pub enum EmitError {
+    /// The plan is outside the back end's limits (`back::limits`).
+    #[error("HLS back end: {0}")]
+    Unsupported(String),
+    /// A projection marked dense that cannot gather densely.
+    #[error("HLS back end: {0}")]
+    Dense(crate::hw::dense::ModeError),
+    /// A large RAM of a shape the back end does not emit.
+    #[error("HLS back end: {mem}: large RAM of {depth} x {width} bits: only iCE40 SPRAM (16384 x 16) is emitted")]
+    LargeRam {
+        /// The memory.
+        mem: String,
+        /// Words per block.
+        depth: usize,
+        /// Bits per word.
+        width: usize,
+    },
+    /// A template failed to render.
+    #[error("HLS back end: template: {0}")]
+    Template(String),
+}
 
 /// Names the generated code uses besides the ones derived from the plan; the namer never
 /// hands these out for a model (`sf_` + model name is the top function).
@@ -430,7 +449,7 @@ fn int(s: &mut String, v: i64) {
 
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
-    limits::check(plan).map_err(|e| EmitError(e.0))?;
+    limits::check(plan).map_err(|e| EmitError::Unsupported(e.0))?;
     let mut namer = Namer::new();
     for r in FIXED {
         namer.reserve(r);
@@ -868,7 +887,7 @@ fn proj_view(
     let mem = format!("{}.w{j}", l.name);
     let geom = if dense::is(l, j, Mode::Dense) {
         let g = dense::geometry(plan, k, j)
-            .map_err(|why| EmitError(format!("layer '{}', projection {j} cannot run dense: {why}", l.name)))?;
+            .map_err(|why| EmitError::Dense(dense::ModeError { layer: l.name.clone(), projection: j, why }))?;
         Some(g)
     } else {
         None

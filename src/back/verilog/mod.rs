@@ -61,7 +61,7 @@ struct TbTemplate<'a> {
 /// testbench for `samples` inputs with a per-sample cycle limit.
 pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> {
     let v = view::build(plan)?;
-    let tpl = |e: askama::Error| EmitError(format!("template: {e}"));
+    let tpl = |e: askama::Error| EmitError::Template(e.to_string());
     let mut files = vec![
         (format!("{}.v", v.module), render(&TopTemplate { v: &v }).map_err(tpl)?),
         (format!("{}_board.v", v.module), render(&BoardTemplate { v: &v }).map_err(tpl)?),

@@ -33,8 +33,27 @@ use expr::abits;
 
 /// A design that cannot be emitted (only for plans outside the RTL's limits).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("Verilog back end: {0}")]
-pub struct EmitError(pub String);
+pub enum EmitError {
+    /// The plan is outside the back end's limits (`back::limits`).
+    #[error("Verilog back end: {0}")]
+    Unsupported(String),
+    /// A projection marked dense that cannot gather densely.
+    #[error("Verilog back end: {0}")]
+    Dense(crate::hw::dense::ModeError),
+    /// A large RAM of a shape the back end does not emit.
+    #[error("Verilog back end: {mem}: large RAM of {depth} x {width} bits: only iCE40 SPRAM (16384 x 16) is emitted")]
+    LargeRam {
+        /// The memory.
+        mem: String,
+        /// Words per block.
+        depth: usize,
+        /// Bits per word.
+        width: usize,
+    },
+    /// A template failed to render.
+    #[error("Verilog back end: template: {0}")]
+    Template(String),
+}
 
 /// Emitted files.
 #[derive(Debug, Clone)]
@@ -189,7 +208,7 @@ fn out_buffer(plan: &Plan, ugroups: &[UGroupView]) -> (usize, usize, String, Str
 
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
-    limits::check(plan).map_err(|e| EmitError(e.0))?;
+    limits::check(plan).map_err(|e| EmitError::Unsupported(e.0))?;
     let mut namer = Namer::new();
     for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb"] {
         namer.reserve(r);

@@ -123,10 +123,7 @@ pub struct SpramView {
 pub fn spram_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Result<Option<SpramView>, EmitError> {
     let Some(MemMap::LargeRam { layout: lay, .. }) = mem_map(plan, mem) else { return Ok(None) };
     if lay.block_width != 16 || lay.block_depth != 16384 {
-        return Err(EmitError(format!(
-            "{mem}: large RAM of {} x {} bits: only iCE40 SPRAM (16384 x 16) is emitted",
-            lay.block_depth, lay.block_width
-        )));
+        return Err(EmitError::LargeRam { mem: mem.to_string(), depth: lay.block_depth, width: lay.block_width });
     }
     Ok(Some(SpramView {
         idx: 0,

@@ -168,7 +168,8 @@ pub fn dense_view(
     ident: &str,
     roms: &mut Roms,
 ) -> Result<DenseView, EmitError> {
-    let d = geometry(plan, k, j).map_err(|e| EmitError(format!("layer '{}', projection {j}: {e}", l.name)))?;
+    let d = geometry(plan, k, j)
+        .map_err(|why| EmitError::Dense(crate::hw::dense::ModeError { layer: l.name.clone(), projection: j, why }))?;
     let Source::Layer(s) = p.source else { unreachable!("dense projections read a layer") };
     let pipelined = plan.schedule == Schedule::Pipelined;
     let (pw, m) = (d.plane.width(), d.plane.m);
