@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ir::dialect::{CubaInput, DialectOverrides, InitialV, Integration, Preset, ResetMode, SpikeMode, VMin};
 use crate::target::ScheduleChoice;
 
 /// The default target.
@@ -270,5 +271,160 @@ mod tests {
         let q: PlanSettings = serde_json::from_str(r#"{"lanes": 4}"#).unwrap();
         assert_eq!(q, PlanSettings { lanes: Some(4), ..p });
         assert!(names::<PlanSettings>().contains(&"weight_bits".to_string()));
+    }
+}
+
+/// The dialect options on the command line: the flags of [`DialectOverrides`] (the IR's plain
+/// data, which Python fills by name), field for field (a test checks it).
+#[derive(Clone, Debug, Default, PartialEq, clap::Args)]
+pub struct DialectArgs {
+    /// Source framework preset: sets dt, reset and firing rule as that framework computes.
+    #[arg(long, value_enum)]
+    pub from: Option<Preset>,
+    /// Time step in seconds (NIR does not store it).
+    #[arg(long, value_name = "SECONDS")]
+    pub dt: Option<f64>,
+    /// Reset after a spike [default: zero, NIR's hard reset].
+    #[arg(long, value_enum)]
+    pub reset: Option<ResetMode>,
+    /// Fire when v >= threshold (default: v > threshold).
+    #[arg(long)]
+    pub fire_on_equal: bool,
+    /// Timesteps per inference.
+    #[arg(long, short = 'T', value_name = "T")]
+    pub timesteps: Option<usize>,
+    /// Discretisation: euler (beta = 1 - dt/tau), exact (beta = exp(-dt/tau), gain r (1 - beta):
+    /// Sinabs) or exact-unnormalised (gain r: Sinabs' norm_input=False, as sinabs.from_nir reads
+    /// a LIF).
+    #[arg(long, value_enum)]
+    pub integration: Option<Integration>,
+    /// Synaptic input of CubaLIF: scaled by dt/tau_syn (NIR) or unit (Norse).
+    #[arg(long, value_enum)]
+    pub cuba_input: Option<CubaInput>,
+    /// Spikes per step: single, multi (trunc(v/thr), Sinabs' MultiSpike) or multi-hidden.
+    #[arg(long, value_enum)]
+    pub spikes: Option<SpikeMode>,
+    /// Initial membrane: zero, or v-leak (Norse).
+    #[arg(long, value_enum)]
+    pub initial_v: Option<InitialV>,
+    /// Membrane floor after each step's reset (Sinabs' min_v_mem; NIR does not store it):
+    /// a value, -threshold (each spiking neuron's), sinabs (-threshold on IF neurons only, as
+    /// sinabs.from_nir) or none [default: none; sinabs with --from sinabs].
+    #[arg(long, value_name = "VALUE|-threshold|sinabs|none", allow_hyphen_values = true)]
+    pub v_min: Option<VMin>,
+}
+
+impl From<&DialectArgs> for DialectOverrides {
+    fn from(a: &DialectArgs) -> Self {
+        let DialectArgs {
+            from,
+            dt,
+            reset,
+            fire_on_equal,
+            timesteps,
+            integration,
+            cuba_input,
+            spikes,
+            initial_v,
+            v_min,
+        } = a.clone();
+        DialectOverrides {
+            from,
+            dt,
+            reset,
+            fire_on_equal,
+            timesteps,
+            integration,
+            cuba_input,
+            spikes,
+            initial_v,
+            v_min,
+        }
+    }
+}
+
+/// `clap::ValueEnum` for an IR enum (the IR knows no command line): each variant's flag value
+/// is its serde name (a test checks it), so a flag takes exactly what a JSON file or Python
+/// does; the help is the command line's.
+macro_rules! value_enum {
+    ($t:ident { $($v:ident = $name:literal: $help:literal),+ $(,)? }) => {
+        impl clap::ValueEnum for $t {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($t::$v),+]
+            }
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                Some(match self { $($t::$v => clap::builder::PossibleValue::new($name).help($help)),+ })
+            }
+        }
+    };
+}
+
+value_enum!(Preset {
+    Snntorch = "snntorch": "snnTorch `Leaky`: dt 1e-4, reset subtract-undecayed, fires on `>`",
+    Spikingjelly = "spikingjelly": "SpikingJelly `LIFNode` via `export_to_nir(dt=1e-4)`: hard reset, fires on `>=`",
+    Norse = "norse": "Norse 1.1 `to_nir`: tau written as tau*dt, so dt = 1e-6 (1e-3 squared); hard reset; the synaptic \
+            current jumps by the full input; v starts at v_leak",
+    Sinabs = "sinabs": "Sinabs: dt = 1 (tau in steps), reset subtract, fires on `>=`, exact exponential decay, multi-spike \
+             (its default `MultiSpike`), the membrane floor `sinabs.from_nir` restores (`-v_threshold` on IF \
+             neurons)",
+    Nir = "nir": "Plain NIR: hard reset, `>`, dt inferred or given",
+});
+value_enum!(ResetMode {
+    Zero = "zero": "NIR hard reset: `vhat = v_reset` after a spike",
+    Subtract = "subtract": "Soft reset before the leak: `vhat = v - v_threshold * s`",
+    SubtractUndecayed = "subtract-undecayed": "snnTorch's default: the threshold is subtracted after the leak, undecayed: `v[t+1] = \
+                        leak(v[t]) + g I[t+1] - v_threshold * s[t]`",
+});
+value_enum!(Integration {
+    Euler = "euler": "Forward Euler: `beta = 1 - dt/tau`, gain `r dt / tau` (NIR, snnTorch, SpikingJelly, Norse)",
+    Exact = "exact": "Exact exponential: `beta = exp(-dt/tau)`, gain `r (1 - beta)` (Sinabs, `norm_input=True`, its default)",
+    ExactUnnormalised = "exact-unnormalised": "Exact exponential decay without the input normalisation: `beta = exp(-dt/tau)`, gain `r` \
+                        (Sinabs with `norm_input=False`, which is how `sinabs.from_nir` builds a LIF)",
+});
+value_enum!(CubaInput {
+    Scaled = "scaled": "NIR: `i += (dt / tau_syn) * w_in * I`",
+    Unit = "unit": "Norse: the current jumps by the full input, `i += w_in * I`",
+});
+value_enum!(SpikeMode {
+    Single = "single": "At most one spike per step",
+    Multi = "multi": "`trunc(v / threshold)` spikes per step, each subtracting a threshold (Sinabs' default `MultiSpike`)",
+    MultiHidden = "multi-hidden": "Multi-spike, except the readout neurons (those whose spikes reach an Output without passing \
+                  another neuron), which spike at most once per step: Xylo's hidden and output neurons",
+});
+value_enum!(InitialV {
+    Zero = "zero": "Zero (NIR, snnTorch, SpikingJelly, Sinabs)",
+    VLeak = "v-leak": "`v_leak` (Norse)",
+});
+
+#[cfg(test)]
+mod dialect_flags {
+    use super::*;
+
+    /// The command line's dialect flags are the fields Python and JSON fill, one for one.
+    #[test]
+    fn dialect_flags_are_the_overrides_fields() {
+        let json = serde_json::to_value(DialectOverrides::default()).unwrap();
+        let mut fields: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+        let mut flags = names::<DialectArgs>();
+        fields.sort();
+        flags.sort();
+        assert_eq!(flags, fields);
+    }
+
+    /// A flag's values are the serde names (what a JSON file or Python gives).
+    #[test]
+    fn flag_values_are_serde_names() {
+        fn check<T: clap::ValueEnum + Serialize>() {
+            for v in T::value_variants() {
+                let name = v.to_possible_value().unwrap().get_name().to_string();
+                assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(name));
+            }
+        }
+        check::<Preset>();
+        check::<ResetMode>();
+        check::<Integration>();
+        check::<CubaInput>();
+        check::<SpikeMode>();
+        check::<InitialV>();
     }
 }

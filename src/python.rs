@@ -82,7 +82,7 @@ fn outcome<T>(py: Python<'_>, r: std::thread::Result<Result<T, driver::Error>>) 
 fn groups(command: &str) -> Option<Vec<Vec<String>>> {
     let shared = || vec![names::<PlanSettings>(), names::<PassSettings>(), names::<Samples>()];
     Some(match command {
-        "load" => vec![names::<DialectOverrides>()],
+        "load" => vec![names::<crate::options::DialectArgs>()],
         "simulate" => [shared(), vec![names::<SimulateOptions>()]].concat(),
         "verify" => shared(),
         "compile" => [shared(), vec![names::<CompileSettings>(), vec!["out_dir".to_string()]]].concat(),
@@ -119,10 +119,13 @@ impl Options {
 
     /// One group of options: absent fields take their command-line defaults.
     fn get<T: serde::de::DeserializeOwned + clap::Args>(&self) -> Result<T, driver::Error> {
-        let mine: serde_json::Map<_, _> = {
-            let n = names::<T>();
-            self.map.iter().filter(|(k, _)| n.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect()
-        };
+        self.get_named(names::<T>())
+    }
+
+    /// The options named `n` as a `T` (serde fills absent fields with their defaults).
+    fn get_named<T: serde::de::DeserializeOwned>(&self, n: Vec<String>) -> Result<T, driver::Error> {
+        let mine: serde_json::Map<_, _> =
+            { self.map.iter().filter(|(k, _)| n.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect() };
         serde_json::from_value(serde_json::Value::Object(mine.clone())).map_err(|e| {
             // Name the option at fault: try each alone.
             let bad = mine.into_iter().find_map(|(k, v)| {
@@ -190,7 +193,8 @@ impl PyModel {
 #[pyo3(signature = (path, options, name=None))]
 fn load(py: Python<'_>, path: PathBuf, options: &str, name: Option<String>) -> PyResult<PyModel> {
     let model = run(py, || {
-        let dialect: DialectOverrides = Options::parse(options, "load")?.get()?;
+        let dialect: DialectOverrides =
+            Options::parse(options, "load")?.get_named(names::<crate::options::DialectArgs>())?;
         // The message exactly as the command line prints a load error.
         let load = |e: crate::model::LoadError| usage(message(e));
         let graph = crate::front::load(&path).map_err(|e| load(e.into()))?;

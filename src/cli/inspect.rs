@@ -47,7 +47,7 @@ pub fn run(a: InspectArgs) -> Result<(), Failure> {
     let graph = front::load(&a.model.model).map_err(Failure::input)?;
     let info =
         valid::validate(&graph).map_err(|e| Failure::input(anyhow::anyhow!("{}: {e}", a.model.model.display())))?;
-    let dialect = Dialect::resolve(&graph, &a.model.dialect);
+    let dialect = Dialect::resolve(&graph, &(&a.model.dialect).into());
     let overridden = match (graph.fixed_dialect(), &dialect) {
         (Some(f), Ok(d)) => spikefab::ir::dialect::overridden(&f, d),
         _ => vec![],

@@ -24,7 +24,7 @@ use clap::{Args, Parser, Subcommand};
 use spikefab::Model;
 use spikefab::data::{self, InputBatch};
 use spikefab::driver::{Job, Progress};
-use spikefab::ir::dialect::DialectOverrides;
+use spikefab::options::DialectArgs;
 use spikefab::options::{PlanSettings, Samples};
 
 use passes::PassArgs;
@@ -80,14 +80,14 @@ pub struct ModelArgs {
     /// Model file: .nir (HDF5), .json (spikefab) or .onnx.
     pub model: PathBuf,
     #[command(flatten)]
-    pub dialect: DialectOverrides,
+    pub dialect: DialectArgs,
 }
 
 impl ModelArgs {
     /// Loads and validates the model, printing its warnings (defaults the loader applied,
     /// options that override what an ONNX graph's own equations fix).
     pub fn load(&self) -> Result<Model, Failure> {
-        let m = Model::load(&self.model, &self.dialect).map_err(Failure::input)?;
+        let m = Model::load(&self.model, &(&self.dialect).into()).map_err(Failure::input)?;
         let file = spikefab::names::text(&self.model.display().to_string(), 1000);
         for w in &m.warnings {
             eprintln!("warning: {file}: {w}");

@@ -12,7 +12,7 @@ use std::fmt;
 use super::{Graph, Op};
 
 /// What happens to the membrane after a spike (docs/semantics.md).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResetMode {
     /// NIR hard reset: `vhat = v_reset` after a spike.
@@ -36,7 +36,7 @@ impl fmt::Display for ResetMode {
 }
 
 /// How the continuous neuron equations are discretised.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Integration {
     /// Forward Euler: `beta = 1 - dt/tau`, gain `r dt / tau` (NIR, snnTorch, SpikingJelly, Norse).
@@ -51,7 +51,7 @@ pub enum Integration {
 }
 
 /// How input reaches the synaptic current of CubaLI/CubaLIF neurons.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CubaInput {
     /// NIR: `i += (dt / tau_syn) * w_in * I`.
@@ -62,7 +62,7 @@ pub enum CubaInput {
 }
 
 /// Spikes per step a neuron may emit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SpikeMode {
     /// At most one spike per step.
@@ -78,7 +78,7 @@ pub enum SpikeMode {
 }
 
 /// Initial membrane potential.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InitialV {
     /// Zero (NIR, snnTorch, SpikingJelly, Sinabs).
@@ -180,7 +180,7 @@ impl<'de> Deserialize<'de> for VMin {
 }
 
 /// Source frameworks with a known dialect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// snnTorch `Leaky`: dt 1e-4, reset subtract-undecayed, fires on `>`.
@@ -307,44 +307,35 @@ pub struct Dialect {
     pub switches: Switches,
 }
 
-/// Dialect options as given by the user; `None` means "not given". The command line flattens
-/// this struct and Python passes its fields by name: it is their one definition.
-#[derive(Clone, Debug, Default, PartialEq, clap::Args, Serialize, Deserialize)]
+/// Dialect options as given by the user; `None` means "not given". Python passes its fields
+/// by name (serde); the command line's flags for them are `options::DialectArgs`, which a test
+/// keeps field for field equal to this struct.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DialectOverrides {
     /// Source framework preset: sets dt, reset and firing rule as that framework computes.
-    #[arg(long, value_enum)]
     pub from: Option<Preset>,
     /// Time step in seconds (NIR does not store it).
-    #[arg(long, value_name = "SECONDS")]
     pub dt: Option<f64>,
     /// Reset after a spike [default: zero, NIR's hard reset].
-    #[arg(long, value_enum)]
     pub reset: Option<ResetMode>,
     /// Fire when v >= threshold (default: v > threshold).
-    #[arg(long)]
     pub fire_on_equal: bool,
     /// Timesteps per inference.
-    #[arg(long, short = 'T', value_name = "T")]
     pub timesteps: Option<usize>,
     /// Discretisation: euler (beta = 1 - dt/tau), exact (beta = exp(-dt/tau), gain r (1 - beta):
     /// Sinabs) or exact-unnormalised (gain r: Sinabs' norm_input=False, as sinabs.from_nir reads
     /// a LIF).
-    #[arg(long, value_enum)]
     pub integration: Option<Integration>,
     /// Synaptic input of CubaLIF: scaled by dt/tau_syn (NIR) or unit (Norse).
-    #[arg(long, value_enum)]
     pub cuba_input: Option<CubaInput>,
     /// Spikes per step: single, multi (trunc(v/thr), Sinabs' MultiSpike) or multi-hidden.
-    #[arg(long, value_enum)]
     pub spikes: Option<SpikeMode>,
     /// Initial membrane: zero, or v-leak (Norse).
-    #[arg(long, value_enum)]
     pub initial_v: Option<InitialV>,
     /// Membrane floor after each step's reset (Sinabs' min_v_mem; NIR does not store it):
     /// a value, -threshold (each spiking neuron's), sinabs (-threshold on IF neurons only, as
     /// sinabs.from_nir) or none [default: none; sinabs with --from sinabs].
-    #[arg(long, value_name = "VALUE|-threshold|sinabs|none", allow_hyphen_values = true)]
     pub v_min: Option<VMin>,
 }
 
