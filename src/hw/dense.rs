@@ -239,7 +239,7 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
             if p.pre_pool.is_some() || src.lanes != l.lanes || src.rows != l.rows || src.shape != l.shape {
                 return Err(NotDense::LayoutDiffers);
             }
-            let d = super::memory::weight_depth(plan, k, pi);
+            let d = l.weight_depth(pi);
             (Gather::OneToOne, 1, d)
         }
         ProjKind::Pool(_) => return Err(NotDense::PoolIntoNeurons),
@@ -281,7 +281,7 @@ impl Dense {
 
     /// Weight ROM word `a` as bits (lane `l` of the target at bits `l * plane width ..`):
     /// set where the weight from that source neuron is +1. One-to-one ROMs are the
-    /// event-driven layout's ([`super::memory::weight_depth`]), not built here.
+    /// event-driven layout's ([`super::Layer::weight_depth`]), not built here.
     pub fn weight_bits(&self, plan: &Plan, k: usize, pi: usize, a: usize) -> Vec<bool> {
         let l = &plan.layers[k];
         let p = &l.projections[pi];

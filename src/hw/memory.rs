@@ -15,7 +15,7 @@
 use serde::Serialize;
 
 use super::{Layer, MemMap, Memory, Plan, Schedule};
-use crate::quant::{Leak, ProjKind, Source};
+use crate::quant::{Leak, Source};
 use crate::target::{Kind, Target};
 
 fn bits_for(n: usize) -> usize {
@@ -43,21 +43,7 @@ pub fn input_event_width(plan: &Plan) -> usize {
 
 /// Words of a projection's weight memory (0 when its weights are one constant).
 pub fn weight_depth(plan: &Plan, layer: usize, proj: usize) -> usize {
-    let l = &plan.layers[layer];
-    let p = &l.projections[proj];
-    match &p.kind {
-        ProjKind::Dense { cols } => cols * l.ncg,
-        ProjKind::Conv { ci, kh, kw, .. } => ci * kh * kw * l.ncg,
-        ProjKind::Pool(_) | ProjKind::OneToOne => {
-            if p.weights.values.len() == 1 {
-                0
-            } else if l.weights_per_channel(p) {
-                l.lane_groups()
-            } else {
-                l.rows
-            }
-        }
-    }
+    plan.layers[layer].weight_depth(proj)
 }
 
 /// Bits per lane of the per-neuron parameter ROM (0 when every parameter is uniform).

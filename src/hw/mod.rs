@@ -95,6 +95,27 @@ impl Layer {
     pub fn param_depth(&self) -> usize {
         if self.params_per_channel() { self.lane_groups() } else { self.rows }
     }
+
+    /// Words of projection `proj`'s weight ROM in the event-driven layout (0: one constant
+    /// weight): a dense row per input column and lane group, a conv kernel tap per input
+    /// channel and lane group, a pooled or one-to-one weight per lane group (per channel) or
+    /// per row.
+    pub fn weight_depth(&self, proj: usize) -> usize {
+        let p = &self.projections[proj];
+        match &p.kind {
+            ProjKind::Dense { cols } => cols * self.ncg,
+            ProjKind::Conv { ci, kh, kw, .. } => ci * kh * kw * self.ncg,
+            ProjKind::Pool(_) | ProjKind::OneToOne => {
+                if p.weights.values.len() == 1 {
+                    0
+                } else if self.weights_per_channel(p) {
+                    self.lane_groups()
+                } else {
+                    self.rows
+                }
+            }
+        }
+    }
 }
 
 /// Where a logical memory lives on the device.
