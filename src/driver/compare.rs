@@ -40,16 +40,7 @@ pub struct CompareSettings {
     pub report: Option<PathBuf>,
 }
 
-/// One resource of a row: how much the model uses, of how much the target has.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Resource {
-    /// Name (`LUT4`, `block RAM`, `cores`...).
-    pub name: String,
-    /// Used.
-    pub used: u64,
-    /// Available, when the target states it.
-    pub available: Option<u64>,
-}
+pub use super::resource::Resource;
 
 /// A figure and where it comes from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

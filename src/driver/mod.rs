@@ -49,6 +49,7 @@ mod job;
 mod options;
 mod prepare;
 mod progress;
+mod resource;
 pub mod shard;
 mod simulate;
 mod verify;

@@ -24,9 +24,8 @@ use serde::Serialize;
 pub use loihi::LoihiLayout;
 pub use xylo::XyloLayout;
 
-use super::compile::{Backend, CompileOptions, CompileReport, Hardware};
 use super::progress::step;
-use super::{Error, Job, Progress, Step};
+use super::{Error, Progress, Step};
 use crate::Model;
 use crate::data::{self, InputBatch, Outputs};
 use crate::energy::Estimate;
@@ -79,7 +78,7 @@ pub trait ChipMap: Send + Sync {
     /// Seconds per chip step and where that figure comes from, when there is one.
     fn step_time(&self) -> Option<(f64, String)>;
     /// What the placement uses of the chip (cores, neurons, synapses), against its limits.
-    fn resources(&self) -> Vec<super::compare::Resource>;
+    fn resources(&self) -> Vec<super::resource::Resource>;
     /// Runs `batch` on the chip-exact model, sample by sample as the vendor's script runs them.
     fn run<'a>(&'a self, batch: &InputBatch) -> Box<dyn ChipRun + 'a>;
 }
@@ -313,72 +312,4 @@ pub(crate) fn rate(per_sample: &[&[u8]], width: usize, first: usize, neurons: us
         })
         .sum();
     total as f64 / (per_sample.len() * steps * neurons).max(1) as f64
-}
-
-/// `compile` for a chip: quantise and place under the chip's rules (calibrated on every input),
-/// run the checked inputs on the chip-exact model, compare with the reference, export them into
-/// `<out>/<export_dir>`, and have the vendor's simulator judge the export.
-pub(crate) fn compile(
-    chip: &dyn ChipBackend,
-    m: &Model,
-    o: &CompileOptions,
-    target: &Target,
-    progress: &dyn Progress,
-) -> Result<CompileReport, Error> {
-    let b = &o.build;
-    if b.bitstream || b.report.is_some() || b.backend != Backend::Verilog {
-        return Err(Error::Usage(format!(
-            "--bitstream, --report and --backend are for FPGA and ASIC targets; {} ({}) writes its vendor's files",
-            target.name,
-            chip.info().name
-        )));
-    }
-    let inputs = o.inputs.as_ref().ok_or_else(|| {
-        Error::Usage(format!(
-            "compiling for {} needs --inputs: the quantiser calibrates on them and the export holds the chip's \
-             inputs and its expected spikes",
-            target.name
-        ))
-    })?;
-    let job = Job { labels: o.labels.as_deref(), samples: o.samples, ..Job::new(m, inputs, &o.plan, &o.passes) };
-    let prep = job.prepare(progress)?;
-    let steps = prep.steps;
-    let map = chip.map(&prep.model, &o.plan, target, steps, Some(inputs))?;
-    let checked = job.checked()?;
-    let run = step(progress, &format!("simulating {} samples on {}", checked.inputs.n, target.name), || {
-        map.run(&checked.inputs)
-    });
-    let mut failures = vec![];
-    let v = verify(&prep.cut, steps, &run.outputs(), &checked.inputs, checked.labels, progress)?;
-    let min = o.passes.min_agreement;
-    if v.class_agreement < min {
-        failures.push(format!("class agreement of the chip {:.4} is below --min-agreement {min}", v.class_agreement));
-    }
-    let dir = o.out_dir.join(chip.info().export_dir);
-    let files = run.write_export(&dir)?;
-    let vendor = run.vendor_check(&dir, progress)?.noted(&format!("{} check", chip.info().simulator), progress);
-    if let Some(rep) = vendor.ran()
-        && !rep.exact()
-    {
-        failures.push(format!("{} differs from spikefab: {}", rep.simulator, rep.first_differences.join("; ")));
-    }
-    let section = ChipSection {
-        layout: map.layout(),
-        chip_steps: map.chip_steps(),
-        notes: map.notes().to_vec(),
-        inputs_not_taken: run.inputs_not_taken(),
-        verify: v,
-        export: Export { dir: dir.display().to_string(), files },
-        vendor_check: vendor,
-        energy: run.estimate(target),
-    };
-    Ok(CompileReport {
-        model: prep.model.path.display().to_string(),
-        target: target.name.clone(),
-        clock_mhz: target.clock.default_mhz,
-        timesteps: steps,
-        passes: prep.records,
-        hardware: Hardware::Chip(Box::new(section)),
-        failures,
-    })
 }

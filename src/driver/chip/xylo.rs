@@ -11,8 +11,8 @@ use super::{ChipBackend, ChipInfo, ChipLayout, ChipMap, ChipRun, payloads, quant
 use crate::Model;
 use crate::chip::xylo::{self as map, Place, XyloSpec};
 use crate::data::{InputBatch, Outputs};
-use crate::driver::compare::Resource;
 use crate::driver::progress::step;
+use crate::driver::resource::Resource;
 use crate::driver::{Error, Progress, Step};
 use crate::energy::{Component, Estimate, LayerEnergy, ann_of_layers};
 use crate::flow::vendor::VendorCheck;

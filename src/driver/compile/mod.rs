@@ -5,13 +5,14 @@
 //! vendor's simulator ([`crate::driver::chip`]). The report holds one section for whichever
 //! of the two ran ([`Hardware`]).
 
+mod chip;
 mod fpga;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::chip::{self, ChipSection};
+use super::chip::ChipSection;
 use super::verify::{CosimSettings, EarlyExit, Verification};
 use super::{Error, Progress};
 use crate::Model;
@@ -280,8 +281,8 @@ pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result
     if let Some(b) = &o.inputs {
         o.samples.of(b).map_err(|e| Error::Usage(e.to_string()))?;
     }
-    let r = match chip::require(&target)? {
-        Some(chip) => chip::compile(chip, m, o, &target, progress)?,
+    let r = match super::chip::require(&target)? {
+        Some(backend) => chip::compile(backend, m, o, &target, progress)?,
         None => fpga::compile(m, o, target, progress)?,
     };
     r.write(&o.out_dir)?;
