@@ -5,5 +5,6 @@
 pub mod cycle;
 pub mod loihi;
 pub mod reference;
+pub mod sdram;
 pub mod vcd;
 pub mod xylo;
