@@ -466,8 +466,10 @@ impl Sdram {
 /// REFRESH (every bank closed) whenever the next burst would end past the refresh deadline. Returns the words in order, as they
 /// left the bus. The command stream is the model's to judge: a schedule it refuses is a bug.
 pub fn stream_read(mem: &mut Sdram, start: u64, n: u64) -> Result<Vec<u64>, Violation> {
-    let g = mem.geometry();
-    let t = mem.timing();
+    let (g, t) = (mem.geometry(), mem.timing());
+    if start.checked_add(n).is_none_or(|e| e > g.words()) {
+        return Err(mem.violation(Command::Nop, Rule::Address, None, 0, None));
+    }
     let mut out = Vec::with_capacity(n as usize);
     let mut pending = 0u64;
     let mut addr = start;
@@ -649,6 +651,7 @@ mod tests {
             let t = m.timing();
             let pattern: Vec<u64> = (0..100 + n).map(|a| (a * 7919) & 0xffff).collect();
             m.load(0, &pattern).unwrap();
+            assert_eq!(stream_read(&mut m, g.words() - 1, 2).unwrap_err().rule, Rule::Address);
             let words = stream_read(&mut m, 100, n).unwrap_or_else(|v| panic!("{mhz} MHz: {v}"));
             let want = pattern[100..].to_vec();
             assert_eq!(words, want, "{mhz} MHz");
