@@ -23,6 +23,7 @@ pub mod dense;
 pub mod lower;
 pub mod memory;
 pub mod schedule;
+pub mod sdram;
 pub mod taps;
 
 use std::ops::Deref;

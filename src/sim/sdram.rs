@@ -15,129 +15,7 @@
 
 use std::collections::HashMap;
 
-/// Banks, rows and columns of one chip, and its word width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Geometry {
-    /// Banks.
-    pub banks: u32,
-    /// Rows per bank.
-    pub rows: u32,
-    /// Columns (words) per row.
-    pub cols: u32,
-    /// Bits per word (the data bus).
-    pub width: u32,
-}
-
-impl Geometry {
-    /// Words in the chip.
-    pub fn words(&self) -> u64 {
-        u64::from(self.banks) * u64::from(self.rows) * u64::from(self.cols)
-    }
-}
-
-/// A part's timing in nanoseconds (and its CAS latency in cycles), as its datasheet states it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TimingNs {
-    /// CAS latency, cycles.
-    pub cl: u32,
-    /// ACTIVATE to READ/WRITE.
-    pub t_rcd: f64,
-    /// PRECHARGE to ACTIVATE.
-    pub t_rp: f64,
-    /// ACTIVATE to PRECHARGE.
-    pub t_ras: f64,
-    /// ACTIVATE to ACTIVATE, same bank.
-    pub t_rc: f64,
-    /// ACTIVATE to ACTIVATE, different banks.
-    pub t_rrd: f64,
-    /// REFRESH to any command.
-    pub t_rfc: f64,
-    /// Last write data to PRECHARGE.
-    pub t_wr: f64,
-    /// Average refresh interval.
-    pub t_refi: f64,
-}
-
-/// Timing in cycles of one clock (each figure the smallest number of whole cycles covering the
-/// nanoseconds, at least one).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timing {
-    /// CAS latency.
-    pub cl: u64,
-    /// ACTIVATE to READ/WRITE.
-    pub rcd: u64,
-    /// PRECHARGE to ACTIVATE.
-    pub rp: u64,
-    /// ACTIVATE to PRECHARGE.
-    pub ras: u64,
-    /// ACTIVATE to ACTIVATE, same bank.
-    pub rc: u64,
-    /// ACTIVATE to ACTIVATE, different banks.
-    pub rrd: u64,
-    /// REFRESH to any command.
-    pub rfc: u64,
-    /// Last write data to PRECHARGE.
-    pub wr: u64,
-    /// Longest gap between REFRESH commands (rounded down: the rule is a maximum).
-    pub refi: u64,
-}
-
-impl TimingNs {
-    /// The cycles of these figures at `clock_mhz`.
-    pub fn at(&self, clock_mhz: f64) -> Timing {
-        let up = |ns: f64| ((ns * clock_mhz / 1000.0 - 1e-9).ceil() as u64).max(1);
-        Timing {
-            cl: u64::from(self.cl),
-            rcd: up(self.t_rcd),
-            rp: up(self.t_rp),
-            ras: up(self.t_ras),
-            rc: up(self.t_rc),
-            rrd: up(self.t_rrd),
-            rfc: up(self.t_rfc),
-            wr: up(self.t_wr),
-            refi: (self.t_refi * clock_mhz / 1000.0).floor() as u64,
-        }
-    }
-}
-
-/// One command on the command bus (NOP when nothing is issued).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Command {
-    /// No operation.
-    Nop,
-    /// Open `row` of `bank`.
-    Activate {
-        /// Bank.
-        bank: u32,
-        /// Row.
-        row: u32,
-    },
-    /// Read column `col` of the open row of `bank`; the word is on the bus `CL` cycles later.
-    Read {
-        /// Bank.
-        bank: u32,
-        /// Column.
-        col: u32,
-    },
-    /// Write `data` to column `col` of the open row of `bank`.
-    Write {
-        /// Bank.
-        bank: u32,
-        /// Column.
-        col: u32,
-        /// The word.
-        data: u64,
-    },
-    /// Close the open row of `bank`.
-    Precharge {
-        /// Bank.
-        bank: u32,
-    },
-    /// Close every bank.
-    PrechargeAll,
-    /// Auto refresh (every bank closed).
-    Refresh,
-}
+pub use crate::hw::sdram::{Command, Geometry, Request, Streamer, Timing, TimingNs, locate};
 
 /// The rule a command broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -290,13 +168,9 @@ impl Sdram {
         self.data.get(&self.index(bank, row, col)).copied().unwrap_or(0)
     }
 
-    /// Where word address `addr` lives: rows interleave across banks, `addr = (row x banks +
-    /// bank) x cols + col`, so consecutive rows sit in different banks.
+    /// Where word address `addr` lives ([`locate`]).
     pub fn locate(&self, addr: u64) -> (u32, u32, u32) {
-        let g = self.geometry;
-        let col = (addr % u64::from(g.cols)) as u32;
-        let line = addr / u64::from(g.cols);
-        ((line % u64::from(g.banks)) as u32, (line / u64::from(g.banks)) as u32, col)
+        locate(self.geometry, addr)
     }
 
     /// Puts `words` at word addresses `start..` before the run, as a host loads the weights
@@ -460,72 +334,54 @@ impl Sdram {
     }
 }
 
-/// A controller that reads `n` consecutive words from word address `start` (bank-interleaved
-/// rows: address = ((row x banks + bank) x cols + col)): one ACTIVATE per row (or per part of
-/// a row that fits a refresh interval), READs back to back, PRECHARGE when it ends, and a
-/// REFRESH (every bank closed) whenever the next burst would end past the refresh deadline. Returns the words in order, as they
-/// left the bus. The command stream is the model's to judge: a schedule it refuses is a bug.
+/// What a [`Streamer`] does in one cycle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tick {
+    /// The request offered this cycle was taken.
+    pub accepted: bool,
+    /// The word on the data bus this cycle (from the READ issued `CL` cycles before).
+    pub word: Option<u64>,
+}
+
+/// One cycle of `s` against `mem`: decides the command (taking `req` if ready) and issues it.
+pub fn tick(s: &mut Streamer, mem: &mut Sdram, req: Option<Request>) -> Result<Tick, Violation> {
+    let (cmd, accepted) = s.decide(req);
+    let word = mem.step(cmd)?;
+    Ok(Tick { accepted, word })
+}
+
+/// A command as `hdl/sf_sdram_model.v` logs it ("C cycle ACT bank row", ...); `None` for NOP.
+pub fn log_command(cycle: u64, cmd: Command) -> Option<String> {
+    Some(match cmd {
+        Command::Nop => return None,
+        Command::Activate { bank, row } => format!("C {cycle} ACT {bank} {row}"),
+        Command::Read { bank, col } => format!("C {cycle} RD {bank} {col}"),
+        Command::Write { bank, col, data } => format!("C {cycle} WR {bank} {col} {data:x}"),
+        Command::Precharge { bank } => format!("C {cycle} PRE {bank}"),
+        Command::PrechargeAll => format!("C {cycle} PREA"),
+        Command::Refresh => format!("C {cycle} REF"),
+    })
+}
+
+/// Reads `n` consecutive words from word address `start` with a [`Streamer`] on `mem` (from
+/// the model's current cycle, the controller at power-up) and returns them as they left the
+/// bus. The command stream is the model's to judge: a schedule it refuses is a bug.
 pub fn stream_read(mem: &mut Sdram, start: u64, n: u64) -> Result<Vec<u64>, Violation> {
-    let (g, t) = (mem.geometry(), mem.timing());
+    let g = mem.geometry();
     if start.checked_add(n).is_none_or(|e| e > g.words()) {
         return Err(mem.violation(Command::Nop, Rule::Address, None, 0, None));
     }
+    let mut s = Streamer::new(g, mem.timing()).map_err(|_| mem.violation(Command::Nop, Rule::Refi, None, 0, None))?;
     let mut out = Vec::with_capacity(n as usize);
-    let mut pending = 0u64;
-    let mut addr = start;
-    let end = start + n;
-    let issue = |mem: &mut Sdram, cmd: Command, out: &mut Vec<u64>, pending: &mut u64| -> Result<(), Violation> {
-        if let Some(w) = mem.step(cmd)? {
-            out.push(w);
-            *pending -= 1;
+    let mut req = Some(Request { addr: start, len: n });
+    while (out.len() as u64) < n {
+        // A READ per chunk word, a chunk per row at most, at worst a refresh per chunk.
+        debug_assert!(mem.cycle() < 4 * (n + 1) * (s.overhead() + 1));
+        let tick = tick(&mut s, mem, req)?;
+        if tick.accepted {
+            req = None;
         }
-        Ok(())
-    };
-    let wait = |mem: &mut Sdram, cycles: u64, out: &mut Vec<u64>, pending: &mut u64| -> Result<(), Violation> {
-        for _ in 0..cycles {
-            issue(mem, Command::Nop, out, pending)?;
-        }
-        Ok(())
-    };
-    // The most cycles an open row costs besides its reads (waiting for ACTIVATE, tRCD, tRAS,
-    // the PRECHARGE, the data still in flight, a REFRESH): a burst of reads is cut so that it
-    // and its overhead fit one refresh interval.
-    let overhead = t.rc + t.rp + t.rcd + t.ras + t.cl + t.rfc + 4;
-    let budget = t.refi.saturating_sub(overhead).max(1);
-    while addr < end {
-        let (bank, row, col) = mem.locate(addr);
-        let words = (u64::from(g.cols) - u64::from(col)).min(end - addr).min(budget);
-        let span = overhead + words;
-        if mem.cycle() + span > mem.last_refresh + t.refi {
-            // Everything is closed between rows; tRP since the last precharge, then REFRESH.
-            let since = mem.banks.iter().filter_map(|k| k.precharged).max();
-            let need = since.map_or(0, |s| (s + t.rp).saturating_sub(mem.cycle()));
-            wait(mem, need, &mut out, &mut pending)?;
-            issue(mem, Command::Refresh, &mut out, &mut pending)?;
-            wait(mem, t.rfc - 1, &mut out, &mut pending)?;
-        }
-        // ACTIVATE when tRP, tRC and tRRD allow it.
-        let k = mem.banks[bank as usize];
-        let ready =
-            [k.precharged.map(|p| p + t.rp), k.activated.map(|a| a + t.rc), mem.last_activate.map(|a| a + t.rrd)]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(0);
-        wait(mem, ready.saturating_sub(mem.cycle()), &mut out, &mut pending)?;
-        issue(mem, Command::Activate { bank, row }, &mut out, &mut pending)?;
-        wait(mem, t.rcd - 1, &mut out, &mut pending)?;
-        for c in 0..words {
-            pending += 1;
-            issue(mem, Command::Read { bank, col: col + c as u32 }, &mut out, &mut pending)?;
-        }
-        let open_at = mem.banks[bank as usize].activated.unwrap_or(0);
-        wait(mem, (open_at + t.ras).saturating_sub(mem.cycle()), &mut out, &mut pending)?;
-        issue(mem, Command::Precharge { bank }, &mut out, &mut pending)?;
-        addr += words;
-    }
-    while pending > 0 {
-        issue(mem, Command::Nop, &mut out, &mut pending)?;
+        out.extend(tick.word);
     }
     Ok(out)
 }
@@ -660,6 +516,49 @@ mod tests {
             assert!(c.refreshes >= c.cycles / (t.refi + 1), "{mhz} MHz: {c:?}");
             eprintln!("{mhz} MHz: {n} words in {} cycles, {efficiency:.4} words per cycle ({c:?})", c.cycles);
             assert!(efficiency > 0.9, "{mhz} MHz: {efficiency:.3} words per cycle ({c:?})");
+        }
+    }
+
+    /// Requests with idle gaps of several refresh intervals between them, starting mid-row
+    /// and crossing rows and banks: the model accepts every command (the idle refreshes
+    /// included) and the words come back in request order.
+    #[test]
+    fn requests_with_idle_gaps_keep_every_rule() {
+        let (g, tn) = mt48lc16m16();
+        for mhz in [25.0, 50.0, 100.0] {
+            let mut m = Sdram::new(g, tn.at(mhz));
+            let t = m.timing();
+            let pattern: Vec<u64> = (0..20_000u64).map(|a| (a * 40503 + 11) & 0xffff).collect();
+            m.load(0, &pattern).unwrap();
+            let reqs =
+                [(0u64, 3u64, 5u64), (500, 700, 2), (3 * t.refi, 19_000, 1000), (10, 1, 20), (2 * t.refi, 4096, 7)];
+            let mut s = Streamer::new(g, t).unwrap();
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            for (gap, addr, len) in reqs {
+                for _ in 0..gap {
+                    got.extend(tick(&mut s, &mut m, None).unwrap_or_else(|v| panic!("{mhz} MHz: {v}")).word);
+                }
+                let r = Request { addr, len };
+                loop {
+                    let tick = tick(&mut s, &mut m, Some(r)).unwrap_or_else(|v| panic!("{mhz} MHz: {v}"));
+                    got.extend(tick.word);
+                    if tick.accepted {
+                        break;
+                    }
+                    assert!(m.cycle() < 1_000_000, "{mhz} MHz: request {r:?} never taken");
+                }
+                want.extend_from_slice(&pattern[addr as usize..(addr + len) as usize]);
+                assert!(!s.ready() || len == 1);
+            }
+            while got.len() < want.len() {
+                assert!(m.cycle() < 1_000_000, "{mhz} MHz: {} of {} words", got.len(), want.len());
+                got.extend(tick(&mut s, &mut m, None).unwrap_or_else(|v| panic!("{mhz} MHz: {v}")).word);
+            }
+            for _ in 0..3 * t.refi {
+                assert_eq!(tick(&mut s, &mut m, None).unwrap_or_else(|v| panic!("{mhz} MHz: {v}")).word, None);
+            }
+            assert_eq!(got, want, "{mhz} MHz");
+            assert!(m.counts().refreshes >= m.counts().cycles / (t.refi + 1), "{mhz} MHz");
         }
     }
 }

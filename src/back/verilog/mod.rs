@@ -7,6 +7,7 @@
 //! templates only hold structure. Contract: the emitted design is cycle-exact with
 //! [`crate::sim::cycle`] (the schedule in [`crate::hw::schedule`]); output is deterministic.
 
+pub mod sdram;
 mod view;
 
 use askama::Template;

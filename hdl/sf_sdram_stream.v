@@ -1,0 +1,182 @@
+// sf_sdram_stream: streaming read controller for one SDR SDRAM chip (burst length 1, CAS
+// latency CL, one command per cycle). It implements `hw::sdram::Streamer` command for
+// command: the state registers hold the Streamer's state before a cycle's decision, the
+// decision is combinational, and the command it chooses is registered into the pins (so the
+// chip sees command k in the cycle after the edge that chose it). One request at a time
+// (req_ready: every READ of the last one issued), in chunks of one row at most: ACTIVATE,
+// READs back to back, PRECHARGE; every bank is closed between chunks. A REFRESH comes before
+// a chunk that, with its worst-case OVERHEAD, would end past the refresh deadline REFI, and
+// while idle once the overhead alone would. Timing rules are down-counters (cycles still to
+// wait), so the design runs for ever. The word read by the READ chosen at edge k is on dq in
+// the chip's cycle k + CL and leaves as rd_valid/rd_data one edge later.
+// Address mapping (power-of-two geometry): addr = {row, bank, col}, so consecutive rows sit
+// in different banks. Timing parameters are cycles at the design's clock (each at least 1).
+// The power-up initialisation of a real chip (wait, PRECHARGE ALL, REFRESH x2, LOAD MODE) is
+// not part of this controller yet.
+`timescale 1ns/1ps
+`default_nettype none
+module sf_sdram_stream #(
+    parameter integer BA_W     = 2,    // bank address bits
+    parameter integer RA_W     = 13,   // row address bits
+    parameter integer CA_W     = 9,    // column address bits
+    parameter integer A_W      = 13,   // address pins (>= RA_W, >= 11 for A10)
+    parameter integer DW       = 16,   // data bus
+    parameter integer LW       = 25,   // request length bits
+    parameter integer CW       = 16,   // counter bits (holds REFI + OVERHEAD + 2^CA_W)
+    parameter integer CL       = 2,
+    parameter integer RCD      = 1,
+    parameter integer RP       = 1,
+    parameter integer RAS      = 3,
+    parameter integer RC       = 4,
+    parameter integer RRD      = 1,
+    parameter integer RFC      = 4,
+    parameter integer REFI     = 390,
+    parameter integer OVERHEAD = 20,   // hw::sdram::Streamer::overhead
+    parameter integer BUDGET   = 370   // hw::sdram::Streamer::budget
+) (
+    input  wire                      clk,
+    input  wire                      rst,
+    input  wire                      req_valid,
+    input  wire [RA_W+BA_W+CA_W-1:0] req_addr,
+    input  wire [LW-1:0]             req_len,
+    output wire                      req_ready,
+    output reg                       rd_valid,
+    output reg  [DW-1:0]             rd_data,
+    output reg                       sd_cs_n,
+    output reg                       sd_ras_n,
+    output reg                       sd_cas_n,
+    output reg                       sd_we_n,
+    output reg  [BA_W-1:0]           sd_ba,
+    output reg  [A_W-1:0]            sd_a,
+    input  wire [DW-1:0]             sd_dq
+);
+    localparam integer AW = RA_W + BA_W + CA_W;
+    localparam integer NB = 1 << BA_W;
+    localparam [1:0] IDLE = 2'd0, READING = 2'd1, CLOSING = 2'd2;
+    localparam integer SW = LW + CW + 2;     // sums of a count, a length and a constant
+    // Timing reloads (a counter holds the cycles still to wait after this one). Every value
+    // fits its width: CW and LW are sized by the emitter (back::verilog::sdram) to hold them.
+    /* verilator lint_off WIDTH */
+    localparam [CW-1:0] RCD1 = RCD - 1, RP1 = RP - 1, RAS1 = RAS - 1, RC1 = RC - 1;
+    localparam [CW-1:0] RRD1 = RRD - 1, RFC1 = RFC - 1, ONE = 1;
+    localparam [LW:0]   ROW_WORDS = 1 << CA_W, BUDGET_W = BUDGET;
+    localparam [SW-1:0] OVERHEAD_W = OVERHEAD, REFI_W = REFI;
+    /* verilator lint_on WIDTH */
+
+    reg [1:0]      phase;
+    reg [CW-1:0]   since_refresh;
+    reg [CW-1:0]   rfc_left, rcd_left, ras_left, rrd_left;
+    reg [CW-1:0]   rp_left [0:NB-1];
+    reg [CW-1:0]   rc_left [0:NB-1];
+    reg [AW-1:0]   addr;
+    reg [LW-1:0]   left;
+    reg [BA_W-1:0] bank;
+    reg [CA_W-1:0] col;
+    reg [LW-1:0]   chunk;
+    reg [CL:0]     in_flight;   // bit j: a READ chosen j edges ago
+
+    assign req_ready = left == 0;
+    wire           take   = req_ready && req_valid && req_len != 0;
+    wire [AW-1:0]  a_now  = take ? req_addr : addr;
+    wire [LW-1:0]  l_now  = take ? req_len : left;
+    wire [CA_W-1:0] n_col = a_now[CA_W-1:0];
+    wire [BA_W-1:0] n_bank = a_now[CA_W+BA_W-1:CA_W];
+    wire [RA_W-1:0] n_row = a_now[AW-1:CA_W+BA_W];
+
+    // Words of the next chunk: to the end of the row, of the request, of the budget.
+    wire [LW:0] to_row_end = ROW_WORDS - {{(LW + 1 - CA_W){1'b0}}, n_col};
+    wire [LW:0] l_wide     = {1'b0, l_now};
+    wire [LW:0] w_row      = to_row_end < l_wide ? to_row_end : l_wide;
+    wire [LW:0] words      = w_row < BUDGET_W ? w_row : BUDGET_W;
+    wire [SW-1:0] end_chunk = {{(SW - CW){1'b0}}, since_refresh} + OVERHEAD_W
+                              + (l_now != 0 ? {{(SW - LW - 1){1'b0}}, words} : {SW{1'b0}});
+    wire refresh_due = end_chunk > REFI_W;
+
+    integer i, b;
+    reg all_rp;
+    always @* begin
+        all_rp = 1'b1;
+        for (i = 0; i < NB; i = i + 1)
+            if (rp_left[i] != 0) all_rp = 1'b0;
+    end
+
+    wire do_read = phase == READING && rcd_left == 0;
+    wire do_pre  = phase == CLOSING && ras_left == 0;
+    wire do_ref  = phase == IDLE && refresh_due && rfc_left == 0 && all_rp;
+    wire do_act  = phase == IDLE && !refresh_due && l_now != 0 && rfc_left == 0
+                   && rp_left[n_bank] == 0 && rc_left[n_bank] == 0 && rrd_left == 0;
+
+    function [CW-1:0] down(input [CW-1:0] c);
+        down = c == 0 ? {CW{1'b0}} : c - 1'b1;
+    endfunction
+
+    always @(posedge clk) begin
+        if (rst) begin
+            phase <= IDLE;
+            since_refresh <= 0;
+            rfc_left <= 0; rcd_left <= 0; ras_left <= 0; rrd_left <= 0;
+            for (b = 0; b < NB; b = b + 1) begin
+                rp_left[b] <= 0;
+                rc_left[b] <= 0;
+            end
+            addr <= 0; left <= 0; bank <= 0; col <= 0; chunk <= 0;
+            in_flight <= 0;
+            rd_valid <= 1'b0;
+            rd_data <= 0;
+            {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0111;
+            sd_ba <= 0;
+            sd_a <= 0;
+        end else begin
+            // Counters count the cycle; a command below reloads its own.
+            rfc_left <= down(rfc_left);
+            rcd_left <= down(rcd_left);
+            ras_left <= down(ras_left);
+            rrd_left <= down(rrd_left);
+            for (b = 0; b < NB; b = b + 1) begin
+                rp_left[b] <= down(rp_left[b]);
+                rc_left[b] <= down(rc_left[b]);
+            end
+            since_refresh <= since_refresh + 1'b1;
+            addr <= a_now;
+            left <= l_now;
+            {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0111;   // NOP
+            sd_ba <= 0;
+            sd_a <= 0;
+            if (do_read) begin
+                {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0101;
+                sd_ba <= bank;
+                sd_a <= {{(A_W - CA_W){1'b0}}, col};                                     // A10 low: no auto precharge
+                col <= col + 1'b1;
+                addr <= a_now + 1'b1;
+                left <= l_now - 1'b1;
+                chunk <= chunk - 1'b1;
+                if (chunk == 1) phase <= CLOSING;
+            end else if (do_pre) begin
+                {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0010;
+                sd_ba <= bank;                                    // A10 low: this bank
+                rp_left[bank] <= RP1;
+                phase <= IDLE;
+            end else if (do_ref) begin
+                {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0001;
+                rfc_left <= RFC1;
+                since_refresh <= ONE;
+            end else if (do_act) begin
+                {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0011;
+                sd_ba <= n_bank;
+                sd_a <= n_row;
+                bank <= n_bank;
+                col <= n_col;
+                chunk <= words[LW-1:0];
+                rcd_left <= RCD1;
+                ras_left <= RAS1;
+                rc_left[n_bank] <= RC1;
+                rrd_left <= RRD1;
+                phase <= READING;
+            end
+            in_flight <= {in_flight[CL-1:0], do_read};
+            rd_valid <= in_flight[CL];
+            rd_data <= sd_dq;
+        end
+    end
+endmodule
+`default_nettype wire

@@ -1,0 +1,345 @@
+//! An SDR SDRAM chip as a design sees it (geometry, timing in nanoseconds and in cycles, the
+//! word address map) and the streaming read controller that external-memory designs use,
+//! one cycle at a time ([`Streamer`]): the specification `hdl/sf_sdram_stream.v` implements
+//! command for command and the cycle engine steps. `sim::sdram` holds the chip model that
+//! judges its commands.
+
+/// Banks, rows and columns of one chip, and its word width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Banks.
+    pub banks: u32,
+    /// Rows per bank.
+    pub rows: u32,
+    /// Columns (words) per row.
+    pub cols: u32,
+    /// Bits per word (the data bus).
+    pub width: u32,
+}
+
+impl Geometry {
+    /// Words in the chip.
+    pub fn words(&self) -> u64 {
+        u64::from(self.banks) * u64::from(self.rows) * u64::from(self.cols)
+    }
+}
+
+/// A part's timing in nanoseconds (and its CAS latency in cycles), as its datasheet states it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimingNs {
+    /// CAS latency, cycles.
+    pub cl: u32,
+    /// ACTIVATE to READ/WRITE.
+    pub t_rcd: f64,
+    /// PRECHARGE to ACTIVATE.
+    pub t_rp: f64,
+    /// ACTIVATE to PRECHARGE.
+    pub t_ras: f64,
+    /// ACTIVATE to ACTIVATE, same bank.
+    pub t_rc: f64,
+    /// ACTIVATE to ACTIVATE, different banks.
+    pub t_rrd: f64,
+    /// REFRESH to any command.
+    pub t_rfc: f64,
+    /// Last write data to PRECHARGE.
+    pub t_wr: f64,
+    /// Average refresh interval.
+    pub t_refi: f64,
+}
+
+/// Timing in cycles of one clock (each figure the smallest number of whole cycles covering the
+/// nanoseconds, at least one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// CAS latency.
+    pub cl: u64,
+    /// ACTIVATE to READ/WRITE.
+    pub rcd: u64,
+    /// PRECHARGE to ACTIVATE.
+    pub rp: u64,
+    /// ACTIVATE to PRECHARGE.
+    pub ras: u64,
+    /// ACTIVATE to ACTIVATE, same bank.
+    pub rc: u64,
+    /// ACTIVATE to ACTIVATE, different banks.
+    pub rrd: u64,
+    /// REFRESH to any command.
+    pub rfc: u64,
+    /// Last write data to PRECHARGE.
+    pub wr: u64,
+    /// Longest gap between REFRESH commands (rounded down: the rule is a maximum).
+    pub refi: u64,
+}
+
+impl TimingNs {
+    /// The cycles of these figures at `clock_mhz`.
+    pub fn at(&self, clock_mhz: f64) -> Timing {
+        let up = |ns: f64| ((ns * clock_mhz / 1000.0 - 1e-9).ceil() as u64).max(1);
+        Timing {
+            cl: u64::from(self.cl),
+            rcd: up(self.t_rcd),
+            rp: up(self.t_rp),
+            ras: up(self.t_ras),
+            rc: up(self.t_rc),
+            rrd: up(self.t_rrd),
+            rfc: up(self.t_rfc),
+            wr: up(self.t_wr),
+            refi: (self.t_refi * clock_mhz / 1000.0).floor() as u64,
+        }
+    }
+}
+
+/// One command on the command bus (NOP when nothing is issued).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// No operation.
+    Nop,
+    /// Open `row` of `bank`.
+    Activate {
+        /// Bank.
+        bank: u32,
+        /// Row.
+        row: u32,
+    },
+    /// Read column `col` of the open row of `bank`; the word is on the bus `CL` cycles later.
+    Read {
+        /// Bank.
+        bank: u32,
+        /// Column.
+        col: u32,
+    },
+    /// Write `data` to column `col` of the open row of `bank`.
+    Write {
+        /// Bank.
+        bank: u32,
+        /// Column.
+        col: u32,
+        /// The word.
+        data: u64,
+    },
+    /// Close the open row of `bank`.
+    Precharge {
+        /// Bank.
+        bank: u32,
+    },
+    /// Close every bank.
+    PrechargeAll,
+    /// Auto refresh (every bank closed).
+    Refresh,
+}
+
+/// A read request: `len` consecutive words from word address `addr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// First word address.
+    pub addr: u64,
+    /// Words.
+    pub len: u64,
+}
+
+/// Timing under which a [`Streamer`] cannot serve reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("refresh interval of {refi} cycles is not longer than twice a row's worst-case overhead of {overhead} cycles")]
+pub struct Unserviceable {
+    /// tREFI in cycles.
+    pub refi: u64,
+    /// The worst-case cycles of a chunk besides its READs.
+    pub overhead: u64,
+}
+
+/// Where the streaming controller is between commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Every bank closed: the next command is a REFRESH, an ACTIVATE or nothing.
+    Idle,
+    /// A row open (ACTIVATE issued): READs as soon as tRCD allows, one per cycle.
+    Reading,
+    /// The chunk's READs issued: PRECHARGE as soon as tRAS allows.
+    Closing,
+}
+
+/// The streaming read controller, one cycle at a time: the specification the RTL controller
+/// (`hdl/sf_sdram_stream.v`) implements command for command, and what the cycle engine steps
+/// beside the compute. It serves one [`Request`] at a time (a new one is taken only when the
+/// last READ of the previous was issued, [`Streamer::ready`]) in chunks of one row at most: a
+/// chunk is an ACTIVATE, READs back to back and a PRECHARGE, so every bank is closed between
+/// chunks. Before a chunk it issues a REFRESH when the chunk and its worst-case overhead would
+/// end past the refresh deadline; idle, it refreshes once the overhead alone would. Timing
+/// rules are kept with down-counters (cycles still to wait, 0 = allowed), as the RTL keeps
+/// them, never with cycle stamps, so a design can run for ever.
+///
+/// Invariants: the command stream is accepted by `sim::sdram::Sdram` at the same timing (the tests run
+/// them together); the words come back in request order, each `CL` cycles after its READ.
+#[derive(Clone, Debug)]
+pub struct Streamer {
+    g: Geometry,
+    t: Timing,
+    /// Cycles an open chunk costs besides its READs, at worst.
+    overhead: u64,
+    /// Most READs in one chunk: a chunk and its overhead fit one refresh interval.
+    budget: u64,
+    phase: Phase,
+    /// Cycles since the last REFRESH (or power-up), as of the next cycle.
+    since_refresh: u64,
+    rfc_left: u64,
+    rcd_left: u64,
+    ras_left: u64,
+    rrd_left: u64,
+    rp_left: Vec<u64>,
+    rc_left: Vec<u64>,
+    /// Next word address of the request, and words of it not yet read.
+    addr: u64,
+    left: u64,
+    /// The open chunk: bank, next column, READs still to issue.
+    bank: u32,
+    col: u32,
+    chunk: u64,
+}
+
+impl Streamer {
+    /// A controller for a chip of geometry `g` at timing `t`, at power-up (every bank closed,
+    /// the refresh interval counting from cycle 0, as `sim::sdram::Sdram::new`).
+    /// Refused when the refresh interval is not longer than twice the overhead (no chunk
+    /// could then be placed between refreshes; no SDRAM part comes near this).
+    pub fn new(g: Geometry, t: Timing) -> Result<Streamer, Unserviceable> {
+        let overhead = t.rc + t.rp + t.rcd + t.ras + t.cl + t.rfc + 4;
+        if t.refi <= 2 * overhead {
+            return Err(Unserviceable { refi: t.refi, overhead });
+        }
+        Ok(Streamer {
+            g,
+            t,
+            overhead,
+            // After a REFRESH the idle check can wait up to `overhead` cycles for the
+            // counters before its ACTIVATE, so a chunk of `budget` words and its overhead
+            // still end by the deadline: no refresh is ever followed by another for nothing.
+            budget: t.refi - 2 * overhead,
+            phase: Phase::Idle,
+            since_refresh: 0,
+            rfc_left: 0,
+            rcd_left: 0,
+            ras_left: 0,
+            rrd_left: 0,
+            rp_left: vec![0; g.banks as usize],
+            rc_left: vec![0; g.banks as usize],
+            addr: 0,
+            left: 0,
+            bank: 0,
+            col: 0,
+            chunk: 0,
+        })
+    }
+
+    /// The worst-case cycles of a chunk besides its READs (the `OVERHEAD` of the RTL).
+    pub fn overhead(&self) -> u64 {
+        self.overhead
+    }
+
+    /// The most READs in one chunk (the `BUDGET` of the RTL).
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    /// A request offered now would be taken: every READ of the last one is issued.
+    pub fn ready(&self) -> bool {
+        self.left == 0
+    }
+
+    /// Words of the current request still to read.
+    pub fn left(&self) -> u64 {
+        self.left
+    }
+
+    /// The command of this cycle, taking `req` if [`Streamer::ready`], and the state after it.
+    pub fn decide(&mut self, req: Option<Request>) -> (Command, bool) {
+        let accepted = self.left == 0 && req.is_some_and(|r| r.len > 0);
+        if let (true, Some(r)) = (accepted, req) {
+            self.addr = r.addr;
+            self.left = r.len;
+        }
+        let t = self.t;
+        let cmd = match self.phase {
+            Phase::Reading if self.rcd_left == 0 => {
+                let cmd = Command::Read { bank: self.bank, col: self.col };
+                self.col += 1;
+                self.addr += 1;
+                self.left -= 1;
+                self.chunk -= 1;
+                if self.chunk == 0 {
+                    self.phase = Phase::Closing;
+                }
+                cmd
+            }
+            Phase::Closing if self.ras_left == 0 => {
+                self.rp_left[self.bank as usize] = t.rp;
+                self.phase = Phase::Idle;
+                Command::Precharge { bank: self.bank }
+            }
+            Phase::Idle => {
+                let (bank, row, col) = locate(self.g, self.addr);
+                let words = (u64::from(self.g.cols) - u64::from(col)).min(self.left).min(self.budget);
+                let refresh = if self.left > 0 {
+                    self.since_refresh + self.overhead + words > t.refi
+                } else {
+                    self.since_refresh + self.overhead > t.refi
+                };
+                let b = bank as usize;
+                if refresh && self.rfc_left == 0 && self.rp_left.iter().all(|&c| c == 0) {
+                    self.rfc_left = t.rfc;
+                    self.since_refresh = 0;
+                    Command::Refresh
+                } else if !refresh
+                    && self.left > 0
+                    && self.rfc_left == 0
+                    && self.rp_left[b] == 0
+                    && self.rc_left[b] == 0
+                    && self.rrd_left == 0
+                {
+                    (self.bank, self.col, self.chunk) = (bank, col, words);
+                    self.rcd_left = t.rcd;
+                    self.ras_left = t.ras;
+                    self.rc_left[b] = t.rc;
+                    self.rrd_left = t.rrd;
+                    self.phase = Phase::Reading;
+                    Command::Activate { bank, row }
+                } else {
+                    Command::Nop
+                }
+            }
+            _ => Command::Nop,
+        };
+        // The cycle ends: every counter counts it.
+        let down = |c: &mut u64| *c = c.saturating_sub(1);
+        for c in [&mut self.rfc_left, &mut self.rcd_left, &mut self.ras_left, &mut self.rrd_left] {
+            down(c);
+        }
+        self.rp_left.iter_mut().chain(self.rc_left.iter_mut()).for_each(down);
+        self.since_refresh += 1;
+        (cmd, accepted)
+    }
+}
+
+/// Where word address `addr` lives in a chip of geometry `g`: rows interleave across banks,
+/// `addr = (row x banks + bank) x cols + col`, so consecutive rows sit in different banks.
+pub fn locate(g: Geometry, addr: u64) -> (u32, u32, u32) {
+    let col = (addr % u64::from(g.cols)) as u32;
+    let line = addr / u64::from(g.cols);
+    ((line % u64::from(g.banks)) as u32, (line / u64::from(g.banks)) as u32, col)
+}
+
+impl Streamer {
+    /// The chip's geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.g
+    }
+
+    /// The timing in cycles.
+    pub fn timing(&self) -> Timing {
+        self.t
+    }
+}
+
+/// Bits to hold `n` (at least 1).
+pub fn bits(n: u64) -> u32 {
+    (64 - n.leading_zeros()).max(1)
+}

@@ -1,0 +1,259 @@
+//! The streaming SDRAM controller's RTL (`hdl/sf_sdram_stream.v`) against its specification
+//! (`hw::sdram::Streamer`) and the chip model (`sim::sdram::Sdram`), with the Verilog chip
+//! model (`hdl/sf_sdram_model.v`) judging every command: the command on the bus in every
+//! cycle, every word on the data bus and every word the controller hands over, with its
+//! cycle, are compared with the Rust run, under iverilog and Verilator, at several clocks.
+//! A controller built with one timing figure short must be stopped by the Verilog model.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command as Process;
+
+use spikefab::back::verilog::sdram::{MODEL, STREAM, model_params, overrides, stream_params};
+use spikefab::hw::sdram::{Geometry, Request, Streamer, Timing, TimingNs};
+use spikefab::sim::sdram::{Sdram, log_command};
+
+/// Micron MT48LC16M16A2 (the ULX3S's 32 MB, x16) with LiteDRAM's figures (`modules.py`).
+fn mt48lc16m16() -> (Geometry, TimingNs) {
+    let g = Geometry { banks: 4, rows: 8192, cols: 512, width: 16 };
+    let t = TimingNs {
+        cl: 2,
+        t_rcd: 20.0,
+        t_rp: 20.0,
+        t_ras: 44.0,
+        t_rc: 64.0,
+        t_rrd: 15.0,
+        t_rfc: 66.0,
+        t_wr: 15.0,
+        t_refi: 64e6 / 8192.0,
+    };
+    (g, t)
+}
+
+/// Words stored by both models (from address 0); the rest read as zero in both.
+const DEPTH: u64 = 1 << 15;
+
+fn pattern() -> Vec<u64> {
+    (0..DEPTH).map(|a| (a * 40503 + 0x1234) & 0xffff).collect()
+}
+
+/// Requests as (cycles after the previous was taken, address, words): mid-row starts, row and
+/// bank crossings, a single word, a long stream across many refresh intervals, idle gaps of
+/// several intervals, and one reaching past the stored words.
+fn requests(t: Timing) -> Vec<(u64, u64, u64)> {
+    vec![
+        (0, 3, 5),
+        (40, 700, 2),
+        (3 * t.refi, 1000, 6000),
+        (0, 20_000, 1),
+        (2 * t.refi + 5, 511, 514),
+        (7, DEPTH - 100, 300),
+    ]
+}
+
+/// The Rust run: bus log lines (commands and data words) and handed-over words, for the
+/// first `cycles` cycles, and the cycles the last word needed.
+fn rust_run(s: Streamer, reqs: &[(u64, u64, u64)], cycles: u64) -> (Vec<String>, Vec<String>, u64) {
+    let (g, t) = (s.geometry(), s.timing());
+    let mut mem = Sdram::new(g, t);
+    mem.load(0, &pattern()).unwrap();
+    let mut s = s;
+    let (mut bus, mut words) = (Vec::new(), Vec::new());
+    let (mut j, mut at, mut done) = (0usize, reqs[0].0, 0);
+    for k in 0..cycles {
+        let req = (j < reqs.len() && k >= at).then(|| Request { addr: reqs[j].1, len: reqs[j].2 });
+        let (cmd, accepted) = s.decide(req);
+        let word = mem.step(cmd).unwrap_or_else(|v| panic!("Rust model: {v}"));
+        if accepted {
+            j += 1;
+            at = k + reqs.get(j).map_or(0, |r| r.0);
+        }
+        bus.extend(log_command(k, cmd));
+        if let Some(w) = word {
+            bus.push(format!("D {k} {w:04x}"));
+            // Registered: handed over in the next cycle.
+            words.push(format!("W {} {w:04x}", k + 1));
+            done = k + 2;
+        }
+    }
+    assert_eq!(j, reqs.len(), "every request taken within {cycles} cycles");
+    (bus, words, done)
+}
+
+/// The testbench: the controller and the model, requests offered as `rust_run` offers them.
+fn testbench(stream: &str, model: &str, reqs: &[(u64, u64, u64)], end: u64) -> String {
+    let mut tb = String::new();
+    let n = reqs.len();
+    let _ = writeln!(tb, "`timescale 1ns/1ps\nmodule tb;");
+    let _ =
+        writeln!(tb, "    reg clk = 0;\n    always #5 clk = ~clk;\n    reg rst = 1, en = 0;\n    reg [63:0] k = 0;");
+    let _ = writeln!(
+        tb,
+        "    reg [63:0] gap [0:{n}];\n    reg [63:0] addr [0:{}];\n    reg [63:0] len [0:{}];",
+        n - 1,
+        n - 1
+    );
+    let _ = writeln!(tb, "    integer j = 0, fw;\n    reg [63:0] at;");
+    let _ = writeln!(tb, "    initial begin");
+    for (i, (g, a, l)) in reqs.iter().enumerate() {
+        let _ = writeln!(tb, "        gap[{i}] = {g}; addr[{i}] = {a}; len[{i}] = {l};");
+    }
+    let _ = writeln!(tb, "        gap[{n}] = 0;\n        at = gap[0];\n        fw = $fopen(\"words.log\", \"w\");");
+    let _ = writeln!(tb, "        repeat (3) @(posedge clk);\n        rst <= 0;\n    end");
+    let _ = writeln!(
+        tb,
+        "    wire req_valid = j < {n} && k >= at;\n    wire req_ready, rd_valid;\n    wire [15:0] rd_data, dq;"
+    );
+    let _ = writeln!(tb, "    wire cs_n, ras_n, cas_n, we_n;\n    wire [1:0] ba;\n    wire [12:0] a;");
+    let _ = writeln!(tb, "    sf_sdram_stream {stream} ctl (.clk(clk), .rst(rst), .req_valid(req_valid),");
+    let _ = writeln!(
+        tb,
+        "        .req_addr(addr[j < {n} ? j : 0][23:0]), .req_len(len[j < {n} ? j : 0][24:0]), .req_ready(req_ready),"
+    );
+    let _ = writeln!(
+        tb,
+        "        .rd_valid(rd_valid), .rd_data(rd_data), .sd_cs_n(cs_n), .sd_ras_n(ras_n), .sd_cas_n(cas_n),"
+    );
+    let _ = writeln!(tb, "        .sd_we_n(we_n), .sd_ba(ba), .sd_a(a), .sd_dq(dq));");
+    let _ = writeln!(tb, "    sf_sdram_model {model} mem (.clk(clk), .en(en), .cs_n(cs_n), .ras_n(ras_n),");
+    let _ = writeln!(tb, "        .cas_n(cas_n), .we_n(we_n), .ba(ba), .a(a), .dq_in(16'd0), .dq(dq));");
+    // k counts the controller's decisions: decision k is taken at the k-th edge after reset;
+    // the model samples it one edge later as its cycle k. A word handed over (rd_valid) in
+    // model cycle c is seen here at the edge ending it, when k = c + 1.
+    let _ = writeln!(tb, "    always @(posedge clk) if (!rst) begin");
+    let _ = writeln!(tb, "        if (req_valid && req_ready) begin j <= j + 1; at <= k + gap[j + 1]; end");
+    let _ = writeln!(tb, "        if (rd_valid) $fdisplay(fw, \"W %0d %h\", k - 1, rd_data);");
+    let _ = writeln!(tb, "        en <= 1;\n        k <= k + 1;");
+    let _ = writeln!(tb, "        if (k == {end}) begin $fclose(fw); $display(\"DONE\"); $finish; end");
+    let _ = writeln!(tb, "    end\nendmodule");
+    tb
+}
+
+enum Sim {
+    Icarus,
+    Verilator,
+}
+
+/// Runs the testbench in `dir`; returns stdout and the two logs.
+fn simulate(dir: &Path, sim: Sim) -> (String, String, String) {
+    let srcs = ["tb.v", STREAM.0, MODEL.0];
+    let out = match sim {
+        Sim::Icarus => {
+            let mut args = vec!["-g2005", "-Wall", "-o", "tb.vvp", "-s", "tb"];
+            args.extend(srcs);
+            let c = Process::new("iverilog").args(&args).current_dir(dir).output().unwrap();
+            assert!(c.status.success(), "iverilog: {}", String::from_utf8_lossy(&c.stderr));
+            Process::new("vvp").args(["-n", "tb.vvp"]).current_dir(dir).output().unwrap()
+        }
+        Sim::Verilator => {
+            let mut args = vec![
+                "--binary",
+                "--timing",
+                "-O1",
+                "--top-module",
+                "tb",
+                "-Wno-fatal",
+                "--Mdir",
+                "obj_dir",
+                "-o",
+                "tb",
+            ];
+            args.extend(srcs);
+            let c = Process::new("verilator").args(&args).current_dir(dir).output().unwrap();
+            assert!(c.status.success(), "verilator: {}", String::from_utf8_lossy(&c.stderr));
+            Process::new(std::path::absolute(dir.join("obj_dir/tb")).unwrap()).current_dir(dir).output().unwrap()
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+    (stdout, read("bus.log"), read("words.log"))
+}
+
+fn setup(dir: &Path, stream: &[(&str, u64)], s: &Streamer, reqs: &[(u64, u64, u64)], end: u64) {
+    let hex: String = pattern().iter().map(|w| format!("{w:04x}\n")).collect();
+    std::fs::write(dir.join("mem.hex"), hex).unwrap();
+    let model = overrides(&model_params(s, DEPTH)).replacen("#(", "#(.INIT(\"mem.hex\"), .LOG(\"bus.log\"), ", 1);
+    std::fs::write(dir.join("tb.v"), testbench(&overrides(stream), &model, reqs, end)).unwrap();
+    std::fs::write(dir.join(STREAM.0), STREAM.1).unwrap();
+    std::fs::write(dir.join(MODEL.0), MODEL.1).unwrap();
+}
+
+fn upto(log: &str, end: u64) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.split(' ').nth(1).and_then(|c| c.parse::<u64>().ok()).is_some_and(|c| c < end))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every command, bus word and handed-over word, cycle for cycle, equals the Rust run.
+#[test]
+fn stream_controller_rtl_is_cycle_exact_with_the_streamer_under_the_chip_model() {
+    for tool in ["iverilog", "verilator"] {
+        if !common::tool_or_skip(tool, "stream_controller_rtl_is_cycle_exact") {
+            return;
+        }
+    }
+    let (g, tn) = mt48lc16m16();
+    for mhz in [25.0, 50.0, 100.0, 133.0] {
+        let t = tn.at(mhz);
+        let s = Streamer::new(g, t).unwrap();
+        let reqs = requests(t);
+        let horizon: u64 = reqs.iter().map(|r| r.0 + 2 * r.2 + 4 * s.overhead()).sum::<u64>() + 10 * t.refi;
+        let (_, _, done) = rust_run(s.clone(), &reqs, horizon);
+        // Past the last word by more than a refresh interval: idle refreshes are compared too.
+        let end = done + 2 * t.refi;
+        let (bus, words, _) = rust_run(s.clone(), &reqs, end + 8);
+        let (bus, words) = (upto(&bus.join("\n"), end), upto(&words.join("\n"), end));
+        assert!(bus.iter().filter(|l| l.contains("REF")).count() >= 10, "{mhz} MHz: refreshes in the run");
+        assert_eq!(words.len() as u64, reqs.iter().map(|r| r.2).sum::<u64>(), "{mhz} MHz");
+        // The controller is synthesisable RTL: lint-clean at this chip's parameters.
+        let mut lint = vec!["--lint-only".to_string(), "-Wall".into()];
+        lint.extend(stream_params(&s).iter().map(|(n, v)| format!("-G{n}={v}")));
+        lint.push(common::root().join("hdl").join(STREAM.0).display().to_string());
+        let out = Process::new("verilator").args(&lint).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !text.contains("%Warning"), "{mhz} MHz lint: {text}");
+        for sim in [Sim::Icarus, Sim::Verilator] {
+            let name = format!("rtl_sdram_{mhz}_{}", matches!(sim, Sim::Icarus) as u8);
+            let dir = common::scratch(&name);
+            setup(&dir, &stream_params(&s), &s, &reqs, end + 4);
+            let (stdout, bus_v, words_v) = simulate(&dir, sim);
+            assert!(stdout.contains("DONE") && !stdout.contains("VIOLATION"), "{name}: {stdout}");
+            let (bus_v, words_v) = (upto(&bus_v, end), upto(&words_v, end));
+            assert_eq!(bus_v.len(), bus.len(), "{name}: bus lines");
+            for (i, (v, r)) in bus_v.iter().zip(&bus).enumerate() {
+                assert_eq!(v, r, "{name}: bus line {i}");
+            }
+            assert_eq!(words_v, words, "{name}: words handed over");
+            eprintln!("{name}: {} bus lines and {} words equal, {end} cycles", bus.len(), words.len());
+        }
+    }
+}
+
+/// The Verilog model stops a controller built one cycle short of tRCD, or with twice the
+/// refresh interval, naming the rule.
+#[test]
+fn the_verilog_chip_model_stops_a_controller_that_breaks_a_rule() {
+    if !common::tool_or_skip("iverilog", "the_verilog_chip_model_stops_a_controller") {
+        return;
+    }
+    let (g, tn) = mt48lc16m16();
+    let t = tn.at(100.0);
+    let s = Streamer::new(g, t).unwrap();
+    let reqs = requests(t);
+    for (param, value, rule) in
+        [("RCD", t.rcd - 1, "tRCD"), ("REFI", 3 * t.refi, "tREFI"), ("RP", t.rp.max(2) - 1, "tRP")]
+    {
+        if value == 0 || (param == "RP" && t.rp < 2) {
+            continue;
+        }
+        let params: Vec<(&str, u64)> =
+            stream_params(&s).into_iter().map(|(n, v)| (n, if n == param { value } else { v })).collect();
+        let dir = common::scratch(&format!("rtl_sdram_bad_{param}"));
+        setup(&dir, &params, &s, &reqs, 40 * t.refi);
+        let (stdout, _, _) = simulate(&dir, Sim::Icarus);
+        assert!(stdout.contains("SDRAM VIOLATION") && stdout.contains(rule), "{param} = {value}: {stdout}");
+    }
+}
