@@ -21,6 +21,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("ecp5-25k", include_str!("../targets/ecp5-25k.toml")),
     ("ecp5-45k", include_str!("../targets/ecp5-45k.toml")),
     ("ecp5-85k", include_str!("../targets/ecp5-85k.toml")),
+    ("ulx3s-85f", include_str!("../targets/ulx3s-85f.toml")),
     ("xc7a35t", include_str!("../targets/xc7a35t.toml")),
     ("generic-45nm", include_str!("../targets/generic-45nm.toml")),
     ("loihi", include_str!("../targets/loihi.toml")),
@@ -342,6 +343,158 @@ pub struct EnergyConsts {
     pub spike_out_j: Option<f64>,
 }
 
+/// A board's external memory (`[external_memory]`): one kind of SDR SDRAM chip, its geometry,
+/// its timing and its supply currents, each with its source in the TOML comments. Designs whose
+/// weights do not fit on chip stream them from here.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExternalMemory {
+    /// Memory kind; only `sdr` (single data rate SDRAM) is modelled.
+    pub kind: MemoryKind,
+    /// The part number on the board.
+    pub part: String,
+    /// Banks, rows, columns and data bus width of the chip.
+    pub geometry: Geometry,
+    /// Clock of the memory interface, MHz (the design's clock when it streams).
+    pub clock_mhz: f64,
+    /// Datasheet timing (nanoseconds, CAS latency in cycles).
+    pub timing: TimingNs,
+    /// Supply currents for the energy model.
+    pub power: MemoryPower,
+}
+
+impl ExternalMemory {
+    /// Every figure usable: geometry in powers of two within an SDR part's range, a clock, and
+    /// finite positive timing and currents.
+    fn check(&self) -> Result<(), String> {
+        let g = &self.geometry;
+        let p2 = |f: &str, v: u32, max: u32| {
+            if v.is_power_of_two() && v <= max && (f != "geometry.width" || v >= 4) {
+                Ok(())
+            } else {
+                Err(format!("field '{f}' is {v}: expected a power of two up to {max}"))
+            }
+        };
+        p2("geometry.banks", g.banks, 16)?;
+        p2("geometry.rows", g.rows, 1 << 16)?;
+        p2("geometry.cols", g.cols, 1 << 14)?;
+        p2("geometry.width", g.width, 32)?;
+        if !(self.part.len() <= 64 && self.part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+            return Err(format!(
+                "field 'part' is '{}': expected up to 64 of [A-Za-z0-9-]",
+                crate::names::label(&self.part)
+            ));
+        }
+        if !(self.clock_mhz.is_finite() && self.clock_mhz > 0.0 && self.clock_mhz <= 200.0) {
+            return Err(format!("field 'clock_mhz' is {}: expected (0, 200] MHz for SDR SDRAM", self.clock_mhz));
+        }
+        let t = &self.timing;
+        if !(1..=3).contains(&t.cl) {
+            return Err(format!("field 'timing.cl' is {}: expected a CAS latency of 1, 2 or 3", t.cl));
+        }
+        let ns = [
+            ("t_rcd", t.t_rcd),
+            ("t_rp", t.t_rp),
+            ("t_ras", t.t_ras),
+            ("t_rc", t.t_rc),
+            ("t_rrd", t.t_rrd),
+            ("t_rfc", t.t_rfc),
+            ("t_wr", t.t_wr),
+            ("t_refi", t.t_refi),
+        ];
+        if let Some((f, v)) = ns.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0 && *v <= 1e6)) {
+            return Err(format!("field 'timing.{f}' is {v}: expected nanoseconds in (0, 1e6]"));
+        }
+        let p = &self.power;
+        let figures = [
+            ("vdd", p.vdd),
+            ("idd_tck_ns", p.idd_tck_ns),
+            ("idd_trc_ns", p.idd_trc_ns),
+            ("idd_trfc_ns", p.idd_trfc_ns),
+            ("idd1_ma", p.idd1_ma),
+            ("idd3_ma", p.idd3_ma),
+            ("idd4_ma", p.idd4_ma),
+            ("idd5_ma", p.idd5_ma),
+        ];
+        if let Some((f, v)) = figures.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0 && *v <= 1e4)) {
+            return Err(format!("field 'power.{f}' is {v}: expected a positive figure"));
+        }
+        Ok(())
+    }
+}
+
+/// External memory kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryKind {
+    /// Single data rate SDRAM.
+    Sdr,
+}
+
+/// An SDRAM's datasheet supply currents (mA) at its test clock, from which per-command energy
+/// and background power follow (the IDD method of Micron's power notes; see docs/energy.md).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryPower {
+    /// Supply voltage, V.
+    pub vdd: f64,
+    /// The clock period of the IDD tests, ns.
+    pub idd_tck_ns: f64,
+    /// tRC of the IDD1 test, ns.
+    pub idd_trc_ns: f64,
+    /// tRFC of the IDD5 test, ns.
+    pub idd_trfc_ns: f64,
+    /// Operating current, one bank ACTIVATE-READ-PRECHARGE every tRC.
+    pub idd1_ma: f64,
+    /// Active standby current (a bank open, no access; the background bound).
+    pub idd3_ma: f64,
+    /// Burst read/write current.
+    pub idd4_ma: f64,
+    /// Auto refresh current at tRFC.
+    pub idd5_ma: f64,
+}
+
+/// Banks, rows and columns of one chip, and its word width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Geometry {
+    /// Banks.
+    pub banks: u32,
+    /// Rows per bank.
+    pub rows: u32,
+    /// Columns (words) per row.
+    pub cols: u32,
+    /// Bits per word (the data bus).
+    pub width: u32,
+}
+
+impl Geometry {
+    /// Words in the chip.
+    pub fn words(&self) -> u64 {
+        u64::from(self.banks) * u64::from(self.rows) * u64::from(self.cols)
+    }
+}
+
+/// A part's timing in nanoseconds (and its CAS latency in cycles), as its datasheet states it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimingNs {
+    /// CAS latency, cycles.
+    pub cl: u32,
+    /// ACTIVATE to READ/WRITE.
+    pub t_rcd: f64,
+    /// PRECHARGE to ACTIVATE.
+    pub t_rp: f64,
+    /// ACTIVATE to PRECHARGE.
+    pub t_ras: f64,
+    /// ACTIVATE to ACTIVATE, same bank.
+    pub t_rc: f64,
+    /// ACTIVATE to ACTIVATE, different banks.
+    pub t_rrd: f64,
+    /// REFRESH to any command.
+    pub t_rfc: f64,
+    /// Last write data to PRECHARGE.
+    pub t_wr: f64,
+    /// Average refresh interval.
+    pub t_refi: f64,
+}
+
 /// The Vitis HLS part for targets without an AMD/Xilinx part: the Artix-7 XC7A35T of the
 /// bundled `xc7a35t` target (Arty A7-35T), a small, common board.
 pub const DEFAULT_HLS_PART: &str = "xc7a35tcsg324-1";
@@ -381,6 +534,9 @@ pub struct Target {
     pub chip: Option<ChipSpec>,
     /// Energy constants.
     pub energy: EnergyConsts,
+    /// The board's external memory (FPGA boards that have one).
+    #[serde(default)]
+    pub external_memory: Option<ExternalMemory>,
 }
 
 /// A target that could not be found or parsed.
@@ -525,6 +681,12 @@ impl Target {
                     d.block_ram_bits
                 ));
             }
+        }
+        if let Some(m) = &self.external_memory {
+            if self.kind != Kind::Fpga {
+                return Err("only an FPGA board has an [external_memory] section".into());
+            }
+            m.check().map_err(|e| format!("section 'external_memory': {e}"))?;
         }
         let e = &self.energy;
         let consts = [

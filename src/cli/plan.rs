@@ -109,9 +109,24 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
         return chip_plan(&a, &prep.model, &target, steps, range);
     }
     let plan = a.plan.plan(&prep.model, steps, range)?;
+    let streaming = match &target.external_memory {
+        Some(mem) => match spikefab::hw::sdram::stream_figures(&plan, mem, 1) {
+            Ok(f) => Some((f, mem)),
+            Err(e @ spikefab::hw::sdram::StreamError::TooLarge { .. }) => {
+                println!("warning: {e}");
+                None
+            }
+            Err(e) => return Err(Failure::input(anyhow::anyhow!("target {}: {e}", target.name))),
+        },
+        None => None,
+    };
     if a.json {
         let mut v = serde_json::to_value(plan.summary()).expect("json");
         v["passes"] = serde_json::to_value(&prep.records).expect("json");
+        if let Some((f, mem)) = &streaming {
+            v["external_memory"] = serde_json::to_value(f).expect("json");
+            v["external_memory"]["energy_per_pass"] = serde_json::to_value(pass_energy(f, mem)).expect("json");
+        }
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return Ok(());
     }
@@ -119,6 +134,9 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
     print_plan(&plan);
     for why in plan.device_misfits(&target) {
         println!("warning: the plan does not fit the {}: {why}", target.name);
+    }
+    if let Some((f, mem)) = &streaming {
+        print_streaming(f, mem);
     }
     if let Some(b) = &batch {
         let r = spikefab::sim::cycle::run(&plan, b, steps);
@@ -176,5 +194,55 @@ fn print_bound(plan: &Plan, total: &spikefab::sim::cycle::Counters, n: usize) {
         "latency bound (synaptic events x fan-out / lanes): {bound:.1} cycles; accumulate beats {beats:.1}, update passes \
          {upd:.1}, input and output {io:.1}, phase control {:.1}; cycles / bound {ratio}",
         (cycles - beats - upd - io).max(0.0),
+    );
+}
+
+/// The SDRAM energy of one pass over the weights.
+fn pass_energy(
+    f: &spikefab::hw::sdram::StreamFigures,
+    mem: &spikefab::target::ExternalMemory,
+) -> spikefab::energy::sdram::SdramEnergy {
+    let c = spikefab::sim::sdram::Counts {
+        activates: f.activates,
+        reads: f.reads,
+        writes: 0,
+        precharges: f.activates,
+        refreshes: f.refreshes,
+        cycles: f.cycles_per_pass,
+    };
+    spikefab::energy::sdram::energy(&mem.power, &c, f.clock_mhz)
+}
+
+/// What streaming the weights from the board's SDRAM would move and allow.
+fn print_streaming(f: &spikefab::hw::sdram::StreamFigures, mem: &spikefab::target::ExternalMemory) {
+    let e = pass_energy(f, mem);
+    println!(
+        "external memory ({}, {}-bit SDR at {} MHz): the weights ({} bits in {} memories, {} words) are {:.0} bytes per \
+         inference; one pass takes {} cycles at {:.3} words per cycle of the bus's {:.1} MB/s peak: bandwidth bound \
+         {:.1} inferences per second",
+        f.part,
+        mem.geometry.width,
+        f.clock_mhz,
+        f.weight_bits,
+        f.memories,
+        f.words,
+        f.bytes_per_inference,
+        f.cycles_per_pass,
+        f.efficiency,
+        f.peak_bytes_per_s / 1e6,
+        f.bound_inferences_per_s
+    );
+    println!(
+        "external memory energy per pass: {:.3} uJ (reads {:.3}, activates {:.3}, refresh {:.3}, background {:.3}; IDD \
+         method, docs/energy.md)",
+        e.total_j() * 1e6,
+        e.read_j * 1e6,
+        e.activate_j * 1e6,
+        e.refresh_j * 1e6,
+        e.background_j * 1e6
+    );
+    println!(
+        "note: designs do not stream from external memory yet: compile keeps every weight on chip, so these are the \
+         figures of the streaming form, not of the design built"
     );
 }

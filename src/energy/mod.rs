@@ -25,6 +25,7 @@
 //! add, weights and activations read or written once from SRAM sized by the fp32 weights.
 
 pub mod neurobench;
+pub mod sdram;
 
 use serde::Serialize;
 

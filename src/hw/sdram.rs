@@ -4,48 +4,9 @@
 //! command for command and the cycle engine steps. `sim::sdram` holds the chip model that
 //! judges its commands.
 
-/// Banks, rows and columns of one chip, and its word width.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Geometry {
-    /// Banks.
-    pub banks: u32,
-    /// Rows per bank.
-    pub rows: u32,
-    /// Columns (words) per row.
-    pub cols: u32,
-    /// Bits per word (the data bus).
-    pub width: u32,
-}
+use serde::Serialize;
 
-impl Geometry {
-    /// Words in the chip.
-    pub fn words(&self) -> u64 {
-        u64::from(self.banks) * u64::from(self.rows) * u64::from(self.cols)
-    }
-}
-
-/// A part's timing in nanoseconds (and its CAS latency in cycles), as its datasheet states it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TimingNs {
-    /// CAS latency, cycles.
-    pub cl: u32,
-    /// ACTIVATE to READ/WRITE.
-    pub t_rcd: f64,
-    /// PRECHARGE to ACTIVATE.
-    pub t_rp: f64,
-    /// ACTIVATE to PRECHARGE.
-    pub t_ras: f64,
-    /// ACTIVATE to ACTIVATE, same bank.
-    pub t_rc: f64,
-    /// ACTIVATE to ACTIVATE, different banks.
-    pub t_rrd: f64,
-    /// REFRESH to any command.
-    pub t_rfc: f64,
-    /// Last write data to PRECHARGE.
-    pub t_wr: f64,
-    /// Average refresh interval.
-    pub t_refi: f64,
-}
+pub use crate::target::{Geometry, TimingNs};
 
 /// Timing in cycles of one clock (each figure the smallest number of whole cycles covering the
 /// nanoseconds, at least one).
@@ -342,4 +303,115 @@ impl Streamer {
 /// Bits to hold `n` (at least 1).
 pub fn bits(n: u64) -> u32 {
     (64 - n.leading_zeros()).max(1)
+}
+
+/// What streaming a plan's weights from a board's SDRAM costs, once per inference (or once per
+/// batch of inferences): the plan's bandwidth bound on throughput. Exact for the
+/// [`Streamer`]: its cycles are counted command by command, not estimated.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StreamFigures {
+    /// The memory part.
+    pub part: String,
+    /// Interface clock, MHz.
+    pub clock_mhz: f64,
+    /// Weight memories streamed (every ROM of `role` `weights`).
+    pub memories: usize,
+    /// Bits of weights.
+    pub weight_bits: u64,
+    /// SDRAM words holding them (each memory starts on a word).
+    pub words: u64,
+    /// Inferences that share one pass over the weights (`--batch`).
+    pub batch: u64,
+    /// Bytes read from the SDRAM per inference.
+    pub bytes_per_inference: f64,
+    /// Cycles the controller takes to stream every word once (from idle to the last word on
+    /// the bus), refreshes included.
+    pub cycles_per_pass: u64,
+    /// Words per cycle the controller sustains over the pass (1.0 is the bus's peak).
+    pub efficiency: f64,
+    /// The bus's peak, bytes per second.
+    pub peak_bytes_per_s: f64,
+    /// Inferences per second if the weights' transfer were the only limit.
+    pub bound_inferences_per_s: f64,
+    /// Commands of the pass (for its energy).
+    pub activates: u64,
+    /// READ commands of the pass (`words`).
+    pub reads: u64,
+    /// REFRESH commands of the pass.
+    pub refreshes: u64,
+}
+
+/// The figures of streaming `plan`'s weights from `mem`, `batch` inferences per pass (at
+/// least 1). Refused when the memory's timing leaves the controller no room, or when the
+/// weights exceed the chip.
+pub fn stream_figures(
+    plan: &super::Plan,
+    mem: &crate::target::ExternalMemory,
+    batch: u64,
+) -> Result<StreamFigures, StreamError> {
+    let g = mem.geometry;
+    let width = u64::from(g.width);
+    let weights: Vec<&super::Memory> = plan.memories.iter().filter(|m| m.rom && m.role == "weights").collect();
+    let weight_bits: u64 = weights.iter().map(|m| m.bits()).sum();
+    let words: u64 = weights.iter().map(|m| m.bits().div_ceil(width)).sum();
+    if words > g.words() {
+        return Err(StreamError::TooLarge { words, capacity: g.words(), part: mem.part.clone() });
+    }
+    let t = mem.timing.at(mem.clock_mhz);
+    let mut s = Streamer::new(g, t)?;
+    let (mut cycles, mut reads, mut activates, mut refreshes, mut taken) = (0u64, 0u64, 0u64, 0u64, words == 0);
+    while reads < words {
+        let req = (!taken).then_some(Request { addr: 0, len: words });
+        let (cmd, accepted) = s.decide(req);
+        taken |= accepted;
+        match cmd {
+            Command::Read { .. } => reads += 1,
+            Command::Activate { .. } => activates += 1,
+            Command::Refresh => refreshes += 1,
+            _ => {}
+        }
+        cycles += 1;
+    }
+    // The last word is on the bus CL cycles after its READ.
+    let cycles_per_pass = if words > 0 { cycles + t.cl } else { 0 };
+    let batch = batch.max(1);
+    let hz = mem.clock_mhz * 1e6;
+    Ok(StreamFigures {
+        part: mem.part.clone(),
+        clock_mhz: mem.clock_mhz,
+        memories: weights.len(),
+        weight_bits,
+        words,
+        batch,
+        bytes_per_inference: (words * width / 8) as f64 / batch as f64,
+        cycles_per_pass,
+        efficiency: if cycles_per_pass > 0 { words as f64 / cycles_per_pass as f64 } else { 1.0 },
+        peak_bytes_per_s: hz * width as f64 / 8.0,
+        bound_inferences_per_s: if cycles_per_pass > 0 {
+            hz * batch as f64 / cycles_per_pass as f64
+        } else {
+            f64::INFINITY
+        },
+        activates,
+        reads,
+        refreshes,
+    })
+}
+
+/// Why weights cannot stream from a board's memory.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    /// The controller has no room between refreshes.
+    #[error("external memory: {0}")]
+    Timing(#[from] Unserviceable),
+    /// More weight words than the chip holds.
+    #[error("the weights need {words} words of external memory, the {part} holds {capacity}")]
+    TooLarge {
+        /// Words needed.
+        words: u64,
+        /// Words the chip holds.
+        capacity: u64,
+        /// The part.
+        part: String,
+    },
 }
