@@ -1,17 +1,20 @@
 // sf_sdram_model: command-level model of one SDR SDRAM chip, for simulation only (the
-// Verilog twin of `sim::sdram::Sdram`, written for this project). It samples the command pins
-// at each rising edge once `en` is high (its cycle 0 is the first such edge), keeps each
-// bank's state and the cycle of every command, and stops the simulation with a line starting
-// "SDRAM VIOLATION" (naming the rule, cycle, bank, cycles needed and waited) on any command
-// that breaks tRCD, tRP, tRAS, tRC, tRRD, tRFC, tWR or tREFI (the longest gap between
-// REFRESH commands, counted from cycle 0) or a state rule (READ/WRITE to a closed bank,
-// ACTIVATE to an open one, REFRESH with a bank open, an address beyond the chip). A READ's
-// word is on dq through the model's cycle READ + CL (set at the edge that ends the cycle
-// before). Burst length 1. The words are stored by word address ({row, bank, col}, the map
-// of `hw::sdram::locate`), so INIT is a $readmemh image in address order; words beyond DEPTH
-// (the stored part) read as zero, like words never written. LOG names a file that gets one line per command ("C cycle ACT bank row", "RD bank
-// col", "WR bank col data", "PRE bank", "PREA", "REF") and per word on the bus ("D cycle
-// word", hex): the format `sim::sdram` writes for the same run.
+// Verilog twin of `sim::sdram::Sdram::power_up`, written for this project). It samples the
+// command pins at each rising edge once `en` is high (its cycle 0 is the first such edge),
+// keeps each bank's state and the cycle of every command, and stops the simulation with a line
+// starting "SDRAM VIOLATION" (naming the rule, cycle, bank, cycles needed and waited) on any
+// command that breaks tRCD, tRP, tRAS, tRC, tRRD, tRFC, tWR, tMRD or tREFI (the longest gap
+// between REFRESH commands) or a state rule (READ/WRITE to a closed bank, ACTIVATE to an open
+// one, REFRESH or LOAD MODE with a bank open, an address beyond the chip). The chip starts
+// powered up: it refuses any command but NOP for INIT cycles, and any ACTIVATE, READ or WRITE
+// until LOAD MODE REGISTER (burst length 1, CAS latency CL) follows two REFRESHes; the refresh
+// interval counts once it is initialised. A READ's word is on dq through the model's cycle
+// READ + CL (set at the edge that ends the cycle before). Burst length 1. The words are stored
+// by word address ({row, bank, col}, the map of `hw::sdram::locate`), so IMAGE is a $readmemh
+// image in address order; words beyond DEPTH (the stored part) read as zero, like words never
+// written. LOG names a file that gets one line per command ("C cycle ACT bank row", "RD bank
+// col", "WR bank col data", "PRE bank", "PREA", "REF", "MRS mode") and per word on the bus
+// ("D cycle word", hex): the format `sim::sdram::log_command` writes for the same run.
 `timescale 1ns/1ps
 `default_nettype none
 module sf_sdram_model #(
@@ -31,7 +34,9 @@ module sf_sdram_model #(
     parameter integer RFC   = 4,
     parameter integer WR    = 1,
     parameter integer REFI  = 390,
-    parameter         INIT  = "",
+    parameter integer INIT  = 5000,
+    parameter integer MRD   = 2,
+    parameter         IMAGE = "",
     parameter         LOG   = ""
 ) (
     input  wire            clk,
@@ -57,7 +62,9 @@ module sf_sdram_model #(
     reg [63:0]   pre_at     [0:NB-1];
     reg          has_wr     [0:NB-1];
     reg [63:0]   wr_at      [0:NB-1];
-    reg          has_last_act, has_ref;
+    reg          has_last_act, has_ref, ready, has_mode;
+    reg [63:0]   mode_at;
+    integer      init_refreshes;
     reg [63:0]   last_act, last_ref, ref_at;
     reg [63:0]   cycle;
     reg [DW-1:0] rd_word [0:CL];      // word due on the bus j cycles from this one
@@ -67,12 +74,13 @@ module sf_sdram_model #(
 
     initial begin
         for (j = 0; j < DEPTH; j = j + 1) mem[j] = 0;
-        if (INIT != "") $readmemh(INIT, mem);
+        if (IMAGE != "") $readmemh(IMAGE, mem);
         for (b = 0; b < NB; b = b + 1) begin
             open[b] = 0; has_act[b] = 0; has_pre[b] = 0; has_wr[b] = 0;
             open_row[b] = 0; act_at[b] = 0; pre_at[b] = 0; wr_at[b] = 0;
         end
         for (j = 0; j <= CL; j = j + 1) begin rd_word[j] = 0; rd_due[j] = 0; end
+        ready = 0; has_mode = 0; mode_at = 0; init_refreshes = 0;
         has_last_act = 0; has_ref = 0; last_act = 0; last_ref = 0; ref_at = 0;
         cycle = 0;
         dq = 0;
@@ -115,8 +123,14 @@ module sf_sdram_model #(
     wire [CA_W-1:0] col = a[CA_W-1:0];
 
     always @(posedge clk) if (en) begin
-        if (cycle - last_ref > REFI) fail("tREFI", -1, REFI, last_ref);
-        if (cmd != 4'b0111 && !cs_n) after("tRFC", -1, has_ref, ref_at, RFC);
+        if (ready && cycle - last_ref > REFI) fail("tREFI", -1, REFI, last_ref);
+        if (cmd != 4'b0111 && !cs_n) begin
+            if (!ready && cycle < INIT) fail("power-up initialisation", -1, INIT, 0);
+            after("tRFC", -1, has_ref, ref_at, RFC);
+            after("tMRD", -1, has_mode, mode_at, MRD);
+            if (!ready && (cmd[2:0] == 3'b011 || cmd[2:0] == 3'b101 || cmd[2:0] == 3'b100))
+                fail("power-up initialisation", ba, 0, cycle);
+        end
         // The word of a READ issued CL cycles ago is on the bus this cycle.
         for (j = 0; j < CL; j = j + 1) begin
             rd_word[j] = rd_word[j + 1];
@@ -169,12 +183,24 @@ module sf_sdram_model #(
             end
             3'b001: begin   // AUTO REFRESH
                 for (b = 0; b < NB; b = b + 1)
-                    if (open[b]) fail("REFRESH with a bank open", b, 0, cycle);
+                    if (open[b]) fail("REFRESH or LOAD MODE with a bank open", b, 0, cycle);
                 for (b = 0; b < NB; b = b + 1) after("tRP", b, has_pre[b], pre_at[b], RP);
                 last_ref = cycle;
                 has_ref = 1;
                 ref_at = cycle;
+                if (!ready) init_refreshes = init_refreshes + 1;
                 if (fd != 0) $fdisplay(fd, "C %0d REF", cycle);
+            end
+            3'b000: begin   // LOAD MODE REGISTER
+                for (b = 0; b < NB; b = b + 1)
+                    if (open[b]) fail("REFRESH or LOAD MODE with a bank open", b, 0, cycle);
+                for (b = 0; b < NB; b = b + 1) after("tRP", b, has_pre[b], pre_at[b], RP);
+                if (a != (CL << 4)) fail("mode register", -1, 0, cycle);
+                if (!ready && init_refreshes < 2) fail("power-up initialisation", -1, 2, cycle);
+                ready = 1;
+                has_mode = 1;
+                mode_at = cycle;
+                if (fd != 0) $fdisplay(fd, "C %0d MRS %0d", cycle, a);
             end
             3'b111: ;       // NOP
             default: fail("unsupported command", ba, 0, cycle);

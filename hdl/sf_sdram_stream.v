@@ -11,8 +11,8 @@
 // the chip's cycle k + CL and leaves as rd_valid/rd_data one edge later.
 // Address mapping (power-of-two geometry): addr = {row, bank, col}, so consecutive rows sit
 // in different banks. Timing parameters are cycles at the design's clock (each at least 1).
-// The power-up initialisation of a real chip (wait, PRECHARGE ALL, REFRESH x2, LOAD MODE) is
-// not part of this controller yet.
+// After reset it initialises the chip: INIT cycles of NOP, PRECHARGE ALL, two REFRESHes, LOAD
+// MODE REGISTER (burst length 1, sequential, CAS latency CL), tMRD; requests wait for it.
 `timescale 1ns/1ps
 `default_nettype none
 module sf_sdram_stream #(
@@ -31,6 +31,8 @@ module sf_sdram_stream #(
     parameter integer RRD      = 1,
     parameter integer RFC      = 4,
     parameter integer REFI     = 390,
+    parameter integer INIT     = 5000, // power-up wait
+    parameter integer MRD      = 2,
     parameter integer OVERHEAD = 20,   // hw::sdram::Streamer::overhead
     parameter integer BUDGET   = 370   // hw::sdram::Streamer::budget
 ) (
@@ -52,18 +54,21 @@ module sf_sdram_stream #(
 );
     localparam integer AW = RA_W + BA_W + CA_W;
     localparam integer NB = 1 << BA_W;
-    localparam [1:0] IDLE = 2'd0, READING = 2'd1, CLOSING = 2'd2;
+    localparam [1:0] IDLE = 2'd0, READING = 2'd1, CLOSING = 2'd2, INIT_SEQ = 2'd3;
     localparam integer SW = LW + CW + 2;     // sums of a count, a length and a constant
     // Timing reloads (a counter holds the cycles still to wait after this one). Every value
     // fits its width: CW and LW are sized by the emitter (back::verilog::sdram) to hold them.
     /* verilator lint_off WIDTH */
     localparam [CW-1:0] RCD1 = RCD - 1, RP1 = RP - 1, RAS1 = RAS - 1, RC1 = RC - 1;
-    localparam [CW-1:0] RRD1 = RRD - 1, RFC1 = RFC - 1, ONE = 1;
+    localparam [CW-1:0] RRD1 = RRD - 1, RFC1 = RFC - 1, ONE = 1, INIT_W = INIT, MRD1 = MRD - 1;
+    localparam [A_W-1:0] MODE = CL << 4;   // hw::sdram::mode_register
     localparam [LW:0]   ROW_WORDS = 1 << CA_W, BUDGET_W = BUDGET;
     localparam [SW-1:0] OVERHEAD_W = OVERHEAD, REFI_W = REFI;
     /* verilator lint_on WIDTH */
 
     reg [1:0]      phase;
+    reg [2:0]      init_step;
+    reg [CW-1:0]   init_left, mrd_left;
     reg [CW-1:0]   since_refresh;
     reg [CW-1:0]   rfc_left, rcd_left, ras_left, rrd_left;
     reg [CW-1:0]   rp_left [0:NB-1];
@@ -100,6 +105,10 @@ module sf_sdram_stream #(
             if (rp_left[i] != 0) all_rp = 1'b0;
     end
 
+    wire do_pa   = phase == INIT_SEQ && init_step == 0 && init_left == 0;
+    wire do_iref = phase == INIT_SEQ && (init_step == 1 || init_step == 2) && rfc_left == 0 && all_rp;
+    wire do_lmr  = phase == INIT_SEQ && init_step == 3 && rfc_left == 0;
+    wire do_done = phase == INIT_SEQ && init_step == 4 && mrd_left == 0;
     wire do_read = phase == READING && rcd_left == 0;
     wire do_pre  = phase == CLOSING && ras_left == 0;
     wire do_ref  = phase == IDLE && refresh_due && rfc_left == 0 && all_rp;
@@ -112,7 +121,10 @@ module sf_sdram_stream #(
 
     always @(posedge clk) begin
         if (rst) begin
-            phase <= IDLE;
+            phase <= INIT_SEQ;
+            init_step <= 0;
+            init_left <= INIT_W;
+            mrd_left <= 0;
             since_refresh <= 0;
             rfc_left <= 0; rcd_left <= 0; ras_left <= 0; rrd_left <= 0;
             for (b = 0; b < NB; b = b + 1) begin
@@ -132,6 +144,8 @@ module sf_sdram_stream #(
             rcd_left <= down(rcd_left);
             ras_left <= down(ras_left);
             rrd_left <= down(rrd_left);
+            init_left <= down(init_left);
+            mrd_left <= down(mrd_left);
             for (b = 0; b < NB; b = b + 1) begin
                 rp_left[b] <= down(rp_left[b]);
                 rc_left[b] <= down(rc_left[b]);
@@ -142,7 +156,24 @@ module sf_sdram_stream #(
             {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0111;   // NOP
             sd_ba <= 0;
             sd_a <= 0;
-            if (do_read) begin
+            if (do_pa) begin
+                {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0010;
+                sd_a[10] <= 1'b1;                                 // all banks
+                for (b = 0; b < NB; b = b + 1) rp_left[b] <= RP1;
+                init_step <= 1;
+            end else if (do_iref) begin
+                {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0001;
+                rfc_left <= RFC1;
+                since_refresh <= ONE;
+                init_step <= init_step + 1'b1;
+            end else if (do_lmr) begin
+                {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0000;
+                sd_a <= MODE;
+                mrd_left <= MRD1;
+                init_step <= 4;
+            end else if (do_done) begin
+                phase <= IDLE;
+            end else if (do_read) begin
                 {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0101;
                 sd_ba <= bank;
                 sd_a <= {{(A_W - CA_W){1'b0}}, col};                                     // A10 low: no auto precharge

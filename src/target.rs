@@ -388,6 +388,9 @@ impl ExternalMemory {
             return Err(format!("field 'clock_mhz' is {}: expected (0, 200] MHz for SDR SDRAM", self.clock_mhz));
         }
         let t = &self.timing;
+        if !(1..=8).contains(&t.mrd) {
+            return Err(format!("field 'timing.mrd' is {}: expected 1 to 8 cycles", t.mrd));
+        }
         if !(1..=3).contains(&t.cl) {
             return Err(format!("field 'timing.cl' is {}: expected a CAS latency of 1, 2 or 3", t.cl));
         }
@@ -400,6 +403,7 @@ impl ExternalMemory {
             ("t_rfc", t.t_rfc),
             ("t_wr", t.t_wr),
             ("t_refi", t.t_refi),
+            ("t_init", t.t_init),
         ];
         if let Some((f, v)) = ns.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0 && *v <= 1e6)) {
             return Err(format!("field 'timing.{f}' is {v}: expected nanoseconds in (0, 1e6]"));
@@ -493,6 +497,20 @@ pub struct TimingNs {
     pub t_wr: f64,
     /// Average refresh interval.
     pub t_refi: f64,
+    /// Power-up wait before the first command (100 us in SDR datasheets).
+    #[serde(default = "default_t_init")]
+    pub t_init: f64,
+    /// LOAD MODE REGISTER to any command, cycles (2 in SDR datasheets).
+    #[serde(default = "default_mrd")]
+    pub mrd: u32,
+}
+
+fn default_t_init() -> f64 {
+    100_000.0
+}
+
+fn default_mrd() -> u32 {
+    2
 }
 
 /// The Vitis HLS part for targets without an AMD/Xilinx part: the Artix-7 XC7A35T of the

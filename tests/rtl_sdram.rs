@@ -28,6 +28,8 @@ fn mt48lc16m16() -> (Geometry, TimingNs) {
         t_rfc: 66.0,
         t_wr: 15.0,
         t_refi: 64e6 / 8192.0,
+        t_init: 100_000.0,
+        mrd: 2,
     };
     (g, t)
 }
@@ -57,7 +59,7 @@ fn requests(t: Timing) -> Vec<(u64, u64, u64)> {
 /// first `cycles` cycles, and the cycles the last word needed.
 fn rust_run(s: Streamer, reqs: &[(u64, u64, u64)], cycles: u64) -> (Vec<String>, Vec<String>, u64) {
     let (g, t) = (s.geometry(), s.timing());
-    let mut mem = Sdram::new(g, t);
+    let mut mem = Sdram::power_up(g, t);
     mem.load(0, &pattern()).unwrap();
     let mut s = s;
     let (mut bus, mut words) = (Vec::new(), Vec::new());
@@ -174,7 +176,7 @@ fn simulate(dir: &Path, sim: Sim) -> (String, String, String) {
 fn setup(dir: &Path, stream: &[(&str, u64)], s: &Streamer, reqs: &[(u64, u64, u64)], end: u64) {
     let hex: String = pattern().iter().map(|w| format!("{w:04x}\n")).collect();
     std::fs::write(dir.join("mem.hex"), hex).unwrap();
-    let model = overrides(&model_params(s, DEPTH)).replacen("#(", "#(.INIT(\"mem.hex\"), .LOG(\"bus.log\"), ", 1);
+    let model = overrides(&model_params(s, DEPTH)).replacen("#(", "#(.IMAGE(\"mem.hex\"), .LOG(\"bus.log\"), ", 1);
     std::fs::write(dir.join("tb.v"), testbench(&overrides(stream), &model, reqs, end)).unwrap();
     std::fs::write(dir.join(STREAM.0), STREAM.1).unwrap();
     std::fs::write(dir.join(MODEL.0), MODEL.1).unwrap();
@@ -200,7 +202,7 @@ fn stream_controller_rtl_is_cycle_exact_with_the_streamer_under_the_chip_model()
         let t = tn.at(mhz);
         let s = Streamer::new(g, t).unwrap();
         let reqs = requests(t);
-        let horizon: u64 = reqs.iter().map(|r| r.0 + 2 * r.2 + 4 * s.overhead()).sum::<u64>() + 10 * t.refi;
+        let horizon: u64 = reqs.iter().map(|r| r.0 + 2 * r.2 + 4 * s.overhead()).sum::<u64>() + 10 * t.refi + t.init;
         let (_, _, done) = rust_run(s.clone(), &reqs, horizon);
         // Past the last word by more than a refresh interval: idle refreshes are compared too.
         let end = done + 2 * t.refi;
@@ -232,8 +234,8 @@ fn stream_controller_rtl_is_cycle_exact_with_the_streamer_under_the_chip_model()
     }
 }
 
-/// The Verilog model stops a controller built one cycle short of tRCD, or with twice the
-/// refresh interval, naming the rule.
+/// The Verilog model stops a controller built one cycle short of tRCD, tRP, tMRD or the
+/// power-up wait, or with three times the refresh interval, naming the rule.
 #[test]
 fn the_verilog_chip_model_stops_a_controller_that_breaks_a_rule() {
     if !common::tool_or_skip("iverilog", "the_verilog_chip_model_stops_a_controller") {
@@ -252,7 +254,7 @@ fn the_verilog_chip_model_stops_a_controller_that_breaks_a_rule() {
         let params: Vec<(&str, u64)> =
             stream_params(&s).into_iter().map(|(n, v)| (n, if n == param { value } else { v })).collect();
         let dir = common::scratch(&format!("rtl_sdram_bad_{param}"));
-        setup(&dir, &params, &s, &reqs, 40 * t.refi);
+        setup(&dir, &params, &s, &reqs, t.init + 40 * t.refi);
         let (stdout, _, _) = simulate(&dir, Sim::Icarus);
         assert!(stdout.contains("SDRAM VIOLATION") && stdout.contains(rule), "{param} = {value}: {stdout}");
     }

@@ -30,6 +30,10 @@ pub struct Timing {
     pub wr: u64,
     /// Longest gap between REFRESH commands (rounded down: the rule is a maximum).
     pub refi: u64,
+    /// Power-up wait before the first command.
+    pub init: u64,
+    /// LOAD MODE REGISTER to any command.
+    pub mrd: u64,
 }
 
 impl TimingNs {
@@ -46,6 +50,8 @@ impl TimingNs {
             rfc: up(self.t_rfc),
             wr: up(self.t_wr),
             refi: (self.t_refi * clock_mhz / 1000.0).floor() as u64,
+            init: up(self.t_init),
+            mrd: u64::from(self.mrd),
         }
     }
 }
@@ -85,6 +91,11 @@ pub enum Command {
     },
     /// Close every bank.
     PrechargeAll,
+    /// Load the mode register with `mode` (the address pins).
+    LoadMode {
+        /// The value: burst length in bits 2:0, burst type bit 3, CAS latency bits 6:4.
+        mode: u32,
+    },
     /// Auto refresh (every bank closed).
     Refresh,
 }
@@ -108,9 +119,18 @@ pub struct Unserviceable {
     pub overhead: u64,
 }
 
+/// The mode register value the controller loads: burst length 1 (bits 2:0 = 0), sequential
+/// bursts (bit 3 = 0), CAS latency `cl` (bits 6:4), standard operation, programmed write bursts.
+pub fn mode_register(cl: u64) -> u32 {
+    (cl as u32 & 7) << 4
+}
+
 /// Where the streaming controller is between commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
+    /// Power-up initialisation, at step 0 (the wait), 1 (PRECHARGE ALL issued), 2 and 3 (a
+    /// REFRESH issued), 4 (LOAD MODE REGISTER issued).
+    Init(u8),
     /// Every bank closed: the next command is a REFRESH, an ACTIVATE or nothing.
     Idle,
     /// A row open (ACTIVATE issued): READs as soon as tRCD allows, one per cycle.
@@ -148,6 +168,9 @@ pub struct Streamer {
     rrd_left: u64,
     rp_left: Vec<u64>,
     rc_left: Vec<u64>,
+    /// Cycles of the power-up wait still to pass, and of tMRD.
+    init_left: u64,
+    mrd_left: u64,
     /// Next word address of the request, and words of it not yet read.
     addr: u64,
     left: u64,
@@ -158,8 +181,10 @@ pub struct Streamer {
 }
 
 impl Streamer {
-    /// A controller for a chip of geometry `g` at timing `t`, at power-up (every bank closed,
-    /// the refresh interval counting from cycle 0, as `sim::sdram::Sdram::new`).
+    /// A controller for a chip of geometry `g` at timing `t`, at power-up: it first waits
+    /// `t.init` cycles, then issues PRECHARGE ALL, two REFRESHes and LOAD MODE REGISTER
+    /// ([`mode_register`]), each when the last allows, and serves requests after tMRD (as
+    /// `sim::sdram::Sdram::power_up` requires). [`Streamer::initialised`] starts after that.
     /// Refused when the refresh interval is not longer than twice the overhead (no chunk
     /// could then be placed between refreshes; no SDRAM part comes near this).
     pub fn new(g: Geometry, t: Timing) -> Result<Streamer, Unserviceable> {
@@ -170,12 +195,14 @@ impl Streamer {
         Ok(Streamer {
             g,
             t,
+            init_left: t.init,
+            mrd_left: 0,
             overhead,
             // After a REFRESH the idle check can wait up to `overhead` cycles for the
             // counters before its ACTIVATE, so a chunk of `budget` words and its overhead
             // still end by the deadline: no refresh is ever followed by another for nothing.
             budget: t.refi - 2 * overhead,
-            phase: Phase::Idle,
+            phase: Phase::Init(0),
             since_refresh: 0,
             rfc_left: 0,
             rcd_left: 0,
@@ -189,6 +216,20 @@ impl Streamer {
             col: 0,
             chunk: 0,
         })
+    }
+
+    /// A controller for a chip already initialised, every bank closed, the refresh interval
+    /// counting from now (as `sim::sdram::Sdram::new`).
+    pub fn initialised(g: Geometry, t: Timing) -> Result<Streamer, Unserviceable> {
+        let mut s = Streamer::new(g, t)?;
+        s.phase = Phase::Idle;
+        s.init_left = 0;
+        Ok(s)
+    }
+
+    /// The power-up initialisation is over: the next command may serve a request.
+    pub fn is_initialised(&self) -> bool {
+        !matches!(self.phase, Phase::Init(_))
     }
 
     /// The worst-case cycles of a chunk besides its READs (the `OVERHEAD` of the RTL).
@@ -236,6 +277,26 @@ impl Streamer {
                 self.phase = Phase::Idle;
                 Command::Precharge { bank: self.bank }
             }
+            Phase::Init(0) if self.init_left == 0 => {
+                self.rp_left.iter_mut().for_each(|c| *c = t.rp);
+                self.phase = Phase::Init(1);
+                Command::PrechargeAll
+            }
+            Phase::Init(step @ (1..=2)) if self.rfc_left == 0 && self.rp_left.iter().all(|&c| c == 0) => {
+                self.rfc_left = t.rfc;
+                self.since_refresh = 0;
+                self.phase = Phase::Init(step + 1);
+                Command::Refresh
+            }
+            Phase::Init(3) if self.rfc_left == 0 => {
+                self.mrd_left = t.mrd;
+                self.phase = Phase::Init(4);
+                Command::LoadMode { mode: mode_register(t.cl) }
+            }
+            Phase::Init(4) if self.mrd_left == 0 => {
+                self.phase = Phase::Idle;
+                Command::Nop
+            }
             Phase::Idle => {
                 let (bank, row, col) = locate(self.g, self.addr);
                 let words = (u64::from(self.g.cols) - u64::from(col)).min(self.left).min(self.budget);
@@ -271,7 +332,14 @@ impl Streamer {
         };
         // The cycle ends: every counter counts it.
         let down = |c: &mut u64| *c = c.saturating_sub(1);
-        for c in [&mut self.rfc_left, &mut self.rcd_left, &mut self.ras_left, &mut self.rrd_left] {
+        for c in [
+            &mut self.rfc_left,
+            &mut self.rcd_left,
+            &mut self.ras_left,
+            &mut self.rrd_left,
+            &mut self.init_left,
+            &mut self.mrd_left,
+        ] {
             down(c);
         }
         self.rp_left.iter_mut().chain(self.rc_left.iter_mut()).for_each(down);
@@ -358,7 +426,7 @@ pub fn stream_figures(
         return Err(StreamError::TooLarge { words, capacity: g.words(), part: mem.part.clone() });
     }
     let t = mem.timing.at(mem.clock_mhz);
-    let mut s = Streamer::new(g, t)?;
+    let mut s = Streamer::initialised(g, t)?;
     let (mut cycles, mut reads, mut activates, mut refreshes, mut taken) = (0u64, 0u64, 0u64, 0u64, words == 0);
     while reads < words {
         let req = (!taken).then_some(Request { addr: 0, len: words });

@@ -44,6 +44,13 @@ pub enum Rule {
     RefreshOpen,
     /// A bank, row or column beyond the chip, or a word wider than the bus.
     Address,
+    /// A command before the power-up wait ended, or an access before the initialisation
+    /// (two REFRESHes, then LOAD MODE REGISTER) completed.
+    Init,
+    /// LOAD MODE REGISTER to any command.
+    Mrd,
+    /// A mode register value other than burst length 1, sequential, the chip's CAS latency.
+    Mode,
 }
 
 impl Rule {
@@ -60,8 +67,11 @@ impl Rule {
             Rule::Refi => "tREFI",
             Rule::BankClosed => "READ/WRITE to a closed bank",
             Rule::BankOpen => "ACTIVATE to an open bank",
-            Rule::RefreshOpen => "REFRESH with a bank open",
+            Rule::RefreshOpen => "REFRESH or LOAD MODE with a bank open",
             Rule::Address => "address or data out of range",
+            Rule::Init => "power-up initialisation",
+            Rule::Mrd => "tMRD",
+            Rule::Mode => "mode register",
         }
     }
 }
@@ -124,6 +134,11 @@ pub struct Sdram {
     pipeline: std::collections::VecDeque<(u64, u64)>,
     cycle: u64,
     counts: Counts,
+    /// Initialised (LOAD MODE REGISTER after two REFRESHes); before, no access and no
+    /// refresh interval.
+    ready: bool,
+    init_refreshes: u32,
+    mode_at: Option<u64>,
 }
 
 impl Sdram {
@@ -140,7 +155,18 @@ impl Sdram {
             pipeline: Default::default(),
             cycle: 0,
             counts: Counts::default(),
+            ready: true,
+            init_refreshes: 0,
+            mode_at: None,
         }
+    }
+
+    /// A chip just powered up: it refuses any command but NOP for `timing.init` cycles, and
+    /// any ACTIVATE, READ or WRITE until LOAD MODE REGISTER (burst length 1, its CAS latency)
+    /// follows at least two REFRESHes; the refresh interval counts from the last REFRESH once
+    /// it is initialised.
+    pub fn power_up(geometry: Geometry, timing: Timing) -> Sdram {
+        Sdram { ready: false, ..Sdram::new(geometry, timing) }
     }
 
     /// The current cycle (the next command's).
@@ -228,14 +254,37 @@ impl Sdram {
     pub fn step(&mut self, cmd: Command) -> Result<Option<u64>, Violation> {
         let t = self.timing;
         // The refresh interval is a maximum: it can pass on any cycle, command or not.
-        if self.cycle - self.last_refresh > t.refi {
+        if self.ready && self.cycle - self.last_refresh > t.refi {
             return Err(self.violation(cmd, Rule::Refi, None, t.refi, Some(self.last_refresh)));
         }
         if !matches!(cmd, Command::Nop) {
+            if !self.ready && self.cycle < t.init {
+                return Err(self.violation(cmd, Rule::Init, None, t.init, Some(0)));
+            }
             self.after(cmd, Rule::Rfc, None, self.refreshed_at, t.rfc)?;
+            self.after(cmd, Rule::Mrd, None, self.mode_at, t.mrd)?;
+        }
+        if !self.ready && matches!(cmd, Command::Activate { .. } | Command::Read { .. } | Command::Write { .. }) {
+            return Err(self.violation(cmd, Rule::Init, None, 0, None));
         }
         match cmd {
             Command::Nop => {}
+            Command::LoadMode { mode } => {
+                if let Some(b) = self.banks.iter().position(|k| k.open.is_some()) {
+                    return Err(self.violation(cmd, Rule::RefreshOpen, Some(b as u32), 0, None));
+                }
+                for (b, k) in self.banks.iter().enumerate() {
+                    self.after(cmd, Rule::Rp, Some(b as u32), k.precharged, t.rp)?;
+                }
+                if mode != crate::hw::sdram::mode_register(t.cl) {
+                    return Err(self.violation(cmd, Rule::Mode, None, 0, None));
+                }
+                if !self.ready && self.init_refreshes < 2 {
+                    return Err(self.violation(cmd, Rule::Init, None, 2, None));
+                }
+                self.ready = true;
+                self.mode_at = Some(self.cycle);
+            }
             Command::Activate { bank, row } => {
                 let b = self.bank(cmd, bank)?;
                 if row >= self.geometry.rows {
@@ -300,6 +349,9 @@ impl Sdram {
                 self.last_refresh = self.cycle;
                 self.refreshed_at = Some(self.cycle);
                 self.counts.refreshes += 1;
+                if !self.ready {
+                    self.init_refreshes += 1;
+                }
             }
         }
         let out = match self.pipeline.front() {
@@ -360,6 +412,7 @@ pub fn log_command(cycle: u64, cmd: Command) -> Option<String> {
         Command::Precharge { bank } => format!("C {cycle} PRE {bank}"),
         Command::PrechargeAll => format!("C {cycle} PREA"),
         Command::Refresh => format!("C {cycle} REF"),
+        Command::LoadMode { mode } => format!("C {cycle} MRS {mode}"),
     })
 }
 
@@ -371,7 +424,8 @@ pub fn stream_read(mem: &mut Sdram, start: u64, n: u64) -> Result<Vec<u64>, Viol
     if start.checked_add(n).is_none_or(|e| e > g.words()) {
         return Err(mem.violation(Command::Nop, Rule::Address, None, 0, None));
     }
-    let mut s = Streamer::new(g, mem.timing()).map_err(|_| mem.violation(Command::Nop, Rule::Refi, None, 0, None))?;
+    let mut s =
+        Streamer::initialised(g, mem.timing()).map_err(|_| mem.violation(Command::Nop, Rule::Refi, None, 0, None))?;
     let mut out = Vec::with_capacity(n as usize);
     let mut req = Some(Request { addr: start, len: n });
     while (out.len() as u64) < n {
@@ -407,6 +461,8 @@ mod tests {
                 t_rfc: 66.0,
                 t_wr: 15.0,
                 t_refi: 64e6 / 8192.0,
+                t_init: 100_000.0,
+                mrd: 2,
             },
         )
     }
@@ -427,7 +483,7 @@ mod tests {
     /// Each rule, broken by one cycle, is refused naming it; one cycle more is accepted.
     #[test]
     fn every_timing_rule_is_enforced_to_the_cycle() {
-        let t = Timing { cl: 2, rcd: 2, rp: 2, ras: 5, rc: 9, rrd: 2, rfc: 7, wr: 2, refi: 1000 };
+        let t = Timing { cl: 2, rcd: 2, rp: 2, ras: 5, rc: 9, rrd: 2, rfc: 7, wr: 2, refi: 1000, init: 10, mrd: 2 };
         let g = mt48lc16m16().0;
         let (act, act1) = (Command::Activate { bank: 0, row: 5 }, Command::Activate { bank: 1, row: 0 });
         let (rd, wr) = (Command::Read { bank: 0, col: 3 }, Command::Write { bank: 0, col: 1, data: 7 });
@@ -526,7 +582,7 @@ mod tests {
     fn requests_with_idle_gaps_keep_every_rule() {
         let (g, tn) = mt48lc16m16();
         for mhz in [25.0, 50.0, 100.0] {
-            let mut m = Sdram::new(g, tn.at(mhz));
+            let mut m = Sdram::power_up(g, tn.at(mhz));
             let t = m.timing();
             let pattern: Vec<u64> = (0..20_000u64).map(|a| (a * 40503 + 11) & 0xffff).collect();
             m.load(0, &pattern).unwrap();
@@ -558,7 +614,60 @@ mod tests {
                 assert_eq!(tick(&mut s, &mut m, None).unwrap_or_else(|v| panic!("{mhz} MHz: {v}")).word, None);
             }
             assert_eq!(got, want, "{mhz} MHz");
-            assert!(m.counts().refreshes >= m.counts().cycles / (t.refi + 1), "{mhz} MHz");
+            assert!(m.counts().refreshes >= (m.counts().cycles - t.init) / (t.refi + 1), "{mhz} MHz");
         }
+    }
+
+    /// A chip just powered up takes nothing but NOP for the wait, no access before LOAD MODE
+    /// after two REFRESHes, only its own mode, and nothing within tMRD of it; the controller's
+    /// initialisation passes.
+    #[test]
+    fn power_up_initialisation_is_enforced() {
+        let (g, tn) = mt48lc16m16();
+        let t = tn.at(50.0);
+        assert_eq!((t.init, t.mrd), (5000, 2));
+        let run = |cmds: &[(u64, Command)]| {
+            let mut m = Sdram::power_up(g, t);
+            for &(at, c) in cmds {
+                while m.cycle() < at {
+                    m.step(Command::Nop)?;
+                }
+                m.step(c)?;
+            }
+            Ok::<_, Violation>(m)
+        };
+        let mode = crate::hw::sdram::mode_register(t.cl);
+        let (pa, rf, lm) = (Command::PrechargeAll, Command::Refresh, Command::LoadMode { mode });
+        let good = [(t.init, pa), (t.init + t.rp, rf), (t.init + t.rp + t.rfc, rf), (t.init + t.rp + 2 * t.rfc, lm)];
+        let mut m = run(&good).unwrap();
+        let at = m.cycle() + t.mrd - 1;
+        let act = Command::Activate { bank: 0, row: 0 };
+        let mut early = m.clone();
+        while early.cycle() < at - 1 {
+            early.step(Command::Nop).unwrap();
+        }
+        assert_eq!(early.step(act).unwrap_err().rule, Rule::Mrd);
+        while m.cycle() < at {
+            m.step(Command::Nop).unwrap();
+        }
+        m.step(act).unwrap();
+        let rule = |cmds: &[(u64, Command)]| run(cmds).unwrap_err().rule;
+        assert_eq!(rule(&[(t.init - 1, pa)]), Rule::Init);
+        assert_eq!(rule(&[(t.init, act)]), Rule::Init);
+        assert_eq!(rule(&[good[0], good[1], (t.init + t.rp + t.rfc, lm)]), Rule::Init);
+        assert_eq!(rule(&[good[0], good[1], good[2], (good[3].0, Command::LoadMode { mode: 0x30 })]), Rule::Mode);
+        // No refresh interval before initialisation, however long the wait.
+        run(&[(t.init + 10 * t.refi, pa)]).unwrap();
+        // The controller's own sequence, then a read.
+        let mut m = Sdram::power_up(g, t);
+        m.load(0, &[0xabcd]).unwrap();
+        let mut s = Streamer::new(g, t).unwrap();
+        let mut got = None;
+        while got.is_none() {
+            assert!(m.cycle() < t.init + 100, "no word");
+            got = tick(&mut s, &mut m, Some(Request { addr: 0, len: 1 })).unwrap().word;
+        }
+        assert_eq!(got, Some(0xabcd));
+        assert!(s.is_initialised() && m.counts().refreshes == 2);
     }
 }

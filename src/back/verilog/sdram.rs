@@ -27,7 +27,7 @@ pub fn stream_params(s: &Streamer) -> Vec<(&'static str, u64)> {
     p.extend([
         ("DW", u64::from(g.width)),
         ("LW", u64::from(bits(g.words()))),
-        ("CW", u64::from(bits(t.refi + s.overhead() + u64::from(g.cols)) + 1)),
+        ("CW", u64::from(bits((t.refi + s.overhead() + u64::from(g.cols)).max(t.init)) + 1)),
         ("CL", t.cl),
         ("RCD", t.rcd),
         ("RP", t.rp),
@@ -36,6 +36,8 @@ pub fn stream_params(s: &Streamer) -> Vec<(&'static str, u64)> {
         ("RRD", t.rrd),
         ("RFC", t.rfc),
         ("REFI", t.refi),
+        ("INIT", t.init),
+        ("MRD", t.mrd),
         ("OVERHEAD", s.overhead()),
         ("BUDGET", s.budget()),
     ]);
@@ -59,6 +61,8 @@ pub fn model_params(s: &Streamer, depth: u64) -> Vec<(&'static str, u64)> {
         ("RFC", t.rfc),
         ("WR", t.wr),
         ("REFI", t.refi),
+        ("INIT", t.init),
+        ("MRD", t.mrd),
     ]);
     p
 }
