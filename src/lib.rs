@@ -16,6 +16,7 @@
 //!                                  bit-exact and cycle-exact with the RTL)
 //!  tools                 flow/     iverilog, Verilator, Yosys, nextpnr, icepack, icetime, g++
 //!  energy / report       energy/, report/
+//!  design search         dse.rs    choosing cuts (students, T, lanes) by running each candidate
 //!  driver                driver/   the commands as functions: prepare, verify, compile
 //! ```
 //!
@@ -48,6 +49,7 @@ pub mod back;
 pub mod chip;
 pub mod data;
 pub mod driver;
+pub mod dse;
 pub mod energy;
 pub mod flow;
 pub mod front;

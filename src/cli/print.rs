@@ -3,11 +3,12 @@
 
 use serde_json::json;
 use spikefab::driver::{Comparison, EarlyExit, Explored, PlanCheck, config_label, students_label};
+use spikefab::dse as select;
 use spikefab::energy::Estimate;
 use spikefab::energy::neurobench::Counts;
 use spikefab::flow::cosim::SpeedComparison;
 use spikefab::hw::{MemMap, Plan};
-use spikefab::passes::{PassRecord, select};
+use spikefab::passes::PassRecord;
 
 use super::part::BenchPart;
 

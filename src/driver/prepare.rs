@@ -4,8 +4,8 @@
 use super::{Error, Progress};
 use crate::Model;
 use crate::data::InputBatch;
+use crate::dse::{self as select, Bound, Evaluator};
 use crate::options::{Criterion, PassSettings, PlanSettings};
-use crate::passes::select::{self, Bound, Evaluator};
 use crate::passes::students::{self, Ensemble, KeepStudents};
 use crate::passes::{Context, PassError, PassRecord, Pipeline};
 

@@ -9,7 +9,6 @@
 pub mod dead;
 pub mod fold;
 pub mod legalise;
-pub mod select;
 pub mod students;
 
 use petgraph::graph::{EdgeIndex, NodeIndex};

@@ -6,13 +6,13 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::students::{Ensemble, KeepStudents};
-use super::{Context, PassError, Pipeline};
 use crate::data::{self, InputBatch};
 use crate::energy;
 use crate::hw::{self, PlanOptions};
 use crate::model::Model;
 use crate::options::Datapath;
+use crate::passes::students::{Ensemble, KeepStudents};
+use crate::passes::{Context, PassError, Pipeline};
 use crate::sim::cycle;
 
 /// What a configuration sweeps of the layout: lanes (None: the settings') and datapath
@@ -437,7 +437,7 @@ pub fn job_cost(m: &Model, ensemble: Option<&Ensemble>, students: &[usize], step
             .filter_map(|n| g.find(n))
             .map(|i| g.node(i).op.param_count())
             .sum(),
-        _ => super::param_count(g),
+        _ => crate::passes::param_count(g),
     };
     (params.max(1) as u64).saturating_mul(steps as u64)
 }
