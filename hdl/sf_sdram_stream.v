@@ -3,7 +3,8 @@
 // command: the state registers hold the Streamer's state before a cycle's decision, the
 // decision is combinational, and the command it chooses is registered into the pins (so the
 // chip sees command k in the cycle after the edge that chose it). One request at a time
-// (req_ready: every READ of the last one issued), in chunks of one row at most: ACTIVATE,
+// (req_ready: every READ of the last one issued; a request taken at an edge is served from
+// the next, so no path runs from the request ports to the pins), in chunks of one row at most: ACTIVATE,
 // READs back to back, PRECHARGE; every bank is closed between chunks. A REFRESH comes before
 // a chunk that, with its worst-case OVERHEAD, would end past the refresh deadline REFI, and
 // while idle once the overhead alone would. Timing rules are down-counters (cycles still to
@@ -55,15 +56,15 @@ module sf_sdram_stream #(
     localparam integer AW = RA_W + BA_W + CA_W;
     localparam integer NB = 1 << BA_W;
     localparam [1:0] IDLE = 2'd0, READING = 2'd1, CLOSING = 2'd2, INIT_SEQ = 2'd3;
-    localparam integer SW = LW + CW + 2;     // sums of a count, a length and a constant
     // Timing reloads (a counter holds the cycles still to wait after this one). Every value
     // fits its width: CW and LW are sized by the emitter (back::verilog::sdram) to hold them.
     /* verilator lint_off WIDTH */
     localparam [CW-1:0] RCD1 = RCD - 1, RP1 = RP - 1, RAS1 = RAS - 1, RC1 = RC - 1;
     localparam [CW-1:0] RRD1 = RRD - 1, RFC1 = RFC - 1, ONE = 1, INIT_W = INIT, MRD1 = MRD - 1;
     localparam [A_W-1:0] MODE = CL << 4;   // hw::sdram::mode_register
-    localparam [LW:0]   ROW_WORDS = 1 << CA_W, BUDGET_W = BUDGET;
-    localparam [SW-1:0] OVERHEAD_W = OVERHEAD, REFI_W = REFI;
+    localparam [CA_W:0] ROW_WORDS = 1 << CA_W;
+    localparam [CA_W:0] BUDGET_C = BUDGET < (1 << CA_W) ? BUDGET : (1 << CA_W);
+    localparam [CW:0]   SLACK = REFI - OVERHEAD;
     /* verilator lint_on WIDTH */
 
     reg [1:0]      phase;
@@ -77,25 +78,36 @@ module sf_sdram_stream #(
     reg [LW-1:0]   left;
     reg [BA_W-1:0] bank;
     reg [CA_W-1:0] col;
-    reg [LW-1:0]   chunk;
+    reg [CA_W:0]   chunk;
     reg [CL:0]     in_flight;   // bit j: a READ chosen j edges ago
 
     assign req_ready = left == 0;
     wire           take   = req_ready && req_valid && req_len != 0;
-    wire [AW-1:0]  a_now  = take ? req_addr : addr;
-    wire [LW-1:0]  l_now  = take ? req_len : left;
+    // A request taken at an edge is served from the next: decisions use registered state only.
+    wire [AW-1:0]  a_now  = addr;
     wire [CA_W-1:0] n_col = a_now[CA_W-1:0];
     wire [BA_W-1:0] n_bank = a_now[CA_W+BA_W-1:CA_W];
     wire [RA_W-1:0] n_row = a_now[AW-1:CA_W+BA_W];
 
-    // Words of the next chunk: to the end of the row, of the request, of the budget.
-    wire [LW:0] to_row_end = ROW_WORDS - {{(LW + 1 - CA_W){1'b0}}, n_col};
-    wire [LW:0] l_wide     = {1'b0, l_now};
-    wire [LW:0] w_row      = to_row_end < l_wide ? to_row_end : l_wide;
-    wire [LW:0] words      = w_row < BUDGET_W ? w_row : BUDGET_W;
-    wire [SW-1:0] end_chunk = {{(SW - CW){1'b0}}, since_refresh} + OVERHEAD_W
-                              + (l_now != 0 ? {{(SW - LW - 1){1'b0}}, words} : {SW{1'b0}});
-    wire refresh_due = end_chunk > REFI_W;
+    // Words of the next chunk: to the end of the row, of the request, of the budget. A chunk
+    // is at most a row, so the sums are CA_W + 1 bits wide, not LW: the request's length is
+    // clipped to a row first (min(cols - col, left) = min(cols - col, min(left, cols))), and
+    // the budget to a row (BUDGET_C). It is a function of addr and left only, so it is
+    // computed from their next values and registered with them (words_q, l_nz): the refresh
+    // test and the ACTIVATE see a register, not the arithmetic. The refresh test compares
+    // since_refresh + words with the constant REFI - OVERHEAD (positive: hw::sdram::Streamer
+    // refuses timing where it is not).
+    reg  [AW-1:0]  addr_n;
+    reg  [LW-1:0]  left_n;
+    wire           long_n     = |left_n[LW-1:CA_W];
+    wire [CA_W:0]  l_clip     = long_n ? ROW_WORDS : left_n[CA_W:0];
+    wire [CA_W:0]  to_row_end = ROW_WORDS - {1'b0, addr_n[CA_W-1:0]};
+    wire [CA_W:0]  w_row      = to_row_end < l_clip ? to_row_end : l_clip;
+    wire [CA_W:0]  words_n    = w_row < BUDGET_C ? w_row : BUDGET_C;
+    reg  [CA_W:0]  words_q;
+    reg            l_nz;
+    wire [CW:0]    ahead      = {1'b0, since_refresh} + (l_nz ? {{(CW - CA_W){1'b0}}, words_q} : {(CW + 1){1'b0}});
+    wire refresh_due = ahead > SLACK;
 
     integer i, b;
     reg all_rp;
@@ -112,8 +124,20 @@ module sf_sdram_stream #(
     wire do_read = phase == READING && rcd_left == 0;
     wire do_pre  = phase == CLOSING && ras_left == 0;
     wire do_ref  = phase == IDLE && refresh_due && rfc_left == 0 && all_rp;
-    wire do_act  = phase == IDLE && !refresh_due && l_now != 0 && rfc_left == 0
+    wire do_act  = phase == IDLE && !refresh_due && l_nz && rfc_left == 0
                    && rp_left[n_bank] == 0 && rc_left[n_bank] == 0 && rrd_left == 0;
+
+    always @* begin
+        addr_n = addr;
+        left_n = left;
+        if (take) begin
+            addr_n = req_addr;
+            left_n = req_len;
+        end else if (do_read) begin
+            addr_n = addr + 1'b1;
+            left_n = left - 1'b1;
+        end
+    end
 
     function [CW-1:0] down(input [CW-1:0] c);
         down = c == 0 ? {CW{1'b0}} : c - 1'b1;
@@ -132,6 +156,7 @@ module sf_sdram_stream #(
                 rc_left[b] <= 0;
             end
             addr <= 0; left <= 0; bank <= 0; col <= 0; chunk <= 0;
+            words_q <= 0; l_nz <= 1'b0;
             in_flight <= 0;
             rd_valid <= 1'b0;
             rd_data <= 0;
@@ -151,8 +176,10 @@ module sf_sdram_stream #(
                 rc_left[b] <= down(rc_left[b]);
             end
             since_refresh <= since_refresh + 1'b1;
-            addr <= a_now;
-            left <= l_now;
+            addr <= addr_n;
+            left <= left_n;
+            words_q <= words_n;
+            l_nz <= left_n != 0;
             {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0111;   // NOP
             sd_ba <= 0;
             sd_a <= 0;
@@ -178,8 +205,6 @@ module sf_sdram_stream #(
                 sd_ba <= bank;
                 sd_a <= {{(A_W - CA_W){1'b0}}, col};                                     // A10 low: no auto precharge
                 col <= col + 1'b1;
-                addr <= a_now + 1'b1;
-                left <= l_now - 1'b1;
                 chunk <= chunk - 1'b1;
                 if (chunk == 1) phase <= CLOSING;
             end else if (do_pre) begin
@@ -197,7 +222,7 @@ module sf_sdram_stream #(
                 sd_a <= n_row;
                 bank <= n_bank;
                 col <= n_col;
-                chunk <= words[LW-1:0];
+                chunk <= words_q;
                 rcd_left <= RCD1;
                 ras_left <= RAS1;
                 rc_left[n_bank] <= RC1;

@@ -360,6 +360,33 @@ pub struct ExternalMemory {
     pub timing: TimingNs,
     /// Supply currents for the energy model.
     pub power: MemoryPower,
+    /// The FPGA pins the chip is wired to.
+    pub pins: MemoryPins,
+}
+
+/// The FPGA balls an SDR SDRAM is wired to (`[external_memory.pins]`), bit 0 first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryPins {
+    /// The chip's clock.
+    pub clock: String,
+    /// Clock enable.
+    pub cke: String,
+    /// Chip select (active low).
+    pub cs_n: String,
+    /// Write enable (active low).
+    pub we_n: String,
+    /// Row address strobe (active low).
+    pub ras_n: String,
+    /// Column address strobe (active low).
+    pub cas_n: String,
+    /// Bank address.
+    pub ba: Vec<String>,
+    /// Address.
+    pub a: Vec<String>,
+    /// Data.
+    pub dq: Vec<String>,
+    /// Data masks, one per byte.
+    pub dqm: Vec<String>,
 }
 
 impl ExternalMemory {
@@ -407,6 +434,40 @@ impl ExternalMemory {
         ];
         if let Some((f, v)) = ns.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0 && *v <= 1e6)) {
             return Err(format!("field 'timing.{f}' is {v}: expected nanoseconds in (0, 1e6]"));
+        }
+        let pins = &self.pins;
+        let ball = |f: &str, v: &str| {
+            if !v.is_empty() && v.len() <= 16 && v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "field 'pins.{f}' holds '{}': expected a ball name of letters and digits",
+                    crate::names::label(v)
+                ))
+            }
+        };
+        for (f, v) in [
+            ("clock", &pins.clock),
+            ("cke", &pins.cke),
+            ("cs_n", &pins.cs_n),
+            ("we_n", &pins.we_n),
+            ("ras_n", &pins.ras_n),
+            ("cas_n", &pins.cas_n),
+        ] {
+            ball(f, v)?;
+        }
+        let bits = |n: u32| (32 - (n - 1).leading_zeros()).max(1) as usize;
+        let need = [
+            ("ba", &pins.ba, bits(g.banks)),
+            ("a", &pins.a, bits(g.rows).max(bits(g.cols)).max(11)),
+            ("dq", &pins.dq, g.width as usize),
+            ("dqm", &pins.dqm, (g.width as usize).div_ceil(8)),
+        ];
+        for (f, v, n) in need {
+            if v.len() != n {
+                return Err(format!("field 'pins.{f}' lists {} balls: the chip's geometry needs {n}", v.len()));
+            }
+            v.iter().try_for_each(|b| ball(f, b))?;
         }
         let p = &self.power;
         let figures = [
@@ -775,7 +836,7 @@ mod tests {
         assert_eq!(flow("ice40-up5k"), Flow::OpenIce40);
         assert_eq!(flow("ice40-hx8k"), Flow::OpenIce40);
         assert_eq!(flow("xc7a35t"), Flow::Vivado);
-        for n in ["ecp5-25k", "ecp5-45k", "ecp5-85k"] {
+        for n in ["ecp5-25k", "ecp5-45k", "ecp5-85k", "ulx3s-85f"] {
             assert_eq!(flow(n), Flow::OpenEcp5, "{n}");
         }
         for n in ["generic-45nm", "loihi", "truenorth"] {
@@ -800,5 +861,35 @@ mod tests {
             let e = Target::parse("t", &text).unwrap_err();
             assert!(e.to_string().contains(want), "{e}");
         }
+    }
+
+    /// A board's external memory: each broken figure is refused naming its field; a chip
+    /// cannot have one.
+    #[test]
+    fn external_memory_figures_are_checked() {
+        let text = BUNDLED.iter().find(|(n, _)| *n == "ulx3s-85f").unwrap().1;
+        let t = Target::parse("ulx3s-85f", text).unwrap();
+        let m = t.external_memory.as_ref().unwrap();
+        assert_eq!((m.geometry.words(), m.geometry.width, m.pins.dq.len()), (1 << 24, 16, 16));
+        let cases = [
+            ("banks = 4", "banks = 3", "geometry.banks"),
+            ("width = 16", "width = 12", "geometry.width"),
+            ("clock_mhz = 50.0", "clock_mhz = 0.0", "clock_mhz"),
+            ("cl = 2", "cl = 9", "timing.cl"),
+            ("t_rcd = 20.0", "t_rcd = nan", "timing.t_rcd"),
+            ("idd4_ma = 100.0", "idd4_ma = -1.0", "power.idd4_ma"),
+            ("dqm = [\"U19\", \"E20\"]", "dqm = [\"U19\"]", "pins.dqm"),
+            ("cs_n = \"P20\"", "cs_n = \"P20; rm\"", "pins.cs_n"),
+            ("part = \"MT48LC16M16A2\"", "part = \"a b\"", "part"),
+        ];
+        for (from, to, field) in cases {
+            assert!(text.contains(from), "{from}");
+            let e = Target::parse("x", &text.replacen(from, to, 1)).unwrap_err().to_string();
+            assert!(e.contains(field), "{to}: {e}");
+        }
+        let chip = BUNDLED.iter().find(|(n, _)| *n == "loihi2").unwrap().1;
+        let section = &text[text.find("\n[external_memory]\n").unwrap()..];
+        let e = Target::parse("x", &format!("{chip}\n{section}")).unwrap_err().to_string();
+        assert!(e.contains("only an FPGA board"), "{e}");
     }
 }

@@ -44,7 +44,7 @@ fn the_board_plan_reports_streaming_figures_the_chip_model_reproduces() {
     let mem = t.external_memory.as_ref().expect("the board has external memory");
     let timing = mem.timing.at(mem.clock_mhz);
     let mut chip = Sdram::new(mem.geometry, timing);
-    let mut s = Streamer::new(mem.geometry, timing).unwrap();
+    let mut s = Streamer::initialised(mem.geometry, timing).unwrap();
     let (mut got, mut req) = (0u64, Some(Request { addr: 0, len: words }));
     while got < words {
         let r = tick(&mut s, &mut chip, req).unwrap_or_else(|v| panic!("the chip model refuses: {v}"));

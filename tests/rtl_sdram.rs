@@ -259,3 +259,119 @@ fn the_verilog_chip_model_stops_a_controller_that_breaks_a_rule() {
         assert!(stdout.contains("SDRAM VIOLATION") && stdout.contains(rule), "{param} = {value}: {stdout}");
     }
 }
+
+/// The controller in the open flow on the ULX3S: a test vehicle (the board's 25 MHz oscillator,
+/// the PLL making the 50 MHz system clock and the SDRAM clock 90 degrees behind it, as LiteX
+/// clocks this board, forwarded through an ODDRX1F; one request streaming the whole chip, its
+/// words folded onto the LEDs so nothing is optimised away) on the pins of the `ulx3s-85f`
+/// target, through Yosys, nextpnr-ecp5 and ecppack: it places, routes, meets 50 MHz and packs.
+#[test]
+fn the_controller_builds_for_the_ulx3s_at_its_memory_clock() {
+    use spikefab::flow::yowasp::{Env, Family, Lookup, lookup};
+    let test = "the_controller_builds_for_the_ulx3s_at_its_memory_clock";
+    let found = match lookup(Family::Ecp5, &Env::from_process()) {
+        Ok(Lookup::Found(t)) => Ok(t),
+        _ => Err("the ECP5 tools are not installed (SPIKEFAB_YOWASP_BIN, docs/fpga-flows.md)".to_string()),
+    };
+    let Some(tools) = common::require(found, test) else { return };
+    let t = spikefab::target::Target::load("ulx3s-85f").unwrap();
+    let mem = t.external_memory.as_ref().unwrap();
+    assert_eq!((t.clock.default_mhz, mem.clock_mhz), (25.0, 50.0), "the vehicle's PLL makes 50 MHz from 25");
+    let s = Streamer::new(mem.geometry, mem.timing.at(mem.clock_mhz)).unwrap();
+    let dir = common::scratch("rtl_sdram_ulx3s");
+    std::fs::write(dir.join(STREAM.0), STREAM.1).unwrap();
+    let words = mem.geometry.words();
+    let top = format!(
+        r#"module top (
+    input  wire        clk_25mhz,
+    output wire        sdram_clk, sdram_cke, sdram_csn, sdram_wen, sdram_rasn, sdram_casn,
+    output wire [1:0]  sdram_ba,
+    output wire [12:0] sdram_a,
+    output wire [1:0]  sdram_dqm,
+    input  wire [15:0] sdram_d,
+    output wire [7:0]  led
+);
+    wire clk, clk_mem, locked;
+    // 25 MHz x 2 / 1 = 50 MHz (VCO 600 MHz, CLKOP and CLKOS / 12); CLKOS 3 VCO cycles later: 90 degrees.
+    (* FREQUENCY_PIN_CLKI="25" *) (* FREQUENCY_PIN_CLKOP="50" *) (* FREQUENCY_PIN_CLKOS="50" *)
+    (* ICP_CURRENT="12" *) (* LPF_RESISTOR="8" *) (* MFG_ENABLE_FILTEROPAMP="1" *) (* MFG_GMCREF_SEL="2" *)
+    EHXPLLL #(.PLLRST_ENA("DISABLED"), .INTFB_WAKE("DISABLED"), .STDBY_ENABLE("DISABLED"), .DPHASE_SOURCE("DISABLED"),
+        .OUTDIVIDER_MUXA("DIVA"), .OUTDIVIDER_MUXB("DIVB"), .CLKI_DIV(1), .CLKFB_DIV(2), .FEEDBK_PATH("CLKOP"),
+        .CLKOP_ENABLE("ENABLED"), .CLKOP_DIV(12), .CLKOP_CPHASE(5), .CLKOP_FPHASE(0),
+        .CLKOS_ENABLE("ENABLED"), .CLKOS_DIV(12), .CLKOS_CPHASE(8), .CLKOS_FPHASE(0)) pll (
+        .CLKI(clk_25mhz), .CLKFB(clk), .CLKOP(clk), .CLKOS(clk_mem), .RST(1'b0), .STDBY(1'b0), .PHASESEL0(1'b0),
+        .PHASESEL1(1'b0), .PHASEDIR(1'b1), .PHASESTEP(1'b1), .PHASELOADREG(1'b1), .PLLWAKESYNC(1'b0),
+        .ENCLKOP(1'b0), .LOCK(locked));
+    ODDRX1F ck (.SCLK(clk_mem), .RST(1'b0), .D0(1'b1), .D1(1'b0), .Q(sdram_clk));
+    reg [3:0] por = 0;
+    always @(posedge clk) if (!locked) por <= 0; else if (!por[3]) por <= por + 1'b1;
+    wire req_ready, rd_valid;
+    wire [15:0] rd_data;
+    reg [15:0] sum = 0;
+    always @(posedge clk) if (rd_valid) sum <= sum ^ rd_data;
+    assign led = sum[7:0] ^ sum[15:8];
+    assign sdram_cke = 1'b1;
+    assign sdram_dqm = 2'b00;
+    sf_sdram_stream {params} ctl (.clk(clk), .rst(!por[3]), .req_valid(1'b1), .req_addr(24'd0),
+        .req_len(25'd{words}), .req_ready(req_ready), .rd_valid(rd_valid), .rd_data(rd_data), .sd_cs_n(sdram_csn),
+        .sd_ras_n(sdram_rasn), .sd_cas_n(sdram_casn), .sd_we_n(sdram_wen), .sd_ba(sdram_ba), .sd_a(sdram_a),
+        .sd_dq(sdram_d));
+endmodule
+"#,
+        params = overrides(&stream_params(&s)),
+    );
+    std::fs::write(dir.join("top.v"), top).unwrap();
+    let p = &mem.pins;
+    let mut ports: Vec<(String, &str)> = vec![
+        ("clk_25mhz".into(), t.board.clock_pin.as_str()),
+        ("sdram_clk".into(), &p.clock),
+        ("sdram_cke".into(), &p.cke),
+        ("sdram_csn".into(), &p.cs_n),
+        ("sdram_wen".into(), &p.we_n),
+        ("sdram_rasn".into(), &p.ras_n),
+        ("sdram_casn".into(), &p.cas_n),
+    ];
+    for (name, balls) in [("sdram_ba", &p.ba), ("sdram_a", &p.a), ("sdram_d", &p.dq), ("sdram_dqm", &p.dqm)] {
+        ports.extend(balls.iter().enumerate().map(|(i, b)| (format!("{name}[{i}]"), b.as_str())));
+    }
+    // The LEDs: the target's last eight board pins.
+    let leds = &t.board.pins[t.board.pins.len() - 8..];
+    ports.extend(leds.iter().enumerate().map(|(i, b)| (format!("led[{i}]"), b.as_str())));
+    let mut lpf: String = ports
+        .iter()
+        .map(|(n, b)| format!("LOCATE COMP \"{n}\" SITE \"{b}\";\nIOBUF PORT \"{n}\" IO_TYPE=LVCMOS33;\n"))
+        .collect();
+    lpf.push_str("FREQUENCY PORT \"clk_25mhz\" 25 MHZ;\n");
+    std::fs::write(dir.join("top.lpf"), lpf).unwrap();
+    let run = |prog: &std::path::Path, args: &[&str]| {
+        let out = Process::new(prog).args(args).current_dir(&dir).output().unwrap();
+        let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{}: {log}", prog.display());
+        log
+    };
+    let t0 = std::time::Instant::now();
+    run(&tools.yosys, &["-q", "-p", "read_verilog top.v sf_sdram_stream.v; synth_ecp5 -top top -json top.json"]);
+    let mut args: Vec<&str> = t.device.nextpnr_args.iter().map(String::as_str).collect();
+    args.extend(["--json", "top.json", "--lpf", "top.lpf", "--textcfg", "top.config", "--report", "report.json"]);
+    let log = run(&tools.nextpnr, &args);
+    run(&tools.pack, &["top.config", "top.bit"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let fmax = report["fmax"].as_object().unwrap();
+    let (net, f) = fmax
+        .iter()
+        .find(|(k, _)| k.contains("clk") && !k.contains("25mhz"))
+        .unwrap_or_else(|| panic!("the system clock in {fmax:?}"));
+    let achieved = f["achieved"].as_f64().unwrap();
+    let util = &report["utilization"];
+    eprintln!(
+        "ulx3s controller vehicle: {net} Fmax {achieved:.1} MHz (constraint {}), TRELLIS_COMB {}, TRELLIS_FF {}, \
+         {:.0} s",
+        f["constraint"],
+        util["TRELLIS_COMB"]["used"],
+        util["TRELLIS_FF"]["used"],
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(achieved >= mem.clock_mhz, "{net}: {achieved} MHz < {} MHz\n{log}", mem.clock_mhz);
+    assert!(std::fs::metadata(dir.join("top.bit")).unwrap().len() > 100_000);
+}

@@ -252,13 +252,12 @@ impl Streamer {
         self.left
     }
 
-    /// The command of this cycle, taking `req` if [`Streamer::ready`], and the state after it.
+    /// The command of this cycle, taking `req` if [`Streamer::ready`] (served from the next
+    /// cycle on), and the state after it.
     pub fn decide(&mut self, req: Option<Request>) -> (Command, bool) {
+        // A request taken now is acted on from the next cycle: the command of this one depends
+        // on registered state only (no path from the request ports to the command pins).
         let accepted = self.left == 0 && req.is_some_and(|r| r.len > 0);
-        if let (true, Some(r)) = (accepted, req) {
-            self.addr = r.addr;
-            self.left = r.len;
-        }
         let t = self.t;
         let cmd = match self.phase {
             Phase::Reading if self.rcd_left == 0 => {
@@ -344,6 +343,10 @@ impl Streamer {
         }
         self.rp_left.iter_mut().chain(self.rc_left.iter_mut()).for_each(down);
         self.since_refresh += 1;
+        if let (true, Some(r)) = (accepted, req) {
+            self.addr = r.addr;
+            self.left = r.len;
+        }
         (cmd, accepted)
     }
 }
