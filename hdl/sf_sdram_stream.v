@@ -23,7 +23,7 @@ module sf_sdram_stream #(
     parameter integer A_W      = 13,   // address pins (>= RA_W, >= 11 for A10)
     parameter integer DW       = 16,   // data bus
     parameter integer LW       = 25,   // request length bits
-    parameter integer CW       = 16,   // counter bits (holds REFI + OVERHEAD + 2^CA_W)
+    parameter integer CW       = 16,   // counter bits (holds REFI + OVERHEAD + 2^CA_W and INIT)
     parameter integer CL       = 2,
     parameter integer RCD      = 1,
     parameter integer RP       = 1,
@@ -31,11 +31,9 @@ module sf_sdram_stream #(
     parameter integer RC       = 4,
     parameter integer RRD      = 1,
     parameter integer RFC      = 4,
-    parameter integer REFI     = 390,
+    parameter integer REFI     = 390,  // more than 2 x OVERHEAD + 16 (hw::sdram::Streamer::new)
     parameter integer INIT     = 5000, // power-up wait
-    parameter integer MRD      = 2,
-    parameter integer OVERHEAD = 20,   // hw::sdram::Streamer::overhead
-    parameter integer BUDGET   = 370   // hw::sdram::Streamer::budget
+    parameter integer MRD      = 2
 ) (
     input  wire                      clk,
     input  wire                      rst,
@@ -54,6 +52,10 @@ module sf_sdram_stream #(
     input  wire [DW-1:0]             sd_dq
 );
     localparam integer AW = RA_W + BA_W + CA_W;
+    // hw::sdram::Streamer::overhead and ::budget: a chunk's worst-case cycles besides its
+    // READs, and the most READs of a chunk.
+    localparam integer OVERHEAD = RC + RP + RCD + RAS + CL + RFC + 4;
+    localparam integer BUDGET = REFI - 2 * OVERHEAD;
     localparam integer NB = 1 << BA_W;
     localparam [1:0] IDLE = 2'd0, READING = 2'd1, CLOSING = 2'd2, INIT_SEQ = 2'd3;
     // Timing reloads (a counter holds the cycles still to wait after this one). Every value
@@ -120,11 +122,10 @@ module sf_sdram_stream #(
     wire do_pa   = phase == INIT_SEQ && init_step == 0 && init_left == 0;
     wire do_iref = phase == INIT_SEQ && (init_step == 1 || init_step == 2) && rfc_left == 0 && all_rp;
     wire do_lmr  = phase == INIT_SEQ && init_step == 3 && rfc_left == 0;
-    wire do_done = phase == INIT_SEQ && init_step == 4 && mrd_left == 0;
     wire do_read = phase == READING && rcd_left == 0;
     wire do_pre  = phase == CLOSING && ras_left == 0;
-    wire do_ref  = phase == IDLE && refresh_due && rfc_left == 0 && all_rp;
-    wire do_act  = phase == IDLE && !refresh_due && l_nz && rfc_left == 0
+    wire do_ref  = phase == IDLE && refresh_due && rfc_left == 0 && mrd_left == 0 && all_rp;
+    wire do_act  = phase == IDLE && !refresh_due && l_nz && rfc_left == 0 && mrd_left == 0
                    && rp_left[n_bank] == 0 && rc_left[n_bank] == 0 && rrd_left == 0;
 
     always @* begin
@@ -197,9 +198,7 @@ module sf_sdram_stream #(
                 {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0000;
                 sd_a <= MODE;
                 mrd_left <= MRD1;
-                init_step <= 4;
-            end else if (do_done) begin
-                phase <= IDLE;
+                phase <= IDLE;                                    // the next command waits for tMRD
             end else if (do_read) begin
                 {sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n} <= 4'b0101;
                 sd_ba <= bank;

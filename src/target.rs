@@ -403,7 +403,14 @@ impl ExternalMemory {
         };
         p2("geometry.banks", g.banks, 16)?;
         p2("geometry.rows", g.rows, 1 << 16)?;
-        p2("geometry.cols", g.cols, 1 << 14)?;
+        // Column addresses stay below A10, which an SDR chip reads as auto precharge.
+        p2("geometry.cols", g.cols, 1 << 10)?;
+        if g.banks < 2 || g.rows < 2 || g.cols < 2 {
+            return Err(format!(
+                "fields 'geometry.banks', 'rows', 'cols' are {}, {}, {}: an SDR part has at least 2 of each",
+                g.banks, g.rows, g.cols
+            ));
+        }
         p2("geometry.width", g.width, 32)?;
         if !(self.part.len() <= 64 && self.part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
             return Err(format!(
@@ -432,8 +439,14 @@ impl ExternalMemory {
             ("t_refi", t.t_refi),
             ("t_init", t.t_init),
         ];
-        if let Some((f, v)) = ns.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0 && *v <= 1e6)) {
-            return Err(format!("field 'timing.{f}' is {v}: expected nanoseconds in (0, 1e6]"));
+        // SDR datasheets: command timings of tens of ns, tREFI under 16 us, a 100-200 us wait.
+        let limit = |f: &str| match f {
+            "t_refi" => 1e5,
+            "t_init" => 1e6,
+            _ => 1e3,
+        };
+        if let Some((f, v)) = ns.iter().find(|(f, v)| !(v.is_finite() && *v > 0.0 && *v <= limit(f))) {
+            return Err(format!("field 'timing.{f}' is {v}: expected nanoseconds in (0, {}]", limit(f)));
         }
         let pins = &self.pins;
         let ball = |f: &str, v: &str| {
@@ -874,6 +887,9 @@ mod tests {
         let cases = [
             ("banks = 4", "banks = 3", "geometry.banks"),
             ("width = 16", "width = 12", "geometry.width"),
+            ("cols = 512", "cols = 2048", "geometry.cols"),
+            ("banks = 4", "banks = 1", "geometry.banks"),
+            ("t_refi = 7812.5", "t_refi = 1e9", "timing.t_refi"),
             ("clock_mhz = 50.0", "clock_mhz = 0.0", "clock_mhz"),
             ("cl = 2", "cl = 9", "timing.cl"),
             ("t_rcd = 20.0", "t_rcd = nan", "timing.t_rcd"),

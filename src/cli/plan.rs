@@ -113,7 +113,7 @@ pub fn run(a: PlanCmdArgs) -> Result<(), Failure> {
         Some(mem) => match spikefab::hw::sdram::stream_figures(&plan, mem, 1) {
             Ok(f) => Some((f, mem)),
             Err(e @ spikefab::hw::sdram::StreamError::TooLarge { .. }) => {
-                println!("warning: {e}");
+                eprintln!("warning: {e}");
                 None
             }
             Err(e) => return Err(Failure::input(anyhow::anyhow!("target {}: {e}", target.name))),

@@ -109,9 +109,14 @@ pub struct Request {
     pub len: u64,
 }
 
+/// The fewest words a chunk may hold between refreshes.
+pub const MIN_BUDGET: u64 = 16;
+
 /// Timing under which a [`Streamer`] cannot serve reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("refresh interval of {refi} cycles is not longer than twice a row's worst-case overhead of {overhead} cycles")]
+#[error(
+    "refresh interval of {refi} cycles leaves fewer than 16 words per chunk beyond twice a chunk's worst-case overhead of {overhead} cycles"
+)]
 pub struct Unserviceable {
     /// tREFI in cycles.
     pub refi: u64,
@@ -129,7 +134,7 @@ pub fn mode_register(cl: u64) -> u32 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Power-up initialisation, at step 0 (the wait), 1 (PRECHARGE ALL issued), 2 and 3 (a
-    /// REFRESH issued), 4 (LOAD MODE REGISTER issued).
+    /// REFRESH issued); LOAD MODE REGISTER ends it.
     Init(u8),
     /// Every bank closed: the next command is a REFRESH, an ACTIVATE or nothing.
     Idle,
@@ -185,11 +190,12 @@ impl Streamer {
     /// `t.init` cycles, then issues PRECHARGE ALL, two REFRESHes and LOAD MODE REGISTER
     /// ([`mode_register`]), each when the last allows, and serves requests after tMRD (as
     /// `sim::sdram::Sdram::power_up` requires). [`Streamer::initialised`] starts after that.
-    /// Refused when the refresh interval is not longer than twice the overhead (no chunk
-    /// could then be placed between refreshes; no SDRAM part comes near this).
+    /// Refused when the refresh interval leaves fewer than [`MIN_BUDGET`] words beyond twice
+    /// the overhead (chunks that short would spend the interval on overhead; no SDRAM part
+    /// comes near this: the ULX3S's leaves 352 at 50 MHz).
     pub fn new(g: Geometry, t: Timing) -> Result<Streamer, Unserviceable> {
         let overhead = t.rc + t.rp + t.rcd + t.ras + t.cl + t.rfc + 4;
-        if t.refi <= 2 * overhead {
+        if t.refi < 2 * overhead + MIN_BUDGET {
             return Err(Unserviceable { refi: t.refi, overhead });
         }
         Ok(Streamer {
@@ -253,7 +259,9 @@ impl Streamer {
     }
 
     /// The command of this cycle, taking `req` if [`Streamer::ready`] (served from the next
-    /// cycle on), and the state after it.
+    /// cycle on), and the state after it. Precondition: the request lies inside the chip
+    /// (`addr + len <= words`), as the design's own compile-time addresses do; `stream_read`
+    /// and [`stream_figures`] check it, the RTL's address counter would wrap.
     pub fn decide(&mut self, req: Option<Request>) -> (Command, bool) {
         // A request taken now is acted on from the next cycle: the command of this one depends
         // on registered state only (no path from the request ports to the command pins).
@@ -288,13 +296,10 @@ impl Streamer {
                 Command::Refresh
             }
             Phase::Init(3) if self.rfc_left == 0 => {
+                // Idle from here: its first command waits for tMRD.
                 self.mrd_left = t.mrd;
-                self.phase = Phase::Init(4);
-                Command::LoadMode { mode: mode_register(t.cl) }
-            }
-            Phase::Init(4) if self.mrd_left == 0 => {
                 self.phase = Phase::Idle;
-                Command::Nop
+                Command::LoadMode { mode: mode_register(t.cl) }
             }
             Phase::Idle => {
                 let (bank, row, col) = locate(self.g, self.addr);
@@ -305,13 +310,14 @@ impl Streamer {
                     self.since_refresh + self.overhead > t.refi
                 };
                 let b = bank as usize;
-                if refresh && self.rfc_left == 0 && self.rp_left.iter().all(|&c| c == 0) {
+                if refresh && self.rfc_left == 0 && self.mrd_left == 0 && self.rp_left.iter().all(|&c| c == 0) {
                     self.rfc_left = t.rfc;
                     self.since_refresh = 0;
                     Command::Refresh
                 } else if !refresh
                     && self.left > 0
                     && self.rfc_left == 0
+                    && self.mrd_left == 0
                     && self.rp_left[b] == 0
                     && self.rc_left[b] == 0
                     && self.rrd_left == 0

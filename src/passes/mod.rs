@@ -4,7 +4,7 @@
 //! Passes are functions from a validated graph to a new graph (plain data in, plain data
 //! out). The simplifications keep every output identical for inputs inside the context's
 //! input range; the cuts (student pruning) change outputs on purpose and are chosen by
-//! measuring them (`select`).
+//! measuring them (`crate::dse`, after the engines).
 
 pub mod dead;
 pub mod fold;

@@ -38,8 +38,6 @@ pub fn stream_params(s: &Streamer) -> Vec<(&'static str, u64)> {
         ("REFI", t.refi),
         ("INIT", t.init),
         ("MRD", t.mrd),
-        ("OVERHEAD", s.overhead()),
-        ("BUDGET", s.budget()),
     ]);
     p
 }
