@@ -245,15 +245,13 @@ fn the_verilog_chip_model_stops_a_controller_that_breaks_a_rule() {
     let t = tn.at(100.0);
     let s = Streamer::new(g, t).unwrap();
     let reqs = requests(t);
-    for (param, value, rule) in
-        [
-            ("RCD", t.rcd - 1, "tRCD"),
-            ("REFI", 3 * t.refi, "tREFI"),
-            ("RP", t.rp.max(2) - 1, "tRP"),
-            ("INIT", t.init - 1, "power-up initialisation"),
-            ("MRD", t.mrd - 1, "tMRD"),
-        ]
-    {
+    for (param, value, rule) in [
+        ("RCD", t.rcd - 1, "tRCD"),
+        ("REFI", 3 * t.refi, "tREFI"),
+        ("RP", t.rp.max(2) - 1, "tRP"),
+        ("INIT", t.init - 1, "power-up initialisation"),
+        ("MRD", t.mrd - 1, "tMRD"),
+    ] {
         if value == 0 || (param == "RP" && t.rp < 2) {
             continue;
         }
