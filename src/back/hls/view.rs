@@ -449,7 +449,7 @@ fn int(s: &mut String, v: i64) {
 
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
-    limits::check(plan).map_err(|e| EmitError::Unsupported(e.0))?;
+    limits::check(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
     let mut namer = Namer::new();
     for r in FIXED {
         namer.reserve(r);

@@ -208,7 +208,7 @@ fn out_buffer(plan: &Plan, ugroups: &[UGroupView]) -> (usize, usize, String, Str
 
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
-    limits::check(plan).map_err(|e| EmitError::Unsupported(e.0))?;
+    limits::check(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
     let mut namer = Namer::new();
     for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb"] {
         namer.reserve(r);
