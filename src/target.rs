@@ -469,10 +469,11 @@ impl ExternalMemory {
         ] {
             ball(f, v)?;
         }
-        let bits = |n: u32| (32 - (n - 1).leading_zeros()).max(1) as usize;
+        // Powers of two (checked above): their address bits are their trailing zeros.
+        let log2 = |n: u32| n.trailing_zeros() as usize;
         let need = [
-            ("ba", &pins.ba, bits(g.banks)),
-            ("a", &pins.a, bits(g.rows).max(bits(g.cols)).max(11)),
+            ("ba", &pins.ba, log2(g.banks)),
+            ("a", &pins.a, log2(g.rows).max(log2(g.cols)).max(11)),
             ("dq", &pins.dq, g.width as usize),
             ("dqm", &pins.dqm, (g.width as usize).div_ceil(8)),
         ];

@@ -15,23 +15,11 @@ use spikefab::back::verilog::sdram::{MODEL, STREAM, model_params, overrides, str
 use spikefab::hw::sdram::{Geometry, Request, Streamer, Timing, TimingNs};
 use spikefab::sim::sdram::{Sdram, log_command};
 
-/// Micron MT48LC16M16A2 (the ULX3S's 32 MB, x16) with LiteDRAM's figures (`modules.py`).
+/// The ULX3S's MT48LC16M16 as the bundled `ulx3s-85f` target describes it.
 fn mt48lc16m16() -> (Geometry, TimingNs) {
-    let g = Geometry { banks: 4, rows: 8192, cols: 512, width: 16 };
-    let t = TimingNs {
-        cl: 2,
-        t_rcd: 20.0,
-        t_rp: 20.0,
-        t_ras: 44.0,
-        t_rc: 64.0,
-        t_rrd: 15.0,
-        t_rfc: 66.0,
-        t_wr: 15.0,
-        t_refi: 64e6 / 8192.0,
-        t_init: 100_000.0,
-        mrd: 2,
-    };
-    (g, t)
+    let t = spikefab::target::Target::load("ulx3s-85f").unwrap();
+    let m = t.external_memory.unwrap();
+    (m.geometry, m.timing)
 }
 
 /// Words stored by both models (from address 0); the rest read as zero in both.

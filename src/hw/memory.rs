@@ -18,7 +18,8 @@ use super::{Layer, MemMap, Memory, Plan, Schedule};
 use crate::quant::{Leak, Source};
 use crate::target::{Kind, Target};
 
-fn bits_for(n: usize) -> usize {
+/// Address bits of `n` words (at least 1).
+pub fn bits_for(n: usize) -> usize {
     (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1) as usize
 }
 

@@ -377,11 +377,6 @@ impl Streamer {
     }
 }
 
-/// Bits to hold `n` (at least 1).
-pub fn bits(n: u64) -> u32 {
-    (64 - n.leading_zeros()).max(1)
-}
-
 /// What streaming a plan's weights from a board's SDRAM costs, once per inference (or once per
 /// batch of inferences): the plan's bandwidth bound on throughput. Exact for the
 /// [`Streamer`]: its cycles are counted command by command, not estimated.

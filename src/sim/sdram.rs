@@ -444,27 +444,13 @@ pub fn stream_read(mem: &mut Sdram, start: u64, n: u64) -> Result<Vec<u64>, Viol
 mod tests {
     use super::*;
 
-    /// Micron MT48LC16M16A2 (the ULX3S's 32 MB, x16) as LiteDRAM's `litedram/modules.py`
-    /// describes it: 4 banks x 8192 rows x 512 columns; tRP 20, tRCD 20, tWR 15, tRFC 66,
-    /// tRAS 44, tRRD 15 ns, tREFI 64 ms / 8192; tRC, which the module does not state, as
-    /// tRAS + tRP; CL 2.
+    /// The ULX3S's MT48LC16M16 as the bundled `ulx3s-85f` target describes it (LiteDRAM's
+    /// figures: 4 banks x 8192 rows x 512 columns x16; tRP 20, tRCD 20, tWR 15, tRFC 66, tRAS
+    /// 44, tRRD 15, tRC 64 ns, tREFI 64 ms / 8192; CL 2; 100 us wait, tMRD 2).
     fn mt48lc16m16() -> (Geometry, TimingNs) {
-        (
-            Geometry { banks: 4, rows: 8192, cols: 512, width: 16 },
-            TimingNs {
-                cl: 2,
-                t_rcd: 20.0,
-                t_rp: 20.0,
-                t_ras: 44.0,
-                t_rc: 64.0,
-                t_rrd: 15.0,
-                t_rfc: 66.0,
-                t_wr: 15.0,
-                t_refi: 64e6 / 8192.0,
-                t_init: 100_000.0,
-                mrd: 2,
-            },
-        )
+        let t = crate::target::Target::load("ulx3s-85f").unwrap();
+        let m = t.external_memory.unwrap();
+        (m.geometry, m.timing)
     }
 
     fn chip() -> Sdram {

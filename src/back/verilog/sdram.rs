@@ -3,7 +3,8 @@
 //! (`hdl/sf_sdram_model.v`), with the parameter values that make them the
 //! [`Streamer`] and the `sim::sdram::Sdram` of a chip at a clock.
 
-use crate::hw::sdram::{Streamer, bits};
+use crate::hw::memory::bits_for;
+use crate::hw::sdram::Streamer;
 
 /// The controller.
 pub const STREAM: (&str, &str) = ("sf_sdram_stream.v", include_str!("../../../hdl/sf_sdram_stream.v"));
@@ -11,23 +12,19 @@ pub const STREAM: (&str, &str) = ("sf_sdram_stream.v", include_str!("../../../hd
 /// The chip model (simulation only).
 pub const MODEL: (&str, &str) = ("sf_sdram_model.v", include_str!("../../../hdl/sf_sdram_model.v"));
 
-/// Address bits of a geometry's bank, row and column (each a power of two), and of the pins.
-fn address_bits(s: &Streamer) -> [(&'static str, u64); 4] {
-    let g = s.geometry();
-    let ba = u64::from(bits(u64::from(g.banks) - 1));
-    let ra = u64::from(bits(u64::from(g.rows) - 1));
-    let ca = u64::from(bits(u64::from(g.cols) - 1));
-    [("BA_W", ba), ("RA_W", ra), ("CA_W", ca), ("A_W", ra.max(ca).max(11))]
-}
-
-/// `sf_sdram_stream`'s parameters for `s`. Geometry must be powers of two (every SDRAM part's).
-pub fn stream_params(s: &Streamer) -> Vec<(&'static str, u64)> {
+/// The parameters both modules take: address bits of the bank, row and column (each a power
+/// of two, as every SDRAM part's geometry is; the target file checks it), of the pins (A10
+/// at least), the data width and the timing in cycles.
+fn shared(s: &Streamer) -> Vec<(&'static str, u64)> {
     let (g, t) = (s.geometry(), s.timing());
-    let mut p = address_bits(s).to_vec();
-    p.extend([
+    let log2 = |n: u32| u64::from(n.trailing_zeros());
+    let (ra, ca) = (log2(g.rows), log2(g.cols));
+    vec![
+        ("BA_W", log2(g.banks)),
+        ("RA_W", ra),
+        ("CA_W", ca),
+        ("A_W", ra.max(ca).max(11)),
         ("DW", u64::from(g.width)),
-        ("LW", u64::from(bits(g.words()))),
-        ("CW", u64::from(bits((t.refi + s.overhead() + u64::from(g.cols)).max(t.init)) + 1)),
         ("CL", t.cl),
         ("RCD", t.rcd),
         ("RP", t.rp),
@@ -38,30 +35,28 @@ pub fn stream_params(s: &Streamer) -> Vec<(&'static str, u64)> {
         ("REFI", t.refi),
         ("INIT", t.init),
         ("MRD", t.mrd),
-    ]);
+    ]
+}
+
+/// Bits that hold the value `n`.
+fn value_bits(n: u64) -> u64 {
+    bits_for(n as usize + 1) as u64
+}
+
+/// `sf_sdram_stream`'s parameters for `s`: the shared ones, the request length's width and the
+/// counters' (which hold the refresh interval, a chunk's overhead and a row, and the wait).
+pub fn stream_params(s: &Streamer) -> Vec<(&'static str, u64)> {
+    let (g, t) = (s.geometry(), s.timing());
+    let mut p = shared(s);
+    p.push(("LW", value_bits(g.words())));
+    p.push(("CW", value_bits((t.refi + s.overhead() + u64::from(g.cols)).max(t.init)) + 1));
     p
 }
 
 /// `sf_sdram_model`'s numeric parameters for the chip of `s`, storing the first `depth` words.
 pub fn model_params(s: &Streamer, depth: u64) -> Vec<(&'static str, u64)> {
-    let (g, t) = (s.geometry(), s.timing());
-    let mut p = address_bits(s).to_vec();
-    p.extend([
-        ("DW", u64::from(g.width)),
-        ("ROWS", u64::from(g.rows)),
-        ("DEPTH", depth),
-        ("CL", t.cl),
-        ("RCD", t.rcd),
-        ("RP", t.rp),
-        ("RAS", t.ras),
-        ("RC", t.rc),
-        ("RRD", t.rrd),
-        ("RFC", t.rfc),
-        ("WR", t.wr),
-        ("REFI", t.refi),
-        ("INIT", t.init),
-        ("MRD", t.mrd),
-    ]);
+    let mut p = shared(s);
+    p.extend([("ROWS", u64::from(s.geometry().rows)), ("DEPTH", depth), ("WR", s.timing().wr)]);
     p
 }
 
