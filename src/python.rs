@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use crate::Model;
 use crate::data::{Array, InputBatch};
 use crate::driver::{
-    self, CompareSettings, CompileOptions, CompileSettings, EnergySettings, ExploreSettings, Job, Quiet,
-    SimulateOptions,
+    self, CompareSettings, CompileOptions, CompileSettings, CosimSettings, EnergySettings, ExploreSettings, Job,
+    Quiet, SimulateOptions,
 };
 use crate::ir::dialect::DialectOverrides;
 use crate::options::{PassSettings, PlanSettings, Samples, names};
@@ -89,6 +89,9 @@ fn groups(command: &str) -> Option<Vec<Vec<String>>> {
         "energy" => [shared(), vec![names::<EnergySettings>()]].concat(),
         "compare" => [shared(), vec![names::<CompareSettings>()]].concat(),
         "explore" => vec![names::<PlanSettings>(), names::<ExploreSettings>()],
+        "plan" => vec![names::<PlanSettings>(), names::<PassSettings>()],
+        "cosim" => vec![names::<PlanSettings>(), names::<Samples>(), names::<CosimSettings>(), vec!["out_dir".into()]],
+        "csim" => vec![names::<PlanSettings>(), names::<Samples>(), vec!["out_dir".into()]],
         _ => return None,
     })
 }
@@ -398,6 +401,67 @@ fn explore<'py>(
     })
 }
 
+/// The layout on the target (`plan --json`'s document) and why it does not fit (`None` when
+/// it does).
+#[pyfunction]
+#[pyo3(signature = (model, inputs=None, options="{}", calib=None, calib_labels=None))]
+fn plan<'py>(
+    py: Python<'py>,
+    model: &PyModel,
+    inputs: Option<PyReadonlyArrayDyn<'py, f64>>,
+    options: &str,
+    calib: Option<PyReadonlyArrayDyn<'py, f64>>,
+    calib_labels: Option<PyReadonlyArray1<'py, i64>>,
+) -> PyResult<(String, Option<String>)> {
+    let (o, passes, b) = held(py, || {
+        let o = Options::parse(options, "plan")?;
+        let passes = pass_settings(&o, &model.model, calib.as_ref(), calib_labels.as_ref())?;
+        let b = inputs.as_ref().map(|x| batch(&model.model, x)).transpose()?;
+        Ok((o, passes, b))
+    })?;
+    let m = model.model.clone();
+    run(py, || {
+        let r = driver::plan(m, &o.get()?, &passes, b.as_ref(), &Quiet)?;
+        Ok((to_json(&r.json()), r.failure()))
+    })
+}
+
+/// Co-simulation (`"cosim"`) of the RTL or C simulation (`"csim"`) of the HLS C++ against the
+/// cycle engine, in `out_dir`: the report as JSON, and what differs (`None` when exact).
+#[pyfunction]
+#[pyo3(signature = (command, model, inputs, options="{}"))]
+fn simulate_rtl<'py>(
+    py: Python<'py>,
+    command: &str,
+    model: &PyModel,
+    inputs: PyReadonlyArrayDyn<'py, f64>,
+    options: &str,
+) -> PyResult<(String, Option<String>)> {
+    let (o, b) = held(py, || {
+        let o = Options::parse(options, command)?;
+        let b = batch(&model.model, &inputs)?;
+        Ok((o, b))
+    })?;
+    let m = model.model.clone();
+    run(py, || {
+        let out_dir = o.map.get("out_dir").and_then(|v| v.as_str()).ok_or_else(|| usage("give out_dir"))?;
+        let (plan, samples) = (o.get::<PlanSettings>()?, o.samples()?.samples);
+        match command {
+            "cosim" => {
+                let r = driver::cosim(&m, &b, &plan, &o.get()?, samples, Path::new(out_dir), &Quiet)?;
+                let failure = (!r.exact()).then(|| "the RTL does not match the cycle engine".to_string());
+                Ok((serde_json::to_string(&r).expect("plain data"), failure))
+            }
+            "csim" => {
+                let r = driver::csim(&m, &b, &plan, samples, Path::new(out_dir))?;
+                let failure = (!r.exact()).then(|| "the HLS C++ does not match the cycle engine".to_string());
+                Ok((serde_json::to_string(&r).expect("plain data"), failure))
+            }
+            x => Err(usage(format!("no function '{}'", crate::names::label(x)))),
+        }
+    })
+}
+
 /// The extension module.
 #[pymodule]
 fn _spikefab(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -409,5 +473,7 @@ fn _spikefab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_command, m)?)?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(explore, m)?)?;
+    m.add_function(wrap_pyfunction!(plan, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate_rtl, m)?)?;
     Ok(())
 }

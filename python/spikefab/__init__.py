@@ -30,6 +30,9 @@ __all__ = [
     "energy",
     "explore",
     "compare",
+    "plan",
+    "cosim",
+    "csim",
     "options",
     "__version__",
 ]
@@ -254,6 +257,47 @@ def energy(model: _Any, inputs: _Any, *, labels: _Any = None, **opts: _Any) -> R
     c, cl = _calib(opts)
     doc, _, _ = _native.run_command("energy", m, _inputs(inputs), _labels(labels), _options("energy", opts), c, cl)
     return Result(_json.loads(doc))
+
+
+def plan(model: _Any, inputs: _Any = None, **opts: _Any) -> Result:
+    """The model laid out on ``target`` by its back end (``plan --json``'s document: an FPGA
+    plan's layers, memories and schedule, with the external memory's streaming figures on a
+    board that has one; a chip's placement; a priced chip's mapping). ``inputs`` calibrate the
+    input range. ``failure`` says why the layout does not fit a chip's limits (``passed`` is
+    False), as the command line's exit 1. ``options("plan")`` lists the options."""
+    m = _model(model, opts)
+    c, cl = _calib(opts)
+    x = None if inputs is None else _inputs(inputs)
+    doc, failure = _native.plan(m, x, _options("plan", opts), c, cl)
+    r = Result(_json.loads(doc))
+    object.__setattr__(r, "failure", failure)
+    object.__setattr__(r, "passed", failure is None)
+    return r
+
+
+def _rtl(command: str, model: _Any, inputs: _Any, out_dir: _Any, opts: dict) -> Result:
+    m = _model(model, opts)
+    doc = _options(command, {**opts, "out_dir": _os.fspath(out_dir)})
+    report, failure = _native.simulate_rtl(command, m, _inputs(inputs), doc)
+    r = Result(_json.loads(report))
+    object.__setattr__(r, "failure", failure)
+    object.__setattr__(r, "passed", failure is None)
+    return r
+
+
+def cosim(model: _Any, inputs: _Any, *, out_dir: _Union[str, _os.PathLike], **opts: _Any) -> Result:
+    """The emitted Verilog in iverilog or Verilator against the cycle engine on the first
+    ``samples`` inputs (16 by default), in ``out_dir``: ``cosim --json``'s document. ``passed``
+    is True when every output word and cycle count agrees, else ``failure`` says what differs.
+    ``options("cosim")`` lists the options."""
+    return _rtl("cosim", model, inputs, out_dir, opts)
+
+
+def csim(model: _Any, inputs: _Any, *, out_dir: _Union[str, _os.PathLike], **opts: _Any) -> Result:
+    """The emitted HLS C++ compiled with g++ against the cycle engine on the first ``samples``
+    inputs (all by default), in ``out_dir``: ``csim --json``'s document. ``passed`` is True when
+    every output and step count agrees. ``options("csim")`` lists the options."""
+    return _rtl("csim", model, inputs, out_dir, opts)
 
 
 def explore(model: _Any, calib: _Any, *, labels: _Any = None, **opts: _Any) -> Result:

@@ -166,6 +166,39 @@ def test_compile_hls_backend(mlp, tmp_path):
     assert r.hls.top and r.top is None
 
 
+def test_plan_is_the_cli_plan(mlp, tmp_path):
+    """`plan` from Python is `plan --json`, for an FPGA plan, a chip's placement and a priced chip."""
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, X[:16])
+    for target in ("ice40-up5k", "loihi2", "truenorth"):
+        p = spikefab.plan(mlp, X[:16], target=target)
+        cli = cli_json("plan", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(inputs), "--target", target)
+        assert p.to_dict() == cli, target
+        assert p.passed and p.failure is None
+    assert spikefab.plan(mlp, target="ice40-up5k").target == "ice40-up5k"
+    with pytest.raises(spikefab.SpikefabError, match="--lanes") as e:
+        spikefab.plan(mlp, X[:4], target="loihi2", lanes=4)
+    assert e.value.exit_code == 2
+
+
+def test_cosim_and_csim(mlp, tmp_path):
+    """The RTL and the HLS C++ against the cycle engine from Python: exact, as the CLI says."""
+    import shutil
+
+    if shutil.which("iverilog") is None and shutil.which("verilator") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI has no iverilog or Verilator")
+        pytest.skip("no iverilog or Verilator")
+    r = spikefab.cosim(mlp, X[:4], out_dir=tmp_path / "cosim", samples=4, simulator="iverilog")
+    assert r.passed and r.samples == 4 and r.word_mismatches == 0 and r.cycle_mismatches == 0
+    c = spikefab.csim(mlp, X[:4], out_dir=tmp_path / "csim")
+    assert c.passed and c.samples == 4 and c.mismatches == 0 and c.step_mismatches == 0
+    # A chip has no RTL to co-simulate: refused with the reason, as bad usage.
+    with pytest.raises(spikefab.SpikefabError, match="co-simulates the RTL") as e:
+        spikefab.cosim(mlp, X[:4], out_dir=tmp_path / "chip", target="loihi2")
+    assert e.value.exit_code == 2
+
+
 def test_energy_and_explore(mlp):
     e = spikefab.energy(mlp, X[:20], compare=["loihi"])
     assert e.energy_per_inference_j > 0 and len(e.compare) == 1 and e.compare[0].target == "loihi"

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::driver::chip::require;
+use spikefab::driver::backend;
 use spikefab::driver::{Job, steps_for};
 use spikefab::options::PassSettings;
 
@@ -27,18 +27,18 @@ pub fn run(a: ChipsimArgs) -> Result<(), Failure> {
     let (m, batch) = a.on.load()?;
     let steps = steps_for(&m, Some(&batch))?;
     let target = a.on.plan.target()?;
-    let chip = require(&target)?.ok_or_else(|| {
-        Failure::input(anyhow::anyhow!("chipsim runs a chip's export; '{}' is not a chip", target.name))
-    })?;
+    let backend = backend::of(&target);
+    let simulator = backend.vendor_simulator(&target)?;
     let passes = PassSettings { no_simplify: true, ..Default::default() };
     let checked = Job { samples: a.on.input.samples, ..Job::new(&m, &batch, &a.on.plan, &passes) }.checked()?;
-    let map = chip.map(&m, &a.on.plan, &target, steps, Some(&batch))?;
+    let design = backend.design(&m, &a.on.plan, &target, steps, Some(&batch))?;
+    let map = design.chip().expect("a back end with a vendor export places on a chip");
     let run = map.run(&checked.inputs);
     let files = run.write_export(&a.out_dir)?;
     let r = match run.vendor_check(&a.out_dir, &Bars::default())? {
         spikefab::driver::Step::Ran(r) => r,
         spikefab::driver::Step::Skipped { skipped } => {
-            return Err(Failure::input(anyhow::anyhow!("{} cannot run: {skipped}", chip.info().simulator)));
+            return Err(Failure::input(anyhow::anyhow!("{} cannot run: {skipped}", simulator)));
         }
     };
     if a.json {

@@ -3,14 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::driver::{CosimSettings, cosim_step, steps_for};
-use spikefab::options::Samples;
+use spikefab::driver::CosimSettings;
 
 use super::print::speed_line;
 use super::{Bars, Failure, ModelOnInputs};
-
-/// Samples co-simulated when `--samples` is not given.
-const DEFAULT_SAMPLES: usize = 16;
 
 #[derive(Args, Debug)]
 pub struct CosimArgs {
@@ -28,20 +24,8 @@ pub struct CosimArgs {
 
 pub fn run(a: CosimArgs) -> Result<(), Failure> {
     let (m, batch) = a.on.load()?;
-    let steps = steps_for(&m, Some(&batch))?;
-    let plan = a.on.plan.plan(&m, steps, Some(&batch))?;
-    let first = Samples { samples: Some(a.on.input.samples.samples.unwrap_or(DEFAULT_SAMPLES)) }
-        .of(&batch)
-        .map_err(Failure::input)?;
-    // One engine run: its cycle counts predict the simulator's time, its results are compared.
-    let eng = spikefab::sim::cycle::run(&plan, &first, plan.timesteps);
-    let outcome = cosim_step(&plan, &first, &eng.samples, &a.cosim, &a.out_dir, &Bars::default())?;
-    let r = match outcome {
-        spikefab::driver::Step::Ran(r) => r,
-        spikefab::driver::Step::Skipped { skipped } => {
-            return Err(Failure::input(anyhow::anyhow!("co-simulation not run: {skipped}")));
-        }
-    };
+    let samples = a.on.input.samples.samples;
+    let r = spikefab::driver::cosim(&m, &batch, &a.on.plan, &a.cosim, samples, &a.out_dir, &Bars::default())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("json"));
     } else {

@@ -3,8 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::driver::steps_for;
-use spikefab::flow::csim;
 
 use super::{Failure, ModelOnInputs};
 
@@ -22,12 +20,7 @@ pub struct CsimArgs {
 
 pub fn run(a: CsimArgs) -> Result<(), Failure> {
     let (m, batch) = a.on.load()?;
-    let steps = steps_for(&m, Some(&batch))?;
-    let plan = a.on.plan.plan(&m, steps, Some(&batch))?;
-    let target = a.on.plan.target()?;
-    let first = a.on.input.samples.of(&batch).map_err(Failure::input)?;
-    let r = csim::csim(&plan, &first, None, target.hls_part(), &a.out_dir)
-        .map_err(|e| Failure::from(spikefab::driver::Error::from(e)))?;
+    let r = spikefab::driver::csim(&m, &batch, &a.on.plan, a.on.input.samples.samples, &a.out_dir)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("json"));
     } else {

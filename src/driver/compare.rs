@@ -10,14 +10,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::chip;
-use super::compile::{CompileOptions, CompileSettings, FpgaOutcome, Hardware};
+use super::backend::{self, RowContext, Stage};
+use super::compile::CompileOptions;
 use super::shard::{self, Shard};
 use super::{Error, Job, Progress};
-use crate::data::{self, InputBatch};
-use crate::energy::{self, Estimate};
-use crate::options::PlanSettings;
-use crate::sim::cycle;
+use crate::data;
 use crate::sim::reference::{self, RunOptions};
 use crate::target::{Flow, Target};
 
@@ -40,59 +37,7 @@ pub struct CompareSettings {
     pub report: Option<PathBuf>,
 }
 
-pub use super::resource::Resource;
-
-/// A figure and where it comes from.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Sourced {
-    /// The figure.
-    pub value: f64,
-    /// Where it comes from.
-    pub source: String,
-}
-
-/// One target's row.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Row {
-    /// Target name.
-    pub target: String,
-    /// `fpga`, `asic` or `neuromorphic`.
-    pub kind: String,
-    /// True when the model fits the target (for an FPGA without a bitstream build: its
-    /// memories; the logic is then unchecked and `notes` says so).
-    pub fits: bool,
-    /// Why not, each limit with the figures (or why the target refused the model).
-    pub why_not: Vec<String>,
-    /// What the row's figures come from and what they leave out.
-    pub notes: Vec<String>,
-    /// Accuracy under the target's exact model, with labels.
-    pub accuracy: Option<f64>,
-    /// Class agreement with the reference engine.
-    pub agreement: Option<f64>,
-    /// Latency per inference, microseconds.
-    pub latency_us: Option<Sourced>,
-    /// Energy per inference, joules.
-    pub energy_j: Option<Sourced>,
-    /// Resources used.
-    pub resources: Vec<Resource>,
-}
-
-impl Row {
-    fn refused(target: &str, kind: &str, why: String) -> Row {
-        Row {
-            target: target.to_string(),
-            kind: kind.to_string(),
-            fits: false,
-            why_not: vec![why],
-            notes: vec![],
-            accuracy: None,
-            agreement: None,
-            latency_us: None,
-            energy_j: None,
-            resources: vec![],
-        }
-    }
-}
+pub use super::resource::{Resource, Row, Sourced};
 
 /// The table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -233,7 +178,7 @@ fn target_cost(job: &Job<'_>, s: &CompareSettings, name: &str) -> u64 {
     let Ok(t) = job.plan.target_named(name) else { return 1 };
     if s.bitstream && matches!(t.flow(), Flow::OpenIce40 | Flow::OpenEcp5) {
         1000
-    } else if chip::backend(&t).is_some() {
+    } else if backend::of(&t).info().runs(Stage::ChipModel) {
         20
     } else {
         10
@@ -299,6 +244,15 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
     })?;
     let reference = r.outputs.classes();
     let labels = checked.labels;
+    // With --bitstream, the FPGA rows compile and build: these options, on each row's target.
+    let build = s.bitstream.then(|| {
+        let mut co = CompileOptions::new(job.plan.for_fpgas(), &s.out_dir);
+        co.passes = job.passes.clone();
+        co.samples = job.samples;
+        co.inputs = Some(job.inputs.clone());
+        co.labels = job.labels.map(<[usize]>::to_vec);
+        co
+    });
     let mut rows = vec![];
     for name in targets {
         let t = match job.plan.target_named(name) {
@@ -312,10 +266,19 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
         let scored = |classes: Vec<usize>| {
             (labels.map(|l| data::agreement(&classes, l)), Some(data::agreement(&classes, &reference)))
         };
-        let row = match chip::backend(&t) {
-            Some(c) => chip_row(job, &prep.model, steps, batch, &t, c, &scored),
-            None => plan_row(job, &prep.model, steps, batch, &t, s, &scored, progress),
-        };
+        let b = backend::of(&t);
+        let settings = b.settings_beside_others(job.plan);
+        let row = b.design(&prep.model, &settings, &t, steps, Some(job.inputs)).and_then(|d| {
+            d.row(&RowContext {
+                model: &prep.model,
+                target: &t,
+                batch,
+                steps,
+                scored: &scored,
+                bitstream: build.as_ref().map(|o| (s.out_dir.as_path(), o)),
+                progress,
+            })
+        });
         rows.push(row.unwrap_or_else(|e| Row::refused(&t.name, &t.kind.to_string(), e.to_string())));
     }
     Ok(Comparison {
@@ -325,154 +288,4 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
         reference_accuracy: labels.map(|l| data::agreement(&reference, l)),
         rows,
     })
-}
-
-type Scored<'a> = dyn Fn(Vec<usize>) -> (Option<f64>, Option<f64>) + 'a;
-
-/// A chip with a back end: its own mapping and chip model.
-fn chip_row(
-    job: &Job<'_>,
-    m: &crate::Model,
-    steps: usize,
-    batch: &InputBatch,
-    t: &Target,
-    c: &'static dyn chip::ChipBackend,
-    scored: &Scored<'_>,
-) -> Result<Row, Error> {
-    // The FPGA rows' options (--lanes, ...) are not this row's: the chip reads its own.
-    let mut settings = job.plan.for_chips();
-    if !c.info().takes_spike_cap {
-        settings.spike_cap = None;
-    }
-    let map = c.map(m, &settings, t, steps, Some(job.inputs))?;
-    let run = map.run(batch);
-    let (accuracy, agreement) = scored(run.outputs().classes());
-    let est = run.estimate(t);
-    let latency_us = map.step_time().map(|(dt, source)| Sourced {
-        value: dt * map.chip_steps() as f64 * 1e6,
-        source: format!("{} chip steps x {dt} s ({source})", map.chip_steps()),
-    });
-    Ok(Row {
-        target: t.name.clone(),
-        kind: t.kind.to_string(),
-        fits: true,
-        why_not: vec![],
-        notes: map.notes().to_vec(),
-        accuracy,
-        agreement,
-        latency_us,
-        energy_j: est.map(|e| Sourced { value: e.energy_per_inference_j, source: e.basis.unwrap_or_default() }),
-        resources: map.resources(),
-    })
-}
-
-/// An FPGA or ASIC target, or a chip spikefab only prices: the FPGA layout's plan on the cycle
-/// engine; with `--bitstream`, an FPGA with an open flow is compiled and built too.
-#[allow(clippy::too_many_arguments)]
-fn plan_row(
-    job: &Job<'_>,
-    m: &crate::Model,
-    steps: usize,
-    batch: &InputBatch,
-    t: &Target,
-    s: &CompareSettings,
-    scored: &Scored<'_>,
-    progress: &dyn Progress,
-) -> Result<Row, Error> {
-    let o = job.plan.for_fpgas().options_for(t.clone(), steps, Some(job.inputs))?;
-    let plan = super::options::lower(m, &o, Some(job.inputs))?;
-    let run = cycle::run(&plan, batch, steps);
-    let (accuracy, agreement) = scored(run.outputs.classes());
-    let est: Estimate = energy::estimate(&plan, t, &run);
-    let cycles = est.cycles;
-    let mut row = Row {
-        target: t.name.clone(),
-        kind: t.kind.to_string(),
-        fits: true,
-        why_not: vec![],
-        notes: vec![],
-        accuracy,
-        agreement,
-        latency_us: None,
-        energy_j: Some(Sourced {
-            value: est.energy_per_inference_j,
-            source: format!(
-                "{} schedule; counted events x {}'s constants (docs/energy.md)",
-                plan.schedule.name(),
-                t.name
-            ),
-        }),
-        resources: vec![],
-    };
-    if t.is_chip() {
-        // A chip without a back end: the generic mapping says whether its cores and limits hold.
-        let net = plan.quantised();
-        let mapping = crate::chip::map(&net, t).map_err(|e| Error::Usage(e.to_string()))?;
-        row.fits = mapping.fits();
-        row.why_not = mapping.violations.clone();
-        row.resources = vec![Resource {
-            name: "cores".into(),
-            used: mapping.cores.len() as u64,
-            available: t.chip.as_ref().map(|c| c.cores),
-        }];
-        row.notes
-            .push(format!("no chip model for {}: accuracy from the FPGA layout's integers; no latency model", t.name));
-        return Ok(row);
-    }
-    row.why_not = plan.device_misfits(t);
-    row.fits = row.why_not.is_empty();
-    row.resources = vec![Resource {
-        name: "block RAM".into(),
-        used: plan.block_rams(),
-        available: (t.device.block_rams > 0).then_some(t.device.block_rams),
-    }];
-    row.latency_us = Some(Sourced {
-        value: cycles / plan.clock_mhz,
-        source: format!("{cycles:.0} cycles at the planned {} MHz clock", plan.clock_mhz),
-    });
-    let open = matches!(t.flow(), Flow::OpenIce40 | Flow::OpenEcp5);
-    if s.bitstream && open && row.fits {
-        let mut co = CompileOptions::new(
-            PlanSettings { target: t.name.clone(), ..job.plan.for_fpgas() },
-            s.out_dir.join(&t.name),
-        );
-        co.passes = job.passes.clone();
-        co.samples = job.samples;
-        co.inputs = Some(job.inputs.clone());
-        co.labels = job.labels.map(<[usize]>::to_vec);
-        co.build = CompileSettings { bitstream: true, cosim_samples: 0, ..Default::default() };
-        let r = super::compile(m, &co, progress)?;
-        if let Hardware::Rtl(x) = &r.hardware
-            && let Some(outcome) = &x.fpga
-        {
-            match outcome {
-                FpgaOutcome::DoesNotFit { does_not_fit } => {
-                    row.fits = false;
-                    row.why_not.push(format!("the bitstream build: {does_not_fit}"));
-                }
-                built => {
-                    row.resources = built
-                        .resources()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(name, used, a)| Resource { name, used, available: Some(a) })
-                        .collect();
-                    if let Some(f) = built.fmax_mhz() {
-                        row.latency_us = Some(Sourced {
-                            value: cycles / f.min(plan.clock_mhz).max(f64::MIN_POSITIVE),
-                            source: format!(
-                                "{cycles:.0} cycles at {:.2} MHz (the bitstream build's Fmax{})",
-                                f.min(plan.clock_mhz),
-                                if f < plan.clock_mhz { ", below the planned clock" } else { " met the planned clock" }
-                            ),
-                        });
-                    }
-                }
-            }
-        }
-        row.notes.extend(r.failures);
-    } else if open {
-        row.notes.push("logic unchecked: no bitstream build (give --bitstream)".into());
-    }
-    Ok(row)
 }

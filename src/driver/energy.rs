@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::chip;
+use super::backend::{self, Design};
 use super::verify::html_report;
 use super::{Error, Job, Progress};
 use crate::Model;
 use crate::data::{self, InputBatch};
+use crate::energy::Estimate;
 use crate::energy::neurobench::{self, Counts};
-use crate::energy::{self, Estimate};
 use crate::passes::PassRecord;
 use crate::sim::cycle;
 
@@ -54,7 +54,8 @@ pub struct EnergyRun {
 }
 
 /// One target's estimate, the classes of its run, and the FPGA plan and run (a chip's: none).
-type Priced = (Estimate, Vec<usize>, Option<(crate::hw::Plan, cycle::BatchResult)>);
+/// A target's estimate, its classes, and its design with the cycle engine's run (for the report).
+type Priced = (Estimate, Vec<usize>, (Box<dyn Design>, Option<cycle::BatchResult>));
 
 /// A compared target that cannot take the model.
 #[derive(Clone, Debug, Serialize)]
@@ -104,26 +105,16 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         // target's refusal is the command's error.
         let one = || -> Result<Priced, Error> {
             let t = job.plan.target_named(name)?;
-            if let Some(chip) = chip::backend(&t) {
-                let map = chip.map(m, job.plan, &t, steps, Some(job.inputs))?;
-                let run = map.run(batch);
-                let est =
-                    run.estimate(&t).ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
-                return Ok((est, run.outputs().classes(), None));
-            }
-            let plan = job
-                .plan
-                .options_for(t.clone(), steps, Some(job.inputs))
-                .and_then(|o| super::options::lower(m, &o, Some(job.inputs)))?;
-            let run = cycle::run(&plan, batch, steps);
-            let est = energy::estimate(&plan, &t, &run);
-            Ok((est, run.outputs.classes(), Some((plan, run))))
+            let design = backend::of(&t).design(m, job.plan, &t, steps, Some(job.inputs))?;
+            let run = design.run(batch, &t);
+            let est = run.estimate.ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
+            Ok((est, run.outputs.classes(), (design, run.cycle)))
         };
         match one() {
             Ok((est, c, built)) => {
                 estimates.push(est);
                 if k == 0 {
-                    (classes, main) = (Some(c), built);
+                    (classes, main) = (Some(c), Some(built));
                 }
             }
             Err(e) if k > 0 => {
@@ -136,7 +127,8 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
     let counts = counts(&prep.cut, batch, steps)?;
     if let Some(path) = &s.report {
         // The report draws the FPGA plan of the main target.
-        let Some((plan, run)) = &main else {
+        let drawn = main.as_ref().and_then(|(d, run): &(Box<dyn Design>, _)| d.plan().zip(run.as_ref()));
+        let Some((plan, run)) = drawn else {
             return Err(Error::Usage("--report draws an FPGA plan; give an FPGA or ASIC --target".into()));
         };
         let l = checked.labels;

@@ -37,7 +37,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod backend;
 mod check;
+mod checked;
 pub mod chip;
 pub mod compare;
 mod compile;
@@ -47,14 +49,17 @@ mod error;
 mod explore;
 mod job;
 mod options;
+mod plan;
 mod prepare;
 mod progress;
 mod resource;
 pub mod shard;
+mod sims;
 mod simulate;
 mod verify;
 
-pub use check::{Check, Checked, DifferentChecks, PlanCheck, VerifyPart, check, check_shard, merge_verify};
+pub use check::{Check, VerifyPart, check, check_shard, merge_verify};
+pub use checked::{Checked, DifferentChecks, PlanCheck};
 pub use compare::{CompareSettings, CompareShard, Comparison, Row, compare, compare_shard, merge_compare};
 pub use compile::{
     Backend, CompileOptions, CompileReport, CompileSettings, EnergySection, FpgaOutcome, Hardware, HlsInfo, RtlSection,
@@ -66,8 +71,10 @@ pub use explore::{
     ExploreSettings, ExploreShard, Explored, config_label, explore, explore_shard, merge_explore, students_label,
 };
 pub use job::{Checked as CheckedInputs, Job};
+pub use plan::{LatencyBound, MeasuredCycles, PlanReport, plan};
 pub use prepare::{Prepared, prepare};
 pub use progress::{Progress, Quiet};
+pub use sims::{DEFAULT_COSIM_SAMPLES, cosim, csim};
 pub use simulate::{Engine, SimulateOptions, Simulation, simulate};
 pub use verify::{
     CosimSettings, EarlyExit, EarlyExitCounts, Verification, VerifyCounts, cosim_step, early_exit_check, html_report,

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::chip;
+use super::backend;
 use super::{Error, Job, Progress};
 use crate::Model;
 use crate::data::{self, Outputs};
 use crate::passes::PassRecord;
-use crate::sim::cycle;
 use crate::sim::reference::{self, RunOptions};
 
 /// Which engine `simulate` runs.
@@ -140,44 +139,23 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         }
         Engine::Cycle => {
             let target = job.plan.target()?;
-            match chip::backend(&target) {
-                Some(chip) => {
-                    if o.vcd.is_some() {
-                        return Err(Error::Usage("--vcd traces the FPGA plan; give an FPGA or ASIC --target".into()));
-                    }
-                    let map = chip.map(&m, job.plan, &target, steps, Some(job.inputs))?;
-                    notes = map.notes().to_vec();
-                    let run = map.run(batch);
-                    (run.outputs(), run.rates())
+            let design = backend::of(&target).design(&m, job.plan, &target, steps, Some(job.inputs))?;
+            let run = design.run(batch, &target);
+            if let Some(path) = &o.vcd {
+                let plan = design
+                    .plan()
+                    .ok_or_else(|| Error::Usage("--vcd traces the FPGA plan; give an FPGA or ASIC --target".into()))?;
+                if o.vcd_sample >= batch.n {
+                    return Err(Error::Usage(format!(
+                        "--vcd-sample {} but there are {} samples",
+                        o.vcd_sample, batch.n
+                    )));
                 }
-                None => {
-                    let plan = job
-                        .plan
-                        .options_for(target, steps, Some(job.inputs))
-                        .and_then(|opts| super::options::lower(&m, &opts, Some(job.inputs)))?;
-                    let c = cycle::run(&plan, batch, steps);
-                    let rates = plan
-                        .layers
-                        .iter()
-                        .zip(&c.total.layers)
-                        .filter(|(l, _)| l.spiking())
-                        .map(|(l, lc)| (l.name.clone(), lc.spikes as f64 / (batch.n * steps * l.neurons()) as f64))
-                        .collect();
-                    cycles_mean = Some(c.total.cycles as f64 / batch.n as f64);
-                    mean_steps = Some(c.total.steps_run as f64 / batch.n as f64);
-                    if let Some(path) = &o.vcd {
-                        if o.vcd_sample >= batch.n {
-                            return Err(Error::Usage(format!(
-                                "--vcd-sample {} but there are {} samples",
-                                o.vcd_sample, batch.n
-                            )));
-                        }
-                        crate::sim::vcd::write(&plan, batch, o.vcd_sample, steps, o.vcd_neurons, path)
-                            .map_err(|e| crate::flow::FlowError::Io(format!("{}: {e}", path.display())))?;
-                    }
-                    (c.outputs, rates)
-                }
+                crate::sim::vcd::write(plan, batch, o.vcd_sample, steps, o.vcd_neurons, path)
+                    .map_err(|e| crate::flow::FlowError::Io(format!("{}: {e}", path.display())))?;
             }
+            (cycles_mean, mean_steps, notes) = (run.cycles_mean, run.mean_steps, design.notes());
+            (run.outputs, run.rates)
         }
     };
     let accuracy = checked.labels.map(|l| data::agreement(&outputs.classes(), l));

@@ -67,6 +67,20 @@ pub fn energy(p: &MemoryPower, c: &Counts, clock_mhz: f64) -> SdramEnergy {
     }
 }
 
+/// The SDRAM energy of one streaming pass over a plan's weights (`f`, on `mem`): its reads,
+/// one PRECHARGE per ACTIVATE, its refreshes and the background over its cycles.
+pub fn pass_energy(f: &crate::hw::sdram::StreamFigures, mem: &crate::target::ExternalMemory) -> SdramEnergy {
+    let c = Counts {
+        activates: f.activates,
+        reads: f.reads,
+        writes: 0,
+        precharges: f.activates,
+        refreshes: f.refreshes,
+        cycles: f.cycles_per_pass,
+    };
+    energy(&mem.power, &c, f.clock_mhz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,9 @@
 //! A chip back end quantises a model under the chip's arithmetic and places it
 //! ([`ChipBackend::map`]), runs inputs on its chip-exact model ([`ChipMap::run`]), writes the
 //! vendor's files, has the vendor's simulator judge them, prices an inference, and describes
-//! its placement for the reports ([`ChipLayout`]). The driver's commands (`compile`, `verify`,
-//! `simulate --engine cycle`, `energy`, `plan`, `chipsim`) call only this interface: nothing
-//! outside a family's own modules asks which chip a target is.
+//! its placement for the reports ([`ChipLayout`]). The target back end of a chip with a model
+//! ([`crate::driver::backend`]) calls only this interface, and the commands call only that one:
+//! nothing outside a family's own modules asks which chip a target is.
 //!
 //! Adding a chip: its quantiser rules (`quant/<chip>.rs`), mapping (`chip/<chip>.rs`),
 //! chip-exact model (`sim/<chip>.rs`), export (`back/<chip>.rs`), vendor check
@@ -103,30 +103,9 @@ pub trait ChipRun: Send {
 
 /// The back end of `target`'s chip family: `None` for FPGA and ASIC targets and for chips
 /// spikefab only prices (their energy and `plan` come from the generic chip mapping and the
-/// FPGA layout's nominal counts).
+/// FPGA layout's nominal counts). Only [`crate::driver::backend::of`] asks.
 pub fn backend(target: &Target) -> Option<&'static dyn ChipBackend> {
     if target.is_chip() { table(target) } else { None }
-}
-
-/// [`backend`] for the commands that need a chip's own back end (`compile`, `chipsim`): a chip
-/// without one is refused, naming the chips that have one.
-pub fn require(target: &Target) -> Result<Option<&'static dyn ChipBackend>, Error> {
-    match backend(target) {
-        None if target.is_chip() => {
-            let with: Vec<&str> = Target::bundled_names()
-                .into_iter()
-                .filter(|n| Target::load(n).is_ok_and(|t| backend(&t).is_some()))
-                .collect();
-            Err(Error::Usage(format!(
-                "target '{}' is a chip whose energy spikefab prices (`spikefab energy --compare {}`) but for \
-                 which it has no back end; compile and chipsim take {}",
-                target.name,
-                target.name,
-                with.join(", ")
-            )))
-        }
-        b => Ok(b),
-    }
 }
 
 /// The one table of chip back ends, keyed by the target's family (and for Loihi its

@@ -271,7 +271,7 @@ fn fallback(
 }
 
 /// `compile` on an FPGA or ASIC target.
-pub(super) fn compile(
+pub(crate) fn compile(
     m: &Model,
     o: &CompileOptions,
     target: Target,

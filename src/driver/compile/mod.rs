@@ -5,8 +5,9 @@
 //! vendor's simulator ([`crate::driver::chip`]). The report holds one section for whichever
 //! of the two ran ([`Hardware`]).
 
-mod chip;
-mod fpga;
+pub(crate) mod chip;
+pub(crate) mod fpga;
+mod run;
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use super::chip::ChipSection;
 use super::verify::{CosimSettings, EarlyExit, Verification};
 use super::{Error, Progress};
-use crate::Model;
 use crate::data::InputBatch;
 use crate::energy::Estimate;
 use crate::energy::neurobench::Counts;
@@ -28,6 +28,7 @@ use crate::passes::PassRecord;
 use crate::report::Resources;
 
 pub use fpga::{FpgaOutcome, HlsInfo};
+pub use run::compile;
 
 /// Which hardware descriptions to emit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -257,7 +258,7 @@ impl CompileReport {
     }
 
     /// Writes `report.json` into `out`.
-    fn write(&self, out: &Path) -> Result<(), Error> {
+    pub(crate) fn write(&self, out: &Path) -> Result<(), Error> {
         write(out, "report.json", &(serde_json::to_string_pretty(self).expect("plain data") + "\n"))
     }
 }
@@ -266,25 +267,4 @@ impl CompileReport {
 pub(crate) fn write(out: &Path, name: &str, text: &str) -> Result<(), Error> {
     let path = out.join(name);
     std::fs::write(&path, text).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())).into())
-}
-
-/// Compiles `m` as `o` says. Checks that fail are listed in [`CompileReport::failures`];
-/// `report.json` is written into the output folder either way.
-pub fn compile(m: &Model, o: &CompileOptions, progress: &dyn Progress) -> Result<CompileReport, Error> {
-    let target = o.plan.target()?;
-    if o.labels.is_some() {
-        o.needs_inputs("--labels")?;
-    }
-    if o.samples.samples.is_some() {
-        o.needs_inputs("--samples")?;
-    }
-    if let Some(b) = &o.inputs {
-        o.samples.of(b).map_err(|e| Error::Usage(e.to_string()))?;
-    }
-    let r = match super::chip::require(&target)? {
-        Some(backend) => chip::compile(backend, m, o, &target, progress)?,
-        None => fpga::compile(m, o, target, progress)?,
-    };
-    r.write(&o.out_dir)?;
-    Ok(r)
 }

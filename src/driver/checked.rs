@@ -1,0 +1,170 @@
+//! What `verify` compares, per kind of hardware: the FPGA plan's check in counts (which shards
+//! add up), or a chip model's agreement. The back ends make these; `verify` prints them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::chip::ChipVerification;
+use super::verify::{EarlyExit, EarlyExitCounts, Verification, VerifyCounts, early_exit_counts, verify};
+use super::{Error, Prepared, Progress};
+use crate::data::InputBatch;
+use crate::hw::Plan;
+
+/// What `verify` compared.
+pub enum Checked {
+    /// An FPGA or ASIC plan against the reference engine.
+    Plan {
+        /// The plan.
+        plan: Box<Plan>,
+        /// The comparison.
+        check: PlanCheck,
+    },
+    /// A chip's integer model against the reference engine.
+    Chip {
+        /// The comparison.
+        verification: ChipVerification,
+        /// Target name.
+        target: String,
+        /// Notes on the placement.
+        notes: Vec<String>,
+        /// Steps the chip runs.
+        chip_steps: usize,
+    },
+}
+
+pub(crate) fn agreement_failure(agreement: f64, min: f64) -> Option<String> {
+    (agreement < min).then(|| format!("class agreement {agreement:.4} is below --min-agreement {min}"))
+}
+
+/// Why two partial checks cannot be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the parts check different models, plans or options")]
+pub struct DifferentChecks;
+
+/// A plan's check in counts: what `verify` prints is computed from it, and the checks of
+/// parts of a batch add up to the check of the whole ([`PlanCheck::add`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PlanCheck {
+    /// The fields every part shares: model, timesteps, plan summary, passes, bound.
+    pub base: Value,
+    /// Timesteps.
+    pub steps: usize,
+    /// The bound on class agreement.
+    pub min_agreement: f64,
+    /// The plan's clock.
+    pub clock_mhz: f64,
+    /// The outputs are spikes.
+    pub spikes: bool,
+    /// The text lines that describe the plan's layers.
+    pub layer_lines: Vec<String>,
+    /// Reference against hardware.
+    pub counts: VerifyCounts,
+    /// Early exit against every step, when enabled.
+    pub early_exit: Option<EarlyExitCounts>,
+}
+
+impl PlanCheck {
+    /// The figures.
+    pub fn verification(&self) -> Verification {
+        self.counts.verification(self.clock_mhz)
+    }
+
+    /// Early exit's figures.
+    pub fn exit(&self) -> Option<EarlyExit> {
+        self.early_exit.as_ref().map(EarlyExitCounts::early_exit)
+    }
+
+    /// Why the check failed, or `None`.
+    pub fn failure(&self) -> Option<String> {
+        match self.early_exit.as_ref().map_or(0, |e| e.changed) {
+            0 => agreement_failure(self.verification().class_agreement, self.min_agreement),
+            changed => Some(format!("early exit changed the class of {changed} inputs")),
+        }
+    }
+
+    /// What `verify --json` prints.
+    pub fn json(&self) -> Value {
+        let v = self.verification();
+        let exit = self.exit();
+        let mut j = self.base.clone();
+        let figures = json!({
+            "samples": v.samples,
+            "class_agreement": v.class_agreement,
+            "output_agreement": v.output_agreement,
+            "output_elements_differing": v.output_elements_differing,
+            "reference_accuracy": v.reference_accuracy,
+            "cycle_accuracy": v.cycle_accuracy,
+            "cycles_mean": v.cycles_mean,
+            "cycles_min": v.cycles_min,
+            "cycles_max": v.cycles_max,
+            "latency_us_mean": v.latency_us_mean,
+            "saturations": v.saturations,
+            "pass": v.class_agreement >= self.min_agreement && exit.as_ref().is_none_or(|e| e.changed == 0),
+            "early_exit": exit,
+        });
+        if let (Value::Object(j), Value::Object(f)) = (&mut j, figures) {
+            j.extend(f);
+        }
+        j
+    }
+
+    /// Adds the check of another part of the same batch.
+    pub fn add(&mut self, o: &PlanCheck) -> Result<(), DifferentChecks> {
+        if (&self.base, self.steps, self.clock_mhz, self.spikes, &self.layer_lines, self.early_exit.is_some())
+            != (&o.base, o.steps, o.clock_mhz, o.spikes, &o.layer_lines, o.early_exit.is_some())
+        {
+            return Err(DifferentChecks);
+        }
+        self.counts.add(&o.counts);
+        if let (Some(a), Some(b)) = (&mut self.early_exit, &o.early_exit) {
+            a.add(b);
+        }
+        Ok(())
+    }
+}
+
+/// The check of `plan` against the reference engine on `batch`.
+pub(crate) fn plan_check(
+    prep: &Prepared,
+    plan: &Plan,
+    batch: &InputBatch,
+    labels: Option<&[usize]>,
+    min_agreement: f64,
+    progress: &dyn Progress,
+) -> Result<PlanCheck, Error> {
+    let steps = prep.steps;
+    // The reference runs the cut model unsimplified: the comparison covers the
+    // simplifications and the lowering.
+    let (_, r, c) = verify(&prep.cut, plan, batch, steps, labels, None, progress)?;
+    let summary = plan.summary();
+    let layer_lines = summary
+        .layers
+        .iter()
+        .map(|l| {
+            format!(
+                "  {:<16} V {:>2} bits{}  leak {}  threshold {}",
+                l.name,
+                l.v_bits,
+                if l.saturate { " (saturating)" } else { "" },
+                l.leak,
+                l.threshold
+            )
+        })
+        .collect();
+    Ok(PlanCheck {
+        base: json!({
+            "model": prep.model.path.display().to_string(),
+            "timesteps": steps,
+            "plan": summary,
+            "min_agreement": min_agreement,
+            "passes": prep.records,
+        }),
+        steps,
+        min_agreement,
+        clock_mhz: plan.clock_mhz,
+        spikes: r.outputs.spikes,
+        layer_lines,
+        counts: VerifyCounts::of(&r, &c, steps, labels),
+        early_exit: early_exit_counts(plan, batch, steps, &c),
+    })
+}

@@ -1,0 +1,187 @@
+//! `plan`: a model laid out on a target by its back end (the FPGA plan, a chip's placement, or
+//! the generic mapping of a chip spikefab prices), with measured cycles and their lower bound
+//! when inputs are given.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::backend::{self, PlanView};
+use super::{Error, Progress, prepare};
+use crate::Model;
+use crate::data::InputBatch;
+use crate::hw::{Plan, Schedule};
+use crate::options::{PassSettings, PlanSettings};
+use crate::passes::PassRecord;
+use crate::sim::cycle::{self, Counters};
+
+/// What `plan` found.
+#[derive(Serialize)]
+pub struct PlanReport {
+    /// The model file.
+    pub model: String,
+    /// The target.
+    pub target: String,
+    /// Steps per inference.
+    pub steps: usize,
+    /// What the passes changed.
+    pub passes: Vec<PassRecord>,
+    /// The layout.
+    pub view: PlanView,
+    /// Cycles measured on the inputs (FPGA plans given inputs).
+    pub cycles: Option<MeasuredCycles>,
+}
+
+/// Cycles per inference on the inputs, and where they go.
+#[derive(Clone, Debug, Serialize)]
+pub struct MeasuredCycles {
+    /// Inputs run.
+    pub samples: usize,
+    /// Mean, min and max cycles per inference.
+    pub mean: f64,
+    /// Fewest.
+    pub min: u64,
+    /// Most.
+    pub max: u64,
+    /// The plan's clock, MHz.
+    pub clock_mhz: f64,
+    /// The mean latency against its lower bound.
+    pub bound: LatencyBound,
+}
+
+/// The mean latency against its lower bound, synaptic events x fan-out / lanes (what the
+/// accumulate lanes must do at one target row per cycle), and where the other cycles go, each
+/// per inference.
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencyBound {
+    /// The bound, cycles.
+    pub bound: f64,
+    /// Accumulate beats.
+    pub beats: f64,
+    /// Update passes' cycles.
+    pub updates: f64,
+    /// Input load and output cycles.
+    pub io: f64,
+    /// Cycles per inference.
+    pub cycles: f64,
+    /// Pipelined schedule: the busiest layer, its busy cycles and the cycles units waited.
+    pub busiest: Option<(String, f64, f64)>,
+}
+
+impl LatencyBound {
+    /// Cycles no unit accounts for (sequential schedule): phase control.
+    pub fn phase_control(&self) -> f64 {
+        (self.cycles - self.beats - self.updates - self.io).max(0.0)
+    }
+
+    /// Cycles over the bound, when there is a bound.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.bound > 0.0).then(|| self.cycles / self.bound)
+    }
+
+    /// The figures of `total` over `n` inferences of `plan`.
+    pub fn of(plan: &Plan, total: &Counters, n: usize) -> LatencyBound {
+        let n = n.max(1) as f64;
+        let per = |x: f64| x / n;
+        let bound =
+            per(plan.layers.iter().zip(&total.layers).map(|(l, c)| c.synaptic_ops as f64 / l.lanes as f64).sum());
+        let updates = per(plan
+            .layers
+            .iter()
+            .zip(&total.layers)
+            .map(|(l, c)| (c.update_passes * crate::hw::schedule::upd_cycles(plan, l)) as f64)
+            .sum());
+        // Units overlap under the pipelined schedule: their busy cycles add up to more than
+        // the latency, so the busiest one is what bounds it.
+        let busiest = (plan.schedule == Schedule::Pipelined).then(|| {
+            let (k, busy) = total
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(k, c)| (k, c.cycles as f64 / n))
+                .fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+            (plan.layers[k].name.clone(), busy, total.stall_cycles as f64 / n)
+        });
+        LatencyBound {
+            bound,
+            beats: per(total.layers.iter().map(|c| c.beats as f64).sum()),
+            updates,
+            io: per((total.load_cycles + total.out_cycles) as f64),
+            cycles: per(total.cycles as f64),
+            busiest,
+        }
+    }
+}
+
+impl PlanReport {
+    /// What `plan --json` prints: the FPGA plan's summary (with the passes and the external
+    /// memory's figures), a chip's placement, or a priced chip's mapping.
+    pub fn json(&self) -> Value {
+        match &self.view {
+            PlanView::Fpga { plan, streaming, .. } => {
+                let mut v = serde_json::to_value(plan.summary()).expect("plain data");
+                v["passes"] = json!(self.passes);
+                if let Some(s) = streaming {
+                    v["external_memory"] = json!(s.figures);
+                    v["external_memory"]["energy_per_pass"] = json!(s.energy_per_pass);
+                }
+                v
+            }
+            PlanView::Chip { layout, chip_steps, notes } => {
+                json!({"layout": layout, "chip_steps": chip_steps, "notes": notes})
+            }
+            PlanView::PricedChip { mapping, .. } => json!(mapping),
+        }
+    }
+
+    /// Why the layout does not fit a chip's limits (the command exits 1), or `None`.
+    pub fn failure(&self) -> Option<String> {
+        match &self.view {
+            PlanView::PricedChip { mapping, .. } if !mapping.fits() => {
+                Some(format!("the model does not fit {}: {}", mapping.chip, mapping.violations.join("; ")))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Lays `m` out on `settings`' target after the passes; the input range comes from `inputs`,
+/// else from the passes' `--calib` inputs. With `inputs`, an FPGA plan runs them on the cycle
+/// engine.
+pub fn plan(
+    m: Model,
+    settings: &PlanSettings,
+    passes: &PassSettings,
+    inputs: Option<&InputBatch>,
+    progress: &dyn Progress,
+) -> Result<PlanReport, Error> {
+    let steps = super::steps_for(&m, inputs)?;
+    let prep = prepare(m, steps, passes, settings, inputs, None, progress)?;
+    let steps = prep.steps;
+    let target = settings.target()?;
+    let range = inputs.or(passes.calib.as_ref());
+    let design = backend::of(&target).design(&prep.model, settings, &target, steps, range)?;
+    let view = design.view(&target)?;
+    let cycles = match (&view, inputs) {
+        (PlanView::Fpga { plan, .. }, Some(b)) => {
+            let r = cycle::run(plan, b, steps);
+            let c = r.cycles();
+            Some(MeasuredCycles {
+                samples: c.len(),
+                mean: c.iter().sum::<u64>() as f64 / c.len().max(1) as f64,
+                min: c.iter().copied().min().unwrap_or(0),
+                max: c.iter().copied().max().unwrap_or(0),
+                clock_mhz: plan.clock_mhz,
+                bound: LatencyBound::of(plan, &r.total, c.len()),
+            })
+        }
+        _ => None,
+    };
+    Ok(PlanReport {
+        model: prep.model.path.display().to_string(),
+        target: target.name.clone(),
+        steps,
+        passes: prep.records,
+        view,
+        cycles,
+    })
+}

@@ -1,0 +1,73 @@
+//! `cosim` and `csim`: the emitted Verilog in iverilog or Verilator, and the emitted HLS C++
+//! compiled with g++, each against the cycle engine on the target's FPGA plan.
+
+use std::path::Path;
+
+use super::backend::{self, Stage};
+use super::verify::{CosimSettings, cosim_step};
+use super::{Error, Progress, Step};
+use crate::Model;
+use crate::data::InputBatch;
+use crate::flow::cosim::CosimReport;
+use crate::flow::csim::{self, CsimReport};
+use crate::hw::Plan;
+use crate::options::{PlanSettings, Samples};
+use crate::sim::cycle;
+
+/// Samples co-simulated when none are asked for.
+pub const DEFAULT_COSIM_SAMPLES: usize = 16;
+
+/// The FPGA plan of `m` on `settings`' target, whose back end must run `stage`.
+fn plan_for(m: &Model, settings: &PlanSettings, batch: &InputBatch, stage: Stage, what: &str) -> Result<Plan, Error> {
+    let steps = super::steps_for(m, Some(batch))?;
+    let target = settings.target()?;
+    let b = backend::of(&target);
+    if !b.info().runs(stage) {
+        return Err(Error::Usage(format!(
+            "{what}; target '{}' ({}) has none: give an FPGA or ASIC --target",
+            target.name,
+            b.info().kind
+        )));
+    }
+    let design = b.design(m, settings, &target, steps, Some(batch))?;
+    design.plan().cloned().ok_or_else(|| Error::Usage(format!("target '{}' makes no FPGA plan", target.name)))
+}
+
+/// Co-simulates the RTL of `m`'s plan (calibrated on every input) on the first `samples` inputs
+/// ([`DEFAULT_COSIM_SAMPLES`] when `None`) in `dir`, against the cycle engine: every output word
+/// and cycle count compared. A simulator that is not installed is an error here.
+pub fn cosim(
+    m: &Model,
+    batch: &InputBatch,
+    settings: &PlanSettings,
+    cosim: &CosimSettings,
+    samples: Option<usize>,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<CosimReport, Error> {
+    let plan = plan_for(m, settings, batch, Stage::Verilog, "cosim co-simulates the RTL")?;
+    let first = Samples { samples: Some(samples.unwrap_or(DEFAULT_COSIM_SAMPLES)) }
+        .of(batch)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    // One engine run: its cycle counts predict the simulator's time, its results are compared.
+    let eng = cycle::run(&plan, &first, plan.timesteps);
+    match cosim_step(&plan, &first, &eng.samples, cosim, dir, progress)? {
+        Step::Ran(r) => Ok(r),
+        Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),
+    }
+}
+
+/// C-simulates the HLS C++ of `m`'s plan (calibrated on every input) on the first `samples`
+/// inputs (all when `None`) in `dir`, against the cycle engine: every output and step count.
+pub fn csim(
+    m: &Model,
+    batch: &InputBatch,
+    settings: &PlanSettings,
+    samples: Option<usize>,
+    dir: &Path,
+) -> Result<CsimReport, Error> {
+    let plan = plan_for(m, settings, batch, Stage::Hls, "csim C-simulates the HLS C++")?;
+    let target = settings.target()?;
+    let first = Samples { samples }.of(batch).map_err(|e| Error::Usage(e.to_string()))?;
+    Ok(csim::csim(&plan, &first, None, target.hls_part(), dir)?)
+}
