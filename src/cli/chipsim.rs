@@ -31,7 +31,7 @@ pub fn run(a: ChipsimArgs) -> Result<(), Failure> {
     let simulator = backend.vendor_simulator(&target)?;
     let passes = PassSettings { no_simplify: true, ..Default::default() };
     let checked = Job { samples: a.on.input.samples, ..Job::new(&m, &batch, &a.on.plan, &passes) }.checked()?;
-    let design = backend.design(&m, &a.on.plan, &target, steps, Some(&batch))?;
+    let (design, _) = backend.lay_out(&m, &a.on.plan, &target, steps, Some(&batch))?;
     let map = design.chip().expect("a back end with a vendor export places on a chip");
     let run = map.run(&checked.inputs);
     let files = run.write_export(&a.out_dir)?;

@@ -87,9 +87,10 @@ pub fn check(job: &Job<'_>, progress: &dyn Progress) -> Result<Check, Error> {
     let target = job.plan.target()?;
     let checked = job.checked()?;
     let (batch, labels) = (&*checked.inputs, checked.labels);
-    let design = backend::of(&target).design(&prep.model, job.plan, &target, steps, Some(job.inputs))?;
+    let (design, phase) = backend::of(&target).lay_out(&prep.model, job.plan, &target, steps, Some(job.inputs))?;
     let result = design.check(&prep, batch, labels, min_agreement, &target, progress)?;
-    Ok(Check { model: prep.model, samples: batch.n, steps, min_agreement, records: prep.records, checked: result })
+    let records = prep.records.into_iter().chain(phase).collect();
+    Ok(Check { model: prep.model, samples: batch.n, steps, min_agreement, records, checked: result })
 }
 
 /// `verify` on shard `shard` of `job`'s checked inputs: the passes and the plan are made from
@@ -102,7 +103,7 @@ pub fn check_shard(job: &Job<'_>, shard: Shard, progress: &dyn Progress) -> Resu
         return Err(Error::Usage("--shard checks the FPGA layout's plans; a chip's back end runs unsharded".into()));
     }
     let prep = job.prepare(progress)?;
-    let design = backend.design(&prep.model, job.plan, &target, prep.steps, Some(job.inputs))?;
+    let (design, _) = backend.lay_out(&prep.model, job.plan, &target, prep.steps, Some(job.inputs))?;
     let checked = job.checked()?;
     let range = shard.samples(checked.inputs.n)?;
     let part = checked.inputs.range(range.clone());

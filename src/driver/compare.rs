@@ -268,8 +268,8 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
         };
         let b = backend::of(&t);
         let settings = b.settings_beside_others(job.plan);
-        let row = b.design(&prep.model, &settings, &t, steps, Some(job.inputs)).and_then(|d| {
-            d.row(&RowContext {
+        let row = b.lay_out(&prep.model, &settings, &t, steps, Some(job.inputs)).and_then(|(d, phase)| {
+            let mut row = d.row(&RowContext {
                 model: &prep.model,
                 target: &t,
                 batch,
@@ -277,7 +277,11 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
                 scored: &scored,
                 bitstream: build.as_ref().map(|o| (s.out_dir.as_path(), o)),
                 progress,
-            })
+            })?;
+            // What the back end's own passes changed (a chip's legalisation), as the row's notes.
+            let changes = phase.into_iter().flat_map(|r| r.changes.into_iter().map(move |c| format!("{}: {c}", r.pass)));
+            row.notes.splice(0..0, changes);
+            Ok(row)
         });
         rows.push(row.unwrap_or_else(|e| Row::refused(&t.name, &t.kind.to_string(), e.to_string())));
     }

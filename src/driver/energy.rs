@@ -105,7 +105,7 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         // target's refusal is the command's error.
         let one = || -> Result<Priced, Error> {
             let t = job.plan.target_named(name)?;
-            let design = backend::of(&t).design(m, job.plan, &t, steps, Some(job.inputs))?;
+            let (design, _) = backend::of(&t).lay_out(m, job.plan, &t, steps, Some(job.inputs))?;
             let run = design.run(batch, &t);
             let est = run.estimate.ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
             Ok((est, run.outputs.classes(), (design, run.cycle)))

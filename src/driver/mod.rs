@@ -49,6 +49,7 @@ mod error;
 mod explore;
 mod job;
 mod options;
+mod phase;
 mod plan;
 mod prepare;
 mod progress;

@@ -159,7 +159,7 @@ pub fn plan(
     let steps = prep.steps;
     let target = settings.target()?;
     let range = inputs.or(passes.calib.as_ref());
-    let design = backend::of(&target).design(&prep.model, settings, &target, steps, range)?;
+    let (design, phase) = backend::of(&target).lay_out(&prep.model, settings, &target, steps, range)?;
     let view = design.view(&target)?;
     let cycles = match (&view, inputs) {
         (PlanView::Fpga { plan, .. }, Some(b)) => {
@@ -180,7 +180,7 @@ pub fn plan(
         model: prep.model.path.display().to_string(),
         target: target.name.clone(),
         steps,
-        passes: prep.records,
+        passes: prep.records.into_iter().chain(phase).collect(),
         view,
         cycles,
     })

@@ -29,7 +29,7 @@ fn plan_for(m: &Model, settings: &PlanSettings, batch: &InputBatch, stage: Stage
             b.info().kind
         )));
     }
-    let design = b.design(m, settings, &target, steps, Some(batch))?;
+    let (design, _) = b.lay_out(m, settings, &target, steps, Some(batch))?;
     design.plan().cloned().ok_or_else(|| Error::Usage(format!("target '{}' makes no FPGA plan", target.name)))
 }
 

@@ -120,6 +120,7 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         return Err(Error::Usage("--vcd needs --engine cycle".into()));
     }
     let (mut cycles_mean, mut mean_steps, mut notes) = (None, None, vec![]);
+    let mut records = prep.records;
     let (outputs, rates) = match o.engine {
         Engine::Reference => {
             let g = &m.graph;
@@ -139,7 +140,8 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         }
         Engine::Cycle => {
             let target = job.plan.target()?;
-            let design = backend::of(&target).design(&m, job.plan, &target, steps, Some(job.inputs))?;
+            let (design, phase) = backend::of(&target).lay_out(&m, job.plan, &target, steps, Some(job.inputs))?;
+            records.extend(phase);
             let run = design.run(batch, &target);
             if let Some(path) = &o.vcd {
                 let plan = design
@@ -170,7 +172,7 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         accuracy,
         cycles_mean,
         mean_steps,
-        records: prep.records,
+        records,
         notes,
     })
 }

@@ -108,6 +108,11 @@ impl Pipeline {
         Pipeline::default()
     }
 
+    /// It holds no pass.
+    pub fn is_empty(&self) -> bool {
+        self.passes.is_empty()
+    }
+
     /// Appends a pass.
     pub fn then(mut self, p: impl Pass + 'static) -> Self {
         self.passes.push(Box::new(p));

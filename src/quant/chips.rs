@@ -102,26 +102,6 @@ pub fn cuba_layer(
     }
 }
 
-/// `quantise` applied to `m` legalised for a chip that resets as `reset`
-/// ([`crate::passes::Pipeline::legalise`]: branches merged, pooling folded, shortcuts joined or
-/// carried by relay neurons), the pass's changes first in the notes
-/// (`legalise: ...`). A model with nothing to legalise is quantised as it is.
-pub fn legalised(
-    m: &crate::model::Model,
-    o: &QuantOptions,
-    reset: crate::ir::ResetMode,
-    quantise: fn(&crate::model::Model, &QuantOptions) -> Result<super::Network, QuantError>,
-) -> Result<super::Network, QuantError> {
-    let cx = crate::passes::Context { steps: o.timesteps, input_range: None };
-    let (legal, records) = crate::passes::Pipeline::legalise(Some(reset))
-        .run(m, &cx)
-        .map_err(|e| QuantError { node: None, message: format!("chip legalisation: {e}") })?;
-    let mut net = quantise(&legal, o)?;
-    let changes = records.into_iter().flat_map(|r| r.changes).map(|c| format!("legalise: {c}"));
-    net.notes.splice(0..0, changes);
-    Ok(net)
-}
-
 /// The note for a layer whose model floors the membrane at `v_min` (per neuron) on a chip
 /// that has no floor: the floor is dropped, and `spikefab verify` measures what that costs.
 pub fn floor_note(layer: &str, v_min: &[f64], chip: &str) -> String {

@@ -80,13 +80,9 @@ fn input_scale(name: &str, o: &QuantOptions) -> Result<(f64, u32, Vec<String>), 
 }
 
 /// Quantises `m` for Loihi (`o.rules` must be [`super::Rules::loihi`]).
-/// The model is legalised first ([`super::chips::legalised`]).
+/// `m` must be legalised for Loihi (the merge-branches pass under a zero reset, which the
+/// driver runs as the loihi2 back end's phase): a model that is not a chain is refused.
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
-    super::chips::legalised(m, o, ResetMode::Zero, quantise_chain)
-}
-
-/// [`quantise`] of a model whose layers already form a chain.
-fn quantise_chain(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     let g = &m.graph;
     let d = m.dialect();
     refuse_delays(m)?;

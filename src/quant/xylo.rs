@@ -67,8 +67,9 @@ fn event_scale(name: &str, o: &QuantOptions) -> Result<(f64, Vec<String>), Quant
     Ok((scale, notes))
 }
 
-/// Quantises `m` for Xylo (`o.rules` must be [`super::Rules::xylo`]).
-/// The model is legalised first ([`super::chips::legalised`]).
+/// Quantises `m` for Xylo (`o.rules` must be [`super::Rules::xylo`]). `m` must be legalised for
+/// Xylo (the merge-branches pass under a subtract reset, which the driver runs as the Xylo back
+/// end's phase): a model that is not a chain is refused.
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     if let Some(k) = o.spike_cap {
         return Err(QuantError {
@@ -79,10 +80,10 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
             ),
         });
     }
-    super::chips::legalised(m, o, ResetMode::Subtract, quantise_legal)
+    quantise_legal(m, o)
 }
 
-/// [`quantise`] of a legalised model.
+/// [`quantise`] once the options are checked.
 fn quantise_legal(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     let g = &m.graph;
     let d = m.dialect();

@@ -14,11 +14,13 @@ use crate::driver::checked::Checked;
 use crate::driver::chip::{ChipLayout, ChipMap};
 use crate::driver::compile::{CompileOptions, CompileReport};
 use crate::driver::resource::Row;
+use crate::driver::phase::run_phase;
 use crate::driver::{Error, Prepared, Progress};
 use crate::energy::Estimate;
 use crate::hw::Plan;
 use crate::hw::sdram::StreamFigures;
 use crate::options::PlanSettings;
+use crate::passes::{PassRecord, Pipeline};
 use crate::sim::cycle::BatchResult;
 use crate::target::Target;
 
@@ -76,8 +78,28 @@ pub trait TargetBackend: Sync {
     /// it does not read (exit 2, naming it).
     fn settings_beside_others(&self, s: &PlanSettings) -> PlanSettings;
 
+    /// The passes its designs need the model to have run first (the chips' legalisation),
+    /// beyond the ones every target shares; the driver runs them ([`TargetBackend::lay_out`]).
+    fn passes(&self) -> Pipeline {
+        Pipeline::new()
+    }
+
+    /// Runs [`TargetBackend::passes`] on `m`, then lays the result out ([`TargetBackend::design`]):
+    /// the design and what the passes changed, as pass records.
+    fn lay_out(
+        &self,
+        m: &Model,
+        settings: &PlanSettings,
+        target: &Target,
+        steps: usize,
+        calib: Option<&InputBatch>,
+    ) -> Result<(Box<dyn Design>, Vec<PassRecord>), Error> {
+        let (legal, records) = run_phase(m, &self.passes(), steps)?;
+        Ok((self.design(&legal, settings, target, steps, calib)?, records))
+    }
+
     /// Quantises and lays out `m` on `target` for `steps` steps, the input range from
-    /// `settings.input_scale` or `calib`.
+    /// `settings.input_scale` or `calib`. `m` has run [`TargetBackend::passes`].
     fn design(
         &self,
         m: &Model,

@@ -15,6 +15,7 @@ use crate::driver::resource::{Resource, Row, Sourced};
 use crate::driver::{Error, Prepared, Progress};
 use crate::hw::Plan;
 use crate::options::PlanSettings;
+use crate::passes::Pipeline;
 use crate::target::Target;
 
 /// A chip with a model.
@@ -40,6 +41,12 @@ impl TargetBackend for Modelled {
         settings
     }
 
+    fn passes(&self) -> Pipeline {
+        // The chip computes a chain of layers: branches merged, pooling folded, shortcuts
+        // joined or relayed, for the reset the chip implements.
+        Pipeline::legalise(Some(self.0.info().legalise_reset))
+    }
+
     fn design(
         &self,
         m: &Model,
@@ -62,7 +69,7 @@ impl TargetBackend for Modelled {
         target: &Target,
         progress: &dyn Progress,
     ) -> Result<CompileReport, Error> {
-        chip_compile(self.0, m, o, target, progress)
+        chip_compile(self.0, &self.passes(), m, o, target, progress)
     }
 }
 

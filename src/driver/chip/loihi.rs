@@ -28,6 +28,7 @@ static INFO: ChipInfo = ChipInfo {
     install: "lava-nc 0.10.0 and lava-dl 0.6.0, installed as .ci/run does; point SPIKEFAB_LAVA_PYTHON at its Python",
     export_dir: "loihi",
     takes_spike_cap: true,
+    legalise_reset: crate::ir::ResetMode::Zero,
 };
 
 /// The Loihi 2 back end (lava-dl netx).

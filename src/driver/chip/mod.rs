@@ -48,14 +48,17 @@ pub struct ChipInfo {
     pub export_dir: &'static str,
     /// It reads `--spike-cap` (its neurons carry a bounded spike count).
     pub takes_spike_cap: bool,
+    /// The reset its neurons implement, which the legalisation (the merge-branches pass, run
+    /// by the driver before [`ChipBackend::map`]) keeps the model's function under.
+    pub legalise_reset: crate::ir::ResetMode,
 }
 
 /// A chip family's back end.
 pub trait ChipBackend: Sync {
     /// Its names and where its files go.
     fn info(&self) -> &'static ChipInfo;
-    /// Quantises `m` under the chip's arithmetic for `steps` model steps and places it on
-    /// `target`; the input range comes from `settings.input_scale` or `calib`. A model beyond
+    /// Quantises `m` (legalised: the target back end's pass phase ran on it) under the chip's
+    /// arithmetic for `steps` model steps and places it on `target`; the input range comes from `settings.input_scale` or `calib`. A model beyond
     /// the chip's limits is [`Error::DoesNotFit`], naming the limit, the figure and the node.
     fn map(
         &self,

@@ -29,6 +29,7 @@ static INFO: ChipInfo = ChipInfo {
     install: "pip install rockpool==3.1.0 xylosim==0.1.3; point SPIKEFAB_XYLO_PYTHON at its Python",
     export_dir: "xylo",
     takes_spike_cap: false,
+    legalise_reset: crate::ir::ResetMode::Subtract,
 };
 
 /// The Xylo back end (Xylo IMU, Xylo Audio 2, Xylo Audio 3: the xylosim v2 core).

@@ -4,15 +4,18 @@
 use super::{Backend, CompileOptions, CompileReport, Hardware};
 use crate::Model;
 use crate::driver::chip::{ChipBackend, ChipSection, Export, verify};
+use crate::driver::phase::run_phase;
 use crate::driver::progress::step;
+use crate::passes::Pipeline;
 use crate::driver::{Error, Job, Progress};
 use crate::target::Target;
 
-/// `compile` for a chip: quantise and place under the chip's rules (calibrated on every input),
+/// `compile` for a chip: run the back end's `passes` (its legalisation), quantise and place under the chip's rules (calibrated on every input),
 /// run the checked inputs on the chip-exact model, compare with the reference, export them into
 /// `<out>/<export_dir>`, and have the vendor's simulator judge the export.
 pub(crate) fn compile(
     chip: &dyn ChipBackend,
+    passes: &Pipeline,
     m: &Model,
     o: &CompileOptions,
     target: &Target,
@@ -34,9 +37,12 @@ pub(crate) fn compile(
         ))
     })?;
     let job = Job { labels: o.labels.as_deref(), samples: o.samples, ..Job::new(m, inputs, &o.plan, &o.passes) };
-    let prep = job.prepare(progress)?;
+    let mut prep = job.prepare(progress)?;
     let steps = prep.steps;
-    let map = chip.map(&prep.model, &o.plan, target, steps, Some(inputs))?;
+    // The back end's pass phase (legalisation), recorded with the shared passes.
+    let (legal, records) = run_phase(&prep.model, passes, steps)?;
+    let map = chip.map(&legal, &o.plan, target, steps, Some(inputs))?;
+    prep.records.extend(records);
     let checked = job.checked()?;
     let run = step(progress, &format!("simulating {} samples on {}", checked.inputs.n, target.name), || {
         map.run(&checked.inputs)
