@@ -69,10 +69,13 @@ fn fan_in(p: &Projection) -> u64 {
     direct * p.pre_pool.as_ref().map_or(1, pool)
 }
 
-/// The target is not a chip.
+/// The target is not a chip: it has no `[chip]` section to map onto.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("target '{0}' has no [chip] section to map onto")]
-pub struct NotAChip(pub String);
+#[error("target '{target}' has no [chip] section to map onto")]
+pub struct NotAChip {
+    /// The target's name.
+    pub target: String,
+}
 
 /// Places `net` on `target`'s chip. The target must be neuromorphic with a `[chip]` section.
 ///
@@ -90,7 +93,7 @@ pub struct NotAChip(pub String);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn map(net: &Network, target: &Target) -> Result<ChipMapping, NotAChip> {
-    let spec: &ChipSpec = target.chip.as_ref().ok_or_else(|| NotAChip(target.name.clone()))?;
+    let spec: &ChipSpec = target.chip.as_ref().ok_or_else(|| NotAChip { target: target.name.clone() })?;
     let per_core = spec.neurons_per_core.max(1) as usize;
     let mut cores = vec![];
     let mut max_neuron_fan_in = 0u64;
