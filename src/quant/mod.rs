@@ -30,6 +30,7 @@
 //! cap every write saturates and the engines count saturations. Input events are the non-zero
 //! quantised inputs, in C order.
 
+mod calib;
 mod chips;
 pub mod loihi;
 mod quantise;
@@ -43,7 +44,8 @@ use serde::Serialize;
 
 use crate::ir::ResetMode;
 
-pub use quantise::{InputStats, QuantOptions, input_plan, quantise};
+pub use calib::{InputStats, QuantOptions, input_plan};
+pub use quantise::quantise;
 
 /// Why a model cannot be quantised for a target.
 #[derive(Debug, Clone, PartialEq)]
