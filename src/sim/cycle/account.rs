@@ -13,8 +13,8 @@
 use crate::hw::schedule;
 use crate::quant::{AccTarget, Source};
 
-use super::engine::Engine;
-use super::{Counters, LayerCounters, ProjCounts, SampleResult, decided};
+use super::report::{Counters, LayerCounters, ProjCounts, SampleResult};
+use super::types::Engine;
 
 /// What a kernel did in one sample's ACC phase.
 #[derive(Clone, Copy, Debug, Default)]
@@ -376,4 +376,14 @@ impl<'e> Account<'e> {
         lc.plane_writes = eng.plane_copies[k] * run * l.rows as u64;
         lc
     }
+}
+
+/// Early-exit decision: the leader's count exceeds every other class's count plus the
+/// spikes that class can still emit (`remaining`: one per remaining step, or the output
+/// layer's largest count per remaining step when it is multi-spike).
+pub fn decided(counts: &[i64], remaining: i64) -> bool {
+    let Some((lead, &best)) = counts.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0))) else {
+        return true;
+    };
+    counts.iter().enumerate().all(|(c, &v)| c == lead || best > v + remaining || (best == v + remaining && lead < c))
 }

@@ -8,11 +8,11 @@ use crate::data::InputBatch;
 use crate::hw::schedule::{self, beats_per_event};
 use crate::hw::{Layer, Plan};
 use crate::ir::ResetMode;
-use crate::quant::{AccTarget, ProjKind, Projection, Source, at};
+use crate::quant::{AccTarget, Leak, ProjKind, Projection, Source, at};
 
 use super::account::{AccPhase, Account, Synapses, UpdPhase};
-use super::engine::{Engine, Event, Fast, events_of, out_of_range, pool_candidates, target_state};
-use super::{SampleResult, Tracer, leak};
+use super::report::{SampleResult, Tracer};
+use super::types::{Engine, Event, Fast, events_of, out_of_range, pool_candidates, target_state};
 
 /// One sample's state on the general path.
 pub(super) struct SampleState {
@@ -383,5 +383,16 @@ fn clamp(v: i64, bits: u32, sat: &mut u64) -> i64 {
         lo
     } else {
         v
+    }
+}
+
+/// Applies a fixed-point decay.
+#[inline]
+pub fn leak(l: &Leak, x: i64, p: u32, i: usize) -> i64 {
+    match l {
+        Leak::Zero => 0,
+        Leak::One => x,
+        Leak::Shift { k } => x - (x >> k),
+        Leak::Mul { b } => ((x as i128 * at(b, i) as i128 + (1i128 << (p - 1))) >> p) as i64,
     }
 }

@@ -3,7 +3,7 @@
 //! order, and run only on non-saturating layers, where range analysis makes the order
 //! irrelevant; each returns what the counters need (the valid kernel taps or candidates).
 
-use super::engine::{ConvGeo, Scratch, TapTable};
+use super::types::{ConvGeo, Scratch, TapTable};
 use super::word::Word;
 
 /// Output positions one step of the packed convolution handles together (each weight word

@@ -12,13 +12,17 @@
 //! [`run_traced`]) and the fast path ([`pass`], several samples per pass with packed kernels;
 //! [`run`]), which give the same outputs and counters. Both prepare from one [`engine`] and
 //! report every phase to one [`account`], which alone counts cycles and counters.
+//!
+//! Files by concern, imports one way: [`types`] holds what every file shares (the prepared
+//! engine, events, scratch buffers; it imports only [`word`]) and [`report`] what a run
+//! reports (counters, results; it imports none). No two files import each other:
+//! `engine` (preparation), the paths and their kernels import the shared files, never the
+//! reverse, and this file only drives the run.
 
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::data::{InputBatch, Outputs};
 use crate::hw::Plan;
-use crate::quant::{Leak, at};
 
 mod account;
 mod engine;
@@ -26,197 +30,15 @@ mod general;
 mod kernels;
 mod packed;
 mod pass;
+mod report;
+mod types;
 mod word;
 
-use engine::Engine;
-
-/// Projections per layer whose counters a [`LayerCounters`] holds without a heap allocation.
-pub const INLINE_PROJECTIONS: usize = 4;
-
-/// One counter per projection of a layer.
-pub type ProjCounts = smallvec::SmallVec<[u64; INLINE_PROJECTIONS]>;
-
-/// Activity and cost counters of one layer (sums over samples when aggregated).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct LayerCounters {
-    /// Events delivered into the layer (over all its projections).
-    pub events_in: u64,
-    /// Accumulate beats (one weight word read and one membrane row read-modify-write each).
-    pub beats: u64,
-    /// Synaptic accumulates: (event, target neuron) pairs added.
-    pub synaptic_ops: u64,
-    /// Weight memory words read.
-    pub weight_reads: u64,
-    /// Membrane/state rows read (accumulate and update).
-    pub state_reads: u64,
-    /// Membrane/state rows written.
-    pub state_writes: u64,
-    /// Parameter ROM rows read.
-    pub param_reads: u64,
-    /// Neuron updates (neurons x steps run).
-    pub neuron_updates: u64,
-    /// Spikes emitted.
-    pub spikes: u64,
-    /// Event entries written.
-    pub event_writes: u64,
-    /// Event entries read by consumers.
-    pub event_reads: u64,
-    /// Writes that saturated.
-    pub saturations: u64,
-    /// Non-saturating writes outside the state's width: range analysis says this never
-    /// happens; a non-zero count is a bug (the RTL would wrap).
-    pub overflows: u64,
-    /// Accumulate phases run (including empty ones).
-    pub acc_phases: u64,
-    /// Accumulate phases whose source had no events.
-    pub empty_acc_phases: u64,
-    /// Update passes run.
-    pub update_passes: u64,
-    /// Synaptic accumulates per projection (inline up to [`INLINE_PROJECTIONS`]).
-    pub proj_synaptic_ops: ProjCounts,
-    /// Weight memory words read per projection.
-    pub proj_weight_reads: ProjCounts,
-    /// Cycles of this layer's ACC and UPD phases.
-    pub cycles: u64,
-    /// Words of source spike planes read by this layer's dense projections (docs/hardware.md
-    /// 4c): one per (plane word, weight word) pair gathered, each `lanes` popcounts.
-    pub plane_reads: u64,
-    /// Words of this layer's spike plane(s) written (a row's lanes each, every copy).
-    pub plane_writes: u64,
-}
-
-impl LayerCounters {
-    fn add(&mut self, o: &LayerCounters) {
-        self.events_in += o.events_in;
-        self.beats += o.beats;
-        self.synaptic_ops += o.synaptic_ops;
-        self.weight_reads += o.weight_reads;
-        self.state_reads += o.state_reads;
-        self.state_writes += o.state_writes;
-        self.param_reads += o.param_reads;
-        self.neuron_updates += o.neuron_updates;
-        self.spikes += o.spikes;
-        self.event_writes += o.event_writes;
-        self.event_reads += o.event_reads;
-        self.saturations += o.saturations;
-        self.overflows += o.overflows;
-        self.acc_phases += o.acc_phases;
-        self.empty_acc_phases += o.empty_acc_phases;
-        self.update_passes += o.update_passes;
-        if self.proj_synaptic_ops.len() < o.proj_synaptic_ops.len() {
-            self.proj_synaptic_ops.resize(o.proj_synaptic_ops.len(), 0);
-            self.proj_weight_reads.resize(o.proj_synaptic_ops.len(), 0);
-        }
-        for (a, b) in self.proj_synaptic_ops.iter_mut().zip(&o.proj_synaptic_ops) {
-            *a += b;
-        }
-        for (a, b) in self.proj_weight_reads.iter_mut().zip(&o.proj_weight_reads) {
-            *a += b;
-        }
-        self.cycles += o.cycles;
-        self.plane_reads += o.plane_reads;
-        self.plane_writes += o.plane_writes;
-    }
-}
-
-/// Counters of one inference (or their sum over a batch).
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct Counters {
-    /// Total cycles from start to done.
-    pub cycles: u64,
-    /// Cycles of LOAD phases.
-    pub load_cycles: u64,
-    /// Cycles of OUT phases.
-    pub out_cycles: u64,
-    /// Cycles of START, DONE and early-exit checks.
-    pub control_cycles: u64,
-    /// Input values loaded.
-    pub input_values: u64,
-    /// Non-zero input values (input events).
-    pub input_events: u64,
-    /// Output words streamed.
-    pub output_words: u64,
-    /// Steps run (T, or fewer with early exit).
-    pub steps_run: u64,
-    /// Accumulate phases skipped because their source had no events.
-    pub empty_acc_phases: u64,
-    /// Stall cycles waiting for a partner (always 0 here: partners are always ready).
-    pub stall_cycles: u64,
-    /// Per layer.
-    pub layers: Vec<LayerCounters>,
-}
-
-impl Counters {
-    /// Adds the counters of another inference (or batch).
-    pub fn add(&mut self, o: &Counters) {
-        self.cycles += o.cycles;
-        self.load_cycles += o.load_cycles;
-        self.out_cycles += o.out_cycles;
-        self.control_cycles += o.control_cycles;
-        self.input_values += o.input_values;
-        self.input_events += o.input_events;
-        self.output_words += o.output_words;
-        self.steps_run += o.steps_run;
-        self.empty_acc_phases += o.empty_acc_phases;
-        self.stall_cycles += o.stall_cycles;
-        if self.layers.len() < o.layers.len() {
-            self.layers.resize(o.layers.len(), LayerCounters::default());
-        }
-        for (a, b) in self.layers.iter_mut().zip(&o.layers) {
-            a.add(b);
-        }
-    }
-
-    /// Total saturated writes.
-    pub fn saturations(&self) -> u64 {
-        self.layers.iter().map(|l| l.saturations).sum()
-    }
-
-    /// Total out-of-width writes (must be 0).
-    pub fn overflows(&self) -> u64 {
-        self.layers.iter().map(|l| l.overflows).sum()
-    }
-}
-
-/// One inference's result.
-#[derive(Clone, Debug)]
-pub struct SampleResult {
-    /// Output per step run: spikes (0/1) or V integers, `steps_run x out_neurons`, flat
-    /// neuron order (C, H, W).
-    pub raw: Vec<i64>,
-    /// Counters; `cycles` is the exact cycle count.
-    pub counters: Counters,
-    /// Cycles at the end of each step (from start).
-    pub step_end_cycles: Vec<u64>,
-}
-
-/// A batch result.
-#[derive(Clone, Debug)]
-pub struct BatchResult {
-    /// Per sample.
-    pub samples: Vec<SampleResult>,
-    /// Outputs as the reference engine reports them (spikes 0/1, values in real units;
-    /// steps after an early exit are zero).
-    pub outputs: Outputs,
-    /// Sum of counters.
-    pub total: Counters,
-}
-
-impl BatchResult {
-    /// Cycles of each sample.
-    pub fn cycles(&self) -> Vec<u64> {
-        self.samples.iter().map(|s| s.counters.cycles).collect()
-    }
-}
-
-/// A waveform recorder: receives every state change with its cycle.
-pub trait Tracer {
-    /// Neuron `n` of layer `layer` was updated at `cycle`: its membrane `v` (before reset)
-    /// and spike.
-    fn neuron(&mut self, cycle: u64, layer: usize, n: usize, v: i64, spike: bool);
-    /// A step ended at `cycle`.
-    fn step(&mut self, cycle: u64, t: usize);
-}
+pub use account::decided;
+pub use general::leak;
+pub use pass::Simd;
+pub use report::{BatchResult, Counters, INLINE_PROJECTIONS, LayerCounters, ProjCounts, SampleResult, Tracer};
+use types::Engine;
 
 /// Runs `steps` steps (at most the plan's T) on every sample.
 pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
@@ -227,18 +49,6 @@ pub fn run(plan: &Plan, batch: &InputBatch, steps: usize) -> BatchResult {
 /// chooses from the network's size); the results do not depend on it.
 pub fn run_passes(plan: &Plan, batch: &InputBatch, steps: usize, samples_per_pass: usize) -> BatchResult {
     run_passes_simd(plan, batch, steps, samples_per_pass, Simd::Best)
-}
-
-/// The widest vector instructions the fast path may use (it uses the widest the CPU has up
-/// to this); the results do not depend on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Simd {
-    /// AVX-512 with vector popcounts where present, else as [`Simd::Avx2`].
-    Best,
-    /// AVX2, BMI2 and POPCNT where present, else portable.
-    Avx2,
-    /// The build's baseline instruction set.
-    Portable,
 }
 
 /// [`run_passes`] on at most the instruction set `simd`.
@@ -310,25 +120,4 @@ fn out_shape(plan: &Plan) -> Vec<usize> {
 
 fn at_f(v: &[f64], i: usize) -> f64 {
     if v.len() == 1 { v[0] } else { v[i] }
-}
-
-/// Applies a fixed-point decay.
-#[inline]
-pub fn leak(l: &Leak, x: i64, p: u32, i: usize) -> i64 {
-    match l {
-        Leak::Zero => 0,
-        Leak::One => x,
-        Leak::Shift { k } => x - (x >> k),
-        Leak::Mul { b } => ((x as i128 * at(b, i) as i128 + (1i128 << (p - 1))) >> p) as i64,
-    }
-}
-
-/// Early-exit decision: the leader's count exceeds every other class's count plus the
-/// spikes that class can still emit (`remaining`: one per remaining step, or the output
-/// layer's largest count per remaining step when it is multi-spike).
-pub fn decided(counts: &[i64], remaining: i64) -> bool {
-    let Some((lead, &best)) = counts.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0))) else {
-        return true;
-    };
-    counts.iter().enumerate().all(|(c, &v)| c == lead || best > v + remaining || (best == v + remaining && lead < c))
 }

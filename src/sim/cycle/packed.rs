@@ -2,10 +2,35 @@
 //! projections as popcounts over sign-magnitude bit planes of their inputs, and convolutions
 //! event by event into a position-major accumulator or as popcounts over packed input
 //! channels. They compute the per-event scatter's integer sums in another order, so they run
-//! only where order cannot matter (non-saturating layers, see [`super::engine::Fast`]).
+//! only where order cannot matter (non-saturating layers, see [`super::types::Fast`]).
 
-use super::engine::{ConvGeo, Event, Scratch, TapTable};
+use crate::quant::WeightValues;
+
+use super::types::{ConvGeo, Event, Scratch, TapTable};
 use super::word::Word;
+
+/// The +1 weights of `rows` rows of `n` values (`w`, row-major) as bitsets of `words` words
+/// per row (bit j of a row: its column j is positive); packed signs are copied 64 at a time.
+pub(super) fn bits_of(w: &WeightValues, n: usize, words: usize, rows: usize) -> Vec<u64> {
+    let mut v = vec![0u64; rows * words];
+    for (r, bits) in v.chunks_exact_mut(words).enumerate() {
+        for (wi, word) in bits.iter_mut().enumerate() {
+            let (start, len) = (r * n + wi * 64, 64.min(n - wi * 64));
+            *word = match w {
+                WeightValues::Signs { words: signs, .. } => {
+                    let (at, off) = (start / 64, start % 64);
+                    let lo = signs[at] >> off;
+                    let hi = if off > 0 { signs.get(at + 1).map_or(0, |h| h << (64 - off)) } else { 0 };
+                    (lo | hi) & (u64::MAX >> (64 - len))
+                }
+                WeightValues::Ints(vals) => {
+                    vals[start..start + len].iter().enumerate().fold(0, |a, (bit, &x)| a | (u64::from(x > 0) << bit))
+                }
+            };
+        }
+    }
+    v
+}
 
 /// The sign-magnitude bit planes of input events for [`dense_planes`]: plane `2*b + (v < 0)`
 /// (`words` words) holds the inputs whose |value| has bit b set, for the `nb` bits the
@@ -319,9 +344,7 @@ fn conv_binary_body(
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::super::engine::bits_of;
     use super::*;
-    use crate::quant::WeightValues;
 
     /// A small deterministic generator (tests only; the kernel tests use it too).
     pub(in crate::sim::cycle) fn lcg(seed: &mut u64) -> u64 {

@@ -4,9 +4,9 @@
 use crate::quant::{ProjKind, Source};
 
 use super::super::account::{AccPhase, Account, Synapses};
-use super::super::engine::{Engine, Event, Fast, PoolDense, Scratch, conv_geo, out_of_range, target_state};
 use super::super::kernels;
 use super::super::packed::{conv_binary, conv_cols, dense_bits, dense_planes, planes_of};
+use super::super::types::{Engine, Event, Fast, PoolDense, Scratch, conv_geo, out_of_range, target_state};
 use super::super::word::Word;
 use super::update::{flags_mask, pack_flags};
 use super::{Pass, part};

@@ -13,15 +13,13 @@ use crate::hw::{Layer, Plan};
 use crate::quant::AccTarget;
 
 use super::account::Account;
-use super::engine::{Engine, Event, Scratch, events_of};
 use super::packed::planes_of_values;
+use super::report::SampleResult;
+use super::types::{Engine, Event, Scratch, events_of};
 use super::word::Word;
-use super::{SampleResult, Simd};
 
 mod acc;
 mod update;
-
-pub(super) use update::RowFold;
 
 /// Most samples one pass runs together.
 const MAX_PASS: usize = 64;
@@ -29,6 +27,18 @@ const MAX_PASS: usize = 64;
 const PASS_BYTES: usize = 1 << 18;
 /// Layers with fewer neurons are updated in one sweep over all the pass's samples.
 pub(super) const SWEEP_SAMPLES_BELOW: usize = 64;
+
+/// The widest vector instructions the fast path may use (it uses the widest the CPU has up
+/// to this); the results do not depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simd {
+    /// AVX-512 with vector popcounts where present, else as [`Simd::Avx2`].
+    Best,
+    /// AVX2, BMI2 and POPCNT where present, else portable.
+    Avx2,
+    /// The build's baseline instruction set.
+    Portable,
+}
 
 /// Samples per pass for `n` samples of `plan`: as many as keep the pass's state within
 /// [`PASS_BYTES`], at most [`MAX_PASS`], and no more than leave every thread a pass.

@@ -8,7 +8,7 @@ use crate::ir::ResetMode;
 use crate::quant::Leak;
 
 use super::super::account::{Account, UpdPhase};
-use super::super::engine::{Engine, Event, LayerPrep, Lists};
+use super::super::types::{Engine, Event, LayerPrep, Lists, RowFold};
 use super::super::word::Word;
 use super::{Pass, SWEEP_SAMPLES_BELOW, part};
 
@@ -321,22 +321,6 @@ pub(super) fn pack_flags(f: &[u8], bits: &mut Vec<u64>) {
 fn flag_sum(f: &[u8]) -> u64 {
     // Bytes summed in u16 lanes of 255-byte blocks never overflow.
     f.chunks(255).map(|c| c.iter().map(|&v| u16::from(v)).sum::<u16>() as u64).sum()
-}
-
-/// Rows of `lanes` consecutive neurons, as [`spikes_entries_contiguous`] folds them: `low` has
-/// bit 0 of every group of `lanes` bits set when `lanes` divides 64, else it is 0. Built once
-/// per layer (it takes two divisions).
-#[derive(Clone, Copy, Debug)]
-pub(in crate::sim::cycle) struct RowFold {
-    lanes: usize,
-    low: u64,
-}
-
-impl RowFold {
-    pub(in crate::sim::cycle) fn new(lanes: usize) -> RowFold {
-        let low = if lanes > 0 && 64 % lanes == 0 { u64::MAX / ((1u128 << lanes) - 1) as u64 } else { 0 };
-        RowFold { lanes, low }
-    }
 }
 
 /// Spikes and rows with a spike when row r holds neurons `r*lanes .. r*lanes + lanes` (flags
