@@ -78,10 +78,10 @@ pub struct TopView {
     pub out_rows: usize,
     /// Output neurons.
     pub n_out: usize,
-    /// Early exit.
     /// The output layer's largest count per step (1 for spikes), what a class can still
     /// gain per remaining step.
     pub out_max: i64,
+    /// Early exit.
     pub early_exit: bool,
     /// Layers.
     pub layers: Vec<LayerView>,

@@ -16,6 +16,8 @@ use crate::hw::{Layer, Plan};
 use crate::ir::ResetMode;
 use crate::quant::Leak;
 
+/// The C++ of the leak `lk` applied to `x` (`p`, `w`: `sf::leak_mul`'s P and W), reading the
+/// lane's multiplier from `b_name` when it is per neuron.
 fn leak_expr(lk: &Leak, x: &str, p: u32, w: u32, b_name: &str) -> String {
     match lk {
         Leak::Zero => "0".into(),
@@ -35,8 +37,8 @@ pub struct ParamDef {
 }
 
 /// The parameters the update reads (a literal when uniform, else the lane's table entry),
-/// and the names the expressions use for thr, bias, bias_late, vreset, syn_bias and
-/// syn_bias_late (None: not read, or zero).
+/// and the names the expressions use for thr, bias, bias_late, vreset, syn_bias,
+/// syn_bias_late and vmin (None: not read, or zero).
 pub fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 7]) {
     let (spiking, cuba) = (l.spiking(), l.kind.cuba());
     let p_bits = plan.rules.leak_bits();
