@@ -1,0 +1,256 @@
+//! One layer as the templates print it: its state arrays and their pragmas, its event list
+//! and spike plane, the terms and signature of its update function, and its projections.
+//!
+//! Invariants: a layer keeps an event list only when it spikes and some reader takes events,
+//! and a spike plane only when it spikes and some reader is dense; its update collects the
+//! row's spike bits exactly when it keeps either.
+
+use super::EmitError;
+use super::memory::{RomView, state_pragmas, storage};
+use super::proj::{ProjView, proj_view};
+use super::update::{param_defs, update, update_call};
+use crate::hw::dense::{self, Plane};
+use crate::hw::{Layer, Plan};
+use crate::names::label;
+
+/// A layer's spike plane, written by its update pass.
+pub struct PlaneView {
+    /// The array (in the top function).
+    pub var: String,
+    /// Bits per word.
+    pub width: usize,
+    /// Words.
+    pub depth: usize,
+    /// Lane groups per word.
+    pub m: usize,
+    /// Positions (H*W).
+    pub hw: usize,
+    /// `~(lanes' mask << bit)` is kept on a write: the lanes' mask as a literal.
+    pub lane_mask: String,
+    /// Pragmas of the array.
+    pub pragmas: Vec<String>,
+}
+
+/// One layer: state memories, update function, projections.
+pub struct LayerView {
+    /// Index.
+    pub k: usize,
+    /// Graph name.
+    pub name: String,
+    /// Identifier from the namer.
+    pub id: String,
+    /// Summary line.
+    pub desc: String,
+    /// Lanes.
+    pub lanes: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Positions H*W.
+    pub pos: usize,
+    /// Width W.
+    pub w: usize,
+    /// Channels per group.
+    pub gc: usize,
+    /// Lane groups per channel group.
+    pub ncg: usize,
+    /// Some lanes of the last lane group are padding.
+    pub partial: bool,
+    /// Membrane width.
+    pub vw: u32,
+    /// Static accumulator width (0: none).
+    pub sw: u32,
+    /// Synaptic state width (0: none).
+    pub yw: u32,
+    /// Saturating writes (`true`/`false`).
+    pub sat: &'static str,
+    /// Current-based.
+    pub cuba: bool,
+    /// Output layer.
+    pub is_out: bool,
+    /// Keeps an event list (spiking, with event-mode readers).
+    pub has_events: bool,
+    /// Keeps a spike plane (spiking, with dense readers).
+    pub plane: Option<PlaneView>,
+    /// The update collects the row's spike bits (for the event list or the plane).
+    pub spike_mask: bool,
+    /// The update reads `late` (a constant that starts after step 0).
+    pub uses_late: bool,
+    /// Counts output spikes for early exit.
+    pub counts: bool,
+    /// Parameter tables.
+    pub roms: Vec<RomView>,
+    /// Parameter lines (`const int64_t thr = ...;`) for the current lane.
+    pub params: Vec<String>,
+    /// Synaptic current before saturation (cuba).
+    pub cur_expr: String,
+    /// Next synaptic state from `cur` (cuba).
+    pub syn_next: String,
+    /// Membrane sum.
+    pub v_expr: String,
+    /// The membrane value is needed.
+    pub use_v: bool,
+    /// Spike condition (`false` for non-spiking layers).
+    pub spike_expr: String,
+    /// The update reads `spike`.
+    pub spike_used: bool,
+    /// The update reads the row's lane group, position, and each lane's channel in its group.
+    pub need_cgi: bool,
+    /// Position.
+    pub need_p: bool,
+    /// Channel within the group.
+    pub need_local: bool,
+    /// `vhat` (membrane after reset), when the decay reads it.
+    pub vhat_expr: Option<String>,
+    /// Next membrane before the write policy.
+    pub next_expr: String,
+    /// Output word field width per lane and the value written.
+    pub out_w: u32,
+    /// Output value.
+    pub out_value: String,
+    /// A multi-spike layer's count this step, `count` (its events carry it per lane).
+    pub count_expr: Option<String>,
+    /// The C++ type of the layer's event entries.
+    pub ev_type: String,
+    /// Pragmas of the state arrays (emitted in the top function).
+    pub state_pragmas: Vec<String>,
+    /// Pragmas of the event list.
+    pub ev_pragmas: Vec<String>,
+    /// Arguments of the update call (after `late`, `last`).
+    pub upd_args: String,
+    /// Parameters of the update function.
+    pub upd_params: String,
+    /// Projections.
+    pub projs: Vec<ProjView>,
+}
+
+/// The C++ type of `l`'s event entries: a lane mask, and for a multi-spike layer each lane's
+/// count.
+pub fn ev_type(l: &Layer) -> String {
+    if l.multi { format!("sf::ev_count_entry<{}>", l.lanes) } else { "sf::ev_entry".into() }
+}
+
+/// The pragmas of the layer's state arrays (X, S, Y as the plan places them).
+fn layer_state_pragmas(plan: &Plan, l: &Layer, id: &str) -> Vec<String> {
+    let mut v = state_pragmas(plan, &format!("{id}_x"), &format!("{}.v", l.name));
+    if l.s_bits > 0 {
+        v.extend(state_pragmas(plan, &format!("{id}_s"), &format!("{}.s", l.name)));
+    }
+    if l.kind.cuba() {
+        v.extend(state_pragmas(plan, &format!("{id}_y"), &format!("{}.y", l.name)));
+    }
+    v
+}
+
+/// The summary line of a layer.
+fn layer_desc(l: &Layer, p_bits: u32) -> String {
+    format!(
+        "{:?} {:?}, {} lanes x {} rows; V {} bits{}{}{}; leak {}",
+        l.kind,
+        l.shape,
+        l.lanes,
+        l.rows,
+        l.v_bits,
+        if l.s_bits > 0 { format!(", S {} bits", l.s_bits) } else { String::new() },
+        if l.kind.cuba() { format!(", Y {} bits", l.y_bits) } else { String::new() },
+        if l.saturate { " (saturating)" } else { "" },
+        l.leak.describe(p_bits)
+    )
+}
+
+/// Layer `k`'s spike plane ([`Plane`]): placed as the plan maps `<layer>.plane` (pipelined
+/// plans keep a copy per reader; the C++ runs in the sequential order and keeps one).
+fn plane_view(plan: &Plan, k: usize, id: &str) -> PlaneView {
+    let l = &plan.layers[k];
+    let pl = Plane::of(l);
+    let var = format!("{id}_plane");
+    let mem = dense::plane_memory(plan, k, dense::plane_readers(plan, k).first().copied().unwrap_or(k));
+    let lane_mask = if l.lanes >= 64 { u64::MAX } else { (1u64 << l.lanes) - 1 };
+    PlaneView {
+        pragmas: state_pragmas(plan, &var, &mem).into_iter().filter(|p| !p.contains("dim=2")).collect(),
+        var,
+        width: pl.width(),
+        depth: pl.depth(),
+        m: pl.m,
+        hw: pl.hw,
+        lane_mask: format!("0x{lane_mask:x}ull"),
+    }
+}
+
+pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<LayerView, EmitError> {
+    let id = ids[k].clone();
+    let lanes = l.lanes;
+    let (spiking, cuba, is_out) = (l.spiking(), l.kind.cuba(), k == plan.output.layer);
+    let (defs, terms) = param_defs(plan, l);
+    let u = update(plan, l, is_out, &terms);
+    let read = u.reads(cuba, is_out);
+    let reads = |n: &str| read.iter().any(|r| r == n);
+    let has_events = spiking && l.has_consumers && dense::has_event_readers(plan, k);
+    let plane = (spiking && !dense::plane_readers(plan, k).is_empty()).then(|| plane_view(plan, k, &id));
+    let spike_mask = has_events || plane.is_some();
+    let counts = is_out && plan.early_exit;
+    let partial = !l.group_size.is_multiple_of(lanes);
+    let need_local = partial || counts;
+    // Only the parameters an emitted expression reads are defined.
+    let mut roms = vec![];
+    let mut params = vec![];
+    for d in defs.into_iter().filter(|d| reads(d.name)) {
+        params.push(d.line);
+        roms.extend(d.rom);
+    }
+    let ev_pragmas = if has_events {
+        vec![format!("BIND_STORAGE variable={id}_ev {}", storage(plan, &format!("{}.events", l.name), false))]
+    } else {
+        vec![]
+    };
+    let (upd_args, upd_params) = update_call(plan, l, &id, is_out, has_events, plane.as_ref(), counts);
+    let projs =
+        l.projections.iter().enumerate().map(|(j, p)| proj_view(plan, k, j, l, p, ids)).collect::<Result<_, _>>()?;
+    Ok(LayerView {
+        k,
+        name: label(&l.name),
+        desc: layer_desc(l, plan.rules.leak_bits()),
+        lanes,
+        rows: l.rows,
+        pos: l.positions(),
+        w: l.shape[2],
+        gc: l.group_size,
+        ncg: l.ncg,
+        partial,
+        spike_used: spiking && (reads("spike") || spike_mask || counts),
+        need_cgi: need_local || spike_mask || (l.params_per_channel() && !roms.is_empty()),
+        need_p: spike_mask || counts,
+        need_local,
+        vw: l.v_bits,
+        sw: l.s_bits,
+        yw: l.y_bits,
+        sat: if l.saturate { "true" } else { "false" },
+        cuba,
+        is_out,
+        has_events,
+        plane,
+        spike_mask,
+        uses_late: reads("late"),
+        counts,
+        roms,
+        params,
+        cur_expr: u.cur_expr,
+        syn_next: u.syn_next,
+        v_expr: u.v_expr,
+        use_v: u.use_v,
+        spike_expr: u.spike_expr,
+        vhat_expr: u.vhat_expr,
+        next_expr: u.next_expr,
+        out_w: u.out_w,
+        out_value: u.out_value,
+        // Emitted only where something reads it (its events, the early-exit counts, the output
+        // word, the reset).
+        count_expr: u.count_expr.filter(|_| has_events || counts || reads("count")),
+        ev_type: ev_type(l),
+        state_pragmas: layer_state_pragmas(plan, l, &id),
+        ev_pragmas,
+        upd_args,
+        upd_params,
+        projs,
+        id,
+    })
+}

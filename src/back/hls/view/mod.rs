@@ -1,0 +1,159 @@
+//! Everything the HLS templates print, computed from the plan: types and widths, constants,
+//! ROM initialisers, index arithmetic and the terms of the neuron update. This module assembles
+//! the design's view from its parts: [`layer`] (layers: state arrays, event lists, spike
+//! planes), [`update`] (the neuron update's parameters, terms and signature), [`proj`]
+//! (accumulate functions) and [`memory`] (where each array is placed, and the weight tables).
+//!
+//! Invariants: the view is a pure function of the plan (deterministic); a plan outside the
+//! back end's limits ([`crate::back::limits`]) is refused before anything is built.
+
+mod layer;
+mod memory;
+mod proj;
+mod update;
+
+use layer::{LayerView, layer_view};
+use memory::storage;
+
+use crate::back::common::{header, out_word_bits, reads_input, top_name};
+use crate::back::limits;
+use crate::hw::Plan;
+use crate::names::Namer;
+
+/// A plan the HLS back end cannot emit (exactly the plans the Verilog back end refuses).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EmitError {
+    /// The plan is outside the back end's limits (`back::limits`).
+    #[error("HLS back end: {0}")]
+    Unsupported(String),
+    /// A projection marked dense that cannot gather densely.
+    #[error("HLS back end: {0}")]
+    Dense(crate::hw::dense::ModeError),
+    /// A large RAM of a shape the back end does not emit.
+    #[error("HLS back end: {mem}: large RAM of {depth} x {width} bits: only iCE40 SPRAM (16384 x 16) is emitted")]
+    LargeRam {
+        /// The memory.
+        mem: String,
+        /// Words per block.
+        depth: usize,
+        /// Bits per word.
+        width: usize,
+    },
+    /// A template failed to render.
+    #[error("HLS back end: template: {0}")]
+    Template(String),
+}
+
+/// Names the generated code uses besides the ones derived from the plan; the namer never
+/// hands these out for a model (`sf_` + model name is the top function).
+const FIXED: &[&str] = &["in_ev", "in_n", "obuf", "counts", "load_input", "run", "cfg", "hls"];
+
+/// The whole design.
+pub struct TopView {
+    /// Top function.
+    pub top: String,
+    /// Header comment lines.
+    pub header: Vec<String>,
+    /// Input bits per value.
+    pub in_bits: u32,
+    /// Input stream word width (bytes).
+    pub in_w: usize,
+    /// Two's complement inputs.
+    pub in_signed: bool,
+    /// Input values per LOAD.
+    pub n_in: usize,
+    /// Input shape (C, H, W).
+    pub in_shape: [usize; 3],
+    /// One input per step.
+    pub per_step: bool,
+    /// Some projection reads input events.
+    pub has_in_events: bool,
+    /// Timesteps.
+    pub t_max: usize,
+    /// Output word width (logical bits).
+    pub out_bits: usize,
+    /// Output stream word width (bytes).
+    pub out_w: usize,
+    /// Output words per step.
+    pub out_rows: usize,
+    /// Output neurons.
+    pub n_out: usize,
+    /// The output layer's largest count per step (1 for spikes), what a class can still
+    /// gain per remaining step.
+    pub out_max: i64,
+    /// Early exit.
+    pub early_exit: bool,
+    /// Layers.
+    pub layers: Vec<LayerView>,
+    /// Some layer's update reads `late`.
+    pub any_late: bool,
+    /// Some dense projection counts bits (`sf_popcount` is defined).
+    pub popcount: bool,
+    /// Pragmas of the input event list.
+    pub in_pragmas: Vec<String>,
+    /// Pragmas of the output buffer.
+    pub out_pragmas: Vec<String>,
+}
+
+/// Bytes-aligned stream width (AXI-Stream TDATA is a whole number of bytes).
+pub fn bytes_width(bits: usize) -> usize {
+    bits.div_ceil(8).max(1) * 8
+}
+
+/// Builds the view of `plan`.
+pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
+    limits::check(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
+    let mut namer = Namer::new();
+    for r in FIXED {
+        namer.reserve(r);
+    }
+    namer.reserve("sf");
+    let top = top_name(&mut namer, plan);
+    let ids: Vec<String> = plan.layers.iter().map(|l| namer.name(&l.name)).collect();
+    let inp = &plan.input;
+    let has_in_events = reads_input(plan);
+    let mut layers = vec![];
+    for (k, l) in plan.layers.iter().enumerate() {
+        layers.push(layer_view(plan, k, l, &ids)?);
+    }
+    let ol = &plan.layers[plan.output.layer];
+    let out_bits = out_word_bits(plan);
+    let mut header = header(plan, "words", out_bits);
+    header.push(format!(
+        "arithmetic: reset {}, fire on {}, leak multipliers with {} fraction bits{}",
+        plan.reset,
+        if plan.fire_on_equal { "v >= THR" } else { "v > THR" },
+        plan.rules.leak_bits(),
+        if plan.early_exit { ", early exit" } else { "" }
+    ));
+    Ok(TopView {
+        top,
+        header,
+        in_bits: inp.bits,
+        in_w: bytes_width(inp.bits as usize),
+        in_signed: inp.signed,
+        n_in: inp.numel(),
+        in_shape: inp.shape,
+        per_step: inp.per_step,
+        has_in_events,
+        t_max: plan.timesteps,
+        out_bits,
+        out_w: bytes_width(out_bits),
+        out_rows: ol.rows,
+        n_out: ol.neurons(),
+        early_exit: plan.early_exit,
+        out_max: plan.layers[plan.output.layer].event_max(),
+        any_late: layers.iter().any(|l| l.uses_late),
+        popcount: layers.iter().flat_map(|l| &l.projs).any(|p| p.dense.as_ref().is_some_and(|d| d.gather != "one")),
+        layers,
+        in_pragmas: if has_in_events {
+            vec![format!("BIND_STORAGE variable=sf_in_ev {}", storage(plan, "input.events", false))]
+        } else {
+            vec![]
+        },
+        out_pragmas: vec![format!(
+            "BIND_STORAGE variable=sf_obuf {}",
+            storage(plan, &format!("{}.out", ol.name), false)
+        )],
+    })
+}
