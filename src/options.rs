@@ -123,11 +123,13 @@ impl PlanSettings {
         PlanSettings { target: target.into(), ..Default::default() }
     }
 
-    /// The options only FPGA (and ASIC) plans read that differ from their defaults, as their
-    /// flags: a chip target refuses them rather than ignore them.
-    pub fn fpga_options_set(&self) -> Vec<&'static str> {
+    /// The plan options that differ from their defaults, as their flags (`--target` aside): a
+    /// back end refuses those it does not read rather than ignore them.
+    pub fn options_set(&self) -> Vec<&'static str> {
         let d = Self::default();
         let set = [
+            ("--input-scale", self.input_scale != d.input_scale),
+            ("--spike-cap", self.spike_cap != d.spike_cap),
             ("--lanes", self.lanes != d.lanes),
             ("--weight-bits", self.weight_bits != d.weight_bits),
             ("--input-bits", self.input_bits != d.input_bits),

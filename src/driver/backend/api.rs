@@ -59,6 +59,10 @@ pub struct BackendInfo {
     pub stages: &'static [Stage],
     /// Its `verify` checks a batch in shards that add up (`--shard`).
     pub shards: bool,
+    /// The plan options it reads (their flags); the others are refused when set.
+    pub options: &'static [&'static str],
+    /// Why it reads no others, for the refusal.
+    pub why_not_others: &'static str,
 }
 
 impl BackendInfo {
@@ -84,7 +88,28 @@ pub trait TargetBackend: Sync {
         Pipeline::new()
     }
 
-    /// Runs [`TargetBackend::passes`] on `m`, then lays the result out ([`TargetBackend::design`]):
+    /// Refuses the plan options set in `s` that this back end does not read ([`Error::Usage`],
+    /// exit 2, naming them and the target): it would ignore them.
+    fn accept(&self, s: &PlanSettings, target: &Target) -> Result<(), Error> {
+        let info = self.info();
+        let ignored: Vec<&str> = s.options_set().into_iter().filter(|f| !info.options.contains(f)).collect();
+        if ignored.is_empty() {
+            return Ok(());
+        }
+        let one = ignored.len() == 1;
+        Err(Error::Usage(format!(
+            "{} {} the FPGA plan's; target '{}' {}, which takes of the plan options only {}: drop {}",
+            ignored.join(", "),
+            if one { "is an option of" } else { "are options of" },
+            target.name,
+            info.why_not_others,
+            info.options.join(" and "),
+            if one { "it" } else { "them" },
+        )))
+    }
+
+    /// Runs [`TargetBackend::accept`] on `settings` and [`TargetBackend::passes`] on `m`, then
+    /// lays the result out ([`TargetBackend::design`]):
     /// the design and what the passes changed, as pass records.
     fn lay_out(
         &self,
@@ -94,6 +119,7 @@ pub trait TargetBackend: Sync {
         steps: usize,
         calib: Option<&InputBatch>,
     ) -> Result<(Box<dyn Design>, Vec<PassRecord>), Error> {
+        self.accept(settings, target)?;
         let (legal, records) = run_phase(m, &self.passes(), steps)?;
         Ok((self.design(&legal, settings, target, steps, calib)?, records))
     }

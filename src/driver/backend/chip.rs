@@ -25,6 +25,9 @@ static MODELLED: BackendInfo = BackendInfo {
     kind: "chip",
     stages: &[Stage::ChipMap, Stage::ChipModel, Stage::VendorExport, Stage::Energy],
     shards: false,
+    // The chip's quantiser refuses --spike-cap itself where the chip has no use for it.
+    options: &["--input-scale", "--spike-cap"],
+    why_not_others: "is a chip (its own arithmetic fixes the rest)",
 };
 
 impl TargetBackend for Modelled {
@@ -69,6 +72,7 @@ impl TargetBackend for Modelled {
         target: &Target,
         progress: &dyn Progress,
     ) -> Result<CompileReport, Error> {
+        self.accept(&o.plan, target)?;
         chip_compile(self.0, &self.passes(), m, o, target, progress)
     }
 }
@@ -152,6 +156,9 @@ static PRICED: BackendInfo = BackendInfo {
     kind: "priced-chip",
     stages: &[Stage::Plan, Stage::ChipLimits, Stage::CycleEngine, Stage::Energy],
     shards: true,
+    // Its accuracy and counts come from the FPGA layout's plan.
+    options: super::fpga::PLAN_OPTIONS,
+    why_not_others: "reads every plan option",
 };
 
 impl TargetBackend for Priced {

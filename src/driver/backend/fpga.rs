@@ -19,10 +19,30 @@ use crate::target::{Flow, Target};
 /// FPGA and ASIC targets.
 pub(super) struct Fpga;
 
+/// Every plan option: the FPGA layout reads them all (`--spike-cap` only to refuse it, naming
+/// why: an FPGA carries exact spike counts).
+pub(super) const PLAN_OPTIONS: &[&str] = &[
+    "--input-scale",
+    "--spike-cap",
+    "--lanes",
+    "--weight-bits",
+    "--input-bits",
+    "--frac-bits",
+    "--leak-bits",
+    "--membrane-bits",
+    "--early-exit",
+    "--clock-mhz",
+    "--schedule",
+    "--datapath",
+    "--optimize",
+];
+
 static INFO: BackendInfo = BackendInfo {
     kind: "fpga",
     stages: &[Stage::Plan, Stage::CycleEngine, Stage::Verilog, Stage::Hls, Stage::Bitstream, Stage::Energy],
     shards: true,
+    options: PLAN_OPTIONS,
+    why_not_others: "reads every plan option",
 };
 
 impl TargetBackend for Fpga {

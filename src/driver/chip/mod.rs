@@ -213,25 +213,14 @@ pub struct ChipSection {
 }
 
 /// The quantisation options of a chip's `rules` for `steps` model steps, the input range from
-/// `settings.input_scale` or `calib`. FPGA-only options set away from their defaults are
-/// refused ([`Error::Usage`]): the chip would ignore them.
+/// `settings.input_scale` or `calib`. The target back end has refused the plan options the chip
+/// does not read (`TargetBackend::accept`).
 pub(crate) fn quant_options(
     rules: crate::quant::Rules,
     settings: &PlanSettings,
     steps: usize,
     calib: Option<&InputBatch>,
 ) -> Result<crate::quant::QuantOptions, Error> {
-    let ignored = settings.fpga_options_set();
-    if !ignored.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} {} the FPGA plan's; target '{}' is a chip, which takes of the plan options only --input-scale and \
-             --spike-cap (its own arithmetic fixes the rest): drop {}",
-            ignored.join(", "),
-            if ignored.len() == 1 { "is an option of" } else { "are options of" },
-            settings.target,
-            if ignored.len() == 1 { "it" } else { "them" },
-        )));
-    }
     Ok(crate::quant::QuantOptions {
         rules,
         input_scale: settings.input_scale,
