@@ -91,3 +91,80 @@ pub(super) fn find_absorb(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::find_absorb;
+    use crate::ir::{DType, Graph, Op, ResetMode};
+
+    /// input -> `w0` -> lif0 -> `w1` -> lif1 -> output, and lif0 -> lif1 (the shortcut).
+    fn residual(shape: Vec<usize>, w0: Op, w1: Op, neurons: usize) -> Graph {
+        let mut g = empty(ResetMode::Zero);
+        let input = g.add_node("input", Op::Input { shape });
+        let a = g.add_node("w0", w0);
+        let l0 = g.add_node("lif0", lif(&thresholds(neurons)));
+        let b = g.add_node("w1", w1);
+        let l1 = g.add_node("lif1", lif(&thresholds(neurons)));
+        let out = g.add_node("output", Op::Output);
+        chain(&mut g, &[input, a, l0, b, l1, out]);
+        g.add_edge(l0, l1);
+        g
+    }
+
+    /// A dense op around which the shortcut runs gains +1 on its diagonal (bias kept), and the
+    /// shortcut's edge goes; the outputs stay.
+    #[test]
+    fn a_dense_shortcut_adds_one_on_the_diagonal() {
+        let g = residual(vec![3], linear(3, 3, values(9, 11)), affine(3, 3, values(9, 13), vec![0.25, 0.0, -0.5]), 3);
+        let (h, what) = rewrite(&g, find_absorb);
+        assert_eq!(
+            what,
+            "the shortcut from 'lif0' into 'lif1' joins 'w1' as +1 on its identity (3 weights changed, none added)"
+        );
+        let all = ["input", "w0", "lif0", "w1", "lif1", "output"];
+        assert_eq!(names(&h), all);
+        assert_eq!(edges(&h), pairs(&all.windows(2).map(|w| (w[0], w[1])).collect::<Vec<_>>()));
+        let Op::Affine { weight, bias } = op(&h, "w1") else { panic!("an Affine") };
+        let old = weight_of(&g, "w1");
+        let expected: Vec<f64> = (0..9).map(|i| old[i] + if i % 4 == 0 { 1.0 } else { 0.0 }).collect();
+        assert_eq!((weight.shape.as_slice(), weight.to_vec(), weight.dtype()), (&[3, 3][..], expected, DType::F64));
+        assert_eq!(bias.to_vec(), [0.25, 0.0, -0.5]);
+        assert_same_function(&g, &h);
+    }
+
+    /// A padded 3x3 convolution (2 channels) gains +1 on its centre tap of channel c reading
+    /// channel c, nothing else; the outputs stay.
+    #[test]
+    fn a_conv_shortcut_adds_one_on_the_centre_taps() {
+        let g =
+            residual(vec![1, 3, 3], conv(2, 1, 3, 1, values(18, 17), None), conv(2, 2, 3, 1, values(36, 19), None), 18);
+        let (h, what) = rewrite(&g, find_absorb);
+        assert!(what.ends_with("joins 'w1' as +1 on its identity (2 weights changed, none added)"), "{what}");
+        assert!(!edges(&h).contains(&("lif0".to_string(), "lif1".to_string())));
+        assert_eq!(h.g.edge_count(), 5);
+        let (old, new) = (weight_of(&g, "w1"), weight_of(&h, "w1"));
+        for (i, (a, b)) in old.iter().zip(&new).enumerate() {
+            // (out channel, in channel, row, column) of index i in 2x2x3x3.
+            let (o, c, tap) = (i / 18, i / 9 % 2, i % 9);
+            let plus = if o == c && tap == 4 { 1.0 } else { 0.0 };
+            assert_eq!(*b, a + plus, "weight {i}");
+        }
+        assert_same_function(&g, &h);
+    }
+
+    /// A shortcut from a layer other than the weighted op's source is not an identity around it.
+    #[test]
+    fn a_shortcut_around_two_ops_is_not_absorbed() {
+        let mut g = residual(vec![3], linear(3, 3, values(9, 11)), linear(3, 3, values(9, 13)), 3);
+        let (input, l1) = (g.find("input").unwrap(), g.find("lif1").unwrap());
+        let e = g.g.find_edge(g.find("lif0").unwrap(), l1).unwrap();
+        g.g.remove_edge(e);
+        g.add_edge(input, l1);
+        assert!(find_absorb(&g, &info(&g)).is_none());
+    }
+
+    fn weight_of(g: &Graph, name: &str) -> Vec<f64> {
+        weight(g, name).1
+    }
+}

@@ -227,3 +227,69 @@ fn carry(g: &Graph, info: &GraphInfo, nodes: [NodeIndex; 5], x: NodeIndex, sc: &
         what,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::find_carry;
+    use crate::ir::{Graph, Op, ResetMode};
+
+    /// input (3) -> fc0 -> s (3) -> w1 (2x3) -> l1 (2) -> w2 (3x2) -> t (3) -> output, and
+    /// s -> t: a shortcut over the neuron layer l1.
+    fn deep_residual() -> Graph {
+        let mut g = empty(ResetMode::Zero);
+        let input = g.add_node("input", Op::Input { shape: vec![3] });
+        let fc0 = g.add_node("fc0", linear(3, 3, vec![1.5, 0.5, 0.25, 0.25, 1.0, 0.5, -0.5, 0.25, 0.75]));
+        let s = g.add_node("s", lif(&thresholds(3)));
+        let w1 = g.add_node("w1", linear(2, 3, vec![1.0, -0.5, 0.75, 0.25, 1.5, -1.25]));
+        let l1 = g.add_node("l1", lif(&[0.5, 0.75]));
+        let w2 = g.add_node("w2", linear(3, 2, vec![0.5, -0.25, 1.0, 0.75, -1.5, 0.5]));
+        let t = g.add_node("t", lif(&thresholds(3)));
+        let out = g.add_node("output", Op::Output);
+        chain(&mut g, &[input, fc0, s, w1, l1, w2, t, out]);
+        g.add_edge(s, t);
+        g
+    }
+
+    /// l1 gains 3 relay neurons fed by w1's new identity rows (weight max |w1| = 1.5, threshold
+    /// gain 1/2 x 1.5 / 1.5 = 1/2), w2 reads them through the identity, the shortcut goes; the
+    /// outputs stay.
+    #[test]
+    fn relays_in_the_middle_layer_carry_the_shortcut() {
+        let g = deep_residual();
+        let (h, what) = rewrite(&g, |g, i| find_carry(g, i, ResetMode::Zero));
+        assert_eq!(
+            what,
+            "the shortcut from 's' into 't' rides 3 relay neurons added to 'l1' (through the identity), so both paths \
+             cross two neuron layers: 3 neurons and 18 weights (zeros included) added"
+        );
+        let all = ["input", "fc0", "s", "w1", "l1", "w2", "t", "output"];
+        assert_eq!(names(&h), all);
+        assert_eq!(edges(&h), pairs(&all.windows(2).map(|w| (w[0], w[1])).collect::<Vec<_>>()));
+        let (shape, w1) = weight(&h, "w1");
+        assert_eq!(shape, [5, 3]);
+        let old1 = weight(&g, "w1").1;
+        assert_eq!(w1[..6], old1[..]);
+        assert_eq!(w1[6..], [1.5, 0.0, 0.0, 0.0, 1.5, 0.0, 0.0, 0.0, 1.5]);
+        let (shape, w2) = weight(&h, "w2");
+        assert_eq!(shape, [3, 5]);
+        let old2 = weight(&g, "w2").1;
+        for o in 0..3 {
+            assert_eq!(w2[o * 5..o * 5 + 2], old2[o * 2..o * 2 + 2], "row {o}");
+            let identity: Vec<f64> = (0..3).map(|i| if i == o { 1.0 } else { 0.0 }).collect();
+            assert_eq!(w2[o * 5 + 2..o * 5 + 5], identity[..], "row {o}");
+        }
+        let Op::LIF { v_threshold, v_reset, tau, .. } = op(&h, "l1") else { panic!("a LIF layer") };
+        assert_eq!(v_threshold.to_vec(), [0.5, 0.75, 0.5, 0.5, 0.5]);
+        assert_eq!((v_reset.to_vec(), tau.to_vec()), (vec![0.0], vec![2.0]), "uniform parameters stay scalars");
+        assert_same_function(&g, &h);
+    }
+
+    /// A relay repeats spikes only under a zero reset: under a subtracting one nothing is carried.
+    #[test]
+    fn no_relays_without_a_zero_reset() {
+        let g = deep_residual();
+        assert!(find_carry(&g, &info(&g), ResetMode::Subtract).is_none());
+        assert!(find_carry(&g, &info(&g), ResetMode::Zero).is_some());
+    }
+}

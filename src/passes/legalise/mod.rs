@@ -43,6 +43,8 @@ mod pool_dense;
 mod rewrite;
 mod stack;
 mod stack_conv;
+#[cfg(test)]
+mod testkit;
 
 use super::{Context, Pass, Refusal};
 use crate::ir::Graph;

@@ -104,3 +104,68 @@ pub(super) fn find_pool_conv(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::find_pool_conv;
+    use crate::ir::{Graph, Op, Padding, ResetMode};
+
+    /// input (2 x `side` x `side`) -> average pooling (`k`, stride `s`, padding `p`) -> 3x3
+    /// convolution (2 -> 2 channels, padding 1, bias) -> LIF -> output.
+    fn pooled(side: usize, k: usize, s: usize, p: usize) -> Graph {
+        let mut g = empty(ResetMode::Zero);
+        let input = g.add_node("input", Op::Input { shape: vec![2, side, side] });
+        let pool = g.add_node("pool", Op::AvgPool2d { kernel: vec![k, k], stride: vec![s, s], padding: vec![p, p] });
+        let c = g.add_node("conv", conv(2, 2, 3, 1, values(36, 7), Some(vec![0.25, -0.25])));
+        let pooled = (side + 2 * p - k) / s + 1;
+        let l = g.add_node("lif", lif(&thresholds(2 * pooled * pooled)));
+        let out = g.add_node("output", Op::Output);
+        chain(&mut g, &[input, pool, c, l, out]);
+        g
+    }
+
+    /// 2x2/2 average pooling before a padded 3x3 convolution: a 6x6 kernel at stride 2 and
+    /// padding 2 whose tap (y, x) is the old tap (y / 2, x / 2) divided by 4; bias and groups
+    /// kept, the pooling gone, the outputs the same.
+    #[test]
+    fn pooling_widens_the_kernel_and_its_stride() {
+        let g = pooled(4, 2, 2, 0);
+        let (h, what) = rewrite(&g, find_pool_conv);
+        assert_eq!(
+            what,
+            "'pool' (AvgPool2d 2x2) folded into 'conv': its 3x3 kernel becomes 6x6 at stride 2x2 (36 weights become 144)"
+        );
+        assert_eq!(names(&h), ["input", "conv", "lif", "output"]);
+        assert_eq!(edges(&h), pairs(&[("input", "conv"), ("conv", "lif"), ("lif", "output")]));
+        let old = weight(&g, "conv").1;
+        let Op::Conv { weight, bias, stride, padding, dilation, groups, input_shape } = op(&h, "conv") else {
+            panic!("a convolution")
+        };
+        assert_eq!(weight.shape, [2, 2, 6, 6]);
+        assert_eq!((stride, padding, dilation, *groups), (&vec![2, 2], &Padding::Explicit(vec![2, 2]), &vec![1, 1], 1));
+        assert_eq!(input_shape.as_deref(), Some(&[4, 4][..]));
+        assert_eq!(bias.as_ref().map(|b| b.to_vec()), Some(vec![0.25, -0.25]));
+        for oi in 0..4 {
+            for y in 0..6 {
+                for x in 0..6 {
+                    assert_eq!(
+                        weight.at((oi * 6 + y) * 6 + x),
+                        old[(oi * 3 + y / 2) * 3 + x / 2] * 0.25,
+                        "({oi}, {y}, {x})"
+                    );
+                }
+            }
+        }
+        assert_same_function(&g, &h);
+    }
+
+    /// 3x3/2 pooling with padding 1 of an 8x8 map: the convolution's padding would read the
+    /// pooled position past the end, which covers input row 8 (outside) and row 7 (inside), so
+    /// the larger kernel would not read zeros there: no fold.
+    #[test]
+    fn overlapping_windows_the_padding_reads_stay() {
+        let g = pooled(8, 3, 2, 1);
+        assert!(find_pool_conv(&g, &info(&g)).is_none());
+    }
+}

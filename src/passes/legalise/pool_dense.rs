@@ -86,3 +86,67 @@ pub(super) fn find_pool_fold(g: &Graph, info: &GraphInfo) -> Option<Rewrite> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::find_pool_fold;
+    use crate::ir::{Graph, Op, ResetMode};
+
+    /// input (2x4x4) -> 2x2/2 pooling (sum or average) -> flatten -> fc (3x8) -> LIF -> output.
+    fn pooled(avg: bool) -> Graph {
+        let mut g = empty(ResetMode::Zero);
+        let input = g.add_node("input", Op::Input { shape: vec![2, 4, 4] });
+        let (kernel, stride, padding) = (vec![2, 2], vec![2, 2], vec![0, 0]);
+        let pool =
+            if avg { Op::AvgPool2d { kernel, stride, padding } } else { Op::SumPool2d { kernel, stride, padding } };
+        let p = g.add_node("pool", pool);
+        let f = g.add_node("flatten", Op::Flatten { start_dim: 0, end_dim: -1 });
+        let fc = g.add_node("fc", linear(3, 8, values(24, 3)));
+        let l = g.add_node("lif", lif(&thresholds(3)));
+        let out = g.add_node("output", Op::Output);
+        chain(&mut g, &[input, p, f, fc, l, out]);
+        g
+    }
+
+    /// The pooling goes; each of fc's 8 columns (channel, pooled row, pooled column) spreads
+    /// over the 4 input positions of its window, divided by 4 for an average; the outputs stay.
+    #[test]
+    fn pooling_spreads_each_column_over_its_window() {
+        for avg in [false, true] {
+            let g = pooled(avg);
+            let (h, what) = rewrite(&g, find_pool_fold);
+            let kind = if avg { "AvgPool2d" } else { "SumPool2d" };
+            assert_eq!(what, format!("'pool' ({kind}) folded into 'fc': 3x8 weights become 3x32"));
+            assert_eq!(names(&h), ["input", "flatten", "fc", "lif", "output"]);
+            assert_eq!(edges(&h), pairs(&[("input", "flatten"), ("flatten", "fc"), ("fc", "lif"), ("lif", "output")]));
+            let (shape, w) = weight(&h, "fc");
+            assert_eq!(shape, [3, 32]);
+            let old = weight(&g, "fc").1;
+            let factor = if avg { 0.25 } else { 1.0 };
+            for r in 0..3 {
+                for ch in 0..2 {
+                    for y in 0..4 {
+                        for x in 0..4 {
+                            let pooled_col = (ch * 2 + y / 2) * 2 + x / 2;
+                            assert_eq!(w[r * 32 + (ch * 4 + y) * 4 + x], old[r * 8 + pooled_col] * factor, "avg {avg}");
+                        }
+                    }
+                }
+            }
+            assert!(matches!(op(&h, "fc"), Op::Linear { .. }), "a Linear stays a Linear");
+            assert_same_function(&g, &h);
+        }
+    }
+
+    /// A Flatten read by a second dense op cannot take the unpooled positions for both: no fold.
+    #[test]
+    fn a_flatten_read_twice_keeps_its_pooling() {
+        let mut g = pooled(false);
+        let (f, l) = (g.find("flatten").unwrap(), g.find("lif").unwrap());
+        let fc2 = g.add_node("fc2", linear(3, 8, values(24, 5)));
+        g.add_edge(f, fc2);
+        g.add_edge(fc2, l);
+        assert!(find_pool_fold(&g, &info(&g)).is_none());
+    }
+}

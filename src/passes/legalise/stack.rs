@@ -119,3 +119,71 @@ fn stack(g: &Graph, info: &GraphInfo, members: &[&(NodeIndex, NodeIndex, Vec<Nod
         what,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::find_stack;
+    use crate::ir::{DType, Graph, Op, ResetMode, Tensor};
+
+    /// Two students of the input (3): wa (2x3) -> na (2) -> ra (2x2) -> out and wb (3x3) -> nb
+    /// (3) -> rb (2x3) -> out; nb is `nb`.
+    fn students(nb: Op) -> Graph {
+        let mut g = empty(ResetMode::Zero);
+        let input = g.add_node("input", Op::Input { shape: vec![3] });
+        let out = g.add_node("out", lif(&[0.5, 0.75]));
+        let output = g.add_node("output", Op::Output);
+        let wa = g.add_node("wa", affine(2, 3, vec![1.0, 0.5, 0.25, 0.25, 1.5, -0.5], vec![0.25, 0.0]));
+        let na = g.add_node("na", lif(&[0.5, 0.75]));
+        let ra = g.add_node("ra", linear(2, 2, vec![1.0, -0.5, 0.25, 1.25]));
+        let wb = g.add_node("wb", affine(3, 3, values(9, 31).iter().map(|v| v.abs()).collect(), vec![0.0, -0.25, 0.5]));
+        let nb = g.add_node("nb", nb);
+        let rb = g.add_node("rb", linear(2, 3, vec![0.75, 0.5, -0.5, 1.0, -0.25, 0.5]));
+        chain(&mut g, &[input, wa, na, ra, out, output]);
+        chain(&mut g, &[input, wb, nb, rb, out]);
+        g
+    }
+
+    /// The students' first layers stack: one Affine (5x3) whose rows and biases are wa's then
+    /// wb's, one LIF layer of 5 whose thresholds are na's then nb's; ra and rb read it through
+    /// zeros in the other student's columns; the outputs stay.
+    #[test]
+    fn sibling_layers_stack_and_their_readers_widen() {
+        let g = students(lif(&[1.0, 0.5, 0.25]));
+        let (h, what) = rewrite(&g, find_stack);
+        assert_eq!(
+            what,
+            "stacked 2 branches (na, nb) into 'na+nb': one layer of 5 neurons fed by 'wa+wb'; their consumers read \
+             it through 10 added zero weights"
+        );
+        assert_eq!(names(&h), ["input", "out", "output", "wa+wb", "na+nb", "ra", "rb"]);
+        let all = [
+            ("input", "wa+wb"),
+            ("wa+wb", "na+nb"),
+            ("na+nb", "ra"),
+            ("na+nb", "rb"),
+            ("ra", "out"),
+            ("rb", "out"),
+            ("out", "output"),
+        ];
+        assert_eq!(edges(&h), pairs(&all));
+        let Op::Affine { weight: stacked, bias } = op(&h, "wa+wb") else { panic!("an Affine") };
+        let mut rows = weight(&g, "wa").1;
+        rows.extend(weight(&g, "wb").1);
+        assert_eq!((stacked.shape.as_slice(), stacked.to_vec()), (&[5, 3][..], rows));
+        assert_eq!(bias.to_vec(), [0.25, 0.0, 0.0, -0.25, 0.5]);
+        let Op::LIF { v_threshold, .. } = op(&h, "na+nb") else { panic!("a LIF layer") };
+        assert_eq!(v_threshold.to_vec(), [0.5, 0.75, 1.0, 0.5, 0.25]);
+        assert_eq!(weight(&h, "ra"), (vec![2, 5], vec![1.0, -0.5, 0.0, 0.0, 0.0, 0.25, 1.25, 0.0, 0.0, 0.0]));
+        assert_eq!(weight(&h, "rb"), (vec![2, 5], vec![0.0, 0.0, 0.75, 0.5, -0.5, 0.0, 0.0, 1.0, -0.25, 0.5]));
+        assert_same_function(&g, &h);
+    }
+
+    /// Layers of different neuron models (LIF and IF) do not stack.
+    #[test]
+    fn different_neuron_models_stay_apart() {
+        let s = |v| Tensor::scalar(DType::F64, v);
+        let g = students(Op::IF { r: s(1.0), v_threshold: s(0.5), v_reset: s(0.0) });
+        assert!(find_stack(&g, &info(&g)).is_none());
+    }
+}

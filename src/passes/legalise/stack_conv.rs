@@ -209,3 +209,96 @@ fn stack_conv(
     );
     Some(Rewrite { merge, replace, bypass: vec![], drop_edges: vec![], remove: vec![], insert: None, what })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use super::find_stack_conv;
+    use crate::ir::{Graph, Op, ResetMode};
+
+    /// Two conv students of the input (1x4x4): ca (1 channel, bias) -> na -> fa (flatten) ->
+    /// da (2x16) -> out and cb (2 channels, no bias) -> nb -> fb (flatten) -> db (2x32) -> out.
+    fn conv_students() -> Graph {
+        let mut g = empty(ResetMode::Zero);
+        let input = g.add_node("input", Op::Input { shape: vec![1, 4, 4] });
+        let out = g.add_node("out", lif(&[0.5, 0.75]));
+        let output = g.add_node("output", Op::Output);
+        let flatten = || Op::Flatten { start_dim: 0, end_dim: -1 };
+        let ca = g.add_node("ca", conv(1, 1, 3, 1, values(9, 37), Some(vec![0.25])));
+        let na = g.add_node("na", lif(&thresholds(16)));
+        let fa = g.add_node("fa", flatten());
+        let da = g.add_node("da", linear(2, 16, values(32, 41)));
+        let cb = g.add_node("cb", conv(2, 1, 3, 1, values(18, 43), None));
+        let nb = g.add_node("nb", lif(&thresholds(32)));
+        let fb = g.add_node("fb", flatten());
+        let db = g.add_node("db", linear(2, 32, values(64, 47)));
+        chain(&mut g, &[input, ca, na, fa, da, out, output]);
+        chain(&mut g, &[input, cb, nb, fb, db, out]);
+        g
+    }
+
+    /// The convolutions stack along their output channels (3: ca's then cb's, cb's missing bias
+    /// zero), the neuron layers and the Flattens merge, and da and db read the 48 stacked
+    /// values through zeros outside their own 16 or 32 columns; the outputs stay.
+    #[test]
+    fn sibling_convolutions_stack_their_channels() {
+        let g = conv_students();
+        let (h, what) = rewrite(&g, find_stack_conv);
+        assert_eq!(
+            what,
+            "stacked 2 convolutional branches (na, nb) into 'na+nb': one layer of 3 channels fed by 'ca+cb'; their \
+             readers read it through zeros in the other channels"
+        );
+        assert_eq!(names(&h), ["input", "out", "output", "ca+cb", "na+nb", "fa+fb", "da", "db"]);
+        let all = [
+            ("input", "ca+cb"),
+            ("ca+cb", "na+nb"),
+            ("na+nb", "fa+fb"),
+            ("fa+fb", "da"),
+            ("fa+fb", "db"),
+            ("da", "out"),
+            ("db", "out"),
+            ("out", "output"),
+        ];
+        assert_eq!(edges(&h), pairs(&all));
+        let Op::Conv { weight: kernel, bias, stride, padding, .. } = op(&h, "ca+cb") else { panic!("a convolution") };
+        let Op::Conv { stride: s0, padding: p0, .. } = op(&g, "ca") else { unreachable!() };
+        assert_eq!((stride, padding), (s0, p0), "the geometry kept");
+        let mut taps = weight(&g, "ca").1;
+        taps.extend(weight(&g, "cb").1);
+        assert_eq!((kernel.shape.as_slice(), kernel.to_vec()), (&[3, 1, 3, 3][..], taps));
+        assert_eq!(bias.as_ref().map(|b| b.to_vec()), Some(vec![0.25, 0.0, 0.0]));
+        let Op::LIF { v_threshold, .. } = op(&h, "na+nb") else { panic!("a LIF layer") };
+        let mut thr = thresholds(16);
+        thr.extend(thresholds(32));
+        assert_eq!(v_threshold.to_vec(), thr);
+        for (name, offset, cols) in [("da", 0, 16), ("db", 16, 32)] {
+            let (old, (shape, wide)) = (weight(&g, name).1, weight(&h, name));
+            assert_eq!(shape, [2, 48], "{name}");
+            for r in 0..2 {
+                for j in 0..48 {
+                    let own = (offset..offset + cols).contains(&j);
+                    let expected = if own { old[r * cols + j - offset] } else { 0.0 };
+                    assert_eq!(wide[r * 48 + j], expected, "{name} ({r}, {j})");
+                }
+            }
+        }
+        assert_same_function(&g, &h);
+    }
+
+    /// Convolutions that slide differently (another padding, so another output size) do not stack.
+    #[test]
+    fn convolutions_that_slide_differently_stay_apart() {
+        let mut g = conv_students();
+        let [cb, nb, db] = ["cb", "nb", "db"].map(|n| g.find(n).unwrap());
+        // cb without padding: 2x2x2 outputs, its neurons and reader resized to match.
+        g.g[cb].op = conv(2, 1, 3, 0, values(18, 43), None);
+        g.g[nb].op = lif(&thresholds(8));
+        g.g[db].op = linear(2, 8, values(16, 47));
+        assert!(find_stack_conv(&g, &info(&g)).is_none());
+        g.g[cb].op = conv(2, 1, 3, 1, values(18, 43), None);
+        g.g[nb].op = lif(&thresholds(32));
+        g.g[db].op = linear(2, 32, values(64, 47));
+        assert!(find_stack_conv(&g, &info(&g)).is_some(), "padded alike again, they stack");
+    }
+}
