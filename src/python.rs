@@ -17,8 +17,8 @@ use pyo3::prelude::*;
 use crate::Model;
 use crate::data::{Array, InputBatch};
 use crate::driver::{
-    self, CompareSettings, CompileOptions, CompileSettings, CosimSettings, EnergySettings, ExploreSettings, Job,
-    Quiet, SimulateOptions,
+    self, CompareSettings, CompileOptions, CompileSettings, CosimSettings, EnergySettings, ExploreSettings, Job, Quiet,
+    SimulateOptions,
 };
 use crate::ir::dialect::DialectOverrides;
 use crate::options::{PassSettings, PlanSettings, Samples, names};

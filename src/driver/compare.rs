@@ -279,7 +279,8 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
                 progress,
             })?;
             // What the back end's own passes changed (a chip's legalisation), as the row's notes.
-            let changes = phase.into_iter().flat_map(|r| r.changes.into_iter().map(move |c| format!("{}: {c}", r.pass)));
+            let changes =
+                phase.into_iter().flat_map(|r| r.changes.into_iter().map(move |c| format!("{}: {c}", r.pass)));
             row.notes.splice(0..0, changes);
             Ok(row)
         });

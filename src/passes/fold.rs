@@ -175,7 +175,7 @@ impl Pass for FoldScale {
                     _ => Some((a, b)),
                 },
             );
-            info = valid::validate(&ng).map_err(|e| format!("after folding: {e}"))?;
+            info = valid::validate(&ng).map_err(|err| Refusal::Invalid { after: "folding".into(), err })?;
             g = ng;
             changes.push(what);
         }

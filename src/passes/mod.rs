@@ -71,21 +71,56 @@ pub enum PassError {
     },
 }
 
-/// Why one pass cannot transform a graph, naming the node; the pipeline adds the pass's name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct Refusal(pub String);
-
-impl From<String> for Refusal {
-    fn from(s: String) -> Self {
-        Refusal(s)
-    }
+/// Why one pass cannot transform a graph, naming what it looked for; the pipeline adds the
+/// pass's name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// Student selection on a model without an ensemble.
+    #[error(
+        "the model has no ensemble: no node sums parallel branches that each hold neurons (`spikefab inspect` \
+         lists merges)"
+    )]
+    NoEnsemble,
+    /// Student selection on a model with several ensembles.
+    #[error("the model has {} ensembles (merges at {}); student selection handles one", merges.len(), quoted(merges))]
+    SeveralEnsembles {
+        /// The merge node of each.
+        merges: Vec<String>,
+    },
+    /// A student named that the ensemble does not have.
+    #[error("no student '{name}' in the ensemble at '{merge}' (students: {})", students.join(", "))]
+    NoSuchStudent {
+        /// The name or index asked for.
+        name: String,
+        /// The ensemble's merge node.
+        merge: String,
+        /// Its students' names.
+        students: Vec<String>,
+    },
+    /// No student left to keep.
+    #[error("at least one student must be kept")]
+    NoStudentKept,
+    /// A rewrite left a graph that does not validate (a bug in the rule).
+    #[error("after {after}: {err}")]
+    Invalid {
+        /// The rewrite (`folding`, `'<rule>'`).
+        after: String,
+        /// What validation found.
+        err: ValidError,
+    },
+    /// Student indices beyond the ensemble's.
+    #[error("students to keep {keep:?} out of 0..{students}")]
+    StudentsOutOfRange {
+        /// The indices asked for.
+        keep: Vec<usize>,
+        /// The ensemble's students.
+        students: usize,
+    },
 }
 
-impl From<&str> for Refusal {
-    fn from(s: &str) -> Self {
-        Refusal(s.to_string())
-    }
+/// `'a', 'b'`.
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
 }
 
 /// One graph transformation.
@@ -144,7 +179,7 @@ impl Pipeline {
         for p in &self.passes {
             let name = p.name();
             let (ng, changes) =
-                p.run(&g, &info, cx).map_err(|r| PassError::Failed { pass: name.clone(), message: r.0 })?;
+                p.run(&g, &info, cx).map_err(|r| PassError::Failed { pass: name.clone(), message: r.to_string() })?;
             let ninfo = valid::validate(&ng).map_err(|err| PassError::Invalid { pass: name.clone(), err })?;
             records.push(PassRecord {
                 pass: name,

@@ -74,16 +74,9 @@ pub fn ensembles(g: &Graph, info: &GraphInfo) -> Vec<Ensemble> {
 pub fn the_ensemble(g: &Graph, info: &GraphInfo) -> Result<Ensemble, Refusal> {
     let mut all = ensembles(g, info);
     match all.len() {
-        0 => Err("the model has no ensemble: no node sums parallel branches that each hold neurons \
-                  (`spikefab inspect` lists merges)"
-            .into()),
+        0 => Err(Refusal::NoEnsemble),
         1 => Ok(all.remove(0)),
-        _ => Err(format!(
-            "the model has {} ensembles (merges at {}); student selection handles one",
-            all.len(),
-            all.iter().map(|e| format!("'{}'", e.merge)).collect::<Vec<_>>().join(", ")
-        )
-        .into()),
+        _ => Err(Refusal::SeveralEnsembles { merges: all.iter().map(|e| e.merge.clone()).collect() }),
     }
 }
 
@@ -103,17 +96,16 @@ pub fn resolve(e: &Ensemble, names: &[String]) -> Result<Vec<usize>, Refusal> {
                 out.insert(i);
             }
             None => {
-                return Err(format!(
-                    "no student '{n}' in the ensemble at '{}' (students: {})",
-                    e.merge,
-                    e.students.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
-                )
-                .into());
+                return Err(Refusal::NoSuchStudent {
+                    name: n.to_string(),
+                    merge: e.merge.clone(),
+                    students: e.students.iter().map(|s| s.name.clone()).collect(),
+                });
             }
         }
     }
     if out.is_empty() {
-        return Err("at least one student must be kept".into());
+        return Err(Refusal::NoStudentKept);
     }
     Ok(out.into_iter().collect())
 }
@@ -132,7 +124,7 @@ impl Pass for KeepStudents {
     fn run(&self, g: &Graph, info: &GraphInfo, _cx: &Context) -> Result<(Graph, Vec<String>), Refusal> {
         let e = the_ensemble(g, info)?;
         if self.keep.is_empty() || self.keep.iter().any(|&k| k >= e.students.len()) {
-            return Err(format!("students to keep {:?} out of 0..{}", self.keep, e.students.len()).into());
+            return Err(Refusal::StudentsOutOfRange { keep: self.keep.clone(), students: e.students.len() });
         }
         let drop: BTreeSet<&str> = e
             .students

@@ -6,8 +6,8 @@ use crate::Model;
 use crate::driver::chip::{ChipBackend, ChipSection, Export, verify};
 use crate::driver::phase::run_phase;
 use crate::driver::progress::step;
-use crate::passes::Pipeline;
 use crate::driver::{Error, Job, Progress};
+use crate::passes::Pipeline;
 use crate::target::Target;
 
 /// `compile` for a chip: run the back end's `passes` (its legalisation), quantise and place under the chip's rules (calibrated on every input),

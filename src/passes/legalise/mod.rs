@@ -86,7 +86,7 @@ impl Pass for MergeBranches {
             .or_else(|| find_stack_conv(&g, &info))
         {
             let ng = apply(&g, &r);
-            info = valid::validate(&ng).map_err(|e| format!("after '{}': {e}", r.what))?;
+            info = valid::validate(&ng).map_err(|err| Refusal::Invalid { after: format!("'{}'", r.what), err })?;
             g = ng;
             changes.push(r.what);
         }
