@@ -175,7 +175,8 @@ def test_plan_is_the_cli_plan(mlp, tmp_path):
         cli = cli_json("plan", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(inputs), "--target", target)
         assert p.to_dict() == cli, target
         assert p.passed and p.failure is None
-    assert spikefab.plan(mlp, target="ice40-up5k").target == "ice40-up5k"
+    # Without inputs the input range is the option's.
+    assert spikefab.plan(mlp, target="ice40-up5k", input_scale=1.0).target == "ice40-up5k"
     with pytest.raises(spikefab.SpikefabError, match="--lanes") as e:
         spikefab.plan(mlp, X[:4], target="loihi2", lanes=4)
     assert e.value.exit_code == 2

@@ -160,7 +160,7 @@ pub fn script(net: &NetxNet) -> String {
     SCRIPT
         .replace("{MODEL}", &crate::names::label(&net.model))
         .replace("{BITS}", &bits.to_string())
-        .replace("{RESET_OFFSET}", &crate::sim::loihi::RESET_OFFSET.to_string())
+        .replace("{RESET_OFFSET}", &crate::chip::loihi::RESET_OFFSET.to_string())
         .replace("{LAYERS}", &names.join(", "))
         .replace(
             "{UNITS}",

@@ -31,6 +31,11 @@ use crate::quant::loihi::{BIAS_RANGE, DECAY_ONE, MAX_VTH, MAX_WEIGHT};
 use crate::quant::{Leak, Network, ProjKind};
 use crate::target::{ChipSpec, Family, Target, Toolchain};
 
+/// The `reset_offset` spikefab passes to netx: layer `k` then clears `u` and `v` at the
+/// 0-based stream steps `k + 1 (mod T)`, just before its input of a sample's model step 0
+/// arrives. The export writes it and the chip model follows it.
+pub const RESET_OFFSET: usize = 1;
+
 /// A convolution's geometry, (height, width) pairs.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConvGeom {

@@ -17,7 +17,7 @@ pub mod neuron;
 mod tensor;
 
 pub use dialect::{Dialect, Preset, ResetMode};
-pub use tensor::{DType, Tensor, TensorIter};
+pub use tensor::{DType, Tensor, TensorIter, conv_out_len};
 
 use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use serde::{Deserialize, Serialize};

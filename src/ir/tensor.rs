@@ -321,6 +321,16 @@ impl<'de> Deserialize<'de> for Tensor {
     }
 }
 
+/// Output length of one convolution/pooling dimension (PyTorch formula), `None` if empty.
+pub fn conv_out_len(input: usize, pad_total: usize, dilation: usize, kernel: usize, stride: usize) -> Option<usize> {
+    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+    let padded = input.checked_add(pad_total)?;
+    if padded < span || stride == 0 {
+        return None;
+    }
+    Some((padded - span) / stride + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{DType, Tensor};

@@ -248,10 +248,7 @@ pub fn reset_offset(k: usize) -> usize {
     RESET_OFFSET + 1 + k
 }
 
-/// The `reset_offset` spikefab passes to netx: layer `k` then clears `u` and `v` at the
-/// 0-based stream steps `k + 1 (mod T)`, just before its input of a sample's model step 0
-/// arrives.
-pub const RESET_OFFSET: usize = 1;
+pub use crate::chip::loihi::RESET_OFFSET;
 
 fn record(net: &NetxNet, steps: usize) -> LoihiRecord {
     let nl = net.layers.len();

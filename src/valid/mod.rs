@@ -18,7 +18,7 @@ use petgraph::graph::{EdgeIndex, NodeIndex};
 
 use crate::ir::{Graph, Op};
 
-pub use shapes::conv_out_len;
+pub use crate::ir::conv_out_len;
 
 /// Largest number of elements any inferred tensor may have.
 pub const MAX_NUMEL: usize = 1 << 27;

@@ -8,21 +8,11 @@
 use petgraph::graph::NodeIndex;
 
 use super::{MAX_NUMEL, ValidError};
-use crate::ir::{Graph, Op, Padding, Tensor};
+use crate::ir::{Graph, Op, Padding, Tensor, conv_out_len};
 
 /// Element count, saturating at `usize::MAX` (shapes come from files).
 fn numel(s: &[usize]) -> usize {
     s.iter().try_fold(1usize, |a, &b| a.checked_mul(b)).unwrap_or(usize::MAX)
-}
-
-/// Output length of one convolution/pooling dimension (PyTorch formula), `None` if empty.
-pub fn conv_out_len(input: usize, pad_total: usize, dilation: usize, kernel: usize, stride: usize) -> Option<usize> {
-    let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
-    let padded = input.checked_add(pad_total)?;
-    if padded < span || stride == 0 {
-        return None;
-    }
-    Some((padded - span) / stride + 1)
 }
 
 /// Input and output shape of every node, by node index.

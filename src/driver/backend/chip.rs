@@ -201,7 +201,7 @@ impl TargetBackend for Priced {
 fn no_back_end(target: &Target) -> Error {
     let with: Vec<&str> = Target::bundled_names()
         .into_iter()
-        .filter(|n| Target::load(n).is_ok_and(|t| super::of(&t).info().runs(Stage::VendorExport)))
+        .filter(|n| Target::load(n).is_ok_and(|t| crate::driver::chip::backend(&t).is_some()))
         .collect();
     Error::Usage(format!(
         "target '{}' is a chip whose energy spikefab prices (`spikefab energy --compare {}`) but for which it has no \

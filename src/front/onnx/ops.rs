@@ -14,7 +14,7 @@ use super::proto::{Attr, NodeDef};
 use super::value::{Arr, Atom, Elem, Lin, checked_numel};
 use crate::front::FrontError;
 use crate::ir::Padding;
-use crate::valid::conv_out_len;
+use crate::ir::conv_out_len;
 
 /// A value of the evaluation.
 #[derive(Clone, Debug)]
