@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::backend::{self, Stage};
+use super::backend::{self, Design, Stage};
 use super::verify::{CosimSettings, cosim_step};
 use super::{Error, Progress, Step};
 use crate::Model;
@@ -13,12 +13,19 @@ use crate::flow::csim::{self, CsimReport};
 use crate::hw::Plan;
 use crate::options::{PlanSettings, Samples};
 use crate::sim::cycle;
+use crate::target::Target;
 
 /// Samples co-simulated when none are asked for.
 pub const DEFAULT_COSIM_SAMPLES: usize = 16;
 
-/// The FPGA plan of `m` on `settings`' target, whose back end must run `stage`.
-fn plan_for(m: &Model, settings: &PlanSettings, batch: &InputBatch, stage: Stage, what: &str) -> Result<Plan, Error> {
+/// The design of `m` on `settings`' target, whose back end must run `stage`, and the target.
+fn design_for(
+    m: &Model,
+    settings: &PlanSettings,
+    batch: &InputBatch,
+    stage: Stage,
+    what: &str,
+) -> Result<(Box<dyn Design>, Target), Error> {
     let steps = super::steps_for(m, Some(batch))?;
     let target = settings.target()?;
     let b = backend::of(&target);
@@ -30,7 +37,12 @@ fn plan_for(m: &Model, settings: &PlanSettings, batch: &InputBatch, stage: Stage
         )));
     }
     let (design, _) = b.lay_out(m, settings, &target, steps, Some(batch))?;
-    design.plan().cloned().ok_or_else(|| Error::Usage(format!("target '{}' makes no FPGA plan", target.name)))
+    Ok((design, target))
+}
+
+/// The FPGA plan of a design whose back end runs the FPGA stages.
+fn plan_of<'a>(design: &'a dyn Design, target: &Target) -> Result<&'a Plan, Error> {
+    design.plan().ok_or_else(|| Error::Usage(format!("target '{}' makes no FPGA plan", target.name)))
 }
 
 /// Co-simulates the RTL of `m`'s plan (calibrated on every input) on the first `samples` inputs
@@ -45,13 +57,14 @@ pub fn cosim(
     dir: &Path,
     progress: &dyn Progress,
 ) -> Result<CosimReport, Error> {
-    let plan = plan_for(m, settings, batch, Stage::Verilog, "cosim co-simulates the RTL")?;
+    let (design, target) = design_for(m, settings, batch, Stage::Verilog, "cosim co-simulates the RTL")?;
+    let plan = plan_of(&*design, &target)?;
     let first = Samples { samples: Some(samples.unwrap_or(DEFAULT_COSIM_SAMPLES)) }
         .of(batch)
         .map_err(|e| Error::Usage(e.to_string()))?;
     // One engine run: its cycle counts predict the simulator's time, its results are compared.
-    let eng = cycle::run(&plan, &first, plan.timesteps);
-    match cosim_step(&plan, &first, &eng.samples, cosim, dir, progress)? {
+    let eng = cycle::run(plan, &first, plan.timesteps);
+    match cosim_step(plan, &first, &eng.samples, cosim, dir, progress)? {
         Step::Ran(r) => Ok(r),
         Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),
     }
@@ -66,8 +79,8 @@ pub fn csim(
     samples: Option<usize>,
     dir: &Path,
 ) -> Result<CsimReport, Error> {
-    let plan = plan_for(m, settings, batch, Stage::Hls, "csim C-simulates the HLS C++")?;
-    let target = settings.target()?;
+    let (design, target) = design_for(m, settings, batch, Stage::Hls, "csim C-simulates the HLS C++")?;
+    let plan = plan_of(&*design, &target)?;
     let first = Samples { samples }.of(batch).map_err(|e| Error::Usage(e.to_string()))?;
-    Ok(csim::csim(&plan, &first, None, target.hls_part(), dir)?)
+    Ok(csim::csim(plan, &first, None, target.hls_part(), dir)?)
 }

@@ -217,8 +217,11 @@ fn no_back_end(target: &Target) -> Error {
 struct PricedDesign(PlanDesign);
 
 impl PricedDesign {
-    fn mapping(&self, target: &Target) -> Result<crate::chip::ChipMapping, Error> {
-        crate::chip::map(&self.0.plan.quantised(), target).map_err(|e| Error::Usage(e.to_string()))
+    /// The plan's quantised network and its generic mapping onto `target`'s `[chip]` limits.
+    fn mapping(&self, target: &Target) -> Result<(crate::quant::Network, crate::chip::ChipMapping), Error> {
+        let net = self.0.plan.quantised();
+        let mapping = crate::chip::map(&net, target).map_err(|e| Error::Usage(e.to_string()))?;
+        Ok((net, mapping))
     }
 }
 
@@ -244,8 +247,7 @@ impl Design for PricedDesign {
     }
 
     fn view(&self, target: &Target) -> Result<PlanView, Error> {
-        let net = self.0.plan.quantised();
-        let mapping = crate::chip::map(&net, target).map_err(|e| Error::Usage(e.to_string()))?;
+        let (net, mapping) = self.mapping(target)?;
         let layers = net
             .layers
             .iter()
@@ -264,7 +266,7 @@ impl Design for PricedDesign {
         let (mut row, _) = self.0.base_row(cx);
         let t = cx.target;
         // A chip without a back end: the generic mapping says whether its cores and limits hold.
-        let mapping = self.mapping(t)?;
+        let (_, mapping) = self.mapping(t)?;
         row.fits = mapping.fits();
         row.why_not = mapping.violations.clone();
         row.resources = vec![Resource {
