@@ -234,9 +234,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/quant/mod.rs -> src/quant/quantise.rs -> src/quant/range.rs -> src/quant/mod.rs",
     // mod.rs uses quantise; quantise.rs uses RealLayer, RealProj, chw, ..; trace.rs uses AccTarget, Conv, Dense, ..
     "src/quant/mod.rs -> src/quant/quantise.rs -> src/quant/trace.rs -> src/quant/mod.rs",
-    // valid/: mod.rs defines ValidError and MAX_NUMEL and calls shapes::infer.
-    // mod.rs uses infer; shapes.rs uses MAX_NUMEL, ValidError, at
-    "src/valid/mod.rs -> src/valid/shapes.rs -> src/valid/mod.rs",
     // back/hls/view/ (the HLS view's files, 2026-11-27): mod.rs defines EmitError and
     // bytes_width and builds each layer's view; layer.rs calls proj.rs and update.rs, which use
     // its ev_type and PlaneView. passes/legalise/: passes/mod.rs lists MergeBranches, whose rule

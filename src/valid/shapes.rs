@@ -7,7 +7,7 @@
 
 use petgraph::graph::NodeIndex;
 
-use super::{MAX_NUMEL, ValidError};
+use super::error::{MAX_NUMEL, ValidError};
 use crate::ir::{Graph, Op, Padding, Tensor, conv_out_len};
 
 /// Element count, saturating at `usize::MAX` (shapes come from files).
