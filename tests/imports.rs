@@ -234,20 +234,8 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/quant/mod.rs -> src/quant/quantise.rs -> src/quant/range.rs -> src/quant/mod.rs",
     // mod.rs uses quantise; quantise.rs uses RealLayer, RealProj, chw, ..; trace.rs uses AccTarget, Conv, Dense, ..
     "src/quant/mod.rs -> src/quant/quantise.rs -> src/quant/trace.rs -> src/quant/mod.rs",
-    // back/hls/view/ (the HLS view's files, 2026-11-27): mod.rs defines EmitError and
-    // bytes_width and builds each layer's view; layer.rs calls proj.rs and update.rs, which use
-    // its ev_type and PlaneView. passes/legalise/: passes/mod.rs lists MergeBranches, whose rule
-    // files use the shared Pass, Refusal and conv_with.
-    // layer.rs uses EmitError; mod.rs uses LayerView, layer_view
-    "src/back/hls/view/layer.rs -> src/back/hls/view/mod.rs -> src/back/hls/view/layer.rs",
-    // layer.rs uses ProjView, proj_view; proj.rs uses ev_type
-    "src/back/hls/view/layer.rs -> src/back/hls/view/proj.rs -> src/back/hls/view/layer.rs",
-    // layer.rs uses param_defs, update, update_call; update.rs uses PlaneView, ev_type
-    "src/back/hls/view/layer.rs -> src/back/hls/view/update.rs -> src/back/hls/view/layer.rs",
-    // layer.rs uses ProjView, proj_view; proj.rs uses Dense, EmitError; mod.rs uses LayerView, layer_view
-    "src/back/hls/view/layer.rs -> src/back/hls/view/proj.rs -> src/back/hls/view/mod.rs -> src/back/hls/view/layer.rs",
-    // layer.rs uses param_defs, update, update_call; update.rs uses bytes_width; mod.rs uses LayerView, layer_view
-    "src/back/hls/view/layer.rs -> src/back/hls/view/update.rs -> src/back/hls/view/mod.rs -> src/back/hls/view/layer.rs",
+    // passes/legalise/: passes/mod.rs lists MergeBranches, whose rule files use the shared
+    // Pass, Refusal and conv_with.
     // absorb.rs uses conv_with; mod.rs uses MergeBranches; mod.rs uses find_absorb
     "src/passes/legalise/absorb.rs -> src/passes/mod.rs -> src/passes/legalise/mod.rs -> src/passes/legalise/absorb.rs",
     // carry.rs uses conv_with; mod.rs uses MergeBranches; mod.rs uses find_carry

@@ -5,31 +5,13 @@
 //! and a spike plane only when it spikes and some reader is dense; its update collects the
 //! row's spike bits exactly when it keeps either.
 
-use super::EmitError;
+use super::common::{EmitError, PlaneView, ev_type};
 use super::memory::{RomView, state_pragmas, storage};
 use super::proj::{ProjView, proj_view};
 use super::update::{param_defs, update, update_call};
 use crate::hw::dense::{self, Plane};
 use crate::hw::{Layer, Plan};
 use crate::names::label;
-
-/// A layer's spike plane, written by its update pass.
-pub struct PlaneView {
-    /// The array (in the top function).
-    pub var: String,
-    /// Bits per word.
-    pub width: usize,
-    /// Words.
-    pub depth: usize,
-    /// Lane groups per word.
-    pub m: usize,
-    /// Positions (H*W).
-    pub hw: usize,
-    /// `~(lanes' mask << bit)` is kept on a write: the lanes' mask as a literal.
-    pub lane_mask: String,
-    /// Pragmas of the array.
-    pub pragmas: Vec<String>,
-}
 
 /// One layer: state memories, update function, projections.
 pub struct LayerView {
@@ -121,12 +103,6 @@ pub struct LayerView {
     pub upd_params: String,
     /// Projections.
     pub projs: Vec<ProjView>,
-}
-
-/// The C++ type of `l`'s event entries: a lane mask, and for a multi-spike layer each lane's
-/// count.
-pub fn ev_type(l: &Layer) -> String {
-    if l.multi { format!("sf::ev_count_entry<{}>", l.lanes) } else { "sf::ev_entry".into() }
 }
 
 /// The pragmas of the layer's state arrays (X, S, Y as the plan places them).

@@ -2,16 +2,20 @@
 //! ROM initialisers, index arithmetic and the terms of the neuron update. This module assembles
 //! the design's view from its parts: [`layer`] (layers: state arrays, event lists, spike
 //! planes), [`update`] (the neuron update's parameters, terms and signature), [`proj`]
-//! (accumulate functions) and [`memory`] (where each array is placed, and the weight tables).
+//! (accumulate functions) and [`memory`] (where each array is placed, and the weight tables);
+//! [`common`] holds what they share (the error, the stream width, a layer's event type and
+//! spike plane).
 //!
 //! Invariants: the view is a pure function of the plan (deterministic); a plan outside the
 //! back end's limits ([`crate::back::limits`]) is refused before anything is built.
 
+mod common;
 mod layer;
 mod memory;
 mod proj;
 mod update;
 
+pub use common::{EmitError, bytes_width};
 use layer::{LayerView, layer_view};
 use memory::storage;
 
@@ -19,30 +23,6 @@ use crate::back::common::{header, out_word_bits, reads_input, top_name};
 use crate::back::limits;
 use crate::hw::Plan;
 use crate::names::Namer;
-
-/// A plan the HLS back end cannot emit (exactly the plans the Verilog back end refuses).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EmitError {
-    /// The plan is outside the back end's limits (`back::limits`).
-    #[error("HLS back end: {0}")]
-    Unsupported(String),
-    /// A projection marked dense that cannot gather densely.
-    #[error("HLS back end: {0}")]
-    Dense(crate::hw::dense::ModeError),
-    /// A large RAM of a shape the back end does not emit.
-    #[error("HLS back end: {mem}: large RAM of {depth} x {width} bits: only iCE40 SPRAM (16384 x 16) is emitted")]
-    LargeRam {
-        /// The memory.
-        mem: String,
-        /// Words per block.
-        depth: usize,
-        /// Bits per word.
-        width: usize,
-    },
-    /// A template failed to render.
-    #[error("HLS back end: template: {0}")]
-    Template(String),
-}
 
 /// Names the generated code uses besides the ones derived from the plan; the namer never
 /// hands these out for a model (`sf_` + model name is the top function).
@@ -93,11 +73,6 @@ pub struct TopView {
     pub in_pragmas: Vec<String>,
     /// Pragmas of the output buffer.
     pub out_pragmas: Vec<String>,
-}
-
-/// Bytes-aligned stream width (AXI-Stream TDATA is a whole number of bytes).
-pub fn bytes_width(bits: usize) -> usize {
-    bits.div_ceil(8).max(1) * 8
 }
 
 /// Builds the view of `plan`.

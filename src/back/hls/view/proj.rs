@@ -5,8 +5,7 @@
 //! Invariants: the weights read are the RTL's, word for word (the tables of
 //! [`super::memory`]); a nonzero `limit` skips the padding lanes of the last lane group.
 
-use super::EmitError;
-use super::layer::ev_type;
+use super::common::{EmitError, ev_type};
 use super::memory::{RomView, dense_table, weight_table};
 use crate::back::common::{acc_target, proj_comment, weights_per_lane_group};
 use crate::hw::dense::{self, Gather, Mode};

@@ -8,8 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::bytes_width;
-use super::layer::{PlaneView, ev_type};
+use super::common::{PlaneView, bytes_width, ev_type};
 use super::memory::{Init, RomView, int, storage, table};
 use crate::back::common::{ParamClass, neuron_at, neuron_params, out_word_bits};
 use crate::hw::{Layer, Plan};
