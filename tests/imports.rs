@@ -218,32 +218,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/ir/mod.rs -> src/ir/neuron.rs -> src/ir/mod.rs",
     // dialect.rs uses CubaLI, CubaLIF, Delay, ..; mod.rs uses Descriptor, descriptor; neuron.rs uses CubaInput, Dialect, Euler, ..
     "src/ir/dialect.rs -> src/ir/mod.rs -> src/ir/neuron.rs -> src/ir/dialect.rs",
-    // passes/: mod.rs defines Pass, Context, Refusal and the shared rebuild helpers and lists each
-    // pass of dead.rs, fold.rs and legalise.rs, which implement Pass.
-    // dead.rs uses Context, Pass, Refusal, ..; mod.rs uses DeadNeurons, DeadNodes
-    "src/passes/dead.rs -> src/passes/mod.rs -> src/passes/dead.rs",
-    // fold.rs uses Context, Pass, Refusal, ..; mod.rs uses FoldScale
-    "src/passes/fold.rs -> src/passes/mod.rs -> src/passes/fold.rs",
-    // quant/: mod.rs defines Rules, QuantError, Network and its layer types and calls quantise.rs;
-    // quantise.rs uses calib.rs, range.rs and trace.rs, which use mod.rs's types.
-    // calib.rs uses InputPlan, QuantError, Rules, ..; mod.rs uses quantise; quantise.rs uses QuantOptions, input_plan
-    "src/quant/calib.rs -> src/quant/mod.rs -> src/quant/quantise.rs -> src/quant/calib.rs",
-    // mod.rs uses quantise; quantise.rs uses AccTarget, Conv, CubaLi, ..
-    "src/quant/mod.rs -> src/quant/quantise.rs -> src/quant/mod.rs",
-    // mod.rs uses quantise; quantise.rs uses MAX_STATE_BITS, analyse, signed_bits; range.rs uses AccTarget, Conv, Dense, ..
-    "src/quant/mod.rs -> src/quant/quantise.rs -> src/quant/range.rs -> src/quant/mod.rs",
-    // mod.rs uses quantise; quantise.rs uses RealLayer, RealProj, chw, ..; trace.rs uses AccTarget, Conv, Dense, ..
-    "src/quant/mod.rs -> src/quant/quantise.rs -> src/quant/trace.rs -> src/quant/mod.rs",
-    // passes/legalise/: passes/mod.rs lists MergeBranches, whose rule files use the shared
-    // Pass, Refusal and conv_with.
-    // absorb.rs uses conv_with; mod.rs uses MergeBranches; mod.rs uses find_absorb
-    "src/passes/legalise/absorb.rs -> src/passes/mod.rs -> src/passes/legalise/mod.rs -> src/passes/legalise/absorb.rs",
-    // carry.rs uses conv_with; mod.rs uses MergeBranches; mod.rs uses find_carry
-    "src/passes/legalise/carry.rs -> src/passes/mod.rs -> src/passes/legalise/mod.rs -> src/passes/legalise/carry.rs",
-    // mod.rs uses find_stack_conv; stack_conv.rs uses conv_with; mod.rs uses MergeBranches
-    "src/passes/legalise/mod.rs -> src/passes/legalise/stack_conv.rs -> src/passes/mod.rs -> src/passes/legalise/mod.rs",
-    // mod.rs uses Context, Invalid, Pass, ..; mod.rs uses MergeBranches
-    "src/passes/legalise/mod.rs -> src/passes/mod.rs -> src/passes/legalise/mod.rs",
 ];
 
 /// Imports of a higher layer (docs/architecture.md's order) present when this test was written.

@@ -16,7 +16,7 @@
 
 use petgraph::graph::NodeIndex;
 
-use super::{Context, Pass, Refusal, rebuild};
+use super::pass::{Context, Pass, Refusal, rebuild};
 use crate::ir::dialect::InitialV;
 use crate::ir::neuron::coeffs;
 use crate::ir::{Graph, Op, Tensor};

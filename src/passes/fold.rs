@@ -10,7 +10,7 @@
 
 use petgraph::graph::NodeIndex;
 
-use super::{Context, Pass, Refusal, conv_with, rebuild};
+use super::pass::{Context, Pass, Refusal, conv_with, rebuild};
 use crate::ir::{DType, Graph, Op, Tensor};
 use crate::valid::{self, GraphInfo};
 

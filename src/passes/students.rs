@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::{Context, Pass, Refusal, rebuild};
+use super::pass::{Context, Pass, Refusal, rebuild};
 use crate::analysis;
 use crate::ir::Graph;
 use crate::valid::GraphInfo;

@@ -4,7 +4,8 @@
 //! The chip quantisers ([`super::xylo`], [`super::loihi`]) read the same statistics for their
 //! integer inputs.
 
-use super::{InputPlan, QuantError, Rules, perr};
+use super::network::{InputPlan, Rules};
+use super::{QuantError, perr};
 
 /// Range of the calibration inputs.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -2,7 +2,9 @@
 //! integers (event counts, spike payloads), membrane biases with synaptic biases at their
 //! steady state, and layers of saturating current-based neurons.
 
-use super::{InputStats, Layer, Leak, NeuronKind, NeuronParams, Projection, QuantError, QuantOptions, perr};
+use super::calib::{InputStats, QuantOptions};
+use super::network::{Layer, Leak, NeuronKind, NeuronParams, Projection};
+use super::{QuantError, perr};
 use crate::ir::neuron::Coeffs;
 
 /// How a chip words its integer inputs in notes and errors.

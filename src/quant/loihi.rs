@@ -23,12 +23,13 @@
 //! spiking on `v >= theta`, biases on a synaptic current (moved to the membrane at their
 //! steady state), bias mantissas beyond 13 bits (clipped).
 
+use super::calib::QuantOptions;
 use super::chips::{IntegerInputs, cuba_layer, integer_scale, leak_bias, steady_gain, thr_bias};
-use super::trace::{RealLayer, RealProj, trace};
-use super::{
-    AccTarget, InputPlan, Layer, Leak, Network, OutputPlan, ProjKind, QuantError, QuantOptions, Source, Weights,
-    mark_consumers, model_label, perr,
+use super::network::{
+    AccTarget, InputPlan, Layer, Leak, Network, OutputPlan, ProjKind, Source, Weights, mark_consumers, model_label,
 };
+use super::trace::{RealLayer, RealProj, trace};
+use super::{QuantError, perr};
 use crate::ir::dialect::{Dialect, SpikeMode};
 use crate::ir::neuron::{self, Coeffs};
 use crate::ir::{Op, ResetMode};

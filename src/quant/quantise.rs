@@ -2,11 +2,13 @@
 //! [`Rules`](super::Rules).
 
 use super::calib::{QuantOptions, input_plan};
-use super::trace::{RealLayer, RealProj, chw, trace_each};
-use super::{
-    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, QuantError, Source,
-    WeightValues, Weights, mark_consumers, model_label, perr, range,
+use super::network::{
+    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Source, Weights,
+    mark_consumers, model_label,
 };
+use super::packed::WeightValues;
+use super::trace::{RealLayer, RealProj, chw, trace_each};
+use super::{QuantError, perr, range};
 use petgraph::graph::NodeIndex;
 
 use crate::analysis::{WeightKind, classify_rows};
@@ -40,7 +42,7 @@ use crate::model::Model;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
-    if !matches!(o.rules.weights.form, super::WeightForm::RowScale { .. }) {
+    if !matches!(o.rules.weights.form, super::network::WeightForm::RowScale { .. }) {
         // A chip's rules come with the chip's own quantiser (quant::xylo, quant::loihi).
         return Err(QuantError {
             node: None,

@@ -17,7 +17,7 @@
 //! count at most `floor(P / THR)`. The layer's largest count is its events' `xmax` for the
 //! layers it feeds.
 
-use super::{AccTarget, Leak, Network, NeuronParams, ProjKind, Source, at};
+use super::network::{AccTarget, Leak, Network, NeuronParams, ProjKind, Source, at};
 
 /// The widest state a plan may need (`--membrane-bits` caps at it too): the engines hold
 /// state and its sums in i64, so an update's few terms stay clear of overflow.

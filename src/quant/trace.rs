@@ -11,7 +11,8 @@ use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 
-use super::{AccTarget, PoolGeom, ProjKind, Projection, QuantError, Source, Weights, perr};
+use super::network::{AccTarget, PoolGeom, ProjKind, Projection, Source, Weights};
+use super::{QuantError, perr};
 use crate::ir::{Op, Padding, Tensor};
 use crate::model::Model;
 

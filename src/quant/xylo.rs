@@ -19,12 +19,13 @@
 //! hidden neurons may spike up to 31 times), and biases on the synaptic input (moved to the
 //! membrane at their steady-state value).
 
+use super::calib::QuantOptions;
 use super::chips::{IntegerInputs, cuba_layer, integer_scale, leak_bias, steady_gain, thr_bias};
-use super::trace::{RealLayer, RealProj, trace};
-use super::{
-    AccTarget, InputPlan, Layer, Leak, Network, OutputPlan, ProjKind, QuantError, QuantOptions, Source, Weights,
-    mark_consumers, model_label, perr,
+use super::network::{
+    AccTarget, InputPlan, Layer, Leak, Network, OutputPlan, ProjKind, Source, Weights, mark_consumers, model_label,
 };
+use super::trace::{RealLayer, RealProj, trace};
+use super::{QuantError, perr};
 use crate::ir::{ResetMode, neuron};
 use crate::model::Model;
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::super::conv_with;
+use super::super::pass::conv_with;
 use super::graph::{dense, identity_tap, only_from, single_out};
 use super::rewrite::Rewrite;
 use crate::ir::{DType, Graph, Op, Tensor};

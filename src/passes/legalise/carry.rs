@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 
-use super::super::conv_with;
+use super::super::pass::conv_with;
 use super::graph::{dense, identity_tap, only_from, pad_before, single_out, spiking, sum_bias};
 use super::neurons::{concat_neurons, relay_neuron, relays_exact};
 use super::rewrite::Rewrite;

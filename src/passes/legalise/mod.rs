@@ -46,7 +46,7 @@ mod stack_conv;
 #[cfg(test)]
 mod testkit;
 
-use super::{Context, Pass, Refusal};
+use super::pass::{Context, Pass, Refusal};
 use crate::ir::Graph;
 use crate::valid::{self, GraphInfo};
 use absorb::find_absorb;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 
-use super::super::conv_with;
+use super::super::pass::conv_with;
 use super::graph::{dense, dtype_of, only_from, single_out};
 use super::neurons::concat_neurons;
 use super::rewrite::{Rewrite, merged_name};
