@@ -154,24 +154,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/driver/compile/fpga.rs -> src/driver/verify.rs -> src/driver/compile/mod.rs -> src/driver/compile/fpga.rs",
     // mod.rs uses CosimSettings, EarlyExit, Verification; verify.rs uses Ran, Step, skipped
     "src/driver/compile/mod.rs -> src/driver/verify.rs -> src/driver/compile/mod.rs",
-    // flow/: mod.rs defines FlowError, Seeds, run_polled and calls each tool's scripts (ecp5.rs,
-    // ice40.rs, vivado.rs), which use them; ecp5.rs and vivado.rs reuse ice40::sources.
-    // ecp5.rs uses sources; ice40.rs uses DoesNotFit, Failed, FlowError, ..; mod.rs uses build_script, clock_top, lpf, ..
-    "src/flow/ecp5.rs -> src/flow/ice40.rs -> src/flow/mod.rs -> src/flow/ecp5.rs",
-    // ecp5.rs uses DoesNotFit, Failed, FlowError, ..; mod.rs uses build_script, clock_top, lpf, ..
-    "src/flow/ecp5.rs -> src/flow/mod.rs -> src/flow/ecp5.rs",
-    // ecp5.rs uses PnrReport, Steps, Use, ..; pnr.rs uses Clock, DoesNotFit, Failed, ..; mod.rs uses build_script, clock_top, lpf, ..
-    "src/flow/ecp5.rs -> src/flow/pnr.rs -> src/flow/mod.rs -> src/flow/ecp5.rs",
-    // ecp5.rs uses Ecp5, Family, Kind, ..; yowasp.rs uses FlowError, MissingPip, NotInstalled, ..; mod.rs uses build_script, clock_top, lpf, ..
-    "src/flow/ecp5.rs -> src/flow/yowasp.rs -> src/flow/mod.rs -> src/flow/ecp5.rs",
-    // ice40.rs uses PnrReport, Steps, Use, ..; pnr.rs uses Clock, DoesNotFit, Failed, ..; mod.rs uses build_script, clock_top, pcf, ..
-    "src/flow/ice40.rs -> src/flow/pnr.rs -> src/flow/mod.rs -> src/flow/ice40.rs",
-    // ice40.rs uses Family, Ice40, Kind, ..; yowasp.rs uses FlowError, MissingPip, NotInstalled, ..; mod.rs uses build_script, clock_top, pcf, ..
-    "src/flow/ice40.rs -> src/flow/yowasp.rs -> src/flow/mod.rs -> src/flow/ice40.rs",
-    // ice40.rs uses DoesNotFit, Failed, FlowError, ..; mod.rs uses tcl, xdc; vivado.rs uses sources
-    "src/flow/ice40.rs -> src/flow/mod.rs -> src/flow/vivado.rs -> src/flow/ice40.rs",
-    // ecp5.rs uses PnrReport, Steps, Use, ..; pnr.rs uses Tools, program; yowasp.rs uses FlowError, MissingPip, NotInstalled, ..; mod.rs uses build_script, clock_top, lpf, ..
-    "src/flow/ecp5.rs -> src/flow/pnr.rs -> src/flow/yowasp.rs -> src/flow/mod.rs -> src/flow/ecp5.rs",
     // front/: mod.rs defines FrontError and MAX_ELEMENTS and calls each reader's `load`; onnx/mod.rs
     // calls build.rs, ops.rs and proto.rs, which use the types of each other and of value.rs.
     // json.rs uses FrontError, at, file; mod.rs uses load
