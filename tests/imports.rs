@@ -135,25 +135,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/cli/mod.rs -> src/cli/verify.rs -> src/cli/part.rs -> src/cli/mod.rs",
     // mod.rs uses VerifyArgs, run; verify.rs uses print_plan, print_plan_check, print_records; print.rs uses Failure, io
     "src/cli/mod.rs -> src/cli/verify.rs -> src/cli/print.rs -> src/cli/mod.rs",
-    // driver/chip/ and driver/compile/: chip/mod.rs defines ChipBackend/ChipInfo/ChipLayout and
-    // builds loihi.rs's and xylo.rs's layouts, which use them; compile/mod.rs defines Step and the
-    // report (using chip::ChipSection and verify's types), which chip/, fpga.rs and verify.rs use.
-    // loihi.rs uses ChipBackend, ChipInfo, ChipLayout, ..; mod.rs uses Loihi, LoihiLayout
-    "src/driver/chip/loihi.rs -> src/driver/chip/mod.rs -> src/driver/chip/loihi.rs",
-    // loihi.rs uses Ran, Step, skipped; mod.rs uses ChipSection; mod.rs uses Loihi, LoihiLayout
-    "src/driver/chip/loihi.rs -> src/driver/compile/mod.rs -> src/driver/chip/mod.rs -> src/driver/chip/loihi.rs",
-    // mod.rs uses Xylo, XyloLayout; xylo.rs uses ChipBackend, ChipInfo, ChipLayout, ..
-    "src/driver/chip/mod.rs -> src/driver/chip/xylo.rs -> src/driver/chip/mod.rs",
-    // mod.rs uses Step; mod.rs uses ChipSection
-    "src/driver/chip/mod.rs -> src/driver/compile/mod.rs -> src/driver/chip/mod.rs",
-    // mod.rs uses Xylo, XyloLayout; xylo.rs uses Ran, Step, skipped; mod.rs uses ChipSection
-    "src/driver/chip/mod.rs -> src/driver/chip/xylo.rs -> src/driver/compile/mod.rs -> src/driver/chip/mod.rs",
-    // fpga.rs uses CompileOptions, CompileReport, EnergySection, ..; mod.rs uses FpgaOutcome, HlsInfo
-    "src/driver/compile/fpga.rs -> src/driver/compile/mod.rs -> src/driver/compile/fpga.rs",
-    // fpga.rs uses cosim_step, early_exit_check, html_report, ..; verify.rs uses Ran, Step, skipped; mod.rs uses FpgaOutcome, HlsInfo
-    "src/driver/compile/fpga.rs -> src/driver/verify.rs -> src/driver/compile/mod.rs -> src/driver/compile/fpga.rs",
-    // mod.rs uses CosimSettings, EarlyExit, Verification; verify.rs uses Ran, Step, skipped
-    "src/driver/compile/mod.rs -> src/driver/verify.rs -> src/driver/compile/mod.rs",
     // front/: mod.rs defines FrontError and MAX_ELEMENTS and calls each reader's `load`; onnx/mod.rs
     // calls build.rs, ops.rs and proto.rs, which use the types of each other and of value.rs.
     // json.rs uses FrontError, at, file; mod.rs uses load

@@ -57,6 +57,7 @@ mod resource;
 pub mod shard;
 mod sims;
 mod simulate;
+mod step;
 mod verify;
 
 pub use check::{Check, VerifyPart, check, check_shard, merge_verify};
@@ -64,7 +65,7 @@ pub use checked::{Checked, DifferentChecks, PlanCheck};
 pub use compare::{CompareSettings, CompareShard, Comparison, Row, compare, compare_shard, merge_compare};
 pub use compile::{
     Backend, CompileOptions, CompileReport, CompileSettings, EnergySection, FpgaOutcome, Hardware, HlsInfo, RtlSection,
-    Step, compile,
+    compile,
 };
 pub use energy::{EnergyRun, EnergySettings, counts, energy};
 pub use error::Error;
@@ -77,6 +78,7 @@ pub use prepare::{Prepared, prepare};
 pub use progress::{Progress, Quiet};
 pub use sims::{DEFAULT_COSIM_SAMPLES, cosim, csim};
 pub use simulate::{Engine, SimulateOptions, Simulation, simulate};
+pub use step::Step;
 pub use verify::{
     CosimSettings, EarlyExit, EarlyExitCounts, Verification, VerifyCounts, cosim_step, early_exit_check, html_report,
     verify,

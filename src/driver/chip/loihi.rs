@@ -4,9 +4,8 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
-use super::{ChipBackend, ChipInfo, ChipLayout, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
+use super::interface::{ChipBackend, ChipInfo, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
+use super::layout::{ChipLayout, LoihiLayout, NetxLayerSummary};
 use crate::Model;
 use crate::chip::loihi::{self as map, NetxNet};
 use crate::data::{InputBatch, Outputs};
@@ -285,96 +284,5 @@ impl ChipRun for Run<'_> {
             ann_int8_over_snn: ratio(ann.int8_j),
             ann,
         })
-    }
-}
-
-/// Loihi's netx layers on cores and chips.
-#[derive(Clone, Debug, Serialize)]
-pub struct LoihiLayout {
-    /// Layers (each its own netx layer of CUBA neurons).
-    pub layers: Vec<NetxLayerSummary>,
-    /// Steps the output runs behind the model (one per layer).
-    pub lag: usize,
-    /// Bits of the input spikes' payload (1: unary).
-    pub input_bits: u32,
-    /// Cores used.
-    pub cores: usize,
-    /// Chips used.
-    pub chips: usize,
-    /// Chips the target has.
-    pub system_chips: usize,
-    /// Cores per chip.
-    pub cores_per_chip: usize,
-    /// Neurons per core at most.
-    pub neurons_per_core: usize,
-    /// Synapses of dense layers per chip at most, when the target states it.
-    pub synapses_per_chip: Option<u64>,
-}
-
-/// One netx layer in the report.
-#[derive(Clone, Debug, Serialize)]
-pub struct NetxLayerSummary {
-    /// Name (safe label).
-    pub name: String,
-    /// `dense` or `conv`.
-    pub kind: &'static str,
-    /// Neurons.
-    pub neurons: usize,
-    /// Cores.
-    pub cores: usize,
-    /// First and last chip of its cores (0-based).
-    pub chips: [usize; 2],
-    /// Synapses (connections with a non-zero weight).
-    pub synapses: u64,
-    /// iDecay, vDecay (of 4096).
-    pub decays: [i64; 2],
-    /// Threshold mantissa.
-    pub vth: i64,
-    /// Exponent netx gives the weights.
-    pub weight_exp: i32,
-}
-
-impl LoihiLayout {
-    /// The layout as text.
-    pub fn lines(&self) -> Vec<String> {
-        let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-        let syn = self.synapses_per_chip.map_or(String::new(), |s| format!(", up to {s} synapses of dense layers"));
-        let mut v = vec![
-            format!(
-                "Loihi (netx): {} on {} of {} ({} per chip, up to {} neurons per core{syn}); input spikes of {} bit(s)",
-                plural(self.layers.len(), "layer"),
-                plural(self.cores, "core"),
-                plural(self.chips, "chip"),
-                self.cores_per_chip,
-                self.neurons_per_core,
-                self.input_bits
-            ),
-            format!(
-                "  the system has {}; outputs {} step(s) behind the model (each layer adds one), samples one after \
-                 another every T steps",
-                plural(self.system_chips, "chip"),
-                self.lag
-            ),
-        ];
-        for l in &self.layers {
-            let chips = if l.chips[0] == l.chips[1] {
-                format!("chip {}", l.chips[0])
-            } else {
-                format!("chips {}-{}", l.chips[0], l.chips[1])
-            };
-            v.push(format!(
-                "  '{}': {} {} neurons on {} ({chips}), {} synapses, iDecay {} vDecay {}, vThMant {}, weight exponent {}",
-                l.name,
-                l.kind,
-                l.neurons,
-                plural(l.cores, "core"),
-                l.synapses,
-                l.decays[0],
-                l.decays[1],
-                l.vth,
-                l.weight_exp
-            ));
-        }
-        v
     }
 }

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use rayon::prelude::*;
-use serde::Serialize;
 
-use super::{ChipBackend, ChipInfo, ChipLayout, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
+use super::interface::{ChipBackend, ChipInfo, ChipMap, ChipRun, payloads, quant_options, rate, write_files};
+use super::layout::{ChipLayout, XyloLayout};
 use crate::Model;
 use crate::chip::xylo::{self as map, Place, XyloSpec};
 use crate::data::{InputBatch, Outputs};
@@ -282,50 +282,5 @@ impl ChipRun for Run<'_> {
             ann_int8_over_snn: ratio(ann.int8_j),
             ann,
         })
-    }
-}
-
-/// What was placed where on Xylo.
-#[derive(Clone, Debug, Serialize)]
-pub struct XyloLayout {
-    /// rockpool's chip module (`syns63300` Xylo IMU, `syns61201` Xylo Audio 2, `syns65302` Xylo
-    /// Audio 3).
-    pub chip: String,
-    /// Hidden neurons used.
-    pub hidden_neurons: usize,
-    /// Hidden neurons that take input (the first ones).
-    pub input_neurons: usize,
-    /// Hidden neurons that drive the outputs (the last ones).
-    pub output_source_neurons: usize,
-    /// Output neurons.
-    pub outputs: usize,
-    /// Steps the output runs behind the model.
-    pub lag: usize,
-    /// Left shifts of the input, recurrent and output weights.
-    pub weight_shifts: [i8; 3],
-    /// Each layer's place.
-    pub places: Vec<Place>,
-}
-
-impl XyloLayout {
-    /// The placement as text.
-    pub fn lines(&self) -> Vec<String> {
-        let [a, b, c] = self.weight_shifts;
-        let mut v = vec![format!(
-            "Xylo ({}): {} hidden neurons ({} take input, {} drive the {} outputs), weight shifts in/rec/out \
-             {a}/{b}/{c}; outputs {} step(s) behind the model",
-            self.chip, self.hidden_neurons, self.input_neurons, self.output_source_neurons, self.outputs, self.lag
-        )];
-        for p in &self.places {
-            v.push(format!(
-                "  '{}': {} {}..{} ({} steps behind)",
-                p.layer,
-                p.population,
-                p.first,
-                p.first + p.neurons,
-                p.delay
-            ));
-        }
-        v
     }
 }

@@ -10,103 +10,22 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
-use super::{CompileOptions, CompileReport, EnergySection, Hardware, RtlSection, Step, write};
+use super::{CompileOptions, CompileReport, EnergySection, FpgaOutcome, Hardware, HlsInfo, RtlSection, write};
 use crate::Model;
 use crate::back::{hls, verilog};
 use crate::data::InputBatch;
 use crate::driver::datapath;
 use crate::driver::progress::step;
 use crate::driver::verify::{cosim_step, early_exit_check, html_report, verify};
-use crate::driver::{Error, Progress, prepare, steps_for};
+use crate::driver::{Error, Progress, Step, prepare, steps_for};
 use crate::energy::{self, neurobench};
-use crate::flow::ecp5::{self, Ecp5Report};
-use crate::flow::ice40::{self, Ice40Report};
+use crate::flow::ecp5;
+use crate::flow::ice40;
 use crate::flow::{self, FlowError, csim, yowasp};
 use crate::hw::dense::Mode;
 use crate::hw::{Plan, PlanOptions, Schedule, lay_out};
 use crate::options::{Datapath, Optimize};
-use crate::report::Resources;
 use crate::target::{Flow, ScheduleChoice, Target};
-
-/// The HLS project written.
-#[derive(Clone, Debug, Serialize)]
-pub struct HlsInfo {
-    /// Top function.
-    pub top: String,
-    /// Folder.
-    pub dir: String,
-    /// Files.
-    pub files: Vec<String>,
-    /// The part `run_hls.tcl` synthesises for.
-    pub part: String,
-    /// What runs it.
-    pub vitis: String,
-}
-
-/// The FPGA build's outcome.
-#[derive(Clone, Debug, Serialize)]
-#[serde(untagged)]
-pub enum FpgaOutcome {
-    /// Placed, routed and packed (iCE40).
-    Built(Box<Ice40Report>),
-    /// Placed, routed and packed (ECP5).
-    BuiltEcp5(Box<Ecp5Report>),
-    /// The design does not fit the device.
-    DoesNotFit {
-        /// What overflowed.
-        does_not_fit: String,
-    },
-}
-
-impl FpgaOutcome {
-    /// A built design's Fmax (the figure its flow signs off with) and the clock asked for.
-    fn timing(&self) -> Option<(Option<f64>, f64)> {
-        match self {
-            FpgaOutcome::Built(r) => Some((r.fmax_mhz(), r.target_mhz)),
-            FpgaOutcome::BuiltEcp5(r) => Some((r.fmax_mhz(), r.target_mhz)),
-            FpgaOutcome::DoesNotFit { .. } => None,
-        }
-    }
-
-    /// A built design's Fmax (the figure its flow signs off with).
-    pub fn fmax_mhz(&self) -> Option<f64> {
-        self.timing()?.0
-    }
-
-    /// The Fmax and the clock asked for, when a built design's Fmax is below the clock.
-    fn missed_clock(&self) -> Option<(f64, f64)> {
-        let (fmax, want) = self.timing()?;
-        fmax.filter(|&f| f < want).map(|f| (f, want))
-    }
-
-    /// Resource use of the placed design, for the HTML report.
-    pub fn resources(&self) -> Option<Resources> {
-        let row = |n: &str, u: &flow::ice40::Use| (n.to_string(), u.used, u.available);
-        match self {
-            FpgaOutcome::BuiltEcp5(r) => Some(vec![
-                row("LUT4", &r.luts),
-                row("flip-flops", &r.ffs),
-                row("block RAM (DP16KD)", &r.block_rams),
-                row("DSP (MULT18X18D)", &r.dsps),
-                row("I/O", &r.ios),
-            ]),
-            FpgaOutcome::Built(r) => {
-                let mut v = vec![
-                    row("LUT4", &r.luts),
-                    row("flip-flops", &r.ffs),
-                    row("block RAM", &r.block_rams),
-                    row("DSP", &r.dsps),
-                ];
-                v.extend(r.logic_cells.as_ref().map(|lc| row("logic cells", lc)));
-                v.extend(r.ios.as_ref().map(|io| row("I/O", io)));
-                Some(v)
-            }
-            FpgaOutcome::DoesNotFit { .. } => None,
-        }
-    }
-}
 
 /// The options `compile` refuses before it starts.
 fn check_options(o: &CompileOptions, target: &Target) -> Result<(), Error> {

@@ -13,21 +13,23 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Error;
 use super::chip::ChipSection;
+use super::step::Step;
 use super::verify::{CosimSettings, EarlyExit, Verification};
-use super::{Error, Progress};
 use crate::data::InputBatch;
 use crate::energy::Estimate;
 use crate::energy::neurobench::Counts;
 use crate::flow::FlowError;
 use crate::flow::cosim::CosimReport;
 use crate::flow::csim::CsimReport;
+use crate::flow::ecp5::Ecp5Report;
+use crate::flow::ice40::Ice40Report;
 use crate::hw::PlanSummary;
 use crate::options::{PassSettings, PlanSettings, Samples};
 use crate::passes::PassRecord;
 use crate::report::Resources;
 
-pub use fpga::{FpgaOutcome, HlsInfo};
 pub use run::compile;
 
 /// Which hardware descriptions to emit.
@@ -123,42 +125,6 @@ impl CompileOptions {
     /// The inputs, or the usage error naming what needs them.
     pub(crate) fn needs_inputs(&self, why: &str) -> Result<&InputBatch, Error> {
         self.inputs.as_ref().ok_or_else(|| Error::Usage(format!("{why} needs --inputs")))
-    }
-}
-
-/// A step that ran, or was skipped with a reason.
-#[derive(Clone, Debug, Serialize)]
-#[serde(untagged)]
-pub enum Step<T> {
-    /// It ran.
-    Ran(T),
-    /// It did not run.
-    Skipped {
-        /// Why.
-        skipped: String,
-    },
-}
-
-impl<T> Step<T> {
-    /// A step skipped for `why`.
-    pub fn skipped(why: impl Into<String>) -> Step<T> {
-        Step::Skipped { skipped: why.into() }
-    }
-
-    /// This step, a skip's reason noted to `progress` as `what`'s.
-    pub fn noted(self, what: &str, progress: &dyn Progress) -> Step<T> {
-        if let Step::Skipped { skipped } = &self {
-            progress.note(&format!("{what} skipped: {skipped}"));
-        }
-        self
-    }
-
-    /// What ran, if it did.
-    pub fn ran(&self) -> Option<&T> {
-        match self {
-            Step::Ran(v) => Some(v),
-            Step::Skipped { .. } => None,
-        }
     }
 }
 
@@ -267,4 +233,82 @@ impl CompileReport {
 pub(crate) fn write(out: &Path, name: &str, text: &str) -> Result<(), Error> {
     let path = out.join(name);
     std::fs::write(&path, text).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())).into())
+}
+
+/// The HLS project written.
+#[derive(Clone, Debug, Serialize)]
+pub struct HlsInfo {
+    /// Top function.
+    pub top: String,
+    /// Folder.
+    pub dir: String,
+    /// Files.
+    pub files: Vec<String>,
+    /// The part `run_hls.tcl` synthesises for.
+    pub part: String,
+    /// What runs it.
+    pub vitis: String,
+}
+
+/// The FPGA build's outcome.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum FpgaOutcome {
+    /// Placed, routed and packed (iCE40).
+    Built(Box<Ice40Report>),
+    /// Placed, routed and packed (ECP5).
+    BuiltEcp5(Box<Ecp5Report>),
+    /// The design does not fit the device.
+    DoesNotFit {
+        /// What overflowed.
+        does_not_fit: String,
+    },
+}
+
+impl FpgaOutcome {
+    /// A built design's Fmax (the figure its flow signs off with) and the clock asked for.
+    pub(super) fn timing(&self) -> Option<(Option<f64>, f64)> {
+        match self {
+            FpgaOutcome::Built(r) => Some((r.fmax_mhz(), r.target_mhz)),
+            FpgaOutcome::BuiltEcp5(r) => Some((r.fmax_mhz(), r.target_mhz)),
+            FpgaOutcome::DoesNotFit { .. } => None,
+        }
+    }
+
+    /// A built design's Fmax (the figure its flow signs off with).
+    pub fn fmax_mhz(&self) -> Option<f64> {
+        self.timing()?.0
+    }
+
+    /// The Fmax and the clock asked for, when a built design's Fmax is below the clock.
+    pub(super) fn missed_clock(&self) -> Option<(f64, f64)> {
+        let (fmax, want) = self.timing()?;
+        fmax.filter(|&f| f < want).map(|f| (f, want))
+    }
+
+    /// Resource use of the placed design, for the HTML report.
+    pub fn resources(&self) -> Option<Resources> {
+        let row = |n: &str, u: &crate::flow::ice40::Use| (n.to_string(), u.used, u.available);
+        match self {
+            FpgaOutcome::BuiltEcp5(r) => Some(vec![
+                row("LUT4", &r.luts),
+                row("flip-flops", &r.ffs),
+                row("block RAM (DP16KD)", &r.block_rams),
+                row("DSP (MULT18X18D)", &r.dsps),
+                row("I/O", &r.ios),
+            ]),
+            FpgaOutcome::Built(r) => {
+                let mut v = vec![
+                    row("LUT4", &r.luts),
+                    row("flip-flops", &r.ffs),
+                    row("block RAM", &r.block_rams),
+                    row("DSP", &r.dsps),
+                ];
+                v.extend(r.logic_cells.as_ref().map(|lc| row("logic cells", lc)));
+                v.extend(r.ios.as_ref().map(|io| row("I/O", io)));
+                Some(v)
+            }
+            FpgaOutcome::DoesNotFit { .. } => None,
+        }
+    }
 }
