@@ -135,32 +135,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/cli/mod.rs -> src/cli/verify.rs -> src/cli/part.rs -> src/cli/mod.rs",
     // mod.rs uses VerifyArgs, run; verify.rs uses print_plan, print_plan_check, print_records; print.rs uses Failure, io
     "src/cli/mod.rs -> src/cli/verify.rs -> src/cli/print.rs -> src/cli/mod.rs",
-    // front/: mod.rs defines FrontError and MAX_ELEMENTS and calls each reader's `load`; onnx/mod.rs
-    // calls build.rs, ops.rs and proto.rs, which use the types of each other and of value.rs.
-    // json.rs uses FrontError, at, file; mod.rs uses load
-    "src/front/json.rs -> src/front/mod.rs -> src/front/json.rs",
-    // mod.rs uses load; nir.rs uses FrontError, MAX_ELEMENTS, at, ..
-    "src/front/mod.rs -> src/front/nir.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses FrontError, MAX_ELEMENTS, at, ..
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses build; build.rs uses FrontError, at, file
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/build.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses build; build.rs uses Const, Conv, Dense, ..; ops.rs uses FrontError, at
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/build.rs -> src/front/onnx/ops.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses build; build.rs uses Arr, Atom, Bool, ..; value.rs uses MAX_ELEMENTS
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/build.rs -> src/front/onnx/value.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses Const, Dyn, Importer, ..; ops.rs uses FrontError, at
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/ops.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses Dim, Fixed, Symbolic, ..; proto.rs uses FrontError, MAX_ELEMENTS, at, ..
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/proto.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses Atom, Leaf, Lin, ..; value.rs uses MAX_ELEMENTS
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/value.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses Const, Dyn, Importer, ..; ops.rs uses Attr, Float, Floats, ..; proto.rs uses FrontError, MAX_ELEMENTS, at, ..
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/ops.rs -> src/front/onnx/proto.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses Const, Dyn, Importer, ..; ops.rs uses Arr, Atom, Bool, ..; value.rs uses MAX_ELEMENTS
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/ops.rs -> src/front/onnx/value.rs -> src/front/mod.rs",
-    // mod.rs uses load; mod.rs uses Dim, Fixed, Symbolic, ..; proto.rs uses Arr, Bool, Elem, ..; value.rs uses MAX_ELEMENTS
-    "src/front/mod.rs -> src/front/onnx/mod.rs -> src/front/onnx/proto.rs -> src/front/onnx/value.rs -> src/front/mod.rs",
     // hw/: mod.rs defines Layer, Plan and MemMap and calls schedule.rs, memory.rs and dense.rs,
     // which use them.
     // dense.rs uses Layer, Plan; mod.rs uses Dense, Event, Mode, ..
