@@ -9,7 +9,8 @@ use spikefab::driver::backend;
 use spikefab::driver::{Job, steps_for};
 use spikefab::options::PassSettings;
 
-use super::{Bars, Failure, ModelOnInputs};
+use super::failure::Failure;
+use super::{Bars, ModelOnInputs};
 
 #[derive(Args, Debug)]
 pub struct ChipsimArgs {

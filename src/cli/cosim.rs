@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::CosimSettings;
 
+use super::failure::Failure;
 use super::print::speed_line;
-use super::{Bars, Failure, ModelOnInputs};
+use super::{Bars, ModelOnInputs};
 
 #[derive(Args, Debug)]
 pub struct CosimArgs {

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Failure, ModelOnInputs};
+use super::ModelOnInputs;
+use super::failure::Failure;
 
 #[derive(Args, Debug)]
 pub struct CsimArgs {

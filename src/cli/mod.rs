@@ -9,6 +9,7 @@ mod cosim;
 mod csim;
 mod energy;
 mod explore;
+mod failure;
 mod inspect;
 mod merge;
 mod part;
@@ -27,6 +28,7 @@ use spikefab::driver::{Job, Progress};
 use spikefab::options::DialectArgs;
 use spikefab::options::{PlanSettings, Samples};
 
+use failure::Failure;
 use passes::PassArgs;
 
 /// spikefab: compile trained spiking neural networks to verified hardware: Verilog, HLS C++ and
@@ -170,36 +172,6 @@ impl RunArgs {
     pub fn job<'a>(&'a self, l: &'a Loaded) -> Job<'a> {
         let j = Job::new(&l.model, &l.inputs, &self.on.plan, &l.passes);
         Job { labels: l.labels.as_deref(), samples: self.on.input.samples, ..j }
-    }
-}
-
-/// A command failure with its exit code.
-pub struct Failure {
-    pub code: u8,
-    pub error: anyhow::Error,
-}
-
-impl Failure {
-    /// Bad input or usage: exit 2.
-    pub fn input(e: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 2, error: e.into() }
-    }
-
-    /// A check failed: exit 1.
-    pub fn check(msg: impl Into<String>) -> Self {
-        Failure { code: 1, error: anyhow::anyhow!(msg.into()) }
-    }
-
-    /// Writing an output or getting a system resource failed: exit 1.
-    pub fn io(e: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 1, error: e.into() }
-    }
-}
-
-impl From<spikefab::driver::Error> for Failure {
-    /// The library says which errors are bad input (2) and which a failing tool (1).
-    fn from(e: spikefab::driver::Error) -> Self {
-        Failure { code: e.exit_code(), error: e.into() }
     }
 }
 

@@ -8,7 +8,8 @@ use spikefab::Model;
 use spikefab::data;
 use spikefab::options::PassSettings;
 
-use super::{Failure, ModelArgs};
+use super::ModelArgs;
+use super::failure::Failure;
 
 #[derive(Args, Debug, Clone)]
 pub struct PassArgs {

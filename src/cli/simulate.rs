@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::{Engine, SimulateOptions, simulate};
 
+use super::failure::Failure;
 use super::print::print_records;
-use super::{Bars, Failure, RunArgs};
+use super::{Bars, RunArgs};
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
