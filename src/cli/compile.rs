@@ -10,10 +10,11 @@ use spikefab::driver::chip::ChipSection;
 use spikefab::driver::{self, CompileOptions, CompileReport, CompileSettings, FpgaOutcome, Hardware, RtlSection, Step};
 use spikefab::options::{PlanSettings, Samples};
 
+use super::ModelArgs;
+use super::bars::Bars;
 use super::failure::Failure;
 use super::passes::PassArgs;
 use super::print::{fmt_j, print_early_exit, print_records, print_seeds, speed_line};
-use super::{Bars, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct CompileArgs {

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::CosimSettings;
 
+use super::ModelOnInputs;
+use super::bars::Bars;
 use super::failure::Failure;
 use super::print::speed_line;
-use super::{Bars, ModelOnInputs};
 
 #[derive(Args, Debug)]
 pub struct CosimArgs {

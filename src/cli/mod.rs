@@ -1,5 +1,6 @@
 //! Command definitions. Every command that takes a model shares [`ModelArgs`].
 
+mod bars;
 mod bench;
 mod chipsim;
 mod compare;
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use spikefab::Model;
 use spikefab::data::{self, InputBatch};
-use spikefab::driver::{Job, Progress};
+use spikefab::driver::Job;
 use spikefab::options::DialectArgs;
 use spikefab::options::{PlanSettings, Samples};
 
@@ -172,58 +173,6 @@ impl RunArgs {
     pub fn job<'a>(&'a self, l: &'a Loaded) -> Job<'a> {
         let j = Job::new(&l.model, &l.inputs, &self.on.plan, &l.passes);
         Job { labels: l.labels.as_deref(), samples: self.on.input.samples, ..j }
-    }
-}
-
-/// Progress on stderr: a bar for steps with a known size, a spinner otherwise, then the time
-/// each step took; notes are printed as they come.
-#[derive(Default)]
-pub struct Bars {
-    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
-}
-
-impl Progress for Bars {
-    fn begin(&self, what: &str, total: Option<u64>) {
-        let bar = match total {
-            Some(n) => {
-                let b = indicatif::ProgressBar::new(n);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                b
-            }
-            None => indicatif::ProgressBar::new_spinner(),
-        };
-        bar.set_message(what.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        if let Ok(mut slot) = self.bar.lock() {
-            *slot = Some(bar);
-        }
-    }
-
-    fn advance(&self, done: u64) {
-        if let Ok(slot) = self.bar.lock()
-            && let Some(b) = slot.as_ref()
-        {
-            b.set_position(done);
-        }
-    }
-
-    fn end(&self, what: &str, seconds: f64) {
-        if let Ok(mut slot) = self.bar.lock()
-            && let Some(b) = slot.take()
-        {
-            b.finish_and_clear();
-        }
-        eprintln!("{what}: {seconds:.1} s");
-    }
-
-    fn note(&self, msg: &str) {
-        match self.bar.lock().ok().as_ref().and_then(|s| s.as_ref()) {
-            Some(b) => b.suspend(|| eprintln!("{msg}")),
-            None => eprintln!("{msg}"),
-        }
     }
 }
 

@@ -7,10 +7,11 @@ use spikefab::driver::backend::{PlanView, Streaming};
 use spikefab::driver::{LatencyBound, PlanReport};
 use spikefab::options::PlanSettings;
 
+use super::ModelArgs;
+use super::bars::Bars;
 use super::failure::Failure;
 use super::passes::PassArgs;
 use super::print::{print_plan, print_records};
-use super::{Bars, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct PlanCmdArgs {
