@@ -11,8 +11,8 @@ use spikefab::driver::shard::Shard;
 use spikefab::driver::steps_for;
 use spikefab::sim::{cycle, reference};
 
-use super::ModelOnInputs;
 use super::failure::Failure;
+use super::model_args::ModelOnInputs;
 use super::part::{BenchPart, Part, write_part};
 use super::print::print_bench;
 

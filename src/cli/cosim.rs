@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::CosimSettings;
 
-use super::ModelOnInputs;
 use super::bars::Bars;
 use super::failure::Failure;
+use super::model_args::ModelOnInputs;
 use super::print::speed_line;
 
 #[derive(Args, Debug)]

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::ModelOnInputs;
 use super::failure::Failure;
+use super::model_args::ModelOnInputs;
 
 #[derive(Args, Debug)]
 pub struct CsimArgs {

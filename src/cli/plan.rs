@@ -7,9 +7,9 @@ use spikefab::driver::backend::{PlanView, Streaming};
 use spikefab::driver::{LatencyBound, PlanReport};
 use spikefab::options::PlanSettings;
 
-use super::ModelArgs;
 use super::bars::Bars;
 use super::failure::Failure;
+use super::model_args::ModelArgs;
 use super::passes::PassArgs;
 use super::print::{print_plan, print_records};
 
