@@ -11,9 +11,10 @@ use spikefab::driver::shard::Shard;
 use spikefab::driver::steps_for;
 use spikefab::sim::{cycle, reference};
 
+use super::failure::Failure;
+use super::model_args::ModelOnInputs;
 use super::part::{BenchPart, Part, write_part};
 use super::print::print_bench;
-use super::{Failure, ModelOnInputs};
 
 /// Most threads per engine `bench` starts.
 const MAX_THREADS: usize = 1024;

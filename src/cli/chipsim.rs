@@ -9,7 +9,9 @@ use spikefab::driver::backend;
 use spikefab::driver::{Job, steps_for};
 use spikefab::options::PassSettings;
 
-use super::{Bars, Failure, ModelOnInputs};
+use super::bars::Bars;
+use super::failure::Failure;
+use super::model_args::ModelOnInputs;
 
 #[derive(Args, Debug)]
 pub struct ChipsimArgs {

@@ -5,9 +5,11 @@ use clap::Args;
 use spikefab::driver::shard::Shard;
 use spikefab::driver::{CompareSettings, compare, compare_shard};
 
+use super::bars::Bars;
+use super::failure::Failure;
 use super::part::{Part, write_part};
 use super::print::print_comparison;
-use super::{Bars, Failure, RunArgs};
+use super::run_args::RunArgs;
 
 #[derive(Args, Debug)]
 pub struct CompareArgs {

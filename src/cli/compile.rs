@@ -10,9 +10,11 @@ use spikefab::driver::chip::ChipSection;
 use spikefab::driver::{self, CompileOptions, CompileReport, CompileSettings, FpgaOutcome, Hardware, RtlSection, Step};
 use spikefab::options::{PlanSettings, Samples};
 
+use super::bars::Bars;
+use super::failure::Failure;
+use super::model_args::ModelArgs;
 use super::passes::PassArgs;
 use super::print::{fmt_j, print_early_exit, print_records, print_seeds, speed_line};
-use super::{Bars, Failure, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct CompileArgs {

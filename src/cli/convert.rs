@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::front::json;
 
-use super::{Failure, ModelArgs};
+use super::failure::Failure;
+use super::model_args::ModelArgs;
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::CosimSettings;
 
+use super::bars::Bars;
+use super::failure::Failure;
+use super::model_args::ModelOnInputs;
 use super::print::speed_line;
-use super::{Bars, Failure, ModelOnInputs};
 
 #[derive(Args, Debug)]
 pub struct CosimArgs {

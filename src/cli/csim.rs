@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{Failure, ModelOnInputs};
+use super::failure::Failure;
+use super::model_args::ModelOnInputs;
 
 #[derive(Args, Debug)]
 pub struct CsimArgs {

@@ -5,8 +5,10 @@
 use clap::Args;
 use spikefab::driver::{EnergySettings, energy};
 
+use super::bars::Bars;
+use super::failure::Failure;
 use super::print::{fmt_j, print_counts, print_estimate, print_records};
-use super::{Bars, Failure, RunArgs};
+use super::run_args::RunArgs;
 
 #[derive(Args, Debug)]
 pub struct EnergyArgs {

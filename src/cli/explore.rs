@@ -9,9 +9,11 @@ use spikefab::driver::shard::Shard;
 use spikefab::driver::{ExploreSettings, explore, explore_shard};
 use spikefab::options::PlanSettings;
 
+use super::bars::Bars;
+use super::failure::Failure;
+use super::model_args::ModelArgs;
 use super::part::{Part, write_part};
 use super::print::exploration_out;
-use super::{Bars, Failure, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct ExploreArgs {

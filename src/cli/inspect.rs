@@ -7,7 +7,8 @@ use spikefab::front;
 use spikefab::ir::{Dialect, Op};
 use spikefab::valid;
 
-use super::{Failure, ModelArgs};
+use super::failure::Failure;
+use super::model_args::ModelArgs;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {

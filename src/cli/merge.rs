@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::{merge_compare, merge_explore, merge_verify, shard};
 
-use super::Failure;
+use super::failure::Failure;
 use super::part::{Part, read};
 use super::print::{exploration_out, print_bench, print_comparison, print_plan_check};
 

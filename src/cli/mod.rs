@@ -1,5 +1,6 @@
-//! Command definitions. Every command that takes a model shares [`ModelArgs`].
+//! Command definitions. Every command that takes a model shares [`ModelArgs`](model_args::ModelArgs).
 
+mod bars;
 mod bench;
 mod chipsim;
 mod compare;
@@ -9,25 +10,21 @@ mod cosim;
 mod csim;
 mod energy;
 mod explore;
+mod failure;
 mod inspect;
 mod merge;
+mod model_args;
 mod part;
 mod passes;
 mod plan;
 mod print;
+mod run_args;
 mod simulate;
 mod verify;
 
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
-use clap::{Args, Parser, Subcommand};
-use spikefab::Model;
-use spikefab::data::{self, InputBatch};
-use spikefab::driver::{Job, Progress};
-use spikefab::options::DialectArgs;
-use spikefab::options::{PlanSettings, Samples};
-
-use passes::PassArgs;
+use failure::Failure;
 
 /// spikefab: compile trained spiking neural networks to verified hardware: Verilog, HLS C++ and
 /// bitstreams for FPGAs (iCE40, ECP5, AMD 7 Series), and exports for neuromorphic chips (Xylo,
@@ -72,187 +69,6 @@ enum Command {
     /// Combine the partial results of `verify`, `explore`, `bench` or `compare --shard I/N` runs
     /// into what one run prints.
     Merge(merge::MergeArgs),
-}
-
-/// Model file and the dialect options NIR does not store.
-#[derive(Args, Debug, Clone)]
-pub struct ModelArgs {
-    /// Model file: .nir (HDF5), .json (spikefab) or .onnx.
-    pub model: PathBuf,
-    #[command(flatten)]
-    pub dialect: DialectArgs,
-}
-
-impl ModelArgs {
-    /// Loads and validates the model, printing its warnings (defaults the loader applied,
-    /// options that override what an ONNX graph's own equations fix).
-    pub fn load(&self) -> Result<Model, Failure> {
-        let m = Model::load(&self.model, &(&self.dialect).into()).map_err(Failure::input)?;
-        let file = spikefab::names::text(&self.model.display().to_string(), 1000);
-        for w in &m.warnings {
-            eprintln!("warning: {file}: {w}");
-        }
-        Ok(m)
-    }
-
-    /// Loads inputs (.npy) for the model's single Input.
-    pub fn inputs(&self, m: &Model, path: &std::path::Path) -> Result<InputBatch, Failure> {
-        let input = m.graph.the_input().map_err(Failure::input)?;
-        InputBatch::load(path, &m.info.out_shape[input.index()]).map_err(Failure::input)
-    }
-}
-
-/// The inputs a command runs on and which of them it checks.
-#[derive(Args, Debug, Clone)]
-pub struct InputArgs {
-    /// Inputs (.npy): N x input shape (the same input every step) or N x T x input shape;
-    /// all of them calibrate the input range.
-    #[arg(long)]
-    pub inputs: PathBuf,
-    #[command(flatten)]
-    pub samples: Samples,
-}
-
-/// A model with its dialect, the plan it gets, and the inputs it runs on.
-#[derive(Args, Debug, Clone)]
-pub struct ModelOnInputs {
-    #[command(flatten)]
-    pub model: ModelArgs,
-    #[command(flatten)]
-    pub plan: PlanSettings,
-    #[command(flatten)]
-    pub input: InputArgs,
-}
-
-impl ModelOnInputs {
-    /// The model and its inputs.
-    pub fn load(&self) -> Result<(Model, InputBatch), Failure> {
-        let m = self.model.load()?;
-        let inputs = self.model.inputs(&m, &self.input.inputs)?;
-        Ok((m, inputs))
-    }
-}
-
-/// What the model-running commands share: the model on its inputs with their labels, and the
-/// passes.
-#[derive(Args, Debug, Clone)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub on: ModelOnInputs,
-    /// Class labels (.npy, N integers) to report accuracy.
-    #[arg(long)]
-    pub labels: Option<PathBuf>,
-    #[command(flatten)]
-    pub passes: PassArgs,
-}
-
-/// A command's model and data as loaded: [`RunArgs::job`] is the library's view of them.
-pub struct Loaded {
-    pub model: Model,
-    pub inputs: InputBatch,
-    pub labels: Option<Vec<usize>>,
-    pub passes: spikefab::options::PassSettings,
-}
-
-impl RunArgs {
-    /// Loads the model, its inputs and labels, and the pass settings' calibration files.
-    pub fn load(&self) -> Result<Loaded, Failure> {
-        let (model, inputs) = self.on.load()?;
-        let labels = match &self.labels {
-            Some(p) => Some(data::load_labels(p, inputs.n).map_err(Failure::input)?),
-            None => None,
-        };
-        let passes = self.passes.settings(&model, &self.on.model)?;
-        Ok(Loaded { model, inputs, labels, passes })
-    }
-
-    /// The library's job on what `l` loaded.
-    pub fn job<'a>(&'a self, l: &'a Loaded) -> Job<'a> {
-        let j = Job::new(&l.model, &l.inputs, &self.on.plan, &l.passes);
-        Job { labels: l.labels.as_deref(), samples: self.on.input.samples, ..j }
-    }
-}
-
-/// A command failure with its exit code.
-pub struct Failure {
-    pub code: u8,
-    pub error: anyhow::Error,
-}
-
-impl Failure {
-    /// Bad input or usage: exit 2.
-    pub fn input(e: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 2, error: e.into() }
-    }
-
-    /// A check failed: exit 1.
-    pub fn check(msg: impl Into<String>) -> Self {
-        Failure { code: 1, error: anyhow::anyhow!(msg.into()) }
-    }
-
-    /// Writing an output or getting a system resource failed: exit 1.
-    pub fn io(e: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 1, error: e.into() }
-    }
-}
-
-impl From<spikefab::driver::Error> for Failure {
-    /// The library says which errors are bad input (2) and which a failing tool (1).
-    fn from(e: spikefab::driver::Error) -> Self {
-        Failure { code: e.exit_code(), error: e.into() }
-    }
-}
-
-/// Progress on stderr: a bar for steps with a known size, a spinner otherwise, then the time
-/// each step took; notes are printed as they come.
-#[derive(Default)]
-pub struct Bars {
-    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
-}
-
-impl Progress for Bars {
-    fn begin(&self, what: &str, total: Option<u64>) {
-        let bar = match total {
-            Some(n) => {
-                let b = indicatif::ProgressBar::new(n);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed}]")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                b
-            }
-            None => indicatif::ProgressBar::new_spinner(),
-        };
-        bar.set_message(what.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        if let Ok(mut slot) = self.bar.lock() {
-            *slot = Some(bar);
-        }
-    }
-
-    fn advance(&self, done: u64) {
-        if let Ok(slot) = self.bar.lock()
-            && let Some(b) = slot.as_ref()
-        {
-            b.set_position(done);
-        }
-    }
-
-    fn end(&self, what: &str, seconds: f64) {
-        if let Ok(mut slot) = self.bar.lock()
-            && let Some(b) = slot.take()
-        {
-            b.finish_and_clear();
-        }
-        eprintln!("{what}: {seconds:.1} s");
-    }
-
-    fn note(&self, msg: &str) {
-        match self.bar.lock().ok().as_ref().and_then(|s| s.as_ref()) {
-            Some(b) => b.suspend(|| eprintln!("{msg}")),
-            None => eprintln!("{msg}"),
-        }
-    }
 }
 
 pub fn run(cli: Cli) -> Result<(), Failure> {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use spikefab::driver::shard::Shard;
 use spikefab::driver::{CompareShard, ExploreShard, VerifyPart};
 
-use super::Failure;
+use super::failure::Failure;
 
 /// The format version of partial results.
 const FORMAT: u32 = 1;

@@ -8,7 +8,8 @@ use spikefab::Model;
 use spikefab::data;
 use spikefab::options::PassSettings;
 
-use super::{Failure, ModelArgs};
+use super::failure::Failure;
+use super::model_args::ModelArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct PassArgs {

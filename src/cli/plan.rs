@@ -7,9 +7,11 @@ use spikefab::driver::backend::{PlanView, Streaming};
 use spikefab::driver::{LatencyBound, PlanReport};
 use spikefab::options::PlanSettings;
 
+use super::bars::Bars;
+use super::failure::Failure;
+use super::model_args::ModelArgs;
 use super::passes::PassArgs;
 use super::print::{print_plan, print_records};
-use super::{Bars, Failure, ModelArgs};
 
 #[derive(Args, Debug)]
 pub struct PlanCmdArgs {

@@ -320,11 +320,11 @@ pub fn exploration_out(
     out: Option<&std::path::Path>,
     json_out: bool,
     all: bool,
-) -> Result<(), super::Failure> {
+) -> Result<(), super::failure::Failure> {
     let doc = e.json();
     if let Some(p) = out {
         std::fs::write(p, serde_json::to_string_pretty(&doc).expect("json") + "\n")
-            .map_err(|e| super::Failure::io(anyhow::anyhow!("{}: cannot write: {e}", p.display())))?;
+            .map_err(|e| super::failure::Failure::io(anyhow::anyhow!("{}: cannot write: {e}", p.display())))?;
     }
     if json_out {
         println!("{}", serde_json::to_string_pretty(&doc).expect("json"));

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 use spikefab::driver::{Engine, SimulateOptions, simulate};
 
+use super::bars::Bars;
+use super::failure::Failure;
 use super::print::print_records;
-use super::{Bars, Failure, RunArgs};
+use super::run_args::RunArgs;
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
