@@ -67,18 +67,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/back/verilog/view/proj/beat.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/beat.rs",
     // layer.rs uses ProjView, proj_view; mod.rs uses SpramView, spram_view, weight_image; rom.rs uses LayerView
     "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/rom.rs -> src/back/verilog/view/layer.rs",
-    // hw/: mod.rs defines Layer, Plan and MemMap and calls schedule.rs, memory.rs and dense.rs,
-    // which use them.
-    // dense.rs uses Layer, Plan; mod.rs uses Dense, Event, Mode, ..
-    "src/hw/dense.rs -> src/hw/mod.rs -> src/hw/dense.rs",
-    // dense.rs uses Layer, Plan; mod.rs uses Bank, LargeLayout, block_rams, ..; memory.rs uses Dense, Event, geometry, ..
-    "src/hw/dense.rs -> src/hw/mod.rs -> src/hw/memory.rs -> src/hw/dense.rs",
-    // memory.rs uses BlockRam, LargeRam, Layer, ..; mod.rs uses Bank, LargeLayout, block_rams, ..
-    "src/hw/memory.rs -> src/hw/mod.rs -> src/hw/memory.rs",
-    // mod.rs uses beats_range; schedule.rs uses Layer, Plan
-    "src/hw/mod.rs -> src/hw/schedule.rs -> src/hw/mod.rs",
-    // mod.rs uses beats_range; schedule.rs uses conv_taps; taps.rs uses Layer
-    "src/hw/mod.rs -> src/hw/schedule.rs -> src/hw/taps.rs -> src/hw/mod.rs",
     // ir/: mod.rs defines Op and re-uses dialect::Dialect and neuron::descriptor; dialect.rs and
     // neuron.rs match on Op.
     // dialect.rs uses CubaLI, CubaLIF, Delay, ..; mod.rs uses Dialect

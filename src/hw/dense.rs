@@ -15,34 +15,14 @@
 //! mode changes only cycles, memory traffic and energy. A saturating layer (capped widths)
 //! clamps per write, where order matters: it stays event-driven.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+pub use super::mode::{Mode, ModeChoice, ModeFigures};
 use super::{Layer, Plan};
 use crate::quant::{AccTarget, ProjKind, Source};
 
 /// The widest plane word: lane groups of one position are packed up to this many bits.
 pub const WORD_MAX: usize = 32;
-
-/// How a projection accumulates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Each source event scatters into its targets (one beat per lane group it reaches).
-    #[default]
-    Event,
-    /// Each target row gathers its input from the source's spike plane, one word per cycle.
-    Dense,
-}
-
-impl Mode {
-    /// `event` or `dense`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Event => "event",
-            Mode::Dense => "dense",
-        }
-    }
-}
 
 /// The spike plane of a source layer: word `(g / m) * HW + pos` holds lane groups `g` with
 /// `g % m` in `0..m` at position `pos`, group `g`'s lanes at bits `(g % m) * lanes ..`.
@@ -434,33 +414,4 @@ fn one_to_one_weight(l: &Layer, pi: usize, r: usize, lane: usize) -> i64 {
     let Some(c) = l.channel_of(r / l.positions(), lane) else { return 0 };
     let i = if p.weights.values.len() == 1 { 0 } else { c * l.positions() + r % l.positions() };
     p.weights.at(i)
-}
-
-/// A projection's predicted figures in one mode (per inference, mean over the calibration
-/// inputs), the plan's other projections as chosen.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct ModeFigures {
-    /// Words the projection reads: weight words, and plane words (dense) or event entries.
-    pub reads: u64,
-    /// Cycles per inference of the whole plan.
-    pub cycles: f64,
-    /// Energy per inference of the whole plan, joules.
-    pub energy_j: f64,
-    /// The plan's memories fit the device.
-    pub fits: bool,
-}
-
-/// The automatic choice for one eligible projection.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ModeChoice {
-    /// Layer index.
-    pub layer: usize,
-    /// Projection index in the layer.
-    pub projection: usize,
-    /// The mode chosen.
-    pub mode: Mode,
-    /// Predicted with the projection event-driven.
-    pub event: ModeFigures,
-    /// Predicted with the projection dense.
-    pub dense: ModeFigures,
 }

@@ -12,8 +12,7 @@
 //! because large RAMs cannot be initialised. State memories stay in block RAM (the update
 //! pipeline reads one row while writing another).
 
-use serde::Serialize;
-
+pub use super::memmap::{Bank, LargeLayout};
 use super::{Layer, MemMap, Memory, Plan, Schedule};
 use crate::quant::{Leak, Source};
 use crate::target::{Kind, Target};
@@ -73,50 +72,6 @@ pub fn param_lane_bits(plan: &Plan, layer: usize) -> usize {
     bits
 }
 
-/// How a ROM of `depth` words x `width` bits sits in large RAM blocks of `block_width`-bit
-/// words, `block_depth` deep: narrow words share a block word in power-of-two slots, wide ones
-/// span blocks side by side, and deep ones span blocks one below the other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct LargeLayout {
-    /// Bits per slot (a power of two, at most a block word; the block word when `cols > 1`).
-    pub slot: usize,
-    /// Logical words per block word (a power of two).
-    pub per_word: usize,
-    /// Blocks side by side.
-    pub cols: usize,
-    /// Block words used: `ceil(depth / per_word)`.
-    pub words: usize,
-    /// Blocks one below the other: `ceil(words / block_depth)`.
-    pub rows: usize,
-    /// Words per block.
-    pub block_depth: usize,
-    /// Bits per block word.
-    pub block_width: usize,
-}
-
-impl LargeLayout {
-    /// The layout of a `depth x width` ROM on `t`'s large RAMs (None when it has none).
-    pub fn of(t: &Target, depth: usize, width: usize) -> Option<LargeLayout> {
-        let bw = t.device.large_ram_width as usize;
-        if bw == 0 || t.device.large_rams == 0 || depth == 0 || width == 0 {
-            return None;
-        }
-        let bd = (t.device.large_ram_bits / t.device.large_ram_width) as usize;
-        let (slot, per_word, cols) = if width <= bw {
-            (width.next_power_of_two(), bw / width.next_power_of_two(), 1)
-        } else {
-            (bw, 1, width.div_ceil(bw))
-        };
-        let words = depth.div_ceil(per_word);
-        Some(LargeLayout { slot, per_word, cols, words, rows: words.div_ceil(bd), block_depth: bd, block_width: bw })
-    }
-
-    /// Blocks used.
-    pub fn blocks(&self) -> usize {
-        self.cols * self.rows
-    }
-}
-
 /// A `depth x width` memory in `t`'s block RAMs, in the aspect ratio that needs the fewest
 /// blocks (None when the device has none).
 fn in_blocks(t: &Target, depth: usize, width: usize) -> Option<MemMap> {
@@ -171,29 +126,6 @@ pub fn bank_groups(items: &[(usize, usize)]) -> Vec<Vec<usize>> {
     }
     groups.sort_by_key(|g| g[0]);
     groups
-}
-
-/// A memory of the RTL that holds one kind of state (or the event lists) of one or more
-/// layers, which never run at the same time: the layers' rows follow each other, lanes
-/// sign-extended to the widest.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Bank {
-    /// `x` (membranes), `s` (static sums), `y` (synaptic currents) or `events`.
-    pub kind: String,
-    /// Member layers, in order.
-    pub layers: Vec<usize>,
-    /// Words: the members' rows.
-    pub depth: usize,
-    /// Bits per word, without the epoch bit early exit adds to a shared state memory (`map`
-    /// counts that bit when the plan exits early).
-    pub width: usize,
-    /// Device mapping: registers when every member's memory is (and, shared, the whole fits
-    /// `register_max_bits`), else block RAM.
-    pub map: MemMap,
-    /// Pipelined schedule: the consuming layer whose copy of the event list this is (each
-    /// consumer reads its own copy; the list holds two steps, one per step parity).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reader: Option<usize>,
 }
 
 /// The RTL's shared memories of `plan` on `t` given the per-layer `memories`, X groups first,

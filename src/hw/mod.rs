@@ -21,197 +21,26 @@
 
 pub mod dense;
 pub mod lower;
+mod memmap;
 pub mod memory;
+mod mode;
+mod plan;
 pub mod schedule;
 pub mod sdram;
 pub mod taps;
 
-use std::ops::Deref;
-
 use serde::Serialize;
 
 use crate::ir::ResetMode;
-use crate::quant::{self, AccTarget, InputPlan, Network, NeuronKind, OutputPlan, ProjKind, Source, range_str};
+use crate::quant::{AccTarget, InputPlan, Network, NeuronKind, OutputPlan, ProjKind, Source, range_str};
 use crate::target::Target;
 
 pub use lower::{PlanError, PlanOptions, lay_out, lower};
+pub use memmap::{MemMap, Memory};
+pub use plan::{Layer, Plan};
 pub use schedule::Schedule;
 
-/// A quantised layer placed in lanes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Layer {
-    /// The layer's arithmetic (read through `Deref`; the layout never changes it).
-    #[serde(flatten)]
-    q: quant::Layer,
-    /// Neuron lanes (a power of two).
-    pub lanes: usize,
-    /// Lane groups per channel group: `ceil(Gc / L)`.
-    pub ncg: usize,
-    /// Rows: `C/Gc * ncg * H * W`.
-    pub rows: usize,
-    /// How each projection accumulates (one per projection; [`dense`]).
-    pub modes: Vec<dense::Mode>,
-}
-
-impl Deref for Layer {
-    type Target = quant::Layer;
-    fn deref(&self) -> &quant::Layer {
-        &self.q
-    }
-}
-
-impl Layer {
-    /// Places `q` in `lanes` lanes (at most the next power of two of its group size).
-    pub fn place(q: quant::Layer, lanes: usize) -> Layer {
-        // Lanes are a power of two so lane and row of a channel are a shift and a mask.
-        let lanes = lanes.max(1).min(q.group_size.next_power_of_two());
-        let ncg = q.group_size.div_ceil(lanes);
-        let rows = (q.shape[0] / q.group_size) * ncg * q.shape[1] * q.shape[2];
-        let modes = vec![dense::Mode::Event; q.projections.len()];
-        Layer { q, lanes, ncg, rows, modes }
-    }
-
-    /// (row, lane) of neuron (c, y, x).
-    pub fn slot(&self, c: usize, y: usize, x: usize) -> (usize, usize) {
-        let g = c / self.group_size;
-        let local = c % self.group_size;
-        let cgi = g * self.ncg + local / self.lanes;
-        (cgi * self.positions() + y * self.shape[2] + x, local % self.lanes)
-    }
-
-    /// Channel of lane `l` in lane group `cgi` (may be >= C or outside the group: padding).
-    pub fn channel_of(&self, cgi: usize, l: usize) -> Option<usize> {
-        let g = cgi / self.ncg;
-        let local = (cgi % self.ncg) * self.lanes + l;
-        (local < self.group_size).then_some(g * self.group_size + local)
-    }
-
-    /// Lane groups: rows per position (`C/Gc * ncg`).
-    pub fn lane_groups(&self) -> usize {
-        self.rows / self.positions()
-    }
-
-    /// Words of the parameter ROM: one per lane group when every parameter is per channel,
-    /// else one per row.
-    pub fn param_depth(&self) -> usize {
-        if self.params_per_channel() { self.lane_groups() } else { self.rows }
-    }
-
-    /// Words of projection `proj`'s weight ROM in the event-driven layout (0: one constant
-    /// weight): a dense row per input column and lane group, a conv kernel tap per input
-    /// channel and lane group, a pooled or one-to-one weight per lane group (per channel) or
-    /// per row.
-    pub fn weight_depth(&self, proj: usize) -> usize {
-        let p = &self.projections[proj];
-        match &p.kind {
-            ProjKind::Dense { cols } => cols * self.ncg,
-            ProjKind::Conv { ci, kh, kw, .. } => ci * kh * kw * self.ncg,
-            ProjKind::Pool(_) | ProjKind::OneToOne => {
-                if p.weights.values.len() == 1 {
-                    0
-                } else if self.weights_per_channel(p) {
-                    self.lane_groups()
-                } else {
-                    self.rows
-                }
-            }
-        }
-    }
-}
-
-/// Where a logical memory lives on the device.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum MemMap {
-    /// Flip-flops.
-    Registers,
-    /// Initialised or plain block RAMs.
-    BlockRam {
-        /// Number of blocks.
-        blocks: u64,
-        /// Aspect ratio used (depth, width).
-        mode: [u64; 2],
-    },
-    /// Large single-port RAM (SPRAM), loaded through the weight-load port.
-    LargeRam {
-        /// Number of blocks.
-        blocks: u64,
-        /// How the words sit in the blocks.
-        layout: memory::LargeLayout,
-    },
-    /// Counted only (ASIC targets).
-    Sram,
-}
-
-/// A logical memory of the design.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Memory {
-    /// Name, e.g. `fc1.v`, `fc1.w0`, `lif1.events`.
-    pub name: String,
-    /// Layer index.
-    pub layer: Option<usize>,
-    /// What it holds: `membrane`, `static`, `synaptic`, `params`, `weights`, `events`,
-    /// `input`, `output`.
-    pub role: String,
-    /// Words.
-    pub depth: usize,
-    /// Bits per word.
-    pub width: usize,
-    /// True for read-only (initialised) memories.
-    pub rom: bool,
-    /// Device mapping.
-    pub map: MemMap,
-}
-
-impl Memory {
-    /// Total bits.
-    pub fn bits(&self) -> u64 {
-        self.depth as u64 * self.width as u64
-    }
-}
-
-/// The complete FPGA plan: the quantised network in lanes, its memories, the target clock.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Plan {
-    /// The network, its layers placed (read through `Deref`; the layout never changes it).
-    #[serde(flatten)]
-    net: Network<Layer>,
-    /// Target name.
-    pub target: String,
-    /// Clock in MHz the latency figures assume.
-    pub clock_mhz: f64,
-    /// Logical memories and their mapping.
-    pub memories: Vec<Memory>,
-    /// The RTL's shared state memories and event lists (each holding per-layer memories of
-    /// `memories`).
-    pub banks: Vec<memory::Bank>,
-    /// The target device's block RAMs (0: none). When the memory map fits them, the RTL holds
-    /// synthesis to it (block ROMs stay in block RAM, not in logic).
-    pub device_block_rams: u64,
-    /// How the layers share the hardware in time.
-    pub schedule: Schedule,
-    /// Why `--schedule auto` chose `schedule` (None: the schedule was asked for).
-    pub schedule_note: Option<String>,
-    /// How `--datapath auto` chose the projections' modes (None: the modes were asked for).
-    pub datapath_note: Option<String>,
-    /// `--datapath auto`'s figures for each projection that can run dense.
-    pub mode_choices: Vec<dense::ModeChoice>,
-}
-
 impl Plan {
-    /// The quantised network this plan lays out, without its placement: what another layout
-    /// of the same arithmetic starts from.
-    pub fn quantised(&self) -> Network {
-        self.net.clone().map_layers(|l| l.q)
-    }
-
-    /// The same plan run to its last step: early exit off, the arithmetic unchanged.
-    pub fn without_early_exit(&self) -> Plan {
-        let mut p = self.clone();
-        p.net.early_exit = false;
-        p
-    }
-
     /// Block RAMs the RTL uses: its shared memories (`banks`) and the other memories.
     pub fn block_rams(&self) -> u64 {
         memory::block_rams(&self.memories, &self.banks)
@@ -234,11 +63,6 @@ impl Plan {
             why.push(format!("its register memories need {ram_bits} flip-flops, the device has {ffs}"));
         }
         why
-    }
-
-    /// The projections' modes, per layer.
-    pub fn modes(&self) -> Vec<Vec<dense::Mode>> {
-        self.layers.iter().map(|l| l.modes.clone()).collect()
     }
 
     /// The same plan with its projections in `modes` (per layer, one per projection), its
@@ -266,13 +90,6 @@ impl Plan {
     /// The first of [`Plan::device_misfits`], or None when the memories fit.
     pub fn memory_misfit(&self, target: &Target) -> Option<String> {
         self.device_misfits(target).into_iter().next()
-    }
-}
-
-impl Deref for Plan {
-    type Target = Network<Layer>;
-    fn deref(&self) -> &Network<Layer> {
-        &self.net
     }
 }
 

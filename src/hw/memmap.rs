@@ -1,0 +1,124 @@
+//! Where the plan's memories live: each logical memory and its device mapping, the large-RAM
+//! layout of a ROM, and the RTL's shared state memories (banks). Plain data: `memory.rs` fills it.
+
+use serde::Serialize;
+
+use crate::target::Target;
+
+/// Where a logical memory lives on the device.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MemMap {
+    /// Flip-flops.
+    Registers,
+    /// Initialised or plain block RAMs.
+    BlockRam {
+        /// Number of blocks.
+        blocks: u64,
+        /// Aspect ratio used (depth, width).
+        mode: [u64; 2],
+    },
+    /// Large single-port RAM (SPRAM), loaded through the weight-load port.
+    LargeRam {
+        /// Number of blocks.
+        blocks: u64,
+        /// How the words sit in the blocks.
+        layout: LargeLayout,
+    },
+    /// Counted only (ASIC targets).
+    Sram,
+}
+
+/// A logical memory of the design.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Memory {
+    /// Name, e.g. `fc1.v`, `fc1.w0`, `lif1.events`.
+    pub name: String,
+    /// Layer index.
+    pub layer: Option<usize>,
+    /// What it holds: `membrane`, `static`, `synaptic`, `params`, `weights`, `events`,
+    /// `input`, `output`.
+    pub role: String,
+    /// Words.
+    pub depth: usize,
+    /// Bits per word.
+    pub width: usize,
+    /// True for read-only (initialised) memories.
+    pub rom: bool,
+    /// Device mapping.
+    pub map: MemMap,
+}
+
+impl Memory {
+    /// Total bits.
+    pub fn bits(&self) -> u64 {
+        self.depth as u64 * self.width as u64
+    }
+}
+
+/// How a ROM of `depth` words x `width` bits sits in large RAM blocks of `block_width`-bit
+/// words, `block_depth` deep: narrow words share a block word in power-of-two slots, wide ones
+/// span blocks side by side, and deep ones span blocks one below the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LargeLayout {
+    /// Bits per slot (a power of two, at most a block word; the block word when `cols > 1`).
+    pub slot: usize,
+    /// Logical words per block word (a power of two).
+    pub per_word: usize,
+    /// Blocks side by side.
+    pub cols: usize,
+    /// Block words used: `ceil(depth / per_word)`.
+    pub words: usize,
+    /// Blocks one below the other: `ceil(words / block_depth)`.
+    pub rows: usize,
+    /// Words per block.
+    pub block_depth: usize,
+    /// Bits per block word.
+    pub block_width: usize,
+}
+
+impl LargeLayout {
+    /// The layout of a `depth x width` ROM on `t`'s large RAMs (None when it has none).
+    pub fn of(t: &Target, depth: usize, width: usize) -> Option<LargeLayout> {
+        let bw = t.device.large_ram_width as usize;
+        if bw == 0 || t.device.large_rams == 0 || depth == 0 || width == 0 {
+            return None;
+        }
+        let bd = (t.device.large_ram_bits / t.device.large_ram_width) as usize;
+        let (slot, per_word, cols) = if width <= bw {
+            (width.next_power_of_two(), bw / width.next_power_of_two(), 1)
+        } else {
+            (bw, 1, width.div_ceil(bw))
+        };
+        let words = depth.div_ceil(per_word);
+        Some(LargeLayout { slot, per_word, cols, words, rows: words.div_ceil(bd), block_depth: bd, block_width: bw })
+    }
+
+    /// Blocks used.
+    pub fn blocks(&self) -> usize {
+        self.cols * self.rows
+    }
+}
+
+/// A memory of the RTL that holds one kind of state (or the event lists) of one or more
+/// layers, which never run at the same time: the layers' rows follow each other, lanes
+/// sign-extended to the widest.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Bank {
+    /// `x` (membranes), `s` (static sums), `y` (synaptic currents) or `events`.
+    pub kind: String,
+    /// Member layers, in order.
+    pub layers: Vec<usize>,
+    /// Words: the members' rows.
+    pub depth: usize,
+    /// Bits per word, without the epoch bit early exit adds to a shared state memory (`map`
+    /// counts that bit when the plan exits early).
+    pub width: usize,
+    /// Device mapping: registers when every member's memory is (and, shared, the whole fits
+    /// `register_max_bits`), else block RAM.
+    pub map: MemMap,
+    /// Pipelined schedule: the consuming layer whose copy of the event list this is (each
+    /// consumer reads its own copy; the list holds two steps, one per step parity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader: Option<usize>,
+}
