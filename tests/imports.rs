@@ -67,14 +67,6 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/back/verilog/view/proj/beat.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/beat.rs",
     // layer.rs uses ProjView, proj_view; mod.rs uses SpramView, spram_view, weight_image; rom.rs uses LayerView
     "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/rom.rs -> src/back/verilog/view/layer.rs",
-    // ir/: mod.rs defines Op and re-uses dialect::Dialect and neuron::descriptor; dialect.rs and
-    // neuron.rs match on Op.
-    // dialect.rs uses CubaLI, CubaLIF, Delay, ..; mod.rs uses Dialect
-    "src/ir/dialect.rs -> src/ir/mod.rs -> src/ir/dialect.rs",
-    // mod.rs uses Descriptor, descriptor; neuron.rs uses CubaLI, CubaLIF, I, ..
-    "src/ir/mod.rs -> src/ir/neuron.rs -> src/ir/mod.rs",
-    // dialect.rs uses CubaLI, CubaLIF, Delay, ..; mod.rs uses Descriptor, descriptor; neuron.rs uses CubaInput, Dialect, Euler, ..
-    "src/ir/dialect.rs -> src/ir/mod.rs -> src/ir/neuron.rs -> src/ir/dialect.rs",
 ];
 
 /// Imports of a higher layer (docs/architecture.md's order) present when this test was written.

@@ -336,6 +336,67 @@ pub fn coeffs(op: &Op, n: usize, d: &Dialect) -> Option<Coeffs> {
     Some(c)
 }
 
+/// The facts of an op that its neuron model's descriptor states.
+impl Op {
+    /// The NIR type string of this op (`Conv` reports `Conv1d`/`Conv2d` by weight rank).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Op::Input { .. } => "Input",
+            Op::Output => "Output",
+            Op::Affine { .. } => "Affine",
+            Op::Linear { .. } => "Linear",
+            Op::Scale { .. } => "Scale",
+            Op::Conv { weight, .. } => {
+                if weight.shape.len() == 3 {
+                    "Conv1d"
+                } else {
+                    "Conv2d"
+                }
+            }
+            Op::SumPool2d { .. } => "SumPool2d",
+            Op::AvgPool2d { .. } => "AvgPool2d",
+            Op::Flatten { .. } => "Flatten",
+            Op::Delay { .. } => "Delay",
+            op => op.descriptor().expect("every other op is neuron-like").nir_type,
+        }
+    }
+
+    /// The neuron model's descriptor, for neuron-like ops (neurons and Threshold).
+    pub fn descriptor(&self) -> Option<&'static Descriptor> {
+        let name = match self {
+            Op::Threshold { .. } => "Threshold",
+            Op::I { .. } => "I",
+            Op::IF { .. } => "IF",
+            Op::LI { .. } => "LI",
+            Op::LIF { .. } => "LIF",
+            Op::CubaLI { .. } => "CubaLI",
+            Op::CubaLIF { .. } => "CubaLIF",
+            _ => return None,
+        };
+        descriptor(name)
+    }
+
+    /// True for ops that keep state between steps (a cycle must pass through one).
+    pub fn is_stateful(&self) -> bool {
+        matches!(self, Op::Delay { .. }) || self.descriptor().is_some_and(|d| d.stateful)
+    }
+
+    /// True for ops whose output is a binary spike train.
+    pub fn emits_spikes(&self) -> bool {
+        self.descriptor().is_some_and(|d| d.spiking)
+    }
+
+    /// True for neuron models (ops with a membrane).
+    pub fn is_neuron(&self) -> bool {
+        self.descriptor().is_some_and(|d| d.membrane)
+    }
+
+    /// True when the op's dynamics depend on dt.
+    pub fn needs_dt(&self) -> bool {
+        matches!(self, Op::Delay { .. }) || self.descriptor().is_some_and(|d| d.needs_dt)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
