@@ -53,18 +53,12 @@ const KNOWN_CYCLES: &[&str] = &[
     "src/back/verilog/view/layer.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/update.rs -> src/back/verilog/view/layer.rs",
     // banks.rs uses LayerView, sext; layer.rs uses EmitError, Roms; mod.rs uses PipeListView, PipeProducerView, PipeViews, ..; pipe.rs uses entry_counts
     "src/back/verilog/view/banks.rs -> src/back/verilog/view/layer.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/pipe.rs -> src/back/verilog/view/banks.rs",
-    // addr.rs uses CounterView, TableView; beat.rs uses ProjView; mod.rs uses Addresses, addresses
-    "src/back/verilog/view/proj/addr.rs -> src/back/verilog/view/proj/beat.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/addr.rs",
-    // addr.rs uses SourceLayout; mod.rs uses Addresses, addresses
-    "src/back/verilog/view/proj/addr.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/addr.rs",
     // layer.rs uses ProjView, proj_view; mod.rs uses DenseView, dense_view; dense.rs uses Dense, EmitError, Roms; mod.rs uses LayerView, layer_view
     "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/dense.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/layer.rs",
     // layer.rs uses ProjView, proj_view; mod.rs uses DenseView, dense_view; dense.rs uses SpramView, bits_image, spram_view, ..; rom.rs uses LayerView
     "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/dense.rs -> src/back/verilog/view/rom.rs -> src/back/verilog/view/layer.rs",
     // layer.rs uses ProjView, proj_view; mod.rs uses pipe_copy; pipe.rs uses LayerView
     "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/pipe.rs -> src/back/verilog/view/layer.rs",
-    // beat.rs uses ProjView; mod.rs uses one_now
-    "src/back/verilog/view/proj/beat.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/beat.rs",
     // layer.rs uses ProjView, proj_view; mod.rs uses SpramView, spram_view, weight_image; rom.rs uses LayerView
     "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/rom.rs -> src/back/verilog/view/layer.rs",
     // cli/ (the binary): mod.rs defines Failure, Bars and the shared argument structs and

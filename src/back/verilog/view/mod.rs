@@ -3,12 +3,14 @@
 //! view from its parts: [`layer`] (layers and their parameters), [`proj`] (accumulate units),
 //! [`rom`] (memory images), [`banks`] (shared state memories and event lists), [`update`]
 //! (update datapaths), [`sequencer`] (the sequential program) and [`pipe`] (the pipelined
-//! schedule's sequencers and list copies).
+//! schedule's sequencers and list copies); [`common`] holds what they share (a weight ROM's
+//! large-RAM placement).
 //!
 //! Invariants: the view is a pure function of the plan (deterministic); a plan outside the
 //! RTL's limits ([`crate::back::limits`]) is refused before anything is built.
 
 mod banks;
+mod common;
 mod expr;
 mod layer;
 mod pipe;
