@@ -5,9 +5,9 @@
 //! in the low bits; padding lanes are zero. The word layouts are [`crate::back::common`]'s,
 //! shared with the HLS tables.
 
-use super::common::SpramView;
+use super::common::{EmitError, SpramView};
 use super::expr::{abits, log2};
-use super::{EmitError, LayerView};
+use super::types::LayerView;
 use crate::back::common::{WeightRom, mem_map, neuron_at};
 use crate::hw::{Layer, MemMap, Plan};
 use crate::quant::Projection;

@@ -7,9 +7,9 @@
 //! width holds its values (the row sum is exact modulo the target width, which holds the row's
 //! state after the phase); a plane word that `Dense::word` says is none reads as zero.
 
+use super::super::common::{EmitError, Roms};
 use super::super::expr::{abits, bits_for_count, lit, mask_lit};
 use super::super::rom::{bits_image, spram_view, weight_image};
-use super::super::{EmitError, Roms};
 use super::types::{DenseView, TapView};
 use crate::back::common::in_registers;
 use crate::hw::dense::{Dense, Gather, geometry};

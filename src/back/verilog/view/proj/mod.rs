@@ -16,11 +16,10 @@ mod types;
 pub use types::ProjView;
 use types::SourceLayout;
 
-use super::common::SpramView;
+use super::common::{EmitError, Roms, SpramView};
 use super::expr::{abits, lit};
 use super::pipe::pipe_copy;
 use super::rom::{spram_view, weight_image};
-use super::{EmitError, Roms};
 use crate::back::common::{acc_target, in_registers, proj_comment};
 use crate::hw::memory::weight_depth;
 use crate::hw::schedule::beats_range;
