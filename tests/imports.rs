@@ -35,38 +35,6 @@ use syn::visit::Visit;
 /// cover every edge that lies on a cycle. Remove an entry once its cycle is broken (the test
 /// says which entries no longer exist).
 const KNOWN_CYCLES: &[&str] = &[
-    // back/verilog/view/: mod.rs defines EmitError and Roms and calls each view's builder; layer.rs
-    // defines LayerView, which the other views read, and calls them; proj/mod.rs likewise for ProjView.
-    // banks.rs uses LayerView, sext; layer.rs uses EmitError, Roms; mod.rs uses BankView, EvBankView, event_banks, ..
-    "src/back/verilog/view/banks.rs -> src/back/verilog/view/layer.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/banks.rs",
-    // banks.rs uses Shared; update.rs uses LayerView; layer.rs uses EmitError, Roms; mod.rs uses BankView, EvBankView, event_banks, ..
-    "src/back/verilog/view/banks.rs -> src/back/verilog/view/update.rs -> src/back/verilog/view/layer.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/banks.rs",
-    // layer.rs uses ProjView, proj_view; mod.rs uses EmitError, Roms; mod.rs uses LayerView, layer_view
-    "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/layer.rs",
-    // layer.rs uses RomParam, param_image; rom.rs uses LayerView
-    "src/back/verilog/view/layer.rs -> src/back/verilog/view/rom.rs -> src/back/verilog/view/layer.rs",
-    // layer.rs uses EmitError, Roms; mod.rs uses PipeListView, PipeProducerView, PipeViews, ..; pipe.rs uses LayerView
-    "src/back/verilog/view/layer.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/pipe.rs -> src/back/verilog/view/layer.rs",
-    // mod.rs uses WeightLoad, weight_load; rom.rs uses EmitError, LargeRam
-    "src/back/verilog/view/mod.rs -> src/back/verilog/view/rom.rs -> src/back/verilog/view/mod.rs",
-    // layer.rs uses EmitError, Roms; mod.rs uses UGroupView, update_groups; update.rs uses LayerView
-    "src/back/verilog/view/layer.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/update.rs -> src/back/verilog/view/layer.rs",
-    // banks.rs uses LayerView, sext; layer.rs uses EmitError, Roms; mod.rs uses PipeListView, PipeProducerView, PipeViews, ..; pipe.rs uses entry_counts
-    "src/back/verilog/view/banks.rs -> src/back/verilog/view/layer.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/pipe.rs -> src/back/verilog/view/banks.rs",
-    // addr.rs uses CounterView, TableView; beat.rs uses ProjView; mod.rs uses Addresses, addresses
-    "src/back/verilog/view/proj/addr.rs -> src/back/verilog/view/proj/beat.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/addr.rs",
-    // addr.rs uses SourceLayout; mod.rs uses Addresses, addresses
-    "src/back/verilog/view/proj/addr.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/addr.rs",
-    // layer.rs uses ProjView, proj_view; mod.rs uses DenseView, dense_view; dense.rs uses Dense, EmitError, Roms; mod.rs uses LayerView, layer_view
-    "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/dense.rs -> src/back/verilog/view/mod.rs -> src/back/verilog/view/layer.rs",
-    // layer.rs uses ProjView, proj_view; mod.rs uses DenseView, dense_view; dense.rs uses SpramView, bits_image, spram_view, ..; rom.rs uses LayerView
-    "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/dense.rs -> src/back/verilog/view/rom.rs -> src/back/verilog/view/layer.rs",
-    // layer.rs uses ProjView, proj_view; mod.rs uses pipe_copy; pipe.rs uses LayerView
-    "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/pipe.rs -> src/back/verilog/view/layer.rs",
-    // beat.rs uses ProjView; mod.rs uses one_now
-    "src/back/verilog/view/proj/beat.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/proj/beat.rs",
-    // layer.rs uses ProjView, proj_view; mod.rs uses SpramView, spram_view, weight_image; rom.rs uses LayerView
-    "src/back/verilog/view/layer.rs -> src/back/verilog/view/proj/mod.rs -> src/back/verilog/view/rom.rs -> src/back/verilog/view/layer.rs",
 ];
 
 /// Imports of a higher layer (docs/architecture.md's order) present when this test was written.

@@ -6,8 +6,8 @@
 //! that read or write a memory run one at a time, so their addresses and data are OR-ed (each
 //! zero while idle).
 
-use super::LayerView;
 use super::expr::abits;
+use super::types::LayerView;
 use super::update::Shared;
 use crate::hw::memory::Bank;
 use crate::hw::{MemMap, Plan};

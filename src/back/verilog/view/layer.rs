@@ -1,185 +1,22 @@
 //! One layer as the templates print it: widths, leak modes, the neuron parameters (constants
 //! or slices of the parameter ROM), entry fields of its event list, and its projections.
+//! This file builds the view; its types ([`LayerView`] and its parts) are in [`super::types`].
 //!
 //! Invariants: the parameter ROM's lane slice holds the per-neuron parameters in
 //! [`neuron_params`]' order, packed from bit 0 (the layout [`param_lane_bits`] sizes); the
 //! fields that depend on the shared memories and datapaths (`*_sig`, `*_lw`, `g*`) hold the
 //! layer's own values until [`super::banks`] and [`super::update`] fill them.
 
+use super::common::{EmitError, Roms};
 use super::expr::{abits, lit};
-use super::proj::{ProjView, proj_view};
+use super::proj::proj_view;
 use super::rom::{RomParam, param_image};
-use super::{EmitError, Roms};
+use super::types::{LayerView, ParamView, PlaneMemView, PlaneView};
 use crate::back::common::{ParamClass, in_registers, neuron_params};
 use crate::hw::memory::{event_width, param_lane_bits};
 use crate::hw::{Layer, Plan};
 use crate::names::{Namer, label};
 use crate::quant::Leak;
-
-/// One neuron parameter: a constant or a slice of the parameter ROM word of a lane.
-pub struct ParamView {
-    /// True when read from the ROM.
-    pub rom: bool,
-    /// Bit offset in the lane's slice.
-    pub lo: usize,
-    /// Width.
-    pub width: usize,
-    /// Constant literal (when not in ROM).
-    pub konst: String,
-}
-
-/// One layer.
-pub struct LayerView {
-    /// Index.
-    pub k: usize,
-    /// Graph name (comment).
-    pub name: String,
-    /// Readable identifier from the namer (comments and ROM file names).
-    pub ident: String,
-    /// Prefix `l<k>`.
-    pub pre: String,
-    /// Lanes.
-    pub lanes: usize,
-    /// Rows.
-    pub rows: usize,
-    /// Row address width.
-    pub raw: usize,
-    /// Widths.
-    pub vw: usize,
-    /// S width (1 when absent).
-    pub sw: usize,
-    /// Y width (1 when absent).
-    pub yw: usize,
-    /// Has S.
-    pub has_s: bool,
-    /// Current-based.
-    pub cuba: bool,
-    /// Spiking.
-    pub spiking: bool,
-    /// Saturating.
-    pub sat: bool,
-    /// Has a membrane floor (VMIN).
-    pub floor: bool,
-    /// Multi-spike: its events and output words carry `cb`-bit counts.
-    pub multi: bool,
-    /// Count bits (0 unless multi-spike).
-    pub cb: usize,
-    /// Leak mode (0 zero, 1 one, 2 shift, 3 multiply) and shift k.
-    pub leak: usize,
-    /// Leak shift.
-    pub leak_k: u32,
-    /// Synaptic leak mode and k.
-    pub sleak: usize,
-    /// Synaptic leak shift.
-    pub sleak_k: u32,
-    /// Parameters: thr, bias, bias_late, vreset, syn_bias, syn_bias_late, beta_b, syn_b.
-    pub params: Vec<(String, ParamView)>,
-    /// Has a parameter ROM.
-    pub has_prom: bool,
-    /// Parameter ROM words (rows, or lane groups when per channel).
-    pub prom_depth: usize,
-    /// Parameter ROM address width.
-    pub prom_aw: usize,
-    /// Parameter ROM indexed by lane group.
-    pub prom_by_cgi: bool,
-    /// Parameter ROM file.
-    pub prom_file: String,
-    /// Parameter bits per lane.
-    pub prom_bits: usize,
-    /// Parameter ROM in logic.
-    pub prom_logic: bool,
-    /// Channel group bookkeeping for entries: channels per group, lane groups per group.
-    pub gc: usize,
-    /// Lane groups per channel group.
-    pub ncg: usize,
-    /// Positions H*W.
-    pub pos: usize,
-    /// Height.
-    pub h: usize,
-    /// Width.
-    pub w: usize,
-    /// Entry field widths.
-    pub ecw: usize,
-    /// Entry y width.
-    pub eyw: usize,
-    /// Entry x width.
-    pub exw: usize,
-    /// Entry width.
-    pub ew: usize,
-    /// Output layer.
-    pub is_out: bool,
-    /// Output buffer style.
-    pub out_logic: bool,
-    /// Projections.
-    pub projs: Vec<ProjView>,
-    /// Read data of the banks holding X, S and Y (`bank_rdata`), and their lane strides.
-    pub x_sig: String,
-    /// S read data.
-    pub s_sig: String,
-    /// Y read data.
-    pub y_sig: String,
-    /// Lane strides of the X, S, Y banks.
-    pub x_lw: usize,
-    /// Signal prefix of the update datapath (and, pipelined, the sequencer) serving the
-    /// layer: empty in the sequential schedule.
-    pub gp: String,
-    /// The layer's index among that datapath's layers, and that index's width.
-    pub gk: usize,
-    /// See `gk`.
-    pub glw: usize,
-    /// That datapath's membrane width.
-    pub gvw: usize,
-    /// S lane stride.
-    pub s_lw: usize,
-    /// The spike plane its dense readers read (docs/hardware.md 4c); None: no dense reader.
-    pub plane: Option<PlaneView>,
-    /// Y lane stride.
-    pub y_lw: usize,
-}
-
-impl LayerView {
-    /// `rows - k`, floored at zero (a compare that a short layer never reaches).
-    pub fn rows_minus(&self, k: usize) -> usize {
-        self.rows.saturating_sub(k)
-    }
-    /// The parameter named `n`.
-    pub fn param(&self, n: &str) -> &ParamView {
-        &self.params.iter().find(|(name, _)| name == n).expect("known parameter").1
-    }
-}
-
-/// One memory of a spike plane: the sequential schedule's (its readers take turns) or, pipelined,
-/// one reader layer's copy (two steps deep, the step parity on top of the address).
-pub struct PlaneMemView {
-    /// Memory prefix.
-    pub pre: String,
-    /// Words and address width.
-    pub depth: usize,
-    /// See `depth`.
-    pub aw: usize,
-    /// In logic.
-    pub logic: bool,
-    /// Write address.
-    pub waddr: String,
-    /// Readers: (projection prefix, read address).
-    pub readers: Vec<(String, String)>,
-}
-
-/// A layer's spike plane ([`crate::hw::dense::Plane`]): what the update pass writes where.
-pub struct PlaneView {
-    /// Lane groups per word, positions and the position counter's width, word bits, address width.
-    pub m: usize,
-    /// See `m`.
-    pub hw: usize,
-    /// See `m`.
-    pub hww: usize,
-    /// See `m`.
-    pub width: usize,
-    /// See `m`.
-    pub aw: usize,
-    /// The memories.
-    pub mems: Vec<PlaneMemView>,
-}
 
 /// The spike plane of layer `k`, when some projection reads it densely.
 fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {

@@ -3,25 +3,30 @@
 //! view from its parts: [`layer`] (layers and their parameters), [`proj`] (accumulate units),
 //! [`rom`] (memory images), [`banks`] (shared state memories and event lists), [`update`]
 //! (update datapaths), [`sequencer`] (the sequential program) and [`pipe`] (the pipelined
-//! schedule's sequencers and list copies).
+//! schedule's sequencers and list copies). What they share is defined apart from the
+//! builders: [`common`] (the error, the list of ROM images, a weight ROM's large-RAM
+//! placement) and [`types`] (a layer's view, which the parts read and fill).
 //!
 //! Invariants: the view is a pure function of the plan (deterministic); a plan outside the
 //! RTL's limits ([`crate::back::limits`]) is refused before anything is built.
 
 mod banks;
+mod common;
 mod expr;
 mod layer;
 mod pipe;
 mod proj;
 mod rom;
 mod sequencer;
+mod types;
 mod update;
 
 use banks::{BankView, EvBankView};
-use layer::LayerView;
+pub use common::EmitError;
 use pipe::{PipeListView, PipeProducerView, UnitView};
 use rom::WeightLoad;
 use sequencer::Program;
+use types::LayerView;
 use update::UGroupView;
 
 use crate::back::common::{header, in_registers, out_word_bits, reads_input, top_name};
@@ -30,30 +35,6 @@ use crate::hw::{Plan, Schedule};
 use crate::ir::ResetMode;
 use crate::names::Namer;
 use expr::abits;
-
-/// A design that cannot be emitted (only for plans outside the RTL's limits).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EmitError {
-    /// The plan is outside the back end's limits (`back::limits`).
-    #[error("Verilog back end: {0}")]
-    Unsupported(String),
-    /// A projection marked dense that cannot gather densely.
-    #[error("Verilog back end: {0}")]
-    Dense(crate::hw::dense::ModeError),
-    /// A large RAM of a shape the back end does not emit.
-    #[error("Verilog back end: {mem}: large RAM of {depth} x {width} bits: only iCE40 SPRAM (16384 x 16) is emitted")]
-    LargeRam {
-        /// The memory.
-        mem: String,
-        /// Words per block.
-        depth: usize,
-        /// Bits per word.
-        width: usize,
-    },
-    /// A template failed to render.
-    #[error("Verilog back end: template: {0}")]
-    Template(String),
-}
 
 /// Emitted files.
 #[derive(Debug, Clone)]
@@ -70,9 +51,6 @@ pub struct Design {
     /// ROMs in SPRAM, loaded from `<module>_wl.hex` after reset.
     pub weight_load: bool,
 }
-
-/// ROM images in emission order: (file name, hex text).
-type Roms = Vec<(String, String)>;
 
 /// The whole design.
 pub struct TopView {

@@ -6,9 +6,9 @@
 //! holds one); a copy has one reader unit, whose phases read it one at a time; a phase's
 //! start condition compares registered step counters only.
 
-use super::LayerView;
 use super::expr::{abits, concat_bits};
 use super::sequencer::PhaseView;
+use super::types::LayerView;
 use crate::back::common::in_registers;
 use crate::hw::Plan;
 use crate::hw::memory::{event_readers, input_event_width, two_steps};

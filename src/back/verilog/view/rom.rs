@@ -5,8 +5,9 @@
 //! in the low bits; padding lanes are zero. The word layouts are [`crate::back::common`]'s,
 //! shared with the HLS tables.
 
+use super::common::{EmitError, SpramView};
 use super::expr::{abits, log2};
-use super::{EmitError, LayerView};
+use super::types::LayerView;
 use crate::back::common::{WeightRom, mem_map, neuron_at};
 use crate::hw::{Layer, MemMap, Plan};
 use crate::quant::Projection;
@@ -90,32 +91,6 @@ pub fn weight_image(l: &Layer, p: &Projection, wb: usize, depth: usize) -> Strin
         word.hex_line(&mut text);
     }
     text
-}
-
-/// A weight ROM placed in large RAM (iCE40 SPRAM), filled through the weight-load port.
-pub struct SpramView {
-    /// Index among the design's large-RAM ROMs (load order).
-    pub idx: usize,
-    /// ROM file whose words the load image holds (removed from the ROM files).
-    pub file: String,
-    /// Logical word width.
-    pub width: usize,
-    /// Layout on the blocks.
-    pub slot: usize,
-    /// log2 of the logical words per block word.
-    pub pw_log: usize,
-    /// Blocks side by side.
-    pub cols: usize,
-    /// Blocks one below the other.
-    pub rows: usize,
-    /// Block words used.
-    pub words: usize,
-    /// Widths of the row index, column index and block word index.
-    pub rw: usize,
-    /// Column index width.
-    pub cw: usize,
-    /// Block word index width.
-    pub ww: usize,
 }
 
 /// The large-RAM placement of the weight ROM `mem` (held in `file`, `width` bits a word), if

@@ -6,8 +6,8 @@
 //! datapath is as wide as the widest of its layers; a narrower layer's lanes and values are
 //! sign-extended into it (zero lanes above its own).
 
-use super::LayerView;
 use super::expr::{abits, lit, mask_lit, sext_literal};
+use super::types::LayerView;
 use crate::hw::memory::param_lane_bits;
 use crate::hw::{Layer, Plan, Schedule};
 

@@ -6,48 +6,15 @@
 //! 1b registers every stage-1 signal the addresses read (`regs` and `lines`, as `<name>_b`),
 //! so the row, weight address and mask are short sums of registers. Invariant: every
 //! expression is `aw` bits wide (1 for conditions, `lanes` for masks) and never wraps.
+//! The result's view types ([`Addresses`], [`LineView`]) are in [`super::types`].
 
 mod conv;
 
-use super::SourceLayout;
-use super::beat::{CounterView, TableView};
+use super::types::{Addresses, CounterView, LineView, SourceLayout, TableView};
 use crate::back::common::weights_per_lane_group;
 use crate::back::verilog::view::expr::{bits_for_count, cw, log2, mask_lit};
 use crate::hw::Layer;
 use crate::quant::{PoolGeom, ProjKind, Projection};
-
-/// A named wire of the address arithmetic.
-pub struct LineView {
-    /// Signal name.
-    pub name: String,
-    /// Width in bits.
-    pub w: usize,
-    /// Verilog expression.
-    pub expr: String,
-}
-
-/// A unit's address arithmetic, its addresses reading the stage-1b registers.
-pub struct Addresses {
-    /// Counters, outermost first.
-    pub counters: Vec<CounterView>,
-    /// Tables read with the event's position (combinational from `<pre>_ev_pos`).
-    pub tables: Vec<TableView>,
-    /// Per-event sums of the entry's coordinates, registered with the event (stage 1); their
-    /// expressions read `<pre>_ev_pos`.
-    pub evregs: Vec<LineView>,
-    /// Stage-1 wires computing the beat's coordinates (each registered for stage 1b).
-    pub lines: Vec<LineView>,
-    /// Stage-1 signals registered for stage 1b as `<name>_b` (with `lines`).
-    pub regs: Vec<LineView>,
-    /// Row expression (`aw` bits).
-    pub row: String,
-    /// Weight address expression (`aw` bits).
-    pub waddr: String,
-    /// Lane mask expression (L bits).
-    pub mask: String,
-    /// Weight ROM address expression.
-    pub wrom_addr: String,
-}
 
 /// The row, weight address and lane mask of a beat, as stage-1 expressions.
 struct Exprs {

@@ -1,41 +1,13 @@
 //! The beats of an event: the counters that step through them (outermost first, the
 //! innermost moving every beat), the tables that give a clipped axis' first tap and tap
-//! count per event, and the conditions on the last and second-to-last beat.
+//! count per event, and the conditions on the last and second-to-last beat. The counters' and
+//! tables' view types ([`CounterView`], [`TableView`]) are in [`super::types`].
 //!
 //! Invariant: every condition compares counters and table outputs with constants, so it is a
 //! few levels of logic at most; an event's last beat is known one beat ahead when every event
 //! takes two beats or more.
 
-use super::ProjView;
-use crate::hw::taps::Pattern;
-
-/// A counter of a beat generator.
-pub struct CounterView {
-    /// Signal name.
-    pub name: String,
-    /// Count (wraps at max - 1): the most an event takes.
-    pub max: usize,
-    /// Register width.
-    pub w: usize,
-    /// The signal holding this event's count - 1 when it depends on the event (a clipped
-    /// convolution axis, [`crate::hw::taps`]); None: every event counts `max`.
-    pub nm1: Option<String>,
-}
-
-/// A small table read with the event's position (a clipped convolution axis' first tap or
-/// tap count - 1 per source coordinate, [`crate::hw::taps::Pattern`]).
-pub struct TableView {
-    /// Signal name.
-    pub name: String,
-    /// Width.
-    pub w: usize,
-    /// The index: bits `hi..lo` of signal `pos`.
-    pub pos: String,
-    pub hi: usize,
-    pub lo: usize,
-    /// The values.
-    pub pattern: Pattern,
-}
+use super::types::{CounterView, ProjView, TableView};
 
 /// An event of one beat, as an expression of the head event: every event-dependent counter
 /// counts one.

@@ -1,127 +1,21 @@
 //! A dense projection's accumulate unit (docs/hardware.md 4c) as the templates print it: the
 //! walk over (row, word) pairs, the plane and weight ROM addresses of each pair, the popcount
-//! tree, the row sum's widths and the weight ROM image of [`crate::hw::dense::Dense`].
+//! tree, the row sum's widths and the weight ROM image of [`crate::hw::dense::Dense`]. The
+//! unit's view types ([`DenseView`], [`TapView`]) are in [`super::types`].
 //!
 //! Invariants: one (plane word, weight word) pair per cycle, in `Dense::word`'s order; every
 //! width holds its values (the row sum is exact modulo the target width, which holds the row's
 //! state after the phase); a plane word that `Dense::word` says is none reads as zero.
 
+use super::super::common::{EmitError, Roms};
 use super::super::expr::{abits, bits_for_count, lit, mask_lit};
-use super::super::rom::{SpramView, bits_image, spram_view, weight_image};
-use super::super::{EmitError, Roms};
+use super::super::rom::{bits_image, spram_view, weight_image};
+use super::types::{DenseView, TapView};
 use crate::back::common::in_registers;
 use crate::hw::dense::{Dense, Gather, geometry};
 use crate::hw::memory::weight_depth;
 use crate::hw::{Layer, Plan, Schedule};
 use crate::quant::{Projection, Source};
-
-/// One row of a convolution's tap table: pair `i`'s plane word offset and its tap's (y, x)
-/// offsets, as literals of the unit's signed width.
-pub struct TapView {
-    /// Pair index within a row.
-    pub i: usize,
-    /// chunk * HW_in + ky * dy * W_in + kx * dx.
-    pub off: String,
-    /// ky * dy.
-    pub dy: String,
-    /// kx * dx.
-    pub dx: String,
-}
-
-/// A dense projection's unit.
-pub struct DenseView {
-    /// `matrix`, `conv` or `o2o`.
-    pub kind: &'static str,
-    /// Pairs per row, and the width of the pair counter.
-    pub w: usize,
-    /// See `w`.
-    pub iw: usize,
-    /// Target positions (H * W), the position counter's width.
-    pub hw: usize,
-    /// See `hw`.
-    pub hww: usize,
-    /// Target lane groups per channel group (`ncg`) and that counter's width.
-    pub ncg: usize,
-    /// See `ncg`.
-    pub ncgw: usize,
-    /// Lanes valid in a row of the channel group's last lane group (all ones: no padding).
-    pub padmask: String,
-    /// Plane: bits per word, lane groups per word, source lanes, address width.
-    pub pw: usize,
-    /// See `pw`.
-    pub m: usize,
-    /// See `pw`.
-    pub paw: usize,
-    /// The plane memory's read data.
-    pub prdata: String,
-    /// Binary: the plane word's nibbles (the last one zero-padded), the width of the padding,
-    /// their 3-bit counts in `y` summed in pairs (`pair`, `np` 4-bit counts), and the
-    /// popcount's width and its adder tree over the pairs' counts in `y`.
-    pub nn: usize,
-    /// See `nn`.
-    pub np: usize,
-    /// See `nn`.
-    pub pair: String,
-    /// See `nn`.
-    pub npad: usize,
-    /// See `nn`.
-    pub pcw: usize,
-    /// See `nn`.
-    pub pop: String,
-    /// Accumulator width (a row's popcounts), and the signed width of `2 * A - P`.
-    pub accw: usize,
-    /// See `accw`.
-    pub dw: usize,
-    /// Weight ROM: bits per word (lanes x plane width, or lanes x weight bits), words, address width.
-    pub wwidth: usize,
-    /// See `wwidth`.
-    pub wdepth: usize,
-    /// See `wwidth`.
-    pub waw: usize,
-    /// Weight ROM file; empty: one constant weight (one-to-one).
-    pub wfile: String,
-    /// Weight ROM in logic.
-    pub wlogic: bool,
-    /// The weight ROM in large RAM (moved to the projection's `spram`, which the loader numbers).
-    pub spram: Option<SpramView>,
-    /// One-to-one: weight bits, the constant weight (when no ROM), the ROM's index (`row`, `group`).
-    pub wb: usize,
-    /// See `wb`.
-    pub wconst: String,
-    /// See `wb`.
-    pub widx: &'static str,
-    /// Convolution: signed width of the coordinate arithmetic, the tap table, the input's (h, w),
-    /// the target's (h, w) counters' widths and last values, the start values and increments.
-    pub sw: usize,
-    /// See `sw`.
-    pub taps: Vec<TapView>,
-    /// See `sw`.
-    pub hin: String,
-    /// See `sw`.
-    pub win: String,
-    /// See `sw`.
-    pub oyw: usize,
-    /// See `sw`.
-    pub oxw: usize,
-    /// See `sw`.
-    pub oy_last: usize,
-    /// See `sw`.
-    pub ox_last: usize,
-    /// -pad_y, -pad_x, -pad_y * W_in - pad_x.
-    pub iy0: String,
-    /// See `iy0`.
-    pub ix0: String,
-    /// See `iy0`.
-    pub pb0: String,
-    /// stride_y, stride_x, stride_y * W_in - (W_out - 1) * stride_x.
-    pub sy: String,
-    /// See `sy`.
-    pub sx: String,
-    /// See `sy`.
-    pub pbrow: String,
-    /// The weight ROM's address width for the convolution's group base (g * w).
-    pub wstep: String,
-}
 
 /// A balanced adder tree summing the `lw`-bit counts `lo .. lo + n` packed in `y`:
 /// (expression, width).

@@ -1,7 +1,8 @@
 //! One projection's accumulate unit as the templates print it: its event reader, the layout
 //! of the source's entries, the address arithmetic ([`addr`]), the beat counters ([`beat`]),
 //! its weights (a ROM image, a large-RAM placement or one constant) and the state it adds
-//! into.
+//! into. The view's types ([`ProjView`] and its parts) live in [`types`], which the parts'
+//! builders ([`addr`], [`beat`], [`dense`]) import without importing this builder.
 //!
 //! Invariants: the address arithmetic is `aw` bits wide and no intermediate wraps at that
 //! width; an event's entry without its lane mask is {c, y, x} (input entries: {c, y, x,
@@ -10,194 +11,20 @@
 mod addr;
 mod beat;
 mod dense;
+mod types;
 
-use addr::Addresses;
-pub use dense::DenseView;
+pub use types::ProjView;
+use types::SourceLayout;
 
+use super::common::{EmitError, Roms, SpramView};
 use super::expr::{abits, lit};
 use super::pipe::pipe_copy;
-use super::rom::{SpramView, spram_view, weight_image};
-use super::{EmitError, Roms};
+use super::rom::{spram_view, weight_image};
 use crate::back::common::{acc_target, in_registers, proj_comment};
 use crate::hw::memory::weight_depth;
 use crate::hw::schedule::beats_range;
 use crate::hw::{Layer, Plan, Schedule};
-use crate::quant::{ProjKind, Projection, Source};
-
-/// One projection's accumulate unit.
-pub struct ProjView {
-    /// Signal prefix.
-    pub pre: String,
-    /// Path, for comments.
-    pub comment: String,
-    /// Source prefix (`inp` or `l<k>`).
-    pub src: String,
-    /// Source is the input stream.
-    pub src_input: bool,
-    /// Source is a multi-spike layer: an event's value is its lane's count (`valw` bits, the
-    /// lane's field in the entry's counts between x and the mask).
-    pub src_counts: bool,
-    /// Source lane mask width (0 for input entries).
-    pub src_maskw: usize,
-    /// Source entry width.
-    pub src_ew: usize,
-    /// Source entry address width.
-    pub src_aw: usize,
-    /// Lane index width of the source.
-    pub src_liw: usize,
-    /// Entry field extraction: (hi, lo) of c, y, x.
-    pub c_hi: usize,
-    /// Low bit of c.
-    pub c_lo: usize,
-    /// High bit of y.
-    pub y_hi: usize,
-    /// Low bit of y.
-    pub y_lo: usize,
-    /// High bit of x.
-    pub x_hi: usize,
-    /// Low bit of x.
-    pub x_lo: usize,
-    /// Width of the address arithmetic (every intermediate fits).
-    pub aw: usize,
-    /// Zero bits above the channel field up to `aw`.
-    pub c_pad: usize,
-    /// Pad of y.
-    pub y_pad: usize,
-    /// Pad of x.
-    pub x_pad: usize,
-    /// Event value width.
-    pub valw: usize,
-    /// Event value signed.
-    pub val_signed: bool,
-    /// High bit of the value field (input entries).
-    pub val_hi: usize,
-    /// `x`, `s` or `y`.
-    pub target: String,
-    /// Target state width.
-    pub tw: usize,
-    /// Weight bits.
-    pub wb: usize,
-    /// Shift.
-    pub shift: u32,
-    /// Has a weight ROM (else one constant weight).
-    pub has_wrom: bool,
-    /// Weight ROM file.
-    pub wfile: String,
-    /// Weight ROM depth.
-    pub wdepth: usize,
-    /// Weight ROM address width.
-    pub waw: usize,
-    /// Weight ROM in logic.
-    pub wlogic: bool,
-    /// Constant weight literal (WB bits) when there is no ROM.
-    pub wconst: String,
-    /// The weight ROM's large-RAM placement, when it has one.
-    pub spram: Option<SpramView>,
-    /// The address arithmetic and the beat counters.
-    pub arith: Addresses,
-    /// Beats an event takes: the fewest and the most.
-    pub beats_min: u64,
-    pub beats_max: u64,
-    /// An event of one beat, as an expression of the head event (`beats_min < 2 <= beats_max`).
-    pub one_now: String,
-    /// The target row's current value at stage 3 (the bank's register), `lanes * tw` bits.
-    pub old: String,
-    /// The source list's entry count for this reader (Verilog expression; the load's own count
-    /// when the reader follows it) and the word its read port returns.
-    pub ev_count: String,
-    /// See `ev_count`.
-    pub ev_rdata: String,
-    /// Pipelined: what `ev_count` (a register) is loaded with each cycle (empty otherwise).
-    pub ev_count_nx: String,
-    /// Pipelined, reading a direct input: the reader follows the load as it writes the list
-    /// (hdl/sf_events_follow.v, `schedule::Clock::acc_follow`), so the phase awaits nothing.
-    pub follow: bool,
-    /// A dense projection's unit (docs/hardware.md 4c); None: event-driven.
-    pub dense: Option<DenseView>,
-}
-
-/// Where the fields of a source entry lie (positions in the entry without its lane mask,
-/// which sf_events strips) and what an event carries.
-struct SourceLayout {
-    /// Prefix `inp` or `l<s>`.
-    pre: String,
-    input: bool,
-    /// A multi-spike layer's entries: a count per lane below x.
-    counts: bool,
-    /// Lane mask width (0 for input entries).
-    maskw: usize,
-    /// Source shape (C, H, W).
-    shape: [usize; 3],
-    /// Bits below x in the entry without its mask: the value of an input entry, the lane
-    /// counts of a multi-spike layer's (0 for other layers).
-    tailw: usize,
-    val_signed: bool,
-    valw: usize,
-    cw: usize,
-    yw: usize,
-    xw: usize,
-    c_hi: usize,
-    c_lo: usize,
-    y_hi: usize,
-    y_lo: usize,
-    x_hi: usize,
-    x_lo: usize,
-    /// Entry width and address width of the list.
-    ew: usize,
-    aw: usize,
-    /// Lane index width.
-    liw: usize,
-}
-
-impl SourceLayout {
-    /// Entries MSB first: c, y, x, then the value (input), or the lane counts (a multi-spike
-    /// layer) and the lane mask.
-    fn of(plan: &Plan, p: &Projection) -> Self {
-        let (pre, input, maskw, shape, tailw, val_signed, valw) = match p.source {
-            Source::Input => {
-                let i = &plan.input;
-                ("inp".to_string(), true, 0, i.shape, i.bits as usize, i.signed, i.bits as usize)
-            }
-            Source::Layer(s) => {
-                let sl = &plan.layers[s];
-                let cb = if sl.multi { sl.count_bits as usize } else { 0 };
-                (format!("l{s}"), false, sl.lanes, sl.shape, sl.lanes * cb, false, cb.max(1))
-            }
-        };
-        let counts = !input && tailw > 0;
-        let (cw, yw, xw) = (abits(shape[0]), abits(shape[1]), abits(shape[2]));
-        let x_lo = tailw;
-        let x_hi = x_lo + xw - 1;
-        let (y_lo, y_hi) = (x_hi + 1, x_hi + yw);
-        let (c_lo, c_hi) = (y_hi + 1, y_hi + cw);
-        let aw = match p.source {
-            Source::Input => abits(plan.input.numel()),
-            Source::Layer(s) => abits(plan.layers[s].rows),
-        };
-        SourceLayout {
-            pre,
-            input,
-            counts,
-            maskw,
-            shape,
-            tailw,
-            val_signed,
-            valw,
-            cw,
-            yw,
-            xw,
-            c_hi,
-            c_lo,
-            y_hi,
-            y_lo,
-            x_hi,
-            x_lo,
-            ew: c_hi + 1 + maskw,
-            aw,
-            liw: abits(maskw.max(1)),
-        }
-    }
-}
+use crate::quant::{ProjKind, Projection};
 
 /// How the unit's event reader finds its list: (entry count, read data, the count's next
 /// value when registered, follows the load).

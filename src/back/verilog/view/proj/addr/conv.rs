@@ -9,7 +9,7 @@
 
 use super::{Arith, Exprs, Seen};
 use crate::back::verilog::view::expr::{abits, bits_for_count, cw, log2};
-use crate::back::verilog::view::proj::beat::{CounterView, TableView};
+use crate::back::verilog::view::proj::types::{CounterView, TableView};
 use crate::hw::Layer;
 use crate::hw::taps::{AxisTaps, Pattern, conv_taps};
 use crate::quant::{ProjKind, Projection};

@@ -1,0 +1,60 @@
+//! What the view's builders share: the error every builder returns, the list of ROM images
+//! they add to ([`Roms`]) and the large-RAM placement of a weight ROM ([`SpramView`]), which
+//! [`super::rom`] computes and numbers for the weight-load port and a projection's view holds.
+//! It defines these items only and calls none of the builders, so [`super::layer`],
+//! [`super::rom`] and the projection builders import it without importing the top builder
+//! ([`super::build`]) that calls them, and the view types import it without importing
+//! [`super::rom`] (issue 53: no import cycles between files).
+
+/// A design that cannot be emitted (only for plans outside the RTL's limits).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EmitError {
+    /// The plan is outside the back end's limits (`back::limits`).
+    #[error("Verilog back end: {0}")]
+    Unsupported(String),
+    /// A projection marked dense that cannot gather densely.
+    #[error("Verilog back end: {0}")]
+    Dense(crate::hw::dense::ModeError),
+    /// A large RAM of a shape the back end does not emit.
+    #[error("Verilog back end: {mem}: large RAM of {depth} x {width} bits: only iCE40 SPRAM (16384 x 16) is emitted")]
+    LargeRam {
+        /// The memory.
+        mem: String,
+        /// Words per block.
+        depth: usize,
+        /// Bits per word.
+        width: usize,
+    },
+    /// A template failed to render.
+    #[error("Verilog back end: template: {0}")]
+    Template(String),
+}
+
+/// ROM images in emission order: (file name, hex text).
+pub type Roms = Vec<(String, String)>;
+
+/// A weight ROM placed in large RAM (iCE40 SPRAM), filled through the weight-load port.
+pub struct SpramView {
+    /// Index among the design's large-RAM ROMs (load order).
+    pub idx: usize,
+    /// ROM file whose words the load image holds (removed from the ROM files).
+    pub file: String,
+    /// Logical word width.
+    pub width: usize,
+    /// Layout on the blocks.
+    pub slot: usize,
+    /// log2 of the logical words per block word.
+    pub pw_log: usize,
+    /// Blocks side by side.
+    pub cols: usize,
+    /// Blocks one below the other.
+    pub rows: usize,
+    /// Block words used.
+    pub words: usize,
+    /// Widths of the row index, column index and block word index.
+    pub rw: usize,
+    /// Column index width.
+    pub cw: usize,
+    /// Block word index width.
+    pub ww: usize,
+}
