@@ -13,7 +13,22 @@ use crate::model::Model;
 use crate::options::Datapath;
 use crate::passes::students::{Ensemble, KeepStudents};
 use crate::passes::{Context, PassError, Pipeline};
+use crate::quant::QuantError;
 use crate::sim::cycle;
+
+/// Why a measured choice could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DseError {
+    /// Cutting the model to a candidate (its students) failed.
+    #[error(transparent)]
+    Pass(#[from] PassError),
+    /// The hardware plan a candidate is measured on cannot be built.
+    #[error(transparent)]
+    Plan(#[from] QuantError),
+    /// Parts of a sharded exploration that do not make one.
+    #[error("{0}")]
+    Parts(String),
+}
 
 /// What a configuration sweeps of the layout: lanes (None: the settings') and datapath
 /// (None: the settings'; `auto` is the driver's choice, so sweeps take `event` and `dense`).
@@ -86,7 +101,7 @@ impl<'a> Evaluator<'a> {
         batch: &'a InputBatch,
         labels: Option<&'a [usize]>,
         steps: usize,
-    ) -> Result<Self, PassError> {
+    ) -> Result<Self, DseError> {
         let mut o = opts.clone();
         o.timesteps = steps;
         o.settings.early_exit = false;
@@ -96,7 +111,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The model with only `keep` of `ens`'s students.
-    pub fn pruned(&self, ens: Option<&Ensemble>, keep: &[usize]) -> Result<Model, PassError> {
+    pub fn pruned(&self, ens: Option<&Ensemble>, keep: &[usize]) -> Result<Model, DseError> {
         match ens {
             Some(e) if keep.len() < e.students.len() => {
                 let cx = Context { steps: self.steps, input_range: None };
@@ -114,7 +129,7 @@ impl<'a> Evaluator<'a> {
         steps: usize,
         early_exit: bool,
         layout: Layout,
-    ) -> Result<Score, PassError> {
+    ) -> Result<Score, DseError> {
         let (lanes, datapath) = layout;
         let mut o = self.opts.clone();
         o.timesteps = steps;
@@ -218,7 +233,7 @@ fn sample_subsets(n: usize, k: usize, count: usize, seed: u64) -> Vec<Vec<usize>
 pub const EXHAUSTIVE_MAX: usize = 8;
 
 /// Scores a list of subsets at `steps` (in parallel).
-pub fn score_subsets(ev: &Evaluator, e: &Ensemble, sets: &[Vec<usize>], steps: usize) -> Result<Vec<Score>, PassError> {
+pub fn score_subsets(ev: &Evaluator, e: &Ensemble, sets: &[Vec<usize>], steps: usize) -> Result<Vec<Score>, DseError> {
     sets.par_iter()
         .map(|s| {
             let m = ev.pruned(Some(e), s)?;
@@ -243,7 +258,7 @@ fn best_of(scores: &[Score]) -> Option<&Score> {
 
 /// The K-sweep: exhaustive for N <= 8 (every subset scored), greedy forward selection beyond
 /// (K+1 = the best K plus the student that helps most), with 32 sampled random subsets.
-pub fn k_sweep(ev: &Evaluator, e: &Ensemble, steps: usize) -> Result<(Vec<KRow>, Vec<Score>), PassError> {
+pub fn k_sweep(ev: &Evaluator, e: &Ensemble, steps: usize) -> Result<(Vec<KRow>, Vec<Score>), DseError> {
     let n = e.students.len();
     let mut rows = vec![];
     let mut all = vec![];
@@ -303,7 +318,7 @@ pub fn within_budget(scores: &[Score], budget_j: f64) -> Option<&Score> {
 }
 
 /// Timestep sweep at full students: T' = 1..=T.
-pub fn t_sweep(ev: &Evaluator, m: &Model, students: &[usize], early_exit: bool) -> Result<Vec<Score>, PassError> {
+pub fn t_sweep(ev: &Evaluator, m: &Model, students: &[usize], early_exit: bool) -> Result<Vec<Score>, DseError> {
     (1..=ev.steps).into_par_iter().map(|t| ev.score(m, students, t, early_exit, (None, None))).collect()
 }
 
@@ -363,7 +378,7 @@ pub struct Exploration {
 
 /// Sweeps students (the best subset of each size), T' = 1..=T, early exit off/on and the
 /// given layouts (lanes and datapath; `None`: the settings').
-pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, layouts: &[Layout]) -> Result<Exploration, PassError> {
+pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, layouts: &[Layout]) -> Result<Exploration, DseError> {
     let part = explore_part(ev, ensemble, layouts, |costs| vec![true; costs.len()])?;
     Ok(part.finish())
 }
@@ -378,7 +393,7 @@ pub fn explore_part(
     ensemble: Option<&Ensemble>,
     layouts: &[Layout],
     keep: impl Fn(&[u64]) -> Vec<bool>,
-) -> Result<ExplorePart, PassError> {
+) -> Result<ExplorePart, DseError> {
     let (k_rows, subsets): (Vec<KRow>, Vec<Vec<usize>>) = match ensemble {
         Some(e) => {
             let (rows, _) = k_sweep(ev, e, ev.steps)?;
@@ -405,7 +420,7 @@ pub fn explore_part(
         .iter()
         .filter(|s| mine.iter().any(|&j| &jobs[j].0 == *s))
         .map(|s| Ok((s.clone(), ev.pruned(ensemble, s)?)))
-        .collect::<Result<_, PassError>>()?;
+        .collect::<Result<_, DseError>>()?;
     let scores: Vec<Score> = mine
         .par_iter()
         .map(|&j| {
@@ -413,7 +428,7 @@ pub fn explore_part(
             let m = &models.iter().find(|(k, _)| k == s).expect("model of every subset").1;
             ev.score(m, s, *t, *exit, *l)
         })
-        .collect::<Result<_, PassError>>()?;
+        .collect::<Result<_, DseError>>()?;
     Ok(ExplorePart {
         samples: ev.batch.n,
         timesteps: ev.steps,
@@ -464,15 +479,15 @@ pub struct ExplorePart {
 impl ExplorePart {
     /// Adds another part of the same exploration; `Err` when it is not (other samples, T,
     /// metric, ensemble, K sweep or job count) or measured a job this one has.
-    pub fn merge(&mut self, other: ExplorePart) -> Result<(), PassError> {
+    pub fn merge(&mut self, other: ExplorePart) -> Result<(), DseError> {
         if (self.samples, self.timesteps, &self.metric, &self.ensemble, &self.k_sweep, self.jobs)
             != (other.samples, other.timesteps, &other.metric, &other.ensemble, &other.k_sweep, other.jobs)
         {
-            return Err(PassError::Parts("the parts come from different explorations".into()));
+            return Err(DseError::Parts("the parts come from different explorations".into()));
         }
         for (j, s) in other.scores {
             if self.scores.iter().any(|(k, _)| *k == j) {
-                return Err(PassError::Parts(format!("configuration {j} is in two parts")));
+                return Err(DseError::Parts(format!("configuration {j} is in two parts")));
             }
             self.scores.push((j, s));
         }
@@ -480,11 +495,11 @@ impl ExplorePart {
     }
 
     /// The exploration, cheapest first, with its Pareto front; `Err` names the first missing job.
-    pub fn complete(self) -> Result<Exploration, PassError> {
+    pub fn complete(self) -> Result<Exploration, DseError> {
         let mut have: Vec<usize> = self.scores.iter().map(|(j, _)| *j).collect();
         have.sort_unstable();
         if let Some(missing) = (0..self.jobs).find(|j| have.binary_search(j).is_err()) {
-            return Err(PassError::Parts(format!("configuration {missing} of {} is in no part", self.jobs)));
+            return Err(DseError::Parts(format!("configuration {missing} of {} is in no part", self.jobs)));
         }
         Ok(self.finish())
     }

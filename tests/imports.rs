@@ -19,29 +19,15 @@
 //! - Code under `#[cfg(test)]` is IGNORED: unit test modules, test-only helpers and test-only
 //!   files (`quant/testing.rs`) may import anything. External crates and self edges are ignored.
 //!
-//! `import_graph_has_no_new_cycles` fails on a cycle not in [`KNOWN_CYCLES`] and on an entry of
-//! it that no longer exists (so the list only shrinks); `no_new_upward_imports` does the same
-//! for imports of a higher layer of docs/architecture.md ([`KNOWN_UPWARD`]). Run with
-//! `--nocapture` to see the graph's size and every cycle with the items behind each edge.
+//! `import_graph_has_no_cycles` fails on any cycle, naming its files and the items behind each
+//! edge; `no_upward_imports` fails on any import of a higher layer of docs/architecture.md.
+//! Run with `--nocapture` to see the graph's size.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use proc_macro2::{Spacing, TokenStream, TokenTree};
 use syn::visit::Visit;
-
-/// The cycles of the file graph on the day this test was written (issue 53), each as the chain
-/// of files from its smallest path back to it, grouped by the files they tangle; together they
-/// cover every edge that lies on a cycle. Remove an entry once its cycle is broken (the test
-/// says which entries no longer exist).
-const KNOWN_CYCLES: &[&str] = &[
-];
-
-/// Imports of a higher layer (docs/architecture.md's order) present when this test was written.
-const KNOWN_UPWARD: &[&str] = &[
-    // passes/ below quant/: a pass's error wraps quant::QuantError.
-    "src/passes/mod.rs -> src/quant/mod.rs",
-];
 
 /// The layer order of docs/architecture.md; a file may import its own layer or a lower one.
 /// Files outside these directories (and the shared modules) have no layer.
@@ -590,28 +576,10 @@ fn show_chain(chain: &[String], edges: &Edges) -> String {
     s
 }
 
-/// A [`KNOWN_CYCLES`] entry: a comment with what each file uses of the next, and the chain.
-fn entry(chain: &[String], edges: &Edges) -> String {
-    let hops: Vec<String> = chain
-        .windows(2)
-        .map(|w| {
-            let names = &edges[&(w[0].clone(), w[1].clone())];
-            let short: Vec<&str> = names.iter().map(|n| n.rsplit("::").next().unwrap()).collect();
-            let mut short: Vec<&str> = short.into_iter().collect::<BTreeSet<_>>().into_iter().take(3).collect();
-            if names.len() > 3 {
-                short.push("..");
-            }
-            format!("{} uses {}", w[0].rsplit('/').next().unwrap(), short.join(", "))
-        })
-        .collect();
-    format!("    // {}\n    \"{}\",", hops.join("; "), chain.join(" -> "))
-}
-
-/// Every edge on a cycle (both ends in one strongly connected component) must lie on a cycle of
-/// [`KNOWN_CYCLES`]: a new cycle has an edge no old cycle had, so this fails on every new cycle.
-/// A known cycle one of whose edges is gone fails too, to keep the list short.
+/// Every edge on a cycle (both ends in one strongly connected component) fails the test, with
+/// the shortest cycle through it (one cycle per edge not already shown).
 #[test]
-fn import_graph_has_no_new_cycles() {
+fn import_graph_has_no_cycles() {
     let edges = graph();
     let mut adj: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (a, b) in edges.keys() {
@@ -622,81 +590,33 @@ fn import_graph_has_no_new_cycles() {
     let comp = components(&adj);
     let on_cycle: Vec<&(String, String)> =
         edges.keys().filter(|(a, b)| comp.get(a).is_some_and(|c| comp.get(b) == Some(c))).collect();
-    let mut groups: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
-    for (f, c) in &comp {
-        groups.entry(*c).or_default().push(f);
-    }
-    println!("{} groups of files in cycles, {} edges on cycles:", groups.len(), on_cycle.len());
-    for g in groups.values_mut() {
-        g.sort();
-        println!("  {} files: {}", g.len(), g.join(" "));
-    }
-
-    let mut covered: HashSet<(String, String)> = HashSet::new();
-    let mut gone = Vec::new();
-    for k in KNOWN_CYCLES {
-        let chain: Vec<String> = k.split(" -> ").map(String::from).collect();
-        let hops: Vec<(String, String)> = chain.windows(2).map(|w| (w[0].clone(), w[1].clone())).collect();
-        if hops.iter().all(|h| edges.contains_key(h)) {
-            covered.extend(hops);
-        } else {
-            gone.push(*k);
-        }
-    }
-    // The cycles no known cycle covers, greedily: the shortest through each uncovered edge.
-    let mut new: Vec<Vec<String>> = Vec::new();
-    let mut cover = covered.clone();
+    let mut cycles: Vec<Vec<String>> = Vec::new();
+    let mut shown: HashSet<(String, String)> = HashSet::new();
     for (a, b) in &on_cycle {
-        if !cover.contains(&(a.clone(), b.clone())) {
+        if !shown.contains(&(a.clone(), b.clone())) {
             let c = shortest_cycle(&adj, a, b);
-            cover.extend(c.windows(2).map(|w| (w[0].clone(), w[1].clone())));
-            new.push(c);
-        }
-    }
-    println!("{} known cycles, {} new:", KNOWN_CYCLES.len(), new.len());
-    for c in &new {
-        println!("  {}", show_chain(c, edges));
-    }
-    if !new.is_empty() {
-        println!("As KNOWN_CYCLES entries (only to list cycles that are to stay for now):");
-        for c in &new {
-            println!("{}", entry(c, edges));
+            shown.extend(c.windows(2).map(|w| (w[0].clone(), w[1].clone())));
+            cycles.push(c);
         }
     }
     assert!(
-        new.is_empty() && gone.is_empty(),
-        "new import cycles between files (break them: move the shared item down, docs/architecture.md):\n{}\n\
-         known cycles that no longer exist (remove them from KNOWN_CYCLES):\n{}",
-        new.iter().map(|c| format!("  {}", show_chain(c, edges))).collect::<Vec<_>>().join("\n"),
-        gone.iter().map(|k| format!("  {k}")).collect::<Vec<_>>().join("\n"),
+        cycles.is_empty(),
+        "import cycles between files (break them: move the shared item down, docs/architecture.md):\n{}",
+        cycles.iter().map(|c| format!("  {}", show_chain(c, edges))).collect::<Vec<_>>().join("\n"),
     );
 }
 
 #[test]
-fn no_new_upward_imports() {
+fn no_upward_imports() {
     let edges = graph();
-    let mut upward = BTreeMap::new();
-    for ((a, b), names) in edges {
-        if let (Some(la), Some(lb)) = (layer(a), layer(b))
-            && la < lb
-        {
-            upward.insert(format!("{a} -> {b}"), names);
-        }
-    }
-    let known: BTreeSet<&str> = KNOWN_UPWARD.iter().copied().collect();
-    println!("{} upward imports ({} known):", upward.len(), known.len());
-    for (k, names) in &upward {
-        println!("  {k}  ({})", names.iter().map(String::as_str).collect::<Vec<_>>().join(", "));
-    }
-    let new: Vec<&String> = upward.keys().filter(|k| !known.contains(k.as_str())).collect();
-    let gone: Vec<&&str> = known.iter().filter(|k| !upward.contains_key(**k)).collect();
-    assert!(
-        new.is_empty() && gone.is_empty(),
-        "new imports of a higher layer (docs/architecture.md's order):\n{}\n\
-         known upward imports that no longer exist (remove them from KNOWN_UPWARD):\n{}",
-        new.iter().map(|k| format!("  {k}  ({:?})", upward[*k])).collect::<Vec<_>>().join("\n"),
-        gone.iter().map(|k| format!("  {k}")).collect::<Vec<_>>().join("\n"),
-    );
+    let upward: Vec<String> = edges
+        .iter()
+        .filter(|((a, b), _)| matches!((layer(a), layer(b)), (Some(la), Some(lb)) if la < lb))
+        .map(|((a, b), names)| {
+            format!("  {a} -> {b}  ({})", names.iter().map(String::as_str).collect::<Vec<_>>().join(", "))
+        })
+        .collect();
+    assert!(upward.is_empty(), "imports of a higher layer (docs/architecture.md's order):\n{}", upward.join("\n"));
 }
 
 /// The resolver itself, on the cases the rules name.

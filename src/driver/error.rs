@@ -43,6 +43,14 @@ pub enum Error {
         /// Why.
         err: crate::passes::PassError,
     },
+    /// A measured choice (students, T') could not be measured.
+    #[error("{path}: {err}")]
+    Choice {
+        /// Model file.
+        path: PathBuf,
+        /// Why.
+        err: crate::dse::DseError,
+    },
     /// The Verilog back end refused the plan.
     #[error("{0}")]
     Verilog(#[from] crate::back::verilog::EmitError),

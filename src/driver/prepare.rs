@@ -4,7 +4,7 @@
 use super::{Error, Progress};
 use crate::Model;
 use crate::data::InputBatch;
-use crate::dse::{self as select, Bound, Evaluator};
+use crate::dse::{self as select, Bound, DseError, Evaluator};
 use crate::options::{Criterion, PassSettings, PlanSettings};
 use crate::passes::students::{self, Ensemble, KeepStudents};
 use crate::passes::{Context, PassError, PassRecord, Pipeline};
@@ -103,7 +103,7 @@ fn measured_students(
     cal: &Calibration<'_>,
     progress: &dyn Progress,
 ) -> Result<(Vec<usize>, Vec<String>), Error> {
-    let failed = |err: PassError| Error::Pass { path: model.path.clone(), err };
+    let failed = |err: DseError| Error::Choice { path: model.path.clone(), err };
     let b = cal.inputs.expect("checked by calibration()");
     let by_accuracy = cal.criterion == Criterion::Accuracy;
     let ev = Evaluator::new(model, plan.options(steps, Some(b))?, b, cal.labels.filter(|_| by_accuracy), steps)
@@ -172,7 +172,7 @@ fn auto_timesteps(
     steps: usize,
     cal: &Calibration<'_>,
 ) -> Result<(usize, PassRecord), Error> {
-    let failed = |err: PassError| Error::Pass { path: model.path.clone(), err };
+    let failed = |err: DseError| Error::Choice { path: model.path.clone(), err };
     let b = cal.inputs.expect("checked by calibration()");
     let ev = Evaluator::new(model, plan.options(steps, Some(b))?, b, cal.labels, steps).map_err(failed)?;
     let sweep = select::t_sweep(&ev, model, &[], false).map_err(failed)?;

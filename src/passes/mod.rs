@@ -47,12 +47,6 @@ pub enum PassError {
     /// A measured choice (students, T') cannot be made on this model or data.
     #[error("{0}")]
     Refused(String),
-    /// Parts of a sharded exploration that do not make one.
-    #[error("{0}")]
-    Parts(String),
-    /// The hardware plan a choice measures on cannot be built.
-    #[error(transparent)]
-    Plan(#[from] crate::quant::QuantError),
     /// The pass produced a graph that does not validate (a bug in the pass).
     #[error("pass '{pass}' produced an invalid graph: {err}")]
     Invalid {
