@@ -77,6 +77,52 @@ fn the_board_plan_reports_streaming_figures_the_chip_model_reproduces() {
     assert!(text.contains(&format!("{words} words")) && text.contains("not of the design built"), "{text}");
 }
 
+/// With inputs, `plan` sets the weights' transfer against the datapath's work: the transfer is
+/// a pass's cycles at the memory's clock, the compute the cycles measured on the inputs at the
+/// plan's clock, and the fraction of the bandwidth bound follows from the slower of the two.
+#[test]
+fn the_board_plan_balances_transfer_against_compute() {
+    let x = std::fs::read("models/digits_test_x.npy").unwrap();
+    let rows = npyz::NpyFile::new(&x[..]).unwrap();
+    let shape = rows.shape().to_vec();
+    let v: Vec<u8> = rows.into_vec().unwrap();
+    let cols = shape[1] as usize;
+    let path = scratch("external_memory_inputs").join("x16.npy");
+    std::fs::write(&path, spikefab::data::npy_bytes(&[16, cols], &v[..16 * cols])).unwrap();
+    let args = |json: bool| {
+        let mut a = vec!["plan", "models/conv_bw/conv_bw.nir", "-T", "4", "--target", "ulx3s-85f"];
+        a.extend(["--inputs", path.to_str().unwrap()]);
+        if json {
+            a.push("--json");
+        }
+        spikefab(&a)
+    };
+    let (code, stdout, stderr) = args(true);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let e = &v["external_memory"];
+    let b = &e["balance"];
+    let f = |k: &str| b[k].as_f64().unwrap_or_else(|| panic!("{k}: {b}"));
+    let transfer = e["cycles_per_pass"].as_f64().unwrap() / 50e6;
+    assert!((f("transfer_s") - transfer).abs() <= 1e-12, "{b}");
+    let slowest = f("transfer_s").max(f("compute_s"));
+    assert!((f("fraction_of_bound") - f("transfer_s") / slowest).abs() <= 1e-12, "{b}");
+    assert!((f("inferences_per_s") - 1.0 / slowest).abs() <= 1e-9 / slowest, "{b}");
+    assert!(f("synaptic_ops") > 0.0, "{b}");
+
+    // The compute side is the mean cycles the text prints, at the plan's clock (25 MHz).
+    let (code, text, _) = args(false);
+    assert_eq!(code, 0);
+    let mean: f64 = text
+        .split("cycles per inference on 16 inputs: mean ")
+        .nth(1)
+        .and_then(|t| t.split(',').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!((f("compute_s") * 25e6 - mean).abs() <= 0.05, "{mean} vs {b}");
+    assert!(text.contains("of the bandwidth bound"), "{text}");
+}
+
 /// A model that fits the FPGA: every emitted file on the board target equals the bare
 /// device's but for the target's name.
 #[test]

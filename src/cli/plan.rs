@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use spikefab::driver::backend::{PlanView, Streaming};
-use spikefab::driver::{LatencyBound, PlanReport};
+use spikefab::driver::{LatencyBound, PlanReport, StreamBalance};
 use spikefab::options::PlanSettings;
 
 use super::bars::Bars;
@@ -75,6 +75,9 @@ fn print_view(r: &PlanReport) {
                 );
                 print_bound(&c.bound);
             }
+            if let Some(b) = &r.balance {
+                print_balance(b);
+            }
         }
         PlanView::Chip { layout, notes, .. } => {
             println!("{} on {}:", r.model, r.target);
@@ -126,6 +129,24 @@ fn print_bound(b: &LatencyBound) {
         b.updates,
         b.io,
         b.phase_control(),
+    );
+}
+
+/// The weights' transfer against the datapath's work, were the weights streamed.
+fn print_balance(b: &StreamBalance) {
+    let limit = if b.fraction_of_bound >= 1.0 { "the memory" } else { "the datapath" };
+    println!(
+        "streamed, estimated: transfer {:.3} ms and compute {:.3} ms per inference (this plan's datapath, its cycles \
+         measured above), overlapped: {:.1} inferences per second, {:.3} of the bandwidth bound ({limit} is the \
+         limit); {:.0} synaptic accumulates per inference, {:.2} per cycle now, {:.2} per cycle to keep up with the \
+         memory",
+        b.transfer_s * 1e3,
+        b.compute_s * 1e3,
+        b.inferences_per_s,
+        b.fraction_of_bound,
+        b.synaptic_ops,
+        b.ops_per_cycle,
+        b.ops_per_cycle_needed
     );
 }
 

@@ -73,7 +73,7 @@ pub use explore::{
     ExploreSettings, ExploreShard, Explored, config_label, explore, explore_shard, merge_explore, students_label,
 };
 pub use job::{Checked as CheckedInputs, Job};
-pub use plan::{LatencyBound, MeasuredCycles, PlanReport, plan};
+pub use plan::{LatencyBound, MeasuredCycles, PlanReport, StreamBalance, plan};
 pub use prepare::{Prepared, prepare};
 pub use progress::{Progress, Quiet};
 pub use sims::{DEFAULT_COSIM_SAMPLES, cosim, csim};

@@ -29,6 +29,53 @@ pub struct PlanReport {
     pub view: PlanView,
     /// Cycles measured on the inputs (FPGA plans given inputs).
     pub cycles: Option<MeasuredCycles>,
+    /// The weights' transfer against the datapath's work (FPGA plans on a board with external
+    /// memory, given inputs).
+    pub balance: Option<StreamBalance>,
+}
+
+/// A streamed design's two limits per inference: moving the weights (the bandwidth bound, at
+/// the memory's clock) and the plan's datapath doing the work (its mean cycles measured on the
+/// inputs, at the plan's clock), as if the two overlapped perfectly. The datapath is the plan's
+/// as laid out, step by step; a layer-major streamed schedule does the same arithmetic with
+/// other phase overheads, so this is an estimate of its compute time, not a measurement of it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StreamBalance {
+    /// Seconds per inference the weights' transfer takes (one pass over the batch).
+    pub transfer_s: f64,
+    /// Seconds per inference the datapath takes.
+    pub compute_s: f64,
+    /// Inferences per second with both overlapped: `1 / max(transfer_s, compute_s)`.
+    pub inferences_per_s: f64,
+    /// That over the bandwidth bound: `transfer_s / max(transfer_s, compute_s)` (1: the memory
+    /// is the limit).
+    pub fraction_of_bound: f64,
+    /// Synaptic accumulates ((event, target neuron) pairs) per inference, mean over the inputs.
+    pub synaptic_ops: f64,
+    /// Of those, per cycle of the plan's clock: what the datapath does now.
+    pub ops_per_cycle: f64,
+    /// ... and what it would have to do for the transfer to be the limit.
+    pub ops_per_cycle_needed: f64,
+}
+
+impl StreamBalance {
+    /// The balance of `transfer_s` seconds of transfer per inference against `mean_cycles`
+    /// cycles at `clock_mhz` doing `synaptic_ops` accumulates.
+    pub fn of(transfer_s: f64, mean_cycles: f64, clock_mhz: f64, synaptic_ops: f64) -> StreamBalance {
+        let hz = clock_mhz * 1e6;
+        let compute_s = mean_cycles / hz;
+        let slowest = transfer_s.max(compute_s);
+        let per_cycle = |cycles: f64| if cycles > 0.0 { synaptic_ops / cycles } else { 0.0 };
+        StreamBalance {
+            transfer_s,
+            compute_s,
+            inferences_per_s: if slowest > 0.0 { 1.0 / slowest } else { 0.0 },
+            fraction_of_bound: if slowest > 0.0 { transfer_s / slowest } else { 1.0 },
+            synaptic_ops,
+            ops_per_cycle: per_cycle(mean_cycles),
+            ops_per_cycle_needed: per_cycle(transfer_s * hz),
+        }
+    }
 }
 
 /// Cycles per inference on the inputs, and where they go.
@@ -123,6 +170,9 @@ impl PlanReport {
                 if let Some(s) = streaming {
                     v["external_memory"] = json!(s.figures);
                     v["external_memory"]["energy_per_pass"] = json!(s.energy_per_pass);
+                    if let Some(b) = &self.balance {
+                        v["external_memory"]["balance"] = json!(b);
+                    }
                 }
                 v
             }
@@ -161,21 +211,27 @@ pub fn plan(
     let range = inputs.or(passes.calib.as_ref());
     let (design, phase) = backend::of(&target).lay_out(&prep.model, settings, &target, steps, range)?;
     let view = design.view(&target)?;
-    let cycles = match (&view, inputs) {
-        (PlanView::Fpga { plan, .. }, Some(b)) => {
-            let r = cycle::run(plan, b, steps);
-            let c = r.cycles();
-            Some(MeasuredCycles {
-                samples: c.len(),
-                mean: c.iter().sum::<u64>() as f64 / c.len().max(1) as f64,
-                min: c.iter().copied().min().unwrap_or(0),
-                max: c.iter().copied().max().unwrap_or(0),
-                clock_mhz: plan.clock_mhz,
-                bound: LatencyBound::of(plan, &r.total, c.len()),
-            })
-        }
-        _ => None,
-    };
+    let (mut cycles, mut balance) = (None, None);
+    if let (PlanView::Fpga { plan, streaming, .. }, Some(b)) = (&view, inputs) {
+        let r = cycle::run(plan, b, steps);
+        let c = r.cycles();
+        let n = c.len().max(1) as f64;
+        let measured = MeasuredCycles {
+            samples: c.len(),
+            mean: c.iter().sum::<u64>() as f64 / n,
+            min: c.iter().copied().min().unwrap_or(0),
+            max: c.iter().copied().max().unwrap_or(0),
+            clock_mhz: plan.clock_mhz,
+            bound: LatencyBound::of(plan, &r.total, c.len()),
+        };
+        balance = streaming.as_ref().map(|s| {
+            let f = &s.figures;
+            let transfer_s = f.cycles_per_pass as f64 / f.batch.max(1) as f64 / (f.clock_mhz * 1e6);
+            let ops = r.total.layers.iter().map(|l| l.synaptic_ops as f64).sum::<f64>() / n;
+            StreamBalance::of(transfer_s, measured.mean, plan.clock_mhz, ops)
+        });
+        cycles = Some(measured);
+    }
     Ok(PlanReport {
         model: prep.model.path.display().to_string(),
         target: target.name.clone(),
@@ -183,5 +239,27 @@ pub fn plan(
         passes: prep.records.into_iter().chain(phase).collect(),
         view,
         cycles,
+        balance,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamBalance;
+
+    #[test]
+    fn the_slower_of_transfer_and_compute_bounds_a_streamed_design() {
+        // 1 ms of transfer; 25,000 cycles at 25 MHz is 1 ms of compute: balanced.
+        let b = StreamBalance::of(1e-3, 25_000.0, 25.0, 50_000.0);
+        assert_eq!((b.fraction_of_bound, b.inferences_per_s), (1.0, 1000.0));
+        assert_eq!((b.ops_per_cycle, b.ops_per_cycle_needed), (2.0, 2.0));
+        // Four times the cycles: compute bound, a quarter of the bandwidth bound, and the
+        // datapath would need four times the accumulates per cycle.
+        let b = StreamBalance::of(1e-3, 100_000.0, 25.0, 50_000.0);
+        assert_eq!((b.fraction_of_bound, b.inferences_per_s), (0.25, 250.0));
+        assert_eq!((b.ops_per_cycle, b.ops_per_cycle_needed), (0.5, 2.0));
+        // Faster compute than transfer: the memory is the limit.
+        let b = StreamBalance::of(1e-3, 5_000.0, 25.0, 50_000.0);
+        assert_eq!((b.fraction_of_bound, b.inferences_per_s), (1.0, 1000.0));
+    }
 }
