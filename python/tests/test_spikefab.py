@@ -170,11 +170,14 @@ def test_plan_is_the_cli_plan(mlp, tmp_path):
     """`plan` from Python is `plan --json`, for an FPGA plan, a chip's placement and a priced chip."""
     inputs = tmp_path / "x.npy"
     np.save(inputs, X[:16])
-    for target in ("ice40-up5k", "loihi2", "truenorth"):
+    for target in ("ice40-up5k", "ulx3s-85f", "loihi2", "truenorth"):
         p = spikefab.plan(mlp, X[:16], target=target)
         cli = cli_json("plan", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(inputs), "--target", target)
         assert p.to_dict() == cli, target
         assert p.passed and p.failure is None
+    # On a board with external memory, the weights' transfer set against the measured compute.
+    b = spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["external_memory"]["balance"]
+    assert 0 < b["fraction_of_bound"] <= 1 and b["compute_s"] > 0 and b["transfer_s"] > 0
     # Without inputs the input range is the option's.
     assert spikefab.plan(mlp, target="ice40-up5k", input_scale=1.0).target == "ice40-up5k"
     with pytest.raises(spikefab.SpikefabError, match="--lanes") as e:
