@@ -422,6 +422,7 @@ impl<'p> Engine<'p> {
             dense,
             event_list,
             plane_copies,
+            layer_major: false,
         }
     }
 }

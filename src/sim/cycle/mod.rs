@@ -60,7 +60,48 @@ pub fn run_passes_simd(
     simd: Simd,
 ) -> BatchResult {
     let cap = samples_per_pass.max(1);
-    let eng = Engine::new(plan, cap);
+    run_engine(plan, Engine::new(plan, cap), batch, steps, cap, simd)
+}
+
+/// [`run`] in layer-major order: each layer runs every step before the next layer starts (the
+/// order a design that streams its weights from external memory runs in, docs/streaming.md),
+/// through the same kernels, so its outputs and counters equal [`run`]'s. The cycle figures are
+/// the sequential schedule's sums; the layer-major clock is not modelled yet.
+///
+/// Err when the order would change what the plan computes: early exit (a step must end in
+/// every layer before the next starts), or a projection that reads the previous step (a
+/// delayed one, or one from the same or a later layer). The general path
+/// ([`run_traced`]) runs step-major only.
+pub fn run_layer_major(plan: &Plan, batch: &InputBatch, steps: usize) -> Result<BatchResult, OrderError> {
+    if plan.early_exit {
+        return Err(OrderError::EarlyExit);
+    }
+    for (k, l) in plan.layers.iter().enumerate() {
+        for p in &l.projections {
+            let backward = matches!(p.source, crate::quant::Source::Layer(s) if s >= k);
+            if p.delayed || backward {
+                return Err(OrderError::ReadsPreviousStep(l.name.clone()));
+            }
+        }
+    }
+    let cap = pass::samples_per_pass(plan, batch.n).max(1);
+    let mut eng = Engine::new(plan, cap);
+    eng.layer_major = true;
+    Ok(run_engine(plan, eng, batch, steps, cap, Simd::Best))
+}
+
+/// Why a plan cannot run layer-major ([`run_layer_major`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// Early exit decides after a step has ended in every layer.
+    #[error("early exit needs every layer to end a step before the next step starts")]
+    EarlyExit,
+    /// The layer reads its source's previous step (a recurrence or a delayed projection).
+    #[error("layer '{0}' reads the previous step of its source")]
+    ReadsPreviousStep(String),
+}
+
+fn run_engine(plan: &Plan, eng: Engine<'_>, batch: &InputBatch, steps: usize, cap: usize, simd: Simd) -> BatchResult {
     // Passes of up to `cap` samples run in parallel; each worker reuses one pass's buffers.
     let starts: Vec<usize> = (0..batch.n).step_by(cap).collect();
     let parts: Vec<Vec<SampleResult>> = starts

@@ -226,6 +226,9 @@ pub(super) struct Engine<'p> {
     pub(super) event_list: Vec<bool>,
     /// Per layer: copies of its spike plane, each written every row of every update pass.
     pub(super) plane_copies: Vec<u64>,
+    /// Run layer-major (every step of a layer before the next layer; [`super::run_layer_major`])
+    /// instead of step-major. Same kernels, so the same integers.
+    pub(super) layer_major: bool,
 }
 
 /// Buffers the packed kernels reuse across phases (contents are dead between calls).

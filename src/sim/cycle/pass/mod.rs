@@ -317,6 +317,9 @@ impl Engine<'_> {
         first: usize,
         steps: usize,
     ) -> Option<Vec<SampleResult>> {
+        if self.layer_major {
+            return self.pass_body_layer_major(ps, acs, batch, first, steps);
+        }
         let plan = self.plan;
         let nb = acs.len();
         assert!(nb <= ps.cap, "a pass holds at most {} samples", ps.cap);
@@ -353,6 +356,65 @@ impl Engine<'_> {
         Some(acs.iter().map(Account::result).collect())
     }
 
+    /// [`Self::pass_body`] layer-major: layer k runs steps 0..T before layer k + 1, each phase
+    /// seeing its sources' buffers of the same step (kept per layer and step) and the input of
+    /// that step. The caller has refused early exit and projections that read a previous step,
+    /// so every phase reads exactly what it reads step-major.
+    #[inline(always)]
+    fn pass_body_layer_major<T: Word>(
+        &self,
+        ps: &mut Pass<T>,
+        acs: &mut [Account],
+        batch: &InputBatch,
+        first: usize,
+        steps: usize,
+    ) -> Option<Vec<SampleResult>> {
+        let plan = self.plan;
+        let nb = acs.len();
+        assert!(nb <= ps.cap, "a pass holds at most {} samples", ps.cap);
+        let steps = steps.min(plan.timesteps);
+        ps.reset();
+        acs.iter_mut().for_each(Account::reset);
+        let active: Vec<usize> = (0..nb).collect();
+        // Every step's input, as the step-major loop loads it (a direct input once).
+        let mut inputs: Vec<InputSnap> = Vec::with_capacity(steps);
+        for t in 0..steps {
+            if t == 0 || plan.input.per_step {
+                for &s in &active {
+                    self.load_input(ps, &mut acs[s], batch, first + s, s, t);
+                }
+            }
+            inputs.push(InputSnap::take(ps));
+        }
+        // Per layer and step: the buffers its update left for its readers.
+        let mut outs: Vec<Vec<LayerSnap>> = vec![Vec::with_capacity(steps); plan.layers.len()];
+        for k in 0..plan.layers.len() {
+            for t in 0..steps {
+                inputs[t].put(ps);
+                for (j, snaps) in outs.iter().enumerate().take(k) {
+                    snaps[t].put(ps, j);
+                }
+                for (pi, p) in plan.layers[k].projections.iter().enumerate() {
+                    if p.target == AccTarget::Static && t > 0 {
+                        continue;
+                    }
+                    self.acc_phase(k, pi, t, ps, acs, &active)?;
+                }
+                self.update_pass(k, t, t + 1 == steps, ps, acs, &active)?;
+                outs[k].push(LayerSnap::take(ps, k));
+            }
+        }
+        for t in 0..steps {
+            for &s in &active {
+                acs[s].out(t);
+            }
+        }
+        if T::BITS < 64 && acs.iter().any(|a| a.overflows() > 0) {
+            return None;
+        }
+        Some(acs.iter().map(Account::result).collect())
+    }
+
     /// Batch sample `i`'s input of step `t` into pass slot `s`: its values, and the event list
     /// and bit planes its readers take.
     #[inline(always)]
@@ -374,5 +436,61 @@ impl Engine<'_> {
             ps.in_nb[s] = planes_of_values(&ps.in_q[s], words, &mut ps.in_planes[s], &mut ps.scratch.bytes);
         }
         acct.load(t, &ps.in_q[s], ps.in_n[s]);
+    }
+}
+
+/// A pass's input buffers of one step (layer-major runs).
+struct InputSnap {
+    ev: Vec<Vec<Event>>,
+    planes: Vec<Vec<u64>>,
+    nb: Vec<usize>,
+    q: Vec<Vec<i64>>,
+    n: Vec<u64>,
+}
+
+impl InputSnap {
+    fn take<T>(ps: &Pass<T>) -> InputSnap {
+        InputSnap {
+            ev: ps.in_ev.clone(),
+            planes: ps.in_planes.clone(),
+            nb: ps.in_nb.clone(),
+            q: ps.in_q.clone(),
+            n: ps.in_n.clone(),
+        }
+    }
+
+    fn put<T>(&self, ps: &mut Pass<T>) {
+        ps.in_ev.clone_from(&self.ev);
+        ps.in_planes.clone_from(&self.planes);
+        ps.in_nb.clone_from(&self.nb);
+        ps.in_q.clone_from(&self.q);
+        ps.in_n.clone_from(&self.n);
+    }
+}
+
+/// What a layer's update of one step leaves for its readers (layer-major runs).
+#[derive(Clone)]
+struct LayerSnap {
+    fired: Vec<u8>,
+    spikes: Vec<u64>,
+    entries: Vec<u64>,
+    lists: Vec<Vec<Event>>,
+}
+
+impl LayerSnap {
+    fn take<T>(ps: &Pass<T>, k: usize) -> LayerSnap {
+        LayerSnap {
+            fired: ps.fired[k].clone(),
+            spikes: ps.spikes[k].clone(),
+            entries: ps.entries[k].clone(),
+            lists: ps.lists[k].clone(),
+        }
+    }
+
+    fn put<T>(&self, ps: &mut Pass<T>, k: usize) {
+        ps.fired[k].clone_from(&self.fired);
+        ps.spikes[k].clone_from(&self.spikes);
+        ps.entries[k].clone_from(&self.entries);
+        ps.lists[k].clone_from(&self.lists);
     }
 }
