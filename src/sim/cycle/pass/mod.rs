@@ -10,7 +10,7 @@
 
 use crate::data::InputBatch;
 use crate::hw::{Layer, Plan};
-use crate::quant::AccTarget;
+use crate::quant::{AccTarget, Source};
 
 use super::account::Account;
 use super::packed::planes_of_values;
@@ -336,15 +336,8 @@ impl Engine<'_> {
                     self.load_input(ps, &mut acs[s], batch, first + s, s, t);
                 }
             }
-            let last = t + 1 == steps;
             for k in 0..plan.layers.len() {
-                for (pi, p) in plan.layers[k].projections.iter().enumerate() {
-                    if p.target == AccTarget::Static && t > 0 {
-                        continue;
-                    }
-                    self.acc_phase(k, pi, t, ps, acs, &active)?;
-                }
-                self.update_pass(k, t, last, ps, acs, &active)?;
+                self.layer_step(k, t, t + 1 == steps, ps, acs, &active)?;
             }
             active.retain(|&s| !acs[s].out(t).1);
         }
@@ -354,6 +347,27 @@ impl Engine<'_> {
             return None;
         }
         Some(acs.iter().map(Account::result).collect())
+    }
+
+    /// Layer `k`'s step `t`: its projections' accumulate phases (static ones at step 0 only),
+    /// then its update pass.
+    #[inline(always)]
+    fn layer_step<T: Word>(
+        &self,
+        k: usize,
+        t: usize,
+        last: bool,
+        ps: &mut Pass<T>,
+        acs: &mut [Account],
+        active: &[usize],
+    ) -> Option<()> {
+        for (pi, p) in self.plan.layers[k].projections.iter().enumerate() {
+            if p.target == AccTarget::Static && t > 0 {
+                continue;
+            }
+            self.acc_phase(k, pi, t, ps, acs, active)?;
+        }
+        self.update_pass(k, t, last, ps, acs, active)
     }
 
     /// [`Self::pass_body`] layer-major: layer k runs steps 0..T before layer k + 1, each phase
@@ -376,31 +390,39 @@ impl Engine<'_> {
         ps.reset();
         acs.iter_mut().for_each(Account::reset);
         let active: Vec<usize> = (0..nb).collect();
-        // Every step's input, as the step-major loop loads it (a direct input once).
-        let mut inputs: Vec<InputSnap> = Vec::with_capacity(steps);
+        // Per-step inputs are kept for every step; a direct input is loaded once and no phase
+        // writes the input buffers, so it stays in place.
+        let mut inputs: Vec<InputSnap> = vec![];
         for t in 0..steps {
             if t == 0 || plan.input.per_step {
                 for &s in &active {
                     self.load_input(ps, &mut acs[s], batch, first + s, s, t);
                 }
             }
-            inputs.push(InputSnap::take(ps));
+            if plan.input.per_step {
+                inputs.push(InputSnap::take(ps));
+            }
         }
         // Per layer and step: the buffers its update left for its readers.
         let mut outs: Vec<Vec<LayerSnap>> = vec![Vec::with_capacity(steps); plan.layers.len()];
         for k in 0..plan.layers.len() {
+            let projections = &plan.layers[k].projections;
+            let reads_input = projections.iter().any(|p| p.source == Source::Input);
+            let sources: Vec<usize> = projections
+                .iter()
+                .filter_map(|p| match p.source {
+                    Source::Layer(j) => Some(j),
+                    Source::Input => None,
+                })
+                .collect();
             for t in 0..steps {
-                inputs[t].put(ps);
-                for (j, snaps) in outs.iter().enumerate().take(k) {
-                    snaps[t].put(ps, j);
+                if let Some(i) = inputs.get(t).filter(|_| reads_input) {
+                    i.put(ps);
                 }
-                for (pi, p) in plan.layers[k].projections.iter().enumerate() {
-                    if p.target == AccTarget::Static && t > 0 {
-                        continue;
-                    }
-                    self.acc_phase(k, pi, t, ps, acs, &active)?;
+                for &j in &sources {
+                    outs[j][t].put(ps, j);
                 }
-                self.update_pass(k, t, t + 1 == steps, ps, acs, &active)?;
+                self.layer_step(k, t, t + 1 == steps, ps, acs, &active)?;
                 outs[k].push(LayerSnap::take(ps, k));
             }
         }
