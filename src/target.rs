@@ -192,6 +192,11 @@ pub enum Schedule {
     /// datapath and memories, concurrently with the others on different timesteps: see
     /// [`crate::hw::schedule::Clock`].
     Pipelined,
+    /// Layer-major (docs/streaming.md): each layer runs every step before the next layer
+    /// starts, a dense projection reads each weight word once for all steps, and spikes wait
+    /// in planes and lists of all steps; see [`crate::hw::schedule`]. Simulated by the cycle
+    /// engine; no back end emits it yet.
+    Streamed,
 }
 
 /// The schedule asked for: one of the two, or `auto`, which lays the plan out pipelined and
@@ -207,6 +212,10 @@ pub enum ScheduleChoice {
     /// Every layer has its own sequencer, update datapath and memories and runs concurrently
     /// with the others on different timesteps (not with --early-exit).
     Pipelined,
+    /// Layer-major: each layer runs every step before the next, reading each weight once per
+    /// inference (the order of designs that stream weights from external memory; cycle
+    /// engine only for now, not with --early-exit or recurrent layers).
+    Streamed,
     /// Pipelined when its memories fit the device, else sequential; with --bitstream,
     /// sequential also when the pipelined logic does not fit or misses the clock.
     Auto,
@@ -214,9 +223,10 @@ pub enum ScheduleChoice {
 
 impl ScheduleChoice {
     /// This choice for a plan that exits early, which needs the sequential schedule: a
-    /// pipelined default becomes sequential (auto decides for itself, with its note).
+    /// pipelined or streamed default becomes sequential (auto decides for itself, with its note).
     pub fn with_early_exit(self, early_exit: bool) -> Self {
-        if early_exit && self == ScheduleChoice::Pipelined { ScheduleChoice::Sequential } else { self }
+        let concurrent = matches!(self, ScheduleChoice::Pipelined | ScheduleChoice::Streamed);
+        if early_exit && concurrent { ScheduleChoice::Sequential } else { self }
     }
 }
 
@@ -225,6 +235,7 @@ impl From<Schedule> for ScheduleChoice {
         match s {
             Schedule::Sequential => ScheduleChoice::Sequential,
             Schedule::Pipelined => ScheduleChoice::Pipelined,
+            Schedule::Streamed => ScheduleChoice::Streamed,
         }
     }
 }
@@ -235,6 +246,7 @@ impl Schedule {
         match self {
             Schedule::Sequential => "sequential",
             Schedule::Pipelined => "pipelined",
+            Schedule::Streamed => "streamed",
         }
     }
 }

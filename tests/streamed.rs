@@ -7,10 +7,12 @@
 mod common;
 
 use common::{relayout, root, students};
+use spikefab::hw::dense::{self, Mode};
+use spikefab::hw::schedule::{self, Schedule};
 use spikefab::hw::{PlanOptions, lower};
-use spikefab::quant::{InputStats, Source};
+use spikefab::quant::{AccTarget, InputStats, Source};
 use spikefab::sim::cycle::{self, OrderError};
-use spikefab::target::Target;
+use spikefab::target::{ScheduleChoice, Target};
 
 /// On the students and the NIR corpus (direct and per-step inputs, convolutions, pools,
 /// recurrence, current-based neurons), at 1, 2 and 8 lanes, event and dense, with analysed and
@@ -72,4 +74,180 @@ fn layer_major_order_refuses_early_exit() {
     let plan = relayout(&plan, Some(2), |n| n.early_exit = true);
     let e = cycle::run_layer_major(&plan, &batch, plan.timesteps).expect_err("refused");
     assert_eq!(e, OrderError::EarlyExit);
+}
+
+/// Every counter that does not depend on the schedule's clock: all of them but the cycles
+/// (total, OUT, per layer) and the weight reads (a streamed dense phase reads each weight word
+/// once for every step).
+fn unclocked(c: &cycle::Counters) -> cycle::Counters {
+    let mut c = c.clone();
+    c.cycles = 0;
+    c.out_cycles = 0;
+    for l in &mut c.layers {
+        l.cycles = 0;
+        l.weight_reads = 0;
+        l.proj_weight_reads.iter_mut().for_each(|w| *w = 0);
+    }
+    c
+}
+
+/// The streamed schedule's cycles, recomputed from a sample's counters with the formula of
+/// docs/hardware.md 4d, independently of the engine's account: the sequential event-mode
+/// phases (2 cycles if empty, 2 + beats + 4 + 1 otherwise), one dense phase of
+/// 1 + 2 + rows * words * T + 7 per dense projection, one update pass of
+/// 1 + rows * T + tail + 1 per layer, one OUT of 1 + rows_out * T + 1, and 1 for done.
+fn streamed_cycles(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> u64 {
+    let t = k.steps_run;
+    let loads = if plan.input.per_step { t } else { 1 };
+    let mut total = loads * (plan.input.numel() as u64 + 1);
+    for (li, l) in plan.layers.iter().enumerate() {
+        let lc = &k.layers[li];
+        let (mut dense_phases, mut dense_cycles) = (0, 0);
+        for pi in 0..l.projections.len() {
+            if l.modes[pi] == Mode::Dense {
+                let g = dense::geometry(plan, li, pi).unwrap();
+                let steps = if l.projections[pi].target == AccTarget::Static { 1 } else { t };
+                dense_phases += steps;
+                dense_cycles += 10 + (l.rows * g.words_per_row) as u64 * steps;
+            }
+        }
+        let nonempty = lc.acc_phases - dense_phases - lc.empty_acc_phases;
+        total += lc.empty_acc_phases * 2 + nonempty * 7 + (lc.beats - lc.plane_reads) + dense_cycles;
+        total += 1 + l.rows as u64 * t + schedule::upd_tail(plan) + 1;
+    }
+    total + 1 + plan.layers[plan.output.layer].rows as u64 * t + 1 + 1
+}
+
+/// `--schedule streamed` on the students and the NIR corpus, at 1 and 8 lanes, event and dense,
+/// analysed and capped membranes: the outputs and every unclocked counter of every sample equal
+/// the sequential schedule's, on the fast path and the general path; a dense projection reads
+/// each weight word once per inference; the cycles follow the streamed formula; and plans that
+/// read a previous step are refused at lowering, naming the layer.
+#[test]
+fn the_streamed_schedule_computes_what_the_sequential_one_computes() {
+    let t = Target::load("ice40-up5k").unwrap();
+    let mut cases: Vec<_> = students().into_iter().map(|(c, _)| c).collect();
+    cases.extend(common::cases(&root().join("tests/data/nir/cases.json")));
+    let (mut runs, mut dense_runs, mut refused) = (0, 0, 0);
+    for c in &cases {
+        let m = c.load();
+        let batch = c.batch(&m).take(16);
+        for lanes in [1, 8] {
+            for cap in [None, Some(8)] {
+                let mut o = PlanOptions::new(t.clone(), c.timesteps);
+                o.input_stats = Some(InputStats::of(&batch));
+                o.settings.lanes = Some(lanes);
+                o.settings.membrane_bits = cap;
+                let Ok(seq) = lower(&m, &o) else { continue };
+                if cap.is_some() && !seq.layers.iter().any(|l| l.saturate) {
+                    continue;
+                }
+                o.settings.schedule = Some(ScheduleChoice::Streamed);
+                let what = format!("{} at {lanes} lanes, cap {cap:?}", c.name);
+                let streamed = match lower(&m, &o) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let back = seq.layers.iter().enumerate().find(|(k, l)| {
+                            l.projections.iter().any(|p| p.delayed || matches!(p.source, Source::Layer(s) if s >= *k))
+                        });
+                        let (_, l) = back.unwrap_or_else(|| panic!("{what}: refused without a reason: {e}"));
+                        assert_eq!(e.node.as_deref(), Some(l.name.as_str()), "{what}: {e}");
+                        assert!(e.message.contains("previous step"), "{what}: {e}");
+                        refused += 1;
+                        continue;
+                    }
+                };
+                assert_eq!(streamed.schedule, Schedule::Streamed);
+                let modes = dense::all_dense(&seq);
+                let pairs = [
+                    ("event", seq.clone(), streamed.clone()),
+                    ("dense", seq.with_modes(&modes, &t).unwrap(), streamed.with_modes(&modes, &t).unwrap()),
+                ];
+                for (mode, seq, streamed) in &pairs {
+                    let what = format!("{what}, {mode}");
+                    let steps = streamed.timesteps;
+                    let got = cycle::run(streamed, &batch, steps);
+                    let want = cycle::run(seq, &batch, steps);
+                    assert_eq!(got.outputs.data, want.outputs.data, "{what}: outputs");
+                    for (i, (g, w)) in got.samples.iter().zip(&want.samples).enumerate() {
+                        assert_eq!(g.raw, w.raw, "{what}: sample {i}");
+                        assert_eq!(unclocked(&g.counters), unclocked(&w.counters), "{what}: sample {i}'s counters");
+                        assert_eq!(g.counters.cycles, streamed_cycles(streamed, &g.counters), "{what}: sample {i}");
+                        for (k, l) in streamed.layers.iter().enumerate() {
+                            for pi in 0..l.projections.len() {
+                                let reads = (
+                                    g.counters.layers[k].proj_weight_reads[pi],
+                                    w.counters.layers[k].proj_weight_reads[pi],
+                                );
+                                if l.modes[pi] == Mode::Dense {
+                                    let geo = dense::geometry(streamed, k, pi).unwrap();
+                                    assert_eq!(
+                                        reads.0,
+                                        (l.rows * geo.words_per_row) as u64,
+                                        "{what}: {} w{pi}",
+                                        l.name
+                                    );
+                                } else {
+                                    assert_eq!(reads.0, reads.1, "{what}: {} w{pi}", l.name);
+                                }
+                            }
+                        }
+                    }
+                    // The general path runs the same order with the same account.
+                    for i in [0, batch.n - 1] {
+                        let traced = cycle::run_traced(streamed, &batch, i, steps, &mut NoTrace);
+                        assert_eq!(traced.raw, got.samples[i].raw, "{what}: general path, sample {i}");
+                        assert_eq!(traced.counters, got.samples[i].counters, "{what}: general path, sample {i}");
+                    }
+                    runs += 1;
+                    dense_runs += usize::from(streamed.layers.iter().any(|l| l.modes.contains(&Mode::Dense)));
+                }
+            }
+        }
+    }
+    println!("{runs} streamed runs equal ({dense_runs} with dense projections), {refused} refused");
+    assert!(runs >= 24 && dense_runs > 0 && refused > 0, "{runs} {dense_runs} {refused}");
+}
+
+/// The general path's layer-major order (`run_traced_layer_major`) computes what its
+/// step-major order computes, counters included, on a sequential plan.
+#[test]
+fn the_general_path_runs_layer_major_too() {
+    for (c, _) in students() {
+        let (_, plan, batch) = common::plan_for(&c, Some(2));
+        for i in [0, 1] {
+            let want = cycle::run_traced(&plan, &batch, i, plan.timesteps, &mut NoTrace);
+            let got = cycle::run_traced_layer_major(&plan, &batch, i, plan.timesteps, &mut NoTrace).unwrap();
+            assert_eq!(got.raw, want.raw, "{} sample {i}", c.name);
+            assert_eq!(got.counters, want.counters, "{} sample {i}", c.name);
+        }
+    }
+}
+
+/// The streamed schedule refuses early exit at lowering, and the hardware back ends refuse a
+/// streamed plan with the same message (no RTL or HLS emits it yet).
+#[test]
+fn the_streamed_schedule_refuses_early_exit_and_the_back_ends() {
+    let (c, _) = students().into_iter().next().unwrap();
+    let m = c.load();
+    let batch = c.batch(&m);
+    let t = Target::load("ice40-up5k").unwrap();
+    let mut o = PlanOptions::new(t, c.timesteps);
+    o.input_stats = Some(InputStats::of(&batch));
+    o.settings.schedule = Some(ScheduleChoice::Streamed);
+    let plan = lower(&m, &o).unwrap();
+    let Err(v) = spikefab::back::verilog::emit(&plan, None) else { panic!("Verilog emitted a streamed plan") };
+    let Err(h) = spikefab::back::hls::emit(&plan, "xc7a35t") else { panic!("HLS emitted a streamed plan") };
+    let (v, h) = (v.to_string(), h.to_string());
+    assert!(v.contains("streamed schedule") && h.contains("streamed schedule"), "{v} / {h}");
+    o.settings.early_exit = true;
+    let e = lower(&m, &o).expect_err("early exit refused");
+    assert!(e.message.contains("early exit"), "{e}");
+}
+
+struct NoTrace;
+
+impl cycle::Tracer for NoTrace {
+    fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {}
+    fn step(&mut self, _: u64, _: usize) {}
 }

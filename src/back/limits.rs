@@ -37,10 +37,19 @@ pub enum Unsupported {
         /// Input channels per group.
         per_group: usize,
     },
+    /// The streamed (layer-major) schedule, which only the cycle engine runs so far.
+    #[error(
+        "the streamed schedule is simulated by the cycle engine only: no hardware back end emits it yet \
+         (use --schedule sequential or pipelined)"
+    )]
+    Streamed,
 }
 
 /// Checks that `plan` is within what the back ends implement; the error names the layer.
 pub fn check(plan: &Plan) -> Result<(), Unsupported> {
+    if plan.schedule == crate::hw::Schedule::Streamed {
+        return Err(Unsupported::Streamed);
+    }
     for l in &plan.layers {
         if l.v_bits > MAX_STATE_BITS || l.s_bits > MAX_STATE_BITS || l.y_bits > MAX_STATE_BITS {
             return Err(Unsupported::StateBits { layer: l.name.clone(), bits: l.v_bits.max(l.s_bits).max(l.y_bits) });

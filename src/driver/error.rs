@@ -52,13 +52,13 @@ pub enum Error {
         err: crate::dse::DseError,
     },
     /// The Verilog back end refused the plan.
-    #[error("{0}")]
+    #[error(transparent)]
     Verilog(#[from] crate::back::verilog::EmitError),
     /// The HLS back end refused the plan.
-    #[error("{0}")]
+    #[error(transparent)]
     Hls(#[from] crate::back::hls::EmitError),
     /// A chip's export could not be written in its vendor's format.
-    #[error("{0}")]
+    #[error(transparent)]
     Export(#[from] crate::back::loihi::NetxError),
     /// An external tool, or writing its files.
     #[error(transparent)]

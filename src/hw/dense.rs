@@ -324,10 +324,10 @@ pub fn plane_readers(plan: &Plan, k: usize) -> Vec<usize> {
 }
 
 /// The memory holding layer `k`'s spike plane as reader `r` reads it: `<layer>.plane`
-/// (sequential: one, read in turn) or `<layer>.plane.<reader>` (pipelined: a copy per reader).
+/// (sequential and streamed: one, read in turn) or `<layer>.plane.<reader>` (pipelined: a copy per reader).
 pub fn plane_memory(plan: &Plan, k: usize, r: usize) -> String {
     match plan.schedule {
-        super::Schedule::Sequential => format!("{}.plane", plan.layers[k].name),
+        super::Schedule::Sequential | super::Schedule::Streamed => format!("{}.plane", plan.layers[k].name),
         super::Schedule::Pipelined => format!("{}.plane.{}", plan.layers[k].name, plan.layers[r].name),
     }
 }

@@ -75,8 +75,29 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
                 .into(),
         });
     }
+    if o.schedule() == ScheduleChoice::Streamed && early_exit {
+        return Err(PlanError {
+            node: None,
+            message: "early exit needs the sequential schedule: a streamed design runs each layer's steps before \
+                      the next layer, so no step ends for all layers before the last (drop --early-exit or use \
+                      --schedule sequential)"
+                .into(),
+        });
+    }
     let net = quant::quantise(m, &o.quant())?;
-    Ok(lay_out(net, o))
+    let plan = lay_out(net, o);
+    if plan.schedule == Schedule::Streamed
+        && let Err(super::schedule::OrderError::ReadsPreviousStep(layer)) = super::schedule::layer_major_order(&plan)
+    {
+        return Err(PlanError {
+            node: Some(layer),
+            message: "reads the previous step of its source (a recurrent or delayed projection), which a streamed \
+                      design has overwritten: it runs each layer's steps before the next layer (use --schedule \
+                      sequential or pipelined)"
+                .into(),
+        });
+    }
+    Ok(plan)
 }
 
 /// Lays a quantised network out on `o`'s target under `o`'s schedule; `auto` keeps pipelined
@@ -96,6 +117,7 @@ pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
     match o.schedule() {
         ScheduleChoice::Sequential => lay(net, Schedule::Sequential),
         ScheduleChoice::Pipelined => lay(net, Schedule::Pipelined),
+        ScheduleChoice::Streamed => lay(net, Schedule::Streamed),
         ScheduleChoice::Auto if o.settings.early_exit => {
             let mut p = lay(net, Schedule::Sequential);
             p.schedule_note = Some("auto: sequential, as early exit needs".into());

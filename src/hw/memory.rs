@@ -148,6 +148,8 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         let items: Vec<(usize, usize)> =
             plan.layers.iter().enumerate().filter(|(k, l)| member(*k, l)).map(|(k, l)| (k, l.rows)).collect();
         let pipelined = plan.schedule == Schedule::Pipelined;
+        // Streamed: an event list holds every step (its consumers run after all of them).
+        let held = if kind == "events" { steps_held(plan) } else { 1 };
         // Pipelined: every layer runs on its own, so nothing is shared; each consumer of an
         // event list reads a copy of its own, two steps deep.
         let groups = if pipelined { items.iter().map(|&(k, _)| vec![k]).collect() } else { bank_groups(&items) };
@@ -155,7 +157,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
             let copies = pipelined && kind == "events";
             let ls = g.iter().map(|&k| &plan.layers[k]);
             let depth: usize =
-                if copies { two_steps(plan.layers[g[0]].rows) } else { ls.clone().map(|l| l.rows).sum() };
+                if copies { two_steps(plan.layers[g[0]].rows) } else { ls.clone().map(|l| l.rows * held).sum() };
             let multi = g.len() > 1;
             let width = if kind == "events" {
                 ls.clone().map(event_width).max().unwrap_or(1)
@@ -191,6 +193,13 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         }
     }
     out
+}
+
+/// Steps a memory of spikes, inputs or outputs holds at once: every step under the streamed
+/// schedule (a layer's readers run after all its steps), else one (the pipelined schedule's
+/// two-step memories are sized by [`two_steps`]).
+pub fn steps_held(plan: &Plan) -> usize {
+    if plan.schedule == Schedule::Streamed { plan.timesteps.max(1) } else { 1 }
 }
 
 /// Words of a memory holding two steps of `n` words (pipelined schedule): one half per step
@@ -288,7 +297,9 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             );
         }
     } else if !event_readers(plan, Source::Input).is_empty() {
-        add("input.events".into(), None, "input", plan.input.numel(), input_event_width(plan), false);
+        // Streamed: a per-step input's events of every step.
+        let depth = plan.input.numel() * if plan.input.per_step { steps_held(plan) } else { 1 };
+        add("input.events".into(), None, "input", depth, input_event_width(plan), false);
     }
     for (k, l) in plan.layers.iter().enumerate() {
         let lanes = l.lanes;
@@ -304,13 +315,13 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             add(format!("{}.params", l.name), Some(k), "params", l.param_depth(), lanes * pb, true);
         }
         if l.spiking() && super::dense::has_event_readers(plan, k) {
-            let depth = if pipelined { two_steps(l.rows) } else { l.rows };
+            let depth = if pipelined { two_steps(l.rows) } else { l.rows * steps_held(plan) };
             add(format!("{}.events", l.name), Some(k), "events", depth, event_width(l), false);
         }
         // The spike plane: sequential, one memory its readers take turns at; pipelined, a copy
-        // per reader, two steps deep.
+        // per reader, two steps deep; streamed, one holding every step.
         let pl = super::dense::Plane::of(l);
-        let depth = if pipelined { two_steps(pl.depth()) } else { pl.depth() };
+        let depth = if pipelined { two_steps(pl.depth()) } else { pl.depth() * steps_held(plan) };
         let mut planes: Vec<String> =
             super::dense::plane_readers(plan, k).into_iter().map(|r| super::dense::plane_memory(plan, k, r)).collect();
         planes.dedup();
@@ -328,8 +339,9 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         }
         if k == plan.output.layer {
             let w = lanes * out_lane_bits(plan);
-            // Pipelined: two steps, one streamed while the layer writes the next.
-            let depth = if pipelined { two_steps(l.rows) } else { l.rows };
+            // Pipelined: two steps, one streamed while the layer writes the next; streamed:
+            // every step, sent after the last layer.
+            let depth = if pipelined { two_steps(l.rows) } else { l.rows * steps_held(plan) };
             add(format!("{}.out", l.name), Some(k), "output", depth, w, false);
         }
     }

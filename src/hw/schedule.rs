@@ -29,6 +29,29 @@
 //! total = START + sum of (phase + GAP) + DONE
 //! ```
 //!
+//! The streamed [`Schedule`] runs layer-major (docs/streaming.md): each layer runs every step
+//! before the next layer starts, so no early exit and no projection that reads a previous
+//! step ([`layer_major_order`]):
+//!
+//! ```text
+//! start
+//! LOAD                      direct input: once;  per-step input: every step's, in turn
+//! for each layer (plan order):
+//!   for t in 0..T:
+//!     for each event-mode projection:  ACC  (static projections only at t = 0)
+//!   for each dense projection:  ACC_T      one phase for all T steps
+//!   UPD_T                                  every row, its T steps in turn
+//! OUT_T                     the output layer's rows of every step
+//! done
+//!
+//! ACC_T = DENSE_HEAD + rows * words per row * T + DENSE_TAIL
+//! UPD_T = UPD_HEAD + rows * T + UPD_TAIL
+//! OUT_T = OUT_HEAD + rows_out * T + OUT_TAIL
+//! ```
+//!
+//! An event-mode phase costs what it costs in the sequential schedule. A dense phase reads
+//! each weight word once for the T steps (the sequential schedule reads it every step).
+//!
 //! An event's beats ([`beats_at`]): Dense `ncg`; Conv `ny(y)*nx(x)*ncg`, the kernel taps
 //! that reach a target from the event's position ([`super::taps`]: the window clipped at the
 //! borders, at most `kh*kw`); Pool `ceil(kh/sh)*ceil(kw/sw)`; OneToOne 1; a pre-pooling stage
@@ -185,6 +208,57 @@ pub fn exit_cycles() -> u64 {
 /// Duration of the clear after an early exit: the largest layer's rows.
 pub fn clear_cycles(plan: &Plan) -> u64 {
     plan.layers.iter().map(|l| l.rows as u64).max().unwrap_or(0) + GAP
+}
+
+/// Why a plan cannot run layer-major (the streamed schedule, or
+/// `sim::cycle::run_layer_major`): the order would change what it computes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    /// Early exit decides after a step has ended in every layer.
+    #[error("early exit needs every layer to end a step before the next step starts")]
+    EarlyExit,
+    /// The layer reads its source's previous step (a recurrence or a delayed projection).
+    #[error("layer '{0}' reads the previous step of its source")]
+    ReadsPreviousStep(String),
+}
+
+/// Ok when `plan` computes the same running layer-major as step-major: no early exit, and every
+/// projection reads an earlier layer (or the input) at the same step. A projection from the
+/// same or a later layer, or a delayed one, reads the previous step, which layer-major order
+/// has overwritten.
+pub fn layer_major_order(plan: &Plan) -> Result<(), OrderError> {
+    if plan.early_exit {
+        return Err(OrderError::EarlyExit);
+    }
+    for (k, l) in plan.layers.iter().enumerate() {
+        for p in &l.projections {
+            let backward = matches!(p.source, Source::Layer(s) if s >= k);
+            if p.delayed || backward {
+                return Err(OrderError::ReadsPreviousStep(l.name.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The streamed schedule's dense ACC phase of a layer (`steps` steps run): one phase for every
+/// step, each (plane word, weight word) pair of a row read once and its weight word held
+/// against the plane words of all `steps` steps, one a cycle.
+#[inline]
+pub fn streamed_dense_acc_cycles(rows: usize, words: usize, steps: usize) -> u64 {
+    GAP + DENSE_HEAD + (rows * words * steps) as u64 + DENSE_TAIL
+}
+
+/// The streamed schedule's UPD phase of layer `l` (`steps` steps run): every row runs its
+/// steps in turn, one (row, step) a cycle.
+pub fn streamed_upd_cycles(plan: &Plan, l: &Layer, steps: usize) -> u64 {
+    UPD_HEAD + (l.rows * steps) as u64 + upd_tail(plan) + GAP
+}
+
+/// The streamed schedule's OUT phase (`steps` steps run): the output rows of every step, step
+/// by step.
+pub fn streamed_out_cycles(plan: &Plan, steps: usize) -> u64 {
+    OUT_HEAD + (plan.layers[plan.output.layer].rows * steps) as u64 + OUT_TAIL + GAP
 }
 
 /// The dependencies of the pipelined schedule, from a plan.

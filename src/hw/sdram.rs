@@ -470,12 +470,20 @@ pub fn stream_figures(
     })
 }
 
+impl From<Unserviceable> for StreamError {
+    // Not `#[from]`, which would also make it the error's source and print it twice in a
+    // message chain.
+    fn from(u: Unserviceable) -> Self {
+        StreamError::Timing(u)
+    }
+}
+
 /// Why weights cannot stream from a board's memory.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StreamError {
     /// The controller has no room between refreshes.
     #[error("external memory: {0}")]
-    Timing(#[from] Unserviceable),
+    Timing(Unserviceable),
     /// More weight words than the chip holds.
     #[error("the weights need {words} words of external memory, the {part} holds {capacity}")]
     TooLarge {

@@ -79,6 +79,10 @@ enum Time<'e> {
     Sequential(u64),
     /// Pipelined schedule: every unit's.
     Pipelined(schedule::Clock<'e>),
+    /// Streamed schedule: cycles from start. Phases are reported in layer-major order; a
+    /// dense ACC phase and the update pass run once for all steps and are counted at step 0,
+    /// the OUT phase once after the last layer, at its step 0.
+    Streamed(u64),
 }
 
 /// One sample's clock, tallies and outputs.
@@ -110,9 +114,10 @@ impl<'e> Account<'e> {
         let plan = eng.plan;
         let steps = steps.min(plan.timesteps);
         let out_n = plan.layers[plan.output.layer].neurons();
-        let time = match &eng.pipe {
-            Some(pipe) => Time::Pipelined(schedule::Clock::new(pipe)),
-            None => Time::Sequential(0),
+        let time = match (&eng.pipe, plan.schedule) {
+            (Some(pipe), _) => Time::Pipelined(schedule::Clock::new(pipe)),
+            (None, schedule::Schedule::Streamed) => Time::Streamed(0),
+            (None, _) => Time::Sequential(0),
         };
         let mut a = Account {
             eng,
@@ -135,7 +140,7 @@ impl<'e> Account<'e> {
     /// Back to the start of an inference.
     pub(super) fn reset(&mut self) {
         match &mut self.time {
-            Time::Sequential(cyc) => *cyc = schedule::START,
+            Time::Sequential(cyc) | Time::Streamed(cyc) => *cyc = schedule::START,
             Time::Pipelined(ck) => ck.reset(),
         }
         self.ctrl = schedule::START;
@@ -159,7 +164,7 @@ impl<'e> Account<'e> {
         let eng = self.eng;
         let c = schedule::load_cycles(eng.plan);
         match &mut self.time {
-            Time::Sequential(cyc) => *cyc += c,
+            Time::Sequential(cyc) | Time::Streamed(cyc) => *cyc += c,
             Time::Pipelined(ck) => {
                 ck.load(t, c);
                 for (k, l) in eng.plan.layers.iter().enumerate() {
@@ -186,12 +191,21 @@ impl<'e> Account<'e> {
             }
             None => ph,
         };
-        let dur = match dense {
-            Some((words, rows)) => schedule::dense_acc_cycles(rows, words),
-            None => schedule::acc_cycles(ph.events, ph.beats),
+        let dur = match (dense, &self.time) {
+            // One phase for every step, counted at the first.
+            (Some((words, rows)), Time::Streamed(_)) => {
+                let stat = self.eng.plan.layers[k].projections[pi].target == AccTarget::Static;
+                if t == 0 {
+                    schedule::streamed_dense_acc_cycles(rows, words, if stat { 1 } else { self.steps })
+                } else {
+                    0
+                }
+            }
+            (Some((words, rows)), _) => schedule::dense_acc_cycles(rows, words),
+            (None, _) => schedule::acc_cycles(ph.events, ph.beats),
         };
         match &mut self.time {
-            Time::Sequential(cyc) => *cyc += dur,
+            Time::Sequential(cyc) | Time::Streamed(cyc) => *cyc += dur,
             Time::Pipelined(ck) if ck.follows(k, pi) => ck.acc_follow(k, pi, ph.events, ph.beats, self.follow_late[gp]),
             Time::Pipelined(ck) => ck.acc(k, pi, t, dur),
         }
@@ -212,11 +226,20 @@ impl<'e> Account<'e> {
     /// The start of layer `k`'s update pass at step `t`; returns its go cycle.
     #[inline]
     pub(super) fn upd(&mut self, k: usize, t: usize) -> u64 {
-        let c = schedule::upd_cycles(self.eng.plan, &self.eng.plan.layers[k]);
+        let plan = self.eng.plan;
+        let c = schedule::upd_cycles(plan, &plan.layers[k]);
         match &mut self.time {
             Time::Sequential(cyc) => {
                 *cyc += c;
                 *cyc - c
+            }
+            // One pass for every step, counted at the first; step t's go is the pass's (its
+            // rows run their steps in turn).
+            Time::Streamed(cyc) => {
+                if t == 0 {
+                    *cyc += schedule::streamed_upd_cycles(plan, &plan.layers[k], self.steps);
+                }
+                *cyc
             }
             Time::Pipelined(ck) => ck.upd(k, t, c),
         }
@@ -252,6 +275,13 @@ impl<'e> Account<'e> {
                 *cyc += c;
                 *cyc
             }
+            // One OUT phase for every step after the last layer: every step ends with it.
+            Time::Streamed(cyc) => {
+                if t == 0 {
+                    *cyc += schedule::streamed_out_cycles(plan, self.steps);
+                }
+                *cyc
+            }
             Time::Pipelined(ck) => ck.out(t, c),
         };
         self.steps_run += 1;
@@ -278,7 +308,7 @@ impl<'e> Account<'e> {
     /// Control cycles on the sequential clock (the pipelined clock runs on the units').
     fn control(&mut self, c: u64) {
         self.ctrl += c;
-        if let Time::Sequential(cyc) = &mut self.time {
+        if let Time::Sequential(cyc) | Time::Streamed(cyc) = &mut self.time {
             *cyc += c;
         }
     }
@@ -300,14 +330,18 @@ impl<'e> Account<'e> {
             1
         };
         let (cycles, control_cycles, stall_cycles) = match &self.time {
-            Time::Sequential(cyc) => (cyc + schedule::DONE, self.ctrl + schedule::DONE, 0),
+            Time::Sequential(cyc) | Time::Streamed(cyc) => (cyc + schedule::DONE, self.ctrl + schedule::DONE, 0),
             Time::Pipelined(ck) => (ck.total(), self.ctrl + schedule::PIPE_DONE, ck.stalls),
         };
         let layers: Vec<LayerCounters> = (0..plan.layers.len()).map(|k| self.layer(k)).collect();
+        let out_cycles = match self.time {
+            Time::Streamed(_) if run > 0 => schedule::streamed_out_cycles(plan, run as usize),
+            _ => run * schedule::out_cycles(plan),
+        };
         let counters = Counters {
             cycles,
             load_cycles: loads * schedule::load_cycles(plan),
-            out_cycles: run * schedule::out_cycles(plan),
+            out_cycles,
             control_cycles,
             input_values: loads * plan.input.numel() as u64,
             input_events: self.input_events,
@@ -335,6 +369,12 @@ impl<'e> Account<'e> {
         // Per-projection counters exist once a phase has run (every projection runs at the
         // first step).
         let np = if run > 0 { l.projections.len() } else { 0 };
+        let streamed = matches!(self.time, Time::Streamed(_));
+        let upd_cycles = if streamed && run > 0 {
+            schedule::streamed_upd_cycles(eng.plan, l, run as usize)
+        } else {
+            run * schedule::upd_cycles(eng.plan, l)
+        };
         let mut lc = LayerCounters {
             spikes: ly.spikes,
             event_writes: ly.writes,
@@ -345,7 +385,7 @@ impl<'e> Account<'e> {
             neuron_updates: run * l.neurons() as u64,
             state_reads: run * l.rows as u64,
             param_reads: if eng.prep[k].param_rom { run * l.rows as u64 } else { 0 },
-            cycles: run * schedule::upd_cycles(eng.plan, l),
+            cycles: upd_cycles,
             proj_synaptic_ops: ProjCounts::from_elem(0, np),
             proj_weight_reads: ProjCounts::from_elem(0, np),
             ..Default::default()
@@ -354,10 +394,16 @@ impl<'e> Account<'e> {
             let pt = &self.proj[eng.proj_base[k] + pi];
             let phases = if p.target == AccTarget::Static { 1 } else { run };
             let dense = eng.dense[k][pi];
-            let weight_reads = if eng.beats[k][pi].1 || dense.is_some() { pt.beats } else { 0 };
+            // Streamed, a dense phase reads each weight word once for every step.
+            let weight_reads = match dense {
+                Some((words, rows)) if streamed => (rows * words) as u64,
+                _ if eng.beats[k][pi].1 || dense.is_some() => pt.beats,
+                _ => 0,
+            };
             lc.acc_phases += phases;
             lc.empty_acc_phases += pt.empty;
             lc.cycles += match dense {
+                Some((words, rows)) if streamed => schedule::streamed_dense_acc_cycles(rows, words, phases as usize),
                 Some((words, rows)) => phases * schedule::dense_acc_cycles(rows, words),
                 None => schedule::acc_cycles_total(phases, pt.empty, pt.beats),
             };

@@ -422,7 +422,7 @@ impl<'p> Engine<'p> {
             dense,
             event_list,
             plane_copies,
-            layer_major: false,
+            layer_major: plan.schedule == Schedule::Streamed,
         }
     }
 }

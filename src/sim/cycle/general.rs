@@ -49,6 +49,9 @@ impl Engine<'_> {
         steps: usize,
         tracer: &mut dyn Tracer,
     ) -> SampleResult {
+        if self.layer_major {
+            return self.sample_layer_major(st, batch, i, steps, tracer);
+        }
         let plan = self.plan;
         let mut acct = Account::new(self, steps);
         let steps = acct.steps();
@@ -95,6 +98,81 @@ impl Engine<'_> {
             if exited {
                 break;
             }
+        }
+        acct.result()
+    }
+
+    /// [`Self::sample`] layer-major: layer k runs steps 0..T before layer k + 1, each phase
+    /// reading its sources' event lists of the same step (kept per layer and step) and the
+    /// input of that step. Plans that read a previous step or exit early are refused before
+    /// (`hw::schedule::layer_major_order`), so every phase reads what it reads step-major.
+    fn sample_layer_major(
+        &self,
+        st: &mut SampleState,
+        batch: &InputBatch,
+        i: usize,
+        steps: usize,
+        tracer: &mut dyn Tracer,
+    ) -> SampleResult {
+        let plan = self.plan;
+        let mut acct = Account::new(self, steps);
+        let steps = acct.steps();
+        let out_l = plan.output.layer;
+        // Every step's input events (a direct input's, loaded once, serve every step).
+        let mut inputs: Vec<Vec<Event>> = Vec::with_capacity(steps);
+        let mut in_q = vec![];
+        for t in 0..steps {
+            if t == 0 || plan.input.per_step {
+                self.input_values(batch, i, t, &mut in_q);
+                let mut ev = vec![];
+                events_of(&in_q, plan.input.shape, &mut ev);
+                acct.load(t, &in_q, ev.len() as u64);
+                inputs.push(ev);
+            }
+        }
+        // Per layer and step: the event list its update wrote, and its entries.
+        let mut lists: Vec<Vec<(Vec<Event>, u64)>> = vec![Vec::with_capacity(steps); plan.layers.len()];
+        let mut out = vec![0i64; plan.layers[out_l].neurons()];
+        for k in 0..plan.layers.len() {
+            for t in 0..steps {
+                for (pi, p) in plan.layers[k].projections.iter().enumerate() {
+                    if p.target == AccTarget::Static && t > 0 {
+                        continue;
+                    }
+                    let (events, reads) = match p.source {
+                        Source::Input => (&inputs[t.min(inputs.len() - 1)], 0),
+                        Source::Layer(s) => (&lists[s][t].0, lists[s][t].1),
+                    };
+                    let l = &plan.layers[k];
+                    let (dst, bits) = target_state(l, p, &mut st.x[k], &mut st.s[k], &mut st.y[k]);
+                    let syn = self.scatter(k, pi, events, dst, bits);
+                    let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
+                    let beats = self.phase_beats(k, pi, events);
+                    acct.acc(k, pi, t, AccPhase { events: events.len() as u64, beats, reads, syn, ovf });
+                }
+                let go = acct.upd(k, t);
+                let SampleState { x, s, y, .. } = st;
+                let o: &mut [i64] = if k == out_l { &mut out } else { &mut [] };
+                let mut ev = vec![];
+                let u = self.update(
+                    k,
+                    t,
+                    t + 1 == steps,
+                    (&mut x[k], &mut s[k], &mut y[k]),
+                    &mut ev,
+                    o,
+                    Some((go, &mut *tracer)),
+                );
+                lists[k].push((ev, u.entries));
+                acct.updated(k, u);
+                if k == out_l {
+                    acct.row(t).copy_from_slice(&out);
+                }
+            }
+        }
+        for t in 0..steps {
+            let (end, _) = acct.out(t);
+            tracer.step(end, t);
         }
         acct.result()
     }

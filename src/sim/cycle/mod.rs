@@ -23,6 +23,8 @@ use rayon::prelude::*;
 
 use crate::data::{InputBatch, Outputs};
 use crate::hw::Plan;
+pub use crate::hw::schedule::OrderError;
+use crate::hw::schedule::layer_major_order;
 
 mod account;
 mod engine;
@@ -64,41 +66,33 @@ pub fn run_passes_simd(
 }
 
 /// [`run`] in layer-major order: each layer runs every step before the next layer starts (the
-/// order a design that streams its weights from external memory runs in, docs/streaming.md),
-/// through the same kernels, so its outputs and counters equal [`run`]'s. The cycle figures are
-/// the sequential schedule's sums; the layer-major clock is not modelled yet.
+/// order of the streamed schedule, docs/streaming.md), through the same kernels, so its outputs
+/// and counters equal [`run`]'s. The cycles are `plan`'s own schedule's: a sequential plan
+/// counts the sequential schedule's sums, a streamed plan (which [`run`] already runs
+/// layer-major) its own.
 ///
-/// Err when the order would change what the plan computes: early exit (a step must end in
-/// every layer before the next starts), or a projection that reads the previous step (a
-/// delayed one, or one from the same or a later layer). The general path
-/// ([`run_traced`]) runs step-major only.
+/// Err when the order would change what the plan computes ([`layer_major_order`]): early exit,
+/// or a projection that reads the previous step.
 pub fn run_layer_major(plan: &Plan, batch: &InputBatch, steps: usize) -> Result<BatchResult, OrderError> {
-    if plan.early_exit {
-        return Err(OrderError::EarlyExit);
-    }
-    for (k, l) in plan.layers.iter().enumerate() {
-        for p in &l.projections {
-            let backward = matches!(p.source, crate::quant::Source::Layer(s) if s >= k);
-            if p.delayed || backward {
-                return Err(OrderError::ReadsPreviousStep(l.name.clone()));
-            }
-        }
-    }
+    layer_major_order(plan)?;
     let cap = pass::samples_per_pass(plan, batch.n).max(1);
     let mut eng = Engine::new(plan, cap);
     eng.layer_major = true;
     Ok(run_engine(plan, eng, batch, steps, cap, Simd::Best))
 }
 
-/// Why a plan cannot run layer-major ([`run_layer_major`]).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum OrderError {
-    /// Early exit decides after a step has ended in every layer.
-    #[error("early exit needs every layer to end a step before the next step starts")]
-    EarlyExit,
-    /// The layer reads its source's previous step (a recurrence or a delayed projection).
-    #[error("layer '{0}' reads the previous step of its source")]
-    ReadsPreviousStep(String),
+/// [`run_traced`] in layer-major order (see [`run_layer_major`]).
+pub fn run_traced_layer_major(
+    plan: &Plan,
+    batch: &InputBatch,
+    sample: usize,
+    steps: usize,
+    tracer: &mut dyn Tracer,
+) -> Result<SampleResult, OrderError> {
+    layer_major_order(plan)?;
+    let mut eng = Engine::new(plan, 1);
+    eng.layer_major = true;
+    Ok(eng.sample(&mut general::SampleState::new(plan), batch, sample, steps, tracer))
 }
 
 fn run_engine(plan: &Plan, eng: Engine<'_>, batch: &InputBatch, steps: usize, cap: usize, simd: Simd) -> BatchResult {

@@ -39,7 +39,7 @@ use product::{fma_kernels, product};
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// Input or output selection.
-    #[error("{0}")]
+    #[error(transparent)]
     Select(#[from] crate::ir::SelectError),
     /// Batch does not fit.
     #[error("the inputs have {got} elements per step but Input '{node}' takes {want}")]
@@ -55,7 +55,7 @@ pub enum SimError {
     #[error("dt is required to simulate node '{0}'")]
     NoDt(String),
     /// The run would need more memory than the limit.
-    #[error("{0}")]
+    #[error(transparent)]
     Limit(#[from] crate::limits::LimitError),
 }
 
