@@ -86,7 +86,7 @@ pub fn too_large(m: &Model) -> bool {
 /// `c[0]`: T - 1 (bits 0-2), early exit, signed input, integer input, per-step input, input
 /// scale given; `c[1]`: target (bits 0-1 and 7), lanes 1 ... 64 or the target's (bits 2-4),
 /// schedule: the target's, sequential, pipelined or auto (bits 5-6); `c[2]`: weight and input
-/// bits; `c[3]`: fraction and leak bits; `c[4]`: membrane cap (bits 0-6), dense datapath (bit 7);
+/// bits; `c[3]`: fraction and leak bits, the streamed schedule instead (bit 6); `c[4]`: membrane cap (bits 0-6), dense datapath (bit 7);
 /// `c[5]`: input range or scale.
 pub fn options(c: &[u8; 6]) -> PlanOptions {
     let timesteps = 1 + (c[0] & 7) as usize;
@@ -115,6 +115,9 @@ pub fn options(c: &[u8; 6]) -> PlanOptions {
         2 => Some(ScheduleChoice::Pipelined),
         _ => Some(ScheduleChoice::Auto),
     };
+    if c[3] & 0x40 != 0 {
+        o.settings.schedule = Some(ScheduleChoice::Streamed);
+    }
     let signed = c[0] & 16 != 0;
     let integers = c[0] & 32 != 0;
     let max = if integers { c[5] as f64 } else { c[5] as f64 / 16.0 };
