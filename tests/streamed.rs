@@ -251,3 +251,44 @@ impl cycle::Tracer for NoTrace {
     fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {}
     fn step(&mut self, _: u64, _: usize) {}
 }
+
+/// Energy of a streamed dense plan: its plane reads and synaptic energy are the sequential
+/// plan's (the same (plane word, weight word) pairs), its weight memories are read T times
+/// fewer.
+#[test]
+fn streamed_energy_counts_each_weight_word_once_and_every_pair() {
+    let t = Target::load("ice40-up5k").unwrap();
+    let mut dense_memories = 0;
+    for (c, _) in students() {
+        let m = c.load();
+        let batch = c.batch(&m).take(32);
+        let mut o = PlanOptions::new(t.clone(), c.timesteps);
+        o.input_stats = Some(InputStats::of(&batch));
+        let seq = lower(&m, &o).unwrap();
+        o.settings.schedule = Some(ScheduleChoice::Streamed);
+        let streamed = lower(&m, &o).unwrap();
+        let modes = dense::all_dense(&seq);
+        let (seq, streamed) = (seq.with_modes(&modes, &t).unwrap(), streamed.with_modes(&modes, &t).unwrap());
+        let es = spikefab::energy::estimate(&seq, &t, &cycle::run(&seq, &batch, seq.timesteps));
+        let ef = spikefab::energy::estimate(&streamed, &t, &cycle::run(&streamed, &batch, streamed.timesteps));
+        let syn = |e: &spikefab::energy::Estimate| e.components.iter().find(|x| x.name == "synaptic").unwrap().joules;
+        assert!((syn(&es) - syn(&ef)).abs() <= 1e-9 * syn(&es).abs(), "{}: synaptic energy", c.name);
+        for (a, b) in es.memories.iter().zip(&ef.memories) {
+            assert_eq!(a.name, b.name, "{}", c.name);
+            let dense_w = streamed.layers.iter().any(|l| {
+                (0..l.projections.len()).any(|j| {
+                    l.modes[j] == Mode::Dense
+                        && l.projections[j].target != AccTarget::Static
+                        && a.name == format!("{}.w{j}", l.name)
+                })
+            });
+            if dense_w {
+                assert_eq!(a.accesses, b.accesses * streamed.timesteps as f64, "{}: {}", c.name, a.name);
+                dense_memories += 1;
+            } else if a.name.ends_with(".plane") {
+                assert_eq!(a.accesses, b.accesses, "{}: {}", c.name, a.name);
+            }
+        }
+    }
+    assert!(dense_memories > 0);
+}
