@@ -358,7 +358,7 @@ pub struct EnergyConsts {
 /// A board's external memory (`[external_memory]`): one kind of SDR SDRAM chip, its geometry,
 /// its timing and its supply currents, each with its source in the TOML comments. Designs whose
 /// weights do not fit on chip stream them from here.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExternalMemory {
     /// Memory kind; only `sdr` (single data rate SDRAM) is modelled.
     pub kind: MemoryKind,

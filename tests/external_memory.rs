@@ -70,11 +70,25 @@ fn the_board_plan_reports_streaming_figures_the_chip_model_reproduces() {
         assert!(want > 0.0 && (got - want).abs() <= 1e-9 * want, "{k}: {got} vs {want}");
     }
 
-    // The text form says the streaming datapath is not what compile builds yet.
+    // The text form says this plan keeps its weights on chip, and the streamed one streams.
     let (code, text, _) =
         spikefab(&["plan", "models/conv_bw/conv_bw.nir", "-T", "4", "--input-scale", "1", "--target", "ulx3s-85f"]);
     assert_eq!(code, 0);
-    assert!(text.contains(&format!("{words} words")) && text.contains("not of the design built"), "{text}");
+    assert!(text.contains(&format!("{words} words")) && text.contains("keeps every weight on chip"), "{text}");
+    let (code, text, _) = spikefab(&[
+        "plan",
+        "models/conv_bw/conv_bw.nir",
+        "-T",
+        "4",
+        "--input-scale",
+        "1",
+        "--target",
+        "ulx3s-85f",
+        "--schedule",
+        "streamed",
+    ]);
+    assert_eq!(code, 0);
+    assert!(text.contains("external memory, words 0..") && text.contains("streams its weights"), "{text}");
 }
 
 /// With inputs, `plan` sets the weights' transfer against the datapath's work: the transfer is

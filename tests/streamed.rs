@@ -9,7 +9,7 @@ mod common;
 use common::{relayout, root, students};
 use spikefab::hw::dense::{self, Mode};
 use spikefab::hw::schedule::{self, Schedule};
-use spikefab::hw::{PlanOptions, lower};
+use spikefab::hw::{MemMap, PlanOptions, lower};
 use spikefab::quant::{AccTarget, InputStats, Source};
 use spikefab::sim::cycle::{self, OrderError};
 use spikefab::target::{ScheduleChoice, Target};
@@ -291,4 +291,134 @@ fn streamed_energy_counts_each_weight_word_once_and_every_pair() {
         }
     }
     assert!(dense_memories > 0);
+}
+
+/// A student laid out streamed on the ULX3S (its SDRAM at the plan's 50 MHz clock), with
+/// `lanes` and, when `dense`, every eligible projection dense.
+fn on_the_board(c: &common::Case, lanes: usize, dense: bool) -> (spikefab::hw::Plan, spikefab::data::InputBatch) {
+    let m = c.load();
+    let batch = c.batch(&m).take(12);
+    let mut t = Target::load("ulx3s-85f").unwrap();
+    t.clock.default_mhz = 50.0;
+    let mut o = PlanOptions::new(t.clone(), c.timesteps);
+    o.input_stats = Some(InputStats::of(&batch));
+    o.settings.lanes = Some(lanes);
+    o.settings.schedule = Some(ScheduleChoice::Streamed);
+    let plan = lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+    let plan = if dense { plan.with_modes(&dense::all_dense(&plan), &t).unwrap() } else { plan };
+    (plan, batch)
+}
+
+/// On the board, every weight memory lives in the SDRAM exactly once, in schedule order: each
+/// layer's weights one contiguous request (its tile), the tiles back to back from word 0, as
+/// many words as the bandwidth figures stream; the tile buffer holds two of the largest.
+#[test]
+fn streamed_weights_are_one_contiguous_tile_per_layer_in_schedule_order() {
+    for (c, _) in students() {
+        for dense in [false, true] {
+            let (plan, _) = on_the_board(&c, 2, dense);
+            let what = format!("{}, dense {dense}", c.name);
+            let mem = plan.external.clone().expect("streams from the board's SDRAM");
+            let width = mem.geometry.width as u64;
+            let tiles = plan.tiles();
+            let mut next = 0;
+            for (j, tile) in tiles.iter().enumerate() {
+                assert_eq!(tile.addr, next, "{what}: tile {j} follows the one before");
+                assert!(j == 0 || tiles[j - 1].layer < tile.layer, "{what}: one tile per layer, in plan order");
+                let owned: u64 = plan
+                    .memories
+                    .iter()
+                    .filter(|m| m.role == "weights" && m.layer == Some(tile.layer))
+                    .map(|m| m.bits().div_ceil(width))
+                    .sum();
+                assert_eq!(tile.words, owned, "{what}: tile {j} holds its layer's weights");
+                next += tile.words;
+            }
+            for m in plan.memories.iter().filter(|m| m.role == "weights") {
+                assert!(matches!(m.map, MemMap::External { .. }), "{what}: {} on chip", m.name);
+            }
+            let f = spikefab::hw::sdram::stream_figures(&plan, &mem, 1).unwrap();
+            assert_eq!(f.words, next, "{what}: the figures stream every tile");
+            let buffer = plan.memories.iter().find(|m| m.name == "weights.tiles").expect("a tile buffer");
+            assert_eq!(buffer.depth as u64, 2 * tiles.iter().map(|t| t.words).max().unwrap(), "{what}");
+        }
+    }
+}
+
+/// A streamed inference's cycles, rebuilt from a sample's counters (each layer's own cycles)
+/// and the memory, independently of the engine's account: the controller steps beside the
+/// layers against the chip model, which checks every command's timing; tile j is offered from
+/// the cycle its buffer half is free (0 for the first two, else the end of the layer of tile
+/// j - 2) and is ready two cycles after its last word is on the bus; a layer starts no earlier.
+/// Returns the total cycles and the cycles layers waited.
+fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u64) {
+    use spikefab::hw::sdram::{Request, Streamer};
+    use spikefab::sim::sdram::{Sdram, tick};
+    let mem = plan.external.as_ref().unwrap();
+    let timing = mem.timing.at(plan.clock_mhz);
+    let mut ctl = Streamer::at_start(mem.geometry, timing).unwrap();
+    let mut chip = Sdram::new(mem.geometry, timing);
+    let tiles = plan.tiles();
+    let mut cum = vec![];
+    let mut total = 0;
+    for t in &tiles {
+        total += t.words;
+        cum.push(total);
+    }
+    let (mut ready, mut ends) = (vec![None; tiles.len()], vec![None; plan.layers.len()]);
+    let (mut next, mut words, mut mc) = (0, 0u64, 0u64);
+    let loads = if plan.input.per_step { k.steps_run } else { 1 };
+    let (mut cyc, mut stalls) = (loads * (plan.input.numel() as u64 + 1), 0);
+    for (li, lc) in k.layers.iter().enumerate() {
+        if let Some(j) = tiles.iter().position(|t| t.layer == li) {
+            while ready[j].is_none() {
+                let free = |i: usize| if i < 2 { Some(0) } else { ends[tiles[i - 2].layer] };
+                let offer = next < tiles.len() && next <= j + 1 && free(next).is_some_and(|f| mc >= f);
+                let req = offer.then(|| Request { addr: tiles[next].addr, len: tiles[next].words });
+                let got = tick(&mut ctl, &mut chip, req).unwrap_or_else(|v| panic!("cycle {mc}: {v}"));
+                next += usize::from(got.accepted);
+                if got.word.is_some() {
+                    words += 1;
+                    if let Some(i) = cum.iter().position(|&c| c == words) {
+                        ready[i] = Some(mc + 2);
+                    }
+                }
+                mc += 1;
+            }
+            let go = ready[j].unwrap().max(cyc);
+            stalls += go - cyc;
+            cyc = go;
+        }
+        cyc += lc.cycles;
+        ends[li] = Some(cyc);
+    }
+    (cyc + k.out_cycles + 1, stalls)
+}
+
+/// On the board, every sample's cycles and waits are the timeline rebuilt with the chip model
+/// (which finds no timing violation); without the waits they are the same plan's with its
+/// weights on chip; and the values are the on-chip plan's.
+#[test]
+fn streamed_weights_arrive_as_the_memory_allows() {
+    let mut waited = 0;
+    for (c, _) in students() {
+        for lanes in [2, 8] {
+            for dense in [false, true] {
+                let (plan, batch) = on_the_board(&c, lanes, dense);
+                let what = format!("{} at {lanes} lanes, dense {dense}", c.name);
+                let got = cycle::run(&plan, &batch, plan.timesteps);
+                let mut on_chip = plan.clone();
+                on_chip.external = None;
+                let want = cycle::run(&on_chip, &batch, plan.timesteps);
+                assert_eq!(got.outputs.data, want.outputs.data, "{what}");
+                for (i, (g, w)) in got.samples.iter().zip(&want.samples).enumerate() {
+                    let (cycles, stalls) = streamed_timeline(&plan, &g.counters);
+                    assert_eq!((g.counters.cycles, g.counters.stall_cycles), (cycles, stalls), "{what}: sample {i}");
+                    assert_eq!(g.counters.cycles - stalls, w.counters.cycles, "{what}: sample {i}");
+                    waited += stalls;
+                }
+            }
+        }
+    }
+    assert!(waited > 0, "some layer waits for its weights");
 }

@@ -61,7 +61,7 @@ fn print_view(r: &PlanReport) {
                 println!("warning: the plan does not fit the {}: {why}", r.target);
             }
             if let Some(s) = streaming {
-                print_streaming(s);
+                print_streaming(s, plan.external.is_some());
             }
             if let Some(c) = &r.cycles {
                 println!(
@@ -132,9 +132,27 @@ fn print_bound(b: &LatencyBound) {
     );
 }
 
-/// The weights' transfer against the datapath's work, were the weights streamed.
+/// The weights' transfer against the datapath's work, were the weights streamed (or as they
+/// are, for a plan that streams them).
 fn print_balance(b: &StreamBalance) {
     let limit = if b.fraction_of_bound >= 1.0 { "the memory" } else { "the datapath" };
+    if b.measured {
+        println!(
+            "streamed, measured: transfer {:.3} ms per inference; this plan, its weights fetched tile by tile with \
+             the memory's timing, takes {:.3} ms ({:.1} cycles of it waiting for weights): {:.1} inferences per \
+             second, {:.3} of the bandwidth bound; {:.0} synaptic accumulates per inference, {:.2} per cycle now, \
+             {:.2} per cycle to keep up with the memory",
+            b.transfer_s * 1e3,
+            b.compute_s * 1e3,
+            b.stall_cycles,
+            b.inferences_per_s,
+            b.fraction_of_bound,
+            b.synaptic_ops,
+            b.ops_per_cycle,
+            b.ops_per_cycle_needed
+        );
+        return;
+    }
     println!(
         "streamed, estimated: transfer {:.3} ms and compute {:.3} ms per inference (this plan's datapath, its cycles \
          measured above), overlapped: {:.1} inferences per second, {:.3} of the bandwidth bound ({limit} is the \
@@ -150,8 +168,9 @@ fn print_balance(b: &StreamBalance) {
     );
 }
 
-/// What streaming the weights from the board's SDRAM would move and allow.
-fn print_streaming(s: &Streaming) {
+/// What streaming the weights from the board's SDRAM would move and allow (`streams`: what
+/// this plan moves).
+fn print_streaming(s: &Streaming, streams: bool) {
     let (f, e) = (&s.figures, &s.energy_per_pass);
     println!(
         "external memory ({}, {}-bit SDR at {} MHz): the weights ({} bits in {} memories, {} words) are {:.0} bytes per \
@@ -178,8 +197,15 @@ fn print_streaming(s: &Streaming) {
         e.refresh_j * 1e6,
         e.background_j * 1e6
     );
-    println!(
-        "note: designs do not stream from external memory yet: compile keeps every weight on chip, so these are the \
-         figures of the streaming form, not of the design built"
-    );
+    if streams {
+        println!(
+            "note: this plan streams its weights from the external memory (--schedule streamed); the cycle engine \
+             runs it, no back end emits it yet"
+        );
+    } else {
+        println!(
+            "note: this plan keeps every weight on chip; these are the figures of streaming them (--schedule \
+             streamed, cycle engine only so far)"
+        );
+    }
 }

@@ -56,6 +56,13 @@ pub struct StreamBalance {
     pub ops_per_cycle: f64,
     /// ... and what it would have to do for the transfer to be the limit.
     pub ops_per_cycle_needed: f64,
+    /// True when the plan streams its weights from this memory (the streamed schedule on the
+    /// board): the compute is then the cycle engine's run with the memory's timing, transfers
+    /// and waits included, so the throughput and the fraction of the bound are measured, not
+    /// estimated.
+    pub measured: bool,
+    /// Cycles per inference the layers waited for their weights (mean; 0 unless measured).
+    pub stall_cycles: f64,
 }
 
 impl StreamBalance {
@@ -74,6 +81,8 @@ impl StreamBalance {
             synaptic_ops,
             ops_per_cycle: per_cycle(mean_cycles),
             ops_per_cycle_needed: per_cycle(transfer_s * hz),
+            measured: false,
+            stall_cycles: 0.0,
         }
     }
 }
@@ -228,7 +237,13 @@ pub fn plan(
             let f = &s.figures;
             let transfer_s = f.cycles_per_pass as f64 / f.batch.max(1) as f64 / (f.clock_mhz * 1e6);
             let ops = r.total.layers.iter().map(|l| l.synaptic_ops as f64).sum::<f64>() / n;
-            StreamBalance::of(transfer_s, measured.mean, plan.clock_mhz, ops)
+            let stalls = r.samples.iter().map(|s| s.counters.stall_cycles as f64).sum::<f64>() / n;
+            let streams = plan.external.is_some();
+            StreamBalance {
+                measured: streams,
+                stall_cycles: if streams { stalls } else { 0.0 },
+                ..StreamBalance::of(transfer_s, measured.mean, plan.clock_mhz, ops)
+            }
         });
         cycles = Some(measured);
     }

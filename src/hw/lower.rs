@@ -97,6 +97,23 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
                 .into(),
         });
     }
+    if let Some(mem) = &plan.external {
+        let words: u64 = plan.tiles().iter().map(|t| t.words).sum();
+        let refused = if words > mem.geometry.words() {
+            Some(format!(
+                "the weights need {words} words of external memory, the {} holds {}",
+                mem.part,
+                mem.geometry.words()
+            ))
+        } else {
+            super::sdram::Streamer::new(mem.geometry, mem.timing.at(plan.clock_mhz))
+                .err()
+                .map(|e| format!("the {} at the plan's {} MHz clock: {e}", mem.part, plan.clock_mhz))
+        };
+        if let Some(message) = refused {
+            return Err(PlanError { node: None, message: format!("streamed weights: {message}") });
+        }
+    }
     Ok(plan)
 }
 

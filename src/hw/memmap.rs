@@ -27,6 +27,14 @@ pub enum MemMap {
     },
     /// Counted only (ASIC targets).
     Sram,
+    /// In the board's external memory, streamed into the on-chip tile buffer
+    /// (`weights.tiles`) before its layer runs.
+    External {
+        /// First word address.
+        addr: u64,
+        /// Words (of the memory's data bus).
+        words: u64,
+    },
 }
 
 /// A logical memory of the design.

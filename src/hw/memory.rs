@@ -195,6 +195,37 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     out
 }
 
+/// Moves every weight ROM of `v` (laid out in plan order: layer, then projection) to the
+/// external memory of `width`-bit words, each on a word of its own, consecutive in that order,
+/// so a layer's weights are one contiguous request (its tile, [`super::Plan::tiles`]); and adds
+/// the on-chip tile buffer `weights.tiles`: two halves (one filled while the other is read),
+/// each as many memory words as the largest layer's tile.
+fn stream_weights(v: &mut Vec<Memory>, plan: &Plan, t: &Target, width: usize) {
+    let mut addr = 0u64;
+    let mut per_layer = vec![0u64; plan.layers.len()];
+    for m in v.iter_mut().filter(|m| m.rom && m.role == "weights") {
+        let words = m.bits().div_ceil(width as u64);
+        m.map = MemMap::External { addr, words };
+        addr += words;
+        if let Some(k) = m.layer {
+            per_layer[k] += words;
+        }
+    }
+    let largest = per_layer.iter().copied().max().unwrap_or(0) as usize;
+    if largest > 0 {
+        let depth = 2 * largest;
+        v.push(Memory {
+            name: "weights.tiles".into(),
+            layer: None,
+            role: "tiles".into(),
+            depth,
+            width,
+            rom: false,
+            map: place(t, depth, width, false),
+        });
+    }
+}
+
 /// Steps a memory of spikes, inputs or outputs holds at once: every step under the streamed
 /// schedule (a layer's readers run after all its steps), else one (the pipelined schedule's
 /// two-step memories are sized by [`two_steps`]).
@@ -345,11 +376,15 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             add(format!("{}.out", l.name), Some(k), "output", depth, w, false);
         }
     }
+    if let Some(mem) = &plan.external {
+        stream_weights(&mut v, plan, t, mem.geometry.width as usize);
+    }
     // Large RAM: the biggest weight ROMs first, while blocks remain (ties in plan order).
     let min = t.mapping.large_ram_min_bits;
     let mut free = t.device.large_rams as usize;
     let mut big: Vec<usize> = (0..v.len())
         .filter(|&i| v[i].role == "weights" && min > 0 && (v[i].depth * v[i].width) as u64 >= min)
+        .filter(|&i| !matches!(v[i].map, MemMap::External { .. }))
         .collect();
     big.sort_by_key(|&i| std::cmp::Reverse(v[i].depth * v[i].width));
     for i in big {

@@ -37,7 +37,7 @@ use crate::target::Target;
 
 pub use lower::{PlanError, PlanOptions, lay_out, lower};
 pub use memmap::{MemMap, Memory};
-pub use plan::{Layer, Plan};
+pub use plan::{Layer, Plan, Tile};
 pub use schedule::Schedule;
 
 impl Plan {
@@ -108,6 +108,7 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>, schedule: Sch
         schedule_note: None,
         datapath_note: None,
         mode_choices: vec![],
+        external: target.external_memory.clone().filter(|_| schedule == Schedule::Streamed),
     };
     (plan.memories, plan.banks) = memory::map(&plan, target);
     plan

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::memmap::{Bank, Memory};
 use super::mode::{Mode, ModeChoice};
 use crate::quant::{self, Network, ProjKind};
-use crate::target::Schedule;
+use crate::target::{ExternalMemory, Schedule};
 
 /// A quantised layer placed in lanes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -119,6 +119,11 @@ pub struct Plan {
     pub datapath_note: Option<String>,
     /// `--datapath auto`'s figures for each projection that can run dense.
     pub mode_choices: Vec<ModeChoice>,
+    /// The board memory the weights stream from (the streamed schedule on a board with one):
+    /// every weight memory is then [`super::MemMap::External`], its words in schedule order,
+    /// and the design runs it at the plan's clock. None: every weight on chip.
+    #[serde(skip)]
+    pub external: Option<ExternalMemory>,
 }
 
 impl Plan {
@@ -139,6 +144,32 @@ impl Plan {
     pub fn modes(&self) -> Vec<Vec<Mode>> {
         self.layers.iter().map(|l| l.modes.clone()).collect()
     }
+
+    /// The tiles a streamed plan fetches from its external memory, in schedule order: one per
+    /// layer with weights, all of that layer's weight memories as one contiguous request (empty
+    /// when every weight is on chip).
+    pub fn tiles(&self) -> Vec<Tile> {
+        let mut tiles: Vec<Tile> = vec![];
+        for m in &self.memories {
+            let (super::MemMap::External { addr, words }, Some(layer)) = (&m.map, m.layer) else { continue };
+            match tiles.last_mut() {
+                Some(t) if t.layer == layer && t.addr + t.words == *addr => t.words += words,
+                _ => tiles.push(Tile { layer, addr: *addr, words: *words }),
+            }
+        }
+        tiles
+    }
+}
+
+/// One request of a streamed plan's weights: a layer's, from its external memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Tile {
+    /// The layer that reads it.
+    pub layer: usize,
+    /// First word address.
+    pub addr: u64,
+    /// Words.
+    pub words: u64,
 }
 
 impl Deref for Plan {

@@ -366,6 +366,16 @@ pub fn locate(g: Geometry, addr: u64) -> (u32, u32, u32) {
 }
 
 impl Streamer {
+    /// A controller at the start of an inference of a streamed design: initialised, every
+    /// bank closed and every timing wait over, its first command a REFRESH (in cycle 0). So
+    /// every inference sees the same memory timing, whatever ran before: the design accepts a
+    /// start only when its controller has been idle for [`Streamer::overhead`] cycles.
+    pub fn at_start(g: Geometry, t: Timing) -> Result<Streamer, Unserviceable> {
+        let mut s = Streamer::initialised(g, t)?;
+        s.since_refresh = t.refi;
+        Ok(s)
+    }
+
     /// The chip's geometry.
     pub fn geometry(&self) -> Geometry {
         self.g
@@ -374,6 +384,119 @@ impl Streamer {
     /// The timing in cycles.
     pub fn timing(&self) -> Timing {
         self.t
+    }
+}
+
+/// Cycles from the READ of a tile's last word to the first cycle a phase may read the tile:
+/// `CL` for the word to reach the bus, one for the pad register, one for the buffer write.
+pub fn tile_latency(t: &Timing) -> u64 {
+    t.cl + 2
+}
+
+/// A streamed design's weight fetches, cycle by cycle: the [`Streamer`] serving the plan's
+/// tiles (`Plan::tiles`) in order into the two halves of the tile buffer, tile `i` into half
+/// `i % 2`. Tile `i` is offered to the controller from the cycle its half is free (`free(i)`:
+/// cycle 0 for the first two, else the end of the layer that read tile `i - 2`) and is taken
+/// when the controller has issued every READ of the one before. It is ready [`tile_latency`]
+/// cycles after its last READ. Cycles count from the inference's start, the controller
+/// [`Streamer::at_start`].
+#[derive(Clone, Debug)]
+pub struct TileFetch {
+    s: Streamer,
+    /// The controller's next cycle.
+    cycle: u64,
+    /// Per tile: first word and words.
+    tiles: Vec<Request>,
+    /// Next tile to offer.
+    next: usize,
+    /// READs issued, over every tile, and the tile they are in.
+    reads: u64,
+    reading: usize,
+    /// READs of the tiles before `reading`.
+    before: u64,
+    /// Per tile, the cycle it is ready (once its last READ is issued).
+    ready: Vec<Option<u64>>,
+    /// Every command issued but NOP, with its cycle, when asked for (tests replay them).
+    log: Option<Vec<(u64, Command)>>,
+}
+
+impl TileFetch {
+    /// Fetches of `tiles` from a chip of geometry `g` at timing `t`.
+    /// An empty tile is ready at cycle 0 and never offered.
+    pub fn new(g: Geometry, t: Timing, tiles: &[super::Tile]) -> Result<TileFetch, Unserviceable> {
+        let mut f = TileFetch {
+            s: Streamer::at_start(g, t)?,
+            cycle: 0,
+            tiles: tiles.iter().map(|x| Request { addr: x.addr, len: x.words }).collect(),
+            next: 0,
+            reads: 0,
+            reading: 0,
+            before: 0,
+            ready: tiles.iter().map(|x| (x.words == 0).then_some(0)).collect(),
+            log: None,
+        };
+        f.skip_empty();
+        Ok(f)
+    }
+
+    /// Moves `next` and `reading` past empty tiles.
+    fn skip_empty(&mut self) {
+        let empty = |f: &TileFetch, i: usize| i < f.tiles.len() && f.tiles[i].len == 0;
+        while empty(self, self.next) {
+            self.next += 1;
+        }
+        while empty(self, self.reading) {
+            self.reading += 1;
+        }
+    }
+
+    /// Keeps every command issued (see [`TileFetch::log`]).
+    pub fn logged(mut self) -> TileFetch {
+        self.log = Some(vec![]);
+        self
+    }
+
+    /// The commands issued so far but NOPs, with their cycles (empty unless [`Self::logged`]).
+    pub fn log(&self) -> &[(u64, Command)] {
+        self.log.as_deref().unwrap_or(&[])
+    }
+
+    /// The cycle tile `j` is ready, stepping the controller as far as that takes. `free(i)` is
+    /// the cycle tile `i`'s half of the buffer is free, asked only for tiles up to `j + 1`
+    /// (their halves were read by layers that have ended); None: not yet known, so not
+    /// offered.
+    pub fn ready(&mut self, j: usize, free: impl Fn(usize) -> Option<u64>) -> u64 {
+        let lat = tile_latency(&self.s.timing());
+        while self.ready[j].is_none() {
+            // A tile up to j has its half free by precondition (an unknown cycle would leave it
+            // unoffered for ever): offered from cycle 0 then.
+            let free_at = match self.next {
+                i if i <= j => Some(free(i).unwrap_or(0)),
+                i if i == j + 1 && i < self.tiles.len() => free(i),
+                _ => None,
+            };
+            let req = free_at.filter(|&f| self.cycle >= f).map(|_| self.tiles[self.next]);
+            let (cmd, accepted) = self.s.decide(req);
+            if accepted {
+                self.next += 1;
+            }
+            if let Command::Read { .. } = cmd {
+                self.reads += 1;
+                if self.reads == self.before + self.tiles[self.reading].len {
+                    self.ready[self.reading] = Some(self.cycle + lat);
+                    self.before = self.reads;
+                    self.reading += 1;
+                }
+            }
+            self.skip_empty();
+            if cmd != Command::Nop
+                && let Some(log) = &mut self.log
+            {
+                log.push((self.cycle, cmd));
+            }
+            self.cycle += 1;
+        }
+        self.ready[j].unwrap_or(0)
     }
 }
 
@@ -414,13 +537,15 @@ pub struct StreamFigures {
 }
 
 /// The figures of streaming `plan`'s weights from `mem`, `batch` inferences per pass (at
-/// least 1). Refused when the memory's timing leaves the controller no room, or when the
-/// weights exceed the chip.
+/// least 1), at the memory's clock; a plan that streams from it (`Plan::external`) runs the
+/// memory at its own clock, and is priced at that. Refused when the memory's timing leaves the
+/// controller no room, or when the weights exceed the chip.
 pub fn stream_figures(
     plan: &super::Plan,
     mem: &crate::target::ExternalMemory,
     batch: u64,
 ) -> Result<StreamFigures, StreamError> {
+    let clock_mhz = if plan.external.is_some() { plan.clock_mhz } else { mem.clock_mhz };
     let g = mem.geometry;
     let width = u64::from(g.width);
     let weights: Vec<&super::Memory> = plan.memories.iter().filter(|m| m.rom && m.role == "weights").collect();
@@ -429,7 +554,7 @@ pub fn stream_figures(
     if words > g.words() {
         return Err(StreamError::TooLarge { words, capacity: g.words(), part: mem.part.clone() });
     }
-    let t = mem.timing.at(mem.clock_mhz);
+    let t = mem.timing.at(clock_mhz);
     let mut s = Streamer::initialised(g, t)?;
     let (mut cycles, mut reads, mut activates, mut refreshes, mut taken) = (0u64, 0u64, 0u64, 0u64, words == 0);
     while reads < words {
@@ -447,10 +572,10 @@ pub fn stream_figures(
     // The last word is on the bus CL cycles after its READ.
     let cycles_per_pass = if words > 0 { cycles + t.cl } else { 0 };
     let batch = batch.max(1);
-    let hz = mem.clock_mhz * 1e6;
+    let hz = clock_mhz * 1e6;
     Ok(StreamFigures {
         part: mem.part.clone(),
-        clock_mhz: mem.clock_mhz,
+        clock_mhz,
         memories: weights.len(),
         weight_bits,
         words,

@@ -10,7 +10,7 @@
 //! per-layer tallies, decides an early exit, and [`Account::result`] derives every field of
 //! [`Counters`] from the tallies and the steps the sample ran.
 
-use crate::hw::schedule;
+use crate::hw::{schedule, sdram};
 use crate::quant::{AccTarget, Source};
 
 use super::report::{Counters, LayerCounters, ProjCounts, SampleResult};
@@ -85,9 +85,68 @@ enum Time<'e> {
     Streamed(u64),
 }
 
+/// A streamed plan's weight fetches from its external memory, beside its clock: a layer with
+/// a tile starts no earlier than the cycle the tile is ready ([`sdram::TileFetch`]).
+struct Fetch {
+    tiles: Vec<crate::hw::Tile>,
+    geometry: crate::target::Geometry,
+    timing: sdram::Timing,
+    fetch: sdram::TileFetch,
+    /// Per layer: its tile.
+    tile_of: Vec<Option<usize>>,
+    /// Per layer: the cycle it ended (once the next has started).
+    ends: Vec<Option<u64>>,
+    /// The layer running.
+    layer: Option<usize>,
+    /// Cycles layers waited for their tiles.
+    stalls: u64,
+}
+
+impl Fetch {
+    fn new(plan: &crate::hw::Plan) -> Option<Fetch> {
+        let mem = plan.external.as_ref()?;
+        let tiles = plan.tiles();
+        let timing = mem.timing.at(plan.clock_mhz);
+        // Lowering has checked the controller can serve this timing.
+        let fetch = sdram::TileFetch::new(mem.geometry, timing, &tiles).ok()?;
+        let mut tile_of = vec![None; plan.layers.len()];
+        for (j, t) in tiles.iter().enumerate() {
+            tile_of[t.layer] = Some(j);
+        }
+        let ends = vec![None; plan.layers.len()];
+        Some(Fetch { tiles, geometry: mem.geometry, timing, fetch, tile_of, ends, layer: None, stalls: 0 })
+    }
+
+    fn reset(&mut self) {
+        self.fetch = sdram::TileFetch::new(self.geometry, self.timing, &self.tiles).expect("served at construction");
+        self.ends.fill(None);
+        self.layer = None;
+        self.stalls = 0;
+    }
+
+    /// Layer `k` reports a phase at cycle `cyc`: when it is the layer's first, the layer before
+    /// has ended and `k` waits for its tile. Returns the cycle the phase goes.
+    fn enter(&mut self, k: usize, cyc: u64) -> u64 {
+        if self.layer == Some(k) {
+            return cyc;
+        }
+        if let Some(p) = self.layer {
+            self.ends[p] = Some(cyc);
+        }
+        self.layer = Some(k);
+        let Some(j) = self.tile_of[k] else { return cyc };
+        let (tiles, ends) = (&self.tiles, &self.ends);
+        let ready = self.fetch.ready(j, |i| if i < 2 { Some(0) } else { ends[tiles[i - 2].layer] });
+        self.stalls += ready.saturating_sub(cyc);
+        ready.max(cyc)
+    }
+}
+
 /// One sample's clock, tallies and outputs.
 pub(super) struct Account<'e> {
     eng: &'e Engine<'e>,
+    /// A streamed plan's weight fetches (None: its weights are on chip).
+    fetch: Option<Fetch>,
     /// Steps the run asks for (at most the plan's T).
     steps: usize,
     time: Time<'e>,
@@ -119,8 +178,10 @@ impl<'e> Account<'e> {
             (None, schedule::Schedule::Streamed) => Time::Streamed(0),
             (None, _) => Time::Sequential(0),
         };
+        let fetch = if matches!(time, Time::Streamed(_)) { Fetch::new(plan) } else { None };
         let mut a = Account {
             eng,
+            fetch,
             steps,
             time,
             ctrl: 0,
@@ -142,6 +203,9 @@ impl<'e> Account<'e> {
         match &mut self.time {
             Time::Sequential(cyc) | Time::Streamed(cyc) => *cyc = schedule::START,
             Time::Pipelined(ck) => ck.reset(),
+        }
+        if let Some(f) = &mut self.fetch {
+            f.reset();
         }
         self.ctrl = schedule::START;
         self.steps_run = 0;
@@ -178,9 +242,18 @@ impl<'e> Account<'e> {
         self.input_events += events;
     }
 
+    /// A streamed plan with external weights: layer `k`'s first phase waits for its tile.
+    #[inline]
+    fn wait_tile(&mut self, k: usize) {
+        if let (Some(f), Time::Streamed(cyc)) = (&mut self.fetch, &mut self.time) {
+            *cyc = f.enter(k, *cyc);
+        }
+    }
+
     /// The ACC phase of projection `pi` into layer `k` at step `t`.
     #[inline]
     pub(super) fn acc(&mut self, k: usize, pi: usize, t: usize, ph: AccPhase) {
+        self.wait_tile(k);
         let gp = self.eng.proj_base[k] + pi;
         // A dense phase gathers every row's words whatever the spikes, reads no event entry
         // and writes each row once.
@@ -226,6 +299,7 @@ impl<'e> Account<'e> {
     /// The start of layer `k`'s update pass at step `t`; returns its go cycle.
     #[inline]
     pub(super) fn upd(&mut self, k: usize, t: usize) -> u64 {
+        self.wait_tile(k);
         let plan = self.eng.plan;
         let c = schedule::upd_cycles(plan, &plan.layers[k]);
         match &mut self.time {
@@ -330,7 +404,11 @@ impl<'e> Account<'e> {
             1
         };
         let (cycles, control_cycles, stall_cycles) = match &self.time {
-            Time::Sequential(cyc) | Time::Streamed(cyc) => (cyc + schedule::DONE, self.ctrl + schedule::DONE, 0),
+            Time::Sequential(cyc) => (cyc + schedule::DONE, self.ctrl + schedule::DONE, 0),
+            Time::Streamed(cyc) => {
+                let stalls = self.fetch.as_ref().map_or(0, |f| f.stalls);
+                (cyc + schedule::DONE, self.ctrl + schedule::DONE, stalls)
+            }
             Time::Pipelined(ck) => (ck.total(), self.ctrl + schedule::PIPE_DONE, ck.stalls),
         };
         let layers: Vec<LayerCounters> = (0..plan.layers.len()).map(|k| self.layer(k)).collect();
