@@ -350,8 +350,8 @@ fn streamed_weights_are_one_contiguous_tile_per_layer_in_schedule_order() {
 /// layers against the chip model, which checks every command's timing; tile j is offered from
 /// the cycle its buffer half is free (0 for the first two, else the end of the layer of tile
 /// j - 2) and is ready two cycles after its last word is on the bus; a layer starts no earlier.
-/// Returns the total cycles and the cycles layers waited.
-fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u64) {
+/// Returns the total cycles, the cycles layers waited and the chip's commands up to done.
+fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u64, cycle::MemoryCommands) {
     use spikefab::hw::sdram::{Request, Streamer};
     use spikefab::sim::sdram::{Sdram, tick};
     let mem = plan.external.as_ref().unwrap();
@@ -392,11 +392,19 @@ fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u6
         cyc += lc.cycles;
         ends[li] = Some(cyc);
     }
-    (cyc + k.out_cycles + 1, stalls)
+    let done = cyc + k.out_cycles + 1;
+    // The controller goes on (refreshing) until done.
+    while mc < done {
+        tick(&mut ctl, &mut chip, None).unwrap_or_else(|v| panic!("cycle {mc}: {v}"));
+        mc += 1;
+    }
+    let n = chip.counts();
+    (done, stalls, cycle::MemoryCommands { activates: n.activates, reads: n.reads, refreshes: n.refreshes })
 }
 
-/// On the board, every sample's cycles and waits are the timeline rebuilt with the chip model
-/// (which finds no timing violation); without the waits they are the same plan's with its
+/// On the board, every sample's cycles, waits and memory commands are the timeline rebuilt
+/// with the chip model (which finds no timing violation), every weight word read once; without
+/// the waits they are the same plan's with its
 /// weights on chip; and the values are the on-chip plan's.
 #[test]
 fn streamed_weights_arrive_as_the_memory_allows() {
@@ -412,8 +420,14 @@ fn streamed_weights_arrive_as_the_memory_allows() {
                 let want = cycle::run(&on_chip, &batch, plan.timesteps);
                 assert_eq!(got.outputs.data, want.outputs.data, "{what}");
                 for (i, (g, w)) in got.samples.iter().zip(&want.samples).enumerate() {
-                    let (cycles, stalls) = streamed_timeline(&plan, &g.counters);
-                    assert_eq!((g.counters.cycles, g.counters.stall_cycles), (cycles, stalls), "{what}: sample {i}");
+                    let (cycles, stalls, commands) = streamed_timeline(&plan, &g.counters);
+                    let k = &g.counters;
+                    assert_eq!(
+                        (k.cycles, k.stall_cycles, k.external),
+                        (cycles, stalls, commands),
+                        "{what}: sample {i}"
+                    );
+                    assert_eq!(k.external.reads, plan.tiles().iter().map(|t| t.words).sum::<u64>(), "{what}");
                     assert_eq!(g.counters.cycles - stalls, w.counters.cycles, "{what}: sample {i}");
                     waited += stalls;
                 }
@@ -421,4 +435,45 @@ fn streamed_weights_arrive_as_the_memory_allows() {
         }
     }
     assert!(waited > 0, "some layer waits for its weights");
+}
+
+/// `energy` of a plan streaming from the board's SDRAM has an "external memory" component: the
+/// IDD-method energy of the controller's commands and the chip's background over each
+/// inference, from the engine's counters; a plan with its weights on chip has none.
+#[test]
+fn streamed_energy_counts_the_external_memory() {
+    let (c, _) = students().into_iter().next().unwrap();
+    let (plan, batch) = on_the_board(&c, 2, true);
+    let run = cycle::run(&plan, &batch, plan.timesteps);
+    let e = spikefab::energy::estimate(&plan, &Target::load("ulx3s-85f").unwrap(), &run);
+    let mem = plan.external.as_ref().unwrap();
+    let want: f64 = run
+        .samples
+        .iter()
+        .map(|s| {
+            let k = &s.counters;
+            let n = spikefab::sim::sdram::Counts {
+                activates: k.external.activates,
+                reads: k.external.reads,
+                writes: 0,
+                precharges: k.external.activates,
+                refreshes: k.external.refreshes,
+                cycles: k.cycles,
+            };
+            spikefab::energy::sdram::energy(&mem.power, &n, plan.clock_mhz).total_j()
+        })
+        .sum::<f64>()
+        / batch.n as f64;
+    let got = e.components.iter().find(|x| x.name == "external memory").expect("an external memory component").joules;
+    assert!(want > 0.0 && (got - want).abs() <= 1e-9 * want, "{got} vs {want}");
+    let total: f64 = e.components.iter().map(|x| x.joules).sum();
+    assert!((total - e.energy_per_inference_j).abs() <= 1e-9 * total, "the total counts it");
+    let mut on_chip = plan.clone();
+    on_chip.external = None;
+    let e = spikefab::energy::estimate(
+        &on_chip,
+        &Target::load("ulx3s-85f").unwrap(),
+        &cycle::run(&on_chip, &batch, plan.timesteps),
+    );
+    assert!(e.components.iter().all(|x| x.name != "external memory"));
 }

@@ -213,6 +213,8 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
     } else {
         add("input.events".into(), c.input_events * (1 + plan.layers.iter().map(input_projs).sum::<u64>()));
     }
+    // The tile buffer: every word from the external memory written once.
+    add("weights.tiles".into(), c.external.reads);
     for (k, l) in plan.layers.iter().enumerate() {
         let lc = &c.layers[k];
         // X: accumulate read-modify-writes and the update pass (read and write per row).
@@ -262,12 +264,18 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
     let mut layers = vec![];
     let (mut syn_total, mut neu_total) = (0.0, 0.0);
     let accesses = memory_accesses(plan, c);
+    // Weights in external memory are read from the on-chip tile buffer.
+    let tiles = plan.memories.iter().find(|m| m.role == "tiles");
     let mems: Vec<MemoryEnergy> = plan
         .memories
         .iter()
         .zip(&accesses)
         .map(|(m, &a)| {
-            let per = if neuromorphic { 0.0 } else { e_access(t, &m.map, m.bits(), m.width) };
+            let per = match (neuromorphic, &m.map, tiles) {
+                (true, _, _) => 0.0,
+                (false, MemMap::External { .. }, Some(b)) => e_access(t, &b.map, b.bits(), m.width),
+                _ => e_access(t, &m.map, m.bits(), m.width),
+            };
             MemoryEnergy { name: m.name.clone(), accesses: a, width: m.width, per_access_j: per, joules: a * per }
         })
         .collect();
@@ -333,14 +341,28 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
     let latency = cycles / (plan.clock_mhz * 1e6);
     let (stat, clock) =
         if neuromorphic { (0.0, 0.0) } else { (t.energy.static_w * latency, t.energy.energy_per_cycle_j * cycles) };
-    let components = vec![
+    let mut components = vec![
         Component { name: "synaptic".into(), joules: syn_total },
         Component { name: "neuron".into(), joules: neu_total },
         Component { name: "memory".into(), joules: mem_total },
         Component { name: "static".into(), joules: stat },
         Component { name: "clock".into(), joules: clock },
     ];
-    let total = syn_total + neu_total + mem_total + stat + clock;
+    // A plan streaming its weights: the SDRAM's commands and background over the inference.
+    if let Some(mem) = &plan.external {
+        let e = c.external;
+        let counts = crate::sim::sdram::Counts {
+            activates: e.activates,
+            reads: e.reads,
+            writes: 0,
+            precharges: e.activates,
+            refreshes: e.refreshes,
+            cycles: c.cycles,
+        };
+        let j = sdram::energy(&mem.power, &counts, plan.clock_mhz).total_j();
+        components.push(Component { name: "external memory".into(), joules: j });
+    }
+    let total = components.iter().map(|c| c.joules).sum();
     (total, components, layers, mems)
 }
 

@@ -418,6 +418,8 @@ pub struct TileFetch {
     ready: Vec<Option<u64>>,
     /// Every command issued but NOP, with its cycle, when asked for (tests replay them).
     log: Option<Vec<(u64, Command)>>,
+    /// ACTIVATE, READ and REFRESH commands issued.
+    counts: [u64; 3],
 }
 
 impl TileFetch {
@@ -434,6 +436,7 @@ impl TileFetch {
             before: 0,
             ready: tiles.iter().map(|x| (x.words == 0).then_some(0)).collect(),
             log: None,
+            counts: [0; 3],
         };
         f.skip_empty();
         Ok(f)
@@ -476,27 +479,53 @@ impl TileFetch {
                 _ => None,
             };
             let req = free_at.filter(|&f| self.cycle >= f).map(|_| self.tiles[self.next]);
-            let (cmd, accepted) = self.s.decide(req);
+            let at = self.cycle;
+            let (cmd, accepted) = self.step(req);
             if accepted {
                 self.next += 1;
             }
             if let Command::Read { .. } = cmd {
                 self.reads += 1;
                 if self.reads == self.before + self.tiles[self.reading].len {
-                    self.ready[self.reading] = Some(self.cycle + lat);
+                    self.ready[self.reading] = Some(at + lat);
                     self.before = self.reads;
                     self.reading += 1;
                 }
             }
             self.skip_empty();
-            if cmd != Command::Nop
-                && let Some(log) = &mut self.log
-            {
-                log.push((self.cycle, cmd));
-            }
-            self.cycle += 1;
         }
         self.ready[j].unwrap_or(0)
+    }
+
+    /// One cycle of the controller, offered `req`: its command, counted and logged.
+    fn step(&mut self, req: Option<Request>) -> (Command, bool) {
+        let (cmd, accepted) = self.s.decide(req);
+        match cmd {
+            Command::Activate { .. } => self.counts[0] += 1,
+            Command::Read { .. } => self.counts[1] += 1,
+            Command::Refresh => self.counts[2] += 1,
+            _ => {}
+        }
+        if cmd != Command::Nop
+            && let Some(log) = &mut self.log
+        {
+            log.push((self.cycle, cmd));
+        }
+        self.cycle += 1;
+        (cmd, accepted)
+    }
+
+    /// Steps the controller up to cycle `end` (exclusive) with no new request: the commands
+    /// it still issues before the inference's `done` (the last tile's, refreshes).
+    pub fn finish(&mut self, end: u64) {
+        while self.cycle < end {
+            self.step(None);
+        }
+    }
+
+    /// ACTIVATE, READ and REFRESH commands issued so far.
+    pub fn counts(&self) -> [u64; 3] {
+        self.counts
     }
 }
 

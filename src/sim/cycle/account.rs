@@ -13,7 +13,7 @@
 use crate::hw::{schedule, sdram};
 use crate::quant::{AccTarget, Source};
 
-use super::report::{Counters, LayerCounters, ProjCounts, SampleResult};
+use super::report::{Counters, LayerCounters, MemoryCommands, ProjCounts, SampleResult};
 use super::types::Engine;
 
 /// What a kernel did in one sample's ACC phase.
@@ -179,6 +179,7 @@ impl<'e> Account<'e> {
             (None, _) => Time::Sequential(0),
         };
         let fetch = if matches!(time, Time::Streamed(_)) { Fetch::new(plan) } else { None };
+
         let mut a = Account {
             eng,
             fetch,
@@ -411,6 +412,16 @@ impl<'e> Account<'e> {
             }
             Time::Pipelined(ck) => (ck.total(), self.ctrl + schedule::PIPE_DONE, ck.stalls),
         };
+        // The controller's commands up to done (it goes on refreshing after the last tile).
+        let external = match &self.fetch {
+            Some(f) => {
+                let mut tf = f.fetch.clone();
+                tf.finish(cycles);
+                let [activates, reads, refreshes] = tf.counts();
+                MemoryCommands { activates, reads, refreshes }
+            }
+            None => MemoryCommands::default(),
+        };
         let layers: Vec<LayerCounters> = (0..plan.layers.len()).map(|k| self.layer(k)).collect();
         let out_cycles = match self.time {
             Time::Streamed(_) if run > 0 => schedule::streamed_out_cycles(plan, run as usize),
@@ -427,6 +438,7 @@ impl<'e> Account<'e> {
             steps_run: run,
             empty_acc_phases: layers.iter().map(|l| l.empty_acc_phases).sum(),
             stall_cycles,
+            external,
             layers,
         };
         SampleResult {

@@ -39,7 +39,9 @@ mod word;
 pub use account::decided;
 pub use general::leak;
 pub use pass::Simd;
-pub use report::{BatchResult, Counters, INLINE_PROJECTIONS, LayerCounters, ProjCounts, SampleResult, Tracer};
+pub use report::{
+    BatchResult, Counters, INLINE_PROJECTIONS, LayerCounters, MemoryCommands, ProjCounts, SampleResult, Tracer,
+};
 use types::Engine;
 
 /// Runs `steps` steps (at most the plan's T) on every sample.

@@ -117,10 +117,34 @@ pub struct Counters {
     pub steps_run: u64,
     /// Accumulate phases skipped because their source had no events.
     pub empty_acc_phases: u64,
-    /// Stall cycles waiting for a partner (always 0 here: partners are always ready).
+    /// Cycles phases waited: the pipelined schedule's units for each other, the streamed
+    /// schedule's layers for their weights from external memory (partners outside the design
+    /// are always ready).
     pub stall_cycles: u64,
+    /// Commands the external memory controller issued from start to done (a streamed plan
+    /// whose weights are in external memory; else none).
+    pub external: MemoryCommands,
     /// Per layer.
     pub layers: Vec<LayerCounters>,
+}
+
+/// Commands an external memory controller issued.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct MemoryCommands {
+    /// ACTIVATE commands (each closed by a PRECHARGE).
+    pub activates: u64,
+    /// READ commands (words read).
+    pub reads: u64,
+    /// REFRESH commands.
+    pub refreshes: u64,
+}
+
+impl MemoryCommands {
+    fn add(&mut self, o: &MemoryCommands) {
+        self.activates += o.activates;
+        self.reads += o.reads;
+        self.refreshes += o.refreshes;
+    }
 }
 
 impl Counters {
@@ -136,6 +160,7 @@ impl Counters {
         self.steps_run += o.steps_run;
         self.empty_acc_phases += o.empty_acc_phases;
         self.stall_cycles += o.stall_cycles;
+        self.external.add(&o.external);
         if self.layers.len() < o.layers.len() {
             self.layers.resize(o.layers.len(), LayerCounters::default());
         }
