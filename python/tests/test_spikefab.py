@@ -178,6 +178,17 @@ def test_plan_is_the_cli_plan(mlp, tmp_path):
     # On a board with external memory, the weights' transfer set against the measured compute.
     b = spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["external_memory"]["balance"]
     assert 0 < b["fraction_of_bound"] <= 1 and b["compute_s"] > 0 and b["transfer_s"] > 0
+    assert not b["measured"]
+    # The streamed schedule keeps the weights in the SDRAM: the balance is then measured.
+    p = spikefab.plan(mlp, X[:16], target="ulx3s-85f", schedule="streamed", clock_mhz=50.0)
+    cli = cli_json(
+        "plan", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(inputs), "--target", "ulx3s-85f",
+        "--schedule", "streamed", "--clock-mhz", "50",
+    )
+    assert p.to_dict() == cli
+    b = cli["external_memory"]["balance"]
+    assert b["measured"] and b["stall_cycles"] > 0 and 0 < b["fraction_of_bound"] <= 1
+    assert any(m["map"]["kind"] == "external" for m in cli["memories"])
     # Without inputs the input range is the option's.
     assert spikefab.plan(mlp, target="ice40-up5k", input_scale=1.0).target == "ice40-up5k"
     with pytest.raises(spikefab.SpikefabError, match="--lanes") as e:

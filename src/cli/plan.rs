@@ -121,9 +121,11 @@ fn print_bound(b: &LatencyBound) {
         );
         return;
     }
+    let waits =
+        if b.weight_waits > 0.0 { format!(", waiting for weights {:.1}", b.weight_waits) } else { String::new() };
     println!(
         "latency bound (synaptic events x fan-out / lanes): {:.1} cycles; accumulate beats {:.1}, update passes \
-         {:.1}, input and output {:.1}, phase control {:.1}; cycles / bound {ratio}",
+         {:.1}, input and output {:.1}, phase control {:.1}{waits}; cycles / bound {ratio}",
         b.bound,
         b.beats,
         b.updates,

@@ -121,12 +121,14 @@ pub struct LatencyBound {
     pub cycles: f64,
     /// Pipelined schedule: the busiest layer, its busy cycles and the cycles units waited.
     pub busiest: Option<(String, f64, f64)>,
+    /// Streamed schedule: cycles layers waited for their weights from external memory.
+    pub weight_waits: f64,
 }
 
 impl LatencyBound {
-    /// Cycles no unit accounts for (sequential schedule): phase control.
+    /// Cycles no unit accounts for (sequential and streamed schedules): phase control.
     pub fn phase_control(&self) -> f64 {
-        (self.cycles - self.beats - self.updates - self.io).max(0.0)
+        (self.cycles - self.beats - self.updates - self.io - self.weight_waits).max(0.0)
     }
 
     /// Cycles over the bound, when there is a bound.
@@ -144,7 +146,14 @@ impl LatencyBound {
             .layers
             .iter()
             .zip(&total.layers)
-            .map(|(l, c)| (c.update_passes * crate::hw::schedule::upd_cycles(plan, l)) as f64)
+            .map(|(l, c)| match plan.schedule {
+                // One pass of every row's steps per inference (no early exit).
+                Schedule::Streamed if c.update_passes > 0 => {
+                    let steps = (c.update_passes as f64 / n).round() as usize;
+                    n * crate::hw::schedule::streamed_upd_cycles(plan, l, steps) as f64
+                }
+                _ => (c.update_passes * crate::hw::schedule::upd_cycles(plan, l)) as f64,
+            })
             .sum());
         // Units overlap under the pipelined schedule: their busy cycles add up to more than
         // the latency, so the busiest one is what bounds it.
@@ -163,6 +172,7 @@ impl LatencyBound {
             updates,
             io: per((total.load_cycles + total.out_cycles) as f64),
             cycles: per(total.cycles as f64),
+            weight_waits: if plan.schedule == Schedule::Streamed { per(total.stall_cycles as f64) } else { 0.0 },
             busiest,
         }
     }
