@@ -127,6 +127,20 @@ impl PlanDesign {
         let run = self.cycle_run(cx.batch, t);
         let (accuracy, agreement) = (cx.scored)(run.outputs.classes());
         let est = run.estimate.expect("a plan is always priced");
+        // A plan streaming its weights: the SDRAM's share beside the FPGA's.
+        let external = est
+            .components
+            .iter()
+            .find(|c| c.name == "external memory")
+            .map(|c| {
+                format!(
+                    "; external memory {:.3} uJ ({:.1}%), the FPGA {:.3} uJ",
+                    c.joules * 1e6,
+                    100.0 * c.joules / est.energy_per_inference_j,
+                    (est.energy_per_inference_j - c.joules) * 1e6
+                )
+            })
+            .unwrap_or_default();
         let row = Row {
             target: t.name.clone(),
             kind: t.kind.to_string(),
@@ -139,7 +153,7 @@ impl PlanDesign {
             energy_j: Some(Sourced {
                 value: est.energy_per_inference_j,
                 source: format!(
-                    "{} schedule; counted events x {}'s constants (docs/energy.md)",
+                    "{} schedule; counted events x {}'s constants (docs/energy.md){external}",
                     self.plan.schedule.name(),
                     t.name
                 ),
