@@ -477,3 +477,51 @@ fn streamed_energy_counts_the_external_memory() {
     );
     assert!(e.components.iter().all(|x| x.name != "external memory"));
 }
+
+/// The streamed clock worked by hand on a network small enough to count: 4 inputs, a dense
+/// projection into 2 integrate-and-fire neurons (one lane, so 2 rows), T = 3, the input all
+/// zero (every ACC phase empty):
+///
+/// - LOAD: 4 values + GAP = 5 (a direct input, loaded once);
+/// - the projection's ACC phases, empty: (ACC_EMPTY + GAP) = 2 each, at every step it runs;
+/// - UPD_T: UPD_HEAD + 2 rows x 3 steps + UPD_TAIL + GAP = 1 + 6 + 12 + 1 = 20;
+/// - OUT_T: OUT_HEAD + 2 rows x 3 steps + OUT_TAIL + GAP = 1 + 6 + 0 + 1 = 8;
+/// - DONE: 1.
+///
+/// The sequential schedule, for comparison: per step UPD 1 + 2 + 12 + 1 = 16 and OUT 1 + 2 + 1 = 4.
+#[test]
+fn the_streamed_clock_worked_by_hand() {
+    let json = r#"{"format": "spikefab-graph", "version": 1,
+        "dialect": {"dt": 1.0, "reset": "subtract", "fire_on_equal": true, "timesteps": 3},
+        "nodes": [
+          {"name": "input", "op": {"type": "Input", "shape": [4]}},
+          {"name": "fc", "op": {"type": "Affine",
+             "weight": {"dtype": "f32", "shape": [2, 4], "data": [1, 1, 1, 1, 1, -1, 1, -1]},
+             "bias": {"dtype": "f32", "shape": [2], "data": [0, 0]}}},
+          {"name": "iaf", "op": {"type": "IF",
+             "r": {"dtype": "f32", "shape": [2], "data": [1, 1]},
+             "v_threshold": {"dtype": "f32", "shape": [2], "data": [1, 1]},
+             "v_reset": {"dtype": "f32", "shape": [2], "data": [0, 0]}}},
+          {"name": "output", "op": {"type": "Output"}}],
+        "edges": [["input", "fc"], ["fc", "iaf"], ["iaf", "output"]]}"#;
+    let path = common::scratch("streamed-by-hand").join("tiny.json");
+    std::fs::write(&path, json).unwrap();
+    let m = spikefab::Model::load(&path, &Default::default()).unwrap();
+    let batch =
+        spikefab::data::InputBatch { n: 1, numel: 4, encoding: spikefab::data::Encoding::Direct, data: vec![0.0; 4] };
+    let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), 3);
+    o.settings.lanes = Some(1);
+    o.settings.input_scale = Some(1.0);
+    let seq = lower(&m, &o).unwrap();
+    o.settings.schedule = Some(ScheduleChoice::Streamed);
+    let streamed = lower(&m, &o).unwrap();
+    let l = &streamed.layers[0];
+    assert_eq!((streamed.layers.len(), l.rows, streamed.input.per_step), (1, 2, false));
+    // A projection from a direct input runs once if it accumulates into the static state.
+    let phases: u64 = if l.projections[0].target == AccTarget::Static { 1 } else { 3 };
+    let by_hand = 5 + 2 * phases + 20 + 8 + 1;
+    let sequential = 5 + 2 * phases + 3 * 16 + 3 * 4 + 1;
+    let got = cycle::run(&streamed, &batch, 3).samples[0].counters.cycles;
+    let want = cycle::run(&seq, &batch, 3).samples[0].counters.cycles;
+    assert_eq!((got, want), (by_hand, sequential));
+}
