@@ -525,3 +525,38 @@ fn the_streamed_clock_worked_by_hand() {
     let want = cycle::run(&seq, &batch, 3).samples[0].counters.cycles;
     assert_eq!((got, want), (by_hand, sequential));
 }
+
+/// Under the streamed schedule the tracer sees each update with its step: the spike raster
+/// (which `energy --report` and `explore` draw) equals the sequential schedule's, step for
+/// step, and every neuron's cycle lies inside its layer's update pass.
+#[test]
+fn streamed_traces_carry_each_update_step() {
+    struct Cycles(Vec<u64>);
+    impl cycle::Tracer for Cycles {
+        fn neuron(&mut self, c: u64, _: usize, _: usize, _: i64, _: bool) {
+            self.0.push(c);
+        }
+        fn step(&mut self, _: u64, _: usize) {}
+    }
+    let t = Target::load("ice40-up5k").unwrap();
+    for (c, _) in students() {
+        let m = c.load();
+        let batch = c.batch(&m).take(2);
+        let mut o = PlanOptions::new(t.clone(), c.timesteps);
+        o.input_stats = Some(InputStats::of(&batch));
+        let seq = lower(&m, &o).unwrap();
+        o.settings.schedule = Some(ScheduleChoice::Streamed);
+        let streamed = lower(&m, &o).unwrap();
+        let sort = |mut r: spikefab::report::Raster| {
+            r.spikes.iter_mut().for_each(|l| l.sort_unstable());
+            r.spikes
+        };
+        let want = sort(spikefab::report::raster(&seq, &batch, 0, seq.timesteps));
+        let got = sort(spikefab::report::raster(&streamed, &batch, 0, streamed.timesteps));
+        assert!(want.iter().any(|l| l.iter().any(|&(s, _)| s > 0)), "{}: spikes after step 0", c.name);
+        assert_eq!(got, want, "{}", c.name);
+        let mut tr = Cycles(vec![]);
+        let r = cycle::run_traced(&streamed, &batch, 0, streamed.timesteps, &mut tr);
+        assert!(tr.0.iter().all(|&x| x < r.counters.cycles), "{}: a neuron after done", c.name);
+    }
+}

@@ -368,8 +368,10 @@ pub fn locate(g: Geometry, addr: u64) -> (u32, u32, u32) {
 impl Streamer {
     /// A controller at the start of an inference of a streamed design: initialised, every
     /// bank closed and every timing wait over, its first command a REFRESH (in cycle 0). So
-    /// every inference sees the same memory timing, whatever ran before: the design accepts a
-    /// start only when its controller has been idle for [`Streamer::overhead`] cycles.
+    /// every inference sees the same memory timing, whatever ran before. A design gets there
+    /// by accepting a start only when its controller has been idle for [`Streamer::overhead`]
+    /// cycles (every wait over) and by forcing a REFRESH in the start's first cycle: the
+    /// refresh counter it ran between inferences is then reset, whatever it held.
     pub fn at_start(g: Geometry, t: Timing) -> Result<Streamer, Unserviceable> {
         let mut s = Streamer::initialised(g, t)?;
         s.since_refresh = t.refi;

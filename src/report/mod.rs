@@ -36,6 +36,11 @@ impl Tracer for Raster {
             self.spikes[layer].push((self.step, n));
         }
     }
+    fn neuron_at(&mut self, _cycle: u64, layer: usize, n: usize, t: usize, _v: i64, spike: bool) {
+        if spike {
+            self.spikes[layer].push((t, n));
+        }
+    }
     fn step(&mut self, _cycle: u64, t: usize) {
         self.step = t + 1;
     }

@@ -107,8 +107,8 @@ impl Fetch {
         let mem = plan.external.as_ref()?;
         let tiles = plan.tiles();
         let timing = mem.timing.at(plan.clock_mhz);
-        // Lowering has checked the controller can serve this timing.
-        let fetch = sdram::TileFetch::new(mem.geometry, timing, &tiles).ok()?;
+        // Lowering refuses a timing the controller cannot serve (`hw::lower`).
+        let fetch = sdram::TileFetch::new(mem.geometry, timing, &tiles).expect("lowering checked the timing");
         let mut tile_of = vec![None; plan.layers.len()];
         for (j, t) in tiles.iter().enumerate() {
             tile_of[t.layer] = Some(j);
@@ -147,6 +147,8 @@ pub(super) struct Account<'e> {
     eng: &'e Engine<'e>,
     /// A streamed plan's weight fetches (None: its weights are on chip).
     fetch: Option<Fetch>,
+    /// Streamed schedule: the go cycle of the update pass running.
+    pass_go: u64,
     /// Steps the run asks for (at most the plan's T).
     steps: usize,
     time: Time<'e>,
@@ -183,6 +185,7 @@ impl<'e> Account<'e> {
         let mut a = Account {
             eng,
             fetch,
+            pass_go: 0,
             steps,
             time,
             ctrl: 0,
@@ -308,13 +311,14 @@ impl<'e> Account<'e> {
                 *cyc += c;
                 *cyc - c
             }
-            // One pass for every step, counted at the first; step t's go is the pass's (its
-            // rows run their steps in turn).
+            // One pass for every step, counted at the first; step t's go is the pass's plus t
+            // (its rows run their steps in turn).
             Time::Streamed(cyc) => {
                 if t == 0 {
+                    self.pass_go = *cyc;
                     *cyc += schedule::streamed_upd_cycles(plan, &plan.layers[k], self.steps);
                 }
-                *cyc
+                self.pass_go + t as u64
             }
             Time::Pipelined(ck) => ck.upd(k, t, c),
         }

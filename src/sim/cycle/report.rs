@@ -212,10 +212,20 @@ impl BatchResult {
 }
 
 /// A waveform recorder: receives every state change with its cycle.
+///
+/// Step-major schedules report in cycle order, each step's neurons before its `step`. The
+/// streamed schedule reports a layer's steps in turn before the next layer, and every `step`
+/// after the last layer, so a recorder that needs the step of a neuron takes it from
+/// [`Tracer::neuron_at`], and cycles are not in order across a layer's steps.
 pub trait Tracer {
     /// Neuron `n` of layer `layer` was updated at `cycle`: its membrane `v` (before reset)
     /// and spike.
     fn neuron(&mut self, cycle: u64, layer: usize, n: usize, v: i64, spike: bool);
+    /// [`Tracer::neuron`], with the step `t` of the update (what the engine calls).
+    fn neuron_at(&mut self, cycle: u64, layer: usize, n: usize, t: usize, v: i64, spike: bool) {
+        let _ = t;
+        self.neuron(cycle, layer, n, v, spike);
+    }
     /// A step ended at `cycle`.
     fn step(&mut self, cycle: u64, t: usize);
 }
