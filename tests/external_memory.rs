@@ -15,17 +15,8 @@ use spikefab::target::Target;
 /// run against the chip model (which accepts every command) over that many words.
 #[test]
 fn the_board_plan_reports_streaming_figures_the_chip_model_reproduces() {
-    let (code, stdout, stderr) = spikefab(&[
-        "plan",
-        "models/conv_bw/conv_bw.nir",
-        "-T",
-        "4",
-        "--input-scale",
-        "1",
-        "--target",
-        "ulx3s-85f",
-        "--json",
-    ]);
+    let plan = ["plan", "models/conv_bw/conv_bw.nir", "-T", "4", "--input-scale", "1", "--target", "ulx3s-85f"];
+    let (code, stdout, stderr) = spikefab(&[&plan[..], &["--json"]].concat());
     assert_eq!(code, 0, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let e = &v["external_memory"];
@@ -71,22 +62,10 @@ fn the_board_plan_reports_streaming_figures_the_chip_model_reproduces() {
     }
 
     // The text form says this plan keeps its weights on chip, and the streamed one streams.
-    let (code, text, _) =
-        spikefab(&["plan", "models/conv_bw/conv_bw.nir", "-T", "4", "--input-scale", "1", "--target", "ulx3s-85f"]);
+    let (code, text, _) = spikefab(&plan);
     assert_eq!(code, 0);
     assert!(text.contains(&format!("{words} words")) && text.contains("keeps every weight on chip"), "{text}");
-    let (code, text, _) = spikefab(&[
-        "plan",
-        "models/conv_bw/conv_bw.nir",
-        "-T",
-        "4",
-        "--input-scale",
-        "1",
-        "--target",
-        "ulx3s-85f",
-        "--schedule",
-        "streamed",
-    ]);
+    let (code, text, _) = spikefab(&[&plan[..], &["--schedule", "streamed"]].concat());
     assert_eq!(code, 0);
     assert!(text.contains("external memory, words 0..") && text.contains("streams its weights"), "{text}");
 }

@@ -418,8 +418,6 @@ pub struct TileFetch {
     before: u64,
     /// Per tile, the cycle it is ready (once its last READ is issued).
     ready: Vec<Option<u64>>,
-    /// Every command issued but NOP, with its cycle, when asked for (tests replay them).
-    log: Option<Vec<(u64, Command)>>,
     /// ACTIVATE, READ and REFRESH commands issued.
     counts: [u64; 3],
 }
@@ -437,7 +435,6 @@ impl TileFetch {
             reading: 0,
             before: 0,
             ready: tiles.iter().map(|x| (x.words == 0).then_some(0)).collect(),
-            log: None,
             counts: [0; 3],
         };
         f.skip_empty();
@@ -453,17 +450,6 @@ impl TileFetch {
         while empty(self, self.reading) {
             self.reading += 1;
         }
-    }
-
-    /// Keeps every command issued (see [`TileFetch::log`]).
-    pub fn logged(mut self) -> TileFetch {
-        self.log = Some(vec![]);
-        self
-    }
-
-    /// The commands issued so far but NOPs, with their cycles (empty unless [`Self::logged`]).
-    pub fn log(&self) -> &[(u64, Command)] {
-        self.log.as_deref().unwrap_or(&[])
     }
 
     /// The cycle tile `j` is ready, stepping the controller as far as that takes. `free(i)` is
@@ -499,7 +485,7 @@ impl TileFetch {
         self.ready[j].unwrap_or(0)
     }
 
-    /// One cycle of the controller, offered `req`: its command, counted and logged.
+    /// One cycle of the controller, offered `req`: its command, counted.
     fn step(&mut self, req: Option<Request>) -> (Command, bool) {
         let (cmd, accepted) = self.s.decide(req);
         match cmd {
@@ -507,11 +493,6 @@ impl TileFetch {
             Command::Read { .. } => self.counts[1] += 1,
             Command::Refresh => self.counts[2] += 1,
             _ => {}
-        }
-        if cmd != Command::Nop
-            && let Some(log) = &mut self.log
-        {
-            log.push((self.cycle, cmd));
         }
         self.cycle += 1;
         (cmd, accepted)

@@ -89,8 +89,8 @@ enum Time<'e> {
 /// a tile starts no earlier than the cycle the tile is ready ([`sdram::TileFetch`]).
 struct Fetch {
     tiles: Vec<crate::hw::Tile>,
-    geometry: crate::target::Geometry,
-    timing: sdram::Timing,
+    /// The fetches at the inference's start, and as far as they have run.
+    start: sdram::TileFetch,
     fetch: sdram::TileFetch,
     /// Per layer: its tile.
     tile_of: Vec<Option<usize>>,
@@ -108,17 +108,17 @@ impl Fetch {
         let tiles = plan.tiles();
         let timing = mem.timing.at(plan.clock_mhz);
         // Lowering refuses a timing the controller cannot serve (`hw::lower`).
-        let fetch = sdram::TileFetch::new(mem.geometry, timing, &tiles).expect("lowering checked the timing");
+        let start = sdram::TileFetch::new(mem.geometry, timing, &tiles).expect("lowering checked the timing");
         let mut tile_of = vec![None; plan.layers.len()];
         for (j, t) in tiles.iter().enumerate() {
             tile_of[t.layer] = Some(j);
         }
         let ends = vec![None; plan.layers.len()];
-        Some(Fetch { tiles, geometry: mem.geometry, timing, fetch, tile_of, ends, layer: None, stalls: 0 })
+        Some(Fetch { tiles, fetch: start.clone(), start, tile_of, ends, layer: None, stalls: 0 })
     }
 
     fn reset(&mut self) {
-        self.fetch = sdram::TileFetch::new(self.geometry, self.timing, &self.tiles).expect("served at construction");
+        self.fetch.clone_from(&self.start);
         self.ends.fill(None);
         self.layer = None;
         self.stalls = 0;
@@ -322,6 +322,12 @@ impl<'e> Account<'e> {
             }
             Time::Pipelined(ck) => ck.upd(k, t, c),
         }
+    }
+
+    /// Cycles between consecutive rows of an update pass's trace: 1, or under the streamed
+    /// schedule, whose rows run every step in turn, the steps.
+    pub(super) fn row_stride(&self) -> u64 {
+        if matches!(self.time, Time::Streamed(_)) { self.steps as u64 } else { 1 }
     }
 
     /// What layer `k`'s update pass did.

@@ -76,7 +76,11 @@ impl Engine<'_> {
                         Source::Input => std::mem::take(&mut in_ev),
                         Source::Layer(s) => std::mem::take(&mut st.ev[s]),
                     };
-                    acct.acc(k, pi, t, self.acc_general(st, k, pi, &events));
+                    let reads = match p.source {
+                        Source::Layer(s) => st.ev_entries[s],
+                        Source::Input => 0,
+                    };
+                    acct.acc(k, pi, t, self.acc_general(st, k, pi, &events, reads));
                     match p.source {
                         Source::Input => in_ev = events,
                         Source::Layer(s) => st.ev[s] = events,
@@ -92,7 +96,7 @@ impl Engine<'_> {
                     (&mut x[k], &mut s[k], &mut y[k]),
                     &mut ev[k],
                     o,
-                    Some((go, 1, &mut *tracer)),
+                    Some((go, acct.row_stride(), &mut *tracer)),
                 );
                 ev_entries[k] = u.entries;
                 acct.updated(k, u);
@@ -150,12 +154,7 @@ impl Engine<'_> {
                         Source::Input => (&inputs[t.min(inputs.len() - 1)], 0),
                         Source::Layer(s) => (&lists[s][t].0, lists[s][t].1),
                     };
-                    let l = &plan.layers[k];
-                    let (dst, bits) = target_state(l, p, &mut st.x[k], &mut st.s[k], &mut st.y[k]);
-                    let syn = self.scatter(k, pi, events, dst, bits);
-                    let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
-                    let beats = self.phase_beats(k, pi, events);
-                    acct.acc(k, pi, t, AccPhase { events: events.len() as u64, beats, reads, syn, ovf });
+                    acct.acc(k, pi, t, self.acc_general(st, k, pi, events, reads));
                 }
                 let go = acct.upd(k, t);
                 let SampleState { x, s, y, .. } = st;
@@ -168,7 +167,7 @@ impl Engine<'_> {
                     (&mut x[k], &mut s[k], &mut y[k]),
                     &mut ev,
                     o,
-                    Some((go, steps as u64, &mut *tracer)),
+                    Some((go, acct.row_stride(), &mut *tracer)),
                 );
                 lists[k].push((ev, u.entries));
                 acct.updated(k, u);
@@ -184,14 +183,11 @@ impl Engine<'_> {
         acct.result()
     }
 
-    /// One sample's ACC phase of projection `pi` into layer `k` on the general path.
-    fn acc_general(&self, st: &mut SampleState, k: usize, pi: usize, events: &[Event]) -> AccPhase {
+    /// One sample's ACC phase of projection `pi` into layer `k` on the general path: `events`
+    /// from a source whose list has `reads` entries.
+    fn acc_general(&self, st: &mut SampleState, k: usize, pi: usize, events: &[Event], reads: u64) -> AccPhase {
         let l = &self.plan.layers[k];
         let p = &l.projections[pi];
-        let reads = match p.source {
-            Source::Layer(s) => st.ev_entries[s],
-            Source::Input => 0,
-        };
         let (dst, bits) = target_state(l, p, &mut st.x[k], &mut st.s[k], &mut st.y[k]);
         let syn = self.scatter(k, pi, events, dst, bits);
         let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
