@@ -76,53 +76,27 @@ fn layer_major_order_refuses_early_exit() {
     assert_eq!(e, OrderError::EarlyExit);
 }
 
-/// Every counter that does not depend on the schedule's clock: all of them but the cycles
-/// (total, OUT, per layer) and the weight reads (a streamed dense phase reads each weight word
-/// once for every step).
-fn unclocked(c: &cycle::Counters) -> cycle::Counters {
-    let mut c = c.clone();
-    c.cycles = 0;
-    c.out_cycles = 0;
-    for l in &mut c.layers {
-        l.cycles = 0;
-        l.weight_reads = 0;
-        l.proj_weight_reads.iter_mut().for_each(|w| *w = 0);
-    }
-    c
-}
-
-/// The streamed schedule's cycles, recomputed from a sample's counters with the formula of
-/// docs/hardware.md 4d, independently of the engine's account: the sequential event-mode
-/// phases (2 cycles if empty, 2 + beats + 4 + 1 otherwise), one dense phase of
-/// 1 + 2 + rows * words * T + 7 per dense projection, one update pass of
-/// 1 + rows * T + tail + 1 per layer, one OUT of 1 + rows_out * T + 1, and 1 for done.
-fn streamed_cycles(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> u64 {
-    let t = k.steps_run;
-    let loads = if plan.input.per_step { t } else { 1 };
-    let mut total = loads * (plan.input.numel() as u64 + 1);
-    for (li, l) in plan.layers.iter().enumerate() {
-        let lc = &k.layers[li];
-        let (mut dense_phases, mut dense_cycles) = (0, 0);
-        for pi in 0..l.projections.len() {
-            if l.modes[pi] == Mode::Dense {
-                let g = dense::geometry(plan, li, pi).unwrap();
-                let steps = if l.projections[pi].target == AccTarget::Static { 1 } else { t };
-                dense_phases += steps;
-                dense_cycles += 10 + (l.rows * g.words_per_row) as u64 * steps;
-            }
-        }
-        let nonempty = lc.acc_phases - dense_phases - lc.empty_acc_phases;
-        total += lc.empty_acc_phases * 2 + nonempty * 7 + (lc.beats - lc.plane_reads) + dense_cycles;
-        total += 1 + l.rows as u64 * t + schedule::upd_tail(plan) + 1;
-    }
-    total + 1 + plan.layers[plan.output.layer].rows as u64 * t + 1 + 1
+/// A streamed sample's step ends, checked against its counters independently of the engine's
+/// account: each step ends with the output layer's OUT phase, after every layer before it in
+/// plan order has run all its steps; the last step's end is the total less the layers after
+/// the output layer and DONE.
+fn check_step_ends(plan: &spikefab::hw::Plan, k: &cycle::Counters, ends: &[u64], what: &str) {
+    let o = plan.output.layer;
+    assert_eq!(ends.len() as u64, k.steps_run, "{what}");
+    assert!(ends.windows(2).all(|w| w[0] < w[1]), "{what}: step ends {ends:?}");
+    let after: u64 = k.layers[o + 1..].iter().map(|l| l.cycles).sum();
+    assert_eq!(ends.last().copied(), Some(k.cycles - after - schedule::DONE), "{what}");
+    let before: u64 = k.layers[..o].iter().map(|l| l.cycles).sum();
+    let loads = if plan.input.per_step { k.steps_run } else { 1 };
+    assert!(ends[0] > loads * (plan.input.numel() as u64 + 1) + before, "{what}: step 0 ends after the layers before");
 }
 
 /// `--schedule streamed` on the students and the NIR corpus, at 1 and 8 lanes, event and dense,
-/// analysed and capped membranes: the outputs and every unclocked counter of every sample equal
-/// the sequential schedule's, on the fast path and the general path; a dense projection reads
-/// each weight word once per inference; the cycles follow the streamed formula; and plans that
-/// read a previous step are refused at lowering, naming the layer.
+/// analysed and capped membranes: the outputs and every counter of every sample, cycles
+/// included, equal the sequential schedule's (the same phases, each at its sequential cost, in
+/// layer-major order), on the fast path and the general path; each step ends with the output
+/// layer's OUT phase; and plans that read a previous step are refused at lowering, naming the
+/// layer.
 #[test]
 fn the_streamed_schedule_computes_what_the_sequential_one_computes() {
     let t = Target::load("ice40-up5k").unwrap();
@@ -171,33 +145,15 @@ fn the_streamed_schedule_computes_what_the_sequential_one_computes() {
                     assert_eq!(got.outputs.data, want.outputs.data, "{what}: outputs");
                     for (i, (g, w)) in got.samples.iter().zip(&want.samples).enumerate() {
                         assert_eq!(g.raw, w.raw, "{what}: sample {i}");
-                        assert_eq!(unclocked(&g.counters), unclocked(&w.counters), "{what}: sample {i}'s counters");
-                        assert_eq!(g.counters.cycles, streamed_cycles(streamed, &g.counters), "{what}: sample {i}");
-                        for (k, l) in streamed.layers.iter().enumerate() {
-                            for pi in 0..l.projections.len() {
-                                let reads = (
-                                    g.counters.layers[k].proj_weight_reads[pi],
-                                    w.counters.layers[k].proj_weight_reads[pi],
-                                );
-                                if l.modes[pi] == Mode::Dense {
-                                    let geo = dense::geometry(streamed, k, pi).unwrap();
-                                    assert_eq!(
-                                        reads.0,
-                                        (l.rows * geo.words_per_row) as u64,
-                                        "{what}: {} w{pi}",
-                                        l.name
-                                    );
-                                } else {
-                                    assert_eq!(reads.0, reads.1, "{what}: {} w{pi}", l.name);
-                                }
-                            }
-                        }
+                        assert_eq!(g.counters, w.counters, "{what}: sample {i}'s counters");
+                        check_step_ends(streamed, &g.counters, &g.step_end_cycles, &format!("{what}: sample {i}"));
                     }
                     // The general path runs the same order with the same account.
                     for i in [0, batch.n - 1] {
                         let traced = cycle::run_traced(streamed, &batch, i, steps, &mut NoTrace);
                         assert_eq!(traced.raw, got.samples[i].raw, "{what}: general path, sample {i}");
                         assert_eq!(traced.counters, got.samples[i].counters, "{what}: general path, sample {i}");
+                        assert_eq!(traced.step_end_cycles, got.samples[i].step_end_cycles, "{what}: sample {i}");
                     }
                     runs += 1;
                     dense_runs += usize::from(streamed.layers.iter().any(|l| l.modes.contains(&Mode::Dense)));
@@ -252,13 +208,13 @@ impl cycle::Tracer for NoTrace {
     fn step(&mut self, _: u64, _: usize) {}
 }
 
-/// Energy of a streamed dense plan: its plane reads and synaptic energy are the sequential
-/// plan's (the same (plane word, weight word) pairs), its weight memories are read T times
-/// fewer.
+/// Energy of a streamed plan with its weights on chip: the sequential plan's accesses, memory
+/// by memory, and the same synaptic energy (the same phases in another order); only memories
+/// holding every step are deeper.
 #[test]
-fn streamed_energy_counts_each_weight_word_once_and_every_pair() {
+fn streamed_energy_counts_what_the_sequential_schedule_counts() {
     let t = Target::load("ice40-up5k").unwrap();
-    let mut dense_memories = 0;
+    let mut deeper = 0;
     for (c, _) in students() {
         let m = c.load();
         let batch = c.batch(&m).take(32);
@@ -273,24 +229,19 @@ fn streamed_energy_counts_each_weight_word_once_and_every_pair() {
         let ef = spikefab::energy::estimate(&streamed, &t, &cycle::run(&streamed, &batch, streamed.timesteps));
         let syn = |e: &spikefab::energy::Estimate| e.components.iter().find(|x| x.name == "synaptic").unwrap().joules;
         assert!((syn(&es) - syn(&ef)).abs() <= 1e-9 * syn(&es).abs(), "{}: synaptic energy", c.name);
+        assert_eq!(es.memories.len(), ef.memories.len(), "{}", c.name);
         for (a, b) in es.memories.iter().zip(&ef.memories) {
+            assert_eq!((&a.name, a.accesses), (&b.name, b.accesses), "{}", c.name);
+        }
+        for (a, b) in seq.memories.iter().zip(&streamed.memories) {
             assert_eq!(a.name, b.name, "{}", c.name);
-            let dense_w = streamed.layers.iter().any(|l| {
-                (0..l.projections.len()).any(|j| {
-                    l.modes[j] == Mode::Dense
-                        && l.projections[j].target != AccTarget::Static
-                        && a.name == format!("{}.w{j}", l.name)
-                })
-            });
-            if dense_w {
-                assert_eq!(a.accesses, b.accesses * streamed.timesteps as f64, "{}: {}", c.name, a.name);
-                dense_memories += 1;
-            } else if a.name.ends_with(".plane") {
-                assert_eq!(a.accesses, b.accesses, "{}: {}", c.name, a.name);
-            }
+            let all_steps = matches!(a.role.as_str(), "events" | "plane") || (a.role == "input" && seq.input.per_step);
+            let want = if all_steps { a.depth * seq.timesteps } else { a.depth };
+            assert_eq!(b.depth, want, "{}: {}", c.name, a.name);
+            deeper += usize::from(all_steps);
         }
     }
-    assert!(dense_memories > 0);
+    assert!(deeper > 0);
 }
 
 /// A student laid out streamed on the ULX3S (its SDRAM at the plan's 50 MHz clock), with
@@ -389,10 +340,11 @@ fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u6
             stalls += go - cyc;
             cyc = go;
         }
-        cyc += lc.cycles;
+        // The output layer's steps each end with their OUT phase.
+        cyc += lc.cycles + if li == plan.output.layer { k.out_cycles } else { 0 };
         ends[li] = Some(cyc);
     }
-    let done = cyc + k.out_cycles + 1;
+    let done = cyc + 1;
     // The controller goes on (refreshing) until done.
     while mc < done {
         tick(&mut ctl, &mut chip, None).unwrap_or_else(|v| panic!("cycle {mc}: {v}"));
@@ -478,32 +430,42 @@ fn streamed_energy_counts_the_external_memory() {
     assert!(e.components.iter().all(|x| x.name != "external memory"));
 }
 
-/// The streamed clock worked by hand on a network small enough to count: 4 inputs, a dense
-/// projection into 2 integrate-and-fire neurons (one lane, so 2 rows), T = 3, the input all
-/// zero (every ACC phase empty):
+/// The streamed clock worked by hand on a network small enough to count: 4 inputs, two dense
+/// projections, each into 2 integrate-and-fire neurons (one lane, so 2 rows a layer), T = 3,
+/// the input all zero (every ACC phase empty):
 ///
 /// - LOAD: 4 values + GAP = 5 (a direct input, loaded once);
-/// - the projection's ACC phases, empty: (ACC_EMPTY + GAP) = 2 each, at every step it runs;
-/// - UPD_T: UPD_HEAD + 2 rows x 3 steps + UPD_TAIL + GAP = 1 + 6 + 12 + 1 = 20;
-/// - OUT_T: OUT_HEAD + 2 rows x 3 steps + OUT_TAIL + GAP = 1 + 6 + 0 + 1 = 8;
+/// - an empty ACC phase: ACC_EMPTY + GAP = 2, at every step it runs (the first projection's
+///   once if it accumulates into the static state, which a direct input's does);
+/// - UPD: UPD_HEAD + 2 rows + UPD_TAIL + GAP = 1 + 2 + 12 + 1 = 16; OUT: 1 + 2 + 0 + 1 = 4;
 /// - DONE: 1.
 ///
-/// The sequential schedule, for comparison: per step UPD 1 + 2 + 12 + 1 = 16 and OUT 1 + 2 + 1 = 4.
+/// Streamed, layer 1 runs its three steps (ACC and UPD), then layer 2 its three (ACC, UPD and
+/// OUT): the steps end at 5 + a + 48 + 22, + 22 and + 22, where a is layer 1's ACC cycles.
+/// Sequential, every step runs both layers: step 0 ends at 5 + a0 + 16 + 2 + 16 + 4, then each
+/// step adds (ACC of layer 1 if not static) + 38. Both total the same phases.
 #[test]
 fn the_streamed_clock_worked_by_hand() {
     let json = r#"{"format": "spikefab-graph", "version": 1,
         "dialect": {"dt": 1.0, "reset": "subtract", "fire_on_equal": true, "timesteps": 3},
         "nodes": [
           {"name": "input", "op": {"type": "Input", "shape": [4]}},
-          {"name": "fc", "op": {"type": "Affine",
+          {"name": "fc1", "op": {"type": "Affine",
              "weight": {"dtype": "f32", "shape": [2, 4], "data": [1, 1, 1, 1, 1, -1, 1, -1]},
              "bias": {"dtype": "f32", "shape": [2], "data": [0, 0]}}},
-          {"name": "iaf", "op": {"type": "IF",
+          {"name": "iaf1", "op": {"type": "IF",
+             "r": {"dtype": "f32", "shape": [2], "data": [1, 1]},
+             "v_threshold": {"dtype": "f32", "shape": [2], "data": [1, 1]},
+             "v_reset": {"dtype": "f32", "shape": [2], "data": [0, 0]}}},
+          {"name": "fc2", "op": {"type": "Affine",
+             "weight": {"dtype": "f32", "shape": [2, 2], "data": [1, -1, -1, 1]},
+             "bias": {"dtype": "f32", "shape": [2], "data": [0, 0]}}},
+          {"name": "iaf2", "op": {"type": "IF",
              "r": {"dtype": "f32", "shape": [2], "data": [1, 1]},
              "v_threshold": {"dtype": "f32", "shape": [2], "data": [1, 1]},
              "v_reset": {"dtype": "f32", "shape": [2], "data": [0, 0]}}},
           {"name": "output", "op": {"type": "Output"}}],
-        "edges": [["input", "fc"], ["fc", "iaf"], ["iaf", "output"]]}"#;
+        "edges": [["input", "fc1"], ["fc1", "iaf1"], ["iaf1", "fc2"], ["fc2", "iaf2"], ["iaf2", "output"]]}"#;
     let path = common::scratch("streamed-by-hand").join("tiny.json");
     std::fs::write(&path, json).unwrap();
     let m = spikefab::Model::load(&path, &Default::default()).unwrap();
@@ -515,15 +477,18 @@ fn the_streamed_clock_worked_by_hand() {
     let seq = lower(&m, &o).unwrap();
     o.settings.schedule = Some(ScheduleChoice::Streamed);
     let streamed = lower(&m, &o).unwrap();
-    let l = &streamed.layers[0];
-    assert_eq!((streamed.layers.len(), l.rows, streamed.input.per_step), (1, 2, false));
-    // A projection from a direct input runs once if it accumulates into the static state.
-    let phases: u64 = if l.projections[0].target == AccTarget::Static { 1 } else { 3 };
-    let by_hand = 5 + 2 * phases + 20 + 8 + 1;
-    let sequential = 5 + 2 * phases + 3 * 16 + 3 * 4 + 1;
-    let got = cycle::run(&streamed, &batch, 3).samples[0].counters.cycles;
-    let want = cycle::run(&seq, &batch, 3).samples[0].counters.cycles;
-    assert_eq!((got, want), (by_hand, sequential));
+    let rows: Vec<usize> = streamed.layers.iter().map(|l| l.rows).collect();
+    assert_eq!((rows, streamed.input.per_step, streamed.output.layer), (vec![2, 2], false, 1));
+    // Layer 1's ACC cycles at each step: its projection from the direct input runs once if it
+    // accumulates into the static state.
+    let a: [u64; 3] = if streamed.layers[0].projections[0].target == AccTarget::Static { [2, 0, 0] } else { [2, 2, 2] };
+    let l1 = a.iter().sum::<u64>() + 3 * 16;
+    let by_hand = vec![5 + l1 + 22, 5 + l1 + 44, 5 + l1 + 66];
+    let sequential = vec![5 + a[0] + 38, 5 + a[0] + a[1] + 76, 5 + a[0] + a[1] + a[2] + 114];
+    let got = cycle::run(&streamed, &batch, 3).samples.remove(0);
+    let want = cycle::run(&seq, &batch, 3).samples.remove(0);
+    assert_eq!((got.step_end_cycles, want.step_end_cycles), (by_hand, sequential));
+    assert_eq!((got.counters.cycles, want.counters.cycles), (5 + l1 + 66 + 1, 5 + l1 + 66 + 1));
 }
 
 /// Under the streamed schedule the tracer sees each update with its step: the spike raster

@@ -146,14 +146,7 @@ impl LatencyBound {
             .layers
             .iter()
             .zip(&total.layers)
-            .map(|(l, c)| match plan.schedule {
-                // One pass of every row's steps per inference (no early exit).
-                Schedule::Streamed if c.update_passes > 0 => {
-                    let steps = (c.update_passes as f64 / n).round() as usize;
-                    n * crate::hw::schedule::streamed_upd_cycles(plan, l, steps) as f64
-                }
-                _ => (c.update_passes * crate::hw::schedule::upd_cycles(plan, l)) as f64,
-            })
+            .map(|(l, c)| (c.update_passes * crate::hw::schedule::upd_cycles(plan, l)) as f64)
             .sum());
         // Units overlap under the pipelined schedule: their busy cycles add up to more than
         // the latency, so the busiest one is what bounds it.

@@ -147,13 +147,6 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
                 let plan = design
                     .plan()
                     .ok_or_else(|| Error::Usage("--vcd traces the FPGA plan; give an FPGA or ASIC --target".into()))?;
-                if plan.schedule == crate::hw::Schedule::Streamed {
-                    return Err(Error::Usage(
-                        "--vcd traces the sequential and pipelined schedules: a streamed plan updates a layer's steps \
-                         row by row, out of the waveform's time order"
-                            .into(),
-                    ));
-                }
                 if o.vcd_sample >= batch.n {
                     return Err(Error::Usage(format!(
                         "--vcd-sample {} but there are {} samples",

@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::hw::dense::{self, Gather, Mode};
 use crate::hw::{MemMap, Plan, Schedule};
 use crate::quant::{AccTarget, Leak, ProjKind, Source};
-use crate::sim::cycle::{BatchResult, Counters, LayerCounters};
+use crate::sim::cycle::{BatchResult, Counters};
 use crate::target::Kind;
 use crate::target::Target;
 
@@ -184,17 +184,6 @@ pub struct Estimate {
     pub exceeds_device: Vec<String>,
 }
 
-/// The (plane word, weight word) pairs dense projection `j` of `l` gathers in an inference of
-/// counters `lc`, from its `weight_reads`: one per weight read, but under the streamed schedule,
-/// which reads a weight word once for every step, one per weight read and step.
-fn dense_pairs(plan: &Plan, l: &crate::hw::Layer, j: usize, weight_reads: u64, lc: &LayerCounters) -> u64 {
-    if plan.schedule == Schedule::Streamed && l.projections[j].target != AccTarget::Static {
-        weight_reads * lc.update_passes
-    } else {
-        weight_reads
-    }
-}
-
 /// Accesses of every memory in one inference: (memory index in the plan, reads + writes).
 fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
     let mut acc = vec![0.0; plan.memories.len()];
@@ -236,9 +225,9 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
         add(format!("{}.events", l.name), lc.event_writes + lc.event_reads);
         for (j, &r) in lc.proj_weight_reads.iter().enumerate() {
             add(format!("{}.w{j}", l.name), r);
-            // A dense projection reads one plane word per (weight word, step) pair.
+            // A dense projection reads one plane word per weight word.
             if let (Mode::Dense, Source::Layer(s)) = (l.modes[j], l.projections[j].source) {
-                add(dense::plane_memory(plan, s, k), dense_pairs(plan, l, j, r, lc));
+                add(dense::plane_memory(plan, s, k), r);
             }
         }
         // Every copy of the plane is written each row of each update pass.
@@ -298,7 +287,7 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
             syn += if let (Some(g), false) = (dense, neuromorphic) {
                 // Each word: a popcount of the plane word alone, and per lane the popcount of
                 // its AND with the weights and one add into the row's sum (one-to-one: the add).
-                let words = dense_pairs(plan, l, j, lc.proj_weight_reads.get(j).copied().unwrap_or(0), lc) as f64;
+                let words = lc.proj_weight_reads.get(j).copied().unwrap_or(0) as f64;
                 let lanes = l.lanes as f64;
                 let w = g.plane.width();
                 match g.gather {

@@ -370,9 +370,9 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         }
         if k == plan.output.layer {
             let w = lanes * out_lane_bits(plan);
-            // Pipelined: two steps, one streamed while the layer writes the next; streamed:
-            // every step, sent after the last layer.
-            let depth = if pipelined { two_steps(l.rows) } else { l.rows * steps_held(plan) };
+            // Pipelined: two steps, one streamed while the layer writes the next (streamed,
+            // each step's OUT follows the layer's update of it, as in the sequential schedule).
+            let depth = if pipelined { two_steps(l.rows) } else { l.rows };
             add(format!("{}.out", l.name), Some(k), "output", depth, w, false);
         }
     }

@@ -241,26 +241,6 @@ pub fn layer_major_order(plan: &Plan) -> Result<(), OrderError> {
     Ok(())
 }
 
-/// The streamed schedule's dense ACC phase of a layer (`steps` steps run): one phase for every
-/// step, each (plane word, weight word) pair of a row read once and its weight word held
-/// against the plane words of all `steps` steps, one a cycle.
-#[inline]
-pub fn streamed_dense_acc_cycles(rows: usize, words: usize, steps: usize) -> u64 {
-    GAP + DENSE_HEAD + (rows * words * steps) as u64 + DENSE_TAIL
-}
-
-/// The streamed schedule's UPD phase of layer `l` (`steps` steps run): every row runs its
-/// steps in turn, one (row, step) a cycle.
-pub fn streamed_upd_cycles(plan: &Plan, l: &Layer, steps: usize) -> u64 {
-    UPD_HEAD + (l.rows * steps) as u64 + upd_tail(plan) + GAP
-}
-
-/// The streamed schedule's OUT phase (`steps` steps run): the output rows of every step, step
-/// by step.
-pub fn streamed_out_cycles(plan: &Plan, steps: usize) -> u64 {
-    OUT_HEAD + (plan.layers[plan.output.layer].rows * steps) as u64 + OUT_TAIL + GAP
-}
-
 /// The dependencies of the pipelined schedule, from a plan.
 ///
 /// Units: unit 0 loads the input, unit `k + 1` is layer k, the last unit streams the output.

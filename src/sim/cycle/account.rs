@@ -79,9 +79,9 @@ enum Time<'e> {
     Sequential(u64),
     /// Pipelined schedule: every unit's.
     Pipelined(schedule::Clock<'e>),
-    /// Streamed schedule: cycles from start. Phases are reported in layer-major order; a
-    /// dense ACC phase and the update pass run once for all steps and are counted at step 0,
-    /// the OUT phase once after the last layer, at its step 0.
+    /// Streamed schedule: cycles from start. Phases are reported in layer-major order, each
+    /// costing what it costs in the sequential schedule; a layer's first phase waits for its
+    /// weights when they come from external memory ([`Fetch`]).
     Streamed(u64),
 }
 
@@ -147,8 +147,6 @@ pub(super) struct Account<'e> {
     eng: &'e Engine<'e>,
     /// A streamed plan's weight fetches (None: its weights are on chip).
     fetch: Option<Fetch>,
-    /// Streamed schedule: the go cycle of the update pass running.
-    pass_go: u64,
     /// Steps the run asks for (at most the plan's T).
     steps: usize,
     time: Time<'e>,
@@ -185,7 +183,6 @@ impl<'e> Account<'e> {
         let mut a = Account {
             eng,
             fetch,
-            pass_go: 0,
             steps,
             time,
             ctrl: 0,
@@ -268,18 +265,9 @@ impl<'e> Account<'e> {
             }
             None => ph,
         };
-        let dur = match (dense, &self.time) {
-            // One phase for every step, counted at the first.
-            (Some((words, rows)), Time::Streamed(_)) => {
-                let stat = self.eng.plan.layers[k].projections[pi].target == AccTarget::Static;
-                if t == 0 {
-                    schedule::streamed_dense_acc_cycles(rows, words, if stat { 1 } else { self.steps })
-                } else {
-                    0
-                }
-            }
-            (Some((words, rows)), _) => schedule::dense_acc_cycles(rows, words),
-            (None, _) => schedule::acc_cycles(ph.events, ph.beats),
+        let dur = match dense {
+            Some((words, rows)) => schedule::dense_acc_cycles(rows, words),
+            None => schedule::acc_cycles(ph.events, ph.beats),
         };
         match &mut self.time {
             Time::Sequential(cyc) | Time::Streamed(cyc) => *cyc += dur,
@@ -307,27 +295,12 @@ impl<'e> Account<'e> {
         let plan = self.eng.plan;
         let c = schedule::upd_cycles(plan, &plan.layers[k]);
         match &mut self.time {
-            Time::Sequential(cyc) => {
+            Time::Sequential(cyc) | Time::Streamed(cyc) => {
                 *cyc += c;
                 *cyc - c
             }
-            // One pass for every step, counted at the first; step t's go is the pass's plus t
-            // (its rows run their steps in turn).
-            Time::Streamed(cyc) => {
-                if t == 0 {
-                    self.pass_go = *cyc;
-                    *cyc += schedule::streamed_upd_cycles(plan, &plan.layers[k], self.steps);
-                }
-                self.pass_go + t as u64
-            }
             Time::Pipelined(ck) => ck.upd(k, t, c),
         }
-    }
-
-    /// Cycles between consecutive rows of an update pass's trace: 1, or under the streamed
-    /// schedule, whose rows run every step in turn, the steps.
-    pub(super) fn row_stride(&self) -> u64 {
-        if matches!(self.time, Time::Streamed(_)) { self.steps as u64 } else { 1 }
     }
 
     /// What layer `k`'s update pass did.
@@ -356,15 +329,9 @@ impl<'e> Account<'e> {
         let plan = self.eng.plan;
         let c = schedule::out_cycles(plan);
         let mut end = match &mut self.time {
-            Time::Sequential(cyc) => {
+            // Streamed, the OUT phase of step t follows the output layer's update pass of t.
+            Time::Sequential(cyc) | Time::Streamed(cyc) => {
                 *cyc += c;
-                *cyc
-            }
-            // One OUT phase for every step after the last layer: every step ends with it.
-            Time::Streamed(cyc) => {
-                if t == 0 {
-                    *cyc += schedule::streamed_out_cycles(plan, self.steps);
-                }
                 *cyc
             }
             Time::Pipelined(ck) => ck.out(t, c),
@@ -433,10 +400,7 @@ impl<'e> Account<'e> {
             None => MemoryCommands::default(),
         };
         let layers: Vec<LayerCounters> = (0..plan.layers.len()).map(|k| self.layer(k)).collect();
-        let out_cycles = match self.time {
-            Time::Streamed(_) if run > 0 => schedule::streamed_out_cycles(plan, run as usize),
-            _ => run * schedule::out_cycles(plan),
-        };
+        let out_cycles = run * schedule::out_cycles(plan);
         let counters = Counters {
             cycles,
             load_cycles: loads * schedule::load_cycles(plan),
@@ -469,12 +433,7 @@ impl<'e> Account<'e> {
         // Per-projection counters exist once a phase has run (every projection runs at the
         // first step).
         let np = if run > 0 { l.projections.len() } else { 0 };
-        let streamed = matches!(self.time, Time::Streamed(_));
-        let upd_cycles = if streamed && run > 0 {
-            schedule::streamed_upd_cycles(eng.plan, l, run as usize)
-        } else {
-            run * schedule::upd_cycles(eng.plan, l)
-        };
+        let upd_cycles = run * schedule::upd_cycles(eng.plan, l);
         let mut lc = LayerCounters {
             spikes: ly.spikes,
             event_writes: ly.writes,
@@ -494,16 +453,10 @@ impl<'e> Account<'e> {
             let pt = &self.proj[eng.proj_base[k] + pi];
             let phases = if p.target == AccTarget::Static { 1 } else { run };
             let dense = eng.dense[k][pi];
-            // Streamed, a dense phase reads each weight word once for every step.
-            let weight_reads = match dense {
-                Some((words, rows)) if streamed => (rows * words) as u64,
-                _ if eng.beats[k][pi].1 || dense.is_some() => pt.beats,
-                _ => 0,
-            };
+            let weight_reads = if eng.beats[k][pi].1 || dense.is_some() { pt.beats } else { 0 };
             lc.acc_phases += phases;
             lc.empty_acc_phases += pt.empty;
             lc.cycles += match dense {
-                Some((words, rows)) if streamed => schedule::streamed_dense_acc_cycles(rows, words, phases as usize),
                 Some((words, rows)) => phases * schedule::dense_acc_cycles(rows, words),
                 None => schedule::acc_cycles_total(phases, pt.empty, pt.beats),
             };

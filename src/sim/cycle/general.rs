@@ -89,15 +89,8 @@ impl Engine<'_> {
                 let go = acct.upd(k, t);
                 let SampleState { x, s, y, ev, ev_entries } = st;
                 let o: &mut [i64] = if k == out_l { &mut out } else { &mut [] };
-                let u = self.update(
-                    k,
-                    t,
-                    last,
-                    (&mut x[k], &mut s[k], &mut y[k]),
-                    &mut ev[k],
-                    o,
-                    Some((go, acct.row_stride(), &mut *tracer)),
-                );
+                let u =
+                    self.update(k, t, last, (&mut x[k], &mut s[k], &mut y[k]), &mut ev[k], o, Some((go, &mut *tracer)));
                 ev_entries[k] = u.entries;
                 acct.updated(k, u);
                 if k == out_l {
@@ -167,18 +160,16 @@ impl Engine<'_> {
                     (&mut x[k], &mut s[k], &mut y[k]),
                     &mut ev,
                     o,
-                    Some((go, acct.row_stride(), &mut *tracer)),
+                    Some((go, &mut *tracer)),
                 );
                 lists[k].push((ev, u.entries));
                 acct.updated(k, u);
                 if k == out_l {
                     acct.row(t).copy_from_slice(&out);
+                    let (end, _) = acct.out(t);
+                    tracer.step(end, t);
                 }
             }
-        }
-        for t in 0..steps {
-            let (end, _) = acct.out(t);
-            tracer.step(end, t);
         }
         acct.result()
     }
@@ -275,10 +266,8 @@ impl Engine<'_> {
     /// The general update pass of layer `k` at step `t` on one sample's state `(x, s, y)`,
     /// neuron by neuron in (row, lane) order: writes the events into `events` in the RTL's
     /// order and the layer's per-neuron output (spikes or V) into `out` when it is not empty;
-    /// returns what it counted. The tracer gets every neuron at `start + UPD_HEAD + tail +
-    /// row x stride` (`tracer` = (start, stride, tracer): the update's go and 1, or under the
-    /// streamed schedule, whose rows run every step in turn, the pass's go plus `t` and the
-    /// steps).
+    /// returns what it counted. The tracer gets every neuron at `start + UPD_HEAD + tail + row`
+    /// (`tracer` = (start, tracer): the update's go).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(super) fn update(
@@ -289,7 +278,7 @@ impl Engine<'_> {
         (x, s, y): (&mut [i64], &mut [i64], &mut [i64]),
         events: &mut Vec<Event>,
         out: &mut [i64],
-        mut tracer: Option<(u64, u64, &mut dyn Tracer)>,
+        mut tracer: Option<(u64, &mut dyn Tracer)>,
     ) -> UpdPhase {
         let l = &self.plan.layers[k];
         let prep = &self.prep[k];
@@ -316,8 +305,8 @@ impl Engine<'_> {
                 if is_out {
                     out[i] = if spiking { count } else { v };
                 }
-                if let Some((start, stride, tr)) = tracer.as_mut() {
-                    let cycle = *start + schedule::UPD_HEAD + schedule::upd_tail(self.plan) + row as u64 * *stride;
+                if let Some((start, tr)) = tracer.as_mut() {
+                    let cycle = *start + schedule::UPD_HEAD + schedule::upd_tail(self.plan) + row as u64;
                     tr.neuron_at(cycle, k, i, t, v, spike);
                 }
             }

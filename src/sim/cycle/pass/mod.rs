@@ -370,9 +370,9 @@ impl Engine<'_> {
         self.update_pass(k, t, last, ps, acs, active)
     }
 
-    /// [`Self::pass_body`] layer-major: layer k runs steps 0..T before layer k + 1, each phase
-    /// seeing its sources' buffers of the same step (kept per layer and step) and the input of
-    /// that step. The caller has refused early exit and projections that read a previous step,
+    /// [`Self::pass_body`] layer-major: layer k runs steps 0..T before layer k + 1 (the output
+    /// layer's steps each followed by their OUT phase), each phase seeing its sources' buffers
+    /// of the same step (kept per layer and step) and the input of that step. The caller has refused early exit and projections that read a previous step,
     /// so every phase reads exactly what it reads step-major.
     #[inline(always)]
     fn pass_body_layer_major<T: Word>(
@@ -424,11 +424,12 @@ impl Engine<'_> {
                 }
                 self.layer_step(k, t, t + 1 == steps, ps, acs, &active)?;
                 outs[k].push(LayerSnap::take(ps, k));
-            }
-        }
-        for t in 0..steps {
-            for &s in &active {
-                acs[s].out(t);
+                // The output layer's step ends with its OUT phase.
+                if k == plan.output.layer {
+                    for &s in &active {
+                        acs[s].out(t);
+                    }
+                }
             }
         }
         if T::BITS < 64 && acs.iter().any(|a| a.overflows() > 0) {
