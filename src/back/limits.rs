@@ -1,5 +1,6 @@
-//! The limits every hardware back end shares: a plan either passes [`check`] and every back
-//! end (Verilog, HLS C++) emits it, or it is refused by all of them with the same message.
+//! The limits of the hardware back ends: a plan either passes [`check`] and every back end
+//! (Verilog, HLS C++) emits it, or it is refused by all of them with the same message; beyond
+//! it, each back end's own ([`check_verilog`], [`check_hls`]: the streamed schedule).
 
 use crate::hw::Plan;
 use crate::quant::ProjKind;
@@ -37,19 +38,38 @@ pub enum Unsupported {
         /// Input channels per group.
         per_group: usize,
     },
-    /// The streamed (layer-major) schedule, which only the cycle engine runs so far.
-    #[error(
-        "the streamed schedule is simulated by the cycle engine only: no hardware back end emits it yet \
-         (use --schedule sequential or pipelined)"
-    )]
-    Streamed,
+    /// The streamed (layer-major) schedule in a back end that does not emit it yet.
+    #[error("the streamed schedule: {0}")]
+    Streamed(&'static str),
 }
 
-/// Checks that `plan` is within what the back ends implement; the error names the layer.
-pub fn check(plan: &Plan) -> Result<(), Unsupported> {
-    if plan.schedule == crate::hw::Schedule::Streamed {
-        return Err(Unsupported::Streamed);
+/// What the Verilog back end emits beyond [`check`]: the streamed schedule with its weights on
+/// chip (the tile buffer filled from external memory is not emitted yet).
+pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
+    check(plan)?;
+    if plan.schedule == crate::hw::Schedule::Streamed && plan.external.is_some() {
+        return Err(Unsupported::Streamed(
+            "the Verilog back end emits it with the weights on chip only; weights streamed from the board's \
+             external memory are simulated by the cycle engine only so far (give a target without \
+             [external_memory], e.g. ecp5-85k, or --schedule sequential)",
+        ));
     }
+    Ok(())
+}
+
+/// What the HLS back end emits beyond [`check`]: not the streamed schedule.
+pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
+    check(plan)?;
+    if plan.schedule == crate::hw::Schedule::Streamed {
+        return Err(Unsupported::Streamed(
+            "the HLS back end does not emit it yet (use --schedule sequential or pipelined)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `plan` is within what every back end implements; the error names the layer.
+pub fn check(plan: &Plan) -> Result<(), Unsupported> {
     for l in &plan.layers {
         if l.v_bits > MAX_STATE_BITS || l.s_bits > MAX_STATE_BITS || l.y_bits > MAX_STATE_BITS {
             return Err(Unsupported::StateBits { layer: l.name.clone(), bits: l.v_bits.max(l.s_bits).max(l.y_bits) });

@@ -202,12 +202,12 @@ fn print_streaming(s: &Streaming, streams: bool) {
     if streams {
         println!(
             "note: this plan streams its weights from the external memory (--schedule streamed); the cycle engine \
-             runs it, no back end emits it yet"
+             runs it, the RTL of its tile buffer is not emitted yet"
         );
     } else {
         println!(
             "note: this plan keeps every weight on chip; these are the figures of streaming them (--schedule \
-             streamed, cycle engine only so far)"
+             streamed, simulated by the cycle engine only so far)"
         );
     }
 }

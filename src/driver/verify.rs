@@ -323,7 +323,8 @@ pub fn cosim_step(
         return Err(Error::Usage("--cosim-budget must be a non-negative number of seconds".into()));
     }
     // A plan the back end refuses is refused before the simulator is chosen or announced.
-    crate::back::limits::check(plan).map_err(|e| crate::back::verilog::EmitError::Unsupported(e.to_string()))?;
+    crate::back::limits::check_verilog(plan)
+        .map_err(|e| crate::back::verilog::EmitError::Unsupported(e.to_string()))?;
     let n = batch.n;
     let cycles: u64 = engine.iter().map(|r| r.counters.cycles).sum();
     let sim = match s.simulator.simulator().or_else(|| Simulator::fastest_installed(cycles)) {

@@ -213,10 +213,10 @@ impl BatchResult {
 
 /// A waveform recorder: receives every state change with its cycle.
 ///
-/// Step-major schedules report in cycle order, each step's neurons before its `step`. The
-/// streamed schedule reports a layer's steps in turn before the next layer, and every `step`
-/// after the last layer, so a recorder that needs the step of a neuron takes it from
-/// [`Tracer::neuron_at`], and cycles are not in order across a layer's steps.
+/// Every schedule reports in cycle order. Step-major schedules report each step's neurons
+/// before its `step`; the streamed schedule reports a layer's steps in turn before the next
+/// layer, and each `step` after the output layer's update of it, so a recorder that needs the
+/// step of a neuron takes it from [`Tracer::neuron_at`].
 pub trait Tracer {
     /// Neuron `n` of layer `layer` was updated at `cycle`: its membrane `v` (before reset)
     /// and spike.

@@ -24,6 +24,12 @@
         if (rst || done || go_{{ m.pre }}) {{ m.pre }}_ev_cnt <= {{ m.raw + 1 }}'d0;
         else if ({{ m.pre }}_ev_we) {{ m.pre }}_ev_cnt <= {{ m.pre }}_ev_cnt + {{ m.raw + 1 }}'d1;
     end
+{%- if v.streamed %}
+    // The list's entries at each step, kept for the readers of later layers: taken as the
+    // layer's update pass of step t ends (its last entry is counted by then).
+    reg  [{{ m.raw }}:0] {{ m.pre }}_ev_len [0:{{ v.t_max - 1 }}];
+    always @(posedge clk) if (fin && pc_oh[{{ v.upd_pc(m.pre) }}]) {{ m.pre }}_ev_len[t{{ v.t_index() }}] <= {{ m.pre }}_ev_cnt;
+{%- endif %}
 {%- endfor %}
     // One reader at a time: addresses OR-ed, each gated by its phase (a balanced tree).
     always @* begin

@@ -94,6 +94,20 @@
 {%- endif %}
     // (The input's event lists are among the copies after the layers' lists below.)
 {%- else if v.has_in_events %}
+{%- if let Some(sb) = v.in_step %}
+    // Streamed: the input of every step is kept, step t's entries at t x {{ v.n_in }}, with the
+    // entries of each step (taken as its LOAD phase ends).
+    localparam integer IN_AW = {{ sb.w }};
+    wire [IN_AW-1:0] inp_ev_raddr;
+    wire [{{ v.iew - 1 }}:0] inp_ev_rdata;
+    reg  [{{ v.iaw }}:0] inp_ev_len [0:{{ v.t_max - 1 }}];
+    always @(posedge clk) if (fin && pc_oh[0]) inp_ev_len[t{{ v.t_index() }}] <= inp_ev_cnt;
+    sf_ram #(.WIDTH({{ v.iew }}), .DEPTH({{ v.n_in * v.t_max }}), .AW(IN_AW), .LOGIC({% if v.in_logic %}1{% else %}0{% endif %})) inp_ev (
+        .clk(clk), .we(ld_acc && ld_nz), .waddr({{ v.in_waddr() }}), .wdata({ld_c, ld_y, ld_x, in_data}),
+        .raddr(inp_ev_raddr), .rdata(inp_ev_rdata));
+    // An event reader's address is 0 while it is idle, so the readers' addresses are OR-ed.
+    assign inp_ev_raddr = {{ v.in_raddr() }};
+{%- else %}
     wire [{{ v.iaw - 1 }}:0] inp_ev_raddr;
     wire [{{ v.iew - 1 }}:0] inp_ev_rdata;
     sf_ram #(.WIDTH({{ v.iew }}), .DEPTH({{ v.n_in }}), .AW({{ v.iaw }}), .LOGIC({% if v.in_logic %}1{% else %}0{% endif %})) inp_ev (
@@ -101,4 +115,5 @@
         .raddr(inp_ev_raddr), .rdata(inp_ev_rdata));
     // An event reader's address is 0 while it is idle, so the readers' addresses are OR-ed.
     assign inp_ev_raddr = {{ v.iaw }}'d0{% for l in v.layers %}{% for p in l.projs %}{% if p.src_input %} | {{ p.pre }}_ev_raddr{% endif %}{% endfor %}{% endfor %};
+{%- endif %}
 {%- endif %}

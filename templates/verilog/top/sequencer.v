@@ -1,4 +1,4 @@
-{#- The sequential schedule's sequencer: one program of phases, run one-hot (view::sequencer). #}
+{#- The sequential and streamed schedules' sequencer: one program of phases, run one-hot (view::sequencer). #}
     // ------------------------------------------------------------------ sequencer
     // `pc_oh` holds, one-hot, the phase running; `go_oh` the phase in its first cycle (it is
     // decoded a cycle ahead, so a phase's `fin` reaches the state through one level of logic).
@@ -9,6 +9,9 @@
     reg [NPH-1:0] pc_oh, go_oh;
     reg [{{ v.tw - 1 }}:0] t;
     reg [31:0] cyc;
+{%- for b in v.step_bases %}
+    reg [{{ b.w - 1 }}:0] {{ b.name }};   // t x {{ b.stride }}: step t's words in a memory holding every step
+{%- endfor %}
 {%- if !v.wl.spram.is_empty() %}
     reg  wl_done;
     wire run_ok = wl_done;   // `start` waits for the weight image
@@ -42,12 +45,9 @@
 {%- for ph in v.prog.phases %}
     assign oh_nc[{{ ph.idx }}] = {{ ph.enter }};
 {%- endfor %}
-    wire st_fin_c = (pc_oh[{{ v.prog.out_pc }}] & last){% if v.early_exit %} | pc_oh[{{ v.prog.clear_pc }}]{% endif %};
-{%- if v.early_exit %}
-    wire t_inc_c  = 1'b0;
-{%- else %}
-    wire t_inc_c  = pc_oh[{{ v.prog.out_pc }}] & !last;
-{%- endif %}
+    wire st_fin_c = {{ v.prog.st_fin }};
+    wire t_inc_c  = {{ v.prog.t_inc }};
+    wire t_rst_c  = {{ v.prog.t_rst }};
     // The layer of the update pass: set with the go of its UPD phase, held until the next one
     // (the pass before has written its last row by then), so its geometry and memory bases
     // come from flip-flops. upd_of: {is an UPD phase, its layer}.
@@ -56,17 +56,18 @@
     endfunction
     reg [NPH-1:0] oh_nr;
     reg [{{ v.prog.lw }}:0] ul_nr;
-    reg st_fin_r, t_inc_r;
+    reg st_fin_r, t_inc_r, t_rst_r;
     always @(posedge clk) begin
         oh_nr    <= oh_nc;
         ul_nr    <= upd_of(oh_nc);
         st_fin_r <= st_fin_c;
         t_inc_r  <= t_inc_c;
+        t_rst_r  <= t_rst_c;
     end
     reg  [{{ v.prog.lw - 1 }}:0] ul;
     reg  [NPH-1:0] nx_oh;
     reg  [{{ v.prog.lw }}:0] ul_to;
-    reg  st_fin, t_inc;
+    reg  st_fin, t_inc, t_rst;
 {%- if v.early_exit %}
     wire decided;
     wire ex_r = pc_oh[{{ v.prog.exit_pc }}];   // the running phase is the early-exit check
@@ -78,6 +79,7 @@
         ul_to  = ul_nr;
         st_fin = st_fin_r;
         t_inc  = t_inc_r;
+        t_rst  = t_rst_r;
 {%- if v.early_exit %}
         if (ex_r) begin
             st_fin = 1'b0;
@@ -97,6 +99,9 @@
             t     <= {{ v.tw }}'d0;
             cyc   <= 32'd0;
             ul    <= {{ v.prog.lw }}'d0;
+{%- for b in v.step_bases %}
+            {{ b.name }} <= {{ b.w }}'d0;
+{%- endfor %}
         end else begin
             case (state)
                 S_IDLE: begin
@@ -108,6 +113,9 @@
                         go_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
                         t     <= {{ v.tw }}'d0;
                         cyc   <= 32'd0;
+{%- for b in v.step_bases %}
+                        {{ b.name }} <= {{ b.w }}'d0;
+{%- endfor %}
                     end
                 end
                 S_RUN: begin
@@ -120,7 +128,12 @@
                             run   <= 1'b0;
                         end
                         else pc_oh <= nx_oh;
-                        if (t_inc) t <= t + {{ v.tw }}'d1;
+                        if (t_rst) t <= {{ v.tw }}'d0;
+                        else if (t_inc) t <= t + {{ v.tw }}'d1;
+{%- for b in v.step_bases %}
+                        if (t_rst) {{ b.name }} <= {{ b.w }}'d0;
+                        else if (t_inc) {{ b.name }} <= {{ b.name }} + {{ b.w }}'d{{ b.stride }};
+{%- endfor %}
                     end
                 end
                 default: begin

@@ -77,7 +77,7 @@ pub struct TopView {
 
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
-    limits::check(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
+    limits::check_hls(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
     let mut namer = Namer::new();
     for r in FIXED {
         namer.reserve(r);

@@ -272,24 +272,31 @@ fn connect_clients(
     clients
 }
 
-/// The event list memories (sequential schedule), in plan order.
+/// The event list memories (sequential and streamed schedules), in plan order. Streamed, a
+/// layer's list holds every step: its step t at `t x rows` in the layer's region, which is
+/// `rows x T` words (`hw::memory::steps_held`).
 pub fn event_banks(plan: &Plan, layers: &[LayerView]) -> Vec<EvBankView> {
     let qw = (crate::hw::schedule::count_stages(plan) as usize).max(1);
+    let held = crate::hw::memory::steps_held(plan);
     plan.banks
         .iter()
         .filter(|b| b.kind == "events")
         .enumerate()
-        .map(|(gi, bank)| event_bank(gi, bank, layers, qw))
+        .map(|(gi, bank)| event_bank(gi, bank, layers, qw, held))
         .collect()
 }
 
-fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize) -> EvBankView {
+fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usize) -> EvBankView {
     let g = &bank.layers;
     let pre = format!("eb{gi}");
     let width = g.iter().map(|&k| layers[k].ew).max().unwrap_or(1);
-    let rows: usize = g.iter().map(|&k| layers[k].rows).sum();
+    let rows: usize = g.iter().map(|&k| layers[k].rows * held).sum();
     debug_assert_eq!((bank.depth, bank.width), (rows, width));
     let aw = abits(rows);
+    // Step t's entries of a layer of `n` rows (streamed): t x n further.
+    let at_step = |addr: String, n: usize| {
+        if held > 1 { super::common::StepBase::new(n, held).add(&addr, aw) } else { addr }
+    };
     let mut members = vec![];
     let mut readers = vec![];
     let mut base = 0;
@@ -308,14 +315,15 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize) -> EvBank
             ecw: l.ecw,
             eyw: l.eyw,
             exw: l.exw,
-            waddr: bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, l.raw - 1), l.raw, aw),
+            waddr: at_step(bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, l.raw - 1), l.raw, aw), l.rows),
             wdata,
             counts: entry_counts(l, qw),
         });
         for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre && p.dense.is_none()) {
-            readers.push((p.pre.clone(), bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw)));
+            readers
+                .push((p.pre.clone(), at_step(bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw), l.rows)));
         }
-        base += l.rows;
+        base += l.rows * held;
     }
     EvBankView {
         pre,

@@ -58,3 +58,31 @@ pub struct SpramView {
     /// Block word index width.
     pub ww: usize,
 }
+
+/// A register of the streamed schedule's sequencer holding `t x stride` (`t` the step the
+/// running layer is at): step t's words in a memory that holds every step at `t x stride`.
+pub struct StepBase {
+    /// Register name (`stb<stride>`).
+    pub name: String,
+    /// Words per step.
+    pub stride: usize,
+    /// Width: enough for `(T - 1) x stride`.
+    pub w: usize,
+}
+
+impl StepBase {
+    /// The step base of `stride` words per step, for `t_max` steps.
+    pub fn new(stride: usize, t_max: usize) -> StepBase {
+        StepBase { name: format!("stb{stride}"), stride, w: super::expr::abits(stride * t_max.max(1)) }
+    }
+
+    /// `addr` (an `aw`-bit address of step 0's words, `aw` at least `w`) plus this base.
+    pub fn add(&self, addr: &str, aw: usize) -> String {
+        debug_assert!(aw >= self.w);
+        if aw == self.w {
+            format!("({addr} + {})", self.name)
+        } else {
+            format!("({addr} + {{{}'d0, {}}})", aw - self.w, self.name)
+        }
+    }
+}

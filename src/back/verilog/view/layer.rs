@@ -48,13 +48,28 @@ fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {
             })
             .collect()
     } else {
+        // Streamed, the plane holds every step: step t's words at t x depth.
+        let held = crate::hw::memory::steps_held(plan);
+        let maw = abits(pl.depth() * held);
+        let at_step = |a: String| {
+            if held > 1 {
+                let ext = if maw > aw { format!("{{{}'d0, {a}}}", maw - aw) } else { a };
+                super::common::StepBase::new(pl.depth(), held).add(&ext, maw)
+            } else {
+                a
+            }
+        };
         vec![PlaneMemView {
             pre: format!("l{k}_pl"),
-            depth: pl.depth(),
-            aw,
+            depth: pl.depth() * held,
+            aw: maw,
             logic: in_registers(plan, &format!("{}.plane", l.name)),
-            waddr: format!("l{k}_pl_wa"),
-            readers: readers.iter().flat_map(|&r| units(r)).map(|u| (u.clone(), format!("{u}_pa_b"))).collect(),
+            waddr: at_step(format!("l{k}_pl_wa")),
+            readers: readers
+                .iter()
+                .flat_map(|&r| units(r))
+                .map(|u| (u.clone(), at_step(format!("{u}_pa_b"))))
+                .collect(),
         }]
     };
     Some(PlaneView { m: pl.m, hw: pl.hw, hww: super::expr::bits_for_count(pl.hw), width: pl.width(), aw, mems })

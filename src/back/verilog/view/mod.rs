@@ -159,6 +159,16 @@ pub struct TopView {
     pub out_wa: String,
     /// See `out_depth`.
     pub out_ra: String,
+    /// The streamed schedule (layer-major; the sequential schedule's units, memories holding
+    /// every step at `t x` their step's words).
+    pub streamed: bool,
+    /// Streamed: the sequencer's step bases, one per words-per-step of a memory holding
+    /// every step.
+    pub step_bases: Vec<common::StepBase>,
+    /// Streamed with a per-step input read as events: the input list's step base.
+    pub in_step: Option<common::StepBase>,
+    /// See [`Self::t_index`].
+    t_slice: String,
 }
 
 impl TopView {
@@ -166,6 +176,62 @@ impl TopView {
     pub fn n_in_minus_2(&self) -> usize {
         self.n_in.saturating_sub(2)
     }
+
+    /// The sequencer phase of layer `pre`'s update pass.
+    pub fn upd_pc(&self, pre: &str) -> usize {
+        self.prog.phases.iter().find(|p| p.kind == "upd" && p.unit == pre).map_or(0, |p| p.idx)
+    }
+
+    /// The slice of `t` that indexes a T-entry array (empty when `t` is as narrow).
+    pub fn t_index(&self) -> &str {
+        &self.t_slice
+    }
+
+    /// Streamed: the input list's write address, step t's at t x n_in.
+    pub fn in_waddr(&self) -> String {
+        let Some(b) = &self.in_step else { return String::new() };
+        let local = if b.w > self.iaw {
+            format!("{{{}'d0, ld_base[{}:0]}}", b.w - self.iaw, self.iaw - 1)
+        } else {
+            format!("ld_base[{}:0]", self.iaw - 1)
+        };
+        b.add(&local, b.w)
+    }
+
+    /// Streamed: the input list's read address, the readers' (each 0 while idle) OR-ed at step
+    /// t's words.
+    pub fn in_raddr(&self) -> String {
+        let Some(b) = &self.in_step else { return String::new() };
+        let pad = if b.w > self.iaw { format!("{}'d0, ", b.w - self.iaw) } else { String::new() };
+        let mut s = format!("{}'d0", b.w);
+        for p in self.layers.iter().flat_map(|l| l.projs.iter()).filter(|p| p.src_input) {
+            s += &format!(" | {{{pad}{}_ev_raddr}}", p.pre);
+        }
+        b.add(&format!("({s})"), b.w)
+    }
+}
+
+/// The step bases a streamed plan's memories need (every distinct words-per-step), and the
+/// input list's.
+fn step_bases(plan: &Plan) -> (Vec<common::StepBase>, Option<common::StepBase>) {
+    if plan.schedule != Schedule::Streamed {
+        return (vec![], None);
+    }
+    let t = plan.timesteps;
+    let mut strides = std::collections::BTreeSet::new();
+    for (k, l) in plan.layers.iter().enumerate() {
+        if l.spiking() && crate::hw::dense::has_event_readers(plan, k) {
+            strides.insert(l.rows);
+        }
+        if !crate::hw::dense::plane_readers(plan, k).is_empty() {
+            strides.insert(crate::hw::dense::Plane::of(l).depth());
+        }
+    }
+    let input = (plan.input.per_step && reads_input(plan)).then(|| common::StepBase::new(plan.input.numel(), t));
+    if let Some(b) = &input {
+        strides.insert(b.stride);
+    }
+    (strides.into_iter().map(|s| common::StepBase::new(s, t)).collect(), input)
 }
 
 /// The output buffer: (words, address width, write address, read address). Pipelined, it
@@ -186,7 +252,7 @@ fn out_buffer(plan: &Plan, ugroups: &[UGroupView]) -> (usize, usize, String, Str
 
 /// Builds the view of `plan`.
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
-    limits::check(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
+    limits::check_verilog(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
     let mut namer = Namer::new();
     for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb"] {
         namer.reserve(r);
@@ -214,6 +280,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let out_w = out_word_bits(plan);
     let (out_depth, out_aw, out_wa, out_ra) = out_buffer(plan, &ugroups);
     let clear_rows = plan.layers.iter().map(|l| l.rows).max().unwrap_or(1);
+    let streamed = plan.schedule == Schedule::Streamed;
+    let (sbases, in_step) = step_bases(plan);
     Ok(TopView {
         module,
         u_lat: crate::hw::schedule::upd_tail(plan),
@@ -245,7 +313,11 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         early_exit: plan.early_exit,
         n_out: ol.neurons(),
         cnt_w: abits(plan.timesteps * ol.event_max() as usize + 1),
-        prog: sequencer::program(plan),
+        prog: if streamed { sequencer::program_streamed(plan) } else { sequencer::program(plan) },
+        streamed,
+        step_bases: sbases,
+        in_step,
+        t_slice: proj::step_index(plan),
         clear_rows,
         // Wide enough to hold `rows` itself: the clear compares the row counter against it.
         clear_w: abits(clear_rows + 1),

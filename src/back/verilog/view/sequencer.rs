@@ -1,5 +1,9 @@
-//! The sequential schedule's sequencer program: [LOAD] per layer [ACC..., UPD], OUT, and with
-//! early exit EXIT and CLEAR, run one phase at a time, one-hot ([`crate::hw::schedule`]).
+//! The sequencer programs of the sequential and streamed schedules, run one phase at a time,
+//! one-hot ([`crate::hw::schedule`]):
+//! - sequential: per step, [LOAD], per layer [ACC..., UPD], OUT, and with early exit EXIT and
+//!   CLEAR;
+//! - streamed (layer-major): LOAD of every step, then per layer every step's [ACC..., UPD] (and
+//!   OUT after the output layer's UPD), the step counter `t` back to 0 as each layer starts.
 //!
 //! Invariants: at step 0 every phase runs; after it the static phases (a direct input's load,
 //! static accumulations) are skipped, so they are no later step's predecessor; each phase's
@@ -33,14 +37,19 @@ pub struct Program {
     pub layer_masks: Vec<String>,
     /// First phase at steps after 0.
     pub start_late: usize,
-    /// OUT, EXIT and CLEAR phase indices (EXIT and CLEAR 0 without early exit).
-    pub out_pc: usize,
-    /// See `out_pc`.
+    /// EXIT and CLEAR phase indices (0 without early exit).
     pub exit_pc: usize,
-    /// See `out_pc`.
+    /// See `exit_pc`.
     pub clear_pc: usize,
     /// Layer index width.
     pub lw: usize,
+    /// When the running phase's end ends the inference, moves to the next step, or starts a
+    /// layer's steps again at step 0: 1-bit Verilog expressions of `pc_oh`, `late` and `last`.
+    pub st_fin: String,
+    /// See `st_fin`.
+    pub t_inc: String,
+    /// See `st_fin`.
+    pub t_rst: String,
 }
 
 struct Ph {
@@ -115,19 +124,120 @@ pub fn program(plan: &Plan) -> Program {
             enter: enter(&prog, out_pc, after_out, &next, i),
         })
         .collect();
-    let mask = |f: &dyn Fn(&Ph) -> bool| -> String {
-        let bits: String = prog.iter().rev().map(|p| if p.kind == "upd" && f(p) { '1' } else { '0' }).collect();
-        format!("{}'b{bits}", prog.len())
-    };
     let lw = abits(plan.layers.len());
+    let st_fin = if plan.early_exit {
+        format!("(pc_oh[{out_pc}] & last) | pc_oh[{clear_pc}]")
+    } else {
+        format!("pc_oh[{out_pc}] & last")
+    };
+    let t_inc = if plan.early_exit { "1'b0".to_string() } else { format!("pc_oh[{out_pc}] & !last") };
     Program {
+        upd_mask: upd_mask(&prog),
+        layer_masks: layer_masks(&prog, lw),
         phases,
-        upd_mask: mask(&|_| true),
-        layer_masks: (0..lw).map(|b| mask(&|p: &Ph| (p.layer >> b) & 1 == 1)).collect(),
         start_late,
-        out_pc,
         exit_pc,
         clear_pc,
         lw,
+        st_fin,
+        t_inc,
+        t_rst: "1'b0".into(),
+    }
+}
+
+/// One-hot mask (a Verilog literal of one bit per phase) of the UPD phases `f` accepts.
+fn mask(prog: &[Ph], f: &dyn Fn(&Ph) -> bool) -> String {
+    let bits: String = prog.iter().rev().map(|p| if p.kind == "upd" && f(p) { '1' } else { '0' }).collect();
+    format!("{}'b{bits}", prog.len())
+}
+
+fn upd_mask(prog: &[Ph]) -> String {
+    mask(prog, &|_| true)
+}
+
+fn layer_masks(prog: &[Ph], lw: usize) -> Vec<String> {
+    (0..lw).map(|b| mask(prog, &|p: &Ph| (p.layer >> b) & 1 == 1)).collect()
+}
+
+/// The streamed (layer-major) program of `plan`: LOAD (every step's in turn when the input
+/// changes every step, `t` counting them), then per layer its phases at every step, the output
+/// layer's UPD followed by OUT. After a layer's last phase: at a step that is not the last,
+/// the layer's first phase that runs late (`t` + 1); at the last, the next layer's first phase
+/// (`t` back to 0), or done after the last layer. The caller has checked the order
+/// (`hw::schedule::layer_major_order`: no early exit).
+pub fn program_streamed(plan: &Plan) -> Program {
+    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: false, layer: 0 }];
+    // Per layer: its first phase and its last.
+    let mut span: Vec<(usize, usize)> = vec![];
+    for (k, l) in plan.layers.iter().enumerate() {
+        let first = prog.len();
+        for (j, p) in l.projections.iter().enumerate() {
+            prog.push(Ph { kind: "acc", unit: format!("l{k}p{j}"), statik: p.target == AccTarget::Static, layer: k });
+        }
+        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k });
+        if k == plan.output.layer {
+            prog.push(Ph { kind: "out", unit: "out".into(), statik: false, layer: k });
+        }
+        span.push((first, prog.len() - 1));
+    }
+    let n = prog.len();
+    let first_late = |k: usize| (span[k].0..=span[k].1).find(|&j| !prog[j].statik).expect("an UPD phase");
+    // Edges (from, condition, to): the condition a Verilog term of `late` and `last`.
+    let mut edges: Vec<(usize, &str, usize)> = vec![];
+    let (mut fin, mut inc, mut rst) = (vec![], vec![], vec![]);
+    if plan.input.per_step {
+        edges.push((0, "!last", 0));
+        inc.push("(pc_oh[0] & !last)".to_string());
+        edges.push((0, "last", span[0].0));
+        rst.push("(pc_oh[0] & last)".to_string());
+    } else {
+        edges.push((0, "1'b1", span[0].0));
+    }
+    for (k, &(first, last_pc)) in span.iter().enumerate() {
+        for i in first..last_pc {
+            // Within a step: the next phase, static ones skipped after step 0.
+            let mut late_next = i + 1;
+            while prog[late_next].statik {
+                late_next += 1;
+            }
+            if late_next == i + 1 {
+                edges.push((i, "1'b1", i + 1));
+            } else {
+                edges.push((i, "!late", i + 1));
+                edges.push((i, "late", late_next));
+            }
+        }
+        edges.push((last_pc, "!last", first_late(k)));
+        inc.push(format!("(pc_oh[{last_pc}] & !last)"));
+        if k + 1 < span.len() {
+            edges.push((last_pc, "last", span[k + 1].0));
+            rst.push(format!("(pc_oh[{last_pc}] & last)"));
+        } else {
+            fin.push(format!("(pc_oh[{last_pc}] & last)"));
+        }
+    }
+    let enter = |j: usize| -> String {
+        let terms: Vec<String> = edges
+            .iter()
+            .filter(|e| e.2 == j)
+            .map(|&(i, c, _)| if c == "1'b1" { format!("pc_oh[{i}]") } else { format!("(pc_oh[{i}] & {c})") })
+            .collect();
+        if terms.is_empty() { "1'b0".into() } else { terms.join(" | ") }
+    };
+    let or = |v: Vec<String>| if v.is_empty() { "1'b0".to_string() } else { v.join(" | ") };
+    let lw = abits(plan.layers.len());
+    Program {
+        phases: (0..n)
+            .map(|i| PhaseView { idx: i, kind: prog[i].kind.into(), unit: prog[i].unit.clone(), enter: enter(i) })
+            .collect(),
+        upd_mask: upd_mask(&prog),
+        layer_masks: layer_masks(&prog, lw),
+        start_late: 0,
+        exit_pc: 0,
+        clear_pc: 0,
+        lw,
+        st_fin: or(fin),
+        t_inc: or(inc),
+        t_rst: or(rst),
     }
 }

@@ -50,9 +50,20 @@ fn event_reader(
         let par = if p.delayed { format!("!g{k}_t0n") } else { format!("g{k}_t0n") };
         let count = format!("({par} ? {s}_ev_c1 : {s}_ev_c0)");
         (format!("{pre}_evn"), format!("{}_rdata", pipe_copy(p.source, k)), count, false)
+    } else if plan.schedule == Schedule::Streamed && (!src.input || plan.input.per_step) {
+        // Streamed, the source's list of every step is kept, with its entry count per step:
+        // the reader takes the count of the step its layer is at.
+        (format!("{s}_ev_len[t{}]", step_index(plan)), format!("{s}_ev_rdata"), String::new(), false)
     } else {
         (format!("{s}_ev_cnt"), format!("{s}_ev_rdata"), String::new(), false)
     }
+}
+
+/// The slice of the step counter `t` (`abits(T + 1)` bits) that indexes a T-entry array, or
+/// nothing when it is all of it.
+pub fn step_index(plan: &Plan) -> String {
+    let (tw, iw) = (abits(plan.timesteps + 1), abits(plan.timesteps));
+    if iw < tw { format!("[{}:0]", iw - 1) } else { String::new() }
 }
 
 /// Width of the address arithmetic: every intermediate (coordinates plus padding and taps,

@@ -1,0 +1,117 @@
+//! The streamed schedule's RTL (docs/hardware.md 4d): layer-major, each layer running every
+//! step before the next, with event lists, spike planes and a per-step input holding every
+//! step. Its co-simulation must match the cycle engine word for word and cycle for cycle, and
+//! each design is Verilator -Wall clean.
+
+mod common;
+
+use common::{assert_lint_clean, cases, root, scratch, students, tool_or_skip};
+use spikefab::flow::cosim::{self, Simulator};
+use spikefab::hw::dense::{self, Mode};
+use spikefab::hw::{PlanOptions, Schedule, lower};
+use spikefab::quant::{InputStats, Source};
+use spikefab::target::{ScheduleChoice, Target};
+
+/// The NIR op corpus models the layer-major order allows (feed-forward: every projection reads
+/// an earlier layer at the same step), in turn at 2 and at 4 lanes (one design each, to keep
+/// the suite short), and the students at 2 lanes event-driven and at 8 lanes with every
+/// eligible projection dense: exact against the cycle engine. Covers per-step and direct inputs,
+/// current-based neurons, pooling, convolutions, shortcuts, several layers reading one list,
+/// and the output layer's OUT phase inside its layer's steps.
+#[test]
+fn streamed_rtl_cosim_is_exact() {
+    if !tool_or_skip("iverilog", "streamed_rtl_cosim_is_exact") {
+        return;
+    }
+    let lint = tool_or_skip("verilator", "streamed_rtl_cosim_is_exact (Verilator lint)");
+    let t = Target::load("ice40-up5k").unwrap();
+    let mut all: Vec<_> = cases(&root().join("tests/data/nir/cases.json"));
+    all.extend(students().into_iter().map(|(c, _)| c));
+    let (mut done, mut per_step, mut dense_runs, mut refused) = (vec![], 0, 0, 0);
+    let first_student = all.len() - students().len();
+    for (i, c) in all.iter().enumerate() {
+        let m = c.load();
+        let batch = c.batch(&m).take(3);
+        // Binary students gather densely; the corpus's weights are multi-bit, so its dense
+        // turn only varies the lanes.
+        let configs: &[(usize, bool)] = if i >= first_student {
+            &[(2, false), (8, true)]
+        } else if i % 2 == 0 {
+            &[(2, false)]
+        } else {
+            &[(4, true)]
+        };
+        for &(lanes, dense) in configs {
+            let mut o = PlanOptions::new(t.clone(), c.timesteps);
+            o.input_stats = Some(InputStats::of(&batch));
+            o.settings.lanes = Some(lanes);
+            o.settings.schedule = Some(ScheduleChoice::Streamed);
+            let plan = match lower(&m, &o) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Refused by the order (a recurrent or delayed projection), or by the plan
+                    // whatever the schedule.
+                    o.settings.schedule = None;
+                    assert!(e.message.contains("previous step") || lower(&m, &o).is_err(), "{}: {e}", c.name);
+                    refused += usize::from(e.message.contains("previous step"));
+                    continue;
+                }
+            };
+            assert_eq!(plan.schedule, Schedule::Streamed);
+            let plan = if dense { plan.with_modes(&dense::all_dense(&plan), &t).unwrap() } else { plan };
+            let what = format!("{} at {lanes} lanes{}", c.name, if dense { ", dense" } else { "" });
+            let dir = scratch(&format!("streamed-{}-{lanes}", c.name));
+            // The students' designs are larger: Verilator builds them faster than iverilog runs.
+            let sim = if i >= first_student && lint { Simulator::Verilator } else { Simulator::Iverilog };
+            let r = cosim::cosim(&plan, &batch, batch.n, sim, &dir, &|_| {}).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(r.exact(), "{what}: {:?}", r.first_differences);
+            if lint {
+                let d = spikefab::back::verilog::emit(&plan, None).unwrap();
+                assert_lint_clean(&d, &format!("streamed-lint-{}-{lanes}", c.name), &what);
+            }
+            per_step += usize::from(plan.input.per_step);
+            dense_runs += usize::from(plan.layers.iter().any(|l| l.modes.contains(&Mode::Dense)));
+            done.push(what);
+        }
+    }
+    println!("co-simulated streamed: {}; {refused} refused by the order", done.join(", "));
+    assert!(
+        done.len() >= 30 && per_step > 0 && dense_runs > 0 && refused > 0,
+        "{per_step} per-step, {dense_runs} dense, {refused} refused: {done:?}"
+    );
+}
+
+/// The HLS back end still refuses the streamed schedule, and the Verilog back end refuses a
+/// streamed plan whose weights come from external memory (its tile buffer is not emitted),
+/// each with a message that names what to do.
+#[test]
+fn streamed_rtl_refuses_what_it_does_not_emit() {
+    let (c, _) = students().into_iter().next().unwrap();
+    let m = c.load();
+    let batch = c.batch(&m);
+    let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), c.timesteps);
+    o.input_stats = Some(InputStats::of(&batch));
+    o.settings.schedule = Some(ScheduleChoice::Streamed);
+    let plan = lower(&m, &o).unwrap();
+    assert!(spikefab::back::verilog::emit(&plan, None).is_ok());
+    let Err(h) = spikefab::back::hls::emit(&plan, "xc7a35t") else { panic!("HLS emitted a streamed plan") };
+    let h = h.to_string();
+    assert!(h.contains("streamed schedule") && h.contains("--schedule"), "{h}");
+    let mut board = Target::load("ulx3s-85f").unwrap();
+    board.clock.default_mhz = 50.0;
+    let mut o = PlanOptions::new(board, c.timesteps);
+    o.input_stats = Some(InputStats::of(&batch));
+    o.settings.schedule = Some(ScheduleChoice::Streamed);
+    let plan = lower(&m, &o).unwrap();
+    assert!(plan.external.is_some());
+    let Err(v) = spikefab::back::verilog::emit(&plan, None) else { panic!("Verilog emitted external weights") };
+    let v = v.to_string();
+    assert!(v.contains("external memory") && v.contains("on chip"), "{v}");
+    // A streamed plan reads no previous step, so none of its projections is recurrent.
+    assert!(
+        plan.layers
+            .iter()
+            .enumerate()
+            .all(|(k, l)| l.projections.iter().all(|p| !p.delayed && !matches!(p.source, Source::Layer(s) if s >= k)))
+    );
+}
