@@ -47,7 +47,9 @@
 {%- endfor %}
     wire st_fin_c = {{ v.prog.st_fin }};
     wire t_inc_c  = {{ v.prog.t_inc }};
+{%- if v.streamed %}
     wire t_rst_c  = {{ v.prog.t_rst }};
+{%- endif %}
     // The layer of the update pass: set with the go of its UPD phase, held until the next one
     // (the pass before has written its last row by then), so its geometry and memory bases
     // come from flip-flops. upd_of: {is an UPD phase, its layer}.
@@ -56,18 +58,20 @@
     endfunction
     reg [NPH-1:0] oh_nr;
     reg [{{ v.prog.lw }}:0] ul_nr;
-    reg st_fin_r, t_inc_r, t_rst_r;
+    reg st_fin_r, t_inc_r{% if v.streamed %}, t_rst_r{% endif %};
     always @(posedge clk) begin
         oh_nr    <= oh_nc;
         ul_nr    <= upd_of(oh_nc);
         st_fin_r <= st_fin_c;
         t_inc_r  <= t_inc_c;
+{%- if v.streamed %}
         t_rst_r  <= t_rst_c;
+{%- endif %}
     end
     reg  [{{ v.prog.lw - 1 }}:0] ul;
     reg  [NPH-1:0] nx_oh;
     reg  [{{ v.prog.lw }}:0] ul_to;
-    reg  st_fin, t_inc, t_rst;
+    reg  st_fin, t_inc{% if v.streamed %}, t_rst{% endif %};
 {%- if v.early_exit %}
     wire decided;
     wire ex_r = pc_oh[{{ v.prog.exit_pc }}];   // the running phase is the early-exit check
@@ -79,7 +83,9 @@
         ul_to  = ul_nr;
         st_fin = st_fin_r;
         t_inc  = t_inc_r;
+{%- if v.streamed %}
         t_rst  = t_rst_r;
+{%- endif %}
 {%- if v.early_exit %}
         if (ex_r) begin
             st_fin = 1'b0;
@@ -128,8 +134,12 @@
                             run   <= 1'b0;
                         end
                         else pc_oh <= nx_oh;
+{%- if v.streamed %}
                         if (t_rst) t <= {{ v.tw }}'d0;
                         else if (t_inc) t <= t + {{ v.tw }}'d1;
+{%- else %}
+                        if (t_inc) t <= t + {{ v.tw }}'d1;
+{%- endif %}
 {%- for b in v.step_bases %}
                         if (t_rst) {{ b.name }} <= {{ b.w }}'d0;
                         else if (t_inc) {{ b.name }} <= {{ b.name }} + {{ b.w }}'d{{ b.stride }};

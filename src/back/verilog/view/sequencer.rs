@@ -48,7 +48,7 @@ pub struct Program {
     pub st_fin: String,
     /// See `st_fin`.
     pub t_inc: String,
-    /// See `st_fin`.
+    /// See `st_fin` (streamed only).
     pub t_rst: String,
 }
 
@@ -128,7 +128,7 @@ pub fn program(plan: &Plan) -> Program {
     let st_fin = if plan.early_exit {
         format!("(pc_oh[{out_pc}] & last) | pc_oh[{clear_pc}]")
     } else {
-        format!("pc_oh[{out_pc}] & last")
+        format!("(pc_oh[{out_pc}] & last)")
     };
     let t_inc = if plan.early_exit { "1'b0".to_string() } else { format!("pc_oh[{out_pc}] & !last") };
     Program {
