@@ -14,6 +14,11 @@
 // in different banks. Timing parameters are cycles at the design's clock (each at least 1).
 // After reset it initialises the chip: INIT cycles of NOP, PRECHARGE ALL, two REFRESHes, LOAD
 // MODE REGISTER (burst length 1, sequential, CAS latency CL), tMRD; requests wait for it.
+// `quiet` (hw::sdram::Streamer::quiet): idle, no request, every wait over, no READ's word on
+// its way, no REFRESH due; this cycle's command is then a NOP. `restart` at an edge where
+// `quiet` holds (and no request is offered) brings the refresh deadline to now and clears the
+// address registers: the state after it is Streamer::at_start's, whatever ran before, and its
+// first command is a REFRESH. A design restarts its controller as each inference starts.
 `timescale 1ns/1ps
 `default_nettype none
 module sf_sdram_stream #(
@@ -41,6 +46,8 @@ module sf_sdram_stream #(
     input  wire [RA_W+BA_W+CA_W-1:0] req_addr,
     input  wire [LW-1:0]             req_len,
     output wire                      req_ready,
+    input  wire                      restart,   // with `quiet`: back to the start state (below)
+    output wire                      quiet,
     output reg                       rd_valid,
     output reg  [DW-1:0]             rd_data,
     output reg                       sd_cs_n,
@@ -62,7 +69,7 @@ module sf_sdram_stream #(
     // fits its width: CW and LW are sized by the emitter (back::verilog::sdram) to hold them.
     /* verilator lint_off WIDTH */
     localparam [CW-1:0] RCD1 = RCD - 1, RP1 = RP - 1, RAS1 = RAS - 1, RC1 = RC - 1;
-    localparam [CW-1:0] RRD1 = RRD - 1, RFC1 = RFC - 1, ONE = 1, INIT_W = INIT, MRD1 = MRD - 1;
+    localparam [CW-1:0] RRD1 = RRD - 1, RFC1 = RFC - 1, ONE = 1, INIT_W = INIT, MRD1 = MRD - 1, REFI_W = REFI;
     localparam [A_W-1:0] MODE = CL << 4;   // hw::sdram::mode_register
     localparam [CA_W:0] ROW_WORDS = 1 << CA_W;
     localparam [CA_W:0] BUDGET_C = BUDGET < (1 << CA_W) ? BUDGET : (1 << CA_W);
@@ -112,12 +119,19 @@ module sf_sdram_stream #(
     wire refresh_due = ahead > SLACK;
 
     integer i, b;
-    reg all_rp;
+    reg all_rp, all_bank_waits;
     always @* begin
         all_rp = 1'b1;
-        for (i = 0; i < NB; i = i + 1)
+        all_bank_waits = 1'b1;
+        for (i = 0; i < NB; i = i + 1) begin
             if (rp_left[i] != 0) all_rp = 1'b0;
+            if (rp_left[i] != 0 || rc_left[i] != 0) all_bank_waits = 1'b0;
+        end
     end
+    assign quiet = phase == IDLE && left == 0 && in_flight == 0 && !refresh_due && all_bank_waits
+                   && rfc_left == 0 && rcd_left == 0 && ras_left == 0 && rrd_left == 0
+                   && init_left == 0 && mrd_left == 0;
+    wire do_restart = restart && quiet && !take;
 
     wire do_pa   = phase == INIT_SEQ && init_step == 0 && init_left == 0;
     wire do_iref = phase == INIT_SEQ && (init_step == 1 || init_step == 2) && rfc_left == 0 && all_rp;
@@ -176,7 +190,7 @@ module sf_sdram_stream #(
                 rp_left[b] <= down(rp_left[b]);
                 rc_left[b] <= down(rc_left[b]);
             end
-            since_refresh <= since_refresh + 1'b1;
+            since_refresh <= do_restart ? REFI_W : since_refresh + 1'b1;
             addr <= addr_n;
             left <= left_n;
             words_q <= words_n;
@@ -227,6 +241,9 @@ module sf_sdram_stream #(
                 rc_left[n_bank] <= RC1;
                 rrd_left <= RRD1;
                 phase <= READING;
+            end
+            if (do_restart) begin
+                addr <= 0; bank <= 0; col <= 0; chunk <= 0;
             end
             in_flight <= {in_flight[CL-1:0], do_read};
             rd_valid <= in_flight[CL];

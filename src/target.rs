@@ -212,9 +212,10 @@ pub enum ScheduleChoice {
     /// Every layer has its own sequencer, update datapath and memories and runs concurrently
     /// with the others on different timesteps (not with --early-exit).
     Pipelined,
-    /// Layer-major: each layer runs every step before the next, reading each weight once per
-    /// inference (the order of designs that stream weights from external memory; cycle
-    /// engine only for now, not with --early-exit or recurrent layers).
+    /// Layer-major: each layer runs every step before the next, so its weights are needed only
+    /// while it runs (the order of designs that stream weights from external memory, each
+    /// weight fetched once per inference; the RTL with weights on chip; not with --early-exit
+    /// or recurrent layers).
     Streamed,
     /// Pipelined when its memories fit the device, else sequential; with --bitstream,
     /// sequential also when the pipelined logic does not fit or misses the clock.

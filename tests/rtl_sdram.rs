@@ -44,36 +44,59 @@ fn requests(t: Timing) -> Vec<(u64, u64, u64)> {
 }
 
 /// The Rust run: bus log lines (commands and data words) and handed-over words, for the
-/// first `cycles` cycles, and the cycles the last word needed.
-fn rust_run(s: Streamer, reqs: &[(u64, u64, u64)], cycles: u64) -> (Vec<String>, Vec<String>, u64) {
+/// first `cycles` cycles, and the cycles the last word needed. With `restart`, the controller
+/// is restarted ([`Streamer::restart`]) at the first cycle from `restart` on where it is quiet
+/// and no request is offered, as a design does when an inference starts: the state after it
+/// must be [`Streamer::at_start`]'s.
+fn rust_run(s: Streamer, reqs: &[(u64, u64, u64)], cycles: u64, restart: Option<u64>) -> Run {
     let (g, t) = (s.geometry(), s.timing());
     let mut mem = Sdram::power_up(g, t);
     mem.load(0, &pattern()).unwrap();
     let mut s = s;
-    let (mut bus, mut words) = (Vec::new(), Vec::new());
-    let (mut j, mut at, mut done) = (0usize, reqs[0].0, 0);
+    let mut run = Run::default();
+    let (mut j, mut at) = (0usize, reqs[0].0);
     for k in 0..cycles {
         let req = (j < reqs.len() && k >= at).then(|| Request { addr: reqs[j].1, len: reqs[j].2 });
-        let (cmd, accepted) = s.decide(req);
+        let want = restart.is_some_and(|r| k >= r) && run.restarted.is_none();
+        let (cmd, accepted) = if want && req.is_none() && s.quiet() {
+            let cmd = s.restart();
+            assert_eq!(s, Streamer::at_start(g, t).unwrap(), "cycle {k}: restarted to the start state");
+            run.restarted = Some(k);
+            (cmd, false)
+        } else {
+            s.decide(req)
+        };
         let word = mem.step(cmd).unwrap_or_else(|v| panic!("Rust model: {v}"));
         if accepted {
+            run.accepted.push(k);
             j += 1;
             at = k + reqs.get(j).map_or(0, |r| r.0);
         }
-        bus.extend(log_command(k, cmd));
+        run.bus.extend(log_command(k, cmd));
         if let Some(w) = word {
-            bus.push(format!("D {k} {w:04x}"));
+            run.bus.push(format!("D {k} {w:04x}"));
             // Registered: handed over in the next cycle.
-            words.push(format!("W {} {w:04x}", k + 1));
-            done = k + 2;
+            run.words.push(format!("W {} {w:04x}", k + 1));
+            run.done = k + 2;
         }
     }
     assert_eq!(j, reqs.len(), "every request taken within {cycles} cycles");
-    (bus, words, done)
+    run
+}
+
+/// A Rust run's logs and cycles.
+#[derive(Default)]
+struct Run {
+    bus: Vec<String>,
+    words: Vec<String>,
+    /// The cycle the last word needed, each request's acceptance, the restart's cycle.
+    done: u64,
+    accepted: Vec<u64>,
+    restarted: Option<u64>,
 }
 
 /// The testbench: the controller and the model, requests offered as `rust_run` offers them.
-fn testbench(stream: &str, model: &str, reqs: &[(u64, u64, u64)], end: u64) -> String {
+fn testbench(stream: &str, model: &str, reqs: &[(u64, u64, u64)], end: u64, restart: Option<u64>) -> String {
     let mut tb = String::new();
     let n = reqs.len();
     let _ = writeln!(tb, "`timescale 1ns/1ps\nmodule tb;");
@@ -97,7 +120,18 @@ fn testbench(stream: &str, model: &str, reqs: &[(u64, u64, u64)], end: u64) -> S
         "    wire req_valid = j < {n} && k >= at;\n    wire req_ready, rd_valid;\n    wire [15:0] rd_data, dq;"
     );
     let _ = writeln!(tb, "    wire cs_n, ras_n, cas_n, we_n;\n    wire [1:0] ba;\n    wire [12:0] a;");
-    let _ = writeln!(tb, "    sf_sdram_stream {stream} ctl (.clk(clk), .rst(rst), .req_valid(req_valid),");
+    // The restart, as `rust_run` makes it: once, at the first quiet cycle from `restart` on
+    // with no request offered.
+    let _ = writeln!(tb, "    wire quiet;\n    reg restarted = 0;");
+    let _ = writeln!(
+        tb,
+        "    wire restart = {} && !restarted && quiet && !req_valid;",
+        restart.map_or("1'b0".to_string(), |r| format!("(k >= {r})"))
+    );
+    let _ = writeln!(
+        tb,
+        "    sf_sdram_stream {stream} ctl (.clk(clk), .rst(rst), .restart(restart), .quiet(quiet), .req_valid(req_valid),"
+    );
     let _ = writeln!(
         tb,
         "        .req_addr(addr[j < {n} ? j : 0][23:0]), .req_len(len[j < {n} ? j : 0][24:0]), .req_ready(req_ready),"
@@ -115,6 +149,7 @@ fn testbench(stream: &str, model: &str, reqs: &[(u64, u64, u64)], end: u64) -> S
     let _ = writeln!(tb, "    always @(posedge clk) if (!rst) begin");
     let _ = writeln!(tb, "        if (req_valid && req_ready) begin j <= j + 1; at <= k + gap[j + 1]; end");
     let _ = writeln!(tb, "        if (rd_valid) $fdisplay(fw, \"W %0d %h\", k - 1, rd_data);");
+    let _ = writeln!(tb, "        if (restart) restarted <= 1;");
     let _ = writeln!(tb, "        en <= 1;\n        k <= k + 1;");
     let _ = writeln!(tb, "        if (k == {end}) begin $fclose(fw); $display(\"DONE\"); $finish; end");
     let _ = writeln!(tb, "    end\nendmodule");
@@ -161,11 +196,11 @@ fn simulate(dir: &Path, sim: Sim) -> (String, String, String) {
     (stdout, read("bus.log"), read("words.log"))
 }
 
-fn setup(dir: &Path, stream: &[(&str, u64)], s: &Streamer, reqs: &[(u64, u64, u64)], end: u64) {
+fn setup(dir: &Path, stream: &[(&str, u64)], s: &Streamer, reqs: &[(u64, u64, u64)], end: u64, restart: Option<u64>) {
     let hex: String = pattern().iter().map(|w| format!("{w:04x}\n")).collect();
     std::fs::write(dir.join("mem.hex"), hex).unwrap();
     let model = overrides(&model_params(s, DEPTH)).replacen("#(", "#(.IMAGE(\"mem.hex\"), .LOG(\"bus.log\"), ", 1);
-    std::fs::write(dir.join("tb.v"), testbench(&overrides(stream), &model, reqs, end)).unwrap();
+    std::fs::write(dir.join("tb.v"), testbench(&overrides(stream), &model, reqs, end, restart)).unwrap();
     std::fs::write(dir.join(STREAM.0), STREAM.1).unwrap();
     std::fs::write(dir.join(MODEL.0), MODEL.1).unwrap();
 }
@@ -177,7 +212,10 @@ fn upto(log: &str, end: u64) -> Vec<String> {
         .collect()
 }
 
-/// Every command, bus word and handed-over word, cycle for cycle, equals the Rust run.
+/// Every command, bus word and handed-over word, cycle for cycle, equals the Rust run; and so
+/// they do (at 50 and 133 MHz) with the controller restarted (a new inference's start) in the
+/// idle gap before the fifth request, where the Rust controller's state after the restart is the start state and
+/// its next command a REFRESH.
 #[test]
 fn stream_controller_rtl_is_cycle_exact_with_the_streamer_under_the_chip_model() {
     for tool in ["iverilog", "verilator"] {
@@ -191,13 +229,11 @@ fn stream_controller_rtl_is_cycle_exact_with_the_streamer_under_the_chip_model()
         let s = Streamer::new(g, t).unwrap();
         let reqs = requests(t);
         let horizon: u64 = reqs.iter().map(|r| r.0 + 2 * r.2 + 4 * s.overhead()).sum::<u64>() + 10 * t.refi + t.init;
-        let (_, _, done) = rust_run(s.clone(), &reqs, horizon);
+        let first = rust_run(s.clone(), &reqs, horizon, None);
+        // The fifth request waits 2 x tREFI + 5 cycles after the fourth (one word) is taken.
+        let restart = first.accepted[3] + t.refi / 2;
         // Past the last word by more than a refresh interval: idle refreshes are compared too.
-        let end = done + 2 * t.refi;
-        let (bus, words, _) = rust_run(s.clone(), &reqs, end + 8);
-        let (bus, words) = (upto(&bus.join("\n"), end), upto(&words.join("\n"), end));
-        assert!(bus.iter().filter(|l| l.contains("REF")).count() >= 10, "{mhz} MHz: refreshes in the run");
-        assert_eq!(words.len() as u64, reqs.iter().map(|r| r.2).sum::<u64>(), "{mhz} MHz");
+        let end = first.done + 2 * t.refi;
         // The controller is synthesisable RTL: lint-clean at this chip's parameters.
         let mut lint = vec!["--lint-only".to_string(), "-Wall".into()];
         lint.extend(stream_params(&s).iter().map(|(n, v)| format!("-G{n}={v}")));
@@ -205,19 +241,40 @@ fn stream_controller_rtl_is_cycle_exact_with_the_streamer_under_the_chip_model()
         let out = Process::new("verilator").args(&lint).output().unwrap();
         let text = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && !text.contains("%Warning"), "{mhz} MHz lint: {text}");
-        for sim in [Sim::Icarus, Sim::Verilator] {
-            let name = format!("rtl_sdram_{mhz}_{}", matches!(sim, Sim::Icarus) as u8);
-            let dir = common::scratch(&name);
-            setup(&dir, &stream_params(&s), &s, &reqs, end + 4);
-            let (stdout, bus_v, words_v) = simulate(&dir, sim);
-            assert!(stdout.contains("DONE") && !stdout.contains("VIOLATION"), "{name}: {stdout}");
-            let (bus_v, words_v) = (upto(&bus_v, end), upto(&words_v, end));
-            assert_eq!(bus_v.len(), bus.len(), "{name}: bus lines");
-            for (i, (v, r)) in bus_v.iter().zip(&bus).enumerate() {
-                assert_eq!(v, r, "{name}: bus line {i}");
+        // The restart at two of the clocks (the board's and the fastest), to keep the test short.
+        let restarts = if mhz == 50.0 || mhz == 133.0 { vec![None, Some(restart)] } else { vec![None] };
+        for with_restart in restarts {
+            let run = rust_run(s.clone(), &reqs, end + 8, with_restart);
+            let (bus, words) = (upto(&run.bus.join("\n"), end), upto(&run.words.join("\n"), end));
+            assert!(bus.iter().filter(|l| l.contains("REF")).count() >= 10, "{mhz} MHz: refreshes in the run");
+            assert_eq!(words.len() as u64, reqs.iter().map(|r| r.2).sum::<u64>(), "{mhz} MHz");
+            if let Some(r) = with_restart {
+                let k = run.restarted.expect("restarted");
+                assert!(k >= r && k < first.accepted[3] + 2 * t.refi, "{mhz} MHz: restarted in the gap, at {k}");
+                let next = run.bus.iter().find(|l| {
+                    l.split(' ').nth(1).and_then(|c| c.parse::<u64>().ok()).is_some_and(|c| c > k)
+                        && !l.starts_with('D')
+                });
+                assert!(next.is_some_and(|l| l.contains("REF")), "{mhz} MHz: {next:?} after the restart");
             }
-            assert_eq!(words_v, words, "{name}: words handed over");
-            eprintln!("{name}: {} bus lines and {} words equal, {end} cycles", bus.len(), words.len());
+            for sim in [Sim::Icarus, Sim::Verilator] {
+                let name = format!(
+                    "rtl_sdram_{mhz}_{}{}",
+                    matches!(sim, Sim::Icarus) as u8,
+                    if with_restart.is_some() { "_restart" } else { "" }
+                );
+                let dir = common::scratch(&name);
+                setup(&dir, &stream_params(&s), &s, &reqs, end + 4, with_restart);
+                let (stdout, bus_v, words_v) = simulate(&dir, sim);
+                assert!(stdout.contains("DONE") && !stdout.contains("VIOLATION"), "{name}: {stdout}");
+                let (bus_v, words_v) = (upto(&bus_v, end), upto(&words_v, end));
+                assert_eq!(bus_v.len(), bus.len(), "{name}: bus lines");
+                for (i, (v, r)) in bus_v.iter().zip(&bus).enumerate() {
+                    assert_eq!(v, r, "{name}: bus line {i}");
+                }
+                assert_eq!(words_v, words, "{name}: words handed over");
+                eprintln!("{name}: {} bus lines and {} words equal, {end} cycles", bus.len(), words.len());
+            }
         }
     }
 }
@@ -246,7 +303,7 @@ fn the_verilog_chip_model_stops_a_controller_that_breaks_a_rule() {
         let params: Vec<(&str, u64)> =
             stream_params(&s).into_iter().map(|(n, v)| (n, if n == param { value } else { v })).collect();
         let dir = common::scratch(&format!("rtl_sdram_bad_{param}"));
-        setup(&dir, &params, &s, &reqs, t.init + 40 * t.refi);
+        setup(&dir, &params, &s, &reqs, t.init + 40 * t.refi, None);
         let (stdout, _, _) = simulate(&dir, Sim::Icarus);
         assert!(stdout.contains("SDRAM VIOLATION") && stdout.contains(rule), "{param} = {value}: {stdout}");
     }
@@ -304,7 +361,7 @@ fn the_controller_builds_for_the_ulx3s_at_its_memory_clock() {
     assign led = sum[7:0] ^ sum[15:8];
     assign sdram_cke = 1'b1;
     assign sdram_dqm = 2'b00;
-    sf_sdram_stream {params} ctl (.clk(clk), .rst(!por[3]), .req_valid(1'b1), .req_addr(24'd0),
+    sf_sdram_stream {params} ctl (.clk(clk), .rst(!por[3]), .restart(1'b0), .quiet(), .req_valid(1'b1), .req_addr(24'd0),
         .req_len(25'd{words}), .req_ready(req_ready), .rd_valid(rd_valid), .rd_data(rd_data), .sd_cs_n(sdram_csn),
         .sd_ras_n(sdram_rasn), .sd_cas_n(sdram_casn), .sd_we_n(sdram_wen), .sd_ba(sdram_ba), .sd_a(sdram_a),
         .sd_dq(sdram_d));

@@ -156,7 +156,7 @@ enum Phase {
 ///
 /// Invariants: the command stream is accepted by `sim::sdram::Sdram` at the same timing (the tests run
 /// them together); the words come back in request order, each `CL` cycles after its READ.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Streamer {
     g: Geometry,
     t: Timing,
@@ -183,6 +183,8 @@ pub struct Streamer {
     bank: u32,
     col: u32,
     chunk: u64,
+    /// Cycles until no READ's word is on its way (the RTL's `in_flight` is empty).
+    drain: u64,
 }
 
 impl Streamer {
@@ -221,6 +223,7 @@ impl Streamer {
             bank: 0,
             col: 0,
             chunk: 0,
+            drain: 0,
         })
     }
 
@@ -248,6 +251,33 @@ impl Streamer {
         self.budget
     }
 
+    /// Nothing is under way: idle with no request, every timing wait over, no READ's word on
+    /// its way, and no REFRESH due. This cycle's command is then a NOP, and
+    /// [`Streamer::restart`] brings the controller to [`Streamer::at_start`] (the RTL's
+    /// `quiet` output and `restart` input).
+    pub fn quiet(&self) -> bool {
+        self.phase == Phase::Idle
+            && self.left == 0
+            && [self.rfc_left, self.rcd_left, self.ras_left, self.rrd_left, self.init_left, self.mrd_left, self.drain]
+                .iter()
+                .chain(&self.rp_left)
+                .chain(&self.rc_left)
+                .all(|&c| c == 0)
+            && self.since_refresh + self.overhead <= self.t.refi
+    }
+
+    /// This cycle's command (a NOP) with the controller [`Streamer::quiet`], taking no
+    /// request, and the refresh deadline brought to now: the state after it is
+    /// [`Streamer::at_start`]'s, whatever ran before. A design restarts its controller so as
+    /// each inference starts. Precondition: [`Streamer::quiet`].
+    pub fn restart(&mut self) -> Command {
+        debug_assert!(self.quiet(), "restart of a controller that is not quiet");
+        let (cmd, _) = self.decide(None);
+        self.since_refresh = self.t.refi;
+        (self.addr, self.bank, self.col, self.chunk) = (0, 0, 0, 0);
+        cmd
+    }
+
     /// A request offered now would be taken: every READ of the last one is issued.
     pub fn ready(&self) -> bool {
         self.left == 0
@@ -270,6 +300,8 @@ impl Streamer {
         let cmd = match self.phase {
             Phase::Reading if self.rcd_left == 0 => {
                 let cmd = Command::Read { bank: self.bank, col: self.col };
+                // Its word is on the bus CL cycles on and handed over one after.
+                self.drain = t.cl + 2;
                 self.col += 1;
                 self.addr += 1;
                 self.left -= 1;
@@ -344,6 +376,7 @@ impl Streamer {
             &mut self.rrd_left,
             &mut self.init_left,
             &mut self.mrd_left,
+            &mut self.drain,
         ] {
             down(c);
         }
@@ -369,9 +402,9 @@ impl Streamer {
     /// A controller at the start of an inference of a streamed design: initialised, every
     /// bank closed and every timing wait over, its first command a REFRESH (in cycle 0). So
     /// every inference sees the same memory timing, whatever ran before. A design gets there
-    /// by accepting a start only when its controller has been idle for [`Streamer::overhead`]
-    /// cycles (every wait over) and by forcing a REFRESH in the start's first cycle: the
-    /// refresh counter it ran between inferences is then reset, whatever it held.
+    /// by accepting a start at a cycle its controller is [`Streamer::quiet`] and restarting it
+    /// ([`Streamer::restart`]): the refresh counter it ran between inferences is then reset,
+    /// whatever it held.
     pub fn at_start(g: Geometry, t: Timing) -> Result<Streamer, Unserviceable> {
         let mut s = Streamer::initialised(g, t)?;
         s.since_refresh = t.refi;
