@@ -488,15 +488,19 @@ fn the_streamed_clock_worked_by_hand() {
 
 /// Under the streamed schedule the tracer sees each update with its step: the spike raster
 /// (which `energy --report` and `explore` draw) equals the sequential schedule's, step for
-/// step, and every neuron's cycle lies inside its layer's update pass.
+/// step, and every neuron and step end is reported before done and in cycle order (as the
+/// waveform of `simulate --vcd` needs).
 #[test]
 fn streamed_traces_carry_each_update_step() {
+    // Every neuron's and every step end's cycle, in the order reported.
     struct Cycles(Vec<u64>);
     impl cycle::Tracer for Cycles {
         fn neuron(&mut self, c: u64, _: usize, _: usize, _: i64, _: bool) {
             self.0.push(c);
         }
-        fn step(&mut self, _: u64, _: usize) {}
+        fn step(&mut self, c: u64, _: usize) {
+            self.0.push(c);
+        }
     }
     let t = Target::load("ice40-up5k").unwrap();
     for (c, _) in students() {
@@ -518,5 +522,7 @@ fn streamed_traces_carry_each_update_step() {
         let mut tr = Cycles(vec![]);
         let r = cycle::run_traced(&streamed, &batch, 0, streamed.timesteps, &mut tr);
         assert!(tr.0.iter().all(|&x| x < r.counters.cycles), "{}: a neuron after done", c.name);
+        // In cycle order, as a waveform (`--vcd`) needs them.
+        assert!(tr.0.windows(2).all(|w| w[0] <= w[1]), "{}: reported out of cycle order", c.name);
     }
 }

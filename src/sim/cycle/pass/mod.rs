@@ -372,8 +372,9 @@ impl Engine<'_> {
 
     /// [`Self::pass_body`] layer-major: layer k runs steps 0..T before layer k + 1 (the output
     /// layer's steps each followed by their OUT phase), each phase seeing its sources' buffers
-    /// of the same step (kept per layer and step) and the input of that step. The caller has refused early exit and projections that read a previous step,
-    /// so every phase reads exactly what it reads step-major.
+    /// of the same step (kept per layer and step) and the input of that step. The caller has
+    /// refused early exit and projections that read a previous step, so every phase reads
+    /// exactly what it reads step-major.
     #[inline(always)]
     fn pass_body_layer_major<T: Word>(
         &self,
