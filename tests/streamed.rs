@@ -257,7 +257,9 @@ fn on_the_board(c: &common::Case, lanes: usize, dense: bool) -> (spikefab::hw::P
 
 /// On the board, every weight memory lives in the SDRAM exactly once, in schedule order: each
 /// layer's weights one contiguous request (its tile), the tiles back to back from word 0, as
-/// many words as the bandwidth figures stream; the tile buffer holds two of the largest.
+/// many words as the bandwidth figures stream; each ROM packed in whole memory words (narrow
+/// words in power-of-two slots, wide ones over several memory words); the tile buffer holds
+/// two of the largest layer's packed rows, each as wide as the widest packed word.
 #[test]
 fn streamed_weights_are_one_contiguous_tile_per_layer_in_schedule_order() {
     for (c, _) in students() {
@@ -275,7 +277,7 @@ fn streamed_weights_are_one_contiguous_tile_per_layer_in_schedule_order() {
                     .memories
                     .iter()
                     .filter(|m| m.role == "weights" && m.layer == Some(tile.layer))
-                    .map(|m| m.bits().div_ceil(width))
+                    .map(|m| packed(m.depth as u64, m.width as u64, width).0)
                     .sum();
                 assert_eq!(tile.words, owned, "{what}: tile {j} holds its layer's weights");
                 next += tile.words;
@@ -286,8 +288,31 @@ fn streamed_weights_are_one_contiguous_tile_per_layer_in_schedule_order() {
             let f = spikefab::hw::sdram::stream_figures(&plan, &mem, 1).unwrap();
             assert_eq!(f.words, next, "{what}: the figures stream every tile");
             let buffer = plan.memories.iter().find(|m| m.name == "weights.tiles").expect("a tile buffer");
-            assert_eq!(buffer.depth as u64, 2 * tiles.iter().map(|t| t.words).max().unwrap(), "{what}");
+            let weights = || plan.memories.iter().filter(|m| m.role == "weights");
+            let rows = |t: &spikefab::hw::Tile| -> u64 {
+                weights()
+                    .filter(|m| m.layer == Some(t.layer))
+                    .map(|m| packed(m.depth as u64, m.width as u64, width).1)
+                    .sum()
+            };
+            assert_eq!(buffer.depth as u64, 2 * tiles.iter().map(rows).max().unwrap(), "{what}");
+            let cols = weights().map(|m| packed(m.depth as u64, m.width as u64, width).2).max().unwrap();
+            assert_eq!(buffer.width as u64, cols * width, "{what}");
         }
+    }
+}
+
+/// A `depth x width` ROM in memory words of `word` bits, worked out here from the rule: words
+/// of at most `word` bits in slots of the next power of two, `word / slot` to a memory word;
+/// wider ones over `ceil(width / word)` memory words each. Returns (memory words, packed rows,
+/// memory words per row).
+fn packed(depth: u64, width: u64, word: u64) -> (u64, u64, u64) {
+    if width <= word {
+        let rows = depth.div_ceil(word / width.next_power_of_two());
+        (rows, rows, 1)
+    } else {
+        let cols = width.div_ceil(word);
+        (depth * cols, depth, cols)
     }
 }
 
@@ -295,7 +320,9 @@ fn streamed_weights_are_one_contiguous_tile_per_layer_in_schedule_order() {
 /// and the memory, independently of the engine's account: the controller steps beside the
 /// layers against the chip model, which checks every command's timing; tile j is offered from
 /// the cycle its buffer half is free (0 for the first two, else the end of the layer of tile
-/// j - 2) and is ready two cycles after its last word is on the bus; a layer starts no earlier.
+/// j - 2) and is ready three cycles after its last word is on the bus (the chip model here
+/// takes each command in the cycle it is decided; the RTL's pins carry it a cycle later, then
+/// the controller registers the word and the buffer writes it); a layer starts no earlier.
 /// Returns the total cycles, the cycles layers waited and the chip's commands up to done.
 fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u64, cycle::MemoryCommands) {
     use spikefab::hw::sdram::{Request, Streamer};
@@ -326,7 +353,7 @@ fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u6
                 if got.word.is_some() {
                     words += 1;
                     if let Some(i) = cum.iter().position(|&c| c == words) {
-                        ready[i] = Some(mc + 2);
+                        ready[i] = Some(mc + 3);
                     }
                 }
                 mc += 1;

@@ -43,16 +43,21 @@ pub enum Unsupported {
     Streamed(&'static str),
 }
 
-/// What the Verilog back end emits beyond [`check`]: the streamed schedule with its weights on
-/// chip (the tile buffer filled from external memory is not emitted yet).
+/// What the Verilog back end emits beyond [`check`]: weights streamed from external memory
+/// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox).
 pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
-    if plan.schedule == crate::hw::Schedule::Streamed && plan.external.is_some() {
-        return Err(Unsupported::Streamed(
-            "the Verilog back end emits it with the weights on chip only; weights streamed from the board's \
-             external memory are simulated by the cycle engine only so far (give a target without \
-             [external_memory], e.g. ecp5-85k, or --schedule sequential)",
-        ));
+    if let Some(mem) = &plan.external {
+        if plan.schedule != crate::hw::Schedule::Streamed {
+            return Err(Unsupported::Streamed(
+                "weights in external memory are emitted under the streamed schedule only (--schedule streamed)",
+            ));
+        }
+        if mem.geometry.width != 16 {
+            return Err(Unsupported::Streamed(
+                "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width",
+            ));
+        }
     }
     Ok(())
 }

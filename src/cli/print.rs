@@ -33,7 +33,7 @@ fn map_text(m: &MemMap) -> String {
         MemMap::BlockRam { blocks, mode } => format!("{blocks} block RAM ({}x{})", mode[0], mode[1]),
         MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
         MemMap::Sram => "SRAM".to_string(),
-        MemMap::External { addr, words } => format!("external memory, words {addr}..{}", addr + words),
+        MemMap::External { addr, words, .. } => format!("external memory, words {addr}..{}", addr + words),
     }
 }
 

@@ -32,8 +32,11 @@ pub enum MemMap {
     External {
         /// First word address.
         addr: u64,
-        /// Words (of the memory's data bus).
+        /// Words (of the memory's data bus): `layout.words * layout.cols`.
         words: u64,
+        /// How the ROM's words sit in the memory's words, and in the tile buffer's rows
+        /// ([`LargeLayout::packed`]).
+        layout: LargeLayout,
     },
 }
 
@@ -100,6 +103,20 @@ impl LargeLayout {
         };
         let words = depth.div_ceil(per_word);
         Some(LargeLayout { slot, per_word, cols, words, rows: words.div_ceil(bd), block_depth: bd, block_width: bw })
+    }
+
+    /// The layout of a `depth x width` ROM in memory words of `word` bits, one block as deep
+    /// as it needs (`rows` 1): what a weight ROM streamed from external memory uses. The
+    /// memory holds, per block word in order, its `cols` memory words lowest bits first; the
+    /// tile buffer holds one block word per row, its columns side by side.
+    pub fn packed(depth: usize, width: usize, word: usize) -> LargeLayout {
+        let (slot, per_word, cols) = if width <= word {
+            (width.next_power_of_two(), word / width.next_power_of_two(), 1)
+        } else {
+            (word, 1, width.div_ceil(word))
+        };
+        let words = depth.div_ceil(per_word);
+        LargeLayout { slot, per_word, cols, words, rows: 1, block_depth: words, block_width: word }
     }
 
     /// Blocks used.

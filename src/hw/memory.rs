@@ -196,24 +196,29 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
 }
 
 /// Moves every weight ROM of `v` (laid out in plan order: layer, then projection) to the
-/// external memory of `width`-bit words, each on a word of its own, consecutive in that order,
-/// so a layer's weights are one contiguous request (its tile, [`super::Plan::tiles`]); and adds
-/// the on-chip tile buffer `weights.tiles`: two halves (one filled while the other is read),
-/// each as many memory words as the largest layer's tile.
+/// external memory of `width`-bit words, consecutive in that order, so a layer's weights are
+/// one contiguous request (its tile, [`super::Plan::tiles`]). Each ROM is packed as
+/// [`LargeLayout::packed`]: narrow words share a memory word in power-of-two slots, wide ones
+/// span memory words (a ROM word never straddles a slot). Adds the on-chip tile buffer
+/// `weights.tiles`: two halves (one filled while the other is read), each as many rows as the
+/// largest layer's ROMs take, each row as wide as the widest ROM's packed word.
 fn stream_weights(v: &mut Vec<Memory>, plan: &Plan, t: &Target, width: usize) {
     let mut addr = 0u64;
-    let mut per_layer = vec![0u64; plan.layers.len()];
+    let mut per_layer = vec![0usize; plan.layers.len()];
+    let mut cols = 0;
     for m in v.iter_mut().filter(|m| m.rom && m.role == "weights") {
-        let words = m.bits().div_ceil(width as u64);
-        m.map = MemMap::External { addr, words };
+        let layout = LargeLayout::packed(m.depth, m.width, width);
+        let words = (layout.words * layout.cols) as u64;
+        m.map = MemMap::External { addr, words, layout };
         addr += words;
+        cols = cols.max(layout.cols);
         if let Some(k) = m.layer {
-            per_layer[k] += words;
+            per_layer[k] += layout.words;
         }
     }
-    let largest = per_layer.iter().copied().max().unwrap_or(0) as usize;
+    let largest = per_layer.iter().copied().max().unwrap_or(0);
     if largest > 0 {
-        let depth = 2 * largest;
+        let (depth, width) = (2 * largest, cols * width);
         v.push(Memory {
             name: "weights.tiles".into(),
             layer: None,

@@ -151,7 +151,7 @@ impl Plan {
     pub fn tiles(&self) -> Vec<Tile> {
         let mut tiles: Vec<Tile> = vec![];
         for m in &self.memories {
-            let (super::MemMap::External { addr, words }, Some(layer)) = (&m.map, m.layer) else { continue };
+            let (super::MemMap::External { addr, words, .. }, Some(layer)) = (&m.map, m.layer) else { continue };
             match tiles.last_mut() {
                 Some(t) if t.layer == layer && t.addr + t.words == *addr => t.words += words,
                 _ => tiles.push(Tile { layer, addr: *addr, words: *words }),

@@ -422,10 +422,13 @@ impl Streamer {
     }
 }
 
-/// Cycles from the READ of a tile's last word to the first cycle a phase may read the tile:
-/// `CL` for the word to reach the bus, one for the pad register, one for the buffer write.
+/// Cycles from the READ of a tile's last word (the cycle the controller decides it) to the
+/// first cycle a phase may read the tile: one for the command register that drives the pins,
+/// `CL` for the word to reach the bus, one for the controller's data register (`rd_valid`),
+/// one for the buffer write. Measured on the RTL (`hdl/sf_sdram_stream.v` feeding the tile
+/// buffer, tests/rtl_streamed.rs).
 pub fn tile_latency(t: &Timing) -> u64 {
-    t.cl + 2
+    t.cl + 3
 }
 
 /// A streamed design's weight fetches, cycle by cycle: the [`Streamer`] serving the plan's

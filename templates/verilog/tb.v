@@ -31,9 +31,28 @@ module tb;
 {%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
 {%- endif %}
+{%- if v.tiles.is_some() %}
+        .sd_cs_n(sd_cs_n), .sd_ras_n(sd_ras_n), .sd_cas_n(sd_cas_n), .sd_we_n(sd_we_n), .sd_ba(sd_ba), .sd_a(sd_a),
+        .sd_dq(sd_dq),
+{%- endif %}
         .cycles(cycles));
 
     always #5 clk = ~clk;
+{%- if let Some(x) = v.tiles %}
+
+    // The SDRAM: the chip model, holding the weight image, checks every command's timing and
+    // stops the run with "SDRAM VIOLATION" on a breach. It counts cycles from the edge after
+    // the controller's first decision (en), as the controller's specification does.
+    wire sd_cs_n, sd_ras_n, sd_cas_n, sd_we_n;
+    wire [{{ x.ba_w - 1 }}:0] sd_ba;
+    wire [{{ x.a_w - 1 }}:0] sd_a;
+    wire [{{ x.dw - 1 }}:0] sd_dq;
+    reg  sd_en = 1'b0;
+    always @(posedge clk) if (!rst) sd_en <= 1'b1;
+    sf_sdram_model {{ x.model_with_image() }} chip (
+        .clk(clk), .en(sd_en), .cs_n(sd_cs_n), .ras_n(sd_ras_n), .cas_n(sd_cas_n), .we_n(sd_we_n), .ba(sd_ba), .a(sd_a),
+        .dq_in({{ x.dw }}'d0), .dq(sd_dq));
+{%- endif %}
 
 {%- if !v.wl.spram.is_empty() %}
     // The SPRAM weight image, streamed once after reset (one nibble per accepted cycle).
@@ -76,7 +95,18 @@ module tb;
         for (s = 0; s < N_SAMPLES; s = s + 1) begin
             base = s * PER_SAMPLE;
             @(negedge clk) start = 1'b1;
+{%- if let Some(x) = v.tiles %}
+            // Held until taken: the design starts at a cycle its SDRAM controller is quiet.
+            waited = 0;
+            @(negedge clk);
+            while (!busy && waited < {{ x.start_wait }}) begin
+                @(negedge clk);
+                waited = waited + 1;
+            end
+            start = 1'b0;
+{%- else %}
             @(negedge clk) start = 1'b0;
+{%- endif %}
             waited = 0;
             while (!done && waited < MAX_CYCLES) begin
                 @(negedge clk);

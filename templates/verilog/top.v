@@ -3,7 +3,9 @@
 // {{ h }}
 {%- endfor %}
 //
-// Interface: pulse `start` while idle; the design takes {{ v.n_in }} input values through
+// Interface: {% if v.tiles.is_some() %}raise `start` while idle and hold it until `busy` (an inference starts at a
+// cycle the SDRAM controller is quiet: after its power-up initialisation, between refreshes);
+// the design takes{% else %}pulse `start` while idle; the design takes{% endif %} {{ v.n_in }} input values through
 // in_valid/in_ready {% if v.per_step %}at every step{% else %}once{% endif %}, streams {{ v.out_rows }} output word(s) per step through
 // out_valid/out_ready (out_last on the last word of a step), raises `done` for one cycle at
 // the end, and `cycles` then holds the cycles of the inference (counted from the cycle after
@@ -28,6 +30,15 @@ module {{ v.module }} (
     output wire        wl_ready,
     input  wire [3:0]  wl_data,
 {%- endif %}
+{%- if let Some(x) = v.tiles %}
+    output wire        sd_cs_n,
+    output wire        sd_ras_n,
+    output wire        sd_cas_n,
+    output wire        sd_we_n,
+    output wire [{{ x.ba_w - 1 }}:0]  sd_ba,
+    output wire [{{ x.a_w - 1 }}:0] sd_a,
+    input  wire [{{ x.dw - 1 }}:0] sd_dq,
+{%- endif %}
     output wire [31:0] cycles
 );
 {#- The body is one part per concern, from top/, in this order. A part opens with a comment on
@@ -38,6 +49,7 @@ module {{ v.module }} (
 {%- else %}
 {%- include "verilog/top/sequencer.v" %}
 {%- endif %}
+{%- include "verilog/top/tiles.v" %}
 {%- include "verilog/top/weight_load.v" %}
 {%- include "verilog/top/update_control.v" %}
 {%- include "verilog/top/load.v" %}
@@ -47,5 +59,6 @@ module {{ v.module }} (
 {%- include "verilog/top/layer.v" %}
 {%- include "verilog/top/update_datapath.v" %}
 {%- include "verilog/top/clear.v" %}
+{%- include "verilog/top/tiles_read.v" %}
 endmodule
 `default_nettype wire

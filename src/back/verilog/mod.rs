@@ -70,7 +70,13 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
     let follow: &[(&str, &str)] = if v.follow { FOLLOW_PRIMITIVES } else { &[] };
     let spram: &[(&str, &str)] = if v.wl.spram.is_empty() { &[] } else { SPRAM_PRIMITIVES };
     let plane: &[(&str, &str)] = if v.layers.iter().any(|l| l.plane.is_some()) { PLANE_PRIMITIVES } else { &[] };
-    for (name, text) in PRIMITIVES.iter().chain(follow).chain(spram).chain(plane) {
+    // Streamed weights: the SDRAM controller, and for simulation the chip model.
+    let stream: &[(&str, &str)] = match (&v.tiles, tb) {
+        (None, _) => &[],
+        (Some(_), None) => &[sdram::STREAM],
+        (Some(_), Some(_)) => &[sdram::STREAM, sdram::MODEL],
+    };
+    for (name, text) in PRIMITIVES.iter().chain(follow).chain(spram).chain(plane).chain(stream) {
         files.push((name.to_string(), text.to_string()));
     }
     files.extend(v.roms.iter().cloned());

@@ -165,6 +165,15 @@
         .clk(clk), .loading(!wl_done), .ld_we(wl_fire && (wl_m == {{ v.wl.mw }}'d{{ sp.idx }})),
         .ld_word(wl_w[{{ sp.ww - 1 }}:0]), .ld_col(wl_c[{{ sp.cw - 1 }}:0]), .ld_nib(wl_n), .ld_data(wl_data),
         .raddr({{ p.pre }}_wa[{{ p.waw - 1 }}:0]), .rdata({{ p.pre }}_w));
+{%- else if let Some(x) = p.ext %}
+    // Weights streamed from external memory, read from the tile buffer (rows {{ x.base }} on).
+{%- if x.pw_log > 0 %}
+    reg  [{{ x.pw_log - 1 }}:0] {{ p.pre }}_xs;   // the read's slot, for the cycle its row arrives
+    always @(posedge clk) {{ p.pre }}_xs <= {{ p.pre }}_wa[{{ x.pw_log - 1 }}:0];
+    assign {{ p.pre }}_w = tx_q[{{ x.slot_lo(p.pre) }} +: {{ x.width }}];
+{%- else %}
+    assign {{ p.pre }}_w = tx_q[{{ x.width - 1 }}:0];
+{%- endif %}
 {%- else if p.has_wrom %}
     sf_ram #(.WIDTH({{ l.lanes * p.wb }}), .DEPTH({{ p.wdepth }}), .AW({{ p.waw }}), .INIT("{{ p.wfile }}"), .LOGIC({% if p.wlogic %}1{% else %}0{% endif %}), .BLOCK({% if v.hold_brams && !p.wlogic %}1{% else %}0{% endif %})) {{ p.pre }}_wrom (
         .clk(clk), .we(1'b0), .waddr({{ p.waw }}'d0), .wdata({{ l.lanes * p.wb }}'d0),

@@ -171,6 +171,15 @@
         .clk(clk), .loading(!wl_done), .ld_we(wl_fire && (wl_m == {{ v.wl.mw }}'d{{ sp.idx }})),
         .ld_word(wl_w[{{ sp.ww - 1 }}:0]), .ld_col(wl_c[{{ sp.cw - 1 }}:0]), .ld_nib(wl_n), .ld_data(wl_data),
         .raddr({{ p.pre }}_wa_b), .rdata({{ p.pre }}_w));
+{%- else if let Some(x) = p.ext %}
+    // Weights streamed from external memory, read from the tile buffer (rows {{ x.base }} on).
+{%- if x.pw_log > 0 %}
+    reg  [{{ x.pw_log - 1 }}:0] {{ p.pre }}_xs;   // the read's slot, for the cycle its row arrives
+    always @(posedge clk) {{ p.pre }}_xs <= {{ p.pre }}_wa_b[{{ x.pw_log - 1 }}:0];
+    assign {{ p.pre }}_w = tx_q[{{ x.slot_lo(p.pre) }} +: {{ x.width }}];
+{%- else %}
+    assign {{ p.pre }}_w = tx_q[{{ x.width - 1 }}:0];
+{%- endif %}
 {%- else if !d.wfile.is_empty() %}
     sf_ram #(.WIDTH({{ d.wwidth }}), .DEPTH({{ d.wdepth }}), .AW({{ d.waw }}), .INIT("{{ d.wfile }}"), .LOGIC({% if d.wlogic %}1{% else %}0{% endif %}), .BLOCK({% if v.hold_brams && !d.wlogic %}1{% else %}0{% endif %})) {{ p.pre }}_wrom (
         .clk(clk), .we(1'b0), .waddr({{ d.waw }}'d0), .wdata({{ d.wwidth }}'d0),

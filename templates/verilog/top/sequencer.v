@@ -15,6 +15,10 @@
 {%- if !v.wl.spram.is_empty() %}
     reg  wl_done;
     wire run_ok = wl_done;   // `start` waits for the weight image
+{%- else if let Some(x) = v.tiles %}
+    wire ctl_quiet;
+    wire run_ok = ctl_quiet;   // `start` waits for a quiet SDRAM controller, restarted with it
+    wire [{{ x.tw - 1 }}:0] tiles_nx;   // tiles readable from the next cycle
 {%- else %}
     wire run_ok = 1'b1;
 {%- endif %}
@@ -96,6 +100,28 @@
 {%- endif %}
     end
     wire [{{ v.prog.lw - 1 }}:0] ul_nx = ul_to[{{ v.prog.lw }}] ? ul_to[{{ v.prog.lw - 1 }}:0] : ul;
+{%- if let Some(x) = v.tiles %}
+    // A layer's first phase waits for its tile: `hold` keeps the phase in pc_oh without its go
+    // until the tile is readable. lay_q: the running phase's layer + 1 (0 for LOAD), which
+    // frees the buffer half of the layer before the one before.
+    function automatic hold_of(input [NPH-1:0] oh);
+        hold_of = 1'b0{% for w in x.waits %} | (oh[{{ w.pc }}] && (tiles_nx <= {{ x.tw }}'d{{ w.j }})){% endfor %};
+    endfunction
+    function automatic [{{ x.layw - 1 }}:0] lay_of(input [NPH-1:0] oh);
+        lay_of = { {% for m in x.lay_masks.iter().rev() %}|(oh & {{ m }}){% if !loop.last %}, {% endif %}{% endfor %} };
+    endfunction
+    reg  hold;
+    reg  [{{ x.layw - 1 }}:0] lay_q;
+    always @(posedge clk) begin
+        if (rst || first) begin
+            hold  <= 1'b0;
+            lay_q <= {{ x.layw }}'d0;
+        end else if (fin && !st_fin) begin
+            hold  <= hold_of(nx_oh);
+            lay_q <= lay_of(nx_oh);
+        end else if (hold && !hold_of(pc_oh)) hold <= 1'b0;
+    end
+{%- endif %}
     always @(posedge clk) begin
         if (rst) begin
             state <= S_IDLE;
@@ -126,7 +152,12 @@
                 end
                 S_RUN: begin
                     cyc   <= cyc + 32'd1;
+{%- if v.tiles.is_some() %}
+                    go_oh <= (fin && !st_fin) ? (hold_of(nx_oh) ? {NPH{1'b0}} : nx_oh)
+                           : ((hold && !hold_of(pc_oh)) ? pc_oh : {NPH{1'b0}});
+{%- else %}
                     go_oh <= (fin && !st_fin) ? nx_oh : {NPH{1'b0}};
+{%- endif %}
                     if (fin && !st_fin) ul <= ul_nx;
                     if (fin) begin
                         if (st_fin) begin

@@ -86,3 +86,30 @@ impl StepBase {
         }
     }
 }
+
+/// A weight ROM streamed from external memory: read from the tile buffer (`weights.tiles`),
+/// whose row `base + a / per_word` holds word `a` in slot `a % per_word` (narrow words) or in
+/// its low `width` bits (wide words), as `hw::memory` packs it ([`crate::hw::memory::LargeLayout::packed`]).
+pub struct ExtView {
+    /// ROM file whose words the memory image takes (removed from the ROM files).
+    pub file: String,
+    /// Logical word width.
+    pub width: usize,
+    /// Slot bits and log2 of the words per buffer row (0 for wide words).
+    pub slot: usize,
+    /// See `slot`.
+    pub pw_log: usize,
+    /// Buffer row of the ROM's first packed word: its tile's half, then its place in the tile.
+    pub base: usize,
+    /// The ROM's ACC phase in the sequencer program: the buffer's read address is this ROM's
+    /// while the phase runs.
+    pub pc: usize,
+}
+
+impl ExtView {
+    /// The first bit of the slot `<pre>_xs` selects in a buffer row (narrow words).
+    pub fn slot_lo(&self, pre: &str) -> String {
+        let sb = self.slot.trailing_zeros();
+        if sb == 0 { format!("{pre}_xs") } else { format!("{{{pre}_xs, {sb}'d0}}") }
+    }
+}

@@ -18,6 +18,7 @@ mod pipe;
 mod proj;
 mod rom;
 mod sequencer;
+mod tiles;
 mod types;
 mod update;
 
@@ -169,6 +170,8 @@ pub struct TopView {
     pub in_step: Option<common::StepBase>,
     /// See [`Self::t_index`].
     t_slice: String,
+    /// Weights streamed from external memory: the tile buffer and its controller.
+    pub tiles: Option<tiles::TilesView>,
 }
 
 impl TopView {
@@ -254,7 +257,7 @@ fn out_buffer(plan: &Plan, ugroups: &[UGroupView]) -> (usize, usize, String, Str
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     limits::check_verilog(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
     let mut namer = Namer::new();
-    for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb"] {
+    for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb", "chip", "ctl"] {
         namer.reserve(r);
     }
     let module = top_name(&mut namer, plan);
@@ -282,6 +285,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let clear_rows = plan.layers.iter().map(|l| l.rows).max().unwrap_or(1);
     let streamed = plan.schedule == Schedule::Streamed;
     let (sbases, in_step) = step_bases(plan);
+    let prog = if streamed { sequencer::program_streamed(plan) } else { sequencer::program(plan) };
+    let tiles = tiles::tiles_view(plan, &mut layers, &prog, &mut roms, &module)?;
     Ok(TopView {
         module,
         u_lat: crate::hw::schedule::upd_tail(plan),
@@ -313,7 +318,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         early_exit: plan.early_exit,
         n_out: ol.neurons(),
         cnt_w: abits(plan.timesteps * ol.event_max() as usize + 1),
-        prog: if streamed { sequencer::program_streamed(plan) } else { sequencer::program(plan) },
+        prog,
+        tiles,
         streamed,
         step_bases: sbases,
         in_step,

@@ -154,7 +154,7 @@ fn unit(
             .into_iter()
             .zip(enter)
             .enumerate()
-            .map(|(idx, ((kind, unit, _), enter))| PhaseView { idx, kind: kind.into(), unit, enter })
+            .map(|(idx, ((kind, unit, _), enter))| PhaseView { idx, kind: kind.into(), unit, layer: None, enter })
             .collect(),
         ok_t: concat_bits(&ok_t),
         ok_t1: concat_bits(&ok_t1),

@@ -5,7 +5,7 @@
 //! in the low bits; padding lanes are zero. The word layouts are [`crate::back::common`]'s,
 //! shared with the HLS tables.
 
-use super::common::{EmitError, SpramView};
+use super::common::{EmitError, ExtView, SpramView};
 use super::expr::{abits, log2};
 use super::types::LayerView;
 use crate::back::common::{WeightRom, mem_map, neuron_at};
@@ -115,6 +115,15 @@ pub fn spram_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Result<Op
     }))
 }
 
+/// The tile-buffer read of the weight ROM `mem` (held in `file`, `width` bits a word), if the
+/// plan streams it from external memory; its base and phase are set once every ROM and the
+/// program are known ([`super::tiles`]).
+pub fn ext_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Option<ExtView> {
+    let Some(MemMap::External { layout: lay, .. }) = mem_map(plan, mem) else { return None };
+    let pw_log = if lay.cols > 1 { 0 } else { log2(lay.per_word) };
+    Some(ExtView { file: file.to_string(), width, slot: lay.slot, pw_log, base: 0, pc: 0 })
+}
+
 /// One large-RAM ROM as the loader sees it.
 pub struct SpramMemView {
     /// Load order index.
@@ -166,7 +175,7 @@ pub fn weight_load(layers: &mut [LayerView], roms: &mut Vec<(String, String)>, m
 /// The load image of large-RAM ROMs: for each ROM in order, each block word, each column,
 /// its four nibbles lowest first, one hex digit per line. `text` holds the ROM's logical words
 /// as hex lines (as for `$readmemh`), `width` bits each.
-fn spram_image(text: &str, width: usize, s: &SpramView, out: &mut String) {
+pub fn spram_image(text: &str, width: usize, s: &SpramView, out: &mut String) {
     let bits: Vec<Vec<bool>> = text
         .lines()
         .map(|l| {

@@ -21,6 +21,8 @@ pub struct PhaseView {
     pub kind: String,
     /// Unit prefix (`l1p0`, `l1`, ...).
     pub unit: String,
+    /// The layer it runs (ACC, UPD; OUT in the streamed program: the output layer).
+    pub layer: Option<usize>,
     /// When this phase is the one after the running phase: a 1-bit Verilog expression of
     /// `pc_oh`, `late` and `last` (indices and keywords only).
     pub enter: String,
@@ -121,6 +123,7 @@ pub fn program(plan: &Plan) -> Program {
             idx: i,
             kind: prog[i].kind.into(),
             unit: prog[i].unit.clone(),
+            layer: matches!(prog[i].kind, "acc" | "upd").then_some(prog[i].layer),
             enter: enter(&prog, out_pc, after_out, &next, i),
         })
         .collect();
@@ -228,7 +231,13 @@ pub fn program_streamed(plan: &Plan) -> Program {
     let lw = abits(plan.layers.len());
     Program {
         phases: (0..n)
-            .map(|i| PhaseView { idx: i, kind: prog[i].kind.into(), unit: prog[i].unit.clone(), enter: enter(i) })
+            .map(|i| PhaseView {
+                idx: i,
+                kind: prog[i].kind.into(),
+                unit: prog[i].unit.clone(),
+                layer: (prog[i].kind != "load").then_some(prog[i].layer),
+                enter: enter(i),
+            })
             .collect(),
         upd_mask: upd_mask(&prog),
         layer_masks: layer_masks(&prog, lw),

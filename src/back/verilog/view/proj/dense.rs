@@ -9,7 +9,7 @@
 
 use super::super::common::{EmitError, Roms};
 use super::super::expr::{abits, bits_for_count, lit, mask_lit};
-use super::super::rom::{bits_image, spram_view, weight_image};
+use super::super::rom::{bits_image, ext_view, spram_view, weight_image};
 use super::types::{DenseView, TapView};
 use crate::back::common::in_registers;
 use crate::hw::dense::{Dense, Gather, geometry};
@@ -86,8 +86,8 @@ pub fn dense_view(
         _ => (d.weight_width, d.weight_depth, 1),
     };
     let wconst = if wb == 1 { format!("1'b{}", u8::from(p.weights.at(0) > 0)) } else { lit(p.weights.at(0), wb) };
-    let (wfile, spram) = if wdepth == 0 {
-        (String::new(), None)
+    let (wfile, spram, ext) = if wdepth == 0 {
+        (String::new(), None, None)
     } else {
         let file = format!("{ident}_w{j}.hex");
         let image = match d.gather {
@@ -96,7 +96,8 @@ pub fn dense_view(
         };
         roms.push((file.clone(), image));
         let sp = spram_view(plan, &mem, &file, wwidth)?;
-        (file, sp)
+        let ext = ext_view(plan, &mem, &file, wwidth);
+        (file, sp, ext)
     };
     let widx = match d.gather {
         Gather::OneToOne if wdepth == l.rows => "row",
@@ -132,6 +133,7 @@ pub fn dense_view(
         wfile,
         wlogic: in_registers(plan, &mem),
         spram,
+        ext,
         wb,
         wconst,
         widx,

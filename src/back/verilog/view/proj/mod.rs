@@ -16,10 +16,10 @@ mod types;
 pub use types::ProjView;
 use types::SourceLayout;
 
-use super::common::{EmitError, Roms, SpramView};
+use super::common::{EmitError, ExtView, Roms, SpramView};
 use super::expr::{abits, lit};
 use super::pipe::pipe_copy;
-use super::rom::{spram_view, weight_image};
+use super::rom::{ext_view, spram_view, weight_image};
 use crate::back::common::{acc_target, in_registers, proj_comment};
 use crate::hw::memory::weight_depth;
 use crate::hw::schedule::beats_range;
@@ -91,6 +91,10 @@ struct WeightRomFile {
     logic: bool,
 }
 
+/// A projection's weights: its ROM file, the ROM's large-RAM placement or tile-buffer read,
+/// and the constant weight literal.
+type Weights = (Option<WeightRomFile>, Option<SpramView>, Option<ExtView>, String);
+
 /// The weights of projection `j` of layer `k`: a ROM (its image added to `roms`, or placed in
 /// large RAM) when it has more than one word, and the constant weight literal.
 fn weights(
@@ -100,19 +104,20 @@ fn weights(
     p: &Projection,
     ident: &str,
     roms: &mut Roms,
-) -> Result<(Option<WeightRomFile>, Option<SpramView>, String), EmitError> {
+) -> Result<Weights, EmitError> {
     let wb = p.weights.bits as usize;
     let depth = weight_depth(plan, k, j);
     let wconst = if wb == 1 { format!("1'b{}", u8::from(p.weights.at(0) > 0)) } else { lit(p.weights.at(0), wb) };
     if depth == 0 {
-        return Ok((None, None, wconst));
+        return Ok((None, None, None, wconst));
     }
     let file = format!("{ident}_w{j}.hex");
     roms.push((file.clone(), weight_image(l, p, wb, depth)));
     let mem = format!("{}.w{j}", l.name);
     let spram = spram_view(plan, &mem, &file, l.lanes * wb)?;
+    let ext = ext_view(plan, &mem, &file, l.lanes * wb);
     let rom = WeightRomFile { file, depth, aw: abits(depth), logic: in_registers(plan, &mem) };
-    Ok((Some(rom), spram, wconst))
+    Ok((Some(rom), spram, ext, wconst))
 }
 
 /// The view of projection `j` of layer `k` (its weight ROM image added to `roms`).
@@ -135,8 +140,8 @@ pub fn proj_view(
     } else {
         None
     };
-    let (wrom, spram, wconst) = if let Some(d) = dense.as_mut() {
-        (None, d.spram.take(), String::new())
+    let (wrom, spram, ext, wconst) = if let Some(d) = dense.as_mut() {
+        (None, d.spram.take(), d.ext.take(), String::new())
     } else {
         weights(plan, (k, j), l, p, ident, roms)?
     };
@@ -175,6 +180,7 @@ pub fn proj_view(
         wlogic: wrom.as_ref().is_some_and(|w| w.logic),
         wconst,
         spram,
+        ext,
         one_now: beat::one_now(&a.counters),
         arith: a,
         beats_min,

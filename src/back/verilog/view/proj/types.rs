@@ -7,7 +7,7 @@
 //! from here without importing the builder that calls them (issue 53: no import cycles
 //! between files).
 
-use crate::back::verilog::view::common::SpramView;
+use crate::back::verilog::view::common::{ExtView, SpramView};
 use crate::back::verilog::view::expr::abits;
 use crate::hw::Plan;
 use crate::hw::taps::Pattern;
@@ -82,6 +82,8 @@ pub struct ProjView {
     pub wconst: String,
     /// The weight ROM's large-RAM placement, when it has one.
     pub spram: Option<SpramView>,
+    /// The weight ROM streamed from external memory, read from the tile buffer.
+    pub ext: Option<ExtView>,
     /// The address arithmetic and the beat counters.
     pub arith: Addresses,
     /// Beats an event takes: the fewest and the most.
@@ -318,6 +320,8 @@ pub struct DenseView {
     pub wlogic: bool,
     /// The weight ROM in large RAM (moved to the projection's `spram`, which the loader numbers).
     pub spram: Option<SpramView>,
+    /// The weight ROM in external memory (moved to the projection's `ext`).
+    pub ext: Option<ExtView>,
     /// One-to-one: weight bits, the constant weight (when no ROM), the ROM's index (`row`, `group`).
     pub wb: usize,
     /// See `wb`.

@@ -1,0 +1,321 @@
+//! The tile buffer of a design whose weights stream from external memory (docs/hardware.md 4d,
+//! docs/streaming.md): the SDRAM controller's requests, one per tile in schedule order; the
+//! gearbox that packs the memory's words into buffer rows; the buffer's read port, shared by
+//! the weight ROMs it stands for; and what the sequencer waits for. It is the RTL of
+//! `hw::sdram::TileFetch` and of the cycle engine's account of it:
+//! - tile `j` is requested from the cycle its half (`j % 2`) is free: from the inference's
+//!   first cycle for the first two, else from the first cycle of the layer after tile `j - 2`'s;
+//! - a word handed over by the controller (its command registered into the pins, the word
+//!   CL cycles later on the bus, then in the controller's data register) is written into the
+//!   buffer at the next edge, so a tile is readable `CL + 3` cycles after its last READ (`hw::sdram::tile_latency`);
+//! - a layer's first phase goes no earlier than the cycle its tile is readable;
+//! - an inference starts at a cycle the controller is quiet, restarting it, so the memory's
+//!   timing is `Streamer::at_start`'s at every inference.
+//!
+//! Invariants: every weight ROM of the plan is external (`hw::memory` moves them all), each
+//! layer has at most one tile, tiles follow plan order and are never empty.
+
+use super::common::{EmitError, Roms};
+use super::expr::abits;
+use super::rom::spram_image;
+use super::sequencer::Program;
+use super::types::LayerView;
+use crate::back::verilog::sdram::{model_params, overrides, stream_params};
+use crate::hw::memory::LargeLayout;
+use crate::hw::sdram::Streamer;
+use crate::hw::{MemMap, Plan};
+
+/// A weight ROM's read of the buffer, for the read-address mux.
+pub struct ReadView {
+    /// The ROM's ACC phase.
+    pub pc: usize,
+    /// The buffer row it reads: a Verilog expression of the projection's ROM address.
+    pub addr: String,
+}
+
+/// A tile: its request and when its half of the buffer is free.
+pub struct ReqView {
+    /// Index.
+    pub j: usize,
+    /// First memory word and words.
+    pub addr: u64,
+    /// See `addr`.
+    pub len: u64,
+    /// The value of the running layer's register (`lay_q`: layer + 1, 0 before the first)
+    /// from which the request may go: 0 for the first two tiles, else tile `j - 2`'s layer + 2.
+    pub need: usize,
+}
+
+/// A weight ROM as the gearbox writes it, in memory address order.
+pub struct GearView {
+    /// Index.
+    pub m: usize,
+    /// Buffer rows, memory words per row, first row.
+    pub rows: usize,
+    /// See `rows`.
+    pub cols: usize,
+    /// See `rows`.
+    pub base: usize,
+    /// The last ROM of its tile: its last word makes the tile readable.
+    pub tile_end: bool,
+}
+
+/// A layer's first phase and the tile it waits for.
+pub struct WaitView {
+    /// Phase index.
+    pub pc: usize,
+    /// Tile.
+    pub j: usize,
+}
+
+/// The tile buffer and its controller.
+pub struct TilesView {
+    /// Buffer rows, row width, row address width; the buffer in logic.
+    pub depth: usize,
+    /// See `depth`.
+    pub width: usize,
+    /// See `depth`.
+    pub aw: usize,
+    /// See `depth`.
+    pub logic: bool,
+    /// The memory's data width and the most memory words a row takes.
+    pub dw: usize,
+    /// See `dw`.
+    pub cols: usize,
+    /// Reads, one per weight ROM.
+    pub reads: Vec<ReadView>,
+    /// Tiles, in order; the width of a tile index (holds their count).
+    pub reqs: Vec<ReqView>,
+    /// See `reqs`.
+    pub tw: usize,
+    /// The controller's address and length widths.
+    pub raw: usize,
+    /// See `raw`.
+    pub lw: usize,
+    /// ROMs in memory order; widths of the ROM, row and column counters.
+    pub mems: Vec<GearView>,
+    /// See `mems`.
+    pub mw: usize,
+    /// See `mems`.
+    pub rw: usize,
+    /// See `mems`.
+    pub cw: usize,
+    /// Phases that wait for a tile.
+    pub waits: Vec<WaitView>,
+    /// Width of `lay_q`, and per bit of it the one-hot mask of the phases whose layer + 1 has
+    /// that bit set (LOAD: 0).
+    pub layw: usize,
+    /// See `layw`.
+    pub lay_masks: Vec<String>,
+    /// The controller's parameter overrides; the chip's bank, address and data widths.
+    pub stream: String,
+    /// See `stream`.
+    pub ba_w: usize,
+    /// See `stream`.
+    pub a_w: usize,
+    /// The chip model's overrides (testbench) and the memory image (`<module>_sdram.hex`).
+    pub model: String,
+    /// See `model`.
+    pub image: String,
+    /// Cycles the testbench waits for `start` to be taken: the controller's power-up
+    /// initialisation and two refresh intervals.
+    pub start_wait: u64,
+}
+
+impl TilesView {
+    /// The chip model's overrides with its image file.
+    pub fn model_with_image(&self) -> String {
+        let inner = self.model.strip_prefix("#(").and_then(|m| m.strip_suffix(')')).unwrap_or(&self.model);
+        format!("#({inner}, .IMAGE(\"{}\"))", self.image)
+    }
+}
+
+/// The tile buffer of `plan` (None when its weights are on chip): fixes each external ROM's
+/// buffer base and phase in `layers`, and moves their images from `roms` into the memory
+/// image, one hex word per line in address order.
+pub fn tiles_view(
+    plan: &Plan,
+    layers: &mut [LayerView],
+    prog: &Program,
+    roms: &mut Roms,
+    module: &str,
+) -> Result<Option<TilesView>, EmitError> {
+    let Some(mem) = &plan.external else { return Ok(None) };
+    let bad = |m: String| Err(EmitError::Unsupported(format!("streamed weights: {m}")));
+    let s = Streamer::new(mem.geometry, mem.timing.at(plan.clock_mhz))
+        .map_err(|e| EmitError::Unsupported(format!("streamed weights: {e}")))?;
+    let dw = mem.geometry.width as usize;
+    if dw != 16 {
+        return bad(format!("the {}'s {dw}-bit words: the tile buffer's gearbox takes 16-bit words", mem.part));
+    }
+    let tiles = plan.tiles();
+    if tiles.iter().any(|t| t.words == 0) {
+        return bad("an empty tile".into());
+    }
+    if tiles.windows(2).any(|w| w[0].layer >= w[1].layer) {
+        return bad("tiles out of plan order".into());
+    }
+    let tile_of = |k: usize| tiles.iter().position(|t| t.layer == k);
+    // Every external ROM in address order, with its layer and layout.
+    let mut ext: Vec<(&str, usize, u64, LargeLayout)> = plan
+        .memories
+        .iter()
+        .filter_map(|m| match (&m.map, m.layer) {
+            (MemMap::External { addr, layout, .. }, Some(k)) => Some((m.name.as_str(), k, *addr, *layout)),
+            _ => None,
+        })
+        .collect();
+    ext.sort_by_key(|e| e.2);
+    let half = (0..plan.layers.len())
+        .map(|k| ext.iter().filter(|e| e.1 == k).map(|e| e.3.words).sum::<usize>())
+        .max()
+        .unwrap_or(0);
+    let cols = ext.iter().map(|e| e.3.cols).max().unwrap_or(1);
+    let buffer = plan.memories.iter().find(|m| m.role == "tiles");
+    let Some(buffer) = buffer.filter(|b| b.depth == 2 * half && b.width == cols * dw) else {
+        return bad("the tile buffer does not match the external ROMs".into());
+    };
+    // Bases: per layer, its ROMs one after the other in its tile's half.
+    let mut bases = vec![];
+    let mut used = vec![0usize; plan.layers.len()];
+    for e in &ext {
+        let Some(j) = tile_of(e.1) else { return bad(format!("{} has no tile", e.0)) };
+        bases.push((j % 2) * half + used[e.1]);
+        used[e.1] += e.3.words;
+    }
+    let aw = abits(buffer.depth);
+    // The projections' reads, and the memory image from their ROM files.
+    let mut image_words: Vec<u64> = vec![];
+    let mut reads = vec![];
+    for (k, l) in layers.iter_mut().enumerate() {
+        for (j, p) in l.projs.iter_mut().enumerate() {
+            let Some(x) = p.ext.as_mut() else { continue };
+            let name = format!("{}.w{j}", plan.layers[k].name);
+            let Some(i) = ext.iter().position(|e| e.0 == name) else { return bad(format!("{name} is not external")) };
+            let Some(pc) = prog.phases.iter().find(|ph| ph.kind == "acc" && ph.unit == p.pre).map(|ph| ph.idx) else {
+                return bad(format!("{name} has no ACC phase"));
+            };
+            x.base = bases[i];
+            x.pc = pc;
+            let (wa, waw) = match &p.dense {
+                Some(d) => (format!("{}_wa_b", p.pre), d.waw),
+                None => (format!("{}_wa[{}:0]", p.pre, p.waw - 1), p.waw),
+            };
+            // The row of word a: a >> pw_log, padded to the buffer's address width.
+            let row = if waw <= x.pw_log {
+                format!("{aw}'d0")
+            } else {
+                let bits = waw - x.pw_log;
+                let sel = format!("{}[{}:{}]", wa.split('[').next().unwrap_or(&wa), waw - 1, x.pw_log);
+                if bits >= aw { sel } else { format!("{{{}'d0, {sel}}}", aw - bits) }
+            };
+            reads.push(ReadView { pc, addr: format!("({aw}'d{} + {row})", x.base) });
+            // The ROM's image, packed into memory words at its address.
+            let at = roms.iter().position(|(f, _)| *f == x.file).expect("the ROM file of an external ROM");
+            let (_, text) = roms.remove(at);
+            let lay = ext[i].3;
+            let sv = super::common::SpramView {
+                idx: 0,
+                file: String::new(),
+                width: x.width,
+                slot: lay.slot,
+                pw_log: x.pw_log,
+                cols: lay.cols,
+                rows: 1,
+                words: lay.words,
+                rw: 1,
+                cw: 1,
+                ww: 1,
+            };
+            let mut nibbles = String::new();
+            spram_image(&text, x.width, &sv, &mut nibbles);
+            let start = ext[i].2 as usize;
+            let words: Vec<u64> = nibbles
+                .lines()
+                .collect::<Vec<_>>()
+                .chunks(dw / 4)
+                .map(|c| {
+                    c.iter().enumerate().fold(0u64, |w, (n, d)| {
+                        w | (u64::from(d.chars().next().and_then(|ch| ch.to_digit(16)).unwrap_or(0)) << (4 * n))
+                    })
+                })
+                .collect();
+            if image_words.len() < start + words.len() {
+                image_words.resize(start + words.len(), 0);
+            }
+            image_words[start..start + words.len()].copy_from_slice(&words);
+        }
+    }
+    if reads.len() != ext.len() {
+        return bad("an external ROM without a reader".into());
+    }
+    let digits = dw.div_ceil(4);
+    let image_text: String = image_words.iter().map(|w| format!("{w:0digits$x}\n")).collect();
+    let image = format!("{module}_sdram.hex");
+    roms.push((image.clone(), image_text));
+    let mems: Vec<GearView> = ext
+        .iter()
+        .enumerate()
+        .map(|(i, e)| GearView {
+            m: i,
+            rows: e.3.words,
+            cols: e.3.cols,
+            base: bases[i],
+            tile_end: ext.get(i + 1).is_none_or(|n| n.1 != e.1),
+        })
+        .collect();
+    let reqs: Vec<ReqView> = tiles
+        .iter()
+        .enumerate()
+        .map(|(j, t)| ReqView { j, addr: t.addr, len: t.words, need: if j < 2 { 0 } else { tiles[j - 2].layer + 2 } })
+        .collect();
+    // Each layer with a tile: its first phase waits for it.
+    let mut waits = vec![];
+    for (j, t) in tiles.iter().enumerate() {
+        let first = prog.phases.iter().find(|ph| ph.layer == Some(t.layer) && (ph.kind == "acc" || ph.kind == "upd"));
+        let Some(first) = first else { return bad(format!("layer {} has no phase", t.layer)) };
+        waits.push(WaitView { pc: first.idx, j });
+    }
+    let layw = abits(plan.layers.len() + 1);
+    let lay_masks = (0..layw)
+        .map(|b| {
+            let bits: String = prog
+                .phases
+                .iter()
+                .rev()
+                .map(|ph| if ph.layer.is_some_and(|k| ((k + 1) >> b) & 1 == 1) { '1' } else { '0' })
+                .collect();
+            format!("{}'b{bits}", prog.phases.len())
+        })
+        .collect();
+    let sp = stream_params(&s);
+    let get = |n: &str| sp.iter().find(|(k, _)| *k == n).map_or(1, |(_, v)| *v as usize);
+    let (ba_w, ra_w, ca_w, a_w) = (get("BA_W"), get("RA_W"), get("CA_W"), get("A_W"));
+    let depth = image_words.len() as u64;
+    Ok(Some(TilesView {
+        depth: buffer.depth,
+        width: buffer.width,
+        aw,
+        logic: buffer.map == MemMap::Registers,
+        dw,
+        cols,
+        reads,
+        tw: abits(tiles.len() + 1),
+        raw: ba_w + ra_w + ca_w,
+        lw: get("LW"),
+        reqs,
+        mw: abits(mems.len()),
+        rw: abits(mems.iter().map(|m| m.rows).max().unwrap_or(1)),
+        cw: abits(cols),
+        mems,
+        waits,
+        layw,
+        lay_masks,
+        stream: overrides(&sp),
+        ba_w,
+        a_w,
+        model: overrides(&model_params(&s, depth.max(1))),
+        image,
+        start_wait: s.timing().init + 2 * s.timing().refi + 100,
+    }))
+}

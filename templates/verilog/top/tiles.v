@@ -1,0 +1,87 @@
+{#- The tile buffer of weights streamed from external memory: controller, requests, gearbox, buffer (view::tiles). #}
+{%- if let Some(x) = v.tiles %}
+    // ------------------------------------------------------------------ tile buffer (weights from SDRAM)
+    // The weights live in the SDRAM (<module>_sdram.hex, loaded by the host before the first
+    // inference). Each layer's weights are one request (a tile), in layer order, into half
+    // j % 2 of the buffer: tiles 0 and 1 from the inference's first cycle, tile j from the
+    // first cycle of the layer after tile j - 2's. A word the controller hands over is written
+    // at the next edge, so a tile is readable CL + 3 cycles after its last READ; the sequencer
+    // holds a layer's first phase until then (hw::sdram::TileFetch is the specification).
+    reg  [{{ x.tw - 1 }}:0] tx_next;   // the next tile to request
+    reg  [{{ x.raw - 1 }}:0] tx_addr;
+    reg  [{{ x.lw - 1 }}:0] tx_len;
+    reg  [{{ x.layw - 1 }}:0] tx_need;
+    always @* begin
+        case (tx_next)
+{%- for r in x.reqs %}
+            {{ x.tw }}'d{{ r.j }}: begin tx_addr = {{ x.raw }}'d{{ r.addr }}; tx_len = {{ x.lw }}'d{{ r.len }}; tx_need = {{ x.layw }}'d{{ r.need }}; end
+{%- endfor %}
+            default: begin tx_addr = {{ x.raw }}'d0; tx_len = {{ x.lw }}'d0; tx_need = {{ x.layw }}'d0; end
+        endcase
+    end
+    wire tx_valid = run && (tx_next != {{ x.tw }}'d{{ x.reqs.len() }}) && (lay_q >= tx_need);
+    wire tx_ready, ctl_rv;
+    wire [{{ x.dw - 1 }}:0] ctl_rd;
+    sf_sdram_stream {{ x.stream }} ctl (
+        .clk(clk), .rst(rst), .req_valid(tx_valid), .req_addr(tx_addr), .req_len(tx_len), .req_ready(tx_ready),
+        .restart(first), .quiet(ctl_quiet), .rd_valid(ctl_rv), .rd_data(ctl_rd),
+        .sd_cs_n(sd_cs_n), .sd_ras_n(sd_ras_n), .sd_cas_n(sd_cas_n), .sd_we_n(sd_we_n), .sd_ba(sd_ba), .sd_a(sd_a),
+        .sd_dq(sd_dq));
+    always @(posedge clk) begin
+        if (rst || first) tx_next <= {{ x.tw }}'d0;
+        else if (tx_valid && tx_ready) tx_next <= tx_next + {{ x.tw }}'d1;
+    end
+    // Gearbox: the ROMs' words arrive in address order, ROM after ROM; a buffer row takes
+    // `cols` memory words (lowest first), written with the last of them.
+    reg  [{{ x.mw - 1 }}:0] gx_m;   // ROM
+    reg  [{{ x.rw - 1 }}:0] gx_r;   // its row
+    reg  [{{ x.cw - 1 }}:0] gx_c;   // the row's memory word
+    reg  [{{ x.tw - 1 }}:0] tiles_in;   // tiles readable
+    reg  gx_lastr, gx_lastc, gx_tend;
+    reg  [{{ x.aw - 1 }}:0] gx_base;
+    always @* begin
+        case (gx_m)
+{%- for m in x.mems %}
+            {{ x.mw }}'d{{ m.m }}: begin gx_lastr = (gx_r == {{ x.rw }}'d{{ m.rows - 1 }}); gx_lastc = (gx_c == {{ x.cw }}'d{{ m.cols - 1 }}); gx_base = {{ x.aw }}'d{{ m.base }}; gx_tend = 1'b{% if m.tile_end %}1{% else %}0{% endif %}; end
+{%- endfor %}
+            default: begin gx_lastr = 1'b1; gx_lastc = 1'b1; gx_base = {{ x.aw }}'d0; gx_tend = 1'b0; end
+        endcase
+    end
+    wire gx_we = ctl_rv && gx_lastc;
+    assign tiles_nx = tiles_in + {{ "{" }}{{ x.tw - 1 }}'d0, gx_we && gx_lastr && gx_tend};
+    always @(posedge clk) begin
+        if (rst || first) begin
+            gx_m <= {{ x.mw }}'d0; gx_r <= {{ x.rw }}'d0; gx_c <= {{ x.cw }}'d0;
+            tiles_in <= {{ x.tw }}'d0;
+        end else begin
+            tiles_in <= tiles_nx;
+            if (ctl_rv) begin
+                if (gx_lastc) begin
+                    gx_c <= {{ x.cw }}'d0;
+                    if (gx_lastr) begin
+                        gx_r <= {{ x.rw }}'d0;
+                        gx_m <= gx_m + {{ x.mw }}'d1;
+                    end else gx_r <= gx_r + {{ x.rw }}'d1;
+                end else gx_c <= gx_c + {{ x.cw }}'d1;
+            end
+        end
+    end
+{%- if x.cols > 1 %}
+    reg  [{{ x.dw * (x.cols - 1) - 1 }}:0] gx_hold;   // the row's earlier words
+    always @(posedge clk) if (ctl_rv && !gx_lastc) gx_hold[{gx_c, 4'd0} +: {{ x.dw }}] <= ctl_rd;
+    wire [{{ x.width - 1 }}:0] gx_row = {
+{%- for c in (0..x.cols).rev() %}
+        (gx_c == {{ x.cw }}'d{{ c }}) ? ctl_rd : {% if c + 1 < x.cols %}gx_hold[{{ c * x.dw }} +: {{ x.dw }}]{% else %}{{ x.dw }}'d0{% endif %}{% if !loop.last %},{% endif %}
+{%- endfor %}
+    };
+{%- else %}
+    wire [{{ x.width - 1 }}:0] gx_row = ctl_rd;
+{%- endif %}
+    wire [{{ x.aw - 1 }}:0] gx_waddr = gx_base + {% if x.aw > x.rw %}{{ "{" }}{{ x.aw - x.rw }}'d0, gx_r}{% else %}gx_r[{{ x.aw - 1 }}:0]{% endif %};
+    wire [{{ x.aw - 1 }}:0] tx_raddr;   // the running ACC phase's ROM read (end of the module)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [{{ x.width - 1 }}:0] tx_q;    // narrower ROMs read its low bits
+    /* verilator lint_on UNUSEDSIGNAL */
+    sf_ram #(.WIDTH({{ x.width }}), .DEPTH({{ x.depth }}), .AW({{ x.aw }}), .INIT(""), .LOGIC({% if x.logic %}1{% else %}0{% endif %}), .BLOCK({% if v.hold_brams && !x.logic %}1{% else %}0{% endif %})) tx_buf (
+        .clk(clk), .we(gx_we), .waddr(gx_waddr), .wdata(gx_row), .raddr(tx_raddr), .rdata(tx_q));
+{%- endif %}

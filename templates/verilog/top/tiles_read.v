@@ -1,0 +1,8 @@
+{#- The tile buffer's read address: the running ACC phase's ROM (view::tiles). #}
+{%- if let Some(x) = v.tiles %}
+
+    // ------------------------------------------------------------------ tile buffer read
+    // One ACC phase runs at a time: the buffer's read port is its weight ROM's.
+    assign tx_raddr = {{ x.aw }}'d0{% for r in x.reads %}
+        | (pc_oh[{{ r.pc }}] ? {{ r.addr }} : {{ x.aw }}'d0){% endfor %};
+{%- endif %}
