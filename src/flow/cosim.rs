@@ -260,6 +260,16 @@ fn samples_done(dir: &Path) -> usize {
     std::fs::read_to_string(dir.join("outputs.txt")).map_or(0, |t| t.lines().filter(|l| l.starts_with("c ")).count())
 }
 
+/// A design streaming from external memory is judged by the chip model in its testbench
+/// (`hdl/sf_sdram_model.v`), which stops the run with a line starting "SDRAM VIOLATION" on a
+/// command that breaks a timing or state rule: that line, as a failed check.
+fn memory_violation(stdout: &str) -> Result<(), FlowError> {
+    match stdout.lines().find(|l| l.starts_with("SDRAM VIOLATION")) {
+        Some(l) => Err(FlowError::Failed { tool: "sf_sdram_model".into(), message: l.to_string() }),
+        None => Ok(()),
+    }
+}
+
 /// Builds and runs the testbench in `dir` with `sim`, reporting finished samples to
 /// `progress`; returns the simulator's output file and the seconds to build and to run.
 fn simulate(
@@ -285,7 +295,8 @@ fn simulate(
             }
             build = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
-            run_polled(Path::new("vvp"), &["-n", "tb.vvp"], dir, &mut poll)?;
+            let out = run_polled(Path::new("vvp"), &["-n", "tb.vvp"], dir, &mut poll)?;
+            memory_violation(&out)?;
             ran = t1.elapsed().as_secs_f64();
         }
         Simulator::Verilator => {
@@ -309,7 +320,8 @@ fn simulate(
             let exe = std::path::absolute(&exe).map_err(|e| FlowError::Io(format!("{}: {e}", exe.display())))?;
             build = t0.elapsed().as_secs_f64();
             let t1 = Instant::now();
-            run_polled(&exe, &[], dir, &mut poll)?;
+            let out = run_polled(&exe, &[], dir, &mut poll)?;
+            memory_violation(&out)?;
             ran = t1.elapsed().as_secs_f64();
         }
     }

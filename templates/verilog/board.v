@@ -18,7 +18,18 @@ module {{ v.module }}_board (
     output wire        out_last{% if !v.wl.spram.is_empty() %},
     input  wire        wl_valid,
     output wire        wl_ready,
-    input  wire [3:0]  wl_data{% endif %}
+    input  wire [3:0]  wl_data{% endif %}{% if let Some(x) = v.tiles %},
+    // The SDRAM's command, address and data pins (its clock comes from the board's clock
+    // wrapper; clock enable high and byte masks low, as reads need).
+    output wire        sd_cs_n,
+    output wire        sd_ras_n,
+    output wire        sd_cas_n,
+    output wire        sd_we_n,
+    output wire [{{ x.ba_w - 1 }}:0]  sd_ba,
+    output wire [{{ x.a_w - 1 }}:0] sd_a,
+    input  wire [{{ x.dw - 1 }}:0] sd_dq,
+    output wire        sd_cke,
+    output wire [{{ x.dw / 8 - 1 }}:0]  sd_dqm{% endif %}
 );
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] cycles;
@@ -30,6 +41,14 @@ module {{ v.module }}_board (
 {%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
 {%- endif %}
+{%- if v.tiles.is_some() %}
+        .sd_cs_n(sd_cs_n), .sd_ras_n(sd_ras_n), .sd_cas_n(sd_cas_n), .sd_we_n(sd_we_n), .sd_ba(sd_ba), .sd_a(sd_a),
+        .sd_dq(sd_dq),
+{%- endif %}
         .cycles(cycles));
+{%- if let Some(x) = v.tiles %}
+    assign sd_cke = 1'b1;
+    assign sd_dqm = {{ x.dw / 8 }}'d0;
+{%- endif %}
 endmodule
 `default_nettype wire

@@ -104,12 +104,14 @@
     // A layer's first phase waits for its tile: `hold` keeps the phase in pc_oh without its go
     // until the tile is readable. lay_q: the running phase's layer + 1 (0 for LOAD), which
     // frees the buffer half of the layer before the one before.
+    /* verilator lint_off UNUSEDSIGNAL */
     function automatic hold_of(input [NPH-1:0] oh);
         hold_of = 1'b0{% for w in x.waits %} | (oh[{{ w.pc }}] && (tiles_nx <= {{ x.tw }}'d{{ w.j }})){% endfor %};
     endfunction
     function automatic [{{ x.layw - 1 }}:0] lay_of(input [NPH-1:0] oh);
         lay_of = { {% for m in x.lay_masks.iter().rev() %}|(oh & {{ m }}){% if !loop.last %}, {% endif %}{% endfor %} };
     endfunction
+    /* verilator lint_on UNUSEDSIGNAL */
     reg  hold;
     reg  [{{ x.layw - 1 }}:0] lay_q;
     always @(posedge clk) begin

@@ -68,7 +68,11 @@
     end
 {%- if x.cols > 1 %}
     reg  [{{ x.dw * (x.cols - 1) - 1 }}:0] gx_hold;   // the row's earlier words
-    always @(posedge clk) if (ctl_rv && !gx_lastc) gx_hold[{gx_c, 4'd0} +: {{ x.dw }}] <= ctl_rd;
+    always @(posedge clk) begin
+{%- for c in 0..(x.cols - 1) %}
+        if (ctl_rv && !gx_lastc && gx_c == {{ x.cw }}'d{{ c }}) gx_hold[{{ c * x.dw }} +: {{ x.dw }}] <= ctl_rd;
+{%- endfor %}
+    end
     wire [{{ x.width - 1 }}:0] gx_row = {
 {%- for c in (0..x.cols).rev() %}
         (gx_c == {{ x.cw }}'d{{ c }}) ? ctl_rd : {% if c + 1 < x.cols %}gx_hold[{{ c * x.dw }} +: {{ x.dw }}]{% else %}{{ x.dw }}'d0{% endif %}{% if !loop.last %},{% endif %}

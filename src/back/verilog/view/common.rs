@@ -104,12 +104,23 @@ pub struct ExtView {
     /// The ROM's ACC phase in the sequencer program: the buffer's read address is this ROM's
     /// while the phase runs.
     pub pc: usize,
+    /// Bits of an index into a buffer row.
+    pub qaw: usize,
 }
 
 impl ExtView {
-    /// The first bit of the slot `<pre>_xs` selects in a buffer row (narrow words).
+    /// The first bit of the slot `<pre>_xs` selects in a buffer row (narrow words), as wide as
+    /// an index into the row.
     pub fn slot_lo(&self, pre: &str) -> String {
-        let sb = self.slot.trailing_zeros();
-        if sb == 0 { format!("{pre}_xs") } else { format!("{{{pre}_xs, {sb}'d0}}") }
+        let sb = self.slot.trailing_zeros() as usize;
+        let mut parts = vec![];
+        if self.qaw > self.pw_log + sb {
+            parts.push(format!("{}'d0", self.qaw - self.pw_log - sb));
+        }
+        parts.push(format!("{pre}_xs"));
+        if sb > 0 {
+            parts.push(format!("{sb}'d0"));
+        }
+        format!("{{{}}}", parts.join(", "))
     }
 }

@@ -121,7 +121,7 @@ pub fn spram_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Result<Op
 pub fn ext_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Option<ExtView> {
     let Some(MemMap::External { layout: lay, .. }) = mem_map(plan, mem) else { return None };
     let pw_log = if lay.cols > 1 { 0 } else { log2(lay.per_word) };
-    Some(ExtView { file: file.to_string(), width, slot: lay.slot, pw_log, base: 0, pc: 0 })
+    Some(ExtView { file: file.to_string(), width, slot: lay.slot, pw_log, base: 0, pc: 0, qaw: 0 })
 }
 
 /// One large-RAM ROM as the loader sees it.

@@ -197,6 +197,7 @@ pub fn tiles_view(
             };
             x.base = bases[i];
             x.pc = pc;
+            x.qaw = abits(buffer.width);
             let (wa, waw) = match &p.dense {
                 Some(d) => (format!("{}_wa_b", p.pre), d.waw),
                 None => (format!("{}_wa[{}:0]", p.pre, p.waw - 1), p.waw),
@@ -300,7 +301,8 @@ pub fn tiles_view(
         dw,
         cols,
         reads,
-        tw: abits(tiles.len() + 1),
+        // At least two bits: `tiles_nx` adds a one-bit increment to a zero-padded one.
+        tw: abits(tiles.len() + 1).max(2),
         raw: ba_w + ra_w + ca_w,
         lw: get("LW"),
         reqs,
