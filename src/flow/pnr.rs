@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::yowasp::{self, Tools};
 use super::{FlowError, fmax_of, over_capacity, run_polled};
-use crate::back::verilog::{Design, board_port_decls, board_ports};
+use crate::back::verilog::{Design, board_port_decls, board_ports, is_sdram_port};
 use crate::target::Target;
 
 /// Used vs available.
@@ -27,7 +27,15 @@ pub struct Use {
 /// Refuses a design whose board ports need more pins than the board offers (the clock's pin
 /// aside).
 pub fn check_pins(d: &Design, t: &Target) -> Result<(), FlowError> {
-    let need: usize = board_ports(d).iter().skip(1).map(|(_, w)| w).sum();
+    let need: usize = board_ports(d).iter().skip(1).filter(|(n, _)| !is_sdram_port(n)).map(|(_, w)| w).sum();
+    if d.sdram.is_some() && t.external_memory.is_none() {
+        return Err(FlowError::DoesNotFit(format!("the design streams its weights from an SDRAM, which {} lacks", t.name)));
+    }
+    for (name, w) in board_ports(d).iter().filter(|(n, _)| is_sdram_port(n)) {
+        if let Some(b) = (0..*w).find(|&b| sdram_pin(t, name, b).is_none()) {
+            return Err(FlowError::DoesNotFit(format!("{}'s [external_memory.pins] has no pin for {name}[{b}]", t.name)));
+        }
+    }
     if need > t.board.pins.len() {
         return Err(FlowError::DoesNotFit(format!(
             "the design's ports need {} pins but {}'s board offers {} (output words are {} bits: use fewer --lanes, or \
@@ -42,17 +50,40 @@ pub fn check_pins(d: &Design, t: &Target) -> Result<(), FlowError> {
 }
 
 /// Each board port bit (the clock aside) with its pin, in port order: (`name` or
-/// `name[bit]`, pin). Call after [`check_pins`].
+/// `name[bit]`, pin); the SDRAM's ports on the memory's own pins. Call after [`check_pins`].
 pub fn port_pins<'a>(d: &Design, t: &'a Target) -> Vec<(String, &'a str)> {
     let mut pins = t.board.pins.iter();
     let mut v = vec![];
     for (name, w) in board_ports(d).iter().skip(1) {
         for b in 0..*w {
-            let p = pins.next().expect("check_pins counted them");
-            v.push((if *w == 1 { name.clone() } else { format!("{name}[{b}]") }, p.as_str()));
+            let port = if *w == 1 { name.clone() } else { format!("{name}[{b}]") };
+            let p = if is_sdram_port(name) {
+                sdram_pin(t, name, b).expect("check_pins found the SDRAM's pins")
+            } else {
+                pins.next().expect("check_pins counted them")
+            };
+            v.push((port, p.as_str()));
         }
     }
     v
+}
+
+/// The pin of bit `b` of the SDRAM port `name` (`sd_clk` included) on `t`'s memory.
+pub fn sdram_pin<'a>(t: &'a Target, name: &str, b: usize) -> Option<&'a String> {
+    let p = &t.external_memory.as_ref()?.pins;
+    match name {
+        "sd_clk" => Some(&p.clock),
+        "sd_cke" => Some(&p.cke),
+        "sd_cs_n" => Some(&p.cs_n),
+        "sd_we_n" => Some(&p.we_n),
+        "sd_ras_n" => Some(&p.ras_n),
+        "sd_cas_n" => Some(&p.cas_n),
+        "sd_ba" => p.ba.get(b),
+        "sd_a" => p.a.get(b),
+        "sd_dq" => p.dq.get(b),
+        "sd_dqm" => p.dqm.get(b),
+        _ => None,
+    }
 }
 
 /// The PLL setting that makes the design's clock (`t.clock.default_mhz`) from the board's
@@ -84,11 +115,15 @@ pub fn choose_pll<P: Copy>(
 
 /// The clock wrapper `<module>_top`: `header` (comment lines), the board wrapper's ports, a
 /// reset synchronised to the PLL's clock and held until it locks, the PLL (`pll`: its
-/// instance, which drives `clk_pll` and `lock`), and the board wrapper on `clk_pll`.
+/// instance, which drives `clk_pll` and `lock`), and the board wrapper on `clk_pll`. A design
+/// streaming from an SDRAM also drives the chip's clock, `sd_clk`, which `pll` drives too.
 pub fn clock_wrapper(d: &Design, header: &str, pll: &str) -> String {
     let m = &d.module;
     let mut s = format!("{header}`default_nettype none\nmodule {m}_top (\n");
     s.push_str(&board_port_decls(d));
+    if d.sdram.is_some() {
+        s.push_str(",\n    output wire sd_clk");
+    }
     let _ = write!(
         s,
         "\n);\n    wire clk_pll, lock;\n    \

@@ -12,7 +12,7 @@ mod view;
 
 use askama::Template;
 
-pub use view::{Design, EmitError};
+pub use view::{Design, EmitError, SdramPorts};
 
 use crate::back::render::render;
 use crate::hw::Plan;
@@ -89,11 +89,18 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
         out_width: v.out_w,
         in_width: v.in_w,
         weight_load: !v.wl.spram.is_empty(),
+        sdram: v.tiles.as_ref().map(|x| SdramPorts { ba: x.ba_w, a: x.a_w, dq: x.dw }),
     })
 }
 
 /// The board ports the design reads (the rest it drives).
-const BOARD_INPUTS: [&str; 8] = ["clk", "rst", "start", "in_valid", "in_data", "out_ready", "wl_valid", "wl_data"];
+const BOARD_INPUTS: [&str; 9] =
+    ["clk", "rst", "start", "in_valid", "in_data", "out_ready", "wl_valid", "wl_data", "sd_dq"];
+
+/// A board port wired to the SDRAM's pins (`sd_*`), not to the board's general pins.
+pub fn is_sdram_port(name: &str) -> bool {
+    name.starts_with("sd_")
+}
 
 /// The board ports as a Verilog module's port declarations (one per line, comma-separated), for
 /// the clock wrappers that stand between the pins and `<module>_board`.
@@ -123,6 +130,16 @@ pub fn board_ports(d: &Design) -> Vec<(String, usize)> {
         v.push(("wl_valid".into(), 1));
         v.push(("wl_ready".into(), 1));
         v.push(("wl_data".into(), 4));
+    }
+    if let Some(p) = d.sdram {
+        for n in ["sd_cs_n", "sd_ras_n", "sd_cas_n", "sd_we_n"] {
+            v.push((n.into(), 1));
+        }
+        v.push(("sd_ba".into(), p.ba));
+        v.push(("sd_a".into(), p.a));
+        v.push(("sd_dq".into(), p.dq));
+        v.push(("sd_cke".into(), 1));
+        v.push(("sd_dqm".into(), p.dq / 8));
     }
     v
 }

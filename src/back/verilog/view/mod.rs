@@ -51,6 +51,20 @@ pub struct Design {
     /// The design has the weight-load port (`wl_valid`, `wl_ready`, `wl_data[3:0]`): weight
     /// ROMs in SPRAM, loaded from `<module>_wl.hex` after reset.
     pub weight_load: bool,
+    /// Weights streamed from the board's SDRAM: the widths of its bank address, address and
+    /// data pins (the design's `sd_*` ports, on the memory's own pins).
+    pub sdram: Option<SdramPorts>,
+}
+
+/// The widths of a design's SDRAM pins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SdramPorts {
+    /// Bank address bits.
+    pub ba: usize,
+    /// Address bits.
+    pub a: usize,
+    /// Data bits.
+    pub dq: usize,
 }
 
 /// The whole design.
