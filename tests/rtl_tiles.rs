@@ -135,3 +135,69 @@ fn the_chip_model_stops_a_design_that_breaks_its_timing() {
     let out = String::from_utf8_lossy(&out.stdout);
     assert!(out.lines().any(|l| l.starts_with("SDRAM VIOLATION") && l.contains("tRCD")), "{out}");
 }
+
+/// The ULX3S bitstream of a design streaming its weights from the board's SDRAM, through
+/// YoWASP's Yosys, nextpnr-ecp5 and ecppack: the MLP student at the SDRAM's 50 MHz (the PLL
+/// from the board's 25 MHz, the chip's clock a second PLL output forwarded by an ODDRX1F),
+/// its SDRAM ports on the memory's pins, co-simulated with the chip model spike- and
+/// cycle-exact, and meeting its clock.
+#[test]
+fn a_streaming_design_builds_a_ulx3s_bitstream() {
+    use spikefab::flow::yowasp::{Env, Family, Lookup, lookup};
+    let test = "a_streaming_design_builds_a_ulx3s_bitstream";
+    let found = match lookup(Family::Ecp5, &Env::from_process()) {
+        Ok(Lookup::Found(_)) => Ok(()),
+        _ => Err("the ECP5 tools are not installed (SPIKEFAB_YOWASP_BIN, docs/fpga-flows.md)".to_string()),
+    };
+    if common::require(found, test).is_none() {
+        return;
+    }
+    let out = scratch("tiles-ulx3s");
+    let _ = std::fs::remove_dir_all(&out);
+    let o = out.to_str().unwrap();
+    let args = [
+        "compile",
+        "models/mlp_bw/mlp_bw.nir",
+        "--from",
+        "snntorch",
+        "-T",
+        "4",
+        "--inputs",
+        "models/digits_test_x.npy",
+        "--target",
+        "ulx3s-85f",
+        "--clock-mhz",
+        "50",
+        "--schedule",
+        "streamed",
+        "--bitstream",
+        "--cosim-samples",
+        "2",
+        "-o",
+        o,
+    ];
+    let (code, stdout, stderr) = common::spikefab(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let mems = r["plan"]["memories"].as_array().unwrap();
+    let external = mems.iter().filter(|m| m["map"]["kind"] == "external").count();
+    assert!(external > 0 && mems.iter().any(|m| m["role"] == "tiles"), "the weights stream from the SDRAM: {mems:?}");
+    assert_eq!((&r["cosim"]["word_mismatches"], &r["cosim"]["cycle_mismatches"]), (&0.into(), &0.into()), "{stdout}");
+    let f = &r["fpga"];
+    let fmax = f["fmax_nextpnr_mhz"].as_f64().expect("nextpnr Fmax");
+    assert!(fmax >= 50.0, "Fmax {fmax} MHz\n{stdout}");
+    let t = Target::load("ulx3s-85f").unwrap();
+    let pins = &t.external_memory.as_ref().unwrap().pins;
+    let lpf = std::fs::read_to_string(out.join("sf_mlp_bw.lpf")).unwrap();
+    for (port, pin) in
+        [("sd_clk", &pins.clock), ("sd_cs_n", &pins.cs_n), ("sd_dq[15]", &pins.dq[15]), ("sd_a[12]", &pins.a[12])]
+    {
+        assert!(lpf.contains(&format!("LOCATE COMP \"{port}\" SITE \"{pin}\";")), "{port}: {lpf}");
+    }
+    let top = std::fs::read_to_string(out.join("sf_mlp_bw_top.v")).unwrap();
+    assert!(top.contains("ODDRX1F") && top.contains("CLKOS("), "{top}");
+    let bytes = std::fs::read(out.join(f["bitstream"].as_str().unwrap())).unwrap();
+    assert!(bytes.len() > 100_000 && String::from_utf8_lossy(&bytes[..64]).contains("LFE5U-85F"));
+    println!("{stdout}");
+}

@@ -29,11 +29,17 @@ pub struct Use {
 pub fn check_pins(d: &Design, t: &Target) -> Result<(), FlowError> {
     let need: usize = board_ports(d).iter().skip(1).filter(|(n, _)| !is_sdram_port(n)).map(|(_, w)| w).sum();
     if d.sdram.is_some() && t.external_memory.is_none() {
-        return Err(FlowError::DoesNotFit(format!("the design streams its weights from an SDRAM, which {} lacks", t.name)));
+        return Err(FlowError::DoesNotFit(format!(
+            "the design streams its weights from an SDRAM, which {} lacks",
+            t.name
+        )));
     }
     for (name, w) in board_ports(d).iter().filter(|(n, _)| is_sdram_port(n)) {
         if let Some(b) = (0..*w).find(|&b| sdram_pin(t, name, b).is_none()) {
-            return Err(FlowError::DoesNotFit(format!("{}'s [external_memory.pins] has no pin for {name}[{b}]", t.name)));
+            return Err(FlowError::DoesNotFit(format!(
+                "{}'s [external_memory.pins] has no pin for {name}[{b}]",
+                t.name
+            )));
         }
     }
     if need > t.board.pins.len() {
