@@ -277,7 +277,7 @@ fn streamed_weights_are_one_contiguous_tile_per_layer_in_schedule_order() {
                     .memories
                     .iter()
                     .filter(|m| m.role == "weights" && m.layer == Some(tile.layer))
-                    .map(|m| packed(m.depth as u64, m.width as u64, width).0)
+                    .map(|m| packed(m.depth as u64, m.width as u64, width))
                     .sum();
                 assert_eq!(tile.words, owned, "{what}: tile {j} holds its layer's weights");
                 next += tile.words;
@@ -289,31 +289,26 @@ fn streamed_weights_are_one_contiguous_tile_per_layer_in_schedule_order() {
             assert_eq!(f.words, next, "{what}: the figures stream every tile");
             let buffer = plan.memories.iter().find(|m| m.name == "weights.tiles").expect("a tile buffer");
             let weights = || plan.memories.iter().filter(|m| m.role == "weights");
-            let rows = |t: &spikefab::hw::Tile| -> u64 {
+            // A row is the widest word's power-of-two slot (at least a memory word); a ROM
+            // takes ceil(depth / (row / its slot)) rows.
+            let row = weights().map(|m| m.width.next_power_of_two()).max().unwrap().max(width as usize);
+            let rows = |t: &spikefab::hw::Tile| -> usize {
                 weights()
                     .filter(|m| m.layer == Some(t.layer))
-                    .map(|m| packed(m.depth as u64, m.width as u64, width).1)
+                    .map(|m| m.depth.div_ceil(row / m.width.next_power_of_two()))
                     .sum()
             };
-            assert_eq!(buffer.depth as u64, 2 * tiles.iter().map(rows).max().unwrap(), "{what}");
-            let cols = weights().map(|m| packed(m.depth as u64, m.width as u64, width).2).max().unwrap();
-            assert_eq!(buffer.width as u64, cols * width, "{what}");
+            assert_eq!(buffer.depth, 2 * tiles.iter().map(rows).max().unwrap(), "{what}");
+            assert_eq!(buffer.width, row, "{what}");
         }
     }
 }
 
-/// A `depth x width` ROM in memory words of `word` bits, worked out here from the rule: words
-/// of at most `word` bits in slots of the next power of two, `word / slot` to a memory word;
-/// wider ones over `ceil(width / word)` memory words each. Returns (memory words, packed rows,
-/// memory words per row).
-fn packed(depth: u64, width: u64, word: u64) -> (u64, u64, u64) {
-    if width <= word {
-        let rows = depth.div_ceil(word / width.next_power_of_two());
-        (rows, rows, 1)
-    } else {
-        let cols = width.div_ceil(word);
-        (depth * cols, depth, cols)
-    }
+/// The memory words of a `depth x width` ROM in memory words of `word` bits, worked out here
+/// from the rule: words of at most `word` bits in slots of the next power of two, `word / slot`
+/// to a memory word; wider ones over `ceil(width / word)` memory words each.
+fn packed(depth: u64, width: u64, word: u64) -> u64 {
+    if width <= word { depth.div_ceil(word / width.next_power_of_two()) } else { depth * width.div_ceil(word) }
 }
 
 /// A streamed inference's cycles, rebuilt from a sample's counters (each layer's own cycles)

@@ -201,13 +201,13 @@ fn print_streaming(s: &Streaming, streams: bool) {
     );
     if streams {
         println!(
-            "note: this plan streams its weights from the external memory (--schedule streamed); the cycle engine \
-             runs it, the RTL of its tile buffer is not emitted yet"
+            "note: this plan streams its weights from the external memory (--schedule streamed), one tile per \
+             layer into the on-chip tile buffer"
         );
     } else {
         println!(
             "note: this plan keeps every weight on chip; these are the figures of streaming them (--schedule \
-             streamed, simulated by the cycle engine only so far)"
+             streamed)"
         );
     }
 }

@@ -119,6 +119,20 @@ impl LargeLayout {
         LargeLayout { slot, per_word, cols, words, rows: 1, block_depth: words, block_width: word }
     }
 
+    /// The tile buffer's row width for ROMs of `widths` streamed in memory words of `word`
+    /// bits: the widest ROM's slot (its width's next power of two), at least a memory word.
+    pub fn tile_row_bits(widths: impl IntoIterator<Item = usize>, word: usize) -> usize {
+        widths.into_iter().map(usize::next_power_of_two).fold(word, usize::max)
+    }
+
+    /// Rows a `depth x width` ROM takes in a tile buffer of `row`-bit rows: its words in slots
+    /// of the width's next power of two, `row / slot` to a row, lowest slot first. A row holds
+    /// consecutive memory words of the ROM, its `ceil(width / word)` words of a ROM word at the
+    /// start of the word's slot.
+    pub fn tile_rows(depth: usize, width: usize, row: usize) -> usize {
+        depth.div_ceil(row / width.next_power_of_two())
+    }
+
     /// Blocks used.
     pub fn blocks(&self) -> usize {
         self.cols * self.rows

@@ -201,32 +201,33 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
 /// [`LargeLayout::packed`]: narrow words share a memory word in power-of-two slots, wide ones
 /// span memory words (a ROM word never straddles a slot). Adds the on-chip tile buffer
 /// `weights.tiles`: two halves (one filled while the other is read), each as many rows as the
-/// largest layer's ROMs take, each row as wide as the widest ROM's packed word.
+/// largest layer's ROMs take, a row as wide as the widest ROM word's slot, narrower ROMs
+/// holding several words a row ([`LargeLayout::tile_rows`]).
 fn stream_weights(v: &mut Vec<Memory>, plan: &Plan, t: &Target, width: usize) {
     let mut addr = 0u64;
+    let roms = |m: &Memory| m.rom && m.role == "weights";
+    let row = LargeLayout::tile_row_bits(v.iter().filter(|m| roms(m)).map(|m| m.width), width);
     let mut per_layer = vec![0usize; plan.layers.len()];
-    let mut cols = 0;
-    for m in v.iter_mut().filter(|m| m.rom && m.role == "weights") {
+    for m in v.iter_mut().filter(|m| roms(m)) {
         let layout = LargeLayout::packed(m.depth, m.width, width);
         let words = (layout.words * layout.cols) as u64;
         m.map = MemMap::External { addr, words, layout };
         addr += words;
-        cols = cols.max(layout.cols);
         if let Some(k) = m.layer {
-            per_layer[k] += layout.words;
+            per_layer[k] += LargeLayout::tile_rows(m.depth, m.width, row);
         }
     }
     let largest = per_layer.iter().copied().max().unwrap_or(0);
     if largest > 0 {
-        let (depth, width) = (2 * largest, cols * width);
+        let depth = 2 * largest;
         v.push(Memory {
             name: "weights.tiles".into(),
             layer: None,
             role: "tiles".into(),
             depth,
-            width,
+            width: row,
             rom: false,
-            map: place(t, depth, width, false),
+            map: place(t, depth, row, false),
         });
     }
 }

@@ -598,7 +598,14 @@ pub fn stream_figures(
     let width = u64::from(g.width);
     let weights: Vec<&super::Memory> = plan.memories.iter().filter(|m| m.rom && m.role == "weights").collect();
     let weight_bits: u64 = weights.iter().map(|m| m.bits()).sum();
-    let words: u64 = weights.iter().map(|m| m.bits().div_ceil(width)).sum();
+    // Packed as a streamed plan lays them out (narrow words in power-of-two slots).
+    let words: u64 = weights
+        .iter()
+        .map(|m| {
+            let l = super::memory::LargeLayout::packed(m.depth, m.width, g.width as usize);
+            (l.words * l.cols) as u64
+        })
+        .sum();
     if words > g.words() {
         return Err(StreamError::TooLarge { words, capacity: g.words(), part: mem.part.clone() });
     }

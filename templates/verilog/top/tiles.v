@@ -31,51 +31,62 @@
         if (rst || first) tx_next <= {{ x.tw }}'d0;
         else if (tx_valid && tx_ready) tx_next <= tx_next + {{ x.tw }}'d1;
     end
-    // Gearbox: the ROMs' words arrive in address order, ROM after ROM; a buffer row takes
-    // `cols` memory words (lowest first), written with the last of them.
+    // Gearbox: the ROMs' words arrive in address order, ROM after ROM. A buffer row holds
+    // {{ x.units }} memory words, the ROM's words in slots of their width's next power of two: the
+    // memory words of a ROM word go to consecutive positions from the start of its slot. A row
+    // is written with its last word (the row full, or the ROM's last word).
     reg  [{{ x.mw - 1 }}:0] gx_m;   // ROM
-    reg  [{{ x.rw - 1 }}:0] gx_r;   // its row
-    reg  [{{ x.cw - 1 }}:0] gx_c;   // the row's memory word
+    reg  [{{ x.ww - 1 }}:0] gx_w;   // its memory word
+    reg  [{{ x.cw - 1 }}:0] gx_c;   // the memory word within its ROM word
+    reg  [{{ x.pw - 1 }}:0] gx_p;   // the position in the row
+    reg  [{{ x.rw - 1 }}:0] gx_r;   // the row within the ROM
     reg  [{{ x.tw - 1 }}:0] tiles_in;   // tiles readable
-    reg  gx_lastr, gx_lastc, gx_tend;
+    reg  gx_lastw, gx_lastc, gx_tend;
+    reg  [{{ x.pw - 1 }}:0] gx_um;
     reg  [{{ x.aw - 1 }}:0] gx_base;
     always @* begin
         case (gx_m)
 {%- for m in x.mems %}
-            {{ x.mw }}'d{{ m.m }}: begin gx_lastr = (gx_r == {{ x.rw }}'d{{ m.rows - 1 }}); gx_lastc = (gx_c == {{ x.cw }}'d{{ m.cols - 1 }}); gx_base = {{ x.aw }}'d{{ m.base }}; gx_tend = 1'b{% if m.tile_end %}1{% else %}0{% endif %}; end
+            {{ x.mw }}'d{{ m.m }}: begin gx_lastw = (gx_w == {{ x.ww }}'d{{ m.words - 1 }}); gx_lastc = (gx_c == {{ x.cw }}'d{{ m.cols - 1 }}); gx_um = {{ x.pw }}'d{{ m.unit_mask }}; gx_base = {{ x.aw }}'d{{ m.base }}; gx_tend = 1'b{% if m.tile_end %}1{% else %}0{% endif %}; end
 {%- endfor %}
-            default: begin gx_lastr = 1'b1; gx_lastc = 1'b1; gx_base = {{ x.aw }}'d0; gx_tend = 1'b0; end
+            default: begin gx_lastw = 1'b1; gx_lastc = 1'b1; gx_um = {{ x.pw }}'d0; gx_base = {{ x.aw }}'d0; gx_tend = 1'b0; end
         endcase
     end
-    wire gx_we = ctl_rv && gx_lastc;
-    assign tiles_nx = tiles_in + {{ "{" }}{{ x.tw - 1 }}'d0, gx_we && gx_lastr && gx_tend};
+    // The next position: the next slot after a ROM word's last memory word, else the next one.
+    wire [{{ x.pw - 1 }}:0] gx_pn = (gx_lastc ? (gx_p | gx_um) : gx_p) + {{ x.pw }}'d1;
+    wire gx_done = gx_lastw || (gx_pn == {{ x.pw }}'d{{ x.units }});   // this word completes a row
+    wire gx_we = ctl_rv && gx_done;
+    assign tiles_nx = tiles_in + {{ "{" }}{{ x.tw - 1 }}'d0, gx_we && gx_lastw && gx_tend};
     always @(posedge clk) begin
         if (rst || first) begin
-            gx_m <= {{ x.mw }}'d0; gx_r <= {{ x.rw }}'d0; gx_c <= {{ x.cw }}'d0;
+            gx_m <= {{ x.mw }}'d0; gx_w <= {{ x.ww }}'d0; gx_c <= {{ x.cw }}'d0; gx_p <= {{ x.pw }}'d0; gx_r <= {{ x.rw }}'d0;
             tiles_in <= {{ x.tw }}'d0;
         end else begin
             tiles_in <= tiles_nx;
             if (ctl_rv) begin
-                if (gx_lastc) begin
-                    gx_c <= {{ x.cw }}'d0;
-                    if (gx_lastr) begin
-                        gx_r <= {{ x.rw }}'d0;
-                        gx_m <= gx_m + {{ x.mw }}'d1;
-                    end else gx_r <= gx_r + {{ x.rw }}'d1;
-                end else gx_c <= gx_c + {{ x.cw }}'d1;
+                gx_c <= gx_lastc ? {{ x.cw }}'d0 : gx_c + {{ x.cw }}'d1;
+                gx_p <= gx_done ? {{ x.pw }}'d0 : gx_pn;
+                if (gx_lastw) begin
+                    gx_w <= {{ x.ww }}'d0;
+                    gx_r <= {{ x.rw }}'d0;
+                    gx_m <= gx_m + {{ x.mw }}'d1;
+                end else begin
+                    gx_w <= gx_w + {{ x.ww }}'d1;
+                    if (gx_done) gx_r <= gx_r + {{ x.rw }}'d1;
+                end
             end
         end
     end
-{%- if x.cols > 1 %}
-    reg  [{{ x.dw * (x.cols - 1) - 1 }}:0] gx_hold;   // the row's earlier words
+{%- if x.units > 1 %}
+    reg  [{{ x.dw * (x.units - 1) - 1 }}:0] gx_hold;   // the row's earlier words
     always @(posedge clk) begin
-{%- for c in 0..(x.cols - 1) %}
-        if (ctl_rv && !gx_lastc && gx_c == {{ x.cw }}'d{{ c }}) gx_hold[{{ c * x.dw }} +: {{ x.dw }}] <= ctl_rd;
+{%- for c in 0..(x.units - 1) %}
+        if (ctl_rv && !gx_done && gx_p == {{ x.pw }}'d{{ c }}) gx_hold[{{ c * x.dw }} +: {{ x.dw }}] <= ctl_rd;
 {%- endfor %}
     end
     wire [{{ x.width - 1 }}:0] gx_row = {
-{%- for c in (0..x.cols).rev() %}
-        (gx_c == {{ x.cw }}'d{{ c }}) ? ctl_rd : {% if c + 1 < x.cols %}gx_hold[{{ c * x.dw }} +: {{ x.dw }}]{% else %}{{ x.dw }}'d0{% endif %}{% if !loop.last %},{% endif %}
+{%- for c in (0..x.units).rev() %}
+        (gx_p == {{ x.pw }}'d{{ c }}) ? ctl_rd : {% if c + 1 < x.units %}gx_hold[{{ c * x.dw }} +: {{ x.dw }}]{% else %}{{ x.dw }}'d0{% endif %}{% if !loop.last %},{% endif %}
 {%- endfor %}
     };
 {%- else %}

@@ -16,7 +16,7 @@
 //! layer has at most one tile, tiles follow plan order and are never empty.
 
 use super::common::{EmitError, Roms};
-use super::expr::abits;
+use super::expr::{abits, log2};
 use super::rom::spram_image;
 use super::sequencer::Program;
 use super::types::LayerView;
@@ -50,11 +50,14 @@ pub struct ReqView {
 pub struct GearView {
     /// Index.
     pub m: usize,
-    /// Buffer rows, memory words per row, first row.
-    pub rows: usize,
-    /// See `rows`.
+    /// Memory words, memory words per ROM word, and the memory words per slot less one (a
+    /// mask: a slot starts at a multiple of them); the ROM's first buffer row.
+    pub words: usize,
+    /// See `words`.
     pub cols: usize,
-    /// See `rows`.
+    /// See `words`.
+    pub unit_mask: usize,
+    /// See `words`.
     pub base: usize,
     /// The last ROM of its tile: its last word makes the tile readable.
     pub tile_end: bool,
@@ -78,10 +81,10 @@ pub struct TilesView {
     pub aw: usize,
     /// See `depth`.
     pub logic: bool,
-    /// The memory's data width and the most memory words a row takes.
+    /// The memory's data width and the memory words a row holds.
     pub dw: usize,
     /// See `dw`.
-    pub cols: usize,
+    pub units: usize,
     /// Reads, one per weight ROM.
     pub reads: Vec<ReadView>,
     /// Tiles, in order; the width of a tile index (holds their count).
@@ -92,14 +95,18 @@ pub struct TilesView {
     pub raw: usize,
     /// See `raw`.
     pub lw: usize,
-    /// ROMs in memory order; widths of the ROM, row and column counters.
+    /// ROMs in memory order; widths of the ROM, memory word, row, column and unit counters.
     pub mems: Vec<GearView>,
     /// See `mems`.
     pub mw: usize,
     /// See `mems`.
+    pub ww: usize,
+    /// See `mems`.
     pub rw: usize,
     /// See `mems`.
     pub cw: usize,
+    /// See `mems`: wide enough to hold `units`.
+    pub pw: usize,
     /// Phases that wait for a tile.
     pub waits: Vec<WaitView>,
     /// Width of `lay_q`, and per bit of it the one-hot mask of the phases whose layer + 1 has
@@ -157,22 +164,24 @@ pub fn tiles_view(
     }
     let tile_of = |k: usize| tiles.iter().position(|t| t.layer == k);
     // Every external ROM in address order, with its layer and layout.
-    let mut ext: Vec<(&str, usize, u64, LargeLayout)> = plan
+    // Every external ROM in address order: name, layer, address, layout, depth, width.
+    let mut ext: Vec<(&str, usize, u64, LargeLayout, usize, usize)> = plan
         .memories
         .iter()
         .filter_map(|m| match (&m.map, m.layer) {
-            (MemMap::External { addr, layout, .. }, Some(k)) => Some((m.name.as_str(), k, *addr, *layout)),
+            (MemMap::External { addr, layout, .. }, Some(k)) => {
+                Some((m.name.as_str(), k, *addr, *layout, m.depth, m.width))
+            }
             _ => None,
         })
         .collect();
     ext.sort_by_key(|e| e.2);
-    let half = (0..plan.layers.len())
-        .map(|k| ext.iter().filter(|e| e.1 == k).map(|e| e.3.words).sum::<usize>())
-        .max()
-        .unwrap_or(0);
-    let cols = ext.iter().map(|e| e.3.cols).max().unwrap_or(1);
+    let row = LargeLayout::tile_row_bits(ext.iter().map(|e| e.5), dw);
+    let rows_of = |e: &(&str, usize, u64, LargeLayout, usize, usize)| LargeLayout::tile_rows(e.4, e.5, row);
+    let half =
+        (0..plan.layers.len()).map(|k| ext.iter().filter(|e| e.1 == k).map(rows_of).sum::<usize>()).max().unwrap_or(0);
     let buffer = plan.memories.iter().find(|m| m.role == "tiles");
-    let Some(buffer) = buffer.filter(|b| b.depth == 2 * half && b.width == cols * dw) else {
+    let Some(buffer) = buffer.filter(|b| b.depth == 2 * half && b.width == row) else {
         return bad("the tile buffer does not match the external ROMs".into());
     };
     // Bases: per layer, its ROMs one after the other in its tile's half.
@@ -181,7 +190,7 @@ pub fn tiles_view(
     for e in &ext {
         let Some(j) = tile_of(e.1) else { return bad(format!("{} has no tile", e.0)) };
         bases.push((j % 2) * half + used[e.1]);
-        used[e.1] += e.3.words;
+        used[e.1] += rows_of(e);
     }
     let aw = abits(buffer.depth);
     // The projections' reads, and the memory image from their ROM files.
@@ -198,6 +207,9 @@ pub fn tiles_view(
             x.base = bases[i];
             x.pc = pc;
             x.qaw = abits(buffer.width);
+            // In the buffer, a word sits in a slot of its width's next power of two.
+            x.slot = x.width.next_power_of_two();
+            x.pw_log = log2(row / x.slot);
             let (wa, waw) = match &p.dense {
                 Some(d) => (format!("{}_wa_b", p.pre), d.waw),
                 None => (format!("{}_wa[{}:0]", p.pre, p.waw - 1), p.waw),
@@ -220,7 +232,7 @@ pub fn tiles_view(
                 file: String::new(),
                 width: x.width,
                 slot: lay.slot,
-                pw_log: x.pw_log,
+                pw_log: if lay.cols > 1 { 0 } else { log2(lay.per_word) },
                 cols: lay.cols,
                 rows: 1,
                 words: lay.words,
@@ -259,8 +271,9 @@ pub fn tiles_view(
         .enumerate()
         .map(|(i, e)| GearView {
             m: i,
-            rows: e.3.words,
+            words: e.3.words * e.3.cols,
             cols: e.3.cols,
+            unit_mask: (e.5.next_power_of_two() / dw).max(1) - 1,
             base: bases[i],
             tile_end: ext.get(i + 1).is_none_or(|n| n.1 != e.1),
         })
@@ -299,7 +312,7 @@ pub fn tiles_view(
         aw,
         logic: buffer.map == MemMap::Registers,
         dw,
-        cols,
+        units: row / dw,
         reads,
         // At least two bits: `tiles_nx` adds a one-bit increment to a zero-padded one.
         tw: abits(tiles.len() + 1).max(2),
@@ -307,8 +320,10 @@ pub fn tiles_view(
         lw: get("LW"),
         reqs,
         mw: abits(mems.len()),
-        rw: abits(mems.iter().map(|m| m.rows).max().unwrap_or(1)),
-        cw: abits(cols),
+        ww: abits(mems.iter().map(|m| m.words).max().unwrap_or(1)),
+        rw: abits(half.max(1)),
+        cw: abits(mems.iter().map(|m| m.cols).max().unwrap_or(1)),
+        pw: abits(row / dw + 1),
         mems,
         waits,
         layw,
