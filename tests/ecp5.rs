@@ -9,12 +9,7 @@ use common::{scratch, spikefab};
 /// True when the YoWASP (or native) ECP5 tools are installed (found without installing them).
 /// Without them the test may skip locally, with a printed reason, but never when CI is set.
 fn ecp5_tools_or_skip(test: &str) -> bool {
-    use spikefab::flow::yowasp::{Env, Family, Lookup, lookup};
-    let found = match lookup(Family::Ecp5, &Env::from_process()) {
-        Ok(Lookup::Found(_)) => Ok(()),
-        _ => Err("the ECP5 tools are not installed (SPIKEFAB_YOWASP_BIN, docs/fpga-flows.md)".to_string()),
-    };
-    common::require(found, test).is_some()
+    common::ecp5_tools(test).is_some()
 }
 
 fn mlp_args<'a>(target: &'a str, out: &'a str) -> Vec<&'a str> {

@@ -316,13 +316,7 @@ fn the_verilog_chip_model_stops_a_controller_that_breaks_a_rule() {
 /// target, through Yosys, nextpnr-ecp5 and ecppack: it places, routes, meets 50 MHz and packs.
 #[test]
 fn the_controller_builds_for_the_ulx3s_at_its_memory_clock() {
-    use spikefab::flow::yowasp::{Env, Family, Lookup, lookup};
-    let test = "the_controller_builds_for_the_ulx3s_at_its_memory_clock";
-    let found = match lookup(Family::Ecp5, &Env::from_process()) {
-        Ok(Lookup::Found(t)) => Ok(t),
-        _ => Err("the ECP5 tools are not installed (SPIKEFAB_YOWASP_BIN, docs/fpga-flows.md)".to_string()),
-    };
-    let Some(tools) = common::require(found, test) else { return };
+    let Some(tools) = common::ecp5_tools("the_controller_builds_for_the_ulx3s_at_its_memory_clock") else { return };
     let t = spikefab::target::Target::load("ulx3s-85f").unwrap();
     let mem = t.external_memory.as_ref().unwrap();
     assert_eq!((t.clock.default_mhz, mem.clock_mhz), (25.0, 50.0), "the vehicle's PLL makes 50 MHz from 25");

@@ -143,13 +143,7 @@ fn the_chip_model_stops_a_design_that_breaks_its_timing() {
 /// cycle-exact, and meeting its clock.
 #[test]
 fn a_streaming_design_builds_a_ulx3s_bitstream() {
-    use spikefab::flow::yowasp::{Env, Family, Lookup, lookup};
-    let test = "a_streaming_design_builds_a_ulx3s_bitstream";
-    let found = match lookup(Family::Ecp5, &Env::from_process()) {
-        Ok(Lookup::Found(_)) => Ok(()),
-        _ => Err("the ECP5 tools are not installed (SPIKEFAB_YOWASP_BIN, docs/fpga-flows.md)".to_string()),
-    };
-    if common::require(found, test).is_none() {
+    if common::ecp5_tools("a_streaming_design_builds_a_ulx3s_bitstream").is_none() {
         return;
     }
     let out = scratch("tiles-ulx3s");

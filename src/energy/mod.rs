@@ -202,8 +202,10 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
     } else {
         add("input.events".into(), c.input_events * (1 + plan.layers.iter().map(input_projs).sum::<u64>()));
     }
-    // The tile buffer: every word from the external memory written once.
-    add("weights.tiles".into(), c.external.reads);
+    // The tile buffer: each row written once per pass over the weights (a row gathers several
+    // memory words).
+    let passes = c.external.reads.div_ceil(plan.tiles().iter().map(|t| t.words).sum::<u64>().max(1));
+    add("weights.tiles".into(), passes * crate::hw::memory::tile_rows_written(plan));
     for (k, l) in plan.layers.iter().enumerate() {
         let lc = &c.layers[k];
         // X: accumulate read-modify-writes and the update pass (read and write per row).

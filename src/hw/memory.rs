@@ -232,6 +232,18 @@ fn stream_weights(v: &mut Vec<Memory>, plan: &Plan, t: &Target, width: usize) {
     }
 }
 
+/// Rows a streamed plan writes into its tile buffer per pass over its weights: every external
+/// ROM's rows ([`LargeLayout::tile_rows`]), each written once with its last memory word (0
+/// without a tile buffer).
+pub fn tile_rows_written(plan: &Plan) -> u64 {
+    let Some(buffer) = plan.memories.iter().find(|m| m.role == "tiles") else { return 0 };
+    plan.memories
+        .iter()
+        .filter(|m| matches!(m.map, MemMap::External { .. }))
+        .map(|m| LargeLayout::tile_rows(m.depth, m.width, buffer.width) as u64)
+        .sum()
+}
+
 /// Steps a memory of spikes, inputs or outputs holds at once: every step under the streamed
 /// schedule (a layer's readers run after all its steps), else one (the pipelined schedule's
 /// two-step memories are sized by [`two_steps`]).

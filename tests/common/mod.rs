@@ -184,6 +184,17 @@ pub fn spikefab(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The ECP5 tools (YoWASP's, or native ones), found without installing them, as [`require`]
+/// gives them: missing, the test fails in CI and is skipped elsewhere.
+pub fn ecp5_tools(test: &str) -> Option<spikefab::flow::yowasp::Tools> {
+    use spikefab::flow::yowasp::{Env, Family, Lookup, lookup};
+    let found = match lookup(Family::Ecp5, &Env::from_process()) {
+        Ok(Lookup::Found(t)) => Ok(t),
+        _ => Err("the ECP5 tools are not installed (SPIKEFAB_YOWASP_BIN, docs/fpga-flows.md)".to_string()),
+    };
+    require(found, test)
+}
+
 /// What a test needs from the machine (a tool, a simulator's Python, a cluster): `Ok` gives it;
 /// `Err(why)` fails the test when CI is set and otherwise skips it with `why` printed. The one
 /// place a test may skip.

@@ -116,12 +116,11 @@ pub fn spram_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Result<Op
 }
 
 /// The tile-buffer read of the weight ROM `mem` (held in `file`, `width` bits a word), if the
-/// plan streams it from external memory; its base and phase are set once every ROM and the
-/// program are known ([`super::tiles`]).
+/// plan streams it from external memory; its place in the buffer (slot, base) and phase are
+/// set once every ROM and the program are known ([`super::tiles`]).
 pub fn ext_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Option<ExtView> {
-    let Some(MemMap::External { layout: lay, .. }) = mem_map(plan, mem) else { return None };
-    let pw_log = if lay.cols > 1 { 0 } else { log2(lay.per_word) };
-    Some(ExtView { file: file.to_string(), width, slot: lay.slot, pw_log, base: 0, pc: 0, qaw: 0 })
+    let Some(MemMap::External { .. }) = mem_map(plan, mem) else { return None };
+    Some(ExtView { file: file.to_string(), width, slot: 0, pw_log: 0, base: 0, pc: 0, qaw: 0 })
 }
 
 /// One large-RAM ROM as the loader sees it.
@@ -175,9 +174,29 @@ pub fn weight_load(layers: &mut [LayerView], roms: &mut Vec<(String, String)>, m
 /// The load image of large-RAM ROMs: for each ROM in order, each block word, each column,
 /// its four nibbles lowest first, one hex digit per line. `text` holds the ROM's logical words
 /// as hex lines (as for `$readmemh`), `width` bits each.
-pub fn spram_image(text: &str, width: usize, s: &SpramView, out: &mut String) {
-    let bits: Vec<Vec<bool>> = text
-        .lines()
+fn spram_image(text: &str, width: usize, s: &SpramView, out: &mut String) {
+    let per_word = 1usize << s.pw_log;
+    for word in block_words(&hex_words(text, width), s.slot, per_word, s.cols, s.words) {
+        for n in 0..4 {
+            let nib = (0..4).fold(0u32, |a, b| a | (u32::from(word[n * 4 + b]) << b));
+            out.push(char::from_digit(nib, 16).expect("nibble"));
+            out.push('\n');
+        }
+    }
+}
+
+/// The 16-bit memory words of a ROM streamed from external memory, laid out as `lay`
+/// ([`crate::hw::memory::LargeLayout::packed`]), from its `$readmemh` text of `width`-bit words.
+pub fn packed_words(text: &str, width: usize, lay: &crate::hw::memory::LargeLayout) -> Vec<u64> {
+    block_words(&hex_words(text, width), lay.slot, lay.per_word, lay.cols, lay.words)
+        .iter()
+        .map(|w| w.iter().enumerate().fold(0u64, |a, (b, &x)| a | (u64::from(x) << b)))
+        .collect()
+}
+
+/// A ROM's logical words from its `$readmemh` text (hex lines), `width` bits each, bit 0 first.
+fn hex_words(text: &str, width: usize) -> Vec<Vec<bool>> {
+    text.lines()
         .map(|l| {
             let mut v = vec![false; width];
             for (d, ch) in l.bytes().rev().enumerate() {
@@ -190,31 +209,34 @@ pub fn spram_image(text: &str, width: usize, s: &SpramView, out: &mut String) {
             }
             v
         })
-        .collect();
-    let per_word = 1usize << s.pw_log;
-    for w in 0..s.words {
-        for c in 0..s.cols {
+        .collect()
+}
+
+/// The 16-bit block words of logical words `bits` in a large-RAM layout: `words` block words,
+/// each of `cols` columns (bits `c * 16 ..` of a wide word), or, with one column, `per_word`
+/// words in slots of `slot` bits.
+fn block_words(bits: &[Vec<bool>], slot: usize, per_word: usize, cols: usize, words: usize) -> Vec<[bool; 16]> {
+    let mut out = Vec::with_capacity(words * cols);
+    for w in 0..words {
+        for c in 0..cols {
             let mut word = [false; 16];
-            if s.cols > 1 {
+            if cols > 1 {
                 if let Some(v) = bits.get(w) {
                     for (b, bit) in word.iter_mut().enumerate() {
                         *bit = v.get(c * 16 + b).copied().unwrap_or(false);
                     }
                 }
             } else {
-                for slot in 0..per_word {
-                    if let Some(v) = bits.get(w * per_word + slot) {
+                for k in 0..per_word {
+                    if let Some(v) = bits.get(w * per_word + k) {
                         for (b, &bit) in v.iter().enumerate() {
-                            word[slot * s.slot + b] = bit;
+                            word[k * slot + b] = bit;
                         }
                     }
                 }
             }
-            for n in 0..4 {
-                let nib = (0..4).fold(0u32, |a, b| a | (u32::from(word[n * 4 + b]) << b));
-                out.push(char::from_digit(nib, 16).expect("nibble"));
-                out.push('\n');
-            }
+            out.push(word);
         }
     }
+    out
 }

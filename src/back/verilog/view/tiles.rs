@@ -17,7 +17,7 @@
 
 use super::common::{EmitError, Roms};
 use super::expr::{abits, log2};
-use super::rom::spram_image;
+use super::rom::packed_words;
 use super::sequencer::Program;
 use super::types::LayerView;
 use crate::back::verilog::sdram::{model_params, overrides, stream_params};
@@ -137,6 +137,18 @@ impl TilesView {
     }
 }
 
+/// An external weight ROM: its memory, layer, first memory word, packing in the memory, rows
+/// in the tile buffer, and shape.
+struct ExtRom<'a> {
+    name: &'a str,
+    layer: usize,
+    addr: u64,
+    layout: LargeLayout,
+    rows: usize,
+    width: usize,
+    depth: usize,
+}
+
 /// The tile buffer of `plan` (None when its weights are on chip): fixes each external ROM's
 /// buffer base and phase in `layers`, and moves their images from `roms` into the memory
 /// image, one hex word per line in address order.
@@ -163,23 +175,32 @@ pub fn tiles_view(
         return bad("tiles out of plan order".into());
     }
     let tile_of = |k: usize| tiles.iter().position(|t| t.layer == k);
-    // Every external ROM in address order, with its layer and layout.
-    // Every external ROM in address order: name, layer, address, layout, depth, width.
-    let mut ext: Vec<(&str, usize, u64, LargeLayout, usize, usize)> = plan
+    // Every external ROM in address order.
+    let mut ext: Vec<ExtRom> = plan
         .memories
         .iter()
         .filter_map(|m| match (&m.map, m.layer) {
-            (MemMap::External { addr, layout, .. }, Some(k)) => {
-                Some((m.name.as_str(), k, *addr, *layout, m.depth, m.width))
-            }
+            (MemMap::External { addr, layout, .. }, Some(layer)) => Some(ExtRom {
+                name: &m.name,
+                layer,
+                addr: *addr,
+                layout: *layout,
+                rows: 0,
+                width: m.width,
+                depth: m.depth,
+            }),
             _ => None,
         })
         .collect();
-    ext.sort_by_key(|e| e.2);
-    let row = LargeLayout::tile_row_bits(ext.iter().map(|e| e.5), dw);
-    let rows_of = |e: &(&str, usize, u64, LargeLayout, usize, usize)| LargeLayout::tile_rows(e.4, e.5, row);
-    let half =
-        (0..plan.layers.len()).map(|k| ext.iter().filter(|e| e.1 == k).map(rows_of).sum::<usize>()).max().unwrap_or(0);
+    ext.sort_by_key(|e| e.addr);
+    let row = LargeLayout::tile_row_bits(ext.iter().map(|e| e.width), dw);
+    for e in &mut ext {
+        e.rows = LargeLayout::tile_rows(e.depth, e.width, row);
+    }
+    let half = (0..plan.layers.len())
+        .map(|k| ext.iter().filter(|e| e.layer == k).map(|e| e.rows).sum::<usize>())
+        .max()
+        .unwrap_or(0);
     let buffer = plan.memories.iter().find(|m| m.role == "tiles");
     let Some(buffer) = buffer.filter(|b| b.depth == 2 * half && b.width == row) else {
         return bad("the tile buffer does not match the external ROMs".into());
@@ -188,9 +209,9 @@ pub fn tiles_view(
     let mut bases = vec![];
     let mut used = vec![0usize; plan.layers.len()];
     for e in &ext {
-        let Some(j) = tile_of(e.1) else { return bad(format!("{} has no tile", e.0)) };
-        bases.push((j % 2) * half + used[e.1]);
-        used[e.1] += rows_of(e);
+        let Some(j) = tile_of(e.layer) else { return bad(format!("{} has no tile", e.name)) };
+        bases.push((j % 2) * half + used[e.layer]);
+        used[e.layer] += e.rows;
     }
     let aw = abits(buffer.depth);
     // The projections' reads, and the memory image from their ROM files.
@@ -200,7 +221,9 @@ pub fn tiles_view(
         for (j, p) in l.projs.iter_mut().enumerate() {
             let Some(x) = p.ext.as_mut() else { continue };
             let name = format!("{}.w{j}", plan.layers[k].name);
-            let Some(i) = ext.iter().position(|e| e.0 == name) else { return bad(format!("{name} is not external")) };
+            let Some(i) = ext.iter().position(|e| e.name == name) else {
+                return bad(format!("{name} is not external"));
+            };
             let Some(pc) = prog.phases.iter().find(|ph| ph.kind == "acc" && ph.unit == p.pre).map(|ph| ph.idx) else {
                 return bad(format!("{name} has no ACC phase"));
             };
@@ -210,49 +233,25 @@ pub fn tiles_view(
             // In the buffer, a word sits in a slot of its width's next power of two.
             x.slot = x.width.next_power_of_two();
             x.pw_log = log2(row / x.slot);
+            // The ROM's address register: the dense unit's, or the event unit's low bits.
             let (wa, waw) = match &p.dense {
                 Some(d) => (format!("{}_wa_b", p.pre), d.waw),
-                None => (format!("{}_wa[{}:0]", p.pre, p.waw - 1), p.waw),
+                None => (format!("{}_wa", p.pre), p.waw),
             };
             // The row of word a: a >> pw_log, padded to the buffer's address width.
             let row = if waw <= x.pw_log {
                 format!("{aw}'d0")
             } else {
                 let bits = waw - x.pw_log;
-                let sel = format!("{}[{}:{}]", wa.split('[').next().unwrap_or(&wa), waw - 1, x.pw_log);
+                let sel = format!("{wa}[{}:{}]", waw - 1, x.pw_log);
                 if bits >= aw { sel } else { format!("{{{}'d0, {sel}}}", aw - bits) }
             };
             reads.push(ReadView { pc, addr: format!("({aw}'d{} + {row})", x.base) });
             // The ROM's image, packed into memory words at its address.
             let at = roms.iter().position(|(f, _)| *f == x.file).expect("the ROM file of an external ROM");
             let (_, text) = roms.remove(at);
-            let lay = ext[i].3;
-            let sv = super::common::SpramView {
-                idx: 0,
-                file: String::new(),
-                width: x.width,
-                slot: lay.slot,
-                pw_log: if lay.cols > 1 { 0 } else { log2(lay.per_word) },
-                cols: lay.cols,
-                rows: 1,
-                words: lay.words,
-                rw: 1,
-                cw: 1,
-                ww: 1,
-            };
-            let mut nibbles = String::new();
-            spram_image(&text, x.width, &sv, &mut nibbles);
-            let start = ext[i].2 as usize;
-            let words: Vec<u64> = nibbles
-                .lines()
-                .collect::<Vec<_>>()
-                .chunks(dw / 4)
-                .map(|c| {
-                    c.iter().enumerate().fold(0u64, |w, (n, d)| {
-                        w | (u64::from(d.chars().next().and_then(|ch| ch.to_digit(16)).unwrap_or(0)) << (4 * n))
-                    })
-                })
-                .collect();
+            let words = packed_words(&text, x.width, &ext[i].layout);
+            let start = ext[i].addr as usize;
             if image_words.len() < start + words.len() {
                 image_words.resize(start + words.len(), 0);
             }
@@ -271,11 +270,11 @@ pub fn tiles_view(
         .enumerate()
         .map(|(i, e)| GearView {
             m: i,
-            words: e.3.words * e.3.cols,
-            cols: e.3.cols,
-            unit_mask: (e.5.next_power_of_two() / dw).max(1) - 1,
+            words: e.layout.words * e.layout.cols,
+            cols: e.layout.cols,
+            unit_mask: (e.width.next_power_of_two() / dw).max(1) - 1,
             base: bases[i],
-            tile_end: ext.get(i + 1).is_none_or(|n| n.1 != e.1),
+            tile_end: ext.get(i + 1).is_none_or(|n| n.layer != e.layer),
         })
         .collect();
     let reqs: Vec<ReqView> = tiles
