@@ -18,7 +18,8 @@ use spikefab::target::{ScheduleChoice, Target};
 /// every eligible projection dense (tests/rtl_tiles.rs runs them with their weights streamed
 /// from the SDRAM): exact against the cycle engine. Covers per-step and direct inputs,
 /// current-based neurons, pooling, convolutions, shortcuts, several layers reading one list,
-/// and the output layer's OUT phase inside its layer's steps.
+/// the output layer's OUT phase inside its layer's steps, one state memory that every layer
+/// reuses from row 0, and event lists that reuse the words of lists no longer read.
 #[test]
 fn streamed_rtl_cosim_is_exact() {
     if !tool_or_skip("iverilog", "streamed_rtl_cosim_is_exact") {
@@ -29,6 +30,7 @@ fn streamed_rtl_cosim_is_exact() {
     let mut all: Vec<_> = cases(&root().join("tests/data/nir/cases.json"));
     all.extend(students().into_iter().map(|(c, _)| c));
     let (mut done, mut per_step, mut dense_runs, mut refused) = (vec![], 0, 0, 0);
+    let (mut shared_states, mut reused_lists) = (0, 0);
     let first_student = all.len() - students().len();
     for (i, c) in all.iter().enumerate() {
         let m = c.load();
@@ -72,13 +74,18 @@ fn streamed_rtl_cosim_is_exact() {
             }
             per_step += usize::from(plan.input.per_step);
             dense_runs += usize::from(plan.layers.iter().any(|l| l.modes.contains(&Mode::Dense)));
+            shared_states += usize::from(plan.banks.iter().any(|b| b.kind == "x" && b.layers.len() > 1));
+            let held = spikefab::hw::memory::steps_held(&plan);
+            let words = |b: &spikefab::hw::memory::Bank| b.layers.iter().map(|&k| plan.layers[k].rows * held).sum();
+            reused_lists += usize::from(plan.banks.iter().any(|b| b.kind == "events" && b.depth < words(b)));
             done.push(what);
         }
     }
     println!("co-simulated streamed: {}; {refused} refused by the order", done.join(", "));
     assert!(
-        done.len() >= 30 && per_step > 0 && dense_runs > 0 && refused > 0,
-        "{per_step} per-step, {dense_runs} dense, {refused} refused: {done:?}"
+        done.len() >= 30 && per_step > 0 && dense_runs > 0 && refused > 0 && shared_states > 0 && reused_lists > 0,
+        "{per_step} per-step, {dense_runs} dense, {refused} refused, {shared_states} with one state memory, \
+         {reused_lists} reusing event-list words: {done:?}"
     );
 }
 

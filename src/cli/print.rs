@@ -162,6 +162,11 @@ pub fn print_plan(p: &Plan) {
     let shared: Vec<_> = s.banks.iter().filter(|b| b.layers.len() > 1).collect();
     if !shared.is_empty() {
         println!("shared by layers in the RTL (they never run at once; counted once below):");
+        if p.schedule == spikefab::hw::Schedule::Streamed {
+            println!(
+                "  (layer-major: every layer's state from row 0, zero after its last step; an event list reuses the words of lists no longer read)"
+            );
+        }
         for b in shared {
             let names: Vec<&str> = b.layers.iter().map(|&k| p.layers[k].name.as_str()).collect();
             let map = map_text(&b.map);

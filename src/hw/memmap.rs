@@ -140,7 +140,7 @@ impl LargeLayout {
 }
 
 /// A memory of the RTL that holds one kind of state (or the event lists) of one or more
-/// layers, which never run at the same time: the layers' rows follow each other, lanes
+/// layers, which never run at the same time: each layer's rows from its base, lanes
 /// sign-extended to the widest.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Bank {
@@ -148,7 +148,11 @@ pub struct Bank {
     pub kind: String,
     /// Member layers, in order.
     pub layers: Vec<usize>,
-    /// Words: the members' rows.
+    /// Each member's first word, in `layers`' order. Members that run in one pass follow each
+    /// other; under the streamed schedule members whose lifetimes do not meet share words
+    /// ([`crate::hw::memory`]'s `banks`), so `depth` is the highest end, not the sum.
+    pub bases: Vec<usize>,
+    /// Words: the highest member's end (`base + rows`, x steps held for event lists).
     pub depth: usize,
     /// Bits per word, without the epoch bit early exit adds to a shared state memory (`map`
     /// counts that bit when the plan exits early).

@@ -128,8 +128,35 @@ pub fn bank_groups(items: &[(usize, usize)]) -> Vec<Vec<usize>> {
     groups
 }
 
+/// First words of lists that live over the layer spans `items` (first layer, last layer,
+/// inclusive; words): two lists whose spans meet never share a word, and each takes the
+/// lowest base that keeps it clear of those placed before it (first fit, in order).
+pub fn lifetime_bases(items: &[(usize, usize, usize)]) -> Vec<usize> {
+    let mut placed: Vec<(usize, usize, usize, usize)> = vec![];
+    for &(a, b, n) in items {
+        let mut busy: Vec<(usize, usize)> =
+            placed.iter().filter(|p| p.0 <= b && a <= p.1).map(|p| (p.2, p.2 + p.3)).collect();
+        busy.sort_unstable();
+        let mut base = 0;
+        for (lo, hi) in busy {
+            if base + n <= lo {
+                break;
+            }
+            base = base.max(hi);
+        }
+        placed.push((a, b, base, n));
+    }
+    placed.iter().map(|p| p.2).collect()
+}
+
 /// The RTL's shared memories of `plan` on `t` given the per-layer `memories`, X groups first,
 /// then S, Y and the event lists.
+///
+/// Streamed schedule (layer-major): one memory per kind holds every layer's. A state row is
+/// zero after its layer's last step (the update writes X' = Y' = S' = 0 then, and no early
+/// exit cuts a layer short), and only one layer runs at a time, so every layer's state starts
+/// at word 0. An event list lives from its layer to its last reader, so lists share words
+/// when those spans do not meet ([`lifetime_bases`]).
 fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     let logic_of = |name: String| memories.iter().find(|m| m.name == name).is_none_or(|m| m.map == MemMap::Registers);
     let rmax = t.mapping.register_max_bits;
@@ -152,12 +179,33 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         let held = if kind == "events" { steps_held(plan) } else { 1 };
         // Pipelined: every layer runs on its own, so nothing is shared; each consumer of an
         // event list reads a copy of its own, two steps deep.
-        let groups = if pipelined { items.iter().map(|&(k, _)| vec![k]).collect() } else { bank_groups(&items) };
+        let streamed = plan.schedule == Schedule::Streamed;
+        let groups = if pipelined {
+            items.iter().map(|&(k, _)| vec![k]).collect()
+        } else if streamed {
+            vec![items.iter().map(|&(k, _)| k).collect::<Vec<_>>()].into_iter().filter(|g| !g.is_empty()).collect()
+        } else {
+            bank_groups(&items)
+        };
         for g in groups {
             let copies = pipelined && kind == "events";
             let ls = g.iter().map(|&k| &plan.layers[k]);
-            let depth: usize =
-                if copies { two_steps(plan.layers[g[0]].rows) } else { ls.clone().map(|l| l.rows * held).sum() };
+            let words = |k: usize| plan.layers[k].rows * held;
+            let bases: Vec<usize> = if copies {
+                vec![0]
+            } else if streamed && kind == "events" {
+                let last = |k: usize| event_readers(plan, Source::Layer(k)).into_iter().max().unwrap_or(k);
+                lifetime_bases(&g.iter().map(|&k| (k, last(k), words(k))).collect::<Vec<_>>())
+            } else if streamed {
+                vec![0; g.len()]
+            } else {
+                g.iter().scan(0, |at, &k| Some(std::mem::replace(at, *at + words(k)))).collect()
+            };
+            let depth: usize = if copies {
+                two_steps(plan.layers[g[0]].rows)
+            } else {
+                g.iter().zip(&bases).map(|(&k, b)| b + words(k)).max().unwrap_or(0)
+            };
             let multi = g.len() > 1;
             let width = if kind == "events" {
                 ls.clone().map(event_width).max().unwrap_or(1)
@@ -188,7 +236,15 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
                 vec![None]
             };
             for reader in readers {
-                out.push(Bank { kind: kind.into(), layers: g.clone(), depth, width, map: map.clone(), reader });
+                out.push(Bank {
+                    kind: kind.into(),
+                    layers: g.clone(),
+                    bases: bases.clone(),
+                    depth,
+                    width,
+                    map: map.clone(),
+                    reader,
+                });
             }
         }
     }
@@ -417,4 +473,44 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
     let banks = banks(plan, &v, t);
     fit_roms(&mut v, &banks, t);
     (v, banks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lifetime_bases;
+
+    /// Lists whose spans meet never overlap in words; a list takes the first gap that holds it,
+    /// including the words of a list whose span ended.
+    #[test]
+    fn lifetimes_share_words_only_when_they_do_not_meet() {
+        // A chain: each list read by the next layer. 0 and 1 meet (at layer 1), 0 and 2 do not.
+        assert_eq!(lifetime_bases(&[(0, 1, 8), (1, 2, 4), (2, 3, 8), (3, 4, 2)]), vec![0, 8, 0, 8]);
+        // A shortcut keeps list 0 alive to layer 3, so list 2 goes past both.
+        assert_eq!(lifetime_bases(&[(0, 3, 8), (1, 2, 4), (2, 3, 4), (4, 5, 16)]), vec![0, 8, 12, 0]);
+        // A gap below a live list is used when the list fits it.
+        assert_eq!(lifetime_bases(&[(0, 0, 4), (0, 2, 4), (1, 2, 3), (1, 2, 2)]), vec![0, 4, 0, 8]);
+        // Exhaustively on small random spans: no two meeting lists overlap.
+        let mut seed = 0x9e37_79b9_u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) % n) as usize
+        };
+        for _ in 0..500 {
+            let items: Vec<(usize, usize, usize)> = (0..8)
+                .map(|a| {
+                    let b = a + next(4);
+                    (a, b, 1 + next(6))
+                })
+                .collect();
+            let bases = lifetime_bases(&items);
+            for i in 0..items.len() {
+                for j in 0..i {
+                    let ((a1, b1, n1), (a2, b2, n2)) = (items[i], items[j]);
+                    let meet = a1 <= b2 && a2 <= b1;
+                    let overlap = bases[i] < bases[j] + n2 && bases[j] < bases[i] + n1;
+                    assert!(!(meet && overlap), "{items:?} -> {bases:?}");
+                }
+            }
+        }
+    }
 }

@@ -1,8 +1,9 @@
 //! Shared memories of the sequential schedule's kind: the state memories (X, S, Y) and the
 //! event lists, each holding the rows of one or more layers that never run at the same time.
 //!
-//! Invariants: a memory's layers follow each other in its rows, in the order the plan lists
-//! them (`crate::hw::memory::Bank`); lanes are sign-extended to the widest layer's; the units
+//! Invariants: a memory's layers hold their rows from the bases the plan gives them
+//! (`crate::hw::memory::Bank`: one after another, or under the streamed schedule shared by
+//! layers whose lifetimes do not meet); lanes are sign-extended to the widest layer's; the units
 //! that read or write a memory run one at a time, so their addresses and data are OR-ed (each
 //! zero while idle).
 
@@ -172,14 +173,14 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
     };
     let lanes = g.iter().map(|&k| layers[k].lanes).max().unwrap_or(1);
     let lw = g.iter().map(|&k| w_of(&layers[k])).max().unwrap_or(1);
-    let rows: usize = g.iter().map(|&k| layers[k].rows).sum();
+    let rows = bank.depth;
     let aw = abits(rows);
     let multi = g.len() > 1;
-    debug_assert_eq!((bank.depth, bank.width), (rows, lanes * lw));
+    debug_assert_eq!(bank.width, lanes * lw);
+    debug_assert!(g.iter().zip(&bank.bases).all(|(&k, b)| b + layers[k].rows <= rows));
     let mut members = vec![];
     let mut clients = vec![];
-    let mut base = 0;
-    for &k in g {
+    for (&k, &base) in g.iter().zip(&bank.bases) {
         let l = &mut layers[k];
         let w = w_of(l);
         let uw = match kind {
@@ -201,7 +202,6 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
             _ => (l.x_sig, l.x_lw) = (sig, lw),
         }
         clients.extend(connect_clients(&pre, kind, base, lanes, lw, aw, l));
-        base += l.rows;
     }
     let (uraddr, uwaddr, uon) = if multi {
         (
@@ -290,8 +290,9 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
     let g = &bank.layers;
     let pre = format!("eb{gi}");
     let width = g.iter().map(|&k| layers[k].ew).max().unwrap_or(1);
-    let rows: usize = g.iter().map(|&k| layers[k].rows * held).sum();
-    debug_assert_eq!((bank.depth, bank.width), (rows, width));
+    let rows = bank.depth;
+    debug_assert_eq!(bank.width, width);
+    debug_assert!(g.iter().zip(&bank.bases).all(|(&k, b)| b + layers[k].rows * held <= rows));
     let aw = abits(rows);
     // Step t's entries of a layer of `n` rows (streamed): t x n further.
     let at_step = |addr: String, n: usize| {
@@ -299,8 +300,7 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
     };
     let mut members = vec![];
     let mut readers = vec![];
-    let mut base = 0;
-    for &k in g {
+    for (&k, &base) in g.iter().zip(&bank.bases) {
         let l = &layers[k];
         let wdata = if l.ew == width {
             format!("{}_ev_wdata", l.pre)
@@ -323,7 +323,6 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
             readers
                 .push((p.pre.clone(), at_step(bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw), l.rows)));
         }
-        base += l.rows * held;
     }
     EvBankView {
         pre,
