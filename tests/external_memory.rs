@@ -1,7 +1,7 @@
 //! The ULX3S board target (`ulx3s-85f`: the ECP5-85F and its SDR SDRAM): `plan` reports what
 //! streaming the weights from the SDRAM moves and allows, with figures the chip model agrees
 //! with cycle for cycle; a model that fits on chip gets the same design on the board as on the
-//! bare device.
+//! bare device, and one whose weights do not fit streams them by default.
 
 mod common;
 
@@ -123,7 +123,8 @@ fn the_board_plan_balances_transfer_against_compute() {
 }
 
 /// A model that fits the FPGA: every emitted file on the board target equals the bare
-/// device's but for the target's name.
+/// device's but for the target's name (the board's `--schedule auto` keeps the pipelined plan
+/// the bare device's default gives).
 #[test]
 fn a_model_that_fits_gets_the_same_design_on_the_board() {
     let mut dirs = vec![];
@@ -163,4 +164,53 @@ fn a_model_that_fits_gets_the_same_design_on_the_board() {
         let b = std::fs::read_to_string(dirs[1].join(n)).unwrap_or_else(|e| panic!("{n} on the board: {e}"));
         assert_eq!(a.replace("ecp5-85k", "ulx3s-85f"), b, "{n}");
     }
+}
+
+/// `--schedule auto`, the board's default: ensemble_bw keeps its weights on chip on the ULX3S,
+/// and streams them from the SDRAM when the block RAMs cannot hold them (the board cut to 8 of
+/// its 208 blocks: the pipelined plan's memories do not fit, the sequential plan puts weight
+/// memories in logic). The bare ECP5 cut the same way, asked for `auto`, has no memory to
+/// stream from and keeps the sequential plan. A forced schedule is kept.
+#[test]
+fn weights_that_do_not_fit_on_chip_stream_by_default() {
+    use spikefab::hw::{PlanOptions, Schedule, lower};
+    use spikefab::quant::InputStats;
+    use spikefab::target::ScheduleChoice;
+    let (c, _) = common::students().into_iter().find(|(c, _)| c.name == "ensemble_bw").unwrap();
+    let m = c.load();
+    let stats = InputStats::of(&c.batch(&m));
+    let plan = |t: &Target, forced: Option<ScheduleChoice>| {
+        let mut o = PlanOptions::new(t.clone(), c.timesteps);
+        o.input_stats = Some(stats);
+        o.settings.schedule = forced;
+        lower(&m, &o).unwrap()
+    };
+    let cut = |name: &str| {
+        let mut t = Target::load(name).unwrap();
+        t.device.block_rams = 8;
+        t
+    };
+    let board = Target::load("ulx3s-85f").unwrap();
+    let p = plan(&board, None);
+    assert_eq!(p.schedule, Schedule::Pipelined, "{:?}", p.schedule_note);
+    assert!(p.external.is_none());
+
+    let p = plan(&cut("ulx3s-85f"), None);
+    let note = p.schedule_note.clone().unwrap_or_default();
+    assert_eq!(p.schedule, Schedule::Streamed, "{note}");
+    assert!(p.external.is_some());
+    assert!(note.starts_with("auto: streamed, the weights from the board's MT48LC16M16A2"), "{note}");
+    assert!(note.contains("pipelined, its memories need") && note.contains("weight memories in logic"), "{note}");
+    assert!(p.block_rams() <= 8, "the streamed plan fits: {} block RAMs", p.block_rams());
+    assert!(
+        p.memories
+            .iter()
+            .filter(|m| m.role == "weights")
+            .all(|m| matches!(m.map, spikefab::hw::MemMap::External { .. }))
+    );
+
+    let p = plan(&cut("ecp5-85k"), Some(ScheduleChoice::Auto));
+    assert_eq!(p.schedule, Schedule::Sequential, "{:?}", p.schedule_note);
+    let p = plan(&cut("ulx3s-85f"), Some(ScheduleChoice::Sequential));
+    assert_eq!(p.schedule, Schedule::Sequential);
 }

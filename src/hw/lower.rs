@@ -151,7 +151,11 @@ pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
             {
                 p = d;
             }
-            match p.memory_misfit(&o.target) {
+            // On a board with external memory, weights spilled into logic are a misfit too:
+            // they can stream instead.
+            let board = o.target.external_memory.is_some();
+            let misfit = if board { weights_off_chip(&p, &o.target) } else { p.memory_misfit(&o.target) };
+            match misfit {
                 None => {
                     let blocks = match o.target.device.block_rams {
                         0 => String::new(),
@@ -165,11 +169,47 @@ pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
                     p
                 }
                 Some(why) => {
-                    let mut s = lay(net, Schedule::Sequential);
+                    let mut s = lay(net.clone(), Schedule::Sequential);
                     s.schedule_note = Some(format!("auto: sequential; pipelined, {why}"));
-                    s
+                    let Some(mem) = o.target.external_memory.as_ref() else { return s };
+                    let Some(miss) = weights_off_chip(&s, &o.target) else { return s };
+                    let mut t = lay(net, Schedule::Streamed);
+                    if let Err(e) = super::schedule::layer_major_order(&t) {
+                        s.schedule_note = Some(format!(
+                            "auto: sequential; pipelined, {why}; sequential, {miss}; streamed refused: {e}"
+                        ));
+                        return s;
+                    }
+                    t.schedule_note = Some(format!(
+                        "auto: streamed, the weights from the board's {}, as they do not fit on chip: pipelined, \
+                         {why}; sequential, {miss}",
+                        mem.part
+                    ));
+                    t
                 }
             }
         }
     }
+}
+
+/// Why the on-chip plan `p` does not hold its weights on `t`: its memories do not fit, or a
+/// weight ROM deeper than 16 words went to logic because the block RAMs ran out (the memory
+/// check does not bound ROMs in logic). None: every weight is where a fitting design keeps it.
+fn weights_off_chip(p: &Plan, t: &crate::target::Target) -> Option<String> {
+    if let Some(why) = p.memory_misfit(t) {
+        return Some(why);
+    }
+    let spilled: Vec<&str> = p
+        .memories
+        .iter()
+        .filter(|m| m.rom && m.role == "weights" && m.depth > 16 && m.map == super::MemMap::Registers)
+        .map(|m| m.name.as_str())
+        .collect();
+    (!spilled.is_empty()).then(|| {
+        format!(
+            "puts {} weight {} in logic: the block RAMs ran out",
+            spilled.len(),
+            if spilled.len() == 1 { "memory" } else { "memories" }
+        )
+    })
 }
