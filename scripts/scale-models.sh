@@ -42,7 +42,8 @@ timed() {
   t0=$(date +%s.%N)
   "$@"
   t1=$(date +%s.%N)
-  printf '%s %.1f s\n' "$what" "$(echo "$t1 - $t0" | bc)" | tee -a "$out/times.txt"
+  # On stderr: the step's own output may be redirected to a file.
+  printf '%s %.1f s\n' "$what" "$(echo "$t1 - $t0" | bc)" | tee -a "$out/times.txt" >&2
 }
 for m in vgg_cifar resnet18_cifar; do
   # A plan that does not fit still prints (with a warning): the figures are what is wanted.

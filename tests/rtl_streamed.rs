@@ -19,7 +19,8 @@ use spikefab::target::{ScheduleChoice, Target};
 /// from the SDRAM): exact against the cycle engine. Covers per-step and direct inputs,
 /// current-based neurons, pooling, convolutions, shortcuts, several layers reading one list,
 /// the output layer's OUT phase inside its layer's steps, one state memory that every layer
-/// reuses from row 0, and event lists that reuse the words of lists no longer read.
+/// reuses from row 0, and event lists and spike planes that reuse the words of ones no longer
+/// read.
 #[test]
 fn streamed_rtl_cosim_is_exact() {
     if !tool_or_skip("iverilog", "streamed_rtl_cosim_is_exact") {
@@ -30,7 +31,7 @@ fn streamed_rtl_cosim_is_exact() {
     let mut all: Vec<_> = cases(&root().join("tests/data/nir/cases.json"));
     all.extend(students().into_iter().map(|(c, _)| c));
     let (mut done, mut per_step, mut dense_runs, mut refused) = (vec![], 0, 0, 0);
-    let (mut shared_states, mut reused_lists) = (0, 0);
+    let (mut shared_states, mut reused_lists, mut reused_planes) = (0, 0, 0);
     let first_student = all.len() - students().len();
     for (i, c) in all.iter().enumerate() {
         let m = c.load();
@@ -78,14 +79,24 @@ fn streamed_rtl_cosim_is_exact() {
             let held = spikefab::hw::memory::steps_held(&plan);
             let words = |b: &spikefab::hw::memory::Bank| b.layers.iter().map(|&k| plan.layers[k].rows * held).sum();
             reused_lists += usize::from(plan.banks.iter().any(|b| b.kind == "events" && b.depth < words(b)));
+            let plane_words = |b: &spikefab::hw::memory::Bank| {
+                b.layers.iter().map(|&k| dense::Plane::of(&plan.layers[k]).depth() * held).sum()
+            };
+            reused_planes += usize::from(plan.banks.iter().any(|b| b.kind == "plane" && b.depth < plane_words(b)));
             done.push(what);
         }
     }
     println!("co-simulated streamed: {}; {refused} refused by the order", done.join(", "));
     assert!(
-        done.len() >= 30 && per_step > 0 && dense_runs > 0 && refused > 0 && shared_states > 0 && reused_lists > 0,
+        done.len() >= 30
+            && per_step > 0
+            && dense_runs > 0
+            && refused > 0
+            && shared_states > 0
+            && reused_lists > 0
+            && reused_planes > 0,
         "{per_step} per-step, {dense_runs} dense, {refused} refused, {shared_states} with one state memory, \
-         {reused_lists} reusing event-list words: {done:?}"
+         {reused_lists} reusing event-list words, {reused_planes} reusing plane words: {done:?}"
     );
 }
 

@@ -164,7 +164,7 @@ pub fn print_plan(p: &Plan) {
         println!("shared by layers in the RTL (they never run at once; counted once below):");
         if p.schedule == spikefab::hw::Schedule::Streamed {
             println!(
-                "  (layer-major: every layer's state from row 0, zero after its last step; an event list reuses the words of lists no longer read)"
+                "  (layer-major: every layer's state from row 0, zero after its last step; an event list or spike plane reuses the words of ones no longer read)"
             );
         }
         for b in shared {
@@ -174,6 +174,7 @@ pub fn print_plan(p: &Plan) {
                 "x" => "membranes",
                 "s" => "static sums",
                 "y" => "synaptic currents",
+                "plane" => "spike planes",
                 _ => "event lists",
             };
             println!("  {what:<18} {:>6} x {:<4} {map}  ({})", b.depth, b.width, names.join(", "));

@@ -248,6 +248,48 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
             }
         }
     }
+    if plan.schedule == Schedule::Streamed {
+        out.extend(plane_banks(plan, memories, t));
+    }
+    out
+}
+
+/// The streamed schedule's spike planes, shared in time: planes of one geometry (word width
+/// and lane groups per word, so one write mask serves them all) in one memory, each from the
+/// base its lifetime gives it ([`lifetime_bases`]: from its layer to its last dense reader).
+/// A plane holds every step, and every word of a step is written before any reader reads it.
+fn plane_banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
+    use super::dense::{Plane, plane_readers};
+    let sources: Vec<usize> = (0..plan.layers.len()).filter(|&k| !plane_readers(plan, k).is_empty()).collect();
+    let geometry = |k: usize| {
+        let pl = Plane::of(&plan.layers[k]);
+        (pl.width(), pl.m)
+    };
+    let mut shapes: Vec<(usize, usize)> = sources.iter().map(|&k| geometry(k)).collect();
+    shapes.sort_unstable();
+    shapes.dedup();
+    let held = steps_held(plan);
+    let logic_of = |k: usize| {
+        let name = format!("{}.plane", plan.layers[k].name);
+        memories.iter().find(|m| m.name == name).is_none_or(|m| m.map == MemMap::Registers)
+    };
+    let mut out = vec![];
+    for shape in shapes {
+        let width = shape.0;
+        let g: Vec<usize> = sources.iter().copied().filter(|&k| geometry(k) == shape).collect();
+        let words = |k: usize| Plane::of(&plan.layers[k]).depth() * held;
+        let last = |k: usize| plane_readers(plan, k).into_iter().max().unwrap_or(k);
+        let bases = lifetime_bases(&g.iter().map(|&k| (k, last(k), words(k))).collect::<Vec<_>>());
+        let depth = g.iter().zip(&bases).map(|(&k, b)| b + words(k)).max().unwrap_or(0);
+        let multi = g.len() > 1;
+        let logic = g.iter().all(|&k| logic_of(k)) && (!multi || (depth * width) as u64 <= t.mapping.register_max_bits);
+        let map = if logic || t.kind != Kind::Fpga {
+            if logic { MemMap::Registers } else { MemMap::Sram }
+        } else {
+            in_blocks(t, depth, width).unwrap_or(MemMap::Registers)
+        };
+        out.push(Bank { kind: "plane".into(), layers: g, bases, depth, width, map, reader: None });
+    }
     out
 }
 
@@ -333,7 +375,7 @@ fn fit_roms(memories: &mut [Memory], banks: &[Bank], t: &Target) {
         return;
     }
     let rams: u64 = banks.iter().map(|b| blocks_of(&b.map)).sum::<u64>()
-        + memories.iter().filter(|m| !m.rom && !is_banked(m)).map(|m| blocks_of(&m.map)).sum::<u64>();
+        + memories.iter().filter(|m| !m.rom && !is_banked(m, banks)).map(|m| blocks_of(&m.map)).sum::<u64>();
     let mut free = t.device.block_rams.saturating_sub(rams);
     let mut cands: Vec<(usize, MemMap)> = memories
         .iter()
@@ -365,16 +407,19 @@ fn blocks_of(m: &MemMap) -> u64 {
     if let MemMap::BlockRam { blocks, .. } = m { *blocks } else { 0 }
 }
 
-/// A per-layer state memory or event list: the RTL keeps it in a [`Bank`].
-fn is_banked(m: &Memory) -> bool {
+/// A per-layer state memory or event list, or a streamed plan's spike plane: the RTL keeps it
+/// in a [`Bank`].
+fn is_banked(m: &Memory, banks: &[Bank]) -> bool {
     matches!(m.role.as_str(), "membrane" | "static" | "synaptic" | "events")
+        || m.role == "plane"
+            && banks.iter().any(|b| b.kind == "plane" && m.layer.is_some_and(|k| b.layers.contains(&k)))
 }
 
 /// Block RAMs the RTL uses: its shared memories, the other RAMs (input events, output buffer)
 /// and the ROMs in block RAM.
 pub fn block_rams(memories: &[Memory], banks: &[Bank]) -> u64 {
     banks.iter().map(|b| blocks_of(&b.map)).sum::<u64>()
-        + memories.iter().filter(|m| !is_banked(m)).map(|m| blocks_of(&m.map)).sum::<u64>()
+        + memories.iter().filter(|m| !is_banked(m, banks)).map(|m| blocks_of(&m.map)).sum::<u64>()
 }
 
 /// Every logical memory of the plan, mapped onto `t`, and the RTL's shared memories.

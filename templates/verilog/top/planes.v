@@ -43,3 +43,22 @@
 {%- endfor %}
 {%- endif %}
 {%- endfor %}
+{%- for b in v.plbanks %}
+
+    // ------------------------------------------------------------------ spike planes {{ b.pre }}: {{ b.comment }}
+    // One memory for these planes (streamed schedule), each from its base, every step at its
+    // step's words; planes whose lifetimes meet never share a word. One layer's update pass
+    // writes at a time and one dense unit reads at a time: enables, addresses and data are
+    // OR-ed, each zero while idle.
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_rdata;
+    sf_plane #(.WIDTH({{ b.width }}), .GROUPS({{ b.m }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
+        .clk(clk),
+        .we({{ b.m }}'d0{% for mb in b.members %} | {{ mb.0 }}_pl_we{% endfor %}),
+        .waddr({{ b.aw }}'d0{% for mb in b.members %} | ({ {{ b.aw }}{ {{ mb.0 }}_u_on } } & ({{ mb.1 }})){% endfor %}),
+        .wdata({{ b.width }}'d0{% for mb in b.members %} | ({ {{ b.width }}{ {{ mb.0 }}_u_on } } & {{ mb.0 }}_pl_wd){% endfor %}),
+        .raddr({{ b.aw }}'d0{% for r in b.readers %} | ({ {{ b.aw }}{ {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %}),
+        .rdata({{ b.pre }}_rdata));
+{%- for mb in b.members %}
+    wire [{{ b.width - 1 }}:0] {{ mb.0 }}_pl_rdata = {{ b.pre }}_rdata;
+{%- endfor %}
+{%- endfor %}

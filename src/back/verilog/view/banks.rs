@@ -8,7 +8,7 @@
 //! zero while idle).
 
 use super::expr::abits;
-use super::types::LayerView;
+use super::types::{LayerView, PlaneBankView};
 use super::update::Shared;
 use crate::hw::memory::Bank;
 use crate::hw::{MemMap, Plan};
@@ -334,4 +334,55 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
         members,
         readers,
     }
+}
+
+/// The streamed schedule's plane memories (`crate::hw::memory`'s plane banks): each member's
+/// writes at its base plus its step's words, each dense reader's reads likewise.
+pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Vec<PlaneBankView> {
+    use crate::hw::dense::{Mode, Plane, is};
+    let held = crate::hw::memory::steps_held(plan);
+    plan.banks
+        .iter()
+        .filter(|b| b.kind == "plane")
+        .enumerate()
+        .map(|(gi, bank)| {
+            let aw = abits(bank.depth);
+            let mut members = vec![];
+            let mut readers = vec![];
+            for (&k, &base) in bank.layers.iter().zip(&bank.bases) {
+                let pl = Plane::of(&plan.layers[k]);
+                debug_assert!(base + pl.depth() * held <= bank.depth);
+                // `sig` (an address of step 0's words) at step t, then from the plane's base.
+                let at = |sig: String| {
+                    let sw = abits(pl.depth());
+                    let ext = if aw > sw { format!("{{{}'d0, {sig}}}", aw - sw) } else { sig };
+                    let stepped =
+                        if held > 1 { super::common::StepBase::new(pl.depth(), held).add(&ext, aw) } else { ext };
+                    if base == 0 { stepped } else { format!("({aw}'d{base} + {stepped})") }
+                };
+                let pre = layers[k].pre.clone();
+                members.push((pre, at(format!("l{k}_pl_wa"))));
+                for (r, lr) in plan.layers.iter().enumerate() {
+                    for j in 0..lr.projections.len() {
+                        if lr.projections[j].source == crate::quant::Source::Layer(k) && is(lr, j, Mode::Dense) {
+                            let u = format!("l{r}p{j}");
+                            readers.push((u.clone(), at(format!("{u}_pa_b"))));
+                        }
+                    }
+                }
+            }
+            let m = Plane::of(&plan.layers[bank.layers[0]]).m;
+            PlaneBankView {
+                pre: format!("plb{gi}"),
+                comment: list_label(bank.layers.iter().map(|&k| layers[k].name.as_str())),
+                width: bank.width,
+                m,
+                rows: bank.depth,
+                aw,
+                logic: bank.map == MemMap::Registers,
+                members,
+                readers,
+            }
+        })
+        .collect()
 }

@@ -47,8 +47,10 @@ fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {
                 readers: units(r).into_iter().map(|u| (u.clone(), format!("{{g{r}_t[0], {u}_pa_b}}"))).collect(),
             })
             .collect()
+    } else if plan.schedule == crate::hw::Schedule::Streamed {
+        // Streamed, the plane lives in a memory shared in time (`banks::plane_banks`).
+        vec![]
     } else {
-        // Streamed, the plane holds every step: step t's words at t x depth.
         let held = crate::hw::memory::steps_held(plan);
         let maw = abits(pl.depth() * held);
         let at_step = |a: String| {

@@ -152,6 +152,8 @@ pub struct TopView {
     pub banks: Vec<BankView>,
     /// Event list memories, each shared by one or more layers.
     pub evbanks: Vec<EvBankView>,
+    /// Spike plane memories shared in time (streamed schedule).
+    pub plbanks: Vec<types::PlaneBankView>,
     /// Some bank tells stale rows by an epoch bit instead of being cleared.
     pub any_epoch: bool,
     /// The plan's block RAMs fit the device: ROMs are held to block RAM (sf_ram BLOCK).
@@ -285,6 +287,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let (ugroups, lsh) = update::update_groups(plan, &mut layers);
     let banks = banks::state_banks(plan, &mut layers, &lsh);
     let evbanks = if pipelined { vec![] } else { banks::event_banks(plan, &layers) };
+    let plbanks = banks::plane_banks(plan, &layers);
     let pv = if pipelined {
         pipe::pipe_views(plan, &layers)
     } else {
@@ -349,6 +352,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         hold_brams: plan.device_block_rams > 0 && plan.block_rams() <= plan.device_block_rams,
         banks,
         evbanks,
+        plbanks,
         reset: match plan.reset {
             ResetMode::Zero => 0,
             ResetMode::Subtract => 1,

@@ -156,6 +156,31 @@ pub struct PlaneMemView {
 }
 
 /// A layer's spike plane ([`crate::hw::dense::Plane`]): what the update pass writes where.
+/// A memory holding the spike planes of one or more layers (streamed schedule): each plane
+/// holds every step (step t at `t x` its words) from its base; planes whose lifetimes meet
+/// never share a word. The writers and the readers run one at a time, so their enables,
+/// addresses and data are OR-ed (each zero while idle).
+pub struct PlaneBankView {
+    /// Signal prefix.
+    pub pre: String,
+    /// Member names, for the comment.
+    pub comment: String,
+    /// Word bits and lane groups per word (the members').
+    pub width: usize,
+    /// See `width`.
+    pub m: usize,
+    /// Words and address width.
+    pub rows: usize,
+    /// See `rows`.
+    pub aw: usize,
+    /// In logic.
+    pub logic: bool,
+    /// Member layers' prefixes (`l<k>`) and their write addresses in this memory.
+    pub members: Vec<(String, String)>,
+    /// Dense readers: (unit prefix, read address in this memory).
+    pub readers: Vec<(String, String)>,
+}
+
 pub struct PlaneView {
     /// Lane groups per word, positions and the position counter's width, word bits, address width.
     pub m: usize,
