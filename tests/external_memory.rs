@@ -213,4 +213,25 @@ fn weights_that_do_not_fit_on_chip_stream_by_default() {
     assert_eq!(p.schedule, Schedule::Sequential, "{:?}", p.schedule_note);
     let p = plan(&cut("ulx3s-85f"), Some(ScheduleChoice::Sequential));
     assert_eq!(p.schedule, Schedule::Sequential);
+
+    // A recurrent model whose weights do not fit (the board cut to one block) cannot run
+    // layer-major: it keeps the sequential plan, and the note says why.
+    let c = common::cases(&common::root().join("tests/data/nir/cases.json"))
+        .into_iter()
+        .find(|c| c.name == "recurrent_lif")
+        .unwrap();
+    let m = c.load();
+    let mut one = board.clone();
+    one.device.block_rams = 1;
+    let mut o = PlanOptions::new(one, c.timesteps);
+    o.settings.schedule = None;
+    o.input_stats = Some(InputStats::of(&c.batch(&m)));
+    let p = lower(&m, &o).unwrap();
+    let note = p.schedule_note.clone().unwrap_or_default();
+    assert_eq!(p.schedule, Schedule::Sequential, "{note}");
+    assert!(
+        note.contains("weight memory in logic")
+            && note.contains("streamed refused: layer 'lif' reads the previous step"),
+        "{note}"
+    );
 }
