@@ -170,7 +170,8 @@ fn a_model_that_fits_gets_the_same_design_on_the_board() {
 /// and streams them from the SDRAM when the block RAMs cannot hold them (the board cut to 8 of
 /// its 208 blocks: the pipelined plan's memories do not fit, the sequential plan puts weight
 /// memories in logic). The bare ECP5 cut the same way, asked for `auto`, has no memory to
-/// stream from and keeps the sequential plan. A forced schedule is kept.
+/// stream from and keeps the sequential plan. A forced schedule is kept. A recurrent model,
+/// which cannot run layer-major, keeps the sequential plan and its note says why.
 #[test]
 fn weights_that_do_not_fit_on_chip_stream_by_default() {
     use spikefab::hw::{PlanOptions, Schedule, lower};
