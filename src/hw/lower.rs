@@ -193,23 +193,22 @@ pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
 }
 
 /// Why the on-chip plan `p` does not hold its weights on `t`: its memories do not fit, or a
-/// weight ROM deeper than 16 words went to logic because the block RAMs ran out (the memory
-/// check does not bound ROMs in logic). None: every weight is where a fitting design keeps it.
+/// weight ROM deeper than [`super::memory::LOGIC_ROM_WORDS`] went to logic because the block
+/// RAMs ran out (the memory check does not bound ROMs in logic). None: every weight is where a fitting design keeps it.
 fn weights_off_chip(p: &Plan, t: &crate::target::Target) -> Option<String> {
     if let Some(why) = p.memory_misfit(t) {
         return Some(why);
     }
-    let spilled: Vec<&str> = p
+    let spilled = p
         .memories
         .iter()
-        .filter(|m| m.rom && m.role == "weights" && m.depth > 16 && m.map == super::MemMap::Registers)
-        .map(|m| m.name.as_str())
-        .collect();
-    (!spilled.is_empty()).then(|| {
+        .filter(|m| m.rom && m.role == "weights" && m.map == super::MemMap::Registers)
+        .filter(|m| m.depth > super::memory::LOGIC_ROM_WORDS)
+        .count();
+    (spilled > 0).then(|| {
         format!(
-            "puts {} weight {} in logic: the block RAMs ran out",
-            spilled.len(),
-            if spilled.len() == 1 { "memory" } else { "memories" }
+            "puts {spilled} weight {} in logic: the block RAMs ran out",
+            if spilled == 1 { "memory" } else { "memories" }
         )
     })
 }

@@ -159,7 +159,6 @@ pub fn lifetime_bases(items: &[(usize, usize, usize)]) -> Vec<usize> {
 /// when those spans do not meet ([`lifetime_bases`]).
 fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     let logic_of = |name: String| memories.iter().find(|m| m.name == name).is_none_or(|m| m.map == MemMap::Registers);
-    let rmax = t.mapping.register_max_bits;
     let mut out = vec![];
     for kind in ["x", "s", "y", "events"] {
         let member = |k: usize, l: &super::Layer| match kind {
@@ -183,7 +182,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         let groups = if pipelined {
             items.iter().map(|&(k, _)| vec![k]).collect()
         } else if streamed {
-            vec![items.iter().map(|&(k, _)| k).collect::<Vec<_>>()].into_iter().filter(|g| !g.is_empty()).collect()
+            if items.is_empty() { vec![] } else { vec![items.iter().map(|&(k, _)| k).collect()] }
         } else {
             bank_groups(&items)
         };
@@ -224,12 +223,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
             };
             let epoch = usize::from(kind != "events" && multi && plan.early_exit);
             let all_logic = ls.clone().all(|l| logic_of(format!("{}.{mname}", l.name)));
-            let logic = all_logic && (!multi || (depth * width) as u64 <= rmax);
-            let map = if logic || t.kind != Kind::Fpga {
-                if logic { MemMap::Registers } else { MemMap::Sram }
-            } else {
-                in_blocks(t, depth, width + epoch).unwrap_or(MemMap::Registers)
-            };
+            let map = bank_map(t, all_logic, multi, depth, width, epoch);
             let readers: Vec<Option<usize>> = if copies {
                 event_readers(plan, Source::Layer(g[0])).into_iter().map(Some).collect()
             } else {
@@ -252,6 +246,20 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         out.extend(plane_banks(plan, memories, t));
     }
     out
+}
+
+/// Where a shared memory of `depth` x `width` bits goes on `t`: registers when every member's
+/// memory is in registers (and, shared by several, the whole fits `register_max_bits`), else
+/// block RAM with `epoch` more bits a word (SRAM on an ASIC).
+fn bank_map(t: &Target, all_logic: bool, multi: bool, depth: usize, width: usize, epoch: usize) -> MemMap {
+    let logic = all_logic && (!multi || (depth * width) as u64 <= t.mapping.register_max_bits);
+    if logic {
+        MemMap::Registers
+    } else if t.kind != Kind::Fpga {
+        MemMap::Sram
+    } else {
+        in_blocks(t, depth, width + epoch).unwrap_or(MemMap::Registers)
+    }
 }
 
 /// The streamed schedule's spike planes, shared in time: planes of one geometry (word width
@@ -281,13 +289,7 @@ fn plane_banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         let last = |k: usize| plane_readers(plan, k).into_iter().max().unwrap_or(k);
         let bases = lifetime_bases(&g.iter().map(|&k| (k, last(k), words(k))).collect::<Vec<_>>());
         let depth = g.iter().zip(&bases).map(|(&k, b)| b + words(k)).max().unwrap_or(0);
-        let multi = g.len() > 1;
-        let logic = g.iter().all(|&k| logic_of(k)) && (!multi || (depth * width) as u64 <= t.mapping.register_max_bits);
-        let map = if logic || t.kind != Kind::Fpga {
-            if logic { MemMap::Registers } else { MemMap::Sram }
-        } else {
-            in_blocks(t, depth, width).unwrap_or(MemMap::Registers)
-        };
+        let map = bank_map(t, g.iter().all(|&k| logic_of(k)), g.len() > 1, depth, width, 0);
         out.push(Bank { kind: "plane".into(), layers: g, bases, depth, width, map, reader: None });
     }
     out
@@ -381,7 +383,8 @@ fn fit_roms(memories: &mut [Memory], banks: &[Bank], t: &Target) {
         .iter()
         .enumerate()
         .filter(|(_, m)| {
-            m.rom && (matches!(m.map, MemMap::BlockRam { .. }) || m.map == MemMap::Registers && m.depth > 16)
+            m.rom
+                && (matches!(m.map, MemMap::BlockRam { .. }) || m.map == MemMap::Registers && m.depth > LOGIC_ROM_WORDS)
         })
         .filter_map(|(i, m)| in_blocks(t, m.depth, m.width).map(|b| (i, b)))
         .collect();
@@ -401,6 +404,11 @@ fn fit_roms(memories: &mut [Memory], banks: &[Bank], t: &Target) {
         };
     }
 }
+
+/// Words of the deepest ROM that stays in logic while block RAMs remain (one LUT per bit):
+/// [`fit_roms`] moves every deeper ROM to block RAM while blocks remain, so a deeper ROM in
+/// logic means they ran out.
+pub const LOGIC_ROM_WORDS: usize = 16;
 
 /// Block RAMs of one mapping.
 fn blocks_of(m: &MemMap) -> u64 {

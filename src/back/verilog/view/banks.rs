@@ -339,7 +339,7 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
 /// The streamed schedule's plane memories (`crate::hw::memory`'s plane banks): each member's
 /// writes at its base plus its step's words, each dense reader's reads likewise.
 pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Vec<PlaneBankView> {
-    use crate::hw::dense::{Mode, Plane, is};
+    use crate::hw::dense::{Plane, plane_readers};
     let held = crate::hw::memory::steps_held(plan);
     plan.banks
         .iter()
@@ -360,15 +360,11 @@ pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Vec<PlaneBankView> {
                         if held > 1 { super::common::StepBase::new(pl.depth(), held).add(&ext, aw) } else { ext };
                     if base == 0 { stepped } else { format!("({aw}'d{base} + {stepped})") }
                 };
-                let pre = layers[k].pre.clone();
-                members.push((pre, at(format!("l{k}_pl_wa"))));
-                for (r, lr) in plan.layers.iter().enumerate() {
-                    for j in 0..lr.projections.len() {
-                        if lr.projections[j].source == crate::quant::Source::Layer(k) && is(lr, j, Mode::Dense) {
-                            let u = format!("l{r}p{j}");
-                            readers.push((u.clone(), at(format!("{u}_pa_b"))));
-                        }
-                    }
+                members.push((layers[k].pre.clone(), at(format!("l{k}_pl_wa"))));
+                for r in plane_readers(plan, k) {
+                    readers.extend(
+                        super::layer::plane_units(plan, k, r).into_iter().map(|u| (u.clone(), at(format!("{u}_pa_b")))),
+                    );
                 }
             }
             let m = Plane::of(&plan.layers[bank.layers[0]]).m;

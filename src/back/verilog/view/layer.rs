@@ -18,25 +18,28 @@ use crate::hw::{Layer, Plan};
 use crate::names::{Namer, label};
 use crate::quant::Leak;
 
+/// The dense accumulate units (`l<r>p<j>`) of reader layer `r` that read layer `k`'s plane.
+pub(super) fn plane_units(plan: &Plan, k: usize, r: usize) -> Vec<String> {
+    use crate::hw::dense::{Mode, is};
+    let lr = &plan.layers[r];
+    (0..lr.projections.len())
+        .filter(|&j| lr.projections[j].source == crate::quant::Source::Layer(k) && is(lr, j, Mode::Dense))
+        .map(|j| format!("l{r}p{j}"))
+        .collect()
+}
+
 /// The spike plane of layer `k`, when some projection reads it densely.
 fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {
-    use crate::hw::dense::{Mode, Plane, is, plane_readers};
+    use crate::hw::Schedule;
+    use crate::hw::dense::{Plane, plane_readers};
     let readers = plane_readers(plan, k);
     if readers.is_empty() {
         return None;
     }
     let pl = Plane::of(l);
     let aw = abits(pl.depth());
-    let pipelined = plan.schedule == crate::hw::Schedule::Pipelined;
-    let units = |r: usize| -> Vec<String> {
-        let lr = &plan.layers[r];
-        (0..lr.projections.len())
-            .filter(|&j| lr.projections[j].source == crate::quant::Source::Layer(k) && is(lr, j, Mode::Dense))
-            .map(|j| format!("l{r}p{j}"))
-            .collect()
-    };
-    let mems = if pipelined {
-        readers
+    let mems = match plan.schedule {
+        Schedule::Pipelined => readers
             .iter()
             .map(|&r| PlaneMemView {
                 pre: format!("l{k}pl{r}"),
@@ -44,35 +47,27 @@ fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {
                 aw: aw + 1,
                 logic: in_registers(plan, &format!("{}.plane.{}", l.name, plan.layers[r].name)),
                 waddr: format!("{{g{k}_t[0], l{k}_pl_wa}}"),
-                readers: units(r).into_iter().map(|u| (u.clone(), format!("{{g{r}_t[0], {u}_pa_b}}"))).collect(),
+                readers: plane_units(plan, k, r)
+                    .into_iter()
+                    .map(|u| (u.clone(), format!("{{g{r}_t[0], {u}_pa_b}}")))
+                    .collect(),
             })
-            .collect()
-    } else if plan.schedule == crate::hw::Schedule::Streamed {
+            .collect(),
         // Streamed, the plane lives in a memory shared in time (`banks::plane_banks`).
-        vec![]
-    } else {
-        let held = crate::hw::memory::steps_held(plan);
-        let maw = abits(pl.depth() * held);
-        let at_step = |a: String| {
-            if held > 1 {
-                let ext = if maw > aw { format!("{{{}'d0, {a}}}", maw - aw) } else { a };
-                super::common::StepBase::new(pl.depth(), held).add(&ext, maw)
-            } else {
-                a
-            }
-        };
-        vec![PlaneMemView {
+        Schedule::Streamed => vec![],
+        // Sequential: one step's plane, its readers taking turns.
+        Schedule::Sequential => vec![PlaneMemView {
             pre: format!("l{k}_pl"),
-            depth: pl.depth() * held,
-            aw: maw,
+            depth: pl.depth(),
+            aw,
             logic: in_registers(plan, &format!("{}.plane", l.name)),
-            waddr: at_step(format!("l{k}_pl_wa")),
+            waddr: format!("l{k}_pl_wa"),
             readers: readers
                 .iter()
-                .flat_map(|&r| units(r))
-                .map(|u| (u.clone(), at_step(format!("{u}_pa_b"))))
+                .flat_map(|&r| plane_units(plan, k, r))
+                .map(|u| (u.clone(), format!("{u}_pa_b")))
                 .collect(),
-        }]
+        }],
     };
     Some(PlaneView { m: pl.m, hw: pl.hw, hww: super::expr::bits_for_count(pl.hw), width: pl.width(), aw, mems })
 }

@@ -155,7 +155,6 @@ pub struct PlaneMemView {
     pub readers: Vec<(String, String)>,
 }
 
-/// A layer's spike plane ([`crate::hw::dense::Plane`]): what the update pass writes where.
 /// A memory holding the spike planes of one or more layers (streamed schedule): each plane
 /// holds every step (step t at `t x` its words) from its base; planes whose lifetimes meet
 /// never share a word. The writers and the readers run one at a time, so their enables,
@@ -181,6 +180,7 @@ pub struct PlaneBankView {
     pub readers: Vec<(String, String)>,
 }
 
+/// A layer's spike plane ([`crate::hw::dense::Plane`]): what the update pass writes where.
 pub struct PlaneView {
     /// Lane groups per word, positions and the position counter's width, word bits, address width.
     pub m: usize,
