@@ -363,7 +363,9 @@ pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Vec<PlaneBankView> {
                 members.push((layers[k].pre.clone(), at(format!("l{k}_pl_wa"))));
                 for r in plane_readers(plan, k) {
                     readers.extend(
-                        super::layer::plane_units(plan, k, r).into_iter().map(|u| (u.clone(), at(format!("{u}_pa_b")))),
+                        super::common::plane_units(plan, k, r)
+                            .into_iter()
+                            .map(|u| (u.clone(), at(format!("{u}_pa_b")))),
                     );
                 }
             }

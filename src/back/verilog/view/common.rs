@@ -124,3 +124,13 @@ impl ExtView {
         format!("{{{}}}", parts.join(", "))
     }
 }
+
+/// The dense accumulate units (`l<r>p<j>`) of reader layer `r` that read layer `k`'s plane.
+pub fn plane_units(plan: &crate::hw::Plan, k: usize, r: usize) -> Vec<String> {
+    use crate::hw::dense::{Mode, is};
+    let lr = &plan.layers[r];
+    (0..lr.projections.len())
+        .filter(|&j| lr.projections[j].source == crate::quant::Source::Layer(k) && is(lr, j, Mode::Dense))
+        .map(|j| format!("l{r}p{j}"))
+        .collect()
+}

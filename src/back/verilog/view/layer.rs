@@ -18,16 +18,6 @@ use crate::hw::{Layer, Plan};
 use crate::names::{Namer, label};
 use crate::quant::Leak;
 
-/// The dense accumulate units (`l<r>p<j>`) of reader layer `r` that read layer `k`'s plane.
-pub(super) fn plane_units(plan: &Plan, k: usize, r: usize) -> Vec<String> {
-    use crate::hw::dense::{Mode, is};
-    let lr = &plan.layers[r];
-    (0..lr.projections.len())
-        .filter(|&j| lr.projections[j].source == crate::quant::Source::Layer(k) && is(lr, j, Mode::Dense))
-        .map(|j| format!("l{r}p{j}"))
-        .collect()
-}
-
 /// The spike plane of layer `k`, when some projection reads it densely.
 fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {
     use crate::hw::Schedule;
@@ -47,7 +37,7 @@ fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {
                 aw: aw + 1,
                 logic: in_registers(plan, &format!("{}.plane.{}", l.name, plan.layers[r].name)),
                 waddr: format!("{{g{k}_t[0], l{k}_pl_wa}}"),
-                readers: plane_units(plan, k, r)
+                readers: super::common::plane_units(plan, k, r)
                     .into_iter()
                     .map(|u| (u.clone(), format!("{{g{r}_t[0], {u}_pa_b}}")))
                     .collect(),
@@ -64,7 +54,7 @@ fn plane_view(plan: &Plan, k: usize, l: &Layer) -> Option<PlaneView> {
             waddr: format!("l{k}_pl_wa"),
             readers: readers
                 .iter()
-                .flat_map(|&r| plane_units(plan, k, r))
+                .flat_map(|&r| super::common::plane_units(plan, k, r))
                 .map(|u| (u.clone(), format!("{u}_pa_b")))
                 .collect(),
         }],
