@@ -242,10 +242,23 @@ fn streamed_energy_counts_what_the_sequential_schedule_counts() {
 /// A student laid out streamed on the ULX3S (its SDRAM at the plan's 50 MHz clock), with
 /// `lanes` and, when `dense`, every eligible projection dense.
 fn on_the_board(c: &common::Case, lanes: usize, dense: bool) -> (spikefab::hw::Plan, spikefab::data::InputBatch) {
+    on_a_board_of(c, lanes, dense, None)
+}
+
+/// [`on_the_board`] on the ULX3S's FPGA cut to `blocks` block RAMs (None: all of them).
+fn on_a_board_of(
+    c: &common::Case,
+    lanes: usize,
+    dense: bool,
+    blocks: Option<u64>,
+) -> (spikefab::hw::Plan, spikefab::data::InputBatch) {
     let m = c.load();
     let batch = c.batch(&m).take(12);
     let mut t = Target::load("ulx3s-85f").unwrap();
     t.clock.default_mhz = 50.0;
+    if let Some(b) = blocks {
+        t.device.block_rams = b;
+    }
     let mut o = PlanOptions::new(t.clone(), c.timesteps);
     o.input_stats = Some(InputStats::of(&batch));
     o.settings.lanes = Some(lanes);
@@ -333,33 +346,48 @@ fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u6
         total += t.words;
         cum.push(total);
     }
-    let (mut ready, mut ends) = (vec![None; tiles.len()], vec![None; plan.layers.len()]);
+    let (mut ready, mut ends) = (vec![None; tiles.len()], vec![None; tiles.len()]);
     let (mut next, mut words, mut mc) = (0, 0u64, 0u64);
     let loads = if plan.input.per_step { k.steps_run } else { 1 };
     let (mut cyc, mut stalls) = (loads * (plan.input.numel() as u64 + 1), 0);
+    let mut running: Option<usize> = None;
     for (li, lc) in k.layers.iter().enumerate() {
-        if let Some(j) = tiles.iter().position(|t| t.layer == li) {
-            while ready[j].is_none() {
-                let free = |i: usize| if i < 2 { Some(0) } else { ends[tiles[i - 2].layer] };
-                let offer = next < tiles.len() && next <= j + 1 && free(next).is_some_and(|f| mc >= f);
-                let req = offer.then(|| Request { addr: tiles[next].addr, len: tiles[next].words });
-                let got = tick(&mut ctl, &mut chip, req).unwrap_or_else(|v| panic!("cycle {mc}: {v}"));
-                next += usize::from(got.accepted);
-                if got.word.is_some() {
-                    words += 1;
-                    if let Some(i) = cum.iter().position(|&c| c == words) {
-                        ready[i] = Some(mc + 3);
-                    }
-                }
-                mc += 1;
+        // A layer in n tiles runs them in turn, each a share n of its cycles (each tile's
+        // phases have the same heads, and its rows' or lane groups' share of the work).
+        let n = plan.layers[li].tiles;
+        assert_eq!(lc.cycles % n as u64, 0, "layer {li}: its tiles take the same cycles");
+        let layer_tiles: Vec<Option<usize>> = match tiles.iter().position(|t| t.layer == li) {
+            Some(first) => (first..first + n).map(Some).collect(),
+            None => vec![None],
+        };
+        for (jj, tile) in layer_tiles.into_iter().enumerate() {
+            if let Some(p) = running.take() {
+                ends[p] = Some(cyc);
             }
-            let go = ready[j].unwrap().max(cyc);
-            stalls += go - cyc;
-            cyc = go;
+            if let Some(j) = tile {
+                assert_eq!(tiles[j].layer, li);
+                while ready[j].is_none() {
+                    let free = |i: usize| if i < 2 { Some(0) } else { ends[i - 2] };
+                    let offer = next < tiles.len() && next <= j + 1 && free(next).is_some_and(|f| mc >= f);
+                    let req = offer.then(|| Request { addr: tiles[next].addr, len: tiles[next].words });
+                    let got = tick(&mut ctl, &mut chip, req).unwrap_or_else(|v| panic!("cycle {mc}: {v}"));
+                    next += usize::from(got.accepted);
+                    if got.word.is_some() {
+                        words += 1;
+                        if let Some(i) = cum.iter().position(|&c| c == words) {
+                            ready[i] = Some(mc + 3);
+                        }
+                    }
+                    mc += 1;
+                }
+                let go = ready[j].unwrap().max(cyc);
+                stalls += go - cyc;
+                cyc = go;
+                running = Some(j);
+            }
+            // The output layer's steps each end with their OUT phase.
+            cyc += lc.cycles / n as u64 + if li == plan.output.layer && jj == 0 { k.out_cycles } else { 0 };
         }
-        // The output layer's steps each end with their OUT phase.
-        cyc += lc.cycles + if li == plan.output.layer { k.out_cycles } else { 0 };
-        ends[li] = Some(cyc);
     }
     let done = cyc + 1;
     // The controller goes on (refreshing) until done.
@@ -547,4 +575,102 @@ fn streamed_traces_carry_each_update_step() {
         // In cycle order, as a waveform (`--vcd`) needs them.
         assert!(tr.0.windows(2).all(|w| w[0] <= w[1]), "{}: reported out of cycle order", c.name);
     }
+}
+
+/// On a board whose block RAMs cannot hold a whole layer's weights twice, a streamed plan cuts
+/// its layers into tiles of lane groups (`hw::memory::map_into`), and only then: on the whole
+/// board the same students keep one tile per layer. A tiled layer's tiles divide its lane
+/// groups, its state memories hold one tile's rows, and its weights are one slice per tile,
+/// each tile's slices one contiguous request, back to back in schedule order. The values are
+/// the whole-layer plan's; the counters say each tile re-reads its sources' events and runs
+/// every phase's head again: cycles = work + tiles x (the whole layer's cycles - work), the
+/// work being its beats and updated rows; the timeline rebuilt tile by tile with the chip
+/// model gives the engine's cycles and waits; the RTL refuses it (not built), by name.
+#[test]
+fn layers_in_tiles_compute_what_whole_layers_compute() {
+    let mut tiled_layers = 0;
+    for (c, _) in students() {
+        for dense in [false, true] {
+            let what = format!("{}, dense {dense}", c.name);
+            let (whole, batch) = on_the_board(&c, 2, dense);
+            assert!(whole.layers.iter().all(|l| l.tiles == 1), "{what}: tiles on a board that holds the layers");
+            let (plan, _) = on_a_board_of(&c, 2, dense, Some(4));
+            let n_tiled = plan.layers.iter().filter(|l| l.tiles > 1).count();
+            tiled_layers += n_tiled;
+            for (k, l) in plan.layers.iter().enumerate() {
+                assert_eq!(l.lane_groups() % l.tiles, 0, "{what}: {}", l.name);
+                assert!(l.tiles == 1 || spikefab::hw::memory::tileable(&plan, k), "{what}: {}", l.name);
+                let v = plan.memories.iter().find(|m| m.name == format!("{}.v", l.name)).unwrap();
+                assert_eq!(v.depth, l.rows / l.tiles, "{what}: {} holds a tile's rows", l.name);
+            }
+            // Each tile's slices are back to back, the tiles in schedule order.
+            let tiles = plan.tiles();
+            let mut next = 0;
+            for t in &tiles {
+                assert_eq!(t.addr, next, "{what}");
+                next += t.words;
+            }
+            for l in plan.layers.iter().filter(|l| l.tiles > 1) {
+                assert_eq!(tiles.iter().filter(|t| plan.layers[t.layer].name == l.name).count(), l.tiles, "{what}");
+            }
+            let got = cycle::run(&plan, &batch, plan.timesteps);
+            let want = cycle::run(&whole, &batch, whole.timesteps);
+            assert_eq!(got.outputs.data, want.outputs.data, "{what}");
+            for (i, (g, w)) in got.samples.iter().zip(&want.samples).enumerate() {
+                for (k, l) in plan.layers.iter().enumerate() {
+                    let (gl, wl) = (&g.counters.layers[k], &w.counters.layers[k]);
+                    let n = l.tiles as u64;
+                    let work = wl.beats + wl.update_passes * l.rows as u64;
+                    assert_eq!(gl.cycles, work + n * (wl.cycles - work), "{what}: sample {i}, {}", l.name);
+                    assert_eq!(gl.events_in, n * wl.events_in, "{what}: sample {i}, {}", l.name);
+                    assert_eq!(
+                        (gl.beats, gl.synaptic_ops, gl.spikes, gl.state_reads, gl.weight_reads),
+                        (wl.beats, wl.synaptic_ops, wl.spikes, wl.state_reads, wl.weight_reads),
+                        "{what}: sample {i}, {}",
+                        l.name
+                    );
+                }
+                let (cycles, stalls, commands) = streamed_timeline(&plan, &g.counters);
+                let k = &g.counters;
+                assert_eq!((k.cycles, k.stall_cycles, k.external), (cycles, stalls, commands), "{what}: sample {i}");
+            }
+            if n_tiled > 0 {
+                let e = spikefab::back::limits::check_verilog(&plan).unwrap_err().to_string();
+                assert!(e.contains("tiles of lane groups"), "{what}: {e}");
+            }
+        }
+    }
+    assert!(tiled_layers > 0, "some student is cut into tiles");
+}
+
+/// The general path (traces, `--vcd`) runs a layer in tiles too: the same spikes as the
+/// fast path, every neuron reported at its tile's update, in cycle order, before done.
+#[test]
+fn traces_follow_the_tiles() {
+    struct Cycles(Vec<u64>);
+    impl cycle::Tracer for Cycles {
+        fn neuron(&mut self, c: u64, _: usize, _: usize, _: i64, _: bool) {
+            self.0.push(c);
+        }
+        fn step(&mut self, c: u64, _: usize) {
+            self.0.push(c);
+        }
+    }
+    let mut traced = 0;
+    for (c, _) in students() {
+        let (plan, batch) = on_a_board_of(&c, 2, true, Some(4));
+        if plan.layers.iter().all(|l| l.tiles == 1) {
+            continue;
+        }
+        traced += 1;
+        let fast = cycle::run(&plan, &batch, plan.timesteps);
+        let mut tr = Cycles(vec![]);
+        let r = cycle::run_traced(&plan, &batch, 0, plan.timesteps, &mut tr);
+        assert_eq!(r.counters, fast.samples[0].counters, "{}", c.name);
+        assert!(tr.0.iter().all(|&x| x < r.counters.cycles), "{}: a neuron after done", c.name);
+        assert!(tr.0.windows(2).all(|w| w[0] <= w[1]), "{}: reported out of cycle order", c.name);
+        let neurons: usize = plan.layers.iter().map(|l| l.neurons()).sum();
+        assert_eq!(tr.0.len(), neurons * plan.timesteps + plan.timesteps, "{}", c.name);
+    }
+    assert!(traced > 0, "some student is traced in tiles");
 }

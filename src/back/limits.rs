@@ -44,7 +44,8 @@ pub enum Unsupported {
 }
 
 /// What the Verilog back end emits beyond [`check`]: weights streamed from external memory
-/// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox).
+/// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox),
+/// each layer one tile.
 pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
     if let Some(mem) = &plan.external {
@@ -56,6 +57,12 @@ pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
         if mem.geometry.width != 16 {
             return Err(Unsupported::Streamed(
                 "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width",
+            ));
+        }
+        if plan.layers.iter().any(|l| l.tiles > 1) {
+            return Err(Unsupported::Streamed(
+                "a layer in tiles of lane groups (its weights do not fit half the tile buffer): the cycle engine \
+                 runs it, the RTL does not emit it yet",
             ));
         }
     }

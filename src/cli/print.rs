@@ -33,7 +33,10 @@ fn map_text(m: &MemMap) -> String {
         MemMap::BlockRam { blocks, mode } => format!("{blocks} block RAM ({}x{})", mode[0], mode[1]),
         MemMap::LargeRam { blocks, .. } => format!("{blocks} large RAM"),
         MemMap::Sram => "SRAM".to_string(),
-        MemMap::External { addr, words, .. } => format!("external memory, words {addr}..{}", addr + words),
+        MemMap::External { addr, words, slices: 1, .. } => format!("external memory, words {addr}..{}", addr + words),
+        MemMap::External { addr, words, slices, stride, .. } => {
+            format!("external memory, {slices} tiles of {words} words from {addr}, every {stride}")
+        }
     }
 }
 
@@ -73,12 +76,13 @@ pub fn print_plan(p: &Plan) {
     let any_dense = s.layers.iter().flat_map(|l| &l.projections).any(|p| p.mode == Mode::Dense);
     for l in &s.layers {
         println!(
-            "layer '{}' ({:?}): shape {:?}, {} lanes x {} rows; V {} bits{}{}{}; leak {}; threshold {}{}{}; unit {}",
+            "layer '{}' ({:?}): shape {:?}, {} lanes x {} rows{}; V {} bits{}{}{}; leak {}; threshold {}{}{}; unit {}",
             l.name,
             l.kind,
             l.shape,
             l.lanes,
             l.rows,
+            l.tiles.map(|n| format!(" in {n} tiles of {} rows", l.rows / n)).unwrap_or_default(),
             l.v_bits,
             if l.s_bits > 0 { format!(", S {} bits", l.s_bits) } else { String::new() },
             if l.y_bits > 0 { format!(", Y {} bits", l.y_bits) } else { String::new() },

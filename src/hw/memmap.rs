@@ -30,14 +30,29 @@ pub enum MemMap {
     /// In the board's external memory, streamed into the on-chip tile buffer
     /// (`weights.tiles`) before its layer runs.
     External {
-        /// First word address.
+        /// First word address (of the first slice).
         addr: u64,
-        /// Words (of the memory's data bus): `layout.words * layout.cols`.
+        /// Words of one slice (of the memory's data bus): `layout.words * layout.cols`.
         words: u64,
-        /// How the ROM's words sit in the memory's words, and in the tile buffer's rows
+        /// How a slice's ROM words sit in the memory's words, and in the tile buffer's rows
         /// ([`LargeLayout::packed`]).
         layout: LargeLayout,
+        /// Slices: one per tile of the layer ([`super::Layer::tiles`]), slice j holding the
+        /// ROM words of tile j's lane groups (1: the whole ROM).
+        #[serde(skip_serializing_if = "is_one")]
+        slices: usize,
+        /// Words from one slice to the next: the layer's words per tile (0 with one slice).
+        #[serde(skip_serializing_if = "is_zero")]
+        stride: u64,
     },
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A logical memory of the design.

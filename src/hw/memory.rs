@@ -173,6 +173,8 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         };
         let items: Vec<(usize, usize)> =
             plan.layers.iter().enumerate().filter(|(k, l)| member(*k, l)).map(|(k, l)| (k, l.rows)).collect();
+        // A state memory holds one tile of a layer at a time; an event list all its rows.
+        let rows = |k: usize| if kind == "events" { plan.layers[k].rows } else { plan.layers[k].tile_rows() };
         let pipelined = plan.schedule == Schedule::Pipelined;
         // Streamed: an event list holds every step (its consumers run after all of them).
         let held = if kind == "events" { steps_held(plan) } else { 1 };
@@ -189,7 +191,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         for g in groups {
             let copies = pipelined && kind == "events";
             let ls = g.iter().map(|&k| &plan.layers[k]);
-            let words = |k: usize| plan.layers[k].rows * held;
+            let words = |k: usize| rows(k) * held;
             let bases: Vec<usize> = if copies {
                 vec![0]
             } else if streamed && kind == "events" {
@@ -296,28 +298,46 @@ fn plane_banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
 }
 
 /// Moves every weight ROM of `v` (laid out in plan order: layer, then projection) to the
-/// external memory of `width`-bit words, consecutive in that order, so a layer's weights are
-/// one contiguous request (its tile, [`super::Plan::tiles`]). Each ROM is packed as
-/// [`LargeLayout::packed`]: narrow words share a memory word in power-of-two slots, wide ones
-/// span memory words (a ROM word never straddles a slot). Adds the on-chip tile buffer
-/// `weights.tiles`: two halves (one filled while the other is read), each as many rows as the
-/// largest layer's ROMs take, a row as wide as the widest ROM word's slot, narrower ROMs
-/// holding several words a row ([`LargeLayout::tile_rows`]).
+/// external memory of `width`-bit words, in schedule order: layer, then tile of lane groups
+/// ([`super::Layer::tiles`]), then projection, so a layer's tile is one contiguous request
+/// ([`super::Plan::tiles`]). A ROM of a layer in `n` tiles is `n` slices of `depth / n` words,
+/// slice j the words of tile j's lane groups (every tiled layout groups its words by target
+/// lane group, [`tileable`]). Each slice is packed as [`LargeLayout::packed`]: narrow words
+/// share a memory word in power-of-two slots, wide ones span memory words (a ROM word never
+/// straddles a slot). Adds the on-chip tile buffer `weights.tiles`: two halves (one filled
+/// while the other is read), each as many rows as the largest tile's slices take, a row as
+/// wide as the widest ROM word's slot, narrower ROMs holding several words a row
+/// ([`LargeLayout::tile_rows`]).
 fn stream_weights(v: &mut Vec<Memory>, plan: &Plan, t: &Target, width: usize) {
-    let mut addr = 0u64;
     let roms = |m: &Memory| m.rom && m.role == "weights";
     let row = LargeLayout::tile_row_bits(v.iter().filter(|m| roms(m)).map(|m| m.width), width);
-    let mut per_layer = vec![0usize; plan.layers.len()];
-    for m in v.iter_mut().filter(|m| roms(m)) {
-        let layout = LargeLayout::packed(m.depth, m.width, width);
-        let words = (layout.words * layout.cols) as u64;
-        m.map = MemMap::External { addr, words, layout };
-        addr += words;
-        if let Some(k) = m.layer {
-            per_layer[k] += LargeLayout::tile_rows(m.depth, m.width, row);
-        }
+    let mut per_tile = vec![0usize; plan.layers.len()];
+    // Per layer: the words of one tile (every slice of its ROMs), then the addresses.
+    let mut tile_words = vec![0u64; plan.layers.len()];
+    for m in v.iter().filter(|m| roms(m)) {
+        let Some(k) = m.layer else { continue };
+        let n = plan.layers[k].tiles;
+        let layout = LargeLayout::packed(m.depth / n, m.width, width);
+        tile_words[k] += (layout.words * layout.cols) as u64;
+        per_tile[k] += LargeLayout::tile_rows(m.depth / n, m.width, row);
     }
-    let largest = per_layer.iter().copied().max().unwrap_or(0);
+    let mut layer_base = vec![0u64; plan.layers.len()];
+    let mut addr = 0u64;
+    for (k, l) in plan.layers.iter().enumerate() {
+        layer_base[k] = addr;
+        addr += tile_words[k] * l.tiles as u64;
+    }
+    let mut offset = vec![0u64; plan.layers.len()];
+    for m in v.iter_mut().filter(|m| roms(m)) {
+        let Some(k) = m.layer else { continue };
+        let n = plan.layers[k].tiles;
+        let layout = LargeLayout::packed(m.depth / n, m.width, width);
+        let words = (layout.words * layout.cols) as u64;
+        let stride = if n > 1 { tile_words[k] } else { 0 };
+        m.map = MemMap::External { addr: layer_base[k] + offset[k], words, layout, slices: n, stride };
+        offset[k] += words;
+    }
+    let largest = per_tile.iter().copied().max().unwrap_or(0);
     if largest > 0 {
         let depth = 2 * largest;
         v.push(Memory {
@@ -332,15 +352,19 @@ fn stream_weights(v: &mut Vec<Memory>, plan: &Plan, t: &Target, width: usize) {
     }
 }
 
-/// Rows a streamed plan writes into its tile buffer per pass over its weights: every external
-/// ROM's rows ([`LargeLayout::tile_rows`]), each written once with its last memory word (0
-/// without a tile buffer).
+/// Rows a streamed plan writes into its tile buffer per pass over its weights: every slice of
+/// every external ROM ([`LargeLayout::tile_rows`]), each row written once with its last
+/// memory word (0 without a tile buffer).
 pub fn tile_rows_written(plan: &Plan) -> u64 {
     let Some(buffer) = plan.memories.iter().find(|m| m.role == "tiles") else { return 0 };
     plan.memories
         .iter()
-        .filter(|m| matches!(m.map, MemMap::External { .. }))
-        .map(|m| LargeLayout::tile_rows(m.depth, m.width, buffer.width) as u64)
+        .filter_map(|m| match m.map {
+            MemMap::External { slices, .. } => {
+                Some((slices * LargeLayout::tile_rows(m.depth / slices, m.width, buffer.width)) as u64)
+            }
+            _ => None,
+        })
         .sum()
 }
 
@@ -430,6 +454,101 @@ pub fn block_rams(memories: &[Memory], banks: &[Bank]) -> u64 {
         + memories.iter().filter(|m| !is_banked(m, banks)).map(|m| blocks_of(&m.map)).sum::<u64>()
 }
 
+/// Whether a streamed plan may cut layer `k` into tiles of lane groups: not the output layer
+/// (its outputs leave step by step), one channel group, more than one lane group, and every
+/// projection's weights grouped by target lane group with its work spread evenly over them.
+/// That is a dense gather (weight words by target row or lane group), or an event-driven
+/// dense matrix or ungrouped convolution, whose every event takes one beat per lane group at
+/// each target position it reaches. A pooling or one-to-one projection driven by events
+/// reaches one lane group per event, so tile by tile its work would differ.
+pub fn tileable(plan: &Plan, k: usize) -> bool {
+    use crate::quant::ProjKind;
+    let l = &plan.layers[k];
+    plan.external.is_some()
+        && k != plan.output.layer
+        && l.group_size == l.shape[0]
+        && l.lane_groups() > 1
+        && l.projections.iter().enumerate().all(|(pi, p)| match l.modes[pi] {
+            super::dense::Mode::Dense => true,
+            super::dense::Mode::Event => {
+                matches!(p.kind, ProjKind::Dense { .. } | ProjKind::Conv { groups: 1, .. })
+            }
+        })
+}
+
+/// Maps `plan`'s memories onto `t` ([`map`]), first choosing the tiles of a streamed plan
+/// whose weights come from external memory: none when the memories fit whole layers, else the
+/// fewest tiles that make them fit. Candidates halve a cap on a tile's rows in the tile
+/// buffer, each tileable layer above it ([`tileable`]) cut into the fewest tiles (a divisor of
+/// its lane groups) under it; the first cap that fits is kept, or, when none does, the one
+/// needing the fewest block RAMs. Tiles shrink the tile buffer and the state memories (which
+/// hold one tile's rows), and cost each tile's phase heads and a re-read of its sources.
+pub fn map_into(plan: &mut Plan, t: &Target) {
+    for l in &mut plan.net.layers {
+        l.tiles = 1;
+    }
+    (plan.memories, plan.banks) = map(plan, t);
+    let candidates: Vec<usize> = (0..plan.layers.len()).filter(|&k| tileable(plan, k)).collect();
+    if plan.external.is_none() || candidates.is_empty() || plan.memory_misfit(t).is_none() {
+        return;
+    }
+    let Some(buffer) = plan.memories.iter().find(|m| m.role == "tiles") else { return };
+    let row = buffer.width;
+    // A layer's tile-buffer rows in `n` tiles.
+    let rows_in = |plan: &Plan, k: usize, n: usize| -> usize {
+        plan.memories
+            .iter()
+            .filter(|m| m.rom && m.role == "weights" && m.layer == Some(k))
+            .map(|m| LargeLayout::tile_rows(m.depth / n, m.width, row))
+            .sum()
+    };
+    let divisors = |g: usize| (1..=g).filter(move |d| g.is_multiple_of(*d));
+    let mut cap = candidates.iter().map(|&k| rows_in(plan, k, 1)).max().unwrap_or(0);
+    let mut best: Option<(u64, Vec<usize>)> = None;
+    let mut last: Option<Vec<usize>> = None;
+    while cap > 1 {
+        cap /= 2;
+        let tiles: Vec<usize> = (0..plan.layers.len())
+            .map(|k| match candidates.contains(&k) {
+                true => {
+                    let g = plan.layers[k].lane_groups();
+                    divisors(g).find(|&n| rows_in(plan, k, n) <= cap).unwrap_or(g)
+                }
+                false => 1,
+            })
+            .collect();
+        if last.as_ref() == Some(&tiles) {
+            continue;
+        }
+        let mut p = plan.clone();
+        for (l, &n) in p.net.layers.iter_mut().zip(&tiles) {
+            l.tiles = n;
+        }
+        (p.memories, p.banks) = map(&p, t);
+        if p.memory_misfit(t).is_none() {
+            *plan = p;
+            return;
+        }
+        let blocks = p.block_rams();
+        if best.as_ref().is_none_or(|(b, _)| blocks < *b) {
+            best = Some((blocks, tiles.clone()));
+        }
+        let done = candidates.iter().all(|&k| tiles[k] == plan.layers[k].lane_groups());
+        last = Some(tiles);
+        if done {
+            break;
+        }
+    }
+    if let Some((blocks, tiles)) = best
+        && blocks < plan.block_rams()
+    {
+        for (l, &n) in plan.net.layers.iter_mut().zip(&tiles) {
+            l.tiles = n;
+        }
+        (plan.memories, plan.banks) = map(plan, t);
+    }
+}
+
 /// Every logical memory of the plan, mapped onto `t`, and the RTL's shared memories.
 pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
     let mut v = vec![];
@@ -461,12 +580,15 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
     }
     for (k, l) in plan.layers.iter().enumerate() {
         let lanes = l.lanes;
-        add(format!("{}.v", l.name), Some(k), "membrane", l.rows, lanes * l.v_bits as usize, false);
+        // A streamed layer in tiles holds one tile's rows at a time (its state is zero after
+        // each tile's last step, as after a layer's).
+        let rows = l.tile_rows();
+        add(format!("{}.v", l.name), Some(k), "membrane", rows, lanes * l.v_bits as usize, false);
         if l.s_bits > 0 {
-            add(format!("{}.s", l.name), Some(k), "static", l.rows, lanes * l.s_bits as usize, false);
+            add(format!("{}.s", l.name), Some(k), "static", rows, lanes * l.s_bits as usize, false);
         }
         if l.y_bits > 0 {
-            add(format!("{}.y", l.name), Some(k), "synaptic", l.rows, lanes * l.y_bits as usize, false);
+            add(format!("{}.y", l.name), Some(k), "synaptic", rows, lanes * l.y_bits as usize, false);
         }
         let pb = param_lane_bits(plan, k);
         if pb > 0 {

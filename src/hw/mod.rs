@@ -83,7 +83,7 @@ impl Plan {
                 }
             }
         }
-        (p.memories, p.banks) = memory::map(&p, t);
+        memory::map_into(&mut p, t);
         Ok(p)
     }
 
@@ -110,7 +110,7 @@ pub fn layout(net: Network, target: &Target, lanes: Option<usize>, schedule: Sch
         mode_choices: vec![],
         external: target.external_memory.clone().filter(|_| schedule == Schedule::Streamed),
     };
-    (plan.memories, plan.banks) = memory::map(&plan, target);
+    memory::map_into(&mut plan, target);
     plan
 }
 
@@ -177,6 +177,9 @@ pub struct LayerSummary {
     /// A multi-spike layer's largest count per neuron and step, and its bits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counts: Option<(u64, u32)>,
+    /// Tiles of lane groups a streamed plan runs the layer in, one after another (omitted: 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiles: Option<usize>,
     /// Projections.
     pub projections: Vec<ProjSummary>,
 }
@@ -253,6 +256,7 @@ impl Plan {
                 threshold: if l.spiking() { range_str(&l.params.thr) } else { "-".into() },
                 floor: (!l.params.vmin.is_empty()).then(|| range_str(&l.params.vmin)),
                 counts: l.multi.then_some((l.max_count, l.count_bits)),
+                tiles: (l.tiles > 1).then_some(l.tiles),
                 unit: {
                     let (lo, hi) = l.unit.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &u| (a.min(u), b.max(u)));
                     if lo == hi { format!("{lo:.4e}") } else { format!("{lo:.4e}..{hi:.4e}") }

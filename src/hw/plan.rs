@@ -25,6 +25,16 @@ pub struct Layer {
     pub rows: usize,
     /// How each projection accumulates (one per projection; [`dense`]).
     pub modes: Vec<Mode>,
+    /// Tiles of lane groups a streamed plan cuts the layer into (1: the whole layer, every
+    /// other schedule). Tile j holds lane groups `j * G / tiles ..` (G the lane groups, which
+    /// `tiles` divides): rows `j * rows / tiles ..`, and runs all T steps before tile j + 1
+    /// (docs/hardware.md 4d).
+    #[serde(skip_serializing_if = "is_one")]
+    pub tiles: usize,
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl Deref for Layer {
@@ -42,7 +52,7 @@ impl Layer {
         let ncg = q.group_size.div_ceil(lanes);
         let rows = (q.shape[0] / q.group_size) * ncg * q.shape[1] * q.shape[2];
         let modes = vec![Mode::Event; q.projections.len()];
-        Layer { q, lanes, ncg, rows, modes }
+        Layer { q, lanes, ncg, rows, modes, tiles: 1 }
     }
 
     /// (row, lane) of neuron (c, y, x).
@@ -58,6 +68,12 @@ impl Layer {
         let g = cgi / self.ncg;
         let local = (cgi % self.ncg) * self.lanes + l;
         (local < self.group_size).then_some(g * self.group_size + local)
+    }
+
+    /// Rows of one tile ([`Layer::tiles`]): the rows a streamed plan's state memories hold of
+    /// this layer at once.
+    pub fn tile_rows(&self) -> usize {
+        self.rows / self.tiles
     }
 
     /// Lane groups: rows per position (`C/Gc * ncg`).
@@ -145,18 +161,27 @@ impl Plan {
         self.layers.iter().map(|l| l.modes.clone()).collect()
     }
 
-    /// The tiles a streamed plan fetches from its external memory, in schedule order: one per
-    /// layer with weights, all of that layer's weight memories as one contiguous request (empty
-    /// when every weight is on chip).
+    /// The tiles a streamed plan fetches from its external memory, in schedule order: per
+    /// layer with weights, one per tile of lane groups ([`Layer::tiles`]), each holding that
+    /// tile's slice of every weight memory of the layer as one contiguous request (empty when
+    /// every weight is on chip).
     pub fn tiles(&self) -> Vec<Tile> {
-        let mut tiles: Vec<Tile> = vec![];
+        // Per layer: the first slice's address and the words of one tile (the layer's slices
+        // are back to back, projection after projection, tile after tile).
+        let mut first: Vec<Option<(u64, u64, usize)>> = vec![None; self.layers.len()];
         for m in &self.memories {
-            let (super::MemMap::External { addr, words, .. }, Some(layer)) = (&m.map, m.layer) else { continue };
-            match tiles.last_mut() {
-                Some(t) if t.layer == layer && t.addr + t.words == *addr => t.words += words,
-                _ => tiles.push(Tile { layer, addr: *addr, words: *words }),
-            }
+            let (super::MemMap::External { addr, words, slices, .. }, Some(layer)) = (&m.map, m.layer) else {
+                continue;
+            };
+            let f = first[layer].get_or_insert((*addr, 0, *slices));
+            f.1 += words;
         }
+        let mut tiles = vec![];
+        for (layer, f) in first.iter().enumerate() {
+            let Some((addr, words, slices)) = *f else { continue };
+            tiles.extend((0..slices).map(|j| Tile { layer, addr: addr + j as u64 * words, words }));
+        }
+        tiles.sort_by_key(|t| t.addr);
         tiles
     }
 }

@@ -190,6 +190,12 @@ pub fn upd_cycles(plan: &Plan, l: &Layer) -> u64 {
     UPD_HEAD + l.rows as u64 + upd_tail(plan) + GAP
 }
 
+/// Duration of one tile's update pass of layer `l` (a streamed plan's layer in tiles,
+/// [`Layer::tiles`]): [`upd_cycles`] over the tile's rows.
+pub fn tile_upd_cycles(plan: &Plan, l: &Layer) -> u64 {
+    UPD_HEAD + l.tile_rows() as u64 + upd_tail(plan) + GAP
+}
+
 /// Duration of a LOAD phase.
 pub fn load_cycles(plan: &Plan) -> u64 {
     plan.input.numel() as u64 + LOAD_EXTRA + GAP

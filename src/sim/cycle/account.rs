@@ -85,19 +85,19 @@ enum Time<'e> {
     Streamed(u64),
 }
 
-/// A streamed plan's weight fetches from its external memory, beside its clock: a layer with
-/// a tile starts no earlier than the cycle the tile is ready ([`sdram::TileFetch`]).
+/// A streamed plan's weight fetches from its external memory, beside its clock: a layer (or a
+/// tile of one) starts no earlier than the cycle its tile is ready ([`sdram::TileFetch`]).
 struct Fetch {
     tiles: Vec<crate::hw::Tile>,
     /// The fetches at the inference's start, and as far as they have run.
     start: sdram::TileFetch,
     fetch: sdram::TileFetch,
-    /// Per layer: its tile.
-    tile_of: Vec<Option<usize>>,
-    /// Per layer: the cycle it ended (once the next has started).
+    /// Per layer: its first tile (a layer in n tiles has n in a row).
+    first_tile: Vec<Option<usize>>,
+    /// Per tile: the cycle its reader ended (once the next has started).
     ends: Vec<Option<u64>>,
-    /// The layer running.
-    layer: Option<usize>,
+    /// The layer running, and its tile.
+    running: Option<(usize, Option<usize>)>,
     /// Cycles layers waited for their tiles.
     stalls: u64,
 }
@@ -109,37 +109,50 @@ impl Fetch {
         let timing = mem.timing.at(plan.clock_mhz);
         // Lowering refuses a timing the controller cannot serve (`hw::lower`).
         let start = sdram::TileFetch::new(mem.geometry, timing, &tiles).expect("lowering checked the timing");
-        let mut tile_of = vec![None; plan.layers.len()];
-        for (j, t) in tiles.iter().enumerate() {
-            tile_of[t.layer] = Some(j);
+        let mut first_tile = vec![None; plan.layers.len()];
+        for (j, t) in tiles.iter().enumerate().rev() {
+            first_tile[t.layer] = Some(j);
         }
-        let ends = vec![None; plan.layers.len()];
-        Some(Fetch { tiles, fetch: start.clone(), start, tile_of, ends, layer: None, stalls: 0 })
+        let ends = vec![None; tiles.len()];
+        Some(Fetch { tiles, fetch: start.clone(), start, first_tile, ends, running: None, stalls: 0 })
     }
 
     fn reset(&mut self) {
         self.fetch.clone_from(&self.start);
         self.ends.fill(None);
-        self.layer = None;
+        self.running = None;
         self.stalls = 0;
     }
 
-    /// Layer `k` reports a phase at cycle `cyc`: when it is the layer's first, the layer before
-    /// has ended and `k` waits for its tile. Returns the cycle the phase goes.
-    fn enter(&mut self, k: usize, cyc: u64) -> u64 {
-        if self.layer == Some(k) {
+    /// Layer `k` reports a phase of its tile `j` (0 for a layer in one tile) at cycle `cyc`:
+    /// when it is the tile's first, the tile before has ended and this one waits to be ready.
+    /// Returns the cycle the phase goes.
+    fn enter(&mut self, k: usize, j: usize, cyc: u64) -> u64 {
+        let tile = self.first_tile[k].map(|f| f + j);
+        if self.running == Some((k, tile)) {
             return cyc;
         }
-        if let Some(p) = self.layer {
+        if let Some((_, Some(p))) = self.running {
             self.ends[p] = Some(cyc);
         }
-        self.layer = Some(k);
-        let Some(j) = self.tile_of[k] else { return cyc };
-        let (tiles, ends) = (&self.tiles, &self.ends);
-        let ready = self.fetch.ready(j, |i| if i < 2 { Some(0) } else { ends[tiles[i - 2].layer] });
+        self.running = Some((k, tile));
+        let Some(i) = tile else { return cyc };
+        debug_assert_eq!(self.tiles[i].layer, k);
+        let ends = &self.ends;
+        let ready = self.fetch.ready(i, |i| if i < 2 { Some(0) } else { ends[i - 2] });
         self.stalls += ready.saturating_sub(cyc);
         ready.max(cyc)
     }
+}
+
+/// A phase of a layer in tiles (streamed), kept until the layer's last step: its tiles then
+/// run in turn, each every step ([`Account::layer_done`]).
+#[derive(Clone, Copy, Debug)]
+enum Deferred {
+    /// An ACC phase: its events and beats over the whole layer, or a dense gather.
+    Acc { events: u64, beats: u64, dense: Option<usize> },
+    /// The update pass of step `t`.
+    Upd { t: usize },
 }
 
 /// One sample's clock, tallies and outputs.
@@ -165,6 +178,12 @@ pub(super) struct Account<'e> {
     raw: Vec<i64>,
     counts: Vec<i64>,
     step_end: Vec<u64>,
+    /// The running layer's phases while it is in tiles, and the update passes' go cycles of
+    /// the last layer in tiles that ran (tile-major: `j * steps + t`).
+    deferred: Vec<Deferred>,
+    tile_go: Vec<u64>,
+    /// Steps in `tile_go` per tile.
+    tile_steps: usize,
 }
 
 impl<'e> Account<'e> {
@@ -194,6 +213,9 @@ impl<'e> Account<'e> {
             raw: vec![0; steps * out_n],
             counts: vec![0; out_n],
             step_end: Vec::with_capacity(steps),
+            deferred: vec![],
+            tile_go: vec![],
+            tile_steps: 0,
         };
         a.reset();
         a
@@ -217,6 +239,8 @@ impl<'e> Account<'e> {
         self.raw.fill(0);
         self.counts.fill(0);
         self.step_end.clear();
+        self.deferred.clear();
+        self.tile_go.clear();
     }
 
     /// Steps the inference runs at most.
@@ -243,18 +267,74 @@ impl<'e> Account<'e> {
         self.input_events += events;
     }
 
-    /// A streamed plan with external weights: layer `k`'s first phase waits for its tile.
+    /// A streamed plan with external weights: tile `j` of layer `k` waits for its weights at
+    /// its first phase.
     #[inline]
-    fn wait_tile(&mut self, k: usize) {
+    fn wait_tile(&mut self, k: usize, j: usize) {
         if let (Some(f), Time::Streamed(cyc)) = (&mut self.fetch, &mut self.time) {
-            *cyc = f.enter(k, *cyc);
+            *cyc = f.enter(k, j, *cyc);
         }
+    }
+
+    /// Tiles of layer `k` (1 but in a streamed plan that cuts it, [`crate::hw::Layer::tiles`]).
+    #[inline]
+    fn tiles(&self, k: usize) -> usize {
+        self.eng.plan.layers[k].tiles
+    }
+
+    /// Layer `k` has reported every step. A layer in tiles runs them now: tile after tile,
+    /// each waiting for its weights and then running every step's phases over its rows (an
+    /// event-driven phase re-reads its sources' events and takes its lane groups' share of
+    /// the beats, every event reaching each lane group alike, [`crate::hw::memory::tileable`]).
+    pub(super) fn layer_done(&mut self, k: usize) {
+        let n = self.tiles(k);
+        if n == 1 {
+            return;
+        }
+        let plan = self.eng.plan;
+        let l = &plan.layers[k];
+        let rows = l.tile_rows();
+        let groups = l.lane_groups() as u64;
+        let upd = schedule::tile_upd_cycles(plan, l);
+        let steps = self.deferred.iter().filter(|d| matches!(d, Deferred::Upd { .. })).count();
+        self.tile_go.clear();
+        self.tile_go.resize(n * steps, 0);
+        self.tile_steps = steps;
+        let deferred = std::mem::take(&mut self.deferred);
+        for j in 0..n {
+            self.wait_tile(k, j);
+            let Time::Streamed(cyc) = &mut self.time else { unreachable!("only a streamed plan has tiles") };
+            for d in &deferred {
+                *cyc += match *d {
+                    Deferred::Acc { dense: Some(words), .. } => schedule::dense_acc_cycles(rows, words),
+                    Deferred::Acc { events, beats, dense: None } => {
+                        debug_assert_eq!(beats % groups, 0, "every event takes a beat per lane group");
+                        schedule::acc_cycles(events, beats / n as u64)
+                    }
+                    Deferred::Upd { t } => {
+                        self.tile_go[j * steps + t] = *cyc;
+                        upd
+                    }
+                };
+            }
+        }
+        self.deferred = deferred;
+        self.deferred.clear();
+    }
+
+    /// The go cycle of tile `j`'s update pass at step `t` in the last layer in tiles that
+    /// [`Account::layer_done`] ran.
+    pub(super) fn tile_go(&self, j: usize, t: usize) -> u64 {
+        self.tile_go[j * self.tile_steps + t]
     }
 
     /// The ACC phase of projection `pi` into layer `k` at step `t`.
     #[inline]
     pub(super) fn acc(&mut self, k: usize, pi: usize, t: usize, ph: AccPhase) {
-        self.wait_tile(k);
+        let n = self.tiles(k);
+        if n == 1 {
+            self.wait_tile(k, 0);
+        }
         let gp = self.eng.proj_base[k] + pi;
         // A dense phase gathers every row's words whatever the spikes, reads no event entry
         // and writes each row once.
@@ -270,18 +350,25 @@ impl<'e> Account<'e> {
             None => schedule::acc_cycles(ph.events, ph.beats),
         };
         match &mut self.time {
+            // A layer in tiles runs its phases tile by tile once every step is known.
+            Time::Streamed(_) if n > 1 => {
+                self.deferred.push(Deferred::Acc { events: ph.events, beats: ph.beats, dense: dense.map(|d| d.0) })
+            }
             Time::Sequential(cyc) | Time::Streamed(cyc) => *cyc += dur,
             Time::Pipelined(ck) if ck.follows(k, pi) => ck.acc_follow(k, pi, ph.events, ph.beats, self.follow_late[gp]),
             Time::Pipelined(ck) => ck.acc(k, pi, t, dur),
         }
+        // Each tile delivers the phase's events again (reading its sources' entries again);
+        // the beats, synapses and rows are shared out between the tiles.
         let pt = &mut self.proj[gp];
-        pt.events += ph.events;
-        pt.empty += u64::from(ph.events == 0 && dense.is_none());
+        let n64 = n as u64;
+        pt.events += ph.events * n64;
+        pt.empty += u64::from(ph.events == 0 && dense.is_none()) * n64;
         pt.syn += ph.syn.ops;
         pt.rows += ph.syn.rows;
         pt.beats += ph.beats;
         if let Source::Layer(src) = self.eng.plan.layers[k].projections[pi].source {
-            self.layers[src].reads += ph.reads;
+            self.layers[src].reads += ph.reads * n64;
         }
         let ly = &mut self.layers[k];
         ly.ovf += ph.ovf;
@@ -290,9 +377,15 @@ impl<'e> Account<'e> {
 
     /// The start of layer `k`'s update pass at step `t`; returns its go cycle.
     #[inline]
+    /// A layer in tiles has no single go: it returns 0, and [`Account::tile_go`] gives each
+    /// tile's once [`Account::layer_done`] has run them.
     pub(super) fn upd(&mut self, k: usize, t: usize) -> u64 {
-        self.wait_tile(k);
         let plan = self.eng.plan;
+        if self.tiles(k) > 1 {
+            self.deferred.push(Deferred::Upd { t });
+            return 0;
+        }
+        self.wait_tile(k, 0);
         let c = schedule::upd_cycles(plan, &plan.layers[k]);
         match &mut self.time {
             Time::Sequential(cyc) | Time::Streamed(cyc) => {
@@ -433,7 +526,12 @@ impl<'e> Account<'e> {
         // Per-projection counters exist once a phase has run (every projection runs at the
         // first step).
         let np = if run > 0 { l.projections.len() } else { 0 };
-        let upd_cycles = run * schedule::upd_cycles(eng.plan, l);
+        // A layer in tiles runs every phase once per tile, over the tile's rows.
+        let n = l.tiles as u64;
+        let upd_cycles = match n {
+            1 => run * schedule::upd_cycles(eng.plan, l),
+            _ => run * n * schedule::tile_upd_cycles(eng.plan, l),
+        };
         let mut lc = LayerCounters {
             spikes: ly.spikes,
             event_writes: ly.writes,
@@ -451,13 +549,13 @@ impl<'e> Account<'e> {
         };
         for (pi, p) in l.projections.iter().enumerate().take(np) {
             let pt = &self.proj[eng.proj_base[k] + pi];
-            let phases = if p.target == AccTarget::Static { 1 } else { run };
+            let phases = n * if p.target == AccTarget::Static { 1 } else { run };
             let dense = eng.dense[k][pi];
             let weight_reads = if eng.beats[k][pi].1 || dense.is_some() { pt.beats } else { 0 };
             lc.acc_phases += phases;
             lc.empty_acc_phases += pt.empty;
             lc.cycles += match dense {
-                Some((words, rows)) => phases * schedule::dense_acc_cycles(rows, words),
+                Some((words, rows)) => phases * schedule::dense_acc_cycles(rows / n as usize, words),
                 None => schedule::acc_cycles_total(phases, pt.empty, pt.beats),
             };
             if dense.is_some() {

@@ -138,6 +138,8 @@ impl Engine<'_> {
         let mut lists: Vec<Vec<(Vec<Event>, u64)>> = vec![Vec::with_capacity(steps); plan.layers.len()];
         let mut out = vec![0i64; plan.layers[out_l].neurons()];
         for k in 0..plan.layers.len() {
+            let tiled = plan.layers[k].tiles > 1;
+            let mut held = Held::default();
             for t in 0..steps {
                 for (pi, p) in plan.layers[k].projections.iter().enumerate() {
                     if p.target == AccTarget::Static && t > 0 {
@@ -153,15 +155,10 @@ impl Engine<'_> {
                 let SampleState { x, s, y, .. } = st;
                 let o: &mut [i64] = if k == out_l { &mut out } else { &mut [] };
                 let mut ev = vec![];
-                let u = self.update(
-                    k,
-                    t,
-                    t + 1 == steps,
-                    (&mut x[k], &mut s[k], &mut y[k]),
-                    &mut ev,
-                    o,
-                    Some((go, &mut *tracer)),
-                );
+                // A layer in tiles: its neurons' cycles are known once its tiles have run.
+                let tr: &mut dyn Tracer = if tiled { &mut held } else { &mut *tracer };
+                let u =
+                    self.update(k, t, t + 1 == steps, (&mut x[k], &mut s[k], &mut y[k]), &mut ev, o, Some((go, tr)));
                 lists[k].push((ev, u.entries));
                 acct.updated(k, u);
                 if k == out_l {
@@ -169,6 +166,10 @@ impl Engine<'_> {
                     let (end, _) = acct.out(t);
                     tracer.step(end, t);
                 }
+            }
+            acct.layer_done(k);
+            if tiled {
+                held.replay(&acct, plan, k, tracer);
             }
         }
         acct.result()
@@ -468,5 +469,40 @@ pub fn leak(l: &Leak, x: i64, p: u32, i: usize) -> i64 {
         Leak::One => x,
         Leak::Shift { k } => x - (x >> k),
         Leak::Mul { b } => ((x as i128 * at(b, i) as i128 + (1i128 << (p - 1))) >> p) as i64,
+    }
+}
+
+/// A layer in tiles' neuron updates, held until its tiles have run (their go cycles are known
+/// then): each with its cycle from a go of 0, `UPD_HEAD + tail + row`.
+#[derive(Default)]
+struct Held(Vec<(u64, usize, usize, i64, bool)>);
+
+impl Tracer for Held {
+    fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {
+        unreachable!("the engine reports neurons with their step")
+    }
+
+    fn neuron_at(&mut self, cycle: u64, _: usize, n: usize, t: usize, v: i64, spike: bool) {
+        self.0.push((cycle, n, t, v, spike));
+    }
+
+    fn step(&mut self, _: u64, _: usize) {}
+}
+
+impl Held {
+    /// Reports every held update of layer `k` to `tracer` at its cycle: tile j's rows from
+    /// that tile's go at the update's step ([`Account::tile_go`]), tile by tile, step by step.
+    fn replay(mut self, acct: &Account, plan: &Plan, k: usize, tracer: &mut dyn Tracer) {
+        let head = schedule::UPD_HEAD + schedule::upd_tail(plan);
+        let rows = plan.layers[k].tile_rows() as u64;
+        let at = |&(cycle, _, t, _, _): &(u64, usize, usize, i64, bool)| {
+            let row = cycle - head;
+            let j = row / rows;
+            acct.tile_go(j as usize, t) + head + row - j * rows
+        };
+        self.0.sort_by_key(|e| at(e));
+        for e in &self.0 {
+            tracer.neuron_at(at(e), k, e.1, e.2, e.3, e.4);
+        }
     }
 }

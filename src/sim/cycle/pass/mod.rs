@@ -432,6 +432,10 @@ impl Engine<'_> {
                     }
                 }
             }
+            // A layer in tiles runs them now that every step is known.
+            for &s in &active {
+                acs[s].layer_done(k);
+            }
         }
         if T::BITS < 64 && acs.iter().any(|a| a.overflows() > 0) {
             return None;
