@@ -201,8 +201,8 @@ fn print_streaming(s: &Streaming, streams: bool) {
     );
     if streams {
         println!(
-            "note: this plan streams its weights from the external memory (--schedule streamed), one tile per \
-             layer into the on-chip tile buffer"
+            "note: this plan streams its weights from the external memory (--schedule streamed): each layer's, \
+             or each tile of a layer's lane groups, in turn into the on-chip tile buffer"
         );
     } else {
         println!(
