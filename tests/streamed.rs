@@ -536,22 +536,30 @@ fn the_streamed_clock_worked_by_hand() {
     assert_eq!((got.counters.cycles, want.counters.cycles), (5 + l1 + 66 + 1, 5 + l1 + 66 + 1));
 }
 
+/// Every neuron's and every step end's cycle, in the order reported, and each neuron's
+/// (cycle, layer, neuron, step).
+#[derive(Default)]
+struct Cycles(Vec<u64>, Vec<(u64, usize, usize, usize)>);
+
+impl cycle::Tracer for Cycles {
+    fn neuron(&mut self, c: u64, _: usize, _: usize, _: i64, _: bool) {
+        self.0.push(c);
+    }
+    fn neuron_at(&mut self, c: u64, k: usize, n: usize, t: usize, v: i64, spike: bool) {
+        self.1.push((c, k, n, t));
+        self.neuron(c, k, n, v, spike);
+    }
+    fn step(&mut self, c: u64, _: usize) {
+        self.0.push(c);
+    }
+}
+
 /// Under the streamed schedule the tracer sees each update with its step: the spike raster
 /// (which `energy --report` and `explore` draw) equals the sequential schedule's, step for
 /// step, and every neuron and step end is reported before done and in cycle order (as the
 /// waveform of `simulate --vcd` needs).
 #[test]
 fn streamed_traces_carry_each_update_step() {
-    // Every neuron's and every step end's cycle, in the order reported.
-    struct Cycles(Vec<u64>);
-    impl cycle::Tracer for Cycles {
-        fn neuron(&mut self, c: u64, _: usize, _: usize, _: i64, _: bool) {
-            self.0.push(c);
-        }
-        fn step(&mut self, c: u64, _: usize) {
-            self.0.push(c);
-        }
-    }
     let t = Target::load("ice40-up5k").unwrap();
     for (c, _) in students() {
         let m = c.load();
@@ -569,7 +577,7 @@ fn streamed_traces_carry_each_update_step() {
         let got = sort(spikefab::report::raster(&streamed, &batch, 0, streamed.timesteps));
         assert!(want.iter().any(|l| l.iter().any(|&(s, _)| s > 0)), "{}: spikes after step 0", c.name);
         assert_eq!(got, want, "{}", c.name);
-        let mut tr = Cycles(vec![]);
+        let mut tr = Cycles::default();
         let r = cycle::run_traced(&streamed, &batch, 0, streamed.timesteps, &mut tr);
         assert!(tr.0.iter().all(|&x| x < r.counters.cycles), "{}: a neuron after done", c.name);
         // In cycle order, as a waveform (`--vcd`) needs them.
@@ -633,6 +641,8 @@ fn layers_in_tiles_compute_what_whole_layers_compute() {
                 let (cycles, stalls, commands) = streamed_timeline(&plan, &g.counters);
                 let k = &g.counters;
                 assert_eq!((k.cycles, k.stall_cycles, k.external), (cycles, stalls, commands), "{what}: sample {i}");
+                let f = spikefab::hw::sdram::stream_figures(&plan, plan.external.as_ref().unwrap(), 1).unwrap();
+                assert_eq!(k.external.reads, f.words, "{what}: the figures stream what the tiles fetch");
             }
             if n_tiled > 0 {
                 let e = spikefab::back::limits::check_verilog(&plan).unwrap_err().to_string();
@@ -643,34 +653,48 @@ fn layers_in_tiles_compute_what_whole_layers_compute() {
     assert!(tiled_layers > 0, "some student is cut into tiles");
 }
 
-/// The general path (traces, `--vcd`) runs a layer in tiles too: the same spikes as the
-/// fast path, every neuron reported at its tile's update, in cycle order, before done.
+/// The general path (traces, `--vcd`) runs a layer in tiles too: the same counters as the
+/// fast path; every neuron reported once per step, in cycle order, before done; a tiled
+/// layer's updates tile by tile, each tile's steps in order, and within a tile and step one
+/// row per cycle from the tile's first row (the update pass's rows in order).
 #[test]
 fn traces_follow_the_tiles() {
-    struct Cycles(Vec<u64>);
-    impl cycle::Tracer for Cycles {
-        fn neuron(&mut self, c: u64, _: usize, _: usize, _: i64, _: bool) {
-            self.0.push(c);
-        }
-        fn step(&mut self, c: u64, _: usize) {
-            self.0.push(c);
-        }
-    }
     let mut traced = 0;
-    for (c, _) in students() {
-        let (plan, batch) = on_a_board_of(&c, 2, true, Some(4));
+    for ((c, _), dense) in students().into_iter().flat_map(|c| [(c.clone(), false), (c, true)]) {
+        let (plan, batch) = on_a_board_of(&c, 2, dense, Some(4));
         if plan.layers.iter().all(|l| l.tiles == 1) {
             continue;
         }
         traced += 1;
         let fast = cycle::run(&plan, &batch, plan.timesteps);
-        let mut tr = Cycles(vec![]);
+        let mut tr = Cycles::default();
         let r = cycle::run_traced(&plan, &batch, 0, plan.timesteps, &mut tr);
         assert_eq!(r.counters, fast.samples[0].counters, "{}", c.name);
         assert!(tr.0.iter().all(|&x| x < r.counters.cycles), "{}: a neuron after done", c.name);
         assert!(tr.0.windows(2).all(|w| w[0] <= w[1]), "{}: reported out of cycle order", c.name);
         let neurons: usize = plan.layers.iter().map(|l| l.neurons()).sum();
         assert_eq!(tr.0.len(), neurons * plan.timesteps + plan.timesteps, "{}", c.name);
+        for (k, l) in plan.layers.iter().enumerate().filter(|(_, l)| l.tiles > 1) {
+            let [_, h, w] = l.shape;
+            let rows = l.tile_rows();
+            // (tile, step) and the cycle of the tile's first row, for each report in order.
+            let at: Vec<((usize, usize), u64)> =
+                tr.1.iter()
+                    .filter(|e| e.1 == k)
+                    .map(|&(cy, _, n, t)| {
+                        let (row, _) = l.slot(n / (h * w), n / w % h, n % w);
+                        ((row / rows, t), cy - (row % rows) as u64)
+                    })
+                    .collect();
+            assert!(at.windows(2).all(|p| p[0].0 <= p[1].0), "{}, {}: tile by tile, step by step", c.name, l.name);
+            assert!(
+                at.windows(2).all(|p| p[0].0 != p[1].0 || p[0].1 == p[1].1),
+                "{}, {}: a tile's rows one per cycle",
+                c.name,
+                l.name
+            );
+            assert_eq!(at.last().map(|a| a.0), Some((l.tiles - 1, plan.timesteps - 1)), "{}", l.name);
+        }
     }
     assert!(traced > 0, "some student is traced in tiles");
 }

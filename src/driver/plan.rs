@@ -146,7 +146,14 @@ impl LatencyBound {
             .layers
             .iter()
             .zip(&total.layers)
-            .map(|(l, c)| (c.update_passes * crate::hw::schedule::upd_cycles(plan, l)) as f64)
+            .map(|(l, c)| {
+                // A layer in tiles runs an update pass per tile, over the tile's rows.
+                let per = match l.tiles {
+                    1 => crate::hw::schedule::upd_cycles(plan, l),
+                    n => n as u64 * crate::hw::schedule::tile_upd_cycles(plan, l),
+                };
+                (c.update_passes * per) as f64
+            })
             .sum());
         // Units overlap under the pipelined schedule: their busy cycles add up to more than
         // the latency, so the busiest one is what bounds it.

@@ -193,7 +193,11 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
             acc[i] += n as f64;
         }
     };
-    let input_projs = |l: &crate::hw::Layer| l.projections.iter().filter(|p| p.source == Source::Input).count() as u64;
+    // Reads of the input's events per event: one per projection from the input, each tile of
+    // a layer in tiles reading them again.
+    let input_projs = |l: &crate::hw::Layer| {
+        l.tiles as u64 * l.projections.iter().filter(|p| p.source == Source::Input).count() as u64
+    };
     if plan.schedule == Schedule::Pipelined {
         // A copy per reader: every event written to each, read by that reader's projections.
         for l in plan.layers.iter().filter(|l| input_projs(l) > 0) {

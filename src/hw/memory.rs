@@ -301,8 +301,11 @@ fn plane_banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
 /// external memory of `width`-bit words, in schedule order: layer, then tile of lane groups
 /// ([`super::Layer::tiles`]), then projection, so a layer's tile is one contiguous request
 /// ([`super::Plan::tiles`]). A ROM of a layer in `n` tiles is `n` slices of `depth / n` words,
-/// slice j the words of tile j's lane groups (every tiled layout groups its words by target
-/// lane group, [`tileable`]). Each slice is packed as [`LargeLayout::packed`]: narrow words
+/// slice j the words of tile j's lane groups ([`tileable`]): a dense gather's words are by
+/// target row or lane group, so its slice is a run of them; an event-driven ROM's words are
+/// lane-group fastest (`w * G + g`), so its slice holds word `(w, g)` of the tile at
+/// `w * (G / n) + g - j G / n` (the image writer permutes them; the sizes here are the same).
+/// Each slice is packed as [`LargeLayout::packed`]: narrow words
 /// share a memory word in power-of-two slots, wide ones span memory words (a ROM word never
 /// straddles a slot). Adds the on-chip tile buffer `weights.tiles`: two halves (one filled
 /// while the other is read), each as many rows as the largest tile's slices take, a row as

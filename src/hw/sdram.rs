@@ -598,14 +598,19 @@ pub fn stream_figures(
     let width = u64::from(g.width);
     let weights: Vec<&super::Memory> = plan.memories.iter().filter(|m| m.rom && m.role == "weights").collect();
     let weight_bits: u64 = weights.iter().map(|m| m.bits()).sum();
-    // Packed as a streamed plan lays them out (narrow words in power-of-two slots).
-    let words: u64 = weights
-        .iter()
-        .map(|m| {
-            let l = super::memory::LargeLayout::packed(m.depth, m.width, g.width as usize);
-            (l.words * l.cols) as u64
-        })
-        .sum();
+    // Packed as a streamed plan lays them out (narrow words in power-of-two slots): a plan that
+    // streams has them in its tiles (a ROM in tiles packed slice by slice); another, whole.
+    let words: u64 = if plan.external.is_some() {
+        plan.tiles().iter().map(|t| t.words).sum()
+    } else {
+        weights
+            .iter()
+            .map(|m| {
+                let l = super::memory::LargeLayout::packed(m.depth, m.width, g.width as usize);
+                (l.words * l.cols) as u64
+            })
+            .sum()
+    };
     if words > g.words() {
         return Err(StreamError::TooLarge { words, capacity: g.words(), part: mem.part.clone() });
     }
