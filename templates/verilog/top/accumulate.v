@@ -169,7 +169,7 @@
     // Weights streamed from external memory, read from the tile buffer (rows {{ x.base }} on).
 {%- if x.pw_log > 0 %}
     reg  [{{ x.pw_log - 1 }}:0] {{ p.pre }}_xs;   // the read's slot, for the cycle its row arrives
-    always @(posedge clk) {{ p.pre }}_xs <= {{ p.pre }}_wa[{{ x.pw_log - 1 }}:0];
+    always @(posedge clk) {{ p.pre }}_xs <= {{ x.xs_src }};
     assign {{ p.pre }}_w = tx_q[{{ x.slot_lo(p.pre) }} +: {{ x.width }}];
 {%- else %}
     assign {{ p.pre }}_w = tx_q[{{ x.width - 1 }}:0];

@@ -54,7 +54,7 @@
             {{ p.pre }}_i <= {{ d.iw }}'d0;
             {{ p.pre }}_r <= {{ l.raw }}'d0;
             {{ p.pre }}_pos <= {{ d.hww }}'d0;
-            {{ p.pre }}_cg <= {{ d.ncgw }}'d0;
+            {{ p.pre }}_cg <= {{ d.cg0 }};
 {%- if d.kind == "matrix" %}
             {{ p.pre }}_wn <= {{ d.waw }}'d0;
 {%- else if d.kind == "conv" %}
@@ -65,8 +65,8 @@
             {{ p.pre }}_pb <= {{ d.pb0 }};
             {{ p.pre }}_wg <= {{ d.sw }}'d0;
 {%- else %}
-            {{ p.pre }}_word <= {{ d.paw }}'d0;
-            {{ p.pre }}_oh <= {{ d.m }}'d1;
+            {{ p.pre }}_word <= {{ d.word0 }};
+            {{ p.pre }}_oh <= {{ d.oh0 }};
 {%- if d.widx == "group" %}
             {{ p.pre }}_g <= {{ d.waw }}'d0;
 {%- endif %}
@@ -175,7 +175,7 @@
     // Weights streamed from external memory, read from the tile buffer (rows {{ x.base }} on).
 {%- if x.pw_log > 0 %}
     reg  [{{ x.pw_log - 1 }}:0] {{ p.pre }}_xs;   // the read's slot, for the cycle its row arrives
-    always @(posedge clk) {{ p.pre }}_xs <= {{ p.pre }}_wa_b[{{ x.pw_log - 1 }}:0];
+    always @(posedge clk) {{ p.pre }}_xs <= {{ x.xs_src }};
     assign {{ p.pre }}_w = tx_q[{{ x.slot_lo(p.pre) }} +: {{ x.width }}];
 {%- else %}
     assign {{ p.pre }}_w = tx_q[{{ x.width - 1 }}:0];

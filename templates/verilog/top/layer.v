@@ -10,7 +10,11 @@
 {%- if l.prom_by_cgi %}
         .raddr({{ l.gp }}u_pa[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
 {%- else %}
+{%- if l.tiles > 1 %}
+        .raddr({{ l.pre }}_pra[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
+{%- else %}
         .raddr({{ l.gp }}u_raddr[{{ l.prom_aw - 1 }}:0]), .rdata({{ l.pre }}_prom));
+{%- endif %}
 {%- endif %}
 {%- endif %}
 

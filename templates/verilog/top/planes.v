@@ -13,8 +13,8 @@
     always @(posedge clk) begin
         if (!{{ l.pre }}_u_on) begin
             {{ l.pre }}_pl_pos <= {{ pl.hww }}'d0;
-            {{ l.pre }}_pl_oh  <= {{ pl.m }}'d1;
-            {{ l.pre }}_pl_wa  <= {{ pl.aw }}'d0;
+            {{ l.pre }}_pl_oh  <= {{ l.at_tile("ploh", pl.m) }};
+            {{ l.pre }}_pl_wa  <= {{ l.at_tile("plwa", pl.aw) }};
         end else if ({{ l.pre }}_pl_pos == {{ pl.hww }}'d{{ pl.hw - 1 }}) begin
             {{ l.pre }}_pl_pos <= {{ pl.hww }}'d0;
 {%- if pl.m == 1 %}

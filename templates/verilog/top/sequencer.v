@@ -8,6 +8,9 @@
     reg        run;   // state == S_RUN, as one flip-flop
     reg [NPH-1:0] pc_oh, go_oh;
     reg [{{ v.tw - 1 }}:0] t;
+{%- if v.prog.tjw > 0 %}
+    reg [{{ v.prog.tjw - 1 }}:0] tj;   // the running layer's tile of lane groups (0 but in a layer in tiles)
+{%- endif %}
     reg [31:0] cyc;
 {%- for b in v.step_bases %}
     reg [{{ b.w - 1 }}:0] {{ b.name }};   // t x {{ b.stride }}: step t's words in a memory holding every step
@@ -54,6 +57,10 @@
 {%- if v.streamed %}
     wire t_rst_c  = {{ v.prog.t_rst }};
 {%- endif %}
+{%- if v.prog.tjw > 0 %}
+    wire tj_inc_c = {{ v.prog.tj_inc }};
+    wire tj_rst_c = {{ v.prog.tj_rst }};
+{%- endif %}
     // The layer of the update pass: set with the go of its UPD phase, held until the next one
     // (the pass before has written its last row by then), so its geometry and memory bases
     // come from flip-flops. upd_of: {is an UPD phase, its layer}.
@@ -62,7 +69,7 @@
     endfunction
     reg [NPH-1:0] oh_nr;
     reg [{{ v.prog.lw }}:0] ul_nr;
-    reg st_fin_r, t_inc_r{% if v.streamed %}, t_rst_r{% endif %};
+    reg st_fin_r, t_inc_r{% if v.streamed %}, t_rst_r{% endif %}{% if v.prog.tjw > 0 %}, tj_inc_r, tj_rst_r{% endif %};
     always @(posedge clk) begin
         oh_nr    <= oh_nc;
         ul_nr    <= upd_of(oh_nc);
@@ -71,11 +78,20 @@
 {%- if v.streamed %}
         t_rst_r  <= t_rst_c;
 {%- endif %}
+{%- if v.prog.tjw > 0 %}
+        tj_inc_r <= tj_inc_c;
+        tj_rst_r <= tj_rst_c;
+{%- endif %}
     end
     reg  [{{ v.prog.lw - 1 }}:0] ul;
     reg  [NPH-1:0] nx_oh;
     reg  [{{ v.prog.lw }}:0] ul_to;
     reg  st_fin, t_inc{% if v.streamed %}, t_rst{% endif %};
+{%- if v.prog.tjw > 0 %}
+    // tj as the running phase's end leaves it (the next phase's tile).
+    wire tj_inc = tj_inc_r, tj_rst = tj_rst_r;
+    wire [{{ v.prog.tjw - 1 }}:0] tj_nx = tj_rst ? {{ v.prog.tjw }}'d0 : tj_inc ? tj + {{ v.prog.tjw }}'d1 : tj;
+{%- endif %}
 {%- if v.early_exit %}
     wire decided;
     wire ex_r = pc_oh[{{ v.prog.exit_pc }}];   // the running phase is the early-exit check
@@ -104,10 +120,20 @@
     // A layer's first phase waits for its tile: `hold` keeps the phase in pc_oh without its go
     // until the tile is readable. lay_q: the running phase's layer + 1 (0 for LOAD), which
     // frees the buffer half of the layer before the one before.
+{%- if v.prog.tjw > 0 %}
+    // With layers in tiles, lay_q counts (layer, tile) pairs in schedule order: a tile's first
+    // phase waits for that tile, and a tile's end frees the half of the tile before the one before.
+{%- endif %}
     /* verilator lint_off UNUSEDSIGNAL */
+{%- if v.prog.tjw > 0 %}
+    function automatic hold_of(input [NPH-1:0] oh, input [{{ v.prog.tjw - 1 }}:0] tjv);
+        hold_of = 1'b0{% for w in x.waits %} | (oh[{{ w.pc }}] && (tiles_nx <= {{ x.tw }}'d{{ w.j }}{% if w.tiled %} + { {{- x.tw - v.prog.tjw }}'d0, tjv}{% endif %})){% endfor %};
+    endfunction
+{%- else %}
     function automatic hold_of(input [NPH-1:0] oh);
         hold_of = 1'b0{% for w in x.waits %} | (oh[{{ w.pc }}] && (tiles_nx <= {{ x.tw }}'d{{ w.j }})){% endfor %};
     endfunction
+{%- endif %}
     function automatic [{{ x.layw - 1 }}:0] lay_of(input [NPH-1:0] oh);
         lay_of = { {% for m in x.lay_masks.iter().rev() %}|(oh & {{ m }}){% if !loop.last %}, {% endif %}{% endfor %} };
     endfunction
@@ -118,10 +144,17 @@
         if (rst || first) begin
             hold  <= 1'b0;
             lay_q <= {{ x.layw }}'d0;
+{%- if v.prog.tjw > 0 %}
+        end else if (fin && !st_fin) begin
+            hold  <= hold_of(nx_oh, tj_nx);
+            lay_q <= lay_of(nx_oh) + { {{- x.layw - v.prog.tjw }}'d0, tj_nx};
+        end else if (hold && !hold_of(pc_oh, tj)) hold <= 1'b0;
+{%- else %}
         end else if (fin && !st_fin) begin
             hold  <= hold_of(nx_oh);
             lay_q <= lay_of(nx_oh);
         end else if (hold && !hold_of(pc_oh)) hold <= 1'b0;
+{%- endif %}
     end
 {%- endif %}
     always @(posedge clk) begin
@@ -133,6 +166,9 @@
             t     <= {{ v.tw }}'d0;
             cyc   <= 32'd0;
             ul    <= {{ v.prog.lw }}'d0;
+{%- if v.prog.tjw > 0 %}
+            tj    <= {{ v.prog.tjw }}'d0;
+{%- endif %}
 {%- for b in v.step_bases %}
             {{ b.name }} <= {{ b.w }}'d0;
 {%- endfor %}
@@ -147,6 +183,9 @@
                         go_oh <= {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1};
                         t     <= {{ v.tw }}'d0;
                         cyc   <= 32'd0;
+{%- if v.prog.tjw > 0 %}
+                        tj    <= {{ v.prog.tjw }}'d0;
+{%- endif %}
 {%- for b in v.step_bases %}
                         {{ b.name }} <= {{ b.w }}'d0;
 {%- endfor %}
@@ -154,7 +193,10 @@
                 end
                 S_RUN: begin
                     cyc   <= cyc + 32'd1;
-{%- if v.tiles.is_some() %}
+{%- if v.tiles.is_some() && v.prog.tjw > 0 %}
+                    go_oh <= (fin && !st_fin) ? (hold_of(nx_oh, tj_nx) ? {NPH{1'b0}} : nx_oh)
+                           : ((hold && !hold_of(pc_oh, tj)) ? pc_oh : {NPH{1'b0}});
+{%- else if v.tiles.is_some() %}
                     go_oh <= (fin && !st_fin) ? (hold_of(nx_oh) ? {NPH{1'b0}} : nx_oh)
                            : ((hold && !hold_of(pc_oh)) ? pc_oh : {NPH{1'b0}});
 {%- else %}
@@ -167,6 +209,9 @@
                             run   <= 1'b0;
                         end
                         else pc_oh <= nx_oh;
+{%- if v.prog.tjw > 0 %}
+                        if (!st_fin) tj <= tj_nx;
+{%- endif %}
 {%- if v.streamed %}
                         if (t_rst) t <= {{ v.tw }}'d0;
                         else if (t_inc) t <= t + {{ v.tw }}'d1;

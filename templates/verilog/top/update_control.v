@@ -65,6 +65,28 @@
             end
         endcase
     end
+{%- if v.prog.tjw > 0 %}
+    // Where the updating layer's running tile of lane groups starts: the first row's lane
+    // group within its channel group, its base channel and channel group's first channel, and
+    // its lane group (per-channel parameters); a layer in one tile starts at 0.
+    reg  [{{ g.ucw - 1 }}:0] {{ g.p }}u_cb0;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg  [31:0] {{ g.p }}u_c00, {{ g.p }}u_cg00, {{ g.p }}u_g00;   // u_g00: per-channel parameters only
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @* begin
+        case ({{ g.p }}ul)
+{%- for l in v.layers %}{%- if l.gp == g.p && l.tiles > 1 %}
+            {{ g.lw }}'d{{ l.gk }}: begin
+                {{ g.p }}u_cb0 = {{ l.at_tile("cb0", g.ucw) }}; {{ g.p }}u_c00 = {{ l.at_tile("c0", 32) }};
+                {{ g.p }}u_cg00 = {{ l.at_tile("cg0", 32) }}; {{ g.p }}u_g00 = {{ l.at_tile("g0", 32) }};
+            end
+{%- endif %}{%- endfor %}
+            default: begin
+                {{ g.p }}u_cb0 = {{ g.ucw }}'d0; {{ g.p }}u_c00 = 32'd0; {{ g.p }}u_cg00 = 32'd0; {{ g.p }}u_g00 = 32'd0;
+            end
+        endcase
+    end
+{%- endif %}
     reg                  {{ g.p }}u_act;
     reg  [{{ g.sh.rw }}:0] {{ g.p }}u_next;
     reg                  {{ g.p }}u_more;   // rows remain to be read (u_act && u_next != rows before)
@@ -127,10 +149,17 @@
         // The last-position flags are registered with the counters (compared one step
         // ahead), first from the geometry registered the cycle after go.
         {{ g.p }}u_go_d <= {{ g.p }}u_go;
+{%- if v.prog.tjw > 0 %}
+        if ({{ g.p }}u_go) begin
+            {{ g.p }}ucb <= {{ g.p }}u_cb0; {{ g.p }}uy <= {{ g.uyw }}'d0; {{ g.p }}ux <= {{ g.uxw }}'d0;
+        end else if ({{ g.p }}u_go_d) begin
+            {{ g.p }}ufx <= ({{ g.p }}u_w1 == {{ g.uxw }}'d0); {{ g.p }}ufy <= ({{ g.p }}u_h1 == {{ g.uyw }}'d0); {{ g.p }}ufcb <= ({{ g.p }}ucb == {{ g.p }}u_ncg1);
+{%- else %}
         if ({{ g.p }}u_go) begin
             {{ g.p }}ucb <= {{ g.ucw }}'d0; {{ g.p }}uy <= {{ g.uyw }}'d0; {{ g.p }}ux <= {{ g.uxw }}'d0;
         end else if ({{ g.p }}u_go_d) begin
             {{ g.p }}ufx <= ({{ g.p }}u_w1 == {{ g.uxw }}'d0); {{ g.p }}ufy <= ({{ g.p }}u_h1 == {{ g.uyw }}'d0); {{ g.p }}ufcb <= ({{ g.p }}u_ncg1 == {{ g.ucw }}'d0);
+{%- endif %}
         end else if ({{ g.p }}u_w) begin
             if ({{ g.p }}ufx) begin
                 {{ g.p }}ux <= {{ g.uxw }}'d0;
@@ -160,14 +189,23 @@
     reg  [{{ g.pa_w - 1 }}:0] {{ g.p }}u_ng;
     reg  [{{ g.upw - 1 }}:0] {{ g.p }}u_np;
     // Both are 0 between passes, so the first row's address comes from a flip-flop.
+{%- if v.prog.tjw > 0 %}
+    // A tile's first row reads at its first lane group (in the go cycle, from the table).
+    wire [{{ g.pa_w - 1 }}:0] {{ g.p }}u_pa = {{ g.p }}u_go ? {{ g.p }}u_g00[{{ g.pa_w - 1 }}:0] : {{ g.p }}u_ng;
+{%- else %}
     wire [{{ g.pa_w - 1 }}:0] {{ g.p }}u_pa = {{ g.p }}u_ng;
+{%- endif %}
     always @(posedge clk) begin
         if (rst || {{ g.p }}u_fin) begin
             {{ g.p }}u_np <= {{ g.upw }}'d0;
             {{ g.p }}u_ng <= {{ g.pa_w }}'d0;
         end else if ({{ g.p }}u_go) begin
             {{ g.p }}u_np <= ({{ g.p }}u_pos1 == {{ g.upw }}'d0) ? {{ g.upw }}'d0 : {{ g.upw }}'d1;
+{%- if v.prog.tjw > 0 %}
+            {{ g.p }}u_ng <= {{ g.p }}u_g00[{{ g.pa_w - 1 }}:0] + (({{ g.p }}u_pos1 == {{ g.upw }}'d0) ? {{ g.pa_w }}'d1 : {{ g.pa_w }}'d0);
+{%- else %}
             {{ g.p }}u_ng <= ({{ g.p }}u_pos1 == {{ g.upw }}'d0) ? {{ g.pa_w }}'d1 : {{ g.pa_w }}'d0;
+{%- endif %}
         end else if ({{ g.p }}u_rd) begin
             if ({{ g.p }}u_np == {{ g.p }}u_pos1) begin
                 {{ g.p }}u_np <= {{ g.upw }}'d0;
@@ -182,7 +220,11 @@
     reg  [31:0] {{ g.p }}u_c0, {{ g.p }}u_cg;
     always @(posedge clk) begin
         if ({{ g.p }}u_go) begin
+{%- if v.prog.tjw > 0 %}
+            {{ g.p }}u_c0 <= {{ g.p }}u_c00; {{ g.p }}u_cg <= {{ g.p }}u_cg00;
+{%- else %}
             {{ g.p }}u_c0 <= 32'd0; {{ g.p }}u_cg <= 32'd0;
+{%- endif %}
         end else if ({{ g.p }}u_w && {{ g.p }}ufx && {{ g.p }}ufy) begin
             if ({{ g.p }}ufcb) begin
                 {{ g.p }}u_c0 <= {{ g.p }}u_cg + {{ g.p }}u_gc;
@@ -191,6 +233,12 @@
         end
     end
     /* verilator lint_on UNUSEDSIGNAL */
+{%- for l in v.layers %}{%- if l.gp == g.p && l.tiles > 1 && l.has_prom && !l.prom_by_cgi %}
+    // {{ l.name }} in tiles: its per-row parameters at the running tile's rows.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] {{ l.pre }}_pra = {{ l.at_tile("row0", 32) }} + { {{- 32 - g.sh.rw }}'d0, {{ g.p }}u_raddr};   // low bits used
+    /* verilator lint_on UNUSEDSIGNAL */
+{%- endif %}{%- endfor %}
     wire [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_xnm;
     /* verilator lint_off UNUSEDSIGNAL */
     // Spikes (spiking layers), membrane values (value-output layers) and synaptic state

@@ -106,6 +106,9 @@ pub struct ExtView {
     pub pc: usize,
     /// Bits of an index into a buffer row.
     pub qaw: usize,
+    /// The slot of a read (narrow words): the ROM address's low `pw_log` bits, zero-extended
+    /// when the address is narrower (a ROM of fewer words than a row holds).
+    pub xs_src: String,
 }
 
 impl ExtView {

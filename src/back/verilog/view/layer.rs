@@ -142,14 +142,26 @@ pub fn layer_view(
     for (j, p) in l.projections.iter().enumerate() {
         projs.push(proj_view(plan, k, j, l, p, &ident, roms)?);
     }
+    // Where each tile of lane groups starts (rows are lane group after lane group, each over
+    // every position, so tile j is lane groups j G / n on, rows j R / n on).
+    let n = l.tiles.max(1);
+    let gpt = l.lane_groups() / n;
+    let t_g0: Vec<usize> = (0..n).map(|j| j * gpt).collect();
+    let t_row0: Vec<usize> = (0..n).map(|j| j * l.tile_rows()).collect();
+    let t_cb0: Vec<usize> = t_g0.iter().map(|g| g % l.ncg).collect();
+    let t_cg0: Vec<usize> = t_g0.iter().map(|g| g / l.ncg * l.group_size).collect();
+    let t_c0: Vec<usize> = t_g0.iter().zip(&t_cg0).map(|(g, c)| c + g % l.ncg * lanes).collect();
+    let pl = crate::hw::dense::Plane::of(l);
+    let slots: Vec<(usize, usize)> = t_row0.iter().map(|&r| pl.slot(r)).collect();
+    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
     Ok(LayerView {
         k,
         name: label(&l.name),
         ident: ident.clone(),
         pre: format!("l{k}"),
         lanes,
-        rows: l.rows,
-        raw: abits(l.rows),
+        rows: l.tile_rows(),
+        raw: abits(l.tile_rows()),
         vw,
         sw: (l.s_bits as usize).max(1),
         yw: (l.y_bits as usize).max(1),
@@ -195,5 +207,14 @@ pub fn layer_view(
         glw: 1,
         gvw: vw,
         plane: plane_view(plan, k, l),
+        tiles: n,
+        tjw: if most > 1 { abits(most) } else { 0 },
+        t_g0,
+        t_row0,
+        t_cb0,
+        t_c0,
+        t_cg0,
+        t_plwa: slots.iter().map(|s| s.0).collect(),
+        t_ploh: slots.iter().map(|s| 1 << (s.1 / lanes)).collect(),
     })
 }

@@ -52,6 +52,14 @@ pub struct Program {
     pub t_inc: String,
     /// See `st_fin` (streamed only).
     pub t_rst: String,
+    /// Streamed with a layer in tiles of lane groups: the width of `tj`, the running layer's
+    /// tile (0 without tiles), and when the running phase's end moves to the layer's next tile
+    /// or leaves a layer in tiles (1-bit Verilog expressions of `pc_oh`, `late`, `last`, `tj`).
+    pub tjw: usize,
+    /// See `tjw`.
+    pub tj_inc: String,
+    /// See `tjw`.
+    pub tj_rst: String,
 }
 
 struct Ph {
@@ -145,6 +153,9 @@ pub fn program(plan: &Plan) -> Program {
         st_fin,
         t_inc,
         t_rst: "1'b0".into(),
+        tjw: 0,
+        tj_inc: "1'b0".into(),
+        tj_rst: "1'b0".into(),
     }
 }
 
@@ -166,8 +177,10 @@ fn layer_masks(prog: &[Ph], lw: usize) -> Vec<String> {
 /// changes every step, `t` counting them), then per layer its phases at every step, the output
 /// layer's UPD followed by OUT. After a layer's last phase: at a step that is not the last,
 /// the layer's first phase that runs late (`t` + 1); at the last, the next layer's first phase
-/// (`t` back to 0), or done after the last layer. The caller has checked the order
-/// (`hw::schedule::layer_major_order`: no early exit).
+/// (`t` back to 0), or done after the last layer. A layer in `n` tiles of lane groups
+/// (`hw::Layer::tiles`) runs its steps once per tile: after its last phase at the last step,
+/// while tiles remain, back to its first phase (`t` to 0, `tj` + 1), else on (`tj` to 0).
+/// The caller has checked the order (`hw::schedule::layer_major_order`: no early exit).
 pub fn program_streamed(plan: &Plan) -> Program {
     let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: false, layer: 0 }];
     // Per layer: its first phase and its last.
@@ -186,15 +199,18 @@ pub fn program_streamed(plan: &Plan) -> Program {
     let n = prog.len();
     let first_late = |k: usize| (span[k].0..=span[k].1).find(|&j| !prog[j].statik).expect("an UPD phase");
     // Edges (from, condition, to): the condition a Verilog term of `late` and `last`.
-    let mut edges: Vec<(usize, &str, usize)> = vec![];
+    let mut edges: Vec<(usize, String, usize)> = vec![];
     let (mut fin, mut inc, mut rst) = (vec![], vec![], vec![]);
+    let (mut tj_inc, mut tj_rst) = (vec![], vec![]);
+    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
+    let tjw = if most > 1 { abits(most) } else { 0 };
     if plan.input.per_step {
-        edges.push((0, "!last", 0));
+        edges.push((0, "!last".into(), 0));
         inc.push("(pc_oh[0] & !last)".to_string());
-        edges.push((0, "last", span[0].0));
+        edges.push((0, "last".into(), span[0].0));
         rst.push("(pc_oh[0] & last)".to_string());
     } else {
-        edges.push((0, "1'b1", span[0].0));
+        edges.push((0, "1'b1".into(), span[0].0));
     }
     for (k, &(first, last_pc)) in span.iter().enumerate() {
         for i in first..last_pc {
@@ -204,26 +220,38 @@ pub fn program_streamed(plan: &Plan) -> Program {
                 late_next += 1;
             }
             if late_next == i + 1 {
-                edges.push((i, "1'b1", i + 1));
+                edges.push((i, "1'b1".into(), i + 1));
             } else {
-                edges.push((i, "!late", i + 1));
-                edges.push((i, "late", late_next));
+                edges.push((i, "!late".into(), i + 1));
+                edges.push((i, "late".into(), late_next));
             }
         }
-        edges.push((last_pc, "!last", first_late(k)));
+        edges.push((last_pc, "!last".into(), first_late(k)));
         inc.push(format!("(pc_oh[{last_pc}] & !last)"));
-        if k + 1 < span.len() {
-            edges.push((last_pc, "last", span[k + 1].0));
-            rst.push(format!("(pc_oh[{last_pc}] & last)"));
+        // The last step of the layer's last tile (of the layer, without tiles).
+        let n = plan.layers[k].tiles;
+        let done = if n > 1 {
+            let tl = format!("(tj == {tjw}'d{})", n - 1);
+            edges.push((last_pc, format!("last & !{tl}"), first));
+            rst.push(format!("(pc_oh[{last_pc}] & last & !{tl})"));
+            tj_inc.push(format!("(pc_oh[{last_pc}] & last & !{tl})"));
+            tj_rst.push(format!("(pc_oh[{last_pc}] & last & {tl})"));
+            format!("last & {tl}")
         } else {
-            fin.push(format!("(pc_oh[{last_pc}] & last)"));
+            "last".to_string()
+        };
+        if k + 1 < span.len() {
+            edges.push((last_pc, done.clone(), span[k + 1].0));
+            rst.push(format!("(pc_oh[{last_pc}] & {done})"));
+        } else {
+            fin.push(format!("(pc_oh[{last_pc}] & {done})"));
         }
     }
     let enter = |j: usize| -> String {
         let terms: Vec<String> = edges
             .iter()
             .filter(|e| e.2 == j)
-            .map(|&(i, c, _)| if c == "1'b1" { format!("pc_oh[{i}]") } else { format!("(pc_oh[{i}] & {c})") })
+            .map(|(i, c, _)| if c == "1'b1" { format!("pc_oh[{i}]") } else { format!("(pc_oh[{i}] & {c})") })
             .collect();
         if terms.is_empty() { "1'b0".into() } else { terms.join(" | ") }
     };
@@ -248,5 +276,8 @@ pub fn program_streamed(plan: &Plan) -> Program {
         st_fin: or(fin),
         t_inc: or(inc),
         t_rst: or(rst),
+        tjw,
+        tj_inc: or(tj_inc),
+        tj_rst: or(tj_rst),
     }
 }

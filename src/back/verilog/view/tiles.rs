@@ -4,7 +4,8 @@
 //! the weight ROMs it stands for; and what the sequencer waits for. It is the RTL of
 //! `hw::sdram::TileFetch` and of the cycle engine's account of it:
 //! - tile `j` is requested from the cycle its half (`j % 2`) is free: from the inference's
-//!   first cycle for the first two, else from the first cycle of the layer after tile `j - 2`'s;
+//!   first cycle for the first two, else from the first cycle of the (layer, tile) after tile
+//!   `j - 2`'s (a layer without weights or in one tile counting as one);
 //! - a word handed over by the controller (its command registered into the pins, the word
 //!   CL cycles later on the bus, then in the controller's data register) is written into the
 //!   buffer at the next edge, so a tile is readable `CL + 3` cycles after its last READ (`hw::sdram::tile_latency`);
@@ -12,8 +13,12 @@
 //! - an inference starts at a cycle the controller is quiet, restarting it, so the memory's
 //!   timing is `Streamer::at_start`'s at every inference.
 //!
-//! Invariants: every weight ROM of the plan is external (`hw::memory` moves them all), each
-//! layer has at most one tile, tiles follow plan order and are never empty.
+//! - a layer in `n` tiles of lane groups holds, per ROM, `n` equal slices back to back in
+//!   its tiles' requests (`MemMap::External`); slice `s` of a ROM sits at the same offset of
+//!   each tile's half, so a read adds the half of the running tile (`tj`'s parity flips it).
+//!
+//! Invariants: every weight ROM of the plan is external (`hw::memory` moves them all), a
+//! layer's tiles are consecutive, tiles follow plan order and are never empty.
 
 use super::common::{EmitError, Roms};
 use super::expr::{abits, log2};
@@ -67,8 +72,10 @@ pub struct GearView {
 pub struct WaitView {
     /// Phase index.
     pub pc: usize,
-    /// Tile.
+    /// Tile (a layer in tiles: its first; tile `tj` of it waits for `j + tj`).
     pub j: usize,
+    /// The layer is in tiles of lane groups.
+    pub tiled: bool,
 }
 
 /// The tile buffer and its controller.
@@ -147,6 +154,8 @@ struct ExtRom<'a> {
     rows: usize,
     width: usize,
     depth: usize,
+    slices: usize,
+    stride: u64,
 }
 
 /// The tile buffer of `plan` (None when its weights are on chip): fixes each external ROM's
@@ -171,16 +180,22 @@ pub fn tiles_view(
     if tiles.iter().any(|t| t.words == 0) {
         return bad("an empty tile".into());
     }
-    if tiles.windows(2).any(|w| w[0].layer >= w[1].layer) {
+    if tiles.windows(2).any(|w| w[0].layer > w[1].layer) {
         return bad("tiles out of plan order".into());
     }
+    // A layer's first tile, and its tiles (1: whole).
     let tile_of = |k: usize| tiles.iter().position(|t| t.layer == k);
+    let n_of = |k: usize| plan.layers[k].tiles;
+    if (0..plan.layers.len()).any(|k| tile_of(k).is_some() && tiles.iter().filter(|t| t.layer == k).count() != n_of(k))
+    {
+        return bad("a layer's tiles do not match its slices".into());
+    }
     // Every external ROM in address order.
     let mut ext: Vec<ExtRom> = plan
         .memories
         .iter()
         .filter_map(|m| match (&m.map, m.layer) {
-            (MemMap::External { addr, layout, .. }, Some(layer)) => Some(ExtRom {
+            (MemMap::External { addr, layout, slices, stride, .. }, Some(layer)) => Some(ExtRom {
                 name: &m.name,
                 layer,
                 addr: *addr,
@@ -188,14 +203,20 @@ pub fn tiles_view(
                 rows: 0,
                 width: m.width,
                 depth: m.depth,
+                slices: *slices,
+                stride: *stride,
             }),
             _ => None,
         })
         .collect();
     ext.sort_by_key(|e| e.addr);
     let row = LargeLayout::tile_row_bits(ext.iter().map(|e| e.width), dw);
+    // A ROM's rows per slice (the whole ROM with one slice).
     for e in &mut ext {
-        e.rows = LargeLayout::tile_rows(e.depth, e.width, row);
+        if e.slices == 0 || e.depth % e.slices != 0 || e.slices != n_of(e.layer) {
+            return bad(format!("{} is not cut as its layer's tiles", e.name));
+        }
+        e.rows = LargeLayout::tile_rows(e.depth / e.slices, e.width, row);
     }
     let half = (0..plan.layers.len())
         .map(|k| ext.iter().filter(|e| e.layer == k).map(|e| e.rows).sum::<usize>())
@@ -205,12 +226,15 @@ pub fn tiles_view(
     let Some(buffer) = buffer.filter(|b| b.depth == 2 * half && b.width == row) else {
         return bad("the tile buffer does not match the external ROMs".into());
     };
-    // Bases: per layer, its ROMs one after the other in its tile's half.
-    let mut bases = vec![];
+    // Bases: per layer, its ROMs' slices one after the other in its tile's half (offsets
+    // within the half, and the layer's first tile).
+    let mut offs = vec![];
+    let mut firsts = vec![];
     let mut used = vec![0usize; plan.layers.len()];
     for e in &ext {
         let Some(j) = tile_of(e.layer) else { return bad(format!("{} has no tile", e.name)) };
-        bases.push((j % 2) * half + used[e.layer]);
+        offs.push(used[e.layer]);
+        firsts.push(j);
         used[e.layer] += e.rows;
     }
     let aw = abits(buffer.depth);
@@ -227,7 +251,7 @@ pub fn tiles_view(
             let Some(pc) = prog.phases.iter().find(|ph| ph.kind == "acc" && ph.unit == p.pre).map(|ph| ph.idx) else {
                 return bad(format!("{name} has no ACC phase"));
             };
-            x.base = bases[i];
+            x.base = (firsts[i] % 2) * half + offs[i];
             x.pc = pc;
             x.qaw = abits(buffer.width);
             // In the buffer, a word sits in a slot of its width's next power of two.
@@ -238,24 +262,66 @@ pub fn tiles_view(
                 Some(d) => (format!("{}_wa_b", p.pre), d.waw),
                 None => (format!("{}_wa", p.pre), p.waw),
             };
+            x.xs_src = if x.pw_log == 0 {
+                String::new()
+            } else if waw >= x.pw_log {
+                format!("{wa}[{}:0]", x.pw_log - 1)
+            } else {
+                format!("{{{}'d0, {wa}}}", x.pw_log - waw)
+            };
             // The row of word a: a >> pw_log, padded to the buffer's address width.
             let row = if waw <= x.pw_log {
                 format!("{aw}'d0")
             } else {
-                let bits = waw - x.pw_log;
-                let sel = format!("{wa}[{}:{}]", waw - 1, x.pw_log);
-                if bits >= aw { sel } else { format!("{{{}'d0, {sel}}}", aw - bits) }
+                // A tile's words are fewer than a half's rows hold: the address's low bits.
+                let bits = (waw - x.pw_log).min(aw);
+                let sel = format!("{wa}[{}:{}]", x.pw_log + bits - 1, x.pw_log);
+                if bits == aw { sel } else { format!("{{{}'d0, {sel}}}", aw - bits) }
             };
-            reads.push(ReadView { pc, addr: format!("({aw}'d{} + {row})", x.base) });
-            // The ROM's image, packed into memory words at its address.
+            if ext[i].slices > 1 {
+                // The running tile's half: the layer's first tile's, flipped by tj's parity.
+                let (f, o) = (firsts[i] % 2, offs[i]);
+                reads.push(ReadView {
+                    pc,
+                    addr: format!("({aw}'d{o} + ((tj[0] ^ 1'b{f}) ? {aw}'d{half} : {aw}'d0) + {row})"),
+                });
+            } else {
+                reads.push(ReadView { pc, addr: format!("({aw}'d{} + {row})", x.base) });
+            }
+            // The ROM's image, packed into memory words at its address, slice by slice (a
+            // dense gather's words are by target row or lane group: slice s is a run of them).
             let at = roms.iter().position(|(f, _)| *f == x.file).expect("the ROM file of an external ROM");
             let (_, text) = roms.remove(at);
-            let words = packed_words(&text, x.width, &ext[i].layout);
-            let start = ext[i].addr as usize;
-            if image_words.len() < start + words.len() {
-                image_words.resize(start + words.len(), 0);
+            let lines: Vec<&str> = text.lines().collect();
+            let per = ext[i].depth / ext[i].slices;
+            if lines.len() != ext[i].depth {
+                return bad(format!("{name}'s image has {} words, not {}", lines.len(), ext[i].depth));
             }
-            image_words[start..start + words.len()].copy_from_slice(&words);
+            // An event-driven ROM's words are lane-group fastest (`w * G + g`): slice s holds
+            // its tile's lane groups, word (w, g) at `w * (G / n) + g - s G / n`, as the event
+            // unit of a layer in tiles addresses it.
+            let (n, groups) = (ext[i].slices, plan.layers[k].lane_groups());
+            let event = p.dense.is_none() && n > 1;
+            if event && ext[i].depth % groups != 0 {
+                return bad(format!("{name}'s {} words are not whole lane groups", ext[i].depth));
+            }
+            let word = |s: usize, i: usize| -> usize {
+                if event {
+                    let per_g = groups / n;
+                    (i / per_g) * groups + s * per_g + i % per_g
+                } else {
+                    s * per + i
+                }
+            };
+            for s in 0..ext[i].slices {
+                let slice: String = (0..per).map(|i| format!("{}\n", lines[word(s, i)])).collect();
+                let words = packed_words(&slice, x.width, &ext[i].layout);
+                let start = (ext[i].addr + s as u64 * ext[i].stride) as usize;
+                if image_words.len() < start + words.len() {
+                    image_words.resize(start + words.len(), 0);
+                }
+                image_words[start..start + words.len()].copy_from_slice(&words);
+            }
         }
     }
     if reads.len() != ext.len() {
@@ -265,38 +331,60 @@ pub fn tiles_view(
     let image_text: String = image_words.iter().map(|w| format!("{w:0digits$x}\n")).collect();
     let image = format!("{module}_sdram.hex");
     roms.push((image.clone(), image_text));
-    let mems: Vec<GearView> = ext
+    // The slices in memory order (tile after tile, each tile's ROMs in address order), each
+    // into its tile's half.
+    let mut slices: Vec<(u64, usize, usize)> = vec![]; // (address, ROM, slice)
+    for (i, e) in ext.iter().enumerate() {
+        slices.extend((0..e.slices).map(|s| (e.addr + s as u64 * e.stride, i, s)));
+    }
+    slices.sort_unstable();
+    let mems: Vec<GearView> = slices
         .iter()
         .enumerate()
-        .map(|(i, e)| GearView {
-            m: i,
-            words: e.layout.words * e.layout.cols,
-            cols: e.layout.cols,
-            unit_mask: (e.width.next_power_of_two() / dw).max(1) - 1,
-            base: bases[i],
-            tile_end: ext.get(i + 1).is_none_or(|n| n.layer != e.layer),
+        .map(|(m, &(_, i, s))| {
+            let e = &ext[i];
+            GearView {
+                m,
+                words: e.layout.words * e.layout.cols,
+                cols: e.layout.cols,
+                unit_mask: (e.width.next_power_of_two() / dw).max(1) - 1,
+                base: ((firsts[i] + s) % 2) * half + offs[i],
+                tile_end: slices.get(m + 1).is_none_or(|&(_, ni, ns)| ext[ni].layer != e.layer || ns != s),
+            }
         })
         .collect();
+    // Schedule slots: one per (layer, tile), a layer without weights or tiles one.
+    let mut slot0 = vec![0usize; plan.layers.len()];
+    let mut next_slot = 0;
+    for (k, l) in plan.layers.iter().enumerate() {
+        slot0[k] = next_slot;
+        next_slot += l.tiles;
+    }
+    let slot_of = |j: usize| {
+        let k = tiles[j].layer;
+        slot0[k] + (j - tile_of(k).expect("a tile's layer has a first tile"))
+    };
     let reqs: Vec<ReqView> = tiles
         .iter()
         .enumerate()
-        .map(|(j, t)| ReqView { j, addr: t.addr, len: t.words, need: if j < 2 { 0 } else { tiles[j - 2].layer + 2 } })
+        .map(|(j, t)| ReqView { j, addr: t.addr, len: t.words, need: if j < 2 { 0 } else { slot_of(j - 2) + 2 } })
         .collect();
-    // Each layer with a tile: its first phase waits for it.
+    // Each layer with a tile: its first phase waits for it (a layer in tiles: for each).
     let mut waits = vec![];
-    for (j, t) in tiles.iter().enumerate() {
-        let first = prog.phases.iter().find(|ph| ph.layer == Some(t.layer) && (ph.kind == "acc" || ph.kind == "upd"));
-        let Some(first) = first else { return bad(format!("layer {} has no phase", t.layer)) };
-        waits.push(WaitView { pc: first.idx, j });
+    for k in 0..plan.layers.len() {
+        let Some(j) = tile_of(k) else { continue };
+        let first = prog.phases.iter().find(|ph| ph.layer == Some(k) && (ph.kind == "acc" || ph.kind == "upd"));
+        let Some(first) = first else { return bad(format!("layer {k} has no phase")) };
+        waits.push(WaitView { pc: first.idx, j, tiled: n_of(k) > 1 });
     }
-    let layw = abits(plan.layers.len() + 1);
+    let layw = abits(next_slot + 1).max(prog.tjw + 1);
     let lay_masks = (0..layw)
         .map(|b| {
             let bits: String = prog
                 .phases
                 .iter()
                 .rev()
-                .map(|ph| if ph.layer.is_some_and(|k| ((k + 1) >> b) & 1 == 1) { '1' } else { '0' })
+                .map(|ph| if ph.layer.is_some_and(|k| ((slot0[k] + 1) >> b) & 1 == 1) { '1' } else { '0' })
                 .collect();
             format!("{}'b{bits}", prog.phases.len())
         })
@@ -314,7 +402,7 @@ pub fn tiles_view(
         units: row / dw,
         reads,
         // At least two bits: `tiles_nx` adds a one-bit increment to a zero-padded one.
-        tw: abits(tiles.len() + 1).max(2),
+        tw: abits(tiles.len() + 1).max(2).max(prog.tjw + 1),
         raw: ba_w + ra_w + ca_w,
         lw: get("LW"),
         reqs,

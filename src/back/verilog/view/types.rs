@@ -125,9 +125,59 @@ pub struct LayerView {
     pub plane: Option<PlaneView>,
     /// Y lane stride.
     pub y_lw: usize,
+    /// Tiles of lane groups (1: whole; `rows` is then a tile's) and the width of the
+    /// sequencer's `tj` (0 in a design without tiles).
+    pub tiles: usize,
+    /// See `tiles`.
+    pub tjw: usize,
+    /// Per tile: where its rows start (`hw::Layer::tiles`): first lane group, first row, the
+    /// first row's lane group within its channel group, its base channel and its channel
+    /// group's first channel, and its spike-plane slot (word, one-hot lane group).
+    pub t_g0: Vec<usize>,
+    /// See `t_g0`.
+    pub t_row0: Vec<usize>,
+    /// See `t_g0`.
+    pub t_cb0: Vec<usize>,
+    /// See `t_g0`.
+    pub t_c0: Vec<usize>,
+    /// See `t_g0`.
+    pub t_cg0: Vec<usize>,
+    /// See `t_g0`.
+    pub t_plwa: Vec<usize>,
+    /// See `t_g0`.
+    pub t_ploh: Vec<usize>,
+}
+
+/// A `w`-bit Verilog value that is `vals[tj]` for the running tile `tj` (a literal when every
+/// tile has the same): a chain of compares against the sequencer's `tj` (`tjw` bits).
+pub fn by_tile(tjw: usize, w: usize, vals: &[usize]) -> String {
+    let first = vals.first().copied().unwrap_or(0);
+    if tjw == 0 || vals.iter().all(|&v| v == first) {
+        return format!("{w}'d{first}");
+    }
+    let mut e = format!("{w}'d{first}");
+    for (j, v) in vals.iter().enumerate().skip(1).rev() {
+        e = format!("(tj == {tjw}'d{j}) ? {w}'d{v} : {e}");
+    }
+    format!("({e})")
 }
 
 impl LayerView {
+    /// The start table `what` (`g0`, `row0`, `cb0`, `c0`, `cg0`, `plwa`, `ploh`) as a `w`-bit
+    /// Verilog value of the running tile ([`by_tile`]).
+    pub fn at_tile(&self, what: &str, w: impl std::borrow::Borrow<usize>) -> String {
+        let w = *w.borrow();
+        let v = match what {
+            "g0" => &self.t_g0,
+            "row0" => &self.t_row0,
+            "cb0" => &self.t_cb0,
+            "c0" => &self.t_c0,
+            "cg0" => &self.t_cg0,
+            "plwa" => &self.t_plwa,
+            _ => &self.t_ploh,
+        };
+        by_tile(self.tjw, w, v)
+    }
     /// `rows - k`, floored at zero (a compare that a short layer never reaches).
     pub fn rows_minus(&self, k: usize) -> usize {
         self.rows.saturating_sub(k)

@@ -75,7 +75,8 @@ pub fn update_groups(plan: &Plan, layers: &mut [LayerView]) -> (Vec<UGroupView>,
             vw: ks.iter().map(|&k| plan.layers[k].v_bits as usize).max().unwrap_or(2),
             sw: pl(&|l| (l.s_bits as usize).max(1)),
             yw: pl(&|l| (l.y_bits as usize).max(1)),
-            rw: pl(&|l| abits(l.rows)),
+            // A layer in tiles of lane groups updates one tile's rows a pass.
+            rw: pl(&|l| abits(l.tile_rows())),
             pb: plan.rules.leak_bits() as usize + 1,
         };
         let p = if pipelined { format!("g{}_", ks[0]) } else { String::new() };

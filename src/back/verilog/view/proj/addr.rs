@@ -36,6 +36,8 @@ struct Seen {
 struct Arith<'a> {
     pre: &'a str,
     aw: usize,
+    /// Width of the sequencer's tile register `tj` (0: no layer in tiles).
+    tjw: usize,
     src: &'a SourceLayout,
     counters: Vec<CounterView>,
     tables: Vec<TableView>,
@@ -127,16 +129,37 @@ impl Arith<'_> {
         )
     }
 
+    /// The lane groups a beat counter runs over: the layer's, or a tile's when the layer is
+    /// in tiles of lane groups (`hw::memory::tileable`: one channel group). Its weight ROM's
+    /// slice then holds the tile's lane groups fastest, so the word of (w, beat) is
+    /// `w * groups + beat` in every tile.
+    fn beat_groups(l: &Layer) -> usize {
+        l.ncg / l.tiles.max(1)
+    }
+
+    /// The condition that beat `b` is the channel group's last lane group (its padding lanes
+    /// masked): in a layer in tiles, the last beat of the last tile.
+    fn last_group(&self, l: &Layer, b: &str) -> String {
+        let g = Self::beat_groups(l);
+        if l.tiles > 1 {
+            format!("(({b} == {}) && (tj == {}'d{}))", self.k(g - 1), self.tjw, l.tiles - 1)
+        } else {
+            format!("({b} == {})", self.k(g - 1))
+        }
+    }
+
     /// Dense: one beat per lane group of the target, at the event's flattened source index.
     fn dense(&mut self, l: &Layer, seen: &Seen) -> Exprs {
         let pre = self.pre;
         let (all, zero, lastmask) = Self::lane_masks(l);
-        let b = self.count(format!("{pre}_b"), l.ncg);
+        let g = Self::beat_groups(l);
+        let b = self.count(format!("{pre}_b"), g);
         let j = format!("({pre}_c * {} + {}) * {} + {}", self.k(seen.h), seen.y, self.k(seen.w), seen.x);
         self.line(format!("{pre}_j"), self.aw, j);
+        let last = self.last_group(l, &b);
         Exprs {
-            waddr: format!("{pre}_j * {} + {b}", self.k(l.ncg)),
-            mask: format!("{} ? (({b} == {}) ? {lastmask} : {all}) : {zero}", seen.ok, self.k(l.ncg - 1)),
+            waddr: format!("{pre}_j * {} + {b}", self.k(g)),
+            mask: format!("{} ? ({last} ? {lastmask} : {all}) : {zero}", seen.ok),
             row: b,
         }
     }
@@ -215,8 +238,8 @@ fn stage_b(expr: &str, names: &[&str]) -> String {
 }
 
 /// The address arithmetic of unit `pre` (projection `p` into `l`), `aw` bits wide.
-pub fn addresses(pre: &str, aw: usize, src: &SourceLayout, l: &Layer, p: &Projection) -> Addresses {
-    let mut a = Arith { pre, aw, src, counters: vec![], tables: vec![], evregs: vec![], lines: vec![] };
+pub fn addresses(pre: &str, aw: usize, tjw: usize, src: &SourceLayout, l: &Layer, p: &Projection) -> Addresses {
+    let mut a = Arith { pre, aw, tjw, src, counters: vec![], tables: vec![], evregs: vec![], lines: vec![] };
     let seen = a.pre_pool(p);
     let e = match &p.kind {
         ProjKind::Dense { .. } => a.dense(l, &seen),

@@ -10,6 +10,7 @@
 use super::super::common::{EmitError, Roms};
 use super::super::expr::{abits, bits_for_count, lit, mask_lit};
 use super::super::rom::{bits_image, ext_view, spram_view, weight_image};
+use super::super::types::by_tile;
 use super::types::{DenseView, TapView};
 use crate::back::common::in_registers;
 use crate::hw::dense::{Dense, Gather, geometry};
@@ -104,6 +105,16 @@ pub fn dense_view(
         Gather::OneToOne => "group",
         _ => "",
     };
+    // The tiles' first rows (`hw::Layer::tiles`): the row's lane group, and for a one-to-one
+    // gather its source row's slot (the source has the target's rows).
+    let n = l.tiles.max(1);
+    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
+    let tjw = if most > 1 { abits(most) } else { 0 };
+    let row0: Vec<usize> = (0..n).map(|j| j * l.tile_rows()).collect();
+    let cg0: Vec<usize> = row0.iter().map(|r| (r / l.positions()) % l.ncg).collect();
+    let slot0: Vec<(usize, usize)> = row0.iter().map(|&r| d.plane.slot(r)).collect();
+    let word0: Vec<usize> = slot0.iter().map(|s| s.0).collect();
+    let oh0: Vec<usize> = slot0.iter().map(|s| 1 << (s.1 / d.plane.lanes)).collect();
     let gc_rem = l.group_size % l.lanes;
     let has_pad = gc_rem != 0 && !matches!(d.gather, Gather::OneToOne);
     let mut v = DenseView {
@@ -137,6 +148,9 @@ pub fn dense_view(
         wb,
         wconst,
         widx,
+        cg0: by_tile(tjw, bits_for_count(l.ncg), &cg0),
+        word0: by_tile(tjw, paw, &word0),
+        oh0: by_tile(tjw, m, &oh0),
         sw: 2,
         taps: vec![],
         hin: String::new(),

@@ -134,7 +134,9 @@ pub fn proj_view(
     let src = SourceLayout::of(plan, p);
     let (ev_count, ev_rdata, ev_count_nx, follow) = event_reader(plan, k, p, &pre, &src);
     let aw = arith_width(l, p, &src, weight_depth(plan, k, j));
-    let a = addr::addresses(&pre, aw, &src, l, p);
+    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
+    let tjw = if most > 1 { abits(most) } else { 0 };
+    let a = addr::addresses(&pre, aw, tjw, &src, l, p);
     let mut dense = if crate::hw::dense::is(l, j, crate::hw::dense::Mode::Dense) {
         Some(dense::dense_view(plan, (k, j), l, p, ident, roms)?)
     } else {
@@ -146,7 +148,11 @@ pub fn proj_view(
         weights(plan, (k, j), l, p, ident, roms)?
     };
     let (target, tw) = acc_target(l, p);
+    // A layer in tiles: each tile's unit takes its lane groups' share of an event's beats
+    // (`hw::memory::tileable`: one beat per lane group and tap).
     let (beats_min, beats_max) = beats_range(l, p);
+    let n = l.tiles.max(1) as u64;
+    let (beats_min, beats_max) = (beats_min / n, beats_max / n);
     Ok(ProjView {
         comment: proj_comment(plan, l, p),
         src_input: src.input,

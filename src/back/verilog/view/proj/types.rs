@@ -328,6 +328,14 @@ pub struct DenseView {
     pub wconst: String,
     /// See `wb`.
     pub widx: &'static str,
+    /// Where the running tile of lane groups starts (Verilog values of the sequencer's `tj`,
+    /// literals without tiles): the lane group within its channel group, and for a one-to-one
+    /// gather the source plane's word and one-hot lane group of the tile's first row.
+    pub cg0: String,
+    /// See `cg0`.
+    pub word0: String,
+    /// See `cg0`.
+    pub oh0: String,
     /// Convolution: signed width of the coordinate arithmetic, the tap table, the input's (h, w),
     /// the target's (h, w) counters' widths and last values, the start values and increments.
     pub sw: usize,

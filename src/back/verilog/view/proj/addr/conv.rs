@@ -102,7 +102,8 @@ impl Arith<'_> {
         let taps = conv_taps(l, p).expect("a convolution");
         let ty = self.conv_axis(&taps.axes[0], 0, "y", *kh);
         let tx = self.conv_axis(&taps.axes[1], 1, "x", *kw);
-        let cb = self.count(format!("{pre}_cb"), l.ncg);
+        let g = Self::beat_groups(l);
+        let cb = self.count(format!("{pre}_cb"), g);
         let a = self.conv_a(p, seen, *pad, *dil, [&ty, &tx]);
         let outs = [l.shape[1], l.shape[2]];
         for (d, ax) in ["y", "x"].into_iter().enumerate() {
@@ -121,11 +122,12 @@ impl Arith<'_> {
         let grp = if *groups > 1 { format!("({pre}_c >> {})", log2(ci / groups)) } else { cw(self.aw, 0) };
         // The event's parts of both addresses are products of its channel (stage 1); the
         // beat's parts are small counters.
-        self.line(format!("{pre}_wc"), self.aw, format!("{pre}_c * {}", self.k(kh * kw * l.ncg)));
+        self.line(format!("{pre}_wc"), self.aw, format!("{pre}_c * {}", self.k(kh * kw * g)));
         self.line(format!("{pre}_rg"), self.aw, format!("{grp} * {}", self.k(l.ncg * l.positions())));
         let (all, zero, lastmask) = Self::lane_masks(l);
+        let last = self.last_group(l, &cb);
         Exprs {
-            waddr: format!("{pre}_wc + ({} * {} + {}) * {} + {cb}", ty.tap, self.k(*kw), tx.tap, self.k(l.ncg)),
+            waddr: format!("{pre}_wc + ({} * {} + {}) * {} + {cb}", ty.tap, self.k(*kw), tx.tap, self.k(g)),
             row: format!(
                 "{pre}_rg + {cb} * {} + ({pre}_ny >> {}) * {} + ({pre}_nx >> {})",
                 self.k(l.positions()),
@@ -133,11 +135,7 @@ impl Arith<'_> {
                 self.k(l.shape[2]),
                 log2(stride[1])
             ),
-            mask: format!(
-                "({} && {pre}_vy && {pre}_vx) ? (({cb} == {}) ? {lastmask} : {all}) : {zero}",
-                seen.ok,
-                self.k(l.ncg - 1)
-            ),
+            mask: format!("({} && {pre}_vy && {pre}_vx) ? ({last} ? {lastmask} : {all}) : {zero}", seen.ok),
         }
     }
 }
