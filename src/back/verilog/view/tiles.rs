@@ -213,7 +213,7 @@ pub fn tiles_view(
     let row = LargeLayout::tile_row_bits(ext.iter().map(|e| e.width), dw);
     // A ROM's rows per slice (the whole ROM with one slice).
     for e in &mut ext {
-        if e.slices == 0 || e.depth % e.slices != 0 || e.slices != n_of(e.layer) {
+        if e.slices == 0 || !e.depth.is_multiple_of(e.slices) || e.slices != n_of(e.layer) {
             return bad(format!("{} is not cut as its layer's tiles", e.name));
         }
         e.rows = LargeLayout::tile_rows(e.depth / e.slices, e.width, row);
@@ -302,7 +302,7 @@ pub fn tiles_view(
             // unit of a layer in tiles addresses it.
             let (n, groups) = (ext[i].slices, plan.layers[k].lane_groups());
             let event = p.dense.is_none() && n > 1;
-            if event && ext[i].depth % groups != 0 {
+            if event && !ext[i].depth.is_multiple_of(groups) {
                 return bad(format!("{name}'s {} words are not whole lane groups", ext[i].depth));
             }
             let word = |s: usize, i: usize| -> usize {
