@@ -95,14 +95,16 @@ fn tile_buffer_cosim_is_exact() {
     );
 }
 
-/// Layers in tiles of lane groups (docs/hardware.md 4d): each student, dense where it can
-/// be, on a ULX3S cut to 4 block RAMs so its layers' weights do not fit half the tile buffer
-/// whole, at the most lanes (of 1 to 16) that still cut a layer: each tiled layer runs its
-/// steps once per tile, its state memories holding one tile's rows and its weights one slice
-/// per tile (an event-driven ROM's permuted to the tile's lane groups). Co-simulated with the
-/// SDRAM model spike- and cycle-exact against the cycle engine, Verilator -Wall clean; covers
-/// dense convolution and one-to-one gathers and event-driven dense and convolution
-/// projections into tiled layers, and layers in more than two tiles (the halves alternating).
+/// Layers in tiles of lane groups (docs/hardware.md 4d): each student, event-driven and dense
+/// where it can be, on a ULX3S cut to 4 block RAMs so its layers' weights do not fit half the
+/// tile buffer whole, at the most lanes (of 1 to 16) that still cut a layer: each tiled layer
+/// runs its steps once per tile, its state memories holding one tile's rows, its weights one
+/// slice per tile (an event-driven ROM's permuted to the tile's lane groups), each tile
+/// appending to its steps' event lists. Co-simulated with the SDRAM model spike- and
+/// cycle-exact against the cycle engine, Verilator -Wall clean; covers dense convolution and
+/// one-to-one gathers and event-driven dense and convolution projections into tiled layers,
+/// tiled layers writing event lists and spike planes, and layers in more than two tiles
+/// (the buffer's halves alternating).
 /// (No student has a tiled layer that gathers a dense matrix: its unit's only tile-dependent
 /// start is the lane group, shared with the convolution's.)
 #[test]
@@ -112,7 +114,7 @@ fn layers_in_tiles_cosim_is_exact() {
     }
     let lint = tool_or_skip("verilator", "layers_in_tiles_cosim_is_exact (Verilator lint)");
     let (mut done, mut kinds) = (vec![], std::collections::BTreeSet::new());
-    for (c, _) in students() {
+    for ((c, _), dense) in students().into_iter().flat_map(|c| [(c.clone(), true), (c, false)]) {
         let m = c.load();
         let batch = c.batch(&m).take(2);
         let cut = [16, 8, 4, 2, 1].into_iter().find_map(|lanes| {
@@ -123,7 +125,7 @@ fn layers_in_tiles_cosim_is_exact() {
             o.settings.lanes = Some(lanes);
             o.settings.schedule = Some(ScheduleChoice::Streamed);
             let plan = lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
-            let plan = plan.with_modes(&dense::all_dense(&plan), &t).unwrap();
+            let plan = if dense { plan.with_modes(&dense::all_dense(&plan), &t).unwrap() } else { plan };
             plan.layers.iter().any(|l| l.tiles > 1).then_some((lanes, plan))
         });
         let Some((lanes, plan)) = cut else { continue };
@@ -135,22 +137,37 @@ fn layers_in_tiles_cosim_is_exact() {
             if l.tiles > 2 {
                 kinds.insert("more than two tiles".into());
             }
+            let k = plan.layers.iter().position(|x| x.name == l.name).unwrap();
+            if dense::has_event_readers(&plan, k) {
+                kinds.insert("writes events".into());
+            }
+            if !dense::plane_readers(&plan, k).is_empty() {
+                kinds.insert("writes a plane".into());
+            }
         }
         let tiled: Vec<String> =
             plan.layers.iter().filter(|l| l.tiles > 1).map(|l| format!("{} in {}", l.name, l.tiles)).collect();
-        let what = format!("{} at {lanes} lanes ({})", c.name, tiled.join(", "));
-        let dir = scratch(&format!("layer-tiles-{}", c.name));
+        let what = format!("{}{} at {lanes} lanes ({})", c.name, if dense { ", dense" } else { "" }, tiled.join(", "));
+        let dir = scratch(&format!("layer-tiles-{}-{dense}", c.name));
         let sim = if lint { Simulator::Verilator } else { Simulator::Iverilog };
         let r = cosim::cosim(&plan, &batch, batch.n, sim, &dir, &|_| {}).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(r.exact(), "{what}: {:?}", r.first_differences);
         if lint {
             let d = spikefab::back::verilog::emit(&plan, None).unwrap();
-            assert_lint_clean(&d, &format!("layer-tiles-lint-{}", c.name), &what);
+            assert_lint_clean(&d, &format!("layer-tiles-lint-{}-{dense}", c.name), &what);
         }
         done.push(what);
     }
     println!("co-simulated in tiles: {}; projections into tiled layers: {kinds:?}", done.join("; "));
-    for k in ["Dense Conv", "Dense OneToOne", "Event Dense", "Event Conv", "more than two tiles"] {
+    for k in [
+        "Dense Conv",
+        "Dense OneToOne",
+        "Event Dense",
+        "Event Conv",
+        "more than two tiles",
+        "writes events",
+        "writes a plane",
+    ] {
         assert!(kinds.contains(k), "no {k} in tiles: {kinds:?}");
     }
 }

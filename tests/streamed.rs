@@ -593,8 +593,7 @@ fn streamed_traces_carry_each_update_step() {
 /// the whole-layer plan's; the counters say each tile re-reads its sources' events and runs
 /// every phase's head again: cycles = work + tiles x (the whole layer's cycles - work), the
 /// work being its beats and updated rows; the timeline rebuilt tile by tile with the chip
-/// model gives the engine's cycles and waits; the RTL refuses, by name, a layer in tiles that
-/// a projection reads event-driven.
+/// model gives the engine's cycles and waits; the Verilog back end takes the plan.
 #[test]
 fn layers_in_tiles_compute_what_whole_layers_compute() {
     let mut tiled_layers = 0;
@@ -645,21 +644,8 @@ fn layers_in_tiles_compute_what_whole_layers_compute() {
                 let f = spikefab::hw::sdram::stream_figures(&plan, plan.external.as_ref().unwrap(), 1).unwrap();
                 assert_eq!(k.external.reads, f.words, "{what}: the figures stream what the tiles fetch");
             }
-            // The RTL emits a layer in tiles unless a projection reads it event-driven (its
-            // tiles would write an event list), refused by name (tests/rtl_tiles.rs runs the rest).
-            let writes_events = plan
-                .layers
-                .iter()
-                .enumerate()
-                .find(|(k, l)| l.tiles > 1 && spikefab::hw::dense::has_event_readers(&plan, *k));
-            match (writes_events, spikefab::back::limits::check_verilog(&plan)) {
-                (Some((_, l)), Err(e)) => {
-                    let e = e.to_string();
-                    assert!(e.contains("tiles of lane groups") && e.contains(&format!("'{}'", l.name)), "{what}: {e}");
-                }
-                (None, Ok(())) => {}
-                (w, r) => panic!("{what}: {:?} refused as {r:?}", w.map(|(_, l)| &l.name)),
-            }
+            // The RTL emits layers in tiles (tests/rtl_tiles.rs co-simulates them).
+            spikefab::back::limits::check_verilog(&plan).unwrap_or_else(|e| panic!("{what}: {e}"));
         }
     }
     assert!(tiled_layers > 0, "some student is cut into tiles");

@@ -41,24 +41,10 @@ pub enum Unsupported {
     /// The streamed (layer-major) schedule in a back end that does not emit it yet.
     #[error("the streamed schedule: {0}")]
     Streamed(&'static str),
-    /// A layer in tiles of lane groups whose tiles the RTL does not emit yet.
-    #[error(
-        "layer '{layer}' is cut into tiles of lane groups (its weights do not fit half the tile buffer) and {why}: \
-         the cycle engine runs it, the RTL emits tiles only of layers whose readers all \
-         gather densely (try --datapath dense)"
-    )]
-    Tiles {
-        /// The layer.
-        layer: String,
-        /// What it has that the RTL of tiles lacks.
-        why: &'static str,
-    },
 }
 
 /// What the Verilog back end emits beyond [`check`]: weights streamed from external memory
-/// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox);
-/// a layer in tiles of lane groups only when no projection reads it event-driven (its tiles
-/// then write no event list).
+/// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox).
 pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
     if let Some(mem) = &plan.external {
@@ -71,11 +57,6 @@ pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
             return Err(Unsupported::Streamed(
                 "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width",
             ));
-        }
-        for (k, l) in plan.layers.iter().enumerate().filter(|(_, l)| l.tiles > 1) {
-            if crate::hw::dense::has_event_readers(plan, k) {
-                return Err(Unsupported::Tiles { layer: l.name.clone(), why: "a projection reads it event-driven" });
-            }
         }
     }
     Ok(())

@@ -18,18 +18,24 @@
     wire                 {{ m.pre }}_ev_we    = {{ m.pre }}_u_on && (u_spk[{{ m.lanes - 1 }}:0] != {{ m.lanes }}'d0);
     wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_wdata = { u_c0[{{ m.ecw - 1 }}:0], uy[{{ m.eyw - 1 }}:0], ux[{{ m.exw - 1 }}:0], {{ m.counts }}u_spk[{{ m.lanes - 1 }}:0] };
     wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_rdata = {{ b.pre }}_rdata[{{ m.ew - 1 }}:0];
-    always @(posedge clk) begin
-        // Cleared in the done cycle (and by rst), so the next inference starts with empty
-        // lists without `first` (which waits on the `start` input) reaching the counters.
-        if (rst || done || go_{{ m.pre }}) {{ m.pre }}_ev_cnt <= {{ m.raw + 1 }}'d0;
-        else if ({{ m.pre }}_ev_we) {{ m.pre }}_ev_cnt <= {{ m.pre }}_ev_cnt + {{ m.raw + 1 }}'d1;
-    end
 {%- if v.streamed %}
     // The list's entries at each step, kept for the readers of later layers: taken as the
     // layer's update pass of step t ends (its last entry is counted by then).
     reg  [{{ m.raw }}:0] {{ m.pre }}_ev_len [0:{{ v.t_max - 1 }}];
     always @(posedge clk) if (fin && pc_oh[{{ v.upd_pc(m.pre) }}]) {{ m.pre }}_ev_len[t{{ v.t_index() }}] <= {{ m.pre }}_ev_cnt;
 {%- endif %}
+    always @(posedge clk) begin
+        // Cleared in the done cycle (and by rst), so the next inference starts with empty
+        // lists without `first` (which waits on the `start` input) reaching the counters.
+{%- if m.tiles > 1 %}
+        // In tiles: a tile after the first appends to its step's entries (rows stay in order).
+        if (rst || done) {{ m.pre }}_ev_cnt <= {{ m.raw + 1 }}'d0;
+        else if (go_{{ m.pre }}) {{ m.pre }}_ev_cnt <= (tj == {{ v.prog.tjw }}'d0) ? {{ m.raw + 1 }}'d0 : {{ m.pre }}_ev_len[t{{ v.t_index() }}];
+{%- else %}
+        if (rst || done || go_{{ m.pre }}) {{ m.pre }}_ev_cnt <= {{ m.raw + 1 }}'d0;
+{%- endif %}
+        else if ({{ m.pre }}_ev_we) {{ m.pre }}_ev_cnt <= {{ m.pre }}_ev_cnt + {{ m.raw + 1 }}'d1;
+    end
 {%- endfor %}
     // One reader at a time: addresses OR-ed, each gated by its phase (a balanced tree).
     always @* begin

@@ -85,8 +85,10 @@ pub struct BankView {
 pub struct EvMemberView {
     /// Layer prefix.
     pub pre: String,
-    /// Row address width.
+    /// Row address width (of every row, a layer in tiles too).
     pub raw: usize,
+    /// Tiles of lane groups: a tile after the first appends to each step's entries.
+    pub tiles: usize,
     /// Entry width.
     pub ew: usize,
     /// Lanes and entry field widths (c, y, x).
@@ -292,7 +294,9 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
     let width = g.iter().map(|&k| layers[k].ew).max().unwrap_or(1);
     let rows = bank.depth;
     debug_assert_eq!(bank.width, width);
-    debug_assert!(g.iter().zip(&bank.bases).all(|(&k, b)| b + layers[k].rows * held <= rows));
+    // A layer in tiles of lane groups lists every tile's rows (its view's `rows` are a tile's).
+    let whole = |l: &LayerView| l.rows * l.tiles;
+    debug_assert!(g.iter().zip(&bank.bases).all(|(&k, b)| b + whole(&layers[k]) * held <= rows));
     let aw = abits(rows);
     // Step t's entries of a layer of `n` rows (streamed): t x n further.
     let at_step = |addr: String, n: usize| {
@@ -307,21 +311,22 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
         } else {
             format!("{{{}'d0, {}_ev_wdata}}", width - l.ew, l.pre)
         };
+        let (n, raw) = (whole(l), abits(whole(l)));
         members.push(EvMemberView {
             pre: l.pre.clone(),
-            raw: l.raw,
+            raw,
+            tiles: l.tiles,
             ew: l.ew,
             lanes: l.lanes,
             ecw: l.ecw,
             eyw: l.eyw,
             exw: l.exw,
-            waddr: at_step(bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, l.raw - 1), l.raw, aw), l.rows),
+            waddr: at_step(bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, raw - 1), raw, aw), n),
             wdata,
             counts: entry_counts(l, qw),
         });
         for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre && p.dense.is_none()) {
-            readers
-                .push((p.pre.clone(), at_step(bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw), l.rows)));
+            readers.push((p.pre.clone(), at_step(bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw), n)));
         }
     }
     EvBankView {
