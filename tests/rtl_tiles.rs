@@ -97,16 +97,16 @@ fn tile_buffer_cosim_is_exact() {
 
 /// Layers in tiles of lane groups (docs/hardware.md 4d): each student, event-driven and dense
 /// where it can be, on a ULX3S cut to 4 block RAMs so its layers' weights do not fit half the
-/// tile buffer whole, at the most lanes (of 1 to 16) that still cut a layer: each tiled layer
+/// tile buffer whole, at the most lanes (of 1 to 16) that still cut a layer, and at 6 and 12
+/// lanes (channels that are not a multiple of the lanes: padding lanes in the last tile's last
+/// lane group): each tiled layer
 /// runs its steps once per tile, its state memories holding one tile's rows, its weights one
 /// slice per tile (an event-driven ROM's permuted to the tile's lane groups), each tile
 /// appending to its steps' event lists. Co-simulated with the SDRAM model spike- and
-/// cycle-exact against the cycle engine, Verilator -Wall clean; covers dense convolution and
-/// one-to-one gathers and event-driven dense and convolution projections into tiled layers,
-/// tiled layers writing event lists and spike planes, and layers in more than two tiles
-/// (the buffer's halves alternating).
-/// (No student has a tiled layer that gathers a dense matrix: its unit's only tile-dependent
-/// start is the lane group, shared with the convolution's.)
+/// cycle-exact against the cycle engine, Verilator -Wall clean; covers dense matrix,
+/// convolution and one-to-one gathers and event-driven dense and convolution projections into
+/// tiled layers, tiled layers writing event lists and spike planes, padding lanes, and layers
+/// in more than two tiles (the buffer's halves alternating).
 #[test]
 fn layers_in_tiles_cosim_is_exact() {
     if !tool_or_skip("iverilog", "layers_in_tiles_cosim_is_exact") {
@@ -114,10 +114,14 @@ fn layers_in_tiles_cosim_is_exact() {
     }
     let lint = tool_or_skip("verilator", "layers_in_tiles_cosim_is_exact (Verilator lint)");
     let (mut done, mut kinds) = (vec![], std::collections::BTreeSet::new());
-    for ((c, _), dense) in students().into_iter().flat_map(|c| [(c.clone(), true), (c, false)]) {
+    let configs = students().into_iter().flat_map(|c| {
+        [(c.clone(), true, None), (c.clone(), false, None), (c.clone(), true, Some(6)), (c, false, Some(12))]
+    });
+    for ((c, _), dense, at) in configs {
         let m = c.load();
         let batch = c.batch(&m).take(2);
-        let cut = [16, 8, 4, 2, 1].into_iter().find_map(|lanes| {
+        let lanes: Vec<usize> = at.map_or(vec![16, 8, 4, 2, 1], |n| vec![n]);
+        let cut = lanes.into_iter().find_map(|lanes| {
             let mut t = board(50.0);
             t.device.block_rams = 4;
             let mut o = PlanOptions::new(t.clone(), c.timesteps);
@@ -137,6 +141,9 @@ fn layers_in_tiles_cosim_is_exact() {
             if l.tiles > 2 {
                 kinds.insert("more than two tiles".into());
             }
+            if l.group_size % l.lanes != 0 {
+                kinds.insert("padding lanes".into());
+            }
             let k = plan.layers.iter().position(|x| x.name == l.name).unwrap();
             if dense::has_event_readers(&plan, k) {
                 kinds.insert("writes events".into());
@@ -148,18 +155,19 @@ fn layers_in_tiles_cosim_is_exact() {
         let tiled: Vec<String> =
             plan.layers.iter().filter(|l| l.tiles > 1).map(|l| format!("{} in {}", l.name, l.tiles)).collect();
         let what = format!("{}{} at {lanes} lanes ({})", c.name, if dense { ", dense" } else { "" }, tiled.join(", "));
-        let dir = scratch(&format!("layer-tiles-{}-{dense}", c.name));
+        let dir = scratch(&format!("layer-tiles-{}-{dense}-{lanes}", c.name));
         let sim = if lint { Simulator::Verilator } else { Simulator::Iverilog };
         let r = cosim::cosim(&plan, &batch, batch.n, sim, &dir, &|_| {}).unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(r.exact(), "{what}: {:?}", r.first_differences);
         if lint {
             let d = spikefab::back::verilog::emit(&plan, None).unwrap();
-            assert_lint_clean(&d, &format!("layer-tiles-lint-{}-{dense}", c.name), &what);
+            assert_lint_clean(&d, &format!("layer-tiles-lint-{}-{dense}-{lanes}", c.name), &what);
         }
         done.push(what);
     }
     println!("co-simulated in tiles: {}; projections into tiled layers: {kinds:?}", done.join("; "));
     for k in [
+        "Dense Dense",
         "Dense Conv",
         "Dense OneToOne",
         "Event Dense",
@@ -167,6 +175,7 @@ fn layers_in_tiles_cosim_is_exact() {
         "more than two tiles",
         "writes events",
         "writes a plane",
+        "padding lanes",
     ] {
         assert!(kinds.contains(k), "no {k} in tiles: {kinds:?}");
     }
