@@ -327,7 +327,8 @@ pub fn cosim_step(
         .map_err(|e| crate::back::verilog::EmitError::Unsupported(e.to_string()))?;
     let n = batch.n;
     let cycles: u64 = engine.iter().map(|r| r.counters.cycles).sum();
-    let sim = match s.simulator.simulator().or_else(|| Simulator::fastest_installed(cycles)) {
+    let units = cosim::sim_units(plan);
+    let sim = match s.simulator.simulator().or_else(|| Simulator::fastest_installed(cycles, units)) {
         Some(s) => s,
         None => {
             return Ok(Step::skipped(
@@ -342,7 +343,7 @@ pub fn cosim_step(
             crate::flow::package_of(tool)
         )));
     }
-    let predicted = sim.predicted_seconds(cycles);
+    let predicted = sim.predicted_seconds(cycles, units);
     if predicted > budget_s {
         return Ok(Step::skipped(format!(
             "{n} samples need {cycles} clock cycles, predicted {} with {}, above --cosim-budget {budget_s}; \

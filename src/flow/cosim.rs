@@ -56,25 +56,37 @@ impl Simulator {
         }
     }
 
-    /// Predicted wall-clock seconds to co-simulate `cycles` clock cycles in total: start-up
-    /// (Verilator compiles the design to C++) plus cycles at the simulator's rate, measured on
-    /// the bundled students on the 2-core development machine (iverilog about 19,000-25,000
-    /// cycles/s, Verilator about 1,000,000 cycles/s after about 8 s of compiling; README).
-    pub fn predicted_seconds(self, cycles: u64) -> f64 {
+    /// Predicted wall-clock seconds to co-simulate `cycles` clock cycles in total of a design
+    /// of `units` ([`sim_units`]): start-up (Verilator compiles the design to C++) plus cycles
+    /// at the simulator's rate, both taken as proportional to the units above 64 (a small
+    /// design: Verilator about 1,000,000 cycles/s after about 8 s of compiling, iverilog about
+    /// 20,000 cycles/s). Measured on the 2-core development machine (`cosim`, 40 digits, and
+    /// `compile` of the ResNet-18 scale model on 4 inputs), run against predicted: mlp_bw at 2
+    /// lanes 5.3 s / 8 s, at 16 lanes 11.5 s / 8 s; conv_bw at 8 lanes 12.7 s / 11 s;
+    /// ensemble_bw at 16 lanes (336 units) 18.3 s / 34 s; the ResNet-18 streamed at 16 lanes
+    /// (704 units, 41 million cycles) 828 s / 543 s. So within 0.5x to 1.5x.
+    pub fn predicted_seconds(self, cycles: u64, units: usize) -> f64 {
+        let scale = (units as f64 / 64.0).max(1.0);
         match self {
-            Simulator::Iverilog => 0.5 + cycles as f64 / 2.0e4,
-            Simulator::Verilator => 8.0 + cycles as f64 / 1.0e6,
+            Simulator::Iverilog => 0.5 * scale + cycles as f64 * scale / 2.0e4,
+            Simulator::Verilator => 8.0 * scale + cycles as f64 * scale / 1.0e6,
         }
     }
 
-    /// The installed simulator predicted to finish `cycles` first (Verilator for all but short
-    /// runs), or `None` when neither is installed.
-    pub fn fastest_installed(cycles: u64) -> Option<Simulator> {
+    /// The installed simulator predicted to finish `cycles` of a design of `units` first
+    /// (Verilator for all but short runs), or `None` when neither is installed.
+    pub fn fastest_installed(cycles: u64, units: usize) -> Option<Simulator> {
         [Simulator::Verilator, Simulator::Iverilog]
             .into_iter()
             .filter(|s| have(s.tool()))
-            .min_by(|a, b| a.predicted_seconds(cycles).total_cmp(&b.predicted_seconds(cycles)))
+            .min_by(|a, b| a.predicted_seconds(cycles, units).total_cmp(&b.predicted_seconds(cycles, units)))
     }
+}
+
+/// A design's size for the simulators' speed: per layer, its lanes times its units (its
+/// update lanes and one accumulate unit per projection).
+pub fn sim_units(plan: &Plan) -> usize {
+    plan.layers.iter().map(|l| l.lanes * (1 + l.projections.len())).sum()
 }
 
 /// Outcome of a co-simulation.
