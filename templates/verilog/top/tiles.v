@@ -8,6 +8,33 @@
     // at the next edge, so a tile is readable CL + 3 cycles after its last READ; the sequencer
     // holds a layer's first phase until then (hw::sdram::TileFetch is the specification).
     reg  [{{ x.tw - 1 }}:0] tx_next;   // the next tile to request
+{%- if x.tiled %}
+    // With layers in tiles the requests step through a table per layer: the tiles are back to
+    // back in the memory (the address a running sum), a layer's `ntl + 1` of `len` words each;
+    // the need of tile j comes from tile j - 2's (layer, tile), kept two requests back.
+    reg  [{{ x.raw - 1 }}:0] tx_addr;
+    reg  [{{ x.qlw - 1 }}:0] tx_ql, tx_ql1, tx_ql2;                         // the layer (ordinal) of the next tile, of the two before
+    reg  [{{ v.prog.tjw - 1 }}:0] tx_t, tx_t1, tx_t2;                      // their tiles within the layer
+    reg  [{{ x.lw - 1 }}:0] tx_len;
+    reg  [{{ v.prog.tjw - 1 }}:0] tx_ntl;
+    reg  [{{ x.layw - 1 }}:0] tx_s2;                                     // tile j - 2's layer's first slot
+    always @* begin
+        case (tx_ql)
+{%- for r in x.reqs %}
+            {{ x.qlw }}'d{{ r.j }}: begin tx_len = {{ x.lw }}'d{{ r.len }}; tx_ntl = {{ v.prog.tjw }}'d{{ r.ntl }}; end
+{%- endfor %}
+            default: begin tx_len = {{ x.lw }}'d0; tx_ntl = {{ v.prog.tjw }}'d0; end
+        endcase
+        case (tx_ql2)
+{%- for r in x.reqs %}
+            {{ x.qlw }}'d{{ r.j }}: tx_s2 = {{ x.layw }}'d{{ r.need }};
+{%- endfor %}
+            default: tx_s2 = {{ x.layw }}'d0;
+        endcase
+    end
+    wire [{{ x.layw - 1 }}:0] tx_need = (tx_next < {{ x.tw }}'d2) ? {{ x.layw }}'d0 : tx_s2 + { {{- x.layw - v.prog.tjw }}'d0, tx_t2} + {{ x.layw }}'d2;
+    wire tx_valid = run && (tx_next != {{ x.tw }}'d{{ x.tiles_n }}) && (lay_q >= tx_need);
+{%- else %}
     reg  [{{ x.raw - 1 }}:0] tx_addr;
     reg  [{{ x.lw - 1 }}:0] tx_len;
     reg  [{{ x.layw - 1 }}:0] tx_need;
@@ -20,6 +47,7 @@
         endcase
     end
     wire tx_valid = run && (tx_next != {{ x.tw }}'d{{ x.reqs.len() }}) && (lay_q >= tx_need);
+{%- endif %}
     wire tx_ready, ctl_rv;
     wire [{{ x.dw - 1 }}:0] ctl_rd;
     sf_sdram_stream {{ x.stream }} ctl (
@@ -27,10 +55,28 @@
         .restart(first), .quiet(ctl_quiet), .rd_valid(ctl_rv), .rd_data(ctl_rd),
         .sd_cs_n(sd_cs_n), .sd_ras_n(sd_ras_n), .sd_cas_n(sd_cas_n), .sd_we_n(sd_we_n), .sd_ba(sd_ba), .sd_a(sd_a),
         .sd_dq(sd_dq));
+{%- if x.tiled %}
+    always @(posedge clk) begin
+        if (rst || first) begin
+            tx_next <= {{ x.tw }}'d0; tx_addr <= {{ x.raw }}'d0;
+            tx_ql <= {{ x.qlw }}'d0; tx_t <= {{ v.prog.tjw }}'d0;
+            tx_ql1 <= {{ x.qlw }}'d0; tx_t1 <= {{ v.prog.tjw }}'d0; tx_ql2 <= {{ x.qlw }}'d0; tx_t2 <= {{ v.prog.tjw }}'d0;
+        end else if (tx_valid && tx_ready) begin
+            tx_next <= tx_next + {{ x.tw }}'d1;
+            tx_addr <= tx_addr + {% if x.raw > x.lw %}{ {{- x.raw - x.lw }}'d0, tx_len}{% else %}tx_len[{{ x.raw - 1 }}:0]{% endif %};
+            tx_ql1 <= tx_ql; tx_t1 <= tx_t; tx_ql2 <= tx_ql1; tx_t2 <= tx_t1;
+            if (tx_t == tx_ntl) begin
+                tx_t <= {{ v.prog.tjw }}'d0;
+                tx_ql <= tx_ql + {{ x.qlw }}'d1;
+            end else tx_t <= tx_t + {{ v.prog.tjw }}'d1;
+        end
+    end
+{%- else %}
     always @(posedge clk) begin
         if (rst || first) tx_next <= {{ x.tw }}'d0;
         else if (tx_valid && tx_ready) tx_next <= tx_next + {{ x.tw }}'d1;
     end
+{%- endif %}
     // Gearbox: the ROMs' words arrive in address order, ROM after ROM. A buffer row holds
     // {{ x.units }} memory words, the ROM's words in slots of their width's next power of two: the
     // memory words of a ROM word go to consecutive positions from the start of its slot. A row
@@ -44,6 +90,24 @@
     reg  gx_lastw, gx_lastc, gx_tend;
     reg  [{{ x.pw - 1 }}:0] gx_um;
     reg  [{{ x.aw - 1 }}:0] gx_base;
+{%- if x.tiled %}
+    // With layers in tiles the table is per ROM: a tile's slices are its layer's ROMs in turn,
+    // then the layer's first ROM again for its next tile (gx_t), each tile into the other half
+    // of the buffer (gx_h) from the ROM's offset in a half.
+    reg  [{{ v.prog.tjw - 1 }}:0] gx_t, gx_ntl;
+    reg  gx_h;
+    reg  [{{ x.mw - 1 }}:0] gx_first;
+    reg  [{{ x.aw - 1 }}:0] gx_off;
+    always @* begin
+        case (gx_m)
+{%- for m in x.mems %}
+            {{ x.mw }}'d{{ m.m }}: begin gx_lastw = (gx_w == {{ x.ww }}'d{{ m.words - 1 }}); gx_lastc = (gx_c == {{ x.cw }}'d{{ m.cols - 1 }}); gx_um = {{ x.pw }}'d{{ m.unit_mask }}; gx_off = {{ x.aw }}'d{{ m.base }}; gx_tend = 1'b{% if m.tile_end %}1{% else %}0{% endif %}; gx_first = {{ x.mw }}'d{{ m.first }}; gx_ntl = {{ v.prog.tjw }}'d{{ m.ntl }}; end
+{%- endfor %}
+            default: begin gx_lastw = 1'b1; gx_lastc = 1'b1; gx_um = {{ x.pw }}'d0; gx_off = {{ x.aw }}'d0; gx_tend = 1'b0; gx_first = {{ x.mw }}'d0; gx_ntl = {{ v.prog.tjw }}'d0; end
+        endcase
+        gx_base = gx_off + (gx_h ? {{ x.aw }}'d{{ x.half }} : {{ x.aw }}'d0);
+    end
+{%- else %}
     always @* begin
         case (gx_m)
 {%- for m in x.mems %}
@@ -52,6 +116,7 @@
             default: begin gx_lastw = 1'b1; gx_lastc = 1'b1; gx_um = {{ x.pw }}'d0; gx_base = {{ x.aw }}'d0; gx_tend = 1'b0; end
         endcase
     end
+{%- endif %}
     // The next position: the next slot after a ROM word's last memory word, else the next one.
     wire [{{ x.pw - 1 }}:0] gx_pn = (gx_lastc ? (gx_p | gx_um) : gx_p) + {{ x.pw }}'d1;
     wire gx_done = gx_lastw || (gx_pn == {{ x.pw }}'d{{ x.units }});   // this word completes a row
@@ -60,6 +125,9 @@
     always @(posedge clk) begin
         if (rst || first) begin
             gx_m <= {{ x.mw }}'d0; gx_w <= {{ x.ww }}'d0; gx_c <= {{ x.cw }}'d0; gx_p <= {{ x.pw }}'d0; gx_r <= {{ x.rw }}'d0;
+{%- if x.tiled %}
+            gx_t <= {{ v.prog.tjw }}'d0; gx_h <= 1'b0;
+{%- endif %}
             tiles_in <= {{ x.tw }}'d0;
         end else begin
             tiles_in <= tiles_nx;
@@ -69,7 +137,20 @@
                 if (gx_lastw) begin
                     gx_w <= {{ x.ww }}'d0;
                     gx_r <= {{ x.rw }}'d0;
+{%- if x.tiled %}
+                    if (gx_tend) begin
+                        gx_h <= !gx_h;
+                        if (gx_t == gx_ntl) begin
+                            gx_t <= {{ v.prog.tjw }}'d0;
+                            gx_m <= gx_m + {{ x.mw }}'d1;
+                        end else begin
+                            gx_t <= gx_t + {{ v.prog.tjw }}'d1;
+                            gx_m <= gx_first;
+                        end
+                    end else gx_m <= gx_m + {{ x.mw }}'d1;
+{%- else %}
                     gx_m <= gx_m + {{ x.mw }}'d1;
+{%- endif %}
                 end else begin
                     gx_w <= gx_w + {{ x.ww }}'d1;
                     if (gx_done) gx_r <= gx_r + {{ x.rw }}'d1;

@@ -48,7 +48,11 @@ pub struct ReqView {
     pub len: u64,
     /// The value of the running layer's register (`lay_q`: layer + 1, 0 before the first)
     /// from which the request may go: 0 for the first two tiles, else tile `j - 2`'s layer + 2.
+    /// With layers in tiles the view is per layer with weights (`j` its ordinal, `len` a tile's
+    /// words, `need` its first (layer, tile) slot, `ntl` its tiles less one).
     pub need: usize,
+    /// See `need`.
+    pub ntl: usize,
 }
 
 /// A weight ROM as the gearbox writes it, in memory address order.
@@ -66,6 +70,12 @@ pub struct GearView {
     pub base: usize,
     /// The last ROM of its tile: its last word makes the tile readable.
     pub tile_end: bool,
+    /// With layers in tiles the view is per ROM (`words` a slice's, `base` its offset in a
+    /// half): the first ROM of its layer (where the next tile starts again) and its layer's
+    /// tiles less one.
+    pub first: usize,
+    /// See `first`.
+    pub ntl: usize,
 }
 
 /// A layer's first phase and the tile it waits for.
@@ -114,6 +124,16 @@ pub struct TilesView {
     pub cw: usize,
     /// See `mems`: wide enough to hold `units`.
     pub pw: usize,
+    /// Layers in tiles: the tables are per layer and per ROM, stepped by counters (a table of
+    /// one entry per tile or slice would be a ROM Yosys puts in block RAM); the width of a
+    /// layer ordinal, and a half's rows.
+    pub tiled: bool,
+    /// See `tiled`.
+    pub qlw: usize,
+    /// See `tiled`.
+    pub half: usize,
+    /// See `tiled`: the tiles requested in all.
+    pub tiles_n: usize,
     /// Phases that wait for a tile.
     pub waits: Vec<WaitView>,
     /// Width of `lay_q`, and per bit of it the one-hot mask of the phases whose layer + 1 has
@@ -338,21 +358,42 @@ pub fn tiles_view(
         slices.extend((0..e.slices).map(|s| (e.addr + s as u64 * e.stride, i, s)));
     }
     slices.sort_unstable();
-    let mems: Vec<GearView> = slices
-        .iter()
-        .enumerate()
-        .map(|(m, &(_, i, s))| {
-            let e = &ext[i];
-            GearView {
-                m,
+    let tiled = prog.tjw > 0;
+    let mems: Vec<GearView> = if tiled {
+        // Per ROM, in address order (a layer's ROMs consecutive): the gearbox steps through
+        // a tile's ROMs, then back to the layer's first for its next tile.
+        ext.iter()
+            .enumerate()
+            .map(|(i, e)| GearView {
+                m: i,
                 words: e.layout.words * e.layout.cols,
                 cols: e.layout.cols,
                 unit_mask: (e.width.next_power_of_two() / dw).max(1) - 1,
-                base: ((firsts[i] + s) % 2) * half + offs[i],
-                tile_end: slices.get(m + 1).is_none_or(|&(_, ni, ns)| ext[ni].layer != e.layer || ns != s),
-            }
-        })
-        .collect();
+                base: offs[i],
+                tile_end: ext.get(i + 1).is_none_or(|n| n.layer != e.layer),
+                first: ext.iter().position(|f| f.layer == e.layer).unwrap_or(i),
+                ntl: e.slices - 1,
+            })
+            .collect()
+    } else {
+        slices
+            .iter()
+            .enumerate()
+            .map(|(m, &(_, i, s))| {
+                let e = &ext[i];
+                GearView {
+                    m,
+                    words: e.layout.words * e.layout.cols,
+                    cols: e.layout.cols,
+                    unit_mask: (e.width.next_power_of_two() / dw).max(1) - 1,
+                    base: ((firsts[i] + s) % 2) * half + offs[i],
+                    tile_end: slices.get(m + 1).is_none_or(|&(_, ni, ns)| ext[ni].layer != e.layer || ns != s),
+                    first: 0,
+                    ntl: 0,
+                }
+            })
+            .collect()
+    };
     // Schedule slots: one per (layer, tile), a layer without weights or tiles one.
     let mut slot0 = vec![0usize; plan.layers.len()];
     let mut next_slot = 0;
@@ -364,11 +405,23 @@ pub fn tiles_view(
         let k = tiles[j].layer;
         slot0[k] + (j - tile_of(k).expect("a tile's layer has a first tile"))
     };
-    let reqs: Vec<ReqView> = tiles
-        .iter()
-        .enumerate()
-        .map(|(j, t)| ReqView { j, addr: t.addr, len: t.words, need: if j < 2 { 0 } else { slot_of(j - 2) + 2 } })
-        .collect();
+    let reqs: Vec<ReqView> = if tiled {
+        // Per layer with weights, in order; its tiles are back to back, each `len` words.
+        (0..plan.layers.len())
+            .filter_map(|k| tile_of(k).map(|j| (k, j)))
+            .enumerate()
+            .map(|(q, (k, j))| ReqView { j: q, addr: tiles[j].addr, len: tiles[j].words, need: slot0[k], ntl: n_of(k) - 1 })
+            .collect()
+    } else {
+        tiles
+            .iter()
+            .enumerate()
+            .map(|(j, t)| ReqView { j, addr: t.addr, len: t.words, need: if j < 2 { 0 } else { slot_of(j - 2) + 2 }, ntl: 0 })
+            .collect()
+    };
+    if tiled && tiles.windows(2).any(|w| w[1].addr != w[0].addr + w[0].words) {
+        return bad("tiles not back to back in the memory".into());
+    }
     // Each layer with a tile: its first phase waits for it (a layer in tiles: for each).
     let mut waits = vec![];
     for k in 0..plan.layers.len() {
@@ -389,6 +442,7 @@ pub fn tiles_view(
             format!("{}'b{bits}", prog.phases.len())
         })
         .collect();
+    let qlw = abits(reqs.len() + 1);
     let sp = stream_params(&s);
     let get = |n: &str| sp.iter().find(|(k, _)| *k == n).map_or(1, |(_, v)| *v as usize);
     let (ba_w, ra_w, ca_w, a_w) = (get("BA_W"), get("RA_W"), get("CA_W"), get("A_W"));
@@ -411,6 +465,10 @@ pub fn tiles_view(
         rw: abits(half.max(1)),
         cw: abits(mems.iter().map(|m| m.cols).max().unwrap_or(1)),
         pw: abits(row / dw + 1),
+        tiled,
+        qlw,
+        half,
+        tiles_n: tiles.len(),
         mems,
         waits,
         layw,
