@@ -410,13 +410,25 @@ pub fn tiles_view(
         (0..plan.layers.len())
             .filter_map(|k| tile_of(k).map(|j| (k, j)))
             .enumerate()
-            .map(|(q, (k, j))| ReqView { j: q, addr: tiles[j].addr, len: tiles[j].words, need: slot0[k], ntl: n_of(k) - 1 })
+            .map(|(q, (k, j))| ReqView {
+                j: q,
+                addr: tiles[j].addr,
+                len: tiles[j].words,
+                need: slot0[k],
+                ntl: n_of(k) - 1,
+            })
             .collect()
     } else {
         tiles
             .iter()
             .enumerate()
-            .map(|(j, t)| ReqView { j, addr: t.addr, len: t.words, need: if j < 2 { 0 } else { slot_of(j - 2) + 2 }, ntl: 0 })
+            .map(|(j, t)| ReqView {
+                j,
+                addr: t.addr,
+                len: t.words,
+                need: if j < 2 { 0 } else { slot_of(j - 2) + 2 },
+                ntl: 0,
+            })
             .collect()
     };
     if tiled && tiles.windows(2).any(|w| w[1].addr != w[0].addr + w[0].words) {
