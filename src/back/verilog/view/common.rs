@@ -137,3 +137,10 @@ pub fn plane_units(plan: &crate::hw::Plan, k: usize, r: usize) -> Vec<String> {
         .map(|j| format!("l{r}p{j}"))
         .collect()
 }
+
+/// Width of the sequencer's tile register `tj` in `plan`'s design: enough for its most tiles
+/// of lane groups, 0 when no layer is in tiles (the design then has no `tj`).
+pub fn tj_width(plan: &crate::hw::Plan) -> usize {
+    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
+    if most > 1 { super::expr::abits(most) } else { 0 }
+}

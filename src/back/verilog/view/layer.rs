@@ -153,7 +153,6 @@ pub fn layer_view(
     let t_c0: Vec<usize> = t_g0.iter().zip(&t_cg0).map(|(g, c)| c + g % l.ncg * lanes).collect();
     let pl = crate::hw::dense::Plane::of(l);
     let slots: Vec<(usize, usize)> = t_row0.iter().map(|&r| pl.slot(r)).collect();
-    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
     Ok(LayerView {
         k,
         name: label(&l.name),
@@ -208,7 +207,7 @@ pub fn layer_view(
         gvw: vw,
         plane: plane_view(plan, k, l),
         tiles: n,
-        tjw: if most > 1 { abits(most) } else { 0 },
+        tjw: super::common::tj_width(plan),
         t_g0,
         t_row0,
         t_cb0,

@@ -202,8 +202,7 @@ pub fn program_streamed(plan: &Plan) -> Program {
     let mut edges: Vec<(usize, String, usize)> = vec![];
     let (mut fin, mut inc, mut rst) = (vec![], vec![], vec![]);
     let (mut tj_inc, mut tj_rst) = (vec![], vec![]);
-    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
-    let tjw = if most > 1 { abits(most) } else { 0 };
+    let tjw = super::common::tj_width(plan);
     if plan.input.per_step {
         edges.push((0, "!last".into(), 0));
         inc.push("(pc_oh[0] & !last)".to_string());

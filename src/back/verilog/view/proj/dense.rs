@@ -108,8 +108,7 @@ pub fn dense_view(
     // The tiles' first rows (`hw::Layer::tiles`): the row's lane group, and for a one-to-one
     // gather its source row's slot (the source has the target's rows).
     let n = l.tiles.max(1);
-    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
-    let tjw = if most > 1 { abits(most) } else { 0 };
+    let tjw = super::super::common::tj_width(plan);
     let row0: Vec<usize> = (0..n).map(|j| j * l.tile_rows()).collect();
     let cg0: Vec<usize> = row0.iter().map(|r| (r / l.positions()) % l.ncg).collect();
     let slot0: Vec<(usize, usize)> = row0.iter().map(|&r| d.plane.slot(r)).collect();

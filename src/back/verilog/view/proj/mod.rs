@@ -134,8 +134,7 @@ pub fn proj_view(
     let src = SourceLayout::of(plan, p);
     let (ev_count, ev_rdata, ev_count_nx, follow) = event_reader(plan, k, p, &pre, &src);
     let aw = arith_width(l, p, &src, weight_depth(plan, k, j));
-    let most = plan.layers.iter().map(|l| l.tiles).max().unwrap_or(1);
-    let tjw = if most > 1 { abits(most) } else { 0 };
+    let tjw = super::common::tj_width(plan);
     let a = addr::addresses(&pre, aw, tjw, &src, l, p);
     let mut dense = if crate::hw::dense::is(l, j, crate::hw::dense::Mode::Dense) {
         Some(dense::dense_view(plan, (k, j), l, p, ident, roms)?)
