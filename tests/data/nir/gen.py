@@ -752,6 +752,21 @@ def b_conv2d_a(rng):
                        "Conv2d(2->4, 3x3, stride 2 (int), padding 1 (int), bias, input_shape stored) -> LIF (4,4,4); per-step spikes")])
 
 
+@builder("conv1x1_stride2", 1650)
+def b_conv2d_1x1s2(rng):
+    i_, o_ = io([2, 8, 8], [4, 4, 4])
+    conv = nir.Conv2d(input_shape=(8, 8), weight=dy(rng, (4, 2, 3, 3), -1, 1, 4).astype(F32), stride=1, padding=1,
+                      dilation=1, groups=1, bias=dy(rng, (4,), -0.25, 0.25, 8).astype(F32))
+    short = nir.Conv2d(input_shape=(8, 8), weight=dy(rng, (4, 4, 1, 1), -1, 1, 4).astype(F32), stride=2, padding=0,
+                       dilation=1, groups=1, bias=np.zeros(4, F32))
+    g = chain([("input", i_), ("conv", conv), ("lif1", lif((4, 8, 8), tau=2.0, r=2.0, thr=0.5)),
+               ("short", short), ("lif2", lif((4, 4, 4), tau=2.0, r=2.0, thr=0.5)), ("output", o_)])
+    return dict(graph=g, dt=1.0, T=6, output="spikes",
+                inputs={"x": spikes(rng, (8, 6, 2, 8, 8), 0.3)},
+                runs=[("conv1x1_stride2", "zero", False, "x",
+                       "Conv2d(2->4, 3x3, padding 1) -> LIF (4,8,8) -> Conv2d(4->4, 1x1, stride 2, no padding: only even rows and columns reach a target, as a ResNet's downsampling shortcut) -> LIF (4,4,4); per-step spikes")])
+
+
 @builder("conv2d_same", 1700, writer="drop:conv/input_shape")
 def b_conv2d_b(rng):
     i_, o_ = io([2, 6, 6], [3, 6, 6])

@@ -57,7 +57,11 @@ impl Arith<'_> {
         self.evreg(k0r.clone(), k0w, k0.clone());
         let tap = format!("{pre}_tap{ax}");
         let ctr = if k0w > w { format!("{{{}'d0, {name}_d}}", k0w - w) } else { format!("{name}_d") };
-        self.line(tap.clone(), k0w, format!("{k0r} + {ctr} * {}", cw(k0w, t.step)));
+        // One tap presented (a 1x1 kernel, a stride beyond the kernel): the counter stays 0,
+        // and the step may not fit the tap's width. More: the second tap, first + step, is
+        // below k, so the step fits.
+        let e = if nmax <= 1 { k0r.clone() } else { format!("{k0r} + {ctr} * {}", cw(k0w, t.step)) };
+        self.line(tap.clone(), k0w, e);
         let wide = |v: &str| format!("{{{}'d0, {v}}}", aw - k0w);
         Tap { tap: wide(&tap), off: format!("{name}w * {}", cw(aw, t.step)), k0: Some((wide(&k0r), wide(&k0))) }
     }
