@@ -1,7 +1,8 @@
 //! Every model of the NIR op corpus that lowers to hardware is co-simulated: the RTL must
 //! match the cycle engine word for word and cycle for cycle (covers CubaLIF, IF, LI and
 //! Threshold layers, value outputs, recurrence, shortcuts, pooling, strided, dilated and
-//! grouped convolutions, per-step and direct input, all reset modes), and each design is
+//! grouped convolutions, a strided 1x1 convolution whose source lists only the positions it
+//! reaches, per-step and direct input, all reset modes), and each design is
 //! Verilator -Wall clean.
 
 mod common;
@@ -21,6 +22,9 @@ fn op_corpus_cosim_iverilog() {
     let t = spikefab::target::Target::load("ice40-up5k").unwrap();
     let mut done = vec![];
     let mut refused = vec![];
+    // Plans whose event list keeps only the positions its readers reach (a strided 1x1
+    // convolution's source: conv1x1_stride2).
+    let mut kept_lists = 0;
     for c in cases(&root().join("tests/data/nir/cases.json")) {
         let m = c.load();
         let batch = c.batch(&m);
@@ -49,12 +53,16 @@ fn op_corpus_cosim_iverilog() {
                 let text = String::from_utf8_lossy(&out.stderr);
                 assert!(out.status.success() && !text.contains("%Warning"), "{} lint: {text}", c.name);
             }
+            kept_lists += usize::from(
+                (0..plan.layers.len()).any(|k| spikefab::hw::dense::listed_rows(&plan, k) < plan.layers[k].rows),
+            );
             done.push(format!("{} (L={lanes})", c.name));
         }
     }
     println!("co-simulated: {}", done.join(", "));
     println!("refused by the plan: {}", refused.join("\n  "));
     assert!(done.len() >= 30, "most of the corpus lowers to hardware: {done:?}");
+    assert!(kept_lists >= 2, "an event list keeping only the positions its readers reach, at 1 and 4 lanes");
 }
 
 /// Layers share state and event memories; under early exit those memories tell stale rows

@@ -77,7 +77,8 @@ fn streamed_rtl_cosim_is_exact() {
             dense_runs += usize::from(plan.layers.iter().any(|l| l.modes.contains(&Mode::Dense)));
             shared_states += usize::from(plan.banks.iter().any(|b| b.kind == "x" && b.layers.len() > 1));
             let held = spikefab::hw::memory::steps_held(&plan);
-            let words = |b: &spikefab::hw::memory::Bank| b.layers.iter().map(|&k| plan.layers[k].rows * held).sum();
+            let words =
+                |b: &spikefab::hw::memory::Bank| b.layers.iter().map(|&k| dense::listed_rows(&plan, k) * held).sum();
             reused_lists += usize::from(plan.banks.iter().any(|b| b.kind == "events" && b.depth < words(b)));
             let plane_words = |b: &spikefab::hw::memory::Bank| {
                 b.layers.iter().map(|&k| dense::Plane::of(&plan.layers[k]).depth() * held).sum()

@@ -318,6 +318,63 @@ pub fn has_event_readers(plan: &Plan, k: usize) -> bool {
     !readers(plan, Source::Layer(k), Mode::Event).is_empty()
 }
 
+/// Which positions of layer `k` its event list keeps: the rows (y, x) whose spikes some
+/// event-mode reader can deliver to a target. A reader that is not a convolution reaches
+/// every position; a convolution the coordinates [`super::taps::conv_reach`] marks on each
+/// axis (a strided 1x1 convolution, every `s`-th). Separable: y in `y` and x in `x`, each
+/// axis the union over the readers (a superset of the union of their position sets, so no
+/// event with a target is ever dropped).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reach {
+    /// Per y: kept.
+    pub y: Vec<bool>,
+    /// Per x: kept.
+    pub x: Vec<bool>,
+}
+
+impl Reach {
+    /// True when the position at flat index `pos` (`y * W + x`) is kept.
+    pub fn at(&self, pos: usize) -> bool {
+        let w = self.x.len();
+        self.y[pos / w] && self.x[pos % w]
+    }
+
+    /// Positions kept.
+    pub fn positions(&self) -> usize {
+        self.y.iter().filter(|&&b| b).count() * self.x.iter().filter(|&&b| b).count()
+    }
+}
+
+/// Layer `k`'s [`Reach`]; None when its list keeps every position (some reader reaches
+/// them all, or it has no event-mode reader).
+pub fn event_reach(plan: &Plan, k: usize) -> Option<Reach> {
+    let [_, h, w] = plan.layers[k].shape;
+    let mut r = Reach { y: vec![false; h], x: vec![false; w] };
+    let mut any = false;
+    for l in &plan.layers {
+        for (p, m) in l.projections.iter().zip(&l.modes) {
+            if p.source != Source::Layer(k) || *m != Mode::Event {
+                continue;
+            }
+            any = true;
+            let [ry, rx] = super::taps::conv_reach(l, p)?;
+            if ry.len() != h || rx.len() != w {
+                return None;
+            }
+            r.y.iter_mut().zip(&ry).for_each(|(a, &b)| *a |= b);
+            r.x.iter_mut().zip(&rx).for_each(|(a, &b)| *a |= b);
+        }
+    }
+    (any && r.positions() < h * w).then_some(r)
+}
+
+/// Rows of layer `k`'s event list at one step: lane groups times the positions it keeps
+/// ([`event_reach`]).
+pub fn listed_rows(plan: &Plan, k: usize) -> usize {
+    let l = &plan.layers[k];
+    event_reach(plan, k).map_or(l.rows, |r| l.lane_groups() * r.positions())
+}
+
 /// The layers reading layer `k`'s spike plane, in plan order, each once.
 pub fn plane_readers(plan: &Plan, k: usize) -> Vec<usize> {
     readers(plan, Source::Layer(k), Mode::Dense)

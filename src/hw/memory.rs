@@ -171,10 +171,18 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
             "x" => "v",
             k => k,
         };
-        let items: Vec<(usize, usize)> =
-            plan.layers.iter().enumerate().filter(|(k, l)| member(*k, l)).map(|(k, l)| (k, l.rows)).collect();
-        // A state memory holds one tile of a layer at a time; an event list all its rows.
-        let rows = |k: usize| if kind == "events" { plan.layers[k].rows } else { plan.layers[k].tile_rows() };
+        // A state memory holds one tile of a layer at a time; an event list all its rows it
+        // keeps ([`super::dense::listed_rows`]).
+        let rows = |k: usize| {
+            if kind == "events" { super::dense::listed_rows(plan, k) } else { plan.layers[k].tile_rows() }
+        };
+        let items: Vec<(usize, usize)> = plan
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(k, l)| member(*k, l))
+            .map(|(k, l)| (k, if kind == "events" { rows(k) } else { l.rows }))
+            .collect();
         let pipelined = plan.schedule == Schedule::Pipelined;
         // Streamed: an event list holds every step (its consumers run after all of them).
         let held = if kind == "events" { steps_held(plan) } else { 1 };
@@ -203,7 +211,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
                 g.iter().scan(0, |at, &k| Some(std::mem::replace(at, *at + words(k)))).collect()
             };
             let depth: usize = if copies {
-                two_steps(plan.layers[g[0]].rows)
+                two_steps(rows(g[0]))
             } else {
                 g.iter().zip(&bases).map(|(&k, b)| b + words(k)).max().unwrap_or(0)
             };
@@ -598,7 +606,8 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             add(format!("{}.params", l.name), Some(k), "params", l.param_depth(), lanes * pb, true);
         }
         if l.spiking() && super::dense::has_event_readers(plan, k) {
-            let depth = if pipelined { two_steps(l.rows) } else { l.rows * steps_held(plan) };
+            let rows = super::dense::listed_rows(plan, k);
+            let depth = if pipelined { two_steps(rows) } else { rows * steps_held(plan) };
             add(format!("{}.events", l.name), Some(k), "events", depth, event_width(l), false);
         }
         // The spike plane: sequential, one memory its readers take turns at; pipelined, a copy

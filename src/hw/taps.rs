@@ -199,6 +199,44 @@ fn mod_inverse(m: usize, n: usize) -> usize {
     t0.rem_euclid(n as i128) as usize
 }
 
+/// The conv input coordinate of source coordinate `v`: `v` itself, or the one pre-pooling
+/// window holding it (None outside every window); `pool` is (kernel, stride, padding, output)
+/// of a window that holds each coordinate at most once.
+fn pooled_input(v: usize, pool: Option<(usize, usize, usize, usize)>) -> Option<usize> {
+    match pool {
+        None => Some(v),
+        Some((pk, ps, pp, po)) => {
+            let vp = v + pp;
+            let o = vp / ps;
+            (o < po && vp - o * ps < pk).then_some(o)
+        }
+    }
+}
+
+/// Per source coordinate (y, then x) of convolution `p` into `l`, whether an event there has
+/// a target: at least one valid tap. Every coordinate counts as reached where that is not
+/// worked out per coordinate (overlapping pre-pooling windows, an empty kernel), so a
+/// coordinate marked unreached never has a target. None unless `p` is a convolution.
+pub fn conv_reach(l: &Layer, p: &Projection) -> Option<[Vec<bool>; 2]> {
+    let ProjKind::Conv { kh, kw, stride, pad, dil, .. } = &p.kind else {
+        return None;
+    };
+    let k = [*kh, *kw];
+    Some([0, 1].map(|d| {
+        let extent = p.src_shape[1 + d];
+        let pool = p.pre_pool.as_ref().map(|g| (g.k[d], g.s[d], g.p[d], g.out[d]));
+        if pool.is_some_and(|(pk, ps, _, _)| pk.div_ceil(ps) != 1) || k[d] == 0 {
+            return vec![true; extent];
+        }
+        (0..extent)
+            .map(|v| {
+                pooled_input(v, pool)
+                    .is_some_and(|i| valid_run(i + pad[d], k[d], stride[d], dil[d].max(1), l.shape[1 + d]).1 > 0)
+            })
+            .collect()
+    }))
+}
+
 /// One axis of [`conv_taps`]: a source extent, the conv's output extent, kernel, stride,
 /// dilation and padding, and the pre-pooling window's (kernel, stride, padding, output).
 fn axis_taps(
@@ -213,18 +251,9 @@ fn axis_taps(
     if pool.is_some_and(|(pk, ps, _, _)| pk.div_ceil(ps) != 1) || k == 0 {
         return AxisTaps::full(extent, k);
     }
-    // The run at source coordinate v, (first, count), with (0, 1) for none: the conv input
-    // coordinate is v itself or its one pooled window (none outside every window).
+    // The run at source coordinate v, (first, count), with (0, 1) for none.
     let run = |v: usize| -> (usize, usize) {
-        let input = match pool {
-            None => Some(v),
-            Some((pk, ps, pp, po)) => {
-                let vp = v + pp;
-                let o = vp / ps;
-                (o < po && vp - o * ps < pk).then_some(o)
-            }
-        };
-        match input.map(|i| valid_run(i + pad, k, stride, dil.max(1), out)) {
+        match pooled_input(v, pool).map(|i| valid_run(i + pad, k, stride, dil.max(1), out)) {
             Some((first, n)) if n > 0 => (first, n),
             _ => (0, 1),
         }

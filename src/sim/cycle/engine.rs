@@ -369,8 +369,52 @@ impl<'p> Engine<'p> {
             .iter()
             .map(|l| l.projections.iter().map(|p| (beats_per_event(l, p), weight_memory(l, p))).collect())
             .collect();
-        let beats_at =
-            plan.layers.iter().map(|l| l.projections.iter().map(|p| schedule::beats_at(l, p)).collect()).collect();
+        let kept: Vec<Option<Vec<bool>>> = (0..plan.layers.len())
+            .map(|k| dense::event_reach(plan, k).map(|r| (0..plan.layers[k].positions()).map(|q| r.at(q)).collect()))
+            .collect();
+        let kept_src: Vec<Vec<Option<usize>>> = plan
+            .layers
+            .iter()
+            .map(|l| {
+                l.projections
+                    .iter()
+                    .zip(&l.modes)
+                    .map(|(p, m)| match p.source {
+                        Source::Layer(s) if *m == Mode::Event && kept[s].is_some() => Some(s),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        // An event the list does not keep is never read: no beats.
+        let beats_at = plan
+            .layers
+            .iter()
+            .zip(&kept_src)
+            .map(|(l, ks)| {
+                l.projections
+                    .iter()
+                    .zip(ks)
+                    .map(|(p, ks)| match ks.and_then(|s| kept[s].as_ref()) {
+                        Some(kp) => {
+                            let uniform = beats_per_event(l, p);
+                            let at = schedule::beats_at(l, p);
+                            Some(
+                                kp.iter()
+                                    .enumerate()
+                                    .map(|(q, &on)| match (on, &at) {
+                                        (false, _) => 0,
+                                        (true, Some(at)) => at[q],
+                                        (true, None) => u32::try_from(uniform).unwrap_or(u32::MAX),
+                                    })
+                                    .collect(),
+                            )
+                        }
+                        None => schedule::beats_at(l, p),
+                    })
+                    .collect()
+            })
+            .collect();
         let input_planes = shared_input_planes(plan, &fast);
         let input_list = plan.layers.iter().zip(&fast).flat_map(|(l, f)| l.projections.iter().zip(f)).any(|(p, f)| {
             p.source == Source::Input && !(matches!(f, Fast::DenseBinary { .. }) && input_planes.is_some())
@@ -421,6 +465,8 @@ impl<'p> Engine<'p> {
             pipe,
             dense,
             event_list,
+            kept,
+            kept_src,
             plane_copies,
             layer_major: plan.schedule == Schedule::Streamed,
         }

@@ -183,7 +183,15 @@ impl Engine<'_> {
         let (dst, bits) = target_state(l, p, &mut st.x[k], &mut st.s[k], &mut st.y[k]);
         let syn = self.scatter(k, pi, events, dst, bits);
         let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
-        AccPhase { events: events.len() as u64, beats: self.phase_beats(k, pi, events), reads, syn, ovf }
+        // From a list that keeps only some positions, the events it holds.
+        let listed = match self.kept_src[k][pi].and_then(|s| self.kept[s].as_deref()) {
+            Some(kp) => {
+                let w = p.src_shape[2];
+                events.iter().filter(|&&(_, y, x, _)| kp[y * w + x]).count()
+            }
+            None => events.len(),
+        };
+        AccPhase { events: listed as u64, beats: self.phase_beats(k, pi, events), reads, syn, ovf }
     }
 
     /// The per-event path, in the RTL's order (saturating layers, general weights): adds
@@ -287,6 +295,7 @@ impl Engine<'_> {
         events.clear();
         let (late, spiking) = (t > 0, l.spiking());
         let mut u = UpdPhase::default();
+        let (kept, pos) = (self.kept[k].as_deref(), l.positions());
         for row in 0..l.rows {
             let mut mask = 0u64;
             let first_event = events.len();
@@ -312,7 +321,8 @@ impl Engine<'_> {
                 }
             }
             if mask != 0 {
-                u.entries += 1;
+                // A row at a position the list does not keep writes no entry.
+                u.entries += u64::from(kept.is_none_or(|kp| kp[row % pos]));
                 u.spikes += (events.len() - first_event) as u64;
             }
         }

@@ -224,6 +224,13 @@ pub(super) struct Engine<'p> {
     pub(super) dense: Vec<Vec<Option<(usize, usize)>>>,
     /// Per layer: an event-mode projection reads its event list (else none is written).
     pub(super) event_list: Vec<bool>,
+    /// Per layer: the positions its event list keeps when not all
+    /// (`crate::hw::dense::event_reach`, flat `y * W + x`); the list's entries and the
+    /// events its event-mode readers take are the kept ones (the others have no target).
+    pub(super) kept: Vec<Option<Vec<bool>>>,
+    /// Per layer and projection: the source layer whose kept events it takes (an event-mode
+    /// projection from a layer with [`Engine::kept`] positions).
+    pub(super) kept_src: Vec<Vec<Option<usize>>>,
     /// Per layer: copies of its spike plane, each written every row of every update pass.
     pub(super) plane_copies: Vec<u64>,
     /// Run layer-major (every step of a layer before the next layer; [`super::run_layer_major`])
@@ -245,6 +252,7 @@ pub(super) struct Scratch {
     pub(super) bytes: Vec<u8>,
     pub(super) acc16: Vec<i16>,
     pub(super) cnt32: Vec<i32>,
+    pub(super) kept: Vec<u8>,
 }
 
 /// Input events a buffer makes room for at once ([`events_of`]).

@@ -3,7 +3,7 @@
 
     // ------------------------------------------------------------------ event lists {{ b.pre }}: {{ b.comment }}
     // One entry {base channel, y, x, lane mask} per row with a spike (a multi-spike layer's
-    // entries hold each lane's count between x and the mask).
+    // entries hold each lane's count between x and the mask), at a position the list keeps.
     reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_raddr, {{ b.pre }}_waddr;
     reg                  {{ b.pre }}_we;
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_wdata;
@@ -14,8 +14,8 @@
         .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({{ b.pre }}_wdata),
         .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_rdata));
 {%- for m in b.members %}
-    reg  [{{ m.raw }}:0] {{ m.pre }}_ev_cnt;
-    wire                 {{ m.pre }}_ev_we    = {{ m.pre }}_u_on && (u_spk[{{ m.lanes - 1 }}:0] != {{ m.lanes }}'d0);
+    reg  [{{ m.raw }}:0] {{ m.pre }}_ev_cnt;{{ m.reach_decl }}
+    wire                 {{ m.pre }}_ev_we    = {{ m.pre }}_u_on && (u_spk[{{ m.lanes - 1 }}:0] != {{ m.lanes }}'d0){{ m.reach_and }};
     wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_wdata = { u_c0[{{ m.ecw - 1 }}:0], uy[{{ m.eyw - 1 }}:0], ux[{{ m.exw - 1 }}:0], {{ m.counts }}u_spk[{{ m.lanes - 1 }}:0] };
     wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_rdata = {{ b.pre }}_rdata[{{ m.ew - 1 }}:0];
 {%- if v.streamed %}
@@ -52,8 +52,8 @@
     // ------------------------------------------------------------------ event list of {{ m.pre }} (pipelined)
     // One entry {base channel, y, x, lane mask} per row with a spike, in the half of the
     // layer's step parity, written into every reader's copy.
-    reg  [{{ m.raw }}:0] {{ m.pre }}_ev_c0, {{ m.pre }}_ev_c1;
-    wire                 {{ m.pre }}_ev_we    = {{ m.pre }}_u_on && ({{ m.gp }}u_spk[{{ m.lanes - 1 }}:0] != {{ m.lanes }}'d0);
+    reg  [{{ m.raw }}:0] {{ m.pre }}_ev_c0, {{ m.pre }}_ev_c1;{{ m.reach_decl }}
+    wire                 {{ m.pre }}_ev_we    = {{ m.pre }}_u_on && ({{ m.gp }}u_spk[{{ m.lanes - 1 }}:0] != {{ m.lanes }}'d0){{ m.reach_and }};
     wire [{{ m.ew - 1 }}:0] {{ m.pre }}_ev_wdata = { {{ m.gp }}u_c0[{{ m.ecw - 1 }}:0], {{ m.gp }}uy[{{ m.eyw - 1 }}:0], {{ m.gp }}ux[{{ m.exw - 1 }}:0], {{ m.counts }}{{ m.gp }}u_spk[{{ m.lanes - 1 }}:0] };
     wire [{{ m.raw }}:0] {{ m.pre }}_ev_waddr = { {{- m.gp }}t[0], {{ m.gp }}t[0] ? {{ m.pre }}_ev_c1[{{ m.raw - 1 }}:0] : {{ m.pre }}_ev_c0[{{ m.raw - 1 }}:0]};
     always @(posedge clk) begin

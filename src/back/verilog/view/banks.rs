@@ -106,6 +106,9 @@ pub struct EvMemberView {
     /// A multi-spike layer's lane counts and a comma, placed between x and the lane mask of
     /// its entries; empty otherwise.
     pub counts: String,
+    /// The kept positions' tables ([`reach_terms`]): declarations, and the write enable's term.
+    pub reach_decl: String,
+    pub reach_and: String,
 }
 
 /// An event list memory shared by one or more layers.
@@ -294,8 +297,9 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
     let width = g.iter().map(|&k| layers[k].ew).max().unwrap_or(1);
     let rows = bank.depth;
     debug_assert_eq!(bank.width, width);
-    // A layer in tiles of lane groups lists every tile's rows (its view's `rows` are a tile's).
-    let whole = |l: &LayerView| l.rows * l.tiles;
+    // A layer in tiles of lane groups lists every tile's rows (its view's `rows` are a
+    // tile's), of the positions its list keeps.
+    let whole = |l: &LayerView| l.lrows;
     debug_assert!(g.iter().zip(&bank.bases).all(|(&k, b)| b + whole(&layers[k]) * held <= rows));
     let aw = abits(rows);
     // Step t's entries of a layer of `n` rows (streamed): t x n further.
@@ -324,6 +328,8 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
             waddr: at_step(bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, raw - 1), raw, aw), n),
             wdata,
             counts: entry_counts(l, qw),
+            reach_decl: reach_terms(l, "").0,
+            reach_and: reach_terms(l, "").1,
         });
         for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre && p.dense.is_none()) {
             readers.push((p.pre.clone(), at_step(bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw), n)));
@@ -388,4 +394,25 @@ pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Vec<PlaneBankView> {
             }
         })
         .collect()
+}
+
+/// A list that keeps only some positions (`LayerView::reach`): the declarations of its y and
+/// x tables, and the term its write enable ANDs in (the update pass's y and x, with the
+/// datapath prefix `gp`); both empty when it keeps every position.
+pub fn reach_terms(l: &LayerView, gp: &str) -> (String, String) {
+    match &l.reach {
+        Some((ry, rx)) => {
+            let (ny, nx) = (1usize << l.eyw, 1usize << l.exw);
+            let pre = &l.pre;
+            (
+                format!(
+                    "\n    // Kept positions: only rows some event-mode reader can deliver to a target are listed.\n    localparam [{}:0] {pre}_EV_RY = {ry};\n    localparam [{}:0] {pre}_EV_RX = {rx};",
+                    ny - 1,
+                    nx - 1
+                ),
+                format!(" && {pre}_EV_RY[{gp}uy[{}:0]] && {pre}_EV_RX[{gp}ux[{}:0]]", l.eyw - 1, l.exw - 1),
+            )
+        }
+        None => (String::new(), String::new()),
+    }
 }

@@ -192,6 +192,8 @@ pub fn layer_view(
         eyw,
         exw,
         ew,
+        lrows: crate::hw::dense::listed_rows(plan, k),
+        reach: crate::hw::dense::event_reach(plan, k).map(|r| (reach_literal(&r.y, eyw), reach_literal(&r.x, exw))),
         is_out: k == plan.output.layer,
         out_logic: in_registers(plan, &format!("{}.out", l.name)),
         projs,
@@ -216,4 +218,17 @@ pub fn layer_view(
         t_plwa: slots.iter().map(|s| s.0).collect(),
         t_ploh: slots.iter().map(|s| 1 << (s.1 / lanes)).collect(),
     })
+}
+
+/// A `2^width`-bit Verilog literal whose bit v is `kept[v]` (0 beyond its end), in hex.
+fn reach_literal(kept: &[bool], width: usize) -> String {
+    let n = 1usize << width;
+    let digits: String = (0..n.div_ceil(4))
+        .rev()
+        .map(|d| {
+            let nib = (0..4).filter(|&b| kept.get(4 * d + b).copied().unwrap_or(false)).fold(0u32, |a, b| a | 1 << b);
+            char::from_digit(nib, 16).unwrap_or('0')
+        })
+        .collect();
+    format!("{n}'h{digits}")
 }

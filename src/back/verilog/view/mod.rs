@@ -240,7 +240,7 @@ fn step_bases(plan: &Plan) -> (Vec<common::StepBase>, Option<common::StepBase>) 
     let mut strides = std::collections::BTreeSet::new();
     for (k, l) in plan.layers.iter().enumerate() {
         if l.spiking() && crate::hw::dense::has_event_readers(plan, k) {
-            strides.insert(l.rows);
+            strides.insert(crate::hw::dense::listed_rows(plan, k));
         }
         if !crate::hw::dense::plane_readers(plan, k).is_empty() {
             strides.insert(crate::hw::dense::Plane::of(l).depth());

@@ -53,6 +53,9 @@ pub struct PipeProducerView {
     pub ew: usize,
     /// The lane counts and a comma of a multi-spike layer's entries (else empty).
     pub counts: String,
+    /// The kept positions' tables (`banks::reach_terms`).
+    pub reach_decl: String,
+    pub reach_and: String,
 }
 
 /// Pipelined: one consumer's copy of an event list (a layer's or the input's), written by the
@@ -304,13 +307,15 @@ fn layer_lists(plan: &Plan, layers: &[LayerView], lists: &mut Vec<PipeListView>)
         producers.push(PipeProducerView {
             pre: lv.pre.clone(),
             gp: lv.gp.clone(),
-            raw: lv.raw,
+            raw: abits(lv.lrows),
             lanes: lv.lanes,
             ecw: lv.ecw,
             eyw: lv.eyw,
             exw: lv.exw,
             ew: lv.ew,
             counts: super::banks::entry_counts(lv, (crate::hw::schedule::count_stages(plan) as usize).max(1)),
+            reach_decl: super::banks::reach_terms(lv, &lv.gp).0,
+            reach_and: super::banks::reach_terms(lv, &lv.gp).1,
         });
         for c in rs {
             let bank = plan.banks.iter().find(|b| b.kind == "events" && b.layers == [k] && b.reader == Some(c));
@@ -318,8 +323,8 @@ fn layer_lists(plan: &Plan, layers: &[LayerView], lists: &mut Vec<PipeListView>)
                 pre: pipe_copy(Source::Layer(k), c),
                 comment: format!("{} events read by {}", lv.name, layers[c].name),
                 width: lv.ew,
-                depth: two_steps(l.rows),
-                aw: lv.raw + 1,
+                depth: two_steps(lv.lrows),
+                aw: abits(lv.lrows) + 1,
                 logic: bank.is_none_or(|b| b.map == crate::hw::MemMap::Registers),
                 we: format!("{}_ev_we", lv.pre),
                 waddr: format!("{}_ev_waddr", lv.pre),

@@ -96,6 +96,13 @@ pub struct LayerView {
     pub exw: usize,
     /// Entry width.
     pub ew: usize,
+    /// Rows of one step's event list (every tile's): the lane groups times the positions it
+    /// keeps (`hw::dense::listed_rows`).
+    pub lrows: usize,
+    /// The positions the event list keeps when not all (`hw::dense::event_reach`): a bit
+    /// per y and per x value of the entry's fields, as Verilog literals (`2^eyw` and `2^exw`
+    /// bits, beyond H and W zero), indexed by the update pass's y and x.
+    pub reach: Option<(String, String)>,
     /// Output layer.
     pub is_out: bool,
     /// Output buffer style.

@@ -59,9 +59,13 @@ impl Engine<'_> {
             self.acc_from_flags(k, pi, t, src, kernel, ps, acs, active);
             return Some(());
         }
+        let kept = self.kept_src[k][pi].is_some();
         for &s in active {
             let ne = match p.source {
                 Source::Input => ps.in_n[s],
+                // From a list that keeps only some positions, the events it holds (the others
+                // have no target here).
+                Source::Layer(src) if kept => ps.listed[src][s],
                 Source::Layer(src) => ps.spikes[src][s],
             };
             let beats = self.sample_beats(k, pi, s, ne, ps);

@@ -146,6 +146,9 @@ pub(super) struct Pass<T> {
     /// Per layer and sample: events and event entries of its last update.
     spikes: Vec<Vec<u64>>,
     entries: Vec<Vec<u64>>,
+    /// Per layer and sample: the events its list holds (the spikes at the positions it keeps,
+    /// `Engine::kept`; every spike when it keeps all).
+    listed: Vec<Vec<u64>>,
     /// Per layer and sample: the events of its last update, when a consumer reads a list.
     lists: Vec<Vec<Vec<Event>>>,
     /// Per sample: the current input events, and their bit planes and bits per magnitude
@@ -179,6 +182,7 @@ impl<T: Word> Pass<T> {
             ovf_s: vec![0; cap],
             spikes: vec![vec![0; cap]; nl],
             entries: vec![vec![0; cap]; nl],
+            listed: vec![vec![0; cap]; nl],
             lists: vec![vec![vec![]; cap]; nl],
             in_ev: vec![vec![]; cap],
             in_planes: vec![vec![]; cap],
@@ -210,7 +214,7 @@ impl<T: Word> Pass<T> {
             v.fill(T::default());
         }
         self.fired.iter_mut().for_each(|f| f.fill(0));
-        self.spikes.iter_mut().chain(self.entries.iter_mut()).for_each(|v| v.fill(0));
+        self.spikes.iter_mut().chain(self.entries.iter_mut()).chain(self.listed.iter_mut()).for_each(|v| v.fill(0));
         self.lists.iter_mut().flatten().for_each(Vec::clear);
     }
 }
@@ -502,6 +506,7 @@ struct LayerSnap {
     fired: Vec<u8>,
     spikes: Vec<u64>,
     entries: Vec<u64>,
+    listed: Vec<u64>,
     lists: Vec<Vec<Event>>,
 }
 
@@ -511,6 +516,7 @@ impl LayerSnap {
             fired: ps.fired[k].clone(),
             spikes: ps.spikes[k].clone(),
             entries: ps.entries[k].clone(),
+            listed: ps.listed[k].clone(),
             lists: ps.lists[k].clone(),
         }
     }
@@ -519,6 +525,7 @@ impl LayerSnap {
         ps.fired[k].clone_from(&self.fired);
         ps.spikes[k].clone_from(&self.spikes);
         ps.entries[k].clone_from(&self.entries);
+        ps.listed[k].clone_from(&self.listed);
         ps.lists[k].clone_from(&self.lists);
     }
 }

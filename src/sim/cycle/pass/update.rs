@@ -72,7 +72,7 @@ impl Engine<'_> {
         let n = l.neurons();
         let is_out = k == self.plan.output.layer;
         for &s in active {
-            let Pass { x, s: sv, y, fired, lists, spikes, entries, out, .. } = ps;
+            let Pass { x, s: sv, y, fired, lists, spikes, entries, listed, out, .. } = ps;
             let list = &mut lists[k][s];
             out.clear();
             out.resize(if is_out { n } else { 0 }, 0);
@@ -86,6 +86,10 @@ impl Engine<'_> {
             }
             spikes[k][s] = list.len() as u64;
             entries[k][s] = u.entries;
+            listed[k][s] = match self.kept[k].as_deref() {
+                Some(kp) => list.iter().filter(|&&(_, yy, xx, _)| kp[yy * w + xx]).count() as u64,
+                None => list.len() as u64,
+            };
             if is_out {
                 acs[s].row(t).copy_from_slice(out);
             }
@@ -104,9 +108,26 @@ impl Engine<'_> {
         let prep = &self.prep[k];
         let spiking = l.spiking();
         for &s in active {
-            let Pass { fired, ovf_s, spikes, entries, lists, scratch, .. } = ps;
+            let Pass { fired, ovf_s, spikes, entries, listed, lists, scratch, .. } = ps;
             let f = &fired[k][s * n..(s + 1) * n];
             let (ns, e) = if spiking { self.spikes_entries(k, f, &mut scratch.orbuf) } else { (0, 0) };
+            // A list that keeps only some positions: its events and entries are those of the
+            // flags there.
+            let (nl, e) = match self.kept[k].as_deref() {
+                Some(kp) if spiking && ns > 0 => {
+                    let mut m = std::mem::take(&mut scratch.kept);
+                    m.clear();
+                    m.extend(
+                        f.chunks_exact(kp.len())
+                            .flat_map(|plane| plane.iter().zip(kp).map(|(&v, &on)| v & u8::from(on))),
+                    );
+                    let r = self.spikes_entries(k, &m, &mut scratch.orbuf);
+                    scratch.kept = m;
+                    r
+                }
+                _ => (ns, e),
+            };
+            listed[k][s] = nl;
             if spiking {
                 let list = &mut lists[k][s];
                 match self.lists[k] {

@@ -163,7 +163,7 @@ impl SourceLayout {
         let (c_lo, c_hi) = (y_hi + 1, y_hi + cw);
         let aw = match p.source {
             Source::Input => abits(plan.input.numel()),
-            Source::Layer(s) => abits(plan.layers[s].rows),
+            Source::Layer(s) => abits(crate::hw::dense::listed_rows(plan, s)),
         };
         SourceLayout {
             pre,
