@@ -84,6 +84,36 @@ fn cosim_accumulate_forwarding_at_every_revisit_distance_iverilog() {
     }
 }
 
+/// Lanes that are not a power of two (the library takes them; every user entry asks for a power
+/// of two): the event-driven units find a channel's lane and lane group by a constant modulo
+/// and division instead of a mask and a shift. conv_bw (event-driven one-to-one shortcuts)
+/// at 3 lanes, sequential and streamed, spike- and cycle-exact on a digit.
+#[test]
+fn event_units_at_lanes_that_are_not_a_power_of_two_iverilog() {
+    let test = "event_units_at_lanes_that_are_not_a_power_of_two_iverilog";
+    if !tool_or_skip("iverilog", test) {
+        return;
+    }
+    let (c, _) = students().into_iter().find(|(c, _)| c.name == "conv_bw").unwrap();
+    let (_, plan, batch) = plan_for(&c, Some(3));
+    assert!(plan.layers.iter().all(|l| l.lanes == 3));
+    let one_to_one = |p: &spikefab::hw::Plan| {
+        p.layers.iter().any(|l| {
+            l.projections.iter().zip(&l.modes).any(|(p, m)| {
+                matches!(p.kind, spikefab::quant::ProjKind::OneToOne) && *m == spikefab::hw::dense::Mode::Event
+            })
+        })
+    };
+    assert!(one_to_one(&plan), "an event-driven one-to-one projection");
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let streamed = spikefab::hw::layout(plan.quantised(), &t, Some(3), spikefab::hw::Schedule::Streamed);
+    for (what, plan) in [("sequential", &plan), ("streamed", &streamed)] {
+        let dir = scratch(&format!("{test}-{what}"));
+        let r = cosim::cosim(plan, &batch.take(1), 1, Simulator::Iverilog, &dir, &|_| {}).unwrap();
+        assert!(r.exact(), "{what}: {:?}", r.first_differences);
+    }
+}
+
 #[test]
 fn cosim_every_student_verilator() {
     cosim_all(Simulator::Verilator, "verilator", "cosim_every_student_verilator", 12, 4);

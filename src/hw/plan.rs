@@ -17,7 +17,9 @@ pub struct Layer {
     /// The layer's arithmetic (read through `Deref`; the layout never changes it).
     #[serde(flatten)]
     pub(super) q: quant::Layer,
-    /// Neuron lanes (a power of two).
+    /// Neuron lanes: a power of two from every user entry (the CLI, `explore`, a target's
+    /// default); the library takes others too (the hardware then divides by a constant where
+    /// it would shift).
     pub lanes: usize,
     /// Lane groups per channel group: `ceil(Gc / L)`.
     pub ncg: usize,
@@ -47,7 +49,7 @@ impl Deref for Layer {
 impl Layer {
     /// Places `q` in `lanes` lanes (at most the next power of two of its group size).
     pub fn place(q: quant::Layer, lanes: usize) -> Layer {
-        // Lanes are a power of two so lane and row of a channel are a shift and a mask.
+        // Lanes a power of two make lane and row of a channel a mask and a shift.
         let lanes = lanes.max(1).min(q.group_size.next_power_of_two());
         let ncg = q.group_size.div_ceil(lanes);
         let rows = (q.shape[0] / q.group_size) * ncg * q.shape[1] * q.shape[2];

@@ -51,6 +51,22 @@ impl Arith<'_> {
         cw(self.aw, v)
     }
 
+    /// The lane of index `x` (a channel or flat neuron index) among `lanes`: a mask when the
+    /// lanes are a power of two (every user entry asks for one), else a constant modulo.
+    fn lane_of(&self, x: &str, lanes: usize) -> String {
+        if lanes.is_power_of_two() {
+            format!("{x} & {}", self.k(lanes - 1))
+        } else {
+            format!("{x} % {}", self.k(lanes))
+        }
+    }
+
+    /// The lane group of index `x`: a shift when the lanes are a power of two, else a constant
+    /// division.
+    fn group_of(&self, x: &str, lanes: usize) -> String {
+        if lanes.is_power_of_two() { format!("{x} >> {}", log2(lanes)) } else { format!("{x} / {}", self.k(lanes)) }
+    }
+
     fn line(&mut self, name: String, w: usize, expr: String) {
         self.lines.push(LineView { name, w, expr });
     }
@@ -176,10 +192,10 @@ impl Arith<'_> {
             self.ev_sum("qu", g.p)
         };
         self.pool("q", g, (&uy, &ux), (&ky, &kx));
-        self.line(format!("{pre}_lane"), self.aw, format!("{pre}_c & {}", self.k(lanes - 1)));
+        self.line(format!("{pre}_lane"), self.aw, self.lane_of(&format!("{pre}_c"), lanes));
         let row = format!(
-            "({pre}_c >> {}) * {} + {pre}_qy * {} + {pre}_qx",
-            log2(lanes),
+            "({}) * {} + {pre}_qy * {} + {pre}_qx",
+            self.group_of(&format!("{pre}_c"), lanes),
             self.k(l.positions()),
             self.k(l.shape[2])
         );
@@ -194,13 +210,13 @@ impl Arith<'_> {
         let (pre, lanes, s) = (self.pre, l.lanes, self.src.shape);
         let (c, y, x) = (format!("{pre}_c"), format!("{pre}_y"), format!("{pre}_x"));
         let row = if p.src_shape[0] == l.shape[0] {
-            self.line(format!("{pre}_lane"), self.aw, format!("{c} & {}", self.k(lanes - 1)));
-            format!("({c} >> {}) * {} + {y} * {} + {x}", log2(lanes), self.k(l.positions()), self.k(s[2]))
+            self.line(format!("{pre}_lane"), self.aw, self.lane_of(&c, lanes));
+            format!("({}) * {} + {y} * {} + {x}", self.group_of(&c, lanes), self.k(l.positions()), self.k(s[2]))
         } else {
             let j = format!("({c} * {} + {y}) * {} + {x}", self.k(s[1]), self.k(s[2]));
             self.line(format!("{pre}_j"), self.aw, j);
-            self.line(format!("{pre}_lane"), self.aw, format!("{pre}_j & {}", self.k(lanes - 1)));
-            format!("{pre}_j >> {}", log2(lanes))
+            self.line(format!("{pre}_lane"), self.aw, self.lane_of(&format!("{pre}_j"), lanes));
+            self.group_of(&format!("{pre}_j"), lanes)
         };
         let onehot = format!("{{{{{}{{1'b0}}}}, 1'b1}} << {pre}_lane", lanes - 1);
         self.line(format!("{pre}_onehot"), lanes, onehot);
@@ -251,7 +267,7 @@ pub fn addresses(pre: &str, aw: usize, tjw: usize, src: &SourceLayout, l: &Layer
     // per channel (then the ROM holds one word per lane group).
     let wrom_addr = match p.kind {
         ProjKind::Dense { .. } | ProjKind::Conv { .. } => e.waddr.clone(),
-        _ if weights_per_lane_group(l, p) => format!("{pre}_c >> {}", log2(l.lanes)),
+        _ if weights_per_lane_group(l, p) => a.group_of(&format!("{pre}_c"), l.lanes),
         _ => e.row.clone(),
     };
     // Stage 1b: every stage-1 signal the addresses use is registered once more.
