@@ -26,14 +26,38 @@
     reg  [{{ d.oyw - 1 }}:0] {{ p.pre }}_oy;
     reg  [{{ d.oxw - 1 }}:0] {{ p.pre }}_ox;
     reg  [{{ d.sw - 1 }}:0] {{ p.pre }}_iy0, {{ p.pre }}_ix0, {{ p.pre }}_pb, {{ p.pre }}_wg;
-    reg  [{{ d.sw - 1 }}:0] {{ p.pre }}_toff, {{ p.pre }}_tdy, {{ p.pre }}_tdx;
-    always @* begin
-        case ({{ p.pre }}_i)
-{%- for t in d.taps %}
-            {{ d.iw }}'d{{ t.i }}: begin {{ p.pre }}_toff = {{ t.off }}; {{ p.pre }}_tdy = {{ t.dy }}; {{ p.pre }}_tdx = {{ t.dx }}; end
-{%- endfor %}
-            default: begin {{ p.pre }}_toff = {{ d.sw }}'d0; {{ p.pre }}_tdy = {{ d.sw }}'d0; {{ p.pre }}_tdx = {{ d.sw }}'d0; end
-        endcase
+    // The pair's tap and chunk, stepped with i (i = (ky * {{ d.taps.kw }} + kx) * {{ d.taps.chunks }} + ch):
+    // tcb = ch * HW_in, tyb = ky * dy * W_in, tdy = ky * dy, tdx = kx * dx.
+    reg  [{{ d.taps.chw - 1 }}:0] {{ p.pre }}_tch;
+    reg  [{{ d.taps.kxw - 1 }}:0] {{ p.pre }}_tkx;
+    reg  [{{ d.sw - 1 }}:0] {{ p.pre }}_tcb, {{ p.pre }}_tyb, {{ p.pre }}_tdy, {{ p.pre }}_tdx;
+    wire [{{ d.sw - 1 }}:0] {{ p.pre }}_toff = {{ p.pre }}_tcb + {{ p.pre }}_tyb + {{ p.pre }}_tdx;
+    always @(posedge clk) begin
+        if (go_{{ p.pre }} || ({{ p.pre }}_on && {{ p.pre }}_il)) begin
+            {{ p.pre }}_tch <= {{ d.taps.chw }}'d0;
+            {{ p.pre }}_tkx <= {{ d.taps.kxw }}'d0;
+            {{ p.pre }}_tcb <= {{ d.sw }}'d0;
+            {{ p.pre }}_tyb <= {{ d.sw }}'d0;
+            {{ p.pre }}_tdy <= {{ d.sw }}'d0;
+            {{ p.pre }}_tdx <= {{ d.sw }}'d0;
+        end else if ({{ p.pre }}_on) begin
+            if ({{ p.pre }}_tch == {{ d.taps.chw }}'d{{ d.taps.chunks - 1 }}) begin
+                {{ p.pre }}_tch <= {{ d.taps.chw }}'d0;
+                {{ p.pre }}_tcb <= {{ d.sw }}'d0;
+                if ({{ p.pre }}_tkx == {{ d.taps.kxw }}'d{{ d.taps.kw - 1 }}) begin
+                    {{ p.pre }}_tkx <= {{ d.taps.kxw }}'d0;
+                    {{ p.pre }}_tdx <= {{ d.sw }}'d0;
+                    {{ p.pre }}_tdy <= {{ p.pre }}_tdy + {{ d.taps.y_step }};
+                    {{ p.pre }}_tyb <= {{ p.pre }}_tyb + {{ d.taps.row_step }};
+                end else begin
+                    {{ p.pre }}_tkx <= {{ p.pre }}_tkx + {{ d.taps.kxw }}'d1;
+                    {{ p.pre }}_tdx <= {{ p.pre }}_tdx + {{ d.taps.x_step }};
+                end
+            end else begin
+                {{ p.pre }}_tch <= {{ p.pre }}_tch + {{ d.taps.chw }}'d1;
+                {{ p.pre }}_tcb <= {{ p.pre }}_tcb + {{ d.taps.ch_step }};
+            end
+        end
     end
     wire [{{ d.sw - 1 }}:0] {{ p.pre }}_iy = {{ p.pre }}_iy0 + {{ p.pre }}_tdy;
     wire [{{ d.sw - 1 }}:0] {{ p.pre }}_ix = {{ p.pre }}_ix0 + {{ p.pre }}_tdx;

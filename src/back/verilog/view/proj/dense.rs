@@ -1,7 +1,7 @@
 //! A dense projection's accumulate unit (docs/hardware.md 4c) as the templates print it: the
 //! walk over (row, word) pairs, the plane and weight ROM addresses of each pair, the popcount
 //! tree, the row sum's widths and the weight ROM image of [`crate::hw::dense::Dense`]. The
-//! unit's view types ([`DenseView`], [`TapView`]) are in [`super::types`].
+//! unit's view types ([`DenseView`], [`TapSteps`]) are in [`super::types`].
 //!
 //! Invariants: one (plane word, weight word) pair per cycle, in `Dense::word`'s order; every
 //! width holds its values (the row sum is exact modulo the target width, which holds the row's
@@ -11,7 +11,7 @@ use super::super::common::{EmitError, Roms};
 use super::super::expr::{abits, bits_for_count, lit, mask_lit};
 use super::super::rom::{bits_image, ext_view, spram_view, weight_image};
 use super::super::types::by_tile;
-use super::types::{DenseView, TapView};
+use super::types::{DenseView, TapSteps};
 use crate::back::common::in_registers;
 use crate::hw::dense::{Dense, Gather, geometry};
 use crate::hw::memory::weight_depth;
@@ -151,7 +151,7 @@ pub fn dense_view(
         word0: by_tile(tjw, paw, &word0),
         oh0: by_tile(tjw, m, &oh0),
         sw: 2,
-        taps: vec![],
+        taps: TapSteps::default(),
         hin: String::new(),
         win: String::new(),
         oyw: 1,
@@ -177,14 +177,18 @@ pub fn dense_view(
         let sw = abits(bound + 1) + 2;
         let chunks = d.plane.chunks();
         let li = |x: i64| lit(x, sw);
-        v.taps = (0..d.words_per_row)
-            .map(|i| {
-                let (tap, ch) = (i / chunks, i % chunks);
-                let (ky, kx) = (tap / kk[1], tap % kk[1]);
-                let (dy, dx) = ((ky * dil[0]) as i64, (kx * dil[1]) as i64);
-                TapView { i, off: li(ch as i64 * hw_in as i64 + dy * input[1] as i64 + dx), dy: li(dy), dx: li(dx) }
-            })
-            .collect();
+        // Pair i is tap (ky, kx) = (t / kw, t % kw) and chunk ch of t = i / chunks: the unit
+        // steps counters with i (a table of one entry per pair is a ROM Yosys puts in block RAM).
+        v.taps = TapSteps {
+            chunks,
+            chw: bits_for_count(chunks),
+            kw: kk[1],
+            kxw: bits_for_count(kk[1]),
+            ch_step: li(hw_in as i64),
+            x_step: li(dil[1] as i64),
+            y_step: li(dil[0] as i64),
+            row_step: li(dil[0] as i64 * input[1] as i64),
+        };
         v.sw = sw;
         v.hin = li(input[0] as i64);
         v.win = li(input[1] as i64);

@@ -251,17 +251,28 @@ pub struct TableView {
     pub pattern: Pattern,
 }
 
-/// One row of a convolution's tap table: pair `i`'s plane word offset and its tap's (y, x)
-/// offsets, as literals of the unit's signed width.
-pub struct TapView {
-    /// Pair index within a row.
-    pub i: usize,
-    /// chunk * HW_in + ky * dy * W_in + kx * dx.
-    pub off: String,
-    /// ky * dy.
-    pub dy: String,
-    /// kx * dx.
-    pub dx: String,
+/// How a dense convolution's unit steps its pair's tap with the pair counter `i`: pair i is
+/// chunk `ch = i % chunks` of tap `t = i / chunks`, `(ky, kx) = (t / kw, t % kw)`; its plane
+/// word offset is `ch * HW_in + ky * dy * W_in + kx * dx` and its (y, x) offsets `ky * dy`,
+/// `kx * dx` (literals of the unit's signed width).
+#[derive(Default)]
+pub struct TapSteps {
+    /// Chunks per tap, and the chunk counter's width.
+    pub chunks: usize,
+    /// See `chunks`.
+    pub chw: usize,
+    /// Kernel width, and the kx counter's width.
+    pub kw: usize,
+    /// See `kw`.
+    pub kxw: usize,
+    /// HW_in: the offset from one chunk to the next.
+    pub ch_step: String,
+    /// dx: from one kx to the next.
+    pub x_step: String,
+    /// dy: from one ky to the next.
+    pub y_step: String,
+    /// dy * W_in: the plane word offset from one ky to the next.
+    pub row_step: String,
 }
 
 /// A dense projection's unit.
@@ -340,7 +351,7 @@ pub struct DenseView {
     /// the target's (h, w) counters' widths and last values, the start values and increments.
     pub sw: usize,
     /// See `sw`.
-    pub taps: Vec<TapView>,
+    pub taps: TapSteps,
     /// See `sw`.
     pub hin: String,
     /// See `sw`.
