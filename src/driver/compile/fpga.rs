@@ -208,8 +208,10 @@ pub(crate) fn compile(
     let steps = steps_for(m, batch)?;
     let prep = prepare(m.clone(), steps, &o.passes, &o.plan, batch, o.labels.as_deref(), progress)?;
     let steps = prep.steps;
-    let opts = o.plan.options_for(target.clone(), steps, batch)?;
-    let mut plan = crate::driver::options::lower(&prep.model, &opts, batch)?;
+    // The input range (and the datapath's choice) from the inputs, else the calibration inputs.
+    let calib = batch.or(o.passes.calib.as_ref());
+    let opts = o.plan.options_for(target.clone(), steps, calib)?;
+    let mut plan = crate::driver::options::lower(&prep.model, &opts, calib)?;
     let out = &o.out_dir;
     let mut written = if rtl { Some(write_rtl(&plan, &target, out)?) } else { None };
     // The automatic choices are built first and given up, one at a time, while the design does
@@ -222,7 +224,7 @@ pub(crate) fn compile(
             let d = written.as_ref().expect("--bitstream checked to emit Verilog");
             let attempt = bitstream(d, &target, o, progress)?;
             let next = refused(&attempt.0).and_then(|why| {
-                fallback(&plan, &opts, &target, (auto_schedule, auto_datapath), batch, &why).map(|p| (p, why))
+                fallback(&plan, &opts, &target, (auto_schedule, auto_datapath), calib, &why).map(|p| (p, why))
             });
             let Some((p, why)) = next else {
                 built = Some(attempt);
