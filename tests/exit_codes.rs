@@ -138,3 +138,19 @@ fn a_failing_tool_exits_1_with_its_log() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("iverilog failed") && err.contains("a broken simulator"), "{err}");
 }
+
+/// `compile` without `--inputs` takes the input range from `--calib`, as its error without
+/// either says; with neither it is bad input (2) naming both.
+#[test]
+fn compile_takes_the_input_range_from_calib() {
+    let model = root().join("models/mlp_bw/mlp_bw.nir").display().to_string();
+    let x = root().join("models/digits_test_x.npy").display().to_string();
+    let dir = scratch("exit-calib");
+    let out = dir.join("out").display().to_string();
+    let (code, _, err) = spikefab(&["compile", &model, "--from", "snntorch", "-T", "8", "-o", &out]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--inputs/--calib"), "{err}");
+    let (code, text, err) = spikefab(&["compile", &model, "--from", "snntorch", "-T", "8", "--calib", &x, "-o", &out]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("compiled") && dir.join("out/plan.json").exists(), "{text}");
+}
