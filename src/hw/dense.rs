@@ -372,7 +372,8 @@ pub fn event_reach(plan: &Plan, k: usize) -> Option<Reach> {
 /// ([`event_reach`]).
 pub fn listed_rows(plan: &Plan, k: usize) -> usize {
     let l = &plan.layers[k];
-    event_reach(plan, k).map_or(l.rows, |r| l.lane_groups() * r.positions())
+    // At least one position's rows: a list no reader reaches keeps none, and has no entry.
+    event_reach(plan, k).map_or(l.rows, |r| l.lane_groups() * r.positions().max(1))
 }
 
 /// The layers reading layer `k`'s spike plane, in plan order, each once.

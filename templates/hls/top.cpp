@@ -273,6 +273,9 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- endfor %}
 {%- if l.has_events %}
     int n = 0;
+{%- if !l.keep_decl.is_empty() %}
+    {{ l.keep_decl }}
+{%- endif %}
 {%- endif %}
     for (int r = 0; r < {{ l.rows }}; r++) {
         SF_HLS(PIPELINE II=1)
@@ -346,7 +349,7 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 {%- endif %}
         }
 {%- if l.has_events %}
-        if (mask != 0) {
+        if (mask != 0{{ l.keep }}) {
 {%- if l.count_expr.is_some() %}
             ev[n].c = (cgi / {{ l.ncg }}) * {{ l.gc }} + (cgi % {{ l.ncg }}) * {{ l.lanes }};
             ev[n].y = p / {{ l.w }};
@@ -411,7 +414,7 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 {%- endif %}
 {%- for l in v.layers %}
 {%- if l.has_events %}
-    {{ l.ev_type }} {{ l.id }}_ev[{{ l.rows }}];
+    {{ l.ev_type }} {{ l.id }}_ev[{{ l.lrows }}];
     int {{ l.id }}_nev = 0;
 {%- for pr in l.ev_pragmas %}
     SF_HLS({{ pr }})

@@ -27,6 +27,13 @@ pub struct LayerView {
     pub lanes: usize,
     /// Rows.
     pub rows: usize,
+    /// Rows of its event list: the lane groups times the positions it keeps.
+    pub lrows: usize,
+    /// The kept positions' tables (declarations) and the entry's condition on them; empty
+    /// when the list keeps every position.
+    pub keep_decl: String,
+    /// See `keep_decl`.
+    pub keep: String,
     /// Positions H*W.
     pub pos: usize,
     /// Width W.
@@ -178,7 +185,26 @@ pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<La
     } else {
         vec![]
     };
-    let (upd_args, upd_params) = update_call(plan, l, &id, is_out, has_events, plane.as_ref(), counts);
+    // The list keeps only the rows at positions an event-mode reader reaches, as the RTL's
+    // (hw::dense::event_reach): its array holds those, an entry elsewhere is not written.
+    let lrows = dense::listed_rows(plan, k);
+    let (keep_decl, keep) = match dense::event_reach(plan, k).filter(|_| has_events) {
+        Some(r) => {
+            let table = |v: &[bool]| v.iter().map(|&b| if b { "true" } else { "false" }).collect::<Vec<_>>().join(", ");
+            (
+                format!(
+                    "static const bool keep_y[{}] = {{{}}};  // positions an event reader reaches\n    static const bool keep_x[{}] = {{{}}};",
+                    r.y.len(),
+                    table(&r.y),
+                    r.x.len(),
+                    table(&r.x)
+                ),
+                format!(" && keep_y[p / {w}] && keep_x[p % {w}]", w = l.shape[2]),
+            )
+        }
+        None => (String::new(), String::new()),
+    };
+    let (upd_args, upd_params) = update_call(plan, l, &id, is_out, has_events.then_some(lrows), plane.as_ref(), counts);
     let projs =
         l.projections.iter().enumerate().map(|(j, p)| proj_view(plan, k, j, l, p, ids)).collect::<Result<_, _>>()?;
     Ok(LayerView {
@@ -187,6 +213,9 @@ pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<La
         desc: layer_desc(l, plan.rules.leak_bits()),
         lanes,
         rows: l.rows,
+        lrows,
+        keep_decl,
+        keep,
         pos: l.positions(),
         w: l.shape[2],
         gc: l.group_size,

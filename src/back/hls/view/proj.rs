@@ -170,7 +170,7 @@ pub fn proj_view(
         Source::Input => (true, "sf_in_ev".to_string(), "sf_in_n".to_string(), plan.input.numel(), 1),
         Source::Layer(s) => {
             let sl = &plan.layers[s];
-            (false, format!("{}_ev", ids[s]), format!("{}_nev", ids[s]), sl.rows, sl.lanes)
+            (false, format!("{}_ev", ids[s]), format!("{}_nev", ids[s]), dense::listed_rows(plan, s), sl.lanes)
         }
     };
     let (src_counts, src_type) = match p.source {

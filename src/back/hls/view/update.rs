@@ -194,14 +194,15 @@ pub fn update(plan: &Plan, l: &Layer, is_out: bool, terms: &[Option<String>; 7])
     }
 }
 
-/// The update function's arguments and parameters: (late,) last, x, [s], [y], [ev, nev],
-/// [plane], [obuf], [counts] (`late` and `last` are printed by the template).
+/// The update function's arguments and parameters: (late,) last, x, [s], [y], [ev, nev]
+/// (`ev_rows` entries, when the layer keeps an event list), [plane], [obuf], [counts]
+/// (`late` and `last` are printed by the template).
 pub fn update_call(
     plan: &Plan,
     l: &Layer,
     id: &str,
     is_out: bool,
-    has_events: bool,
+    ev_rows: Option<usize>,
     plane: Option<&PlaneView>,
     counts: bool,
 ) -> (String, String) {
@@ -216,10 +217,10 @@ pub fn update_call(
         args.push(format!("{id}_y"));
         prm.push(format!("sf::int_t<{}> y[{rows}][{lanes}]", l.y_bits));
     }
-    if has_events {
+    if let Some(ev_rows) = ev_rows {
         args.push(format!("{id}_ev"));
         args.push(format!("{id}_nev"));
-        prm.push(format!("{} ev[{rows}]", ev_type(l)));
+        prm.push(format!("{} ev[{ev_rows}]", ev_type(l)));
         prm.push("int& nev".into());
     }
     if let Some(pv) = plane {
