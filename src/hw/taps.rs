@@ -199,6 +199,12 @@ fn mod_inverse(m: usize, n: usize) -> usize {
     t0.rem_euclid(n as i128) as usize
 }
 
+/// True when an axis's taps are worked out per source coordinate: a kernel, and no
+/// pre-pooling window that holds a coordinate more than once.
+fn per_coordinate(pool: Option<(usize, usize, usize, usize)>, k: usize) -> bool {
+    k > 0 && pool.is_none_or(|(pk, ps, _, _)| pk.div_ceil(ps) == 1)
+}
+
 /// The conv input coordinate of source coordinate `v`: `v` itself, or the one pre-pooling
 /// window holding it (None outside every window); `pool` is (kernel, stride, padding, output)
 /// of a window that holds each coordinate at most once.
@@ -225,7 +231,7 @@ pub fn conv_reach(l: &Layer, p: &Projection) -> Option<[Vec<bool>; 2]> {
     Some([0, 1].map(|d| {
         let extent = p.src_shape[1 + d];
         let pool = p.pre_pool.as_ref().map(|g| (g.k[d], g.s[d], g.p[d], g.out[d]));
-        if pool.is_some_and(|(pk, ps, _, _)| pk.div_ceil(ps) != 1) || k[d] == 0 {
+        if !per_coordinate(pool, k[d]) {
             return vec![true; extent];
         }
         (0..extent)
@@ -248,7 +254,7 @@ fn axis_taps(
     pad: usize,
     pool: Option<(usize, usize, usize, usize)>,
 ) -> AxisTaps {
-    if pool.is_some_and(|(pk, ps, _, _)| pk.div_ceil(ps) != 1) || k == 0 {
+    if !per_coordinate(pool, k) {
         return AxisTaps::full(extent, k);
     }
     // The run at source coordinate v, (first, count), with (0, 1) for none.

@@ -11,7 +11,7 @@ use crate::quant::{AccTarget, Leak, PoolGeom, ProjKind, Projection, Source, at};
 use super::kernels;
 use super::packed::bits_of;
 use super::pass;
-use super::types::{Engine, Fast, LayerPrep, Lists, PoolDense, RowFold, TapTable, conv_geo, pool_candidates};
+use super::types::{Engine, Fast, LayerPrep, Lists, PoolDense, RowFold, TapTable, conv_geo, kept_by, pool_candidates};
 
 /// Whether passes over `plan` may keep state in i32 (see [`super::word`]). Starting from values
 /// within their checked widths, bounds every value a narrow pass computes before the next
@@ -372,30 +372,16 @@ impl<'p> Engine<'p> {
         let kept: Vec<Option<Vec<bool>>> = (0..plan.layers.len())
             .map(|k| dense::event_reach(plan, k).map(|r| (0..plan.layers[k].positions()).map(|q| r.at(q)).collect()))
             .collect();
-        let kept_src: Vec<Vec<Option<usize>>> = plan
-            .layers
-            .iter()
-            .map(|l| {
-                l.projections
-                    .iter()
-                    .zip(&l.modes)
-                    .map(|(p, m)| match p.source {
-                        Source::Layer(s) if *m == Mode::Event && kept[s].is_some() => Some(s),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect();
         // An event the list does not keep is never read: no beats.
         let beats_at = plan
             .layers
             .iter()
-            .zip(&kept_src)
-            .map(|(l, ks)| {
+            .enumerate()
+            .map(|(k, l)| {
                 l.projections
                     .iter()
-                    .zip(ks)
-                    .map(|(p, ks)| match ks.and_then(|s| kept[s].as_ref()) {
+                    .enumerate()
+                    .map(|(pi, p)| match kept_by(plan, &kept, k, pi) {
                         Some(kp) => {
                             let uniform = beats_per_event(l, p);
                             let at = schedule::beats_at(l, p);
@@ -466,7 +452,6 @@ impl<'p> Engine<'p> {
             dense,
             event_list,
             kept,
-            kept_src,
             plane_copies,
             layer_major: plan.schedule == Schedule::Streamed,
         }

@@ -12,7 +12,7 @@ use crate::quant::{AccTarget, Leak, ProjKind, Projection, Source, at};
 
 use super::account::{AccPhase, Account, Synapses, UpdPhase};
 use super::report::{SampleResult, Tracer};
-use super::types::{Engine, Event, Fast, events_of, out_of_range, pool_candidates, target_state};
+use super::types::{Engine, Event, Fast, events_of, kept_events, out_of_range, pool_candidates, target_state};
 
 /// One sample's state on the general path.
 pub(super) struct SampleState {
@@ -184,14 +184,8 @@ impl Engine<'_> {
         let syn = self.scatter(k, pi, events, dst, bits);
         let ovf = if l.saturate { 0 } else { out_of_range(dst, bits) };
         // From a list that keeps only some positions, the events it holds.
-        let listed = match self.kept_src[k][pi].and_then(|s| self.kept[s].as_deref()) {
-            Some(kp) => {
-                let w = p.src_shape[2];
-                events.iter().filter(|&&(_, y, x, _)| kp[y * w + x]).count()
-            }
-            None => events.len(),
-        };
-        AccPhase { events: listed as u64, beats: self.phase_beats(k, pi, events), reads, syn, ovf }
+        let listed = kept_events(self.kept_by(k, pi), p.src_shape[2], events);
+        AccPhase { events: listed, beats: self.phase_beats(k, pi, events), reads, syn, ovf }
     }
 
     /// The per-event path, in the RTL's order (saturating layers, general weights): adds

@@ -14,7 +14,7 @@
 use crate::data::InputBatch;
 use crate::hw::schedule;
 use crate::hw::{Layer, Plan};
-use crate::quant::{AccTarget, PoolGeom, ProjKind, Projection};
+use crate::quant::{AccTarget, PoolGeom, ProjKind, Projection, Source};
 
 use super::word::Word;
 
@@ -228,9 +228,6 @@ pub(super) struct Engine<'p> {
     /// (`crate::hw::dense::event_reach`, flat `y * W + x`); the list's entries and the
     /// events its event-mode readers take are the kept ones (the others have no target).
     pub(super) kept: Vec<Option<Vec<bool>>>,
-    /// Per layer and projection: the source layer whose kept events it takes (an event-mode
-    /// projection from a layer with [`Engine::kept`] positions).
-    pub(super) kept_src: Vec<Vec<Option<usize>>>,
     /// Per layer: copies of its spike plane, each written every row of every update pass.
     pub(super) plane_copies: Vec<u64>,
     /// Run layer-major (every step of a layer before the next layer; [`super::run_layer_major`])
@@ -253,6 +250,24 @@ pub(super) struct Scratch {
     pub(super) acc16: Vec<i16>,
     pub(super) cnt32: Vec<i32>,
     pub(super) kept: Vec<u8>,
+}
+
+/// [`Engine::kept_by`] from the plan and the per-layer kept positions (also while the engine
+/// is built).
+pub(super) fn kept_by<'a>(plan: &Plan, kept: &'a [Option<Vec<bool>>], k: usize, pi: usize) -> Option<&'a [bool]> {
+    let l = &plan.layers[k];
+    match l.projections[pi].source {
+        Source::Layer(s) if l.modes[pi] == crate::hw::dense::Mode::Event => kept[s].as_deref(),
+        _ => None,
+    }
+}
+
+/// Of `events` from a source of width `w`, those at positions `kept` keeps (all without it).
+pub(super) fn kept_events(kept: Option<&[bool]>, w: usize, events: &[Event]) -> u64 {
+    match kept {
+        Some(kp) => events.iter().filter(|&&(_, y, x, _)| kp[y * w + x]).count() as u64,
+        None => events.len() as u64,
+    }
 }
 
 /// Input events a buffer makes room for at once ([`events_of`]).
@@ -386,6 +401,13 @@ impl ConvGeo {
 }
 
 impl<'p> Engine<'p> {
+    /// The positions kept by the list projection `pi` into layer `k` reads, when it is an
+    /// event-mode projection from a layer whose list keeps only some ([`Engine::kept`]).
+    #[inline]
+    pub(super) fn kept_by(&self, k: usize, pi: usize) -> Option<&[bool]> {
+        kept_by(self.plan, &self.kept, k, pi)
+    }
+
     /// The beats of `events` of projection `pi` into layer `k` ([`schedule::beats_at`]).
     #[inline]
     pub(super) fn phase_beats(&self, k: usize, pi: usize, events: &[Event]) -> u64 {

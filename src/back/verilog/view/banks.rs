@@ -316,6 +316,7 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
             format!("{{{}'d0, {}_ev_wdata}}", width - l.ew, l.pre)
         };
         let (n, raw) = (whole(l), abits(whole(l)));
+        let (reach_decl, reach_and) = reach_terms(l, "");
         members.push(EvMemberView {
             pre: l.pre.clone(),
             raw,
@@ -328,8 +329,8 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
             waddr: at_step(bank_addr(base, &format!("{}_ev_cnt[{}:0]", l.pre, raw - 1), raw, aw), n),
             wdata,
             counts: entry_counts(l, qw),
-            reach_decl: reach_terms(l, "").0,
-            reach_and: reach_terms(l, "").1,
+            reach_decl,
+            reach_and,
         });
         for p in layers.iter().flat_map(|l2| l2.projs.iter()).filter(|p| p.src == l.pre && p.dense.is_none()) {
             readers.push((p.pre.clone(), at_step(bank_addr(base, &format!("{}_ev_raddr", p.pre), p.src_aw, aw), n)));

@@ -42,10 +42,12 @@ pub fn cw(aw: usize, v: usize) -> String {
 
 /// A `bits`-bit literal with the low `n` bits set.
 pub fn mask_lit(bits: usize, n: usize) -> String {
-    let mut s = String::new();
-    for b in (0..bits).rev() {
-        s.push(if b < n { '1' } else { '0' });
-    }
+    bits_lit(bits, |b| b < n)
+}
+
+/// A `bits`-bit binary literal whose bit b is `on(b)`.
+pub fn bits_lit(bits: usize, on: impl Fn(usize) -> bool) -> String {
+    let s: String = (0..bits).rev().map(|b| if on(b) { '1' } else { '0' }).collect();
     format!("{bits}'b{s}")
 }
 

@@ -220,15 +220,7 @@ pub fn layer_view(
     })
 }
 
-/// A `2^width`-bit Verilog literal whose bit v is `kept[v]` (0 beyond its end), in hex.
+/// A `2^width`-bit Verilog literal whose bit v is `kept[v]` (0 beyond its end).
 fn reach_literal(kept: &[bool], width: usize) -> String {
-    let n = 1usize << width;
-    let digits: String = (0..n.div_ceil(4))
-        .rev()
-        .map(|d| {
-            let nib = (0..4).filter(|&b| kept.get(4 * d + b).copied().unwrap_or(false)).fold(0u32, |a, b| a | 1 << b);
-            char::from_digit(nib, 16).unwrap_or('0')
-        })
-        .collect();
-    format!("{n}'h{digits}")
+    super::expr::bits_lit(1 << width, |v| kept.get(v).copied().unwrap_or(false))
 }

@@ -304,6 +304,7 @@ fn layer_lists(plan: &Plan, layers: &[LayerView], lists: &mut Vec<PipeListView>)
             continue;
         }
         let lv = &layers[k];
+        let (reach_decl, reach_and) = super::banks::reach_terms(lv, &lv.gp);
         producers.push(PipeProducerView {
             pre: lv.pre.clone(),
             gp: lv.gp.clone(),
@@ -314,8 +315,8 @@ fn layer_lists(plan: &Plan, layers: &[LayerView], lists: &mut Vec<PipeListView>)
             exw: lv.exw,
             ew: lv.ew,
             counts: super::banks::entry_counts(lv, (crate::hw::schedule::count_stages(plan) as usize).max(1)),
-            reach_decl: super::banks::reach_terms(lv, &lv.gp).0,
-            reach_and: super::banks::reach_terms(lv, &lv.gp).1,
+            reach_decl,
+            reach_and,
         });
         for c in rs {
             let bank = plan.banks.iter().find(|b| b.kind == "events" && b.layers == [k] && b.reader == Some(c));

@@ -59,7 +59,7 @@ impl Engine<'_> {
             self.acc_from_flags(k, pi, t, src, kernel, ps, acs, active);
             return Some(());
         }
-        let kept = self.kept_src[k][pi].is_some();
+        let kept = self.kept_by(k, pi).is_some();
         for &s in active {
             let ne = match p.source {
                 Source::Input => ps.in_n[s],

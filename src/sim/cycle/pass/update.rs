@@ -8,7 +8,7 @@ use crate::ir::ResetMode;
 use crate::quant::Leak;
 
 use super::super::account::{Account, UpdPhase};
-use super::super::types::{Engine, Event, LayerPrep, Lists, RowFold};
+use super::super::types::{Engine, Event, LayerPrep, Lists, RowFold, kept_events};
 use super::super::word::Word;
 use super::{Pass, SWEEP_SAMPLES_BELOW, part};
 
@@ -86,10 +86,7 @@ impl Engine<'_> {
             }
             spikes[k][s] = list.len() as u64;
             entries[k][s] = u.entries;
-            listed[k][s] = match self.kept[k].as_deref() {
-                Some(kp) => list.iter().filter(|&&(_, yy, xx, _)| kp[yy * w + xx]).count() as u64,
-                None => list.len() as u64,
-            };
+            listed[k][s] = kept_events(self.kept[k].as_deref(), w, list);
             if is_out {
                 acs[s].row(t).copy_from_slice(out);
             }
