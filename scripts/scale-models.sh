@@ -4,22 +4,25 @@
 # ResNet-18-like model with training/gen_scale_models.py (unless OUT already holds them), then
 #   - plans both, streamed, at LANES lanes (the memories each needs, the bandwidth bound);
 #   - builds the VGG's bitstream through the open flow and co-simulates COSIM samples with the
-#     SDRAM's chip model (Verilator), and prices it with `energy` (the SDRAM's share).
-# The ResNet-18 does not fit the ECP5-85F's block RAM yet; its plan says by how much.
+#     SDRAM's chip model (Verilator), and prices it with `energy` (the SDRAM's share);
+#   - builds the ResNet-18's bitstream at RESNET_LANES lanes (default 8: at 16 its logic fills
+#     84% of the device's LUT slots and nextpnr's placement does not finish here) and
+#     co-simulates one sample the same way.
 #
-#   scripts/scale-models.sh BIN OUT PYTHON [LANES] [COSIM]
+#   scripts/scale-models.sh BIN OUT PYTHON [LANES] [COSIM] [RESNET_LANES]
 #
 # BIN: a spikefab binary (a release build: the plans run the cycle engine on 4 inputs).
 # PYTHON: an interpreter with torch, numpy and nir (training/requirements.txt).
 # Writes OUT/<model>.{plan,energy}.txt, OUT/vgg_cifar.compile.json, the times in OUT/times.txt,
-# and prints a summary. About 20 minutes on 2 cores, most of it nextpnr. Exit 1 when a step
-# fails.
+# OUT/resnet18_cifar.compile.json, and prints a summary. About 2 hours on 2 cores, most of it
+# nextpnr and the ResNet's co-simulation (18.8 million cycles). Exit 1 when a step fails.
 set -euo pipefail
 bin=$(realpath "$1")
 out=$(realpath -m "$2")
 py=$3
 lanes=${4:-16}
 cosim=${5:-2}
+resnet_lanes=${6:-8}
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 if [ ! -f "$out/vgg_cifar.nir" ] || [ ! -f "$out/resnet18_cifar.nir" ]; then
@@ -56,23 +59,28 @@ timed "energy vgg_cifar" "$bin" energy "$out/vgg_cifar.nir" "${common[@]}" --inp
 timed "compile --bitstream vgg_cifar" "$bin" compile "$out/vgg_cifar.nir" "${common[@]}" \
   --inputs "$out/in4_vgg_cifar.npy" --samples 4 --cosim-samples "$cosim" --simulator verilator \
   --min-agreement 0 --bitstream --json -o "$out/vgg_cifar" >"$out/vgg_cifar.compile.json"
+timed "compile --bitstream resnet18_cifar" "$bin" compile "$out/resnet18_cifar.nir" -T 8 --reset zero \
+  --target ulx3s-85f --clock-mhz 50 --schedule streamed --lanes "$resnet_lanes" \
+  --inputs "$out/in4_resnet18_cifar.npy" --samples 4 --cosim-samples 1 --simulator verilator \
+  --min-agreement 0 --bitstream --json -o "$out/resnet18_cifar" >"$out/resnet18_cifar.compile.json"
 "$py" - "$out" <<'PY'
 import json
 import re
 import sys
 d = sys.argv[1]
-r = json.load(open(f"{d}/vgg_cifar.compile.json"))
-f, c, v = r["fpga"], r["cosim"], r["verify"]
-print(f"vgg_cifar: {f['yosys_cells'].get('LUT4', 0)} LUT4, {f['ffs']['used']} FF, "
-      f"{f['block_rams']['used']} of {f['block_rams']['available']} DP16KD, "
-      f"Fmax {f['fmax_nextpnr_mhz']:.1f} MHz (target {f['target_mhz']:.0f}); {f['tools']}")
-print(f"  tool seconds: {', '.join(f'{t} {s:.0f}' for t, s in f['seconds'])}")
-print(f"  cosim ({c['simulator']}): {c['samples']} samples, {c['word_mismatches']} words and "
-      f"{c['cycle_mismatches']} cycle counts differ; cycles {c['rtl_cycles']}; "
-      f"build {c['build_seconds']:.0f} s, run {c['run_seconds']:.1f} s")
-print(f"  cycle engine on 4 inputs: mean {v['cycles_mean']:.1f} cycles, "
-      f"{50e6 / v['cycles_mean']:.1f} inferences/s at 50 MHz")
-print(f"  energy per inference {r['energy']['energy_per_inference_j'] * 1e6:.1f} uJ")
+for m in ("vgg_cifar", "resnet18_cifar"):
+    r = json.load(open(f"{d}/{m}.compile.json"))
+    f, c, v = r["fpga"], r["cosim"], r["verify"]
+    print(f"{m}: {f['yosys_cells'].get('LUT4', 0)} LUT4, {f['yosys_cells'].get('CCU2C', 0)} CCU2C, "
+          f"{f['ffs']['used']} FF, {f['block_rams']['used']} of {f['block_rams']['available']} DP16KD, "
+          f"Fmax {f['fmax_nextpnr_mhz']:.1f} MHz (target {f['target_mhz']:.0f}); {f['tools']}")
+    print(f"  tool seconds: {', '.join(f'{t} {s:.0f}' for t, s in f['seconds'])}")
+    print(f"  cosim ({c['simulator']}): {c['samples']} samples, {c['word_mismatches']} words and "
+          f"{c['cycle_mismatches']} cycle counts differ; cycles {c['rtl_cycles']}; "
+          f"build {c['build_seconds']:.0f} s, run {c['run_seconds']:.1f} s")
+    print(f"  cycle engine on 4 inputs: mean {v['cycles_mean']:.1f} cycles, "
+          f"{50e6 / v['cycles_mean']:.1f} inferences/s at 50 MHz")
+    print(f"  energy per inference {r['energy']['energy_per_inference_j'] * 1e6:.1f} uJ")
 for m in ("vgg_cifar", "resnet18_cifar"):
     for line in open(f"{d}/{m}.plan.txt"):
         if re.match(r"(block RAMs|external memory|cycles per inference|streamed, measured)", line):

@@ -132,8 +132,11 @@ fn refused(outcome: &FpgaOutcome) -> Option<String> {
 /// pipelined schedule gives way to the sequential one first (its modes chosen again on `calib`
 /// under `--datapath auto`, as the schedule changes each mode's cycles and energy, else the
 /// same modes); then, under `--datapath auto`, the dense projection that saves least (by the
-/// choice's predictions) turns event-driven, one per build, down to an all-event design. None
-/// when no automatic choice is left to give up. The quantised network is the same throughout.
+/// choice's predictions) turns event-driven, one per build, down to an all-event design. A
+/// design whose memories the plan already knows do not fit the device is not built: the next
+/// projection turns event-driven with it (event lists can need more block RAM than the spike
+/// planes they replace). None when no automatic choice is left to give up, or none left fits.
+/// The quantised network is the same throughout.
 fn fallback(
     plan: &Plan,
     opts: &PlanOptions,
@@ -169,24 +172,41 @@ fn fallback(
             }
         })
     };
-    let (k, pi) = plan
+    let mut dense: Vec<(usize, usize)> = plan
         .layers
         .iter()
         .enumerate()
         .flat_map(|(k, l)| l.modes.iter().enumerate().filter(|(_, m)| **m == Mode::Dense).map(move |(pi, _)| (k, pi)))
-        .min_by(|a, b| saving(a.0, a.1).total_cmp(&saving(b.0, b.1)))?;
-    modes[k][pi] = Mode::Event;
-    let mut p = plan.with_modes(&modes, target).ok()?;
-    let name = &plan.layers[k].name;
-    let left = modes.iter().flatten().filter(|m| **m == Mode::Dense).count();
-    p.datapath_note = Some(format!(
-        "{}; layer '{name}' projection {pi} event-driven after the design with it dense {why}",
-        plan.datapath_note.as_deref().unwrap_or("auto")
-    ));
-    for c in &mut p.mode_choices {
-        c.mode = modes[c.layer][c.projection];
+        .collect();
+    // Least saving first; ties in plan order (a stable sort).
+    dense.sort_by(|a, b| saving(a.0, a.1).total_cmp(&saving(b.0, b.1)));
+    let mut turned: Vec<String> = vec![];
+    let mut unfit: Option<String> = None;
+    for (k, pi) in dense {
+        modes[k][pi] = Mode::Event;
+        turned.push(format!("layer '{}' projection {pi}", plan.layers[k].name));
+        let mut p = plan.with_modes(&modes, target).ok()?;
+        if let Some(misfit) = p.memory_misfit(target) {
+            unfit = Some(misfit);
+            continue;
+        }
+        let left = modes.iter().flatten().filter(|m| **m == Mode::Dense).count();
+        let what = turned.join(", ");
+        let skipped = match (turned.len(), &unfit) {
+            (1, _) | (_, None) => String::new(),
+            (n, Some(m)) => format!(" ({} designs before it skipped unbuilt: {m})", n - 1),
+        };
+        p.datapath_note = Some(format!(
+            "{}; {what} event-driven after the design with {} dense {why}{skipped}",
+            plan.datapath_note.as_deref().unwrap_or("auto"),
+            if turned.len() == 1 { "it" } else { "them" },
+        ));
+        for c in &mut p.mode_choices {
+            c.mode = modes[c.layer][c.projection];
+        }
+        return Some((p, format!("compiling {what} event-driven ({left} dense left){skipped}")));
     }
-    Some((p, format!("compiling layer '{name}' projection {pi} event-driven ({left} dense left)")))
+    None
 }
 
 /// `compile` on an FPGA or ASIC target.
