@@ -181,20 +181,21 @@ fn fallback(
     // Least saving first; ties in plan order (a stable sort).
     dense.sort_by(|a, b| saving(a.0, a.1).total_cmp(&saving(b.0, b.1)));
     let mut turned: Vec<String> = vec![];
-    let mut unfit: Option<String> = None;
+    // The last skipped design's misfit (set whenever more than one projection is turned).
+    let mut unfit = String::new();
     for (k, pi) in dense {
         modes[k][pi] = Mode::Event;
         turned.push(format!("layer '{}' projection {pi}", plan.layers[k].name));
         let mut p = plan.with_modes(&modes, target).ok()?;
         if let Some(misfit) = p.memory_misfit(target) {
-            unfit = Some(misfit);
+            unfit = misfit;
             continue;
         }
         let left = modes.iter().flatten().filter(|m| **m == Mode::Dense).count();
         let what = turned.join(", ");
-        let skipped = match (turned.len(), &unfit) {
-            (1, _) | (_, None) => String::new(),
-            (n, Some(m)) => format!(" ({} designs before it skipped unbuilt: {m})", n - 1),
+        let skipped = match turned.len() {
+            1 => String::new(),
+            n => format!(" ({} designs before it skipped unbuilt: {unfit})", n - 1),
         };
         p.datapath_note = Some(format!(
             "{}; {what} event-driven after the design with {} dense {why}{skipped}",
