@@ -31,7 +31,7 @@ fn streamed_rtl_cosim_is_exact() {
     let mut all: Vec<_> = cases(&root().join("tests/data/nir/cases.json"));
     all.extend(students().into_iter().map(|(c, _)| c));
     let (mut done, mut per_step, mut dense_runs, mut refused) = (vec![], 0, 0, 0);
-    let (mut shared_states, mut reused_lists, mut reused_planes) = (0, 0, 0);
+    let (mut shared_states, mut reused_lists, mut reused_planes, mut shared_dense) = (0, 0, 0, 0);
     let first_student = all.len() - students().len();
     for (i, c) in all.iter().enumerate() {
         let m = c.load();
@@ -69,10 +69,21 @@ fn streamed_rtl_cosim_is_exact() {
             let sim = if i >= first_student && lint { Simulator::Verilator } else { Simulator::Iverilog };
             let r = cosim::cosim(&plan, &batch, batch.n, sim, &dir, &|_| {}).unwrap_or_else(|e| panic!("{what}: {e}"));
             assert!(r.exact(), "{what}: {:?}", r.first_differences);
+            let d = spikefab::back::verilog::emit(&plan, None).unwrap();
             if lint {
-                let d = spikefab::back::verilog::emit(&plan, None).unwrap();
                 assert_lint_clean(&d, &format!("streamed-lint-{}-{lanes}", c.name), &what);
             }
+            // Two or more binary dense units share one popcount datapath (one phase at a time).
+            let binary_dense = (0..plan.layers.len())
+                .flat_map(|k| (0..plan.layers[k].projections.len()).map(move |j| (k, j)))
+                .filter(|&(k, j)| {
+                    plan.layers[k].modes[j] == Mode::Dense
+                        && !matches!(dense::geometry(&plan, k, j).map(|g| g.gather), Ok(dense::Gather::OneToOne))
+                })
+                .count();
+            let has_shared = d.files.iter().any(|(_, text)| text.contains("shared dense datapath"));
+            assert_eq!(has_shared, binary_dense >= 2, "{what}: {binary_dense} binary dense units");
+            shared_dense += usize::from(has_shared);
             per_step += usize::from(plan.input.per_step);
             dense_runs += usize::from(plan.layers.iter().any(|l| l.modes.contains(&Mode::Dense)));
             shared_states += usize::from(plan.banks.iter().any(|b| b.kind == "x" && b.layers.len() > 1));
@@ -95,8 +106,9 @@ fn streamed_rtl_cosim_is_exact() {
             && refused > 0
             && shared_states > 0
             && reused_lists > 0
-            && reused_planes > 0,
-        "{per_step} per-step, {dense_runs} dense, {refused} refused, {shared_states} with one state memory, \
+            && reused_planes > 0
+            && shared_dense > 0,
+        "{shared_dense} with a shared dense datapath, {per_step} per-step, {dense_runs} dense, {refused} refused, {shared_states} with one state memory, \
          {reused_lists} reusing event-list words, {reused_planes} reusing plane words: {done:?}"
     );
 }

@@ -56,7 +56,13 @@ module {{ v.module }} (
 {%- include "verilog/top/state_memories.v" %}
 {%- include "verilog/top/event_lists.v" %}
 {%- include "verilog/top/planes.v" %}
+{%- if let Some(sh) = v.dshared %}
+
+    // The dense units' shared row sums (view::dense_shared; computed after the layers).
+    wire [{{ sh.lanes * sh.tw - 1 }}:0] dsh_rs;
+{%- endif %}
 {%- include "verilog/top/layer.v" %}
+{%- include "verilog/top/dense_shared.v" %}
 {%- include "verilog/top/update_datapath.v" %}
 {%- include "verilog/top/clear.v" %}
 {%- include "verilog/top/tiles_read.v" %}

@@ -262,7 +262,7 @@
         for ({{ p.pre }}_k = 0; {{ p.pre }}_k < {{ d.m }}; {{ p.pre }}_k = {{ p.pre }}_k + 1)
             if ({{ p.pre }}_ohc[{{ p.pre }}_k]) {{ p.pre }}_bits = {{ p.pre }}_bits | {{ p.pre }}_s[{{ p.pre }}_k*{{ l.lanes }} +: {{ l.lanes }}];
     end
-{%- else %}
+{%- else if d.shared_tw.is_none() %}
     // The set bits of each nibble (a 4-input table), and the nibbles' counts summed.
     function automatic [2:0] {{ p.pre }}_pc4(input [3:0] v);
         case (v)
@@ -333,6 +333,9 @@
                 a  <= t3;
                 rs <= {{ p.pre }}_lm[{{ p.pre }}_gi] ? (a << {{ p.shift }}) : {{ p.tw }}'d0;
             end
+{%- else if let Some(stw) = d.shared_tw %}
+            // C to E: the plan's shared datapath (dsh_*), this unit's row sum its low bits.
+            wire [{{ p.tw - 1 }}:0] rs = dsh_rs[{{ p.pre }}_gi*{{ stw }} +: {{ p.tw }}];
 {%- else %}
             // C: nibble counts of s & w; C2: byte counts; C3: popcount(s & w); D: summed over the
             // row; E: (2 * A - P) << shift.

@@ -12,6 +12,7 @@
 
 mod banks;
 mod common;
+mod dense_shared;
 mod expr;
 mod layer;
 mod pipe;
@@ -154,6 +155,8 @@ pub struct TopView {
     pub evbanks: Vec<EvBankView>,
     /// Spike plane memories shared in time (streamed schedule).
     pub plbanks: Vec<types::PlaneBankView>,
+    /// Streamed: the popcount datapath the dense units share.
+    pub dshared: Option<dense_shared::SharedDenseView>,
     /// Some bank tells stale rows by an epoch bit instead of being cleared.
     pub any_epoch: bool,
     /// The plan's block RAMs fit the device: ROMs are held to block RAM (sf_ram BLOCK).
@@ -304,6 +307,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let (sbases, in_step) = step_bases(plan);
     let prog = if streamed { sequencer::program_streamed(plan) } else { sequencer::program(plan) };
     let tiles = tiles::tiles_view(plan, &mut layers, &prog, &mut roms, &module)?;
+    // After the tile buffer's view, which places the streamed weight words in its rows.
+    let dshared = dense_shared::shared_dense(streamed, &mut layers, &plbanks);
     Ok(TopView {
         module,
         u_lat: crate::hw::schedule::upd_tail(plan),
@@ -353,6 +358,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         banks,
         evbanks,
         plbanks,
+        dshared,
         reset: match plan.reset {
             ResetMode::Zero => 0,
             ResetMode::Subtract => 1,

@@ -20,7 +20,7 @@ use crate::quant::{Projection, Source};
 
 /// A balanced adder tree summing the `lw`-bit counts `lo .. lo + n` packed in `y`:
 /// (expression, width).
-fn pop_tree(y: &str, lw: usize, lo: usize, n: usize) -> (String, usize) {
+pub(in crate::back::verilog::view) fn pop_tree(y: &str, lw: usize, lo: usize, n: usize) -> (String, usize) {
     if n == 1 {
         return (format!("{y}[{}:{}]", lw * lo + lw - 1, lw * lo), lw);
     }
@@ -34,7 +34,7 @@ fn pop_tree(y: &str, lw: usize, lo: usize, n: usize) -> (String, usize) {
 
 /// The 3-bit counts of `y` (`nn` of them) summed in pairs into 4-bit counts, packed (the last
 /// one alone when `nn` is odd).
-fn pairs(y: &str, nn: usize) -> String {
+pub(in crate::back::verilog::view) fn pairs(y: &str, nn: usize) -> String {
     let parts: Vec<String> = (0..nn.div_ceil(2))
         .rev()
         .map(|q| {
@@ -165,6 +165,7 @@ pub fn dense_view(
         sx: String::new(),
         pbrow: String::new(),
         wstep: String::new(),
+        shared_tw: None,
     };
     if let Gather::Conv { k: kk, stride, pad, dil, input } = d.gather {
         let (hout, wout) = (l.shape[1], l.shape[2]);

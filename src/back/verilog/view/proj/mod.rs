@@ -13,6 +13,7 @@ mod beat;
 mod dense;
 mod types;
 
+pub(super) use dense::{pairs, pop_tree};
 pub use types::ProjView;
 use types::SourceLayout;
 

@@ -378,4 +378,7 @@ pub struct DenseView {
     pub pbrow: String,
     /// The weight ROM's address width for the convolution's group base (g * w).
     pub wstep: String,
+    /// Stages C to E are the plan's shared datapath (`dense_shared`), whose row sums are this
+    /// many bits per lane; None: the unit's own.
+    pub shared_tw: Option<usize>,
 }
