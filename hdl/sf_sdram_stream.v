@@ -128,7 +128,11 @@ module sf_sdram_stream #(
             if (rp_left[i] != 0 || rc_left[i] != 0) all_bank_waits = 1'b0;
         end
     end
-    assign quiet = phase == IDLE && left == 0 && in_flight == 0 && !refresh_due && all_bank_waits
+    // `quiet` needs no request left, and l_nz is (left != 0) registered, so there `ahead` is
+    // since_refresh alone: the refresh test in `quiet` is a compare of a register with a
+    // constant, without the adder (it leads, through the design's start, to its requests).
+    wire idle_due = {1'b0, since_refresh} > SLACK;
+    assign quiet = phase == IDLE && left == 0 && in_flight == 0 && !idle_due && all_bank_waits
                    && rfc_left == 0 && rcd_left == 0 && ras_left == 0 && rrd_left == 0
                    && init_left == 0 && mrd_left == 0;
     wire do_restart = restart && quiet && !take;
