@@ -74,7 +74,7 @@ for m in ("vgg_cifar", "resnet18_cifar"):
     f, c, v = r["fpga"], r["cosim"], r["verify"]
     print(f"{m}: {f['yosys_cells'].get('LUT4', 0)} LUT4, {f['yosys_cells'].get('CCU2C', 0)} CCU2C, "
           f"{f['ffs']['used']} FF, {f['block_rams']['used']} of {f['block_rams']['available']} DP16KD, "
-          f"Fmax {f['fmax_nextpnr_mhz']:.1f} MHz (target {f['target_mhz']:.0f}); {f['tools']}")
+          f"Fmax {f['fmax_nextpnr_mhz']:.1f} MHz (target {f['target_mhz']:g}); {f['tools']}")
     print(f"  tool seconds: {', '.join(f'{t} {s:.0f}' for t, s in f['seconds'])}")
     print(f"  cosim ({c['simulator']}): {c['samples']} samples, {c['word_mismatches']} words and "
           f"{c['cycle_mismatches']} cycle counts differ; cycles {c['rtl_cycles']}; "

@@ -264,29 +264,7 @@
     end
 {%- else if d.shared_tw.is_none() %}
     // The set bits of each nibble (a 4-input table), and the nibbles' counts summed.
-    function automatic [2:0] {{ p.pre }}_pc4(input [3:0] v);
-        case (v)
-            4'h0: {{ p.pre }}_pc4 = 3'd0;
-            4'h1, 4'h2, 4'h4, 4'h8: {{ p.pre }}_pc4 = 3'd1;
-            4'h7, 4'hb, 4'hd, 4'he: {{ p.pre }}_pc4 = 3'd3;
-            4'hf: {{ p.pre }}_pc4 = 3'd4;
-            default: {{ p.pre }}_pc4 = 3'd2;
-        endcase
-    endfunction
-    function automatic [{{ d.nn * 3 - 1 }}:0] {{ p.pre }}_nib(input [{{ d.pw - 1 }}:0] x);
-        integer n;
-        reg [{{ d.nn * 4 - 1 }}:0] xp;
-        begin
-            xp = {{ "{" }}{% if d.npad > 0 %}{{ d.npad }}'d0, {% endif %}x};
-            for (n = 0; n < {{ d.nn }}; n = n + 1) {{ p.pre }}_nib[n*3 +: 3] = {{ p.pre }}_pc4(xp[n*4 +: 4]);
-        end
-    endfunction
-    function automatic [{{ d.np * 4 - 1 }}:0] {{ p.pre }}_pair(input [{{ d.nn * 3 - 1 }}:0] y);
-        {{ p.pre }}_pair = {{ d.pair }};
-    endfunction
-    function automatic [{{ d.pcw - 1 }}:0] {{ p.pre }}_pcsum(input [{{ d.np * 4 - 1 }}:0] y);
-        {{ p.pre }}_pcsum = {{ d.pop }};
-    endfunction
+{%- call popcount::functions(p.pre, d.pw, d.nn, d.np, d.npad, d.pair, d.pcw, d.pop) %}{%- endcall %}
     // C: nibble counts of s (zero for a word that is none); C2: byte counts; C3: popcount(s).
     reg  [{{ d.nn * 3 - 1 }}:0] {{ p.pre }}_nbs;
     reg  [{{ d.np * 4 - 1 }}:0] {{ p.pre }}_bys;

@@ -16,29 +16,7 @@
     wire                 dsh_fd = {{ sh.fd }};
     wire [{{ sh.lanes - 1 }}:0] dsh_lm = {{ sh.lm }};
     wire [{{ sh.shw - 1 }}:0] dsh_sh = {{ sh.shift }};
-    function automatic [2:0] dsh_pc4(input [3:0] v);
-        case (v)
-            4'h0: dsh_pc4 = 3'd0;
-            4'h1, 4'h2, 4'h4, 4'h8: dsh_pc4 = 3'd1;
-            4'h7, 4'hb, 4'hd, 4'he: dsh_pc4 = 3'd3;
-            4'hf: dsh_pc4 = 3'd4;
-            default: dsh_pc4 = 3'd2;
-        endcase
-    endfunction
-    function automatic [{{ sh.nn * 3 - 1 }}:0] dsh_nib(input [{{ sh.pw - 1 }}:0] x);
-        integer n;
-        reg [{{ sh.nn * 4 - 1 }}:0] xp;
-        begin
-            xp = {{ "{" }}{% if sh.npad > 0 %}{{ sh.npad }}'d0, {% endif %}x};
-            for (n = 0; n < {{ sh.nn }}; n = n + 1) dsh_nib[n*3 +: 3] = dsh_pc4(xp[n*4 +: 4]);
-        end
-    endfunction
-    function automatic [{{ sh.np * 4 - 1 }}:0] dsh_pair(input [{{ sh.nn * 3 - 1 }}:0] y);
-        dsh_pair = {{ sh.pair }};
-    endfunction
-    function automatic [{{ sh.pcw - 1 }}:0] dsh_pcsum(input [{{ sh.np * 4 - 1 }}:0] y);
-        dsh_pcsum = {{ sh.pop }};
-    endfunction
+{%- call popcount::functions("dsh", sh.pw, sh.nn, sh.np, sh.npad, sh.pair, sh.pcw, sh.pop) %}{%- endcall %}
     reg  [{{ sh.nn * 3 - 1 }}:0] dsh_nbs;
     reg  [{{ sh.np * 4 - 1 }}:0] dsh_bys;
     reg  [{{ sh.pcw - 1 }}:0] dsh_ps;

@@ -95,8 +95,8 @@ pub fn shared_dense(streamed: bool, layers: &mut [LayerView], plbanks: &[PlaneBa
         .iter()
         .flat_map(|b| b.members.iter().map(move |m| (format!("{}_pl_rdata", m.0), format!("{}_rdata", b.pre))))
         .collect();
-    // (unit prefix, lanes, plane bits, accumulator bits, target bits, shift, plane data,
-    // weight word signal and its first bit)
+    // A binary dense unit: its prefix, lanes, plane bits, accumulator bits, target bits, shift,
+    // plane data (its memory's read data) and the signal its weight word starts at bit 0 of.
     struct Unit {
         pre: String,
         lanes: usize,
