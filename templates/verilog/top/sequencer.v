@@ -116,6 +116,14 @@
 {%- endif %}
     end
     wire [{{ v.prog.lw - 1 }}:0] ul_nx = ul_to[{{ v.prog.lw }}] ? ul_to[{{ v.prog.lw - 1 }}:0] : ul;
+{%- if v.prog.tjw > 0 %}
+    // The values `ul` and `tj` take at the next edge (the always block below): tables of the
+    // running layer and tile registered from these hold the values of `ul` and `tj` themselves,
+    // without a path from `tj` through the table in the cycle that uses them.
+    wire seq_adv = run && fin && !st_fin;
+    wire [{{ v.prog.lw - 1 }}:0] ul_d = rst ? {{ v.prog.lw }}'d0 : seq_adv ? ul_nx : ul;
+    wire [{{ v.prog.tjw - 1 }}:0] tj_d = (rst || first) ? {{ v.prog.tjw }}'d0 : seq_adv ? tj_nx : tj;
+{%- endif %}
 {%- if let Some(x) = v.tiles %}
     // A layer's first phase waits for its tile: `hold` keeps the phase in pc_oh without its go
     // until the tile is readable. lay_q: the running phase's layer + 1 (0 for LOAD), which

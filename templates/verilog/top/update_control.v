@@ -68,21 +68,23 @@
 {%- if v.prog.tjw > 0 %}
     // Where the updating layer's running tile of lane groups starts: the first row's lane
     // group within its channel group, its base channel and channel group's first channel, and
-    // its lane group (per-channel parameters); a layer in one tile starts at 0.
+    // its lane group (per-channel parameters); a layer in one tile starts at 0. Registered
+    // from the sequencer's next `ul` and `tj`, so they always hold the values of `ul` and `tj`
+    // and the go cycle reads a flip-flop, not the tables.
     reg  [{{ g.ucw - 1 }}:0] {{ g.p }}u_cb0;
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [31:0] {{ g.p }}u_c00, {{ g.p }}u_cg00, {{ g.p }}u_g00;   // u_g00: per-channel parameters only
     /* verilator lint_on UNUSEDSIGNAL */
-    always @* begin
-        case ({{ g.p }}ul)
+    always @(posedge clk) begin
+        case (ul_d)
 {%- for l in v.layers %}{%- if l.gp == g.p && l.tiles > 1 %}
             {{ g.lw }}'d{{ l.gk }}: begin
-                {{ g.p }}u_cb0 = {{ l.at_tile("cb0", g.ucw) }}; {{ g.p }}u_c00 = {{ l.at_tile("c0", 32) }};
-                {{ g.p }}u_cg00 = {{ l.at_tile("cg0", 32) }}; {{ g.p }}u_g00 = {{ l.at_tile("g0", 32) }};
+                {{ g.p }}u_cb0 <= {{ l.at_next_tile("cb0", g.ucw) }}; {{ g.p }}u_c00 <= {{ l.at_next_tile("c0", 32) }};
+                {{ g.p }}u_cg00 <= {{ l.at_next_tile("cg0", 32) }}; {{ g.p }}u_g00 <= {{ l.at_next_tile("g0", 32) }};
             end
 {%- endif %}{%- endfor %}
             default: begin
-                {{ g.p }}u_cb0 = {{ g.ucw }}'d0; {{ g.p }}u_c00 = 32'd0; {{ g.p }}u_cg00 = 32'd0; {{ g.p }}u_g00 = 32'd0;
+                {{ g.p }}u_cb0 <= {{ g.ucw }}'d0; {{ g.p }}u_c00 <= 32'd0; {{ g.p }}u_cg00 <= 32'd0; {{ g.p }}u_g00 <= 32'd0;
             end
         endcase
     end
@@ -234,9 +236,12 @@
     end
     /* verilator lint_on UNUSEDSIGNAL */
 {%- for l in v.layers %}{%- if l.gp == g.p && l.tiles > 1 && l.has_prom && !l.prom_by_cgi %}
-    // {{ l.name }} in tiles: its per-row parameters at the running tile's rows.
+    // {{ l.name }} in tiles: its per-row parameters at the running tile's rows (the tile's
+    // first row registered from the sequencer's next `tj`, as the start tables above).
+    reg  [31:0] {{ l.pre }}_pra0;
+    always @(posedge clk) {{ l.pre }}_pra0 <= {{ l.at_next_tile("row0", 32) }};
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] {{ l.pre }}_pra = {{ l.at_tile("row0", 32) }} + { {{- 32 - g.sh.rw }}'d0, {{ g.p }}u_raddr};   // low bits used
+    wire [31:0] {{ l.pre }}_pra = {{ l.pre }}_pra0 + { {{- 32 - g.sh.rw }}'d0, {{ g.p }}u_raddr};   // low bits used
     /* verilator lint_on UNUSEDSIGNAL */
 {%- endif %}{%- endfor %}
     wire [{{ g.sh.ls * g.sh.vw - 1 }}:0] {{ g.p }}u_xnm;

@@ -158,13 +158,19 @@ pub struct LayerView {
 /// A `w`-bit Verilog value that is `vals[tj]` for the running tile `tj` (a literal when every
 /// tile has the same): a chain of compares against the sequencer's `tj` (`tjw` bits).
 pub fn by_tile(tjw: usize, w: usize, vals: &[usize]) -> String {
+    by_tile_of("tj", tjw, w, vals)
+}
+
+/// [`by_tile`] of the tile held by the `tjw`-bit signal `tile` (`tj`, or `tj_d`: the tile the
+/// next edge makes running, for a table registered one cycle ahead).
+pub fn by_tile_of(tile: &str, tjw: usize, w: usize, vals: &[usize]) -> String {
     let first = vals.first().copied().unwrap_or(0);
     if tjw == 0 || vals.iter().all(|&v| v == first) {
         return format!("{w}'d{first}");
     }
     let mut e = format!("{w}'d{first}");
     for (j, v) in vals.iter().enumerate().skip(1).rev() {
-        e = format!("(tj == {tjw}'d{j}) ? {w}'d{v} : {e}");
+        e = format!("({tile} == {tjw}'d{j}) ? {w}'d{v} : {e}");
     }
     format!("({e})")
 }
@@ -173,7 +179,14 @@ impl LayerView {
     /// The start table `what` (`g0`, `row0`, `cb0`, `c0`, `cg0`, `plwa`, `ploh`) as a `w`-bit
     /// Verilog value of the running tile ([`by_tile`]).
     pub fn at_tile(&self, what: &str, w: impl std::borrow::Borrow<usize>) -> String {
-        let w = *w.borrow();
+        self.tile_table("tj", what, *w.borrow())
+    }
+    /// [`Self::at_tile`] of the tile the sequencer's next edge makes running (`tj_d`): the
+    /// input of a start table's register, which then holds the running tile's value.
+    pub fn at_next_tile(&self, what: &str, w: impl std::borrow::Borrow<usize>) -> String {
+        self.tile_table("tj_d", what, *w.borrow())
+    }
+    fn tile_table(&self, tile: &str, what: &str, w: usize) -> String {
         let v = match what {
             "g0" => &self.t_g0,
             "row0" => &self.t_row0,
@@ -183,7 +196,7 @@ impl LayerView {
             "plwa" => &self.t_plwa,
             _ => &self.t_ploh,
         };
-        by_tile(self.tjw, w, v)
+        by_tile_of(tile, self.tjw, w, v)
     }
     /// `rows - k`, floored at zero (a compare that a short layer never reaches).
     pub fn rows_minus(&self, k: usize) -> usize {
