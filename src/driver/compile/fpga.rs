@@ -164,26 +164,10 @@ fn fallback(
     if !auto_datapath {
         return None;
     }
-    let saving = |k: usize, pi: usize| {
-        plan.mode_choices.iter().find(|c| c.layer == k && c.projection == pi).map_or(0.0, |c| {
-            match opts.settings.optimize {
-                Optimize::Energy => c.event.energy_j - c.dense.energy_j,
-                Optimize::Latency => c.event.cycles - c.dense.cycles,
-            }
-        })
-    };
-    let mut dense: Vec<(usize, usize)> = plan
-        .layers
-        .iter()
-        .enumerate()
-        .flat_map(|(k, l)| l.modes.iter().enumerate().filter(|(_, m)| **m == Mode::Dense).map(move |(pi, _)| (k, pi)))
-        .collect();
-    // Least saving first; ties in plan order (a stable sort).
-    dense.sort_by(|a, b| saving(a.0, a.1).total_cmp(&saving(b.0, b.1)));
     let mut turned: Vec<String> = vec![];
     // The last skipped design's misfit (set whenever more than one projection is turned).
     let mut unfit = String::new();
-    for (k, pi) in dense {
+    for (k, pi) in turn_order(plan, opts.settings.optimize) {
         modes[k][pi] = Mode::Event;
         turned.push(format!("layer '{}' projection {pi}", plan.layers[k].name));
         let mut p = plan.with_modes(&modes, target).ok()?;
@@ -208,6 +192,27 @@ fn fallback(
         return Some((p, format!("compiling {what} event-driven ({left} dense left){skipped}")));
     }
     None
+}
+
+/// The order in which `fallback` turns `plan`'s dense projections (layer, projection)
+/// event-driven: the least saving first by the choice's predictions under `optimize`, ties in
+/// plan order.
+fn turn_order(plan: &Plan, optimize: Optimize) -> Vec<(usize, usize)> {
+    let saving = |k: usize, pi: usize| {
+        plan.mode_choices.iter().find(|c| c.layer == k && c.projection == pi).map_or(0.0, |c| match optimize {
+            Optimize::Energy => c.event.energy_j - c.dense.energy_j,
+            Optimize::Latency => c.event.cycles - c.dense.cycles,
+        })
+    };
+    let mut dense: Vec<(usize, usize)> = plan
+        .layers
+        .iter()
+        .enumerate()
+        .flat_map(|(k, l)| l.modes.iter().enumerate().filter(|(_, m)| **m == Mode::Dense).map(move |(pi, _)| (k, pi)))
+        .collect();
+    // A stable sort keeps plan order among ties.
+    dense.sort_by(|a, b| saving(a.0, a.1).total_cmp(&saving(b.0, b.1)));
+    dense
 }
 
 /// `compile` on an FPGA or ASIC target.
@@ -384,4 +389,89 @@ pub(crate) fn compile(
         hardware: Hardware::Rtl(Box::new(r)),
         failures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::PlanSettings;
+    use std::path::PathBuf;
+
+    /// Block RAMs of `plan` and of each design `fallback` would consider after it (one more
+    /// projection event-driven each), on `target`.
+    fn block_rams_along(plan: &Plan, target: &Target, optimize: Optimize) -> Vec<u64> {
+        let mut modes = plan.modes();
+        let mut seq = vec![plan.block_rams()];
+        for (k, pi) in turn_order(plan, optimize) {
+            modes[k][pi] = Mode::Event;
+            seq.push(plan.with_modes(&modes, target).expect("event mode is always possible").block_rams());
+        }
+        seq
+    }
+
+    /// `fallback` does not offer a design whose memories the plan knows do not fit: it turns the
+    /// next projection event-driven with it and says so. Event lists can need more block RAM
+    /// than the spike planes they replace, so a design can be too large while the one after it
+    /// fits. The cases are found among the bundled students (sequential and streamed, on the
+    /// ULX3S): where the first design `fallback` considers needs more block RAMs than a later
+    /// one, the device is given one block fewer than the first needs.
+    #[test]
+    fn fallback_skips_designs_whose_memories_do_not_fit() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let o: crate::ir::dialect::DialectOverrides =
+            serde_json::from_value(serde_json::json!({"from": "snntorch", "timesteps": 8})).unwrap();
+        let mut checked = 0;
+        for model in ["mlp_bw", "conv_bw", "ensemble_bw"] {
+            let m = Model::load(&root.join(format!("models/{model}/{model}.nir")), &o).unwrap();
+            let input = m.graph.the_input().unwrap();
+            let calib = InputBatch::load(&root.join("models/digits_test_x.npy"), &m.info.out_shape[input.index()])
+                .unwrap()
+                .take(4);
+            for schedule in [ScheduleChoice::Sequential, ScheduleChoice::Streamed] {
+                let settings =
+                    PlanSettings { target: "ulx3s-85f".into(), schedule: Some(schedule), ..Default::default() };
+                let opts = settings.options(8, Some(&calib)).unwrap();
+                let plan = crate::driver::options::lower(&m, &opts, Some(&calib)).unwrap();
+                let seq = block_rams_along(&plan, &opts.target, opts.settings.optimize);
+                let (first, later) = (seq.get(1).copied().unwrap_or(0), seq.iter().skip(2).min().copied());
+                if later.is_none_or(|l| l >= first) {
+                    continue;
+                }
+                // The device one block short of the first design, the plan laid out on it again.
+                let mut opts = opts.clone();
+                opts.target.device.block_rams = first - 1;
+                let plan = crate::driver::options::lower(&m, &opts, Some(&calib)).unwrap();
+                let seq = block_rams_along(&plan, &opts.target, opts.settings.optimize);
+                let have = opts.target.device.block_rams;
+                let Some(fits) = seq.iter().skip(1).position(|&b| b <= have).map(|j| j + 1) else { continue };
+                if fits < 2 {
+                    continue;
+                }
+                let case = format!("{model} {schedule:?}: block RAMs {seq:?}, device {have}");
+                let (p, said) = fallback(&plan, &opts, &opts.target, (false, true), Some(&calib), "(test)")
+                    .unwrap_or_else(|| panic!("{case}: no design offered"));
+                let order = turn_order(&plan, opts.settings.optimize);
+                let mut want = plan.modes();
+                for &(k, pi) in &order[..fits] {
+                    want[k][pi] = Mode::Event;
+                }
+                assert_eq!(p.modes(), want, "{case}");
+                assert!(p.memory_misfit(&opts.target).is_none(), "{case}");
+                assert_eq!(p.block_rams(), seq[fits], "{case}");
+                let skipped = format!(
+                    "({} designs before it skipped unbuilt: its memories need {} block RAMs, the device has {have})",
+                    fits - 1,
+                    seq[fits - 1]
+                );
+                assert!(said.ends_with(&skipped), "{case}: {said}");
+                assert!(
+                    p.datapath_note.as_deref().is_some_and(|n| n.ends_with(&skipped)),
+                    "{case}: {:?}",
+                    p.datapath_note
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 0, "no bundled student has a design that does not fit before one that does");
+    }
 }
