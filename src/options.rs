@@ -87,6 +87,12 @@ pub struct PlanSettings {
     /// What the automatic datapath choice minimises: energy per inference or latency.
     #[arg(long, value_enum, default_value = "energy")]
     pub optimize: Optimize,
+    /// Widest spike-plane word a dense projection reads per cycle, bits (a power of two, 8 to
+    /// 256): lane groups of a position are packed up to it, so a cycle gathers
+    /// lanes x this many synapses (docs/hardware.md 4c). Wider gathers more per cycle for
+    /// more popcount logic and a wider weight word.
+    #[arg(long, value_name = "BITS", default_value_t = crate::hw::dense::WORD_MAX)]
+    pub plane_bits: usize,
 }
 
 /// `--datapath`.
@@ -141,6 +147,7 @@ impl PlanSettings {
             ("--schedule", self.schedule != d.schedule),
             ("--datapath", self.datapath != d.datapath),
             ("--optimize", self.optimize != d.optimize),
+            ("--plane-bits", self.plane_bits != d.plane_bits),
         ];
         set.into_iter().filter(|&(_, on)| on).map(|(flag, _)| flag).collect()
     }

@@ -113,6 +113,64 @@ fn streamed_rtl_cosim_is_exact() {
     );
 }
 
+/// `--plane-bits` wider than the default packs more lane groups of a position into one plane
+/// word, so a dense cycle gathers more synapses: the students, streamed and sequential, dense at
+/// 8 lanes with 64- and 128-bit plane words, are exact against the cycle engine, and the
+/// multi-group plane words do take fewer cycles than the default's.
+#[test]
+fn wider_plane_words_cosim_is_exact() {
+    let test = "wider_plane_words_cosim_is_exact";
+    if !tool_or_skip("iverilog", test) {
+        return;
+    }
+    let lint = tool_or_skip("verilator", &format!("{test} (Verilator lint)"));
+    let t = Target::load("ice40-up5k").unwrap();
+    let mut wide = 0;
+    for (c, _) in students() {
+        let m = c.load();
+        let batch = c.batch(&m).take(2);
+        for schedule in [ScheduleChoice::Streamed, ScheduleChoice::Sequential] {
+            let cycles_at = |bits: usize| {
+                let mut o = PlanOptions::new(t.clone(), c.timesteps);
+                o.input_stats = Some(InputStats::of(&batch));
+                o.settings.lanes = Some(8);
+                o.settings.plane_bits = bits;
+                o.settings.schedule = Some(schedule);
+                let plan = lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+                let plan = plan.with_modes(&dense::all_dense(&plan), &t).unwrap();
+                let cycles = spikefab::sim::cycle::run(&plan, &batch, c.timesteps).total.cycles;
+                (plan, cycles)
+            };
+            let (_, narrow) = cycles_at(dense::WORD_MAX);
+            for bits in [64, 128] {
+                let (plan, cycles) = cycles_at(bits);
+                let widest = (0..plan.layers.len())
+                    .flat_map(|k| (0..plan.layers[k].projections.len()).map(move |j| (k, j)))
+                    .filter(|&(k, j)| plan.layers[k].modes[j] == Mode::Dense)
+                    .filter_map(|(k, j)| dense::geometry(&plan, k, j).ok())
+                    .map(|g| g.plane.width())
+                    .max()
+                    .unwrap_or(0);
+                let what = format!("{} {schedule:?} at {bits}-bit plane words (widest {widest})", c.name);
+                assert!(widest <= bits, "{what}");
+                let dir = scratch(&format!("plane-bits-{}-{schedule:?}-{bits}", c.name));
+                let r = cosim::cosim(&plan, &batch, batch.n, Simulator::Iverilog, &dir, &|_| {})
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                assert!(r.exact(), "{what}: {:?}", r.first_differences);
+                if lint {
+                    let d = spikefab::back::verilog::emit(&plan, None).unwrap();
+                    assert_lint_clean(&d, &format!("plane-bits-lint-{}-{bits}", c.name), &what);
+                }
+                if widest > dense::WORD_MAX {
+                    wide += 1;
+                    assert!(cycles < narrow, "{what}: {cycles} cycles, {narrow} at the default");
+                }
+            }
+        }
+    }
+    assert!(wide > 0, "no student has a plane word wider than the default at 8 lanes");
+}
+
 /// The HLS back end still refuses the streamed schedule, with a message that names what to
 /// do; the Verilog back end emits it (with the weights on chip here; from the SDRAM in
 /// tests/rtl_tiles.rs).

@@ -41,6 +41,16 @@ pub enum Unsupported {
     /// The streamed (layer-major) schedule in a back end that does not emit it yet.
     #[error("the streamed schedule: {0}")]
     Streamed(&'static str),
+    /// Spike-plane words wider than the HLS back end's 64-bit words.
+    #[error(
+        "layer '{layer}': a {bits}-bit spike-plane word; the HLS back end packs planes in 64-bit words (use --plane-bits 64 or less)"
+    )]
+    HlsPlaneWord {
+        /// The layer whose plane is too wide.
+        layer: String,
+        /// Its plane word's bits.
+        bits: usize,
+    },
 }
 
 /// What the Verilog back end emits beyond [`check`]: weights streamed from external memory
@@ -69,6 +79,13 @@ pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
         return Err(Unsupported::Streamed(
             "the HLS back end does not emit it yet (use --schedule sequential or pipelined)",
         ));
+    }
+    // The C++ holds a plane word in a uint64_t.
+    for (k, l) in plan.layers.iter().enumerate() {
+        let bits = crate::hw::dense::Plane::of(l).width();
+        if bits > 64 && !crate::hw::dense::plane_readers(plan, k).is_empty() {
+            return Err(Unsupported::HlsPlaneWord { layer: l.name.clone(), bits });
+        }
     }
     Ok(())
 }

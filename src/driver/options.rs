@@ -39,6 +39,13 @@ impl PlanSettings {
         if self.lanes.is_some_and(|l| !l.is_power_of_two() || l > 64) {
             return Err(Error::Usage("--lanes must be a power of two from 1 to 64".into()));
         }
+        if !self.plane_bits.is_power_of_two() || !(8..=crate::hw::dense::PLANE_BITS_MAX).contains(&self.plane_bits) {
+            return Err(Error::Usage(format!(
+                "--plane-bits must be a power of two from 8 to {}, not {}",
+                crate::hw::dense::PLANE_BITS_MAX,
+                self.plane_bits
+            )));
+        }
         let widest = crate::quant::range::MAX_STATE_BITS;
         if self.membrane_bits.is_some_and(|b| !(2..=widest).contains(&b)) {
             return Err(Error::Usage(format!("--membrane-bits must be 2..={widest}")));

@@ -21,8 +21,12 @@ pub use super::mode::{Mode, ModeChoice, ModeFigures};
 use super::{Layer, Plan};
 use crate::quant::{AccTarget, ProjKind, Source};
 
-/// The widest plane word: lane groups of one position are packed up to this many bits.
+/// The widest plane word by default (`--plane-bits`): lane groups of one position are packed
+/// up to this many bits.
 pub const WORD_MAX: usize = 32;
+
+/// The most `--plane-bits` takes.
+pub const PLANE_BITS_MAX: usize = 256;
 
 /// The spike plane of a source layer: word `(g / m) * HW + pos` holds lane groups `g` with
 /// `g % m` in `0..m` at position `pos`, group `g`'s lanes at bits `(g % m) * lanes ..`.
@@ -42,7 +46,7 @@ impl Plane {
     /// The plane of layer `l`.
     pub fn of(l: &Layer) -> Plane {
         let groups = l.lane_groups();
-        let m = groups.min((WORD_MAX / l.lanes).max(1));
+        let m = groups.min((l.plane_bits / l.lanes).max(1));
         Plane { lanes: l.lanes, groups, hw: l.positions(), m }
     }
 

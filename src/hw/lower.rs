@@ -1,7 +1,7 @@
 //! Lowering a validated model to an FPGA [`Plan`]: quantisation under the FPGA rules, then
 //! the layout.
 
-use super::{Plan, Schedule, layout};
+use super::{Plan, Schedule, layout_planes};
 use crate::model::Model;
 use crate::options::{Datapath, PlanSettings};
 use crate::quant::{self, InputStats, Network, QuantError, QuantOptions, Rules};
@@ -121,7 +121,7 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
 /// when its memories fit the device. The arithmetic is `net`'s, whatever the layout.
 pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
     let lay = |net, s| {
-        let p = layout(net, &o.target, o.settings.lanes, s);
+        let p = layout_planes(net, &o.target, o.settings.lanes, o.settings.plane_bits, s);
         match o.settings.datapath {
             // Auto starts event-driven; the driver then measures and chooses.
             Datapath::Event | Datapath::Auto => p,

@@ -94,11 +94,22 @@ impl Plan {
 }
 
 /// Lays `net` out for `target`: `lanes` per layer (default: the target's), then the memory
-/// map for `schedule`.
+/// map for `schedule`; plane words of the default width ([`layout_planes`]).
 pub fn layout(net: Network, target: &Target, lanes: Option<usize>, schedule: Schedule) -> Plan {
+    layout_planes(net, target, lanes, dense::WORD_MAX, schedule)
+}
+
+/// [`layout`] with spike-plane words at most `plane_bits` wide (`--plane-bits`).
+pub fn layout_planes(
+    net: Network,
+    target: &Target,
+    lanes: Option<usize>,
+    plane_bits: usize,
+    schedule: Schedule,
+) -> Plan {
     let lanes = lanes.unwrap_or(target.mapping.default_lanes);
     let mut plan = Plan {
-        net: net.map_layers(|q| Layer::place(q, lanes)),
+        net: net.map_layers(|q| Layer::place(q, lanes, plane_bits)),
         target: target.name.clone(),
         clock_mhz: target.clock.default_mhz,
         memories: vec![],
@@ -229,6 +240,9 @@ pub struct PlanSummary {
     /// How `--datapath auto` chose the modes (absent when they were asked for).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datapath_note: Option<String>,
+    /// The widest spike-plane word (`--plane-bits`; absent at the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plane_bits: Option<usize>,
 }
 
 impl Plan {
@@ -320,6 +334,7 @@ impl Plan {
             schedule: self.schedule,
             schedule_note: self.schedule_note.clone(),
             datapath_note: self.datapath_note.clone(),
+            plane_bits: self.layers.first().map(|l| l.plane_bits).filter(|&b| b != dense::WORD_MAX),
         }
     }
 }

@@ -33,10 +33,18 @@ pub struct Layer {
     /// (docs/hardware.md 4d).
     #[serde(skip_serializing_if = "is_one")]
     pub tiles: usize,
+    /// The widest spike-plane word of this layer when a projection reads it densely
+    /// (`--plane-bits`, [`super::dense::Plane`]).
+    #[serde(skip_serializing_if = "is_default_plane")]
+    pub plane_bits: usize,
 }
 
 fn is_one(n: &usize) -> bool {
     *n == 1
+}
+
+fn is_default_plane(n: &usize) -> bool {
+    *n == super::dense::WORD_MAX
 }
 
 impl Deref for Layer {
@@ -47,14 +55,15 @@ impl Deref for Layer {
 }
 
 impl Layer {
-    /// Places `q` in `lanes` lanes (at most the next power of two of its group size).
-    pub fn place(q: quant::Layer, lanes: usize) -> Layer {
+    /// Places `q` in `lanes` lanes (at most the next power of two of its group size), its
+    /// spike plane's words at most `plane_bits` wide.
+    pub fn place(q: quant::Layer, lanes: usize, plane_bits: usize) -> Layer {
         // Lanes a power of two make lane and row of a channel a mask and a shift.
         let lanes = lanes.max(1).min(q.group_size.next_power_of_two());
         let ncg = q.group_size.div_ceil(lanes);
         let rows = (q.shape[0] / q.group_size) * ncg * q.shape[1] * q.shape[2];
         let modes = vec![Mode::Event; q.projections.len()];
-        Layer { q, lanes, ncg, rows, modes, tiles: 1 }
+        Layer { q, lanes, ncg, rows, modes, tiles: 1, plane_bits }
     }
 
     /// (row, lane) of neuron (c, y, x).

@@ -35,6 +35,7 @@ pub(super) const PLAN_OPTIONS: &[&str] = &[
     "--schedule",
     "--datapath",
     "--optimize",
+    "--plane-bits",
 ];
 
 static INFO: BackendInfo = BackendInfo {
