@@ -154,3 +154,33 @@ fn compile_takes_the_input_range_from_calib() {
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("compiled") && dir.join("out/plan.json").exists(), "{text}");
 }
+
+/// `--plane-bits` outside its range is bad input (exit 2, naming the range); a plane word wider
+/// than the HLS C++'s 64 bits is refused by that back end (exit 2, naming the layer), and the
+/// Verilog back end emits it.
+#[test]
+fn plane_bits_out_of_range_or_too_wide_for_hls_is_exit_2() {
+    let model = ["models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8"];
+    for bad in ["12", "4", "512"] {
+        let mut args = vec!["plan"];
+        args.extend(model);
+        args.extend(["--plane-bits", bad]);
+        let (code, _, err) = spikefab(&args);
+        assert_eq!(code, 2, "--plane-bits {bad}: {err}");
+        assert!(err.contains("--plane-bits must be a power of two from 8 to 256"), "{err}");
+    }
+    let dir = common::scratch("plane-bits-hls");
+    for (backend, want) in [("hls", 2), ("verilog", 0)] {
+        let out = dir.join(backend);
+        let mut args = vec!["compile"];
+        args.extend(model);
+        args.extend(["--inputs", "models/digits_test_x.npy", "--samples", "2", "--cosim-samples", "0"]);
+        args.extend(["--schedule", "sequential", "--lanes", "8", "--datapath", "dense", "--plane-bits", "128"]);
+        args.extend(["--min-agreement", "0", "--backend", backend, "-o", out.to_str().unwrap()]);
+        let (code, _, err) = spikefab(&args);
+        assert_eq!(code, want, "{backend}: {err}");
+        if backend == "hls" {
+            assert!(err.contains("layer 'lif1': a 128-bit spike-plane word"), "{err}");
+        }
+    }
+}
