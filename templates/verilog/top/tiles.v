@@ -11,13 +11,13 @@
 {%- if x.tiled %}
     // With layers in tiles the requests step through a table per layer: the tiles are back to
     // back in the memory (the address a running sum), a layer's `ntl + 1` of `len` words each;
-    // the need of tile j comes from tile j - 2's (layer, tile), kept two requests back.
+    // the need of tile j comes from tile j - 2's (layer, tile), registered as tile j - 1 is requested.
     reg  [{{ x.raw - 1 }}:0] tx_addr;
-    reg  [{{ x.qlw - 1 }}:0] tx_ql, tx_ql1, tx_ql2;                         // the layer (ordinal) of the next tile, of the two before
-    reg  [{{ v.prog.tjw - 1 }}:0] tx_t, tx_t1, tx_t2;                      // their tiles within the layer
+    reg  [{{ x.qlw - 1 }}:0] tx_ql, tx_ql1;                                 // the layer (ordinal) of the next tile, of the one before
+    reg  [{{ v.prog.tjw - 1 }}:0] tx_t, tx_t1;                              // their tiles within the layer
     reg  [{{ x.lw - 1 }}:0] tx_len;
     reg  [{{ v.prog.tjw - 1 }}:0] tx_ntl;
-    reg  [{{ x.layw - 1 }}:0] tx_s2;                                     // tile j - 2's layer's first slot
+    reg  [{{ x.layw - 1 }}:0] tx_s1;                                     // tile j - 1's layer's first slot
     always @* begin
         case (tx_ql)
 {%- for r in x.reqs %}
@@ -25,14 +25,17 @@
 {%- endfor %}
             default: begin tx_len = {{ x.lw }}'d0; tx_ntl = {{ v.prog.tjw }}'d0; end
         endcase
-        case (tx_ql2)
+        case (tx_ql1)
 {%- for r in x.reqs %}
-            {{ x.qlw }}'d{{ r.j }}: tx_s2 = {{ x.layw }}'d{{ r.need }};
+            {{ x.qlw }}'d{{ r.j }}: tx_s1 = {{ x.layw }}'d{{ r.need }};
 {%- endfor %}
-            default: tx_s2 = {{ x.layw }}'d0;
+            default: tx_s1 = {{ x.layw }}'d0;
         endcase
     end
-    wire [{{ x.layw - 1 }}:0] tx_need = (tx_next < {{ x.tw }}'d2) ? {{ x.layw }}'d0 : tx_s2 + { {{- x.layw - v.prog.tjw }}'d0, tx_t2} + {{ x.layw }}'d2;
+    // The (layer, tile) pair tile j waits for: 0 for tiles 0 and 1, else tile j - 2's + 2.
+    // Registered as the request is taken, from what tile j - 2 then is (the one before the
+    // request taken), so the request's valid compares two registers.
+    reg  [{{ x.layw - 1 }}:0] tx_need;
     wire tx_valid = run && (tx_next != {{ x.tw }}'d{{ x.tiles_n }}) && (lay_q >= tx_need);
 {%- else %}
     reg  [{{ x.raw - 1 }}:0] tx_addr;
@@ -60,11 +63,13 @@
         if (rst || first) begin
             tx_next <= {{ x.tw }}'d0; tx_addr <= {{ x.raw }}'d0;
             tx_ql <= {{ x.qlw }}'d0; tx_t <= {{ v.prog.tjw }}'d0;
-            tx_ql1 <= {{ x.qlw }}'d0; tx_t1 <= {{ v.prog.tjw }}'d0; tx_ql2 <= {{ x.qlw }}'d0; tx_t2 <= {{ v.prog.tjw }}'d0;
+            tx_ql1 <= {{ x.qlw }}'d0; tx_t1 <= {{ v.prog.tjw }}'d0;
+            tx_need <= {{ x.layw }}'d0;
         end else if (tx_valid && tx_ready) begin
             tx_next <= tx_next + {{ x.tw }}'d1;
+            tx_need <= (tx_next == {{ x.tw }}'d0) ? {{ x.layw }}'d0 : tx_s1 + { {{- x.layw - v.prog.tjw }}'d0, tx_t1} + {{ x.layw }}'d2;
             tx_addr <= tx_addr + {% if x.raw > x.lw %}{ {{- x.raw - x.lw }}'d0, tx_len}{% else %}tx_len[{{ x.raw - 1 }}:0]{% endif %};
-            tx_ql1 <= tx_ql; tx_t1 <= tx_t; tx_ql2 <= tx_ql1; tx_t2 <= tx_t1;
+            tx_ql1 <= tx_ql; tx_t1 <= tx_t;
             if (tx_t == tx_ntl) begin
                 tx_t <= {{ v.prog.tjw }}'d0;
                 tx_ql <= tx_ql + {{ x.qlw }}'d1;
