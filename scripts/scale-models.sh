@@ -7,9 +7,10 @@
 #     SDRAM's chip model (Verilator), and prices it with `energy` (the SDRAM's share);
 #   - builds the ResNet-18's bitstream at RESNET_LANES lanes (default 8, which meets 50 MHz;
 #     16 lanes reach 44.9 MHz, so give RESNET_CLOCK 41.6667, a clock the PLL makes) at
-#     RESNET_CLOCK MHz (default 50), core and SDRAM, and co-simulates one sample the same way.
+#     RESNET_CLOCK MHz (default 50), core and SDRAM, with spike-plane words of RESNET_PLANE_BITS
+#     (`--plane-bits`, default 32), and co-simulates one sample the same way.
 #
-#   scripts/scale-models.sh BIN OUT PYTHON [LANES] [COSIM] [RESNET_LANES] [RESNET_CLOCK]
+#   scripts/scale-models.sh BIN OUT PYTHON [LANES] [COSIM] [RESNET_LANES] [RESNET_CLOCK] [RESNET_PLANE_BITS]
 #
 # BIN: a spikefab binary (a release build: the plans run the cycle engine on 4 inputs).
 # PYTHON: an interpreter with torch, numpy and nir (training/requirements.txt).
@@ -24,6 +25,7 @@ lanes=${4:-16}
 cosim=${5:-2}
 resnet_lanes=${6:-8}
 resnet_clock=${7:-50}
+resnet_plane_bits=${8:-32}
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 if [ ! -f "$out/vgg_cifar.nir" ] || [ ! -f "$out/resnet18_cifar.nir" ]; then
@@ -61,7 +63,7 @@ timed "compile --bitstream vgg_cifar" "$bin" compile "$out/vgg_cifar.nir" "${com
   --inputs "$out/in4_vgg_cifar.npy" --samples 4 --cosim-samples "$cosim" --simulator verilator \
   --min-agreement 0 --bitstream --json -o "$out/vgg_cifar" >"$out/vgg_cifar.compile.json"
 timed "compile --bitstream resnet18_cifar" "$bin" compile "$out/resnet18_cifar.nir" -T 8 --reset zero \
-  --target ulx3s-85f --clock-mhz "$resnet_clock" --schedule streamed --lanes "$resnet_lanes" \
+  --target ulx3s-85f --clock-mhz "$resnet_clock" --schedule streamed --lanes "$resnet_lanes" --plane-bits "$resnet_plane_bits" \
   --inputs "$out/in4_resnet18_cifar.npy" --samples 4 --cosim-samples 1 --simulator verilator \
   --min-agreement 0 --bitstream --json -o "$out/resnet18_cifar" >"$out/resnet18_cifar.compile.json"
 "$py" - "$out" <<'PY'
