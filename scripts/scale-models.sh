@@ -6,7 +6,8 @@
 #   - builds the VGG's bitstream through the open flow and co-simulates COSIM samples with the
 #     SDRAM's chip model (Verilator), and prices it with `energy` (the SDRAM's share);
 #   - builds the ResNet-18's bitstream at RESNET_LANES lanes (default 8, which meets 50 MHz;
-#     16 lanes reach 44.9 MHz, so give RESNET_CLOCK 41.6667, a clock the PLL makes) at
+#     16 lanes reach 49.2 MHz, and 47.6 with RESNET_PLANE_BITS 64, so give RESNET_CLOCK 46.875,
+#     a clock the PLL makes) at
 #     RESNET_CLOCK MHz (default 50), core and SDRAM, with spike-plane words of RESNET_PLANE_BITS
 #     (`--plane-bits`, default 32), and co-simulates one sample the same way.
 #

@@ -21,9 +21,7 @@ pub use super::mode::{Mode, ModeChoice, ModeFigures};
 use super::{Layer, Plan};
 use crate::quant::{AccTarget, ProjKind, Source};
 
-/// The widest plane word by default (`--plane-bits`): lane groups of one position are packed
-/// up to this many bits.
-pub const WORD_MAX: usize = 32;
+pub use super::plan::WORD_MAX;
 
 /// The most `--plane-bits` takes.
 pub const PLANE_BITS_MAX: usize = 256;

@@ -43,8 +43,12 @@ fn is_one(n: &usize) -> bool {
     *n == 1
 }
 
+/// The widest plane word by default (`--plane-bits`): lane groups of one position are packed
+/// up to this many bits ([`super::dense::Plane`]).
+pub const WORD_MAX: usize = 32;
+
 fn is_default_plane(n: &usize) -> bool {
-    *n == super::dense::WORD_MAX
+    *n == WORD_MAX
 }
 
 impl Deref for Layer {
