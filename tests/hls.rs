@@ -84,6 +84,58 @@ fn csim_every_student_dense() {
     }
 }
 
+/// The streamed (layer-major) schedule with its weights on chip: every layer runs all its
+/// steps before the next, so event lists, spike planes and per-step inputs have one copy per
+/// step. On the NIR op corpus (event-driven, 2 lanes) and every student (event-driven at 2
+/// lanes, every eligible projection dense at 8), every output word and step count equals the
+/// engine's; models the order refuses (a recurrent or delayed projection) are counted.
+#[test]
+fn csim_streamed_schedule() {
+    if !tool_or_skip("g++", "csim_streamed_schedule") {
+        return;
+    }
+    let t = spikefab::target::Target::load("ice40-up5k").unwrap();
+    let mut all: Vec<_> = cases(&root().join("tests/data/nir/cases.json"));
+    let first_student = all.len();
+    all.extend(students().into_iter().map(|(c, _)| c));
+    let (mut done, mut refused, mut per_step, mut dense_runs) = (vec![], 0, 0, 0);
+    for (i, c) in all.iter().enumerate() {
+        let m = c.load();
+        let batch = c.batch(&m).take(3);
+        let configs: &[(usize, bool)] = if i >= first_student { &[(2, false), (8, true)] } else { &[(2, false)] };
+        for &(lanes, dense) in configs {
+            let mut o = PlanOptions::new(t.clone(), c.timesteps);
+            o.input_stats = Some(InputStats::of(&batch));
+            o.settings.lanes = Some(lanes);
+            o.settings.schedule = Some(spikefab::target::ScheduleChoice::Streamed);
+            let plan = match lower(&m, &o) {
+                Ok(p) => p,
+                Err(e) => {
+                    o.settings.schedule = None;
+                    assert!(e.message.contains("previous step") || lower(&m, &o).is_err(), "{}: {e}", c.name);
+                    refused += usize::from(e.message.contains("previous step"));
+                    continue;
+                }
+            };
+            let plan = if dense { plan.with_modes(&dense::all_dense(&plan), &t).unwrap() } else { plan };
+            let what = format!("{} at {lanes} lanes{}", c.name, if dense { ", dense" } else { "" });
+            let d = hls::emit(&plan, PART).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let cpp = &d.files.iter().find(|(n, _)| *n == format!("{}.cpp", d.top)).unwrap().1;
+            assert!(cpp.contains("The streamed (layer-major) schedule"), "{what}");
+            let dir = scratch(&format!("csim-streamed-{}-{lanes}", c.name));
+            let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(r.samples, batch.n, "{what}");
+            assert_eq!(r.outputs, batch.n * c.timesteps * plan.layers[plan.output.layer].neurons(), "{what}");
+            assert!(r.exact(), "{what}: {:?}", r.first_differences);
+            per_step += usize::from(plan.input.per_step);
+            dense_runs += usize::from(plan.layers.iter().any(|l| l.modes.contains(&dense::Mode::Dense)));
+            done.push(what);
+        }
+    }
+    println!("C-simulated streamed: {}; {refused} refused by the order", done.join(", "));
+    assert!(done.len() >= 20 && refused > 0 && per_step > 0 && dense_runs > 0, "{done:?}");
+}
+
 /// The identifier the design gives layer `k` (its update function is `<id>_update`).
 fn layer_id(d: &hls::HlsDesign, k: usize, plan: &spikefab::hw::Plan) -> String {
     let cpp = &d.files.iter().find(|(n, _)| *n == format!("{}.cpp", d.top)).unwrap().1;

@@ -171,9 +171,10 @@ fn wider_plane_words_cosim_is_exact() {
     assert!(wide > 0, "no student has a plane word wider than the default at 8 lanes");
 }
 
-/// The HLS back end still refuses the streamed schedule, with a message that names what to
-/// do; the Verilog back end emits it (with the weights on chip here; from the SDRAM in
-/// tests/rtl_tiles.rs).
+/// Both back ends emit the streamed schedule with its weights on chip (tests/hls.rs
+/// C-simulates the HLS form); the HLS back end refuses weights in external memory (it has no
+/// `m_axi` weight port yet) with a message that names what to do, where the Verilog back end
+/// streams them from the SDRAM (tests/rtl_tiles.rs).
 #[test]
 fn streamed_rtl_refuses_what_it_does_not_emit() {
     let (c, _) = students().into_iter().next().unwrap();
@@ -183,8 +184,14 @@ fn streamed_rtl_refuses_what_it_does_not_emit() {
     o.input_stats = Some(InputStats::of(&batch));
     o.settings.schedule = Some(ScheduleChoice::Streamed);
     let plan = lower(&m, &o).unwrap();
+    assert!(plan.external.is_none());
     assert!(spikefab::back::verilog::emit(&plan, None).is_ok());
-    let Err(h) = spikefab::back::hls::emit(&plan, "xc7a35t") else { panic!("HLS emitted a streamed plan") };
+    assert!(spikefab::back::hls::emit(&plan, "xc7a35t").is_ok());
+    o.target = Target::load("ulx3s-85f").unwrap();
+    let plan = lower(&m, &o).unwrap();
+    assert!(plan.external.is_some());
+    assert!(spikefab::back::verilog::emit(&plan, None).is_ok());
+    let Err(h) = spikefab::back::hls::emit(&plan, "xc7a35t") else { panic!("HLS emitted weights in external memory") };
     let h = h.to_string();
-    assert!(h.contains("streamed schedule") && h.contains("--schedule"), "{h}");
+    assert!(h.contains("external memory") && h.contains("m_axi") && h.contains("--backend verilog"), "{h}");
 }

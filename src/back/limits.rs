@@ -1,6 +1,6 @@
 //! The limits of the hardware back ends: a plan either passes [`check`] and every back end
 //! (Verilog, HLS C++) emits it, or it is refused by all of them with the same message; beyond
-//! it, each back end's own ([`check_verilog`], [`check_hls`]: the streamed schedule).
+//! it, each back end's own ([`check_verilog`], [`check_hls`]: weights in external memory).
 
 use crate::hw::Plan;
 use crate::quant::ProjKind;
@@ -72,12 +72,13 @@ pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     Ok(())
 }
 
-/// What the HLS back end emits beyond [`check`]: not the streamed schedule.
+/// What the HLS back end emits beyond [`check`]: the streamed schedule with its weights on
+/// chip only (no `m_axi` weight port yet), and plane words of at most 64 bits.
 pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
-    if plan.schedule == crate::hw::Schedule::Streamed {
+    if plan.external.is_some() {
         return Err(Unsupported::Streamed(
-            "the HLS back end does not emit it yet (use --schedule sequential or pipelined)",
+            "weights in external memory: the HLS back end keeps every weight on chip and has no m_axi weight port              yet (use --backend verilog, or a target without external memory)",
         ));
     }
     // The C++ holds a plane word in a uint64_t.

@@ -404,6 +404,22 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
     SF_HLS({{ pr }})
 {%- endfor %}
 {%- endfor %}
+{%- if v.streamed %}
+    // Event lists of every step (one entry per row that spiked): a layer's readers run after
+    // all its steps (the streamed schedule), each reading the list of its own step.
+{%- if v.has_in_events %}
+{%- if v.per_step %}
+    static sf::in_event sf_in_ev[{{ v.t_max }}][{{ v.n_in }}];
+    int sf_in_n[{{ v.t_max }}] = {};
+{%- else %}
+    static sf::in_event sf_in_ev[{{ v.n_in }}];
+    int sf_in_n = 0;
+{%- endif %}
+{%- for pr in v.in_pragmas %}
+    SF_HLS({{ pr }})
+{%- endfor %}
+{%- endif %}
+{%- else %}
     // Event lists of the current step (one entry per row that spiked).
 {%- if v.has_in_events %}
     sf::in_event sf_in_ev[{{ v.n_in }}];
@@ -412,17 +428,29 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
     SF_HLS({{ pr }})
 {%- endfor %}
 {%- endif %}
+{%- endif %}
 {%- for l in v.layers %}
 {%- if l.has_events %}
+{%- if v.streamed %}
+    static {{ l.ev_type }} {{ l.id }}_ev[{{ v.t_max }}][{{ l.lrows }}];
+    int {{ l.id }}_nev[{{ v.t_max }}] = {};
+{%- else %}
     {{ l.ev_type }} {{ l.id }}_ev[{{ l.lrows }}];
     int {{ l.id }}_nev = 0;
+{%- endif %}
 {%- for pr in l.ev_pragmas %}
     SF_HLS({{ pr }})
 {%- endfor %}
 {%- endif %}
 {%- if let Some(pl) = l.plane %}
+{%- if v.streamed %}
+    // The spike planes of '{{ l.name }}' (dense readers), one per step: every row's bits are
+    // written at their step.
+    static sf::uint_t<{{ pl.width }}> {{ pl.var }}[{{ v.t_max }}][{{ pl.depth }}];
+{%- else %}
     // The spike plane of '{{ l.name }}' (dense readers): every row's bits are rewritten at every step.
     static sf::uint_t<{{ pl.width }}> {{ pl.var }}[{{ pl.depth }}];
+{%- endif %}
 {%- for pr in pl.pragmas %}
     SF_HLS({{ pr }})
 {%- endfor %}
@@ -438,6 +466,58 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
         sf_counts[i] = 0;
     }
 {%- endif %}
+{%- if v.streamed %}
+    // The streamed (layer-major) schedule: each layer runs all {{ v.t_max }} steps before the next
+    // layer starts, reading its sources' lists and planes of the same step. The arithmetic is
+    // the step-major order's (each row's update reads only its own state and its sources' step
+    // t), so every output word is the same; the output layer writes its words step by step.
+    const int sf_run = {{ v.t_max }};
+{%- if v.per_step %}
+    for (int t = 0; t < {{ v.t_max }}; t++) {
+        {%- if v.has_in_events %}
+        sf_in_n[t] = load_input(in, sf_in_ev[t]);
+        {%- else %}
+        load_input(in);
+        {%- endif %}
+    }
+{%- else %}
+    {%- if v.has_in_events %}
+    sf_in_n = load_input(in, sf_in_ev);
+    {%- else %}
+    load_input(in);
+    {%- endif %}
+{%- endif %}
+{%- for l in v.layers %}
+    // layer '{{ l.name }}', all steps
+    for (int t = 0; t < {{ v.t_max }}; t++) {
+{%- if l.uses_late %}
+        const bool late = t > 0;
+{%- endif %}
+        const bool last = t == {{ v.t_max - 1 }};
+{%- for p in l.projs %}
+{%- if p.statik %}
+        if (t == 0) {
+            {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
+        }
+{%- else %}
+{%- if let Some(d) = p.dense %}
+        {{ p.func }}({{ d.plane }}, {{ p.dst }});
+{%- else %}
+        {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
+{%- endif %}
+{%- endif %}
+{%- endfor %}
+        {{ l.id }}_update({% if l.uses_late %}late, {% endif %}last, {{ l.upd_args }});
+{%- if l.is_out %}
+        // OUT: the output layer's rows of step t, TLAST on the last one.
+        for (int r = 0; r < {{ v.out_rows }}; r++) {
+            SF_HLS(PIPELINE II=1)
+            out.write(sf::make_axis<{{ v.out_w }}>(sf_obuf[r], r == {{ v.out_rows - 1 }}));
+        }
+{%- endif %}
+    }
+{%- endfor %}
+{%- else %}
     int sf_run = {{ v.t_max }};
     for (int t = 0; t < {{ v.t_max }}; t++) {
 {%- if v.any_late %}
@@ -504,5 +584,6 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
         }
 {%- endif %}
     }
+{%- endif %}
     steps_run = static_cast<uint32_t>(sf_run);
 }

@@ -4,7 +4,7 @@
 //! [`super::proj`] and [`super::update`] import it without importing each other's callers
 //! (issue 53: no import cycles between files).
 
-use crate::hw::Layer;
+use crate::hw::{Layer, Plan, Schedule};
 
 /// A plan the HLS back end cannot emit (exactly the plans the Verilog back end refuses).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -57,4 +57,12 @@ pub struct PlaneView {
 /// count.
 pub fn ev_type(l: &Layer) -> String {
     if l.multi { format!("sf::ev_count_entry<{}>", l.lanes) } else { "sf::ev_entry".into() }
+}
+
+/// The index of a step's copy of an array written once per step and read by later layers:
+/// `[t]` under the streamed (layer-major) schedule, where every step's event list and spike
+/// plane lives until the layer's readers run (and per-step inputs are all loaded first); none
+/// otherwise, where one copy is rewritten at every step.
+pub fn at_step(plan: &Plan) -> &'static str {
+    if plan.schedule == Schedule::Streamed { "[t]" } else { "" }
 }

@@ -63,6 +63,9 @@ pub struct TopView {
     pub out_max: i64,
     /// Early exit.
     pub early_exit: bool,
+    /// The streamed (layer-major) schedule: each layer runs all its steps before the next
+    /// starts, so event lists, spike planes and per-step inputs have one copy per step.
+    pub streamed: bool,
     /// Layers.
     pub layers: Vec<LayerView>,
     /// Some layer's update reads `late`.
@@ -117,6 +120,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         out_rows: ol.rows,
         n_out: ol.neurons(),
         early_exit: plan.early_exit,
+        streamed: plan.schedule == crate::hw::Schedule::Streamed,
         out_max: plan.layers[plan.output.layer].event_max(),
         any_late: layers.iter().any(|l| l.uses_late),
         popcount: layers.iter().flat_map(|l| &l.projs).any(|p| p.dense.as_ref().is_some_and(|d| d.gather != "one")),

@@ -5,7 +5,7 @@
 //! Invariants: the weights read are the RTL's, word for word (the tables of
 //! [`super::memory`]); a nonzero `limit` skips the padding lanes of the last lane group.
 
-use super::common::{EmitError, ev_type};
+use super::common::{EmitError, at_step, ev_type};
 use super::memory::{RomView, dense_table, weight_table};
 use crate::back::common::{acc_target, proj_comment, weights_per_lane_group};
 use crate::hw::dense::{self, Gather, Mode};
@@ -167,10 +167,13 @@ pub fn proj_view(
     let lanes = l.lanes;
     let pos = l.positions();
     let (src_input, src_ev, src_n, ev_depth, src_lanes) = match p.source {
-        Source::Input => (true, "sf_in_ev".to_string(), "sf_in_n".to_string(), plan.input.numel(), 1),
+        Source::Input => {
+            let t = if plan.input.per_step { at_step(plan) } else { "" };
+            (true, format!("sf_in_ev{t}"), format!("sf_in_n{t}"), plan.input.numel(), 1)
+        }
         Source::Layer(s) => {
-            let sl = &plan.layers[s];
-            (false, format!("{}_ev", ids[s]), format!("{}_nev", ids[s]), dense::listed_rows(plan, s), sl.lanes)
+            let (sl, t) = (&plan.layers[s], at_step(plan));
+            (false, format!("{}_ev{t}", ids[s]), format!("{}_nev{t}", ids[s]), dense::listed_rows(plan, s), sl.lanes)
         }
     };
     let (src_counts, src_type) = match p.source {
@@ -270,7 +273,7 @@ pub fn proj_view(
             _ => ([1, 1], [1, 1], [0, 0], [1, 1], [1, 1]),
         };
         v.dense = Some(DenseView {
-            plane: format!("{}_plane", ids[src]),
+            plane: format!("{}_plane{}", ids[src], at_step(plan)),
             width: g.plane.width(),
             depth: g.plane.depth(),
             gather: match g.gather {

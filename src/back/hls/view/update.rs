@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::common::{PlaneView, bytes_width, ev_type};
+use super::common::{PlaneView, at_step, bytes_width, ev_type};
 use super::memory::{Init, RomView, int, storage, table};
 use crate::back::common::{ParamClass, neuron_at, neuron_params, out_word_bits};
 use crate::hw::{Layer, Plan};
@@ -217,14 +217,15 @@ pub fn update_call(
         args.push(format!("{id}_y"));
         prm.push(format!("sf::int_t<{}> y[{rows}][{lanes}]", l.y_bits));
     }
+    let t = at_step(plan);
     if let Some(ev_rows) = ev_rows {
-        args.push(format!("{id}_ev"));
-        args.push(format!("{id}_nev"));
+        args.push(format!("{id}_ev{t}"));
+        args.push(format!("{id}_nev{t}"));
         prm.push(format!("{} ev[{ev_rows}]", ev_type(l)));
         prm.push("int& nev".into());
     }
     if let Some(pv) = plane {
-        args.push(pv.var.clone());
+        args.push(format!("{}{t}", pv.var));
         prm.push(format!("sf::uint_t<{}> plane[{}]", pv.width, pv.depth));
     }
     if is_out {
