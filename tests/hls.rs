@@ -136,6 +136,91 @@ fn csim_streamed_schedule() {
     assert!(done.len() >= 20 && refused > 0 && per_step > 0 && dense_runs > 0, "{done:?}");
 }
 
+/// Weights streamed from external memory through the `m_axi` port: on the ULX3S (its SDRAM
+/// holds the weights under the streamed schedule) every student, event-driven at 2 lanes,
+/// dense at 8, and cut into tiles of lane groups (the board's block RAMs cut to 4), both
+/// ways. The image the C++ reads (`weights.hex`) is the RTL's SDRAM image word for word, and
+/// every output word equals the engine's.
+#[test]
+fn csim_weights_from_external_memory() {
+    if !tool_or_skip("g++", "csim_weights_from_external_memory") {
+        return;
+    }
+    let board = spikefab::target::Target::load("ulx3s-85f").unwrap();
+    let (mut done, mut tiled, mut wide, mut narrow, mut signed) = (vec![], 0, 0, 0, 0);
+    // The NIR corpus's weights are multi-bit (signed table entries): event-driven at 2 lanes.
+    for c in cases(&root().join("tests/data/nir/cases.json")) {
+        let m = c.load();
+        let batch = c.batch(&m).take(2);
+        let mut o = PlanOptions::new(board.clone(), c.timesteps);
+        o.input_stats = Some(InputStats::of(&batch));
+        o.settings.lanes = Some(2);
+        o.settings.schedule = Some(spikefab::target::ScheduleChoice::Streamed);
+        let Ok(plan) = lower(&m, &o) else { continue };
+        if plan.memories.iter().all(|m| !matches!(m.map, spikefab::hw::MemMap::External { .. })) {
+            continue;
+        }
+        let d = hls::emit(&plan, PART).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let cpp = &d.files.iter().find(|(n, _)| *n == format!("{}.cpp", d.top)).unwrap().1;
+        signed += usize::from(cpp.contains("[a][e] = sf::int_t<"));
+        let dir = scratch(&format!("csim-ext-corpus-{}", c.name));
+        let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        assert!(r.exact(), "{}: {:?}", c.name, r.first_differences);
+        done.push(c.name.clone());
+    }
+    for (c, _) in students() {
+        let m = c.load();
+        let batch = c.batch(&m).take(3);
+        let plan_at = |t: &spikefab::target::Target, lanes: usize, dense: bool| {
+            let mut o = PlanOptions::new(t.clone(), c.timesteps);
+            o.input_stats = Some(InputStats::of(&batch));
+            o.settings.lanes = Some(lanes);
+            o.settings.schedule = Some(spikefab::target::ScheduleChoice::Streamed);
+            let plan = lower(&m, &o).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+            if dense { plan.with_modes(&dense::all_dense(&plan), t).unwrap() } else { plan }
+        };
+        let mut plans = vec![(plan_at(&board, 2, false), "2 lanes"), (plan_at(&board, 8, true), "8 lanes, dense")];
+        let mut small = board.clone();
+        small.device.block_rams = 4;
+        for dense in [false, true] {
+            let cut = [16, 8, 4, 2, 1]
+                .into_iter()
+                .map(|n| plan_at(&small, n, dense))
+                .find(|p| p.layers.iter().any(|l| l.tiles > 1));
+            if let Some(p) = cut {
+                plans.push((p, if dense { "in tiles, dense" } else { "in tiles" }));
+            }
+        }
+        for (plan, how) in plans {
+            let what = format!("{} ({how})", c.name);
+            assert!(plan.external.is_some(), "{what}");
+            let d = hls::emit(&plan, PART).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let cpp = &d.files.iter().find(|(n, _)| *n == format!("{}.cpp", d.top)).unwrap().1;
+            assert!(cpp.contains("mode=m_axi port=wmem") && cpp.contains("_load(wmem);"), "{what}");
+            let image =
+                &d.files.iter().find(|(n, _)| n == "weights.hex").unwrap_or_else(|| panic!("{what}: no image")).1;
+            let v = verilog::emit(&plan, None).unwrap();
+            let rtl_image = &v.files.iter().find(|(n, _)| n.ends_with("_sdram.hex")).unwrap().1;
+            assert!(image == rtl_image, "{what}: the HLS image is not the RTL's SDRAM image");
+            let dir = scratch(&format!("csim-ext-{}-{}", c.name, done.len()));
+            let r = csim::csim(&plan, &batch, None, PART, &dir).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(r.outputs, batch.n * c.timesteps * plan.layers[plan.output.layer].neurons(), "{what}");
+            assert!(r.spikes > 0, "{what}: a test without spikes proves little");
+            assert!(r.exact(), "{what}: {:?}", r.first_differences);
+            tiled += usize::from(plan.layers.iter().any(|l| l.tiles > 1));
+            for m in &plan.memories {
+                if let spikefab::hw::MemMap::External { layout, .. } = m.map {
+                    wide += usize::from(layout.cols > 1);
+                    narrow += usize::from(layout.per_word > 1);
+                }
+            }
+            done.push(what);
+        }
+    }
+    println!("C-simulated with weights through m_axi: {}", done.join(", "));
+    assert!(done.len() >= 20 && tiled >= 2 && wide > 0 && narrow > 0 && signed > 0, "{done:?}");
+}
+
 /// The identifier the design gives layer `k` (its update function is `<id>_update`).
 fn layer_id(d: &hls::HlsDesign, k: usize, plan: &spikefab::hw::Plan) -> String {
     let cpp = &d.files.iter().find(|(n, _)| *n == format!("{}.cpp", d.top)).unwrap().1;

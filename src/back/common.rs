@@ -218,3 +218,137 @@ impl<'a> WeightRom<'a> {
         }
     }
 }
+
+/// Where table word `a` of a weight ROM streamed from external memory sits: the ROM's
+/// `MemMap::External` placement, read the way the memory image holds it. A ROM of a layer in
+/// `slices` tiles is that many slices of `depth / slices` words, slice `s` at `addr + s *
+/// stride`; a dense gather's slice is a run of words, an event-driven ROM's words are
+/// lane-group fastest (`w * G + g`), so its slice `s` holds word `(w, g)` of the tile's lane
+/// groups at `w * (G / slices) + g - s G / slices`. Within a slice, position `i` is packed as
+/// [`crate::hw::memory::LargeLayout::packed`]: `cols` memory words from `i * cols` (lowest
+/// bits first) for a wide word, else slot `i % per_word` of memory word `i / per_word`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExternalRom {
+    /// First memory word, words per slice (packed), slices and the distance between them.
+    pub addr: u64,
+    /// See `addr`.
+    pub words: u64,
+    /// See `addr`.
+    pub slices: usize,
+    /// See `addr`.
+    pub stride: u64,
+    /// Table words, and bits a table word.
+    pub depth: usize,
+    /// See `depth`.
+    pub width: usize,
+    /// The ROM's words are lane-group fastest and cut into tiles: the permutation above, with
+    /// the layer's lane groups.
+    pub groups: Option<usize>,
+    /// The packing: memory words a table word (`> 1`: a wide word), else table words a memory
+    /// word, in slots of `slot` bits.
+    pub cols: usize,
+    /// See `cols`.
+    pub per_word: usize,
+    /// See `cols`.
+    pub slot: usize,
+}
+
+impl ExternalRom {
+    /// The placement of projection `j` of layer `k`'s ROM (None when it is not external).
+    pub fn of(plan: &Plan, k: usize, j: usize) -> Option<ExternalRom> {
+        let l = &plan.layers[k];
+        let m = plan.memories.iter().find(|m| m.name == format!("{}.w{j}", l.name))?;
+        let MemMap::External { addr, words, layout, slices, stride } = m.map else { return None };
+        let dense = crate::hw::dense::is(l, j, crate::hw::dense::Mode::Dense);
+        Some(ExternalRom {
+            addr,
+            words,
+            slices,
+            stride,
+            depth: m.depth,
+            width: m.width,
+            groups: (!dense && slices > 1).then(|| l.lane_groups()),
+            cols: layout.cols,
+            per_word: layout.per_word,
+            slot: layout.slot,
+        })
+    }
+
+    /// Words a slice holds.
+    pub fn per_slice(&self) -> usize {
+        self.depth / self.slices.max(1)
+    }
+
+    /// The table word at position `i` of slice `s`.
+    pub fn word(&self, s: usize, i: usize) -> usize {
+        match self.groups {
+            Some(g) => {
+                let per_g = g / self.slices;
+                (i / per_g) * g + s * per_g + i % per_g
+            }
+            None => s * self.per_slice() + i,
+        }
+    }
+}
+
+/// The bits of word `a` of projection `j` of layer `k`'s weight ROM, bit 0 first: a dense
+/// gather's word ([`crate::hw::dense::Dense::weight_bits`]), else `lanes` weights of the
+/// projection's bits each ([`WeightRom`]; a binary weight is one bit, set for +1; a padding
+/// lane is zero).
+pub fn weight_word_bits(plan: &Plan, k: usize, j: usize, a: usize, lanes_buf: &mut [Option<i64>]) -> Vec<bool> {
+    use crate::hw::dense::{self, Gather, Mode};
+    let l = &plan.layers[k];
+    let p = &l.projections[j];
+    if dense::is(l, j, Mode::Dense)
+        && let Ok(g) = dense::geometry(plan, k, j)
+        && g.gather != Gather::OneToOne
+    {
+        return g.weight_bits(plan, k, j, a);
+    }
+    let wb = p.weights.bits as usize;
+    WeightRom::new(l, p).word(a, lanes_buf);
+    let mut bits = vec![false; l.lanes * wb];
+    for (lane, w) in lanes_buf.iter().enumerate() {
+        match *w {
+            Some(v) if wb == 1 => bits[lane] = v > 0,
+            Some(v) => {
+                for (b, bit) in bits[lane * wb..(lane + 1) * wb].iter_mut().enumerate() {
+                    *bit = (v >> b) & 1 == 1;
+                }
+            }
+            None => {}
+        }
+    }
+    bits
+}
+
+/// The external memory's image for `plan` (`word`-bit words, in address order; empty when
+/// every weight is on chip): each streamed weight ROM's words at their [`ExternalRom`] places.
+pub fn external_image(plan: &Plan, word: usize) -> Vec<u64> {
+    let mut image: Vec<u64> = vec![];
+    for (k, l) in plan.layers.iter().enumerate() {
+        let mut lanes_buf = vec![None; l.lanes];
+        for j in 0..l.projections.len() {
+            let Some(x) = ExternalRom::of(plan, k, j) else { continue };
+            let end = (x.addr + (x.slices.max(1) as u64 - 1) * x.stride + x.words) as usize;
+            if image.len() < end {
+                image.resize(end, 0);
+            }
+            for s in 0..x.slices.max(1) {
+                let base = (x.addr + s as u64 * x.stride) as usize;
+                for i in 0..x.per_slice() {
+                    let bits = weight_word_bits(plan, k, j, x.word(s, i), &mut lanes_buf);
+                    for b in bits.iter().enumerate().filter(|(_, set)| **set).map(|(b, _)| b) {
+                        let (w, at) = if x.cols > 1 {
+                            (base + i * x.cols + b / word, b % word)
+                        } else {
+                            (base + i / x.per_word, (i % x.per_word) * x.slot + b)
+                        };
+                        image[w] |= 1 << at;
+                    }
+                }
+            }
+        }
+    }
+    image
+}

@@ -1,6 +1,6 @@
 //! The limits of the hardware back ends: a plan either passes [`check`] and every back end
 //! (Verilog, HLS C++) emits it, or it is refused by all of them with the same message; beyond
-//! it, each back end's own ([`check_verilog`], [`check_hls`]: weights in external memory).
+//! it, each back end's own ([`check_verilog`], [`check_hls`]).
 
 use crate::hw::Plan;
 use crate::quant::ProjKind;
@@ -72,14 +72,21 @@ pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     Ok(())
 }
 
-/// What the HLS back end emits beyond [`check`]: the streamed schedule with its weights on
-/// chip only (no `m_axi` weight port yet), and plane words of at most 64 bits.
+/// What the HLS back end emits beyond [`check`]: weights in external memory (an `m_axi`
+/// port of 16-bit words) only under the streamed schedule, and plane words of at most 64 bits.
 pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
-    if plan.external.is_some() {
-        return Err(Unsupported::Streamed(
-            "weights in external memory: the HLS back end keeps every weight on chip and has no m_axi weight port              yet (use --backend verilog, or a target without external memory)",
-        ));
+    if let Some(mem) = &plan.external {
+        if plan.schedule != crate::hw::Schedule::Streamed {
+            return Err(Unsupported::Streamed(
+                "weights in external memory are emitted under the streamed schedule only (--schedule streamed)",
+            ));
+        }
+        if mem.geometry.width != 16 {
+            return Err(Unsupported::Streamed(
+                "the HLS m_axi weight port reads 16-bit memory words; this board's memory has another width",
+            ));
+        }
     }
     // The C++ holds a plane word in a uint64_t.
     for (k, l) in plan.layers.iter().enumerate() {

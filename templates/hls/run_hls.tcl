@@ -15,6 +15,10 @@ add_files -tb $here/tb.cpp -cflags "-std=c++17 -I$here"
 # `spikefab compile --backend hls --inputs ...`).
 add_files -tb $here/inputs.hex
 add_files -tb $here/expected.txt
+{%- if v.ext_words > 0 %}
+# The external weight memory's image, which the testbench hands to the m_axi port.
+add_files -tb $here/weights.hex
+{%- endif %}
 open_solution -reset solution1 -flow_target vivado
 set_part {{ part }}
 # The plan's clock: {{ clock_mhz }} MHz.

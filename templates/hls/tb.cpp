@@ -61,6 +61,28 @@ int main() {
         return 2;
     }
     const size_t samples = words.size() / per;
+{%- if v.ext_words > 0 %}
+    // The external weight memory: weights.hex, one 16-bit hex word per line.
+    std::vector<std::string> wtext;
+    if (!read_lines("weights.hex", wtext)) {
+        std::fprintf(stderr, "tb: cannot read weights.hex\n");
+        return 2;
+    }
+    std::vector<uint16_t> wmem;
+    for (size_t i = 0; i < wtext.size(); i++) {
+        char* end = nullptr;
+        const unsigned long long v = std::strtoull(wtext[i].c_str(), &end, 16);
+        if (wtext[i].empty() || end == nullptr || *end != '\0' || v > 0xffffu) {
+            std::fprintf(stderr, "tb: weights.hex line %zu: '%s' is not a 16-bit hex word\n", i + 1, wtext[i].c_str());
+            return 2;
+        }
+        wmem.push_back(static_cast<uint16_t>(v));
+    }
+    if (wmem.size() != static_cast<size_t>(cfg::weight_words)) {
+        std::fprintf(stderr, "tb: weights.hex holds %zu words, not %d\n", wmem.size(), cfg::weight_words);
+        return 2;
+    }
+{%- endif %}
     std::vector<std::string> lines;
     for (size_t s = 0; s < samples; s++) {
         sf::stream<sf::axis<cfg::in_w>> in;
@@ -69,7 +91,7 @@ int main() {
             in.write(sf::make_axis<cfg::in_w>(sf::from_u64<cfg::in_w>(words[s * per + i]), i + 1 == per));
         }
         uint32_t steps = 0;
-        {{ v.top }}(in, out, steps);
+        {{ v.top }}(in, out, steps{% if v.ext_words > 0 %}, wmem.data(){% endif %});
         uint32_t ended = 0;
         int in_step = 0;
         while (!out.empty()) {

@@ -50,6 +50,44 @@ static void load_input(sf::stream<sf::axis<{{ v.in_w }}>>& in) {
 // Neuron (c, y, x) is row (c / Gc * ncg + (c % Gc) / L) * H*W + y*W + x, lane (c % Gc) % L
 // with L = {{ l.lanes }}, Gc = {{ l.gc }}, ncg = {{ l.ncg }}, H*W = {{ l.pos }}.
 {%- for p in l.projs %}
+{%- if let Some(x) = p.ext %}
+
+// The weight table of ACC {{ l.k }}.{{ loop.index0 }}, streamed: {{ x.load }}() fills it from the external memory
+// (16-bit words, the RTL's SDRAM image) before the layer runs. Slice s of {{ x.slices }} starts at word
+// {{ x.addr }} + s * {{ x.stride }}; its position i is table word {{ x.word }},
+{%- if x.cols > 1 %} memory words i * {{ x.cols }} .. i * {{ x.cols }} + {{ x.cols - 1 }} (lowest bits first)
+{%- else %} slot i % {{ x.per_word }} ({{ x.slot }} bits) of memory word i / {{ x.per_word }}{% endif %}; entry e of a table word is its bits e * {{ x.ew }} ...
+{{ x.decl }};
+static void {{ x.load }}(const uint16_t* wmem) {
+    for (int s = 0; s < {{ x.slices }}; s++) {
+        for (int i = 0; i < {{ x.per }}; i++) {
+            SF_HLS(PIPELINE)
+            const int a = {{ x.word }};
+{%- if x.cols > 1 %}
+            const int64_t at = {{ x.addr }}ll + s * {{ x.stride }}ll + static_cast<int64_t>(i) * {{ x.cols }};
+            const int sh = 0;
+{%- else %}
+            const int64_t at = {{ x.addr }}ll + s * {{ x.stride }}ll + i / {{ x.per_word }};
+            const int sh = (i % {{ x.per_word }}) * {{ x.slot }};
+{%- endif %}
+            uint16_t wd[{{ x.cols }}];
+            for (int c = 0; c < {{ x.cols }}; c++) {
+                wd[c] = wmem[at + c];
+            }
+            for (int e = 0; e < {{ x.entries }}; e++) {
+                uint64_t v = 0;
+                for (int b = 0; b < {{ x.ew }}; b++) {
+                    const int g = sh + e * {{ x.ew }} + b;
+                    v |= static_cast<uint64_t>((wd[g / 16] >> (g % 16)) & 1u) << b;
+                }
+                {{ x.store }}
+            }
+        }
+    }
+}
+{%- endif %}
+{%- endfor %}
+{%- for p in l.projs %}
 {%- if let Some(d) = p.dense %}
 
 // ACC {{ l.k }}.{{ loop.index0 }}: {{ p.comment }}
@@ -57,9 +95,13 @@ static void load_input(sf::stream<sf::axis<{{ v.in_w }}>>& in) {
 // source's spike plane{% if d.gather == "one" %} (its own word: each set lane adds its weight){% else %}, lane sum 2 * popcount(s & w) - popcount(s){% endif %}; the row's sum << {{ p.shift }} is added once.
 static void {{ p.func }}(const sf::uint_t<{{ d.width }}> plane[{{ d.depth }}], sf::int_t<{{ p.tw }}> dst[{{ l.rows }}][{{ l.lanes }}]) {
 {%- if let Some(r) = d.rom %}
+{%- if let Some(var) = r.ext %}
+    const auto& rom = {{ var }};  // filled from the external memory before the layer runs
+{%- else %}
     {{ r.decl }} = {
 {{ r.init }}
     };
+{%- endif %}
 {%- for pr in r.pragmas %}
     SF_HLS({{ pr }})
 {%- endfor %}
@@ -135,9 +177,13 @@ static void {{ p.func }}(const sf::uint_t<{{ d.width }}> plane[{{ d.depth }}], s
 // The beats of one event of value `val` at source channel pc, position (py, px).
 static void {{ p.func }}_beats(int pc, int py, int px, int64_t val, sf::int_t<{{ p.tw }}> dst[{{ l.rows }}][{{ l.lanes }}]) {
 {%- if let Some(r) = p.rom %}
+{%- if let Some(var) = r.ext %}
+    const auto& rom = {{ var }};  // filled from the external memory before the layer runs
+{%- else %}
     {{ r.decl }} = {
 {{ r.init }}
     };
+{%- endif %}
 {%- for pr in r.pragmas %}
     SF_HLS({{ pr }})
 {%- endfor %}
@@ -383,10 +429,14 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 }
 {% endfor %}
 // ======================================================================== top
-void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run) {
+void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run{% if v.ext_words > 0 %}, const uint16_t* wmem{% endif %}) {
 #ifdef __SYNTHESIS__
 #pragma HLS INTERFACE mode=axis port=in
 #pragma HLS INTERFACE mode=axis port=out
+{%- if v.ext_words > 0 %}
+#pragma HLS INTERFACE mode=m_axi port=wmem offset=slave bundle=gmem depth={{ v.ext_words }} max_read_burst_length=256
+#pragma HLS INTERFACE mode=s_axilite port=wmem bundle=control
+{%- endif %}
 #pragma HLS INTERFACE mode=s_axilite port=steps_run bundle=control
 #pragma HLS INTERFACE mode=s_axilite port=return bundle=control
 #endif
@@ -489,6 +539,11 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 {%- endif %}
 {%- for l in v.layers %}
     // layer '{{ l.name }}', all steps
+{%- for p in l.projs %}
+{%- if let Some(x) = p.ext %}
+    {{ x.load }}(wmem);
+{%- endif %}
+{%- endfor %}
     for (int t = 0; t < {{ v.t_max }}; t++) {
 {%- if l.uses_late %}
         const bool late = t > 0;

@@ -18,9 +18,17 @@ constexpr int in_w = {{ v.in_w }};           // input stream TDATA bits
 constexpr int out_w = {{ v.out_w }};          // output stream TDATA bits
 constexpr int out_bits = {{ v.out_bits }};       // used bits of an output word: lane l at [l*w, l*w+w)
 constexpr int out_rows = {{ v.out_rows }};       // output words per step
+{%- if v.ext_words > 0 %}
+constexpr int weight_words = {{ v.ext_words }};  // 16-bit words of the external weight memory (weights.hex)
+{%- endif %}
 }  // namespace {{ v.top }}_cfg
-
+{% if v.ext_words > 0 %}
+// One inference: inputs from `in`, output words to `out`, steps run to `steps_run`; the
+// weights are read from `wmem` ({{ v.ext_words }} 16-bit words, weights.hex), an m_axi port.
+void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run, const uint16_t* wmem);
+{%- else %}
 // One inference: inputs from `in`, output words to `out`, steps run to `steps_run`.
 void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run);
+{%- endif %}
 
 #endif

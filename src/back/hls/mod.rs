@@ -76,22 +76,31 @@ struct TclTemplate<'a> {
     period: String,
 }
 
-/// A file of the design: fixed text, or a template printed with a newline after it.
+/// A file of the design: fixed text, text made here, or a template printed with a newline
+/// after it.
 enum File<'a> {
     Text(&'static str),
+    Owned(String),
     Template(Box<dyn askama::DynTemplate + 'a>),
 }
 
-/// The design's files in order: `sf_hls.h`, `<top>.h`, `<top>.cpp`, `tb.cpp`, `run_hls.tcl`.
+/// The design's files in order: `sf_hls.h`, `<top>.h`, `<top>.cpp`, `tb.cpp`, `run_hls.tcl`,
+/// and `weights.hex` when the weights are in external memory (one 16-bit hex word per line,
+/// the image the RTL's SDRAM holds).
 fn files<'a>(v: &'a view::TopView, part: &'a str, clock_mhz: f64) -> Vec<(String, File<'a>)> {
     let period = format!("{:.3}", 1000.0 / clock_mhz);
-    vec![
+    let mut out = vec![
         (LIBRARY.0.to_string(), File::Text(LIBRARY.1)),
         (format!("{}.h", v.top), File::Template(Box::new(HeaderTemplate { v }))),
         (format!("{}.cpp", v.top), File::Template(Box::new(TopTemplate { v }))),
         ("tb.cpp".to_string(), File::Template(Box::new(TbTemplate { v }))),
         ("run_hls.tcl".to_string(), File::Template(Box::new(TclTemplate { v, part, clock_mhz, period }))),
-    ]
+    ];
+    if v.ext_words > 0 {
+        let text: String = v.ext_image.iter().map(|w| format!("{w:04x}\n")).collect();
+        out.push(("weights.hex".to_string(), File::Owned(text)));
+    }
+    out
 }
 
 /// Emits the design for `plan`: `sf_hls.h`, `<top>.h`, `<top>.cpp`, the testbench `tb.cpp`
@@ -102,6 +111,7 @@ pub fn emit(plan: &Plan, part: &str) -> Result<HlsDesign, EmitError> {
     for (name, f) in files(&v, part, plan.clock_mhz) {
         let text = match f {
             File::Text(t) => t.to_string(),
+            File::Owned(t) => t,
             File::Template(t) => render_sized(&*t).map_err(|e| EmitError::Template(e.to_string()))?,
         };
         out.push((name, text));
@@ -142,6 +152,7 @@ pub fn write(plan: &Plan, part: &str, dir: &std::path::Path) -> Result<Written, 
         let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
         match f {
             File::Text(t) => w.write_all(t.as_bytes()).map_err(io)?,
+            File::Owned(t) => w.write_all(t.as_bytes()).map_err(io)?,
             File::Template(t) => {
                 t.dyn_write_into(&mut w).map_err(io)?;
                 w.write_all(b"\n").map_err(io)?;

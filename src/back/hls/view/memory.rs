@@ -9,7 +9,8 @@
 
 use std::fmt::Write as _;
 
-use crate::back::common::{WeightRom, in_registers, mem_map};
+use super::common::EmitError;
+use crate::back::common::{ExternalRom, WeightRom, in_registers, mem_map};
 use crate::hw::dense::Dense;
 use crate::hw::{Layer, MemMap, Plan};
 use crate::quant::Projection;
@@ -18,6 +19,9 @@ use crate::quant::Projection;
 pub struct RomView {
     /// Declaration up to the initialiser, e.g. `static const sf::uint_t<2> rom[128]`.
     pub decl: String,
+    /// The table is filled from the external memory ([`ExtLoadView`]): the function reads
+    /// this file-scope array as `rom` instead of defining it.
+    pub ext: Option<String>,
     /// Initialiser lines (without braces).
     pub init: Init,
     /// Pragma placing the table (`BIND_STORAGE ...`), and a partition pragma when 2-D.
@@ -132,6 +136,7 @@ pub fn dense_table(plan: &Plan, k: usize, j: usize, g: &Dense, mem: &str) -> Rom
     RomView {
         decl: format!("static const sf::uint_t<{width}> rom[{depth}][{lanes}]"),
         init: Init::Words { bits, lanes: width, depth: depth * lanes },
+        ext: None,
         pragmas: vec![
             "ARRAY_PARTITION variable=rom type=complete dim=2".into(),
             format!("BIND_STORAGE variable=rom {}", storage(plan, mem, true)),
@@ -159,6 +164,7 @@ pub fn weight_table(plan: &Plan, l: &Layer, p: &Projection, mem: &str, depth: us
         return RomView {
             decl: format!("static const sf::uint_t<{lanes}> rom[{depth}]"),
             init: Init::Words { bits, lanes, depth },
+            ext: None,
             pragmas: vec![format!("BIND_STORAGE variable=rom {}", storage(plan, mem, true))],
         };
     }
@@ -174,9 +180,95 @@ pub fn weight_table(plan: &Plan, l: &Layer, p: &Projection, mem: &str, depth: us
     RomView {
         decl: format!("static const sf::int_t<{}> rom[{depth}][{lanes}]", p.weights.bits),
         init: Init::Text(init),
+        ext: None,
         pragmas: vec![
             "ARRAY_PARTITION variable=rom type=complete dim=2".into(),
             format!("BIND_STORAGE variable=rom {}", storage(plan, mem, true)),
         ],
     }
+}
+
+/// A weight table streamed from external memory: a file-scope array, filled by its loader from
+/// the top function's `m_axi` port before its layer runs, from the same image the RTL's SDRAM
+/// holds ([`ExternalRom`]).
+pub struct ExtLoadView {
+    /// The array's declaration (without initialiser) and the loader function.
+    pub decl: String,
+    /// See `decl`.
+    pub load: String,
+    /// First memory word of slice 0, the distance between slices, slices, table words a slice.
+    pub addr: u64,
+    /// See `addr`.
+    pub stride: u64,
+    /// See `addr`.
+    pub slices: usize,
+    /// See `addr`.
+    pub per: usize,
+    /// The table word at position `i` of slice `s` (a C++ expression).
+    pub word: String,
+    /// Memory words a table word (`> 1`), else table words a memory word in `slot`-bit slots.
+    pub cols: usize,
+    /// See `cols`.
+    pub per_word: usize,
+    /// See `cols`.
+    pub slot: usize,
+    /// Entries a table word and the bits of each (lane `e` at bits `e * ew` of the word).
+    pub entries: usize,
+    /// See `entries`.
+    pub ew: usize,
+    /// The statement storing entry `e` (`uint64_t v`) of table word `a`.
+    pub store: String,
+}
+
+/// The loader of `rom`, projection `j` of layer `k`'s table read by function `func`, when its
+/// ROM is in external memory (the table then reads the file-scope array). A table word is
+/// `entries` entries of `ew` bits, two's complement when `signed`; a one-dimensional table
+/// (`flat`, packed binary words) holds one entry a word.
+pub fn external_table(
+    plan: &Plan,
+    (k, j): (usize, usize),
+    rom: &mut RomView,
+    func: &str,
+    (entries, ew, signed, flat): (usize, usize, bool, bool),
+) -> Result<Option<ExtLoadView>, EmitError> {
+    let Some(x) = ExternalRom::of(plan, k, j) else { return Ok(None) };
+    if entries * ew != x.width || x.slices == 0 || !x.depth.is_multiple_of(x.slices) {
+        return Err(EmitError::Unsupported(format!(
+            "{}.w{j}: a {}-bit external word in {} slices for a table of {entries} x {ew} bits",
+            plan.layers[k].name, x.width, x.slices
+        )));
+    }
+    let var = format!("{func}_rom");
+    let decl = rom.decl.replacen("static const ", "static ", 1).replacen(" rom[", &format!(" {var}["), 1);
+    let word = match x.groups {
+        Some(g) => {
+            let per_g = g / x.slices;
+            format!("(i / {per_g}) * {g} + s * {per_g} + i % {per_g}")
+        }
+        None => format!("s * {} + i", x.per_slice()),
+    };
+    let store = match (flat, signed) {
+        (true, _) => format!("{var}[a] = v;"),
+        (false, false) => format!("{var}[a][e] = v;"),
+        (false, true) => format!("{var}[a][e] = sf::int_t<{ew}>(static_cast<int64_t>(v));"),
+    };
+    for pr in &mut rom.pragmas {
+        *pr = pr.replacen("variable=rom ", &format!("variable={var} "), 1);
+    }
+    rom.ext = Some(var);
+    Ok(Some(ExtLoadView {
+        load: format!("{func}_load"),
+        decl,
+        addr: x.addr,
+        stride: x.stride,
+        slices: x.slices,
+        per: x.per_slice(),
+        word,
+        cols: x.cols,
+        per_word: x.per_word,
+        slot: x.slot,
+        entries,
+        ew,
+        store,
+    }))
 }

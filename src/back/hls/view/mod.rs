@@ -19,7 +19,7 @@ pub use common::{EmitError, bytes_width};
 use layer::{LayerView, layer_view};
 use memory::storage;
 
-use crate::back::common::{header, out_word_bits, reads_input, top_name};
+use crate::back::common::{external_image, header, out_word_bits, reads_input, top_name};
 use crate::back::limits;
 use crate::hw::Plan;
 use crate::names::Namer;
@@ -66,6 +66,10 @@ pub struct TopView {
     /// The streamed (layer-major) schedule: each layer runs all its steps before the next
     /// starts, so event lists, spike planes and per-step inputs have one copy per step.
     pub streamed: bool,
+    /// The external weight memory's 16-bit words (0: every weight on chip), and its image.
+    pub ext_words: usize,
+    /// See `ext_words`.
+    pub ext_image: Vec<u64>,
     /// Layers.
     pub layers: Vec<LayerView>,
     /// Some layer's update reads `late`.
@@ -96,6 +100,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     }
     let ol = &plan.layers[plan.output.layer];
     let out_bits = out_word_bits(plan);
+    let ext_image = if plan.external.is_some() { external_image(plan, 16) } else { vec![] };
     let mut header = header(plan, "words", out_bits);
     header.push(format!(
         "arithmetic: reset {}, fire on {}, leak multipliers with {} fraction bits{}",
@@ -121,6 +126,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         n_out: ol.neurons(),
         early_exit: plan.early_exit,
         streamed: plan.schedule == crate::hw::Schedule::Streamed,
+        ext_words: ext_image.len(),
+        ext_image,
         out_max: plan.layers[plan.output.layer].event_max(),
         any_late: layers.iter().any(|l| l.uses_late),
         popcount: layers.iter().flat_map(|l| &l.projs).any(|p| p.dense.as_ref().is_some_and(|d| d.gather != "one")),

@@ -6,7 +6,7 @@
 //! [`super::memory`]); a nonzero `limit` skips the padding lanes of the last lane group.
 
 use super::common::{EmitError, at_step, ev_type};
-use super::memory::{RomView, dense_table, weight_table};
+use super::memory::{ExtLoadView, RomView, dense_table, external_table, weight_table};
 use crate::back::common::{acc_target, proj_comment, weights_per_lane_group};
 use crate::hw::dense::{self, Gather, Mode};
 use crate::hw::memory::weight_depth;
@@ -112,6 +112,8 @@ pub struct ProjView {
     pub w_line: String,
     /// The dense gather replacing the event scatter (the projection runs in Dense mode).
     pub dense: Option<DenseView>,
+    /// The weight table's loader when its ROM is in external memory.
+    pub ext: Option<ExtLoadView>,
 }
 
 /// A projection in Dense mode (docs/hardware.md 4c): its ACC walks the target rows and
@@ -251,6 +253,7 @@ pub fn proj_view(
         rom,
         w_line,
         dense: None,
+        ext: None,
     };
     if let Some(g) = geom {
         let src = match p.source {
@@ -321,5 +324,22 @@ pub fn proj_view(
         ProjKind::Pool(g) => v.pool = Some(PoolView::of(g)),
         ProjKind::OneToOne => {}
     }
+    // A table streamed from external memory: a dense gather's words are lanes x plane bits,
+    // an event table's a packed binary word or lanes x the weights' bits.
+    let func = v.func.clone();
+    let (table, shape) = match v.dense.as_mut() {
+        Some(d) if d.gather != "one" => (d.rom.as_mut(), (lanes, d.width, false, false)),
+        Some(d) => (d.rom.as_mut(), event_shape(lanes, p)),
+        None => (v.rom.as_mut(), event_shape(lanes, p)),
+    };
+    if let Some(r) = table {
+        v.ext = external_table(plan, (k, j), r, &func, shape)?;
+    }
     Ok(v)
+}
+
+/// An event-layout table word: one packed binary word of `lanes` bits, or `lanes` signed
+/// weights of the projection's bits.
+fn event_shape(lanes: usize, p: &Projection) -> (usize, usize, bool, bool) {
+    if p.weights.binary() { (1, lanes, false, true) } else { (lanes, p.weights.bits as usize, true, false) }
 }

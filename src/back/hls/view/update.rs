@@ -78,6 +78,7 @@ pub fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 7]
             let rom = RomView {
                 decl: format!("static const {ty} {name}[{depth}][{lanes}]"),
                 init: Init::Text(init),
+                ext: None,
                 pragmas: vec![
                     format!("ARRAY_PARTITION variable={name} type=complete dim=2"),
                     format!("BIND_STORAGE variable={name} {}", storage(plan, &format!("{}.params", l.name), true)),
