@@ -57,6 +57,12 @@ pub enum Unsupported {
 /// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox).
 pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
+    check_external(plan, "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width")
+}
+
+/// Weights in external memory: only under the streamed schedule, from 16-bit words (`width`
+/// says why the back end needs them).
+fn check_external(plan: &Plan, width: &'static str) -> Result<(), Unsupported> {
     if let Some(mem) = &plan.external {
         if plan.schedule != crate::hw::Schedule::Streamed {
             return Err(Unsupported::Streamed(
@@ -64,9 +70,7 @@ pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
             ));
         }
         if mem.geometry.width != 16 {
-            return Err(Unsupported::Streamed(
-                "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width",
-            ));
+            return Err(Unsupported::Streamed(width));
         }
     }
     Ok(())
@@ -76,18 +80,7 @@ pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
 /// port of 16-bit words) only under the streamed schedule, and plane words of at most 64 bits.
 pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
-    if let Some(mem) = &plan.external {
-        if plan.schedule != crate::hw::Schedule::Streamed {
-            return Err(Unsupported::Streamed(
-                "weights in external memory are emitted under the streamed schedule only (--schedule streamed)",
-            ));
-        }
-        if mem.geometry.width != 16 {
-            return Err(Unsupported::Streamed(
-                "the HLS m_axi weight port reads 16-bit memory words; this board's memory has another width",
-            ));
-        }
-    }
+    check_external(plan, "the HLS m_axi weight port reads 16-bit memory words; this board's memory has another width")?;
     // The C++ holds a plane word in a uint64_t.
     for (k, l) in plan.layers.iter().enumerate() {
         let bits = crate::hw::dense::Plane::of(l).width();

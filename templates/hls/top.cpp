@@ -10,6 +10,23 @@
 // write policy (wrap or saturate) are those of the cycle-accurate engine (src/sim/cycle.rs),
 // so every output word equals the RTL's; the schedule is left to the HLS tool.
 #include "{{ v.top }}.h"
+{#- A layer's step t: its projections (static ones at step 0 only), then its update. #}
+{%- macro layer_step(l) %}
+{%- for p in l.projs %}
+{%- if p.statik %}
+        if (t == 0) {
+            {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
+        }
+{%- else %}
+{%- if let Some(d) = p.dense %}
+        {{ p.func }}({{ d.plane }}, {{ p.dst }});
+{%- else %}
+        {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
+{%- endif %}
+{%- endif %}
+{%- endfor %}
+        {{ l.id }}_update({% if l.uses_late %}late, {% endif %}last, {{ l.upd_args }});
+{%- endmacro %}
 {%- if v.popcount %}
 
 // The set bits of a word (the dense datapath's popcount), in portable C++.
@@ -549,20 +566,7 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
         const bool late = t > 0;
 {%- endif %}
         const bool last = t == {{ v.t_max - 1 }};
-{%- for p in l.projs %}
-{%- if p.statik %}
-        if (t == 0) {
-            {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
-        }
-{%- else %}
-{%- if let Some(d) = p.dense %}
-        {{ p.func }}({{ d.plane }}, {{ p.dst }});
-{%- else %}
-        {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
-{%- endif %}
-{%- endif %}
-{%- endfor %}
-        {{ l.id }}_update({% if l.uses_late %}late, {% endif %}last, {{ l.upd_args }});
+{%- call layer_step(l) %}{%- endcall %}
 {%- if l.is_out %}
         // OUT: the output layer's rows of step t, TLAST on the last one.
         for (int r = 0; r < {{ v.out_rows }}; r++) {
@@ -596,20 +600,7 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 {%- endif %}
 {%- for l in v.layers %}
         // layer '{{ l.name }}'
-{%- for p in l.projs %}
-{%- if p.statik %}
-        if (t == 0) {
-            {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
-        }
-{%- else %}
-{%- if let Some(d) = p.dense %}
-        {{ p.func }}({{ d.plane }}, {{ p.dst }});
-{%- else %}
-        {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
-{%- endif %}
-{%- endif %}
-{%- endfor %}
-        {{ l.id }}_update({% if l.uses_late %}late, {% endif %}last, {{ l.upd_args }});
+{%- call layer_step(l) %}{%- endcall %}
 {%- endfor %}
         // OUT: the output layer's rows, TLAST on the last one.
         for (int r = 0; r < {{ v.out_rows }}; r++) {
