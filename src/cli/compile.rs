@@ -114,8 +114,11 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
         );
     }
     if let Some(h) = &x.hls {
+        // A design whose weights are in external memory reads them through its m_axi port
+        // from weights.hex, the memory's image.
+        let image = if h.files.iter().any(|f| f == "weights.hex") { ", weights.hex for its m_axi port" } else { "" };
         println!(
-            "  HLS C++: {}/{}.cpp (+ sf_hls.h, tb.cpp, run_hls.tcl for Vitis HLS on {}; not run here)",
+            "  HLS C++: {}/{}.cpp (+ sf_hls.h, tb.cpp{image}, run_hls.tcl for Vitis HLS on {}; not run here)",
             h.dir, h.top, h.part
         );
     }
