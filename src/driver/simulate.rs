@@ -38,6 +38,12 @@ pub struct SimulateOptions {
     /// Output node to report when the model has several.
     #[arg(long)]
     pub output: Option<String>,
+    /// Run only these students of the ensemble (names or indices as `inspect` lists them,
+    /// comma-separated): a run-time input of one compiled design. The cycle engine runs the
+    /// full design's integers with the others switched off; the reference engine runs the
+    /// model without the others (as `--students` prunes it).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub active_students: Vec<String>,
     /// Write a VCD waveform (GTKWave) of one sample on the cycle engine (FPGA and ASIC
     /// targets).
     #[arg(long, value_name = "FILE")]
@@ -83,6 +89,8 @@ pub struct Simulation {
     pub records: Vec<PassRecord>,
     /// What the chip's quantisation and placement noted (chip targets).
     pub notes: Vec<String>,
+    /// The students that ran (`--active-students`; empty: every student).
+    pub active_students: Vec<String>,
 }
 
 impl Simulation {
@@ -102,12 +110,29 @@ impl Simulation {
             "accuracy": self.accuracy,
             "passes": self.records,
             "notes": self.notes,
+            "active_students": self.active_students,
         })
     }
 }
 
 /// Runs `job`'s checked inputs with the reference or the cycle engine, after the passes.
 pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> Result<Simulation, Error> {
+    let active = &o.active_students;
+    if !active.is_empty() && o.engine == Engine::Reference {
+        // What the framework computes without the other students: the model pruned to these.
+        if !job.passes.students.is_empty() || job.passes.keep_students.is_some() {
+            return Err(Error::Usage(
+                "--active-students chooses students at run time; give it without --students or --keep-students".into(),
+            ));
+        }
+        let passes = crate::options::PassSettings { students: active.clone(), ..job.passes.clone() };
+        let pruned = Job { passes: &passes, ..*job };
+        let o = SimulateOptions { active_students: vec![], ..o.clone() };
+        return simulate(&pruned, &o, progress).map(|s| Simulation { active_students: active.clone(), ..s });
+    }
+    if !active.is_empty() && o.vcd.is_some() {
+        return Err(Error::Usage("--vcd traces the full design; give it without --active-students".into()));
+    }
     let prep = job.prepare(progress)?;
     let steps = prep.steps;
     let checked = job.checked()?;
@@ -142,7 +167,11 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
             let target = job.plan.target()?;
             let (design, phase) = backend::of(&target).lay_out(&m, job.plan, &target, steps, Some(job.inputs))?;
             records.extend(phase);
-            let run = design.run(batch, &target);
+            let run = if active.is_empty() {
+                design.run(batch, &target)
+            } else {
+                design.run_active(batch, &target, active)?
+            };
             if let Some(path) = &o.vcd {
                 let plan = design
                     .plan()
@@ -174,5 +203,6 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         mean_steps,
         records,
         notes,
+        active_students: active.clone(),
     })
 }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::memmap::{Bank, Memory};
 use super::mode::{Mode, ModeChoice};
+use crate::quant::students::{Activity, MaskError, masked_params};
 use crate::quant::{self, Network, ProjKind};
 use crate::target::{ExternalMemory, Schedule};
 
@@ -162,6 +163,30 @@ impl Plan {
     /// of the same arithmetic starts from.
     pub fn quantised(&self) -> Network {
         self.net.clone().map_layers(|l| l.q)
+    }
+
+    /// The plan under a run-time student mask (`active`: one flag per student of its
+    /// ensemble): the shared layers' constants less the inactive students' shares, and which
+    /// layers and projections run ([`crate::quant::students`]). The design and its memories
+    /// are the plan's own; only what the mask switches differs.
+    pub fn masked(&self, active: &[bool]) -> Result<(Plan, Activity), MaskError> {
+        let st = self.students.as_ref().ok_or(MaskError::NoEnsemble)?;
+        let act = Activity::of(st, active)?;
+        if self.schedule == Schedule::Pipelined {
+            return Err(MaskError::Unsupported(
+                "the pipelined schedule does not take a student mask yet; use --schedule sequential or streamed".into(),
+            ));
+        }
+        if self.external.is_some() {
+            return Err(MaskError::Unsupported(
+                "a plan whose weights stream from external memory does not take a student mask yet".into(),
+            ));
+        }
+        let mut p = self.clone();
+        for (k, l) in p.net.layers.iter_mut().enumerate() {
+            l.q.params = masked_params(&l.q.params, k, st, &act);
+        }
+        Ok((p, act))
     }
 
     /// The same plan run to its last step: early exit off, the arithmetic unchanged.

@@ -37,6 +37,7 @@ mod network;
 mod packed;
 mod quantise;
 pub mod range;
+pub mod students;
 #[cfg(test)]
 mod testing;
 pub mod trace;

@@ -202,6 +202,10 @@ pub struct Network<L = Layer> {
     pub early_exit: bool,
     /// What the quantiser had to approximate, one sentence each (empty when exact).
     pub notes: Vec<String>,
+    /// The ensemble's students, when the network has one ensemble: what a run-time mask
+    /// switches ([`super::students`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub students: Option<super::students::Students>,
 }
 
 impl<L> Network<L> {
@@ -218,6 +222,7 @@ impl<L> Network<L> {
             output: self.output,
             early_exit: self.early_exit,
             notes: self.notes,
+            students: self.students,
         }
     }
 }

@@ -3,10 +3,11 @@
 
 use super::calib::{QuantOptions, input_plan};
 use super::network::{
-    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Source, Weights,
+    AccTarget, InputPlan, Layer, Leak, Network, NeuronKind, NeuronParams, OutputPlan, ProjKind, Source, Weights, at,
     mark_consumers, model_label,
 };
 use super::packed::WeightValues;
+use super::students::{self, BiasShare, Students};
 use super::trace::{RealLayer, RealProj, chw, trace_each};
 use super::{QuantError, perr, range};
 use petgraph::graph::NodeIndex;
@@ -71,12 +72,15 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     // Layer by layer: one layer's real weights at a time.
     let mut input = None;
     let mut layers = vec![];
+    let mut shares = vec![];
     let real = trace_each(m, o.output.as_deref(), |h, RealLayer { node, name, current, projections }| {
         if input.is_none() {
             input = Some(input_plan(&g.g[h.input].name, h.input_shape, o)?);
         }
         let input = input.as_ref().expect("set above");
-        layers.push(quantise_layer(m, o, &name, node, current, projections, input, d.reset)?);
+        let (layer, share) = quantise_layer(m, o, &name, node, current, projections, input, d.reset)?;
+        layers.push(layer);
+        shares.push(share);
         Ok(())
     })?;
     let input = match input {
@@ -85,6 +89,7 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
     };
     mark_consumers(&mut layers);
     refuse_fed_back_counts(&layers)?;
+    let students = students_of(m, &layers, shares);
     let out_layer = real.output_layer;
     let output =
         OutputPlan { node: g.g[real.output].name.clone(), layer: out_layer, spikes: layers[out_layer].spiking() };
@@ -105,12 +110,89 @@ pub fn quantise(m: &Model, o: &QuantOptions) -> Result<Network, QuantError> {
         output,
         early_exit: o.early_exit,
         notes: vec![],
+        students,
     };
     for k in 0..net.layers.len() {
         range::analyse(&mut net, k);
         check_width(&net.layers[k])?;
     }
     Ok(net)
+}
+
+/// The network's students when the graph has exactly one ensemble (`passes::students`):
+/// the layers and projections of each, and what each student's projections add to the
+/// constants of shared layers (`shares`, per layer and projection, from [`quantise_layer`]).
+fn students_of(m: &Model, layers: &[Layer], shares: Vec<Vec<Option<ProjBias>>>) -> Option<Students> {
+    let ens = crate::passes::students::ensembles(&m.graph, &m.info);
+    let [e] = ens.as_slice() else { return None };
+    let student_of = |n: &str| e.students.iter().position(|s| s.nodes.iter().any(|x| x == n));
+    let (layer, projection) = students::tag(layers, &student_of);
+    let mut out = vec![];
+    for (k, per_proj) in shares.into_iter().enumerate() {
+        if layer[k].is_some() {
+            continue;
+        }
+        for (pi, b) in per_proj.into_iter().enumerate() {
+            let (Some(s), Some(b)) = (projection[k][pi], b) else { continue };
+            match out.iter_mut().find(|x: &&mut BiasShare| x.layer == k && x.student == s) {
+                Some(x) => b.add_to(x),
+                None => {
+                    let mut x = BiasShare {
+                        layer: k,
+                        student: s,
+                        bias: vec![],
+                        bias_late: vec![],
+                        syn_bias: vec![],
+                        syn_bias_late: vec![],
+                    };
+                    b.add_to(&mut x);
+                    out.push(x);
+                }
+            }
+        }
+    }
+    Some(Students {
+        merge: e.merge.clone(),
+        names: e.students.iter().map(|s| s.name.clone()).collect(),
+        layer,
+        projection,
+        shares: out,
+    })
+}
+
+/// What one projection's bias adds to its layer's constants (in the layer's units, each
+/// vector of length 1 when uniform).
+struct ProjBias([Vec<i64>; 4]);
+
+impl ProjBias {
+    /// The constants `now` less `was`.
+    fn between(was: &NeuronParams, now: &NeuronParams) -> ProjBias {
+        let d = |a: &[i64], b: &[i64]| {
+            let n = a.len().max(b.len());
+            uniform((0..n).map(|i| at(b, i) - at(a, i)).collect())
+        };
+        ProjBias([
+            d(&was.bias, &now.bias),
+            d(&was.bias_late, &now.bias_late),
+            d(&was.syn_bias, &now.syn_bias),
+            d(&was.syn_bias_late, &now.syn_bias_late),
+        ])
+    }
+
+    fn add_to(&self, x: &mut BiasShare) {
+        let fields = [&mut x.bias, &mut x.bias_late, &mut x.syn_bias, &mut x.syn_bias_late];
+        for (v, add) in fields.into_iter().zip(&self.0) {
+            if add.iter().all(|&a| a == 0) {
+                continue;
+            }
+            if v.is_empty() {
+                v.clone_from(add);
+            } else {
+                let n = v.len().max(add.len());
+                *v = uniform((0..n).map(|i| at(v, i) + at(add, i)).collect());
+            }
+        }
+    }
 }
 
 /// Refuses a multi-spike layer whose events reach a layer at or before it (a recurrent edge):
@@ -241,7 +323,7 @@ fn quantise_layer(
     real: Vec<RealProj>,
     input: &InputPlan,
     reset: ResetMode,
-) -> Result<Layer, QuantError> {
+) -> Result<(Layer, Vec<Option<ProjBias>>), QuantError> {
     let (shape, n) = layer_shape(m, name, lx, is_current, &real)?;
     let group_size = group_size(name, shape, &real)?;
     let op = &m.graph.g[lx].op;
@@ -260,6 +342,14 @@ fn quantise_layer(
     let mut projections = vec![];
     let mut bias = vec![0.0; n];
     let mut bias_late = vec![0.0; n];
+    let init_v = m.dialect().switches.initial_v;
+    let zero_reset = reset == ResetMode::Zero && kind.spiking();
+    let params_of = |b: &[f64], bl: &[f64]| neuron_params(&coeffs, &units, init_v, [b, bl], zero_reset);
+    // Each biased projection's share of the constants: what adding its bias to the running sum
+    // (in projection order) changes in them. The shares add up to the constants of the whole
+    // sum, and the first projections' shares to those of their own sum.
+    let mut shares = vec![];
+    let mut before = None;
     for (k, p) in real.iter().enumerate() {
         let (weights, shift) = if k == primary {
             let bits = if rs.binary { 1 } else { o.rules.weights.bits };
@@ -268,10 +358,16 @@ fn quantise_layer(
             (other_weights(p, &units, src_scale(p), n, shape), 0)
         };
         if let Some(b) = &p.bias {
+            let was = before.take().unwrap_or_else(|| params_of(&bias, &bias_late));
             let dst = if p.delayed { &mut bias_late } else { &mut bias };
             for i in 0..n {
                 dst[i] += b[i];
             }
+            let now = params_of(&bias, &bias_late);
+            shares.push(Some(ProjBias::between(&was, &now)));
+            before = Some(now);
+        } else {
+            shares.push(None);
         }
         let target = if p.source == Source::Input && !input.per_step && !p.delayed {
             AccTarget::Static
@@ -280,9 +376,7 @@ fn quantise_layer(
         };
         projections.push(p.projection(target, weights, shift));
     }
-    let init_v = m.dialect().switches.initial_v;
-    let params =
-        neuron_params(&coeffs, &units, init_v, [&bias, &bias_late], reset == ResetMode::Zero && kind.spiking());
+    let params = params_of(&bias, &bias_late);
     let multi = !is_current && kind.spiking() && m.dialect().multi_spike(&m.graph, lx);
     if multi && params.thr.iter().any(|&t| t <= 0) {
         return Err(perr(
@@ -296,26 +390,29 @@ fn quantise_layer(
         Some((alpha, _)) => Some(leak_of(name, alpha, o.rules.leak_bits())?),
         None => None,
     };
-    Ok(Layer {
-        name: name.to_string(),
-        kind,
-        shape,
-        group_size,
-        leak,
-        syn_leak,
-        params,
-        unit: uniform(units.v),
-        v_bits: 0,
-        s_bits: 0,
-        y_bits: 0,
-        saturate: false,
-        v_bound: 0,
-        projections,
-        has_consumers: false,
-        multi,
-        max_count: 0,
-        count_bits: 0,
-    })
+    Ok((
+        Layer {
+            name: name.to_string(),
+            kind,
+            shape,
+            group_size,
+            leak,
+            syn_leak,
+            params,
+            unit: uniform(units.v),
+            v_bits: 0,
+            s_bits: 0,
+            y_bits: 0,
+            saturate: false,
+            v_bound: 0,
+            projections,
+            has_consumers: false,
+            multi,
+            max_count: 0,
+            count_bits: 0,
+        },
+        shares,
+    ))
 }
 
 /// Real units of a layer's integers, per neuron.

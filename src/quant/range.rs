@@ -296,6 +296,7 @@ mod tests {
             output: OutputPlan { node: "out".into(), layer: 0, spikes: true },
             early_exit: false,
             notes: vec![],
+            students: None,
         }
     }
 

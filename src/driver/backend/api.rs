@@ -157,6 +157,17 @@ pub trait Design: Send + Sync {
     /// Runs `batch` on the target's integer model (the cycle engine, or the chip-exact model).
     fn run(&self, batch: &InputBatch, target: &Target) -> DesignRun;
 
+    /// [`Design::run`] with only the students `names` of the ensemble active, a run-time input
+    /// of the one design (`--active-students`). A target that cannot switch students at run
+    /// time refuses: its students are chosen at compile time (`--students`).
+    fn run_active(&self, _batch: &InputBatch, _target: &Target, _names: &[String]) -> Result<DesignRun, Error> {
+        Err(Error::Usage(
+            "--active-students: this target cannot switch students at run time; choose them at compile time with \
+             --students"
+                .into(),
+        ))
+    }
+
     /// The hardware against the reference engine on `batch`: `prep.cut` is the reference.
     fn check(
         &self,

@@ -13,6 +13,7 @@ use crate::energy::{self, Estimate};
 use crate::hw::Plan;
 use crate::hw::sdram::{StreamError, stream_figures};
 use crate::options::PlanSettings;
+use crate::quant::students::MaskError;
 use crate::sim::cycle;
 use crate::target::{Flow, Target};
 
@@ -93,6 +94,11 @@ pub(super) fn plan_design(
     Ok(PlanDesign { plan: Box::new(lower(m, &o, calib)?) })
 }
 
+/// A mask the plan cannot take: bad input (exit 2).
+fn mask_error(e: MaskError) -> Error {
+    Error::Usage(e.to_string())
+}
+
 /// A model laid out as an FPGA plan.
 pub(super) struct PlanDesign {
     pub(super) plan: Box<Plan>,
@@ -101,9 +107,28 @@ pub(super) struct PlanDesign {
 impl PlanDesign {
     /// The plan's run on the cycle engine, priced on `target`.
     pub(super) fn cycle_run(&self, batch: &InputBatch, target: &Target) -> DesignRun {
+        let c = cycle::run(&self.plan, batch, self.plan.timesteps);
+        self.priced(batch, target, c)
+    }
+
+    /// The plan's run on the cycle engine with only the students `names` active
+    /// ([`cycle::run_active`]), priced on `target`.
+    pub(super) fn cycle_run_active(
+        &self,
+        batch: &InputBatch,
+        target: &Target,
+        names: &[String],
+    ) -> Result<DesignRun, Error> {
+        let plan = &self.plan;
+        let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_error)?;
+        let active = st.mask(names).map_err(mask_error)?;
+        let c = cycle::run_active(plan, batch, plan.timesteps, &active).map_err(mask_error)?;
+        Ok(self.priced(batch, target, c))
+    }
+
+    fn priced(&self, batch: &InputBatch, target: &Target, c: cycle::BatchResult) -> DesignRun {
         let plan = &self.plan;
         let steps = plan.timesteps;
-        let c = cycle::run(plan, batch, steps);
         let rates = plan
             .layers
             .iter()
@@ -185,6 +210,10 @@ impl Design for PlanDesign {
 
     fn run(&self, batch: &InputBatch, target: &Target) -> DesignRun {
         self.cycle_run(batch, target)
+    }
+
+    fn run_active(&self, batch: &InputBatch, target: &Target, names: &[String]) -> Result<DesignRun, Error> {
+        self.cycle_run_active(batch, target, names)
     }
 
     fn check(

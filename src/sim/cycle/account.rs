@@ -521,7 +521,8 @@ impl<'e> Account<'e> {
     fn layer(&self, k: usize) -> LayerCounters {
         let eng = self.eng;
         let l = &eng.plan.layers[k];
-        let run = self.steps_run;
+        // A layer the run's mask leaves out runs no step.
+        let run = if eng.runs(k) { self.steps_run } else { 0 };
         let ly = &self.layers[k];
         // Per-projection counters exist once a phase has run (every projection runs at the
         // first step).
@@ -549,7 +550,11 @@ impl<'e> Account<'e> {
         };
         for (pi, p) in l.projections.iter().enumerate().take(np) {
             let pt = &self.proj[eng.proj_base[k] + pi];
-            let phases = n * if p.target == AccTarget::Static { 1 } else { run };
+            let phases = match (eng.runs_proj[k][pi], p.target) {
+                (false, _) => 0,
+                (true, AccTarget::Static) => n,
+                (true, AccTarget::Dynamic) => n * run,
+            };
             let dense = eng.dense[k][pi];
             let weight_reads = if eng.beats[k][pi].1 || dense.is_some() { pt.beats } else { 0 };
             lc.acc_phases += phases;

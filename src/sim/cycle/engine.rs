@@ -454,6 +454,8 @@ impl<'p> Engine<'p> {
             kept,
             plane_copies,
             layer_major: plan.schedule == Schedule::Streamed,
+            runs: vec![true; plan.layers.len()],
+            runs_proj: plan.layers.iter().map(|l| vec![true; l.projections.len()]).collect(),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::data::InputBatch;
 use crate::hw::schedule::{self, beats_per_event};
 use crate::hw::{Layer, Plan};
 use crate::ir::ResetMode;
-use crate::quant::{AccTarget, Leak, ProjKind, Projection, Source, at};
+use crate::quant::{Leak, ProjKind, Projection, Source, at};
 
 use super::account::{AccPhase, Account, Synapses, UpdPhase};
 use super::report::{SampleResult, Tracer};
@@ -65,9 +65,9 @@ impl Engine<'_> {
                 acct.load(t, &in_q, in_ev.len() as u64);
             }
             let last = t + 1 == steps;
-            for k in 0..plan.layers.len() {
+            for k in (0..plan.layers.len()).filter(|&k| self.runs(k)) {
                 for (pi, p) in plan.layers[k].projections.iter().enumerate() {
-                    if p.target == AccTarget::Static && t > 0 {
+                    if !self.proj_runs(k, pi, t) {
                         continue;
                     }
                     // Take the source's list out while the phase mutates the state (a layer may
@@ -138,11 +138,16 @@ impl Engine<'_> {
         let mut lists: Vec<Vec<(Vec<Event>, u64)>> = vec![Vec::with_capacity(steps); plan.layers.len()];
         let mut out = vec![0i64; plan.layers[out_l].neurons()];
         for k in 0..plan.layers.len() {
+            if !self.runs(k) {
+                // Nothing reads a layer that does not run: its lists stay empty.
+                lists[k] = vec![(vec![], 0); steps];
+                continue;
+            }
             let tiled = plan.layers[k].tiles > 1;
             let mut held = Held::default();
             for t in 0..steps {
                 for (pi, p) in plan.layers[k].projections.iter().enumerate() {
-                    if p.target == AccTarget::Static && t > 0 {
+                    if !self.proj_runs(k, pi, t) {
                         continue;
                     }
                     let (events, reads) = match p.source {

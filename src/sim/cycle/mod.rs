@@ -67,6 +67,40 @@ pub fn run_passes_simd(
     run_engine(plan, Engine::new(plan, cap), batch, steps, cap, simd)
 }
 
+/// [`run`] with only the students `active` of the plan's ensemble running (one flag per
+/// student, [`Plan::masked`]): an inactive student's layers run no phase, its projections into
+/// shared layers deliver nothing, and the shared layers' constants lose its share. Every phase
+/// that runs costs what it costs unmasked; a phase that does not run costs no cycle.
+pub fn run_active(
+    plan: &Plan,
+    batch: &InputBatch,
+    steps: usize,
+    active: &[bool],
+) -> Result<BatchResult, crate::quant::students::MaskError> {
+    let (masked, act) = plan.masked(active)?;
+    let cap = pass::samples_per_pass(&masked, batch.n).max(1);
+    let mut eng = Engine::new(&masked, cap);
+    eng.runs = act.layer;
+    eng.runs_proj = act.projection;
+    Ok(run_engine(&masked, eng, batch, steps, cap, Simd::Best))
+}
+
+/// [`run_traced`] under a student mask ([`run_active`]).
+pub fn run_traced_active(
+    plan: &Plan,
+    batch: &InputBatch,
+    sample: usize,
+    steps: usize,
+    active: &[bool],
+    tracer: &mut dyn Tracer,
+) -> Result<SampleResult, crate::quant::students::MaskError> {
+    let (masked, act) = plan.masked(active)?;
+    let mut eng = Engine::new(&masked, 1);
+    eng.runs = act.layer;
+    eng.runs_proj = act.projection;
+    Ok(eng.sample(&mut general::SampleState::new(&masked), batch, sample, steps, tracer))
+}
+
 /// [`run`] in layer-major order: each layer runs every step before the next layer starts (the
 /// order of the streamed schedule, docs/streaming.md), through the same kernels, so its outputs
 /// and counters equal [`run`]'s. The cycles are `plan`'s own schedule's: a sequential plan

@@ -233,6 +233,27 @@ pub(super) struct Engine<'p> {
     /// Run layer-major (every step of a layer before the next layer; [`super::run_layer_major`])
     /// instead of step-major. Same kernels, so the same integers.
     pub(super) layer_major: bool,
+    /// Per layer, and per layer and projection: it runs under the run's student mask
+    /// ([`crate::quant::students::Activity`]; all true without one). A phase that does not
+    /// run is not reported: it delivers nothing and takes no cycle.
+    pub(super) runs: Vec<bool>,
+    pub(super) runs_proj: Vec<Vec<bool>>,
+}
+
+impl Engine<'_> {
+    /// Layer `k` runs under the run's mask.
+    #[inline]
+    pub(super) fn runs(&self, k: usize) -> bool {
+        self.runs[k]
+    }
+
+    /// Projection `pi` of layer `k` runs at step `t` (a static one at the first step only) under
+    /// the run's mask.
+    #[inline]
+    pub(super) fn proj_runs(&self, k: usize, pi: usize, t: usize) -> bool {
+        self.runs_proj[k][pi]
+            && (t == 0 || self.plan.layers[k].projections[pi].target != crate::quant::AccTarget::Static)
+    }
 }
 
 /// Buffers the packed kernels reuse across phases (contents are dead between calls).

@@ -10,7 +10,7 @@
 
 use crate::data::InputBatch;
 use crate::hw::{Layer, Plan};
-use crate::quant::{AccTarget, Source};
+use crate::quant::Source;
 
 use super::account::Account;
 use super::packed::planes_of_values;
@@ -340,7 +340,7 @@ impl Engine<'_> {
                     self.load_input(ps, &mut acs[s], batch, first + s, s, t);
                 }
             }
-            for k in 0..plan.layers.len() {
+            for k in (0..plan.layers.len()).filter(|&k| self.runs(k)) {
                 self.layer_step(k, t, t + 1 == steps, ps, acs, &active)?;
             }
             active.retain(|&s| !acs[s].out(t).1);
@@ -365,11 +365,10 @@ impl Engine<'_> {
         acs: &mut [Account],
         active: &[usize],
     ) -> Option<()> {
-        for (pi, p) in self.plan.layers[k].projections.iter().enumerate() {
-            if p.target == AccTarget::Static && t > 0 {
-                continue;
+        for pi in 0..self.plan.layers[k].projections.len() {
+            if self.proj_runs(k, pi, t) {
+                self.acc_phase(k, pi, t, ps, acs, active)?;
             }
-            self.acc_phase(k, pi, t, ps, acs, active)?;
         }
         self.update_pass(k, t, last, ps, acs, active)
     }
@@ -411,6 +410,11 @@ impl Engine<'_> {
         // Per layer and step: the buffers its update left for its readers.
         let mut outs: Vec<Vec<LayerSnap>> = vec![Vec::with_capacity(steps); plan.layers.len()];
         for k in 0..plan.layers.len() {
+            if !self.runs(k) {
+                // Nothing reads a layer that does not run.
+                outs[k] = (0..steps).map(|_| LayerSnap::take(ps, k)).collect();
+                continue;
+            }
             let projections = &plan.layers[k].projections;
             let reads_input = projections.iter().any(|p| p.source == Source::Input);
             let sources: Vec<usize> = projections

@@ -1,0 +1,180 @@
+//! Run-time student masks (`--active-students`): one plan of an ensemble runs any subset of its
+//! students. With every student active it is the unmasked run, value for value and cycle for
+//! cycle; an inactive student's layers run no phase, report nothing and cost no cycle; and where
+//! a compile-time pruning of the same students quantises to the same integers (the first
+//! student kept, so the merge layer keeps its units), the masked full plan gives the pruned
+//! plan's outputs and cycles exactly.
+
+mod common;
+
+use common::{Case, spikefab, students};
+use spikefab::Model;
+use spikefab::data::InputBatch;
+use spikefab::hw::{Plan, PlanOptions};
+use spikefab::ir::Graph;
+use spikefab::ir::dialect::DialectOverrides;
+use spikefab::passes::students as ens;
+use spikefab::sim::cycle;
+use spikefab::target::{ScheduleChoice, Target};
+
+fn case(name: &str) -> Case {
+    students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap()
+}
+
+fn plan(m: &Model, batch: &InputBatch, steps: usize, schedule: ScheduleChoice, lanes: Option<usize>) -> Plan {
+    let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), steps);
+    o.input_stats = Some(spikefab::quant::InputStats::of(batch));
+    o.settings.schedule = Some(schedule);
+    o.settings.lanes = lanes;
+    spikefab::hw::lower(m, &o).unwrap()
+}
+
+/// `m` without the students not in `keep`: every node that reaches the merge only through them.
+fn pruned(m: &Model, e: &ens::Ensemble, keep: &[usize]) -> Model {
+    let drop: Vec<&String> = e.students.iter().filter(|s| !keep.contains(&s.index)).flat_map(|s| &s.nodes).collect();
+    let mut g =
+        Graph { g: Default::default(), dialect: m.graph.dialect.clone(), provenance: m.graph.provenance.clone() };
+    let mut map = std::collections::HashMap::new();
+    for i in m.graph.g.node_indices() {
+        if !drop.contains(&&m.graph.g[i].name) {
+            map.insert(i, g.add_node(m.graph.g[i].name.clone(), m.graph.g[i].op.clone()));
+        }
+    }
+    for (s, t) in m.graph.edges() {
+        if let (Some(&a), Some(&b)) = (map.get(&s), map.get(&t)) {
+            g.add_edge(a, b);
+        }
+    }
+    Model::from_graph(&m.path, g, &DialectOverrides::default()).unwrap()
+}
+
+struct NoTrace;
+
+impl cycle::Tracer for NoTrace {
+    fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {}
+    fn step(&mut self, _: u64, _: usize) {}
+}
+
+#[test]
+fn a_mask_runs_the_full_plan_with_the_other_students_switched_off() {
+    let c = case("ensemble_bw");
+    let m = c.load();
+    let batch = c.batch(&m).take(96);
+    let steps = c.timesteps;
+    let e = ens::the_ensemble(&m.graph, &m.info).unwrap();
+    let n = e.students.len();
+    let mut compared = 0;
+    for (schedule, lanes) in
+        [(ScheduleChoice::Sequential, None), (ScheduleChoice::Sequential, Some(4)), (ScheduleChoice::Streamed, Some(2))]
+    {
+        let full = plan(&m, &batch, steps, schedule, lanes);
+        let st = full.students.as_ref().expect("the ensemble's students are tagged");
+        assert_eq!(st.names, ["s0", "s1", "s2", "s3"]);
+        let merge = full.layers.iter().position(|l| l.name == st.merge).unwrap();
+        assert!(st.layer[merge].is_none() && st.projection[merge].iter().all(Option::is_some));
+        let unmasked = cycle::run(&full, &batch, steps);
+        let all = cycle::run_active(&full, &batch, steps, &vec![true; n]).unwrap();
+        assert_eq!(all.outputs.data, unmasked.outputs.data, "{schedule:?}: every student active");
+        for (a, b) in all.samples.iter().zip(&unmasked.samples) {
+            assert_eq!(a.counters, b.counters, "{schedule:?}: every student active");
+        }
+        for bits in 1..(1u32 << n) - 1 {
+            let active: Vec<bool> = (0..n).map(|s| bits >> s & 1 == 1).collect();
+            let keep: Vec<usize> = (0..n).filter(|&s| active[s]).collect();
+            let what = format!("{schedule:?} lanes {lanes:?}, students {keep:?}");
+            let run = cycle::run_active(&full, &batch, steps, &active).unwrap();
+            // The traced (general) path agrees with the fast one.
+            let traced = cycle::run_traced_active(&full, &batch, 3, steps, &active, &mut NoTrace).unwrap();
+            assert_eq!(traced.counters, run.samples[3].counters, "{what}: traced path");
+            // An inactive student's layers run nothing; removing a student saves cycles.
+            for (k, l) in full.layers.iter().enumerate() {
+                let lc = &run.total.layers[k];
+                if st.layer[k].is_some_and(|s| !active[s]) {
+                    assert_eq!(
+                        (lc.update_passes, lc.acc_phases, lc.cycles, lc.spikes),
+                        (0, 0, 0, 0),
+                        "{what}: {}",
+                        l.name
+                    );
+                }
+            }
+            assert!(run.total.cycles < unmasked.total.cycles, "{what}: fewer students, fewer cycles");
+            // The pruned plan is the same arithmetic when it keeps the merge layer's units (the
+            // first student's head sets them) and its constants come out alike: the shares are
+            // those of a running sum in student order, so a prefix of the students gets its own
+            // sum's constants; other subsets may differ by the rounding of their sum.
+            if !active[0] {
+                continue;
+            }
+            let p = plan(&pruned(&m, &e, &keep), &batch, steps, schedule, lanes);
+            let pm = p.layers.iter().position(|l| l.name == st.merge).unwrap();
+            let (masked_plan, _) = full.masked(&active).unwrap();
+            if p.layers[pm].params != masked_plan.layers[merge].params {
+                continue;
+            }
+            compared += 1;
+            let r = cycle::run(&p, &batch, steps);
+            assert_eq!(run.outputs.data, r.outputs.data, "{what}: outputs against the pruned plan");
+            for (i, (a, b)) in run.samples.iter().zip(&r.samples).enumerate() {
+                assert_eq!(a.counters.cycles, b.counters.cycles, "{what}: sample {i}'s cycles against the pruned plan");
+            }
+        }
+    }
+    assert!(compared >= 6, "only {compared} subsets could be compared with a pruned plan");
+}
+
+#[test]
+fn masks_that_cannot_run_are_refused() {
+    let c = case("ensemble_bw");
+    let m = c.load();
+    let batch = c.batch(&m).take(8);
+    let full = plan(&m, &batch, c.timesteps, ScheduleChoice::Sequential, None);
+    for bad in [vec![false; 4], vec![true; 3]] {
+        assert!(cycle::run_active(&full, &batch, c.timesteps, &bad).is_err(), "{bad:?}");
+    }
+    let model = c.path(&c.model);
+    let x = c.path(&c.inputs);
+    let base = ["simulate", model.to_str().unwrap(), "--inputs", x.to_str().unwrap(), "-T", "8", "--samples", "4"];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        spikefab(&args)
+    };
+    for (extra, needle) in [
+        (&["--engine", "cycle", "--schedule", "sequential", "--active-students", "s9"][..], "no student 's9'"),
+        (&["--engine", "cycle", "--schedule", "pipelined", "--active-students", "s0"][..], "pipelined schedule"),
+        (&["--engine", "cycle", "--target", "loihi2", "--active-students", "s0"][..], "cannot switch students"),
+        (&["--engine", "reference", "--students", "s1", "--active-students", "s0"][..], "without --students"),
+    ] {
+        let (code, _, err) = run(extra);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+    }
+    // A network without an ensemble has no students to switch.
+    let mlp = case("mlp_bw");
+    let mp = mlp.path(&mlp.model);
+    let (code, _, err) = spikefab(&[
+        "simulate",
+        mp.to_str().unwrap(),
+        "--inputs",
+        x.to_str().unwrap(),
+        "-T",
+        "8",
+        "--samples",
+        "4",
+        "--engine",
+        "cycle",
+        "--active-students",
+        "s0",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no ensemble"), "{err}");
+    // The masked run on the command line: fewer students, fewer cycles.
+    let cycles = |extra: &[&str]| {
+        let (code, out, err) = run(&[&["--engine", "cycle", "--schedule", "sequential", "--json"][..], extra].concat());
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["cycles_per_inference"].as_f64().unwrap_or_else(|| panic!("{out}"))
+    };
+    let (all, two, one) = (cycles(&[]), cycles(&["--active-students", "s0,s2"]), cycles(&["--active-students", "1"]));
+    assert!(one < two && two < all, "{one} {two} {all}");
+}
