@@ -177,4 +177,16 @@ fn masks_that_cannot_run_are_refused() {
     };
     let (all, two, one) = (cycles(&[]), cycles(&["--active-students", "s0,s2"]), cycles(&["--active-students", "1"]));
     assert!(one < two && two < all, "{one} {two} {all}");
+    // And less energy per inference.
+    let energy = |extra: &[&str]| {
+        let mut args = vec!["energy", model.to_str().unwrap(), "--inputs", x.to_str().unwrap(), "-T", "8"];
+        args.extend(["--samples", "16", "--schedule", "sequential", "--json"]);
+        args.extend(extra);
+        let (code, out, err) = spikefab(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["energy_per_inference_j"].as_f64().unwrap_or_else(|| panic!("{out}"))
+    };
+    let (all, two, one) = (energy(&[]), energy(&["--active-students", "s0,s2"]), energy(&["--active-students", "s1"]));
+    assert!(one < two && two < all, "{one} {two} {all} J");
 }

@@ -31,6 +31,11 @@ pub struct EnergySettings {
     /// The sample whose spike raster the report shows.
     #[arg(long, default_value_t = 0)]
     pub raster_sample: usize,
+    /// Run only these students of the ensemble (names or indices as `inspect` lists them,
+    /// comma-separated), a run-time input of the one design (see `simulate`); a compared target
+    /// that cannot switch students at run time is listed as refused.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub active_students: Vec<String>,
 }
 
 /// What `energy` estimated.
@@ -106,7 +111,10 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         let one = || -> Result<Priced, Error> {
             let t = job.plan.target_named(name)?;
             let (design, _) = backend::of(&t).lay_out(m, job.plan, &t, steps, Some(job.inputs))?;
-            let run = design.run(batch, &t);
+            let run = match s.active_students.as_slice() {
+                [] => design.run(batch, &t),
+                active => design.run_active(batch, &t, active)?,
+            };
             let est = run.estimate.ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
             Ok((est, run.outputs.classes(), (design, run.cycle)))
         };
@@ -124,7 +132,14 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
             Err(e) => return Err(e),
         }
     }
-    let counts = counts(&prep.cut, batch, steps)?;
+    // NeuroBench counts the model that ran: with a mask, the model without the other students.
+    let counts = if s.active_students.is_empty() {
+        counts(&prep.cut, batch, steps)?
+    } else {
+        let passes = crate::options::PassSettings { students: s.active_students.clone(), ..job.passes.clone() };
+        let pruned = Job { passes: &passes, ..*job }.prepare(progress)?;
+        counts(&pruned.cut, batch, steps)?
+    };
     if let Some(path) = &s.report {
         // The report draws the FPGA plan of the main target.
         let drawn = main.as_ref().and_then(|(d, run): &(Box<dyn Design>, _)| d.plan().zip(run.as_ref()));
