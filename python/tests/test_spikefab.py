@@ -62,6 +62,26 @@ def test_simulate_summary_is_the_cli_json(mlp, tmp_path):
     assert cli == s.to_dict()
 
 
+def test_active_students_mask_one_design(tmp_path):
+    ens_path = os.path.join(ROOT, "models", "ensemble_bw", "ensemble_bw.nir")
+    ens = spikefab.load(ens_path, timesteps=8, reset="zero")
+    opts = dict(engine="cycle", schedule="sequential")
+    _, full = spikefab.simulate(ens, X[:24], summary=True, **opts)
+    out, s = spikefab.simulate(ens, X[:24], summary=True, active_students=["s0", "s2"], **opts)
+    assert out.shape == (24, 8, 10)
+    assert s.active_students == ["s0", "s2"] and full.active_students == []
+    assert s.cycles_per_inference < full.cycles_per_inference
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, X[:24])
+    cli = cli_json("simulate", ens_path, "-T", "8", "--reset", "zero", "--inputs", str(inputs), "--engine", "cycle", "--schedule",
+                   "sequential", "--active-students", "s0,s2")
+    cli["model"] = s.model
+    assert cli == s.to_dict()
+    with pytest.raises(spikefab.SpikefabError, match="no student 's9'") as e:
+        spikefab.simulate(ens, X[:4], active_students=["s9"], **opts)
+    assert e.value.exit_code == 2
+
+
 def test_inputs_accept_other_dtypes_and_layouts(mlp):
     a = spikefab.simulate(mlp, X[:10])
     b = spikefab.simulate(mlp, np.asfortranarray(X[:10].astype(np.float32)))
