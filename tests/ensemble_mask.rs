@@ -84,8 +84,12 @@ fn a_mask_runs_the_full_plan_with_the_other_students_switched_off() {
             let what = format!("{schedule:?} lanes {lanes:?}, students {keep:?}");
             let run = cycle::run_active(&full, &batch, steps, &active).unwrap();
             // The traced (general) path agrees with the fast one.
-            let traced = cycle::run_traced_active(&full, &batch, 3, steps, &active, &mut NoTrace).unwrap();
-            assert_eq!(traced.counters, run.samples[3].counters, "{what}: traced path");
+            for i in [0, 3] {
+                let traced = cycle::run_traced_active(&full, &batch, i, steps, &active, &mut NoTrace).unwrap();
+                assert_eq!(traced.raw, run.samples[i].raw, "{what}: traced path, sample {i}");
+                assert_eq!(traced.counters, run.samples[i].counters, "{what}: traced path, sample {i}");
+                assert_eq!(traced.step_end_cycles, run.samples[i].step_end_cycles, "{what}: sample {i}");
+            }
             // An inactive student's layers run nothing; removing a student saves cycles.
             for (k, l) in full.layers.iter().enumerate() {
                 let lc = &run.total.layers[k];
@@ -96,22 +100,29 @@ fn a_mask_runs_the_full_plan_with_the_other_students_switched_off() {
                         "{what}: {}",
                         l.name
                     );
+                    assert_eq!((lc.events_in, lc.event_reads, lc.event_writes), (0, 0, 0), "{what}: {}", l.name);
+                }
+                // The merge's projections from inactive students deliver nothing.
+                for (pi, s) in st.projection[k].iter().enumerate() {
+                    if k == merge && s.is_some_and(|s| !active[s]) {
+                        assert_eq!(lc.proj_synaptic_ops[pi], 0, "{what}: {} projection {pi}", l.name);
+                        assert_eq!(lc.proj_weight_reads[pi], 0, "{what}: {} projection {pi}", l.name);
+                    }
                 }
             }
             assert!(run.total.cycles < unmasked.total.cycles, "{what}: fewer students, fewer cycles");
-            // The pruned plan is the same arithmetic when it keeps the merge layer's units (the
-            // first student's head sets them) and its constants come out alike: the shares are
-            // those of a running sum in student order, so a prefix of the students gets its own
-            // sum's constants; other subsets may differ by the rounding of their sum.
-            if !active[0] {
+            // The pruned plan is the same arithmetic for a prefix of the students: it keeps the
+            // merge layer's units (the first student's head sets them), and the shares are those
+            // of a running sum in student order, so a prefix gets its own sum's constants (other
+            // subsets may differ by the rounding of their sum).
+            let prefix = keep.iter().enumerate().all(|(i, &s)| i == s);
+            if !prefix {
                 continue;
             }
             let p = plan(&pruned(&m, &e, &keep), &batch, steps, schedule, lanes);
             let pm = p.layers.iter().position(|l| l.name == st.merge).unwrap();
             let (masked_plan, _) = full.masked(&active).unwrap();
-            if p.layers[pm].params != masked_plan.layers[merge].params {
-                continue;
-            }
+            assert_eq!(p.layers[pm].params, masked_plan.layers[merge].params, "{what}: a prefix's constants");
             compared += 1;
             let r = cycle::run(&p, &batch, steps);
             assert_eq!(run.outputs.data, r.outputs.data, "{what}: outputs against the pruned plan");
@@ -120,7 +131,7 @@ fn a_mask_runs_the_full_plan_with_the_other_students_switched_off() {
             }
         }
     }
-    assert!(compared >= 6, "only {compared} subsets could be compared with a pruned plan");
+    assert_eq!(compared, 9, "three prefixes on each of three plans");
 }
 
 #[test]
@@ -132,6 +143,13 @@ fn masks_that_cannot_run_are_refused() {
     for bad in [vec![false; 4], vec![true; 3]] {
         assert!(cycle::run_active(&full, &batch, c.timesteps, &bad).is_err(), "{bad:?}");
     }
+    // A merge layer whose constants were clamped to a capped width has no exact share to take.
+    let capped = common::relayout(&full, None, |net| {
+        let k = net.layers.iter().position(|l| l.name == "lif_out").unwrap();
+        net.layers[k].saturate = true;
+    });
+    let err = cycle::run_active(&capped, &batch, c.timesteps, &[true, false, true, true]).unwrap_err();
+    assert!(err.to_string().contains("saturates its constants"), "{err}");
     let model = c.path(&c.model);
     let x = c.path(&c.inputs);
     let base = ["simulate", model.to_str().unwrap(), "--inputs", x.to_str().unwrap(), "-T", "8", "--samples", "4"];
@@ -167,7 +185,7 @@ fn masks_that_cannot_run_are_refused() {
         "s0",
     ]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("no ensemble"), "{err}");
+    assert!(err.contains("no single ensemble"), "{err}");
     // The masked run on the command line: fewer students, fewer cycles.
     let cycles = |extra: &[&str]| {
         let (code, out, err) = run(&[&["--engine", "cycle", "--schedule", "sequential", "--json"][..], extra].concat());

@@ -97,6 +97,11 @@ pub fn counts(m: &Model, batch: &InputBatch, steps: usize) -> Result<Counts, Err
 /// Energy per inference on `job`'s target and on each of `s.compare`, averaged over the checked
 /// inputs; with `s.report`, the HTML report is written there.
 pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Result<EnergyRun, Error> {
+    if !s.active_students.is_empty() && (!job.passes.students.is_empty() || job.passes.keep_students.is_some()) {
+        return Err(Error::Usage(
+            "--active-students chooses students at run time; give it without --students or --keep-students".into(),
+        ));
+    }
     let prep = job.prepare(progress)?;
     let (steps, m) = (prep.steps, &prep.model);
     let checked = job.checked()?;

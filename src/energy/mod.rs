@@ -194,17 +194,20 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
         }
     };
     // Reads of the input's events per event: one per projection from the input, each tile of
-    // a layer in tiles reading them again.
-    let input_projs = |l: &crate::hw::Layer| {
-        l.tiles as u64 * l.projections.iter().filter(|p| p.source == Source::Input).count() as u64
+    // a layer in tiles reading them again; a layer that ran no step (a student a run-time mask
+    // left out) reads none.
+    let ran = |k: usize| c.layers.get(k).is_none_or(|lc| lc.update_passes > 0);
+    let input_projs = |k: usize, l: &crate::hw::Layer| {
+        u64::from(ran(k)) * l.tiles as u64 * l.projections.iter().filter(|p| p.source == Source::Input).count() as u64
     };
     if plan.schedule == Schedule::Pipelined {
         // A copy per reader: every event written to each, read by that reader's projections.
-        for l in plan.layers.iter().filter(|l| input_projs(l) > 0) {
-            add(format!("input.events.{}", l.name), c.input_events * (1 + input_projs(l)));
+        for (k, l) in plan.layers.iter().enumerate().filter(|&(k, l)| input_projs(k, l) > 0) {
+            add(format!("input.events.{}", l.name), c.input_events * (1 + input_projs(k, l)));
         }
     } else {
-        add("input.events".into(), c.input_events * (1 + plan.layers.iter().map(input_projs).sum::<u64>()));
+        let reads: u64 = plan.layers.iter().enumerate().map(|(k, l)| input_projs(k, l)).sum();
+        add("input.events".into(), c.input_events * (1 + reads));
     }
     // The tile buffer: each row written once per pass over the weights (a row gathers several
     // memory words).
@@ -220,7 +223,7 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
         } else {
             add(format!("{}.v", l.name), lc.state_reads + lc.state_writes);
         }
-        if l.s_bits > 0 {
+        if l.s_bits > 0 && lc.update_passes > 0 {
             // The update pass reads S every step and clears it after the last.
             add(format!("{}.s", l.name), lc.update_passes * l.rows as u64 + l.rows as u64);
         }

@@ -182,6 +182,18 @@ impl Plan {
                 "a plan whose weights stream from external memory does not take a student mask yet".into(),
             ));
         }
+        let out = self.output.layer;
+        if let (false, Some(s)) = (act.layer[out], st.layer[out]) {
+            return Err(MaskError::OutputInStudent {
+                layer: self.layers[out].name.clone(),
+                student: st.names[s].clone(),
+            });
+        }
+        // Range analysis bounds every layer under every mask; a layer whose stored constants
+        // were clamped to a capped width has no share to take away exactly.
+        if let Some(sh) = st.shares.iter().find(|sh| self.layers[sh.layer].saturate) {
+            return Err(MaskError::Saturated { layer: self.layers[sh.layer].name.clone() });
+        }
         let mut p = self.clone();
         for (k, l) in p.net.layers.iter_mut().enumerate() {
             l.q.params = masked_params(&l.q.params, k, st, &act);

@@ -163,7 +163,8 @@ fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64, u64) {
             let m = dynm[i]
                 .saturating_add(stat[i])
                 .saturating_add(at(&pr.syn_bias, i).saturating_abs())
-                .saturating_add(at(&pr.syn_bias_late, i).saturating_abs());
+                .saturating_add(at(&pr.syn_bias_late, i).saturating_abs())
+                .saturating_add(share_bound(plan, k, i, |s| [&s.syn_bias, &s.syn_bias_late]));
             let top = iterate(t_steps, 0, |b| leak_bound(sl, b, p, i).saturating_add(m).saturating_add(1));
             ymax = ymax.max(top);
             top
@@ -172,7 +173,8 @@ fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64, u64) {
         };
         let m = input
             .saturating_add(at(&pr.bias, i).saturating_abs())
-            .saturating_add(at(&pr.bias_late, i).saturating_abs());
+            .saturating_add(at(&pr.bias_late, i).saturating_abs())
+            .saturating_add(share_bound(plan, k, i, |s| [&s.bias, &s.bias_late]));
         // A multi-spike subtract-undecayed reset can take a whole V away (`count * THR <= V`).
         let multi = l.multi;
         let top = iterate(t_steps, thr.max(vr), |b| {
@@ -194,6 +196,24 @@ fn state_bounds(plan: &Network, k: usize) -> (i64, i64, i64, u64) {
         }
     }
     (vmax, smax, ymax, count)
+}
+
+/// What a run-time student mask can add to neuron `i`'s constants (the `fields` of the
+/// students' shares of layer `k`, [`super::students`]): taking away any set of shares moves a
+/// constant by at most the sum of their magnitudes, so the bound holds under every mask.
+fn share_bound(
+    plan: &Network,
+    k: usize,
+    i: usize,
+    fields: impl Fn(&super::students::BiasShare) -> [&Vec<i64>; 2],
+) -> i64 {
+    let Some(st) = &plan.students else { return 0 };
+    st.shares
+        .iter()
+        .filter(|s| s.layer == k)
+        .flat_map(fields)
+        .filter(|v| !v.is_empty())
+        .fold(0i64, |acc, v| acc.saturating_add(at(v, i).saturating_abs()))
 }
 
 /// The largest of `floor` and the bounds `b_1..b_T` of `b_t = step(b_{t-1})` from `b_0 = 0`.

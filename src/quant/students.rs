@@ -60,8 +60,18 @@ pub struct BiasShare {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[allow(missing_docs)] // the messages say what each is
 pub enum MaskError {
-    #[error("the network has no ensemble, so it has no students to switch (--active-students)")]
+    #[error(
+        "the network has no single ensemble (no merge of students, or several), so it has no students to switch \
+         (--active-students)"
+    )]
     NoEnsemble,
+    #[error("--active-students leaves out the output layer '{layer}', which belongs to student '{student}'")]
+    OutputInStudent { layer: String, student: String },
+    #[error(
+        "--active-students: layer '{layer}' saturates its constants to the target's capped state width, so taking a \
+         student's share away would not give the constant of the others"
+    )]
+    Saturated { layer: String },
     #[error("--active-students names {given} students; the ensemble at '{merge}' has {students}")]
     Length { given: usize, students: usize, merge: String },
     #[error("--active-students leaves no student of the ensemble at '{merge}' active")]
@@ -157,14 +167,14 @@ pub fn masked_params(p: &NeuronParams, k: usize, students: &Students, act: &Acti
     out
 }
 
-/// `v -= s`, elementwise (either of length 1 when uniform; `s` empty adds nothing).
+/// `v -= s`, elementwise (either of length 1 when uniform; `s` empty adds nothing). A
+/// per-neuron `v` stays per neuron, as the design stores it.
 fn sub(v: &mut Vec<i64>, s: &[i64]) {
     if s.is_empty() {
         return;
     }
     let n = v.len().max(s.len());
-    let out: Vec<i64> = (0..n).map(|i| at(v, i) - at(s, i)).collect();
-    *v = if out.iter().all(|&x| x == out[0]) { vec![out[0]] } else { out };
+    *v = (0..n).map(|i| at(v, i) - at(s, i)).collect();
 }
 
 /// Tags the layers of a quantised network: `student_of` gives a graph node's student.

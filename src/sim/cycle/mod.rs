@@ -79,9 +79,7 @@ pub fn run_active(
 ) -> Result<BatchResult, crate::quant::students::MaskError> {
     let (masked, act) = plan.masked(active)?;
     let cap = pass::samples_per_pass(&masked, batch.n).max(1);
-    let mut eng = Engine::new(&masked, cap);
-    eng.runs = act.layer;
-    eng.runs_proj = act.projection;
+    let eng = Engine::new(&masked, cap).masked(plan, act);
     Ok(run_engine(&masked, eng, batch, steps, cap, Simd::Best))
 }
 
@@ -95,9 +93,7 @@ pub fn run_traced_active(
     tracer: &mut dyn Tracer,
 ) -> Result<SampleResult, crate::quant::students::MaskError> {
     let (masked, act) = plan.masked(active)?;
-    let mut eng = Engine::new(&masked, 1);
-    eng.runs = act.layer;
-    eng.runs_proj = act.projection;
+    let eng = Engine::new(&masked, 1).masked(plan, act);
     Ok(eng.sample(&mut general::SampleState::new(&masked), batch, sample, steps, tracer))
 }
 

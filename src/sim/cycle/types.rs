@@ -241,6 +241,18 @@ pub(super) struct Engine<'p> {
 }
 
 impl Engine<'_> {
+    /// This engine (of `plan` under a mask, [`crate::hw::Plan::masked`]) running only what
+    /// `act` runs. What the design stores is `full`'s: a layer reads its parameter memory as
+    /// the full plan's does, whatever values the mask leaves in it.
+    pub(super) fn masked(mut self, full: &crate::hw::Plan, act: crate::quant::students::Activity) -> Self {
+        for (k, p) in self.prep.iter_mut().enumerate() {
+            p.param_rom = crate::hw::memory::param_lane_bits(full, k) > 0;
+        }
+        self.runs = act.layer;
+        self.runs_proj = act.projection;
+        self
+    }
+
     /// Layer `k` runs under the run's mask.
     #[inline]
     pub(super) fn runs(&self, k: usize) -> bool {
