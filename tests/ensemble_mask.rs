@@ -11,8 +11,6 @@ use common::{Case, spikefab, students};
 use spikefab::Model;
 use spikefab::data::InputBatch;
 use spikefab::hw::{Plan, PlanOptions};
-use spikefab::ir::Graph;
-use spikefab::ir::dialect::DialectOverrides;
 use spikefab::passes::students as ens;
 use spikefab::sim::cycle;
 use spikefab::target::{ScheduleChoice, Target};
@@ -27,25 +25,6 @@ fn plan(m: &Model, batch: &InputBatch, steps: usize, schedule: ScheduleChoice, l
     o.settings.schedule = Some(schedule);
     o.settings.lanes = lanes;
     spikefab::hw::lower(m, &o).unwrap()
-}
-
-/// `m` without the students not in `keep`: every node that reaches the merge only through them.
-fn pruned(m: &Model, e: &ens::Ensemble, keep: &[usize]) -> Model {
-    let drop: Vec<&String> = e.students.iter().filter(|s| !keep.contains(&s.index)).flat_map(|s| &s.nodes).collect();
-    let mut g =
-        Graph { g: Default::default(), dialect: m.graph.dialect.clone(), provenance: m.graph.provenance.clone() };
-    let mut map = std::collections::HashMap::new();
-    for i in m.graph.g.node_indices() {
-        if !drop.contains(&&m.graph.g[i].name) {
-            map.insert(i, g.add_node(m.graph.g[i].name.clone(), m.graph.g[i].op.clone()));
-        }
-    }
-    for (s, t) in m.graph.edges() {
-        if let (Some(&a), Some(&b)) = (map.get(&s), map.get(&t)) {
-            g.add_edge(a, b);
-        }
-    }
-    Model::from_graph(&m.path, g, &DialectOverrides::default()).unwrap()
 }
 
 struct NoTrace;
@@ -119,7 +98,7 @@ fn a_mask_runs_the_full_plan_with_the_other_students_switched_off() {
             if !prefix {
                 continue;
             }
-            let p = plan(&pruned(&m, &e, &keep), &batch, steps, schedule, lanes);
+            let p = plan(&common::without_students(&m, &e, &keep), &batch, steps, schedule, lanes);
             let pm = p.layers.iter().position(|l| l.name == st.merge).unwrap();
             let (masked_plan, _) = full.masked(&active).unwrap();
             assert_eq!(p.layers[pm].params, masked_plan.layers[merge].params, "{what}: a prefix's constants");

@@ -224,24 +224,6 @@ fn a_failing_pass_is_named() {
 }
 
 /// The pruned ensemble rebuilt by hand: drop every node of the other students by name.
-fn by_hand(m: &Model, e: &students::Ensemble, keep: &[usize]) -> Model {
-    let drop: Vec<&String> = e.students.iter().filter(|s| !keep.contains(&s.index)).flat_map(|s| &s.nodes).collect();
-    let mut g =
-        Graph { g: Default::default(), dialect: m.graph.dialect.clone(), provenance: m.graph.provenance.clone() };
-    let mut map = std::collections::HashMap::new();
-    for i in m.graph.g.node_indices() {
-        if !drop.contains(&&m.graph.g[i].name) {
-            map.insert(i, g.add_node(m.graph.g[i].name.clone(), m.graph.g[i].op.clone()));
-        }
-    }
-    for (s, t) in m.graph.edges() {
-        if let (Some(&a), Some(&b)) = (map.get(&s), map.get(&t)) {
-            g.add_edge(a, b);
-        }
-    }
-    model_of(m, g)
-}
-
 #[test]
 fn k_sweep_matches_independent_accuracies_and_beats_random_subsets() {
     let c = case("ensemble_bw");
@@ -256,7 +238,7 @@ fn k_sweep_matches_independent_accuracies_and_beats_random_subsets() {
     assert_eq!(all.len(), 15, "every non-empty subset of 4 is scored");
     for r in &rows {
         // Independent: the rebuilt model through the plan and the cycle engine.
-        let hand = by_hand(&m, &e, &r.best.students);
+        let hand = common::without_students(&m, &e, &r.best.students);
         let plan = spikefab::hw::lower(&hand, &opts(&batch, c.timesteps)).unwrap();
         let acc = data::agreement(&cycle::run(&plan, &batch, c.timesteps).outputs.classes(), &y);
         assert_eq!(acc, r.best.accuracy.unwrap(), "K = {}: {:?}", r.k, r.best.students);
@@ -273,7 +255,7 @@ fn k_sweep_matches_independent_accuracies_and_beats_random_subsets() {
     // The reference engine agrees on the chosen pair's pruned graph too.
     let two = &rows[1].best.students;
     let pruned = ev.pruned(Some(&e), two).unwrap();
-    let hand = by_hand(&m, &e, two);
+    let hand = common::without_students(&m, &e, two);
     assert_eq!(reference_out(&pruned, &batch, 8, false), reference_out(&hand, &batch, 8, false));
     // The budget picks the most accurate subset that fits.
     let budget = rows[1].best.energy_j * 1.001;

@@ -203,9 +203,9 @@ pub struct Network<L = Layer> {
     /// What the quantiser had to approximate, one sentence each (empty when exact).
     pub notes: Vec<String>,
     /// The ensemble's students, when the network has one ensemble: what a run-time mask
-    /// switches ([`super::students`]).
+    /// switches (see `quant::students`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub students: Option<super::students::Students>,
+    pub students: Option<Students>,
 }
 
 impl<L> Network<L> {
@@ -238,6 +238,40 @@ pub(super) fn mark_consumers(layers: &mut [Layer]) {
         let used = layers.iter().any(|l| l.projections.iter().any(|p| p.source == Source::Layer(k)));
         layers[k].has_consumers = used;
     }
+}
+
+/// Which layers and projections belong to which student of the network's ensemble.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Students {
+    /// The graph node the students sum into.
+    pub merge: String,
+    /// Student names, in the ensemble's order (`passes::students`).
+    pub names: Vec<String>,
+    /// Per layer: the student it belongs to; None for a shared layer.
+    pub layer: Vec<Option<usize>>,
+    /// Per layer, per projection: the student whose events or weights it carries; None for a
+    /// shared projection.
+    pub projection: Vec<Vec<Option<usize>>>,
+    /// The constants students' projections add to shared layers.
+    pub shares: Vec<BiasShare>,
+}
+
+/// What one student's projections add to a shared layer's constants, in that layer's units
+/// (each vector of length 1 when uniform, empty when the student adds none to it).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BiasShare {
+    /// The shared layer.
+    pub layer: usize,
+    /// The student.
+    pub student: usize,
+    /// To [`NeuronParams::bias`].
+    pub bias: Vec<i64>,
+    /// To [`NeuronParams::bias_late`].
+    pub bias_late: Vec<i64>,
+    /// To [`NeuronParams::syn_bias`].
+    pub syn_bias: Vec<i64>,
+    /// To [`NeuronParams::syn_bias_late`].
+    pub syn_bias_late: Vec<i64>,
 }
 
 /// Neuron model of a quantised layer.

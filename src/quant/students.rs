@@ -18,43 +18,8 @@
 //! of the same students quantises (`passes::students::KeepStudents`): that one picks its units
 //! from the students it keeps and rounds their summed biases once.
 
-use serde::Serialize;
-
+pub use super::network::{BiasShare, Students};
 use super::network::{Layer, NeuronParams, Source, at};
-
-/// Which layers and projections belong to which student of the network's ensemble.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Students {
-    /// The graph node the students sum into.
-    pub merge: String,
-    /// Student names, in the ensemble's order (`passes::students`).
-    pub names: Vec<String>,
-    /// Per layer: the student it belongs to; None for a shared layer.
-    pub layer: Vec<Option<usize>>,
-    /// Per layer, per projection: the student whose events or weights it carries; None for a
-    /// shared projection.
-    pub projection: Vec<Vec<Option<usize>>>,
-    /// The constants students' projections add to shared layers.
-    pub shares: Vec<BiasShare>,
-}
-
-/// What one student's projections add to a shared layer's constants, in that layer's units
-/// (each vector of length 1 when uniform, empty when the student adds none to it).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct BiasShare {
-    /// The shared layer.
-    pub layer: usize,
-    /// The student.
-    pub student: usize,
-    /// To [`NeuronParams::bias`].
-    pub bias: Vec<i64>,
-    /// To [`NeuronParams::bias_late`].
-    pub bias_late: Vec<i64>,
-    /// To [`NeuronParams::syn_bias`].
-    pub syn_bias: Vec<i64>,
-    /// To [`NeuronParams::syn_bias_late`].
-    pub syn_bias_late: Vec<i64>,
-}
 
 /// A mask that cannot be applied to the network.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

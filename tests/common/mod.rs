@@ -340,3 +340,27 @@ pub fn check_golden(dir: &str, files: &[(String, String)]) {
     names.sort();
     assert_eq!(on_disk, names);
 }
+
+/// `m` rebuilt by hand without the students of `e` not in `keep`: every node that reaches the
+/// merge only through them goes, with its edges (an independent rebuild to check pruning and
+/// run-time masks against).
+pub fn without_students(m: &Model, e: &spikefab::passes::students::Ensemble, keep: &[usize]) -> Model {
+    let drop: Vec<&String> = e.students.iter().filter(|s| !keep.contains(&s.index)).flat_map(|s| &s.nodes).collect();
+    let mut g = spikefab::ir::Graph {
+        g: Default::default(),
+        dialect: m.graph.dialect.clone(),
+        provenance: m.graph.provenance.clone(),
+    };
+    let mut map = std::collections::HashMap::new();
+    for i in m.graph.g.node_indices() {
+        if !drop.contains(&&m.graph.g[i].name) {
+            map.insert(i, g.add_node(m.graph.g[i].name.clone(), m.graph.g[i].op.clone()));
+        }
+    }
+    for (s, t) in m.graph.edges() {
+        if let (Some(&a), Some(&b)) = (map.get(&s), map.get(&t)) {
+            g.add_edge(a, b);
+        }
+    }
+    Model::from_graph(&m.path, g, &DialectOverrides::default()).unwrap()
+}
