@@ -27,13 +27,6 @@ fn plan(m: &Model, batch: &InputBatch, steps: usize, schedule: ScheduleChoice, l
     spikefab::hw::lower(m, &o).unwrap()
 }
 
-struct NoTrace;
-
-impl cycle::Tracer for NoTrace {
-    fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {}
-    fn step(&mut self, _: u64, _: usize) {}
-}
-
 #[test]
 fn a_mask_runs_the_full_plan_with_the_other_students_switched_off() {
     let c = case("ensemble_bw");
@@ -64,7 +57,7 @@ fn a_mask_runs_the_full_plan_with_the_other_students_switched_off() {
             let run = cycle::run_active(&full, &batch, steps, &active).unwrap();
             // The traced (general) path agrees with the fast one.
             for i in [0, 3] {
-                let traced = cycle::run_traced_active(&full, &batch, i, steps, &active, &mut NoTrace).unwrap();
+                let traced = cycle::run_traced_active(&full, &batch, i, steps, &active, &mut common::NoTrace).unwrap();
                 assert_eq!(traced.raw, run.samples[i].raw, "{what}: traced path, sample {i}");
                 assert_eq!(traced.counters, run.samples[i].counters, "{what}: traced path, sample {i}");
                 assert_eq!(traced.step_end_cycles, run.samples[i].step_end_cycles, "{what}: sample {i}");

@@ -150,7 +150,7 @@ fn the_streamed_schedule_computes_what_the_sequential_one_computes() {
                     }
                     // The general path runs the same order with the same account.
                     for i in [0, batch.n - 1] {
-                        let traced = cycle::run_traced(streamed, &batch, i, steps, &mut NoTrace);
+                        let traced = cycle::run_traced(streamed, &batch, i, steps, &mut common::NoTrace);
                         assert_eq!(traced.raw, got.samples[i].raw, "{what}: general path, sample {i}");
                         assert_eq!(traced.counters, got.samples[i].counters, "{what}: general path, sample {i}");
                         assert_eq!(traced.step_end_cycles, got.samples[i].step_end_cycles, "{what}: sample {i}");
@@ -172,8 +172,8 @@ fn the_general_path_runs_layer_major_too() {
     for (c, _) in students() {
         let (_, plan, batch) = common::plan_for(&c, Some(2));
         for i in [0, 1] {
-            let want = cycle::run_traced(&plan, &batch, i, plan.timesteps, &mut NoTrace);
-            let got = cycle::run_traced_layer_major(&plan, &batch, i, plan.timesteps, &mut NoTrace).unwrap();
+            let want = cycle::run_traced(&plan, &batch, i, plan.timesteps, &mut common::NoTrace);
+            let got = cycle::run_traced_layer_major(&plan, &batch, i, plan.timesteps, &mut common::NoTrace).unwrap();
             assert_eq!(got.raw, want.raw, "{} sample {i}", c.name);
             assert_eq!(got.counters, want.counters, "{} sample {i}", c.name);
         }
@@ -194,13 +194,6 @@ fn the_streamed_schedule_refuses_early_exit() {
     o.settings.early_exit = true;
     let e = lower(&m, &o).expect_err("early exit refused");
     assert!(e.message.contains("early exit"), "{e}");
-}
-
-struct NoTrace;
-
-impl cycle::Tracer for NoTrace {
-    fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {}
-    fn step(&mut self, _: u64, _: usize) {}
 }
 
 /// Energy of a streamed plan with its weights on chip: the sequential plan's accesses, memory

@@ -105,17 +105,6 @@ impl Activity {
             .collect();
         Ok(Activity { active: active.to_vec(), layer, projection })
     }
-
-    /// True when every student is active (the full network).
-    pub fn all(&self) -> bool {
-        self.active.iter().all(|&a| a)
-    }
-
-    /// True when projection `pi` of layer `k` runs (a projection reading a student's layer is
-    /// that student's, so it never runs when its source does not).
-    pub fn runs(&self, k: usize, pi: usize) -> bool {
-        self.projection[k][pi]
-    }
 }
 
 /// `p` less the shares of the students `act` leaves out (`p` unchanged when every student is

@@ -364,3 +364,11 @@ pub fn without_students(m: &Model, e: &spikefab::passes::students::Ensemble, kee
     }
     Model::from_graph(&m.path, g, &DialectOverrides::default()).unwrap()
 }
+
+/// A tracer that keeps nothing (for the cycle engine's traced runs).
+pub struct NoTrace;
+
+impl spikefab::sim::cycle::Tracer for NoTrace {
+    fn neuron(&mut self, _: u64, _: usize, _: usize, _: i64, _: bool) {}
+    fn step(&mut self, _: u64, _: usize) {}
+}
