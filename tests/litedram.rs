@@ -117,12 +117,14 @@ fn requests(g: Geometry) -> Vec<(u64, u64)> {
 #[test]
 fn litedram_finds_no_violation_in_the_controllers_commands() {
     let Some(py) = litedram("litedram_finds_no_violation_in_the_controllers_commands") else { return };
-    for mhz in [50.0, 100.0] {
+    // Migen simulates each cycle in Python (about 2 ms a cycle): the board's 50 MHz over 30
+    // refresh intervals, 100 MHz over 10 (every request is served within them).
+    for (mhz, intervals) in [(50.0, 30), (100.0, 10)] {
         let (g, t) = part(mhz);
-        let end = t.init + 30 * t.refi;
+        let end = t.init + intervals * t.refi;
         let cmds = controller(g, t, &requests(g), 97, end);
         let refreshes = cmds.values().filter(|c| **c == Command::Refresh).count();
-        assert!(refreshes >= 20, "{mhz} MHz: {refreshes} refreshes");
+        assert!(refreshes as u64 >= intervals - 2, "{mhz} MHz: {refreshes} refreshes");
         let (code, text) = litedram_verdict(&py, g, t, mhz, &cmds, &format!("clean-{mhz}"));
         assert_eq!(code, 0, "{mhz} MHz: LiteDRAM finds violations:\n{text}");
         assert!(text.contains(&format!("{} commands, 0 violations", cmds.len())), "{mhz} MHz: {text}");
@@ -144,8 +146,11 @@ fn litedram_and_the_chip_model_refuse_the_same_commands() {
     let Some(py) = litedram("litedram_and_the_chip_model_refuse_the_same_commands") else { return };
     // At 100 MHz every rule spans at least two cycles, so a command can move one cycle early.
     let mhz = 100.0;
-    let (g, t) = part(mhz);
+    let (g, mut t) = part(mhz);
     assert!(t.rcd >= 2 && t.rp >= 2 && t.rfc >= 2 && t.ras >= 2, "{t:?}");
+    // The power-up wait is idle time neither checker times (LiteDRAM's has no tINIT; the clean
+    // test above keeps the part's own): two refresh intervals here keep the replays short.
+    t.init = t.init.min(2 * t.refi);
     let cmds = controller(g, t, &requests(g), 97, t.init + 12 * t.refi);
     let free = |c: u64| !cmds.contains_key(&c);
     let after = |c: u64, f: &dyn Fn(&Command) -> bool| cmds.range(c + 1..).find(|(_, x)| f(x)).map(|(&k, _)| k);
@@ -216,6 +221,11 @@ fn litedram_and_the_chip_model_refuse_the_same_commands() {
         let (cycle, found) =
             chip_verdict(g, t, broken).unwrap_or_else(|| panic!("the chip model misses {}", rule.name()));
         assert_eq!(found, *rule, "the chip model at cycle {cycle}");
+        // LiteDRAM is given the stream up to two refresh intervals past the break (a missing
+        // REFRESH is reported when the interval ends): what follows cannot change its verdict
+        // there, and each replayed cycle costs Python time.
+        let broken: BTreeMap<u64, Command> = broken.range(..=cycle + 2 * t.refi).map(|(&k, &c)| (k, c)).collect();
+        let broken = &broken;
         let (code, text) = litedram_verdict(&py, g, t, mhz, broken, rule.name());
         assert_eq!(code, 1, "LiteDRAM misses {}:\n{text}", rule.name());
         assert!(

@@ -416,7 +416,7 @@ fn trained_students_compile_and_lava_agrees_bit_for_bit_on_every_test_sample() {
 fn a_sample_gives_lava_the_same_answer_alone_and_spikefab_the_readout_accuracy() {
     let test = "a_sample_gives_lava_the_same_answer_alone_and_spikefab_the_readout_accuracy";
     let Some(py) = python_or_skip(test) else { return };
-    let n = 24usize;
+    let n = 12usize;
     let cases: [(&str, &[&str], &str); 3] = [
         ("mlp_bw", &["models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8"], "models/digits_test_x.npy"),
         ("mlp_bw_t4", &["models/mlp_bw_t4/mlp_bw_t4.nir", "--from", "snntorch", "-T", "4"], "models/digits_test_x.npy"),
@@ -816,8 +816,10 @@ fn sinabs_multi_spike_networks_compile_for_loihi2_and_lava_agrees() {
     let Some(py) = python_or_skip(test) else { return };
     let out = scratch("loihi-multi");
     let d = "tests/data/frameworks/importers";
-    // The dense network on all 16 samples.
+    // The dense network on 8 of its 16 samples (each is also run alone in a fresh network).
     let o = out.join("dense");
+    let dense_x = out.join("dense_x.npy");
+    first_rows(&format!("{d}/sinabs_if_dense/inputs.npy"), 8, &dense_x, false);
     let r = compile_json(
         &[
             &format!("{d}/sinabs_if_dense/model.nir"),
@@ -826,7 +828,7 @@ fn sinabs_multi_spike_networks_compile_for_loihi2_and_lava_agrees() {
             "-T",
             "10",
             "--inputs",
-            &format!("{d}/sinabs_if_dense/inputs.npy"),
+            dense_x.to_str().unwrap(),
             "--target",
             "loihi2",
             "-o",
@@ -836,7 +838,7 @@ fn sinabs_multi_spike_networks_compile_for_loihi2_and_lava_agrees() {
     );
     let lava = &r["vendor_check"];
     eprintln!("sinabs IF dense: {lava}");
-    assert_eq!(lava["samples"], 16);
+    assert_eq!(lava["samples"], 8);
     assert_eq!((lava["output_mismatches"].as_u64(), lava["state_mismatches"].as_u64()), (Some(0), Some(0)), "{lava}");
     assert!(lava["output_spikes"].as_u64().unwrap() > 0);
     let units = std::fs::read_dir(o.join("loihi"))
@@ -853,7 +855,7 @@ fn sinabs_multi_spike_networks_compile_for_loihi2_and_lava_agrees() {
     let notes = r["notes"].to_string();
     assert!(notes.contains("Loihi has no membrane floor"), "{notes}");
     let s = run_alone(&py, &o.join("loihi"));
-    assert_eq!((s["alone_samples"].as_u64(), s["alone_differences"].as_u64()), (Some(16), Some(0)), "{s}");
+    assert_eq!((s["alone_samples"].as_u64(), s["alone_differences"].as_u64()), (Some(8), Some(0)), "{s}");
     assert!(r["verify"]["class_agreement"].as_f64().unwrap() >= 0.9, "{}", r["verify"]);
 
     // The CNN: without a cap its bound is refused, naming the layer, the count and the option.
@@ -873,9 +875,10 @@ fn sinabs_multi_spike_networks_compile_for_loihi2_and_lava_agrees() {
     ]);
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("iaf2") && err.contains("--spike-cap"), "{err}");
-    // With the cap, on 4 samples (Lava runs this CNN at about 5 s a sample).
+    // With the cap, on 2 samples (Lava runs this CNN at about 5 s a sample, and each runs again
+    // alone).
     let xs = out.join("cnn_x.npy");
-    first_rows(&format!("{d}/sinabs_cnn/inputs.npy"), 4, &xs, false);
+    first_rows(&format!("{d}/sinabs_cnn/inputs.npy"), 2, &xs, false);
     let o = out.join("cnn");
     let r = compile_json(
         &[
@@ -897,12 +900,12 @@ fn sinabs_multi_spike_networks_compile_for_loihi2_and_lava_agrees() {
     );
     let lava = &r["vendor_check"];
     eprintln!("sinabs CNN: {lava}");
-    assert_eq!(lava["samples"], 4);
+    assert_eq!(lava["samples"], 2);
     assert_eq!((lava["output_mismatches"].as_u64(), lava["state_mismatches"].as_u64()), (Some(0), Some(0)), "{lava}");
     assert!(lava["output_spikes"].as_u64().unwrap() > 0);
     assert!(r["notes"].to_string().contains("--spike-cap 8"), "{}", r["notes"]);
     let s = run_alone(&py, &o.join("loihi"));
-    assert_eq!((s["alone_samples"].as_u64(), s["alone_differences"].as_u64()), (Some(4), Some(0)), "{s}");
+    assert_eq!((s["alone_samples"].as_u64(), s["alone_differences"].as_u64()), (Some(2), Some(0)), "{s}");
 }
 
 /// `--spike-cap` saturates a chip's counts; targets that carry counts exactly (FPGAs) or have

@@ -49,7 +49,7 @@ fn dense_cosim_every_student_iverilog() {
 
 #[test]
 fn dense_cosim_every_student_verilator() {
-    cosim_dense(Simulator::Verilator, "verilator", "dense_cosim_every_student_verilator", 8, 3);
+    cosim_dense(Simulator::Verilator, "verilator", "dense_cosim_every_student_verilator", 4, 2);
 }
 
 #[test]
