@@ -90,7 +90,13 @@ fn groups(command: &str) -> Option<Vec<Vec<String>>> {
         "compare" => [shared(), vec![names::<CompareSettings>()]].concat(),
         "explore" => vec![names::<PlanSettings>(), names::<ExploreSettings>()],
         "plan" => vec![names::<PlanSettings>(), names::<PassSettings>()],
-        "cosim" => vec![names::<PlanSettings>(), names::<Samples>(), names::<CosimSettings>(), vec!["out_dir".into()]],
+        "cosim" => vec![
+            names::<PlanSettings>(),
+            names::<Samples>(),
+            names::<CosimSettings>(),
+            names::<driver::StudentMask>(),
+            vec!["out_dir".into()],
+        ],
         "csim" => vec![names::<PlanSettings>(), names::<Samples>(), vec!["out_dir".into()]],
         _ => return None,
     })
@@ -448,7 +454,7 @@ fn simulate_rtl<'py>(
         let (plan, samples) = (o.get::<PlanSettings>()?, o.samples()?.samples);
         match command {
             "cosim" => {
-                let r = driver::cosim(&m, &b, &plan, &o.get()?, samples, Path::new(out_dir), &Quiet)?;
+                let r = driver::cosim(&m, &b, &plan, &o.get()?, &o.get()?, samples, Path::new(out_dir), &Quiet)?;
                 let failure = (!r.exact()).then(|| "the RTL does not match the cycle engine".to_string());
                 Ok((serde_json::to_string(&r).expect("plain data"), failure))
             }

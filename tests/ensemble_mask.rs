@@ -180,3 +180,100 @@ fn masks_that_cannot_run_are_refused() {
     let (all, two, one) = (energy(&[]), energy(&["--active-students", "s0,s2"]), energy(&["--active-students", "s1"]));
     assert!(one < two && two < all, "{one} {two} {all} J");
 }
+
+/// The sequential RTL takes the mask at its `act` port: one emitted design of ensemble_bw runs
+/// every student subset spike- and cycle-exact against the cycle engine's masked run (iverilog),
+/// with and without early exit; the design is the same file for every subset, and Verilator
+/// -Wall clean.
+#[test]
+fn one_rtl_design_runs_every_subset_exactly() {
+    let test = "one_rtl_design_runs_every_subset_exactly";
+    if !common::tool_or_skip("iverilog", test) {
+        return;
+    }
+    let c = case("ensemble_bw");
+    let m = c.load();
+    let batch = c.batch(&m).take(3);
+    let full = plan(&m, &batch, c.timesteps, ScheduleChoice::Sequential, None);
+    assert!(full.takes_mask(), "the sequential plan of an ensemble takes a mask");
+    let n = full.students.as_ref().unwrap().names.len();
+    let design = spikefab::back::verilog::emit(&full, None).unwrap();
+    if common::tool_or_skip("verilator", &format!("{test} (Verilator lint)")) {
+        common::assert_lint_clean(&design, "mask-lint", "ensemble_bw with a student mask");
+    }
+    let exit = common::relayout(&full, None, |n| n.early_exit = true);
+    assert!(exit.takes_mask());
+    let mut fewer = 0;
+    // Every subset on the plain design; some (one student, two, all) with early exit.
+    for (what, p, subsets) in [
+        ("sequential", &full, (1u32..1 << n).collect::<Vec<_>>()),
+        ("early exit", &exit, vec![0b0001, 0b0110, 0b1011, 0b1111]),
+    ] {
+        for bits in subsets {
+            let active: Vec<bool> = (0..n).map(|s| bits >> s & 1 == 1).collect();
+            let dir = common::scratch(&format!("mask-rtl-{}-{bits:04b}", what.replace(' ', "-")));
+            let r = spikefab::flow::cosim::cosim_active(
+                p,
+                &batch,
+                batch.n,
+                &active,
+                spikefab::flow::cosim::Simulator::Iverilog,
+                &dir,
+                &|_| {},
+            )
+            .unwrap_or_else(|e| panic!("{what} {bits:04b}: {e}"));
+            assert!(r.exact(), "{what} students {bits:04b}: {:?}", r.first_differences);
+            assert_eq!(r.rtl_cycles, r.engine_cycles, "{what} {bits:04b}");
+            if bits != (1 << n) - 1 {
+                let all = cycle::run(p, &batch, c.timesteps);
+                fewer += usize::from(r.rtl_cycles.iter().zip(&all.samples).all(|(a, b)| *a < b.counters.cycles));
+            }
+            // The design is the one emitted above, whatever the mask.
+            if what == "sequential" {
+                let top = std::fs::read_to_string(dir.join(format!("{}.v", design.module))).unwrap();
+                let want = &design.files.iter().find(|(f, _)| *f == format!("{}.v", design.module)).unwrap().1;
+                assert_eq!(&top, want, "{bits:04b}: the same design for every subset");
+            }
+        }
+    }
+    assert!(fewer > 0, "a subset runs in fewer cycles");
+}
+
+/// `cosim --active-students` co-simulates the sequential design with the students given at its
+/// `act` port (exit 0, exact); a design whose RTL takes no mask, or an unknown student, is
+/// refused with exit 2.
+#[test]
+fn cosim_takes_the_active_students() {
+    let test = "cosim_takes_the_active_students";
+    if !common::tool_or_skip("iverilog", test) {
+        return;
+    }
+    let out = common::scratch("mask-cosim-cli");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["cosim", "models/ensemble_bw/ensemble_bw.nir", "-T", "8"]
+            .into_iter()
+            .chain(["--inputs", "models/digits_test_x.npy", "--samples", "2", "--simulator", "iverilog"])
+            .map(String::from)
+            .collect();
+        a.extend(["-o".to_string(), out.display().to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        spikefab(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (code, stdout, stderr) = run(&["--schedule", "sequential", "--active-students", "s1,s3", "--json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    // The report, then the verdict line.
+    let r: serde_json::Value = serde_json::Deserializer::from_str(&stdout).into_iter().next().unwrap().unwrap();
+    assert!(stdout.trim_end().ends_with("cosim: spike- and cycle-exact"), "{stdout}");
+    assert_eq!((r["word_mismatches"].as_u64(), r["cycle_mismatches"].as_u64()), (Some(0), Some(0)), "{r}");
+    assert_eq!(std::fs::read_to_string(out.join("act.hex")).unwrap().trim(), "a", "students 1 and 3");
+    let (code, _, stderr) = run(&["--schedule", "pipelined", "--active-students", "s1"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("takes no student mask") && stderr.contains("--schedule sequential"), "{stderr}");
+    let (code, _, stderr) = run(&["--schedule", "sequential", "--active-students", "s9"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no student 's9'"), "{stderr}");
+}

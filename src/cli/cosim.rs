@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use spikefab::driver::CosimSettings;
+use spikefab::driver::{CosimSettings, StudentMask};
 
 use super::bars::Bars;
 use super::failure::Failure;
@@ -16,6 +16,8 @@ pub struct CosimArgs {
     on: ModelOnInputs,
     #[command(flatten)]
     cosim: CosimSettings,
+    #[command(flatten)]
+    mask: StudentMask,
     /// Work folder for the RTL, testbench and simulator files.
     #[arg(short, long, default_value = "build/cosim")]
     out_dir: PathBuf,
@@ -27,7 +29,7 @@ pub struct CosimArgs {
 pub fn run(a: CosimArgs) -> Result<(), Failure> {
     let (m, batch) = a.on.load()?;
     let samples = a.on.input.samples.samples;
-    let r = spikefab::driver::cosim(&m, &batch, &a.on.plan, &a.cosim, samples, &a.out_dir, &Bars::default())?;
+    let r = spikefab::driver::cosim(&m, &batch, &a.on.plan, &a.cosim, &a.mask, samples, &a.out_dir, &Bars::default())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("json"));
     } else {

@@ -76,7 +76,7 @@ pub use job::{Checked as CheckedInputs, Job};
 pub use plan::{LatencyBound, MeasuredCycles, PlanReport, StreamBalance, plan};
 pub use prepare::{Prepared, prepare};
 pub use progress::{Progress, Quiet};
-pub use sims::{DEFAULT_COSIM_SAMPLES, cosim, csim};
+pub use sims::{DEFAULT_COSIM_SAMPLES, StudentMask, cosim, csim};
 pub use simulate::{Engine, SimulateOptions, Simulation, simulate};
 pub use step::Step;
 pub use verify::{

@@ -15,6 +15,17 @@ use crate::options::{PlanSettings, Samples};
 use crate::sim::cycle;
 use crate::target::Target;
 
+/// The students that run in a co-simulation (`--active-students`).
+#[derive(Clone, Debug, Default, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct StudentMask {
+    /// Run only these students of the ensemble (names or indices, as `inspect` lists them),
+    /// given to the design at its `act` port: the RTL of the sequential schedule takes the mask
+    /// at run time, and the cycle engine runs the same mask.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub active_students: Vec<String>,
+}
+
 /// Samples co-simulated when none are asked for.
 pub const DEFAULT_COSIM_SAMPLES: usize = 16;
 
@@ -48,11 +59,13 @@ fn plan_of<'a>(design: &'a dyn Design, target: &Target) -> Result<&'a Plan, Erro
 /// Co-simulates the RTL of `m`'s plan (calibrated on every input) on the first `samples` inputs
 /// ([`DEFAULT_COSIM_SAMPLES`] when `None`) in `dir`, against the cycle engine: every output word
 /// and cycle count compared. A simulator that is not installed is an error here.
+#[allow(clippy::too_many_arguments)] // the command's parts, as the command line gives them
 pub fn cosim(
     m: &Model,
     batch: &InputBatch,
     settings: &PlanSettings,
     cosim: &CosimSettings,
+    mask: &StudentMask,
     samples: Option<usize>,
     dir: &Path,
     progress: &dyn Progress,
@@ -62,9 +75,28 @@ pub fn cosim(
     let first = Samples { samples: Some(samples.unwrap_or(DEFAULT_COSIM_SAMPLES)) }
         .of(batch)
         .map_err(|e| Error::Usage(e.to_string()))?;
+    let usage = |e: crate::quant::students::MaskError| Error::Usage(e.to_string());
+    let active = match mask.active_students.as_slice() {
+        [] => None,
+        names => {
+            let st = plan.students.as_ref().ok_or(crate::quant::students::MaskError::NoEnsemble).map_err(usage)?;
+            if !plan.takes_mask() {
+                return Err(Error::Usage(format!(
+                    "--active-students: the RTL of this plan ({} schedule{}) takes no student mask; the sequential \
+                     schedule's does, with every weight on chip (--schedule sequential)",
+                    plan.schedule.name(),
+                    if plan.external.is_some() { ", weights in external memory" } else { "" }
+                )));
+            }
+            Some(st.mask(names).map_err(usage)?)
+        }
+    };
     // One engine run: its cycle counts predict the simulator's time, its results are compared.
-    let eng = cycle::run(plan, &first, plan.timesteps);
-    match cosim_step(plan, &first, &eng.samples, cosim, dir, progress)? {
+    let eng = match &active {
+        None => cycle::run(plan, &first, plan.timesteps),
+        Some(a) => cycle::run_active(plan, &first, plan.timesteps, a).map_err(usage)?,
+    };
+    match cosim_step(plan, &first, &eng.samples, active.as_deref(), cosim, dir, progress)? {
         Step::Ran(r) => Ok(r),
         Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),
     }

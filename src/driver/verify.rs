@@ -309,11 +309,13 @@ impl Default for CosimSettings {
 /// the installed one predicted to finish first), predicts the wall time from the engine's
 /// cycle counts, and skips (with the reason) without running when a tool is missing or the
 /// prediction exceeds the budget. With `s.speed`, the report carries the engine's speed (one
-/// thread) against the simulator's.
+/// thread) against the simulator's. `active`: the student mask the engine ran (None: every
+/// student), given to the design.
 pub fn cosim_step(
     plan: &Plan,
     batch: &InputBatch,
     engine: &[SampleResult],
+    active: Option<&[bool]>,
     s: &CosimSettings,
     dir: &Path,
     progress: &dyn Progress,
@@ -356,7 +358,7 @@ pub fn cosim_step(
     let what = format!("co-simulating {n} samples with {} (predicted {})", sim.tool(), duration(predicted));
     progress.begin(&what, Some(n as u64));
     let t0 = std::time::Instant::now();
-    let r = cosim::cosim_against(plan, batch, engine, sim, dir, &|done| progress.advance(done as u64));
+    let r = cosim::cosim_against_active(plan, batch, engine, active, sim, dir, &|done| progress.advance(done as u64));
     progress.end(&what, t0.elapsed().as_secs_f64());
     let mut r = r?;
     if s.speed {

@@ -11,6 +11,7 @@ use super::{FlowError, have, run, run_polled, write_design};
 use crate::back::verilog::{self, Design};
 use crate::data::InputBatch;
 use crate::hw::Plan;
+use crate::quant::students::MaskError;
 use crate::sim::cycle::{self, SampleResult};
 
 /// The RTL simulator asked for.
@@ -358,12 +359,69 @@ pub fn cosim(
     cosim_against(plan, &batch, &eng.samples, sim, dir, progress)
 }
 
+/// [`cosim`] with only the students `active` running (one flag per student of the plan's
+/// ensemble): the design takes the mask at its `act` port, and the cycle engine runs the same
+/// mask ([`cycle::run_active`]). A plan whose RTL takes no mask ([`Plan::takes_mask`]) is
+/// refused (exit 2).
+pub fn cosim_active(
+    plan: &Plan,
+    batch: &InputBatch,
+    samples: usize,
+    active: &[bool],
+    sim: Simulator,
+    dir: &Path,
+    progress: &dyn Fn(usize),
+) -> Result<CosimReport, FlowError> {
+    let batch = batch.take(samples);
+    let eng = cycle::run_active(plan, &batch, plan.timesteps, active)?;
+    if !plan.takes_mask() {
+        return Err(MaskError::Unsupported(
+            "--active-students: this design's RTL takes no student mask (the sequential schedule's does, with every \
+             weight on chip)"
+                .into(),
+        )
+        .into());
+    }
+    cosim_against_active(plan, &batch, &eng.samples, Some(active), sim, dir, progress)
+}
+
 /// Co-simulates every input of `batch` in `dir` and compares the RTL with `engine`, the
-/// cycle engine's results of the same inputs (one per sample, in order).
+/// cycle engine's results of the same inputs (one per sample, in order). A design taking a
+/// student mask runs every student.
 pub fn cosim_against(
     plan: &Plan,
     batch: &InputBatch,
     engine: &[SampleResult],
+    sim: Simulator,
+    dir: &Path,
+    progress: &dyn Fn(usize),
+) -> Result<CosimReport, FlowError> {
+    cosim_against_active(plan, batch, engine, None, sim, dir, progress)
+}
+
+/// The students' mask as `act.hex` reads it (bit s: student s; every student when None).
+fn act_hex(n: usize, active: Option<&[bool]>) -> String {
+    let bits: String = (0..n).rev().map(|s| if active.is_none_or(|a| a[s]) { '1' } else { '0' }).collect();
+    // Hex digits of the binary number, most significant first.
+    let padded = format!("{}{bits}", "0".repeat((4 - n % 4) % 4));
+    let hex: String = padded
+        .as_bytes()
+        .chunks(4)
+        .map(|c| {
+            let v = c.iter().fold(0u32, |a, &b| a * 2 + u32::from(b == b'1'));
+            char::from_digit(v, 16).unwrap_or('0')
+        })
+        .collect();
+    hex + "\n"
+}
+
+/// [`cosim_against`] with the students `active` running (None: every student): `engine` is the
+/// cycle engine's run under the same mask, and a design taking a mask is given it.
+pub fn cosim_against_active(
+    plan: &Plan,
+    batch: &InputBatch,
+    engine: &[SampleResult],
+    active: Option<&[bool]>,
     sim: Simulator,
     dir: &Path,
     progress: &dyn Fn(usize),
@@ -376,6 +434,10 @@ pub fn cosim_against(
     write_design(&design, dir)?;
     std::fs::write(dir.join("inputs.hex"), input_hex(plan, batch))
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
+    if let Some(st) = plan.students.as_ref().filter(|_| plan.takes_mask()) {
+        std::fs::write(dir.join("act.hex"), act_hex(st.names.len(), active))
+            .map_err(|e| FlowError::Io(format!("act.hex: {e}")))?;
+    }
     let (text, build_seconds, run_seconds) = simulate(&design, dir, sim, progress)?;
     let mut words: Vec<String> = vec![];
     let mut rtl_cycles = vec![];

@@ -71,6 +71,9 @@ pub enum FlowError {
     /// The HLS back end refused the plan.
     #[error(transparent)]
     Hls(#[from] crate::back::hls::EmitError),
+    /// A student mask the run cannot take.
+    #[error(transparent)]
+    Mask(#[from] crate::quant::students::MaskError),
     /// File system.
     #[error("{0}")]
     Io(String),

@@ -69,6 +69,10 @@ pub fn param_lane_bits(plan: &Plan, layer: usize) -> usize {
             bits += plan.rules.leak_bits() as usize + 1;
         }
     }
+    // A design taking a student mask stores the students' per-neuron shares after them.
+    for sh in plan.stored_shares(layer).iter().filter(|sh| sh.vals.len() > 1) {
+        bits += if sh.membrane { w } else { l.y_bits as usize };
+    }
     bits
 }
 

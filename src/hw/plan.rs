@@ -201,6 +201,40 @@ impl Plan {
         Ok((p, act))
     }
 
+    /// The RTL takes this plan's student mask at run time (its `act` port, docs/hardware.md
+    /// section "Student masks"): an ensemble's plan in the sequential schedule with every
+    /// weight on chip, its output layer outside every student and no shared layer clamped to a
+    /// capped width, so that every mask [`Plan::masked`] takes is one the design runs.
+    pub fn takes_mask(&self) -> bool {
+        let Some(st) = &self.students else { return false };
+        self.schedule == Schedule::Sequential
+            && self.external.is_none()
+            && st.layer[self.output.layer].is_none()
+            && !st.shares.iter().any(|sh| self.layers[sh.layer].saturate)
+    }
+
+    /// The students' shares of layer `k`'s constants that a design taking a mask stores beside
+    /// the constants (none for any other design): each share that is not zero, by student, then
+    /// in the order bias, bias_late, syn_bias, syn_bias_late. The design subtracts an inactive
+    /// student's shares from the stored constants.
+    pub fn stored_shares(&self, k: usize) -> Vec<StoredShare<'_>> {
+        let Some(st) = self.students.as_ref().filter(|_| self.takes_mask()) else { return vec![] };
+        let mut out = vec![];
+        for sh in st.shares.iter().filter(|sh| sh.layer == k) {
+            for (param, vals, membrane) in [
+                ("bias", &sh.bias, true),
+                ("bias_late", &sh.bias_late, true),
+                ("syn_bias", &sh.syn_bias, false),
+                ("syn_bias_late", &sh.syn_bias_late, false),
+            ] {
+                if vals.iter().any(|&v| v != 0) {
+                    out.push(StoredShare { student: sh.student, param, vals, membrane });
+                }
+            }
+        }
+        out
+    }
+
     /// The same plan run to its last step: early exit off, the arithmetic unchanged.
     pub fn without_early_exit(&self) -> Plan {
         let mut p = self.clone();
@@ -254,4 +288,18 @@ impl Deref for Plan {
     fn deref(&self) -> &Network<Layer> {
         &self.net
     }
+}
+
+/// One student's share of one of a shared layer's constants, as a design taking a student mask
+/// stores it ([`Plan::stored_shares`]).
+#[derive(Clone, Copy, Debug)]
+pub struct StoredShare<'a> {
+    /// The student.
+    pub student: usize,
+    /// The constant it is a share of: `bias`, `bias_late`, `syn_bias` or `syn_bias_late`.
+    pub param: &'static str,
+    /// Its values: one for every neuron, or one per neuron.
+    pub vals: &'a [i64],
+    /// A membrane constant (V bits wide), else a synaptic one (Y bits).
+    pub membrane: bool,
 }

@@ -38,6 +38,9 @@ module {{ v.module }}_board (
         .clk(clk), .rst(rst), .start(start), .busy(busy), .done(done),
         .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_last(out_last),
+{%- if v.mask > 0 %}
+        .act({{ v.act_default }}),   // the students that run: the compiled default
+{%- endif %}
 {%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
 {%- endif %}

@@ -17,6 +17,9 @@ module tb;
     wire [{{ v.out_w - 1 }}:0] out_data;
     wire [31:0] cycles;
     reg  [{{ v.in_w - 1 }}:0] inputs [0:N_WORDS-1];
+{%- if v.mask > 0 %}
+    reg  [{{ v.mask - 1 }}:0] act [0:0];   // the students that run (act.hex)
+{%- endif %}
     // Each sample's inputs start at its own offset: after an early exit the host skips the
     // steps the design did not read.
     integer ptr = 0;
@@ -28,6 +31,9 @@ module tb;
         .clk(clk), .rst(rst), .start(start), .busy(busy), .done(done),
         .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_last(out_last),
+{%- if v.mask > 0 %}
+        .act(act[0]),
+{%- endif %}
 {%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
 {%- endif %}
@@ -83,6 +89,9 @@ module tb;
     integer s, waited;
     initial begin
         $readmemh("inputs.hex", inputs);
+{%- if v.mask > 0 %}
+        $readmemh("act.hex", act);
+{%- endif %}
 {%- if !v.wl.spram.is_empty() %}
         $readmemh("{{ v.module }}_wl.hex", wl_image);
 {%- endif %}

@@ -11,6 +11,12 @@
 // out_valid/out_ready (out_last on the last word of a step), raises `done` for one cycle at
 // the end, and `cycles` then holds the cycles of the inference (counted from the cycle after
 // `start`, up to and including the `done` cycle). Schedule: src/hw/schedule.rs.
+{%- if v.mask > 0 %}
+//
+// Students: `act` chooses, at `start`, which of the ensemble's {{ v.mask }} students run (at least one):
+// an inactive student's phases are skipped at no cycle and the shared layers' constants lose
+// its shares (docs/hardware.md, "Student masks").
+{%- endif %}
 `timescale 1ns/1ps
 `default_nettype none
 module {{ v.module }} (
@@ -30,6 +36,9 @@ module {{ v.module }} (
     input  wire        wl_valid,
     output wire        wl_ready,
     input  wire [3:0]  wl_data,
+{%- endif %}
+{%- if v.mask > 0 %}
+    input  wire [{{ v.mask - 1 }}:0] act,   // the students that run (bit s: student s), taken with `start`
 {%- endif %}
 {%- if let Some(x) = v.tiles %}
     output wire        sd_cs_n,

@@ -336,7 +336,7 @@ pub(crate) fn compile(
         if rtl && bs.cosim_samples > 0 {
             let n = bs.cosim_samples.min(b.n);
             let first = b.take(n);
-            let outcome = cosim_step(&plan, &first, &c.samples[..n], &bs.cosim, &out.join("cosim"), progress)?
+            let outcome = cosim_step(&plan, &first, &c.samples[..n], None, &bs.cosim, &out.join("cosim"), progress)?
                 .noted("co-simulation", progress);
             if let Some(rep) = outcome.ran()
                 && !rep.exact()

@@ -26,6 +26,18 @@
     wire run_ok = 1'b1;
 {%- endif %}
     wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
+{%- if let Some(so) = v.prog.start_oh %}
+    // The inference's student mask, taken with `start`, and the phase a step after step 0
+    // starts at under it (every phase before it static or an inactive student's).
+    reg  [{{ v.mask - 1 }}:0] act_r;
+    always @(posedge clk) if (rst) act_r <= {{ v.mask }}'d0; else if (first) act_r <= act;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [NPH-1:0] oh_start;
+    /* verilator lint_on UNUSEDSIGNAL */
+{%- for e in so %}
+    assign oh_start[{{ loop.index0 }}] = {{ e }};
+{%- endfor %}
+{%- endif %}
     wire late  = (t != {{ v.tw }}'d0);
     wire last  = (t == {{ v.tw }}'d{{ v.t_max - 1 }});
     assign busy   = (state != S_IDLE);
@@ -96,7 +108,11 @@
     wire decided;
     wire ex_r = pc_oh[{{ v.prog.exit_pc }}];   // the running phase is the early-exit check
     localparam [NPH-1:0] OH_CLEAR = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.prog.clear_pc }};
+{%- if v.prog.start_oh.is_some() %}
+    wire [NPH-1:0] OH_START = oh_start;
+{%- else %}
     localparam [NPH-1:0] OH_START = {{ "{" }}{{ "{" }}(NPH-1){1'b0}}, 1'b1} << {{ v.prog.start_late }};
+{%- endif %}
 {%- endif %}
     always @* begin
         nx_oh  = oh_nr;

@@ -109,6 +109,18 @@ fn params(
         };
         params.push((s.name.to_string(), pv));
     }
+    // A design taking a student mask: the students' shares, named `<param>_s<student>`.
+    for sh in plan.stored_shares(k) {
+        let w = if sh.membrane { vw } else { yw };
+        let pv = if sh.vals.len() > 1 {
+            in_rom.push(RomParam { lo, width: w, vals: sh.vals });
+            lo += w;
+            ParamView { rom: true, lo: lo - w, width: w, konst: String::new() }
+        } else {
+            ParamView { rom: false, lo: 0, width: w, konst: lit(sh.vals[0], w) }
+        };
+        params.push((format!("{}_s{}", sh.param, sh.student), pv));
+    }
     let lane_bits = lo;
     debug_assert_eq!(lane_bits, param_lane_bits(plan, k), "param ROM layout matches the memory map");
     if lane_bits == 0 {
@@ -176,6 +188,7 @@ pub fn layer_view(
         sleak,
         sleak_k,
         params,
+        shares: plan.stored_shares(k).iter().map(|sh| (sh.param.to_string(), sh.student)).collect(),
         has_prom: prom.is_some(),
         prom_depth: l.param_depth(),
         prom_aw: abits(l.param_depth()),

@@ -191,6 +191,11 @@ pub struct TopView {
     t_slice: String,
     /// Weights streamed from external memory: the tile buffer and its controller.
     pub tiles: Option<tiles::TilesView>,
+    /// A design taking a student mask ([`Plan::takes_mask`]): its students (the width of the
+    /// `act` port), else 0.
+    pub mask: usize,
+    /// The `act` the board wrapper ties (a Verilog literal): every student.
+    pub act_default: String,
 }
 
 impl TopView {
@@ -276,7 +281,7 @@ fn out_buffer(plan: &Plan, ugroups: &[UGroupView]) -> (usize, usize, String, Str
 pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     limits::check_verilog(plan).map_err(|e| EmitError::Unsupported(e.to_string()))?;
     let mut namer = Namer::new();
-    for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb", "chip", "ctl"] {
+    for r in ["clk", "rst", "start", "busy", "done", "cycles", "tb", "chip", "ctl", "act"] {
         namer.reserve(r);
     }
     let module = top_name(&mut namer, plan);
@@ -307,6 +312,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let (sbases, in_step) = step_bases(plan);
     let prog = if streamed { sequencer::program_streamed(plan) } else { sequencer::program(plan) };
     let tiles = tiles::tiles_view(plan, &mut layers, &prog, &mut roms, &module)?;
+    let mask = plan.students.as_ref().filter(|_| plan.takes_mask()).map_or(0, |st| st.names.len());
     // After the tile buffer's view, which places the streamed weight words in its rows.
     let dshared = dense_shared::shared_dense(streamed, &mut layers, &plbanks);
     Ok(TopView {
@@ -342,6 +348,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         cnt_w: abits(plan.timesteps * ol.event_max() as usize + 1),
         prog,
         tiles,
+        mask,
+        act_default: format!("{mask}'b{}", "1".repeat(mask.max(1))),
         streamed,
         step_bases: sbases,
         in_step,

@@ -60,6 +60,10 @@ pub struct Program {
     pub tj_inc: String,
     /// See `tjw`.
     pub tj_rst: String,
+    /// A design taking a student mask: per phase, when it is the first phase of a step after
+    /// step 0 (a 1-bit Verilog expression of `act_r`, the inference's mask), the bits of
+    /// `oh_start`, which replaces the constant start of a later step.
+    pub start_oh: Option<Vec<String>>,
 }
 
 struct Ph {
@@ -67,23 +71,109 @@ struct Ph {
     unit: String,
     statik: bool,
     layer: usize,
+    /// The student whose mask bit the phase runs under (a design taking a student mask).
+    student: Option<usize>,
 }
 
 /// The program's phases in order.
 fn phases(plan: &Plan) -> Vec<Ph> {
-    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: !plan.input.per_step, layer: 0 }];
+    let st = plan.students.as_ref().filter(|_| plan.takes_mask());
+    let ph = |kind, unit, statik, layer, student| Ph { kind, unit, statik, layer, student };
+    let mut prog: Vec<Ph> = vec![ph("load", "inp".into(), !plan.input.per_step, 0, None)];
     for (k, l) in plan.layers.iter().enumerate() {
         for (j, p) in l.projections.iter().enumerate() {
-            prog.push(Ph { kind: "acc", unit: format!("l{k}p{j}"), statik: p.target == AccTarget::Static, layer: k });
+            let student = st.and_then(|st| st.projection[k][j]);
+            prog.push(ph("acc", format!("l{k}p{j}"), p.target == AccTarget::Static, k, student));
         }
-        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k });
+        prog.push(ph("upd", format!("l{k}"), false, k, st.and_then(|st| st.layer[k])));
     }
-    prog.push(Ph { kind: "out", unit: "out".into(), statik: false, layer: 0 });
+    prog.push(ph("out", "out".into(), false, 0, None));
     if plan.early_exit {
-        prog.push(Ph { kind: "exit", unit: "ex".into(), statik: false, layer: 0 });
-        prog.push(Ph { kind: "clear", unit: "clr".into(), statik: false, layer: 0 });
+        prog.push(ph("exit", "ex".into(), false, 0, None));
+        prog.push(ph("clear", "clr".into(), false, 0, None));
     }
     prog
+}
+
+/// A conjunction of mask bits (`act_r[s]` when true, `!act_r[s]` when false), or None when it
+/// can never hold.
+type Cond = Option<std::collections::BTreeMap<usize, bool>>;
+
+fn and(c: Cond, s: usize, on: bool) -> Cond {
+    let mut c = c?;
+    match c.insert(s, on) {
+        Some(was) if was != on => None,
+        _ => Some(c),
+    }
+}
+
+/// The conjunction's literals, each after " & " (empty when it always holds).
+fn cond_text(c: &std::collections::BTreeMap<usize, bool>) -> String {
+    c.iter().map(|(&s, &on)| if on { format!(" & act_r[{s}]") } else { format!(" & !act_r[{s}]") }).collect()
+}
+
+/// Under a student mask: when phase `j` follows phase `i` directly (`i` None: from the start of
+/// a step after step 0), at step 0 (`late` false) or after it. Every phase between them must be
+/// skipped (static after step 0, or its student inactive) and `j` must run.
+fn masked_path(prog: &[Ph], i: Option<usize>, j: usize, late: bool) -> Cond {
+    let runs = |c: Cond, m: usize| -> Cond {
+        if late && prog[m].statik {
+            return None;
+        }
+        match prog[m].student {
+            Some(s) => and(c, s, true),
+            None => c,
+        }
+    };
+    let skipped = |c: Cond, m: usize| -> Cond {
+        if late && prog[m].statik {
+            return c;
+        }
+        and(c, prog[m].student?, false)
+    };
+    let from = i.map_or(0, |i| i + 1);
+    let mut c: Cond = Some(Default::default());
+    if let Some(i) = i {
+        c = runs(c, i);
+    }
+    for m in from..j {
+        c = skipped(c, m);
+    }
+    runs(c, j)
+}
+
+/// The enter terms of a design taking a student mask (the phases before OUT; see [`enter`]):
+/// from each predecessor `i` whose path to `j` some mask allows, at step 0 and after it, and
+/// after OUT at a step that is not the last, `oh_start[j]` (without early exit).
+fn enter_masked(prog: &[Ph], out_pc: usize, early_exit: bool, j: usize) -> String {
+    let mut terms = vec![];
+    for i in 0..j.min(out_pc) {
+        // The running phase's own student is active: its bit is left out of the term.
+        let own = |c: Cond| {
+            c.map(|mut c| {
+                if let Some(s) = prog[i].student {
+                    c.remove(&s);
+                }
+                c
+            })
+        };
+        let (t0, lt) = (own(masked_path(prog, Some(i), j, false)), own(masked_path(prog, Some(i), j, true)));
+        match (t0, lt) {
+            (Some(a), Some(b)) if a == b => terms.push(format!("(pc_oh[{i}]{})", cond_text(&a))),
+            (a, b) => {
+                if let Some(a) = a {
+                    terms.push(format!("(pc_oh[{i}] & !late{})", cond_text(&a)));
+                }
+                if let Some(b) = b {
+                    terms.push(format!("(pc_oh[{i}] & late{})", cond_text(&b)));
+                }
+            }
+        }
+    }
+    if j < out_pc && !early_exit {
+        terms.push(format!("(pc_oh[{out_pc}] & !last & oh_start[{j}])"));
+    }
+    if terms.is_empty() { "1'b0".into() } else { terms.join(" | ") }
 }
 
 /// Phase `j`'s enter term: its predecessors at step 0 and at later steps (`next`: the phase
@@ -126,15 +216,30 @@ pub fn program(plan: &Plan) -> Program {
     };
     let start_late = if plan.input.per_step { 0 } else { next(0, true).min(out_pc) };
     let after_out = if plan.early_exit { exit_pc } else { start_late };
+    let masked = plan.takes_mask();
     let phases = (0..prog.len())
         .map(|i| PhaseView {
             idx: i,
             kind: prog[i].kind.into(),
             unit: prog[i].unit.clone(),
             layer: matches!(prog[i].kind, "acc" | "upd").then_some(prog[i].layer),
-            enter: enter(&prog, out_pc, after_out, &next, i),
+            enter: if masked && i <= out_pc {
+                enter_masked(&prog, out_pc, plan.early_exit, i)
+            } else {
+                enter(&prog, out_pc, after_out, &next, i)
+            },
         })
         .collect();
+    // Under a mask, a later step starts at its first phase that runs: every phase before it is
+    // static or its student's.
+    let start_oh = masked.then(|| {
+        (0..prog.len())
+            .map(|j| match masked_path(&prog, None, j, true).filter(|_| j < out_pc) {
+                Some(c) => format!("1'b1{}", cond_text(&c)),
+                None => "1'b0".into(),
+            })
+            .collect()
+    });
     let lw = abits(plan.layers.len());
     let st_fin = if plan.early_exit {
         format!("(pc_oh[{out_pc}] & last) | pc_oh[{clear_pc}]")
@@ -156,6 +261,7 @@ pub fn program(plan: &Plan) -> Program {
         tjw: 0,
         tj_inc: "1'b0".into(),
         tj_rst: "1'b0".into(),
+        start_oh,
     }
 }
 
@@ -182,17 +288,23 @@ fn layer_masks(prog: &[Ph], lw: usize) -> Vec<String> {
 /// while tiles remain, back to its first phase (`t` to 0, `tj` + 1), else on (`tj` to 0).
 /// The caller has checked the order (`hw::schedule::layer_major_order`: no early exit).
 pub fn program_streamed(plan: &Plan) -> Program {
-    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: false, layer: 0 }];
+    let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: false, layer: 0, student: None }];
     // Per layer: its first phase and its last.
     let mut span: Vec<(usize, usize)> = vec![];
     for (k, l) in plan.layers.iter().enumerate() {
         let first = prog.len();
         for (j, p) in l.projections.iter().enumerate() {
-            prog.push(Ph { kind: "acc", unit: format!("l{k}p{j}"), statik: p.target == AccTarget::Static, layer: k });
+            prog.push(Ph {
+                kind: "acc",
+                unit: format!("l{k}p{j}"),
+                statik: p.target == AccTarget::Static,
+                layer: k,
+                student: None,
+            });
         }
-        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k });
+        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k, student: None });
         if k == plan.output.layer {
-            prog.push(Ph { kind: "out", unit: "out".into(), statik: false, layer: k });
+            prog.push(Ph { kind: "out", unit: "out".into(), statik: false, layer: k, student: None });
         }
         span.push((first, prog.len() - 1));
     }
@@ -278,5 +390,6 @@ pub fn program_streamed(plan: &Plan) -> Program {
         tjw,
         tj_inc: or(tj_inc),
         tj_rst: or(tj_rst),
+        start_oh: None,
     }
 }

@@ -64,6 +64,9 @@ pub struct LayerView {
     pub sleak_k: u32,
     /// Parameters: thr, bias, bias_late, vreset, syn_bias, syn_bias_late, beta_b, syn_b.
     pub params: Vec<(String, ParamView)>,
+    /// A design taking a student mask: the students' shares of the constants it stores,
+    /// (constant, student), each a parameter `<constant>_s<student>` ([`crate::hw::Plan::stored_shares`]).
+    pub shares: Vec<(String, usize)>,
     /// Has a parameter ROM.
     pub has_prom: bool,
     /// Parameter ROM words (rows, or lane groups when per channel).

@@ -7,7 +7,7 @@
 //! sign-extended into it (zero lanes above its own).
 
 use super::expr::{abits, lit, mask_lit, sext_literal};
-use super::types::LayerView;
+use super::types::{LayerView, ParamView};
 use crate::hw::memory::param_lane_bits;
 use crate::hw::{Layer, Plan, Schedule};
 
@@ -162,9 +162,27 @@ impl LayerView {
             _ => sh.vw,
         };
         let zero = format!("{to}'d0");
+        let sig = format!("{}_prom", self.pre);
+        let lb = self.prom_bits;
+        // One lane's value of parameter `p`, sign-extended to `to` bits.
+        let lane = |p: &ParamView, l: usize| {
+            if p.rom { Self::sext(&sig, l * lb + p.lo, p.width, to) } else { sext_literal(&p.konst, p.width, to) }
+        };
+        let shares: Vec<usize> = self.shares.iter().filter(|(c, _)| c == n).map(|&(_, s)| s).collect();
+        if !shares.is_empty() {
+            // A design taking a student mask: the stored constant less each inactive student's
+            // share (`act_r`, the inference's mask), lane by lane at `to` bits. Range analysis
+            // bounds the layer under every mask, so the difference fits.
+            return self.lanes_concat(sh.ls, &zero, |l| {
+                let mut e = lane(p, l);
+                for &s in &shares {
+                    let q = self.param(&format!("{n}_s{s}"));
+                    e = format!("{e} - ({{{to}{{!act_r[{s}]}}}} & {})", lane(q, l));
+                }
+                format!("({e})")
+            });
+        }
         if p.rom {
-            let sig = format!("{}_prom", self.pre);
-            let lb = self.prom_bits;
             self.lanes_concat(sh.ls, &zero, |l| Self::sext(&sig, l * lb + p.lo, p.width, to))
         } else {
             // Re-express the layer's constant at the shared width.
