@@ -80,22 +80,23 @@ pub fn cosim(
         [] => None,
         names => {
             let st = plan.students.as_ref().ok_or(crate::quant::students::MaskError::NoEnsemble).map_err(usage)?;
-            if !plan.takes_mask() {
-                return Err(Error::Usage(format!(
-                    "--active-students: the RTL of this plan ({} schedule{}) takes no student mask; the sequential \
-                     schedule's does, with every weight on chip (--schedule sequential)",
-                    plan.schedule.name(),
-                    if plan.external.is_some() { ", weights in external memory" } else { "" }
-                )));
-            }
             Some(st.mask(names).map_err(usage)?)
         }
     };
     // One engine run: its cycle counts predict the simulator's time, its results are compared.
+    // A mask the plan cannot take is refused here with its reason.
     let eng = match &active {
         None => cycle::run(plan, &first, plan.timesteps),
         Some(a) => cycle::run_active(plan, &first, plan.timesteps, a).map_err(usage)?,
     };
+    if active.is_some() && !plan.takes_mask() {
+        return Err(Error::Usage(format!(
+            "--active-students: the RTL of this plan takes no student mask yet ({} schedule{}); the sequential \
+             schedule's does (--schedule sequential), without early exit",
+            plan.schedule.name(),
+            if plan.early_exit { ", early exit" } else { "" }
+        )));
+    }
     match cosim_step(plan, &first, &eng.samples, active.as_deref(), cosim, dir, progress)? {
         Step::Ran(r) => Ok(r),
         Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),

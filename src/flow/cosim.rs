@@ -399,7 +399,7 @@ pub fn cosim_against(
     cosim_against_active(plan, batch, engine, None, sim, dir, progress)
 }
 
-/// The students' mask as `act.hex` reads it (bit s: student s; every student when None).
+/// One line of `act.hex`: a sample's students (bit s: student s; every student when None).
 fn act_hex(n: usize, active: Option<&[bool]>) -> String {
     let bits: String = (0..n).rev().map(|s| if active.is_none_or(|a| a[s]) { '1' } else { '0' }).collect();
     // Hex digits of the binary number, most significant first.
@@ -416,7 +416,7 @@ fn act_hex(n: usize, active: Option<&[bool]>) -> String {
 }
 
 /// [`cosim_against`] with the students `active` running (None: every student): `engine` is the
-/// cycle engine's run under the same mask, and a design taking a mask is given it.
+/// cycle engine's run under the same mask, and the design is given it.
 pub fn cosim_against_active(
     plan: &Plan,
     batch: &InputBatch,
@@ -426,6 +426,36 @@ pub fn cosim_against_active(
     dir: &Path,
     progress: &dyn Fn(usize),
 ) -> Result<CosimReport, FlowError> {
+    let masks = active.map(|a| vec![a.to_vec(); batch.n]);
+    cosim_against_masks(plan, batch, engine, masks.as_deref(), sim, dir, progress)
+}
+
+/// [`cosim_against`] with a student mask per sample (`masks[i]` for sample i; None: every
+/// student): `engine[i]` is the cycle engine's run of sample i under its mask, and the design
+/// takes each sample's at its start, so a student switched off and on again between
+/// inferences is covered. A mask on a plan whose RTL takes none, or one the plan's ensemble
+/// cannot take, is refused.
+pub fn cosim_against_masks(
+    plan: &Plan,
+    batch: &InputBatch,
+    engine: &[SampleResult],
+    masks: Option<&[Vec<bool>]>,
+    sim: Simulator,
+    dir: &Path,
+    progress: &dyn Fn(usize),
+) -> Result<CosimReport, FlowError> {
+    if let Some(masks) = masks {
+        let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble)?;
+        if !plan.takes_mask() {
+            return Err(MaskError::Unsupported("this plan's RTL takes no student mask".into()).into());
+        }
+        if masks.len() != batch.n {
+            return Err(FlowError::Io(format!("{} student masks for {} inputs", masks.len(), batch.n)));
+        }
+        for m in masks {
+            crate::quant::students::Activity::of(st, m)?;
+        }
+    }
     if engine.len() != batch.n {
         return Err(FlowError::Io(format!("{} engine results for {} inputs", engine.len(), batch.n)));
     }
@@ -435,8 +465,9 @@ pub fn cosim_against_active(
     std::fs::write(dir.join("inputs.hex"), input_hex(plan, batch))
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
     if let Some(st) = plan.students.as_ref().filter(|_| plan.takes_mask()) {
-        std::fs::write(dir.join("act.hex"), act_hex(st.names.len(), active))
-            .map_err(|e| FlowError::Io(format!("act.hex: {e}")))?;
+        let n = st.names.len();
+        let text: String = (0..batch.n).map(|i| act_hex(n, masks.map(|m| m[i].as_slice()))).collect();
+        std::fs::write(dir.join("act.hex"), text).map_err(|e| FlowError::Io(format!("act.hex: {e}")))?;
     }
     let (text, build_seconds, run_seconds) = simulate(&design, dir, sim, progress)?;
     let mut words: Vec<String> = vec![];

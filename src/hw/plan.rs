@@ -204,13 +204,23 @@ impl Plan {
     /// The RTL takes this plan's student mask at run time (its `act` port, docs/hardware.md
     /// section "Student masks"): an ensemble's plan in the sequential schedule with every
     /// weight on chip, its output layer outside every student and no shared layer clamped to a
-    /// capped width, so that every mask [`Plan::masked`] takes is one the design runs.
+    /// capped width, so that every mask [`Plan::masked`] takes is one the design runs. Also
+    /// left out: early exit (its shared state memories tell stale rows by a one-bit epoch,
+    /// which relies on every member's rows being written at every inference's first step; a
+    /// student switched off for an inference and on again read stale state), and a layer
+    /// storing one parameter word per channel whose shares are not per channel.
     pub fn takes_mask(&self) -> bool {
         let Some(st) = &self.students else { return false };
         self.schedule == Schedule::Sequential
             && self.external.is_none()
             && st.layer[self.output.layer].is_none()
-            && !st.shares.iter().any(|sh| self.layers[sh.layer].saturate)
+            && !self.early_exit
+            && !st.shares.iter().any(|sh| {
+                let l = &self.layers[sh.layer];
+                l.saturate
+                    || (l.params_per_channel()
+                        && ![&sh.bias, &sh.bias_late, &sh.syn_bias, &sh.syn_bias_late].iter().all(|v| l.channelwise(v)))
+            })
     }
 
     /// The students' shares of layer `k`'s constants that a design taking a mask stores beside

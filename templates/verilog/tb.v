@@ -18,11 +18,13 @@ module tb;
     wire [31:0] cycles;
     reg  [{{ v.in_w - 1 }}:0] inputs [0:N_WORDS-1];
 {%- if v.mask > 0 %}
-    reg  [{{ v.mask - 1 }}:0] act [0:0];   // the students that run (act.hex)
+    reg  [{{ v.mask - 1 }}:0] act [0:N_SAMPLES-1];   // each sample's students (act.hex), taken at its start
 {%- endif %}
     // Each sample's inputs start at its own offset: after an early exit the host skips the
     // steps the design did not read.
     integer ptr = 0;
+    integer s = 0;
+    integer waited;
     integer base = 0;
     wire in_valid = busy && (ptr < N_WORDS);
     assign in_data = (ptr < N_WORDS) ? inputs[ptr] : {{ v.in_w }}'d0;
@@ -32,7 +34,7 @@ module tb;
         .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_last(out_last),
 {%- if v.mask > 0 %}
-        .act(act[0]),
+        .act(act[s < N_SAMPLES ? s : 0]),
 {%- endif %}
 {%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
@@ -86,7 +88,6 @@ module tb;
 {%- endif %}
     end
 
-    integer s, waited;
     initial begin
         $readmemh("inputs.hex", inputs);
 {%- if v.mask > 0 %}

@@ -217,6 +217,9 @@ pub fn program(plan: &Plan) -> Program {
     let start_late = if plan.input.per_step { 0 } else { next(0, true).min(out_pc) };
     let after_out = if plan.early_exit { exit_pc } else { start_late };
     let masked = plan.takes_mask();
+    // Under every mask some phase of a later step runs before OUT (`takes_mask` keeps the
+    // output layer, whose UPD is never static, outside every student), so `oh_start` has a bit.
+    debug_assert!(!masked || prog[..out_pc].iter().any(|p| p.student.is_none() && !p.statik));
     let phases = (0..prog.len())
         .map(|i| PhaseView {
             idx: i,
