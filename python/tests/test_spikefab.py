@@ -234,6 +234,26 @@ def test_cosim_and_csim(mlp, tmp_path):
     assert e.value.exit_code == 2
 
 
+def test_cosim_takes_active_students(tmp_path):
+    """The sequential RTL of an ensemble runs the students given, exactly, as the CLI's
+    --active-students; a schedule whose RTL takes no mask is refused as bad usage."""
+    import shutil
+
+    if shutil.which("iverilog") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI has no iverilog")
+        pytest.skip("no iverilog")
+    ens = spikefab.load(os.path.join(ROOT, "models", "ensemble_bw", "ensemble_bw.nir"), timesteps=8, reset="zero")
+    opts = dict(samples=2, simulator="iverilog", schedule="sequential")
+    r = spikefab.cosim(ens, X[:2], out_dir=tmp_path / "mask", active_students=["s1", "s3"], **opts)
+    assert r.passed and r.samples == 2 and r.word_mismatches == 0 and r.cycle_mismatches == 0
+    assert (tmp_path / "mask" / "act.hex").read_text() == "a\na\n"
+    with pytest.raises(spikefab.SpikefabError, match="takes no student mask") as e:
+        spikefab.cosim(ens, X[:2], out_dir=tmp_path / "streamed", active_students=["s1"],
+                       **dict(opts, schedule="streamed"))
+    assert e.value.exit_code == 2
+
+
 def test_energy_and_explore(mlp):
     e = spikefab.energy(mlp, X[:20], compare=["loihi"])
     assert e.energy_per_inference_j > 0 and len(e.compare) == 1 and e.compare[0].target == "loihi"
