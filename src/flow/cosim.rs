@@ -374,14 +374,6 @@ pub fn cosim_active(
 ) -> Result<CosimReport, FlowError> {
     let batch = batch.take(samples);
     let eng = cycle::run_active(plan, &batch, plan.timesteps, active)?;
-    if !plan.takes_mask() {
-        return Err(MaskError::Unsupported(
-            "--active-students: this design's RTL takes no student mask (the sequential schedule's does, with every \
-             weight on chip)"
-                .into(),
-        )
-        .into());
-    }
     cosim_against_active(plan, &batch, &eng.samples, Some(active), sim, dir, progress)
 }
 
@@ -401,17 +393,10 @@ pub fn cosim_against(
 
 /// One line of `act.hex`: a sample's students (bit s: student s; every student when None).
 fn act_hex(n: usize, active: Option<&[bool]>) -> String {
-    let bits: String = (0..n).rev().map(|s| if active.is_none_or(|a| a[s]) { '1' } else { '0' }).collect();
-    // Hex digits of the binary number, most significant first.
-    let padded = format!("{}{bits}", "0".repeat((4 - n % 4) % 4));
-    let hex: String = padded
-        .as_bytes()
-        .chunks(4)
-        .map(|c| {
-            let v = c.iter().fold(0u32, |a, &b| a * 2 + u32::from(b == b'1'));
-            char::from_digit(v, 16).unwrap_or('0')
-        })
-        .collect();
+    let on = |s: usize| s < n && active.is_none_or(|a| a[s]);
+    // Digit d holds students 4d..4d + 3; the most significant digit first.
+    let digit = |d: usize| (0..4).filter(|&b| on(4 * d + b)).fold(0u32, |v, b| v | 1 << b);
+    let hex: String = (0..n.div_ceil(4)).rev().map(|d| char::from_digit(digit(d), 16).unwrap_or('0')).collect();
     hex + "\n"
 }
 
@@ -445,10 +430,14 @@ pub fn cosim_against_masks(
     progress: &dyn Fn(usize),
 ) -> Result<CosimReport, FlowError> {
     if let Some(masks) = masks {
-        let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble)?;
-        if !plan.takes_mask() {
-            return Err(MaskError::Unsupported("this plan's RTL takes no student mask".into()).into());
-        }
+        plan.students.as_ref().ok_or(MaskError::NoEnsemble)?;
+        let st = plan.mask_students().ok_or_else(|| {
+            MaskError::Unsupported(
+                "this plan's RTL takes no student mask (the sequential schedule's does, with every weight on chip and \
+                 without early exit)"
+                    .into(),
+            )
+        })?;
         if masks.len() != batch.n {
             return Err(FlowError::Io(format!("{} student masks for {} inputs", masks.len(), batch.n)));
         }
@@ -464,7 +453,7 @@ pub fn cosim_against_masks(
     write_design(&design, dir)?;
     std::fs::write(dir.join("inputs.hex"), input_hex(plan, batch))
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
-    if let Some(st) = plan.students.as_ref().filter(|_| plan.takes_mask()) {
+    if let Some(st) = plan.mask_students() {
         let n = st.names.len();
         let text: String = (0..batch.n).map(|i| act_hex(n, masks.map(|m| m[i].as_slice()))).collect();
         std::fs::write(dir.join("act.hex"), text).map_err(|e| FlowError::Io(format!("act.hex: {e}")))?;

@@ -210,8 +210,14 @@ impl Plan {
     /// student switched off for an inference and on again read stale state), and a layer
     /// storing one parameter word per channel whose shares are not per channel.
     pub fn takes_mask(&self) -> bool {
-        let Some(st) = &self.students else { return false };
-        self.schedule == Schedule::Sequential
+        self.mask_students().is_some()
+    }
+
+    /// The students of a plan whose RTL takes a student mask ([`Plan::takes_mask`]): the width
+    /// and meaning of its `act` port.
+    pub fn mask_students(&self) -> Option<&quant::students::Students> {
+        let st = self.students.as_ref()?;
+        let takes = self.schedule == Schedule::Sequential
             && self.external.is_none()
             && st.layer[self.output.layer].is_none()
             && !self.early_exit
@@ -220,7 +226,8 @@ impl Plan {
                 l.saturate
                     || (l.params_per_channel()
                         && ![&sh.bias, &sh.bias_late, &sh.syn_bias, &sh.syn_bias_late].iter().all(|v| l.channelwise(v)))
-            })
+            });
+        takes.then_some(st)
     }
 
     /// The students' shares of layer `k`'s constants that a design taking a mask stores beside
@@ -228,7 +235,7 @@ impl Plan {
     /// in the order bias, bias_late, syn_bias, syn_bias_late. The design subtracts an inactive
     /// student's shares from the stored constants.
     pub fn stored_shares(&self, k: usize) -> Vec<StoredShare<'_>> {
-        let Some(st) = self.students.as_ref().filter(|_| self.takes_mask()) else { return vec![] };
+        let Some(st) = self.mask_students() else { return vec![] };
         let mut out = vec![];
         for sh in st.shares.iter().filter(|sh| sh.layer == k) {
             for (param, vals, membrane) in [

@@ -91,35 +91,35 @@ fn params(
     let (vw, yw) = (l.v_bits as usize, (l.y_bits as usize).max(1));
     let pw = plan.rules.leak_bits() as usize + 1;
     let specs = neuron_params(l);
+    let shares = plan.stored_shares(k);
+    // The neuron parameters, then (a design taking a student mask) the students' shares, named
+    // `<param>_s<student>`.
+    let mut all: Vec<(String, &[i64], usize)> = specs
+        .iter()
+        .map(|s| {
+            let w = match s.class {
+                ParamClass::Membrane => vw,
+                ParamClass::Synaptic => yw,
+                ParamClass::Multiplier => pw,
+            };
+            (s.name.to_string(), &*s.vals, w)
+        })
+        .collect();
+    all.extend(
+        shares.iter().map(|sh| (format!("{}_s{}", sh.param, sh.student), sh.vals, if sh.membrane { vw } else { yw })),
+    );
     let mut params = vec![];
     let mut in_rom = vec![];
     let mut lo = 0;
-    for s in &specs {
-        let w = match s.class {
-            ParamClass::Membrane => vw,
-            ParamClass::Synaptic => yw,
-            ParamClass::Multiplier => pw,
-        };
-        let pv = if s.vals.len() > 1 {
-            in_rom.push(RomParam { lo, width: w, vals: &s.vals });
+    for (name, vals, w) in all {
+        let pv = if vals.len() > 1 {
+            in_rom.push(RomParam { lo, width: w, vals });
             lo += w;
             ParamView { rom: true, lo: lo - w, width: w, konst: String::new() }
         } else {
-            ParamView { rom: false, lo: 0, width: w, konst: lit(s.vals[0], w) }
+            ParamView { rom: false, lo: 0, width: w, konst: lit(vals[0], w) }
         };
-        params.push((s.name.to_string(), pv));
-    }
-    // A design taking a student mask: the students' shares, named `<param>_s<student>`.
-    for sh in plan.stored_shares(k) {
-        let w = if sh.membrane { vw } else { yw };
-        let pv = if sh.vals.len() > 1 {
-            in_rom.push(RomParam { lo, width: w, vals: sh.vals });
-            lo += w;
-            ParamView { rom: true, lo: lo - w, width: w, konst: String::new() }
-        } else {
-            ParamView { rom: false, lo: 0, width: w, konst: lit(sh.vals[0], w) }
-        };
-        params.push((format!("{}_s{}", sh.param, sh.student), pv));
+        params.push((name, pv));
     }
     let lane_bits = lo;
     debug_assert_eq!(lane_bits, param_lane_bits(plan, k), "param ROM layout matches the memory map");

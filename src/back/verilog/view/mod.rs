@@ -312,7 +312,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let (sbases, in_step) = step_bases(plan);
     let prog = if streamed { sequencer::program_streamed(plan) } else { sequencer::program(plan) };
     let tiles = tiles::tiles_view(plan, &mut layers, &prog, &mut roms, &module)?;
-    let mask = plan.students.as_ref().filter(|_| plan.takes_mask()).map_or(0, |st| st.names.len());
+    let mask = plan.mask_students().map_or(0, |st| st.names.len());
     // After the tile buffer's view, which places the streamed weight words in its rows.
     let dshared = dense_shared::shared_dense(streamed, &mut layers, &plbanks);
     Ok(TopView {

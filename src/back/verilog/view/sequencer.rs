@@ -77,7 +77,7 @@ struct Ph {
 
 /// The program's phases in order.
 fn phases(plan: &Plan) -> Vec<Ph> {
-    let st = plan.students.as_ref().filter(|_| plan.takes_mask());
+    let st = plan.mask_students();
     let ph = |kind, unit, statik, layer, student| Ph { kind, unit, statik, layer, student };
     let mut prog: Vec<Ph> = vec![ph("load", "inp".into(), !plan.input.per_step, 0, None)];
     for (k, l) in plan.layers.iter().enumerate() {
