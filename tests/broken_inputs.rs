@@ -1,6 +1,6 @@
 //! Bad input gives a clear error naming the problem and exit code 2, never a panic.
 
-mod common;
+use crate::common;
 
 use common::{root, spikefab};
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! Chip targets through the chip interface: the generic mapping of a chip spikefab only prices,
 //! and the refusal to generate code for it.
 
-mod common;
+use crate::common;
 
 use common::{scratch, spikefab};
 

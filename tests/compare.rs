@@ -2,7 +2,7 @@
 //! row that says why, never a failed table; shards merge to the single run; `energy --compare`
 //! behaves the same way; a plan beyond its device says so.
 
-mod common;
+use crate::common;
 
 use common::{root, scratch, spikefab};
 

@@ -1,7 +1,7 @@
 //! The cycle-accurate engine: agreement with the reference on every student, the documented
 //! cycle formula, and range analysis under adversarial inputs.
 
-mod common;
+use crate::common;
 
 use common::{plan_for, root, students};
 use spikefab::data::{Encoding, InputBatch, agreement};

@@ -1,7 +1,7 @@
 //! The dense datapath (docs/hardware.md 4c): the gather adds what the scatter adds, the engine
 //! gives every output unchanged in both modes, and its cycles follow the documented formula.
 
-mod common;
+use crate::common;
 
 use common::{plan_for, plan_modes, scratch, spikefab, students, tool_or_skip, up5k_with_luts, yosys_lut4};
 use spikefab::hw::dense::{self, Gather, Mode, Plane};

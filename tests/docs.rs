@@ -2,7 +2,7 @@
 //! `training/`, `scripts/` and `targets/` path in README.md and docs/ exists, and
 //! docs/testing.md lists every test file.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! nextpnr-ecp5 and ecppack with its report checked, the PLL wrapper's refusals, the block RAM
 //! modes `plan` maps to, and the message when the tools are missing.
 
-mod common;
+use crate::common;
 
 use common::{scratch, spikefab};
 

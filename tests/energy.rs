@@ -2,7 +2,7 @@
 //! equations recomputed independently from the cycle engine's counters, the JSON fields the
 //! issue names, and the HTML report rendered by headless Chromium.
 
-mod common;
+use crate::common;
 
 use common::{plan_for, scratch, spikefab, students, tool_or_skip};
 use serde_json::Value;

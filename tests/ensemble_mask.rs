@@ -5,7 +5,7 @@
 //! student kept, so the merge layer keeps its units), the masked full plan gives the pruned
 //! plan's outputs and cycles exactly.
 
-mod common;
+use crate::common;
 
 use common::{Case, spikefab, students};
 use spikefab::Model;

@@ -2,7 +2,7 @@
 //! outputs (or getting the threads a run asks for) failed; 2 bad input or usage. Each case
 //! here was once mapped to the other code.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;

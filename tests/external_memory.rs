@@ -3,7 +3,7 @@
 //! with cycle for cycle; a model that fits on chip gets the same design on the board as on the
 //! bare device, and one whose weights do not fit streams them by default.
 
-mod common;
+use crate::common;
 
 use common::{scratch, spikefab};
 use spikefab::hw::sdram::{Request, Streamer};

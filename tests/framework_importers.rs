@@ -11,7 +11,7 @@
 //! (snnTorch's delayed zero reset of RLeaky and Synaptic) and this test checks that the
 //! options it lacks are the documented ones.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

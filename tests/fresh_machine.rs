@@ -5,7 +5,7 @@
 //! forbidden or python3 is missing; and spikefab installs YoWASP's tools itself into an empty
 //! cache. Each spikefab runs with a PATH of only the programs the case allows.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

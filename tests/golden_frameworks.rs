@@ -2,7 +2,7 @@
 //! tests/data/frameworks was simulated by its framework (snnTorch, SpikingJelly, Norse,
 //! Sinabs); reading its NIR export with the documented dialect must reproduce every spike.
 
-mod common;
+use crate::common;
 
 use common::{cases, compare_reference, root};
 use spikefab::ir::Dialect;

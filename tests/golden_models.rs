@@ -1,7 +1,7 @@
 //! The trained example students (models/): the reference engine against snnTorch's own
 //! output spikes, with each model's documented dialect.
 
-mod common;
+use crate::common;
 
 use common::{cases, compare_reference, root};
 

@@ -1,7 +1,7 @@
 //! Golden tests: the reference engine against independently computed outputs
 //! (tests/data/nir: numpy interpreter with exact dyadic arithmetic; every spike must match).
 
-mod common;
+use crate::common;
 
 use common::{cases, compare_reference, root};
 

@@ -3,7 +3,7 @@
 //! wrong design is caught and located; a golden snapshot of a tiny model's C++; determinism;
 //! the same refusals as the Verilog back end; the `csim` and `compile --backend` commands.
 
-mod common;
+use crate::common;
 
 use common::{cases, plan_for, root, scratch, spikefab, students, tool_or_skip};
 use spikefab::back::{hls, verilog};

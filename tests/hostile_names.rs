@@ -8,7 +8,7 @@
 //! lint, `g++ -fsyntax-only`, the VCD reader), no marker command may run, and nothing may be
 //! written outside the output folder.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

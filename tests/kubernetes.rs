@@ -3,7 +3,7 @@
 //! No cluster runs it here: this checks the manifest, not the Jobs. Skips outside CI without the
 //! validator; never in CI.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! Loihi 2, where Lava's fixed-point simulator reproduces spikefab's chip model on every value
 //! of the samples it runs (a subset of the test digits, to bound CI time).
 
-mod common;
+use crate::common;
 
 use common::{cases, root, scratch};
 use spikefab::passes::{Context, Pipeline};

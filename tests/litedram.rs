@@ -16,7 +16,7 @@
 //!
 //! The venv with `litedram` and `migen` is `SPIKEFAB_LITEDRAM_PYTHON` (.ci/run makes it).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command as Process;

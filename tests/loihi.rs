@@ -5,7 +5,7 @@
 //! the stream (in spikefab's chip model and in Lava), spikefab's accuracy equal to the readout
 //! of `run_lava.py`; netx's limits and Loihi 2's cores and chips refused with their figures.
 
-mod common;
+use crate::common;
 
 use common::scratch;
 use spikefab::chip::loihi::{ConvGeom, NetxLayer, NetxNet, netx_dense};

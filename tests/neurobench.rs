@@ -4,7 +4,7 @@
 //! expected.npy). Integer totals must be equal; per-sample figures equal up to the 10
 //! significant digits the script stores.
 
-mod common;
+use crate::common;
 
 use common::{cases, root};
 use serde_json::Value;

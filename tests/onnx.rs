@@ -4,7 +4,7 @@
 //! (tests/data/onnx/variants, goldens from onnxruntime) match spike for spike; broken files
 //! fail with exit code 2 and a located message.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! subsets, timestep and early-exit choices hold their promises, and the RTL with early exit
 //! matches the cycle engine.
 
-mod common;
+use crate::common;
 
 use common::{Case, plan_for, scratch, spikefab, students, tool_or_skip};
 use petgraph::graph::NodeIndex;

@@ -4,7 +4,7 @@
 //! on every corpus model that lowers and on every student; its cycles are compared with the
 //! sequential schedule's; early exit is refused.
 
-mod common;
+use crate::common;
 
 use common::{plan_modes, root, scratch, spikefab, students, tool_or_skip, up5k_with_luts, yosys_lut4};
 use spikefab::data::{Encoding, InputBatch};

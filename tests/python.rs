@@ -4,7 +4,7 @@
 //! (.ci/run makes /opt/venvs/spikefab-py). Without it the test is skipped, except under CI,
 //! where it fails.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! Input quantisation as a user meets it: calibration inputs choose the input scale.
 
-mod common;
+use crate::common;
 
 use common::{root, scratch, spikefab};
 

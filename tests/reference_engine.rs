@@ -2,7 +2,7 @@
 //! (dense inputs) or one by one event by event (sparse inputs); either way every sample's
 //! values are those it gets when run alone, whatever the batch and thread count.
 
-mod common;
+use crate::common;
 
 use common::root;
 use spikefab::Model;

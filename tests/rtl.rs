@@ -2,7 +2,7 @@
 //! cycle count, both simulators), Verilator lint, a real UP5K bitstream, a golden snapshot
 //! of the Verilog of a tiny model, determinism, and clear compile-time errors.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

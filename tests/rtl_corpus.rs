@@ -5,7 +5,7 @@
 //! reaches, per-step and direct input, all reset modes), and each design is
 //! Verilator -Wall clean.
 
-mod common;
+use crate::common;
 
 use common::{cases, root, scratch, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};

@@ -2,7 +2,7 @@
 //! projection dense, under both schedules, co-simulated against the cycle engine (every output
 //! word and every cycle count) in iverilog and Verilator, and lint clean.
 
-mod common;
+use crate::common;
 
 use common::{plan_for, scratch, students, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};

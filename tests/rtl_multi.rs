@@ -4,7 +4,7 @@
 //! word (spike counts) and every cycle count, in iverilog and Verilator, both schedules, with
 //! the floor or the counts alone, with early exit, and lint clean.
 
-mod common;
+use crate::common;
 
 use common::{root, scratch, tool_or_skip};
 use spikefab::Model;

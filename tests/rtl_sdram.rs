@@ -5,7 +5,7 @@
 //! cycle, are compared with the Rust run, under iverilog and Verilator, at several clocks.
 //! A controller built with one timing figure short must be stopped by the Verilog model.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! step. Its co-simulation must match the cycle engine word for word and cycle for cycle, and
 //! each design is Verilator -Wall clean.
 
-mod common;
+use crate::common;
 
 use common::{assert_lint_clean, cases, root, scratch, students, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};

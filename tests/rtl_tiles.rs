@@ -4,7 +4,7 @@
 //! cycle for cycle, waits for tiles included; the chip model checks every command's timing;
 //! each design is Verilator -Wall clean.
 
-mod common;
+use crate::common;
 
 use common::{assert_lint_clean, cases, root, scratch, students, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};

@@ -1,7 +1,7 @@
 //! `--shard I/N` and `spikefab merge`: N shards run one by one here, merged, print exactly
 //! what one run prints (explore and bench: apart from their wall times).
 
-mod common;
+use crate::common;
 
 use common::{root, scratch, spikefab};
 

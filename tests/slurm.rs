@@ -4,7 +4,7 @@
 //! dependent merge fails, and rerunning only them completes the merge with the single run's
 //! result. Skips outside CI when Slurm is not installed or not root; never in CI.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

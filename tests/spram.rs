@@ -3,7 +3,7 @@
 //! in both simulators (the testbench streams the weight image through the load port first),
 //! Verilator lint, and a real UP5K build that maps them onto SB_SPRAM256KA cells.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 //! allowed; plans whose arithmetic the order would change (early exit, a projection reading the
 //! previous step) are refused.
 
-mod common;
+use crate::common;
 
 use common::{relayout, root, students};
 use spikefab::hw::dense::{self, Mode};

@@ -2,7 +2,7 @@
 //! integer networks (recurrence, saturation, multi-event inputs, the three chips) and on
 //! compiled students.
 
-mod common;
+use crate::common;
 
 use common::scratch;
 use spikefab::chip::xylo::XyloSpec;
