@@ -97,7 +97,9 @@ fn groups(command: &str) -> Option<Vec<Vec<String>>> {
             names::<driver::StudentMask>(),
             vec!["out_dir".into()],
         ],
-        "csim" => vec![names::<PlanSettings>(), names::<Samples>(), vec!["out_dir".into()]],
+        "csim" => {
+            vec![names::<PlanSettings>(), names::<Samples>(), names::<driver::StudentMask>(), vec!["out_dir".into()]]
+        }
         _ => return None,
     })
 }
@@ -459,7 +461,7 @@ fn simulate_rtl<'py>(
                 Ok((serde_json::to_string(&r).expect("plain data"), failure))
             }
             "csim" => {
-                let r = driver::csim(&m, &b, &plan, samples, Path::new(out_dir))?;
+                let r = driver::csim(&m, &b, &plan, &o.get()?, samples, Path::new(out_dir))?;
                 let failure = (!r.exact()).then(|| "the HLS C++ does not match the cycle engine".to_string());
                 Ok((serde_json::to_string(&r).expect("plain data"), failure))
             }

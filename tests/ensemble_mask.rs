@@ -201,10 +201,6 @@ fn one_rtl_design_runs_every_subset_exactly() {
     if common::tool_or_skip("verilator", &format!("{test} (Verilator lint)")) {
         common::assert_lint_clean(&design, "mask-lint", "ensemble_bw with a student mask");
     }
-    // Early exit's shared memories rely on every row being rewritten at each inference's first
-    // step, which an inactive student's are not: its RTL takes no mask (yet).
-    let exit = common::relayout(&full, None, |n| n.early_exit = true);
-    assert!(!exit.takes_mask());
     let mut fewer = 0;
     let all = cycle::run(&full, &batch, c.timesteps);
     for bits in 1u32..1 << n {
@@ -257,6 +253,44 @@ fn one_rtl_design_runs_every_subset_exactly() {
     .unwrap_or_else(|e| panic!("stream: {e}"));
     assert!(r.exact(), "stream: {:?}", r.first_differences);
     assert_eq!(r.samples, 6);
+
+    // Early exit: a state memory holding a student's layers tells stale rows by an epoch of its
+    // own, flipped only when the student ran. The stream runs every student and exits early,
+    // skips one student in an inference that exits early too, then runs it again: with one
+    // epoch for every memory, two flips later its rows left at the first exit read as current.
+    let exit = common::relayout(&full, None, |n| n.early_exit = true);
+    assert!(exit.takes_mask(), "early exit takes a mask");
+    let all_on = (1u32 << n) - 1;
+    let mut bits: Vec<u32> = (0..n as u32).flat_map(|s| [all_on, all_on ^ (1 << s)]).collect();
+    bits.push(all_on);
+    let masks: Vec<Vec<bool>> = bits.iter().map(|b| (0..n).map(|s| b >> s & 1 == 1).collect()).collect();
+    let stream = c.batch(&m).take(masks.len());
+    let engine: Vec<_> = masks
+        .iter()
+        .enumerate()
+        .map(|(i, a)| cycle::run_active(&exit, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
+        .collect();
+    let out_n = exit.layers[exit.output.layer].neurons();
+    let early = engine.iter().filter(|r| r.raw.len() / out_n < c.timesteps).count();
+    assert!(early * 2 > masks.len(), "{early} of {} inferences exit early", masks.len());
+    let design = spikefab::back::verilog::emit(&exit, None).unwrap();
+    let top = &design.files.iter().find(|(f, _)| f.ends_with(".v") && f.starts_with("sf_")).unwrap().1;
+    assert!(top.contains("_ep <= !"), "a student's memory keeps its own epoch");
+    let dir = common::scratch("mask-rtl-exit-stream");
+    let r = spikefab::flow::cosim::cosim_against_masks(
+        &exit,
+        &stream,
+        &engine,
+        Some(&masks),
+        spikefab::flow::cosim::Simulator::Iverilog,
+        &dir,
+        &|_| {},
+    )
+    .unwrap_or_else(|e| panic!("early exit stream: {e}"));
+    assert!(r.exact(), "early exit stream: {:?}", r.first_differences);
+    if common::tool_or_skip("verilator", &format!("{test} (Verilator lint, early exit)")) {
+        common::assert_lint_clean(&design, "mask-exit-lint", "ensemble_bw with a student mask and early exit");
+    }
 }
 
 /// `cosim --active-students` co-simulates the sequential design with the students given at its
@@ -296,10 +330,83 @@ fn cosim_takes_the_active_students() {
     let (code, _, stderr) = run(&["--schedule", "streamed", "--active-students", "s1"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("takes no student mask yet (streamed schedule)"), "{stderr}");
-    let (code, _, stderr) = run(&["--schedule", "sequential", "--early-exit", "--active-students", "s1"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("takes no student mask") && stderr.contains("without early exit"), "{stderr}");
+    let (code, stdout, stderr) = run(&["--schedule", "sequential", "--early-exit", "--active-students", "s1"]);
+    assert_eq!(code, 0, "early exit takes a mask: {stdout}\n{stderr}");
     let (code, _, stderr) = run(&["--schedule", "sequential", "--active-students", "s9"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no student 's9'"), "{stderr}");
+}
+
+/// The HLS C++ of the sequential plan takes the mask as its `act` argument: one compiled
+/// testbench runs a stream whose mask changes at every inference, through every subset, each
+/// inference exact against the cycle engine under its mask; without `act.hex` every student
+/// runs. `csim --active-students` runs it from the command line (also with early exit), and
+/// refuses a design that takes no mask.
+#[test]
+fn one_hls_design_runs_every_subset_exactly() {
+    let test = "one_hls_design_runs_every_subset_exactly";
+    if !common::tool_or_skip("g++", test) {
+        return;
+    }
+    let c = case("ensemble_bw");
+    let m = c.load();
+    let full = plan(&m, &c.batch(&m), c.timesteps, ScheduleChoice::Sequential, None);
+    let n = full.students.as_ref().unwrap().names.len();
+    // Every subset once, then the full ensemble and a few switched off and on again.
+    let mut bits: Vec<u32> = (1..1 << n).collect();
+    bits.extend([0b0001, (1 << n) - 1, 0b0001, 0b0110]);
+    let masks: Vec<Vec<bool>> = bits.iter().map(|b| (0..n).map(|s| b >> s & 1 == 1).collect()).collect();
+    let stream = c.batch(&m).take(masks.len());
+    let engine: Vec<_> = masks
+        .iter()
+        .enumerate()
+        .map(|(i, a)| cycle::run_active(&full, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
+        .collect();
+    let dir = common::scratch("mask-hls-stream");
+    let part = Target::load("ice40-up5k").unwrap().hls_part().to_string();
+    let r = spikefab::flow::csim::csim_against_masks(&full, &stream, &engine, Some(&masks), &part, &dir)
+        .unwrap_or_else(|e| panic!("stream: {e}"));
+    assert!(r.exact(), "stream: {:?}", r.first_differences);
+    assert_eq!(r.samples, masks.len());
+    // The stream differs from the unmasked run, so the comparison saw the mask.
+    let all = cycle::run(&full, &stream, c.timesteps);
+    let differ = all.samples.iter().zip(&engine).filter(|(a, b)| a.raw != b.raw).count();
+    assert!(differ > masks.len() / 2, "{differ} of {} inferences change under their mask", masks.len());
+    let act = std::fs::read_to_string(dir.join("act.hex")).unwrap();
+    assert_eq!(act.lines().next(), Some("1"), "student 0 alone is bit 0");
+    // The same executable without act.hex runs every student.
+    std::fs::remove_file(dir.join("act.hex")).unwrap();
+    std::fs::write(dir.join("expected.txt"), spikefab::flow::csim::expected_lines(&full, &all.samples)).unwrap();
+    let out = std::process::Command::new(dir.join("tb")).current_dir(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    // A malformed mask is refused by the testbench (exit 2).
+    std::fs::write(dir.join("act.hex"), "1\n".repeat(masks.len() - 1) + "g\n").unwrap();
+    let out = std::process::Command::new(dir.join("tb")).current_dir(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a 4-bit hex mask"));
+
+    // The command line: the mask given, the act.hex written; early exit refused.
+    let out = common::scratch("mask-csim-cli");
+    let run = |extra: &[&str]| {
+        let mut a: Vec<String> = ["csim", "models/ensemble_bw/ensemble_bw.nir", "-T", "8"]
+            .into_iter()
+            .chain(["--inputs", "models/digits_test_x.npy", "--samples", "3"])
+            .map(String::from)
+            .collect();
+        a.extend(["-o".to_string(), out.display().to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        spikefab(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let (code, stdout, stderr) = run(&["--schedule", "sequential", "--active-students", "s0,s2"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("csim: bit-exact with the cycle engine"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(out.join("act.hex")).unwrap(), "5\n5\n5\n", "students 0 and 2, each sample");
+    let (code, stdout, stderr) = run(&["--schedule", "sequential", "--early-exit", "--active-students", "s1,s3"]);
+    assert_eq!(code, 0, "early exit takes a mask: {stdout}\n{stderr}");
+    let (code, _, stderr) = run(&["--schedule", "streamed", "--active-students", "s0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("the HLS C++ of this plan takes no student mask yet (streamed schedule)"), "{stderr}");
+    let (code, _, stderr) = run(&["--schedule", "sequential", "--active-students", "s0,nobody"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no student 'nobody'"), "{stderr}");
 }

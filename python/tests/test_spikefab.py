@@ -254,6 +254,25 @@ def test_cosim_takes_active_students(tmp_path):
     assert e.value.exit_code == 2
 
 
+def test_csim_takes_active_students(tmp_path):
+    """The HLS C++ of an ensemble runs the students given, exactly, as the CLI's
+    --active-students; the streamed schedule, whose design takes no mask, is refused as bad
+    usage."""
+    import shutil
+
+    if shutil.which("g++") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI has no g++")
+        pytest.skip("no g++")
+    ens = spikefab.load(os.path.join(ROOT, "models", "ensemble_bw", "ensemble_bw.nir"), timesteps=8, reset="zero")
+    r = spikefab.csim(ens, X[:2], out_dir=tmp_path / "mask", active_students=["s0", "s2"], schedule="sequential")
+    assert r.passed and r.samples == 2 and r.mismatches == 0 and r.step_mismatches == 0
+    assert (tmp_path / "mask" / "act.hex").read_text() == "5\n5\n"
+    with pytest.raises(spikefab.SpikefabError, match="takes no student mask") as e:
+        spikefab.csim(ens, X[:2], out_dir=tmp_path / "streamed", active_students=["s0"], schedule="streamed")
+    assert e.value.exit_code == 2
+
+
 def test_energy_and_explore(mlp):
     e = spikefab.energy(mlp, X[:20], compare=["loihi"])
     assert e.energy_per_inference_j > 0 and len(e.compare) == 1 and e.compare[0].target == "loihi"

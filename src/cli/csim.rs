@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use spikefab::driver::StudentMask;
+
 use super::failure::Failure;
 use super::model_args::ModelOnInputs;
 
@@ -11,6 +13,8 @@ use super::model_args::ModelOnInputs;
 pub struct CsimArgs {
     #[command(flatten)]
     on: ModelOnInputs,
+    #[command(flatten)]
+    mask: StudentMask,
     /// Work folder for the C++, testbench, inputs and results (everything is written inside it).
     #[arg(short, long, default_value = "build/csim")]
     out_dir: PathBuf,
@@ -21,7 +25,7 @@ pub struct CsimArgs {
 
 pub fn run(a: CsimArgs) -> Result<(), Failure> {
     let (m, batch) = a.on.load()?;
-    let r = spikefab::driver::csim(&m, &batch, &a.on.plan, a.on.input.samples.samples, &a.out_dir)?;
+    let r = spikefab::driver::csim(&m, &batch, &a.on.plan, &a.mask, a.on.input.samples.samples, &a.out_dir)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r).expect("json"));
     } else {

@@ -15,13 +15,13 @@ use crate::options::{PlanSettings, Samples};
 use crate::sim::cycle;
 use crate::target::Target;
 
-/// The students that run in a co-simulation (`--active-students`).
+/// The students that run in a co-simulation or C simulation (`--active-students`).
 #[derive(Clone, Debug, Default, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct StudentMask {
     /// Run only these students of the ensemble (names or indices, as `inspect` lists them),
-    /// given to the design at its `act` port: the RTL of the sequential schedule takes the mask
-    /// at run time, and the cycle engine runs the same mask.
+    /// given to the design at run time (the RTL's `act` port, the HLS C++'s `act` argument; the
+    /// sequential schedule's designs take it), and the cycle engine runs the same mask.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub active_students: Vec<String>,
 }
@@ -75,28 +75,14 @@ pub fn cosim(
     let first = Samples { samples: Some(samples.unwrap_or(DEFAULT_COSIM_SAMPLES)) }
         .of(batch)
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let usage = |e: crate::quant::students::MaskError| Error::Usage(e.to_string());
-    let active = match mask.active_students.as_slice() {
-        [] => None,
-        names => {
-            let st = plan.students.as_ref().ok_or(crate::quant::students::MaskError::NoEnsemble).map_err(usage)?;
-            Some(st.mask(names).map_err(usage)?)
-        }
-    };
+    let active = mask.resolve(plan)?;
     // One engine run: its cycle counts predict the simulator's time, its results are compared.
     // A mask the plan cannot take is refused here with its reason.
     let eng = match &active {
         None => cycle::run(plan, &first, plan.timesteps),
-        Some(a) => cycle::run_active(plan, &first, plan.timesteps, a).map_err(usage)?,
+        Some(a) => cycle::run_active(plan, &first, plan.timesteps, a).map_err(mask_usage)?,
     };
-    if active.is_some() && !plan.takes_mask() {
-        return Err(Error::Usage(format!(
-            "--active-students: the RTL of this plan takes no student mask yet ({} schedule{}); the sequential \
-             schedule's does (--schedule sequential), without early exit",
-            plan.schedule.name(),
-            if plan.early_exit { ", early exit" } else { "" }
-        )));
-    }
+    mask.designed_for(plan, "RTL")?;
     match cosim_step(plan, &first, &eng.samples, active.as_deref(), cosim, dir, progress)? {
         Step::Ran(r) => Ok(r),
         Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),
@@ -104,16 +90,58 @@ pub fn cosim(
 }
 
 /// C-simulates the HLS C++ of `m`'s plan (calibrated on every input) on the first `samples`
-/// inputs (all when `None`) in `dir`, against the cycle engine: every output and step count.
+/// inputs (all when `None`) in `dir`, against the cycle engine: every output and step count,
+/// with only the students of `mask` running when it names some.
 pub fn csim(
     m: &Model,
     batch: &InputBatch,
     settings: &PlanSettings,
+    mask: &StudentMask,
     samples: Option<usize>,
     dir: &Path,
 ) -> Result<CsimReport, Error> {
     let (design, target) = design_for(m, settings, batch, Stage::Hls, "csim C-simulates the HLS C++")?;
     let plan = plan_of(&*design, &target)?;
     let first = Samples { samples }.of(batch).map_err(|e| Error::Usage(e.to_string()))?;
-    Ok(csim::csim(plan, &first, None, target.hls_part(), dir)?)
+    match mask.resolve(plan)? {
+        None => Ok(csim::csim(plan, &first, None, target.hls_part(), dir)?),
+        Some(active) => {
+            // The engine refuses what no plan can take with its reason, then the design.
+            plan.masked(&active).map_err(mask_usage)?;
+            mask.designed_for(plan, "HLS C++")?;
+            Ok(csim::csim_active(plan, &first, None, &active, target.hls_part(), dir)?)
+        }
+    }
+}
+
+fn mask_usage(e: crate::quant::students::MaskError) -> Error {
+    Error::Usage(e.to_string())
+}
+
+impl StudentMask {
+    /// The flags of the students named (None when none is named): one per student of
+    /// `plan`'s ensemble, unknown names and a plan without an ensemble refused.
+    fn resolve(&self, plan: &crate::hw::Plan) -> Result<Option<Vec<bool>>, Error> {
+        match self.active_students.as_slice() {
+            [] => Ok(None),
+            names => {
+                let st =
+                    plan.students.as_ref().ok_or(crate::quant::students::MaskError::NoEnsemble).map_err(mask_usage)?;
+                Ok(Some(st.mask(names).map_err(mask_usage)?))
+            }
+        }
+    }
+
+    /// Refuses a mask when `plan`'s design (`what`: "RTL" or "HLS C++") takes none.
+    fn designed_for(&self, plan: &crate::hw::Plan, what: &str) -> Result<(), Error> {
+        if self.active_students.is_empty() || plan.takes_mask() {
+            return Ok(());
+        }
+        Err(Error::Usage(format!(
+            "--active-students: the {what} of this plan takes no student mask yet ({} schedule{}); the sequential \
+             schedule's does (--schedule sequential), with every weight on chip",
+            plan.schedule.name(),
+            if plan.external.is_some() { ", weights in external memory" } else { "" }
+        )))
+    }
 }

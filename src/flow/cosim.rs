@@ -391,6 +391,32 @@ pub fn cosim_against(
     cosim_against_active(plan, batch, engine, None, sim, dir, progress)
 }
 
+/// `act.hex` for a design of `plan` run on `n` inputs with `masks` (one per input; None:
+/// every student): a line per input, or None when the design takes no mask. A mask on a plan
+/// whose design takes none, or one its ensemble cannot take, is refused. The RTL's
+/// testbench and the HLS C++'s read the same file.
+pub(super) fn act_file(plan: &Plan, masks: Option<&[Vec<bool>]>, n: usize) -> Result<Option<String>, FlowError> {
+    if let Some(masks) = masks {
+        plan.students.as_ref().ok_or(MaskError::NoEnsemble)?;
+        let st = plan.mask_students().ok_or_else(|| {
+            MaskError::Unsupported(
+                "this plan's design takes no student mask (the sequential schedule's does, with every weight on chip)"
+                    .into(),
+            )
+        })?;
+        if masks.len() != n {
+            return Err(FlowError::Io(format!("{} student masks for {n} inputs", masks.len())));
+        }
+        for m in masks {
+            crate::quant::students::Activity::of(st, m)?;
+        }
+    }
+    Ok(plan.mask_students().map(|st| {
+        let s = st.names.len();
+        (0..n).map(|i| act_hex(s, masks.map(|m| m[i].as_slice()))).collect()
+    }))
+}
+
 /// One line of `act.hex`: a sample's students (bit s: student s; every student when None).
 fn act_hex(n: usize, active: Option<&[bool]>) -> String {
     let on = |s: usize| s < n && active.is_none_or(|a| a[s]);
@@ -429,22 +455,7 @@ pub fn cosim_against_masks(
     dir: &Path,
     progress: &dyn Fn(usize),
 ) -> Result<CosimReport, FlowError> {
-    if let Some(masks) = masks {
-        plan.students.as_ref().ok_or(MaskError::NoEnsemble)?;
-        let st = plan.mask_students().ok_or_else(|| {
-            MaskError::Unsupported(
-                "this plan's RTL takes no student mask (the sequential schedule's does, with every weight on chip and \
-                 without early exit)"
-                    .into(),
-            )
-        })?;
-        if masks.len() != batch.n {
-            return Err(FlowError::Io(format!("{} student masks for {} inputs", masks.len(), batch.n)));
-        }
-        for m in masks {
-            crate::quant::students::Activity::of(st, m)?;
-        }
-    }
+    let act = act_file(plan, masks, batch.n)?;
     if engine.len() != batch.n {
         return Err(FlowError::Io(format!("{} engine results for {} inputs", engine.len(), batch.n)));
     }
@@ -453,9 +464,7 @@ pub fn cosim_against_masks(
     write_design(&design, dir)?;
     std::fs::write(dir.join("inputs.hex"), input_hex(plan, batch))
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
-    if let Some(st) = plan.mask_students() {
-        let n = st.names.len();
-        let text: String = (0..batch.n).map(|i| act_hex(n, masks.map(|m| m[i].as_slice()))).collect();
+    if let Some(text) = act {
         std::fs::write(dir.join("act.hex"), text).map_err(|e| FlowError::Io(format!("act.hex: {e}")))?;
     }
     let (text, build_seconds, run_seconds) = simulate(&design, dir, sim, progress)?;

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::cosim::{expected_words, input_hex};
+use super::cosim::{act_file, expected_words, input_hex};
 use super::{FlowError, have, package_of, write_files};
 use crate::back::hls::{self, CXXFLAGS, HlsDesign};
 use crate::data::InputBatch;
@@ -280,7 +280,8 @@ pub fn compare(plan: &Plan, eng: &[SampleResult], tb: &TbRun, top: &str) -> Csim
     r
 }
 
-/// Writes the design for `plan` with `inputs.hex` and `expected.txt` of `batch` into `dir`.
+/// Writes the design for `plan` with `inputs.hex` and `expected.txt` of `batch` into `dir`
+/// (and, for a design taking a student mask, `act.hex` with every student running).
 pub fn write_project(
     plan: &Plan,
     batch: &InputBatch,
@@ -288,6 +289,20 @@ pub fn write_project(
     part: &str,
     dir: &Path,
 ) -> Result<HlsDesign, FlowError> {
+    write_project_masks(plan, batch, eng, None, part, dir)
+}
+
+/// [`write_project`] with a student mask per sample (`masks[i]` for sample i, in `act.hex`;
+/// None: every student), `eng` the cycle engine's runs under them.
+pub fn write_project_masks(
+    plan: &Plan,
+    batch: &InputBatch,
+    eng: &[SampleResult],
+    masks: Option<&[Vec<bool>]>,
+    part: &str,
+    dir: &Path,
+) -> Result<HlsDesign, FlowError> {
+    let act = act_file(plan, masks, batch.n)?;
     let design = hls::emit(plan, part)?;
     write_files(&design.files, dir)?;
     let put = |name: &str, text: String| {
@@ -295,6 +310,9 @@ pub fn write_project(
     };
     put("inputs.hex", input_hex(plan, batch))?;
     put("expected.txt", expected_lines(plan, eng))?;
+    if let Some(text) = act {
+        put("act.hex", text)?;
+    }
     Ok(design)
 }
 
@@ -314,7 +332,7 @@ pub fn csim(
 }
 
 /// C-simulates every input of `batch` in `dir` and compares with `eng`, the cycle engine's
-/// results of the same inputs.
+/// results of the same inputs. A design taking a student mask runs every student.
 pub fn csim_against(
     plan: &Plan,
     batch: &InputBatch,
@@ -322,7 +340,39 @@ pub fn csim_against(
     part: &str,
     dir: &Path,
 ) -> Result<CsimReport, FlowError> {
-    let design = write_project(plan, batch, eng, part, dir)?;
+    csim_against_masks(plan, batch, eng, None, part, dir)
+}
+
+/// [`csim`] with only the students `active` running (one flag per student of the plan's
+/// ensemble): the design takes the mask as its `act` argument, and the cycle engine runs the
+/// same mask ([`cycle::run_active`]). A plan whose design takes no mask
+/// ([`Plan::takes_mask`]) is refused (exit 2).
+pub fn csim_active(
+    plan: &Plan,
+    batch: &InputBatch,
+    samples: Option<usize>,
+    active: &[bool],
+    part: &str,
+    dir: &Path,
+) -> Result<CsimReport, FlowError> {
+    let batch = batch.take(samples.unwrap_or(batch.n));
+    let eng = cycle::run_active(plan, &batch, plan.timesteps, active)?;
+    let masks = vec![active.to_vec(); batch.n];
+    csim_against_masks(plan, &batch, &eng.samples, Some(&masks), part, dir)
+}
+
+/// [`csim_against`] with a student mask per sample (`masks[i]` for sample i; None: every
+/// student): `eng[i]` is the cycle engine's run of sample i under its mask, and the design is
+/// called with each sample's, so one compiled testbench covers a stream whose mask changes.
+pub fn csim_against_masks(
+    plan: &Plan,
+    batch: &InputBatch,
+    eng: &[SampleResult],
+    masks: Option<&[Vec<bool>]>,
+    part: &str,
+    dir: &Path,
+) -> Result<CsimReport, FlowError> {
+    let design = write_project_masks(plan, batch, eng, masks, part, dir)?;
     let tb = build_and_run(&design, dir)?;
     Ok(compare(plan, eng, &tb, &design.top))
 }

@@ -205,10 +205,9 @@ impl Plan {
     /// section "Student masks"): an ensemble's plan in the sequential schedule with every
     /// weight on chip, its output layer outside every student and no shared layer clamped to a
     /// capped width, so that every mask [`Plan::masked`] takes is one the design runs. Also
-    /// left out: early exit (its shared state memories tell stale rows by a one-bit epoch,
-    /// which relies on every member's rows being written at every inference's first step; a
-    /// student switched off for an inference and on again read stale state), and a layer
-    /// storing one parameter word per channel whose shares are not per channel.
+    /// left out: a layer storing one parameter word per channel whose shares are not per
+    /// channel. With early exit, no state memory mixes students (`hw::memory`), so each
+    /// student's memories keep an epoch of their own.
     pub fn takes_mask(&self) -> bool {
         self.mask_students().is_some()
     }
@@ -220,7 +219,6 @@ impl Plan {
         let takes = self.schedule == Schedule::Sequential
             && self.external.is_none()
             && st.layer[self.output.layer].is_none()
-            && !self.early_exit
             && !st.shares.iter().any(|sh| {
                 let l = &self.layers[sh.layer];
                 l.saturate

@@ -2,6 +2,10 @@
 // Reads inputs.hex (one quantised input value per line, hex, {% if v.per_step %}{{ v.t_max }} x {% endif %}{{ v.n_in }} per sample), runs
 // every sample through the design and writes outputs.txt: one "o <hex>" line per output word
 // and one "n <steps run>" line per sample (the format of the RTL co-simulation's words).
+{%- if v.students > 0 %}
+// act.hex, when it exists, gives each sample's student mask (one hex line per sample, bit s:
+// student s runs); without it every student runs.
+{%- endif %}
 // When expected.txt exists (the cycle engine's lines in the same format) the testbench
 // compares line by line and exits 1 on any difference. Exit 2: unreadable inputs; exit 3: the
 // design broke the stream protocol.
@@ -83,6 +87,44 @@ int main() {
         return 2;
     }
 {%- endif %}
+{%- if v.students > 0 %}
+    // The student masks: every student when act.hex does not exist.
+    std::vector<sf::bits<cfg::students>> act(samples, sf::zero_bits<cfg::students>());
+    for (size_t s = 0; s < samples; s++) {
+        for (int b = 0; b < cfg::students; b++) {
+            sf::set_field(act[s], b, 1, 1);
+        }
+    }
+    std::vector<std::string> atext;
+    if (read_lines("act.hex", atext)) {
+        if (atext.size() != samples) {
+            std::fprintf(stderr, "tb: act.hex holds %zu lines, not one per sample (%zu)\n", atext.size(), samples);
+            return 2;
+        }
+        for (size_t s = 0; s < samples; s++) {
+            const std::string& h = atext[s];
+            act[s] = sf::zero_bits<cfg::students>();
+            bool ok = !h.empty();
+            for (size_t d = 0; d < h.size() && ok; d++) {
+                // Digit d from the right holds students 4d..4d + 3.
+                const char c = h[h.size() - 1 - d];
+                const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                for (int b = 0; b < 4 && ok; b++) {
+                    const int k = static_cast<int>(d) * 4 + b;
+                    if (v < 0 || (((v >> b) & 1) != 0 && k >= cfg::students)) {
+                        ok = false;
+                    } else if (k < cfg::students) {
+                        sf::set_field(act[s], k, 1, (v >> b) & 1);
+                    }
+                }
+            }
+            if (!ok) {
+                std::fprintf(stderr, "tb: act.hex line %zu: '%s' is not a %d-bit hex mask\n", s + 1, h.c_str(), cfg::students);
+                return 2;
+            }
+        }
+    }
+{%- endif %}
     std::vector<std::string> lines;
     for (size_t s = 0; s < samples; s++) {
         sf::stream<sf::axis<cfg::in_w>> in;
@@ -91,7 +133,7 @@ int main() {
             in.write(sf::make_axis<cfg::in_w>(sf::from_u64<cfg::in_w>(words[s * per + i]), i + 1 == per));
         }
         uint32_t steps = 0;
-        {{ v.top }}(in, out, steps{% if v.ext_words > 0 %}, wmem.data(){% endif %});
+        {{ v.top }}(in, out, steps{% if v.ext_words > 0 %}, wmem.data(){% endif %}{% if v.students > 0 %}, act[s]{% endif %});
         uint32_t ended = 0;
         int in_step = 0;
         while (!out.empty()) {

@@ -12,7 +12,13 @@
 #include "{{ v.top }}.h"
 {#- A layer's step t: its projections (static ones at step 0 only), then its update. #}
 {%- macro layer_step(l) %}
+{%- if let Some(on) = l.on %}
+        if ({{ on }}) {  // the layer's student is active
+{%- endif %}
 {%- for p in l.projs %}
+{%- if let Some(on) = p.on %}
+        if ({{ on }}) {  // the projection's student is active
+{%- endif %}
 {%- if p.statik %}
         if (t == 0) {
             {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
@@ -24,8 +30,14 @@
         {{ p.func }}({{ p.src_ev }}, {{ p.src_n }}, {{ p.dst }});
 {%- endif %}
 {%- endif %}
+{%- if p.on.is_some() %}
+        }
+{%- endif %}
 {%- endfor %}
         {{ l.id }}_update({% if l.uses_late %}late, {% endif %}last, {{ l.upd_args }});
+{%- if l.on.is_some() %}
+        }
+{%- endif %}
 {%- endmacro %}
 {%- if v.popcount %}
 
@@ -446,7 +458,7 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 }
 {% endfor %}
 // ======================================================================== top
-void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run{% if v.ext_words > 0 %}, const uint16_t* wmem{% endif %}) {
+void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run{% if v.ext_words > 0 %}, const uint16_t* wmem{% endif %}{% if v.students > 0 %}, const sf::bits<{{ v.students }}>& act{% endif %}) {
 #ifdef __SYNTHESIS__
 #pragma HLS INTERFACE mode=axis port=in
 #pragma HLS INTERFACE mode=axis port=out
@@ -455,6 +467,9 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 #pragma HLS INTERFACE mode=s_axilite port=wmem bundle=control
 {%- endif %}
 #pragma HLS INTERFACE mode=s_axilite port=steps_run bundle=control
+{%- if v.students > 0 %}
+#pragma HLS INTERFACE mode=s_axilite port=act bundle=control
+{%- endif %}
 #pragma HLS INTERFACE mode=s_axilite port=return bundle=control
 #endif
     // State memories persist between calls like the RTL's RAMs: they start at zero, the last

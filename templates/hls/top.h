@@ -18,6 +18,9 @@ constexpr int in_w = {{ v.in_w }};           // input stream TDATA bits
 constexpr int out_w = {{ v.out_w }};          // output stream TDATA bits
 constexpr int out_bits = {{ v.out_bits }};       // used bits of an output word: lane l at [l*w, l*w+w)
 constexpr int out_rows = {{ v.out_rows }};       // output words per step
+{%- if v.students > 0 %}
+constexpr int students = {{ v.students }};       // bits of `act`: bit s runs student s
+{%- endif %}
 {%- if v.ext_words > 0 %}
 constexpr int weight_words = {{ v.ext_words }};  // 16-bit words of the external weight memory (weights.hex)
 {%- endif %}
@@ -26,6 +29,10 @@ constexpr int weight_words = {{ v.ext_words }};  // 16-bit words of the external
 // One inference: inputs from `in`, output words to `out`, steps run to `steps_run`; the
 // weights are read from `wmem` ({{ v.ext_words }} 16-bit words, weights.hex), an m_axi port.
 void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run, const uint16_t* wmem);
+{%- else if v.students > 0 %}
+// One inference: inputs from `in`, output words to `out`, steps run to `steps_run`; only the
+// ensemble's students whose bit of `act` is set run (bit s: student s), in the same design.
+void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run, const sf::bits<{{ v.students }}>& act);
 {%- else %}
 // One inference: inputs from `in`, output words to `out`, steps run to `steps_run`.
 void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run);

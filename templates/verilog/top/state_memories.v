@@ -21,6 +21,17 @@
     end
 {%- endif %}
 {%- for b in v.banks %}
+{%- if let Some(st) = b.ep_student %}
+    // The epoch of memory {{ b.pre }} (student {{ st }}'s layers): flipped by the clear only when
+    // the student ran, so its rows, not rewritten while it is inactive, keep reading as left.
+    reg {{ b.ep }};
+    always @(posedge clk) begin
+        if (rst) {{ b.ep }} <= 1'b0;
+        else if (go_clr && act_r[{{ st }}]) {{ b.ep }} <= !{{ b.ep }};
+    end
+{%- endif %}
+{%- endfor %}
+{%- for b in v.banks %}
 
     // ------------------------------------------------------------------ {{ b.kind }} memory {{ b.pre }}: {{ b.comment }}
     // Written by the update pass, the accumulate units{% if b.kind == "s" %} (static input){% endif %} and the clear; {{ b.rows }} rows.
@@ -50,12 +61,12 @@
     wire [{{ b.width }}:0] {{ b.pre }}_q;
     sf_ram #(.WIDTH({{ b.width + 1 }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
 {%- if b.clients.is_empty() %}
-        .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({ep, {{ b.pre }}_wdata}),
+        .clk(clk), .we({{ b.pre }}_we), .waddr({{ b.pre }}_waddr), .wdata({ {{- b.ep }}, {{ b.pre }}_wdata}),
 {%- else %}
         .clk(clk), .we({{ b.pre }}_s4v), .waddr({{ b.pre }}_s4a), .wdata({ {{- b.pre }}_s4e, {{ b.pre }}_fwe}),
 {%- endif %}
         .raddr({{ b.pre }}_raddr), .rdata({{ b.pre }}_q));
-    assign {{ b.pre }}_rdata = ({{ b.pre }}_q[{{ b.width }}] == ep) ? {{ b.pre }}_q[{{ b.width - 1 }}:0] : {{ b.width }}'d0;
+    assign {{ b.pre }}_rdata = ({{ b.pre }}_q[{{ b.width }}] == {{ b.ep }}) ? {{ b.pre }}_q[{{ b.width - 1 }}:0] : {{ b.width }}'d0;
 {%- else %}
     sf_ram #(.WIDTH({{ b.width }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
 {%- if b.clients.is_empty() %}
@@ -196,7 +207,7 @@
 {%- endfor %}
         {{ b.pre }}_fwd   <= {{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a);
 {%- if b.epoch %}
-        {{ b.pre }}_s4e <= ep;
+        {{ b.pre }}_s4e <= {{ b.ep }};
 {%- endif %}
         {{ b.pre }}_s5v <= !rst && {{ b.pre }}_s4v;
         {{ b.pre }}_s5a <= {{ b.pre }}_s4a;

@@ -110,6 +110,8 @@ pub struct LayerView {
     pub upd_params: String,
     /// Projections.
     pub projs: Vec<ProjView>,
+    /// Under a student mask, the condition on `act` for the layer to run (a student's layer).
+    pub on: Option<String>,
 }
 
 /// The pragmas of the layer's state arrays (X, S, Y as the plan places them).
@@ -163,7 +165,7 @@ pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<La
     let id = ids[k].clone();
     let lanes = l.lanes;
     let (spiking, cuba, is_out) = (l.spiking(), l.kind.cuba(), k == plan.output.layer);
-    let (defs, terms) = param_defs(plan, l);
+    let (defs, terms) = param_defs(plan, k, l);
     let u = update(plan, l, is_out, &terms);
     let read = u.reads(cuba, is_out);
     let reads = |n: &str| read.iter().any(|r| r == n);
@@ -178,7 +180,7 @@ pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<La
     let mut params = vec![];
     for d in defs.into_iter().filter(|d| reads(d.name)) {
         params.push(d.line);
-        roms.extend(d.rom);
+        roms.extend(d.roms);
     }
     let ev_pragmas = if has_events {
         vec![format!("BIND_STORAGE variable={id}_ev {}", storage(plan, &format!("{}.events", l.name), false))]
@@ -204,9 +206,21 @@ pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<La
         }
         None => (String::new(), String::new()),
     };
-    let (upd_args, upd_params) = update_call(plan, l, &id, is_out, has_events.then_some(lrows), plane.as_ref(), counts);
-    let projs =
+    let st = plan.mask_students();
+    let act_bits = st.filter(|_| !plan.stored_shares(k).is_empty()).map(|st| st.names.len());
+    let (upd_args, upd_params) =
+        update_call(plan, l, &id, is_out, has_events.then_some(lrows), plane.as_ref(), counts, act_bits);
+    // Under a student mask a student's layer runs only when its student is active, and a
+    // shared layer's projection from a student only when that student is.
+    let on = |s: Option<usize>| s.map(|s| format!("sf::field(act, {s}, 1) != 0"));
+    let own = st.and_then(|st| st.layer[k]);
+    let mut projs: Vec<ProjView> =
         l.projections.iter().enumerate().map(|(j, p)| proj_view(plan, k, j, l, p, ids)).collect::<Result<_, _>>()?;
+    if let (Some(st), None) = (st, own) {
+        for (p, s) in projs.iter_mut().zip(&st.projection[k]) {
+            p.on = on(*s);
+        }
+    }
     Ok(LayerView {
         k,
         name: label(&l.name),
@@ -256,6 +270,7 @@ pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<La
         upd_args,
         upd_params,
         projs,
+        on: on(own),
         id,
     })
 }

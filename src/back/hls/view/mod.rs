@@ -26,7 +26,7 @@ use crate::names::Namer;
 
 /// Names the generated code uses besides the ones derived from the plan; the namer never
 /// hands these out for a model (`sf_` + model name is the top function).
-const FIXED: &[&str] = &["in_ev", "in_n", "obuf", "counts", "load_input", "run", "cfg", "hls"];
+const FIXED: &[&str] = &["in_ev", "in_n", "obuf", "counts", "load_input", "run", "cfg", "hls", "act"];
 
 /// The whole design.
 pub struct TopView {
@@ -80,6 +80,9 @@ pub struct TopView {
     pub in_pragmas: Vec<String>,
     /// Pragmas of the output buffer.
     pub out_pragmas: Vec<String>,
+    /// A design taking a student mask ([`Plan::takes_mask`]): its students, the width of the
+    /// top function's `act` argument (bit s: student s runs); 0 for any other design.
+    pub students: usize,
 }
 
 /// Builds the view of `plan`.
@@ -132,6 +135,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         any_late: layers.iter().any(|l| l.uses_late),
         popcount: layers.iter().flat_map(|l| &l.projs).any(|p| p.dense.as_ref().is_some_and(|d| d.gather != "one")),
         layers,
+        students: plan.mask_students().map_or(0, |st| st.names.len()),
         in_pragmas: if has_in_events {
             vec![format!("BIND_STORAGE variable=sf_in_ev {}", storage(plan, "input.events", false))]
         } else {

@@ -38,6 +38,9 @@ impl PoolView {
 
 /// One projection's accumulate function.
 pub struct ProjView {
+    /// Under a student mask, the condition on `act` for it to run (a shared layer's
+    /// projection from a student); set by the layer's view.
+    pub on: Option<String>,
     /// Function name.
     pub func: String,
     /// Description for the comment.
@@ -216,6 +219,7 @@ pub fn proj_view(
         _ => (p.src_shape[1], p.src_shape[2]),
     };
     let mut v = ProjView {
+        on: None,
         func: format!("{id}_acc{j}"),
         comment: proj_comment(plan, l, p),
         src_input,

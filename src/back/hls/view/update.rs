@@ -28,17 +28,22 @@ fn leak_expr(lk: &Leak, x: &str, p: u32, w: u32, b_name: &str) -> String {
 }
 
 /// A parameter the update may read: its name, the line defining it for the current lane, and
-/// its table when it is per neuron.
+/// its tables (the value's when it is per neuron, and any per-neuron student share's).
 pub struct ParamDef {
     pub name: &'static str,
     pub line: String,
-    pub rom: Option<RomView>,
+    pub roms: Vec<RomView>,
 }
 
 /// The parameters the update reads (a literal when uniform, else the lane's table entry),
 /// and the names the expressions use for thr, bias, bias_late, vreset, syn_bias,
 /// syn_bias_late and vmin (None: not read, or zero).
-pub fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 7]) {
+///
+/// In a design taking a student mask, a constant with students' shares
+/// ([`Plan::stored_shares`]) is the stored sum less the share of each student `act` leaves
+/// out, each share a literal or its own table (`<param>_s<student>_rom`): the constants of
+/// [`Plan::masked`], so a constant whose sum is zero is still read when it has shares.
+pub fn param_defs(plan: &Plan, k: usize, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 7]) {
     let (spiking, cuba) = (l.spiking(), l.kind.cuba());
     let p_bits = plan.rules.leak_bits();
     let per_ch = l.params_per_channel();
@@ -55,38 +60,50 @@ pub fn param_defs(plan: &Plan, l: &Layer) -> (Vec<ParamDef>, [Option<String>; 7]
             _ => true,
         }
     };
+    // A uniform value is a literal, a per-neuron one the lane's entry of table `name`.
+    let value = |name: String, ty: &str, vals: &[i64], roms: &mut Vec<RomView>| -> String {
+        if vals.len() == 1 {
+            return vals[0].to_string();
+        }
+        let init = table(depth * lanes, lanes, |i, out| {
+            int(out, neuron_at(l, per_ch, i / lanes, i % lanes).map_or(0, |n| vals[n]));
+        });
+        roms.push(RomView {
+            decl: format!("static const {ty} {name}[{depth}][{lanes}]"),
+            init: Init::Text(init),
+            ext: None,
+            pragmas: vec![
+                format!("ARRAY_PARTITION variable={name} type=complete dim=2"),
+                format!("BIND_STORAGE variable={name} {}", storage(plan, &format!("{}.params", l.name), true)),
+            ],
+        });
+        format!("{name}[{addr}][l]")
+    };
+    let shares = plan.stored_shares(k);
     let mut defs = vec![];
     let mut terms = vec![];
     for s in neuron_params(l) {
-        let ty = match s.class {
+        let ty = |class: ParamClass| match class {
             ParamClass::Membrane => format!("sf::int_t<{}>", l.v_bits),
             ParamClass::Synaptic => format!("sf::int_t<{}>", l.y_bits.max(1)),
             ParamClass::Multiplier => format!("sf::int_t<{}>", p_bits + 2),
         };
-        let zero = s.vals.len() == 1 && s.vals[0] == 0;
+        let own: Vec<_> = shares.iter().filter(|sh| sh.param == s.name).collect();
+        let zero = s.vals.len() == 1 && s.vals[0] == 0 && own.is_empty();
         if !needed(s.name) || (zero && !matches!(s.name, "thr" | "vreset")) {
             terms.push(None);
             continue;
         }
-        let def = if s.vals.len() == 1 {
-            ParamDef { name: s.name, line: format!("const int64_t {} = {};", s.name, s.vals[0]), rom: None }
-        } else {
-            let name = format!("{}_rom", s.name);
-            let init = table(depth * lanes, lanes, |i, out| {
-                int(out, neuron_at(l, per_ch, i / lanes, i % lanes).map_or(0, |n| s.vals[n]));
-            });
-            let rom = RomView {
-                decl: format!("static const {ty} {name}[{depth}][{lanes}]"),
-                init: Init::Text(init),
-                ext: None,
-                pragmas: vec![
-                    format!("ARRAY_PARTITION variable={name} type=complete dim=2"),
-                    format!("BIND_STORAGE variable={name} {}", storage(plan, &format!("{}.params", l.name), true)),
-                ],
-            };
-            ParamDef { name: s.name, line: format!("const int64_t {} = {name}[{addr}][l];", s.name), rom: Some(rom) }
-        };
-        defs.push(def);
+        let mut roms = vec![];
+        let mut expr = value(format!("{}_rom", s.name), &ty(s.class), &s.vals, &mut roms);
+        for sh in own {
+            let class = if sh.membrane { ParamClass::Membrane } else { ParamClass::Synaptic };
+            let v = value(format!("{}_s{}_rom", s.name, sh.student), &ty(class), sh.vals, &mut roms);
+            // Student `sh.student` left out: its share is taken away.
+            let _ =
+                write!(expr, " - (sf::field(act, {}, 1) != 0 ? int64_t(0) : static_cast<int64_t>({v}))", sh.student);
+        }
+        defs.push(ParamDef { name: s.name, line: format!("const int64_t {} = {expr};", s.name), roms });
         terms.push(Some(s.name.to_string()));
     }
     let [thr, bias, bias_late, vreset, syn_bias, syn_bias_late, _, _, vmin] =
@@ -196,8 +213,10 @@ pub fn update(plan: &Plan, l: &Layer, is_out: bool, terms: &[Option<String>; 7])
 }
 
 /// The update function's arguments and parameters: (late,) last, x, [s], [y], [ev, nev]
-/// (`ev_rows` entries, when the layer keeps an event list), [plane], [obuf], [counts]
-/// (`late` and `last` are printed by the template).
+/// (`ev_rows` entries, when the layer keeps an event list), [plane], [obuf], [counts], [act]
+/// (`act_bits`: the student mask's width, when the layer's constants have students' shares;
+/// `late` and `last` are printed by the template).
+#[allow(clippy::too_many_arguments)]
 pub fn update_call(
     plan: &Plan,
     l: &Layer,
@@ -206,6 +225,7 @@ pub fn update_call(
     ev_rows: Option<usize>,
     plane: Option<&PlaneView>,
     counts: bool,
+    act_bits: Option<usize>,
 ) -> (String, String) {
     let (lanes, rows) = (l.lanes, l.rows);
     let mut args = vec![format!("{id}_x")];
@@ -236,6 +256,10 @@ pub fn update_call(
     if counts {
         args.push("sf_counts".into());
         prm.push(format!("int64_t counts[{}]", l.neurons()));
+    }
+    if let Some(n) = act_bits {
+        args.push("act".into());
+        prm.push(format!("const sf::bits<{n}>& act"));
     }
     (args.join(", "), prm.join(", "))
 }

@@ -65,6 +65,13 @@ pub struct BankView {
     pub multi: bool,
     /// Rows carry an epoch bit: the early-exit clear flips the epoch instead of writing.
     pub epoch: bool,
+    /// The epoch an epoch memory's rows are compared with: `ep`, the design's, or (a design
+    /// taking a student mask, a memory of one student's layers) `<pre>_ep`, its own, which the
+    /// clear flips only when the student ran. An inactive student's rows are not rewritten at
+    /// step 0; with its epoch held they keep reading as they were left (zero or cleared).
+    pub ep: String,
+    /// Its own epoch's student (see `ep`).
+    pub ep_student: Option<usize>,
     /// Update pass read and write addresses.
     pub uraddr: String,
     /// Update pass write address.
@@ -208,6 +215,11 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
         }
         clients.extend(connect_clients(&pre, kind, base, lanes, lw, aw, l));
     }
+    let epoch = multi && plan.early_exit;
+    // A masked design's memories never mix students (`hw::memory`): the members' student.
+    let ep_student = plan.mask_students().filter(|_| epoch).and_then(|st| st.layer[g[0]]);
+    debug_assert!(!epoch || plan.mask_students().is_none_or(|st| g.iter().all(|&k| st.layer[k] == st.layer[g[0]])));
+    let ep = if ep_student.is_some() { format!("{pre}_ep") } else { "ep".into() };
     let (uraddr, uwaddr, uon) = if multi {
         (
             format!("{pre}_rbase + {}", bank_addr(0, &format!("{gp}u_raddr"), sh.rw, aw)),
@@ -230,7 +242,9 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
         aw,
         logic: bank.map == MemMap::Registers,
         multi,
-        epoch: multi && plan.early_exit,
+        epoch,
+        ep,
+        ep_student,
         uraddr,
         uwaddr,
         uon,

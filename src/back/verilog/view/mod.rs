@@ -157,7 +157,8 @@ pub struct TopView {
     pub plbanks: Vec<types::PlaneBankView>,
     /// Streamed: the popcount datapath the dense units share.
     pub dshared: Option<dense_shared::SharedDenseView>,
-    /// Some bank tells stale rows by an epoch bit instead of being cleared.
+    /// Some bank tells stale rows by an epoch bit instead of being cleared, against the
+    /// design's epoch `ep`.
     pub any_epoch: bool,
     /// The plan's block RAMs fit the device: ROMs are held to block RAM (sf_ram BLOCK).
     pub hold_brams: bool,
@@ -361,7 +362,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         wl,
         leak_bits: plan.rules.leak_bits(),
         out_spikes: plan.output.spikes,
-        any_epoch: banks.iter().any(|b| b.epoch),
+        any_epoch: banks.iter().any(|b| b.epoch && b.ep_student.is_none()),
         hold_brams: plan.device_block_rams > 0 && plan.block_rams() <= plan.device_block_rams,
         banks,
         evbanks,
