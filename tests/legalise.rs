@@ -108,14 +108,14 @@ fn the_ensemble_compiles_to_loihi2_and_lava_agrees() {
 }
 
 /// conv_bw, refused before legalisation (two paths into 'lif1', pooling), compiles to loihi2
-/// and Lava agrees on the first 64 digits (Lava runs this CNN at about 0.5 s a digit; all 450
+/// and Lava agrees on the first 32 digits (Lava runs this CNN at about 0.5 s a digit; all 450
 /// agreed on 2026-11-26). Loihi's 8-bit weights round the binary weights against the
 /// shortcut's +1, so the chip agrees with the float model on fewer classes than the default
 /// --min-agreement asks (0.9756 on all 450 on 2026-11-26); the test asks 0.95.
 #[test]
 fn the_residual_conv_compiles_to_loihi2_and_lava_agrees() {
     let test = "the_residual_conv_compiles_to_loihi2_and_lava_agrees";
-    let Some(r) = loihi2_judged_by_lava(test, "conv_bw", 64, &["--min-agreement", "0.95"]) else { return };
+    let Some(r) = loihi2_judged_by_lava(test, "conv_bw", 32, &["--min-agreement", "0.95"]) else { return };
     let changes = legalise_changes(&r);
     assert!(changes.contains("'pool' (AvgPool2d) folded into 'fc'"), "{changes}");
     assert!(changes.contains("the shortcut from 'lif0' into 'lif1'"), "{changes}");
