@@ -410,3 +410,74 @@ fn one_hls_design_runs_every_subset_exactly() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no student 'nobody'"), "{stderr}");
 }
+
+/// `compile --active-students` makes the students the board design's power-on default (the
+/// wrapper ties `act` to them) and runs every check under them: the reference engine on the
+/// model pruned to them against the masked cycle engine, co-simulation and C simulation
+/// exact, energy below the full ensemble's. Compile-time pruning beside it, a design that
+/// takes no mask and an unknown student are refused (exit 2).
+#[test]
+fn compile_sets_the_power_on_students() {
+    let test = "compile_sets_the_power_on_students";
+    if !common::tool_or_skip("iverilog", test) || !common::tool_or_skip("g++", test) {
+        return;
+    }
+    let compile = |dir: &str, extra: &[&str]| {
+        let out = common::scratch(dir);
+        let mut a: Vec<String> = ["compile", "models/ensemble_bw/ensemble_bw.nir", "-T", "8"]
+            .into_iter()
+            .chain(["--inputs", "models/digits_test_x.npy", "--labels", "models/digits_test_y.npy"])
+            .chain(["--samples", "24", "--json"])
+            .map(String::from)
+            .collect();
+        a.extend(["-o".to_string(), out.display().to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let (code, stdout, stderr) = spikefab(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        (code, stdout, stderr, out)
+    };
+    let (code, stdout, stderr, out) = compile(
+        "mask-compile",
+        &["--active-students", "s0,s2", "--schedule", "sequential", "--backend", "both", "--cosim-samples", "2"],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(r["active_students"], serde_json::json!(["s0", "s2"]), "{r}");
+    let board = std::fs::read_to_string(out.join("sf_ensemble_bw_board.v")).unwrap();
+    assert!(board.contains(".act(4'b0101)"), "students 0 and 2 at power-on");
+    let h = &r;
+    assert_eq!(h["verify"]["class_agreement"], 1.0, "{}", h["verify"]);
+    assert_eq!((h["cosim"]["word_mismatches"].as_u64(), h["cosim"]["cycle_mismatches"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(h["csim"]["mismatches"], 0, "{}", h["csim"]);
+    assert_eq!(std::fs::read_to_string(out.join("hls/act.hex")).unwrap(), "5\n".repeat(24));
+    // The full ensemble, built the same way: more energy, and the board runs every student.
+    let (code, stdout, stderr, full) =
+        compile("mask-compile-full", &["--schedule", "sequential", "--cosim-samples", "0"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let f: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let energy = |v: &serde_json::Value| v["energy"]["energy_per_inference_j"].as_f64().unwrap();
+    assert!(energy(&r) < 0.7 * energy(&f), "two of four students: {} against {}", energy(&r), energy(&f));
+    assert!(std::fs::read_to_string(full.join("sf_ensemble_bw_board.v")).unwrap().contains(".act(4'b1111)"));
+    // Everything but the board wrapper is the same design.
+    let mut same = 0;
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        if (name.ends_with(".v") || name.ends_with(".hex")) && !name.ends_with("_board.v") {
+            let a = std::fs::read(out.join(&name)).unwrap();
+            assert_eq!(a, std::fs::read(full.join(&name)).unwrap(), "{name} does not depend on the mask");
+            same += 1;
+        }
+    }
+    assert!(same > 10, "{same} files compared");
+    for (extra, want) in [
+        (
+            &["--active-students", "s0", "--students", "s0", "--schedule", "sequential"][..],
+            "give it without --students",
+        ),
+        (&["--active-students", "s0", "--schedule", "pipelined"][..], "does not take a student mask"),
+        (&["--active-students", "s7", "--schedule", "sequential"][..], "no student 's7'"),
+    ] {
+        let (code, _, stderr, _) = compile("mask-compile-refused", &[extra, &["--cosim-samples", "0"]].concat());
+        assert_eq!(code, 2, "{extra:?}: {stderr}");
+        assert!(stderr.contains(want), "{extra:?}: {stderr}");
+    }
+}

@@ -273,6 +273,15 @@ def test_csim_takes_active_students(tmp_path):
     assert e.value.exit_code == 2
 
 
+def test_compile_sets_the_power_on_students(tmp_path):
+    """compile's active_students: the board's power-on students, the checks run under them."""
+    ens = spikefab.load(os.path.join(ROOT, "models", "ensemble_bw", "ensemble_bw.nir"), timesteps=8, reset="zero")
+    r = spikefab.compile(ens, out_dir=tmp_path / "c", inputs=X[:8], labels=Y[:8], cosim_samples=0,
+                         schedule="sequential", active_students=["s1", "s3"])
+    assert r.ok and r.active_students == ["s1", "s3"] and r.verify.class_agreement == 1.0
+    assert ".act(4'b1010)" in (tmp_path / "c" / "sf_ensemble_bw_board.v").read_text()
+
+
 def test_energy_and_explore(mlp):
     e = spikefab.energy(mlp, X[:20], compare=["loihi"])
     assert e.energy_per_inference_j > 0 and len(e.compare) == 1 and e.compare[0].target == "loihi"

@@ -106,6 +106,9 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
     for why in &x.exceeds_device {
         println!("  warning: does not fit the device: {why}");
     }
+    if let Some(s) = &x.active_students {
+        println!("  students at power-on: {} (the board's act port; the checks below run only them)", s.join(", "));
+    }
     if let (Some(top), Some(files)) = (&x.top, &x.files) {
         let roms = files.iter().filter(|n| n.ends_with(".hex")).count();
         println!(

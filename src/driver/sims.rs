@@ -15,13 +15,15 @@ use crate::options::{PlanSettings, Samples};
 use crate::sim::cycle;
 use crate::target::Target;
 
-/// The students that run in a co-simulation or C simulation (`--active-students`).
+/// The students that run in a co-simulation or C simulation, or from power-on in a compiled
+/// board design (`--active-students`).
 #[derive(Clone, Debug, Default, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct StudentMask {
     /// Run only these students of the ensemble (names or indices, as `inspect` lists them),
     /// given to the design at run time (the RTL's `act` port, the HLS C++'s `act` argument; the
-    /// sequential schedule's designs take it), and the cycle engine runs the same mask.
+    /// sequential schedule's designs take it), and the cycle engine runs the same mask; in
+    /// `compile`, the board's power-on default, and every check runs under it.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub active_students: Vec<String>,
 }
@@ -114,14 +116,14 @@ pub fn csim(
     }
 }
 
-fn mask_usage(e: crate::quant::students::MaskError) -> Error {
+pub(crate) fn mask_usage(e: crate::quant::students::MaskError) -> Error {
     Error::Usage(e.to_string())
 }
 
 impl StudentMask {
     /// The flags of the students named (None when none is named): one per student of
     /// `plan`'s ensemble, unknown names and a plan without an ensemble refused.
-    fn resolve(&self, plan: &crate::hw::Plan) -> Result<Option<Vec<bool>>, Error> {
+    pub(crate) fn resolve(&self, plan: &crate::hw::Plan) -> Result<Option<Vec<bool>>, Error> {
         match self.active_students.as_slice() {
             [] => Ok(None),
             names => {
@@ -133,7 +135,7 @@ impl StudentMask {
     }
 
     /// Refuses a mask when `plan`'s design (`what`: "RTL" or "HLS C++") takes none.
-    fn designed_for(&self, plan: &crate::hw::Plan, what: &str) -> Result<(), Error> {
+    pub(crate) fn designed_for(&self, plan: &crate::hw::Plan, what: &str) -> Result<(), Error> {
         if self.active_students.is_empty() || plan.takes_mask() {
             return Ok(());
         }

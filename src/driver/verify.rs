@@ -151,6 +151,22 @@ pub fn verify(
     counter: Option<&Counter>,
     progress: &dyn Progress,
 ) -> Result<(Verification, RunResult, BatchResult), Error> {
+    verify_active(cut, plan, batch, steps, labels, counter, None, progress)
+}
+
+/// [`verify`] with the cycle engine running only the students `active` (None: every student;
+/// [`cycle::run_active`]): `cut` is then the model pruned to those students.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_active(
+    cut: &Model,
+    plan: &Plan,
+    batch: &InputBatch,
+    steps: usize,
+    labels: Option<&[usize]>,
+    counter: Option<&Counter>,
+    active: Option<&[bool]>,
+    progress: &dyn Progress,
+) -> Result<(Verification, RunResult, BatchResult), Error> {
     let output = cut.graph.select_output(None).map_err(crate::sim::reference::SimError::from)?;
     let what = format!("verifying {} samples against the reference engine", batch.n);
     progress.begin(&what, Some(batch.n as u64));
@@ -176,7 +192,17 @@ pub fn verify(
                 return Err(e.into());
             }
         };
-        runs.push((r, cycle::run(plan, b, steps)));
+        let c = match active {
+            None => cycle::run(plan, b, steps),
+            Some(a) => match cycle::run_active(plan, b, steps, a) {
+                Ok(c) => c,
+                Err(e) => {
+                    progress.end(&what, t0.elapsed().as_secs_f64());
+                    return Err(super::sims::mask_usage(e));
+                }
+            },
+        };
+        runs.push((r, c));
         done += n;
         progress.advance(done as u64);
         // The next part: about a second at the rate so far, at least a sample per thread.
@@ -265,20 +291,42 @@ pub fn early_exit_check(plan: &Plan, batch: &InputBatch, steps: usize, run: &Bat
     early_exit_counts(plan, batch, steps, run).map(|c| c.early_exit())
 }
 
+/// [`early_exit_check`] of a run under the student mask `active` (None: every student): the
+/// run to the last step runs the same mask.
+pub fn early_exit_check_active(
+    plan: &Plan,
+    batch: &InputBatch,
+    steps: usize,
+    run: &BatchResult,
+    active: Option<&[bool]>,
+) -> Result<Option<EarlyExit>, Error> {
+    let Some(a) = active else { return Ok(early_exit_check(plan, batch, steps, run)) };
+    if !plan.early_exit {
+        return Ok(None);
+    }
+    let f = cycle::run_active(&plan.without_early_exit(), batch, steps, a).map_err(super::sims::mask_usage)?;
+    Ok(Some(counts_against(batch, run, &f).early_exit()))
+}
+
 /// [`early_exit_check`]'s counts.
 pub fn early_exit_counts(plan: &Plan, batch: &InputBatch, steps: usize, run: &BatchResult) -> Option<EarlyExitCounts> {
     if !plan.early_exit {
         return None;
     }
     let f = cycle::run(&plan.without_early_exit(), batch, steps);
-    let (a, b) = (run.outputs.classes(), f.outputs.classes());
-    Some(EarlyExitCounts {
+    Some(counts_against(batch, run, &f))
+}
+
+/// The counts of the early-exit `run` against `full`, the same inputs run to the last step.
+fn counts_against(batch: &InputBatch, run: &BatchResult, full: &BatchResult) -> EarlyExitCounts {
+    let (a, b) = (run.outputs.classes(), full.outputs.classes());
+    EarlyExitCounts {
         samples: batch.n,
         steps_run: run.total.steps_run,
         cycles: run.total.cycles,
-        cycles_full: f.total.cycles,
+        cycles_full: full.total.cycles,
         changed: a.iter().zip(&b).filter(|(x, y)| x != y).count(),
-    })
+    }
 }
 
 /// How to co-simulate (the command line's `--simulator`, `--cosim-budget`, `--speed`).

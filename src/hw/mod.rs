@@ -120,6 +120,7 @@ pub fn layout_planes(
         datapath_note: None,
         mode_choices: vec![],
         external: target.external_memory.clone().filter(|_| schedule == Schedule::Streamed),
+        power_on: None,
     };
     memory::map_into(&mut plan, target);
     plan

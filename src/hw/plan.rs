@@ -156,6 +156,11 @@ pub struct Plan {
     /// and the design runs it at the plan's clock. None: every weight on chip.
     #[serde(skip)]
     pub external: Option<ExternalMemory>,
+    /// The students a board design runs from power-on (`compile --active-students`: the board
+    /// wrapper ties the `act` port to them), one flag per student of a plan that takes a mask
+    /// ([`Plan::takes_mask`]); None: every student.
+    #[serde(skip)]
+    pub power_on: Option<Vec<bool>>,
 }
 
 impl Plan {

@@ -16,7 +16,7 @@ use crate::back::{hls, verilog};
 use crate::data::InputBatch;
 use crate::driver::datapath;
 use crate::driver::progress::step;
-use crate::driver::verify::{cosim_step, early_exit_check, html_report, verify};
+use crate::driver::verify::{cosim_step, early_exit_check_active, html_report, verify_active};
 use crate::driver::{Error, Progress, Step, prepare, steps_for};
 use crate::energy::{self, neurobench};
 use crate::flow::ecp5;
@@ -24,7 +24,7 @@ use crate::flow::ice40;
 use crate::flow::{self, FlowError, csim, yowasp};
 use crate::hw::dense::Mode;
 use crate::hw::{Plan, PlanOptions, Schedule, lay_out};
-use crate::options::{Datapath, Optimize};
+use crate::options::{Datapath, Optimize, PassSettings};
 use crate::target::{Flow, ScheduleChoice, Target};
 
 /// The options `compile` refuses before it starts.
@@ -216,6 +216,30 @@ fn turn_order(plan: &Plan, optimize: Optimize) -> Vec<(usize, usize)> {
 }
 
 /// `compile` on an FPGA or ASIC target.
+/// `--active-students` on `plan`: the flags of the students named, set as its power-on students
+/// (None when none is named). Refused: alongside compile-time pruning (`--students`,
+/// `--keep-students`), a mask the ensemble cannot run, and a design that takes no mask.
+fn power_on(plan: &mut Plan, o: &CompileOptions) -> Result<Option<Vec<bool>>, Error> {
+    let mask = &o.build.mask;
+    if mask.active_students.is_empty() {
+        return Ok(None);
+    }
+    if !o.passes.students.is_empty() || o.passes.keep_students.is_some() {
+        return Err(Error::Usage(
+            "--active-students chooses the students at run time (the power-on default); give it without --students or \
+             --keep-students"
+                .into(),
+        ));
+    }
+    let active = mask.resolve(plan)?;
+    if let Some(a) = &active {
+        plan.masked(a).map_err(crate::driver::sims::mask_usage)?;
+        mask.designed_for(plan, "design")?;
+    }
+    plan.power_on = active.clone();
+    Ok(active)
+}
+
 pub(crate) fn compile(
     m: &Model,
     o: &CompileOptions,
@@ -238,6 +262,8 @@ pub(crate) fn compile(
     let calib = batch.or(o.passes.calib.as_ref());
     let opts = o.plan.options_for(target.clone(), steps, calib)?;
     let mut plan = crate::driver::options::lower(&prep.model, &opts, calib)?;
+    // `--active-students`: the board's power-on students, and the students every check runs.
+    let active = power_on(&mut plan, o)?;
     let out = &o.out_dir;
     let mut written = if rtl { Some(write_rtl(&plan, &target, out)?) } else { None };
     // The automatic choices are built first and given up, one at a time, while the design does
@@ -262,6 +288,7 @@ pub(crate) fn compile(
                 std::fs::remove_file(&path).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())))?;
             }
             plan = p.0;
+            power_on(&mut plan, o)?;
             written = Some(write_rtl(&plan, &target, out)?);
         }
     }
@@ -300,6 +327,7 @@ pub(crate) fn compile(
         csim: None,
         fpga: None,
         report: None,
+        active_students: active.as_ref().map(|_| bs.mask.active_students.clone()),
     };
     let mut failures = vec![];
     let mut measured = None;
@@ -311,18 +339,28 @@ pub(crate) fn compile(
     if let Some(b) = checked.as_deref() {
         // The reference runs the cut model unsimplified: verification covers the passes.
         // NeuroBench's counts come from the verification's reference run, not a second one.
+        // Under a student mask the reference runs the model pruned to those students.
+        let pruned = match &active {
+            None => None,
+            Some(_) => {
+                let passes = PassSettings { students: bs.mask.active_students.clone(), ..o.passes.clone() };
+                Some(prepare(m.clone(), steps, &passes, &o.plan, batch, o.labels.as_deref(), &super::super::Quiet)?)
+            }
+        };
+        let cut = pruned.as_ref().map_or(&prep.cut, |p| &p.cut);
         let counter = step(progress, "counting synapses for NeuroBench", || {
-            neurobench::Counter::new(&prep.cut.graph, &prep.cut.info, prep.cut.dialect())
+            neurobench::Counter::new(&cut.graph, &cut.info, cut.dialect())
         });
-        let (v, _, c) = verify(&prep.cut, &plan, b, steps, labels, Some(&counter), progress)?;
+        let act = active.as_deref();
+        let (v, _, c) = verify_active(cut, &plan, b, steps, labels, Some(&counter), act, progress)?;
         let min = o.passes.min_agreement;
         if v.class_agreement < min {
             failures.push(format!("class agreement {:.4} is below --min-agreement {min}", v.class_agreement));
         }
         r.verify = Some(v);
         let est = energy::estimate(&plan, &target, &c);
-        let counts = counter.counts(&prep.cut.graph, &prep.cut.info, b.n, steps);
-        if let Some(e) = early_exit_check(&plan, b, steps, &c) {
+        let counts = counter.counts(&cut.graph, &cut.info, b.n, steps);
+        if let Some(e) = early_exit_check_active(&plan, b, steps, &c, act)? {
             if e.changed > 0 {
                 failures.push(format!("early exit changed the class of {} inputs", e.changed));
             }
@@ -336,7 +374,7 @@ pub(crate) fn compile(
         if rtl && bs.cosim_samples > 0 {
             let n = bs.cosim_samples.min(b.n);
             let first = b.take(n);
-            let outcome = cosim_step(&plan, &first, &c.samples[..n], None, &bs.cosim, &out.join("cosim"), progress)?
+            let outcome = cosim_step(&plan, &first, &c.samples[..n], act, &bs.cosim, &out.join("cosim"), progress)?
                 .noted("co-simulation", progress);
             if let Some(rep) = outcome.ran()
                 && !rep.exact()
@@ -349,9 +387,10 @@ pub(crate) fn compile(
             let n = bs.csim_samples.unwrap_or(b.n).min(b.n);
             let first = b.take(n);
             let eng = &c.samples[..n];
+            let masks = act.map(|a| vec![a.to_vec(); n]);
             let outcome = if flow::have("g++") {
                 let rep = step(progress, &format!("C-simulating {n} samples (g++)"), || {
-                    csim::csim_against(&plan, &first, eng, target.hls_part(), &hls_dir)
+                    csim::csim_against_masks(&plan, &first, eng, masks.as_deref(), target.hls_part(), &hls_dir)
                 })?;
                 if !rep.exact() {
                     failures.push(format!("C simulation: {}", rep.first_differences.join("; ")));
@@ -359,7 +398,7 @@ pub(crate) fn compile(
                 Step::Ran(rep)
             } else {
                 // The project still gets its testbench data.
-                csim::write_project(&plan, &first, eng, target.hls_part(), &hls_dir)?;
+                csim::write_project_masks(&plan, &first, eng, masks.as_deref(), target.hls_part(), &hls_dir)?;
                 Step::skipped(format!("g++ is not installed (Debian package: {})", flow::package_of("g++")))
             };
             r.csim = Some(outcome.noted("C simulation", progress));

@@ -81,6 +81,10 @@ pub struct CompileSettings {
     /// The sample whose spike raster the report shows.
     #[arg(long, default_value_t = 0)]
     pub raster_sample: usize,
+    /// The students the board design runs from power-on.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub mask: crate::driver::StudentMask,
 }
 
 impl Default for CompileSettings {
@@ -167,6 +171,9 @@ pub struct RtlSection {
     pub fpga: Option<FpgaOutcome>,
     /// The HTML report written.
     pub report: Option<String>,
+    /// The students the board design runs from power-on and the checks ran (`--active-students`);
+    /// None: every student.
+    pub active_students: Option<Vec<String>>,
 }
 
 /// What the target's mapping built and checked: one section per kind of mapping.

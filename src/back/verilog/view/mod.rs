@@ -195,7 +195,8 @@ pub struct TopView {
     /// A design taking a student mask ([`Plan::takes_mask`]): its students (the width of the
     /// `act` port), else 0.
     pub mask: usize,
-    /// The `act` the board wrapper ties (a Verilog literal): every student.
+    /// The `act` the board wrapper ties (a Verilog literal): [`Plan::power_on`], every student
+    /// by default.
     pub act_default: String,
 }
 
@@ -350,7 +351,14 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         prog,
         tiles,
         mask,
-        act_default: format!("{mask}'b{}", "1".repeat(mask.max(1))),
+        // Bit s (from the right) is student s; every student unless compile chose some.
+        act_default: format!(
+            "{mask}'b{}",
+            (0..mask.max(1))
+                .rev()
+                .map(|s| if plan.power_on.as_ref().is_none_or(|a| a.get(s) != Some(&false)) { '1' } else { '0' })
+                .collect::<String>()
+        ),
         streamed,
         step_bases: sbases,
         in_step,
