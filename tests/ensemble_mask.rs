@@ -326,10 +326,13 @@ fn cosim_takes_the_active_students() {
     assert_eq!(std::fs::read_to_string(out.join("act.hex")).unwrap(), "a\na\n", "students 1 and 3, each sample");
     let (code, _, stderr) = run(&["--schedule", "pipelined", "--active-students", "s1"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("does not take a student mask") && stderr.contains("--schedule sequential"), "{stderr}");
+    assert!(
+        stderr.contains("takes no student mask yet (pipelined schedule") && stderr.contains("--schedule sequential"),
+        "{stderr}"
+    );
     let (code, _, stderr) = run(&["--schedule", "streamed", "--active-students", "s1"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("takes no student mask yet (streamed schedule)"), "{stderr}");
+    assert!(stderr.contains("takes no student mask yet (streamed schedule"), "{stderr}");
     let (code, stdout, stderr) = run(&["--schedule", "sequential", "--early-exit", "--active-students", "s1"]);
     assert_eq!(code, 0, "early exit takes a mask: {stdout}\n{stderr}");
     let (code, _, stderr) = run(&["--schedule", "sequential", "--active-students", "s9"]);
@@ -385,7 +388,8 @@ fn one_hls_design_runs_every_subset_exactly() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a 4-bit hex mask"));
 
-    // The command line: the mask given, the act.hex written; early exit refused.
+    // The command line: the mask given, the act.hex written, also with early exit; the streamed
+    // design and an unknown student refused.
     let out = common::scratch("mask-csim-cli");
     let run = |extra: &[&str]| {
         let mut a: Vec<String> = ["csim", "models/ensemble_bw/ensemble_bw.nir", "-T", "8"]
@@ -405,7 +409,7 @@ fn one_hls_design_runs_every_subset_exactly() {
     assert_eq!(code, 0, "early exit takes a mask: {stdout}\n{stderr}");
     let (code, _, stderr) = run(&["--schedule", "streamed", "--active-students", "s0"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("the HLS C++ of this plan takes no student mask yet (streamed schedule)"), "{stderr}");
+    assert!(stderr.contains("the HLS C++ of this plan takes no student mask yet (streamed schedule"), "{stderr}");
     let (code, _, stderr) = run(&["--schedule", "sequential", "--active-students", "s0,nobody"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no student 'nobody'"), "{stderr}");
@@ -442,6 +446,13 @@ fn compile_sets_the_power_on_students() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(r["active_students"], serde_json::json!(["s0", "s2"]), "{r}");
+    let (code, stdout, stderr, _) = compile(
+        "mask-compile-indices",
+        &["--active-students", "2,0", "--schedule", "sequential", "--cosim-samples", "0"],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let by_index: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(by_index["active_students"], serde_json::json!(["s0", "s2"]), "indices are reported by name");
     let board = std::fs::read_to_string(out.join("sf_ensemble_bw_board.v")).unwrap();
     assert!(board.contains(".act(4'b0101)"), "students 0 and 2 at power-on");
     let h = &r;
@@ -473,7 +484,7 @@ fn compile_sets_the_power_on_students() {
             &["--active-students", "s0", "--students", "s0", "--schedule", "sequential"][..],
             "give it without --students",
         ),
-        (&["--active-students", "s0", "--schedule", "pipelined"][..], "does not take a student mask"),
+        (&["--active-students", "s0", "--schedule", "pipelined"][..], "takes no student mask yet (pipelined schedule"),
         (&["--active-students", "s7", "--schedule", "sequential"][..], "no student 's7'"),
     ] {
         let (code, _, stderr, _) = compile("mask-compile-refused", &[extra, &["--cosim-samples", "0"]].concat());

@@ -48,6 +48,7 @@ mod energy;
 mod error;
 mod explore;
 mod job;
+mod mask;
 mod options;
 mod phase;
 mod plan;
@@ -73,10 +74,11 @@ pub use explore::{
     ExploreSettings, ExploreShard, Explored, config_label, explore, explore_shard, merge_explore, students_label,
 };
 pub use job::{Checked as CheckedInputs, Job};
+pub use mask::StudentMask;
 pub use plan::{LatencyBound, MeasuredCycles, PlanReport, StreamBalance, plan};
 pub use prepare::{Prepared, prepare};
 pub use progress::{Progress, Quiet};
-pub use sims::{DEFAULT_COSIM_SAMPLES, StudentMask, cosim, csim};
+pub use sims::{DEFAULT_COSIM_SAMPLES, cosim, csim};
 pub use simulate::{Engine, SimulateOptions, Simulation, simulate};
 pub use step::Step;
 pub use verify::{

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::backend::{self, Design, Stage};
+use super::mask::{StudentMask, mask_usage};
 use super::verify::{CosimSettings, cosim_step};
 use super::{Error, Progress, Step};
 use crate::Model;
@@ -14,19 +15,6 @@ use crate::hw::Plan;
 use crate::options::{PlanSettings, Samples};
 use crate::sim::cycle;
 use crate::target::Target;
-
-/// The students that run in a co-simulation or C simulation, or from power-on in a compiled
-/// board design (`--active-students`).
-#[derive(Clone, Debug, Default, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct StudentMask {
-    /// Run only these students of the ensemble (names or indices, as `inspect` lists them),
-    /// given to the design at run time (the RTL's `act` port, the HLS C++'s `act` argument; the
-    /// sequential schedule's designs take it), and the cycle engine runs the same mask; in
-    /// `compile`, the board's power-on default, and every check runs under it.
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
-    pub active_students: Vec<String>,
-}
 
 /// Samples co-simulated when none are asked for.
 pub const DEFAULT_COSIM_SAMPLES: usize = 16;
@@ -78,13 +66,13 @@ pub fn cosim(
         .of(batch)
         .map_err(|e| Error::Usage(e.to_string()))?;
     let active = mask.resolve(plan)?;
+    mask.designed_for(plan, "RTL")?;
     // One engine run: its cycle counts predict the simulator's time, its results are compared.
-    // A mask the plan cannot take is refused here with its reason.
+    // A mask the plan's ensemble cannot run is refused here with its reason.
     let eng = match &active {
         None => cycle::run(plan, &first, plan.timesteps),
         Some(a) => cycle::run_active(plan, &first, plan.timesteps, a).map_err(mask_usage)?,
     };
-    mask.designed_for(plan, "RTL")?;
     match cosim_step(plan, &first, &eng.samples, active.as_deref(), cosim, dir, progress)? {
         Step::Ran(r) => Ok(r),
         Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),
@@ -108,42 +96,9 @@ pub fn csim(
     match mask.resolve(plan)? {
         None => Ok(csim::csim(plan, &first, None, target.hls_part(), dir)?),
         Some(active) => {
-            // The engine refuses what no plan can take with its reason, then the design.
-            plan.masked(&active).map_err(mask_usage)?;
             mask.designed_for(plan, "HLS C++")?;
+            plan.masked(&active).map_err(mask_usage)?;
             Ok(csim::csim_active(plan, &first, None, &active, target.hls_part(), dir)?)
         }
-    }
-}
-
-pub(crate) fn mask_usage(e: crate::quant::students::MaskError) -> Error {
-    Error::Usage(e.to_string())
-}
-
-impl StudentMask {
-    /// The flags of the students named (None when none is named): one per student of
-    /// `plan`'s ensemble, unknown names and a plan without an ensemble refused.
-    pub(crate) fn resolve(&self, plan: &crate::hw::Plan) -> Result<Option<Vec<bool>>, Error> {
-        match self.active_students.as_slice() {
-            [] => Ok(None),
-            names => {
-                let st =
-                    plan.students.as_ref().ok_or(crate::quant::students::MaskError::NoEnsemble).map_err(mask_usage)?;
-                Ok(Some(st.mask(names).map_err(mask_usage)?))
-            }
-        }
-    }
-
-    /// Refuses a mask when `plan`'s design (`what`: "RTL" or "HLS C++") takes none.
-    pub(crate) fn designed_for(&self, plan: &crate::hw::Plan, what: &str) -> Result<(), Error> {
-        if self.active_students.is_empty() || plan.takes_mask() {
-            return Ok(());
-        }
-        Err(Error::Usage(format!(
-            "--active-students: the {what} of this plan takes no student mask yet ({} schedule{}); the sequential \
-             schedule's does (--schedule sequential), with every weight on chip",
-            plan.schedule.name(),
-            if plan.external.is_some() { ", weights in external memory" } else { "" }
-        )))
     }
 }

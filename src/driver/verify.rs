@@ -198,7 +198,7 @@ pub fn verify_active(
                 Ok(c) => c,
                 Err(e) => {
                     progress.end(&what, t0.elapsed().as_secs_f64());
-                    return Err(super::sims::mask_usage(e));
+                    return Err(super::mask::mask_usage(e));
                 }
             },
         };
@@ -304,7 +304,7 @@ pub fn early_exit_check_active(
     if !plan.early_exit {
         return Ok(None);
     }
-    let f = cycle::run_active(&plan.without_early_exit(), batch, steps, a).map_err(super::sims::mask_usage)?;
+    let f = cycle::run_active(&plan.without_early_exit(), batch, steps, a).map_err(super::mask::mask_usage)?;
     Ok(Some(counts_against(batch, run, &f).early_exit()))
 }
 

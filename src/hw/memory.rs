@@ -197,11 +197,11 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
             items.iter().map(|&(k, _)| vec![k]).collect()
         } else if streamed {
             if items.is_empty() { vec![] } else { vec![items.iter().map(|&(k, _)| k).collect()] }
-        } else if let (Some(st), true) = (plan.students.as_ref().filter(|_| plan.early_exit), kind != "events") {
+        } else if let (Some(st), true) = (plan.mask_students().filter(|_| plan.early_exit), kind != "events") {
             // Early exit tells a shared state memory's stale rows by an epoch the clear flips;
             // under a run-time student mask an inactive student's rows are not rewritten, so
             // its memories must not hold another student's or shared layers' rows: each keeps
-            // an epoch flipped only when its student ran (the RTL's `Plan::takes_mask`).
+            // an epoch flipped only when its student ran (a plan whose RTL takes a mask).
             let mut groups: Vec<Vec<usize>> = vec![];
             let mut classes: Vec<Option<usize>> = items.iter().map(|&(k, _)| st.layer[k]).collect();
             classes.sort_unstable();

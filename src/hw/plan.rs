@@ -217,6 +217,30 @@ impl Plan {
         self.mask_students().is_some()
     }
 
+    /// Why the designs of this plan, an ensemble's, take no student mask (None: they do, or it
+    /// has no ensemble): the first of [`Plan::takes_mask`]'s conditions it breaks.
+    pub fn mask_refusal(&self) -> Option<String> {
+        let st = self.students.as_ref()?;
+        if self.mask_students().is_some() {
+            return None;
+        }
+        let out = self.output.layer;
+        Some(if self.schedule != Schedule::Sequential {
+            format!(
+                "{} schedule; the sequential schedule's designs take one: --schedule sequential",
+                self.schedule.name()
+            )
+        } else if self.external.is_some() {
+            "its weights stream from external memory".into()
+        } else if let Some(s) = st.layer[out] {
+            format!("its output layer '{}' belongs to student '{}'", self.layers[out].name, st.names[s])
+        } else if let Some(sh) = st.shares.iter().find(|sh| self.layers[sh.layer].saturate) {
+            format!("layer '{}', which holds students' shares, saturates", self.layers[sh.layer].name)
+        } else {
+            "a layer storing one parameter word per channel holds students' shares that differ within a channel".into()
+        })
+    }
+
     /// The students of a plan whose RTL takes a student mask ([`Plan::takes_mask`]): the width
     /// and meaning of its `act` port.
     pub fn mask_students(&self) -> Option<&quant::students::Students> {

@@ -7,7 +7,7 @@
 // student s runs); without it every student runs.
 {%- endif %}
 // When expected.txt exists (the cycle engine's lines in the same format) the testbench
-// compares line by line and exits 1 on any difference. Exit 2: unreadable inputs; exit 3: the
+// compares line by line and exits 1 on any difference. Exit 2: unreadable inputs{% if v.students > 0 %} or masks{% endif %}; exit 3: the
 // design broke the stream protocol.
 #include <cstdio>
 #include <cstdlib>
@@ -95,8 +95,14 @@ int main() {
             sf::set_field(act[s], b, 1, 1);
         }
     }
-    std::vector<std::string> atext;
-    if (read_lines("act.hex", atext)) {
+    std::vector<std::string> alines;
+    if (read_lines("act.hex", alines)) {
+        std::vector<std::string> atext;  // blank lines skipped, as in inputs.hex
+        for (size_t i = 0; i < alines.size(); i++) {
+            if (!alines[i].empty()) {
+                atext.push_back(alines[i]);
+            }
+        }
         if (atext.size() != samples) {
             std::fprintf(stderr, "tb: act.hex holds %zu lines, not one per sample (%zu)\n", atext.size(), samples);
             return 2;
@@ -119,7 +125,7 @@ int main() {
                 }
             }
             if (!ok) {
-                std::fprintf(stderr, "tb: act.hex line %zu: '%s' is not a %d-bit hex mask\n", s + 1, h.c_str(), cfg::students);
+                std::fprintf(stderr, "tb: act.hex mask %zu: '%s' is not a %d-bit hex mask\n", s + 1, h.c_str(), cfg::students);
                 return 2;
             }
         }

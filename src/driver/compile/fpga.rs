@@ -215,7 +215,6 @@ fn turn_order(plan: &Plan, optimize: Optimize) -> Vec<(usize, usize)> {
     dense
 }
 
-/// `compile` on an FPGA or ASIC target.
 /// `--active-students` on `plan`: the flags of the students named, set as its power-on students
 /// (None when none is named). Refused: alongside compile-time pruning (`--students`,
 /// `--keep-students`), a mask the ensemble cannot run, and a design that takes no mask.
@@ -233,13 +232,14 @@ fn power_on(plan: &mut Plan, o: &CompileOptions) -> Result<Option<Vec<bool>>, Er
     }
     let active = mask.resolve(plan)?;
     if let Some(a) = &active {
-        plan.masked(a).map_err(crate::driver::sims::mask_usage)?;
         mask.designed_for(plan, "design")?;
+        plan.masked(a).map_err(crate::driver::mask::mask_usage)?;
     }
     plan.power_on = active.clone();
     Ok(active)
 }
 
+/// `compile` on an FPGA or ASIC target.
 pub(crate) fn compile(
     m: &Model,
     o: &CompileOptions,
@@ -327,7 +327,10 @@ pub(crate) fn compile(
         csim: None,
         fpga: None,
         report: None,
-        active_students: active.as_ref().map(|_| bs.mask.active_students.clone()),
+        active_students: active.as_ref().zip(plan.students.as_ref()).map(|(a, st)| {
+            // The resolved students, by name (the command line may give indices).
+            st.names.iter().zip(a).filter(|(_, on)| **on).map(|(n, _)| n.clone()).collect()
+        }),
     };
     let mut failures = vec![];
     let mut measured = None;

@@ -84,7 +84,7 @@ pub struct CompileSettings {
     /// The students the board design runs from power-on.
     #[command(flatten)]
     #[serde(flatten)]
-    pub mask: crate::driver::StudentMask,
+    pub mask: crate::driver::mask::StudentMask,
 }
 
 impl Default for CompileSettings {
