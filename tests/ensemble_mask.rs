@@ -19,6 +19,17 @@ fn case(name: &str) -> Case {
     students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap()
 }
 
+/// `spikefab COMMAND` on ensemble_bw at T = 8 with the test digits: `args`, then `-o out`,
+/// then `extra`.
+fn ensemble_cli(command: &str, args: &[&str], out: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let out = out.display().to_string();
+    let mut a = vec![command, "models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs", "models/digits_test_x.npy"];
+    a.extend(args);
+    a.extend(["-o", out.as_str()]);
+    a.extend(extra);
+    spikefab(&a)
+}
+
 fn plan(m: &Model, batch: &InputBatch, steps: usize, schedule: ScheduleChoice, lanes: Option<usize>) -> Plan {
     let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), steps);
     o.input_stats = Some(spikefab::quant::InputStats::of(batch));
@@ -303,20 +314,7 @@ fn cosim_takes_the_active_students() {
         return;
     }
     let out = common::scratch("mask-cosim-cli");
-    let args = |extra: &[&str]| -> Vec<String> {
-        let mut a: Vec<String> = ["cosim", "models/ensemble_bw/ensemble_bw.nir", "-T", "8"]
-            .into_iter()
-            .chain(["--inputs", "models/digits_test_x.npy", "--samples", "2", "--simulator", "iverilog"])
-            .map(String::from)
-            .collect();
-        a.extend(["-o".to_string(), out.display().to_string()]);
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
-    let run = |extra: &[&str]| {
-        let a = args(extra);
-        spikefab(&a.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let run = |extra: &[&str]| ensemble_cli("cosim", &["--samples", "2", "--simulator", "iverilog"], &out, extra);
     let (code, stdout, stderr) = run(&["--schedule", "sequential", "--active-students", "s1,s3", "--json"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     // The report, then the verdict line.
@@ -391,16 +389,7 @@ fn one_hls_design_runs_every_subset_exactly() {
     // The command line: the mask given, the act.hex written, also with early exit; the streamed
     // design and an unknown student refused.
     let out = common::scratch("mask-csim-cli");
-    let run = |extra: &[&str]| {
-        let mut a: Vec<String> = ["csim", "models/ensemble_bw/ensemble_bw.nir", "-T", "8"]
-            .into_iter()
-            .chain(["--inputs", "models/digits_test_x.npy", "--samples", "3"])
-            .map(String::from)
-            .collect();
-        a.extend(["-o".to_string(), out.display().to_string()]);
-        a.extend(extra.iter().map(|s| s.to_string()));
-        spikefab(&a.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let run = |extra: &[&str]| ensemble_cli("csim", &["--samples", "3"], &out, extra);
     let (code, stdout, stderr) = run(&["--schedule", "sequential", "--active-students", "s0,s2"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("csim: bit-exact with the cycle engine"), "{stdout}");
@@ -428,15 +417,8 @@ fn compile_sets_the_power_on_students() {
     }
     let compile = |dir: &str, extra: &[&str]| {
         let out = common::scratch(dir);
-        let mut a: Vec<String> = ["compile", "models/ensemble_bw/ensemble_bw.nir", "-T", "8"]
-            .into_iter()
-            .chain(["--inputs", "models/digits_test_x.npy", "--labels", "models/digits_test_y.npy"])
-            .chain(["--samples", "24", "--json"])
-            .map(String::from)
-            .collect();
-        a.extend(["-o".to_string(), out.display().to_string()]);
-        a.extend(extra.iter().map(|s| s.to_string()));
-        let (code, stdout, stderr) = spikefab(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let base = ["--labels", "models/digits_test_y.npy", "--samples", "24", "--json"];
+        let (code, stdout, stderr) = ensemble_cli("compile", &base, &out, extra);
         (code, stdout, stderr, out)
     };
     let (code, stdout, stderr, out) = compile(
