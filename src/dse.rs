@@ -28,6 +28,9 @@ pub enum DseError {
     /// Parts of a sharded exploration that do not make one.
     #[error("{0}")]
     Parts(String),
+    /// A run-time student mask the plan cannot run.
+    #[error(transparent)]
+    Mask(#[from] crate::quant::students::MaskError),
 }
 
 /// What a configuration sweeps of the layout: lanes (None: the settings') and datapath
@@ -68,6 +71,10 @@ pub struct Score {
     /// memories; the logic is only checked by a bitstream build).
     #[serde(default)]
     pub schedule: crate::hw::Schedule,
+    /// The full ensemble's design with only `students` switched on at run time (a student
+    /// mask, `--active-students`), not a model pruned to them at compile time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub run_time: bool,
 }
 
 impl Score {
@@ -121,15 +128,8 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Scores one configuration of `m` (already pruned to `students`).
-    pub fn score(
-        &self,
-        m: &Model,
-        students: &[usize],
-        steps: usize,
-        early_exit: bool,
-        layout: Layout,
-    ) -> Result<Score, DseError> {
+    /// The plan options of a configuration.
+    fn options(&self, steps: usize, early_exit: bool, layout: Layout) -> PlanOptions {
         let (lanes, datapath) = layout;
         let mut o = self.opts.clone();
         o.timesteps = steps;
@@ -141,13 +141,68 @@ impl<'a> Evaluator<'a> {
         if let Some(d) = datapath {
             o.settings.datapath = d;
         }
+        o
+    }
+
+    /// The design of the uncut model in a configuration takes a run-time student mask
+    /// ([`hw::Plan::takes_mask`]).
+    pub fn takes_mask(&self, steps: usize, early_exit: bool, layout: Layout) -> Result<bool, DseError> {
+        Ok(hw::lower(self.model, &self.options(steps, early_exit, layout))?.takes_mask())
+    }
+
+    /// Scores one configuration of `m` (already pruned to `students`).
+    pub fn score(
+        &self,
+        m: &Model,
+        students: &[usize],
+        steps: usize,
+        early_exit: bool,
+        layout: Layout,
+    ) -> Result<Score, DseError> {
+        let o = self.options(steps, early_exit, layout);
         let plan = hw::lower(m, &o)?;
         let run = cycle::run(&plan, self.batch, steps);
+        Ok(self.scored(&plan, &o, run, students, early_exit, layout, false))
+    }
+
+    /// Scores the uncut model's design in a configuration with only `students` of `e` switched
+    /// on at run time ([`cycle::run_active`]): the full design's energy and cycles under the
+    /// mask.
+    pub fn score_run_time(
+        &self,
+        e: &Ensemble,
+        students: &[usize],
+        steps: usize,
+        early_exit: bool,
+        layout: Layout,
+    ) -> Result<Score, DseError> {
+        let o = self.options(steps, early_exit, layout);
+        let plan = hw::lower(self.model, &o)?;
+        let st = plan.students.as_ref().ok_or(crate::quant::students::MaskError::NoEnsemble)?;
+        let names: Vec<String> = students.iter().map(|&i| e.students[i].name.clone()).collect();
+        let active = st.mask(&names)?;
+        let run = cycle::run_active(&plan, self.batch, steps, &active)?;
+        Ok(self.scored(&plan, &o, run, students, early_exit, layout, true))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scored(
+        &self,
+        plan: &hw::Plan,
+        o: &PlanOptions,
+        run: cycle::BatchResult,
+        students: &[usize],
+        early_exit: bool,
+        layout: Layout,
+        run_time: bool,
+    ) -> Score {
+        let (lanes, datapath) = layout;
+        let steps = o.timesteps;
         let classes = run.outputs.classes();
-        let est = energy::estimate(&plan, &o.target, &run);
+        let est = energy::estimate(plan, &o.target, &run);
         let n = run.samples.len().max(1) as f64;
         let summary = plan.summary();
-        Ok(Score {
+        Score {
             students: students.to_vec(),
             timesteps: steps,
             early_exit,
@@ -162,7 +217,8 @@ impl<'a> Evaluator<'a> {
             block_rams: summary.block_rams,
             register_bits: summary.register_bits,
             schedule: plan.schedule,
-        })
+            run_time,
+        }
     }
 }
 
@@ -377,7 +433,9 @@ pub struct Exploration {
 }
 
 /// Sweeps students (the best subset of each size), T' = 1..=T, early exit off/on and the
-/// given layouts (lanes and datapath; `None`: the settings').
+/// given layouts (lanes and datapath; `None`: the settings'); for an ensemble whose design
+/// takes a run-time student mask, also that one design at full T under every proper subset of
+/// its students (the K sweep's subsets beyond [`EXHAUSTIVE_MAX`] students).
 pub fn explore(ev: &Evaluator, ensemble: Option<&Ensemble>, layouts: &[Layout]) -> Result<Exploration, DseError> {
     let part = explore_part(ev, ensemble, layouts, |costs| vec![true; costs.len()])?;
     Ok(part.finish())
@@ -402,31 +460,54 @@ pub fn explore_part(
         }
         None => (vec![], vec![vec![]]),
     };
+    // Jobs: (students, T', early exit, layout, run-time mask).
     let mut jobs = vec![];
     for s in &subsets {
         for t in 1..=ev.steps {
             for exit in if t > 1 { vec![false, true] } else { vec![false] } {
                 for &l in layouts {
-                    jobs.push((s.clone(), t, exit, l));
+                    jobs.push((s.clone(), t, exit, l, false));
+                }
+            }
+        }
+    }
+    // The uncut design under a run-time mask, at full T, wherever it takes one: every proper
+    // subset up to EXHAUSTIVE_MAX students, else the K sweep's subsets.
+    if let Some(e) = ensemble {
+        let n = e.students.len();
+        let masks: Vec<Vec<usize>> = if n <= EXHAUSTIVE_MAX {
+            (1..n).flat_map(|k| self::subsets(n, k)).collect()
+        } else {
+            k_rows.iter().map(|r| r.best.students.clone()).filter(|s| s.len() < n).collect()
+        };
+        for exit in if ev.steps > 1 { vec![false, true] } else { vec![false] } {
+            for &l in layouts {
+                if ev.takes_mask(ev.steps, exit, l)? {
+                    jobs.extend(masks.iter().map(|s| (s.clone(), ev.steps, exit, l, true)));
                 }
             }
         }
     }
     let total = jobs.len();
-    let costs: Vec<u64> = jobs.iter().map(|(s, t, _, _)| job_cost(ev.model, ensemble, s, *t)).collect();
+    let costs: Vec<u64> = jobs.iter().map(|(s, t, ..)| job_cost(ev.model, ensemble, s, *t)).collect();
     let kept = keep(&costs);
     let mine: Vec<usize> = (0..total).filter(|&j| kept.get(j).copied().unwrap_or(false)).collect();
     let models: Vec<(Vec<usize>, Model)> = subsets
         .iter()
-        .filter(|s| mine.iter().any(|&j| &jobs[j].0 == *s))
+        .filter(|s| mine.iter().any(|&j| &jobs[j].0 == *s && !jobs[j].4))
         .map(|s| Ok((s.clone(), ev.pruned(ensemble, s)?)))
         .collect::<Result<_, DseError>>()?;
     let scores: Vec<Score> = mine
         .par_iter()
         .map(|&j| {
-            let (s, t, exit, l) = &jobs[j];
-            let m = &models.iter().find(|(k, _)| k == s).expect("model of every subset").1;
-            ev.score(m, s, *t, *exit, *l)
+            let (s, t, exit, l, run_time) = &jobs[j];
+            match (run_time, ensemble) {
+                (true, Some(e)) => ev.score_run_time(e, s, *t, *exit, *l),
+                _ => {
+                    let m = &models.iter().find(|(k, _)| k == s).expect("model of every subset").1;
+                    ev.score(m, s, *t, *exit, *l)
+                }
+            }
         })
         .collect::<Result<_, DseError>>()?;
     Ok(ExplorePart {

@@ -192,10 +192,20 @@ fn masks_that_cannot_run_are_refused() {
     assert!(one < two && two < all, "{one} {two} {all} J");
 }
 
-/// The sequential RTL takes the mask at its `act` port: one emitted design of ensemble_bw runs
-/// every student subset spike- and cycle-exact against the cycle engine's masked run (iverilog),
-/// and a stream whose mask changes at every inference; the design is the same files for every
-/// subset, and Verilator -Wall clean. Early exit takes no mask.
+/// A stream of one inference per mask: every subset of `n` students once, then students
+/// switched off and on again between inferences (what a student leaves in the design must not
+/// reach a later inference).
+fn every_subset_then_switches(n: usize) -> Vec<Vec<bool>> {
+    let mut bits: Vec<u32> = (1..1 << n).collect();
+    bits.extend([0b0001, (1 << n) - 1, 0b0001, 0b0110, 0b1010]);
+    bits.iter().map(|b| (0..n).map(|s| b >> s & 1 == 1).collect()).collect()
+}
+
+/// The sequential and the streamed RTL take the mask at their `act` port: one emitted design
+/// of ensemble_bw per schedule runs a stream through every student subset, then students
+/// switched off and on again, each inference spike- and cycle-exact against the cycle engine's
+/// masked run (iverilog), fewer students in fewer cycles; Verilator -Wall clean. With early
+/// exit, a stream that skips each student between early exits is exact too.
 #[test]
 fn one_rtl_design_runs_every_subset_exactly() {
     let test = "one_rtl_design_runs_every_subset_exactly";
@@ -204,66 +214,47 @@ fn one_rtl_design_runs_every_subset_exactly() {
     }
     let c = case("ensemble_bw");
     let m = c.load();
-    let batch = c.batch(&m).take(3);
-    let full = plan(&m, &batch, c.timesteps, ScheduleChoice::Sequential, None);
-    assert!(full.takes_mask(), "the sequential plan of an ensemble takes a mask");
-    let n = full.students.as_ref().unwrap().names.len();
-    let design = spikefab::back::verilog::emit(&full, None).unwrap();
-    if common::tool_or_skip("verilator", &format!("{test} (Verilator lint)")) {
-        common::assert_lint_clean(&design, "mask-lint", "ensemble_bw with a student mask");
-    }
-    let mut fewer = 0;
-    let all = cycle::run(&full, &batch, c.timesteps);
-    for bits in 1u32..1 << n {
-        let active: Vec<bool> = (0..n).map(|s| bits >> s & 1 == 1).collect();
-        let dir = common::scratch(&format!("mask-rtl-{bits:04b}"));
-        let r = spikefab::flow::cosim::cosim_active(
-            &full,
-            &batch,
-            batch.n,
-            &active,
+    let mut full = None;
+    for schedule in [ScheduleChoice::Sequential, ScheduleChoice::Streamed] {
+        let plan = plan(&m, &c.batch(&m), c.timesteps, schedule, None);
+        assert!(plan.takes_mask(), "the {schedule:?} plan of an ensemble takes a mask");
+        let n = plan.students.as_ref().unwrap().names.len();
+        let masks = every_subset_then_switches(n);
+        let stream = c.batch(&m).take(masks.len());
+        let engine: Vec<_> = masks
+            .iter()
+            .enumerate()
+            .map(|(i, a)| cycle::run_active(&plan, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
+            .collect();
+        let all = cycle::run(&plan, &stream, c.timesteps);
+        let fewer = (0..masks.len())
+            .filter(|&i| masks[i].contains(&false) && engine[i].counters.cycles < all.samples[i].counters.cycles)
+            .count();
+        let partial = masks.iter().filter(|a| a.contains(&false)).count();
+        assert_eq!(fewer, partial, "{schedule:?}: every subset takes fewer cycles than the full ensemble");
+        let dir = common::scratch(&format!("mask-rtl-{schedule:?}"));
+        let r = spikefab::flow::cosim::cosim_against_masks(
+            &plan,
+            &stream,
+            &engine,
+            Some(&masks),
             spikefab::flow::cosim::Simulator::Iverilog,
             &dir,
             &|_| {},
         )
-        .unwrap_or_else(|e| panic!("{bits:04b}: {e}"));
-        assert!(r.exact(), "students {bits:04b}: {:?}", r.first_differences);
-        if bits != (1 << n) - 1 {
-            fewer += usize::from(r.rtl_cycles.iter().zip(&all.samples).all(|(a, b)| *a < b.counters.cycles));
+        .unwrap_or_else(|e| panic!("{schedule:?}: {e}"));
+        assert!(r.exact(), "{schedule:?}: {:?}", r.first_differences);
+        assert_eq!(r.samples, masks.len());
+        if common::tool_or_skip("verilator", &format!("{test} (Verilator lint, {schedule:?})")) {
+            let design = spikefab::back::verilog::emit(&plan, None).unwrap();
+            common::assert_lint_clean(&design, &format!("mask-lint-{schedule:?}"), "ensemble_bw with a student mask");
         }
-        // The design is the one emitted above, whatever the mask: every file but the testbench.
-        for (f, want) in &design.files {
-            let got = std::fs::read_to_string(dir.join(f)).unwrap();
-            assert_eq!(&got, want, "{bits:04b}: {f} is the same for every subset");
+        if schedule == ScheduleChoice::Sequential {
+            full = Some(plan);
         }
     }
-    assert!(fewer > 0, "a subset runs in fewer cycles");
-
-    // One stream with a mask per inference, students switched off and on again between
-    // inferences: what a student leaves in the design must not reach a later inference.
-    let stream = c.batch(&m).take(6);
-    let masks: Vec<Vec<bool>> = [0b1111u32, 0b0001, 0b1010, 0b0101, 0b1111, 0b0110]
-        .iter()
-        .map(|b| (0..n).map(|s| b >> s & 1 == 1).collect())
-        .collect();
-    let engine: Vec<_> = masks
-        .iter()
-        .enumerate()
-        .map(|(i, a)| cycle::run_active(&full, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
-        .collect();
-    let dir = common::scratch("mask-rtl-stream");
-    let r = spikefab::flow::cosim::cosim_against_masks(
-        &full,
-        &stream,
-        &engine,
-        Some(&masks),
-        spikefab::flow::cosim::Simulator::Iverilog,
-        &dir,
-        &|_| {},
-    )
-    .unwrap_or_else(|e| panic!("stream: {e}"));
-    assert!(r.exact(), "stream: {:?}", r.first_differences);
-    assert_eq!(r.samples, 6);
+    let full = full.unwrap();
+    let n = full.students.as_ref().unwrap().names.len();
 
     // Early exit: a state memory holding a student's layers tells stale rows by an epoch of its
     // own, flipped only when the student ran. The stream runs every student and exits early,
@@ -328,9 +319,9 @@ fn cosim_takes_the_active_students() {
         stderr.contains("takes no student mask yet (pipelined schedule") && stderr.contains("--schedule sequential"),
         "{stderr}"
     );
-    let (code, _, stderr) = run(&["--schedule", "streamed", "--active-students", "s1"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("takes no student mask yet (streamed schedule"), "{stderr}");
+    let (code, stdout, stderr) = run(&["--schedule", "streamed", "--active-students", "s0,s3", "--json"]);
+    assert_eq!(code, 0, "the streamed design takes a mask: {stdout}\n{stderr}");
+    assert_eq!(std::fs::read_to_string(out.join("act.hex")).unwrap(), "9\n9\n", "students 0 and 3, each sample");
     let (code, stdout, stderr) = run(&["--schedule", "sequential", "--early-exit", "--active-students", "s1"]);
     assert_eq!(code, 0, "early exit takes a mask: {stdout}\n{stderr}");
     let (code, _, stderr) = run(&["--schedule", "sequential", "--active-students", "s9"]);
@@ -351,28 +342,33 @@ fn one_hls_design_runs_every_subset_exactly() {
     }
     let c = case("ensemble_bw");
     let m = c.load();
-    let full = plan(&m, &c.batch(&m), c.timesteps, ScheduleChoice::Sequential, None);
-    let n = full.students.as_ref().unwrap().names.len();
-    // Every subset once, then the full ensemble and a few switched off and on again.
-    let mut bits: Vec<u32> = (1..1 << n).collect();
-    bits.extend([0b0001, (1 << n) - 1, 0b0001, 0b0110]);
-    let masks: Vec<Vec<bool>> = bits.iter().map(|b| (0..n).map(|s| b >> s & 1 == 1).collect()).collect();
-    let stream = c.batch(&m).take(masks.len());
-    let engine: Vec<_> = masks
-        .iter()
-        .enumerate()
-        .map(|(i, a)| cycle::run_active(&full, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
-        .collect();
-    let dir = common::scratch("mask-hls-stream");
     let part = Target::load("ice40-up5k").unwrap().hls_part().to_string();
-    let r = spikefab::flow::csim::csim_against_masks(&full, &stream, &engine, Some(&masks), &part, &dir)
-        .unwrap_or_else(|e| panic!("stream: {e}"));
-    assert!(r.exact(), "stream: {:?}", r.first_differences);
-    assert_eq!(r.samples, masks.len());
-    // The stream differs from the unmasked run, so the comparison saw the mask.
-    let all = cycle::run(&full, &stream, c.timesteps);
-    let differ = all.samples.iter().zip(&engine).filter(|(a, b)| a.raw != b.raw).count();
-    assert!(differ > masks.len() / 2, "{differ} of {} inferences change under their mask", masks.len());
+    let mut sequential = None;
+    for schedule in [ScheduleChoice::Streamed, ScheduleChoice::Sequential] {
+        let full = plan(&m, &c.batch(&m), c.timesteps, schedule, None);
+        let masks = every_subset_then_switches(full.students.as_ref().unwrap().names.len());
+        let stream = c.batch(&m).take(masks.len());
+        let engine: Vec<_> = masks
+            .iter()
+            .enumerate()
+            .map(|(i, a)| cycle::run_active(&full, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
+            .collect();
+        let dir = common::scratch(&format!("mask-hls-{schedule:?}"));
+        let r = spikefab::flow::csim::csim_against_masks(&full, &stream, &engine, Some(&masks), &part, &dir)
+            .unwrap_or_else(|e| panic!("{schedule:?}: {e}"));
+        assert!(r.exact(), "{schedule:?}: {:?}", r.first_differences);
+        assert_eq!(r.samples, masks.len());
+        // The stream differs from the unmasked run, so the comparison saw the mask.
+        let all = cycle::run(&full, &stream, c.timesteps);
+        let differ = all.samples.iter().zip(&engine).filter(|(a, b)| a.raw != b.raw).count();
+        assert!(
+            differ > masks.len() / 2,
+            "{schedule:?}: {differ} of {} inferences change under their mask",
+            masks.len()
+        );
+        sequential = Some((full, masks, dir, all));
+    }
+    let (full, masks, dir, all) = sequential.unwrap();
     let act = std::fs::read_to_string(dir.join("act.hex")).unwrap();
     assert_eq!(act.lines().next(), Some("1"), "student 0 alone is bit 0");
     // The same executable without act.hex runs every student.
@@ -386,8 +382,8 @@ fn one_hls_design_runs_every_subset_exactly() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a 4-bit hex mask"));
 
-    // The command line: the mask given, the act.hex written, also with early exit; the streamed
-    // design and an unknown student refused.
+    // The command line: the mask given, the act.hex written, also with early exit and in the
+    // streamed schedule; the pipelined design and an unknown student refused.
     let out = common::scratch("mask-csim-cli");
     let run = |extra: &[&str]| ensemble_cli("csim", &["--samples", "3"], &out, extra);
     let (code, stdout, stderr) = run(&["--schedule", "sequential", "--active-students", "s0,s2"]);
@@ -396,9 +392,11 @@ fn one_hls_design_runs_every_subset_exactly() {
     assert_eq!(std::fs::read_to_string(out.join("act.hex")).unwrap(), "5\n5\n5\n", "students 0 and 2, each sample");
     let (code, stdout, stderr) = run(&["--schedule", "sequential", "--early-exit", "--active-students", "s1,s3"]);
     assert_eq!(code, 0, "early exit takes a mask: {stdout}\n{stderr}");
-    let (code, _, stderr) = run(&["--schedule", "streamed", "--active-students", "s0"]);
+    let (code, stdout, stderr) = run(&["--schedule", "streamed", "--active-students", "s3"]);
+    assert_eq!(code, 0, "the streamed design takes a mask: {stdout}\n{stderr}");
+    let (code, _, stderr) = run(&["--schedule", "pipelined", "--active-students", "s0"]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("the HLS C++ of this plan takes no student mask yet (streamed schedule"), "{stderr}");
+    assert!(stderr.contains("the HLS C++ of this plan takes no student mask yet (pipelined schedule"), "{stderr}");
     let (code, _, stderr) = run(&["--schedule", "sequential", "--active-students", "s0,nobody"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no student 'nobody'"), "{stderr}");
@@ -473,4 +471,65 @@ fn compile_sets_the_power_on_students() {
         assert_eq!(code, 2, "{extra:?}: {stderr}");
         assert!(stderr.contains(want), "{extra:?}: {stderr}");
     }
+}
+
+/// `explore` measures the ensemble's one design under every proper subset of its students (a
+/// run-time mask, at full T, with and without early exit) beside the models pruned at compile
+/// time: each masked configuration is what `energy --active-students` measures on the same
+/// design (accuracy and energy), and the front is chosen among both. A design that takes no
+/// mask (pipelined) has masked configurations only where early exit turns it sequential.
+#[test]
+fn explore_runs_the_one_design_under_every_subset() {
+    let args = |schedule: &str| -> Vec<String> {
+        ["models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--schedule", schedule, "--datapath", "event"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let explore = |schedule: &str| -> serde_json::Value {
+        let mut a = vec!["explore".to_string()];
+        a.extend(args(schedule));
+        a.extend(
+            ["--calib", "models/digits_test_x.npy", "--labels", "models/digits_test_y.npy", "--json"].map(String::from),
+        );
+        let (code, out, err) = spikefab(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["exploration"].clone()
+    };
+    let x = explore("sequential");
+    let configs = x["configurations"].as_array().unwrap();
+    let masked: Vec<&serde_json::Value> = configs.iter().filter(|c| c["run_time"] == true).collect();
+    // 14 proper subsets of 4 students, without and with early exit, all at T = 8.
+    assert_eq!(masked.len(), 28, "{masked:?}");
+    assert!(masked.iter().all(|c| c["timesteps"] == 8 && c["students"].as_array().unwrap().len() < 4));
+    let mut subsets: Vec<String> = masked.iter().map(|c| format!("{}{}", c["students"], c["early_exit"])).collect();
+    subsets.sort();
+    subsets.dedup();
+    assert_eq!(subsets.len(), 28, "every subset once per early-exit setting");
+    // s1+s3 without early exit is `energy --active-students s1,s3` on the same design.
+    let c = masked.iter().find(|c| c["students"] == serde_json::json!([1, 3]) && c["early_exit"] == false).unwrap();
+    let mut a = vec!["energy".to_string()];
+    a.extend(args("sequential"));
+    a.extend(
+        ["--inputs", "models/digits_test_x.npy", "--labels", "models/digits_test_y.npy", "--active-students", "s1,s3"]
+            .map(String::from),
+    );
+    a.push("--json".into());
+    let (code, out, err) = spikefab(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    let e: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(c["energy_j"], e["energy_per_inference_j"], "{c}\n{e}");
+    assert_eq!(c["accuracy"], e["accuracy"], "{c}\n{e}");
+    // Fewer students, less energy on the one design.
+    let energy = |s: serde_json::Value| {
+        masked.iter().find(|c| c["students"] == s && c["early_exit"] == false).unwrap()["energy_j"].as_f64().unwrap()
+    };
+    assert!(energy(serde_json::json!([1])) < energy(serde_json::json!([1, 3])));
+    assert!(energy(serde_json::json!([1, 3])) < energy(serde_json::json!([0, 1, 3])));
+    // The pipelined design takes no mask; with early exit the plan is sequential and does.
+    let x = explore("pipelined");
+    let masked: Vec<&serde_json::Value> =
+        x["configurations"].as_array().unwrap().iter().filter(|c| c["run_time"] == true).collect();
+    assert_eq!(masked.len(), 14);
+    assert!(masked.iter().all(|c| c["early_exit"] == true && c["schedule"] == "sequential"));
 }

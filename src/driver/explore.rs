@@ -107,10 +107,11 @@ pub fn merge_explore(parts: Vec<ExploreShard>) -> Result<Explored, Error> {
 /// The configuration label `explore` prints for `s`.
 pub fn config_label(x: &Exploration, s: &select::Score) -> String {
     format!(
-        "{}T={}{}{}{}",
+        "{}T={}{}{}{}{}",
         if x.ensemble.is_some() { format!("{} ", students_label(x, s)) } else { String::new() },
         s.timesteps,
         if s.early_exit { " exit" } else { "" },
+        if s.run_time { " masked" } else { "" },
         s.lanes.map(|l| format!(" L={l}")).unwrap_or_default(),
         s.datapath.map(|d| format!(" {d:?}").to_lowercase()).unwrap_or_default()
     )

@@ -207,7 +207,7 @@ impl Plan {
     }
 
     /// The RTL takes this plan's student mask at run time (its `act` port, docs/hardware.md
-    /// section "Student masks"): an ensemble's plan in the sequential schedule with every
+    /// section "Student masks"): an ensemble's plan in the sequential or streamed schedule with every
     /// weight on chip, its output layer outside every student and no shared layer clamped to a
     /// capped width, so that every mask [`Plan::masked`] takes is one the design runs. Also
     /// left out: a layer storing one parameter word per channel whose shares are not per
@@ -225,9 +225,9 @@ impl Plan {
             return None;
         }
         let out = self.output.layer;
-        Some(if self.schedule != Schedule::Sequential {
+        Some(if !matches!(self.schedule, Schedule::Sequential | Schedule::Streamed) {
             format!(
-                "{} schedule; the sequential schedule's designs take one: --schedule sequential",
+                "{} schedule; the sequential and streamed schedules' designs take one: --schedule sequential",
                 self.schedule.name()
             )
         } else if self.external.is_some() {
@@ -245,7 +245,7 @@ impl Plan {
     /// and meaning of its `act` port.
     pub fn mask_students(&self) -> Option<&quant::students::Students> {
         let st = self.students.as_ref()?;
-        let takes = self.schedule == Schedule::Sequential
+        let takes = matches!(self.schedule, Schedule::Sequential | Schedule::Streamed)
             && self.external.is_none()
             && st.layer[self.output.layer].is_none()
             && !st.shares.iter().any(|sh| {

@@ -26,11 +26,14 @@
     wire run_ok = 1'b1;
 {%- endif %}
     wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
-{%- if let Some(so) = v.prog.start_oh %}
-    // The inference's student mask, taken with `start`, and the phase a step after step 0
-    // starts at under it (every phase before it static or an inactive student's).
+{%- if v.mask > 0 %}
+    // The inference's student mask, taken with `start`.
     reg  [{{ v.mask - 1 }}:0] act_r;
     always @(posedge clk) if (rst) act_r <= {{ v.mask }}'d0; else if (first) act_r <= act;
+{%- endif %}
+{%- if let Some(so) = v.prog.start_oh %}
+    // The phase a step after step 0 starts at under the mask (every phase before it static or
+    // an inactive student's).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [NPH-1:0] oh_start;
     /* verilator lint_on UNUSEDSIGNAL */

@@ -282,6 +282,76 @@ fn layer_masks(prog: &[Ph], lw: usize) -> Vec<String> {
     (0..lw).map(|b| mask(prog, &|p: &Ph| (p.layer >> b) & 1 == 1)).collect()
 }
 
+/// Where a transition of the streamed program lands: a phase, or the end of the inference.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum To {
+    Ph(usize),
+    Fin,
+}
+
+/// A transition's condition beyond its edge's own: a `late` literal (None: either) and mask
+/// bits ([`Cond`]'s map).
+type Lits = (Option<bool>, std::collections::BTreeMap<usize, bool>);
+
+/// Under the streamed program, where entering phase `j` at a step whose `late` is `late`
+/// (None: not known from the edge) lands, and when: a static phase after step 0 and an inactive
+/// student's phase are passed over, the next phase of the step, or, past a layer's last phase
+/// (a student's layer, whose every phase is then skipped, entered at step 0), the next layer's
+/// first at step 0, or the end. `c` is the condition so far; branches that cannot hold are
+/// dropped.
+fn land(prog: &[Ph], span: &[(usize, usize)], j: To, late: Option<bool>, c: Lits, out: &mut Vec<(Lits, To)>) {
+    let To::Ph(j) = j else {
+        out.push((c, To::Fin));
+        return;
+    };
+    let next = |late: Option<bool>| -> (To, Option<bool>) {
+        let k = prog[j].layer;
+        if j < span[k].1 {
+            (To::Ph(j + 1), late)
+        } else if k + 1 < span.len() {
+            (To::Ph(span[k + 1].0), Some(false))
+        } else {
+            (To::Fin, late)
+        }
+    };
+    if prog[j].statik {
+        match late {
+            Some(true) => {
+                let (n, l) = next(late);
+                return land(prog, span, n, l, c, out);
+            }
+            None => {
+                let mut early = c.clone();
+                early.0 = Some(false);
+                land(prog, span, To::Ph(j), Some(false), early, out);
+                let mut lt = c;
+                lt.0 = Some(true);
+                let (n, l) = next(Some(true));
+                return land(prog, span, n, l, lt, out);
+            }
+            Some(false) => {}
+        }
+    }
+    match prog[j].student {
+        None => out.push((c, To::Ph(j))),
+        Some(s) => {
+            for on in [true, false] {
+                let mut b = c.clone();
+                match b.1.insert(s, on) {
+                    Some(was) if was != on => continue,
+                    _ => {}
+                }
+                if on {
+                    out.push((b, To::Ph(j)));
+                } else {
+                    let (n, l) = next(late);
+                    land(prog, span, n, l, b, out);
+                }
+            }
+        }
+    }
+}
+
 /// The streamed (layer-major) program of `plan`: LOAD (every step's in turn when the input
 /// changes every step, `t` counting them), then per layer its phases at every step, the output
 /// layer's UPD followed by OUT. After a layer's last phase: at a step that is not the last,
@@ -290,7 +360,14 @@ fn layer_masks(prog: &[Ph], lw: usize) -> Vec<String> {
 /// (`hw::Layer::tiles`) runs its steps once per tile: after its last phase at the last step,
 /// while tiles remain, back to its first phase (`t` to 0, `tj` + 1), else on (`tj` to 0).
 /// The caller has checked the order (`hw::schedule::layer_major_order`: no early exit).
+///
+/// A design taking a student mask passes over an inactive student's phases: its layers (all
+/// their steps, entered at step 0 and left at step 0) and its projections into shared layers.
+/// Each transition then lands on the first phase after it that runs, under a condition on
+/// `act_r` (a skipped phase costs no cycle and no gap, as the cycle engine counts it); the
+/// step counter moves as the running phase's edge says.
 pub fn program_streamed(plan: &Plan) -> Program {
+    let st = plan.mask_students();
     let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: false, layer: 0, student: None }];
     // Per layer: its first phase and its last.
     let mut span: Vec<(usize, usize)> = vec![];
@@ -302,51 +379,43 @@ pub fn program_streamed(plan: &Plan) -> Program {
                 unit: format!("l{k}p{j}"),
                 statik: p.target == AccTarget::Static,
                 layer: k,
-                student: None,
+                student: st.and_then(|st| st.projection[k][j]),
             });
         }
-        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k, student: None });
+        let student = st.and_then(|st| st.layer[k]);
+        prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k, student });
         if k == plan.output.layer {
             prog.push(Ph { kind: "out", unit: "out".into(), statik: false, layer: k, student: None });
         }
         span.push((first, prog.len() - 1));
     }
     let n = prog.len();
-    let first_late = |k: usize| (span[k].0..=span[k].1).find(|&j| !prog[j].statik).expect("an UPD phase");
-    // Edges (from, condition, to): the condition a Verilog term of `late` and `last`.
-    let mut edges: Vec<(usize, String, usize)> = vec![];
-    let (mut fin, mut inc, mut rst) = (vec![], vec![], vec![]);
+    // Raw edges (from, condition, to, `late` at the target when the condition does not say):
+    // the condition a Verilog term of `late`, `last` and `tj`.
+    let mut raw: Vec<(usize, String, To, Option<bool>)> = vec![];
+    let (mut inc, mut rst) = (vec![], vec![]);
     let (mut tj_inc, mut tj_rst) = (vec![], vec![]);
     let tjw = super::common::tj_width(plan);
     if plan.input.per_step {
-        edges.push((0, "!last".into(), 0));
+        raw.push((0, "!last".into(), To::Ph(0), Some(true)));
         inc.push("(pc_oh[0] & !last)".to_string());
-        edges.push((0, "last".into(), span[0].0));
+        raw.push((0, "last".into(), To::Ph(span[0].0), Some(false)));
         rst.push("(pc_oh[0] & last)".to_string());
     } else {
-        edges.push((0, "1'b1".into(), span[0].0));
+        raw.push((0, "1'b1".into(), To::Ph(span[0].0), Some(false)));
     }
     for (k, &(first, last_pc)) in span.iter().enumerate() {
         for i in first..last_pc {
             // Within a step: the next phase, static ones skipped after step 0.
-            let mut late_next = i + 1;
-            while prog[late_next].statik {
-                late_next += 1;
-            }
-            if late_next == i + 1 {
-                edges.push((i, "1'b1".into(), i + 1));
-            } else {
-                edges.push((i, "!late".into(), i + 1));
-                edges.push((i, "late".into(), late_next));
-            }
+            raw.push((i, "1'b1".into(), To::Ph(i + 1), None));
         }
-        edges.push((last_pc, "!last".into(), first_late(k)));
+        raw.push((last_pc, "!last".into(), To::Ph(first), Some(true)));
         inc.push(format!("(pc_oh[{last_pc}] & !last)"));
         // The last step of the layer's last tile (of the layer, without tiles).
         let n = plan.layers[k].tiles;
         let done = if n > 1 {
             let tl = format!("(tj == {tjw}'d{})", n - 1);
-            edges.push((last_pc, format!("last & !{tl}"), first));
+            raw.push((last_pc, format!("last & !{tl}"), To::Ph(first), Some(false)));
             rst.push(format!("(pc_oh[{last_pc}] & last & !{tl})"));
             tj_inc.push(format!("(pc_oh[{last_pc}] & last & !{tl})"));
             tj_rst.push(format!("(pc_oh[{last_pc}] & last & {tl})"));
@@ -355,18 +424,38 @@ pub fn program_streamed(plan: &Plan) -> Program {
             "last".to_string()
         };
         if k + 1 < span.len() {
-            edges.push((last_pc, done.clone(), span[k + 1].0));
+            raw.push((last_pc, done.clone(), To::Ph(span[k + 1].0), Some(false)));
             rst.push(format!("(pc_oh[{last_pc}] & {done})"));
         } else {
-            fin.push(format!("(pc_oh[{last_pc}] & {done})"));
+            raw.push((last_pc, done, To::Fin, Some(false)));
         }
     }
+    // Each raw edge lands on the phases that run ([`land`]); the running phase's own student
+    // is active, so its bit is assumed and left out of the terms.
+    let mut edges: Vec<(usize, String, To)> = vec![];
+    for (i, c, to, late) in raw {
+        let mut own = std::collections::BTreeMap::new();
+        if let Some(s) = prog[i].student {
+            own.insert(s, true);
+        }
+        let mut landed = vec![];
+        land(&prog, &span, to, late, (None, own), &mut landed);
+        for ((l, mut bits), to) in landed {
+            if let Some(s) = prog[i].student {
+                bits.remove(&s);
+            }
+            let mut term = if c == "1'b1" { String::new() } else { format!(" & {c}") };
+            if let Some(l) = l {
+                term += if l { " & late" } else { " & !late" };
+            }
+            term += &cond_text(&bits);
+            edges.push((i, term, to));
+        }
+    }
+    let term = |i: usize, c: &str| if c.is_empty() { format!("pc_oh[{i}]") } else { format!("(pc_oh[{i}]{c})") };
+    let fin: Vec<String> = edges.iter().filter(|e| e.2 == To::Fin).map(|(i, c, _)| term(*i, c)).collect();
     let enter = |j: usize| -> String {
-        let terms: Vec<String> = edges
-            .iter()
-            .filter(|e| e.2 == j)
-            .map(|(i, c, _)| if c == "1'b1" { format!("pc_oh[{i}]") } else { format!("(pc_oh[{i}] & {c})") })
-            .collect();
+        let terms: Vec<String> = edges.iter().filter(|e| e.2 == To::Ph(j)).map(|(i, c, _)| term(*i, c)).collect();
         if terms.is_empty() { "1'b0".into() } else { terms.join(" | ") }
     };
     let or = |v: Vec<String>| if v.is_empty() { "1'b0".to_string() } else { v.join(" | ") };
