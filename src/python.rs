@@ -84,7 +84,7 @@ fn groups(command: &str) -> Option<Vec<Vec<String>>> {
     Some(match command {
         "load" => vec![names::<crate::options::DialectArgs>()],
         "simulate" => [shared(), vec![names::<SimulateOptions>()]].concat(),
-        "verify" => shared(),
+        "verify" => [shared(), vec![names::<driver::StudentMask>()]].concat(),
         "compile" => [shared(), vec![names::<CompileSettings>(), vec!["out_dir".to_string()]]].concat(),
         "energy" => [shared(), vec![names::<EnergySettings>()]].concat(),
         "compare" => [shared(), vec![names::<CompareSettings>()]].concat(),
@@ -332,7 +332,7 @@ fn run_command<'py>(
             Ok((to_json(&s.json()), Some((s.outputs.data, shape)), None))
         }
         "verify" => {
-            let c = driver::check(&d.job(), &Quiet)?;
+            let c = driver::check_masked(&d.job(), &o.get::<driver::StudentMask>()?, &Quiet)?;
             Ok((to_json(&c.json()), None, c.failure()))
         }
         "energy" => Ok((to_json(&driver::energy(&d.job(), &o.get::<EnergySettings>()?, &Quiet)?.json()), None, None)),

@@ -533,3 +533,61 @@ fn explore_runs_the_one_design_under_every_subset() {
     assert_eq!(masked.len(), 14);
     assert!(masked.iter().all(|c| c["early_exit"] == true && c["schedule"] == "sequential"));
 }
+
+/// `verify --active-students` checks the one design under the mask against the reference
+/// engine on the model pruned to those students (the cycle engine's accuracy is `simulate
+/// --active-students`'s, the reference's `simulate --students`'s), also shard by shard; beside
+/// `--students` it is refused. `compare --active-students` prices every FPGA and ASIC design
+/// under the mask, and a chip, whose students are fixed at compile time, is a row that says so.
+#[test]
+fn verify_and_compare_take_the_active_students() {
+    let base = ["models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs", "models/digits_test_x.npy"];
+    let labels = ["--labels", "models/digits_test_y.npy", "--samples", "64", "--schedule", "sequential"];
+    let run = |cmd: &str, extra: &[&str]| -> serde_json::Value {
+        let args = [&[cmd][..], &base[..], &labels[..], extra, &["--json"]].concat();
+        let (code, out, err) = spikefab(&args);
+        assert_eq!(code, 0, "{cmd} {extra:?}: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let v = run("verify", &["--active-students", "s0,s2"]);
+    assert_eq!(v["active_students"], serde_json::json!(["s0", "s2"]));
+    assert_eq!(v["pass"], true, "{v}");
+    let masked = run("simulate", &["--engine", "cycle", "--active-students", "s0,s2"]);
+    assert_eq!(v["cycle_accuracy"], masked["accuracy"], "{v}\n{masked}");
+    let pruned = run("simulate", &["--students", "s0,s2"]);
+    assert_eq!(v["reference_accuracy"], pruned["accuracy"], "{v}\n{pruned}");
+    let full = run("verify", &[]);
+    assert!(full["active_students"].is_null());
+    assert!(v["cycles_mean"].as_f64() < full["cycles_mean"].as_f64(), "fewer students, fewer cycles");
+    // Two shards merged are the whole check.
+    let dir = common::scratch("mask-verify-shards");
+    let mut parts = vec![];
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let args =
+            [&["verify"][..], &base[..], &labels[..], &["--active-students", "s0,s2", "--shard", &shard]].concat();
+        let (code, out, err) = spikefab(&args);
+        assert_eq!(code, 0, "{err}");
+        let p = dir.join(format!("part-{i}.json"));
+        std::fs::write(&p, out).unwrap();
+        parts.push(p.display().to_string());
+    }
+    let (code, out, err) =
+        spikefab(&[&["merge", "--json"][..], &parts.iter().map(String::as_str).collect::<Vec<_>>()].concat());
+    assert_eq!(code, 0, "{err}");
+    let merged: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(merged["cycle_accuracy"], v["cycle_accuracy"]);
+    assert_eq!(merged["active_students"], v["active_students"]);
+    let (code, _, err) =
+        spikefab(&[&["verify"][..], &base[..], &["--students", "s1", "--active-students", "s0"]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("give it without --students"), "{err}");
+
+    let c = run("compare", &["--targets", "ice40-up5k,loihi2", "--active-students", "s0,s2"]);
+    assert_eq!(c["active_students"], serde_json::json!(["s0", "s2"]));
+    let rows = c["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["fits"], true, "{c}");
+    assert_eq!(rows[0]["accuracy"], v["cycle_accuracy"], "{c}");
+    assert_eq!(rows[1]["fits"], false, "{c}");
+    assert!(rows[1]["why_not"][0].as_str().unwrap().contains("cannot switch students at run time"), "{c}");
+}

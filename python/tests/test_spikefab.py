@@ -235,8 +235,9 @@ def test_cosim_and_csim(mlp, tmp_path):
 
 
 def test_cosim_takes_active_students(tmp_path):
-    """The sequential RTL of an ensemble runs the students given, exactly, as the CLI's
-    --active-students; a schedule whose RTL takes no mask is refused as bad usage."""
+    """The sequential and streamed RTL of an ensemble run the students given, exactly, as the
+    CLI's --active-students; the pipelined schedule, whose RTL takes no mask, is refused as bad
+    usage."""
     import shutil
 
     if shutil.which("iverilog") is None:
@@ -248,16 +249,19 @@ def test_cosim_takes_active_students(tmp_path):
     r = spikefab.cosim(ens, X[:2], out_dir=tmp_path / "mask", active_students=["s1", "s3"], **opts)
     assert r.passed and r.samples == 2 and r.word_mismatches == 0 and r.cycle_mismatches == 0
     assert (tmp_path / "mask" / "act.hex").read_text() == "a\na\n"
-    with pytest.raises(spikefab.SpikefabError, match="takes no student mask") as e:
-        spikefab.cosim(ens, X[:2], out_dir=tmp_path / "streamed", active_students=["s1"],
+    r = spikefab.cosim(ens, X[:2], out_dir=tmp_path / "streamed", active_students=["s1"],
                        **dict(opts, schedule="streamed"))
+    assert r.passed and r.word_mismatches == 0 and r.cycle_mismatches == 0
+    with pytest.raises(spikefab.SpikefabError, match="takes no student mask") as e:
+        spikefab.cosim(ens, X[:2], out_dir=tmp_path / "pipelined", active_students=["s1"],
+                       **dict(opts, schedule="pipelined"))
     assert e.value.exit_code == 2
 
 
 def test_csim_takes_active_students(tmp_path):
     """The HLS C++ of an ensemble runs the students given, exactly, as the CLI's
-    --active-students; the streamed schedule, whose design takes no mask, is refused as bad
-    usage."""
+    --active-students, in the sequential and streamed schedules; the pipelined schedule, whose
+    design takes no mask, is refused as bad usage."""
     import shutil
 
     if shutil.which("g++") is None:
@@ -268,9 +272,29 @@ def test_csim_takes_active_students(tmp_path):
     r = spikefab.csim(ens, X[:2], out_dir=tmp_path / "mask", active_students=["s0", "s2"], schedule="sequential")
     assert r.passed and r.samples == 2 and r.mismatches == 0 and r.step_mismatches == 0
     assert (tmp_path / "mask" / "act.hex").read_text() == "5\n5\n"
+    r = spikefab.csim(ens, X[:2], out_dir=tmp_path / "streamed", active_students=["s0"], schedule="streamed")
+    assert r.passed and r.mismatches == 0
     with pytest.raises(spikefab.SpikefabError, match="takes no student mask") as e:
-        spikefab.csim(ens, X[:2], out_dir=tmp_path / "streamed", active_students=["s0"], schedule="streamed")
+        spikefab.csim(ens, X[:2], out_dir=tmp_path / "pipelined", active_students=["s0"], schedule="pipelined")
     assert e.value.exit_code == 2
+
+
+def test_verify_and_compare_take_active_students():
+    """verify and compare run the one design under the students given (the reference runs the
+    model pruned to them); a chip, whose students are fixed at compile time, is a refused row."""
+    ens = spikefab.load(os.path.join(ROOT, "models", "ensemble_bw", "ensemble_bw.nir"), timesteps=8, reset="zero")
+    v = spikefab.verify(ens, X[:32], labels=Y[:32], schedule="sequential", active_students=["s0", "s2"])
+    d = v.to_dict()
+    assert d["active_students"] == ["s0", "s2"] and d["pass"]
+    _, s = spikefab.simulate(ens, X[:32], labels=Y[:32], summary=True, engine="cycle", schedule="sequential",
+                             active_students=["s0", "s2"])
+    assert d["cycle_accuracy"] == s.to_dict()["accuracy"]
+    c = spikefab.compare(ens, X[:32], labels=Y[:32], schedule="sequential", targets=["ice40-up5k", "loihi2"],
+                         active_students=["s0", "s2"]).to_dict()
+    assert c["active_students"] == ["s0", "s2"]
+    up5k, loihi2 = c["rows"]
+    assert up5k["fits"] and up5k["accuracy"] == d["cycle_accuracy"]
+    assert not loihi2["fits"] and "cannot switch students at run time" in loihi2["why_not"][0]
 
 
 def test_compile_sets_the_power_on_students(tmp_path):

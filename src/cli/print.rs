@@ -204,6 +204,10 @@ pub fn print_plan(p: &Plan) {
 pub fn print_plan_check(c: &PlanCheck) {
     let v = c.verification();
     println!("samples: {}, timesteps: {}", v.samples, c.steps);
+    if let Some(names) = c.base["active_students"].as_array() {
+        let names: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
+        println!("students at run time: {} (the reference runs the model pruned to them)", names.join(", "));
+    }
     for l in &c.layer_lines {
         println!("{l}");
     }
@@ -526,11 +530,16 @@ pub fn print_comparison(c: &Comparison, json_out: bool) {
         return;
     }
     println!(
-        "{} on {} inputs, T = {}{}:",
+        "{} on {} inputs, T = {}{}{}:",
         c.model,
         c.samples,
         c.timesteps,
-        c.reference_accuracy.map(|a| format!("; the float model's accuracy {}", pct(a))).unwrap_or_default()
+        c.reference_accuracy.map(|a| format!("; the float model's accuracy {}", pct(a))).unwrap_or_default(),
+        if c.active_students.is_empty() {
+            String::new()
+        } else {
+            format!("; students at run time: {}", c.active_students.join(", "))
+        }
     );
     println!(
         "  {:<14} {:<13} {:<5} {:>9} {:>9} {:>12} {:>12}  resources",

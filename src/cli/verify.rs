@@ -3,7 +3,7 @@
 
 use clap::Args;
 use spikefab::driver::shard::Shard;
-use spikefab::driver::{Check, Checked, check, check_shard};
+use spikefab::driver::{Check, Checked, StudentMask, check_masked, check_shard_masked};
 
 use super::bars::Bars;
 use super::failure::Failure;
@@ -15,6 +15,8 @@ use super::run_args::RunArgs;
 pub struct VerifyArgs {
     #[command(flatten)]
     run: RunArgs,
+    #[command(flatten)]
+    mask: StudentMask,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -35,10 +37,10 @@ pub fn run(a: VerifyArgs) -> Result<(), Failure> {
         if a.verbose {
             return Err(Failure::input(anyhow::anyhow!("--verbose prints the plan; run without --shard")));
         }
-        let part = check_shard(&job, shard, &Bars::default())?;
+        let part = check_shard_masked(&job, shard, &a.mask, &Bars::default())?;
         return write_part(&Part::Verify { part });
     }
-    let c = check(&job, &Bars::default())?;
+    let c = check_masked(&job, &a.mask, &Bars::default())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&c.json()).expect("json"));
     } else {

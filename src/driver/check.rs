@@ -6,9 +6,11 @@ use serde_json::{Value, json};
 
 use super::backend;
 use super::checked::{Checked, PlanCheck, agreement_failure};
+use super::mask::StudentMask;
 use super::shard::{self, Shard};
 use super::{Error, Job, Progress};
 use crate::Model;
+use crate::options::PassSettings;
 use crate::passes::PassRecord;
 
 /// What `verify` found.
@@ -81,6 +83,29 @@ pub fn merge_verify(parts: Vec<VerifyPart>) -> Result<PlanCheck, Error> {
 /// Runs the reference engine and the hardware (the cycle engine on the plan, or a chip's
 /// integer model) side by side on `job`'s checked inputs and compares them.
 pub fn check(job: &Job<'_>, progress: &dyn Progress) -> Result<Check, Error> {
+    check_masked(job, &StudentMask::default(), progress)
+}
+
+/// The model pruned to the students of `mask` (None without one): the reference a check under
+/// the mask compares with. A mask beside compile-time student choices is refused.
+pub(super) fn masked_reference(job: &Job<'_>, mask: &StudentMask) -> Result<Option<super::Prepared>, Error> {
+    if mask.active_students.is_empty() {
+        return Ok(None);
+    }
+    if !job.passes.students.is_empty() || job.passes.keep_students.is_some() {
+        return Err(Error::Usage(
+            "--active-students chooses students at run time; give it without --students or --keep-students".into(),
+        ));
+    }
+    let passes = PassSettings { students: mask.active_students.clone(), ..job.passes.clone() };
+    Ok(Some(Job { passes: &passes, ..*job }.prepare(&super::Quiet)?))
+}
+
+/// [`check`] with only the students of `mask` switched on in the design at run time
+/// (`verify --active-students`): the cycle engine runs the full design under the mask, the
+/// reference engine the model pruned to those students.
+pub fn check_masked(job: &Job<'_>, mask: &StudentMask, progress: &dyn Progress) -> Result<Check, Error> {
+    let pruned = masked_reference(job, mask)?;
     let prep = job.prepare(progress)?;
     let steps = prep.steps;
     let min_agreement = job.passes.min_agreement;
@@ -88,7 +113,13 @@ pub fn check(job: &Job<'_>, progress: &dyn Progress) -> Result<Check, Error> {
     let checked = job.checked()?;
     let (batch, labels) = (&*checked.inputs, checked.labels);
     let (design, phase) = backend::of(&target).lay_out(&prep.model, job.plan, &target, steps, Some(job.inputs))?;
-    let result = design.check(&prep, batch, labels, min_agreement, &target, progress)?;
+    let result = match &pruned {
+        None => design.check(&prep, batch, labels, min_agreement, &target, progress)?,
+        Some(cut) => {
+            let names = &mask.active_students;
+            design.check_active(cut, batch, labels, min_agreement, &target, names, progress)?
+        }
+    };
     let records = prep.records.into_iter().chain(phase).collect();
     Ok(Check { model: prep.model, samples: batch.n, steps, min_agreement, records, checked: result })
 }
@@ -97,18 +128,34 @@ pub fn check(job: &Job<'_>, progress: &dyn Progress) -> Result<Check, Error> {
 /// every input (so every shard checks the same hardware), the comparison runs on the shard's
 /// samples.
 pub fn check_shard(job: &Job<'_>, shard: Shard, progress: &dyn Progress) -> Result<VerifyPart, Error> {
+    check_shard_masked(job, shard, &StudentMask::default(), progress)
+}
+
+/// [`check_shard`] under a run-time student mask ([`check_masked`]).
+pub fn check_shard_masked(
+    job: &Job<'_>,
+    shard: Shard,
+    mask: &StudentMask,
+    progress: &dyn Progress,
+) -> Result<VerifyPart, Error> {
     let target = job.plan.target()?;
     let backend = backend::of(&target);
     if !backend.info().shards {
         return Err(Error::Usage("--shard checks the FPGA layout's plans; a chip's back end runs unsharded".into()));
     }
+    let pruned = masked_reference(job, mask)?;
     let prep = job.prepare(progress)?;
     let (design, _) = backend.lay_out(&prep.model, job.plan, &target, prep.steps, Some(job.inputs))?;
     let checked = job.checked()?;
     let range = shard.samples(checked.inputs.n)?;
     let part = checked.inputs.range(range.clone());
     let part_labels = checked.labels.map(|l| &l[range]);
-    match design.check(&prep, &part, part_labels, job.passes.min_agreement, &target, progress)? {
+    let min = job.passes.min_agreement;
+    let result = match &pruned {
+        None => design.check(&prep, &part, part_labels, min, &target, progress)?,
+        Some(cut) => design.check_active(cut, &part, part_labels, min, &target, &mask.active_students, progress)?,
+    };
+    match result {
         Checked::Plan { check, .. } => Ok(VerifyPart { shard, samples_total: checked.inputs.n, check }),
         Checked::Chip { .. } => Err(Error::Usage(format!("target '{}' checks no shards", target.name))),
     }

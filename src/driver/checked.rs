@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::chip::ChipVerification;
-use super::verify::{EarlyExit, EarlyExitCounts, Verification, VerifyCounts, early_exit_counts, verify};
+use super::verify::{EarlyExit, EarlyExitCounts, Verification, VerifyCounts, early_exit_counts_active, verify_active};
 use super::{Error, Prepared, Progress};
 use crate::data::InputBatch;
 use crate::hw::Plan;
@@ -123,19 +123,25 @@ impl PlanCheck {
     }
 }
 
-/// The check of `plan` against the reference engine on `batch`.
+/// The check of `plan` against the reference engine on `batch`; under the student mask
+/// `active` (None: every student) the cycle engine runs it and `prep` is the model pruned to
+/// those students.
 pub(crate) fn plan_check(
     prep: &Prepared,
     plan: &Plan,
     batch: &InputBatch,
     labels: Option<&[usize]>,
     min_agreement: f64,
+    active: Option<&[bool]>,
     progress: &dyn Progress,
 ) -> Result<PlanCheck, Error> {
     let steps = prep.steps;
     // The reference runs the cut model unsimplified: the comparison covers the
     // simplifications and the lowering.
-    let (_, r, c) = verify(&prep.cut, plan, batch, steps, labels, None, progress)?;
+    let (_, r, c) = verify_active(&prep.cut, plan, batch, steps, labels, None, active, progress)?;
+    let active_students: Option<Vec<&str>> = active
+        .zip(plan.students.as_ref())
+        .map(|(a, st)| st.names.iter().zip(a).filter(|(_, on)| **on).map(|(n, _)| n.as_str()).collect());
     let summary = plan.summary();
     let layer_lines = summary
         .layers
@@ -158,6 +164,7 @@ pub(crate) fn plan_check(
             "plan": summary,
             "min_agreement": min_agreement,
             "passes": prep.records,
+            "active_students": active_students,
         }),
         steps,
         min_agreement,
@@ -165,6 +172,6 @@ pub(crate) fn plan_check(
         spikes: r.outputs.spikes,
         layer_lines,
         counts: VerifyCounts::of(&r, &c, steps, labels),
-        early_exit: early_exit_counts(plan, batch, steps, &c),
+        early_exit: early_exit_counts_active(plan, batch, steps, &c, active)?,
     })
 }

@@ -35,6 +35,12 @@ pub struct CompareSettings {
     /// Write the HTML report (the table and charts of energy against accuracy and latency).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// The students switched on at run time on every target that can switch them (the FPGA
+    /// and ASIC designs taking a mask); the reference runs the model pruned to them, and a
+    /// target that cannot switch students is a row that says so.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub mask: super::mask::StudentMask,
 }
 
 pub use super::resource::{Resource, Row, Sourced};
@@ -52,6 +58,9 @@ pub struct Comparison {
     pub reference_accuracy: Option<f64>,
     /// One row per target, in the order asked.
     pub rows: Vec<Row>,
+    /// The students switched on at run time (`--active-students`; empty: every student).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub active_students: Vec<String>,
 }
 
 impl Comparison {
@@ -70,12 +79,17 @@ impl Comparison {
         let mut b = String::new();
         let _ = writeln!(
             b,
-            "<p>{} inputs, T = {}{}. Each target runs its own exact model; a target that cannot take the model says why.</p>",
+            "<p>{} inputs, T = {}{}{}. Each target runs its own exact model; a target that cannot take the model says why.</p>",
             self.samples,
             self.timesteps,
             self.reference_accuracy
                 .map(|a| format!("; the float model's accuracy {:.2}%", 100.0 * a))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            if self.active_students.is_empty() {
+                String::new()
+            } else {
+                format!("; students switched on at run time: {}", esc(&self.active_students.join(", ")))
+            }
         );
         let points = |y: &dyn Fn(&Row) -> Option<f64>| -> Vec<Point<'_>> {
             self.rows
@@ -214,8 +228,9 @@ pub fn merge_compare(parts: Vec<CompareShard>) -> Result<Comparison, Error> {
     let (targets, base) = (first.targets.clone(), first.part.clone());
     let mut rows = vec![];
     for p in &parts {
-        let same = (&p.part.model, p.part.samples, p.part.timesteps, p.part.reference_accuracy)
-            == (&base.model, base.samples, base.timesteps, base.reference_accuracy);
+        let same =
+            (&p.part.model, p.part.samples, p.part.timesteps, p.part.reference_accuracy, &p.part.active_students)
+                == (&base.model, base.samples, base.timesteps, base.reference_accuracy, &base.active_students);
         if p.targets != targets || !same {
             return Err(Error::Usage("the parts compare different models, inputs or targets".into()));
         }
@@ -227,20 +242,16 @@ pub fn merge_compare(parts: Vec<CompareShard>) -> Result<Comparison, Error> {
 }
 
 fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn Progress) -> Result<Comparison, Error> {
+    // Under a student mask the reference is the model pruned to the active students.
+    let pruned = super::check::masked_reference(job, &s.mask)?;
     let prep = job.prepare(progress)?;
+    let cut = pruned.as_ref().map_or(&prep.cut, |p| &p.cut);
     let steps = prep.steps;
     let checked = job.checked()?;
     let batch = &*checked.inputs;
-    let output = prep.cut.graph.select_output(None).map_err(reference::SimError::from)?;
+    let output = cut.graph.select_output(None).map_err(reference::SimError::from)?;
     let r = super::progress::step(progress, "running the reference engine", || {
-        reference::run(
-            &prep.cut.graph,
-            &prep.cut.info,
-            prep.cut.dialect(),
-            batch,
-            &RunOptions { steps, f64: false, output },
-            None,
-        )
+        reference::run(&cut.graph, &cut.info, cut.dialect(), batch, &RunOptions { steps, f64: false, output }, None)
     })?;
     let reference = r.outputs.classes();
     let labels = checked.labels;
@@ -251,6 +262,7 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
         co.samples = job.samples;
         co.inputs = Some(job.inputs.clone());
         co.labels = job.labels.map(<[usize]>::to_vec);
+        co.build.mask = s.mask.clone();
         co
     });
     let mut rows = vec![];
@@ -275,6 +287,7 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
                 batch,
                 steps,
                 scored: &scored,
+                active: &s.mask.active_students,
                 bitstream: build.as_ref().map(|o| (s.out_dir.as_path(), o)),
                 progress,
             })?;
@@ -292,5 +305,6 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
         timesteps: steps,
         reference_accuracy: labels.map(|l| data::agreement(&reference, l)),
         rows,
+        active_students: s.mask.active_students.clone(),
     })
 }

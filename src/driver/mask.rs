@@ -5,14 +5,15 @@ use super::Error;
 use crate::hw::Plan;
 use crate::quant::students::MaskError;
 
-/// The students that run in a co-simulation or C simulation, or from power-on in a compiled
-/// board design (`--active-students`).
+/// The students that run in a check, co-simulation or C simulation, or from power-on in a
+/// compiled board design (`--active-students`).
 #[derive(Clone, Debug, Default, PartialEq, clap::Args, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct StudentMask {
     /// Run only these students of the ensemble (names or indices, as `inspect` lists them),
     /// given to the design at run time (the RTL's `act` port, the HLS C++'s `act` argument; the
-    /// sequential schedule's designs take it), and the cycle engine runs the same mask; in
+    /// sequential and streamed schedules' designs take it), and the cycle engine runs the same
+    /// mask; in `verify` and `compare` the reference runs the model pruned to them; in
     /// `compile`, the board's power-on default, and every check runs under it.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub active_students: Vec<String>,

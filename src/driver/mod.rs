@@ -61,7 +61,7 @@ mod simulate;
 mod step;
 mod verify;
 
-pub use check::{Check, VerifyPart, check, check_shard, merge_verify};
+pub use check::{Check, VerifyPart, check, check_masked, check_shard, check_shard_masked, merge_verify};
 pub use checked::{Checked, DifferentChecks, PlanCheck};
 pub use compare::{CompareSettings, CompareShard, Comparison, Row, compare, compare_shard, merge_compare};
 pub use compile::{

@@ -300,12 +300,23 @@ pub fn early_exit_check_active(
     run: &BatchResult,
     active: Option<&[bool]>,
 ) -> Result<Option<EarlyExit>, Error> {
-    let Some(a) = active else { return Ok(early_exit_check(plan, batch, steps, run)) };
+    Ok(early_exit_counts_active(plan, batch, steps, run, active)?.map(|c| c.early_exit()))
+}
+
+/// [`early_exit_counts`] of a run under the student mask `active` (None: every student).
+pub fn early_exit_counts_active(
+    plan: &Plan,
+    batch: &InputBatch,
+    steps: usize,
+    run: &BatchResult,
+    active: Option<&[bool]>,
+) -> Result<Option<EarlyExitCounts>, Error> {
+    let Some(a) = active else { return Ok(early_exit_counts(plan, batch, steps, run)) };
     if !plan.early_exit {
         return Ok(None);
     }
     let f = cycle::run_active(&plan.without_early_exit(), batch, steps, a).map_err(super::mask::mask_usage)?;
-    Ok(Some(counts_against(batch, run, &f).early_exit()))
+    Ok(Some(counts_against(batch, run, &f)))
 }
 
 /// [`early_exit_check`]'s counts.

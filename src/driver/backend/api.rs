@@ -149,6 +149,15 @@ pub trait TargetBackend: Sync {
     ) -> Result<CompileReport, Error>;
 }
 
+/// The refusal of `--active-students` by a target whose students are fixed at compile time.
+pub(crate) fn fixed_students() -> Error {
+    Error::Usage(
+        "--active-students: this target cannot switch students at run time; choose them at compile time with \
+         --students"
+            .into(),
+    )
+}
+
 /// A model laid out on a target.
 pub trait Design: Send + Sync {
     /// What the quantisation approximated and the layout decided.
@@ -161,11 +170,24 @@ pub trait Design: Send + Sync {
     /// of the one design (`--active-students`). A target that cannot switch students at run
     /// time refuses: its students are chosen at compile time (`--students`).
     fn run_active(&self, _batch: &InputBatch, _target: &Target, _names: &[String]) -> Result<DesignRun, Error> {
-        Err(Error::Usage(
-            "--active-students: this target cannot switch students at run time; choose them at compile time with \
-             --students"
-                .into(),
-        ))
+        Err(fixed_students())
+    }
+
+    /// [`Design::check`] with only the students `names` active in the design at run time:
+    /// `cut` (the model pruned to them) is the reference. Refused like [`Design::run_active`]
+    /// by a target that cannot switch students at run time.
+    #[allow(clippy::too_many_arguments)]
+    fn check_active(
+        &self,
+        _cut: &Prepared,
+        _batch: &InputBatch,
+        _labels: Option<&[usize]>,
+        _min_agreement: f64,
+        _target: &Target,
+        _names: &[String],
+        _progress: &dyn Progress,
+    ) -> Result<Checked, Error> {
+        Err(fixed_students())
     }
 
     /// The hardware against the reference engine on `batch`: `prep.cut` is the reference.
@@ -224,6 +246,9 @@ pub struct RowContext<'a> {
     pub steps: usize,
     /// Accuracy and agreement of a run's classes.
     pub scored: &'a dyn Fn(Vec<usize>) -> (Option<f64>, Option<f64>),
+    /// The students switched on at run time (`--active-students`; empty: every student): a
+    /// target that cannot switch students refuses the row.
+    pub active: &'a [String],
     /// Build bitstreams where the target's flow allows, into this folder's `<target>/`: the
     /// compile options of the row's build.
     pub bitstream: Option<(&'a Path, &'a CompileOptions)>,

@@ -122,6 +122,9 @@ impl Design for ChipDesign {
     }
 
     fn row(&self, cx: &RowContext<'_>) -> Result<Row, Error> {
+        if !cx.active.is_empty() {
+            return Err(super::api::fixed_students());
+        }
         let (t, map) = (cx.target, &self.map);
         let run = map.run(cx.batch);
         let (accuracy, agreement) = (cx.scored)(run.outputs().classes());
@@ -263,7 +266,10 @@ impl Design for PricedDesign {
     }
 
     fn row(&self, cx: &RowContext<'_>) -> Result<Row, Error> {
-        let (mut row, _) = self.0.base_row(cx);
+        if !cx.active.is_empty() {
+            return Err(super::api::fixed_students());
+        }
+        let (mut row, _) = self.0.base_row(cx)?;
         let t = cx.target;
         // A chip without a back end: the generic mapping says whether its cores and limits hold.
         let (_, mapping) = self.mapping(t)?;

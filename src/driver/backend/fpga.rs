@@ -148,9 +148,12 @@ impl PlanDesign {
     }
 
     /// The row of `compare` before what only FPGAs add: accuracy and the counted energy.
-    pub(super) fn base_row(&self, cx: &RowContext<'_>) -> (Row, f64) {
+    pub(super) fn base_row(&self, cx: &RowContext<'_>) -> Result<(Row, f64), Error> {
         let t = cx.target;
-        let run = self.cycle_run(cx.batch, t);
+        let run = match cx.active {
+            [] => self.cycle_run(cx.batch, t),
+            names => self.cycle_run_active(cx.batch, t, names)?,
+        };
         let (accuracy, agreement) = (cx.scored)(run.outputs.classes());
         let est = run.estimate.expect("a plan is always priced");
         // A plan streaming its weights: the SDRAM's share beside the FPGA's.
@@ -186,7 +189,7 @@ impl PlanDesign {
             }),
             resources: vec![],
         };
-        (row, est.cycles)
+        Ok((row, est.cycles))
     }
 
     /// The check against the reference engine.
@@ -198,7 +201,7 @@ impl PlanDesign {
         min_agreement: f64,
         progress: &dyn Progress,
     ) -> Result<Checked, Error> {
-        let check = plan_check(prep, &self.plan, batch, labels, min_agreement, progress)?;
+        let check = plan_check(prep, &self.plan, batch, labels, min_agreement, None, progress)?;
         Ok(Checked::Plan { plan: self.plan.clone(), check })
     }
 }
@@ -228,6 +231,22 @@ impl Design for PlanDesign {
         self.plan_checked(prep, batch, labels, min_agreement, progress)
     }
 
+    fn check_active(
+        &self,
+        cut: &Prepared,
+        batch: &InputBatch,
+        labels: Option<&[usize]>,
+        min_agreement: f64,
+        _target: &Target,
+        names: &[String],
+        progress: &dyn Progress,
+    ) -> Result<Checked, Error> {
+        let st = self.plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_error)?;
+        let active = st.mask(names).map_err(mask_error)?;
+        let check = plan_check(cut, &self.plan, batch, labels, min_agreement, Some(&active), progress)?;
+        Ok(Checked::Plan { plan: self.plan.clone(), check })
+    }
+
     fn view(&self, target: &Target) -> Result<PlanView, Error> {
         let (streaming, streaming_warning) = match &target.external_memory {
             Some(mem) => match stream_figures(&self.plan, mem, 1) {
@@ -249,7 +268,7 @@ impl Design for PlanDesign {
     }
 
     fn row(&self, cx: &RowContext<'_>) -> Result<Row, Error> {
-        let (mut row, cycles) = self.base_row(cx);
+        let (mut row, cycles) = self.base_row(cx)?;
         let (t, plan) = (cx.target, &self.plan);
         row.why_not = plan.device_misfits(t);
         row.fits = row.why_not.is_empty();
@@ -268,7 +287,12 @@ impl Design for PlanDesign {
                 let mut co = base.clone();
                 co.plan = PlanSettings { target: t.name.clone(), ..base.plan.for_fpgas() };
                 co.out_dir = out.join(&t.name);
-                co.build = CompileSettings { bitstream: true, cosim_samples: 0, ..Default::default() };
+                co.build = CompileSettings {
+                    bitstream: true,
+                    cosim_samples: 0,
+                    mask: base.build.mask.clone(),
+                    ..Default::default()
+                };
                 let r = fpga::compile(cx.model, &co, t.clone(), cx.progress)?;
                 r.write(&co.out_dir)?;
                 if let Hardware::Rtl(x) = &r.hardware
