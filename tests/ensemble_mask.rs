@@ -591,3 +591,34 @@ fn verify_and_compare_take_the_active_students() {
     assert_eq!(rows[1]["fits"], false, "{c}");
     assert!(rows[1]["why_not"][0].as_str().unwrap().contains("cannot switch students at run time"), "{c}");
 }
+
+/// The HTML report's spike raster of a board design with power-on students (`compile
+/// --active-students --report`) is the design's own run under them: an inactive student's
+/// layers show no spike, an active student's layers are the unmasked run's, and the output
+/// layer's spikes are the masked run's.
+#[test]
+fn the_report_raster_runs_the_power_on_students() {
+    let c = case("ensemble_bw");
+    let m = c.load();
+    let batch = c.batch(&m).take(2);
+    let mut p = plan(&m, &batch, c.timesteps, ScheduleChoice::Sequential, None);
+    let st = p.students.clone().unwrap();
+    let full = spikefab::report::raster(&p, &batch, 0, c.timesteps);
+    let active = st.mask(&["s0".into(), "s2".into()]).unwrap();
+    p.power_on = Some(active.clone());
+    let masked = spikefab::report::raster(&p, &batch, 0, c.timesteps);
+    for (k, l) in p.layers.iter().enumerate() {
+        match st.layer[k] {
+            Some(s) if !active[s] => {
+                assert!(!full.spikes[k].is_empty() && masked.spikes[k].is_empty(), "{}", l.name)
+            }
+            Some(_) => assert_eq!(masked.spikes[k], full.spikes[k], "{}", l.name),
+            None => {}
+        }
+    }
+    let out = p.output.layer;
+    let run = cycle::run_active(&p, &batch.range(0..1), c.timesteps, &active).unwrap();
+    let spikes = run.samples[0].raw.iter().filter(|&&v| v != 0).count();
+    assert_eq!(masked.spikes[out].len(), spikes, "the output raster is the masked run's");
+    assert_ne!(masked.spikes[out], full.spikes[out]);
+}

@@ -157,8 +157,9 @@ pub struct Plan {
     #[serde(skip)]
     pub external: Option<ExternalMemory>,
     /// The students a board design runs from power-on (`compile --active-students`: the board
-    /// wrapper ties the `act` port to them), one flag per student of a plan that takes a mask
-    /// ([`Plan::takes_mask`]); None: every student.
+    /// wrapper ties the `act` port to them, and the report's raster runs them), one flag per
+    /// student of a plan that takes a mask ([`Plan::takes_mask`]), always one [`Plan::masked`]
+    /// accepts; None: every student.
     #[serde(skip)]
     pub power_on: Option<Vec<bool>>,
 }

@@ -49,7 +49,18 @@ impl Tracer for Raster {
 /// Records the spikes of sample `sample` with the cycle engine.
 pub fn raster(plan: &Plan, batch: &InputBatch, sample: usize, steps: usize) -> Raster {
     let mut r = Raster::new(plan.layers.len());
-    crate::sim::cycle::run_traced(plan, batch, sample, steps, &mut r);
+    match plan.power_on.as_deref() {
+        // A board design's power-on students (`compile --active-students`): the raster is the
+        // design's own run, under that mask. `Plan::power_on` is only set to a mask the plan
+        // runs (the driver resolves it with `Plan::masked` first), so this cannot fail.
+        Some(active) => {
+            crate::sim::cycle::run_traced_active(plan, batch, sample, steps, active, &mut r)
+                .expect("power_on is a mask the plan takes");
+        }
+        None => {
+            crate::sim::cycle::run_traced(plan, batch, sample, steps, &mut r);
+        }
+    }
     r
 }
 
