@@ -622,3 +622,42 @@ fn the_report_raster_runs_the_power_on_students() {
     assert_eq!(masked.spikes[out].len(), spikes, "the output raster is the masked run's");
     assert_ne!(masked.spikes[out], full.spikes[out]);
 }
+
+/// A chip cannot switch students at run time: `compile --active-students` on Loihi 2 compiles
+/// those students only, as `--students` does (the same export), and says so; beside
+/// `--students` it is refused. (Lava's check of the export is tests/loihi.rs's; here it is left
+/// out.)
+#[test]
+fn a_chip_compiles_the_active_students_only() {
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        let out = out.display().to_string();
+        let mut args = vec!["compile", "models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--target", "loihi2"];
+        args.extend(["--inputs", "models/digits_test_x.npy", "--samples", "8", "-o", out.as_str(), "--json"]);
+        args.extend(extra);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_spikefab"))
+            .args(&args)
+            .env_remove("SPIKEFAB_LAVA_PYTHON")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (masked_dir, pruned_dir) = (common::scratch("mask-chip-active"), common::scratch("mask-chip-students"));
+    let (code, out, err) = run(&masked_dir, &["--active-students", "s0,s2"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("loihi2 cannot switch students at run time: compiling only the students s0, s2"), "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(r["passes"][0]["changes"][0].as_str().unwrap().contains("kept 2 of 4 students"), "{r}");
+    let (code, _, err) = run(&pruned_dir, &["--students", "s0,s2"]);
+    assert_eq!(code, Some(0), "{err}");
+    for f in ["network.net", "expected_spikes.npy"] {
+        let (a, b) = (masked_dir.join("loihi").join(f), pruned_dir.join("loihi").join(f));
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{f}: the export of --students s0,s2");
+    }
+    let (code, _, err) = run(&masked_dir, &["--active-students", "s0", "--students", "s1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("give it without --students"), "{err}");
+}

@@ -36,7 +36,28 @@ pub(crate) fn compile(
             target.name
         ))
     })?;
-    let job = Job { labels: o.labels.as_deref(), samples: o.samples, ..Job::new(m, inputs, &o.plan, &o.passes) };
+    // A chip cannot switch students at run time: `--active-students` compiles those students
+    // only (as `--students` does), and says so.
+    let pruned;
+    let passes_o = match b.mask.active_students.as_slice() {
+        [] => &o.passes,
+        names => {
+            if !o.passes.students.is_empty() || o.passes.keep_students.is_some() {
+                return Err(Error::Usage(
+                    "--active-students chooses the students to run; give it without --students or --keep-students"
+                        .into(),
+                ));
+            }
+            progress.note(&format!(
+                "{} cannot switch students at run time: compiling only the students {} (as --students does)",
+                target.name,
+                names.join(", ")
+            ));
+            pruned = crate::options::PassSettings { students: names.to_vec(), ..o.passes.clone() };
+            &pruned
+        }
+    };
+    let job = Job { labels: o.labels.as_deref(), samples: o.samples, ..Job::new(m, inputs, &o.plan, passes_o) };
     let mut prep = job.prepare(progress)?;
     let steps = prep.steps;
     // The back end's pass phase (legalisation), recorded with the shared passes.
