@@ -144,10 +144,9 @@ impl<'a> Evaluator<'a> {
         o
     }
 
-    /// The design of the uncut model in a configuration takes a run-time student mask
-    /// ([`hw::Plan::takes_mask`]).
-    pub fn takes_mask(&self, steps: usize, early_exit: bool, layout: Layout) -> Result<bool, DseError> {
-        Ok(hw::lower(self.model, &self.options(steps, early_exit, layout))?.takes_mask())
+    /// The design of the uncut model in a configuration.
+    pub fn uncut_plan(&self, steps: usize, early_exit: bool, layout: Layout) -> Result<hw::Plan, DseError> {
+        Ok(hw::lower(self.model, &self.options(steps, early_exit, layout))?)
     }
 
     /// Scores one configuration of `m` (already pruned to `students`).
@@ -162,42 +161,38 @@ impl<'a> Evaluator<'a> {
         let o = self.options(steps, early_exit, layout);
         let plan = hw::lower(m, &o)?;
         let run = cycle::run(&plan, self.batch, steps);
-        Ok(self.scored(&plan, &o, run, students, early_exit, layout, false))
+        Ok(self.scored(&plan, &o, run, students, layout, false))
     }
 
-    /// Scores the uncut model's design in a configuration with only `students` of `e` switched
-    /// on at run time ([`cycle::run_active`]): the full design's energy and cycles under the
-    /// mask.
+    /// Scores `plan`, the uncut model's design in a configuration ([`Evaluator::uncut_plan`]),
+    /// with only `students` of `e` switched on at run time ([`cycle::run_active`]): the full
+    /// design's energy and cycles under the mask.
     pub fn score_run_time(
         &self,
+        plan: &hw::Plan,
         e: &Ensemble,
         students: &[usize],
-        steps: usize,
-        early_exit: bool,
         layout: Layout,
     ) -> Result<Score, DseError> {
-        let o = self.options(steps, early_exit, layout);
-        let plan = hw::lower(self.model, &o)?;
+        let o = self.options(plan.timesteps, plan.early_exit, layout);
         let st = plan.students.as_ref().ok_or(crate::quant::students::MaskError::NoEnsemble)?;
         let names: Vec<String> = students.iter().map(|&i| e.students[i].name.clone()).collect();
         let active = st.mask(&names)?;
-        let run = cycle::run_active(&plan, self.batch, steps, &active)?;
-        Ok(self.scored(&plan, &o, run, students, early_exit, layout, true))
+        let run = cycle::run_active(plan, self.batch, plan.timesteps, &active)?;
+        Ok(self.scored(plan, &o, run, students, layout, true))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn scored(
         &self,
         plan: &hw::Plan,
         o: &PlanOptions,
         run: cycle::BatchResult,
         students: &[usize],
-        early_exit: bool,
         layout: Layout,
         run_time: bool,
     ) -> Score {
         let (lanes, datapath) = layout;
-        let steps = o.timesteps;
+        let (steps, early_exit) = (o.timesteps, o.settings.early_exit);
         let classes = run.outputs.classes();
         let est = energy::estimate(plan, &o.target, &run);
         let n = run.samples.len().max(1) as f64;
@@ -460,13 +455,15 @@ pub fn explore_part(
         }
         None => (vec![], vec![vec![]]),
     };
-    // Jobs: (students, T', early exit, layout, run-time mask).
+    // Jobs: (students, T', early exit, layout, the uncut plan it runs under a mask: an index
+    // into `uncut`, None for a pruned model).
     let mut jobs = vec![];
+    let mut uncut: Vec<hw::Plan> = vec![];
     for s in &subsets {
         for t in 1..=ev.steps {
             for exit in if t > 1 { vec![false, true] } else { vec![false] } {
                 for &l in layouts {
-                    jobs.push((s.clone(), t, exit, l, false));
+                    jobs.push((s.clone(), t, exit, l, None));
                 }
             }
         }
@@ -482,8 +479,10 @@ pub fn explore_part(
         };
         for exit in if ev.steps > 1 { vec![false, true] } else { vec![false] } {
             for &l in layouts {
-                if ev.takes_mask(ev.steps, exit, l)? {
-                    jobs.extend(masks.iter().map(|s| (s.clone(), ev.steps, exit, l, true)));
+                let plan = ev.uncut_plan(ev.steps, exit, l)?;
+                if plan.takes_mask() {
+                    jobs.extend(masks.iter().map(|s| (s.clone(), ev.steps, exit, l, Some(uncut.len()))));
+                    uncut.push(plan);
                 }
             }
         }
@@ -494,15 +493,15 @@ pub fn explore_part(
     let mine: Vec<usize> = (0..total).filter(|&j| kept.get(j).copied().unwrap_or(false)).collect();
     let models: Vec<(Vec<usize>, Model)> = subsets
         .iter()
-        .filter(|s| mine.iter().any(|&j| &jobs[j].0 == *s && !jobs[j].4))
+        .filter(|s| mine.iter().any(|&j| &jobs[j].0 == *s && jobs[j].4.is_none()))
         .map(|s| Ok((s.clone(), ev.pruned(ensemble, s)?)))
         .collect::<Result<_, DseError>>()?;
     let scores: Vec<Score> = mine
         .par_iter()
         .map(|&j| {
-            let (s, t, exit, l, run_time) = &jobs[j];
-            match (run_time, ensemble) {
-                (true, Some(e)) => ev.score_run_time(e, s, *t, *exit, *l),
+            let (s, t, exit, l, masked) = &jobs[j];
+            match (masked, ensemble) {
+                (Some(p), Some(e)) => ev.score_run_time(&uncut[*p], e, s, *l),
                 _ => {
                     let m = &models.iter().find(|(k, _)| k == s).expect("model of every subset").1;
                     ev.score(m, s, *t, *exit, *l)

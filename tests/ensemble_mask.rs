@@ -192,6 +192,16 @@ fn masks_that_cannot_run_are_refused() {
     assert!(one < two && two < all, "{one} {two} {all} J");
 }
 
+/// The cycle engine's run of each inference of `stream` under its own mask: what a
+/// co-simulated or C-simulated stream of masks is compared with.
+fn masked_runs(plan: &Plan, stream: &InputBatch, masks: &[Vec<bool>], steps: usize) -> Vec<cycle::SampleResult> {
+    masks
+        .iter()
+        .enumerate()
+        .map(|(i, a)| cycle::run_active(plan, &stream.range(i..i + 1), steps, a).unwrap().samples.remove(0))
+        .collect()
+}
+
 /// A stream of one inference per mask: every subset of `n` students once, then students
 /// switched off and on again between inferences (what a student leaves in the design must not
 /// reach a later inference).
@@ -221,11 +231,7 @@ fn one_rtl_design_runs_every_subset_exactly() {
         let n = plan.students.as_ref().unwrap().names.len();
         let masks = every_subset_then_switches(n);
         let stream = c.batch(&m).take(masks.len());
-        let engine: Vec<_> = masks
-            .iter()
-            .enumerate()
-            .map(|(i, a)| cycle::run_active(&plan, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
-            .collect();
+        let engine = masked_runs(&plan, &stream, &masks, c.timesteps);
         let all = cycle::run(&plan, &stream, c.timesteps);
         let fewer = (0..masks.len())
             .filter(|&i| masks[i].contains(&false) && engine[i].counters.cycles < all.samples[i].counters.cycles)
@@ -267,11 +273,7 @@ fn one_rtl_design_runs_every_subset_exactly() {
     bits.push(all_on);
     let masks: Vec<Vec<bool>> = bits.iter().map(|b| (0..n).map(|s| b >> s & 1 == 1).collect()).collect();
     let stream = c.batch(&m).take(masks.len());
-    let engine: Vec<_> = masks
-        .iter()
-        .enumerate()
-        .map(|(i, a)| cycle::run_active(&exit, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
-        .collect();
+    let engine = masked_runs(&exit, &stream, &masks, c.timesteps);
     let out_n = exit.layers[exit.output.layer].neurons();
     let early = engine.iter().filter(|r| r.raw.len() / out_n < c.timesteps).count();
     assert!(early * 2 > masks.len(), "{early} of {} inferences exit early", masks.len());
@@ -348,11 +350,7 @@ fn one_hls_design_runs_every_subset_exactly() {
         let full = plan(&m, &c.batch(&m), c.timesteps, schedule, None);
         let masks = every_subset_then_switches(full.students.as_ref().unwrap().names.len());
         let stream = c.batch(&m).take(masks.len());
-        let engine: Vec<_> = masks
-            .iter()
-            .enumerate()
-            .map(|(i, a)| cycle::run_active(&full, &stream.range(i..i + 1), c.timesteps, a).unwrap().samples.remove(0))
-            .collect();
+        let engine = masked_runs(&full, &stream, &masks, c.timesteps);
         let dir = common::scratch(&format!("mask-hls-{schedule:?}"));
         let r = spikefab::flow::csim::csim_against_masks(&full, &stream, &engine, Some(&masks), &part, &dir)
             .unwrap_or_else(|e| panic!("{schedule:?}: {e}"));
