@@ -67,6 +67,9 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
     if let (Some(ms), true) = (s.mean_steps, a.run.on.plan.early_exit) {
         println!("early exit: {ms:.2} of {} steps run on average", s.steps);
     }
+    if let (Some(m), Some(k)) = (s.cascade, s.students_mean) {
+        println!("cascade (margin {m}): {k:.2} students run on average");
+    }
     if let Some(v) = &o.vcd {
         println!("wrote {} (sample {}, first {} neurons per layer)", v.display(), o.vcd_sample, o.vcd_neurons);
     }

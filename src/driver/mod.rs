@@ -105,3 +105,9 @@ pub fn steps_for(m: &crate::Model, batch: Option<&crate::data::InputBatch>) -> R
     }
     Ok(steps)
 }
+
+/// Under the cascade, the students run per inference of `run`, mean (each sample's stages).
+pub(crate) fn cascade_students_mean(run: &crate::sim::cycle::BatchResult) -> f64 {
+    let n = run.samples.len().max(1) as f64;
+    run.samples.iter().map(|s| (s.stage_raw.len() + 1) as f64).sum::<f64>() / n
+}

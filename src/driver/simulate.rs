@@ -44,6 +44,12 @@ pub struct SimulateOptions {
     /// model without the others (as `--students` prunes it).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub active_students: Vec<String>,
+    /// Run the active students as an input-adaptive cascade (cycle engine, the streamed
+    /// schedule's design): one at a time in plan order, stopping after the first whose
+    /// combined output's margin (top class's spike count less the runner-up's, over every
+    /// step) reaches MARGIN; a run-time input of the one design.
+    #[arg(long, value_name = "MARGIN")]
+    pub cascade: Option<u64>,
     /// Write a VCD waveform (GTKWave) of one sample on the cycle engine (FPGA and ASIC
     /// targets).
     #[arg(long, value_name = "FILE")]
@@ -91,6 +97,10 @@ pub struct Simulation {
     pub notes: Vec<String>,
     /// The students that ran (`--active-students`; empty: every student).
     pub active_students: Vec<String>,
+    /// The cascade's threshold (`--cascade`).
+    pub cascade: Option<u64>,
+    /// Under the cascade: the students run per inference, mean.
+    pub students_mean: Option<f64>,
 }
 
 impl Simulation {
@@ -111,6 +121,8 @@ impl Simulation {
             "passes": self.records,
             "notes": self.notes,
             "active_students": self.active_students,
+            "cascade": self.cascade,
+            "students_per_inference": self.students_mean,
         })
     }
 }
@@ -118,6 +130,19 @@ impl Simulation {
 /// Runs `job`'s checked inputs with the reference or the cycle engine, after the passes.
 pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> Result<Simulation, Error> {
     let active = &o.active_students;
+    if o.cascade.is_some() && o.engine == Engine::Reference {
+        return Err(Error::Usage(
+            "--cascade decides on the design's integer spike counts; give it with --engine cycle".into(),
+        ));
+    }
+    if o.cascade.is_some() && (!job.passes.students.is_empty() || job.passes.keep_students.is_some()) {
+        return Err(Error::Usage(
+            "--cascade chooses students at run time; give it without --students or --keep-students".into(),
+        ));
+    }
+    if o.cascade.is_some() && o.vcd.is_some() {
+        return Err(Error::Usage("--vcd traces the full design; give it without --cascade".into()));
+    }
     if !active.is_empty() && o.engine == Engine::Reference {
         // What the framework computes without the other students: the model pruned to these.
         if !job.passes.students.is_empty() || job.passes.keep_students.is_some() {
@@ -144,7 +169,7 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
     if o.vcd.is_some() && o.engine != Engine::Cycle {
         return Err(Error::Usage("--vcd needs --engine cycle".into()));
     }
-    let (mut cycles_mean, mut mean_steps, mut notes) = (None, None, vec![]);
+    let (mut cycles_mean, mut mean_steps, mut notes, mut students_mean) = (None, None, vec![], None);
     let mut records = prep.records;
     let (outputs, rates) = match o.engine {
         Engine::Reference => {
@@ -167,11 +192,10 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
             let target = job.plan.target()?;
             let (design, phase) = backend::of(&target).lay_out(&m, job.plan, &target, steps, Some(job.inputs))?;
             records.extend(phase);
-            let run = if active.is_empty() {
-                design.run(batch, &target)
-            } else {
-                design.run_active(batch, &target, active)?
-            };
+            let run = backend::run_design(&*design, batch, &target, active, o.cascade)?;
+            if o.cascade.is_some() {
+                students_mean = run.cycle.as_ref().map(super::cascade_students_mean);
+            }
             if let Some(path) = &o.vcd {
                 let plan = design
                     .plan()
@@ -204,5 +228,7 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         records,
         notes,
         active_students: active.clone(),
+        cascade: o.cascade,
+        students_mean,
     })
 }

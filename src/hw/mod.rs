@@ -121,6 +121,7 @@ pub fn layout_planes(
         mode_choices: vec![],
         external: target.external_memory.clone().filter(|_| schedule == Schedule::Streamed),
         power_on: None,
+        cascade: None,
     };
     memory::map_into(&mut plan, target);
     plan

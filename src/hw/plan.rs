@@ -162,6 +162,12 @@ pub struct Plan {
     /// accepts; None: every student.
     #[serde(skip)]
     pub power_on: Option<Vec<bool>>,
+    /// The design runs the input-adaptive cascade (`--cascade`, docs/hardware.md section
+    /// "The cascade"): its `casc` and `margin` ports, the decision phase and the stage
+    /// registers, with this margin as the board wrapper's power-on default. Only set on a plan
+    /// [`Plan::cascade_refusal`] accepts. None: no cascade hardware.
+    #[serde(skip)]
+    pub cascade: Option<u64>,
 }
 
 impl Plan {
@@ -278,6 +284,70 @@ impl Plan {
             }
         }
         out
+    }
+
+    /// Why this plan's design cannot run the input-adaptive cascade (None: it can). The
+    /// cascade runs the active students one at a time in plan order, each stage one student's
+    /// layers (every step) and then the layers after every student (the tail, from step 0
+    /// under the students run so far), and stops when the output's margin reaches the
+    /// threshold. So it needs a design taking a student mask ([`Plan::takes_mask`]) in the
+    /// streamed schedule (the layer-major order that finishes a student before the tail
+    /// starts and keeps every student's output planes until the end), each student's layers
+    /// one block, the blocks in student order, every other layer after them, and a spiking
+    /// output whose counts give the margin.
+    pub fn cascade_refusal(&self) -> Option<String> {
+        let Some(st) = self.students.as_ref() else {
+            return Some("the network has no ensemble of students".into());
+        };
+        if let Some(why) = self.mask_refusal() {
+            return Some(format!("its design takes no student mask ({why})"));
+        }
+        if self.schedule != Schedule::Streamed {
+            return Some(format!(
+                "the {} schedule runs every layer at each step; the cascade runs in the streamed schedule's \
+                 layer-major order: --schedule streamed",
+                self.schedule.name()
+            ));
+        }
+        if !self.output.spikes {
+            return Some("its output is membrane values; the cascade's margin counts output spikes".into());
+        }
+        // Student blocks in student order, then the tail.
+        let mut seen: Option<usize> = None;
+        let mut tail = false;
+        for (k, l) in self.layers.iter().enumerate() {
+            match st.layer[k] {
+                Some(s) => {
+                    // A student after a later one's layers, or after a shared layer (so also a
+                    // student whose layers are apart), breaks the order.
+                    if tail || seen.is_some_and(|p| s < p) {
+                        return Some(format!(
+                            "layer '{}' of student '{}' comes after a later student's or a shared layer; the cascade \
+                             needs each student's layers together, in student order, before the shared layers",
+                            l.name, st.names[s]
+                        ));
+                    }
+                    seen = Some(s);
+                }
+                None => {
+                    if seen.is_none() {
+                        return Some(format!(
+                            "layer '{}' runs before every student; the cascade needs the shared layers after them",
+                            l.name
+                        ));
+                    }
+                    tail = true;
+                }
+            }
+        }
+        None
+    }
+
+    /// The largest margin the cascade's `margin` port holds: one more than any margin an
+    /// output can reach (T steps of the output layer's most spikes per step), so a larger
+    /// threshold is the same as this one (never met).
+    pub fn cascade_margin_cap(&self) -> u64 {
+        self.timesteps as u64 * self.layers[self.output.layer].event_max() as u64 + 1
     }
 
     /// The same plan run to its last step: early exit off, the arithmetic unchanged.

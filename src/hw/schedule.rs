@@ -211,6 +211,15 @@ pub fn exit_cycles() -> u64 {
     EXIT_CHECK + GAP
 }
 
+/// Cycles of the cascade's decision after each stage's tail (docs/hardware.md, "The
+/// cascade"): the margin of the output's counts against the threshold, one cycle, and GAP.
+pub const DECIDE: u64 = 1;
+
+/// Duration of the cascade's decision.
+pub fn decide_cycles() -> u64 {
+    DECIDE + GAP
+}
+
 /// Duration of the clear after an early exit: the largest layer's rows.
 pub fn clear_cycles(plan: &Plan) -> u64 {
     plan.layers.iter().map(|l| l.rows as u64).max().unwrap_or(0) + GAP

@@ -158,6 +158,22 @@ pub(crate) fn fixed_students() -> Error {
     )
 }
 
+/// `design`'s run of `batch` on `target`: every student (`names` empty), the students `names`
+/// (`--active-students`), or the cascade over them with threshold `cascade` (`--cascade`).
+pub(crate) fn run_design(
+    design: &dyn Design,
+    batch: &InputBatch,
+    target: &Target,
+    names: &[String],
+    cascade: Option<u64>,
+) -> Result<DesignRun, Error> {
+    match (names, cascade) {
+        (_, Some(m)) => design.run_cascade(batch, target, names, m),
+        ([], None) => Ok(design.run(batch, target)),
+        (names, None) => design.run_active(batch, target, names),
+    }
+}
+
 /// A model laid out on a target.
 pub trait Design: Send + Sync {
     /// What the quantisation approximated and the layout decided.
@@ -171,6 +187,21 @@ pub trait Design: Send + Sync {
     /// time refuses: its students are chosen at compile time (`--students`).
     fn run_active(&self, _batch: &InputBatch, _target: &Target, _names: &[String]) -> Result<DesignRun, Error> {
         Err(fixed_students())
+    }
+
+    /// The input-adaptive cascade over the students `names` (every student when empty) with
+    /// threshold `margin` ([`crate::sim::cycle::run_cascade`]), a run-time input of the one
+    /// design (`--cascade`). A target that cannot switch students at run time refuses.
+    fn run_cascade(
+        &self,
+        _batch: &InputBatch,
+        _target: &Target,
+        _names: &[String],
+        _margin: u64,
+    ) -> Result<DesignRun, Error> {
+        Err(Error::Usage(
+            "--cascade: this target cannot switch students at run time, so it cannot stop after some of them".into(),
+        ))
     }
 
     /// [`Design::check`] with only the students `names` active in the design at run time:

@@ -126,6 +126,22 @@ impl PlanDesign {
         Ok(self.priced(batch, target, c))
     }
 
+    /// The cascade over the students `names` (every student when empty) with threshold
+    /// `margin` on the cycle engine ([`cycle::run_cascade`]), priced on `target`.
+    pub(super) fn cycle_run_cascade(
+        &self,
+        batch: &InputBatch,
+        target: &Target,
+        names: &[String],
+        margin: u64,
+    ) -> Result<DesignRun, Error> {
+        let plan = &self.plan;
+        let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_error)?;
+        let active = if names.is_empty() { vec![true; st.names.len()] } else { st.mask(names).map_err(mask_error)? };
+        let c = cycle::run_cascade(plan, batch, plan.timesteps, &active, margin).map_err(mask_error)?;
+        Ok(self.priced(batch, target, c))
+    }
+
     fn priced(&self, batch: &InputBatch, target: &Target, c: cycle::BatchResult) -> DesignRun {
         let plan = &self.plan;
         let steps = plan.timesteps;
@@ -217,6 +233,16 @@ impl Design for PlanDesign {
 
     fn run_active(&self, batch: &InputBatch, target: &Target, names: &[String]) -> Result<DesignRun, Error> {
         self.cycle_run_active(batch, target, names)
+    }
+
+    fn run_cascade(
+        &self,
+        batch: &InputBatch,
+        target: &Target,
+        names: &[String],
+        margin: u64,
+    ) -> Result<DesignRun, Error> {
+        self.cycle_run_cascade(batch, target, names, margin)
     }
 
     fn check(

@@ -10,6 +10,7 @@ mod chip;
 mod fpga;
 
 pub use api::{BackendInfo, Design, DesignRun, PlanView, RowContext, Stage, Streaming, TargetBackend};
+pub(crate) use api::run_design;
 
 /// The back end of `target`: a chip with a model, a chip spikefab prices, or the FPGA layout
 /// (FPGA and ASIC targets).

@@ -512,6 +512,7 @@ impl<'e> Account<'e> {
             raw: self.raw[..run as usize * self.counts.len()].to_vec(),
             counters,
             step_end_cycles: self.step_end.clone(),
+            stage_raw: vec![],
         }
     }
 

@@ -83,6 +83,108 @@ pub fn run_active(
     Ok(run_engine(&masked, eng, batch, steps, cap, Simd::Best))
 }
 
+/// The input-adaptive cascade over the students `active` (one flag per student of the plan's
+/// ensemble), with threshold `margin` (docs/hardware.md, "The cascade"): stage k runs the k-th
+/// active student's layers (every step, in plan order), then the layers after every student
+/// from step 0 with the first k active students' projections and shares (the plan under that
+/// prefix mask, [`run_active`]), streaming the output, and a decision phase
+/// ([`crate::hw::schedule::decide_cycles`]). The inference stops after the first stage whose
+/// output's margin (the largest class count over every step less the runner-up's; the count
+/// itself with one class) reaches `margin`, or after the last active student. Its `raw` is the
+/// last stage's output, `stage_raw` the stages' before it.
+///
+/// Each student's layers see only the input, and the tail starts each stage from zero state
+/// (the streamed update's last step clears every row), so stage k computes what the design
+/// under the prefix mask computes: this composes the prefix runs, each student's layers
+/// counted at its own stage, the tail and OUT at every stage, LOAD, START and DONE once.
+/// `step_end_cycles` is not kept (empty).
+pub fn run_cascade(
+    plan: &Plan,
+    batch: &InputBatch,
+    steps: usize,
+    active: &[bool],
+    margin: u64,
+) -> Result<BatchResult, crate::quant::students::MaskError> {
+    use crate::quant::students::MaskError;
+    if let Some(why) = plan.cascade_refusal() {
+        return Err(MaskError::Unsupported(format!("--cascade: this plan's design cannot run the cascade: {why}")));
+    }
+    let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble)?;
+    crate::quant::students::Activity::of(st, active)?;
+    let order: Vec<usize> = (0..active.len()).filter(|&s| active[s]).collect();
+    let mut prefix = vec![false; active.len()];
+    let mut runs = Vec::with_capacity(order.len());
+    for &s in &order {
+        prefix[s] = true;
+        runs.push(run_active(plan, batch, steps, &prefix)?);
+    }
+    let numel = plan.layers[plan.output.layer].neurons();
+    let samples = (0..batch.n)
+        .map(|i| {
+            let first = &runs[0].samples[i].counters;
+            let mut c = Counters {
+                load_cycles: first.load_cycles,
+                control_cycles: first.control_cycles,
+                input_values: first.input_values,
+                input_events: first.input_events,
+                stall_cycles: first.stall_cycles,
+                external: first.external,
+                layers: vec![LayerCounters::default(); plan.layers.len()],
+                ..Counters::default()
+            };
+            let mut stage_raw = vec![];
+            let mut raw = vec![];
+            for (k, run) in runs.iter().enumerate() {
+                let r = &run.samples[i];
+                debug_assert_eq!(
+                    r.counters.cycles,
+                    r.counters.load_cycles
+                        + r.counters.out_cycles
+                        + r.counters.control_cycles
+                        + r.counters.stall_cycles
+                        + r.counters.layers.iter().map(|l| l.cycles).sum::<u64>(),
+                    "a streamed run's cycles are its phases'"
+                );
+                for (l, lc) in r.counters.layers.iter().enumerate() {
+                    if st.layer[l].is_none_or(|s| s == order[k]) {
+                        c.layers[l].add(lc);
+                    }
+                }
+                c.out_cycles += r.counters.out_cycles;
+                c.output_words += r.counters.output_words;
+                c.steps_run += r.counters.steps_run;
+                c.control_cycles += crate::hw::schedule::decide_cycles();
+                if k + 1 == runs.len() || output_margin(&r.raw, numel) >= margin {
+                    raw = r.raw.clone();
+                    break;
+                }
+                stage_raw.push(r.raw.clone());
+            }
+            c.empty_acc_phases = c.layers.iter().map(|l| l.empty_acc_phases).sum();
+            c.cycles = c.load_cycles
+                + c.out_cycles
+                + c.control_cycles
+                + c.stall_cycles
+                + c.layers.iter().map(|l| l.cycles).sum::<u64>();
+            SampleResult { raw, counters: c, step_end_cycles: vec![], stage_raw }
+        })
+        .collect();
+    Ok(batch_result(plan, samples, steps))
+}
+
+/// The cascade's margin of one stage's output `raw` (steps x `numel` spike counts): the
+/// largest class count over the steps less the runner-up's (the count itself with one class).
+pub fn output_margin(raw: &[i64], numel: usize) -> u64 {
+    let mut counts = vec![0i64; numel];
+    for (j, &v) in raw.iter().enumerate() {
+        counts[j % numel] += v;
+    }
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let best = counts.first().copied().unwrap_or(0);
+    let second = counts.get(1).copied().unwrap_or(0);
+    (best - second).max(0) as u64
+}
+
 /// [`run_traced`] under a student mask ([`run_active`]).
 pub fn run_traced_active(
     plan: &Plan,
@@ -141,13 +243,20 @@ fn run_engine(plan: &Plan, eng: Engine<'_>, batch: &InputBatch, steps: usize, ca
     for p in parts {
         samples.extend(p);
     }
+    batch_result(plan, samples, steps)
+}
+
+/// The batch of `samples` (one per input, in order): their outputs as the reference engine
+/// reports them and the sum of their counters.
+fn batch_result(plan: &Plan, samples: Vec<SampleResult>, steps: usize) -> BatchResult {
+    let n = samples.len();
     let mut total = Counters::default();
     for s in &samples {
         total.add(&s.counters);
     }
     let out_layer = &plan.layers[plan.output.layer];
     let numel = out_layer.neurons();
-    let mut data = Vec::with_capacity(batch.n * steps * numel);
+    let mut data = Vec::with_capacity(n * steps * numel);
     for s in &samples {
         if plan.output.spikes {
             data.extend(s.raw.iter().map(|&v| v as f64));
@@ -157,7 +266,7 @@ fn run_engine(plan: &Plan, eng: Engine<'_>, batch: &InputBatch, steps: usize, ca
         // Steps after an early exit are zero.
         data.resize(data.len() + steps * numel - s.raw.len(), 0.0);
     }
-    let outputs = Outputs { n: batch.n, steps, numel, shape: out_shape(plan), spikes: plan.output.spikes, data };
+    let outputs = Outputs { n, steps, numel, shape: out_shape(plan), spikes: plan.output.spikes, data };
     BatchResult { samples, outputs, total }
 }
 

@@ -63,7 +63,7 @@ pub struct LayerCounters {
 }
 
 impl LayerCounters {
-    fn add(&mut self, o: &LayerCounters) {
+    pub(super) fn add(&mut self, o: &LayerCounters) {
         self.events_in += o.events_in;
         self.beats += o.beats;
         self.synaptic_ops += o.synaptic_ops;
@@ -190,6 +190,9 @@ pub struct SampleResult {
     pub counters: Counters,
     /// Cycles at the end of each step (from start).
     pub step_end_cycles: Vec<u64>,
+    /// Under the cascade ([`super::run_cascade`]): the outputs of each stage before the last,
+    /// in the form of `raw` (the design streams them before `raw`); empty otherwise.
+    pub stage_raw: Vec<Vec<i64>>,
 }
 
 /// A batch result.
