@@ -6,6 +6,7 @@
 mod common;
 
 mod broken_inputs;
+mod cascade;
 mod chips;
 mod compare;
 mod cycle_engine;

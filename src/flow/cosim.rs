@@ -217,9 +217,17 @@ pub fn compare_speed(plan: &Plan, batch: &InputBatch, report: &CosimReport, min_
 
 /// The words the RTL streams for one inference, as the engine predicts them (hex, RTL width).
 pub fn expected_words(plan: &Plan, s: &SampleResult) -> Vec<String> {
+    // Under the cascade every stage streams its output, the last stage's last.
+    let mut out: Vec<String> = s.stage_raw.iter().flat_map(|r| raw_words(plan, r)).collect();
+    out.extend(raw_words(plan, &s.raw));
+    out
+}
+
+/// The output words of one run's outputs `raw` (steps x the output layer's neurons).
+fn raw_words(plan: &Plan, raw: &[i64]) -> Vec<String> {
     let l = &plan.layers[plan.output.layer];
     let n = l.neurons();
-    let steps = s.raw.len() / n;
+    let steps = raw.len() / n;
     let pos = l.positions();
     let w = crate::hw::memory::out_lane_bits(plan);
     let width = l.lanes * w;
@@ -229,7 +237,7 @@ pub fn expected_words(plan: &Plan, s: &SampleResult) -> Vec<String> {
             let mut bits = vec![false; width];
             for lane in 0..l.lanes {
                 let Some(c) = l.channel_of(row / pos, lane) else { continue };
-                let v = s.raw[t * n + c * pos + row % pos];
+                let v = raw[t * n + c * pos + row % pos];
                 for b in 0..w {
                     bits[lane * w + b] = (v >> b.min(63)) & 1 == 1;
                 }
@@ -417,6 +425,38 @@ pub(super) fn act_file(plan: &Plan, masks: Option<&[Vec<bool>]>, n: usize) -> Re
     }))
 }
 
+/// `casc.hex` for a design of `plan` run on `n` inputs with `margins` (one per input; None:
+/// the cascade off): a line per input, bit `w` (the margin port's width) the cascade on and
+/// the margin below it, at most [`Plan::cascade_margin_cap`] (a larger one is never met
+/// either). None when the design has no cascade; margins for one without are refused.
+pub(super) fn casc_file(plan: &Plan, margins: Option<&[Option<u64>]>, n: usize) -> Result<Option<String>, FlowError> {
+    if plan.cascade.is_none() {
+        return match margins {
+            Some(_) => Err(MaskError::Unsupported(
+                "--cascade: this design has no cascade (compile it with --cascade on the streamed schedule)".into(),
+            )
+            .into()),
+            None => Ok(None),
+        };
+    }
+    if margins.is_some_and(|m| m.len() != n) {
+        return Err(FlowError::Io(format!("cascade margins for {} inputs, not {n}", margins.map_or(0, |m| m.len()))));
+    }
+    let w = crate::hw::memory::count_bits(plan) + 1;
+    let cap = plan.cascade_margin_cap();
+    Ok(Some(
+        (0..n)
+            .map(|i| {
+                let v = match margins.and_then(|m| m[i]) {
+                    Some(m) => (1u128 << w) | u128::from(m.min(cap)),
+                    None => 0,
+                };
+                format!("{v:x}\n")
+            })
+            .collect(),
+    ))
+}
+
 /// One line of `act.hex`: a sample's students (bit s: student s; every student when None).
 fn act_hex(n: usize, active: Option<&[bool]>) -> String {
     let on = |s: usize| s < n && active.is_none_or(|a| a[s]);
@@ -455,7 +495,28 @@ pub fn cosim_against_masks(
     dir: &Path,
     progress: &dyn Fn(usize),
 ) -> Result<CosimReport, FlowError> {
+    cosim_against_cascade(plan, batch, engine, masks, None, sim, dir, progress)
+}
+
+/// [`cosim_against_masks`] for a design running the cascade (`Plan::cascade`), with each
+/// sample's threshold (`margins[i]`; None: the cascade off, one stage of every active student;
+/// `margins` None: off for every sample): `engine[i]` is the cycle engine's run of sample i
+/// ([`cycle::run_cascade`] under its mask and margin, or [`cycle::run_active`] when off). The
+/// testbench gives each sample's to the `casc` and `margin` ports (casc.hex) and compares
+/// every stage's output words.
+#[allow(clippy::too_many_arguments)] // the stream's parts, per sample
+pub fn cosim_against_cascade(
+    plan: &Plan,
+    batch: &InputBatch,
+    engine: &[SampleResult],
+    masks: Option<&[Vec<bool>]>,
+    margins: Option<&[Option<u64>]>,
+    sim: Simulator,
+    dir: &Path,
+    progress: &dyn Fn(usize),
+) -> Result<CosimReport, FlowError> {
     let act = act_file(plan, masks, batch.n)?;
+    let casc = casc_file(plan, margins, batch.n)?;
     if engine.len() != batch.n {
         return Err(FlowError::Io(format!("{} engine results for {} inputs", engine.len(), batch.n)));
     }
@@ -466,6 +527,9 @@ pub fn cosim_against_masks(
         .map_err(|e| FlowError::Io(format!("inputs.hex: {e}")))?;
     if let Some(text) = act {
         std::fs::write(dir.join("act.hex"), text).map_err(|e| FlowError::Io(format!("act.hex: {e}")))?;
+    }
+    if let Some(text) = casc {
+        std::fs::write(dir.join("casc.hex"), text).map_err(|e| FlowError::Io(format!("casc.hex: {e}")))?;
     }
     let (text, build_seconds, run_seconds) = simulate(&design, dir, sim, progress)?;
     let mut words: Vec<String> = vec![];

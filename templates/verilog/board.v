@@ -41,6 +41,9 @@ module {{ v.module }}_board (
 {%- if v.mask > 0 %}
         .act({{ v.act_default }}),   // the students that run: the compiled default
 {%- endif %}
+{%- if v.prog.dec.is_some() %}
+        .casc(1'b1), .margin({{ v.margin_w }}'d{{ v.margin_default }}),   // the cascade at the compiled margin
+{%- endif %}
 {%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
 {%- endif %}

@@ -20,6 +20,10 @@ module tb;
 {%- if v.mask > 0 %}
     reg  [{{ v.mask - 1 }}:0] act [0:N_SAMPLES-1];   // each sample's students (act.hex), taken at its start
 {%- endif %}
+{%- if v.prog.dec.is_some() %}
+    // Each sample's cascade (casc.hex): bit {{ v.margin_w }} the cascade on, below it the margin.
+    reg  [{{ v.margin_w }}:0] csc [0:N_SAMPLES-1];
+{%- endif %}
     // Each sample's inputs start at its own offset: after an early exit the host skips the
     // steps the design did not read.
     integer ptr = 0;
@@ -35,6 +39,9 @@ module tb;
         .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data), .out_last(out_last),
 {%- if v.mask > 0 %}
         .act(act[s < N_SAMPLES ? s : 0]),
+{%- endif %}
+{%- if v.prog.dec.is_some() %}
+        .casc(csc[s < N_SAMPLES ? s : 0][{{ v.margin_w }}]), .margin(csc[s < N_SAMPLES ? s : 0][{{ v.margin_w - 1 }}:0]),
 {%- endif %}
 {%- if !v.wl.spram.is_empty() %}
         .wl_valid(wl_valid), .wl_ready(wl_ready), .wl_data(wl_data),
@@ -92,6 +99,9 @@ module tb;
         $readmemh("inputs.hex", inputs);
 {%- if v.mask > 0 %}
         $readmemh("act.hex", act);
+{%- endif %}
+{%- if v.prog.dec.is_some() %}
+        $readmemh("casc.hex", csc);
 {%- endif %}
 {%- if !v.wl.spram.is_empty() %}
         $readmemh("{{ v.module }}_wl.hex", wl_image);

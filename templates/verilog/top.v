@@ -17,6 +17,13 @@
 // an inactive student's phases are skipped at no cycle and the shared layers' constants lose
 // its shares (docs/hardware.md, "Student masks").
 {%- endif %}
+{%- if v.prog.dec.is_some() %}
+//
+// Cascade: with `casc` high the active students run one per stage in plan order, the shared
+// layers after each (from step 0, streaming their outputs), and the inference ends after the
+// first stage whose output's margin (top spike count less the runner-up's) reaches `margin`,
+// or the last student: the host keeps the last {{ v.t_max }} steps' words (docs/hardware.md, "The cascade").
+{%- endif %}
 `timescale 1ns/1ps
 `default_nettype none
 module {{ v.module }} (
@@ -39,6 +46,10 @@ module {{ v.module }} (
 {%- endif %}
 {%- if v.mask > 0 %}
     input  wire [{{ v.mask - 1 }}:0] act,   // the students that run (bit s: student s), taken with `start`
+{%- endif %}
+{%- if v.prog.dec.is_some() %}
+    input  wire        casc,   // run the students as a cascade, taken with `start`
+    input  wire [{{ v.margin_w - 1 }}:0] margin,   // the cascade's threshold, taken with `start`
 {%- endif %}
 {%- if let Some(x) = v.tiles %}
     output wire        sd_cs_n,

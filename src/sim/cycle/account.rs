@@ -478,7 +478,9 @@ impl<'e> Account<'e> {
             Time::Sequential(cyc) => (cyc + schedule::DONE, self.ctrl + schedule::DONE, 0),
             Time::Streamed(cyc) => {
                 let stalls = self.fetch.as_ref().map_or(0, |f| f.stalls);
-                (cyc + schedule::DONE, self.ctrl + schedule::DONE, stalls)
+                // A design with the cascade decides after its one stage too (its `casc` low).
+                let dec = if plan.cascade.is_some() { schedule::decide_cycles() } else { 0 };
+                (cyc + dec + schedule::DONE, self.ctrl + dec + schedule::DONE, stalls)
             }
             Time::Pipelined(ck) => (ck.total(), self.ctrl + schedule::PIPE_DONE, ck.stalls),
         };

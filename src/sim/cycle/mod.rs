@@ -97,7 +97,9 @@ pub fn run_active(
 /// (the streamed update's last step clears every row), so stage k computes what the design
 /// under the prefix mask computes: this composes the prefix runs, each student's layers
 /// counted at its own stage, the tail and OUT at every stage, LOAD, START and DONE once.
-/// `step_end_cycles` is not kept (empty).
+/// `step_end_cycles` is not kept (empty). [`run`] and [`run_active`] of a plan with the cascade
+/// (`Plan::cascade`) run its one stage with the cascade off: every active student, and the
+/// decision.
 pub fn run_cascade(
     plan: &Plan,
     batch: &InputBatch,
@@ -112,6 +114,10 @@ pub fn run_cascade(
     let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble)?;
     crate::quant::students::Activity::of(st, active)?;
     let order: Vec<usize> = (0..active.len()).filter(|&s| active[s]).collect();
+    // The stages' runs without the decision (counted here, once per stage).
+    let mut bare = plan.clone();
+    bare.cascade = None;
+    let plan = &bare;
     let mut prefix = vec![false; active.len()];
     let mut runs = Vec::with_capacity(order.len());
     for &s in &order {

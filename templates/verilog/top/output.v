@@ -95,13 +95,13 @@
             end
         end
     end
-{%- if v.early_exit %}
+{%- if v.early_exit || v.prog.dec.is_some() %}
 
-    // ---------------- early exit: spike counts of the output neurons
+    // ---------------- early exit{% if v.prog.dec.is_some() %} (here, the cascade's stage){% endif %}: spike counts of the output neurons
     reg [{{ v.cnt_w - 1 }}:0] ex_cnt [0:{{ v.n_out - 1 }}];
     integer ex_i;
     always @(posedge clk) begin
-        if (rst || first) begin
+        if (rst || first{% if v.prog.dec.is_some() %} || (run && fin && dec_r){% endif %}) begin
             for (ex_i = 0; ex_i < {{ v.n_out }}; ex_i = ex_i + 1) ex_cnt[ex_i] <= {{ v.cnt_w }}'d0;
         end else if ({{ l.pre }}_u_on) begin
             for (ex_i = 0; ex_i < {{ l.lanes }}; ex_i = ex_i + 1)
@@ -110,5 +110,24 @@
                         <= ex_cnt[(u_c0 + ex_i) * {{ l.pos }} + { {{ 32 - v.uyw }}'d0, uy} * {{ l.w }} + { {{ 32 - v.uxw }}'d0, ux}] + {% if l.multi %}{ {{ v.cnt_w - l.cb }}'d0, u_cntm[ex_i*{{ v.qw }} +: {{ l.cb }}] }{% else %}{{ v.cnt_w }}'d1{% endif %};
         end
     end
+{%- endif %}
+{%- if v.prog.dec.is_some() %}
+
+    // ---------------- the cascade's decision: the stage's counts' margin (the largest less
+    // the runner-up, the largest itself with one class) against margin_r, in DEC's go cycle.
+    reg [{{ v.cnt_w - 1 }}:0] cs_best, cs_second;
+    integer cs_j;
+    always @* begin
+        cs_best = {{ v.cnt_w }}'d0;
+        cs_second = {{ v.cnt_w }}'d0;
+        for (cs_j = 0; cs_j < {{ v.n_out }}; cs_j = cs_j + 1)
+            if (ex_cnt[cs_j] > cs_best) begin
+                cs_second = cs_best;
+                cs_best = ex_cnt[cs_j];
+            end else if (ex_cnt[cs_j] > cs_second) cs_second = ex_cnt[cs_j];
+    end
+    wire [{{ v.cnt_w - 1 }}:0] cs_diff = cs_best - cs_second;   // never negative: second <= best
+    assign cs_met = {1'b0, cs_diff} >= margin_r;
+    assign fin_dec = go_dec;
 {%- endif %}
 {%- endif %}

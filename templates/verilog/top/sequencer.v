@@ -26,7 +26,21 @@
     wire run_ok = 1'b1;
 {%- endif %}
     wire first = (state == S_IDLE) && start && run_ok;   // a new inference begins
-{%- if v.mask > 0 %}
+{%- if let Some(d) = v.prog.dec %}
+    // The cascade (docs/hardware.md, "The cascade"): `act_q` holds the inference's student
+    // mask, `act_r` the students run so far (their projections into the shared layers and
+    // their shares), `stg_r` the stage's student (its layers). With `casc` low one stage runs
+    // every student of `act`; with it high, one active student per stage in plan order.
+    reg  [{{ v.mask - 1 }}:0] act_q, act_r, stg_r;
+    reg  casc_r;
+    reg  [{{ v.margin_w - 1 }}:0] margin_r;
+    wire [{{ v.mask - 1 }}:0] act_lo = act & (~act + {{ v.mask }}'d1);   // the lowest student of `act`
+    wire [{{ v.mask - 1 }}:0] rest = act_q & ~act_r;   // active students not run yet
+    wire [{{ v.mask - 1 }}:0] nxt = rest & (~rest + {{ v.mask }}'d1);   // the next stage's
+    wire cs_met;   // the output's margin reaches margin_r (the output part)
+    wire dec_r = pc_oh[{{ d.pc }}];   // the running phase is the decision
+    wire cs_go = casc_r && !cs_met && (rest != {{ v.mask }}'d0);
+{%- else if v.mask > 0 %}
     // The inference's student mask, taken with `start`.
     reg  [{{ v.mask - 1 }}:0] act_r;
     always @(posedge clk) if (rst) act_r <= {{ v.mask }}'d0; else if (first) act_r <= act;
@@ -125,6 +139,15 @@
 {%- if v.streamed %}
         t_rst  = t_rst_r;
 {%- endif %}
+{%- if let Some(d) = v.prog.dec %}
+        if (dec_r) begin
+            st_fin = !cs_go;
+            t_inc  = 1'b0;
+            t_rst  = 1'b0;
+            nx_oh  = {{ d.next_oh(v.prog.phases.len()) }};
+            ul_to  = upd_of({{ d.next_oh(v.prog.phases.len()) }});
+        end
+{%- endif %}
 {%- if v.early_exit %}
         if (ex_r) begin
             st_fin = 1'b0;
@@ -134,6 +157,27 @@
         end
 {%- endif %}
     end
+{%- if v.prog.dec.is_some() %}
+    // The stage registers: taken with `start`, moved on as the decision goes on.
+    always @(posedge clk) begin
+        if (rst) begin
+            act_q    <= {{ v.mask }}'d0;
+            act_r    <= {{ v.mask }}'d0;
+            stg_r    <= {{ v.mask }}'d0;
+            casc_r   <= 1'b0;
+            margin_r <= {{ v.margin_w }}'d0;
+        end else if (first) begin
+            act_q    <= act;
+            act_r    <= casc ? act_lo : act;
+            stg_r    <= casc ? act_lo : act;
+            casc_r   <= casc;
+            margin_r <= margin;
+        end else if (run && fin && dec_r && cs_go) begin
+            act_r    <= act_r | nxt;
+            stg_r    <= nxt;
+        end
+    end
+{%- endif %}
     wire [{{ v.prog.lw - 1 }}:0] ul_nx = ul_to[{{ v.prog.lw }}] ? ul_to[{{ v.prog.lw - 1 }}:0] : ul;
 {%- if v.prog.tjw > 0 %}
     // The values `ul` and `tj` take at the next edge (the always block below): tables of the

@@ -198,6 +198,12 @@ pub struct TopView {
     /// The `act` the board wrapper ties (a Verilog literal): [`Plan::power_on`], every student
     /// by default.
     pub act_default: String,
+    /// A design running the cascade: the width of its `margin` port (one bit wider than the
+    /// output counts, so it holds [`Plan::cascade_margin_cap`]), and the margin the board
+    /// wrapper ties ([`Plan::cascade`], at most the cap).
+    pub margin_w: usize,
+    /// See `margin_w`.
+    pub margin_default: u64,
 }
 
 impl TopView {
@@ -347,7 +353,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         out_rows: ol.rows,
         early_exit: plan.early_exit,
         n_out: ol.neurons(),
-        cnt_w: abits(plan.timesteps * ol.event_max() as usize + 1),
+        cnt_w: crate::hw::memory::count_bits(plan),
         prog,
         tiles,
         mask,
@@ -359,6 +365,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
                 .map(|s| if plan.power_on.as_ref().is_none_or(|a| a.get(s) != Some(&false)) { '1' } else { '0' })
                 .collect::<String>()
         ),
+        margin_w: crate::hw::memory::count_bits(plan) + 1,
+        margin_default: plan.cascade.map_or(0, |m| m.min(plan.cascade_margin_cap())),
         streamed,
         step_bases: sbases,
         in_step,

@@ -64,6 +64,8 @@ pub struct Program {
     /// step 0 (a 1-bit Verilog expression of `act_r`, the inference's mask), the bits of
     /// `oh_start`, which replaces the constant start of a later step.
     pub start_oh: Option<Vec<String>>,
+    /// A design running the cascade: its decision phase (streamed only).
+    pub dec: Option<Decision>,
 }
 
 struct Ph {
@@ -109,7 +111,22 @@ fn and(c: Cond, s: usize, on: bool) -> Cond {
 
 /// The conjunction's literals, each after " & " (empty when it always holds).
 fn cond_text(c: &std::collections::BTreeMap<usize, bool>) -> String {
-    c.iter().map(|(&s, &on)| if on { format!(" & act_r[{s}]") } else { format!(" & !act_r[{s}]") }).collect()
+    cond_text_of(c, None)
+}
+
+/// [`cond_text`], where a design running the cascade over `n` students (`Some(n)`) keys a
+/// student's layers by `n + s` (its bit of `stg_r`, the stage's student) and its projections
+/// into the shared layers by `s` (`act_r`, the students run so far).
+fn cond_text_of(c: &std::collections::BTreeMap<usize, bool>, stages: Option<usize>) -> String {
+    c.iter()
+        .map(|(&k, &on)| {
+            let bit = match stages {
+                Some(n) if k >= n => format!("stg_r[{}]", k - n),
+                _ => format!("act_r[{k}]"),
+            };
+            if on { format!(" & {bit}") } else { format!(" & !{bit}") }
+        })
+        .collect()
 }
 
 /// Under a student mask: when phase `j` follows phase `i` directly (`i` None: from the start of
@@ -265,6 +282,7 @@ pub fn program(plan: &Plan) -> Program {
         tj_inc: "1'b0".into(),
         tj_rst: "1'b0".into(),
         start_oh,
+        dec: None,
     }
 }
 
@@ -366,8 +384,20 @@ fn land(prog: &[Ph], span: &[(usize, usize)], j: To, late: Option<bool>, c: Lits
 /// Each transition then lands on the first phase after it that runs, under a condition on
 /// `act_r` (a skipped phase costs no cycle and no gap, as the cycle engine counts it); the
 /// step counter moves as the running phase's edge says.
+///
+/// A design running the cascade (`Plan::cascade`) ends each stage with a decision phase
+/// (DEC) after the last layer's last step instead of the end: it goes on at the next stage's
+/// student's first phase (the sequencer's override), or ends the inference. Its student
+/// layers run under `stg_r` (the stage's student; every active student with the cascade off)
+/// and its projections into the shared layers under `act_r` (the students run so far).
 pub fn program_streamed(plan: &Plan) -> Program {
     let st = plan.mask_students();
+    let stages = plan.cascade.and(st).map(|st| st.names.len());
+    // The key of a phase's condition: a student's own layers by `n + s` under the cascade.
+    let key = |k: usize, s: Option<usize>| match (stages, st) {
+        (Some(n), Some(st)) if st.layer[k].is_some() => s.map(|s| n + s),
+        _ => s,
+    };
     let mut prog: Vec<Ph> = vec![Ph { kind: "load", unit: "inp".into(), statik: false, layer: 0, student: None }];
     // Per layer: its first phase and its last.
     let mut span: Vec<(usize, usize)> = vec![];
@@ -379,16 +409,22 @@ pub fn program_streamed(plan: &Plan) -> Program {
                 unit: format!("l{k}p{j}"),
                 statik: p.target == AccTarget::Static,
                 layer: k,
-                student: st.and_then(|st| st.projection[k][j]),
+                student: key(k, st.and_then(|st| st.projection[k][j])),
             });
         }
-        let student = st.and_then(|st| st.layer[k]);
+        let student = key(k, st.and_then(|st| st.layer[k]));
         prog.push(Ph { kind: "upd", unit: format!("l{k}"), statik: false, layer: k, student });
         if k == plan.output.layer {
             prog.push(Ph { kind: "out", unit: "out".into(), statik: false, layer: k, student: None });
         }
         span.push((first, prog.len() - 1));
     }
+    // The cascade's decision, after the last layer's last phase.
+    let dec_pc = stages.map(|_| {
+        let layer = plan.layers.len() - 1;
+        prog.push(Ph { kind: "dec", unit: "dec".into(), statik: false, layer, student: None });
+        prog.len() - 1
+    });
     let n = prog.len();
     // Raw edges (from, condition, to, `late` at the target when the condition does not say):
     // the condition a Verilog term of `late`, `last` and `tj`.
@@ -426,6 +462,9 @@ pub fn program_streamed(plan: &Plan) -> Program {
         if k + 1 < span.len() {
             raw.push((last_pc, done.clone(), To::Ph(span[k + 1].0), Some(false)));
             rst.push(format!("(pc_oh[{last_pc}] & {done})"));
+        } else if let Some(dec) = dec_pc {
+            raw.push((last_pc, done.clone(), To::Ph(dec), Some(false)));
+            rst.push(format!("(pc_oh[{last_pc}] & {done})"));
         } else {
             raw.push((last_pc, done, To::Fin, Some(false)));
         }
@@ -448,7 +487,7 @@ pub fn program_streamed(plan: &Plan) -> Program {
             if let Some(l) = l {
                 term += if l { " & late" } else { " & !late" };
             }
-            term += &cond_text(&bits);
+            term += &cond_text_of(&bits, stages);
             edges.push((i, term, to));
         }
     }
@@ -466,7 +505,7 @@ pub fn program_streamed(plan: &Plan) -> Program {
                 idx: i,
                 kind: prog[i].kind.into(),
                 unit: prog[i].unit.clone(),
-                layer: (prog[i].kind != "load").then_some(prog[i].layer),
+                layer: (!matches!(prog[i].kind, "load" | "dec")).then_some(prog[i].layer),
                 enter: enter(i),
             })
             .collect(),
@@ -483,5 +522,36 @@ pub fn program_streamed(plan: &Plan) -> Program {
         tj_inc: or(tj_inc),
         tj_rst: or(tj_rst),
         start_oh: None,
+        dec: dec_pc.zip(st).map(|(pc, st)| Decision {
+            pc,
+            // Each student's first phase: its first layer's first (at step 0 nothing is skipped).
+            firsts: (0..st.names.len())
+                .map(|s| {
+                    let k = st.layer.iter().position(|&l| l == Some(s)).unwrap_or(0);
+                    span[k].0
+                })
+                .collect(),
+        }),
+    }
+}
+
+/// The cascade's decision phase and where the next stage starts.
+pub struct Decision {
+    /// Its phase.
+    pub pc: usize,
+    /// Per student, its first phase (the next stage's start when it is the next active one).
+    pub firsts: Vec<usize>,
+}
+
+impl Decision {
+    /// The one-hot start of the stage of the students `nxt` names (a Verilog expression of
+    /// `nxt`, NPH bits): the first phase of the student whose bit is set.
+    pub fn next_oh(&self, nph: usize) -> String {
+        self.firsts
+            .iter()
+            .enumerate()
+            .map(|(s, &f)| format!("({{{nph}{{nxt[{s}]}}}} & ({nph}'d1 << {f}))"))
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 }

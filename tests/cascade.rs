@@ -1,0 +1,139 @@
+//! The input-adaptive cascade (`--cascade`): one streamed design of an ensemble runs its active
+//! students one per stage, the shared layers after each, and stops when the output's margin
+//! reaches a run-time threshold. Each stage computes what the design under the students run
+//! so far computes; the RTL is spike- and cycle-exact against the cycle engine for a stream
+//! whose students, margins and cascade switch change at every inference.
+
+use crate::common;
+
+use common::{Case, students};
+use spikefab::hw::{Plan, PlanOptions};
+use spikefab::sim::cycle;
+use spikefab::target::{ScheduleChoice, Target};
+
+fn case(name: &str) -> Case {
+    students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap()
+}
+
+fn streamed(c: &Case) -> (spikefab::Model, Plan) {
+    let m = c.load();
+    let batch = c.batch(&m);
+    let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), c.timesteps);
+    o.input_stats = Some(spikefab::quant::InputStats::of(&batch));
+    o.settings.schedule = Some(ScheduleChoice::Streamed);
+    let p = spikefab::hw::lower(&m, &o).unwrap();
+    (m, p)
+}
+
+/// Stage k of the cascade is the design under the first k active students: the output of the
+/// stage it stops at is that prefix's masked run, bit for bit, the earlier stages' outputs are
+/// the shorter prefixes', and it stops at the first stage whose margin reaches the threshold.
+/// Margin 0 stops after one student, a margin no output reaches runs them all, and more
+/// students cost more cycles than fewer.
+#[test]
+fn each_stage_is_the_design_under_the_students_so_far() {
+    let c = case("ensemble_bw");
+    let (m, plan) = streamed(&c);
+    assert_eq!(plan.cascade_refusal(), None);
+    let batch = c.batch(&m).take(64);
+    let n = plan.students.as_ref().unwrap().names.len();
+    let numel = plan.layers[plan.output.layer].neurons();
+    for active in [vec![true; n], vec![false, true, false, true]] {
+        let order: Vec<usize> = (0..n).filter(|&s| active[s]).collect();
+        let prefixes: Vec<cycle::BatchResult> = (1..=order.len())
+            .map(|k| {
+                let mask: Vec<bool> = (0..n).map(|s| order[..k].contains(&s)).collect();
+                cycle::run_active(&plan, &batch, c.timesteps, &mask).unwrap()
+            })
+            .collect();
+        let mut stops = vec![0usize; order.len()];
+        for margin in [0u64, 2, 4, 8, 1000] {
+            let r = cycle::run_cascade(&plan, &batch, c.timesteps, &active, margin).unwrap();
+            for (i, s) in r.samples.iter().enumerate() {
+                let k = s.stage_raw.len();
+                assert_eq!(s.raw, prefixes[k].samples[i].raw, "sample {i} margin {margin}: the last stage");
+                for (j, st) in s.stage_raw.iter().enumerate() {
+                    assert_eq!(st, &prefixes[j].samples[i].raw);
+                    assert!(cycle::output_margin(st, numel) < margin, "stage {j} went on though its margin was met");
+                }
+                assert!(k + 1 == order.len() || cycle::output_margin(&s.raw, numel) >= margin);
+                if margin == 0 {
+                    assert_eq!(k, 0);
+                }
+                if margin == 1000 {
+                    assert_eq!(k + 1, order.len());
+                }
+                stops[k] += 1;
+            }
+            let one = cycle::run_cascade(&plan, &batch, c.timesteps, &active, 0).unwrap();
+            assert!(one.total.cycles <= r.total.cycles);
+        }
+        assert!(stops.iter().all(|&s| s > 0), "{active:?}: every stage ends some inference: {stops:?}");
+    }
+    // A sequential plan runs every layer at each step: refused with the reason.
+    let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), c.timesteps);
+    o.input_stats = Some(spikefab::quant::InputStats::of(&c.batch(&m)));
+    o.settings.schedule = Some(ScheduleChoice::Sequential);
+    let seq_plan = spikefab::hw::lower(&m, &o).unwrap();
+    let err = cycle::run_cascade(&seq_plan, &batch, c.timesteps, &vec![true; n], 2).unwrap_err();
+    assert!(err.to_string().contains("--schedule streamed"), "{err}");
+}
+
+/// One streamed design with the cascade runs a stream whose students, margins and cascade
+/// switch change at every inference, spike- and cycle-exact against the cycle engine (every
+/// stage's output words), under Icarus; Verilator -Wall is clean.
+#[test]
+fn one_rtl_design_runs_any_margin_exactly() {
+    let test = "one_rtl_design_runs_any_margin_exactly";
+    if !common::tool_or_skip("iverilog", test) {
+        return;
+    }
+    let c = case("ensemble_bw");
+    let (m, mut plan) = streamed(&c);
+    plan.cascade = Some(3);
+    let n = plan.students.as_ref().unwrap().names.len();
+    let all = vec![true; n];
+    let some = vec![true, false, true, true];
+    let one = vec![false, false, true, false];
+    let mut runs: Vec<(Vec<bool>, Option<u64>)> = vec![];
+    for margin in [Some(0), Some(2), Some(4), Some(8), None, Some(1000)] {
+        runs.push((all.clone(), margin));
+    }
+    runs.extend([(some.clone(), Some(3)), (one.clone(), Some(5)), (some.clone(), None), (all.clone(), Some(3))]);
+    runs.extend([(vec![false, true, false, true], Some(6)), (all.clone(), Some(5)), (all.clone(), Some(2))]);
+    let stream = c.batch(&m).take(runs.len());
+    let engine: Vec<cycle::SampleResult> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (a, mg))| {
+            let b = stream.range(i..i + 1);
+            let r = match mg {
+                Some(mg) => cycle::run_cascade(&plan, &b, c.timesteps, a, *mg).unwrap(),
+                None => cycle::run_active(&plan, &b, c.timesteps, a).unwrap(),
+            };
+            r.samples.into_iter().next().unwrap()
+        })
+        .collect();
+    let stages: Vec<usize> = engine.iter().map(|s| s.stage_raw.len() + 1).collect();
+    assert!(stages.contains(&1) && stages.iter().any(|&k| k > 1 && k < n) && stages.contains(&n), "{stages:?}");
+    let masks: Vec<Vec<bool>> = runs.iter().map(|r| r.0.clone()).collect();
+    let margins: Vec<Option<u64>> = runs.iter().map(|r| r.1).collect();
+    let dir = common::scratch("cascade-rtl");
+    let r = spikefab::flow::cosim::cosim_against_cascade(
+        &plan,
+        &stream,
+        &engine,
+        Some(&masks),
+        Some(&margins),
+        spikefab::flow::cosim::Simulator::Iverilog,
+        &dir,
+        &|_| {},
+    )
+    .unwrap();
+    assert!(r.exact(), "{:?} (stages {stages:?})", r.first_differences);
+    assert_eq!(r.samples, runs.len());
+    if common::tool_or_skip("verilator", &format!("{test} (Verilator lint)")) {
+        let design = spikefab::back::verilog::emit(&plan, None).unwrap();
+        common::assert_lint_clean(&design, "cascade-lint", "ensemble_bw with the cascade");
+    }
+}
