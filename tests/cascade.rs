@@ -137,3 +137,67 @@ fn one_rtl_design_runs_any_margin_exactly() {
         common::assert_lint_clean(&design, "cascade-lint", "ensemble_bw with the cascade");
     }
 }
+
+/// `spikefab COMMAND` on ensemble_bw at T = 8 with the test digits: `args`, then `-o out`.
+fn ensemble_cli(command: &str, args: &[&str], out: &std::path::Path) -> (i32, String, String) {
+    let out = out.display().to_string();
+    let mut a = vec![command, "models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs", "models/digits_test_x.npy"];
+    a.extend(args);
+    a.extend(["-o", out.as_str()]);
+    common::spikefab(&a)
+}
+
+/// `cosim --cascade` co-simulates the streamed design with the cascade at that margin (exit 0,
+/// exact, the margin in casc.hex); `simulate --cascade` reports the students run; a design that
+/// cannot run it, the reference engine, and the commands that do not run it yet are refused
+/// with exit 2 and the reason.
+#[test]
+fn the_commands_take_the_cascade() {
+    let out = common::scratch("cascade-cli");
+    if common::tool_or_skip("iverilog", "the_commands_take_the_cascade (cosim)") {
+        let args = ["--samples", "3", "--simulator", "iverilog", "--schedule", "streamed", "--cascade", "3", "--json"];
+        let (code, stdout, stderr) = ensemble_cli("cosim", &args, &out);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(stdout.trim_end().ends_with("cosim: spike- and cycle-exact"), "{stdout}");
+        // Bit 5 (the margin port is 5 bits at T = 8) the cascade on, the margin 3 below it.
+        assert_eq!(std::fs::read_to_string(out.join("casc.hex")).unwrap(), "23\n23\n23\n");
+    }
+    let simulate = |extra: &[&str]| {
+        let mut a = vec!["simulate", "models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs"];
+        a.extend(["models/digits_test_x.npy", "--labels", "models/digits_test_y.npy", "--json"]);
+        a.extend(extra);
+        common::spikefab(&a)
+    };
+    let sim = |extra: &[&str]| {
+        let mut a = vec!["--engine", "cycle"];
+        a.extend(extra);
+        simulate(&a)
+    };
+    let (code, stdout, stderr) = sim(&["--schedule", "streamed", "--cascade", "2", "--active-students", "s1,s2,s3"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let k = v["students_per_inference"].as_f64().unwrap();
+    assert!(k > 1.0 && k < 3.0, "{v}");
+    for (args, why) in [
+        (vec!["--schedule", "sequential", "--cascade", "2"], "--schedule streamed"),
+        (vec!["--schedule", "streamed", "--cascade", "2", "--students", "s0,s1"], "without --students"),
+    ] {
+        let (code, _, stderr) = sim(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+    let (code, _, stderr) = simulate(&["--schedule", "streamed", "--cascade", "2"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--engine cycle"), "{stderr}");
+    for command in ["csim", "verify"] {
+        let mut a = vec![command, "models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs"];
+        a.extend(["models/digits_test_x.npy", "--schedule", "streamed", "--cascade", "2"]);
+        let dir = out.join(command).display().to_string();
+        if command == "csim" {
+            a.extend(["-o", dir.as_str()]);
+        }
+        let (code, _, stderr) = common::spikefab(&a);
+        assert_eq!(code, 2, "{command}: {stderr}");
+        assert!(stderr.contains("does not run the cascade yet"), "{command}: {stderr}");
+    }
+}

@@ -89,6 +89,7 @@ pub fn check(job: &Job<'_>, progress: &dyn Progress) -> Result<Check, Error> {
 /// The model pruned to the students of `mask` (None without one): the reference a check under
 /// the mask compares with. A mask beside compile-time student choices is refused.
 pub(super) fn masked_reference(job: &Job<'_>, mask: &StudentMask) -> Result<Option<super::Prepared>, Error> {
+    mask.no_cascade("verify")?;
     if mask.active_students.is_empty() {
         return Ok(None);
     }

@@ -182,6 +182,7 @@ fn targets_of(s: &CompareSettings) -> Vec<String> {
 
 /// Runs `job` on every target of `s` and compares them.
 pub fn compare(job: &Job<'_>, s: &CompareSettings, progress: &dyn Progress) -> Result<Comparison, Error> {
+    s.mask.no_cascade("compare")?;
     table(job, s, &targets_of(s), progress)
 }
 
@@ -206,6 +207,7 @@ pub fn compare_shard(
     shard: Shard,
     progress: &dyn Progress,
 ) -> Result<CompareShard, Error> {
+    s.mask.no_cascade("compare")?;
     let all = targets_of(s);
     if shard.count > all.len() {
         return Err(Error::Usage(format!(

@@ -36,6 +36,11 @@ pub struct EnergySettings {
     /// that cannot switch students at run time is listed as refused.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub active_students: Vec<String>,
+    /// Run the active students as an input-adaptive cascade with this margin (see
+    /// `simulate`); a compared target that cannot switch students is listed as refused. The
+    /// NeuroBench counts are those of every active student's model.
+    #[arg(long, value_name = "MARGIN")]
+    pub cascade: Option<u64>,
 }
 
 /// What `energy` estimated.
@@ -97,7 +102,9 @@ pub fn counts(m: &Model, batch: &InputBatch, steps: usize) -> Result<Counts, Err
 /// Energy per inference on `job`'s target and on each of `s.compare`, averaged over the checked
 /// inputs; with `s.report`, the HTML report is written there.
 pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Result<EnergyRun, Error> {
-    if !s.active_students.is_empty() && (!job.passes.students.is_empty() || job.passes.keep_students.is_some()) {
+    if (!s.active_students.is_empty() || s.cascade.is_some())
+        && (!job.passes.students.is_empty() || job.passes.keep_students.is_some())
+    {
         return Err(Error::Usage(
             "--active-students chooses students at run time; give it without --students or --keep-students".into(),
         ));
@@ -116,10 +123,7 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         let one = || -> Result<Priced, Error> {
             let t = job.plan.target_named(name)?;
             let (design, _) = backend::of(&t).lay_out(m, job.plan, &t, steps, Some(job.inputs))?;
-            let run = match s.active_students.as_slice() {
-                [] => design.run(batch, &t),
-                active => design.run_active(batch, &t, active)?,
-            };
+            let run = backend::run_design(&*design, batch, &t, &s.active_students, s.cascade)?;
             let est = run.estimate.ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
             Ok((est, run.outputs.classes(), (design, run.cycle)))
         };

@@ -17,6 +17,12 @@ pub struct StudentMask {
     /// `compile`, the board's power-on default, and every check runs under it.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub active_students: Vec<String>,
+    /// Run the active students as an input-adaptive cascade: one per stage in plan order, the
+    /// shared layers after each, stopping at the first stage whose output margin (top class's
+    /// spike count less the runner-up's) reaches MARGIN (the streamed schedule's design: its
+    /// `casc` and `margin` ports); in `compile`, the board's power-on margin.
+    #[arg(long, value_name = "MARGIN")]
+    pub cascade: Option<u64>,
 }
 
 /// A mask the plan's ensemble cannot take, as bad usage (exit 2).
@@ -34,6 +40,26 @@ impl StudentMask {
                 let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_usage)?;
                 Ok(Some(st.mask(names).map_err(mask_usage)?))
             }
+        }
+    }
+
+    /// `--cascade` on `plan`: its threshold when given, refused (with the reason) when the
+    /// plan's design cannot run the cascade.
+    pub(crate) fn cascade_for(&self, plan: &Plan) -> Result<Option<u64>, Error> {
+        let Some(m) = self.cascade else { return Ok(None) };
+        match plan.cascade_refusal() {
+            None => Ok(Some(m)),
+            Some(why) => Err(Error::Usage(format!("--cascade: this plan's design cannot run the cascade: {why}"))),
+        }
+    }
+
+    /// Refuses `--cascade` in a command that does not run it yet (`what`).
+    pub(crate) fn no_cascade(&self, what: &str) -> Result<(), Error> {
+        match self.cascade {
+            None => Ok(()),
+            Some(_) => Err(Error::Usage(format!(
+                "--cascade: {what} does not run the cascade yet (simulate, energy, cosim and compile do)"
+            ))),
         }
     }
 

@@ -67,13 +67,25 @@ pub fn cosim(
         .map_err(|e| Error::Usage(e.to_string()))?;
     let active = mask.resolve(plan)?;
     mask.designed_for(plan, "RTL")?;
+    if let Some(margin) = mask.cascade_for(plan)? {
+        // The design with the cascade, run at this margin on every sample.
+        let mut p = plan.clone();
+        p.cascade = Some(margin);
+        let st = p.students.as_ref().expect("cascade_for checked an ensemble");
+        let a = active.clone().unwrap_or_else(|| vec![true; st.names.len()]);
+        let eng = cycle::run_cascade(&p, &first, p.timesteps, &a, margin).map_err(mask_usage)?;
+        return match cosim_step(&p, &first, &eng.samples, Some(&a), Some(margin), cosim, dir, progress)? {
+            Step::Ran(r) => Ok(r),
+            Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),
+        };
+    }
     // One engine run: its cycle counts predict the simulator's time, its results are compared.
     // A mask the plan's ensemble cannot run is refused here with its reason.
     let eng = match &active {
         None => cycle::run(plan, &first, plan.timesteps),
         Some(a) => cycle::run_active(plan, &first, plan.timesteps, a).map_err(mask_usage)?,
     };
-    match cosim_step(plan, &first, &eng.samples, active.as_deref(), cosim, dir, progress)? {
+    match cosim_step(plan, &first, &eng.samples, active.as_deref(), None, cosim, dir, progress)? {
         Step::Ran(r) => Ok(r),
         Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),
     }
@@ -93,6 +105,7 @@ pub fn csim(
     let (design, target) = design_for(m, settings, batch, Stage::Hls, "csim C-simulates the HLS C++")?;
     let plan = plan_of(&*design, &target)?;
     let first = Samples { samples }.of(batch).map_err(|e| Error::Usage(e.to_string()))?;
+    mask.no_cascade("csim (the HLS C++)")?;
     match mask.resolve(plan)? {
         None => Ok(csim::csim(plan, &first, None, target.hls_part(), dir)?),
         Some(active) => {

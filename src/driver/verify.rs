@@ -369,12 +369,15 @@ impl Default for CosimSettings {
 /// cycle counts, and skips (with the reason) without running when a tool is missing or the
 /// prediction exceeds the budget. With `s.speed`, the report carries the engine's speed (one
 /// thread) against the simulator's. `active`: the student mask the engine ran (None: every
-/// student), given to the design.
+/// student), given to the design; `margin`: the cascade's threshold the engine ran (a plan with
+/// the cascade; None: off).
+#[allow(clippy::too_many_arguments)] // the command's parts
 pub fn cosim_step(
     plan: &Plan,
     batch: &InputBatch,
     engine: &[SampleResult],
     active: Option<&[bool]>,
+    margin: Option<u64>,
     s: &CosimSettings,
     dir: &Path,
     progress: &dyn Progress,
@@ -417,7 +420,12 @@ pub fn cosim_step(
     let what = format!("co-simulating {n} samples with {} (predicted {})", sim.tool(), duration(predicted));
     progress.begin(&what, Some(n as u64));
     let t0 = std::time::Instant::now();
-    let r = cosim::cosim_against_active(plan, batch, engine, active, sim, dir, &|done| progress.advance(done as u64));
+    let masks = active.map(|a| vec![a.to_vec(); n]);
+    let margins = margin.map(|m| vec![Some(m); n]);
+    let r =
+        cosim::cosim_against_cascade(plan, batch, engine, masks.as_deref(), margins.as_deref(), sim, dir, &|done| {
+            progress.advance(done as u64)
+        });
     progress.end(&what, t0.elapsed().as_secs_f64());
     let mut r = r?;
     if s.speed {

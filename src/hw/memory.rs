@@ -681,6 +681,14 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
     (v, banks)
 }
 
+/// Bits of the output's spike counts over an inference (early exit's and the cascade's
+/// counters): enough for T steps of the output layer's most spikes per step.
+pub fn count_bits(plan: &Plan) -> usize {
+    let n = plan.timesteps * plan.layers[plan.output.layer].event_max() as usize + 1;
+    // Bits to address n values (at least 1), as the RTL's counter widths.
+    (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::lifetime_bases;
@@ -719,12 +727,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Bits of the output's spike counts over an inference (early exit's and the cascade's
-/// counters): enough for T steps of the output layer's most spikes per step.
-pub fn count_bits(plan: &Plan) -> usize {
-    let n = plan.timesteps * plan.layers[plan.output.layer].event_max() as usize + 1;
-    // Bits to address n values (at least 1), as the RTL's counter widths.
-    (usize::BITS - n.saturating_sub(1).leading_zeros()).max(1) as usize
 }

@@ -38,6 +38,12 @@ pub(crate) fn compile(
     })?;
     // A chip cannot switch students at run time: `--active-students` compiles those students
     // only (as `--students` does), and says so.
+    if b.mask.cascade.is_some() {
+        return Err(Error::Usage(format!(
+            "--cascade: {} cannot switch students at run time, so it cannot stop after some of them",
+            target.name
+        )));
+    }
     let pruned;
     let passes_o = match b.mask.active_students.as_slice() {
         [] => &o.passes,

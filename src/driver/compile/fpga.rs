@@ -239,6 +239,17 @@ fn power_on(plan: &mut Plan, o: &CompileOptions) -> Result<Option<Vec<bool>>, Er
     Ok(active)
 }
 
+/// `--cascade` on `plan`: the design gets the cascade, its board the margin as the power-on
+/// default. Refused: a plan whose design cannot run it, and the HLS C++ (not built yet).
+fn cascade(plan: &mut Plan, o: &CompileOptions) -> Result<(), Error> {
+    let Some(m) = o.build.mask.cascade_for(plan)? else { return Ok(()) };
+    if o.build.backend != super::Backend::Verilog {
+        return Err(Error::Usage("--cascade: the HLS C++ does not run the cascade yet; give --backend verilog".into()));
+    }
+    plan.cascade = Some(m);
+    Ok(())
+}
+
 /// `compile` on an FPGA or ASIC target.
 pub(crate) fn compile(
     m: &Model,
@@ -264,6 +275,7 @@ pub(crate) fn compile(
     let mut plan = crate::driver::options::lower(&prep.model, &opts, calib)?;
     // `--active-students`: the board's power-on students, and the students every check runs.
     let active = power_on(&mut plan, o)?;
+    cascade(&mut plan, o)?;
     let out = &o.out_dir;
     let mut written = if rtl { Some(write_rtl(&plan, &target, out)?) } else { None };
     // The automatic choices are built first and given up, one at a time, while the design does
@@ -289,6 +301,7 @@ pub(crate) fn compile(
             }
             plan = p.0;
             power_on(&mut plan, o)?;
+            cascade(&mut plan, o)?;
             written = Some(write_rtl(&plan, &target, out)?);
         }
     }
@@ -377,8 +390,9 @@ pub(crate) fn compile(
         if rtl && bs.cosim_samples > 0 {
             let n = bs.cosim_samples.min(b.n);
             let first = b.take(n);
-            let outcome = cosim_step(&plan, &first, &c.samples[..n], act, &bs.cosim, &out.join("cosim"), progress)?
-                .noted("co-simulation", progress);
+            let outcome =
+                cosim_step(&plan, &first, &c.samples[..n], act, None, &bs.cosim, &out.join("cosim"), progress)?
+                    .noted("co-simulation", progress);
             if let Some(rep) = outcome.ran()
                 && !rep.exact()
             {
