@@ -7,7 +7,7 @@
 use crate::common;
 
 use common::{Case, students};
-use spikefab::hw::{Plan, PlanOptions};
+use spikefab::hw::{Cascade, Plan, PlanOptions};
 use spikefab::sim::cycle;
 use spikefab::target::{ScheduleChoice, Target};
 
@@ -25,21 +25,24 @@ fn streamed(c: &Case) -> (spikefab::Model, Plan) {
     (m, p)
 }
 
-/// Stage k of the cascade is the design under the first k active students: the output of the
-/// stage it stops at is that prefix's masked run, bit for bit, the earlier stages' outputs are
-/// the shorter prefixes', and it stops at the first stage whose margin reaches the threshold.
+/// Stage k of the cascade is the design under the first k active students in its order (the
+/// students', or one of the design's own): the output of the stage it stops at is that
+/// prefix's masked run, bit for bit, the earlier stages' outputs are the shorter prefixes',
+/// and it stops at the first stage whose margin reaches the threshold.
 /// Margin 0 stops after one student, a margin no output reaches runs them all, and more
 /// students cost more cycles than fewer.
 #[test]
 fn each_stage_is_the_design_under_the_students_so_far() {
     let c = case("ensemble_bw");
-    let (m, plan) = streamed(&c);
-    assert_eq!(plan.cascade_refusal(), None);
+    let (m, bare) = streamed(&c);
+    assert_eq!(bare.cascade_refusal(), None);
     let batch = c.batch(&m).take(64);
-    let n = plan.students.as_ref().unwrap().names.len();
-    let numel = plan.layers[plan.output.layer].neurons();
-    for active in [vec![true; n], vec![false, true, false, true]] {
-        let order: Vec<usize> = (0..n).filter(|&s| active[s]).collect();
+    let n = bare.students.as_ref().unwrap().names.len();
+    let numel = bare.layers[bare.output.layer].neurons();
+    let mut ordered = bare.clone();
+    ordered.cascade = Some(Cascade { margin: 0, order: vec![2, 0, 3, 1] });
+    for (plan, active) in [(&bare, vec![true; n]), (&bare, vec![false, true, false, true]), (&ordered, vec![true; n])] {
+        let order: Vec<usize> = plan.cascade_order().into_iter().filter(|&s| active[s]).collect();
         let prefixes: Vec<cycle::BatchResult> = (1..=order.len())
             .map(|k| {
                 let mask: Vec<bool> = (0..n).map(|s| order[..k].contains(&s)).collect();
@@ -68,14 +71,14 @@ fn each_stage_is_the_design_under_the_students_so_far() {
             let one = cycle::run_cascade(&plan, &batch, c.timesteps, &active, 0).unwrap();
             assert!(one.total.cycles <= r.total.cycles);
         }
-        assert!(stops.iter().all(|&s| s > 0), "{active:?}: every stage ends some inference: {stops:?}");
+        assert!(stops.iter().all(|&s| s > 0), "{active:?} {order:?}: every stage ends some inference: {stops:?}");
     }
     // A sequential plan runs every layer at each step: refused with the reason.
     let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), c.timesteps);
     o.input_stats = Some(spikefab::quant::InputStats::of(&c.batch(&m)));
     o.settings.schedule = Some(ScheduleChoice::Sequential);
     let seq_plan = spikefab::hw::lower(&m, &o).unwrap();
-    let err = cycle::run_cascade(&seq_plan, &batch, c.timesteps, &vec![true; n], 2).unwrap_err();
+    let err = cycle::run_cascade(&seq_plan, &batch, c.timesteps, &[true; 4], 2).unwrap_err();
     assert!(err.to_string().contains("--schedule streamed"), "{err}");
 }
 
@@ -90,7 +93,8 @@ fn one_rtl_design_runs_any_margin_exactly() {
     }
     let c = case("ensemble_bw");
     let (m, mut plan) = streamed(&c);
-    plan.cascade = Some(3);
+    // Stages in an order of its own: the design's priority of the next student.
+    plan.cascade = Some(Cascade { margin: 3, order: vec![2, 0, 1, 3] });
     let n = plan.students.as_ref().unwrap().names.len();
     let all = vec![true; n];
     let some = vec![true, false, true, true];
@@ -178,6 +182,21 @@ fn the_commands_take_the_cascade() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let k = v["students_per_inference"].as_f64().unwrap();
     assert!(k > 1.0 && k < 3.0, "{v}");
+    // Chosen on the inputs unless given; a given order is every student once.
+    assert_eq!(v["cascade_order"].as_array().unwrap().len(), 4, "{v}");
+    let (code, stdout, stderr) = sim(&["--schedule", "streamed", "--cascade", "2", "--cascade-order", "3,s2,s1,s0"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["cascade_order"], serde_json::json!(["s3", "s2", "s1", "s0"]));
+    for (order, why) in
+        [("s0,s1,s0,s3", "twice"), ("s0,s1", "give every student once"), ("s0,s1,s2,s7", "no student 's7'")]
+    {
+        let (code, _, stderr) = sim(&["--schedule", "streamed", "--cascade", "2", "--cascade-order", order]);
+        assert_eq!(code, 2, "{order}: {stderr}");
+        assert!(stderr.contains(why), "{order}: {stderr}");
+    }
+    let (code, _, stderr) = sim(&["--schedule", "streamed", "--cascade-order", "s0,s1,s2,s3"]);
+    assert_eq!(code, 2, "--cascade-order needs --cascade: {stderr}");
     for (args, why) in [
         (vec!["--schedule", "sequential", "--cascade", "2"], "--schedule streamed"),
         (vec!["--schedule", "streamed", "--cascade", "2", "--students", "s0,s1"], "without --students"),

@@ -82,6 +82,27 @@ def test_active_students_mask_one_design(tmp_path):
     assert e.value.exit_code == 2
 
 
+def test_cascade_on_one_design(tmp_path):
+    ens_path = os.path.join(ROOT, "models", "ensemble_bw", "ensemble_bw.nir")
+    ens = spikefab.load(ens_path, timesteps=8, reset="zero")
+    opts = dict(engine="cycle", schedule="streamed")
+    _, full = spikefab.simulate(ens, X[:24], summary=True, **opts)
+    out, s = spikefab.simulate(ens, X[:24], summary=True, cascade=2, cascade_order=["s2", "s0", "s1", "s3"], **opts)
+    assert out.shape == (24, 8, 10)
+    assert s.cascade == 2 and s.cascade_order == ["s2", "s0", "s1", "s3"]
+    assert 1.0 <= s.students_per_inference < 4.0
+    assert s.cycles_per_inference < full.cycles_per_inference
+    inputs = tmp_path / "x.npy"
+    np.save(inputs, X[:24])
+    cli = cli_json("simulate", ens_path, "-T", "8", "--reset", "zero", "--inputs", str(inputs), "--engine", "cycle", "--schedule",
+                   "streamed", "--cascade", "2", "--cascade-order", "s2,s0,s1,s3")
+    cli["model"] = s.model
+    assert cli == s.to_dict()
+    with pytest.raises(spikefab.SpikefabError, match="--schedule streamed") as e:
+        spikefab.simulate(ens, X[:4], cascade=2, engine="cycle", schedule="sequential")
+    assert e.value.exit_code == 2
+
+
 def test_inputs_accept_other_dtypes_and_layouts(mlp):
     a = spikefab.simulate(mlp, X[:10])
     b = spikefab.simulate(mlp, np.asfortranarray(X[:10].astype(np.float32)))

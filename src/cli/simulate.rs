@@ -68,7 +68,7 @@ pub fn run(a: SimulateArgs) -> Result<(), Failure> {
         println!("early exit: {ms:.2} of {} steps run on average", s.steps);
     }
     if let (Some(m), Some(k)) = (s.cascade, s.students_mean) {
-        println!("cascade (margin {m}): {k:.2} students run on average");
+        println!("cascade (margin {m}, order {}): {k:.2} students run on average", s.cascade_order.join(", "));
     }
     if let Some(v) = &o.vcd {
         println!("wrote {} (sample {}, first {} neurons per layer)", v.display(), o.vcd_sample, o.vcd_neurons);

@@ -41,6 +41,9 @@ pub struct EnergySettings {
     /// NeuroBench counts are those of every active student's model.
     #[arg(long, value_name = "MARGIN")]
     pub cascade: Option<u64>,
+    /// The cascade's order (see `simulate`).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", requires = "cascade")]
+    pub cascade_order: Vec<String>,
 }
 
 /// What `energy` estimated.
@@ -123,7 +126,8 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         let one = || -> Result<Priced, Error> {
             let t = job.plan.target_named(name)?;
             let (design, _) = backend::of(&t).lay_out(m, job.plan, &t, steps, Some(job.inputs))?;
-            let run = backend::run_design(&*design, batch, &t, &s.active_students, s.cascade)?;
+            let cascade = s.cascade.map(|margin| backend::CascadeArgs { margin, order: &s.cascade_order });
+            let run = backend::run_design(&*design, batch, &t, &s.active_students, cascade)?;
             let est = run.estimate.ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
             Ok((est, run.outputs.classes(), (design, run.cycle)))
         };

@@ -2,8 +2,66 @@
 //! an ensemble run, resolved against a plan, and the refusals.
 
 use super::Error;
-use crate::hw::Plan;
+use crate::data::InputBatch;
+use crate::hw::{Cascade, Plan};
 use crate::quant::students::MaskError;
+use crate::sim::cycle;
+
+/// The order of `plan`'s cascade: `names` (every student once), or, when empty, chosen on
+/// `batch`, best first: greedily, the student whose addition to those before it agrees with the
+/// full ensemble's class on the most inputs (the design's own integers, [`cycle::run_active`];
+/// ties to the lower index). Needs no labels: the cascade approximates the full ensemble.
+/// Refused (exit 2) when the plan's design cannot run the cascade.
+pub(crate) fn cascade_order(plan: &Plan, batch: Option<&InputBatch>, names: &[String]) -> Result<Vec<usize>, Error> {
+    if let Some(why) = plan.cascade_refusal() {
+        return Err(Error::Usage(format!("--cascade: this plan's design cannot run the cascade: {why}")));
+    }
+    let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_usage)?;
+    let n = st.names.len();
+    if !names.is_empty() {
+        let mut order = vec![];
+        for name in names {
+            let one = st.mask(std::slice::from_ref(name)).map_err(mask_usage)?;
+            let s = one.iter().position(|&a| a).expect("a mask of one name has its student");
+            if order.contains(&s) {
+                return Err(Error::Usage(format!("--cascade-order names student '{}' twice", st.names[s])));
+            }
+            order.push(s);
+        }
+        if order.len() != n {
+            return Err(Error::Usage(format!(
+                "--cascade-order names {} of the {n} students ({}); give every student once",
+                order.len(),
+                st.names.join(", ")
+            )));
+        }
+        return Ok(order);
+    }
+    let Some(batch) = batch else {
+        return Err(Error::Usage(
+            "--cascade chooses its order on the inputs: give --inputs (or --calib), or --cascade-order".into(),
+        ));
+    };
+    let full = cycle::run_active(plan, batch, plan.timesteps, &vec![true; n]).map_err(mask_usage)?.outputs.classes();
+    let mut chosen = vec![false; n];
+    let mut order = vec![];
+    while order.len() < n {
+        let mut best: Option<(usize, usize)> = None;
+        for s in (0..n).filter(|&s| !chosen[s]) {
+            let mut m = chosen.clone();
+            m[s] = true;
+            let c = cycle::run_active(plan, batch, plan.timesteps, &m).map_err(mask_usage)?.outputs.classes();
+            let agree = c.iter().zip(&full).filter(|(a, b)| a == b).count();
+            if best.is_none_or(|(_, a)| agree > a) {
+                best = Some((s, agree));
+            }
+        }
+        let (s, _) = best.expect("a student is left");
+        chosen[s] = true;
+        order.push(s);
+    }
+    Ok(order)
+}
 
 /// The students that run in a check, co-simulation or C simulation, or from power-on in a
 /// compiled board design (`--active-students`).
@@ -23,6 +81,10 @@ pub struct StudentMask {
     /// `casc` and `margin` ports); in `compile`, the board's power-on margin.
     #[arg(long, value_name = "MARGIN")]
     pub cascade: Option<u64>,
+    /// The cascade's order, every student once (names or indices); compiled into the design.
+    /// Default: chosen from the inputs, best first ([`cascade_order`]).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", requires = "cascade")]
+    pub cascade_order: Vec<String>,
 }
 
 /// A mask the plan's ensemble cannot take, as bad usage (exit 2).
@@ -43,14 +105,13 @@ impl StudentMask {
         }
     }
 
-    /// `--cascade` on `plan`: its threshold when given, refused (with the reason) when the
-    /// plan's design cannot run the cascade.
-    pub(crate) fn cascade_for(&self, plan: &Plan) -> Result<Option<u64>, Error> {
-        let Some(m) = self.cascade else { return Ok(None) };
-        match plan.cascade_refusal() {
-            None => Ok(Some(m)),
-            Some(why) => Err(Error::Usage(format!("--cascade: this plan's design cannot run the cascade: {why}"))),
-        }
+    /// `--cascade` on `plan`: the cascade at its margin, in `--cascade-order` or the order
+    /// chosen on `batch` ([`cascade_order`]); None without `--cascade`. Refused (with the
+    /// reason) when the plan's design cannot run it.
+    pub(crate) fn cascade_for(&self, plan: &Plan, batch: Option<&InputBatch>) -> Result<Option<Cascade>, Error> {
+        let Some(margin) = self.cascade else { return Ok(None) };
+        let order = cascade_order(plan, batch, &self.cascade_order)?;
+        Ok(Some(Cascade { margin, order }))
     }
 
     /// Refuses `--cascade` in a command that does not run it yet (`what`).

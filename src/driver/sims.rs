@@ -67,10 +67,12 @@ pub fn cosim(
         .map_err(|e| Error::Usage(e.to_string()))?;
     let active = mask.resolve(plan)?;
     mask.designed_for(plan, "RTL")?;
-    if let Some(margin) = mask.cascade_for(plan)? {
-        // The design with the cascade, run at this margin on every sample.
+    if let Some(c) = mask.cascade_for(plan, Some(batch))? {
+        // The design with the cascade (its order chosen on every input), run at this margin
+        // on every sample.
+        let margin = c.margin;
         let mut p = plan.clone();
-        p.cascade = Some(margin);
+        p.cascade = Some(c);
         let st = p.students.as_ref().expect("cascade_for checked an ensemble");
         let a = active.clone().unwrap_or_else(|| vec![true; st.names.len()]);
         let eng = cycle::run_cascade(&p, &first, p.timesteps, &a, margin).map_err(mask_usage)?;

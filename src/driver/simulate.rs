@@ -50,6 +50,10 @@ pub struct SimulateOptions {
     /// step) reaches MARGIN; a run-time input of the one design.
     #[arg(long, value_name = "MARGIN")]
     pub cascade: Option<u64>,
+    /// The cascade's order, every student once (names or indices); default: chosen on the
+    /// inputs, best first (the design agreeing most with the full ensemble at each stage).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES", requires = "cascade")]
+    pub cascade_order: Vec<String>,
     /// Write a VCD waveform (GTKWave) of one sample on the cycle engine (FPGA and ASIC
     /// targets).
     #[arg(long, value_name = "FILE")]
@@ -99,6 +103,8 @@ pub struct Simulation {
     pub active_students: Vec<String>,
     /// The cascade's threshold (`--cascade`).
     pub cascade: Option<u64>,
+    /// The cascade's order, student names (given, or chosen on the inputs).
+    pub cascade_order: Vec<String>,
     /// Under the cascade: the students run per inference, mean.
     pub students_mean: Option<f64>,
 }
@@ -122,6 +128,7 @@ impl Simulation {
             "notes": self.notes,
             "active_students": self.active_students,
             "cascade": self.cascade,
+            "cascade_order": self.cascade_order,
             "students_per_inference": self.students_mean,
         })
     }
@@ -170,6 +177,7 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         return Err(Error::Usage("--vcd needs --engine cycle".into()));
     }
     let (mut cycles_mean, mut mean_steps, mut notes, mut students_mean) = (None, None, vec![], None);
+    let mut cascade_order: Vec<String> = vec![];
     let mut records = prep.records;
     let (outputs, rates) = match o.engine {
         Engine::Reference => {
@@ -192,7 +200,15 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
             let target = job.plan.target()?;
             let (design, phase) = backend::of(&target).lay_out(&m, job.plan, &target, steps, Some(job.inputs))?;
             records.extend(phase);
-            let run = backend::run_design(&*design, batch, &target, active, o.cascade)?;
+            // The cascade's order, resolved once (chosen on these inputs unless given).
+            if let (Some(_), Some(plan)) = (o.cascade, design.plan()) {
+                let st = plan.students.as_ref().map(|st| st.names.clone()).unwrap_or_default();
+                let order = super::mask::cascade_order(plan, Some(batch), &o.cascade_order)?;
+                cascade_order = order.iter().map(|&s| st[s].clone()).collect();
+            }
+            let order = if cascade_order.is_empty() { &o.cascade_order } else { &cascade_order };
+            let cascade = o.cascade.map(|margin| backend::CascadeArgs { margin, order });
+            let run = backend::run_design(&*design, batch, &target, active, cascade)?;
             if o.cascade.is_some() {
                 students_mean = run.cycle.as_ref().map(super::cascade_students_mean);
             }
@@ -229,6 +245,7 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
         notes,
         active_students: active.clone(),
         cascade: o.cascade,
+        cascade_order,
         students_mean,
     })
 }

@@ -37,7 +37,7 @@ use crate::target::Target;
 
 pub use lower::{PlanError, PlanOptions, lay_out, lower};
 pub use memmap::{MemMap, Memory};
-pub use plan::{Layer, Plan, StoredShare, Tile};
+pub use plan::{Cascade, Layer, Plan, StoredShare, Tile};
 pub use schedule::Schedule;
 
 impl Plan {

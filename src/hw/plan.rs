@@ -167,7 +167,17 @@ pub struct Plan {
     /// registers, with this margin as the board wrapper's power-on default. Only set on a plan
     /// [`Plan::cascade_refusal`] accepts. None: no cascade hardware.
     #[serde(skip)]
-    pub cascade: Option<u64>,
+    pub cascade: Option<Cascade>,
+}
+
+/// The input-adaptive cascade a design runs ([`Plan::cascade`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cascade {
+    /// The board wrapper's margin (the `margin` port's power-on value).
+    pub margin: u64,
+    /// The order the students run in, one stage each (every student once): the design's
+    /// priority of the next active student.
+    pub order: Vec<usize>,
 }
 
 impl Plan {
@@ -293,8 +303,9 @@ impl Plan {
     /// threshold. So it needs a design taking a student mask ([`Plan::takes_mask`]) in the
     /// streamed schedule (the layer-major order that finishes a student before the tail
     /// starts and keeps every student's output planes until the end), each student's layers
-    /// one block, the blocks in student order, every other layer after them, and a spiking
-    /// output whose counts give the margin.
+    /// one block, every other layer after the blocks, and a spiking output whose counts give
+    /// the margin. The stages' order is the design's ([`Plan::cascade_order`]), not the
+    /// blocks'.
     pub fn cascade_refusal(&self) -> Option<String> {
         let Some(st) = self.students.as_ref() else {
             return Some("the network has no ensemble of students".into());
@@ -312,25 +323,36 @@ impl Plan {
         if !self.output.spikes {
             return Some("its output is membrane values; the cascade's margin counts output spikes".into());
         }
-        // Student blocks in student order, then the tail.
-        let mut seen: Option<usize> = None;
+        // Each student's layers one block, every block before the tail.
+        let mut done = vec![false; st.names.len()];
+        let mut cur: Option<usize> = None;
         let mut tail = false;
         for (k, l) in self.layers.iter().enumerate() {
             match st.layer[k] {
                 Some(s) => {
-                    // A student after a later one's layers, or after a shared layer (so also a
-                    // student whose layers are apart), breaks the order.
-                    if tail || seen.is_some_and(|p| s < p) {
+                    if tail {
                         return Some(format!(
-                            "layer '{}' of student '{}' comes after a later student's or a shared layer; the cascade \
-                             needs each student's layers together, in student order, before the shared layers",
+                            "layer '{}' of student '{}' comes after a shared layer; the cascade needs the shared \
+                             layers after every student's",
                             l.name, st.names[s]
                         ));
                     }
-                    seen = Some(s);
+                    if cur != Some(s) {
+                        if done[s] {
+                            return Some(format!(
+                                "student '{}' has layers apart from each other (layer '{}'); the cascade runs each \
+                                 student's layers together",
+                                st.names[s], l.name
+                            ));
+                        }
+                        if let Some(p) = cur {
+                            done[p] = true;
+                        }
+                        cur = Some(s);
+                    }
                 }
                 None => {
-                    if seen.is_none() {
+                    if cur.is_none() {
                         return Some(format!(
                             "layer '{}' runs before every student; the cascade needs the shared layers after them",
                             l.name
@@ -341,6 +363,16 @@ impl Plan {
             }
         }
         None
+    }
+
+    /// The order of the cascade's stages: the plan's [`Cascade`] order, else the students'
+    /// (an empty list without an ensemble).
+    pub fn cascade_order(&self) -> Vec<usize> {
+        match (&self.cascade, &self.students) {
+            (Some(c), _) => c.order.clone(),
+            (None, Some(st)) => (0..st.names.len()).collect(),
+            (None, None) => vec![],
+        }
     }
 
     /// The largest margin the cascade's `margin` port holds: one more than any margin an

@@ -158,17 +158,26 @@ pub(crate) fn fixed_students() -> Error {
     )
 }
 
+/// `--cascade MARGIN` and `--cascade-order NAMES` (empty: chosen on the inputs run).
+#[derive(Clone, Copy, Debug)]
+pub struct CascadeArgs<'a> {
+    /// The threshold.
+    pub margin: u64,
+    /// The order.
+    pub order: &'a [String],
+}
+
 /// `design`'s run of `batch` on `target`: every student (`names` empty), the students `names`
-/// (`--active-students`), or the cascade over them with threshold `cascade` (`--cascade`).
+/// (`--active-students`), or the cascade over them (`--cascade`).
 pub(crate) fn run_design(
     design: &dyn Design,
     batch: &InputBatch,
     target: &Target,
     names: &[String],
-    cascade: Option<u64>,
+    cascade: Option<CascadeArgs<'_>>,
 ) -> Result<DesignRun, Error> {
     match (names, cascade) {
-        (_, Some(m)) => design.run_cascade(batch, target, names, m),
+        (_, Some(c)) => design.run_cascade(batch, target, names, c),
         ([], None) => Ok(design.run(batch, target)),
         (names, None) => design.run_active(batch, target, names),
     }
@@ -189,15 +198,15 @@ pub trait Design: Send + Sync {
         Err(fixed_students())
     }
 
-    /// The input-adaptive cascade over the students `names` (every student when empty) with
-    /// threshold `margin` ([`crate::sim::cycle::run_cascade`]), a run-time input of the one
-    /// design (`--cascade`). A target that cannot switch students at run time refuses.
+    /// The input-adaptive cascade over the students `names` (every student when empty) as
+    /// `cascade` asks ([`crate::sim::cycle::run_cascade`]), a run-time input of the one design
+    /// (`--cascade`). A target that cannot switch students at run time refuses.
     fn run_cascade(
         &self,
         _batch: &InputBatch,
         _target: &Target,
         _names: &[String],
-        _margin: u64,
+        _cascade: CascadeArgs<'_>,
     ) -> Result<DesignRun, Error> {
         Err(Error::Usage(
             "--cascade: this target cannot switch students at run time, so it cannot stop after some of them".into(),

@@ -126,19 +126,21 @@ impl PlanDesign {
         Ok(self.priced(batch, target, c))
     }
 
-    /// The cascade over the students `names` (every student when empty) with threshold
-    /// `margin` on the cycle engine ([`cycle::run_cascade`]), priced on `target`.
+    /// The cascade over the students `names` (every student when empty) as `cascade` asks
+    /// (its order chosen on `batch` unless given) on the cycle engine ([`cycle::run_cascade`]), priced on `target`.
     pub(super) fn cycle_run_cascade(
         &self,
         batch: &InputBatch,
         target: &Target,
         names: &[String],
-        margin: u64,
+        cascade: super::CascadeArgs<'_>,
     ) -> Result<DesignRun, Error> {
-        let plan = &self.plan;
-        let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_error)?;
+        let st = self.plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_error)?;
         let active = if names.is_empty() { vec![true; st.names.len()] } else { st.mask(names).map_err(mask_error)? };
-        let c = cycle::run_cascade(plan, batch, plan.timesteps, &active, margin).map_err(mask_error)?;
+        let order = crate::driver::mask::cascade_order(&self.plan, Some(batch), cascade.order)?;
+        let mut plan = (*self.plan).clone();
+        plan.cascade = Some(crate::hw::Cascade { margin: cascade.margin, order });
+        let c = cycle::run_cascade(&plan, batch, plan.timesteps, &active, cascade.margin).map_err(mask_error)?;
         Ok(self.priced(batch, target, c))
     }
 
@@ -240,9 +242,9 @@ impl Design for PlanDesign {
         batch: &InputBatch,
         target: &Target,
         names: &[String],
-        margin: u64,
+        cascade: super::CascadeArgs<'_>,
     ) -> Result<DesignRun, Error> {
-        self.cycle_run_cascade(batch, target, names, margin)
+        self.cycle_run_cascade(batch, target, names, cascade)
     }
 
     fn check(

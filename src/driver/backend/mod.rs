@@ -9,8 +9,8 @@ mod api;
 mod chip;
 mod fpga;
 
-pub(crate) use api::run_design;
 pub use api::{BackendInfo, Design, DesignRun, PlanView, RowContext, Stage, Streaming, TargetBackend};
+pub(crate) use api::{CascadeArgs, run_design};
 
 /// The back end of `target`: a chip with a model, a chip spikefab prices, or the FPGA layout
 /// (FPGA and ASIC targets).

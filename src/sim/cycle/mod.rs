@@ -85,7 +85,7 @@ pub fn run_active(
 
 /// The input-adaptive cascade over the students `active` (one flag per student of the plan's
 /// ensemble), with threshold `margin` (docs/hardware.md, "The cascade"): stage k runs the k-th
-/// active student's layers (every step, in plan order), then the layers after every student
+/// active student in [`Plan::cascade_order`] (its layers, every step), then the layers after every student
 /// from step 0 with the first k active students' projections and shares (the plan under that
 /// prefix mask, [`run_active`]), streaming the output, and a decision phase
 /// ([`crate::hw::schedule::decide_cycles`]). The inference stops after the first stage whose
@@ -113,7 +113,7 @@ pub fn run_cascade(
     }
     let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble)?;
     crate::quant::students::Activity::of(st, active)?;
-    let order: Vec<usize> = (0..active.len()).filter(|&s| active[s]).collect();
+    let order: Vec<usize> = plan.cascade_order().into_iter().filter(|&s| active.get(s) == Some(&true)).collect();
     // The stages' runs without the decision (counted here, once per stage).
     let mut bare = plan.clone();
     bare.cascade = None;

@@ -34,9 +34,11 @@
     reg  [{{ v.mask - 1 }}:0] act_q, act_r, stg_r;
     reg  casc_r;
     reg  [{{ v.margin_w - 1 }}:0] margin_r;
-    wire [{{ v.mask - 1 }}:0] act_lo = act & (~act + {{ v.mask }}'d1);   // the lowest student of `act`
-    wire [{{ v.mask - 1 }}:0] rest = act_q & ~act_r;   // active students not run yet
-    wire [{{ v.mask - 1 }}:0] nxt = rest & (~rest + {{ v.mask }}'d1);   // the next stage's
+    // The first stage's student and the next stage's: the first of `act` and of the active
+    // students not run yet, in the stages' order ({{ d.order_text() }}).
+    wire [{{ v.mask - 1 }}:0] act_lo = {{ d.first_of("act", v.mask) }};
+    wire [{{ v.mask - 1 }}:0] rest = act_q & ~act_r;
+    wire [{{ v.mask - 1 }}:0] nxt = {{ d.first_of("rest", v.mask) }};
     wire cs_met;   // the output's margin reaches margin_r (the output part)
     wire dec_r = pc_oh[{{ d.pc }}];   // the running phase is the decision
     wire cs_go = casc_r && !cs_met && (rest != {{ v.mask }}'d0);

@@ -366,7 +366,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
                 .collect::<String>()
         ),
         margin_w: crate::hw::memory::count_bits(plan) + 1,
-        margin_default: plan.cascade.map_or(0, |m| m.min(plan.cascade_margin_cap())),
+        margin_default: plan.cascade.as_ref().map_or(0, |c| c.margin.min(plan.cascade_margin_cap())),
         streamed,
         step_bases: sbases,
         in_step,

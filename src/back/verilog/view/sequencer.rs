@@ -392,7 +392,7 @@ fn land(prog: &[Ph], span: &[(usize, usize)], j: To, late: Option<bool>, c: Lits
 /// and its projections into the shared layers under `act_r` (the students run so far).
 pub fn program_streamed(plan: &Plan) -> Program {
     let st = plan.mask_students();
-    let stages = plan.cascade.and(st).map(|st| st.names.len());
+    let stages = plan.cascade.as_ref().and(st).map(|st| st.names.len());
     // The key of a phase's condition: a student's own layers by `n + s` under the cascade.
     let key = |k: usize, s: Option<usize>| match (stages, st) {
         (Some(n), Some(st)) if st.layer[k].is_some() => s.map(|s| n + s),
@@ -531,6 +531,7 @@ pub fn program_streamed(plan: &Plan) -> Program {
                     span[k].0
                 })
                 .collect(),
+            order: plan.cascade_order(),
         }),
     }
 }
@@ -541,12 +542,31 @@ pub struct Decision {
     pub pc: usize,
     /// Per student, its first phase (the next stage's start when it is the next active one).
     pub firsts: Vec<usize>,
+    /// The stages' order ([`Plan::cascade_order`]): every student once.
+    pub order: Vec<usize>,
 }
 
 impl Decision {
+    /// The first student in the stages' order among the bits of the Verilog vector `v` (one
+    /// hot, zero when none): a priority chain, `w` bits.
+    pub fn order_text(&self) -> String {
+        self.order.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// See [`Decision::first_of`].
+    pub fn first_of(&self, v: &str, w: impl std::borrow::Borrow<usize>) -> String {
+        let w = *w.borrow();
+        let mut e = format!("{w}'d0");
+        for &s in self.order.iter().rev() {
+            e = format!("({v}[{s}] ? {w}'d{} : {e})", 1u128 << s);
+        }
+        e
+    }
+
     /// The one-hot start of the stage of the students `nxt` names (a Verilog expression of
     /// `nxt`, NPH bits): the first phase of the student whose bit is set.
-    pub fn next_oh(&self, nph: usize) -> String {
+    pub fn next_oh(&self, nph: impl std::borrow::Borrow<usize>) -> String {
+        let nph = *nph.borrow();
         self.firsts
             .iter()
             .enumerate()
