@@ -46,12 +46,12 @@ fn each_stage_is_the_design_under_the_students_so_far() {
         let prefixes: Vec<cycle::BatchResult> = (1..=order.len())
             .map(|k| {
                 let mask: Vec<bool> = (0..n).map(|s| order[..k].contains(&s)).collect();
-                cycle::run_active(&plan, &batch, c.timesteps, &mask).unwrap()
+                cycle::run_active(plan, &batch, c.timesteps, &mask).unwrap()
             })
             .collect();
         let mut stops = vec![0usize; order.len()];
         for margin in [0u64, 2, 4, 8, 1000] {
-            let r = cycle::run_cascade(&plan, &batch, c.timesteps, &active, margin).unwrap();
+            let r = cycle::run_cascade(plan, &batch, c.timesteps, &active, margin).unwrap();
             for (i, s) in r.samples.iter().enumerate() {
                 let k = s.stage_raw.len();
                 assert_eq!(s.raw, prefixes[k].samples[i].raw, "sample {i} margin {margin}: the last stage");
@@ -68,7 +68,7 @@ fn each_stage_is_the_design_under_the_students_so_far() {
                 }
                 stops[k] += 1;
             }
-            let one = cycle::run_cascade(&plan, &batch, c.timesteps, &active, 0).unwrap();
+            let one = cycle::run_cascade(plan, &batch, c.timesteps, &active, 0).unwrap();
             assert!(one.total.cycles <= r.total.cycles);
         }
         assert!(stops.iter().all(|&s| s > 0), "{active:?} {order:?}: every stage ends some inference: {stops:?}");
