@@ -75,6 +75,10 @@ pub struct Score {
     /// mask, `--active-students`), not a model pruned to them at compile time.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub run_time: bool,
+    /// The full ensemble's design running its students as the input-adaptive cascade at this
+    /// margin (`--cascade`, its order chosen on the calibration inputs); `students` are all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascade: Option<u64>,
 }
 
 impl Score {
@@ -182,6 +186,24 @@ impl<'a> Evaluator<'a> {
         Ok(self.scored(plan, &o, run, students, layout, true))
     }
 
+    /// Scores `plan`, the uncut model's design in a configuration that can run the cascade,
+    /// running it at `margin` in the order chosen on the calibration inputs
+    /// ([`cycle::greedy_cascade_order`], every student active).
+    pub fn score_cascade(
+        &self,
+        plan: &hw::Plan,
+        order: &[usize],
+        margin: u64,
+        layout: Layout,
+    ) -> Result<Score, DseError> {
+        let o = self.options(plan.timesteps, plan.early_exit, layout);
+        let mut p = plan.clone();
+        p.cascade = Some(hw::Cascade { margin, order: order.to_vec() });
+        let all = vec![true; order.len()];
+        let run = cycle::run_cascade(&p, self.batch, p.timesteps, &all, margin)?;
+        Ok(self.scored(&p, &o, run, &(0..order.len()).collect::<Vec<_>>(), layout, true))
+    }
+
     fn scored(
         &self,
         plan: &hw::Plan,
@@ -213,6 +235,7 @@ impl<'a> Evaluator<'a> {
             register_bits: summary.register_bits,
             schedule: plan.schedule,
             run_time,
+            cascade: plan.cascade.as_ref().map(|c| c.margin),
         }
     }
 }
@@ -282,6 +305,9 @@ fn sample_subsets(n: usize, k: usize, count: usize, seed: u64) -> Vec<Vec<usize>
 
 /// Exhaustive enumeration up to this many students; greedy selection beyond.
 pub const EXHAUSTIVE_MAX: usize = 8;
+
+/// The most cascade margins `explore` measures on one design (0, 1, ...).
+pub const CASCADE_MARGINS: u64 = 12;
 
 /// Scores a list of subsets at `steps` (in parallel).
 pub fn score_subsets(ev: &Evaluator, e: &Ensemble, sets: &[Vec<usize>], steps: usize) -> Result<Vec<Score>, DseError> {
@@ -456,14 +482,14 @@ pub fn explore_part(
         None => (vec![], vec![vec![]]),
     };
     // Jobs: (students, T', early exit, layout, the uncut plan it runs under a mask: an index
-    // into `uncut`, None for a pruned model).
-    let mut jobs = vec![];
+    // into `uncut`, None for a pruned model, and the cascade's margin it runs at).
+    let mut jobs: Vec<(Vec<usize>, usize, bool, Layout, Option<usize>, Option<u64>)> = vec![];
     let mut uncut: Vec<hw::Plan> = vec![];
     for s in &subsets {
         for t in 1..=ev.steps {
             for exit in if t > 1 { vec![false, true] } else { vec![false] } {
                 for &l in layouts {
-                    jobs.push((s.clone(), t, exit, l, None));
+                    jobs.push((s.clone(), t, exit, l, None, None));
                 }
             }
         }
@@ -481,12 +507,25 @@ pub fn explore_part(
             for &l in layouts {
                 let plan = ev.uncut_plan(ev.steps, exit, l)?;
                 if plan.takes_mask() {
-                    jobs.extend(masks.iter().map(|s| (s.clone(), ev.steps, exit, l, Some(uncut.len()))));
+                    jobs.extend(masks.iter().map(|s| (s.clone(), ev.steps, exit, l, Some(uncut.len()), None)));
+                    // The cascade over every student, at each margin from 0 to the largest
+                    // an output reaches (at most CASCADE_MARGINS of them), where it runs.
+                    if plan.cascade_refusal().is_none() {
+                        let all: Vec<usize> = (0..n).collect();
+                        let top = (plan.cascade_margin_cap() - 1).min(CASCADE_MARGINS - 1);
+                        jobs.extend((0..=top).map(|m| (all.clone(), ev.steps, exit, l, Some(uncut.len()), Some(m))));
+                    }
                     uncut.push(plan);
                 }
             }
         }
     }
+    // The cascade's order of each uncut design that runs it, chosen on the calibration inputs
+    // (the same for every part: the jobs are enumerated before measuring).
+    let orders: Vec<Option<Vec<usize>>> = uncut
+        .iter()
+        .map(|p| p.cascade_refusal().is_none().then(|| cycle::greedy_cascade_order(p, ev.batch)).transpose())
+        .collect::<Result<_, _>>()?;
     let total = jobs.len();
     let costs: Vec<u64> = jobs.iter().map(|(s, t, ..)| job_cost(ev.model, ensemble, s, *t)).collect();
     let kept = keep(&costs);
@@ -499,9 +538,13 @@ pub fn explore_part(
     let scores: Vec<Score> = mine
         .par_iter()
         .map(|&j| {
-            let (s, t, exit, l, masked) = &jobs[j];
-            match (masked, ensemble) {
-                (Some(p), Some(e)) => ev.score_run_time(&uncut[*p], e, s, *l),
+            let (s, t, exit, l, masked, margin) = &jobs[j];
+            match (masked, ensemble, margin) {
+                (Some(p), Some(_), Some(m)) => {
+                    let order = orders[*p].as_ref().expect("an order for every design running the cascade");
+                    ev.score_cascade(&uncut[*p], order, *m, *l)
+                }
+                (Some(p), Some(e), None) => ev.score_run_time(&uncut[*p], e, s, *l),
                 _ => {
                     let m = &models.iter().find(|(k, _)| k == s).expect("model of every subset").1;
                     ev.score(m, s, *t, *exit, *l)

@@ -220,3 +220,32 @@ fn the_commands_take_the_cascade() {
         assert!(stderr.contains("does not run the cascade yet"), "{command}: {stderr}");
     }
 }
+
+/// `explore` on the streamed schedule sweeps the cascade's margin on the one design (0 to the
+/// largest an output reaches, T = 8: 0..=8), each configuration the same figures as `energy
+/// --cascade M` on it (accuracy and energy), fewer students run at a lower margin; the
+/// sequential schedule's design cannot run it and has none.
+#[test]
+fn explore_sweeps_the_margin_on_the_one_design() {
+    let run = |command: &str, schedule: &str, extra: &[&str]| -> serde_json::Value {
+        let mut a = vec![command, "models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--schedule", schedule];
+        a.extend(["--datapath", "event", "--labels", "models/digits_test_y.npy", "--json"]);
+        a.extend(extra);
+        let (code, out, err) = common::spikefab(&a);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let x = run("explore", "streamed", &["--calib", "models/digits_test_x.npy"])["exploration"].clone();
+    let cascade: Vec<&serde_json::Value> =
+        x["configurations"].as_array().unwrap().iter().filter(|c| !c["cascade"].is_null()).collect();
+    let margins: Vec<u64> = cascade.iter().map(|c| c["cascade"].as_u64().unwrap()).collect();
+    assert_eq!(margins, (0..=8).collect::<Vec<_>>(), "{cascade:?}");
+    assert!(cascade.iter().all(|c| c["run_time"] == true && c["students"].as_array().unwrap().len() == 4));
+    let at = |m: u64| cascade.iter().find(|c| c["cascade"] == m).unwrap();
+    assert!(at(0)["energy_j"].as_f64() < at(4)["energy_j"].as_f64());
+    let e = run("energy", "streamed", &["--inputs", "models/digits_test_x.npy", "--cascade", "3"]);
+    assert_eq!(at(3)["energy_j"], e["energy_per_inference_j"], "{}\n{e}", at(3));
+    assert_eq!(at(3)["accuracy"], e["accuracy"], "{}\n{e}", at(3));
+    let x = run("explore", "sequential", &["--calib", "models/digits_test_x.npy"])["exploration"].clone();
+    assert!(x["configurations"].as_array().unwrap().iter().all(|c| c["cascade"].is_null()));
+}

@@ -111,7 +111,11 @@ pub fn config_label(x: &Exploration, s: &select::Score) -> String {
         if x.ensemble.is_some() { format!("{} ", students_label(x, s)) } else { String::new() },
         s.timesteps,
         if s.early_exit { " exit" } else { "" },
-        if s.run_time { " masked" } else { "" },
+        match (s.cascade, s.run_time) {
+            (Some(m), _) => format!(" cascade M={m}"),
+            (None, true) => " masked".into(),
+            (None, false) => String::new(),
+        },
         s.lanes.map(|l| format!(" L={l}")).unwrap_or_default(),
         s.datapath.map(|d| format!(" {d:?}").to_lowercase()).unwrap_or_default()
     )

@@ -8,9 +8,7 @@ use crate::quant::students::MaskError;
 use crate::sim::cycle;
 
 /// The order of `plan`'s cascade: `names` (every student once), or, when empty, chosen on
-/// `batch`, best first: greedily, the student whose addition to those before it agrees with the
-/// full ensemble's class on the most inputs (the design's own integers, [`cycle::run_active`];
-/// ties to the lower index). Needs no labels: the cascade approximates the full ensemble.
+/// `batch`, best first ([`cycle::greedy_cascade_order`]).
 /// Refused (exit 2) when the plan's design cannot run the cascade.
 pub(crate) fn cascade_order(plan: &Plan, batch: Option<&InputBatch>, names: &[String]) -> Result<Vec<usize>, Error> {
     if let Some(why) = plan.cascade_refusal() {
@@ -42,25 +40,7 @@ pub(crate) fn cascade_order(plan: &Plan, batch: Option<&InputBatch>, names: &[St
             "--cascade chooses its order on the inputs: give --inputs (or --calib), or --cascade-order".into(),
         ));
     };
-    let full = cycle::run_active(plan, batch, plan.timesteps, &vec![true; n]).map_err(mask_usage)?.outputs.classes();
-    let mut chosen = vec![false; n];
-    let mut order = vec![];
-    while order.len() < n {
-        let mut best: Option<(usize, usize)> = None;
-        for s in (0..n).filter(|&s| !chosen[s]) {
-            let mut m = chosen.clone();
-            m[s] = true;
-            let c = cycle::run_active(plan, batch, plan.timesteps, &m).map_err(mask_usage)?.outputs.classes();
-            let agree = c.iter().zip(&full).filter(|(a, b)| a == b).count();
-            if best.is_none_or(|(_, a)| agree > a) {
-                best = Some((s, agree));
-            }
-        }
-        let (s, _) = best.expect("a student is left");
-        chosen[s] = true;
-        order.push(s);
-    }
-    Ok(order)
+    cycle::greedy_cascade_order(plan, batch).map_err(mask_usage)
 }
 
 /// The students that run in a check, co-simulation or C simulation, or from power-on in a

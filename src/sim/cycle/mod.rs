@@ -178,6 +178,33 @@ pub fn run_cascade(
     Ok(batch_result(plan, samples, steps))
 }
 
+/// The cascade order of `plan`'s students chosen on `batch`, best first: greedily, the student
+/// whose addition to those before it agrees with the full ensemble's class on the most inputs
+/// (the design's own integers, [`run_active`]; ties to the lower index). It needs no labels:
+/// the cascade approximates the full ensemble.
+pub fn greedy_cascade_order(plan: &Plan, batch: &InputBatch) -> Result<Vec<usize>, crate::quant::students::MaskError> {
+    let n = plan.students.as_ref().ok_or(crate::quant::students::MaskError::NoEnsemble)?.names.len();
+    let full = run_active(plan, batch, plan.timesteps, &vec![true; n])?.outputs.classes();
+    let mut chosen = vec![false; n];
+    let mut order = vec![];
+    while order.len() < n {
+        let mut best: Option<(usize, usize)> = None;
+        for s in (0..n).filter(|&s| !chosen[s]) {
+            let mut m = chosen.clone();
+            m[s] = true;
+            let c = run_active(plan, batch, plan.timesteps, &m)?.outputs.classes();
+            let agree = c.iter().zip(&full).filter(|(a, b)| a == b).count();
+            if best.is_none_or(|(_, a)| agree > a) {
+                best = Some((s, agree));
+            }
+        }
+        let (s, _) = best.expect("a student is left");
+        chosen[s] = true;
+        order.push(s);
+    }
+    Ok(order)
+}
+
 /// The cascade's margin of one stage's output `raw` (steps x `numel` spike counts): the
 /// largest class count over the steps less the runner-up's (the count itself with one class).
 pub fn output_margin(raw: &[i64], numel: usize) -> u64 {
