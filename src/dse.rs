@@ -306,6 +306,11 @@ fn sample_subsets(n: usize, k: usize, count: usize, seed: u64) -> Vec<Vec<usize>
 /// Exhaustive enumeration up to this many students; greedy selection beyond.
 pub const EXHAUSTIVE_MAX: usize = 8;
 
+/// One configuration `explore` measures: (students, T', early exit, layout, the uncut plan it
+/// runs under a mask: an index into its designs, None for a pruned model, and the cascade's
+/// margin it runs at).
+type Job = (Vec<usize>, usize, bool, Layout, Option<usize>, Option<u64>);
+
 /// The most cascade margins `explore` measures on one design (0, 1, ...).
 pub const CASCADE_MARGINS: u64 = 12;
 
@@ -483,7 +488,7 @@ pub fn explore_part(
     };
     // Jobs: (students, T', early exit, layout, the uncut plan it runs under a mask: an index
     // into `uncut`, None for a pruned model, and the cascade's margin it runs at).
-    let mut jobs: Vec<(Vec<usize>, usize, bool, Layout, Option<usize>, Option<u64>)> = vec![];
+    let mut jobs: Vec<Job> = vec![];
     let mut uncut: Vec<hw::Plan> = vec![];
     for s in &subsets {
         for t in 1..=ev.steps {
