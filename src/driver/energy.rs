@@ -105,6 +105,9 @@ pub fn counts(m: &Model, batch: &InputBatch, steps: usize) -> Result<Counts, Err
 /// Energy per inference on `job`'s target and on each of `s.compare`, averaged over the checked
 /// inputs; with `s.report`, the HTML report is written there.
 pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Result<EnergyRun, Error> {
+    if s.cascade.is_none() && !s.cascade_order.is_empty() {
+        return Err(Error::Usage("--cascade-order orders the cascade: give it with --cascade".into()));
+    }
     if (!s.active_students.is_empty() || s.cascade.is_some())
         && (!job.passes.students.is_empty() || job.passes.keep_students.is_some())
     {

@@ -89,16 +89,21 @@ impl StudentMask {
     /// chosen on `batch` ([`cascade_order`]); None without `--cascade`. Refused (with the
     /// reason) when the plan's design cannot run it.
     pub(crate) fn cascade_for(&self, plan: &Plan, batch: Option<&InputBatch>) -> Result<Option<Cascade>, Error> {
-        let Some(margin) = self.cascade else { return Ok(None) };
+        let Some(margin) = self.cascade else {
+            return match self.cascade_order.is_empty() {
+                true => Ok(None),
+                false => Err(Error::Usage("--cascade-order orders the cascade: give it with --cascade".into())),
+            };
+        };
         let order = cascade_order(plan, batch, &self.cascade_order)?;
         Ok(Some(Cascade { margin, order }))
     }
 
     /// Refuses `--cascade` in a command that does not run it yet (`what`).
     pub(crate) fn no_cascade(&self, what: &str) -> Result<(), Error> {
-        match self.cascade {
-            None => Ok(()),
-            Some(_) => Err(Error::Usage(format!(
+        match (self.cascade, self.cascade_order.is_empty()) {
+            (None, true) => Ok(()),
+            _ => Err(Error::Usage(format!(
                 "--cascade: {what} does not run the cascade yet (simulate, energy, cosim and compile do)"
             ))),
         }

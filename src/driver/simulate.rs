@@ -137,6 +137,9 @@ impl Simulation {
 /// Runs `job`'s checked inputs with the reference or the cycle engine, after the passes.
 pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> Result<Simulation, Error> {
     let active = &o.active_students;
+    if o.cascade.is_none() && !o.cascade_order.is_empty() {
+        return Err(Error::Usage("--cascade-order orders the cascade: give it with --cascade".into()));
+    }
     if o.cascade.is_some() && o.engine == Engine::Reference {
         return Err(Error::Usage(
             "--cascade decides on the design's integer spike counts; give it with --engine cycle".into(),

@@ -279,6 +279,15 @@ pub(crate) fn compile(
     // `--active-students`: the board's power-on students, and the students every check runs.
     let active = power_on(&mut plan, o)?;
     cascade(&mut plan, o)?;
+    if let (Some(c), Some(st)) = (&plan.cascade, &plan.students) {
+        let order: Vec<&str> = c.order.iter().map(|&s| st.names[s].as_str()).collect();
+        progress.note(&format!(
+            "cascade: order {}, the board's power-on margin {}; the checks below run the design with its cascade \
+             switch (casc) off",
+            order.join(", "),
+            c.margin
+        ));
+    }
     let out = &o.out_dir;
     let mut written = if rtl { Some(write_rtl(&plan, &target, out)?) } else { None };
     // The automatic choices are built first and given up, one at a time, while the design does
