@@ -41,6 +41,9 @@ pub enum Unsupported {
     /// The streamed (layer-major) schedule in a back end that does not emit it yet.
     #[error("the streamed schedule: {0}")]
     Streamed(&'static str),
+    /// The input-adaptive cascade where it cannot run, or in a back end that does not emit it.
+    #[error("--cascade: {0}")]
+    Cascade(String),
     /// Spike-plane words wider than the HLS back end's 64-bit words.
     #[error(
         "layer '{layer}': a {bits}-bit spike-plane word; the HLS back end packs planes in 64-bit words (use --plane-bits 64 or less)"
@@ -57,6 +60,10 @@ pub enum Unsupported {
 /// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox).
 pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
+    // A plan given the cascade (`Plan::cascade`) must be one that can run it.
+    if let (Some(_), Some(why)) = (&plan.cascade, plan.cascade_refusal()) {
+        return Err(Unsupported::Cascade(format!("this plan's design cannot run the cascade: {why}")));
+    }
     check_external(plan, "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width")
 }
 
@@ -80,6 +87,9 @@ fn check_external(plan: &Plan, width: &'static str) -> Result<(), Unsupported> {
 /// port of 16-bit words) only under the streamed schedule, and plane words of at most 64 bits.
 pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
+    if plan.cascade.is_some() {
+        return Err(Unsupported::Cascade("the HLS C++ does not run the cascade yet; give --backend verilog".into()));
+    }
     check_external(plan, "the HLS m_axi weight port reads 16-bit memory words; this board's memory has another width")?;
     // The C++ holds a plane word in a uint64_t.
     for (k, l) in plan.layers.iter().enumerate() {
