@@ -7,6 +7,7 @@
 use crate::common;
 
 use common::{Case, students};
+use spikefab::data::InputBatch;
 use spikefab::hw::{Cascade, Plan, PlanOptions};
 use spikefab::sim::cycle;
 use spikefab::target::{ScheduleChoice, Target};
@@ -92,8 +93,37 @@ fn one_rtl_design_runs_any_margin_exactly() {
         return;
     }
     let c = case("ensemble_bw");
-    let (m, mut plan) = streamed(&c);
-    // Stages in an order of its own: the design's priority of the next student.
+    let (plan, stream, engine, masks, margins) = cascade_stream(&c);
+    let n = plan.students.as_ref().unwrap().names.len();
+    let stages: Vec<usize> = engine.iter().map(|s| s.stage_raw.len() + 1).collect();
+    assert!(stages.contains(&1) && stages.iter().any(|&k| k > 1 && k < n) && stages.contains(&n), "{stages:?}");
+    let dir = common::scratch("cascade-rtl");
+    let r = spikefab::flow::cosim::cosim_against_cascade(
+        &plan,
+        &stream,
+        &engine,
+        Some(&masks),
+        Some(&margins),
+        spikefab::flow::cosim::Simulator::Iverilog,
+        &dir,
+        &|_| {},
+    )
+    .unwrap();
+    assert!(r.exact(), "{:?} (stages {stages:?})", r.first_differences);
+    assert_eq!(r.samples, masks.len());
+    if common::tool_or_skip("verilator", &format!("{test} (Verilator lint)")) {
+        let design = spikefab::back::verilog::emit(&plan, None).unwrap();
+        common::assert_lint_clean(&design, "cascade-lint", "ensemble_bw with the cascade");
+    }
+}
+
+/// The streamed design of `c` with the cascade in an order of its own (2, 0, 1, 3: the
+/// design's priority of the next student), and a 13-inference stream changing students,
+/// margins and the cascade switch at every inference, with the cycle engine's run of each:
+/// (plan, inputs, engine runs, masks, margins).
+#[allow(clippy::type_complexity)]
+fn cascade_stream(c: &Case) -> (Plan, InputBatch, Vec<cycle::SampleResult>, Vec<Vec<bool>>, Vec<Option<u64>>) {
+    let (m, mut plan) = streamed(c);
     plan.cascade = Some(Cascade { margin: 3, order: vec![2, 0, 1, 3] });
     let n = plan.students.as_ref().unwrap().names.len();
     let all = vec![true; n];
@@ -118,28 +148,41 @@ fn one_rtl_design_runs_any_margin_exactly() {
             r.samples.into_iter().next().unwrap()
         })
         .collect();
-    let stages: Vec<usize> = engine.iter().map(|s| s.stage_raw.len() + 1).collect();
-    assert!(stages.contains(&1) && stages.iter().any(|&k| k > 1 && k < n) && stages.contains(&n), "{stages:?}");
     let masks: Vec<Vec<bool>> = runs.iter().map(|r| r.0.clone()).collect();
     let margins: Vec<Option<u64>> = runs.iter().map(|r| r.1).collect();
-    let dir = common::scratch("cascade-rtl");
-    let r = spikefab::flow::cosim::cosim_against_cascade(
-        &plan,
-        &stream,
-        &engine,
-        Some(&masks),
-        Some(&margins),
-        spikefab::flow::cosim::Simulator::Iverilog,
-        &dir,
-        &|_| {},
-    )
-    .unwrap();
-    assert!(r.exact(), "{:?} (stages {stages:?})", r.first_differences);
-    assert_eq!(r.samples, runs.len());
-    if common::tool_or_skip("verilator", &format!("{test} (Verilator lint)")) {
-        let design = spikefab::back::verilog::emit(&plan, None).unwrap();
-        common::assert_lint_clean(&design, "cascade-lint", "ensemble_bw with the cascade");
+    (plan, stream, engine, masks, margins)
+}
+
+/// The HLS C++ of the same design runs the same stream (its `casc` and `margin` arguments from
+/// casc.hex), every stage's output words exact against the cycle engine (g++); a malformed
+/// casc.hex line is refused by the testbench (exit 2); `csim --cascade` on the command line.
+#[test]
+fn one_hls_design_runs_any_margin_exactly() {
+    let test = "one_hls_design_runs_any_margin_exactly";
+    if !common::tool_or_skip("g++", test) {
+        return;
     }
+    let c = case("ensemble_bw");
+    let (plan, stream, engine, masks, margins) = cascade_stream(&c);
+    let part = Target::load("ice40-up5k").unwrap().hls_part().to_string();
+    let dir = common::scratch("cascade-hls");
+    let r =
+        spikefab::flow::csim::csim_against_cascade(&plan, &stream, &engine, Some(&masks), Some(&margins), &part, &dir)
+            .unwrap();
+    assert!(r.exact(), "{:?}", r.first_differences);
+    assert_eq!(r.samples, masks.len());
+    let streamed: usize = engine.iter().map(|s| s.stage_raw.len() + 1).sum::<usize>() * c.timesteps;
+    assert_eq!(r.steps, streamed, "every stage's steps");
+    std::fs::write(dir.join("casc.hex"), "23\n".repeat(masks.len() - 1) + "7g\n").unwrap();
+    let out = std::process::Command::new(dir.join("tb")).current_dir(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a 6-bit hex word"));
+    let out = common::scratch("cascade-csim-cli");
+    let (code, stdout, stderr) =
+        ensemble_cli("csim", &["--samples", "3", "--schedule", "streamed", "--cascade", "2"], &out);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("csim: bit-exact with the cycle engine"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(out.join("casc.hex")).unwrap(), "22\n22\n22\n");
 }
 
 /// `spikefab COMMAND` on ensemble_bw at T = 8 with the test digits: `args`, then `-o out`.
@@ -208,7 +251,7 @@ fn the_commands_take_the_cascade() {
     let (code, _, stderr) = simulate(&["--schedule", "streamed", "--cascade", "2"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--engine cycle"), "{stderr}");
-    for command in ["csim", "verify"] {
+    for command in ["verify"] {
         let mut a = vec![command, "models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs"];
         a.extend(["models/digits_test_x.npy", "--schedule", "streamed", "--cascade", "2"]);
         let dir = out.join(command).display().to_string();

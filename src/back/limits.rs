@@ -60,11 +60,24 @@ pub enum Unsupported {
 /// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox).
 pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
-    // A plan given the cascade (`Plan::cascade`) must be one that can run it.
-    if let (Some(_), Some(why)) = (&plan.cascade, plan.cascade_refusal()) {
+    check_cascade(plan)?;
+    check_external(plan, "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width")
+}
+
+/// A plan given the cascade (`Plan::cascade`) must be one that can run it, over at most 64
+/// students (the HLS C++ keeps the stages' students in a 64-bit word).
+fn check_cascade(plan: &Plan) -> Result<(), Unsupported> {
+    if plan.cascade.is_none() {
+        return Ok(());
+    }
+    if let Some(why) = plan.cascade_refusal() {
         return Err(Unsupported::Cascade(format!("this plan's design cannot run the cascade: {why}")));
     }
-    check_external(plan, "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width")
+    let n = plan.students.as_ref().map_or(0, |st| st.names.len());
+    if n > 64 {
+        return Err(Unsupported::Cascade(format!("{n} students; the back ends run the cascade over at most 64")));
+    }
+    Ok(())
 }
 
 /// Weights in external memory: only under the streamed schedule, from 16-bit words (`width`
@@ -87,9 +100,7 @@ fn check_external(plan: &Plan, width: &'static str) -> Result<(), Unsupported> {
 /// port of 16-bit words) only under the streamed schedule, and plane words of at most 64 bits.
 pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
-    if plan.cascade.is_some() {
-        return Err(Unsupported::Cascade("the HLS C++ does not run the cascade yet; give --backend verilog".into()));
-    }
+    check_cascade(plan)?;
     check_external(plan, "the HLS m_axi weight port reads 16-bit memory words; this board's memory has another width")?;
     // The C++ holds a plane word in a uint64_t.
     for (k, l) in plan.layers.iter().enumerate() {

@@ -104,7 +104,7 @@ impl StudentMask {
         match (self.cascade, self.cascade_order.is_empty()) {
             (None, true) => Ok(()),
             _ => Err(Error::Usage(format!(
-                "--cascade: {what} does not run the cascade yet (simulate, energy, cosim and compile do)"
+                "--cascade: {what} does not run the cascade yet (simulate, energy, cosim, csim, explore and compile do)"
             ))),
         }
     }

@@ -107,7 +107,28 @@ pub fn csim(
     let (design, target) = design_for(m, settings, batch, Stage::Hls, "csim C-simulates the HLS C++")?;
     let plan = plan_of(&*design, &target)?;
     let first = Samples { samples }.of(batch).map_err(|e| Error::Usage(e.to_string()))?;
-    mask.no_cascade("csim (the HLS C++)")?;
+    if let Some(c) = mask.cascade_for(plan, Some(batch))? {
+        // The C++ with the cascade (its order chosen on every input), at this margin on every
+        // sample, against the cycle engine's cascade.
+        let active = mask.resolve(plan)?;
+        let margin = c.margin;
+        let mut p = plan.clone();
+        p.cascade = Some(c);
+        let st = p.students.as_ref().expect("cascade_for checked an ensemble");
+        let a = active.unwrap_or_else(|| vec![true; st.names.len()]);
+        let eng = cycle::run_cascade(&p, &first, p.timesteps, &a, margin).map_err(mask_usage)?;
+        let masks = vec![a; first.n];
+        let margins = vec![Some(margin); first.n];
+        return Ok(csim::csim_against_cascade(
+            &p,
+            &first,
+            &eng.samples,
+            Some(&masks),
+            Some(&margins),
+            target.hls_part(),
+            dir,
+        )?);
+    }
     match mask.resolve(plan)? {
         None => Ok(csim::csim(plan, &first, None, target.hls_part(), dir)?),
         Some(active) => {

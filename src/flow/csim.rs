@@ -87,9 +87,15 @@ pub fn expected_lines(plan: &Plan, eng: &[SampleResult]) -> String {
         for w in expected_words(plan, r) {
             let _ = writeln!(s, "o {w}");
         }
-        let _ = writeln!(s, "n {}", r.raw.len() / n);
+        let _ = writeln!(s, "n {}", streamed_steps(r, n));
     }
     s
+}
+
+/// The steps a design streamed for one inference: its run's, and under the cascade every
+/// stage's (`stage_raw`, each T steps).
+fn streamed_steps(r: &SampleResult, n: usize) -> usize {
+    (r.raw.len() + r.stage_raw.iter().map(Vec::len).sum::<usize>()) / n.max(1)
 }
 
 /// Compiles design and testbench in `dir` (where `write_files` put them) and runs it.
@@ -223,7 +229,7 @@ pub fn compare(plan: &Plan, eng: &[SampleResult], tb: &TbRun, top: &str) -> Csim
     };
     for (i, s) in eng.iter().enumerate() {
         let want = expected_words(plan, s);
-        let steps = s.raw.len() / n;
+        let steps = streamed_steps(s, n);
         r.steps += steps;
         r.outputs += steps * n;
         if plan.output.spikes {
@@ -302,7 +308,22 @@ pub fn write_project_masks(
     part: &str,
     dir: &Path,
 ) -> Result<HlsDesign, FlowError> {
+    write_project_cascade(plan, batch, eng, masks, None, part, dir)
+}
+
+/// [`write_project_masks`] for a design running the cascade, with each sample's threshold in
+/// `casc.hex` (`margins[i]`; None: the cascade off), as co-simulation writes it.
+pub fn write_project_cascade(
+    plan: &Plan,
+    batch: &InputBatch,
+    eng: &[SampleResult],
+    masks: Option<&[Vec<bool>]>,
+    margins: Option<&[Option<u64>]>,
+    part: &str,
+    dir: &Path,
+) -> Result<HlsDesign, FlowError> {
     let act = act_file(plan, masks, batch.n)?;
+    let casc = super::cosim::casc_file(plan, margins, batch.n)?;
     let design = hls::emit(plan, part)?;
     write_files(&design.files, dir)?;
     let put = |name: &str, text: String| {
@@ -312,6 +333,9 @@ pub fn write_project_masks(
     put("expected.txt", expected_lines(plan, eng))?;
     if let Some(text) = act {
         put("act.hex", text)?;
+    }
+    if let Some(text) = casc {
+        put("casc.hex", text)?;
     }
     Ok(design)
 }
@@ -372,7 +396,23 @@ pub fn csim_against_masks(
     part: &str,
     dir: &Path,
 ) -> Result<CsimReport, FlowError> {
-    let design = write_project_masks(plan, batch, eng, masks, part, dir)?;
+    csim_against_cascade(plan, batch, eng, masks, None, part, dir)
+}
+
+/// [`csim_against_masks`] for a design running the cascade (`Plan::cascade`), each sample
+/// with its threshold (`margins[i]`; None: the cascade off): `eng[i]` is the cycle engine's
+/// run of sample i ([`cycle::run_cascade`], or [`cycle::run_active`] when off), and every
+/// stage's output words are compared.
+pub fn csim_against_cascade(
+    plan: &Plan,
+    batch: &InputBatch,
+    eng: &[SampleResult],
+    masks: Option<&[Vec<bool>]>,
+    margins: Option<&[Option<u64>]>,
+    part: &str,
+    dir: &Path,
+) -> Result<CsimReport, FlowError> {
+    let design = write_project_cascade(plan, batch, eng, masks, margins, part, dir)?;
     let tb = build_and_run(&design, dir)?;
     Ok(compare(plan, eng, &tb, &design.top))
 }

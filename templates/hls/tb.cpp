@@ -131,6 +131,42 @@ int main() {
         }
     }
 {%- endif %}
+{%- if v.cascade.is_some() %}
+    // The cascade per sample (casc.hex: bit margin_w on, the margin below it); off when the
+    // file does not exist.
+    std::vector<bool> casc(samples, false);
+    std::vector<uint32_t> margin(samples, 0);
+    std::vector<std::string> clines;
+    if (read_lines("casc.hex", clines)) {
+        std::vector<std::string> ctext;
+        for (size_t i = 0; i < clines.size(); i++) {
+            if (!clines[i].empty()) {
+                ctext.push_back(clines[i]);
+            }
+        }
+        if (ctext.size() != samples) {
+            std::fprintf(stderr, "tb: casc.hex holds %zu lines, not one per sample (%zu)\n", ctext.size(), samples);
+            return 2;
+        }
+        for (size_t s = 0; s < samples; s++) {
+            const std::string& h = ctext[s];
+            uint64_t v = 0;
+            bool ok = !h.empty() && h.size() <= 15;
+            for (size_t d = 0; d < h.size() && ok; d++) {
+                const char c = h[d];
+                const int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+                ok = x >= 0;
+                v = (v << 4) | static_cast<uint64_t>(x < 0 ? 0 : x);
+            }
+            if (!ok || (v >> (cfg::margin_w + 1)) != 0) {
+                std::fprintf(stderr, "tb: casc.hex line %zu: '%s' is not a %d-bit hex word\n", s + 1, h.c_str(), cfg::margin_w + 1);
+                return 2;
+            }
+            casc[s] = ((v >> cfg::margin_w) & 1) != 0;
+            margin[s] = static_cast<uint32_t>(v & ((static_cast<uint64_t>(1) << cfg::margin_w) - 1));
+        }
+    }
+{%- endif %}
     std::vector<std::string> lines;
     for (size_t s = 0; s < samples; s++) {
         sf::stream<sf::axis<cfg::in_w>> in;
@@ -139,7 +175,7 @@ int main() {
             in.write(sf::make_axis<cfg::in_w>(sf::from_u64<cfg::in_w>(words[s * per + i]), i + 1 == per));
         }
         uint32_t steps = 0;
-        {{ v.top }}(in, out, steps{% if v.ext_words > 0 %}, wmem.data(){% endif %}{% if v.students > 0 %}, act[s]{% endif %});
+        {{ v.top }}(in, out, steps{% if v.ext_words > 0 %}, wmem.data(){% endif %}{% if v.students > 0 %}, act[s]{% endif %}{% if v.cascade.is_some() %}, casc[s], margin[s]{% endif %});
         uint32_t ended = 0;
         int in_step = 0;
         while (!out.empty()) {
@@ -155,11 +191,20 @@ int main() {
                 in_step = 0;
             }
         }
+{%- if v.cascade.is_some() %}
+        // Under the cascade every stage streams its steps: up to one stage per student.
+        if (steps < 1 || steps > static_cast<uint32_t>(cfg::timesteps * cfg::students) || steps % cfg::timesteps != 0 || ended != steps || in_step != 0) {
+{%- else %}
         if (steps < 1 || steps > static_cast<uint32_t>(cfg::timesteps) || ended != steps || in_step != 0) {
+{%- endif %}
             std::fprintf(stderr, "tb: sample %zu: %u steps reported, %u ended by TLAST, %d words left over\n", s, steps, ended, in_step);
             return 3;
         }
+{%- if v.cascade.is_some() %}
+        const size_t unread = 0;  // the streamed schedule reads every step's inputs first
+{%- else %}
         const size_t unread = cfg::per_step ? static_cast<size_t>(cfg::timesteps - steps) * cfg::n_in : 0;
+{%- endif %}
         if (in.size() != unread) {
             std::fprintf(stderr, "tb: sample %zu: %zu input values left unread (expected %zu)\n", s, in.size(), unread);
             return 3;

@@ -458,7 +458,7 @@ static void {{ l.id }}_update({% if l.uses_late %}bool late, {% endif %}bool las
 }
 {% endfor %}
 // ======================================================================== top
-void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run{% if v.ext_words > 0 %}, const uint16_t* wmem{% endif %}{% if v.students > 0 %}, const sf::bits<{{ v.students }}>& act{% endif %}) {
+void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run{% if v.ext_words > 0 %}, const uint16_t* wmem{% endif %}{% if v.students > 0 %}, const sf::bits<{{ v.students }}>& act{% endif %}{% if v.cascade.is_some() %}, bool casc, uint32_t margin{% endif %}) {
 #ifdef __SYNTHESIS__
 #pragma HLS INTERFACE mode=axis port=in
 #pragma HLS INTERFACE mode=axis port=out
@@ -469,6 +469,10 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 #pragma HLS INTERFACE mode=s_axilite port=steps_run bundle=control
 {%- if v.students > 0 %}
 #pragma HLS INTERFACE mode=s_axilite port=act bundle=control
+{%- endif %}
+{%- if v.cascade.is_some() %}
+#pragma HLS INTERFACE mode=s_axilite port=casc bundle=control
+#pragma HLS INTERFACE mode=s_axilite port=margin bundle=control
 {%- endif %}
 #pragma HLS INTERFACE mode=s_axilite port=return bundle=control
 #endif
@@ -542,7 +546,7 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 {%- for pr in v.out_pragmas %}
     SF_HLS({{ pr }})
 {%- endfor %}
-{%- if v.early_exit %}
+{%- if v.early_exit || v.cascade.is_some() %}
     int64_t sf_counts[{{ v.n_out }}];
     for (int i = 0; i < {{ v.n_out }}; i++) {
         sf_counts[i] = 0;
@@ -553,7 +557,7 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
     // layer starts, reading its sources' lists and planes of the same step. The arithmetic is
     // the step-major order's (each row's update reads only its own state and its sources' step
     // t), so every output word is the same; the output layer writes its words step by step.
-    const int sf_run = {{ v.t_max }};
+    {% if v.cascade.is_some() %}int{% else %}const int{% endif %} sf_run = {{ v.t_max }};
 {%- if v.per_step %}
     for (int t = 0; t < {{ v.t_max }}; t++) {
         {%- if v.has_in_events %}
@@ -568,6 +572,38 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
     {%- else %}
     load_input(in);
     {%- endif %}
+{%- endif %}
+{%- if let Some(c) = v.cascade %}
+    // The cascade: with `casc`, the active students one per stage in the order below, the
+    // shared layers after each from step 0 under the students run so far (`sf_cum`, their
+    // projections and shares), and a stop once the stage's output margin (the top count less
+    // the runner-up's) reaches `margin` or no active student is left; without it, one stage of
+    // every active student. Every stage streams its outputs; steps_run counts them all.
+    static const int sf_order[{{ v.students }}] = { {{ c.order_list() }} };
+    uint64_t sf_act = 0;
+    for (int s = 0; s < {{ v.students }}; s++) {
+        sf_act |= static_cast<uint64_t>(sf::field(act, s, 1) != 0) << s;
+    }
+    uint64_t sf_cum = sf_act;
+    if (casc) {
+        sf_cum = 0;
+        for (int i = 0; i < {{ v.students }}; i++) {
+            if (((sf_act >> sf_order[i]) & 1) != 0) {
+                sf_cum = static_cast<uint64_t>(1) << sf_order[i];
+                break;
+            }
+        }
+    }
+    uint64_t sf_stg = sf_cum;  // the stage's students
+    int sf_stages = 0;
+    for (;;) {
+        sf::bits<{{ v.students }}> sf_cumb = sf::zero_bits<{{ v.students }}>();
+        for (int s = 0; s < {{ v.students }}; s++) {
+            sf::set_field(sf_cumb, s, 1, (sf_cum >> s) & 1);
+        }
+        for (int i = 0; i < {{ v.n_out }}; i++) {
+            sf_counts[i] = 0;
+        }
 {%- endif %}
 {%- for l in v.layers %}
     // layer '{{ l.name }}', all steps
@@ -591,6 +627,34 @@ void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ 
 {%- endif %}
     }
 {%- endfor %}
+{%- if v.cascade.is_some() %}
+        // The decision: the stage's margin against `margin`, then the next active student.
+        sf_stages++;
+        int64_t sf_best = 0;
+        int64_t sf_second = 0;
+        for (int i = 0; i < {{ v.n_out }}; i++) {
+            if (sf_counts[i] > sf_best) {
+                sf_second = sf_best;
+                sf_best = sf_counts[i];
+            } else if (sf_counts[i] > sf_second) {
+                sf_second = sf_counts[i];
+            }
+        }
+        uint64_t sf_nxt = 0;
+        for (int i = 0; i < {{ v.students }}; i++) {
+            if ((((sf_act & ~sf_cum) >> sf_order[i]) & 1) != 0) {
+                sf_nxt = static_cast<uint64_t>(1) << sf_order[i];
+                break;
+            }
+        }
+        if (!casc || static_cast<uint64_t>(sf_best - sf_second) >= margin || sf_nxt == 0) {
+            break;
+        }
+        sf_cum |= sf_nxt;
+        sf_stg = sf_nxt;
+    }
+    sf_run = sf_stages * {{ v.t_max }};
+{%- endif %}
 {%- else %}
     int sf_run = {{ v.t_max }};
     for (int t = 0; t < {{ v.t_max }}; t++) {

@@ -21,6 +21,9 @@ constexpr int out_rows = {{ v.out_rows }};       // output words per step
 {%- if v.students > 0 %}
 constexpr int students = {{ v.students }};       // bits of `act`: bit s runs student s
 {%- endif %}
+{%- if let Some(c) = v.cascade %}
+constexpr int margin_w = {{ c.margin_w }};       // casc.hex: bit margin_w runs the cascade, the margin below it
+{%- endif %}
 {%- if v.ext_words > 0 %}
 constexpr int weight_words = {{ v.ext_words }};  // 16-bit words of the external weight memory (weights.hex)
 {%- endif %}
@@ -29,6 +32,11 @@ constexpr int weight_words = {{ v.ext_words }};  // 16-bit words of the external
 // One inference: inputs from `in`, output words to `out`, steps run to `steps_run`; the
 // weights are read from `wmem` ({{ v.ext_words }} 16-bit words, weights.hex), an m_axi port.
 void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run, const uint16_t* wmem);
+{%- else if v.cascade.is_some() %}
+// One inference: inputs from `in`, output words to `out`; the ensemble's students whose bit of
+// `act` is set run, with `casc` as a cascade stopping once the output's margin reaches
+// `margin` (every stage streams its outputs; `steps_run` counts the steps streamed).
+void {{ v.top }}(sf::stream<sf::axis<{{ v.in_w }}>>& in, sf::stream<sf::axis<{{ v.out_w }}>>& out, uint32_t& steps_run, const sf::bits<{{ v.students }}>& act, bool casc, uint32_t margin);
 {%- else if v.students > 0 %}
 // One inference: inputs from `in`, output words to `out`, steps run to `steps_run`; only the
 // ensemble's students whose bit of `act` is set run (bit s: student s), in the same design.

@@ -240,13 +240,10 @@ fn power_on(plan: &mut Plan, o: &CompileOptions) -> Result<Option<Vec<bool>>, Er
 }
 
 /// `--cascade` on `plan`: the design gets the cascade, its board the margin as the power-on
-/// default. Refused: a plan whose design cannot run it, and the HLS C++ (not built yet).
+/// default (the HLS C++ takes it as arguments). Refused: a plan whose design cannot run it.
 fn cascade(plan: &mut Plan, o: &CompileOptions) -> Result<(), Error> {
     if o.build.mask.cascade.is_none() {
         return Ok(());
-    }
-    if o.build.backend != super::Backend::Verilog {
-        return Err(Error::Usage("--cascade: the HLS C++ does not run the cascade yet; give --backend verilog".into()));
     }
     // The order from the inputs checked (else the calibration inputs), unless given.
     plan.cascade = o.build.mask.cascade_for(plan, o.inputs.as_ref().or(o.passes.calib.as_ref()))?;

@@ -172,7 +172,8 @@ pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<La
     let has_events = spiking && l.has_consumers && dense::has_event_readers(plan, k);
     let plane = (spiking && !dense::plane_readers(plan, k).is_empty()).then(|| plane_view(plan, k, &id));
     let spike_mask = has_events || plane.is_some();
-    let counts = is_out && plan.early_exit;
+    // The output's spike counts: early exit's, and the cascade's margin per stage.
+    let counts = is_out && (plan.early_exit || plan.cascade.is_some());
     let partial = !l.group_size.is_multiple_of(lanes);
     let need_local = partial || counts;
     // Only the parameters an emitted expression reads are defined.
@@ -212,13 +213,21 @@ pub fn layer_view(plan: &Plan, k: usize, l: &Layer, ids: &[String]) -> Result<La
         update_call(plan, l, &id, is_out, has_events.then_some(lrows), plane.as_ref(), counts, act_bits);
     // Under a student mask a student's layer runs only when its student is active, and a
     // shared layer's projection from a student only when that student is.
-    let on = |s: Option<usize>| s.map(|s| format!("sf::field(act, {s}, 1) != 0"));
+    // Under the cascade a student's layers run under the stage's student (`sf_stg`), the
+    // projections from a student under the students run so far (`sf_cum`).
+    let cascade = plan.cascade.is_some();
+    let on = |s: Option<usize>| {
+        s.map(|s| if cascade { format!("((sf_stg >> {s}) & 1) != 0") } else { format!("sf::field(act, {s}, 1) != 0") })
+    };
+    let on_proj = |s: Option<usize>| {
+        s.map(|s| if cascade { format!("((sf_cum >> {s}) & 1) != 0") } else { format!("sf::field(act, {s}, 1) != 0") })
+    };
     let own = st.and_then(|st| st.layer[k]);
     let mut projs: Vec<ProjView> =
         l.projections.iter().enumerate().map(|(j, p)| proj_view(plan, k, j, l, p, ids)).collect::<Result<_, _>>()?;
     if let (Some(st), None) = (st, own) {
         for (p, s) in projs.iter_mut().zip(&st.projection[k]) {
-            p.on = on(*s);
+            p.on = on_proj(*s);
         }
     }
     Ok(LayerView {

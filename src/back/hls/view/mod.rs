@@ -26,7 +26,27 @@ use crate::names::Namer;
 
 /// Names the generated code uses besides the ones derived from the plan; the namer never
 /// hands these out for a model (`sf_` + model name is the top function).
-const FIXED: &[&str] = &["in_ev", "in_n", "obuf", "counts", "load_input", "run", "cfg", "hls", "act"];
+const FIXED: &[&str] = &[
+    "in_ev",
+    "in_n",
+    "obuf",
+    "counts",
+    "load_input",
+    "run",
+    "cfg",
+    "hls",
+    "act",
+    "casc",
+    "margin",
+    "stg",
+    "cum",
+    "cumb",
+    "stages",
+    "order",
+    "best",
+    "second",
+    "nxt",
+];
 
 /// The whole design.
 pub struct TopView {
@@ -83,6 +103,24 @@ pub struct TopView {
     /// A design taking a student mask ([`Plan::takes_mask`]): its students, the width of the
     /// top function's `act` argument (bit s: student s runs); 0 for any other design.
     pub students: usize,
+    /// A design running the cascade (`Plan::cascade`): its order, and the bits of its `margin`
+    /// argument the testbench reads from casc.hex (bit `margin_w` turns it on).
+    pub cascade: Option<CascadeView>,
+}
+
+/// The cascade of a design running it.
+pub struct CascadeView {
+    /// The stages' order: every student once.
+    pub order: Vec<usize>,
+    /// Bits of the margin in a casc.hex line, below the on bit.
+    pub margin_w: usize,
+}
+
+impl CascadeView {
+    /// The order as a C++ initialiser list.
+    pub fn order_list(&self) -> String {
+        self.order.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// Builds the view of `plan`.
@@ -136,6 +174,10 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         popcount: layers.iter().flat_map(|l| &l.projs).any(|p| p.dense.as_ref().is_some_and(|d| d.gather != "one")),
         layers,
         students: plan.mask_students().map_or(0, |st| st.names.len()),
+        cascade: plan
+            .cascade
+            .as_ref()
+            .map(|c| CascadeView { order: c.order.clone(), margin_w: crate::hw::memory::count_bits(plan) + 1 }),
         in_pragmas: if has_in_events {
             vec![format!("BIND_STORAGE variable=sf_in_ev {}", storage(plan, "input.events", false))]
         } else {

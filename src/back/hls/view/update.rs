@@ -258,7 +258,7 @@ pub fn update_call(
         prm.push(format!("int64_t counts[{}]", l.neurons()));
     }
     if let Some(n) = act_bits {
-        args.push("act".into());
+        args.push(if plan.cascade.is_some() { "sf_cumb" } else { "act" }.into());
         prm.push(format!("const sf::bits<{n}>& act"));
     }
     (args.join(", "), prm.join(", "))
