@@ -13,6 +13,7 @@ use crate::flow::cosim::CosimReport;
 use crate::flow::csim::{self, CsimReport};
 use crate::hw::Plan;
 use crate::options::{PlanSettings, Samples};
+use crate::quant::students::MaskError;
 use crate::sim::cycle;
 use crate::target::Target;
 
@@ -67,15 +68,7 @@ pub fn cosim(
         .map_err(|e| Error::Usage(e.to_string()))?;
     let active = mask.resolve(plan)?;
     mask.designed_for(plan, "RTL")?;
-    if let Some(c) = mask.cascade_for(plan, Some(batch))? {
-        // The design with the cascade (its order chosen on every input), run at this margin
-        // on every sample.
-        let margin = c.margin;
-        let mut p = plan.clone();
-        p.cascade = Some(c);
-        let st = p.students.as_ref().expect("cascade_for checked an ensemble");
-        let a = active.clone().unwrap_or_else(|| vec![true; st.names.len()]);
-        let eng = cycle::run_cascade(&p, &first, p.timesteps, &a, margin).map_err(mask_usage)?;
+    if let Some((p, a, margin, eng)) = cascade_run(plan, batch, &first, mask)? {
         return match cosim_step(&p, &first, &eng.samples, Some(&a), Some(margin), cosim, dir, progress)? {
             Step::Ran(r) => Ok(r),
             Step::Skipped { skipped } => Err(Error::Usage(format!("co-simulation not run: {skipped}"))),
@@ -93,6 +86,29 @@ pub fn cosim(
     }
 }
 
+/// The plan given the cascade, the students that run, the margin, and the engine's run.
+type CascadeRun = (Plan, Vec<bool>, u64, cycle::BatchResult);
+
+/// `--cascade` in a co-simulation or C simulation of `first`: `plan` given the cascade (its
+/// order chosen on every input of `batch` unless given), the students that run (every student
+/// without `--active-students`), the margin, and the cycle engine's cascade of `first` at it,
+/// which the design is compared with; None without `--cascade`.
+fn cascade_run(
+    plan: &Plan,
+    batch: &InputBatch,
+    first: &InputBatch,
+    mask: &StudentMask,
+) -> Result<Option<CascadeRun>, Error> {
+    let Some(c) = mask.cascade_for(plan, Some(batch))? else { return Ok(None) };
+    let margin = c.margin;
+    let mut p = plan.clone();
+    p.cascade = Some(c);
+    let st = p.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_usage)?;
+    let a = mask.resolve(plan)?.unwrap_or_else(|| vec![true; st.names.len()]);
+    let eng = cycle::run_cascade(&p, first, p.timesteps, &a, margin).map_err(mask_usage)?;
+    Ok(Some((p, a, margin, eng)))
+}
+
 /// C-simulates the HLS C++ of `m`'s plan (calibrated on every input) on the first `samples`
 /// inputs (all when `None`) in `dir`, against the cycle engine: every output and step count,
 /// with only the students of `mask` running when it names some.
@@ -107,16 +123,7 @@ pub fn csim(
     let (design, target) = design_for(m, settings, batch, Stage::Hls, "csim C-simulates the HLS C++")?;
     let plan = plan_of(&*design, &target)?;
     let first = Samples { samples }.of(batch).map_err(|e| Error::Usage(e.to_string()))?;
-    if let Some(c) = mask.cascade_for(plan, Some(batch))? {
-        // The C++ with the cascade (its order chosen on every input), at this margin on every
-        // sample, against the cycle engine's cascade.
-        let active = mask.resolve(plan)?;
-        let margin = c.margin;
-        let mut p = plan.clone();
-        p.cascade = Some(c);
-        let st = p.students.as_ref().expect("cascade_for checked an ensemble");
-        let a = active.unwrap_or_else(|| vec![true; st.names.len()]);
-        let eng = cycle::run_cascade(&p, &first, p.timesteps, &a, margin).map_err(mask_usage)?;
+    if let Some((p, a, margin, eng)) = cascade_run(plan, batch, &first, mask)? {
         let masks = vec![a; first.n];
         let margins = vec![Some(margin); first.n];
         return Ok(csim::csim_against_cascade(
