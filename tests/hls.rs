@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{cases, plan_for, root, scratch, spikefab, students, tool_or_skip};
+use common::{cases, plan_for, root, rtl_students, scratch, spikefab, tool_or_skip};
 use spikefab::back::{hls, verilog};
 use spikefab::flow::csim;
 use spikefab::hw::{PlanOptions, dense, lower};
@@ -20,7 +20,7 @@ fn csim_every_student() {
     if !tool_or_skip("g++", "csim_every_student") {
         return;
     }
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         for lanes in [None, Some(8)] {
             let (_, plan, batch) = plan_for(&c, lanes);
             let dir = scratch(&format!("csim-{}-{lanes:?}", c.name));
@@ -54,7 +54,7 @@ fn csim_every_student_dense() {
     if !tool_or_skip("g++", "csim_every_student_dense") {
         return;
     }
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         for lanes in [None, Some(8)] {
             let (_, plan, batch) = plan_for(&c, lanes);
             let t = spikefab::target::Target::load(&plan.target).unwrap();
@@ -97,7 +97,7 @@ fn csim_streamed_schedule() {
     let t = spikefab::target::Target::load("ice40-up5k").unwrap();
     let mut all: Vec<_> = cases(&root().join("tests/data/nir/cases.json"));
     let first_student = all.len();
-    all.extend(students().into_iter().map(|(c, _)| c));
+    all.extend(rtl_students().into_iter().map(|(c, _)| c));
     let (mut done, mut refused, mut per_step, mut dense_runs) = (vec![], 0, 0, 0);
     for (i, c) in all.iter().enumerate() {
         let m = c.load();
@@ -168,7 +168,7 @@ fn csim_weights_from_external_memory() {
         assert!(r.exact(), "{}: {:?}", c.name, r.first_differences);
         done.push(c.name.clone());
     }
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         let m = c.load();
         let batch = c.batch(&m).take(3);
         let plan_at = |t: &spikefab::target::Target, lanes: usize, dense: bool| {
@@ -238,7 +238,7 @@ fn csim_saturating_arithmetic() {
         return;
     }
     for name in ["mlp_bw", "ensemble_bw", "conv_bw"] {
-        let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
+        let c = rtl_students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
         let m = c.load();
         let batch = c.batch(&m).take(100);
         let t = spikefab::target::Target::load("ice40-up5k").unwrap();
@@ -264,7 +264,7 @@ fn csim_early_exit() {
         return;
     }
     let corpus = cases(&root().join("tests/data/nir/cases.json"));
-    let picks: Vec<_> = students()
+    let picks: Vec<_> = rtl_students()
         .into_iter()
         .map(|(c, _)| c)
         .filter(|c| c.name == "mlp_bw" || c.name == "ensemble_bw")
@@ -491,7 +491,7 @@ fn csim_detects_and_locates_a_wrong_design() {
     if !tool_or_skip("g++", "csim_detects_and_locates_a_wrong_design") {
         return;
     }
-    let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == "mlp_bw").unwrap();
+    let c = rtl_students().into_iter().map(|(c, _)| c).find(|c| c.name == "mlp_bw").unwrap();
     let (_, plan, batch) = plan_for(&c, None);
     let batch = batch.take(40);
     let eng = cycle::run(&plan, &batch, plan.timesteps);
@@ -528,7 +528,7 @@ fn golden_hls_snapshot_of_a_tiny_model() {
 
 #[test]
 fn hls_emission_is_deterministic() {
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         let (_, p1, _) = plan_for(&c, None);
         let (_, p2, _) = plan_for(&c, None);
         let a = hls::emit(&p1, PART).unwrap();
@@ -541,7 +541,7 @@ fn hls_emission_is_deterministic() {
 /// reason; a plan one accepts, the other accepts.
 #[test]
 fn hls_refuses_exactly_what_verilog_refuses() {
-    let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == "mlp_bw").unwrap();
+    let c = rtl_students().into_iter().map(|(c, _)| c).find(|c| c.name == "mlp_bw").unwrap();
     let (_, plan, _) = plan_for(&c, None);
     assert!(verilog::emit(&plan, None).is_ok() && hls::emit(&plan, PART).is_ok());
     let wide = common::relayout(&plan, None, |n| n.layers[0].v_bits = 60);
@@ -733,7 +733,7 @@ fn generated_cpp_is_clean_under_sanitizers() {
     if !tool_or_skip("g++", "generated_cpp_is_clean_under_sanitizers") {
         return;
     }
-    let students: Vec<_> = students().into_iter().map(|(c, _)| c).collect();
+    let students: Vec<_> = rtl_students().into_iter().map(|(c, _)| c).collect();
     let corpus = cases(&root().join("tests/data/nir/cases.json"));
     let picks = [("conv_bw", &students, 8), ("ensemble_bw", &students, 2), ("cuba_lif", &corpus, 4)];
     for (name, set, lanes) in picks {

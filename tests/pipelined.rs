@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use common::{plan_modes, root, scratch, spikefab, students, tool_or_skip, up5k_with_luts, yosys_lut4};
+use common::{plan_modes, root, rtl_students, scratch, spikefab, tool_or_skip, up5k_with_luts, yosys_lut4};
 use spikefab::data::{Encoding, InputBatch};
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::hw::{Plan, PlanOptions, Schedule};
@@ -64,7 +64,7 @@ fn pipelined_students_are_exact_lint_clean_and_faster() {
     if !tool_or_skip("verilator", test) {
         return;
     }
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         let lanes = if c.name == "conv_bw" { Some(8) } else { None };
         let m = c.load();
         let batch = c.batch(&m);
@@ -133,7 +133,7 @@ fn pipelined_readers_follow_the_load_on_edge_inputs_iverilog() {
     }
     let mut cases: Vec<common::Case> = common::cases(&root().join("tests/data/nir/cases.json"));
     // conv_bw's convolutions are in the corpus; at these lanes it would take minutes.
-    cases.extend(students().into_iter().map(|(c, _)| c).filter(|c| c.name != "conv_bw"));
+    cases.extend(rtl_students().into_iter().map(|(c, _)| c).filter(|c| c.name != "conv_bw"));
     let mut checked = 0;
     for c in cases {
         let m = c.load();

@@ -6,7 +6,7 @@ use crate::common;
 
 use std::process::Command;
 
-use common::{plan_for, root, scratch, spikefab, students, tool_or_skip};
+use common::{plan_for, root, rtl_students, scratch, spikefab, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
 
 /// Co-simulates every student on `samples` inputs (conv_bw, the longest inference, on
@@ -17,7 +17,7 @@ fn cosim_all(sim: Simulator, tool: &str, test: &str, samples: usize, conv_sample
     if !tool_or_skip(tool, test) {
         return;
     }
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         let lanes = if c.name == "conv_bw" { Some(8) } else { None };
         let (_, plan, batch) = plan_for(&c, lanes);
         let n = if c.name == "conv_bw" { conv_samples } else { samples };
@@ -43,7 +43,7 @@ fn cosim_saturating_arithmetic_iverilog() {
         return;
     }
     for name in ["mlp_bw", "ensemble_bw"] {
-        let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
+        let c = rtl_students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
         let m = c.load();
         let batch = c.batch(&m);
         let t = spikefab::target::Target::load("ice40-up5k").unwrap();
@@ -95,7 +95,7 @@ fn event_units_at_lanes_that_are_not_a_power_of_two() {
     if !tool_or_skip("verilator", test) {
         return;
     }
-    let (c, _) = students().into_iter().find(|(c, _)| c.name == "conv_bw").unwrap();
+    let (c, _) = rtl_students().into_iter().find(|(c, _)| c.name == "conv_bw").unwrap();
     let (_, plan, batch) = plan_for(&c, Some(3));
     assert!(plan.layers.iter().all(|l| l.lanes == 3));
     let one_to_one = |p: &spikefab::hw::Plan| {
@@ -125,7 +125,7 @@ fn verilator_lint_is_clean() {
     if !tool_or_skip("verilator", "verilator_lint_is_clean") {
         return;
     }
-    for ((c, _), exit) in students().into_iter().flat_map(|s| [(s.clone(), false), (s, true)]) {
+    for ((c, _), exit) in rtl_students().into_iter().flat_map(|s| [(s.clone(), false), (s, true)]) {
         let plan = common::relayout(&plan_for(&c, None).1, None, |n| n.early_exit = exit);
         let d = spikefab::back::verilog::emit(&plan, None).unwrap();
         common::assert_lint_clean(&d, &format!("lint-{}{}", c.name, if exit { "-exit" } else { "" }), &c.name);
@@ -314,7 +314,7 @@ fn golden_verilog_snapshot_of_a_tiny_model() {
 #[test]
 fn block_roms_fill_the_block_rams_the_rams_leave() {
     let mut seen = (false, false);
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         let (_, plan, _) = plan_for(&c, None);
         let d = spikefab::back::verilog::emit(&plan, None).unwrap();
         let top = &d.files.iter().find(|(n, _)| *n == format!("{}.v", d.module)).unwrap().1;
@@ -371,7 +371,7 @@ fn block_roms_fill_the_block_rams_the_rams_leave() {
 
 #[test]
 fn emission_is_deterministic() {
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         let (_, p1, _) = plan_for(&c, None);
         let (_, p2, _) = plan_for(&c, None);
         let a = spikefab::back::verilog::emit(&p1, Some((3, 1000))).unwrap();

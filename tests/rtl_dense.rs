@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use common::{plan_for, scratch, students, tool_or_skip};
+use common::{plan_for, rtl_students, scratch, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::hw::dense::{self, Mode};
 use spikefab::hw::{Plan, Schedule};
@@ -13,7 +13,7 @@ use spikefab::hw::{Plan, Schedule};
 fn dense_plans() -> Vec<(String, Plan, spikefab::data::InputBatch)> {
     let t = spikefab::target::Target::load("ice40-up5k").unwrap();
     let mut out = vec![];
-    for (c, _) in students() {
+    for (c, _) in rtl_students() {
         let lanes = if c.name == "conv_bw" { Some(8) } else { None };
         let (_, plan, batch) = plan_for(&c, lanes);
         for schedule in [Schedule::Sequential, Schedule::Pipelined] {
@@ -77,7 +77,7 @@ fn dense_cosim_early_exit_iverilog() {
     }
     let t = spikefab::target::Target::load("ice40-up5k").unwrap();
     for name in ["mlp_bw", "ensemble_bw"] {
-        let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
+        let c = rtl_students().into_iter().map(|(c, _)| c).find(|c| c.name == name).unwrap();
         let (_, plan, batch) = plan_for(&c, None);
         let exit = common::relayout(&plan, None, |n| n.early_exit = true);
         let d = exit.with_modes(&dense::all_dense(&exit), &t).unwrap();

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::{assert_lint_clean, cases, root, scratch, students, tool_or_skip};
+use common::{assert_lint_clean, cases, root, rtl_students, scratch, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::hw::dense::{self, Mode};
 use spikefab::hw::{PlanOptions, Schedule, lower};
@@ -29,10 +29,10 @@ fn streamed_rtl_cosim_is_exact() {
     let lint = tool_or_skip("verilator", "streamed_rtl_cosim_is_exact (Verilator lint)");
     let t = Target::load("ice40-up5k").unwrap();
     let mut all: Vec<_> = cases(&root().join("tests/data/nir/cases.json"));
-    all.extend(students().into_iter().map(|(c, _)| c));
+    all.extend(rtl_students().into_iter().map(|(c, _)| c));
     let (mut done, mut per_step, mut dense_runs, mut refused) = (vec![], 0, 0, 0);
     let (mut shared_states, mut reused_lists, mut reused_planes, mut shared_dense) = (0, 0, 0, 0);
-    let first_student = all.len() - students().len();
+    let first_student = all.len() - rtl_students().len();
     for (i, c) in all.iter().enumerate() {
         let m = c.load();
         let batch = c.batch(&m).take(3);
@@ -135,7 +135,7 @@ fn wider_plane_words_cosim_is_exact() {
         (ScheduleChoice::Streamed, 64),
         (ScheduleChoice::Sequential, 128),
     ];
-    for (i, (c, _)) in students().into_iter().enumerate() {
+    for (i, (c, _)) in rtl_students().into_iter().enumerate() {
         let m = c.load();
         let batch = c.batch(&m).take(2);
         let (schedule, bits) = pairs[i % pairs.len()];
@@ -182,7 +182,7 @@ fn wider_plane_words_cosim_is_exact() {
 /// `m_axi` port (tests/hls.rs C-simulates both forms).
 #[test]
 fn both_back_ends_emit_the_streamed_schedule() {
-    let (c, _) = students().into_iter().next().unwrap();
+    let (c, _) = rtl_students().into_iter().next().unwrap();
     let m = c.load();
     let batch = c.batch(&m);
     let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), c.timesteps);

@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use common::{assert_lint_clean, cases, root, scratch, students, tool_or_skip};
+use common::{assert_lint_clean, cases, root, rtl_students, scratch, tool_or_skip};
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::hw::dense;
 use spikefab::hw::memory::LargeLayout;
@@ -44,7 +44,7 @@ fn tile_buffer_cosim_is_exact() {
     let lint = tool_or_skip("verilator", "tile_buffer_cosim_is_exact (Verilator lint)");
     let mut all: Vec<_> = cases(&root().join("tests/data/nir/cases.json"));
     let first_student = all.len();
-    all.extend(students().into_iter().map(|(c, _)| c));
+    all.extend(rtl_students().into_iter().map(|(c, _)| c));
     let (mut done, mut narrow, mut wide, mut refills, mut waits) = (vec![], 0, 0, 0, 0u64);
     for (i, c) in all.iter().enumerate() {
         let student = i >= first_student;
@@ -123,7 +123,7 @@ fn layers_in_tiles_cosim_is_exact() {
         ("conv_bw", true, None),
         ("ensemble_bw", true, Some(6)),
     ];
-    let all = students();
+    let all = rtl_students();
     for (name, dense, at) in configs {
         let (c, _) = all.iter().find(|(c, _)| c.name == name).unwrap_or_else(|| panic!("no student {name}"));
         let m = c.load();
@@ -201,7 +201,7 @@ fn the_chip_model_stops_a_design_that_breaks_its_timing() {
     if !tool_or_skip("iverilog", "the_chip_model_stops_a_design_that_breaks_its_timing") {
         return;
     }
-    let (c, _) = students().into_iter().next().unwrap();
+    let (c, _) = rtl_students().into_iter().next().unwrap();
     let m = c.load();
     let batch = c.batch(&m).take(1);
     let mut o = PlanOptions::new(board(50.0), c.timesteps);

@@ -78,6 +78,8 @@ def export_conv(model, T, name):
 
 def export_ensemble(model, T, name):
     n, fd = model.n, model.feat
+    if n & (n - 1):
+        raise ValueError(f"{n} students: the head's bias splits exactly only into a power of two")
     wh = model.head.weight.detach().numpy().astype(np.float32)
     bh = model.head.bias.detach().numpy().astype(np.float32)
     nodes = {"input": nir.Input(input_type=np.array([64]))}
@@ -88,7 +90,8 @@ def export_ensemble(model, T, name):
         nodes[p + "lif1"] = lif_node(model.beta, (model.fc1[k].out_features,))
         nodes[p + "fc2"] = affine(model.fc2[k])
         nodes[p + "lif2"] = lif_node(model.beta, (fd,))
-        # head slice k: columns k*8..k*8+7 of the shared binary head, bias split b/N (exact: N = 4)
+        # head slice k: columns k*8..k*8+7 of the shared binary head, bias split b/N (exact:
+        # N is a power of two, checked below)
         nodes[p + "head"] = nir.Affine(weight=np.ascontiguousarray(wh[:, k * fd:(k + 1) * fd]),
                                        bias=(bh / n).astype(np.float32))
         edges += [("input", p + "fc1"), (p + "fc1", p + "lif1"), (p + "lif1", p + "fc2"),

@@ -51,9 +51,10 @@ def write_readme(out, s):
         L.append(f"- `{name}` (trained {e['dialect']['reset']}): with {other} reset {_pct(c[k])} "
                  f"({c[kd]} differing output spikes) instead of {_pct(e['student_acc'])}.")
     L.append("")
-    ens = s["students"].get("ensemble_bw")
-    if ens:
-        L.append("## Ensemble: accuracy with K of N students active\n")
+    for name, ens in s["students"].items():
+        if "k_table" not in ens["training"]:
+            continue
+        L.append(f"## Ensemble `{name}`: accuracy with K of N students active\n")
         L.append("| K | subsets | best subset | best acc | mean over all K-subsets | mean over 200 random draws | worst |")
         L.append("|---|---|---|---|---|---|---|")
         for r in ens["training"]["k_table"]:

@@ -1,4 +1,4 @@
-"""Rerun everything: teacher, the four students, NIR/ONNX export, golden outputs, the
+"""Rerun everything: teacher, the five students, NIR/ONNX export, golden outputs, the
 independent numpy check, models/cases.json, models/summary.json and models/README.md.
 
     /opt/venv/bin/python training/train_all.py [--out models]
@@ -200,6 +200,22 @@ def main():
         "mlp_bw-shaped binary MLP self-distilled from its own T=16 version down to T=4. "
         "Subtract reset (snnTorch default), beta 0.875.")
     students["mlp_bw_t4"]["architecture"] = "64-128-10 binary-weight LIF MLP, T=4 (self-distilled from T=16)"
+
+    log("ensemble_bw8")
+    # N = 8 students (twice ensemble_bw's); two per teacher feature slice (trainers.train_ensemble_bw)
+    m, info = trainers.train_ensemble_bw(xtr, ytr, xte, yte, tlog, tfeat, T=8, seed=6, n=8)
+    ktab, subsets = trainers.ensemble_k_table(m, xte, yte, 8)
+    info["k_table"] = ktab
+    info["subset_acc"] = subsets
+    for r in ktab:
+        log(f"  K={r['K']}: best {r['best_acc']:.4f} {r['best_subset']}, mean {r['mean_acc_all_subsets']:.4f}")
+    students["ensemble_bw8"] = finish_student(
+        "ensemble_bw8", m, 8, out, xte, yte, info, rows, nir_export.export_ensemble, teacher_acc,
+        "SNE-style ensemble of 8 binary students 64-32-8 (node prefixes s0_..s7_), trained with "
+        "dropout-style activation (a random subset per batch, half the batches all 8); students k "
+        "and k+4 regress the same teacher feature slice. Each has its own head slice s<k>_head "
+        "(10x8, bias/8) summing into lif_out. Zero reset, beta 0.9375.")
+    students["ensemble_bw8"]["architecture"] = "8 x (64-32-8) binary LIF students + binary head slices (8 x 10x8) -> 10 LIF"
 
     log("onnx")
     import onnx_export

@@ -138,18 +138,26 @@ def train_conv_bw(xtr, ytr, xte, yte, tlog, T=8, seed=2):
                "bn_folded_acc_before_finetune": acc_fold}
 
 
-def train_ensemble_bw(xtr, ytr, xte, yte, tlog, tfeat, T=8, seed=4, n=4, lam=1.0, drop=True, ep=60, hidden=32, p_full=0.5):
-    """SNE-style: student k regresses teacher feature slice k (features normalised to [0,1]
+def train_ensemble_bw(xtr, ytr, xte, yte, tlog, tfeat, T=8, seed=4, n=4, lam=1.0, drop=True, ep=60, hidden=32, p_full=0.5, feat=8):
+    """SNE-style: student k regresses teacher feature slice k (see below; features normalised to [0,1]
     by their 99th percentile on the training set) with MSE on its feature spike rates, plus the
     KD classification loss on the ensemble output. Dropout-style activation: for every batch
     a random subset of students is kept (see below); dropped students contribute nothing
     (their head slice and bias share are removed) and NO rescaling is applied, so that the
     exported head works unchanged for any subset. Subset sampling per batch: with probability
     p_full all N students, otherwise K ~ U{1..N-1} and a uniformly random K-subset."""
+    # The teacher's D features are cut into D / feat slices of feat each; student k regresses
+    # slice k mod (D / feat). With N = D / feat every slice has one student (ensemble_bw: N = 4,
+    # 8 of 32 features each); with more students the slices are covered round-robin, so that
+    # every slice has a second student when one is missing.
+    d_feat = tfeat.shape[1]
+    if d_feat % feat:
+        raise ValueError(f"{d_feat} teacher features do not cut into slices of {feat}")
     set_seed(seed)
-    m = EnsembleStudent(n=n, hidden=hidden, feat=8, beta=0.9375, reset="zero")
+    m = EnsembleStudent(n=n, hidden=hidden, feat=feat, beta=0.9375, reset="zero")
     scale = np.percentile(tfeat, 99, axis=0) + 1e-6
-    target = torch.as_tensor(np.clip(tfeat / scale, 0, 1), dtype=torch.float32)
+    cols = [(k * feat) % d_feat + j for k in range(n) for j in range(feat)]
+    target = torch.as_tensor(np.clip(tfeat / scale, 0, 1)[:, cols], dtype=torch.float32)
     rng = np.random.RandomState(seed + 100)
     fd = m.feat
 

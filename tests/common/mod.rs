@@ -287,6 +287,15 @@ pub fn students() -> Vec<(Case, Vec<&'static str>)> {
         .collect()
 }
 
+/// The students whose designs the every-student co-simulations and C simulations run:
+/// [`students`] without `ensemble_bw8`, whose 8-student design takes about 7x ensemble_bw's
+/// cycles per digit and would double each of those tests. Its RTL and HLS C++ are
+/// co-simulated under student masks and the cascade in tests/ensemble_mask.rs and
+/// tests/cascade.rs; the engines' tests run it with every other student.
+pub fn rtl_students() -> Vec<(Case, Vec<&'static str>)> {
+    students().into_iter().filter(|(c, _)| c.name != "ensemble_bw8").collect()
+}
+
 /// Lowers a case to a plan with CLI-like options.
 pub fn plan_for(c: &Case, lanes: Option<usize>) -> (spikefab::Model, spikefab::hw::Plan, InputBatch) {
     let m = c.load();
