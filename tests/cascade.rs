@@ -92,49 +92,65 @@ fn one_rtl_design_runs_any_margin_exactly() {
     if !common::tool_or_skip("iverilog", test) {
         return;
     }
-    let c = case("ensemble_bw");
-    let (plan, stream, engine, masks, margins) = cascade_stream(&c);
-    let n = plan.students.as_ref().unwrap().names.len();
-    let stages: Vec<usize> = engine.iter().map(|s| s.stage_raw.len() + 1).collect();
-    assert!(stages.contains(&1) && stages.iter().any(|&k| k > 1 && k < n) && stages.contains(&n), "{stages:?}");
-    let dir = common::scratch("cascade-rtl");
-    let r = spikefab::flow::cosim::cosim_against_cascade(
-        &plan,
-        &stream,
-        &engine,
-        Some(&masks),
-        Some(&margins),
-        spikefab::flow::cosim::Simulator::Iverilog,
-        &dir,
-        &|_| {},
-    )
-    .unwrap();
-    assert!(r.exact(), "{:?} (stages {stages:?})", r.first_differences);
-    assert_eq!(r.samples, masks.len());
-    if common::tool_or_skip("verilator", &format!("{test} (Verilator lint)")) {
-        let design = spikefab::back::verilog::emit(&plan, None).unwrap();
-        common::assert_lint_clean(&design, "cascade-lint", "ensemble_bw with the cascade");
+    for name in ENSEMBLES {
+        let c = case(name);
+        let (plan, stream, engine, masks, margins) = cascade_stream(&c);
+        let n = plan.students.as_ref().unwrap().names.len();
+        let stages: Vec<usize> = engine.iter().map(|s| s.stage_raw.len() + 1).collect();
+        assert!(
+            stages.contains(&1) && stages.iter().any(|&k| k > 1 && k < n) && stages.contains(&n),
+            "{name}: {stages:?}"
+        );
+        let dir = common::scratch(&format!("cascade-rtl-{name}"));
+        let r = spikefab::flow::cosim::cosim_against_cascade(
+            &plan,
+            &stream,
+            &engine,
+            Some(&masks),
+            Some(&margins),
+            spikefab::flow::cosim::Simulator::Iverilog,
+            &dir,
+            &|_| {},
+        )
+        .unwrap();
+        assert!(r.exact(), "{name}: {:?} (stages {stages:?})", r.first_differences);
+        assert_eq!(r.samples, masks.len());
+        if name == "ensemble_bw" && common::tool_or_skip("verilator", &format!("{test} (Verilator lint)")) {
+            let design = spikefab::back::verilog::emit(&plan, None).unwrap();
+            common::assert_lint_clean(&design, "cascade-lint", "ensemble_bw with the cascade");
+        }
     }
 }
 
-/// The streamed design of `c` with the cascade in an order of its own (2, 0, 1, 3: the
-/// design's priority of the next student), and a 13-inference stream changing students,
-/// margins and the cascade switch at every inference, with the cycle engine's run of each:
+/// The bundled ensembles: 4 and 8 students.
+const ENSEMBLES: [&str; 2] = ["ensemble_bw", "ensemble_bw8"];
+
+/// The streamed design of `c` with the cascade in an order of its own (2, 0, 1, then the rest
+/// in index order: the design's priority of the next student), and a stream (13 inferences, 7
+/// beyond 4 students) changing students, margins and the cascade switch at every inference,
+/// with the cycle engine's run of each:
 /// (plan, inputs, engine runs, masks, margins).
 #[allow(clippy::type_complexity)]
 fn cascade_stream(c: &Case) -> (Plan, InputBatch, Vec<cycle::SampleResult>, Vec<Vec<bool>>, Vec<Option<u64>>) {
     let (m, mut plan) = streamed(c);
-    plan.cascade = Some(Cascade { margin: 3, order: vec![2, 0, 1, 3] });
     let n = plan.students.as_ref().unwrap().names.len();
+    plan.cascade = Some(Cascade { margin: 3, order: [2, 0, 1].into_iter().chain(3..n).collect() });
     let all = vec![true; n];
-    let some = vec![true, false, true, true];
-    let one = vec![false, false, true, false];
+    let some: Vec<bool> = (0..n).map(|s| s != 1).collect();
+    let one: Vec<bool> = (0..n).map(|s| s == 2).collect();
+    let odd: Vec<bool> = (0..n).map(|s| s % 2 == 1).collect();
     let mut runs: Vec<(Vec<bool>, Option<u64>)> = vec![];
-    for margin in [Some(0), Some(2), Some(4), Some(8), None, Some(1000)] {
-        runs.push((all.clone(), margin));
+    if n <= 4 {
+        for margin in [Some(0), Some(2), Some(4), Some(8), None, Some(1000)] {
+            runs.push((all.clone(), margin));
+        }
+        runs.extend([(some.clone(), Some(3)), (one.clone(), Some(5)), (some.clone(), None), (all.clone(), Some(3))]);
+        runs.extend([(odd, Some(6)), (all.clone(), Some(5)), (all.clone(), Some(2))]);
+    } else {
+        // A larger ensemble's stages take longer: 7 inferences, each kind of change once.
+        runs.extend([(all.clone(), Some(0)), (some.clone(), Some(3)), (one, Some(5)), (odd.clone(), None)]);
+        runs.extend([(odd, Some(6)), (all.clone(), Some(2)), (all, Some(1000))]);
     }
-    runs.extend([(some.clone(), Some(3)), (one.clone(), Some(5)), (some.clone(), None), (all.clone(), Some(3))]);
-    runs.extend([(vec![false, true, false, true], Some(6)), (all.clone(), Some(5)), (all.clone(), Some(2))]);
     let stream = c.batch(&m).take(runs.len());
     let engine: Vec<cycle::SampleResult> = runs
         .iter()
@@ -162,18 +178,30 @@ fn one_hls_design_runs_any_margin_exactly() {
     if !common::tool_or_skip("g++", test) {
         return;
     }
-    let c = case("ensemble_bw");
-    let (plan, stream, engine, masks, margins) = cascade_stream(&c);
     let part = Target::load("ice40-up5k").unwrap().hls_part().to_string();
-    let dir = common::scratch("cascade-hls");
-    let r =
-        spikefab::flow::csim::csim_against_cascade(&plan, &stream, &engine, Some(&masks), Some(&margins), &part, &dir)
-            .unwrap();
-    assert!(r.exact(), "{:?}", r.first_differences);
-    assert_eq!(r.samples, masks.len());
-    let streamed: usize = engine.iter().map(|s| s.stage_raw.len() + 1).sum::<usize>() * c.timesteps;
-    assert_eq!(r.steps, streamed, "every stage's steps");
-    std::fs::write(dir.join("casc.hex"), "23\n".repeat(masks.len() - 1) + "7g\n").unwrap();
+    for name in ENSEMBLES {
+        let c = case(name);
+        let (plan, stream, engine, masks, margins) = cascade_stream(&c);
+        let dir = common::scratch(&format!("cascade-hls-{name}"));
+        let r = spikefab::flow::csim::csim_against_cascade(
+            &plan,
+            &stream,
+            &engine,
+            Some(&masks),
+            Some(&margins),
+            &part,
+            &dir,
+        )
+        .unwrap();
+        assert!(r.exact(), "{name}: {:?}", r.first_differences);
+        assert_eq!(r.samples, masks.len());
+        let streamed: usize = engine.iter().map(|s| s.stage_raw.len() + 1).sum::<usize>() * c.timesteps;
+        assert_eq!(r.steps, streamed, "{name}: every stage's steps");
+    }
+    // ensemble_bw's testbench (built above) with its last casc.hex line malformed.
+    let dir = common::root().join("target/test-scratch/cascade-hls-ensemble_bw");
+    let lines = std::fs::read_to_string(dir.join("casc.hex")).unwrap().lines().count();
+    std::fs::write(dir.join("casc.hex"), "23\n".repeat(lines - 1) + "7g\n").unwrap();
     let out = std::process::Command::new(dir.join("tb")).current_dir(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a 6-bit hex word"));
@@ -251,11 +279,72 @@ fn the_commands_take_the_cascade() {
     let (code, _, stderr) = simulate(&["--schedule", "streamed", "--cascade", "2"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--engine cycle"), "{stderr}");
-    let mut a = vec!["verify", "models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs"];
-    a.extend(["models/digits_test_x.npy", "--schedule", "streamed", "--cascade", "2"]);
-    let (code, _, stderr) = common::spikefab(&a);
-    assert_eq!(code, 2, "verify: {stderr}");
-    assert!(stderr.contains("does not run the cascade yet"), "verify: {stderr}");
+}
+
+/// `verify --cascade` runs the design's cascade on the cycle engine and the reference engine on
+/// the model pruned to each prefix of its order, stopping where the margin is met: the
+/// cycle engine's accuracy and stages are `simulate --cascade`'s; at margin 0 the reference is
+/// the model pruned to the order's first student (`simulate --students`), at a margin no
+/// output reaches it is the whole ensemble (plain `verify`'s reference); shards merge into the
+/// whole check; a chip, and `--students` beside it, are refused.
+#[test]
+fn verify_checks_the_cascade_against_the_pruned_prefixes() {
+    let base = ["models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs", "models/digits_test_x.npy"];
+    let opts = ["--labels", "models/digits_test_y.npy", "--samples", "96", "--schedule", "streamed"];
+    let run = |cmd: &str, extra: &[&str]| -> serde_json::Value {
+        let args = [&[cmd][..], &base[..], &opts[..], extra, &["--json"]].concat();
+        let (code, out, err) = common::spikefab(&args);
+        assert_eq!(code, 0, "{cmd} {extra:?}: {err}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let v = run("verify", &["--cascade", "3"]);
+    assert_eq!(v["pass"], true, "{v}");
+    let sim = run("simulate", &["--engine", "cycle", "--cascade", "3"]);
+    assert_eq!(v["cycle_accuracy"], sim["accuracy"], "{v}\n{sim}");
+    assert_eq!(v["cascade"]["stages_mean"], sim["students_per_inference"], "{v}\n{sim}");
+    assert_eq!(v["cascade"]["order"], sim["cascade_order"], "{v}\n{sim}");
+    let stages = v["cascade"]["stages_mean"].as_f64().unwrap();
+    assert!(stages > 1.0 && stages < 4.0, "{v}");
+    assert!(v["cascade"]["stage_outputs_compared"].as_u64().unwrap() > 0, "{v}");
+    let first = v["cascade"]["order"][0].as_str().unwrap().to_string();
+    // One student's outputs often tie between classes, where the masked design's rounding and
+    // the pruned float model may break the tie apart: the bound is lowered for this run.
+    let v0 = run("verify", &["--cascade", "0", "--min-agreement", "0.9"]);
+    assert_eq!(v0["cascade"]["reference_stages_mean"], 1.0);
+    assert_eq!(v0["cascade"]["stage_outputs_compared"], 0);
+    let pruned = run("simulate", &["--students", &first]);
+    assert_eq!(v0["reference_accuracy"], pruned["accuracy"], "{v0}\n{pruned}");
+    let all = run("verify", &["--cascade", "1000"]);
+    let plain = run("verify", &[]);
+    assert_eq!(all["cascade"]["reference_stages_mean"], 4.0);
+    assert_eq!(all["reference_accuracy"], plain["reference_accuracy"], "{all}\n{plain}");
+    assert_eq!(all["cycle_accuracy"], plain["cycle_accuracy"], "{all}\n{plain}");
+    // Two shards merged are the whole check.
+    let dir = common::scratch("cascade-verify-shards");
+    let mut parts = vec![];
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let args = [&["verify"][..], &base[..], &opts[..], &["--cascade", "3", "--shard", &shard]].concat();
+        let (code, out, err) = common::spikefab(&args);
+        assert_eq!(code, 0, "{err}");
+        let p = dir.join(format!("part-{i}.json"));
+        std::fs::write(&p, out).unwrap();
+        parts.push(p.display().to_string());
+    }
+    let (code, out, err) =
+        common::spikefab(&[&["merge", "--json"][..], &parts.iter().map(String::as_str).collect::<Vec<_>>()].concat());
+    assert_eq!(code, 0, "{err}");
+    let merged: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(merged["cycle_accuracy"], v["cycle_accuracy"]);
+    assert_eq!(merged["cascade"], v["cascade"]);
+    for (extra, why) in [
+        (&["--schedule", "streamed", "--cascade", "3", "--students", "s0,s1"][..], "without --students"),
+        (&["--cascade", "3", "--target", "loihi2"][..], "cannot switch students at run time"),
+    ] {
+        let (code, _, err) = common::spikefab(&[&["verify"][..], &base[..], extra].concat());
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(why), "{extra:?}: {err}");
+    }
 }
 
 /// `explore` on the streamed schedule sweeps the cascade's margin on the one design (0 to the

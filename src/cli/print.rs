@@ -231,6 +231,23 @@ pub fn print_plan_check(c: &PlanCheck) {
     if let Some(e) = c.exit() {
         print_early_exit(&e, c.steps);
     }
+    if let Some(k) = &c.cascade {
+        let n = k.samples.max(1) as f64;
+        let order: Vec<&str> =
+            c.base["cascade"]["order"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+        println!(
+            "cascade: margin {}, order {}; {:.2} stages per inference (the reference {:.2}), same stage on {:.4} of the inputs",
+            c.base["cascade"]["margin"],
+            order.join(","),
+            k.stages as f64 / n,
+            k.reference_stages as f64 / n,
+            k.same_stage as f64 / n,
+        );
+        println!(
+            "earlier stages against the reference's prefixes: {} of {} output values differ",
+            k.stage_differing, k.stage_compared
+        );
+    }
 }
 
 pub fn print_early_exit(e: &EarlyExit, steps: usize) {

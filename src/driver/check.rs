@@ -5,11 +5,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::backend;
-use super::checked::{Checked, PlanCheck, agreement_failure};
+use super::checked::{Checked, PlanCheck, agreement_failure, plan_check_cascade};
 use super::mask::StudentMask;
 use super::shard::{self, Shard};
 use super::{Error, Job, Progress};
 use crate::Model;
+use crate::data::InputBatch;
 use crate::options::PassSettings;
 use crate::passes::PassRecord;
 
@@ -88,15 +89,20 @@ pub fn check(job: &Job<'_>, progress: &dyn Progress) -> Result<Check, Error> {
 
 /// The model pruned to the students of `mask` (None without one): the reference a check under
 /// the mask compares with. A mask beside compile-time student choices is refused.
+/// Under `--cascade` there is none: the references are the prefixes of the cascade's order
+/// ([`cascade_checked`]), which only the laid-out plan gives.
 pub(super) fn masked_reference(job: &Job<'_>, mask: &StudentMask) -> Result<Option<super::Prepared>, Error> {
-    mask.no_cascade("verify")?;
-    if mask.active_students.is_empty() {
+    if mask.active_students.is_empty() && mask.cascade.is_none() {
         return Ok(None);
     }
     if !job.passes.students.is_empty() || job.passes.keep_students.is_some() {
-        return Err(Error::Usage(
-            "--active-students chooses students at run time; give it without --students or --keep-students".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "{} chooses students at run time; give it without --students or --keep-students",
+            if mask.cascade.is_some() { "--cascade" } else { "--active-students" }
+        )));
+    }
+    if mask.cascade.is_some() {
+        return Ok(None);
     }
     let passes = PassSettings { students: mask.active_students.clone(), ..job.passes.clone() };
     Ok(Some(Job { passes: &passes, ..*job }.prepare(&super::Quiet)?))
@@ -115,6 +121,7 @@ pub fn check_masked(job: &Job<'_>, mask: &StudentMask, progress: &dyn Progress) 
     let (batch, labels) = (&*checked.inputs, checked.labels);
     let (design, phase) = backend::of(&target).lay_out(&prep.model, job.plan, &target, steps, Some(job.inputs))?;
     let result = match &pruned {
+        _ if mask.cascade.is_some() => cascade_checked(job, mask, &prep, &*design, batch, batch, labels, progress)?,
         None => design.check(&prep, batch, labels, min_agreement, &target, progress)?,
         Some(cut) => {
             let names = &mask.active_students;
@@ -153,6 +160,10 @@ pub fn check_shard_masked(
     let part_labels = checked.labels.map(|l| &l[range]);
     let min = job.passes.min_agreement;
     let result = match &pruned {
+        // The order is chosen on every input, so that every shard checks the same design.
+        _ if mask.cascade.is_some() => {
+            cascade_checked(job, mask, &prep, &*design, &part, &checked.inputs, part_labels, progress)?
+        }
         None => design.check(&prep, &part, part_labels, min, &target, progress)?,
         Some(cut) => design.check_active(cut, &part, part_labels, min, &target, &mask.active_students, progress)?,
     };
@@ -160,4 +171,41 @@ pub fn check_shard_masked(
         Checked::Plan { check, .. } => Ok(VerifyPart { shard, samples_total: checked.inputs.n, check }),
         Checked::Chip { .. } => Err(Error::Usage(format!("target '{}' checks no shards", target.name))),
     }
+}
+
+/// `verify --cascade` of `design` on `batch`: the plan given the cascade (its order from
+/// `--cascade-order`, or chosen on `order_on`) runs it on the cycle engine, and the reference
+/// engine runs the model pruned to each prefix of the order ([`plan_check_cascade`]).
+#[allow(clippy::too_many_arguments)]
+fn cascade_checked(
+    job: &Job<'_>,
+    mask: &StudentMask,
+    prep: &super::Prepared,
+    design: &dyn backend::Design,
+    batch: &InputBatch,
+    order_on: &InputBatch,
+    labels: Option<&[usize]>,
+    progress: &dyn Progress,
+) -> Result<Checked, Error> {
+    let Some(plan) = design.plan() else {
+        return Err(Error::Usage(
+            "--cascade: this target cannot switch students at run time, so it cannot stop after some of them".into(),
+        ));
+    };
+    let cascade = mask.cascade_for(plan, Some(order_on))?.expect("--cascade is given");
+    let st = plan.students.as_ref().expect("a plan that can run the cascade has students");
+    let active = mask.resolve(plan)?.unwrap_or_else(|| vec![true; st.names.len()]);
+    let order: Vec<usize> = cascade.order.iter().copied().filter(|&s| active[s]).collect();
+    let mut prefixes = Vec::with_capacity(order.len());
+    for k in 1..=order.len() {
+        let passes =
+            PassSettings { students: order[..k].iter().map(|&s| st.names[s].clone()).collect(), ..job.passes.clone() };
+        prefixes.push(Job { passes: &passes, ..*job }.prepare(&super::Quiet)?);
+    }
+    let margin = cascade.margin;
+    let mut plan = plan.clone();
+    plan.cascade = Some(cascade);
+    let min = job.passes.min_agreement;
+    let check = plan_check_cascade(prep, &prefixes, &plan, batch, labels, min, &active, margin, progress)?;
+    Ok(Checked::Plan { plan: Box::new(plan), check })
 }

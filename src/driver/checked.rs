@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::chip::ChipVerification;
-use super::verify::{EarlyExit, EarlyExitCounts, Verification, VerifyCounts, early_exit_counts_active, verify_active};
+use super::verify::{
+    CascadeCounts, EarlyExit, EarlyExitCounts, Verification, VerifyCounts, early_exit_counts_active, verify_active,
+    verify_cascade,
+};
 use super::{Error, Prepared, Progress};
 use crate::data::InputBatch;
 use crate::hw::Plan;
@@ -61,6 +64,9 @@ pub struct PlanCheck {
     pub counts: VerifyCounts,
     /// Early exit against every step, when enabled.
     pub early_exit: Option<EarlyExitCounts>,
+    /// The cascade's stages against the reference's prefixes, under `--cascade`.
+    #[serde(default)]
+    pub cascade: Option<CascadeCounts>,
 }
 
 impl PlanCheck {
@@ -101,6 +107,15 @@ impl PlanCheck {
             "saturations": v.saturations,
             "pass": v.class_agreement >= self.min_agreement && exit.as_ref().is_none_or(|e| e.changed == 0),
             "early_exit": exit,
+            "cascade": self.cascade.as_ref().map(|c| json!({
+                "margin": self.base["cascade"]["margin"],
+                "order": self.base["cascade"]["order"],
+                "stages_mean": c.stages as f64 / c.samples.max(1) as f64,
+                "reference_stages_mean": c.reference_stages as f64 / c.samples.max(1) as f64,
+                "stage_agreement": c.same_stage as f64 / c.samples.max(1) as f64,
+                "stage_outputs_compared": c.stage_compared,
+                "stage_outputs_differing": c.stage_differing,
+            })),
         });
         if let (Value::Object(j), Value::Object(f)) = (&mut j, figures) {
             j.extend(f);
@@ -110,13 +125,17 @@ impl PlanCheck {
 
     /// Adds the check of another part of the same batch.
     pub fn add(&mut self, o: &PlanCheck) -> Result<(), DifferentChecks> {
-        if (&self.base, self.steps, self.clock_mhz, self.spikes, &self.layer_lines, self.early_exit.is_some())
-            != (&o.base, o.steps, o.clock_mhz, o.spikes, &o.layer_lines, o.early_exit.is_some())
-        {
+        fn shape(c: &PlanCheck) -> (&Value, usize, f64, bool, &[String], bool, bool) {
+            (&c.base, c.steps, c.clock_mhz, c.spikes, &c.layer_lines, c.early_exit.is_some(), c.cascade.is_some())
+        }
+        if shape(self) != shape(o) {
             return Err(DifferentChecks);
         }
         self.counts.add(&o.counts);
         if let (Some(a), Some(b)) = (&mut self.early_exit, &o.early_exit) {
+            a.add(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.cascade, &o.cascade) {
             a.add(b);
         }
         Ok(())
@@ -139,6 +158,49 @@ pub(crate) fn plan_check(
     // The reference runs the cut model unsimplified: the comparison covers the
     // simplifications and the lowering.
     let (_, r, c) = verify_active(&prep.cut, plan, batch, steps, labels, None, active, progress)?;
+    let mut check = plan_check_of(prep, plan, min_agreement, active, VerifyCounts::of(&r, &c, steps, labels));
+    check.spikes = r.outputs.spikes;
+    check.early_exit = early_exit_counts_active(plan, batch, steps, &c, active)?;
+    Ok(check)
+}
+
+/// The check of the cascade of `plan` (whose `cascade` gives the order and the board's margin)
+/// at `margin` over the students `active` against the reference engine on `batch`:
+/// `prefixes[k]` is the model pruned to the first k + 1 of them in the order
+/// ([`verify_cascade`]); `prep` is the model with every student.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn plan_check_cascade(
+    prep: &Prepared,
+    prefixes: &[Prepared],
+    plan: &Plan,
+    batch: &InputBatch,
+    labels: Option<&[usize]>,
+    min_agreement: f64,
+    active: &[bool],
+    margin: u64,
+    progress: &dyn Progress,
+) -> Result<PlanCheck, Error> {
+    let steps = prep.steps;
+    let models: Vec<&crate::Model> = prefixes.iter().map(|p| &p.cut).collect();
+    let (counts, cascade) = verify_cascade(&models, plan, batch, steps, labels, active, margin, progress)?;
+    let mut check = plan_check_of(prep, plan, min_agreement, Some(active), counts);
+    let st = plan.students.as_ref().expect("a plan that runs the cascade has students");
+    let order: Vec<&str> =
+        plan.cascade_order().into_iter().filter(|&s| active[s]).map(|s| st.names[s].as_str()).collect();
+    check.base["cascade"] = json!({ "margin": margin, "order": order });
+    check.cascade = Some(cascade);
+    Ok(check)
+}
+
+/// A [`PlanCheck`] of `counts` with the plan's description; spiking outputs, no early exit.
+fn plan_check_of(
+    prep: &Prepared,
+    plan: &Plan,
+    min_agreement: f64,
+    active: Option<&[bool]>,
+    counts: VerifyCounts,
+) -> PlanCheck {
+    let steps = prep.steps;
     let active_students: Option<Vec<&str>> = active
         .zip(plan.students.as_ref())
         .map(|(a, st)| st.names.iter().zip(a).filter(|(_, on)| **on).map(|(n, _)| n.as_str()).collect());
@@ -157,7 +219,7 @@ pub(crate) fn plan_check(
             )
         })
         .collect();
-    Ok(PlanCheck {
+    PlanCheck {
         base: json!({
             "model": prep.model.path.display().to_string(),
             "timesteps": steps,
@@ -169,9 +231,10 @@ pub(crate) fn plan_check(
         steps,
         min_agreement,
         clock_mhz: plan.clock_mhz,
-        spikes: r.outputs.spikes,
+        spikes: true,
         layer_lines,
-        counts: VerifyCounts::of(&r, &c, steps, labels),
-        early_exit: early_exit_counts_active(plan, batch, steps, &c, active)?,
-    })
+        counts,
+        early_exit: None,
+        cascade: None,
+    }
 }

@@ -218,6 +218,111 @@ pub fn verify_active(
     Ok((v, r, c))
 }
 
+/// What the cascade's check counts beyond [`VerifyCounts`]: where the design and the reference
+/// stopped, and the outputs of the stages before the last. Adds up over parts of a batch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CascadeCounts {
+    /// Samples.
+    pub samples: usize,
+    /// Samples whose design stopped at the stage the reference stopped at.
+    pub same_stage: usize,
+    /// Stages the design ran, over every inference.
+    pub stages: u64,
+    /// Stages the reference ran (its first prefix whose margin reaches the threshold).
+    pub reference_stages: u64,
+    /// Output values of the design's stages before its last, compared with the reference's
+    /// prefix of the same length.
+    pub stage_compared: usize,
+    /// Those that differ.
+    pub stage_differing: usize,
+}
+
+impl CascadeCounts {
+    /// Adds the counts of another part of the batch.
+    pub fn add(&mut self, o: &CascadeCounts) {
+        self.samples += o.samples;
+        self.same_stage += o.same_stage;
+        self.stages += o.stages;
+        self.reference_stages += o.reference_stages;
+        self.stage_compared += o.stage_compared;
+        self.stage_differing += o.stage_differing;
+    }
+}
+
+/// The margin of sample `i` of the reference's outputs: the largest class's count over every
+/// step less the runner-up's, as [`cycle::output_margin`] counts the design's (spikes are 0/1,
+/// so the counts are integers).
+fn reference_margin(o: &data::Outputs, i: usize) -> u64 {
+    let mut counts = vec![0i64; o.numel];
+    for t in 0..o.steps {
+        for (c, v) in counts.iter_mut().zip(o.at(i, t)) {
+            *c += v.round() as i64;
+        }
+    }
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let best = counts.first().copied().unwrap_or(0);
+    (best - counts.get(1).copied().unwrap_or(0)).max(0) as u64
+}
+
+/// The cascade against the reference engine: `prefixes[k]` is the model pruned to the first
+/// k + 1 students of `plan`'s cascade order among the `active` ones; the reference runs each
+/// and stops, as the design does, at the first prefix whose margin reaches `margin` (or the
+/// last). The cycle engine runs the cascade ([`cycle::run_cascade`]). The final outputs
+/// compare as in [`verify`]; the design's earlier stages against the reference's prefixes.
+#[allow(clippy::too_many_arguments)]
+pub fn verify_cascade(
+    prefixes: &[&Model],
+    plan: &Plan,
+    batch: &InputBatch,
+    steps: usize,
+    labels: Option<&[usize]>,
+    active: &[bool],
+    margin: u64,
+    progress: &dyn Progress,
+) -> Result<(VerifyCounts, CascadeCounts), Error> {
+    let what = format!("verifying {} samples through a cascade of {} students", batch.n, prefixes.len());
+    progress.begin(&what, Some((batch.n * (prefixes.len() + 1)) as u64));
+    let t0 = std::time::Instant::now();
+    let runs = || -> Result<(Vec<RunResult>, BatchResult), Error> {
+        let mut refs = Vec::with_capacity(prefixes.len());
+        for (k, m) in prefixes.iter().enumerate() {
+            let output = m.graph.select_output(None).map_err(crate::sim::reference::SimError::from)?;
+            let opts = RunOptions { steps, f64: false, output };
+            refs.push(reference::run(&m.graph, &m.info, m.dialect(), batch, &opts, None)?);
+            progress.advance(((k + 1) * batch.n) as u64);
+        }
+        let c = cycle::run_cascade(plan, batch, steps, active, margin).map_err(super::mask::mask_usage)?;
+        progress.advance((batch.n * (prefixes.len() + 1)) as u64);
+        Ok((refs, c))
+    };
+    let done = runs();
+    progress.end(&what, t0.elapsed().as_secs_f64());
+    let (refs, c) = done?;
+    let Some(first) = refs.first() else {
+        return Err(Error::Usage("--cascade: no student is active".into()));
+    };
+    // The reference's cascade: each sample's outputs from the prefix it stops at.
+    let mut r = first.clone();
+    let per_sample = steps * r.outputs.numel;
+    let mut counts = CascadeCounts { samples: batch.n, ..CascadeCounts::default() };
+    for (i, s) in c.samples.iter().enumerate() {
+        let stop = (0..refs.len()).find(|&k| reference_margin(&refs[k].outputs, i) >= margin).unwrap_or(refs.len() - 1);
+        let base = i * per_sample;
+        r.outputs.data[base..base + per_sample].copy_from_slice(&refs[stop].outputs.data[base..base + per_sample]);
+        let ran = s.stage_raw.len() + 1;
+        counts.stages += ran as u64;
+        counts.reference_stages += stop as u64 + 1;
+        counts.same_stage += usize::from(ran == stop + 1);
+        for (k, raw) in s.stage_raw.iter().enumerate() {
+            let want = &refs[k].outputs.data[base..base + per_sample];
+            counts.stage_compared += want.len();
+            counts.stage_differing +=
+                raw.iter().zip(want).filter(|(a, b)| **a as f64 != **b).count() + want.len().abs_diff(raw.len());
+        }
+    }
+    Ok((VerifyCounts::of(&r, &c, steps, labels), counts))
+}
+
 /// One run of consecutive parts of a batch, in order.
 fn join_runs(runs: Vec<(RunResult, BatchResult)>) -> (RunResult, BatchResult) {
     let mut it = runs.into_iter();
