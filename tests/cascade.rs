@@ -286,9 +286,10 @@ fn the_commands_take_the_cascade() {
 /// cycle engine's accuracy and stages are `simulate --cascade`'s; at margin 0 the reference is
 /// the model pruned to the order's first student (`simulate --students`), at a margin no
 /// output reaches it is the whole ensemble (plain `verify`'s reference); shards merge into the
-/// whole check; a chip, and `--students` beside it, are refused.
+/// whole check; a chip, and `--students` beside it, are refused. `compare --cascade` runs it
+/// in the FPGA rows, and a chip's row says it cannot.
 #[test]
-fn verify_checks_the_cascade_against_the_pruned_prefixes() {
+fn verify_and_compare_run_the_cascade() {
     let base = ["models/ensemble_bw/ensemble_bw.nir", "-T", "8", "--inputs", "models/digits_test_x.npy"];
     let opts = ["--labels", "models/digits_test_y.npy", "--samples", "96", "--schedule", "streamed"];
     let run = |cmd: &str, extra: &[&str]| -> serde_json::Value {
@@ -337,6 +338,13 @@ fn verify_checks_the_cascade_against_the_pruned_prefixes() {
     let merged: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(merged["cycle_accuracy"], v["cycle_accuracy"]);
     assert_eq!(merged["cascade"], v["cascade"]);
+    // compare: the FPGA row runs the cascade (simulate --cascade's accuracy), a chip refuses.
+    let c = run("compare", &["--targets", "ice40-up5k,loihi2", "--cascade", "3"]);
+    assert_eq!(c["cascade"], 3, "{c}");
+    let rows = c["rows"].as_array().unwrap();
+    assert_eq!(rows[0]["accuracy"], sim["accuracy"], "{c}");
+    assert_eq!(rows[1]["fits"], false, "{c}");
+    assert!(rows[1]["why_not"][0].as_str().unwrap().contains("cannot stop after some of them"), "{c}");
     for (extra, why) in [
         (&["--schedule", "streamed", "--cascade", "3", "--students", "s0,s1"][..], "without --students"),
         (&["--cascade", "3", "--target", "loihi2"][..], "cannot switch students at run time"),

@@ -89,8 +89,8 @@ pub fn check(job: &Job<'_>, progress: &dyn Progress) -> Result<Check, Error> {
 
 /// The model pruned to the students of `mask` (None without one): the reference a check under
 /// the mask compares with. A mask beside compile-time student choices is refused.
-/// Under `--cascade` there is none: the references are the prefixes of the cascade's order
-/// ([`cascade_checked`]), which only the laid-out plan gives.
+/// Under `--cascade` it is the model over the active students (`compare`'s reference); `verify`
+/// checks the cascade against the prefixes of its order instead ([`cascade_checked`]).
 pub(super) fn masked_reference(job: &Job<'_>, mask: &StudentMask) -> Result<Option<super::Prepared>, Error> {
     if mask.active_students.is_empty() && mask.cascade.is_none() {
         return Ok(None);
@@ -101,7 +101,7 @@ pub(super) fn masked_reference(job: &Job<'_>, mask: &StudentMask) -> Result<Opti
             if mask.cascade.is_some() { "--cascade" } else { "--active-students" }
         )));
     }
-    if mask.cascade.is_some() {
+    if mask.active_students.is_empty() {
         return Ok(None);
     }
     let passes = PassSettings { students: mask.active_students.clone(), ..job.passes.clone() };

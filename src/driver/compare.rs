@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::backend::{self, RowContext, Stage};
+use super::backend::{self, CascadeArgs, RowContext, Stage};
 use super::compile::CompileOptions;
 use super::shard::{self, Shard};
 use super::{Error, Job, Progress};
@@ -61,6 +61,9 @@ pub struct Comparison {
     /// The students switched on at run time (`--active-students`; empty: every student).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub active_students: Vec<String>,
+    /// The cascade's margin (`--cascade`): the FPGA rows run the cascade over those students.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascade: Option<u64>,
 }
 
 impl Comparison {
@@ -89,8 +92,14 @@ impl Comparison {
                 String::new()
             } else {
                 format!("; students switched on at run time: {}", esc(&self.active_students.join(", ")))
-            }
+            },
         );
+        if let Some(m) = self.cascade {
+            let _ = writeln!(
+                b,
+                "<p>The FPGA designs run the students as a cascade that stops at output margin {m}; agreement is with the model over every student.</p>"
+            );
+        }
         let points = |y: &dyn Fn(&Row) -> Option<f64>| -> Vec<Point<'_>> {
             self.rows
                 .iter()
@@ -182,7 +191,6 @@ fn targets_of(s: &CompareSettings) -> Vec<String> {
 
 /// Runs `job` on every target of `s` and compares them.
 pub fn compare(job: &Job<'_>, s: &CompareSettings, progress: &dyn Progress) -> Result<Comparison, Error> {
-    s.mask.no_cascade("compare")?;
     table(job, s, &targets_of(s), progress)
 }
 
@@ -207,7 +215,6 @@ pub fn compare_shard(
     shard: Shard,
     progress: &dyn Progress,
 ) -> Result<CompareShard, Error> {
-    s.mask.no_cascade("compare")?;
     let all = targets_of(s);
     if shard.count > all.len() {
         return Err(Error::Usage(format!(
@@ -230,9 +237,21 @@ pub fn merge_compare(parts: Vec<CompareShard>) -> Result<Comparison, Error> {
     let (targets, base) = (first.targets.clone(), first.part.clone());
     let mut rows = vec![];
     for p in &parts {
-        let same =
-            (&p.part.model, p.part.samples, p.part.timesteps, p.part.reference_accuracy, &p.part.active_students)
-                == (&base.model, base.samples, base.timesteps, base.reference_accuracy, &base.active_students);
+        let same = (
+            &p.part.model,
+            p.part.samples,
+            p.part.timesteps,
+            p.part.reference_accuracy,
+            &p.part.active_students,
+            p.part.cascade,
+        ) == (
+            &base.model,
+            base.samples,
+            base.timesteps,
+            base.reference_accuracy,
+            &base.active_students,
+            base.cascade,
+        );
         if p.targets != targets || !same {
             return Err(Error::Usage("the parts compare different models, inputs or targets".into()));
         }
@@ -290,6 +309,7 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
                 steps,
                 scored: &scored,
                 active: &s.mask.active_students,
+                cascade: s.mask.cascade.map(|margin| CascadeArgs { margin, order: &s.mask.cascade_order }),
                 bitstream: build.as_ref().map(|o| (s.out_dir.as_path(), o)),
                 progress,
             })?;
@@ -308,5 +328,6 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
         reference_accuracy: labels.map(|l| data::agreement(&reference, l)),
         rows,
         active_students: s.mask.active_students.clone(),
+        cascade: s.mask.cascade,
     })
 }

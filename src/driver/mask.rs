@@ -99,16 +99,6 @@ impl StudentMask {
         Ok(Some(Cascade { margin, order }))
     }
 
-    /// Refuses `--cascade` in a command that does not run it yet (`what`).
-    pub(crate) fn no_cascade(&self, what: &str) -> Result<(), Error> {
-        match (self.cascade, self.cascade_order.is_empty()) {
-            (None, true) => Ok(()),
-            _ => Err(Error::Usage(format!(
-                "--cascade: {what} does not run the cascade yet (simulate, energy, cosim, csim, explore and compile do)"
-            ))),
-        }
-    }
-
     /// Refuses a mask when `plan`'s design (`what`: "RTL" or "HLS C++") takes none.
     pub(crate) fn designed_for(&self, plan: &Plan, what: &str) -> Result<(), Error> {
         match plan.mask_refusal().filter(|_| !self.active_students.is_empty()) {

@@ -158,6 +158,23 @@ pub(crate) fn fixed_students() -> Error {
     )
 }
 
+/// The refusal of a row asking a target whose students are fixed at compile time to switch
+/// them at run time (`--active-students` or `--cascade`); Ok when it asks neither.
+pub(crate) fn fixed_students_row(cx: &RowContext<'_>) -> Result<(), Error> {
+    match (cx.cascade, cx.active) {
+        (Some(_), _) => Err(cascade_refused()),
+        (None, []) => Ok(()),
+        (None, _) => Err(fixed_students()),
+    }
+}
+
+/// The refusal of `--cascade` by a target whose students are fixed at compile time.
+fn cascade_refused() -> Error {
+    Error::Usage(
+        "--cascade: this target cannot switch students at run time, so it cannot stop after some of them".into(),
+    )
+}
+
 /// `--cascade MARGIN` and `--cascade-order NAMES` (empty: chosen on the inputs run).
 #[derive(Clone, Copy, Debug)]
 pub struct CascadeArgs<'a> {
@@ -208,9 +225,7 @@ pub trait Design: Send + Sync {
         _names: &[String],
         _cascade: CascadeArgs<'_>,
     ) -> Result<DesignRun, Error> {
-        Err(Error::Usage(
-            "--cascade: this target cannot switch students at run time, so it cannot stop after some of them".into(),
-        ))
+        Err(cascade_refused())
     }
 
     /// [`Design::check`] with only the students `names` active in the design at run time:
@@ -289,6 +304,9 @@ pub struct RowContext<'a> {
     /// The students switched on at run time (`--active-students`; empty: every student): a
     /// target that cannot switch students refuses the row.
     pub active: &'a [String],
+    /// The input-adaptive cascade over them (`--cascade`): a target that cannot switch
+    /// students refuses the row, and an FPGA design that cannot run it says why.
+    pub cascade: Option<CascadeArgs<'a>>,
     /// Build bitstreams where the target's flow allows, into this folder's `<target>/`: the
     /// compile options of the row's build.
     pub bitstream: Option<(&'a Path, &'a CompileOptions)>,

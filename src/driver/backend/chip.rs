@@ -122,9 +122,7 @@ impl Design for ChipDesign {
     }
 
     fn row(&self, cx: &RowContext<'_>) -> Result<Row, Error> {
-        if !cx.active.is_empty() {
-            return Err(super::api::fixed_students());
-        }
+        super::api::fixed_students_row(cx)?;
         let (t, map) = (cx.target, &self.map);
         let run = map.run(cx.batch);
         let (accuracy, agreement) = (cx.scored)(run.outputs().classes());
@@ -266,9 +264,7 @@ impl Design for PricedDesign {
     }
 
     fn row(&self, cx: &RowContext<'_>) -> Result<Row, Error> {
-        if !cx.active.is_empty() {
-            return Err(super::api::fixed_students());
-        }
+        super::api::fixed_students_row(cx)?;
         let (mut row, _) = self.0.base_row(cx)?;
         let t = cx.target;
         // A chip without a back end: the generic mapping says whether its cores and limits hold.

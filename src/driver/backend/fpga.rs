@@ -168,9 +168,10 @@ impl PlanDesign {
     /// The row of `compare` before what only FPGAs add: accuracy and the counted energy.
     pub(super) fn base_row(&self, cx: &RowContext<'_>) -> Result<(Row, f64), Error> {
         let t = cx.target;
-        let run = match cx.active {
-            [] => self.cycle_run(cx.batch, t),
-            names => self.cycle_run_active(cx.batch, t, names)?,
+        let run = match (cx.active, cx.cascade) {
+            (names, Some(c)) => self.cycle_run_cascade(cx.batch, t, names, c)?,
+            ([], None) => self.cycle_run(cx.batch, t),
+            (names, None) => self.cycle_run_active(cx.batch, t, names)?,
         };
         let (accuracy, agreement) = (cx.scored)(run.outputs.classes());
         let est = run.estimate.expect("a plan is always priced");
