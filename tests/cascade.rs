@@ -380,6 +380,8 @@ fn explore_sweeps_the_margin_on_the_one_design() {
     let e = run("energy", "streamed", &["--inputs", "models/digits_test_x.npy", "--cascade", "3"]);
     assert_eq!(at(3)["energy_j"], e["energy_per_inference_j"], "{}\n{e}", at(3));
     assert_eq!(at(3)["accuracy"], e["accuracy"], "{}\n{e}", at(3));
+    // NeuroBench counts one model: under the cascade every student's, and it says so.
+    assert!(e["counts_of"].as_str().unwrap().contains("the cascade stops earlier"), "{e}");
     let x = run("explore", "sequential", &["--calib", "models/digits_test_x.npy"])["exploration"].clone();
     assert!(x["configurations"].as_array().unwrap().iter().all(|c| c["cascade"].is_null()));
 }

@@ -101,6 +101,10 @@ def test_cascade_on_one_design(tmp_path):
     with pytest.raises(spikefab.SpikefabError, match="--schedule streamed") as e:
         spikefab.simulate(ens, X[:4], cascade=2, engine="cycle", schedule="sequential")
     assert e.value.exit_code == 2
+    # verify runs the same cascade against the reference's pruned prefixes.
+    v = spikefab.verify(ens, X[:24], schedule="streamed", cascade=2, cascade_order=["s2", "s0", "s1", "s3"])
+    assert v.cascade["order"] == ["s2", "s0", "s1", "s3"]
+    assert v.cascade["stages_mean"] == s.students_per_inference
 
 
 def test_inputs_accept_other_dtypes_and_layouts(mlp):

@@ -37,6 +37,9 @@ pub fn run(a: EnergyArgs) -> Result<(), Failure> {
     }
     print_estimate(&e.estimates[0]);
     print_counts(&e.counts);
+    if e.counts_of != "the model" {
+        println!("  (NeuroBench counts {})", e.counts_of);
+    }
     if let Some(acc) = e.accuracy {
         println!("  accuracy of the hardware on the inputs: {acc:.4}");
     }

@@ -56,6 +56,10 @@ pub struct EnergyRun {
     pub estimates: Vec<Estimate>,
     /// NeuroBench-compatible counts (reference engine, the model before simplification).
     pub counts: Counts,
+    /// Which model `counts` counts: the model, the model pruned to the active students, or
+    /// under the cascade the model over every active student (the cascade's stages are not
+    /// a model NeuroBench counts).
+    pub counts_of: String,
     /// Accuracy of the hardware, with labels.
     pub accuracy: Option<f64>,
     /// What the passes changed.
@@ -88,6 +92,7 @@ impl EnergyRun {
             "energy_per_inference_j": self.estimates[0].energy_per_inference_j,
             "accuracy": self.accuracy,
             "counts": self.counts,
+            "counts_of": self.counts_of,
             "passes": self.records,
             "estimate": self.estimates[0],
             "compare": &self.estimates[1..],
@@ -149,6 +154,8 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         }
     }
     // NeuroBench counts the model that ran: with a mask, the model without the other students.
+    // The cascade runs a prefix of them per input, the merge layer once per stage: not one
+    // model, so the counts are those of every active student, and say so.
     let counts = if s.active_students.is_empty() {
         counts(&prep.cut, batch, steps)?
     } else {
@@ -156,12 +163,30 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         let pruned = Job { passes: &passes, ..*job }.prepare(progress)?;
         counts(&pruned.cut, batch, steps)?
     };
+    let counts_of = match (s.cascade, s.active_students.is_empty()) {
+        (Some(_), true) => "the model with every student (the cascade stops earlier; its stages are not counted)",
+        (Some(_), false) => {
+            "the model pruned to the active students (the cascade stops earlier; its stages are not counted)"
+        }
+        (None, true) => "the model",
+        (None, false) => "the model pruned to the active students",
+    }
+    .to_string();
     if let Some(path) = &s.report {
         // The report draws the FPGA plan of the main target.
         let drawn = main.as_ref().and_then(|(d, run): &(Box<dyn Design>, _)| d.plan().zip(run.as_ref()));
         let Some((plan, run)) = drawn else {
             return Err(Error::Usage("--report draws an FPGA plan; give an FPGA or ASIC --target".into()));
         };
+        // The raster is the design's own run of its sample: under the students that ran it
+        // (with the cascade, those of the stage it stopped at: what its output is).
+        let order = match s.cascade {
+            Some(_) => Some(super::mask::cascade_order(plan, Some(batch), &s.cascade_order)?),
+            None => None,
+        };
+        let mut drawn_plan = plan.clone();
+        drawn_plan.power_on = raster_students(plan, run, s.raster_sample, &s.active_students, order.as_deref())?;
+        let plan = &drawn_plan;
         let l = checked.labels;
         html_report(
             path,
@@ -183,9 +208,85 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         steps,
         estimates,
         counts,
+        counts_of,
         accuracy,
         records: prep.records,
         report: s.report.clone(),
         refused,
     })
+}
+
+/// The students of the report's raster sample `sample` (None: every student, no mask):
+/// `names` (every student when empty) and, under the cascade in `order`, only the first of
+/// them in that order, as many as the sample's stages in `run`.
+fn raster_students(
+    plan: &crate::hw::Plan,
+    run: &cycle::BatchResult,
+    sample: usize,
+    names: &[String],
+    order: Option<&[usize]>,
+) -> Result<Option<Vec<bool>>, Error> {
+    use crate::quant::students::MaskError;
+    if names.is_empty() && order.is_none() {
+        return Ok(None);
+    }
+    let st = plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(super::mask::mask_usage)?;
+    let mut active = match names {
+        [] => vec![true; st.names.len()],
+        names => st.mask(names).map_err(super::mask::mask_usage)?,
+    };
+    if let Some(order) = order {
+        let stages = run.samples.get(sample).map_or(1, |s| s.stage_raw.len() + 1);
+        let ran: Vec<usize> = order.iter().copied().filter(|&k| active[k]).take(stages).collect();
+        active = (0..active.len()).map(|k| ran.contains(&k)).collect();
+    }
+    Ok(Some(active))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::PlanSettings;
+    use crate::target::ScheduleChoice;
+    use std::path::PathBuf;
+
+    /// The report's raster runs the students that produced its sample's output: none chosen
+    /// without a mask or the cascade; the mask's; under the cascade the first of the order, as
+    /// many as the sample's stages (margin 0: one, a margin no output reaches: all of them).
+    #[test]
+    fn the_raster_runs_the_students_of_its_sample() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let o: crate::ir::dialect::DialectOverrides =
+            serde_json::from_value(serde_json::json!({"timesteps": 8, "reset": "zero"})).unwrap();
+        let m = Model::load(&root.join("models/ensemble_bw/ensemble_bw.nir"), &o).unwrap();
+        let input = m.graph.the_input().unwrap();
+        let batch =
+            InputBatch::load(&root.join("models/digits_test_x.npy"), &m.info.out_shape[input.index()]).unwrap().take(3);
+        let settings = PlanSettings {
+            target: "ice40-up5k".into(),
+            schedule: Some(ScheduleChoice::Streamed),
+            ..Default::default()
+        };
+        let opts = settings.options(8, Some(&batch)).unwrap();
+        let plan = crate::driver::options::lower(&m, &opts, Some(&batch)).unwrap();
+        let order = [2, 0, 1, 3];
+        let mut ordered = plan.clone();
+        ordered.cascade = Some(crate::hw::Cascade { margin: 0, order: order.to_vec() });
+        let plain = cycle::run(&plan, &batch, 8);
+        assert_eq!(raster_students(&plan, &plain, 0, &[], None).unwrap(), None);
+        let s02 = ["s0".to_string(), "s2".to_string()];
+        assert_eq!(raster_students(&plan, &plain, 0, &s02, None).unwrap(), Some(vec![true, false, true, false]));
+        let first = cycle::run_cascade(&ordered, &batch, 8, &[true; 4], 0).unwrap();
+        assert_eq!(
+            raster_students(&plan, &first, 1, &[], Some(&order)).unwrap(),
+            Some(vec![false, false, true, false])
+        );
+        assert_eq!(
+            raster_students(&plan, &first, 1, &s02, Some(&order)).unwrap(),
+            Some(vec![false, false, true, false])
+        );
+        let all = cycle::run_cascade(&ordered, &batch, 8, &[true; 4], 1000).unwrap();
+        assert_eq!(raster_students(&plan, &all, 2, &[], Some(&order)).unwrap(), Some(vec![true; 4]));
+        assert_eq!(raster_students(&plan, &all, 2, &s02, Some(&order)).unwrap(), Some(vec![true, false, true, false]));
+    }
 }
