@@ -288,5 +288,13 @@ mod tests {
         let all = cycle::run_cascade(&ordered, &batch, 8, &[true; 4], 1000).unwrap();
         assert_eq!(raster_students(&plan, &all, 2, &[], Some(&order)).unwrap(), Some(vec![true; 4]));
         assert_eq!(raster_students(&plan, &all, 2, &s02, Some(&order)).unwrap(), Some(vec![true, false, true, false]));
+        // The report's spike rates: a student's layers run T steps once whichever stage they
+        // are in, so with every stage run (margin 1000) they are the plain run's.
+        let st = plan.students.as_ref().unwrap();
+        let (r_all, r_plain) = (crate::report::rates(&plan, &all), crate::report::rates(&plan, &plain));
+        for (k, l) in plan.layers.iter().enumerate().filter(|(k, l)| st.layer[*k].is_some() && l.spiking()) {
+            assert_eq!(r_all[k], r_plain[k], "{}", l.name);
+            assert!(r_plain[k] > 0.0, "{}", l.name);
+        }
     }
 }

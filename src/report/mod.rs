@@ -64,13 +64,15 @@ pub fn raster(plan: &Plan, batch: &InputBatch, sample: usize, steps: usize) -> R
     r
 }
 
-/// Spikes per neuron per step, per layer, over a whole batch run.
+/// Spikes per neuron per step, per layer, over a whole batch run: each layer's spikes over its
+/// neuron updates (neurons x the steps it ran), so a layer that runs fewer steps than the
+/// design (early exit), none (an inactive student) or once per stage (the cascade's merge
+/// layer) is rated over the steps it ran; 0 for a layer that ran none.
 pub fn rates(plan: &Plan, run: &BatchResult) -> Vec<f64> {
-    let steps = run.total.steps_run.max(1) as f64;
     plan.layers
         .iter()
         .zip(&run.total.layers)
-        .map(|(l, c)| c.spikes as f64 / (l.neurons().max(1) as f64 * steps))
+        .map(|(_, c)| if c.neuron_updates == 0 { 0.0 } else { c.spikes as f64 / c.neuron_updates as f64 })
         .collect()
 }
 
