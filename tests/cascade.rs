@@ -307,6 +307,16 @@ fn verify_and_compare_run_the_cascade() {
     let stages = v["cascade"]["stages_mean"].as_f64().unwrap();
     assert!(stages > 1.0 && stages < 4.0, "{v}");
     assert!(v["cascade"]["stage_outputs_compared"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["active_students"].is_null(), "{v}");
+    // Over some students: the order keeps only them, and the engine runs the same cascade.
+    // (Three students' merge constants are the full ensemble's less the shares, rounded once
+    // (docs/passes.md): one or two of 96 classes may differ from the pruned float model.)
+    let some = run("verify", &["--cascade", "3", "--active-students", "s0,s2,s3", "--min-agreement", "0.95"]);
+    assert_eq!(some["active_students"], serde_json::json!(["s0", "s2", "s3"]));
+    assert_eq!(some["cascade"]["order"].as_array().unwrap().len(), 3, "{some}");
+    let sim_some = run("simulate", &["--engine", "cycle", "--cascade", "3", "--active-students", "s0,s2,s3"]);
+    assert_eq!(some["cycle_accuracy"], sim_some["accuracy"], "{some}\n{sim_some}");
+    assert_eq!(some["cascade"]["stages_mean"], sim_some["students_per_inference"], "{some}\n{sim_some}");
     let first = v["cascade"]["order"][0].as_str().unwrap().to_string();
     // One student's outputs often tie between classes, where the masked design's rounding and
     // the pruned float model may break the tie apart: the bound is lowered for this run.

@@ -91,7 +91,7 @@ def export_ensemble(model, T, name):
         nodes[p + "fc2"] = affine(model.fc2[k])
         nodes[p + "lif2"] = lif_node(model.beta, (fd,))
         # head slice k: columns k*8..k*8+7 of the shared binary head, bias split b/N (exact:
-        # N is a power of two, checked below)
+        # N is a power of two, checked above)
         nodes[p + "head"] = nir.Affine(weight=np.ascontiguousarray(wh[:, k * fd:(k + 1) * fd]),
                                        bias=(bh / n).astype(np.float32))
         edges += [("input", p + "fc1"), (p + "fc1", p + "lif1"), (p + "lif1", p + "fc2"),

@@ -167,7 +167,7 @@ def train_ensemble_bw(xtr, ytr, xte, yte, tlog, tfeat, T=8, seed=4, n=4, lam=1.0
         mask = torch.zeros(n)
         mask[keep] = 1.0
         out, feats = model(xb, T, mask=mask, return_feats=True)
-        rate = feats.mean(0)                          # B x N*8
+        rate = feats.mean(0)                          # B x N*feat
         colmask = mask.repeat_interleave(fd)
         mse = (((rate - target[idx]) ** 2) * colmask).sum() / (colmask.sum() * len(idx))
         return kd_loss(out.sum(0) * LOGIT_SCALE, tlog[idx], yb, KD_T, KD_ALPHA) + lam * mse

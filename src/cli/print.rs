@@ -206,7 +206,11 @@ pub fn print_plan_check(c: &PlanCheck) {
     println!("samples: {}, timesteps: {}", v.samples, c.steps);
     if let Some(names) = c.base["active_students"].as_array() {
         let names: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
-        println!("students at run time: {} (the reference runs the model pruned to them)", names.join(", "));
+        let reference = match c.cascade {
+            Some(_) => "the cascade runs them; the reference runs the model pruned to each prefix of its order",
+            None => "the reference runs the model pruned to them",
+        };
+        println!("students at run time: {} ({reference})", names.join(", "));
     }
     for l in &c.layer_lines {
         println!("{l}");
@@ -558,6 +562,9 @@ pub fn print_comparison(c: &Comparison, json_out: bool) {
             format!("; students at run time: {}", c.active_students.join(", "))
         }
     );
+    if let Some(m) = c.cascade {
+        println!("  (the FPGA designs run the students as a cascade stopping at output margin {m})");
+    }
     println!(
         "  {:<14} {:<13} {:<5} {:>9} {:>9} {:>12} {:>12}  resources",
         "target", "kind", "fits", "accuracy", "agreement", "latency", "energy/inf"

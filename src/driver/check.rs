@@ -104,6 +104,9 @@ pub(super) fn masked_reference(job: &Job<'_>, mask: &StudentMask) -> Result<Opti
     if mask.active_students.is_empty() {
         return Ok(None);
     }
+    if mask.cascade.is_none() && !mask.cascade_order.is_empty() {
+        return Err(Error::Usage("--cascade-order orders the cascade: give it with --cascade".into()));
+    }
     let passes = PassSettings { students: mask.active_students.clone(), ..job.passes.clone() };
     Ok(Some(Job { passes: &passes, ..*job }.prepare(&super::Quiet)?))
 }
@@ -121,7 +124,9 @@ pub fn check_masked(job: &Job<'_>, mask: &StudentMask, progress: &dyn Progress) 
     let (batch, labels) = (&*checked.inputs, checked.labels);
     let (design, phase) = backend::of(&target).lay_out(&prep.model, job.plan, &target, steps, Some(job.inputs))?;
     let result = match &pruned {
-        _ if mask.cascade.is_some() => cascade_checked(job, mask, &prep, &*design, batch, batch, labels, progress)?,
+        _ if mask.cascade.is_some() => {
+            cascade_checked(job, mask, &prep, &*design, batch, job.inputs, labels, progress)?
+        }
         None => design.check(&prep, batch, labels, min_agreement, &target, progress)?,
         Some(cut) => {
             let names = &mask.active_students;
@@ -162,7 +167,7 @@ pub fn check_shard_masked(
     let result = match &pruned {
         // The order is chosen on every input, so that every shard checks the same design.
         _ if mask.cascade.is_some() => {
-            cascade_checked(job, mask, &prep, &*design, &part, &checked.inputs, part_labels, progress)?
+            cascade_checked(job, mask, &prep, &*design, &part, job.inputs, part_labels, progress)?
         }
         None => design.check(&prep, &part, part_labels, min, &target, progress)?,
         Some(cut) => design.check_active(cut, &part, part_labels, min, &target, &mask.active_students, progress)?,
@@ -192,20 +197,29 @@ fn cascade_checked(
             "--cascade: this target cannot switch students at run time, so it cannot stop after some of them".into(),
         ));
     };
-    let cascade = mask.cascade_for(plan, Some(order_on))?.expect("--cascade is given");
+    let cascade =
+        super::progress::step(progress, "choosing the cascade's order", || mask.cascade_for(plan, Some(order_on)))?
+            .expect("--cascade is given");
     let st = plan.students.as_ref().expect("a plan that can run the cascade has students");
-    let active = mask.resolve(plan)?.unwrap_or_else(|| vec![true; st.names.len()]);
+    let named = mask.resolve(plan)?;
+    let active = named.clone().unwrap_or_else(|| vec![true; st.names.len()]);
     let order: Vec<usize> = cascade.order.iter().copied().filter(|&s| active[s]).collect();
-    let mut prefixes = Vec::with_capacity(order.len());
-    for k in 1..=order.len() {
-        let passes =
-            PassSettings { students: order[..k].iter().map(|&s| st.names[s].clone()).collect(), ..job.passes.clone() };
-        prefixes.push(Job { passes: &passes, ..*job }.prepare(&super::Quiet)?);
-    }
+    let prefixes = super::progress::step(progress, "pruning the model to each prefix of the order", || {
+        (1..=order.len())
+            .map(|k| {
+                let passes = PassSettings {
+                    students: order[..k].iter().map(|&s| st.names[s].clone()).collect(),
+                    ..job.passes.clone()
+                };
+                Job { passes: &passes, ..*job }.prepare(&super::Quiet)
+            })
+            .collect::<Result<Vec<_>, Error>>()
+    })?;
     let margin = cascade.margin;
     let mut plan = plan.clone();
     plan.cascade = Some(cascade);
     let min = job.passes.min_agreement;
-    let check = plan_check_cascade(prep, &prefixes, &plan, batch, labels, min, &active, margin, progress)?;
+    let named = named.is_some();
+    let check = plan_check_cascade(prep, &prefixes, &plan, batch, labels, min, &active, named, margin, progress)?;
     Ok(Checked::Plan { plan: Box::new(plan), check })
 }

@@ -165,7 +165,8 @@ pub(crate) fn plan_check(
 }
 
 /// The check of the cascade of `plan` (whose `cascade` gives the order and the board's margin)
-/// at `margin` over the students `active` against the reference engine on `batch`:
+/// at `margin` over the students `active` (`named`: given by `--active-students`, else every
+/// student) against the reference engine on `batch`:
 /// `prefixes[k]` is the model pruned to the first k + 1 of them in the order
 /// ([`verify_cascade`]); `prep` is the model with every student.
 #[allow(clippy::too_many_arguments)]
@@ -177,13 +178,14 @@ pub(crate) fn plan_check_cascade(
     labels: Option<&[usize]>,
     min_agreement: f64,
     active: &[bool],
+    named: bool,
     margin: u64,
     progress: &dyn Progress,
 ) -> Result<PlanCheck, Error> {
     let steps = prep.steps;
     let models: Vec<&crate::Model> = prefixes.iter().map(|p| &p.cut).collect();
     let (counts, cascade) = verify_cascade(&models, plan, batch, steps, labels, active, margin, progress)?;
-    let mut check = plan_check_of(prep, plan, min_agreement, Some(active), counts);
+    let mut check = plan_check_of(prep, plan, min_agreement, named.then_some(active), counts);
     let st = plan.students.as_ref().expect("a plan that runs the cascade has students");
     let order: Vec<&str> =
         plan.cascade_order().into_iter().filter(|&s| active[s]).map(|s| st.names[s].as_str()).collect();

@@ -97,7 +97,7 @@ impl Comparison {
         if let Some(m) = self.cascade {
             let _ = writeln!(
                 b,
-                "<p>The FPGA designs run the students as a cascade that stops at output margin {m}; agreement is with the model over every student.</p>"
+                "<p>The FPGA designs run the students as a cascade that stops at output margin {m}; agreement is with the model over every active student.</p>"
             );
         }
         let points = |y: &dyn Fn(&Row) -> Option<f64>| -> Vec<Point<'_>> {
@@ -309,7 +309,11 @@ fn table(job: &Job<'_>, s: &CompareSettings, targets: &[String], progress: &dyn 
                 steps,
                 scored: &scored,
                 active: &s.mask.active_students,
-                cascade: s.mask.cascade.map(|margin| CascadeArgs { margin, order: &s.mask.cascade_order }),
+                cascade: s.mask.cascade.map(|margin| CascadeArgs {
+                    margin,
+                    order: &s.mask.cascade_order,
+                    calib: job.inputs,
+                }),
                 bitstream: build.as_ref().map(|o| (s.out_dir.as_path(), o)),
                 progress,
             })?;

@@ -134,7 +134,8 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         let one = || -> Result<Priced, Error> {
             let t = job.plan.target_named(name)?;
             let (design, _) = backend::of(&t).lay_out(m, job.plan, &t, steps, Some(job.inputs))?;
-            let cascade = s.cascade.map(|margin| backend::CascadeArgs { margin, order: &s.cascade_order });
+            let cascade =
+                s.cascade.map(|margin| backend::CascadeArgs { margin, order: &s.cascade_order, calib: job.inputs });
             let run = backend::run_design(&*design, batch, &t, &s.active_students, cascade)?;
             let est = run.estimate.ok_or_else(|| Error::Usage(format!("target '{}' publishes no power", t.name)))?;
             Ok((est, run.outputs.classes(), (design, run.cycle)))
@@ -181,7 +182,7 @@ pub fn energy(job: &Job<'_>, s: &EnergySettings, progress: &dyn Progress) -> Res
         // The raster is the design's own run of its sample: under the students that ran it
         // (with the cascade, those of the stage it stopped at: what its output is).
         let order = match s.cascade {
-            Some(_) => Some(super::mask::cascade_order(plan, Some(batch), &s.cascade_order)?),
+            Some(_) => Some(super::mask::cascade_order(plan, Some(job.inputs), &s.cascade_order)?),
             None => None,
         };
         let mut drawn_plan = plan.clone();

@@ -62,7 +62,8 @@ pub struct StudentMask {
     #[arg(long, value_name = "MARGIN")]
     pub cascade: Option<u64>,
     /// The cascade's order, every student once (names or indices); compiled into the design.
-    /// Default: chosen from the inputs, best first ([`cascade_order`]).
+    /// Default: chosen from every input (not only the `--samples` checked), best first
+    /// ([`cascade_order`]).
     #[arg(long, value_delimiter = ',', value_name = "NAMES", requires = "cascade")]
     pub cascade_order: Vec<String>,
 }

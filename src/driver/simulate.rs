@@ -203,14 +203,14 @@ pub fn simulate(job: &Job<'_>, o: &SimulateOptions, progress: &dyn Progress) -> 
             let target = job.plan.target()?;
             let (design, phase) = backend::of(&target).lay_out(&m, job.plan, &target, steps, Some(job.inputs))?;
             records.extend(phase);
-            // The cascade's order, resolved once (chosen on these inputs unless given).
+            // The cascade's order, resolved once (chosen on every input unless given).
             if let (Some(_), Some(plan)) = (o.cascade, design.plan()) {
                 let st = plan.students.as_ref().map(|st| st.names.clone()).unwrap_or_default();
-                let order = super::mask::cascade_order(plan, Some(batch), &o.cascade_order)?;
+                let order = super::mask::cascade_order(plan, Some(job.inputs), &o.cascade_order)?;
                 cascade_order = order.iter().map(|&s| st[s].clone()).collect();
             }
             let order = if cascade_order.is_empty() { &o.cascade_order } else { &cascade_order };
-            let cascade = o.cascade.map(|margin| backend::CascadeArgs { margin, order });
+            let cascade = o.cascade.map(|margin| backend::CascadeArgs { margin, order, calib: job.inputs });
             let run = backend::run_design(&*design, batch, &target, active, cascade)?;
             if o.cascade.is_some() {
                 students_mean = run.cycle.as_ref().map(super::cascade_students_mean);

@@ -290,8 +290,8 @@ pub fn students() -> Vec<(Case, Vec<&'static str>)> {
 /// The students whose designs the every-student co-simulations and C simulations run:
 /// [`students`] without `ensemble_bw8`, whose 8-student design takes about 7x ensemble_bw's
 /// cycles per digit and would double each of those tests. Its RTL and HLS C++ are
-/// co-simulated under student masks and the cascade in tests/ensemble_mask.rs and
-/// tests/cascade.rs; the engines' tests run it with every other student.
+/// co-simulated under student masks and the cascade in tests/cascade.rs; the engines' tests
+/// run it with every other student.
 pub fn rtl_students() -> Vec<(Case, Vec<&'static str>)> {
     students().into_iter().filter(|(c, _)| c.name != "ensemble_bw8").collect()
 }

@@ -175,13 +175,17 @@ fn cascade_refused() -> Error {
     )
 }
 
-/// `--cascade MARGIN` and `--cascade-order NAMES` (empty: chosen on the inputs run).
+/// `--cascade MARGIN` and `--cascade-order NAMES` (empty: chosen on `calib`).
 #[derive(Clone, Copy, Debug)]
 pub struct CascadeArgs<'a> {
     /// The threshold.
     pub margin: u64,
     /// The order.
     pub order: &'a [String],
+    /// The inputs an order not given is chosen on: every input of the command (the ones that
+    /// calibrate), not only the `--samples` checked, so that every command choosing the order
+    /// on the same inputs gets the design `compile --cascade` builds.
+    pub calib: &'a InputBatch,
 }
 
 /// `design`'s run of `batch` on `target`: every student (`names` empty), the students `names`

@@ -127,7 +127,7 @@ impl PlanDesign {
     }
 
     /// The cascade over the students `names` (every student when empty) as `cascade` asks
-    /// (its order chosen on `batch` unless given) on the cycle engine ([`cycle::run_cascade`]), priced on `target`.
+    /// (its order chosen on `cascade.calib` unless given) on the cycle engine ([`cycle::run_cascade`]), priced on `target`.
     pub(super) fn cycle_run_cascade(
         &self,
         batch: &InputBatch,
@@ -137,7 +137,7 @@ impl PlanDesign {
     ) -> Result<DesignRun, Error> {
         let st = self.plan.students.as_ref().ok_or(MaskError::NoEnsemble).map_err(mask_error)?;
         let active = if names.is_empty() { vec![true; st.names.len()] } else { st.mask(names).map_err(mask_error)? };
-        let order = crate::driver::mask::cascade_order(&self.plan, Some(batch), cascade.order)?;
+        let order = crate::driver::mask::cascade_order(&self.plan, Some(cascade.calib), cascade.order)?;
         let mut plan = (*self.plan).clone();
         plan.cascade = Some(crate::hw::Cascade { margin: cascade.margin, order });
         let c = cycle::run_cascade(&plan, batch, plan.timesteps, &active, cascade.margin).map_err(mask_error)?;
@@ -146,13 +146,17 @@ impl PlanDesign {
 
     fn priced(&self, batch: &InputBatch, target: &Target, c: cycle::BatchResult) -> DesignRun {
         let plan = &self.plan;
-        let steps = plan.timesteps;
+        // Spikes over each layer's own neuron updates (neurons x the steps it ran): under early
+        // exit, a mask or the cascade a layer runs other steps than T per input.
         let rates = plan
             .layers
             .iter()
             .zip(&c.total.layers)
             .filter(|(l, _)| l.spiking())
-            .map(|(l, lc)| (l.name.clone(), lc.spikes as f64 / (batch.n * steps * l.neurons()) as f64))
+            .map(|(l, lc)| {
+                let rate = if lc.neuron_updates == 0 { 0.0 } else { lc.spikes as f64 / lc.neuron_updates as f64 };
+                (l.name.clone(), rate)
+            })
             .collect();
         let est: Estimate = energy::estimate(plan, target, &c);
         DesignRun {
