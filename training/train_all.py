@@ -129,6 +129,18 @@ def finish_student(name, model, T, out, xte, yte, info, rows, graph_fn, teacher_
     return entry
 
 
+def train_ensemble(xtr, ytr, xte, yte, tlog, tfeat, seed, n, T=8):
+    """An SNE ensemble of n students (trainers.train_ensemble_bw) and its K table: every
+    subset's accuracy, logged per K and kept in the training info."""
+    m, info = trainers.train_ensemble_bw(xtr, ytr, xte, yte, tlog, tfeat, T=T, seed=seed, n=n)
+    ktab, subsets = trainers.ensemble_k_table(m, xte, yte, T)
+    info["k_table"] = ktab
+    info["subset_acc"] = subsets
+    for r in ktab:
+        log(f"  K={r['K']}: best {r['best_acc']:.4f} {r['best_subset']}, mean {r['mean_acc_all_subsets']:.4f}")
+    return m, info
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "models"))
@@ -180,12 +192,7 @@ def main():
     conv = m
 
     log("ensemble_bw")
-    m, info = trainers.train_ensemble_bw(xtr, ytr, xte, yte, tlog, tfeat, T=8, seed=4)
-    ktab, subsets = trainers.ensemble_k_table(m, xte, yte, 8)
-    info["k_table"] = ktab
-    info["subset_acc"] = subsets
-    for r in ktab:
-        log(f"  K={r['K']}: best {r['best_acc']:.4f} {r['best_subset']}, mean {r['mean_acc_all_subsets']:.4f}")
+    m, info = train_ensemble(xtr, ytr, xte, yte, tlog, tfeat, seed=4, n=4)
     students["ensemble_bw"] = finish_student(
         "ensemble_bw", m, 8, out, xte, yte, info, rows, nir_export.export_ensemble, teacher_acc,
         "SNE-style ensemble of 4 binary students 64-32-8 (node prefixes s0_..s3_), each with its "
@@ -203,12 +210,7 @@ def main():
 
     log("ensemble_bw8")
     # N = 8 students (twice ensemble_bw's); two per teacher feature slice (trainers.train_ensemble_bw)
-    m, info = trainers.train_ensemble_bw(xtr, ytr, xte, yte, tlog, tfeat, T=8, seed=6, n=8)
-    ktab, subsets = trainers.ensemble_k_table(m, xte, yte, 8)
-    info["k_table"] = ktab
-    info["subset_acc"] = subsets
-    for r in ktab:
-        log(f"  K={r['K']}: best {r['best_acc']:.4f} {r['best_subset']}, mean {r['mean_acc_all_subsets']:.4f}")
+    m, info = train_ensemble(xtr, ytr, xte, yte, tlog, tfeat, seed=6, n=8)
     students["ensemble_bw8"] = finish_student(
         "ensemble_bw8", m, 8, out, xte, yte, info, rows, nir_export.export_ensemble, teacher_acc,
         "SNE-style ensemble of 8 binary students 64-32-8 (node prefixes s0_..s7_), trained with "

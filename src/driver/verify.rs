@@ -249,19 +249,12 @@ impl CascadeCounts {
     }
 }
 
-/// The margin of sample `i` of the reference's outputs: the largest class's count over every
-/// step less the runner-up's, as [`cycle::output_margin`] counts the design's (spikes are 0/1,
-/// so the counts are integers).
+/// The margin of sample `i` of the reference's outputs, counted as the design's is
+/// ([`cycle::output_margin`]; spikes are 0/1, so the counts are integers).
 fn reference_margin(o: &data::Outputs, i: usize) -> u64 {
-    let mut counts = vec![0i64; o.numel];
-    for t in 0..o.steps {
-        for (c, v) in counts.iter_mut().zip(o.at(i, t)) {
-            *c += v.round() as i64;
-        }
-    }
-    counts.sort_unstable_by(|a, b| b.cmp(a));
-    let best = counts.first().copied().unwrap_or(0);
-    (best - counts.get(1).copied().unwrap_or(0)).max(0) as u64
+    let per_sample = o.steps * o.numel;
+    let raw: Vec<i64> = o.data[i * per_sample..(i + 1) * per_sample].iter().map(|v| v.round() as i64).collect();
+    cycle::output_margin(&raw, o.numel)
 }
 
 /// The cascade against the reference engine: `prefixes[k]` is the model pruned to the first
