@@ -60,6 +60,9 @@ fn print_view(r: &PlanReport) {
             for why in misfits {
                 println!("warning: the plan does not fit the {}: {why}", r.target);
             }
+            if let Some(l) = &r.logic {
+                print_logic(l, &r.target);
+            }
             if let Some(s) = streaming {
                 print_streaming(s, plan.external.is_some());
             }
@@ -103,6 +106,25 @@ fn print_view(r: &PlanReport) {
                 println!("fits {}", mapping.chip);
             }
         }
+    }
+}
+
+/// The predicted logic against the device's.
+fn print_logic(l: &spikefab::hw::logic::Logic, target: &str) {
+    let p = &l.predicted;
+    println!(
+        "logic (predicted, LUT4s within {:.0}% on designs held out of the model's fit): {} LUT4 of {} ({:.0}%), \
+         {} flip-flops of {}, {} carry cells",
+        l.error * 100.0,
+        p.lut4,
+        l.device_luts,
+        l.lut_share() * 100.0,
+        p.ff,
+        l.device_ffs,
+        p.carry
+    );
+    if p.lut4 > l.device_luts {
+        println!("warning: the predicted logic does not fit the {target}: {} LUT4 of {}", p.lut4, l.device_luts);
     }
 }
 

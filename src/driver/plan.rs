@@ -32,6 +32,8 @@ pub struct PlanReport {
     /// The weights' transfer against the datapath's work (FPGA plans on a board with external
     /// memory, given inputs).
     pub balance: Option<StreamBalance>,
+    /// The design's predicted logic (FPGA plans on a family with a fitted logic model).
+    pub logic: Option<crate::hw::logic::Logic>,
 }
 
 /// A streamed design's two limits per inference: moving the weights (the bandwidth bound, at
@@ -186,6 +188,7 @@ impl PlanReport {
             PlanView::Fpga { plan, streaming, .. } => {
                 let mut v = serde_json::to_value(plan.summary()).expect("plain data");
                 v["passes"] = json!(self.passes);
+                v["logic"] = json!(self.logic);
                 if let Some(s) = streaming {
                     v["external_memory"] = json!(s.figures);
                     v["external_memory"]["energy_per_pass"] = json!(s.energy_per_pass);
@@ -257,7 +260,12 @@ pub fn plan(
         });
         cycles = Some(measured);
     }
+    let logic = match &view {
+        PlanView::Fpga { plan, .. } => crate::hw::logic::Logic::of(plan, &target),
+        _ => None,
+    };
     Ok(PlanReport {
+        logic,
         model: prep.model.path.display().to_string(),
         target: target.name.clone(),
         steps,

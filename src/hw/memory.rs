@@ -471,7 +471,7 @@ fn blocks_of(m: &MemMap) -> u64 {
 
 /// A per-layer state memory or event list, or a streamed plan's spike plane: the RTL keeps it
 /// in a [`Bank`].
-fn is_banked(m: &Memory, banks: &[Bank]) -> bool {
+pub(crate) fn is_banked(m: &Memory, banks: &[Bank]) -> bool {
     matches!(m.role.as_str(), "membrane" | "static" | "synaptic" | "events")
         || m.role == "plane"
             && banks.iter().any(|b| b.kind == "plane" && m.layer.is_some_and(|k| b.layers.contains(&k)))

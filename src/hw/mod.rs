@@ -20,6 +20,7 @@
 //! [`quant::Layer`]: the layout adds placement, never changes the arithmetic.
 
 pub mod dense;
+pub mod logic;
 pub mod lower;
 mod memmap;
 pub mod memory;

@@ -323,8 +323,12 @@ pub(crate) fn compile(
     } else {
         None
     };
+    // The plan, with the units its RTL instantiates (the logic model's features, whatever the
+    // family: scripts/fit-logic.py fits the model from them and Yosys's counts).
     let summary = plan.summary();
-    write(out, "plan.json", &(serde_json::to_string_pretty(&summary).expect("plain data") + "\n"))?;
+    let mut plan_json = serde_json::to_value(&summary).expect("plain data");
+    plan_json["logic_features"] = serde_json::json!(crate::hw::logic::Features::of(&plan));
+    write(out, "plan.json", &(serde_json::to_string_pretty(&plan_json).expect("plain data") + "\n"))?;
     let exceeds_device = plan.device_misfits(&target);
     for why in &exceeds_device {
         progress.note(&format!("warning: the plan does not fit the {}: {why}", target.name));

@@ -1,0 +1,382 @@
+//! The logic model: the LUTs, flip-flops and carry cells a plan's RTL takes, predicted before
+//! synthesis (docs/hardware.md, "The logic model").
+//!
+//! A plan's RTL instantiates units whose size follows from the plan alone: an update datapath
+//! per group of layers (one for every layer in the sequential and streamed schedules, one per
+//! layer in the pipelined one) as wide as its widest layer, an accumulate unit per projection
+//! (event-driven: an adder per lane; dense: an AND and popcount per weight bit), a
+//! multiplexer per layer into its datapath, the memories' glue, and ROMs and RAMs mapped to
+//! logic. [`Features`] counts those; a family's [`Coefficients`] (fitted by
+//! `scripts/fit-logic.py` from Yosys on random plans, committed with the fit's commit) turn
+//! them into cell counts. The prediction is linear in the features, so each coefficient is the
+//! cells of one unit of a feature.
+//!
+//! Invariant: [`Features::of`] reads only the plan (the same plan gives the same features on
+//! every machine), and a coefficient file names only features [`Features::NAMES`] knows
+//! (checked when it is read; a unit test reads every committed file).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::dense::{self, Mode};
+use super::memory::bits_for;
+use super::{MemMap, Plan, Schedule};
+use crate::quant::{AccTarget, ProjKind};
+use crate::target::{Family, Target};
+
+/// What the plan instantiates, in the units the coefficients price (see [`Features::NAMES`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Features {
+    /// 1: the fixed part (the top's control, input load, output stream, pin wrapper).
+    pub one: f64,
+    /// Layers.
+    pub layers: f64,
+    /// Projections (each its own accumulate unit and event reader or plane reader).
+    pub projections: f64,
+    /// Convolution projections (their window address arithmetic).
+    pub conv_projections: f64,
+    /// Students of an ensemble whose design takes a run-time mask (the mask's gating).
+    pub students: f64,
+    /// Update datapaths: per datapath, its lanes x (membrane + static + synaptic widths).
+    pub update_bits: f64,
+    /// Each layer's words multiplexed into its datapath: per layer, its datapath's lanes x
+    /// membrane width.
+    pub update_mux_bits: f64,
+    /// Event-driven accumulate lanes: per event projection, the layer's lanes x the width it
+    /// accumulates into.
+    pub event_acc_bits: f64,
+    /// Dense accumulate bits: per dense projection, its weight word (lanes x plane word), each
+    /// bit an AND into a popcount.
+    pub dense_bits: f64,
+    /// Row and position counters: per layer, the bits of its rows.
+    pub row_bits: f64,
+    /// Saturating arithmetic: per layer whose writes saturate (a capped width), its lanes x
+    /// membrane width (the clamps in its accumulators and update).
+    pub saturate_bits: f64,
+    /// ROMs in logic: one per bit of width per 16 words (a LUT4's depth).
+    pub rom_logic: f64,
+    /// RAM bits in flip-flops.
+    pub ram_reg_bits: f64,
+    /// Memories in block or large RAM: their data widths (read registers and multiplexers).
+    pub block_mem_width: f64,
+}
+
+impl Features {
+    /// The feature names a coefficient file may use, in [`Features::values`]' order.
+    pub const NAMES: [&'static str; 14] = [
+        "one",
+        "layers",
+        "projections",
+        "conv_projections",
+        "students",
+        "update_bits",
+        "update_mux_bits",
+        "event_acc_bits",
+        "dense_bits",
+        "row_bits",
+        "saturate_bits",
+        "rom_logic",
+        "ram_reg_bits",
+        "block_mem_width",
+    ];
+
+    /// The values, in [`Features::NAMES`]' order.
+    pub fn values(&self) -> [f64; 14] {
+        [
+            self.one,
+            self.layers,
+            self.projections,
+            self.conv_projections,
+            self.students,
+            self.update_bits,
+            self.update_mux_bits,
+            self.event_acc_bits,
+            self.dense_bits,
+            self.row_bits,
+            self.saturate_bits,
+            self.rom_logic,
+            self.ram_reg_bits,
+            self.block_mem_width,
+        ]
+    }
+
+    /// The units `plan` instantiates.
+    pub fn of(plan: &Plan) -> Features {
+        let layers = &plan.layers;
+        // One datapath for every layer, or one per layer (pipelined), as wide as its widest.
+        let groups: Vec<Vec<usize>> = if plan.schedule == Schedule::Pipelined {
+            (0..layers.len()).map(|k| vec![k]).collect()
+        } else {
+            vec![(0..layers.len()).collect()]
+        };
+        let mut f = Features { one: 1.0, layers: layers.len() as f64, ..Features::default() };
+        if plan.takes_mask() {
+            f.students = plan.students.as_ref().map_or(0, |s| s.names.len()) as f64;
+        }
+        for ks in &groups {
+            let max = |g: &dyn Fn(usize) -> usize| ks.iter().map(|&k| g(k)).max().unwrap_or(0);
+            let lanes = max(&|k| layers[k].lanes);
+            let vw = max(&|k| layers[k].v_bits as usize);
+            let sw = max(&|k| layers[k].s_bits as usize);
+            let yw = max(&|k| layers[k].y_bits as usize);
+            f.update_bits += (lanes * (vw + sw + yw)) as f64;
+            f.update_mux_bits += (ks.len() * lanes * vw) as f64;
+        }
+        for (k, l) in layers.iter().enumerate() {
+            f.row_bits += bits_for(l.rows) as f64;
+            if l.saturate {
+                f.saturate_bits += (l.lanes * l.v_bits as usize) as f64;
+            }
+            for (pi, p) in l.projections.iter().enumerate() {
+                f.projections += 1.0;
+                if matches!(p.kind, ProjKind::Conv { .. }) {
+                    f.conv_projections += 1.0;
+                }
+                let width = match p.target {
+                    AccTarget::Dynamic if l.y_bits > 0 => l.y_bits,
+                    AccTarget::Dynamic => l.v_bits,
+                    AccTarget::Static => l.s_bits,
+                } as usize;
+                if dense::is(l, pi, Mode::Dense) {
+                    // A dense projection's geometry exists (the plan was built with it).
+                    let bits = dense::geometry(plan, k, pi).map(|d| d.weight_width).unwrap_or(l.lanes * width);
+                    f.dense_bits += bits as f64;
+                } else {
+                    f.event_acc_bits += (l.lanes * width) as f64;
+                }
+            }
+        }
+        // A memory in a bank is counted with its bank.
+        for m in plan.memories.iter().filter(|m| !super::memory::is_banked(m, &plan.banks)) {
+            match &m.map {
+                MemMap::Registers if m.rom => f.rom_logic += (m.width * m.depth.div_ceil(16)) as f64,
+                MemMap::Registers => f.ram_reg_bits += m.bits() as f64,
+                MemMap::BlockRam { .. } | MemMap::LargeRam { .. } | MemMap::External { .. } => {
+                    f.block_mem_width += m.width as f64
+                }
+                MemMap::Sram => {}
+            }
+        }
+        for b in &plan.banks {
+            if matches!(b.map, MemMap::Registers) {
+                f.ram_reg_bits += (b.depth * b.width) as f64;
+            } else {
+                f.block_mem_width += b.width as f64;
+            }
+        }
+        f
+    }
+}
+
+/// One kind of cell's coefficients: cells per unit of each named feature.
+pub type Cell = BTreeMap<String, f64>;
+
+/// A family's fitted logic model (a committed `src/hw/logic/<family>.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coefficients {
+    /// The family it prices (`ice40`).
+    pub family: String,
+    /// The synthesis the cells were counted after (tool, version, command).
+    pub synthesis: String,
+    /// How and when it was fitted: the command, the commit, the date, the designs.
+    pub fitted: Fitted,
+    /// LUT4s (the figure the device's `luts` caps).
+    pub lut4: Cell,
+    /// Flip-flops.
+    pub ff: Cell,
+    /// Carry cells.
+    pub carry: Cell,
+    /// The LUT4 prediction's error on designs the fit did not use.
+    pub error: Error,
+}
+
+/// The fit's provenance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fitted {
+    /// The command that fitted it.
+    pub command: String,
+    /// The commit whose RTL it synthesised.
+    pub commit: String,
+    /// The date.
+    pub date: String,
+    /// Designs fitted on.
+    pub designs: usize,
+}
+
+/// Measured relative error of the LUT4 prediction, `(predicted - yosys) / yosys`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Error {
+    /// Designs held out of the fit it was measured on.
+    pub designs: usize,
+    /// The largest |error| among them.
+    pub max_abs: f64,
+    /// The mean |error|.
+    pub mean_abs: f64,
+}
+
+/// A coefficient file that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("logic model {file}: {message}")]
+pub struct ModelError {
+    /// The file.
+    pub file: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Coefficients {
+    /// Parses a coefficient file's `text` (`file` names it in errors): every feature it names
+    /// must be one of [`Features::NAMES`], and every coefficient finite.
+    pub fn parse(file: &str, text: &str) -> Result<Coefficients, ModelError> {
+        let err = |message: String| ModelError { file: file.into(), message };
+        let c: Coefficients = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
+        for (kind, cell) in [("lut4", &c.lut4), ("ff", &c.ff), ("carry", &c.carry)] {
+            for (name, v) in cell {
+                if !Features::NAMES.contains(&name.as_str()) {
+                    return Err(err(format!(
+                        "{kind}: unknown feature '{name}' (known: {})",
+                        Features::NAMES.join(", ")
+                    )));
+                }
+                if !v.is_finite() {
+                    return Err(err(format!("{kind}: feature '{name}' has coefficient {v}")));
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// The committed model of `family` (None: none fitted yet).
+    pub fn of(family: Family) -> Option<Coefficients> {
+        let (file, text) = match family {
+            Family::Ice40 => ("src/hw/logic/ice40.json", include_str!("ice40.json")),
+            _ => return None,
+        };
+        Some(Self::parse(file, text).expect("a committed logic model parses (unit-tested)"))
+    }
+
+    /// `cell` priced on `f`, rounded to a whole cell (at least 0).
+    fn price(cell: &Cell, f: &Features) -> u64 {
+        let v: f64 =
+            Features::NAMES.iter().zip(f.values()).map(|(n, x)| cell.get(*n).copied().unwrap_or(0.0) * x).sum();
+        v.max(0.0).round() as u64
+    }
+
+    /// The predicted cells of a design with features `f`.
+    pub fn predict(&self, f: &Features) -> Cells {
+        Cells { lut4: Self::price(&self.lut4, f), ff: Self::price(&self.ff, f), carry: Self::price(&self.carry, f) }
+    }
+}
+
+/// Cell counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Cells {
+    /// LUT4s.
+    pub lut4: u64,
+    /// Flip-flops.
+    pub ff: u64,
+    /// Carry cells.
+    pub carry: u64,
+}
+
+/// A plan's predicted logic on its target's device.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Logic {
+    /// The features priced.
+    pub features: Features,
+    /// The predicted cells.
+    pub predicted: Cells,
+    /// The device's LUTs and flip-flops.
+    pub device_luts: u64,
+    /// See `device_luts`.
+    pub device_ffs: u64,
+    /// The model's stated LUT4 error (largest |relative error| held out of its fit).
+    pub error: f64,
+}
+
+impl Logic {
+    /// The logic of `plan` on `target` (None: no model for the family yet).
+    pub fn of(plan: &Plan, target: &Target) -> Option<Logic> {
+        let c = Coefficients::of(target.family)?;
+        let features = Features::of(plan);
+        Some(Logic {
+            predicted: c.predict(&features),
+            features,
+            device_luts: target.device.luts,
+            device_ffs: target.device.ffs,
+            error: c.error.max_abs,
+        })
+    }
+
+    /// The predicted LUT4s as a share of the device's.
+    pub fn lut_share(&self) -> f64 {
+        self.predicted.lut4 as f64 / self.device_luts.max(1) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hw::{PlanOptions, lower};
+    use crate::ir::dialect::{DialectOverrides, Preset};
+    use crate::target::ScheduleChoice;
+
+    fn plan(schedule: ScheduleChoice, lanes: usize) -> Plan {
+        let d = DialectOverrides { from: Some(Preset::Snntorch), timesteps: Some(8), ..Default::default() };
+        let m = crate::Model::load("models/mlp_bw/mlp_bw.nir".as_ref(), &d).unwrap();
+        let x = crate::data::InputBatch::load("models/digits_test_x.npy".as_ref(), &[64]).unwrap();
+        let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), 8);
+        o.input_stats = Some(crate::quant::InputStats::of(&x));
+        o.settings.schedule = Some(schedule);
+        o.settings.lanes = Some(lanes);
+        lower(&m, &o).unwrap()
+    }
+
+    #[test]
+    fn every_committed_model_parses_and_states_its_error() {
+        let c = Coefficients::of(Family::Ice40).expect("iCE40 has a model");
+        assert_eq!(c.family, "ice40");
+        assert!(c.fitted.designs > Features::NAMES.len(), "{c:?}");
+        assert!(c.error.designs > 0 && c.error.max_abs > 0.0 && c.error.mean_abs <= c.error.max_abs, "{c:?}");
+        assert!(!c.lut4.is_empty() && !c.ff.is_empty(), "{c:?}");
+        assert!(Coefficients::of(Family::Loihi).is_none());
+    }
+
+    #[test]
+    fn a_coefficient_file_names_only_known_features() {
+        let ok = r#"{"family":"ice40","synthesis":"s","fitted":{"command":"c","commit":"x","date":"d","designs":20},
+            "lut4":{"one":100,"layers":2.5},"ff":{},"carry":{},"error":{"designs":4,"max_abs":0.1,"mean_abs":0.05}}"#;
+        let c = Coefficients::parse("f.json", ok).unwrap();
+        let f = Features { one: 1.0, layers: 3.0, projections: 7.0, ..Features::default() };
+        assert_eq!(c.predict(&f), Cells { lut4: 108, ff: 0, carry: 0 });
+        let bad = ok.replace("\"layers\"", "\"lanes\"");
+        let e = Coefficients::parse("f.json", &bad).unwrap_err();
+        assert!(e.to_string().contains("f.json") && e.to_string().contains("unknown feature 'lanes'"), "{e}");
+        assert!(Coefficients::parse("f.json", &ok.replace("2.5", "1e999")).is_err());
+        assert!(Coefficients::parse("f.json", "{}").is_err());
+    }
+
+    #[test]
+    fn features_follow_the_units_each_schedule_instantiates() {
+        let seq = Features::of(&plan(ScheduleChoice::Sequential, 4));
+        let pipe = Features::of(&plan(ScheduleChoice::Pipelined, 4));
+        assert_eq!(Features::NAMES.len(), seq.values().len());
+        assert_eq!((seq.one, seq.layers, seq.projections), (1.0, 2.0, 2.0));
+        // One shared datapath against one per layer: the pipelined one is never narrower.
+        assert!(pipe.update_bits >= seq.update_bits, "{seq:?} {pipe:?}");
+        // Twice the lanes, twice the event accumulators.
+        let wide = Features::of(&plan(ScheduleChoice::Sequential, 8));
+        assert_eq!(wide.event_acc_bits, 2.0 * seq.event_acc_bits);
+        // The same plan, the same features.
+        assert_eq!(seq, Features::of(&plan(ScheduleChoice::Sequential, 4)));
+        // The serialised names are the coefficient files' names, in order.
+        let v = serde_json::to_value(&seq).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut names = Features::NAMES.to_vec();
+        names.sort();
+        assert_eq!(keys, names);
+    }
+}
