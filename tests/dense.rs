@@ -3,7 +3,9 @@
 
 use crate::common;
 
-use common::{plan_for, plan_modes, scratch, spikefab, students, tool_or_skip, up5k_with_luts, yosys_lut4};
+use common::{
+    assert_logic_predicted, plan_for, plan_modes, scratch, spikefab, students, tool_or_skip, up5k_with_luts, yosys_lut4,
+};
 use spikefab::hw::dense::{self, Gather, Mode, Plane};
 use spikefab::hw::{Plan, Schedule, schedule};
 use spikefab::quant::{ProjKind, Source};
@@ -363,7 +365,10 @@ fn auto_datapath_builds_event_driven_projections_when_dense_logic_does_not_fit()
         let (code, stdout, stderr) = spikefab(&args);
         assert_eq!(code, 0, "{stdout}\n{stderr}");
         let plan = serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
-        (yosys_lut4(&dir, "sf_mlp_bw"), plan)
+        let luts = yosys_lut4(&dir, "sf_mlp_bw");
+        // The logic model predicted it (docs/hardware.md, "The logic model").
+        assert_logic_predicted(&dir, luts);
+        (luts, plan)
     };
     let dense_in = |p: &serde_json::Value| plan_modes(p).iter().filter(|m| *m == "dense").count();
     let ((event, _), (auto, auto_plan)) = (luts("event"), luts("auto"));

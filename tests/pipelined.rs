@@ -6,7 +6,9 @@
 
 use crate::common;
 
-use common::{plan_modes, root, rtl_students, scratch, spikefab, tool_or_skip, up5k_with_luts, yosys_lut4};
+use common::{
+    assert_logic_predicted, plan_modes, root, rtl_students, scratch, spikefab, tool_or_skip, up5k_with_luts, yosys_lut4,
+};
 use spikefab::data::{Encoding, InputBatch};
 use spikefab::flow::cosim::{self, Simulator};
 use spikefab::hw::{Plan, PlanOptions, Schedule};
@@ -233,7 +235,10 @@ fn auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit() {
         args.extend(["--cosim-samples", "0", "--schedule", schedule, "-o", dir.to_str().unwrap()]);
         let (code, stdout, stderr) = spikefab(&args);
         assert_eq!(code, 0, "{stdout}\n{stderr}");
-        yosys_lut4(&dir, "sf_mlp_bw")
+        let luts = yosys_lut4(&dir, "sf_mlp_bw");
+        // The logic model predicted it (docs/hardware.md, "The logic model").
+        assert_logic_predicted(&dir, luts);
+        luts
     };
     let (seq, pipe) = (luts("sequential"), luts("pipelined"));
     assert!(seq < pipe, "sequential {seq} LUT4, pipelined {pipe}");

@@ -113,8 +113,8 @@ fn print_view(r: &PlanReport) {
 fn print_logic(l: &spikefab::hw::logic::Logic, target: &str) {
     let p = &l.predicted;
     println!(
-        "logic (predicted, LUT4s within {:.0}% on designs held out of the model's fit): {} LUT4 of {} ({:.0}%), \
-         {} flip-flops of {}, {} carry cells",
+        "logic (predicted; the model's LUT4 error is up to {:.0}% on designs held out of its fit): {} LUT4 of {} \
+         ({:.0}%), {} flip-flops of {}, {} carry cells",
         l.error * 100.0,
         p.lut4,
         l.device_luts,
@@ -123,8 +123,10 @@ fn print_logic(l: &spikefab::hw::logic::Logic, target: &str) {
         l.device_ffs,
         p.carry
     );
-    if p.lut4 > l.device_luts {
-        println!("warning: the predicted logic does not fit the {target}: {} LUT4 of {}", p.lut4, l.device_luts);
+    for (what, need, have) in [("LUT4", p.lut4, l.device_luts), ("flip-flops", p.ff, l.device_ffs)] {
+        if need > have {
+            println!("warning: the predicted logic does not fit the {target}: {need} {what} of {have}");
+        }
     }
 }
 

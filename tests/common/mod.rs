@@ -245,6 +245,25 @@ pub fn yosys_lut4(dir: &Path, module: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// Checks the committed iCE40 logic model against Yosys: the LUT4s it predicts from the
+/// features in `dir`'s plan.json (what `compile` wrote) are within the model's stated error
+/// (its largest on the designs held out of its fit) of `yosys`, Yosys's count for that design.
+pub fn assert_logic_predicted(dir: &Path, yosys: u64) {
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    let c = spikefab::hw::logic::Coefficients::of(spikefab::target::Family::Ice40).unwrap();
+    let f = &plan["logic_features"];
+    let predicted: f64 =
+        c.lut4.iter().map(|(k, v)| v * f[k].as_f64().unwrap_or_else(|| panic!("plan.json lacks feature {k}"))).sum();
+    let err = (predicted.round() - yosys as f64) / yosys as f64;
+    assert!(
+        err.abs() <= c.error.max_abs,
+        "{}: predicted {predicted:.0} LUT4, Yosys {yosys}: error {err:+.3} beyond the stated {}",
+        dir.display(),
+        c.error.max_abs
+    );
+}
+
 /// A target file in `dir`: the UP5K (schedule auto) named `up5k-small`, with `luts` LUT4s.
 pub fn up5k_with_luts(dir: &Path, luts: u64) -> PathBuf {
     let up5k = std::fs::read_to_string(root().join("targets/ice40-up5k.toml")).unwrap();
