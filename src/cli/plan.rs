@@ -111,22 +111,9 @@ fn print_view(r: &PlanReport) {
 
 /// The predicted logic against the device's.
 fn print_logic(l: &spikefab::hw::logic::Logic, target: &str) {
-    let p = &l.predicted;
-    println!(
-        "logic (predicted; the model's LUT4 error is up to {:.0}% on designs held out of its fit): {} LUT4 of {} \
-         ({:.0}%), {} flip-flops of {}, {} carry cells",
-        l.error * 100.0,
-        p.lut4,
-        l.device_luts,
-        l.lut_share() * 100.0,
-        p.ff,
-        l.device_ffs,
-        p.carry
-    );
-    for (what, need, have) in [("LUT4", p.lut4, l.device_luts), ("flip-flops", p.ff, l.device_ffs)] {
-        if need > have {
-            println!("warning: the predicted logic does not fit the {target}: {need} {what} of {have}");
-        }
+    println!("logic: {}", l.line());
+    if let Some(why) = l.misfit() {
+        println!("warning: the design is predicted not to fit the {target}: {why}");
     }
 }
 

@@ -302,6 +302,12 @@ pub fn print_estimate(e: &Estimate) {
     for why in &e.exceeds_device {
         println!("  warning: does not fit the device: {why}");
     }
+    if let Some(l) = &e.logic {
+        println!("  logic: {}", l.line());
+        if let Some(why) = l.misfit() {
+            println!("  warning: an estimate of a design predicted not to fit the device: {why}");
+        }
+    }
     let total = e.energy_per_inference_j.max(f64::MIN_POSITIVE);
     let parts: Vec<String> = e
         .components

@@ -182,6 +182,9 @@ pub struct Estimate {
     /// estimate is of a design the device cannot hold.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub exceeds_device: Vec<String>,
+    /// The design's predicted logic (FPGA families with a fitted logic model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logic: Option<crate::hw::logic::Logic>,
 }
 
 /// Accesses of every memory in one inference: (memory index in the plan, reads + writes).
@@ -510,5 +513,6 @@ pub fn estimate(plan: &Plan, t: &Target, run: &BatchResult) -> Estimate {
         schedule: Some(plan.schedule_note.clone().unwrap_or_else(|| plan.schedule.name().to_string())),
         basis: None,
         exceeds_device: plan.device_misfits(t),
+        logic: crate::hw::logic::Logic::of(plan, t),
     }
 }

@@ -335,7 +335,14 @@ impl Design for PlanDesign {
                 }
                 row.notes.extend(r.failures);
             }
-            None if open => row.notes.push("logic unchecked: no bitstream build (give --bitstream)".into()),
+            None if open => row.notes.push(match crate::hw::logic::Logic::of(plan, t) {
+                Some(l) => format!(
+                    "logic unchecked: no bitstream build (give --bitstream); {}{}",
+                    l.line(),
+                    l.misfit().map(|why| format!("; a design predicted not to fit: {why}")).unwrap_or_default()
+                ),
+                None => "logic unchecked: no bitstream build (give --bitstream)".into(),
+            }),
             _ => {}
         }
         Ok(row)

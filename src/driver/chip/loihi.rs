@@ -263,6 +263,7 @@ impl ChipRun for Run<'_> {
             target: target.name.clone(),
             schedule: None,
             exceeds_device: vec![],
+            logic: None,
             basis: Some(basis),
             kind: target.kind.to_string(),
             samples: self.records.len(),

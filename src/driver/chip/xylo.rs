@@ -261,6 +261,7 @@ impl ChipRun for Run<'_> {
             target: target.name.clone(),
             schedule: None,
             exceeds_device: vec![],
+            logic: None,
             basis: Some(format!(
                 "the core's published dynamic inference power, {p} W (Xylo Audio 2, Bos and Muir 2024), times {ts} \
                  steps of {} s; an estimate for a network of a different size and activity",

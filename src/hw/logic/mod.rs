@@ -315,6 +315,40 @@ impl Logic {
     pub fn lut_share(&self) -> f64 {
         self.predicted.lut4 as f64 / self.device_luts.max(1) as f64
     }
+
+    /// Why the design is predicted not to fit the device: its predicted LUT4s or flip-flops
+    /// exceed the device's (None: both within).
+    pub fn misfit(&self) -> Option<String> {
+        let p = &self.predicted;
+        let over: Vec<String> = [("LUT4", p.lut4, self.device_luts), ("flip-flops", p.ff, self.device_ffs)]
+            .into_iter()
+            .filter(|(_, need, have)| need > have)
+            .map(|(what, need, have)| format!("{need} {what} of the device's {have}"))
+            .collect();
+        (!over.is_empty()).then(|| {
+            format!(
+                "the logic model predicts {} (its LUT4 error is up to {:.0}%)",
+                over.join(" and "),
+                self.error * 100.0
+            )
+        })
+    }
+
+    /// One line: the predicted cells against the device's.
+    pub fn line(&self) -> String {
+        let p = &self.predicted;
+        format!(
+            "{} LUT4 of {} ({:.0}%), {} flip-flops of {}, {} carry cells (predicted; the model's LUT4 error is up to \
+             {:.0}% on designs held out of its fit)",
+            p.lut4,
+            self.device_luts,
+            self.lut_share() * 100.0,
+            p.ff,
+            self.device_ffs,
+            p.carry,
+            self.error * 100.0
+        )
+    }
 }
 
 #[cfg(test)]
