@@ -2,7 +2,7 @@
 """Fits spikefab's logic model (src/hw/logic/) from Yosys on this project's own designs.
 
   scripts/fit-logic.py BIN OUT [--target ice40-up5k] [--designs 36] [--jobs 2] [--seed 1]
-                       [--write]
+                       [--refresh] [--write | --check]
 
 BIN is a spikefab binary (a release build), OUT a work folder (kept: a design already
 synthesised there is not built again). For each design, `spikefab compile --backend verilog
@@ -21,7 +21,9 @@ model prices), and Yosys runs the target's own synthesis script (the flow's .ys)
 
 Prints one line per design and the error; with --write it writes the family's coefficient
 file (src/hw/logic/<family>.json, with the commit, date and command) and the held-out table
-(docs/results/logic-model.md). Needs numpy and nir (the spikefab-py venv has both) and Yosys
+(docs/results/logic-model.md). --check fits nothing: it measures the committed coefficients
+on the held-out designs of --target (another device of the family), and with --write records
+that device's error in the coefficient file. Needs numpy and nir (the spikefab-py venv has both) and Yosys
 on the PATH. About 15 minutes on 2 cores at the default 36 designs.
 """
 import argparse
@@ -288,6 +290,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--refresh", action="store_true",
                     help="recompile the cached designs and take their new features when their RTL is unchanged")
+    ap.add_argument("--check", action="store_true",
+                    help="fit nothing: measure the committed coefficients on the held-out designs of --target")
     ap.add_argument("--write", action="store_true", help="write the coefficient file and the results table")
     a = ap.parse_args()
     bin_, out = os.path.realpath(a.bin), os.path.realpath(a.out)
@@ -295,7 +299,8 @@ def main():
     family = {"ice40-up5k": "ice40", "ice40-hx8k": "ice40"}.get(a.target)
     if family is None:
         sys.exit(f"no logic-model fit for target {a.target} yet (ice40-up5k, ice40-hx8k)")
-    fit, held = fit_designs(a.designs, a.seed, out, a.target), held_out(a.target)
+    fit = [] if a.check else fit_designs(a.designs, a.seed, out, a.target)
+    held = held_out(a.target)
     t0 = time.time()
     results = {}
     with cf.ThreadPoolExecutor(a.jobs) as ex:
@@ -317,18 +322,25 @@ def main():
         y = {k: np.array([results[d[0]][1][k] for d in ok], float) for k in KINDS}
         return ok, x, y
 
-    fok, fx, fy = rows(fit)
     hok, hx, hy = rows(held)
-    if len(fok) < len(feats) + 4:
-        sys.exit(f"only {len(fok)} fit designs built; need at least {len(feats) + 4}")
     coef = {}
-    for k in KINDS:
-        wgt = 1.0 / np.maximum(fy[k], 1.0)
-        coef[k] = nnls(fx * wgt[:, None], fy[k] * wgt)
+    if a.check:
+        committed = json.load(open(os.path.join(REPO, "src", "hw", "logic", f"{family}.json")))
+        for k in KINDS:
+            coef[k] = np.array([committed[k].get(f, 0.0) for f in feats])
+        print(f"\nthe committed model (fitted at {committed['fitted']['commit']}) on {a.target}")
+    else:
+        fok, fx, fy = rows(fit)
+        if len(fok) < len(feats) + 4:
+            sys.exit(f"only {len(fok)} fit designs built; need at least {len(feats) + 4}")
+        for k in KINDS:
+            wgt = 1.0 / np.maximum(fy[k], 1.0)
+            coef[k] = nnls(fx * wgt[:, None], fy[k] * wgt)
+        fit_err = (np.maximum(fx @ coef["lut4"], 0).round() - fy["lut4"]) / fy["lut4"]
+        print(f"\nfit: {len(fok)} designs, LUT4 |error| mean {np.abs(fit_err).mean():.3f} "
+              f"max {np.abs(fit_err).max():.3f}")
     pred = lambda x, k: np.maximum(x @ coef[k], 0).round()
-    fit_err = (pred(fx, "lut4") - fy["lut4"]) / fy["lut4"]
     held_err = (pred(hx, "lut4") - hy["lut4"]) / hy["lut4"]
-    print(f"\nfit: {len(fok)} designs, LUT4 |error| mean {np.abs(fit_err).mean():.3f} max {np.abs(fit_err).max():.3f}")
     print(f"held out: {len(hok)} designs, LUT4 |error| mean {np.abs(held_err).mean():.3f} "
           f"max {np.abs(held_err).max():.3f}")
     table = []
@@ -341,6 +353,21 @@ def main():
     failed = [f"{n}: {r}" for n, r in results.items() if isinstance(r, str)]
     for f in failed:
         print("not built:", f)
+    error = {"designs": len(hok), "max_abs": round(float(np.abs(held_err).max()), 4),
+             "mean_abs": round(float(np.abs(held_err).mean()), 4)}
+    if a.check:
+        with open(os.path.join(out, "held_out.md"), "w") as f:
+            f.write("\n".join(table) + "\n")
+        if a.write:
+            # The committed model's error on this device, beside the others'.
+            path = os.path.join(REPO, "src", "hw", "logic", f"{family}.json")
+            committed = json.load(open(path))
+            committed["error"][a.target] = error
+            with open(path, "w") as f:
+                json.dump(committed, f, indent=1)
+                f.write("\n")
+            print(f"wrote {a.target}'s error into src/hw/logic/{family}.json")
+        return
     if not a.write:
         return
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -353,8 +380,7 @@ def main():
         "synthesis": f"{yv}: the flow's synth_ice40 script ({a.target})",
         "fitted": {"command": cmd, "commit": commit, "date": date, "designs": len(fok)},
         **{k: {f: round(float(v), 4) for f, v in zip(feats, coef[k]) if v > 0} for k in KINDS},
-        "error": {"designs": len(hok), "max_abs": round(float(np.abs(held_err).max()), 4),
-                  "mean_abs": round(float(np.abs(held_err).mean()), 4)},
+        "error": {a.target: error},
     }
     with open(os.path.join(REPO, "src", "hw", "logic", f"{family}.json"), "w") as f:
         json.dump(model, f, indent=1)

@@ -256,11 +256,11 @@ pub fn assert_logic_predicted(dir: &Path, yosys: u64) {
     let predicted: f64 =
         c.lut4.iter().map(|(k, v)| v * f[k].as_f64().unwrap_or_else(|| panic!("plan.json lacks feature {k}"))).sum();
     let err = (predicted.round() - yosys as f64) / yosys as f64;
+    let stated = c.error_on(plan["target"].as_str().unwrap());
     assert!(
-        err.abs() <= c.error.max_abs,
-        "{}: predicted {predicted:.0} LUT4, Yosys {yosys}: error {err:+.3} beyond the stated {}",
-        dir.display(),
-        c.error.max_abs
+        err.abs() <= stated,
+        "{}: predicted {predicted:.0} LUT4, Yosys {yosys}: error {err:+.3} beyond the stated {stated}",
+        dir.display()
     );
 }
 

@@ -187,8 +187,9 @@ pub struct Coefficients {
     pub ff: Cell,
     /// Carry cells.
     pub carry: Cell,
-    /// The LUT4 prediction's error on designs the fit did not use.
-    pub error: Error,
+    /// The LUT4 prediction's error on designs the fit did not use, per device (target name)
+    /// it was measured on.
+    pub error: BTreeMap<String, Error>,
 }
 
 /// The fit's provenance.
@@ -205,7 +206,7 @@ pub struct Fitted {
     pub designs: usize,
 }
 
-/// Measured relative error of the LUT4 prediction, `(predicted - yosys) / yosys`.
+/// Measured relative error of the LUT4 prediction on one device, `(predicted - yosys) / yosys`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Error {
@@ -258,6 +259,15 @@ impl Coefficients {
         Some(Self::parse(file, text).expect("a committed logic model parses (unit-tested)"))
     }
 
+    /// The stated LUT4 error on `target`: its own measured largest |error|, else the largest
+    /// measured on any device of the family.
+    pub fn error_on(&self, target: &str) -> f64 {
+        match self.error.get(target) {
+            Some(e) => e.max_abs,
+            None => self.error.values().map(|e| e.max_abs).fold(0.0, f64::max),
+        }
+    }
+
     /// `cell` priced on `f`, rounded to a whole cell (at least 0).
     fn price(cell: &Cell, f: &Features) -> u64 {
         let v: f64 =
@@ -293,7 +303,8 @@ pub struct Logic {
     pub device_luts: u64,
     /// See `device_luts`.
     pub device_ffs: u64,
-    /// The model's stated LUT4 error (largest |relative error| held out of its fit).
+    /// The model's stated LUT4 error on this device (largest |relative error| on designs held
+    /// out of its fit, [`Coefficients::error_on`]).
     pub error: f64,
 }
 
@@ -307,7 +318,7 @@ impl Logic {
             features,
             device_luts: target.device.luts,
             device_ffs: target.device.ffs,
-            error: c.error.max_abs,
+            error: c.error_on(&target.name),
         })
     }
 
@@ -374,7 +385,14 @@ mod tests {
         let c = Coefficients::of(Family::Ice40).expect("iCE40 has a model");
         assert_eq!(c.family, "ice40");
         assert!(c.fitted.designs > Features::NAMES.len(), "{c:?}");
-        assert!(c.error.designs > 0 && c.error.max_abs > 0.0 && c.error.mean_abs <= c.error.max_abs, "{c:?}");
+        for t in ["ice40-up5k", "ice40-hx8k"] {
+            let e = &c.error[t];
+            assert!(e.designs > 0 && e.max_abs > 0.0 && e.mean_abs <= e.max_abs, "{t}: {c:?}");
+            assert_eq!(c.error_on(t), e.max_abs);
+        }
+        // A device not measured: the family's worst.
+        let worst = c.error.values().map(|e| e.max_abs).fold(0.0, f64::max);
+        assert_eq!(c.error_on("ice40-lp1k"), worst);
         assert!(!c.lut4.is_empty() && !c.ff.is_empty(), "{c:?}");
         assert!(Coefficients::of(Family::Loihi).is_none());
     }
@@ -382,7 +400,7 @@ mod tests {
     #[test]
     fn a_coefficient_file_names_only_known_features() {
         let ok = r#"{"family":"ice40","synthesis":"s","fitted":{"command":"c","commit":"x","date":"d","designs":20},
-            "lut4":{"one":100,"layers":2.5},"ff":{},"carry":{},"error":{"designs":4,"max_abs":0.1,"mean_abs":0.05}}"#;
+            "lut4":{"one":100,"layers":2.5},"ff":{},"carry":{},"error":{"ice40-up5k":{"designs":4,"max_abs":0.1,"mean_abs":0.05}}}"#;
         let c = Coefficients::parse("f.json", ok).unwrap();
         let f = Features { one: 1.0, layers: 3.0, projections: 7.0, ..Features::default() };
         assert_eq!(c.predict(&f), Cells { lut4: 108, ff: 0, carry: 0 });
