@@ -220,6 +220,11 @@ def test_plan_is_the_cli_plan(mlp, tmp_path):
         cli = cli_json("plan", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(inputs), "--target", target)
         assert p.to_dict() == cli, target
         assert p.passed and p.failure is None
+    # The logic model's prediction beside the device's cells (an iCE40 model only, so far).
+    logic = spikefab.plan(mlp, X[:16], target="ice40-up5k").to_dict()["logic"]
+    assert logic["predicted"]["lut4"] > 0 and logic["device_luts"] == 5280 and 0 < logic["error"] < 0.5
+    assert logic["features"]["layers"] == 2
+    assert spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["logic"] is None
     # On a board with external memory, the weights' transfer set against the measured compute.
     b = spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["external_memory"]["balance"]
     assert 0 < b["fraction_of_bound"] <= 1 and b["compute_s"] > 0 and b["transfer_s"] > 0
