@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 
 import numpy as np
 import nir
@@ -43,7 +44,7 @@ import nir
 REPO = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
 INPUTS = os.path.join(REPO, "models", "digits_test_x.npy")
 DT = 1e-4
-KINDS = ("lut4", "ff", "carry")
+KINDS = ("lut4", "ff", "carry", "lc")
 
 
 def lif(shape, beta, thr):
@@ -246,12 +247,24 @@ def build(bin_, out, design, refresh):
         if r.returncode != 0 or not os.path.exists(done):
             return f"yosys exit {r.returncode}"
         json.dump(spec, open(os.path.join(d, "spec.json"), "w"))
+    # nextpnr's packer: the logic cells (a LUT4, a flip-flop and a carry each, shared only when
+    # they connect) that placement has to fit in the device's.
+    packed = os.path.join(d, "pack.json")
+    if not os.path.exists(packed):
+        top = [f for f in os.listdir(d) if f.endswith(".ys")][0][:-3]
+        args = tomllib.load(open(os.path.join(REPO, "targets", opts[opts.index("--target") + 1] + ".toml"),
+                                 "rb"))["device"]["nextpnr_args"]
+        r = run(["nextpnr-ice40", *args, "--json", top + ".json", "--pcf", top + ".pcf", "--pack-only", "--report",
+                 "pack.json", "-q"], cwd=d, log=os.path.join(d, "pack.log"))
+        if r.returncode != 0 or not os.path.exists(packed):
+            return f"nextpnr --pack-only exit {r.returncode}"
     plan = json.load(open(os.path.join(d, "plan.json")))
     cells = json.load(open(done))["design"]["num_cells_by_type"]
     got = {
         "lut4": cells.get("SB_LUT4", 0),
         "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
         "carry": cells.get("SB_CARRY", 0),
+        "lc": json.load(open(packed))["utilization"]["ICESTORM_LC"]["used"],
     }
     return plan["logic_features"], got, plan["schedule"]
 
@@ -341,20 +354,24 @@ def main():
               f"max {np.abs(fit_err).max():.3f}")
     pred = lambda x, k: np.maximum(x @ coef[k], 0).round()
     held_err = (pred(hx, "lut4") - hy["lut4"]) / hy["lut4"]
+    lc_err = (pred(hx, "lc") - hy["lc"]) / hy["lc"]
     print(f"held out: {len(hok)} designs, LUT4 |error| mean {np.abs(held_err).mean():.3f} "
-          f"max {np.abs(held_err).max():.3f}")
+          f"max {np.abs(held_err).max():.3f}; logic cells |error| mean {np.abs(lc_err).mean():.3f} "
+          f"max {np.abs(lc_err).max():.3f}")
     table = []
     for d, x, e in zip(hok, hx, held_err):
         r = results[d[0]]
         p = {k: int(max(x @ coef[k], 0).round()) for k in KINDS}
-        table.append(f"| {d[3]} | {r[2]} | {r[1]['lut4']:,} | {p['lut4']:,} | {e:+.1%} | {r[1]['ff']:,} | {p['ff']:,} "
-                     f"| {r[1]['carry']:,} | {p['carry']:,} |")
+        le = (p["lc"] - r[1]["lc"]) / r[1]["lc"]
+        table.append(f"| {d[3]} | {r[2]} | {r[1]['lut4']:,} | {p['lut4']:,} | {e:+.1%} | {r[1]['lc']:,} | {p['lc']:,} "
+                     f"| {le:+.1%} | {r[1]['ff']:,} | {p['ff']:,} | {r[1]['carry']:,} | {p['carry']:,} |")
         print(table[-1])
     failed = [f"{n}: {r}" for n, r in results.items() if isinstance(r, str)]
     for f in failed:
         print("not built:", f)
-    error = {"designs": len(hok), "max_abs": round(float(np.abs(held_err).max()), 4),
-             "mean_abs": round(float(np.abs(held_err).mean()), 4)}
+    stat = lambda e: {"designs": len(hok), "max_abs": round(float(np.abs(e).max()), 4),
+                      "mean_abs": round(float(np.abs(e).mean()), 4)}
+    error = {"lut4": stat(held_err), "lc": stat(lc_err)}
     if a.check:
         with open(os.path.join(out, "held_out.md"), "w") as f:
             f.write("\n".join(table) + "\n")

@@ -367,7 +367,7 @@ fn auto_datapath_builds_event_driven_projections_when_dense_logic_does_not_fit()
         let plan = serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
         let luts = yosys_lut4(&dir, "sf_mlp_bw");
         // The logic model predicted it (docs/hardware.md, "The logic model").
-        assert_logic_predicted(&dir, luts);
+        assert_logic_predicted(&dir, "sf_mlp_bw", luts);
         (luts, plan)
     };
     let dense_in = |p: &serde_json::Value| plan_modes(p).iter().filter(|m| *m == "dense").count();

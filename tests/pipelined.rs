@@ -237,7 +237,7 @@ fn auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit() {
         assert_eq!(code, 0, "{stdout}\n{stderr}");
         let luts = yosys_lut4(&dir, "sf_mlp_bw");
         // The logic model predicted it (docs/hardware.md, "The logic model").
-        assert_logic_predicted(&dir, luts);
+        assert_logic_predicted(&dir, "sf_mlp_bw", luts);
         luts
     };
     let (seq, pipe) = (luts("sequential"), luts("pipelined"));

@@ -106,6 +106,12 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
     for why in &x.exceeds_device {
         println!("  warning: does not fit the device: {why}");
     }
+    if let Some(l) = &x.logic {
+        println!("  logic: {}", l.line());
+        if let Some(why) = l.misfit() {
+            println!("  warning: the design is predicted not to fit the device: {why}");
+        }
+    }
     if let Some(s) = &x.active_students {
         println!("  students at power-on: {} (the board's act port; the checks below run only them)", s.join(", "));
     }
@@ -205,6 +211,26 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
             );
             if let (Some(lc), Some(io)) = (&f.logic_cells, &f.ios) {
                 println!("  placed: {} logic cells, {} I/O", u(lc), u(io));
+            }
+            if let Some(l) = &x.logic {
+                let err = |p: u64, m: u64| (p as f64 - m as f64) / m.max(1) as f64 * 100.0;
+                print!(
+                    "  logic model: predicted {} LUT4, synthesis {} ({:+.1}%; its stated error is up to {:.0}%)",
+                    l.predicted.lut4,
+                    f.luts.used,
+                    err(l.predicted.lut4, f.luts.used),
+                    l.error * 100.0
+                );
+                match &f.logic_cells {
+                    Some(lc) => println!(
+                        "; predicted {} logic cells, placed {} ({:+.1}%; up to {:.0}%)",
+                        l.predicted.lc,
+                        lc.used,
+                        err(l.predicted.lc, lc.used),
+                        l.lc_error * 100.0
+                    ),
+                    None => println!(),
+                }
             }
             let icetime = f.fmax_icetime_mhz.map_or_else(
                 || format!("no icetime: {}", f.icetime_missing.as_deref().unwrap_or("no figure")),

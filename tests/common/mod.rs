@@ -245,23 +245,43 @@ pub fn yosys_lut4(dir: &Path, module: &str) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// Checks the committed iCE40 logic model against Yosys: the LUT4s it predicts from the
-/// features in `dir`'s plan.json (what `compile` wrote) are within the model's stated error
-/// (its largest on the designs held out of its fit) of `yosys`, Yosys's count for that design.
-pub fn assert_logic_predicted(dir: &Path, yosys: u64) {
+/// Checks the committed iCE40 logic model against the open flow on the UP5K design compiled
+/// into `dir` (its plan.json's features, what `compile` wrote) and synthesised there by
+/// [`yosys_lut4`]: the LUT4s it predicts are within the model's stated error of `yosys`, and
+/// the logic cells within its stated error of what nextpnr's packer makes of the netlist.
+pub fn assert_logic_predicted(dir: &Path, module: &str, yosys: u64) {
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["target"], "ice40-up5k");
     let c = spikefab::hw::logic::Coefficients::of(spikefab::target::Family::Ice40).unwrap();
     let f = &plan["logic_features"];
-    let predicted: f64 =
-        c.lut4.iter().map(|(k, v)| v * f[k].as_f64().unwrap_or_else(|| panic!("plan.json lacks feature {k}"))).sum();
-    let err = (predicted.round() - yosys as f64) / yosys as f64;
-    let stated = c.error_on(plan["target"].as_str().unwrap());
-    assert!(
-        err.abs() <= stated,
-        "{}: predicted {predicted:.0} LUT4, Yosys {yosys}: error {err:+.3} beyond the stated {stated}",
-        dir.display()
-    );
+    let price = |cell: &spikefab::hw::logic::Cell| -> f64 {
+        let v: f64 =
+            cell.iter().map(|(k, v)| v * f[k].as_f64().unwrap_or_else(|| panic!("plan.json lacks feature {k}"))).sum();
+        v.round()
+    };
+    let ok = Command::new("nextpnr-ice40")
+        .args(["--up5k", "--package", "sg48", "--json", &format!("{module}.json"), "--pcf", &format!("{module}.pcf")])
+        .args(["--pack-only", "--report", "pack.json", "-q"])
+        .current_dir(dir)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "nextpnr-ice40 --pack-only failed in {}", dir.display());
+    let pack: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("pack.json")).unwrap()).unwrap();
+    let packed = pack["utilization"]["ICESTORM_LC"]["used"].as_u64().unwrap();
+    let (lut4_err, lc_err) = c.error_on("ice40-up5k");
+    for (what, predicted, measured, stated) in
+        [("LUT4", price(&c.lut4), yosys, lut4_err), ("logic cells", price(&c.lc), packed, lc_err)]
+    {
+        let err = (predicted - measured as f64) / measured as f64;
+        assert!(
+            err.abs() <= stated,
+            "{}: predicted {predicted} {what}, measured {measured}: error {err:+.3} beyond the stated {stated}",
+            dir.display()
+        );
+    }
 }
 
 /// A target file in `dir`: the UP5K (schedule auto) named `up5k-small`, with `luts` LUT4s.

@@ -303,7 +303,13 @@ pub(crate) fn compile(
                 built = Some(attempt);
                 break;
             };
-            progress.note(&format!("the design {why}: {}", p.1));
+            // Whether the logic model saw it coming: the report says when it was wrong.
+            let predicted = crate::hw::logic::Logic::of(&plan, &target).map_or(String::new(), |l| {
+                let verdict =
+                    if l.misfit().is_some() { "predicted it not to fit" } else { "was wrong: it predicted a fit" };
+                format!(" (the logic model {verdict}: {} LUT4, {} flip-flops)", l.predicted.lut4, l.predicted.ff)
+            });
+            progress.note(&format!("the design {why}{predicted}: {}", p.1));
             for (name, _) in &d.files {
                 let path = out.join(name);
                 std::fs::remove_file(&path).map_err(|e| FlowError::Io(format!("{}: {e}", path.display())))?;
@@ -329,6 +335,7 @@ pub(crate) fn compile(
     let mut plan_json = serde_json::to_value(&summary).expect("plain data");
     plan_json["logic_features"] = serde_json::json!(crate::hw::logic::Features::of(&plan));
     write(out, "plan.json", &(serde_json::to_string_pretty(&plan_json).expect("plain data") + "\n"))?;
+    let logic = crate::hw::logic::Logic::of(&plan, &target);
     let exceeds_device = plan.device_misfits(&target);
     for why in &exceeds_device {
         progress.note(&format!("warning: the plan does not fit the {}: {why}", target.name));
@@ -339,6 +346,7 @@ pub(crate) fn compile(
         files: design.as_ref().map(|d| d.files.iter().map(|(n, _)| n.clone()).collect()),
         plan: summary,
         exceeds_device,
+        logic,
         hls: hls_design.map(|d| HlsInfo {
             top: d.top,
             dir: hls_dir.display().to_string(),

@@ -187,9 +187,22 @@ pub struct Coefficients {
     pub ff: Cell,
     /// Carry cells.
     pub carry: Cell,
-    /// The LUT4 prediction's error on designs the fit did not use, per device (target name)
-    /// it was measured on.
-    pub error: BTreeMap<String, Error>,
+    /// Logic cells after packing (nextpnr's: a LUT4, a flip-flop and a carry share one only
+    /// when they connect), the figure placement must fit in the device's.
+    pub lc: Cell,
+    /// The predictions' error on designs the fit did not use, per device (target name) it was
+    /// measured on.
+    pub error: BTreeMap<String, DeviceError>,
+}
+
+/// The measured error on one device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceError {
+    /// Of the LUT4s.
+    pub lut4: Error,
+    /// Of the packed logic cells.
+    pub lc: Error,
 }
 
 /// The fit's provenance.
@@ -206,7 +219,7 @@ pub struct Fitted {
     pub designs: usize,
 }
 
-/// Measured relative error of the LUT4 prediction on one device, `(predicted - yosys) / yosys`.
+/// Measured relative error of a prediction on one device, `(predicted - measured) / measured`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Error {
@@ -234,7 +247,7 @@ impl Coefficients {
     pub fn parse(file: &str, text: &str) -> Result<Coefficients, ModelError> {
         let err = |message: String| ModelError { file: file.into(), message };
         let c: Coefficients = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
-        for (kind, cell) in [("lut4", &c.lut4), ("ff", &c.ff), ("carry", &c.carry)] {
+        for (kind, cell) in [("lut4", &c.lut4), ("ff", &c.ff), ("carry", &c.carry), ("lc", &c.lc)] {
             for (name, v) in cell {
                 if !Features::NAMES.contains(&name.as_str()) {
                     return Err(err(format!(
@@ -259,12 +272,12 @@ impl Coefficients {
         Some(Self::parse(file, text).expect("a committed logic model parses (unit-tested)"))
     }
 
-    /// The stated LUT4 error on `target`: its own measured largest |error|, else the largest
-    /// measured on any device of the family.
-    pub fn error_on(&self, target: &str) -> f64 {
+    /// The stated errors (LUT4s, logic cells) on `target`: its own measured largest |error|,
+    /// else the largest measured on any device of the family.
+    pub fn error_on(&self, target: &str) -> (f64, f64) {
         match self.error.get(target) {
-            Some(e) => e.max_abs,
-            None => self.error.values().map(|e| e.max_abs).fold(0.0, f64::max),
+            Some(e) => (e.lut4.max_abs, e.lc.max_abs),
+            None => self.error.values().fold((0.0, 0.0), |(a, b), e| (e.lut4.max_abs.max(a), e.lc.max_abs.max(b))),
         }
     }
 
@@ -277,7 +290,12 @@ impl Coefficients {
 
     /// The predicted cells of a design with features `f`.
     pub fn predict(&self, f: &Features) -> Cells {
-        Cells { lut4: Self::price(&self.lut4, f), ff: Self::price(&self.ff, f), carry: Self::price(&self.carry, f) }
+        Cells {
+            lut4: Self::price(&self.lut4, f),
+            ff: Self::price(&self.ff, f),
+            carry: Self::price(&self.carry, f),
+            lc: Self::price(&self.lc, f),
+        }
     }
 }
 
@@ -290,6 +308,8 @@ pub struct Cells {
     pub ff: u64,
     /// Carry cells.
     pub carry: u64,
+    /// Logic cells after packing.
+    pub lc: u64,
 }
 
 /// A plan's predicted logic on its target's device.
@@ -306,6 +326,8 @@ pub struct Logic {
     /// The model's stated LUT4 error on this device (largest |relative error| on designs held
     /// out of its fit, [`Coefficients::error_on`]).
     pub error: f64,
+    /// ... and its stated error of the packed logic cells.
+    pub lc_error: f64,
 }
 
 impl Logic {
@@ -313,34 +335,38 @@ impl Logic {
     pub fn of(plan: &Plan, target: &Target) -> Option<Logic> {
         let c = Coefficients::of(target.family)?;
         let features = Features::of(plan);
+        let (error, lc_error) = c.error_on(&target.name);
         Some(Logic {
+            error,
+            lc_error,
             predicted: c.predict(&features),
             features,
             device_luts: target.device.luts,
             device_ffs: target.device.ffs,
-            error: c.error_on(&target.name),
         })
     }
 
-    /// The predicted LUT4s as a share of the device's.
-    pub fn lut_share(&self) -> f64 {
-        self.predicted.lut4 as f64 / self.device_luts.max(1) as f64
+    /// The predicted packed logic cells as a share of the device's.
+    pub fn lc_share(&self) -> f64 {
+        self.predicted.lc as f64 / self.device_luts.max(1) as f64
     }
 
-    /// Why the design is predicted not to fit the device: its predicted LUT4s or flip-flops
-    /// exceed the device's (None: both within).
+    /// Why the design is predicted not to fit the device: its predicted LUT4s or packed logic
+    /// cells exceed the device's logic cells (None: both within).
     pub fn misfit(&self) -> Option<String> {
         let p = &self.predicted;
-        let over: Vec<String> = [("LUT4", p.lut4, self.device_luts), ("flip-flops", p.ff, self.device_ffs)]
+        let over: Vec<String> = [("LUT4", p.lut4), ("logic cells after packing", p.lc)]
             .into_iter()
-            .filter(|(_, need, have)| need > have)
-            .map(|(what, need, have)| format!("{need} {what} of the device's {have}"))
+            .filter(|(_, need)| *need > self.device_luts)
+            .map(|(what, need)| format!("{need} {what}"))
             .collect();
         (!over.is_empty()).then(|| {
             format!(
-                "the logic model predicts {} (its LUT4 error is up to {:.0}%)",
+                "the logic model predicts {} of the device's {} (its errors are up to {:.0}% and {:.0}%)",
                 over.join(" and "),
-                self.error * 100.0
+                self.device_luts,
+                self.error * 100.0,
+                self.lc_error * 100.0
             )
         })
     }
@@ -349,14 +375,15 @@ impl Logic {
     pub fn line(&self) -> String {
         let p = &self.predicted;
         format!(
-            "{} LUT4 of {} ({:.0}%), {} flip-flops of {}, {} carry cells (predicted; the model's LUT4 error is up to \
-             {:.0}% on designs held out of its fit)",
-            p.lut4,
+            "{} logic cells of {} ({:.0}%) after packing {} LUT4, {} flip-flops and {} carry cells (predicted; on \
+             designs held out of the model's fit its errors are up to {:.0}% in logic cells, {:.0}% in LUT4s)",
+            p.lc,
             self.device_luts,
-            self.lut_share() * 100.0,
+            self.lc_share() * 100.0,
+            p.lut4,
             p.ff,
-            self.device_ffs,
             p.carry,
+            self.lc_error * 100.0,
             self.error * 100.0
         )
     }
@@ -386,24 +413,28 @@ mod tests {
         assert_eq!(c.family, "ice40");
         assert!(c.fitted.designs > Features::NAMES.len(), "{c:?}");
         for t in ["ice40-up5k", "ice40-hx8k"] {
-            let e = &c.error[t];
-            assert!(e.designs > 0 && e.max_abs > 0.0 && e.mean_abs <= e.max_abs, "{t}: {c:?}");
-            assert_eq!(c.error_on(t), e.max_abs);
+            let d = &c.error[t];
+            for e in [&d.lut4, &d.lc] {
+                assert!(e.designs > 0 && e.max_abs > 0.0 && e.mean_abs <= e.max_abs, "{t}: {c:?}");
+            }
+            assert_eq!(c.error_on(t), (d.lut4.max_abs, d.lc.max_abs));
         }
         // A device not measured: the family's worst.
-        let worst = c.error.values().map(|e| e.max_abs).fold(0.0, f64::max);
-        assert_eq!(c.error_on("ice40-lp1k"), worst);
-        assert!(!c.lut4.is_empty() && !c.ff.is_empty(), "{c:?}");
+        let worst = c.error.values().map(|e| e.lut4.max_abs).fold(0.0, f64::max);
+        assert_eq!(c.error_on("ice40-lp1k").0, worst);
+        assert!(!c.lut4.is_empty() && !c.ff.is_empty() && !c.lc.is_empty(), "{c:?}");
         assert!(Coefficients::of(Family::Loihi).is_none());
     }
 
     #[test]
     fn a_coefficient_file_names_only_known_features() {
         let ok = r#"{"family":"ice40","synthesis":"s","fitted":{"command":"c","commit":"x","date":"d","designs":20},
-            "lut4":{"one":100,"layers":2.5},"ff":{},"carry":{},"error":{"ice40-up5k":{"designs":4,"max_abs":0.1,"mean_abs":0.05}}}"#;
+            "lut4":{"one":100,"layers":2.5},"ff":{},"carry":{},"lc":{"projections":2},
+            "error":{"ice40-up5k":{"lut4":{"designs":4,"max_abs":0.1,"mean_abs":0.05},
+            "lc":{"designs":4,"max_abs":0.2,"mean_abs":0.1}}}}"#;
         let c = Coefficients::parse("f.json", ok).unwrap();
         let f = Features { one: 1.0, layers: 3.0, projections: 7.0, ..Features::default() };
-        assert_eq!(c.predict(&f), Cells { lut4: 108, ff: 0, carry: 0 });
+        assert_eq!(c.predict(&f), Cells { lut4: 108, ff: 0, carry: 0, lc: 14 });
         let bad = ok.replace("\"layers\"", "\"lanes\"");
         let e = Coefficients::parse("f.json", &bad).unwrap_err();
         assert!(e.to_string().contains("f.json") && e.to_string().contains("unknown feature 'lanes'"), "{e}");
