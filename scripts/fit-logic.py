@@ -76,6 +76,23 @@ def random_mlp(rng):
     return nir.NIRGraph(nodes=nodes, edges=edges), "mlp " + "-".join(map(str, sizes))
 
 
+def conv3x3(rng, cin, cout):
+    """A binary 3x3 convolution on 8x8, padded to keep the size."""
+    return nir.Conv2d(input_shape=(8, 8), weight=signs(rng, (cout, cin, 3, 3)), stride=(1, 1), padding=(1, 1),
+                      dilation=(1, 1), groups=1, bias=np.zeros(cout, np.float32))
+
+
+def pooled_head(rng, nodes, edges, prev, c, out, beta, thr):
+    """2x2 average pooling of `prev` (c x 8 x 8), flattened into an Affine -> LIF readout."""
+    nodes["pool"] = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+    nodes["flatten"] = nir.Flatten(input_type={"input": np.array([c, 4, 4])}, start_dim=0, end_dim=-1)
+    nodes["fc"] = nir.Affine(weight=signs(rng, (out, c * 16)), bias=np.zeros(out, np.float32))
+    nodes["lif_out"] = lif((out,), beta, thr)
+    nodes["output"] = nir.Output(output_type=np.array([out]))
+    edges += [(prev, "pool"), ("pool", "flatten"), ("flatten", "fc"), ("fc", "lif_out"), ("lif_out", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
 def random_cnn(rng):
     c1 = int(rng.choice([4, 8, 16]))
     two = bool(rng.integers(0, 2))
@@ -83,21 +100,14 @@ def random_cnn(rng):
     out = int(rng.choice([10, 16]))
     beta, thr = float(rng.choice([0.5, 0.75, 0.875])), float(rng.choice([0.5, 1.0]))
     nodes = {"input": nir.Input(input_type=np.array([1, 8, 8]))}
-    conv = lambda cin, cout: nir.Conv2d(input_shape=(8, 8), weight=signs(rng, (cout, cin, 3, 3)), stride=(1, 1),
-                                        padding=(1, 1), dilation=(1, 1), groups=1, bias=np.zeros(cout, np.float32))
-    nodes["conv0"], nodes["lif0"] = conv(1, c1), lif((c1, 8, 8), beta, thr)
+    nodes["conv0"], nodes["lif0"] = conv3x3(rng, 1, c1), lif((c1, 8, 8), beta, thr)
     edges, prev = [("input", "conv0"), ("conv0", "lif0")], "lif0"
     if two:
-        nodes["conv1"], nodes["lif1"] = conv(c1, c2), lif((c2, 8, 8), beta, thr)
+        nodes["conv1"], nodes["lif1"] = conv3x3(rng, c1, c2), lif((c2, 8, 8), beta, thr)
         edges += [("lif0", "conv1"), ("conv1", "lif1")]
         prev = "lif1"
-    nodes["pool"] = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
-    nodes["flatten"] = nir.Flatten(input_type={"input": np.array([c2, 4, 4])}, start_dim=0, end_dim=-1)
-    nodes["fc"] = nir.Affine(weight=signs(rng, (out, c2 * 16)), bias=np.zeros(out, np.float32))
-    nodes["lif_out"] = lif((out,), beta, thr)
-    nodes["output"] = nir.Output(output_type=np.array([out]))
-    edges += [(prev, "pool"), ("pool", "flatten"), ("flatten", "fc"), ("fc", "lif_out"), ("lif_out", "output")]
-    return nir.NIRGraph(nodes=nodes, edges=edges), f"cnn {c1}{'-' + str(c2) if two else ''}-{out}"
+    g = pooled_head(rng, nodes, edges, prev, c2, out, beta, thr)
+    return g, f"cnn {c1}{'-' + str(c2) if two else ''}-{out}"
 
 
 def random_resnet(rng):
@@ -106,18 +116,10 @@ def random_resnet(rng):
     out = int(rng.choice([10, 16]))
     beta, thr = float(rng.choice([0.5, 0.75, 0.875])), float(rng.choice([0.5, 1.0]))
     nodes = {"input": nir.Input(input_type=np.array([1, 8, 8]))}
-    conv = lambda cin, cout: nir.Conv2d(input_shape=(8, 8), weight=signs(rng, (cout, cin, 3, 3)), stride=(1, 1),
-                                        padding=(1, 1), dilation=(1, 1), groups=1, bias=np.zeros(cout, np.float32))
-    nodes["conv0"], nodes["lif0"] = conv(1, c), lif((c, 8, 8), beta, thr)
-    nodes["conv1"], nodes["lif1"] = conv(c, c), lif((c, 8, 8), beta, thr)
+    nodes["conv0"], nodes["lif0"] = conv3x3(rng, 1, c), lif((c, 8, 8), beta, thr)
+    nodes["conv1"], nodes["lif1"] = conv3x3(rng, c, c), lif((c, 8, 8), beta, thr)
     edges = [("input", "conv0"), ("conv0", "lif0"), ("lif0", "conv1"), ("conv1", "lif1"), ("lif0", "lif1")]
-    nodes["pool"] = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
-    nodes["flatten"] = nir.Flatten(input_type={"input": np.array([c, 4, 4])}, start_dim=0, end_dim=-1)
-    nodes["fc"] = nir.Affine(weight=signs(rng, (out, c * 16)), bias=np.zeros(out, np.float32))
-    nodes["lif_out"] = lif((out,), beta, thr)
-    nodes["output"] = nir.Output(output_type=np.array([out]))
-    edges += [("lif1", "pool"), ("pool", "flatten"), ("flatten", "fc"), ("fc", "lif_out"), ("lif_out", "output")]
-    return nir.NIRGraph(nodes=nodes, edges=edges), f"resnet {c}-{out}"
+    return pooled_head(rng, nodes, edges, "lif1", c, out, beta, thr), f"resnet {c}-{out}"
 
 
 def random_ensemble(rng):
@@ -160,12 +162,7 @@ def fit_designs(n, seed, out, target):
         g, desc = (random_cnn if rng.random() < 0.35 else random_mlp)(rng)
         path = os.path.join(out, "models", f"r{i:02d}.nir")
         nir.write(path, g)
-        opts = ["--target", target, "-T", str(int(rng.choice([4, 8, 16]))),
-                "--schedule", str(rng.choice(["sequential", "pipelined", "streamed"])),
-                "--datapath", str(rng.choice(["event", "dense"])),
-                "--lanes", str(int(rng.choice([1, 2, 4, 8, 16])))]
-        if rng.random() < 0.3:
-            opts += ["--membrane-bits", str(int(rng.choice([10, 12, 16])))]
+        opts = random_options(rng, target)
         designs.append((f"r{i:02d}", path, opts, desc + " " + " ".join(opts[4:])))
     # Topologies the first generator lacks (ensembles, residual blocks), from their own stream
     # so the designs above stay the same whatever n.
