@@ -296,6 +296,14 @@ impl Plan {
         out
     }
 
+    /// The layers each update datapath serves, by plan index: one datapath for every layer
+    /// (the sequential and streamed schedules), or one per layer (pipelined). The RTL makes
+    /// each as wide as the widest of its layers.
+    pub fn update_groups(&self) -> Vec<Vec<usize>> {
+        let n = self.layers.len();
+        if self.schedule == Schedule::Pipelined { (0..n).map(|k| vec![k]).collect() } else { vec![(0..n).collect()] }
+    }
+
     /// Why this plan's design cannot run the input-adaptive cascade (None: it can). The
     /// cascade runs the active students one at a time in plan order, each stage one student's
     /// layers (every step) and then the layers after every student (the tail, from step 0

@@ -307,7 +307,7 @@ pub(crate) fn compile(
             let predicted = crate::hw::logic::Logic::of(&plan, &target).map_or(String::new(), |l| {
                 let verdict =
                     if l.misfit().is_some() { "predicted it not to fit" } else { "was wrong: it predicted a fit" };
-                format!(" (the logic model {verdict}: {} LUT4, {} flip-flops)", l.predicted.lut4, l.predicted.ff)
+                format!(" (the logic model {verdict}: {} LUT4, {} logic cells)", l.predicted.lut4, l.predicted.lc)
             });
             progress.note(&format!("the design {why}{predicted}: {}", p.1));
             for (name, _) in &d.files {

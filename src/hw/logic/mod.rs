@@ -20,12 +20,13 @@ use std::collections::BTreeMap;
 
 use super::dense::{self, Mode};
 use super::memory::bits_for;
-use super::{MemMap, Plan, Schedule};
+use super::{MemMap, Plan};
 use crate::quant::{AccTarget, ProjKind};
 use crate::target::{Family, Target};
 
 /// What the plan instantiates, in the units the coefficients price (see [`Features::NAMES`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Features {
     /// 1: the fixed part (the top's control, input load, output stream, pin wrapper).
     pub one: f64,
@@ -103,17 +104,12 @@ impl Features {
     /// The units `plan` instantiates.
     pub fn of(plan: &Plan) -> Features {
         let layers = &plan.layers;
-        // One datapath for every layer, or one per layer (pipelined), as wide as its widest.
-        let groups: Vec<Vec<usize>> = if plan.schedule == Schedule::Pipelined {
-            (0..layers.len()).map(|k| vec![k]).collect()
-        } else {
-            vec![(0..layers.len()).collect()]
-        };
         let mut f = Features { one: 1.0, layers: layers.len() as f64, ..Features::default() };
         if plan.takes_mask() {
             f.students = plan.students.as_ref().map_or(0, |s| s.names.len()) as f64;
         }
-        for ks in &groups {
+        // Each update datapath is as wide as the widest of its layers.
+        for ks in &plan.update_groups() {
             let max = |g: &dyn Fn(usize) -> usize| ks.iter().map(|&k| g(k)).max().unwrap_or(0);
             let lanes = max(&|k| layers[k].lanes);
             let vw = max(&|k| layers[k].v_bits as usize);
@@ -319,10 +315,9 @@ pub struct Logic {
     pub features: Features,
     /// The predicted cells.
     pub predicted: Cells,
-    /// The device's LUTs and flip-flops.
+    /// The device's logic cells (LUT4s on iCE40; the predicted LUT4s and packed cells are
+    /// both held to it).
     pub device_luts: u64,
-    /// See `device_luts`.
-    pub device_ffs: u64,
     /// The model's stated LUT4 error on this device (largest |relative error| on designs held
     /// out of its fit, [`Coefficients::error_on`]).
     pub error: f64,
@@ -336,14 +331,7 @@ impl Logic {
         let c = Coefficients::of(target.family)?;
         let features = Features::of(plan);
         let (error, lc_error) = c.error_on(&target.name);
-        Some(Logic {
-            error,
-            lc_error,
-            predicted: c.predict(&features),
-            features,
-            device_luts: target.device.luts,
-            device_ffs: target.device.ffs,
-        })
+        Some(Logic { error, lc_error, predicted: c.predict(&features), features, device_luts: target.device.luts })
     }
 
     /// The predicted packed logic cells as a share of the device's.

@@ -64,8 +64,7 @@ pub struct UGroupView {
 /// `gvw`) and returns each layer's datapath widths too.
 pub fn update_groups(plan: &Plan, layers: &mut [LayerView]) -> (Vec<UGroupView>, Vec<Shared>) {
     let pipelined = plan.schedule == Schedule::Pipelined;
-    let gsets: Vec<Vec<usize>> =
-        if pipelined { (0..layers.len()).map(|k| vec![k]).collect() } else { vec![(0..layers.len()).collect()] };
+    let gsets = plan.update_groups();
     let mut ugroups = vec![];
     let mut lsh: Vec<Option<Shared>> = vec![None; layers.len()];
     for ks in gsets {
