@@ -68,9 +68,15 @@ pub struct Score {
     /// Bits kept in registers.
     pub register_bits: u64,
     /// The plan's schedule (on the iCE40s `auto` picks it per configuration, from its
-    /// memories; the logic is only checked by a bitstream build).
+    /// memories and its predicted logic).
     #[serde(default)]
     pub schedule: crate::hw::Schedule,
+    /// The plan's predicted logic cells after packing (None: no logic model for the family).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logic_cells: Option<u64>,
+    /// The plan is predicted not to fit the device's logic cells.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub logic_misfit: bool,
     /// The full ensemble's design with only `students` switched on at run time (a student
     /// mask, `--active-students`), not a model pruned to them at compile time.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -219,6 +225,7 @@ impl<'a> Evaluator<'a> {
         let est = energy::estimate(plan, &o.target, &run);
         let n = run.samples.len().max(1) as f64;
         let summary = plan.summary();
+        let logic = hw::logic::Logic::of(plan, &o.target);
         Score {
             students: students.to_vec(),
             timesteps: steps,
@@ -234,6 +241,8 @@ impl<'a> Evaluator<'a> {
             block_rams: summary.block_rams,
             register_bits: summary.register_bits,
             schedule: plan.schedule,
+            logic_cells: logic.as_ref().map(|l| l.predicted.lc),
+            logic_misfit: logic.is_some_and(|l| l.misfit().is_some()),
             run_time,
             cascade: plan.cascade.as_ref().map(|c| c.margin),
         }
@@ -426,12 +435,16 @@ pub fn smallest_t(sweep: &[Score], bound: Bound) -> Option<&Score> {
 }
 
 /// Marks the configurations no other beats on metric, energy and cycles at once: another is
-/// at least as good on all three and better on one.
+/// at least as good on all three and better on one. A design predicted not to fit the device
+/// beats none that is predicted to fit.
 pub fn pareto(scores: &[Score]) -> Vec<bool> {
     scores
         .iter()
         .map(|s| {
             !scores.iter().any(|o| {
+                if o.logic_misfit && !s.logic_misfit {
+                    return false;
+                }
                 let no_worse = o.metric() >= s.metric() && o.energy_j <= s.energy_j && o.cycles <= s.cycles;
                 no_worse && (o.metric() > s.metric() || o.energy_j < s.energy_j || o.cycles < s.cycles)
             })

@@ -80,8 +80,9 @@ pub struct PlanSettings {
     /// How projections accumulate (docs/hardware.md 4c): `event` scatters every spike, `dense`
     /// gathers packed spike words wherever a projection can, `auto` picks per projection what
     /// the calibration inputs' activity predicts is cheaper (see --optimize; event-driven when
-    /// there are no calibration inputs). With --bitstream, a dense projection whose design does
-    /// not fit or misses the clock is built event-driven instead, the least saving first.
+    /// there are no calibration inputs) among layouts whose predicted logic is within
+    /// --logic-margin. With --bitstream, a dense projection whose built design does not fit or
+    /// misses the clock is built event-driven instead, the least saving first.
     #[arg(long, value_enum, default_value = "auto")]
     pub datapath: Datapath,
     /// What the automatic datapath choice minimises: energy per inference or latency.
@@ -93,6 +94,85 @@ pub struct PlanSettings {
     /// more popcount logic and a wider weight word.
     #[arg(long, value_name = "BITS", default_value_t = crate::hw::dense::WORD_MAX)]
     pub plane_bits: usize,
+    /// How far below the device's logic cells the automatic choices (schedule, datapath) keep a
+    /// design's predicted logic (docs/hardware.md, "The logic model"): `stated` leaves the logic
+    /// model's stated error on the device, a number from 0 to 0.9 that fraction of the device,
+    /// `off` ignores the prediction (the choices respect memories only, and `--bitstream`'s
+    /// fallback finds a logic misfit by building).
+    #[arg(long, value_name = "MARGIN", default_value = "stated")]
+    pub logic_margin: LogicMargin,
+}
+
+/// `--logic-margin`: how far below the device's logic cells the automatic choices keep a
+/// design's predicted logic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "MarginValue", into = "MarginValue")]
+pub enum LogicMargin {
+    /// The logic model's stated error on the device (its largest on designs held out of its fit).
+    #[default]
+    Stated,
+    /// This fraction of the device's logic cells, 0 to [`LogicMargin::MAX`].
+    Fraction(f64),
+    /// None: the prediction does not constrain the choices.
+    Off,
+}
+
+impl LogicMargin {
+    /// The largest fraction a margin may be.
+    pub const MAX: f64 = 0.9;
+}
+
+impl std::str::FromStr for LogicMargin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "stated" => Ok(LogicMargin::Stated),
+            "off" => Ok(LogicMargin::Off),
+            _ => match s.parse::<f64>() {
+                Ok(m) if (0.0..=Self::MAX).contains(&m) => Ok(LogicMargin::Fraction(m)),
+                _ => {
+                    Err(format!("'{s}' is no logic margin: expected stated, off or a fraction from 0 to {}", Self::MAX))
+                }
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for LogicMargin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogicMargin::Stated => f.write_str("stated"),
+            LogicMargin::Off => f.write_str("off"),
+            LogicMargin::Fraction(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// A logic margin as the Python package and JSON give it: a word or a number.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum MarginValue {
+    Number(f64),
+    Word(String),
+}
+
+impl TryFrom<MarginValue> for LogicMargin {
+    type Error = String;
+    fn try_from(v: MarginValue) -> Result<Self, String> {
+        match v {
+            MarginValue::Number(m) => m.to_string().parse(),
+            MarginValue::Word(w) => w.parse(),
+        }
+    }
+}
+
+impl From<LogicMargin> for MarginValue {
+    fn from(m: LogicMargin) -> Self {
+        match m {
+            LogicMargin::Fraction(m) => MarginValue::Number(m),
+            w => MarginValue::Word(w.to_string()),
+        }
+    }
 }
 
 /// `--datapath`.
@@ -148,6 +228,7 @@ impl PlanSettings {
             ("--datapath", self.datapath != d.datapath),
             ("--optimize", self.optimize != d.optimize),
             ("--plane-bits", self.plane_bits != d.plane_bits),
+            ("--logic-margin", self.logic_margin != d.logic_margin),
         ];
         set.into_iter().filter(|&(_, on)| on).map(|(flag, _)| flag).collect()
     }

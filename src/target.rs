@@ -217,8 +217,9 @@ pub enum ScheduleChoice {
     /// weight fetched once per inference; the RTL with weights on chip; not with --early-exit
     /// or recurrent layers).
     Streamed,
-    /// Pipelined when its memories fit the device, else sequential; with --bitstream,
-    /// sequential also when the pipelined logic does not fit or misses the clock.
+    /// Pipelined when its memories fit the device and its predicted logic is within
+    /// --logic-margin, else sequential; with --bitstream, sequential also when the built
+    /// pipelined logic does not fit or misses the clock.
     Auto,
 }
 

@@ -377,12 +377,29 @@ fn auto_datapath_builds_event_driven_projections_when_dense_logic_does_not_fit()
     let limit = (event + auto) / 2;
     let dir = scratch(test);
     let toml = up5k_with_luts(&dir, limit);
+    // The logic model foresees it: no layout larger than the event-driven one (itself beyond
+    // the margin on so small a device) is chosen.
+    let mut args = vec!["plan"];
+    args.extend(model);
+    args.extend(["--target", toml.to_str().unwrap(), "--json"]);
+    let (code, stdout, stderr) = spikefab(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let foreseen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(dense_in(&foreseen), 0, "{foreseen}");
+    let note = foreseen["datapath_note"].as_str().unwrap();
+    assert!(
+        note.contains("layouts measured refused, their predicted logic larger than the laid-out design's"),
+        "{note}"
+    );
+    // With the prediction off, the build finds the misfit and falls back: the ladder.
     let out = dir.join("out");
     let mut args = vec!["compile"];
     args.extend(model);
     args.extend([
         "--target",
         toml.to_str().unwrap(),
+        "--logic-margin",
+        "off",
         "--bitstream",
         "--cosim-samples",
         "2",

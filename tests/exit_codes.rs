@@ -184,3 +184,25 @@ fn plane_bits_out_of_range_or_too_wide_for_hls_is_exit_2() {
         }
     }
 }
+
+/// `--logic-margin` outside stated, off and 0..=0.9 is bad input (exit 2, naming what it takes);
+/// a chip, which has no logic model, refuses the option rather than ignore it.
+#[test]
+fn a_logic_margin_out_of_range_is_exit_2() {
+    let model = ["models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8"];
+    for bad in ["1.5", "-0.1", "half", "NaN"] {
+        let flag = format!("--logic-margin={bad}");
+        let mut args = vec!["plan"];
+        args.extend(model);
+        args.push(&flag);
+        let (code, _, err) = spikefab(&args);
+        assert_eq!(code, 2, "--logic-margin {bad}: {err}");
+        assert!(err.contains("no logic margin: expected stated, off or a fraction from 0 to 0.9"), "{err}");
+    }
+    let mut args = vec!["plan"];
+    args.extend(model);
+    args.extend(["--logic-margin", "0.2", "--target", "loihi2"]);
+    let (code, _, err) = spikefab(&args);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--logic-margin"), "{err}");
+}

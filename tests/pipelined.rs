@@ -245,12 +245,25 @@ fn auto_schedule_compiles_sequential_when_the_pipelined_logic_does_not_fit() {
     let limit = (seq + pipe) / 2;
     let dir = scratch(test);
     let toml = up5k_with_luts(&dir, limit);
+    // The logic model foresees it: the automatic schedule is sequential from the start.
+    let mut args = vec!["plan"];
+    args.extend(model);
+    args.extend(["--target", toml.to_str().unwrap(), "--json"]);
+    let (code, stdout, stderr) = spikefab(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let foreseen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(foreseen["schedule"], "sequential");
+    let note = foreseen["schedule_note"].as_str().unwrap();
+    assert!(note.starts_with("auto: sequential; pipelined, the logic model predicts"), "{note}");
+    // With the prediction off, the build finds the misfit and falls back: the ladder.
     let out = dir.join("out");
     let mut args = vec!["compile"];
     args.extend(model);
     args.extend([
         "--target",
         toml.to_str().unwrap(),
+        "--logic-margin",
+        "off",
         "--bitstream",
         "--cosim-samples",
         "2",

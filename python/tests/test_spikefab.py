@@ -225,6 +225,11 @@ def test_plan_is_the_cli_plan(mlp, tmp_path):
     assert logic["predicted"]["lut4"] > 0 and logic["device_luts"] == 5280 and 0 < logic["error"] < 0.5
     assert logic["features"]["layers"] == 2
     assert spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["logic"] is None
+    # --logic-margin by name: a word or a number; a margin out of range is refused.
+    for margin in ("off", 0.1, "stated"):
+        assert spikefab.plan(mlp, X[:16], target="ice40-up5k", logic_margin=margin).to_dict()["schedule"] == "pipelined"
+    with pytest.raises(spikefab.SpikefabError, match="no logic margin"):
+        spikefab.plan(mlp, X[:16], logic_margin=1.5)
     # On a board with external memory, the weights' transfer set against the measured compute.
     b = spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["external_memory"]["balance"]
     assert 0 < b["fraction_of_bound"] <= 1 and b["compute_s"] > 0 and b["transfer_s"] > 0

@@ -426,15 +426,17 @@ pub fn print_exploration(e: &Explored, all: bool) {
         }
     );
     println!(
-        "  {:<30} {:>9} {:>9} {:>12} {:>10} {:>11} {:>6} {:>6} {:>10}",
-        "configuration", x.metric, "agreement", "energy/inf", "cycles", "latency", "steps", "BRAM", "schedule"
+        "  {:<30} {:>9} {:>9} {:>12} {:>10} {:>11} {:>6} {:>6} {:>10} {:>8}",
+        "configuration", x.metric, "agreement", "energy/inf", "cycles", "latency", "steps", "BRAM", "schedule", "logic"
     );
     for (s, &p) in x.configurations.iter().zip(&x.pareto) {
         if !all && !p {
             continue;
         }
+        // Predicted logic cells, `!` beyond the device's.
+        let logic = s.logic_cells.map_or("-".into(), |c| format!("{c}{}", if s.logic_misfit { "!" } else { "" }));
         println!(
-            "{} {:<30} {:>9} {:>9} {:>9.1} nJ {:>10.0} {:>11} {:>6.2} {:>6} {:>10}",
+            "{} {:<30} {:>9} {:>9} {:>9.1} nJ {:>10.0} {:>11} {:>6.2} {:>6} {:>10} {:>8}",
             if p { "*" } else { " " },
             config_label(x, s),
             pct(s.metric()),
@@ -444,8 +446,12 @@ pub fn print_exploration(e: &Explored, all: bool) {
             s.latency_s.map(|l| format!("{:.1} us", l * 1e6)).unwrap_or_else(|| "-".into()),
             s.mean_steps,
             s.block_rams,
-            s.schedule.name()
+            s.schedule.name(),
+            logic
         );
+    }
+    if x.configurations.iter().any(|s| s.logic_misfit) {
+        println!("  logic: predicted logic cells after packing; ! = a design predicted not to fit the device");
     }
 }
 

@@ -2,7 +2,8 @@
 //! most [`CHOICE_SAMPLES`]) run on the cycle engine with every eligible projection dense and
 //! with none; the cheaper start is kept, then each eligible projection in plan order is flipped
 //! alone and kept when the predicted energy per inference (or, under `--optimize latency`, the
-//! cycles) drops. Each eligible projection's figures in both modes, the others as chosen, go
+//! cycles) drops; a layout whose predicted logic is beyond `--logic-margin` is no choice (when
+//! the plan as laid out is itself beyond it, one larger than that plan is none). Each eligible projection's figures in both modes, the others as chosen, go
 //! into the plan for `plan` to print (docs/hardware.md 4c).
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use crate::data::InputBatch;
 use crate::energy;
 use crate::hw::Plan;
 use crate::hw::dense::{self, Mode, ModeChoice, ModeFigures};
+use crate::hw::logic::Logic;
 use crate::options::{Datapath, Optimize, PlanSettings};
 use crate::quant::Source;
 use crate::sim::cycle;
@@ -46,6 +48,15 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     };
     let batch = calib.take(calib.n.min(CHOICE_SAMPLES));
     let fits = plan.memory_misfit(t).is_none();
+    // The predicted logic bounds the layouts: within the margin, or, when the plan as laid out
+    // is already beyond it, no larger than that plan.
+    let (margin, base) = (s.logic_margin, Logic::of(&plan, t));
+    let base_over = base.as_ref().and_then(|l| l.over_margin(margin)).is_some();
+    let logic_fits = |p: &Plan| match (Logic::of(p, t), &base) {
+        (Some(l), Some(b)) if base_over => l.predicted.lc <= b.predicted.lc && l.predicted.lut4 <= b.predicted.lut4,
+        (Some(l), _) => l.over_margin(margin).is_none(),
+        (None, _) => true,
+    };
     let steps = plan.timesteps;
     // Each layout measured once: its figures, and per projection (plan order) the words it reads.
     let mut seen: HashMap<Modes, (ModeFigures, Vec<u64>)> = HashMap::new();
@@ -84,13 +95,14 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
             cycles: est.cycles,
             energy_j: est.energy_per_inference_j,
             fits: p.memory_misfit(t).is_none(),
+            logic_fits: logic_fits(&p),
         };
         seen.insert(modes.clone(), (f.clone(), reads.clone()));
         (f, reads)
     };
     // A layout whose memories the device lacks is no choice when the plan's own fits.
     let cost = |f: &ModeFigures| match s.optimize {
-        _ if fits && !f.fits => f64::INFINITY,
+        _ if (fits && !f.fits) || !f.logic_fits => f64::INFINITY,
         Optimize::Energy => f.energy_j,
         Optimize::Latency => f.cycles,
     };
@@ -124,8 +136,17 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     }
     let mut out = plan.with_modes(&cur, t).expect("only eligible projections are made dense");
     let n_dense = cur.iter().flatten().filter(|m| **m == Mode::Dense).count();
+    let refused = seen.values().filter(|(f, _)| !f.logic_fits).count();
+    let bound = match (refused, base_over) {
+        (0, _) => String::new(),
+        (n, false) => format!("; {n} layouts measured refused, their predicted logic beyond the margin"),
+        (n, true) => format!(
+            "; {n} layouts measured refused, their predicted logic larger than the laid-out design's, itself beyond \
+             the margin"
+        ),
+    };
     out.datapath_note = Some(format!(
-        "auto: {n_dense} of {} eligible projections dense, by the predicted {} on {} calibration inputs",
+        "auto: {n_dense} of {} eligible projections dense, by the predicted {} on {} calibration inputs{bound}",
         eligible.len(),
         match s.optimize {
             Optimize::Energy => "energy per inference",

@@ -141,30 +141,47 @@ pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
             p
         }
         ScheduleChoice::Auto => {
+            let (t, margin) = (&o.target, o.settings.logic_margin);
+            // A layout is kept when its memories fit and its predicted logic is within the margin.
+            let unfit = |p: &Plan| p.memory_misfit(t).or_else(|| super::logic::over_margin(p, t, margin));
             let mut p = lay(net.clone(), Schedule::Pipelined);
             // Auto datapath: pipelined also when only its dense layout (fewer event lists)
             // fits; the choice then keeps to layouts that fit.
             if o.settings.datapath == Datapath::Auto
-                && p.memory_misfit(&o.target).is_some()
-                && let Ok(d) = p.with_modes(&super::dense::all_dense(&p), &o.target)
-                && d.memory_misfit(&o.target).is_none()
+                && unfit(&p).is_some()
+                && let Ok(d) = p.with_modes(&super::dense::all_dense(&p), t)
+                && unfit(&d).is_none()
             {
                 p = d;
             }
             // On a board with external memory, weights spilled into logic are a misfit too:
             // they can stream instead.
-            let board = o.target.external_memory.is_some();
-            let misfit = if board { weights_off_chip(&p, &o.target) } else { p.memory_misfit(&o.target) };
+            let board = t.external_memory.is_some();
+            let misfit = if board {
+                weights_off_chip(&p, t).or_else(|| super::logic::over_margin(&p, t, margin))
+            } else {
+                unfit(&p)
+            };
             match misfit {
                 None => {
-                    let blocks = match o.target.device.block_rams {
+                    let blocks = match t.device.block_rams {
                         0 => String::new(),
                         n => format!(" ({} of {n} block RAMs)", p.block_rams()),
                     };
+                    // The laid-out design's (the datapath choice keeps to the margin too).
+                    let logic = super::logic::Logic::of(&p, t)
+                        .and_then(|l| Some((l.predicted.lc, l.limits(margin)?.1)))
+                        .map(|(need, lc)| {
+                            format!(
+                                " and its logic is predicted to ({need} logic cells as laid out, within the {lc} a \
+                                 design is kept to)"
+                            )
+                        })
+                        .unwrap_or_default();
                     p.schedule_note = Some(format!(
-                        "auto: pipelined, its memories fit the {}{blocks}; the bitstream build checks the \
+                        "auto: pipelined, its memories fit the {}{blocks}{logic}; the bitstream build checks the \
                          logic and timing and compiles the sequential schedule if they fail",
-                        o.target.name
+                        t.name
                     ));
                     p
                 }

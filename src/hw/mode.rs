@@ -36,6 +36,9 @@ pub struct ModeFigures {
     pub energy_j: f64,
     /// The plan's memories fit the device.
     pub fits: bool,
+    /// The plan's predicted logic is within `--logic-margin` of the device (or, when the plan
+    /// as laid out already is not, no larger than it); true without a logic model.
+    pub logic_fits: bool,
 }
 
 /// The automatic choice for one eligible projection.

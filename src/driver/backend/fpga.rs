@@ -37,6 +37,7 @@ pub(super) const PLAN_OPTIONS: &[&str] = &[
     "--datapath",
     "--optimize",
     "--plane-bits",
+    "--logic-margin",
 ];
 
 static INFO: BackendInfo = BackendInfo {

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use super::dense::{self, Mode};
 use super::memory::bits_for;
 use super::{MemMap, Plan};
+use crate::options::LogicMargin;
 use crate::quant::{AccTarget, ProjKind};
 use crate::target::{Family, Target};
 
@@ -325,6 +326,12 @@ pub struct Logic {
     pub lc_error: f64,
 }
 
+/// Why the automatic choices refuse `plan` on `target` under `margin` ([`Logic::over_margin`];
+/// None: within it, or no model for the target's family).
+pub fn over_margin(plan: &Plan, target: &Target, margin: LogicMargin) -> Option<String> {
+    Logic::of(plan, target)?.over_margin(margin)
+}
+
 impl Logic {
     /// The logic of `plan` on `target` (None: no model for the family yet).
     pub fn of(plan: &Plan, target: &Target) -> Option<Logic> {
@@ -357,6 +364,44 @@ impl Logic {
                 self.lc_error * 100.0
             )
         })
+    }
+
+    /// The most LUT4s and packed logic cells a design may be predicted to take for the
+    /// automatic choices to keep it under `margin`: the device's cells less the margin's share
+    /// (None: `off`).
+    pub fn limits(&self, margin: LogicMargin) -> Option<(u64, u64)> {
+        let (lut4, lc) = match margin {
+            LogicMargin::Off => return None,
+            LogicMargin::Stated => (self.error, self.lc_error),
+            LogicMargin::Fraction(m) => (m, m),
+        };
+        // A predicted p of a measured x errs by (p - x) / x >= -e, so x <= p / (1 - e): a
+        // prediction within (1 - e) of the device fits it whenever the error is within e.
+        let cap = |e: f64| (self.device_luts as f64 * (1.0 - e.clamp(0.0, LogicMargin::MAX))).floor() as u64;
+        Some((cap(lut4), cap(lc)))
+    }
+
+    /// Why the automatic choices refuse the design under `margin`: its predicted LUT4s or
+    /// packed logic cells exceed [`Logic::limits`] (None: within, or the margin is off).
+    pub fn over_margin(&self, margin: LogicMargin) -> Option<String> {
+        let (lut4, lc) = self.limits(margin)?;
+        let p = &self.predicted;
+        if p.lut4 <= lut4 && p.lc <= lc {
+            return None;
+        }
+        let whose = match margin {
+            LogicMargin::Fraction(m) => format!("--logic-margin {m}"),
+            _ => format!(
+                "the model's stated errors on it, {:.0}% and {:.0}%",
+                self.lc_error.clamp(0.0, LogicMargin::MAX) * 100.0,
+                self.error.clamp(0.0, LogicMargin::MAX) * 100.0
+            ),
+        };
+        Some(format!(
+            "the logic model predicts {} logic cells and {} LUT4, beyond the {lc} and {lut4} a design is kept to \
+             (the device's {} less {whose})",
+            p.lc, p.lut4, self.device_luts
+        ))
     }
 
     /// One line: the predicted cells against the device's.
@@ -412,6 +457,59 @@ mod tests {
         assert_eq!(c.error_on("ice40-lp1k").0, worst);
         assert!(!c.lut4.is_empty() && !c.ff.is_empty() && !c.lc.is_empty(), "{c:?}");
         assert!(Coefficients::of(Family::Loihi).is_none());
+    }
+
+    #[test]
+    fn the_margin_keeps_a_prediction_within_the_devices_cells_less_the_error() {
+        let l = |lut4, lc| Logic {
+            features: Features::default(),
+            predicted: Cells { lut4, ff: 0, carry: 0, lc },
+            device_luts: 1000,
+            error: 0.2,
+            lc_error: 0.1,
+        };
+        assert_eq!(l(0, 0).limits(LogicMargin::Stated), Some((800, 900)));
+        assert_eq!(l(0, 0).limits(LogicMargin::Fraction(0.25)), Some((750, 750)));
+        assert_eq!(l(0, 0).limits(LogicMargin::Off), None);
+        assert!(l(800, 900).over_margin(LogicMargin::Stated).is_none());
+        // One cell over either limit is refused, and the message says by what.
+        let why = l(800, 901).over_margin(LogicMargin::Stated).unwrap();
+        assert!(
+            why.contains("901 logic cells") && why.contains("the 900 and 800") && why.contains("10% and 20%"),
+            "{why}"
+        );
+        assert!(l(801, 900).over_margin(LogicMargin::Stated).is_some());
+        assert!(l(801, 900).over_margin(LogicMargin::Fraction(0.0)).is_none());
+        assert!(l(5000, 5000).over_margin(LogicMargin::Off).is_none());
+        // Beyond the device is a misfit whatever the margin.
+        assert!(l(800, 900).misfit().is_none() && l(800, 1001).misfit().is_some());
+    }
+
+    #[test]
+    fn the_automatic_schedule_refuses_a_pipelined_design_predicted_beyond_the_margin() {
+        let d = DialectOverrides { from: Some(Preset::Snntorch), timesteps: Some(8), ..Default::default() };
+        let m = crate::Model::load("models/mlp_bw/mlp_bw.nir".as_ref(), &d).unwrap();
+        let x = crate::data::InputBatch::load("models/digits_test_x.npy".as_ref(), &[64]).unwrap();
+        let lay = |luts: u64, margin: LogicMargin| {
+            let mut t = Target::load("ice40-up5k").unwrap();
+            t.device.luts = luts;
+            let mut o = PlanOptions::new(t, 8);
+            o.input_stats = Some(crate::quant::InputStats::of(&x));
+            o.settings.schedule = Some(ScheduleChoice::Auto);
+            o.settings.logic_margin = margin;
+            lower(&m, &o).unwrap()
+        };
+        let pipelined = Logic::of(&lay(5280, LogicMargin::Stated), &Target::load("ice40-up5k").unwrap()).unwrap();
+        assert_eq!(lay(5280, LogicMargin::Stated).schedule, crate::hw::Schedule::Pipelined);
+        // A device just below the pipelined design's prediction plus the margin.
+        let luts = pipelined.predicted.lc;
+        let p = lay(luts, LogicMargin::Stated);
+        assert_eq!(p.schedule, crate::hw::Schedule::Sequential);
+        let note = p.schedule_note.unwrap();
+        assert!(note.starts_with("auto: sequential; pipelined, the logic model predicts"), "{note}");
+        // A margin of 0 keeps it (the prediction is within the cells), `off` ignores the model.
+        assert_eq!(lay(luts, LogicMargin::Fraction(0.0)).schedule, crate::hw::Schedule::Pipelined);
+        assert_eq!(lay(luts / 2, LogicMargin::Off).schedule, crate::hw::Schedule::Pipelined);
     }
 
     #[test]
