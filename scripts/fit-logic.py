@@ -8,8 +8,10 @@ BIN is a spikefab binary (a release build), OUT a work folder (kept: a design al
 synthesised there is not built again). For each design, `spikefab compile --backend verilog
 --cosim-samples 0` writes the RTL and plan.json (whose `logic_features` are the units the
 model prices), Yosys runs the target's own synthesis script (the flow's .ys) with
-`stat -json`, and `nextpnr-ice40 --pack-only` packs the netlist into logic cells (the count
-full placement reports).
+`stat -json`, and nextpnr's `--pack-only` packs the netlist into logic cells (the count full
+placement reports): iCE40's Yosys and nextpnr-ice40, ECP5's YoWASP tools (as the ECP5 flow
+runs them; from $SPIKEFAB_YOWASP_BIN when set). An ECP5 LUT4 count is LUT4 + 2 per CCU2C
+carry, its packed cells TRELLIS_COMB.
 
 - Fit set: random binary-weight LIF students (MLPs and CNNs on the 8x8 digits, then
   ensembles and residual CNNs, seeded) under random schedules, datapaths, lane counts and
@@ -26,8 +28,8 @@ OUT/held_out.md, the table of docs/results/logic-model.md). With --write it writ
 family's coefficient file (src/hw/logic/<family>.json, with the commit, date and command).
 --check fits nothing: it measures the committed coefficients on the held-out designs of
 --target (another device of the family), and with --write records that device's errors in
-the coefficient file. Needs numpy and nir (the spikefab-py venv has both), Yosys and
-nextpnr-ice40 on the PATH. About 17 minutes on 2 cores at the default 36 designs.
+the coefficient file. Needs numpy and nir (the spikefab-py venv has both) and the family's
+tools. About 17 minutes on 2 cores at the default 36 designs on iCE40.
 """
 import argparse
 import concurrent.futures as cf
@@ -214,7 +216,7 @@ def compile_cmd(bin_, model, opts, d):
             "--cosim-samples", "0", "--min-agreement", "0", "-o", d] + opts
 
 
-def build(bin_, out, design, refresh):
+def build(bin_, out, design, refresh, fl):
     """Compiles and synthesises one design; returns (features, cells, schedule) or an error.
 
     A design synthesised before (the same model bytes and options, spec.json) is not built
@@ -243,30 +245,48 @@ def build(bin_, out, design, refresh):
         ys = [f for f in os.listdir(d) if f.endswith(".ys")]
         if len(ys) != 1:
             return f"no synthesis script in {d}"
-        r = run(["yosys", "-q", "-l", "yosys.log", "-s", ys[0], "-p", "tee -q -o yosys_stat.json stat -json"], cwd=d)
+        r = run([fl["yosys"], "-q", "-l", "yosys.log", "-s", ys[0], "-p", "tee -q -o yosys_stat.json stat -json"],
+                cwd=d)
         if r.returncode != 0 or not os.path.exists(done):
             return f"yosys exit {r.returncode}"
         json.dump(spec, open(os.path.join(d, "spec.json"), "w"))
-    # nextpnr's packer: the logic cells (a LUT4, a flip-flop and a carry each, shared only when
-    # they connect) that placement has to fit in the device's.
+    # nextpnr's packer: the logic cells (iCE40: a LUT4, a flip-flop and a carry each, shared
+    # only when they connect; ECP5: a slice's LUT4 halves, carries and LUT-RAM) that placement
+    # has to fit in the device's.
     packed = os.path.join(d, "pack.json")
     if not os.path.exists(packed):
         top = [f for f in os.listdir(d) if f.endswith(".ys")][0][:-3]
-        args = tomllib.load(open(os.path.join(REPO, "targets", opts[opts.index("--target") + 1] + ".toml"),
-                                 "rb"))["device"]["nextpnr_args"]
-        r = run(["nextpnr-ice40", *args, "--json", top + ".json", "--pcf", top + ".pcf", "--pack-only", "--report",
-                 "pack.json", "-q"], cwd=d, log=os.path.join(d, "pack.log"))
+        r = run([fl["nextpnr"], *fl["args"], "--json", top + ".json", fl["constraints"], top + fl["suffix"],
+                 "--pack-only", "--report", "pack.json", "-q"], cwd=d, log=os.path.join(d, "pack.log"))
         if r.returncode != 0 or not os.path.exists(packed):
             return f"nextpnr --pack-only exit {r.returncode}"
     plan = json.load(open(os.path.join(d, "plan.json")))
     cells = json.load(open(done))["design"]["num_cells_by_type"]
-    got = {
-        "lut4": cells.get("SB_LUT4", 0),
-        "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
-        "carry": cells.get("SB_CARRY", 0),
-        "lc": json.load(open(packed))["utilization"]["ICESTORM_LC"]["used"],
-    }
+    lc = json.load(open(packed))["utilization"][fl["packed"]]["used"]
+    if fl["family"] == "ecp5":
+        # A CCU2C carry takes two LUT4 positions of a slice (the count the device's LUT4s cap).
+        got = {"lut4": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0), "ff": cells.get("TRELLIS_FF", 0),
+               "carry": cells.get("CCU2C", 0), "lc": lc}
+    else:
+        got = {"lut4": cells.get("SB_LUT4", 0), "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
+               "carry": cells.get("SB_CARRY", 0), "lc": lc}
     return plan["logic_features"], got, plan["schedule"]
+
+
+def open_flow(target):
+    """The target's family and the open flow's tools for it: iCE40's Yosys and nextpnr-ice40 on
+    the PATH, ECP5's YoWASP Yosys and nextpnr-ecp5 (from $SPIKEFAB_YOWASP_BIN when set)."""
+    toml = tomllib.load(open(os.path.join(REPO, "targets", target + ".toml"), "rb"))
+    args = toml["device"]["nextpnr_args"]
+    if toml["family"] == "ice40":
+        return {"family": "ice40", "yosys": "yosys", "nextpnr": "nextpnr-ice40", "args": args,
+                "constraints": "--pcf", "suffix": ".pcf", "packed": "ICESTORM_LC", "synth": "synth_ice40"}
+    if toml["family"] == "ecp5":
+        yb = os.environ.get("SPIKEFAB_YOWASP_BIN")
+        tool = lambda n: os.path.join(yb, "yowasp-" + n) if yb else "yowasp-" + n
+        return {"family": "ecp5", "yosys": tool("yosys"), "nextpnr": tool("nextpnr-ecp5"), "args": args,
+                "constraints": "--lpf", "suffix": ".lpf", "packed": "TRELLIS_COMB", "synth": "synth_ecp5"}
+    sys.exit(f"no logic-model fit for target {target}: its family {toml['family']} has no open flow here")
 
 
 def nnls(a, b, iters=500):
@@ -309,15 +329,14 @@ def main():
     a = ap.parse_args()
     bin_, out = os.path.realpath(a.bin), os.path.realpath(a.out)
     os.makedirs(out, exist_ok=True)
-    family = {"ice40-up5k": "ice40", "ice40-hx8k": "ice40"}.get(a.target)
-    if family is None:
-        sys.exit(f"no logic-model fit for target {a.target} yet (ice40-up5k, ice40-hx8k)")
+    fl = open_flow(a.target)
+    family = fl["family"]
     fit = [] if a.check else fit_designs(a.designs, a.seed, out, a.target)
     held = held_out(a.target)
     t0 = time.time()
     results = {}
     with cf.ThreadPoolExecutor(a.jobs) as ex:
-        futs = {ex.submit(build, bin_, out, d, a.refresh): d for d in fit + held}
+        futs = {ex.submit(build, bin_, out, d, a.refresh, fl): d for d in fit + held}
         for i, f in enumerate(cf.as_completed(futs)):
             d = futs[f]
             results[d[0]] = f.result()
@@ -389,12 +408,14 @@ def main():
         return
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
-    yv = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
+    # "Yosys 0.70 (git sha1 28ba3cb92, Release, Clang ...)": the version and the commit.
+    yv = subprocess.run([fl["yosys"], "-V"], capture_output=True, text=True).stdout.strip().split(", ")[0]
+    yv += ")" if "(" in yv and not yv.endswith(")") else ""
     cmd = f"scripts/fit-logic.py BIN OUT --target {a.target} --designs {a.designs} --seed {a.seed} --write"
     date = datetime.date.today().isoformat()
     model = {
         "family": family,
-        "synthesis": f"{yv}: the flow's synth_ice40 script ({a.target})",
+        "synthesis": f"{yv}: the flow's {fl['synth']} script ({a.target})",
         "fitted": {"command": cmd, "commit": commit, "date": date, "designs": len(fok)},
         **{k: {f: round(float(v), 4) for f, v in zip(feats, coef[k]) if v > 0} for k in KINDS},
         "error": {a.target: error},

@@ -1,5 +1,5 @@
 //! The ECP5 targets: a real ECP5-25F bitstream of the MLP student through YoWASP's Yosys,
-//! nextpnr-ecp5 and ecppack with its report checked, the PLL wrapper's refusals, the block RAM
+//! nextpnr-ecp5 and ecppack with its report checked and its logic predicted, the PLL wrapper's refusals, the block RAM
 //! modes `plan` maps to, and the message when the tools are missing.
 
 use crate::common;
@@ -83,6 +83,11 @@ fn mlp_student_builds_a_real_ecp5_25f_bitstream() {
     // ECP5 targets default to the pipelined schedule.
     assert_eq!(r["plan"]["schedule"], "pipelined", "{stdout}");
     assert!(stdout.contains("T = 8, pipelined schedule"), "{stdout}");
+    // The logic model predicted it (docs/hardware.md, "The logic model"): its LUT4s against
+    // synthesis (LUT4 + 2 per CCU2C carry), its packed cells against placement (TRELLIS_COMB).
+    let cells = |k: &str| f["yosys_cells"][k].as_u64().unwrap_or(0);
+    common::assert_logic_within(&out, "ecp5-25k", cells("LUT4") + 2 * cells("CCU2C"), used("luts"));
+    assert!(stdout.contains("predicted"), "{stdout}");
 }
 
 /// A clock the ECP5 PLL cannot make from the ULX3S's 25 MHz is bad input, refused before

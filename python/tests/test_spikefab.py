@@ -220,11 +220,12 @@ def test_plan_is_the_cli_plan(mlp, tmp_path):
         cli = cli_json("plan", MLP, "--from", "snntorch", "-T", "8", "--inputs", str(inputs), "--target", target)
         assert p.to_dict() == cli, target
         assert p.passed and p.failure is None
-    # The logic model's prediction beside the device's cells (an iCE40 model only, so far).
+    # The logic model's prediction beside the device's cells (iCE40 and ECP5 models, none for 7-series).
     logic = spikefab.plan(mlp, X[:16], target="ice40-up5k").to_dict()["logic"]
     assert logic["predicted"]["lut4"] > 0 and logic["device_luts"] == 5280 and 0 < logic["error"] < 0.5
     assert logic["features"]["layers"] == 2
-    assert spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["logic"] is None
+    assert spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["logic"]["device_luts"] == 83640
+    assert spikefab.plan(mlp, X[:16], target="xc7a35t").to_dict()["logic"] is None
     # --logic-margin by name: a word or a number; a margin out of range is refused.
     for margin in ("off", 0.1, "stated"):
         assert spikefab.plan(mlp, X[:16], target="ice40-up5k", logic_margin=margin).to_dict()["schedule"] == "pipelined"

@@ -213,24 +213,7 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
                 println!("  placed: {} logic cells, {} I/O", u(lc), u(io));
             }
             if let Some(l) = &x.logic {
-                let err = |p: u64, m: u64| (p as f64 - m as f64) / m.max(1) as f64 * 100.0;
-                print!(
-                    "  logic model: predicted {} LUT4, synthesis {} ({:+.1}%; its stated error is up to {:.0}%)",
-                    l.predicted.lut4,
-                    f.luts.used,
-                    err(l.predicted.lut4, f.luts.used),
-                    l.error * 100.0
-                );
-                match &f.logic_cells {
-                    Some(lc) => println!(
-                        "; predicted {} logic cells, placed {} ({:+.1}%; up to {:.0}%)",
-                        l.predicted.lc,
-                        lc.used,
-                        err(l.predicted.lc, lc.used),
-                        l.lc_error * 100.0
-                    ),
-                    None => println!(),
-                }
+                print_logic_check(l, f.luts.used, f.logic_cells.as_ref().map(|lc| lc.used));
             }
             let icetime = f.fmax_icetime_mhz.map_or_else(
                 || format!("no icetime: {}", f.icetime_missing.as_deref().unwrap_or("no figure")),
@@ -254,6 +237,11 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
                 u(&f.dsps),
                 u(&f.ios)
             );
+            if let Some(l) = &x.logic {
+                // Synthesis's LUT4 positions: a CCU2C carry takes two; placement's TRELLIS_COMB.
+                let cells = |k: &str| f.yosys_cells.get(k).copied().unwrap_or(0);
+                print_logic_check(l, cells("LUT4") + 2 * cells("CCU2C"), Some(f.luts.used));
+            }
             println!(
                 "  clock: Fmax {} MHz (nextpnr-ecp5) vs target {} MHz{}",
                 f.fmax_nextpnr_mhz.map_or("?".into(), |x| format!("{x:.2}")),
@@ -267,6 +255,26 @@ fn print_rtl(r: &CompileReport, x: &RtlSection, out: &std::path::Path) {
     }
     if let Some(p) = &x.report {
         println!("  report: {p}");
+    }
+}
+
+/// The logic model's prediction against synthesis's LUT4s and the placed logic cells.
+fn print_logic_check(l: &spikefab::hw::logic::Logic, lut4: u64, placed: Option<u64>) {
+    let err = |p: u64, m: u64| (p as f64 - m as f64) / m.max(1) as f64 * 100.0;
+    print!(
+        "  logic model: predicted {} LUT4, synthesis {lut4} ({:+.1}%; its stated error is up to {:.0}%)",
+        l.predicted.lut4,
+        err(l.predicted.lut4, lut4),
+        l.error * 100.0
+    );
+    match placed {
+        Some(lc) => println!(
+            "; predicted {} logic cells, placed {lc} ({:+.1}%; up to {:.0}%)",
+            l.predicted.lc,
+            err(l.predicted.lc, lc),
+            l.lc_error * 100.0
+        ),
+        None => println!(),
     }
 }
 

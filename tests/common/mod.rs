@@ -250,14 +250,7 @@ pub fn yosys_lut4(dir: &Path, module: &str) -> u64 {
 /// [`yosys_lut4`]: the LUT4s it predicts are within the model's stated error of `yosys`, and
 /// the logic cells within its stated error of what nextpnr's packer makes of the netlist.
 pub fn assert_logic_predicted(dir: &Path, module: &str, yosys: u64) {
-    let plan: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
-    assert_eq!(plan["target"], "ice40-up5k");
     let target = spikefab::target::Target::load("ice40-up5k").unwrap();
-    let c = spikefab::hw::logic::Coefficients::of(target.family).unwrap();
-    // Every feature, none unknown: the library's own prediction of what compile wrote.
-    let f: spikefab::hw::logic::Features = serde_json::from_value(plan["logic_features"].clone()).unwrap();
-    let predicted = c.predict(&f);
     let ok = Command::new("nextpnr-ice40")
         .args(&target.device.nextpnr_args)
         .args(["--json", &format!("{module}.json"), "--pcf", &format!("{module}.pcf")])
@@ -270,9 +263,25 @@ pub fn assert_logic_predicted(dir: &Path, module: &str, yosys: u64) {
     let pack: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("pack.json")).unwrap()).unwrap();
     let packed = pack["utilization"]["ICESTORM_LC"]["used"].as_u64().unwrap();
+    assert_logic_within(dir, "ice40-up5k", yosys, packed);
+}
+
+/// Checks the committed logic model of `target`'s family on the design compiled into `dir`
+/// for `target` (its plan.json's features, what `compile` wrote, priced by the library's own
+/// `Coefficients::predict`): the LUT4s it predicts within the model's stated error on the
+/// device of `lut4` (synthesis), the packed logic cells of `lc` (nextpnr).
+pub fn assert_logic_within(dir: &Path, target: &str, lut4: u64, lc: u64) {
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["target"], target);
+    let target = spikefab::target::Target::load(target).unwrap();
+    let c = spikefab::hw::logic::Coefficients::of(target.family).unwrap();
+    // Every feature, none unknown: the library's own prediction of what compile wrote.
+    let f: spikefab::hw::logic::Features = serde_json::from_value(plan["logic_features"].clone()).unwrap();
+    let predicted = c.predict(&f);
     let (lut4_err, lc_err) = c.error_on(&target.name);
     for (what, predicted, measured, stated) in
-        [("LUT4", predicted.lut4, yosys, lut4_err), ("logic cells", predicted.lc, packed, lc_err)]
+        [("LUT4", predicted.lut4, lut4, lut4_err), ("logic cells", predicted.lc, lc, lc_err)]
     {
         let err = (predicted as f64 - measured as f64) / measured as f64;
         assert!(

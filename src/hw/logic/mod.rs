@@ -264,6 +264,7 @@ impl Coefficients {
     pub fn of(family: Family) -> Option<Coefficients> {
         let (file, text) = match family {
             Family::Ice40 => ("src/hw/logic/ice40.json", include_str!("ice40.json")),
+            Family::Ecp5 => ("src/hw/logic/ecp5.json", include_str!("ecp5.json")),
             _ => return None,
         };
         Some(Self::parse(file, text).expect("a committed logic model parses (unit-tested)"))
@@ -456,7 +457,13 @@ mod tests {
         let worst = c.error.values().map(|e| e.lut4.max_abs).fold(0.0, f64::max);
         assert_eq!(c.error_on("ice40-lp1k").0, worst);
         assert!(!c.lut4.is_empty() && !c.ff.is_empty() && !c.lc.is_empty(), "{c:?}");
-        assert!(Coefficients::of(Family::Loihi).is_none());
+        let e = Coefficients::of(Family::Ecp5).expect("ECP5 has a model");
+        assert_eq!(e.family, "ecp5");
+        let d = &e.error["ecp5-85k"];
+        assert!(d.lut4.designs > 0 && d.lc.max_abs > 0.0 && d.lc.mean_abs <= d.lc.max_abs, "{e:?}");
+        // The 25F and 45F, not measured, get the 85F's (the family's only) error.
+        assert_eq!(e.error_on("ecp5-25k"), (d.lut4.max_abs, d.lc.max_abs));
+        assert!(Coefficients::of(Family::Loihi).is_none() && Coefficients::of(Family::Xc7).is_none());
     }
 
     #[test]
