@@ -201,8 +201,9 @@ pub enum Schedule {
 
 /// The schedule asked for: one of the two, or `auto`, which lays the plan out pipelined and
 /// keeps that when its memories fit the device (block RAMs, flip-flops for the register
-/// memories), else sequential; the bitstream build then checks the logic and timing and, when
-/// the pipelined design does not fit or misses the clock, compiles the sequential one instead.
+/// memories) and its predicted logic is within `--logic-margin`, else sequential; the bitstream
+/// build then checks the logic and timing and, when the pipelined design does not fit or
+/// misses the clock, compiles the sequential one instead.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum ScheduleChoice {

@@ -196,6 +196,8 @@ fn a_plan_beyond_its_device_does_not_fit() {
     let (up5k, ecp5) = (&c["rows"][0], &c["rows"][1]);
     assert_eq!(up5k["fits"], false, "{up5k}");
     assert!(up5k["why_not"].to_string().contains("block RAMs, the device has 30"), "{up5k}");
+    // Its logic too, as the logic model predicts it (no build to judge it); the ECP5's fits.
+    assert!(up5k["why_not"].to_string().contains("the logic model predicts"), "{up5k}");
     assert_eq!(ecp5["fits"], true, "{ecp5}");
     let mut args = vec!["plan", model.to_str().unwrap()];
     args.extend(common);

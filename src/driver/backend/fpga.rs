@@ -305,6 +305,14 @@ impl Design for PlanDesign {
         let (mut row, cycles) = self.base_row(cx)?;
         let (t, plan) = (cx.target, &self.plan);
         row.why_not = plan.device_misfits(t);
+        // Without a build to judge it, a design predicted not to fit is no fitting row (never
+        // the table's choice); a build judges it for itself.
+        let logic = crate::hw::logic::Logic::of(plan, t);
+        if cx.bitstream.is_none()
+            && let Some(why) = logic.as_ref().and_then(|l| l.misfit())
+        {
+            row.why_not.push(why);
+        }
         row.fits = row.why_not.is_empty();
         row.resources = vec![Resource {
             name: "block RAM".into(),
@@ -336,12 +344,8 @@ impl Design for PlanDesign {
                 }
                 row.notes.extend(r.failures);
             }
-            None if open => row.notes.push(match crate::hw::logic::Logic::of(plan, t) {
-                Some(l) => format!(
-                    "logic unchecked: no bitstream build (give --bitstream); {}{}",
-                    l.line(),
-                    l.misfit().map(|why| format!("; a design predicted not to fit: {why}")).unwrap_or_default()
-                ),
+            None if open => row.notes.push(match &logic {
+                Some(l) => format!("logic unchecked: no bitstream build (give --bitstream); {}", l.line()),
                 None => "logic unchecked: no bitstream build (give --bitstream)".into(),
             }),
             _ => {}
