@@ -332,6 +332,11 @@ fn compile_emits_dense_and_explore_sweeps_both() {
         assert_eq!(front[i].as_bool().unwrap(), !dominated, "{c}");
     }
     assert!(confs.iter().zip(front).any(|(c, p)| p == true && c["datapath"] == "dense"));
+    // Each configuration's predicted logic (the UP5K's model): the dense designs take more,
+    // and every one of this small student fits.
+    let cells = |d: &str| confs.iter().filter(|c| c["datapath"] == d).map(|c| c["logic_cells"].as_u64().unwrap()).max();
+    assert!(cells("dense").unwrap() > cells("event").unwrap(), "{confs:?}");
+    assert!(confs.iter().all(|c| c.get("logic_misfit").is_none()), "{confs:?}");
 }
 
 /// Under the default `--datapath auto`, a dense design the bitstream build finds too large is
