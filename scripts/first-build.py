@@ -4,26 +4,30 @@
 For every bundled student (models/cases.json, the ones fit-logic.py holds out) at compile's
 defaults on each target, this runs
 
+    spikefab plan    MODEL ... --json
     spikefab energy  MODEL ... --samples 64 --json
-    spikefab compile MODEL ... --samples 64 --bitstream --cosim-samples 0 -o OUT/<target>/<student>
+    spikefab compile MODEL ... --samples 64 --bitstream --cosim-samples 0 -o OUT/<target>/<student>/build
 
-and reports, per pair: the design energy describes (schedule, dense projections, cycles,
-predicted logic cells, whether it is labelled as predicted not to fit), what the build made of
-it, whether compile's fallback ladder had to give up any design (the logic model wrong), and
-whether the design built first is energy's (the same logic features, the same cycles on the
-same 64 inputs).
+and reports, per pair: the design energy describes (plan's schedule and dense projections, the
+same lowering; energy's cycles and predicted logic cells, and whether it is labelled as
+predicted not to fit), what the build made of it, whether compile's fallback ladder had to
+give up any design (the logic model wrong), and whether the design built is energy's: no
+fallback, the same schedule, projection modes and logic features as plan's, and the same
+cycles as energy's on the same 64 inputs.
 
     scripts/first-build.py BIN OUT [--targets ice40-up5k,ice40-hx8k,ecp5-85k] [--students a,b]
 
 Writes OUT/first-build.md (a table) and OUT/first-build.json; exits 1 when a pair's first
 build is not energy's design. The ECP5 builds need YoWASP (.ci/run installs it; set
-SPIKEFAB_YOWASP_BIN), and the larger students take minutes each.
+SPIKEFAB_YOWASP_BIN), and the larger students take minutes each. Run it with the spikefab-py
+venv's Python (it reads the bundled cases through fit-logic.py, which needs numpy and nir).
 """
 
 import argparse
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -49,14 +53,20 @@ def run(cmd, log):
     return r, time.time() - t
 
 
-def dense(plan):
-    return sum(q["mode"] == "dense" for l in plan["layers"] for q in l["projections"])
+def modes(plan):
+    return [q["mode"] for l in plan["layers"] for q in l["projections"]]
 
 
 def one(bin_, out, target, name, model, opts, inputs):
     d = os.path.join(out, target, name)
     os.makedirs(d, exist_ok=True)
     common = [model, "--inputs", inputs, "--samples", SAMPLES] + opts
+    # The design energy describes: plan's (the same lowering), and energy's own figures.
+    # (plan has no --samples: every input given calibrates, in every command.)
+    r, _ = run([bin_, "plan", model, "--inputs", inputs] + opts + ["--json"], os.path.join(d, "plan.log"))
+    if r.returncode != 0:
+        return {"target": target, "student": name, "error": f"plan exited {r.returncode}"}
+    planned = json.loads(r.stdout)
     r, _ = run([bin_, "energy"] + common + ["--json"], os.path.join(d, "energy.log"))
     if r.returncode != 0:
         return {"target": target, "student": name, "error": f"energy exited {r.returncode}"}
@@ -65,7 +75,8 @@ def one(bin_, out, target, name, model, opts, inputs):
     row = {
         "target": target,
         "student": name,
-        "energy_schedule": est.get("schedule"),
+        "schedule": planned["schedule"],
+        "dense": modes(planned).count("dense"),
         "energy_cycles": est["cycles"],
         "energy_j": est["energy_per_inference_j"],
         "predicted_lc": logic["predicted"]["lc"] if logic else None,
@@ -73,6 +84,7 @@ def one(bin_, out, target, name, model, opts, inputs):
         "labelled_misfit": bool(logic) and max(logic["predicted"]["lc"], logic["predicted"]["lut4"]) > logic["device_luts"],
     }
     b = os.path.join(d, "build")
+    shutil.rmtree(b, ignore_errors=True)
     r, secs = run([bin_, "compile"] + common + ["--bitstream", "--cosim-samples", "0", "--min-agreement", "0",
                                                  "-o", b], os.path.join(d, "compile.log"))
     row["compile_exit"] = r.returncode
@@ -81,21 +93,22 @@ def one(bin_, out, target, name, model, opts, inputs):
     row["fallbacks"] = sum(1 for l in (r.stdout + r.stderr).splitlines() if "the design " in l and ": compiling " in l)
     try:
         rep = json.load(open(os.path.join(b, "report.json")))
-        plan = json.load(open(os.path.join(b, "plan.json")))
+        built_plan = json.load(open(os.path.join(b, "plan.json")))
     except (OSError, ValueError) as e:
         row["error"] = f"compile wrote no report: {e}"
         return row
-    row["schedule"] = rep["plan"]["schedule"]
-    row["dense"] = dense(rep["plan"])
     fpga = rep.get("fpga") or {}
-    row["built"] = "does_not_fit" not in fpga and bool(fpga)
-    cells = fpga.get("logic_cells") or fpga.get("luts")
+    row["built"] = bool(fpga) and "does_not_fit" not in fpga
+    # Placed logic cells: iCE40's ICESTORM_LC (logic_cells), ECP5's TRELLIS_COMB (luts).
+    cells = fpga.get("logic_cells" if target.startswith("ice40") else "luts")
     row["cells"] = cells["used"] if cells else None
     row["device"] = cells["available"] if cells else None
     row["build_misfit"] = fpga.get("does_not_fit")
     en = (rep.get("energy") or {}).get("estimate") or {}
-    same_features = logic is None or plan.get("logic_features") == logic["features"]
-    row["same_design"] = row["fallbacks"] == 0 and same_features and en.get("cycles") == est["cycles"]
+    row["same_design"] = (row["fallbacks"] == 0 and built_plan["schedule"] == planned["schedule"]
+                          and modes(built_plan) == modes(planned)
+                          and (logic is None or built_plan.get("logic_features") == logic["features"])
+                          and en.get("cycles") == est["cycles"])
     return row
 
 
@@ -103,11 +116,11 @@ def table(rows):
     lines = ["| target | student | energy's design | cycles | predicted cells | first build | built cells | fallbacks | same design |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        if "schedule" not in r:
+        if "error" in r:
             lines.append(f"| {r['target']} | {r['student']} | {r.get('error')} | | | | | | no |")
             continue
         pred = "-" if r["predicted_lc"] is None else f"{r['predicted_lc']:,}" + (" (labelled not to fit)" if r["labelled_misfit"] else "")
-        built = "fits" if r["built"] else f"does not fit"
+        built = "fits" if r["built"] else "does not fit"
         cells = "-" if r["cells"] is None else f"{r['cells']:,} of {r['device']:,}"
         lines.append(f"| {r['target']} | {r['student']} | {r['schedule']}, {r['dense']} dense | {r['energy_cycles']:,.0f} | "
                      f"{pred} | {built} ({r['compile_s']:.0f} s) | {cells} | {r['fallbacks']} | "

@@ -334,7 +334,11 @@ pub fn score_subsets(ev: &Evaluator, e: &Ensemble, sets: &[Vec<usize>], steps: u
 }
 
 fn better(a: &Score, b: &Score) -> bool {
-    // Higher metric, then lower energy, then the lexicographically first subset.
+    // A design predicted to fit before one predicted not to; then higher metric, then lower
+    // energy, then the lexicographically first subset.
+    if a.logic_misfit != b.logic_misfit {
+        return !a.logic_misfit;
+    }
     a.metric() > b.metric()
         || (a.metric() == b.metric()
             && (a.energy_j < b.energy_j || (a.energy_j == b.energy_j && a.students < b.students)))

@@ -106,7 +106,7 @@ pub struct PlanSettings {
 /// `--logic-margin`: how far below the device's logic cells the automatic choices keep a
 /// design's predicted logic.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "MarginValue", into = "MarginValue")]
+#[serde(try_from = "serde_json::Value", into = "MarginValue")]
 pub enum LogicMargin {
     /// The logic model's stated error on the device (its largest on designs held out of its fit).
     #[default]
@@ -129,7 +129,8 @@ impl std::str::FromStr for LogicMargin {
             "stated" => Ok(LogicMargin::Stated),
             "off" => Ok(LogicMargin::Off),
             _ => match s.parse::<f64>() {
-                Ok(m) if (0.0..=Self::MAX).contains(&m) => Ok(LogicMargin::Fraction(m)),
+                // `abs`: "-0" is 0.
+                Ok(m) if (0.0..=Self::MAX).contains(&m) => Ok(LogicMargin::Fraction(m.abs())),
                 _ => {
                     Err(format!("'{s}' is no logic margin: expected stated, off or a fraction from 0 to {}", Self::MAX))
                 }
@@ -148,20 +149,25 @@ impl std::fmt::Display for LogicMargin {
     }
 }
 
-/// A logic margin as the Python package and JSON give it: a word or a number.
-#[derive(Serialize, Deserialize)]
+/// A logic margin as JSON (and the Python package) writes it: a word or a number.
+#[derive(Serialize)]
 #[serde(untagged)]
 enum MarginValue {
     Number(f64),
     Word(String),
 }
 
-impl TryFrom<MarginValue> for LogicMargin {
+/// A logic margin as JSON (and the Python package) gives it: a word or a number, anything else
+/// refused with what it takes.
+impl TryFrom<serde_json::Value> for LogicMargin {
     type Error = String;
-    fn try_from(v: MarginValue) -> Result<Self, String> {
+    fn try_from(v: serde_json::Value) -> Result<Self, String> {
         match v {
-            MarginValue::Number(m) => m.to_string().parse(),
-            MarginValue::Word(w) => w.parse(),
+            serde_json::Value::Number(m) => m.to_string().parse(),
+            serde_json::Value::String(w) => w.parse(),
+            other => {
+                Err(format!("{other} is no logic margin: expected stated, off or a fraction from 0 to {}", Self::MAX))
+            }
         }
     }
 }
@@ -347,6 +353,26 @@ pub struct NoSamples;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_logic_margin_is_a_word_or_a_fraction_from_json_and_the_command_line() {
+        let parse = |j: &str| serde_json::from_str::<LogicMargin>(j).map_err(|e| e.to_string());
+        assert_eq!(parse("0.1"), Ok(LogicMargin::Fraction(0.1)));
+        assert_eq!(parse("\"0.1\""), Ok(LogicMargin::Fraction(0.1)));
+        assert_eq!(parse("0"), Ok(LogicMargin::Fraction(0.0)));
+        assert_eq!(parse("\"off\""), Ok(LogicMargin::Off));
+        assert_eq!(parse("\"stated\""), Ok(LogicMargin::Stated));
+        for bad in ["true", "1.5", "-0.1", "null", "\"half\"", "[0.1]"] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains("no logic margin: expected stated, off or a fraction from 0 to 0.9"), "{bad}: {e}");
+        }
+        // "-0" is 0, and each margin writes back as it reads.
+        assert_eq!("-0".parse::<LogicMargin>().unwrap().to_string(), "0");
+        for m in [LogicMargin::Stated, LogicMargin::Off, LogicMargin::Fraction(0.25)] {
+            assert_eq!(parse(&serde_json::to_string(&m).unwrap()), Ok(m));
+        }
+        assert_eq!(PlanSettings::default().logic_margin, LogicMargin::Stated);
+    }
 
     #[test]
     fn defaults_come_from_the_command_line_definition() {

@@ -87,7 +87,7 @@ fn mlp_student_builds_a_real_ecp5_25f_bitstream() {
     // synthesis (LUT4 + 2 per CCU2C carry), its packed cells against placement (TRELLIS_COMB).
     let cells = |k: &str| f["yosys_cells"][k].as_u64().unwrap_or(0);
     common::assert_logic_within(&out, "ecp5-25k", cells("LUT4") + 2 * cells("CCU2C"), used("luts"));
-    assert!(stdout.contains("predicted"), "{stdout}");
+    assert!(stdout.contains("logic model: predicted"), "{stdout}");
 }
 
 /// A clock the ECP5 PLL cannot make from the ULX3S's 25 MHz is bad input, refused before

@@ -227,8 +227,13 @@ def test_plan_is_the_cli_plan(mlp, tmp_path):
     assert spikefab.plan(mlp, X[:16], target="ulx3s-85f").to_dict()["logic"]["device_luts"] == 83640
     assert spikefab.plan(mlp, X[:16], target="xc7a35t").to_dict()["logic"] is None
     # --logic-margin by name: a word or a number; a margin out of range is refused.
-    for margin in ("off", 0.1, "stated"):
-        assert spikefab.plan(mlp, X[:16], target="ice40-up5k", logic_margin=margin).to_dict()["schedule"] == "pipelined"
+    for margin, limit in (("stated", "4447"), (0.1, "4752"), ("0.3", "3696")):
+        p = spikefab.plan(mlp, X[:16], target="ice40-up5k", logic_margin=margin).to_dict()
+        assert p["schedule"] == "pipelined" and f"within the {limit} a design is kept to" in p["schedule_note"], margin
+    # A margin that leaves less than the pipelined design takes: sequential; off: pipelined.
+    p = spikefab.plan(mlp, X[:16], target="ice40-up5k", logic_margin=0.9).to_dict()
+    assert p["schedule"] == "sequential" and "the logic model predicts" in p["schedule_note"]
+    assert spikefab.plan(mlp, X[:16], target="ice40-up5k", logic_margin="off").to_dict()["schedule"] == "pipelined"
     with pytest.raises(spikefab.SpikefabError, match="no logic margin"):
         spikefab.plan(mlp, X[:16], logic_margin=1.5)
     # On a board with external memory, the weights' transfer set against the measured compute.

@@ -53,8 +53,11 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     let (margin, base) = (s.logic_margin, Logic::of(&plan, t));
     let base_over = base.as_ref().and_then(|l| l.over_margin(margin)).is_some();
     let logic_fits = |p: &Plan| match (Logic::of(p, t), &base) {
-        (Some(l), Some(b)) if base_over => l.predicted.lc <= b.predicted.lc && l.predicted.lut4 <= b.predicted.lut4,
-        (Some(l), _) => l.over_margin(margin).is_none(),
+        (Some(l), Some(b)) => {
+            l.over_margin(margin).is_none()
+                || (base_over && l.predicted.lc <= b.predicted.lc && l.predicted.lut4 <= b.predicted.lut4)
+        }
+        (Some(l), None) => l.over_margin(margin).is_none(),
         (None, _) => true,
     };
     let steps = plan.timesteps;

@@ -118,7 +118,8 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
 }
 
 /// Lays a quantised network out on `o`'s target under `o`'s schedule; `auto` keeps pipelined
-/// when its memories fit the device. The arithmetic is `net`'s, whatever the layout.
+/// when its memories fit the device and its predicted logic is within `--logic-margin`. The
+/// arithmetic is `net`'s, whatever the layout.
 pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
     let lay = |net, s| {
         let p = layout_planes(net, &o.target, o.settings.lanes, o.settings.plane_bits, s);

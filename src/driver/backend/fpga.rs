@@ -305,12 +305,13 @@ impl Design for PlanDesign {
         let (mut row, cycles) = self.base_row(cx)?;
         let (t, plan) = (cx.target, &self.plan);
         row.why_not = plan.device_misfits(t);
+        let open = matches!(t.flow(), Flow::OpenIce40 | Flow::OpenEcp5);
+        // A build runs only with --bitstream, on an open flow, for a design whose memories fit.
+        let builds = cx.bitstream.is_some() && open && row.why_not.is_empty();
         // Without a build to judge it, a design predicted not to fit is no fitting row (never
         // the table's choice); a build judges it for itself.
         let logic = crate::hw::logic::Logic::of(plan, t);
-        if cx.bitstream.is_none()
-            && let Some(why) = logic.as_ref().and_then(|l| l.misfit())
-        {
+        if !builds && let Some(why) = logic.as_ref().and_then(|l| l.misfit()) {
             row.why_not.push(why);
         }
         row.fits = row.why_not.is_empty();
@@ -323,9 +324,8 @@ impl Design for PlanDesign {
             value: cycles / plan.clock_mhz,
             source: format!("{cycles:.0} cycles at the planned {} MHz clock", plan.clock_mhz),
         });
-        let open = matches!(t.flow(), Flow::OpenIce40 | Flow::OpenEcp5);
         match cx.bitstream {
-            Some((out, base)) if open && row.fits => {
+            Some((out, base)) if builds => {
                 let mut co = base.clone();
                 co.plan = PlanSettings { target: t.name.clone(), ..base.plan.for_fpgas() };
                 co.out_dir = out.join(&t.name);

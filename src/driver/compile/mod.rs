@@ -153,10 +153,11 @@ pub struct RtlSection {
     /// The FPGA plan without weight values.
     pub plan: PlanSummary,
     /// What the plan needs beyond the device (its memories against the device's; the logic is
-    /// checked only by a bitstream build), each with the figures. Empty: it fits.
+    /// predicted in `logic` and checked by a bitstream build), each with the figures. Empty: it
+    /// fits.
     pub exceeds_device: Vec<String>,
-    /// The logic model's prediction for the design compiled (iCE40 so far): beside the bitstream
-    /// build's own counts, it says how far the model was off.
+    /// The logic model's prediction for the design compiled (iCE40 and ECP5): beside the
+    /// bitstream build's own counts, it says how far the model was off.
     pub logic: Option<crate::hw::logic::Logic>,
     /// The HLS project, when emitted.
     pub hls: Option<HlsInfo>,

@@ -378,7 +378,8 @@ impl Logic {
         };
         // A predicted p of a measured x errs by (p - x) / x >= -e, so x <= p / (1 - e): a
         // prediction within (1 - e) of the device fits it whenever the error is within e.
-        let cap = |e: f64| (self.device_luts as f64 * (1.0 - e.clamp(0.0, LogicMargin::MAX))).floor() as u64;
+        // (1e-9: 5280 x (1 - 0.3) is 3696 cells, not the 3695.99.. of its binary product.)
+        let cap = |e: f64| (self.device_luts as f64 * (1.0 - e.clamp(0.0, LogicMargin::MAX)) + 1e-9).floor() as u64;
         Some((cap(lut4), cap(lc)))
     }
 
