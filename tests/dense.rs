@@ -205,13 +205,14 @@ fn every_output_is_the_same_in_both_modes_and_cycles_follow_the_formula() {
 /// `--datapath auto` measures: on conv_bw it makes the hidden convolutions and the pooled
 /// output dense, keeps the input's graded events, and `plan` prints both modes' figures; the
 /// auto plan costs less than the event one; `--optimize latency` never takes more cycles than
-/// the event plan either.
+/// the event plan either. The measurement alone (`--logic-margin off`): the UP5K's logic takes
+/// none of those dense designs, and by default the choice keeps them event-driven.
 #[test]
 fn auto_chooses_by_measurement_and_plan_prints_both_modes() {
     let root = common::root();
     let model = root.join("models/conv_bw/conv_bw.nir");
     let x = root.join("models/digits_test_x.npy");
-    let args = |d: &str, opt: &str| {
+    let with_margin = |margin: &str, d: &str, opt: &str| {
         vec![
             "plan".to_string(),
             model.to_str().unwrap().into(),
@@ -225,8 +226,11 @@ fn auto_chooses_by_measurement_and_plan_prints_both_modes() {
             d.into(),
             "--optimize".into(),
             opt.into(),
+            "--logic-margin".into(),
+            margin.into(),
         ]
     };
+    let args = |d: &str, opt: &str| with_margin("off", d, opt);
     let run = |a: Vec<String>| {
         let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
         common::spikefab(&a)
@@ -249,6 +253,17 @@ fn auto_chooses_by_measurement_and_plan_prints_both_modes() {
         let c = &p["choice"];
         assert!(c["dense"]["energy_j"].as_f64() < c["event"]["energy_j"].as_f64(), "{c}");
     }
+    // With the logic model's margin (the default), the cheaper dense layouts are refused.
+    let mut json = with_margin("stated", "auto", "energy");
+    json.push("--json".into());
+    let (code, out, err) = run(json);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for l in [1, 2] {
+        let p = &v["layers"][l]["projections"][0];
+        assert_eq!((&p["mode"], &p["choice"]["dense"]["logic_fits"]), (&"event".into(), &false.into()), "{p}");
+    }
+    assert!(v["datapath_note"].as_str().unwrap().contains("layouts measured refused"), "{v}");
     // Latency: the chosen plan's cycles are no more than the all-event plan's.
     let mut lat = args("auto", "latency");
     lat.push("--json".into());
@@ -384,12 +399,7 @@ fn auto_datapath_builds_event_driven_projections_when_dense_logic_does_not_fit()
     let toml = up5k_with_luts(&dir, limit);
     // The logic model foresees it: no layout larger than the event-driven one (itself beyond
     // the margin on so small a device) is chosen.
-    let mut args = vec!["plan"];
-    args.extend(model);
-    args.extend(["--target", toml.to_str().unwrap(), "--json"]);
-    let (code, stdout, stderr) = spikefab(&args);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let foreseen: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let foreseen = common::plan_on(&model, &toml);
     assert_eq!(dense_in(&foreseen), 0, "{foreseen}");
     let note = foreseen["datapath_note"].as_str().unwrap();
     assert!(

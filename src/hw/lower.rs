@@ -147,13 +147,16 @@ pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
             let unfit = |p: &Plan| p.memory_misfit(t).or_else(|| super::logic::over_margin(p, t, margin));
             let mut p = lay(net.clone(), Schedule::Pipelined);
             // Auto datapath: pipelined also when only its dense layout (fewer event lists)
-            // fits; the choice then keeps to layouts that fit.
+            // fits; the choice then keeps to layouts that fit. Why the dense one did not, too.
+            let mut dense_why = None;
             if o.settings.datapath == Datapath::Auto
                 && unfit(&p).is_some()
                 && let Ok(d) = p.with_modes(&super::dense::all_dense(&p), t)
-                && unfit(&d).is_none()
             {
-                p = d;
+                match unfit(&d) {
+                    None => p = d,
+                    why => dense_why = why,
+                }
             }
             // On a board with external memory, weights spilled into logic are a misfit too:
             // they can stream instead.
@@ -162,7 +165,11 @@ pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
                 weights_off_chip(&p, t).or_else(|| super::logic::over_margin(&p, t, margin))
             } else {
                 unfit(&p)
-            };
+            }
+            .map(|why| match &dense_why {
+                Some(d) => format!("{why}; its dense layout, {d}"),
+                None => why,
+            });
             match misfit {
                 None => {
                     let blocks = match t.device.block_rams {

@@ -292,6 +292,16 @@ pub fn assert_logic_within(dir: &Path, target: &str, lut4: u64, lc: u64) {
     }
 }
 
+/// What `plan --json` makes of `model` (its arguments) on the target file `toml`.
+pub fn plan_on(model: &[&str], toml: &Path) -> serde_json::Value {
+    let mut args = vec!["plan"];
+    args.extend(model);
+    args.extend(["--target", toml.to_str().unwrap(), "--json"]);
+    let (code, stdout, stderr) = spikefab(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    serde_json::from_str(&stdout).unwrap()
+}
+
 /// A target file in `dir`: the UP5K (schedule auto) named `up5k-small`, with `luts` LUT4s.
 pub fn up5k_with_luts(dir: &Path, luts: u64) -> PathBuf {
     let up5k = std::fs::read_to_string(root().join("targets/ice40-up5k.toml")).unwrap();
