@@ -3,8 +3,9 @@
 //! with none; the cheaper start is kept, then each eligible projection in plan order is flipped
 //! alone and kept when the predicted energy per inference (or, under `--optimize latency`, the
 //! cycles) drops; a layout whose predicted logic is beyond `--logic-margin` is no choice (when
-//! the plan as laid out is itself beyond it, one larger than that plan is none). Each eligible projection's figures in both modes, the others as chosen, go
-//! into the plan for `plan` to print (docs/hardware.md 4c).
+//! the plan as laid out is itself beyond it, one no larger than that plan is). Each eligible
+//! projection's figures in both modes, the others as chosen, go into the plan for `plan` to
+//! print (docs/hardware.md 4c).
 
 use std::collections::HashMap;
 
@@ -52,13 +53,12 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     // is already beyond it, no larger than that plan.
     let (margin, base) = (s.logic_margin, Logic::of(&plan, t));
     let base_over = base.as_ref().and_then(|l| l.over_margin(margin)).is_some();
-    let logic_fits = |p: &Plan| match (Logic::of(p, t), &base) {
-        (Some(l), Some(b)) => {
-            l.over_margin(margin).is_none()
-                || (base_over && l.predicted.lc <= b.predicted.lc && l.predicted.lut4 <= b.predicted.lut4)
-        }
-        (Some(l), None) => l.over_margin(margin).is_none(),
-        (None, _) => true,
+    // (A family without a model has none for any layout: every layout fits.)
+    let logic_fits = |p: &Plan| {
+        Logic::of(p, t).is_none_or(|l| {
+            let no_larger = |b: &Logic| l.predicted.lc <= b.predicted.lc && l.predicted.lut4 <= b.predicted.lut4;
+            l.over_margin(margin).is_none() || (base_over && base.as_ref().is_some_and(no_larger))
+        })
     };
     let steps = plan.timesteps;
     // Each layout measured once: its figures, and per projection (plan order) the words it reads.

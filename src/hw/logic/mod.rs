@@ -509,7 +509,8 @@ mod tests {
         };
         let pipelined = Logic::of(&lay(5280, LogicMargin::Stated), &Target::load("ice40-up5k").unwrap()).unwrap();
         assert_eq!(lay(5280, LogicMargin::Stated).schedule, crate::hw::Schedule::Pipelined);
-        // A device just below the pipelined design's prediction plus the margin.
+        // A device exactly as large as the pipelined design's predicted cells: within the
+        // device, beyond the margin.
         let luts = pipelined.predicted.lc;
         let p = lay(luts, LogicMargin::Stated);
         assert_eq!(p.schedule, crate::hw::Schedule::Sequential);
