@@ -2,8 +2,10 @@
 //! most [`CHOICE_SAMPLES`]) run on the cycle engine with every eligible projection dense and
 //! with none; the cheaper start is kept, then each eligible projection in plan order is flipped
 //! alone and kept when the predicted energy per inference (or, under `--optimize latency`, the
-//! cycles) drops; a layout whose predicted logic is beyond `--logic-margin` is no choice (when
-//! the plan as laid out is itself beyond it, one no larger than that plan is). Each eligible
+//! cycles) drops, layouts ranked first by whether their memories and predicted logic fit
+//! ([`rank`]: a layout beyond `--logic-margin` only when none whose memories fit is within it;
+//! when the plan as laid out is itself beyond it, one no larger than that plan counts as
+//! within). Each eligible
 //! projection's figures in both modes, the others as chosen, go into the plan for `plan` to
 //! print (docs/hardware.md 4c).
 
@@ -99,16 +101,12 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
             energy_j: est.energy_per_inference_j,
             fits: p.memory_misfit(t).is_none(),
             logic_fits: logic_fits(&p),
+            logic_on_device: Logic::of(&p, t).is_none_or(|l| l.misfit().is_none()),
         };
         seen.insert(modes.clone(), (f.clone(), reads.clone()));
         (f, reads)
     };
-    // A layout whose memories the device lacks is no choice when the plan's own fits.
-    let cost = |f: &ModeFigures| match s.optimize {
-        _ if (fits && !f.fits) || !f.logic_fits => f64::INFINITY,
-        Optimize::Energy => f.energy_j,
-        Optimize::Latency => f.cycles,
-    };
+    let cost = |f: &ModeFigures| rank(f, fits, s.optimize);
     let none: Modes = plan.modes();
     let all = dense::all_dense(&plan);
     let (f_none, _) = measure(&none);
@@ -141,6 +139,10 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     let n_dense = cur.iter().flatten().filter(|m| **m == Mode::Dense).count();
     let refused = seen.values().filter(|(f, _)| !f.logic_fits).count();
     let bound = match (refused, base_over) {
+        _ if best.0 == 1 => format!(
+            "; no layout measured whose memories fit keeps its predicted logic within the margin, so this one is \
+             beyond it (within the device): the memories' count is exact, the model's prediction is not"
+        ),
         (0, _) => String::new(),
         (n, false) => format!("; {n} layouts measured refused, their predicted logic beyond the margin"),
         (n, true) => format!(
@@ -159,4 +161,53 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     ));
     out.mode_choices = choices;
     out
+}
+
+/// A layout's rank in the choice (lower is better; tuples compare tier first): (0) memories
+/// and predicted logic within the margin; (1) memories that fit and logic beyond the margin
+/// yet within the device (the model errs, the memories' count does not), chosen only when no
+/// layout of tier 0 is found; (2) memories the device lacks, when the laid-out plan's
+/// (`base_fits` false) lack them too, and logic within the margin. Anything else is no choice:
+/// tier 3 ranks every such layout alike, so the search never moves to one.
+fn rank(f: &ModeFigures, base_fits: bool, optimize: Optimize) -> (u8, f64) {
+    let v = match optimize {
+        Optimize::Energy => f.energy_j,
+        Optimize::Latency => f.cycles,
+    };
+    match (f.fits, f.logic_fits) {
+        (true, true) => (0, v),
+        (true, false) if f.logic_on_device => (1, v),
+        (false, true) if !base_fits => (2, v),
+        _ => (3, 0.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fig(energy_j: f64, fits: bool, logic_fits: bool, logic_on_device: bool) -> ModeFigures {
+        ModeFigures { energy_j, cycles: energy_j * 1e9, fits, logic_fits, logic_on_device, ..Default::default() }
+    }
+
+    /// Memories that fit beat a smaller energy whose memories do not; within the margin beats
+    /// beyond it; beyond the device, or memories lacking when the laid-out plan's fit, is
+    /// never better than anything.
+    #[test]
+    fn tiers_order_the_layouts() {
+        let r = |f: &ModeFigures, base| rank(f, base, Optimize::Energy);
+        let ok = fig(2.0, true, true, true);
+        let over_margin = fig(1.0, true, false, true);
+        let over_device = fig(0.5, true, false, false);
+        let no_mem = fig(0.1, false, true, true);
+        assert!(r(&ok, false) < r(&over_margin, false));
+        assert!(r(&over_margin, false) < r(&no_mem, false));
+        assert!(r(&no_mem, false) < r(&over_device, false));
+        // The laid-out plan's memories fit: a layout lacking them is no choice.
+        assert!(r(&over_device, true) == r(&no_mem, true));
+        assert!(!(r(&fig(0.01, false, false, false), true) < r(&no_mem, true)));
+        // Within a tier, the figure optimised decides.
+        assert!(r(&fig(1.0, true, true, true), false) < r(&ok, false));
+        assert!(rank(&fig(1.0, true, true, true), false, Optimize::Latency) < rank(&ok, false, Optimize::Latency));
+    }
 }

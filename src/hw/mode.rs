@@ -39,6 +39,11 @@ pub struct ModeFigures {
     /// The plan's predicted logic is within `--logic-margin` of the device (or, when the plan
     /// as laid out already is not, no larger than it); true without a logic model.
     pub logic_fits: bool,
+    /// The plan's predicted logic is within the device itself (a layout beyond the margin but
+    /// within the device may still fit; the choice falls back to it before a layout whose
+    /// memories certainly do not fit). True without a logic model.
+    #[serde(skip)]
+    pub logic_on_device: bool,
 }
 
 /// The automatic choice for one eligible projection.
