@@ -59,7 +59,8 @@ pub struct Features {
     pub rom_logic: f64,
     /// RAM bits in flip-flops.
     pub ram_reg_bits: f64,
-    /// Memories in block or large RAM: their data widths (read registers and multiplexers).
+    /// Memories in block or large RAM: their data widths (read registers and multiplexers). A
+    /// memory in external memory has none: the tile buffer it is read through is counted.
     pub block_mem_width: f64,
 }
 
@@ -148,10 +149,10 @@ impl Features {
             match &m.map {
                 MemMap::Registers if m.rom => f.rom_logic += (m.width * m.depth.div_ceil(16)) as f64,
                 MemMap::Registers => f.ram_reg_bits += m.bits() as f64,
-                MemMap::BlockRam { .. } | MemMap::LargeRam { .. } | MemMap::External { .. } => {
-                    f.block_mem_width += m.width as f64
-                }
-                MemMap::Sram => {}
+                MemMap::BlockRam { .. } | MemMap::LargeRam { .. } => f.block_mem_width += m.width as f64,
+                // Read through the tile buffer, a memory of the plan counted once itself: the
+                // external memory's words have no read port of their own on chip.
+                MemMap::External { .. } | MemMap::Sram => {}
             }
         }
         for b in &plan.banks {
