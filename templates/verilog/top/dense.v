@@ -291,6 +291,9 @@
         {{ p.pre }}_rf <= {{ p.pre }}_re;
     end
     wire [{{ l.lanes - 1 }}:0] {{ p.pre }}_lm = {{ p.pre }}_ce ? {{ d.padmask }} : { {{- l.lanes }}{1'b1} };   // padding lanes add 0
+{%- if d.shared_add %}
+    // C to F: the plan's shared datapath (dsh_*) and its state memory's shared adder.
+{%- else %}
     wire [{{ l.lanes * p.tw - 1 }}:0] {{ p.pre }}_old = {{ p.old }};
     genvar {{ p.pre }}_gi;
     generate
@@ -336,6 +339,7 @@
             assign {{ p.pre }}_new[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}] = {{ p.pre }}_old[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}] + rs;
         end
     endgenerate
+{%- endif %}
     assign {{ p.pre }}_rrow = {{ p.pre }}_rd;   // read in D, added in F (the bank's stage 3)
     assign {{ p.pre }}_s3w  = {{ p.pre }}_ef;
     assign {{ p.pre }}_we   = {{ p.pre }}_ef;

@@ -90,11 +90,20 @@
     wire [{{ c.raw - 1 }}:0] {{ c.pre }}_rrow;
     wire                 {{ c.pre }}_we;
     wire [{{ c.raw - 1 }}:0] {{ c.pre }}_wrow;
+{%- if !c.shared %}
     wire [{{ c.neww - 1 }}:0] {{ c.pre }}_new;
+{%- endif %}
     wire                 {{ c.pre }}_act;
     wire                 {{ c.pre }}_s3w;  // a beat in stage 3 (writing or not)
+{%- if !c.shared %}
     reg  [{{ c.neww - 1 }}:0] {{ c.pre }}_sum;  // its sums, registered (s4); zero after a cycle without a beat in stage 3
+{%- endif %}
 {%- endfor %}
+{%- if b.dshared %}
+    // The shared dense datapath's units add here, in one adder at the lane width: their sums,
+    // registered (s4); zero after a cycle without a beat of theirs in stage 3.
+    reg  [{{ b.width - 1 }}:0] {{ b.pre }}_dsum;
+{%- endif %}
 {%- if b.multi %}
     // Rows of the layer being updated: read base (the one starting, in its go cycle), write base.
     reg  [{{ b.aw - 1 }}:0] {{ b.pre }}_rbase, {{ b.pre }}_wbase;
@@ -138,7 +147,7 @@
     wire [{{ b.aw - 1 }}:0] {{ b.pre }}_accra = {% for c in b.clients %}({ {{ b.aw }}{ {{ c.pre }}_act } } & {{ c.raddr }}){% if !loop.last %} | {% endif %}{% endfor %};
     wire [{{ b.aw - 1 }}:0] {{ b.pre }}_accwa = {% for c in b.clients %}({ {{ b.aw }}{ {{ c.pre }}_s3w } } & {{ c.waddr }}){% if !loop.last %} | {% endif %}{% endfor %};
     assign {{ b.pre }}_accwe = {% for c in b.clients %}{{ c.pre }}_we{% if !loop.last %} | {% endif %}{% endfor %};
-    assign {{ b.pre }}_acc_r = {% for c in b.clients %}{{ c.wdata }}{% if !loop.last %} | {% endif %}{% endfor %};
+    assign {{ b.pre }}_acc_r = {{ b.acc_r }};
 {%- endif %}
     always @* begin
         {{ b.pre }}_raddr = {{ b.uraddr }};
@@ -195,6 +204,13 @@
     // narrower layers use the low bits of each lane
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_old_m;
     /* verilator lint_on UNUSEDSIGNAL */
+{%- if b.dshared %}
+    // The shared units' current value (their own sum when the beat ahead wrote the row) plus
+    // the shared row sum; lanes above the datapath's add nothing.
+    wire                 {{ b.pre }}_dsw = {{ b.dsw }};
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_dold = {{ b.pre }}_fwd ? {{ b.pre }}_dsum : {{ b.pre }}_old_m;
+    wire [{{ b.width - 1 }}:0] {{ b.pre }}_dnew = {{ b.dnew }};
+{%- endif %}
     always @(posedge clk) begin
         {{ b.pre }}_s2a <= {{ b.pre }}_raddr;
         {{ b.pre }}_s3a <= {{ b.pre }}_s2a;
@@ -203,8 +219,13 @@
         {{ b.pre }}_fw  <= {{ b.pre }}_wdata;
         {{ b.pre }}_s4acc <= {{ b.pre }}_accwe && !{{ b.pre }}_clr;
 {%- for c in b.clients %}
+{%- if !c.shared %}
         {{ c.pre }}_sum <= {{ c.pre }}_s3w ? {{ c.pre }}_new : {{ c.neww }}'d0;
+{%- endif %}
 {%- endfor %}
+{%- if b.dshared %}
+        {{ b.pre }}_dsum <= {{ b.pre }}_dsw ? {{ b.pre }}_dnew : {{ b.width }}'d0;
+{%- endif %}
         {{ b.pre }}_fwd   <= {{ b.pre }}_accwe && ({{ b.pre }}_s3a == {{ b.pre }}_s2a);
 {%- if b.epoch %}
         {{ b.pre }}_s4e <= {{ b.ep }};

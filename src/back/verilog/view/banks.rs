@@ -42,6 +42,9 @@ pub struct ClientView {
     pub waddr: String,
     /// Memory write data from `<pre>_sum` (the unit's registered sums).
     pub wdata: String,
+    /// A unit of the streamed plan's shared dense datapath: its sums are the memory's shared
+    /// ones (`<bank>_dsum`, [`share_dense_adders`]), so it has no adder or sum of its own.
+    pub shared: bool,
 }
 
 /// A state memory (X, S or Y) holding the rows of one or more layers, which never run at the
@@ -53,8 +56,10 @@ pub struct BankView {
     pub kind: String,
     /// Member names, for the comment.
     pub comment: String,
-    /// Word width (lanes x lane width).
+    /// Word width (lanes x lane width), and the lane width.
     pub width: usize,
+    /// See `width`.
+    pub lw: usize,
     /// Rows.
     pub rows: usize,
     /// Address width.
@@ -82,6 +87,15 @@ pub struct BankView {
     pub members: Vec<MemberView>,
     /// Accumulate units.
     pub clients: Vec<ClientView>,
+    /// The accumulate units' write data, OR-ed (each zero unless its beat writes).
+    pub acc_r: String,
+    /// Units of the shared dense datapath write it ([`share_dense_adders`]): their beat in
+    /// stage 3 (any of them), and the lanes' new values (`<pre>_dold` plus the shared row sum).
+    pub dshared: bool,
+    /// See `dshared`.
+    pub dsw: String,
+    /// See `dshared`.
+    pub dnew: String,
     /// Prefix of the update datapath writing it (see [`LayerView::gp`]) and its layer index width.
     pub gp: String,
     /// See `gp`.
@@ -238,6 +252,7 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
         pre,
         kind: kind.into(),
         width: lanes * lw,
+        lw,
         rows,
         aw,
         logic: bank.map == MemMap::Registers,
@@ -248,10 +263,72 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
         uraddr,
         uwaddr,
         uon,
+        acc_r: clients.iter().map(|c| c.wdata.as_str()).collect::<Vec<_>>().join(" | "),
         members,
         clients,
+        dshared: false,
+        dsw: String::new(),
+        dnew: String::new(),
         gp,
         glw,
+    }
+}
+
+/// The units of the shared dense datapath (`dsh_*`, a streamed plan's) that write a state
+/// memory share one adder and one sum register there, as they share the popcounts: only one
+/// unit runs at a time, the beat ahead of a beat is always the same unit's, and every reader
+/// of a state memory (the units' current values, the update pass) takes the low bits of a
+/// lane at its layer's width (`LayerView::u_state`). So the shared adder works at the
+/// memory's lane width: the lane's stored value (or the sum ahead, forwarded) plus the shared
+/// row sum's low bits, whose low bits at a unit's width are what its own adder gave (addition
+/// modulo 2^w takes the low bits of a wider one). The bits above a layer's width are then
+/// the wider sum's rather than its sign, and no reader sees them. `lanes` and `tw` are the
+/// shared datapath's lanes and row-sum width.
+pub fn share_dense_adders(banks: &mut [BankView], layers: &mut [LayerView], lanes: usize, tw: usize) {
+    let shared: std::collections::BTreeSet<String> = layers
+        .iter()
+        .flat_map(|l| &l.projs)
+        .filter(|p| p.dense.as_ref().is_some_and(|d| d.shared_tw.is_some()))
+        .map(|p| p.pre.clone())
+        .collect();
+    for b in banks.iter_mut() {
+        for c in b.clients.iter_mut() {
+            c.shared = shared.contains(&c.pre);
+        }
+        // Each such unit drops its own adder (a unit writing no state memory keeps it).
+        for p in layers.iter_mut().flat_map(|l| l.projs.iter_mut()) {
+            if b.clients.iter().any(|c| c.shared && c.pre == p.pre)
+                && let Some(d) = p.dense.as_mut()
+            {
+                d.shared_add = true;
+            }
+        }
+        let units: Vec<String> = b.clients.iter().filter(|c| c.shared).map(|c| format!("{}_s3w", c.pre)).collect();
+        if units.is_empty() {
+            continue;
+        }
+        let lw = b.lw;
+        let bl = b.width / lw;
+        let pre = &b.pre;
+        let lane = |i: usize| {
+            let old = format!("{pre}_dold[{} +: {lw}]", i * lw);
+            if i >= lanes {
+                return old;
+            }
+            let rs = if tw >= lw {
+                format!("dsh_rs[{} +: {lw}]", i * tw)
+            } else {
+                LayerView::sext("dsh_rs", i * tw, tw, lw)
+            };
+            format!("({old} + {rs})")
+        };
+        b.dnew = format!("{{{}}}", (0..bl).rev().map(lane).collect::<Vec<_>>().join(", "));
+        b.dsw = units.join(" | ");
+        b.dshared = true;
+        let mut acc: Vec<&str> = b.clients.iter().filter(|c| !c.shared).map(|c| c.wdata.as_str()).collect();
+        let dsum = format!("{pre}_dsum");
+        acc.push(&dsum);
+        b.acc_r = acc.join(" | ");
     }
 }
 
@@ -282,6 +359,7 @@ fn connect_clients(
             raddr: bank_addr(base, &format!("{c}_rrow"), raw, aw),
             waddr: bank_addr(base, &format!("{c}_wrow"), raw, aw),
             wdata: bank_word(lanes, lanes_k, lw, |i| LayerView::sext(&format!("{c}_sum"), i * w, w, lw)),
+            shared: false,
         });
         // The row's current value: the unit's own registered sum when the beat ahead wrote the
         // row (no OR of the bank's units on the adder's loop).

@@ -323,6 +323,10 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let mask = plan.mask_students().map_or(0, |st| st.names.len());
     // After the tile buffer's view, which places the streamed weight words in its rows.
     let dshared = dense_shared::shared_dense(streamed, &mut layers, &plbanks);
+    let mut banks = banks;
+    if let Some(sh) = &dshared {
+        banks::share_dense_adders(&mut banks, &mut layers, sh.lanes, sh.tw);
+    }
     Ok(TopView {
         module,
         u_lat: crate::hw::schedule::upd_tail(plan),

@@ -166,6 +166,7 @@ pub fn dense_view(
         pbrow: String::new(),
         wstep: String::new(),
         shared_tw: None,
+        shared_add: false,
     };
     if let Gather::Conv { k: kk, stride, pad, dil, input } = d.gather {
         let (hout, wout) = (l.shape[1], l.shape[2]);

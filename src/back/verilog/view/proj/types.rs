@@ -381,4 +381,7 @@ pub struct DenseView {
     /// Stages C to E are the plan's shared datapath (`dense_shared`), whose row sums are this
     /// many bits per lane; None: the unit's own.
     pub shared_tw: Option<usize>,
+    /// Stage F too is shared: the state memory it writes adds the shared row sum for all the
+    /// shared datapath's units (`banks::share_dense_adders`), so the unit has no adder.
+    pub shared_add: bool,
 }
