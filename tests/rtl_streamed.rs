@@ -83,6 +83,9 @@ fn streamed_rtl_cosim_is_exact() {
                 .count();
             let has_shared = d.files.iter().any(|(_, text)| text.contains("shared dense datapath"));
             assert_eq!(has_shared, binary_dense >= 2, "{what}: {binary_dense} binary dense units");
+            // Its units add in their state memory's one adder, not each in its own.
+            let shared_adder = d.files.iter().any(|(_, text)| text.contains("Shared state adder"));
+            assert_eq!(shared_adder, has_shared, "{what}: the shared units' state adder");
             shared_dense += usize::from(has_shared);
             per_step += usize::from(plan.input.per_step);
             dense_runs += usize::from(plan.layers.iter().any(|l| l.modes.contains(&Mode::Dense)));

@@ -100,8 +100,8 @@
 {%- endif %}
 {%- endfor %}
 {%- if b.dshared %}
-    // The shared dense datapath's units add here, in one adder at the lane width: their sums,
-    // registered (s4); zero after a cycle without a beat of theirs in stage 3.
+    // Shared state adder: the units of the shared popcounts add here, in one adder at the lane
+    // width; their sums, registered (s4); zero after a cycle without a beat of theirs in stage 3.
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_dsum;
 {%- endif %}
 {%- if b.multi %}
