@@ -9,6 +9,8 @@
 //! projection's figures in both modes, the others as chosen, go into the plan for `plan` to
 //! print (docs/hardware.md 4c).
 
+use std::cell::RefCell;
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::data::InputBatch;
@@ -64,9 +66,9 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     };
     let steps = plan.timesteps;
     // Each layout measured once: its figures, and per projection (plan order) the words it reads.
-    let mut seen: HashMap<Modes, (ModeFigures, Vec<u64>)> = HashMap::new();
-    let mut measure = |modes: &Modes| -> (ModeFigures, Vec<u64>) {
-        if let Some(f) = seen.get(modes) {
+    let seen: RefCell<HashMap<Modes, (ModeFigures, Vec<u64>)>> = RefCell::default();
+    let measure = |modes: &Modes| -> (ModeFigures, Vec<u64>) {
+        if let Some(f) = seen.borrow().get(modes) {
             return f.clone();
         }
         let p = plan.with_modes(modes, t).expect("only eligible projections are made dense");
@@ -103,7 +105,7 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
             logic_fits: logic_fits(&p),
             logic_on_device: Logic::of(&p, t).is_none_or(|l| l.misfit().is_none()),
         };
-        seen.insert(modes.clone(), (f.clone(), reads.clone()));
+        seen.borrow_mut().insert(modes.clone(), (f.clone(), reads.clone()));
         (f, reads)
     };
     let cost = |f: &ModeFigures| rank(f, fits, s.optimize);
@@ -123,26 +125,39 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     }
     // The figures of each eligible projection in both modes, the others as chosen.
     let index = |k: usize, pi: usize| plan.layers[..k].iter().map(|l| l.projections.len()).sum::<usize>() + pi;
-    let mut choices = vec![];
-    for &(k, pi) in &eligible {
-        let mut as_mode = |m: Mode| {
-            let mut v = cur.clone();
-            v[k][pi] = m;
-            let (mut f, reads) = measure(&v);
-            f.reads = reads[index(k, pi)];
-            f
-        };
-        let (event, dense) = (as_mode(Mode::Event), as_mode(Mode::Dense));
-        choices.push(ModeChoice { layer: k, projection: pi, mode: cur[k][pi], event, dense });
+    let choices_of = |cur: &Modes| {
+        let mut choices = vec![];
+        for &(k, pi) in &eligible {
+            let as_mode = |m: Mode| {
+                let mut v = cur.clone();
+                v[k][pi] = m;
+                let (mut f, reads) = measure(&v);
+                f.reads = reads[index(k, pi)];
+                f
+            };
+            let (event, dense) = (as_mode(Mode::Event), as_mode(Mode::Dense));
+            choices.push(ModeChoice { layer: k, projection: pi, mode: cur[k][pi], event, dense });
+        }
+        choices
+    };
+    let mut choices = choices_of(&cur);
+    // The search ended beyond the margin: a layout of tier 0 that the figures just measured
+    // (each projection flipped from the choice) is better; the best of them (ties to the
+    // first in mode order, so the choice is deterministic) is taken.
+    if best.0 == 1 {
+        let better =
+            seen.borrow().iter().map(|(m, (f, _))| (cost(f), m.clone())).filter(|(c, _)| c.0 == 0).min_by(|a, b| {
+                a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal).then_with(|| order(&a.1).cmp(&order(&b.1)))
+            });
+        if let Some((c, m)) = better {
+            (cur, best) = (m, c);
+            choices = choices_of(&cur);
+        }
     }
     let mut out = plan.with_modes(&cur, t).expect("only eligible projections are made dense");
     let n_dense = cur.iter().flatten().filter(|m| **m == Mode::Dense).count();
-    let refused = seen.values().filter(|(f, _)| !f.logic_fits).count();
-    let bound = match (refused, base_over) {
-        _ if best.0 == 1 => "; no layout measured whose memories fit keeps its predicted logic within the margin, so \
-                             this one is beyond it (within the device): the memories' count is exact, the model's \
-                             prediction is not"
-            .to_string(),
+    let refused = seen.borrow().values().filter(|(f, _)| !f.logic_fits).count();
+    let mut bound = match (refused, base_over) {
         (0, _) => String::new(),
         (n, false) => format!("; {n} layouts measured refused, their predicted logic beyond the margin"),
         (n, true) => format!(
@@ -150,6 +165,12 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
              the margin"
         ),
     };
+    if best.0 == 1 {
+        bound.push_str(
+            "; no layout measured whose memories fit keeps its predicted logic within the margin, so this one is beyond \
+             it (within the device): the memories' count is exact, the model's prediction is not",
+        );
+    }
     out.datapath_note = Some(format!(
         "auto: {n_dense} of {} eligible projections dense, by the predicted {} on {} calibration inputs{bound}",
         eligible.len(),
@@ -161,6 +182,11 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     ));
     out.mode_choices = choices;
     out
+}
+
+/// A layout's modes as a sortable key (event before dense, plan order).
+fn order(m: &Modes) -> Vec<bool> {
+    m.iter().flatten().map(|&x| x == Mode::Dense).collect()
 }
 
 /// A layout's rank in the choice (lower is better; tuples compare tier first): (0) memories
@@ -206,6 +232,9 @@ mod tests {
         // The laid-out plan's memories fit: a layout lacking them is no choice.
         assert!(r(&over_device, true) == r(&no_mem, true));
         assert!(r(&fig(0.01, false, false, false), true) >= r(&no_mem, true));
+        // Memories lacking and logic beyond the margin is no choice either way.
+        assert_eq!(r(&fig(0.01, false, false, true), false), (3, 0.0));
+        assert_eq!(r(&fig(0.01, true, false, false), false), (3, 0.0));
         // Within a tier, the figure optimised decides.
         assert!(r(&fig(1.0, true, true, true), false) < r(&ok, false));
         assert!(rank(&fig(1.0, true, true, true), false, Optimize::Latency) < rank(&ok, false, Optimize::Latency));

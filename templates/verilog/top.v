@@ -74,14 +74,15 @@ module {{ v.module }} (
 {%- include "verilog/top/weight_load.v" %}
 {%- include "verilog/top/update_control.v" %}
 {%- include "verilog/top/load.v" %}
+{%- if let Some(sh) = v.dshared %}
+
+    // The dense units' shared row sums (view::dense_shared; computed after the layers, added in
+    // the state memories' shared adders).
+    wire [{{ sh.lanes * sh.tw - 1 }}:0] dsh_rs;
+{%- endif %}
 {%- include "verilog/top/state_memories.v" %}
 {%- include "verilog/top/event_lists.v" %}
 {%- include "verilog/top/planes.v" %}
-{%- if let Some(sh) = v.dshared %}
-
-    // The dense units' shared row sums (view::dense_shared; computed after the layers).
-    wire [{{ sh.lanes * sh.tw - 1 }}:0] dsh_rs;
-{%- endif %}
 {%- include "verilog/top/layer.v" %}
 {%- include "verilog/top/dense_shared.v" %}
 {%- include "verilog/top/update_datapath.v" %}

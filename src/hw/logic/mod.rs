@@ -151,7 +151,9 @@ impl Features {
                 MemMap::Registers => f.ram_reg_bits += m.bits() as f64,
                 MemMap::BlockRam { .. } | MemMap::LargeRam { .. } => f.block_mem_width += m.width as f64,
                 // Read through the tile buffer, a memory of the plan counted once itself: the
-                // external memory's words have no read port of their own on chip.
+                // external memory's words have no read port of their own on chip (a ROM
+                // narrower than the buffer's row keeps a slot register and multiplexer, which
+                // no feature counts; the dense units' words fill the row).
                 MemMap::External { .. } | MemMap::Sram => {}
             }
         }
