@@ -58,8 +58,8 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     let (margin, base) = (s.logic_margin, Logic::of(&plan, t));
     let base_over = base.as_ref().and_then(|l| l.over_margin(margin)).is_some();
     // (A family without a model has none for any layout: every layout fits.)
-    let logic_fits = |p: &Plan| {
-        Logic::of(p, t).is_none_or(|l| {
+    let logic_fits = |logic: Option<&Logic>| {
+        logic.is_none_or(|l| {
             let no_larger = |b: &Logic| l.predicted.lc <= b.predicted.lc && l.predicted.lut4 <= b.predicted.lut4;
             l.over_margin(margin).is_none() || (base_over && base.as_ref().is_some_and(no_larger))
         })
@@ -74,6 +74,7 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
         let p = plan.with_modes(modes, t).expect("only eligible projections are made dense");
         let run = cycle::run(&p, &batch, steps);
         let est = energy::estimate(&p, t, &run);
+        let logic = Logic::of(&p, t);
         let n = batch.n.max(1) as u64;
         // Weight words, and plane words (dense) or event entries: every event-mode projection
         // of a source reads each of its entries once, so the source's reads split evenly.
@@ -102,8 +103,8 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
             cycles: est.cycles,
             energy_j: est.energy_per_inference_j,
             fits: p.memory_misfit(t).is_none(),
-            logic_fits: logic_fits(&p),
-            logic_on_device: Logic::of(&p, t).is_none_or(|l| l.misfit().is_none()),
+            logic_fits: logic_fits(logic.as_ref()),
+            logic_on_device: logic.as_ref().is_none_or(|l| l.misfit().is_none()),
         };
         seen.borrow_mut().insert(modes.clone(), (f.clone(), reads.clone()));
         (f, reads)

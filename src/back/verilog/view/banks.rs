@@ -291,17 +291,11 @@ pub fn share_dense_adders(banks: &mut [BankView], layers: &mut [LayerView], lane
         .filter(|p| p.dense.as_ref().is_some_and(|d| d.shared_tw.is_some()))
         .map(|p| p.pre.clone())
         .collect();
+    let mut adding = std::collections::BTreeSet::new();
     for b in banks.iter_mut() {
-        for c in b.clients.iter_mut() {
-            c.shared = shared.contains(&c.pre);
-        }
-        // Each such unit drops its own adder (a unit writing no state memory keeps it).
-        for p in layers.iter_mut().flat_map(|l| l.projs.iter_mut()) {
-            if b.clients.iter().any(|c| c.shared && c.pre == p.pre)
-                && let Some(d) = p.dense.as_mut()
-            {
-                d.shared_add = true;
-            }
+        for c in b.clients.iter_mut().filter(|c| shared.contains(&c.pre)) {
+            c.shared = true;
+            adding.insert(c.pre.clone());
         }
         let units: Vec<String> = b.clients.iter().filter(|c| c.shared).map(|c| format!("{}_s3w", c.pre)).collect();
         if units.is_empty() {
@@ -329,6 +323,12 @@ pub fn share_dense_adders(banks: &mut [BankView], layers: &mut [LayerView], lane
         let dsum = format!("{pre}_dsum");
         acc.push(&dsum);
         b.acc_r = acc.join(" | ");
+    }
+    // Each such unit drops its own adder (a unit writing no state memory keeps it).
+    for p in layers.iter_mut().flat_map(|l| l.projs.iter_mut()).filter(|p| adding.contains(&p.pre)) {
+        if let Some(d) = p.dense.as_mut() {
+            d.shared_add = true;
+        }
     }
 }
 
