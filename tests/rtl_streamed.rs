@@ -32,6 +32,7 @@ fn streamed_rtl_cosim_is_exact() {
     all.extend(rtl_students().into_iter().map(|(c, _)| c));
     let (mut done, mut per_step, mut dense_runs, mut refused) = (vec![], 0, 0, 0);
     let (mut shared_states, mut reused_lists, mut reused_planes, mut shared_dense) = (0, 0, 0, 0);
+    let (mut shared_addends, mut shared_terms, mut shared_o2o) = (0, 0, 0);
     let first_student = all.len() - rtl_students().len();
     for (i, c) in all.iter().enumerate() {
         let m = c.load();
@@ -83,9 +84,31 @@ fn streamed_rtl_cosim_is_exact() {
                 .count();
             let has_shared = d.files.iter().any(|(_, text)| text.contains("shared dense datapath"));
             assert_eq!(has_shared, binary_dense >= 2, "{what}: {binary_dense} binary dense units");
-            // Its units add in their state memory's one adder, not each in its own.
+            // Its units add in their state memory's one adder, not each in its own; so do the
+            // event-driven units of layers that do not saturate and the one-to-one units, which
+            // hand it their addends (the former through sf_acc_term).
             let shared_adder = d.files.iter().any(|(_, text)| text.contains("Shared state adder"));
-            assert_eq!(shared_adder, has_shared, "{what}: the shared units' state adder");
+            let addends = d.files.iter().any(|(_, text)| text.contains("its addends, for the shared adder"));
+            let terms = d.files.iter().any(|(name, _)| name == "sf_acc_term.v");
+            let own_units = plan.layers.iter().enumerate().any(|(k, l)| {
+                !l.saturate && (0..l.projections.len()).any(|j| l.modes[j] != Mode::Dense)
+                    || (0..l.projections.len()).any(|j| {
+                        l.modes[j] == Mode::Dense
+                            && matches!(dense::geometry(&plan, k, j).map(|g| g.gather), Ok(dense::Gather::OneToOne))
+                    })
+            });
+            assert_eq!(addends, own_units, "{what}: the other units' addends");
+            assert_eq!(shared_adder, has_shared || own_units, "{what}: the shared state adder");
+            assert!(!terms || addends, "{what}: sf_acc_term without a shared adder");
+            let o2o = (0..plan.layers.len()).any(|k| {
+                (0..plan.layers[k].projections.len()).any(|j| {
+                    plan.layers[k].modes[j] == Mode::Dense
+                        && matches!(dense::geometry(&plan, k, j).map(|g| g.gather), Ok(dense::Gather::OneToOne))
+                })
+            });
+            shared_o2o += usize::from(o2o && addends);
+            shared_addends += usize::from(addends);
+            shared_terms += usize::from(terms);
             shared_dense += usize::from(has_shared);
             per_step += usize::from(plan.input.per_step);
             dense_runs += usize::from(plan.layers.iter().any(|l| l.modes.contains(&Mode::Dense)));
@@ -101,7 +124,10 @@ fn streamed_rtl_cosim_is_exact() {
             done.push(what);
         }
     }
-    println!("co-simulated streamed: {}; {refused} refused by the order", done.join(", "));
+    println!(
+        "co-simulated streamed: {}; {refused} refused by the order; {shared_addends} with other units' addends in the shared adder ({shared_terms} event-driven, {shared_o2o} one-to-one)",
+        done.join(", ")
+    );
     assert!(
         done.len() >= 30
             && per_step > 0
@@ -110,7 +136,9 @@ fn streamed_rtl_cosim_is_exact() {
             && shared_states > 0
             && reused_lists > 0
             && reused_planes > 0
-            && shared_dense > 0,
+            && shared_dense > 0
+            && shared_terms > 0
+            && shared_o2o > 0,
         "{shared_dense} with a shared dense datapath, {per_step} per-step, {dense_runs} dense, {refused} refused, {shared_states} with one state memory, \
          {reused_lists} reusing event-list words, {reused_planes} reusing plane words: {done:?}"
     );

@@ -29,6 +29,10 @@ pub const PRIMITIVES: &[(&str, &str)] = &[
 pub const FOLLOW_PRIMITIVES: &[(&str, &str)] =
     &[("sf_events_follow.v", include_str!("../../../hdl/sf_events_follow.v"))];
 
+/// The accumulator lane's addend, for state memories whose units share their adder (streamed
+/// plans, `view::banks::share_state_adders`).
+pub const TERM_PRIMITIVES: &[(&str, &str)] = &[("sf_acc_term.v", include_str!("../../../hdl/sf_acc_term.v"))];
+
 /// The spike plane memory (designs with a dense projection, docs/hardware.md 4c).
 pub const PLANE_PRIMITIVES: &[(&str, &str)] = &[("sf_plane.v", include_str!("../../../hdl/sf_plane.v"))];
 
@@ -70,13 +74,15 @@ pub fn emit(plan: &Plan, tb: Option<(usize, u64)>) -> Result<Design, EmitError> 
     let follow: &[(&str, &str)] = if v.follow { FOLLOW_PRIMITIVES } else { &[] };
     let spram: &[(&str, &str)] = if v.wl.spram.is_empty() { &[] } else { SPRAM_PRIMITIVES };
     let plane: &[(&str, &str)] = if v.layers.iter().any(|l| l.plane.is_some()) { PLANE_PRIMITIVES } else { &[] };
+    let term: &[(&str, &str)] =
+        if v.layers.iter().flat_map(|l| &l.projs).any(|p| p.sadd && p.dense.is_none()) { TERM_PRIMITIVES } else { &[] };
     // Streamed weights: the SDRAM controller, and for simulation the chip model.
     let stream: &[(&str, &str)] = match (&v.tiles, tb) {
         (None, _) => &[],
         (Some(_), None) => &[sdram::STREAM],
         (Some(_), Some(_)) => &[sdram::STREAM, sdram::MODEL],
     };
-    for (name, text) in PRIMITIVES.iter().chain(follow).chain(spram).chain(plane).chain(stream) {
+    for (name, text) in PRIMITIVES.iter().chain(follow).chain(spram).chain(plane).chain(term).chain(stream) {
         files.push((name.to_string(), text.to_string()));
     }
     files.extend(v.roms.iter().cloned());

@@ -187,7 +187,9 @@
     reg  [{{ l.lanes - 1 }}:0] {{ p.pre }}_s3_mask;
     reg  [{{ p.valw - 1 }}:0] {{ p.pre }}_s3_val;
     reg  [{{ l.lanes * p.wb - 1 }}:0] {{ p.pre }}_s3_w;
+{%- if !p.sadd %}
     wire [{{ l.lanes * p.tw - 1 }}:0] {{ p.pre }}_old = {{ p.old }};
+{%- endif %}
     always @(posedge clk) begin
         {{ p.pre }}_s3      <= !rst && {{ p.pre }}_s2;
         {{ p.pre }}_s3_row  <= {{ p.pre }}_s2_row;
@@ -198,12 +200,21 @@
     genvar {{ p.pre }}_gi;
     generate
         for ({{ p.pre }}_gi = 0; {{ p.pre }}_gi < {{ l.lanes }}; {{ p.pre }}_gi = {{ p.pre }}_gi + 1) begin : {{ p.pre }}_accl
+{%- if p.sadd %}
+            // The lane's addend; its state memory's shared adder adds it to the row.
+            sf_acc_term #(.TW({{ p.tw }}), .WB({{ p.wb }}), .VW({{ p.valw }}), .VAL_SIGNED({% if p.val_signed %}1{% else %}0{% endif %}), .SHIFT({{ p.shift }})) a (
+                .en({{ p.pre }}_s3_mask[{{ p.pre }}_gi]),
+                .w({{ p.pre }}_s3_w[{{ p.pre }}_gi*{{ p.wb }} +: {{ p.wb }}]),
+                .val({{ p.pre }}_s3_val),
+                .term({{ p.pre }}_add[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}]));
+{%- else %}
             sf_acc_lane #(.TW({{ p.tw }}), .WB({{ p.wb }}), .VW({{ p.valw }}), .VAL_SIGNED({% if p.val_signed %}1{% else %}0{% endif %}), .SHIFT({{ p.shift }}), .SAT({% if l.sat %}1{% else %}0{% endif %})) a (
                 .en({{ p.pre }}_s3_mask[{{ p.pre }}_gi]),
                 .old({{ p.pre }}_old[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}]),
                 .w({{ p.pre }}_s3_w[{{ p.pre }}_gi*{{ p.wb }} +: {{ p.wb }}]),
                 .val({{ p.pre }}_s3_val),
                 .result({{ p.pre }}_new[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}]));
+{%- endif %}
         end
     endgenerate
     assign {{ p.pre }}_s3w  = {{ p.pre }}_s3;

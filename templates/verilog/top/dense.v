@@ -294,7 +294,9 @@
 {%- if d.shared_add %}
     // C to F: the plan's shared datapath (dsh_*) and its state memory's shared adder.
 {%- else %}
+{%- if !p.sadd %}
     wire [{{ l.lanes * p.tw - 1 }}:0] {{ p.pre }}_old = {{ p.old }};
+{%- endif %}
     genvar {{ p.pre }}_gi;
     generate
         for ({{ p.pre }}_gi = 0; {{ p.pre }}_gi < {{ l.lanes }}; {{ p.pre }}_gi = {{ p.pre }}_gi + 1) begin : {{ p.pre }}_dl
@@ -335,8 +337,13 @@
                 rs <= {{ p.pre }}_lm[{{ p.pre }}_gi] ? (dx[{{ p.tw - 1 }}:0] << {{ p.shift }}) : {{ p.tw }}'d0;
             end
 {%- endif %}
+{%- if p.sadd %}
+            // F: its state memory's shared adder adds the row sum to the row's current value.
+            assign {{ p.pre }}_add[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}] = rs;
+{%- else %}
             // F: the row's current value plus its sum (wrapping: the state after the phase fits).
             assign {{ p.pre }}_new[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}] = {{ p.pre }}_old[{{ p.pre }}_gi*{{ p.tw }} +: {{ p.tw }}] + rs;
+{%- endif %}
         end
     endgenerate
 {%- endif %}

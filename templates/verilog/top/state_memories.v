@@ -92,6 +92,8 @@
     wire [{{ c.raw - 1 }}:0] {{ c.pre }}_wrow;
 {%- if !c.shared %}
     wire [{{ c.neww - 1 }}:0] {{ c.pre }}_new;
+{%- else if c.add %}
+    wire [{{ c.neww - 1 }}:0] {{ c.pre }}_add;  // its addends, for the shared adder (valid in its stage-3 beats)
 {%- endif %}
     wire                 {{ c.pre }}_act;
     wire                 {{ c.pre }}_s3w;  // a beat in stage 3 (writing or not)
@@ -100,7 +102,7 @@
 {%- endif %}
 {%- endfor %}
 {%- if b.dshared %}
-    // Shared state adder: the units of the shared popcounts add here, in one adder at the lane
+    // Shared state adder: the memory's units add here (view::banks::share_state_adders), in one adder at the lane
     // width; their sums, registered (s4); zero after a cycle without a beat of theirs in stage 3.
     reg  [{{ b.width - 1 }}:0] {{ b.pre }}_dsum;
 {%- endif %}
@@ -206,8 +208,13 @@
     /* verilator lint_on UNUSEDSIGNAL */
 {%- if b.dshared %}
     // The shared units' current value (their own sum when the beat ahead wrote the row) plus
-    // the shared row sum; lanes above the datapath's add nothing.
+    // the active unit's addend (the shared row sum, or a unit's own, each zero outside its
+    // beats); lanes above a unit's add nothing.
     wire                 {{ b.pre }}_dsw = {{ b.dsw }};
+{%- if !b.dsd.is_empty() %}
+    // A beat of the shared popcounts' units: their row sum (dsh_rs) is stale in other units' beats.
+    wire                 {{ b.pre }}_dsd = {{ b.dsd }};
+{%- endif %}
     wire [{{ b.width - 1 }}:0] {{ b.pre }}_dold = {{ b.pre }}_fwd ? {{ b.pre }}_dsum : {{ b.pre }}_old_m;
     wire [{{ b.width - 1 }}:0] {{ b.pre }}_dnew = {{ b.dnew }};
 {%- endif %}

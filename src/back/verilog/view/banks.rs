@@ -42,9 +42,17 @@ pub struct ClientView {
     pub waddr: String,
     /// Memory write data from `<pre>_sum` (the unit's registered sums).
     pub wdata: String,
-    /// A unit of the streamed plan's shared dense datapath: its sums are the memory's shared
-    /// ones (`<bank>_dsum`, [`share_dense_adders`]), so it has no adder or sum of its own.
+    /// Its sums are the memory's shared ones (`<bank>_dsum`, [`share_state_adders`]), so it
+    /// has no adder or sum of its own.
     pub shared: bool,
+    /// Of those, a unit that hands the memory its addends (`<pre>_add`, `lanes` of `w` bits,
+    /// meaningful in its stage-3 beats): a one-to-one or event-driven unit. The shared
+    /// popcounts' units hand theirs through `dsh_rs` instead.
+    pub add: bool,
+    /// The target layer's lanes and its width in this memory.
+    pub lanes: usize,
+    /// See `lanes`.
+    pub w: usize,
 }
 
 /// A state memory (X, S or Y) holding the rows of one or more layers, which never run at the
@@ -89,9 +97,13 @@ pub struct BankView {
     pub clients: Vec<ClientView>,
     /// The accumulate units' write data, OR-ed (each zero unless its beat writes).
     pub acc_r: String,
-    /// Units of the shared dense datapath write it ([`share_dense_adders`]): their beat in
-    /// stage 3 (any of them), and the lanes' new values (`<pre>_dold` plus the shared row sum).
+    /// Its units share one adder ([`share_state_adders`]): their beat in stage 3 (any of
+    /// them), and the lanes' new values (`<pre>_dold` plus the active unit's addend).
     pub dshared: bool,
+    /// With units of both kinds (the shared popcounts' and ones handing their addends): a
+    /// beat of the former in stage 3, which gates `dsh_rs` (it holds a stale sum while
+    /// another unit runs); empty otherwise.
+    pub dsd: String,
     /// See `dshared`.
     pub dsw: String,
     /// See `dshared`.
@@ -267,6 +279,7 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
         members,
         clients,
         dshared: false,
+        dsd: String::new(),
         dsw: String::new(),
         dnew: String::new(),
         gp,
@@ -274,50 +287,87 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
     }
 }
 
-/// The units of the shared dense datapath (`dsh_*`, a streamed plan's) that write a state
-/// memory share one adder and one sum register there, as they share the popcounts: only one
-/// unit runs at a time, the beat ahead of a beat is always the same unit's, and every reader
-/// of a state memory (the units' current values, the update pass) takes the low bits of a
-/// lane at its layer's width (`LayerView::u_state`). So the shared adder works at the
-/// memory's lane width: the lane's stored value (or the sum ahead, forwarded) plus the shared
-/// row sum's low bits, whose low bits at a unit's width are what its own adder gave (addition
-/// modulo 2^w takes the low bits of a wider one). The bits above a layer's width are then
-/// the wider sum's rather than its sign, and no reader sees them. `lanes` and `tw` are the
-/// shared datapath's lanes and row-sum width.
-pub fn share_dense_adders(banks: &mut [BankView], layers: &mut [LayerView], lanes: usize, tw: usize) {
-    let shared: std::collections::BTreeSet<String> = layers
-        .iter()
-        .flat_map(|l| &l.projs)
-        .filter(|p| p.dense.as_ref().is_some_and(|d| d.shared_tw.is_some()))
-        .map(|p| p.pre.clone())
-        .collect();
-    let mut adding = std::collections::BTreeSet::new();
-    for b in banks.iter_mut() {
-        for c in b.clients.iter_mut().filter(|c| shared.contains(&c.pre)) {
-            c.shared = true;
-            adding.insert(c.pre.clone());
+/// A streamed plan's accumulate units share one adder and one sum register per state memory,
+/// as its dense units share the popcounts (`dsh_*`): only one unit runs at a time, the beat
+/// ahead of a beat is always the same unit's, and every reader of a state memory (the units'
+/// current values, the update pass) takes the low bits of a lane at its layer's width
+/// (`LayerView::u_state`). So the shared adder works at the memory's lane width: the lane's
+/// stored value (or the sum ahead, forwarded) plus the active unit's addend, whose low bits at
+/// the unit's width are what its own adder gave (addition modulo 2^w takes the low bits of a
+/// wider one, and a wrapped addend has the low bits of the exact one). The bits above a
+/// layer's width are then the wider sum's rather than its sign, and no reader sees them.
+///
+/// The units that share it: the shared popcounts' (their addend the shared row sum `dsh_rs`,
+/// `dense`'s lanes of its row-sum width, when the plan has that datapath), the one-to-one dense units (their registered row sums), and
+/// the event-driven units of layers that do not saturate (a saturating sum is not the low
+/// bits of a wider one), their addends `<pre>_add` (`sf_acc_term`). Each addend is zero
+/// outside its unit's stage-3 beats, so the memory ORs them.
+pub fn share_state_adders(banks: &mut [BankView], layers: &mut [LayerView], dense_rs: Option<(usize, usize)>) {
+    let (lanes, tw) = dense_rs.unwrap_or((0, 0));
+    use std::collections::BTreeSet;
+    let mut dense = BTreeSet::new();
+    let mut own = BTreeSet::new();
+    for l in layers.iter() {
+        for p in &l.projs {
+            match &p.dense {
+                Some(d) if d.shared_tw.is_some() => dense.insert(p.pre.clone()),
+                Some(d) if d.kind == "o2o" => own.insert(p.pre.clone()),
+                None if !l.sat => own.insert(p.pre.clone()),
+                _ => false,
+            };
         }
-        let units: Vec<String> = b.clients.iter().filter(|c| c.shared).map(|c| format!("{}_s3w", c.pre)).collect();
-        if units.is_empty() {
+    }
+    let (mut adding, mut adders) = (BTreeSet::new(), BTreeSet::new());
+    for b in banks.iter_mut() {
+        for c in b.clients.iter_mut() {
+            if dense.contains(&c.pre) {
+                c.shared = true;
+                adding.insert(c.pre.clone());
+            } else if own.contains(&c.pre) {
+                (c.shared, c.add) = (true, true);
+                adders.insert(c.pre.clone());
+            }
+        }
+        let beats = |add: bool| -> Vec<String> {
+            b.clients.iter().filter(|c| c.shared && c.add == add).map(|c| format!("{}_s3w", c.pre)).collect()
+        };
+        let (dbeats, abeats) = (beats(false), beats(true));
+        if dbeats.is_empty() && abeats.is_empty() {
             continue;
         }
         let lw = b.lw;
         let bl = b.width / lw;
         let pre = &b.pre;
+        // Only the popcounts' units: their row sum alone, ungated (it is used in their beats only).
+        let gate = !abeats.is_empty();
+        let adds: Vec<(&str, usize, usize)> =
+            b.clients.iter().filter(|c| c.add).map(|c| (c.pre.as_str(), c.lanes, c.w)).collect();
         let lane = |i: usize| {
             let old = format!("{pre}_dold[{} +: {lw}]", i * lw);
-            if i >= lanes {
-                return old;
+            let mut terms = vec![];
+            if !dbeats.is_empty() && i < lanes {
+                let rs = if tw >= lw {
+                    format!("dsh_rs[{} +: {lw}]", i * tw)
+                } else {
+                    LayerView::sext("dsh_rs", i * tw, tw, lw)
+                };
+                terms.push(if gate { format!("({{{lw}{{{pre}_dsd}}}} & {rs})") } else { rs });
             }
-            let rs = if tw >= lw {
-                format!("dsh_rs[{} +: {lw}]", i * tw)
-            } else {
-                LayerView::sext("dsh_rs", i * tw, tw, lw)
-            };
-            format!("({old} + {rs})")
+            for &(c, lanes_k, w) in &adds {
+                if i < lanes_k {
+                    let t = LayerView::sext(&format!("{c}_add"), i * w, w, lw);
+                    terms.push(format!("({{{lw}{{{c}_s3w}}}} & {t})"));
+                }
+            }
+            match terms.len() {
+                0 => old,
+                1 => format!("({old} + {})", terms[0]),
+                _ => format!("({old} + ({}))", terms.join(" | ")),
+            }
         };
         b.dnew = format!("{{{}}}", (0..bl).rev().map(lane).collect::<Vec<_>>().join(", "));
-        b.dsw = units.join(" | ");
+        b.dsd = if gate { dbeats.join(" | ") } else { String::new() };
+        b.dsw = dbeats.iter().chain(&abeats).cloned().collect::<Vec<_>>().join(" | ");
         b.dshared = true;
         let mut acc: Vec<&str> = b.clients.iter().filter(|c| !c.shared).map(|c| c.wdata.as_str()).collect();
         let dsum = format!("{pre}_dsum");
@@ -325,10 +375,11 @@ pub fn share_dense_adders(banks: &mut [BankView], layers: &mut [LayerView], lane
         b.acc_r = acc.join(" | ");
     }
     // Each such unit drops its own adder (a unit writing no state memory keeps it).
-    for p in layers.iter_mut().flat_map(|l| l.projs.iter_mut()).filter(|p| adding.contains(&p.pre)) {
-        if let Some(d) = p.dense.as_mut() {
+    for p in layers.iter_mut().flat_map(|l| l.projs.iter_mut()) {
+        if let Some(d) = p.dense.as_mut().filter(|_| adding.contains(&p.pre)) {
             d.shared_add = true;
         }
+        p.sadd = adders.contains(&p.pre);
     }
 }
 
@@ -360,6 +411,9 @@ fn connect_clients(
             waddr: bank_addr(base, &format!("{c}_wrow"), raw, aw),
             wdata: bank_word(lanes, lanes_k, lw, |i| LayerView::sext(&format!("{c}_sum"), i * w, w, lw)),
             shared: false,
+            add: false,
+            lanes: lanes_k,
+            w,
         });
         // The row's current value: the unit's own registered sum when the beat ahead wrote the
         // row (no OR of the bank's units on the adder's loop).

@@ -324,8 +324,8 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     // After the tile buffer's view, which places the streamed weight words in its rows.
     let dshared = dense_shared::shared_dense(streamed, &mut layers, &plbanks);
     let mut banks = banks;
-    if let Some(sh) = &dshared {
-        banks::share_dense_adders(&mut banks, &mut layers, sh.lanes, sh.tw);
+    if streamed {
+        banks::share_state_adders(&mut banks, &mut layers, dshared.as_ref().map(|sh| (sh.lanes, sh.tw)));
     }
     Ok(TopView {
         module,

@@ -198,5 +198,6 @@ pub fn proj_view(
         follow,
         pre,
         dense,
+        sadd: false,
     })
 }

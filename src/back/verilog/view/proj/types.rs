@@ -105,6 +105,9 @@ pub struct ProjView {
     pub follow: bool,
     /// A dense projection's unit (docs/hardware.md 4c); None: event-driven.
     pub dense: Option<DenseView>,
+    /// A one-to-one or event-driven unit whose state memory adds for it in an adder its units
+    /// share (`banks::share_state_adders`): it forms only its addends, `<pre>_add`.
+    pub sadd: bool,
 }
 
 /// Where the fields of a source entry lie (positions in the entry without its lane mask,
@@ -382,6 +385,6 @@ pub struct DenseView {
     /// many bits per lane; None: the unit's own.
     pub shared_tw: Option<usize>,
     /// Stage F too is shared: the state memory it writes adds the shared row sum for all the
-    /// shared datapath's units (`banks::share_dense_adders`), so the unit has no adder.
+    /// shared datapath's units (`banks::share_state_adders`), so the unit has no adder.
     pub shared_add: bool,
 }
