@@ -392,6 +392,22 @@ pub fn plane_memory(plan: &Plan, k: usize, r: usize) -> String {
     }
 }
 
+/// Whether projection `pi` of layer `k` hands its addends to an adder its state memory's units
+/// share, keeping none of its own: a streamed plan's one-to-one dense units and the event-driven
+/// units of layers that do not saturate (a saturating sum is not the low bits of a wider one).
+/// The units run one at a time, and every reader of a state memory takes a lane's low bits at
+/// its layer's width, so one adder at the memory's lane width serves them (docs/hardware.md 4c,
+/// "Their state adder shared"). The shared popcounts' units add there too, through their row sum.
+pub fn adds_in_bank(plan: &Plan, k: usize, pi: usize) -> bool {
+    let l = &plan.layers[k];
+    plan.schedule == super::Schedule::Streamed
+        && if is(l, pi, Mode::Dense) {
+            matches!(geometry(plan, k, pi).map(|g| g.gather), Ok(Gather::OneToOne))
+        } else {
+            !l.saturate
+        }
+}
+
 /// True when projection `p` of `l` runs in `mode`.
 pub fn is(l: &Layer, pi: usize, mode: Mode) -> bool {
     l.modes.get(pi).copied().unwrap_or_default() == mode

@@ -120,6 +120,8 @@ impl Features {
             f.update_bits += (lanes * (vw + sw + yw)) as f64;
             f.update_mux_bits += (ks.len() * lanes * vw) as f64;
         }
+        // State memories whose units share one adder (`dense::adds_in_bank`).
+        let mut shared_adders = std::collections::BTreeSet::new();
         for (k, l) in layers.iter().enumerate() {
             f.row_bits += bits_for(l.rows) as f64;
             if l.saturate {
@@ -139,10 +141,25 @@ impl Features {
                     // A dense projection's geometry exists (the plan was built with it).
                     let bits = dense::geometry(plan, k, pi).map(|d| d.weight_width).unwrap_or(l.lanes * width);
                     f.dense_bits += bits as f64;
-                } else {
+                } else if !dense::adds_in_bank(plan, k, pi) {
                     f.event_acc_bits += (l.lanes * width) as f64;
+                } else {
+                    // Its adder is its state memory's, counted once per memory below.
+                    let kind = match p.target {
+                        AccTarget::Dynamic if l.y_bits > 0 => "y",
+                        AccTarget::Dynamic => "x",
+                        AccTarget::Static => "s",
+                    };
+                    match plan.banks.iter().position(|b| b.kind == kind && b.layers.contains(&k)) {
+                        Some(b) => _ = shared_adders.insert(b),
+                        None => f.event_acc_bits += (l.lanes * width) as f64,
+                    }
                 }
             }
+        }
+        // A shared state adder, one accumulate lane set as wide as its memory's word.
+        for &b in &shared_adders {
+            f.event_acc_bits += plan.banks[b].width as f64;
         }
         // A memory in a bank is counted with its bank.
         for m in plan.memories.iter().filter(|m| !super::memory::is_banked(m, &plan.banks)) {
@@ -551,6 +568,14 @@ mod tests {
         // Twice the lanes, twice the event accumulators.
         let wide = Features::of(&plan(ScheduleChoice::Sequential, 8));
         assert_eq!(wide.event_acc_bits, 2.0 * seq.event_acc_bits);
+        // Streamed, the units (event-driven, not saturating) share their state memory's adder:
+        // one per memory, as wide as its word, not one per unit.
+        let st = plan(ScheduleChoice::Streamed, 4);
+        assert!(st.layers.iter().all(|l| !l.saturate));
+        let adders: Vec<_> = st.banks.iter().filter(|b| ["x", "s", "y"].contains(&b.kind.as_str())).collect();
+        assert!(!adders.is_empty() && adders.iter().map(|b| b.layers.len()).sum::<usize>() >= 2, "{adders:?}");
+        let widths: usize = adders.iter().map(|b| b.width).sum();
+        assert_eq!(Features::of(&st).event_acc_bits, widths as f64);
         // The same plan, the same features.
         assert_eq!(seq, Features::of(&plan(ScheduleChoice::Sequential, 4)));
         // The serialised names are the coefficient files' names, in order.

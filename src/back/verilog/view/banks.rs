@@ -298,25 +298,30 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
 /// layer's width are then the wider sum's rather than its sign, and no reader sees them.
 ///
 /// The units that share it: the shared popcounts' (their addend the shared row sum `dsh_rs`,
-/// `dense`'s lanes of its row-sum width, when the plan has that datapath), the one-to-one dense units (their registered row sums), and
-/// the event-driven units of layers that do not saturate (a saturating sum is not the low
-/// bits of a wider one), their addends `<pre>_add` (`sf_acc_term`). Each addend is zero
-/// outside its unit's stage-3 beats, so the memory ORs them.
-pub fn share_state_adders(banks: &mut [BankView], layers: &mut [LayerView], dense_rs: Option<(usize, usize)>) {
-    let (lanes, tw) = dense_rs.unwrap_or((0, 0));
+/// `dense_rs`'s lanes of its row-sum width, when the plan has that datapath), and the ones
+/// [`crate::hw::dense::adds_in_bank`] names (the one-to-one dense units, their registered row
+/// sums, and the event-driven units of layers that do not saturate, their `sf_acc_term`s),
+/// which hand it their addends `<pre>_add`. Each addend is gated by its unit's stage-3 beat,
+/// so the memory ORs them.
+pub fn share_state_adders(
+    plan: &Plan,
+    banks: &mut [BankView],
+    layers: &mut [LayerView],
+    dense_rs: Option<(usize, usize)>,
+) {
     use std::collections::BTreeSet;
-    let mut dense = BTreeSet::new();
-    let mut own = BTreeSet::new();
-    for l in layers.iter() {
-        for p in &l.projs {
-            match &p.dense {
-                Some(d) if d.shared_tw.is_some() => dense.insert(p.pre.clone()),
-                Some(d) if d.kind == "o2o" => own.insert(p.pre.clone()),
-                None if !l.sat => own.insert(p.pre.clone()),
-                _ => false,
-            };
-        }
-    }
+    let (lanes, tw) = dense_rs.unwrap_or((0, 0));
+    let dense: BTreeSet<String> = layers
+        .iter()
+        .flat_map(|l| &l.projs)
+        .filter(|p| p.dense.as_ref().is_some_and(|d| d.shared_tw.is_some()))
+        .map(|p| p.pre.clone())
+        .collect();
+    let own: BTreeSet<String> = (0..plan.layers.len())
+        .flat_map(|k| (0..plan.layers[k].projections.len()).map(move |j| (k, j)))
+        .filter(|&(k, j)| crate::hw::dense::adds_in_bank(plan, k, j))
+        .map(|(k, j)| format!("l{k}p{j}"))
+        .collect();
     let (mut adding, mut adders) = (BTreeSet::new(), BTreeSet::new());
     for b in banks.iter_mut() {
         for c in b.clients.iter_mut() {

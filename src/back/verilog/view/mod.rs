@@ -325,7 +325,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let dshared = dense_shared::shared_dense(streamed, &mut layers, &plbanks);
     let mut banks = banks;
     if streamed {
-        banks::share_state_adders(&mut banks, &mut layers, dshared.as_ref().map(|sh| (sh.lanes, sh.tw)));
+        banks::share_state_adders(plan, &mut banks, &mut layers, dshared.as_ref().map(|sh| (sh.lanes, sh.tw)));
     }
     Ok(TopView {
         module,
