@@ -46,6 +46,7 @@ fn tile_buffer_cosim_is_exact() {
     let first_student = all.len();
     all.extend(rtl_students().into_iter().map(|(c, _)| c));
     let (mut done, mut narrow, mut wide, mut refills, mut waits) = (vec![], 0, 0, 0, 0u64);
+    let mut shared_slots = 0;
     for (i, c) in all.iter().enumerate() {
         let student = i >= first_student;
         let m = c.load();
@@ -79,6 +80,9 @@ fn tile_buffer_cosim_is_exact() {
                 );
                 assert_lint_clean(&d, &format!("tiles-lint-{}-{lanes}", c.name), &what);
             }
+            // Narrow ROMs of one slot width read it through one shared multiplexer.
+            let top = spikefab::back::verilog::emit(&plan, None).unwrap().files.swap_remove(0).1;
+            shared_slots += usize::from(top.contains("multiplexer for their ROMs"));
             let lay = layouts(&plan);
             narrow += usize::from(lay.iter().any(|l| l.per_word > 1));
             wide += usize::from(lay.iter().any(|l| l.cols > 1));
@@ -88,10 +92,10 @@ fn tile_buffer_cosim_is_exact() {
             done.push(what);
         }
     }
-    println!("co-simulated with the SDRAM: {}", done.join(", "));
+    println!("co-simulated with the SDRAM: {}; {shared_slots} with a shared slot multiplexer", done.join(", "));
     assert!(
-        done.len() >= 20 && narrow > 0 && wide > 0 && refills > 0 && waits > 0,
-        "{narrow} narrow, {wide} wide, {refills} refilled, {waits} cycles waited: {done:?}"
+        done.len() >= 20 && narrow > 0 && wide > 0 && refills > 0 && waits > 0 && shared_slots > 0,
+        "{narrow} narrow, {wide} wide, {refills} refilled, {waits} cycles waited, {shared_slots} sharing a slot multiplexer: {done:?}"
     );
 }
 

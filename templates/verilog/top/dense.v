@@ -199,8 +199,14 @@
     // Weights streamed from external memory, read from the tile buffer (rows {{ x.base }} on).
 {%- if x.pw_log > 0 %}
     reg  [{{ x.pw_log - 1 }}:0] {{ p.pre }}_xs;   // the read's slot, for the cycle its row arrives
+{%- if let Some(sh) = x.shared %}
+    // Zero outside its ACC phase: the slot is read through the multiplexer {{ sh }}, which its width's ROMs share.
+    always @(posedge clk) {{ p.pre }}_xs <= pc_oh[{{ x.pc }}] ? {{ x.xs_src }} : {{ x.pw_log }}'d0;
+    assign {{ p.pre }}_w = {{ sh }}[{{ x.width - 1 }}:0];
+{%- else %}
     always @(posedge clk) {{ p.pre }}_xs <= {{ x.xs_src }};
     assign {{ p.pre }}_w = tx_q[{{ x.slot_lo(p.pre) }} +: {{ x.width }}];
+{%- endif %}
 {%- else %}
     assign {{ p.pre }}_w = tx_q[{{ x.width - 1 }}:0];
 {%- endif %}

@@ -182,6 +182,12 @@
     wire [{{ x.aw - 1 }}:0] tx_raddr;   // the running ACC phase's ROM read (end of the module)
     /* verilator lint_off UNUSEDSIGNAL */
     wire [{{ x.width - 1 }}:0] tx_q;    // narrower ROMs read its low bits
+{%- for sl in x.slots %}
+    // The {{ sl.slot }}-bit slots of narrow weights: one multiplexer for their ROMs (their ACC phases
+    // run one at a time; each ROM's slot register is zero outside its phase, view::tiles).
+    wire [{{ sl.pw_log - 1 }}:0] {{ sl.xs }};   // the OR of their slot registers (end of the module)
+    wire [{{ sl.slot - 1 }}:0] {{ sl.name }} = tx_q[{{ sl.lo }} +: {{ sl.slot }}];   // each takes its width's low bits
+{%- endfor %}
     /* verilator lint_on UNUSEDSIGNAL */
     sf_ram #(.WIDTH({{ x.width }}), .DEPTH({{ x.depth }}), .AW({{ x.aw }}), .INIT(""), .LOGIC({% if x.logic %}1{% else %}0{% endif %}), .BLOCK({% if v.hold_brams && !x.logic %}1{% else %}0{% endif %})) tx_buf (
         .clk(clk), .we(gx_we), .waddr(gx_waddr), .wdata(gx_row), .raddr(tx_raddr), .rdata(tx_q));

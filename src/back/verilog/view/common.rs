@@ -109,18 +109,27 @@ pub struct ExtView {
     /// The slot of a read (narrow words): the ROM address's low `pw_log` bits, zero-extended
     /// when the address is narrower (a ROM of fewer words than a row holds).
     pub xs_src: String,
+    /// A narrow ROM whose slot is read through the multiplexer the units of its slot width
+    /// share (`tx_slot<slot>`, [`super::tiles::share_slot_reads`]); its `<pre>_xs` is then zero
+    /// outside its ACC phase. None: its own multiplexer.
+    pub shared: Option<String>,
 }
 
 impl ExtView {
     /// The first bit of the slot `<pre>_xs` selects in a buffer row (narrow words), as wide as
     /// an index into the row.
     pub fn slot_lo(&self, pre: &str) -> String {
+        self.slot_of(&format!("{pre}_xs"))
+    }
+
+    /// The first bit of the slot `xs` selects in a buffer row.
+    pub fn slot_of(&self, xs: &str) -> String {
         let sb = self.slot.trailing_zeros() as usize;
         let mut parts = vec![];
         if self.qaw > self.pw_log + sb {
             parts.push(format!("{}'d0", self.qaw - self.pw_log - sb));
         }
-        parts.push(format!("{pre}_xs"));
+        parts.push(xs.to_string());
         if sb > 0 {
             parts.push(format!("{sb}'d0"));
         }

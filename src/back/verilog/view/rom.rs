@@ -120,7 +120,17 @@ pub fn spram_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Result<Op
 /// set once every ROM and the program are known ([`super::tiles`]).
 pub fn ext_view(plan: &Plan, mem: &str, file: &str, width: usize) -> Option<ExtView> {
     let Some(MemMap::External { .. }) = mem_map(plan, mem) else { return None };
-    Some(ExtView { file: file.to_string(), width, slot: 0, pw_log: 0, base: 0, pc: 0, qaw: 0, xs_src: String::new() })
+    Some(ExtView {
+        file: file.to_string(),
+        width,
+        slot: 0,
+        pw_log: 0,
+        base: 0,
+        pc: 0,
+        qaw: 0,
+        xs_src: String::new(),
+        shared: None,
+    })
 }
 
 /// One large-RAM ROM as the loader sees it.

@@ -154,6 +154,8 @@ pub struct TilesView {
     /// Cycles the testbench waits for `start` to be taken: the controller's power-up
     /// initialisation and two refresh intervals.
     pub start_wait: u64,
+    /// The slot multiplexers narrow ROMs share.
+    pub slots: Vec<SlotView>,
 }
 
 impl TilesView {
@@ -162,6 +164,55 @@ impl TilesView {
         let inner = self.model.strip_prefix("#(").and_then(|m| m.strip_suffix(')')).unwrap_or(&self.model);
         format!("#({inner}, .IMAGE(\"{}\"))", self.image)
     }
+}
+
+/// The narrow words of one slot width read out of a tile-buffer row by one multiplexer, shared
+/// by the ROMs of that width ([`share_slot_reads`]).
+pub struct SlotView {
+    /// `tx_slot<slot>`; its select `tx_xs<slot>`.
+    pub name: String,
+    /// See `name`.
+    pub xs: String,
+    /// Slot bits, and the select's width (log2 of the slots a row holds).
+    pub slot: usize,
+    /// See `slot`.
+    pub pw_log: usize,
+    /// The slot's first bit in the row, from `xs`.
+    pub lo: String,
+    /// The select: the OR of the ROMs' `<pre>_xs` (each zero outside its ACC phase).
+    pub or: String,
+}
+
+/// ACC phases run one at a time, and a narrow ROM's slot register `<pre>_xs` is set only by a
+/// read of its own phase (zero otherwise), so the ROMs of one slot width read their slot
+/// through one multiplexer of the buffer's row, selected by the OR of their slot registers,
+/// instead of one each: the multiplexer of a wide row is the bulk of a narrow ROM's read, and
+/// it grows with the row (the row holds the widest unit's weight word). Each ROM takes its
+/// width's low bits of the slot, as it took them of its own. A slot width read by one ROM
+/// keeps its own multiplexer.
+fn share_slot_reads(layers: &mut [LayerView]) -> Vec<SlotView> {
+    use std::collections::BTreeMap;
+    let mut by_slot: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for p in layers.iter().flat_map(|l| &l.projs) {
+        if let Some(x) = p.ext.as_ref().filter(|x| x.pw_log > 0) {
+            by_slot.entry(x.slot).or_default().push(p.pre.clone());
+        }
+    }
+    let mut slots = vec![];
+    for (slot, units) in by_slot.into_iter().filter(|(_, u)| u.len() > 1) {
+        let (name, xs) = (format!("tx_slot{slot}"), format!("tx_xs{slot}"));
+        let mut first = None;
+        for p in layers.iter_mut().flat_map(|l| l.projs.iter_mut()).filter(|p| units.contains(&p.pre)) {
+            if let Some(x) = p.ext.as_mut() {
+                x.shared = Some(name.clone());
+                first.get_or_insert((x.pw_log, x.slot_of(&xs)));
+            }
+        }
+        let Some((pw_log, lo)) = first else { continue };
+        let or = units.iter().map(|u| format!("{u}_xs")).collect::<Vec<_>>().join(" | ");
+        slots.push(SlotView { name, xs, slot, pw_log, lo, or });
+    }
+    slots
 }
 
 /// An external weight ROM: its memory, layer, first memory word, packing in the memory, rows
@@ -459,7 +510,9 @@ pub fn tiles_view(
     let get = |n: &str| sp.iter().find(|(k, _)| *k == n).map_or(1, |(_, v)| *v as usize);
     let (ba_w, ra_w, ca_w, a_w) = (get("BA_W"), get("RA_W"), get("CA_W"), get("A_W"));
     let depth = image_words.len() as u64;
+    let slots = share_slot_reads(layers);
     Ok(Some(TilesView {
+        slots,
         depth: buffer.depth,
         width: buffer.width,
         aw,
