@@ -75,13 +75,13 @@ fn streamed_rtl_cosim_is_exact() {
                 assert_lint_clean(&d, &format!("streamed-lint-{}-{lanes}", c.name), &what);
             }
             // Two or more binary dense units share one popcount datapath (one phase at a time).
-            let binary_dense = (0..plan.layers.len())
+            let projs: Vec<(usize, usize)> = (0..plan.layers.len())
                 .flat_map(|k| (0..plan.layers[k].projections.len()).map(move |j| (k, j)))
-                .filter(|&(k, j)| {
-                    plan.layers[k].modes[j] == Mode::Dense
-                        && !matches!(dense::geometry(&plan, k, j).map(|g| g.gather), Ok(dense::Gather::OneToOne))
-                })
-                .count();
+                .collect();
+            let is_dense = |k: usize, j: usize| plan.layers[k].modes[j] == Mode::Dense;
+            let one_to_one =
+                |k, j| matches!(dense::geometry(&plan, k, j).map(|g| g.gather), Ok(dense::Gather::OneToOne));
+            let binary_dense = projs.iter().filter(|&&(k, j)| is_dense(k, j) && !one_to_one(k, j)).count();
             let has_shared = d.files.iter().any(|(_, text)| text.contains("shared dense datapath"));
             assert_eq!(has_shared, binary_dense >= 2, "{what}: {binary_dense} binary dense units");
             // Its units add in their state memory's one adder, not each in its own; so do the
@@ -90,22 +90,11 @@ fn streamed_rtl_cosim_is_exact() {
             let shared_adder = d.files.iter().any(|(_, text)| text.contains("Shared state adder"));
             let addends = d.files.iter().any(|(_, text)| text.contains("its addends, for the shared adder"));
             let terms = d.files.iter().any(|(name, _)| name == "sf_acc_term.v");
-            let own_units = plan.layers.iter().enumerate().any(|(k, l)| {
-                !l.saturate && (0..l.projections.len()).any(|j| l.modes[j] != Mode::Dense)
-                    || (0..l.projections.len()).any(|j| {
-                        l.modes[j] == Mode::Dense
-                            && matches!(dense::geometry(&plan, k, j).map(|g| g.gather), Ok(dense::Gather::OneToOne))
-                    })
-            });
-            assert_eq!(addends, own_units, "{what}: the other units' addends");
-            assert_eq!(shared_adder, has_shared || own_units, "{what}: the shared state adder");
-            assert!(!terms || addends, "{what}: sf_acc_term without a shared adder");
-            let o2o = (0..plan.layers.len()).any(|k| {
-                (0..plan.layers[k].projections.len()).any(|j| {
-                    plan.layers[k].modes[j] == Mode::Dense
-                        && matches!(dense::geometry(&plan, k, j).map(|g| g.gather), Ok(dense::Gather::OneToOne))
-                })
-            });
+            let events = projs.iter().any(|&(k, j)| !is_dense(k, j) && !plan.layers[k].saturate);
+            let o2o = projs.iter().any(|&(k, j)| is_dense(k, j) && one_to_one(k, j));
+            assert_eq!(terms, events, "{what}: the event-driven units' addends (sf_acc_term)");
+            assert_eq!(addends, events || o2o, "{what}: the other units' addends");
+            assert_eq!(shared_adder, has_shared || events || o2o, "{what}: the shared state adder");
             shared_o2o += usize::from(o2o && addends);
             shared_addends += usize::from(addends);
             shared_terms += usize::from(terms);

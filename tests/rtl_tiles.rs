@@ -71,8 +71,10 @@ fn tile_buffer_cosim_is_exact() {
             let sim = if dense && lint { Simulator::Verilator } else { Simulator::Iverilog };
             let r = cosim::cosim(&plan, &batch, batch.n, sim, &dir, &|_| {}).unwrap_or_else(|e| panic!("{what}: {e}"));
             assert!(r.exact(), "{what}: {:?}", r.first_differences);
+            let d = spikefab::back::verilog::emit(&plan, None).unwrap();
+            // Narrow ROMs of one slot width read it through one shared multiplexer.
+            shared_slots += usize::from(d.files[0].1.contains("multiplexer for their ROMs"));
             if lint {
-                let d = spikefab::back::verilog::emit(&plan, None).unwrap();
                 assert!(d.files.iter().any(|(n, _)| n == "sf_sdram_stream.v"), "{what}: the controller");
                 assert!(
                     d.files.iter().all(|(n, _)| n != "sf_sdram_model.v"),
@@ -80,9 +82,6 @@ fn tile_buffer_cosim_is_exact() {
                 );
                 assert_lint_clean(&d, &format!("tiles-lint-{}-{lanes}", c.name), &what);
             }
-            // Narrow ROMs of one slot width read it through one shared multiplexer.
-            let top = spikefab::back::verilog::emit(&plan, None).unwrap().files.swap_remove(0).1;
-            shared_slots += usize::from(top.contains("multiplexer for their ROMs"));
             let lay = layouts(&plan);
             narrow += usize::from(lay.iter().any(|l| l.per_word > 1));
             wide += usize::from(lay.iter().any(|l| l.cols > 1));

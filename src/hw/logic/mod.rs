@@ -132,11 +132,12 @@ impl Features {
                 if matches!(p.kind, ProjKind::Conv { .. }) {
                     f.conv_projections += 1.0;
                 }
-                let width = match p.target {
-                    AccTarget::Dynamic if l.y_bits > 0 => l.y_bits,
-                    AccTarget::Dynamic => l.v_bits,
-                    AccTarget::Static => l.s_bits,
-                } as usize;
+                // The state memory it accumulates into, and its width there.
+                let (kind, width) = match p.target {
+                    AccTarget::Dynamic if l.y_bits > 0 => ("y", l.y_bits as usize),
+                    AccTarget::Dynamic => ("x", l.v_bits as usize),
+                    AccTarget::Static => ("s", l.s_bits as usize),
+                };
                 if dense::is(l, pi, Mode::Dense) {
                     // A dense projection's geometry exists (the plan was built with it).
                     let bits = dense::geometry(plan, k, pi).map(|d| d.weight_width).unwrap_or(l.lanes * width);
@@ -145,11 +146,6 @@ impl Features {
                     f.event_acc_bits += (l.lanes * width) as f64;
                 } else {
                     // Its adder is its state memory's, counted once per memory below.
-                    let kind = match p.target {
-                        AccTarget::Dynamic if l.y_bits > 0 => "y",
-                        AccTarget::Dynamic => "x",
-                        AccTarget::Static => "s",
-                    };
                     match plan.banks.iter().position(|b| b.kind == kind && b.layers.contains(&k)) {
                         Some(b) => _ = shared_adders.insert(b),
                         None => f.event_acc_bits += (l.lanes * width) as f64,
