@@ -408,6 +408,25 @@ pub fn adds_in_bank(plan: &Plan, k: usize, pi: usize) -> bool {
         }
 }
 
+/// The dense units of a streamed plan that gather through one shared popcount datapath, by
+/// (layer, projection): every binary (not one-to-one) dense unit, when there are two or more;
+/// empty otherwise. A streamed plan runs one phase at a time, so at most one of them is active
+/// in any cycle (docs/hardware.md 4c, "One datapath for a streamed plan's dense units"). The
+/// datapath is as wide as the most lanes times the widest plane word among them.
+pub fn popcount_sharers(plan: &Plan) -> Vec<(usize, usize)> {
+    if plan.schedule != super::Schedule::Streamed {
+        return vec![];
+    }
+    let units: Vec<(usize, usize)> = (plan.layers.iter().enumerate())
+        .flat_map(|(k, l)| (0..l.projections.len()).map(move |pi| (k, pi)))
+        .filter(|&(k, pi)| {
+            is(&plan.layers[k], pi, Mode::Dense)
+                && geometry(plan, k, pi).is_ok_and(|g| !matches!(g.gather, Gather::OneToOne))
+        })
+        .collect();
+    if units.len() < 2 { vec![] } else { units }
+}
+
 /// True when projection `p` of `l` runs in `mode`.
 pub fn is(l: &Layer, pi: usize, mode: Mode) -> bool {
     l.modes.get(pi).copied().unwrap_or_default() == mode

@@ -48,7 +48,8 @@ pub struct Features {
     /// accumulates into.
     pub event_acc_bits: f64,
     /// Dense accumulate bits: per dense projection, its weight word (lanes x plane word), each
-    /// bit an AND into a popcount.
+    /// bit an AND into a popcount; the units of a streamed plan's shared popcount datapath
+    /// (`dense::popcount_sharers`) once, at its width.
     pub dense_bits: f64,
     /// Row and position counters: per layer, the bits of its rows.
     pub row_bits: f64,
@@ -122,6 +123,10 @@ impl Features {
         }
         // State memories whose units share one adder (`dense::adds_in_bank`).
         let mut shared_adders = std::collections::BTreeSet::new();
+        // Dense units that gather through one shared popcount datapath
+        // (`dense::popcount_sharers`), counted once below: its lanes and plane word.
+        let sharers = dense::popcount_sharers(plan);
+        let (mut shared_lanes, mut shared_pw) = (0, 0);
         for (k, l) in layers.iter().enumerate() {
             f.row_bits += bits_for(l.rows) as f64;
             if l.saturate {
@@ -138,7 +143,11 @@ impl Features {
                     AccTarget::Dynamic => ("x", l.v_bits as usize),
                     AccTarget::Static => ("s", l.s_bits as usize),
                 };
-                if dense::is(l, pi, Mode::Dense) {
+                if sharers.contains(&(k, pi)) {
+                    let pw = dense::geometry(plan, k, pi).map(|d| d.plane.width()).unwrap_or(width);
+                    shared_lanes = shared_lanes.max(l.lanes);
+                    shared_pw = shared_pw.max(pw);
+                } else if dense::is(l, pi, Mode::Dense) {
                     // A dense projection's geometry exists (the plan was built with it).
                     let bits = dense::geometry(plan, k, pi).map(|d| d.weight_width).unwrap_or(l.lanes * width);
                     f.dense_bits += bits as f64;
@@ -153,6 +162,7 @@ impl Features {
                 }
             }
         }
+        f.dense_bits += (shared_lanes * shared_pw) as f64;
         // A shared state adder, one accumulate lane set as wide as its memory's word.
         for &b in &shared_adders {
             f.event_acc_bits += plan.banks[b].width as f64;
@@ -448,13 +458,19 @@ mod tests {
     use crate::target::ScheduleChoice;
 
     fn plan(schedule: ScheduleChoice, lanes: usize) -> Plan {
+        plan_with("mlp_bw", schedule, lanes, crate::options::Datapath::Auto)
+    }
+
+    /// A bundled student's plan on the UP5K.
+    fn plan_with(student: &str, schedule: ScheduleChoice, lanes: usize, datapath: crate::options::Datapath) -> Plan {
         let d = DialectOverrides { from: Some(Preset::Snntorch), timesteps: Some(8), ..Default::default() };
-        let m = crate::Model::load("models/mlp_bw/mlp_bw.nir".as_ref(), &d).unwrap();
+        let m = crate::Model::load(format!("models/{student}/{student}.nir").as_ref(), &d).unwrap();
         let x = crate::data::InputBatch::load("models/digits_test_x.npy".as_ref(), &[64]).unwrap();
         let mut o = PlanOptions::new(Target::load("ice40-up5k").unwrap(), 8);
         o.input_stats = Some(crate::quant::InputStats::of(&x));
         o.settings.schedule = Some(schedule);
         o.settings.lanes = Some(lanes);
+        o.settings.datapath = datapath;
         lower(&m, &o).unwrap()
     }
 
@@ -572,6 +588,28 @@ mod tests {
         assert!(!adders.is_empty() && adders.iter().map(|b| b.layers.len()).sum::<usize>() >= 2, "{adders:?}");
         let widths: usize = adders.iter().map(|b| b.width).sum();
         assert_eq!(Features::of(&st).event_acc_bits, widths as f64);
+        // Streamed and dense, the binary units gather through one shared popcount datapath:
+        // its weight word counted once, not once per unit (pipelined: one each).
+        let sd = plan_with("conv_bw", ScheduleChoice::Streamed, 4, crate::options::Datapath::Dense);
+        let sharers = dense::popcount_sharers(&sd);
+        assert!(sharers.len() >= 2, "{:?}", sd.layers.iter().map(|l| &l.modes).collect::<Vec<_>>());
+        let width = |&(k, pi): &(usize, usize)| dense::geometry(&sd, k, pi).unwrap().weight_width;
+        let others: usize = (sd.layers.iter().enumerate())
+            .flat_map(|(k, l)| (0..l.projections.len()).map(move |pi| (k, pi)))
+            .filter(|u| dense::is(&sd.layers[u.0], u.1, Mode::Dense) && !sharers.contains(u))
+            .map(|u| width(&u))
+            .sum();
+        let shared = sharers.iter().map(width).max().unwrap();
+        assert_eq!(Features::of(&sd).dense_bits, (shared + others) as f64, "{sharers:?}");
+        assert!(
+            dense::popcount_sharers(&plan_with(
+                "conv_bw",
+                ScheduleChoice::Pipelined,
+                4,
+                crate::options::Datapath::Dense
+            ))
+            .is_empty()
+        );
         // The same plan, the same features.
         assert_eq!(seq, Features::of(&plan(ScheduleChoice::Sequential, 4)));
         // The serialised names are the coefficient files' names, in order.
