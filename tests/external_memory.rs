@@ -122,6 +122,39 @@ fn the_board_plan_balances_transfer_against_compute() {
     assert!(text.contains("of the bandwidth bound"), "{text}");
 }
 
+/// A streamed plan that waits for its weights names the layers that waited: the JSON lists
+/// them longest first, their waits adding up to the plan's, and the text prints them.
+#[test]
+fn the_streamed_plan_names_the_layers_that_wait_for_their_weights() {
+    let args = |json: bool| {
+        let mut a = vec!["plan", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8", "--target", "ulx3s-85f"];
+        a.extend(["--inputs", "models/digits_test_x.npy", "--schedule", "streamed", "--clock-mhz", "50"]);
+        if json {
+            a.push("--json");
+        }
+        spikefab(&a)
+    };
+    let (code, stdout, stderr) = args(true);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let b = &v["external_memory"]["balance"];
+    let waits: Vec<(String, f64)> = b["waits_by_layer"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{b}"))
+        .iter()
+        .map(|w| (w["layer"].as_str().unwrap().to_string(), w["cycles"].as_f64().unwrap()))
+        .collect();
+    assert!(!waits.is_empty() && waits.iter().all(|w| w.1 > 0.0), "{b}");
+    assert!(waits.windows(2).all(|p| p[0].1 >= p[1].1), "longest first: {b}");
+    let total: f64 = waits.iter().map(|w| w.1).sum();
+    assert!((total - b["stall_cycles"].as_f64().unwrap()).abs() <= 1e-6, "{b}");
+    let (code, text, _) = args(false);
+    assert_eq!(code, 0);
+    let line =
+        text.lines().find(|l| l.starts_with("waiting for weights, by layer")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(&format!("{} {:.1}", waits[0].0, waits[0].1)), "{line}");
+}
+
 /// A model that fits the FPGA: every emitted file on the board target equals the bare
 /// device's but for the target's name (the board's `--schedule auto` keeps the pipelined plan
 /// the bare device's default gives).

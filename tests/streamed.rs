@@ -325,7 +325,9 @@ fn packed(depth: u64, width: u64, word: u64) -> u64 {
 /// takes each command in the cycle it is decided; the RTL's pins carry it a cycle later, then
 /// the controller registers the word and the buffer writes it); a layer starts no earlier.
 /// Returns the total cycles, the cycles layers waited and the chip's commands up to done.
-fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u64, cycle::MemoryCommands) {
+/// The timeline of `k`'s phases rebuilt with the chip model: its done cycle, its waits for
+/// weights (in all and per layer) and the memory's commands.
+fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u64, Vec<u64>, cycle::MemoryCommands) {
     use spikefab::hw::sdram::{Request, Streamer};
     use spikefab::sim::sdram::{Sdram, tick};
     let mem = plan.external.as_ref().unwrap();
@@ -344,6 +346,7 @@ fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u6
     let loads = if plan.input.per_step { k.steps_run } else { 1 };
     let (mut cyc, mut stalls) = (loads * (plan.input.numel() as u64 + 1), 0);
     let mut running: Option<usize> = None;
+    let mut by_layer = vec![0; k.layers.len()];
     for (li, lc) in k.layers.iter().enumerate() {
         // A layer in n tiles runs them in turn, each a share n of its cycles (each tile's
         // phases have the same heads, and its rows' or lane groups' share of the work).
@@ -375,6 +378,7 @@ fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u6
                 }
                 let go = ready[j].unwrap().max(cyc);
                 stalls += go - cyc;
+                by_layer[li] += go - cyc;
                 cyc = go;
                 running = Some(j);
             }
@@ -389,7 +393,7 @@ fn streamed_timeline(plan: &spikefab::hw::Plan, k: &cycle::Counters) -> (u64, u6
         mc += 1;
     }
     let n = chip.counts();
-    (done, stalls, cycle::MemoryCommands { activates: n.activates, reads: n.reads, refreshes: n.refreshes })
+    (done, stalls, by_layer, cycle::MemoryCommands { activates: n.activates, reads: n.reads, refreshes: n.refreshes })
 }
 
 /// On the board, every sample's cycles, waits and memory commands are the timeline rebuilt
@@ -410,13 +414,16 @@ fn streamed_weights_arrive_as_the_memory_allows() {
                 let want = cycle::run(&on_chip, &batch, plan.timesteps);
                 assert_eq!(got.outputs.data, want.outputs.data, "{what}");
                 for (i, (g, w)) in got.samples.iter().zip(&want.samples).enumerate() {
-                    let (cycles, stalls, commands) = streamed_timeline(&plan, &g.counters);
+                    let (cycles, stalls, by_layer, commands) = streamed_timeline(&plan, &g.counters);
                     let k = &g.counters;
                     assert_eq!(
                         (k.cycles, k.stall_cycles, k.external),
                         (cycles, stalls, commands),
                         "{what}: sample {i}"
                     );
+                    // Each layer's waits, which add up to the sample's.
+                    let waits: Vec<u64> = k.layers.iter().map(|l| l.weight_waits).collect();
+                    assert_eq!(waits, by_layer, "{what}: sample {i}");
                     assert_eq!(k.external.reads, plan.tiles().iter().map(|t| t.words).sum::<u64>(), "{what}");
                     assert_eq!(g.counters.cycles - stalls, w.counters.cycles, "{what}: sample {i}");
                     waited += stalls;
@@ -631,9 +638,11 @@ fn layers_in_tiles_compute_what_whole_layers_compute() {
                         l.name
                     );
                 }
-                let (cycles, stalls, commands) = streamed_timeline(&plan, &g.counters);
+                let (cycles, stalls, by_layer, commands) = streamed_timeline(&plan, &g.counters);
                 let k = &g.counters;
                 assert_eq!((k.cycles, k.stall_cycles, k.external), (cycles, stalls, commands), "{what}: sample {i}");
+                let waits: Vec<u64> = k.layers.iter().map(|l| l.weight_waits).collect();
+                assert_eq!(waits, by_layer, "{what}: sample {i}: the waits of layers in tiles");
                 let f = spikefab::hw::sdram::stream_figures(&plan, plan.external.as_ref().unwrap(), 1).unwrap();
                 assert_eq!(k.external.reads, f.words, "{what}: the figures stream what the tiles fetch");
             }

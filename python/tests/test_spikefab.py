@@ -249,6 +249,10 @@ def test_plan_is_the_cli_plan(mlp, tmp_path):
     assert p.to_dict() == cli
     b = cli["external_memory"]["balance"]
     assert b["measured"] and b["stall_cycles"] > 0 and 0 < b["fraction_of_bound"] <= 1
+    # The waits by layer, longest first, add up to the waits.
+    waits = [w["cycles"] for w in b["waits_by_layer"]]
+    assert waits and waits == sorted(waits, reverse=True) and all(w > 0 for w in waits)
+    assert sum(waits) == pytest.approx(b["stall_cycles"])
     assert any(m["map"]["kind"] == "external" for m in cli["memories"])
     # Without inputs the input range is the option's.
     assert spikefab.plan(mlp, target="ice40-up5k", input_scale=1.0).target == "ice40-up5k"

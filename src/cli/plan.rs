@@ -164,6 +164,16 @@ fn print_balance(b: &StreamBalance) {
             b.ops_per_cycle,
             b.ops_per_cycle_needed
         );
+        if !b.waits_by_layer.is_empty() {
+            // The longest few: the layers whose transfer outlasts the compute before them.
+            const SHOWN: usize = 4;
+            let parts: Vec<String> =
+                b.waits_by_layer.iter().take(SHOWN).map(|w| format!("{} {:.1}", w.layer, w.cycles)).collect();
+            let more = b.waits_by_layer.len().saturating_sub(SHOWN);
+            let rest: f64 = b.waits_by_layer.iter().skip(SHOWN).map(|w| w.cycles).sum();
+            let tail = if more > 0 { format!("; {more} more layers {rest:.1}") } else { String::new() };
+            println!("waiting for weights, by layer (cycles per inference): {}{tail}", parts.join(", "));
+        }
         return;
     }
     println!(

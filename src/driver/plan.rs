@@ -65,6 +65,18 @@ pub struct StreamBalance {
     pub measured: bool,
     /// Cycles per inference the layers waited for their weights (mean; 0 unless measured).
     pub stall_cycles: f64,
+    /// The same cycles by layer, the layers that waited, longest wait first (by layer order
+    /// on a tie): where the transfer, not the datapath, is the limit.
+    pub waits_by_layer: Vec<LayerWait>,
+}
+
+/// Cycles per inference (mean) a layer waited for its weights.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LayerWait {
+    /// The layer's name.
+    pub layer: String,
+    /// Its waits, mean cycles per inference.
+    pub cycles: f64,
 }
 
 impl StreamBalance {
@@ -85,6 +97,7 @@ impl StreamBalance {
             ops_per_cycle_needed: per_cycle(transfer_s * hz),
             measured: false,
             stall_cycles: 0.0,
+            waits_by_layer: vec![],
         }
     }
 }
@@ -252,9 +265,16 @@ pub fn plan(
             let ops = r.total.layers.iter().map(|l| l.synaptic_ops as f64).sum::<f64>() / n;
             let stalls = r.samples.iter().map(|s| s.counters.stall_cycles as f64).sum::<f64>() / n;
             let streams = plan.external.is_some();
+            let mut waits: Vec<LayerWait> = (plan.layers.iter().zip(&r.total.layers))
+                .filter(|(_, c)| streams && c.weight_waits > 0)
+                .map(|(l, c)| LayerWait { layer: l.name.clone(), cycles: c.weight_waits as f64 / n })
+                .collect();
+            // A stable sort: equal waits keep the layers' order.
+            waits.sort_by(|a, b| b.cycles.total_cmp(&a.cycles));
             StreamBalance {
                 measured: streams,
                 stall_cycles: if streams { stalls } else { 0.0 },
+                waits_by_layer: waits,
                 ..StreamBalance::of(transfer_s, measured.mean, plan.clock_mhz, ops)
             }
         });

@@ -98,8 +98,9 @@ struct Fetch {
     ends: Vec<Option<u64>>,
     /// The layer running, and its tile.
     running: Option<(usize, Option<usize>)>,
-    /// Cycles layers waited for their tiles.
+    /// Cycles layers waited for their tiles, and per layer (summing to `stalls`).
     stalls: u64,
+    waits: Vec<u64>,
 }
 
 impl Fetch {
@@ -114,7 +115,8 @@ impl Fetch {
             first_tile[t.layer] = Some(j);
         }
         let ends = vec![None; tiles.len()];
-        Some(Fetch { tiles, fetch: start.clone(), start, first_tile, ends, running: None, stalls: 0 })
+        let waits = vec![0; plan.layers.len()];
+        Some(Fetch { tiles, fetch: start.clone(), start, first_tile, ends, running: None, stalls: 0, waits })
     }
 
     fn reset(&mut self) {
@@ -122,6 +124,7 @@ impl Fetch {
         self.ends.fill(None);
         self.running = None;
         self.stalls = 0;
+        self.waits.fill(0);
     }
 
     /// Layer `k` reports a phase of its tile `j` (0 for a layer in one tile) at cycle `cyc`:
@@ -140,7 +143,9 @@ impl Fetch {
         debug_assert_eq!(self.tiles[i].layer, k);
         let ends = &self.ends;
         let ready = self.fetch.ready(i, |i| if i < 2 { Some(0) } else { ends[i - 2] });
-        self.stalls += ready.saturating_sub(cyc);
+        let wait = ready.saturating_sub(cyc);
+        self.stalls += wait;
+        self.waits[k] += wait;
         ready.max(cyc)
     }
 }
@@ -494,7 +499,12 @@ impl<'e> Account<'e> {
             }
             None => MemoryCommands::default(),
         };
-        let layers: Vec<LayerCounters> = (0..plan.layers.len()).map(|k| self.layer(k)).collect();
+        let mut layers: Vec<LayerCounters> = (0..plan.layers.len()).map(|k| self.layer(k)).collect();
+        if let (Time::Streamed(_), Some(f)) = (&self.time, &self.fetch) {
+            for (l, &w) in layers.iter_mut().zip(&f.waits) {
+                l.weight_waits = w;
+            }
+        }
         let out_cycles = run * schedule::out_cycles(plan);
         let counters = Counters {
             cycles,

@@ -55,6 +55,9 @@ pub struct LayerCounters {
     pub proj_weight_reads: ProjCounts,
     /// Cycles of this layer's ACC and UPD phases.
     pub cycles: u64,
+    /// Streamed from external memory: cycles this layer's tiles were waited for before their
+    /// first phase (their sum over the layers is [`Counters::stall_cycles`]).
+    pub weight_waits: u64,
     /// Words of source spike planes read by this layer's dense projections (docs/hardware.md
     /// 4c): one per (plane word, weight word) pair gathered, each `lanes` popcounts.
     pub plane_reads: u64,
@@ -91,6 +94,7 @@ impl LayerCounters {
             *a += b;
         }
         self.cycles += o.cycles;
+        self.weight_waits += o.weight_waits;
         self.plane_reads += o.plane_reads;
         self.plane_writes += o.plane_writes;
     }
