@@ -86,17 +86,8 @@ fn the_board_plan_balances_transfer_against_compute() {
     let cols = shape[1] as usize;
     let path = scratch("external_memory_inputs").join("x16.npy");
     std::fs::write(&path, spikefab::data::npy_bytes(&[16, cols], &v[..16 * cols])).unwrap();
-    let args = |json: bool| {
-        let mut a = vec!["plan", "models/conv_bw/conv_bw.nir", "-T", "4", "--target", "ulx3s-85f"];
-        a.extend(["--inputs", path.to_str().unwrap()]);
-        if json {
-            a.push("--json");
-        }
-        spikefab(&a)
-    };
-    let (code, stdout, stderr) = args(true);
-    assert_eq!(code, 0, "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let args = ["plan", "models/conv_bw/conv_bw.nir", "-T", "4", "--target", "ulx3s-85f"];
+    let (v, text) = plan_json_and_text(&[&args[..], &["--inputs", path.to_str().unwrap()]].concat());
     let e = &v["external_memory"];
     let b = &e["balance"];
     let f = |k: &str| b[k].as_f64().unwrap_or_else(|| panic!("{k}: {b}"));
@@ -110,8 +101,6 @@ fn the_board_plan_balances_transfer_against_compute() {
     assert!(f("synaptic_ops") > 0.0, "{b}");
 
     // The compute side is the mean cycles the text prints, at the plan's clock (the target's).
-    let (code, text, _) = args(false);
-    assert_eq!(code, 0);
     let mean: f64 = text
         .split("cycles per inference on 16 inputs: mean ")
         .nth(1)
@@ -126,17 +115,9 @@ fn the_board_plan_balances_transfer_against_compute() {
 /// them longest first, their waits adding up to the plan's, and the text prints them.
 #[test]
 fn the_streamed_plan_names_the_layers_that_wait_for_their_weights() {
-    let args = |json: bool| {
-        let mut a = vec!["plan", "models/mlp_bw/mlp_bw.nir", "--from", "snntorch", "-T", "8", "--target", "ulx3s-85f"];
-        a.extend(["--inputs", "models/digits_test_x.npy", "--schedule", "streamed", "--clock-mhz", "50"]);
-        if json {
-            a.push("--json");
-        }
-        spikefab(&a)
-    };
-    let (code, stdout, stderr) = args(true);
-    assert_eq!(code, 0, "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let args = "plan models/mlp_bw/mlp_bw.nir --from snntorch -T 8 --target ulx3s-85f \
+                --inputs models/digits_test_x.npy --schedule streamed --clock-mhz 50";
+    let (v, text) = plan_json_and_text(&args.split_whitespace().collect::<Vec<_>>());
     let b = &v["external_memory"]["balance"];
     let waits: Vec<(String, f64)> = b["waits_by_layer"]
         .as_array()
@@ -148,11 +129,18 @@ fn the_streamed_plan_names_the_layers_that_wait_for_their_weights() {
     assert!(waits.windows(2).all(|p| p[0].1 >= p[1].1), "longest first: {b}");
     let total: f64 = waits.iter().map(|w| w.1).sum();
     assert!((total - b["stall_cycles"].as_f64().unwrap()).abs() <= 1e-6, "{b}");
-    let (code, text, _) = args(false);
-    assert_eq!(code, 0);
     let line =
         text.lines().find(|l| l.starts_with("waiting for weights, by layer")).unwrap_or_else(|| panic!("{text}"));
     assert!(line.contains(&format!("{} {:.1}", waits[0].0, waits[0].1)), "{line}");
+}
+
+/// `args` (a `plan` command) run with `--json` and without, both exiting 0: the JSON, the text.
+fn plan_json_and_text(args: &[&str]) -> (serde_json::Value, String) {
+    let (code, stdout, stderr) = spikefab(&[args, &["--json"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    let (code, text, stderr) = spikefab(args);
+    assert_eq!(code, 0, "{stderr}");
+    (serde_json::from_str(&stdout).unwrap(), text)
 }
 
 /// A model that fits the FPGA: every emitted file on the board target equals the bare

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use super::expr::{abits, lit};
 use super::proj::{pairs, pop_tree};
 use super::types::{LayerView, PlaneBankView};
+use crate::hw::Plan;
 
 /// The shared datapath as the template prints it.
 pub struct SharedDenseView {
@@ -84,10 +85,12 @@ fn select(groups: &BTreeMap<String, Vec<String>>, to: usize) -> String {
     s
 }
 
-/// The dense units of `layers` a streamed plan shares one datapath among (every binary one,
-/// when there are two or more), marked shared; None when there is nothing to share.
-pub fn shared_dense(streamed: bool, layers: &mut [LayerView], plbanks: &[PlaneBankView]) -> Option<SharedDenseView> {
-    if !streamed {
+/// The datapath the dense units of `plan` share (`hw::dense::popcount_sharers`: a streamed
+/// plan's binary dense units, when there are two or more), its units marked shared in
+/// `layers` (the plan's, by index); None when there is nothing to share.
+pub fn shared_dense(plan: &Plan, layers: &mut [LayerView], plbanks: &[PlaneBankView]) -> Option<SharedDenseView> {
+    let sharers = crate::hw::dense::popcount_sharers(plan);
+    if sharers.is_empty() {
         return None;
     }
     // A layer's plane data is its bank's (the bank's members' aliases name one memory).
@@ -108,32 +111,26 @@ pub fn shared_dense(streamed: bool, layers: &mut [LayerView], plbanks: &[PlaneBa
         wbase: String,
     }
     let mut units = vec![];
-    for l in layers.iter() {
-        for p in &l.projs {
-            let Some(d) = &p.dense else { continue };
-            if d.kind == "o2o" {
-                continue;
-            }
-            let plane = bank_of.get(&d.prdata).cloned().unwrap_or_else(|| d.prdata.clone());
-            // Wide tile-buffer words are the buffer's row itself (`tx_q` from bit 0).
-            let wbase = match &p.ext {
-                Some(x) if x.pw_log == 0 => "tx_q".to_string(),
-                _ => format!("{}_w", p.pre),
-            };
-            units.push(Unit {
-                pre: p.pre.clone(),
-                lanes: l.lanes,
-                pw: d.pw,
-                accw: d.accw,
-                tw: p.tw,
-                shift: p.shift,
-                plane,
-                wbase,
-            });
-        }
-    }
-    if units.len() < 2 {
-        return None;
+    for &(k, j) in &sharers {
+        let (l, p) = (&layers[k], &layers[k].projs[j]);
+        // A projection's view is dense exactly when the plan runs it dense.
+        let Some(d) = &p.dense else { continue };
+        let plane = bank_of.get(&d.prdata).cloned().unwrap_or_else(|| d.prdata.clone());
+        // Wide tile-buffer words are the buffer's row itself (`tx_q` from bit 0).
+        let wbase = match &p.ext {
+            Some(x) if x.pw_log == 0 => "tx_q".to_string(),
+            _ => format!("{}_w", p.pre),
+        };
+        units.push(Unit {
+            pre: p.pre.clone(),
+            lanes: l.lanes,
+            pw: d.pw,
+            accw: d.accw,
+            tw: p.tw,
+            shift: p.shift,
+            plane,
+            wbase,
+        });
     }
     let lanes = units.iter().map(|u| u.lanes).max().unwrap_or(1);
     let pw = units.iter().map(|u| u.pw).max().unwrap_or(1);
@@ -175,11 +172,9 @@ pub fn shared_dense(streamed: bool, layers: &mut [LayerView], plbanks: &[PlaneBa
     } else {
         or_of(&|u| format!("({{{shw}{{{}_act}}}} & {})", u.pre, lit(i64::from(u.shift), shw)))
     };
-    for l in layers.iter_mut() {
-        for p in l.projs.iter_mut() {
-            if let Some(d) = p.dense.as_mut().filter(|d| d.kind != "o2o") {
-                d.shared_tw = Some(tw);
-            }
+    for &(k, j) in &sharers {
+        if let Some(d) = layers[k].projs[j].dense.as_mut() {
+            d.shared_tw = Some(tw);
         }
     }
     Some(SharedDenseView {

@@ -322,7 +322,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let tiles = tiles::tiles_view(plan, &mut layers, &prog, &mut roms, &module)?;
     let mask = plan.mask_students().map_or(0, |st| st.names.len());
     // After the tile buffer's view, which places the streamed weight words in its rows.
-    let dshared = dense_shared::shared_dense(streamed, &mut layers, &plbanks);
+    let dshared = dense_shared::shared_dense(plan, &mut layers, &plbanks);
     let mut banks = banks;
     if streamed {
         banks::share_state_adders(plan, &mut banks, &mut layers, dshared.as_ref().map(|sh| (sh.lanes, sh.tw)));
