@@ -307,7 +307,7 @@ pub fn build(d: &Design, t: &Target, dir: &Path, seeds: u32, progress: &dyn Fn(&
         let args = nextpnr_args(d, t, &seed.to_string());
         let mut argv: Vec<&str> = args.iter().map(String::as_str).collect();
         argv.extend(["-l", "nextpnr.log"]);
-        pnr::place(&tools.nextpnr, &argv, dir, t, "use fewer --lanes or a larger target")?;
+        pnr::place(&tools.nextpnr, &argv, dir, t, "use fewer --lanes or a larger target", progress)?;
         Ok(if seeds > 1 { report_fmax(dir) } else { None })
     };
     let nextpnr = yowasp::program(&tools.nextpnr);

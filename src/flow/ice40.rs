@@ -333,7 +333,7 @@ pub fn build(
             "nextpnr.log",
         ]);
         let advice = "use fewer --lanes or a larger target (ice40-hx8k, xc7a35t)";
-        pnr::place(&tools.nextpnr, &args, dir, t, advice)?;
+        pnr::place(&tools.nextpnr, &args, dir, t, advice, progress)?;
         if seeds <= 1 {
             return Ok(None);
         }

@@ -13,6 +13,7 @@ pub mod ecp5;
 pub mod ice40;
 pub mod lava;
 pub mod pnr;
+pub mod pnr_watch;
 pub mod project;
 pub mod vendor;
 pub mod vivado;

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::pnr_watch::PnrWatch;
 use super::yowasp::{self, Tools};
 use super::{FlowError, fmax_of, over_capacity, run_polled};
 use crate::back::verilog::{Design, board_port_decls, board_ports, is_sdram_port};
@@ -175,10 +176,27 @@ pub fn synthesise(
     read_yosys_cells(dir)
 }
 
-/// Runs nextpnr (`args` must log to `nextpnr.log` in `dir`). A placement that fails is
+/// Runs nextpnr (`args` must log to `nextpnr.log` in `dir`), telling `progress` where it is
+/// (its phase, the router's arcs left: [`PnrWatch`]). A placement that fails is
 /// [`FlowError::DoesNotFit`] with the resources nextpnr found over 100% and `advice`.
-pub fn place(nextpnr: &Path, args: &[&str], dir: &Path, t: &Target, advice: &str) -> Result<(), FlowError> {
-    match run_polled(nextpnr, args, dir, &mut || {}) {
+pub fn place(
+    nextpnr: &Path,
+    args: &[&str],
+    dir: &Path,
+    t: &Target,
+    advice: &str,
+    progress: &dyn Fn(&str),
+) -> Result<(), FlowError> {
+    // A log left by an earlier run must not be read as this one's.
+    let log = dir.join("nextpnr.log");
+    match std::fs::remove_file(&log) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(FlowError::Io(format!("{}: {e}", log.display())));
+        }
+        _ => {}
+    }
+    let mut watch = PnrWatch::new(log, Instant::now());
+    match run_polled(nextpnr, args, dir, &mut || watch.poll_at(Instant::now(), progress)) {
         Ok(_) => Ok(()),
         Err(FlowError::Failed { tool, message }) => {
             // The whole log: the utilisation lines precede the failure by far more than its tail.
