@@ -217,6 +217,10 @@ fn mlp_student_builds_a_real_up5k_bitstream() {
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("timing not met") && stderr.contains("99 MHz"), "{stderr}");
+    // The clock it advises is one the PLL makes from the board's oscillator, below the Fmax.
+    let advice = stderr.split("give --clock-mhz ").nth(1).expect("a clock advised");
+    let clock: f64 = advice.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(clock < 99.0 && advice.contains("made from the board's 12 MHz"), "{stderr}");
     // `--schedule auto` built the pipelined design first; it missed the clock, so the
     // sequential one was built (and missed it too: the exit status above).
     let r: serde_json::Value =

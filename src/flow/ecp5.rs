@@ -119,6 +119,13 @@ pub fn pll(t: &Target) -> Result<Option<Pll>, FlowError> {
     pnr::choose_pll(t, pll_settings, |p| p.fout_mhz, "ECP5 PLL", "10-400 MHz")
 }
 
+/// The fastest clock at or below `mhz` this family's PLL makes from a `fin` MHz oscillator, or
+/// the oscillator's own (no PLL) when that is faster: what a design whose Fmax is `mhz` can be
+/// built at. `None` when no clock up to `mhz` can be made.
+pub fn fastest_clock(fin: f64, mhz: f64) -> Option<f64> {
+    pll_settings(fin).iter().map(|p| p.fout_mhz).chain([fin]).filter(|&f| f <= mhz).reduce(f64::max)
+}
+
 /// The clock wrapper `<module>_top` (the PLL feeding the board wrapper, held in reset until the
 /// PLL locks), or `None` at the oscillator's clock. A design streaming from the SDRAM always
 /// has one: it forwards the chip's clock through an output DDR register (ODDRX1F), 90 degrees
@@ -351,6 +358,20 @@ mod tests {
         t.clock.board_mhz = Some(t.clock.default_mhz);
         t.clock.default_mhz = clock;
         t
+    }
+
+    #[test]
+    fn the_fastest_clock_below_an_fmax_is_one_the_pll_makes() {
+        // From the ULX3S's 25 MHz: 45 (25 / 5 * 9) is above 44.92; 44.44 (25 / 9 * 16) would
+        // put the phase detector below 3.125 MHz; 43.75 is 25 / 8 * 14.
+        assert_eq!(super::fastest_clock(25.0, 44.92), Some(43.75));
+        assert_eq!(super::fastest_clock(25.0, 50.0), Some(50.0));
+        // Below the PLL's 10 MHz nothing can be made.
+        assert_eq!(super::fastest_clock(25.0, 9.0), None);
+        for f in [12.3, 31.7, 44.92, 97.0] {
+            let c = super::fastest_clock(25.0, f).unwrap();
+            assert!(c <= f && super::pll_settings(25.0).iter().any(|p| p.fout_mhz == c), "{f}: {c}");
+        }
     }
 
     #[test]

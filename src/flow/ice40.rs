@@ -141,6 +141,13 @@ pub fn pll(t: &Target) -> Result<Option<Pll>, FlowError> {
     pnr::choose_pll(t, pll_settings, |p| p.fout_mhz, "iCE40 PLL", "16-275 MHz")
 }
 
+/// The fastest clock at or below `mhz` this family's PLL makes from a `fin` MHz oscillator, or
+/// the oscillator's own (no PLL) when that is faster: what a design whose Fmax is `mhz` can be
+/// built at. `None` when no clock up to `mhz` can be made.
+pub fn fastest_clock(fin: f64, mhz: f64) -> Option<f64> {
+    pll_settings(fin).iter().map(|p| p.fout_mhz).chain([fin]).filter(|&f| f <= mhz).reduce(f64::max)
+}
+
 /// The clock wrapper `<module>_top`: the PLL feeding the board wrapper, which is held in reset
 /// until the PLL locks. `None` when the design runs at the oscillator's clock.
 pub fn clock_top(d: &Design, t: &Target) -> Result<Option<(String, String)>, FlowError> {
@@ -402,6 +409,16 @@ mod tests {
         t.clock.board_mhz = Some(t.clock.default_mhz);
         t.clock.default_mhz = clock;
         t
+    }
+
+    #[test]
+    fn the_fastest_clock_below_an_fmax_is_one_the_pll_makes() {
+        // From the UP5K boards' 12 MHz: fout = 12 * (DIVF + 1) / 2^DIVQ, the VCO 533-1066 MHz.
+        assert_eq!(super::fastest_clock(12.0, 30.0), Some(30.0));
+        assert_eq!(super::fastest_clock(12.0, 29.9), Some(29.625));
+        // Below the PLL's 16 MHz, the oscillator itself.
+        assert_eq!(super::fastest_clock(12.0, 15.0), Some(12.0));
+        assert_eq!(super::fastest_clock(12.0, 11.0), None);
     }
 
     #[test]

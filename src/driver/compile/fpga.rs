@@ -103,10 +103,18 @@ fn bitstream(
                 failures.push("timing unknown: the place-and-route report (nextpnr.json) holds no Fmax".into());
             }
             if let Some((f, want)) = rep.missed_clock() {
-                failures.push(format!(
-                    "timing not met: Fmax {f:.2} MHz is below the {want} MHz clock; give --clock-mhz {} or fewer --lanes",
-                    (f * 10.0).floor() / 10.0
-                ));
+                // A clock the board's PLL can make (a clock it cannot is refused up front).
+                let fin = target.clock.board_mhz.unwrap_or(target.clock.default_mhz);
+                let clock = if ecp5_flow { ecp5::fastest_clock(fin, f) } else { ice40::fastest_clock(fin, f) };
+                let give = match clock {
+                    Some(c) => format!(
+                        "give --clock-mhz {} (the fastest clock at or below it made from the board's {fin} MHz) or \
+                         fewer --lanes",
+                        (c * 1e4).floor() / 1e4
+                    ),
+                    None => "give fewer --lanes".to_string(),
+                };
+                failures.push(format!("timing not met: Fmax {f:.2} MHz is below the {want} MHz clock; {give}"));
             }
             rep
         }
