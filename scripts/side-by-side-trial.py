@@ -45,7 +45,8 @@ def core(lanes, plane, steps, words):
     vw = 24                         # the membrane
     gears = lw // 16
     rows_per_word = plane // lanes if plane >= lanes else 1
-    assert lw % 16 == 0 and plane % 8 == 0 and words >= steps
+    # A row's T updates must end before the next row's sums arrive (words > steps).
+    assert lw % 16 == 0 and plane % 8 == 0 and words > steps
     pair = " , ".join(f"{{1'b0, y[{2 * i + 1}*3 +: 3]}} + {{1'b0, y[{2 * i}*3 +: 3]}}"
                       for i in reversed(range(np_)))
     shifted = (f"{{done_spk, obuf[{pw - 1}:{lanes * steps}]}}" if rows_per_word > 1 else "done_spk")
@@ -240,7 +241,7 @@ def main():
         d = os.path.join(a.out, f"sbs_{a.lanes}_{a.plane}_{steps}")
         os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, "sbs.v"), "w") as f:
-            f.write(core(a.lanes, a.plane, steps, max(a.words, steps)))
+            f.write(core(a.lanes, a.plane, steps, max(a.words, steps + 1)))
         ty = run([yosys, "-q", "-l", "yosys.log", "-p", "read_verilog sbs.v; synth_ecp5 -top sbs -json sbs.json; stat"],
                  d, "yosys.out")
         stat = open(os.path.join(d, "yosys.log")).read()

@@ -46,7 +46,7 @@ pub enum PnrPhase {
     },
     /// router2.
     Router2 {
-        /// Its latest pass.
+        /// Its latest pass (0: started, no pass done).
         pass: u64,
         /// Wires still overused after it.
         overused: u64,
@@ -78,7 +78,7 @@ fn number_after(s: &str, key: &str) -> Option<u64> {
 /// Recognised: "Running main analytical placer", "at iteration #N, type ALL" (HeAP), "Running
 /// simulated annealing placer", "at iteration #N: temp" (annealing), "Routing N arcs.", router1's
 /// rows (`IterCnt | re-routed | delta | remaining | time`), router2's "iter=N wires=W
-/// overused=O", "Routing complete." (also "Router2 time").
+/// overused=O" (after "Running router2"), "Routing complete.".
 pub fn next_phase(phase: &PnrPhase, line: &str) -> Option<PnrPhase> {
     let l = line.trim_start_matches("Info:").trim();
     if l.starts_with("Running main analytical placer") {
@@ -98,7 +98,12 @@ pub fn next_phase(phase: &PnrPhase, line: &str) -> Option<PnrPhase> {
         };
         return Some(PnrPhase::Placing { stage, iteration });
     }
-    if l.starts_with("Routing complete") || l.starts_with("Router2 time") {
+    if l.starts_with("Running router2") {
+        return Some(PnrPhase::Router2 { pass: 0, overused: 0 });
+    }
+    // (router2 ends with "Router2 time", then router1 checks its routes: "Routing N arcs." and
+    // "Routing complete." follow, so only the latter says routed.)
+    if l.starts_with("Routing complete") {
         return Some(PnrPhase::Routed);
     }
     if let Some(rest) = l.strip_prefix("Routing ") {
@@ -150,6 +155,7 @@ pub fn describe(phase: &PnrPhase, before: Option<&PnrPhase>, minutes: f64) -> St
                 }
             }
         }
+        PnrPhase::Router2 { pass: 0, .. } => format!("nextpnr: routing (router2, its first pass), {at}"),
         PnrPhase::Router2 { pass, overused } => {
             let fell = match before {
                 Some(PnrPhase::Router2 { overused: b, .. }) if b != overused => format!(" (was {b})"),
@@ -169,6 +175,8 @@ pub struct PnrWatch {
     read: u64,
     /// The unfinished last line.
     partial: Vec<u8>,
+    /// A line longer than [`LONGEST_LINE`] was dropped: skip to its end.
+    skipping: bool,
     phase: PnrPhase,
     /// When the last look was, and the last note with the phase it told.
     looked: Option<Instant>,
@@ -178,7 +186,16 @@ pub struct PnrWatch {
 impl PnrWatch {
     /// Watches `log`, the run started at `t0`.
     pub fn new(log: PathBuf, t0: Instant) -> PnrWatch {
-        PnrWatch { log, t0, read: 0, partial: vec![], phase: PnrPhase::Starting, looked: None, told: None }
+        PnrWatch {
+            log,
+            t0,
+            read: 0,
+            partial: vec![],
+            skipping: false,
+            phase: PnrPhase::Starting,
+            looked: None,
+            told: None,
+        }
     }
 
     /// The phase as far as the log has been read.
@@ -195,10 +212,18 @@ impl PnrWatch {
         let mut buf = Vec::new();
         let Ok(n) = f.take(READ_CHUNK).read_to_end(&mut buf) else { return };
         self.read += n as u64;
-        self.partial.extend_from_slice(&buf);
+        let mut new = &buf[..];
+        if self.skipping {
+            // The rest of a dropped line, up to its end, is not a line of its own.
+            let Some(end) = new.iter().position(|&b| b == b'\n') else { return };
+            new = &new[end + 1..];
+            self.skipping = false;
+        }
+        self.partial.extend_from_slice(new);
         let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
             if self.partial.len() > LONGEST_LINE {
                 self.partial.clear();
+                self.skipping = true;
             }
             return;
         };
@@ -208,7 +233,12 @@ impl PnrWatch {
                 self.phase = p;
             }
         }
-        self.partial = if rest.len() > LONGEST_LINE { vec![] } else { rest };
+        self.partial.clear();
+        if rest.len() > LONGEST_LINE {
+            self.skipping = true;
+        } else {
+            self.partial = rest;
+        }
     }
 
     /// At `now`, from [`QUIET_FOR`] into the run: reads the log if [`LOOK_EVERY`] has passed
@@ -302,7 +332,12 @@ Info: Routing complete.
         let r2 =
             next_phase(&PnrPhase::Starting, "Info:     iter=12 wires=183211 overused=4410 overuse=5121 archfail=NA");
         assert_eq!(r2, Some(PnrPhase::Router2 { pass: 12, overused: 4410 }));
-        assert_eq!(next_phase(&PnrPhase::Starting, "Info: Router2 time 812.40s"), Some(PnrPhase::Routed));
+        // router2's start is routing; its end is not routed yet (router1 checks its routes).
+        assert_eq!(
+            next_phase(&PnrPhase::Starting, "Info: Running router2..."),
+            Some(PnrPhase::Router2 { pass: 0, overused: 0 })
+        );
+        assert_eq!(next_phase(&PnrPhase::Starting, "Info: Router2 time 812.40s"), None);
     }
 
     #[test]
@@ -343,14 +378,19 @@ Info: Routing complete.
         w.poll_at(t0 + QUIET_FOR - Duration::from_secs(1), &note);
         assert_eq!(*w.phase(), PnrPhase::Starting);
         assert!(notes.borrow().is_empty());
-        // Then the first look notes where it is; a line cut in two is read once whole.
+        // Then the first look notes where it is.
         w.poll_at(at(0), &note);
         assert_eq!(*w.phase(), PnrPhase::Placing { stage: "analytical", iteration: 0 });
+        // A line cut in two is read once whole: its second half ends it.
+        let line_end = tail.find('\n').unwrap() + 1;
+        std::fs::write(&log, format!("{head}{}", &tail[..line_end])).unwrap();
+        w.poll_at(at(5), &note);
+        assert_eq!(*w.phase(), PnrPhase::Placing { stage: "analytical", iteration: 1 });
         std::fs::write(&log, format!("{head}{tail}")).unwrap();
         // Within LOOK_EVERY of the last look the log is not read.
-        w.poll_at(at(1), &note);
-        assert_eq!(*w.phase(), PnrPhase::Placing { stage: "analytical", iteration: 0 });
-        w.poll_at(at(10), &note);
+        w.poll_at(at(6), &note);
+        assert_eq!(*w.phase(), PnrPhase::Placing { stage: "analytical", iteration: 1 });
+        w.poll_at(at(15), &note);
         assert_eq!(*w.phase(), PnrPhase::Routed);
         let n = notes.borrow().clone();
         assert_eq!(n.len(), 2, "{n:?}");
@@ -359,7 +399,7 @@ Info: Routing complete.
         // The same phase again: a note only after NOTE_EVERY.
         w.poll_at(at(200), &note);
         assert_eq!(notes.borrow().len(), 2);
-        w.poll_at(at(10) + NOTE_EVERY, &note);
+        w.poll_at(at(15) + NOTE_EVERY, &note);
         assert_eq!(notes.borrow().len(), 3);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -384,12 +424,17 @@ Info: Routing complete.
         std::fs::write(&log, "x".repeat(3 * LONGEST_LINE)).unwrap();
         w.poll_at(t0 + QUIET_FOR, &|_| {});
         assert!(w.partial.is_empty());
-        // Whatever follows the dropped line is read as lines again.
+        // The dropped line's end is not read as a line of its own, though it looks like a status.
         let mut text = "x".repeat(3 * LONGEST_LINE);
-        text.push_str("\nInfo: Routing 42 arcs.\n");
-        std::fs::write(&log, text).unwrap();
+        text.push_str("Info: Routing 42 arcs.\n");
+        std::fs::write(&log, &text).unwrap();
         w.poll_at(t0 + QUIET_FOR + LOOK_EVERY, &|_| {});
-        assert_eq!(*w.phase(), PnrPhase::Routing { arcs: Some(42), left: None });
+        assert_eq!(*w.phase(), PnrPhase::Starting);
+        // Whatever follows it is read as lines again.
+        text.push_str("Info: Routing 7 arcs.\n");
+        std::fs::write(&log, text).unwrap();
+        w.poll_at(t0 + QUIET_FOR + 2 * LOOK_EVERY, &|_| {});
+        assert_eq!(*w.phase(), PnrPhase::Routing { arcs: Some(7), left: None });
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
