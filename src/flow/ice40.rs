@@ -141,11 +141,9 @@ pub fn pll(t: &Target) -> Result<Option<Pll>, FlowError> {
     pnr::choose_pll(t, pll_settings, |p| p.fout_mhz, "iCE40 PLL", "16-275 MHz")
 }
 
-/// The fastest clock at or below `mhz` this family's PLL makes from a `fin` MHz oscillator, or
-/// the oscillator's own (no PLL) when that is faster: what a design whose Fmax is `mhz` can be
-/// built at. `None` when no clock up to `mhz` can be made.
+/// [`pnr::fastest_clock`] with the iCE40 PLL.
 pub fn fastest_clock(fin: f64, mhz: f64) -> Option<f64> {
-    pll_settings(fin).iter().map(|p| p.fout_mhz).chain([fin]).filter(|&f| f <= mhz).reduce(f64::max)
+    pnr::fastest_clock(fin, mhz, pll_settings, |p| p.fout_mhz)
 }
 
 /// The clock wrapper `<module>_top`: the PLL feeding the board wrapper, which is held in reset

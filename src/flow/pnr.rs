@@ -120,6 +120,14 @@ pub fn choose_pll<P: Copy>(
     )))
 }
 
+/// The fastest clock at or below `mhz` a PLL makes from a `fin` MHz oscillator (`settings`
+/// lists its settings, `fout` their output), or the oscillator's own (no PLL) when that is
+/// faster: what a design whose Fmax is `mhz` can be built at. `None` when no clock up to `mhz`
+/// can be made.
+pub fn fastest_clock<P>(fin: f64, mhz: f64, settings: impl Fn(f64) -> Vec<P>, fout: impl Fn(&P) -> f64) -> Option<f64> {
+    settings(fin).iter().map(fout).chain([fin]).filter(|&f| f <= mhz).reduce(f64::max)
+}
+
 /// The clock wrapper `<module>_top`: `header` (comment lines), the board wrapper's ports, a
 /// reset synchronised to the PLL's clock and held until it locks, the PLL (`pll`: its
 /// instance, which drives `clk_pll` and `lock`), and the board wrapper on `clk_pll`. A design
