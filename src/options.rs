@@ -94,6 +94,13 @@ pub struct PlanSettings {
     /// more popcount logic and a wider weight word.
     #[arg(long, value_name = "BITS", default_value_t = crate::hw::dense::WORD_MAX)]
     pub plane_bits: usize,
+    /// Streamed schedule: run each layer whose projections all gather densely with the T steps
+    /// of a row side by side, T popcount sets on each weight word, so a weight word is read
+    /// once for all steps (docs/streaming.md section 3). Every projection that can gather
+    /// does. The cycle engine models it (`plan`, `simulate`, `energy`); the Verilog and HLS
+    /// back ends refuse it, as its datapath is not built yet.
+    #[arg(long)]
+    pub fuse_steps: bool,
     /// How far below the device's logic cells the automatic choices (schedule, datapath) keep a
     /// design's predicted logic (docs/hardware.md, "The logic model"): `stated` leaves the logic
     /// model's stated error on the device, a number from 0 to 0.9 that fraction of the device,
@@ -234,6 +241,7 @@ impl PlanSettings {
             ("--datapath", self.datapath != d.datapath),
             ("--optimize", self.optimize != d.optimize),
             ("--plane-bits", self.plane_bits != d.plane_bits),
+            ("--fuse-steps", self.fuse_steps != d.fuse_steps),
             ("--logic-margin", self.logic_margin != d.logic_margin),
         ];
         set.into_iter().filter(|&(_, on)| on).map(|(flag, _)| flag).collect()

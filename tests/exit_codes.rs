@@ -185,6 +185,49 @@ fn plane_bits_out_of_range_or_too_wide_for_hls_is_exit_2() {
     }
 }
 
+/// `--fuse-steps` is the streamed schedule's (exit 2 under another, naming what it needs), gathers
+/// every projection that can (exit 2 with `--datapath event`), is printed by `plan` layer by
+/// layer, and is refused by the back ends, which do not emit its datapath yet (exit 2, saying
+/// so), and by a chip, as an FPGA plan's option.
+#[test]
+fn fuse_steps_outside_the_streamed_cycle_engine_is_exit_2() {
+    let model = ["models/conv_bw/conv_bw.nir", "--reset", "zero", "-T", "8", "--inputs", "models/digits_test_x.npy"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["plan"];
+        args.extend(model);
+        args.extend(extra);
+        spikefab(&args)
+    };
+    let (code, _, err) = run(&["--fuse-steps", "--schedule", "sequential"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--fuse-steps needs the streamed schedule") && err.contains("sequential"), "{err}");
+    let (code, _, err) = run(&["--fuse-steps", "--schedule", "streamed", "--datapath", "event"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("takes no --datapath event"), "{err}");
+    let (code, text, err) = run(&["--fuse-steps", "--schedule", "streamed"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("fused: its rows run the 8 steps side by side"), "{text}");
+    assert!(text.contains("not fused: the output layer's rows go out step by step"), "{text}");
+    assert!(text.contains("logic: not predicted"), "{text}");
+    let dir = common::scratch("fuse-steps");
+    for backend in ["verilog", "hls"] {
+        let out = dir.join(backend);
+        let mut args = vec!["compile"];
+        args.extend(model);
+        args.extend(["--samples", "2", "--cosim-samples", "0", "--schedule", "streamed", "--fuse-steps"]);
+        args.extend(["--min-agreement", "0", "--backend", backend, "-o", out.to_str().unwrap()]);
+        let (code, _, err) = spikefab(&args);
+        assert_eq!(code, 2, "{backend}: {err}");
+        assert!(
+            err.contains("--fuse-steps: the steps side by side are modelled in the cycle engine"),
+            "{backend}: {err}"
+        );
+    }
+    let (code, _, err) = run(&["--fuse-steps", "--target", "loihi2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--fuse-steps"), "{err}");
+}
+
 /// `--logic-margin` outside stated, off and 0..=0.9 is bad input (exit 2, naming what it takes);
 /// a chip, which has no logic model, refuses the option rather than ignore it.
 #[test]

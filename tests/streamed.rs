@@ -698,3 +698,181 @@ fn traces_follow_the_tiles() {
     }
     assert!(traced > 0, "some student is traced in tiles");
 }
+
+/// `--fuse-steps`: `c`'s streamed plan and its fused plan at `lanes` lanes on `t` (None: the
+/// streamed plan is refused, as the order needs), with `c`'s calibration batch.
+fn fused_pair(
+    c: &common::Case,
+    lanes: usize,
+    t: &Target,
+) -> Option<(spikefab::hw::Plan, spikefab::hw::Plan, spikefab::data::InputBatch)> {
+    let m = c.load();
+    let batch = c.batch(&m).take(12);
+    let mut o = PlanOptions::new(t.clone(), c.timesteps);
+    o.input_stats = Some(InputStats::of(&batch));
+    o.settings.lanes = Some(lanes);
+    o.settings.schedule = Some(ScheduleChoice::Streamed);
+    let streamed = lower(&m, &o).ok()?;
+    o.settings.fuse_steps = true;
+    let fused = lower(&m, &o).unwrap_or_else(|e| panic!("{}: fused refused where streamed is not: {e}", c.name));
+    Some((streamed, fused, batch))
+}
+
+/// Words a row of fused layer `k` gathers: each projection's pairs times its bit planes.
+fn fused_words(plan: &spikefab::hw::Plan, k: usize) -> usize {
+    (0..plan.layers[k].projections.len())
+        .map(|pi| dense::geometry(plan, k, pi).map(|g| g.words_per_row * g.bit_planes).unwrap())
+        .sum()
+}
+
+/// The steps side by side (`--fuse-steps`) compute what the streamed schedule computes, on the
+/// students and the NIR corpus at 1 and 8 lanes, with the weights on chip (UP5K) and from the
+/// ULX3S's SDRAM: the same outputs and every sample's spikes, synaptic accumulates and neuron
+/// updates per layer; a fused layer's cycles are its tiles' `schedule::fused_cycles` over the
+/// words its projections gather (bit planes included), and it reads each weight word once for
+/// its T steps; the inference's cycles are its layers' phases, loads and OUT phases in layer
+/// order, rebuilt with the SDRAM's chip model on the board; the general path gives the same
+/// counters and reports every neuron once per step, in cycle order, before done.
+#[test]
+fn the_fused_steps_compute_what_the_streamed_schedule_computes() {
+    let mut cases: Vec<_> = students().into_iter().map(|(c, _)| c).collect();
+    cases.extend(common::cases(&root().join("tests/data/nir/cases.json")));
+    let mut board = Target::load("ulx3s-85f").unwrap();
+    board.clock.default_mhz = 50.0;
+    let targets = [Target::load("ice40-up5k").unwrap(), board];
+    let (mut runs, mut fused_layers, mut from_input, mut bit_planes) = (0, 0, 0, 0);
+    for c in &cases {
+        for t in &targets {
+            for lanes in [1, 8] {
+                let what = format!("{} at {lanes} lanes on {}", c.name, t.name);
+                let Some((streamed, fused, batch)) = fused_pair(c, lanes, t) else { continue };
+                let steps = fused.timesteps;
+                let got = cycle::run(&fused, &batch, steps);
+                let want = cycle::run(&streamed, &batch, steps);
+                assert_eq!(got.outputs.data, want.outputs.data, "{what}: outputs");
+                let is_fused: Vec<bool> = (0..fused.layers.len()).map(|k| fused.fused(k)).collect();
+                for (k, l) in fused.layers.iter().enumerate().filter(|&(k, _)| is_fused[k]) {
+                    fused_layers += 1;
+                    for (pi, p) in l.projections.iter().enumerate() {
+                        let g = dense::geometry(&fused, k, pi).unwrap();
+                        from_input += usize::from(p.source == Source::Input);
+                        bit_planes += usize::from(g.bit_planes > 1);
+                    }
+                }
+                for (i, (g, w)) in got.samples.iter().zip(&want.samples).enumerate() {
+                    let what = format!("{what}: sample {i}");
+                    assert_eq!(g.raw, w.raw, "{what}");
+                    let k = &g.counters;
+                    for (li, l) in fused.layers.iter().enumerate() {
+                        let (gl, wl) = (&k.layers[li], &w.counters.layers[li]);
+                        assert_eq!(
+                            (gl.spikes, gl.synaptic_ops, gl.neuron_updates),
+                            (wl.spikes, wl.synaptic_ops, wl.neuron_updates),
+                            "{what}, {}",
+                            l.name
+                        );
+                        if !is_fused[li] {
+                            continue;
+                        }
+                        let words = fused_words(&fused, li);
+                        let rows = l.tile_rows();
+                        let tile = schedule::fused_cycles(&fused, rows, words, steps, |_, _, _| ());
+                        assert_eq!(gl.cycles, l.tiles as u64 * tile, "{what}, {}: its fused phases", l.name);
+                        assert_eq!(gl.beats, (steps * l.rows * words) as u64, "{what}, {}", l.name);
+                        assert_eq!(gl.weight_reads, (l.rows * words) as u64, "{what}, {}: each word once", l.name);
+                    }
+                    if fused.external.is_some() {
+                        let (cycles, stalls, by_layer, commands) = streamed_timeline(&fused, k);
+                        assert_eq!((k.cycles, k.stall_cycles, k.external), (cycles, stalls, commands), "{what}");
+                        let waits: Vec<u64> = k.layers.iter().map(|l| l.weight_waits).collect();
+                        assert_eq!(waits, by_layer, "{what}");
+                    } else {
+                        let loads = if fused.input.per_step { k.steps_run } else { 1 };
+                        let phases: u64 = k.layers.iter().map(|l| l.cycles).sum();
+                        let load = loads * schedule::load_cycles(&fused);
+                        assert_eq!(k.cycles, load + phases + k.out_cycles + schedule::DONE, "{what}: the clock");
+                    }
+                }
+                // The general path: the same account, and every neuron traced once per step.
+                let mut tr = Cycles::default();
+                let r = cycle::run_traced(&fused, &batch, 0, steps, &mut tr);
+                assert_eq!(r.raw, got.samples[0].raw, "{what}: general path");
+                assert_eq!(r.counters, got.samples[0].counters, "{what}: general path");
+                assert!(tr.0.iter().all(|&x| x < r.counters.cycles), "{what}: a neuron after done");
+                assert!(tr.0.windows(2).all(|w| w[0] <= w[1]), "{what}: reported out of cycle order");
+                let neurons: usize = fused.layers.iter().map(|l| l.neurons()).sum();
+                assert_eq!(tr.0.len(), neurons * steps + steps, "{what}");
+                runs += 1;
+            }
+        }
+    }
+    println!(
+        "{runs} fused runs equal, {fused_layers} fused layers, {from_input} gathering the input, {bit_planes} by bit planes"
+    );
+    assert!(
+        runs >= 24 && fused_layers > 0 && from_input > 0 && bit_planes > 0,
+        "{runs} {fused_layers} {from_input} {bit_planes}"
+    );
+}
+
+/// A fused plan's memories (`--fuse-steps`, docs/streaming.md section 3): a fused layer's state
+/// memories hold one block of rows (`schedule::fuse_rows`), so the shared ones are as deep as
+/// the largest of those and of the other layers' tiles; a plane a fused layer reads holds a
+/// position's T steps in one word, the same bits; the sum buffer holds two blocks' rows of T
+/// sums; an input every reader gathers keeps bit planes (one plane per input bit) and no event
+/// list.
+#[test]
+fn fused_memories_hold_a_block_of_rows_and_planes_of_all_steps_a_word() {
+    let mut board = Target::load("ulx3s-85f").unwrap();
+    board.clock.default_mhz = 50.0;
+    let mut gathered_inputs = 0;
+    let mut cases: Vec<_> = students().into_iter().map(|(c, _)| c).collect();
+    cases.extend(common::cases(&root().join("tests/data/nir/cases.json")));
+    for c in cases {
+        let Some((streamed, fused, _)) = fused_pair(&c, 8, &board) else { continue };
+        let steps = fused.timesteps;
+        let mem = |p: &spikefab::hw::Plan, name: String| p.memories.iter().find(|m| m.name == name).cloned();
+        for (k, l) in fused.layers.iter().enumerate() {
+            let v = mem(&fused, format!("{}.v", l.name)).unwrap();
+            let rows = if fused.fused(k) { l.tile_rows().min(schedule::FUSE_BLOCK) } else { l.tile_rows() };
+            assert_eq!(v.depth, rows, "{}, {}", c.name, l.name);
+            if dense::plane_readers(&fused, k).iter().any(|&r| fused.fused(r)) {
+                let pl = dense::Plane::of(l);
+                let p = mem(&fused, format!("{}.plane", l.name)).unwrap();
+                assert_eq!((p.depth, p.width), (pl.depth(), pl.width() * steps), "{}, {}", c.name, l.name);
+                if let Some(q) = mem(&streamed, format!("{}.plane", l.name)) {
+                    assert_eq!(q.depth * q.width, p.depth * p.width, "{}, {}: the same bits", c.name, l.name);
+                }
+            }
+        }
+        let banked = fused.banks.iter().find(|b| b.kind == "x").unwrap();
+        let deepest = (0..fused.layers.len())
+            .map(|k| {
+                let l = &fused.layers[k];
+                if fused.fused(k) { l.tile_rows().min(schedule::FUSE_BLOCK) } else { l.tile_rows() }
+            })
+            .max()
+            .unwrap();
+        assert_eq!(banked.depth, deepest, "{}", c.name);
+        if (0..fused.layers.len()).any(|k| fused.fused(k)) {
+            let sums = mem(&fused, "fused.sums".into()).unwrap();
+            assert_eq!(sums.depth, 2 * schedule::FUSE_BLOCK * steps, "{}", c.name);
+        }
+        let readers = dense::readers(&fused, Source::Input, Mode::Event);
+        let gathered = dense::readers(&fused, Source::Input, Mode::Dense);
+        if readers.is_empty() && !gathered.is_empty() {
+            gathered_inputs += 1;
+            assert!(mem(&fused, "input.events".into()).is_none(), "{}", c.name);
+            let p = mem(&fused, "input.plane".into()).unwrap();
+            let pl = dense::input_plane(&fused, &fused.layers[gathered[0]]);
+            let held = if fused.input.per_step { steps } else { 1 };
+            let (depth, width) = if fused.fused(gathered[0]) {
+                (pl.depth() * fused.input.bits as usize, pl.width() * held)
+            } else {
+                (pl.depth() * fused.input.bits as usize * held, pl.width())
+            };
+            assert_eq!((p.depth, p.width), (depth, width), "{}", c.name);
+        }
+    }
+    assert!(gathered_inputs > 0, "some student's input is gathered");
+}

@@ -44,6 +44,12 @@ pub enum Unsupported {
     /// The input-adaptive cascade where it cannot run, or in a back end that does not emit it.
     #[error("--cascade: {0}")]
     Cascade(String),
+    /// The steps side by side (`--fuse-steps`): modelled in the cycle engine, not yet emitted.
+    #[error(
+        "--fuse-steps: the steps side by side are modelled in the cycle engine (plan, simulate, energy) only; \
+         no back end emits their datapath yet (drop --fuse-steps to build the streamed design)"
+    )]
+    FusedSteps,
     /// Spike-plane words wider than the HLS back end's 64-bit words.
     #[error(
         "layer '{layer}': a {bits}-bit spike-plane word; the HLS back end packs planes in 64-bit words (use --plane-bits 64 or less)"
@@ -114,6 +120,9 @@ pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
 
 /// Checks that `plan` is within what every back end implements; the error names the layer.
 pub fn check(plan: &Plan) -> Result<(), Unsupported> {
+    if plan.fuse_steps {
+        return Err(Unsupported::FusedSteps);
+    }
     for l in &plan.layers {
         if l.v_bits > MAX_STATE_BITS || l.s_bits > MAX_STATE_BITS || l.y_bits > MAX_STATE_BITS {
             return Err(Unsupported::StateBits { layer: l.name.clone(), bits: l.v_bits.max(l.s_bits).max(l.y_bits) });

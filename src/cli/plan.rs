@@ -62,6 +62,8 @@ fn print_view(r: &PlanReport) {
             }
             if let Some(l) = &r.logic {
                 print_logic(l, &r.target);
+            } else if plan.fuse_steps {
+                println!("logic: not predicted: the logic model has measured no design with the steps side by side");
             }
             if let Some(s) = streaming {
                 print_streaming(s, plan.external.is_some());
@@ -132,8 +134,11 @@ fn print_bound(b: &LatencyBound) {
         );
         return;
     }
-    let waits =
+    let mut waits =
         if b.weight_waits > 0.0 { format!(", waiting for weights {:.1}", b.weight_waits) } else { String::new() };
+    if b.fused > 0.0 {
+        waits += &format!(", fused layers (their gathers and updates overlapped) {:.1}", b.fused);
+    }
     println!(
         "latency bound (synaptic events x fan-out / lanes): {:.1} cycles; accumulate beats {:.1}, update passes \
          {:.1}, input and output {:.1}, phase control {:.1}{waits}; cycles / bound {ratio}",

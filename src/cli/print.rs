@@ -95,6 +95,11 @@ pub fn print_plan(p: &Plan) {
                 .unwrap_or_default(),
             l.unit
         );
+        if l.fused {
+            println!("  fused: its rows run the {} steps side by side (--fuse-steps)", s.timesteps);
+        } else if let Some(why) = &l.unfused {
+            println!("  not fused: {why}");
+        }
         for pr in &l.projections {
             let mode = match pr.mode {
                 Mode::Dense => "dense".to_string(),

@@ -34,6 +34,11 @@ pub fn choose(plan: Plan, t: &Target, s: &PlanSettings, calib: Option<&InputBatc
     if s.datapath != Datapath::Auto {
         return plan;
     }
+    if plan.fuse_steps {
+        let mut plan = plan;
+        plan.datapath_note = Some("--fuse-steps: every projection that can gather densely does".into());
+        return plan;
+    }
     let eligible: Vec<(usize, usize)> = plan
         .layers
         .iter()

@@ -138,12 +138,20 @@ pub struct LatencyBound {
     pub busiest: Option<(String, f64, f64)>,
     /// Streamed schedule: cycles layers waited for their weights from external memory.
     pub weight_waits: f64,
+    /// `--fuse-steps`: the fused layers' phases (gathers and updates overlapped in them; not in
+    /// `beats` or `updates`; omitted when none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fused: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl LatencyBound {
     /// Cycles no unit accounts for (sequential and streamed schedules): phase control.
     pub fn phase_control(&self) -> f64 {
-        (self.cycles - self.beats - self.updates - self.io - self.weight_waits).max(0.0)
+        (self.cycles - self.beats - self.updates - self.io - self.weight_waits - self.fused).max(0.0)
     }
 
     /// Cycles over the bound, when there is a bound.
@@ -157,11 +165,14 @@ impl LatencyBound {
         let per = |x: f64| x / n;
         let bound =
             per(plan.layers.iter().zip(&total.layers).map(|(l, c)| c.synaptic_ops as f64 / l.lanes as f64).sum());
+        let fused = |k: usize| plan.fused(k);
         let updates = per(plan
             .layers
             .iter()
             .zip(&total.layers)
-            .map(|(l, c)| {
+            .enumerate()
+            .filter(|&(k, _)| !fused(k))
+            .map(|(_, (l, c))| {
                 // A layer in tiles runs an update pass per tile, over the tile's rows.
                 let per = match l.tiles {
                     1 => crate::hw::schedule::upd_cycles(plan, l),
@@ -183,7 +194,8 @@ impl LatencyBound {
         });
         LatencyBound {
             bound,
-            beats: per(total.layers.iter().map(|c| c.beats as f64).sum()),
+            beats: per(total.layers.iter().enumerate().filter(|&(k, _)| !fused(k)).map(|(_, c)| c.beats as f64).sum()),
+            fused: per(total.layers.iter().enumerate().filter(|&(k, _)| fused(k)).map(|(_, c)| c.cycles as f64).sum()),
             updates,
             io: per((total.load_cycles + total.out_cycles) as f64),
             cycles: per(total.cycles as f64),

@@ -212,6 +212,8 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
         let reads: u64 = plan.layers.iter().enumerate().map(|(k, l)| input_projs(k, l)).sum();
         add("input.events".into(), c.input_events * (1 + reads));
     }
+    // The input's bit planes (--fuse-steps): every value written as it loads.
+    add("input.plane".into(), c.input_values);
     // The tile buffer: each row written once per pass over the weights (a row gathers several
     // memory words).
     let passes = c.external.reads.div_ceil(plan.tiles().iter().map(|t| t.words).sum::<u64>().max(1));
@@ -233,13 +235,19 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
         if l.y_bits > 0 {
             add(format!("{}.y", l.name), 2 * lc.update_passes * l.rows as u64);
         }
+        if plan.fused(k) {
+            // Each row's sum of each step written as its gather ends and read by its update.
+            add("fused.sums".into(), 2 * lc.update_passes * l.rows as u64);
+        }
         add(format!("{}.params", l.name), lc.param_reads);
         add(format!("{}.events", l.name), lc.event_writes + lc.event_reads);
         for (j, &r) in lc.proj_weight_reads.iter().enumerate() {
             add(format!("{}.w{j}", l.name), r);
             // A dense projection reads one plane word per weight word.
-            if let (Mode::Dense, Source::Layer(s)) = (l.modes[j], l.projections[j].source) {
-                add(dense::plane_memory(plan, s, k), r);
+            match (l.modes[j], l.projections[j].source) {
+                (Mode::Dense, Source::Layer(s)) => add(dense::plane_memory(plan, s, k), r),
+                (Mode::Dense, Source::Input) => add("input.plane".into(), r),
+                _ => {}
             }
         }
         // Every copy of the plane is written each row of each update pass.

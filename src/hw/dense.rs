@@ -115,6 +115,28 @@ pub struct Dense {
     /// Weight ROM bits per word: the target's lanes times the plane width (binary), or times
     /// the weight bits (one-to-one).
     pub weight_width: usize,
+    /// Gathers per (plane word, weight word) pair: 1, or under `--fuse-steps` the bit planes
+    /// of multi-bit weights times those of a multi-bit input, each a popcount of the same
+    /// words weighted by its power of two ([`bit_planes`]). A row takes
+    /// `words_per_row x bit_planes` cycles; `weight_depth` counts the weights' planes.
+    pub bit_planes: usize,
+}
+
+/// The bit planes a gather of `source_bits`-bit values (1: spikes) through `weight_bits`-bit
+/// weights (1: binary) takes. With `s = sum_b 2^b s_b` and `w = sum_c k_c 2^c w_c` (two's
+/// complement: `k_c` = -1 for a signed value's top bit, else 1), `sum_i s_i w_i = sum_b sum_c
+/// k_b k_c 2^(b + c) popcount(s_b & w_c)`: exact integers, one popcount of a word pair each.
+/// Binary (+-1) weights take one plane (`2 popcount(s & w) - popcount(s)`).
+pub fn bit_planes(source_bits: u32, weight_bits: Option<u32>) -> usize {
+    source_bits.max(1) as usize * weight_bits.map_or(1, |b| b.max(1) as usize)
+}
+
+/// The input's plane as layer `l` reads it under `--fuse-steps`: the input's channels in `l`'s
+/// lanes (the LOAD phase writes each value's bit planes there), `plane_bits` wide at most.
+pub fn input_plane(plan: &Plan, l: &Layer) -> Plane {
+    let [c, h, w] = plan.input.shape;
+    let groups = c.div_ceil(l.lanes);
+    Plane { lanes: l.lanes, groups, hw: h * w, m: groups.min((l.plane_bits / l.lanes).max(1)) }
 }
 
 /// Why a projection cannot gather densely (it stays event-driven).
@@ -171,36 +193,47 @@ pub struct ModeError {
 pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
     let l = &plan.layers[k];
     let p = &l.projections[pi];
-    let Source::Layer(s) = p.source else {
-        return Err(NotDense::InputSource);
+    // Under --fuse-steps the input gathers from its bit planes, and multi-bit weights by
+    // theirs ([`bit_planes`]); today's dense units take spikes and binary weights only.
+    let fuse = plan.fuse_steps;
+    let (src, source_bits) = match p.source {
+        Source::Layer(s) => {
+            if s >= k || p.delayed {
+                return Err(NotDense::LaterOrDelayed);
+            }
+            if plan.layers[s].multi {
+                return Err(NotDense::CountSource);
+            }
+            (Some(&plan.layers[s]), 1)
+        }
+        Source::Input if fuse => (None, plan.input.bits),
+        Source::Input => return Err(NotDense::InputSource),
     };
-    if s >= k || p.delayed {
-        return Err(NotDense::LaterOrDelayed);
-    }
-    if plan.layers[s].multi {
-        return Err(NotDense::CountSource);
-    }
     if p.target != AccTarget::Dynamic {
         return Err(NotDense::StaticSum);
     }
     if l.saturate {
         return Err(NotDense::Saturating);
     }
-    let src = &plan.layers[s];
-    let plane = Plane::of(src);
-    let binary = || if p.weights.binary() { Ok(()) } else { Err(NotDense::NotBinary(p.weights.bits)) };
+    let plane = src.map_or_else(|| input_plane(plan, l), Plane::of);
+    let src_shape = src.map_or(plan.input.shape, |s| s.shape);
+    let weight_planes = (!p.weights.binary()).then_some(p.weights.bits);
+    let planes = bit_planes(source_bits, weight_planes);
+    // The weight ROM holds each weight bit plane as words of its own.
+    let wplanes = bit_planes(1, weight_planes);
+    let binary = || if p.weights.binary() || fuse { Ok(()) } else { Err(NotDense::NotBinary(p.weights.bits)) };
     let (gather, words_per_row, weight_depth) = match &p.kind {
         ProjKind::Dense { .. } => {
             binary()?;
             if let Some(g) = &p.pre_pool
                 && !(g.k == g.s
                     && g.p == [0, 0]
-                    && g.out[0] * g.s[0] == src.shape[1]
-                    && g.out[1] * g.s[1] == src.shape[2])
+                    && g.out[0] * g.s[0] == src_shape[1]
+                    && g.out[1] * g.s[1] == src_shape[2])
             {
                 return Err(NotDense::PoolNotTiling);
             }
-            (Gather::Matrix, plane.depth(), l.rows * plane.depth())
+            (Gather::Matrix, plane.depth(), l.rows * plane.depth() * wplanes)
         }
         ProjKind::Conv { kh, kw, stride, pad, dil, groups, ih, iw, .. } => {
             binary()?;
@@ -214,11 +247,12 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
             (
                 Gather::Conv { k: [*kh, *kw], stride: *stride, pad: *pad, dil: *dil, input: [*ih, *iw] },
                 taps,
-                l.lane_groups() * taps,
+                l.lane_groups() * taps * wplanes,
             )
         }
         ProjKind::OneToOne => {
-            if p.pre_pool.is_some() || src.lanes != l.lanes || src.rows != l.rows || src.shape != l.shape {
+            let alike = |s: &&Layer| s.lanes == l.lanes && s.rows == l.rows && s.shape == l.shape;
+            if p.pre_pool.is_some() || !src.is_some_and(|s| alike(&s)) {
                 return Err(NotDense::LayoutDiffers);
             }
             let d = l.weight_depth(pi);
@@ -230,7 +264,9 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
         Gather::OneToOne => l.lanes * p.weights.bits as usize,
         _ => l.lanes * plane.width(),
     };
-    Ok(Dense { plane, gather, words_per_row, weight_depth, weight_width })
+    // A one-to-one lane adds its weight whatever its width: one pair a row.
+    let bit_planes = if gather == Gather::OneToOne { 1 } else { planes };
+    Ok(Dense { plane, gather, words_per_row, weight_depth, weight_width, bit_planes })
 }
 
 impl Dense {

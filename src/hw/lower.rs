@@ -84,8 +84,24 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
                 .into(),
         });
     }
+    if o.settings.fuse_steps && o.settings.datapath == Datapath::Event {
+        return Err(PlanError {
+            node: None,
+            message: "--fuse-steps gathers every projection that can, so it takes no --datapath event".into(),
+        });
+    }
     let net = quant::quantise(m, &o.quant())?;
     let plan = lay_out(net, o);
+    if o.settings.fuse_steps && plan.schedule != Schedule::Streamed {
+        return Err(PlanError {
+            node: None,
+            message: format!(
+                "--fuse-steps needs the streamed schedule, which runs a layer's steps together (the plan's schedule \
+                 is {}: add --schedule streamed)",
+                plan.schedule.name()
+            ),
+        });
+    }
     if plan.schedule == Schedule::Streamed
         && let Err(super::schedule::OrderError::ReadsPreviousStep(layer)) = super::schedule::layer_major_order(&plan)
     {
@@ -122,8 +138,14 @@ pub fn lower(m: &Model, o: &PlanOptions) -> Result<Plan, PlanError> {
 /// arithmetic is `net`'s, whatever the layout.
 pub fn lay_out(net: Network, o: &PlanOptions) -> Plan {
     let lay = |net, s| {
-        let p = layout_planes(net, &o.target, o.settings.lanes, o.settings.plane_bits, s);
+        let mut p = layout_planes(net, &o.target, o.settings.lanes, o.settings.plane_bits, s);
+        // The steps side by side gather every projection that can (a layer fuses when all do).
+        p.fuse_steps = o.settings.fuse_steps && s == Schedule::Streamed;
         match o.settings.datapath {
+            _ if p.fuse_steps => {
+                let modes = super::dense::all_dense(&p);
+                p.with_modes(&modes, &o.target).expect("every projection asked is eligible")
+            }
             // Auto starts event-driven; the driver then measures and chooses.
             Datapath::Event | Datapath::Auto => p,
             Datapath::Dense => {

@@ -13,7 +13,7 @@
 //! pipeline reads one row while writing another).
 
 pub use super::memmap::{Bank, LargeLayout};
-use super::{Layer, MemMap, Memory, Plan, Schedule};
+use super::{Layer, MemMap, Memory, Plan, Schedule, schedule};
 use crate::quant::{Leak, Source};
 use crate::target::{Kind, Target};
 
@@ -177,9 +177,7 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
         };
         // A state memory holds one tile of a layer at a time; an event list all its rows it
         // keeps ([`super::dense::listed_rows`]).
-        let rows = |k: usize| {
-            if kind == "events" { super::dense::listed_rows(plan, k) } else { plan.layers[k].tile_rows() }
-        };
+        let rows = |k: usize| if kind == "events" { super::dense::listed_rows(plan, k) } else { state_rows(plan, k) };
         let items: Vec<(usize, usize)> = plan
             .layers
             .iter()
@@ -277,6 +275,27 @@ fn banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     out
 }
 
+/// Rows of layer `k`'s state memories: a streamed layer in tiles holds one tile's at a time,
+/// a fused layer one block of them ([`schedule::fuse_rows`]), any other all its rows.
+fn state_rows(plan: &Plan, k: usize) -> usize {
+    let l = &plan.layers[k];
+    if plan.fused(k) { schedule::fuse_rows(l) } else { l.tile_rows() }
+}
+
+/// A sequential or streamed plan's spike plane of layer `k`: (words, bits a word). Streamed,
+/// it holds every step, step t at `t x` a step's words; when a fused layer reads it, a word
+/// holds the T steps' words of one address side by side instead (a fused gather reads them at
+/// once, [`super::Plan::fused`]), so the plan keeps the same bits.
+fn plane_shape(plan: &Plan, k: usize) -> (usize, usize) {
+    let pl = super::dense::Plane::of(&plan.layers[k]);
+    let fused_reader = super::dense::plane_readers(plan, k).into_iter().any(|r| plan.fused(r));
+    if fused_reader {
+        (pl.depth(), pl.width() * plan.timesteps.max(1))
+    } else {
+        (pl.depth() * steps_held(plan), pl.width())
+    }
+}
+
 /// Where a shared memory of `depth` x `width` bits goes on `t`: registers when every member's
 /// memory is in registers (and, shared by several, the whole fits `register_max_bits`), else
 /// block RAM with `epoch` more bits a word (SRAM on an ASIC).
@@ -300,12 +319,11 @@ fn plane_banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     let sources: Vec<usize> = (0..plan.layers.len()).filter(|&k| !plane_readers(plan, k).is_empty()).collect();
     let geometry = |k: usize| {
         let pl = Plane::of(&plan.layers[k]);
-        (pl.width(), pl.m)
+        (plane_shape(plan, k).1, pl.m)
     };
     let mut shapes: Vec<(usize, usize)> = sources.iter().map(|&k| geometry(k)).collect();
     shapes.sort_unstable();
     shapes.dedup();
-    let held = steps_held(plan);
     let logic_of = |k: usize| {
         let name = format!("{}.plane", plan.layers[k].name);
         memories.iter().find(|m| m.name == name).is_none_or(|m| m.map == MemMap::Registers)
@@ -314,7 +332,7 @@ fn plane_banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     for shape in shapes {
         let width = shape.0;
         let g: Vec<usize> = sources.iter().copied().filter(|&k| geometry(k) == shape).collect();
-        let words = |k: usize| Plane::of(&plan.layers[k]).depth() * held;
+        let words = |k: usize| plane_shape(plan, k).0;
         let last = |k: usize| plane_readers(plan, k).into_iter().max().unwrap_or(k);
         let bases = lifetime_bases(&g.iter().map(|&k| (k, last(k), words(k))).collect::<Vec<_>>());
         let depth = g.iter().zip(&bases).map(|(&k, b)| b + words(k)).max().unwrap_or(0);
@@ -608,11 +626,24 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         let depth = plan.input.numel() * if plan.input.per_step { steps_held(plan) } else { 1 };
         add("input.events".into(), None, "input", depth, input_event_width(plan), false);
     }
+    // Under --fuse-steps: the input's bit planes, when a projection gathers from them
+    // ([`super::dense::input_plane`]), each step's (a fused reader reads T steps a word).
+    if let Some(&r) = super::dense::readers(plan, Source::Input, super::dense::Mode::Dense).first() {
+        let pl = super::dense::input_plane(plan, &plan.layers[r]);
+        let bits = plan.input.bits.max(1) as usize;
+        let steps = if plan.input.per_step { steps_held(plan) } else { 1 };
+        let (depth, width) = if plan.fused(r) {
+            (pl.depth() * bits, pl.width() * steps)
+        } else {
+            (pl.depth() * bits * steps, pl.width())
+        };
+        add("input.plane".into(), None, "input", depth, width, false);
+    }
     for (k, l) in plan.layers.iter().enumerate() {
         let lanes = l.lanes;
         // A streamed layer in tiles holds one tile's rows at a time (its state is zero after
-        // each tile's last step, as after a layer's).
-        let rows = l.tile_rows();
+        // each tile's last step, as after a layer's); a fused one, a block of them.
+        let rows = state_rows(plan, k);
         add(format!("{}.v", l.name), Some(k), "membrane", rows, lanes * l.v_bits as usize, false);
         if l.s_bits > 0 {
             add(format!("{}.s", l.name), Some(k), "static", rows, lanes * l.s_bits as usize, false);
@@ -632,12 +663,12 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
         // The spike plane: sequential, one memory its readers take turns at; pipelined, a copy
         // per reader, two steps deep; streamed, one holding every step.
         let pl = super::dense::Plane::of(l);
-        let depth = if pipelined { two_steps(pl.depth()) } else { pl.depth() * steps_held(plan) };
+        let (depth, width) = if pipelined { (two_steps(pl.depth()), pl.width()) } else { plane_shape(plan, k) };
         let mut planes: Vec<String> =
             super::dense::plane_readers(plan, k).into_iter().map(|r| super::dense::plane_memory(plan, k, r)).collect();
         planes.dedup();
         for name in planes {
-            add(name, Some(k), "plane", depth, pl.width(), false);
+            add(name, Some(k), "plane", depth, width, false);
         }
         for (j, p) in l.projections.iter().enumerate() {
             match super::dense::geometry(plan, k, j).ok().filter(|_| l.modes[j] == super::dense::Mode::Dense) {
@@ -655,6 +686,13 @@ pub fn map(plan: &Plan, t: &Target) -> (Vec<Memory>, Vec<Bank>) {
             let depth = if pipelined { two_steps(l.rows) } else { l.rows };
             add(format!("{}.out", l.name), Some(k), "output", depth, w, false);
         }
+    }
+    // The fused layers' sum buffer: two halves of a block's rows by T steps, a row's T sums
+    // written as its gather ends, read by the block's update passes ([`schedule::fused_cycles`]).
+    let fused: Vec<&Layer> = (0..plan.layers.len()).filter(|&k| plan.fused(k)).map(|k| &plan.layers[k]).collect();
+    if let Some(width) = fused.iter().map(|l| l.lanes * l.v_bits.max(l.y_bits) as usize).max() {
+        let depth = 2 * schedule::FUSE_BLOCK * plan.timesteps;
+        add("fused.sums".into(), None, "sums", depth, width, false);
     }
     if let Some(mem) = &plan.external {
         stream_weights(&mut v, plan, t, mem.geometry.width as usize);

@@ -117,6 +117,7 @@ pub fn layout_planes(
         banks: vec![],
         device_block_rams: target.device.block_rams,
         schedule,
+        fuse_steps: false,
         schedule_note: None,
         datapath_note: None,
         mode_choices: vec![],
@@ -194,6 +195,13 @@ pub struct LayerSummary {
     /// Tiles of lane groups a streamed plan runs the layer in, one after another (omitted: 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tiles: Option<usize>,
+    /// The layer runs its rows with the T steps side by side (`--fuse-steps`; omitted: no).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fused: bool,
+    /// Under `--fuse-steps`, why the layer is not fused (omitted: it is, or the plan does not
+    /// fuse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfused: Option<String>,
     /// Projections.
     pub projections: Vec<ProjSummary>,
 }
@@ -274,6 +282,8 @@ impl Plan {
                 floor: (!l.params.vmin.is_empty()).then(|| range_str(&l.params.vmin)),
                 counts: l.multi.then_some((l.max_count, l.count_bits)),
                 tiles: (l.tiles > 1).then_some(l.tiles),
+                fused: self.fused(k),
+                unfused: self.unfused_why(k),
                 unit: {
                     let (lo, hi) = l.unit.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &u| (a.min(u), b.max(u)));
                     if lo == hi { format!("{lo:.4e}") } else { format!("{lo:.4e}..{hi:.4e}") }

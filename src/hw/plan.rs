@@ -145,6 +145,10 @@ pub struct Plan {
     pub device_block_rams: u64,
     /// How the layers share the hardware in time.
     pub schedule: Schedule,
+    /// The streamed schedule with the T steps of a row side by side (`--fuse-steps`): every
+    /// layer [`Plan::fused`] names runs as one phase a tile ([`super::schedule::fused_cycles`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fuse_steps: bool,
     /// Why `--schedule auto` chose `schedule` (None: the schedule was asked for).
     pub schedule_note: Option<String>,
     /// How `--datapath auto` chose the projections' modes (None: the modes were asked for).
@@ -181,6 +185,42 @@ pub struct Cascade {
 }
 
 impl Plan {
+    /// Layer `k` runs its rows with the T steps side by side (docs/streaming.md section 3): a
+    /// streamed plan with [`Plan::fuse_steps`], every projection of the layer a dense gather,
+    /// and not the output layer (whose rows go out step by step). Its state memories hold one
+    /// block of rows, its sources' planes are read T steps a word.
+    pub fn fused(&self, k: usize) -> bool {
+        let l = &self.layers[k];
+        self.fuse_steps
+            && self.schedule == Schedule::Streamed
+            && k != self.output.layer
+            && !l.modes.is_empty()
+            && l.modes.iter().all(|m| *m == Mode::Dense)
+    }
+
+    /// Why layer `k` of a plan with [`Plan::fuse_steps`] is not fused (None: it is, or the
+    /// plan does not fuse).
+    pub fn unfused_why(&self, k: usize) -> Option<String> {
+        if !self.fuse_steps || self.fused(k) {
+            return None;
+        }
+        let l = &self.layers[k];
+        Some(if k == self.output.layer {
+            "the output layer's rows go out step by step".into()
+        } else if let Some(pi) = l.modes.iter().position(|m| *m != Mode::Dense) {
+            let why = super::dense::geometry(self, k, pi)
+                .err()
+                .map_or_else(|| "it is event-driven".into(), |e| e.to_string());
+            let from = match l.projections[pi].source {
+                quant::Source::Input => self.input.node.clone(),
+                quant::Source::Layer(s) => self.layers[s].name.clone(),
+            };
+            format!("its projection from '{from}' does not gather: {why}")
+        } else {
+            "it has no projection".into()
+        })
+    }
+
     /// The quantised network this plan lays out, without its placement: what another layout
     /// of the same arithmetic starts from.
     pub fn quantised(&self) -> Network {

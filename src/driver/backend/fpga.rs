@@ -38,6 +38,7 @@ pub(super) const PLAN_OPTIONS: &[&str] = &[
     "--optimize",
     "--plane-bits",
     "--logic-margin",
+    "--fuse-steps",
 ];
 
 static INFO: BackendInfo = BackendInfo {

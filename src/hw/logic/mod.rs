@@ -360,8 +360,12 @@ pub fn over_margin(plan: &Plan, target: &Target, margin: LogicMargin) -> Option<
 }
 
 impl Logic {
-    /// The logic of `plan` on `target` (None: no model for the family yet).
+    /// The logic of `plan` on `target` (None: no model for the family yet, or a plan with
+    /// `--fuse-steps`, whose datapath no build has measured).
     pub fn of(plan: &Plan, target: &Target) -> Option<Logic> {
+        if plan.fuse_steps {
+            return None;
+        }
         let c = Coefficients::of(target.family)?;
         let features = Features::of(plan);
         let (error, lc_error) = c.error_on(&target.name);

@@ -189,6 +189,10 @@ pub(super) struct Account<'e> {
     tile_go: Vec<u64>,
     /// Steps in `tile_go` per tile.
     tile_steps: usize,
+    /// The last fused layer that ran ([`crate::hw::Plan::fused`]): per tile and block, its
+    /// update's start and one pass's cycles ([`schedule::fused_cycles`]); blocks per tile.
+    fuse_blocks: Vec<(u64, u64)>,
+    fuse_per_tile: usize,
 }
 
 impl<'e> Account<'e> {
@@ -221,6 +225,8 @@ impl<'e> Account<'e> {
             deferred: vec![],
             tile_go: vec![],
             tile_steps: 0,
+            fuse_blocks: vec![],
+            fuse_per_tile: 0,
         };
         a.reset();
         a
@@ -246,6 +252,7 @@ impl<'e> Account<'e> {
         self.step_end.clear();
         self.deferred.clear();
         self.tile_go.clear();
+        self.fuse_blocks.clear();
     }
 
     /// Steps the inference runs at most.
@@ -287,18 +294,50 @@ impl<'e> Account<'e> {
         self.eng.plan.layers[k].tiles
     }
 
+    /// Layer `k`'s phases are counted once every step is known ([`Account::layer_done`]): it is
+    /// in tiles, or fused.
+    #[inline]
+    pub(super) fn defers(&self, k: usize) -> bool {
+        self.tiles(k) > 1 || self.eng.fused[k]
+    }
+
+    /// Words a row of fused layer `k` gathers over its projections that run.
+    fn fused_words(&self, k: usize) -> usize {
+        let eng = self.eng;
+        (0..eng.plan.layers[k].projections.len())
+            .filter(|&pi| eng.runs_proj[k][pi])
+            .filter_map(|pi| eng.dense[k][pi].map(|d| d.0))
+            .sum()
+    }
+
     /// Layer `k` has reported every step. A layer in tiles runs them now: tile after tile,
     /// each waiting for its weights and then running every step's phases over its rows (an
     /// event-driven phase re-reads its sources' events and takes its lane groups' share of
     /// the beats, every event reaching each lane group alike, [`crate::hw::memory::tileable`]).
     pub(super) fn layer_done(&mut self, k: usize) {
-        let n = self.tiles(k);
-        if n == 1 {
+        if !self.defers(k) {
             return;
         }
+        let n = self.tiles(k);
         let plan = self.eng.plan;
         let l = &plan.layers[k];
         let rows = l.tile_rows();
+        if self.eng.fused[k] {
+            // One phase a tile: every row's T steps side by side.
+            let steps = self.deferred.iter().filter(|d| matches!(d, Deferred::Upd { .. })).count();
+            let words = self.fused_words(k);
+            self.fuse_blocks.clear();
+            for j in 0..n {
+                self.wait_tile(k, j);
+                let Time::Streamed(cyc) = &mut self.time else { unreachable!("only a streamed plan fuses") };
+                let go = *cyc;
+                let blocks = &mut self.fuse_blocks;
+                *cyc += schedule::fused_cycles(plan, rows, words, steps, |_, us, pass| blocks.push((go + us, pass)));
+            }
+            self.fuse_per_tile = rows.div_ceil(schedule::FUSE_BLOCK);
+            self.deferred.clear();
+            return;
+        }
         let groups = l.lane_groups() as u64;
         let upd = schedule::tile_upd_cycles(plan, l);
         let steps = self.deferred.iter().filter(|d| matches!(d, Deferred::Upd { .. })).count();
@@ -333,11 +372,20 @@ impl<'e> Account<'e> {
         self.tile_go[j * self.tile_steps + t]
     }
 
+    /// The cycle the last fused layer that ran reads row `r` of its tile `j` at step `t`
+    /// ([`schedule::fused_cycles`]).
+    pub(super) fn fused_read(&self, j: usize, r: usize, t: usize) -> u64 {
+        let (b, i) = (r / schedule::FUSE_BLOCK, r % schedule::FUSE_BLOCK);
+        let (us, pass) = self.fuse_blocks[j * self.fuse_per_tile + b];
+        us + t as u64 * pass + i as u64
+    }
+
     /// The ACC phase of projection `pi` into layer `k` at step `t`.
     #[inline]
     pub(super) fn acc(&mut self, k: usize, pi: usize, t: usize, ph: AccPhase) {
         let n = self.tiles(k);
-        if n == 1 {
+        let defers = self.defers(k);
+        if !defers {
             self.wait_tile(k, 0);
         }
         let gp = self.eng.proj_base[k] + pi;
@@ -356,7 +404,7 @@ impl<'e> Account<'e> {
         };
         match &mut self.time {
             // A layer in tiles runs its phases tile by tile once every step is known.
-            Time::Streamed(_) if n > 1 => {
+            Time::Streamed(_) if defers => {
                 self.deferred.push(Deferred::Acc { events: ph.events, beats: ph.beats, dense: dense.map(|d| d.0) })
             }
             Time::Sequential(cyc) | Time::Streamed(cyc) => *cyc += dur,
@@ -386,7 +434,7 @@ impl<'e> Account<'e> {
     /// tile's once [`Account::layer_done`] has run them.
     pub(super) fn upd(&mut self, k: usize, t: usize) -> u64 {
         let plan = self.eng.plan;
-        if self.tiles(k) > 1 {
+        if self.defers(k) {
             self.deferred.push(Deferred::Upd { t });
             return 0;
         }
@@ -542,7 +590,12 @@ impl<'e> Account<'e> {
         let np = if run > 0 { l.projections.len() } else { 0 };
         // A layer in tiles runs every phase once per tile, over the tile's rows.
         let n = l.tiles as u64;
+        let fused = eng.fused[k];
         let upd_cycles = match n {
+            _ if fused => {
+                let rows = l.tile_rows();
+                n * schedule::fused_cycles(eng.plan, rows, self.fused_words(k), run as usize, |_, _, _| ())
+            }
             1 => run * schedule::upd_cycles(eng.plan, l),
             _ => run * n * schedule::tile_upd_cycles(eng.plan, l),
         };
@@ -569,15 +622,23 @@ impl<'e> Account<'e> {
                 (true, AccTarget::Dynamic) => n * run,
             };
             let dense = eng.dense[k][pi];
-            let weight_reads = if eng.beats[k][pi].1 || dense.is_some() { pt.beats } else { 0 };
+            // A fused layer reads each weight word, and each T-step plane word, once for all
+            // its steps; its phase's cycles are counted with the update's above.
+            let weight_reads = match dense {
+                Some(_) if fused => pt.beats / run.max(1),
+                Some(_) => pt.beats,
+                None if eng.beats[k][pi].1 => pt.beats,
+                None => 0,
+            };
             lc.acc_phases += phases;
             lc.empty_acc_phases += pt.empty;
             lc.cycles += match dense {
+                _ if fused => 0,
                 Some((words, rows)) => phases * schedule::dense_acc_cycles(rows / n as usize, words),
                 None => schedule::acc_cycles_total(phases, pt.empty, pt.beats),
             };
             if dense.is_some() {
-                lc.plane_reads += pt.beats;
+                lc.plane_reads += weight_reads;
             }
             lc.events_in += pt.events;
             lc.beats += pt.beats;
@@ -585,7 +646,10 @@ impl<'e> Account<'e> {
             lc.proj_weight_reads[pi] = weight_reads;
             lc.synaptic_ops += pt.syn;
             lc.proj_synaptic_ops[pi] = pt.syn;
-            lc.state_reads += pt.rows;
+            // A fused gather's sums go to the sum buffer, not to the state.
+            if !fused {
+                lc.state_reads += pt.rows;
+            }
         }
         lc.state_writes = lc.state_reads;
         lc.plane_writes = eng.plane_copies[k] * run * l.rows as u64;

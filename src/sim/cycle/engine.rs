@@ -421,7 +421,9 @@ impl<'p> Engine<'p> {
                 (0..l.projections.len())
                     .map(|pi| {
                         (l.modes[pi] == Mode::Dense)
-                            .then(|| dense::geometry(plan, k, pi).ok().map(|g| (g.words_per_row, l.rows)))
+                            .then(|| {
+                                dense::geometry(plan, k, pi).ok().map(|g| (g.words_per_row * g.bit_planes, l.rows))
+                            })
                             .flatten()
                     })
                     .collect()
@@ -453,6 +455,7 @@ impl<'p> Engine<'p> {
             event_list,
             kept,
             plane_copies,
+            fused: (0..plan.layers.len()).map(|k| plan.fused(k)).collect(),
             layer_major: plan.schedule == Schedule::Streamed,
             runs: vec![true; plan.layers.len()],
             runs_proj: plan.layers.iter().map(|l| vec![true; l.projections.len()]).collect(),

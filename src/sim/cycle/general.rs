@@ -143,7 +143,8 @@ impl Engine<'_> {
                 lists[k] = vec![(vec![], 0); steps];
                 continue;
             }
-            let tiled = plan.layers[k].tiles > 1;
+            // A layer in tiles, or fused: its neurons' cycles are known once it has run.
+            let tiled = acct.defers(k);
             let mut held = Held::default();
             for t in 0..steps {
                 for (pi, p) in plan.layers[k].projections.iter().enumerate() {
@@ -160,7 +161,6 @@ impl Engine<'_> {
                 let SampleState { x, s, y, .. } = st;
                 let o: &mut [i64] = if k == out_l { &mut out } else { &mut [] };
                 let mut ev = vec![];
-                // A layer in tiles: its neurons' cycles are known once its tiles have run.
                 let tr: &mut dyn Tracer = if tiled { &mut held } else { &mut *tracer };
                 let u =
                     self.update(k, t, t + 1 == steps, (&mut x[k], &mut s[k], &mut y[k]), &mut ev, o, Some((go, tr)));
@@ -481,8 +481,8 @@ pub fn leak(l: &Leak, x: i64, p: u32, i: usize) -> i64 {
     }
 }
 
-/// A layer in tiles' neuron updates, held until its tiles have run (their go cycles are known
-/// then): each with its cycle from a go of 0, `UPD_HEAD + tail + row`.
+/// A layer in tiles' (or a fused layer's) neuron updates, held until it has run (their cycles
+/// are known then): each with its cycle from a go of 0, `UPD_HEAD + tail + row`.
 #[derive(Default)]
 struct Held(Vec<(u64, usize, usize, i64, bool)>);
 
@@ -504,10 +504,16 @@ impl Held {
     fn replay(mut self, acct: &Account, plan: &Plan, k: usize, tracer: &mut dyn Tracer) {
         let head = schedule::UPD_HEAD + schedule::upd_tail(plan);
         let rows = plan.layers[k].tile_rows() as u64;
+        let fused = plan.fused(k);
         let at = |&(cycle, _, t, _, _): &(u64, usize, usize, i64, bool)| {
             let row = cycle - head;
             let j = row / rows;
-            acct.tile_go(j as usize, t) + head + row - j * rows
+            if fused {
+                // Read at its block's pass of step t, written head cycles later.
+                acct.fused_read(j as usize, (row - j * rows) as usize, t) + head
+            } else {
+                acct.tile_go(j as usize, t) + head + row - j * rows
+            }
         };
         self.0.sort_by_key(|e| at(e));
         for e in &self.0 {

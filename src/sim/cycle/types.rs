@@ -230,6 +230,8 @@ pub(super) struct Engine<'p> {
     pub(super) kept: Vec<Option<Vec<bool>>>,
     /// Per layer: copies of its spike plane, each written every row of every update pass.
     pub(super) plane_copies: Vec<u64>,
+    /// Per layer: it runs its rows with the T steps side by side ([`crate::hw::Plan::fused`]).
+    pub(super) fused: Vec<bool>,
     /// Run layer-major (every step of a layer before the next layer; [`super::run_layer_major`])
     /// instead of step-major. Same kernels, so the same integers.
     pub(super) layer_major: bool,
