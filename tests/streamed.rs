@@ -779,7 +779,16 @@ fn the_fused_steps_compute_what_the_streamed_schedule_computes() {
                         let tile = schedule::fused_cycles(&fused, rows, words, steps, |_, _, _| ());
                         assert_eq!(gl.cycles, l.tiles as u64 * tile, "{what}, {}: its fused phases", l.name);
                         assert_eq!(gl.beats, (steps * l.rows * words) as u64, "{what}, {}", l.name);
-                        assert_eq!(gl.weight_reads, (l.rows * words) as u64, "{what}, {}: each word once", l.name);
+                        // Each weight word once (held while a source's bit planes pass it), each
+                        // T-step plane word once (held while the weights' bit planes pass it).
+                        let (mut wr, mut pr) = (0, 0);
+                        for pi in 0..l.projections.len() {
+                            let g = dense::geometry(&fused, li, pi).unwrap();
+                            let pairs = l.rows * g.words_per_row;
+                            wr += pairs * g.bit_planes / g.source_planes;
+                            pr += pairs * g.source_planes;
+                        }
+                        assert_eq!((gl.weight_reads, gl.plane_reads), (wr as u64, pr as u64), "{what}, {}", l.name);
                     }
                     if fused.external.is_some() {
                         let (cycles, stalls, by_layer, commands) = streamed_timeline(&fused, k);
@@ -805,6 +814,20 @@ fn the_fused_steps_compute_what_the_streamed_schedule_computes() {
                 runs += 1;
             }
         }
+    }
+    // Under a student mask a fused layer that does not run takes no cycle: the layers' cycles,
+    // loads and OUT phases still make the inference's.
+    let c = students().into_iter().map(|(c, _)| c).find(|c| c.name == "ensemble_bw").unwrap();
+    let (_, fused, batch) = fused_pair(&c, 8, &targets[0]).unwrap();
+    let n = fused.students.as_ref().unwrap().names.len();
+    let active: Vec<bool> = (0..n).map(|i| i == 0).collect();
+    let r = cycle::run_active(&fused, &batch, fused.timesteps, &active).unwrap();
+    let idle = |k: usize| fused.fused(k) && r.samples[0].counters.layers[k].update_passes == 0;
+    assert!((0..fused.layers.len()).any(idle), "ensemble_bw: a fused layer of another student");
+    for s in &r.samples {
+        let k = &s.counters;
+        let phases: u64 = k.layers.iter().map(|l| l.cycles).sum();
+        assert_eq!(k.cycles, k.load_cycles + phases + k.out_cycles + schedule::DONE, "ensemble_bw, one student");
     }
     println!(
         "{runs} fused runs equal, {fused_layers} fused layers, {from_input} gathering the input, {bit_planes} by bit planes"

@@ -243,7 +243,12 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
         add(format!("{}.events", l.name), lc.event_writes + lc.event_reads);
         for (j, &r) in lc.proj_weight_reads.iter().enumerate() {
             add(format!("{}.w{j}", l.name), r);
-            // A dense projection reads one plane word per weight word.
+            // A dense projection reads one plane word per weight word; a fused one holds a
+            // weight word over its source's planes and a plane word over its weights' planes.
+            let r = match dense::geometry(plan, k, j) {
+                Ok(g) if plan.fused(k) => r * g.source_planes as u64 / (g.bit_planes / g.source_planes) as u64,
+                _ => r,
+            };
             match (l.modes[j], l.projections[j].source) {
                 (Mode::Dense, Source::Layer(s)) => add(dense::plane_memory(plan, s, k), r),
                 (Mode::Dense, Source::Input) => add("input.plane".into(), r),
@@ -307,7 +312,10 @@ fn sample_energy(plan: &Plan, t: &Target, c: &Counters) -> (f64, Vec<Component>,
             syn += if let (Some(g), false) = (dense, neuromorphic) {
                 // Each word: a popcount of the plane word alone, and per lane the popcount of
                 // its AND with the weights and one add into the row's sum (one-to-one: the add).
-                let words = lc.proj_weight_reads.get(j).copied().unwrap_or(0) as f64;
+                // A fused layer does that for each step and source plane of a weight word read.
+                let reads = lc.proj_weight_reads.get(j).copied().unwrap_or(0) as f64;
+                let words =
+                    if plan.fused(k) { reads * lc.update_passes as f64 * g.source_planes as f64 } else { reads };
                 let lanes = l.lanes as f64;
                 let w = g.plane.width();
                 match g.gather {

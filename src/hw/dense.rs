@@ -120,6 +120,11 @@ pub struct Dense {
     /// words weighted by its power of two ([`bit_planes`]). A row takes
     /// `words_per_row x bit_planes` cycles; `weight_depth` counts the weights' planes.
     pub bit_planes: usize,
+    /// Of `bit_planes`, the source's (the input's bits; 1 for spikes): a weight word is held
+    /// while the source's planes pass it, so a row reads `words_per_row x bit_planes /
+    /// source_planes` weight words and `words_per_row x bit_planes / (bit_planes /
+    /// source_planes)` plane words when the T steps are side by side.
+    pub source_planes: usize,
 }
 
 /// The bit planes a gather of `source_bits`-bit values (1: spikes) through `weight_bits`-bit
@@ -265,8 +270,9 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
         _ => l.lanes * plane.width(),
     };
     // A one-to-one lane adds its weight whatever its width: one pair a row.
-    let bit_planes = if gather == Gather::OneToOne { 1 } else { planes };
-    Ok(Dense { plane, gather, words_per_row, weight_depth, weight_width, bit_planes })
+    let (bit_planes, source_planes) =
+        if gather == Gather::OneToOne { (1, 1) } else { (planes, source_bits.max(1) as usize) };
+    Ok(Dense { plane, gather, words_per_row, weight_depth, weight_width, bit_planes, source_planes })
 }
 
 impl Dense {

@@ -202,8 +202,9 @@ pub fn tile_upd_cycles(plan: &Plan, l: &Layer) -> u64 {
 /// [`fuse_loop`] cycles later.
 pub const FUSE_BLOCK: usize = 16;
 
-/// Cycles from a block's last pair entering the gather to its last row's T sums in the sum
-/// buffer: the dense unit's stages (`DENSE_HEAD + DENSE_TAIL`, stage F writing the buffer).
+/// Cycles from a block's last pair entering the gather to its last row's T sums formed: the
+/// dense unit's stages (`DENSE_HEAD + DENSE_TAIL`); the T sums are then written into the sum
+/// buffer one a cycle.
 pub const FUSE_SUMS: u64 = DENSE_HEAD + DENSE_TAIL;
 
 /// The fewest cycles between the read of a row's state at one step and its read at the next:
@@ -223,10 +224,11 @@ pub fn fuse_rows(l: &Layer) -> usize {
 /// over all its projections:
 ///
 /// ```text
-/// gather b:  from gs_b = max(gs_{b-1} + n_{b-1} W, ue_{b-2})   n_b W cycles, one (plane, weight)
-///            word pair a cycle, each weight word against the T steps' plane words at once; the
-///            sum buffer has two halves, so block b waits for block b - 2's updates
-/// sums of b: ready at gs_b + n_b W + FUSE_SUMS
+/// gather b:  from gs_b = max(gs_{b-1} + n_{b-1} R, ue_{b-2})   n_b R cycles, R = max(W, T): a
+///            row's W (plane, weight) word pairs one a cycle, each weight word against the T
+///            steps' plane words at once, and at least T cycles, as its T sums go into the sum
+///            buffer one a cycle; the buffer has two halves, so block b waits for b - 2's updates
+/// sums of b: ready at gs_b + n_b R + FUSE_SUMS + T
 /// update b:  from us_b = max(ready_b, ue_{b-1}), T passes over the block's rows, step after
 ///            step, each max(n_b, fuse_loop) cycles: ue_b = us_b + T max(n_b, fuse_loop)
 /// FUSE = ue_last + UPD_HEAD + upd_tail + GAP     the last row's write, then the sequencer's GAP
@@ -236,14 +238,15 @@ pub fn fuse_rows(l: &Layer) -> usize {
 /// `block(b, us_b, pass)` for each block (its update's start and one pass's cycles) and returns
 /// the phase's cycles, GAP included. With `W >= T` and full blocks the gather sets the pace:
 /// about `rows x W` cycles for all T steps, T times fewer than the one-step-a-beat streamed
-/// phases' `rows x W x T`.
+/// phases' `rows x W x T`; below, the sums' writes and the update passes do (`rows x T`).
 pub fn fused_cycles(plan: &Plan, rows: usize, words: usize, steps: usize, block: impl FnMut(usize, u64, u64)) -> u64 {
     fused_cycles_at(upd_tail(plan), rows, words, steps, block)
 }
 
 /// [`fused_cycles`] with the neuron lanes' stages `tail` ([`upd_tail`]).
 fn fused_cycles_at(tail: u64, rows: usize, words: usize, steps: usize, mut block: impl FnMut(usize, u64, u64)) -> u64 {
-    let (lp, w, t) = (UPD_HEAD + tail + 1, words as u64, steps as u64);
+    let (lp, t) = (UPD_HEAD + tail + 1, steps as u64);
+    let w = (words as u64).max(t);
     // Gather starts, and update ends, of the blocks so far (the last two of each).
     let (mut gather_free, mut ue) = (0u64, [0u64; 2]);
     let mut end = 0;
@@ -251,7 +254,7 @@ fn fused_cycles_at(tail: u64, rows: usize, words: usize, steps: usize, mut block
         let n = (rows - start).min(FUSE_BLOCK) as u64;
         let gs = gather_free.max(if b >= 2 { ue[b % 2] } else { 0 });
         gather_free = gs + n * w;
-        let ready = gs + n * w + FUSE_SUMS;
+        let ready = gs + n * w + FUSE_SUMS + t;
         let us = ready.max(if b >= 1 { ue[(b + 1) % 2] } else { 0 });
         let pass = n.max(lp);
         block(b, us, pass);
@@ -658,21 +661,21 @@ mod tests {
 
     /// A fused tile of 40 rows (blocks of 16, 16 and 8), T = 4, the neuron lanes' 12 stages
     /// (a row's next read 14 cycles after its read at the earliest), worked by hand. Gathering
-    /// 9 words a row: block 0 gathers in 0..144, its sums ready at 153, its 4 passes of 16
-    /// cycles end at 217; block 1 gathers in 144..288, ready 297, ends 361; block 2 (8 rows)
-    /// gathers in 288..360 (block 0's half long free), ready 369, after block 1's updates
-    /// ended, its passes 14 cycles each (the loop, not its 8 rows), ends 425; the last write
-    /// and GAP: 425 + 1 + 12 + 1 = 439. One word a row: the updates
-    /// set the pace; block 2 waits for block 0's half (gathers from 89) and for block 1's
-    /// updates (from 153).
+    /// 9 words a row: block 0 gathers in 0..144, its sums ready at 144 + 9 + 4 = 157, its 4
+    /// passes of 16 cycles end at 221; block 1 gathers in 144..288, ready 301, ends 365; block
+    /// 2 (8 rows) gathers in 288..360 (block 0's half long free), ready 373, after block 1's
+    /// updates ended, its passes 14 cycles each (the loop, not its 8 rows), ends 429; the last
+    /// write and GAP: 429 + 1 + 12 + 1 = 443. One word a row: a row still takes T = 4 cycles
+    /// (its sums' writes) and the updates set the pace; block 2 waits for block 0's half
+    /// (gathers from 141) and for block 1's updates (from 205).
     #[test]
     fn fused_clock_by_hand() {
         let mut blocks = vec![];
-        assert_eq!(fused_cycles_at(12, 40, 9, 4, |b, us, pass| blocks.push((b, us, pass))), 439);
-        assert_eq!(blocks, [(0, 153, 16), (1, 297, 16), (2, 369, 14)]);
+        assert_eq!(fused_cycles_at(12, 40, 9, 4, |b, us, pass| blocks.push((b, us, pass))), 443);
+        assert_eq!(blocks, [(0, 157, 16), (1, 301, 16), (2, 373, 14)]);
         blocks.clear();
-        assert_eq!(fused_cycles_at(12, 40, 1, 4, |b, us, pass| blocks.push((b, us, pass))), 223);
-        assert_eq!(blocks, [(0, 25, 16), (1, 89, 16), (2, 153, 14)]);
+        assert_eq!(fused_cycles_at(12, 40, 1, 4, |b, us, pass| blocks.push((b, us, pass))), 275);
+        assert_eq!(blocks, [(0, 77, 16), (1, 141, 16), (2, 205, 14)]);
         assert_eq!(fused_cycles_at(12, 0, 9, 4, |_, _, _| panic!("no block")), UPD_HEAD + 12 + GAP);
     }
 

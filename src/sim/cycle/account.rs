@@ -592,6 +592,8 @@ impl<'e> Account<'e> {
         let n = l.tiles as u64;
         let fused = eng.fused[k];
         let upd_cycles = match n {
+            // A layer a student mask leaves out runs no phase.
+            _ if fused && run == 0 => 0,
             _ if fused => {
                 let rows = l.tile_rows();
                 n * schedule::fused_cycles(eng.plan, rows, self.fused_words(k), run as usize, |_, _, _| ())
@@ -623,12 +625,15 @@ impl<'e> Account<'e> {
             };
             let dense = eng.dense[k][pi];
             // A fused layer reads each weight word, and each T-step plane word, once for all
-            // its steps; its phase's cycles are counted with the update's above.
-            let weight_reads = match dense {
-                Some(_) if fused => pt.beats / run.max(1),
-                Some(_) => pt.beats,
-                None if eng.beats[k][pi].1 => pt.beats,
-                None => 0,
+            // its steps, holding a weight word while a multi-bit source's planes pass it and a
+            // plane word while the weights' planes pass it; its phase's cycles are counted with
+            // the update's above.
+            let (wp, sp) = eng.planes[k][pi];
+            let (weight_reads, plane_reads) = match dense {
+                Some(_) if fused => (pt.beats / run.max(1) / sp, pt.beats / run.max(1) / wp),
+                Some(_) => (pt.beats, pt.beats),
+                None if eng.beats[k][pi].1 => (pt.beats, 0),
+                None => (0, 0),
             };
             lc.acc_phases += phases;
             lc.empty_acc_phases += pt.empty;
@@ -637,9 +642,7 @@ impl<'e> Account<'e> {
                 Some((words, rows)) => phases * schedule::dense_acc_cycles(rows / n as usize, words),
                 None => schedule::acc_cycles_total(phases, pt.empty, pt.beats),
             };
-            if dense.is_some() {
-                lc.plane_reads += weight_reads;
-            }
+            lc.plane_reads += plane_reads;
             lc.events_in += pt.events;
             lc.beats += pt.beats;
             lc.weight_reads += weight_reads;

@@ -456,6 +456,16 @@ impl<'p> Engine<'p> {
             kept,
             plane_copies,
             fused: (0..plan.layers.len()).map(|k| plan.fused(k)).collect(),
+            planes: (0..plan.layers.len())
+                .map(|k| {
+                    (0..plan.layers[k].projections.len())
+                        .map(|pi| match dense::geometry(plan, k, pi) {
+                            Ok(g) if plan.fused(k) => ((g.bit_planes / g.source_planes) as u64, g.source_planes as u64),
+                            _ => (1, 1),
+                        })
+                        .collect()
+                })
+                .collect(),
             layer_major: plan.schedule == Schedule::Streamed,
             runs: vec![true; plan.layers.len()],
             runs_proj: plan.layers.iter().map(|l| vec![true; l.projections.len()]).collect(),

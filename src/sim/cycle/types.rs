@@ -232,6 +232,9 @@ pub(super) struct Engine<'p> {
     pub(super) plane_copies: Vec<u64>,
     /// Per layer: it runs its rows with the T steps side by side ([`crate::hw::Plan::fused`]).
     pub(super) fused: Vec<bool>,
+    /// Per layer and projection of a fused layer: (weight bit planes, source bit planes) of its
+    /// gather ([`crate::hw::dense::Dense::source_planes`]); (1, 1) elsewhere.
+    pub(super) planes: Vec<Vec<(u64, u64)>>,
     /// Run layer-major (every step of a layer before the next layer; [`super::run_layer_major`])
     /// instead of step-major. Same kernels, so the same integers.
     pub(super) layer_major: bool,
