@@ -474,6 +474,27 @@ pub fn is(l: &Layer, pi: usize, mode: Mode) -> bool {
     l.modes.get(pi).copied().unwrap_or_default() == mode
 }
 
+/// Why layer `k` of a plan with [`Plan::fuse_steps`] is not fused (None: it is, or the
+/// plan does not fuse).
+pub fn unfused_why(plan: &Plan, k: usize) -> Option<String> {
+    if !plan.fuse_steps || plan.fused(k) {
+        return None;
+    }
+    let l = &plan.layers[k];
+    Some(if k == plan.output.layer {
+        "the output layer's rows go out step by step".into()
+    } else if let Some(pi) = l.modes.iter().position(|m| *m != Mode::Dense) {
+        let why = geometry(plan, k, pi).err().map_or_else(|| "it is event-driven".into(), |e| e.to_string());
+        let from = match l.projections[pi].source {
+            Source::Input => plan.input.node.clone(),
+            Source::Layer(s) => plan.layers[s].name.clone(),
+        };
+        format!("its projection from '{from}' does not gather: {why}")
+    } else {
+        "it has no projection".into()
+    })
+}
+
 /// Dense wherever a projection can be, event-driven elsewhere.
 pub fn all_dense(plan: &Plan) -> Vec<Vec<Mode>> {
     plan.layers

@@ -283,7 +283,7 @@ impl Plan {
                 counts: l.multi.then_some((l.max_count, l.count_bits)),
                 tiles: (l.tiles > 1).then_some(l.tiles),
                 fused: self.fused(k),
-                unfused: self.unfused_why(k),
+                unfused: dense::unfused_why(self, k),
                 unit: {
                     let (lo, hi) = l.unit.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &u| (a.min(u), b.max(u)));
                     if lo == hi { format!("{lo:.4e}") } else { format!("{lo:.4e}..{hi:.4e}") }

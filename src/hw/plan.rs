@@ -198,29 +198,6 @@ impl Plan {
             && l.modes.iter().all(|m| *m == Mode::Dense)
     }
 
-    /// Why layer `k` of a plan with [`Plan::fuse_steps`] is not fused (None: it is, or the
-    /// plan does not fuse).
-    pub fn unfused_why(&self, k: usize) -> Option<String> {
-        if !self.fuse_steps || self.fused(k) {
-            return None;
-        }
-        let l = &self.layers[k];
-        Some(if k == self.output.layer {
-            "the output layer's rows go out step by step".into()
-        } else if let Some(pi) = l.modes.iter().position(|m| *m != Mode::Dense) {
-            let why = super::dense::geometry(self, k, pi)
-                .err()
-                .map_or_else(|| "it is event-driven".into(), |e| e.to_string());
-            let from = match l.projections[pi].source {
-                quant::Source::Input => self.input.node.clone(),
-                quant::Source::Layer(s) => self.layers[s].name.clone(),
-            };
-            format!("its projection from '{from}' does not gather: {why}")
-        } else {
-            "it has no projection".into()
-        })
-    }
-
     /// The quantised network this plan lays out, without its placement: what another layout
     /// of the same arithmetic starts from.
     pub fn quantised(&self) -> Network {
