@@ -721,7 +721,7 @@ fn fused_pair(
 /// Words a row of fused layer `k` gathers: each projection's pairs times its bit planes.
 fn fused_words(plan: &spikefab::hw::Plan, k: usize) -> usize {
     (0..plan.layers[k].projections.len())
-        .map(|pi| dense::geometry(plan, k, pi).map(|g| g.words_per_row * g.bit_planes).unwrap())
+        .map(|pi| dense::geometry(plan, k, pi).map(|g| g.words_per_row * g.bit_planes()).unwrap())
         .sum()
 }
 
@@ -756,7 +756,7 @@ fn the_fused_steps_compute_what_the_streamed_schedule_computes() {
                     for (pi, p) in l.projections.iter().enumerate() {
                         let g = dense::geometry(&fused, k, pi).unwrap();
                         from_input += usize::from(p.source == Source::Input);
-                        bit_planes += usize::from(g.bit_planes > 1);
+                        bit_planes += usize::from(g.bit_planes() > 1);
                     }
                 }
                 for (i, (g, w)) in got.samples.iter().zip(&want.samples).enumerate() {
@@ -785,7 +785,7 @@ fn the_fused_steps_compute_what_the_streamed_schedule_computes() {
                         for pi in 0..l.projections.len() {
                             let g = dense::geometry(&fused, li, pi).unwrap();
                             let pairs = l.rows * g.words_per_row;
-                            wr += pairs * g.bit_planes / g.source_planes;
+                            wr += pairs * g.weight_planes;
                             pr += pairs * g.source_planes;
                         }
                         assert_eq!((gl.weight_reads, gl.plane_reads), (wr as u64, pr as u64), "{what}, {}", l.name);

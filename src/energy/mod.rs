@@ -245,9 +245,9 @@ fn memory_accesses(plan: &Plan, c: &Counters) -> Vec<f64> {
             add(format!("{}.w{j}", l.name), r);
             // A dense projection reads one plane word per weight word; a fused one holds a
             // weight word over its source's planes and a plane word over its weights' planes.
-            let r = match dense::geometry(plan, k, j) {
-                Ok(g) if plan.fused(k) => r * g.source_planes as u64 / (g.bit_planes / g.source_planes) as u64,
-                _ => r,
+            let r = match plan.fused(k).then(|| dense::geometry(plan, k, j).ok()).flatten() {
+                Some(g) => r * g.source_planes as u64 / g.weight_planes as u64,
+                None => r,
             };
             match (l.modes[j], l.projections[j].source) {
                 (Mode::Dense, Source::Layer(s)) => add(dense::plane_memory(plan, s, k), r),

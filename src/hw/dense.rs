@@ -115,25 +115,21 @@ pub struct Dense {
     /// Weight ROM bits per word: the target's lanes times the plane width (binary), or times
     /// the weight bits (one-to-one).
     pub weight_width: usize,
-    /// Gathers per (plane word, weight word) pair: 1, or under `--fuse-steps` the bit planes
-    /// of multi-bit weights times those of a multi-bit input, each a popcount of the same
-    /// words weighted by its power of two ([`bit_planes`]). A row takes
-    /// `words_per_row x bit_planes` cycles; `weight_depth` counts the weights' planes.
-    pub bit_planes: usize,
-    /// Of `bit_planes`, the source's (the input's bits; 1 for spikes): a weight word is held
-    /// while the source's planes pass it, so a row reads `words_per_row x bit_planes /
-    /// source_planes` weight words and `words_per_row x bit_planes / (bit_planes /
-    /// source_planes)` plane words when the T steps are side by side.
+    /// Bit planes of the weights: 1 (binary, +-1: `2 popcount(s & w) - popcount(s)`; or
+    /// one-to-one, whose lane adds its weight whatever its width), or under `--fuse-steps` a
+    /// multi-bit weight's bits, the ROM holding each plane as words of its own (`weight_depth`
+    /// counts them).
+    pub weight_planes: usize,
+    /// Bit planes of the source: 1 (spikes), or under `--fuse-steps` the input's bits.
+    ///
+    /// With `s = sum_b 2^b s_b` and `w = sum_c k_c 2^c w_c` (two's complement: `k` = -1 for a
+    /// signed value's top bit, else 1), `sum_i s_i w_i = sum_b sum_c k_b k_c 2^(b + c)
+    /// popcount(s_b & w_c)`: exact integers, one popcount of a word pair each, so a row takes
+    /// `words_per_row x` [`Dense::bit_planes`] cycles. With the T steps side by side a weight
+    /// word is held while the source's planes pass it and a plane word while the weights'
+    /// planes pass it: a row reads `words_per_row x weight_planes` weight words and
+    /// `words_per_row x source_planes` plane words.
     pub source_planes: usize,
-}
-
-/// The bit planes a gather of `source_bits`-bit values (1: spikes) through `weight_bits`-bit
-/// weights (1: binary) takes. With `s = sum_b 2^b s_b` and `w = sum_c k_c 2^c w_c` (two's
-/// complement: `k_c` = -1 for a signed value's top bit, else 1), `sum_i s_i w_i = sum_b sum_c
-/// k_b k_c 2^(b + c) popcount(s_b & w_c)`: exact integers, one popcount of a word pair each.
-/// Binary (+-1) weights take one plane (`2 popcount(s & w) - popcount(s)`).
-pub fn bit_planes(source_bits: u32, weight_bits: Option<u32>) -> usize {
-    source_bits.max(1) as usize * weight_bits.map_or(1, |b| b.max(1) as usize)
 }
 
 /// The input's plane as layer `l` reads it under `--fuse-steps`: the input's channels in `l`'s
@@ -199,7 +195,7 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
     let l = &plan.layers[k];
     let p = &l.projections[pi];
     // Under --fuse-steps the input gathers from its bit planes, and multi-bit weights by
-    // theirs ([`bit_planes`]); today's dense units take spikes and binary weights only.
+    // theirs ([`Dense::source_planes`]); today's dense units take spikes and binary weights only.
     let fuse = plan.fuse_steps;
     let (src, source_bits) = match p.source {
         Source::Layer(s) => {
@@ -222,10 +218,7 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
     }
     let plane = src.map_or_else(|| input_plane(plan, l), Plane::of);
     let src_shape = src.map_or(plan.input.shape, |s| s.shape);
-    let weight_planes = (!p.weights.binary()).then_some(p.weights.bits);
-    let planes = bit_planes(source_bits, weight_planes);
-    // The weight ROM holds each weight bit plane as words of its own.
-    let wplanes = bit_planes(1, weight_planes);
+    let wplanes = if p.weights.binary() { 1 } else { p.weights.bits.max(1) as usize };
     let binary = || if p.weights.binary() || fuse { Ok(()) } else { Err(NotDense::NotBinary(p.weights.bits)) };
     let (gather, words_per_row, weight_depth) = match &p.kind {
         ProjKind::Dense { .. } => {
@@ -270,12 +263,18 @@ pub fn geometry(plan: &Plan, k: usize, pi: usize) -> Result<Dense, NotDense> {
         _ => l.lanes * plane.width(),
     };
     // A one-to-one lane adds its weight whatever its width: one pair a row.
-    let (bit_planes, source_planes) =
-        if gather == Gather::OneToOne { (1, 1) } else { (planes, source_bits.max(1) as usize) };
-    Ok(Dense { plane, gather, words_per_row, weight_depth, weight_width, bit_planes, source_planes })
+    let (weight_planes, source_planes) =
+        if gather == Gather::OneToOne { (1, 1) } else { (wplanes, source_bits.max(1) as usize) };
+    Ok(Dense { plane, gather, words_per_row, weight_depth, weight_width, weight_planes, source_planes })
 }
 
 impl Dense {
+    /// Gathers per (plane word, weight word) pair: the weights' bit planes times the source's
+    /// (1 but under `--fuse-steps`).
+    pub fn bit_planes(&self) -> usize {
+        self.weight_planes * self.source_planes
+    }
+
     /// The plane word target row `r` reads at its `i`-th cycle (None: a tap outside the
     /// input, all zero), and the weight ROM word it pairs with.
     pub fn word(&self, l: &Layer, r: usize, i: usize) -> (Option<usize>, usize) {

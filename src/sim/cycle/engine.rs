@@ -422,7 +422,7 @@ impl<'p> Engine<'p> {
                     .map(|pi| {
                         (l.modes[pi] == Mode::Dense)
                             .then(|| {
-                                dense::geometry(plan, k, pi).ok().map(|g| (g.words_per_row * g.bit_planes, l.rows))
+                                dense::geometry(plan, k, pi).ok().map(|g| (g.words_per_row * g.bit_planes(), l.rows))
                             })
                             .flatten()
                     })
@@ -458,11 +458,10 @@ impl<'p> Engine<'p> {
             fused: (0..plan.layers.len()).map(|k| plan.fused(k)).collect(),
             planes: (0..plan.layers.len())
                 .map(|k| {
+                    let planes =
+                        |pi| dense::geometry(plan, k, pi).map(|g| (g.weight_planes as u64, g.source_planes as u64));
                     (0..plan.layers[k].projections.len())
-                        .map(|pi| match dense::geometry(plan, k, pi) {
-                            Ok(g) if plan.fused(k) => ((g.bit_planes / g.source_planes) as u64, g.source_planes as u64),
-                            _ => (1, 1),
-                        })
+                        .map(|pi| if plan.fused(k) { planes(pi).unwrap_or((1, 1)) } else { (1, 1) })
                         .collect()
                 })
                 .collect(),
