@@ -39,6 +39,7 @@ mod reference_engine;
 mod rtl;
 mod rtl_corpus;
 mod rtl_dense;
+mod rtl_fused;
 mod rtl_multi;
 mod rtl_sdram;
 mod rtl_streamed;

@@ -44,12 +44,24 @@ pub enum Unsupported {
     /// The input-adaptive cascade where it cannot run, or in a back end that does not emit it.
     #[error("--cascade: {0}")]
     Cascade(String),
-    /// The steps side by side (`--fuse-steps`): modelled in the cycle engine, not yet emitted.
+    /// The steps side by side (`--fuse-steps`) under the HLS back end, which does not emit them.
     #[error(
-        "--fuse-steps: the steps side by side are modelled in the cycle engine (plan, simulate, energy) only; \
-         no back end emits their datapath yet (drop --fuse-steps to build the streamed design)"
+        "--fuse-steps: the steps side by side are modelled in the cycle engine and built by the Verilog back end, \
+         not by the HLS back end yet (drop --fuse-steps to build the streamed design)"
     )]
     FusedSteps,
+    /// A fused layer (`--fuse-steps`) the Verilog back end's fused datapath does not build yet.
+    #[error(
+        "layer '{layer}': --fuse-steps: {why}; the Verilog back end's fused datapath builds layers of at most 16 rows \
+         in one tile, each projection a binary fully connected gather from a spiking layer read only by fused layers, \
+         whose spikes only gathers read (drop --fuse-steps to build the streamed design)"
+    )]
+    FusedLayer {
+        /// The fused layer.
+        layer: String,
+        /// What it has that the fused datapath does not build.
+        why: String,
+    },
     /// Spike-plane words wider than the HLS back end's 64-bit words.
     #[error(
         "layer '{layer}': a {bits}-bit spike-plane word; the HLS back end packs planes in 64-bit words (use --plane-bits 64 or less)"
@@ -66,8 +78,74 @@ pub enum Unsupported {
 /// only under the streamed schedule, from a memory of 16-bit words (the tile buffer's gearbox).
 pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
     check(plan)?;
+    check_fused(plan)?;
     check_cascade(plan)?;
     check_external(plan, "the tile buffer's gearbox takes 16-bit memory words; this board's memory has another width")
+}
+
+/// The fused layers of `plan` (`--fuse-steps`, [`Plan::fused`]) are ones the Verilog back
+/// end's fused datapath builds: at most one block of rows ([`crate::hw::schedule::FUSE_BLOCK`])
+/// in one tile, every projection a binary fully connected gather from a spiking layer whose
+/// plane only fused layers read, a layer that spikes once a step into the membrane, with
+/// per-neuron (not per-channel) parameters, whose spikes no event-driven projection reads.
+fn check_fused(plan: &Plan) -> Result<(), Unsupported> {
+    use crate::hw::dense::{Gather, geometry, has_event_readers, plane_readers};
+    use crate::quant::Source;
+    if !plan.fuse_steps {
+        return Ok(());
+    }
+    for (k, l) in plan.layers.iter().enumerate() {
+        // Under --fuse-steps any dense gather may read bit planes (multi-bit weights, the
+        // input's values), which no unit builds yet.
+        for j in 0..l.projections.len() {
+            if crate::hw::dense::is(l, j, crate::hw::dense::Mode::Dense)
+                && geometry(plan, k, j).is_ok_and(|d| d.bit_planes() > 1)
+            {
+                return Err(Unsupported::FusedLayer {
+                    layer: l.name.clone(),
+                    why: format!("projection {j} gathers bit planes (multi-bit weights or the input's values)"),
+                });
+            }
+        }
+        if !plan.fused(k) {
+            continue;
+        }
+        let refuse = |why: String| Err(Unsupported::FusedLayer { layer: l.name.clone(), why });
+        if l.tiles > 1 {
+            return refuse(format!("it is in {} tiles of lane groups", l.tiles));
+        }
+        if l.rows > crate::hw::schedule::FUSE_BLOCK {
+            return refuse(format!("it has {} rows", l.rows));
+        }
+        if l.kind.cuba() || l.multi || l.params_per_channel() {
+            return refuse("it is current-based, multi-spike or has per-channel parameters".into());
+        }
+        if has_event_readers(plan, k) {
+            return refuse("an event-driven projection reads its spikes".into());
+        }
+        if let Some(st) = plan.mask_students()
+            && st.projection[k].iter().any(|s| s.is_some() && *s != st.layer[k])
+        {
+            return refuse("a student mask leaves some of its projections out".into());
+        }
+        for (j, p) in l.projections.iter().enumerate() {
+            let Source::Layer(s) = p.source else {
+                return refuse(format!("projection {j} reads the input"));
+            };
+            match geometry(plan, k, j) {
+                Ok(d) if matches!(d.gather, Gather::Matrix) && d.bit_planes() == 1 => {}
+                _ => return refuse(format!("projection {j} is not a binary fully connected gather")),
+            }
+            if let Some(&r) = plane_readers(plan, s).iter().find(|&&r| !plan.fused(r)) {
+                let other = &plan.layers[r].name;
+                return refuse(format!(
+                    "'{}''s spikes are read by the unfused layer '{other}' too",
+                    plan.layers[s].name
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A plan given the cascade (`Plan::cascade`) must be one that can run it, over at most 64
@@ -105,6 +183,9 @@ fn check_external(plan: &Plan, width: &'static str) -> Result<(), Unsupported> {
 /// What the HLS back end emits beyond [`check`]: weights in external memory (an `m_axi`
 /// port of 16-bit words) only under the streamed schedule, and plane words of at most 64 bits.
 pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
+    if plan.fuse_steps {
+        return Err(Unsupported::FusedSteps);
+    }
     check(plan)?;
     check_cascade(plan)?;
     check_external(plan, "the HLS m_axi weight port reads 16-bit memory words; this board's memory has another width")?;
@@ -120,9 +201,6 @@ pub fn check_hls(plan: &Plan) -> Result<(), Unsupported> {
 
 /// Checks that `plan` is within what every back end implements; the error names the layer.
 pub fn check(plan: &Plan) -> Result<(), Unsupported> {
-    if plan.fuse_steps {
-        return Err(Unsupported::FusedSteps);
-    }
     for l in &plan.layers {
         if l.v_bits > MAX_STATE_BITS || l.s_bits > MAX_STATE_BITS || l.y_bits > MAX_STATE_BITS {
             return Err(Unsupported::StateBits { layer: l.name.clone(), bits: l.v_bits.max(l.s_bits).max(l.y_bits) });

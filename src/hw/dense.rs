@@ -461,7 +461,9 @@ pub fn popcount_sharers(plan: &Plan) -> Vec<(usize, usize)> {
     let units: Vec<(usize, usize)> = (plan.layers.iter().enumerate())
         .flat_map(|(k, l)| (0..l.projections.len()).map(move |pi| (k, pi)))
         .filter(|&(k, pi)| {
-            is(&plan.layers[k], pi, Mode::Dense)
+            // A fused layer's gathers run in its own unit (T steps side by side).
+            !plan.fused(k)
+                && is(&plan.layers[k], pi, Mode::Dense)
                 && geometry(plan, k, pi).is_ok_and(|g| !matches!(g.gather, Gather::OneToOne))
         })
         .collect();

@@ -208,9 +208,11 @@ pub const FUSE_BLOCK: usize = 16;
 pub const FUSE_SUMS: u64 = DENSE_HEAD + DENSE_TAIL;
 
 /// The fewest cycles between the read of a row's state at one step and its read at the next:
-/// the read, the neuron lanes' stages and the write ([`upd_tail`]), and the cycle after it.
+/// the read, the neuron lanes' stages and the write ([`upd_tail`]), the cycle a state memory
+/// with a registered write port (one the accumulate units write too) lands it, and the cycle
+/// after it (the memory reads first).
 pub fn fuse_loop(plan: &Plan) -> u64 {
-    UPD_HEAD + upd_tail(plan) + 1
+    UPD_HEAD + upd_tail(plan) + 2
 }
 
 /// Rows of a fused layer's state memories: one block of its tile (the rows in flight).
@@ -231,7 +233,8 @@ pub fn fuse_rows(l: &Layer) -> usize {
 /// sums of b: ready at gs_b + n_b R + FUSE_SUMS + T
 /// update b:  from us_b = max(ready_b, ue_{b-1}), T passes over the block's rows, step after
 ///            step, each max(n_b, fuse_loop) cycles: ue_b = us_b + T max(n_b, fuse_loop)
-/// FUSE = ue_last + UPD_HEAD + upd_tail + GAP     the last row's write, then the sequencer's GAP
+/// FUSE = us_last + (T - 1) max(n_last, fuse_loop) + n_last + UPD_HEAD + upd_tail + GAP
+///            the last row's read and write (as an UPD phase's), then the sequencer's GAP
 /// ```
 ///
 /// Row i of block b is read at step t in cycle `us_b + t max(n_b, fuse_loop) + i`. Calls
@@ -245,7 +248,7 @@ pub fn fused_cycles(plan: &Plan, rows: usize, words: usize, steps: usize, block:
 
 /// [`fused_cycles`] with the neuron lanes' stages `tail` ([`upd_tail`]).
 fn fused_cycles_at(tail: u64, rows: usize, words: usize, steps: usize, mut block: impl FnMut(usize, u64, u64)) -> u64 {
-    let (lp, t) = (UPD_HEAD + tail + 1, steps as u64);
+    let (lp, t) = (UPD_HEAD + tail + 2, steps as u64);
     let w = (words as u64).max(t);
     // Gather starts, and update ends, of the blocks so far (the last two of each).
     let (mut gather_free, mut ue) = (0u64, [0u64; 2]);
@@ -259,7 +262,9 @@ fn fused_cycles_at(tail: u64, rows: usize, words: usize, steps: usize, mut block
         let pass = n.max(lp);
         block(b, us, pass);
         ue[b % 2] = us + t * pass;
-        end = ue[b % 2];
+        // The last pass ends with its last row's read (a short block's last pass is not
+        // padded to the loop: nothing reads its rows again).
+        end = us + t.saturating_sub(1) * pass + n;
     }
     end + UPD_HEAD + tail + GAP
 }
@@ -660,22 +665,22 @@ mod tests {
     }
 
     /// A fused tile of 40 rows (blocks of 16, 16 and 8), T = 4, the neuron lanes' 12 stages
-    /// (a row's next read 14 cycles after its read at the earliest), worked by hand. Gathering
+    /// (a row's next read 15 cycles after its read at the earliest), worked by hand. Gathering
     /// 9 words a row: block 0 gathers in 0..144, its sums ready at 144 + 9 + 4 = 157, its 4
     /// passes of 16 cycles end at 221; block 1 gathers in 144..288, ready 301, ends 365; block
     /// 2 (8 rows) gathers in 288..360 (block 0's half long free), ready 373, after block 1's
-    /// updates ended, its passes 14 cycles each (the loop, not its 8 rows), ends 429; the last
-    /// write and GAP: 429 + 1 + 12 + 1 = 443. One word a row: a row still takes T = 4 cycles
-    /// (its sums' writes) and the updates set the pace; block 2 waits for block 0's half
-    /// (gathers from 141) and for block 1's updates (from 205).
+    /// updates ended, its passes 15 cycles each (the loop, not its 8 rows), its last row read at
+    /// 373 + 3 x 15 + 7 = 425; the last write and GAP: 426 + 1 + 12 + 1 = 440. One word a row: a
+    /// row still takes T = 4 cycles (its sums' writes) and the updates set the pace; block 2
+    /// waits for block 0's half (gathers from 141) and for block 1's updates (from 205).
     #[test]
     fn fused_clock_by_hand() {
         let mut blocks = vec![];
-        assert_eq!(fused_cycles_at(12, 40, 9, 4, |b, us, pass| blocks.push((b, us, pass))), 443);
-        assert_eq!(blocks, [(0, 157, 16), (1, 301, 16), (2, 373, 14)]);
+        assert_eq!(fused_cycles_at(12, 40, 9, 4, |b, us, pass| blocks.push((b, us, pass))), 440);
+        assert_eq!(blocks, [(0, 157, 16), (1, 301, 16), (2, 373, 15)]);
         blocks.clear();
-        assert_eq!(fused_cycles_at(12, 40, 1, 4, |b, us, pass| blocks.push((b, us, pass))), 275);
-        assert_eq!(blocks, [(0, 77, 16), (1, 141, 16), (2, 205, 14)]);
+        assert_eq!(fused_cycles_at(12, 40, 1, 4, |b, us, pass| blocks.push((b, us, pass))), 272);
+        assert_eq!(blocks, [(0, 77, 16), (1, 141, 16), (2, 205, 15)]);
         assert_eq!(fused_cycles_at(12, 0, 9, 4, |_, _, _| panic!("no block")), UPD_HEAD + 12 + GAP);
     }
 

@@ -18,7 +18,12 @@
 {%- endif %}
 {%- endif %}
 
+{%- if let Some(fz) = l.fused %}
+{%- include "verilog/top/fused.v" %}
+{%- else %}
+
     assign fin_{{ l.pre }} = {{ l.gp }}u_fin;
 {%- include "verilog/top/accumulate.v" %}
+{%- endif %}
 {%- include "verilog/top/output.v" %}
 {% endfor %}

@@ -11,7 +11,7 @@
     reg  [{{ pl.m - 1 }}:0] {{ l.pre }}_pl_oh;   // the row's lane group within its word, one-hot
     reg  [{{ pl.aw - 1 }}:0] {{ l.pre }}_pl_wa;
     always @(posedge clk) begin
-        if (!{{ l.pre }}_u_on) begin
+        if (!{{ l.pre }}_u_on{% if l.fused.is_some() %} || fz_pew{% endif %}) begin
             {{ l.pre }}_pl_pos <= {{ pl.hww }}'d0;
             {{ l.pre }}_pl_oh  <= {{ l.at_tile("ploh", pl.m) }};
             {{ l.pre }}_pl_wa  <= {{ l.at_tile("plwa", pl.aw) }};
@@ -50,15 +50,19 @@
     // step's words; planes whose lifetimes meet never share a word. One layer's update pass
     // writes at a time and one dense unit reads at a time: enables, addresses and data are
     // OR-ed, each zero while idle.
+{%- if b.steps > 1 %}
+    // Read by fused layers: a word holds a position's {{ b.steps }} steps side by side, step t's
+    // lane groups at t x {{ b.m / b.steps }}; a writer writes its step's slice.
+{%- endif %}
     wire [{{ b.width - 1 }}:0] {{ b.pre }}_rdata;
     sf_plane #(.WIDTH({{ b.width }}), .GROUPS({{ b.m }}), .DEPTH({{ b.rows }}), .AW({{ b.aw }}), .LOGIC({% if b.logic %}1{% else %}0{% endif %})) {{ b.pre }} (
         .clk(clk),
-        .we({{ b.m }}'d0{% for mb in b.members %} | {{ mb.0 }}_pl_we{% endfor %}),
-        .waddr({{ b.aw }}'d0{% for mb in b.members %} | ({ {{ b.aw }}{ {{ mb.0 }}_u_on } } & ({{ mb.1 }})){% endfor %}),
-        .wdata({{ b.width }}'d0{% for mb in b.members %} | ({ {{ b.width }}{ {{ mb.0 }}_u_on } } & {{ mb.0 }}_pl_wd){% endfor %}),
+        .we({{ b.m }}'d0{% for mb in b.members %} | {{ mb.we }}{% endfor %}),
+        .waddr({{ b.aw }}'d0{% for mb in b.members %} | ({ {{ b.aw }}{ {{ mb.pre }}_u_on } } & ({{ mb.waddr }})){% endfor %}),
+        .wdata({{ b.width }}'d0{% for mb in b.members %} | ({ {{ b.width }}{ {{ mb.pre }}_u_on } } & {{ mb.wd }}){% endfor %}),
         .raddr({{ b.aw }}'d0{% for r in b.readers %} | ({ {{ b.aw }}{ {{ r.0 }}_act } } & ({{ r.1 }})){% endfor %}),
         .rdata({{ b.pre }}_rdata));
 {%- for mb in b.members %}
-    wire [{{ b.width - 1 }}:0] {{ mb.0 }}_pl_rdata = {{ b.pre }}_rdata;
+    wire [{{ b.width - 1 }}:0] {{ mb.pre }}_pl_rdata = {{ b.pre }}_rdata;
 {%- endfor %}
 {%- endfor %}

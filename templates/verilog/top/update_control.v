@@ -15,9 +15,50 @@
     // by the same conditions that load go_oh.
     localparam [NPH-1:0] UPD_MASK = {{ v.prog.upd_mask }};
     reg {{ g.p }}u_go;
+{%- if let Some(fs) = v.fsums %}
+    // A FUSE phase sets `ul` too, but its unit drives the reads (fz_*), not u_go.
+    localparam [NPH-1:0] FUSE_MASK = {{ v.fuse_mask() }};
+    always @(posedge clk)
+        {{ g.p }}u_go <= !rst && (run ? (fin && !st_fin && ul_to[{{ g.lw }}] && !(|(nx_oh & FUSE_MASK)))
+                                          : (first && UPD_MASK[0]));
+    // ---------------- fused layers ({{ fs.units.join(", ") }}): the running FUSE phase's reads
+    // Each unit's outputs are zero while it is idle; one FUSE phase runs at a time.
+    wire fz_on = |(pc_oh & FUSE_MASK);
+{%- for u in fs.units %}
+    wire {{ u }}_rd, {{ u }}_pe, {{ u }}_lrd, {{ u }}_fs_we;
+    wire [{{ fs.grw - 1 }}:0] {{ u }}_row;
+    wire [{{ fs.ttw - 1 }}:0] {{ u }}_t;
+    wire [{{ fs.aw - 1 }}:0] {{ u }}_fs_wa;
+    wire [{{ fs.width - 1 }}:0] {{ u }}_fs_wd;
+{%- endfor %}
+    wire fz_go  = 1'b0{% for u in fs.units %} | go_{{ u }}{% endfor %};
+    wire fz_rd  = 1'b0{% for u in fs.units %} | {{ u }}_rd{% endfor %};
+    wire fz_pe  = 1'b0{% for u in fs.units %} | {{ u }}_pe{% endfor %};
+    wire fz_lrd = 1'b0{% for u in fs.units %} | {{ u }}_lrd{% endfor %};
+    wire [{{ fs.grw - 1 }}:0] fz_row = {{ fs.grw }}'d0{% for u in fs.units %} | {{ u }}_row{% endfor %};
+    wire [{{ fs.ttw - 1 }}:0] fz_t = {{ fs.ttw }}'d0{% for u in fs.units %} | {{ u }}_t{% endfor %};
+    // The sum buffer: step t's sums of a block's row r at t x 16 + r; written by the running
+    // unit's gather, read with the row's membrane.
+    wire [{{ fs.width - 1 }}:0] fs_rdata;
+    sf_ram #(.WIDTH({{ fs.width }}), .DEPTH({{ fs.depth }}), .AW({{ fs.aw }}), .LOGIC({% if fs.logic %}1{% else %}0{% endif %})) fsum (
+        .clk(clk), .we(1'b0{% for u in fs.units %} | {{ u }}_fs_we{% endfor %}),
+        .waddr({{ fs.aw }}'d0{% for u in fs.units %} | {{ u }}_fs_wa{% endfor %}),
+        .wdata({{ fs.width }}'d0{% for u in fs.units %} | {{ u }}_fs_wd{% endfor %}),
+        .raddr({{ fs.raddr }}), .rdata(fs_rdata));
+    // A row's step and whether it ends its pass travel with it through the neuron lanes (entry
+    // j holds the row read j + 1 cycles before): the lanes take `late` at their stage 2 (entry
+    // 1) and `last` at their last (entry U_LAT - 1); the row is written at entry U_LAT (u_w).
+    reg  [{{ (v.u_lat as usize + 1) * (fs.ttw + 1) - 1 }}:0] fz_q;
+    always @(posedge clk) fz_q <= {fz_q[{{ v.u_lat as usize * (fs.ttw + 1) - 1 }}:0], fz_pe, fz_t};
+    wire fz_late = fz_on ? (fz_q[{{ fs.ttw * 2 }}:{{ fs.ttw + 1 }}] != {{ fs.ttw }}'d0) : late;
+    wire fz_last = fz_on ? (fz_q[{{ (v.u_lat as usize - 1) * (fs.ttw + 1) + fs.ttw - 1 }}:{{ (v.u_lat as usize - 1) * (fs.ttw + 1) }}] == {{ fs.ttw }}'d{{ v.t_max - 1 }}) : last;
+    wire fz_pew = fz_q[{{ v.u_lat as usize * (fs.ttw + 1) + fs.ttw }}];
+    wire [{{ fs.ttw - 1 }}:0] fz_tw = fz_q[{{ v.u_lat as usize * (fs.ttw + 1) + fs.ttw - 1 }}:{{ v.u_lat as usize * (fs.ttw + 1) }}];
+{%- else %}
     always @(posedge clk)
         {{ g.p }}u_go <= !rst && (run ? (fin && !st_fin && ul_to[{{ g.lw }}])
                                           : (first && UPD_MASK[0]));
+{%- endif %}
 {%- endif %}
     /* verilator lint_off UNUSEDSIGNAL */
     reg  [{{ g.upw - 1 }}:0] {{ g.p }}u_pos1;   // used by per-channel parameter ROMs only
@@ -93,9 +134,15 @@
     reg  [{{ g.sh.rw }}:0] {{ g.p }}u_next;
     reg                  {{ g.p }}u_more;   // rows remain to be read (u_act && u_next != rows before)
     reg                  {{ g.p }}u_s2;
+{%- if v.fsums.is_some() %}
+    // A FUSE phase's unit reads its rows (fz_rd, fz_row; zero otherwise).
+    wire                 {{ g.p }}u_rd    = {{ g.p }}u_go || {{ g.p }}u_more || fz_rd;
+    wire [{{ g.sh.rw - 1 }}:0] {{ g.p }}u_raddr = {{ g.p }}u_next[{{ g.sh.rw - 1 }}:0] | fz_row;
+{%- else %}
     wire                 {{ g.p }}u_rd    = {{ g.p }}u_go || {{ g.p }}u_more;
     // u_next is 0 between passes, so the first row's address comes from a flip-flop too.
     wire [{{ g.sh.rw - 1 }}:0] {{ g.p }}u_raddr = {{ g.p }}u_next[{{ g.sh.rw - 1 }}:0];
+{%- endif %}
     // The neuron lanes take a row at stage 2 and return it {{ v.u_lat }} cycles later, at the
     // write stage (u_w, u_wrow): the update pass ends when its last row is written.
 {%- if loop.first %}
@@ -117,9 +164,16 @@
             {{ g.p }}u_lp <= {{ "{" }}{{ g.p }}u_lp[U_LAT-2:0], {{ g.p }}u_s2 && {{ g.p }}u_s2last};
         end
         // The row read now is the pass's last (compared one cycle ahead of the stage-2 row).
+{%- if v.fsums.is_some() %}
+        // A FUSE phase's last read ends it; its write row starts again with each pass.
+        {{ g.p }}u_s2last <= {{ g.p }}u_go ? {{ g.p }}u_go1 : ({{ g.p }}u_penult || fz_lrd);
+        if ({{ g.p }}u_go || fz_go) {{ g.p }}u_wrow <= {{ g.sh.rw }}'d0;
+        else if ({{ g.p }}u_w) {{ g.p }}u_wrow <= (fz_on && fz_pew) ? {{ g.sh.rw }}'d0 : {{ g.p }}u_wrow + {{ g.sh.rw }}'d1;
+{%- else %}
         {{ g.p }}u_s2last <= {{ g.p }}u_go ? {{ g.p }}u_go1 : {{ g.p }}u_penult;
         if ({{ g.p }}u_go) {{ g.p }}u_wrow <= {{ g.sh.rw }}'d0;
         else if ({{ g.p }}u_w) {{ g.p }}u_wrow <= {{ g.p }}u_wrow + {{ g.sh.rw }}'d1;
+{%- endif %}
     end
     wire                 {{ g.p }}u_fin   = {{ g.p }}u_lp[U_LAT-1];
     // Position of the row at the write stage: lane group cb (within its channel group), y, x.
@@ -150,14 +204,14 @@
         end
         // The last-position flags are registered with the counters (compared one step
         // ahead), first from the geometry registered the cycle after go.
-        {{ g.p }}u_go_d <= {{ g.p }}u_go;
+        {{ g.p }}u_go_d <= {{ g.p }}u_go{% if v.fsums.is_some() %} || fz_go{% endif %};
 {%- if v.prog.tjw > 0 %}
-        if ({{ g.p }}u_go) begin
+        if ({{ g.p }}u_go{% if v.fsums.is_some() %} || fz_go{% endif %}) begin
             {{ g.p }}ucb <= {{ g.p }}u_cb0; {{ g.p }}uy <= {{ g.uyw }}'d0; {{ g.p }}ux <= {{ g.uxw }}'d0;
         end else if ({{ g.p }}u_go_d) begin
             {{ g.p }}ufx <= ({{ g.p }}u_w1 == {{ g.uxw }}'d0); {{ g.p }}ufy <= ({{ g.p }}u_h1 == {{ g.uyw }}'d0); {{ g.p }}ufcb <= ({{ g.p }}ucb == {{ g.p }}u_ncg1);
 {%- else %}
-        if ({{ g.p }}u_go) begin
+        if ({{ g.p }}u_go{% if v.fsums.is_some() %} || fz_go{% endif %}) begin
             {{ g.p }}ucb <= {{ g.ucw }}'d0; {{ g.p }}uy <= {{ g.uyw }}'d0; {{ g.p }}ux <= {{ g.uxw }}'d0;
         end else if ({{ g.p }}u_go_d) begin
             {{ g.p }}ufx <= ({{ g.p }}u_w1 == {{ g.uxw }}'d0); {{ g.p }}ufy <= ({{ g.p }}u_h1 == {{ g.uyw }}'d0); {{ g.p }}ufcb <= ({{ g.p }}u_ncg1 == {{ g.ucw }}'d0);
@@ -221,7 +275,7 @@
     // entries keep their low bits); u_cg is the channel group's first channel.
     reg  [31:0] {{ g.p }}u_c0, {{ g.p }}u_cg;
     always @(posedge clk) begin
-        if ({{ g.p }}u_go) begin
+        if ({{ g.p }}u_go{% if v.fsums.is_some() %} || fz_go{% endif %}) begin
 {%- if v.prog.tjw > 0 %}
             {{ g.p }}u_c0 <= {{ g.p }}u_c00; {{ g.p }}u_cg <= {{ g.p }}u_cg00;
 {%- else %}

@@ -96,7 +96,7 @@
                 .leak_mode({{ g.p }}u_lm), .leak_k({{ g.p }}u_lk), .syn_mode({{ g.p }}u_sm), .syn_k({{ g.p }}u_sk),
                 .spiking({{ g.p }}u_spiking), .cuba({{ g.p }}u_cuba), .sat({{ g.p }}u_sat),
                 .v_hi({{ g.p }}u_vhi), .v_lo({{ g.p }}u_vlo), .y_hi({{ g.p }}u_yhi), .y_lo({{ g.p }}u_ylo),
-                .late({{ g.p }}late), .last({{ g.p }}last),
+                .late({% if v.fsums.is_some() %}fz_late{% else %}{{ g.p }}late{% endif %}), .last({% if v.fsums.is_some() %}fz_last{% else %}{{ g.p }}last{% endif %}),
                 .vmin({{ g.p }}u_vmin[{{ g.p }}u_gi*{{ g.sh.vw }} +: {{ g.sh.vw }}]), .floor_en({{ g.p }}u_floor), .multi({{ g.p }}u_multi),
                 .spike({{ g.p }}u_sp[{{ g.p }}u_gi]),
                 .count({{ g.p }}u_cnt[{{ g.p }}u_gi*{{ v.qw }} +: {{ v.qw }}]),

@@ -7,8 +7,9 @@
 //! that read or write a memory run one at a time, so their addresses and data are OR-ed (each
 //! zero while idle).
 
+use super::common::EmitError;
 use super::expr::abits;
-use super::types::{LayerView, PlaneBankView};
+use super::types::{LayerView, PlaneBankView, PlaneMemberView};
 use super::update::Shared;
 use crate::hw::memory::Bank;
 use crate::hw::{MemMap, Plan};
@@ -239,7 +240,10 @@ fn state_bank(plan: &Plan, kind: &str, gi: usize, bank: &Bank, layers: &mut [Lay
             "y" => (l.y_sig, l.y_lw) = (sig, lw),
             _ => (l.x_sig, l.x_lw) = (sig, lw),
         }
-        clients.extend(connect_clients(&pre, kind, base, lanes, lw, aw, l));
+        // A fused layer's gathers go to the sum buffer, not into its state.
+        if !plan.fused(k) {
+            clients.extend(connect_clients(&pre, kind, base, lanes, lw, aw, l));
+        }
     }
     let epoch = multi && plan.early_exit;
     // A masked design's memories never mix students (`hw::memory`): the members' student.
@@ -501,51 +505,81 @@ fn event_bank(gi: usize, bank: &Bank, layers: &[LayerView], qw: usize, held: usi
 
 /// The streamed schedule's plane memories (`crate::hw::memory`'s plane banks): each member's
 /// writes at its base plus its step's words, each dense reader's reads likewise.
-pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Vec<PlaneBankView> {
+pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Result<Vec<PlaneBankView>, EmitError> {
     use crate::hw::dense::{Plane, plane_readers};
     let held = crate::hw::memory::steps_held(plan);
-    plan.banks
-        .iter()
-        .filter(|b| b.kind == "plane")
-        .enumerate()
-        .map(|(gi, bank)| {
-            let aw = abits(bank.depth);
-            let mut members = vec![];
-            let mut readers = vec![];
-            for (&k, &base) in bank.layers.iter().zip(&bank.bases) {
-                let pl = Plane::of(&plan.layers[k]);
-                debug_assert!(base + pl.depth() * held <= bank.depth);
-                // `sig` (an address of step 0's words) at step t, then from the plane's base.
-                let at = |sig: String| {
-                    let sw = abits(pl.depth());
-                    let ext = if aw > sw { format!("{{{}'d0, {sig}}}", aw - sw) } else { sig };
-                    let stepped =
-                        if held > 1 { super::common::StepBase::new(pl.depth(), held).add(&ext, aw) } else { ext };
-                    if base == 0 { stepped } else { format!("({aw}'d{base} + {stepped})") }
+    let t = plan.timesteps.max(1);
+    let tw = abits(t + 1);
+    let mut out = vec![];
+    for (gi, bank) in plan.banks.iter().filter(|b| b.kind == "plane").enumerate() {
+        let aw = abits(bank.depth);
+        // A plane a fused layer reads holds a position's T steps side by side in a word, at
+        // its step-0 address; written a step's slice at a time (`hw::memory`'s plane shape).
+        let wide = |k: usize| plane_readers(plan, k).into_iter().any(|r| plan.fused(r));
+        let steps = if wide(bank.layers[0]) { t } else { 1 };
+        if bank.layers.iter().any(|&k| wide(k) != (steps > 1)) {
+            return Err(EmitError::Unsupported(format!(
+                "plane memory of {}: planes of the steps side by side and of one step in one memory",
+                list_label(bank.layers.iter().map(|&k| layers[k].name.as_str()))
+            )));
+        }
+        let mut members = vec![];
+        let mut readers = vec![];
+        for (&k, &base) in bank.layers.iter().zip(&bank.bases) {
+            let pl = Plane::of(&plan.layers[k]);
+            let words = if steps > 1 { pl.depth() } else { pl.depth() * held };
+            debug_assert!(base + words <= bank.depth);
+            // The step the writer's row is at: the sequencer's, or a fused layer's row's own.
+            let step = if plan.fused(k) { "fz_tw" } else { "t" };
+            // `sig` (an address of step 0's words) at `step` (when the plane holds every step
+            // at its own words), then from the plane's base.
+            let at = |sig: String, write: bool| {
+                let sw = abits(pl.depth());
+                let ext = if aw > sw { format!("{{{}'d0, {sig}}}", aw - sw) } else { sig };
+                let stepped = if steps > 1 || held <= 1 {
+                    ext
+                } else if write && plan.fused(k) {
+                    let tag = if aw > tw { format!("{{{}'d0, fz_tw}}", aw - tw) } else { "fz_tw".to_string() };
+                    format!("({ext} + {tag} * {aw}'d{})", pl.depth())
+                } else {
+                    super::common::StepBase::new(pl.depth(), held).add(&ext, aw)
                 };
-                members.push((layers[k].pre.clone(), at(format!("l{k}_pl_wa"))));
-                for r in plane_readers(plan, k) {
-                    readers.extend(
-                        super::common::plane_units(plan, k, r)
-                            .into_iter()
-                            .map(|u| (u.clone(), at(format!("{u}_pa_b")))),
-                    );
-                }
+                if base == 0 { stepped } else { format!("({aw}'d{base} + {stepped})") }
+            };
+            let pre = layers[k].pre.clone();
+            let (we, wd) = if steps > 1 {
+                let g = steps * pl.m;
+                (
+                    format!("({{{}'d0, {pre}_pl_we}} << ({step} * {}))", g - pl.m, pl.m),
+                    format!("{{{steps}{{{pre}_pl_wd}}}}"),
+                )
+            } else {
+                (format!("{pre}_pl_we"), format!("{pre}_pl_wd"))
+            };
+            members.push(PlaneMemberView { pre, waddr: at(format!("l{k}_pl_wa"), true), we, wd });
+            for r in plane_readers(plan, k) {
+                readers.extend(
+                    super::common::plane_units(plan, k, r)
+                        .into_iter()
+                        .map(|u| (u.clone(), at(format!("{u}_pa_b"), false))),
+                );
             }
-            let m = Plane::of(&plan.layers[bank.layers[0]]).m;
-            PlaneBankView {
-                pre: format!("plb{gi}"),
-                comment: list_label(bank.layers.iter().map(|&k| layers[k].name.as_str())),
-                width: bank.width,
-                m,
-                rows: bank.depth,
-                aw,
-                logic: bank.map == MemMap::Registers,
-                members,
-                readers,
-            }
-        })
-        .collect()
+        }
+        let m = Plane::of(&plan.layers[bank.layers[0]]).m;
+        out.push(PlaneBankView {
+            pre: format!("plb{gi}"),
+            comment: list_label(bank.layers.iter().map(|&k| layers[k].name.as_str())),
+            width: bank.width,
+            m: m * steps,
+            steps,
+            rows: bank.depth,
+            aw,
+            logic: bank.map == MemMap::Registers,
+            members,
+            readers,
+        });
+    }
+    Ok(out)
 }
 
 /// A list that keeps only some positions (`LayerView::reach`): the declarations of its y and

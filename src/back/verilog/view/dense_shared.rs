@@ -96,7 +96,7 @@ pub fn shared_dense(plan: &Plan, layers: &mut [LayerView], plbanks: &[PlaneBankV
     // A layer's plane data is its bank's (the bank's members' aliases name one memory).
     let bank_of: BTreeMap<String, String> = plbanks
         .iter()
-        .flat_map(|b| b.members.iter().map(move |m| (format!("{}_pl_rdata", m.0), format!("{}_rdata", b.pre))))
+        .flat_map(|b| b.members.iter().map(move |m| (format!("{}_pl_rdata", m.pre), format!("{}_rdata", b.pre))))
         .collect();
     // A binary dense unit: its prefix, lanes, plane bits, accumulator bits, target bits, shift,
     // plane data (its memory's read data) and the signal its weight word starts at bit 0 of.

@@ -222,6 +222,7 @@ pub fn layer_view(
         gvw: vw,
         plane: plane_view(plan, k, l),
         tiles: n,
+        fused: None,
         tjw: super::common::tj_width(plan),
         t_g0,
         t_row0,

@@ -14,6 +14,7 @@ mod banks;
 mod common;
 mod dense_shared;
 mod expr;
+mod fused;
 mod layer;
 mod pipe;
 mod proj;
@@ -157,6 +158,8 @@ pub struct TopView {
     pub plbanks: Vec<types::PlaneBankView>,
     /// Streamed: the popcount datapath the dense units share.
     pub dshared: Option<dense_shared::SharedDenseView>,
+    /// Streamed with `--fuse-steps`: the fused layers' sum buffer and units.
+    pub fsums: Option<fused::FusedSumsView>,
     /// Some bank tells stale rows by an epoch bit instead of being cleared, against the
     /// design's epoch `ep`.
     pub any_epoch: bool,
@@ -215,6 +218,11 @@ impl TopView {
     /// The sequencer phase of layer `pre`'s update pass.
     pub fn upd_pc(&self, pre: &str) -> usize {
         self.prog.phases.iter().find(|p| p.kind == "upd" && p.unit == pre).map_or(0, |p| p.idx)
+    }
+
+    /// The FUSE phases' one-hot mask (empty without a fused layer).
+    pub fn fuse_mask(&self) -> &str {
+        self.prog.fuse_mask.as_deref().unwrap_or("")
     }
 
     /// The slice of `t` that indexes a T-entry array (empty when `t` is as narrow).
@@ -303,7 +311,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     let (ugroups, lsh) = update::update_groups(plan, &mut layers);
     let banks = banks::state_banks(plan, &mut layers, &lsh);
     let evbanks = if pipelined { vec![] } else { banks::event_banks(plan, &layers) };
-    let plbanks = banks::plane_banks(plan, &layers);
+    let plbanks = banks::plane_banks(plan, &layers)?;
     let pv = if pipelined {
         pipe::pipe_views(plan, &layers)
     } else {
@@ -327,6 +335,9 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
     if streamed {
         banks::share_state_adders(plan, &mut banks, &mut layers, dshared.as_ref().map(|sh| (sh.lanes, sh.tw)));
     }
+    // After the memories' views: a fused unit reads its membranes' read data.
+    let grw = ugroups.first().map_or(1, |g| g.sh.rw);
+    let fsums = fused::fused_views(plan, &mut layers, grw)?;
     Ok(TopView {
         module,
         u_lat: crate::hw::schedule::upd_tail(plan),
@@ -388,6 +399,7 @@ pub fn build(plan: &Plan) -> Result<TopView, EmitError> {
         evbanks,
         plbanks,
         dshared,
+        fsums,
         reset: match plan.reset {
             ResetMode::Zero => 0,
             ResetMode::Subtract => 1,

@@ -37,6 +37,8 @@ pub struct Program {
     pub upd_mask: String,
     /// See `upd_mask`.
     pub layer_masks: Vec<String>,
+    /// One-hot mask of the FUSE phases (a fused layer's, [`Plan::fused`]); None without one.
+    pub fuse_mask: Option<String>,
     /// First phase at steps after 0.
     pub start_late: usize,
     /// EXIT and CLEAR phase indices (0 without early exit).
@@ -270,6 +272,7 @@ pub fn program(plan: &Plan) -> Program {
     Program {
         upd_mask: upd_mask(&prog),
         layer_masks: layer_masks(&prog, lw),
+        fuse_mask: None,
         phases,
         start_late,
         exit_pc,
@@ -288,7 +291,8 @@ pub fn program(plan: &Plan) -> Program {
 
 /// One-hot mask (a Verilog literal of one bit per phase) of the UPD phases `f` accepts.
 fn mask(prog: &[Ph], f: &dyn Fn(&Ph) -> bool) -> String {
-    let bits: String = prog.iter().rev().map(|p| if p.kind == "upd" && f(p) { '1' } else { '0' }).collect();
+    let bits: String =
+        prog.iter().rev().map(|p| if matches!(p.kind, "upd" | "fuse") && f(p) { '1' } else { '0' }).collect();
     format!("{}'b{bits}", prog.len())
 }
 
@@ -403,6 +407,13 @@ pub fn program_streamed(plan: &Plan) -> Program {
     let mut span: Vec<(usize, usize)> = vec![];
     for (k, l) in plan.layers.iter().enumerate() {
         let first = prog.len();
+        if plan.fused(k) {
+            // A fused layer: one FUSE phase (a tile's every step, its gathers and updates).
+            let student = key(k, st.and_then(|st| st.layer[k]));
+            prog.push(Ph { kind: "fuse", unit: format!("l{k}f"), statik: false, layer: k, student });
+            span.push((first, first));
+            continue;
+        }
         for (j, p) in l.projections.iter().enumerate() {
             prog.push(Ph {
                 kind: "acc",
@@ -445,11 +456,17 @@ pub fn program_streamed(plan: &Plan) -> Program {
             // Within a step: the next phase, static ones skipped after step 0.
             raw.push((i, "1'b1".into(), To::Ph(i + 1), None));
         }
-        raw.push((last_pc, "!last".into(), To::Ph(first), Some(true)));
-        inc.push(format!("(pc_oh[{last_pc}] & !last)"));
+        // A fused layer's phase runs every step (`t` stays 0); any other layer's, one.
+        let fused = plan.fused(k);
+        if !fused {
+            raw.push((last_pc, "!last".into(), To::Ph(first), Some(true)));
+            inc.push(format!("(pc_oh[{last_pc}] & !last)"));
+        }
         // The last step of the layer's last tile (of the layer, without tiles).
         let n = plan.layers[k].tiles;
-        let done = if n > 1 {
+        let done = if fused {
+            "1'b1".to_string()
+        } else if n > 1 {
             let tl = format!("(tj == {tjw}'d{})", n - 1);
             raw.push((last_pc, format!("last & !{tl}"), To::Ph(first), Some(false)));
             rst.push(format!("(pc_oh[{last_pc}] & last & !{tl})"));
@@ -511,6 +528,10 @@ pub fn program_streamed(plan: &Plan) -> Program {
             .collect(),
         upd_mask: upd_mask(&prog),
         layer_masks: layer_masks(&prog, lw),
+        fuse_mask: prog.iter().any(|p| p.kind == "fuse").then(|| {
+            let bits: String = prog.iter().rev().map(|p| if p.kind == "fuse" { '1' } else { '0' }).collect();
+            format!("{}'b{bits}", prog.len())
+        }),
         start_late: 0,
         exit_pc: 0,
         clear_pc: 0,

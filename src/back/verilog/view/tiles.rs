@@ -32,8 +32,11 @@ use crate::hw::{MemMap, Plan};
 
 /// A weight ROM's read of the buffer, for the read-address mux.
 pub struct ReadView {
-    /// The ROM's ACC phase.
+    /// The ROM's ACC phase (a fused layer's: its FUSE phase).
     pub pc: usize,
+    /// A fused layer's projection: its turn in the FUSE phase's gather (`<unit>_act`), which
+    /// the read address is gated by too (the layer's projections read in one phase).
+    pub gate: Option<String>,
     /// The buffer row it reads: a Verilog expression of the projection's ROM address.
     pub addr: String,
 }
@@ -319,9 +322,17 @@ pub fn tiles_view(
             let Some(i) = ext.iter().position(|e| e.name == name) else {
                 return bad(format!("{name} is not external"));
             };
-            let Some(pc) = prog.phases.iter().find(|ph| ph.kind == "acc" && ph.unit == p.pre).map(|ph| ph.idx) else {
+            let fused = plan.fused(k);
+            let fuse_unit = format!("l{k}f");
+            let Some(pc) = prog
+                .phases
+                .iter()
+                .find(|ph| if fused { ph.unit == fuse_unit } else { ph.kind == "acc" && ph.unit == p.pre })
+                .map(|ph| ph.idx)
+            else {
                 return bad(format!("{name} has no ACC phase"));
             };
+            let gate = fused.then(|| format!("{}_act", p.pre));
             x.base = (firsts[i] % 2) * half + offs[i];
             x.pc = pc;
             x.qaw = abits(buffer.width);
@@ -354,10 +365,11 @@ pub fn tiles_view(
                 let (f, o) = (firsts[i] % 2, offs[i]);
                 reads.push(ReadView {
                     pc,
+                    gate,
                     addr: format!("({aw}'d{o} + ((tj[0] ^ 1'b{f}) ? {aw}'d{half} : {aw}'d0) + {row})"),
                 });
             } else {
-                reads.push(ReadView { pc, addr: format!("({aw}'d{} + {row})", x.base) });
+                reads.push(ReadView { pc, gate, addr: format!("({aw}'d{} + {row})", x.base) });
             }
             // The ROM's image, packed into memory words at its address, slice by slice (a
             // dense gather's words are by target row or lane group: slice s is a run of them).
@@ -489,7 +501,8 @@ pub fn tiles_view(
     let mut waits = vec![];
     for k in 0..plan.layers.len() {
         let Some(j) = tile_of(k) else { continue };
-        let first = prog.phases.iter().find(|ph| ph.layer == Some(k) && (ph.kind == "acc" || ph.kind == "upd"));
+        let first =
+            prog.phases.iter().find(|ph| ph.layer == Some(k) && matches!(ph.kind.as_str(), "acc" | "upd" | "fuse"));
         let Some(first) = first else { return bad(format!("layer {k} has no phase")) };
         waits.push(WaitView { pc: first.idx, j, tiled: n_of(k) > 1 });
     }

@@ -138,6 +138,8 @@ pub struct LayerView {
     /// Tiles of lane groups (1: whole; `rows` is then a tile's) and the width of the
     /// sequencer's `tj` (0 in a design without tiles).
     pub tiles: usize,
+    /// A fused layer's unit (`--fuse-steps`), set after the memories' views.
+    pub fused: Option<super::fused::FusedView>,
     /// See `tiles`.
     pub tjw: usize,
     /// Per tile: where its rows start (`hw::Layer::tiles`): first lane group, first row, the
@@ -247,10 +249,25 @@ pub struct PlaneBankView {
     pub aw: usize,
     /// In logic.
     pub logic: bool,
-    /// Member layers' prefixes (`l<k>`) and their write addresses in this memory.
-    pub members: Vec<(String, String)>,
+    /// Steps side by side in a word: T for the planes fused layers read, else 1 (`m` then
+    /// counts every step's lane groups).
+    pub steps: usize,
+    /// Member layers and their writes.
+    pub members: Vec<PlaneMemberView>,
     /// Dense readers: (unit prefix, read address in this memory).
     pub readers: Vec<(String, String)>,
+}
+
+/// A layer writing a plane memory.
+pub struct PlaneMemberView {
+    /// Its prefix (`l<k>`).
+    pub pre: String,
+    /// Its write address, enables (one per lane group of the memory's word) and data.
+    pub waddr: String,
+    /// See `waddr`.
+    pub we: String,
+    /// See `waddr`.
+    pub wd: String,
 }
 
 /// A layer's spike plane ([`crate::hw::dense::Plane`]): what the update pass writes where.

@@ -1,0 +1,315 @@
+//! A fused layer's unit (`--fuse-steps`, [`Plan::fused`]; docs/streaming.md section 3, "Its
+//! RTL"): one FUSE phase gathers every row's T steps side by side into the sum buffer, then
+//! drives the update datapath through the T steps of its rows.
+//!
+//! Invariants (the plan's, checked by [`crate::back::limits`]): the layer has at most one
+//! block of rows ([`schedule::FUSE_BLOCK`]) in one tile; every projection is a binary fully
+//! connected gather from a spiking layer's plane, which holds a position's T steps side by side
+//! in one word (only fused layers read it). The unit's reads follow [`schedule::fused_cycles`]:
+//! row i at step t at `us + t x pass + i` from the phase's go, `us = rows x R + FUSE_SUMS + T`,
+//! `R = max(W, T)`, `pass = max(rows, fuse_loop)`; the sums of the last row are in the buffer
+//! before `us` (the gather's stages end `FUSE_SUMS` cycles after its last pair, and the T
+//! writes follow one a cycle).
+
+use super::common::EmitError;
+use super::expr::abits;
+use super::proj::{pairs, pop_tree};
+use super::types::LayerView;
+use crate::hw::{Plan, schedule};
+
+/// One projection of a fused layer, as the gather reads it.
+pub struct FusedProjView {
+    /// Its accumulate unit's prefix (`l<k>p<j>`): the plane bank and the tile buffer read its
+    /// `_act`, `_pa_b` and `_wa_b`.
+    pub pre: String,
+    /// Words a row gathers (plane words of the source), and the first of them in the row's
+    /// cycles (the projections one after the other).
+    pub w: usize,
+    /// See `w`.
+    pub b: usize,
+    /// Plane word bits, plane address bits, weight address bits.
+    pub pw: usize,
+    /// See `pw`.
+    pub paw: usize,
+    /// See `pw`.
+    pub waw: usize,
+    /// The row sum's shift.
+    pub shift: u32,
+    /// The plane memory's read data: T plane words, step t's at `t x pw`.
+    pub s: String,
+    /// Its turn in stage A (a 1-bit expression of the row's cycle `<unit>_g_c`), and its
+    /// plane word there (`paw` bits).
+    pub turn: String,
+    /// See `turn`.
+    pub pa: String,
+}
+
+/// The unit of a fused layer.
+pub struct FusedView {
+    /// Prefix (`l<k>f`, its FUSE phase's unit).
+    pub pre: String,
+    /// Lanes, rows, row counter bits, steps, step bits.
+    pub lanes: usize,
+    /// See `lanes`.
+    pub rows: usize,
+    /// See `lanes`.
+    pub rw: usize,
+    /// See `lanes`.
+    pub t: usize,
+    /// See `lanes`.
+    pub ttw: usize,
+    /// Words a row gathers (all projections) and cycles a row takes, `R = max(W, T)`, and
+    /// the row cycle counter's bits.
+    pub words: usize,
+    /// See `words`.
+    pub r: usize,
+    /// See `words`.
+    pub cw: usize,
+    /// The first read of the update passes, from the phase's go (`us`), its counter's bits,
+    /// and one pass's cycles.
+    pub us: u64,
+    /// See `us`.
+    pub usw: usize,
+    /// See `us`.
+    pub pass: u64,
+    /// Bits of the pass position counter (up to `pass - 1`).
+    pub pw_pass: usize,
+    /// The sum width (the membrane's), the projections' widest plane word and its popcount
+    /// (as a dense unit's: nibbles, pairs, padding, tree, width), the shifts' bits.
+    pub vw: usize,
+    /// See `vw`.
+    pub pw: usize,
+    /// See `vw`.
+    pub nn: usize,
+    /// See `vw`.
+    pub np: usize,
+    /// See `vw`.
+    pub npad: usize,
+    /// See `vw`.
+    pub pairs: String,
+    /// See `vw`.
+    pub pcw: usize,
+    /// See `vw`.
+    pub pop: String,
+    /// See `vw`.
+    pub shw: usize,
+    /// The projections.
+    pub projs: Vec<FusedProjView>,
+    /// Stage A: the row's cycle holds a pair (not the row's padding to T cycles).
+    pub pair: String,
+    /// Stage A: the turn's shift (registered into B); stage C: the turn's T plane words (`t x pw`) and each
+    /// lane's weight bits (`g x pw`), each zero-extended to `pw` bits.
+    pub sh_sel: String,
+    /// See `sh_sel`.
+    pub s_sel: String,
+    /// See `sh_sel`.
+    pub w_sel: String,
+    /// The membrane memory's read data (the bank's word) and its lane stride, which the
+    /// update datapath read before the sums were added (`<pre>_fx` replaces it).
+    pub x_mem: String,
+    /// See `x_mem`.
+    pub x_lw: usize,
+    /// The update datapath's row bits, and the read row (`<pre>_ui`) at that width.
+    pub grw: usize,
+    /// See `grw`.
+    pub row_ext: String,
+    /// The sum buffer's write address while writing (step `hw_t`, row `hw_r`).
+    pub fs_wa: String,
+    /// Bits of the sum buffer's address and word.
+    pub fsaw: usize,
+    /// See `fsaw`.
+    pub fsw: usize,
+}
+
+/// The sum buffer the fused layers share (one FUSE phase runs at a time).
+pub struct FusedSumsView {
+    /// Words and address bits.
+    pub depth: usize,
+    /// See `depth`.
+    pub aw: usize,
+    /// Word bits.
+    pub width: usize,
+    /// The fused units' prefixes.
+    pub units: Vec<String>,
+    /// Step bits and the update datapath's row bits.
+    pub ttw: usize,
+    /// See `ttw`.
+    pub grw: usize,
+    /// The read address: the running update's step and row (`fz_t x 16 + fz_row`).
+    pub raddr: String,
+    /// In logic.
+    pub logic: bool,
+}
+
+/// The fused units of `plan` (each set on its layer's view, whose membrane read it replaces by
+/// the membrane plus the step's sum) and the sum buffer they share; None without a fused layer.
+pub fn fused_views(plan: &Plan, layers: &mut [LayerView], grw: usize) -> Result<Option<FusedSumsView>, EmitError> {
+    let fused: Vec<usize> = (0..plan.layers.len()).filter(|&k| plan.fused(k)).collect();
+    if fused.is_empty() {
+        return Ok(None);
+    }
+    let bad = |m: String| Err(EmitError::Unsupported(m));
+    let Some(mem) = plan.memories.iter().find(|m| m.name == "fused.sums") else {
+        return bad("a fused plan without its sum buffer".into());
+    };
+    let t = plan.timesteps;
+    let ttw = abits(t.max(2));
+    let lp = schedule::fuse_loop(plan);
+    let fsaw = abits(mem.depth);
+    // `e` (`w` bits) zero-extended, or its low bits, at `to` bits.
+    let fit = |e: &str, w: usize, to: usize| {
+        if w < to {
+            format!("{{{}'d0, {e}}}", to - w)
+        } else if w == to {
+            e.to_string()
+        } else {
+            format!("{e}[{}:0]", to - 1)
+        }
+    };
+    // Step t's sums of row r at t x 16 + r (rows of one block, below 16).
+    let at = |t: &str, r: &str, rw: usize| {
+        format!("({} * {fsaw}'d{} + {})", fit(t, ttw, fsaw), schedule::FUSE_BLOCK, fit(r, rw, fsaw))
+    };
+    let mut units = vec![];
+    for &k in &fused {
+        let l = &mut layers[k];
+        let rows = l.rows;
+        let mut projs = vec![];
+        let mut b = 0;
+        for p in &l.projs {
+            let Some(d) = &p.dense else { return bad(format!("{}: a fused projection that does not gather", p.pre)) };
+            if p.spram.is_some() {
+                return bad(format!("{}: a fused projection's weights in SPRAM", p.pre));
+            }
+            projs.push(FusedProjView {
+                pre: p.pre.clone(),
+                w: d.w,
+                b,
+                pw: d.pw,
+                paw: d.paw,
+                waw: d.waw,
+                shift: p.shift,
+                s: d.prdata.clone(),
+                turn: String::new(),
+                pa: String::new(),
+            });
+            b += d.w;
+        }
+        let words = b;
+        let r = words.max(t);
+        let cw = abits(r.max(2));
+        let pre = format!("l{k}f");
+        for p in projs.iter_mut() {
+            // c in [b, b + w): the bounds a cw-bit counter can pass (no constant compare).
+            let mut c = vec![];
+            if p.b > 0 {
+                c.push(format!("({pre}_g_c >= {cw}'d{})", p.b));
+            }
+            if p.b + p.w < r {
+                c.push(format!("({pre}_g_c < {cw}'d{})", p.b + p.w));
+            }
+            p.turn = if c.is_empty() { format!("{pre}_g_on") } else { format!("{pre}_g_on && {}", c.join(" && ")) };
+            let i = format!("{}_i", p.pre);
+            p.pa = if p.paw > cw {
+                format!("{{{}'d0, {i}}}", p.paw - cw)
+            } else if p.paw == cw {
+                i
+            } else {
+                format!("{i}[{}:0]", p.paw - 1)
+            };
+        }
+        let pw = projs.iter().map(|p| p.pw).max().unwrap_or(1);
+        let nn = pw.div_ceil(4);
+        let np = nn.div_ceil(2);
+        let (pop, pcw) = pop_tree("y", 4, 0, np);
+        let us = (rows * r) as u64 + schedule::FUSE_SUMS + t as u64;
+        let pass = (rows as u64).max(lp);
+        let max_shift = projs.iter().map(|p| p.shift).max().unwrap_or(0);
+        let shw = abits(max_shift as usize + 1);
+        // The turn's values, one-hot by `<unit>_jb` (stage B) and `<unit>_jc` (stage C).
+        let or_sel = |sel: &str, w: usize, f: &dyn Fn(&FusedProjView) -> String| -> String {
+            let mut e = format!("{w}'d0");
+            for (j, p) in projs.iter().enumerate() {
+                e += &format!(" | ({{{w}{{{pre}_{sel}[{j}]}}}} & {})", f(p));
+            }
+            e
+        };
+        let zext = |e: String, w: usize, to: usize| if w < to { format!("{{{}'d0, {e}}}", to - w) } else { e };
+        // Registered into stage B from stage A's turns, as `<unit>_jb`.
+        let mut sh_sel = format!("{shw}'d0");
+        for p in &projs {
+            sh_sel += &format!(" | ({{{shw}{{{}_turn}}}} & {shw}'d{})", p.pre, p.shift);
+        }
+        let s_sel = or_sel("jc", t * pw, &|p| {
+            let parts: Vec<String> = (0..t)
+                .rev()
+                .map(|st| zext(format!("{}[{}:{}]", p.s, st * p.pw + p.pw - 1, st * p.pw), p.pw, pw))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        });
+        let lanes = l.lanes;
+        let w_sel = or_sel("jc", lanes * pw, &|p| {
+            let parts: Vec<String> = (0..lanes)
+                .rev()
+                .map(|g| zext(format!("{}_w[{}:{}]", p.pre, g * p.pw + p.pw - 1, g * p.pw), p.pw, pw))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        });
+        let pair = if words < r { format!("{pre}_g_on && ({pre}_g_c < {cw}'d{words})") } else { format!("{pre}_g_on") };
+        let fsw = l.lanes * l.vw;
+        if fsw > mem.width {
+            return bad(format!("{}: its sums are wider than the sum buffer", l.name));
+        }
+        let rw = abits(rows.max(2));
+        let pw_pass = abits(pass as usize);
+        let view = FusedView {
+            grw,
+            row_ext: fit(&format!("{pre}_ui"), pw_pass, grw),
+            fs_wa: at(&format!("{pre}_hw_t"), &format!("{pre}_hw_r"), rw),
+            pre,
+            lanes: l.lanes,
+            rows,
+            rw,
+            t,
+            ttw,
+            words,
+            r,
+            cw,
+            us,
+            usw: abits(us as usize + 1),
+            pass,
+            pw_pass,
+            vw: l.vw,
+            pw,
+            nn,
+            np,
+            npad: nn * 4 - pw,
+            pairs: pairs("y", nn),
+            pcw,
+            pop,
+            shw,
+            projs,
+            pair,
+            sh_sel,
+            s_sel,
+            w_sel,
+            x_mem: l.x_sig.clone(),
+            x_lw: l.x_lw,
+            fsaw,
+            fsw: mem.width,
+        };
+        l.x_sig = format!("{}_fx", l.pre);
+        units.push(view.pre.clone());
+        l.fused = Some(view);
+    }
+    Ok(Some(FusedSumsView {
+        depth: mem.depth,
+        aw: fsaw,
+        width: mem.width,
+        units,
+        ttw,
+        grw,
+        raddr: at("fz_t", "fz_row", grw),
+        logic: mem.map == crate::hw::MemMap::Registers,
+    }))
+}
