@@ -12,18 +12,19 @@ use spikefab::hw::{PlanOptions, lower};
 use spikefab::quant::InputStats;
 use spikefab::target::{ScheduleChoice, Target};
 
-/// `c` lowered with `--fuse-steps` under the streamed schedule at `lanes` lanes on `t`, its
+/// `m` lowered with `--fuse-steps` under the streamed schedule at `lanes` lanes and `steps`
+/// steps on `t` (calibrated on the first `n` inputs of `batch`), its
 /// dense gathers of bit planes (multi-bit weights, which the Verilog back end does not gather
 /// yet) event-driven instead; None when the streamed schedule refuses it.
 fn fused_plan(
     m: &spikefab::Model,
     batch: &spikefab::data::InputBatch,
-    lanes: usize,
+    (lanes, steps): (usize, usize),
     t: &Target,
     n: usize,
 ) -> Option<(spikefab::hw::Plan, spikefab::data::InputBatch)> {
     let batch = batch.take(n);
-    let mut o = PlanOptions::new(t.clone(), 4);
+    let mut o = PlanOptions::new(t.clone(), steps);
     o.input_stats = Some(InputStats::of(&batch));
     o.settings.lanes = Some(lanes);
     o.settings.schedule = Some(ScheduleChoice::Streamed);
@@ -48,6 +49,8 @@ fn fused_plan(
 /// each row +-a_r, signs from a fixed pseudo-random sequence. Under `--fuse-steps`, `lif1` and
 /// `lif2` are fused (the first reads the static input, the last is the output).
 fn binary_mlp(n0: usize, n1: usize, n2: usize) -> (spikefab::Model, spikefab::data::InputBatch) {
+    // (lif2's plane of 10 lane groups takes two words a step, so its step-tagged write
+    // address is wider than the step tag.)
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     // `pos` percent of the signs positive.
     let mut fc = |rows: usize, cols: usize, pos: u64, a: &dyn Fn(usize) -> f64| -> String {
@@ -111,6 +114,9 @@ fn binary_mlp(n0: usize, n1: usize, n2: usize) -> (spikefab::Model, spikefab::da
     (m, batch)
 }
 
+/// A model to co-simulate: its name, the model, its inputs and its (lanes, steps) settings.
+type Run = (String, spikefab::Model, spikefab::data::InputBatch, Vec<(usize, usize)>);
+
 /// The students and a binary MLP with two fused layers in a row (the second reading the first's
 /// plane of T steps a word), with their weights on chip and streamed from the ULX3S's SDRAM:
 /// every design the Verilog back end builds is exact against the cycle engine (outputs and
@@ -122,19 +128,20 @@ fn fused_rtl_cosim_is_exact() {
     }
     let targets = [Target::load("ice40-up5k").unwrap(), Target::load("ulx3s-85f").unwrap()];
     let mut done = vec![];
-    let mut models: Vec<(String, spikefab::Model, spikefab::data::InputBatch, Vec<usize>)> = vec![];
+    // (lanes, steps) per model: the MLP also at 3 steps (not a power of two).
+    let mut models: Vec<Run> = vec![];
     for (c, _) in students() {
         let m = c.load();
         let b = c.batch(&m);
-        models.push((c.name.clone(), m, b, vec![16]));
+        models.push((c.name.clone(), m, b, vec![(16, 4)]));
     }
-    let (m, b) = binary_mlp(200, 40, 24);
-    models.push(("binary_mlp".into(), m, b, vec![4]));
-    for (name, m, b, lane_set) in &models {
+    let (m, b) = binary_mlp(200, 40, 40);
+    models.push(("binary_mlp".into(), m, b, vec![(4, 4), (4, 3)]));
+    for (name, m, b, configs) in &models {
         for t in &targets {
-            for &lanes in lane_set {
-                let what = format!("{name} at {lanes} lanes on {}", t.name);
-                let Some((plan, batch)) = fused_plan(m, b, lanes, t, 3) else {
+            for &(lanes, steps) in configs {
+                let what = format!("{name} at {lanes} lanes, T = {steps}, on {}", t.name);
+                let Some((plan, batch)) = fused_plan(m, b, (lanes, steps), t, 3) else {
                     println!("{what}: no streamed plan");
                     continue;
                 };
@@ -155,17 +162,18 @@ fn fused_rtl_cosim_is_exact() {
                     let spikes: u64 = e.samples.iter().map(|s| s.counters.layers[k].spikes).sum();
                     assert!(spikes > 0, "{what}: fused layer {} never spikes", plan.layers[k].name);
                 }
-                let dir = scratch(&format!("fused-{name}-{lanes}-{}", t.name));
+                let dir = scratch(&format!("fused-{name}-{lanes}-{steps}-{}", t.name));
                 let r = cosim::cosim(&plan, &batch, batch.n, Simulator::Verilator, &dir, &|_| {})
                     .unwrap_or_else(|e| panic!("{what}: {e}"));
                 assert!(r.exact(), "{what}: {:?}", r.first_differences);
-                assert_lint_clean(&d, &format!("fused-lint-{name}-{lanes}"), &what);
+                assert_lint_clean(&d, &format!("fused-lint-{name}-{lanes}-{steps}"), &what);
                 done.push(what);
             }
         }
     }
     println!("co-simulated fused: {}", done.join(", "));
     // The students' fused layers are beyond the fused unit so far (docs/streaming.md section
-    // 3): the MLP's two fused layers, chained, on chip and streamed from the SDRAM.
-    assert!(done.len() >= 2, "fused designs co-simulated: {done:?}");
+    // 3): the MLP's two fused layers, chained, on chip and streamed from the SDRAM, at T = 4
+    // and 3.
+    assert!(done.len() >= 4, "fused designs co-simulated: {done:?}");
 }

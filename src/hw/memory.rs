@@ -317,11 +317,14 @@ fn bank_map(t: &Target, all_logic: bool, multi: bool, depth: usize, width: usize
 fn plane_banks(plan: &Plan, memories: &[Memory], t: &Target) -> Vec<Bank> {
     use super::dense::{Plane, plane_readers};
     let sources: Vec<usize> = (0..plan.layers.len()).filter(|&k| !plane_readers(plan, k).is_empty()).collect();
+    // A plane fused layers read (its T steps a word) never shares a memory with one they do
+    // not, whatever the widths: their writes differ.
     let geometry = |k: usize| {
         let pl = Plane::of(&plan.layers[k]);
-        (plane_shape(plan, k).1, pl.m)
+        let fused_reader = plane_readers(plan, k).into_iter().any(|r| plan.fused(r));
+        (plane_shape(plan, k).1, pl.m, fused_reader)
     };
-    let mut shapes: Vec<(usize, usize)> = sources.iter().map(|&k| geometry(k)).collect();
+    let mut shapes: Vec<(usize, usize, bool)> = sources.iter().map(|&k| geometry(k)).collect();
     shapes.sort_unstable();
     shapes.dedup();
     let logic_of = |k: usize| {

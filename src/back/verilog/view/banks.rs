@@ -509,15 +509,17 @@ pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Result<Vec<PlaneBankVie
     use crate::hw::dense::{Plane, plane_readers};
     let held = crate::hw::memory::steps_held(plan);
     let t = plan.timesteps.max(1);
-    let tw = abits(t + 1);
+    // The width of a fused row's step tag (`fz_tw`).
+    let tw = abits(t.max(2));
     let mut out = vec![];
     for (gi, bank) in plan.banks.iter().filter(|b| b.kind == "plane").enumerate() {
         let aw = abits(bank.depth);
         // A plane a fused layer reads holds a position's T steps side by side in a word, at
         // its step-0 address; written a step's slice at a time (`hw::memory`'s plane shape).
         let wide = |k: usize| plane_readers(plan, k).into_iter().any(|r| plan.fused(r));
-        let steps = if wide(bank.layers[0]) { t } else { 1 };
-        if bank.layers.iter().any(|&k| wide(k) != (steps > 1)) {
+        let wide0 = wide(bank.layers[0]);
+        let steps = if wide0 { t } else { 1 };
+        if bank.layers.iter().any(|&k| wide(k) != wide0) {
             return Err(EmitError::Unsupported(format!(
                 "plane memory of {}: planes of the steps side by side and of one step in one memory",
                 list_label(bank.layers.iter().map(|&k| layers[k].name.as_str()))
