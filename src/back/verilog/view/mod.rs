@@ -159,7 +159,7 @@ pub struct TopView {
     /// Streamed: the popcount datapath the dense units share.
     pub dshared: Option<dense_shared::SharedDenseView>,
     /// Streamed with `--fuse-steps`: the fused layers' sum buffer and units.
-    pub fsums: Option<fused::FusedSumsView>,
+    pub fsums: Option<types::FusedSumsView>,
     /// Some bank tells stale rows by an epoch bit instead of being cleared, against the
     /// design's epoch `ep`.
     pub any_epoch: bool,

@@ -139,7 +139,7 @@ pub struct LayerView {
     /// sequencer's `tj` (0 in a design without tiles).
     pub tiles: usize,
     /// A fused layer's unit (`--fuse-steps`), set after the memories' views.
-    pub fused: Option<super::fused::FusedView>,
+    pub fused: Option<FusedView>,
     /// See `tiles`.
     pub tjw: usize,
     /// Per tile: where its rows start (`hw::Layer::tiles`): first lane group, first row, the
@@ -284,4 +284,128 @@ pub struct PlaneView {
     pub aw: usize,
     /// The memories.
     pub mems: Vec<PlaneMemView>,
+}
+
+/// One projection of a fused layer, as the gather reads it.
+pub struct FusedProjView {
+    /// Its accumulate unit's prefix (`l<k>p<j>`): the plane bank and the tile buffer read its
+    /// `_act`, `_pa_b` and `_wa_b`.
+    pub pre: String,
+    /// Words a row gathers (plane words of the source), and the first of them in the row's
+    /// cycles (the projections one after the other).
+    pub w: usize,
+    /// See `w`.
+    pub b: usize,
+    /// Plane word bits, plane address bits, weight address bits.
+    pub pw: usize,
+    /// See `pw`.
+    pub paw: usize,
+    /// See `pw`.
+    pub waw: usize,
+    /// The row sum's shift.
+    pub shift: u32,
+    /// The plane memory's read data: T plane words, step t's at `t x pw`.
+    pub s: String,
+    /// Its turn in stage A (a 1-bit expression of the row's cycle `<unit>_g_c`), and its
+    /// plane word there (`paw` bits).
+    pub turn: String,
+    /// See `turn`.
+    pub pa: String,
+}
+
+/// The unit of a fused layer.
+pub struct FusedView {
+    /// Prefix (`l<k>f`, its FUSE phase's unit).
+    pub pre: String,
+    /// Lanes, rows, row counter bits, steps, step bits.
+    pub lanes: usize,
+    /// See `lanes`.
+    pub rows: usize,
+    /// See `lanes`.
+    pub rw: usize,
+    /// See `lanes`.
+    pub t: usize,
+    /// See `lanes`.
+    pub ttw: usize,
+    /// Words a row gathers (all projections) and cycles a row takes, `R = max(W, T)`, and
+    /// the row cycle counter's bits.
+    pub words: usize,
+    /// See `words`.
+    pub r: usize,
+    /// See `words`.
+    pub cw: usize,
+    /// The first read of the update passes, from the phase's go (`us`), its counter's bits,
+    /// and one pass's cycles.
+    pub us: u64,
+    /// See `us`.
+    pub usw: usize,
+    /// See `us`.
+    pub pass: u64,
+    /// Bits of the pass position counter (up to `pass - 1`).
+    pub pw_pass: usize,
+    /// The sum width (the membrane's), the projections' widest plane word and its popcount
+    /// (as a dense unit's: nibbles, pairs, padding, tree, width), the shifts' bits.
+    pub vw: usize,
+    /// See `vw`.
+    pub pw: usize,
+    /// See `vw`.
+    pub nn: usize,
+    /// See `vw`.
+    pub np: usize,
+    /// See `vw`.
+    pub npad: usize,
+    /// See `vw`.
+    pub pairs: String,
+    /// See `vw`.
+    pub pcw: usize,
+    /// See `vw`.
+    pub pop: String,
+    /// See `vw`.
+    pub shw: usize,
+    /// The projections.
+    pub projs: Vec<FusedProjView>,
+    /// Stage A: the row's cycle holds a pair (not the row's padding to T cycles).
+    pub pair: String,
+    /// Stage A: the turn's shift (registered into B); stage C: the turn's T plane words (`t x pw`) and each
+    /// lane's weight bits (`g x pw`), each zero-extended to `pw` bits.
+    pub sh_sel: String,
+    /// See `sh_sel`.
+    pub s_sel: String,
+    /// See `sh_sel`.
+    pub w_sel: String,
+    /// The membrane memory's read data (the bank's word) and its lane stride, which the
+    /// update datapath read before the sums were added (`<pre>_fx` replaces it).
+    pub x_mem: String,
+    /// See `x_mem`.
+    pub x_lw: usize,
+    /// The update datapath's row bits, and the read row (`<pre>_ui`) at that width.
+    pub grw: usize,
+    /// See `grw`.
+    pub row_ext: String,
+    /// The sum buffer's write address while writing (step `hw_t`, row `hw_r`).
+    pub fs_wa: String,
+    /// Bits of the sum buffer's address and word.
+    pub fsaw: usize,
+    /// See `fsaw`.
+    pub fsw: usize,
+}
+
+/// The sum buffer the fused layers share (one FUSE phase runs at a time).
+pub struct FusedSumsView {
+    /// Words and address bits.
+    pub depth: usize,
+    /// See `depth`.
+    pub aw: usize,
+    /// Word bits.
+    pub width: usize,
+    /// The fused units' prefixes.
+    pub units: Vec<String>,
+    /// Step bits and the update datapath's row bits.
+    pub ttw: usize,
+    /// See `ttw`.
+    pub grw: usize,
+    /// The read address: the running update's step and row (`fz_t x 16 + fz_row`).
+    pub raddr: String,
+    /// In logic.
+    pub logic: bool,
 }
