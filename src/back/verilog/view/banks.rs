@@ -509,8 +509,7 @@ pub fn plane_banks(plan: &Plan, layers: &[LayerView]) -> Result<Vec<PlaneBankVie
     use crate::hw::dense::{Plane, plane_readers};
     let held = crate::hw::memory::steps_held(plan);
     let t = plan.timesteps.max(1);
-    // The width of a fused row's step tag (`fz_tw`).
-    let tw = abits(t.max(2));
+    let tw = super::fused::step_tag_bits(plan);
     let mut out = vec![];
     for (gi, bank) in plan.banks.iter().filter(|b| b.kind == "plane").enumerate() {
         let aw = abits(bank.depth);

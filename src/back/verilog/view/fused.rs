@@ -17,6 +17,11 @@ use super::proj::{pairs, pop_tree};
 use super::types::{FusedProjView, FusedSumsView, FusedView, LayerView};
 use crate::hw::{Plan, schedule};
 
+/// Bits of a fused row's step tag (`fz_t`, `fz_tw`): T - 1 fits, at least one bit.
+pub fn step_tag_bits(plan: &Plan) -> usize {
+    abits(plan.timesteps.max(2))
+}
+
 /// The fused units of `plan` (each set on its layer's view, whose membrane read it replaces by
 /// the membrane plus the step's sum) and the sum buffer they share; None without a fused layer.
 pub fn fused_views(plan: &Plan, layers: &mut [LayerView], grw: usize) -> Result<Option<FusedSumsView>, EmitError> {
@@ -29,7 +34,7 @@ pub fn fused_views(plan: &Plan, layers: &mut [LayerView], grw: usize) -> Result<
         return bad("a fused plan without its sum buffer".into());
     };
     let t = plan.timesteps;
-    let ttw = abits(t.max(2));
+    let ttw = step_tag_bits(plan);
     let lp = schedule::fuse_loop(plan);
     let fsaw = abits(mem.depth);
     // `e` (`w` bits) zero-extended, or its low bits, at `to` bits.
