@@ -218,10 +218,10 @@ fn fuse_steps_outside_the_streamed_cycle_engine_is_exit_2() {
         args.extend(["--min-agreement", "0", "--backend", backend, "-o", out.to_str().unwrap()]);
         let (code, _, err) = spikefab(&args);
         assert_eq!(code, 2, "{backend}: {err}");
-        // The Verilog back end builds fused layers of one block (conv_bw's have hundreds of rows); the
-        // HLS back end none.
+        // The Verilog back end builds some fused layers (not conv_bw's: its convolutions, the
+        // input's bit planes), naming the layer it refuses; the HLS back end none.
         let why = if backend == "verilog" {
-            "rows; the Verilog back end's fused datapath builds layers of at most 16 rows"
+            "the Verilog back end's fused datapath builds layers in one tile"
         } else {
             "not by the HLS back end yet"
         };

@@ -52,7 +52,7 @@ pub enum Unsupported {
     FusedSteps,
     /// A fused layer (`--fuse-steps`) the Verilog back end's fused datapath does not build yet.
     #[error(
-        "layer '{layer}': --fuse-steps: {why}; the Verilog back end's fused datapath builds layers of at most 16 rows \
+        "layer '{layer}': --fuse-steps: {why}; the Verilog back end's fused datapath builds layers \
          in one tile, each projection a binary fully connected gather from a spiking layer read only by fused layers, \
          whose spikes only gathers read (drop --fuse-steps to build the streamed design)"
     )]
@@ -84,8 +84,8 @@ pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
 }
 
 /// The fused layers of `plan` (`--fuse-steps`, [`Plan::fused`]) are ones the Verilog back
-/// end's fused datapath builds: at most one block of rows ([`crate::hw::schedule::FUSE_BLOCK`])
-/// in one tile, every projection a binary fully connected gather from a spiking layer whose
+/// end's fused datapath builds: one tile (its rows in blocks,
+/// [`crate::hw::schedule::FUSE_BLOCK`]), every projection a binary fully connected gather from a spiking layer whose
 /// plane only fused layers read, a layer that spikes once a step into the membrane, with
 /// per-neuron (not per-channel) parameters, whose spikes no event-driven projection reads.
 fn check_fused(plan: &Plan) -> Result<(), Unsupported> {
@@ -114,9 +114,6 @@ fn check_fused(plan: &Plan) -> Result<(), Unsupported> {
         if l.tiles > 1 {
             return refuse(format!("it is in {} tiles of lane groups", l.tiles));
         }
-        if l.rows > crate::hw::schedule::FUSE_BLOCK {
-            return refuse(format!("it has {} rows", l.rows));
-        }
         if l.kind.cuba() || l.multi || l.params_per_channel() {
             return refuse("it is current-based, multi-spike or has per-channel parameters".into());
         }
@@ -135,6 +132,11 @@ fn check_fused(plan: &Plan) -> Result<(), Unsupported> {
             match geometry(plan, k, j) {
                 Ok(d) if matches!(d.gather, Gather::Matrix) && d.bit_planes() == 1 => {}
                 _ => return refuse(format!("projection {j} is not a binary fully connected gather")),
+            }
+            // The fused unit reads its weights from block RAM, logic or the tile buffer.
+            let rom = format!("{}.w{j}", l.name);
+            if plan.memories.iter().any(|m| m.name == rom && matches!(m.map, crate::hw::MemMap::LargeRam { .. })) {
+                return refuse(format!("projection {j}'s weights are placed in the large RAMs (SPRAM)"));
             }
             if let Some(&r) = plane_readers(plan, s).iter().find(|&&r| !plan.fused(r)) {
                 let other = &plan.layers[r].name;

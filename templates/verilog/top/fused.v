@@ -1,27 +1,48 @@
 {#- A fused layer's unit (view::fused::FusedView, docs/streaming.md section 3): `l` the layer, `fz` its FusedView. #}
 
     // ---------------- fused: {{ fz.rows }} rows x {{ fz.words }} words, its {{ fz.t }} steps side by side
-    // One FUSE phase: the gather (stage A walks row r's R = {{ fz.r }} cycles, its projections'
-    // (plane word, weight word) pairs one after the other, then padding to T; B the memories
-    // read; C to C3 each step's popcounts, P of s_t and per lane A of s_t & w; D each step's
-    // row sum accumulated, each pair's term (2 A - P) << shift) writes each row's T sums into
-    // the sum buffer one a cycle; from cycle {{ fz.us }} after go (the last row's sums written)
-    // the update datapath reads row i at step t at {{ fz.us }} + t x {{ fz.pass }} + i, its
-    // membrane plus the step's sum (schedule::fused_cycles). The phase ends when its last row
-    // is written, as an UPD phase.
+    // One FUSE phase, in {{ fz.nb }} block(s) of up to 16 rows: the gather (stage A walks row r's
+    // R = {{ fz.r }} cycles, its projections' (plane word, weight word) pairs one after the other,
+    // then padding to T; B the memories read; C to C3 each step's popcounts, P of s_t and per
+    // lane A of s_t & w; D each step's row sum accumulated, each pair's term (2 A - P) << shift)
+    // writes each row's T sums into the block's half of the sum buffer one a cycle. A block's
+    // sums are all there {{ fz.dly + 1 }} cycles after its last row's last stage-A cycle; its T
+    // update passes ({{ fz.pf }} cycles each, the last block's {{ fz.pl }}) start then, or when
+    // the block before's end, and read row i at step t at the pass's i-th cycle, its membrane
+    // plus the step's sum (schedule::fused_cycles). A block's gather waits for the updates of
+    // the block two before (its half of the buffer). The phase ends when its last row is
+    // written, as an UPD phase.
     /* verilator lint_off UNUSEDSIGNAL */
     // (the plane address's high bits a short plane does not use)
     reg                  {{ fz.pre }}_g_on;
     reg  [{{ fz.rw - 1 }}:0] {{ fz.pre }}_g_r;
     reg  [{{ fz.cw - 1 }}:0] {{ fz.pre }}_g_c;
+{%- if fz.nb > 2 %}
+    // Non-last blocks whose updates have ended, counted a cycle after the end: block b's first
+    // row waits in stage A until b - 2's have (ended >= b - 1).
+    reg  [{{ fz.gbw }}:0] {{ fz.pre }}_g_ue;
+    reg                  {{ fz.pre }}_uq;
+    wire                 {{ fz.pre }}_g_st = ({{ fz.pre }}_g_c == {{ fz.cw }}'d0) && ({{ fz.pre }}_g_r[{{ fz.blk - 1 }}:0] == {{ fz.blk }}'d0)
+                                 && ({1'b0, {{ fz.pre }}_g_r[{{ fz.rw - 1 }}:{{ fz.blk }}]} > {{ fz.pre }}_g_ue + {{ fz.gbw + 1 }}'d1);
+{%- else %}
+    wire                 {{ fz.pre }}_g_st = 1'b0;   // (two blocks at most: the buffer's halves never wait)
+{%- endif %}
+    wire                 {{ fz.pre }}_g_go = {{ fz.pre }}_g_on && !{{ fz.pre }}_g_st;
+    // The cycle of a block's last row's last pair (or padding) in stage A.
+{%- if fz.nb > 1 %}
+    wire                 {{ fz.pre }}_g_be = {{ fz.pre }}_g_go && ({{ fz.pre }}_g_c == {{ fz.cw }}'d{{ fz.r - 1 }})
+                                 && (({{ fz.pre }}_g_r[{{ fz.blk - 1 }}:0] == {{ fz.blk }}'d{{ fz.nf - 1 }}) || ({{ fz.pre }}_g_r == {{ fz.rw }}'d{{ fz.rows - 1 }}));
+{%- else %}
+    wire                 {{ fz.pre }}_g_be = {{ fz.pre }}_g_go && ({{ fz.pre }}_g_c == {{ fz.cw }}'d{{ fz.r - 1 }}) && ({{ fz.pre }}_g_r == {{ fz.rw }}'d{{ fz.rows - 1 }});
+{%- endif %}
     always @(posedge clk) begin
         if (rst) {{ fz.pre }}_g_on <= 1'b0;
         else if (go_{{ fz.pre }}) {{ fz.pre }}_g_on <= 1'b1;
-        else if ({{ fz.pre }}_g_on && ({{ fz.pre }}_g_c == {{ fz.cw }}'d{{ fz.r - 1 }}) && ({{ fz.pre }}_g_r == {{ fz.rw }}'d{{ fz.rows - 1 }})) {{ fz.pre }}_g_on <= 1'b0;
+        else if ({{ fz.pre }}_g_go && ({{ fz.pre }}_g_c == {{ fz.cw }}'d{{ fz.r - 1 }}) && ({{ fz.pre }}_g_r == {{ fz.rw }}'d{{ fz.rows - 1 }})) {{ fz.pre }}_g_on <= 1'b0;
         if (go_{{ fz.pre }}) begin
             {{ fz.pre }}_g_r <= {{ fz.rw }}'d0;
             {{ fz.pre }}_g_c <= {{ fz.cw }}'d0;
-        end else if ({{ fz.pre }}_g_on) begin
+        end else if ({{ fz.pre }}_g_go) begin
             if ({{ fz.pre }}_g_c == {{ fz.cw }}'d{{ fz.r - 1 }}) begin
                 {{ fz.pre }}_g_c <= {{ fz.cw }}'d0;
                 {{ fz.pre }}_g_r <= {{ fz.pre }}_g_r + {{ fz.rw }}'d1;
@@ -53,7 +74,7 @@
     always @(posedge clk) begin
         {{ fz.pre }}_vb  <= !rst && {{ fz.pair }};
         {{ fz.pre }}_fb  <= ({{ fz.pre }}_g_c == {{ fz.cw }}'d0);
-        {{ fz.pre }}_eb  <= !rst && {{ fz.pre }}_g_on && ({{ fz.pre }}_g_c == {{ fz.cw }}'d{{ fz.r - 1 }});
+        {{ fz.pre }}_eb  <= !rst && {{ fz.pre }}_g_go && ({{ fz.pre }}_g_c == {{ fz.cw }}'d{{ fz.r - 1 }});
         {{ fz.pre }}_rb  <= {{ fz.pre }}_g_r;
         {{ fz.pre }}_jb  <= { {%- for fp in fz.projs.iter().rev() %}{{ fp.pre }}_turn{% if !loop.last %}, {% endif %}{% endfor -%} };
     end
@@ -165,44 +186,81 @@
     assign {{ fz.pre }}_fs_we = {{ fz.pre }}_hw_on;
     assign {{ fz.pre }}_fs_wa = {{ fz.pre }}_hw_on ? {{ fz.fs_wa }} : {{ fz.fsaw }}'d0;
     assign {{ fz.pre }}_fs_wd = {{ fz.pre }}_hw_on ? { {%- if fz.fsw > fz.lanes * fz.vw %}{{ fz.fsw - fz.lanes * fz.vw }}'d0, {% endif %}{{ fz.pre }}_hold[{{ fz.pre }}_hw_t*{{ fz.lanes * fz.vw }} +: {{ fz.lanes * fz.vw }}]} : {{ fz.fsw }}'d0;
-    // The updates: from {{ fz.us }} cycles after go, T passes of {{ fz.pass }} cycles, row i read at
-    // the pass's i-th (the last pass ends with its last row).
-    reg                  {{ fz.pre }}_wg, {{ fz.pre }}_up;
-    reg  [{{ fz.usw - 1 }}:0] {{ fz.pre }}_wt;
+    // The updates, a block at a time: a block's end in stage A reaches `rdy` {{ fz.dly }} cycles
+    // later (the cycle before its sums are all in the buffer); its passes start the cycle after
+    // `rdy` if the block before's have ended, else when they end (`pr` holds the wait).
+{%- if fz.dly > 1 %}
+    reg  [{{ fz.dly - 1 }}:0] {{ fz.pre }}_rq;
+    always @(posedge clk) {{ fz.pre }}_rq <= rst ? {{ fz.dly }}'d0 : { {{- fz.pre }}_rq[{{ fz.dly - 2 }}:0], {{ fz.pre }}_g_be};
+    wire                 {{ fz.pre }}_rdy = {{ fz.pre }}_rq[{{ fz.dly - 1 }}];
+{%- else %}
+    reg                  {{ fz.pre }}_rdy;
+    always @(posedge clk) {{ fz.pre }}_rdy <= !rst && {{ fz.pre }}_g_be;
+{%- endif %}
+    reg                  {{ fz.pre }}_up, {{ fz.pre }}_pr;
     reg  [{{ fz.ttw - 1 }}:0] {{ fz.pre }}_ut;
     reg  [{{ fz.pw_pass - 1 }}:0] {{ fz.pre }}_ui;
+    reg  [{{ fz.bw - 1 }}:0] {{ fz.pre }}_ub, {{ fz.pre }}_ubn;   // the block updating, the next
+{%- if fz.nb > 1 %}
+    wire                 {{ fz.pre }}_lb = ({{ fz.pre }}_ub == {{ fz.bw }}'d{{ fz.nb - 1 }});
+    // A pass's last cycle (the last block's last pass ends with its last row).
+    wire                 {{ fz.pre }}_pz = {{ fz.pre }}_lb ? (({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.pl - 1 }}) || (({{ fz.pre }}_ut == {{ fz.ttw }}'d{{ fz.t - 1 }}) && ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.nl - 1 }})))
+                                         : ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.pf - 1 }});
+{%- else %}
+    wire                 {{ fz.pre }}_lb = 1'b1;
+    wire                 {{ fz.pre }}_pz = ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.pl - 1 }}) || (({{ fz.pre }}_ut == {{ fz.ttw }}'d{{ fz.t - 1 }}) && ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.nl - 1 }}));
+{%- endif %}
+    wire                 {{ fz.pre }}_bz = {{ fz.pre }}_up && {{ fz.pre }}_pz && ({{ fz.pre }}_ut == {{ fz.ttw }}'d{{ fz.t - 1 }});   // the block's last cycle
+    wire                 {{ fz.pre }}_ugo = ({{ fz.pre }}_pr || {{ fz.pre }}_rdy) && (!{{ fz.pre }}_up || {{ fz.pre }}_bz);
     always @(posedge clk) begin
-        if (rst) begin
-            {{ fz.pre }}_wg <= 1'b0;
-            {{ fz.pre }}_up <= 1'b0;
-        end else if (go_{{ fz.pre }}) begin
-            {{ fz.pre }}_wg <= 1'b1;
-            {{ fz.pre }}_wt <= {{ fz.usw }}'d{{ fz.us - 1 }};
-        end else if ({{ fz.pre }}_wg) begin
-            if ({{ fz.pre }}_wt == {{ fz.usw }}'d1) begin
-                {{ fz.pre }}_wg <= 1'b0;
-                {{ fz.pre }}_up <= 1'b1;
-                {{ fz.pre }}_ut <= {{ fz.ttw }}'d0;
-                {{ fz.pre }}_ui <= {{ fz.pw_pass }}'d0;
+        if (rst || go_{{ fz.pre }}) begin
+            {{ fz.pre }}_up  <= 1'b0;
+            {{ fz.pre }}_pr  <= 1'b0;
+            {{ fz.pre }}_ubn <= {{ fz.bw }}'d0;
+        end else if ({{ fz.pre }}_ugo) begin
+            {{ fz.pre }}_up  <= 1'b1;
+            {{ fz.pre }}_pr  <= 1'b0;
+            {{ fz.pre }}_ut  <= {{ fz.ttw }}'d0;
+            {{ fz.pre }}_ui  <= {{ fz.pw_pass }}'d0;
+            {{ fz.pre }}_ub  <= {{ fz.pre }}_ubn;
+            {{ fz.pre }}_ubn <= {{ fz.pre }}_ubn + {{ fz.bw }}'d1;
+        end else begin
+            if ({{ fz.pre }}_rdy) {{ fz.pre }}_pr <= 1'b1;
+            if ({{ fz.pre }}_up) begin
+                if ({{ fz.pre }}_pz) begin
+                    {{ fz.pre }}_ui <= {{ fz.pw_pass }}'d0;
+                    {{ fz.pre }}_ut <= {{ fz.pre }}_ut + {{ fz.ttw }}'d1;
+                    if ({{ fz.pre }}_ut == {{ fz.ttw }}'d{{ fz.t - 1 }}) {{ fz.pre }}_up <= 1'b0;
+                end else {{ fz.pre }}_ui <= {{ fz.pre }}_ui + {{ fz.pw_pass }}'d1;
             end
-            {{ fz.pre }}_wt <= {{ fz.pre }}_wt - {{ fz.usw }}'d1;
-        end else if ({{ fz.pre }}_up) begin
-            if (({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.pass - 1 }}) || (({{ fz.pre }}_ut == {{ fz.ttw }}'d{{ fz.t - 1 }}) && ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.rows - 1 }}))) begin
-                {{ fz.pre }}_ui <= {{ fz.pw_pass }}'d0;
-                {{ fz.pre }}_ut <= {{ fz.pre }}_ut + {{ fz.ttw }}'d1;
-                if ({{ fz.pre }}_ut == {{ fz.ttw }}'d{{ fz.t - 1 }}) {{ fz.pre }}_up <= 1'b0;
-            end else {{ fz.pre }}_ui <= {{ fz.pre }}_ui + {{ fz.pw_pass }}'d1;
         end
     end
-{%- if fz.pass as usize > fz.rows %}
-    assign {{ fz.pre }}_rd  = {{ fz.pre }}_up && ({{ fz.pre }}_ui < {{ fz.pw_pass }}'d{{ fz.rows }});
-{%- else %}
-    assign {{ fz.pre }}_rd  = {{ fz.pre }}_up;
+{%- if fz.nb > 2 %}
+    always @(posedge clk) begin
+        {{ fz.pre }}_uq <= !rst && {{ fz.pre }}_bz && !{{ fz.pre }}_lb;
+        if (go_{{ fz.pre }}) {{ fz.pre }}_g_ue <= {{ fz.gbw + 1 }}'d0;
+        else if ({{ fz.pre }}_uq) {{ fz.pre }}_g_ue <= {{ fz.pre }}_g_ue + {{ fz.gbw + 1 }}'d1;
+    end
 {%- endif %}
-    assign {{ fz.pre }}_pe  = {{ fz.pre }}_rd && ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.rows - 1 }});
-    assign {{ fz.pre }}_lrd = {{ fz.pre }}_pe && ({{ fz.pre }}_ut == {{ fz.ttw }}'d{{ fz.t - 1 }});
+    // Row i of the block is read in the pass's i-th cycle.
+{%- if fz.nb > 1 %}
+    wire                 {{ fz.pre }}_n1 = {{ fz.pre }}_lb ? ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.nl - 1 }}) : ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.nf - 1 }});
+{%- else %}
+    wire                 {{ fz.pre }}_n1 = ({{ fz.pre }}_ui == {{ fz.pw_pass }}'d{{ fz.nl - 1 }});
+{%- endif %}
+    assign {{ fz.pre }}_rd  = {{ fz.pre }}_up{{ fz.rd_cmp() }};
+    assign {{ fz.pre }}_pe  = {{ fz.pre }}_rd && {{ fz.pre }}_n1;
+    assign {{ fz.pre }}_lrd = {{ fz.pre }}_pe && {{ fz.pre }}_lb && ({{ fz.pre }}_ut == {{ fz.ttw }}'d{{ fz.t - 1 }});
     assign {{ fz.pre }}_row = {{ fz.pre }}_rd ? {{ fz.row_ext }} : {{ fz.grw }}'d0;
     assign {{ fz.pre }}_t   = {{ fz.pre }}_up ? {{ fz.pre }}_ut : {{ fz.ttw }}'d0;
+{%- if fz.nb > 1 %}
+    assign {{ fz.pre }}_h   = {{ fz.pre }}_up && {{ fz.pre }}_ub[0];
+{%- else %}
+    assign {{ fz.pre }}_h   = 1'b0;
+{%- endif %}
+{%- if !fz.fpa.is_empty() %}
+    assign {{ l.pre }}_fpa = {{ fz.fpa }};
+{%- endif %}
     // The membrane the update datapath reads: the memory's plus the step's sum.
     wire [{{ fz.lanes * fz.x_lw - 1 }}:0] {{ l.pre }}_fx;
     genvar {{ fz.pre }}_xi;

@@ -10,12 +10,47 @@
     reg  [{{ pl.hww - 1 }}:0] {{ l.pre }}_pl_pos;
     reg  [{{ pl.m - 1 }}:0] {{ l.pre }}_pl_oh;   // the row's lane group within its word, one-hot
     reg  [{{ pl.aw - 1 }}:0] {{ l.pre }}_pl_wa;
+{%- if let Some(fz) = l.fused %}
+    // Fused: the counters run on through the blocks, held between passes; a pass that is not
+    // its block's last (step T - 1) has the next start again at the block's first row, whose
+    // slot the block's first write keeps (`sv`; `bs` is that slot, or the write's own when it
+    // is the block's first).
+    reg                  {{ l.pre }}_pl_nb;   // the next write is a block's first
+    reg  [{{ pl.hww - 1 }}:0] {{ l.pre }}_pl_sv_pos;
+    reg  [{{ pl.m - 1 }}:0] {{ l.pre }}_pl_sv_oh;
+    reg  [{{ pl.aw - 1 }}:0] {{ l.pre }}_pl_sv_wa;
+    wire [{{ pl.hww - 1 }}:0] {{ l.pre }}_pl_bs_pos = {{ l.pre }}_pl_nb ? {{ l.pre }}_pl_pos : {{ l.pre }}_pl_sv_pos;
+    wire [{{ pl.m - 1 }}:0] {{ l.pre }}_pl_bs_oh = {{ l.pre }}_pl_nb ? {{ l.pre }}_pl_oh : {{ l.pre }}_pl_sv_oh;
+    wire [{{ pl.aw - 1 }}:0] {{ l.pre }}_pl_bs_wa = {{ l.pre }}_pl_nb ? {{ l.pre }}_pl_wa : {{ l.pre }}_pl_sv_wa;
     always @(posedge clk) begin
-        if (!{{ l.pre }}_u_on{% if l.fused.is_some() %} || fz_pew{% endif %}) begin
+        if (fz_go) {{ l.pre }}_pl_nb <= 1'b1;
+        else if ({{ l.pre }}_u_on) {{ l.pre }}_pl_nb <= fz_pew && (fz_tw == {{ fz.ttw }}'d{{ fz.t - 1 }});
+        if ({{ l.pre }}_u_on && {{ l.pre }}_pl_nb) begin
+            {{ l.pre }}_pl_sv_pos <= {{ l.pre }}_pl_pos;
+            {{ l.pre }}_pl_sv_oh  <= {{ l.pre }}_pl_oh;
+            {{ l.pre }}_pl_sv_wa  <= {{ l.pre }}_pl_wa;
+        end
+    end
+    always @(posedge clk) begin
+        if (fz_go) begin
             {{ l.pre }}_pl_pos <= {{ pl.hww }}'d0;
             {{ l.pre }}_pl_oh  <= {{ l.at_tile("ploh", pl.m) }};
             {{ l.pre }}_pl_wa  <= {{ l.at_tile("plwa", pl.aw) }};
-        end else if ({{ l.pre }}_pl_pos == {{ pl.hww }}'d{{ pl.hw - 1 }}) begin
+        end else if ({{ l.pre }}_u_on && fz_pew && (fz_tw != {{ fz.ttw }}'d{{ fz.t - 1 }})) begin
+            {{ l.pre }}_pl_pos <= {{ l.pre }}_pl_bs_pos;
+            {{ l.pre }}_pl_oh  <= {{ l.pre }}_pl_bs_oh;
+            {{ l.pre }}_pl_wa  <= {{ l.pre }}_pl_bs_wa;
+        end else if (!{{ l.pre }}_u_on) begin
+            // held
+        end else if
+{%- else %}
+    always @(posedge clk) begin
+        if (!{{ l.pre }}_u_on) begin
+            {{ l.pre }}_pl_pos <= {{ pl.hww }}'d0;
+            {{ l.pre }}_pl_oh  <= {{ l.at_tile("ploh", pl.m) }};
+            {{ l.pre }}_pl_wa  <= {{ l.at_tile("plwa", pl.aw) }};
+        end else if
+{%- endif %} ({{ l.pre }}_pl_pos == {{ pl.hww }}'d{{ pl.hw - 1 }}) begin
             {{ l.pre }}_pl_pos <= {{ pl.hww }}'d0;
 {%- if pl.m == 1 %}
             {{ l.pre }}_pl_wa  <= {{ l.pre }}_pl_wa + {{ pl.aw }}'d1;

@@ -25,7 +25,7 @@
     // Each unit's outputs are zero while it is idle; one FUSE phase runs at a time.
     wire fz_on = |(pc_oh & FUSE_MASK);
 {%- for u in fs.units %}
-    wire {{ u }}_rd, {{ u }}_pe, {{ u }}_lrd, {{ u }}_fs_we;
+    wire {{ u }}_rd, {{ u }}_pe, {{ u }}_lrd, {{ u }}_h, {{ u }}_fs_we;
     wire [{{ fs.grw - 1 }}:0] {{ u }}_row;
     wire [{{ fs.ttw - 1 }}:0] {{ u }}_t;
     wire [{{ fs.aw - 1 }}:0] {{ u }}_fs_wa;
@@ -37,8 +37,10 @@
     wire fz_lrd = 1'b0{% for u in fs.units %} | {{ u }}_lrd{% endfor %};
     wire [{{ fs.grw - 1 }}:0] fz_row = {{ fs.grw }}'d0{% for u in fs.units %} | {{ u }}_row{% endfor %};
     wire [{{ fs.ttw - 1 }}:0] fz_t = {{ fs.ttw }}'d0{% for u in fs.units %} | {{ u }}_t{% endfor %};
-    // The sum buffer: step t's sums of a block's row r at t x 16 + r; written by the running
-    // unit's gather, read with the row's membrane.
+    wire fz_h   = 1'b0{% for u in fs.units %} | {{ u }}_h{% endfor %};
+    // The sum buffer: step t's sums of a block's row r at h x 16 T + t x 16 + r, h the block's
+    // half (its index mod 2); written by the running unit's gather, read with the row's
+    // membrane.
     wire [{{ fs.width - 1 }}:0] fs_rdata;
     sf_ram #(.WIDTH({{ fs.width }}), .DEPTH({{ fs.depth }}), .AW({{ fs.aw }}), .LOGIC({% if fs.logic %}1{% else %}0{% endif %})) fsum (
         .clk(clk), .we(1'b0{% for u in fs.units %} | {{ u }}_fs_we{% endfor %}),
@@ -181,6 +183,33 @@
     reg  [{{ g.uyw - 1 }}:0] {{ g.p }}uy;
     reg  [{{ g.uxw - 1 }}:0] {{ g.p }}ux;
     reg         {{ g.p }}ufcb, {{ g.p }}ufy, {{ g.p }}ufx, {{ g.p }}u_go_d;   // ucb, uy, ux are their last values
+{%- if let Some(fs) = v.fsums %}
+    // A fused layer's rows run in blocks, each block's T passes over the same rows: the
+    // write-stage position of a block's first row is kept from its first write (`fz_nb`: the
+    // next write is a block's first), and a pass that is not the block's last (step T - 1)
+    // has the next start there again (`fz_rs`); `fz_bs_*` is that position, or the write's
+    // own when it is the block's first (a block of one row).
+    reg                  fz_nb;
+    reg  [{{ g.ucw - 1 }}:0] fz_sv_cb;
+    reg  [{{ g.uyw - 1 }}:0] fz_sv_y;
+    reg  [{{ g.uxw - 1 }}:0] fz_sv_x;
+    reg                  fz_sv_fcb, fz_sv_fy, fz_sv_fx;
+    wire                 fz_rs = {{ g.p }}u_w && fz_on && fz_pew && (fz_tw != {{ fs.ttw }}'d{{ v.t_max - 1 }});
+    wire [{{ g.ucw - 1 }}:0] fz_bs_cb = fz_nb ? {{ g.p }}ucb : fz_sv_cb;
+    wire [{{ g.uyw - 1 }}:0] fz_bs_y = fz_nb ? {{ g.p }}uy : fz_sv_y;
+    wire [{{ g.uxw - 1 }}:0] fz_bs_x = fz_nb ? {{ g.p }}ux : fz_sv_x;
+    wire                 fz_bs_fcb = fz_nb ? {{ g.p }}ufcb : fz_sv_fcb;
+    wire                 fz_bs_fy = fz_nb ? {{ g.p }}ufy : fz_sv_fy;
+    wire                 fz_bs_fx = fz_nb ? {{ g.p }}ufx : fz_sv_fx;
+    always @(posedge clk) begin
+        if (fz_go) fz_nb <= 1'b1;
+        else if ({{ g.p }}u_w) fz_nb <= fz_on && fz_pew && (fz_tw == {{ fs.ttw }}'d{{ v.t_max - 1 }});
+        if ({{ g.p }}u_w && fz_nb) begin
+            fz_sv_cb <= {{ g.p }}ucb; fz_sv_y <= {{ g.p }}uy; fz_sv_x <= {{ g.p }}ux;
+            fz_sv_fcb <= {{ g.p }}ufcb; fz_sv_fy <= {{ g.p }}ufy; fz_sv_fx <= {{ g.p }}ufx;
+        end
+    end
+{%- endif %}
     always @(posedge clk) begin
         if (rst) begin
             {{ g.p }}u_act  <= 1'b0;
@@ -239,6 +268,14 @@
                 {{ g.p }}ufx <= ({{ g.p }}ux == {{ g.p }}u_w2);
             end
         end
+{%- if v.fsums.is_some() %}
+        // A fused layer's pass that is not its block's last: the next starts again at the
+        // block's first row (overriding the step above).
+        if (fz_rs) begin
+            {{ g.p }}ucb <= fz_bs_cb; {{ g.p }}uy <= fz_bs_y; {{ g.p }}ux <= fz_bs_x;
+            {{ g.p }}ufcb <= fz_bs_fcb; {{ g.p }}ufy <= fz_bs_fy; {{ g.p }}ufx <= fz_bs_fx;
+        end
+{%- endif %}
     end
 {%- if g.any_prom_by_cgi %}
     // Lane group of the row presented next (address of per-channel parameter ROMs).
@@ -274,6 +311,14 @@
     // Base channel of the write-stage row, ug * gc + ucb * lanes, kept by addition (32-bit;
     // entries keep their low bits); u_cg is the channel group's first channel.
     reg  [31:0] {{ g.p }}u_c0, {{ g.p }}u_cg;
+{%- if v.fsums.is_some() %}
+    reg  [31:0] fz_sv_c0, fz_sv_cg;   // as fz_sv_* above
+    wire [31:0] fz_bs_c0 = fz_nb ? {{ g.p }}u_c0 : fz_sv_c0;
+    wire [31:0] fz_bs_cg = fz_nb ? {{ g.p }}u_cg : fz_sv_cg;
+    always @(posedge clk) if ({{ g.p }}u_w && fz_nb) begin
+        fz_sv_c0 <= {{ g.p }}u_c0; fz_sv_cg <= {{ g.p }}u_cg;
+    end
+{%- endif %}
     always @(posedge clk) begin
         if ({{ g.p }}u_go{% if v.fsums.is_some() %} || fz_go{% endif %}) begin
 {%- if v.prog.tjw > 0 %}
@@ -287,6 +332,11 @@
                 {{ g.p }}u_cg <= {{ g.p }}u_cg + {{ g.p }}u_gc;
             end else {{ g.p }}u_c0 <= {{ g.p }}u_c0 + {{ g.p }}u_lanes;
         end
+{%- if v.fsums.is_some() %}
+        if (fz_rs) begin
+            {{ g.p }}u_c0 <= fz_bs_c0; {{ g.p }}u_cg <= fz_bs_cg;
+        end
+{%- endif %}
     end
     /* verilator lint_on UNUSEDSIGNAL */
 {%- for l in v.layers %}{%- if l.gp == g.p && l.tiles > 1 && l.has_prom && !l.prom_by_cgi %}

@@ -1,15 +1,18 @@
 //! A fused layer's unit (`--fuse-steps`, [`Plan::fused`]; docs/streaming.md section 3, "Its
 //! RTL"): one FUSE phase gathers every row's T steps side by side into the sum buffer, then
-//! drives the update datapath through the T steps of its rows.
+//! drives the update datapath through the T steps of its rows, a block of rows at a time.
 //!
-//! Invariants (the plan's, checked by [`crate::back::limits`]): the layer has at most one
-//! block of rows ([`schedule::FUSE_BLOCK`]) in one tile; every projection is a binary fully
-//! connected gather from a spiking layer's plane, which holds a position's T steps side by side
-//! in one word (only fused layers read it). The unit's reads follow [`schedule::fused_cycles`]:
-//! row i at step t at `us + t x pass + i` from the phase's go, `us = rows x R + FUSE_SUMS + T`,
-//! `R = max(W, T)`, `pass = max(rows, fuse_loop)`; the sums of the last row are in the buffer
-//! before `us` (the gather's stages end `FUSE_SUMS` cycles after its last pair, and the T
-//! writes follow one a cycle).
+//! Invariants (the plan's, checked by [`crate::back::limits`]): the layer is in one tile; every
+//! projection is a binary fully connected gather from a spiking layer's plane, which holds a
+//! position's T steps side by side in one word (only fused layers read it). The unit's reads
+//! follow [`schedule::fused_cycles`]: blocks of [`schedule::FUSE_BLOCK`] rows (the last may be
+//! short); block b's sums are in the buffer's half b mod 2 `FUSE_SUMS + T` cycles after its
+//! last row's last gather cycle (`R = max(W, T)` cycles a row); its T update passes
+//! (`max(n_b, fuse_loop)` cycles each, the last block's last one ending with its last row)
+//! start then or when block b - 1's end, whichever is later; block b's gather waits for block
+//! b - 2's updates to end (its half of the buffer). The state memories hold one block's rows
+//! (row i of a block at i); the per-row parameters are read at the layer's row, and the
+//! layer's plane writes start each pass at its block's first row.
 
 use super::common::EmitError;
 use super::expr::abits;
@@ -47,9 +50,13 @@ pub fn fused_views(plan: &Plan, layers: &mut [LayerView], grw: usize) -> Result<
             format!("{e}[{}:0]", to - 1)
         }
     };
-    // Step t's sums of row r at t x 16 + r (rows of one block, below 16).
-    let at = |t: &str, r: &str, rw: usize| {
-        format!("({} * {fsaw}'d{} + {})", fit(t, ttw, fsaw), schedule::FUSE_BLOCK, fit(r, rw, fsaw))
+    // Step t's sums of a block's row r (below 16, `rw` bits) at h x 16 T + t x 16 + r, h the
+    // block's half of the buffer (its index mod 2; one bit, or none for a layer of one block).
+    let at = |h: Option<&str>, t: &str, r: &str, rw: usize| {
+        let half = h.map_or(String::new(), |h| {
+            format!("({{{fsaw}{{{h}}}}} & {fsaw}'d{}) + ", schedule::FUSE_BLOCK * plan.timesteps)
+        });
+        format!("({half}{} * {fsaw}'d{} + {})", fit(t, ttw, fsaw), schedule::FUSE_BLOCK, fit(r, rw, fsaw))
     };
     let mut units = vec![];
     for &k in &fused {
@@ -89,22 +96,19 @@ pub fn fused_views(plan: &Plan, layers: &mut [LayerView], grw: usize) -> Result<
             if p.b + p.w < r {
                 c.push(format!("({pre}_g_c < {cw}'d{})", p.b + p.w));
             }
-            p.turn = if c.is_empty() { format!("{pre}_g_on") } else { format!("{pre}_g_on && {}", c.join(" && ")) };
+            p.turn = if c.is_empty() { format!("{pre}_g_go") } else { format!("{pre}_g_go && {}", c.join(" && ")) };
             let i = format!("{}_i", p.pre);
-            p.pa = if p.paw > cw {
-                format!("{{{}'d0, {i}}}", p.paw - cw)
-            } else if p.paw == cw {
-                i
-            } else {
-                format!("{i}[{}:0]", p.paw - 1)
-            };
+            p.pa = fit(&i, cw, p.paw);
         }
         let pw = projs.iter().map(|p| p.pw).max().unwrap_or(1);
         let nn = pw.div_ceil(4);
         let np = nn.div_ceil(2);
         let (pop, pcw) = pop_tree("y", 4, 0, np);
-        let us = (rows * r) as u64 + schedule::FUSE_SUMS + t as u64;
-        let pass = (rows as u64).max(lp);
+        // Blocks: `nb` of `nf` rows, the last of `nl`; their passes' cycles.
+        let fb = schedule::FUSE_BLOCK;
+        let nb = rows.div_ceil(fb);
+        let (nf, nl) = (rows.min(fb), rows - (nb - 1) * fb);
+        let (pf, pl) = ((nf as u64).max(lp) as usize, (nl as u64).max(lp) as usize);
         let max_shift = projs.iter().map(|p| p.shift).max().unwrap_or(0);
         let shw = abits(max_shift as usize + 1);
         // The turn's values, one-hot by `<unit>_jb` (stage B) and `<unit>_jc` (stage C).
@@ -136,17 +140,42 @@ pub fn fused_views(plan: &Plan, layers: &mut [LayerView], grw: usize) -> Result<
                 .collect();
             format!("{{{}}}", parts.join(", "))
         });
-        let pair = if words < r { format!("{pre}_g_on && ({pre}_g_c < {cw}'d{words})") } else { format!("{pre}_g_on") };
+        let pair = if words < r { format!("{pre}_g_go && ({pre}_g_c < {cw}'d{words})") } else { format!("{pre}_g_go") };
         let fsw = l.lanes * l.vw;
         if fsw > mem.width {
             return bad(format!("{}: its sums are wider than the sum buffer", l.name));
         }
         let rw = abits(rows.max(2));
-        let pw_pass = abits(pass as usize);
+        let pw_pass = abits(pf.max(pl));
+        // The gather's row within its block and the block (bits 4 and up, several blocks).
+        let blk = abits(fb);
+        let (hw_r, hw_h) = if nb > 1 {
+            (format!("{pre}_hw_r[{}:0]", blk - 1), Some(format!("{pre}_hw_r[{blk}]")))
+        } else {
+            (format!("{pre}_hw_r"), None)
+        };
+        let bw = abits(nb.max(2));
+        let fpa = if l.has_prom && !l.prom_by_cgi {
+            let a = l.prom_aw;
+            let ui = fit(&format!("{pre}_ui"), pw_pass, a);
+            if nb > 1 { format!("({} * {a}'d{fb} + {ui})", fit(&format!("{pre}_ub"), bw, a)) } else { ui }
+        } else {
+            String::new()
+        };
         let view = FusedView {
             grw,
             row_ext: fit(&format!("{pre}_ui"), pw_pass, grw),
-            fs_wa: at(&format!("{pre}_hw_t"), &format!("{pre}_hw_r"), rw),
+            fs_wa: at(hw_h.as_deref(), &format!("{pre}_hw_t"), &hw_r, rw.min(blk)),
+            nb,
+            nf,
+            nl,
+            pf,
+            pl,
+            bw,
+            gbw: rw.saturating_sub(blk),
+            blk,
+            dly: schedule::FUSE_SUMS as usize + t - 1,
+            fpa,
             pre,
             lanes: l.lanes,
             rows,
@@ -156,9 +185,6 @@ pub fn fused_views(plan: &Plan, layers: &mut [LayerView], grw: usize) -> Result<
             words,
             r,
             cw,
-            us,
-            usw: abits(us as usize + 1),
-            pass,
             pw_pass,
             vw: l.vw,
             pw,
@@ -190,7 +216,7 @@ pub fn fused_views(plan: &Plan, layers: &mut [LayerView], grw: usize) -> Result<
         units,
         ttw,
         grw,
-        raddr: at("fz_t", "fz_row", grw),
+        raddr: at(Some("fz_h"), "fz_t", "fz_row", grw),
         logic: mem.map == crate::hw::MemMap::Registers,
     }))
 }

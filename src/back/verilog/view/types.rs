@@ -334,14 +334,30 @@ pub struct FusedView {
     pub r: usize,
     /// See `words`.
     pub cw: usize,
-    /// The first read of the update passes, from the phase's go (`us`), its counter's bits,
-    /// and one pass's cycles.
-    pub us: u64,
-    /// See `us`.
-    pub usw: usize,
-    /// See `us`.
-    pub pass: u64,
-    /// Bits of the pass position counter (up to `pass - 1`).
+    /// Blocks of rows ([`crate::hw::schedule::FUSE_BLOCK`]): how many, the rows of a full one
+    /// and of the last, and a pass's cycles over each (`max(rows, fuse_loop)`).
+    pub nb: usize,
+    /// See `nb`.
+    pub nf: usize,
+    /// See `nb`.
+    pub nl: usize,
+    /// See `nb`.
+    pub pf: usize,
+    /// See `nb`.
+    pub pl: usize,
+    /// Bits of the update's block counters, of the gather row's block (`rw - blk`, zero for
+    /// one block) and of a row within a block.
+    pub bw: usize,
+    /// See `bw`.
+    pub gbw: usize,
+    /// See `bw`.
+    pub blk: usize,
+    /// Cycles from a block's last gather cycle (stage A) to the cycle before its sums are all
+    /// in the buffer: `FUSE_SUMS + T - 1`.
+    pub dly: usize,
+    /// The per-row parameter ROM's read address (block x 16 + row; empty without the ROM).
+    pub fpa: String,
+    /// Bits of the pass position counter (up to the longer pass's cycles - 1).
     pub pw_pass: usize,
     /// The sum width (the membrane's), the projections' widest plane word and its popcount
     /// (as a dense unit's: nibbles, pairs, padding, tree, width), the shifts' bits.
@@ -388,6 +404,22 @@ pub struct FusedView {
     pub fsaw: usize,
     /// See `fsaw`.
     pub fsw: usize,
+}
+
+impl FusedView {
+    /// The condition on `<pre>_ui` that a pass's cycle reads a row (after `<pre>_up`): below
+    /// the block's rows, where its pass is longer than its rows (no constant comparison).
+    pub fn rd_cmp(&self) -> String {
+        let (p, w) = (&self.pre, self.pw_pass);
+        let below = |n: usize| format!("({p}_ui < {w}'d{n})");
+        match (self.nb > 1 && self.pf > self.nf, self.pl > self.nl) {
+            (false, false) => String::new(),
+            (true, true) => format!(" && ({p}_lb ? {} : {})", below(self.nl), below(self.nf)),
+            (true, false) => format!(" && ({p}_lb || {})", below(self.nf)),
+            (false, true) if self.nb > 1 => format!(" && (!{p}_lb || {})", below(self.nl)),
+            (false, true) => format!(" && {}", below(self.nl)),
+        }
+    }
 }
 
 /// The sum buffer the fused layers share (one FUSE phase runs at a time).
