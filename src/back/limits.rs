@@ -85,9 +85,10 @@ pub fn check_verilog(plan: &Plan) -> Result<(), Unsupported> {
 
 /// The fused layers of `plan` (`--fuse-steps`, [`Plan::fused`]) are ones the Verilog back
 /// end's fused datapath builds: one tile (its rows in blocks,
-/// [`crate::hw::schedule::FUSE_BLOCK`]), every projection a binary fully connected gather from a spiking layer whose
-/// plane only fused layers read, a layer that spikes once a step into the membrane, with
-/// per-neuron (not per-channel) parameters, whose spikes no event-driven projection reads.
+/// [`crate::hw::schedule::FUSE_BLOCK`]), every projection a binary fully connected gather
+/// from a spiking layer whose plane only fused layers read, its weights not in SPRAM, a layer
+/// that spikes once a step into the membrane, with per-neuron (not per-channel) parameters,
+/// whose spikes no event-driven projection reads.
 fn check_fused(plan: &Plan) -> Result<(), Unsupported> {
     use crate::hw::dense::{Gather, geometry, has_event_readers, plane_readers};
     use crate::quant::Source;
